@@ -1,0 +1,107 @@
+# ledger — one flat Makefile.
+#
+# Every .c file under a module folder goes into build/libledger.a; cli/*.c
+# make build/ledger; tests/<module>/test_*.c each become one cmocka program.
+# Adding a file to a module needs no edit here.
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+DESTDIR ?=
+PKG_CONFIG ?= pkg-config
+
+DEPS      = lmdb msgpack libzstd libsodium libcurl jansson libpcre2-8 libarchive
+TEST_DEPS = cmocka
+
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+       -Wformat=2 -Wpointer-arith -Wcast-qual -Wwrite-strings -Wundef \
+       -Wno-unused-parameter
+OPT     ?= -O2 -g
+CFLAGS  ?= $(OPT)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -I. \
+             $(shell $(PKG_CONFIG) --cflags $(DEPS))
+LDLIBS  = $(shell $(PKG_CONFIG) --libs $(DEPS)) -lpthread -lm
+TEST_LDLIBS = $(shell $(PKG_CONFIG) --libs $(TEST_DEPS))
+
+B ?= build
+MODULES = ledger projections ingest query export doctor evals
+LIB_SRC = $(sort $(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
+LIB_OBJ = $(LIB_SRC:%.c=$(B)/obj/%.o)
+CLI_SRC = $(sort $(wildcard cli/*.c))
+CLI_OBJ = $(CLI_SRC:%.c=$(B)/obj/%.o)
+TEST_SRC = $(sort $(wildcard tests/*/test_*.c))
+TEST_BIN = $(TEST_SRC:tests/%.c=$(B)/tests/%)
+TEST_SUPPORT = $(wildcard tests/support/*.c)
+BENCH_SRC = $(sort $(wildcard bench/*.c))
+BENCH_BIN = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+HEADERS = $(foreach m,$(MODULES),$(wildcard $(m)/$(m).h))
+
+.PHONY: all check asan bench install demo clean headertest fmt unit shell-tests \
+        interop fuzz
+
+all: $(B)/ledger $(B)/libledger.a
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/libledger.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/ledger: $(CLI_OBJ) $(B)/libledger.a
+	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(B)/libledger.a $(LDLIBS)
+
+$(B)/tests/%: tests/%.c $(TEST_SUPPORT) $(B)/libledger.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -o $@ $< $(TEST_SUPPORT) \
+	    $(B)/libledger.a $(LDLIBS) $(TEST_LDLIBS)
+
+$(B)/bench/%: bench/%.c $(B)/libledger.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libledger.a $(LDLIBS) -lsqlite3
+
+# Unit tests (cmocka), then the end-to-end shell tests, then the Go
+# interoperability checks. Each prints its own summary.
+check: all $(TEST_BIN) headertest
+	@tests/run_tests.sh $(B)
+
+unit: all $(TEST_BIN)
+	@tests/run_tests.sh $(B) unit
+
+asan:
+	$(MAKE) B=build/asan OPT="-O1 -g -fsanitize=address,undefined \
+	    -fno-sanitize-recover=all -fno-omit-frame-pointer" check
+
+headertest:
+	@mkdir -p $(B)/headertest
+	@for h in $(HEADERS); do \
+	    printf '#include "%s"\n' $$h > $(B)/headertest/t.c; \
+	    $(CC) -std=c11 -pedantic -Werror $(WARN) -I. \
+	        $(shell $(PKG_CONFIG) --cflags $(DEPS)) \
+	        -fsyntax-only $(B)/headertest/t.c || exit 1; \
+	done; echo "headertest: $(words $(HEADERS)) headers compile alone"
+
+bench: all $(BENCH_BIN)
+	@bench/run.sh $(B)
+
+demo: all
+	@sh examples/demo.sh $(B)/ledger
+
+fuzz:
+	@tests/fuzz/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
+	    $(DESTDIR)$(PREFIX)/include/ledger
+	install -m 755 $(B)/ledger $(DESTDIR)$(PREFIX)/bin/ledger
+	install -m 644 $(B)/libledger.a $(DESTDIR)$(PREFIX)/lib/libledger.a
+	install -m 644 ledger/ledger.h $(DESTDIR)$(PREFIX)/include/ledger/ledger.h
+
+fmt:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(HEADERS)
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

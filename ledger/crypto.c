@@ -1,0 +1,305 @@
+/*
+ * crypto.c — the one file of ledger/ that talks to libsodium.
+ *
+ * SHA-256, Ed25519 with a domain context, keyed BLAKE2b for test salts,
+ * hex/base64, and secret-key memory. Keys are generated here too.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "ledger/crypto_int.h"
+#include "ledger/ledger.h"
+
+_Static_assert(sizeof(crypto_hash_sha256_state) <=
+                   sizeof(struct ldg_sha256_ctx),
+               "sha256 state does not fit");
+
+static int
+crypto_ready(void)
+{
+    static int ready;
+    if (!ready) {
+        if (sodium_init() < 0)
+            return LDG_EIO;
+        ready = 1;
+    }
+    return 0;
+}
+
+void
+ldg_sha256_init(struct ldg_sha256_ctx *c)
+{
+    crypto_hash_sha256_init((crypto_hash_sha256_state *)(void *)c->opaque);
+}
+
+void
+ldg_sha256_update(struct ldg_sha256_ctx *c, const void *p, size_t n)
+{
+    crypto_hash_sha256_update((crypto_hash_sha256_state *)(void *)c->opaque,
+                              p, n);
+}
+
+void
+ldg_sha256_final(struct ldg_sha256_ctx *c, uint8_t out[32])
+{
+    crypto_hash_sha256_final((crypto_hash_sha256_state *)(void *)c->opaque,
+                             out);
+}
+
+void
+ldg_sha256(uint8_t out[32], const void *p, size_t n)
+{
+    crypto_hash_sha256(out, p, n);
+}
+
+/*
+ * Domain separation: the signed message is ctx ‖ msg, where ctx is a fixed
+ * NUL-terminated string whose NUL is included (see FORMAT.md). Signing a
+ * message that is not contiguous needs a copy; messages are small (an
+ * entry is at most 64 KiB), so a stack buffer serves the common case.
+ */
+static int
+with_ctx(const char *ctx, const void *msg, size_t n, uint8_t *stackbuf,
+         size_t stackcap, uint8_t **buf, size_t *len)
+{
+    size_t clen = strlen(ctx) + 1;
+    *len = clen + n;
+    *buf = *len <= stackcap ? stackbuf : malloc(*len);
+    if (*buf == NULL)
+        return LDG_ENOMEM;
+    memcpy(*buf, ctx, clen);
+    memcpy(*buf + clen, msg, n);
+    return 0;
+}
+
+int
+ldg_ed25519_sign_ctx(uint8_t sig[64], const char *ctx, const void *msg,
+                     size_t n, const struct ldg_key *key)
+{
+    uint8_t stackbuf[1024], *buf;
+    size_t len;
+    int rc;
+
+    if (key == NULL || key->sk == NULL)
+        return LDG_EKEY;
+    rc = with_ctx(ctx, msg, n, stackbuf, sizeof stackbuf, &buf, &len);
+    if (rc < 0)
+        return rc;
+    crypto_sign_detached(sig, NULL, buf, len, key->sk);
+    if (buf != stackbuf)
+        free(buf);
+    return 0;
+}
+
+int
+ldg_ed25519_verify_ctx(const uint8_t sig[64], const char *ctx,
+                       const void *msg, size_t n, const uint8_t pub[32])
+{
+    uint8_t stackbuf[1024], *buf;
+    size_t len;
+    int rc;
+
+    rc = with_ctx(ctx, msg, n, stackbuf, sizeof stackbuf, &buf, &len);
+    if (rc < 0)
+        return rc;
+    rc = crypto_sign_verify_detached(sig, buf, len, pub) == 0 ? 0
+                                                               : LDG_EBADSIG;
+    if (buf != stackbuf)
+        free(buf);
+    return rc;
+}
+
+int
+ldg_ed25519_sign_raw(uint8_t sig[64], const void *msg, size_t n,
+                     const struct ldg_key *key)
+{
+    if (key == NULL || key->sk == NULL)
+        return LDG_EKEY;
+    crypto_sign_detached(sig, NULL, msg, n, key->sk);
+    return 0;
+}
+
+int
+ldg_ed25519_verify_raw(const uint8_t sig[64], const void *msg, size_t n,
+                       const uint8_t pub[32])
+{
+    return crypto_sign_verify_detached(sig, msg, n, pub) == 0 ? 0
+                                                              : LDG_EBADSIG;
+}
+
+void
+ldg_keyed_hash16(uint8_t out[16], const uint8_t key[32], const void *msg,
+                 size_t n)
+{
+    crypto_generichash(out, 16, msg, n, key, 32);
+}
+
+void
+ldg_random(void *buf, size_t n)
+{
+    (void)crypto_ready();
+    randombytes_buf(buf, n);
+}
+
+void *
+ldg_secure_alloc(size_t n)
+{
+    if (crypto_ready() < 0)
+        return NULL;
+    return sodium_malloc(n);
+}
+
+void
+ldg_secure_free(void *p)
+{
+    if (p != NULL)
+        sodium_free(p);
+}
+
+void
+ldg_wipe(void *p, size_t n)
+{
+    sodium_memzero(p, n);
+}
+
+/* ---------------------------------------------------------------- keys -- */
+
+void
+ldg_key_id(char key_id[LDG_KEYID_LEN + 1], const uint8_t pub[32])
+{
+    uint8_t h[32];
+    crypto_hash_sha256(h, pub, 32);
+    ldg_hex(key_id, h, LDG_KEYID_LEN / 2);
+}
+
+int
+ldg_key_name_valid(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > LDG_NAME_MAX || name[0] == '.' || name[0] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                 (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+static int
+key_new(struct ldg_key **out, const char *name, const uint8_t *seed)
+{
+    struct ldg_key *k;
+    uint8_t seedbuf[32];
+
+    *out = NULL;
+    if (name == NULL || strlen(name) > LDG_NAME_MAX)
+        return LDG_EINVAL;
+    if (crypto_ready() < 0)
+        return LDG_EIO;
+    k = calloc(1, sizeof *k);
+    if (k == NULL)
+        return LDG_ENOMEM;
+    k->sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+    if (k->sk == NULL) {
+        free(k);
+        return LDG_ENOMEM;
+    }
+    if (seed == NULL) {
+        randombytes_buf(seedbuf, sizeof seedbuf);
+        seed = seedbuf;
+    }
+    crypto_sign_seed_keypair(k->pub, k->sk, seed);
+    sodium_memzero(seedbuf, sizeof seedbuf);
+    memcpy(k->name, name, strlen(name) + 1);
+    ldg_key_id(k->key_id, k->pub);
+    *out = k;
+    return 0;
+}
+
+int
+ldg_key_generate(struct ldg_key **out, const char *name)
+{
+    return key_new(out, name, NULL);
+}
+
+int
+ldg_key_from_seed(struct ldg_key **out, const char *name,
+                  const uint8_t seed[32])
+{
+    return key_new(out, name, seed);
+}
+
+void
+ldg_key_free(struct ldg_key *k)
+{
+    if (k == NULL)
+        return;
+    if (k->sk != NULL)
+        sodium_free(k->sk); /* sodium_free wipes */
+    free(k);
+}
+
+int
+ldg_key_seed(const struct ldg_key *k, uint8_t seed[32])
+{
+    if (k == NULL || k->sk == NULL)
+        return LDG_EKEY;
+    crypto_sign_ed25519_sk_to_seed(seed, k->sk);
+    return 0;
+}
+
+/* ------------------------------------------------------------ encodings -- */
+
+void
+ldg_hex(char *out, const uint8_t *p, size_t n)
+{
+    sodium_bin2hex(out, 2 * n + 1, p, n);
+}
+
+int
+ldg_unhex(uint8_t *out, size_t n, const char *hex)
+{
+    size_t got = 0;
+    const char *end = NULL;
+    if (strlen(hex) != 2 * n)
+        return LDG_EBADINPUT;
+    if (sodium_hex2bin(out, n, hex, 2 * n, NULL, &got, &end) != 0 ||
+        got != n || *end != '\0')
+        return LDG_EBADINPUT;
+    return 0;
+}
+
+void
+ldg_base64(char *out, const uint8_t *p, size_t n)
+{
+    sodium_bin2base64(out, sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL),
+                      p, n, sodium_base64_VARIANT_ORIGINAL);
+}
+
+int
+ldg_unbase64(uint8_t *out, size_t n, const char *b64, size_t b64len)
+{
+    size_t got = 0;
+    const char *end = NULL;
+    if (b64len != ((n + 2) / 3) * 4)
+        return LDG_EBADINPUT;
+    if (sodium_base642bin(out, n, b64, b64len, NULL, &got, &end,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        got != n || end != b64 + b64len)
+        return LDG_EBADINPUT;
+    return 0;
+}
+
+uint64_t
+ldg_now_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}

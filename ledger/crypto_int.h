@@ -1,0 +1,53 @@
+/*
+ * crypto_int.h — hashing, signatures, encodings for the ledger module.
+ *
+ * Internal to ledger/ (other modules use the public wrappers re-exported in
+ * ledger.h). crypto.c is the only file that includes <sodium.h>.
+ */
+#ifndef LDG_CRYPTO_INT_H
+#define LDG_CRYPTO_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ledger/ledger.h"
+
+/* Incremental SHA-256. The state is an opaque, suitably aligned buffer so
+ * this header need not include <sodium.h>; crypto.c checks the size. */
+struct ldg_sha256_ctx {
+    _Alignas(16) unsigned char opaque[128];
+};
+
+void ldg_sha256_init(struct ldg_sha256_ctx *c);
+void ldg_sha256_update(struct ldg_sha256_ctx *c, const void *p, size_t n);
+void ldg_sha256_final(struct ldg_sha256_ctx *c, uint8_t out[32]);
+
+/* Ed25519 over a message given as a prefix (domain context) and the bytes.
+ * The signed message is exactly ctx ‖ msg. */
+int ldg_ed25519_sign_ctx(uint8_t sig[64], const char *ctx, const void *msg,
+                         size_t n, const struct ldg_key *key);
+/* Returns 0 if the signature verifies, LDG_EBADSIG otherwise. */
+int ldg_ed25519_verify_ctx(const uint8_t sig[64], const char *ctx,
+                           const void *msg, size_t n, const uint8_t pub[32]);
+/* Plain Ed25519 (no context): for C2SP signed notes, whose spec fixes the
+ * signed message. */
+int ldg_ed25519_sign_raw(uint8_t sig[64], const void *msg, size_t n,
+                         const struct ldg_key *key);
+int ldg_ed25519_verify_raw(const uint8_t sig[64], const void *msg, size_t n,
+                           const uint8_t pub[32]);
+
+/* Keyed BLAKE2b, used to derive deterministic salts in test mode only. */
+void ldg_keyed_hash16(uint8_t out[16], const uint8_t key[32], const void *msg,
+                      size_t n);
+void ldg_random(void *buf, size_t n);
+
+/* The 32-byte seed of a secret key (the first half of libsodium's 64-byte
+ * secret key), for writing key files. */
+int ldg_key_seed(const struct ldg_key *k, uint8_t seed[32]);
+
+/* Secret-key memory: sodium_malloc'd, wiped on free. */
+void *ldg_secure_alloc(size_t n);
+void ldg_secure_free(void *p);
+void ldg_wipe(void *p, size_t n);
+
+#endif

@@ -1,0 +1,399 @@
+/*
+ * ledger.h — the core of ledger: signed, hash-chained events in LMDB,
+ * covered by an RFC 6962 Merkle tree with signed checkpoints.
+ *
+ * This header is the manual for libledger's core. Every other module
+ * (projections/, ingest/, query/, export/, doctor/) builds on it and on
+ * nothing else of ledger/. The byte formats are in docs/FORMAT.md.
+ *
+ * Conventions
+ *   - Functions return 0 on success or a negative enum ldg_error.
+ *   - A human message for the last failure on a handle is available from
+ *     ldg_errmsg(); it names what and where ("event 4812: ...").
+ *   - `T **out` first means the caller owns the result and frees it with
+ *     the matching _free. `const T *` results are borrowed; each says for
+ *     how long.
+ *   - A ledger handle is used by one thread at a time.
+ */
+#ifndef LDG_LEDGER_H
+#define LDG_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define LDG_FORMAT_VERSION 1
+
+/* Limits. Inputs beyond them are refused before anything is allocated. */
+#define LDG_TYPE_MAX 64       /* bytes in an event type */
+#define LDG_SUBJECT_MAX 512   /* bytes in a subject ("kind:name") */
+#define LDG_RUN_MAX 256       /* bytes in a run id */
+#define LDG_NAME_MAX 64       /* bytes in a key name */
+#define LDG_ORIGIN_MAX 255    /* bytes in a checkpoint origin line */
+#define LDG_KEYID_LEN 16      /* hex digits in a key id */
+#define LDG_ENTRY_MAX 65535   /* bytes in an encoded entry */
+#define LDG_BODY_MAX_DEFAULT (1024 * 1024) /* bytes of body JSON */
+#define LDG_FIELDS_MAX 256    /* top-level fields in a body */
+
+enum ldg_error {
+    LDG_OK = 0,
+    LDG_EINVAL = -1,     /* misuse: bad argument or flag */
+    LDG_ENOMEM = -2,     /* out of memory */
+    LDG_EIO = -3,        /* I/O error from the OS or LMDB */
+    LDG_ENOTFOUND = -4,  /* no such event, key, record */
+    LDG_EEXIST = -5,     /* already exists (ledger, key name) */
+    LDG_ECORRUPT = -6,   /* stored data is malformed */
+    LDG_EBADSIG = -7,    /* a signature does not verify */
+    LDG_EFULL = -8,      /* disk or map full and could not grow */
+    LDG_EBADINPUT = -9,  /* outside input is malformed or invalid */
+    LDG_ETOOBIG = -10,   /* input exceeds a limit */
+    LDG_EVERSION = -11,  /* unknown format version */
+    LDG_EKEY = -12,      /* key unusable: missing, bad permissions, revoked */
+    LDG_ETAMPER = -13,   /* verification found the log altered */
+    LDG_EERASED = -14,   /* the body of this event was erased */
+    LDG_EBADPROOF = -15, /* a Merkle proof does not verify */
+    LDG_EBUSY = -16,     /* resource busy (lock, readers) */
+    LDG_ESTALE = -17     /* state is older than the log (projection) */
+};
+
+/* Static name of a code, e.g. "signature does not verify". */
+const char *ldg_strerror(int code);
+
+/* ---------------------------------------------------------------- keys -- */
+
+/* An Ed25519 key. sk is NULL for a public-only key; otherwise it points to
+ * 64 bytes of sodium_malloc'd memory, wiped by ldg_key_free. */
+struct ldg_key {
+    char name[LDG_NAME_MAX + 1];
+    char key_id[LDG_KEYID_LEN + 1]; /* hex of SHA-256(pub)[0:8] */
+    uint8_t pub[32];
+    uint8_t *sk;
+};
+
+/* Fills key_id (17 bytes with NUL) from a public key. */
+void ldg_key_id(char key_id[LDG_KEYID_LEN + 1], const uint8_t pub[32]);
+/* Generates a new key named name. Caller frees with ldg_key_free. */
+int ldg_key_generate(struct ldg_key **out, const char *name);
+/* Deterministic key from a 32-byte seed (test vectors). */
+int ldg_key_from_seed(struct ldg_key **out, const char *name,
+                      const uint8_t seed[32]);
+void ldg_key_free(struct ldg_key *k);
+/* A valid key name: 1..LDG_NAME_MAX of [A-Za-z0-9._-], not starting with
+ * '.' or '-'. */
+int ldg_key_name_valid(const char *name);
+
+/* -------------------------------------------------------------- ledger -- */
+
+struct ldg_ledger;
+
+enum ldg_open_flags {
+    LDG_RDONLY = 1 << 0, /* read-only: no appends, no verify state update */
+    LDG_NOSYNC = 1 << 1  /* tests only: skip fsync (not durable) */
+};
+
+struct ldg_options {
+    unsigned flags;          /* enum ldg_open_flags */
+    size_t map_size_bytes;   /* initial LMDB map size; 0 = default */
+    size_t body_max_bytes;   /* 0 = LDG_BODY_MAX_DEFAULT */
+    size_t map_max_bytes;    /* growth ceiling; 0 = unlimited */
+};
+
+/* Resolves the ledger directory: dir if non-NULL, else $LEDGER_DIR, else
+ * ${XDG_STATE_HOME:-$HOME/.local/state}/ledger. Returns 0 or LDG_EINVAL if
+ * it does not fit in buf. */
+int ldg_default_dir(char *buf, size_t cap, const char *dir);
+
+/* Creates a new ledger in dir (created 0700 if missing; must not already
+ * hold one), its log key (named "log", file keys/log.key) and the genesis
+ * event 0. origin: the checkpoint origin line, a valid key name; NULL
+ * means a unique "ledger.local/<random>". On failure *err (if non-NULL)
+ * receives a message. */
+int ldg_init(const char *dir, const char *origin,
+             const struct ldg_options *opts, char *err, size_t errcap);
+
+/* Opens an existing ledger. Checks the meta record (magic, format version,
+ * origin) first. err gets a message on failure. */
+int ldg_open(struct ldg_ledger **out, const char *dir,
+             const struct ldg_options *opts, char *err, size_t errcap);
+void ldg_close(struct ldg_ledger *l);
+
+/* Message for the last failure on l; valid until the next call on l. */
+const char *ldg_errmsg(const struct ldg_ledger *l);
+const char *ldg_dir(const struct ldg_ledger *l);
+const char *ldg_origin(const struct ldg_ledger *l);
+/* The log public key (borrowed, lives as long as l). */
+const struct ldg_key *ldg_log_key(const struct ldg_ledger *l);
+/* Number of events in the log (the next sequence number). */
+int ldg_size(struct ldg_ledger *l, uint64_t *size);
+
+/* Test hook: derive body salts deterministically from seed (test vectors).
+ * NULL restores random salts. */
+void ldg_set_salt_seed(struct ldg_ledger *l, const uint8_t seed[32]);
+/* Test hook: fixed time source; ts_ns values are then taken from *clock_ns
+ * (still forced to increase). NULL restores CLOCK_REALTIME. */
+void ldg_set_clock(struct ldg_ledger *l, const uint64_t *clock_ns);
+
+/* ------------------------------------------------------------ key store -- */
+
+/* Loads the secret key NAME from DIR/keys/NAME.key. The file must be 0600
+ * (no group/other bits) in a 0700 directory, else LDG_EKEY. */
+int ldg_keys_load(struct ldg_ledger *l, const char *name, struct ldg_key **out);
+/* Creates key NAME, writes its file and appends key.added (signed by the
+ * log key). roles may be NULL. *seq_out gets the event number. */
+int ldg_keys_add(struct ldg_ledger *l, const char *name, const char *roles,
+                 uint64_t *seq_out);
+/* Appends key.revoked for NAME. The log key cannot be revoked. */
+int ldg_keys_revoke(struct ldg_ledger *l, const char *name, const char *reason,
+                    uint64_t *seq_out);
+
+/* One key as the log knows it (from key.added / key.revoked). */
+struct ldg_keyinfo {
+    char name[LDG_NAME_MAX + 1];
+    char key_id[LDG_KEYID_LEN + 1];
+    uint8_t pub[32];
+    uint64_t added_seq;
+    uint64_t revoked_seq; /* UINT64_MAX if not revoked */
+    int has_secret;       /* a key file is present on this box */
+};
+/* Lists known keys in added order. *out is malloc'd; caller frees. */
+int ldg_keys_list(struct ldg_ledger *l, struct ldg_keyinfo **out, size_t *n);
+
+/* -------------------------------------------------------------- events -- */
+
+/* An event to append. All pointers are borrowed for the call. */
+struct ldg_event_in {
+    const char *type;    /* required */
+    const char *subject; /* NULL: derived from the body */
+    const char *run;     /* NULL: the body's "run" string, if any */
+    int has_parent;
+    uint64_t parent;     /* must be < the new event's seq */
+    const char *actor;   /* key name; NULL: the log key */
+    json_t *body;        /* a JSON object; NULL means {} */
+};
+
+/* A decoded entry (envelope). Strings are copied in; entry points into the
+ * stored bytes and is valid until the read transaction ends (or, from
+ * ldg_append paths, until the next call on the ledger). */
+struct ldg_event {
+    uint64_t seq;
+    uint64_t ts_ns;
+    char type[LDG_TYPE_MAX + 1];
+    char subject[LDG_SUBJECT_MAX + 1];
+    char run[LDG_RUN_MAX + 1]; /* "" if none */
+    char actor[LDG_KEYID_LEN + 1];
+    int has_parent;
+    uint64_t parent;
+    uint8_t prev[32];      /* leaf hash of entry seq-1 (zeros for seq 0) */
+    uint8_t body_root[32]; /* body commitment */
+    uint8_t sig[64];
+    uint8_t leaf[32];      /* SHA-256(0x00 ‖ entry) */
+    const uint8_t *entry;  /* exact stored bytes */
+    size_t entry_len;
+    const uint8_t *signed_part; /* the bytes the signature covers (after the */
+    size_t signed_len;          /* context string), inside entry */
+};
+
+/* Validates an event against the vocabulary (type known or "x." prefixed,
+ * required fields present with the right JSON types, sizes). On failure
+ * returns LDG_EBADINPUT and writes "field 'route': required" style text. */
+int ldg_vocab_check(const char *type, const json_t *body, char *err,
+                    size_t errcap);
+/* Derives the subject from a body as VOCABULARY.md says. */
+int ldg_vocab_subject(const char *type, const json_t *body, char *buf,
+                      size_t cap);
+
+/* Appends one event and commits it durably. *seq_out (may be NULL) gets
+ * its sequence number only once the commit is durable. Bad input returns
+ * LDG_EBADINPUT/LDG_ETOOBIG with nothing written. */
+int ldg_append(struct ldg_ledger *l, const struct ldg_event_in *ev,
+               uint64_t *seq_out);
+
+/* Bulk writer: prepares, signs (on worker threads) and commits events in
+ * groups. Events are acknowledged only by a commit; ldg_writer_committed
+ * says how many. One writer per ledger at a time. */
+struct ldg_writer;
+struct ldg_writer_options {
+    size_t batch;     /* events per commit; 0 = 1000 */
+    unsigned threads; /* signing threads; 0 = number of CPUs */
+};
+int ldg_writer_new(struct ldg_writer **out, struct ldg_ledger *l,
+                   const struct ldg_writer_options *opts);
+/* Validates and queues one event. Invalid input: LDG_EBADINPUT/ETOOBIG
+ * with a message in ldg_errmsg(l), nothing queued, writer still usable.
+ * May commit a full batch before returning (its errors are returned). */
+int ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev);
+/* Commits everything queued. */
+int ldg_writer_flush(struct ldg_writer *w);
+/* Events durably committed by this writer so far. */
+uint64_t ldg_writer_committed(const struct ldg_writer *w);
+/* Sequence number of the first event this writer committed (valid when
+ * committed > 0). */
+uint64_t ldg_writer_first_seq(const struct ldg_writer *w);
+/* Frees the writer. Queued but unflushed events are dropped (never
+ * acknowledged). */
+void ldg_writer_free(struct ldg_writer *w);
+
+/* --------------------------------------------------- storage & reading -- */
+
+/* A transaction over the ledger's LMDB environment. Read transactions see
+ * a consistent snapshot; write transactions are exclusive. */
+struct ldg_txn;
+enum ldg_txn_flags { LDG_TXN_READ = 0, LDG_TXN_WRITE = 1 };
+int ldg_txn_begin(struct ldg_ledger *l, unsigned flags, struct ldg_txn **out);
+/* Commits (durably, unless opened LDG_NOSYNC) and frees t. */
+int ldg_txn_commit(struct ldg_txn *t);
+void ldg_txn_abort(struct ldg_txn *t);
+struct ldg_ledger *ldg_txn_ledger(struct ldg_txn *t);
+
+/* Size of the log as seen by t. */
+int ldg_txn_size(struct ldg_txn *t, uint64_t *size);
+/* Reads and decodes event seq. ev->entry is valid until t ends. */
+int ldg_event_get(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev);
+/* Decodes an entry from bytes (strict: canonical msgpack, exact length).
+ * Does not verify the signature. ev->entry points into buf. */
+int ldg_event_decode(const uint8_t *buf, size_t len, struct ldg_event *ev);
+/* The body of event seq as JSON (caller json_decref's). LDG_EERASED if it
+ * was erased, LDG_ENOTFOUND if seq does not exist. */
+int ldg_body_get(struct ldg_txn *t, uint64_t seq, json_t **out);
+
+/* One top-level body field with its salt, as committed (for exports and
+ * redaction). value is a JSON value owned by the struct. */
+struct ldg_field {
+    char *name;
+    uint8_t salt[16];
+    json_t *value;
+    uint8_t digest[32];
+};
+/* The fields of event seq's body, sorted by name. Caller frees with
+ * ldg_fields_free. LDG_EERASED if erased. */
+int ldg_body_fields(struct ldg_txn *t, uint64_t seq, struct ldg_field **out,
+                    size_t *n);
+void ldg_fields_free(struct ldg_field *f, size_t n);
+/* Field digest: SHA-256("ledger/field/v1" 0x00 ‖ salt ‖ msgpack(name) ‖
+ * msgpack(value)); the value is encoded canonically from JSON. */
+int ldg_field_digest(uint8_t out[32], const uint8_t salt[16], const char *name,
+                     const json_t *value);
+/* Body commitment from field digests (any order; sorted inside). */
+void ldg_body_root(uint8_t out[32], const uint8_t (*digests)[32], size_t n);
+
+/* Verifies an event's signature with pub. 0 or LDG_EBADSIG. */
+int ldg_event_verify_sig(const struct ldg_event *ev, const uint8_t pub[32]);
+
+/* --------------------------------------------------------- transparency -- */
+
+/* RFC 6962 root of the first size entries, from stored hashes. */
+int ldg_tree_root(struct ldg_txn *t, uint64_t size, uint8_t root[32]);
+/* Inclusion proof of entry index in the tree of size; proof needs room for
+ * 64 hashes. */
+int ldg_tree_inclusion(struct ldg_txn *t, uint64_t index, uint64_t size,
+                       uint8_t proof[][32], size_t *n);
+int ldg_tree_consistency(struct ldg_txn *t, uint64_t old, uint64_t size,
+                         uint8_t proof[][32], size_t *n);
+/* The stored signed checkpoint of size (0 = latest). *out malloc'd. */
+int ldg_checkpoint_get(struct ldg_txn *t, uint64_t size, char **out);
+/* Log verifier key in signed-note form, into buf. */
+int ldg_verifier_key(struct ldg_ledger *l, char *buf, size_t cap);
+
+/* ------------------------------------------------- module storage (KV) -- */
+
+/* Other modules keep their state in named LMDB databases of the same
+ * environment, so they change in the same transaction as the log. Names
+ * are "<module>.<name>" (e.g. "proj.packs", "idx.run"). A dbi is valid for
+ * the life of the ledger handle. */
+typedef unsigned ldg_dbi;
+enum ldg_db_flags { LDG_DB_CREATE = 1, LDG_DB_DUPSORT = 2 };
+int ldg_db_open(struct ldg_txn *t, const char *name, unsigned flags,
+                ldg_dbi *dbi);
+/* Empties (del=0) or deletes (del=1) a database. */
+int ldg_db_drop(struct ldg_txn *t, ldg_dbi dbi, int del);
+
+/* A borrowed value: valid until the transaction ends or the next write. */
+struct ldg_val {
+    const void *data;
+    size_t len;
+};
+int ldg_kv_get(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
+               struct ldg_val *val);
+int ldg_kv_put(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
+               const void *val, size_t vlen);
+/* Deletes key (all its duplicates in a DUPSORT db if val is NULL). */
+int ldg_kv_del(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
+               const void *val, size_t vlen);
+
+struct ldg_cursor;
+enum ldg_seek {
+    LDG_FIRST,
+    LDG_LAST,
+    LDG_NEXT,
+    LDG_PREV,
+    LDG_SET_RANGE /* first key >= the given key */
+};
+int ldg_cursor_open(struct ldg_txn *t, ldg_dbi dbi, struct ldg_cursor **out);
+/* Positions the cursor; key/klen are used by LDG_SET_RANGE only. Returns
+ * LDG_ENOTFOUND past either end. */
+int ldg_cursor_get(struct ldg_cursor *c, enum ldg_seek op, const void *key,
+                   size_t klen, struct ldg_val *k, struct ldg_val *v);
+void ldg_cursor_close(struct ldg_cursor *c);
+
+/* Applier: a module's fold over new events, run inside the append's write
+ * transaction, after the entry is stored, in sequence order. body is the
+ * event's body (borrowed). A failing applier aborts the whole commit. */
+struct ldg_applier {
+    const char *name;
+    int (*apply)(void *ctx, struct ldg_txn *t, const struct ldg_event *ev,
+                 const json_t *body);
+    void *ctx;
+};
+/* Registers an applier on this handle (at most 16). */
+int ldg_applier_add(struct ldg_ledger *l, const struct ldg_applier *a);
+
+/* ------------------------------------------------------------- verify -- */
+
+enum ldg_verify_flags {
+    LDG_VERIFY_FULL = 1 << 0,     /* from 0, ignoring the saved position */
+    LDG_VERIFY_NOSAVE = 1 << 1    /* do not save the verified position */
+};
+struct ldg_verify_report {
+    uint64_t checked;      /* events checked in this run */
+    uint64_t from, to;     /* range checked [from, to) */
+    uint64_t erased;       /* bodies found erased (legitimately) */
+    uint64_t checkpoints;  /* checkpoints checked */
+    uint64_t bad_seq;      /* first bad event when verification failed */
+    char what[512];        /* what is wrong, or "" */
+};
+/* Verifies the log: each entry decodes canonically, seq and prev chain,
+ * timestamps never decrease, each signature with a key valid at that
+ * event, each body against its commitment, the Merkle tree and stored
+ * checkpoints, the indexes. Returns 0 if all holds, LDG_ETAMPER (with
+ * report->bad_seq and report->what) if not, other codes for I/O. from is
+ * a starting point (0 = saved position unless FULL). progress, if set, is
+ * called now and then with (done, total). */
+int ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
+               struct ldg_verify_report *report,
+               void (*progress)(void *ctx, uint64_t done, uint64_t total),
+               void *progress_ctx);
+
+/* ------------------------------------------------------------ utilities -- */
+
+void ldg_sha256(uint8_t out[32], const void *p, size_t n);
+/* Lowercase hex of n bytes into out (2n+1 bytes with NUL). */
+void ldg_hex(char *out, const uint8_t *p, size_t n);
+/* Parses exactly 2n hex digits. 0 or LDG_EBADINPUT. */
+int ldg_unhex(uint8_t *out, size_t n, const char *hex);
+/* Standard base64 with padding. out needs ((n+2)/3)*4+1 bytes. */
+void ldg_base64(char *out, const uint8_t *p, size_t n);
+/* Decodes standard padded base64 of exactly n bytes. */
+int ldg_unbase64(uint8_t *out, size_t n, const char *b64, size_t b64len);
+/* Monotonic nanoseconds since boot (for timings). */
+uint64_t ldg_now_mono_ns(void);
+
+/* Canonical msgpack of a JSON value (map keys sorted bytewise, shortest
+ * integer forms, floats as float64). *out malloc'd. LDG_ETOOBIG beyond
+ * max bytes. */
+int ldg_json_to_msgpack(const json_t *v, size_t max, uint8_t **out,
+                        size_t *len);
+/* Decodes msgpack produced by ldg_json_to_msgpack back to JSON. */
+int ldg_msgpack_to_json(const uint8_t *p, size_t len, json_t **out);
+
+#endif
