@@ -294,6 +294,22 @@ int ldg_tree_consistency(struct ldg_txn *t, uint64_t old, uint64_t size,
 int ldg_checkpoint_get(struct ldg_txn *t, uint64_t size, char **out);
 /* Log verifier key in signed-note form, into buf. */
 int ldg_verifier_key(struct ldg_ledger *l, char *buf, size_t cap);
+/* The stored hash of the complete subtree (level, index): leaves
+ * [index*2^level, (index+1)*2^level). LDG_ENOTFOUND if not yet complete. */
+int ldg_tree_stored_hash(struct ldg_txn *t, int level, uint64_t index,
+                         uint8_t out[32]);
+
+/* Writes the log as C2SP tlog-tiles under dir: dir/checkpoint,
+ * dir/tile/<L>/<N>[.p/<W>], dir/tile/entries/<N>[.p/<W>]. Only tiles that
+ * are new or grew are written; each file is replaced atomically (write to a
+ * temporary name, fsync, rename). The checkpoint is written last. */
+struct ldg_tiles_report {
+    uint64_t size;          /* tree size published */
+    uint64_t tiles_written; /* hash tiles written this run */
+    uint64_t bundles_written; /* entry bundles written this run */
+};
+int ldg_tiles_write(struct ldg_ledger *l, const char *dir,
+                    struct ldg_tiles_report *report);
 
 /* ------------------------------------------------- module storage (KV) -- */
 
