@@ -27,7 +27,7 @@
 
 /* Limits. Inputs beyond them are refused before anything is allocated. */
 #define LDG_TYPE_MAX 64       /* bytes in an event type */
-#define LDG_SUBJECT_MAX 512   /* bytes in a subject ("kind:name") */
+#define LDG_SUBJECT_MAX 400   /* bytes in a subject ("kind:name"); LMDB keys are <= 511 */
 #define LDG_RUN_MAX 256       /* bytes in a run id */
 #define LDG_NAME_MAX 64       /* bytes in a key name */
 #define LDG_ORIGIN_MAX 255    /* bytes in a checkpoint origin line */

@@ -1,0 +1,360 @@
+/*
+ * body.c — body commitments and stored body records. The one file of
+ * ledger/ that uses zstd.
+ *
+ * The entry never holds the body, only a commitment to it, so a body can
+ * be erased (body.erased) or some of its top-level fields withheld from an
+ * export while everything else still verifies. The commitment works like
+ * SD-JWT's disclosures:
+ *
+ *   salt_i   = 16 random bytes per field (keeps low-entropy values such as
+ *              "ok" or a user name from being guessed from the digest)
+ *   digest_i = SHA-256("ledger/field/v1" 0x00 ‖ salt_i ‖ mp(name_i) ‖
+ *                      mp(value_i))
+ *   root     = SHA-256("ledger/body/v1" 0x00 ‖ u32be(n) ‖ sort(digest_i))
+ *
+ * mp() is canonical msgpack. Sorting the digests (not the names) means a
+ * withheld field reveals neither its name nor its value.
+ *
+ * Stored record:
+ *
+ *   +------+-----------------------------------------------+
+ *   | flag | payload: map { name: [bin16 salt, value] }    |
+ *   +------+-----------------------------------------------+
+ *   flag 0x00: payload as is; 0x01: payload is one zstd frame (with its
+ *   content size), used when the payload exceeds 512 bytes and shrinks.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <zstd.h>
+
+#include "ledger/ledger_int.h"
+
+#define COMPRESS_MIN 512
+#define FLAG_RAW 0x00
+#define FLAG_ZSTD 0x01
+
+static int
+cmp_digest(const void *a, const void *b)
+{
+    return memcmp(a, b, 32);
+}
+
+void
+ldg_body_root(uint8_t out[32], const uint8_t (*digests)[32], size_t n)
+{
+    struct ldg_sha256_ctx c;
+    uint8_t (*sorted)[32] = NULL, nbe[4];
+
+    if (n > 0) {
+        sorted = malloc(n * 32);
+        if (sorted == NULL) { /* n <= LDG_FIELDS_MAX: 8 KiB at most */
+            memset(out, 0, 32);
+            return;
+        }
+        memcpy(sorted, digests, n * 32);
+        qsort(sorted, n, 32, cmp_digest);
+    }
+    nbe[0] = (uint8_t)(n >> 24);
+    nbe[1] = (uint8_t)(n >> 16);
+    nbe[2] = (uint8_t)(n >> 8);
+    nbe[3] = (uint8_t)n;
+    ldg_sha256_init(&c);
+    ldg_sha256_update(&c, LDG_CTX_BODY, sizeof LDG_CTX_BODY);
+    ldg_sha256_update(&c, nbe, 4);
+    if (n > 0)
+        ldg_sha256_update(&c, sorted, n * 32);
+    ldg_sha256_final(&c, out);
+    free(sorted);
+}
+
+static void
+digest_slices(uint8_t out[32], const uint8_t salt[16], const uint8_t *name,
+              size_t name_len, const uint8_t *val, size_t val_len)
+{
+    struct ldg_sha256_ctx c;
+    ldg_sha256_init(&c);
+    ldg_sha256_update(&c, LDG_CTX_FIELD, sizeof LDG_CTX_FIELD);
+    ldg_sha256_update(&c, salt, 16);
+    ldg_sha256_update(&c, name, name_len);
+    ldg_sha256_update(&c, val, val_len);
+    ldg_sha256_final(&c, out);
+}
+
+int
+ldg_field_digest(uint8_t out[32], const uint8_t salt[16], const char *name,
+                 const json_t *value)
+{
+    struct ldg_buf nb, vb;
+    int rc;
+
+    ldg_buf_init(&nb, 4096);
+    ldg_buf_init(&vb, (size_t)64 << 20);
+    ldg_mp_str(&nb, name, strlen(name));
+    ldg_mp_json(&vb, value);
+    rc = nb.err ? nb.err : vb.err;
+    if (rc == 0)
+        digest_slices(out, salt, nb.p, nb.len, vb.p, vb.len);
+    ldg_buf_release(&nb);
+    ldg_buf_release(&vb);
+    return rc;
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+    const char *const *x = a, *const *y = b;
+    return strcmp(*x, *y);
+}
+
+static void
+make_salt(uint8_t salt[16], const uint8_t *seed, uint64_t seq,
+          const char *name)
+{
+    if (seed == NULL) {
+        ldg_random(salt, 16);
+    } else {
+        uint8_t msg[8 + 256];
+        size_t n = strlen(name);
+        if (n > 256)
+            n = 256;
+        ldg_be64(msg, seq);
+        memcpy(msg + 8, name, n);
+        ldg_keyed_hash16(salt, seed, msg, 8 + n);
+    }
+}
+
+/*
+ * Builds the payload directly (map header, then per field: name, array
+ * header, salt, value) so each name and value is encoded once, and hashes
+ * the very slices it wrote.
+ */
+int
+ldg_body_prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
+                 size_t max, struct ldg_body_rec *out, char *err,
+                 size_t errcap)
+{
+    const char *names_stack[32], **names = names_stack;
+    uint8_t digests_stack[32][32], (*digests)[32] = digests_stack;
+    struct ldg_buf b;
+    size_t n, i = 0;
+    const char *key;
+    json_t *val;
+    int rc = 0;
+
+    memset(out, 0, sizeof *out);
+    if (body != NULL && !json_is_object(body)) {
+        snprintf(err, errcap, "body must be a JSON object");
+        return LDG_EBADINPUT;
+    }
+    n = body ? json_object_size(body) : 0;
+    if (n > LDG_FIELDS_MAX) {
+        snprintf(err, errcap, "body has %zu fields, more than %d", n,
+                 LDG_FIELDS_MAX);
+        return LDG_ETOOBIG;
+    }
+    if (n > 32) {
+        names = malloc(n * sizeof *names);
+        digests = malloc(n * 32);
+        if (names == NULL || digests == NULL) {
+            rc = LDG_ENOMEM;
+            goto out;
+        }
+    }
+    if (body != NULL)
+        json_object_foreach((json_t *)(uintptr_t)body, key, val) names[i++] =
+            key;
+    qsort(names, n, sizeof *names, cmp_name);
+
+    ldg_buf_init(&b, max + 1);
+    ldg_buf_add(&b, "\0", 1); /* flag, fixed up below */
+    ldg_mp_map(&b, (uint32_t)n);
+    for (i = 0; i < n && !b.err; i++) {
+        uint8_t salt[16];
+        size_t name_at, val_at;
+        make_salt(salt, salt_seed, seq, names[i]);
+        name_at = b.len;
+        ldg_mp_str(&b, names[i], strlen(names[i]));
+        ldg_mp_array(&b, 2);
+        ldg_mp_bin(&b, salt, 16);
+        val_at = b.len;
+        ldg_mp_json(&b, json_object_get(body, names[i]));
+        if (b.err)
+            break;
+        digest_slices(digests[i], salt, b.p + name_at, val_at - 19 - name_at,
+                      b.p + val_at, b.len - val_at);
+    }
+    if (b.err) {
+        rc = b.err;
+        if (rc == LDG_ETOOBIG)
+            snprintf(err, errcap, "body exceeds %zu bytes", max);
+        ldg_buf_release(&b);
+        goto out;
+    }
+    ldg_body_root(out->root, (const uint8_t(*)[32])digests, n);
+
+    if (b.len - 1 > COMPRESS_MIN) {
+        size_t bound = ZSTD_compressBound(b.len - 1);
+        uint8_t *z = malloc(1 + bound);
+        if (z != NULL) {
+            size_t zn = ZSTD_compress(z + 1, bound, b.p + 1, b.len - 1, 1);
+            if (!ZSTD_isError(zn) && zn + 1 < b.len) {
+                z[0] = FLAG_ZSTD;
+                ldg_buf_release(&b);
+                b.p = z;
+                b.len = zn + 1;
+                z = NULL;
+            }
+            free(z);
+        }
+    }
+    out->rec = b.p;
+    out->rec_len = b.len;
+out:
+    if (names != names_stack)
+        free(names);
+    if (digests != digests_stack)
+        free(digests);
+    return rc;
+}
+
+void
+ldg_body_rec_release(struct ldg_body_rec *b)
+{
+    free(b->rec);
+    memset(b, 0, sizeof *b);
+}
+
+/* Returns the payload of a record, decompressing into *owned if needed.
+ * Decompression is bounded by max: the frame must state its content size
+ * and it must not exceed max. */
+static int
+payload(const uint8_t *rec, size_t len, size_t max, const uint8_t **p,
+        size_t *n, uint8_t **owned)
+{
+    *owned = NULL;
+    if (len < 1)
+        return LDG_ECORRUPT;
+    if (rec[0] == FLAG_RAW) {
+        *p = rec + 1;
+        *n = len - 1;
+        return 0;
+    }
+    if (rec[0] != FLAG_ZSTD)
+        return LDG_ECORRUPT;
+    {
+        unsigned long long sz = ZSTD_getFrameContentSize(rec + 1, len - 1);
+        size_t got;
+        if (sz == ZSTD_CONTENTSIZE_ERROR || sz == ZSTD_CONTENTSIZE_UNKNOWN ||
+            sz > max + 16)
+            return LDG_ECORRUPT;
+        *owned = malloc(sz ? sz : 1);
+        if (*owned == NULL)
+            return LDG_ENOMEM;
+        got = ZSTD_decompress(*owned, sz, rec + 1, len - 1);
+        if (ZSTD_isError(got) || got != sz) {
+            free(*owned);
+            *owned = NULL;
+            return LDG_ECORRUPT;
+        }
+        *p = *owned;
+        *n = got;
+    }
+    return 0;
+}
+
+int
+ldg_body_decode(const uint8_t *rec, size_t len, size_t max,
+                struct ldg_field **out, size_t *n)
+{
+    const uint8_t *p;
+    size_t pn, ns = 0;
+    uint8_t *owned;
+    struct ldg_field_slice *sl = NULL;
+    int rc = payload(rec, len, max, &p, &pn, &owned);
+    if (rc < 0)
+        return rc;
+    rc = ldg_codec_fields_decode(p, pn, out, n);
+    if (rc == 0)
+        rc = ldg_codec_fields_slices(p, pn, &sl, &ns);
+    if (rc == 0) {
+        for (size_t i = 0; i < ns && i < *n; i++)
+            digest_slices((*out)[i].digest, sl[i].salt, sl[i].name_enc,
+                          sl[i].name_enc_len, sl[i].value_enc,
+                          sl[i].value_enc_len);
+    } else if (*out != NULL) {
+        ldg_fields_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    free(sl);
+    free(owned);
+    return rc;
+}
+
+int
+ldg_body_decode_json(const uint8_t *rec, size_t len, size_t max,
+                     json_t **out)
+{
+    struct ldg_field *f;
+    size_t n;
+    json_t *o;
+    int rc = ldg_body_decode(rec, len, max, &f, &n);
+    if (rc < 0)
+        return rc;
+    o = json_object();
+    if (o == NULL) {
+        ldg_fields_free(f, n);
+        return LDG_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_object_set_new_nocheck(o, f[i].name, f[i].value);
+        f[i].value = NULL;
+    }
+    ldg_fields_free(f, n);
+    *out = o;
+    return 0;
+}
+
+int
+ldg_body_rec_root(const uint8_t *rec, size_t len, size_t max,
+                  uint8_t root[32])
+{
+    const uint8_t *p;
+    size_t pn, n = 0;
+    uint8_t *owned, (*d)[32] = NULL;
+    struct ldg_field_slice *sl = NULL;
+    int rc = payload(rec, len, max, &p, &pn, &owned);
+    if (rc < 0)
+        return rc;
+    rc = ldg_codec_fields_slices(p, pn, &sl, &n);
+    if (rc == 0) {
+        d = malloc((n ? n : 1) * 32);
+        if (d == NULL)
+            rc = LDG_ENOMEM;
+    }
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++)
+            digest_slices(d[i], sl[i].salt, sl[i].name_enc,
+                          sl[i].name_enc_len, sl[i].value_enc,
+                          sl[i].value_enc_len);
+        ldg_body_root(root, (const uint8_t(*)[32])d, n);
+    }
+    free(d);
+    free(sl);
+    free(owned);
+    return rc;
+}
+
+void
+ldg_fields_free(struct ldg_field *f, size_t n)
+{
+    if (f == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(f[i].name);
+        json_decref(f[i].value);
+    }
+    free(f);
+}

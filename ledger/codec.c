@@ -1,0 +1,718 @@
+/*
+ * codec.c — canonical msgpack: the one file of ledger/ that uses msgpack-c.
+ *
+ * Canonical means: map keys are strings sorted bytewise with no duplicates,
+ * every integer and length in its shortest form (msgpack-c's packer always
+ * picks it), floats as float64, no bin or ext inside JSON values. Decoding
+ * is strict: after unpacking we pack the object again and require the same
+ * bytes, so every event has exactly one encoding. That re-pack is a
+ * canonicality check only; hashes and signatures are always computed over
+ * the stored bytes as they are.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "ledger/ledger_int.h"
+#include "ledger/tlog_int.h"
+
+#define JSON_DEPTH_MAX 64
+
+/* ------------------------------------------------------------- buffer -- */
+
+void
+ldg_buf_init(struct ldg_buf *b, size_t max)
+{
+    memset(b, 0, sizeof *b);
+    b->max = max;
+}
+
+void
+ldg_buf_release(struct ldg_buf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+void
+ldg_buf_add(struct ldg_buf *b, const void *p, size_t n)
+{
+    if (b->err)
+        return;
+    if (n > b->max - b->len || b->len > b->max) {
+        b->err = LDG_ETOOBIG;
+        return;
+    }
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n)
+            cap *= 2;
+        if (cap > b->max)
+            cap = b->max;
+        uint8_t *np = realloc(b->p, cap);
+        if (np == NULL) {
+            b->err = LDG_ENOMEM;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->p + b->len, p, n);
+    b->len += n;
+}
+
+static int
+buf_write(void *data, const char *p, size_t n)
+{
+    struct ldg_buf *b = data;
+    ldg_buf_add(b, p, n);
+    return b->err ? -1 : 0;
+}
+
+#define PACKER(b)                                                            \
+    msgpack_packer pk;                                                       \
+    msgpack_packer_init(&pk, (b), buf_write)
+
+void
+ldg_mp_uint(struct ldg_buf *b, uint64_t v)
+{
+    PACKER(b);
+    msgpack_pack_uint64(&pk, v);
+}
+
+void
+ldg_mp_int(struct ldg_buf *b, int64_t v)
+{
+    PACKER(b);
+    msgpack_pack_int64(&pk, v);
+}
+
+void
+ldg_mp_str(struct ldg_buf *b, const char *s, size_t n)
+{
+    PACKER(b);
+    msgpack_pack_str(&pk, n);
+    msgpack_pack_str_body(&pk, s, n);
+}
+
+void
+ldg_mp_bin(struct ldg_buf *b, const void *p, size_t n)
+{
+    PACKER(b);
+    msgpack_pack_bin(&pk, n);
+    msgpack_pack_bin_body(&pk, p, n);
+}
+
+void
+ldg_mp_map(struct ldg_buf *b, uint32_t n)
+{
+    PACKER(b);
+    msgpack_pack_map(&pk, n);
+}
+
+void
+ldg_mp_array(struct ldg_buf *b, uint32_t n)
+{
+    PACKER(b);
+    msgpack_pack_array(&pk, n);
+}
+
+/* ------------------------------------------------------- JSON -> mp -- */
+
+static int
+cmp_keys(const void *a, const void *b)
+{
+    const char *const *x = a, *const *y = b;
+    return strcmp(*x, *y); /* compares as unsigned char: bytewise */
+}
+
+static void
+mp_json(struct ldg_buf *b, const json_t *v, int depth)
+{
+    PACKER(b);
+    if (depth > JSON_DEPTH_MAX) {
+        b->err = LDG_ETOOBIG;
+        return;
+    }
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        size_t n = json_object_size(v), i = 0;
+        const char *key;
+        json_t *val;
+        const char **keys = malloc((n ? n : 1) * sizeof *keys);
+        if (keys == NULL) {
+            b->err = LDG_ENOMEM;
+            return;
+        }
+        json_object_foreach((json_t *)(uintptr_t)v, key, val) keys[i++] = key;
+        qsort(keys, n, sizeof *keys, cmp_keys);
+        msgpack_pack_map(&pk, n);
+        for (i = 0; i < n && !b->err; i++) {
+            ldg_mp_str(b, keys[i], strlen(keys[i]));
+            mp_json(b, json_object_get(v, keys[i]), depth + 1);
+        }
+        free(keys);
+        break;
+    }
+    case JSON_ARRAY: {
+        size_t n = json_array_size(v);
+        msgpack_pack_array(&pk, n);
+        for (size_t i = 0; i < n && !b->err; i++)
+            mp_json(b, json_array_get(v, i), depth + 1);
+        break;
+    }
+    case JSON_STRING:
+        ldg_mp_str(b, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER: {
+        json_int_t x = json_integer_value(v);
+        if (x >= 0)
+            msgpack_pack_uint64(&pk, (uint64_t)x);
+        else
+            msgpack_pack_int64(&pk, x);
+        break;
+    }
+    case JSON_REAL:
+        msgpack_pack_double(&pk, json_real_value(v));
+        break;
+    case JSON_TRUE:
+        msgpack_pack_true(&pk);
+        break;
+    case JSON_FALSE:
+        msgpack_pack_false(&pk);
+        break;
+    case JSON_NULL:
+        msgpack_pack_nil(&pk);
+        break;
+    }
+}
+
+void
+ldg_mp_json(struct ldg_buf *b, const json_t *v)
+{
+    mp_json(b, v, 0);
+}
+
+int
+ldg_json_to_msgpack(const json_t *v, size_t max, uint8_t **out, size_t *len)
+{
+    struct ldg_buf b;
+    ldg_buf_init(&b, max);
+    ldg_mp_json(&b, v);
+    if (b.err) {
+        ldg_buf_release(&b);
+        return b.err;
+    }
+    *out = b.p;
+    *len = b.len;
+    return 0;
+}
+
+/* ------------------------------------------------- strict mp -> JSON -- */
+
+/* Unpacks exactly one object covering all of p[0..len) and checks that
+ * packing it again gives the same bytes. */
+static int
+unpack_canonical(const uint8_t *p, size_t len, msgpack_unpacked *u)
+{
+    size_t off = 0;
+    struct ldg_buf b;
+    int rc;
+
+    msgpack_unpacked_init(u);
+    if (msgpack_unpack_next(u, (const char *)p, len, &off) !=
+            MSGPACK_UNPACK_SUCCESS ||
+        off != len)
+        return LDG_ECORRUPT;
+    ldg_buf_init(&b, len);
+    {
+        PACKER(&b);
+        msgpack_pack_object(&pk, u->data);
+    }
+    rc = (b.err == 0 && b.len == len && memcmp(b.p, p, len) == 0)
+             ? 0
+             : LDG_ECORRUPT;
+    ldg_buf_release(&b);
+    return rc;
+}
+
+static int
+key_cmp(const msgpack_object_str *a, const msgpack_object_str *b)
+{
+    size_t n = a->size < b->size ? a->size : b->size;
+    int c = memcmp(a->ptr, b->ptr, n);
+    if (c)
+        return c;
+    return a->size < b->size ? -1 : a->size > b->size;
+}
+
+static int
+obj_to_json(const msgpack_object *o, json_t **out, int depth)
+{
+    json_t *j = NULL;
+    *out = NULL;
+    if (depth > JSON_DEPTH_MAX)
+        return LDG_ECORRUPT;
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL:
+        j = json_null();
+        break;
+    case MSGPACK_OBJECT_BOOLEAN:
+        j = json_boolean(o->via.boolean);
+        break;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        if (o->via.u64 > (uint64_t)INT64_MAX)
+            return LDG_ECORRUPT; /* JSON input never produces these */
+        j = json_integer((json_int_t)o->via.u64);
+        break;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        j = json_integer((json_int_t)o->via.i64);
+        break;
+    case MSGPACK_OBJECT_FLOAT64:
+        j = json_real(o->via.f64);
+        break;
+    case MSGPACK_OBJECT_STR:
+        j = json_stringn_nocheck(o->via.str.ptr, o->via.str.size);
+        break;
+    case MSGPACK_OBJECT_ARRAY:
+        j = json_array();
+        if (j == NULL)
+            return LDG_ENOMEM;
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            json_t *e;
+            int rc = obj_to_json(&o->via.array.ptr[i], &e, depth + 1);
+            if (rc < 0) {
+                json_decref(j);
+                return rc;
+            }
+            json_array_append_new(j, e);
+        }
+        break;
+    case MSGPACK_OBJECT_MAP:
+        j = json_object();
+        if (j == NULL)
+            return LDG_ENOMEM;
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object_kv *kv = &o->via.map.ptr[i];
+            json_t *e;
+            int rc;
+            if (kv->key.type != MSGPACK_OBJECT_STR ||
+                (i > 0 && key_cmp(&o->via.map.ptr[i - 1].key.via.str,
+                                  &kv->key.via.str) >= 0) ||
+                memchr(kv->key.via.str.ptr, 0, kv->key.via.str.size)) {
+                json_decref(j);
+                return LDG_ECORRUPT;
+            }
+            rc = obj_to_json(&kv->val, &e, depth + 1);
+            if (rc < 0) {
+                json_decref(j);
+                return rc;
+            }
+            json_object_setn_new_nocheck(j, kv->key.via.str.ptr,
+                                         kv->key.via.str.size, e);
+        }
+        break;
+    default: /* FLOAT32, BIN, EXT: never canonical inside a body */
+        return LDG_ECORRUPT;
+    }
+    if (j == NULL)
+        return LDG_ENOMEM;
+    *out = j;
+    return 0;
+}
+
+int
+ldg_mp_to_json_strict(const uint8_t *p, size_t len, json_t **out)
+{
+    msgpack_unpacked u;
+    int rc = unpack_canonical(p, len, &u);
+    if (rc == 0)
+        rc = obj_to_json(&u.data, out, 0);
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+int
+ldg_msgpack_to_json(const uint8_t *p, size_t len, json_t **out)
+{
+    return ldg_mp_to_json_strict(p, len, out);
+}
+
+/* ------------------------------------------------------------ entries -- */
+
+/* Keys of the event map, in canonical (bytewise) order. */
+enum ev_key { K_ACTOR, K_BODY, K_PARENT, K_RUN, K_SEQ, K_SUBJECT, K_TS,
+              K_TYPE, K_V, K_COUNT };
+static const char *const ev_keys[K_COUNT] = {
+    "actor", "body", "parent", "run", "seq", "subject", "ts", "type", "v"};
+
+static void
+mp_key(struct ldg_buf *b, enum ev_key k)
+{
+    ldg_mp_str(b, ev_keys[k], strlen(ev_keys[k]));
+}
+
+int
+ldg_entry_encode(struct ldg_buf *b, const struct ldg_envelope *env,
+                 size_t *map_len)
+{
+    int has_run = env->run != NULL && env->run[0] != '\0';
+    size_t start;
+
+    ldg_mp_array(b, 3);
+    start = b->len;
+    ldg_mp_map(b, 7 + (uint32_t)has_run + (uint32_t)(env->has_parent != 0));
+    mp_key(b, K_ACTOR);
+    ldg_mp_str(b, env->actor, strlen(env->actor));
+    mp_key(b, K_BODY);
+    ldg_mp_bin(b, env->body_root, 32);
+    if (env->has_parent) {
+        mp_key(b, K_PARENT);
+        ldg_mp_uint(b, env->parent);
+    }
+    if (has_run) {
+        mp_key(b, K_RUN);
+        ldg_mp_str(b, env->run, strlen(env->run));
+    }
+    mp_key(b, K_SEQ);
+    ldg_mp_uint(b, env->seq);
+    mp_key(b, K_SUBJECT);
+    ldg_mp_str(b, env->subject, strlen(env->subject));
+    mp_key(b, K_TS);
+    ldg_mp_uint(b, env->ts_ns);
+    mp_key(b, K_TYPE);
+    ldg_mp_str(b, env->type, strlen(env->type));
+    mp_key(b, K_V);
+    ldg_mp_uint(b, LDG_FORMAT_VERSION);
+    if (b->err)
+        return b->err;
+    if (b->len + 34 + 66 > LDG_ENTRY_MAX)
+        return LDG_ETOOBIG;
+    *map_len = b->len - start;
+    return 0;
+}
+
+int
+ldg_entry_finish(struct ldg_buf *b, const uint8_t prev[32],
+                 const uint8_t sig[64])
+{
+    ldg_mp_bin(b, prev, 32);
+    ldg_mp_bin(b, sig, 64);
+    return b->err;
+}
+
+static int
+copy_str(char *dst, size_t cap, const msgpack_object *o)
+{
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= cap ||
+        memchr(o->via.str.ptr, 0, o->via.str.size))
+        return LDG_ECORRUPT;
+    memcpy(dst, o->via.str.ptr, o->via.str.size);
+    dst[o->via.str.size] = '\0';
+    return 0;
+}
+
+static int
+decode_map(const msgpack_object *m, struct ldg_event *ev)
+{
+    unsigned seen = 0;
+    int rc = 0;
+
+    if (m->type != MSGPACK_OBJECT_MAP)
+        return LDG_ECORRUPT;
+    for (uint32_t i = 0; i < m->via.map.size && rc == 0; i++) {
+        const msgpack_object *k = &m->via.map.ptr[i].key;
+        const msgpack_object *v = &m->via.map.ptr[i].val;
+        int which = -1;
+        if (k->type != MSGPACK_OBJECT_STR)
+            return LDG_ECORRUPT;
+        for (int j = 0; j < K_COUNT; j++)
+            if (strlen(ev_keys[j]) == k->via.str.size &&
+                memcmp(ev_keys[j], k->via.str.ptr, k->via.str.size) == 0)
+                which = j;
+        /* Unknown, duplicate or out-of-order keys are all non-canonical:
+         * keys must appear in strictly increasing enum order. */
+        if (which < 0 || (seen >> which) != 0)
+            return LDG_ECORRUPT;
+        seen |= 1u << which;
+        switch (which) {
+        case K_ACTOR:
+            rc = copy_str(ev->actor, sizeof ev->actor, v);
+            if (rc == 0 && strlen(ev->actor) != LDG_KEYID_LEN)
+                rc = LDG_ECORRUPT;
+            break;
+        case K_BODY:
+            if (v->type != MSGPACK_OBJECT_BIN || v->via.bin.size != 32)
+                return LDG_ECORRUPT;
+            memcpy(ev->body_root, v->via.bin.ptr, 32);
+            break;
+        case K_PARENT:
+            if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                return LDG_ECORRUPT;
+            ev->has_parent = 1;
+            ev->parent = v->via.u64;
+            break;
+        case K_RUN:
+            rc = copy_str(ev->run, sizeof ev->run, v);
+            if (rc == 0 && ev->run[0] == '\0')
+                rc = LDG_ECORRUPT;
+            break;
+        case K_SEQ:
+            if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                return LDG_ECORRUPT;
+            ev->seq = v->via.u64;
+            break;
+        case K_SUBJECT:
+            rc = copy_str(ev->subject, sizeof ev->subject, v);
+            break;
+        case K_TS:
+            if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                return LDG_ECORRUPT;
+            ev->ts_ns = v->via.u64;
+            break;
+        case K_TYPE:
+            rc = copy_str(ev->type, sizeof ev->type, v);
+            break;
+        case K_V:
+            if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                return LDG_ECORRUPT;
+            if (v->via.u64 != LDG_FORMAT_VERSION)
+                return LDG_EVERSION;
+            break;
+        }
+    }
+    if (rc == 0) {
+        unsigned need = (1u << K_ACTOR) | (1u << K_BODY) | (1u << K_SEQ) |
+                        (1u << K_SUBJECT) | (1u << K_TS) | (1u << K_TYPE) |
+                        (1u << K_V);
+        if ((seen & need) != need)
+            rc = LDG_ECORRUPT;
+    }
+    return rc;
+}
+
+/* The positive-integer 0 in a canonical position would pack as a
+ * positive fixint; the unpacker may hand the same value back as
+ * NEGATIVE_INTEGER for some encodings. unpack_canonical rejects those. */
+int
+ldg_event_decode(const uint8_t *buf, size_t len, struct ldg_event *ev)
+{
+    msgpack_unpacked u;
+    const msgpack_object *a;
+    int rc;
+
+    if (buf == NULL || ev == NULL)
+        return LDG_EINVAL;
+    memset(ev, 0, sizeof *ev);
+    if (len < LDG_ENTRY_OVERHEAD || len > LDG_ENTRY_MAX || buf[0] != 0x93)
+        return LDG_ECORRUPT;
+    rc = unpack_canonical(buf, len, &u);
+    if (rc < 0)
+        goto out;
+    a = &u.data;
+    rc = LDG_ECORRUPT;
+    if (a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size != 3)
+        goto out;
+    if (a->via.array.ptr[1].type != MSGPACK_OBJECT_BIN ||
+        a->via.array.ptr[1].via.bin.size != 32 ||
+        a->via.array.ptr[2].type != MSGPACK_OBJECT_BIN ||
+        a->via.array.ptr[2].via.bin.size != 64)
+        goto out;
+    rc = decode_map(&a->via.array.ptr[0], ev);
+    if (rc < 0)
+        goto out;
+    memcpy(ev->prev, a->via.array.ptr[1].via.bin.ptr, 32);
+    memcpy(ev->sig, a->via.array.ptr[2].via.bin.ptr, 64);
+    ev->entry = buf;
+    ev->entry_len = len;
+    ev->signed_part = buf + 1;
+    ev->signed_len = len - LDG_ENTRY_OVERHEAD;
+    ldg_tlog_leaf_hash(ev->leaf, buf, len);
+    rc = 0;
+out:
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+/* -------------------------------------------------------- body fields -- */
+
+/*
+ * Body record payload (before optional compression):
+ *
+ *   map(n) { str name : array(2) [ bin(16) salt, value ] }   keys sorted
+ */
+int
+ldg_codec_fields_encode(struct ldg_buf *b, const struct ldg_field *f,
+                        size_t n)
+{
+    ldg_mp_map(b, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        ldg_mp_str(b, f[i].name, strlen(f[i].name));
+        ldg_mp_array(b, 2);
+        ldg_mp_bin(b, f[i].salt, 16);
+        ldg_mp_json(b, f[i].value);
+    }
+    return b->err;
+}
+
+int
+ldg_codec_fields_decode(const uint8_t *p, size_t len, struct ldg_field **out,
+                        size_t *n)
+{
+    msgpack_unpacked u;
+    const msgpack_object *m;
+    struct ldg_field *f = NULL;
+    uint32_t cnt = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    rc = unpack_canonical(p, len, &u);
+    if (rc < 0)
+        goto out;
+    m = &u.data;
+    rc = LDG_ECORRUPT;
+    if (m->type != MSGPACK_OBJECT_MAP || m->via.map.size > LDG_FIELDS_MAX)
+        goto out;
+    f = calloc(m->via.map.size ? m->via.map.size : 1, sizeof *f);
+    if (f == NULL) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
+    for (cnt = 0; cnt < m->via.map.size; cnt++) {
+        const msgpack_object_kv *kv = &m->via.map.ptr[cnt];
+        const msgpack_object *arr = &kv->val;
+        if (kv->key.type != MSGPACK_OBJECT_STR ||
+            memchr(kv->key.via.str.ptr, 0, kv->key.via.str.size) ||
+            (cnt > 0 && key_cmp(&m->via.map.ptr[cnt - 1].key.via.str,
+                                &kv->key.via.str) >= 0) ||
+            arr->type != MSGPACK_OBJECT_ARRAY || arr->via.array.size != 2 ||
+            arr->via.array.ptr[0].type != MSGPACK_OBJECT_BIN ||
+            arr->via.array.ptr[0].via.bin.size != 16)
+            goto out;
+        f[cnt].name = strndup(kv->key.via.str.ptr, kv->key.via.str.size);
+        if (f[cnt].name == NULL) {
+            rc = LDG_ENOMEM;
+            goto out;
+        }
+        memcpy(f[cnt].salt, arr->via.array.ptr[0].via.bin.ptr, 16);
+        rc = obj_to_json(&arr->via.array.ptr[1], &f[cnt].value, 1);
+        if (rc < 0) {
+            cnt++;
+            goto out;
+        }
+        rc = LDG_ECORRUPT;
+    }
+    *out = f;
+    *n = cnt;
+    f = NULL;
+    rc = 0;
+out:
+    if (f != NULL)
+        ldg_fields_free(f, cnt);
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+/* Reads a map header (fixmap, map16, map32) at *p; canonicality of the
+ * form is checked by unpack_canonical before we get here. */
+static int
+rd_map_header(const uint8_t **p, const uint8_t *end, uint32_t *n)
+{
+    const uint8_t *q = *p;
+    if (q >= end)
+        return LDG_ECORRUPT;
+    if ((*q & 0xf0) == 0x80) {
+        *n = *q & 0x0f;
+        *p = q + 1;
+    } else if (*q == 0xde && end - q >= 3) {
+        *n = (uint32_t)q[1] << 8 | q[2];
+        *p = q + 3;
+    } else if (*q == 0xdf && end - q >= 5) {
+        *n = (uint32_t)q[1] << 24 | (uint32_t)q[2] << 16 |
+             (uint32_t)q[3] << 8 | q[4];
+        *p = q + 5;
+    } else {
+        return LDG_ECORRUPT;
+    }
+    return 0;
+}
+
+/* Length of the one msgpack object at p (msgpack-c tells us how many bytes
+ * it consumed). */
+static int
+obj_len(const uint8_t *p, const uint8_t *end, size_t *len)
+{
+    msgpack_unpacked u;
+    size_t off = 0;
+    int ok;
+    msgpack_unpacked_init(&u);
+    ok = msgpack_unpack_next(&u, (const char *)p, (size_t)(end - p), &off) ==
+         MSGPACK_UNPACK_SUCCESS;
+    msgpack_unpacked_destroy(&u);
+    if (!ok)
+        return LDG_ECORRUPT;
+    *len = off;
+    return 0;
+}
+
+int
+ldg_codec_fields_slices(const uint8_t *p, size_t len,
+                        struct ldg_field_slice **out, size_t *n)
+{
+    const uint8_t *q = p, *end = p + len;
+    struct ldg_field_slice *s = NULL;
+    uint32_t cnt;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    /* Strictness first: decoding to fields checks canonical form, key
+     * order and the [salt, value] shape. */
+    {
+        struct ldg_field *f;
+        size_t nf;
+        rc = ldg_codec_fields_decode(p, len, &f, &nf);
+        if (rc < 0)
+            return rc;
+        ldg_fields_free(f, nf);
+    }
+    rc = rd_map_header(&q, end, &cnt);
+    if (rc < 0)
+        return rc;
+    s = calloc(cnt ? cnt : 1, sizeof *s);
+    if (s == NULL)
+        return LDG_ENOMEM;
+    for (uint32_t i = 0; i < cnt; i++) {
+        size_t l;
+        s[i].name_enc = q;
+        if ((rc = obj_len(q, end, &l)) < 0)
+            goto fail;
+        s[i].name_enc_len = l;
+        q += l;
+        /* array(2) = 0x92, then bin8 header 0xc4 0x10 and 16 salt bytes */
+        if (end - q < 19 || q[0] != 0x92 || q[1] != 0xc4 || q[2] != 16) {
+            rc = LDG_ECORRUPT;
+            goto fail;
+        }
+        s[i].salt = q + 3;
+        q += 19;
+        s[i].value_enc = q;
+        if ((rc = obj_len(q, end, &l)) < 0)
+            goto fail;
+        s[i].value_enc_len = l;
+        q += l;
+    }
+    if (q != end) {
+        rc = LDG_ECORRUPT;
+        goto fail;
+    }
+    *out = s;
+    *n = cnt;
+    return 0;
+fail:
+    free(s);
+    return rc;
+}

@@ -1,0 +1,395 @@
+/*
+ * keys.c — secret key files and the key registry.
+ *
+ * Secret keys never enter LMDB. Each lives in DIR/keys/NAME.key:
+ *
+ *   ledger-secret-key v1\n
+ *   name NAME\n
+ *   seed <64 lowercase hex digits>\n
+ *
+ * mode 0600 in a 0700 directory; anything looser is refused. The file is
+ * read into sodium_malloc'd memory and wiped after use.
+ *
+ * The registry ("keys" database) is derived from ledger.genesis, key.added
+ * and key.revoked, in the same transaction as those events:
+ *
+ *   "id:" key_id[16]  ->  pub[32] ‖ added_seq be64 ‖ revoked_seq be64 ‖ name
+ *   "name:" name      ->  key_id[16]   (the newest key of that name)
+ *
+ * ledger verify does not trust it: it rebuilds key state from the events.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ledger/ledger_int.h"
+
+#define KEYFILE_MAGIC "ledger-secret-key v1\n"
+#define KEYFILE_MAX 512
+
+static int
+key_path(char *buf, size_t cap, const char *dir, const char *name)
+{
+    int n = snprintf(buf, cap, "%s/keys/%s.key", dir, name);
+    return n > 0 && (size_t)n < cap ? 0 : LDG_EINVAL;
+}
+
+int
+ldg_keyfile_write(const char *dir, const struct ldg_key *k, char *err,
+                  size_t errcap)
+{
+    char kdir[4200], path[4300], tmp[4400];
+    char *text = NULL;
+    uint8_t seed[32];
+    char hex[65];
+    int fd = -1, rc = LDG_EIO, n;
+    const size_t cap = KEYFILE_MAX;
+
+    snprintf(kdir, sizeof kdir, "%s/keys", dir);
+    if (mkdir(kdir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errcap, "cannot create %s: %s", kdir, strerror(errno));
+        return LDG_EIO;
+    }
+    if (key_path(path, sizeof path, dir, k->name) < 0)
+        return LDG_EINVAL;
+    if (access(path, F_OK) == 0) {
+        snprintf(err, errcap, "key file %s already exists", path);
+        return LDG_EEXIST;
+    }
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+    text = ldg_secure_alloc(cap);
+    if (text == NULL)
+        return LDG_ENOMEM;
+    if ((rc = ldg_key_seed(k, seed)) < 0)
+        goto out;
+    ldg_hex(hex, seed, 32);
+    n = snprintf(text, cap, KEYFILE_MAGIC "name %s\nseed %s\n", k->name, hex);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+              0600);
+    if (fd < 0 || write(fd, text, (size_t)n) != n || fsync(fd) != 0) {
+        snprintf(err, errcap, "cannot write %s: %s", tmp, strerror(errno));
+        rc = LDG_EIO;
+        goto out;
+    }
+    close(fd);
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        snprintf(err, errcap, "cannot rename %s: %s", tmp, strerror(errno));
+        rc = LDG_EIO;
+        goto out;
+    }
+    fd = open(kdir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0)
+        fsync(fd);
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rc < 0)
+        unlink(tmp);
+    ldg_wipe(seed, sizeof seed);
+    ldg_wipe(hex, sizeof hex);
+    ldg_secure_free(text);
+    return rc;
+}
+
+int
+ldg_keyfile_read(const char *dir, const char *name, struct ldg_key **out,
+                 char *err, size_t errcap)
+{
+    char kdir[4200], path[4300];
+    struct stat st;
+    char *text = NULL;
+    uint8_t *seed = NULL;
+    const char *p;
+    char want[LDG_NAME_MAX + 16];
+    ssize_t got;
+    int fd = -1, rc = LDG_EKEY;
+
+    *out = NULL;
+    if (!ldg_key_name_valid(name)) {
+        snprintf(err, errcap, "invalid key name '%s'", name);
+        return LDG_EINVAL;
+    }
+    snprintf(kdir, sizeof kdir, "%s/keys", dir);
+    if (key_path(path, sizeof path, dir, name) < 0)
+        return LDG_EINVAL;
+    if (stat(kdir, &st) != 0) {
+        snprintf(err, errcap, "no key directory %s: %s", kdir,
+                 strerror(errno));
+        return LDG_EKEY;
+    }
+    if ((st.st_mode & 077) != 0) {
+        snprintf(err, errcap,
+                 "key directory %s has mode %04o; it must be 0700 "
+                 "(chmod 700 %s)",
+                 kdir, (unsigned)(st.st_mode & 07777), kdir);
+        return LDG_EKEY;
+    }
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errcap, "no key '%s' (%s: %s)", name, path,
+                 strerror(errno));
+        return LDG_EKEY;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errcap, "key file %s is not a regular file", path);
+        goto out;
+    }
+    if ((st.st_mode & 077) != 0) {
+        snprintf(err, errcap,
+                 "key file %s has mode %04o; it must be 0600 (chmod 600 %s)",
+                 path, (unsigned)(st.st_mode & 07777), path);
+        goto out;
+    }
+    text = ldg_secure_alloc(KEYFILE_MAX + 1);
+    seed = ldg_secure_alloc(32);
+    if (text == NULL || seed == NULL) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
+    got = read(fd, text, KEYFILE_MAX);
+    if (got <= 0) {
+        snprintf(err, errcap, "cannot read key file %s", path);
+        goto out;
+    }
+    text[got] = '\0';
+    snprintf(want, sizeof want, "name %s\nseed ", name);
+    if (strncmp(text, KEYFILE_MAGIC, strlen(KEYFILE_MAGIC)) != 0 ||
+        strncmp(text + strlen(KEYFILE_MAGIC), want, strlen(want)) != 0) {
+        snprintf(err, errcap, "key file %s is not a ledger key named '%s'",
+                 path, name);
+        goto out;
+    }
+    p = text + strlen(KEYFILE_MAGIC) + strlen(want);
+    if (strlen(p) != 65 || p[64] != '\n') {
+        snprintf(err, errcap, "key file %s: malformed seed line", path);
+        goto out;
+    }
+    {
+        char hex[65];
+        memcpy(hex, p, 64);
+        hex[64] = '\0';
+        rc = ldg_unhex(seed, 32, hex);
+        ldg_wipe(hex, sizeof hex);
+    }
+    if (rc < 0) {
+        snprintf(err, errcap, "key file %s: malformed seed", path);
+        rc = LDG_EKEY;
+        goto out;
+    }
+    rc = ldg_key_from_seed(out, name, seed);
+out:
+    if (fd >= 0)
+        close(fd);
+    ldg_secure_free(text);
+    ldg_secure_free(seed);
+    return rc;
+}
+
+/* ---------------------------------------------------------- registry -- */
+
+static int
+rec_decode(const struct ldg_val *v, const char *key_id,
+           struct ldg_key_state *ks)
+{
+    size_t nl;
+    if (v->len < 48 || v->len > 48 + LDG_NAME_MAX)
+        return LDG_ECORRUPT;
+    memset(ks, 0, sizeof *ks);
+    memcpy(ks->key_id, key_id, LDG_KEYID_LEN);
+    memcpy(ks->pub, v->data, 32);
+    ks->added_seq = ldg_rd_be64((const uint8_t *)v->data + 32);
+    ks->revoked_seq = ldg_rd_be64((const uint8_t *)v->data + 40);
+    nl = v->len - 48;
+    memcpy(ks->name, (const uint8_t *)v->data + 48, nl);
+    ks->name[nl] = '\0';
+    return 0;
+}
+
+static int
+rec_put(struct ldg_txn *t, const struct ldg_key_state *ks)
+{
+    ldg_dbi db = ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_KEYS);
+    uint8_t k[3 + LDG_KEYID_LEN], v[48 + LDG_NAME_MAX];
+    uint8_t nk[5 + LDG_NAME_MAX];
+    size_t nl = strlen(ks->name);
+    int rc;
+
+    memcpy(k, "id:", 3);
+    memcpy(k + 3, ks->key_id, LDG_KEYID_LEN);
+    memcpy(v, ks->pub, 32);
+    ldg_be64(v + 32, ks->added_seq);
+    ldg_be64(v + 40, ks->revoked_seq);
+    memcpy(v + 48, ks->name, nl);
+    rc = ldg_kv_put(t, db, k, sizeof k, v, 48 + nl);
+    if (rc < 0)
+        return rc;
+    memcpy(nk, "name:", 5);
+    memcpy(nk + 5, ks->name, nl);
+    return ldg_kv_put(t, db, nk, 5 + nl, ks->key_id, LDG_KEYID_LEN);
+}
+
+int
+ldg_keys_lookup(struct ldg_txn *t, const char *key_id,
+                struct ldg_key_state *ks)
+{
+    ldg_dbi db = ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_KEYS);
+    uint8_t k[3 + LDG_KEYID_LEN];
+    struct ldg_val v;
+    int rc;
+
+    if (strlen(key_id) != LDG_KEYID_LEN)
+        return LDG_ENOTFOUND;
+    memcpy(k, "id:", 3);
+    memcpy(k + 3, key_id, LDG_KEYID_LEN);
+    rc = ldg_kv_get(t, db, k, sizeof k, &v);
+    if (rc < 0)
+        return rc;
+    return rec_decode(&v, key_id, ks);
+}
+
+int
+ldg_keys_lookup_name(struct ldg_txn *t, const char *name,
+                     struct ldg_key_state *ks)
+{
+    ldg_dbi db = ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_KEYS);
+    uint8_t nk[5 + LDG_NAME_MAX];
+    char id[LDG_KEYID_LEN + 1];
+    size_t nl = strlen(name);
+    struct ldg_val v;
+    int rc;
+
+    if (nl == 0 || nl > LDG_NAME_MAX)
+        return LDG_ENOTFOUND;
+    memcpy(nk, "name:", 5);
+    memcpy(nk + 5, name, nl);
+    rc = ldg_kv_get(t, db, nk, 5 + nl, &v);
+    if (rc < 0)
+        return rc;
+    if (v.len != LDG_KEYID_LEN)
+        return LDG_ECORRUPT;
+    memcpy(id, v.data, LDG_KEYID_LEN);
+    id[LDG_KEYID_LEN] = '\0';
+    return ldg_keys_lookup(t, id, ks);
+}
+
+/* Registry update for one event; a no-op for other types. */
+int
+ldg_keys_apply(struct ldg_txn *t, const struct ldg_event *ev,
+               const json_t *body)
+{
+    struct ldg_key_state ks;
+    const char *hex;
+    int rc;
+
+    memset(&ks, 0, sizeof ks);
+    if (strcmp(ev->type, "ledger.genesis") == 0) {
+        hex = json_string_value(json_object_get(body, "log_key"));
+        if (hex == NULL || ldg_unhex(ks.pub, 32, hex) < 0)
+            return LDG_EBADINPUT;
+        ldg_key_id(ks.key_id, ks.pub);
+        snprintf(ks.name, sizeof ks.name, "%s", LDG_LOG_KEY_NAME);
+        ks.added_seq = ev->seq;
+        ks.revoked_seq = UINT64_MAX;
+        return rec_put(t, &ks);
+    }
+    if (strcmp(ev->type, "key.added") == 0) {
+        const char *name = json_string_value(json_object_get(body, "actor"));
+        hex = json_string_value(json_object_get(body, "public_key"));
+        if (hex == NULL || ldg_unhex(ks.pub, 32, hex) < 0 || name == NULL ||
+            !ldg_key_name_valid(name))
+            return LDG_EBADINPUT;
+        ldg_key_id(ks.key_id, ks.pub);
+        snprintf(ks.name, sizeof ks.name, "%s", name);
+        ks.added_seq = ev->seq;
+        ks.revoked_seq = UINT64_MAX;
+        return rec_put(t, &ks);
+    }
+    if (strcmp(ev->type, "key.revoked") == 0) {
+        const char *id = json_string_value(json_object_get(body, "key_id"));
+        if (id == NULL)
+            return LDG_EBADINPUT;
+        rc = ldg_keys_lookup(t, id, &ks);
+        if (rc < 0)
+            return rc;
+        if (ks.revoked_seq == UINT64_MAX)
+            ks.revoked_seq = ev->seq;
+        return rec_put(t, &ks);
+    }
+    return 0;
+}
+
+static int
+cmp_added(const void *a, const void *b)
+{
+    const struct ldg_keyinfo *x = a, *y = b;
+    return x->added_seq < y->added_seq ? -1 : x->added_seq > y->added_seq;
+}
+
+int
+ldg_keys_list(struct ldg_ledger *l, struct ldg_keyinfo **out, size_t *n)
+{
+    struct ldg_txn *t = NULL;
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    struct ldg_keyinfo *arr = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
+    if (rc < 0)
+        return rc;
+    rc = ldg_cursor_open(t, ldg_store_core_dbi(l->store, LDG_DB_KEYS), &c);
+    if (rc < 0)
+        goto out;
+    for (rc = ldg_cursor_get(c, LDG_SET_RANGE, "id:", 3, &k, &v); rc == 0;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        struct ldg_key_state ks;
+        char id[LDG_KEYID_LEN + 1], path[4300];
+        if (k.len != 3 + LDG_KEYID_LEN || memcmp(k.data, "id:", 3) != 0)
+            break;
+        memcpy(id, (const char *)k.data + 3, LDG_KEYID_LEN);
+        id[LDG_KEYID_LEN] = '\0';
+        if ((rc = rec_decode(&v, id, &ks)) < 0)
+            goto out;
+        if (cnt == cap) {
+            struct ldg_keyinfo *na;
+            cap = cap ? cap * 2 : 8;
+            na = realloc(arr, cap * sizeof *arr);
+            if (na == NULL) {
+                rc = LDG_ENOMEM;
+                goto out;
+            }
+            arr = na;
+        }
+        memset(&arr[cnt], 0, sizeof arr[cnt]);
+        memcpy(arr[cnt].name, ks.name, sizeof ks.name);
+        memcpy(arr[cnt].key_id, ks.key_id, sizeof ks.key_id);
+        memcpy(arr[cnt].pub, ks.pub, 32);
+        arr[cnt].added_seq = ks.added_seq;
+        arr[cnt].revoked_seq = ks.revoked_seq;
+        key_path(path, sizeof path, l->dir, ks.name);
+        arr[cnt].has_secret = access(path, F_OK) == 0;
+        cnt++;
+    }
+    if (rc == LDG_ENOTFOUND)
+        rc = 0;
+    if (rc == 0) {
+        qsort(arr, cnt, sizeof *arr, cmp_added);
+        *out = arr;
+        *n = cnt;
+        arr = NULL;
+    }
+out:
+    free(arr);
+    ldg_cursor_close(c);
+    ldg_txn_abort(t);
+    return rc;
+}

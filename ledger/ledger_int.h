@@ -1,0 +1,217 @@
+/*
+ * ledger_int.h — shared between the files of ledger/, not public.
+ */
+#ifndef LDG_LEDGER_INT_H
+#define LDG_LEDGER_INT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ledger/crypto_int.h"
+#include "ledger/ledger.h"
+
+/* Domain-separation contexts (the NUL is part of the signed bytes). */
+#define LDG_CTX_EVENT "ledger/event/v1"
+#define LDG_CTX_FIELD "ledger/field/v1"
+#define LDG_CTX_BODY "ledger/body/v1"
+
+#define LDG_LOG_KEY_NAME "log"
+#define LDG_MAX_APPLIERS 16
+#define LDG_MAX_KEYS_CACHED 64
+
+/* ------------------------------------------------------------- codec.c -- */
+
+/* Envelope fields to encode (strings NUL-terminated). */
+struct ldg_envelope {
+    uint64_t seq;
+    uint64_t ts_ns;
+    const char *type;
+    const char *subject;
+    const char *run; /* NULL or "" = absent */
+    const char *actor;
+    int has_parent;
+    uint64_t parent;
+    uint8_t body_root[32];
+};
+
+/*
+ * Entry layout (see FORMAT.md):
+ *
+ *   +------+-----------------------+---------+----------+---------+---------+
+ *   | 0x93 | event map (canonical) | 0xc4 20 | prev[32] | 0xc4 40 | sig[64] |
+ *   +------+-----------------------+---------+----------+---------+---------+
+ *
+ * The signature covers LDG_CTX_EVENT ‖ 0x00 ‖ event map.
+ * ldg_entry_encode appends 0x93 and the map to b and gives the map length;
+ * ldg_entry_finish appends the trailer. LDG_ETOOBIG past LDG_ENTRY_MAX.
+ */
+struct ldg_buf;
+int ldg_entry_encode(struct ldg_buf *b, const struct ldg_envelope *env,
+                     size_t *map_len);
+int ldg_entry_finish(struct ldg_buf *b, const uint8_t prev[32],
+                     const uint8_t sig[64]);
+#define LDG_ENTRY_OVERHEAD (1 + 34 + 66)
+
+/* Canonical msgpack writer into a growable buffer with a ceiling. */
+struct ldg_buf {
+    uint8_t *p;
+    size_t len, cap, max;
+    int err; /* sticky: LDG_ENOMEM / LDG_ETOOBIG */
+};
+void ldg_buf_init(struct ldg_buf *b, size_t max);
+void ldg_buf_release(struct ldg_buf *b);
+void ldg_buf_add(struct ldg_buf *b, const void *p, size_t n);
+void ldg_mp_uint(struct ldg_buf *b, uint64_t v);
+void ldg_mp_int(struct ldg_buf *b, int64_t v);
+void ldg_mp_str(struct ldg_buf *b, const char *s, size_t n);
+void ldg_mp_bin(struct ldg_buf *b, const void *p, size_t n);
+void ldg_mp_map(struct ldg_buf *b, uint32_t n);
+void ldg_mp_array(struct ldg_buf *b, uint32_t n);
+void ldg_mp_json(struct ldg_buf *b, const json_t *v); /* canonical */
+
+/* Decodes canonical msgpack into JSON. Non-canonical input (longer forms
+ * than needed, unsorted or duplicate map keys, trailing bytes, non-string
+ * map keys, bin/ext types) is LDG_ECORRUPT. */
+int ldg_mp_to_json_strict(const uint8_t *p, size_t len, json_t **out);
+
+/* Body record payload: canonical map { name: [salt bin16, value] }. */
+int ldg_codec_fields_encode(struct ldg_buf *b, const struct ldg_field *f,
+                            size_t n);
+int ldg_codec_fields_decode(const uint8_t *p, size_t len,
+                            struct ldg_field **out, size_t *n);
+/* Byte slices of one field inside a canonical payload: the encoded name
+ * (with its str header), the salt, and the encoded value. */
+struct ldg_field_slice {
+    const uint8_t *name_enc;
+    size_t name_enc_len;
+    const uint8_t *salt;
+    const uint8_t *value_enc;
+    size_t value_enc_len;
+};
+/* Checks the payload is canonical and slices it. *out malloc'd. */
+int ldg_codec_fields_slices(const uint8_t *p, size_t len,
+                            struct ldg_field_slice **out, size_t *n);
+
+/* ------------------------------------------------------------ body.c -- */
+
+/* A prepared body: the canonical stored record and its commitment. */
+struct ldg_body_rec {
+    uint8_t *rec; /* flag byte ‖ payload (possibly zstd) */
+    size_t rec_len;
+    uint8_t root[32];
+};
+/* Builds the field records with salts for event seq. salt_seed NULL =
+ * random salts. */
+int ldg_body_prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
+                     size_t max, struct ldg_body_rec *out, char *err,
+                     size_t errcap);
+void ldg_body_rec_release(struct ldg_body_rec *b);
+/* Decodes a stored body record into fields (sorted by name). */
+int ldg_body_decode(const uint8_t *rec, size_t len, size_t max,
+                    struct ldg_field **out, size_t *n);
+/* Decodes a stored body record into a JSON object. */
+int ldg_body_decode_json(const uint8_t *rec, size_t len, size_t max,
+                         json_t **out);
+/* Recomputes the commitment of a stored body record. */
+int ldg_body_rec_root(const uint8_t *rec, size_t len, size_t max,
+                      uint8_t root[32]);
+
+/* ------------------------------------------------------------ store.c -- */
+
+struct ldg_store;
+struct ldg_store_opts {
+    size_t map_size, map_max;
+    int rdonly, nosync;
+};
+int ldg_store_open(struct ldg_store **out, const char *path,
+                   const struct ldg_store_opts *o, char *err, size_t errcap);
+void ldg_store_close(struct ldg_store *s);
+/* Grows the map (doubling) after a MAP_FULL; no transaction may be open. */
+int ldg_store_grow(struct ldg_store *s);
+/* Put that never overwrites and requires the key to sort last (entries). */
+int ldg_kv_put_new(struct ldg_txn *t, ldg_dbi dbi, const void *key,
+                   size_t klen, const void *val, size_t vlen);
+int ldg_store_txn_begin(struct ldg_store *s, struct ldg_ledger *l, int write,
+                        struct ldg_txn **out);
+/* Well-known databases, opened once at store open. */
+enum ldg_core_db {
+    LDG_DB_META, LDG_DB_ENTRIES, LDG_DB_BODIES, LDG_DB_TREE,
+    LDG_DB_CHECKPOINTS, LDG_DB_KEYS, LDG_DB_IDX_TYPE, LDG_DB_IDX_SUBJECT,
+    LDG_DB_IDX_RUN, LDG_DB_IDX_ACTOR, LDG_DB_IDX_TIME, LDG_CORE_DBS
+};
+ldg_dbi ldg_store_core_dbi(struct ldg_store *s, enum ldg_core_db which);
+/* Number of entries in a database. */
+int ldg_db_count(struct ldg_txn *t, ldg_dbi dbi, uint64_t *n);
+/* Last error detail text of the store (LMDB's message). */
+const char *ldg_store_strerror(int mdb_rc);
+
+/* ------------------------------------------------------------- log.c -- */
+
+struct ldg_key_state {
+    char key_id[LDG_KEYID_LEN + 1];
+    char name[LDG_NAME_MAX + 1];
+    uint8_t pub[32];
+    uint64_t added_seq, revoked_seq;
+};
+
+struct ldg_ledger {
+    char dir[4096];
+    char origin[LDG_ORIGIN_MAX + 1];
+    struct ldg_store *store;
+    struct ldg_options opts;
+    struct ldg_key *log_key; /* secret loaded when writable */
+    struct ldg_key *actors[LDG_MAX_KEYS_CACHED];
+    size_t nactors;
+    struct ldg_applier appliers[LDG_MAX_APPLIERS];
+    size_t nappliers;
+    uint8_t salt_seed[32];
+    int has_salt_seed;
+    const uint64_t *clock_ns;
+    char errmsg[1024];
+};
+
+void ldg_seterr(struct ldg_ledger *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Big-endian helpers. */
+static inline void
+ldg_be64(uint8_t out[8], uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+static inline uint64_t
+ldg_rd_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* Key registry (keys.c) — derived from key.added/key.revoked. */
+int ldg_keys_lookup(struct ldg_txn *t, const char *key_id,
+                    struct ldg_key_state *ks);
+int ldg_keys_lookup_name(struct ldg_txn *t, const char *name,
+                         struct ldg_key_state *ks);
+int ldg_keys_apply(struct ldg_txn *t, const struct ldg_event *ev,
+                   const json_t *body);
+int ldg_keyfile_write(const char *dir, const struct ldg_key *k, char *err,
+                      size_t errcap);
+int ldg_keyfile_read(const char *dir, const char *name, struct ldg_key **out,
+                     char *err, size_t errcap);
+
+/* Indexes (index.c). */
+int ldg_index_put(struct ldg_txn *t, const struct ldg_event *ev);
+/* Checks that every index entry for ev exists. */
+int ldg_index_check(struct ldg_txn *t, const struct ldg_event *ev);
+
+/* Internal tree maintenance (log.c). */
+int ldg_tree_add_leaf(struct ldg_txn *t, uint64_t seq, const uint8_t leaf[32]);
+
+struct ldg_store *ldg_txn_store(struct ldg_txn *t);
+
+#endif

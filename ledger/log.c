@@ -1,0 +1,1578 @@
+/*
+ * log.c — opening a ledger and appending to it.
+ *
+ * The append path, for a group of events in one LMDB write transaction:
+ *
+ *   1. validate (vocabulary, sizes, actor key)      -- before the txn
+ *   2. stamp: seq = log size + i, ts = max(clock, last ts + 1)
+ *   3. body: salts, field digests, commitment, stored record
+ *   4. encode the event map and sign it (ctx "ledger/event/v1")
+ *   5. finish the entry with prev = leaf hash of entry seq-1
+ *   6. put entry, body, Merkle stored hashes, indexes, key registry;
+ *      run the appliers (projections) on the same transaction
+ *   7. after the last event: sign a checkpoint of the new tree size
+ *   8. commit (fsync) -- only now is anything acknowledged
+ *
+ * Steps 2-4 do not depend on the previous entry (the signature covers the
+ * event map, not prev), so the bulk writer does them ahead of time on
+ * worker threads with a predicted seq and ts, and step 6 checks that the
+ * prediction held (another process may have appended in between); if not,
+ * it stamps and signs again.
+ *
+ * A full map aborts the transaction, grows the map and redoes the group;
+ * nothing of the group was acknowledged, nothing before it is touched.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ledger/ledger_int.h"
+#include "ledger/tlog_int.h"
+
+#define META_FORMAT_MAGIC "LDGR"
+#define GROW_RETRIES 24
+
+/* ------------------------------------------------------------- errors -- */
+
+const char *
+ldg_strerror(int code)
+{
+    switch (code) {
+    case LDG_OK:
+        return "ok";
+    case LDG_EINVAL:
+        return "invalid argument";
+    case LDG_ENOMEM:
+        return "out of memory";
+    case LDG_EIO:
+        return "I/O error";
+    case LDG_ENOTFOUND:
+        return "not found";
+    case LDG_EEXIST:
+        return "already exists";
+    case LDG_ECORRUPT:
+        return "stored data is corrupt";
+    case LDG_EBADSIG:
+        return "signature does not verify";
+    case LDG_EFULL:
+        return "storage full";
+    case LDG_EBADINPUT:
+        return "invalid input";
+    case LDG_ETOOBIG:
+        return "input too large";
+    case LDG_EVERSION:
+        return "unsupported format version";
+    case LDG_EKEY:
+        return "key unusable";
+    case LDG_ETAMPER:
+        return "verification failed";
+    case LDG_EERASED:
+        return "body erased";
+    case LDG_EBADPROOF:
+        return "proof does not verify";
+    case LDG_EBUSY:
+        return "resource busy";
+    case LDG_ESTALE:
+        return "state is stale";
+    default:
+        return "unknown error";
+    }
+}
+
+void
+ldg_seterr(struct ldg_ledger *l, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(l->errmsg, sizeof l->errmsg, fmt, ap);
+    va_end(ap);
+}
+
+const char *
+ldg_errmsg(const struct ldg_ledger *l)
+{
+    return l ? l->errmsg : "no ledger";
+}
+
+const char *
+ldg_dir(const struct ldg_ledger *l)
+{
+    return l->dir;
+}
+
+const char *
+ldg_origin(const struct ldg_ledger *l)
+{
+    return l->origin;
+}
+
+const struct ldg_key *
+ldg_log_key(const struct ldg_ledger *l)
+{
+    return l->log_key;
+}
+
+void
+ldg_set_salt_seed(struct ldg_ledger *l, const uint8_t seed[32])
+{
+    if (seed == NULL) {
+        l->has_salt_seed = 0;
+        return;
+    }
+    memcpy(l->salt_seed, seed, 32);
+    l->has_salt_seed = 1;
+}
+
+void
+ldg_set_clock(struct ldg_ledger *l, const uint64_t *clock_ns)
+{
+    l->clock_ns = clock_ns;
+}
+
+static uint64_t
+clock_now(const struct ldg_ledger *l)
+{
+    struct timespec ts;
+    if (l->clock_ns != NULL)
+        return *l->clock_ns;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int
+ldg_default_dir(char *buf, size_t cap, const char *dir)
+{
+    const char *env = getenv("LEDGER_DIR"), *xdg = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    int n;
+
+    if (dir != NULL && *dir)
+        n = snprintf(buf, cap, "%s", dir);
+    else if (env != NULL && *env)
+        n = snprintf(buf, cap, "%s", env);
+    else if (xdg != NULL && *xdg)
+        n = snprintf(buf, cap, "%s/ledger", xdg);
+    else if (home != NULL && *home)
+        n = snprintf(buf, cap, "%s/.local/state/ledger", home);
+    else
+        return LDG_EINVAL;
+    return n > 0 && (size_t)n < cap ? 0 : LDG_EINVAL;
+}
+
+/* A C2SP note key name: printable ASCII without '+' or spaces. */
+static int
+origin_valid(const char *o)
+{
+    size_t n = strlen(o);
+    if (n == 0 || n > LDG_ORIGIN_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (o[i] <= 0x20 || o[i] >= 0x7f || o[i] == '+')
+            return 0;
+    return 1;
+}
+
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+    char tmp[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof tmp)
+        return -1;
+    memcpy(tmp, path, n + 1);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, mode) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+/* ---------------------------------------------------------- open/close -- */
+
+static ldg_dbi
+core(struct ldg_ledger *l, enum ldg_core_db which)
+{
+    return ldg_store_core_dbi(l->store, which);
+}
+
+static int
+meta_get(struct ldg_txn *t, const char *key, struct ldg_val *v)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    return ldg_kv_get(t, core(l, LDG_DB_META), key, strlen(key), v);
+}
+
+static int
+meta_put(struct ldg_txn *t, const char *key, const void *v, size_t n)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    return ldg_kv_put(t, core(l, LDG_DB_META), key, strlen(key), v, n);
+}
+
+static int
+load_meta(struct ldg_ledger *l)
+{
+    struct ldg_txn *t;
+    struct ldg_val v;
+    uint32_t ver;
+    int rc;
+
+    rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
+    if (rc < 0)
+        return rc;
+    rc = meta_get(t, "format", &v);
+    if (rc < 0 || v.len != 8 || memcmp(v.data, META_FORMAT_MAGIC, 4) != 0) {
+        ldg_seterr(l, "%s: not a ledger (no format record)", l->dir);
+        rc = LDG_ECORRUPT;
+        goto out;
+    }
+    ver = (uint32_t)ldg_rd_be64((const uint8_t *)v.data) & 0xffffffffu;
+    if (ver != LDG_FORMAT_VERSION) {
+        ldg_seterr(l, "%s: format version %u, this build reads %d", l->dir,
+                   ver, LDG_FORMAT_VERSION);
+        rc = LDG_EVERSION;
+        goto out;
+    }
+    rc = meta_get(t, "origin", &v);
+    if (rc < 0 || v.len == 0 || v.len > LDG_ORIGIN_MAX) {
+        ldg_seterr(l, "%s: meta record has no origin", l->dir);
+        rc = LDG_ECORRUPT;
+        goto out;
+    }
+    memcpy(l->origin, v.data, v.len);
+    l->origin[v.len] = '\0';
+    rc = meta_get(t, "log_key", &v);
+    if (rc < 0 || v.len != 32) {
+        ldg_seterr(l, "%s: meta record has no log key", l->dir);
+        rc = LDG_ECORRUPT;
+        goto out;
+    }
+    rc = ldg_key_from_seed(&l->log_key, LDG_LOG_KEY_NAME,
+                           (const uint8_t[32]){0});
+    if (rc == 0) {
+        /* public half only until the secret is needed */
+        ldg_secure_free(l->log_key->sk);
+        l->log_key->sk = NULL;
+        memcpy(l->log_key->pub, v.data, 32);
+        ldg_key_id(l->log_key->key_id, l->log_key->pub);
+    }
+out:
+    ldg_txn_abort(t);
+    return rc;
+}
+
+static int
+open_handle(struct ldg_ledger **out, const char *dir,
+            const struct ldg_options *opts, int create, char *err,
+            size_t errcap)
+{
+    struct ldg_ledger *l;
+    struct ldg_store_opts so;
+    int rc;
+
+    *out = NULL;
+    l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return LDG_ENOMEM;
+    if (opts != NULL)
+        l->opts = *opts;
+    if (l->opts.body_max_bytes == 0)
+        l->opts.body_max_bytes = LDG_BODY_MAX_DEFAULT;
+    if (strlen(dir) >= sizeof l->dir) {
+        free(l);
+        return LDG_EINVAL;
+    }
+    memcpy(l->dir, dir, strlen(dir) + 1);
+    memset(&so, 0, sizeof so);
+    so.map_size = l->opts.map_size_bytes;
+    so.map_max = l->opts.map_max_bytes;
+    so.rdonly = !create && (l->opts.flags & LDG_RDONLY);
+    so.nosync = (l->opts.flags & LDG_NOSYNC) != 0;
+    rc = ldg_store_open(&l->store, dir, &so, err, errcap);
+    if (rc < 0) {
+        free(l);
+        return rc;
+    }
+    *out = l;
+    return 0;
+}
+
+int
+ldg_open(struct ldg_ledger **out, const char *dir,
+         const struct ldg_options *opts, char *err, size_t errcap)
+{
+    char path[4200];
+    struct stat st;
+    struct ldg_ledger *l;
+    int rc;
+
+    *out = NULL;
+    if (dir == NULL)
+        return LDG_EINVAL;
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    if (stat(path, &st) != 0) {
+        snprintf(err, errcap, "no ledger in %s (run 'ledger init')", dir);
+        return LDG_ENOTFOUND;
+    }
+    rc = open_handle(&l, dir, opts, 0, err, errcap);
+    if (rc < 0)
+        return rc;
+    rc = load_meta(l);
+    if (rc < 0) {
+        snprintf(err, errcap, "%s", l->errmsg);
+        ldg_close(l);
+        return rc;
+    }
+    *out = l;
+    return 0;
+}
+
+void
+ldg_close(struct ldg_ledger *l)
+{
+    if (l == NULL)
+        return;
+    for (size_t i = 0; i < l->nactors; i++)
+        ldg_key_free(l->actors[i]);
+    ldg_key_free(l->log_key);
+    ldg_store_close(l->store);
+    ldg_wipe(l->salt_seed, sizeof l->salt_seed);
+    free(l);
+}
+
+int
+ldg_txn_begin(struct ldg_ledger *l, unsigned flags, struct ldg_txn **out)
+{
+    if (l == NULL || out == NULL)
+        return LDG_EINVAL;
+    return ldg_store_txn_begin(l->store, l, (flags & LDG_TXN_WRITE) != 0,
+                               out);
+}
+
+int
+ldg_applier_add(struct ldg_ledger *l, const struct ldg_applier *a)
+{
+    if (l == NULL || a == NULL || a->apply == NULL)
+        return LDG_EINVAL;
+    if (l->nappliers >= LDG_MAX_APPLIERS)
+        return LDG_EFULL;
+    l->appliers[l->nappliers++] = *a;
+    return 0;
+}
+
+/* ------------------------------------------------------------ reading -- */
+
+static void
+seq_key(uint8_t k[8], uint64_t seq)
+{
+    ldg_be64(k, seq);
+}
+
+int
+ldg_txn_size(struct ldg_txn *t, uint64_t *size)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_cursor *c;
+    struct ldg_val k;
+    int rc = ldg_cursor_open(t, core(l, LDG_DB_ENTRIES), &c);
+    if (rc < 0)
+        return rc;
+    rc = ldg_cursor_get(c, LDG_LAST, NULL, 0, &k, NULL);
+    ldg_cursor_close(c);
+    if (rc == LDG_ENOTFOUND) {
+        *size = 0;
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    if (k.len != 8)
+        return LDG_ECORRUPT;
+    *size = ldg_rd_be64(k.data) + 1;
+    return 0;
+}
+
+int
+ldg_size(struct ldg_ledger *l, uint64_t *size)
+{
+    struct ldg_txn *t;
+    int rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
+    if (rc < 0)
+        return rc;
+    rc = ldg_txn_size(t, size);
+    ldg_txn_abort(t);
+    return rc;
+}
+
+int
+ldg_event_get(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    uint8_t k[8];
+    struct ldg_val v;
+    int rc;
+
+    seq_key(k, seq);
+    rc = ldg_kv_get(t, core(l, LDG_DB_ENTRIES), k, 8, &v);
+    if (rc < 0)
+        return rc;
+    return ldg_event_decode(v.data, v.len, ev);
+}
+
+static int
+body_rec(struct ldg_txn *t, uint64_t seq, struct ldg_val *v)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    uint8_t k[8];
+    int rc;
+    seq_key(k, seq);
+    rc = ldg_kv_get(t, core(l, LDG_DB_BODIES), k, 8, v);
+    if (rc == LDG_ENOTFOUND) {
+        struct ldg_val e;
+        if (ldg_kv_get(t, core(l, LDG_DB_ENTRIES), k, 8, &e) == 0)
+            return LDG_EERASED;
+    }
+    return rc;
+}
+
+int
+ldg_body_get(struct ldg_txn *t, uint64_t seq, json_t **out)
+{
+    struct ldg_val v;
+    int rc = body_rec(t, seq, &v);
+    if (rc < 0)
+        return rc;
+    return ldg_body_decode_json(v.data, v.len,
+                                ldg_txn_ledger(t)->opts.body_max_bytes, out);
+}
+
+int
+ldg_body_fields(struct ldg_txn *t, uint64_t seq, struct ldg_field **out,
+                size_t *n)
+{
+    struct ldg_val v;
+    int rc = body_rec(t, seq, &v);
+    if (rc < 0)
+        return rc;
+    return ldg_body_decode(v.data, v.len,
+                           ldg_txn_ledger(t)->opts.body_max_bytes, out, n);
+}
+
+int
+ldg_event_verify_sig(const struct ldg_event *ev, const uint8_t pub[32])
+{
+    return ldg_ed25519_verify_ctx(ev->sig, LDG_CTX_EVENT, ev->signed_part,
+                                  ev->signed_len, pub);
+}
+
+/* ---------------------------------------------------------- Merkle tree -- */
+
+static void
+tree_key(uint8_t k[9], int level, uint64_t index)
+{
+    k[0] = (uint8_t)level;
+    ldg_be64(k + 1, index);
+}
+
+static int
+tree_reader(void *ctx, int level, uint64_t index, uint8_t out[32])
+{
+    struct ldg_txn *t = ctx;
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    uint8_t k[9];
+    struct ldg_val v;
+    int rc;
+    tree_key(k, level, index);
+    rc = ldg_kv_get(t, core(l, LDG_DB_TREE), k, 9, &v);
+    if (rc < 0)
+        return rc;
+    if (v.len != 32)
+        return LDG_ECORRUPT;
+    memcpy(out, v.data, 32);
+    return 0;
+}
+
+/* Stores leaf hash (0, seq) and every complete subtree it completes:
+ * while the node is a right child, hash it with its left sibling. */
+int
+ldg_tree_add_leaf(struct ldg_txn *t, uint64_t seq, const uint8_t leaf[32])
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    ldg_dbi db = core(l, LDG_DB_TREE);
+    uint8_t k[9], h[32], left[32];
+    uint64_t i = seq;
+    int level = 0, rc;
+
+    memcpy(h, leaf, 32);
+    tree_key(k, 0, seq);
+    if ((rc = ldg_kv_put(t, db, k, 9, h, 32)) < 0)
+        return rc;
+    while (i & 1) {
+        if ((rc = tree_reader(t, level, i - 1, left)) < 0)
+            return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
+        ldg_tlog_node_hash(h, left, h);
+        level++;
+        i >>= 1;
+        tree_key(k, level, i);
+        if ((rc = ldg_kv_put(t, db, k, 9, h, 32)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int
+ldg_tree_stored_hash(struct ldg_txn *t, int level, uint64_t index,
+                     uint8_t out[32])
+{
+    if (level < 0 || level > 63)
+        return LDG_EINVAL;
+    return tree_reader(t, level, index, out);
+}
+
+int
+ldg_tree_root(struct ldg_txn *t, uint64_t size, uint8_t root[32])
+{
+    return ldg_tlog_root(tree_reader, t, size, root);
+}
+
+int
+ldg_tree_inclusion(struct ldg_txn *t, uint64_t index, uint64_t size,
+                   uint8_t proof[][32], size_t *n)
+{
+    return ldg_tlog_inclusion_proof(tree_reader, t, index, size, proof, n);
+}
+
+int
+ldg_tree_consistency(struct ldg_txn *t, uint64_t old, uint64_t size,
+                     uint8_t proof[][32], size_t *n)
+{
+    return ldg_tlog_consistency_proof(tree_reader, t, old, size, proof, n);
+}
+
+int
+ldg_checkpoint_get(struct ldg_txn *t, uint64_t size, char **out)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    uint8_t key[8];
+    int rc;
+
+    *out = NULL;
+    if (size == 0) {
+        rc = ldg_cursor_open(t, core(l, LDG_DB_CHECKPOINTS), &c);
+        if (rc < 0)
+            return rc;
+        rc = ldg_cursor_get(c, LDG_LAST, NULL, 0, &k, &v);
+    } else {
+        ldg_be64(key, size);
+        rc = ldg_kv_get(t, core(l, LDG_DB_CHECKPOINTS), key, 8, &v);
+    }
+    if (rc == 0) {
+        *out = malloc(v.len + 1);
+        if (*out == NULL) {
+            rc = LDG_ENOMEM;
+        } else {
+            memcpy(*out, v.data, v.len);
+            (*out)[v.len] = '\0';
+        }
+    }
+    ldg_cursor_close(c);
+    return rc;
+}
+
+int
+ldg_verifier_key(struct ldg_ledger *l, char *buf, size_t cap)
+{
+    int n = ldg_note_verifier(buf, cap, l->origin, l->log_key->pub);
+    return n < 0 ? n : 0;
+}
+
+/* Signs and stores the checkpoint for the tree of size leaves. */
+static int
+put_checkpoint(struct ldg_txn *t, uint64_t size)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    char text[LDG_ORIGIN_MAX + 128];
+    uint8_t root[32], k[8];
+    char *note = NULL;
+    int rc, n;
+
+    if ((rc = ldg_tree_root(t, size, root)) < 0)
+        return rc;
+    n = ldg_checkpoint_text(text, sizeof text, l->origin, size, root);
+    if (n < 0)
+        return n;
+    rc = ldg_note_sign(&note, text, (size_t)n, l->origin, l->log_key);
+    if (rc < 0)
+        return rc;
+    ldg_be64(k, size);
+    rc = ldg_kv_put(t, core(l, LDG_DB_CHECKPOINTS), k, 8, note,
+                    strlen(note));
+    free(note);
+    return rc;
+}
+
+/* -------------------------------------------------------------- keys -- */
+
+static int
+need_log_secret(struct ldg_ledger *l)
+{
+    struct ldg_key *k;
+    char err[512];
+    int rc;
+
+    if (l->log_key != NULL && l->log_key->sk != NULL)
+        return 0;
+    rc = ldg_keyfile_read(l->dir, LDG_LOG_KEY_NAME, &k, err, sizeof err);
+    if (rc < 0) {
+        ldg_seterr(l, "cannot load the log key: %s", err);
+        return rc;
+    }
+    if (memcmp(k->pub, l->log_key->pub, 32) != 0) {
+        ldg_seterr(l, "key file %s/keys/log.key does not hold this ledger's "
+                      "log key",
+                   l->dir);
+        ldg_key_free(k);
+        return LDG_EKEY;
+    }
+    ldg_key_free(l->log_key);
+    l->log_key = k;
+    return 0;
+}
+
+int
+ldg_keys_load(struct ldg_ledger *l, const char *name, struct ldg_key **out)
+{
+    char err[512];
+    int rc = ldg_keyfile_read(l->dir, name, out, err, sizeof err);
+    if (rc < 0)
+        ldg_seterr(l, "%s", err);
+    return rc;
+}
+
+/* The signing key for actor name (NULL: the log key), borrowed from the
+ * handle's cache. */
+static int
+actor_key(struct ldg_ledger *l, const char *name, struct ldg_key **out)
+{
+    struct ldg_key *k;
+    int rc;
+
+    if (name == NULL || strcmp(name, LDG_LOG_KEY_NAME) == 0) {
+        rc = need_log_secret(l);
+        *out = l->log_key;
+        return rc;
+    }
+    for (size_t i = 0; i < l->nactors; i++) {
+        if (strcmp(l->actors[i]->name, name) == 0) {
+            *out = l->actors[i];
+            return 0;
+        }
+    }
+    if (l->nactors >= LDG_MAX_KEYS_CACHED) {
+        ldg_seterr(l, "too many actor keys in one session");
+        return LDG_EFULL;
+    }
+    rc = ldg_keys_load(l, name, &k);
+    if (rc < 0)
+        return rc;
+    l->actors[l->nactors++] = k;
+    *out = k;
+    return 0;
+}
+
+/* ----------------------------------------------------------- prepared -- */
+
+struct prep {
+    char type[LDG_TYPE_MAX + 1];
+    char subject[LDG_SUBJECT_MAX + 1];
+    char run[LDG_RUN_MAX + 1];
+    int has_parent;
+    uint64_t parent;
+    struct ldg_key *signer; /* borrowed from the handle */
+    json_t *body;           /* owned reference */
+    uint64_t seq, ts;       /* stamp the signature was made for */
+    int signed_ok;          /* stamp, body and signature are done */
+    int rc;                 /* error from signing, if any */
+    struct ldg_body_rec body_rec;
+    struct ldg_buf entry;
+    size_t map_len;
+    uint8_t sig[64];
+};
+
+static void
+prep_release(struct prep *p)
+{
+    json_decref(p->body);
+    ldg_body_rec_release(&p->body_rec);
+    ldg_buf_release(&p->entry);
+    memset(p, 0, sizeof *p);
+}
+
+static int
+copy_field(struct ldg_ledger *l, char *dst, size_t cap, const char *src,
+           const char *what)
+{
+    size_t n = strlen(src);
+    if (n >= cap) {
+        ldg_seterr(l, "%s longer than %zu bytes", what, cap - 1);
+        return LDG_ETOOBIG;
+    }
+    memcpy(dst, src, n + 1);
+    return 0;
+}
+
+static int
+subject_valid(const char *s)
+{
+    const char *colon = strchr(s, ':');
+    return colon != NULL && colon != s && colon[1] != '\0';
+}
+
+/* Step 1: everything that can be checked without the write transaction. */
+static int
+prep_init(struct ldg_ledger *l, struct prep *p, const struct ldg_event_in *in)
+{
+    char err[512];
+    const json_t *run;
+    int rc;
+
+    memset(p, 0, sizeof *p);
+    if (in == NULL || in->type == NULL) {
+        ldg_seterr(l, "field 'type': required");
+        return LDG_EBADINPUT;
+    }
+    if (in->body != NULL && !json_is_object(in->body)) {
+        ldg_seterr(l, "field 'body': must be an object");
+        return LDG_EBADINPUT;
+    }
+    rc = ldg_vocab_check(in->type, in->body, err, sizeof err);
+    if (rc < 0) {
+        ldg_seterr(l, "%s", err);
+        return rc;
+    }
+    if (strcmp(in->type, "ledger.genesis") == 0) {
+        ldg_seterr(l, "ledger.genesis is written by 'ledger init' only");
+        return LDG_EBADINPUT;
+    }
+    if ((rc = copy_field(l, p->type, sizeof p->type, in->type, "type")) < 0)
+        return rc;
+    if (in->subject != NULL) {
+        if ((rc = copy_field(l, p->subject, sizeof p->subject, in->subject,
+                             "subject")) < 0)
+            return rc;
+        if (!subject_valid(p->subject)) {
+            ldg_seterr(l, "field 'subject': must be kind:name, got '%s'",
+                       p->subject);
+            return LDG_EBADINPUT;
+        }
+    } else if (ldg_vocab_subject(in->type, in->body, p->subject,
+                                 sizeof p->subject) < 0) {
+        ldg_seterr(l, "derived subject longer than %d bytes",
+                   LDG_SUBJECT_MAX);
+        return LDG_ETOOBIG;
+    }
+    run = in->body ? json_object_get(in->body, "run") : NULL;
+    if (in->run != NULL) {
+        if ((rc = copy_field(l, p->run, sizeof p->run, in->run, "run")) < 0)
+            return rc;
+    } else if (json_is_string(run)) {
+        if ((rc = copy_field(l, p->run, sizeof p->run, json_string_value(run),
+                             "body field 'run'")) < 0)
+            return rc;
+    }
+    if (strlen(p->run) != strlen(in->run ? in->run : p->run)) {
+        ldg_seterr(l, "field 'run': contains a NUL byte");
+        return LDG_EBADINPUT;
+    }
+    p->has_parent = in->has_parent;
+    p->parent = in->parent;
+    rc = actor_key(l, in->actor, &p->signer);
+    if (rc < 0)
+        return rc;
+    if ((strncmp(p->type, "key.", 4) == 0) && p->signer != l->log_key) {
+        ldg_seterr(l, "%s must be signed by the log key", p->type);
+        return LDG_EKEY;
+    }
+    p->body = in->body ? json_incref(in->body) : json_object();
+    if (p->body == NULL)
+        return LDG_ENOMEM;
+    return 0;
+}
+
+/* Steps 2-4 for a given stamp. Thread-safe: touches only p and read-only
+ * handle fields. */
+static int
+prep_sign(const struct ldg_ledger *l, struct prep *p, uint64_t seq,
+          uint64_t ts)
+{
+    struct ldg_envelope env;
+    char err[256];
+    int rc;
+
+    ldg_body_rec_release(&p->body_rec);
+    ldg_buf_release(&p->entry);
+    p->signed_ok = 0;
+    rc = ldg_body_prepare(p->body, seq,
+                          l->has_salt_seed ? l->salt_seed : NULL,
+                          l->opts.body_max_bytes, &p->body_rec, err,
+                          sizeof err);
+    if (rc < 0)
+        return rc;
+    memset(&env, 0, sizeof env);
+    env.seq = seq;
+    env.ts_ns = ts;
+    env.type = p->type;
+    env.subject = p->subject;
+    env.run = p->run;
+    env.actor = p->signer->key_id;
+    env.has_parent = p->has_parent;
+    env.parent = p->parent;
+    memcpy(env.body_root, p->body_rec.root, 32);
+    ldg_buf_init(&p->entry, LDG_ENTRY_MAX);
+    rc = ldg_entry_encode(&p->entry, &env, &p->map_len);
+    if (rc < 0)
+        return rc;
+    rc = ldg_ed25519_sign_ctx(p->sig, LDG_CTX_EVENT, p->entry.p + 1,
+                              p->map_len, p->signer);
+    if (rc < 0)
+        return rc;
+    p->seq = seq;
+    p->ts = ts;
+    p->signed_ok = 1;
+    return 0;
+}
+
+/* The tail of the log as seen by t: size, last ts, last leaf hash. */
+struct tail {
+    uint64_t size, ts;
+    uint8_t leaf[32];
+};
+
+static int
+read_tail(struct ldg_txn *t, struct tail *tl)
+{
+    struct ldg_event ev;
+    int rc;
+
+    memset(tl, 0, sizeof *tl);
+    rc = ldg_txn_size(t, &tl->size);
+    if (rc < 0 || tl->size == 0)
+        return rc;
+    rc = ldg_event_get(t, tl->size - 1, &ev);
+    if (rc < 0)
+        return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
+    tl->ts = ev.ts_ns;
+    memcpy(tl->leaf, ev.leaf, 32);
+    return 0;
+}
+
+/* Semantic checks that need the log: key events, erasure, parent links,
+ * actor validity at this point. */
+static int
+check_in_txn(struct ldg_txn *t, struct prep *p, uint64_t seq,
+             int *erase, uint64_t *erase_target)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_key_state ks;
+    int rc;
+
+    *erase = 0;
+    if (p->has_parent && p->parent >= seq) {
+        ldg_seterr(l, "parent %llu is not an earlier event than %llu",
+                   (unsigned long long)p->parent, (unsigned long long)seq);
+        return LDG_EBADINPUT;
+    }
+    if (seq > 0) {
+        rc = ldg_keys_lookup(t, p->signer->key_id, &ks);
+        if (rc == LDG_ENOTFOUND) {
+            ldg_seterr(l, "key '%s' (%s) was never added to this ledger",
+                       p->signer->name, p->signer->key_id);
+            return LDG_EKEY;
+        }
+        if (rc < 0)
+            return rc;
+        if (ks.revoked_seq != UINT64_MAX) {
+            ldg_seterr(l, "key '%s' (%s) was revoked at event %llu",
+                       p->signer->name, p->signer->key_id,
+                       (unsigned long long)ks.revoked_seq);
+            return LDG_EKEY;
+        }
+    }
+    if (strcmp(p->type, "key.added") == 0) {
+        const char *hex =
+            json_string_value(json_object_get(p->body, "public_key"));
+        const char *id = json_string_value(json_object_get(p->body, "key_id"));
+        const char *name =
+            json_string_value(json_object_get(p->body, "actor"));
+        uint8_t pub[32];
+        char want[LDG_KEYID_LEN + 1];
+        if (ldg_unhex(pub, 32, hex) < 0) {
+            ldg_seterr(l, "key.added: field 'public_key': must be 64 hex "
+                          "digits");
+            return LDG_EBADINPUT;
+        }
+        ldg_key_id(want, pub);
+        if (strcmp(want, id) != 0) {
+            ldg_seterr(l, "key.added: field 'key_id': is %s, the key's id "
+                          "is %s",
+                       id, want);
+            return LDG_EBADINPUT;
+        }
+        if (!ldg_key_name_valid(name)) {
+            ldg_seterr(l, "key.added: field 'actor': invalid key name");
+            return LDG_EBADINPUT;
+        }
+        if (ldg_keys_lookup(t, id, &ks) == 0) {
+            ldg_seterr(l, "key %s was already added at event %llu", id,
+                       (unsigned long long)ks.added_seq);
+            return LDG_EEXIST;
+        }
+        if (ldg_keys_lookup_name(t, name, &ks) == 0 &&
+            ks.revoked_seq == UINT64_MAX) {
+            ldg_seterr(l, "a key named '%s' is already active (%s)", name,
+                       ks.key_id);
+            return LDG_EEXIST;
+        }
+    } else if (strcmp(p->type, "key.revoked") == 0) {
+        const char *id = json_string_value(json_object_get(p->body, "key_id"));
+        if (ldg_keys_lookup(t, id, &ks) < 0) {
+            ldg_seterr(l, "key.revoked: no key %s in this ledger", id);
+            return LDG_EBADINPUT;
+        }
+        if (strcmp(id, l->log_key->key_id) == 0) {
+            ldg_seterr(l, "the log key cannot be revoked");
+            return LDG_EBADINPUT;
+        }
+        if (ks.revoked_seq != UINT64_MAX) {
+            ldg_seterr(l, "key %s was already revoked at event %llu", id,
+                       (unsigned long long)ks.revoked_seq);
+            return LDG_EBADINPUT;
+        }
+    } else if (strcmp(p->type, "body.erased") == 0) {
+        json_int_t tgt =
+            json_integer_value(json_object_get(p->body, "target_seq"));
+        struct ldg_event tev;
+        struct ldg_val v;
+        uint8_t k[8];
+        if (tgt < 0 || (uint64_t)tgt >= seq) {
+            ldg_seterr(l, "body.erased: field 'target_seq': %lld is not an "
+                          "earlier event",
+                       (long long)tgt);
+            return LDG_EBADINPUT;
+        }
+        if ((rc = ldg_event_get(t, (uint64_t)tgt, &tev)) < 0)
+            return rc;
+        if (strcmp(tev.type, "ledger.genesis") == 0 ||
+            strncmp(tev.type, "key.", 4) == 0 ||
+            strcmp(tev.type, "body.erased") == 0) {
+            ldg_seterr(l, "body.erased: event %lld (%s) is needed for "
+                          "verification and cannot be erased",
+                       (long long)tgt, tev.type);
+            return LDG_EBADINPUT;
+        }
+        ldg_be64(k, (uint64_t)tgt);
+        if (ldg_kv_get(t, core(l, LDG_DB_BODIES), k, 8, &v) != 0) {
+            ldg_seterr(l, "body.erased: event %lld is already erased",
+                       (long long)tgt);
+            return LDG_EBADINPUT;
+        }
+        *erase = 1;
+        *erase_target = (uint64_t)tgt;
+    }
+    return 0;
+}
+
+static const json_t *
+empty_object(void)
+{
+    static json_t *empty;
+    if (empty == NULL)
+        empty = json_object();
+    return empty;
+}
+
+/* Steps 5-6 for one prepared, signed event. */
+static int
+store_one(struct ldg_txn *t, struct prep *p, const uint8_t prev[32],
+          uint8_t leaf_out[32])
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_event ev;
+    uint8_t k[8];
+    int rc, erase = 0;
+    uint64_t target = 0;
+
+    rc = check_in_txn(t, p, p->seq, &erase, &target);
+    if (rc < 0)
+        return rc;
+    p->entry.len = 1 + p->map_len; /* drop a trailer from a retried try */
+    if ((rc = ldg_entry_finish(&p->entry, prev, p->sig)) < 0)
+        return rc;
+    memset(&ev, 0, sizeof ev);
+    ev.seq = p->seq;
+    ev.ts_ns = p->ts;
+    memcpy(ev.type, p->type, sizeof ev.type);
+    memcpy(ev.subject, p->subject, sizeof ev.subject);
+    memcpy(ev.run, p->run, sizeof ev.run);
+    memcpy(ev.actor, p->signer->key_id, sizeof ev.actor);
+    ev.has_parent = p->has_parent;
+    ev.parent = p->parent;
+    memcpy(ev.prev, prev, 32);
+    memcpy(ev.body_root, p->body_rec.root, 32);
+    memcpy(ev.sig, p->sig, 64);
+    ev.entry = p->entry.p;
+    ev.entry_len = p->entry.len;
+    ev.signed_part = p->entry.p + 1;
+    ev.signed_len = p->map_len;
+    ldg_tlog_leaf_hash(ev.leaf, ev.entry, ev.entry_len);
+
+    ldg_be64(k, p->seq);
+    rc = ldg_kv_put_new(t, core(l, LDG_DB_ENTRIES), k, 8, ev.entry,
+                        ev.entry_len);
+    if (rc == 0)
+        rc = ldg_kv_put(t, core(l, LDG_DB_BODIES), k, 8, p->body_rec.rec,
+                        p->body_rec.rec_len);
+    if (rc == 0)
+        rc = ldg_tree_add_leaf(t, p->seq, ev.leaf);
+    if (rc == 0)
+        rc = ldg_index_put(t, &ev);
+    if (rc == 0)
+        rc = ldg_keys_apply(t, &ev, p->body);
+    if (rc == 0 && erase) {
+        ldg_be64(k, target);
+        rc = ldg_kv_del(t, core(l, LDG_DB_BODIES), k, 8, NULL, 0);
+    }
+    for (size_t i = 0; rc == 0 && i < l->nappliers; i++) {
+        rc = l->appliers[i].apply(l->appliers[i].ctx, t, &ev,
+                                  p->body ? p->body : empty_object());
+        if (rc < 0 && l->errmsg[0] == '\0')
+            ldg_seterr(l, "event %llu: projection '%s' failed: %s",
+                       (unsigned long long)p->seq, l->appliers[i].name,
+                       ldg_strerror(rc));
+    }
+    if (rc == 0)
+        memcpy(leaf_out, ev.leaf, 32);
+    return rc;
+}
+
+/*
+ * Commits preps[0..n) as one transaction (steps 2-8). Retries after
+ * growing the map when it is full. On success the events are durable.
+ */
+static int
+commit_group(struct ldg_ledger *l, struct prep *preps, size_t n,
+             uint64_t *first_seq)
+{
+    struct ldg_txn *t = NULL;
+    struct tail tl;
+    uint8_t prev[32];
+    int rc, tries = 0;
+
+    if (n == 0)
+        return 0;
+again:
+    l->errmsg[0] = '\0';
+    rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t);
+    if (rc < 0) {
+        ldg_seterr(l, "cannot begin a write transaction: %s",
+                   ldg_strerror(rc));
+        return rc;
+    }
+    if ((rc = read_tail(t, &tl)) < 0)
+        goto fail;
+    memcpy(prev, tl.leaf, 32);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t seq = tl.size + i;
+        uint64_t min_ts = (seq == 0) ? 0 : tl.ts + 1;
+        struct prep *p = &preps[i];
+        if (p->rc < 0) {
+            rc = p->rc;
+            goto fail;
+        }
+        /* A stamp made ahead of time holds if the log is where we thought
+         * and time still moves forward; otherwise stamp and sign again. */
+        if (!p->signed_ok || p->seq != seq || p->ts < min_ts) {
+            uint64_t now = clock_now(l);
+            rc = prep_sign(l, p, seq, now > min_ts ? now : min_ts);
+            if (rc < 0)
+                goto fail;
+        }
+        tl.ts = p->ts;
+        if ((rc = store_one(t, p, prev, prev)) < 0)
+            goto fail;
+    }
+    if ((rc = put_checkpoint(t, tl.size + n)) < 0)
+        goto fail;
+    rc = ldg_txn_commit(t);
+    t = NULL;
+    if (rc < 0)
+        goto fail;
+    if (first_seq != NULL)
+        *first_seq = tl.size;
+    return 0;
+fail:
+    ldg_txn_abort(t);
+    if (rc == LDG_EFULL && tries++ < GROW_RETRIES &&
+        ldg_store_grow(l->store) == 0)
+        goto again;
+    if (rc == LDG_EFULL)
+        ldg_seterr(l, "storage full (map or disk) and it cannot grow; "
+                      "nothing of this group was written");
+    else if (l->errmsg[0] == '\0')
+        ldg_seterr(l, "append failed: %s", ldg_strerror(rc));
+    return rc;
+}
+
+int
+ldg_append(struct ldg_ledger *l, const struct ldg_event_in *ev,
+           uint64_t *seq_out)
+{
+    struct prep p;
+    uint64_t first;
+    int rc;
+
+    if (l == NULL || ev == NULL)
+        return LDG_EINVAL;
+    if (l->opts.flags & LDG_RDONLY) {
+        ldg_seterr(l, "ledger opened read-only");
+        return LDG_EINVAL;
+    }
+    l->errmsg[0] = '\0';
+    if ((rc = need_log_secret(l)) < 0)
+        return rc;
+    rc = prep_init(l, &p, ev);
+    if (rc == 0)
+        rc = commit_group(l, &p, 1, &first);
+    if (rc == 0 && seq_out != NULL)
+        *seq_out = first;
+    prep_release(&p);
+    return rc;
+}
+
+/* ------------------------------------------------------------- writer -- */
+
+/*
+ * The bulk writer keeps a group of prepared events. Signing runs on worker
+ * threads as events arrive: each add predicts the event's seq (log size
+ * when the writer started + events queued) and ts, and a worker signs for
+ * that stamp. commit_group re-checks the prediction.
+ */
+struct ldg_writer {
+    struct ldg_ledger *l;
+    size_t batch;
+    struct prep *preps;
+    size_t n;               /* queued in preps */
+    uint64_t next_seq;      /* predicted seq of the next add */
+    uint64_t last_ts;       /* predicted ts of the last add */
+    uint64_t committed;
+    uint64_t first_seq;
+    /* signing pool */
+    unsigned nthreads;
+    pthread_t *threads;
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    size_t next_to_sign;    /* index into preps */
+    size_t signed_count;    /* finished (ok or failed) */
+    int stop;
+};
+
+static void *
+sign_worker(void *arg)
+{
+    struct ldg_writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->stop && w->next_to_sign >= w->n)
+            pthread_cond_wait(&w->work, &w->mu);
+        if (w->stop)
+            break;
+        {
+            struct prep *p = &w->preps[w->next_to_sign++];
+            uint64_t seq = p->seq, ts = p->ts;
+            pthread_mutex_unlock(&w->mu);
+            p->rc = prep_sign(w->l, p, seq, ts);
+            pthread_mutex_lock(&w->mu);
+            w->signed_count++;
+            pthread_cond_broadcast(&w->done);
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+int
+ldg_writer_new(struct ldg_writer **out, struct ldg_ledger *l,
+               const struct ldg_writer_options *opts)
+{
+    struct ldg_writer *w;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int rc;
+
+    *out = NULL;
+    if (l == NULL)
+        return LDG_EINVAL;
+    if ((rc = need_log_secret(l)) < 0)
+        return rc;
+    w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return LDG_ENOMEM;
+    w->l = l;
+    w->batch = opts && opts->batch ? opts->batch : 1000;
+    w->nthreads = opts && opts->threads ? opts->threads
+                                        : (unsigned)(ncpu > 0 ? ncpu : 1);
+    if (w->nthreads > 16)
+        w->nthreads = 16;
+    w->preps = calloc(w->batch, sizeof *w->preps);
+    w->threads = calloc(w->nthreads, sizeof *w->threads);
+    if (w->preps == NULL || w->threads == NULL) {
+        free(w->preps);
+        free(w->threads);
+        free(w);
+        return LDG_ENOMEM;
+    }
+    if ((rc = ldg_size(l, &w->next_seq)) < 0) {
+        free(w->preps);
+        free(w->threads);
+        free(w);
+        return rc;
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->work, NULL);
+    pthread_cond_init(&w->done, NULL);
+    for (unsigned i = 0; i < w->nthreads; i++) {
+        if (pthread_create(&w->threads[i], NULL, sign_worker, w) != 0) {
+            w->nthreads = i;
+            break;
+        }
+    }
+    *out = w;
+    return 0;
+}
+
+/* Waits until every queued event has been through a worker. */
+static void
+wait_signed(struct ldg_writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    while (w->nthreads > 0 && w->signed_count < w->n)
+        pthread_cond_wait(&w->done, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+}
+
+int
+ldg_writer_flush(struct ldg_writer *w)
+{
+    uint64_t first = 0;
+    int rc;
+
+    if (w == NULL)
+        return LDG_EINVAL;
+    if (w->n == 0)
+        return 0;
+    wait_signed(w);
+    rc = commit_group(w->l, w->preps, w->n, &first);
+    if (rc == 0) {
+        if (w->committed == 0)
+            w->first_seq = first;
+        w->committed += w->n;
+        w->next_seq = first + w->n;
+    } else {
+        /* Nothing of the group is acknowledged; predict afresh. */
+        ldg_size(w->l, &w->next_seq);
+    }
+    pthread_mutex_lock(&w->mu);
+    for (size_t i = 0; i < w->n; i++)
+        prep_release(&w->preps[i]);
+    w->n = 0;
+    w->next_to_sign = 0;
+    w->signed_count = 0;
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+int
+ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev)
+{
+    struct ldg_ledger *l;
+    struct prep p;
+    uint64_t now;
+    int rc;
+
+    if (w == NULL || ev == NULL)
+        return LDG_EINVAL;
+    l = w->l;
+    l->errmsg[0] = '\0';
+    rc = prep_init(l, &p, ev);
+    if (rc < 0)
+        return rc;
+    /* Key events and erasures are checked against the log as it is when
+     * they commit, so they go alone: flush what is queued, then append. */
+    if (strncmp(p.type, "key.", 4) == 0 ||
+        strcmp(p.type, "body.erased") == 0) {
+        uint64_t first;
+        rc = ldg_writer_flush(w);
+        if (rc == 0)
+            rc = commit_group(l, &p, 1, &first);
+        if (rc == 0) {
+            if (w->committed == 0)
+                w->first_seq = first;
+            w->committed++;
+            w->next_seq = first + 1;
+        }
+        prep_release(&p);
+        return rc;
+    }
+    now = clock_now(l);
+    p.seq = w->next_seq++;
+    p.ts = now > w->last_ts ? now : w->last_ts + 1;
+    w->last_ts = p.ts;
+    pthread_mutex_lock(&w->mu);
+    w->preps[w->n++] = p;
+    pthread_cond_signal(&w->work);
+    pthread_mutex_unlock(&w->mu);
+    if (w->nthreads == 0) {
+        struct prep *q = &w->preps[w->n - 1];
+        q->rc = prep_sign(l, q, q->seq, q->ts);
+    }
+    if (w->n == w->batch)
+        return ldg_writer_flush(w);
+    return 0;
+}
+
+uint64_t
+ldg_writer_committed(const struct ldg_writer *w)
+{
+    return w ? w->committed : 0;
+}
+
+uint64_t
+ldg_writer_first_seq(const struct ldg_writer *w)
+{
+    return w ? w->first_seq : 0;
+}
+
+void
+ldg_writer_free(struct ldg_writer *w)
+{
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    pthread_cond_broadcast(&w->work);
+    pthread_mutex_unlock(&w->mu);
+    for (unsigned i = 0; i < w->nthreads; i++)
+        pthread_join(w->threads[i], NULL);
+    for (size_t i = 0; i < w->n; i++)
+        prep_release(&w->preps[i]);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->work);
+    pthread_cond_destroy(&w->done);
+    free(w->preps);
+    free(w->threads);
+    free(w);
+}
+
+/* --------------------------------------------------------------- init -- */
+
+static int
+write_genesis(struct ldg_ledger *l)
+{
+    struct prep p;
+    char hex[65];
+    int rc;
+
+    memset(&p, 0, sizeof p);
+    memcpy(p.type, "ledger.genesis", sizeof "ledger.genesis");
+    memcpy(p.subject, "host:local", sizeof "host:local");
+    p.signer = l->log_key;
+    ldg_hex(hex, l->log_key->pub, 32);
+    p.body = json_pack("{s:s, s:s}", "origin", l->origin, "log_key", hex);
+    if (p.body == NULL)
+        return LDG_ENOMEM;
+    rc = commit_group(l, &p, 1, NULL);
+    prep_release(&p);
+    return rc;
+}
+
+int
+ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
+         char *err, size_t errcap)
+{
+    char path[4200], gen[64];
+    struct stat st;
+    struct ldg_ledger *l = NULL;
+    struct ldg_key *key = NULL;
+    struct ldg_txn *t = NULL;
+    uint8_t fmt[8], rnd[6];
+    int rc;
+
+    if (dir == NULL)
+        return LDG_EINVAL;
+    if (origin == NULL) {
+        char hex[13];
+        ldg_random(rnd, sizeof rnd);
+        ldg_hex(hex, rnd, sizeof rnd);
+        snprintf(gen, sizeof gen, "ledger.local/%s", hex);
+        origin = gen;
+    }
+    if (!origin_valid(origin)) {
+        snprintf(err, errcap,
+                 "invalid origin '%s': 1-%d printable ASCII characters, no "
+                 "spaces or '+'",
+                 origin, LDG_ORIGIN_MAX);
+        return LDG_EBADINPUT;
+    }
+    if (mkdir_p(dir, 0700) != 0) {
+        snprintf(err, errcap, "cannot create %s: %s", dir, strerror(errno));
+        return LDG_EIO;
+    }
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    if (stat(path, &st) == 0) {
+        snprintf(err, errcap, "a ledger already exists in %s", dir);
+        return LDG_EEXIST;
+    }
+    rc = ldg_key_generate(&key, LDG_LOG_KEY_NAME);
+    if (rc < 0)
+        return rc;
+    rc = ldg_keyfile_write(dir, key, err, errcap);
+    if (rc < 0)
+        goto out;
+    rc = open_handle(&l, dir, opts, 1, err, errcap);
+    if (rc < 0)
+        goto out;
+    memcpy(l->origin, origin, strlen(origin) + 1);
+    l->log_key = key;
+    key = NULL;
+    rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t);
+    if (rc < 0)
+        goto out;
+    memcpy(fmt, META_FORMAT_MAGIC, 4);
+    fmt[4] = fmt[5] = fmt[6] = 0;
+    fmt[7] = LDG_FORMAT_VERSION;
+    rc = meta_put(t, "format", fmt, 8);
+    if (rc == 0)
+        rc = meta_put(t, "origin", origin, strlen(origin));
+    if (rc == 0)
+        rc = meta_put(t, "log_key", l->log_key->pub, 32);
+    if (rc == 0)
+        rc = ldg_txn_commit(t);
+    else
+        ldg_txn_abort(t);
+    t = NULL;
+    if (rc == 0)
+        rc = write_genesis(l);
+    if (rc < 0)
+        snprintf(err, errcap, "cannot initialise %s: %s", dir,
+                 l->errmsg[0] ? l->errmsg : ldg_strerror(rc));
+out:
+    ldg_key_free(key);
+    ldg_close(l);
+    return rc;
+}
+
+/* ------------------------------------------------------ key commands -- */
+
+int
+ldg_keys_add(struct ldg_ledger *l, const char *name, const char *roles,
+             uint64_t *seq_out)
+{
+    struct ldg_key *k = NULL;
+    struct ldg_event_in in;
+    char hex[65], err[512], path[4300];
+    json_t *body = NULL, *rl = NULL;
+    int rc;
+
+    if (!ldg_key_name_valid(name)) {
+        ldg_seterr(l, "invalid key name '%s': use 1-%d of A-Z a-z 0-9 . _ -",
+                   name ? name : "", LDG_NAME_MAX);
+        return LDG_EINVAL;
+    }
+    if (strcmp(name, LDG_LOG_KEY_NAME) == 0) {
+        ldg_seterr(l, "the name 'log' is the log key's");
+        return LDG_EEXIST;
+    }
+    if ((rc = need_log_secret(l)) < 0)
+        return rc;
+    if ((rc = ldg_key_generate(&k, name)) < 0)
+        return rc;
+    rl = json_array();
+    if (roles != NULL && *roles) {
+        char *dup = strdup(roles), *save = NULL;
+        for (char *r = strtok_r(dup, ",", &save); r;
+             r = strtok_r(NULL, ",", &save))
+            json_array_append_new(rl, json_string(r));
+        free(dup);
+    }
+    ldg_hex(hex, k->pub, 32);
+    body = json_pack("{s:s, s:s, s:s, s:o}", "key_id", k->key_id,
+                     "public_key", hex, "actor", name, "roles", rl);
+    if (body == NULL) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
+    rc = ldg_keyfile_write(l->dir, k, err, sizeof err);
+    if (rc < 0) {
+        ldg_seterr(l, "%s", err);
+        goto out;
+    }
+    memset(&in, 0, sizeof in);
+    in.type = "key.added";
+    in.body = body;
+    rc = ldg_append(l, &in, seq_out);
+    if (rc < 0) {
+        /* The key was never added: its file must not linger. */
+        snprintf(path, sizeof path, "%s/keys/%s.key", l->dir, name);
+        unlink(path);
+    }
+out:
+    json_decref(body);
+    ldg_key_free(k);
+    return rc;
+}
+
+int
+ldg_keys_revoke(struct ldg_ledger *l, const char *name, const char *reason,
+                uint64_t *seq_out)
+{
+    struct ldg_txn *t;
+    struct ldg_key_state ks;
+    struct ldg_event_in in;
+    json_t *body;
+    int rc;
+
+    if (name == NULL || reason == NULL || *reason == '\0') {
+        ldg_seterr(l, "revoking a key needs a name and a reason");
+        return LDG_EINVAL;
+    }
+    rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
+    if (rc < 0)
+        return rc;
+    rc = ldg_keys_lookup_name(t, name, &ks);
+    ldg_txn_abort(t);
+    if (rc < 0) {
+        ldg_seterr(l, "no key named '%s' in this ledger", name);
+        return rc;
+    }
+    body = json_pack("{s:s, s:s}", "key_id", ks.key_id, "reason", reason);
+    if (body == NULL)
+        return LDG_ENOMEM;
+    memset(&in, 0, sizeof in);
+    in.type = "key.revoked";
+    in.body = body;
+    rc = ldg_append(l, &in, seq_out);
+    json_decref(body);
+    return rc;
+}

@@ -1,0 +1,408 @@
+/*
+ * store.c — the one file of ledger/ that talks to LMDB.
+ *
+ * One environment per ledger (DIR/data.mdb, DIR/lock.mdb). Durability is
+ * LMDB's default: a commit returns after fsync of the data and meta pages,
+ * so a committed transaction survives kill -9 and power loss. We never use
+ * MDB_WRITEMAP (a stray pointer could corrupt the map) and MDB_NOSYNC only
+ * when a test asks for it.
+ *
+ * LMDB error codes are translated into enum ldg_error here; the last LMDB
+ * code is kept so callers can put LMDB's own words in their message.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lmdb.h>
+
+#include "ledger/ledger_int.h"
+
+#define DEFAULT_MAP_SIZE ((size_t)1 << 30)
+#define MAX_DBS 128
+
+static const char *const core_names[LDG_CORE_DBS] = {
+    "meta", "entries", "bodies", "tree", "checkpoints", "keys",
+    "idx.type", "idx.subject", "idx.run", "idx.actor", "idx.time"};
+
+struct ldg_store {
+    MDB_env *env;
+    MDB_dbi core[LDG_CORE_DBS];
+    size_t map_size, map_max;
+    int rdonly, nosync;
+};
+
+struct ldg_txn {
+    MDB_txn *txn;
+    struct ldg_store *s;
+    struct ldg_ledger *l;
+    int write;
+};
+
+struct ldg_cursor {
+    MDB_cursor *c;
+};
+
+static int
+xlate(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return 0;
+    case MDB_NOTFOUND:
+        return LDG_ENOTFOUND;
+    case MDB_KEYEXIST:
+        return LDG_EEXIST;
+    case MDB_MAP_FULL:
+    case MDB_TXN_FULL:
+    case MDB_CURSOR_FULL:
+    case MDB_PAGE_FULL:
+    case ENOSPC:
+    case EDQUOT:
+        return LDG_EFULL;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+    case MDB_BAD_VALSIZE:
+    case MDB_INCOMPATIBLE:
+        return LDG_ECORRUPT;
+    case MDB_VERSION_MISMATCH:
+        return LDG_EVERSION;
+    case MDB_READERS_FULL:
+    case EBUSY:
+    case EAGAIN:
+        return LDG_EBUSY;
+    case ENOMEM:
+        return LDG_ENOMEM;
+    case EINVAL:
+        return LDG_EINVAL;
+    default:
+        return LDG_EIO;
+    }
+}
+
+const char *
+ldg_store_strerror(int mdb_rc)
+{
+    return mdb_strerror(mdb_rc);
+}
+
+static void
+put_err(char *err, size_t cap, const char *what, const char *path, int rc)
+{
+    if (err != NULL && cap > 0)
+        snprintf(err, cap, "%s %s: %s", what, path, mdb_strerror(rc));
+}
+
+int
+ldg_store_open(struct ldg_store **out, const char *path,
+               const struct ldg_store_opts *o, char *err, size_t errcap)
+{
+    struct ldg_store *s;
+    MDB_txn *txn = NULL;
+    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
+    int rc, dead = 0;
+
+    *out = NULL;
+    s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return LDG_ENOMEM;
+    s->rdonly = o->rdonly;
+    s->nosync = o->nosync;
+    s->map_size = o->map_size ? o->map_size : DEFAULT_MAP_SIZE;
+    s->map_max = o->map_max;
+    if (s->map_max && s->map_size > s->map_max)
+        s->map_size = s->map_max;
+    if (o->rdonly)
+        flags |= MDB_RDONLY;
+    if (o->nosync)
+        flags |= MDB_NOSYNC;
+
+    rc = mdb_env_create(&s->env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(s->env, MAX_DBS);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(s->env, s->map_size);
+    if (rc != 0) {
+        put_err(err, errcap, "cannot set up LMDB for", path, rc);
+        goto fail;
+    }
+    rc = mdb_env_open(s->env, path, flags, 0600);
+    if (rc != 0) {
+        put_err(err, errcap, "cannot open", path, rc);
+        goto fail;
+    }
+    /* The map may be larger than asked if the file already is. */
+    {
+        MDB_envinfo info;
+        mdb_env_info(s->env, &info);
+        s->map_size = info.me_mapsize;
+    }
+    /* Clear reader slots left by processes that died (kill -9). */
+    mdb_reader_check(s->env, &dead);
+
+    rc = mdb_txn_begin(s->env, NULL, o->rdonly ? MDB_RDONLY : 0, &txn);
+    if (rc != 0) {
+        put_err(err, errcap, "cannot begin a transaction on", path, rc);
+        goto fail;
+    }
+    for (int i = 0; i < LDG_CORE_DBS; i++) {
+        rc = mdb_dbi_open(txn, core_names[i], o->rdonly ? 0 : MDB_CREATE,
+                          &s->core[i]);
+        if (rc != 0) {
+            put_err(err, errcap, "no ledger database in", path, rc);
+            mdb_txn_abort(txn);
+            goto fail;
+        }
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) {
+        put_err(err, errcap, "cannot commit to", path, rc);
+        goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    if (s->env != NULL)
+        mdb_env_close(s->env);
+    free(s);
+    return xlate(rc);
+}
+
+void
+ldg_store_close(struct ldg_store *s)
+{
+    if (s == NULL)
+        return;
+    mdb_env_close(s->env);
+    free(s);
+}
+
+int
+ldg_store_grow(struct ldg_store *s)
+{
+    size_t next = s->map_size * 2;
+    int rc;
+
+    if (s->map_max && s->map_size >= s->map_max)
+        return LDG_EFULL;
+    if (s->map_max && next > s->map_max)
+        next = s->map_max;
+    rc = mdb_env_set_mapsize(s->env, next);
+    if (rc != 0)
+        return xlate(rc);
+    s->map_size = next;
+    return 0;
+}
+
+ldg_dbi
+ldg_store_core_dbi(struct ldg_store *s, enum ldg_core_db which)
+{
+    return s->core[which];
+}
+
+int
+ldg_store_txn_begin(struct ldg_store *s, struct ldg_ledger *l, int write,
+                    struct ldg_txn **out)
+{
+    struct ldg_txn *t;
+    int rc;
+
+    *out = NULL;
+    if (write && s->rdonly)
+        return LDG_EINVAL;
+    t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return LDG_ENOMEM;
+    rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+    if (rc == MDB_MAP_RESIZED) {
+        /* Another process grew the map: adopt its size and retry. */
+        mdb_env_set_mapsize(s->env, 0);
+        rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+    }
+    if (rc != 0) {
+        free(t);
+        return xlate(rc);
+    }
+    t->s = s;
+    t->l = l;
+    t->write = write;
+    *out = t;
+    return 0;
+}
+
+int
+ldg_txn_commit(struct ldg_txn *t)
+{
+    int rc;
+    if (t == NULL)
+        return LDG_EINVAL;
+    rc = mdb_txn_commit(t->txn);
+    free(t);
+    return xlate(rc);
+}
+
+void
+ldg_txn_abort(struct ldg_txn *t)
+{
+    if (t == NULL)
+        return;
+    mdb_txn_abort(t->txn);
+    free(t);
+}
+
+struct ldg_ledger *
+ldg_txn_ledger(struct ldg_txn *t)
+{
+    return t->l;
+}
+
+struct ldg_store *
+ldg_txn_store(struct ldg_txn *t)
+{
+    return t->s;
+}
+
+int
+ldg_db_open(struct ldg_txn *t, const char *name, unsigned flags, ldg_dbi *dbi)
+{
+    unsigned f = 0;
+    MDB_dbi d;
+    int rc;
+
+    if (t == NULL || name == NULL || dbi == NULL)
+        return LDG_EINVAL;
+    if ((flags & LDG_DB_CREATE) && t->write)
+        f |= MDB_CREATE;
+    if (flags & LDG_DB_DUPSORT)
+        f |= MDB_DUPSORT;
+    rc = mdb_dbi_open(t->txn, name, f, &d);
+    if (rc != 0)
+        return xlate(rc);
+    *dbi = d;
+    return 0;
+}
+
+int
+ldg_db_count(struct ldg_txn *t, ldg_dbi dbi, uint64_t *n)
+{
+    MDB_stat st;
+    int rc = mdb_stat(t->txn, dbi, &st);
+    if (rc != 0)
+        return xlate(rc);
+    *n = st.ms_entries;
+    return 0;
+}
+
+int
+ldg_db_drop(struct ldg_txn *t, ldg_dbi dbi, int del)
+{
+    return xlate(mdb_drop(t->txn, dbi, del ? 1 : 0));
+}
+
+int
+ldg_kv_get(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
+           struct ldg_val *val)
+{
+    MDB_val k = {klen, (void *)(uintptr_t)key}, v;
+    int rc = mdb_get(t->txn, dbi, &k, &v);
+    if (rc != 0)
+        return xlate(rc);
+    val->data = v.mv_data;
+    val->len = v.mv_size;
+    return 0;
+}
+
+int
+ldg_kv_put(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
+           const void *val, size_t vlen)
+{
+    MDB_val k = {klen, (void *)(uintptr_t)key};
+    MDB_val v = {vlen, (void *)(uintptr_t)val};
+    return xlate(mdb_put(t->txn, dbi, &k, &v, 0));
+}
+
+int
+ldg_kv_put_new(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
+               const void *val, size_t vlen)
+{
+    MDB_val k = {klen, (void *)(uintptr_t)key};
+    MDB_val v = {vlen, (void *)(uintptr_t)val};
+    return xlate(mdb_put(t->txn, dbi, &k, &v, MDB_NOOVERWRITE | MDB_APPEND));
+}
+
+int
+ldg_kv_del(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
+           const void *val, size_t vlen)
+{
+    MDB_val k = {klen, (void *)(uintptr_t)key};
+    MDB_val v = {vlen, (void *)(uintptr_t)val};
+    return xlate(mdb_del(t->txn, dbi, &k, val ? &v : NULL));
+}
+
+int
+ldg_cursor_open(struct ldg_txn *t, ldg_dbi dbi, struct ldg_cursor **out)
+{
+    struct ldg_cursor *c = calloc(1, sizeof *c);
+    int rc;
+    *out = NULL;
+    if (c == NULL)
+        return LDG_ENOMEM;
+    rc = mdb_cursor_open(t->txn, dbi, &c->c);
+    if (rc != 0) {
+        free(c);
+        return xlate(rc);
+    }
+    *out = c;
+    return 0;
+}
+
+int
+ldg_cursor_get(struct ldg_cursor *c, enum ldg_seek op, const void *key,
+               size_t klen, struct ldg_val *k, struct ldg_val *v)
+{
+    MDB_val mk = {klen, (void *)(uintptr_t)key}, mv = {0, NULL};
+    MDB_cursor_op mop;
+    int rc;
+
+    switch (op) {
+    case LDG_FIRST:
+        mop = MDB_FIRST;
+        break;
+    case LDG_LAST:
+        mop = MDB_LAST;
+        break;
+    case LDG_NEXT:
+        mop = MDB_NEXT;
+        break;
+    case LDG_PREV:
+        mop = MDB_PREV;
+        break;
+    case LDG_SET_RANGE:
+        mop = MDB_SET_RANGE;
+        break;
+    default:
+        return LDG_EINVAL;
+    }
+    rc = mdb_cursor_get(c->c, &mk, &mv, mop);
+    if (rc != 0)
+        return xlate(rc);
+    if (k != NULL) {
+        k->data = mk.mv_data;
+        k->len = mk.mv_size;
+    }
+    if (v != NULL) {
+        v->data = mv.mv_data;
+        v->len = mv.mv_size;
+    }
+    return 0;
+}
+
+void
+ldg_cursor_close(struct ldg_cursor *c)
+{
+    if (c == NULL)
+        return;
+    mdb_cursor_close(c->c);
+    free(c);
+}

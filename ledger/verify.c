@@ -1,0 +1,683 @@
+/*
+ * verify.c — ledger verify: re-check everything from the stored bytes.
+ *
+ * Two passes over one read snapshot.
+ *
+ * Pass 1, sequential, over the whole log (cheap: ~3 µs an event): each
+ * entry decodes canonically; its seq is its key; prev is the leaf hash of
+ * the entry before; ts never goes back; the stored Merkle hashes equal the
+ * ones recomputed from the entries (a compact range of the right edge);
+ * every stored checkpoint names a size the log has, its root is the tree
+ * at that size, and its signature verifies with the log key; the key
+ * history (genesis, key.added, key.revoked, with their bodies and
+ * signatures checked on the spot) and the set of erased bodies are
+ * collected; the root at the last verified size must equal the one saved
+ * then, so a change to an already verified part cannot go unnoticed.
+ *
+ * Pass 2, on every core, for events at or after the starting point (the
+ * saved position, or 0 with --full): the signature with a key that was
+ * added before and not revoked before the event; the body against its
+ * commitment (or a body.erased for it); the index entries.
+ *
+ * The first bad sequence number over both passes is reported with what is
+ * wrong with it.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ledger/ledger_int.h"
+#include "ledger/tlog_int.h"
+
+#define CHUNK 512
+
+struct vkey {
+    char key_id[LDG_KEYID_LEN + 1];
+    uint8_t pub[32];
+    uint64_t added, revoked;
+};
+
+struct vstate {
+    struct ldg_ledger *l;
+    struct vkey *keys;
+    size_t nkeys, capkeys;
+    uint64_t *erased; /* sorted targets of body.erased */
+    size_t nerased, caperased;
+    uint64_t bad_seq; /* UINT64_MAX while none */
+    char what[512];
+    pthread_mutex_t mu;
+    /* pass 2 */
+    uint64_t from, to, next;
+    uint64_t done;
+    void (*progress)(void *, uint64_t, uint64_t);
+    void *progress_ctx;
+    int io_rc;
+};
+
+static void
+bad(struct vstate *vs, uint64_t seq, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+bad(struct vstate *vs, uint64_t seq, const char *fmt, ...)
+{
+    va_list ap;
+    pthread_mutex_lock(&vs->mu);
+    if (seq < vs->bad_seq) {
+        int n;
+        vs->bad_seq = seq;
+        n = snprintf(vs->what, sizeof vs->what, "event %llu: ",
+                     (unsigned long long)seq);
+        va_start(ap, fmt);
+        vsnprintf(vs->what + n, sizeof vs->what - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    pthread_mutex_unlock(&vs->mu);
+}
+
+static const struct vkey *
+find_key(const struct vstate *vs, const char *id)
+{
+    for (size_t i = 0; i < vs->nkeys; i++)
+        if (strcmp(vs->keys[i].key_id, id) == 0)
+            return &vs->keys[i];
+    return NULL;
+}
+
+static int
+add_key(struct vstate *vs, const char *id, const uint8_t pub[32],
+        uint64_t seq)
+{
+    if (vs->nkeys == vs->capkeys) {
+        size_t cap = vs->capkeys ? vs->capkeys * 2 : 16;
+        struct vkey *k = realloc(vs->keys, cap * sizeof *k);
+        if (k == NULL)
+            return LDG_ENOMEM;
+        vs->keys = k;
+        vs->capkeys = cap;
+    }
+    memset(&vs->keys[vs->nkeys], 0, sizeof vs->keys[0]);
+    memcpy(vs->keys[vs->nkeys].key_id, id, LDG_KEYID_LEN);
+    memcpy(vs->keys[vs->nkeys].pub, pub, 32);
+    vs->keys[vs->nkeys].added = seq;
+    vs->keys[vs->nkeys].revoked = UINT64_MAX;
+    vs->nkeys++;
+    return 0;
+}
+
+static int
+is_erased(const struct vstate *vs, uint64_t seq)
+{
+    size_t lo = 0, hi = vs->nerased;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (vs->erased[mid] == seq)
+            return 1;
+        if (vs->erased[mid] < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Checks the body of ev against its commitment. Returns 0, or 1 if bad
+ * (reported). */
+static int
+check_body(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
+{
+    struct ldg_val v;
+    uint8_t k[8], root[32];
+    int rc;
+
+    ldg_be64(k, ev->seq);
+    rc = ldg_kv_get(t, ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_BODIES), k,
+                    8, &v);
+    if (rc == LDG_ENOTFOUND) {
+        if (is_erased(vs, ev->seq))
+            return 0;
+        bad(vs, ev->seq, "body is missing and no body.erased names it");
+        return 1;
+    }
+    if (rc < 0) {
+        bad(vs, ev->seq, "cannot read body: %s", ldg_strerror(rc));
+        return 1;
+    }
+    if (is_erased(vs, ev->seq)) {
+        bad(vs, ev->seq, "body was erased by a body.erased event but is "
+                         "still stored");
+        return 1;
+    }
+    rc = ldg_body_rec_root(v.data, v.len, vs->l->opts.body_max_bytes, root);
+    if (rc < 0) {
+        bad(vs, ev->seq, "stored body does not decode (%s)",
+            ldg_strerror(rc));
+        return 1;
+    }
+    if (memcmp(root, ev->body_root, 32) != 0) {
+        bad(vs, ev->seq, "body does not match its commitment in the entry");
+        return 1;
+    }
+    return 0;
+}
+
+static int
+check_sig(struct vstate *vs, const struct ldg_event *ev)
+{
+    const struct vkey *k = find_key(vs, ev->actor);
+    if (k == NULL || (k->added >= ev->seq && !(ev->seq == 0 && k->added == 0))) {
+        bad(vs, ev->seq, "signed by key %s, which the log had not added "
+                         "before this event",
+            ev->actor);
+        return 1;
+    }
+    if (k->revoked < ev->seq) {
+        bad(vs, ev->seq, "signed by key %s after it was revoked at event %llu",
+            ev->actor, (unsigned long long)k->revoked);
+        return 1;
+    }
+    if (ldg_event_verify_sig(ev, k->pub) != 0) {
+        bad(vs, ev->seq, "signature does not verify with key %s", ev->actor);
+        return 1;
+    }
+    return 0;
+}
+
+/* Key history and erasures from one event (pass 1). */
+static int
+collect(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
+{
+    struct ldg_ledger *l = vs->l;
+    json_t *body = NULL;
+    int rc = 0, is_key = strncmp(ev->type, "key.", 4) == 0;
+    int is_gen = strcmp(ev->type, "ledger.genesis") == 0;
+
+    if ((ev->seq == 0) != is_gen) {
+        bad(vs, ev->seq, is_gen ? "ledger.genesis after event 0"
+                                : "event 0 is not ledger.genesis");
+        return 1;
+    }
+    if (!is_key && !is_gen && strcmp(ev->type, "body.erased") != 0)
+        return 0;
+    if (check_body(vs, t, ev))
+        return 1;
+    rc = ldg_body_get(t, ev->seq, &body);
+    if (rc < 0) {
+        bad(vs, ev->seq, "cannot read body: %s", ldg_strerror(rc));
+        return 1;
+    }
+    rc = 0;
+    if (is_gen) {
+        const char *hex = json_string_value(json_object_get(body, "log_key"));
+        const char *org = json_string_value(json_object_get(body, "origin"));
+        uint8_t pub[32];
+        if (hex == NULL || ldg_unhex(pub, 32, hex) < 0 ||
+            memcmp(pub, l->log_key->pub, 32) != 0) {
+            bad(vs, 0, "genesis names another log key than the ledger's");
+            rc = 1;
+        } else if (org == NULL || strcmp(org, l->origin) != 0) {
+            bad(vs, 0, "genesis names another origin than the ledger's");
+            rc = 1;
+        } else if (strcmp(ev->actor, l->log_key->key_id) != 0) {
+            bad(vs, 0, "genesis is not signed by the log key");
+            rc = 1;
+        } else {
+            rc = add_key(vs, l->log_key->key_id, pub, 0) < 0 ? -1 : 0;
+            if (rc == 0 && ldg_event_verify_sig(ev, pub) != 0) {
+                bad(vs, 0, "signature does not verify with the log key");
+                rc = 1;
+            }
+        }
+    } else if (is_key) {
+        const char *id = json_string_value(json_object_get(body, "key_id"));
+        if (strcmp(ev->actor, l->log_key->key_id) != 0) {
+            bad(vs, ev->seq, "%s is not signed by the log key", ev->type);
+            rc = 1;
+        } else if (check_sig(vs, ev)) {
+            rc = 1;
+        } else if (strcmp(ev->type, "key.added") == 0) {
+            const char *hex =
+                json_string_value(json_object_get(body, "public_key"));
+            uint8_t pub[32];
+            char want[LDG_KEYID_LEN + 1];
+            if (hex == NULL || id == NULL || ldg_unhex(pub, 32, hex) < 0) {
+                bad(vs, ev->seq, "key.added without a valid public key");
+                rc = 1;
+            } else if (ldg_key_id(want, pub), strcmp(want, id) != 0) {
+                bad(vs, ev->seq, "key.added: key_id %s does not match the "
+                                 "public key (%s)",
+                    id, want);
+                rc = 1;
+            } else if (find_key(vs, id) != NULL) {
+                bad(vs, ev->seq, "key %s added twice", id);
+                rc = 1;
+            } else {
+                rc = add_key(vs, id, pub, ev->seq) < 0 ? -1 : 0;
+            }
+        } else {
+            struct vkey *k = (struct vkey *)(uintptr_t)(id ? find_key(vs, id)
+                                                           : NULL);
+            if (k == NULL) {
+                bad(vs, ev->seq, "key.revoked names unknown key %s",
+                    id ? id : "(none)");
+                rc = 1;
+            } else if (k->revoked == UINT64_MAX) {
+                k->revoked = ev->seq;
+            }
+        }
+    } else { /* body.erased */
+        json_int_t tgt =
+            json_integer_value(json_object_get(body, "target_seq"));
+        if (tgt < 0 || (uint64_t)tgt >= ev->seq) {
+            bad(vs, ev->seq, "body.erased names event %lld, not an earlier "
+                             "one",
+                (long long)tgt);
+            rc = 1;
+        } else {
+            if (vs->nerased == vs->caperased) {
+                size_t cap = vs->caperased ? vs->caperased * 2 : 64;
+                uint64_t *e = realloc(vs->erased, cap * sizeof *e);
+                if (e == NULL) {
+                    json_decref(body);
+                    return -1;
+                }
+                vs->erased = e;
+                vs->caperased = cap;
+            }
+            vs->erased[vs->nerased++] = (uint64_t)tgt;
+        }
+    }
+    json_decref(body);
+    return rc;
+}
+
+/* The right edge of the tree: stack of complete subtree hashes, largest
+ * first. Adding leaf n merges while the top has the same level. */
+struct edge {
+    uint8_t h[64][32];
+    int level[64];
+    int n;
+};
+
+/* Adds a leaf and compares each completed subtree with the stored hash.
+ * Returns 0 or the level whose stored hash differs (+1), -err on I/O. */
+static int
+edge_add(struct edge *e, struct ldg_txn *t, uint64_t seq,
+         const uint8_t leaf[32])
+{
+    uint8_t stored[32];
+    uint64_t idx = seq;
+    int rc;
+
+    memcpy(e->h[e->n], leaf, 32);
+    e->level[e->n] = 0;
+    e->n++;
+    rc = ldg_tree_stored_hash(t, 0, seq, stored);
+    if (rc < 0)
+        return rc == LDG_ENOTFOUND ? 1 : rc;
+    if (memcmp(stored, leaf, 32) != 0)
+        return 1;
+    while (e->n >= 2 && e->level[e->n - 1] == e->level[e->n - 2]) {
+        int lv = e->level[e->n - 1] + 1;
+        ldg_tlog_node_hash(e->h[e->n - 2], e->h[e->n - 2], e->h[e->n - 1]);
+        e->level[e->n - 2] = lv;
+        e->n--;
+        idx >>= 1;
+        rc = ldg_tree_stored_hash(t, lv, idx, stored);
+        if (rc < 0)
+            return rc == LDG_ENOTFOUND ? lv + 1 : rc;
+        if (memcmp(stored, e->h[e->n - 1], 32) != 0)
+            return lv + 1;
+    }
+    return 0;
+}
+
+static void
+edge_root(const struct edge *e, uint8_t root[32])
+{
+    if (e->n == 0) {
+        ldg_sha256(root, "", 0);
+        return;
+    }
+    memcpy(root, e->h[e->n - 1], 32);
+    for (int i = e->n - 2; i >= 0; i--)
+        ldg_tlog_node_hash(root, e->h[i], root);
+}
+
+/* Verifies the stored checkpoint note of size against our root. */
+static int
+check_checkpoint(struct vstate *vs, const char *note, size_t len,
+                 uint64_t size, const uint8_t root[32])
+{
+    struct ldg_ledger *l = vs->l;
+    char origin[LDG_ORIGIN_MAX + 1];
+    uint64_t csize;
+    uint8_t croot[32];
+    size_t tlen;
+
+    if (ldg_note_verify(note, len, l->origin, l->log_key->pub, &tlen) != 0) {
+        bad(vs, size - 1, "checkpoint of size %llu: signature does not "
+                          "verify with the log key",
+            (unsigned long long)size);
+        return 1;
+    }
+    if (ldg_checkpoint_parse(note, tlen, origin, sizeof origin, &csize,
+                             croot) != 0 ||
+        csize != size || strcmp(origin, l->origin) != 0) {
+        bad(vs, size - 1, "checkpoint of size %llu is malformed",
+            (unsigned long long)size);
+        return 1;
+    }
+    if (memcmp(croot, root, 32) != 0) {
+        bad(vs, size - 1, "checkpoint of size %llu: root differs from the "
+                          "tree of the entries",
+            (unsigned long long)size);
+        return 1;
+    }
+    return 0;
+}
+
+static int
+pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
+      uint64_t saved_size, const uint8_t saved_root[32], uint64_t *ncheck,
+      uint8_t final_root[32], uint64_t *with_run)
+{
+    struct ldg_ledger *l = vs->l;
+    struct edge *e = calloc(1, sizeof *e);
+    struct ldg_cursor *cc = NULL;
+    struct ldg_val ck, cv;
+    uint8_t prev[32] = {0};
+    uint64_t last_ts = 0, cksize = UINT64_MAX;
+    int rc = 0, crc;
+
+    if (e == NULL)
+        return LDG_ENOMEM;
+    *with_run = 0;
+    rc = ldg_cursor_open(t, ldg_store_core_dbi(l->store, LDG_DB_CHECKPOINTS),
+                         &cc);
+    if (rc < 0)
+        goto out;
+    crc = ldg_cursor_get(cc, LDG_FIRST, NULL, 0, &ck, &cv);
+    if (crc == 0 && ck.len == 8)
+        cksize = ldg_rd_be64(ck.data);
+    for (uint64_t seq = 0; seq < size && vs->bad_seq == UINT64_MAX; seq++) {
+        struct ldg_event ev;
+        uint8_t root[32];
+        int tr;
+
+        rc = ldg_event_get(t, seq, &ev);
+        if (rc == LDG_ENOTFOUND) {
+            bad(vs, seq, "missing: the log skips from %llu to a later "
+                         "number (deleted event)",
+                (unsigned long long)(seq ? seq - 1 : 0));
+            break;
+        }
+        if (rc < 0) {
+            bad(vs, seq, "entry does not decode as a canonical entry (%s)",
+                ldg_strerror(rc));
+            break;
+        }
+        rc = 0;
+        if (ev.seq != seq) {
+            bad(vs, seq, "entry carries sequence number %llu (moved, "
+                         "swapped or duplicated)",
+                (unsigned long long)ev.seq);
+            break;
+        }
+        if (memcmp(ev.prev, prev, 32) != 0) {
+            bad(vs, seq, "hash chain broken: prev is not the leaf hash of "
+                         "event %llu",
+                (unsigned long long)(seq ? seq - 1 : 0));
+            break;
+        }
+        if (seq > 0 && ev.ts_ns <= last_ts) {
+            bad(vs, seq, "time goes backwards (%llu after %llu)",
+                (unsigned long long)ev.ts_ns, (unsigned long long)last_ts);
+            break;
+        }
+        if (ev.has_parent && ev.parent >= seq) {
+            bad(vs, seq, "parent %llu is not an earlier event",
+                (unsigned long long)ev.parent);
+            break;
+        }
+        last_ts = ev.ts_ns;
+        memcpy(prev, ev.leaf, 32);
+        if (ev.run[0])
+            (*with_run)++;
+        tr = edge_add(e, t, seq, ev.leaf);
+        if (tr < 0) {
+            rc = tr;
+            break;
+        }
+        if (tr > 0) {
+            bad(vs, seq, "stored Merkle hash at level %d differs from the "
+                         "entries",
+                tr - 1);
+            break;
+        }
+        if ((rc = collect(vs, t, &ev)) != 0) {
+            if (rc > 0)
+                rc = 0;
+            break;
+        }
+        if (seq + 1 == saved_size || seq + 1 == cksize) {
+            edge_root(e, root);
+            if (seq + 1 == saved_size && memcmp(root, saved_root, 32) != 0) {
+                bad(vs, seq, "the log changed after it was verified: the "
+                             "tree of its first %llu events has another "
+                             "root now",
+                    (unsigned long long)saved_size);
+                break;
+            }
+            while (seq + 1 == cksize) {
+                (*ncheck)++;
+                if (check_checkpoint(vs, cv.data, cv.len, cksize, root))
+                    break;
+                crc = ldg_cursor_get(cc, LDG_NEXT, NULL, 0, &ck, &cv);
+                cksize = (crc == 0 && ck.len == 8) ? ldg_rd_be64(ck.data)
+                                                   : UINT64_MAX;
+            }
+        }
+        if (l && vs->progress && (seq & 0xffff) == 0)
+            vs->progress(vs->progress_ctx, seq / 4, size);
+    }
+    if (rc == 0 && vs->bad_seq == UINT64_MAX && cksize != UINT64_MAX &&
+        cksize > size)
+        bad(vs, size ? size - 1 : 0,
+            "a checkpoint was signed for %llu events but the log has %llu: "
+            "the tail was truncated",
+            (unsigned long long)cksize, (unsigned long long)size);
+    if (rc == 0 && vs->bad_seq == UINT64_MAX && saved_size > size)
+        bad(vs, size ? size - 1 : 0,
+            "the log has %llu events but %llu were verified before: the "
+            "tail was truncated",
+            (unsigned long long)size, (unsigned long long)saved_size);
+    edge_root(e, final_root);
+out:
+    ldg_cursor_close(cc);
+    free(e);
+    qsort(vs->erased, vs->nerased, sizeof *vs->erased, cmp_u64);
+    return rc;
+}
+
+static void *
+pass2_worker(void *arg)
+{
+    struct vstate *vs = arg;
+    struct ldg_txn *t = NULL;
+    int rc = ldg_txn_begin(vs->l, LDG_TXN_READ, &t);
+
+    if (rc < 0) {
+        pthread_mutex_lock(&vs->mu);
+        vs->io_rc = rc;
+        pthread_mutex_unlock(&vs->mu);
+        return NULL;
+    }
+    for (;;) {
+        uint64_t lo, hi;
+        pthread_mutex_lock(&vs->mu);
+        lo = vs->next;
+        vs->next += CHUNK;
+        pthread_mutex_unlock(&vs->mu);
+        if (lo >= vs->to || lo >= vs->bad_seq)
+            break;
+        hi = lo + CHUNK < vs->to ? lo + CHUNK : vs->to;
+        for (uint64_t seq = lo; seq < hi && seq < vs->bad_seq; seq++) {
+            struct ldg_event ev;
+            rc = ldg_event_get(t, seq, &ev);
+            if (rc < 0) {
+                bad(vs, seq, "entry unreadable (%s)", ldg_strerror(rc));
+                break;
+            }
+            if (check_sig(vs, &ev) || check_body(vs, t, &ev))
+                break;
+            if (ldg_index_check(t, &ev) != 0) {
+                bad(vs, seq, "an index entry for this event is missing");
+                break;
+            }
+        }
+        pthread_mutex_lock(&vs->mu);
+        vs->done += hi - lo;
+        if (vs->progress)
+            vs->progress(vs->progress_ctx,
+                         vs->to / 4 + (vs->done * 3) / 4, vs->to);
+        pthread_mutex_unlock(&vs->mu);
+    }
+    ldg_txn_abort(t);
+    return NULL;
+}
+
+/* Every index holds exactly one entry per event (run: per event with a
+ * run); more means entries that point at nothing. */
+static void
+check_index_counts(struct vstate *vs, struct ldg_txn *t, uint64_t size,
+                   uint64_t with_run)
+{
+    static const struct {
+        enum ldg_core_db db;
+        const char *name;
+    } idx[] = {{LDG_DB_IDX_TYPE, "idx.type"},
+               {LDG_DB_IDX_SUBJECT, "idx.subject"},
+               {LDG_DB_IDX_RUN, "idx.run"},
+               {LDG_DB_IDX_ACTOR, "idx.actor"},
+               {LDG_DB_IDX_TIME, "idx.time"}};
+    for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
+        uint64_t n = 0, want = idx[i].db == LDG_DB_IDX_RUN ? with_run : size;
+        if (ldg_db_count(t, ldg_store_core_dbi(vs->l->store, idx[i].db),
+                         &n) == 0 &&
+            n != want) {
+            bad(vs, size ? size - 1 : 0,
+                "index %s holds %llu entries, the log calls for %llu",
+                idx[i].name, (unsigned long long)n, (unsigned long long)want);
+            return;
+        }
+    }
+}
+
+int
+ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
+           struct ldg_verify_report *r,
+           void (*progress)(void *ctx, uint64_t done, uint64_t total),
+           void *progress_ctx)
+{
+    struct vstate vs;
+    struct ldg_txn *t = NULL;
+    struct ldg_val v;
+    uint64_t size = 0, saved_size = 0, with_run = 0;
+    uint8_t saved_root[32] = {0}, root[32];
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned nthreads = ncpu > 0 ? (unsigned)ncpu : 1;
+    pthread_t th[16];
+    int rc;
+
+    if (l == NULL || r == NULL)
+        return LDG_EINVAL;
+    memset(r, 0, sizeof *r);
+    memset(&vs, 0, sizeof vs);
+    vs.l = l;
+    vs.bad_seq = UINT64_MAX;
+    vs.progress = progress;
+    vs.progress_ctx = progress_ctx;
+    pthread_mutex_init(&vs.mu, NULL);
+
+    rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
+    if (rc < 0)
+        goto out;
+    if ((rc = ldg_txn_size(t, &size)) < 0)
+        goto out;
+    if (ldg_kv_get(t, ldg_store_core_dbi(l->store, LDG_DB_META), "verified",
+                   8, &v) == 0 &&
+        v.len == 40) {
+        saved_size = ldg_rd_be64(v.data);
+        memcpy(saved_root, (const uint8_t *)v.data + 8, 32);
+    }
+    if (flags & LDG_VERIFY_FULL)
+        vs.from = from;
+    else
+        vs.from = from ? from : saved_size;
+    if (vs.from > size)
+        vs.from = size;
+    rc = pass1(&vs, t, size, saved_size, saved_root, &r->checkpoints, root,
+               &with_run);
+    if (rc < 0)
+        goto out;
+    if (vs.bad_seq == UINT64_MAX)
+        check_index_counts(&vs, t, size, with_run);
+    vs.to = size;
+    vs.next = vs.from;
+    if (nthreads > 16)
+        nthreads = 16;
+    for (unsigned i = 0; i < nthreads; i++)
+        if (pthread_create(&th[i], NULL, pass2_worker, &vs) != 0)
+            nthreads = i;
+    if (nthreads == 0)
+        pass2_worker(&vs);
+    for (unsigned i = 0; i < nthreads; i++)
+        pthread_join(th[i], NULL);
+    if (vs.io_rc < 0) {
+        rc = vs.io_rc;
+        goto out;
+    }
+    r->from = vs.from;
+    r->to = size;
+    r->checked = size - vs.from;
+    r->erased = vs.nerased;
+    if (vs.bad_seq != UINT64_MAX) {
+        r->bad_seq = vs.bad_seq;
+        snprintf(r->what, sizeof r->what, "%s", vs.what);
+        ldg_seterr(l, "%s", vs.what);
+        rc = LDG_ETAMPER;
+        goto out;
+    }
+    ldg_txn_abort(t);
+    t = NULL;
+    if (!(flags & LDG_VERIFY_NOSAVE) && !(l->opts.flags & LDG_RDONLY)) {
+        uint8_t rec[40];
+        ldg_be64(rec, size);
+        memcpy(rec + 8, root, 32);
+        if ((rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t)) == 0) {
+            rc = ldg_kv_put(t, ldg_store_core_dbi(l->store, LDG_DB_META),
+                            "verified", 8, rec, sizeof rec);
+            if (rc == 0)
+                rc = ldg_txn_commit(t);
+            else
+                ldg_txn_abort(t);
+            t = NULL;
+        }
+    }
+out:
+    ldg_txn_abort(t);
+    free(vs.keys);
+    free(vs.erased);
+    pthread_mutex_destroy(&vs.mu);
+    return rc;
+}

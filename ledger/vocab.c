@@ -1,0 +1,261 @@
+/*
+ * vocab.c — the event vocabulary (v1): known types, their required and
+ * optional body fields with JSON types, enumerated values, and subject
+ * derivation. Mirrors VOCABULARY.md; docs/FORMAT.md lists it too.
+ *
+ * A field spec is "name:T" with "*" after the name when required:
+ *   s string   i integer   n number   b boolean   o object   a array
+ *   t time (string or integer)
+ * An enumeration follows as "=a|b|c".
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ledger/ledger_int.h"
+
+struct vtype {
+    const char *type;
+    const char *fields; /* space-separated field specs */
+};
+
+static const struct vtype vocab[] = {
+    {"ledger.genesis", "origin*:s log_key*:s"},
+    {"key.added", "key_id*:s public_key*:s actor*:s roles:a"},
+    {"key.revoked", "key_id*:s reason*:s"},
+    {"body.erased", "target_seq*:i reason*:s"},
+    {"host.profile",
+     "cpu*:s cores*:i ram_mb*:i gpus:a disk_free_mb:i tier:i"},
+    {"runtime.registered", "runtime*:s endpoint*:s version:s"},
+    {"runtime.health",
+     "runtime*:s status*:s=up|degraded|down latency_ms:n detail:s"},
+    {"capacity.snapshot",
+     "ram_free_mb:i vram_free_mb:i disk_free_mb:i loaded_models:a"},
+    {"model.registered",
+     "model*:s digest*:s size_bytes:i format:s quant:s runtime:s "
+     "capabilities:a source:o license:s"},
+    {"model.verified", "model*:s digest*:s ok*:b"},
+    {"model.state",
+     "model*:s state*:s=available|loaded|parked|offline|removed reason:s"},
+    {"pack.installed",
+     "pack*:s version*:s manifest_digest*:s requires:o source:s"},
+    {"pack.validated", "pack*:s ok*:b errors:a"},
+    {"pack.checked", "pack*:s ok*:b clauses:a"},
+    {"pack.enabled", "pack*:s reason:s"},
+    {"pack.disabled", "pack*:s reason:s"},
+    {"pack.removed", "pack*:s reason:s"},
+    {"pack.upgraded",
+     "pack*:s from*:s to*:s manifest_digest*:s requires:o"},
+    {"permission.requested",
+     "pack*:s group*:s scope*:s tier*:s=T0|T1|T2|T3"},
+    {"permission.granted", "pack*:s group*:s scope*:s by*:s expires:t"},
+    {"permission.denied", "pack*:s group*:s scope*:s by*:s reason:s"},
+    {"permission.revoked", "pack*:s group*:s scope*:s by*:s reason:s"},
+    {"route.declared",
+     "route*:s model*:s pack:s fallbacks:a eval_suite:s threshold:o"},
+    {"route.decision",
+     "route*:s chosen_model*:s run:s request_id:s candidates:a reason:s "
+     "fallback:b latency_ms:n tokens_in:i tokens_out:i "
+     "outcome:s=ok|error|refused"},
+    {"eval.started", "eval_id*:s suite*:s target*:s candidate*:s"},
+    {"eval.result",
+     "eval_id*:s suite*:s target*:s candidate*:s passed*:b cases_total*:i "
+     "cases_passed*:i metrics:o threshold:o policy_violations:i"},
+    {"promotion.requested", "target*:s candidate*:s eval_id*:s"},
+    {"promotion.promoted", "target*:s candidate*:s previous:s eval_id*:s"},
+    {"promotion.rejected", "target*:s candidate*:s reason*:s"},
+    {"promotion.rolled_back", "target*:s to*:s reason*:s"},
+    {"run.started", "run*:s pack*:s intent:s requested_by:s plan_hash:s"},
+    {"run.step",
+     "run*:s step*:s tool*:s tier:s status*:s=ok|failed|skipped "
+     "duration_ms:n artifacts:a"},
+    {"run.policy",
+     "run*:s decision*:s=allow|deny rule*:s tool:s tier:s"},
+    {"run.finished",
+     "run*:s status*:s=ok|failed|aborted duration_ms:n error:s"},
+};
+
+static const struct vtype *
+find_type(const char *type)
+{
+    for (size_t i = 0; i < sizeof vocab / sizeof vocab[0]; i++)
+        if (strcmp(vocab[i].type, type) == 0)
+            return &vocab[i];
+    return NULL;
+}
+
+static const char *
+type_word(char t)
+{
+    switch (t) {
+    case 's':
+        return "a string";
+    case 'i':
+        return "an integer";
+    case 'n':
+        return "a number";
+    case 'b':
+        return "a boolean";
+    case 'o':
+        return "an object";
+    case 'a':
+        return "an array";
+    case 't':
+        return "a time (string or integer)";
+    default:
+        return "?";
+    }
+}
+
+static int
+type_ok(char t, const json_t *v)
+{
+    switch (t) {
+    case 's':
+        return json_is_string(v);
+    case 'i':
+        return json_is_integer(v);
+    case 'n':
+        return json_is_number(v);
+    case 'b':
+        return json_is_boolean(v);
+    case 'o':
+        return json_is_object(v);
+    case 'a':
+        return json_is_array(v);
+    case 't':
+        return json_is_string(v) || json_is_integer(v);
+    default:
+        return 0;
+    }
+}
+
+/* Is v (a string) one of the '|'-separated words in [e, eend)? */
+static int
+enum_ok(const char *e, size_t elen, const json_t *v)
+{
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    const char *p = e, *end = e + elen;
+    while (p < end) {
+        const char *bar = memchr(p, '|', (size_t)(end - p));
+        size_t wl = (size_t)((bar ? bar : end) - p);
+        if (wl == n && memcmp(p, s, n) == 0)
+            return 1;
+        p += wl + 1;
+    }
+    return 0;
+}
+
+static int
+valid_type_name(const char *t)
+{
+    size_t n = strlen(t);
+    int dot = 0;
+    if (n == 0 || n > LDG_TYPE_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = t[i];
+        if (c == '.') {
+            if (i == 0 || i == n - 1 || t[i - 1] == '.')
+                return 0;
+            dot = 1;
+        } else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                     c == '_' || c == '-')) {
+            return 0;
+        }
+    }
+    return dot;
+}
+
+int
+ldg_vocab_check(const char *type, const json_t *body, char *err,
+                size_t errcap)
+{
+    const struct vtype *vt;
+    const char *p;
+
+    if (type == NULL || *type == '\0') {
+        snprintf(err, errcap, "field 'type': required");
+        return LDG_EBADINPUT;
+    }
+    if (strlen(type) > LDG_TYPE_MAX) {
+        snprintf(err, errcap, "event type longer than %d bytes",
+                 LDG_TYPE_MAX);
+        return LDG_ETOOBIG;
+    }
+    if (body != NULL && !json_is_object(body)) {
+        snprintf(err, errcap, "field 'body': must be an object");
+        return LDG_EBADINPUT;
+    }
+    vt = find_type(type);
+    if (vt == NULL) {
+        if (strncmp(type, "x.", 2) == 0 && valid_type_name(type))
+            return 0;
+        snprintf(err, errcap,
+                 "unknown event type '%s' (custom types must start with "
+                 "'x.', e.g. 'x.myorg.thing')",
+                 type);
+        return LDG_EBADINPUT;
+    }
+    for (p = vt->fields; *p;) {
+        char name[64];
+        const char *sp = strchr(p, ' '), *end = sp ? sp : p + strlen(p);
+        const char *colon = memchr(p, ':', (size_t)(end - p));
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        size_t nl = (size_t)(colon - p);
+        int required = p[nl - 1] == '*';
+        char t = colon[1];
+        const json_t *v;
+
+        if (required)
+            nl--;
+        memcpy(name, p, nl);
+        name[nl] = '\0';
+        v = body ? json_object_get(body, name) : NULL;
+        if (v == NULL || (!required && json_is_null(v))) {
+            if (required) {
+                snprintf(err, errcap, "%s: field '%s': required", type,
+                         name);
+                return LDG_EBADINPUT;
+            }
+        } else if (!type_ok(t, v)) {
+            snprintf(err, errcap, "%s: field '%s': must be %s", type, name,
+                     type_word(t));
+            return LDG_EBADINPUT;
+        } else if (eq != NULL &&
+                   !enum_ok(eq + 1, (size_t)(end - eq - 1), v)) {
+            snprintf(err, errcap, "%s: field '%s': must be one of %.*s",
+                     type, name, (int)(end - eq - 1), eq + 1);
+            return LDG_EBADINPUT;
+        }
+        p = sp ? sp + 1 : end;
+    }
+    return 0;
+}
+
+int
+ldg_vocab_subject(const char *type, const json_t *body, char *buf,
+                  size_t cap)
+{
+    static const struct {
+        const char *field, *kind;
+    } order[] = {{"pack", "pack"},     {"model", "model"},
+                 {"route", "route"},   {"target", NULL},
+                 {"run", "run"},       {"key_id", "key"},
+                 {"runtime", "runtime"}};
+    int n;
+    (void)type;
+    for (size_t i = 0; body && i < sizeof order / sizeof order[0]; i++) {
+        const json_t *v = json_object_get(body, order[i].field);
+        if (!json_is_string(v) || json_string_length(v) == 0)
+            continue;
+        if (order[i].kind == NULL)
+            n = snprintf(buf, cap, "%s", json_string_value(v));
+        else
+            n = snprintf(buf, cap, "%s:%s", order[i].kind,
+                         json_string_value(v));
+        return n >= 0 && (size_t)n < cap ? 0 : LDG_ETOOBIG;
+    }
+    n = snprintf(buf, cap, "host:local");
+    return n >= 0 && (size_t)n < cap ? 0 : LDG_ETOOBIG;
+}
