@@ -393,3 +393,19 @@ out:
     ldg_txn_abort(t);
     return rc;
 }
+
+int
+ldg_key_info(struct ldg_txn *t, const char *key_id, struct ldg_keyinfo *out)
+{
+    struct ldg_key_state ks;
+    int rc = ldg_keys_lookup(t, key_id, &ks);
+    if (rc < 0)
+        return rc;
+    memset(out, 0, sizeof *out);
+    memcpy(out->name, ks.name, sizeof out->name);
+    memcpy(out->key_id, ks.key_id, sizeof out->key_id);
+    memcpy(out->pub, ks.pub, 32);
+    out->added_seq = ks.added_seq;
+    out->revoked_seq = ks.revoked_seq;
+    return 0;
+}

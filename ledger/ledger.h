@@ -62,6 +62,8 @@ const char *ldg_strerror(int code);
 
 /* ---------------------------------------------------------------- keys -- */
 
+struct ldg_txn; /* a transaction; see "storage & reading" below */
+
 /* An Ed25519 key. sk is NULL for a public-only key; otherwise it points to
  * 64 bytes of sodium_malloc'd memory, wiped by ldg_key_free. */
 struct ldg_key {
@@ -120,7 +122,12 @@ void ldg_close(struct ldg_ledger *l);
 
 /* Message for the last failure on l; valid until the next call on l. */
 const char *ldg_errmsg(const struct ldg_ledger *l);
+/* Sets the handle's message (for modules built on the core). */
+void ldg_set_errmsg(struct ldg_ledger *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 const char *ldg_dir(const struct ldg_ledger *l);
+/* The body size limit in force (bytes of encoded body). */
+size_t ldg_body_max(const struct ldg_ledger *l);
 const char *ldg_origin(const struct ldg_ledger *l);
 /* The log public key (borrowed, lives as long as l). */
 const struct ldg_key *ldg_log_key(const struct ldg_ledger *l);
@@ -156,6 +163,9 @@ struct ldg_keyinfo {
     uint64_t revoked_seq; /* UINT64_MAX if not revoked */
     int has_secret;       /* a key file is present on this box */
 };
+/* The key with id key_id as the log knows it (has_secret not filled). */
+int ldg_key_info(struct ldg_txn *t, const char *key_id,
+                 struct ldg_keyinfo *out);
 /* Lists known keys in added order. *out is malloc'd; caller frees. */
 int ldg_keys_list(struct ldg_ledger *l, struct ldg_keyinfo **out, size_t *n);
 
@@ -292,6 +302,15 @@ int ldg_tree_consistency(struct ldg_txn *t, uint64_t old, uint64_t size,
                          uint8_t proof[][32], size_t *n);
 /* The stored signed checkpoint of size (0 = latest). *out malloc'd. */
 int ldg_checkpoint_get(struct ldg_txn *t, uint64_t size, char **out);
+/* C2SP tlog-proof@v1 text for entry index against the stored checkpoint
+ * of size (0 = latest). *out malloc'd. */
+int ldg_proof_text(struct ldg_txn *t, uint64_t index, uint64_t size,
+                   char **out);
+/* The body of a C2SP tlog-witness add-checkpoint request: "old OLD\n",
+ * the consistency proof from OLD to size (base64, one a line), an empty
+ * line, and the stored checkpoint of size (0 = latest). */
+int ldg_consistency_text(struct ldg_txn *t, uint64_t old, uint64_t size,
+                         char **out);
 /* Log verifier key in signed-note form, into buf. */
 int ldg_verifier_key(struct ldg_ledger *l, char *buf, size_t cap);
 /* The stored hash of the complete subtree (level, index): leaves
@@ -364,6 +383,21 @@ struct ldg_applier {
 /* Registers an applier on this handle (at most 16). */
 int ldg_applier_add(struct ldg_ledger *l, const struct ldg_applier *a);
 
+/* Counts and sizes. */
+struct ldg_stats {
+    uint64_t events;         /* entries in the log */
+    uint64_t bodies;         /* bodies stored (events - erased) */
+    uint64_t checkpoints;    /* signed checkpoints stored */
+    uint64_t keys;           /* keys known to the log */
+    uint64_t entry_bytes;    /* bytes of entries (LMDB pages in use) */
+    uint64_t body_bytes;     /* bytes of stored bodies (pages in use) */
+    uint64_t file_bytes;     /* size of data.mdb */
+    uint64_t map_bytes;      /* current LMDB map size */
+    uint64_t first_ts, last_ts;
+    char first_type[LDG_TYPE_MAX + 1], last_type[LDG_TYPE_MAX + 1];
+};
+int ldg_stats(struct ldg_ledger *l, struct ldg_stats *st);
+
 /* ------------------------------------------------------------- verify -- */
 
 enum ldg_verify_flags {
@@ -389,6 +423,18 @@ int ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
                struct ldg_verify_report *report,
                void (*progress)(void *ctx, uint64_t done, uint64_t total),
                void *progress_ctx);
+
+/* Checks the log against a checkpoint kept elsewhere (a signed note by
+ * the log key). LDG_ETAMPER if the log is shorter than it (rolled back)
+ * or its tree at that size has another root (forked); report->what says
+ * which, with the sizes and roots. Run after ldg_verify, which checks the
+ * stored tree against the entries. */
+struct ldg_trusted_report {
+    uint64_t trusted_size, log_size;
+    char what[512];
+};
+int ldg_verify_trusted(struct ldg_ledger *l, const char *note, size_t len,
+                       struct ldg_trusted_report *report);
 
 /* ------------------------------------------------------------ utilities -- */
 

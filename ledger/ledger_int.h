@@ -141,8 +141,11 @@ enum ldg_core_db {
     LDG_DB_IDX_RUN, LDG_DB_IDX_ACTOR, LDG_DB_IDX_TIME, LDG_CORE_DBS
 };
 ldg_dbi ldg_store_core_dbi(struct ldg_store *s, enum ldg_core_db which);
-/* Number of entries in a database. */
+/* Number of entries in a database, and bytes of pages it uses. */
 int ldg_db_count(struct ldg_txn *t, ldg_dbi dbi, uint64_t *n);
+int ldg_db_bytes(struct ldg_txn *t, ldg_dbi dbi, uint64_t *bytes);
+/* Current map size. */
+uint64_t ldg_store_map_size(struct ldg_store *s);
 /* Last error detail text of the store (LMDB's message). */
 const char *ldg_store_strerror(int mdb_rc);
 

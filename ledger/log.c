@@ -94,6 +94,21 @@ ldg_seterr(struct ldg_ledger *l, const char *fmt, ...)
     va_end(ap);
 }
 
+void
+ldg_set_errmsg(struct ldg_ledger *l, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(l->errmsg, sizeof l->errmsg, fmt, ap);
+    va_end(ap);
+}
+
+size_t
+ldg_body_max(const struct ldg_ledger *l)
+{
+    return l->opts.body_max_bytes;
+}
+
 const char *
 ldg_errmsg(const struct ldg_ledger *l)
 {
@@ -597,6 +612,74 @@ ldg_verifier_key(struct ldg_ledger *l, char *buf, size_t cap)
 {
     int n = ldg_note_verifier(buf, cap, l->origin, l->log_key->pub);
     return n < 0 ? n : 0;
+}
+
+int
+ldg_proof_text(struct ldg_txn *t, uint64_t index, uint64_t size, char **out)
+{
+    uint8_t proof[LDG_PROOF_MAX][32];
+    size_t n = 0;
+    char *ck = NULL;
+    uint64_t have;
+    int rc;
+
+    *out = NULL;
+    if ((rc = ldg_txn_size(t, &have)) < 0)
+        return rc;
+    if (size == 0)
+        size = have;
+    if (index >= size || size > have)
+        return LDG_ENOTFOUND;
+    if ((rc = ldg_checkpoint_get(t, size, &ck)) < 0)
+        return rc;
+    rc = ldg_tree_inclusion(t, index, size, proof, &n);
+    if (rc == 0)
+        rc = ldg_tlog_proof_format(out, index, (const uint8_t(*)[32])proof,
+                                   n, ck);
+    free(ck);
+    return rc;
+}
+
+int
+ldg_consistency_text(struct ldg_txn *t, uint64_t old, uint64_t size,
+                     char **out)
+{
+    uint8_t proof[LDG_PROOF_MAX][32];
+    size_t n = 0, cap, len;
+    char *ck = NULL, *buf;
+    uint64_t have;
+    int rc;
+
+    *out = NULL;
+    if ((rc = ldg_txn_size(t, &have)) < 0)
+        return rc;
+    if (size == 0)
+        size = have;
+    if (old == 0 || old > size || size > have)
+        return LDG_EINVAL;
+    if ((rc = ldg_checkpoint_get(t, size, &ck)) < 0)
+        return rc;
+    if ((rc = ldg_tree_consistency(t, old, size, proof, &n)) < 0) {
+        free(ck);
+        return rc;
+    }
+    cap = 32 + n * 46 + strlen(ck) + 2;
+    buf = malloc(cap);
+    if (buf == NULL) {
+        free(ck);
+        return LDG_ENOMEM;
+    }
+    len = (size_t)snprintf(buf, cap, "old %llu\n", (unsigned long long)old);
+    for (size_t i = 0; i < n; i++) {
+        ldg_base64(buf + len, proof[i], 32);
+        len += 44;
+        buf[len++] = '\n';
+    }
+    buf[len++] = '\n';
+    memcpy(buf + len, ck, strlen(ck) + 1);
+    free(ck);
+    *out = buf;
+    return 0;
 }
 
 /* Signs and stores the checkpoint for the tree of size leaves. */
@@ -1574,5 +1657,62 @@ ldg_keys_revoke(struct ldg_ledger *l, const char *name, const char *reason,
     in.body = body;
     rc = ldg_append(l, &in, seq_out);
     json_decref(body);
+    return rc;
+}
+
+/* -------------------------------------------------------------- stats -- */
+
+int
+ldg_stats(struct ldg_ledger *l, struct ldg_stats *st)
+{
+    struct ldg_txn *t;
+    struct ldg_event ev;
+    struct stat sb;
+    char path[4200];
+    int rc;
+
+    memset(st, 0, sizeof *st);
+    rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
+    if (rc < 0)
+        return rc;
+    rc = ldg_txn_size(t, &st->events);
+    if (rc == 0)
+        rc = ldg_db_count(t, core(l, LDG_DB_BODIES), &st->bodies);
+    if (rc == 0)
+        rc = ldg_db_count(t, core(l, LDG_DB_CHECKPOINTS), &st->checkpoints);
+    if (rc == 0)
+        rc = ldg_db_bytes(t, core(l, LDG_DB_ENTRIES), &st->entry_bytes);
+    if (rc == 0)
+        rc = ldg_db_bytes(t, core(l, LDG_DB_BODIES), &st->body_bytes);
+    if (rc == 0) {
+        uint64_t n = 0;
+        rc = ldg_db_count(t, core(l, LDG_DB_KEYS), &n);
+        st->keys = n; /* corrected below: records are id: and name: */
+    }
+    if (rc == 0 && st->events > 0) {
+        rc = ldg_event_get(t, 0, &ev);
+        if (rc == 0) {
+            st->first_ts = ev.ts_ns;
+            memcpy(st->first_type, ev.type, sizeof ev.type);
+            rc = ldg_event_get(t, st->events - 1, &ev);
+        }
+        if (rc == 0) {
+            st->last_ts = ev.ts_ns;
+            memcpy(st->last_type, ev.type, sizeof ev.type);
+        }
+    }
+    ldg_txn_abort(t);
+    if (rc == 0) {
+        struct ldg_keyinfo *ki;
+        size_t nk;
+        if (ldg_keys_list(l, &ki, &nk) == 0) {
+            st->keys = nk;
+            free(ki);
+        }
+        snprintf(path, sizeof path, "%s/data.mdb", l->dir);
+        if (stat(path, &sb) == 0)
+            st->file_bytes = (uint64_t)sb.st_size;
+        st->map_bytes = ldg_store_map_size(l->store);
+    }
     return rc;
 }

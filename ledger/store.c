@@ -295,6 +295,24 @@ ldg_db_count(struct ldg_txn *t, ldg_dbi dbi, uint64_t *n)
 }
 
 int
+ldg_db_bytes(struct ldg_txn *t, ldg_dbi dbi, uint64_t *bytes)
+{
+    MDB_stat st;
+    int rc = mdb_stat(t->txn, dbi, &st);
+    if (rc != 0)
+        return xlate(rc);
+    *bytes = (uint64_t)st.ms_psize *
+             (st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages);
+    return 0;
+}
+
+uint64_t
+ldg_store_map_size(struct ldg_store *s)
+{
+    return s->map_size;
+}
+
+int
 ldg_db_drop(struct ldg_txn *t, ldg_dbi dbi, int del)
 {
     return xlate(mdb_drop(t->txn, dbi, del ? 1 : 0));

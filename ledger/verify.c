@@ -681,3 +681,61 @@ out:
     pthread_mutex_destroy(&vs.mu);
     return rc;
 }
+
+int
+ldg_verify_trusted(struct ldg_ledger *l, const char *note, size_t len,
+                   struct ldg_trusted_report *r)
+{
+    char origin[LDG_ORIGIN_MAX + 1], h1[45], h2[45];
+    uint8_t troot[32], root[32];
+    struct ldg_txn *t = NULL;
+    size_t tlen;
+    int rc;
+
+    memset(r, 0, sizeof *r);
+    if (ldg_note_verify(note, len, l->origin, l->log_key->pub, &tlen) != 0) {
+        ldg_seterr(l, "the trusted checkpoint is not a note signed by this "
+                      "ledger's log key (%s)",
+                   l->origin);
+        return LDG_EBADINPUT;
+    }
+    if (ldg_checkpoint_parse(note, tlen, origin, sizeof origin,
+                             &r->trusted_size, troot) != 0 ||
+        strcmp(origin, l->origin) != 0) {
+        ldg_seterr(l, "the trusted checkpoint is malformed");
+        return LDG_EBADINPUT;
+    }
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    if ((rc = ldg_txn_size(t, &r->log_size)) < 0)
+        goto out;
+    ldg_base64(h1, troot, 32);
+    if (r->log_size < r->trusted_size) {
+        snprintf(r->what, sizeof r->what,
+                 "rolled back: the trusted checkpoint covers %llu events "
+                 "(root %s) but the log has only %llu",
+                 (unsigned long long)r->trusted_size, h1,
+                 (unsigned long long)r->log_size);
+        rc = LDG_ETAMPER;
+        goto out;
+    }
+    if ((rc = ldg_tree_root(t, r->trusted_size, root)) < 0)
+        goto out;
+    ldg_base64(h2, root, 32);
+    if (memcmp(root, troot, 32) != 0) {
+        snprintf(r->what, sizeof r->what,
+                 "forked: at size %llu the trusted checkpoint has root %s "
+                 "but the log's tree has root %s",
+                 (unsigned long long)r->trusted_size, h1, h2);
+        rc = LDG_ETAMPER;
+        goto out;
+    }
+    snprintf(r->what, sizeof r->what,
+             "consistent with the trusted checkpoint of size %llu (root %s); "
+             "the log has %llu events",
+             (unsigned long long)r->trusted_size, h1,
+             (unsigned long long)r->log_size);
+out:
+    ldg_txn_abort(t);
+    return rc;
+}

@@ -1,0 +1,861 @@
+/*
+ * cmd_core.c — init, append, ingest, show, verify, stats, keys, erase.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "ingest/ingest.h"
+
+#define COMMON_LONGOPTS                                                      \
+    {"dir", required_argument, NULL, 'D'},                                   \
+        {"output", required_argument, NULL, 'o'},                            \
+        {"help", no_argument, NULL, 'h'}
+
+/* Handles the options every command takes. Returns 1 if handled, -1 on a
+ * usage error (printed). */
+static int
+common_opt(struct cli *c, int ch)
+{
+    switch (ch) {
+    case 'D':
+        c->dir_opt = optarg;
+        return 1;
+    case 'o':
+        cli_set_output(c, optarg);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int
+resolve_dir(struct cli *c)
+{
+    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
+        cli_err(c, "cannot tell where the ledger is: give --dir DIR or set "
+                   "LEDGER_DIR (HOME is not set)");
+        return EX_USAGE;
+    }
+    return 0;
+}
+
+static int
+usage(struct cli *c, const char *text)
+{
+    fprintf(stderr, "usage: ledger %s\n", text);
+    (void)c;
+    return EX_USAGE;
+}
+
+static int
+check_output(struct cli *c, const char *const *human)
+{
+    if (c->out_name == NULL || c->out != OUT_HUMAN)
+        return 0;
+    for (size_t i = 0; human && human[i]; i++)
+        if (strcmp(c->out_name, human[i]) == 0)
+            return 0;
+    if (strcmp(c->out_name, "human") == 0)
+        return 0;
+    cli_err(c, "unknown output format '%s' (use human, json or json-pretty)",
+            c->out_name);
+    return EX_USAGE;
+}
+
+/* ---------------------------------------------------------------- init -- */
+
+int
+cmd_init(struct cli *c, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"origin", required_argument, NULL, 'g'}, COMMON_LONGOPTS, {0}};
+    const char *origin = NULL;
+    char err[1024], vkey[512];
+    struct ldg_ledger *l;
+    int ch, rc;
+
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+        if (common_opt(c, ch))
+            continue;
+        if (ch == 'g')
+            origin = optarg;
+        else
+            return usage(c, "init [--origin NAME]");
+    }
+    if (optind != argc)
+        return usage(c, "init [--origin NAME]");
+    if ((rc = resolve_dir(c)) != 0)
+        return rc;
+    rc = ldg_init(c->dir, origin, NULL, err, sizeof err);
+    if (rc < 0) {
+        cli_err(c, "%s", err);
+        return cli_exit_code(rc);
+    }
+    if ((rc = cli_open(c, 1, &l)) != 0)
+        return rc;
+    ldg_verifier_key(l, vkey, sizeof vkey);
+    if (c->out == OUT_HUMAN) {
+        printf("dir\t%s\norigin\t%s\nverifier\t%s\n", c->dir, ldg_origin(l),
+               vkey);
+    } else {
+        cli_print_json(c, json_pack("{s:s, s:s, s:s}", "dir", c->dir,
+                                    "origin", ldg_origin(l), "verifier",
+                                    vkey));
+    }
+    ldg_close(l);
+    return EX_OK;
+}
+
+/* -------------------------------------------------------------- append -- */
+
+static int
+read_all(FILE *f, size_t max, char **out, size_t *len)
+{
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    if (buf == NULL)
+        return LDG_ENOMEM;
+    for (;;) {
+        size_t got;
+        if (n == cap) {
+            char *nb;
+            if (cap > max) {
+                free(buf);
+                return LDG_ETOOBIG;
+            }
+            cap *= 2;
+            nb = realloc(buf, cap);
+            if (nb == NULL) {
+                free(buf);
+                return LDG_ENOMEM;
+            }
+            buf = nb;
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f)) {
+        free(buf);
+        return LDG_EIO;
+    }
+    if (n > max) {
+        free(buf);
+        return LDG_ETOOBIG;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+static json_t *
+parse_body(struct cli *c, const char *what, const char *text, size_t len)
+{
+    json_error_t je;
+    json_t *b = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (b == NULL) {
+        cli_err(c, "%s:%d:%d: %s", what, je.line, je.column, je.text);
+        return NULL;
+    }
+    if (!json_is_object(b)) {
+        cli_err(c, "%s: the body must be a JSON object", what);
+        json_decref(b);
+        return NULL;
+    }
+    return b;
+}
+
+int
+cmd_append(struct cli *c, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"subject", required_argument, NULL, 's'},
+        {"run", required_argument, NULL, 'r'},
+        {"parent", required_argument, NULL, 'p'},
+        {"actor", required_argument, NULL, 'a'},
+        {"body", required_argument, NULL, 'b'},
+        {"body-file", required_argument, NULL, 'f'},
+        COMMON_LONGOPTS,
+        {0}};
+    static const char *u =
+        "append TYPE [--subject S] [--run R] [--parent SEQ] [--actor NAME] "
+        "[--body JSON | --body-file F]";
+    struct ldg_event_in in;
+    const char *body_text = NULL, *body_file = NULL;
+    struct ldg_ledger *l = NULL;
+    json_t *body = NULL;
+    uint64_t seq;
+    int ch, rc;
+
+    memset(&in, 0, sizeof in);
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+        if (common_opt(c, ch))
+            continue;
+        switch (ch) {
+        case 's':
+            in.subject = optarg;
+            break;
+        case 'r':
+            in.run = optarg;
+            break;
+        case 'p':
+            if (cli_parse_u64(optarg, &in.parent) < 0) {
+                cli_err(c, "--parent: '%s' is not a sequence number",
+                        optarg);
+                return EX_USAGE;
+            }
+            in.has_parent = 1;
+            break;
+        case 'a':
+            in.actor = optarg;
+            break;
+        case 'b':
+            body_text = optarg;
+            break;
+        case 'f':
+            body_file = optarg;
+            break;
+        default:
+            return usage(c, u);
+        }
+    }
+    if (optind + 1 != argc || (body_text && body_file))
+        return usage(c, u);
+    in.type = argv[optind];
+    if ((rc = resolve_dir(c)) != 0)
+        return rc;
+    if (body_text != NULL) {
+        body = parse_body(c, "--body", body_text, strlen(body_text));
+    } else {
+        FILE *f = stdin;
+        char *text;
+        size_t len;
+        const char *name = body_file ? body_file : "<stdin>";
+        if (body_file != NULL && strcmp(body_file, "-") != 0) {
+            f = fopen(body_file, "rb");
+            if (f == NULL) {
+                cli_err(c, "cannot open %s: %s", body_file, strerror(errno));
+                return EX_NOINPUT;
+            }
+        }
+        rc = read_all(f, LDG_BODY_MAX_DEFAULT * 4, &text, &len);
+        if (f != stdin)
+            fclose(f);
+        if (rc < 0) {
+            cli_err(c, "%s: %s", name, ldg_strerror(rc));
+            return cli_exit_code(rc);
+        }
+        body = parse_body(c, name, text, len);
+        free(text);
+    }
+    if (body == NULL)
+        return EX_DATAERR;
+    in.body = body;
+    if ((rc = cli_open(c, 0, &l)) != 0)
+        goto out;
+    rc = ldg_append(l, &in, &seq);
+    if (rc < 0) {
+        cli_err(c, "%s", ldg_errmsg(l));
+        rc = cli_exit_code(rc);
+        goto out;
+    }
+    if (c->out == OUT_HUMAN)
+        printf("%llu\n", (unsigned long long)seq);
+    else {
+        char b[24];
+        snprintf(b, sizeof b, "%llu", (unsigned long long)seq);
+        cli_print_json(c, json_pack("{s:s}", "seq", b));
+    }
+    rc = EX_OK;
+out:
+    json_decref(body);
+    ldg_close(l);
+    return rc;
+}
+
+/* -------------------------------------------------------------- ingest -- */
+
+struct ingest_ctx {
+    struct cli *c;
+    const char *name;
+};
+
+static void
+ingest_error(void *ctx, uint64_t line, int col, const char *msg)
+{
+    struct ingest_ctx *ic = ctx;
+    fprintf(stderr, "%s:%llu:%d: %s\n", ic->name, (unsigned long long)line,
+            col, msg);
+}
+
+static void
+ingest_progress(void *ctx, uint64_t lines, uint64_t committed)
+{
+    struct ingest_ctx *ic = ctx;
+    if (ic->c->progress)
+        fprintf(stderr, "\ringest: %llu lines read, %llu committed  ",
+                (unsigned long long)lines, (unsigned long long)committed);
+}
+
+int
+cmd_ingest(struct cli *c, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"strict", no_argument, NULL, 's'},
+        {"batch", required_argument, NULL, 'b'},
+        {"threads", required_argument, NULL, 't'},
+        COMMON_LONGOPTS,
+        {0}};
+    static const char *u = "ingest [FILE|-] [--strict] [--batch N]";
+    struct ldg_ingest_opts o;
+    struct ldg_ingest_report rep;
+    struct ingest_ctx ic;
+    struct ldg_ledger *l = NULL;
+    FILE *in = stdin;
+    uint64_t v;
+    int ch, rc;
+
+    memset(&o, 0, sizeof o);
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+        if (common_opt(c, ch))
+            continue;
+        switch (ch) {
+        case 's':
+            o.strict = 1;
+            break;
+        case 'b':
+            if (cli_parse_u64(optarg, &v) < 0 || v == 0 || v > 1000000)
+                return usage(c, u);
+            o.batch = (size_t)v;
+            break;
+        case 't':
+            if (cli_parse_u64(optarg, &v) < 0 || v > 64)
+                return usage(c, u);
+            o.threads = (unsigned)v;
+            break;
+        default:
+            return usage(c, u);
+        }
+    }
+    if (optind + 1 < argc)
+        return usage(c, u);
+    ic.c = c;
+    ic.name = "<stdin>";
+    if (optind < argc && strcmp(argv[optind], "-") != 0) {
+        ic.name = argv[optind];
+        in = fopen(argv[optind], "rb");
+        if (in == NULL) {
+            cli_err(c, "cannot open %s: %s", argv[optind], strerror(errno));
+            return EX_NOINPUT;
+        }
+    }
+    if ((rc = resolve_dir(c)) != 0)
+        goto out;
+    if ((rc = cli_open(c, 0, &l)) != 0)
+        goto out;
+    o.on_error = ingest_error;
+    o.on_progress = ingest_progress;
+    o.ctx = &ic;
+    rc = ldg_ingest(l, in, &o, &rep);
+    if (c->progress)
+        fputc('\n', stderr);
+    if (rc < 0 && rc != LDG_EBADINPUT)
+        cli_err(c, "%s", ldg_errmsg(l));
+    if (o.strict && rep.rejected > 0)
+        fprintf(stderr, "ingest: --strict: %llu invalid lines, nothing "
+                        "committed\n",
+                (unsigned long long)rep.rejected);
+    else if (rep.committed > 0)
+        fprintf(stderr, "ingest: %llu events committed (seq %llu..%llu), "
+                        "%llu lines rejected\n",
+                (unsigned long long)rep.committed,
+                (unsigned long long)rep.first_seq,
+                (unsigned long long)(rep.first_seq + rep.committed - 1),
+                (unsigned long long)rep.rejected);
+    else
+        fprintf(stderr, "ingest: 0 events committed, %llu lines rejected\n",
+                (unsigned long long)rep.rejected);
+    if (c->out != OUT_HUMAN) {
+        char a[24], b[24], d[24];
+        snprintf(a, sizeof a, "%llu", (unsigned long long)rep.committed);
+        snprintf(b, sizeof b, "%llu", (unsigned long long)rep.rejected);
+        snprintf(d, sizeof d, "%llu", (unsigned long long)rep.first_seq);
+        cli_print_json(c, json_pack("{s:s, s:s, s:s}", "committed", a,
+                                    "rejected", b, "first_seq", d));
+    }
+    rc = cli_exit_code(rc);
+out:
+    if (in != stdin)
+        fclose(in);
+    ldg_close(l);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- show -- */
+
+int
+cmd_show(struct cli *c, int argc, char **argv)
+{
+    static const struct option lo[] = {{"raw", no_argument, NULL, 'r'},
+                                       COMMON_LONGOPTS,
+                                       {0}};
+    struct ldg_ledger *l = NULL;
+    struct ldg_txn *t = NULL;
+    struct ldg_event ev;
+    uint64_t seq;
+    int ch, rc, raw = 0;
+
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+        if (common_opt(c, ch))
+            continue;
+        if (ch == 'r')
+            raw = 1;
+        else
+            return usage(c, "show SEQ [--raw] [-o json]");
+    }
+    if (optind + 1 != argc || cli_parse_u64(argv[optind], &seq) < 0)
+        return usage(c, "show SEQ [--raw] [-o json]");
+    if ((rc = check_output(c, NULL)) != 0)
+        return rc;
+    if ((rc = resolve_dir(c)) != 0)
+        return rc;
+    if ((rc = cli_open(c, 1, &l)) != 0)
+        return rc;
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0) {
+        cli_err(c, "%s", ldg_strerror(rc));
+        rc = cli_exit_code(rc);
+        goto out;
+    }
+    rc = ldg_event_get(t, seq, &ev);
+    if (rc < 0) {
+        if (rc == LDG_ENOTFOUND)
+            cli_err(c, "no event %llu", (unsigned long long)seq);
+        else
+            cli_err(c, "event %llu: %s", (unsigned long long)seq,
+                    ldg_strerror(rc));
+        rc = cli_exit_code(rc);
+        goto out;
+    }
+    if (raw) {
+        fwrite(ev.entry, 1, ev.entry_len, stdout);
+    } else if (c->out != OUT_HUMAN) {
+        cli_print_json(c, cli_event_json(t, &ev, 1));
+    } else {
+        json_t *o = cli_event_json(t, &ev, 1), *v;
+        const char *k;
+        json_object_foreach(o, k, v) {
+            if (json_is_string(v)) {
+                printf("%-16s %s\n", k, json_string_value(v));
+            } else {
+                char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS |
+                                            JSON_ENCODE_ANY);
+                printf("%-16s %s\n", k, s ? s : "?");
+                free(s);
+            }
+        }
+        json_decref(o);
+    }
+    rc = EX_OK;
+out:
+    ldg_txn_abort(t);
+    ldg_close(l);
+    return rc;
+}
+
+/* -------------------------------------------------------------- verify -- */
+
+static int
+read_file(const char *path, size_t max, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    int rc;
+    if (f == NULL)
+        return LDG_ENOTFOUND;
+    rc = read_all(f, max, out, len);
+    fclose(f);
+    return rc;
+}
+
+int
+cmd_verify(struct cli *c, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"from", required_argument, NULL, 'f'},
+        {"full", no_argument, NULL, 'F'},
+        {"trusted", required_argument, NULL, 't'},
+        COMMON_LONGOPTS,
+        {0}};
+    static const char *u = "verify [--from SEQ] [--full] [--trusted FILE]";
+    struct ldg_verify_report r;
+    struct ldg_trusted_report tr;
+    struct ldg_ledger *l = NULL;
+    const char *trusted = NULL;
+    char *note = NULL;
+    size_t note_len = 0;
+    uint64_t from = 0;
+    unsigned flags = 0;
+    int ch, rc, trc = 0;
+
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+        if (common_opt(c, ch))
+            continue;
+        switch (ch) {
+        case 'f':
+            if (cli_parse_u64(optarg, &from) < 0)
+                return usage(c, u);
+            break;
+        case 'F':
+            flags |= LDG_VERIFY_FULL;
+            break;
+        case 't':
+            trusted = optarg;
+            break;
+        default:
+            return usage(c, u);
+        }
+    }
+    if (optind != argc)
+        return usage(c, u);
+    if ((rc = check_output(c, NULL)) != 0)
+        return rc;
+    if ((rc = resolve_dir(c)) != 0)
+        return rc;
+    if (trusted != NULL) {
+        rc = read_file(trusted, 1 << 16, &note, &note_len);
+        if (rc < 0) {
+            cli_err(c, "cannot read trusted checkpoint %s: %s", trusted,
+                    rc == LDG_ENOTFOUND ? strerror(errno) : ldg_strerror(rc));
+            return cli_exit_code(rc);
+        }
+    }
+    if ((rc = cli_open(c, 0, &l)) != 0)
+        goto out;
+    if (from > 0)
+        flags |= LDG_VERIFY_FULL; /* an explicit start overrides the saved */
+    rc = ldg_verify(l, flags, from, &r, cli_progress, c);
+    if (c->progress)
+        fprintf(stderr, "\r\033[K");
+    if (rc < 0 && rc != LDG_ETAMPER) {
+        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        rc = cli_exit_code(rc);
+        goto out;
+    }
+    if (rc == 0 && note != NULL) {
+        trc = ldg_verify_trusted(l, note, note_len, &tr);
+        if (trc < 0 && trc != LDG_ETAMPER) {
+            cli_err(c, "%s: %s", trusted, ldg_errmsg(l));
+            rc = cli_exit_code(trc);
+            goto out;
+        }
+    }
+    if (c->out != OUT_HUMAN) {
+        char a[24], b[24], d[24], e[24];
+        json_t *o;
+        snprintf(a, sizeof a, "%llu", (unsigned long long)r.from);
+        snprintf(b, sizeof b, "%llu", (unsigned long long)r.to);
+        snprintf(d, sizeof d, "%llu", (unsigned long long)r.checkpoints);
+        snprintf(e, sizeof e, "%llu", (unsigned long long)r.erased);
+        o = json_pack("{s:b, s:s, s:s, s:s, s:s}", "ok",
+                      rc == 0 && trc == 0, "from", a, "to", b, "checkpoints",
+                      d, "erased", e);
+        if (rc == LDG_ETAMPER) {
+            char bs[24];
+            snprintf(bs, sizeof bs, "%llu", (unsigned long long)r.bad_seq);
+            json_object_set_new(o, "bad_seq", json_string(bs));
+            json_object_set_new(o, "error", json_string(r.what));
+        }
+        if (note != NULL && rc == 0)
+            json_object_set_new(o, "trusted",
+                                json_pack("{s:b, s:s}", "ok", trc == 0,
+                                          "detail", tr.what));
+        cli_print_json(c, o);
+    }
+    if (rc == LDG_ETAMPER) {
+        cli_err(c, "FAILED: %s", r.what);
+        rc = EX_VERIFY;
+        goto out;
+    }
+    if (trc == LDG_ETAMPER) {
+        cli_err(c, "FAILED: %s", tr.what);
+        rc = EX_VERIFY;
+        goto out;
+    }
+    if (c->out == OUT_HUMAN) {
+        printf("ok: %llu events verified (%llu..%llu of %llu), %llu "
+               "checkpoints, %llu erased bodies\n",
+               (unsigned long long)r.checked, (unsigned long long)r.from,
+               (unsigned long long)(r.to ? r.to - 1 : 0),
+               (unsigned long long)r.to, (unsigned long long)r.checkpoints,
+               (unsigned long long)r.erased);
+        if (note != NULL)
+            printf("ok: %s\n", tr.what);
+    }
+    rc = EX_OK;
+out:
+    free(note);
+    ldg_close(l);
+    return rc;
+}
+
+/* --------------------------------------------------------------- stats -- */
+
+int
+cmd_stats(struct cli *c, int argc, char **argv)
+{
+    static const struct option lo[] = {COMMON_LONGOPTS, {0}};
+    struct ldg_ledger *l = NULL;
+    struct ldg_stats st;
+    char t1[64] = "", t2[64] = "";
+    int ch, rc;
+
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "o:h", lo, NULL)) != -1)
+        if (!common_opt(c, ch))
+            return usage(c, "stats [-o json]");
+    if (optind != argc)
+        return usage(c, "stats [-o json]");
+    if ((rc = check_output(c, NULL)) != 0)
+        return rc;
+    if ((rc = resolve_dir(c)) != 0)
+        return rc;
+    if ((rc = cli_open(c, 1, &l)) != 0)
+        return rc;
+    rc = ldg_stats(l, &st);
+    if (rc < 0) {
+        cli_err(c, "%s", ldg_strerror(rc));
+        ldg_close(l);
+        return cli_exit_code(rc);
+    }
+    if (st.events) {
+        cli_time(t1, sizeof t1, st.first_ts);
+        cli_time(t2, sizeof t2, st.last_ts);
+    }
+    if (c->out == OUT_HUMAN) {
+        printf("origin       %s\n", ldg_origin(l));
+        printf("events       %llu\n", (unsigned long long)st.events);
+        printf("bodies       %llu (%llu erased)\n",
+               (unsigned long long)st.bodies,
+               (unsigned long long)(st.events - st.bodies));
+        printf("checkpoints  %llu\n", (unsigned long long)st.checkpoints);
+        printf("keys         %llu\n", (unsigned long long)st.keys);
+        printf("entry bytes  %llu\n", (unsigned long long)st.entry_bytes);
+        printf("body bytes   %llu\n", (unsigned long long)st.body_bytes);
+        printf("file bytes   %llu\n", (unsigned long long)st.file_bytes);
+        printf("map bytes    %llu\n", (unsigned long long)st.map_bytes);
+        if (st.events) {
+            printf("first        0 %s %s\n", t1, st.first_type);
+            printf("last         %llu %s %s\n",
+                   (unsigned long long)(st.events - 1), t2, st.last_type);
+        }
+    } else {
+        char b[10][24];
+        uint64_t vals[10] = {st.events,      st.bodies,     st.checkpoints,
+                             st.keys,        st.entry_bytes, st.body_bytes,
+                             st.file_bytes,  st.map_bytes,  st.first_ts,
+                             st.last_ts};
+        json_t *o;
+        for (int i = 0; i < 10; i++)
+            snprintf(b[i], sizeof b[i], "%llu", (unsigned long long)vals[i]);
+        o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}}",
+                      "origin", ldg_origin(l), "events", b[0], "bodies",
+                      b[1], "checkpoints", b[2], "keys", b[3], "sizes",
+                      "entry_bytes", b[4], "body_bytes", b[5], "file_bytes",
+                      b[6], "map_bytes", b[7]);
+        if (st.events) {
+            char last[24];
+            snprintf(last, sizeof last, "%llu",
+                     (unsigned long long)(st.events - 1));
+            json_object_set_new(o, "first",
+                                json_pack("{s:s, s:s, s:s, s:s}", "seq", "0",
+                                          "ts", b[8], "time", t1, "type",
+                                          st.first_type));
+            json_object_set_new(o, "last",
+                                json_pack("{s:s, s:s, s:s, s:s}", "seq",
+                                          last, "ts", b[9], "time", t2,
+                                          "type", st.last_type));
+        }
+        cli_print_json(c, o);
+    }
+    ldg_close(l);
+    return EX_OK;
+}
+
+/* ---------------------------------------------------------------- keys -- */
+
+static int
+keys_list(struct cli *c, struct ldg_ledger *l)
+{
+    struct ldg_keyinfo *k;
+    size_t n;
+    int rc = ldg_keys_list(l, &k, &n);
+    if (rc < 0) {
+        cli_err(c, "%s", ldg_strerror(rc));
+        return cli_exit_code(rc);
+    }
+    if (c->out == OUT_HUMAN)
+        printf("%-20s %-16s %-8s %-8s %s\n", "NAME", "KEY ID", "ADDED",
+               "REVOKED", "SECRET");
+    for (size_t i = 0; i < n; i++) {
+        char added[24], rev[24], pub[65];
+        snprintf(added, sizeof added, "%llu",
+                 (unsigned long long)k[i].added_seq);
+        if (k[i].revoked_seq == UINT64_MAX)
+            snprintf(rev, sizeof rev, "-");
+        else
+            snprintf(rev, sizeof rev, "%llu",
+                     (unsigned long long)k[i].revoked_seq);
+        ldg_hex(pub, k[i].pub, 32);
+        if (c->out == OUT_HUMAN) {
+            printf("%-20s %-16s %-8s %-8s %s\n", k[i].name, k[i].key_id,
+                   added, rev, k[i].has_secret ? "yes" : "no");
+        } else {
+            json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b}", "name",
+                                  k[i].name, "key_id", k[i].key_id,
+                                  "public_key", pub, "added_seq", added,
+                                  "has_secret", k[i].has_secret);
+            if (k[i].revoked_seq != UINT64_MAX)
+                json_object_set_new(o, "revoked_seq", json_string(rev));
+            cli_print_json(c, o);
+        }
+    }
+    free(k);
+    return EX_OK;
+}
+
+int
+cmd_keys(struct cli *c, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"roles", required_argument, NULL, 'r'},
+        {"reason", required_argument, NULL, 'R'},
+        COMMON_LONGOPTS,
+        {0}};
+    static const char *u = "keys add NAME [--roles R,...] | keys list | "
+                           "keys revoke NAME --reason TEXT | keys verifier";
+    const char *roles = NULL, *reason = NULL, *sub;
+    struct ldg_ledger *l = NULL;
+    uint64_t seq;
+    int ch, rc;
+
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+        if (common_opt(c, ch))
+            continue;
+        if (ch == 'r')
+            roles = optarg;
+        else if (ch == 'R')
+            reason = optarg;
+        else
+            return usage(c, u);
+    }
+    if (optind >= argc)
+        return usage(c, u);
+    sub = argv[optind];
+    if ((rc = resolve_dir(c)) != 0)
+        return rc;
+    if (strcmp(sub, "list") == 0 && optind + 1 == argc) {
+        if ((rc = cli_open(c, 1, &l)) != 0)
+            return rc;
+        rc = keys_list(c, l);
+    } else if (strcmp(sub, "verifier") == 0 && optind + 1 == argc) {
+        char vkey[512];
+        if ((rc = cli_open(c, 1, &l)) != 0)
+            return rc;
+        ldg_verifier_key(l, vkey, sizeof vkey);
+        if (c->out == OUT_HUMAN)
+            printf("%s\n", vkey);
+        else
+            cli_print_json(c, json_pack("{s:s}", "verifier", vkey));
+        rc = EX_OK;
+    } else if (strcmp(sub, "add") == 0 && optind + 2 == argc) {
+        if ((rc = cli_open(c, 0, &l)) != 0)
+            return rc;
+        rc = ldg_keys_add(l, argv[optind + 1], roles, &seq);
+        if (rc < 0) {
+            cli_err(c, "%s", ldg_errmsg(l));
+            rc = cli_exit_code(rc);
+        } else {
+            printf("%llu\n", (unsigned long long)seq);
+            rc = EX_OK;
+        }
+    } else if (strcmp(sub, "revoke") == 0 && optind + 2 == argc) {
+        if (reason == NULL || *reason == '\0') {
+            cli_err(c, "revoke needs --reason TEXT");
+            return EX_USAGE;
+        }
+        if ((rc = cli_open(c, 0, &l)) != 0)
+            return rc;
+        rc = ldg_keys_revoke(l, argv[optind + 1], reason, &seq);
+        if (rc < 0) {
+            cli_err(c, "%s", ldg_errmsg(l));
+            rc = cli_exit_code(rc);
+        } else {
+            printf("%llu\n", (unsigned long long)seq);
+            rc = EX_OK;
+        }
+    } else {
+        return usage(c, u);
+    }
+    ldg_close(l);
+    return rc;
+}
+
+/* --------------------------------------------------------------- erase -- */
+
+int
+cmd_erase(struct cli *c, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"reason", required_argument, NULL, 'R'}, COMMON_LONGOPTS, {0}};
+    static const char *u = "erase SEQ --reason TEXT";
+    struct ldg_event_in in;
+    struct ldg_ledger *l = NULL;
+    const char *reason = NULL;
+    uint64_t target, seq;
+    json_t *body;
+    int ch, rc;
+
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+        if (common_opt(c, ch))
+            continue;
+        if (ch == 'R')
+            reason = optarg;
+        else
+            return usage(c, u);
+    }
+    if (optind + 1 != argc || cli_parse_u64(argv[optind], &target) < 0 ||
+        reason == NULL || *reason == '\0')
+        return usage(c, u);
+    if ((rc = resolve_dir(c)) != 0)
+        return rc;
+    if ((rc = cli_open(c, 0, &l)) != 0)
+        return rc;
+    body = json_pack("{s:I, s:s}", "target_seq", (json_int_t)target,
+                     "reason", reason);
+    memset(&in, 0, sizeof in);
+    in.type = "body.erased";
+    in.body = body;
+    rc = ldg_append(l, &in, &seq);
+    json_decref(body);
+    if (rc < 0) {
+        cli_err(c, "%s", ldg_errmsg(l));
+        rc = cli_exit_code(rc);
+    } else {
+        printf("%llu\n", (unsigned long long)seq);
+        rc = EX_OK;
+    }
+    ldg_close(l);
+    return rc;
+}

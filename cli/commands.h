@@ -1,0 +1,27 @@
+/*
+ * commands.h — the command table beyond the core commands. Each module's
+ * commands live in their own cli/cmd_<module>.c; add a declaration, a
+ * usage line and a table entry here.
+ */
+#ifndef LDG_CLI_COMMANDS_H
+#define LDG_CLI_COMMANDS_H
+
+#include "cli/cli.h"
+
+/* cli/cmd_tlog.c — transparency (Merkle tree, checkpoints, proofs, tiles) */
+int cmd_checkpoint(struct cli *c, int argc, char **argv);
+int cmd_proof(struct cli *c, int argc, char **argv);
+int cmd_tiles(struct cli *c, int argc, char **argv);
+
+#define CLI_EXTRA_USAGE                                                      \
+    "  checkpoint [--size N]           the latest (or size N) signed "       \
+    "checkpoint\n"                                                           \
+    "  proof SEQ [--size N]            tlog-proof@v1 inclusion proof\n"      \
+    "  proof --consistency OLD [--size N]   consistency proof body\n"        \
+    "  tiles DIR                       write C2SP tlog-tiles to DIR\n"
+
+#define CLI_EXTRA_COMMANDS                                                   \
+    {"checkpoint", cmd_checkpoint}, {"proof", cmd_proof},                    \
+    {"tiles", cmd_tiles}
+
+#endif

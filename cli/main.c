@@ -1,0 +1,297 @@
+/*
+ * main.c — the ledger program: global options, dispatch, shared helpers.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+
+static const char usage_text[] =
+    "usage: ledger [--dir DIR] COMMAND [ARGS] [-o human|json|json-pretty]\n"
+    "\n"
+    "The flight recorder and evidence ledger for local AI boxes.\n"
+    "\n"
+    "commands:\n"
+    "  init [--origin NAME]            create a ledger and its log key\n"
+    "  append TYPE [--subject S] [--run R] [--parent SEQ] [--actor NAME]\n"
+    "         [--body JSON | --body-file F]   append one event\n"
+    "  ingest [FILE|-] [--strict]      append JSON Lines\n"
+    "  show SEQ [--raw]                one event in full\n"
+    "  verify [--from SEQ] [--full] [--trusted FILE]\n"
+    "                                  re-check signatures, chain, tree\n"
+    "  stats                           counts and sizes\n"
+    "  keys add NAME [--roles R,..] | list | revoke NAME --reason TEXT\n"
+    "       | verifier                 actor keys and the log key\n"
+    "  erase SEQ --reason TEXT         erase the body of an event\n"
+    CLI_EXTRA_USAGE
+    "\n"
+    "The ledger directory is --dir DIR, else $LEDGER_DIR, else\n"
+    "${XDG_STATE_HOME:-$HOME/.local/state}/ledger.\n"
+    "Exit codes: 0 ok, 1 verification failed, 64 usage, 65 bad data,\n"
+    "66 no input, 73 cannot create, 74 I/O, 77 key unusable.\n";
+
+void
+cli_err(const struct cli *c, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "ledger%s%s: ", c && c->cmd ? " " : "",
+            c && c->cmd ? c->cmd : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int
+cli_exit_code(int rc)
+{
+    switch (rc) {
+    case LDG_OK:
+        return EX_OK;
+    case LDG_ETAMPER:
+    case LDG_EBADSIG:
+    case LDG_EBADPROOF:
+        return EX_VERIFY;
+    case LDG_EINVAL:
+        return EX_USAGE;
+    case LDG_EBADINPUT:
+    case LDG_ETOOBIG:
+    case LDG_ECORRUPT:
+    case LDG_EVERSION:
+    case LDG_EERASED:
+        return EX_DATAERR;
+    case LDG_ENOTFOUND:
+        return EX_NOINPUT;
+    case LDG_EEXIST:
+        return EX_CANTCREAT;
+    case LDG_EKEY:
+        return EX_NOPERM;
+    case LDG_ENOMEM:
+        return EX_OSERR;
+    default:
+        return EX_IOERR;
+    }
+}
+
+int
+cli_open(struct cli *c, int ro, struct ldg_ledger **out)
+{
+    struct ldg_options o;
+    char err[1024];
+    int rc;
+
+    memset(&o, 0, sizeof o);
+    o.flags = ro ? LDG_RDONLY : 0;
+    {
+        const char *mb = getenv("LEDGER_MAP_BYTES");
+        const char *mx = getenv("LEDGER_MAP_MAX_BYTES");
+        if (mb != NULL)
+            o.map_size_bytes = (size_t)strtoull(mb, NULL, 10);
+        if (mx != NULL)
+            o.map_max_bytes = (size_t)strtoull(mx, NULL, 10);
+    }
+    rc = ldg_open(out, c->dir, &o, err, sizeof err);
+    if (rc < 0) {
+        cli_err(c, "%s", err);
+        return cli_exit_code(rc);
+    }
+    return 0;
+}
+
+int
+cli_set_output(struct cli *c, const char *v)
+{
+    c->out_name = v;
+    if (strcmp(v, "json") == 0)
+        c->out = OUT_JSON;
+    else if (strcmp(v, "json-pretty") == 0)
+        c->out = OUT_JSON_PRETTY;
+    else
+        c->out = OUT_HUMAN;
+    return 0;
+}
+
+int
+cli_parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+void
+cli_time(char *buf, size_t cap, uint64_t ts_ns)
+{
+    time_t secs = (time_t)(ts_ns / 1000000000u);
+    struct tm tm;
+    char base[32];
+    gmtime_r(&secs, &tm);
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, cap, "%s.%09lluZ", base,
+             (unsigned long long)(ts_ns % 1000000000u));
+}
+
+void
+cli_print_json(const struct cli *c, json_t *v)
+{
+    size_t flags = JSON_ENCODE_ANY | JSON_PRESERVE_ORDER;
+    if (c->out == OUT_JSON_PRETTY)
+        flags |= JSON_INDENT(2);
+    else
+        flags |= JSON_COMPACT;
+    json_dumpf(v, stdout, flags);
+    fputc('\n', stdout);
+    json_decref(v);
+}
+
+void
+cli_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    const struct cli *c = ctx;
+    if (!c->progress)
+        return;
+    if (total)
+        fprintf(stderr, "\r%s: %llu/%llu (%.0f%%)  ", c->cmd,
+                (unsigned long long)done, (unsigned long long)total,
+                100.0 * (double)done / (double)total);
+    else
+        fprintf(stderr, "\r%s: %llu  ", c->cmd, (unsigned long long)done);
+}
+
+void
+cli_key_name(struct ldg_txn *t, const char *key_id, char *buf, size_t cap)
+{
+    struct ldg_keyinfo ki;
+    if (ldg_key_info(t, key_id, &ki) == 0)
+        snprintf(buf, cap, "%s", ki.name);
+    else
+        snprintf(buf, cap, "%s", "");
+}
+
+static json_t *
+u64s(uint64_t v)
+{
+    char b[24];
+    snprintf(b, sizeof b, "%llu", (unsigned long long)v);
+    return json_string(b);
+}
+
+static json_t *
+hexs(const uint8_t *p, size_t n)
+{
+    char b[129];
+    ldg_hex(b, p, n);
+    return json_string(b);
+}
+
+json_t *
+cli_event_json(struct ldg_txn *t, const struct ldg_event *ev, int with_body)
+{
+    json_t *o = json_object();
+    char tbuf[64], name[LDG_NAME_MAX + 1];
+
+    cli_time(tbuf, sizeof tbuf, ev->ts_ns);
+    cli_key_name(t, ev->actor, name, sizeof name);
+    json_object_set_new(o, "seq", u64s(ev->seq));
+    json_object_set_new(o, "ts", u64s(ev->ts_ns));
+    json_object_set_new(o, "time", json_string(tbuf));
+    json_object_set_new(o, "type", json_string(ev->type));
+    json_object_set_new(o, "subject", json_string(ev->subject));
+    if (ev->run[0])
+        json_object_set_new(o, "run", json_string(ev->run));
+    if (ev->has_parent)
+        json_object_set_new(o, "parent", u64s(ev->parent));
+    json_object_set_new(o, "actor", json_string(ev->actor));
+    if (name[0])
+        json_object_set_new(o, "actor_name", json_string(name));
+    json_object_set_new(o, "prev", hexs(ev->prev, 32));
+    json_object_set_new(o, "body_commitment", hexs(ev->body_root, 32));
+    json_object_set_new(o, "leaf_hash", hexs(ev->leaf, 32));
+    json_object_set_new(o, "signature", hexs(ev->sig, 64));
+    if (with_body) {
+        json_t *body = NULL;
+        int rc = ldg_body_get(t, ev->seq, &body);
+        if (rc == 0)
+            json_object_set_new(o, "body", body);
+        else if (rc == LDG_EERASED)
+            json_object_set_new(o, "erased", json_true());
+        else
+            json_object_set_new(o, "body_error",
+                                json_string(ldg_strerror(rc)));
+    }
+    return o;
+}
+
+static const struct command {
+    const char *name;
+    int (*fn)(struct cli *, int, char **);
+} commands[] = {
+    {"init", cmd_init},     {"append", cmd_append}, {"ingest", cmd_ingest},
+    {"show", cmd_show},     {"verify", cmd_verify}, {"stats", cmd_stats},
+    {"keys", cmd_keys},     {"erase", cmd_erase},   CLI_EXTRA_COMMANDS};
+
+int
+main(int argc, char **argv)
+{
+    struct cli c;
+    int i = 1;
+
+    memset(&c, 0, sizeof c);
+    c.prog = "ledger";
+    c.progress = isatty(2);
+    c.out = OUT_HUMAN;
+    /* Global options before the command. Commands accept -o and --dir too
+     * (see cmd_getopt). */
+    while (i < argc && argv[i][0] == '-') {
+        if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
+            c.dir_opt = argv[i + 1];
+            i += 2;
+        } else if (strncmp(argv[i], "--dir=", 6) == 0) {
+            c.dir_opt = argv[i] + 6;
+            i++;
+        } else if ((strcmp(argv[i], "-o") == 0 ||
+                    strcmp(argv[i], "--output") == 0) &&
+                   i + 1 < argc) {
+            cli_set_output(&c, argv[i + 1]);
+            i += 2;
+        } else if (strcmp(argv[i], "-h") == 0 ||
+                   strcmp(argv[i], "--help") == 0) {
+            fputs(usage_text, stdout);
+            return EX_OK;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("ledger 0.1 (format %d)\n", LDG_FORMAT_VERSION);
+            return EX_OK;
+        } else {
+            fprintf(stderr, "ledger: unknown option '%s'\n%s", argv[i],
+                    usage_text);
+            return EX_USAGE;
+        }
+    }
+    if (i >= argc) {
+        fputs(usage_text, stderr);
+        return EX_USAGE;
+    }
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {
+        if (commands[k].name != NULL &&
+            strcmp(commands[k].name, argv[i]) == 0) {
+            c.cmd = commands[k].name;
+            return commands[k].fn(&c, argc - i, argv + i);
+        }
+    }
+    fprintf(stderr, "ledger: unknown command '%s'\n%s", argv[i], usage_text);
+    return EX_USAGE;
+}

@@ -1,0 +1,322 @@
+/*
+ * ingest.c — JSON Lines reader and bulk append.
+ *
+ * Lines are read with a bounded reader: a line longer than the body limit
+ * plus room for the envelope is refused (and skipped) before any buffer
+ * grows past that bound, so outside input cannot make us allocate without
+ * limit.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingest/ingest.h"
+
+#define ENVELOPE_ROOM (64 * 1024)
+
+static const char *const allowed_keys[] = {"type", "body", "subject", "run",
+                                           "parent", "actor"};
+
+int
+ldg_ingest_parse_line(const char *line, size_t len, size_t body_max,
+                      struct ldg_event_in *ev, json_t **holder, int *col,
+                      char *msg, size_t msgcap)
+{
+    json_error_t je;
+    json_t *root, *v;
+    const char *key;
+
+    memset(ev, 0, sizeof *ev);
+    *holder = NULL;
+    *col = 1;
+    if (len > body_max + ENVELOPE_ROOM) {
+        snprintf(msg, msgcap, "line is %zu bytes, more than the %zu allowed",
+                 len, body_max + ENVELOPE_ROOM);
+        return LDG_ETOOBIG;
+    }
+    root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+    if (root == NULL) {
+        *col = je.column > 0 ? je.column : 1;
+        snprintf(msg, msgcap, "%s", je.text);
+        return LDG_EBADINPUT;
+    }
+    if (!json_is_object(root)) {
+        snprintf(msg, msgcap, "an event must be a JSON object");
+        json_decref(root);
+        return LDG_EBADINPUT;
+    }
+    json_object_foreach(root, key, v) {
+        int ok = 0;
+        for (size_t i = 0; i < sizeof allowed_keys / sizeof *allowed_keys;
+             i++)
+            ok |= strcmp(key, allowed_keys[i]) == 0;
+        if (!ok) {
+            snprintf(msg, msgcap,
+                     "unknown field '%s' (an event has type, body, subject, "
+                     "run, parent, actor)",
+                     key);
+            json_decref(root);
+            return LDG_EBADINPUT;
+        }
+    }
+#define STR_FIELD(name, dst)                                                 \
+    do {                                                                     \
+        v = json_object_get(root, name);                                     \
+        if (v != NULL) {                                                     \
+            if (!json_is_string(v) ||                                        \
+                strlen(json_string_value(v)) != json_string_length(v)) {     \
+                snprintf(msg, msgcap, "field '%s': must be a string", name); \
+                json_decref(root);                                           \
+                return LDG_EBADINPUT;                                        \
+            }                                                                \
+            dst = json_string_value(v);                                      \
+        }                                                                    \
+    } while (0)
+    STR_FIELD("type", ev->type);
+    STR_FIELD("subject", ev->subject);
+    STR_FIELD("run", ev->run);
+    STR_FIELD("actor", ev->actor);
+#undef STR_FIELD
+    if (ev->type == NULL) {
+        snprintf(msg, msgcap, "field 'type': required");
+        json_decref(root);
+        return LDG_EBADINPUT;
+    }
+    v = json_object_get(root, "parent");
+    if (v != NULL) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0) {
+            snprintf(msg, msgcap,
+                     "field 'parent': must be a sequence number");
+            json_decref(root);
+            return LDG_EBADINPUT;
+        }
+        ev->has_parent = 1;
+        ev->parent = (uint64_t)json_integer_value(v);
+    }
+    v = json_object_get(root, "body");
+    if (v == NULL) {
+        snprintf(msg, msgcap, "field 'body': required");
+        json_decref(root);
+        return LDG_EBADINPUT;
+    }
+    if (!json_is_object(v)) {
+        snprintf(msg, msgcap, "field 'body': must be an object");
+        json_decref(root);
+        return LDG_EBADINPUT;
+    }
+    ev->body = v;
+    *holder = root;
+    return 0;
+}
+
+/* Bounded line reader over a FILE. */
+struct reader {
+    FILE *in;
+    char *buf;
+    size_t cap, max;
+    int eof;
+};
+
+/* Reads the next line into r->buf (NUL-terminated, newline removed).
+ * Returns 1 with *len set, 0 at end, -1 if the line exceeded max (it is
+ * consumed and *len is its length so far), -2 on read error. */
+static int
+read_line(struct reader *r, size_t *len)
+{
+    size_t n = 0;
+    int c, over = 0;
+
+    if (r->eof)
+        return 0;
+    while ((c = getc_unlocked(r->in)) != EOF && c != '\n') {
+        if (over) {
+            n++;
+            continue;
+        }
+        if (n + 1 >= r->cap) {
+            size_t cap = r->cap ? r->cap * 2 : 4096;
+            char *nb;
+            if (cap > r->max + 1)
+                cap = r->max + 1;
+            if (n + 1 >= cap) {
+                over = 1;
+                n++;
+                continue;
+            }
+            nb = realloc(r->buf, cap);
+            if (nb == NULL)
+                return -2;
+            r->buf = nb;
+            r->cap = cap;
+        }
+        r->buf[n++] = (char)c;
+    }
+    if (c == EOF) {
+        if (ferror(r->in))
+            return -2;
+        r->eof = 1;
+        if (n == 0)
+            return 0;
+    }
+    *len = n;
+    if (over)
+        return -1;
+    r->buf[n] = '\0';
+    return 1;
+}
+
+static int
+is_blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+            return 0;
+    return 1;
+}
+
+static void
+report_error(const struct ldg_ingest_opts *o, uint64_t line, int col,
+             const char *msg)
+{
+    if (o->on_error != NULL)
+        o->on_error(o->ctx, line, col, msg);
+}
+
+/*
+ * One pass over the input. With w == NULL it only validates (strict
+ * mode's first pass); otherwise it appends each valid event.
+ */
+static int
+pass(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
+     struct ldg_writer *w, struct ldg_ingest_report *rep, FILE *spool)
+{
+    struct reader r;
+    size_t body_max = ldg_body_max(l), len = 0;
+    uint64_t lineno = 0;
+    int rc = 0, got;
+
+    memset(&r, 0, sizeof r);
+    r.in = in;
+    r.max = body_max + ENVELOPE_ROOM;
+    while ((got = read_line(&r, &len)) != 0) {
+        struct ldg_event_in ev;
+        json_t *holder;
+        char msg[600];
+        int col;
+
+        lineno++;
+        if (got == -2) {
+            rc = LDG_EIO;
+            ldg_set_errmsg(l, "read error at line %llu: %s",
+                              (unsigned long long)lineno, strerror(errno));
+            break;
+        }
+        if (spool != NULL && got == 1) {
+            fwrite(r.buf, 1, len, spool);
+            fputc('\n', spool);
+        }
+        if (got == 1 && is_blank(r.buf, len))
+            continue;
+        rep->lines++;
+        if (got == -1) {
+            snprintf(msg, sizeof msg,
+                     "line is longer than %zu bytes (body limit %zu)", r.max,
+                     body_max);
+            report_error(o, lineno, 1, msg);
+            rep->rejected++;
+            continue;
+        }
+        if (ldg_ingest_parse_line(r.buf, len, body_max, &ev, &holder, &col,
+                                  msg, sizeof msg) < 0) {
+            report_error(o, lineno, col, msg);
+            rep->rejected++;
+            continue;
+        }
+        if (w == NULL) {
+            /* validation only: vocabulary and sizes */
+            rc = ldg_vocab_check(ev.type, ev.body, msg, sizeof msg);
+            if (rc < 0) {
+                report_error(o, lineno, 1, msg);
+                rep->rejected++;
+            }
+            rc = 0;
+        } else {
+            rc = ldg_writer_add(w, &ev);
+            if (rc == LDG_EBADINPUT || rc == LDG_ETOOBIG || rc == LDG_EKEY ||
+                rc == LDG_EEXIST) {
+                /* Only this line is refused; nothing else changed. A
+                 * failed group commit is never one of these: those come
+                 * from validation before anything is queued. */
+                report_error(o, lineno, 1, ldg_errmsg(l));
+                rep->rejected++;
+                rc = 0;
+            }
+        }
+        json_decref(holder);
+        if (rc < 0)
+            break;
+        if (o->on_progress != NULL && (lineno & 0x3fff) == 0)
+            o->on_progress(o->ctx, lineno,
+                           w ? ldg_writer_committed(w) : 0);
+    }
+    free(r.buf);
+    return rc;
+}
+
+int
+ldg_ingest(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
+           struct ldg_ingest_report *rep)
+{
+    struct ldg_writer_options wo;
+    struct ldg_writer *w = NULL;
+    FILE *spool = NULL;
+    int rc;
+
+    memset(rep, 0, sizeof *rep);
+    if (o->strict) {
+        long pos = ftell(in);
+        if (pos < 0 || fseek(in, pos, SEEK_SET) != 0) {
+            spool = tmpfile();
+            if (spool == NULL) {
+                ldg_set_errmsg(l, "cannot create a temporary file for "
+                                     "--strict: %s",
+                                  strerror(errno));
+                return LDG_EIO;
+            }
+        }
+        rc = pass(l, in, o, NULL, rep, spool);
+        if (rc < 0 || rep->rejected > 0) {
+            if (spool)
+                fclose(spool);
+            return rc < 0 ? rc : LDG_EBADINPUT;
+        }
+        if (spool != NULL) {
+            fflush(spool);
+            rewind(spool);
+            in = spool;
+        } else if (fseek(in, pos, SEEK_SET) != 0) {
+            ldg_set_errmsg(l, "cannot rewind the input: %s",
+                              strerror(errno));
+            return LDG_EIO;
+        }
+        memset(rep, 0, sizeof *rep);
+    }
+    memset(&wo, 0, sizeof wo);
+    wo.batch = o->batch;
+    wo.threads = o->threads;
+    rc = ldg_writer_new(&w, l, &wo);
+    if (rc < 0)
+        goto out;
+    rc = pass(l, in, o, w, rep, NULL);
+    if (rc == 0)
+        rc = ldg_writer_flush(w);
+    rep->committed = ldg_writer_committed(w);
+    rep->first_seq = ldg_writer_first_seq(w);
+    if (rc == 0 && rep->rejected > 0)
+        rc = LDG_EBADINPUT;
+out:
+    ldg_writer_free(w);
+    if (spool != NULL)
+        fclose(spool);
+    return rc;
+}
