@@ -1,0 +1,611 @@
+#!/usr/bin/env bash
+# bench/run.sh BUILD_DIR — the ledger's benchmarks, side by side with the
+# SQLite peer (bench/peer_sqlite.c), in one run on one machine.
+#
+#   make bench                        # BUILD_DIR=build, full scale
+#   BENCH_QUICK=1 bench/run.sh build  # 20,000 events, well under a minute
+#   BENCH_N=100000 BENCH_QUERY_N=1000000 bench/run.sh build
+#
+# Environment:
+#   BENCH_N          events for ingest / verify / append / proof / tiles
+#                    (default 1,000,000; 20,000 with BENCH_QUICK=1)
+#   BENCH_QUERY_N    events in the query stores (default 10,000,000; equal
+#                    to BENCH_N with BENCH_QUICK=1). When equal to BENCH_N
+#                    the ingest stores are queried instead of building more.
+#   BENCH_REPS       process runs for the append and proof medians (50)
+#   BENCH_QUERY_REPS runs per query, median taken (3)
+#   BENCH_SEED, BENCH_PACKS, BENCH_BATCH   generator seed (1), packs (20),
+#                    peer commit batch (1000)
+#   BENCH_THREADS    threads for the pipelined peer (default: nproc)
+#   BENCH_ONLY       space-separated scenarios to run, from: ingest verify
+#                    append proof tiles query rebuild doctor (default: all)
+#   BENCH_FRESH=1    rebuild the query stores even if a matching set from
+#                    an earlier run is in bench/out/
+#   TARGET_*         override a target (see "Targets" below)
+#
+# Everything is written under bench/out/ (gitignored): data, stores, logs,
+# results.tsv (machine-readable) and results.md (a table for RESULTS.md).
+#
+# Every figure is measured from outside, on whole processes, with the
+# bench/rss wrapper (wall time from fork to exit, and the child's peak RSS),
+# the same way for the ledger and for the peer. A ledger step that fails
+# (the CLI is still growing) prints "n/a (reason)" and the run goes on.
+set -u
+
+B=${1:-build}
+cd "$(dirname "$0")/.." || exit 1
+OUT=bench/out
+mkdir -p "$OUT/bin" "$OUT/logs"
+
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+    N=${BENCH_N:-20000}
+    QN=${BENCH_QUERY_N:-$N}
+    REPS=${BENCH_REPS:-20}
+else
+    N=${BENCH_N:-1000000}
+    QN=${BENCH_QUERY_N:-10000000}
+    REPS=${BENCH_REPS:-50}
+fi
+QREPS=${BENCH_QUERY_REPS:-3}
+SEED=${BENCH_SEED:-1}
+PACKS=${BENCH_PACKS:-20}
+BATCH=${BENCH_BATCH:-1000}
+NPROC=$(nproc 2>/dev/null || echo 1)
+THREADS=${BENCH_THREADS:-$NPROC}
+[ "$THREADS" -ge 2 ] || THREADS=2 # the pipelined peer needs two
+ONLY=${BENCH_ONLY:-ingest verify append proof tiles query rebuild doctor}
+
+# Targets: what the issue asks of the ledger. Kinds: "min:X" (the ledger's
+# figure must be at least X), "max:X" (at most X), "ratio:X" (ledger/peer at
+# least X for higher-is-better rows, at most X for lower-is-better rows).
+# The defaults are provisional; override with TARGET_<NAME>=kind:value.
+T_INGEST=${TARGET_INGEST:-ratio:1.0}
+T_INGEST_ABS=${TARGET_INGEST_ABS:-min:20000}
+T_RSS=${TARGET_RSS:-max:256}
+T_VERIFY=${TARGET_VERIFY:-ratio:1.0}
+T_APPEND=${TARGET_APPEND:-max:20}
+T_PROOF=${TARGET_PROOF:-max:10}
+T_TILES_INC=${TARGET_TILES_INC:-max:1.0}
+T_QRUN=${TARGET_QUERY_RUN:-max:100}
+T_QTIME=${TARGET_QUERY_TIME:-ratio:1.0}
+T_QBODY=${TARGET_QUERY_BODY:-ratio:1.0}
+
+LEDGER=$B/ledger
+RESULTS=$OUT/results.tsv
+: >"$RESULTS"
+
+log() { printf '%s\n' "$*" >&2; }
+want() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
+
+# ------------------------------------------------------------ the tools --
+
+# Uses BUILD_DIR/bench/NAME when it is newer than its source, else compiles
+# bench/NAME.c directly (the bench programs do not need libledger, so this
+# works while the library does not build).
+tool() {
+    local name=$1 bin=$B/bench/$1
+    if [ -x "$bin" ] && [ "$bin" -nt "bench/$name.c" ]; then
+        printf '%s\n' "$bin"
+        return 0
+    fi
+    bin=$OUT/bin/$name
+    if [ ! -x "$bin" ] || [ "bench/$name.c" -nt "$bin" ]; then
+        log "building $bin"
+        # shellcheck disable=SC2046
+        ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -o "$bin" "bench/$name.c" \
+            $(pkg-config --cflags --libs libsodium jansson sqlite3) \
+            -lpthread || return 1
+    fi
+    printf '%s\n' "$bin"
+}
+
+GEN=$(tool gen_events) || exit 1
+PEER=$(tool peer_sqlite) || exit 1
+RSS=$(tool rss) || exit 1
+
+# ------------------------------------------------------------- helpers --
+
+# field NAME < "k=v k=v" line: the value of NAME in the last line having it.
+field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" | tail -n 1; }
+
+# timed LABEL CMD...: runs CMD under rss with stdout to $OUT/logs/LABEL.out
+# and stderr to $OUT/logs/LABEL.err. Sets SECS, RSSKB, STATUS.
+timed() {
+    local label=$1
+    shift
+    local m=$OUT/logs/$label.rss
+    rm -f "$m"
+    "$RSS" -o "$m" -l "$label" -- "$@" >"$OUT/logs/$label.out" \
+        2>"$OUT/logs/$label.err"
+    STATUS=$?
+    SECS=$(field secs <"$m")
+    RSSKB=$(field maxrss_kb <"$m")
+    return "$STATUS"
+}
+
+# timed_lines LABEL CMD...: as timed, but stdout goes through wc -l (for
+# queries whose output may be large). Sets ROWS too.
+timed_lines() {
+    local label=$1
+    shift
+    local m=$OUT/logs/$label.rss
+    rm -f "$m"
+    ROWS=$("$RSS" -o "$m" -l "$label" -- "$@" 2>"$OUT/logs/$label.err" |
+        wc -l)
+    STATUS=$(field status <"$m")
+    STATUS=${STATUS:-127}
+    SECS=$(field secs <"$m")
+    RSSKB=$(field maxrss_kb <"$m")
+    return "$STATUS"
+}
+
+# Why LABEL failed, in a few words, for "n/a (...)".
+reason() {
+    local r
+    r=$(grep -v '^[[:space:]]*$' "$OUT/logs/$1.err" 2>/dev/null | head -n 1 |
+        tr -d '\r' | cut -c1-60)
+    printf '%s\n' "${r:-exit status ${STATUS:-?}}"
+}
+
+median() {
+    sort -g | awk '{ a[NR] = $1 }
+        END { if (NR == 0) exit 1
+              if (NR % 2) print a[(NR + 1) / 2]
+              else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+
+now_ns() { date +%s%N; }
+
+# row SCENARIO UNIT LEDGER PEER BETTER TARGET NOTE
+# BETTER is hi or lo; LEDGER/PEER are numbers or "n/a (...)"/"-".
+row() {
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" \
+        "${7:-}" >>"$RESULTS"
+}
+
+ledger_ok=1
+ledger_why=""
+if [ ! -x "$LEDGER" ]; then
+    ledger_ok=0
+    ledger_why="$LEDGER missing"
+fi
+na() { printf 'n/a (%s)\n' "$1"; }
+
+# ---------------------------------------------------------------- data --
+
+# gen_data FILE COUNT SEED: generates unless FILE is already there and
+# newer than the generator. The generator's summary goes to FILE.meta.
+gen_data() {
+    if [ -s "$1" ] && [ -s "$1.meta" ] && [ "$1" -nt "$GEN" ]; then
+        return 0
+    fi
+    log "generating $2 events into $1"
+    "$GEN" "$2" --seed "$3" --packs "$PACKS" >"$1.tmp" 2>"$1.meta" &&
+        mv "$1.tmp" "$1"
+}
+
+DATA=$OUT/events-$N-s$SEED-p$PACKS.jsonl
+EXTRA=$OUT/extra-1000-s$((SEED + 1000)).jsonl
+gen_data "$DATA" "$N" "$SEED" || exit 1
+gen_data "$EXTRA" 1000 $((SEED + 1000)) || exit 1
+if [ "$QN" = "$N" ]; then
+    QDATA=$DATA
+else
+    QDATA=$OUT/events-$QN-s$SEED-p$PACKS.jsonl
+    if want query || want rebuild || want doctor; then
+        gen_data "$QDATA" "$QN" "$SEED" || exit 1
+    fi
+fi
+
+# --------------------------------------------------------- the machine --
+
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+disk=$(df -h "$OUT" | awk 'NR == 2 { print $1 " (" $2 ", " $4 " free)" }')
+echo "== ledger benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "   machine: $NPROC cores, $cpu, $mem, disk $disk"
+echo "   events: ingest/verify N=$N, query N=$QN; append/proof runs=$REPS;" \
+    "peer threads=$THREADS batch=$BATCH"
+echo "   ledger: $LEDGER $([ "$ledger_ok" = 1 ] || echo "(missing)")"
+
+ING_DIR=$OUT/ledger-ingest
+PEER1_DB=$OUT/peer-ingest-1.db
+PEER_DB=$OUT/peer-ingest.db
+
+# Creates a fresh ledger in DIR; sets ledger_why on failure.
+ledger_fresh() {
+    rm -rf "$1"
+    if ! timed "$2-init" "$LEDGER" --dir "$1" init; then
+        ledger_why="init: $(reason "$2-init")"
+        return 1
+    fi
+}
+
+# committed count from `ledger ingest` stderr: the first number on a line
+# that says "committed"; else COUNT if it exited 0.
+committed() {
+    local c
+    c=$(grep -i committed "$OUT/logs/$1.err" 2>/dev/null | head -n 1 |
+        grep -o '[0-9][0-9]*' | head -n 1)
+    printf '%s\n' "${c:-$2}"
+}
+
+# ------------------------------------------------------------- ingest --
+
+l_ing_ok=0 # the ledger ingest store is usable for later scenarios
+ING_T0=0 ING_T1=0 P_T0=0 P_T1=0
+if want ingest || want verify || want append || want proof || want tiles ||
+    { [ "$QN" = "$N" ] && { want query || want rebuild || want doctor; }; }; then
+    log "ingest: $N events"
+    # the ledger
+    l_eps=$(na "$ledger_why") l_rss=$l_eps
+    if [ "$ledger_ok" = 1 ] && ledger_fresh "$ING_DIR" ledger-ingest; then
+        ING_T0=$(now_ns)
+        if timed ledger-ingest "$LEDGER" --dir "$ING_DIR" ingest "$DATA"; then
+            ING_T1=$(now_ns)
+            c=$(committed ledger-ingest "$N")
+            l_eps=$(calc '%.0f' "$c / $SECS")
+            l_rss=$(calc '%.1f' "$RSSKB / 1024")
+            l_ing_ok=1
+            [ "$c" = "$N" ] || log "ledger ingest committed $c of $N"
+        else
+            l_eps=$(na "$(reason ledger-ingest)") l_rss=$l_eps
+        fi
+    else
+        l_eps=$(na "$ledger_why") l_rss=$l_eps
+    fi
+    # the peer, simple then pipelined
+    rm -f "$PEER1_DB"* "$PEER_DB"*
+    p1_eps=$(na failed) p_eps=$(na failed) p_rss=$(na failed) p1_rss=$p_rss
+    if timed peer-ingest-1 "$PEER" ingest "$PEER1_DB" "$DATA" \
+        --batch "$BATCH" --threads 1; then
+        p1_eps=$(calc '%.0f' "$N / $SECS")
+        p1_rss=$(calc '%.1f' "$RSSKB / 1024")
+    fi
+    P_T0=$(now_ns)
+    if timed peer-ingest "$PEER" ingest "$PEER_DB" "$DATA" \
+        --batch "$BATCH" --threads "$THREADS"; then
+        P_T1=$(now_ns)
+        p_eps=$(calc '%.0f' "$N / $SECS")
+        p_rss=$(calc '%.1f' "$RSSKB / 1024")
+    fi
+    rm -f "$PEER1_DB"*
+    if want ingest; then
+        row "ingest $N" "events/s" "$l_eps" "$p_eps" hi "$T_INGEST" \
+            "peer pipelined, $THREADS threads"
+        row "ingest $N" "events/s" "$l_eps" "$p1_eps" hi "$T_INGEST_ABS" \
+            "peer simple, 1 thread"
+        row "ingest peak RSS" "MiB" "$l_rss" "$p_rss" lo "$T_RSS" \
+            "peer pipelined (1 thread: $p1_rss)"
+    fi
+fi
+
+# ------------------------------------------------------------- verify --
+
+if want verify; then
+    log "verify: $N events"
+    l_v=$(na "${ledger_why:-ingest failed}")
+    if [ "$l_ing_ok" = 1 ]; then
+        if timed ledger-verify "$LEDGER" --dir "$ING_DIR" verify --full; then
+            l_v=$(calc '%.0f' "$N / $SECS")
+        else
+            l_v=$(na "$(reason ledger-verify)")
+        fi
+    fi
+    p_v1=$(na failed) p_vt=$(na failed)
+    timed peer-verify-1 "$PEER" verify "$PEER_DB" --threads 1 &&
+        p_v1=$(calc '%.0f' "$N / $SECS")
+    timed peer-verify "$PEER" verify "$PEER_DB" --threads "$THREADS" &&
+        p_vt=$(calc '%.0f' "$N / $SECS")
+    row "verify --full $N" "events/s" "$l_v" "$p_vt" hi "$T_VERIFY" \
+        "peer $THREADS threads"
+    row "verify --full $N" "events/s" "$l_v" "$p_v1" hi "-" \
+        "peer 1 thread"
+fi
+
+# ------------------------------------------------------ append, proof --
+
+# A route.decision body for append run I.
+append_body() {
+    printf '{"route":"pdf-ops/extract","chosen_model":"qwen2.5-7b-instruct@q4_k_m","run":"R-bench-append","request_id":"q-append-%d","candidates":["qwen2.5-7b-instruct@q4_k_m","llama3.2-3b-instruct@q8_0"],"reason":"primary available","fallback":false,"latency_ms":812,"tokens_in":3120,"tokens_out":240,"outcome":"ok"}' "$1"
+}
+
+if want append; then
+    log "append: $REPS process runs each, interleaved"
+    : >"$OUT/logs/append-ledger.secs"
+    : >"$OUT/logs/append-peer.secs"
+    l_fail=""
+    for i in $(seq 1 "$REPS"); do
+        body=$(append_body "$i")
+        if [ "$l_ing_ok" = 1 ] && [ -z "$l_fail" ]; then
+            if timed ledger-append "$LEDGER" --dir "$ING_DIR" append route.decision \
+                --body "$body"; then
+                echo "$SECS" >>"$OUT/logs/append-ledger.secs"
+            else
+                l_fail=$(reason ledger-append)
+            fi
+        fi
+        timed peer-append "$PEER" append "$PEER_DB" route.decision "$body" &&
+            echo "$SECS" >>"$OUT/logs/append-peer.secs"
+    done
+    if [ -n "$l_fail" ]; then
+        l_a=$(na "$l_fail")
+    elif [ "$l_ing_ok" = 1 ]; then
+        l_a=$(median <"$OUT/logs/append-ledger.secs" |
+            awk '{ printf "%.2f", $1 * 1000 }')
+    else
+        l_a=$(na "${ledger_why:-ingest failed}")
+    fi
+    p_a=$(median <"$OUT/logs/append-peer.secs" |
+        awk '{ printf "%.2f", $1 * 1000 }')
+    row "append, one process" "ms p50" "$l_a" "${p_a:-n/a (failed)}" lo \
+        "$T_APPEND" "$REPS runs, start to exit"
+fi
+
+if want proof; then
+    log "proof: $REPS process runs each at random seqs"
+    : >"$OUT/logs/proof-ledger.secs"
+    : >"$OUT/logs/proof-peer.secs"
+    l_fail=""
+    for s in $(awk -v n="$N" -v k="$REPS" -v seed="$SEED" \
+        'BEGIN { srand(seed); for (i = 0; i < k; i++) print int(rand() * n) }'); do
+        if [ "$l_ing_ok" = 1 ] && [ -z "$l_fail" ]; then
+            if timed ledger-proof "$LEDGER" --dir "$ING_DIR" proof "$s"; then
+                echo "$SECS" >>"$OUT/logs/proof-ledger.secs"
+            else
+                l_fail=$(reason ledger-proof)
+            fi
+        fi
+        timed peer-get "$PEER" get "$PEER_DB" "$s" &&
+            echo "$SECS" >>"$OUT/logs/proof-peer.secs"
+    done
+    if [ -n "$l_fail" ]; then
+        l_p=$(na "$l_fail")
+    elif [ "$l_ing_ok" = 1 ]; then
+        l_p=$(median <"$OUT/logs/proof-ledger.secs" |
+            awk '{ printf "%.2f", $1 * 1000 }')
+    else
+        l_p=$(na "${ledger_why:-ingest failed}")
+    fi
+    p_p=$(median <"$OUT/logs/proof-peer.secs" |
+        awk '{ printf "%.2f", $1 * 1000 }')
+    row "proof SEQ, one process" "ms p50" "$l_p" "${p_p:-n/a (failed)}" lo \
+        "$T_PROOF" "peer: fetch row + check sig (no Merkle proof)"
+fi
+
+# -------------------------------------------------------------- tiles --
+
+if want tiles; then
+    log "tiles: from scratch, then after 1000 more events"
+    TILES=$OUT/tiles
+    rm -rf "$TILES"
+    t_s=$(na "${ledger_why:-ingest failed}") t_i=$t_s
+    if [ "$l_ing_ok" = 1 ]; then
+        if timed ledger-tiles "$LEDGER" --dir "$ING_DIR" tiles "$TILES"; then
+            t_s=$(calc '%.3f' "$SECS")
+            if ! timed ledger-ingest-extra "$LEDGER" --dir "$ING_DIR" ingest "$EXTRA"; then
+                t_i=$(na "ingest: $(reason ledger-ingest-extra)")
+            elif timed ledger-tiles-inc "$LEDGER" --dir "$ING_DIR" tiles "$TILES"; then
+                t_i=$(calc '%.3f' "$SECS")
+            else
+                t_i=$(na "$(reason ledger-tiles-inc)")
+            fi
+        else
+            t_s=$(na "$(reason ledger-tiles)") t_i=$t_s
+        fi
+    fi
+    row "tiles from scratch" "s" "$t_s" "-" lo "-" "peer has no tiles"
+    row "tiles after +1000" "s" "$t_i" "-" lo "$T_TILES_INC" \
+        "incremental publish"
+fi
+
+# ------------------------------------------------------ query stores --
+
+Q_LDIR=$ING_DIR Q_PDB=$PEER_DB q_l_ok=$l_ing_ok
+QT0=$ING_T0 QT1=$ING_T1 QP0=$P_T0 QP1=$P_T1
+QSAMPLE=$(field sample_run <"$DATA.meta")
+if [ "$QN" != "$N" ] && { want query || want rebuild || want doctor; }; then
+    Q_LDIR=$OUT/ledger-query-$QN
+    Q_PDB=$OUT/peer-query-$QN.db
+    QSAMPLE=$(field sample_run <"$QDATA.meta")
+    STAMP=$OUT/query-$QN.stamp
+    stamp_want="n=$QN seed=$SEED packs=$PACKS"
+    reuse=0
+    if [ "${BENCH_FRESH:-0}" != 1 ] && [ -f "$STAMP" ] &&
+        [ "$(head -n 1 "$STAMP")" = "$stamp_want" ] &&
+        [ "$STAMP" -nt "$PEER" ] && [ -f "$Q_PDB" ]; then
+        reuse=1
+        # shellcheck disable=SC1090
+        . "$STAMP.vars"
+        if [ "$ledger_ok" = 1 ] && [ "$LEDGER" -nt "$STAMP" ]; then
+            q_l_ok=0 # the ledger changed: rebuild its store only
+            reuse=2
+        fi
+    fi
+    if [ "$reuse" != 1 ]; then
+        log "query stores: ingesting $QN events (not a scenario; timed for the record)"
+        q_l_ok=0 ql_eps=$(na "$ledger_why")
+        if [ "$ledger_ok" = 1 ] && ledger_fresh "$Q_LDIR" ledger-query; then
+            QT0=$(now_ns)
+            if timed ledger-query-ingest "$LEDGER" --dir "$Q_LDIR" ingest "$QDATA"; then
+                QT1=$(now_ns)
+                q_l_ok=1
+                ql_eps=$(calc '%.0f' "$QN / $SECS")
+            else
+                ql_eps=$(na "$(reason ledger-query-ingest)")
+            fi
+        fi
+        if [ "$reuse" = 0 ]; then
+            rm -f "$Q_PDB"*
+            QP0=$(now_ns)
+            timed peer-query-ingest "$PEER" ingest "$Q_PDB" "$QDATA" \
+                --batch "$BATCH" --threads "$THREADS" || exit 1
+            QP1=$(now_ns)
+            qp_eps=$(calc '%.0f' "$QN / $SECS")
+        fi
+        echo "$stamp_want" >"$STAMP"
+        printf 'q_l_ok=%s QT0=%s QT1=%s QP0=%s QP1=%s ql_eps="%s" qp_eps="%s"\n' \
+            "$q_l_ok" "$QT0" "$QT1" "$QP0" "$QP1" "$ql_eps" "$qp_eps" \
+            >"$STAMP.vars"
+    else
+        log "query stores: reusing $Q_LDIR and $Q_PDB (BENCH_FRESH=1 rebuilds)"
+    fi
+    row "ingest $QN (query store)" "events/s" "$ql_eps" "$qp_eps" hi "-" \
+        "peer pipelined"
+fi
+
+# -------------------------------------------------------------- query --
+
+if want query; then
+    log "query: run=$QSAMPLE, a time window, body.status=failed over $QN events"
+    # query NAME LEDGER-ARGS... -- PEER-ARGS...: medians of QREPS runs.
+    # Sets LQ/PQ (secs or n/a) and LROWS/PROWS.
+    query() {
+        local name=$1 i
+        shift
+        local largs=() pargs=()
+        while [ "$1" != "--" ]; do largs+=("$1"); shift; done
+        shift
+        pargs=("$@")
+        : >"$OUT/logs/q-$name-ledger.secs"
+        : >"$OUT/logs/q-$name-peer.secs"
+        LQ="" LROWS=0 PROWS=0
+        for i in $(seq 1 "$QREPS"); do
+            if [ "$q_l_ok" = 1 ] && [ -z "$LQ" ]; then
+                if timed_lines "q-$name-ledger" "$LEDGER" --dir "$Q_LDIR" query \
+                    "${largs[@]}" -o json; then
+                    echo "$SECS" >>"$OUT/logs/q-$name-ledger.secs"
+                    LROWS=$ROWS
+                else
+                    LQ=$(na "$(reason "q-$name-ledger")")
+                fi
+            fi
+            timed_lines "q-$name-peer" "$PEER" "${pargs[@]}" &&
+                echo "$SECS" >>"$OUT/logs/q-$name-peer.secs" && PROWS=$ROWS
+        done
+        if [ "$q_l_ok" != 1 ]; then
+            LQ=$(na "${ledger_why:-query store failed}")
+        elif [ -z "$LQ" ]; then
+            LQ=$(median <"$OUT/logs/q-$name-ledger.secs")
+        fi
+        PQ=$(median <"$OUT/logs/q-$name-peer.secs")
+        PQ=${PQ:-$(na "$(reason "q-$name-peer")")}
+    }
+    isnum() { case $1 in '' | *[!0-9.e+-]*) return 1 ;; esac; }
+
+    query run run="$QSAMPLE" -- query-run "$Q_PDB" "$QSAMPLE"
+    lv=$LQ pv=$PQ
+    isnum "$lv" && lv=$(calc '%.2f' "$lv * 1000")
+    isnum "$pv" && pv=$(calc '%.2f' "$pv * 1000")
+    row "query run=R ($QN)" "ms p50" "$lv" "$pv" lo "$T_QRUN" \
+        "rows: ledger $LROWS, peer $PROWS"
+
+    # The middle tenth of each store's ingest, by wall clock: whole seconds
+    # for the ledger (-S/-U @SECS), nanoseconds for the peer.
+    lfrom=$(calc '%d' "int(($QT0 + 0.45 * ($QT1 - $QT0)) / 1e9)")
+    lto=$(calc '%d' "int(($QT0 + 0.55 * ($QT1 - $QT0)) / 1e9 + 0.999)")
+    [ "$lto" -gt "$lfrom" ] || lto=$((lfrom + 1))
+    pfrom=$(calc '%.0f' "$QP0 + 0.45 * ($QP1 - $QP0)")
+    pto=$(calc '%.0f' "$QP0 + 0.55 * ($QP1 - $QP0)")
+    query time -S "@$lfrom" -U "@$lto" -- scan-time "$Q_PDB" "$pfrom" "$pto"
+    lv=$LQ pv=$PQ
+    isnum "$lv" && lv=$(calc '%.0f' "$LROWS / $lv")
+    isnum "$pv" && pv=$(calc '%.0f' "$PROWS / $pv")
+    row "query time window ($QN)" "events/s" "$lv" "$pv" hi "$T_QTIME" \
+        "rows: ledger $LROWS, peer $PROWS"
+
+    query body body.status=failed -- scan-body "$Q_PDB" status failed
+    lv=$LQ pv=$PQ
+    isnum "$lv" && lv=$(calc '%.0f' "$QN / $lv")
+    isnum "$pv" && pv=$(calc '%.0f' "$QN / $pv")
+    row "query body.status=failed" "scanned/s" "$lv" "$pv" hi "$T_QBODY" \
+        "rows: ledger $LROWS, peer $PROWS"
+fi
+
+# ----------------------------------------------------- rebuild, doctor --
+
+if want rebuild; then
+    log "rebuild: $QN events"
+    v=$(na "${ledger_why:-query store failed}")
+    if [ "$q_l_ok" = 1 ]; then
+        if timed ledger-rebuild "$LEDGER" --dir "$Q_LDIR" rebuild; then
+            v=$(calc '%.0f' "$QN / $SECS")
+        else
+            v=$(na "$(reason ledger-rebuild)")
+        fi
+    fi
+    row "rebuild projections ($QN)" "events/s" "$v" "-" hi "-" \
+        "peer has no projections"
+fi
+if want doctor; then
+    log "doctor"
+    v=$(na "${ledger_why:-query store failed}")
+    if [ "$q_l_ok" = 1 ]; then
+        # A verdict other than healthy may exit non-zero; that still counts
+        # when a verdict was printed.
+        if timed ledger-doctor "$LEDGER" --dir "$Q_LDIR" doctor ||
+            { [ "$STATUS" -le 3 ] && [ -s "$OUT/logs/ledger-doctor.out" ]; }; then
+            v=$(calc '%.2f' "$SECS * 1000")
+        else
+            v=$(na "$(reason ledger-doctor)")
+        fi
+    fi
+    row "doctor ($QN)" "ms" "$v" "-" lo "-" ""
+fi
+
+# -------------------------------------------------------------- table --
+
+# Ratio is ledger/peer. Target check: min/max on the ledger's figure,
+# ratio on ledger/peer in the row's better direction.
+awk -F '\t' -v md="$OUT/results.md" '
+function isnum(x) { return x ~ /^[0-9.]+$/ }
+function judge(t, l, r, better,    k, v) {
+    if (t == "-" || t == "") return "-"
+    k = t; sub(/:.*/, "", k); v = t; sub(/^[^:]*:/, "", v)
+    if (k == "min") { if (!isnum(l)) return "?"; return (l + 0 >= v + 0) ? "meets" : "MISSES" }
+    if (k == "max") { if (!isnum(l)) return "?"; return (l + 0 <= v + 0) ? "meets" : "MISSES" }
+    if (k == "ratio") {
+        if (r == "") return "?"
+        if (better == "hi") return (r + 0 >= v + 0) ? "meets" : "MISSES"
+        return (r + 0 <= v + 0) ? "meets" : "MISSES"
+    }
+    return "?"
+}
+function ttext(t, better) {
+    if (t == "-" || t == "") return "-"
+    k = t; sub(/:.*/, "", k); v = t; sub(/^[^:]*:/, "", v)
+    if (k == "min") return ">= " v
+    if (k == "max") return "<= " v
+    return (better == "hi" ? ">= " : "<= ") v "x peer"
+}
+{
+    r = ""
+    if (isnum($3) && isnum($4) && $4 + 0 > 0) r = sprintf("%.2f", $3 / $4)
+    n++; S[n] = $1; U[n] = $2; Lv[n] = $3; P[n] = $4; R[n] = (r == "" ? "-" : r)
+    B[n] = ($5 == "hi" ? "higher" : "lower"); T[n] = ttext($6, $5)
+    J[n] = judge($6, $3, r, $5); N[n] = $7
+}
+END {
+    H[1] = "scenario"; H[2] = "unit"; H[3] = "ledger"; H[4] = "peer"
+    H[5] = "l/p"; H[6] = "better"; H[7] = "target"
+    for (c = 1; c <= 7; c++) W[c] = length(H[c])
+    for (i = 1; i <= n; i++) {
+        C[i, 1] = S[i]; C[i, 2] = U[i]; C[i, 3] = Lv[i]; C[i, 4] = P[i]
+        C[i, 5] = R[i]; C[i, 6] = B[i]; C[i, 7] = T[i]
+        for (c = 1; c <= 7; c++)
+            if (length(C[i, c]) > W[c]) W[c] = length(C[i, c])
+    }
+    for (c = 1; c <= 7; c++) printf "%-*s  ", W[c], H[c]
+    print "verdict / note"
+    for (i = 1; i <= n; i++) {
+        for (c = 1; c <= 7; c++) printf "%-*s  ", W[c], C[i, c]
+        print J[i] (N[i] == "" ? "" : "  " N[i])
+    }
+    print "| scenario | unit | ledger | peer | ledger/peer | better | target | verdict | note |" > md
+    print "|---|---|---|---|---|---|---|---|---|" > md
+    for (i = 1; i <= n; i++)
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", S[i], U[i], Lv[i], P[i], R[i], B[i], T[i], J[i], N[i] > md
+}' "$RESULTS"
+echo "(results: $RESULTS, $OUT/results.md; logs: $OUT/logs/)"
