@@ -311,6 +311,17 @@ int ldg_proof_text(struct ldg_txn *t, uint64_t index, uint64_t size,
  * line, and the stored checkpoint of size (0 = latest). */
 int ldg_consistency_text(struct ldg_txn *t, uint64_t old, uint64_t size,
                          char **out);
+/* Signs text (non-empty, ending in '\n') as a C2SP signed note with the
+ * log key under the origin name. *out malloc'd. Needs the log key file. */
+int ldg_log_sign_note(struct ldg_ledger *l, const char *text, size_t len,
+                      char **out);
+/* Verifies a note signed by the log key (name = origin, pub = log key);
+ * *text_len gets the signed text's length. 0 or LDG_EBADSIG/EBADINPUT. */
+int ldg_log_verify_note(struct ldg_ledger *l, const char *note, size_t len,
+                        size_t *text_len);
+/* Same for any verifier key string "name+hexid+base64" (offline use). */
+int ldg_note_verify_vkey(const char *vkey, const char *note, size_t len,
+                         size_t *text_len);
 /* Log verifier key in signed-note form, into buf. */
 int ldg_verifier_key(struct ldg_ledger *l, char *buf, size_t cap);
 /* The stored hash of the complete subtree (level, index): leaves
@@ -378,6 +389,10 @@ struct ldg_applier {
     const char *name;
     int (*apply)(void *ctx, struct ldg_txn *t, const struct ldg_event *ev,
                  const json_t *body);
+    /* Optional: called once per commit group, after the last event and
+     * after the checkpoint of the new size was stored, still inside the
+     * transaction (e.g. to sign a projection note for that size). */
+    int (*at_commit)(void *ctx, struct ldg_txn *t, uint64_t size);
     void *ctx;
 };
 /* Registers an applier on this handle (at most 16). */

@@ -682,6 +682,35 @@ ldg_consistency_text(struct ldg_txn *t, uint64_t old, uint64_t size,
     return 0;
 }
 
+int
+ldg_log_sign_note(struct ldg_ledger *l, const char *text, size_t len,
+                  char **out)
+{
+    int rc = need_log_secret(l);
+    if (rc < 0)
+        return rc;
+    return ldg_note_sign(out, text, len, l->origin, l->log_key);
+}
+
+int
+ldg_log_verify_note(struct ldg_ledger *l, const char *note, size_t len,
+                    size_t *text_len)
+{
+    return ldg_note_verify(note, len, l->origin, l->log_key->pub, text_len);
+}
+
+int
+ldg_note_verify_vkey(const char *vkey, const char *note, size_t len,
+                     size_t *text_len)
+{
+    char name[LDG_ORIGIN_MAX + 1];
+    uint8_t pub[32];
+    int rc = ldg_note_parse_verifier(vkey, name, sizeof name, pub);
+    if (rc < 0)
+        return rc;
+    return ldg_note_verify(note, len, name, pub, text_len);
+}
+
 /* Signs and stores the checkpoint for the tree of size leaves. */
 static int
 put_checkpoint(struct ldg_txn *t, uint64_t size)
@@ -1199,6 +1228,13 @@ again:
     }
     if ((rc = put_checkpoint(t, tl.size + n)) < 0)
         goto fail;
+    for (size_t i = 0; i < l->nappliers; i++) {
+        if (l->appliers[i].at_commit == NULL)
+            continue;
+        rc = l->appliers[i].at_commit(l->appliers[i].ctx, t, tl.size + n);
+        if (rc < 0)
+            goto fail;
+    }
     rc = ldg_txn_commit(t);
     t = NULL;
     if (rc < 0)
