@@ -491,6 +491,8 @@ ldg_event_verify_sig(const struct ldg_event *ev, const uint8_t pub[32])
                                   ev->signed_len, pub);
 }
 
+static int need_log_secret(struct ldg_ledger *l);
+
 /* ---------------------------------------------------------- Merkle tree -- */
 
 static void
