@@ -995,6 +995,17 @@ print_row(FILE *out, sqlite3_stmt *st)
     fputs("}\n", out);
 }
 
+static sqlite3_int64
+parse_i64(const char *what, const char *s)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < 0)
+        die("%s: not a non-negative integer: '%s'", what, s);
+    return v;
+}
+
 #define ROW_COLS "seq, ts, type, subject, run, actor, body"
 
 /* Steps st to the end, printing rows unless count_only. */
@@ -1054,8 +1065,8 @@ cmd_scan_time(const char *dbpath, const char *from, const char *to,
      * the ts index serves both the range and the order. */
     sqlite3_stmt *st = prepare(db, "SELECT " ROW_COLS " FROM events "
                                    "WHERE ts >= ?1 AND ts < ?2 ORDER BY ts");
-    sqlite3_bind_int64(st, 1, strtoll(from, NULL, 10));
-    sqlite3_bind_int64(st, 2, strtoll(to, NULL, 10));
+    sqlite3_bind_int64(st, 1, parse_i64("FROM_NS", from));
+    sqlite3_bind_int64(st, 2, parse_i64("TO_NS", to));
     uint64_t rows = run_query(db, st, count_only);
     sqlite3_finalize(st);
     sqlite3_close(db);
@@ -1106,7 +1117,7 @@ cmd_get(const char *dbpath, const char *seq_text)
         die("%s: no public key in meta", dbpath);
     col_blob(pk_st, 0, pk, 32, 0, "public key");
     sqlite3_finalize(pk_st);
-    uint64_t seq = strtoull(seq_text, NULL, 10);
+    uint64_t seq = (uint64_t)parse_i64("SEQ", seq_text);
     sqlite3_stmt *st = prepare(db, "SELECT seq, ts, type, subject, run, "
                                    "actor, body, prev, hash, sig FROM events "
                                    "WHERE seq = ?1");
