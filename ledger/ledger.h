@@ -322,6 +322,21 @@ int ldg_log_verify_note(struct ldg_ledger *l, const char *note, size_t len,
 /* Same for any verifier key string "name+hexid+base64" (offline use). */
 int ldg_note_verify_vkey(const char *vkey, const char *note, size_t len,
                          size_t *text_len);
+/* Offline checks (no ledger needed), for bundles and auditors. */
+/* Verifies a signed checkpoint note with a verifier key string and parses
+ * it. origin needs LDG_ORIGIN_MAX+1 bytes. */
+int ldg_checkpoint_open(const char *vkey, const char *note, size_t len,
+                        char *origin, size_t origin_cap, uint64_t *size,
+                        uint8_t root[32]);
+/* Verifies a tlog-proof@v1 text: its checkpoint against vkey, and that the
+ * entry bytes are the leaf at the proof's index. *index and *size (may be
+ * NULL) get the proof's index and tree size; root (may be NULL) the root.
+ * 0, LDG_EBADINPUT (malformed), LDG_EBADSIG (checkpoint signature) or
+ * LDG_EBADPROOF; err gets a message. */
+int ldg_proof_check(const char *vkey, const char *proof, size_t len,
+                    const uint8_t *entry, size_t entry_len, uint64_t *index,
+                    uint64_t *size, uint8_t root[32], char *err,
+                    size_t errcap);
 /* Log verifier key in signed-note form, into buf. */
 int ldg_verifier_key(struct ldg_ledger *l, char *buf, size_t cap);
 /* The stored hash of the complete subtree (level, index): leaves
