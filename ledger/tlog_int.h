@@ -52,7 +52,12 @@ int ldg_tlog_consistency_proof(ldg_hash_reader rd, void *ctx, uint64_t old,
                                uint64_t size, uint8_t proof[][32], size_t *n);
 
 /* RFC 9162 section 2.1.3.2 / 2.1.4.2 verification. 0 if the proof holds,
- * LDG_EBADPROOF otherwise. */
+ * LDG_EBADPROOF otherwise (also for index >= size, old > size, a size
+ * above 2^63 or more than LDG_PROOF_MAX hashes); LDG_EINVAL only for NULL
+ * pointers. Consistency with old == size needs an empty proof and equal
+ * roots; with old == 0, an empty proof and old_root = SHA-256("").
+ * An inclusion proof binds (index, size) only together with the root of
+ * that size: check the root comes from a checkpoint of that size. */
 int ldg_tlog_verify_inclusion(const uint8_t leaf_hash[32], uint64_t index,
                               uint64_t size, const uint8_t proof[][32],
                               size_t n, const uint8_t root[32]);
@@ -77,6 +82,9 @@ int ldg_tlog_tile_path(char *buf, size_t cap, int level, uint64_t index,
  * per signature "— name base64(id[4] ‖ sig[64])\n" (U+2014 em dash).
  */
 uint32_t ldg_note_key_id(const char *name, const uint8_t pub[32]);
+/* 1 if name is a valid signed-note key name: non-empty UTF-8 with no
+ * Unicode space, no '+' and no control character. */
+int ldg_note_name_valid(const char *name);
 /* Writes the verifier string into buf; returns length or LDG_EINVAL. */
 int ldg_note_verifier(char *buf, size_t cap, const char *name,
                       const uint8_t pub[32]);
@@ -84,15 +92,18 @@ int ldg_note_verifier(char *buf, size_t cap, const char *name,
  * LDG_EBADINPUT if malformed (bad name, id not matching the key, ...). */
 int ldg_note_parse_verifier(const char *vkey, char *name, size_t name_cap,
                             uint8_t pub[32]);
-/* Signs text (must be non-empty, end in '\n', contain no "\n\n"... as the
- * spec requires) with key under name. *out is malloc'd, NUL-terminated,
- * caller frees. */
+/* Signs text (must be non-empty, end in '\n', be valid UTF-8 without
+ * control characters other than '\n'; empty lines are allowed, as the spec
+ * allows them) with key under name. *out is malloc'd, NUL-terminated,
+ * caller frees. LDG_EINVAL for bad text or name. */
 int ldg_note_sign(char **out, const char *text, size_t text_len,
                   const char *name, const struct ldg_key *key);
 /* Verifies that note carries a valid signature by (name, pub). On success
  * *text_len is the length of the signed text (which starts at note).
- * LDG_EBADINPUT for a malformed note, LDG_EBADSIG if no signature line
- * by this key verifies. Unknown signers' lines are ignored. */
+ * LDG_EBADINPUT for a malformed note (any malformed signature line, bad
+ * UTF-8, control characters, more than 100 signatures), LDG_EBADSIG if no
+ * signature line by this key verifies or if any line by this key (same
+ * name and key ID) fails to verify. Unknown signers' lines are ignored. */
 int ldg_note_verify(const char *note, size_t len, const char *name,
                     const uint8_t pub[32], size_t *text_len);
 
@@ -116,9 +127,29 @@ int ldg_checkpoint_parse(const char *text, size_t len, char *origin,
  */
 int ldg_tlog_proof_format(char **out, uint64_t index, const uint8_t proof[][32],
                           size_t n, const char *signed_checkpoint);
-/* Parses; *checkpoint points into text (borrowed). */
+/* Parses; *checkpoint points into text (borrowed). An "extra" line is
+ * accepted and skipped. Does not verify the note. LDG_EBADINPUT if
+ * malformed (including more than LDG_PROOF_MAX hashes). */
 int ldg_tlog_proof_parse(const char *text, size_t len, uint64_t *index,
                          uint8_t proof[][32], size_t *n,
                          const char **checkpoint, size_t *checkpoint_len);
+
+/*
+ * C2SP tlog-witness add-checkpoint request body (a consistency proof from
+ * size old to the checkpoint's size, as a witness receives it):
+ *   "old N\n"
+ *   one base64 hash per line (none if old is 0; at most 63)
+ *   "\n"
+ *   the signed checkpoint note
+ * *out malloc'd, caller frees. The parser does not verify the proof or the
+ * note; *checkpoint points into text (borrowed). LDG_EBADINPUT if malformed.
+ */
+int ldg_tlog_consistency_format(char **out, uint64_t old,
+                                const uint8_t proof[][32], size_t n,
+                                const char *signed_checkpoint);
+int ldg_tlog_consistency_parse(const char *text, size_t len, uint64_t *old,
+                               uint8_t proof[][32], size_t *n,
+                               const char **checkpoint,
+                               size_t *checkpoint_len);
 
 #endif
