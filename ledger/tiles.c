@@ -1,0 +1,527 @@
+/*
+ * tiles.c — publishes the log as static files in the C2SP tlog-tiles
+ * layout (c2sp.org/tlog-tiles), for any web server to serve.
+ *
+ *     DIR/checkpoint                  the latest signed checkpoint (last)
+ *     DIR/tile/<L>/<N>[.p/<W>]        hash tiles
+ *     DIR/tile/entries/<N>[.p/<W>]    entry bundles
+ *
+ * Hash tile (L, N) holds the stored hashes at tree level 8L with indexes
+ * N*256 .. N*256+W-1, 32 bytes each, back to back (W = 256 for a full
+ * tile). Entry bundle N holds entries N*256 .. N*256+W-1, each as
+ *
+ *     +--------+--------+---------------------+
+ *     | len_hi | len_lo | entry (len bytes)   |   len: big-endian uint16
+ *     +--------+--------+---------------------+
+ *
+ * back to back, the entry being the exact bytes whose RFC 6962 leaf hash is
+ * in tile (0, N). For a tree of size s the level-L files are the full
+ * tiles N < (s >> 8L) / 256 and, if (s >> 8L) % 256 > 0, the partial tile
+ * of that width.
+ *
+ * Every file name fixes its content for good (a partial tile that grows is
+ * a new name, ".p/<W+1>"), so a file that exists with the right bytes is
+ * never rewritten; old partial tiles stay, as clients holding an older
+ * checkpoint may still ask for them. Each file is written to a temporary
+ * name in its directory, fsync'd and renamed; the directories touched are
+ * fsync'd before DIR/checkpoint is replaced, so a reader that sees a
+ * checkpoint finds every tile it needs.
+ *
+ * Incremental: if DIR/checkpoint verifies under the log key and its root
+ * is our tree's root at its size, the files for that size are taken as
+ * present and only the tiles that are new since are written (and compared
+ * first). Otherwise every file is compared and written if missing or
+ * different. Delete DIR/checkpoint to force the full pass.
+ *
+ * Uses the public API for all data; ledger_int.h only for ldg_seterr.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "ledger/ledger.h"
+#include "ledger/ledger_int.h"
+#include "ledger/tlog_int.h"
+
+#define PATH_CAP 4096
+#define CHECKPOINT_MAX (64 * 1024) /* a larger DIR/checkpoint is ignored */
+#define DIRS_MAX 4096              /* directories to fsync, beyond: syncfs */
+
+struct tiles {
+    struct ldg_ledger *l;
+    struct ldg_txn *t;
+    const char *dir;
+    uint8_t *buf; /* the file being built */
+    size_t len, cap;
+    char **dirs; /* directories whose entries changed, to fsync */
+    size_t ndirs;
+    int dirs_overflow;
+};
+
+/* ----------------------------------------------------------- file work -- */
+
+static int
+join(struct tiles *c, char *out, const char *rel)
+{
+    int w = snprintf(out, PATH_CAP, "%s/%s", c->dir, rel);
+
+    if (w < 0 || w >= PATH_CAP) {
+        ldg_seterr(c->l, "tiles: path too long under %s", c->dir);
+        return LDG_EINVAL;
+    }
+    return 0;
+}
+
+static int
+io_error(struct tiles *c, const char *what, const char *path)
+{
+    int e = errno;
+
+    ldg_seterr(c->l, "tiles: %s %s: %s", what, path, strerror(e));
+    return e == ENOSPC || e == EDQUOT ? LDG_EFULL : LDG_EIO;
+}
+
+/* Remembers that the entries of directory path changed. */
+static int
+note_dir(struct tiles *c, const char *path, size_t len)
+{
+    char *d, **grown;
+
+    for (size_t i = c->ndirs; i-- > 0;)
+        if (strlen(c->dirs[i]) == len && memcmp(c->dirs[i], path, len) == 0)
+            return 0;
+    if (c->ndirs == DIRS_MAX) {
+        c->dirs_overflow = 1;
+        return 0;
+    }
+    grown = realloc(c->dirs, (c->ndirs + 1) * sizeof *c->dirs);
+    if (grown == NULL)
+        return LDG_ENOMEM;
+    c->dirs = grown;
+    d = strndup(path, len);
+    if (d == NULL)
+        return LDG_ENOMEM;
+    c->dirs[c->ndirs++] = d;
+    return 0;
+}
+
+static int
+fsync_path(struct tiles *c, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = 0;
+
+    if (fd < 0)
+        return io_error(c, "open", path);
+    if (fsync(fd) < 0)
+        rc = io_error(c, "fsync", path);
+    close(fd);
+    return rc;
+}
+
+static int
+sync_dirs(struct tiles *c)
+{
+    int rc;
+
+    if (c->dirs_overflow) {
+        /* Too many to list: flush the whole file system once. */
+        int fd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            return io_error(c, "open", c->dir);
+        rc = syncfs(fd) < 0 ? io_error(c, "syncfs", c->dir) : 0;
+        close(fd);
+        if (rc < 0)
+            return rc;
+    }
+    for (size_t i = 0; i < c->ndirs; i++) {
+        rc = fsync_path(c, c->dirs[i]);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* mkdir -p of the directory part of path (which lies under c->dir). */
+static int
+make_parents(struct tiles *c, char *path)
+{
+    size_t base = strlen(c->dir);
+    int rc;
+
+    for (char *p = path + base + 1; (p = strchr(p, '/')) != NULL; p++) {
+        *p = '\0';
+        if (mkdir(path, 0755) == 0) {
+            char *slash = strrchr(path, '/');
+            rc = note_dir(c, path, (size_t)(slash - path));
+            if (rc < 0) {
+                *p = '/';
+                return rc;
+            }
+        } else if (errno != EEXIST) {
+            rc = io_error(c, "mkdir", path);
+            *p = '/';
+            return rc;
+        }
+        *p = '/';
+    }
+    return 0;
+}
+
+/* 1 if path is a regular file holding exactly data[0:len]. */
+static int
+file_matches(const char *path, const uint8_t *data, size_t len)
+{
+    struct stat st;
+    uint8_t chunk[8192];
+    size_t off = 0;
+    int fd, same = 0;
+
+    if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+        (uint64_t)st.st_size != len)
+        return 0;
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    while (off < len) {
+        size_t want = len - off < sizeof chunk ? len - off : sizeof chunk;
+        ssize_t got = read(fd, chunk, want);
+        if (got <= 0 || memcmp(chunk, data + off, (size_t)got) != 0)
+            goto out;
+        off += (size_t)got;
+    }
+    same = 1;
+out:
+    close(fd);
+    return same;
+}
+
+static int
+write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/*
+ * Puts c->buf at DIR/rel unless it is already there: temporary file in the
+ * same directory, fsync, rename over. Returns 1 if written, 0 if it was
+ * already in place, or a negative error.
+ */
+static int
+put_file(struct tiles *c, const char *rel)
+{
+    char path[PATH_CAP], tmp[PATH_CAP + 16];
+    char *slash;
+    int fd = -1, rc;
+
+    rc = join(c, path, rel);
+    if (rc < 0)
+        return rc;
+    if (file_matches(path, c->buf, c->len))
+        return 0;
+    rc = make_parents(c, path);
+    if (rc < 0)
+        return rc;
+    slash = strrchr(path, '/');
+    snprintf(tmp, sizeof tmp, "%.*s/.tmp-XXXXXX", (int)(slash - path), path);
+    fd = mkstemp(tmp);
+    if (fd < 0)
+        return io_error(c, "create", tmp);
+    if (fchmod(fd, 0644) < 0 || write_all(fd, c->buf, c->len) < 0 ||
+        fsync(fd) < 0) {
+        rc = io_error(c, "write", tmp);
+        goto fail;
+    }
+    if (close(fd) < 0) {
+        fd = -1;
+        rc = io_error(c, "close", tmp);
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, path) < 0) {
+        rc = io_error(c, "rename to", path);
+        goto fail;
+    }
+    rc = note_dir(c, path, (size_t)(slash - path));
+    return rc < 0 ? rc : 1;
+fail:
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    return rc;
+}
+
+static int
+buf_reserve(struct tiles *c, size_t more)
+{
+    uint8_t *p;
+    size_t cap;
+
+    if (c->len + more <= c->cap)
+        return 0;
+    cap = c->cap ? c->cap : 8192;
+    while (cap < c->len + more)
+        cap *= 2;
+    p = realloc(c->buf, cap);
+    if (p == NULL)
+        return LDG_ENOMEM;
+    c->buf = p;
+    c->cap = cap;
+    return 0;
+}
+
+/* ------------------------------------------------------ tile contents -- */
+
+/* Hash tile (level, n) of width w: stored hashes at tree level 8*level. */
+static int
+build_tile(struct tiles *c, int level, uint64_t n, unsigned w)
+{
+    int rc;
+
+    c->len = 0;
+    rc = buf_reserve(c, (size_t)w * LDG_HASH_LEN);
+    if (rc < 0)
+        return rc;
+    for (unsigned i = 0; i < w; i++) {
+        uint64_t idx = n * LDG_TILE_WIDTH + i;
+        rc = ldg_tree_stored_hash(c->t, LDG_TILE_HEIGHT * level, idx,
+                                  c->buf + c->len);
+        if (rc < 0) {
+            ldg_seterr(c->l, "tiles: stored hash (%d, %llu): %s",
+                       LDG_TILE_HEIGHT * level, (unsigned long long)idx,
+                       ldg_strerror(rc));
+            return rc;
+        }
+        c->len += LDG_HASH_LEN;
+    }
+    return 0;
+}
+
+/* Entry bundle n of width w. Each entry is checked against its stored leaf
+ * hash, so the bundle can never disagree with the level-0 tile. */
+static int
+build_bundle(struct tiles *c, uint64_t n, unsigned w)
+{
+    struct ldg_event ev;
+    uint8_t leaf[32], stored[32];
+    int rc;
+
+    c->len = 0;
+    for (unsigned i = 0; i < w; i++) {
+        uint64_t seq = n * LDG_TILE_WIDTH + i;
+        rc = ldg_event_get(c->t, seq, &ev);
+        if (rc == 0)
+            rc = ldg_tree_stored_hash(c->t, 0, seq, stored);
+        if (rc < 0) {
+            ldg_seterr(c->l, "tiles: event %llu: %s", (unsigned long long)seq,
+                       ldg_strerror(rc));
+            return rc;
+        }
+        ldg_tlog_leaf_hash(leaf, ev.entry, ev.entry_len);
+        if (ev.entry_len > 0xffff || memcmp(leaf, stored, 32) != 0) {
+            ldg_seterr(c->l,
+                       "tiles: event %llu: entry does not match its leaf "
+                       "hash in the tree",
+                       (unsigned long long)seq);
+            return LDG_ECORRUPT;
+        }
+        rc = buf_reserve(c, 2 + ev.entry_len);
+        if (rc < 0)
+            return rc;
+        c->buf[c->len++] = (uint8_t)(ev.entry_len >> 8);
+        c->buf[c->len++] = (uint8_t)ev.entry_len;
+        memcpy(c->buf + c->len, ev.entry, ev.entry_len);
+        c->len += ev.entry_len;
+    }
+    return 0;
+}
+
+/*
+ * Writes the files of one level (level -1: entry bundles) for a tree of
+ * size, skipping full tiles already covered by a published tree of size
+ * old. count is the number of hashes (entries) at that level.
+ */
+static int
+write_level(struct tiles *c, int level, uint64_t old, uint64_t size,
+            uint64_t *written)
+{
+    int shift = level < 0 ? 0 : LDG_TILE_HEIGHT * level;
+    uint64_t count = size >> shift, first = (old >> shift) / LDG_TILE_WIDTH;
+    uint64_t full = count / LDG_TILE_WIDTH;
+    unsigned partial = (unsigned)(count % LDG_TILE_WIDTH);
+    char rel[128];
+    int rc;
+
+    for (uint64_t n = first; n <= full; n++) {
+        unsigned w = n < full ? LDG_TILE_WIDTH : partial;
+        if (w == 0)
+            break;
+        rc = ldg_tlog_tile_path(rel, sizeof rel, level, n, w);
+        if (rc < 0)
+            return rc;
+        rc = level < 0 ? build_bundle(c, n, w) : build_tile(c, level, n, w);
+        if (rc < 0)
+            return rc;
+        rc = put_file(c, rel);
+        if (rc < 0)
+            return rc;
+        *written += (uint64_t)rc;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------- checkpoint -- */
+
+/* Verifies a checkpoint note under the log key and parses it; also checks
+ * it is for this log and that its root is our tree's. */
+static int
+open_checkpoint(struct tiles *c, const char *note, size_t len, uint64_t *size,
+                uint8_t root[32])
+{
+    char origin[LDG_ORIGIN_MAX + 1];
+    uint8_t ours[32];
+    size_t tlen;
+    int rc;
+
+    rc = ldg_log_verify_note(c->l, note, len, &tlen);
+    if (rc == 0)
+        rc = ldg_checkpoint_parse(note, tlen, origin, sizeof origin, size,
+                                  root);
+    if (rc < 0)
+        return rc;
+    if (strcmp(origin, ldg_origin(c->l)) != 0)
+        return LDG_EBADINPUT;
+    rc = ldg_tree_root(c->t, *size, ours);
+    if (rc < 0)
+        return rc;
+    return memcmp(ours, root, 32) == 0 ? 0 : LDG_ETAMPER;
+}
+
+/* The size of the tree already published in DIR, or 0 if there is none we
+ * can trust (missing, unreadable, not ours, not matching the log). */
+static uint64_t
+published_size(struct tiles *c, uint64_t size)
+{
+    char path[PATH_CAP], *note = NULL;
+    uint8_t root[32];
+    uint64_t old = 0;
+    ssize_t got;
+    int fd;
+
+    if (join(c, path, "checkpoint") < 0)
+        return 0;
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    note = malloc(CHECKPOINT_MAX + 1);
+    if (note == NULL)
+        goto out;
+    got = read(fd, note, CHECKPOINT_MAX + 1);
+    if (got <= 0 || got > CHECKPOINT_MAX)
+        goto out;
+    if (open_checkpoint(c, note, (size_t)got, &old, root) < 0 || old > size)
+        old = 0;
+out:
+    free(note);
+    close(fd);
+    return old;
+}
+
+int
+ldg_tiles_write(struct ldg_ledger *l, const char *dir,
+                struct ldg_tiles_report *report)
+{
+    struct tiles c = {0};
+    struct ldg_tiles_report r = {0};
+    char *note = NULL;
+    uint8_t root[32];
+    uint64_t size, old;
+    int rc;
+
+    if (l == NULL || dir == NULL || dir[0] == '\0')
+        return LDG_EINVAL;
+    c.l = l;
+    c.dir = dir;
+    if (mkdir(dir, 0755) == 0) {
+        /* A new DIR: its own name must reach the disk too. */
+        const char *slash = strrchr(dir, '/');
+        rc = slash == NULL ? note_dir(&c, ".", 1)
+             : slash == dir ? note_dir(&c, "/", 1)
+                            : note_dir(&c, dir, (size_t)(slash - dir));
+        if (rc < 0)
+            goto out;
+    } else if (errno != EEXIST) {
+        return io_error(&c, "mkdir", dir);
+    }
+    rc = ldg_txn_begin(l, LDG_TXN_READ, &c.t);
+    if (rc < 0)
+        goto out;
+    rc = ldg_checkpoint_get(c.t, 0, &note);
+    if (rc < 0) {
+        ldg_seterr(l, "tiles: no stored checkpoint to publish: %s",
+                   ldg_strerror(rc));
+        goto out;
+    }
+    /* Publish exactly what the log signed, and only if it holds. */
+    rc = open_checkpoint(&c, note, strlen(note), &size, root);
+    if (rc < 0) {
+        ldg_seterr(l, "tiles: the stored checkpoint does not verify "
+                      "against the log: %s",
+                   ldg_strerror(rc));
+        goto out;
+    }
+    r.size = size;
+    old = published_size(&c, size);
+
+    for (int level = 0; level < 8 && (size >> (LDG_TILE_HEIGHT * level)) > 0;
+         level++) {
+        rc = write_level(&c, level, old, size, &r.tiles_written);
+        if (rc < 0)
+            goto out;
+    }
+    rc = write_level(&c, -1, old, size, &r.bundles_written);
+    if (rc < 0)
+        goto out;
+    rc = sync_dirs(&c);
+    if (rc < 0)
+        goto out;
+
+    /* Last, the checkpoint that makes the new tiles reachable. */
+    c.len = 0;
+    rc = buf_reserve(&c, strlen(note));
+    if (rc < 0)
+        goto out;
+    memcpy(c.buf, note, strlen(note));
+    c.len = strlen(note);
+    rc = put_file(&c, "checkpoint");
+    if (rc < 0)
+        goto out;
+    rc = fsync_path(&c, dir);
+    if (rc < 0)
+        goto out;
+    if (report != NULL)
+        *report = r;
+out:
+    if (c.t != NULL)
+        ldg_txn_abort(c.t);
+    for (size_t i = 0; i < c.ndirs; i++)
+        free(c.dirs[i]);
+    free(c.dirs);
+    free(c.buf);
+    free(note);
+    return rc < 0 ? rc : 0;
+}
