@@ -4,6 +4,7 @@
 #ifndef LDG_LEDGER_INT_H
 #define LDG_LEDGER_INT_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -172,7 +173,15 @@ struct ldg_ledger {
     int has_salt_seed;
     const uint64_t *clock_ns;
     char errmsg[1024];
+    /* The bulk writer commits on its own thread; messages from that
+     * thread go to err_alt so they never mix with the caller's. */
+    int err_redirect;
+    pthread_t err_thread;
+    char err_alt[1024];
 };
+
+/* The message buffer for the calling thread. */
+char *ldg_errbuf(struct ldg_ledger *l);
 
 void ldg_seterr(struct ldg_ledger *l, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -85,12 +85,20 @@ ldg_strerror(int code)
     }
 }
 
+char *
+ldg_errbuf(struct ldg_ledger *l)
+{
+    if (l->err_redirect && pthread_equal(pthread_self(), l->err_thread))
+        return l->err_alt;
+    return l->errmsg;
+}
+
 void
 ldg_seterr(struct ldg_ledger *l, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(l->errmsg, sizeof l->errmsg, fmt, ap);
+    vsnprintf(ldg_errbuf(l), sizeof l->errmsg, fmt, ap);
     va_end(ap);
 }
 
@@ -99,7 +107,7 @@ ldg_set_errmsg(struct ldg_ledger *l, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(l->errmsg, sizeof l->errmsg, fmt, ap);
+    vsnprintf(ldg_errbuf(l), sizeof l->errmsg, fmt, ap);
     va_end(ap);
 }
 
@@ -1172,7 +1180,7 @@ store_one(struct ldg_txn *t, struct prep *p, const uint8_t prev[32],
     for (size_t i = 0; rc == 0 && i < l->nappliers; i++) {
         rc = l->appliers[i].apply(l->appliers[i].ctx, t, &ev,
                                   p->body ? p->body : empty_object());
-        if (rc < 0 && l->errmsg[0] == '\0')
+        if (rc < 0 && ldg_errbuf(l)[0] == '\0')
             ldg_seterr(l, "event %llu: projection '%s' failed: %s",
                        (unsigned long long)p->seq, l->appliers[i].name,
                        ldg_strerror(rc));
@@ -1198,7 +1206,7 @@ commit_group(struct ldg_ledger *l, struct prep *preps, size_t n,
     if (n == 0)
         return 0;
 again:
-    l->errmsg[0] = '\0';
+    ldg_errbuf(l)[0] = '\0';
     rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t);
     if (rc < 0) {
         ldg_seterr(l, "cannot begin a write transaction: %s",
@@ -1252,7 +1260,7 @@ fail:
     if (rc == LDG_EFULL)
         ldg_seterr(l, "storage full (map or disk) and it cannot grow; "
                       "nothing of this group was written");
-    else if (l->errmsg[0] == '\0')
+    else if (ldg_errbuf(l)[0] == '\0')
         ldg_seterr(l, "append failed: %s", ldg_strerror(rc));
     return rc;
 }
@@ -1286,29 +1294,61 @@ ldg_append(struct ldg_ledger *l, const struct ldg_event_in *ev,
 /* ------------------------------------------------------------- writer -- */
 
 /*
- * The bulk writer keeps a group of prepared events. Signing runs on worker
- * threads as events arrive: each add predicts the event's seq (log size
- * when the writer started + events queued) and ts, and a worker signs for
- * that stamp. commit_group re-checks the prediction.
+ * The bulk writer is a three-stage pipeline over a ring of batches:
+ *
+ *   caller thread    validate, stamp (predicted seq, ts)  -> ring[head]
+ *   signing threads  body commitment, encode, sign        (any batch)
+ *   commit thread    chain, store, checkpoint, fsync      ring[tail]
+ *
+ * A batch is sealed when full (or on flush) and committed, in order, once
+ * every event in it is signed. While the commit thread waits on fsync the
+ * other stages go on with the next batches, so the two cores stay busy.
+ *
+ * Stamps are predictions: commit_group re-checks them against the log
+ * and signs again if another process appended in between. The first
+ * failed commit is sticky: later batches are dropped unacknowledged, and
+ * ldg_writer_committed says exactly how many events are durable.
  */
+#define RING 4
+
+struct wbatch {
+    struct prep *preps; /* capacity w->batch */
+    size_t n;           /* events in the batch */
+    size_t nsigned;     /* events through a signer */
+};
+
 struct ldg_writer {
     struct ldg_ledger *l;
     size_t batch;
-    struct prep *preps;
-    size_t n;               /* queued in preps */
-    uint64_t next_seq;      /* predicted seq of the next add */
-    uint64_t last_ts;       /* predicted ts of the last add */
-    uint64_t committed;
-    uint64_t first_seq;
-    /* signing pool */
-    unsigned nthreads;
-    pthread_t *threads;
+    struct wbatch ring[RING];
+    uint64_t head;   /* counter of the batch being filled */
+    uint64_t tail;   /* counter of the next batch to commit */
+    uint64_t sign_b; /* next event to sign: batch counter ... */
+    size_t sign_i;   /* ... and index in it */
+    uint64_t next_seq, last_ts;
+    uint64_t committed, first_seq;
+    int commit_rc;
+    char commit_err[1024];
+    unsigned nsigners;
+    pthread_t signers[16];
+    pthread_t committer;
+    int have_committer;
     pthread_mutex_t mu;
-    pthread_cond_t work, done;
-    size_t next_to_sign;    /* index into preps */
-    size_t signed_count;    /* finished (ok or failed) */
+    pthread_cond_t work, ready, space;
     int stop;
 };
+
+/* With mu held: moves the signing cursor past finished sealed batches and
+ * says whether an event is waiting to be signed. */
+static int
+sign_available(struct ldg_writer *w)
+{
+    while (w->sign_b < w->head && w->sign_i >= w->ring[w->sign_b % RING].n) {
+        w->sign_b++;
+        w->sign_i = 0;
+    }
+    return w->sign_i < w->ring[w->sign_b % RING].n;
+}
 
 static void *
 sign_worker(void *arg)
@@ -1316,22 +1356,88 @@ sign_worker(void *arg)
     struct ldg_writer *w = arg;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (!w->stop && w->next_to_sign >= w->n)
+        struct wbatch *b;
+        struct prep *p;
+        while (!w->stop && !sign_available(w))
             pthread_cond_wait(&w->work, &w->mu);
         if (w->stop)
             break;
-        {
-            struct prep *p = &w->preps[w->next_to_sign++];
-            uint64_t seq = p->seq, ts = p->ts;
-            pthread_mutex_unlock(&w->mu);
-            p->rc = prep_sign(w->l, p, seq, ts);
-            pthread_mutex_lock(&w->mu);
-            w->signed_count++;
-            pthread_cond_broadcast(&w->done);
-        }
+        b = &w->ring[w->sign_b % RING];
+        p = &b->preps[w->sign_i++];
+        pthread_mutex_unlock(&w->mu);
+        p->rc = prep_sign(w->l, p, p->seq, p->ts);
+        pthread_mutex_lock(&w->mu);
+        b->nsigned++;
+        if (b->nsigned == b->n)
+            pthread_cond_signal(&w->ready);
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
+}
+
+static void *
+commit_worker(void *arg)
+{
+    struct ldg_writer *w = arg;
+    struct ldg_ledger *l = w->l;
+
+    l->err_thread = pthread_self();
+    l->err_redirect = 1;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        struct wbatch *b;
+        uint64_t first = 0;
+        int rc;
+        while (!(w->tail < w->head &&
+                 w->ring[w->tail % RING].nsigned ==
+                     w->ring[w->tail % RING].n) &&
+               !(w->stop && w->tail == w->head))
+            pthread_cond_wait(&w->ready, &w->mu);
+        if (w->tail == w->head)
+            break; /* stopping, nothing sealed left */
+        b = &w->ring[w->tail % RING];
+        rc = w->commit_rc;
+        pthread_mutex_unlock(&w->mu);
+        if (rc == 0) {
+            rc = commit_group(l, b->preps, b->n, &first);
+            if (rc < 0)
+                snprintf(w->commit_err, sizeof w->commit_err, "%s",
+                         l->err_alt);
+        }
+        for (size_t i = 0; i < b->n; i++)
+            prep_release(&b->preps[i]);
+        pthread_mutex_lock(&w->mu);
+        if (rc == 0) {
+            if (w->committed == 0)
+                w->first_seq = first;
+            w->committed += b->n;
+        } else if (w->commit_rc == 0) {
+            w->commit_rc = rc;
+        }
+        b->n = 0;
+        b->nsigned = 0;
+        w->tail++;
+        pthread_cond_broadcast(&w->space);
+    }
+    pthread_mutex_unlock(&w->mu);
+    l->err_redirect = 0;
+    return NULL;
+}
+
+static void
+writer_stop(struct ldg_writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    pthread_cond_broadcast(&w->work);
+    pthread_cond_broadcast(&w->ready);
+    pthread_mutex_unlock(&w->mu);
+    for (unsigned i = 0; i < w->nsigners; i++)
+        pthread_join(w->signers[i], NULL);
+    if (w->have_committer)
+        pthread_join(w->committer, NULL);
+    w->nsigners = 0;
+    w->have_committer = 0;
 }
 
 int
@@ -1340,6 +1446,7 @@ ldg_writer_new(struct ldg_writer **out, struct ldg_ledger *l,
 {
     struct ldg_writer *w;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned want;
     int rc;
 
     *out = NULL;
@@ -1352,82 +1459,90 @@ ldg_writer_new(struct ldg_writer **out, struct ldg_ledger *l,
         return LDG_ENOMEM;
     w->l = l;
     w->batch = opts && opts->batch ? opts->batch : 1000;
-    w->nthreads = opts && opts->threads ? opts->threads
-                                        : (unsigned)(ncpu > 0 ? ncpu : 1);
-    if (w->nthreads > 16)
-        w->nthreads = 16;
-    w->preps = calloc(w->batch, sizeof *w->preps);
-    w->threads = calloc(w->nthreads, sizeof *w->threads);
-    if (w->preps == NULL || w->threads == NULL) {
-        free(w->preps);
-        free(w->threads);
-        free(w);
-        return LDG_ENOMEM;
+    want = opts && opts->threads ? opts->threads
+                                 : (unsigned)(ncpu > 0 ? ncpu : 1);
+    if (want > 16)
+        want = 16;
+    for (int i = 0; i < RING; i++) {
+        w->ring[i].preps = calloc(w->batch, sizeof(struct prep));
+        if (w->ring[i].preps == NULL) {
+            rc = LDG_ENOMEM;
+            goto fail;
+        }
     }
-    if ((rc = ldg_size(l, &w->next_seq)) < 0) {
-        free(w->preps);
-        free(w->threads);
-        free(w);
-        return rc;
-    }
+    if ((rc = ldg_size(l, &w->next_seq)) < 0)
+        goto fail;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->work, NULL);
-    pthread_cond_init(&w->done, NULL);
-    for (unsigned i = 0; i < w->nthreads; i++) {
-        if (pthread_create(&w->threads[i], NULL, sign_worker, w) != 0) {
-            w->nthreads = i;
+    pthread_cond_init(&w->ready, NULL);
+    pthread_cond_init(&w->space, NULL);
+    for (unsigned i = 0; i < want; i++) {
+        if (pthread_create(&w->signers[i], NULL, sign_worker, w) != 0)
             break;
-        }
+        w->nsigners++;
+    }
+    if (w->nsigners > 0 &&
+        pthread_create(&w->committer, NULL, commit_worker, w) == 0)
+        w->have_committer = 1;
+    if (!w->have_committer) {
+        writer_stop(w);
+        rc = LDG_ENOMEM;
+        ldg_seterr(l, "cannot start the writer threads");
+        goto fail;
     }
     *out = w;
     return 0;
+fail:
+    for (int i = 0; i < RING; i++)
+        free(w->ring[i].preps);
+    free(w);
+    return rc;
 }
 
-/* Waits until every queued event has been through a worker. */
+/* With mu held: seals the batch being filled, if it has events. */
 static void
-wait_signed(struct ldg_writer *w)
+seal(struct ldg_writer *w)
 {
-    pthread_mutex_lock(&w->mu);
-    while (w->nthreads > 0 && w->signed_count < w->n)
-        pthread_cond_wait(&w->done, &w->mu);
-    pthread_mutex_unlock(&w->mu);
+    struct wbatch *b = &w->ring[w->head % RING];
+    if (b->n == 0)
+        return;
+    w->head++;
+    pthread_cond_signal(&w->ready);
+    pthread_cond_broadcast(&w->work);
+}
+
+/* Error to hand the caller once a commit failed. */
+static int
+commit_failure(struct ldg_writer *w)
+{
+    snprintf(w->l->errmsg, sizeof w->l->errmsg, "%s", w->commit_err);
+    return w->commit_rc;
 }
 
 int
 ldg_writer_flush(struct ldg_writer *w)
 {
-    uint64_t first = 0;
     int rc;
-
     if (w == NULL)
         return LDG_EINVAL;
-    if (w->n == 0)
-        return 0;
-    wait_signed(w);
-    rc = commit_group(w->l, w->preps, w->n, &first);
-    if (rc == 0) {
-        if (w->committed == 0)
-            w->first_seq = first;
-        w->committed += w->n;
-        w->next_seq = first + w->n;
-    } else {
-        /* Nothing of the group is acknowledged; predict afresh. */
-        ldg_size(w->l, &w->next_seq);
-    }
     pthread_mutex_lock(&w->mu);
-    for (size_t i = 0; i < w->n; i++)
-        prep_release(&w->preps[i]);
-    w->n = 0;
-    w->next_to_sign = 0;
-    w->signed_count = 0;
+    seal(w);
+    while (w->tail < w->head)
+        pthread_cond_wait(&w->space, &w->mu);
+    rc = w->commit_rc;
     pthread_mutex_unlock(&w->mu);
-    return rc;
+    if (rc < 0)
+        return commit_failure(w);
+    /* Predict from the log as it is now: another process may append
+     * between our groups. */
+    return ldg_size(w->l, &w->next_seq);
 }
 
 int
 ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev)
 {
     struct ldg_ledger *l;
+    struct wbatch *b;
     struct prep p;
     uint64_t now;
     int rc;
@@ -1435,6 +1550,8 @@ ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev)
     if (w == NULL || ev == NULL)
         return LDG_EINVAL;
     l = w->l;
+    if (w->commit_rc < 0)
+        return commit_failure(w);
     l->errmsg[0] = '\0';
     rc = prep_init(l, &p, ev);
     if (rc < 0)
@@ -1461,16 +1578,17 @@ ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev)
     p.ts = now > w->last_ts ? now : w->last_ts + 1;
     w->last_ts = p.ts;
     pthread_mutex_lock(&w->mu);
-    w->preps[w->n++] = p;
+    b = &w->ring[w->head % RING];
+    b->preps[b->n++] = p;
     pthread_cond_signal(&w->work);
-    pthread_mutex_unlock(&w->mu);
-    if (w->nthreads == 0) {
-        struct prep *q = &w->preps[w->n - 1];
-        q->rc = prep_sign(l, q, q->seq, q->ts);
+    if (b->n == w->batch) {
+        seal(w);
+        while (w->head - w->tail >= RING)
+            pthread_cond_wait(&w->space, &w->mu);
     }
-    if (w->n == w->batch)
-        return ldg_writer_flush(w);
-    return 0;
+    rc = w->commit_rc;
+    pthread_mutex_unlock(&w->mu);
+    return rc < 0 ? commit_failure(w) : 0;
 }
 
 uint64_t
@@ -1490,19 +1608,22 @@ ldg_writer_free(struct ldg_writer *w)
 {
     if (w == NULL)
         return;
+    /* Sealed batches are committed; the unsealed one is dropped (it was
+     * never acknowledged). */
     pthread_mutex_lock(&w->mu);
-    w->stop = 1;
-    pthread_cond_broadcast(&w->work);
+    while (w->tail < w->head)
+        pthread_cond_wait(&w->space, &w->mu);
     pthread_mutex_unlock(&w->mu);
-    for (unsigned i = 0; i < w->nthreads; i++)
-        pthread_join(w->threads[i], NULL);
-    for (size_t i = 0; i < w->n; i++)
-        prep_release(&w->preps[i]);
+    writer_stop(w);
+    for (int i = 0; i < RING; i++) {
+        for (size_t j = 0; j < w->ring[i].n; j++)
+            prep_release(&w->ring[i].preps[j]);
+        free(w->ring[i].preps);
+    }
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->work);
-    pthread_cond_destroy(&w->done);
-    free(w->preps);
-    free(w->threads);
+    pthread_cond_destroy(&w->ready);
+    pthread_cond_destroy(&w->space);
     free(w);
 }
 
