@@ -304,6 +304,8 @@ ldg_ingest(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
     memset(&wo, 0, sizeof wo);
     wo.batch = o->batch;
     wo.threads = o->threads;
+    wo.on_commit = o->on_commit;
+    wo.ctx = o->ctx;
     rc = ldg_writer_new(&w, l, &wo);
     if (rc < 0)
         goto out;

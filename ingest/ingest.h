@@ -23,6 +23,8 @@ struct ldg_ingest_opts {
      * (1 when the problem is not at a place in the line). */
     void (*on_error)(void *ctx, uint64_t line, int col, const char *msg);
     void *ctx;
+    /* Called after each durable commit (from the writer's thread). */
+    void (*on_commit)(void *ctx, uint64_t first_seq, uint64_t n);
     /* Called now and then with lines read so far (for progress). */
     void (*on_progress)(void *ctx, uint64_t lines, uint64_t committed);
 };

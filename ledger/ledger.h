@@ -226,6 +226,11 @@ struct ldg_writer;
 struct ldg_writer_options {
     size_t batch;     /* events per commit; 0 = 1000 */
     unsigned threads; /* signing threads; 0 = number of CPUs */
+    /* Optional: called after each durable commit, from the writer's
+     * commit thread, with the first sequence number and count of the
+     * events that commit acknowledged. */
+    void (*on_commit)(void *ctx, uint64_t first_seq, uint64_t n);
+    void *ctx;
 };
 int ldg_writer_new(struct ldg_writer **out, struct ldg_ledger *l,
                    const struct ldg_writer_options *opts);

@@ -1320,6 +1320,8 @@ struct wbatch {
 struct ldg_writer {
     struct ldg_ledger *l;
     size_t batch;
+    void (*on_commit)(void *ctx, uint64_t first_seq, uint64_t n);
+    void *on_commit_ctx;
     struct wbatch ring[RING];
     uint64_t head;   /* counter of the batch being filled */
     uint64_t tail;   /* counter of the next batch to commit */
@@ -1404,6 +1406,8 @@ commit_worker(void *arg)
                 snprintf(w->commit_err, sizeof w->commit_err, "%s",
                          l->err_alt);
         }
+        if (rc == 0 && w->on_commit != NULL)
+            w->on_commit(w->on_commit_ctx, first, b->n);
         for (size_t i = 0; i < b->n; i++)
             prep_release(&b->preps[i]);
         pthread_mutex_lock(&w->mu);
@@ -1459,6 +1463,10 @@ ldg_writer_new(struct ldg_writer **out, struct ldg_ledger *l,
         return LDG_ENOMEM;
     w->l = l;
     w->batch = opts && opts->batch ? opts->batch : 1000;
+    if (opts != NULL) {
+        w->on_commit = opts->on_commit;
+        w->on_commit_ctx = opts->ctx;
+    }
     want = opts && opts->threads ? opts->threads
                                  : (unsigned)(ncpu > 0 ? ncpu : 1);
     if (want > 16)
@@ -1569,6 +1577,8 @@ ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev)
                 w->first_seq = first;
             w->committed++;
             w->next_seq = first + 1;
+            if (w->on_commit != NULL)
+                w->on_commit(w->on_commit_ctx, first, 1);
         }
         prep_release(&p);
         return rc;

@@ -1,0 +1,29 @@
+#!/bin/sh
+# setup.sh — from a fresh Debian 12 machine (as root) to a working ledger:
+# installs what is missing, builds, and runs the demo (make demo) on an
+# embedded default ledger under ./build/demo-ledger.
+set -eu
+cd "$(dirname "$0")"
+
+PKGS="build-essential pkg-config liblmdb-dev libmsgpack-dev libzstd-dev \
+libsodium-dev libcurl4-openssl-dev libcmocka-dev libjansson-dev \
+libpcre2-dev libarchive-dev zstd tar golang-go golang-golang-x-mod-dev \
+libsqlite3-dev clang"
+
+missing=""
+for p in $PKGS; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "setup: installing:$missing" >&2
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup: run as root (or install these with sudo apt-get):$missing" >&2
+        exit 77
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq $missing >/dev/null
+fi
+make -j"$(nproc)"
+make demo
