@@ -419,11 +419,13 @@ pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
             bad(vs, seq, "missing: the log skips from %llu to a later "
                          "number (deleted event)",
                 (unsigned long long)(seq ? seq - 1 : 0));
+            rc = 0;
             break;
         }
         if (rc < 0) {
             bad(vs, seq, "entry does not decode as a canonical entry (%s)",
                 ldg_strerror(rc));
+            rc = 0;
             break;
         }
         rc = 0;
@@ -459,9 +461,12 @@ pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
             break;
         }
         if (tr > 0) {
-            bad(vs, seq, "stored Merkle hash at level %d differs from the "
-                         "entries",
-                tr - 1);
+            /* Say why if we can: a re-signed or altered entry shows up
+             * first as a leaf that differs from the stored tree. */
+            if (tr > 1 || !check_sig(vs, &ev))
+                bad(vs, seq, "stored Merkle hash at level %d differs from "
+                             "the entries (entry or tree altered)",
+                    tr - 1);
             break;
         }
         if ((rc = collect(vs, t, &ev)) != 0) {
@@ -492,14 +497,14 @@ pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
     }
     if (rc == 0 && vs->bad_seq == UINT64_MAX && cksize != UINT64_MAX &&
         cksize > size)
-        bad(vs, size ? size - 1 : 0,
+        bad(vs, size,
             "a checkpoint was signed for %llu events but the log has %llu: "
-            "the tail was truncated",
+            "the tail from here on was truncated",
             (unsigned long long)cksize, (unsigned long long)size);
     if (rc == 0 && vs->bad_seq == UINT64_MAX && saved_size > size)
-        bad(vs, size ? size - 1 : 0,
+        bad(vs, size,
             "the log has %llu events but %llu were verified before: the "
-            "tail was truncated",
+            "tail from here on was truncated",
             (unsigned long long)size, (unsigned long long)saved_size);
     edge_root(e, final_root);
 out:

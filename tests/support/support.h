@@ -1,0 +1,29 @@
+/*
+ * support.h — helpers shared by the unit tests (linked into each).
+ */
+#ifndef LDG_TEST_SUPPORT_H
+#define LDG_TEST_SUPPORT_H
+
+#include <stdint.h>
+
+#include "ledger/ledger.h"
+
+/* Creates a fresh ledger in a new temporary directory (mkdtemp), opens it
+ * with NOSYNC unless durable, and returns it. dir receives the path. */
+struct ldg_ledger *t_ledger_new(char *dir, size_t cap, int durable);
+/* Removes a directory tree (rm -rf). */
+void t_rmrf(const char *dir);
+/* Appends an event from a JSON body text; returns its seq (fails the test
+ * on error). actor may be NULL. */
+uint64_t t_append(struct ldg_ledger *l, const char *type, const char *body,
+                  const char *actor);
+/* Appends n simple x.test events with bodies {"i": k}. */
+void t_append_many(struct ldg_ledger *l, int n);
+/* Raw access to a stored record: get a copy of (db, seq key) into buf,
+ * put it back. For tampering in tests. */
+size_t t_raw_get(struct ldg_ledger *l, const char *db, uint64_t seq,
+                 uint8_t *buf, size_t cap);
+void t_raw_put(struct ldg_ledger *l, const char *db, uint64_t seq,
+               const uint8_t *buf, size_t n);
+void t_raw_del(struct ldg_ledger *l, const char *db, uint64_t seq);
+#endif
