@@ -209,6 +209,15 @@ echo "   machine: $NPROC cores, $cpu, $mem, disk $disk"
 echo "   events: ingest/verify N=$N, query N=$QN; append/proof runs=$REPS;" \
     "peer threads=$THREADS batch=$BATCH"
 echo "   ledger: $LEDGER $([ "$ledger_ok" = 1 ] || echo "(missing)")"
+# Other work on the box skews every figure (both sides alike, but not
+# evenly): say so next to the numbers.
+load_note() {
+    awk -v n="$NPROC" -v when="$1" '{
+        printf "   load average %s: %s %s %s", when, $1, $2, $3
+        if ($1 > n / 2) printf "  (busy: figures are noisy)"
+        printf "\n" }' /proc/loadavg
+}
+load_note "at start"
 
 ING_DIR=$OUT/ledger-ingest
 PEER1_DB=$OUT/peer-ingest-1.db
@@ -608,4 +617,5 @@ END {
     for (i = 1; i <= n; i++)
         printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", S[i], U[i], Lv[i], P[i], R[i], B[i], T[i], J[i], N[i] > md
 }' "$RESULTS"
+load_note "at end"
 echo "(results: $RESULTS, $OUT/results.md; logs: $OUT/logs/)"
