@@ -21,6 +21,7 @@
 #                    append proof tiles query rebuild doctor (default: all)
 #   BENCH_FRESH=1    rebuild the query stores even if a matching set from
 #                    an earlier run is in bench/out/
+#   BENCH_OUT        output directory (default bench/out)
 #   TARGET_*         override a target (see "Targets" below)
 #
 # Everything is written under bench/out/ (gitignored): data, stores, logs,
@@ -34,7 +35,7 @@ set -u
 
 B=${1:-build}
 cd "$(dirname "$0")/.." || exit 1
-OUT=bench/out
+OUT=${BENCH_OUT:-bench/out}
 mkdir -p "$OUT/bin" "$OUT/logs"
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
