@@ -13,15 +13,24 @@ int cmd_checkpoint(struct cli *c, int argc, char **argv);
 int cmd_proof(struct cli *c, int argc, char **argv);
 int cmd_tiles(struct cli *c, int argc, char **argv);
 
+/* cli/cmd_export.c — signed evidence bundles */
+int cmd_export(struct cli *c, int argc, char **argv);
+int cmd_verify_bundle(struct cli *c, int argc, char **argv);
+
 #define CLI_EXTRA_USAGE                                                      \
     "  checkpoint [--size N]           the latest (or size N) signed "       \
     "checkpoint\n"                                                           \
     "  proof SEQ [--size N]            tlog-proof@v1 inclusion proof\n"      \
     "  proof --consistency OLD [--size N]   consistency proof body\n"        \
-    "  tiles DIR                       write C2SP tlog-tiles to DIR\n"
+    "  tiles DIR                       write C2SP tlog-tiles to DIR\n"       \
+    "  export [MATCH..] [-S T] [-U T] [--run R] --out FILE\n"               \
+    "         [--redact F,..] [--redact-body TYPE,..]  signed bundle\n"      \
+    "  verify-bundle FILE [--trusted-key VKEY] [--extract DIR]\n"           \
+    "                                  check a bundle offline\n"
 
 #define CLI_EXTRA_COMMANDS                                                   \
     {"checkpoint", cmd_checkpoint}, {"proof", cmd_proof},                    \
-    {"tiles", cmd_tiles}
+    {"tiles", cmd_tiles}, {"export", cmd_export},                          \
+    {"verify-bundle", cmd_verify_bundle}
 
 #endif

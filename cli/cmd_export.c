@@ -1,0 +1,420 @@
+/*
+ * cmd_export.c — export (signed evidence bundles) and verify-bundle.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "export/export.h"
+
+#define COMMON_LONGOPTS                                                      \
+    {"dir", required_argument, NULL, 'D'},                                   \
+        {"output", required_argument, NULL, 'o'},                            \
+        {"help", no_argument, NULL, 'h'}
+
+#define LIST_MAX 256
+
+static int
+common_opt(struct cli *c, int ch)
+{
+    switch (ch) {
+    case 'D':
+        c->dir_opt = optarg;
+        return 1;
+    case 'o':
+        cli_set_output(c, optarg);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int
+usage(const char *text)
+{
+    fprintf(stderr, "usage: ledger %s\n", text);
+    return EX_USAGE;
+}
+
+static int
+check_output(struct cli *c)
+{
+    if (c->out_name == NULL || c->out != OUT_HUMAN ||
+        strcmp(c->out_name, "human") == 0)
+        return 0;
+    cli_err(c, "unknown output format '%s' (use human, json or json-pretty)",
+            c->out_name);
+    return EX_USAGE;
+}
+
+/* Splits "a,b,c" into list (pointers into s, which is modified). */
+static int
+split_list(struct cli *c, const char *opt, char *s, char **list, size_t *n)
+{
+    char *save = NULL, *tok;
+    for (tok = strtok_r(s, ",", &save); tok != NULL;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (*n == LIST_MAX) {
+            cli_err(c, "%s: more than %d names", opt, LIST_MAX);
+            return -1;
+        }
+        list[(*n)++] = tok;
+    }
+    return 0;
+}
+
+static void
+exporter_name(char *buf, size_t cap)
+{
+    const char *user = getenv("USER");
+    struct passwd *pw;
+    char host[256] = "";
+
+    if (user == NULL || *user == '\0') {
+        pw = getpwuid(getuid());
+        user = pw ? pw->pw_name : "?";
+    }
+    if (gethostname(host, sizeof host - 1) < 0)
+        snprintf(host, sizeof host, "?");
+    snprintf(buf, cap, "%s@%s", user, host);
+}
+
+static void
+export_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    cli_progress(ctx, done, total);
+}
+
+/* -------------------------------------------------------------- export -- */
+
+int
+cmd_export(struct cli *c, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"since", required_argument, NULL, 'S'},
+        {"until", required_argument, NULL, 'U'},
+        {"run", required_argument, NULL, 'r'},
+        {"out", required_argument, NULL, 'O'},
+        {"redact", required_argument, NULL, 'R'},
+        {"redact-body", required_argument, NULL, 'B'},
+        {"level", required_argument, NULL, 'L'},
+        {"max-events", required_argument, NULL, 'M'},
+        COMMON_LONGOPTS,
+        {0}};
+    static const char *u =
+        "export [MATCH...] [-S SINCE] [-U UNTIL] [--run R] --out FILE\n"
+        "       [--redact FIELD,...] [--redact-body TYPE,...] [--level N]\n"
+        "       [--max-events N] [-o json]";
+    struct ldg_export_opts o;
+    struct ldg_export_report rep;
+    struct ldg_ledger *l = NULL;
+    char *fields[LIST_MAX], *types[LIST_MAX], **terms = NULL;
+    char by[320], *runterm = NULL;
+    const char *out = NULL, *run = NULL;
+    uint64_t v;
+    int ch, rc, nterms = 0;
+
+    memset(&o, 0, sizeof o);
+    o.redact_fields = fields;
+    o.redact_types = types;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "o:hS:U:", lo, NULL)) != -1) {
+        if (common_opt(c, ch))
+            continue;
+        switch (ch) {
+        case 'S':
+            o.since = optarg;
+            break;
+        case 'U':
+            o.until = optarg;
+            break;
+        case 'r':
+            run = optarg;
+            break;
+        case 'O':
+            out = optarg;
+            break;
+        case 'R':
+            if (split_list(c, "--redact", optarg, fields,
+                           &o.nredact_fields) < 0)
+                return EX_USAGE;
+            break;
+        case 'B':
+            if (split_list(c, "--redact-body", optarg, types,
+                           &o.nredact_types) < 0)
+                return EX_USAGE;
+            break;
+        case 'L':
+            if (cli_parse_u64(optarg, &v) < 0 || v < 1 || v > 19) {
+                cli_err(c, "--level: 1 to 19");
+                return EX_USAGE;
+            }
+            o.level = (int)v;
+            break;
+        case 'M':
+            if (cli_parse_u64(optarg, &v) < 0 || v == 0) {
+                cli_err(c, "--max-events: a positive number");
+                return EX_USAGE;
+            }
+            o.max_events = v;
+            break;
+        default:
+            return usage(u);
+        }
+    }
+    if (out == NULL) {
+        cli_err(c, "--out FILE is required (- for standard output)");
+        return usage(u);
+    }
+    if ((rc = check_output(c)) != 0)
+        return rc;
+    if (strcmp(out, "-") == 0 && c->out != OUT_HUMAN) {
+        cli_err(c, "-o json writes to standard output, which --out - "
+                   "already uses");
+        return EX_USAGE;
+    }
+    if (strcmp(out, "-") == 0 && isatty(1)) {
+        cli_err(c, "refusing to write a compressed bundle to a terminal");
+        return EX_USAGE;
+    }
+    nterms = argc - optind;
+    terms = calloc((size_t)nterms + 2, sizeof *terms);
+    if (terms == NULL)
+        return EX_OSERR;
+    for (int i = 0; i < nterms; i++)
+        terms[i] = argv[optind + i];
+    if (run != NULL) {
+        size_t n = strlen(run) + 5;
+        runterm = malloc(n);
+        if (runterm == NULL) {
+            free(terms);
+            return EX_OSERR;
+        }
+        snprintf(runterm, n, "run=%s", run);
+        terms[nterms++] = runterm;
+    }
+    o.nterms = nterms;
+    o.terms = terms;
+    exporter_name(by, sizeof by);
+    o.exported_by = by;
+    if (c->progress) {
+        o.progress = export_progress;
+        o.progress_ctx = c;
+    }
+    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
+        cli_err(c, "cannot tell where the ledger is: give --dir DIR or set "
+                   "LEDGER_DIR (HOME is not set)");
+        rc = EX_USAGE;
+        goto out;
+    }
+    if ((rc = cli_open(c, 1, &l)) != 0)
+        goto out;
+    if (strcmp(out, "-") == 0)
+        rc = ldg_export_write_fd(l, &o, 1, &rep);
+    else
+        rc = ldg_export_write(l, &o, out, &rep);
+    if (c->progress)
+        fprintf(stderr, "\r\033[K");
+    if (rc < 0) {
+        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        rc = cli_exit_code(rc);
+        goto out;
+    }
+    fprintf(stderr,
+            "export: wrote %s: %llu events selected, %llu added to "
+            "establish keys or erasures, proven against the checkpoint of "
+            "size %llu; %llu fields and %llu whole bodies withheld, %llu "
+            "bodies erased; %llu bytes\n",
+            strcmp(out, "-") == 0 ? "<stdout>" : out,
+            (unsigned long long)rep.selected,
+            (unsigned long long)rep.support,
+            (unsigned long long)rep.checkpoint_size,
+            (unsigned long long)rep.fields_withheld,
+            (unsigned long long)rep.bodies_withheld,
+            (unsigned long long)rep.bodies_erased,
+            (unsigned long long)rep.bytes);
+    if (c->out != OUT_HUMAN) {
+        char b[8][24];
+        uint64_t vals[8] = {rep.selected,        rep.support,
+                            rep.checkpoint_size, rep.fields_withheld,
+                            rep.bodies_withheld, rep.bodies_erased,
+                            rep.files,           rep.bytes};
+        for (int i = 0; i < 8; i++)
+            snprintf(b[i], sizeof b[i], "%llu", (unsigned long long)vals[i]);
+        cli_print_json(c, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
+                                    "s:s, s:s}",
+                                    "file", out, "selected", b[0], "support",
+                                    b[1], "checkpoint_size", b[2],
+                                    "fields_withheld", b[3],
+                                    "bodies_withheld", b[4], "bodies_erased",
+                                    b[5], "files", b[6], "bytes", b[7]));
+    }
+    rc = EX_OK;
+out:
+    free(runterm);
+    free(terms);
+    ldg_close(l);
+    return rc;
+}
+
+/* ------------------------------------------------------- verify-bundle -- */
+
+/* --trusted-key: a verifier key, or a file holding one on its first line. */
+static int
+trusted_key(struct cli *c, const char *arg, char *buf, size_t cap)
+{
+    struct stat st;
+    FILE *f;
+
+    if (stat(arg, &st) != 0) {
+        snprintf(buf, cap, "%s", arg);
+        return 0;
+    }
+    f = fopen(arg, "r");
+    if (f == NULL || fgets(buf, (int)cap, f) == NULL) {
+        cli_err(c, "--trusted-key: cannot read %s: %s", arg,
+                f ? "empty" : strerror(errno));
+        if (f)
+            fclose(f);
+        return EX_NOINPUT;
+    }
+    fclose(f);
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return 0;
+}
+
+static int
+verify_exit(int rc)
+{
+    switch (rc) {
+    case 0:
+        return EX_OK;
+    case LDG_ETAMPER:
+        return EX_VERIFY;
+    case LDG_ENOTFOUND:
+        return EX_NOINPUT;
+    case LDG_EBADINPUT:
+    case LDG_ETOOBIG:
+    case LDG_EVERSION:
+        return EX_DATAERR;
+    default:
+        return cli_exit_code(rc);
+    }
+}
+
+static json_t *
+report_json(const char *file, const struct ldg_bundle_report *r,
+            const char *summary)
+{
+    json_t *checks = json_array(), *o;
+    char a[24], b[24], d[24];
+
+    for (size_t i = 0; checks && i < r->nchecks; i++)
+        json_array_append_new(
+            checks, json_pack("{s:s, s:s, s:s}", "name", r->checks[i].name,
+                              "status",
+                              ldg_export_status_name(r->checks[i].status),
+                              "detail", r->checks[i].detail));
+    snprintf(a, sizeof a, "%llu", (unsigned long long)r->checkpoint_size);
+    snprintf(b, sizeof b, "%llu", (unsigned long long)r->events);
+    snprintf(d, sizeof d, "%llu", (unsigned long long)r->selected);
+    o = json_pack("{s:s, s:b, s:b, s:s, s:s, s:s, s:s, s:s, s:o, s:s}",
+                  "file", file, "ok", r->ok && r->readable, "key_trusted",
+                  r->key_trusted, "origin", r->origin, "log_key", r->log_vkey,
+                  "checkpoint_size", a, "events", b, "selected", d, "checks",
+                  checks, "summary", summary);
+    return o;
+}
+
+int
+cmd_verify_bundle(struct cli *c, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"trusted-key", required_argument, NULL, 'k'},
+        {"extract", required_argument, NULL, 'x'},
+        {"threads", required_argument, NULL, 't'},
+        {"max-bytes", required_argument, NULL, 'm'},
+        COMMON_LONGOPTS,
+        {0}};
+    static const char *u =
+        "verify-bundle FILE [--trusted-key VKEY|FILE] [--extract DIR]\n"
+        "       [--threads N] [--max-bytes N] [-o json]";
+    struct ldg_bundle_verify_opts o;
+    struct ldg_bundle_report *r;
+    char key[1024], summary[600];
+    const char *file;
+    size_t nfail = 0;
+    uint64_t v;
+    int ch, rc;
+
+    memset(&o, 0, sizeof o);
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+        if (common_opt(c, ch))
+            continue;
+        switch (ch) {
+        case 'k':
+            if ((rc = trusted_key(c, optarg, key, sizeof key)) != 0)
+                return rc;
+            o.trusted_vkey = key;
+            break;
+        case 'x':
+            o.extract_dir = optarg;
+            break;
+        case 't':
+            if (cli_parse_u64(optarg, &v) < 0 || v == 0 || v > 16)
+                return usage(u);
+            o.threads = (unsigned)v;
+            break;
+        case 'm':
+            if (cli_parse_u64(optarg, &v) < 0 || v == 0)
+                return usage(u);
+            o.limits.total_bytes = v;
+            break;
+        default:
+            return usage(u);
+        }
+    }
+    if (optind + 1 != argc)
+        return usage(u);
+    if ((rc = check_output(c)) != 0)
+        return rc;
+    file = argv[optind];
+    r = malloc(sizeof *r);
+    if (r == NULL)
+        return EX_OSERR;
+    rc = ldg_export_verify(file, &o, r);
+    for (size_t i = 0; i < r->nchecks; i++) {
+        fprintf(stderr, "%s %s: %s\n",
+                ldg_export_status_name(r->checks[i].status),
+                r->checks[i].name, r->checks[i].detail);
+        nfail += r->checks[i].status == LDG_CHECK_FAIL;
+    }
+    if (rc == 0)
+        snprintf(summary, sizeof summary,
+                 "bundle OK: %llu events (%llu selected) from %s, proven "
+                 "against its checkpoint of size %llu; log key %s",
+                 (unsigned long long)r->events,
+                 (unsigned long long)r->selected, r->origin,
+                 (unsigned long long)r->checkpoint_size,
+                 r->key_trusted ? "trusted" : "TAKEN ON TRUST from the bundle");
+    else if (rc == LDG_ETAMPER)
+        snprintf(summary, sizeof summary,
+                 "bundle FAILED verification: %zu of %zu checks failed",
+                 nfail, r->nchecks);
+    else
+        snprintf(summary, sizeof summary, "%s: not a readable bundle (%s)",
+                 file, ldg_strerror(rc));
+    fprintf(stderr, "%s\n", summary);
+    if (c->out != OUT_HUMAN)
+        cli_print_json(c, report_json(file, r, summary));
+    free(r);
+    return verify_exit(rc);
+}

@@ -1,0 +1,812 @@
+/*
+ * archive.c — the bundle container: a ustar archive in one zstd frame.
+ * The one file of export/ that uses libarchive and zstd.
+ *
+ * We drive zstd ourselves rather than through libarchive's filter so that
+ * both directions are bounded by us: on reading, the window (memory) and
+ * the total of decompressed bytes are capped before libarchive sees a
+ * byte; libarchive only parses tar from our callback.
+ *
+ * Reading treats the file as hostile. Refused, each with a message naming
+ * the member: a stream that is not zstd, a window above the limit, more
+ * decompressed bytes than the limit, an incomplete frame or a bad frame
+ * checksum (truncation, bit flips), tar framing errors or warnings, a
+ * missing end-of-archive marker, any member that is not a plain regular
+ * file (links, devices, FIFOs, directories, sparse files), names outside
+ * the layout's allow-list (which excludes absolute paths and ".."),
+ * duplicate names, members or member counts above the limits, a first
+ * member other than the magic "ledger-bundle".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <zstd.h>
+#include <zstd_errors.h>
+
+#include "export/export_int.h"
+
+#define TAR_END_ZEROS 1024 /* two zero blocks end a tar archive */
+
+/* ------------------------------------------------------------- names -- */
+
+/* name == prefix <decimal> suffix ? */
+static int
+numbered(const char *name, const char *prefix, const char *suffix,
+         uint64_t *seq)
+{
+    size_t n = strlen(name), pl = strlen(prefix), sl = strlen(suffix);
+    if (n <= pl + sl || strncmp(name, prefix, pl) != 0 ||
+        strcmp(name + n - sl, suffix) != 0)
+        return 0;
+    return parse_dec(name + pl, n - pl - sl, seq) == 0;
+}
+
+enum bname
+bundle_name_kind(const char *name, uint64_t *seq)
+{
+    static const struct {
+        const char *name;
+        enum bname kind;
+    } fixed[] = {{B_MAGIC, BN_MAGIC},
+                 {B_MANIFEST, BN_MANIFEST},
+                 {B_MANIFEST_SIG, BN_MANIFEST_SIG},
+                 {B_CHECKPOINT, BN_CHECKPOINT},
+                 {B_VKEY, BN_VKEY},
+                 {B_EVENTS, BN_EVENTS},
+                 {B_STATE, BN_STATE},
+                 {B_STATE_NOTE, BN_STATE_NOTE}};
+    uint64_t dummy;
+
+    if (seq == NULL)
+        seq = &dummy;
+    if (name == NULL)
+        return BN_BAD;
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (strcmp(name, fixed[i].name) == 0)
+            return fixed[i].kind;
+    if (numbered(name, "entries/", ".entry", seq))
+        return BN_ENTRY;
+    if (numbered(name, "proofs/", ".proof", seq))
+        return BN_PROOF;
+    if (numbered(name, "bodies/", ".json", seq))
+        return BN_BODY;
+    if (strlen(name) == 5 + LDG_KEYID_LEN + 5 &&
+        strncmp(name, "keys/", 5) == 0 &&
+        strcmp(name + 5 + LDG_KEYID_LEN, ".json") == 0) {
+        for (size_t i = 5; i < 5 + LDG_KEYID_LEN; i++)
+            if (!((name[i] >= '0' && name[i] <= '9') ||
+                  (name[i] >= 'a' && name[i] <= 'f')))
+                return BN_BAD;
+        return BN_KEY;
+    }
+    return BN_BAD;
+}
+
+/* ----------------------------------------------------------- reading -- */
+
+void
+bundle_limits_fill(struct ldg_bundle_limits *out,
+                   const struct ldg_bundle_limits *in)
+{
+    memset(out, 0, sizeof *out);
+    if (in != NULL)
+        *out = *in;
+    if (out->total_bytes == 0)
+        out->total_bytes = LDG_BUNDLE_TOTAL_DEFAULT;
+    if (out->file_bytes == 0)
+        out->file_bytes = LDG_BUNDLE_FILE_DEFAULT;
+    if (out->files == 0)
+        out->files = LDG_BUNDLE_FILES_DEFAULT;
+    if (out->window_log == 0)
+        out->window_log = LDG_BUNDLE_WINDOW_LOG_DEFAULT;
+    if (out->window_log < 10)
+        out->window_log = 10; /* ZSTD_WINDOWLOG_MIN */
+    if (out->window_log > 31)
+        out->window_log = 31;
+}
+
+/* The decompressing source libarchive reads from. */
+struct zsrc {
+    int fd;           /* -1: memory */
+    ZSTD_DCtx *dctx;
+    ZSTD_inBuffer in;
+    uint8_t *inbuf;   /* fd only */
+    size_t incap;
+    uint8_t *outbuf;
+    size_t outcap;
+    uint64_t consumed; /* compressed bytes read so far */
+    uint64_t total, max_total;
+    uint64_t zero_tail; /* zero bytes at the end of the output so far */
+    unsigned window_log;
+    size_t last_ret;    /* 0: at a frame boundary */
+    int in_eof, started;
+    int code;           /* our error code once failed */
+    char err[256];
+};
+
+static int zfail(struct zsrc *z, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+zfail(struct zsrc *z, int code, const char *fmt, ...)
+{
+    va_list ap;
+    if (z->code == 0) {
+        z->code = code;
+        va_start(ap, fmt);
+        vsnprintf(z->err, sizeof z->err, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static int
+zrefill(struct zsrc *z)
+{
+    size_t have = 0;
+    ssize_t got;
+
+    if (z->fd < 0) {
+        z->in_eof = 1;
+        return 0;
+    }
+    do { /* before the first frame, gather the 4 magic bytes */
+        got = read(z->fd, z->inbuf + have, z->incap - have);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return zfail(z, LDG_EIO, "read error: %s", strerror(errno));
+        if (got == 0) {
+            z->in_eof = 1;
+            break;
+        }
+        have += (size_t)got;
+    } while (!z->started && have < 4);
+    z->in.src = z->inbuf;
+    z->in.size = have;
+    z->in.pos = 0;
+    return 0;
+}
+
+static void
+track_zero_tail(struct zsrc *z, const uint8_t *p, size_t n)
+{
+    size_t i = n;
+    while (i > 0 && p[i - 1] == 0)
+        i--;
+    if (i == 0)
+        z->zero_tail += n;
+    else
+        z->zero_tail = n - i;
+}
+
+static la_ssize_t
+zread(struct archive *a, void *ctx, const void **buf)
+{
+    struct zsrc *z = ctx;
+    ZSTD_outBuffer out = {z->outbuf, z->outcap, 0};
+
+    if (z->code != 0)
+        goto fail;
+    for (;;) {
+        size_t before, r;
+        if (z->in.pos == z->in.size && !z->in_eof && zrefill(z) < 0)
+            goto fail;
+        if (!z->started && z->in.size - z->in.pos < 4) {
+            zfail(z, LDG_EBADINPUT, "not a bundle: too short to be "
+                                    "zstd-compressed");
+            goto fail;
+        }
+        if (!z->started) {
+            const uint8_t *m = (const uint8_t *)z->in.src + z->in.pos;
+            if (!(m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f &&
+                  m[3] == 0xfd)) {
+                zfail(z, LDG_EBADINPUT, "not a bundle: not a zstd stream");
+                goto fail;
+            }
+        }
+        if (z->in.pos == z->in.size && z->in_eof && z->last_ret == 0)
+            break; /* clean end after a complete frame */
+        before = z->in.pos;
+        r = ZSTD_decompressStream(z->dctx, &out, &z->in);
+        z->consumed += z->in.pos - before;
+        z->started = 1;
+        if (ZSTD_isError(r)) {
+            if (ZSTD_getErrorCode(r) ==
+                ZSTD_error_frameParameter_windowTooLarge)
+                zfail(z, LDG_ETOOBIG, "zstd window larger than the limit of "
+                                      "2^%u bytes", z->window_log);
+            else
+                zfail(z, LDG_EBADINPUT, "zstd: %s", ZSTD_getErrorName(r));
+            goto fail;
+        }
+        z->last_ret = r;
+        if (out.pos > 0)
+            break;
+        if (z->in.pos == z->in.size && z->in_eof && r != 0) {
+            zfail(z, LDG_EBADINPUT, "truncated: the zstd frame ends early");
+            goto fail;
+        }
+    }
+    if (out.pos > z->max_total - z->total) {
+        zfail(z, LDG_ETOOBIG, "decompressed size exceeds the limit of %llu "
+                              "bytes",
+              (unsigned long long)z->max_total);
+        goto fail;
+    }
+    z->total += out.pos;
+    track_zero_tail(z, z->outbuf, out.pos);
+    *buf = z->outbuf;
+    return (la_ssize_t)out.pos;
+fail:
+    archive_set_error(a, EINVAL, "%s", z->err);
+    return -1;
+}
+
+static int bfail(char *err, size_t errcap, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+bfail(char *err, size_t errcap, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errcap, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static int
+cmp_member(const void *a, const void *b)
+{
+    const struct bmember *x = a, *y = b;
+    return strcmp(x->name, y->name);
+}
+
+static int
+push_member(struct bundle *b, char *name, uint8_t *data, size_t len)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        struct bmember *m = realloc(b->m, cap * sizeof *m);
+        if (m == NULL)
+            return LDG_ENOMEM;
+        b->m = m;
+        b->cap = cap;
+    }
+    b->m[b->n].name = name;
+    b->m[b->n].data = data;
+    b->m[b->n].len = len;
+    b->n++;
+    return 0;
+}
+
+/* Checks one header; 0 or a code with err set. */
+static int
+check_header(struct archive_entry *e, const struct ldg_bundle_limits *lim,
+             uint64_t count, char *err, size_t errcap)
+{
+    const char *name = archive_entry_pathname(e);
+    la_int64_t size;
+
+    if (name == NULL || *name == '\0')
+        return bfail(err, errcap, LDG_EBADINPUT, "%s",
+                     "archive member without a name");
+    if (archive_entry_hardlink(e) != NULL || archive_entry_symlink(e) != NULL)
+        return bfail(err, errcap, LDG_EBADINPUT,
+                     "member %s: links are refused", name);
+    if (archive_entry_filetype(e) != AE_IFREG)
+        return bfail(err, errcap, LDG_EBADINPUT,
+                     "member %s: not a regular file", name);
+    if (archive_entry_sparse_count(e) > 0)
+        return bfail(err, errcap, LDG_EBADINPUT,
+                     "member %s: sparse files are refused", name);
+    if (name[0] == '/' || strstr(name, "..") != NULL)
+        return bfail(err, errcap, LDG_EBADINPUT,
+                     "member %s: absolute or '..' path refused", name);
+    if (bundle_name_kind(name, NULL) == BN_BAD)
+        return bfail(err, errcap, LDG_EBADINPUT,
+                     "member %s: not a name of the bundle layout", name);
+    if (count == 0 && strcmp(name, B_MAGIC) != 0)
+        return bfail(err, errcap, LDG_EBADINPUT,
+                     "not a ledger bundle: the first member is %s, not "
+                     "ledger-bundle",
+                     name);
+    if (count >= lim->files)
+        return bfail(err, errcap, LDG_ETOOBIG, "%s",
+                     "more archive members than the limit");
+    if (!archive_entry_size_is_set(e))
+        return bfail(err, errcap, LDG_EBADINPUT, "member %s: no size", name);
+    size = archive_entry_size(e);
+    if (size < 0 || (uint64_t)size > lim->file_bytes)
+        return bfail(err, errcap, LDG_ETOOBIG,
+                     "member %s: larger than the per-file limit", name);
+    return 0;
+}
+
+/* Reads the current member's data: exactly len bytes, then its end. */
+static int
+read_data(struct archive *a, const char *name, size_t len, uint8_t **out,
+          char *err, size_t errcap)
+{
+    uint8_t *buf = malloc(len + 1), extra;
+    size_t off = 0;
+    la_ssize_t got;
+
+    if (buf == NULL)
+        return LDG_ENOMEM;
+    while (off < len) {
+        got = archive_read_data(a, buf + off, len - off);
+        if (got <= 0) {
+            snprintf(err, errcap, "member %s: truncated (%s)", name,
+                     got < 0 ? archive_error_string(a) : "ends early");
+            free(buf);
+            return LDG_EBADINPUT;
+        }
+        off += (size_t)got;
+    }
+    got = archive_read_data(a, &extra, 1);
+    if (got != 0) {
+        snprintf(err, errcap, "member %s: %s", name,
+                 got < 0 ? archive_error_string(a) : "longer than declared");
+        free(buf);
+        return LDG_EBADINPUT;
+    }
+    buf[len] = 0;
+    *out = buf;
+    return 0;
+}
+
+static int
+check_magic(const struct bmember *m, char *err, size_t errcap)
+{
+    static const char want[] = LDG_BUNDLE_MAGIC "\n";
+    static const char family[] = "ledger.bundle/v";
+    if (m->len == sizeof want - 1 && memcmp(m->data, want, m->len) == 0)
+        return 0;
+    if (m->len > sizeof family - 1 &&
+        memcmp(m->data, family, sizeof family - 1) == 0) {
+        snprintf(err, errcap, "bundle format %.*s is not supported (this "
+                              "reader knows %s)",
+                 (int)(m->len > 40 ? 40 : m->len - 1), (const char *)m->data,
+                 LDG_BUNDLE_MAGIC);
+        return LDG_EVERSION;
+    }
+    snprintf(err, errcap, "not a ledger bundle: bad magic member");
+    return LDG_EBADINPUT;
+}
+
+static int
+read_archive(struct bundle *b, struct zsrc *z,
+             const struct ldg_bundle_limits *lim, char *err, size_t errcap)
+{
+    struct archive *a = archive_read_new();
+    struct archive_entry *e;
+    uint64_t count = 0;
+    int rc = 0, r;
+
+    if (a == NULL)
+        return LDG_ENOMEM;
+    archive_read_support_format_tar(a);
+    if (archive_read_open(a, z, NULL, zread, NULL) != ARCHIVE_OK) {
+        rc = z->code ? z->code : LDG_EBADINPUT;
+        snprintf(err, errcap, "%s",
+                 z->code ? z->err : archive_error_string(a));
+        goto out;
+    }
+    for (;; count++) {
+        char *name;
+        uint8_t *data = NULL;
+        size_t len;
+
+        r = archive_read_next_header(a, &e);
+        if (r == ARCHIVE_EOF)
+            break;
+        if (r != ARCHIVE_OK) {
+            rc = z->code ? z->code : LDG_EBADINPUT;
+            snprintf(err, errcap, "%s%s", z->code ? "" : "archive: ",
+                     z->code ? z->err : archive_error_string(a));
+            goto out;
+        }
+        if ((rc = check_header(e, lim, count, err, errcap)) < 0)
+            goto out;
+        len = (size_t)archive_entry_size(e);
+        name = strdup(archive_entry_pathname(e));
+        if (name == NULL) {
+            rc = LDG_ENOMEM;
+            goto out;
+        }
+        rc = read_data(a, name, len, &data, err, errcap);
+        if (rc == 0)
+            rc = push_member(b, name, data, len);
+        if (rc < 0) {
+            if (z->code) {
+                rc = z->code;
+                snprintf(err, errcap, "member %s: %s", name, z->err);
+            }
+            free(name);
+            free(data);
+            goto out;
+        }
+        if (count == 0 && (rc = check_magic(&b->m[0], err, errcap)) < 0)
+            goto out;
+    }
+    if (count == 0) {
+        rc = LDG_EBADINPUT;
+        snprintf(err, errcap, "not a ledger bundle: empty archive");
+        goto out;
+    }
+    if (z->last_ret != 0 || !z->in_eof) {
+        /* libarchive stops at the end marker; anything after it must be
+         * padding inside the same, complete frame. */
+        const void *p;
+        while (zread(a, z, &p) > 0)
+            ;
+        if (z->code) {
+            rc = z->code;
+            snprintf(err, errcap, "%s", z->err);
+            goto out;
+        }
+    }
+    if (z->zero_tail < TAR_END_ZEROS) {
+        rc = LDG_EBADINPUT;
+        snprintf(err, errcap, "truncated: the archive has no end marker");
+        goto out;
+    }
+    b->total = z->total;
+    qsort(b->m, b->n, sizeof *b->m, cmp_member);
+    for (size_t i = 1; i < b->n; i++) {
+        if (strcmp(b->m[i - 1].name, b->m[i].name) == 0) {
+            rc = LDG_EBADINPUT;
+            snprintf(err, errcap, "duplicate member %s", b->m[i].name);
+            goto out;
+        }
+    }
+out:
+    archive_read_free(a);
+    return rc;
+}
+
+static int
+bundle_read(struct bundle *b, int fd, const void *p, size_t len,
+            const struct ldg_bundle_limits *limits, char *err, size_t errcap)
+{
+    struct ldg_bundle_limits lim;
+    struct zsrc z;
+    int rc;
+
+    memset(b, 0, sizeof *b);
+    memset(&z, 0, sizeof z);
+    bundle_limits_fill(&lim, limits);
+    z.fd = fd;
+    z.max_total = lim.total_bytes;
+    z.window_log = lim.window_log;
+    z.dctx = ZSTD_createDCtx();
+    z.outcap = ZSTD_DStreamOutSize();
+    z.outbuf = malloc(z.outcap);
+    if (fd >= 0) {
+        z.incap = ZSTD_DStreamInSize();
+        z.inbuf = malloc(z.incap);
+    } else {
+        z.in.src = p;
+        z.in.size = len;
+        z.in_eof = 1;
+    }
+    if (z.dctx == NULL || z.outbuf == NULL || (fd >= 0 && z.inbuf == NULL)) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
+    if (ZSTD_isError(ZSTD_DCtx_setParameter(z.dctx, ZSTD_d_windowLogMax,
+                                            (int)lim.window_log))) {
+        rc = LDG_EINVAL;
+        goto out;
+    }
+    rc = read_archive(b, &z, &lim, err, errcap);
+out:
+    ZSTD_freeDCtx(z.dctx);
+    free(z.inbuf);
+    free(z.outbuf);
+    if (rc < 0)
+        bundle_release(b);
+    return rc;
+}
+
+int
+bundle_read_fd(struct bundle *b, int fd, const struct ldg_bundle_limits *lim,
+               char *err, size_t errcap)
+{
+    if (fd < 0)
+        return LDG_EINVAL;
+    return bundle_read(b, fd, NULL, 0, lim, err, errcap);
+}
+
+int
+bundle_read_mem(struct bundle *b, const void *p, size_t len,
+                const struct ldg_bundle_limits *lim, char *err, size_t errcap)
+{
+    if (p == NULL && len > 0)
+        return LDG_EINVAL;
+    return bundle_read(b, -1, p ? p : "", len, lim, err, errcap);
+}
+
+const struct bmember *
+bundle_get(const struct bundle *b, const char *name)
+{
+    size_t lo = 0, hi = b->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(b->m[mid].name, name);
+        if (c == 0)
+            return &b->m[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+void
+bundle_release(struct bundle *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        free(b->m[i].name);
+        free(b->m[i].data);
+    }
+    free(b->m);
+    memset(b, 0, sizeof *b);
+}
+
+/* -------------------------------------------------------- extraction -- */
+
+static int
+write_all(int fd, const void *p, size_t n)
+{
+    const uint8_t *c = p;
+    while (n > 0) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* The directory fd for a member's parent (dfd itself or one level down,
+ * created if missing, never followed if it is a link). */
+static int
+parent_dir(int dfd, const char *name, char *sub, size_t subcap,
+           const char **base)
+{
+    const char *slash = strchr(name, '/');
+    size_t n;
+    int fd;
+
+    if (slash == NULL) {
+        *base = name;
+        return dup(dfd);
+    }
+    n = (size_t)(slash - name);
+    if (n + 1 > subcap)
+        return -1;
+    memcpy(sub, name, n);
+    sub[n] = '\0';
+    *base = slash + 1;
+    if (mkdirat(dfd, sub, 0700) < 0 && errno != EEXIST)
+        return -1;
+    fd = openat(dfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    return fd;
+}
+
+int
+bundle_extract(const struct bundle *b, const char *dir, char *err,
+               size_t errcap)
+{
+    int dfd, rc = 0;
+
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        snprintf(err, errcap, "cannot create %s: %s", dir, strerror(errno));
+        return LDG_EIO;
+    }
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        snprintf(err, errcap, "cannot open %s: %s", dir, strerror(errno));
+        return LDG_EIO;
+    }
+    for (size_t i = 0; i < b->n && rc == 0; i++) {
+        const struct bmember *m = &b->m[i];
+        const char *base;
+        char sub[32];
+        int pfd, fd;
+
+        if (bundle_name_kind(m->name, NULL) == BN_BAD) { /* never read so */
+            snprintf(err, errcap, "member %s: refused", m->name);
+            rc = LDG_EBADINPUT;
+            break;
+        }
+        pfd = parent_dir(dfd, m->name, sub, sizeof sub, &base);
+        if (pfd < 0) {
+            snprintf(err, errcap, "%s/%s: cannot open its directory: %s",
+                     dir, m->name, strerror(errno));
+            rc = LDG_EIO;
+            break;
+        }
+        fd = openat(pfd, base,
+                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                    0644);
+        if (fd < 0 || write_all(fd, m->data, m->len) < 0) {
+            snprintf(err, errcap, "%s/%s: %s", dir, m->name,
+                     strerror(errno));
+            rc = errno == EEXIST ? LDG_EEXIST : LDG_EIO;
+        }
+        if (fd >= 0 && close(fd) < 0 && rc == 0) {
+            snprintf(err, errcap, "%s/%s: %s", dir, m->name,
+                     strerror(errno));
+            rc = LDG_EIO;
+        }
+        close(pfd);
+    }
+    close(dfd);
+    return rc;
+}
+
+/* ----------------------------------------------------------- writing -- */
+
+struct bwriter {
+    struct archive *a;
+    ZSTD_CCtx *cctx;
+    int fd;
+    uint8_t *outbuf;
+    size_t outcap;
+    uint64_t bytes;
+    int64_t mtime;
+    int failed;
+    char err[256];
+};
+
+static int
+wfail(struct bwriter *w, int code, const char *what)
+{
+    if (!w->failed) {
+        w->failed = code;
+        snprintf(w->err, sizeof w->err, "%s", what);
+    }
+    return code;
+}
+
+/* Compresses in with directive and writes all output to the file. */
+static int
+zpush(struct bwriter *w, const void *p, size_t n, ZSTD_EndDirective dir)
+{
+    ZSTD_inBuffer in = {p, n, 0};
+    for (;;) {
+        ZSTD_outBuffer out = {w->outbuf, w->outcap, 0};
+        size_t r = ZSTD_compressStream2(w->cctx, &out, &in, dir);
+        if (ZSTD_isError(r))
+            return wfail(w, LDG_EIO, ZSTD_getErrorName(r));
+        if (out.pos > 0) {
+            if (write_all(w->fd, w->outbuf, out.pos) < 0)
+                return wfail(w, LDG_EIO, strerror(errno));
+            w->bytes += out.pos;
+        }
+        if (dir == ZSTD_e_end ? r == 0 : in.pos == in.size)
+            return 0;
+    }
+}
+
+static la_ssize_t
+zwrite(struct archive *a, void *ctx, const void *buf, size_t n)
+{
+    struct bwriter *w = ctx;
+    if (zpush(w, buf, n, ZSTD_e_continue) < 0) {
+        archive_set_error(a, EIO, "%s", w->err);
+        return -1;
+    }
+    return (la_ssize_t)n;
+}
+
+int
+bwriter_new(struct bwriter **out, int fd, int level, unsigned threads,
+            int64_t mtime, char *err, size_t errcap)
+{
+    struct bwriter *w = calloc(1, sizeof *w);
+    int rc = LDG_ENOMEM;
+
+    *out = NULL;
+    if (w == NULL)
+        return LDG_ENOMEM;
+    w->fd = fd;
+    w->mtime = mtime;
+    w->outcap = ZSTD_CStreamOutSize();
+    w->outbuf = malloc(w->outcap);
+    w->cctx = ZSTD_createCCtx();
+    w->a = archive_write_new();
+    if (w->outbuf == NULL || w->cctx == NULL || w->a == NULL)
+        goto fail;
+    ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, level);
+    ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1);
+    /* Keep the window within what readers accept by default. */
+    ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_windowLog, 22);
+    if (threads > 1) /* ignored (an error) without ZSTD_MULTITHREAD */
+        (void)ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_nbWorkers, (int)threads);
+    rc = LDG_EIO;
+    if (archive_write_set_format_ustar(w->a) != ARCHIVE_OK ||
+        archive_write_open(w->a, w, NULL, zwrite, NULL) != ARCHIVE_OK) {
+        snprintf(err, errcap, "archive: %s", archive_error_string(w->a));
+        goto fail;
+    }
+    *out = w;
+    return 0;
+fail:
+    bwriter_free(w);
+    return rc;
+}
+
+int
+bwriter_add(struct bwriter *w, const char *name, const void *data, size_t len)
+{
+    struct archive_entry *e;
+    int rc = 0;
+
+    if (w->failed)
+        return w->failed;
+    e = archive_entry_new();
+    if (e == NULL)
+        return wfail(w, LDG_ENOMEM, "out of memory");
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_size(e, (la_int64_t)len);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_mtime(e, (time_t)w->mtime, 0);
+    if (archive_write_header(w->a, e) != ARCHIVE_OK) {
+        rc = wfail(w, LDG_EIO, archive_error_string(w->a));
+    } else if (len > 0 &&
+               archive_write_data(w->a, data, len) != (la_ssize_t)len) {
+        rc = wfail(w, LDG_EIO, archive_error_string(w->a));
+    }
+    archive_entry_free(e);
+    return rc;
+}
+
+int
+bwriter_finish(struct bwriter *w, uint64_t *bytes)
+{
+    if (w->failed)
+        return w->failed;
+    if (archive_write_close(w->a) != ARCHIVE_OK)
+        return wfail(w, LDG_EIO, archive_error_string(w->a));
+    if (zpush(w, NULL, 0, ZSTD_e_end) < 0)
+        return w->failed;
+    if (bytes)
+        *bytes = w->bytes;
+    return 0;
+}
+
+const char *
+bwriter_errmsg(const struct bwriter *w)
+{
+    return w->err;
+}
+
+void
+bwriter_free(struct bwriter *w)
+{
+    if (w == NULL)
+        return;
+    if (w->a)
+        archive_write_free(w->a);
+    ZSTD_freeCCtx(w->cctx);
+    free(w->outbuf);
+    free(w);
+}

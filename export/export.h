@@ -1,0 +1,180 @@
+/*
+ * export.h — signed evidence bundles: `ledger export` and the offline
+ * `ledger verify-bundle`.
+ *
+ * A bundle is one file: a ustar archive compressed with zstd (so
+ * `tar --zstd -xf FILE` opens it). It holds the selected events — their
+ * exact entry bytes, their bodies (minus what was redacted), a C2SP
+ * tlog-proof for each against one signed checkpoint, which is included —
+ * the log's verifier key, the key.added / key.revoked events that
+ * establish every actor key the events need (themselves proven), the
+ * projected state at the checkpoint when the projections module provides
+ * it, and a manifest signed with the log key. docs/format-bundle.md states
+ * the layout byte for byte; docs/EXPORT.md is the user's manual.
+ *
+ * Writing needs a ledger (and its log key file, to sign the manifest).
+ * Verifying needs nothing but the file: no ledger, no network.
+ *
+ * A bundle is outside input. The reader decompresses with a bounded zstd
+ * window and a bounded total, refuses archive members with absolute paths,
+ * "..", links, devices, directories, duplicates or names outside the
+ * layout, bounds each member and the member count, and detects truncation
+ * (zstd frame end and checksum, tar framing, manifest digests and counts).
+ * It never writes anywhere unless asked to extract, and then only under
+ * the target directory (openat with O_NOFOLLOW | O_EXCL).
+ */
+#ifndef LDG_EXPORT_H
+#define LDG_EXPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ledger/ledger.h"
+
+#define LDG_BUNDLE_MAGIC "ledger.bundle/v1" /* content of the first member */
+#define LDG_BUNDLE_VERSION 1
+
+/* ------------------------------------------------------------- limits -- */
+
+/* Bounds for reading a bundle. Zero fields take the defaults below. */
+struct ldg_bundle_limits {
+    uint64_t total_bytes; /* decompressed bytes in all; default 1 GiB */
+    uint64_t file_bytes;  /* bytes in one member; default 64 MiB */
+    uint64_t files;       /* members; default 4,194,304 */
+    unsigned window_log;  /* zstd window log at most; default 24 (16 MiB) */
+};
+#define LDG_BUNDLE_TOTAL_DEFAULT ((uint64_t)1 << 30)
+#define LDG_BUNDLE_FILE_DEFAULT ((uint64_t)64 << 20)
+#define LDG_BUNDLE_FILES_DEFAULT ((uint64_t)1 << 22)
+#define LDG_BUNDLE_WINDOW_LOG_DEFAULT 24
+
+/* ------------------------------------------------------------- export -- */
+
+struct ldg_export_opts {
+    /* Selection: the same terms and time window as `ledger query` (see
+     * query/query.h); nterms == 0 with no window selects every event. */
+    int nterms;
+    char *const *terms;
+    const char *since; /* NULL = none */
+    const char *until; /* NULL = none */
+    /* Redaction: top-level body fields withheld from every selected event
+     * (redact_fields), and event types whose whole body is withheld
+     * (redact_types, exact names). Bodies of the events that establish
+     * keys or erasures (genesis, key.*, body.erased) are never redacted:
+     * verification needs them. */
+    size_t nredact_fields;
+    char *const *redact_fields;
+    size_t nredact_types;
+    char *const *redact_types;
+    /* Free text recorded in the manifest as the exporter ("user@host");
+     * NULL = "". */
+    const char *exported_by;
+    int level;           /* zstd level 1..19; 0 = 3 */
+    unsigned threads;    /* compression threads; 0 = 2 */
+    uint64_t max_events; /* refuse larger selections; 0 = 1,000,000 */
+    /* Called now and then with (events written, events to write). */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
+};
+
+struct ldg_export_report {
+    uint64_t selected;        /* events matched by the selection */
+    uint64_t support;         /* events added to establish keys/erasures */
+    uint64_t checkpoint_size; /* tree size every proof is against */
+    uint64_t bodies_full;     /* bodies given whole */
+    uint64_t bodies_redacted; /* bodies with some fields withheld */
+    uint64_t bodies_withheld; /* bodies withheld whole */
+    uint64_t bodies_erased;   /* bodies erased in the ledger */
+    uint64_t fields_withheld; /* fields withheld in all */
+    uint64_t files;           /* archive members */
+    uint64_t bytes;           /* compressed bytes written */
+    int has_state;            /* projected state included */
+};
+
+/* Writes a bundle of the events opts selects to fd (left open; not
+ * synced). Everything is read in one read transaction: the latest stored
+ * checkpoint and every event and proof against it, so the bundle is one
+ * consistent snapshot; events after that checkpoint are not selected.
+ * Returns 0, LDG_EBADINPUT (bad term, time or option; message in
+ * ldg_errmsg(l)), LDG_ETOOBIG (selection beyond max_events), LDG_EKEY
+ * (log key file missing: the manifest cannot be signed), LDG_EIO. Cost:
+ * O(events * log(size)) reads, one zstd stream; memory O(events) for the
+ * selection and file digests, not for their content. */
+int ldg_export_write_fd(struct ldg_ledger *l, const struct ldg_export_opts *o,
+                        int fd, struct ldg_export_report *report);
+
+/* Same, into path: written to a temporary file beside it, fsync'd, then
+ * renamed into place. An existing path is refused with LDG_EEXIST. */
+int ldg_export_write(struct ldg_ledger *l, const struct ldg_export_opts *o,
+                     const char *path, struct ldg_export_report *report);
+
+/* ------------------------------------------------------------- verify -- */
+
+enum ldg_check_status {
+    LDG_CHECK_PASS = 0,
+    LDG_CHECK_FAIL = 1,
+    LDG_CHECK_WARN = 2, /* holds, with a caveat (e.g. key taken on trust) */
+    LDG_CHECK_SKIP = 3  /* not applicable (e.g. no state in the bundle) */
+};
+
+#define LDG_BUNDLE_DETAIL_MAX 512
+
+/* One named check: "archive", "manifest", "manifest-signature", "files",
+ * "log-key", "checkpoint", "keys", "proofs", "signatures", "chain",
+ * "bodies", "erasures", "events", "state", "redactions". */
+struct ldg_bundle_check {
+    const char *name; /* static */
+    enum ldg_check_status status;
+    char detail[LDG_BUNDLE_DETAIL_MAX];
+};
+
+#define LDG_BUNDLE_CHECKS_MAX 16
+
+struct ldg_bundle_report {
+    struct ldg_bundle_check checks[LDG_BUNDLE_CHECKS_MAX];
+    size_t nchecks;
+    int ok;            /* no check failed */
+    int readable;      /* the file was read as a bundle at all */
+    int key_trusted;   /* the log key came from the caller */
+    char origin[LDG_ORIGIN_MAX + 1];
+    char log_vkey[512];
+    uint64_t checkpoint_size;
+    uint64_t events;   /* entries in the bundle */
+    uint64_t selected; /* of which selected (the rest support) */
+    uint64_t fields_withheld, bodies_withheld, bodies_erased;
+};
+
+struct ldg_bundle_verify_opts {
+    /* The log's verifier key ("origin+hexid+base64"), trusted by the
+     * caller. NULL: the bundle's own log.vkey is used and the "log-key"
+     * check is a WARN saying so. */
+    const char *trusted_vkey;
+    struct ldg_bundle_limits limits;
+    unsigned threads; /* signature-checking threads; 0 = CPUs (max 16) */
+    /* If set, the bundle's members are also written under this directory
+     * (created 0700 if missing; nothing existing is overwritten; nothing
+     * is written outside it), whatever the verification result, as long
+     * as the archive itself was readable. */
+    const char *extract_dir;
+};
+
+/* Verifies the bundle at path offline and fills *report (caller-owned
+ * memory). Returns 0 if every check passed (WARN and SKIP included),
+ * LDG_ETAMPER if some check failed, LDG_ENOTFOUND if path cannot be
+ * opened, LDG_EBADINPUT / LDG_ETOOBIG / LDG_EVERSION if the file is not
+ * a readable bundle (report->readable == 0; the "archive" or "manifest"
+ * check says why), LDG_EIO or LDG_ENOMEM. Cost: one pass over the file,
+ * the whole content held in memory (bounded by limits), one Ed25519
+ * verification per entry spread over threads. */
+int ldg_export_verify(const char *path, const struct ldg_bundle_verify_opts *o,
+                      struct ldg_bundle_report *report);
+
+/* The same over a bundle in memory (for fuzzing and tests). */
+int ldg_export_verify_mem(const void *buf, size_t len,
+                          const struct ldg_bundle_verify_opts *o,
+                          struct ldg_bundle_report *report);
+
+/* Static name of a status: "PASS", "FAIL", "WARN", "SKIP". */
+const char *ldg_export_status_name(enum ldg_check_status s);
+
+#endif

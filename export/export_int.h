@@ -1,0 +1,139 @@
+/*
+ * export_int.h — shared between the files of export/, not public.
+ *
+ *   archive.c  the bundle container: zstd + ustar, writing and the
+ *              hostile-input reader, extraction (the one file that uses
+ *              libarchive and zstd)
+ *   merkle.c   tlog-proof@v1 parsing and RFC 6962 inclusion checks
+ *   write.c    ledger export
+ *   verify.c   offline verification
+ */
+#ifndef LDG_EXPORT_INT_H
+#define LDG_EXPORT_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "export/export.h"
+
+/* Member names of the layout (docs/format-bundle.md). */
+#define B_MAGIC "ledger-bundle"
+#define B_MANIFEST "manifest.json"
+#define B_MANIFEST_SIG "manifest.sig"
+#define B_CHECKPOINT "checkpoint"
+#define B_VKEY "log.vkey"
+#define B_EVENTS "events.jsonl"
+#define B_STATE "state/projections.json"
+#define B_STATE_NOTE "state/projections.note"
+/* The first line of the manifest's signed note (domain separation). */
+#define B_SIG_PURPOSE "ledger.bundle/v1 manifest"
+
+/* Kinds of member name, from bundle_name_kind. */
+enum bname {
+    BN_BAD = 0,
+    BN_MAGIC,
+    BN_MANIFEST,
+    BN_MANIFEST_SIG,
+    BN_CHECKPOINT,
+    BN_VKEY,
+    BN_EVENTS,
+    BN_STATE,
+    BN_STATE_NOTE,
+    BN_ENTRY, /* entries/<seq>.entry */
+    BN_PROOF, /* proofs/<seq>.proof */
+    BN_BODY,  /* bodies/<seq>.json */
+    BN_KEY    /* keys/<16 hex>.json */
+};
+
+/* Classifies a member name against the layout's allow-list. *seq gets
+ * the number of entries/proofs/bodies names (canonical decimal, no
+ * leading zeros). Anything else — absolute, "..", unknown — is BN_BAD. */
+enum bname bundle_name_kind(const char *name, uint64_t *seq);
+
+/* ---------------------------------------------------------- reading -- */
+
+struct bmember {
+    char *name;
+    uint8_t *data; /* len bytes plus a NUL after them */
+    size_t len;
+};
+
+/* A bundle read into memory, members sorted by name. */
+struct bundle {
+    struct bmember *m;
+    size_t n, cap;
+    uint64_t total; /* decompressed bytes */
+};
+
+void bundle_limits_fill(struct ldg_bundle_limits *out,
+                        const struct ldg_bundle_limits *in);
+/* Reads a bundle from fd (read to its end) or from memory. Applies every
+ * container check; on failure returns LDG_EBADINPUT / LDG_ETOOBIG /
+ * LDG_EVERSION / LDG_EIO / LDG_ENOMEM with a message in err and b empty. */
+int bundle_read_fd(struct bundle *b, int fd,
+                   const struct ldg_bundle_limits *lim, char *err,
+                   size_t errcap);
+int bundle_read_mem(struct bundle *b, const void *p, size_t len,
+                    const struct ldg_bundle_limits *lim, char *err,
+                    size_t errcap);
+/* The member called name, or NULL. */
+const struct bmember *bundle_get(const struct bundle *b, const char *name);
+void bundle_release(struct bundle *b);
+
+/* Writes every member under dir (created 0700 if missing), each file
+ * created with O_EXCL | O_NOFOLLOW relative to a directory fd, so nothing
+ * outside dir is touched and nothing existing is replaced. */
+int bundle_extract(const struct bundle *b, const char *dir, char *err,
+                   size_t errcap);
+
+/* ---------------------------------------------------------- writing -- */
+
+struct bwriter;
+/* A writer producing ustar + zstd into fd. level 1..19, threads >= 1. */
+int bwriter_new(struct bwriter **out, int fd, int level, unsigned threads,
+                int64_t mtime, char *err, size_t errcap);
+int bwriter_add(struct bwriter *w, const char *name, const void *data,
+                size_t len);
+/* Ends the archive and the zstd frame. *bytes gets compressed bytes. */
+int bwriter_finish(struct bwriter *w, uint64_t *bytes);
+void bwriter_free(struct bwriter *w);
+/* The writer's message after a failure. */
+const char *bwriter_errmsg(const struct bwriter *w);
+
+/* ----------------------------------------------------------- merkle -- */
+
+/* A parsed tlog-proof@v1 (pointers into the text). */
+struct bproof {
+    uint64_t index;
+    uint8_t hashes[64][32];
+    size_t n;
+    const char *checkpoint; /* the signed checkpoint note, to the end */
+    size_t checkpoint_len;
+};
+/* Parses c2sp.org/tlog-proof@v1 text. 0 or LDG_EBADINPUT. */
+int bproof_parse(struct bproof *p, const char *text, size_t len);
+/* RFC 9162 section 2.1.3.2: does leaf hash sit at index in the tree of
+ * size with this root? 0 or LDG_EBADPROOF. */
+int merkle_verify_inclusion(const uint8_t leaf[32], uint64_t index,
+                            uint64_t size, const uint8_t (*proof)[32],
+                            size_t n, const uint8_t root[32]);
+
+/* ----------------------------------------------------------- common -- */
+
+/* Parses canonical decimal (no sign, no leading zero unless "0", fits
+ * uint64). 0 or -1. */
+int parse_dec(const char *s, size_t n, uint64_t *out);
+/* A 64-bit number as a JSON string. */
+json_t *json_u64(uint64_t v);
+/* Lowercase hex of n bytes as a JSON string. */
+json_t *json_hex(const uint8_t *p, size_t n);
+/* RFC 3339 UTC with nanoseconds into buf (>= 32 bytes). */
+void format_time(char *buf, size_t cap, uint64_t ts_ns);
+/* The envelope of an event as events.jsonl shows it: seq, ts, time, type,
+ * subject, run, parent, actor, prev, body_commitment, leaf_hash,
+ * signature (64-bit numbers as strings). */
+json_t *envelope_json(const struct ldg_event *ev);
+/* The keys of envelope_json, NULL-terminated (for comparisons). */
+extern const char *const envelope_keys[];
+
+#endif

@@ -1,0 +1,1456 @@
+/*
+ * verify.c — `ledger verify-bundle`: everything a bundle claims, checked
+ * offline from the file alone (and, ideally, a log key the caller trusts).
+ *
+ * The order matters because trust flows one way:
+ *
+ *   log key (trusted, or taken from log.vkey with a warning)
+ *     -> checkpoint signature (size S, root R)
+ *     -> manifest signature (a signed note naming the manifest's SHA-256)
+ *     -> member digests listed in the manifest
+ *     -> each entry's inclusion proof in the tree (S, R); the proof must
+ *        embed exactly the bundle's checkpoint and prove index == seq
+ *     -> genesis (seq 0) names the log key; key.added / key.revoked
+ *        events, proven and signed by the log key, give the actor keys
+ *        and the seq ranges in which they may sign
+ *     -> each entry's signature with its actor's key, valid at its seq
+ *     -> each body: disclosed fields and withheld digests must give the
+ *        committed root; an erased body needs a proven body.erased
+ *     -> events.jsonl and the manifest's event list agree with the above
+ *
+ * Each check is reported PASS/FAIL/WARN/SKIP with a detail naming the
+ * first failure ("event 41: key 3f9a1c2e (alice) was revoked at event 17,
+ * before this event") and how many more there were.
+ *
+ * The per-event work (decode, proof, body digests, signature) runs on
+ * worker threads over a shared index; each worker writes only its own
+ * events' results, and the key table they read is complete before they
+ * start.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "export/export_int.h"
+
+#define WHY_MAX 200
+#define THREADS_MAX 16
+
+enum bstate { BS_FULL, BS_REDACTED, BS_WITHHELD, BS_ERASED };
+static const char *const bstate_name[] = {"full", "redacted", "withheld",
+                                          "erased"};
+
+/* One event in the bundle (one entries/<seq>.entry member). */
+struct vev {
+    uint64_t seq;
+    const struct bmember *entry, *proof, *body;
+    struct ldg_event ev;
+    int decoded, proof_ok, body_ok, sig_ok;
+    enum bstate bstate;
+    size_t nwithheld;
+    json_t *shown; /* disclosed fields, name -> value */
+    char why_entry[WHY_MAX], why_proof[WHY_MAX], why_body[WHY_MAX],
+        why_sig[WHY_MAX];
+    const json_t *mrec; /* the manifest's record for it, or NULL */
+};
+
+struct vkey {
+    char id[LDG_KEYID_LEN + 1];
+    char actor[LDG_NAME_MAX + 1];
+    uint8_t pub[32];
+    uint64_t added, revoked; /* revoked: UINT64_MAX if never */
+    int is_log;
+};
+
+/* First failure and count, per check. */
+struct fails {
+    char first[WHY_MAX + 64];
+    uint64_t n;
+};
+
+struct vctx {
+    const struct ldg_bundle_verify_opts *o;
+    struct ldg_bundle_report *r;
+    struct bundle b;
+    json_t *manifest;
+    char vkey[512];
+    uint8_t logpub[32];
+    char logid[LDG_KEYID_LEN + 1];
+    int vkey_ok;
+    const struct bmember *ck;
+    int ck_ok;
+    uint64_t cksize;
+    uint8_t root[32];
+    struct vev *ev;
+    size_t nev;
+    struct vkey *keys;
+    size_t nkeys;
+    unsigned threads;
+    int digests_bad; /* per-member digest results (files check) */
+    uint8_t *member_ok;
+};
+
+/* ------------------------------------------------------------ reports -- */
+
+static void check(struct ldg_bundle_report *r, const char *name,
+                  enum ldg_check_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+check(struct ldg_bundle_report *r, const char *name, enum ldg_check_status st,
+      const char *fmt, ...)
+{
+    struct ldg_bundle_check *c;
+    va_list ap;
+
+    if (r->nchecks == LDG_BUNDLE_CHECKS_MAX)
+        return;
+    c = &r->checks[r->nchecks++];
+    c->name = name;
+    c->status = st;
+    va_start(ap, fmt);
+    vsnprintf(c->detail, sizeof c->detail, fmt, ap);
+    va_end(ap);
+    if (st == LDG_CHECK_FAIL)
+        r->ok = 0;
+}
+
+static void fail_add(struct fails *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+fail_add(struct fails *f, const char *fmt, ...)
+{
+    va_list ap;
+    if (f->n++ == 0) {
+        va_start(ap, fmt);
+        vsnprintf(f->first, sizeof f->first, fmt, ap);
+        va_end(ap);
+    }
+}
+
+/* Reports a check from its failures, or PASS with the given text. */
+static void check_fails(struct ldg_bundle_report *r, const char *name,
+                        const struct fails *f, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+check_fails(struct ldg_bundle_report *r, const char *name,
+            const struct fails *f, const char *fmt, ...)
+{
+    char pass[LDG_BUNDLE_DETAIL_MAX];
+    va_list ap;
+
+    if (f->n == 0) {
+        va_start(ap, fmt);
+        vsnprintf(pass, sizeof pass, fmt, ap);
+        va_end(ap);
+        check(r, name, LDG_CHECK_PASS, "%s", pass);
+    } else if (f->n == 1) {
+        check(r, name, LDG_CHECK_FAIL, "%s", f->first);
+    } else {
+        check(r, name, LDG_CHECK_FAIL, "%s (and %llu more)", f->first,
+              (unsigned long long)(f->n - 1));
+    }
+}
+
+const char *
+ldg_export_status_name(enum ldg_check_status s)
+{
+    switch (s) {
+    case LDG_CHECK_PASS:
+        return "PASS";
+    case LDG_CHECK_FAIL:
+        return "FAIL";
+    case LDG_CHECK_WARN:
+        return "WARN";
+    case LDG_CHECK_SKIP:
+        return "SKIP";
+    }
+    return "?";
+}
+
+/* ------------------------------------------------------------ helpers -- */
+
+static const char *
+jstr(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+/* A 64-bit number given as a decimal string. */
+static int
+ju64(const json_t *o, const char *k, uint64_t *v)
+{
+    const char *s = jstr(o, k);
+    return s ? parse_dec(s, strlen(s), v) : -1;
+}
+
+static struct vev *
+find_ev(struct vctx *v, uint64_t seq)
+{
+    size_t lo = 0, hi = v->nev;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v->ev[mid].seq == seq)
+            return &v->ev[mid];
+        if (v->ev[mid].seq < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static struct vkey *
+find_key(struct vctx *v, const char *id)
+{
+    for (size_t i = 0; i < v->nkeys; i++)
+        if (strcmp(v->keys[i].id, id) == 0)
+            return &v->keys[i];
+    return NULL;
+}
+
+/* The public key inside a verifier key "name+hexid+base64(0x01 ‖ pub)". */
+static int
+vkey_pub(const char *vkey, uint8_t pub[32])
+{
+    const char *plus = strrchr(vkey, '+');
+    uint8_t raw[33];
+    if (plus == NULL || strlen(plus + 1) != 44 ||
+        ldg_unbase64(raw, 33, plus + 1, 44) < 0 || raw[0] != 0x01)
+        return -1;
+    memcpy(pub, raw + 1, 32);
+    return 0;
+}
+
+/* ------------------------------------------------------ worker threads -- */
+
+struct pfor {
+    size_t n, next;
+    pthread_mutex_t mu;
+    void (*fn)(struct vctx *v, size_t i);
+    struct vctx *v;
+};
+
+static void *
+pfor_worker(void *arg)
+{
+    struct pfor *p = arg;
+    for (;;) {
+        size_t i, end;
+        pthread_mutex_lock(&p->mu);
+        i = p->next;
+        p->next = i + 64 < p->n ? i + 64 : p->n;
+        end = p->next;
+        pthread_mutex_unlock(&p->mu);
+        if (i >= p->n)
+            return NULL;
+        for (; i < end; i++)
+            p->fn(p->v, i);
+    }
+}
+
+/* Runs fn(v, i) for i in [0, n) on v->threads threads. */
+static void
+pfor_run(struct vctx *v, size_t n, void (*fn)(struct vctx *, size_t))
+{
+    pthread_t th[THREADS_MAX];
+    struct pfor p;
+    unsigned nt = v->threads, started = 0;
+
+    if (n < 128)
+        nt = 1;
+    memset(&p, 0, sizeof p);
+    p.n = n;
+    p.fn = fn;
+    p.v = v;
+    pthread_mutex_init(&p.mu, NULL);
+    for (unsigned i = 1; i < nt; i++) {
+        if (pthread_create(&th[started], NULL, pfor_worker, &p) != 0)
+            break; /* fewer threads; the calling one still does the work */
+        started++;
+    }
+    pfor_worker(&p);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&p.mu);
+}
+
+/* ------------------------------------------------- the manifest & keys -- */
+
+static int
+load_manifest(struct vctx *v)
+{
+    const struct bmember *m = bundle_get(&v->b, B_MANIFEST);
+    const char *fmt;
+    json_error_t je;
+    json_t *j;
+
+    if (m == NULL) {
+        check(v->r, "manifest", LDG_CHECK_FAIL, "no manifest.json");
+        return LDG_EBADINPUT;
+    }
+    j = json_loadb((const char *)m->data, m->len, JSON_REJECT_DUPLICATES,
+                   &je);
+    if (j == NULL || !json_is_object(j)) {
+        check(v->r, "manifest", LDG_CHECK_FAIL,
+              "manifest.json is not a JSON object (line %d: %s)", je.line,
+              j ? "not an object" : je.text);
+        json_decref(j);
+        return LDG_EBADINPUT;
+    }
+    v->manifest = j;
+    fmt = jstr(j, "format");
+    if (fmt == NULL || strcmp(fmt, LDG_BUNDLE_MAGIC) != 0) {
+        check(v->r, "manifest", LDG_CHECK_FAIL,
+              "manifest format is %s, this reader knows %s",
+              fmt ? fmt : "missing", LDG_BUNDLE_MAGIC);
+        return fmt ? LDG_EVERSION : LDG_EBADINPUT;
+    }
+    if (!json_is_array(json_object_get(j, "events")) ||
+        !json_is_object(json_object_get(j, "files")) ||
+        !json_is_object(json_object_get(j, "checkpoint")) ||
+        !json_is_object(json_object_get(j, "counts")) ||
+        jstr(j, "origin") == NULL || jstr(j, "log_key") == NULL) {
+        check(v->r, "manifest", LDG_CHECK_FAIL,
+              "manifest.json lacks events, files, checkpoint, counts, "
+              "origin or log_key");
+        return LDG_EBADINPUT;
+    }
+    check(v->r, "manifest", LDG_CHECK_PASS, "%s, %zu events listed, %zu "
+                                            "files",
+          LDG_BUNDLE_MAGIC, json_array_size(json_object_get(j, "events")),
+          json_object_size(json_object_get(j, "files")));
+    return 0;
+}
+
+/* Picks the log key: trusted, or the bundle's own with a warning. */
+static void
+check_log_key(struct vctx *v)
+{
+    const struct bmember *m = bundle_get(&v->b, B_VKEY);
+    const char *mk = jstr(v->manifest, "log_key");
+    char own[512] = "";
+
+    if (m != NULL && m->len > 1 && m->len < sizeof own &&
+        m->data[m->len - 1] == '\n' &&
+        memchr(m->data, '\n', m->len - 1) == NULL)
+        snprintf(own, sizeof own, "%.*s", (int)(m->len - 1),
+                 (const char *)m->data);
+    if (v->o->trusted_vkey != NULL) {
+        snprintf(v->vkey, sizeof v->vkey, "%s", v->o->trusted_vkey);
+        v->r->key_trusted = 1;
+    } else {
+        snprintf(v->vkey, sizeof v->vkey, "%s", own);
+    }
+    snprintf(v->r->log_vkey, sizeof v->r->log_vkey, "%s", v->vkey);
+    if (vkey_pub(v->vkey, v->logpub) == 0) {
+        v->vkey_ok = 1;
+        ldg_key_id(v->logid, v->logpub);
+    }
+    if (v->o->trusted_vkey != NULL && !v->vkey_ok)
+        check(v->r, "log-key", LDG_CHECK_FAIL,
+              "the trusted key is not a verifier key (name+id+key): %s",
+              v->vkey);
+    else if (own[0] == '\0')
+        check(v->r, "log-key", LDG_CHECK_FAIL,
+              "log.vkey is missing or not one line");
+    else if (mk == NULL || strcmp(mk, own) != 0)
+        check(v->r, "log-key", LDG_CHECK_FAIL,
+              "the manifest names log key %s, log.vkey holds %s",
+              mk ? mk : "none", own);
+    else if (v->o->trusted_vkey != NULL && strcmp(own, v->vkey) != 0)
+        check(v->r, "log-key", LDG_CHECK_FAIL,
+              "the bundle's log key %s is not the trusted key %s", own,
+              v->vkey);
+    else if (v->o->trusted_vkey != NULL)
+        check(v->r, "log-key", LDG_CHECK_PASS, "the bundle's log key is the "
+                                               "trusted key %s",
+              v->vkey);
+    else if (!v->vkey_ok)
+        check(v->r, "log-key", LDG_CHECK_FAIL, "log.vkey is not a verifier "
+                                               "key: %s",
+              own);
+    else
+        check(v->r, "log-key", LDG_CHECK_WARN,
+              "taken on trust from the bundle itself (%s); pass "
+              "--trusted-key with the log's verifier key to check it",
+              own);
+}
+
+static void
+check_manifest_sig(struct vctx *v)
+{
+    const struct bmember *sig = bundle_get(&v->b, B_MANIFEST_SIG);
+    const struct bmember *m = bundle_get(&v->b, B_MANIFEST);
+    char want[sizeof B_SIG_PURPOSE + 80], hex[65];
+    uint8_t d[32];
+    size_t tlen = 0;
+    int rc;
+
+    if (sig == NULL) {
+        check(v->r, "manifest-signature", LDG_CHECK_FAIL,
+              "no manifest.sig");
+        return;
+    }
+    ldg_sha256(d, m->data, m->len);
+    ldg_hex(hex, d, 32);
+    snprintf(want, sizeof want, "%s\n%s\n", B_SIG_PURPOSE, hex);
+    rc = ldg_note_verify_vkey(v->vkey, (const char *)sig->data, sig->len,
+                              &tlen);
+    if (rc < 0)
+        check(v->r, "manifest-signature", LDG_CHECK_FAIL,
+              "manifest.sig does not verify with the log key (%s)",
+              ldg_strerror(rc));
+    else if (tlen != strlen(want) || memcmp(sig->data, want, tlen) != 0)
+        check(v->r, "manifest-signature", LDG_CHECK_FAIL,
+              "manifest.sig is a valid note but does not name this "
+              "manifest (want \"%s %.16s...\")",
+              B_SIG_PURPOSE, hex);
+    else
+        check(v->r, "manifest-signature", LDG_CHECK_PASS,
+              "signed by the log key, manifest SHA-256 %s", hex);
+}
+
+static void
+check_checkpoint(struct vctx *v)
+{
+    const json_t *mc = json_object_get(v->manifest, "checkpoint");
+    const char *mroot = jstr(mc, "root"), *morigin;
+    char origin[LDG_ORIGIN_MAX + 1], rootb64[45];
+    uint64_t msize = 0;
+    int rc;
+
+    v->ck = bundle_get(&v->b, B_CHECKPOINT);
+    if (v->ck == NULL) {
+        check(v->r, "checkpoint", LDG_CHECK_FAIL, "no checkpoint member");
+        return;
+    }
+    rc = ldg_checkpoint_open(v->vkey, (const char *)v->ck->data, v->ck->len,
+                             origin, sizeof origin, &v->cksize, v->root);
+    if (rc < 0) {
+        check(v->r, "checkpoint", LDG_CHECK_FAIL,
+              "the checkpoint does not verify with the log key (%s)",
+              ldg_strerror(rc));
+        return;
+    }
+    v->ck_ok = 1;
+    v->r->checkpoint_size = v->cksize;
+    snprintf(v->r->origin, sizeof v->r->origin, "%s", origin);
+    ldg_base64(rootb64, v->root, 32);
+    morigin = jstr(v->manifest, "origin");
+    if (ju64(mc, "size", &msize) < 0 || msize != v->cksize || !mroot ||
+        strcmp(mroot, rootb64) != 0 || !morigin ||
+        strcmp(morigin, origin) != 0)
+        check(v->r, "checkpoint", LDG_CHECK_FAIL,
+              "the manifest's checkpoint (origin, size, root) is not the "
+              "bundle's (%s, %llu, %s)",
+              origin, (unsigned long long)v->cksize, rootb64);
+    else
+        check(v->r, "checkpoint", LDG_CHECK_PASS,
+              "%s, size %llu, root %s, signed by the log key", origin,
+              (unsigned long long)v->cksize, rootb64);
+}
+
+static void
+digest_one(struct vctx *v, size_t i)
+{
+    const struct bmember *m = &v->b.m[i];
+    const char *want;
+    uint8_t d[32];
+    char hex[65];
+
+    if (strcmp(m->name, B_MANIFEST) == 0 ||
+        strcmp(m->name, B_MANIFEST_SIG) == 0) {
+        v->member_ok[i] = 1;
+        return;
+    }
+    want = jstr(json_object_get(v->manifest, "files"), m->name);
+    if (want == NULL) {
+        v->member_ok[i] = 2; /* not listed */
+        return;
+    }
+    ldg_sha256(d, m->data, m->len);
+    ldg_hex(hex, d, 32);
+    v->member_ok[i] = strcmp(hex, want) == 0 ? 1 : 0;
+}
+
+static void
+check_files(struct vctx *v)
+{
+    json_t *files = json_object_get(v->manifest, "files"), *val;
+    const char *name;
+    struct fails f = {{0}, 0};
+
+    v->member_ok = calloc(v->b.n ? v->b.n : 1, 1);
+    if (v->member_ok == NULL) {
+        check(v->r, "files", LDG_CHECK_FAIL, "out of memory");
+        return;
+    }
+    pfor_run(v, v->b.n, digest_one);
+    for (size_t i = 0; i < v->b.n; i++) {
+        if (v->member_ok[i] == 0)
+            fail_add(&f, "%s: digest does not match the manifest",
+                     v->b.m[i].name);
+        else if (v->member_ok[i] == 2)
+            fail_add(&f, "%s: not listed in the manifest", v->b.m[i].name);
+    }
+    json_object_foreach(files, name, val) {
+        if (bundle_get(&v->b, name) == NULL)
+            fail_add(&f, "%s: listed in the manifest but missing", name);
+        else if (strcmp(name, B_MANIFEST) == 0 ||
+                 strcmp(name, B_MANIFEST_SIG) == 0)
+            fail_add(&f, "%s: cannot list itself", name);
+    }
+    check_fails(v->r, "files", &f, "%zu members match the manifest's "
+                                   "SHA-256 digests",
+                v->b.n - 2);
+}
+
+/* ------------------------------------------------------- per-event work -- */
+
+static int
+collect_events(struct vctx *v)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < v->b.n; i++) {
+        uint64_t seq;
+        if (bundle_name_kind(v->b.m[i].name, &seq) == BN_ENTRY)
+            n++;
+    }
+    v->ev = calloc(n ? n : 1, sizeof *v->ev);
+    if (v->ev == NULL)
+        return LDG_ENOMEM;
+    for (size_t i = 0; i < v->b.n; i++) {
+        uint64_t seq;
+        char name[48];
+        struct vev *e;
+        if (bundle_name_kind(v->b.m[i].name, &seq) != BN_ENTRY)
+            continue;
+        e = &v->ev[v->nev++];
+        e->seq = seq;
+        e->entry = &v->b.m[i];
+        snprintf(name, sizeof name, "proofs/%llu.proof",
+                 (unsigned long long)seq);
+        e->proof = bundle_get(&v->b, name);
+        snprintf(name, sizeof name, "bodies/%llu.json",
+                 (unsigned long long)seq);
+        e->body = bundle_get(&v->b, name);
+    }
+    /* member names sort as strings; events by number */
+    for (size_t i = 1; i < v->nev; i++) {
+        struct vev t = v->ev[i];
+        size_t j = i;
+        while (j > 0 && v->ev[j - 1].seq > t.seq) {
+            v->ev[j] = v->ev[j - 1];
+            j--;
+        }
+        v->ev[j] = t;
+    }
+    return 0;
+}
+
+static void
+check_proof(struct vctx *v, struct vev *e)
+{
+    struct bproof p;
+
+    if (e->proof == NULL) {
+        snprintf(e->why_proof, WHY_MAX, "event %llu: no proof",
+                 (unsigned long long)e->seq);
+        return;
+    }
+    if (bproof_parse(&p, (const char *)e->proof->data, e->proof->len) < 0) {
+        snprintf(e->why_proof, WHY_MAX,
+                 "event %llu: proof is not a tlog-proof@v1",
+                 (unsigned long long)e->seq);
+        return;
+    }
+    if (!v->ck_ok || p.checkpoint_len != v->ck->len ||
+        memcmp(p.checkpoint, v->ck->data, v->ck->len) != 0) {
+        snprintf(e->why_proof, WHY_MAX,
+                 "event %llu: the proof is for another checkpoint than the "
+                 "bundle's",
+                 (unsigned long long)e->seq);
+        return;
+    }
+    if (p.index != e->seq) {
+        snprintf(e->why_proof, WHY_MAX,
+                 "event %llu: the proof is for index %llu",
+                 (unsigned long long)e->seq, (unsigned long long)p.index);
+        return;
+    }
+    if (merkle_verify_inclusion(e->ev.leaf, p.index, v->cksize,
+                                (const uint8_t(*)[32])p.hashes, p.n,
+                                v->root) < 0) {
+        snprintf(e->why_proof, WHY_MAX,
+                 "event %llu: not included in the tree of size %llu (the "
+                 "inclusion proof does not verify)",
+                 (unsigned long long)e->seq, (unsigned long long)v->cksize);
+        return;
+    }
+    e->proof_ok = 1;
+}
+
+/* Parses bodies/<seq>.json and checks it against the commitment. */
+static void
+check_body(struct vev *e)
+{
+    json_t *doc, *fields, *withheld, *val;
+    uint8_t(*d)[32] = NULL, root[32];
+    const char *name;
+    size_t nf, nw, k = 0;
+    json_error_t je;
+    char *why = e->why_body;
+    unsigned long long seq = (unsigned long long)e->seq;
+
+    if (e->body == NULL) {
+        snprintf(why, WHY_MAX, "event %llu: no body member", seq);
+        return;
+    }
+    doc = json_loadb((const char *)e->body->data, e->body->len,
+                     JSON_REJECT_DUPLICATES, &je);
+    if (doc == NULL || !json_is_object(doc)) {
+        snprintf(why, WHY_MAX, "event %llu: body member is not a JSON "
+                               "object",
+                 seq);
+        goto out;
+    }
+    if (json_object_size(doc) == 1 &&
+        json_is_true(json_object_get(doc, "erased"))) {
+        e->bstate = BS_ERASED;
+        e->body_ok = 1; /* provided a body.erased backs it: see erasures */
+        goto out;
+    }
+    fields = json_object_get(doc, "fields");
+    withheld = json_object_get(doc, "withheld");
+    if (json_object_size(doc) != 2 || !json_is_object(fields) ||
+        !json_is_array(withheld)) {
+        snprintf(why, WHY_MAX, "event %llu: body member lacks fields and "
+                               "withheld",
+                 seq);
+        goto out;
+    }
+    nf = json_object_size(fields);
+    nw = json_array_size(withheld);
+    if (nf + nw > LDG_FIELDS_MAX) {
+        snprintf(why, WHY_MAX, "event %llu: more than %d fields", seq,
+                 LDG_FIELDS_MAX);
+        goto out;
+    }
+    d = malloc((nf + nw ? nf + nw : 1) * 32);
+    e->shown = json_object();
+    if (d == NULL || e->shown == NULL) {
+        snprintf(why, WHY_MAX, "event %llu: out of memory", seq);
+        goto out;
+    }
+    json_object_foreach(fields, name, val) {
+        const char *salt = jstr(val, "salt");
+        json_t *value = json_object_get(val, "value");
+        uint8_t s[16];
+        if (!json_is_object(val) || json_object_size(val) != 2 ||
+            salt == NULL || value == NULL ||
+            ldg_unbase64(s, 16, salt, strlen(salt)) < 0 ||
+            ldg_field_digest(d[k], s, name, value) < 0) {
+            snprintf(why, WHY_MAX, "event %llu: field '%.64s' is malformed",
+                     seq, name);
+            goto out;
+        }
+        json_object_set(e->shown, name, value);
+        k++;
+    }
+    for (size_t i = 0; i < nw; i++) {
+        const char *h = json_string_value(json_array_get(withheld, i));
+        if (h == NULL || strlen(h) != 64 || ldg_unhex(d[k], 32, h) < 0) {
+            snprintf(why, WHY_MAX, "event %llu: withheld digest %zu is not "
+                                   "64 hex digits",
+                     seq, i);
+            goto out;
+        }
+        k++;
+    }
+    ldg_body_root(root, (const uint8_t(*)[32])d, k);
+    if (!e->decoded) {
+        snprintf(why, WHY_MAX, "event %llu: no entry to check the body "
+                               "against",
+                 seq);
+        goto out;
+    }
+    if (memcmp(root, e->ev.body_root, 32) != 0) {
+        snprintf(why, WHY_MAX, "event %llu: the body does not match the "
+                               "entry's commitment",
+                 seq);
+        goto out;
+    }
+    e->nwithheld = nw;
+    e->bstate = nw == 0 ? BS_FULL : nf == 0 ? BS_WITHHELD : BS_REDACTED;
+    e->body_ok = 1;
+out:
+    free(d);
+    json_decref(doc);
+}
+
+/* Pass 1, per event: decode, proof, body. */
+static void
+event_pass1(struct vctx *v, size_t i)
+{
+    struct vev *e = &v->ev[i];
+    int rc = ldg_event_decode(e->entry->data, e->entry->len, &e->ev);
+
+    if (rc < 0) {
+        snprintf(e->why_entry, WHY_MAX, "event %llu: entry does not decode "
+                                        "(%s)",
+                 (unsigned long long)e->seq, ldg_strerror(rc));
+    } else if (e->ev.seq != e->seq) {
+        snprintf(e->why_entry, WHY_MAX,
+                 "entries/%llu.entry holds event %llu",
+                 (unsigned long long)e->seq, (unsigned long long)e->ev.seq);
+    } else {
+        e->decoded = 1;
+        check_proof(v, e);
+    }
+    if (!e->decoded)
+        snprintf(e->why_proof, WHY_MAX, "%s", e->why_entry);
+    check_body(e);
+}
+
+/* Is key k allowed to sign event e? NULL or the reason why not. */
+static const char *
+key_refusal(struct vctx *v, const struct vev *e, const struct vkey *k,
+            char *buf, size_t cap)
+{
+    const char *t = e->ev.type;
+    int needs_log = strcmp(t, "ledger.genesis") == 0 ||
+                    strcmp(t, "key.added") == 0 ||
+                    strcmp(t, "key.revoked") == 0;
+    unsigned long long seq = (unsigned long long)e->seq;
+
+    if (k == NULL) {
+        snprintf(buf, cap, "event %llu: key %s is not established by a "
+                           "proven key.added in the bundle",
+                 seq, e->ev.actor);
+    } else if (needs_log && !k->is_log) {
+        snprintf(buf, cap, "event %llu: %s must be signed by the log key, "
+                           "not %s (%s)",
+                 seq, t, k->id, k->actor);
+    } else if (!k->is_log && k->added >= e->seq) {
+        snprintf(buf, cap, "event %llu: key %s (%s) was only added at "
+                           "event %llu",
+                 seq, k->id, k->actor, (unsigned long long)k->added);
+    } else if (k->revoked <= e->seq) {
+        snprintf(buf, cap, "event %llu: key %s (%s) was revoked at event "
+                           "%llu, before this event",
+                 seq, k->id, k->actor, (unsigned long long)k->revoked);
+    } else {
+        (void)v;
+        return NULL;
+    }
+    return buf;
+}
+
+/* Pass 2, per event: the signature with a key valid at its seq. */
+static void
+event_sig(struct vctx *v, size_t i)
+{
+    struct vev *e = &v->ev[i];
+    const struct vkey *k;
+
+    if (!e->decoded) {
+        snprintf(e->why_sig, WHY_MAX, "%s", e->why_entry);
+        return;
+    }
+    k = find_key(v, e->ev.actor);
+    if (key_refusal(v, e, k, e->why_sig, WHY_MAX) != NULL)
+        return;
+    if (ldg_event_verify_sig(&e->ev, k->pub) < 0) {
+        snprintf(e->why_sig, WHY_MAX, "event %llu: signature does not "
+                                      "verify with key %s (%s)",
+                 (unsigned long long)e->seq, k->id, k->actor);
+        return;
+    }
+    e->sig_ok = 1;
+}
+
+/* ------------------------------------------------------------- keys -- */
+
+static struct vkey *
+push_key(struct vctx *v)
+{
+    struct vkey *n = realloc(v->keys, (v->nkeys + 1) * sizeof *n);
+    if (n == NULL)
+        return NULL;
+    v->keys = n;
+    memset(&n[v->nkeys], 0, sizeof *n);
+    n[v->nkeys].revoked = UINT64_MAX;
+    return &n[v->nkeys++];
+}
+
+/* A key event is usable when proven, signed by the log key and whole. */
+static int
+key_event_usable(struct vctx *v, struct vev *e, struct fails *f)
+{
+    unsigned long long seq = (unsigned long long)e->seq;
+    if (!e->decoded || !e->proof_ok) {
+        fail_add(f, "%s event %llu is not proven: %s", e->ev.type, seq,
+                 e->decoded ? e->why_proof : e->why_entry);
+        return 0;
+    }
+    if (strcmp(e->ev.actor, v->logid) != 0 ||
+        ldg_event_verify_sig(&e->ev, v->logpub) < 0) {
+        fail_add(f, "%s event %llu is not signed by the log key",
+                 e->ev.type, seq);
+        return 0;
+    }
+    if (!e->body_ok || e->bstate != BS_FULL) {
+        fail_add(f, "%s event %llu: its body is needed whole (%s)",
+                 e->ev.type, seq, e->body_ok ? bstate_name[e->bstate]
+                                             : e->why_body);
+        return 0;
+    }
+    return 1;
+}
+
+static void
+add_actor_key(struct vctx *v, struct vev *e, struct fails *f)
+{
+    const char *id = jstr(e->shown, "key_id");
+    const char *hex = jstr(e->shown, "public_key");
+    const char *actor = jstr(e->shown, "actor");
+    char want[LDG_KEYID_LEN + 1];
+    uint8_t pub[32];
+    struct vkey *k;
+
+    if (id == NULL || hex == NULL || actor == NULL ||
+        ldg_unhex(pub, 32, hex) < 0) {
+        fail_add(f, "key.added event %llu: malformed body",
+                 (unsigned long long)e->seq);
+        return;
+    }
+    ldg_key_id(want, pub);
+    if (strcmp(want, id) != 0) {
+        fail_add(f, "key.added event %llu: key_id %s is not the id of its "
+                    "public key (%s)",
+                 (unsigned long long)e->seq, id, want);
+        return;
+    }
+    if (find_key(v, id) != NULL) {
+        fail_add(f, "key.added event %llu: key %s added twice",
+                 (unsigned long long)e->seq, id);
+        return;
+    }
+    if ((k = push_key(v)) == NULL) {
+        fail_add(f, "out of memory");
+        return;
+    }
+    snprintf(k->id, sizeof k->id, "%s", id);
+    snprintf(k->actor, sizeof k->actor, "%s", actor);
+    memcpy(k->pub, pub, 32);
+    k->added = e->seq;
+}
+
+static void
+revoke_key(struct vctx *v, struct vev *e, struct fails *f)
+{
+    const char *id = jstr(e->shown, "key_id");
+    struct vkey *k = id ? find_key(v, id) : NULL;
+
+    if (k == NULL || k->added >= e->seq) {
+        fail_add(f, "key.revoked event %llu: revokes key %s, which no "
+                    "earlier proven key.added establishes",
+                 (unsigned long long)e->seq, id ? id : "?");
+        return;
+    }
+    if (k->is_log) {
+        fail_add(f, "key.revoked event %llu: the log key cannot be revoked",
+                 (unsigned long long)e->seq);
+        return;
+    }
+    if (e->seq < k->revoked)
+        k->revoked = e->seq;
+}
+
+/* keys/<id>.json must agree with what the proven events say. */
+static void
+check_key_files(struct vctx *v, struct fails *f)
+{
+    for (size_t i = 0; i < v->b.n; i++) {
+        const struct bmember *m = &v->b.m[i];
+        char id[LDG_KEYID_LEN + 1], pubhex[65];
+        uint64_t added = 0, revoked = UINT64_MAX;
+        const struct vkey *k;
+        json_t *j;
+
+        if (bundle_name_kind(m->name, NULL) != BN_KEY)
+            continue;
+        memcpy(id, m->name + 5, LDG_KEYID_LEN);
+        id[LDG_KEYID_LEN] = '\0';
+        k = find_key(v, id);
+        j = json_loadb((const char *)m->data, m->len, JSON_REJECT_DUPLICATES,
+                       NULL);
+        if (k != NULL)
+            ldg_hex(pubhex, k->pub, 32);
+        if (k == NULL) {
+            fail_add(f, "%s: no proven event establishes this key", m->name);
+        } else if (j == NULL || jstr(j, "public_key") == NULL ||
+                   strcmp(jstr(j, "public_key"), pubhex) != 0 ||
+                   ju64(j, "added_seq", &added) < 0 ||
+                   (!k->is_log && added != k->added) ||
+                   (json_object_get(j, "revoked_seq") != NULL &&
+                    ju64(j, "revoked_seq", &revoked) < 0) ||
+                   revoked != k->revoked) {
+            fail_add(f, "%s: does not agree with the key's proven events",
+                     m->name);
+        }
+        json_decref(j);
+    }
+}
+
+static void
+build_keys(struct vctx *v)
+{
+    struct vev *g = find_ev(v, 0);
+    struct fails f = {{0}, 0};
+    struct vkey *k;
+    size_t nactors = 0;
+
+    if (!v->vkey_ok) {
+        check(v->r, "keys", LDG_CHECK_FAIL, "no usable log key");
+        return;
+    }
+    if (g == NULL || !g->decoded ||
+        strcmp(g->ev.type, "ledger.genesis") != 0) {
+        fail_add(&f, "the genesis event (0), which names the log key, is "
+                     "missing");
+    } else if (key_event_usable(v, g, &f)) {
+        const char *hex = jstr(g->shown, "log_key");
+        uint8_t pub[32];
+        if (hex == NULL || ldg_unhex(pub, 32, hex) < 0 ||
+            memcmp(pub, v->logpub, 32) != 0)
+            fail_add(&f, "the genesis event names another log key than %s",
+                     v->logid);
+    }
+    if ((k = push_key(v)) != NULL) { /* the log key itself */
+        snprintf(k->id, sizeof k->id, "%s", v->logid);
+        snprintf(k->actor, sizeof k->actor, "log");
+        memcpy(k->pub, v->logpub, 32);
+        k->is_log = 1;
+    }
+    for (size_t i = 0; i < v->nev; i++) { /* in seq order */
+        struct vev *e = &v->ev[i];
+        int added = e->decoded && strcmp(e->ev.type, "key.added") == 0;
+        int revoked = e->decoded && strcmp(e->ev.type, "key.revoked") == 0;
+        if (!added && !revoked)
+            continue;
+        if (!key_event_usable(v, e, &f))
+            continue;
+        if (added) {
+            add_actor_key(v, e, &f);
+            nactors++;
+        } else {
+            revoke_key(v, e, &f);
+        }
+    }
+    check_key_files(v, &f);
+    check_fails(v->r, "keys", &f, "the log key and %zu actor key%s, "
+                                  "established by proven events",
+                nactors, nactors == 1 ? "" : "s");
+}
+
+/* ------------------------------------------------- event-level checks -- */
+
+static void
+report_pass(struct vctx *v)
+{
+    struct fails fp = {{0}, 0}, fs = {{0}, 0}, fb = {{0}, 0},
+                 fc = {{0}, 0};
+    uint64_t links = 0;
+
+    for (size_t i = 0; i < v->nev; i++) {
+        struct vev *e = &v->ev[i];
+        if (!e->proof_ok)
+            fail_add(&fp, "%s", e->why_proof);
+        if (!e->sig_ok)
+            fail_add(&fs, "%s", e->why_sig);
+        if (!e->body_ok)
+            fail_add(&fb, "%s", e->why_body);
+        else if (e->decoded && e->bstate != BS_FULL &&
+                 (strcmp(e->ev.type, "ledger.genesis") == 0 ||
+                  strncmp(e->ev.type, "key.", 4) == 0 ||
+                  strcmp(e->ev.type, "body.erased") == 0))
+            fail_add(&fb, "event %llu: a %s body cannot be %s",
+                     (unsigned long long)e->seq, e->ev.type,
+                     bstate_name[e->bstate]);
+        if (e->seq == 0 && e->decoded) {
+            static const uint8_t zero[32];
+            if (memcmp(e->ev.prev, zero, 32) != 0)
+                fail_add(&fc, "event 0: prev is not zero");
+        }
+        if (i > 0 && v->ev[i - 1].seq + 1 == e->seq && e->decoded &&
+            v->ev[i - 1].decoded) {
+            links++;
+            if (memcmp(e->ev.prev, v->ev[i - 1].ev.leaf, 32) != 0)
+                fail_add(&fc, "event %llu: prev is not the leaf hash of "
+                              "event %llu",
+                         (unsigned long long)e->seq,
+                         (unsigned long long)v->ev[i - 1].seq);
+        }
+    }
+    check_fails(v->r, "proofs", &fp, "%zu inclusion proofs against the "
+                                     "checkpoint of size %llu",
+                v->nev, (unsigned long long)v->cksize);
+    check_fails(v->r, "signatures", &fs, "%zu entry signatures, each by a "
+                                         "key valid at that event",
+                v->nev);
+    check_fails(v->r, "chain", &fc, "%llu links between consecutive events",
+                (unsigned long long)links);
+    check_fails(v->r, "bodies", &fb, "%zu bodies or their digests match "
+                                     "their commitments",
+                v->nev);
+}
+
+/* Every erased body needs a proven, validly signed body.erased naming it
+ * at a later seq. */
+static void
+check_erasures(struct vctx *v)
+{
+    struct fails f = {{0}, 0};
+    uint64_t n = 0;
+
+    for (size_t i = 0; i < v->nev; i++) {
+        struct vev *e = &v->ev[i];
+        int backed = 0;
+        if (!e->body_ok || e->bstate != BS_ERASED)
+            continue;
+        n++;
+        for (size_t j = i + 1; j < v->nev && !backed; j++) {
+            struct vev *x = &v->ev[j];
+            uint64_t tgt;
+            json_t *t;
+            if (!x->decoded || strcmp(x->ev.type, "body.erased") != 0 ||
+                !x->proof_ok || !x->sig_ok || !x->body_ok ||
+                x->bstate != BS_FULL)
+                continue;
+            t = json_object_get(x->shown, "target_seq");
+            if (json_is_integer(t) && json_integer_value(t) >= 0) {
+                tgt = (uint64_t)json_integer_value(t);
+                backed = tgt == e->seq;
+            }
+        }
+        if (!backed)
+            fail_add(&f, "event %llu: the body is missing and no proven "
+                         "body.erased in the bundle names it",
+                     (unsigned long long)e->seq);
+    }
+    v->r->bodies_erased = n;
+    check_fails(v->r, "erasures", &f, "%llu erased bod%s, each backed by a "
+                                      "proven body.erased",
+                (unsigned long long)n, n == 1 ? "y" : "ies");
+}
+
+/* An events.jsonl line must show exactly the entry and disclosed body. */
+static int
+line_matches(struct vctx *v, const struct vev *e, json_t *line, char *why,
+             size_t cap)
+{
+    json_t *env = envelope_json(&e->ev);
+    const struct vkey *k = find_key(v, e->ev.actor);
+    const char *an = jstr(line, "actor_name");
+    unsigned long long seq = (unsigned long long)e->seq;
+    int ok = 1;
+
+    for (size_t i = 0; ok && envelope_keys[i]; i++) {
+        json_t *a = json_object_get(env, envelope_keys[i]);
+        json_t *b = json_object_get(line, envelope_keys[i]);
+        if ((a == NULL) != (b == NULL) || (a && !json_equal(a, b))) {
+            snprintf(why, cap, "events.jsonl: event %llu: '%s' differs "
+                               "from the entry",
+                     seq, envelope_keys[i]);
+            ok = 0;
+        }
+    }
+    json_decref(env);
+    if (ok && an != NULL && k != NULL && strcmp(an, k->actor) != 0) {
+        snprintf(why, cap, "events.jsonl: event %llu: actor_name is not "
+                           "the key's",
+                 seq);
+        ok = 0;
+    }
+    if (ok && (e->bstate == BS_FULL || e->bstate == BS_REDACTED) &&
+        !json_equal(json_object_get(line, "body"), e->shown)) {
+        snprintf(why, cap, "events.jsonl: event %llu: the body differs "
+                           "from the committed fields",
+                 seq);
+        ok = 0;
+    }
+    if (ok && e->bstate == BS_ERASED &&
+        !json_is_true(json_object_get(line, "erased"))) {
+        snprintf(why, cap, "events.jsonl: event %llu: not shown as erased",
+                 seq);
+        ok = 0;
+    }
+    if (ok && e->bstate == BS_WITHHELD &&
+        (json_object_get(line, "body") != NULL ||
+         !json_is_true(json_object_get(line, "body_withheld")))) {
+        snprintf(why, cap, "events.jsonl: event %llu: not shown as "
+                           "withheld",
+                 seq);
+        ok = 0;
+    }
+    return ok;
+}
+
+static void
+check_jsonl(struct vctx *v, struct fails *f, uint64_t nselected)
+{
+    const struct bmember *m = bundle_get(&v->b, B_EVENTS);
+    const char *p, *end;
+    size_t i = 0;
+    uint64_t lines = 0;
+
+    if (m == NULL) {
+        fail_add(f, "no events.jsonl");
+        return;
+    }
+    p = (const char *)m->data;
+    end = p + m->len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        json_t *line;
+        char why[WHY_MAX];
+        if (nl == NULL) {
+            fail_add(f, "events.jsonl: the last line has no newline");
+            return;
+        }
+        line = json_loadb(p, (size_t)(nl - p), JSON_REJECT_DUPLICATES,
+                          NULL);
+        p = nl + 1;
+        lines++;
+        while (i < v->nev && !(v->ev[i].mrec &&
+                               strcmp(jstr(v->ev[i].mrec, "role"),
+                                      "selected") == 0))
+            i++;
+        if (line == NULL) {
+            fail_add(f, "events.jsonl: line %llu is not JSON",
+                     (unsigned long long)lines);
+        } else if (i == v->nev) {
+            fail_add(f, "events.jsonl: line %llu: more lines than selected "
+                        "events",
+                     (unsigned long long)lines);
+        } else if (!v->ev[i].decoded || !v->ev[i].body_ok) {
+            /* reported by proofs/bodies */
+        } else if (!line_matches(v, &v->ev[i], line, why, sizeof why)) {
+            fail_add(f, "%s", why);
+        }
+        json_decref(line);
+        if (i < v->nev)
+            i++;
+    }
+    if (lines != nselected)
+        fail_add(f, "events.jsonl has %llu lines for %llu selected events",
+                 (unsigned long long)lines, (unsigned long long)nselected);
+}
+
+/* The manifest's event list and counts against the entries present. */
+static void
+check_events(struct vctx *v)
+{
+    const json_t *list = json_object_get(v->manifest, "events");
+    const json_t *counts = json_object_get(v->manifest, "counts");
+    struct fails f = {{0}, 0};
+    uint64_t prev = 0, nsel = 0, nsup = 0, c;
+    uint64_t nb[4] = {0, 0, 0, 0}, fw = 0;
+    size_t i;
+    const json_t *rec;
+
+    json_array_foreach(list, i, rec) {
+        uint64_t seq;
+        const char *role = jstr(rec, "role"), *body = jstr(rec, "body");
+        const char *type = jstr(rec, "type");
+        struct vev *e;
+        if (ju64(rec, "seq", &seq) < 0 || role == NULL || body == NULL ||
+            type == NULL ||
+            (strcmp(role, "selected") != 0 && strcmp(role, "support") != 0)) {
+            fail_add(&f, "manifest: event record %zu is malformed", i);
+            continue;
+        }
+        if (i > 0 && seq <= prev)
+            fail_add(&f, "manifest: events are not in increasing order at "
+                         "event %llu",
+                     (unsigned long long)seq);
+        prev = seq;
+        e = find_ev(v, seq);
+        if (e == NULL) {
+            fail_add(&f, "event %llu: listed in the manifest but not in "
+                         "the bundle",
+                     (unsigned long long)seq);
+            continue;
+        }
+        if (e->mrec != NULL)
+            continue; /* duplicate: reported as out of order */
+        e->mrec = rec;
+        strcmp(role, "selected") == 0 ? nsel++ : nsup++;
+        if (e->decoded && strcmp(type, e->ev.type) != 0)
+            fail_add(&f, "event %llu: the manifest says %s, the entry %s",
+                     (unsigned long long)seq, type, e->ev.type);
+        if (e->body_ok) {
+            const json_t *wn = json_object_get(rec, "withheld");
+            nb[e->bstate]++;
+            fw += e->bstate == BS_REDACTED ? e->nwithheld : 0;
+            if (strcmp(body, bstate_name[e->bstate]) != 0)
+                fail_add(&f, "event %llu: the manifest says its body is "
+                             "%s, it is %s",
+                         (unsigned long long)seq, body,
+                         bstate_name[e->bstate]);
+            else if (e->bstate == BS_REDACTED &&
+                     json_array_size(wn) != e->nwithheld)
+                fail_add(&f, "event %llu: the manifest names %zu withheld "
+                             "fields, the body withholds %zu",
+                         (unsigned long long)seq, json_array_size(wn),
+                         e->nwithheld);
+        }
+    }
+    for (size_t k = 0; k < v->nev; k++)
+        if (v->ev[k].mrec == NULL)
+            fail_add(&f, "event %llu: in the bundle but not listed in the "
+                         "manifest",
+                     (unsigned long long)v->ev[k].seq);
+    if (ju64(counts, "selected", &c) < 0 || c != nsel ||
+        ju64(counts, "support", &c) < 0 || c != nsup ||
+        ju64(counts, "entries", &c) < 0 || c != v->nev)
+        fail_add(&f, "manifest counts (selected, support, entries) do not "
+                     "match the bundle's %llu, %llu, %zu",
+                 (unsigned long long)nsel, (unsigned long long)nsup,
+                 v->nev);
+    check_jsonl(v, &f, nsel);
+    v->r->events = v->nev;
+    v->r->selected = nsel;
+    v->r->bodies_withheld = nb[BS_WITHHELD];
+    v->r->fields_withheld = fw;
+    check_fails(v->r, "events", &f, "%llu selected and %llu support events "
+                                    "agree with the manifest and "
+                                    "events.jsonl",
+                (unsigned long long)nsel, (unsigned long long)nsup);
+}
+
+static void
+check_state(struct vctx *v)
+{
+    const json_t *st = json_object_get(v->manifest, "state");
+    const struct bmember *sj = bundle_get(&v->b, B_STATE);
+    const struct bmember *sn = bundle_get(&v->b, B_STATE_NOTE);
+
+    if (!json_is_true(json_object_get(st, "included"))) {
+        if (sj != NULL || sn != NULL)
+            check(v->r, "state", LDG_CHECK_FAIL, "state members are present "
+                                                 "but the manifest says none "
+                                                 "is included");
+        else
+            check(v->r, "state", LDG_CHECK_SKIP, "no projected state in the "
+                                                 "bundle%s%s",
+                  jstr(st, "reason") ? ": " : "",
+                  jstr(st, "reason") ? jstr(st, "reason") : "");
+        return;
+    }
+    check(v->r, "state", LDG_CHECK_FAIL,
+          "the manifest says projected state is included, but this reader "
+          "cannot check it");
+}
+
+/* What was withheld, as the manifest states it and the bodies confirm. */
+static void
+check_redactions(struct vctx *v)
+{
+    const json_t *red = json_object_get(v->manifest, "redaction");
+    json_t *names = json_object();
+    char buf[LDG_BUNDLE_DETAIL_MAX] = "";
+    size_t len = 0;
+    const char *k;
+    json_t *val;
+
+    for (size_t i = 0; names && i < v->nev; i++) {
+        const json_t *wn = json_object_get(v->ev[i].mrec, "withheld");
+        size_t j;
+        json_t *n;
+        json_array_foreach(wn, j, n) {
+            const char *s = json_string_value(n);
+            json_t *cnt;
+            if (s == NULL)
+                continue;
+            cnt = json_object_get(names, s);
+            json_object_set_new(names, s,
+                                json_integer(json_integer_value(cnt) + 1));
+        }
+    }
+    json_object_foreach(names, k, val) {
+        int w = snprintf(buf + len, sizeof buf - len, "%s%s in %lld event%s",
+                         len ? ", " : "fields withheld: ", k,
+                         (long long)json_integer_value(val),
+                         json_integer_value(val) == 1 ? "" : "s");
+        if (w < 0 || (size_t)w >= sizeof buf - len)
+            break;
+        len += (size_t)w;
+    }
+    json_decref(names);
+    if (v->r->bodies_withheld > 0 && len < sizeof buf) {
+        const json_t *types = json_object_get(red, "body_types");
+        char *t = json_dumps(types, JSON_COMPACT | JSON_ENCODE_ANY);
+        int w = snprintf(buf + len, sizeof buf - len,
+                         "%s%llu whole bodies withheld (types %s)",
+                         len ? "; " : "",
+                         (unsigned long long)v->r->bodies_withheld,
+                         t ? t : "?");
+        free(t);
+        if (w > 0 && (size_t)w < sizeof buf - len)
+            len += (size_t)w;
+    }
+    if (v->r->bodies_erased > 0 && len < sizeof buf) {
+        int w = snprintf(buf + len, sizeof buf - len, "%s%llu bodies erased "
+                                                      "in the ledger",
+                         len ? "; " : "",
+                         (unsigned long long)v->r->bodies_erased);
+        if (w > 0 && (size_t)w < sizeof buf - len)
+            len += (size_t)w;
+    }
+    check(v->r, "redactions", LDG_CHECK_PASS, "%s",
+          len ? buf : "none: every body is given whole");
+}
+
+/* ----------------------------------------------------------- the flow -- */
+
+static unsigned
+thread_count(const struct ldg_bundle_verify_opts *o)
+{
+    long n = o->threads ? (long)o->threads : sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    if (n > THREADS_MAX)
+        n = THREADS_MAX;
+    return (unsigned)n;
+}
+
+static void
+warm_up(void)
+{
+    /* Initialises libsodium and jansson's hash seed on this thread before
+     * workers use them. */
+    static const uint8_t seed[32];
+    struct ldg_key *k = NULL;
+    if (ldg_key_from_seed(&k, "warmup", seed) == 0)
+        ldg_key_free(k);
+    json_object_seed(0);
+}
+
+static int
+verify_bundle(struct vctx *v)
+{
+    int rc;
+
+    if ((rc = load_manifest(v)) < 0)
+        return rc;
+    v->r->readable = 1;
+    warm_up();
+    check_log_key(v);
+    check_checkpoint(v);
+    check_manifest_sig(v);
+    check_files(v);
+    if ((rc = collect_events(v)) < 0)
+        return rc;
+    pfor_run(v, v->nev, event_pass1);
+    build_keys(v);
+    pfor_run(v, v->nev, event_sig);
+    report_pass(v);
+    check_erasures(v);
+    check_events(v);
+    check_state(v);
+    check_redactions(v);
+    return v->r->ok ? 0 : LDG_ETAMPER;
+}
+
+static int
+verify_common(struct vctx *v, int rc, const char *err)
+{
+    if (rc < 0) {
+        check(v->r, "archive", LDG_CHECK_FAIL, "%s", err);
+        return rc;
+    }
+    check(v->r, "archive", LDG_CHECK_PASS,
+          "%zu members, %llu bytes uncompressed, layout %s", v->b.n,
+          (unsigned long long)v->b.total, LDG_BUNDLE_MAGIC);
+    rc = verify_bundle(v);
+    if (v->o->extract_dir != NULL) {
+        char xerr[512];
+        int xrc = bundle_extract(&v->b, v->o->extract_dir, xerr, sizeof xerr);
+        if (xrc < 0) {
+            check(v->r, "extract", LDG_CHECK_FAIL, "%s", xerr);
+            if (rc == 0)
+                rc = xrc;
+        }
+    }
+    for (size_t i = 0; i < v->nev; i++)
+        json_decref(v->ev[i].shown);
+    free(v->ev);
+    free(v->keys);
+    free(v->member_ok);
+    json_decref(v->manifest);
+    bundle_release(&v->b);
+    return rc;
+}
+
+static void
+ctx_init(struct vctx *v, const struct ldg_bundle_verify_opts *o,
+         struct ldg_bundle_report *r)
+{
+    memset(v, 0, sizeof *v);
+    memset(r, 0, sizeof *r);
+    r->ok = 1;
+    v->o = o;
+    v->r = r;
+    v->threads = thread_count(o);
+}
+
+int
+ldg_export_verify_mem(const void *buf, size_t len,
+                      const struct ldg_bundle_verify_opts *opts,
+                      struct ldg_bundle_report *report)
+{
+    static const struct ldg_bundle_verify_opts none;
+    struct vctx v;
+    char err[512] = "";
+    int rc;
+
+    if (report == NULL || (buf == NULL && len > 0))
+        return LDG_EINVAL;
+    ctx_init(&v, opts ? opts : &none, report);
+    rc = bundle_read_mem(&v.b, buf, len, &v.o->limits, err, sizeof err);
+    return verify_common(&v, rc, err);
+}
+
+int
+ldg_export_verify(const char *path, const struct ldg_bundle_verify_opts *opts,
+                  struct ldg_bundle_report *report)
+{
+    static const struct ldg_bundle_verify_opts none;
+    struct vctx v;
+    char err[512] = "";
+    int fd, rc;
+
+    if (report == NULL || path == NULL)
+        return LDG_EINVAL;
+    ctx_init(&v, opts ? opts : &none, report);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        check(report, "archive", LDG_CHECK_FAIL, "cannot open %s: %s", path,
+              strerror(errno));
+        return errno == ENOENT || errno == ENOTDIR ? LDG_ENOTFOUND : LDG_EIO;
+    }
+    rc = bundle_read_fd(&v.b, fd, &v.o->limits, err, sizeof err);
+    close(fd);
+    return verify_common(&v, rc, err);
+}

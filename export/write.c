@@ -1,0 +1,884 @@
+/*
+ * write.c — `ledger export`: selected events, their proofs against one
+ * checkpoint, the keys that sign them, into one signed bundle.
+ *
+ * The whole export reads one snapshot (one read transaction):
+ *
+ *   1. the latest stored checkpoint (size S, root R), checked with the
+ *      log's own verifier key;
+ *   2. the selection, through the query module (the same matching as
+ *      `ledger query`), cut at S;
+ *   3. support events: genesis (it establishes the log key), for every
+ *      actor key the events need its key.added and, if any before S, its
+ *      key.revoked; for every selected event whose body was erased, the
+ *      body.erased event that did it (and its actor's key events);
+ *   4. per event, in sequence order: the exact entry bytes, a
+ *      tlog-proof@v1 against the checkpoint of size S, and the body as
+ *      salted fields (minus what is redacted: a withheld field is kept as
+ *      its digest, so the commitment still verifies);
+ *   5. events.jsonl (the selected events decoded, for people), the
+ *      manifest listing everything with a SHA-256 per member, and the
+ *      manifest's signature: a C2SP signed note by the log key whose text
+ *      is "ledger.bundle/v1 manifest\n<hex SHA-256 of manifest.json>\n".
+ *
+ * Members stream into the archive as they are made; what stays in memory
+ * is the selection, one digest per member and events.jsonl.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "export/export_int.h"
+#include "query/query.h"
+
+#define ROLE_SELECTED 1u
+#define ROLE_SUPPORT 2u
+#define MAX_EVENTS_DEFAULT 200000
+#define PROGRESS_EVERY 256
+
+struct sel {
+    uint64_t seq;
+    unsigned role;
+    uint64_t erased_by; /* UINT64_MAX if none */
+};
+
+struct keyent {
+    char id[LDG_KEYID_LEN + 1];
+    struct ldg_keyinfo ki;
+};
+
+struct growbuf {
+    char *p;
+    size_t len, cap;
+};
+
+struct ex {
+    struct ldg_ledger *l;
+    const struct ldg_export_opts *o;
+    struct ldg_txn *t;
+    char vkey[512];
+    char origin[LDG_ORIGIN_MAX + 1];
+    char *ck;
+    uint64_t cksize;
+    uint8_t root[32];
+    uint64_t max_events;
+    struct sel *ev;
+    size_t nev, capev;
+    struct keyent *keys;
+    size_t nkeys, capkeys;
+    struct bwriter *w;
+    json_t *files;  /* member name -> hex SHA-256 */
+    json_t *events; /* the manifest's list */
+    struct growbuf jsonl;
+    uint64_t tar_bytes; /* uncompressed archive size so far */
+    struct ldg_export_report rep;
+};
+
+/* ------------------------------------------------------------ helpers -- */
+
+static int
+gb_add(struct growbuf *b, const char *p, size_t n)
+{
+    if (n > b->cap - b->len) {
+        size_t cap = b->cap ? b->cap : 65536;
+        char *np;
+        while (cap - b->len < n) {
+            if (cap > ((size_t)1 << 40))
+                return LDG_ETOOBIG;
+            cap *= 2;
+        }
+        np = realloc(b->p, cap);
+        if (np == NULL)
+            return LDG_ENOMEM;
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+static int
+push_sel(struct ex *x, uint64_t seq, unsigned role)
+{
+    if (x->nev == x->capev) {
+        size_t cap = x->capev ? x->capev * 2 : 256;
+        struct sel *n = realloc(x->ev, cap * sizeof *n);
+        if (n == NULL)
+            return LDG_ENOMEM;
+        x->ev = n;
+        x->capev = cap;
+    }
+    x->ev[x->nev].seq = seq;
+    x->ev[x->nev].role = role;
+    x->ev[x->nev].erased_by = UINT64_MAX;
+    x->nev++;
+    return 0;
+}
+
+static int
+cmp_sel(const void *a, const void *b)
+{
+    const struct sel *x = a, *y = b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Sorts the list and merges duplicates (their roles OR together). */
+static void
+sort_sel(struct ex *x)
+{
+    size_t j = 0;
+    qsort(x->ev, x->nev, sizeof *x->ev, cmp_sel);
+    for (size_t i = 0; i < x->nev; i++) {
+        if (j > 0 && x->ev[j - 1].seq == x->ev[i].seq) {
+            x->ev[j - 1].role |= x->ev[i].role;
+            if (x->ev[i].erased_by != UINT64_MAX)
+                x->ev[j - 1].erased_by = x->ev[i].erased_by;
+        } else {
+            x->ev[j++] = x->ev[i];
+        }
+    }
+    x->nev = j;
+}
+
+static struct keyent *
+find_key(struct ex *x, const char *id)
+{
+    for (size_t i = 0; i < x->nkeys; i++)
+        if (strcmp(x->keys[i].id, id) == 0)
+            return &x->keys[i];
+    return NULL;
+}
+
+/* Remembers an actor key id; looks it up in the log once. */
+static int
+add_key(struct ex *x, const char *id)
+{
+    struct keyent *k;
+    int rc;
+
+    if (find_key(x, id) != NULL)
+        return 0;
+    if (x->nkeys == x->capkeys) {
+        size_t cap = x->capkeys ? x->capkeys * 2 : 8;
+        struct keyent *n = realloc(x->keys, cap * sizeof *n);
+        if (n == NULL)
+            return LDG_ENOMEM;
+        x->keys = n;
+        x->capkeys = cap;
+    }
+    k = &x->keys[x->nkeys];
+    memset(k, 0, sizeof *k);
+    snprintf(k->id, sizeof k->id, "%s", id);
+    rc = ldg_key_info(x->t, id, &k->ki);
+    if (rc < 0) {
+        ldg_set_errmsg(x->l, "key %s signs selected events but the log does "
+                             "not know it: %s",
+                       id, ldg_strerror(rc));
+        return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
+    }
+    x->nkeys++;
+    return 0;
+}
+
+/* Adds one member to the archive and its digest to the manifest. */
+static int
+member(struct ex *x, const char *name, const void *data, size_t len)
+{
+    uint8_t d[32];
+    int rc;
+
+    x->tar_bytes += 512 + ((len + 511) / 512) * 512;
+    if (x->tar_bytes > LDG_BUNDLE_TOTAL_DEFAULT) {
+        ldg_set_errmsg(x->l, "the bundle would exceed %llu bytes "
+                             "uncompressed, more than verify-bundle reads "
+                             "by default: select fewer events",
+                       (unsigned long long)LDG_BUNDLE_TOTAL_DEFAULT);
+        return LDG_ETOOBIG;
+    }
+    rc = bwriter_add(x->w, name, data, len);
+    if (rc < 0) {
+        ldg_set_errmsg(x->l, "writing bundle member %s: %s", name,
+                       bwriter_errmsg(x->w));
+        return rc;
+    }
+    x->rep.files++;
+    ldg_sha256(d, data, len);
+    if (json_object_set_new(x->files, name, json_hex(d, 32)) < 0)
+        return LDG_ENOMEM;
+    return 0;
+}
+
+static int
+member_json(struct ex *x, const char *name, json_t *v, size_t flags)
+{
+    char *s;
+    int rc;
+
+    if (v == NULL)
+        return LDG_ENOMEM;
+    s = json_dumps(v, flags | JSON_PRESERVE_ORDER);
+    json_decref(v);
+    if (s == NULL)
+        return LDG_ENOMEM;
+    rc = member(x, name, s, strlen(s));
+    free(s);
+    return rc;
+}
+
+static int
+in_list(const char *s, char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(s, list[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Events verification needs whole: never redacted. */
+static int
+protected_type(const char *type)
+{
+    return strcmp(type, "ledger.genesis") == 0 ||
+           strcmp(type, "key.added") == 0 ||
+           strcmp(type, "key.revoked") == 0 ||
+           strcmp(type, "body.erased") == 0;
+}
+
+/* ---------------------------------------------------------- selection -- */
+
+static int
+select_events(struct ex *x, const struct ldg_query *q)
+{
+    struct ldg_query_iter *it = NULL;
+    struct ldg_event ev;
+    int rc;
+
+    if ((rc = ldg_query_iter_new(&it, q, x->t, 0)) < 0) {
+        ldg_set_errmsg(x->l, "selection: %s", ldg_strerror(rc));
+        return rc;
+    }
+    while ((rc = ldg_query_iter_next(it, &ev)) == 0) {
+        if (ev.seq >= x->cksize)
+            continue; /* after the checkpoint: cannot be proven */
+        if (x->rep.selected >= x->max_events) {
+            ldg_set_errmsg(x->l, "the selection has more than %llu events; "
+                                 "narrow it or raise the limit",
+                           (unsigned long long)x->max_events);
+            rc = LDG_ETOOBIG;
+            break;
+        }
+        if ((rc = push_sel(x, ev.seq, ROLE_SELECTED)) < 0 ||
+            (rc = add_key(x, ev.actor)) < 0)
+            break;
+        x->rep.selected++;
+    }
+    if (rc == LDG_ENOTFOUND)
+        rc = 0;
+    else if (rc < 0 && rc != LDG_ETOOBIG)
+        ldg_set_errmsg(x->l, "selection: %s", ldg_strerror(rc));
+    ldg_query_iter_free(it);
+    return rc;
+}
+
+/* For every selected event whose body was erased, the body.erased event
+ * that did it. Uses the query module's type index. */
+static int
+select_erasures(struct ex *x)
+{
+    static char term[] = "type=body.erased";
+    char *terms[1] = {term};
+    struct ldg_query *q = NULL;
+    struct ldg_query_iter *it = NULL;
+    struct ldg_event ev;
+    char err[256];
+    size_t nsel = x->nev;
+    int rc;
+
+    rc = ldg_query_compile(&q, 1, terms, NULL, NULL, err, sizeof err);
+    if (rc == 0)
+        rc = ldg_query_iter_new(&it, q, x->t, 0);
+    while (rc == 0 && (rc = ldg_query_iter_next(it, &ev)) == 0) {
+        json_t *body = NULL;
+        json_int_t tgt;
+        struct sel *s;
+        if (ev.seq >= x->cksize)
+            break;
+        if ((rc = ldg_body_get(x->t, ev.seq, &body)) < 0)
+            break;
+        tgt = json_integer_value(json_object_get(body, "target_seq"));
+        json_decref(body);
+        /* x->ev[0..nsel) is sorted: only selected events so far */
+        {
+            struct sel key = {(uint64_t)tgt, 0, 0};
+            s = tgt < 0 ? NULL
+                        : bsearch(&key, x->ev, nsel, sizeof *x->ev, cmp_sel);
+        }
+        if (s == NULL)
+            continue;
+        s->erased_by = ev.seq;
+        if ((rc = push_sel(x, ev.seq, ROLE_SUPPORT)) < 0)
+            break;
+        if ((rc = add_key(x, ev.actor)) < 0)
+            break;
+    }
+    if (rc == LDG_ENOTFOUND)
+        rc = 0;
+    if (rc < 0 && ldg_errmsg(x->l)[0] == '\0')
+        ldg_set_errmsg(x->l, "looking for body.erased events: %s",
+                       ldg_strerror(rc));
+    ldg_query_iter_free(it);
+    ldg_query_free(q);
+    return rc;
+}
+
+static int
+select_support(struct ex *x)
+{
+    const char *logid = ldg_log_key(x->l)->key_id;
+    int rc;
+
+    qsort(x->ev, x->nev, sizeof *x->ev, cmp_sel);
+    if ((rc = select_erasures(x)) < 0)
+        return rc;
+    if ((rc = add_key(x, logid)) < 0)
+        return rc;
+    if ((rc = push_sel(x, 0, ROLE_SUPPORT)) < 0) /* genesis */
+        return rc;
+    for (size_t i = 0; i < x->nkeys; i++) {
+        const struct ldg_keyinfo *ki = &x->keys[i].ki;
+        if (strcmp(x->keys[i].id, logid) == 0)
+            continue;
+        if (ki->added_seq < x->cksize &&
+            (rc = push_sel(x, ki->added_seq, ROLE_SUPPORT)) < 0)
+            return rc;
+        if (ki->revoked_seq < x->cksize &&
+            (rc = push_sel(x, ki->revoked_seq, ROLE_SUPPORT)) < 0)
+            return rc;
+    }
+    sort_sel(x);
+    for (size_t i = 0; i < x->nev; i++)
+        if (!(x->ev[i].role & ROLE_SELECTED))
+            x->rep.support++;
+    return 0;
+}
+
+/* ------------------------------------------------------------ members -- */
+
+static int
+write_keys(struct ex *x)
+{
+    for (size_t i = 0; i < x->nkeys; i++) {
+        const struct ldg_keyinfo *ki = &x->keys[i].ki;
+        char name[64];
+        json_t *o;
+        snprintf(name, sizeof name, "keys/%s.json", ki->key_id);
+        o = json_object();
+        if (o == NULL)
+            return LDG_ENOMEM;
+        json_object_set_new(o, "key_id", json_string(ki->key_id));
+        json_object_set_new(o, "public_key", json_hex(ki->pub, 32));
+        json_object_set_new(o, "actor", json_string(ki->name));
+        json_object_set_new(o, "added_seq", json_u64(ki->added_seq));
+        if (ki->revoked_seq < x->cksize)
+            json_object_set_new(o, "revoked_seq", json_u64(ki->revoked_seq));
+        int rc = member_json(x, name, o, JSON_INDENT(2));
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* What to do with one body. */
+enum bmode { BM_FULL, BM_REDACTED, BM_WITHHELD, BM_ERASED };
+static const char *const bmode_name[] = {"full", "redacted", "withheld",
+                                         "erased"};
+
+static int
+cmp_digest(const void *a, const void *b)
+{
+    return memcmp(a, b, 32);
+}
+
+/*
+ * bodies/<seq>.json for one event:
+ *   {"fields": {name: {"salt": b64, "value": v}, ...},
+ *    "withheld": [hex digest, ...]}        sorted digests
+ * or {"erased": true}. *shown gets the disclosed fields (name: value) for
+ * events.jsonl, *names the withheld names for the manifest.
+ */
+static int
+body_member(struct ex *x, const struct ldg_event *ev, enum bmode *mode,
+            json_t **shown, json_t **names)
+{
+    const struct ldg_export_opts *o = x->o;
+    struct ldg_field *f = NULL;
+    uint8_t(*wd)[32] = NULL;
+    size_t n = 0, nw = 0;
+    json_t *doc = NULL, *fields, *withheld;
+    char name[48];
+    int rc, whole;
+
+    *shown = NULL;
+    *names = NULL;
+    snprintf(name, sizeof name, "bodies/%llu.json",
+             (unsigned long long)ev->seq);
+    rc = ldg_body_fields(x->t, ev->seq, &f, &n);
+    if (rc == LDG_EERASED) {
+        *mode = BM_ERASED;
+        x->rep.bodies_erased++;
+        return member_json(x, name, json_pack("{s:b}", "erased", 1),
+                           JSON_COMPACT);
+    }
+    if (rc < 0) {
+        ldg_set_errmsg(x->l, "event %llu: body: %s",
+                       (unsigned long long)ev->seq, ldg_strerror(rc));
+        return rc;
+    }
+    whole = !protected_type(ev->type) &&
+            in_list(ev->type, o->redact_types, o->nredact_types);
+    doc = json_object();
+    fields = json_object();
+    withheld = json_array();
+    *shown = json_object();
+    *names = json_array();
+    wd = malloc((n ? n : 1) * 32);
+    rc = LDG_ENOMEM;
+    if (doc == NULL || fields == NULL || withheld == NULL || *shown == NULL ||
+        *names == NULL || wd == NULL) {
+        json_decref(fields);
+        json_decref(withheld);
+        goto out;
+    }
+    json_object_set_new(doc, "fields", fields);
+    json_object_set_new(doc, "withheld", withheld);
+    for (size_t i = 0; i < n; i++) {
+        char salt[25];
+        if (whole || (!protected_type(ev->type) &&
+                      in_list(f[i].name, o->redact_fields,
+                              o->nredact_fields))) {
+            memcpy(wd[nw++], f[i].digest, 32);
+            if (!whole)
+                json_array_append_new(*names, json_string(f[i].name));
+            continue;
+        }
+        ldg_base64(salt, f[i].salt, 16);
+        json_object_set_new(fields, f[i].name,
+                            json_pack("{s:s, s:O}", "salt", salt, "value",
+                                      f[i].value));
+        json_object_set(*shown, f[i].name, f[i].value);
+    }
+    qsort(wd, nw, 32, cmp_digest);
+    for (size_t i = 0; i < nw; i++)
+        json_array_append_new(withheld, json_hex(wd[i], 32));
+    if (whole) {
+        *mode = BM_WITHHELD;
+        x->rep.bodies_withheld++;
+    } else if (nw > 0) {
+        *mode = BM_REDACTED;
+        x->rep.bodies_redacted++;
+        x->rep.fields_withheld += nw;
+    } else {
+        *mode = BM_FULL;
+        x->rep.bodies_full++;
+    }
+    rc = member_json(x, name, doc, JSON_COMPACT);
+    doc = NULL;
+out:
+    json_decref(doc);
+    free(wd);
+    ldg_fields_free(f, n);
+    if (rc < 0) {
+        json_decref(*shown);
+        json_decref(*names);
+        *shown = *names = NULL;
+    }
+    return rc;
+}
+
+/* One line of events.jsonl: the envelope, the actor's name and the body
+ * as disclosed (or a flag saying why not). */
+static int
+jsonl_line(struct ex *x, const struct ldg_event *ev, enum bmode mode,
+           json_t *shown, json_t *names)
+{
+    json_t *o = envelope_json(ev);
+    struct keyent *k = find_key(x, ev->actor);
+    char *s;
+    int rc;
+
+    if (o == NULL)
+        return LDG_ENOMEM;
+    if (k != NULL)
+        json_object_set_new(o, "actor_name", json_string(k->ki.name));
+    if (mode == BM_ERASED) {
+        json_object_set_new(o, "erased", json_true());
+    } else if (mode == BM_WITHHELD) {
+        json_object_set_new(o, "body_withheld", json_true());
+    } else {
+        json_object_set(o, "body", shown);
+        if (mode == BM_REDACTED)
+            json_object_set(o, "withheld", names);
+    }
+    s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (s == NULL)
+        return LDG_ENOMEM;
+    rc = gb_add(&x->jsonl, s, strlen(s));
+    if (rc == 0)
+        rc = gb_add(&x->jsonl, "\n", 1);
+    free(s);
+    return rc;
+}
+
+static int
+write_event(struct ex *x, const struct sel *s)
+{
+    struct ldg_event ev;
+    enum bmode mode = BM_FULL;
+    json_t *shown = NULL, *names = NULL, *m;
+    char name[48], *proof = NULL;
+    int rc;
+
+    if ((rc = ldg_event_get(x->t, s->seq, &ev)) < 0) {
+        ldg_set_errmsg(x->l, "event %llu: %s", (unsigned long long)s->seq,
+                       ldg_strerror(rc));
+        return rc;
+    }
+    snprintf(name, sizeof name, "entries/%llu.entry",
+             (unsigned long long)s->seq);
+    if ((rc = member(x, name, ev.entry, ev.entry_len)) < 0)
+        return rc;
+    if ((rc = ldg_proof_text(x->t, s->seq, x->cksize, &proof)) < 0) {
+        ldg_set_errmsg(x->l, "event %llu: inclusion proof: %s",
+                       (unsigned long long)s->seq, ldg_strerror(rc));
+        return rc;
+    }
+    snprintf(name, sizeof name, "proofs/%llu.proof",
+             (unsigned long long)s->seq);
+    rc = member(x, name, proof, strlen(proof));
+    free(proof);
+    if (rc < 0)
+        return rc;
+    if ((rc = body_member(x, &ev, &mode, &shown, &names)) < 0)
+        return rc;
+    m = json_pack("{s:o, s:s, s:s, s:s}", "seq", json_u64(s->seq), "type",
+                  ev.type, "role",
+                  (s->role & ROLE_SELECTED) ? "selected" : "support", "body",
+                  bmode_name[mode]);
+    if (m == NULL) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
+    if ((s->role & ROLE_SELECTED) && (s->role & ROLE_SUPPORT))
+        json_object_set_new(m, "support", json_true());
+    if (mode == BM_REDACTED)
+        json_object_set(m, "withheld", names);
+    if (mode == BM_ERASED && s->erased_by != UINT64_MAX)
+        json_object_set_new(m, "erased_by", json_u64(s->erased_by));
+    json_array_append_new(x->events, m);
+    if (s->role & ROLE_SELECTED)
+        rc = jsonl_line(x, &ev, mode, shown, names);
+out:
+    json_decref(shown);
+    json_decref(names);
+    return rc;
+}
+
+static json_t *
+str_array(char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a != NULL && i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+static json_t *
+manifest_json(struct ex *x, uint64_t now_ns)
+{
+    const struct ldg_export_opts *o = x->o;
+    char tbuf[64], rootb64[45];
+    json_t *m, *keys = json_array(), *events = x->events;
+
+    x->events = NULL; /* "o" below takes it, even on failure */
+    format_time(tbuf, sizeof tbuf, now_ns);
+    ldg_base64(rootb64, x->root, 32);
+    for (size_t i = 0; keys != NULL && i < x->nkeys; i++)
+        json_array_append_new(keys, json_string(x->keys[i].id));
+    m = json_pack(
+        "{s:s, s:s, s:s,"
+        " s:{s:o, s:s, s:s, s:s},"
+        " s:{s:o, s:o, s:o},"
+        " s:{s:o, s:s},"
+        " s:{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o},"
+        " s:{s:o, s:o},"
+        " s:o, s:o, s:{s:b, s:s}}",
+        "format", LDG_BUNDLE_MAGIC, "origin", x->origin, "log_key", x->vkey,
+        "created", "ts", json_u64(now_ns), "time", tbuf, "by",
+        o->exported_by ? o->exported_by : "", "tool", "ledger export",
+        "selection", "terms", str_array(o->terms, (size_t)o->nterms),
+        "since", o->since ? json_string(o->since) : json_null(), "until",
+        o->until ? json_string(o->until) : json_null(), "checkpoint", "size",
+        json_u64(x->cksize), "root", rootb64, "counts", "selected",
+        json_u64(x->rep.selected), "support", json_u64(x->rep.support),
+        "entries", json_u64(x->nev), "bodies_full",
+        json_u64(x->rep.bodies_full), "bodies_redacted",
+        json_u64(x->rep.bodies_redacted), "bodies_withheld",
+        json_u64(x->rep.bodies_withheld), "bodies_erased",
+        json_u64(x->rep.bodies_erased), "fields_withheld",
+        json_u64(x->rep.fields_withheld), "redaction", "fields",
+        str_array(o->redact_fields, o->nredact_fields), "body_types",
+        str_array(o->redact_types, o->nredact_types), "keys", keys, "events",
+        events, "state", "included", 0, "reason",
+        "the projections module is not available in this build");
+    if (m == NULL)
+        return NULL;
+    json_object_set(m, "files", x->files);
+    return m;
+}
+
+/* manifest.json and manifest.sig, last. */
+static int
+write_manifest(struct ex *x, uint64_t now_ns)
+{
+    json_t *m = manifest_json(x, now_ns);
+    char *s = NULL, *note = NULL, text[sizeof B_SIG_PURPOSE + 80];
+    uint8_t d[32];
+    char hex[65];
+    int rc;
+
+    if (m == NULL)
+        return LDG_ENOMEM;
+    s = json_dumps(m, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    json_decref(m);
+    if (s == NULL)
+        return LDG_ENOMEM;
+    ldg_sha256(d, s, strlen(s));
+    ldg_hex(hex, d, 32);
+    snprintf(text, sizeof text, "%s\n%s\n", B_SIG_PURPOSE, hex);
+    rc = ldg_log_sign_note(x->l, text, strlen(text), &note);
+    if (rc < 0)
+        goto out;
+    rc = bwriter_add(x->w, B_MANIFEST, s, strlen(s));
+    if (rc == 0)
+        rc = bwriter_add(x->w, B_MANIFEST_SIG, note, strlen(note));
+    if (rc < 0)
+        ldg_set_errmsg(x->l, "writing the manifest: %s",
+                       bwriter_errmsg(x->w));
+    x->rep.files += 2;
+out:
+    free(s);
+    free(note);
+    return rc;
+}
+
+/* ----------------------------------------------------------- the flow -- */
+
+static int
+check_opts(struct ldg_ledger *l, const struct ldg_export_opts *o)
+{
+    if (o->nterms < 0 || (o->nterms > 0 && o->terms == NULL) ||
+        (o->nredact_fields > 0 && o->redact_fields == NULL) ||
+        (o->nredact_types > 0 && o->redact_types == NULL) || o->level < 0 ||
+        o->level > 19 || o->threads > 64) {
+        ldg_set_errmsg(l, "export: invalid options");
+        return LDG_EINVAL;
+    }
+    for (size_t i = 0; i < o->nredact_fields; i++) {
+        if (o->redact_fields[i] == NULL || o->redact_fields[i][0] == '\0') {
+            ldg_set_errmsg(l, "--redact: empty field name");
+            return LDG_EBADINPUT;
+        }
+    }
+    for (size_t i = 0; i < o->nredact_types; i++) {
+        if (o->redact_types[i] == NULL || o->redact_types[i][0] == '\0') {
+            ldg_set_errmsg(l, "--redact-body: empty event type");
+            return LDG_EBADINPUT;
+        }
+        if (protected_type(o->redact_types[i])) {
+            ldg_set_errmsg(l, "--redact-body %s: bodies of %s events are "
+                              "needed to verify the bundle and cannot be "
+                              "withheld",
+                           o->redact_types[i], o->redact_types[i]);
+            return LDG_EBADINPUT;
+        }
+    }
+    return 0;
+}
+
+/* The checkpoint every proof is against, checked with our own key. */
+static int
+load_checkpoint(struct ex *x)
+{
+    int rc = ldg_verifier_key(x->l, x->vkey, sizeof x->vkey);
+    if (rc < 0)
+        return rc;
+    rc = ldg_checkpoint_get(x->t, 0, &x->ck);
+    if (rc < 0) {
+        ldg_set_errmsg(x->l, "no signed checkpoint to export against: %s",
+                       ldg_strerror(rc));
+        return rc;
+    }
+    rc = ldg_checkpoint_open(x->vkey, x->ck, strlen(x->ck), x->origin,
+                             sizeof x->origin, &x->cksize, x->root);
+    if (rc < 0) {
+        ldg_set_errmsg(x->l, "the latest stored checkpoint does not verify "
+                             "with the log key: %s",
+                       ldg_strerror(rc));
+        return LDG_ECORRUPT;
+    }
+    x->rep.checkpoint_size = x->cksize;
+    return 0;
+}
+
+static int
+write_all_members(struct ex *x)
+{
+    char vk[520];
+    int rc;
+
+    snprintf(vk, sizeof vk, "%s\n", x->vkey);
+    if ((rc = member(x, B_MAGIC, LDG_BUNDLE_MAGIC "\n",
+                     strlen(LDG_BUNDLE_MAGIC "\n"))) < 0 ||
+        (rc = member(x, B_VKEY, vk, strlen(vk))) < 0 ||
+        (rc = member(x, B_CHECKPOINT, x->ck, strlen(x->ck))) < 0 ||
+        (rc = write_keys(x)) < 0)
+        return rc;
+    for (size_t i = 0; i < x->nev; i++) {
+        if ((rc = write_event(x, &x->ev[i])) < 0)
+            return rc;
+        if (x->o->progress && (i % PROGRESS_EVERY == 0 || i + 1 == x->nev))
+            x->o->progress(x->o->progress_ctx, i + 1, x->nev);
+    }
+    return member(x, B_EVENTS, x->jsonl.p ? x->jsonl.p : "", x->jsonl.len);
+}
+
+int
+ldg_export_write_fd(struct ldg_ledger *l, const struct ldg_export_opts *o,
+                    int fd, struct ldg_export_report *report)
+{
+    struct ldg_query *q = NULL;
+    struct ldg_key *logkey = NULL;
+    struct timespec now;
+    struct ex x;
+    char err[512];
+    uint64_t now_ns;
+    int rc;
+
+    if (l == NULL || o == NULL || fd < 0)
+        return LDG_EINVAL;
+    if ((rc = check_opts(l, o)) < 0)
+        return rc;
+    memset(&x, 0, sizeof x);
+    x.l = l;
+    x.o = o;
+    x.max_events = o->max_events ? o->max_events : MAX_EVENTS_DEFAULT;
+    ldg_set_errmsg(l, "%s", "");
+    /* The manifest is signed last; find out now if we cannot. */
+    if ((rc = ldg_keys_load(l, "log", &logkey)) < 0) {
+        snprintf(err, sizeof err, "%s",
+                 ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        ldg_set_errmsg(l, "the log key is needed to sign the bundle: %s",
+                       err);
+        return rc;
+    }
+    ldg_key_free(logkey);
+    rc = ldg_query_compile(&q, o->nterms, o->terms, o->since, o->until, err,
+                           sizeof err);
+    if (rc < 0) {
+        ldg_set_errmsg(l, "selection: %s", err);
+        return rc;
+    }
+    x.files = json_object();
+    x.events = json_array();
+    if (x.files == NULL || x.events == NULL) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &x.t)) < 0)
+        goto out;
+    if ((rc = load_checkpoint(&x)) < 0 || (rc = select_events(&x, q)) < 0 ||
+        (rc = select_support(&x)) < 0)
+        goto out;
+    clock_gettime(CLOCK_REALTIME, &now);
+    now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+    rc = bwriter_new(&x.w, fd, o->level ? o->level : 3,
+                     o->threads ? o->threads : 2, (int64_t)now.tv_sec, err,
+                     sizeof err);
+    if (rc < 0) {
+        ldg_set_errmsg(l, "%s", err);
+        goto out;
+    }
+    if ((rc = write_all_members(&x)) < 0 ||
+        (rc = write_manifest(&x, now_ns)) < 0)
+        goto out;
+    rc = bwriter_finish(x.w, &x.rep.bytes);
+    if (rc < 0)
+        ldg_set_errmsg(l, "writing the bundle: %s", bwriter_errmsg(x.w));
+out:
+    if (rc < 0 && ldg_errmsg(l)[0] == '\0')
+        ldg_set_errmsg(l, "export: %s", ldg_strerror(rc));
+    if (rc == 0 && report != NULL)
+        *report = x.rep;
+    bwriter_free(x.w);
+    ldg_txn_abort(x.t);
+    ldg_query_free(q);
+    json_decref(x.files);
+    json_decref(x.events);
+    free(x.jsonl.p);
+    free(x.ev);
+    free(x.keys);
+    free(x.ck);
+    return rc;
+}
+
+int
+ldg_export_write(struct ldg_ledger *l, const struct ldg_export_opts *o,
+                 const char *path, struct ldg_export_report *report)
+{
+    struct stat st;
+    char *tmp = NULL;
+    size_t n;
+    int fd = -1, rc;
+
+    if (l == NULL || o == NULL || path == NULL || *path == '\0')
+        return LDG_EINVAL;
+    if (lstat(path, &st) == 0) {
+        ldg_set_errmsg(l, "%s already exists; not overwriting it", path);
+        return LDG_EEXIST;
+    }
+    n = strlen(path) + 16;
+    tmp = malloc(n);
+    if (tmp == NULL)
+        return LDG_ENOMEM;
+    snprintf(tmp, n, "%s.tmp.XXXXXX", path);
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        ldg_set_errmsg(l, "cannot create %s: %s", tmp, strerror(errno));
+        free(tmp);
+        return LDG_EIO;
+    }
+    rc = ldg_export_write_fd(l, o, fd, report);
+    if (rc == 0 && fsync(fd) < 0) {
+        ldg_set_errmsg(l, "%s: %s", tmp, strerror(errno));
+        rc = LDG_EIO;
+    }
+    if (close(fd) < 0 && rc == 0) {
+        ldg_set_errmsg(l, "%s: %s", tmp, strerror(errno));
+        rc = LDG_EIO;
+    }
+    /* link() never replaces: a file that appeared meanwhile is kept. */
+    if (rc == 0 && link(tmp, path) < 0) {
+        ldg_set_errmsg(l, "cannot create %s: %s", path, strerror(errno));
+        rc = errno == EEXIST ? LDG_EEXIST : LDG_EIO;
+    }
+    unlink(tmp);
+    free(tmp);
+    return rc;
+}
