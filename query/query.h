@@ -1,16 +1,33 @@
 /*
- * query.h — journalctl-style matching over the ledger.
+ * query.h — journalctl-style matching over the ledger: query, timeline,
+ * follow.
  *
  * A query is a list of terms FIELD=VALUE: different fields AND, the same
  * field repeated ORs, and a lone "+" starts a new OR group (the query
- * matches when any group matches). Fields: type (glob), subject, run,
- * actor, pack, model, route, seq (N or A..B) and body.NAME. An optional
- * time window [since, until] uses systemd.time(7) or RFC 3339 syntax.
+ * matches when any group matches). Fields:
  *
- * The iterator streams: it uses the secondary indexes (idx.run,
- * idx.subject, idx.type, idx.actor, idx.time) to pick the smallest
- * candidate set and holds O(1) memory per index range, whatever the size
- * of the result. See docs/QUERY.md.
+ *   type=GLOB        event type; * ? [..] globs (route.*)
+ *   subject=GLOB     subject "kind:name"; globs allowed
+ *   run=ID           the envelope's run link ("run=" = events of no run)
+ *   actor=NAME|ID    signing key, by key name or 16-hex key id
+ *   pack=P           subject "pack:P", or body field pack == P
+ *   model=M          subject "model:M", or body model / chosen_model == M
+ *   route=R          subject "route:R", or body field route == R
+ *   seq=N | A..B     sequence numbers (A.. and ..B are open)
+ *   body.NAME=VALUE  a body field (NAME may be a dotted path a.b) equal to
+ *                    VALUE: strings exactly, numbers numerically, true/
+ *                    false/null by name; an array matches if an element
+ *                    does
+ *
+ * An optional time window [since, until] (both inclusive) uses systemd
+ * .time(7) or RFC 3339 syntax (see ldg_query_parse_time).
+ *
+ * The iterator streams: it picks, per OR group, the most selective source
+ * (idx.run, then idx.subject, idx.type, idx.actor, a scan of stored
+ * bodies with a byte prefilter for body.* terms, the time range, or a
+ * full scan), merges the groups' sources by sequence number and holds a
+ * constant amount of memory whatever the size of the result.
+ * See docs/QUERY.md.
  */
 #ifndef LDG_QUERY_H
 #define LDG_QUERY_H
@@ -19,6 +36,8 @@
 #include <stdint.h>
 
 #include "ledger/ledger.h"
+
+/* -------------------------------------------------------------- matcher -- */
 
 struct ldg_query;
 
@@ -42,5 +61,126 @@ int ldg_query_iter_new(struct ldg_query_iter **out, const struct ldg_query *q,
  * end, other codes on error. */
 int ldg_query_iter_next(struct ldg_query_iter *it, struct ldg_event *ev);
 void ldg_query_iter_free(struct ldg_query_iter *it);
+
+/* ------------------------------------------------------ matcher extras -- */
+
+/* Parses one time spec (systemd.time(7): "now", "today", "yesterday",
+ * "tomorrow" [TZ], "@SECS[.frac]", "-1h", "+3d", "11min ago", "1h 30min
+ * ago", "[Weekday] YYYY-MM-DD [HH:MM[:SS[.frac]]] [UTC|±HH:MM|zone]",
+ * "HH:MM[:SS]"; RFC 3339 "2026-11-20T10:00:00Z") relative to now_ns
+ * (nanoseconds since the epoch). Local times use the TZ environment.
+ * *out_ns gets nanoseconds since the epoch. LDG_EBADINPUT with a message
+ * naming the spec and what is wrong. */
+int ldg_query_parse_time(const char *spec, uint64_t now_ns, uint64_t *out_ns,
+                         char *err, size_t errcap);
+
+/* Further restricts q to events with seq_lo <= seq <= seq_hi (ANDed with
+ * everything else; calling again replaces the previous bounds). Used for
+ * --after-cursor and follow mode. */
+void ldg_query_restrict(struct ldg_query *q, uint64_t seq_lo, uint64_t seq_hi);
+
+/* Adds a PCRE2 pattern matched against the event's text: "TYPE SUBJECT
+ * run=RUN actor=NAME BODY-JSON" (compact JSON; "[erased]" for an erased
+ * body). A pattern with no uppercase letter matches case-insensitively
+ * (journalctl's rule). LDG_EBADINPUT with PCRE2's message and offset. */
+int ldg_query_set_grep(struct ldg_query *q, const char *pattern, char *err,
+                       size_t errcap);
+
+/* Statistics of an iterator: the source it scans and events examined. */
+struct ldg_query_stats {
+    char plan[128];     /* e.g. "idx.run", "bodies+prefilter", "entries" */
+    uint64_t examined;  /* candidate events decoded and tested */
+    uint64_t matched;   /* events returned */
+    uint64_t seq_lo, seq_hi; /* the seq window the sources were clipped to */
+};
+void ldg_query_iter_stats(const struct ldg_query_iter *it,
+                          struct ldg_query_stats *st);
+
+/* --------------------------------------------------------------- cursor -- */
+
+/* A cursor names one event stably across restarts: "SEQ:HASH16", the
+ * sequence number and the first 16 hex digits of its leaf hash. */
+#define LDG_QUERY_CURSOR_MAX 40
+void ldg_query_cursor(const struct ldg_event *ev,
+                      char buf[LDG_QUERY_CURSOR_MAX]);
+/* Parses cursor and checks that event SEQ exists in t's log with that leaf
+ * hash; *seq gets SEQ. LDG_EBADINPUT if malformed or if the hash differs
+ * (the log changed, or the cursor is from another ledger), LDG_ENOTFOUND
+ * if the log has no such event; err says which. */
+int ldg_query_cursor_check(struct ldg_txn *t, const char *cursor,
+                           uint64_t *seq, char *err, size_t errcap);
+
+/* ------------------------------------------------------------ rendering -- */
+
+enum ldg_query_format {
+    LDG_QFMT_SHORT,         /* "Nov 21 15:09:01 SEQ TYPE SUBJECT ACTOR ..." */
+    LDG_QFMT_SHORT_ISO,     /* as short with an ISO 8601 local time */
+    LDG_QFMT_SHORT_PRECISE, /* as short with microseconds */
+    LDG_QFMT_SHORT_UTC,     /* as short-iso in UTC with nanoseconds */
+    LDG_QFMT_VERBOSE,       /* every field, hashes, signature, key */
+    LDG_QFMT_JSON,          /* JSON Lines, the shape of `ledger show` */
+    LDG_QFMT_JSON_PRETTY,   /* the same, indented */
+    LDG_QFMT_CAT            /* the body only, compact JSON */
+};
+/* Maps "short", "short-iso", "short-precise", "short-utc", "verbose",
+ * "json", "json-pretty", "cat" (and "human" = short). 0 or LDG_EINVAL. */
+int ldg_query_format_parse(const char *name, enum ldg_query_format *out);
+
+enum ldg_query_render_flags {
+    LDG_RENDER_CURSOR = 1 /* json: add "cursor"; verbose: show it */
+};
+
+struct ldg_query_render;
+int ldg_query_render_new(struct ldg_query_render **out,
+                         enum ldg_query_format fmt, unsigned flags);
+/* Renders ev as text ending in '\n' (several lines for verbose and
+ * json-pretty). *text is borrowed until the next call on r. Erased bodies
+ * render as erased ("erased": true in JSON). Key names are cached in r
+ * across transactions. */
+int ldg_query_render_event(struct ldg_query_render *r, struct ldg_txn *t,
+                           const struct ldg_event *ev, const char **text,
+                           size_t *len);
+void ldg_query_render_free(struct ldg_query_render *r);
+
+/* The event as a JSON object of the same shape as `ledger show -o json`
+ * (seq, ts, time, type, subject, run, parent, actor, actor_name, prev,
+ * body_commitment, leaf_hash, signature, then body or "erased": true).
+ * Caller json_decref's; NULL on allocation failure. */
+json_t *ldg_query_event_json(struct ldg_txn *t, const struct ldg_event *ev);
+
+/* ------------------------------------------------------------- timeline -- */
+
+/* The flight-recorder view of one run: its start (run.started), steps with
+ * durations and artifacts, route decisions, policy decisions, other events
+ * of the run, the end (run.finished), and what was in force at the start:
+ * the latest permission decision per (group, scope) of the run's pack and
+ * the latest eval.result per route of the pack (from route.declared and
+ * the pack's manifest) before the start. Times are relative to the start
+ * (or the run's first event). *out is caller-owned (json_decref); see
+ * docs/QUERY.md for its fields. LDG_ENOTFOUND if no event has that run. */
+int ldg_query_timeline(struct ldg_txn *t, const char *run, json_t **out);
+/* Renders a timeline from ldg_query_timeline as text lines. *out is
+ * malloc'd (caller frees). */
+int ldg_query_timeline_text(const json_t *tl, char **out);
+
+/* --------------------------------------------------------------- follow -- */
+
+/* Wakes a follower when the ledger in dir may have grown: inotify on the
+ * directory (data.mdb modified or closed after writing). */
+struct ldg_query_follow;
+int ldg_query_follow_new(struct ldg_query_follow **out, const char *dir);
+/* Blocks until a change is signalled (returns 1), timeout_ms passes
+ * (returns 0) or a signal interrupts the wait (returns 0). Never spins.
+ * Negative codes on error. */
+int ldg_query_follow_wait(struct ldg_query_follow *f, int timeout_ms);
+void ldg_query_follow_free(struct ldg_query_follow *f);
+
+/* -------------------------------------------------------------- indexes -- */
+
+/* Drops and rebuilds the five secondary indexes (idx.type, idx.subject,
+ * idx.run, idx.actor, idx.time) from the log in one write transaction.
+ * Cost: one pass over the entries; the transaction holds every index
+ * page, so it needs free map space about the indexes' size. */
+int ldg_query_reindex(struct ldg_ledger *l);
 
 #endif

@@ -1,0 +1,505 @@
+/*
+ * cmd_query.c — ledger query (journalctl-style) and ledger timeline.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "query/query.h"
+
+#define FOLLOW_POLL_MS 100 /* safety net under inotify */
+
+static const char query_usage[] =
+    "query [FIELD=VALUE...] [+ FIELD=VALUE...] [-S SINCE] [-U UNTIL]\n"
+    "       [-g PATTERN] [-n N] [-r] [-f] [--after-cursor C] [--show-cursor]\n"
+    "       [-o short|short-iso|short-precise|short-utc|verbose|json|"
+    "json-pretty|cat]\n"
+    "  fields: type=GLOB subject=GLOB run=ID actor=NAME|ID pack=P model=M\n"
+    "          route=R seq=N|A..B body.NAME=VALUE; same field ORs, fields\n"
+    "          AND, '+' starts an OR group\n"
+    "  times:  systemd.time(7) ('yesterday', '-1h', '11min ago',\n"
+    "          '2026-11-20 10:00', '@1763600000') or RFC 3339";
+
+static volatile sig_atomic_t stop_flag;
+
+static void
+on_stop(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static int
+usage(const char *text)
+{
+    fprintf(stderr, "usage: ledger %s\n", text);
+    return EX_USAGE;
+}
+
+static int
+resolve_dir(struct cli *c)
+{
+    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
+        cli_err(c, "cannot tell where the ledger is: give --dir DIR or set "
+                   "LEDGER_DIR (HOME is not set)");
+        return EX_USAGE;
+    }
+    return 0;
+}
+
+/* Output state: stops quietly when the reader goes away (EPIPE). */
+struct out {
+    struct cli *c;
+    struct ldg_query_render *r;
+    int show_cursor, json;
+    char last_cursor[LDG_QUERY_CURSOR_MAX];
+    uint64_t printed;
+    int closed; /* EPIPE: the reader is gone */
+};
+
+/* 0 ok, 1 reader gone, or an exit code */
+static int
+emit(struct out *o, struct ldg_txn *t, const struct ldg_event *ev)
+{
+    const char *text;
+    size_t len;
+    int rc = ldg_query_render_event(o->r, t, ev, &text, &len);
+    if (rc < 0) {
+        cli_err(o->c, "%s", ldg_errmsg(ldg_txn_ledger(t)));
+        return cli_exit_code(rc);
+    }
+    if (fwrite(text, 1, len, stdout) != len) {
+        if (errno == EPIPE) {
+            o->closed = 1;
+            return 1;
+        }
+        cli_err(o->c, "writing the output: %s", strerror(errno));
+        return EX_IOERR;
+    }
+    ldg_query_cursor(ev, o->last_cursor);
+    o->printed++;
+    return 0;
+}
+
+static int
+flush_out(struct out *o)
+{
+    if (fflush(stdout) != 0) {
+        if (errno == EPIPE) {
+            o->closed = 1;
+            return 1;
+        }
+        cli_err(o->c, "writing the output: %s", strerror(errno));
+        return EX_IOERR;
+    }
+    return 0;
+}
+
+static int
+iter_error(struct cli *c, struct ldg_txn *t, int rc)
+{
+    const char *m = ldg_errmsg(ldg_txn_ledger(t));
+    cli_err(c, "%s", m && m[0] ? m : ldg_strerror(rc));
+    return cli_exit_code(rc);
+}
+
+/*
+ * Prints the matches of q in t. limit 0 = all. Without -r and with a
+ * limit, the last `limit` matches are wanted in forward order: a reverse
+ * pass finds where they start, then a forward pass prints them (two
+ * passes over the same snapshot, constant memory).
+ */
+static int
+run_once(struct out *o, struct ldg_query *q, struct ldg_txn *t,
+         uint64_t limit, int reverse, uint64_t *last_seq)
+{
+    struct ldg_query_iter *it = NULL;
+    struct ldg_event ev;
+    uint64_t n = 0;
+    int rc;
+
+    if (limit > 0 && !reverse) {
+        uint64_t first = 0;
+        rc = ldg_query_iter_new(&it, q, t, LDG_QUERY_REVERSE);
+        if (rc < 0)
+            return iter_error(o->c, t, rc);
+        while (n < limit && (rc = ldg_query_iter_next(it, &ev)) == 0) {
+            first = ev.seq;
+            n++;
+        }
+        ldg_query_iter_free(it);
+        it = NULL;
+        if (rc < 0 && rc != LDG_ENOTFOUND)
+            return iter_error(o->c, t, rc);
+        if (n == 0)
+            return 0;
+        /* narrow to [first, ...]: the last `limit` matches */
+        ldg_query_restrict(q, first, UINT64_MAX);
+        limit = 0;
+        n = 0;
+    }
+    rc = ldg_query_iter_new(&it, q, t, reverse ? LDG_QUERY_REVERSE : 0);
+    if (rc < 0)
+        return iter_error(o->c, t, rc);
+    while ((limit == 0 || n < limit) && !stop_flag &&
+           (rc = ldg_query_iter_next(it, &ev)) == 0) {
+        int e = emit(o, t, &ev);
+        if (e != 0) {
+            ldg_query_iter_free(it);
+            return e == 1 ? 0 : e;
+        }
+        if (last_seq != NULL)
+            *last_seq = ev.seq;
+        n++;
+    }
+    ldg_query_iter_free(it);
+    if (rc < 0 && rc != LDG_ENOTFOUND)
+        return iter_error(o->c, t, rc);
+    return 0;
+}
+
+static int
+parse_limit(const char *s, uint64_t *out)
+{
+    if (strcmp(s, "all") == 0) {
+        *out = 0;
+        return 0;
+    }
+    if (cli_parse_u64(s, out) < 0 || *out == 0)
+        return -1;
+    return 0;
+}
+
+static void
+print_cursor(struct out *o)
+{
+    if (o->show_cursor && !o->json && o->printed > 0 && !o->closed)
+        printf("-- cursor: %s\n", o->last_cursor);
+}
+
+/* Follow: wait for the log to grow, print what matches, repeat. */
+static int
+follow(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
+       uint64_t next, uint64_t cursor_lo)
+{
+    struct ldg_query_follow *f = NULL;
+    int rc = ldg_query_follow_new(&f, ldg_dir(l));
+    if (rc < 0) {
+        cli_err(o->c, "cannot watch %s: %s", ldg_dir(l), ldg_strerror(rc));
+        return cli_exit_code(rc);
+    }
+    while (!stop_flag && !o->closed) {
+        struct ldg_txn *t = NULL;
+        uint64_t size;
+        rc = ldg_query_follow_wait(f, FOLLOW_POLL_MS);
+        if (rc < 0) {
+            cli_err(o->c, "waiting for new events: %s", ldg_strerror(rc));
+            rc = cli_exit_code(rc);
+            break;
+        }
+        if (stop_flag)
+            break;
+        if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0 ||
+            (rc = ldg_txn_size(t, &size)) < 0) {
+            ldg_txn_abort(t);
+            cli_err(o->c, "reading the ledger: %s", ldg_strerror(rc));
+            rc = cli_exit_code(rc);
+            break;
+        }
+        if (size > next) {
+            ldg_query_restrict(q, next > cursor_lo ? next : cursor_lo,
+                               UINT64_MAX);
+            rc = run_once(o, q, t, 0, 0, NULL);
+            next = size;
+            if (rc == 0)
+                rc = flush_out(o) == EX_IOERR ? EX_IOERR : 0;
+        } else {
+            rc = 0;
+        }
+        ldg_txn_abort(t);
+        if (rc != 0)
+            break;
+    }
+    ldg_query_follow_free(f);
+    return rc;
+}
+
+int
+cmd_query(struct cli *c, int argc, char **argv)
+{
+    enum {
+        OPT_AFTER = 1000,
+        OPT_SHOWCUR,
+        OPT_EXPLAIN,
+        OPT_UTC,
+    };
+    static const struct option lo[] = {
+        {"since", required_argument, NULL, 'S'},
+        {"until", required_argument, NULL, 'U'},
+        {"grep", required_argument, NULL, 'g'},
+        {"lines", required_argument, NULL, 'n'},
+        {"reverse", no_argument, NULL, 'r'},
+        {"follow", no_argument, NULL, 'f'},
+        {"after-cursor", required_argument, NULL, OPT_AFTER},
+        {"show-cursor", no_argument, NULL, OPT_SHOWCUR},
+        {"explain", no_argument, NULL, OPT_EXPLAIN},
+        {"utc", no_argument, NULL, OPT_UTC},
+        {"dir", required_argument, NULL, 'D'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {0}};
+    const char *since = NULL, *until = NULL, *pattern = NULL, *after = NULL;
+    const char *limit_s = NULL;
+    int reverse = 0, follow_mode = 0, show_cursor = 0, explain = 0, ch, rc;
+    enum ldg_query_format fmt = LDG_QFMT_SHORT;
+    struct ldg_query *q = NULL;
+    struct ldg_ledger *l = NULL;
+    struct ldg_txn *t = NULL;
+    struct out o;
+    uint64_t limit = 0, size = 0, cursor_lo = 0;
+    char err[1024];
+
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "S:U:g:n:rfo:h", lo, NULL)) != -1) {
+        switch (ch) {
+        case 'S':
+            since = optarg;
+            break;
+        case 'U':
+            until = optarg;
+            break;
+        case 'g':
+            pattern = optarg;
+            break;
+        case 'n':
+            limit_s = optarg;
+            break;
+        case 'r':
+            reverse = 1;
+            break;
+        case 'f':
+            follow_mode = 1;
+            break;
+        case OPT_AFTER:
+            after = optarg;
+            break;
+        case OPT_SHOWCUR:
+            show_cursor = 1;
+            break;
+        case OPT_EXPLAIN:
+            explain = 1;
+            break;
+        case OPT_UTC:
+            setenv("TZ", "UTC", 1);
+            break;
+        case 'D':
+            c->dir_opt = optarg;
+            break;
+        case 'o':
+            cli_set_output(c, optarg);
+            break;
+        case 'h':
+            printf("usage: ledger %s\n", query_usage);
+            return EX_OK;
+        default:
+            return usage(query_usage);
+        }
+    }
+    if (c->out_name != NULL && ldg_query_format_parse(c->out_name, &fmt) < 0) {
+        cli_err(c, "unknown output format '%s' (use short, short-iso, "
+                   "short-precise, short-utc, verbose, json, json-pretty or "
+                   "cat)",
+                c->out_name);
+        return EX_USAGE;
+    }
+    if (follow_mode && reverse) {
+        cli_err(c, "-f/--follow and -r/--reverse conflict: follow prints new "
+                   "events in order as they come");
+        return EX_USAGE;
+    }
+    if (follow_mode && until != NULL) {
+        cli_err(c, "-f/--follow and -U/--until conflict: a followed query "
+                   "has no end");
+        return EX_USAGE;
+    }
+    if (after != NULL && reverse) {
+        cli_err(c, "--after-cursor and -r/--reverse conflict: use -U or "
+                   "seq=..N to look backwards from a point");
+        return EX_USAGE;
+    }
+    if (limit_s != NULL && parse_limit(limit_s, &limit) < 0) {
+        cli_err(c, "-n: '%s' is not a positive number of events or 'all'",
+                limit_s);
+        return EX_USAGE;
+    }
+    if (limit_s == NULL && follow_mode)
+        limit = 10;
+    rc = ldg_query_compile(&q, argc - optind, argv + optind, since, until, err,
+                           sizeof err);
+    if (rc == 0 && pattern != NULL)
+        rc = ldg_query_set_grep(q, pattern, err, sizeof err);
+    if (rc < 0) {
+        cli_err(c, "%s", err);
+        ldg_query_free(q);
+        return rc == LDG_EBADINPUT ? EX_USAGE : cli_exit_code(rc);
+    }
+    if ((rc = resolve_dir(c)) != 0)
+        goto out;
+    if ((rc = cli_open(c, 1, &l)) != 0)
+        goto out;
+    memset(&o, 0, sizeof o);
+    o.c = c;
+    o.show_cursor = show_cursor;
+    o.json = fmt == LDG_QFMT_JSON || fmt == LDG_QFMT_JSON_PRETTY;
+    if ((rc = ldg_query_render_new(&o.r, fmt,
+                                   show_cursor ? LDG_RENDER_CURSOR : 0)) < 0) {
+        cli_err(c, "%s", ldg_strerror(rc));
+        rc = cli_exit_code(rc);
+        goto out;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (follow_mode) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_stop; /* no SA_RESTART: poll() returns EINTR */
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+    } else if (!isatty(1)) {
+        setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+    }
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0 ||
+        (rc = ldg_txn_size(t, &size)) < 0) {
+        cli_err(c, "reading the ledger: %s", ldg_strerror(rc));
+        rc = cli_exit_code(rc);
+        goto out_r;
+    }
+    if (after != NULL) {
+        uint64_t cseq;
+        rc = ldg_query_cursor_check(t, after, &cseq, err, sizeof err);
+        if (rc < 0) {
+            cli_err(c, "%s", err);
+            rc = rc == LDG_EBADINPUT && strstr(err, "malformed") != NULL
+                     ? EX_USAGE
+                     : cli_exit_code(rc);
+            goto out_r;
+        }
+        cursor_lo = cseq + 1;
+        ldg_query_restrict(q, cursor_lo, UINT64_MAX);
+    }
+    rc = run_once(&o, q, t, limit, reverse, NULL);
+    if (explain) {
+        struct ldg_query_iter *it = NULL;
+        struct ldg_query_stats st;
+        if (ldg_query_iter_new(&it, q, t, 0) == 0) {
+            ldg_query_iter_stats(it, &st);
+            fprintf(stderr, "plan: %s; seq window %llu..%llu\n", st.plan,
+                    (unsigned long long)st.seq_lo,
+                    (unsigned long long)st.seq_hi);
+        }
+        ldg_query_iter_free(it);
+    }
+    ldg_txn_abort(t);
+    t = NULL;
+    if (rc != 0)
+        goto out_r;
+    print_cursor(&o);
+    if ((rc = flush_out(&o)) == 1)
+        rc = 0;
+    if (rc == 0 && follow_mode && !o.closed) {
+        rc = follow(&o, l, q, size, cursor_lo);
+        print_cursor(&o);
+        if (flush_out(&o) == EX_IOERR && rc == 0)
+            rc = EX_IOERR;
+    }
+out_r:
+    ldg_txn_abort(t);
+    ldg_query_render_free(o.r);
+out:
+    ldg_query_free(q);
+    ldg_close(l);
+    return rc;
+}
+
+int
+cmd_timeline(struct cli *c, int argc, char **argv)
+{
+    static const struct option lo[] = {{"dir", required_argument, NULL, 'D'},
+                                       {"output", required_argument, NULL,
+                                        'o'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {0}};
+    static const char u[] = "timeline RUN [-o human|json|json-pretty]";
+    struct ldg_ledger *l = NULL;
+    struct ldg_txn *t = NULL;
+    json_t *tl = NULL;
+    char *text = NULL;
+    int ch, rc;
+
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+        if (ch == 'D')
+            c->dir_opt = optarg;
+        else if (ch == 'o')
+            cli_set_output(c, optarg);
+        else if (ch == 'h') {
+            printf("usage: ledger %s\n", u);
+            return EX_OK;
+        } else
+            return usage(u);
+    }
+    if (optind + 1 != argc)
+        return usage(u);
+    if (c->out == OUT_HUMAN && c->out_name != NULL &&
+        strcmp(c->out_name, "human") != 0 && strcmp(c->out_name, "short") != 0) {
+        cli_err(c, "unknown output format '%s' (use human, json or "
+                   "json-pretty)",
+                c->out_name);
+        return EX_USAGE;
+    }
+    if ((rc = resolve_dir(c)) != 0)
+        return rc;
+    if ((rc = cli_open(c, 1, &l)) != 0)
+        return rc;
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0) {
+        cli_err(c, "reading the ledger: %s", ldg_strerror(rc));
+        rc = cli_exit_code(rc);
+        goto out;
+    }
+    rc = ldg_query_timeline(t, argv[optind], &tl);
+    if (rc < 0) {
+        cli_err(c, "%s", ldg_errmsg(l));
+        rc = rc == LDG_EBADINPUT ? EX_USAGE : cli_exit_code(rc);
+        goto out;
+    }
+    if (c->out != OUT_HUMAN) {
+        cli_print_json(c, tl);
+        tl = NULL;
+    } else {
+        rc = ldg_query_timeline_text(tl, &text);
+        if (rc < 0) {
+            cli_err(c, "%s", ldg_strerror(rc));
+            rc = cli_exit_code(rc);
+            goto out;
+        }
+        fputs(text, stdout);
+    }
+    rc = EX_OK;
+    if (fflush(stdout) != 0 && errno != EPIPE) {
+        cli_err(c, "writing the output: %s", strerror(errno));
+        rc = EX_IOERR;
+    }
+out:
+    free(text);
+    json_decref(tl);
+    ldg_txn_abort(t);
+    ldg_close(l);
+    return rc;
+}

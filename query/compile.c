@@ -1,0 +1,486 @@
+/*
+ * compile.c — journalctl-style terms into a query.
+ *
+ * Terms are grouped: a lone "+" closes a group. Inside a group the terms
+ * of one field are merged into one predicate whose values OR; predicates
+ * AND. Predicates are sorted so envelope fields (seq, run, type, subject,
+ * actor) are tested before those that may need the body.
+ *
+ * For every predicate that reads the body we precompute "needles": the
+ * canonical msgpack bytes a stored (uncompressed) body record must contain
+ * if the predicate can hold — the field name followed by the [bin16 salt,
+ * ...] pair header, and each encoding the value may take. They are made
+ * with the core's own encoder (ldg_json_to_msgpack), so the prefilter is a
+ * byte search and never decodes msgpack.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "query/query_int.h"
+
+static const struct {
+    const char *name;
+    enum qfield f;
+} field_names[] = {
+    {"seq", QF_SEQ},         {"run", QF_RUN},     {"type", QF_TYPE},
+    {"subject", QF_SUBJECT}, {"actor", QF_ACTOR}, {"pack", QF_PACK},
+    {"model", QF_MODEL},     {"route", QF_ROUTE},
+};
+
+static const char *const pack_fields[] = {"pack", NULL};
+static const char *const model_fields[] = {"model", "chosen_model", NULL};
+static const char *const route_fields[] = {"route", NULL};
+
+static void
+needles_free(struct needle *n, size_t k)
+{
+    for (size_t i = 0; i < k; i++)
+        free(n[i].p);
+    free(n);
+}
+
+static void
+pred_release(struct qpred *p)
+{
+    for (size_t i = 0; i < p->nv; i++) {
+        free(p->v[i].s);
+        needles_free(p->v[i].vneedles, p->v[i].nvneedles);
+    }
+    free(p->v);
+    free(p->name);
+    if (p->path != NULL)
+        for (size_t i = 0; i < p->npath; i++)
+            free(p->path[i]);
+    free(p->path);
+    needles_free(p->nneedles, p->nnneedles);
+}
+
+void
+ldg_query_free(struct ldg_query *q)
+{
+    if (q == NULL)
+        return;
+    for (size_t i = 0; i < q->ng; i++) {
+        for (size_t j = 0; j < q->g[i].n; j++)
+            pred_release(&q->g[i].p[j]);
+        free(q->g[i].p);
+    }
+    free(q->g);
+    q_grep_free(q);
+    free(q);
+}
+
+void
+ldg_query_restrict(struct ldg_query *q, uint64_t seq_lo, uint64_t seq_hi)
+{
+    if (q == NULL)
+        return;
+    q->seq_lo = seq_lo;
+    q->seq_hi = seq_hi;
+}
+
+int
+ldg_query_set_grep(struct ldg_query *q, const char *pattern, char *err,
+                   size_t errcap)
+{
+    if (q == NULL || pattern == NULL)
+        return LDG_EINVAL;
+    return q_grep_compile(q, pattern, err, errcap);
+}
+
+/* Appends the canonical encoding of v (consumed) to the needle list. */
+static int
+add_needle(struct needle **arr, size_t *n, json_t *v, const uint8_t *suffix,
+           size_t slen)
+{
+    uint8_t *enc = NULL, *p;
+    size_t len;
+    struct needle *na;
+    int rc;
+
+    if (v == NULL)
+        return LDG_ENOMEM;
+    rc = ldg_json_to_msgpack(v, 4096, &enc, &len);
+    json_decref(v);
+    if (rc < 0)
+        return rc;
+    p = realloc(enc, len + slen);
+    if (p == NULL) {
+        free(enc);
+        return LDG_ENOMEM;
+    }
+    memcpy(p + len, suffix, slen);
+    na = realloc(*arr, (*n + 1) * sizeof **arr);
+    if (na == NULL) {
+        free(p);
+        return LDG_ENOMEM;
+    }
+    *arr = na;
+    na[*n].p = p;
+    na[*n].n = len + slen;
+    (*n)++;
+    return 0;
+}
+
+/* Reads VALUE as a number if it is one (for numeric comparison). */
+static void
+classify_number(struct qvalue *v)
+{
+    const char *s = v->s;
+    char *end;
+    if (*s == '\0' || strchr(" \t\n", *s) != NULL)
+        return;
+    errno = 0;
+    v->ival = strtoll(s, &end, 10);
+    if (errno == 0 && *end == '\0') {
+        v->is_int = 1;
+        v->is_num = 1;
+        v->dval = (double)v->ival;
+        return;
+    }
+    errno = 0;
+    v->dval = strtod(s, &end);
+    if (errno == 0 && *end == '\0' && isfinite(v->dval) &&
+        strspn(s, "0123456789+-.eE") == strlen(s)) {
+        v->is_num = 1;
+        if (v->dval == floor(v->dval) && fabs(v->dval) < 9.0e18) {
+            v->is_int = 1;
+            v->ival = (int64_t)v->dval;
+        }
+    }
+}
+
+static int
+value_needles(struct qvalue *v)
+{
+    static const uint8_t none[1] = {0};
+    int rc;
+    classify_number(v);
+    rc = add_needle(&v->vneedles, &v->nvneedles, json_string(v->s), none, 0);
+    if (rc == 0 && v->is_int)
+        rc = add_needle(&v->vneedles, &v->nvneedles,
+                        json_integer((json_int_t)v->ival), none, 0);
+    if (rc == 0 && v->is_num)
+        rc = add_needle(&v->vneedles, &v->nvneedles, json_real(v->dval),
+                        none, 0);
+    if (rc == 0 && strcmp(v->s, "true") == 0)
+        rc = add_needle(&v->vneedles, &v->nvneedles, json_true(), none, 0);
+    if (rc == 0 && strcmp(v->s, "false") == 0)
+        rc = add_needle(&v->vneedles, &v->nvneedles, json_false(), none, 0);
+    if (rc == 0 && strcmp(v->s, "null") == 0)
+        rc = add_needle(&v->vneedles, &v->nvneedles, json_null(), none, 0);
+    return rc;
+}
+
+/* Name needles: msgpack(name) then the field's [bin16 salt, value] pair
+ * header 0x92 0xc4 0x10. */
+static int
+name_needle(struct qpred *p, const char *name)
+{
+    static const uint8_t pair[3] = {0x92, 0xc4, 0x10};
+    return add_needle(&p->nneedles, &p->nnneedles, json_string(name), pair,
+                      3);
+}
+
+static int
+split_path(struct qpred *p, char *err, size_t errcap)
+{
+    const char *s = p->name;
+    size_t n = 1;
+    for (const char *c = s; *c; c++)
+        n += *c == '.';
+    p->path = calloc(n, sizeof *p->path);
+    if (p->path == NULL)
+        return LDG_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = strcspn(s, ".");
+        if (k == 0) {
+            snprintf(err, errcap, "term 'body.%s': empty field name in the "
+                                  "path", p->name);
+            return LDG_EBADINPUT;
+        }
+        p->path[i] = strndup(s, k);
+        if (p->path[i] == NULL)
+            return LDG_ENOMEM;
+        p->npath++;
+        s += k + (s[k] == '.');
+    }
+    return 0;
+}
+
+static int
+parse_u64(const char *s, size_t n, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (n == 0 || n > 20)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        if (v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+static int
+parse_seq(struct qvalue *v, const char *term, char *err, size_t errcap)
+{
+    const char *s = v->s, *dots = strstr(s, "..");
+    v->lo = 0;
+    v->hi = UINT64_MAX;
+    if (dots == NULL) {
+        if (parse_u64(s, strlen(s), &v->lo) < 0)
+            goto bad;
+        v->hi = v->lo;
+        return 0;
+    }
+    if (dots > s && parse_u64(s, (size_t)(dots - s), &v->lo) < 0)
+        goto bad;
+    if (dots[2] != '\0' && parse_u64(dots + 2, strlen(dots + 2), &v->hi) < 0)
+        goto bad;
+    if (dots == s && dots[2] == '\0')
+        goto bad;
+    if (v->lo > v->hi) {
+        snprintf(err, errcap, "term '%s': the range is empty (%llu > %llu)",
+                 term, (unsigned long long)v->lo, (unsigned long long)v->hi);
+        return LDG_EBADINPUT;
+    }
+    return 0;
+bad:
+    snprintf(err, errcap,
+             "term '%s': expected seq=N or seq=A..B (A.. and ..B are open)",
+             term);
+    return LDG_EBADINPUT;
+}
+
+static struct qpred *
+find_or_add_pred(struct qgroup *g, enum qfield f, const char *name)
+{
+    struct qpred *np;
+    for (size_t i = 0; i < g->n; i++)
+        if (g->p[i].f == f &&
+            (f != QF_BODY || strcmp(g->p[i].name, name) == 0))
+            return &g->p[i];
+    np = realloc(g->p, (g->n + 1) * sizeof *g->p);
+    if (np == NULL)
+        return NULL;
+    g->p = np;
+    memset(&g->p[g->n], 0, sizeof g->p[g->n]);
+    g->p[g->n].f = f;
+    return &g->p[g->n++];
+}
+
+static int
+pred_init(struct qpred *p, const char *body_name, char *err, size_t errcap)
+{
+    int rc = 0;
+    switch (p->f) {
+    case QF_BODY:
+        p->name = strdup(body_name);
+        if (p->name == NULL)
+            return LDG_ENOMEM;
+        if ((rc = split_path(p, err, errcap)) < 0)
+            return rc;
+        return name_needle(p, p->path[0]);
+    case QF_PACK:
+        p->fields = pack_fields;
+        break;
+    case QF_MODEL:
+        p->fields = model_fields;
+        break;
+    case QF_ROUTE:
+        p->fields = route_fields;
+        break;
+    default:
+        return 0;
+    }
+    for (size_t i = 0; p->fields[i] != NULL && rc == 0; i++)
+        rc = name_needle(p, p->fields[i]);
+    return rc;
+}
+
+static int
+add_term(struct qgroup *g, const char *term, char *err, size_t errcap)
+{
+    const char *eq = strchr(term, '=');
+    const char *val, *body_name = NULL;
+    enum qfield f = QF_BODY;
+    struct qpred *p;
+    struct qvalue *nv, *v;
+    size_t flen;
+    int rc, fresh;
+
+    if (eq == NULL || eq == term) {
+        snprintf(err, errcap,
+                 "term '%s': expected FIELD=VALUE or '+' (fields: type, "
+                 "subject, run, actor, pack, model, route, seq, body.NAME)",
+                 term);
+        return LDG_EBADINPUT;
+    }
+    flen = (size_t)(eq - term);
+    val = eq + 1;
+    if (flen > 5 && memcmp(term, "body.", 5) == 0) {
+        body_name = term + 5;
+    } else {
+        size_t i;
+        for (i = 0; i < sizeof field_names / sizeof field_names[0]; i++)
+            if (strlen(field_names[i].name) == flen &&
+                memcmp(field_names[i].name, term, flen) == 0)
+                break;
+        if (i == sizeof field_names / sizeof field_names[0]) {
+            snprintf(err, errcap,
+                     "term '%s': unknown field '%.*s' (fields: type, "
+                     "subject, run, actor, pack, model, route, seq, "
+                     "body.NAME)",
+                     term, (int)(flen > 64 ? 64 : flen), term);
+            return LDG_EBADINPUT;
+        }
+        f = field_names[i].f;
+    }
+    if (strlen(val) > Q_VALUE_MAX) {
+        snprintf(err, errcap, "term '%.40s...': value longer than %d bytes",
+                 term, Q_VALUE_MAX);
+        return LDG_EBADINPUT;
+    }
+    /* body names end at the '=' */
+    if (body_name != NULL) {
+        char *bn = strndup(body_name, (size_t)(eq - body_name));
+        if (bn == NULL)
+            return LDG_ENOMEM;
+        p = find_or_add_pred(g, f, bn);
+        fresh = p != NULL && p->nv == 0 && p->name == NULL;
+        rc = p == NULL ? LDG_ENOMEM : 0;
+        if (rc == 0 && fresh)
+            rc = pred_init(p, bn, err, errcap);
+        free(bn);
+    } else {
+        p = find_or_add_pred(g, f, NULL);
+        fresh = p != NULL && p->nv == 0;
+        rc = p == NULL ? LDG_ENOMEM : 0;
+        if (rc == 0 && fresh)
+            rc = pred_init(p, NULL, err, errcap);
+    }
+    if (rc < 0)
+        return rc;
+    nv = realloc(p->v, (p->nv + 1) * sizeof *p->v);
+    if (nv == NULL)
+        return LDG_ENOMEM;
+    p->v = nv;
+    v = &p->v[p->nv];
+    memset(v, 0, sizeof *v);
+    v->s = strdup(val);
+    if (v->s == NULL)
+        return LDG_ENOMEM;
+    p->nv++;
+    if (f == QF_TYPE || f == QF_SUBJECT) {
+        v->prefix = strcspn(v->s, "*?[\\");
+        v->glob = v->s[v->prefix] != '\0';
+    }
+    if (f == QF_SEQ)
+        return parse_seq(v, term, err, errcap);
+    if (f >= QF_PACK)
+        return value_needles(v);
+    return 0;
+}
+
+static int
+cmp_pred(const void *a, const void *b)
+{
+    const struct qpred *x = a, *y = b;
+    return (int)x->f - (int)y->f;
+}
+
+static int
+close_group(struct ldg_query *q, struct qgroup *cur, char *err,
+            size_t errcap)
+{
+    struct qgroup *ng;
+    if (cur->n == 0) {
+        snprintf(err, errcap, "'+' must separate two groups of terms");
+        return LDG_EBADINPUT;
+    }
+    qsort(cur->p, cur->n, sizeof *cur->p, cmp_pred);
+    for (size_t i = 0; i < cur->n; i++)
+        if (cur->p[i].f >= QF_PACK)
+            cur->needs_body = 1;
+    ng = realloc(q->g, (q->ng + 1) * sizeof *q->g);
+    if (ng == NULL)
+        return LDG_ENOMEM;
+    q->g = ng;
+    q->g[q->ng++] = *cur;
+    memset(cur, 0, sizeof *cur);
+    return 0;
+}
+
+static uint64_t
+now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int
+ldg_query_compile(struct ldg_query **out, int nterms, char *const *terms,
+                  const char *since, const char *until, char *err,
+                  size_t errcap)
+{
+    struct ldg_query *q;
+    struct qgroup cur;
+    uint64_t now = now_ns();
+    int rc = 0;
+
+    if (out == NULL || nterms < 0 || (nterms > 0 && terms == NULL))
+        return LDG_EINVAL;
+    *out = NULL;
+    if (err != NULL && errcap > 0)
+        err[0] = '\0';
+    else {
+        static char sink[8];
+        err = sink;
+        errcap = sizeof sink;
+    }
+    q = calloc(1, sizeof *q);
+    if (q == NULL)
+        return LDG_ENOMEM;
+    memset(&cur, 0, sizeof cur);
+    q->until_ns = UINT64_MAX;
+    q->seq_hi = UINT64_MAX;
+    for (int i = 0; i < nterms && rc == 0; i++) {
+        if (terms[i] == NULL) {
+            rc = LDG_EINVAL;
+        } else if (strcmp(terms[i], "+") == 0) {
+            rc = close_group(q, &cur, err, errcap);
+        } else {
+            rc = add_term(&cur, terms[i], err, errcap);
+        }
+    }
+    if (rc == 0 && (cur.n > 0 || q->ng > 0))
+        rc = close_group(q, &cur, err, errcap);
+    if (rc == 0 && since != NULL)
+        rc = ldg_query_parse_time(since, now, &q->since_ns, err, errcap);
+    if (rc == 0 && until != NULL)
+        rc = ldg_query_parse_time(until, now, &q->until_ns, err, errcap);
+    if (rc == 0 && q->since_ns > q->until_ns) {
+        snprintf(err, errcap, "--since '%s' is after --until '%s'", since,
+                 until);
+        rc = LDG_EBADINPUT;
+    }
+    if (rc < 0) {
+        for (size_t j = 0; j < cur.n; j++)
+            pred_release(&cur.p[j]);
+        free(cur.p);
+        ldg_query_free(q);
+        if (rc == LDG_ENOMEM)
+            snprintf(err, errcap, "out of memory compiling the query");
+        return rc;
+    }
+    *out = q;
+    return 0;
+}

@@ -1,0 +1,368 @@
+/*
+ * match.c — evaluating a query's predicates on one event, and -g.
+ *
+ * Envelope predicates come first and cost nothing beyond the decoded
+ * entry. Predicates on the body first look at the raw stored record
+ * ("bodies": one flag byte, then the canonical msgpack map, or a zstd
+ * frame when flag is 1): if the record is uncompressed and lacks the
+ * field's name bytes or every encoding the value may take, the predicate
+ * cannot hold and the body is never decoded. Otherwise the body is
+ * decoded once (ldg_body_get) and shared by every predicate and group.
+ *
+ * This file is the only one of query/ that uses PCRE2.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pcre2.h>
+
+#include "query/query_int.h"
+
+void
+qbody_init(struct qbody *b, struct ldg_txn *t, ldg_dbi bodies, uint64_t seq)
+{
+    memset(b, 0, sizeof *b);
+    b->t = t;
+    b->bodies = bodies;
+    b->seq = seq;
+}
+
+void
+qbody_release(struct qbody *b)
+{
+    json_decref(b->json);
+    b->json = NULL;
+    b->have_json = 0;
+}
+
+static int
+load_raw(struct qbody *b)
+{
+    uint8_t k[8];
+    int rc;
+    if (b->have_raw)
+        return 0;
+    for (int i = 0; i < 8; i++)
+        k[i] = (uint8_t)(b->seq >> (56 - 8 * i));
+    rc = ldg_kv_get(b->t, b->bodies, k, 8, &b->raw);
+    if (rc == LDG_ENOTFOUND) {
+        b->have_raw = -1;
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    b->have_raw = 1;
+    return 0;
+}
+
+static int
+load_json(struct qbody *b)
+{
+    int rc;
+    if (b->have_json)
+        return 0;
+    rc = ldg_body_get(b->t, b->seq, &b->json);
+    if (rc == LDG_EERASED || rc == LDG_ENOTFOUND) {
+        b->have_json = -1;
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    b->have_json = 1;
+    return 0;
+}
+
+static int
+has(const uint8_t *rec, size_t len, const struct needle *n)
+{
+    return memmem(rec, len, n->p, n->n) != NULL;
+}
+
+int
+q_prefilter(const struct qpred *p, const uint8_t *rec, size_t len)
+{
+    int name = 0;
+    if (len == 0 || rec[0] != 0x00)
+        return 1; /* compressed or unknown: cannot tell */
+    rec++;
+    len--;
+    for (size_t i = 0; i < p->nnneedles && !name; i++)
+        name = has(rec, len, &p->nneedles[i]);
+    if (!name)
+        return 0;
+    for (size_t i = 0; i < p->nv; i++)
+        for (size_t j = 0; j < p->v[i].nvneedles; j++)
+            if (has(rec, len, &p->v[i].vneedles[j]))
+                return 1;
+    return 0;
+}
+
+static int
+scalar_match(const json_t *v, const struct qvalue *qv)
+{
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        return json_string_length(v) == strlen(qv->s) &&
+               memcmp(json_string_value(v), qv->s, json_string_length(v)) ==
+                   0;
+    case JSON_INTEGER:
+        if (qv->is_int)
+            return (int64_t)json_integer_value(v) == qv->ival;
+        return qv->is_num && (double)json_integer_value(v) == qv->dval;
+    case JSON_REAL:
+        return qv->is_num && json_real_value(v) == qv->dval;
+    case JSON_TRUE:
+        return strcmp(qv->s, "true") == 0;
+    case JSON_FALSE:
+        return strcmp(qv->s, "false") == 0;
+    case JSON_NULL:
+        return strcmp(qv->s, "null") == 0;
+    default:
+        return 0;
+    }
+}
+
+int
+q_value_match(const json_t *v, const struct qvalue *qv)
+{
+    if (v == NULL)
+        return 0;
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) if (!json_is_array(e) &&
+                                        scalar_match(e, qv)) return 1;
+        return 0;
+    }
+    return scalar_match(v, qv);
+}
+
+int
+q_str_match(const struct qvalue *qv, const char *s)
+{
+    if (!qv->glob)
+        return strcmp(qv->s, s) == 0;
+    if (strncmp(qv->s, s, qv->prefix) != 0)
+        return 0;
+    return fnmatch(qv->s, s, 0) == 0;
+}
+
+static const json_t *
+body_path(const json_t *body, const struct qpred *p)
+{
+    const json_t *v = json_object_get(body, p->name);
+    if (v != NULL || p->npath < 2)
+        return v;
+    v = body;
+    for (size_t i = 0; i < p->npath && v != NULL; i++)
+        v = json_object_get(v, p->path[i]);
+    return v;
+}
+
+/* A predicate on body fields: prefilter, then decode. */
+static int
+body_pred(const struct qpred *p, struct qbody *b)
+{
+    int rc;
+    if ((rc = load_raw(b)) < 0)
+        return rc;
+    if (b->have_raw < 0)
+        return 0; /* erased: no fields */
+    if (!q_prefilter(p, b->raw.data, b->raw.len))
+        return 0;
+    if ((rc = load_json(b)) < 0)
+        return rc;
+    if (b->have_json < 0)
+        return 0;
+    for (size_t i = 0; i < p->nv; i++) {
+        if (p->f == QF_BODY) {
+            if (q_value_match(body_path(b->json, p), &p->v[i]))
+                return 1;
+        } else {
+            for (size_t k = 0; p->fields[k] != NULL; k++)
+                if (q_value_match(json_object_get(b->json, p->fields[k]),
+                                  &p->v[i]))
+                    return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+subject_kind_match(const struct qpred *p, const char *subject)
+{
+    const char *kind = p->f == QF_PACK    ? "pack:"
+                       : p->f == QF_MODEL ? "model:"
+                                          : "route:";
+    size_t kl = strlen(kind);
+    if (strncmp(subject, kind, kl) != 0)
+        return 0;
+    for (size_t i = 0; i < p->nv; i++)
+        if (strcmp(subject + kl, p->v[i].s) == 0)
+            return 1;
+    return 0;
+}
+
+static int
+pred_match(const struct qpred *p, const struct ldg_event *ev,
+           struct qbody *b, char *const *actor_ids)
+{
+    size_t i;
+    switch (p->f) {
+    case QF_SEQ:
+        for (i = 0; i < p->nv; i++)
+            if (ev->seq >= p->v[i].lo && ev->seq <= p->v[i].hi)
+                return 1;
+        return 0;
+    case QF_RUN:
+        for (i = 0; i < p->nv; i++)
+            if (strcmp(p->v[i].s, ev->run) == 0)
+                return 1;
+        return 0;
+    case QF_TYPE:
+        for (i = 0; i < p->nv; i++)
+            if (q_str_match(&p->v[i], ev->type))
+                return 1;
+        return 0;
+    case QF_SUBJECT:
+        for (i = 0; i < p->nv; i++)
+            if (q_str_match(&p->v[i], ev->subject))
+                return 1;
+        return 0;
+    case QF_ACTOR:
+        for (i = 0; actor_ids != NULL && actor_ids[i] != NULL; i++)
+            if (strcmp(actor_ids[i], ev->actor) == 0)
+                return 1;
+        return 0;
+    case QF_PACK:
+    case QF_MODEL:
+    case QF_ROUTE:
+        if (subject_kind_match(p, ev->subject))
+            return 1;
+        return body_pred(p, b);
+    case QF_BODY:
+        return body_pred(p, b);
+    }
+    return 0;
+}
+
+int
+q_group_match(const struct qgroup *g, const struct ldg_event *ev,
+              struct qbody *b, char *const *const *actor_ids)
+{
+    size_t actor_i = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        char *const *ids = NULL;
+        int rc;
+        if (g->p[i].f == QF_ACTOR)
+            ids = actor_ids != NULL ? actor_ids[actor_i++] : NULL;
+        rc = pred_match(&g->p[i], ev, b, ids);
+        if (rc <= 0)
+            return rc;
+    }
+    return 1;
+}
+
+/* ----------------------------------------------------------------- grep -- */
+
+/* journalctl's rule: a pattern without uppercase letters (outside escape
+ * sequences such as \S) is case-insensitive. */
+static int
+has_upper(const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' && s[1] != '\0') {
+            s++;
+            continue;
+        }
+        if (*s >= 'A' && *s <= 'Z')
+            return 1;
+    }
+    return 0;
+}
+
+int
+q_grep_compile(struct ldg_query *q, const char *pattern, char *err,
+               size_t errcap)
+{
+    uint32_t opts = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
+    PCRE2_SIZE off;
+    int code;
+    pcre2_code *re;
+
+    if (!has_upper(pattern))
+        opts |= PCRE2_CASELESS;
+    re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, opts,
+                       &code, &off, NULL);
+    if (re == NULL) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(code, msg, sizeof msg);
+        snprintf(err, errcap, "bad pattern '%s' at offset %zu: %s", pattern,
+                 (size_t)off, (const char *)msg);
+        return LDG_EBADINPUT;
+    }
+    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* optional speed-up */
+    q_grep_free(q);
+    q->re = re;
+    q->md = pcre2_match_data_create_from_pattern(re, NULL);
+    if (q->md == NULL) {
+        q_grep_free(q);
+        return LDG_ENOMEM;
+    }
+    return 0;
+}
+
+void
+q_grep_free(struct ldg_query *q)
+{
+    pcre2_match_data_free(q->md);
+    pcre2_code_free(q->re);
+    q->md = NULL;
+    q->re = NULL;
+}
+
+int
+q_grep(const struct ldg_query *q, const struct ldg_event *ev,
+       struct qbody *b, const char *actor_name)
+{
+    struct qbuf t;
+    int rc;
+
+    if (q->re == NULL)
+        return 1;
+    memset(&t, 0, sizeof t);
+    qbuf_puts(&t, ev->type);
+    qbuf_add(&t, " ", 1);
+    qbuf_puts(&t, ev->subject);
+    if (ev->run[0]) {
+        qbuf_add(&t, " run=", 5);
+        qbuf_puts(&t, ev->run);
+    }
+    qbuf_add(&t, " actor=", 7);
+    qbuf_puts(&t, actor_name[0] ? actor_name : ev->actor);
+    qbuf_add(&t, " ", 1);
+    if ((rc = load_json(b)) < 0) {
+        qbuf_release(&t);
+        return rc;
+    }
+    if (b->have_json > 0)
+        qbuf_json(&t, b->json, JSON_COMPACT);
+    else
+        qbuf_puts(&t, "[erased]");
+    if (t.err) {
+        rc = t.err;
+        qbuf_release(&t);
+        return rc;
+    }
+    rc = pcre2_match((const pcre2_code *)q->re, (PCRE2_SPTR)t.p, t.len, 0, 0,
+                     (pcre2_match_data *)q->md, NULL);
+    qbuf_release(&t);
+    if (rc >= 0)
+        return 1;
+    if (rc == PCRE2_ERROR_NOMATCH)
+        return 0;
+    return LDG_EINVAL; /* match limit etc. */
+}

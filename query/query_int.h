@@ -1,0 +1,123 @@
+/*
+ * query_int.h — shared between the files of query/, not public.
+ */
+#ifndef LDG_QUERY_INT_H
+#define LDG_QUERY_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "query/query.h"
+
+#define Q_VALUE_MAX 500   /* bytes in one term value (LMDB keys <= 511) */
+#define Q_SOURCES_MAX 256 /* index ranges merged by one iterator */
+
+enum qfield {
+    /* envelope fields first: they are tested before anything that needs
+     * the body */
+    QF_SEQ,
+    QF_RUN,
+    QF_TYPE,
+    QF_SUBJECT,
+    QF_ACTOR,
+    /* need the body (pack/model/route only when the subject differs) */
+    QF_PACK,
+    QF_MODEL,
+    QF_ROUTE,
+    QF_BODY
+};
+
+/* A byte string that must occur in a stored body record (uncompressed)
+ * for a body predicate to hold. */
+struct needle {
+    uint8_t *p;
+    size_t n;
+};
+
+struct qvalue {
+    char *s;          /* as given */
+    int glob;         /* contains * ? [ (type, subject) */
+    size_t prefix;    /* literal prefix length before the first glob char */
+    uint64_t lo, hi;  /* QF_SEQ range, inclusive */
+    int is_int, is_num; /* VALUE reads as an integer / a number */
+    int64_t ival;
+    double dval;
+    struct needle *vneedles; /* msgpack encodings the value may take */
+    size_t nvneedles;
+};
+
+struct qpred {
+    enum qfield f;
+    char *name;         /* QF_BODY: the field path as given ("a.b") */
+    char **path;        /* QF_BODY: path split at '.' */
+    size_t npath;
+    const char *const *fields; /* pack/model/route: body fields to test */
+    struct qvalue *v;
+    size_t nv;
+    /* prefilter: one of the name needles and one of the value needles of
+     * some value must occur (only for uncompressed records) */
+    struct needle *nneedles;
+    size_t nnneedles;
+};
+
+struct qgroup {
+    struct qpred *p;
+    size_t n;
+    int needs_body; /* some predicate may need the body */
+};
+
+struct ldg_query {
+    struct qgroup *g;
+    size_t ng;
+    uint64_t since_ns, until_ns; /* 0 / UINT64_MAX when open */
+    uint64_t seq_lo, seq_hi;     /* ldg_query_restrict */
+    void *re;                    /* pcre2_code * */
+    void *md;                    /* pcre2_match_data * */
+};
+
+/* match.c */
+/* The body context of one event, loaded lazily. */
+struct qbody {
+    struct ldg_txn *t;
+    uint64_t seq;
+    ldg_dbi bodies;
+    int have_raw;      /* 1 loaded, -1 absent (erased) */
+    struct ldg_val raw;
+    int have_json;     /* 1 loaded, -1 erased */
+    json_t *json;
+};
+void qbody_init(struct qbody *b, struct ldg_txn *t, ldg_dbi bodies,
+                uint64_t seq);
+void qbody_release(struct qbody *b);
+/* Does the event satisfy group g? 1, 0, or a negative error. actor_ids
+ * holds the resolved key ids for each QF_ACTOR predicate of the group, in
+ * order (NULL-terminated lists). */
+int q_group_match(const struct qgroup *g, const struct ldg_event *ev,
+                  struct qbody *b, char *const *const *actor_ids);
+/* Does the raw record of pred p possibly hold? (byte prefilter) */
+int q_prefilter(const struct qpred *p, const uint8_t *rec, size_t len);
+int q_value_match(const json_t *v, const struct qvalue *qv);
+int q_str_match(const struct qvalue *qv, const char *s);
+int q_grep_compile(struct ldg_query *q, const char *pattern, char *err,
+                   size_t errcap);
+void q_grep_free(struct ldg_query *q);
+/* grep: 1 match, 0 no, <0 error */
+int q_grep(const struct ldg_query *q, const struct ldg_event *ev,
+           struct qbody *b, const char *actor_name);
+
+/* render.c: growable text buffer */
+struct qbuf {
+    char *p;
+    size_t len, cap;
+    int err;
+};
+void qbuf_add(struct qbuf *b, const char *s, size_t n);
+void qbuf_puts(struct qbuf *b, const char *s);
+void qbuf_printf(struct qbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void qbuf_json_str(struct qbuf *b, const char *s, size_t n);
+void qbuf_release(struct qbuf *b);
+/* Compact JSON of v appended to b (jansson's encoder). */
+void qbuf_json(struct qbuf *b, const json_t *v, size_t flags);
+
+#endif

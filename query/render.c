@@ -1,0 +1,755 @@
+/*
+ * render.c — events as text: short, short-iso, short-precise, short-utc,
+ * verbose, json, json-pretty, cat.
+ *
+ * Rendering writes into a growable buffer owned by the renderer; the CLI
+ * writes that buffer out. `json` is written by hand (no intermediate
+ * jansson tree for the envelope) because it is the format scripts and the
+ * benchmarks stream by the million; it has exactly the keys and order of
+ * `ledger show -o json` (cli_event_json). json-pretty goes through
+ * ldg_query_event_json and jansson's indenting encoder.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "query/query_int.h"
+
+#define SUMMARY_MAX 240 /* bytes of the one-line body summary */
+#define NAMES_MAX 256   /* cached key names */
+
+/* ----------------------------------------------------------------- qbuf -- */
+
+static int
+qbuf_reserve(struct qbuf *b, size_t n)
+{
+    size_t nc;
+    char *np;
+    if (b->err)
+        return -1;
+    if (b->len + n + 1 <= b->cap)
+        return 0;
+    nc = b->cap ? b->cap : 1024;
+    while (nc < b->len + n + 1)
+        nc *= 2;
+    np = realloc(b->p, nc);
+    if (np == NULL) {
+        b->err = LDG_ENOMEM;
+        return -1;
+    }
+    b->p = np;
+    b->cap = nc;
+    return 0;
+}
+
+void
+qbuf_add(struct qbuf *b, const char *s, size_t n)
+{
+    if (qbuf_reserve(b, n) < 0)
+        return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+void
+qbuf_puts(struct qbuf *b, const char *s)
+{
+    qbuf_add(b, s, strlen(s));
+}
+
+void
+qbuf_printf(struct qbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || qbuf_reserve(b, (size_t)n) < 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+/* A JSON string literal, escaped as jansson does by default. */
+void
+qbuf_json_str(struct qbuf *b, const char *s, size_t n)
+{
+    static const char hexd[] = "0123456789abcdef";
+    char *o;
+    if (qbuf_reserve(b, n * 6 + 2) < 0)
+        return;
+    o = b->p + b->len;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"':
+            *o++ = '"';
+            break;
+        case '\\':
+            *o++ = '\\';
+            break;
+        case '\b':
+            *o++ = 'b';
+            break;
+        case '\f':
+            *o++ = 'f';
+            break;
+        case '\n':
+            *o++ = 'n';
+            break;
+        case '\r':
+            *o++ = 'r';
+            break;
+        case '\t':
+            *o++ = 't';
+            break;
+        default:
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hexd[c >> 4];
+            *o++ = hexd[c & 15];
+        }
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - b->p);
+    b->p[b->len] = '\0';
+}
+
+static int
+dump_cb(const char *buf, size_t size, void *data)
+{
+    struct qbuf *b = data;
+    qbuf_add(b, buf, size);
+    return b->err ? -1 : 0;
+}
+
+void
+qbuf_json(struct qbuf *b, const json_t *v, size_t flags)
+{
+    if (json_dump_callback(v, dump_cb, b, flags | JSON_ENCODE_ANY) != 0 &&
+        !b->err)
+        b->err = LDG_ENOMEM;
+}
+
+void
+qbuf_release(struct qbuf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+static void
+qbuf_hex(struct qbuf *b, const uint8_t *p, size_t n)
+{
+    static const char hexd[] = "0123456789abcdef";
+    char *o;
+    if (qbuf_reserve(b, 2 * n + 2) < 0)
+        return;
+    o = b->p + b->len;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        *o++ = hexd[p[i] >> 4];
+        *o++ = hexd[p[i] & 15];
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - b->p);
+    b->p[b->len] = '\0';
+}
+
+static void
+qbuf_u64(struct qbuf *b, uint64_t v)
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    qbuf_add(b, tmp + i, sizeof tmp - i);
+}
+
+/* ------------------------------------------------------------- formats -- */
+
+static const struct {
+    const char *name;
+    enum ldg_query_format f;
+} formats[] = {
+    {"short", LDG_QFMT_SHORT},
+    {"human", LDG_QFMT_SHORT},
+    {"short-iso", LDG_QFMT_SHORT_ISO},
+    {"short-precise", LDG_QFMT_SHORT_PRECISE},
+    {"short-utc", LDG_QFMT_SHORT_UTC},
+    {"verbose", LDG_QFMT_VERBOSE},
+    {"json", LDG_QFMT_JSON},
+    {"json-pretty", LDG_QFMT_JSON_PRETTY},
+    {"cat", LDG_QFMT_CAT},
+};
+
+int
+ldg_query_format_parse(const char *name, enum ldg_query_format *out)
+{
+    if (name == NULL || out == NULL)
+        return LDG_EINVAL;
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
+        if (strcmp(formats[i].name, name) == 0) {
+            *out = formats[i].f;
+            return 0;
+        }
+    }
+    return LDG_EINVAL;
+}
+
+struct keyname {
+    char id[LDG_KEYID_LEN + 1];
+    char name[LDG_NAME_MAX + 1];
+};
+
+struct ldg_query_render {
+    enum ldg_query_format fmt;
+    unsigned flags;
+    struct qbuf out;
+    struct keyname *names;
+    size_t nnames;
+    time_t last_sec; /* time string cache (short formats) */
+    char last_time[64];
+};
+
+int
+ldg_query_render_new(struct ldg_query_render **out, enum ldg_query_format fmt,
+                     unsigned flags)
+{
+    struct ldg_query_render *r;
+    if (out == NULL || (unsigned)fmt > LDG_QFMT_CAT)
+        return LDG_EINVAL;
+    r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return LDG_ENOMEM;
+    r->fmt = fmt;
+    r->flags = flags;
+    r->last_sec = (time_t)-1;
+    *out = r;
+    return 0;
+}
+
+void
+ldg_query_render_free(struct ldg_query_render *r)
+{
+    if (r == NULL)
+        return;
+    qbuf_release(&r->out);
+    free(r->names);
+    free(r);
+}
+
+/* Key name of id ("" if unknown), cached: names never change. */
+static const char *
+key_name(struct ldg_query_render *r, struct ldg_txn *t, const char *id)
+{
+    struct ldg_keyinfo ki;
+    struct keyname *nn;
+    for (size_t i = 0; i < r->nnames; i++)
+        if (strcmp(r->names[i].id, id) == 0)
+            return r->names[i].name;
+    if (ldg_key_info(t, id, &ki) < 0)
+        ki.name[0] = '\0';
+    if (r->nnames >= NAMES_MAX)
+        return "";
+    nn = realloc(r->names, (r->nnames + 1) * sizeof *nn);
+    if (nn == NULL)
+        return "";
+    r->names = nn;
+    snprintf(nn[r->nnames].id, sizeof nn[r->nnames].id, "%s", id);
+    snprintf(nn[r->nnames].name, sizeof nn[r->nnames].name, "%s", ki.name);
+    return nn[r->nnames++].name;
+}
+
+static void
+rfc3339_utc(char *buf, size_t cap, uint64_t ts_ns)
+{
+    time_t secs = (time_t)(ts_ns / 1000000000u);
+    struct tm tm;
+    char base[32];
+    gmtime_r(&secs, &tm);
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, cap, "%s.%09lluZ", base,
+             (unsigned long long)(ts_ns % 1000000000u));
+}
+
+/* The time column of the short formats. */
+static void
+short_time(struct ldg_query_render *r, uint64_t ts_ns, struct qbuf *b)
+{
+    time_t secs = (time_t)(ts_ns / 1000000000u);
+    char tmp[64];
+    struct tm tm;
+
+    if (r->fmt == LDG_QFMT_SHORT_UTC) {
+        rfc3339_utc(tmp, sizeof tmp, ts_ns);
+        qbuf_puts(b, tmp);
+        return;
+    }
+    if (secs != r->last_sec) {
+        localtime_r(&secs, &tm);
+        if (r->fmt == LDG_QFMT_SHORT_ISO) {
+            char z[8];
+            strftime(r->last_time, sizeof r->last_time, "%Y-%m-%dT%H:%M:%S",
+                     &tm);
+            strftime(z, sizeof z, "%z", &tm); /* +0100 -> +01:00 */
+            if (strlen(z) == 5) {
+                size_t n = strlen(r->last_time);
+                snprintf(r->last_time + n, sizeof r->last_time - n,
+                         "%.3s:%.2s", z, z + 3);
+            }
+        } else {
+            strftime(r->last_time, sizeof r->last_time, "%b %d %H:%M:%S",
+                     &tm);
+        }
+        r->last_sec = secs;
+    }
+    qbuf_puts(b, r->last_time);
+    if (r->fmt == LDG_QFMT_SHORT_PRECISE)
+        qbuf_printf(b, ".%06u",
+                    (unsigned)(ts_ns % 1000000000u / 1000u));
+}
+
+/* ------------------------------------------------------------- summary -- */
+
+/* Fields shown first in the summary of each type; the rest follow in
+ * name order. */
+static const struct {
+    const char *type;
+    const char *fields[8];
+} lead_fields[] = {
+    {"route.decision",
+     {"route", "chosen_model", "fallback", "latency_ms", "outcome", "reason",
+      NULL}},
+    {"run.step", {"step", "tool", "status", "duration_ms", NULL}},
+    {"run.policy", {"decision", "rule", "tool", "tier", NULL}},
+    {"run.started", {"pack", "intent", "requested_by", NULL}},
+    {"run.finished", {"status", "duration_ms", "error", NULL}},
+    {"eval.result",
+     {"eval_id", "target", "candidate", "passed", "cases_passed",
+      "cases_total", NULL}},
+    {"model.state", {"model", "state", "reason", NULL}},
+    {"pack.installed", {"pack", "version", NULL}},
+};
+
+static int
+plain_string(const char *s)
+{
+    if (*s == '\0')
+        return 0;
+    for (; *s; s++)
+        if (*s == ' ' || *s == '"' || *s == '=' || (unsigned char)*s < 0x20)
+            return 0;
+    return 1;
+}
+
+#define HUMAN_JSON (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+static void
+summary_field(struct qbuf *b, const char *name, const json_t *v)
+{
+    if (b->len > 0 && b->p[b->len - 1] != ' ')
+        qbuf_add(b, " ", 1);
+    qbuf_puts(b, name);
+    qbuf_add(b, "=", 1);
+    if (json_is_string(v) && plain_string(json_string_value(v))) {
+        qbuf_puts(b, json_string_value(v));
+    } else if (json_is_array(v) && json_array_size(v) > 4) {
+        qbuf_printf(b, "[%zu items]", json_array_size(v));
+    } else {
+        size_t at = b->len;
+        qbuf_json(b, v, HUMAN_JSON);
+        if (!b->err && b->len - at > 64) { /* long nested value */
+            b->len = at;
+            qbuf_puts(b, json_is_object(v) ? "{...}" : "[...]");
+        }
+    }
+}
+
+static int
+skip_field(const struct ldg_event *ev, const char *name, const json_t *v)
+{
+    const char *colon = strchr(ev->subject, ':');
+    /* the subject column already says it: pack=P for subject pack:P */
+    if (colon != NULL && json_is_string(v) &&
+        strncmp(ev->subject, name, (size_t)(colon - ev->subject)) == 0 &&
+        name[colon - ev->subject] == '\0' &&
+        strcmp(colon + 1, json_string_value(v)) == 0)
+        return 1;
+    return strcmp(name, "run") == 0 && json_is_string(v) &&
+           strcmp(json_string_value(v), ev->run) == 0;
+}
+
+static void
+summary(struct qbuf *out, const struct ldg_event *ev, const json_t *body)
+{
+    struct qbuf s;
+    const char *const *lead = NULL;
+    const char *k;
+    json_t *v;
+
+    memset(&s, 0, sizeof s);
+    if (ev->run[0] && strncmp(ev->subject, "run:", 4) != 0) {
+        qbuf_puts(&s, "run=");
+        qbuf_puts(&s, ev->run);
+    }
+    for (size_t i = 0; i < sizeof lead_fields / sizeof lead_fields[0]; i++)
+        if (strcmp(lead_fields[i].type, ev->type) == 0)
+            lead = lead_fields[i].fields;
+    for (size_t i = 0; lead != NULL && lead[i] != NULL; i++) {
+        json_t *lv = json_object_get(body, lead[i]);
+        if (lv != NULL && !skip_field(ev, lead[i], lv))
+            summary_field(&s, lead[i], lv);
+    }
+    json_object_foreach((json_t *)(uintptr_t)body, k, v) {
+        int led = 0;
+        for (size_t i = 0; lead != NULL && lead[i] != NULL && !led; i++)
+            led = strcmp(lead[i], k) == 0;
+        if (!led && !skip_field(ev, k, v))
+            summary_field(&s, k, v);
+        if (s.len > SUMMARY_MAX)
+            break;
+    }
+    if (s.err) {
+        out->err = s.err;
+    } else if (s.len > SUMMARY_MAX) {
+        size_t n = SUMMARY_MAX;
+        while (n > 0 && ((unsigned char)s.p[n] & 0xc0) == 0x80)
+            n--; /* do not cut a UTF-8 sequence */
+        qbuf_add(out, s.p, n);
+        qbuf_puts(out, "...");
+    } else if (s.len > 0) {
+        qbuf_add(out, s.p, s.len);
+    }
+    qbuf_release(&s);
+}
+
+/* ------------------------------------------------------------ renderers -- */
+
+static int
+render_short(struct ldg_query_render *r, struct ldg_txn *t,
+             const struct ldg_event *ev, const char *name)
+{
+    struct qbuf *b = &r->out;
+    json_t *body = NULL;
+    int rc;
+
+    short_time(r, ev->ts_ns, b);
+    qbuf_add(b, " ", 1);
+    qbuf_u64(b, ev->seq);
+    qbuf_add(b, " ", 1);
+    qbuf_puts(b, ev->type);
+    qbuf_add(b, " ", 1);
+    qbuf_puts(b, ev->subject);
+    qbuf_add(b, " ", 1);
+    qbuf_puts(b, name[0] ? name : ev->actor);
+    qbuf_add(b, ":", 1);
+    rc = ldg_body_get(t, ev->seq, &body);
+    if (rc == LDG_EERASED) {
+        qbuf_puts(b, " [body erased]");
+    } else if (rc < 0) {
+        return rc;
+    } else {
+        size_t at = b->len;
+        qbuf_add(b, " ", 1);
+        summary(b, ev, body);
+        if (b->len == at + 1) /* empty body */
+            b->len = at;
+        json_decref(body);
+    }
+    qbuf_add(b, "\n", 1);
+    return 0;
+}
+
+static void
+verbose_value(struct qbuf *b, const json_t *v)
+{
+    if (json_is_string(v))
+        qbuf_puts(b, json_string_value(v));
+    else
+        qbuf_json(b, v, HUMAN_JSON);
+}
+
+static int
+render_verbose(struct ldg_query_render *r, struct ldg_txn *t,
+               const struct ldg_event *ev, const char *name)
+{
+    struct qbuf *b = &r->out;
+    char tbuf[64], wd[8], cur[LDG_QUERY_CURSOR_MAX], hex[129];
+    time_t secs = (time_t)(ev->ts_ns / 1000000000u);
+    struct tm tm;
+    json_t *body = NULL, *v;
+    const char *k;
+    int rc;
+
+    gmtime_r(&secs, &tm);
+    strftime(wd, sizeof wd, "%a", &tm);
+    rfc3339_utc(tbuf, sizeof tbuf, ev->ts_ns);
+    ldg_query_cursor(ev, cur);
+    qbuf_printf(b, "%s %s [seq %llu, cursor %s]\n", wd, tbuf,
+                (unsigned long long)ev->seq, cur);
+    qbuf_printf(b, "    type=%s\n    subject=%s\n", ev->type, ev->subject);
+    if (ev->run[0])
+        qbuf_printf(b, "    run=%s\n", ev->run);
+    if (ev->has_parent)
+        qbuf_printf(b, "    parent=%llu\n", (unsigned long long)ev->parent);
+    qbuf_printf(b, "    actor=%s%s%s%s\n", ev->actor, name[0] ? " (" : "",
+                name, name[0] ? ")" : "");
+    qbuf_printf(b, "    ts=%llu\n", (unsigned long long)ev->ts_ns);
+    ldg_hex(hex, ev->prev, 32);
+    qbuf_printf(b, "    prev=%s\n", hex);
+    ldg_hex(hex, ev->body_root, 32);
+    qbuf_printf(b, "    body_commitment=%s\n", hex);
+    ldg_hex(hex, ev->leaf, 32);
+    qbuf_printf(b, "    leaf_hash=%s\n", hex);
+    ldg_hex(hex, ev->sig, 64);
+    qbuf_printf(b, "    signature=%s\n", hex);
+    rc = ldg_body_get(t, ev->seq, &body);
+    if (rc == LDG_EERASED) {
+        qbuf_puts(b, "    body=[erased]\n");
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    json_object_foreach(body, k, v) {
+        qbuf_printf(b, "    body.%s=", k);
+        verbose_value(b, v);
+        qbuf_add(b, "\n", 1);
+    }
+    json_decref(body);
+    return 0;
+}
+
+/*
+ * {"seq":"S","ts":"T","time":"...","type":..,"subject":..[,"run":..]
+ *  [,"parent":"P"],"actor":..[,"actor_name":..],"prev":"hex",
+ *  "body_commitment":"hex","leaf_hash":"hex","signature":"hex",
+ *  "body":{..} | "erased":true [,"cursor":".."]}
+ */
+static int
+render_json(struct ldg_query_render *r, struct ldg_txn *t,
+            const struct ldg_event *ev, const char *name)
+{
+    struct qbuf *b = &r->out;
+    char tbuf[64];
+    json_t *body = NULL;
+    int rc;
+
+    qbuf_add(b, "{\"seq\":\"", 8);
+    qbuf_u64(b, ev->seq);
+    qbuf_add(b, "\",\"ts\":\"", 8);
+    qbuf_u64(b, ev->ts_ns);
+    qbuf_add(b, "\",\"time\":\"", 10);
+    rfc3339_utc(tbuf, sizeof tbuf, ev->ts_ns);
+    qbuf_puts(b, tbuf);
+    qbuf_add(b, "\",\"type\":", 9);
+    qbuf_json_str(b, ev->type, strlen(ev->type));
+    qbuf_add(b, ",\"subject\":", 11);
+    qbuf_json_str(b, ev->subject, strlen(ev->subject));
+    if (ev->run[0]) {
+        qbuf_add(b, ",\"run\":", 7);
+        qbuf_json_str(b, ev->run, strlen(ev->run));
+    }
+    if (ev->has_parent) {
+        qbuf_add(b, ",\"parent\":\"", 11);
+        qbuf_u64(b, ev->parent);
+        qbuf_add(b, "\"", 1);
+    }
+    qbuf_add(b, ",\"actor\":", 9);
+    qbuf_json_str(b, ev->actor, strlen(ev->actor));
+    if (name[0]) {
+        qbuf_add(b, ",\"actor_name\":", 14);
+        qbuf_json_str(b, name, strlen(name));
+    }
+    qbuf_add(b, ",\"prev\":", 8);
+    qbuf_hex(b, ev->prev, 32);
+    qbuf_add(b, ",\"body_commitment\":", 19);
+    qbuf_hex(b, ev->body_root, 32);
+    qbuf_add(b, ",\"leaf_hash\":", 13);
+    qbuf_hex(b, ev->leaf, 32);
+    qbuf_add(b, ",\"signature\":", 13);
+    qbuf_hex(b, ev->sig, 64);
+    rc = ldg_body_get(t, ev->seq, &body);
+    if (rc == LDG_EERASED) {
+        qbuf_add(b, ",\"erased\":true", 14);
+    } else if (rc < 0) {
+        return rc;
+    } else {
+        qbuf_add(b, ",\"body\":", 8);
+        qbuf_json(b, body, JSON_COMPACT);
+        json_decref(body);
+    }
+    if (r->flags & LDG_RENDER_CURSOR) {
+        char cur[LDG_QUERY_CURSOR_MAX];
+        ldg_query_cursor(ev, cur);
+        qbuf_add(b, ",\"cursor\":\"", 11);
+        qbuf_puts(b, cur);
+        qbuf_add(b, "\"", 1);
+    }
+    qbuf_add(b, "}\n", 2);
+    return 0;
+}
+
+static json_t *
+u64s(uint64_t v)
+{
+    char b[24];
+    snprintf(b, sizeof b, "%llu", (unsigned long long)v);
+    return json_string(b);
+}
+
+static json_t *
+hexs(const uint8_t *p, size_t n)
+{
+    char b[129];
+    ldg_hex(b, p, n);
+    return json_string(b);
+}
+
+static json_t *
+event_json(struct ldg_txn *t, const struct ldg_event *ev, const char *name,
+           int *body_rc)
+{
+    json_t *o = json_object(), *body = NULL;
+    char tbuf[64];
+    int rc;
+
+    if (o == NULL)
+        return NULL;
+    rfc3339_utc(tbuf, sizeof tbuf, ev->ts_ns);
+    json_object_set_new(o, "seq", u64s(ev->seq));
+    json_object_set_new(o, "ts", u64s(ev->ts_ns));
+    json_object_set_new(o, "time", json_string(tbuf));
+    json_object_set_new(o, "type", json_string(ev->type));
+    json_object_set_new(o, "subject", json_string(ev->subject));
+    if (ev->run[0])
+        json_object_set_new(o, "run", json_string(ev->run));
+    if (ev->has_parent)
+        json_object_set_new(o, "parent", u64s(ev->parent));
+    json_object_set_new(o, "actor", json_string(ev->actor));
+    if (name[0])
+        json_object_set_new(o, "actor_name", json_string(name));
+    json_object_set_new(o, "prev", hexs(ev->prev, 32));
+    json_object_set_new(o, "body_commitment", hexs(ev->body_root, 32));
+    json_object_set_new(o, "leaf_hash", hexs(ev->leaf, 32));
+    json_object_set_new(o, "signature", hexs(ev->sig, 64));
+    rc = ldg_body_get(t, ev->seq, &body);
+    if (rc == 0)
+        json_object_set_new(o, "body", body);
+    else if (rc == LDG_EERASED)
+        json_object_set_new(o, "erased", json_true());
+    else
+        json_object_set_new(o, "body_error", json_string(ldg_strerror(rc)));
+    if (body_rc != NULL)
+        *body_rc = rc == LDG_EERASED ? 0 : rc;
+    return o;
+}
+
+json_t *
+ldg_query_event_json(struct ldg_txn *t, const struct ldg_event *ev)
+{
+    struct ldg_keyinfo ki;
+    if (t == NULL || ev == NULL)
+        return NULL;
+    if (ldg_key_info(t, ev->actor, &ki) < 0)
+        ki.name[0] = '\0';
+    return event_json(t, ev, ki.name, NULL);
+}
+
+static int
+render_json_pretty(struct ldg_query_render *r, struct ldg_txn *t,
+                   const struct ldg_event *ev, const char *name)
+{
+    int rc = 0;
+    json_t *o = event_json(t, ev, name, &rc);
+    if (o == NULL)
+        return LDG_ENOMEM;
+    if (rc < 0) {
+        json_decref(o);
+        return rc;
+    }
+    if (r->flags & LDG_RENDER_CURSOR) {
+        char cur[LDG_QUERY_CURSOR_MAX];
+        ldg_query_cursor(ev, cur);
+        json_object_set_new(o, "cursor", json_string(cur));
+    }
+    qbuf_json(&r->out, o, JSON_INDENT(2));
+    qbuf_add(&r->out, "\n", 1);
+    json_decref(o);
+    return 0;
+}
+
+static int
+render_cat(struct ldg_query_render *r, struct ldg_txn *t,
+           const struct ldg_event *ev)
+{
+    json_t *body = NULL;
+    int rc = ldg_body_get(t, ev->seq, &body);
+    if (rc == LDG_EERASED) {
+        qbuf_puts(&r->out, "[body erased]\n");
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    qbuf_json(&r->out, body, JSON_COMPACT);
+    qbuf_add(&r->out, "\n", 1);
+    json_decref(body);
+    return 0;
+}
+
+int
+ldg_query_render_event(struct ldg_query_render *r, struct ldg_txn *t,
+                       const struct ldg_event *ev, const char **text,
+                       size_t *len)
+{
+    const char *name;
+    int rc;
+
+    if (r == NULL || t == NULL || ev == NULL || text == NULL || len == NULL)
+        return LDG_EINVAL;
+    r->out.len = 0;
+    r->out.err = 0;
+    name = key_name(r, t, ev->actor);
+    switch (r->fmt) {
+    case LDG_QFMT_VERBOSE:
+        rc = render_verbose(r, t, ev, name);
+        break;
+    case LDG_QFMT_JSON:
+        rc = render_json(r, t, ev, name);
+        break;
+    case LDG_QFMT_JSON_PRETTY:
+        rc = render_json_pretty(r, t, ev, name);
+        break;
+    case LDG_QFMT_CAT:
+        rc = render_cat(r, t, ev);
+        break;
+    default:
+        rc = render_short(r, t, ev, name);
+        break;
+    }
+    if (rc == 0 && r->out.err)
+        rc = r->out.err;
+    if (rc < 0) {
+        ldg_set_errmsg(ldg_txn_ledger(t), "event %llu: body: %s",
+                       (unsigned long long)ev->seq, ldg_strerror(rc));
+        return rc;
+    }
+    *text = r->out.p;
+    *len = r->out.len;
+    return 0;
+}

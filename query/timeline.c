@@ -1,0 +1,762 @@
+/*
+ * timeline.c — the flight-recorder view of one pack run.
+ *
+ * Everything comes from the indexes, never from projections/:
+ *
+ *   the run's events       idx.run "R" (envelope run link), in seq order
+ *   permissions at start   idx.subject "pack:P" before the start: the
+ *                          latest permission.* per (group, scope), and the
+ *                          pack's version and manifest routes
+ *   evals at start         the pack's routes (its manifest's
+ *                          requires.routes and every route.declared with
+ *                          pack P before the start, via idx.type), then
+ *                          idx.type "eval.result" walked backwards from
+ *                          the start: the latest result per route:R (and
+ *                          pack:P) target, by subject
+ *
+ * The start is run.started (else the run's first event); relative times
+ * are from its ts. The structure is documented in docs/QUERY.md.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "query/query_int.h"
+
+#define TL_EVENTS_MAX 100000 /* events listed; the rest are counted */
+#define TL_ROUTES_MAX 256
+
+static void
+be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+static uint64_t
+rd64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static json_t *
+u64s(uint64_t v)
+{
+    char b[24];
+    snprintf(b, sizeof b, "%llu", (unsigned long long)v);
+    return json_string(b);
+}
+
+static json_t *
+time_str(uint64_t ts_ns)
+{
+    time_t secs = (time_t)(ts_ns / 1000000000u);
+    struct tm tm;
+    char base[32], b[48];
+    gmtime_r(&secs, &tm);
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(b, sizeof b, "%s.%09lluZ", base,
+             (unsigned long long)(ts_ns % 1000000000u));
+    return json_string(b);
+}
+
+/* Walks one value's range of a string index. fn returns 1 to stop. */
+static int
+walk_index(struct ldg_txn *t, const char *db_name, const char *value,
+           uint64_t lo, uint64_t hi, int reverse,
+           int (*fn)(void *ctx, uint64_t seq), void *ctx)
+{
+    uint8_t key[Q_VALUE_MAX + 16];
+    size_t n = strlen(value);
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    ldg_dbi db;
+    int rc;
+
+    if (n > Q_VALUE_MAX || lo > hi)
+        return 0;
+    if ((rc = ldg_db_open(t, db_name, 0, &db)) < 0 ||
+        (rc = ldg_cursor_open(t, db, &c)) < 0)
+        return rc;
+    memcpy(key, value, n);
+    key[n] = 0;
+    be64(key + n + 1, reverse ? hi : lo);
+    rc = ldg_cursor_get(c, LDG_SET_RANGE, key, n + 9, &k, &v);
+    if (reverse) {
+        if (rc == LDG_ENOTFOUND)
+            rc = ldg_cursor_get(c, LDG_LAST, NULL, 0, &k, &v);
+        else if (rc == 0 && !(k.len == n + 9 && memcmp(k.data, key, n + 1) ==
+                                                    0 &&
+                              rd64((const uint8_t *)k.data + n + 1) <= hi))
+            rc = ldg_cursor_get(c, LDG_PREV, NULL, 0, &k, &v);
+    }
+    for (; rc == 0;
+         rc = ldg_cursor_get(c, reverse ? LDG_PREV : LDG_NEXT, NULL, 0, &k,
+                             &v)) {
+        uint64_t seq;
+        if (k.len != n + 9 || memcmp(k.data, key, n + 1) != 0)
+            break;
+        seq = rd64((const uint8_t *)k.data + n + 1);
+        if (reverse ? seq < lo : seq > hi)
+            break;
+        if ((rc = fn(ctx, seq)) != 0)
+            break;
+    }
+    ldg_cursor_close(c);
+    return rc == LDG_ENOTFOUND || rc == 1 ? 0 : rc;
+}
+
+struct tl {
+    struct ldg_txn *t;
+    const char *run;
+    json_t *root, *events;
+    uint64_t start_seq, start_ts;
+    int have_start, have_first;
+    uint64_t first_seq, first_ts, last_ts;
+    uint64_t nevents;
+    char pack[Q_VALUE_MAX + 1];
+    /* counts */
+    uint64_t steps, steps_failed, routes, fallbacks, policies, denials;
+    /* permissions / routes at start */
+    json_t *perms;       /* object "group\x1fscope" -> entry */
+    json_t *routes_set;  /* object route -> true */
+    json_t *version;     /* latest pack.installed/upgraded body */
+    json_t *evals;       /* object target -> entry */
+    size_t targets_left;
+    int err;
+};
+
+static const char *
+kind_of(const char *type)
+{
+    if (strcmp(type, "run.started") == 0)
+        return "start";
+    if (strcmp(type, "run.finished") == 0)
+        return "end";
+    if (strcmp(type, "run.step") == 0)
+        return "step";
+    if (strcmp(type, "route.decision") == 0)
+        return "route";
+    if (strcmp(type, "run.policy") == 0)
+        return "policy";
+    return "other";
+}
+
+static int
+jstr_is(const json_t *o, const char *k, const char *want)
+{
+    const json_t *v = json_object_get(o, k);
+    return json_is_string(v) && strcmp(json_string_value(v), want) == 0;
+}
+
+/* First pass: every event of the run. */
+static int
+on_run_event(void *ctx, uint64_t seq)
+{
+    struct tl *tl = ctx;
+    struct ldg_event ev;
+    json_t *body = NULL, *e;
+    const char *kind;
+    int rc = ldg_event_get(tl->t, seq, &ev);
+
+    if (rc < 0) {
+        tl->err = rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
+        return 1;
+    }
+    rc = ldg_body_get(tl->t, seq, &body);
+    if (rc < 0 && rc != LDG_EERASED) {
+        tl->err = rc;
+        return 1;
+    }
+    if (!tl->have_first) {
+        tl->have_first = 1;
+        tl->first_seq = seq;
+        tl->first_ts = ev.ts_ns;
+    }
+    tl->last_ts = ev.ts_ns;
+    kind = kind_of(ev.type);
+    if (strcmp(kind, "start") == 0 && !tl->have_start) {
+        tl->have_start = 1;
+        tl->start_seq = seq;
+        tl->start_ts = ev.ts_ns;
+        if (body != NULL && json_is_string(json_object_get(body, "pack")))
+            snprintf(tl->pack, sizeof tl->pack, "%s",
+                     json_string_value(json_object_get(body, "pack")));
+    }
+    if (tl->pack[0] == '\0' && body != NULL &&
+        json_is_string(json_object_get(body, "pack")))
+        snprintf(tl->pack, sizeof tl->pack, "%s",
+                 json_string_value(json_object_get(body, "pack")));
+    if (strcmp(kind, "step") == 0) {
+        tl->steps++;
+        tl->steps_failed += jstr_is(body, "status", "failed");
+    } else if (strcmp(kind, "route") == 0) {
+        tl->routes++;
+        tl->fallbacks += json_is_true(json_object_get(body, "fallback"));
+    } else if (strcmp(kind, "policy") == 0) {
+        tl->policies++;
+        tl->denials += jstr_is(body, "decision", "deny");
+    }
+    tl->nevents++;
+    if (tl->nevents > TL_EVENTS_MAX) {
+        json_decref(body);
+        return 0;
+    }
+    e = json_object();
+    if (e == NULL) {
+        json_decref(body);
+        tl->err = LDG_ENOMEM;
+        return 1;
+    }
+    json_object_set_new(e, "seq", u64s(seq));
+    json_object_set_new(e, "ts", u64s(ev.ts_ns));
+    json_object_set_new(e, "time", time_str(ev.ts_ns));
+    json_object_set_new(e, "kind", json_string(kind));
+    json_object_set_new(e, "type", json_string(ev.type));
+    json_object_set_new(e, "subject", json_string(ev.subject));
+    if (strcmp(kind, "policy") == 0)
+        json_object_set_new(e, "denied",
+                            json_boolean(jstr_is(body, "decision", "deny")));
+    if (body != NULL)
+        json_object_set_new(e, "body", body);
+    else
+        json_object_set_new(e, "erased", json_true());
+    json_array_append_new(tl->events, e);
+    return 0;
+}
+
+/* Second pass: pack events before the start. */
+static int
+on_pack_event(void *ctx, uint64_t seq)
+{
+    struct tl *tl = ctx;
+    struct ldg_event ev;
+    json_t *body = NULL;
+    int rc = ldg_event_get(tl->t, seq, &ev);
+
+    if (rc < 0) {
+        tl->err = rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
+        return 1;
+    }
+    if (strncmp(ev.type, "permission.", 11) != 0 &&
+        strcmp(ev.type, "pack.installed") != 0 &&
+        strcmp(ev.type, "pack.upgraded") != 0)
+        return 0;
+    rc = ldg_body_get(tl->t, seq, &body);
+    if (rc == LDG_EERASED)
+        return 0;
+    if (rc < 0) {
+        tl->err = rc;
+        return 1;
+    }
+    if (ev.type[0] == 'p' && ev.type[1] == 'a') { /* pack.* */
+        json_t *routes = json_object_get(json_object_get(body, "requires"),
+                                         "routes"), *r;
+        size_t i;
+        json_decref(tl->version);
+        tl->version = json_pack("{s:s, s:O?, s:o}", "type", ev.type, "version",
+                                json_object_get(body, ev.type[5] == 'u'
+                                                          ? "to"
+                                                          : "version"),
+                                "seq", u64s(seq));
+        json_array_foreach(routes, i, r) {
+            if (json_is_string(r) &&
+                json_object_size(tl->routes_set) < TL_ROUTES_MAX)
+                json_object_set_new(tl->routes_set, json_string_value(r),
+                                    json_true());
+        }
+    } else {
+        const char *g = json_string_value(json_object_get(body, "group"));
+        const char *s = json_string_value(json_object_get(body, "scope"));
+        char key[2 * Q_VALUE_MAX + 2];
+        json_t *p;
+        if (g != NULL && s != NULL) {
+            snprintf(key, sizeof key, "%s\x1f%s", g, s);
+            p = json_pack("{s:s, s:s, s:s, s:o, s:o}", "group", g, "scope",
+                          s, "state", ev.type + 11, "seq", u64s(seq), "time",
+                          time_str(ev.ts_ns));
+            if (p != NULL) {
+                static const char *const extra[] = {"by", "tier", "reason",
+                                                    "expires"};
+                for (size_t i = 0; i < 4; i++) {
+                    json_t *x = json_object_get(body, extra[i]);
+                    if (x != NULL)
+                        json_object_set(p, extra[i], x);
+                }
+                /* a request after a decision does not undo it */
+                if (strcmp(ev.type, "permission.requested") == 0 &&
+                    json_object_get(tl->perms, key) != NULL) {
+                    json_t *old = json_object_get(tl->perms, key);
+                    if (json_object_get(old, "tier") == NULL &&
+                        json_object_get(body, "tier") != NULL)
+                        json_object_set(old, "tier",
+                                        json_object_get(body, "tier"));
+                    json_decref(p);
+                } else {
+                    json_t *old = json_object_get(tl->perms, key);
+                    if (old != NULL && json_object_get(p, "tier") == NULL &&
+                        json_object_get(old, "tier") != NULL)
+                        json_object_set(p, "tier",
+                                        json_object_get(old, "tier"));
+                    json_object_set_new(tl->perms, key, p);
+                }
+            }
+        }
+    }
+    json_decref(body);
+    return 0;
+}
+
+/* route.declared events of the pack before the start. */
+static int
+on_route_declared(void *ctx, uint64_t seq)
+{
+    struct tl *tl = ctx;
+    json_t *body = NULL;
+    int rc = ldg_body_get(tl->t, seq, &body);
+    if (rc == LDG_EERASED)
+        return 0;
+    if (rc < 0) {
+        tl->err = rc;
+        return 1;
+    }
+    if (jstr_is(body, "pack", tl->pack) &&
+        json_is_string(json_object_get(body, "route")) &&
+        json_object_size(tl->routes_set) < TL_ROUTES_MAX)
+        json_object_set_new(tl->routes_set,
+                            json_string_value(json_object_get(body, "route")),
+                            json_true());
+    json_decref(body);
+    return 0;
+}
+
+/* eval.result events walked backwards from the start. */
+static int
+on_eval(void *ctx, uint64_t seq)
+{
+    struct tl *tl = ctx;
+    struct ldg_event ev;
+    json_t *slot, *body = NULL, *e;
+    int rc = ldg_event_get(tl->t, seq, &ev);
+
+    if (rc < 0) {
+        tl->err = rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
+        return 1;
+    }
+    slot = json_object_get(tl->evals, ev.subject);
+    if (slot == NULL || !json_is_null(slot))
+        return 0; /* not a target of ours, or already have its latest */
+    rc = ldg_body_get(tl->t, seq, &body);
+    if (rc < 0 && rc != LDG_EERASED) {
+        tl->err = rc;
+        return 1;
+    }
+    e = json_pack("{s:s, s:o, s:o}", "target", ev.subject, "seq", u64s(seq),
+                  "time", time_str(ev.ts_ns));
+    if (e != NULL && body != NULL) {
+        static const char *const keep[] = {"eval_id", "suite", "candidate",
+                                           "passed", "cases_passed",
+                                           "cases_total", "metrics"};
+        for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+            json_t *x = json_object_get(body, keep[i]);
+            if (x != NULL)
+                json_object_set(e, keep[i], x);
+        }
+    } else if (e != NULL) {
+        json_object_set_new(e, "erased", json_true());
+    }
+    json_decref(body);
+    if (e == NULL) {
+        tl->err = LDG_ENOMEM;
+        return 1;
+    }
+    json_object_set_new(tl->evals, ev.subject, e);
+    return --tl->targets_left == 0;
+}
+
+static int
+context_at_start(struct tl *tl, uint64_t before)
+{
+    char subj[Q_VALUE_MAX + 8];
+    const char *k;
+    json_t *v, *arr;
+    int rc;
+
+    if (tl->pack[0] == '\0' || before == 0)
+        return 0;
+    snprintf(subj, sizeof subj, "pack:%s", tl->pack);
+    rc = walk_index(tl->t, "idx.subject", subj, 0, before - 1, 0,
+                    on_pack_event, tl);
+    if (rc == 0 && tl->err == 0)
+        rc = walk_index(tl->t, "idx.type", "route.declared", 0, before - 1, 0,
+                        on_route_declared, tl);
+    if (rc < 0 || tl->err)
+        return rc < 0 ? rc : tl->err;
+    /* targets: route:R for each route, and the pack itself */
+    json_object_foreach(tl->routes_set, k, v) {
+        char target[Q_VALUE_MAX + 8];
+        snprintf(target, sizeof target, "route:%s", k);
+        json_object_set_new(tl->evals, target, json_null());
+    }
+    json_object_set_new(tl->evals, subj, json_null());
+    tl->targets_left = json_object_size(tl->evals);
+    rc = walk_index(tl->t, "idx.type", "eval.result", 0, before - 1, 1,
+                    on_eval, tl);
+    if (rc < 0 || tl->err)
+        return rc < 0 ? rc : tl->err;
+
+    arr = json_array();
+    json_object_foreach(tl->perms, k, v) json_array_append(arr, v);
+    json_object_set_new(tl->root, "permissions", arr);
+    arr = json_array();
+    json_object_foreach(tl->evals, k, v) {
+        if (!json_is_null(v))
+            json_array_append(arr, v);
+        else if (strncmp(k, "route:", 6) == 0)
+            json_array_append_new(arr, json_pack("{s:s, s:b}", "target", k,
+                                                 "none", 1));
+    }
+    json_object_set_new(tl->root, "evals", arr);
+    arr = json_array();
+    json_object_foreach(tl->routes_set, k, v)
+        json_array_append_new(arr, json_string(k));
+    json_object_set_new(tl->root, "routes", arr);
+    if (tl->version != NULL)
+        json_object_set(tl->root, "pack_version", tl->version);
+    return 0;
+}
+
+/* Adds rel_ms to each event and the end summary. */
+static void
+finish(struct tl *tl)
+{
+    uint64_t base = tl->have_start ? tl->start_ts : tl->first_ts;
+    const char *status = "running";
+    size_t i;
+    json_t *e, *end = NULL;
+
+    json_array_foreach(tl->events, i, e) {
+        uint64_t ts = strtoull(json_string_value(json_object_get(e, "ts")),
+                               NULL, 10);
+        double rel = ts >= base ? (double)(ts - base) / 1e6
+                                : -(double)(base - ts) / 1e6;
+        json_object_set_new(e, "rel_ms", json_real(rel));
+        if (jstr_is(e, "kind", "end"))
+            end = e;
+    }
+    json_object_set_new(tl->root, "start",
+                        tl->have_start
+                            ? json_pack("{s:o, s:o, s:o}", "seq",
+                                        u64s(tl->start_seq), "ts",
+                                        u64s(tl->start_ts), "time",
+                                        time_str(tl->start_ts))
+                            : json_null());
+    if (end != NULL) {
+        json_t *body = json_object_get(end, "body");
+        if (json_is_string(json_object_get(body, "status")))
+            status = json_string_value(json_object_get(body, "status"));
+        else
+            status = "finished";
+        json_object_set_new(
+            tl->root, "end",
+            json_pack("{s:O, s:O, s:O, s:O, s:O?, s:O?}", "seq",
+                      json_object_get(end, "seq"), "ts",
+                      json_object_get(end, "ts"), "time",
+                      json_object_get(end, "time"), "rel_ms",
+                      json_object_get(end, "rel_ms"), "duration_ms",
+                      json_object_get(body, "duration_ms"), "error",
+                      json_object_get(body, "error")));
+    } else {
+        json_object_set_new(tl->root, "end", json_null());
+    }
+    json_object_set_new(tl->root, "status", json_string(status));
+    json_object_set_new(tl->root, "span_ms",
+                        json_real((double)(tl->last_ts - base) / 1e6));
+    json_object_set_new(
+        tl->root, "counts",
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "events",
+                  (json_int_t)tl->nevents, "steps", (json_int_t)tl->steps,
+                  "steps_failed", (json_int_t)tl->steps_failed,
+                  "route_decisions", (json_int_t)tl->routes, "fallbacks",
+                  (json_int_t)tl->fallbacks, "policy_decisions",
+                  (json_int_t)tl->policies, "denials",
+                  (json_int_t)tl->denials));
+    json_object_set_new(tl->root, "truncated",
+                        json_boolean(tl->nevents > TL_EVENTS_MAX));
+}
+
+int
+ldg_query_timeline(struct ldg_txn *t, const char *run, json_t **out)
+{
+    struct tl tl;
+    uint64_t size;
+    int rc;
+
+    if (t == NULL || run == NULL || out == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    if (run[0] == '\0' || strlen(run) > LDG_RUN_MAX) {
+        ldg_set_errmsg(ldg_txn_ledger(t), "run id must be 1..%d bytes",
+                       LDG_RUN_MAX);
+        return LDG_EBADINPUT;
+    }
+    memset(&tl, 0, sizeof tl);
+    tl.t = t;
+    tl.run = run;
+    tl.root = json_object();
+    tl.events = json_array();
+    tl.perms = json_object();
+    tl.routes_set = json_object();
+    tl.evals = json_object();
+    rc = LDG_ENOMEM;
+    if (tl.root == NULL || tl.events == NULL || tl.perms == NULL ||
+        tl.routes_set == NULL || tl.evals == NULL)
+        goto out;
+    /* jansson keeps insertion order: fix the order of the keys now */
+    {
+        static const char *const order[] = {
+            "run",    "pack",        "pack_version", "status", "start",
+            "end",    "span_ms",     "counts",       "permissions",
+            "evals",  "routes",      "events",       "truncated"};
+        for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+            json_object_set_new(tl.root, order[i], json_null());
+    }
+    if ((rc = ldg_txn_size(t, &size)) < 0)
+        goto out;
+    rc = walk_index(t, "idx.run", run, 0, UINT64_MAX, 0, on_run_event, &tl);
+    if (rc == 0)
+        rc = tl.err;
+    if (rc < 0)
+        goto out;
+    if (!tl.have_first) {
+        ldg_set_errmsg(ldg_txn_ledger(t), "no event has run '%s'", run);
+        rc = LDG_ENOTFOUND;
+        goto out;
+    }
+    json_object_set_new(tl.root, "run", json_string(run));
+    json_object_set_new(tl.root, "pack",
+                        tl.pack[0] ? json_string(tl.pack) : json_null());
+    finish(&tl);
+    rc = context_at_start(&tl, tl.have_start ? tl.start_seq : tl.first_seq);
+    if (rc < 0)
+        goto out;
+    if (tl.version == NULL)
+        json_object_del(tl.root, "pack_version");
+    if (json_is_null(json_object_get(tl.root, "permissions"))) {
+        json_object_set_new(tl.root, "permissions", json_array());
+        json_object_set_new(tl.root, "evals", json_array());
+        json_object_set_new(tl.root, "routes", json_array());
+    }
+    json_object_set(tl.root, "events", tl.events);
+    *out = tl.root;
+    tl.root = NULL;
+    rc = 0;
+out:
+    if (rc < 0 && rc != LDG_ENOTFOUND && rc != LDG_EBADINPUT)
+        ldg_set_errmsg(ldg_txn_ledger(t), "timeline of run '%s': %s", run,
+                       ldg_strerror(rc));
+    json_decref(tl.root);
+    json_decref(tl.events);
+    json_decref(tl.perms);
+    json_decref(tl.routes_set);
+    json_decref(tl.evals);
+    json_decref(tl.version);
+    return rc;
+}
+
+/* ------------------------------------------------------------- as text -- */
+
+static const char *
+sget(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s != NULL ? s : "";
+}
+
+static void
+put_val(struct qbuf *b, const char *label, const json_t *v)
+{
+    if (v == NULL || json_is_null(v))
+        return;
+    qbuf_puts(b, "  ");
+    if (label != NULL)
+        qbuf_printf(b, "%s=", label);
+    if (json_is_string(v))
+        qbuf_puts(b, json_string_value(v));
+    else
+        qbuf_json(b, v, JSON_COMPACT | JSON_REAL_PRECISION(15));
+}
+
+static void
+event_line(struct qbuf *b, const json_t *e)
+{
+    const char *kind = sget(e, "kind");
+    const json_t *body = json_object_get(e, "body");
+    int deny = json_is_true(json_object_get(e, "denied"));
+    int bad = deny || jstr_is(body, "status", "failed") ||
+              jstr_is(body, "status", "aborted") ||
+              jstr_is(body, "outcome", "error");
+
+    qbuf_printf(b, "%s %+10.3fs  #%-8s %-7s", bad ? "!" : " ",
+                json_real_value(json_object_get(e, "rel_ms")) / 1000.0,
+                sget(e, "seq"), deny ? "DENY" : kind);
+    if (body == NULL) {
+        qbuf_printf(b, "  %s [body erased]\n", sget(e, "type"));
+        return;
+    }
+    if (strcmp(kind, "start") == 0) {
+        put_val(b, NULL, json_object_get(body, "pack"));
+        put_val(b, "intent", json_object_get(body, "intent"));
+        put_val(b, "by", json_object_get(body, "requested_by"));
+        put_val(b, "plan", json_object_get(body, "plan_hash"));
+    } else if (strcmp(kind, "step") == 0) {
+        const json_t *arts = json_object_get(body, "artifacts"), *a;
+        size_t i;
+        put_val(b, NULL, json_object_get(body, "step"));
+        put_val(b, "tool", json_object_get(body, "tool"));
+        put_val(b, NULL, json_object_get(body, "status"));
+        if (json_is_integer(json_object_get(body, "duration_ms")))
+            qbuf_printf(b, "  %lldms",
+                        (long long)json_integer_value(
+                            json_object_get(body, "duration_ms")));
+        if (json_array_size(arts) > 0) {
+            qbuf_puts(b, "  artifacts:");
+            json_array_foreach(arts, i, a) {
+                qbuf_printf(b, " %s", json_is_string(json_object_get(a, "name"))
+                                          ? sget(a, "name")
+                                          : "?");
+                if (json_is_string(json_object_get(a, "sha256")))
+                    qbuf_printf(b, " (%.12s)", sget(a, "sha256"));
+            }
+        }
+    } else if (strcmp(kind, "route") == 0) {
+        qbuf_printf(b, "  %s -> %s", sget(body, "route"),
+                    sget(body, "chosen_model"));
+        if (json_is_true(json_object_get(body, "fallback")))
+            qbuf_puts(b, "  FALLBACK");
+        if (json_is_integer(json_object_get(body, "latency_ms")))
+            qbuf_printf(b, "  %lldms",
+                        (long long)json_integer_value(
+                            json_object_get(body, "latency_ms")));
+        put_val(b, NULL, json_object_get(body, "outcome"));
+        put_val(b, "reason", json_object_get(body, "reason"));
+    } else if (strcmp(kind, "policy") == 0) {
+        if (!deny)
+            put_val(b, NULL, json_object_get(body, "decision"));
+        put_val(b, NULL, json_object_get(body, "rule"));
+        put_val(b, "tool", json_object_get(body, "tool"));
+        put_val(b, NULL, json_object_get(body, "tier"));
+    } else if (strcmp(kind, "end") == 0) {
+        put_val(b, NULL, json_object_get(body, "status"));
+        if (json_is_integer(json_object_get(body, "duration_ms")))
+            qbuf_printf(b, "  %lldms",
+                        (long long)json_integer_value(
+                            json_object_get(body, "duration_ms")));
+        put_val(b, "error", json_object_get(body, "error"));
+    } else {
+        qbuf_printf(b, "  %s %s", sget(e, "type"), sget(e, "subject"));
+    }
+    qbuf_add(b, "\n", 1);
+}
+
+int
+ldg_query_timeline_text(const json_t *tl, char **out)
+{
+    struct qbuf b;
+    const json_t *v, *e, *c;
+    size_t i;
+
+    if (tl == NULL || out == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    memset(&b, 0, sizeof b);
+    c = json_object_get(tl, "counts");
+    qbuf_printf(&b, "run %s", sget(tl, "run"));
+    if (json_is_string(json_object_get(tl, "pack")))
+        qbuf_printf(&b, "  pack %s", sget(tl, "pack"));
+    v = json_object_get(json_object_get(tl, "pack_version"), "version");
+    if (json_is_string(v))
+        qbuf_printf(&b, " %s", json_string_value(v));
+    v = json_object_get(tl, "start");
+    if (json_is_object(v))
+        qbuf_printf(&b, "  started %s (#%s)", sget(v, "time"), sget(v, "seq"));
+    qbuf_printf(&b, "  status %s", sget(tl, "status"));
+    v = json_object_get(json_object_get(tl, "end"), "duration_ms");
+    if (json_is_integer(v))
+        qbuf_printf(&b, " in %.3fs", (double)json_integer_value(v) / 1000.0);
+    qbuf_add(&b, "\n", 1);
+
+    if (json_is_string(json_object_get(tl, "pack"))) {
+        v = json_object_get(tl, "permissions");
+        qbuf_printf(&b, "\npermissions in force at the start (pack %s):\n",
+                    sget(tl, "pack"));
+        if (json_array_size(v) == 0)
+            qbuf_puts(&b, "  (none recorded)\n");
+        json_array_foreach(v, i, e) {
+            const char *st = sget(e, "state");
+            int bad = strcmp(st, "denied") == 0 || strcmp(st, "revoked") == 0;
+            qbuf_printf(&b, "%s %-10s %-12s %-28s", bad ? "!" : " ",
+                        bad ? (st[0] == 'd' ? "DENIED" : "REVOKED") : st,
+                        sget(e, "group"), sget(e, "scope"));
+            put_val(&b, NULL, json_object_get(e, "tier"));
+            put_val(&b, "by", json_object_get(e, "by"));
+            put_val(&b, "expires", json_object_get(e, "expires"));
+            qbuf_printf(&b, "  #%s", sget(e, "seq"));
+            put_val(&b, "reason", json_object_get(e, "reason"));
+            qbuf_add(&b, "\n", 1);
+        }
+        v = json_object_get(tl, "evals");
+        qbuf_puts(&b, "\nevals in force at the start:\n");
+        if (json_array_size(v) == 0)
+            qbuf_puts(&b, "  (none recorded)\n");
+        json_array_foreach(v, i, e) {
+            if (json_is_true(json_object_get(e, "none"))) {
+                qbuf_printf(&b, "! %-32s no eval before the start\n",
+                            sget(e, "target"));
+                continue;
+            }
+            qbuf_printf(&b, "%s %-32s %s %s %s %s",
+                        json_is_true(json_object_get(e, "passed")) ? " " : "!",
+                        sget(e, "target"), sget(e, "eval_id"),
+                        sget(e, "suite"), sget(e, "candidate"),
+                        json_is_true(json_object_get(e, "passed"))
+                            ? "passed"
+                            : "FAILED");
+            if (json_is_integer(json_object_get(e, "cases_passed")) &&
+                json_is_integer(json_object_get(e, "cases_total")))
+                qbuf_printf(&b, " %lld/%lld",
+                            (long long)json_integer_value(
+                                json_object_get(e, "cases_passed")),
+                            (long long)json_integer_value(
+                                json_object_get(e, "cases_total")));
+            qbuf_printf(&b, "  #%s\n", sget(e, "seq"));
+        }
+    }
+
+    qbuf_puts(&b, "\ntimeline:\n");
+    json_array_foreach(json_object_get(tl, "events"), i, e) event_line(&b, e);
+    if (json_is_true(json_object_get(tl, "truncated")))
+        qbuf_printf(&b, "  ... (%lld events in all; use ledger query run=%s)\n",
+                    (long long)json_integer_value(json_object_get(c, "events")),
+                    sget(tl, "run"));
+    qbuf_printf(
+        &b,
+        "\n%lld events: %lld steps (%lld failed), %lld route decisions (%lld "
+        "fallback), %lld policy decisions (%lld denied)\n",
+        (long long)json_integer_value(json_object_get(c, "events")),
+        (long long)json_integer_value(json_object_get(c, "steps")),
+        (long long)json_integer_value(json_object_get(c, "steps_failed")),
+        (long long)json_integer_value(json_object_get(c, "route_decisions")),
+        (long long)json_integer_value(json_object_get(c, "fallbacks")),
+        (long long)json_integer_value(json_object_get(c, "policy_decisions")),
+        (long long)json_integer_value(json_object_get(c, "denials")));
+    if (b.err) {
+        qbuf_release(&b);
+        return LDG_ENOMEM;
+    }
+    *out = b.p;
+    return 0;
+}
