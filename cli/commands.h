@@ -13,6 +13,10 @@ int cmd_checkpoint(struct cli *c, int argc, char **argv);
 int cmd_proof(struct cli *c, int argc, char **argv);
 int cmd_tiles(struct cli *c, int argc, char **argv);
 
+/* cli/cmd_query.c — query (journalctl-style), timeline */
+int cmd_query(struct cli *c, int argc, char **argv);
+int cmd_timeline(struct cli *c, int argc, char **argv);
+
 /* cli/cmd_export.c — signed evidence bundles */
 int cmd_export(struct cli *c, int argc, char **argv);
 int cmd_verify_bundle(struct cli *c, int argc, char **argv);
@@ -23,6 +27,10 @@ int cmd_verify_bundle(struct cli *c, int argc, char **argv);
     "  proof SEQ [--size N]            tlog-proof@v1 inclusion proof\n"      \
     "  proof --consistency OLD [--size N]   consistency proof body\n"        \
     "  tiles DIR                       write C2SP tlog-tiles to DIR\n"       \
+    "  query [FIELD=VALUE..] [+ ..] [-S T] [-U T] [-g RE] [-n N] [-r] [-f]\n" \
+    "        [--after-cursor C] [--show-cursor] [-o short|verbose|json|cat]\n" \
+    "                                  find events, journalctl-style\n"       \
+    "  timeline RUN                    the flight-recorder view of a run\n"   \
     "  export [MATCH..] [-S T] [-U T] [--run R] --out FILE\n"               \
     "         [--redact F,..] [--redact-body TYPE,..]  signed bundle\n"      \
     "  verify-bundle FILE [--trusted-key VKEY] [--extract DIR]\n"           \
@@ -30,7 +38,8 @@ int cmd_verify_bundle(struct cli *c, int argc, char **argv);
 
 #define CLI_EXTRA_COMMANDS                                                   \
     {"checkpoint", cmd_checkpoint}, {"proof", cmd_proof},                    \
-    {"tiles", cmd_tiles}, {"export", cmd_export},                          \
+    {"tiles", cmd_tiles}, {"query", cmd_query},                            \
+    {"timeline", cmd_timeline}, {"export", cmd_export},                    \
     {"verify-bundle", cmd_verify_bundle}
 
 #endif
