@@ -26,8 +26,8 @@
 
 #define ALG_ED25519 0x01
 #define SIG_LEN 64
-#define KEY_B64_LEN 44  /* base64 of 0x01 ‖ pub (33 bytes) */
-#define SIG_B64_LEN 92  /* base64 of key ID ‖ sig (68 bytes) */
+#define KEY_B64_LEN 44    /* base64 of 0x01 ‖ pub (33 bytes) */
+#define SIG_B64_LEN 92    /* base64 of key ID ‖ sig (68 bytes) */
 #define NOTE_SIGS_MAX 100 /* the spec asks for at least 16 */
 #define NOTE_MAX (1 << 20)
 #define ROOT_B64_LEN 44
@@ -68,8 +68,8 @@ utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
             return 0;
         c = (c << 6) | (s[i] & 0x3f);
     }
-    if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
-        c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+    if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) || c > 0x10ffff ||
+        (c >= 0xd800 && c <= 0xdfff))
         return 0;
     *cp = c;
     return len;
@@ -80,9 +80,20 @@ static int
 is_unicode_space(uint32_t c)
 {
     switch (c) {
-    case '\t': case '\n': case '\v': case '\f': case '\r': case ' ':
-    case 0x85: case 0xa0: case 0x1680: case 0x2028: case 0x2029:
-    case 0x202f: case 0x205f: case 0x3000:
+    case '\t':
+    case '\n':
+    case '\v':
+    case '\f':
+    case '\r':
+    case ' ':
+    case 0x85:
+    case 0xa0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202f:
+    case 0x205f:
+    case 0x3000:
         return 1;
     default:
         return c >= 0x2000 && c <= 0x200a;
@@ -300,9 +311,8 @@ b64_decoded_len(const char *s, size_t n)
  * malformed. Lines by other keys only have to be well formed.
  */
 static int
-check_sig_line(const char *line, size_t len, const char *text,
-               size_t text_len, const char *name, uint32_t id,
-               const uint8_t pub[32], int *mine)
+check_sig_line(const char *line, size_t len, const char *text, size_t text_len,
+               const char *name, uint32_t id, const uint8_t pub[32], int *mine)
 {
     const char *sname, *sp, *b64;
     size_t nlen, blen;
@@ -455,8 +465,7 @@ ldg_checkpoint_parse(const char *text, size_t len, char *origin,
         return LDG_EBADINPUT;
     for (size_t i = 0; i < ll[1]; i++) {
         unsigned d = (unsigned)(line[1][i] - '0');
-        if (line[1][i] < '0' || line[1][i] > '9' ||
-            v > (UINT64_MAX - d) / 10)
+        if (line[1][i] < '0' || line[1][i] > '9' || v > (UINT64_MAX - d) / 10)
             return LDG_EBADINPUT;
         v = v * 10 + d;
     }

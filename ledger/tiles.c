@@ -399,8 +399,8 @@ open_checkpoint(struct tiles *c, const char *note, size_t len, uint64_t *size,
 
     rc = ldg_log_verify_note(c->l, note, len, &tlen);
     if (rc == 0)
-        rc = ldg_checkpoint_parse(note, tlen, origin, sizeof origin, size,
-                                  root);
+        rc =
+            ldg_checkpoint_parse(note, tlen, origin, sizeof origin, size, root);
     if (rc < 0)
         return rc;
     if (strcmp(origin, ldg_origin(c->l)) != 0)
@@ -459,7 +459,7 @@ ldg_tiles_write(struct ldg_ledger *l, const char *dir,
     if (mkdir(dir, 0755) == 0) {
         /* A new DIR: its own name must reach the disk too. */
         const char *slash = strrchr(dir, '/');
-        rc = slash == NULL ? note_dir(&c, ".", 1)
+        rc = slash == NULL  ? note_dir(&c, ".", 1)
              : slash == dir ? note_dir(&c, "/", 1)
                             : note_dir(&c, dir, (size_t)(slash - dir));
         if (rc < 0)
@@ -479,8 +479,9 @@ ldg_tiles_write(struct ldg_ledger *l, const char *dir,
     /* Publish exactly what the log signed, and only if it holds. */
     rc = open_checkpoint(&c, note, strlen(note), &size, root);
     if (rc < 0) {
-        ldg_seterr(l, "tiles: the stored checkpoint does not verify "
-                      "against the log: %s",
+        ldg_seterr(l,
+                   "tiles: the stored checkpoint does not verify "
+                   "against the log: %s",
                    ldg_strerror(rc));
         goto out;
     }

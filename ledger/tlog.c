@@ -607,9 +607,8 @@ ldg_tlog_proof_parse(const char *text, size_t len, uint64_t *index,
  *     <signed checkpoint note>
  */
 int
-ldg_tlog_consistency_format(char **out, uint64_t old,
-                            const uint8_t proof[][32], size_t n,
-                            const char *signed_checkpoint)
+ldg_tlog_consistency_format(char **out, uint64_t old, const uint8_t proof[][32],
+                            size_t n, const char *signed_checkpoint)
 {
     struct sbuf b = {NULL, 0, 0, 1 << 20};
     char line[64];

@@ -51,17 +51,16 @@ setup(void **state)
     char name[LDG_NAME_MAX + 1];
 
     assert_non_null(f);
-    assert_int_equal(ldg_unbase64(raw, 33, peter_skey_b64,
-                                  strlen(peter_skey_b64)),
-                     0);
+    assert_int_equal(
+        ldg_unbase64(raw, 33, peter_skey_b64, strlen(peter_skey_b64)), 0);
     assert_int_equal(raw[0], 0x01);
     assert_int_equal(ldg_key_from_seed(&f->peter, "PeterNeumann", raw + 1), 0);
-    assert_int_equal(ldg_note_parse_verifier(peter_vkey, name, sizeof name,
-                                             f->peter_pub),
-                     0);
-    assert_int_equal(ldg_note_parse_verifier(enoch_vkey, name, sizeof name,
-                                             f->enoch_pub),
-                     0);
+    assert_int_equal(
+        ldg_note_parse_verifier(peter_vkey, name, sizeof name, f->peter_pub),
+        0);
+    assert_int_equal(
+        ldg_note_parse_verifier(enoch_vkey, name, sizeof name, f->enoch_pub),
+        0);
     *state = f;
     return 0;
 }
@@ -109,21 +108,21 @@ test_note__go_vectors_key_id_and_verifier(void **state)
     assert_int_equal(ldg_note_key_id("PeterNeumann", f->peter->pub),
                      0xc74f20a3u);
     assert_int_equal(ldg_note_key_id("EnochRoot", f->enoch_pub), 0xaf0cfe78u);
-    assert_int_equal(ldg_note_verifier(buf, sizeof buf, "PeterNeumann",
-                                       f->peter->pub),
-                     (int)strlen(peter_vkey));
+    assert_int_equal(
+        ldg_note_verifier(buf, sizeof buf, "PeterNeumann", f->peter->pub),
+        (int)strlen(peter_vkey));
     assert_string_equal(buf, peter_vkey);
-    assert_int_equal(ldg_note_verifier(buf, sizeof buf, "EnochRoot",
-                                       f->enoch_pub),
-                     (int)strlen(enoch_vkey));
+    assert_int_equal(
+        ldg_note_verifier(buf, sizeof buf, "EnochRoot", f->enoch_pub),
+        (int)strlen(enoch_vkey));
     assert_string_equal(buf, enoch_vkey);
     /* Too small a buffer, a bad name. */
     assert_int_equal(ldg_note_verifier(buf, strlen(peter_vkey), "PeterNeumann",
                                        f->peter->pub),
                      LDG_EINVAL);
-    assert_int_equal(ldg_note_verifier(buf, sizeof buf, "Peter Neumann",
-                                       f->peter->pub),
-                     LDG_EINVAL);
+    assert_int_equal(
+        ldg_note_verifier(buf, sizeof buf, "Peter Neumann", f->peter->pub),
+        LDG_EINVAL);
 }
 
 static void
@@ -132,9 +131,8 @@ test_note__go_vector_sign_is_byte_identical(void **state)
     struct fixture *f = *state;
     char *want = make_note(text, peter_sig), *got = NULL;
 
-    assert_int_equal(ldg_note_sign(&got, text, strlen(text), "PeterNeumann",
-                                   f->peter),
-                     0);
+    assert_int_equal(
+        ldg_note_sign(&got, text, strlen(text), "PeterNeumann", f->peter), 0);
     assert_string_equal(got, want);
     free(got);
     free(want);
@@ -280,8 +278,8 @@ test_note__sign_verify_round_trip(void **state)
     (void)state;
     assert_int_equal(ldg_key_from_seed(&k, "log", seed), 0);
     assert_true(ldg_note_verifier(vkey, sizeof vkey, name, k->pub) > 0);
-    assert_int_equal(
-        ldg_note_parse_verifier(vkey, vname, sizeof vname, vpub), 0);
+    assert_int_equal(ldg_note_parse_verifier(vkey, vname, sizeof vname, vpub),
+                     0);
     assert_string_equal(vname, name);
     assert_memory_equal(vpub, k->pub, 32);
 
@@ -308,9 +306,9 @@ test_note__sign_verify_round_trip(void **state)
         assert_int_equal(ldg_note_sign(&note, t, strlen(t),
                                        "quasimodo.example/salvat\xc3\xb2", k),
                          0);
-        assert_int_equal(verify_str(note, "quasimodo.example/salvat\xc3\xb2",
-                                    k->pub, &tlen),
-                         0);
+        assert_int_equal(
+            verify_str(note, "quasimodo.example/salvat\xc3\xb2", k->pub, &tlen),
+            0);
         free(note);
     }
     /* Texts that cannot be signed. */
@@ -409,20 +407,20 @@ test_note__malformed_signature_lines_rejected(void **state)
     size_t tlen;
     /* '@' stands for the good base64 signature. */
     const char *tmpl[] = {
-        "- log @\n",                   /* hyphen, not an em dash */
-        DASH "log @\n",                /* no space after the dash */
-        DASH "  log @\n",              /* two spaces */
-        DASH " log  @\n",              /* two spaces before the base64 */
-        DASH " log\t@\n",              /* tab */
-        DASH " log @ \n",              /* trailing space */
-        DASH " log @\r\n",             /* CR */
-        DASH " lo+g @\n",              /* '+' in the name */
-        DASH " @\n",                   /* no name */
-        DASH " log @=\n",              /* bad padding */
-        DASH " log AAAA\n",            /* 3 bytes: too short for key ID */
-        DASH " log \n",                /* no signature */
-        DASH " log @\n\n",             /* blank line after signatures */
-        "@\n",                         /* bare base64 */
+        "- log @\n",        /* hyphen, not an em dash */
+        DASH "log @\n",     /* no space after the dash */
+        DASH "  log @\n",   /* two spaces */
+        DASH " log  @\n",   /* two spaces before the base64 */
+        DASH " log\t@\n",   /* tab */
+        DASH " log @ \n",   /* trailing space */
+        DASH " log @\r\n",  /* CR */
+        DASH " lo+g @\n",   /* '+' in the name */
+        DASH " @\n",        /* no name */
+        DASH " log @=\n",   /* bad padding */
+        DASH " log AAAA\n", /* 3 bytes: too short for key ID */
+        DASH " log \n",     /* no signature */
+        DASH " log @\n\n",  /* blank line after signatures */
+        "@\n",              /* bare base64 */
     };
 
     (void)state;
@@ -486,13 +484,17 @@ test_note__name_validity(void **state)
     assert_false(ldg_note_name_valid("a+b"));
     assert_false(ldg_note_name_valid("a b"));
     assert_false(ldg_note_name_valid("a\tb"));
-    assert_false(ldg_note_name_valid("a\xc2\xa0" "b"));     /* NBSP */
-    assert_false(ldg_note_name_valid("a\xe3\x80\x80" "b")); /* U+3000 */
-    assert_false(ldg_note_name_valid("a\xe2\x80\x89" "b")); /* U+2009 */
-    assert_false(ldg_note_name_valid("a\x01" "b"));
+    assert_false(ldg_note_name_valid("a\xc2\xa0"
+                                     "b")); /* NBSP */
+    assert_false(ldg_note_name_valid("a\xe3\x80\x80"
+                                     "b")); /* U+3000 */
+    assert_false(ldg_note_name_valid("a\xe2\x80\x89"
+                                     "b")); /* U+2009 */
+    assert_false(ldg_note_name_valid("a\x01"
+                                     "b"));
     assert_false(ldg_note_name_valid("\xff"));
-    assert_false(ldg_note_name_valid("\xc0\xaf"));         /* overlong '/' */
-    assert_false(ldg_note_name_valid("\xed\xa0\x80"));     /* surrogate */
+    assert_false(ldg_note_name_valid("\xc0\xaf"));     /* overlong '/' */
+    assert_false(ldg_note_name_valid("\xed\xa0\x80")); /* surrogate */
 }
 
 /* ---------------------------------------------------------- checkpoint -- */
@@ -513,9 +515,9 @@ test_note__checkpoint_round_trip(void **state)
     assert_string_equal(buf, "example.com/behind-the-sofa\n20852163\n"
                              "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n");
     assert_int_equal(n, (int)strlen(buf));
-    assert_int_equal(ldg_checkpoint_parse(buf, (size_t)n, origin,
-                                          sizeof origin, &size, got),
-                     0);
+    assert_int_equal(
+        ldg_checkpoint_parse(buf, (size_t)n, origin, sizeof origin, &size, got),
+        0);
     assert_string_equal(origin, "example.com/behind-the-sofa");
     assert_int_equal(size, 20852163);
     assert_memory_equal(got, root, 32);
@@ -532,14 +534,14 @@ test_note__checkpoint_round_trip(void **state)
     }
     /* Size 0 and the largest size. */
     n = ldg_checkpoint_text(buf, sizeof buf, "o", 0, root);
-    assert_int_equal(ldg_checkpoint_parse(buf, (size_t)n, origin,
-                                          sizeof origin, &size, got),
-                     0);
+    assert_int_equal(
+        ldg_checkpoint_parse(buf, (size_t)n, origin, sizeof origin, &size, got),
+        0);
     assert_int_equal(size, 0);
     n = ldg_checkpoint_text(buf, sizeof buf, "o", UINT64_MAX, root);
-    assert_int_equal(ldg_checkpoint_parse(buf, (size_t)n, origin,
-                                          sizeof origin, &size, got),
-                     0);
+    assert_int_equal(
+        ldg_checkpoint_parse(buf, (size_t)n, origin, sizeof origin, &size, got),
+        0);
     assert_true(size == UINT64_MAX);
     /* Origins that cannot be written; too small a buffer. */
     assert_int_equal(ldg_checkpoint_text(buf, sizeof buf, "", 1, root),
@@ -564,7 +566,7 @@ test_note__checkpoint_parse_rejects_malformed(void **state)
         "o\n\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n",
         "o\n18446744073709551616\n"
         "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n",
-        "o\n1\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\n",   /* short */
+        "o\n1\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\n", /* short */
         "o\n1\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=A\n",
         "o\n1\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh9=\n", /* bits */
         "o\n1\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n\n",
@@ -584,13 +586,13 @@ test_note__checkpoint_parse_rejects_malformed(void **state)
     }
     /* An origin longer than the caller's buffer. */
     {
-        const char *t = "abcdef\n1\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n";
-        assert_int_equal(ldg_checkpoint_parse(t, strlen(t), origin, 6, &size,
-                                              root),
-                         LDG_EBADINPUT);
-        assert_int_equal(ldg_checkpoint_parse(t, strlen(t), origin, 7, &size,
-                                              root),
-                         0);
+        const char *t =
+            "abcdef\n1\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n";
+        assert_int_equal(
+            ldg_checkpoint_parse(t, strlen(t), origin, 6, &size, root),
+            LDG_EBADINPUT);
+        assert_int_equal(
+            ldg_checkpoint_parse(t, strlen(t), origin, 7, &size, root), 0);
     }
 }
 

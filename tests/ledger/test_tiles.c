@@ -30,9 +30,9 @@
 #include "tests/support/support.h"
 
 struct fix {
-    char dir[4096];  /* the ledger */
-    char pub[4200];  /* the tiles directory */
-    char tmp[4096];  /* scratch: checker binary, outputs */
+    char dir[4096]; /* the ledger */
+    char pub[4200]; /* the tiles directory */
+    char tmp[4096]; /* scratch: checker binary, outputs */
     char checker[4200];
     char vkey[512];
     struct ldg_ledger *l;
@@ -58,8 +58,7 @@ on_path(const char *prog)
 /* Runs argv in dir (NULL: here) with stdout and stderr into files; returns
  * the exit status (-1 if killed). */
 static int
-run(const char *dir, const char *const argv[], const char *out,
-    const char *err)
+run(const char *dir, const char *const argv[], const char *out, const char *err)
 {
     pid_t pid = fork();
     int status;
@@ -119,8 +118,8 @@ setup(void **state)
         const char *me = __FILE__, *suffix = "tests/ledger/test_tiles.c";
         size_t ml = strlen(me), sl = strlen(suffix);
         char srcbuf[4096], out[4200], err[4200];
-        const char *argv[] = {"go", "build", "-o", f->checker,
-                              "./tests/interop/tlogcheck", NULL};
+        const char *argv[] = {
+            "go", "build", "-o", f->checker, "./tests/interop/tlogcheck", NULL};
 
         if (src == NULL && ml > sl && strcmp(me + ml - sl, suffix) == 0) {
             snprintf(srcbuf, sizeof srcbuf, "%.*s", (int)(ml - sl - 1), me);
@@ -139,8 +138,9 @@ setup(void **state)
         snprintf(err, sizeof err, "%s/build.err", f->tmp);
         if (run(src, argv, out, err) != 0) {
             char *e = slurp(err);
-            fprintf(stderr, "go build in %s failed (run from the source "
-                            "tree or set LEDGER_SRC_DIR):\n%s\n",
+            fprintf(stderr,
+                    "go build in %s failed (run from the source "
+                    "tree or set LEDGER_SRC_DIR):\n%s\n",
                     src ? src : ".", e);
             free(e);
             return -1;

@@ -88,8 +88,8 @@ build_tree(struct memtree *t, uint64_t n)
     for (uint64_t i = 0; i < n; i++) {
         char data[32];
         uint8_t h[32];
-        int len = snprintf(data, sizeof data, "leaf %llu",
-                           (unsigned long long)i);
+        int len =
+            snprintf(data, sizeof data, "leaf %llu", (unsigned long long)i);
         ldg_tlog_leaf_hash(h, data, (size_t)len);
         memtree_append(t, h);
     }
@@ -202,13 +202,15 @@ test_tlog__leaf_and_node_hash_domains(void **state)
     (void)state;
     /* The empty leaf: SHA-256(0x00). */
     ldg_tlog_leaf_hash(h, "", 0);
-    ldg_unhex(want, 32, "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511"
-                        "a30617afa01d");
+    ldg_unhex(want, 32,
+              "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511"
+              "a30617afa01d");
     assert_memory_equal(h, want, 32);
     /* The empty tree: SHA-256(""). */
     assert_int_equal(ldg_tlog_root(mem_reader, NULL, 0, h), 0);
-    ldg_unhex(want, 32, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495"
-                        "991b7852b855");
+    ldg_unhex(want, 32,
+              "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495"
+              "991b7852b855");
     assert_memory_equal(h, want, 32);
     /* A node hash may be written over one of its inputs. */
     memset(l, 1, 32);
@@ -294,8 +296,8 @@ test_tlog__rfc6962_vectors(void **state)
             uint64_t size = strtoull(tok[2], NULL, 10);
             int good = tok[0][0] == 'c';
             if (good) {
-                assert_int_equal(ldg_tlog_consistency_proof(
-                                     mem_reader, &t, old, size, got, &ng),
+                assert_int_equal(ldg_tlog_consistency_proof(mem_reader, &t, old,
+                                                            size, got, &ng),
                                  0);
                 assert_int_equal(ng, np);
                 if (np > 0)
@@ -352,9 +354,9 @@ test_tlog__matches_rfc6962_reference(void **state)
             assert_int_equal(n, rn);
             if (n > 0)
                 assert_memory_equal(p, rp, n * 32);
-            assert_int_equal(ldg_tlog_verify_inclusion(
-                                 t.lv[0][i], i, s, (const uint8_t(*)[32])p,
-                                 n, want),
+            assert_int_equal(ldg_tlog_verify_inclusion(t.lv[0][i], i, s,
+                                                       (const uint8_t(*)[32])p,
+                                                       n, want),
                              0);
         }
         for (uint64_t m = 1; m <= s; m++) {
@@ -367,10 +369,10 @@ test_tlog__matches_rfc6962_reference(void **state)
             if (n > 0)
                 assert_memory_equal(p, rp, n * 32);
             ref_mth(t.lv[0], m, old_root);
-            assert_int_equal(ldg_tlog_verify_consistency(
-                                 m, s, old_root, want,
-                                 (const uint8_t(*)[32])p, n),
-                             0);
+            assert_int_equal(
+                ldg_tlog_verify_consistency(m, s, old_root, want,
+                                            (const uint8_t(*)[32])p, n),
+                0);
         }
     }
     t.size = MAX_SIZE;
@@ -408,13 +410,20 @@ static uint64_t
 near(uint64_t x, int d)
 {
     switch (d) {
-    case 0: return x - 1;
-    case 1: return x + 1;
-    case 2: return x - 2;
-    case 3: return x + 2;
-    case 4: return x * 2;
-    case 5: return x / 2;
-    default: return 0;
+    case 0:
+        return x - 1;
+    case 1:
+        return x + 1;
+    case 2:
+        return x - 2;
+    case 3:
+        return x + 2;
+    case 4:
+        return x * 2;
+    case 5:
+        return x / 2;
+    default:
+        return 0;
     }
 }
 
@@ -435,8 +444,8 @@ static int
 cons_ok(uint64_t o, uint64_t s, const uint8_t ro[32], const uint8_t rs[32],
         const struct mut *m)
 {
-    return ldg_tlog_verify_consistency(o, s, ro, rs,
-                                       (const uint8_t(*)[32])m->p, m->n) == 0;
+    return ldg_tlog_verify_consistency(o, s, ro, rs, (const uint8_t(*)[32])m->p,
+                                       m->n) == 0;
 }
 
 /*
@@ -501,9 +510,9 @@ test_tlog__inclusion_mutations_rejected(void **state)
             uint8_t bad[32], other[32];
             int r;
 
-            assert_int_equal(ldg_tlog_inclusion_proof(mem_reader, &t, i, s,
-                                                      orig.p, &orig.n),
-                             0);
+            assert_int_equal(
+                ldg_tlog_inclusion_proof(mem_reader, &t, i, s, orig.p, &orig.n),
+                0);
             assert_true(incl_ok(leaf, i, s, &orig, roots[s]));
 
             /* index +-1, same leaf hash and root */
@@ -649,9 +658,9 @@ test_tlog__verify_edge_cases(void **state)
     assert_int_equal(ldg_tlog_verify_inclusion(a, 0, 1, NULL, 0, b),
                      LDG_EBADPROOF);
     /* Too long a proof. */
-    assert_int_equal(ldg_tlog_verify_inclusion(a, 0, 1, p, LDG_PROOF_MAX + 1,
-                                               a),
-                     LDG_EBADPROOF);
+    assert_int_equal(
+        ldg_tlog_verify_inclusion(a, 0, 1, p, LDG_PROOF_MAX + 1, a),
+        LDG_EBADPROOF);
     /* Misuse. */
     assert_int_equal(ldg_tlog_verify_inclusion(NULL, 0, 1, NULL, 0, a),
                      LDG_EINVAL);
@@ -719,17 +728,14 @@ test_tlog__generation_errors(void **state)
                      LDG_ENOTFOUND);
     /* Reader errors come back as they are. */
     assert_int_equal(ldg_tlog_root(failing_reader, NULL, 3, h), LDG_EIO);
-    assert_int_equal(ldg_tlog_consistency_proof(failing_reader, NULL, 3, 5, p,
-                                                &n),
-                     LDG_EIO);
+    assert_int_equal(
+        ldg_tlog_consistency_proof(failing_reader, NULL, 3, 5, p, &n), LDG_EIO);
     /* The one-leaf and equal-size cases need no hashes at all. */
-    assert_int_equal(ldg_tlog_inclusion_proof(failing_reader, NULL, 0, 1, p,
-                                              &n),
-                     0);
+    assert_int_equal(
+        ldg_tlog_inclusion_proof(failing_reader, NULL, 0, 1, p, &n), 0);
     assert_int_equal(n, 0);
-    assert_int_equal(ldg_tlog_consistency_proof(failing_reader, NULL, 7, 7, p,
-                                                &n),
-                     0);
+    assert_int_equal(
+        ldg_tlog_consistency_proof(failing_reader, NULL, 7, 7, p, &n), 0);
     assert_int_equal(n, 0);
     memtree_release(&t);
 }
@@ -771,23 +777,22 @@ test_tlog__huge_trees(void **state)
                                                       idx[j], s, p, &n),
                              0);
             assert_true(n <= 63);
-            assert_int_equal(ldg_tlog_verify_inclusion(
-                                 uniform[0], idx[j], s,
-                                 (const uint8_t(*)[32])p, n, root),
+            assert_int_equal(ldg_tlog_verify_inclusion(uniform[0], idx[j], s,
+                                                       (const uint8_t(*)[32])p,
+                                                       n, root),
                              0);
         }
         for (size_t j = 0; j < 6; j++) {
-            assert_int_equal(ldg_tlog_root(uniform_reader, NULL, olds[j],
-                                           old_root),
-                             0);
+            assert_int_equal(
+                ldg_tlog_root(uniform_reader, NULL, olds[j], old_root), 0);
             assert_int_equal(ldg_tlog_consistency_proof(uniform_reader, NULL,
                                                         olds[j], s, p, &n),
                              0);
             assert_true(n <= LDG_PROOF_MAX);
-            assert_int_equal(ldg_tlog_verify_consistency(
-                                 olds[j], s, old_root, root,
-                                 (const uint8_t(*)[32])p, n),
-                             0);
+            assert_int_equal(
+                ldg_tlog_verify_consistency(olds[j], s, old_root, root,
+                                            (const uint8_t(*)[32])p, n),
+                0);
         }
     }
     /* Beyond the cap. */
@@ -796,9 +801,9 @@ test_tlog__huge_trees(void **state)
     assert_int_equal(
         ldg_tlog_inclusion_proof(uniform_reader, NULL, 0, max + 1, p, &n),
         LDG_EINVAL);
-    assert_int_equal(ldg_tlog_verify_inclusion(uniform[0], 0, max + 1, p, 0,
-                                               root),
-                     LDG_EBADPROOF);
+    assert_int_equal(
+        ldg_tlog_verify_inclusion(uniform[0], 0, max + 1, p, 0, root),
+        LDG_EBADPROOF);
 }
 
 /* -------------------------------------------------------------- tiles -- */
@@ -835,10 +840,8 @@ test_tlog__tile_paths(void **state)
     assert_int_equal(ldg_tlog_tile_path(buf, sizeof buf, 0, 0, 0), LDG_EINVAL);
     assert_int_equal(ldg_tlog_tile_path(buf, sizeof buf, 0, 0, 257),
                      LDG_EINVAL);
-    assert_int_equal(ldg_tlog_tile_path(buf, sizeof buf, 64, 0, 1),
-                     LDG_EINVAL);
-    assert_int_equal(ldg_tlog_tile_path(buf, sizeof buf, -2, 0, 1),
-                     LDG_EINVAL);
+    assert_int_equal(ldg_tlog_tile_path(buf, sizeof buf, 64, 0, 1), LDG_EINVAL);
+    assert_int_equal(ldg_tlog_tile_path(buf, sizeof buf, -2, 0, 1), LDG_EINVAL);
     /* Exactly fitting, and one byte short. */
     assert_int_equal(ldg_tlog_tile_path(buf, 15, 0, 0, 1), 14);
     assert_int_equal(ldg_tlog_tile_path(buf, 14, 0, 0, 1), LDG_EINVAL);
@@ -865,20 +868,18 @@ test_tlog__proof_format_round_trip(void **state)
     (void)state;
     for (int i = 0; i < 3; i++)
         memset(p[i], 0x11 * (i + 1), 32);
-    assert_int_equal(ldg_tlog_proof_format(&text, 73894, p, 3,
-                                           test_checkpoint),
+    assert_int_equal(ldg_tlog_proof_format(&text, 73894, p, 3, test_checkpoint),
                      0);
-    assert_string_equal(text,
-                        "c2sp.org/tlog-proof@v1\n"
-                        "index 73894\n"
-                        "ERERERERERERERERERERERERERERERERERERERERERE=\n"
-                        "IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI=\n"
-                        "MzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzM=\n"
-                        "\n"
-                        "example.com/log\n3\n"
-                        "qT6kGxZ8Jbq4k6rpJfr1Df1nW4HCx0gT4YfMXdD1Wng=\n"
-                        "\n"
-                        "\xe2\x80\x94 example.com/log AAAAAAAA\n");
+    assert_string_equal(text, "c2sp.org/tlog-proof@v1\n"
+                              "index 73894\n"
+                              "ERERERERERERERERERERERERERERERERERERERERERE=\n"
+                              "IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI=\n"
+                              "MzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzM=\n"
+                              "\n"
+                              "example.com/log\n3\n"
+                              "qT6kGxZ8Jbq4k6rpJfr1Df1nW4HCx0gT4YfMXdD1Wng=\n"
+                              "\n"
+                              "\xe2\x80\x94 example.com/log AAAAAAAA\n");
     assert_int_equal(
         ldg_tlog_proof_parse(text, strlen(text), &idx, q, &n, &cp, &cl), 0);
     assert_int_equal(idx, 73894);
@@ -911,9 +912,9 @@ test_tlog__proof_format_round_trip(void **state)
         assert_int_equal(n, 1);
     }
     /* Misuse. */
-    assert_int_equal(ldg_tlog_proof_format(&text, 0, p, LDG_PROOF_MAX + 1,
-                                           test_checkpoint),
-                     LDG_EINVAL);
+    assert_int_equal(
+        ldg_tlog_proof_format(&text, 0, p, LDG_PROOF_MAX + 1, test_checkpoint),
+        LDG_EINVAL);
     assert_null(text);
     assert_int_equal(ldg_tlog_proof_format(&text, 0, p, 1, ""), LDG_EINVAL);
 }
@@ -925,15 +926,15 @@ test_tlog__proof_parse_rejects_malformed(void **state)
         "",
         "c2sp.org/tlog-proof@v2\nindex 1\n\nx\n",
         "c2sp.org/tlog-proof@v1\n",
-        "c2sp.org/tlog-proof@v1\nindex 01\n\nx\n",       /* leading zero */
+        "c2sp.org/tlog-proof@v1\nindex 01\n\nx\n", /* leading zero */
         "c2sp.org/tlog-proof@v1\nindex -1\n\nx\n",
         "c2sp.org/tlog-proof@v1\nindex 1x\n\nx\n",
         "c2sp.org/tlog-proof@v1\nindex \n\nx\n",
         "c2sp.org/tlog-proof@v1\nindex 18446744073709551616\n\nx\n",
         "c2sp.org/tlog-proof@v1\nindex  1\n\nx\n",
         "c2sp.org/tlog-proof@v1\nIndex 1\n\nx\n",
-        "c2sp.org/tlog-proof@v1\nindex 1\n\n",           /* no checkpoint */
-        "c2sp.org/tlog-proof@v1\nindex 1\n",             /* no blank line */
+        "c2sp.org/tlog-proof@v1\nindex 1\n\n", /* no checkpoint */
+        "c2sp.org/tlog-proof@v1\nindex 1\n",   /* no blank line */
         "c2sp.org/tlog-proof@v1\nextra \nindex 1\n\nx\n",
         "c2sp.org/tlog-proof@v1\nextra !!!!\nindex 1\n\nx\n",
         "c2sp.org/tlog-proof@v1\nindex 1\nextra YWdl\n\nx\n", /* order */
@@ -954,8 +955,8 @@ test_tlog__proof_parse_rejects_malformed(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        int rc = ldg_tlog_proof_parse(bad[i], strlen(bad[i]), &idx, q, &n,
-                                      &cp, &cl);
+        int rc =
+            ldg_tlog_proof_parse(bad[i], strlen(bad[i]), &idx, q, &n, &cp, &cl);
         if (rc != LDG_EBADINPUT)
             fail_msg("case %zu accepted or wrong code %d", i, rc);
     }
@@ -968,9 +969,8 @@ test_tlog__proof_parse_rejects_malformed(void **state)
             off += (size_t)sprintf(
                 t + off, "ERERERERERERERERERERERERERERERERERERERERERE=\n");
         off += (size_t)sprintf(t + off, "\nx\n");
-        assert_int_equal(
-            ldg_tlog_proof_parse(t, off, &idx, q, &n, &cp, &cl),
-            LDG_EBADINPUT);
+        assert_int_equal(ldg_tlog_proof_parse(t, off, &idx, q, &n, &cp, &cl),
+                         LDG_EBADINPUT);
         /* 64 is fine */
         memmove(t + hdr, t + hdr + 45, off - hdr - 45);
         assert_int_equal(
@@ -992,37 +992,34 @@ test_tlog__consistency_body_round_trip(void **state)
     (void)state;
     memset(p[0], 0x11, 32);
     memset(p[1], 0x22, 32);
-    assert_int_equal(ldg_tlog_consistency_format(&text, 20852014, p, 2,
-                                                 test_checkpoint),
-                     0);
-    assert_string_equal(text,
-                        "old 20852014\n"
-                        "ERERERERERERERERERERERERERERERERERERERERERE=\n"
-                        "IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI=\n"
-                        "\n"
-                        "example.com/log\n3\n"
-                        "qT6kGxZ8Jbq4k6rpJfr1Df1nW4HCx0gT4YfMXdD1Wng=\n"
-                        "\n"
-                        "\xe2\x80\x94 example.com/log AAAAAAAA\n");
-    assert_int_equal(ldg_tlog_consistency_parse(text, strlen(text), &old, q,
-                                                &n, &cp, &cl),
-                     0);
+    assert_int_equal(
+        ldg_tlog_consistency_format(&text, 20852014, p, 2, test_checkpoint), 0);
+    assert_string_equal(text, "old 20852014\n"
+                              "ERERERERERERERERERERERERERERERERERERERERERE=\n"
+                              "IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI=\n"
+                              "\n"
+                              "example.com/log\n3\n"
+                              "qT6kGxZ8Jbq4k6rpJfr1Df1nW4HCx0gT4YfMXdD1Wng=\n"
+                              "\n"
+                              "\xe2\x80\x94 example.com/log AAAAAAAA\n");
+    assert_int_equal(
+        ldg_tlog_consistency_parse(text, strlen(text), &old, q, &n, &cp, &cl),
+        0);
     assert_int_equal(old, 20852014);
     assert_int_equal(n, 2);
     assert_memory_equal(q, p, sizeof p);
     assert_memory_equal(cp, test_checkpoint, cl);
     free(text);
 
-    assert_int_equal(ldg_tlog_consistency_format(&text, 0, NULL, 0,
-                                                 test_checkpoint),
-                     0);
+    assert_int_equal(
+        ldg_tlog_consistency_format(&text, 0, NULL, 0, test_checkpoint), 0);
     assert_int_equal(strncmp(text, "old 0\n\nexample.com/log\n", 23), 0);
     free(text);
 
     {
         static const char *const bad[] = {
-            "old 01\n\nx\n", "old\n\nx\n", "new 1\n\nx\n", "old 1\n\n",
-            "old 1\n", "old 1\nAAAA\n\nx\n",
+            "old 01\n\nx\n", "old\n\nx\n", "new 1\n\nx\n",
+            "old 1\n\n",     "old 1\n",    "old 1\nAAAA\n\nx\n",
         };
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
             assert_int_equal(ldg_tlog_consistency_parse(bad[i], strlen(bad[i]),

@@ -173,8 +173,8 @@ drain(int fd, char *b, size_t cap, size_t *n)
  * Returns the exit status, or -1 if it did not exit normally.
  */
 static int
-run(const char *dir, const char *const argv[], char *out, size_t cap,
-    char *err, size_t errcap)
+run(const char *dir, const char *const argv[], char *out, size_t cap, char *err,
+    size_t errcap)
 {
     struct pollfd pfd[2];
     int po[2], pe[2], status, open_fds = 2;
@@ -259,8 +259,8 @@ setup(void **state)
     assert_non_null(mkdtemp(f->tmp));
     assert_int_equal(ldg_key_from_seed(&f->key, "log", seed), 0);
     assert_int_equal(ldg_key_from_seed(&f->other, "log", seed2), 0);
-    assert_true(ldg_note_verifier(f->vkey, sizeof f->vkey, ORIGIN,
-                                  f->key->pub) > 0);
+    assert_true(
+        ldg_note_verifier(f->vkey, sizeof f->vkey, ORIGIN, f->key->pub) > 0);
     memtree_build(&f->tree, HUGE);
 
     f->have_go = on_path("go");
@@ -279,8 +279,8 @@ setup(void **state)
     snprintf(f->checker, sizeof f->checker, "%s/tlogcheck", f->tmp);
     src_dir(src, sizeof src);
     {
-        const char *argv[] = {"go", "build", "-o", f->checker,
-                              "./tests/interop/tlogcheck", NULL};
+        const char *argv[] = {
+            "go", "build", "-o", f->checker, "./tests/interop/tlogcheck", NULL};
         int rc = run(src, argv, out, sizeof out, err, sizeof err);
         if (rc != 0) {
             fprintf(stderr,
@@ -410,7 +410,12 @@ static void
 test_tlog_interop__roots_match_go(void **state)
 {
     struct fix *f = *state;
-    static const char *ct[] = {"-", "00", "10", "2021", "3031", "40414243",
+    static const char *ct[] = {"-",
+                               "00",
+                               "10",
+                               "2021",
+                               "3031",
+                               "40414243",
                                "5051525354555657",
                                "606162636465666768696a6b6c6d6e6f"};
     char out[4096];
@@ -428,8 +433,9 @@ test_tlog_interop__roots_match_go(void **state)
             av[2 + i] = ct[i];
         av[10] = NULL;
         assert_int_equal(run(NULL, av, out, sizeof out, err, sizeof err), 0);
-        ldg_unhex(want, 32, "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960"
-                            "cfe370eff4604328");
+        ldg_unhex(want, 32,
+                  "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960"
+                  "cfe370eff4604328");
         assert_output_root(out, 8, want);
     }
     /* Our trees: hex leaves on the command line. */
@@ -490,9 +496,8 @@ test_tlog_interop__checkpoints_accepted_and_forgeries_rejected(void **state)
         size_t len = strlen(note);
 
         write_file(path, note, len);
-        assert_int_equal(check(f, out, sizeof out, "checkpoint", f->vkey, path,
-                               NULL),
-                         0);
+        assert_int_equal(
+            check(f, out, sizeof out, "checkpoint", f->vkey, path, NULL), 0);
         assert_output_root(out, sizes[k], root);
         assert_non_null(strstr(out, "origin " ORIGIN "\n"));
 
@@ -500,33 +505,29 @@ test_tlog_interop__checkpoints_accepted_and_forgeries_rejected(void **state)
         n2 = strdup(note);
         n2[strlen(ORIGIN) + 1] ^= 1;
         write_file(path, n2, len);
-        assert_int_not_equal(check(f, out, sizeof out, "checkpoint", f->vkey,
-                                   path, NULL),
-                             0);
+        assert_int_not_equal(
+            check(f, out, sizeof out, "checkpoint", f->vkey, path, NULL), 0);
         /* A bit of the root's base64 changed. */
         memcpy(n2, note, len);
         sig = strchr(strchr(n2, '\n') + 1, '\n') + 1 + 4;
         *sig = *sig == 'A' ? 'B' : 'A';
         write_file(path, n2, len);
-        assert_int_not_equal(check(f, out, sizeof out, "checkpoint", f->vkey,
-                                   path, NULL),
-                             0);
+        assert_int_not_equal(
+            check(f, out, sizeof out, "checkpoint", f->vkey, path, NULL), 0);
         /* A bit of the signature changed. */
         memcpy(n2, note, len);
         sig = strrchr(n2, ' ') + 10;
         *sig = *sig == 'A' ? 'B' : 'A';
         write_file(path, n2, len);
-        assert_int_not_equal(check(f, out, sizeof out, "checkpoint", f->vkey,
-                                   path, NULL),
-                             0);
+        assert_int_not_equal(
+            check(f, out, sizeof out, "checkpoint", f->vkey, path, NULL), 0);
         free(n2);
 
         /* Signed by another key under the same name. */
         n2 = signed_checkpoint(f, f->other, sizes[k], root);
         write_file(path, n2, strlen(n2));
-        assert_int_not_equal(check(f, out, sizeof out, "checkpoint", f->vkey,
-                                   path, NULL),
-                             0);
+        assert_int_not_equal(
+            check(f, out, sizeof out, "checkpoint", f->vkey, path, NULL), 0);
         /* ... but that line next to ours is ignored (unknown key). */
         {
             char *both = malloc(len + strlen(n2) + 1);
@@ -534,9 +535,9 @@ test_tlog_interop__checkpoints_accepted_and_forgeries_rejected(void **state)
             memcpy(both, note, len);
             strcpy(both + len, theirs);
             write_file(path, both, strlen(both));
-            assert_int_equal(check(f, out, sizeof out, "checkpoint", f->vkey,
-                                   path, NULL),
-                             0);
+            assert_int_equal(
+                check(f, out, sizeof out, "checkpoint", f->vkey, path, NULL),
+                0);
             /* and our verifier agrees */
             {
                 size_t tl;
@@ -576,18 +577,18 @@ test_tlog_interop__inclusion_proofs_accepted_and_mutants_rejected(void **state)
             if (i >= s || (j > 0 && i == idx[j - 1]))
                 continue;
             f->tree.size = s;
-            assert_int_equal(ldg_tlog_inclusion_proof(mem_reader, &f->tree, i,
-                                                      s, proof, &n),
-                             0);
+            assert_int_equal(
+                ldg_tlog_inclusion_proof(mem_reader, &f->tree, i, s, proof, &n),
+                0);
             f->tree.size = f->tree.cap;
             assert_int_equal(ldg_tlog_proof_format(&text, i, proof, n, note),
                              0);
             tl = strlen(text);
             write_file(ppath, text, tl);
             write_file(lpath, f->tree.leaf[i], f->tree.leaf_len[i]);
-            assert_int_equal(check(f, out, sizeof out, "inclusion", f->vkey,
-                                   ppath, lpath),
-                             0);
+            assert_int_equal(
+                check(f, out, sizeof out, "inclusion", f->vkey, ppath, lpath),
+                0);
             assert_output_root(out, s, root);
             accepted++;
 
@@ -597,17 +598,15 @@ test_tlog_interop__inclusion_proofs_accepted_and_mutants_rejected(void **state)
                 uint8_t pp[LDG_PROOF_MAX][32], lh[32];
                 const char *cp;
                 size_t pn, cl, tlen;
-                assert_int_equal(ldg_tlog_proof_parse(text, tl, &pi, pp, &pn,
-                                                      &cp, &cl),
-                                 0);
-                assert_int_equal(ldg_note_verify(cp, cl, ORIGIN, f->key->pub,
-                                                 &tlen),
-                                 0);
+                assert_int_equal(
+                    ldg_tlog_proof_parse(text, tl, &pi, pp, &pn, &cp, &cl), 0);
+                assert_int_equal(
+                    ldg_note_verify(cp, cl, ORIGIN, f->key->pub, &tlen), 0);
                 ldg_tlog_leaf_hash(lh, f->tree.leaf[i], f->tree.leaf_len[i]);
-                assert_int_equal(ldg_tlog_verify_inclusion(
-                                     lh, pi, s, (const uint8_t(*)[32])pp, pn,
-                                     root),
-                                 0);
+                assert_int_equal(
+                    ldg_tlog_verify_inclusion(
+                        lh, pi, s, (const uint8_t(*)[32])pp, pn, root),
+                    0);
             }
 
             /* Another entry's bytes. */
@@ -647,9 +646,8 @@ test_tlog_interop__inclusion_proofs_accepted_and_mutants_rejected(void **state)
                     assert_int_equal(
                         ldg_tlog_proof_format(&t2, i, proof, n - 1, note), 0);
                     write_file(ppath, t2, strlen(t2));
-                    assert_int_not_equal(check(f, out, sizeof out,
-                                               "inclusion", f->vkey, ppath,
-                                               lpath),
+                    assert_int_not_equal(check(f, out, sizeof out, "inclusion",
+                                               f->vkey, ppath, lpath),
                                          0);
                     free(t2);
                 }
@@ -666,8 +664,8 @@ test_tlog_interop__consistency_bodies_accepted_and_mutants_rejected(
     void **state)
 {
     static const uint64_t pairs[][2] = {
-        {1, 1}, {1, 2},   {2, 7},     {7, 256},  {256, 257}, {257, 1000},
-        {1, 1000}, {7, 7}, {255, 256}, {6, 7},  {0, 7},     {999, 1000},
+        {1, 1},    {1, 2}, {2, 7},     {7, 256}, {256, 257}, {257, 1000},
+        {1, 1000}, {7, 7}, {255, 256}, {6, 7},   {0, 7},     {999, 1000},
     };
     struct fix *f = *state;
     char opath[4300], bpath[4300], out[4096];
@@ -686,18 +684,17 @@ test_tlog_interop__consistency_bodies_accepted_and_mutants_rejected(
         n = 0;
         if (o > 0) {
             f->tree.size = s;
-            assert_int_equal(ldg_tlog_consistency_proof(mem_reader, &f->tree,
-                                                        o, s, proof, &n),
+            assert_int_equal(ldg_tlog_consistency_proof(mem_reader, &f->tree, o,
+                                                        s, proof, &n),
                              0);
             f->tree.size = f->tree.cap;
         }
-        assert_int_equal(
-            ldg_tlog_consistency_format(&body, o, proof, n, nnote), 0);
+        assert_int_equal(ldg_tlog_consistency_format(&body, o, proof, n, nnote),
+                         0);
         write_file(opath, onote, strlen(onote));
         write_file(bpath, body, strlen(body));
-        assert_int_equal(check(f, out, sizeof out, "consistency", f->vkey,
-                               opath, bpath),
-                         0);
+        assert_int_equal(
+            check(f, out, sizeof out, "consistency", f->vkey, opath, bpath), 0);
         assert_output_root(out, s, nroot);
         /* Our verifier agrees, from the parsed body. */
         {
@@ -705,23 +702,21 @@ test_tlog_interop__consistency_bodies_accepted_and_mutants_rejected(
             uint8_t pp[LDG_PROOF_MAX][32];
             const char *cp;
             size_t pn, cl;
-            assert_int_equal(ldg_tlog_consistency_parse(body, strlen(body),
-                                                        &po, pp, &pn, &cp,
-                                                        &cl),
+            assert_int_equal(ldg_tlog_consistency_parse(body, strlen(body), &po,
+                                                        pp, &pn, &cp, &cl),
                              0);
-            assert_int_equal(ldg_tlog_verify_consistency(
-                                 po, s, oroot, nroot,
-                                 (const uint8_t(*)[32])pp, pn),
-                             0);
+            assert_int_equal(
+                ldg_tlog_verify_consistency(po, s, oroot, nroot,
+                                            (const uint8_t(*)[32])pp, pn),
+                0);
         }
 
         /* The old size in the body is not the old checkpoint's. */
         assert_int_equal(
             ldg_tlog_consistency_format(&b2, o + 1, proof, n, nnote), 0);
         write_file(bpath, b2, strlen(b2));
-        assert_int_not_equal(check(f, out, sizeof out, "consistency", f->vkey,
-                                   opath, bpath),
-                             0);
+        assert_int_not_equal(
+            check(f, out, sizeof out, "consistency", f->vkey, opath, bpath), 0);
         free(b2);
         if (n > 0) {
             /* A bit of the last proof hash. */
@@ -730,18 +725,18 @@ test_tlog_interop__consistency_bodies_accepted_and_mutants_rejected(
                 ldg_tlog_consistency_format(&b2, o, proof, n, nnote), 0);
             proof[n - 1][3] ^= 0x10;
             write_file(bpath, b2, strlen(b2));
-            assert_int_not_equal(check(f, out, sizeof out, "consistency",
-                                       f->vkey, opath, bpath),
-                                 0);
+            assert_int_not_equal(
+                check(f, out, sizeof out, "consistency", f->vkey, opath, bpath),
+                0);
             free(b2);
             /* The first hash dropped. */
             assert_int_equal(
                 ldg_tlog_consistency_format(&b2, o, proof + 1, n - 1, nnote),
                 0);
             write_file(bpath, b2, strlen(b2));
-            assert_int_not_equal(check(f, out, sizeof out, "consistency",
-                                       f->vkey, opath, bpath),
-                                 0);
+            assert_int_not_equal(
+                check(f, out, sizeof out, "consistency", f->vkey, opath, bpath),
+                0);
             free(b2);
         }
         if (o > 0) {
@@ -753,14 +748,13 @@ test_tlog_interop__consistency_bodies_accepted_and_mutants_rejected(
             memcpy(fake, oroot, 32);
             fake[0] ^= 1;
             tn = ldg_checkpoint_text(text, sizeof text, ORIGIN, o, fake);
-            assert_int_equal(ldg_note_sign(&forged, text, (size_t)tn, ORIGIN,
-                                           f->key),
-                             0);
+            assert_int_equal(
+                ldg_note_sign(&forged, text, (size_t)tn, ORIGIN, f->key), 0);
             write_file(opath, forged, strlen(forged));
             write_file(bpath, body, strlen(body));
-            assert_int_not_equal(check(f, out, sizeof out, "consistency",
-                                       f->vkey, opath, bpath),
-                                 0);
+            assert_int_not_equal(
+                check(f, out, sizeof out, "consistency", f->vkey, opath, bpath),
+                0);
             free(forged);
         }
         free(body);
@@ -786,8 +780,8 @@ write_tiles(struct fix *f, const char *dir, uint64_t size, const char *note)
         if (count == 0)
             break;
         for (uint64_t t = 0; t * 256 < count; t++) {
-            unsigned w = count - t * 256 >= 256 ? 256
-                                                : (unsigned)(count - t * 256);
+            unsigned w =
+                count - t * 256 >= 256 ? 256 : (unsigned)(count - t * 256);
             size_t len = 0;
             char *slash;
             for (unsigned i = 0; i < w; i++) {
@@ -857,8 +851,7 @@ test_tlog_interop__tiles_accepted_and_mutants_rejected(void **state)
         path_in(f, dir, sizeof dir, name);
         assert_int_equal(mkdir(dir, 0755), 0);
         files = write_tiles(f, dir, s, note);
-        assert_int_equal(check(f, out, sizeof out, "tiles", f->vkey, dir,
-                               NULL),
+        assert_int_equal(check(f, out, sizeof out, "tiles", f->vkey, dir, NULL),
                          0);
         assert_output_root(out, s, root);
         /* Go read every tile we wrote (hash tiles and bundles). */
@@ -892,11 +885,11 @@ test_tlog_interop__tiles_accepted_and_mutants_rejected(void **state)
             const char *file;
             long off;
         } m[] = {
-            {"tile/0/001", 5},             /* a full level-0 tile */
+            {"tile/0/001", 5},              /* a full level-0 tile */
             {"tile/0/003.p/232", 32 * 231}, /* the partial one's last hash */
-            {"tile/1/000.p/3", 40},        /* level 1 */
-            {"tile/entries/000", 20},      /* an entry's bytes */
-            {"tile/entries/003.p/232", 1}, /* a length prefix */
+            {"tile/1/000.p/3", 40},         /* level 1 */
+            {"tile/entries/000", 20},       /* an entry's bytes */
+            {"tile/entries/003.p/232", 1},  /* a length prefix */
         };
         for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
             snprintf(p, sizeof p, "%s/%s", dir, m[i].file);
@@ -926,8 +919,7 @@ test_tlog_interop__tiles_accepted_and_mutants_rejected(void **state)
             write_file(p, b, len);
             free(b);
         }
-        assert_int_equal(check(f, out, sizeof out, "tiles", f->vkey, dir,
-                               NULL),
+        assert_int_equal(check(f, out, sizeof out, "tiles", f->vkey, dir, NULL),
                          0);
     }
 }
