@@ -216,14 +216,15 @@ find_key(struct vctx *v, const char *id)
     return NULL;
 }
 
-/* The public key inside a verifier key "name+hexid+base64(0x01 ‖ pub)". */
+/* The public key inside a verifier key "name+hexid+base64(0x01 ‖ pub)".
+ * Names never hold '+'; base64 may. */
 static int
 vkey_pub(const char *vkey, uint8_t pub[32])
 {
-    const char *plus = strrchr(vkey, '+');
+    const char *plus = strchr(vkey, '+');
     uint8_t raw[33];
-    if (plus == NULL || strlen(plus + 1) != 44 ||
-        ldg_unbase64(raw, 33, plus + 1, 44) < 0 || raw[0] != 0x01)
+    if (plus == NULL || strlen(plus) != 1 + 8 + 1 + 44 || plus[9] != '+' ||
+        ldg_unbase64(raw, 33, plus + 10, 44) < 0 || raw[0] != 0x01)
         return -1;
     memcpy(pub, raw + 1, 32);
     return 0;

@@ -1,0 +1,920 @@
+/*
+ * test_verify.c — offline bundle verification (export/verify.c).
+ *
+ * Good bundles pass every check; the must-fail battery changes a real
+ * bundle the ways an attacker or an accident would — an event removed,
+ * added, altered, reordered; a proof for another checkpoint; the manifest
+ * altered; a key swapped; a revoked key's later event; a body or erasure
+ * faked — and each must fail the check that names it. Most cases run twice:
+ * as tampered, and again with the manifest made consistent and re-signed
+ * with the log key, so the deeper checks are shown to hold on their own.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "tests/export/helpers.h"
+
+struct fx {
+    char *dir;
+    struct ldg_ledger *l;
+    uint64_t size;
+    uint8_t *buf; /* export of run R1 */
+    size_t len;
+};
+
+static int
+setup(void **state)
+{
+    static const char *const r1[] = {"run=R1", NULL};
+    struct fx *f = calloc(1, sizeof *f);
+    f->dir = tmp_dir();
+    f->l = new_ledger(f->dir, "l");
+    f->size = seed_history(f->l);
+    assert_int_equal(export_terms(f->l, r1, &f->buf, &f->len), 0);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *f = *state;
+    ldg_close(f->l);
+    rm_rf(f->dir);
+    free(f->dir);
+    free(f->buf);
+    free(f);
+    return 0;
+}
+
+static char *
+vkey_of(struct ldg_ledger *l)
+{
+    char *v = malloc(512);
+    assert_int_equal(ldg_verifier_key(l, v, 512), 0);
+    return v;
+}
+
+/* Verifies buf and requires check `name` to fail (and the whole result). */
+static void
+expect_fail(const uint8_t *buf, size_t len, const char *trusted,
+            const char *name, const char *needle)
+{
+    struct ldg_bundle_report r;
+    int rc = verify_mem(buf, len, trusted, &r);
+    if (rc != LDG_ETAMPER || status_of(&r, name) != LDG_CHECK_FAIL ||
+        (needle && strstr(detail_of(&r, name), needle) == NULL)) {
+        fprintf(stderr, "expected %s to fail (with '%s'), rc %d:\n", name,
+                needle ? needle : "", rc);
+        print_report(&r);
+    }
+    assert_int_equal(rc, LDG_ETAMPER);
+    assert_int_equal(status_of(&r, name), LDG_CHECK_FAIL);
+    if (needle)
+        assert_non_null(strstr(detail_of(&r, name), needle));
+    assert_false(r.ok);
+}
+
+static void
+expect_pass(const uint8_t *buf, size_t len, const char *trusted)
+{
+    struct ldg_bundle_report r;
+    int rc = verify_mem(buf, len, trusted, &r);
+    if (rc != 0)
+        print_report(&r);
+    assert_int_equal(rc, 0);
+    assert_true(r.ok);
+    assert_true(r.readable);
+}
+
+/* The members of one event. */
+static void
+event_names(uint64_t seq, char e[48], char p[48], char b[48])
+{
+    snprintf(e, 48, "entries/%llu.entry", (unsigned long long)seq);
+    snprintf(p, 48, "proofs/%llu.proof", (unsigned long long)seq);
+    snprintf(b, 48, "bodies/%llu.json", (unsigned long long)seq);
+}
+
+/* The seq of the first selected event of type in the manifest. */
+static uint64_t
+first_of_type(struct bundle *b, const char *type)
+{
+    json_t *m = member_json_get(b, B_MANIFEST), *rec;
+    size_t i;
+    uint64_t seq = UINT64_MAX;
+    json_array_foreach(json_object_get(m, "events"), i, rec) {
+        if (strcmp(json_string_value(json_object_get(rec, "type")), type) ==
+            0) {
+            seq = strtoull(json_string_value(json_object_get(rec, "seq")),
+                           NULL, 10);
+            break;
+        }
+    }
+    json_decref(m);
+    assert_true(seq != UINT64_MAX);
+    return seq;
+}
+
+/* ------------------------------------------------------------- good -- */
+
+static void
+test_verify__export_of_a_run_passes_every_check(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_bundle_report r;
+    char *vk = vkey_of(f->l);
+
+    assert_int_equal(verify_mem(f->buf, f->len, NULL, &r), 0);
+    assert_int_equal(status_of(&r, "log-key"), LDG_CHECK_WARN);
+    assert_false(r.key_trusted);
+    assert_int_equal(r.selected, 4); /* R1: started, decision, step, end */
+    assert_int_equal(r.events, 6);   /* + genesis, alice's key.added */
+    assert_int_equal(r.checkpoint_size, f->size);
+    for (size_t i = 0; i < r.nchecks; i++)
+        assert_true(r.checks[i].status != LDG_CHECK_FAIL);
+    assert_int_equal(verify_mem(f->buf, f->len, vk, &r), 0);
+    assert_int_equal(status_of(&r, "log-key"), LDG_CHECK_PASS);
+    assert_true(r.key_trusted);
+    free(vk);
+}
+
+static void
+test_verify__rewritten_unchanged_bundle_still_passes(void **state)
+{
+    struct fx *f = *state;
+    struct bundle b;
+    uint8_t *out;
+    size_t len;
+
+    read_bundle(&b, f->buf, f->len);
+    write_bundle(&b, &out, &len);
+    expect_pass(out, len, NULL);
+    free(out);
+    resign(&b, f->l);
+    write_bundle(&b, &out, &len);
+    expect_pass(out, len, NULL);
+    free(out);
+    bundle_release(&b);
+}
+
+/* -------------------------------------------------------- must-fail -- */
+
+static void
+test_verify__event_removed_fails(void **state)
+{
+    struct fx *f = *state;
+    struct bundle b;
+    char e[48], p[48], bd[48];
+    uint8_t *out;
+    size_t len;
+    uint64_t seq;
+
+    read_bundle(&b, f->buf, f->len);
+    seq = first_of_type(&b, "route.decision");
+    event_names(seq, e, p, bd);
+    member_del(&b, e);
+    member_del(&b, p);
+    member_del(&b, bd);
+    write_bundle(&b, &out, &len);
+    expect_fail(out, len, NULL, "files", "listed in the manifest but missing");
+    expect_fail(out, len, NULL, "events", "not in the bundle");
+    free(out);
+    resign(&b, f->l); /* files now agree; the event list does not */
+    write_bundle(&b, &out, &len);
+    expect_fail(out, len, NULL, "events", "not in the bundle");
+    free(out);
+    bundle_release(&b);
+}
+
+static void
+test_verify__event_added_fails(void **state)
+{
+    static const char *const r2[] = {"run=R2", NULL};
+    struct fx *f = *state;
+    struct bundle b, other;
+    char e[48], p[48], bd[48];
+    uint8_t *buf2, *out;
+    size_t len2, len;
+    uint64_t seq;
+
+    assert_int_equal(export_terms(f->l, r2, &buf2, &len2), 0);
+    read_bundle(&other, buf2, len2);
+    seq = first_of_type(&other, "run.started");
+    event_names(seq, e, p, bd);
+    read_bundle(&b, f->buf, f->len);
+    assert_null(member_get(&b, e));
+    member_set(&b, e, member_get(&other, e)->data, member_get(&other, e)->len);
+    member_set(&b, p, member_get(&other, p)->data, member_get(&other, p)->len);
+    member_set(&b, bd, member_get(&other, bd)->data,
+               member_get(&other, bd)->len);
+    write_bundle(&b, &out, &len);
+    expect_fail(out, len, NULL, "files", "not listed in the manifest");
+    expect_fail(out, len, NULL, "events", "not listed in the manifest");
+    free(out);
+    resign(&b, f->l);
+    write_bundle(&b, &out, &len);
+    expect_fail(out, len, NULL, "events", "not listed in the manifest");
+    free(out);
+    bundle_release(&b);
+    bundle_release(&other);
+    free(buf2);
+}
+
+static void
+test_verify__event_altered_fails(void **state)
+{
+    struct fx *f = *state;
+    struct bundle b;
+    char e[48], p[48], bd[48];
+    struct bmember *m;
+    uint8_t *out, *pos;
+    size_t len;
+    uint64_t seq;
+
+    read_bundle(&b, f->buf, f->len);
+    seq = first_of_type(&b, "run.step");
+    event_names(seq, e, p, bd);
+    m = member_get(&b, e);
+    /* run.step -> run.stop: still decodes, says something else */
+    pos = memmem(m->data, m->len, "run.step", 8);
+    assert_non_null(pos);
+    memcpy(pos, "run.stop", 8);
+    write_bundle(&b, &out, &len);
+    expect_fail(out, len, NULL, "files", "digest does not match");
+    expect_fail(out, len, NULL, "proofs", "not included");
+    expect_fail(out, len, NULL, "signatures", "does not verify");
+    free(out);
+    resign(&b, f->l);
+    write_bundle(&b, &out, &len);
+    expect_fail(out, len, NULL, "proofs", "not included");
+    expect_fail(out, len, NULL, "signatures", "does not verify");
+    free(out);
+    bundle_release(&b);
+}
+
+static void
+test_verify__body_altered_fails(void **state)
+{
+    struct fx *f = *state;
+    struct bundle b;
+    char e[48], p[48], bd[48];
+    json_t *body;
+    uint8_t *out;
+    size_t len;
+
+    read_bundle(&b, f->buf, f->len);
+    event_names(first_of_type(&b, "run.finished"), e, p, bd);
+    body = member_json_get(&b, bd);
+    json_object_set_new(
+        json_object_get(json_object_get(body, "fields"), "status"), "value",
+        json_string("failed"));
+    member_json_set(&b, bd, body);
+    resign(&b, f->l);
+    write_bundle(&b, &out, &len);
+    expect_fail(out, len, NULL, "bodies", "does not match the entry's "
+                                          "commitment");
+    free(out);
+    bundle_release(&b);
+}
+
+static void
+test_verify__events_reordered_fails(void **state)
+{
+    struct fx *f = *state;
+    struct bundle b;
+    char e1[48], p1[48], b1[48], e2[48], p2[48], b2[48];
+    struct bmember *x, *y, t;
+    uint8_t *out;
+    size_t len;
+
+    /* swap two events' members: each name now holds the other event */
+    read_bundle(&b, f->buf, f->len);
+    event_names(first_of_type(&b, "route.decision"), e1, p1, b1);
+    event_names(first_of_type(&b, "run.step"), e2, p2, b2);
+    const char *pairs[3][2] = {{e1, e2}, {p1, p2}, {b1, b2}};
+    for (int i = 0; i < 3; i++) {
+        x = member_get(&b, pairs[i][0]);
+        y = member_get(&b, pairs[i][1]);
+        t = *x;
+        x->data = y->data;
+        x->len = y->len;
+        y->data = t.data;
+        y->len = t.len;
+    }
+    resign(&b, f->l);
+    write_bundle(&b, &out, &len);
+    expect_fail(out, len, NULL, "proofs", "holds event");
+    expect_fail(out, len, NULL, "signatures", "holds event");
+    free(out);
+    bundle_release(&b);
+}
+
+static void
+test_verify__events_jsonl_reordered_fails(void **state)
+{
+    struct fx *f = *state;
+    struct bundle b;
+    struct bmember *m;
+    char *first_nl, *second_nl, *tmp;
+    size_t l1, l2;
+    uint8_t *out;
+    size_t len;
+
+    read_bundle(&b, f->buf, f->len);
+    m = member_get(&b, B_EVENTS);
+    first_nl = memchr(m->data, '\n', m->len);
+    second_nl = memchr(first_nl + 1, '\n',
+                       m->len - (size_t)(first_nl + 1 - (char *)m->data));
+    l1 = (size_t)(first_nl + 1 - (char *)m->data);
+    l2 = (size_t)(second_nl - first_nl);
+    tmp = malloc(m->len);
+    memcpy(tmp, first_nl + 1, l2);
+    memcpy(tmp + l2, m->data, l1);
+    memcpy(tmp + l1 + l2, second_nl + 1, m->len - l1 - l2);
+    member_set(&b, B_EVENTS, tmp, m->len);
+    free(tmp);
+    write_bundle(&b, &out, &len);
+    expect_fail(out, len, NULL, "files", "events.jsonl");
+    free(out);
+    resign(&b, f->l);
+    write_bundle(&b, &out, &len);
+    expect_fail(out, len, NULL, "events", "differs");
+    free(out);
+    bundle_release(&b);
+}
+
+static void
+test_verify__manifest_event_list_reordered_fails(void **state)
+{
+    struct fx *f = *state;
+    struct bundle b;
+    json_t *m, *list, *a0;
+    uint8_t *out;
+    size_t len;
+
+    read_bundle(&b, f->buf, f->len);
+    m = member_json_get(&b, B_MANIFEST);
+    list = json_object_get(m, "events");
+    a0 = json_incref(json_array_get(list, 0));
+    json_array_remove(list, 0);
+    json_array_append_new(list, a0);
+    member_json_set(&b, B_MANIFEST, m);
+    write_bundle(&b, &out, &len);
+    expect_fail(out, len, NULL, "manifest-signature", NULL);
+    expect_fail(out, len, NULL, "events", "not in increasing order");
+    free(out);
+    bundle_release(&b);
+}
+
+static void
+test_verify__proof_for_another_checkpoint_fails(void **state)
+{
+    static const char *const r1[] = {"run=R1", NULL};
+    struct fx *f = *state;
+    struct bundle b, later;
+    char e[48], p[48], bd[48];
+    uint8_t *buf2, *out;
+    size_t len2, len;
+
+    add(f->l, "x.test.later", NULL, "{\"n\":1}");
+    assert_int_equal(export_terms(f->l, r1, &buf2, &len2), 0);
+    read_bundle(&later, buf2, len2);
+    read_bundle(&b, f->buf, f->len);
+    event_names(first_of_type(&b, "run.step"), e, p, bd);
+    member_set(&b, p, member_get(&later, p)->data, member_get(&later, p)->len);
+    resign(&b, f->l);
+    write_bundle(&b, &out, &len);
+    expect_fail(out, len, NULL, "proofs", "another checkpoint");
+    free(out);
+    /* the later checkpoint in place of the bundle's own */
+    member_set(&b, B_CHECKPOINT, member_get(&later, B_CHECKPOINT)->data,
+               member_get(&later, B_CHECKPOINT)->len);
+    resign(&b, f->l);
+    write_bundle(&b, &out, &len);
+    expect_fail(out, len, NULL, "checkpoint", "is not the bundle's");
+    expect_fail(out, len, NULL, "proofs", "another checkpoint");
+    free(out);
+    bundle_release(&b);
+    bundle_release(&later);
+    free(buf2);
+}
+
+static void
+test_verify__manifest_altered_fails(void **state)
+{
+    struct fx *f = *state;
+    struct bundle b;
+    json_t *m;
+    uint8_t *out;
+    size_t len;
+
+    read_bundle(&b, f->buf, f->len);
+    m = member_json_get(&b, B_MANIFEST);
+    json_object_set_new(json_object_get(m, "created"), "by",
+                        json_string("someone@else"));
+    member_json_set(&b, B_MANIFEST, m);
+    write_bundle(&b, &out, &len);
+    expect_fail(out, len, NULL, "manifest-signature", "does not name this");
+    free(out);
+    /* a signature made by another key */
+    {
+        char *dir2 = tmp_dir();
+        struct ldg_ledger *l2 = new_ledger(dir2, "other");
+        resign(&b, l2);
+        write_bundle(&b, &out, &len);
+        expect_fail(out, len, NULL, "manifest-signature", "does not verify");
+        free(out);
+        ldg_close(l2);
+        rm_rf(dir2);
+        free(dir2);
+    }
+    bundle_release(&b);
+}
+
+static void
+test_verify__actor_key_swapped_fails(void **state)
+{
+    struct fx *f = *state;
+    struct bundle b;
+    struct ldg_key *k;
+    json_t *kj;
+    char name[64], hex[65];
+    uint8_t *out;
+    size_t len;
+    uint64_t aseq;
+    char e[48], p[48], bd[48];
+
+    read_bundle(&b, f->buf, f->len);
+    assert_int_equal(ldg_key_generate(&k, "mallory"), 0);
+    ldg_hex(hex, k->pub, 32);
+    /* 1. the key file claims another public key */
+    for (size_t i = 0; i < b.n; i++)
+        if (strncmp(b.m[i].name, "keys/", 5) == 0) {
+            kj = member_json_get(&b, b.m[i].name);
+            if (strcmp(json_string_value(json_object_get(kj, "actor")),
+                       "alice") == 0) {
+                snprintf(name, sizeof name, "%s", b.m[i].name);
+                json_object_set_new(kj, "public_key", json_string(hex));
+                member_json_set(&b, name, kj);
+                break;
+            }
+            json_decref(kj);
+        }
+    resign(&b, f->l);
+    write_bundle(&b, &out, &len);
+    expect_fail(out, len, NULL, "keys", "does not agree");
+    free(out);
+    bundle_release(&b);
+    /* 2. the key.added body names mallory's key for alice */
+    read_bundle(&b, f->buf, f->len);
+    aseq = first_of_type(&b, "key.added");
+    event_names(aseq, e, p, bd);
+    kj = member_json_get(&b, bd);
+    json_object_set_new(
+        json_object_get(json_object_get(kj, "fields"), "public_key"),
+        "value", json_string(hex));
+    member_json_set(&b, bd, kj);
+    resign(&b, f->l);
+    write_bundle(&b, &out, &len);
+    expect_fail(out, len, NULL, "bodies", "commitment");
+    expect_fail(out, len, NULL, "signatures", "not established");
+    free(out);
+    bundle_release(&b);
+    ldg_key_free(k);
+}
+
+static void
+test_verify__log_key_swapped_fails(void **state)
+{
+    struct fx *f = *state;
+    char *dir2 = tmp_dir();
+    struct ldg_ledger *l2 = new_ledger(dir2, "impostor");
+    char *vk = vkey_of(f->l);
+    uint8_t *buf2;
+    size_t len2;
+
+    seed_history(l2);
+    assert_int_equal(export_terms(l2, NULL, &buf2, &len2), 0);
+    /* on its own terms the impostor's bundle holds together... */
+    expect_pass(buf2, len2, NULL);
+    /* ...but not under our log key */
+    expect_fail(buf2, len2, vk, "log-key", "is not the trusted key");
+    expect_fail(buf2, len2, vk, "checkpoint", "does not verify");
+    expect_fail(buf2, len2, vk, "manifest-signature", "does not verify");
+    {
+        /* our bundle, with the impostor's log.vkey and manifest key */
+        struct bundle b;
+        char vk2[520];
+        json_t *m;
+        uint8_t *out;
+        size_t len;
+        read_bundle(&b, f->buf, f->len);
+        assert_int_equal(ldg_verifier_key(l2, vk2, 512), 0);
+        m = member_json_get(&b, B_MANIFEST);
+        json_object_set_new(m, "log_key", json_string(vk2));
+        member_json_set(&b, B_MANIFEST, m);
+        strcat(vk2, "\n");
+        member_set(&b, B_VKEY, vk2, strlen(vk2));
+        resign(&b, l2);
+        write_bundle(&b, &out, &len);
+        expect_fail(out, len, NULL, "checkpoint", "does not verify");
+        free(out);
+        bundle_release(&b);
+    }
+    free(buf2);
+    free(vk);
+    ldg_close(l2);
+    rm_rf(dir2);
+    free(dir2);
+}
+
+/*
+ * A revoked key's later event. The core never appends one, so this builds
+ * the forgery a log-key holder could: a fork where alice's key is revoked
+ * at 2, and alice's event 4 from a copy of the ledger where she was not,
+ * under one signed checkpoint over both. Every proof, the keys and the
+ * chain hold; only the signatures check may (and must) catch it.
+ */
+static void
+test_verify__revoked_keys_later_event_fails(void **state)
+{
+    static const char *const sel4[] = {"seq=4", NULL};
+    struct fx *f = *state;
+    char *dir = tmp_dir(), path[4200], cmd[8500], ck[512], rootb64[45];
+    struct ldg_ledger *a, *b2;
+    uint8_t *abuf, *bbuf, *out, leaves[5][32], root[32], proof[64][32];
+    size_t alen, blen, len;
+    struct bundle ab, bb;
+    char *note;
+    json_t *m, *list, *kj;
+    uint64_t seq;
+    char keyname[64] = "";
+
+    (void)f;
+    a = new_ledger(dir, "a");
+    assert_int_equal(ldg_keys_add(a, "alice", NULL, &seq), 0);
+    assert_int_equal(seq, 1);
+    ldg_close(a);
+    snprintf(path, sizeof path, "%s/a", dir);
+    snprintf(cmd, sizeof cmd, "cp -a '%s' '%s/b'", path, dir);
+    assert_int_equal(system(cmd), 0);
+    a = open_ledger(path);
+    assert_int_equal(ldg_keys_revoke(a, "alice", "lost laptop", &seq), 0);
+    assert_int_equal(seq, 2);
+    add(a, "x.test.filler", NULL, "{\"n\":3}");
+    snprintf(path, sizeof path, "%s/b", dir);
+    b2 = open_ledger(path);
+    add(b2, "x.test.filler", NULL, "{\"n\":2}");
+    add(b2, "x.test.filler", NULL, "{\"n\":3}");
+    assert_int_equal(add(b2, "x.test.deed", "alice", "{\"n\":4}"), 4);
+    assert_int_equal(export_terms(a, NULL, &abuf, &alen), 0);
+    assert_int_equal(export_terms(b2, NULL, &bbuf, &blen), 0);
+    read_bundle(&ab, abuf, alen);
+    read_bundle(&bb, bbuf, blen);
+    /* the forged log: a's 0..2, b's 3..4 */
+    for (uint64_t i = 0; i < 5; i++) {
+        char e[48], p[48], bd[48];
+        event_names(i, e, p, bd);
+        struct bmember *src = member_get(i <= 2 ? &ab : &bb, e);
+        leaf_of(leaves[i], src->data, src->len);
+    }
+    naive_root(root, (const uint8_t(*)[32])leaves, 0, 5);
+    ldg_base64(rootb64, root, 32);
+    snprintf(ck, sizeof ck, "%s\n5\n%s\n", ldg_origin(b2), rootb64);
+    assert_int_equal(ldg_log_sign_note(b2, ck, strlen(ck), &note), 0);
+    /* start from b's export of event 4 (with 0 and 1 as support) */
+    free(bbuf);
+    bundle_release(&bb);
+    assert_int_equal(export_terms(b2, sel4, &bbuf, &blen), 0);
+    read_bundle(&bb, bbuf, blen);
+    {
+        char e[48], p[48], bd[48];
+        event_names(2, e, p, bd);
+        member_set(&bb, e, member_get(&ab, e)->data, member_get(&ab, e)->len);
+        member_set(&bb, bd, member_get(&ab, bd)->data,
+                   member_get(&ab, bd)->len);
+    }
+    member_set(&bb, B_CHECKPOINT, note, strlen(note));
+    for (uint64_t i = 0; i < 5; i++) {
+        char e[48], p[48], bd[48], *pt;
+        size_t n;
+        if (i == 3)
+            continue;
+        event_names(i, e, p, bd);
+        n = naive_path(proof, (const uint8_t(*)[32])leaves, i, 0, 5);
+        pt = proof_text(i, (const uint8_t(*)[32])proof, n, note);
+        member_set(&bb, p, pt, strlen(pt));
+        free(pt);
+    }
+    for (size_t i = 0; i < bb.n; i++)
+        if (strncmp(bb.m[i].name, "keys/", 5) == 0) {
+            kj = member_json_get(&bb, bb.m[i].name);
+            if (strcmp(json_string_value(json_object_get(kj, "actor")),
+                       "alice") == 0) {
+                snprintf(keyname, sizeof keyname, "%s", bb.m[i].name);
+                json_object_set_new(kj, "revoked_seq", json_string("2"));
+                member_json_set(&bb, keyname, kj);
+                break;
+            }
+            json_decref(kj);
+        }
+    assert_true(keyname[0] != '\0');
+    m = member_json_get(&bb, B_MANIFEST);
+    json_object_set_new(json_object_get(m, "checkpoint"), "size",
+                        json_string("5"));
+    json_object_set_new(json_object_get(m, "checkpoint"), "root",
+                        json_string(rootb64));
+    list = json_object_get(m, "events");
+    json_array_insert_new(list, 2,
+                          json_pack("{s:s, s:s, s:s, s:s}", "seq", "2",
+                                    "type", "key.revoked", "role", "support",
+                                    "body", "full"));
+    json_object_set_new(json_object_get(m, "counts"), "support",
+                        json_string("3"));
+    json_object_set_new(json_object_get(m, "counts"), "entries",
+                        json_string("4"));
+    member_json_set(&bb, B_MANIFEST, m);
+    resign(&bb, b2);
+    write_bundle(&bb, &out, &len);
+    {
+        struct ldg_bundle_report r;
+        int vrc = verify_mem(out, len, NULL, &r);
+        if (vrc != LDG_ETAMPER)
+            print_report(&r);
+        assert_int_equal(vrc, LDG_ETAMPER);
+        if (status_of(&r, "signatures") != LDG_CHECK_FAIL)
+            print_report(&r);
+        assert_int_equal(status_of(&r, "proofs"), LDG_CHECK_PASS);
+        assert_int_equal(status_of(&r, "keys"), LDG_CHECK_PASS);
+        assert_int_equal(status_of(&r, "chain"), LDG_CHECK_PASS);
+        assert_int_equal(status_of(&r, "checkpoint"), LDG_CHECK_PASS);
+        assert_int_equal(status_of(&r, "signatures"), LDG_CHECK_FAIL);
+        assert_non_null(strstr(detail_of(&r, "signatures"),
+                               "was revoked at event 2"));
+    }
+    free(out);
+    free(note);
+    free(abuf);
+    free(bbuf);
+    bundle_release(&ab);
+    bundle_release(&bb);
+    ldg_close(a);
+    ldg_close(b2);
+    rm_rf(dir);
+    free(dir);
+}
+
+static void
+test_verify__key_event_missing_fails(void **state)
+{
+    struct fx *f = *state;
+    struct bundle b;
+    char e[48], p[48], bd[48];
+    json_t *m, *list, *rec;
+    size_t i;
+    uint8_t *out;
+    size_t len;
+    uint64_t aseq;
+
+    read_bundle(&b, f->buf, f->len);
+    aseq = first_of_type(&b, "key.added");
+    event_names(aseq, e, p, bd);
+    member_del(&b, e);
+    member_del(&b, p);
+    member_del(&b, bd);
+    m = member_json_get(&b, B_MANIFEST);
+    list = json_object_get(m, "events");
+    json_array_foreach(list, i, rec) {
+        if (strcmp(json_string_value(json_object_get(rec, "type")),
+                   "key.added") == 0) {
+            json_array_remove(list, i);
+            break;
+        }
+    }
+    member_json_set(&b, B_MANIFEST, m);
+    resign(&b, f->l);
+    write_bundle(&b, &out, &len);
+    expect_fail(out, len, NULL, "signatures", "not established");
+    expect_fail(out, len, NULL, "keys", "no proven event establishes");
+    free(out);
+    bundle_release(&b);
+}
+
+static void
+test_verify__fake_erasure_marker_fails(void **state)
+{
+    struct fx *f = *state;
+    struct bundle b;
+    char e[48], p[48], bd[48];
+    uint8_t *out;
+    size_t len;
+    json_t *m, *rec;
+    size_t i;
+    uint64_t seq;
+
+    read_bundle(&b, f->buf, f->len);
+    seq = first_of_type(&b, "run.step");
+    event_names(seq, e, p, bd);
+    member_set(&b, bd, "{\"erased\":true}", 15);
+    m = member_json_get(&b, B_MANIFEST);
+    json_array_foreach(json_object_get(m, "events"), i, rec) {
+        if (strcmp(json_string_value(json_object_get(rec, "type")),
+                   "run.step") == 0)
+            json_object_set_new(rec, "body", json_string("erased"));
+    }
+    member_json_set(&b, B_MANIFEST, m);
+    resign(&b, f->l);
+    write_bundle(&b, &out, &len);
+    expect_fail(out, len, NULL, "erasures", "no proven body.erased");
+    free(out);
+    bundle_release(&b);
+}
+
+static void
+test_verify__erased_body_verifies_with_its_erasure_event(void **state)
+{
+    static const char *const r2[] = {"run=R2", NULL};
+    struct fx *f = *state;
+    struct ldg_bundle_report r;
+    struct bundle b;
+    uint8_t *buf, *out;
+    size_t len, olen;
+    uint64_t target = 0, eseq;
+    char e[48], p[48], bd[48], body[128];
+
+    /* erase R2's run.started */
+    read_bundle(&b, f->buf, f->len);
+    bundle_release(&b);
+    assert_int_equal(export_terms(f->l, r2, &buf, &len), 0);
+    read_bundle(&b, buf, len);
+    target = first_of_type(&b, "run.started");
+    bundle_release(&b);
+    free(buf);
+    snprintf(body, sizeof body,
+             "{\"target_seq\":%llu,\"reason\":\"GDPR request\"}",
+             (unsigned long long)target);
+    eseq = add(f->l, "body.erased", NULL, body);
+    assert_int_equal(export_terms(f->l, r2, &buf, &len), 0);
+    assert_int_equal(verify_mem(buf, len, NULL, &r), 0);
+    assert_int_equal(r.bodies_erased, 1);
+    assert_non_null(strstr(detail_of(&r, "redactions"), "erased"));
+    /* without the body.erased event the erasure is unexplained */
+    read_bundle(&b, buf, len);
+    event_names(eseq, e, p, bd);
+    assert_non_null(member_get(&b, e));
+    member_del(&b, e);
+    member_del(&b, p);
+    member_del(&b, bd);
+    {
+        json_t *m = member_json_get(&b, B_MANIFEST), *rec;
+        size_t i;
+        json_array_foreach(json_object_get(m, "events"), i, rec) {
+            if (strcmp(json_string_value(json_object_get(rec, "type")),
+                       "body.erased") == 0) {
+                json_array_remove(json_object_get(m, "events"), i);
+                break;
+            }
+        }
+        json_object_set_new(json_object_get(m, "counts"), "support",
+                            json_string("1"));
+        json_object_set_new(json_object_get(m, "counts"), "entries",
+                            json_string("4"));
+        member_json_set(&b, B_MANIFEST, m);
+    }
+    resign(&b, f->l);
+    write_bundle(&b, &out, &olen);
+    expect_fail(out, olen, NULL, "erasures", "no proven body.erased");
+    free(out);
+    bundle_release(&b);
+    free(buf);
+}
+
+static void
+test_verify__withheld_field_filled_in_wrongly_fails(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_export_opts o;
+    static char t0[] = "run=R1", f0[] = "requested_by";
+    char *terms[] = {t0}, *fields[] = {f0};
+    struct bundle b;
+    uint8_t *buf, *out;
+    size_t len, olen;
+    uint64_t seq;
+    char e[48], p[48], bd[48];
+    json_t *body, *fl, *wh;
+
+    memset(&o, 0, sizeof o);
+    o.nterms = 1;
+    o.terms = terms;
+    o.nredact_fields = 1;
+    o.redact_fields = fields;
+    assert_int_equal(export_mem(f->l, &o, &buf, &len, NULL), 0);
+    expect_pass(buf, len, NULL);
+    read_bundle(&b, buf, len);
+    seq = first_of_type(&b, "run.started");
+    event_names(seq, e, p, bd);
+    body = member_json_get(&b, bd);
+    fl = json_object_get(body, "fields");
+    wh = json_object_get(body, "withheld");
+    assert_int_equal(json_array_size(wh), 1);
+    /* claim a value for the withheld field, dropping its digest */
+    json_object_set_new(fl, "requested_by",
+                        json_pack("{s:s, s:s}", "salt",
+                                  "AAAAAAAAAAAAAAAAAAAAAA==", "value",
+                                  "eve@example.com"));
+    json_array_clear(wh);
+    member_json_set(&b, bd, body);
+    resign(&b, f->l);
+    write_bundle(&b, &out, &olen);
+    expect_fail(out, olen, NULL, "bodies", "commitment");
+    free(out);
+    bundle_release(&b);
+    free(buf);
+}
+
+static void
+test_verify__garbage_is_not_a_bundle(void **state)
+{
+    struct ldg_bundle_report r;
+    uint8_t junk[4096];
+    (void)state;
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (uint8_t)(i * 131 + 7);
+    assert_int_equal(verify_mem(junk, sizeof junk, NULL, &r), LDG_EBADINPUT);
+    assert_false(r.readable);
+    assert_int_equal(status_of(&r, "archive"), LDG_CHECK_FAIL);
+    assert_int_equal(verify_mem(junk, 0, NULL, &r), LDG_EBADINPUT);
+}
+
+static void
+test_verify__every_truncation_is_refused(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_bundle_report r;
+    size_t step = f->len / 97 + 1;
+
+    for (size_t n = 0; n < f->len; n += step) {
+        int rc = verify_mem(f->buf, n, NULL, &r);
+        if (rc == 0)
+            fprintf(stderr, "truncated to %zu of %zu bytes: accepted\n", n,
+                    f->len);
+        assert_true(rc == LDG_EBADINPUT || rc == LDG_ETOOBIG);
+        assert_false(r.readable);
+    }
+}
+
+static void
+test_verify__bit_flips_never_pass(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_bundle_report r;
+    uint8_t *copy = malloc(f->len);
+    size_t step = f->len / 61 + 1;
+
+    for (size_t i = 0; i < f->len; i += step) {
+        int rc;
+        memcpy(copy, f->buf, f->len);
+        copy[i] ^= 0x10;
+        rc = verify_mem(copy, f->len, NULL, &r);
+        if (rc == 0)
+            fprintf(stderr, "flip at %zu: accepted\n", i);
+        assert_true(rc != 0);
+    }
+    free(copy);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+        T(test_verify__export_of_a_run_passes_every_check),
+        T(test_verify__rewritten_unchanged_bundle_still_passes),
+        T(test_verify__event_removed_fails),
+        T(test_verify__event_added_fails),
+        T(test_verify__event_altered_fails),
+        T(test_verify__body_altered_fails),
+        T(test_verify__events_reordered_fails),
+        T(test_verify__events_jsonl_reordered_fails),
+        T(test_verify__manifest_event_list_reordered_fails),
+        T(test_verify__proof_for_another_checkpoint_fails),
+        T(test_verify__manifest_altered_fails),
+        T(test_verify__actor_key_swapped_fails),
+        T(test_verify__log_key_swapped_fails),
+        T(test_verify__revoked_keys_later_event_fails),
+        T(test_verify__key_event_missing_fails),
+        T(test_verify__fake_erasure_marker_fails),
+        T(test_verify__erased_body_verifies_with_its_erasure_event),
+        T(test_verify__withheld_field_filled_in_wrongly_fails),
+        T(test_verify__garbage_is_not_a_bundle),
+        T(test_verify__every_truncation_is_refused),
+        T(test_verify__bit_flips_never_pass),
+#undef T
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
