@@ -1345,10 +1345,19 @@ struct ldg_writer {
 static int
 sign_available(struct ldg_writer *w)
 {
+    /* A committed batch was fully signed: never look at its slot again,
+     * another batch may be filling it. */
+    if (w->sign_b < w->tail) {
+        w->sign_b = w->tail;
+        w->sign_i = 0;
+    }
     while (w->sign_b < w->head && w->sign_i >= w->ring[w->sign_b % RING].n) {
         w->sign_b++;
         w->sign_i = 0;
     }
+    /* The slot of batch tail+RING is still the tail batch's. */
+    if (w->sign_b >= w->tail + RING)
+        return 0;
     return w->sign_i < w->ring[w->sign_b % RING].n;
 }
 

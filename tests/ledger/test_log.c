@@ -1,0 +1,443 @@
+/*
+ * test_log.c — init/open, append, the bulk writer, keys, timestamps, map
+ * growth, read-only handles.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "ledger/ledger_int.h"
+#include "tests/support/support.h"
+
+static void
+test_log__init_writes_genesis_and_checkpoint(void **state)
+{
+    char dir[256], err[256], *note = NULL;
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 1);
+    struct ldg_txn *t;
+    struct ldg_event ev;
+    struct stat st;
+    uint64_t size;
+    char path[300];
+    (void)state;
+
+    assert_int_equal(ldg_size(l, &size), 0);
+    assert_int_equal(size, 1);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_event_get(t, 0, &ev), 0);
+    assert_string_equal(ev.type, "ledger.genesis");
+    assert_string_equal(ev.actor, ldg_log_key(l)->key_id);
+    assert_int_equal(ldg_checkpoint_get(t, 1, &note), 0);
+    assert_non_null(strstr(note, "test.local/unit\n1\n"));
+    free(note);
+    ldg_txn_abort(t);
+    /* key file 0600 in a 0700 directory */
+    snprintf(path, sizeof path, "%s/keys", dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    snprintf(path, sizeof path, "%s/keys/log.key", dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    /* a second init refuses */
+    assert_int_equal(ldg_init(dir, NULL, NULL, err, sizeof err), LDG_EEXIST);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_log__append_derives_subject_and_run(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_txn *t;
+    struct ldg_event ev;
+    json_t *b;
+    uint64_t s1, s2;
+    (void)state;
+
+    s1 = t_append(l, "route.decision",
+                  "{\"route\":\"pdf-ops/extract\",\"chosen_model\":\"m\","
+                  "\"run\":\"R-7\"}",
+                  NULL);
+    s2 = t_append(l, "host.profile",
+                  "{\"cpu\":\"x\",\"cores\":2,\"ram_mb\":1024}", NULL);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_event_get(t, s1, &ev), 0);
+    assert_string_equal(ev.subject, "route:pdf-ops/extract");
+    assert_string_equal(ev.run, "R-7");
+    assert_int_equal(ldg_body_get(t, s1, &b), 0);
+    assert_string_equal(json_string_value(json_object_get(b, "chosen_model")),
+                        "m");
+    json_decref(b);
+    assert_int_equal(ldg_event_get(t, s2, &ev), 0);
+    assert_string_equal(ev.subject, "host:local");
+    assert_string_equal(ev.run, "");
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_log__bad_input_changes_nothing(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_event_in in;
+    uint64_t before, after;
+    json_t *b;
+    (void)state;
+
+    assert_int_equal(ldg_size(l, &before), 0);
+    memset(&in, 0, sizeof in);
+    in.type = "route.decision";
+    b = json_pack("{s:s}", "route", "r");
+    in.body = b;
+    assert_int_equal(ldg_append(l, &in, NULL), LDG_EBADINPUT);
+    assert_non_null(strstr(ldg_errmsg(l), "chosen_model"));
+    json_decref(b);
+    in.type = "no.such";
+    b = json_object();
+    in.body = b;
+    assert_int_equal(ldg_append(l, &in, NULL), LDG_EBADINPUT);
+    assert_non_null(strstr(ldg_errmsg(l), "x."));
+    in.type = "ledger.genesis";
+    assert_int_equal(ldg_append(l, &in, NULL), LDG_EBADINPUT);
+    in.type = "x.ok";
+    in.subject = "nocolon";
+    assert_int_equal(ldg_append(l, &in, NULL), LDG_EBADINPUT);
+    in.subject = NULL;
+    in.has_parent = 1;
+    in.parent = 99;
+    assert_int_equal(ldg_append(l, &in, NULL), LDG_EBADINPUT);
+    in.has_parent = 0;
+    in.actor = "nobody";
+    assert_int_equal(ldg_append(l, &in, NULL), LDG_EKEY);
+    json_decref(b);
+    /* an oversized body is refused */
+    {
+        char *big = malloc(2 << 20);
+        memset(big, 'a', (2 << 20) - 1);
+        big[(2 << 20) - 1] = '\0';
+        b = json_pack("{s:s}", "blob", big);
+        free(big);
+        in.actor = NULL;
+        in.body = b;
+        assert_int_equal(ldg_append(l, &in, NULL), LDG_ETOOBIG);
+        json_decref(b);
+    }
+    assert_int_equal(ldg_size(l, &after), 0);
+    assert_int_equal(before, after);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_log__timestamps_never_go_backwards(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_txn *t;
+    struct ldg_event a, b;
+    uint64_t clock = 2000000000000000000ull, s1, s2;
+    (void)state;
+
+    ldg_set_clock(l, &clock);
+    s1 = t_append(l, "x.t", "{}", NULL);
+    clock -= 1000000000ull; /* the clock jumps back a second */
+    s2 = t_append(l, "x.t", "{}", NULL);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_event_get(t, s1, &a), 0);
+    assert_int_equal(ldg_event_get(t, s2, &b), 0);
+    assert_true(b.ts_ns > a.ts_ns);
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_log__writer_commits_in_groups_and_counts(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_writer_options wo;
+    struct ldg_writer *w;
+    struct ldg_verify_report r;
+    uint64_t size;
+    (void)state;
+
+    memset(&wo, 0, sizeof wo);
+    wo.batch = 7;
+    wo.threads = 2;
+    assert_int_equal(ldg_writer_new(&w, l, &wo), 0);
+    for (int i = 0; i < 100; i++) {
+        struct ldg_event_in in;
+        json_t *b = json_pack("{s:i}", "i", i);
+        memset(&in, 0, sizeof in);
+        in.type = (i == 50) ? "bad type" : "x.test.n";
+        in.body = b;
+        if (i == 50)
+            assert_int_equal(ldg_writer_add(w, &in), LDG_EBADINPUT);
+        else
+            assert_int_equal(ldg_writer_add(w, &in), 0);
+        json_decref(b);
+    }
+    assert_int_equal(ldg_writer_flush(w), 0);
+    assert_int_equal(ldg_writer_committed(w), 99);
+    assert_int_equal(ldg_writer_first_seq(w), 1);
+    ldg_writer_free(w);
+    assert_int_equal(ldg_size(l, &size), 0);
+    assert_int_equal(size, 100);
+    assert_int_equal(ldg_verify(l, LDG_VERIFY_FULL, 0, &r, NULL, NULL), 0);
+    /* the events are in input order */
+    {
+        struct ldg_txn *t;
+        json_t *b;
+        assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+        assert_int_equal(ldg_body_get(t, 99, &b), 0);
+        assert_int_equal(json_integer_value(json_object_get(b, "i")), 99);
+        json_decref(b);
+        ldg_txn_abort(t);
+    }
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* A second handle appending between the writer's groups: the writer's
+ * predicted stamps are wrong and must be redone. */
+static void
+test_log__writer_survives_interleaved_appends(void **state)
+{
+    char dir[256], err[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0), *l2;
+    struct ldg_writer_options wo;
+    struct ldg_writer *w;
+    struct ldg_verify_report r;
+    struct ldg_options o;
+    (void)state;
+
+    memset(&o, 0, sizeof o);
+    o.flags = LDG_NOSYNC;
+    assert_int_equal(ldg_open(&l2, dir, &o, err, sizeof err), 0);
+    memset(&wo, 0, sizeof wo);
+    wo.batch = 5;
+    assert_int_equal(ldg_writer_new(&w, l, &wo), 0);
+    for (int i = 0; i < 40; i++) {
+        struct ldg_event_in in;
+        json_t *b = json_pack("{s:i}", "i", i);
+        memset(&in, 0, sizeof in);
+        in.type = "x.test.n";
+        in.body = b;
+        assert_int_equal(ldg_writer_add(w, &in), 0);
+        json_decref(b);
+        if (i % 9 == 0) {
+            assert_int_equal(ldg_writer_flush(w), 0);
+            t_append(l2, "x.test.other", "{}", NULL);
+        }
+    }
+    assert_int_equal(ldg_writer_flush(w), 0);
+    assert_int_equal(ldg_writer_committed(w), 40);
+    ldg_writer_free(w);
+    assert_int_equal(ldg_verify(l, LDG_VERIFY_FULL, 0, &r, NULL, NULL), 0);
+    assert_int_equal(r.to, 1 + 40 + 5);
+    ldg_close(l2);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_log__keys_add_revoke_and_refuse(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_keyinfo *k;
+    struct ldg_event_in in;
+    json_t *b = json_object();
+    uint64_t seq;
+    size_t n;
+    (void)state;
+
+    assert_int_equal(ldg_keys_add(l, "alice", "a,b", &seq), 0);
+    assert_int_equal(seq, 1);
+    assert_int_equal(ldg_keys_add(l, "alice", NULL, NULL), LDG_EEXIST);
+    assert_int_equal(ldg_keys_add(l, "log", NULL, NULL), LDG_EEXIST);
+    assert_int_equal(ldg_keys_add(l, "bad name", NULL, NULL), LDG_EINVAL);
+    t_append(l, "x.t", "{}", "alice");
+    assert_int_equal(ldg_keys_list(l, &k, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(k[0].name, "log");
+    assert_string_equal(k[1].name, "alice");
+    assert_int_equal(k[1].revoked_seq, UINT64_MAX);
+    assert_true(k[1].has_secret);
+    free(k);
+    assert_int_equal(ldg_keys_revoke(l, "alice", "lost", &seq), 0);
+    assert_int_equal(ldg_keys_revoke(l, "alice", "again", NULL),
+                     LDG_EBADINPUT);
+    assert_int_equal(ldg_keys_revoke(l, "log", "no", NULL), LDG_EBADINPUT);
+    memset(&in, 0, sizeof in);
+    in.type = "x.t";
+    in.body = b;
+    in.actor = "alice";
+    assert_int_equal(ldg_append(l, &in, NULL), LDG_EKEY);
+    assert_non_null(strstr(ldg_errmsg(l), "revoked"));
+    /* a new key may take the name once the old one is revoked */
+    assert_int_equal(ldg_keys_add(l, "alice2", NULL, NULL), 0);
+    json_decref(b);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_log__loose_key_file_permissions_are_refused(void **state)
+{
+    char dir[256], path[300];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_event_in in;
+    json_t *b = json_object();
+    (void)state;
+
+    assert_int_equal(ldg_keys_add(l, "bob", NULL, NULL), 0);
+    snprintf(path, sizeof path, "%s/keys/bob.key", dir);
+    assert_int_equal(chmod(path, 0644), 0);
+    memset(&in, 0, sizeof in);
+    in.type = "x.t";
+    in.body = b;
+    in.actor = "bob";
+    assert_int_equal(ldg_append(l, &in, NULL), LDG_EKEY);
+    assert_non_null(strstr(ldg_errmsg(l), "0644"));
+    assert_int_equal(chmod(path, 0600), 0);
+    snprintf(path, sizeof path, "%s/keys", dir);
+    assert_int_equal(chmod(path, 0755), 0);
+    assert_int_equal(ldg_append(l, &in, NULL), LDG_EKEY);
+    assert_non_null(strstr(ldg_errmsg(l), "0755"));
+    assert_int_equal(chmod(path, 0700), 0);
+    json_decref(b);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* A small map grows; a map that may not grow fails cleanly with nothing
+ * lost. */
+static void
+test_log__full_map_grows_or_fails_cleanly(void **state)
+{
+    char dir[256], err[256];
+    struct ldg_options o;
+    struct ldg_ledger *l;
+    struct ldg_writer *w;
+    struct ldg_verify_report r;
+    uint64_t size, committed;
+    int rc = 0;
+    (void)state;
+
+    snprintf(dir, sizeof dir, "/tmp/ldgtest.XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    memset(&o, 0, sizeof o);
+    o.flags = LDG_NOSYNC;
+    o.map_size_bytes = 256 * 1024;
+    assert_int_equal(ldg_init(dir, "t.local/map", &o, err, sizeof err), 0);
+    assert_int_equal(ldg_open(&l, dir, &o, err, sizeof err), 0);
+    t_append_many(l, 3000); /* ~several MiB: must grow */
+    assert_int_equal(ldg_size(l, &size), 0);
+    assert_int_equal(size, 3001);
+    ldg_close(l);
+
+    o.map_max_bytes = 4u << 20; /* then cap it */
+    assert_int_equal(ldg_open(&l, dir, &o, err, sizeof err), 0);
+    assert_int_equal(ldg_writer_new(&w, l, NULL), 0);
+    for (int i = 0; i < 100000 && rc == 0; i++) {
+        struct ldg_event_in in;
+        json_t *b = json_pack("{s:i, s:s}", "i", i, "pad",
+                              "................................................"
+                              "................................................");
+        memset(&in, 0, sizeof in);
+        in.type = "x.test.fill";
+        in.body = b;
+        rc = ldg_writer_add(w, &in);
+        json_decref(b);
+    }
+    if (rc == 0)
+        rc = ldg_writer_flush(w);
+    assert_int_equal(rc, LDG_EFULL);
+    assert_non_null(strstr(ldg_errmsg(l), "full"));
+    committed = ldg_writer_committed(w);
+    ldg_writer_free(w);
+    assert_int_equal(ldg_size(l, &size), 0);
+    assert_int_equal(size, 3001 + committed);
+    assert_int_equal(ldg_verify(l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0,
+                                &r, NULL, NULL),
+                     0);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_log__read_only_handle_refuses_appends(void **state)
+{
+    char dir[256], err[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0), *ro;
+    struct ldg_options o;
+    struct ldg_event_in in;
+    json_t *b = json_object();
+    (void)state;
+
+    ldg_close(l);
+    memset(&o, 0, sizeof o);
+    o.flags = LDG_RDONLY;
+    assert_int_equal(ldg_open(&ro, dir, &o, err, sizeof err), 0);
+    memset(&in, 0, sizeof in);
+    in.type = "x.t";
+    in.body = b;
+    assert_int_equal(ldg_append(ro, &in, NULL), LDG_EINVAL);
+    json_decref(b);
+    ldg_close(ro);
+    assert_int_equal(ldg_open(&ro, "/nonexistent/ledger", &o, err,
+                              sizeof err),
+                     LDG_ENOTFOUND);
+    assert_non_null(strstr(err, "ledger init"));
+    t_rmrf(dir);
+}
+
+static void
+test_log__default_dir_resolution(void **state)
+{
+    char buf[512];
+    (void)state;
+    assert_int_equal(ldg_default_dir(buf, sizeof buf, "/x/y"), 0);
+    assert_string_equal(buf, "/x/y");
+    setenv("LEDGER_DIR", "/from/env", 1);
+    assert_int_equal(ldg_default_dir(buf, sizeof buf, NULL), 0);
+    assert_string_equal(buf, "/from/env");
+    unsetenv("LEDGER_DIR");
+    setenv("XDG_STATE_HOME", "/xdg", 1);
+    assert_int_equal(ldg_default_dir(buf, sizeof buf, NULL), 0);
+    assert_string_equal(buf, "/xdg/ledger");
+    unsetenv("XDG_STATE_HOME");
+    setenv("HOME", "/home/u", 1);
+    assert_int_equal(ldg_default_dir(buf, sizeof buf, NULL), 0);
+    assert_string_equal(buf, "/home/u/.local/state/ledger");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_log__init_writes_genesis_and_checkpoint),
+        cmocka_unit_test(test_log__append_derives_subject_and_run),
+        cmocka_unit_test(test_log__bad_input_changes_nothing),
+        cmocka_unit_test(test_log__timestamps_never_go_backwards),
+        cmocka_unit_test(test_log__writer_commits_in_groups_and_counts),
+        cmocka_unit_test(test_log__writer_survives_interleaved_appends),
+        cmocka_unit_test(test_log__keys_add_revoke_and_refuse),
+        cmocka_unit_test(test_log__loose_key_file_permissions_are_refused),
+        cmocka_unit_test(test_log__full_map_grows_or_fails_cleanly),
+        cmocka_unit_test(test_log__read_only_handle_refuses_appends),
+        cmocka_unit_test(test_log__default_dir_resolution),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
