@@ -67,6 +67,7 @@ struct ldg_query_iter {
     struct keyname *names;
     size_t nnames;
     struct ldg_query_stats st;
+    uint64_t size; /* of the log in t */
 };
 
 static void
@@ -513,7 +514,8 @@ plan_group(struct ldg_query_iter *it, size_t gi, uint64_t lo, uint64_t hi)
             return add_scan(it, S_BODIES, p, lo, hi);
         }
     }
-    plan_note(it, lo == 0 && hi == UINT64_MAX ? "entries" : "entries(range)");
+    plan_note(it, lo == 0 && hi >= it->size - 1 ? "entries"
+                                                : "entries(range)");
     return add_scan(it, S_ENTRIES, NULL, lo, hi);
 }
 
@@ -728,6 +730,7 @@ ldg_query_iter_new(struct ldg_query_iter **out, const struct ldg_query *q,
         (rc = ldg_db_open(t, "bodies", 0, &it->bodies)) < 0 ||
         (rc = ldg_txn_size(t, &size)) < 0 || (rc = resolve_actors(it)) < 0)
         goto fail;
+    it->size = size;
     it->st.seq_lo = 1;
     it->st.seq_hi = 0;
     if (size == 0)
