@@ -444,7 +444,7 @@ read_archive(struct bundle *b, struct zsrc *z,
         snprintf(err, errcap, "not a ledger bundle: empty archive");
         goto out;
     }
-    if (z->last_ret != 0 || !z->in_eof) {
+    if (z->last_ret != 0 || !z->in_eof || z->in.pos < z->in.size) {
         /* libarchive stops at the end marker; anything after it must be
          * padding inside the same, complete frame. */
         const void *p;

@@ -213,6 +213,24 @@ print_report(const struct ldg_bundle_report *r)
                 r->checks[i].name, r->checks[i].detail);
 }
 
+/* Optionally saves a hostile archive as a corpus vector. */
+UNUSED static void
+save_vector(const char *name, const uint8_t *p, size_t n)
+{
+    const char *dir = getenv("LDG_EXPORT_WRITE_VECTORS");
+    char path[4200];
+    FILE *f;
+    if (dir == NULL)
+        return;
+    snprintf(path, sizeof path, "%s/%s.bundle", dir, name);
+    f = fopen(path, "wb");
+    if (f == NULL)
+        abort();
+    if (fwrite(p, 1, n, f) != n)
+        abort();
+    fclose(f);
+}
+
 /* ------------------------------------------------------ bundle editor -- */
 
 UNUSED static void

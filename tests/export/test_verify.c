@@ -181,6 +181,7 @@ test_verify__event_removed_fails(void **state)
     member_del(&b, p);
     member_del(&b, bd);
     write_bundle(&b, &out, &len);
+    save_vector("tamper-event-removed", out, len);
     expect_fail(out, len, NULL, "files", "listed in the manifest but missing");
     expect_fail(out, len, NULL, "events", "not in the bundle");
     free(out);
@@ -213,6 +214,7 @@ test_verify__event_added_fails(void **state)
     member_set(&b, bd, member_get(&other, bd)->data,
                member_get(&other, bd)->len);
     write_bundle(&b, &out, &len);
+    save_vector("tamper-event-added", out, len);
     expect_fail(out, len, NULL, "files", "not listed in the manifest");
     expect_fail(out, len, NULL, "events", "not listed in the manifest");
     free(out);
@@ -245,6 +247,7 @@ test_verify__event_altered_fails(void **state)
     assert_non_null(pos);
     memcpy(pos, "run.stop", 8);
     write_bundle(&b, &out, &len);
+    save_vector("tamper-event-altered", out, len);
     expect_fail(out, len, NULL, "files", "digest does not match");
     expect_fail(out, len, NULL, "proofs", "not included");
     expect_fail(out, len, NULL, "signatures", "does not verify");
@@ -276,6 +279,7 @@ test_verify__body_altered_fails(void **state)
     member_json_set(&b, bd, body);
     resign(&b, f->l);
     write_bundle(&b, &out, &len);
+    save_vector("tamper-body-altered", out, len);
     expect_fail(out, len, NULL, "bodies", "does not match the entry's "
                                           "commitment");
     free(out);
@@ -308,6 +312,7 @@ test_verify__events_reordered_fails(void **state)
     }
     resign(&b, f->l);
     write_bundle(&b, &out, &len);
+    save_vector("tamper-events-reordered", out, len);
     expect_fail(out, len, NULL, "proofs", "holds event");
     expect_fail(out, len, NULL, "signatures", "holds event");
     free(out);
@@ -339,6 +344,7 @@ test_verify__events_jsonl_reordered_fails(void **state)
     member_set(&b, B_EVENTS, tmp, m->len);
     free(tmp);
     write_bundle(&b, &out, &len);
+    save_vector("tamper-jsonl-reordered", out, len);
     expect_fail(out, len, NULL, "files", "events.jsonl");
     free(out);
     resign(&b, f->l);
@@ -389,6 +395,7 @@ test_verify__proof_for_another_checkpoint_fails(void **state)
     member_set(&b, p, member_get(&later, p)->data, member_get(&later, p)->len);
     resign(&b, f->l);
     write_bundle(&b, &out, &len);
+    save_vector("tamper-foreign-proof", out, len);
     expect_fail(out, len, NULL, "proofs", "another checkpoint");
     free(out);
     /* the later checkpoint in place of the bundle's own */
@@ -419,6 +426,7 @@ test_verify__manifest_altered_fails(void **state)
                         json_string("someone@else"));
     member_json_set(&b, B_MANIFEST, m);
     write_bundle(&b, &out, &len);
+    save_vector("tamper-manifest-altered", out, len);
     expect_fail(out, len, NULL, "manifest-signature", "does not name this");
     free(out);
     /* a signature made by another key */
@@ -467,6 +475,7 @@ test_verify__actor_key_swapped_fails(void **state)
         }
     resign(&b, f->l);
     write_bundle(&b, &out, &len);
+    save_vector("tamper-key-swapped", out, len);
     expect_fail(out, len, NULL, "keys", "does not agree");
     free(out);
     bundle_release(&b);
@@ -641,6 +650,7 @@ test_verify__revoked_keys_later_event_fails(void **state)
     member_json_set(&bb, B_MANIFEST, m);
     resign(&bb, b2);
     write_bundle(&bb, &out, &len);
+    save_vector("tamper-revoked-key-later-event", out, len);
     {
         struct ldg_bundle_report r;
         int vrc = verify_mem(out, len, NULL, &r);
@@ -730,6 +740,7 @@ test_verify__fake_erasure_marker_fails(void **state)
     member_json_set(&b, B_MANIFEST, m);
     resign(&b, f->l);
     write_bundle(&b, &out, &len);
+    save_vector("tamper-fake-erasure", out, len);
     expect_fail(out, len, NULL, "erasures", "no proven body.erased");
     free(out);
     bundle_release(&b);
@@ -831,6 +842,7 @@ test_verify__withheld_field_filled_in_wrongly_fails(void **state)
     member_json_set(&b, bd, body);
     resign(&b, f->l);
     write_bundle(&b, &out, &olen);
+    save_vector("tamper-withheld-field-filled", out, olen);
     expect_fail(out, olen, NULL, "bodies", "commitment");
     free(out);
     bundle_release(&b);
