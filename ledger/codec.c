@@ -202,8 +202,9 @@ ldg_json_to_msgpack(const json_t *v, size_t max, uint8_t **out, size_t *len)
     ldg_buf_init(&b, max);
     ldg_mp_json(&b, v);
     if (b.err) {
+        int rc = b.err;
         ldg_buf_release(&b);
-        return b.err;
+        return rc;
     }
     *out = b.p;
     *len = b.len;

@@ -1,0 +1,162 @@
+/*
+ * test_vocab.c — the vocabulary: required fields, JSON types, enums,
+ * custom types, subject derivation.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ledger/ledger.h"
+
+static int
+check(const char *type, const char *body, char *err, size_t cap)
+{
+    json_t *b = json_loads(body, 0, NULL);
+    int rc;
+    assert_non_null(b);
+    rc = ldg_vocab_check(type, b, err, cap);
+    json_decref(b);
+    return rc;
+}
+
+static void
+test_vocab__every_example_event_is_valid(void **state)
+{
+    FILE *f = fopen("examples/pdf-ops.jsonl", "r");
+    char line[8192], err[256];
+    int n = 0;
+    (void)state;
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f) != NULL) {
+        json_t *ev = json_loads(line, 0, NULL);
+        assert_non_null(ev);
+        if (ldg_vocab_check(json_string_value(json_object_get(ev, "type")),
+                            json_object_get(ev, "body"), err,
+                            sizeof err) != 0)
+            fail_msg("line %d: %s", n + 1, err);
+        json_decref(ev);
+        n++;
+    }
+    fclose(f);
+    assert_int_equal(n, 31);
+}
+
+static void
+test_vocab__missing_field_is_named(void **state)
+{
+    char err[256];
+    (void)state;
+    assert_int_equal(check("eval.result",
+                           "{\"eval_id\":\"E\",\"suite\":\"s\",\"target\":"
+                           "\"route:r\",\"candidate\":\"m\",\"passed\":true,"
+                           "\"cases_total\":3}",
+                           err, sizeof err),
+                     LDG_EBADINPUT);
+    assert_non_null(strstr(err, "'cases_passed'"));
+    assert_non_null(strstr(err, "required"));
+}
+
+static void
+test_vocab__wrong_json_type_is_named(void **state)
+{
+    char err[256];
+    (void)state;
+    assert_int_equal(check("host.profile",
+                           "{\"cpu\":\"x\",\"cores\":\"16\",\"ram_mb\":1}",
+                           err, sizeof err),
+                     LDG_EBADINPUT);
+    assert_non_null(strstr(err, "'cores'"));
+    assert_non_null(strstr(err, "integer"));
+    assert_int_equal(check("model.verified",
+                           "{\"model\":\"m\",\"digest\":\"d\",\"ok\":1}", err,
+                           sizeof err),
+                     LDG_EBADINPUT);
+    assert_non_null(strstr(err, "boolean"));
+    /* an optional field with the wrong type is refused too */
+    assert_int_equal(check("route.declared",
+                           "{\"route\":\"r\",\"model\":\"m\",\"fallbacks\":"
+                           "\"m2\"}",
+                           err, sizeof err),
+                     LDG_EBADINPUT);
+    assert_non_null(strstr(err, "'fallbacks'"));
+}
+
+static void
+test_vocab__enumerations_are_checked(void **state)
+{
+    char err[256];
+    (void)state;
+    assert_int_equal(check("runtime.health",
+                           "{\"runtime\":\"o\",\"status\":\"sideways\"}", err,
+                           sizeof err),
+                     LDG_EBADINPUT);
+    assert_non_null(strstr(err, "up|degraded|down"));
+    assert_int_equal(check("permission.requested",
+                           "{\"pack\":\"p\",\"group\":\"g\",\"scope\":\"s\","
+                           "\"tier\":\"T9\"}",
+                           err, sizeof err),
+                     LDG_EBADINPUT);
+    assert_int_equal(check("run.finished",
+                           "{\"run\":\"R\",\"status\":\"aborted\"}", err,
+                           sizeof err),
+                     0);
+}
+
+static void
+test_vocab__custom_types_need_the_x_prefix(void **state)
+{
+    char err[256];
+    (void)state;
+    assert_int_equal(check("x.myorg.thing", "{\"anything\":[1]}", err,
+                           sizeof err),
+                     0);
+    assert_int_equal(check("myorg.thing", "{}", err, sizeof err),
+                     LDG_EBADINPUT);
+    assert_non_null(strstr(err, "myorg.thing"));
+    assert_int_equal(check("x.", "{}", err, sizeof err), LDG_EBADINPUT);
+    assert_int_equal(check("x.Bad Name", "{}", err, sizeof err),
+                     LDG_EBADINPUT);
+}
+
+static void
+test_vocab__subject_derivation_follows_the_order(void **state)
+{
+    static const struct {
+        const char *body, *want;
+    } cases[] = {
+        {"{\"model\":\"m\",\"pack\":\"p\"}", "pack:p"},
+        {"{\"model\":\"m\",\"route\":\"r\"}", "model:m"},
+        {"{\"route\":\"r\",\"run\":\"R\"}", "route:r"},
+        {"{\"target\":\"route:r\",\"run\":\"R\"}", "route:r"},
+        {"{\"run\":\"R\",\"key_id\":\"k\"}", "run:R"},
+        {"{\"key_id\":\"k\",\"runtime\":\"o\"}", "key:k"},
+        {"{\"runtime\":\"ollama\"}", "runtime:ollama"},
+        {"{\"cpu\":\"x\"}", "host:local"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[128];
+        json_t *b = json_loads(cases[i].body, 0, NULL);
+        assert_int_equal(ldg_vocab_subject("x.t", b, buf, sizeof buf), 0);
+        assert_string_equal(buf, cases[i].want);
+        json_decref(b);
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vocab__every_example_event_is_valid),
+        cmocka_unit_test(test_vocab__missing_field_is_named),
+        cmocka_unit_test(test_vocab__wrong_json_type_is_named),
+        cmocka_unit_test(test_vocab__enumerations_are_checked),
+        cmocka_unit_test(test_vocab__custom_types_need_the_x_prefix),
+        cmocka_unit_test(test_vocab__subject_derivation_follows_the_order),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
