@@ -1,0 +1,203 @@
+/*
+ * test_merkle.c — tlog-proof@v1 parsing and inclusion checks
+ * (export/merkle.c), against a transcription of RFC 6962 and against the
+ * core's own proofs and ldg_proof_check.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "tests/export/helpers.h"
+
+#define N 64
+
+static void
+make_leaves(uint8_t (*leaves)[32], size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t e[8];
+        for (int k = 0; k < 8; k++)
+            e[k] = (uint8_t)(i >> (8 * k));
+        leaf_of(leaves[i], e, sizeof e);
+    }
+}
+
+static void
+test_merkle__every_proof_of_sizes_1_to_64_verifies(void **state)
+{
+    uint8_t leaves[N][32], root[32], proof[64][32];
+    (void)state;
+    make_leaves(leaves, N);
+    for (uint64_t size = 1; size <= N; size++) {
+        naive_root(root, (const uint8_t(*)[32])leaves, 0, size);
+        for (uint64_t i = 0; i < size; i++) {
+            size_t n = naive_path(proof, (const uint8_t(*)[32])leaves, i, 0,
+                                  size);
+            assert_int_equal(merkle_verify_inclusion(
+                                 leaves[i], i, size,
+                                 (const uint8_t(*)[32])proof, n, root),
+                             0);
+        }
+    }
+}
+
+static void
+test_merkle__any_change_to_a_proof_fails(void **state)
+{
+    uint8_t leaves[N][32], root[32], proof[65][32], bad[65][32];
+    (void)state;
+    make_leaves(leaves, N);
+    for (uint64_t size = 1; size <= 40; size++) {
+        naive_root(root, (const uint8_t(*)[32])leaves, 0, size);
+        for (uint64_t i = 0; i < size; i++) {
+            size_t n = naive_path(proof, (const uint8_t(*)[32])leaves, i, 0,
+                                  size);
+            const uint8_t(*p)[32] = (const uint8_t(*)[32])proof;
+            const uint8_t(*q)[32] = (const uint8_t(*)[32])bad;
+            /* other index, other leaf, an index beyond the tree (the
+             * size itself is bound by the signed checkpoint, not here) */
+            if (size > 1)
+                assert_int_equal(merkle_verify_inclusion(
+                                     leaves[i], (i + 1) % size, size, p, n,
+                                     root),
+                                 LDG_EBADPROOF);
+            assert_int_equal(merkle_verify_inclusion(leaves[i], size, size,
+                                                     p, n, root),
+                             LDG_EBADPROOF);
+            assert_int_equal(merkle_verify_inclusion(leaves[(i + 1) % N], i,
+                                                     size, p, n, root),
+                             LDG_EBADPROOF);
+            /* every bit of every hash */
+            for (size_t h = 0; h < n; h++)
+                for (int bit = 0; bit < 256; bit += 37) {
+                    memcpy(bad, proof, sizeof proof);
+                    bad[h][bit / 8] ^= (uint8_t)(1 << (bit % 8));
+                    assert_int_equal(merkle_verify_inclusion(leaves[i], i,
+                                                             size, q, n,
+                                                             root),
+                                     LDG_EBADPROOF);
+                }
+            /* a hash dropped or added */
+            if (n > 0)
+                assert_int_equal(merkle_verify_inclusion(leaves[i], i, size,
+                                                         p, n - 1, root),
+                                 LDG_EBADPROOF);
+            memcpy(bad, proof, sizeof proof);
+            memcpy(bad[n], root, 32);
+            assert_int_equal(merkle_verify_inclusion(leaves[i], i, size, q,
+                                                     n + 1, root),
+                             LDG_EBADPROOF);
+        }
+    }
+}
+
+static void
+test_merkle__core_proofs_parse_and_verify(void **state)
+{
+    char *dir = tmp_dir(), vkey[512], origin[LDG_ORIGIN_MAX + 1];
+    struct ldg_ledger *l = new_ledger(dir, "l");
+    struct ldg_txn *t;
+    uint64_t size, cksize;
+    uint8_t root[32];
+    char *ck, err[256];
+    (void)state;
+
+    for (int i = 0; i < 37; i++)
+        add(l, "x.test.n", NULL, "{\"i\":1}");
+    assert_int_equal(ldg_verifier_key(l, vkey, sizeof vkey), 0);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_txn_size(t, &size), 0);
+    assert_int_equal(ldg_checkpoint_get(t, 0, &ck), 0);
+    assert_int_equal(ldg_checkpoint_open(vkey, ck, strlen(ck), origin,
+                                         sizeof origin, &cksize, root),
+                     0);
+    assert_int_equal(cksize, size);
+    for (uint64_t i = 0; i < size; i++) {
+        struct ldg_event ev;
+        struct bproof p;
+        char *text;
+        assert_int_equal(ldg_event_get(t, i, &ev), 0);
+        assert_int_equal(ldg_proof_text(t, i, size, &text), 0);
+        assert_int_equal(bproof_parse(&p, text, strlen(text)), 0);
+        assert_int_equal(p.index, i);
+        assert_int_equal(p.checkpoint_len, strlen(ck));
+        assert_memory_equal(p.checkpoint, ck, strlen(ck));
+        assert_int_equal(merkle_verify_inclusion(
+                             ev.leaf, p.index, cksize,
+                             (const uint8_t(*)[32])p.hashes, p.n, root),
+                         0);
+        /* the core agrees */
+        assert_int_equal(ldg_proof_check(vkey, text, strlen(text), ev.entry,
+                                         ev.entry_len, NULL, NULL, NULL, err,
+                                         sizeof err),
+                         0);
+        free(text);
+    }
+    free(ck);
+    ldg_txn_abort(t);
+    ldg_close(l);
+    rm_rf(dir);
+    free(dir);
+}
+
+static void
+test_merkle__malformed_proof_text_is_refused(void **state)
+{
+    static const char *const bad[] = {
+        "",
+        "c2sp.org/tlog-proof@v2\nindex 1\n\nck\n",
+        "c2sp.org/tlog-proof@v1\n",
+        "c2sp.org/tlog-proof@v1\nindex 01\n\nck\n",
+        "c2sp.org/tlog-proof@v1\nindex -1\n\nck\n",
+        "c2sp.org/tlog-proof@v1\nindex 18446744073709551616\n\nck\n",
+        "c2sp.org/tlog-proof@v1\nindex \n\nck\n",
+        "c2sp.org/tlog-proof@v1\nindex 1\nAAAA\n\nck\n",
+        "c2sp.org/tlog-proof@v1\nindex 1\n"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", /* no blank line */
+        "c2sp.org/tlog-proof@v1\nindex 1\n\n",           /* no checkpoint */
+        "c2sp.org/tlog-proof@v1\nindex 1",
+        NULL};
+    struct bproof p;
+    char *many;
+    size_t len;
+    (void)state;
+
+    for (size_t i = 0; bad[i]; i++) {
+        if (bproof_parse(&p, bad[i], strlen(bad[i])) == 0)
+            fprintf(stderr, "accepted: %s\n", bad[i]);
+        assert_int_equal(bproof_parse(&p, bad[i], strlen(bad[i])),
+                         LDG_EBADINPUT);
+    }
+    {
+        static const char ok[] =
+            "c2sp.org/tlog-proof@v1\nextra AAAA\nindex 7\n\nck\n";
+        assert_int_equal(bproof_parse(&p, ok, strlen(ok)), 0);
+    }
+    assert_int_equal(p.index, 7);
+    assert_int_equal(p.n, 0);
+    assert_int_equal(p.checkpoint_len, 3);
+    /* 64 hashes are more than any tree of 2^63 leaves needs */
+    many = malloc(64 * 45 + 64);
+    len = (size_t)sprintf(many, "c2sp.org/tlog-proof@v1\nindex 0\n");
+    for (int i = 0; i < 64; i++)
+        len += (size_t)sprintf(many + len,
+                               "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n");
+    len += (size_t)sprintf(many + len, "\nck\n");
+    assert_int_equal(bproof_parse(&p, many, len), LDG_EBADINPUT);
+    free(many);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_merkle__every_proof_of_sizes_1_to_64_verifies),
+        cmocka_unit_test(test_merkle__any_change_to_a_proof_fails),
+        cmocka_unit_test(test_merkle__core_proofs_parse_and_verify),
+        cmocka_unit_test(test_merkle__malformed_proof_text_is_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
