@@ -441,9 +441,9 @@ finish(struct tl *tl)
     json_array_foreach(tl->events, i, e) {
         uint64_t ts = strtoull(json_string_value(json_object_get(e, "ts")),
                                NULL, 10);
-        double rel = ts >= base ? (double)(ts - base) / 1e6
-                                : -(double)(base - ts) / 1e6;
-        json_object_set_new(e, "rel_ms", json_real(rel));
+        json_int_t rel = ts >= base ? (json_int_t)((ts - base) / 1000)
+                                    : -(json_int_t)((base - ts) / 1000);
+        json_object_set_new(e, "rel_us", json_integer(rel));
         if (jstr_is(e, "kind", "end"))
             end = e;
     }
@@ -465,16 +465,17 @@ finish(struct tl *tl)
             json_pack("{s:O, s:O, s:O, s:O, s:O?, s:O?}", "seq",
                       json_object_get(end, "seq"), "ts",
                       json_object_get(end, "ts"), "time",
-                      json_object_get(end, "time"), "rel_ms",
-                      json_object_get(end, "rel_ms"), "duration_ms",
+                      json_object_get(end, "time"), "rel_us",
+                      json_object_get(end, "rel_us"), "duration_ms",
                       json_object_get(body, "duration_ms"), "error",
                       json_object_get(body, "error")));
     } else {
         json_object_set_new(tl->root, "end", json_null());
     }
     json_object_set_new(tl->root, "status", json_string(status));
-    json_object_set_new(tl->root, "span_ms",
-                        json_real((double)(tl->last_ts - base) / 1e6));
+    json_object_set_new(tl->root, "span_us",
+                        json_integer((json_int_t)((tl->last_ts - base) /
+                                                  1000)));
     json_object_set_new(
         tl->root, "counts",
         json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "events",
@@ -519,7 +520,7 @@ ldg_query_timeline(struct ldg_txn *t, const char *run, json_t **out)
     {
         static const char *const order[] = {
             "run",    "pack",        "pack_version", "status", "start",
-            "end",    "span_ms",     "counts",       "permissions",
+            "end",    "span_us",     "counts",       "permissions",
             "evals",  "routes",      "events",       "truncated"};
         for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
             json_object_set_new(tl.root, order[i], json_null());
@@ -601,7 +602,8 @@ event_line(struct qbuf *b, const json_t *e)
               jstr_is(body, "outcome", "error");
 
     qbuf_printf(b, "%s %+10.3fs  #%-8s %-7s", bad ? "!" : " ",
-                json_real_value(json_object_get(e, "rel_ms")) / 1000.0,
+                (double)json_integer_value(json_object_get(e, "rel_us")) /
+                    1e6,
                 sget(e, "seq"), deny ? "DENY" : kind);
     if (body == NULL) {
         qbuf_printf(b, "  %s [body erased]\n", sget(e, "type"));

@@ -1,0 +1,282 @@
+/*
+ * test_render.c — output modes (query/render.c): json has exactly the
+ * shape of `ledger show -o json` (checked against ldg_query_event_json),
+ * json-pretty parses to the same object, short/verbose/cat carry what they
+ * promise, erased bodies render as erased in every mode.
+ */
+#include "tests/query/qtest.h"
+
+struct fx {
+    char dir[512];
+    struct ldg_ledger *l;
+    struct ldg_txn *t;
+};
+
+static int
+setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    f->l = t_ledger_new(f->dir, sizeof f->dir, 0);
+    q_load_pdf_ops(f->l);
+    q_append(f->l, "body.erased", NULL, NULL, NULL,
+             "{\"target_seq\":25,\"reason\":\"test\"}"); /* seq 32 */
+    q_append(f->l, "x.test.weird", "kind:a \"quoted\"\ttab", "R-2", NULL,
+             "{\"s\":\"line\\nbreak \\u0001 \\\\ \\\"q\\\" é\",\"n\":-5,"
+             "\"r\":0.5,\"z\":null,\"a\":[1,[2]],\"o\":{}}"); /* seq 33 */
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &f->t), 0);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *f = *state;
+    ldg_txn_abort(f->t);
+    ldg_close(f->l);
+    t_rmrf(f->dir);
+    free(f);
+    return 0;
+}
+
+static char *
+render(struct fx *f, enum ldg_query_format fmt, unsigned flags, uint64_t seq)
+{
+    struct ldg_query_render *r;
+    struct ldg_event ev;
+    const char *text;
+    size_t len;
+    char *copy;
+    assert_int_equal(ldg_query_render_new(&r, fmt, flags), 0);
+    assert_int_equal(ldg_event_get(f->t, seq, &ev), 0);
+    assert_int_equal(ldg_query_render_event(r, f->t, &ev, &text, &len), 0);
+    assert_int_equal(strlen(text), len);
+    assert_true(len > 0 && text[len - 1] == '\n');
+    copy = strdup(text);
+    ldg_query_render_free(r);
+    return copy;
+}
+
+static void
+test_render__json_is_the_show_shape_for_every_event(void **state)
+{
+    struct fx *f = *state;
+    for (uint64_t seq = 0; seq <= 33; seq++) {
+        struct ldg_event ev;
+        char *text = render(f, LDG_QFMT_JSON, 0, seq), *want_s, *got_s;
+        json_error_t je;
+        json_t *got = json_loads(text, 0, &je), *want;
+        if (got == NULL)
+            fail_msg("event %llu: not JSON: %s\n%s", (unsigned long long)seq,
+                     je.text, text);
+        /* one line */
+        assert_ptr_equal(strchr(text, '\n'), text + strlen(text) - 1);
+        assert_int_equal(ldg_event_get(f->t, seq, &ev), 0);
+        want = ldg_query_event_json(f->t, &ev);
+        /* same keys in the same order, same values */
+        want_s = json_dumps(want, JSON_COMPACT);
+        got_s = json_dumps(got, JSON_COMPACT);
+        assert_string_equal(got_s, want_s);
+        free(want_s);
+        free(got_s);
+        json_decref(got);
+        json_decref(want);
+        free(text);
+    }
+}
+
+static void
+test_render__json_keys_and_64bit_numbers_as_strings(void **state)
+{
+    struct fx *f = *state;
+    char *text = render(f, LDG_QFMT_JSON, LDG_RENDER_CURSOR, 26);
+    json_t *o = json_loads(text, 0, NULL);
+    static const char *const keys[] = {"seq", "ts", "time", "type", "subject",
+                                       "run", "actor", "actor_name", "prev",
+                                       "body_commitment", "leaf_hash",
+                                       "signature", "body", "cursor"};
+    const char *k;
+    json_t *v;
+    size_t i = 0;
+    assert_non_null(o);
+    json_object_foreach(o, k, v) {
+        assert_true(i < sizeof keys / sizeof keys[0]);
+        assert_string_equal(k, keys[i]);
+        i++;
+    }
+    assert_int_equal(i, sizeof keys / sizeof keys[0]);
+    assert_true(json_is_string(json_object_get(o, "seq")));
+    assert_true(json_is_string(json_object_get(o, "ts")));
+    assert_string_equal(json_string_value(json_object_get(o, "seq")), "26");
+    assert_int_equal(strncmp(json_string_value(json_object_get(o, "cursor")),
+                             "26:", 3),
+                     0);
+    json_decref(o);
+    free(text);
+}
+
+static void
+test_render__erased_body_is_erased_in_every_mode(void **state)
+{
+    struct fx *f = *state;
+    char *s;
+    json_t *o;
+
+    s = render(f, LDG_QFMT_JSON, 0, 25);
+    o = json_loads(s, 0, NULL);
+    assert_true(json_is_true(json_object_get(o, "erased")));
+    assert_null(json_object_get(o, "body"));
+    assert_null(json_object_get(o, "body_error"));
+    json_decref(o);
+    free(s);
+    s = render(f, LDG_QFMT_JSON_PRETTY, 0, 25);
+    o = json_loads(s, 0, NULL);
+    assert_true(json_is_true(json_object_get(o, "erased")));
+    json_decref(o);
+    free(s);
+    s = render(f, LDG_QFMT_SHORT, 0, 25);
+    assert_non_null(strstr(s, "[body erased]"));
+    free(s);
+    s = render(f, LDG_QFMT_VERBOSE, 0, 25);
+    assert_non_null(strstr(s, "body=[erased]"));
+    free(s);
+    s = render(f, LDG_QFMT_CAT, 0, 25);
+    assert_string_equal(s, "[body erased]\n");
+    free(s);
+}
+
+static void
+test_render__escapes_are_valid_json(void **state)
+{
+    struct fx *f = *state;
+    char *s = render(f, LDG_QFMT_JSON, 0, 33);
+    json_t *o = json_loads(s, 0, NULL), *b;
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "subject")),
+                        "kind:a \"quoted\"\ttab");
+    b = json_object_get(o, "body");
+    assert_string_equal(json_string_value(json_object_get(b, "s")),
+                        "line\nbreak \x01 \\ \"q\" \xc3\xa9");
+    assert_int_equal(json_integer_value(json_object_get(b, "n")), -5);
+    json_decref(o);
+    free(s);
+    s = render(f, LDG_QFMT_CAT, 0, 33);
+    o = json_loads(s, 0, NULL);
+    assert_non_null(o);
+    assert_int_equal(json_integer_value(json_object_get(o, "n")), -5);
+    json_decref(o);
+    free(s);
+}
+
+static void
+test_render__short_has_time_seq_type_subject_actor_summary(void **state)
+{
+    struct fx *f = *state;
+    char *s;
+    setenv("TZ", "UTC", 1);
+    s = render(f, LDG_QFMT_SHORT, 0, 29);
+    /* "Nov 21 15:09:01 29 route.decision route:pdf-ops/extract log: ..." */
+    assert_non_null(strstr(s, " 29 route.decision route:pdf-ops/extract log: "));
+    assert_non_null(strstr(s, "run=R-0001"));
+    assert_non_null(strstr(s, "chosen_model=llama3.2-3b-instruct@q8_0"));
+    assert_non_null(strstr(s, "fallback=true"));
+    assert_non_null(strstr(s, "latency_ms=640"));
+    assert_non_null(strstr(s, "reason=\"primary offline\""));
+    /* route= is the subject already */
+    assert_null(strstr(s, "route=pdf-ops/extract"));
+    assert_ptr_equal(strchr(s, '\n'), s + strlen(s) - 1);
+    free(s);
+    s = render(f, LDG_QFMT_SHORT_ISO, 0, 29);
+    assert_non_null(strstr(s, "T"));
+    assert_non_null(strstr(s, "+00:00 29 route.decision"));
+    free(s);
+    s = render(f, LDG_QFMT_SHORT_PRECISE, 0, 29);
+    assert_non_null(strchr(s, '.'));
+    free(s);
+    s = render(f, LDG_QFMT_SHORT_UTC, 0, 29);
+    assert_non_null(strstr(s, "Z 29 route.decision"));
+    free(s);
+    /* a long body is cut with "..." on one line */
+    s = render(f, LDG_QFMT_SHORT, 0, 4);
+    assert_true(strlen(s) < 400);
+    free(s);
+}
+
+static void
+test_render__verbose_has_every_field_hash_and_key(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_event ev;
+    char hex[129], line[200];
+    char *s = render(f, LDG_QFMT_VERBOSE, 0, 26);
+    static const char *const want[] = {
+        "    type=route.decision\n", "    subject=route:pdf-ops/extract\n",
+        "    run=R-0001\n", "    body.chosen_model=qwen2.5-7b-instruct@q4_k_m\n",
+        "    body.latency_ms=910\n", "    body.fallback=false\n",
+        "    body.candidates=[\"qwen2.5-7b-instruct@q4_k_m\","
+        "\"llama3.2-3b-instruct@q8_0\"]\n",
+        "[seq 26, cursor 26:"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        if (strstr(s, want[i]) == NULL)
+            fail_msg("verbose lacks '%s':\n%s", want[i], s);
+    assert_int_equal(ldg_event_get(f->t, 26, &ev), 0);
+    ldg_hex(hex, ev.sig, 64);
+    snprintf(line, sizeof line, "    signature=%s\n", hex);
+    assert_non_null(strstr(s, line));
+    ldg_hex(hex, ev.leaf, 32);
+    snprintf(line, sizeof line, "    leaf_hash=%s\n", hex);
+    assert_non_null(strstr(s, line));
+    snprintf(line, sizeof line, "    actor=%s (log)\n", ev.actor);
+    assert_non_null(strstr(s, line));
+    free(s);
+}
+
+static void
+test_render__pretty_parses_to_the_json_object(void **state)
+{
+    struct fx *f = *state;
+    char *a = render(f, LDG_QFMT_JSON, 0, 21), *b;
+    json_t *ja = json_loads(a, 0, NULL), *jb;
+    b = render(f, LDG_QFMT_JSON_PRETTY, 0, 21);
+    jb = json_loads(b, 0, NULL);
+    assert_non_null(jb);
+    assert_true(json_equal(ja, jb));
+    assert_true(strchr(b, '\n') < b + strlen(b) - 1); /* several lines */
+    json_decref(ja);
+    json_decref(jb);
+    free(a);
+    free(b);
+}
+
+static void
+test_render__format_names(void **state)
+{
+    enum ldg_query_format fmt;
+    (void)state;
+    assert_int_equal(ldg_query_format_parse("short", &fmt), 0);
+    assert_int_equal(fmt, LDG_QFMT_SHORT);
+    assert_int_equal(ldg_query_format_parse("human", &fmt), 0);
+    assert_int_equal(fmt, LDG_QFMT_SHORT);
+    assert_int_equal(ldg_query_format_parse("json-pretty", &fmt), 0);
+    assert_int_equal(fmt, LDG_QFMT_JSON_PRETTY);
+    assert_int_equal(ldg_query_format_parse("cat", &fmt), 0);
+    assert_int_equal(fmt, LDG_QFMT_CAT);
+    assert_int_equal(ldg_query_format_parse("export", &fmt), LDG_EINVAL);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_render__json_is_the_show_shape_for_every_event),
+        cmocka_unit_test(test_render__json_keys_and_64bit_numbers_as_strings),
+        cmocka_unit_test(test_render__erased_body_is_erased_in_every_mode),
+        cmocka_unit_test(test_render__escapes_are_valid_json),
+        cmocka_unit_test(
+            test_render__short_has_time_seq_type_subject_actor_summary),
+        cmocka_unit_test(test_render__verbose_has_every_field_hash_and_key),
+        cmocka_unit_test(test_render__pretty_parses_to_the_json_object),
+        cmocka_unit_test(test_render__format_names),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,235 @@
+/*
+ * test_timeline.c — the flight-recorder view of a run (query/timeline.c):
+ * start, steps, route decisions, policy decisions with denials, the end,
+ * what was in force at the start, relative times, erased bodies, a run
+ * with no run.started, and an unknown run.
+ */
+#include "tests/query/qtest.h"
+
+struct fx {
+    char dir[512];
+    struct ldg_ledger *l;
+};
+
+static int
+setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    f->l = t_ledger_new(f->dir, sizeof f->dir, 0);
+    q_load_pdf_ops(f->l);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *f = *state;
+    ldg_close(f->l);
+    t_rmrf(f->dir);
+    free(f);
+    return 0;
+}
+
+static json_t *
+timeline(struct ldg_ledger *l, const char *run, int want_rc)
+{
+    struct ldg_txn *t;
+    json_t *tl = NULL;
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_query_timeline(t, run, &tl), want_rc);
+    ldg_txn_abort(t);
+    return tl;
+}
+
+static const char *
+s(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static json_int_t
+count(const json_t *tl, const char *k)
+{
+    return json_integer_value(json_object_get(json_object_get(tl, "counts"),
+                                              k));
+}
+
+static void
+test_timeline__run_events_in_order_with_kinds(void **state)
+{
+    struct fx *f = *state;
+    json_t *tl = timeline(f->l, "R-0001", 0), *ev = json_object_get(tl, "events");
+    static const char *const kinds[] = {"start", "policy", "step", "route",
+                                        "policy", "route", "step", "end"};
+    static const char *const seqs[] = {"23", "24", "25", "26",
+                                       "27", "29", "30", "31"};
+    assert_string_equal(s(tl, "run"), "R-0001");
+    assert_string_equal(s(tl, "pack"), "pdf-ops");
+    assert_string_equal(s(tl, "status"), "ok");
+    assert_int_equal(json_array_size(ev), 8);
+    for (size_t i = 0; i < 8; i++) {
+        json_t *e = json_array_get(ev, i);
+        assert_string_equal(s(e, "kind"), kinds[i]);
+        assert_string_equal(s(e, "seq"), seqs[i]);
+        assert_true(json_is_integer(json_object_get(e, "rel_us")));
+        assert_true(json_integer_value(json_object_get(e, "rel_us")) >= 0);
+        assert_non_null(json_object_get(e, "body"));
+    }
+    /* the denial stands out */
+    assert_true(json_is_true(json_object_get(json_array_get(ev, 4), "denied")));
+    assert_true(json_is_false(json_object_get(json_array_get(ev, 1), "denied")));
+    assert_string_equal(s(json_object_get(tl, "start"), "seq"), "23");
+    assert_string_equal(s(json_object_get(tl, "end"), "seq"), "31");
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(tl, "end"), "duration_ms")),
+                     2310);
+    assert_int_equal(count(tl, "events"), 8);
+    assert_int_equal(count(tl, "steps"), 2);
+    assert_int_equal(count(tl, "route_decisions"), 2);
+    assert_int_equal(count(tl, "fallbacks"), 1);
+    assert_int_equal(count(tl, "policy_decisions"), 2);
+    assert_int_equal(count(tl, "denials"), 1);
+    json_decref(tl);
+}
+
+static void
+test_timeline__permissions_and_evals_in_force_at_the_start(void **state)
+{
+    struct fx *f = *state;
+    json_t *tl = timeline(f->l, "R-0001", 0), *p, *e, *x;
+    size_t i;
+    int denied = 0, granted = 0, extract = 0, summarize = 0;
+
+    p = json_object_get(tl, "permissions");
+    assert_int_equal(json_array_size(p), 4);
+    json_array_foreach(p, i, x) {
+        if (strcmp(s(x, "state"), "denied") == 0) {
+            denied++;
+            assert_string_equal(s(x, "group"), "net.egress");
+            assert_string_equal(s(x, "tier"), "T3"); /* from the request */
+        } else {
+            assert_string_equal(s(x, "state"), "granted");
+            granted++;
+        }
+    }
+    assert_int_equal(denied, 1);
+    assert_int_equal(granted, 3);
+    e = json_object_get(tl, "evals");
+    json_array_foreach(e, i, x) {
+        if (strcmp(s(x, "target"), "route:pdf-ops/extract") == 0) {
+            extract++;
+            assert_string_equal(s(x, "eval_id"), "E-1");
+            assert_true(json_is_true(json_object_get(x, "passed")));
+        } else if (strcmp(s(x, "target"), "route:pdf-ops/summarize") == 0) {
+            summarize++;
+            assert_true(json_is_true(json_object_get(x, "none")));
+        }
+    }
+    assert_int_equal(extract, 1);
+    assert_int_equal(summarize, 1);
+    assert_string_equal(s(json_object_get(tl, "pack_version"), "version"),
+                        "0.3.1");
+    json_decref(tl);
+}
+
+static void
+test_timeline__later_grants_are_not_in_force_at_the_start(void **state)
+{
+    struct fx *f = *state;
+    json_t *tl, *p, *x;
+    size_t i;
+    /* granted after the run started: the snapshot still says denied */
+    q_append(f->l, "permission.granted", NULL, NULL, NULL,
+             "{\"pack\":\"pdf-ops\",\"group\":\"net.egress\","
+             "\"scope\":\"api.example.invalid\",\"by\":\"admin\"}");
+    tl = timeline(f->l, "R-0001", 0);
+    p = json_object_get(tl, "permissions");
+    json_array_foreach(p, i, x) if (strcmp(s(x, "group"), "net.egress") == 0)
+        assert_string_equal(s(x, "state"), "denied");
+    json_decref(tl);
+}
+
+static void
+test_timeline__text_view_marks_denials_and_fallbacks(void **state)
+{
+    struct fx *f = *state;
+    json_t *tl = timeline(f->l, "R-0001", 0);
+    char *text = NULL;
+    assert_int_equal(ldg_query_timeline_text(tl, &text), 0);
+    assert_non_null(strstr(text, "run R-0001  pack pdf-ops 0.3.1"));
+    assert_non_null(strstr(text, "status ok in 2.310s"));
+    assert_non_null(strstr(text, "DENY"));
+    assert_non_null(strstr(text, "! DENIED"));
+    assert_non_null(strstr(text, "FALLBACK"));
+    assert_non_null(strstr(text, "read-pdfs"));
+    assert_non_null(strstr(text, "412ms"));
+    assert_non_null(strstr(text, "invoices.txt"));
+    assert_non_null(strstr(text, "no eval before the start"));
+    assert_non_null(strstr(text, "1 denied"));
+    free(text);
+    json_decref(tl);
+}
+
+static void
+test_timeline__run_without_start_erased_and_unfinished(void **state)
+{
+    struct fx *f = *state;
+    json_t *tl, *ev;
+    uint64_t a;
+    a = q_append(f->l, "run.step", NULL, NULL, NULL,
+                 "{\"run\":\"R-2\",\"step\":\"s1\",\"tool\":\"t\","
+                 "\"status\":\"failed\"}");
+    q_append(f->l, "route.decision", NULL, NULL, NULL,
+             "{\"run\":\"R-2\",\"route\":\"r\",\"chosen_model\":\"m\"}");
+    {
+        char b[96];
+        snprintf(b, sizeof b, "{\"target_seq\":%llu,\"reason\":\"t\"}",
+                 (unsigned long long)a);
+        q_append(f->l, "body.erased", NULL, NULL, NULL, b);
+    }
+    tl = timeline(f->l, "R-2", 0);
+    assert_string_equal(s(tl, "status"), "running");
+    assert_true(json_is_null(json_object_get(tl, "start")));
+    assert_true(json_is_null(json_object_get(tl, "end")));
+    assert_true(json_is_null(json_object_get(tl, "pack")));
+    ev = json_object_get(tl, "events");
+    assert_int_equal(json_array_size(ev), 2);
+    assert_true(json_is_true(json_object_get(json_array_get(ev, 0), "erased")));
+    json_decref(tl);
+}
+
+static void
+test_timeline__unknown_run_is_not_found(void **state)
+{
+    struct fx *f = *state;
+    json_t *tl = timeline(f->l, "R-nope", LDG_ENOTFOUND);
+    assert_null(tl);
+    assert_non_null(strstr(ldg_errmsg(f->l), "R-nope"));
+    tl = timeline(f->l, "", LDG_EBADINPUT);
+    assert_null(tl);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_timeline__run_events_in_order_with_kinds, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_timeline__permissions_and_evals_in_force_at_the_start,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_timeline__later_grants_are_not_in_force_at_the_start, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_timeline__text_view_marks_denials_and_fallbacks, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_timeline__run_without_start_erased_and_unfinished, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_timeline__unknown_run_is_not_found, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
