@@ -1,0 +1,140 @@
+#!/bin/sh
+# query_cli.sh — `ledger query`: matching, output modes, limits, cursors,
+# erased bodies, empty results, exit codes for conflicts and bad input.
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+D=$T/l
+fails=0
+fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
+q() { "$LEDGER" --dir "$D" query "$@"; }
+# expect_code CODE CMD...: runs CMD with stdout/stderr to files
+expect_code() {
+    want=$1
+    shift
+    "$@" >"$T/out" 2>"$T/err"
+    got=$?
+    [ "$got" = "$want" ] || fail "'$*' exited $got, want $want ($(head -c 300 "$T/err"))"
+}
+lines() { wc -l <"$T/out" | tr -d ' '; }
+
+"$LEDGER" --dir "$D" init >/dev/null || exit 1
+EX=$(dirname "$0")/../../examples/pdf-ops.jsonl
+"$LEDGER" --dir "$D" ingest "$EX" 2>/dev/null || exit 1
+
+# matching
+expect_code 0 q run=R-0001
+[ "$(lines)" = 8 ] || fail "run=R-0001: $(lines) lines, want 8"
+expect_code 0 q type='route.*'
+[ "$(lines)" = 4 ] || fail "type=route.*: $(lines) lines"
+expect_code 0 q type=run.step body.status=ok
+[ "$(lines)" = 2 ] || fail "type AND body: $(lines) lines"
+expect_code 0 q body.status=ok + body.decision=deny
+[ "$(lines)" = 4 ] || fail "OR group: $(lines) lines"
+expect_code 0 q pack=pdf-ops
+[ "$(lines)" = 14 ] || fail "pack=pdf-ops: $(lines) lines"
+expect_code 0 q seq=5..7 -o json
+[ "$(lines)" = 3 ] || fail "seq=5..7: $(lines) lines"
+grep -q '^{"seq":"5","ts":"' "$T/out" || fail "json line shape: $(head -1 "$T/out")"
+expect_code 0 q -S @0 -U now
+[ "$(lines)" = 32 ] || fail "-S @0 -U now: $(lines) lines"
+expect_code 0 q -S "1 hour ago" -U "+1h"
+[ "$(lines)" = 32 ] || fail "relative window: $(lines) lines"
+expect_code 0 q -S tomorrow
+[ "$(lines)" = 0 ] || fail "-S tomorrow: $(lines) lines"
+expect_code 0 q -g deny
+[ "$(lines)" = 1 ] && grep -q run.policy "$T/out" || fail "-g deny: $(cat "$T/out")"
+
+# empty results: exit 0, nothing on stdout, nothing on stderr
+for fmt in short json json-pretty verbose cat; do
+    expect_code 0 q run=nope -o "$fmt"
+    [ -s "$T/out" ] && fail "empty result printed something with -o $fmt"
+    [ -s "$T/err" ] && fail "empty result wrote to stderr with -o $fmt"
+done
+
+# output modes
+expect_code 0 q seq=26 -o verbose
+grep -q '^    signature=' "$T/out" || fail "verbose lacks the signature"
+grep -q '^    body.chosen_model=' "$T/out" || fail "verbose lacks body fields"
+expect_code 0 q seq=26 -o cat
+grep -q '^{"candidates":' "$T/out" || fail "cat: $(cat "$T/out")"
+expect_code 0 q seq=26 -o json-pretty
+[ "$(lines)" -gt 5 ] || fail "json-pretty is not indented"
+for fmt in short short-iso short-precise short-utc; do
+    expect_code 0 q seq=26 -o "$fmt"
+    grep -q ' 26 route.decision route:pdf-ops/extract log: ' "$T/out" ||
+        fail "-o $fmt: $(cat "$T/out")"
+done
+expect_code 0 "$LEDGER" --dir "$D" -o json query seq=26
+grep -q '"type":"route.decision"' "$T/out" || fail "global -o json"
+
+# limits and order
+expect_code 0 q run=R-0001 -n 3 -o cat
+[ "$(lines)" = 3 ] || fail "-n 3: $(lines) lines"
+q run=R-0001 -n 3 -o json | sed 's/^{"seq":"\([0-9]*\)".*/\1/' | tr '\n' ' ' >"$T/seqs"
+[ "$(cat "$T/seqs")" = "29 30 31 " ] || fail "-n 3 gives $(cat "$T/seqs")"
+q run=R-0001 -r -n 2 -o json | sed 's/^{"seq":"\([0-9]*\)".*/\1/' | tr '\n' ' ' >"$T/seqs"
+[ "$(cat "$T/seqs")" = "31 30 " ] || fail "-r -n 2 gives $(cat "$T/seqs")"
+expect_code 0 q run=R-0001 -n all
+[ "$(lines)" = 8 ] || fail "-n all"
+
+# cursors
+expect_code 0 q run=R-0001 -n 1 --show-cursor
+c=$(sed -n 's/^-- cursor: //p' "$T/out")
+case $c in 31:????????????????) ;; *) fail "cursor '$c'" ;; esac
+expect_code 0 q run=R-0001 --after-cursor "$c"
+[ -s "$T/out" ] && fail "after the last cursor: $(cat "$T/out")"
+c26=$(q seq=26 -o json --show-cursor | sed 's/.*"cursor":"\([^"]*\)".*/\1/')
+expect_code 0 q run=R-0001 --after-cursor "$c26" -o cat
+[ "$(lines)" = 4 ] || fail "after cursor 26: $(lines) lines"
+bad=$(printf '%s' "$c26" | sed 's/:./:z/;s/:z/:0/')
+[ "$bad" = "$c26" ] && bad=$(printf '%s' "$c26" | sed 's/:./:1/')
+expect_code 65 q --after-cursor "$bad"
+grep -q 'the log changed' "$T/err" || fail "cursor mismatch message: $(cat "$T/err")"
+expect_code 64 q --after-cursor nonsense
+expect_code 66 q --after-cursor 999:0123456789abcdef
+
+# erased bodies show as erased
+"$LEDGER" --dir "$D" erase 25 --reason "test" >/dev/null || fail "erase"
+expect_code 0 q seq=25 -o json
+grep -q '"erased":true' "$T/out" || fail "erased json: $(cat "$T/out")"
+expect_code 0 q seq=25
+grep -q '\[body erased\]' "$T/out" || fail "erased short: $(cat "$T/out")"
+expect_code 0 q run=R-0001 body.status=ok
+[ "$(lines)" = 2 ] || fail "erased body still matches body terms"
+
+# conflicts and bad input: usage errors, with a message
+expect_code 64 q -f -r
+grep -q conflict "$T/err" || fail "-f -r message"
+expect_code 64 q -f -U now
+expect_code 64 q -r --after-cursor "$c"
+expect_code 64 q -o bogus
+expect_code 64 q -n 0
+expect_code 64 q -n ten
+expect_code 64 q --no-such-option
+expect_code 64 q -S "next tuesday"
+grep -q "bad time 'next tuesday'" "$T/err" || fail "bad time message: $(cat "$T/err")"
+[ -s "$T/out" ] && fail "bad time printed on stdout"
+expect_code 64 q -U 2026-02-30
+grep -q "no such date" "$T/err" || fail "bad date message"
+expect_code 64 q -S @200 -U @100
+expect_code 64 q colour=red
+grep -q "unknown field 'colour'" "$T/err" || fail "bad field message"
+expect_code 64 q seq=9..3
+expect_code 64 q type=a +
+expect_code 64 q -g '(unclosed'
+expect_code 65 q actor=nobody
+grep -q "nobody" "$T/err" || fail "unknown actor message"
+expect_code 66 "$LEDGER" --dir "$T/none" query
+
+# a reader that goes away (SIGPIPE) ends the query quietly with 0
+awk 'BEGIN { for (i = 0; i < 3000; i++)
+    printf "{\"type\":\"x.bulk\",\"body\":{\"i\":%d}}\n", i }' >"$T/bulk.jsonl"
+"$LEDGER" --dir "$D" ingest "$T/bulk.jsonl" 2>/dev/null || fail "bulk ingest"
+{ q -o json 2>"$T/pipe.err"; echo $? >"$T/pipe.rc"; } | head -n 1 >/dev/null
+[ "$(cat "$T/pipe.rc")" = 0 ] || fail "SIGPIPE: exit $(cat "$T/pipe.rc")"
+[ -s "$T/pipe.err" ] && fail "SIGPIPE: stderr $(cat "$T/pipe.err")"
+
+[ "$fails" = 0 ] || { echo "$fails failures"; exit 1; }
+echo "query_cli: ok"

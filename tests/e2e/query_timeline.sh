@@ -1,0 +1,47 @@
+#!/bin/sh
+# query_timeline.sh — `ledger timeline RUN`: the human view marks denials
+# and fallbacks and lists what was in force at the start; -o json gives the
+# same structure; an unknown run exits 66, a missing argument 64.
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+D=$T/l
+fails=0
+fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
+
+"$LEDGER" --dir "$D" init >/dev/null || exit 1
+"$LEDGER" --dir "$D" ingest "$(dirname "$0")/../../examples/pdf-ops.jsonl" \
+    2>/dev/null || exit 1
+
+"$LEDGER" --dir "$D" timeline R-0001 >"$T/out" 2>"$T/err" || fail "timeline exit $?"
+for want in "run R-0001  pack pdf-ops 0.3.1" "status ok in 2.310s" \
+    "permissions in force at the start" "! DENIED     net.egress" \
+    "evals in force at the start" "route:pdf-ops/extract" "E-1" \
+    "no eval before the start" "DENY" "FALLBACK" "read-pdfs" "412ms" \
+    "invoices.txt" "2 route decisions (1 fallback)" "1 denied"; do
+    grep -qF -- "$want" "$T/out" || fail "human view lacks '$want'"
+done
+[ -s "$T/err" ] && fail "stderr: $(cat "$T/err")"
+
+"$LEDGER" --dir "$D" timeline R-0001 -o json >"$T/json" || fail "json exit $?"
+[ "$(wc -l <"$T/json" | tr -d ' ')" = 1 ] || fail "-o json is not one line"
+for want in '"run":"R-0001"' '"status":"ok"' '"kind":"start"' '"kind":"end"' \
+    '"denied":true' '"state":"denied"' '"eval_id":"E-1"' '"rel_us":'; do
+    grep -qF -- "$want" "$T/json" || fail "json lacks $want"
+done
+"$LEDGER" --dir "$D" timeline R-0001 -o json-pretty >"$T/pretty" || fail "pretty"
+[ "$(wc -l <"$T/pretty" | tr -d ' ')" -gt 20 ] || fail "json-pretty not indented"
+
+"$LEDGER" --dir "$D" timeline R-nope >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" = 66 ] || fail "unknown run: exit $rc"
+grep -q "R-nope" "$T/err" || fail "unknown run message: $(cat "$T/err")"
+[ -s "$T/out" ] && fail "unknown run printed on stdout"
+"$LEDGER" --dir "$D" timeline >/dev/null 2>&1
+[ $? = 64 ] || fail "missing RUN is not a usage error"
+"$LEDGER" --dir "$D" timeline R-0001 -o verbose >/dev/null 2>&1
+[ $? = 64 ] || fail "bad -o is not a usage error"
+
+[ "$fails" = 0 ] || { echo "$fails failures"; exit 1; }
+echo "query_timeline: ok"
