@@ -659,6 +659,43 @@ obj_len(const uint8_t *p, const uint8_t *end, size_t *len)
     return 0;
 }
 
+/* Would obj_to_json accept o? (No bin, ext, float32, huge uints, NUL in
+ * keys, unsorted keys; depth-limited.) */
+static int
+json_compatible(const msgpack_object *o, int depth)
+{
+    if (depth > JSON_DEPTH_MAX)
+        return 0;
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL:
+    case MSGPACK_OBJECT_BOOLEAN:
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+    case MSGPACK_OBJECT_FLOAT64:
+    case MSGPACK_OBJECT_STR:
+        return 1;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        return o->via.u64 <= (uint64_t)INT64_MAX;
+    case MSGPACK_OBJECT_ARRAY:
+        for (uint32_t i = 0; i < o->via.array.size; i++)
+            if (!json_compatible(&o->via.array.ptr[i], depth + 1))
+                return 0;
+        return 1;
+    case MSGPACK_OBJECT_MAP:
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object_kv *kv = &o->via.map.ptr[i];
+            if (kv->key.type != MSGPACK_OBJECT_STR ||
+                memchr(kv->key.via.str.ptr, 0, kv->key.via.str.size) ||
+                (i > 0 && key_cmp(&o->via.map.ptr[i - 1].key.via.str,
+                                  &kv->key.via.str) >= 0) ||
+                !json_compatible(&kv->val, depth + 1))
+                return 0;
+        }
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 int
 ldg_codec_fields_slices(const uint8_t *p, size_t len,
                         struct ldg_field_slice **out, size_t *n)
@@ -670,15 +707,33 @@ ldg_codec_fields_slices(const uint8_t *p, size_t len,
 
     *out = NULL;
     *n = 0;
-    /* Strictness first: decoding to fields checks canonical form, key
-     * order and the [salt, value] shape. */
+    /* Strictness first: canonical form, key order, [salt, value] shape
+     * (without building JSON values: this is on verify's hot path). */
     {
-        struct ldg_field *f;
-        size_t nf;
-        rc = ldg_codec_fields_decode(p, len, &f, &nf);
+        msgpack_unpacked u;
+        const msgpack_object *m;
+        rc = unpack_canonical(p, len, &u);
+        m = &u.data;
+        if (rc == 0 && (m->type != MSGPACK_OBJECT_MAP ||
+                        m->via.map.size > LDG_FIELDS_MAX))
+            rc = LDG_ECORRUPT;
+        for (uint32_t i = 0; rc == 0 && i < m->via.map.size; i++) {
+            const msgpack_object_kv *kv = &m->via.map.ptr[i];
+            const msgpack_object *arr = &kv->val;
+            if (kv->key.type != MSGPACK_OBJECT_STR ||
+                memchr(kv->key.via.str.ptr, 0, kv->key.via.str.size) ||
+                (i > 0 && key_cmp(&m->via.map.ptr[i - 1].key.via.str,
+                                  &kv->key.via.str) >= 0) ||
+                arr->type != MSGPACK_OBJECT_ARRAY ||
+                arr->via.array.size != 2 ||
+                arr->via.array.ptr[0].type != MSGPACK_OBJECT_BIN ||
+                arr->via.array.ptr[0].via.bin.size != 16 ||
+                !json_compatible(&arr->via.array.ptr[1], 1))
+                rc = LDG_ECORRUPT;
+        }
+        msgpack_unpacked_destroy(&u);
         if (rc < 0)
             return rc;
-        ldg_fields_free(f, nf);
     }
     rc = rd_map_header(&q, end, &cnt);
     if (rc < 0)

@@ -128,6 +128,9 @@ struct ldg_store_opts {
 int ldg_store_open(struct ldg_store **out, const char *path,
                    const struct ldg_store_opts *o, char *err, size_t errcap);
 void ldg_store_close(struct ldg_store *s);
+/* Drops this process's mapped pages of data.mdb (they stay in the page
+ * cache); keeps long jobs' resident size bounded. */
+void ldg_store_trim(struct ldg_store *s);
 /* Grows the map (doubling) after a MAP_FULL; no transaction may be open. */
 int ldg_store_grow(struct ldg_store *s);
 /* Put that never overwrites and requires the key to sort last (entries). */

@@ -1417,6 +1417,8 @@ commit_worker(void *arg)
         }
         if (rc == 0 && w->on_commit != NULL)
             w->on_commit(w->on_commit_ctx, first, b->n);
+        if (rc == 0 && (w->tail & 3) == 3)
+            ldg_store_trim(l->store);
         for (size_t i = 0; i < b->n; i++)
             prep_release(&b->preps[i]);
         pthread_mutex_lock(&w->mu);

@@ -11,8 +11,11 @@
  * code is kept so callers can put LMDB's own words in their message.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <lmdb.h>
 
@@ -30,6 +33,7 @@ struct ldg_store {
     MDB_dbi core[LDG_CORE_DBS];
     size_t map_size, map_max;
     int rdonly, nosync;
+    char data_path[PATH_MAX]; /* realpath of data.mdb, for ldg_store_trim */
 };
 
 struct ldg_txn {
@@ -138,6 +142,12 @@ ldg_store_open(struct ldg_store **out, const char *path,
         mdb_env_info(s->env, &info);
         s->map_size = info.me_mapsize;
     }
+    {
+        char p[PATH_MAX + 16];
+        snprintf(p, sizeof p, "%s/data.mdb", path);
+        if (realpath(p, s->data_path) == NULL)
+            s->data_path[0] = '\0';
+    }
     /* Clear reader slots left by processes that died (kill -9). */
     mdb_reader_check(s->env, &dead);
 
@@ -167,6 +177,41 @@ fail:
         mdb_env_close(s->env);
     free(s);
     return xlate(rc);
+}
+
+/*
+ * LMDB reads through a read-only shared mapping of data.mdb, so every page
+ * a long job touches (an ingest of a million events walks most of the
+ * file) stays mapped and counts in the process's resident size, although
+ * it is only page cache. Dropping our mappings now and then keeps the
+ * resident size to what the job really holds; the pages stay cached and
+ * fault back in if used. The map is found in /proc/self/maps because LMDB
+ * does not publish its address.
+ */
+void
+ldg_store_trim(struct ldg_store *s)
+{
+    FILE *f;
+    char line[PATH_MAX + 128];
+
+    if (s->data_path[0] == '\0')
+        return;
+    f = fopen("/proc/self/maps", "r");
+    if (f == NULL)
+        return;
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned long lo, hi;
+        char *path = strchr(line, '/');
+        size_t n;
+        if (path == NULL || sscanf(line, "%lx-%lx", &lo, &hi) != 2)
+            continue;
+        n = strlen(path);
+        if (n && path[n - 1] == '\n')
+            path[n - 1] = '\0';
+        if (strcmp(path, s->data_path) == 0 && strstr(line, " r--s ") != NULL)
+            madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    }
+    fclose(f);
 }
 
 void

@@ -492,7 +492,9 @@ pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
                                                    : UINT64_MAX;
             }
         }
-        if (l && vs->progress && (seq & 0xffff) == 0)
+        if ((seq & 0x1fff) == 0x1fff)
+            ldg_store_trim(l->store);
+        if (vs->progress && (seq & 0xffff) == 0)
             vs->progress(vs->progress_ctx, seq / 4, size);
     }
     if (rc == 0 && vs->bad_seq == UINT64_MAX && cksize != UINT64_MAX &&
@@ -550,6 +552,8 @@ pass2_worker(void *arg)
                 break;
             }
         }
+        if ((lo / CHUNK) % 16 == 15)
+            ldg_store_trim(vs->l->store);
         pthread_mutex_lock(&vs->mu);
         vs->done += hi - lo;
         if (vs->progress)
