@@ -91,7 +91,10 @@ struct ldg_ledger;
 
 enum ldg_open_flags {
     LDG_RDONLY = 1 << 0, /* read-only: no appends, no verify state update */
-    LDG_NOSYNC = 1 << 1  /* tests only: skip fsync (not durable) */
+    LDG_NOSYNC = 1 << 1, /* tests only: skip fsync (not durable) */
+    /* Benchmarks only: skip the Merkle tree and checkpoints, to measure
+     * what they cost. A ledger written this way does not verify. */
+    LDG_BENCH_NOTREE = 1 << 2
 };
 
 struct ldg_options {

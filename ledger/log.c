@@ -1167,7 +1167,7 @@ store_one(struct ldg_txn *t, struct prep *p, const uint8_t prev[32],
     if (rc == 0)
         rc = ldg_kv_put(t, core(l, LDG_DB_BODIES), k, 8, p->body_rec.rec,
                         p->body_rec.rec_len);
-    if (rc == 0)
+    if (rc == 0 && !(l->opts.flags & LDG_BENCH_NOTREE))
         rc = ldg_tree_add_leaf(t, p->seq, ev.leaf);
     if (rc == 0)
         rc = ldg_index_put(t, &ev);
@@ -1236,7 +1236,8 @@ again:
         if ((rc = store_one(t, p, prev, prev)) < 0)
             goto fail;
     }
-    if ((rc = put_checkpoint(t, tl.size + n)) < 0)
+    if (!(l->opts.flags & LDG_BENCH_NOTREE) &&
+        (rc = put_checkpoint(t, tl.size + n)) < 0)
         goto fail;
     for (size_t i = 0; i < l->nappliers; i++) {
         if (l->appliers[i].at_commit == NULL)
