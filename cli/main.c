@@ -216,8 +216,12 @@ cli_event_json(struct ldg_txn *t, const struct ldg_event *ev, int with_body)
     if (ev->has_parent)
         json_object_set_new(o, "parent", u64s(ev->parent));
     json_object_set_new(o, "actor", json_string(ev->actor));
-    if (name[0])
+    if (name[0]) {
+        struct ldg_keyinfo ki;
         json_object_set_new(o, "actor_name", json_string(name));
+        if (ldg_key_info(t, ev->actor, &ki) == 0)
+            json_object_set_new(o, "actor_public_key", hexs(ki.pub, 32));
+    }
     json_object_set_new(o, "prev", hexs(ev->prev, 32));
     json_object_set_new(o, "body_commitment", hexs(ev->body_root, 32));
     json_object_set_new(o, "leaf_hash", hexs(ev->leaf, 32));
