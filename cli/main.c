@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "projections/projections.h"
 
 static const char usage_text[] =
     "usage: ledger [--dir DIR] COMMAND [ARGS] [-o human|json|json-pretty]\n"
@@ -100,6 +101,18 @@ cli_open(struct cli *c, int ro, struct ldg_ledger **out)
     rc = ldg_open(out, c->dir, &o, err, sizeof err);
     if (rc < 0) {
         cli_err(c, "%s", err);
+        return cli_exit_code(rc);
+    }
+    /* Appending commands keep the projections current in the same
+     * transaction (a rebuild first if their stored version is not ours). */
+    if (!ro && (rc = ldg_projections_attach_progress(*out, cli_progress,
+                                                       c)) < 0) {
+        if (c->progress)
+            fputc('\n', stderr);
+        cli_err(c, "%s", ldg_errmsg(*out)[0] ? ldg_errmsg(*out)
+                                             : ldg_strerror(rc));
+        ldg_close(*out);
+        *out = NULL;
         return cli_exit_code(rc);
     }
     return 0;

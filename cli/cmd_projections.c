@@ -1,0 +1,696 @@
+/*
+ * cmd_projections.c — packs, permissions, models, routes, promotions,
+ * runs, doctor, projections, rebuild.
+ *
+ * Each view asks the library for its rows as JSON and prints them: JSON
+ * Lines with -o json (one row a line), or a human table. Every view takes
+ * --at SEQ: the state as of event SEQ.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "doctor/doctor.h"
+#include "projections/projections.h"
+
+#define LONGOPTS_COMMON                                                      \
+    {"dir", required_argument, NULL, 'D'},                                   \
+        {"output", required_argument, NULL, 'o'},                            \
+        {"help", no_argument, NULL, 'h'},                                    \
+        {"at", required_argument, NULL, 'A'}
+
+struct vargs {
+    uint64_t at_size; /* 0 = now */
+    const char *pack;
+    int check;
+};
+
+static int
+usage(const char *text)
+{
+    fprintf(stderr, "usage: ledger %s\n", text);
+    return EX_USAGE;
+}
+
+/* Common options; 1 handled, 0 not ours, -1 usage error (printed). */
+static int
+common(struct cli *c, int ch, struct vargs *va)
+{
+    uint64_t seq;
+    switch (ch) {
+    case 'D':
+        c->dir_opt = optarg;
+        return 1;
+    case 'o':
+        cli_set_output(c, optarg);
+        return 1;
+    case 'A':
+        if (cli_parse_u64(optarg, &seq) < 0 || seq == UINT64_MAX) {
+            cli_err(c, "--at: '%s' is not a sequence number", optarg);
+            return -1;
+        }
+        va->at_size = seq + 1;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int
+prepare(struct cli *c)
+{
+    if (c->out == OUT_HUMAN && c->out_name != NULL &&
+        strcmp(c->out_name, "human") != 0) {
+        cli_err(c, "unknown output format '%s' (use human, json or "
+                   "json-pretty)",
+                c->out_name);
+        return EX_USAGE;
+    }
+    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
+        cli_err(c, "cannot tell where the ledger is: give --dir DIR or set "
+                   "LEDGER_DIR (HOME is not set)");
+        return EX_USAGE;
+    }
+    return 0;
+}
+
+/* Parses argv: options, then at most max_pos positionals into pos. */
+static int
+parse(struct cli *c, int argc, char **argv, const struct option *lo,
+      struct vargs *va, const char **pos, int max_pos, const char *u)
+{
+    int ch, n = 0;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+        int r = common(c, ch, va);
+        if (r < 0)
+            return EX_USAGE;
+        if (r > 0)
+            continue;
+        if (ch == 'p')
+            va->pack = optarg;
+        else if (ch == 'c')
+            va->check = 1;
+        else
+            return usage(u);
+    }
+    for (; optind < argc; optind++) {
+        if (n >= max_pos)
+            return usage(u);
+        pos[n++] = argv[optind];
+    }
+    return prepare(c);
+}
+
+static const char *
+js(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "-";
+}
+
+static void
+print_rows(struct cli *c, json_t *rows)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r) cli_print_json(c, json_incref(r));
+}
+
+static int
+fail(struct cli *c, struct ldg_ledger *l, int rc)
+{
+    const char *m = ldg_errmsg(l);
+    cli_err(c, "%s", m && m[0] ? m : ldg_strerror(rc));
+    return cli_exit_code(rc);
+}
+
+/* Warns on stderr when the answer had to be computed from the log
+ * because the store is not this code's version or is behind. */
+static void
+warn_stale(struct cli *c, struct ldg_ledger *l, const struct vargs *va)
+{
+    json_t *list = NULL, *o;
+    size_t i;
+    if (va->at_size != 0 || ldg_projections_list(l, 0, &list) < 0)
+        return;
+    json_array_foreach(list, i, o) {
+        if (json_is_true(json_object_get(o, "current")))
+            continue;
+        fprintf(stderr, "ledger %s: note: projection %s is not current in "
+                        "the store (computed from the log for this answer; "
+                        "`ledger rebuild` fixes the store)\n",
+                c->cmd, js(o, "name"));
+        break;
+    }
+    json_decref(list);
+}
+
+static int
+run_view(struct cli *c, enum ldg_proj_view view, const struct vargs *va,
+         const char *filter, void (*human)(json_t *rows))
+{
+    struct ldg_view_opts vo;
+    struct ldg_ledger *l = NULL;
+    json_t *rows = NULL;
+    int rc;
+
+    if ((rc = cli_open(c, 1, &l)) != 0)
+        return rc;
+    memset(&vo, 0, sizeof vo);
+    vo.at_size = va->at_size;
+    vo.filter = filter;
+    vo.progress = cli_progress;
+    vo.progress_ctx = c;
+    rc = ldg_projections_view(l, view, &vo, &rows);
+    if (c->progress && va->at_size)
+        fprintf(stderr, "\r\033[K");
+    if (rc < 0) {
+        rc = fail(c, l, rc);
+        ldg_close(l);
+        return rc;
+    }
+    warn_stale(c, l, va);
+    if (c->out == OUT_HUMAN)
+        human(rows);
+    else
+        print_rows(c, rows);
+    json_decref(rows);
+    ldg_close(l);
+    return EX_OK;
+}
+
+/* --------------------------------------------------------------- packs -- */
+
+static void
+human_packs(json_t *rows)
+{
+    size_t i, k;
+    json_t *r, *s;
+    printf("%-24s %-10s %-22s %s\n", "PACK", "VERSION", "STATE", "DETAIL");
+    json_array_foreach(rows, i, r) {
+        char state[64];
+        snprintf(state, sizeof state, "%s%s", js(r, "state"),
+                 json_is_true(json_object_get(r, "partial")) ? "+partial"
+                                                            : "");
+        printf("%-24s %-10s %-22s ", js(r, "pack"), js(r, "version"), state);
+        json_array_foreach(json_object_get(r, "reasons"), k, s)
+            printf("%s%s", k ? "; " : "", json_string_value(s));
+        printf("\n");
+    }
+}
+
+int
+cmd_packs(struct cli *c, int argc, char **argv)
+{
+    static const struct option lo[] = {LONGOPTS_COMMON, {0}};
+    struct vargs va = {0, NULL, 0};
+    const char *pos[1] = {NULL};
+    int rc = parse(c, argc, argv, lo, &va, pos, 1,
+                   "packs [PACK] [--at SEQ] [-o json]");
+    if (rc != 0)
+        return rc;
+    return run_view(c, LDG_VIEW_PACKS, &va, pos[0], human_packs);
+}
+
+/* --------------------------------------------------------- permissions -- */
+
+static void
+human_permissions(json_t *rows)
+{
+    size_t i;
+    json_t *r;
+    printf("%-18s %-12s %-28s %-4s %-10s %-9s %-12s %-7s %s\n", "PACK",
+           "GROUP", "SCOPE", "TIER", "STATE", "REQUIRED", "BY", "SEQ",
+           "TIME");
+    json_array_foreach(rows, i, r)
+        printf("%-18s %-12s %-28s %-4s %-10s %-9s %-12s %-7s %s\n",
+               js(r, "pack"), js(r, "group"), js(r, "scope"), js(r, "tier"),
+               js(r, "state"), js(r, "required"), js(r, "by"), js(r, "seq"),
+               js(r, "time"));
+}
+
+int
+cmd_permissions(struct cli *c, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"pack", required_argument, NULL, 'p'}, LONGOPTS_COMMON, {0}};
+    struct vargs va = {0, NULL, 0};
+    int rc = parse(c, argc, argv, lo, &va, NULL, 0,
+                   "permissions [--pack P] [--at SEQ] [-o json]");
+    if (rc != 0)
+        return rc;
+    return run_view(c, LDG_VIEW_PERMISSIONS, &va, va.pack,
+                    human_permissions);
+}
+
+/* -------------------------------------------------------------- models -- */
+
+static void
+human_models(json_t *rows)
+{
+    size_t i, k;
+    json_t *r, *x;
+    printf("%-36s %-10s %-10s %-10s %-20s %s\n", "MODEL", "STATE",
+           "VERIFIED", "RUNTIME", "DIGEST", "ROUTES");
+    json_array_foreach(rows, i, r) {
+        char dg[21];
+        snprintf(dg, sizeof dg, "%s", js(r, "digest"));
+        printf("%-36s %-10s %-10s %-10s %-20s ", js(r, "model"),
+               js(r, "state"), js(r, "verified"), js(r, "runtime"), dg);
+        json_array_foreach(json_object_get(r, "routes"), k, x)
+            printf("%s%s%s", k ? ", " : "", js(x, "route"),
+                   strcmp(js(x, "role"), "fallback") == 0 ? " (fallback)"
+                                                         : "");
+        printf("\n");
+    }
+}
+
+int
+cmd_models(struct cli *c, int argc, char **argv)
+{
+    static const struct option lo[] = {LONGOPTS_COMMON, {0}};
+    struct vargs va = {0, NULL, 0};
+    int rc = parse(c, argc, argv, lo, &va, NULL, 0,
+                   "models [--at SEQ] [-o json]");
+    if (rc != 0)
+        return rc;
+    return run_view(c, LDG_VIEW_MODELS, &va, NULL, human_models);
+}
+
+/* -------------------------------------------------------------- routes -- */
+
+static void
+num(char *buf, size_t cap, const json_t *v, double scale, const char *unit)
+{
+    if (json_is_number(v))
+        snprintf(buf, cap, "%.1f%s", json_number_value(v) * scale, unit);
+    else
+        snprintf(buf, cap, "-");
+}
+
+static void
+human_routes(json_t *rows)
+{
+    size_t i;
+    json_t *r;
+    printf("%-26s %-34s %-20s %7s %6s %6s %8s %8s\n", "ROUTE", "MODEL",
+           "READINESS", "COUNT", "FALLB", "ERR", "P50", "P95");
+    json_array_foreach(rows, i, r) {
+        json_t *d = json_object_get(r, "decisions");
+        char fb[16], er[16], p50[24], p95[24];
+        num(fb, sizeof fb, json_object_get(d, "fallback_rate"), 100, "%");
+        num(er, sizeof er, json_object_get(d, "error_rate"), 100, "%");
+        num(p50, sizeof p50, json_object_get(d, "latency_p50_ms"), 1, "ms");
+        num(p95, sizeof p95, json_object_get(d, "latency_p95_ms"), 1, "ms");
+        printf("%-26s %-34s %-20s %7lld %6s %6s %8s %8s\n", js(r, "route"),
+               js(r, "model"), js(r, "readiness"),
+               (long long)json_integer_value(json_object_get(d, "count")),
+               fb, er, p50, p95);
+        printf("    %s\n", js(r, "detail"));
+    }
+}
+
+int
+cmd_routes(struct cli *c, int argc, char **argv)
+{
+    static const struct option lo[] = {LONGOPTS_COMMON, {0}};
+    struct vargs va = {0, NULL, 0};
+    int rc = parse(c, argc, argv, lo, &va, NULL, 0,
+                   "routes [--at SEQ] [-o json]");
+    if (rc != 0)
+        return rc;
+    return run_view(c, LDG_VIEW_ROUTES, &va, NULL, human_routes);
+}
+
+/* ---------------------------------------------------------- promotions -- */
+
+static void
+human_promotions(json_t *rows)
+{
+    size_t i, k;
+    json_t *r, *h;
+    printf("%-30s %-34s %-10s %s\n", "TARGET", "CANDIDATE", "EVAL",
+           "GATING");
+    json_array_foreach(rows, i, r) {
+        int ungated = json_is_true(json_object_get(r, "ungated"));
+        printf("%-30s %-34s %-10s %s%s%s\n", js(r, "target"),
+               js(r, "candidate"), js(r, "eval_id"),
+               ungated ? "UNGATED: " : "gated",
+               ungated ? js(r, "ungated_reason") : "", "");
+        json_array_foreach(json_object_get(r, "history"), k, h)
+            printf("    %-8s %-12s %s%s%s%s\n", js(h, "seq"), js(h, "event"),
+                   js(h, "candidate"),
+                   json_is_true(json_object_get(h, "ungated")) ? " (ungated)"
+                                                              : "",
+                   json_object_get(h, "reason") ? ": " : "",
+                   json_object_get(h, "reason") ? js(h, "reason") : "");
+    }
+}
+
+int
+cmd_promotions(struct cli *c, int argc, char **argv)
+{
+    static const struct option lo[] = {LONGOPTS_COMMON, {0}};
+    struct vargs va = {0, NULL, 0};
+    int rc = parse(c, argc, argv, lo, &va, NULL, 0,
+                   "promotions [--at SEQ] [-o json]");
+    if (rc != 0)
+        return rc;
+    return run_view(c, LDG_VIEW_PROMOTIONS, &va, NULL, human_promotions);
+}
+
+/* ---------------------------------------------------------------- runs -- */
+
+static long long
+ji(const json_t *o, const char *a, const char *b)
+{
+    return (long long)json_integer_value(
+        json_object_get(json_object_get(o, a), b));
+}
+
+static void
+human_runs(json_t *rows)
+{
+    size_t i;
+    json_t *r;
+    printf("%-22s %-16s %-11s %-31s %6s %6s %6s %6s\n", "RUN", "PACK",
+           "STATUS", "START", "STEPS", "FAILED", "DECIS", "DENIED");
+    json_array_foreach(rows, i, r)
+        printf("%-22s %-16s %-11s %-31s %6lld %6lld %6lld %6lld\n",
+               js(r, "run"), js(r, "pack"), js(r, "status"), js(r, "start"),
+               ji(r, "steps", "total"), ji(r, "steps", "failed"),
+               ji(r, "decisions", "total"), ji(r, "policy", "deny"));
+}
+
+static void
+human_run_one(json_t *rows)
+{
+    json_t *r = json_array_get(rows, 0), *x;
+    printf("run            %s\n", js(r, "run"));
+    printf("pack           %s\n", js(r, "pack"));
+    printf("status         %s\n", js(r, "status"));
+    printf("started        seq %s at %s\n", js(r, "started_seq"),
+           js(r, "start"));
+    printf("finished       seq %s at %s\n", js(r, "finished_seq"),
+           js(r, "end"));
+    printf("events         %lld (seq %s..%s)\n",
+           (long long)json_integer_value(json_object_get(r, "events")),
+           js(r, "first_seq"), js(r, "last_seq"));
+    printf("steps          %lld (ok %lld, failed %lld, skipped %lld)\n",
+           ji(r, "steps", "total"), ji(r, "steps", "ok"),
+           ji(r, "steps", "failed"), ji(r, "steps", "skipped"));
+    printf("decisions      %lld (fallback %lld, error %lld, refused %lld)\n",
+           ji(r, "decisions", "total"), ji(r, "decisions", "fallback"),
+           ji(r, "decisions", "error"), ji(r, "decisions", "refused"));
+    printf("policy         %lld allowed, %lld denied\n",
+           ji(r, "policy", "allow"), ji(r, "policy", "deny"));
+    if ((x = json_object_get(r, "first_failed_step")) != NULL)
+        printf("first failure  step %s at seq %s\n", js(x, "step"),
+               js(x, "seq"));
+    if ((x = json_object_get(r, "first_denial")) != NULL)
+        printf("first denial   %s at seq %s\n", js(x, "rule"), js(x, "seq"));
+    if (json_object_get(r, "error"))
+        printf("error          %s\n", js(r, "error"));
+    if (json_object_get(r, "snapshot_seq"))
+        printf("at its start   ledger doctor --at %s (and any view)\n",
+               js(r, "snapshot_seq"));
+}
+
+int
+cmd_runs(struct cli *c, int argc, char **argv)
+{
+    static const struct option lo[] = {LONGOPTS_COMMON, {0}};
+    struct vargs va = {0, NULL, 0};
+    const char *pos[1] = {NULL};
+    int rc = parse(c, argc, argv, lo, &va, pos, 1,
+                   "runs [RUN] [--at SEQ] [-o json]");
+    if (rc != 0)
+        return rc;
+    return run_view(c, LDG_VIEW_RUNS, &va, pos[0],
+                    pos[0] ? human_run_one : human_runs);
+}
+
+/* -------------------------------------------------------------- doctor -- */
+
+static void
+human_clauses(json_t *cl, const char *indent)
+{
+    size_t i, k;
+    json_t *x, *s;
+    json_array_foreach(cl, i, x) {
+        const char *st = js(x, "status");
+        json_t *det = json_object_get(x, "detail");
+        printf("%s%-7s %-20s %s\n", indent,
+               strcmp(st, "ok") == 0 ? "ok" : strcmp(st, "fail") == 0
+                                                  ? "FAIL"
+                                                  : "UNKNOWN",
+               js(x, "name"),
+               json_array_size(det) ? json_string_value(
+                                          json_array_get(det, 0))
+                                    : "");
+        for (k = 1; k < json_array_size(det); k++)
+            printf("%s%-7s %-20s %s\n", indent, "", "",
+                   json_string_value(json_array_get(det, k)));
+        json_array_foreach(json_object_get(x, "remedy"), k, s)
+            printf("%s%-7s %-20s -> %s\n", indent, "", "",
+                   json_string_value(s));
+    }
+}
+
+int
+cmd_doctor(struct cli *c, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"pack", required_argument, NULL, 'p'}, LONGOPTS_COMMON, {0}};
+    struct vargs va = {0, NULL, 0};
+    struct ldg_doctor_opts o;
+    struct ldg_ledger *l = NULL;
+    json_t *d = NULL, *p;
+    size_t i;
+    int rc, verdict = LDG_DOCTOR_UNKNOWN;
+
+    rc = parse(c, argc, argv, lo, &va, NULL, 0,
+               "doctor [--pack P] [--at SEQ] [-o json]");
+    if (rc != 0)
+        return rc;
+    if ((rc = cli_open(c, 1, &l)) != 0)
+        return rc;
+    memset(&o, 0, sizeof o);
+    o.at_size = va.at_size;
+    o.pack = va.pack;
+    o.progress = cli_progress;
+    o.progress_ctx = c;
+    rc = ldg_doctor_run(l, &o, &d, &verdict);
+    if (c->progress && va.at_size)
+        fprintf(stderr, "\r\033[K");
+    if (rc < 0) {
+        rc = fail(c, l, rc);
+        ldg_close(l);
+        /* Not even the doctor could look: that is "unknown". */
+        return rc == EX_NOINPUT && va.pack ? rc : LDG_DOCTOR_UNKNOWN;
+    }
+    if (c->out != OUT_HUMAN) {
+        cli_print_json(c, d);
+    } else {
+        json_array_foreach(json_object_get(d, "packs"), i, p) {
+            printf("pack %s: %s (state %s%s)\n", js(p, "pack"),
+                   js(p, "verdict"), js(p, "state"),
+                   json_is_true(json_object_get(p, "partial")) ? ", partial"
+                                                              : "");
+            human_clauses(json_object_get(p, "clauses"), "  ");
+        }
+        printf("box:\n");
+        human_clauses(json_object_get(d, "box"), "  ");
+        printf("verdict: %s (log size %s)\n", js(d, "verdict"),
+               js(d, "size"));
+        json_decref(d);
+    }
+    ldg_close(l);
+    return verdict;
+}
+
+/* --------------------------------------------------------- projections -- */
+
+int
+cmd_projections(struct cli *c, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"note", no_argument, NULL, 'c'}, LONGOPTS_COMMON, {0}};
+    struct vargs va = {0, NULL, 0};
+    struct ldg_ledger *l = NULL;
+    json_t *list = NULL, *o;
+    size_t i;
+    int rc = parse(c, argc, argv, lo, &va, NULL, 0,
+                   "projections [--at SEQ] [--note] [-o json]");
+    if (rc != 0)
+        return rc;
+    if ((rc = cli_open(c, 1, &l)) != 0)
+        return rc;
+    if (va.check) { /* --note: the signed projection note */
+        char *note = NULL;
+        rc = ldg_projections_note(l, va.at_size, &note);
+        if (rc < 0) {
+            rc = fail(c, l, rc);
+        } else {
+            if (c->out == OUT_HUMAN)
+                fputs(note, stdout);
+            else
+                cli_print_json(c, json_pack("{s:s}", "note", note));
+            free(note);
+            rc = EX_OK;
+        }
+        ldg_close(l);
+        return rc;
+    }
+    rc = ldg_projections_list(l, va.at_size, &list);
+    if (rc < 0) {
+        rc = fail(c, l, rc);
+        ldg_close(l);
+        return rc;
+    }
+    if (c->out != OUT_HUMAN) {
+        print_rows(c, list);
+    } else {
+        printf("%-12s %-7s %-10s %-8s %-8s %s\n", "NAME", "VERSION",
+               "LAST_SEQ", "RECORDS", "CURRENT", "DIGEST");
+        json_array_foreach(list, i, o) {
+            char ver[16], recs[24];
+            json_t *v = json_object_get(o, "version");
+            json_t *r = json_object_get(o, "records");
+            json_t *cur = json_object_get(o, "current");
+            if (json_is_integer(v))
+                snprintf(ver, sizeof ver, "%lld",
+                         (long long)json_integer_value(v));
+            else
+                snprintf(ver, sizeof ver, "-");
+            if (json_is_integer(r))
+                snprintf(recs, sizeof recs, "%lld",
+                         (long long)json_integer_value(r));
+            else
+                snprintf(recs, sizeof recs, "-");
+            printf("%-12s %-7s %-10s %-8s %-8s %s\n", js(o, "name"), ver,
+                   js(o, "last_seq"), recs,
+                   json_is_true(cur) ? "yes" : cur ? "NO" : "-",
+                   js(o, "digest"));
+        }
+    }
+    json_decref(list);
+    ldg_close(l);
+    return EX_OK;
+}
+
+/* ------------------------------------------------------------- rebuild -- */
+
+/* Opens the ledger writable without attaching the projections (the
+ * rebuild does that work itself, once). */
+static int
+open_plain(struct cli *c, struct ldg_ledger **out, int ro)
+{
+    struct ldg_options o;
+    char err[1024];
+    const char *mb = getenv("LEDGER_MAP_BYTES");
+    const char *mx = getenv("LEDGER_MAP_MAX_BYTES");
+    int rc;
+    memset(&o, 0, sizeof o);
+    o.flags = ro ? LDG_RDONLY : 0;
+    if (mb != NULL)
+        o.map_size_bytes = (size_t)strtoull(mb, NULL, 10);
+    if (mx != NULL)
+        o.map_max_bytes = (size_t)strtoull(mx, NULL, 10);
+    rc = ldg_open(out, c->dir, &o, err, sizeof err);
+    if (rc < 0) {
+        cli_err(c, "%s", err);
+        return cli_exit_code(rc);
+    }
+    return 0;
+}
+
+int
+cmd_rebuild(struct cli *c, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"check", no_argument, NULL, 'c'}, LONGOPTS_COMMON, {0}};
+    struct vargs va = {0, NULL, 0};
+    const char *pos[8] = {NULL};
+    struct ldg_ledger *l = NULL;
+    json_t *rep = NULL, *o;
+    unsigned mask = 0;
+    uint64_t ndiff = 0;
+    size_t i;
+    int rc, n;
+
+    rc = parse(c, argc, argv, lo, &va, pos, 8,
+               "rebuild [NAME...] [--check] [-o json]");
+    if (rc != 0)
+        return rc;
+    if (va.at_size != 0)
+        return usage("rebuild [NAME...] [--check] [-o json] (no --at)");
+    for (n = 0; n < 8 && pos[n]; n++) {
+        unsigned b = ldg_projections_bit(pos[n]);
+        if (b == 0) {
+            cli_err(c, "no projection named '%s' (packs, permissions, "
+                       "models, routes, promotions, runs)",
+                    pos[n]);
+            return EX_USAGE;
+        }
+        mask |= b;
+    }
+    if ((rc = open_plain(c, &l, va.check)) != 0)
+        return rc;
+    if (va.check) {
+        rc = ldg_projections_check(l, mask, cli_progress, c, &rep, &ndiff);
+        if (c->progress)
+            fprintf(stderr, "\r\033[K");
+        if (rc < 0) {
+            rc = fail(c, l, rc);
+            ldg_close(l);
+            return rc;
+        }
+        if (c->out != OUT_HUMAN) {
+            print_rows(c, rep);
+        } else {
+            json_array_foreach(rep, i, o) {
+                char *s = json_dumps(json_object_get(o, "stored"),
+                                     JSON_COMPACT | JSON_ENCODE_ANY);
+                char *r = json_dumps(json_object_get(o, "rebuilt"),
+                                     JSON_COMPACT | JSON_ENCODE_ANY);
+                printf("%s %s: %s\n    stored:  %s\n    rebuilt: %s\n",
+                       js(o, "projection"), js(o, "key"), js(o, "what"),
+                       s ? s : "-", r ? r : "-");
+                free(s);
+                free(r);
+            }
+        }
+        fprintf(stderr, "rebuild --check: %llu difference%s\n",
+                (unsigned long long)ndiff, ndiff == 1 ? "" : "s");
+        json_decref(rep);
+        ldg_close(l);
+        return ndiff ? EX_VERIFY : EX_OK;
+    }
+    rc = ldg_projections_rebuild(l, mask, cli_progress, c, &rep);
+    if (c->progress)
+        fprintf(stderr, "\r\033[K");
+    if (rc < 0) {
+        rc = fail(c, l, rc);
+        ldg_close(l);
+        return rc;
+    }
+    if (c->out != OUT_HUMAN) {
+        print_rows(c, rep);
+    } else {
+        printf("%-12s %-10s %-8s %-26s %s\n", "NAME", "EVENTS", "CHANGED",
+               "SIGNED NOTE", "DIGEST");
+        json_array_foreach(rep, i, o)
+            printf("%-12s %-10s %-8s %-26s %s\n", js(o, "name"),
+                   js(o, "events"),
+                   json_is_true(json_object_get(o, "changed")) ? "yes" : "no",
+                   js(o, "note"), js(o, "after"));
+    }
+    json_decref(rep);
+    ldg_close(l);
+    return EX_OK;
+}

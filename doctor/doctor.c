@@ -1,0 +1,320 @@
+/*
+ * doctor.c — the live box-wide clauses and the verdict (see doctor.h).
+ *
+ * Budget: `ledger doctor` answers in a few milliseconds on a ledger of a
+ * million events and a thousand packs because nothing here replays the
+ * log: the pack clauses come from projection records, chain-verified from
+ * the core's saved verify position, and the rest from the file system.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include "doctor/doctor.h"
+
+/* Ranks: healthy 0 < unknown 1 < degraded 2 < blocked 3. */
+static int
+rank_of(const char *v)
+{
+    if (v == NULL)
+        return 1;
+    if (strcmp(v, "healthy") == 0)
+        return 0;
+    if (strcmp(v, "unknown") == 0)
+        return 1;
+    if (strcmp(v, "degraded") == 0)
+        return 2;
+    return 3;
+}
+
+static const char *
+rank_name(int r)
+{
+    static const char *const n[] = {"healthy", "unknown", "degraded",
+                                    "blocked"};
+    return n[r < 0 ? 0 : r > 3 ? 3 : r];
+}
+
+static int
+rank_exit(int r)
+{
+    static const int code[] = {LDG_DOCTOR_HEALTHY, LDG_DOCTOR_UNKNOWN,
+                               LDG_DOCTOR_DEGRADED, LDG_DOCTOR_BLOCKED};
+    return code[r < 0 ? 0 : r > 3 ? 3 : r];
+}
+
+struct clause {
+    const char *name;
+    int status; /* 0 ok, 1 unknown, 2 fail */
+    json_t *detail, *remedy;
+};
+
+static void
+clause_init(struct clause *c, const char *name)
+{
+    c->name = name;
+    c->status = 0;
+    c->detail = json_array();
+    c->remedy = json_array();
+}
+
+static void
+clause_add(struct clause *c, int status, const char *remedy,
+           const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+clause_add(struct clause *c, int status, const char *remedy,
+           const char *fmt, ...)
+{
+    char buf[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (status > c->status)
+        c->status = status;
+    json_array_append_new(c->detail, json_string(buf));
+    if (remedy != NULL)
+        json_array_append_new(c->remedy, json_string(remedy));
+}
+
+/* Appends the clause; returns its rank (a failure is "degraded"). */
+static int
+clause_emit(json_t *box, struct clause *c)
+{
+    static const char *const st[] = {"ok", "unknown", "fail"};
+    json_array_append_new(box,
+                          json_pack("{s:s, s:s, s:o, s:o}", "name", c->name,
+                                    "status", st[c->status], "detail",
+                                    c->detail, "remedy", c->remedy));
+    return c->status == 0 ? 0 : c->status == 1 ? 1 : 2;
+}
+
+static int
+chain_verified(struct ldg_ledger *l, uint64_t size, json_t *box)
+{
+    struct clause c;
+    struct ldg_txn *t = NULL;
+    struct ldg_val v;
+    uint64_t verified = 0;
+    int have = 0, rc;
+    ldg_dbi dbi;
+
+    clause_init(&c, "chain-verified");
+    /* The core saves "verified" = u64be size ‖ root[32] in its meta
+     * database after a successful ledger verify. */
+    rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
+    if (rc == 0 && ldg_db_open(t, "meta", 0, &dbi) == 0 &&
+        ldg_kv_get(t, dbi, "verified", 8, &v) == 0 && v.len == 40) {
+        const uint8_t *p = v.data;
+        for (int i = 0; i < 8; i++)
+            verified = (verified << 8) | p[i];
+        have = 1;
+    }
+    ldg_txn_abort(t);
+    if (!have)
+        clause_add(&c, 1, "ledger verify",
+                   "the log was never verified on this box");
+    else if (verified < size)
+        clause_add(&c, 1, "ledger verify",
+                   "verified through %llu of %llu events; the rest are not "
+                   "verified yet",
+                   (unsigned long long)verified, (unsigned long long)size);
+    else
+        clause_add(&c, 0, NULL, "signatures, chain and tree verified through "
+                                "%llu events",
+                   (unsigned long long)size);
+    return clause_emit(box, &c);
+}
+
+static int
+keys_valid(struct ldg_ledger *l, json_t *box)
+{
+    struct clause c;
+    struct ldg_keyinfo *k = NULL;
+    char path[4200], remedy[4400];
+    struct stat st;
+    size_t n = 0;
+    int bad = 0;
+
+    clause_init(&c, "keys-valid");
+    snprintf(path, sizeof path, "%s/keys/log.key", ldg_dir(l));
+    if (stat(path, &st) != 0) {
+        snprintf(remedy, sizeof remedy,
+                 "restore %s (mode 0600) from a backup; without it nothing "
+                 "can be appended or checkpointed",
+                 path);
+        clause_add(&c, 2, remedy, "the log key file %s is missing: %s", path,
+                   strerror(errno));
+        bad = 1;
+    } else if ((st.st_mode & 077) != 0) {
+        snprintf(remedy, sizeof remedy, "chmod 600 %s", path);
+        clause_add(&c, 2, remedy, "the log key file %s is readable by "
+                                  "others (mode %03o)",
+                   path, (unsigned)(st.st_mode & 0777));
+        bad = 1;
+    }
+    if (ldg_keys_list(l, &k, &n) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            if (k[i].revoked_seq == UINT64_MAX || !k[i].has_secret)
+                continue;
+            snprintf(path, sizeof path, "%s/keys/%s.key", ldg_dir(l),
+                     k[i].name);
+            snprintf(remedy, sizeof remedy,
+                     "remove %s: its key was revoked and must not sign "
+                     "again",
+                     path);
+            clause_add(&c, 2, remedy,
+                       "key %s (%s) was revoked at seq %llu but its secret "
+                       "key file is still here",
+                       k[i].name, k[i].key_id,
+                       (unsigned long long)k[i].revoked_seq);
+            bad = 1;
+        }
+        if (!bad)
+            clause_add(&c, 0, NULL, "%zu keys known; the log key is "
+                                    "present and private",
+                       n);
+        free(k);
+    } else {
+        clause_add(&c, 1, "ledger keys list",
+                   "the key registry could not be read");
+    }
+    return clause_emit(box, &c);
+}
+
+static int
+projections_current(struct ldg_ledger *l, uint64_t at_size, json_t *box)
+{
+    struct clause c;
+    json_t *list = NULL, *o;
+    size_t i;
+    int bad = 0;
+
+    clause_init(&c, "projections-current");
+    if (at_size != 0) {
+        clause_add(&c, 0, NULL, "state recomputed from the log at %llu "
+                                "events",
+                   (unsigned long long)at_size);
+        return clause_emit(box, &c);
+    }
+    if (ldg_projections_list(l, 0, &list) < 0) {
+        clause_add(&c, 1, "ledger rebuild",
+                   "the projection store could not be read");
+        return clause_emit(box, &c);
+    }
+    json_array_foreach(list, i, o) {
+        const char *name = json_string_value(json_object_get(o, "name"));
+        json_t *ver = json_object_get(o, "version");
+        json_int_t code = json_integer_value(json_object_get(o,
+                                                             "code_version"));
+        const char *behind = json_string_value(json_object_get(o, "behind"));
+        if (json_is_true(json_object_get(o, "current")))
+            continue;
+        bad = 1;
+        if (!json_is_integer(ver))
+            clause_add(&c, 2, "ledger rebuild",
+                       "projection %s was never built (this answer was "
+                       "computed from the log)",
+                       name);
+        else if (json_integer_value(ver) != code)
+            clause_add(&c, 2, "ledger rebuild",
+                       "projection %s is stored at version %lld, this code "
+                       "is version %lld (this answer was computed from the "
+                       "log)",
+                       name, (long long)json_integer_value(ver),
+                       (long long)code);
+        else
+            clause_add(&c, 2, "ledger rebuild",
+                       "projection %s is %s events behind the log (they "
+                       "were folded in memory for this answer); an "
+                       "appender ran without projections",
+                       name, behind ? behind : "?");
+    }
+    if (!bad)
+        clause_add(&c, 0, NULL, "all projections stored at this code's "
+                                "versions and up to the log");
+    json_decref(list);
+    return clause_emit(box, &c);
+}
+
+static int
+disk_headroom(struct ldg_ledger *l, json_t *box)
+{
+    struct clause c;
+    struct statvfs sv;
+    char remedy[4300];
+
+    clause_init(&c, "disk-headroom");
+    if (statvfs(ldg_dir(l), &sv) != 0) {
+        clause_add(&c, 1, NULL, "cannot read free space of %s: %s",
+                   ldg_dir(l), strerror(errno));
+    } else {
+        unsigned long long freeb =
+            (unsigned long long)sv.f_bavail * sv.f_frsize;
+        unsigned long long total =
+            (unsigned long long)sv.f_blocks * sv.f_frsize;
+        unsigned long long mb = freeb >> 20;
+        double pct = total ? 100.0 * (double)freeb / (double)total : 0;
+        snprintf(remedy, sizeof remedy,
+                 "free space on the file system of %s (need at least %d "
+                 "MiB and %d%%)",
+                 ldg_dir(l), LDG_DOCTOR_DISK_MIN_MB,
+                 LDG_DOCTOR_DISK_MIN_PERCENT);
+        if (mb < LDG_DOCTOR_DISK_MIN_MB || pct < LDG_DOCTOR_DISK_MIN_PERCENT)
+            clause_add(&c, 2, remedy, "%llu MiB free (%.1f%%) on the "
+                                      "ledger's file system",
+                       mb, pct);
+        else
+            clause_add(&c, 0, NULL, "%llu MiB free (%.1f%%) on the ledger's "
+                                    "file system",
+                       mb, pct);
+    }
+    return clause_emit(box, &c);
+}
+
+int
+ldg_doctor_run(struct ldg_ledger *l, const struct ldg_doctor_opts *opts,
+               json_t **out, int *verdict)
+{
+    struct ldg_view_opts vo;
+    json_t *d = NULL, *box, *packs;
+    uint64_t size = 0;
+    int rc, rank = 0, r;
+
+    if (l == NULL || out == NULL || verdict == NULL || opts == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    memset(&vo, 0, sizeof vo);
+    vo.at_size = opts->at_size;
+    vo.filter = opts->pack;
+    vo.progress = opts->progress;
+    vo.progress_ctx = opts->progress_ctx;
+    if ((rc = ldg_projections_view(l, LDG_VIEW_DOCTOR, &vo, &d)) < 0)
+        return rc;
+    size = strtoull(json_string_value(json_object_get(d, "size")), NULL, 10);
+    box = json_object_get(d, "box");
+    packs = json_object_get(d, "packs");
+    /* The projection's verdict already covers the packs (active ones, or
+     * the one asked for) and the log-derived box clauses. */
+    rank = rank_of(json_string_value(json_object_get(d, "verdict")));
+    r = chain_verified(l, size, box);
+    rank = r > rank ? r : rank;
+    r = keys_valid(l, box);
+    rank = r > rank ? r : rank;
+    r = projections_current(l, opts->at_size, box);
+    rank = r > rank ? r : rank;
+    if (opts->at_size == 0) {
+        r = disk_headroom(l, box);
+        rank = r > rank ? r : rank;
+    }
+    (void)packs;
+    json_object_set_new(d, "verdict", json_string(rank_name(rank)));
+    *verdict = rank_exit(rank);
+    *out = d;
+    return 0;
+}

@@ -1,0 +1,1501 @@
+/*
+ * engine.c — keeping the projections current, rebuilding and checking
+ * them, and signing what they said.
+ *
+ * Append path. The applier's apply() folds each new event into a pstate
+ * backed by the append's write transaction; records are read on first
+ * touch and written back once per commit group by at_commit(), which
+ * then stores each projection's meta (version, events applied, digest),
+ * recomputes the doctor digest if something it reads changed, and signs
+ * the projection note for the new log size. A pstate lives for one
+ * commit group: if apply() sees another transaction, or a sequence number
+ * it did not expect (the core retried a group after growing the map, or
+ * another process appended without projections), it drops the cache and
+ * starts again from what the transaction holds, catching up first.
+ *
+ * Rebuild. The log is folded into a memory-only pstate under a read
+ * transaction (no lock held), then one write transaction folds whatever
+ * was appended meanwhile, empties the projection's database, writes the
+ * new records and meta, and commits: the swap is atomic, and a rebuild
+ * killed at any point leaves the old state in place.
+ *
+ * Meta record (proj.meta, key = projection name), 60 bytes:
+ *   "LDGP" ‖ u32be format ‖ u32be version ‖ u64be applied ‖ u64be count ‖
+ *   acc[32]
+ * The doctor's (key "doctor"), 60 bytes:
+ *   "LDGP" ‖ u32be format ‖ u32be version ‖ u64be applied ‖
+ *   u64be next_expiry_ns ‖ digest[32]
+ * Notes (proj.notes, key = u64be log size): the signed note text.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "projections/proj_int.h"
+
+#define META_DB "proj.meta"
+#define NOTES_DB "proj.notes"
+#define META_LEN 60
+#define NOTE_HEADER "ledger-projections/v1"
+
+/* ---------------------------------------------------------------- util -- */
+
+static void
+be32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+static void
+be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+static uint64_t
+rd64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static uint32_t
+rd32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+           ((uint32_t)p[2] << 8) | p[3];
+}
+
+unsigned
+ldg_projections_bit(const char *name)
+{
+    int i = name ? proj_find(name) : -1;
+    return i < 0 ? 0 : 1u << i;
+}
+
+/* --------------------------------------------------------------- meta -- */
+
+static int
+meta_dbi(struct ldg_txn *t, int create, ldg_dbi *dbi)
+{
+    return ldg_db_open(t, META_DB, create ? LDG_DB_CREATE : 0, dbi);
+}
+
+int
+meta_read(struct ldg_txn *t, enum proj_id p, struct pmeta *m)
+{
+    struct ldg_val v;
+    ldg_dbi dbi;
+    const uint8_t *b;
+    int rc;
+
+    memset(m, 0, sizeof *m);
+    rc = meta_dbi(t, 0, &dbi);
+    if (rc == LDG_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    rc = ldg_kv_get(t, dbi, proj_defs[p].name, strlen(proj_defs[p].name),
+                    &v);
+    if (rc == LDG_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    b = v.data;
+    if (v.len != META_LEN || memcmp(b, "LDGP", 4) != 0 ||
+        rd32(b + 4) != PROJ_FORMAT)
+        return 0; /* unknown layout: treated as absent, so rebuilt */
+    m->present = 1;
+    m->version = rd32(b + 8);
+    m->applied = rd64(b + 12);
+    m->dig.count = rd64(b + 20);
+    memcpy(m->dig.acc, b + 28, 32);
+    return 0;
+}
+
+static int
+meta_write(struct ldg_txn *t, enum proj_id p, uint64_t applied,
+           const struct pdigest *d)
+{
+    uint8_t b[META_LEN];
+    ldg_dbi dbi;
+    int rc = meta_dbi(t, 1, &dbi);
+    if (rc < 0)
+        return rc;
+    memcpy(b, "LDGP", 4);
+    be32(b + 4, PROJ_FORMAT);
+    be32(b + 8, proj_defs[p].version);
+    be64(b + 12, applied);
+    be64(b + 20, d->count);
+    memcpy(b + 28, d->acc, 32);
+    return ldg_kv_put(t, dbi, proj_defs[p].name, strlen(proj_defs[p].name),
+                      b, sizeof b);
+}
+
+struct dmeta {
+    int present;
+    uint32_t version;
+    uint64_t applied, next_expiry;
+    uint8_t digest[32];
+};
+
+static int
+dmeta_read(struct ldg_txn *t, struct dmeta *m)
+{
+    struct ldg_val v;
+    ldg_dbi dbi;
+    const uint8_t *b;
+    int rc;
+    memset(m, 0, sizeof *m);
+    rc = meta_dbi(t, 0, &dbi);
+    if (rc == LDG_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    rc = ldg_kv_get(t, dbi, "doctor", 6, &v);
+    if (rc == LDG_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    b = v.data;
+    if (v.len != META_LEN || memcmp(b, "LDGP", 4) != 0 ||
+        rd32(b + 4) != PROJ_FORMAT)
+        return 0;
+    m->present = 1;
+    m->version = rd32(b + 8);
+    m->applied = rd64(b + 12);
+    m->next_expiry = rd64(b + 20);
+    memcpy(m->digest, b + 28, 32);
+    return 0;
+}
+
+static int
+dmeta_write(struct ldg_txn *t, const struct dmeta *m)
+{
+    uint8_t b[META_LEN];
+    ldg_dbi dbi;
+    int rc = meta_dbi(t, 1, &dbi);
+    if (rc < 0)
+        return rc;
+    memcpy(b, "LDGP", 4);
+    be32(b + 4, PROJ_FORMAT);
+    be32(b + 8, V_DOCTOR);
+    be64(b + 12, m->applied);
+    be64(b + 20, m->next_expiry);
+    memcpy(b + 28, m->digest, 32);
+    return ldg_kv_put(t, dbi, "doctor", 6, b, sizeof b);
+}
+
+/* Time of the event size-1 (the log's clock at that size), 0 if none. */
+static int
+log_time(struct ldg_txn *t, uint64_t size, uint64_t *ts)
+{
+    struct ldg_event ev;
+    int rc;
+    *ts = 0;
+    if (size == 0)
+        return 0;
+    rc = ldg_event_get(t, size - 1, &ev);
+    if (rc < 0)
+        return rc;
+    *ts = ev.ts_ns;
+    return 0;
+}
+
+/* ------------------------------------------------------------ folding -- */
+
+static int
+fold_cb(void *ctx, const struct penv *e, const struct bview *b)
+{
+    return fold_event(ctx, e, b);
+}
+
+/* Folds events [from, to) of t into ps. */
+static int
+fold_range(struct pstate *ps, struct ldg_txn *t, uint64_t from, uint64_t to,
+           ldg_projections_progress_fn fn, void *ctx)
+{
+    struct scan_stats st;
+    int rc;
+    if (from >= to)
+        return 0;
+    rc = scan_events(t, from, to, fold_cb, ps, fn, ctx, &st);
+    if (rc == 0) {
+        ps->applied = to;
+    }
+    return rc;
+}
+
+static int
+cmp_key(const void *a, const void *b)
+{
+    const struct pentry *x = *(struct pentry *const *)a;
+    const struct pentry *y = *(struct pentry *const *)b;
+    size_t n = x->klen < y->klen ? x->klen : y->klen;
+    int c = memcmp(x->key, y->key, n);
+    if (c != 0)
+        return c;
+    return x->klen < y->klen ? -1 : x->klen > y->klen;
+}
+
+/* Writes the records of projection p from a memory-only ps into t,
+ * replacing everything the projection had, and its meta. */
+static int
+write_out(struct pstate *ps, struct ldg_txn *t, enum proj_id p,
+          uint64_t applied)
+{
+    struct pentry **v = NULL;
+    struct pdigest d;
+    ldg_dbi dbi;
+    size_t n = 0;
+    int rc;
+
+    memset(&d, 0, sizeof d);
+    if ((rc = ldg_db_open(t, proj_defs[p].db, LDG_DB_CREATE, &dbi)) < 0)
+        return rc;
+    if ((rc = ldg_db_drop(t, dbi, 0)) < 0)
+        return rc;
+    /* All tags of p, in key order (LMDB writes sorted keys best). */
+    v = malloc((ps->n ? ps->n : 1) * sizeof *v);
+    if (v == NULL)
+        return LDG_ENOMEM;
+    for (size_t i = 0; i < ps->cap; i++)
+        if (ps->slots[i] != NULL && ps->slots[i]->rt->proj == p)
+            v[n++] = ps->slots[i];
+    qsort(v, n, sizeof *v, cmp_key);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        uint8_t *val, h[32];
+        size_t vlen;
+        if ((rc = rec_encode(v[i]->rt, v[i]->rec, &val, &vlen)) < 0)
+            break;
+        record_hash(h, v[i]->key, v[i]->klen, val, vlen);
+        pdigest_add(&d, h);
+        rc = ldg_kv_put(t, dbi, v[i]->key, v[i]->klen, val, vlen);
+        free(val);
+    }
+    free(v);
+    if (rc == 0)
+        rc = meta_write(t, p, applied, &d);
+    return rc;
+}
+
+/* ------------------------------------------------------------- doctor -- */
+
+/* Next grant expiry after now among the loaded permissions. */
+static uint64_t
+next_expiry(struct pstate *ps, uint64_t now)
+{
+    struct pentry **v = NULL;
+    size_t n = 0;
+    uint64_t best = UINT64_MAX;
+    if (ps_list(ps, P_PERMISSIONS, TAG_PERM, &v, &n) < 0)
+        return 0; /* unknown: recompute every time */
+    for (size_t i = 0; i < n; i++) {
+        const struct rec_perm *g = v[i]->rec;
+        if (g->state == PS_GRANTED && g->expires_ns > now &&
+            g->expires_ns < best)
+            best = g->expires_ns;
+    }
+    free(v);
+    return best;
+}
+
+/* Doctor digest of a state: SHA-256 of the canonical JSON of the
+ * log-derived doctor. */
+static int
+doctor_digest(struct pstate *ps, uint8_t out[32], uint64_t *expiry)
+{
+    json_t *d = doctor_state_json(ps, NULL);
+    char *s;
+    if (d == NULL)
+        return LDG_ENOMEM;
+    s = canonical_json(d);
+    json_decref(d);
+    if (s == NULL)
+        return LDG_ENOMEM;
+    ldg_sha256(out, s, strlen(s));
+    free(s);
+    if (expiry != NULL)
+        *expiry = next_expiry(ps, ps->last_ts);
+    return 0;
+}
+
+/* Recomputes the doctor digest from what t holds at size. */
+static int
+doctor_refresh(struct ldg_txn *t, uint64_t size, struct dmeta *dm)
+{
+    struct pstate *ps = NULL;
+    int rc = ps_new(&ps, ldg_txn_ledger(t), t, 0, P_ALL);
+    if (rc < 0)
+        return rc;
+    ps->applied = size;
+    rc = log_time(t, size, &ps->last_ts);
+    if (rc == 0)
+        rc = doctor_digest(ps, dm->digest, &dm->next_expiry);
+    ps_free(ps);
+    if (rc < 0)
+        return rc;
+    dm->present = 1;
+    dm->version = V_DOCTOR;
+    dm->applied = size;
+    return dmeta_write(t, dm);
+}
+
+/* -------------------------------------------------------------- notes -- */
+
+/* The note text for the state stored in t at size. */
+static int
+note_text(struct ldg_txn *t, uint64_t size, char *buf, size_t cap)
+{
+    struct dmeta dm;
+    size_t n;
+    int rc;
+    n = (size_t)snprintf(buf, cap, "%s\norigin %s\nsize %llu\n", NOTE_HEADER,
+                         ldg_origin(ldg_txn_ledger(t)),
+                         (unsigned long long)size);
+    for (int p = 0; p < P_COUNT && n < cap; p++) {
+        struct pmeta m;
+        uint8_t dg[32];
+        char hex[65];
+        if ((rc = meta_read(t, (enum proj_id)p, &m)) < 0)
+            return rc;
+        if (!m.present || m.applied != size)
+            return LDG_ESTALE;
+        pdigest_final(dg, (enum proj_id)p, &m.dig);
+        ldg_hex(hex, dg, 32);
+        n += (size_t)snprintf(buf + n, cap - n, "%s %u %s\n",
+                              proj_defs[p].name, m.version, hex);
+    }
+    if ((rc = dmeta_read(t, &dm)) < 0)
+        return rc;
+    if (!dm.present || dm.applied != size)
+        return LDG_ESTALE;
+    if (n < cap) {
+        char hex[65];
+        ldg_hex(hex, dm.digest, 32);
+        n += (size_t)snprintf(buf + n, cap - n, "doctor %u %s\n",
+                              dm.version, hex);
+    }
+    return n < cap ? 0 : LDG_ETOOBIG;
+}
+
+static int
+note_store(struct ldg_txn *t, uint64_t size)
+{
+    char text[2048], *note = NULL;
+    uint8_t k[8];
+    ldg_dbi dbi;
+    int rc = note_text(t, size, text, sizeof text);
+    if (rc < 0)
+        return rc;
+    rc = ldg_log_sign_note(ldg_txn_ledger(t), text, strlen(text), &note);
+    if (rc < 0)
+        return rc;
+    be64(k, size);
+    rc = ldg_db_open(t, NOTES_DB, LDG_DB_CREATE, &dbi);
+    if (rc == 0)
+        rc = ldg_kv_put(t, dbi, k, 8, note, strlen(note));
+    free(note);
+    return rc;
+}
+
+static int
+note_get(struct ldg_txn *t, uint64_t size, char **out)
+{
+    struct ldg_val v;
+    struct ldg_cursor *c = NULL;
+    ldg_dbi dbi;
+    uint8_t k[8];
+    int rc;
+
+    *out = NULL;
+    rc = ldg_db_open(t, NOTES_DB, 0, &dbi);
+    if (rc < 0)
+        return rc;
+    if (size == 0) {
+        struct ldg_val kk;
+        if ((rc = ldg_cursor_open(t, dbi, &c)) < 0)
+            return rc;
+        rc = ldg_cursor_get(c, LDG_LAST, NULL, 0, &kk, &v);
+    } else {
+        be64(k, size);
+        rc = ldg_kv_get(t, dbi, k, 8, &v);
+    }
+    if (rc == 0) {
+        *out = malloc(v.len + 1);
+        if (*out == NULL) {
+            rc = LDG_ENOMEM;
+        } else {
+            memcpy(*out, v.data, v.len);
+            (*out)[v.len] = '\0';
+        }
+    }
+    ldg_cursor_close(c);
+    return rc;
+}
+
+int
+ldg_projections_note(struct ldg_ledger *l, uint64_t size, char **out)
+{
+    struct ldg_txn *t = NULL;
+    int rc;
+    if (l == NULL || out == NULL)
+        return LDG_EINVAL;
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    rc = note_get(t, size, out);
+    if (rc == LDG_ENOTFOUND) {
+        if (size)
+            ldg_set_errmsg(l, "no projection note was signed at log size "
+                              "%llu", (unsigned long long)size);
+        else
+            ldg_set_errmsg(l, "no projection note was signed yet");
+    }
+    ldg_txn_abort(t);
+    return rc;
+}
+
+/* ------------------------------------------------------- bring current -- */
+
+/*
+ * Makes the stored projections in t describe exactly the first `size`
+ * events (size <= log size in t): projections never built or built by
+ * other code are rebuilt from the log; the rest, if behind, catch up.
+ * Projections in `skip` are left alone. Sets *changed if it wrote.
+ */
+static int
+bring_current(struct ldg_txn *t, uint64_t size, unsigned skip,
+              ldg_projections_progress_fn fn, void *ctx, int *changed)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct pmeta m[P_COUNT];
+    unsigned rebuild = 0, catchup = 0;
+    uint64_t from = UINT64_MAX;
+    struct pstate *ps = NULL;
+    int rc;
+
+    *changed = 0;
+    for (int p = 0; p < P_COUNT; p++) {
+        if (skip & (1u << p))
+            continue;
+        if ((rc = meta_read(t, (enum proj_id)p, &m[p])) < 0)
+            return rc;
+        if (!m[p].present || m[p].version != proj_defs[p].version ||
+            m[p].applied > size)
+            rebuild |= 1u << p;
+        else if (m[p].applied < size)
+            catchup |= 1u << p;
+    }
+    /* Catch-up folds one range for all: projections behind by another
+     * amount than the most behind are rebuilt instead (it never happens
+     * through this code, which keeps them in step). */
+    for (int p = 0; p < P_COUNT; p++)
+        if ((catchup & (1u << p)) && m[p].applied < from)
+            from = m[p].applied;
+    for (int p = 0; p < P_COUNT; p++)
+        if ((catchup & (1u << p)) && m[p].applied != from) {
+            catchup &= ~(1u << p);
+            rebuild |= 1u << p;
+        }
+    if (catchup) {
+        if ((rc = ps_new(&ps, l, t, 1, catchup)) < 0)
+            return rc;
+        for (int p = 0; p < P_COUNT; p++)
+            ps->dig[p] = m[p].dig;
+        ps->applied = from;
+        rc = fold_range(ps, t, from, size, fn, ctx);
+        if (rc == 0)
+            rc = ps_flush(ps);
+        for (int p = 0; rc == 0 && p < P_COUNT; p++)
+            if (catchup & (1u << p))
+                rc = meta_write(t, (enum proj_id)p, size, &ps->dig[p]);
+        ps_free(ps);
+        ps = NULL;
+        if (rc < 0)
+            return rc;
+        *changed = 1;
+    }
+    if (rebuild) {
+        if ((rc = ps_new(&ps, l, NULL, 0, rebuild)) < 0)
+            return rc;
+        rc = fold_range(ps, t, 0, size, fn, ctx);
+        for (int p = 0; rc == 0 && p < P_COUNT; p++)
+            if (rebuild & (1u << p))
+                rc = write_out(ps, t, (enum proj_id)p, size);
+        ps_free(ps);
+        if (rc < 0)
+            return rc;
+        *changed = 1;
+    }
+    return 0;
+}
+
+/* Is everything (projections and doctor) stored at size and this code's
+ * version? */
+static int
+all_current(struct ldg_txn *t, uint64_t size, int *yes)
+{
+    struct dmeta dm;
+    int rc;
+    *yes = 0;
+    for (int p = 0; p < P_COUNT; p++) {
+        struct pmeta m;
+        if ((rc = meta_read(t, (enum proj_id)p, &m)) < 0)
+            return rc;
+        if (!m.present || m.version != proj_defs[p].version ||
+            m.applied != size)
+            return 0;
+    }
+    if ((rc = dmeta_read(t, &dm)) < 0)
+        return rc;
+    *yes = dm.present && dm.version == V_DOCTOR && dm.applied == size;
+    return 0;
+}
+
+/* After the projections in t are current at size: doctor meta and, if
+ * none is stored for size, the note. A missing log secret only skips the
+ * note. */
+static int
+finish_size(struct ldg_txn *t, uint64_t size, int doctor_changed)
+{
+    struct dmeta dm;
+    char *note = NULL;
+    int rc = dmeta_read(t, &dm);
+    uint64_t now = 0;
+    if (rc < 0)
+        return rc;
+    if ((rc = log_time(t, size, &now)) < 0)
+        return rc;
+    if (doctor_changed || !dm.present || dm.version != V_DOCTOR ||
+        now >= dm.next_expiry) {
+        if ((rc = doctor_refresh(t, size, &dm)) < 0)
+            return rc;
+    } else if (dm.applied != size) {
+        dm.applied = size;
+        if ((rc = dmeta_write(t, &dm)) < 0)
+            return rc;
+    }
+    rc = note_get(t, size, &note);
+    free(note);
+    if (rc == LDG_ENOTFOUND) {
+        rc = note_store(t, size);
+        if (rc == LDG_EKEY)
+            rc = 0;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------ applier -- */
+
+struct pctx {
+    struct ldg_ledger *l;
+    struct pstate *ps;        /* the current commit group's cache */
+    struct ldg_txn *t;        /* its transaction */
+    ldg_projections_progress_fn fn;
+    void *fnctx;
+    struct pctx *next;        /* global list: see attach */
+};
+
+/* Every context ever attached. The core has no hook to release an
+ * applier's context when the handle closes, so contexts are kept here
+ * (small, and reachable, so leak checkers stay quiet); a context's cache
+ * is freed at the end of each commit group. */
+static struct pctx *all_ctx;
+static pthread_mutex_t all_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+drop_cache(struct pctx *c)
+{
+    ps_free(c->ps);
+    c->ps = NULL;
+    c->t = NULL;
+}
+
+/* Opens the cache for a group whose next event is seq, bringing the
+ * store current to seq first. */
+static int
+open_cache(struct pctx *c, struct ldg_txn *t, uint64_t seq)
+{
+    int rc, changed;
+    drop_cache(c);
+    rc = bring_current(t, seq, 0, c->fn, c->fnctx, &changed);
+    if (rc < 0)
+        return rc;
+    if ((rc = ps_new(&c->ps, c->l, t, 1, P_ALL)) < 0)
+        return rc;
+    for (int p = 0; p < P_COUNT; p++) {
+        struct pmeta m;
+        if ((rc = meta_read(t, (enum proj_id)p, &m)) < 0) {
+            drop_cache(c);
+            return rc;
+        }
+        c->ps->dig[p] = m.dig;
+    }
+    c->ps->applied = seq;
+    c->ps->doctor_dirty = changed;
+    c->t = t;
+    return 0;
+}
+
+/* Does erasing the body of event target change any projection? */
+static int
+erase_matters(struct ldg_txn *t, const json_t *body)
+{
+    json_t *v = json_object_get(body, "target_seq");
+    struct ldg_event ev;
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return 0;
+    if (ldg_event_get(t, (uint64_t)json_integer_value(v), &ev) < 0)
+        return 1; /* cannot tell: replay to be safe */
+    return ev_type_feeds(ev_type_of(ev.type, strlen(ev.type)));
+}
+
+static int
+apply(void *ctx, struct ldg_txn *t, const struct ldg_event *ev,
+      const json_t *body)
+{
+    struct pctx *c = ctx;
+    struct penv e;
+    struct bview *b;
+    int rc;
+
+    if (c->ps == NULL || c->t != t || c->ps->applied != ev->seq) {
+        if ((rc = open_cache(c, t, ev->seq)) < 0)
+            goto fail;
+    }
+    e.seq = ev->seq;
+    e.ts = ev->ts_ns;
+    e.type = ev_type_of(ev->type, strlen(ev->type));
+    e.subject.p = ev->subject;
+    e.subject.n = strlen(ev->subject);
+    e.run.p = ev->run;
+    e.run.n = strlen(ev->run);
+    if (e.type == T_BODY_ERASED && erase_matters(t, body)) {
+        /* The erased body may have fed a projection: the state must be
+         * what a replay without it gives, so replay (O(log)). The target
+         * body is already gone in this transaction. */
+        int changed;
+        drop_cache(c);
+        for (int p = 0; p < P_COUNT; p++) {
+            ldg_dbi dbi;
+            if ((rc = meta_dbi(t, 1, &dbi)) < 0)
+                goto fail;
+            rc = ldg_kv_del(t, dbi, proj_defs[p].name,
+                            strlen(proj_defs[p].name), NULL, 0);
+            if (rc < 0 && rc != LDG_ENOTFOUND)
+                goto fail;
+        }
+        if ((rc = bring_current(t, ev->seq, 0, c->fn, c->fnctx,
+                                &changed)) < 0 ||
+            (rc = open_cache(c, t, ev->seq)) < 0)
+            goto fail;
+        c->ps->doctor_dirty = 1;
+    }
+    b = malloc(sizeof *b);
+    if (b == NULL) {
+        rc = LDG_ENOMEM;
+        goto fail;
+    }
+    b->json = body;
+    b->erased = 0;
+    b->n = 0;
+    rc = fold_event(c->ps, &e, b);
+    free(b);
+    if (rc < 0)
+        goto fail;
+    return 0;
+fail:
+    drop_cache(c);
+    return rc;
+}
+
+static int
+at_commit(void *ctx, struct ldg_txn *t, uint64_t size)
+{
+    struct pctx *c = ctx;
+    int rc, dirty;
+
+    if (c->ps == NULL || c->t != t || c->ps->applied != size) {
+        if ((rc = open_cache(c, t, size)) < 0)
+            goto out;
+    }
+    if ((rc = ps_flush(c->ps)) < 0)
+        goto out;
+    for (int p = 0; p < P_COUNT && rc == 0; p++)
+        rc = meta_write(t, (enum proj_id)p, size, &c->ps->dig[p]);
+    if (rc < 0)
+        goto out;
+    dirty = c->ps->doctor_dirty;
+    drop_cache(c);
+    rc = finish_size(t, size, dirty);
+out:
+    drop_cache(c);
+    if (rc < 0 && ldg_errmsg(ldg_txn_ledger(t))[0] == '\0')
+        ldg_set_errmsg(ldg_txn_ledger(t),
+                       "projections: cannot store the state at log size "
+                       "%llu: %s",
+                       (unsigned long long)size, ldg_strerror(rc));
+    return rc;
+}
+
+int
+ldg_projections_attach_progress(struct ldg_ledger *l,
+                                ldg_projections_progress_fn fn, void *fnctx)
+{
+    struct ldg_applier a;
+    struct ldg_txn *t = NULL;
+    struct pctx *c;
+    uint64_t size;
+    int rc, yes = 0, changed;
+
+    if (l == NULL)
+        return LDG_EINVAL;
+    /* Bring the store current first (a rebuild if versions changed). */
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    rc = ldg_txn_size(t, &size);
+    if (rc == 0)
+        rc = all_current(t, size, &yes);
+    ldg_txn_abort(t);
+    t = NULL;
+    if (rc < 0)
+        return rc;
+    if (!yes) {
+        if ((rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t)) < 0) {
+            ldg_set_errmsg(l, "projections: cannot open a write "
+                              "transaction: %s", ldg_strerror(rc));
+            return rc;
+        }
+        rc = ldg_txn_size(t, &size);
+        if (rc == 0)
+            rc = bring_current(t, size, 0, fn, fnctx, &changed);
+        if (rc == 0)
+            rc = finish_size(t, size, 1);
+        if (rc == 0) {
+            rc = ldg_txn_commit(t);
+        } else {
+            ldg_txn_abort(t);
+        }
+        if (rc < 0) {
+            if (ldg_errmsg(l)[0] == '\0')
+                ldg_set_errmsg(l, "projections: cannot bring the "
+                                  "projections up to date: %s",
+                               ldg_strerror(rc));
+            return rc;
+        }
+    }
+    c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return LDG_ENOMEM;
+    c->l = l;
+    c->fn = fn;
+    c->fnctx = fnctx;
+    memset(&a, 0, sizeof a);
+    a.name = "projections";
+    a.apply = apply;
+    a.at_commit = at_commit;
+    a.ctx = c;
+    rc = ldg_applier_add(l, &a);
+    if (rc < 0) {
+        free(c);
+        return rc;
+    }
+    pthread_mutex_lock(&all_mu);
+    c->next = all_ctx;
+    all_ctx = c;
+    pthread_mutex_unlock(&all_mu);
+    return 0;
+}
+
+int
+ldg_projections_attach(struct ldg_ledger *l)
+{
+    return ldg_projections_attach_progress(l, NULL, NULL);
+}
+
+/* -------------------------------------------------------------- views -- */
+
+/*
+ * A state to read: at_size 0 = the current log (stored records, with any
+ * events the store lacks folded in memory; all of it from the log if the
+ * stored versions are not this code's); else the first at_size events,
+ * folded in memory. ps is read-only; t stays open while ps is used.
+ */
+static int
+read_state(struct ldg_ledger *l, uint64_t at_size, unsigned mask,
+           ldg_projections_progress_fn fn, void *ctx, struct ldg_txn **tout,
+           struct pstate **out)
+{
+    struct ldg_txn *t = NULL;
+    struct pstate *ps = NULL;
+    uint64_t size, from = 0;
+    int rc, stored = 1;
+
+    *out = NULL;
+    *tout = NULL;
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    if ((rc = ldg_txn_size(t, &size)) < 0)
+        goto fail;
+    if (at_size > size) {
+        ldg_set_errmsg(l, "--at: the log has %llu events (seq 0..%llu)",
+                       (unsigned long long)size,
+                       (unsigned long long)(size ? size - 1 : 0));
+        rc = LDG_EINVAL;
+        goto fail;
+    }
+    if (at_size != 0 && at_size != size) {
+        stored = 0;
+        size = at_size;
+    } else {
+        for (int p = 0; p < P_COUNT; p++) {
+            struct pmeta m;
+            if ((rc = meta_read(t, (enum proj_id)p, &m)) < 0)
+                goto fail;
+            if (!m.present || m.version != proj_defs[p].version ||
+                m.applied > size || (p > 0 && m.applied != from)) {
+                stored = 0;
+                break;
+            }
+            from = m.applied;
+        }
+    }
+    if ((rc = ps_new(&ps, l, stored ? t : NULL, 0, mask)) < 0)
+        goto fail;
+    if (!stored)
+        from = 0;
+    if ((rc = fold_range(ps, t, from, size, fn, ctx)) < 0)
+        goto fail;
+    ps->applied = size;
+    if ((rc = log_time(t, size, &ps->last_ts)) < 0)
+        goto fail;
+    *out = ps;
+    *tout = t;
+    return 0;
+fail:
+    ps_free(ps);
+    ldg_txn_abort(t);
+    return rc;
+}
+
+int
+ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
+                     const struct ldg_view_opts *o, json_t **out)
+{
+    struct ldg_view_opts none;
+    struct ldg_txn *t = NULL;
+    struct pstate *ps = NULL;
+    const char *f;
+    json_t *v = NULL;
+    int rc;
+
+    if (l == NULL || out == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    if (o == NULL) {
+        memset(&none, 0, sizeof none);
+        o = &none;
+    }
+    f = o->filter;
+    rc = read_state(l, o->at_size, P_ALL, o->progress, o->progress_ctx, &t,
+                    &ps);
+    if (rc < 0)
+        return rc;
+    switch (view) {
+    case LDG_VIEW_PACKS:
+        v = view_packs(ps, f);
+        break;
+    case LDG_VIEW_PERMISSIONS:
+        v = view_permissions(ps, f);
+        break;
+    case LDG_VIEW_MODELS:
+        v = view_models(ps);
+        break;
+    case LDG_VIEW_ROUTES:
+        v = view_routes(ps);
+        break;
+    case LDG_VIEW_PROMOTIONS:
+        v = view_promotions(ps);
+        break;
+    case LDG_VIEW_RUNS:
+        v = view_runs(ps, f);
+        break;
+    case LDG_VIEW_DOCTOR:
+        v = doctor_state_json(ps, f);
+        if (v != NULL)
+            json_object_set_new(v, "size", u64_json(ps->applied));
+        break;
+    default:
+        rc = LDG_EINVAL;
+        goto out;
+    }
+    if (v == NULL) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
+    if (f != NULL && view != LDG_VIEW_DOCTOR && json_array_size(v) == 0) {
+        ldg_set_errmsg(l, "%s: no such %s", f,
+                       view == LDG_VIEW_RUNS ? "run" : "pack");
+        rc = LDG_ENOTFOUND;
+    } else if (f != NULL && view == LDG_VIEW_DOCTOR &&
+               json_array_size(json_object_get(v, "packs")) == 0) {
+        ldg_set_errmsg(l, "%s: no such pack", f);
+        rc = LDG_ENOTFOUND;
+    }
+    if (rc == 0) {
+        *out = v;
+        v = NULL;
+    }
+out:
+    json_decref(v);
+    ps_free(ps);
+    ldg_txn_abort(t);
+    return rc;
+}
+
+int
+ldg_projections_state_json(struct ldg_ledger *l, uint64_t at_size,
+                           json_t **out)
+{
+    struct ldg_txn *t = NULL;
+    struct pstate *ps = NULL;
+    json_t *o = NULL, *packs, *routes, *promos, *doc;
+    char *note = NULL;
+    int rc;
+
+    if (l == NULL || out == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    if ((rc = read_state(l, at_size, P_ALL, NULL, NULL, &t, &ps)) < 0)
+        return rc;
+    packs = view_packs(ps, NULL);
+    routes = view_routes(ps);
+    promos = view_promotions(ps);
+    doc = doctor_state_json(ps, NULL);
+    if (packs == NULL || routes == NULL || promos == NULL || doc == NULL) {
+        json_decref(packs);
+        json_decref(routes);
+        json_decref(promos);
+        json_decref(doc);
+        rc = LDG_ENOMEM;
+        goto out;
+    }
+    rc = note_get(t, ps->applied, &note);
+    if (rc < 0 && rc != LDG_ENOTFOUND)
+        goto out;
+    rc = 0;
+    o = json_object();
+    json_object_set_new(o, "size", u64_json(ps->applied));
+    json_object_set_new(o, "packs", packs);
+    json_object_set_new(o, "routes", routes);
+    json_object_set_new(o, "promotions", promos);
+    json_object_set_new(o, "doctor", doc);
+    json_object_set_new(o, "note", note ? json_string(note) : json_null());
+    *out = o;
+out:
+    free(note);
+    ps_free(ps);
+    ldg_txn_abort(t);
+    return rc;
+}
+
+/* -------------------------------------------------------------- list -- */
+
+static json_t *
+hex_json(const uint8_t *d)
+{
+    char hex[65];
+    ldg_hex(hex, d, 32);
+    return json_string(hex);
+}
+
+int
+ldg_projections_list(struct ldg_ledger *l, uint64_t at_size, json_t **out)
+{
+    struct ldg_txn *t = NULL;
+    struct pstate *ps = NULL;
+    json_t *a;
+    uint64_t size;
+    int rc;
+
+    if (l == NULL || out == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    if (at_size != 0) {
+        struct pdigest d[P_COUNT];
+        uint8_t dd[32];
+        if ((rc = read_state(l, at_size, P_ALL, NULL, NULL, &t, &ps)) < 0)
+            return rc;
+        if ((rc = ps_digest_all(ps, d)) < 0 ||
+            (rc = doctor_digest(ps, dd, NULL)) < 0)
+            goto out;
+        a = json_array();
+        for (int p = 0; p < P_COUNT; p++) {
+            uint8_t dg[32];
+            pdigest_final(dg, (enum proj_id)p, &d[p]);
+            json_array_append_new(
+                a, json_pack("{s:s, s:i, s:i, s:o, s:o, s:o, s:I, s:b, s:o}",
+                             "name", proj_defs[p].name, "version",
+                             (int)proj_defs[p].version, "code_version",
+                             (int)proj_defs[p].version, "applied",
+                             u64_json(at_size), "last_seq",
+                             u64_json(at_size - 1), "digest", hex_json(dg),
+                             "records", (json_int_t)d[p].count, "current",
+                             1, "behind", u64_json(0)));
+        }
+        json_array_append_new(a, json_pack("{s:s, s:i, s:i, s:o}", "name",
+                                           "doctor", "version", V_DOCTOR,
+                                           "code_version", V_DOCTOR,
+                                           "digest", hex_json(dd)));
+        *out = a;
+        goto out;
+    }
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    if ((rc = ldg_txn_size(t, &size)) < 0)
+        goto out;
+    a = json_array();
+    for (int p = 0; p < P_COUNT; p++) {
+        struct pmeta m;
+        json_t *o;
+        uint8_t dg[32];
+        if ((rc = meta_read(t, (enum proj_id)p, &m)) < 0) {
+            json_decref(a);
+            goto out;
+        }
+        o = json_object();
+        json_object_set_new(o, "name", json_string(proj_defs[p].name));
+        json_object_set_new(o, "version", m.present ? json_integer(m.version)
+                                                    : json_null());
+        json_object_set_new(o, "code_version",
+                            json_integer(proj_defs[p].version));
+        json_object_set_new(o, "applied", u64_json(m.applied));
+        json_object_set_new(o, "last_seq", m.applied ? u64_json(m.applied - 1)
+                                                     : json_null());
+        if (m.present) {
+            pdigest_final(dg, (enum proj_id)p, &m.dig);
+            json_object_set_new(o, "digest", hex_json(dg));
+        } else {
+            json_object_set_new(o, "digest", json_null());
+        }
+        json_object_set_new(o, "records", json_integer((json_int_t)m.dig.count));
+        json_object_set_new(o, "current",
+                            json_boolean(m.present &&
+                                         m.version == proj_defs[p].version &&
+                                         m.applied == size));
+        json_object_set_new(o, "behind",
+                            u64_json(m.applied < size ? size - m.applied
+                                                      : 0));
+        json_array_append_new(a, o);
+    }
+    {
+        struct dmeta dm;
+        json_t *o;
+        if ((rc = dmeta_read(t, &dm)) < 0) {
+            json_decref(a);
+            goto out;
+        }
+        o = json_object();
+        json_object_set_new(o, "name", json_string("doctor"));
+        json_object_set_new(o, "version", dm.present ? json_integer(dm.version)
+                                                     : json_null());
+        json_object_set_new(o, "code_version", json_integer(V_DOCTOR));
+        json_object_set_new(o, "applied", u64_json(dm.applied));
+        json_object_set_new(o, "last_seq", dm.applied
+                                               ? u64_json(dm.applied - 1)
+                                               : json_null());
+        json_object_set_new(o, "digest", dm.present ? hex_json(dm.digest)
+                                                    : json_null());
+        json_object_set_new(o, "current",
+                            json_boolean(dm.present && dm.version == V_DOCTOR &&
+                                         dm.applied == size));
+        json_object_set_new(o, "behind",
+                            u64_json(dm.applied < size ? size - dm.applied
+                                                       : 0));
+        json_array_append_new(a, o);
+    }
+    *out = a;
+out:
+    ps_free(ps);
+    ldg_txn_abort(t);
+    return rc;
+}
+
+/* ------------------------------------------------------------ rebuild -- */
+
+/* Digest line of projection name in a note text, or NULL. */
+static const char *
+note_line(const char *note, const char *name)
+{
+    size_t n = strlen(name);
+    const char *p = note;
+    while (p && *p) {
+        if (strncmp(p, name, n) == 0 && p[n] == ' ')
+            return p + n + 1;
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+        if (p && *p == '\n')
+            break; /* end of the text, signatures follow */
+    }
+    return NULL;
+}
+
+/* "matches" / "differs" / "none": the digest of p at size against the
+ * signed note stored for size. */
+static const char *
+note_compare(const char *note, enum proj_id p, uint32_t version,
+             const uint8_t dg[32])
+{
+    char want[128], hex[65];
+    const char *line;
+    if (note == NULL)
+        return "none before (signed now)";
+    line = note_line(note, proj_defs[p].name);
+    if (line == NULL)
+        return "none";
+    ldg_hex(hex, dg, 32);
+    snprintf(want, sizeof want, "%u %s\n", version, hex);
+    return strncmp(line, want, strlen(want)) == 0 ? "matches" : "differs";
+}
+
+int
+ldg_projections_rebuild(struct ldg_ledger *l, unsigned mask,
+                        ldg_projections_progress_fn fn, void *ctx,
+                        json_t **report)
+{
+    struct ldg_txn *t = NULL;
+    struct pstate *ps = NULL;
+    struct pmeta before[P_COUNT];
+    uint64_t size0, size1;
+    char *note = NULL;
+    json_t *rep = NULL;
+    int rc, changed;
+
+    if (l == NULL || (mask & ~P_ALL) != 0)
+        return LDG_EINVAL;
+    if (mask == 0)
+        mask = P_ALL;
+    if (report != NULL)
+        *report = NULL;
+    /* 1. Fold the log into memory under a read transaction. */
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    if ((rc = ldg_txn_size(t, &size0)) < 0)
+        goto fail;
+    for (int p = 0; p < P_COUNT; p++)
+        if ((rc = meta_read(t, (enum proj_id)p, &before[p])) < 0)
+            goto fail;
+    if ((rc = ps_new(&ps, l, NULL, 0, mask)) < 0)
+        goto fail;
+    if ((rc = fold_range(ps, t, 0, size0, fn, ctx)) < 0)
+        goto fail;
+    ldg_txn_abort(t);
+    t = NULL;
+    /* 2. One write transaction: what was appended meanwhile, the others
+     * brought current, the swap. */
+    if ((rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t)) < 0) {
+        ldg_set_errmsg(l, "rebuild: cannot open a write transaction: %s",
+                       ldg_strerror(rc));
+        goto fail;
+    }
+    if ((rc = ldg_txn_size(t, &size1)) < 0)
+        goto fail;
+    if ((rc = fold_range(ps, t, size0, size1, NULL, NULL)) < 0)
+        goto fail;
+    if ((rc = bring_current(t, size1, mask, NULL, NULL, &changed)) < 0)
+        goto fail;
+    for (int p = 0; p < P_COUNT; p++)
+        if ((mask & (1u << p)) &&
+            (rc = write_out(ps, t, (enum proj_id)p, size1)) < 0)
+            goto fail;
+    /* The note signed at this size before the rebuild, if any: the new
+     * state is compared with it (an upgrade that reproduces the state
+     * shows "matches"). */
+    rc = note_get(t, size1, &note);
+    if (rc < 0 && rc != LDG_ENOTFOUND)
+        goto fail;
+    if ((rc = finish_size(t, size1, 1)) < 0)
+        goto fail;
+    rep = json_array();
+    for (int p = 0; p < P_COUNT; p++) {
+        struct pmeta after;
+        uint8_t b[32], a[32];
+        if (!(mask & (1u << p)))
+            continue;
+        if ((rc = meta_read(t, (enum proj_id)p, &after)) < 0)
+            goto fail;
+        pdigest_final(a, (enum proj_id)p, &after.dig);
+        pdigest_final(b, (enum proj_id)p, &before[p].dig);
+        json_array_append_new(
+            rep, json_pack("{s:s, s:o, s:o, s:o, s:b, s:s}", "name",
+                           proj_defs[p].name, "events", u64_json(size1),
+                           "before",
+                           before[p].present ? hex_json(b) : json_null(),
+                           "after", hex_json(a), "changed",
+                           !before[p].present ||
+                               before[p].version != after.version ||
+                               memcmp(a, b, 32) != 0 ||
+                               before[p].applied != size1,
+                           "note",
+                           note_compare(note, (enum proj_id)p, after.version,
+                                        a)));
+    }
+    rc = ldg_txn_commit(t);
+    t = NULL;
+    if (rc < 0) {
+        ldg_set_errmsg(l, "rebuild: commit failed: %s", ldg_strerror(rc));
+        goto fail;
+    }
+    ps_free(ps);
+    free(note);
+    if (report != NULL)
+        *report = rep;
+    else
+        json_decref(rep);
+    return 0;
+fail:
+    if (rc == LDG_EFULL)
+        ldg_set_errmsg(l, "rebuild: the storage map is full; nothing was "
+                          "changed (set LEDGER_MAP_BYTES larger)");
+    json_decref(rep);
+    free(note);
+    ps_free(ps);
+    ldg_txn_abort(t);
+    return rc;
+}
+
+/* -------------------------------------------------------------- check -- */
+
+/* Positional JSON of a record's fields (IO order; see records.c). */
+static json_t *
+rec_json(const struct rtype *rt, const uint8_t *val, size_t len)
+{
+    void *rec = NULL;
+    json_t *o;
+    char *hex;
+    if (rt == NULL)
+        return json_null();
+    o = json_object();
+    json_object_set_new(o, "type", json_string(rt->name));
+    if (rec_decode(rt, val, len, &rec) == 0) {
+        rec_free(rt, rec);
+        json_object_set_new(o, "bytes", json_integer((json_int_t)len));
+    } else {
+        json_object_set_new(o, "undecodable", json_true());
+    }
+    hex = malloc(len * 2 + 1);
+    if (hex != NULL) {
+        ldg_hex(hex, val, len);
+        json_object_set_new(o, "hex", json_string(hex));
+        free(hex);
+    }
+    return o;
+}
+
+static json_t *
+key_json(const uint8_t *k, size_t n)
+{
+    /* tag ‖ parts with NUL separators; shown with '/' between parts, and
+     * 8-byte sequence numbers (history) as "#N". */
+    char buf[PROJ_KEY_MAX * 2 + 32];
+    size_t o = 0;
+    buf[o++] = (char)k[0];
+    buf[o++] = ':';
+    for (size_t i = 1; i < n && o + 4 < sizeof buf; i++) {
+        if (k[i] == 0x00 && k[0] == TAG_PHIST && n - i - 1 == 8) {
+            o += (size_t)snprintf(buf + o, sizeof buf - o, "#%llu",
+                                  (unsigned long long)rd64(k + i + 1));
+            break;
+        }
+        if (k[i] == 0x00)
+            buf[o++] = '/';
+        else if (k[i] >= 0x20 && k[i] < 0x7f)
+            buf[o++] = (char)k[i];
+        else
+            o += (size_t)snprintf(buf + o, sizeof buf - o, "\\x%02x", k[i]);
+    }
+    buf[o < sizeof buf ? o : sizeof buf - 1] = '\0';
+    return json_string(buf);
+}
+
+static void
+add_diff(json_t *diffs, enum proj_id p, json_t *key, const char *what,
+         json_t *stored, json_t *rebuilt)
+{
+    json_array_append_new(diffs,
+                          json_pack("{s:s, s:o, s:s, s:o, s:o}", "projection",
+                                    proj_defs[p].name, "key",
+                                    key ? key : json_null(), "what", what,
+                                    "stored", stored ? stored : json_null(),
+                                    "rebuilt",
+                                    rebuilt ? rebuilt : json_null()));
+}
+
+static int
+compare_one(struct ldg_txn *t, struct pstate *ps, enum proj_id p,
+            json_t *diffs)
+{
+    struct pentry **v = NULL;
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, val;
+    ldg_dbi dbi;
+    size_t n = 0, i = 0;
+    int rc, crc;
+
+    v = malloc((ps->n ? ps->n : 1) * sizeof *v);
+    if (v == NULL)
+        return LDG_ENOMEM;
+    for (size_t s = 0; s < ps->cap; s++)
+        if (ps->slots[s] != NULL && ps->slots[s]->rt->proj == p)
+            v[n++] = ps->slots[s];
+    qsort(v, n, sizeof *v, cmp_key);
+    rc = ldg_db_open(t, proj_defs[p].db, 0, &dbi);
+    if (rc == LDG_ENOTFOUND) {
+        crc = LDG_ENOTFOUND;
+    } else if (rc < 0) {
+        free(v);
+        return rc;
+    } else {
+        if ((rc = ldg_cursor_open(t, dbi, &c)) < 0) {
+            free(v);
+            return rc;
+        }
+        crc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &val);
+    }
+    for (;;) {
+        int cmp;
+        uint8_t *enc = NULL;
+        size_t elen = 0;
+        if (crc != 0 && crc != LDG_ENOTFOUND) {
+            rc = crc;
+            break;
+        }
+        if (crc == LDG_ENOTFOUND && i >= n)
+            break;
+        if (crc == LDG_ENOTFOUND) {
+            cmp = 1;
+        } else if (i >= n) {
+            cmp = -1;
+        } else {
+            size_t m = k.len < v[i]->klen ? k.len : v[i]->klen;
+            cmp = memcmp(k.data, v[i]->key, m);
+            if (cmp == 0)
+                cmp = k.len < v[i]->klen ? -1 : k.len > v[i]->klen;
+        }
+        if (i < n && cmp >= 0) {
+            if ((rc = rec_encode(v[i]->rt, v[i]->rec, &enc, &elen)) < 0)
+                break;
+        }
+        if (cmp < 0) {
+            add_diff(diffs, p, key_json(k.data, k.len), "only in the store",
+                     rec_json(rtype_of(p, ((const uint8_t *)k.data)[0]),
+                              val.data, val.len),
+                     NULL);
+            crc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &val);
+        } else if (cmp > 0) {
+            add_diff(diffs, p, key_json(v[i]->key, v[i]->klen),
+                     "missing from the store", NULL,
+                     rec_json(v[i]->rt, enc, elen));
+            i++;
+        } else {
+            if (elen != val.len || memcmp(enc, val.data, elen) != 0)
+                add_diff(diffs, p, key_json(v[i]->key, v[i]->klen),
+                         "differs", rec_json(v[i]->rt, val.data, val.len),
+                         rec_json(v[i]->rt, enc, elen));
+            i++;
+            crc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &val);
+        }
+        free(enc);
+    }
+    ldg_cursor_close(c);
+    free(v);
+    return rc < 0 ? rc : 0;
+}
+
+int
+ldg_projections_check(struct ldg_ledger *l, unsigned mask,
+                      ldg_projections_progress_fn fn, void *ctx,
+                      json_t **diffs_out, uint64_t *ndiff)
+{
+    struct ldg_txn *t = NULL;
+    struct pstate *ps = NULL;
+    struct pmeta m[P_COUNT];
+    struct pdigest d[P_COUNT];
+    uint64_t size, at = UINT64_MAX;
+    json_t *diffs = NULL;
+    int rc;
+
+    if (l == NULL || diffs_out == NULL || (mask & ~P_ALL) != 0)
+        return LDG_EINVAL;
+    if (mask == 0)
+        mask = P_ALL;
+    *diffs_out = NULL;
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    if ((rc = ldg_txn_size(t, &size)) < 0)
+        goto out;
+    diffs = json_array();
+    /* Compare at the size the store has applied (the most common). */
+    for (int p = 0; p < P_COUNT; p++) {
+        if ((rc = meta_read(t, (enum proj_id)p, &m[p])) < 0)
+            goto out;
+        if ((mask & (1u << p)) && m[p].present && at == UINT64_MAX)
+            at = m[p].applied;
+    }
+    if (at == UINT64_MAX || at > size)
+        at = size;
+    for (int p = 0; p < P_COUNT; p++) {
+        char buf[160];
+        if (!(mask & (1u << p)))
+            continue;
+        if (!m[p].present) {
+            add_diff(diffs, (enum proj_id)p, NULL,
+                     "no stored state (never built)", NULL, NULL);
+            continue;
+        }
+        if (m[p].version != proj_defs[p].version) {
+            snprintf(buf, sizeof buf, "stored version %u, code version %u",
+                     m[p].version, proj_defs[p].version);
+            add_diff(diffs, (enum proj_id)p, NULL, buf, NULL, NULL);
+        }
+        if (m[p].applied != at) {
+            snprintf(buf, sizeof buf, "stored state covers %llu events, "
+                                      "the others %llu",
+                     (unsigned long long)m[p].applied,
+                     (unsigned long long)at);
+            add_diff(diffs, (enum proj_id)p, NULL, buf, NULL, NULL);
+        }
+    }
+    if ((rc = ps_new(&ps, l, NULL, 0, mask)) < 0)
+        goto out;
+    if ((rc = fold_range(ps, t, 0, at, fn, ctx)) < 0)
+        goto out;
+    if ((rc = ps_digest_all(ps, d)) < 0)
+        goto out;
+    for (int p = 0; p < P_COUNT; p++) {
+        uint8_t a[32], b[32];
+        if (!(mask & (1u << p)) || !m[p].present)
+            continue;
+        if ((rc = compare_one(t, ps, (enum proj_id)p, diffs)) < 0)
+            goto out;
+        pdigest_final(a, (enum proj_id)p, &d[p]);
+        pdigest_final(b, (enum proj_id)p, &m[p].dig);
+        if (memcmp(a, b, 32) != 0)
+            add_diff(diffs, (enum proj_id)p, NULL, "digest differs",
+                     hex_json(b), hex_json(a));
+    }
+    *ndiff = json_array_size(diffs);
+    *diffs_out = diffs;
+    diffs = NULL;
+out:
+    json_decref(diffs);
+    ps_free(ps);
+    ldg_txn_abort(t);
+    return rc;
+}

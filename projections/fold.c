@@ -1,0 +1,1313 @@
+/*
+ * fold.c — the folds: one event in, records updated.
+ *
+ * Every projection is a pure function of the log prefix, so everything
+ * here depends only on the event (envelope and body) and the records it
+ * touches; never on the clock, the host or the order of rebuilds. Records
+ * hold facts taken from events (what was declared, granted, measured);
+ * what follows from several facts (a pack's state, a route's readiness)
+ * is derived when read (derive.c), so a change to one fact never has to
+ * chase the records that depend on it.
+ *
+ * Erased bodies. body.erased removes an event's body but not its envelope
+ * (type, subject, run link, time). A fold uses the envelope of every event
+ * and the body only when it is there:
+ *   - route.decision: counted for its route (from the subject) and run,
+ *     with outcome and latency "unknown";
+ *   - run.*: counted for the run (from the envelope's run link); a
+ *     run.finished without body ends the run with status "unknown";
+ *   - everything else needs body fields to mean anything and is skipped.
+ * Since a rebuild must give the same state as the incremental folds, an
+ * erasure of an event that fed a projection makes the engine replay the
+ * log (engine.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "projections/proj_int.h"
+
+#define ERRLIST_MAX 16
+
+/* Copies a string, keeping at most PROJ_STR_MAX bytes and never cutting a
+ * UTF-8 sequence. */
+static char *
+dup_sv(struct sv s)
+{
+    size_t n = s.n;
+    char *d;
+    if (n > PROJ_STR_MAX) {
+        n = PROJ_STR_MAX;
+        while (n > 0 && (((const unsigned char *)s.p)[n] & 0xc0) == 0x80)
+            n--;
+    }
+    d = malloc(n + 1);
+    if (d == NULL)
+        return NULL;
+    memcpy(d, s.p, n);
+    d[n] = '\0';
+    return d;
+}
+
+static int
+set_sv(char **dst, struct sv s)
+{
+    char *d = dup_sv(s);
+    if (d == NULL)
+        return LDG_ENOMEM;
+    free(*dst);
+    *dst = d;
+    return 0;
+}
+
+static int
+set_str(char **dst, const char *s)
+{
+    struct sv v;
+    if (s == NULL) {
+        free(*dst);
+        *dst = NULL;
+        return 0;
+    }
+    v.p = s;
+    v.n = strlen(s);
+    return set_sv(dst, v);
+}
+
+/* Sets *dst from an optional body string field (cleared when absent). */
+static int
+set_field(char **dst, const struct bview *b, const char *name)
+{
+    struct sv s;
+    if (bv_str(b, name, &s))
+        return set_sv(dst, s);
+    free(*dst);
+    *dst = NULL;
+    return 0;
+}
+
+static void
+strlist_clear(struct strlist *l)
+{
+    for (uint32_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static int
+strlist_add(struct strlist *l, const char *s, size_t n)
+{
+    char **nv = realloc(l->v, (l->n + 1) * sizeof *nv);
+    struct sv v = {s, n};
+    if (nv == NULL)
+        return LDG_ENOMEM;
+    l->v = nv;
+    l->v[l->n] = dup_sv(v);
+    if (l->v[l->n] == NULL)
+        return LDG_ENOMEM;
+    l->n++;
+    return 0;
+}
+
+/* A JSON array of strings into l (non-strings skipped). Returns 1 if it
+ * held more than max entries (the rest dropped), 0, or an error. */
+static int
+strlist_from_json(struct strlist *l, const json_t *a, size_t max)
+{
+    size_t i;
+    json_t *v;
+    int over = 0;
+    strlist_clear(l);
+    if (!json_is_array(a))
+        return 0;
+    json_array_foreach(a, i, v) {
+        int rc;
+        if (!json_is_string(v))
+            continue;
+        if (l->n >= max) {
+            over = 1;
+            break;
+        }
+        rc = strlist_add(l, json_string_value(v), json_string_length(v));
+        if (rc < 0)
+            return rc;
+    }
+    return over;
+}
+
+/* Text of any JSON value for error lists: strings as they are, objects
+ * by their "message"/"name"/"error" member, else compact JSON. */
+static int
+strlist_add_json_text(struct strlist *l, const json_t *v)
+{
+    const char *keys[] = {"message", "name", "error", "detail"};
+    char *s;
+    int rc;
+    if (json_is_string(v))
+        return strlist_add(l, json_string_value(v), json_string_length(v));
+    if (json_is_object(v)) {
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+            const json_t *m = json_object_get(v, keys[i]);
+            if (json_is_string(m))
+                return strlist_add(l, json_string_value(m),
+                                   json_string_length(m));
+        }
+    }
+    s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    if (s == NULL)
+        return LDG_ENOMEM;
+    rc = strlist_add(l, s, strlen(s));
+    free(s);
+    return rc;
+}
+
+/* Key of a record from one or more string parts. */
+#define KEY1(buf, tag, a)                                                   \
+    pkey((buf), (tag), (struct sv[]){(a)}, 1)
+#define KEY2(buf, tag, a, b)                                                \
+    pkey((buf), (tag), (struct sv[]){(a), (b)}, 2)
+#define KEY3(buf, tag, a, b, c)                                             \
+    pkey((buf), (tag), (struct sv[]){(a), (b), (c)}, 3)
+
+static struct sv
+svs(const char *s)
+{
+    struct sv v;
+    v.p = s;
+    v.n = strlen(s);
+    return v;
+}
+
+/* Name after "kind:" in a subject or target, if it has that kind. */
+static int
+kind_name(struct sv s, const char *kind, struct sv *out)
+{
+    size_t k = strlen(kind);
+    if (s.n <= k + 1 || memcmp(s.p, kind, k) != 0 || s.p[k] != ':')
+        return 0;
+    out->p = s.p + k + 1;
+    out->n = s.n - k - 1;
+    return 1;
+}
+
+#define UPD(ps, proj, key, klen)                                            \
+    do {                                                                    \
+        rec = ps_upd((ps), (proj), (key), (klen));                          \
+        if (rec == NULL)                                                    \
+            return LDG_ENOMEM;                                              \
+    } while (0)
+
+/* ------------------------------------------------------------ models -- */
+
+static int
+fold_host(struct pstate *ps, const struct penv *e, const struct bview *b)
+{
+    uint8_t key[PROJ_KEY_MAX + 1];
+    size_t kl = KEY1(key, TAG_HOST, svs("local"));
+    struct rec_host *rec;
+    int64_t v;
+    int rc = 0;
+
+    if (b->erased)
+        return 0;
+    UPD(ps, P_MODELS, key, kl);
+    if (e->type == T_HOST_PROFILE) {
+        json_t *g = bv_json(b, "gpus");
+        size_t i;
+        json_t *x;
+        rc = set_field(&rec->cpu, b, "cpu");
+        rec->cores = bv_int(b, "cores", &v) ? v : 0;
+        rec->ram_mb = bv_int(b, "ram_mb", &v) ? v : 0;
+        rec->tier = bv_int(b, "tier", &v) ? v : 0;
+        rec->gpus = 0;
+        rec->vram_total_mb = 0;
+        json_array_foreach(g, i, x) {
+            json_t *vr = json_object_get(x, "vram_mb");
+            rec->gpus++;
+            if (json_is_integer(vr))
+                rec->vram_total_mb += (int64_t)json_integer_value(vr);
+        }
+        json_decref(g);
+        rec->has_profile = 1;
+        rec->profile_seq = e->seq;
+    } else {
+        rec->has_capacity = 1;
+        rec->capacity_seq = e->seq;
+        rec->ram_free_mb = bv_int(b, "ram_free_mb", &v) ? v : -1;
+        rec->vram_free_mb = bv_int(b, "vram_free_mb", &v) ? v : -1;
+    }
+    if (bv_int(b, "disk_free_mb", &v)) {
+        rec->has_disk = 1;
+        rec->disk_free_mb = v;
+        rec->disk_seq = e->seq;
+    }
+    ps->doctor_dirty = 1;
+    return rc;
+}
+
+static int
+fold_runtime(struct pstate *ps, const struct penv *e, const struct bview *b)
+{
+    uint8_t key[PROJ_KEY_MAX + 1];
+    struct rec_runtime *rec;
+    struct sv name, st;
+    double lat;
+    size_t kl;
+    int rc = 0;
+
+    if (!bv_str(b, "runtime", &name))
+        return 0;
+    kl = KEY1(key, TAG_RUNTIME, name);
+    UPD(ps, P_MODELS, key, kl);
+    if (rec->name == NULL && (rc = set_sv(&rec->name, name)) < 0)
+        return rc;
+    if (e->type == T_RUNTIME_REGISTERED) {
+        rec->registered = 1;
+        rec->registered_seq = e->seq;
+        if ((rc = set_field(&rec->endpoint, b, "endpoint")) < 0 ||
+            (rc = set_field(&rec->version, b, "version")) < 0)
+            return rc;
+    } else {
+        rec->status = RT_UNKNOWN;
+        if (bv_str(b, "status", &st)) {
+            if (sv_eq(st, "up"))
+                rec->status = RT_UP;
+            else if (sv_eq(st, "degraded"))
+                rec->status = RT_DEGRADED;
+            else if (sv_eq(st, "down"))
+                rec->status = RT_DOWN;
+        }
+        rec->has_latency = (uint8_t)bv_num(b, "latency_ms", &lat);
+        rec->latency_ms = rec->has_latency ? lat : 0;
+        rec->health_seq = e->seq;
+        rec->health_ts = e->ts;
+        if ((rc = set_field(&rec->detail, b, "detail")) < 0)
+            return rc;
+    }
+    ps->doctor_dirty = 1;
+    return 0;
+}
+
+static int
+fold_model(struct pstate *ps, const struct penv *e, const struct bview *b)
+{
+    uint8_t key[PROJ_KEY_MAX + 1];
+    struct rec_model *rec;
+    struct sv name, s;
+    size_t kl;
+    int rc = 0;
+    int ok;
+
+    if (!bv_str(b, "model", &name))
+        return 0;
+    kl = KEY1(key, TAG_MODEL, name);
+    UPD(ps, P_MODELS, key, kl);
+    if (rec->name == NULL && (rc = set_sv(&rec->name, name)) < 0)
+        return rc;
+    ps->doctor_dirty = 1;
+    switch (e->type) {
+    case T_MODEL_REGISTERED: {
+        json_t *src, *caps;
+        int64_t size;
+        rec->registered = 1;
+        rec->registered_seq = e->seq;
+        if ((rc = set_field(&rec->digest, b, "digest")) < 0 ||
+            (rc = set_field(&rec->format, b, "format")) < 0 ||
+            (rc = set_field(&rec->quant, b, "quant")) < 0 ||
+            (rc = set_field(&rec->runtime, b, "runtime")) < 0 ||
+            (rc = set_field(&rec->license, b, "license")) < 0)
+            return rc;
+        rec->has_size = (uint8_t)bv_int(b, "size_bytes", &size);
+        rec->size_bytes = rec->has_size && size > 0 ? (uint64_t)size : 0;
+        caps = bv_json(b, "capabilities");
+        rc = strlist_from_json(&rec->capabilities, caps, PROJ_LIST_MAX);
+        json_decref(caps);
+        if (rc < 0)
+            return rc;
+        src = bv_json(b, "source");
+        rc = set_str(&rec->source_url,
+                     json_string_value(json_object_get(src, "url")));
+        if (rc == 0)
+            rc = set_str(&rec->source_sha256,
+                         json_string_value(json_object_get(src, "sha256")));
+        json_decref(src);
+        return rc;
+    }
+    case T_MODEL_VERIFIED:
+        if (!bv_bool(b, "ok", &ok))
+            return 0;
+        rec->verified = ok ? VS_OK : VS_FAILED;
+        rec->verified_seq = e->seq;
+        return set_field(&rec->verified_digest, b, "digest");
+    default: /* T_MODEL_STATE */
+        if (!bv_str(b, "state", &s))
+            return 0;
+        rec->state = sv_eq(s, "available") ? MS_AVAILABLE
+                     : sv_eq(s, "loaded")   ? MS_LOADED
+                     : sv_eq(s, "parked")   ? MS_PARKED
+                     : sv_eq(s, "offline")  ? MS_OFFLINE
+                     : sv_eq(s, "removed")  ? MS_REMOVED
+                                            : MS_UNKNOWN;
+        rec->state_seq = e->seq;
+        rec->state_ts = e->ts;
+        return set_field(&rec->state_reason, b, "reason");
+    }
+}
+
+/* ------------------------------------------------------------- packs -- */
+
+static void
+perms_free(struct rec_pack *p)
+{
+    for (uint32_t i = 0; i < p->nperms; i++) {
+        free(p->perms[i].group);
+        free(p->perms[i].scope);
+        free(p->perms[i].tier);
+    }
+    free(p->perms);
+    p->perms = NULL;
+    p->nperms = 0;
+}
+
+/* Reads requires {permissions, routes, models, evals} into p. Permission
+ * groups keep the since_seq they had in old (same group and scope); new
+ * ones get since. */
+static int
+set_requires(struct rec_pack *p, const json_t *req, uint64_t since,
+             const struct preq *old, uint32_t nold)
+{
+    const json_t *perms = json_object_get(req, "permissions"), *x;
+    size_t i, n = json_array_size(perms);
+    struct preq *np = NULL;
+    uint32_t k = 0;
+    int rc, over = 0;
+
+    if (n > PROJ_LIST_MAX) {
+        n = PROJ_LIST_MAX;
+        over = 1;
+    }
+    if (n > 0) {
+        np = calloc(n, sizeof *np);
+        if (np == NULL)
+            return LDG_ENOMEM;
+    }
+    json_array_foreach(perms, i, x) {
+        const char *g = json_string_value(json_object_get(x, "group"));
+        const char *s = json_string_value(json_object_get(x, "scope"));
+        const char *t = json_string_value(json_object_get(x, "tier"));
+        struct preq *r;
+        if (i >= n)
+            break;
+        if (g == NULL || s == NULL)
+            continue; /* a requirement without group or scope: skipped */
+        r = &np[k++];
+        r->group = strdup(g);
+        r->scope = strdup(s);
+        r->tier = t ? strdup(t) : NULL;
+        r->optional = json_is_true(json_object_get(x, "optional"));
+        r->since_seq = since;
+        if (r->group == NULL || r->scope == NULL || (t && !r->tier)) {
+            p->perms = np;
+            p->nperms = k;
+            return LDG_ENOMEM;
+        }
+        for (uint32_t j = 0; j < nold; j++)
+            if (strcmp(old[j].group, g) == 0 &&
+                strcmp(old[j].scope, s) == 0)
+                r->since_seq = old[j].since_seq;
+    }
+    p->perms = np;
+    p->nperms = k;
+    if ((rc = strlist_from_json(&p->routes, json_object_get(req, "routes"),
+                                PROJ_LIST_MAX)) < 0)
+        return rc;
+    over |= rc;
+    if ((rc = strlist_from_json(&p->models, json_object_get(req, "models"),
+                                PROJ_LIST_MAX)) < 0)
+        return rc;
+    over |= rc;
+    if ((rc = strlist_from_json(&p->evals, json_object_get(req, "evals"),
+                                PROJ_LIST_MAX)) < 0)
+        return rc;
+    over |= rc;
+    p->requires_state = (uint8_t)over;
+    return 0;
+}
+
+static int
+fold_pack_install(struct rec_pack *p, const struct penv *e,
+                  const struct bview *b)
+{
+    json_t *req = bv_json(b, "requires");
+    int rc;
+    perms_free(p);
+    strlist_clear(&p->routes);
+    strlist_clear(&p->models);
+    strlist_clear(&p->evals);
+    rc = set_requires(p, req, e->seq, NULL, 0);
+    json_decref(req);
+    if (rc < 0)
+        return rc;
+    if ((rc = set_field(&p->version, b, "version")) < 0 ||
+        (rc = set_field(&p->manifest_digest, b, "manifest_digest")) < 0 ||
+        (rc = set_field(&p->source, b, "source")) < 0)
+        return rc;
+    p->installed_seq = e->seq;
+    p->installed_ts = e->ts;
+    p->lifecycle = LC_INSTALLED;
+    p->enabled = 1;
+    p->lifecycle_seq = e->seq;
+    set_str(&p->lifecycle_reason, NULL);
+    p->validated = TRI_NONE;
+    p->validated_seq = 0;
+    strlist_clear(&p->validation_errors);
+    p->upgrades = 0;
+    p->upgraded_seq = 0;
+    return set_str(&p->upgraded_from, NULL);
+}
+
+static int
+fold_pack_upgrade(struct rec_pack *p, const struct penv *e,
+                  const struct bview *b)
+{
+    json_t *req = bv_json(b, "requires");
+    int rc = 0;
+    if (req != NULL) {
+        struct preq *old = p->perms;
+        uint32_t nold = p->nperms;
+        p->perms = NULL;
+        p->nperms = 0;
+        rc = set_requires(p, req, e->seq, old, nold);
+        for (uint32_t i = 0; i < nold; i++) {
+            free(old[i].group);
+            free(old[i].scope);
+            free(old[i].tier);
+        }
+        free(old);
+        json_decref(req);
+        if (rc < 0)
+            return rc;
+    }
+    if ((rc = set_field(&p->version, b, "to")) < 0 ||
+        (rc = set_field(&p->upgraded_from, b, "from")) < 0 ||
+        (rc = set_field(&p->manifest_digest, b, "manifest_digest")) < 0)
+        return rc;
+    p->upgrades++;
+    p->upgraded_seq = e->seq;
+    /* An upgrade re-opens validation. */
+    p->validated = TRI_NONE;
+    p->validated_seq = 0;
+    strlist_clear(&p->validation_errors);
+    return 0;
+}
+
+static int
+fold_pack(struct pstate *ps, const struct penv *e, const struct bview *b)
+{
+    uint8_t key[PROJ_KEY_MAX + 1];
+    struct rec_pack *rec;
+    struct sv name;
+    size_t kl;
+    int ok, rc = 0;
+
+    if (!bv_str(b, "pack", &name))
+        return 0;
+    kl = KEY1(key, TAG_PACK, name);
+    if (e->type != T_PACK_INSTALLED && ps_get(ps, P_PACKS, key, kl) == NULL)
+        return 0; /* events about a pack never installed are not a pack */
+    UPD(ps, P_PACKS, key, kl);
+    if (rec->name == NULL && (rc = set_sv(&rec->name, name)) < 0)
+        return rc;
+    rec->last_seq = e->seq;
+    ps->doctor_dirty = 1;
+    switch (e->type) {
+    case T_PACK_INSTALLED:
+        return fold_pack_install(rec, e, b);
+    case T_PACK_UPGRADED:
+        return fold_pack_upgrade(rec, e, b);
+    case T_PACK_VALIDATED: {
+        json_t *errs, *x;
+        size_t i;
+        if (!bv_bool(b, "ok", &ok))
+            return 0;
+        rec->validated = ok ? TRI_OK : TRI_FAIL;
+        rec->validated_seq = e->seq;
+        strlist_clear(&rec->validation_errors);
+        errs = bv_json(b, "errors");
+        json_array_foreach(errs, i, x) {
+            if (i >= ERRLIST_MAX)
+                break;
+            if ((rc = strlist_add_json_text(&rec->validation_errors, x)) < 0)
+                break;
+        }
+        json_decref(errs);
+        return rc;
+    }
+    case T_PACK_CHECKED: {
+        json_t *cl, *x;
+        size_t i;
+        if (!bv_bool(b, "ok", &ok))
+            return 0;
+        rec->checked = ok ? TRI_OK : TRI_FAIL;
+        rec->checked_seq = e->seq;
+        strlist_clear(&rec->check_failed);
+        cl = bv_json(b, "clauses");
+        json_array_foreach(cl, i, x) {
+            const json_t *n = json_object_get(x, "name");
+            if (rec->check_failed.n >= ERRLIST_MAX)
+                break;
+            if (!json_is_false(json_object_get(x, "ok")))
+                continue;
+            rc = strlist_add(&rec->check_failed,
+                             json_is_string(n) ? json_string_value(n) : "?",
+                             json_is_string(n) ? json_string_length(n) : 1);
+            if (rc < 0)
+                break;
+        }
+        json_decref(cl);
+        return rc;
+    }
+    default:
+        rec->lifecycle = e->type == T_PACK_ENABLED    ? LC_ENABLED
+                         : e->type == T_PACK_DISABLED ? LC_DISABLED
+                                                      : LC_REMOVED;
+        if (e->type == T_PACK_ENABLED)
+            rec->enabled = 1;
+        else if (e->type == T_PACK_DISABLED)
+            rec->enabled = 0;
+        rec->lifecycle_seq = e->seq;
+        return set_field(&rec->lifecycle_reason, b, "reason");
+    }
+}
+
+/* ------------------------------------------------------- permissions -- */
+
+static int
+fold_perm(struct pstate *ps, const struct penv *e, const struct bview *b)
+{
+    uint8_t key[PROJ_KEY_MAX + 1];
+    struct rec_perm *rec;
+    struct sv pack, group, scope;
+    size_t kl;
+    int rc;
+
+    if (!bv_str(b, "pack", &pack) || !bv_str(b, "group", &group) ||
+        !bv_str(b, "scope", &scope))
+        return 0;
+    kl = KEY3(key, TAG_PERM, pack, group, scope);
+    UPD(ps, P_PERMISSIONS, key, kl);
+    if (rec->pack == NULL &&
+        ((rc = set_sv(&rec->pack, pack)) < 0 ||
+         (rc = set_sv(&rec->group, group)) < 0 ||
+         (rc = set_sv(&rec->scope, scope)) < 0))
+        return rc;
+    ps->doctor_dirty = 1;
+    if (e->type == T_PERM_REQUESTED) {
+        /* A request opens a pending decision; it does not undo one that
+         * stands (a re-request is recorded by its seq only). */
+        if (rec->state == PS_NONE)
+            rec->state = PS_REQUESTED;
+        rec->requested_seq = e->seq;
+        rec->requested_ts = e->ts;
+        return set_field(&rec->tier, b, "tier");
+    }
+    rec->state = e->type == T_PERM_GRANTED  ? PS_GRANTED
+                 : e->type == T_PERM_DENIED ? PS_DENIED
+                                            : PS_REVOKED;
+    rec->decided_seq = e->seq;
+    rec->decided_ts = e->ts;
+    rec->expires_ns = 0;
+    rec->bad_expires = 0;
+    if (e->type == T_PERM_GRANTED) {
+        struct sv s;
+        int64_t i;
+        if (bv_str(b, "expires", &s) || bv_int(b, "expires", &i)) {
+            rec->expires_ns = parse_time_ns(b, "expires");
+            if (rec->expires_ns == 0) {
+                /* Unreadable expiry: fail closed, treat as expired. */
+                rec->expires_ns = 1;
+                rec->bad_expires = 1;
+            }
+        }
+    }
+    if ((rc = set_field(&rec->by, b, "by")) < 0)
+        return rc;
+    return set_field(&rec->reason, b, "reason");
+}
+
+/* ------------------------------------------------------------ routes -- */
+
+static int
+fold_route_declared(struct pstate *ps, const struct penv *e,
+                    const struct bview *b)
+{
+    uint8_t key[PROJ_KEY_MAX + 1];
+    struct rec_route *rec;
+    struct sv name, model;
+    json_t *fb, *thr;
+    size_t kl;
+    int rc;
+
+    if (!bv_str(b, "route", &name) || !bv_str(b, "model", &model))
+        return 0;
+    kl = KEY1(key, TAG_ROUTE, name);
+    UPD(ps, P_ROUTES, key, kl);
+    if (rec->name == NULL && (rc = set_sv(&rec->name, name)) < 0)
+        return rc;
+    ps->doctor_dirty = 1;
+    rec->declared = 1;
+    rec->declared_seq = e->seq;
+    if ((rc = set_field(&rec->pack, b, "pack")) < 0 ||
+        (rc = set_sv(&rec->declared_model, model)) < 0 ||
+        (rc = set_sv(&rec->current_model, model)) < 0 ||
+        (rc = set_field(&rec->eval_suite, b, "eval_suite")) < 0)
+        return rc;
+    rec->current_source = CS_DECLARED;
+    rec->current_seq = e->seq;
+    fb = bv_json(b, "fallbacks");
+    rc = strlist_from_json(&rec->fallbacks, fb, PROJ_LIST_MAX);
+    json_decref(fb);
+    if (rc < 0)
+        return rc;
+    rec->fallbacks_truncated = (uint8_t)rc;
+    thr = bv_json(b, "threshold");
+    rec->has_threshold = 0;
+    rec->thr_value = 0;
+    rc = set_str(&rec->thr_metric, NULL);
+    if (rc == 0)
+        rc = set_str(&rec->thr_op, NULL);
+    if (rc == 0 && json_is_object(thr)) {
+        const json_t *m = json_object_get(thr, "metric");
+        const json_t *o = json_object_get(thr, "op");
+        const json_t *v = json_object_get(thr, "value");
+        if (json_is_string(m) && json_is_string(o) && json_is_number(v)) {
+            rec->has_threshold = 1;
+            rec->thr_value = json_number_value(v);
+            rc = set_str(&rec->thr_metric, json_string_value(m));
+            if (rc == 0)
+                rc = set_str(&rec->thr_op, json_string_value(o));
+        }
+    }
+    json_decref(thr);
+    return rc;
+}
+
+static int
+fold_decision(struct pstate *ps, const struct penv *e, const struct bview *b)
+{
+    uint8_t key[PROJ_KEY_MAX + 1];
+    struct sv route, out;
+    size_t kl;
+    int fb = 0, have_out = 0;
+    double lat;
+
+    if (!bv_str(b, "route", &route) &&
+        !(b->erased && kind_name(e->subject, "route", &route)))
+        return 0;
+    have_out = bv_str(b, "outcome", &out);
+    bv_bool(b, "fallback", &fb);
+    if (ps->mask & (1u << P_ROUTES)) {
+        struct rec_rstats *rec;
+        kl = KEY1(key, TAG_RSTATS, route);
+        UPD(ps, P_ROUTES, key, kl);
+        if (rec->route == NULL && set_sv(&rec->route, route) < 0)
+            return LDG_ENOMEM;
+        rec->count++;
+        rec->last_seq = e->seq;
+        if (b->erased) {
+            rec->unknown++;
+        } else {
+            int bk;
+            rec->fallback += fb != 0;
+            if (have_out && sv_eq(out, "error"))
+                rec->error++;
+            else if (have_out && sv_eq(out, "refused"))
+                rec->refused++;
+            if (bv_num(b, "latency_ms", &lat) &&
+                (bk = hist_bucket(lat)) >= 0)
+                rec->hist[bk]++;
+        }
+    }
+    return 0;
+}
+
+static int
+fold_reval(struct pstate *ps, const struct penv *e, const struct bview *b,
+           struct sv route, struct sv cand)
+{
+    uint8_t key[PROJ_KEY_MAX + 1];
+    struct rec_reval *rec;
+    json_t *metrics;
+    const char *names[PROJ_METRICS_MAX];
+    const char *k;
+    json_t *v;
+    size_t kl, n = 0;
+    int passed = 0, rc;
+    int64_t i;
+
+    kl = KEY2(key, TAG_REVAL, route, cand);
+    UPD(ps, P_ROUTES, key, kl);
+    ps->doctor_dirty = 1;
+    if (rec->route == NULL && ((rc = set_sv(&rec->route, route)) < 0 ||
+                               (rc = set_sv(&rec->candidate, cand)) < 0))
+        return rc;
+    bv_bool(b, "passed", &passed);
+    rec->passed = (uint8_t)passed;
+    rec->cases_total = bv_int(b, "cases_total", &i) ? i : 0;
+    rec->cases_passed = bv_int(b, "cases_passed", &i) ? i : 0;
+    rec->has_violations = (uint8_t)bv_int(b, "policy_violations", &i);
+    rec->violations = rec->has_violations ? i : 0;
+    rec->seq = e->seq;
+    rec->ts = e->ts;
+    if ((rc = set_field(&rec->eval_id, b, "eval_id")) < 0 ||
+        (rc = set_field(&rec->suite, b, "suite")) < 0)
+        return rc;
+    for (uint32_t j = 0; j < rec->nmetrics; j++)
+        free(rec->m[j].name);
+    rec->nmetrics = 0;
+    /* Numeric metrics, the first PROJ_METRICS_MAX by name. */
+    metrics = bv_json(b, "metrics");
+    json_object_foreach(metrics, k, v) {
+        size_t at;
+        if (!json_is_number(v))
+            continue;
+        at = n;
+        while (at > 0 && strcmp(names[at - 1], k) > 0)
+            at--;
+        if (at >= PROJ_METRICS_MAX)
+            continue;
+        if (n == PROJ_METRICS_MAX)
+            n--;
+        memmove(&names[at + 1], &names[at], (n - at) * sizeof names[0]);
+        names[at] = k;
+        n++;
+    }
+    for (size_t j = 0; j < n; j++) {
+        rec->m[j].name = strdup(names[j]);
+        rec->m[j].v = json_number_value(json_object_get(metrics, names[j]));
+        rec->nmetrics = (uint32_t)j + 1;
+        if (rec->m[j].name == NULL) {
+            json_decref(metrics);
+            return LDG_ENOMEM;
+        }
+    }
+    json_decref(metrics);
+    return 0;
+}
+
+static int
+fold_peval(struct pstate *ps, const struct penv *e, const struct bview *b,
+           struct sv id)
+{
+    uint8_t key[PROJ_KEY_MAX + 1];
+    struct rec_peval *rec;
+    json_t *metrics;
+    size_t kl = KEY1(key, TAG_PEVAL, id);
+    int passed = 0, rc;
+    int64_t tot = 0, pas = 0, i;
+    const json_t *v;
+
+    UPD(ps, P_PROMOTIONS, key, kl);
+    if (rec->eval_id == NULL && (rc = set_sv(&rec->eval_id, id)) < 0)
+        return rc;
+    if ((rc = set_field(&rec->target, b, "target")) < 0 ||
+        (rc = set_field(&rec->candidate, b, "candidate")) < 0 ||
+        (rc = set_field(&rec->suite, b, "suite")) < 0)
+        return rc;
+    bv_bool(b, "passed", &passed);
+    rec->passed = (uint8_t)passed;
+    rec->seq = e->seq;
+    metrics = bv_json(b, "metrics");
+    v = json_object_get(metrics, "pass_rate");
+    rec->has_pass_rate = json_is_number(v);
+    rec->pass_rate = rec->has_pass_rate ? json_number_value(v) : 0;
+    if (!rec->has_pass_rate && bv_int(b, "cases_total", &tot) &&
+        bv_int(b, "cases_passed", &pas) && tot > 0) {
+        rec->has_pass_rate = 1;
+        rec->pass_rate = (double)pas / (double)tot;
+    }
+    v = json_object_get(metrics, "latency_p50_ms");
+    rec->has_p50 = json_is_number(v);
+    rec->p50_ms = rec->has_p50 ? json_number_value(v) : 0;
+    json_decref(metrics);
+    rec->has_violations = (uint8_t)bv_int(b, "policy_violations", &i);
+    rec->violations = rec->has_violations ? i : 0;
+    return 0;
+}
+
+static int
+fold_eval_result(struct pstate *ps, const struct penv *e,
+                 const struct bview *b)
+{
+    struct sv target, cand, id, route;
+    int rc = 0;
+    if (!bv_str(b, "target", &target) || !bv_str(b, "candidate", &cand) ||
+        !bv_str(b, "eval_id", &id))
+        return 0;
+    if ((ps->mask & (1u << P_ROUTES)) && kind_name(target, "route", &route))
+        rc = fold_reval(ps, e, b, route, cand);
+    if (rc == 0 && (ps->mask & (1u << P_PROMOTIONS)))
+        rc = fold_peval(ps, e, b, id);
+    return rc;
+}
+
+/* -------------------------------------------------------- promotions -- */
+
+/* Whether a promotion is gated, with the reason when it is not. */
+static int
+gate(struct pstate *ps, const struct rec_ptarget *t, struct sv target,
+     struct sv cand, struct sv id, char *why, size_t cap)
+{
+    uint8_t key[PROJ_KEY_MAX + 1];
+    const struct rec_peval *ev, *pe = NULL;
+    size_t kl = KEY1(key, TAG_PEVAL, id);
+
+    ev = ps_get(ps, P_PROMOTIONS, key, kl);
+    if (ev == NULL) {
+        snprintf(why, cap, "eval %.*s has no result", (int)id.n, id.p);
+        return 0;
+    }
+    if (!ev->passed) {
+        snprintf(why, cap, "eval %.*s did not pass", (int)id.n, id.p);
+        return 0;
+    }
+    if (ev->target == NULL || ev->candidate == NULL ||
+        !sv_eq(target, ev->target) || !sv_eq(cand, ev->candidate)) {
+        snprintf(why, cap, "eval %.*s is for %s with %s, not this target "
+                           "and candidate",
+                 (int)id.n, id.p, ev->target ? ev->target : "?",
+                 ev->candidate ? ev->candidate : "?");
+        return 0;
+    }
+    if (t->candidate != NULL && t->eval_id != NULL) {
+        kl = KEY1(key, TAG_PEVAL, svs(t->eval_id));
+        pe = ps_get(ps, P_PROMOTIONS, key, kl);
+    }
+    if (pe == NULL)
+        return 1;
+    if (ev->has_pass_rate && pe->has_pass_rate &&
+        ev->pass_rate < pe->pass_rate) {
+        snprintf(why, cap, "pass rate %g is lower than %g of %s (eval %s)",
+                 ev->pass_rate, pe->pass_rate, t->candidate, t->eval_id);
+        return 0;
+    }
+    if (ev->has_p50 && pe->has_p50 && ev->p50_ms > pe->p50_ms) {
+        snprintf(why, cap, "p50 latency %g ms is higher than %g ms of %s "
+                           "(eval %s)",
+                 ev->p50_ms, pe->p50_ms, t->candidate, t->eval_id);
+        return 0;
+    }
+    if ((ev->has_violations ? ev->violations : 0) >
+        (pe->has_violations ? pe->violations : 0)) {
+        snprintf(why, cap, "%lld policy violations, more than %lld of %s "
+                           "(eval %s)",
+                 (long long)ev->violations,
+                 (long long)(pe->has_violations ? pe->violations : 0),
+                 t->candidate, t->eval_id);
+        return 0;
+    }
+    return 1;
+}
+
+static int
+add_history(struct pstate *ps, const struct penv *e, struct sv target,
+            uint8_t kind, const char *cand, const char *eval_id,
+            const char *previous, const char *reason, int ungated)
+{
+    uint8_t key[PROJ_KEY_MAX + 1 + 9], seqb[8];
+    struct rec_phist *rec;
+    struct sv s;
+    size_t kl;
+    int rc;
+    for (int i = 0; i < 8; i++)
+        seqb[i] = (uint8_t)(e->seq >> (56 - 8 * i));
+    s.p = (const char *)seqb;
+    s.n = 8;
+    kl = KEY2(key, TAG_PHIST, target, s);
+    UPD(ps, P_PROMOTIONS, key, kl);
+    rec->seq = e->seq;
+    rec->ts = e->ts;
+    rec->kind = kind;
+    rec->ungated = (uint8_t)ungated;
+    if ((rc = set_sv(&rec->target, target)) < 0 ||
+        (rc = set_str(&rec->candidate, cand)) < 0 ||
+        (rc = set_str(&rec->eval_id, eval_id)) < 0 ||
+        (rc = set_str(&rec->previous, previous)) < 0 ||
+        (rc = set_str(&rec->reason, reason)) < 0)
+        return rc;
+    return 0;
+}
+
+/* Makes model the current model of route:R targets. */
+static int
+route_current(struct pstate *ps, const struct penv *e, struct sv target,
+              struct sv model, uint8_t source)
+{
+    uint8_t key[PROJ_KEY_MAX + 1];
+    struct rec_route *rec;
+    struct sv route;
+    size_t kl;
+    int rc;
+    if (!(ps->mask & (1u << P_ROUTES)) || !kind_name(target, "route", &route))
+        return 0;
+    kl = KEY1(key, TAG_ROUTE, route);
+    UPD(ps, P_ROUTES, key, kl);
+    if (rec->name == NULL && (rc = set_sv(&rec->name, route)) < 0)
+        return rc;
+    rec->current_source = source;
+    rec->current_seq = e->seq;
+    ps->doctor_dirty = 1;
+    return set_sv(&rec->current_model, model);
+}
+
+static char *
+sv_cstr(struct sv s)
+{
+    return dup_sv(s);
+}
+
+static int
+fold_promotion(struct pstate *ps, const struct penv *e,
+               const struct bview *b)
+{
+    uint8_t key[PROJ_KEY_MAX + 1];
+    struct rec_ptarget *rec;
+    struct sv target, cand = {NULL, 0}, id = {NULL, 0}, reason = {NULL, 0};
+    struct sv prev = {NULL, 0};
+    char *c = NULL, *i = NULL, *r = NULL, *pv = NULL;
+    char why[512] = "";
+    size_t kl;
+    int rc = 0, gated = 1;
+
+    if (!bv_str(b, "target", &target))
+        return 0;
+    if (e->type == T_PROMO_ROLLED_BACK) {
+        if (!bv_str(b, "to", &cand))
+            return 0;
+    } else if (!bv_str(b, "candidate", &cand)) {
+        return 0;
+    }
+    bv_str(b, "eval_id", &id);
+    bv_str(b, "reason", &reason);
+    bv_str(b, "previous", &prev);
+    if (e->type == T_PROMO_PROMOTED &&
+        (rc = route_current(ps, e, target, cand, CS_PROMOTED)) < 0)
+        return rc;
+    if (e->type == T_PROMO_ROLLED_BACK &&
+        (rc = route_current(ps, e, target, cand, CS_ROLLED_BACK)) < 0)
+        return rc;
+    if (!(ps->mask & (1u << P_PROMOTIONS)))
+        return 0;
+    kl = KEY1(key, TAG_PTARGET, target);
+    UPD(ps, P_PROMOTIONS, key, kl);
+    if (rec->target == NULL && (rc = set_sv(&rec->target, target)) < 0)
+        return rc;
+    ps->doctor_dirty = 1;
+    c = sv_cstr(cand);
+    i = id.p ? sv_cstr(id) : NULL;
+    r = reason.p ? sv_cstr(reason) : NULL;
+    pv = prev.p ? sv_cstr(prev) : NULL;
+    if (c == NULL || (id.p && !i) || (reason.p && !r) || (prev.p && !pv)) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
+    switch (e->type) {
+    case T_PROMO_REQUESTED:
+        rec->requested++;
+        rec->pending_seq = e->seq;
+        if ((rc = set_str(&rec->pending_candidate, c)) < 0 ||
+            (rc = set_str(&rec->pending_eval_id, i)) < 0)
+            goto out;
+        rc = add_history(ps, e, target, HK_REQUESTED, c, i, NULL, NULL, 0);
+        break;
+    case T_PROMO_PROMOTED:
+        gated = i != NULL &&
+                gate(ps, rec, target, cand, id, why, sizeof why);
+        if (i == NULL)
+            snprintf(why, sizeof why, "no eval_id");
+        rec->promoted++;
+        rec->ungated_total += !gated;
+        /* The candidate in force becomes the previous one. */
+        if ((rc = set_str(&rec->prev_candidate, rec->candidate)) < 0 ||
+            (rc = set_str(&rec->prev_eval_id, rec->eval_id)) < 0)
+            goto out;
+        rec->prev_ungated = rec->ungated;
+        if (pv == NULL && rec->candidate != NULL &&
+            (pv = strdup(rec->candidate)) == NULL) {
+            rc = LDG_ENOMEM;
+            goto out;
+        }
+        if ((rc = set_str(&rec->candidate, c)) < 0 ||
+            (rc = set_str(&rec->eval_id, i)) < 0 ||
+            (rc = set_str(&rec->ungated_reason, gated ? NULL : why)) < 0)
+            goto out;
+        rec->ungated = (uint8_t)!gated;
+        rec->seq = e->seq;
+        rec->source = CS_PROMOTED;
+        if (rec->pending_candidate && strcmp(rec->pending_candidate, c) == 0) {
+            set_str(&rec->pending_candidate, NULL);
+            set_str(&rec->pending_eval_id, NULL);
+            rec->pending_seq = 0;
+        }
+        rc = add_history(ps, e, target, HK_PROMOTED, c, i, pv,
+                         gated ? NULL : why, !gated);
+        break;
+    case T_PROMO_REJECTED:
+        rec->rejected++;
+        if (rec->pending_candidate && strcmp(rec->pending_candidate, c) == 0) {
+            set_str(&rec->pending_candidate, NULL);
+            set_str(&rec->pending_eval_id, NULL);
+            rec->pending_seq = 0;
+        }
+        rc = add_history(ps, e, target, HK_REJECTED, c, NULL, NULL, r, 0);
+        break;
+    default: { /* T_PROMO_ROLLED_BACK */
+        char *oldc = rec->candidate, *olde = rec->eval_id;
+        uint8_t oldu = rec->ungated;
+        rec->rolled_back++;
+        if (rec->prev_candidate && strcmp(rec->prev_candidate, c) == 0) {
+            /* Back to the candidate promoted before: its eval and gating
+             * come back with it. */
+            rec->candidate = rec->prev_candidate;
+            rec->eval_id = rec->prev_eval_id;
+            rec->ungated = rec->prev_ungated;
+        } else {
+            rec->candidate = strdup(c);
+            rec->eval_id = NULL;
+            rec->ungated = 0;
+            free(rec->prev_eval_id);
+            free(rec->prev_candidate);
+            if (rec->candidate == NULL) {
+                rec->prev_candidate = oldc;
+                rec->prev_eval_id = olde;
+                rc = LDG_ENOMEM;
+                goto out;
+            }
+        }
+        rec->prev_candidate = oldc;
+        rec->prev_eval_id = olde;
+        rec->prev_ungated = oldu;
+        if (set_str(&rec->ungated_reason,
+                    rec->ungated ? "rolled back to a candidate whose "
+                                   "promotion was ungated"
+                                 : NULL) < 0) {
+            rc = LDG_ENOMEM;
+            goto out;
+        }
+        rec->seq = e->seq;
+        rec->source = CS_ROLLED_BACK;
+        rc = add_history(ps, e, target, HK_ROLLED_BACK, c, NULL, oldc, r, 0);
+        break;
+    }
+    }
+out:
+    free(c);
+    free(i);
+    free(r);
+    free(pv);
+    return rc;
+}
+
+/* -------------------------------------------------------------- runs -- */
+
+static struct rec_run *
+run_rec(struct pstate *ps, const struct penv *e, struct sv run)
+{
+    uint8_t key[PROJ_KEY_MAX + 1];
+    size_t kl = KEY1(key, TAG_RUN, run);
+    struct rec_run *r = ps_upd(ps, P_RUNS, key, kl);
+    if (r == NULL)
+        return NULL;
+    if (r->run == NULL && set_sv(&r->run, run) < 0)
+        return NULL;
+    if (r->events == 0)
+        r->first_seq = e->seq;
+    r->events++;
+    r->last_seq = e->seq;
+    return r;
+}
+
+static int
+fold_run(struct pstate *ps, const struct penv *e, const struct bview *b)
+{
+    struct rec_run *r;
+    struct sv run, s;
+    double d;
+    int rc = 0;
+
+    if (!bv_str(b, "run", &run) || run.n == 0) {
+        if (e->run.n == 0)
+            return 0;
+        run = e->run;
+    }
+    r = run_rec(ps, e, run);
+    if (r == NULL)
+        return LDG_ENOMEM;
+    switch (e->type) {
+    case T_RUN_STARTED:
+        r->started = 1;
+        r->started_seq = e->seq;
+        r->start_ts = e->ts;
+        if ((rc = set_field(&r->pack, b, "pack")) < 0 ||
+            (rc = set_field(&r->intent, b, "intent")) < 0 ||
+            (rc = set_field(&r->requested_by, b, "requested_by")) < 0 ||
+            (rc = set_field(&r->plan_hash, b, "plan_hash")) < 0)
+            return rc;
+        break;
+    case T_RUN_STEP:
+        r->steps++;
+        if (bv_str(b, "status", &s)) {
+            if (sv_eq(s, "ok")) {
+                r->steps_ok++;
+            } else if (sv_eq(s, "failed")) {
+                r->steps_failed++;
+                if (r->first_failed_step == NULL) {
+                    r->first_failed_seq = e->seq;
+                    if (!bv_str(b, "step", &s))
+                        s = svs("?");
+                    if ((rc = set_sv(&r->first_failed_step, s)) < 0)
+                        return rc;
+                }
+            } else if (sv_eq(s, "skipped")) {
+                r->steps_skipped++;
+            }
+        }
+        if (bv_str(b, "step", &s) && (rc = set_sv(&r->last_step, s)) < 0)
+            return rc;
+        break;
+    case T_RUN_POLICY:
+        if (bv_str(b, "decision", &s)) {
+            if (sv_eq(s, "allow")) {
+                r->policy_allow++;
+            } else if (sv_eq(s, "deny")) {
+                r->policy_deny++;
+                if (r->first_deny_rule == NULL) {
+                    r->first_deny_seq = e->seq;
+                    if (!bv_str(b, "rule", &s))
+                        s = svs("?");
+                    if ((rc = set_sv(&r->first_deny_rule, s)) < 0)
+                        return rc;
+                }
+            }
+        }
+        break;
+    default: /* T_RUN_FINISHED */
+        r->finished_seq = e->seq;
+        r->end_ts = e->ts;
+        r->status = RS_UNKNOWN;
+        if (bv_str(b, "status", &s))
+            r->status = sv_eq(s, "ok")       ? RS_OK
+                        : sv_eq(s, "failed") ? RS_FAILED
+                        : sv_eq(s, "aborted") ? RS_ABORTED
+                                              : RS_UNKNOWN;
+        r->has_duration = (uint8_t)bv_num(b, "duration_ms", &d);
+        r->duration_ms = r->has_duration ? d : 0;
+        if ((rc = set_field(&r->error, b, "error")) < 0)
+            return rc;
+        break;
+    }
+    return 0;
+}
+
+/* Events of other types linked to a run: counted, and decisions tallied. */
+static int
+fold_run_link(struct pstate *ps, const struct penv *e, const struct bview *b)
+{
+    struct rec_run *r = run_rec(ps, e, e->run);
+    if (r == NULL)
+        return LDG_ENOMEM;
+    if (e->type == T_ROUTE_DECISION) {
+        struct sv out;
+        int fb = 0;
+        r->decisions++;
+        if (bv_bool(b, "fallback", &fb) && fb)
+            r->dec_fallback++;
+        if (bv_str(b, "outcome", &out)) {
+            if (sv_eq(out, "error"))
+                r->dec_error++;
+            else if (sv_eq(out, "refused"))
+                r->dec_refused++;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- entry -- */
+
+int
+fold_event(struct pstate *ps, const struct penv *e, const struct bview *b)
+{
+    unsigned m = ps->mask;
+    int rc = 0;
+
+    switch (e->type) {
+    case T_HOST_PROFILE:
+    case T_CAPACITY_SNAPSHOT:
+        if (m & (1u << P_MODELS))
+            rc = fold_host(ps, e, b);
+        break;
+    case T_RUNTIME_REGISTERED:
+    case T_RUNTIME_HEALTH:
+        if (m & (1u << P_MODELS))
+            rc = fold_runtime(ps, e, b);
+        break;
+    case T_MODEL_REGISTERED:
+    case T_MODEL_VERIFIED:
+    case T_MODEL_STATE:
+        if (m & (1u << P_MODELS))
+            rc = fold_model(ps, e, b);
+        break;
+    case T_PACK_INSTALLED:
+    case T_PACK_VALIDATED:
+    case T_PACK_CHECKED:
+    case T_PACK_ENABLED:
+    case T_PACK_DISABLED:
+    case T_PACK_REMOVED:
+    case T_PACK_UPGRADED:
+        if (m & (1u << P_PACKS))
+            rc = fold_pack(ps, e, b);
+        break;
+    case T_PERM_REQUESTED:
+    case T_PERM_GRANTED:
+    case T_PERM_DENIED:
+    case T_PERM_REVOKED:
+        if (m & (1u << P_PERMISSIONS))
+            rc = fold_perm(ps, e, b);
+        break;
+    case T_ROUTE_DECLARED:
+        if (m & (1u << P_ROUTES))
+            rc = fold_route_declared(ps, e, b);
+        break;
+    case T_ROUTE_DECISION:
+        rc = fold_decision(ps, e, b);
+        break;
+    case T_EVAL_RESULT:
+        rc = fold_eval_result(ps, e, b);
+        break;
+    case T_PROMO_REQUESTED:
+    case T_PROMO_PROMOTED:
+    case T_PROMO_REJECTED:
+    case T_PROMO_ROLLED_BACK:
+        rc = fold_promotion(ps, e, b);
+        break;
+    case T_RUN_STARTED:
+    case T_RUN_STEP:
+    case T_RUN_POLICY:
+    case T_RUN_FINISHED:
+        if (m & (1u << P_RUNS))
+            rc = fold_run(ps, e, b);
+        break;
+    default:
+        break;
+    }
+    if (rc == 0 && (m & (1u << P_RUNS)) && e->run.n > 0 &&
+        !(e->type >= T_RUN_STARTED && e->type <= T_RUN_FINISHED))
+        rc = fold_run_link(ps, e, b);
+    if (rc == 0) {
+        ps->applied = e->seq + 1;
+        ps->last_ts = e->ts;
+    }
+    return rc;
+}

@@ -1,0 +1,551 @@
+/*
+ * proj_int.h — shared between the files of projections/, not public.
+ *
+ * The pieces, bottom to top:
+ *
+ *   scan.c     events as the folds see them: an envelope (seq, ts, type,
+ *              subject, run) and a body view that reads fields either from
+ *              a jansson object (the append path) or straight from the
+ *              stored msgpack (the rebuild path, which must not pay for a
+ *              JSON decode of every body)
+ *   records.c  the record types, each with one symmetric io function that
+ *              encodes, decodes and frees it
+ *   state.c    struct pstate: a write-back cache of records keyed by
+ *              (tag, key), optionally backed by a transaction, with the
+ *              per-projection multiset digests
+ *   fold.c     the folds: one event in, records updated
+ *   derive.c   what is computed from records at read time: pack state,
+ *              route readiness, effective permissions, the doctor clauses
+ *   views.c    JSON renderings of every view
+ *   engine.c   the applier, catch-up, rebuild, check, meta and notes
+ */
+#ifndef LDG_PROJ_INT_H
+#define LDG_PROJ_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ledger/ledger.h"
+#include "projections/projections.h"
+
+/* ------------------------------------------------------------ versions -- */
+
+/* Storage layout of proj.* databases (meta record layout, key scheme). */
+#define PROJ_FORMAT 1
+/* Code versions: bump when a fold's output for the same events changes. */
+#define V_PACKS 1
+#define V_PERMISSIONS 1
+#define V_MODELS 1
+#define V_ROUTES 1
+#define V_PROMOTIONS 1
+#define V_RUNS 1
+#define V_DOCTOR 1
+
+enum proj_id {
+    P_PACKS,
+    P_PERMISSIONS,
+    P_MODELS,
+    P_ROUTES,
+    P_PROMOTIONS,
+    P_RUNS,
+    P_COUNT
+};
+#define P_ALL ((1u << P_COUNT) - 1)
+
+struct proj_def {
+    const char *name;   /* "packs" */
+    const char *db;     /* "proj.packs" */
+    uint32_t version;
+};
+extern const struct proj_def proj_defs[P_COUNT];
+/* Index of a projection by name, or -1. */
+int proj_find(const char *name);
+
+/* Bounds on what one record may hold (outside input is bounded). */
+#define PROJ_LIST_MAX 256  /* entries in a requires list, fallbacks, ... */
+#define PROJ_STR_MAX 1024  /* bytes kept of a free-text string */
+#define PROJ_METRICS_MAX 16
+#define PROJ_KEY_MAX 480   /* longer keys are shortened with a hash */
+
+/* --------------------------------------------------------------- scan.c -- */
+
+struct sv {
+    const char *p;
+    size_t n;
+};
+int sv_eq(struct sv a, const char *s);
+int sv_prefix(struct sv a, const char *s);
+
+enum ev_type {
+    T_OTHER = 0,
+    T_HOST_PROFILE,
+    T_RUNTIME_REGISTERED,
+    T_RUNTIME_HEALTH,
+    T_CAPACITY_SNAPSHOT,
+    T_MODEL_REGISTERED,
+    T_MODEL_VERIFIED,
+    T_MODEL_STATE,
+    T_PACK_INSTALLED,
+    T_PACK_VALIDATED,
+    T_PACK_CHECKED,
+    T_PACK_ENABLED,
+    T_PACK_DISABLED,
+    T_PACK_REMOVED,
+    T_PACK_UPGRADED,
+    T_PERM_REQUESTED,
+    T_PERM_GRANTED,
+    T_PERM_DENIED,
+    T_PERM_REVOKED,
+    T_ROUTE_DECLARED,
+    T_ROUTE_DECISION,
+    T_EVAL_STARTED,
+    T_EVAL_RESULT,
+    T_PROMO_REQUESTED,
+    T_PROMO_PROMOTED,
+    T_PROMO_REJECTED,
+    T_PROMO_ROLLED_BACK,
+    T_RUN_STARTED,
+    T_RUN_STEP,
+    T_RUN_POLICY,
+    T_RUN_FINISHED,
+    T_BODY_ERASED,
+    T_COUNT
+};
+enum ev_type ev_type_of(const char *type, size_t len);
+/* Does an event of this type feed any projection? */
+int ev_type_feeds(enum ev_type t);
+
+/* The envelope as the folds see it. Strings are borrowed (from the
+ * struct ldg_event or from the stored entry, valid while the txn is). */
+struct penv {
+    uint64_t seq, ts;
+    enum ev_type type;
+    struct sv subject, run;
+};
+
+/* A body: a jansson object, or the fields of a stored msgpack map, or
+ * erased. Values are borrowed. */
+struct bfield {
+    const char *name;
+    size_t nlen;
+    const uint8_t *val; /* msgpack value */
+    size_t vlen;
+};
+struct bview {
+    const json_t *json; /* json mode when non-NULL */
+    int erased;
+    size_t n;
+    struct bfield f[LDG_FIELDS_MAX];
+};
+
+/* Field accessors: 1 if present with that type (JSON null counts as
+ * absent), else 0. bv_num accepts integers and reals. */
+int bv_str(const struct bview *b, const char *name, struct sv *out);
+int bv_int(const struct bview *b, const char *name, int64_t *out);
+int bv_num(const struct bview *b, const char *name, double *out);
+int bv_bool(const struct bview *b, const char *name, int *out);
+/* Any value as JSON (new reference), or NULL if absent. */
+json_t *bv_json(const struct bview *b, const char *name);
+
+/* Parses a stored body record (flag byte ‖ payload) into b. Returns 0,
+ * or LDG_EAGAIN-like 1 when the record needs the core's decoder
+ * (compressed or unexpected), or LDG_ECORRUPT. */
+int bview_from_record(struct bview *b, const uint8_t *rec, size_t len);
+
+/* Iterates the events [from, to) of the log seen by t, giving each
+ * envelope and body to fn. Uses the fast path over the stored bytes and
+ * falls back to ldg_event_get/ldg_body_get for anything unexpected. */
+struct scan_stats {
+    uint64_t events, fast_bodies, slow_bodies, erased;
+};
+int scan_events(struct ldg_txn *t, uint64_t from, uint64_t to,
+                int (*fn)(void *ctx, const struct penv *e,
+                          const struct bview *b),
+                void *ctx, ldg_projections_progress_fn progress,
+                void *pctx, struct scan_stats *st);
+
+/* Time values ("expires"): RFC 3339 string or a number of seconds,
+ * milliseconds, microseconds or nanoseconds since the epoch (by
+ * magnitude). 0 if unparseable. */
+uint64_t parse_time_ns(const struct bview *b, const char *name);
+
+/* ------------------------------------------------------------ records.c -- */
+
+struct strlist {
+    char **v;
+    uint32_t n;
+};
+
+enum io_mode { IO_ENC, IO_DEC, IO_FREE };
+struct io {
+    enum io_mode mode;
+    uint8_t *buf; /* IO_ENC: growing output */
+    size_t len, cap;
+    const uint8_t *p, *end; /* IO_DEC: input */
+    int err;
+};
+void io_u8(struct io *io, uint8_t *v);
+void io_u32(struct io *io, uint32_t *v);
+void io_u64(struct io *io, uint64_t *v);
+void io_i64(struct io *io, int64_t *v);
+void io_f64(struct io *io, double *v);
+void io_str(struct io *io, char **s);
+void io_strlist(struct io *io, struct strlist *l);
+
+/* Record tags (first byte of every key, by projection). */
+#define TAG_PACK 'p'       /* packs:       pack                        */
+#define TAG_PERM 'g'       /* permissions: pack \0 group \0 scope      */
+#define TAG_MODEL 'm'      /* models:      model                       */
+#define TAG_RUNTIME 'r'    /* models:      runtime                     */
+#define TAG_HOST 'h'       /* models:      "local"                     */
+#define TAG_ROUTE 'd'      /* routes:      route                       */
+#define TAG_REVAL 'e'      /* routes:      route \0 candidate          */
+#define TAG_RSTATS 's'     /* routes:      route                       */
+#define TAG_PEVAL 'v'      /* promotions:  eval_id                     */
+#define TAG_PTARGET 't'    /* promotions:  target                      */
+#define TAG_PHIST 'h'      /* promotions:  target \0 seq(8 BE)         */
+#define TAG_RUN 'u'        /* runs:        run                         */
+
+struct rtype {
+    uint8_t tag;
+    enum proj_id proj;
+    size_t size;
+    void (*io)(struct io *io, void *rec);
+    const char *name;
+};
+const struct rtype *rtype_of(enum proj_id p, uint8_t tag);
+
+enum lifecycle { LC_INSTALLED = 1, LC_ENABLED, LC_DISABLED, LC_REMOVED };
+enum tri { TRI_NONE = 0, TRI_OK = 1, TRI_FAIL = 2 };
+
+struct preq {
+    char *group, *scope, *tier;
+    uint8_t optional;
+    uint64_t since_seq; /* decisions count when after this event */
+};
+
+struct rec_pack {
+    char *name, *version, *manifest_digest, *source;
+    uint64_t installed_seq, installed_ts;
+    uint8_t lifecycle; /* enum lifecycle */
+    uint8_t enabled;   /* cleared by pack.disabled, set by enable/install */
+    uint64_t lifecycle_seq;
+    char *lifecycle_reason;
+    uint8_t validated; /* enum tri, since the last install/upgrade */
+    uint64_t validated_seq;
+    struct strlist validation_errors;
+    uint8_t checked; /* enum tri: latest pack.checked */
+    uint64_t checked_seq;
+    struct strlist check_failed;
+    uint8_t requires_state; /* 0 ok, 1 too large (over PROJ_LIST_MAX) */
+    struct preq *perms;
+    uint32_t nperms;
+    struct strlist routes, models, evals;
+    uint32_t upgrades;
+    char *upgraded_from;
+    uint64_t upgraded_seq;
+    uint64_t last_seq;
+};
+
+enum perm_state { PS_NONE = 0, PS_REQUESTED, PS_GRANTED, PS_DENIED,
+                  PS_REVOKED };
+struct rec_perm {
+    char *pack, *group, *scope, *tier;
+    uint8_t state; /* enum perm_state (expired is derived) */
+    uint64_t requested_seq, requested_ts;
+    uint64_t decided_seq, decided_ts;
+    char *by, *reason;
+    uint64_t expires_ns; /* 0 = none */
+    uint8_t bad_expires; /* expires given but unparseable */
+};
+
+enum model_state { MS_UNKNOWN = 0, MS_AVAILABLE, MS_LOADED, MS_PARKED,
+                   MS_OFFLINE, MS_REMOVED };
+enum verify_state { VS_NONE = 0, VS_OK, VS_FAILED, VS_MISMATCH };
+struct rec_model {
+    char *name, *digest, *format, *quant, *runtime, *license;
+    char *source_url, *source_sha256;
+    uint8_t has_size;
+    uint64_t size_bytes;
+    struct strlist capabilities;
+    uint64_t registered_seq; /* 0 with registered = 0: never registered */
+    uint8_t registered;
+    uint8_t state; /* enum model_state */
+    char *state_reason;
+    uint64_t state_seq, state_ts;
+    uint8_t verified; /* enum verify_state */
+    uint64_t verified_seq;
+    char *verified_digest;
+};
+
+enum rt_status { RT_UNKNOWN = 0, RT_UP, RT_DEGRADED, RT_DOWN };
+struct rec_runtime {
+    char *name, *endpoint, *version, *detail;
+    uint8_t registered;
+    uint64_t registered_seq;
+    uint8_t status; /* enum rt_status */
+    uint8_t has_latency;
+    double latency_ms;
+    uint64_t health_seq, health_ts;
+};
+
+struct rec_host {
+    char *cpu;
+    int64_t cores, ram_mb, tier, gpus, vram_total_mb;
+    uint64_t profile_seq;
+    uint8_t has_profile, has_disk, has_capacity;
+    int64_t disk_free_mb;
+    uint64_t disk_seq;
+    int64_t ram_free_mb, vram_free_mb;
+    uint64_t capacity_seq;
+};
+
+enum cur_source { CS_DECLARED = 0, CS_PROMOTED, CS_ROLLED_BACK };
+struct rec_route {
+    char *name, *pack, *declared_model, *eval_suite;
+    struct strlist fallbacks;
+    uint8_t has_threshold;
+    char *thr_metric, *thr_op;
+    double thr_value;
+    uint8_t declared;
+    uint64_t declared_seq;
+    char *current_model;
+    uint8_t current_source; /* enum cur_source */
+    uint64_t current_seq;
+    uint8_t fallbacks_truncated;
+};
+
+struct metric {
+    char *name;
+    double v;
+};
+struct rec_reval {
+    char *route, *candidate, *eval_id, *suite;
+    uint8_t passed;
+    int64_t cases_total, cases_passed;
+    uint32_t nmetrics;
+    struct metric m[PROJ_METRICS_MAX];
+    uint8_t has_violations;
+    int64_t violations;
+    uint64_t seq, ts;
+};
+
+/* Latency histogram: 1 ms buckets below 16 ms, then 16 buckets per
+ * power of two up to 2^40 ms. */
+#define HIST_LINEAR 16
+#define HIST_SUB 16
+#define HIST_OCTAVES 37
+#define HIST_N (HIST_LINEAR + HIST_SUB * HIST_OCTAVES)
+struct rec_rstats {
+    char *route;
+    uint64_t count, fallback, error, refused, unknown;
+    uint64_t hist[HIST_N];
+    uint64_t last_seq;
+};
+int hist_bucket(double ms);
+double hist_value(int bucket);
+/* Nearest-rank percentile (0 < q <= 1) from the histogram, or -1. */
+double hist_percentile(const uint64_t *hist, double q);
+
+struct rec_peval {
+    char *eval_id, *target, *candidate, *suite;
+    uint8_t passed;
+    uint8_t has_pass_rate, has_p50, has_violations;
+    double pass_rate, p50_ms;
+    int64_t violations;
+    uint64_t seq;
+};
+
+enum hist_kind { HK_REQUESTED = 1, HK_PROMOTED, HK_REJECTED,
+                 HK_ROLLED_BACK };
+struct rec_ptarget {
+    char *target;
+    char *candidate, *eval_id; /* in force, or NULL */
+    uint64_t seq;              /* event that put it in force */
+    uint8_t source;            /* enum cur_source (promoted/rolled back) */
+    uint8_t ungated;
+    char *ungated_reason;
+    char *prev_candidate, *prev_eval_id;
+    uint8_t prev_ungated;
+    uint64_t requested, promoted, rejected, rolled_back, ungated_total;
+    char *pending_candidate; /* latest promotion.requested not settled */
+    char *pending_eval_id;
+    uint64_t pending_seq;
+};
+struct rec_phist {
+    char *target;
+    uint64_t seq, ts;
+    uint8_t kind; /* enum hist_kind */
+    char *candidate, *eval_id, *previous, *reason;
+    uint8_t ungated;
+};
+
+enum run_status { RS_RUNNING = 0, RS_OK, RS_FAILED, RS_ABORTED,
+                  RS_UNKNOWN, RS_NOT_STARTED };
+struct rec_run {
+    char *run, *pack, *intent, *requested_by, *plan_hash, *error;
+    uint8_t started, status; /* enum run_status */
+    uint64_t started_seq, start_ts, finished_seq, end_ts;
+    uint8_t has_duration;
+    double duration_ms;
+    uint64_t first_seq, last_seq, events;
+    uint64_t steps, steps_ok, steps_failed, steps_skipped;
+    uint64_t decisions, dec_fallback, dec_error, dec_refused;
+    uint64_t policy_allow, policy_deny;
+    char *last_step, *first_failed_step, *first_deny_rule;
+    uint64_t first_failed_seq, first_deny_seq;
+};
+
+/* Encodes rec of type rt into a malloc'd buffer. */
+int rec_encode(const struct rtype *rt, void *rec, uint8_t **out,
+               size_t *len);
+/* Decodes into a new calloc'd record. */
+int rec_decode(const struct rtype *rt, const uint8_t *p, size_t len,
+               void **out);
+void rec_free(const struct rtype *rt, void *rec);
+
+/* -------------------------------------------------------------- state.c -- */
+
+struct pentry {
+    const struct rtype *rt;
+    uint32_t hash;
+    uint32_t klen;
+    uint8_t *key; /* tag ‖ key bytes (the db key) */
+    void *rec;
+    uint8_t dirty, has_old, queued;
+    uint8_t old_hash[32];
+};
+
+/* Multiset digest of a projection: the sum mod 2^256 of
+ * SHA-256(u32be(klen) ‖ key ‖ value) over its records, and their count. */
+struct pdigest {
+    uint8_t acc[32];
+    uint64_t count;
+};
+
+struct pstate {
+    struct ldg_txn *t;    /* backing store, or NULL (memory only) */
+    int writable;         /* t is a write txn and we may flush */
+    int have_db[P_COUNT]; /* the proj.<name> db exists */
+    ldg_dbi dbi[P_COUNT];
+    unsigned mask;        /* projections folded */
+    struct pentry **slots;
+    size_t cap, n;
+    struct pentry **dirty;
+    size_t ndirty, dcap;
+    struct pdigest dig[P_COUNT];
+    int dig_valid;        /* dig holds the backing digests (+ changes) */
+    uint64_t applied;     /* events folded: state after the first N */
+    uint64_t last_ts;     /* ts of event applied-1 */
+    int doctor_dirty;     /* a record the doctor reads changed */
+    int loaded[256];      /* tag fully loaded from the backing store */
+    struct ldg_ledger *l;
+};
+
+int ps_new(struct pstate **out, struct ldg_ledger *l, struct ldg_txn *t,
+           int writable, unsigned mask);
+void ps_free(struct pstate *ps);
+/* Key building: tag ‖ parts joined with 0x00; long keys are shortened to
+ * a prefix ‖ 0x01 ‖ hex(SHA-256(full))[0:32]. buf needs PROJ_KEY_MAX+1. */
+size_t pkey(uint8_t *buf, uint8_t tag, const struct sv *parts, size_t n);
+/* The record for key (loaded from the backing store if needed), or NULL
+ * if there is none. */
+void *ps_get(struct pstate *ps, enum proj_id p, const uint8_t *key,
+             size_t klen);
+/* The record for key, created (zeroed, dirty) if missing; marks dirty. */
+void *ps_upd(struct pstate *ps, enum proj_id p, const uint8_t *key,
+             size_t klen);
+/* Loads every record with this tag from the backing store. */
+int ps_load_tag(struct pstate *ps, enum proj_id p, uint8_t tag);
+/* Entries with tag (loaded or created), sorted by key. *out malloc'd. */
+int ps_list(struct pstate *ps, enum proj_id p, uint8_t tag,
+            struct pentry ***out, size_t *n);
+/* Writes dirty records to the backing write txn and updates dig. */
+int ps_flush(struct pstate *ps);
+/* Digest bytes shown to users and signed in notes:
+ * SHA-256("ledger/projection/v1" 0x00 ‖ name 0x00 ‖ u32be(version) ‖
+ * u64be(count) ‖ acc). */
+void pdigest_final(uint8_t out[32], enum proj_id p, const struct pdigest *d);
+void pdigest_add(struct pdigest *d, const uint8_t h[32]);
+void pdigest_sub(struct pdigest *d, const uint8_t h[32]);
+void record_hash(uint8_t out[32], const uint8_t *key, size_t klen,
+                 const uint8_t *val, size_t vlen);
+/* Computes the digests of all records (memory-only states). */
+int ps_digest_all(struct pstate *ps, struct pdigest out[P_COUNT]);
+
+/* --------------------------------------------------------------- fold.c -- */
+
+/* Folds one event into ps (projections in ps->mask). */
+int fold_event(struct pstate *ps, const struct penv *e,
+               const struct bview *b);
+
+/* ------------------------------------------------------------- derive.c -- */
+
+/* Effective state of a pack's permission requirement. */
+enum req_state { RQ_GRANTED, RQ_GRANTED_DEMO, RQ_DENIED, RQ_REVOKED,
+                 RQ_EXPIRED, RQ_UNDECIDED };
+enum req_state req_effective(struct pstate *ps, const struct rec_pack *p,
+                             const struct preq *r, uint64_t now_ns,
+                             const struct rec_perm **deciding);
+
+enum route_ready { RR_PROVEN, RR_DECLARED_NOT_PROVEN, RR_FAILING,
+                   RR_FALLBACK_ACTIVE, RR_OFFLINE, RR_UNDECLARED };
+const char *route_ready_name(enum route_ready r);
+struct route_eval_info {
+    enum route_ready ready;
+    const struct rec_reval *eval; /* latest eval for the current model */
+    const char *serving;          /* model that would serve, or NULL */
+    char detail[512];
+};
+void route_readiness(struct pstate *ps, const struct rec_route *r,
+                     struct route_eval_info *out);
+/* A model can serve: state available/loaded and its runtime not down. */
+int model_usable(struct pstate *ps, const char *model);
+
+enum pack_state { PK_REMOVED, PK_DISABLED, PK_INVALID, PK_INSTALLED,
+                  PK_BLOCKED, PK_AWAITING, PK_DEMO_ONLY,
+                  PK_DECLARED_NOT_PROVEN, PK_DEGRADED, PK_READY };
+const char *pack_state_name(enum pack_state s);
+/* State of a pack with its reasons (JSON array of strings, new ref) and
+ * partial flag. */
+enum pack_state pack_state_of(struct pstate *ps, const struct rec_pack *p,
+                              uint64_t now_ns, int *partial,
+                              json_t *reasons);
+
+/* Doctor clauses of one pack: a JSON object {pack, state, verdict,
+ * clauses: [{name, status, detail, remedy}]}. */
+json_t *doctor_pack_json(struct pstate *ps, const struct rec_pack *p,
+                         uint64_t now_ns);
+/* The log-derived doctor: {verdict, packs: [...], box: [clauses]}. */
+json_t *doctor_state_json(struct pstate *ps, const char *only_pack);
+/* Verdict ranking: healthy 0 < unknown 1 < degraded 2 < blocked 3. */
+int verdict_rank(const char *v);
+const char *verdict_name(int rank);
+
+/* Loads what the views and the doctor read. */
+int ps_load_for_doctor(struct pstate *ps);
+
+/* -------------------------------------------------------------- views.c -- */
+
+json_t *view_packs(struct pstate *ps, const char *only);
+json_t *view_permissions(struct pstate *ps, const char *only_pack);
+json_t *view_models(struct pstate *ps);
+json_t *view_routes(struct pstate *ps);
+json_t *view_promotions(struct pstate *ps);
+json_t *view_runs(struct pstate *ps, const char *only);
+json_t *u64_json(uint64_t v);
+json_t *sv_json(const char *s);
+/* Canonical bytes of a JSON value: compact, keys sorted. */
+char *canonical_json(const json_t *v);
+
+/* ------------------------------------------------------------- engine.c -- */
+
+struct pmeta {
+    uint32_t version;
+    uint64_t applied;
+    struct pdigest dig;
+    int present;
+};
+int meta_read(struct ldg_txn *t, enum proj_id p, struct pmeta *m);
+
+#endif

@@ -1,0 +1,139 @@
+/*
+ * projections.h — state computed from the events: packs, permissions,
+ * models, routes, promotions, runs and the log-derived part of the doctor.
+ *
+ * Every projection is a deterministic fold over the log into its own LMDB
+ * database ("proj.<name>"), updated by an applier inside the append's
+ * write transaction, so a reader never sees the log and a projection
+ * disagree. Each carries a code version, the number of events applied and
+ * a digest of its whole state (docs/format-projections.md). Derived states
+ * (a pack's state, a route's readiness, the doctor's clauses) are computed
+ * from the records when read; they are never stored as claims.
+ *
+ * Reading never shows stale state: if the stored records are behind the
+ * log (an appender without projections attached) the missing events are
+ * folded in memory for the answer; if their version is not this code's,
+ * the whole answer is computed from the log (and `ledger rebuild` or any
+ * writable open fixes the store).
+ *
+ * "size" below is a number of events: the state after the first `size`
+ * events of the log, i.e. "as of event size-1". 0 means "the current
+ * log". The JSON returned uses strings for sequence numbers and
+ * nanosecond times.
+ *
+ * Conventions as in ledger/ledger.h: 0 or a negative enum ldg_error, a
+ * message in ldg_errmsg(l), `json_t **out` owned by the caller
+ * (json_decref).
+ */
+#ifndef LDG_PROJECTIONS_H
+#define LDG_PROJECTIONS_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "ledger/ledger.h"
+
+/* Progress of long operations: (events done, events total). */
+typedef void (*ldg_projections_progress_fn)(void *ctx, uint64_t done,
+                                            uint64_t total);
+
+/*
+ * Registers the projections' applier on a writable handle, so every
+ * append keeps them current in the same transaction, and signs, at each
+ * commit, a projection note binding the new log size to each
+ * projection's version and digest (stored by size; see
+ * ldg_projections_note). Before returning it brings the store up to date:
+ * projections whose stored version differs from the code's (or that were
+ * never built) are rebuilt from the log, and projections behind the log
+ * are caught up. Call once per handle, right after ldg_open. Cost: O(1)
+ * when the store is current; O(log) for a rebuild.
+ */
+int ldg_projections_attach(struct ldg_ledger *l);
+/* The same, reporting rebuild/catch-up progress to fn (may be NULL). */
+int ldg_projections_attach_progress(struct ldg_ledger *l,
+                                    ldg_projections_progress_fn fn,
+                                    void *ctx);
+
+/* Bit of the projection named name ("packs", "permissions", "models",
+ * "routes", "promotions", "runs"), or 0 if unknown. */
+unsigned ldg_projections_bit(const char *name);
+/* All projection bits. */
+#define LDG_PROJECTIONS_ALL 0x3fu
+
+enum ldg_proj_view {
+    LDG_VIEW_PACKS,
+    LDG_VIEW_PERMISSIONS,
+    LDG_VIEW_MODELS,
+    LDG_VIEW_ROUTES,
+    LDG_VIEW_PROMOTIONS,
+    LDG_VIEW_RUNS,
+    LDG_VIEW_DOCTOR
+};
+
+struct ldg_view_opts {
+    uint64_t at_size;   /* 0 = current; N = after the first N events */
+    const char *filter; /* pack (packs, permissions, doctor) or run */
+    ldg_projections_progress_fn progress; /* for --at replays; may be NULL */
+    void *progress_ctx;
+};
+
+/*
+ * Computes a view. *out is a JSON array with one object per row, sorted
+ * by key (LDG_VIEW_DOCTOR: one object {"size", "verdict", "packs": [...],
+ * "box": [...]} holding the log-derived clauses only; doctor/doctor.h
+ * adds the live box-wide ones). A filter that names nothing gives
+ * LDG_ENOTFOUND. at_size beyond the log gives LDG_EINVAL.
+ * Cost: current state reads the records (no replay unless behind);
+ * at_size replays the first at_size events in memory.
+ */
+int ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
+                         const struct ldg_view_opts *opts, json_t **out);
+
+/*
+ * One object per projection: {"name", "version", "code_version",
+ * "applied" (events folded), "last_seq", "digest" (hex), "records",
+ * "current" (bool: version matches and nothing behind), "behind"}, plus a
+ * final {"name": "doctor", "version", "digest"} whose digest is SHA-256
+ * of the canonical JSON of the log-derived doctor. at_size 0 reads the
+ * store; otherwise the state is recomputed at that size.
+ */
+int ldg_projections_list(struct ldg_ledger *l, uint64_t at_size,
+                         json_t **out);
+
+/*
+ * Replays the log into fresh state for the projections in mask and swaps
+ * it in atomically (one write transaction: an interrupted rebuild leaves
+ * the old state in place). *report (may be NULL) gets an array of
+ * {"name", "events", "before", "after", "changed", "note"} where before
+ * and after are digests and note says whether the state matches the
+ * signed projection note at that size. Needs a writable handle.
+ */
+int ldg_projections_rebuild(struct ldg_ledger *l, unsigned mask,
+                            ldg_projections_progress_fn fn, void *ctx,
+                            json_t **report);
+
+/*
+ * Rebuilds the projections in mask into scratch memory at the size the
+ * store has applied and compares with the stored records. *diffs gets an
+ * array of {"projection", "key", "what", "stored", "rebuilt"} (empty when
+ * they agree); *ndiff their count. Works on read-only handles.
+ */
+int ldg_projections_check(struct ldg_ledger *l, unsigned mask,
+                          ldg_projections_progress_fn fn, void *ctx,
+                          json_t **diffs, uint64_t *ndiff);
+
+/*
+ * The projected state for bundles: {"size": "N", "packs": [...],
+ * "routes": [...], "promotions": [...], "doctor": {...}, "note": "<signed
+ * projection note for that size>" or null}. at_size 0 = current; N = the
+ * state after the first N events (same as --at N-1).
+ */
+int ldg_projections_state_json(struct ldg_ledger *l, uint64_t at_size,
+                               json_t **out);
+
+/* The signed projection note stored for log size (0 = the latest one).
+ * *out malloc'd. LDG_ENOTFOUND if none was signed at that size. */
+int ldg_projections_note(struct ldg_ledger *l, uint64_t size, char **out);
+
+#endif

@@ -1,0 +1,543 @@
+/*
+ * state.c — struct pstate, the write-back record cache every fold and view
+ * works on.
+ *
+ * A pstate maps (projection, db key) to a decoded record. Backed by a
+ * transaction, a miss reads the record from proj.<name>; memory-only (for
+ * --at, rebuilds and checks) a miss means "no record". Folds change
+ * records in place and mark them dirty; ps_flush encodes the dirty ones
+ * into the backing write transaction and keeps each projection's digest
+ * current:
+ *
+ *   digest state = (acc, count), acc = Σ SHA-256(u32be(klen) ‖ key ‖ value)
+ *                  mod 2^256 over the projection's records
+ *
+ * Replacing a record subtracts the hash of its old bytes and adds the new
+ * one, so the digest never needs a scan. The sum depends only on the set
+ * of (key, value) records, and each record has one canonical encoding, so
+ * two states are equal exactly when (barring collisions) their digests
+ * are. It detects divergence; it is not meant to resist someone crafting
+ * records to collide (additive hashes are weak against that).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "projections/proj_int.h"
+
+const struct proj_def proj_defs[P_COUNT] = {
+    {"packs", "proj.packs", V_PACKS},
+    {"permissions", "proj.permissions", V_PERMISSIONS},
+    {"models", "proj.models", V_MODELS},
+    {"routes", "proj.routes", V_ROUTES},
+    {"promotions", "proj.promotions", V_PROMOTIONS},
+    {"runs", "proj.runs", V_RUNS},
+};
+
+int
+proj_find(const char *name)
+{
+    for (int i = 0; i < P_COUNT; i++)
+        if (strcmp(proj_defs[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* FNV-1a, 32 bits, over projection id and key. */
+static uint32_t
+khash(enum proj_id p, const uint8_t *k, size_t n)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= k[i];
+        h *= 16777619u;
+    }
+    return h ? h : 1;
+}
+
+int
+ps_new(struct pstate **out, struct ldg_ledger *l, struct ldg_txn *t,
+       int writable, unsigned mask)
+{
+    struct pstate *ps = calloc(1, sizeof *ps);
+    if (ps == NULL)
+        return LDG_ENOMEM;
+    ps->cap = 1024;
+    ps->slots = calloc(ps->cap, sizeof *ps->slots);
+    if (ps->slots == NULL) {
+        free(ps);
+        return LDG_ENOMEM;
+    }
+    ps->l = l;
+    ps->t = t;
+    ps->writable = writable;
+    ps->mask = mask;
+    if (t != NULL) {
+        for (int i = 0; i < P_COUNT; i++) {
+            int rc = ldg_db_open(t, proj_defs[i].db,
+                                 writable ? LDG_DB_CREATE : 0, &ps->dbi[i]);
+            if (rc == 0)
+                ps->have_db[i] = 1;
+            else if (rc != LDG_ENOTFOUND) {
+                ps_free(ps);
+                return rc;
+            }
+        }
+    }
+    *out = ps;
+    return 0;
+}
+
+static void
+entry_free(struct pentry *e)
+{
+    if (e == NULL)
+        return;
+    rec_free(e->rt, e->rec);
+    free(e->key);
+    free(e);
+}
+
+void
+ps_free(struct pstate *ps)
+{
+    if (ps == NULL)
+        return;
+    for (size_t i = 0; i < ps->cap; i++)
+        entry_free(ps->slots[i]);
+    free(ps->slots);
+    free(ps->dirty);
+    free(ps);
+}
+
+size_t
+pkey(uint8_t *buf, uint8_t tag, const struct sv *parts, size_t n)
+{
+    size_t len = 1, full = 1;
+    buf[0] = tag;
+    for (size_t i = 0; i < n; i++)
+        full += parts[i].n + (i > 0);
+    if (full <= PROJ_KEY_MAX) {
+        for (size_t i = 0; i < n; i++) {
+            if (i > 0)
+                buf[len++] = 0x00;
+            memcpy(buf + len, parts[i].p, parts[i].n);
+            len += parts[i].n;
+        }
+        return len;
+    } else {
+        /* prefix ‖ 0x01 ‖ hex(SHA-256(parts joined))[0:32] */
+        uint8_t *tmp = malloc(full), h[32];
+        char hex[65];
+        size_t at = 0, keep = PROJ_KEY_MAX - 1 - 1 - 32;
+        if (tmp == NULL) {
+            /* Hash the parts one by one instead of failing: the key
+             * must still be deterministic. */
+            memset(h, 0, sizeof h);
+            for (size_t i = 0; i < n; i++) {
+                uint8_t hp[32];
+                ldg_sha256(hp, parts[i].p, parts[i].n);
+                for (int j = 0; j < 32; j++)
+                    h[j] ^= (uint8_t)(hp[j] + (uint8_t)i);
+            }
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                if (i > 0)
+                    tmp[at++] = 0x00;
+                memcpy(tmp + at, parts[i].p, parts[i].n);
+                at += parts[i].n;
+            }
+            ldg_sha256(h, tmp, at);
+            memcpy(buf + 1, tmp, keep);
+            free(tmp);
+        }
+        if (tmp == NULL)
+            memset(buf + 1, '?', keep);
+        len = 1 + keep;
+        buf[len++] = 0x01;
+        ldg_hex(hex, h, 16);
+        memcpy(buf + len, hex, 32);
+        return len + 32;
+    }
+}
+
+static struct pentry **
+slot_of(struct pstate *ps, enum proj_id p, const uint8_t *key, size_t klen,
+        uint32_t h)
+{
+    size_t i = h & (ps->cap - 1);
+    for (;;) {
+        struct pentry *e = ps->slots[i];
+        if (e == NULL)
+            return &ps->slots[i];
+        if (e->hash == h && e->rt->proj == p && e->klen == klen &&
+            memcmp(e->key, key, klen) == 0)
+            return &ps->slots[i];
+        i = (i + 1) & (ps->cap - 1);
+    }
+}
+
+static int
+grow(struct pstate *ps)
+{
+    size_t ncap = ps->cap * 2;
+    struct pentry **ns = calloc(ncap, sizeof *ns);
+    if (ns == NULL)
+        return LDG_ENOMEM;
+    for (size_t i = 0; i < ps->cap; i++) {
+        struct pentry *e = ps->slots[i];
+        size_t j;
+        if (e == NULL)
+            continue;
+        j = e->hash & (ncap - 1);
+        while (ns[j] != NULL)
+            j = (j + 1) & (ncap - 1);
+        ns[j] = e;
+    }
+    free(ps->slots);
+    ps->slots = ns;
+    ps->cap = ncap;
+    return 0;
+}
+
+void
+record_hash(uint8_t out[32], const uint8_t *key, size_t klen,
+            const uint8_t *val, size_t vlen)
+{
+    uint8_t stack[1024], *buf = stack;
+    size_t n = 4 + klen + vlen;
+    if (n > sizeof stack) {
+        buf = malloc(n);
+        if (buf == NULL) {
+            /* Degrade to hashing the parts (never silently wrong: the
+             * same record always takes the same branch for its size). */
+            uint8_t a[32], b[32], c[64];
+            ldg_sha256(a, key, klen);
+            ldg_sha256(b, val, vlen);
+            memcpy(c, a, 32);
+            memcpy(c + 32, b, 32);
+            ldg_sha256(out, c, 64);
+            return;
+        }
+    }
+    buf[0] = (uint8_t)(klen >> 24);
+    buf[1] = (uint8_t)(klen >> 16);
+    buf[2] = (uint8_t)(klen >> 8);
+    buf[3] = (uint8_t)klen;
+    memcpy(buf + 4, key, klen);
+    memcpy(buf + 4 + klen, val, vlen);
+    ldg_sha256(out, buf, n);
+    if (buf != stack)
+        free(buf);
+}
+
+/* Inserts a new entry (the key is not present). */
+static struct pentry *
+insert(struct pstate *ps, enum proj_id p, uint8_t tag, const uint8_t *key,
+       size_t klen, uint32_t h, void *rec)
+{
+    struct pentry *e, **s;
+    const struct rtype *rt = rtype_of(p, tag);
+    if (rt == NULL)
+        return NULL;
+    if ((ps->n + 1) * 4 > ps->cap * 3 && grow(ps) < 0)
+        return NULL;
+    e = calloc(1, sizeof *e);
+    if (e == NULL)
+        return NULL;
+    e->key = malloc(klen);
+    if (e->key == NULL) {
+        free(e);
+        return NULL;
+    }
+    memcpy(e->key, key, klen);
+    e->klen = (uint32_t)klen;
+    e->hash = h;
+    e->rt = rt;
+    e->rec = rec;
+    s = slot_of(ps, p, key, klen, h);
+    *s = e;
+    ps->n++;
+    return e;
+}
+
+/* Looks up, loading from the backing store on a miss. *found gets the
+ * entry or NULL; returns 0 or an error. */
+static int
+lookup(struct pstate *ps, enum proj_id p, const uint8_t *key, size_t klen,
+       struct pentry **found)
+{
+    uint32_t h = khash(p, key, klen);
+    struct pentry **s = slot_of(ps, p, key, klen, h);
+    struct ldg_val v;
+    const struct rtype *rt;
+    void *rec;
+    int rc;
+
+    *found = *s;
+    if (*s != NULL || ps->t == NULL || !ps->have_db[p] ||
+        ps->loaded[key[0]] & (1 << p))
+        return 0;
+    rc = ldg_kv_get(ps->t, ps->dbi[p], key, klen, &v);
+    if (rc == LDG_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    rt = rtype_of(p, key[0]);
+    if (rt == NULL)
+        return LDG_ECORRUPT;
+    if ((rc = rec_decode(rt, v.data, v.len, &rec)) < 0)
+        return rc;
+    *found = insert(ps, p, key[0], key, klen, h, rec);
+    if (*found == NULL) {
+        rec_free(rt, rec);
+        return LDG_ENOMEM;
+    }
+    if (ps->writable) {
+        record_hash((*found)->old_hash, key, klen, v.data, v.len);
+        (*found)->has_old = 1;
+    }
+    return 0;
+}
+
+void *
+ps_get(struct pstate *ps, enum proj_id p, const uint8_t *key, size_t klen)
+{
+    struct pentry *e;
+    if (lookup(ps, p, key, klen, &e) < 0 || e == NULL)
+        return NULL;
+    return e->rec;
+}
+
+static int
+mark_dirty(struct pstate *ps, struct pentry *e)
+{
+    e->dirty = 1;
+    if (e->queued)
+        return 0;
+    if (ps->ndirty == ps->dcap) {
+        size_t nc = ps->dcap ? ps->dcap * 2 : 64;
+        struct pentry **nd = realloc(ps->dirty, nc * sizeof *nd);
+        if (nd == NULL)
+            return LDG_ENOMEM;
+        ps->dirty = nd;
+        ps->dcap = nc;
+    }
+    ps->dirty[ps->ndirty++] = e;
+    e->queued = 1;
+    return 0;
+}
+
+void *
+ps_upd(struct pstate *ps, enum proj_id p, const uint8_t *key, size_t klen)
+{
+    struct pentry *e;
+    if (lookup(ps, p, key, klen, &e) < 0)
+        return NULL;
+    if (e == NULL) {
+        const struct rtype *rt = rtype_of(p, key[0]);
+        void *rec;
+        if (rt == NULL)
+            return NULL;
+        rec = calloc(1, rt->size);
+        if (rec == NULL)
+            return NULL;
+        e = insert(ps, p, key[0], key, klen, khash(p, key, klen), rec);
+        if (e == NULL) {
+            rec_free(rt, rec);
+            return NULL;
+        }
+    }
+    if (ps->t != NULL && mark_dirty(ps, e) < 0)
+        return NULL;
+    e->dirty = 1;
+    return e->rec;
+}
+
+int
+ps_load_tag(struct pstate *ps, enum proj_id p, uint8_t tag)
+{
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    int rc;
+
+    if (ps->t == NULL || !ps->have_db[p] || (ps->loaded[tag] & (1 << p)))
+        return 0;
+    if ((rc = ldg_cursor_open(ps->t, ps->dbi[p], &c)) < 0)
+        return rc;
+    rc = ldg_cursor_get(c, LDG_SET_RANGE, &tag, 1, &k, &v);
+    while (rc == 0 && k.len >= 1 && ((const uint8_t *)k.data)[0] == tag) {
+        uint32_t h = khash(p, k.data, k.len);
+        struct pentry **s = slot_of(ps, p, k.data, k.len, h);
+        if (*s == NULL) {
+            const struct rtype *rt = rtype_of(p, tag);
+            struct pentry *e;
+            void *rec;
+            if (rt == NULL) {
+                rc = LDG_ECORRUPT;
+                break;
+            }
+            if ((rc = rec_decode(rt, v.data, v.len, &rec)) < 0)
+                break;
+            e = insert(ps, p, tag, k.data, k.len, h, rec);
+            if (e == NULL) {
+                rec_free(rt, rec);
+                rc = LDG_ENOMEM;
+                break;
+            }
+            if (ps->writable) {
+                record_hash(e->old_hash, k.data, k.len, v.data, v.len);
+                e->has_old = 1;
+            }
+        }
+        rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v);
+    }
+    ldg_cursor_close(c);
+    if (rc == LDG_ENOTFOUND || rc == 0) {
+        ps->loaded[tag] |= 1 << p;
+        return 0;
+    }
+    return rc;
+}
+
+static int
+cmp_entry(const void *a, const void *b)
+{
+    const struct pentry *x = *(struct pentry *const *)a;
+    const struct pentry *y = *(struct pentry *const *)b;
+    size_t n = x->klen < y->klen ? x->klen : y->klen;
+    int c = memcmp(x->key, y->key, n);
+    if (c != 0)
+        return c;
+    return x->klen < y->klen ? -1 : x->klen > y->klen;
+}
+
+int
+ps_list(struct pstate *ps, enum proj_id p, uint8_t tag,
+        struct pentry ***out, size_t *n)
+{
+    struct pentry **v;
+    size_t k = 0;
+    int rc = ps_load_tag(ps, p, tag);
+    if (rc < 0)
+        return rc;
+    v = malloc((ps->n ? ps->n : 1) * sizeof *v);
+    if (v == NULL)
+        return LDG_ENOMEM;
+    for (size_t i = 0; i < ps->cap; i++) {
+        struct pentry *e = ps->slots[i];
+        if (e != NULL && e->rt->proj == p && e->key[0] == tag)
+            v[k++] = e;
+    }
+    qsort(v, k, sizeof *v, cmp_entry);
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+/* ------------------------------------------------------------ digests -- */
+
+void
+pdigest_add(struct pdigest *d, const uint8_t h[32])
+{
+    unsigned carry = 0;
+    for (int i = 31; i >= 0; i--) {
+        unsigned s = (unsigned)d->acc[i] + h[i] + carry;
+        d->acc[i] = (uint8_t)s;
+        carry = s >> 8;
+    }
+    d->count++;
+}
+
+void
+pdigest_sub(struct pdigest *d, const uint8_t h[32])
+{
+    int borrow = 0;
+    for (int i = 31; i >= 0; i--) {
+        int s = (int)d->acc[i] - h[i] - borrow;
+        borrow = s < 0;
+        d->acc[i] = (uint8_t)(s + (borrow ? 256 : 0));
+    }
+    d->count--;
+}
+
+void
+pdigest_final(uint8_t out[32], enum proj_id p, const struct pdigest *d)
+{
+    static const char ctx[] = "ledger/projection/v1";
+    uint8_t buf[sizeof ctx + 32 + 1 + 4 + 8 + 32];
+    size_t n = 0, nl = strlen(proj_defs[p].name);
+    memcpy(buf, ctx, sizeof ctx); /* with its NUL */
+    n = sizeof ctx;
+    memcpy(buf + n, proj_defs[p].name, nl);
+    n += nl;
+    buf[n++] = 0x00;
+    for (int i = 3; i >= 0; i--)
+        buf[n++] = (uint8_t)(proj_defs[p].version >> (8 * i));
+    for (int i = 7; i >= 0; i--)
+        buf[n++] = (uint8_t)(d->count >> (8 * i));
+    memcpy(buf + n, d->acc, 32);
+    n += 32;
+    ldg_sha256(out, buf, n);
+}
+
+int
+ps_flush(struct pstate *ps)
+{
+    int rc = 0;
+    size_t i;
+    if (ps->t == NULL || !ps->writable)
+        return LDG_EINVAL;
+    for (i = 0; i < ps->ndirty; i++) {
+        struct pentry *e = ps->dirty[i];
+        enum proj_id p = e->rt->proj;
+        uint8_t *val = NULL, h[32];
+        size_t vlen;
+        e->queued = 0;
+        if (!e->dirty)
+            continue;
+        if ((rc = rec_encode(e->rt, e->rec, &val, &vlen)) < 0)
+            break;
+        record_hash(h, e->key, e->klen, val, vlen);
+        if (e->has_old && memcmp(h, e->old_hash, 32) == 0) {
+            free(val);
+            e->dirty = 0;
+            continue;
+        }
+        rc = ldg_kv_put(ps->t, ps->dbi[p], e->key, e->klen, val, vlen);
+        free(val);
+        if (rc < 0)
+            break;
+        if (e->has_old)
+            pdigest_sub(&ps->dig[p], e->old_hash);
+        pdigest_add(&ps->dig[p], h);
+        memcpy(e->old_hash, h, 32);
+        e->has_old = 1;
+        e->dirty = 0;
+    }
+    if (rc < 0) {
+        for (; i < ps->ndirty; i++)
+            ps->dirty[i]->queued = 0;
+    }
+    ps->ndirty = 0;
+    return rc;
+}
+
+int
+ps_digest_all(struct pstate *ps, struct pdigest out[P_COUNT])
+{
+    memset(out, 0, sizeof(struct pdigest) * P_COUNT);
+    for (size_t i = 0; i < ps->cap; i++) {
+        struct pentry *e = ps->slots[i];
+        uint8_t *val, h[32];
+        size_t vlen;
+        int rc;
+        if (e == NULL)
+            continue;
+        if ((rc = rec_encode(e->rt, e->rec, &val, &vlen)) < 0)
+            return rc;
+        record_hash(h, e->key, e->klen, val, vlen);
+        free(val);
+        pdigest_add(&out[e->rt->proj], h);
+    }
+    return 0;
+}
