@@ -45,6 +45,8 @@ enum bstate { BS_FULL, BS_REDACTED, BS_WITHHELD, BS_ERASED };
 static const char *const bstate_name[] = {"full", "redacted", "withheld",
                                           "erased"};
 
+struct jline;
+
 /* One event in the bundle (one entries/<seq>.entry member). */
 struct vev {
     uint64_t seq;
@@ -91,8 +93,8 @@ struct vctx {
     struct vkey *keys;
     size_t nkeys;
     unsigned threads;
-    int digests_bad; /* per-member digest results (files check) */
-    uint8_t *member_ok;
+    uint8_t *member_ok;   /* per-member digest results (files check) */
+    struct jline *jl;     /* events.jsonl lines */
 };
 
 /* ------------------------------------------------------------ reports -- */
@@ -1107,13 +1109,39 @@ line_matches(struct vctx *v, const struct vev *e, json_t *line, char *why,
     return ok;
 }
 
+/* events.jsonl, line i against the i-th selected event (worker side). */
+struct jline {
+    const char *p;
+    size_t len;
+    struct vev *e;
+    int bad;
+    char why[WHY_MAX];
+};
+
+static void
+jsonl_one(struct vctx *v, size_t i)
+{
+    struct jline *jl = &v->jl[i];
+    json_t *line = json_loadb(jl->p, jl->len, JSON_REJECT_DUPLICATES, NULL);
+
+    if (line == NULL) {
+        jl->bad = 1;
+        snprintf(jl->why, WHY_MAX, "events.jsonl: line %zu is not JSON",
+                 i + 1);
+    } else if (!jl->e->decoded || !jl->e->body_ok) {
+        /* reported by proofs/bodies */
+    } else if (!line_matches(v, jl->e, line, jl->why, WHY_MAX)) {
+        jl->bad = 1;
+    }
+    json_decref(line);
+}
+
 static void
 check_jsonl(struct vctx *v, struct fails *f, uint64_t nselected)
 {
     const struct bmember *m = bundle_get(&v->b, B_EVENTS);
     const char *p, *end;
-    size_t i = 0;
-    uint64_t lines = 0;
+    size_t nlines = 0, n = 0, k = 0;
 
     if (m == NULL) {
         fail_add(f, "no events.jsonl");
@@ -1121,41 +1149,39 @@ check_jsonl(struct vctx *v, struct fails *f, uint64_t nselected)
     }
     p = (const char *)m->data;
     end = p + m->len;
+    if (m->len > 0 && end[-1] != '\n') {
+        fail_add(f, "events.jsonl: the last line has no newline");
+        return;
+    }
+    for (const char *q = p; q < end; q++)
+        nlines += *q == '\n';
+    if (nlines != nselected)
+        fail_add(f, "events.jsonl has %zu lines for %llu selected events",
+                 nlines, (unsigned long long)nselected);
+    v->jl = calloc(nlines ? nlines : 1, sizeof *v->jl);
+    if (v->jl == NULL) {
+        fail_add(f, "out of memory");
+        return;
+    }
+    /* pair line i with the i-th selected event, in seq order */
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
-        json_t *line;
-        char why[WHY_MAX];
-        if (nl == NULL) {
-            fail_add(f, "events.jsonl: the last line has no newline");
-            return;
-        }
-        line = json_loadb(p, (size_t)(nl - p), JSON_REJECT_DUPLICATES,
-                          NULL);
+        while (k < v->nev &&
+               !(v->ev[k].mrec &&
+                 strcmp(jstr(v->ev[k].mrec, "role"), "selected") == 0))
+            k++;
+        if (k == v->nev)
+            break;
+        v->jl[n].p = p;
+        v->jl[n].len = (size_t)(nl - p);
+        v->jl[n].e = &v->ev[k++];
+        n++;
         p = nl + 1;
-        lines++;
-        while (i < v->nev && !(v->ev[i].mrec &&
-                               strcmp(jstr(v->ev[i].mrec, "role"),
-                                      "selected") == 0))
-            i++;
-        if (line == NULL) {
-            fail_add(f, "events.jsonl: line %llu is not JSON",
-                     (unsigned long long)lines);
-        } else if (i == v->nev) {
-            fail_add(f, "events.jsonl: line %llu: more lines than selected "
-                        "events",
-                     (unsigned long long)lines);
-        } else if (!v->ev[i].decoded || !v->ev[i].body_ok) {
-            /* reported by proofs/bodies */
-        } else if (!line_matches(v, &v->ev[i], line, why, sizeof why)) {
-            fail_add(f, "%s", why);
-        }
-        json_decref(line);
-        if (i < v->nev)
-            i++;
     }
-    if (lines != nselected)
-        fail_add(f, "events.jsonl has %llu lines for %llu selected events",
-                 (unsigned long long)lines, (unsigned long long)nselected);
+    pfor_run(v, n, jsonl_one);
+    for (size_t i = 0; i < n; i++)
+        if (v->jl[i].bad)
+            fail_add(f, "%s", v->jl[i].why);
 }
 
 /* The manifest's event list and counts against the entries present. */
@@ -1399,6 +1425,7 @@ verify_common(struct vctx *v, int rc, const char *err)
     free(v->ev);
     free(v->keys);
     free(v->member_ok);
+    free(v->jl);
     json_decref(v->manifest);
     bundle_release(&v->b);
     return rc;

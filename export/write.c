@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,31 @@ struct keyent {
 struct growbuf {
     char *p;
     size_t len, cap;
+    int err; /* sticky LDG_ENOMEM / LDG_ETOOBIG */
+};
+
+/*
+ * Members go through a queue to a writer thread, which hashes them, adds
+ * them to the archive (whose zstd stream has worker threads of its own)
+ * and records the digests; the calling thread keeps reading the ledger and
+ * formatting. Only the writer touches the archive and the digest list
+ * until it is joined.
+ */
+#define QCAP 1024
+struct qitem {
+    char name[48];
+    const void *data;
+    size_t len;
+    void *owned; /* freed after writing */
+};
+struct mqueue {
+    pthread_mutex_t mu;
+    pthread_cond_t nonempty, nonfull;
+    struct qitem items[QCAP];
+    size_t head, count;
+    int closed, started, inited, err;
+    pthread_t th;
+    char errmsg[320];
 };
 
 struct ex {
@@ -77,30 +103,101 @@ struct ex {
     struct growbuf jsonl;
     uint64_t tar_bytes; /* uncompressed archive size so far */
     struct ldg_export_report rep;
+    struct mqueue q;
 };
 
 /* ------------------------------------------------------------ helpers -- */
 
-static int
+/* Appends; errors are sticky in b->err (checked once at the end). */
+static void
 gb_add(struct growbuf *b, const char *p, size_t n)
 {
+    if (b->err)
+        return;
     if (n > b->cap - b->len) {
-        size_t cap = b->cap ? b->cap : 65536;
+        size_t cap = b->cap ? b->cap : 4096;
         char *np;
         while (cap - b->len < n) {
-            if (cap > ((size_t)1 << 40))
-                return LDG_ETOOBIG;
+            if (cap > ((size_t)1 << 40)) {
+                b->err = LDG_ETOOBIG;
+                return;
+            }
             cap *= 2;
         }
         np = realloc(b->p, cap);
-        if (np == NULL)
-            return LDG_ENOMEM;
+        if (np == NULL) {
+            b->err = LDG_ENOMEM;
+            return;
+        }
         b->p = np;
         b->cap = cap;
     }
     memcpy(b->p + b->len, p, n);
     b->len += n;
-    return 0;
+}
+
+static void
+gb_lit(struct growbuf *b, const char *s)
+{
+    gb_add(b, s, strlen(s));
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped;
+ * the rest (valid UTF-8, as the ledger stores it) as is. */
+static void
+gb_jstr(struct growbuf *b, const char *s)
+{
+    const char *run = s;
+    gb_add(b, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        char esc[8];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        gb_add(b, run, (size_t)(s - run));
+        if (c == '"' || c == '\\')
+            snprintf(esc, sizeof esc, "\\%c", c);
+        else
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+        gb_lit(b, esc);
+        run = s + 1;
+    }
+    gb_add(b, run, (size_t)(s - run));
+    gb_add(b, "\"", 1);
+}
+
+static void
+gb_u64(struct growbuf *b, uint64_t v)
+{
+    char buf[24];
+    int n = snprintf(buf, sizeof buf, "\"%llu\"", (unsigned long long)v);
+    gb_add(b, buf, (size_t)n);
+}
+
+static void
+gb_hex(struct growbuf *b, const uint8_t *p, size_t n)
+{
+    char buf[131];
+    buf[0] = '"';
+    ldg_hex(buf + 1, p, n);
+    buf[1 + 2 * n] = '"';
+    gb_add(b, buf, 2 + 2 * n);
+}
+
+/* A JSON value, compact. */
+static void
+gb_value(struct growbuf *b, const json_t *v)
+{
+    char *s;
+    if (b->err)
+        return;
+    s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (s == NULL) {
+        b->err = LDG_ENOMEM;
+        return;
+    }
+    gb_lit(b, s);
+    free(s);
 }
 
 static int
@@ -186,12 +283,96 @@ add_key(struct ex *x, const char *id)
     return 0;
 }
 
-/* Adds one member to the archive and its digest to the manifest. */
+/* Writes one member and records its digest (writer side). */
 static int
-member(struct ex *x, const char *name, const void *data, size_t len)
+write_member(struct ex *x, const struct qitem *it)
 {
     uint8_t d[32];
-    int rc;
+    int rc = bwriter_add(x->w, it->name, it->data, it->len);
+    if (rc < 0) {
+        snprintf(x->q.errmsg, sizeof x->q.errmsg,
+                 "writing bundle member %s: %s", it->name,
+                 bwriter_errmsg(x->w));
+        return rc;
+    }
+    ldg_sha256(d, it->data, it->len);
+    if (json_object_set_new(x->files, it->name, json_hex(d, 32)) < 0) {
+        snprintf(x->q.errmsg, sizeof x->q.errmsg, "out of memory");
+        return LDG_ENOMEM;
+    }
+    return 0;
+}
+
+static void *
+writer_main(void *arg)
+{
+    struct ex *x = arg;
+    struct mqueue *q = &x->q;
+    for (;;) {
+        struct qitem it;
+        int rc = 0;
+        pthread_mutex_lock(&q->mu);
+        while (q->count == 0 && !q->closed)
+            pthread_cond_wait(&q->nonempty, &q->mu);
+        if (q->count == 0) {
+            pthread_mutex_unlock(&q->mu);
+            return NULL;
+        }
+        it = q->items[q->head];
+        q->head = (q->head + 1) % QCAP;
+        q->count--;
+        pthread_cond_signal(&q->nonfull);
+        pthread_mutex_unlock(&q->mu);
+        if (q->err == 0) /* written only here */
+            rc = write_member(x, &it);
+        if (rc < 0) {
+            pthread_mutex_lock(&q->mu);
+            q->err = rc;
+            pthread_mutex_unlock(&q->mu);
+        }
+        free(it.owned);
+    }
+}
+
+static int
+queue_start(struct ex *x)
+{
+    struct mqueue *q = &x->q;
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->nonempty, NULL);
+    pthread_cond_init(&q->nonfull, NULL);
+    q->inited = 1;
+    /* without a thread, members are written inline */
+    q->started = pthread_create(&q->th, NULL, writer_main, x) == 0;
+    return 0;
+}
+
+/* Waits for every queued member to be written. */
+static int
+queue_finish(struct ex *x)
+{
+    struct mqueue *q = &x->q;
+    if (q->started) {
+        pthread_mutex_lock(&q->mu);
+        q->closed = 1;
+        pthread_cond_broadcast(&q->nonempty);
+        pthread_mutex_unlock(&q->mu);
+        pthread_join(q->th, NULL);
+        q->started = 0;
+    }
+    if (q->err)
+        ldg_set_errmsg(x->l, "%s", q->errmsg);
+    return q->err;
+}
+
+/* Queues one member (taking owned, which holds data, if not NULL). */
+static int
+member_put(struct ex *x, const char *name, const void *data, size_t len,
+           void *owned)
+{
+    struct mqueue *q = &x->q;
+    struct qitem it;
+    int rc = 0;
 
     x->tar_bytes += 512 + ((len + 511) / 512) * 512;
     if (x->tar_bytes > LDG_BUNDLE_TOTAL_DEFAULT) {
@@ -199,19 +380,44 @@ member(struct ex *x, const char *name, const void *data, size_t len)
                              "uncompressed, more than verify-bundle reads "
                              "by default: select fewer events",
                        (unsigned long long)LDG_BUNDLE_TOTAL_DEFAULT);
+        free(owned);
         return LDG_ETOOBIG;
     }
-    rc = bwriter_add(x->w, name, data, len);
-    if (rc < 0) {
-        ldg_set_errmsg(x->l, "writing bundle member %s: %s", name,
-                       bwriter_errmsg(x->w));
-        return rc;
-    }
+    snprintf(it.name, sizeof it.name, "%s", name);
+    it.data = data;
+    it.len = len;
+    it.owned = owned;
     x->rep.files++;
-    ldg_sha256(d, data, len);
-    if (json_object_set_new(x->files, name, json_hex(d, 32)) < 0)
+    if (!q->started) {
+        if (q->err == 0)
+            q->err = write_member(x, &it);
+        free(owned);
+        return q->err;
+    }
+    pthread_mutex_lock(&q->mu);
+    while (q->count == QCAP && q->err == 0)
+        pthread_cond_wait(&q->nonfull, &q->mu);
+    if (q->err == 0) {
+        q->items[(q->head + q->count) % QCAP] = it;
+        q->count++;
+        pthread_cond_signal(&q->nonempty);
+        owned = NULL;
+    }
+    rc = q->err;
+    pthread_mutex_unlock(&q->mu);
+    free(owned);
+    return rc;
+}
+
+/* Queues a copy of data as member name. */
+static int
+member(struct ex *x, const char *name, const void *data, size_t len)
+{
+    void *copy = malloc(len ? len : 1);
+    if (copy == NULL)
         return LDG_ENOMEM;
-    return 0;
+    memcpy(copy, data, len);
+    return member_put(x, name, copy, len, copy);
 }
 
 static int
@@ -226,8 +432,7 @@ member_json(struct ex *x, const char *name, json_t *v, size_t flags)
     json_decref(v);
     if (s == NULL)
         return LDG_ENOMEM;
-    rc = member(x, name, s, strlen(s));
-    free(s);
+    rc = member_put(x, name, s, strlen(s), s);
     return rc;
 }
 
@@ -406,34 +611,31 @@ cmp_digest(const void *a, const void *b)
 }
 
 /*
- * bodies/<seq>.json for one event:
- *   {"fields": {name: {"salt": b64, "value": v}, ...},
- *    "withheld": [hex digest, ...]}        sorted digests
- * or {"erased": true}. *shown gets the disclosed fields (name: value) for
- * events.jsonl, *names the withheld names for the manifest.
+ * bodies/<seq>.json for one event, written as text:
+ *   {"fields":{name:{"salt":b64,"value":v},...},"withheld":[hex,...]}
+ * (withheld digests sorted) or {"erased":true}. Each value is dumped
+ * once: lb gets the disclosed body {name:v,...} for events.jsonl, names
+ * the withheld names for the manifest.
  */
 static int
 body_member(struct ex *x, const struct ldg_event *ev, enum bmode *mode,
-            json_t **shown, json_t **names)
+            struct growbuf *lb, json_t *names)
 {
     const struct ldg_export_opts *o = x->o;
+    struct growbuf d = {NULL, 0, 0, 0};
     struct ldg_field *f = NULL;
     uint8_t(*wd)[32] = NULL;
-    size_t n = 0, nw = 0;
-    json_t *doc = NULL, *fields, *withheld;
+    size_t n = 0, nw = 0, nshown = 0;
     char name[48];
     int rc, whole;
 
-    *shown = NULL;
-    *names = NULL;
     snprintf(name, sizeof name, "bodies/%llu.json",
              (unsigned long long)ev->seq);
     rc = ldg_body_fields(x->t, ev->seq, &f, &n);
     if (rc == LDG_EERASED) {
         *mode = BM_ERASED;
         x->rep.bodies_erased++;
-        return member_json(x, name, json_pack("{s:b}", "erased", 1),
-                           JSON_COMPACT);
+        return member(x, name, "{\"erased\":true}", 15);
     }
     if (rc < 0) {
         ldg_set_errmsg(x->l, "event %llu: body: %s",
@@ -442,40 +644,55 @@ body_member(struct ex *x, const struct ldg_event *ev, enum bmode *mode,
     }
     whole = !protected_type(ev->type) &&
             in_list(ev->type, o->redact_types, o->nredact_types);
-    doc = json_object();
-    fields = json_object();
-    withheld = json_array();
-    *shown = json_object();
-    *names = json_array();
     wd = malloc((n ? n : 1) * 32);
-    rc = LDG_ENOMEM;
-    if (doc == NULL || fields == NULL || withheld == NULL || *shown == NULL ||
-        *names == NULL || wd == NULL) {
-        json_decref(fields);
-        json_decref(withheld);
+    if (wd == NULL) {
+        rc = LDG_ENOMEM;
         goto out;
     }
-    json_object_set_new(doc, "fields", fields);
-    json_object_set_new(doc, "withheld", withheld);
+    gb_lit(&d, "{\"fields\":{");
+    gb_lit(lb, "{");
     for (size_t i = 0; i < n; i++) {
-        char salt[25];
+        char *v, salt[25];
         if (whole || (!protected_type(ev->type) &&
                       in_list(f[i].name, o->redact_fields,
                               o->nredact_fields))) {
             memcpy(wd[nw++], f[i].digest, 32);
             if (!whole)
-                json_array_append_new(*names, json_string(f[i].name));
+                json_array_append_new(names, json_string(f[i].name));
             continue;
         }
+        v = json_dumps(f[i].value, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (v == NULL) {
+            rc = LDG_ENOMEM;
+            goto out;
+        }
         ldg_base64(salt, f[i].salt, 16);
-        json_object_set_new(fields, f[i].name,
-                            json_pack("{s:s, s:O}", "salt", salt, "value",
-                                      f[i].value));
-        json_object_set(*shown, f[i].name, f[i].value);
+        if (nshown++ > 0) {
+            gb_lit(&d, ",");
+            gb_lit(lb, ",");
+        }
+        gb_jstr(&d, f[i].name);
+        gb_lit(&d, ":{\"salt\":\"");
+        gb_lit(&d, salt);
+        gb_lit(&d, "\",\"value\":");
+        gb_lit(&d, v);
+        gb_lit(&d, "}");
+        gb_jstr(lb, f[i].name);
+        gb_lit(lb, ":");
+        gb_lit(lb, v);
+        free(v);
     }
+    gb_lit(lb, "}");
+    gb_lit(&d, "},\"withheld\":[");
     qsort(wd, nw, 32, cmp_digest);
-    for (size_t i = 0; i < nw; i++)
-        json_array_append_new(withheld, json_hex(wd[i], 32));
+    for (size_t i = 0; i < nw; i++) {
+        if (i > 0)
+            gb_lit(&d, ",");
+        gb_hex(&d, wd[i], 32);
+    }
+    gb_lit(&d, "]}");
+    if ((rc = d.err) < 0 || (rc = lb->err) < 0)
+        goto out;
     if (whole) {
         *mode = BM_WITHHELD;
         x->rep.bodies_withheld++;
@@ -487,53 +704,81 @@ body_member(struct ex *x, const struct ldg_event *ev, enum bmode *mode,
         *mode = BM_FULL;
         x->rep.bodies_full++;
     }
-    rc = member_json(x, name, doc, JSON_COMPACT);
-    doc = NULL;
+    rc = member_put(x, name, d.p, d.len, d.p);
+    d.p = NULL;
 out:
-    json_decref(doc);
+    free(d.p);
     free(wd);
     ldg_fields_free(f, n);
-    if (rc < 0) {
-        json_decref(*shown);
-        json_decref(*names);
-        *shown = *names = NULL;
-    }
     return rc;
+}
+
+/* The envelope as envelope_json() shows it, written as text (without the
+ * closing brace). */
+static void
+gb_envelope(struct growbuf *b, const struct ldg_event *ev)
+{
+    char tbuf[64];
+
+    format_time(tbuf, sizeof tbuf, ev->ts_ns);
+    gb_lit(b, "{\"seq\":");
+    gb_u64(b, ev->seq);
+    gb_lit(b, ",\"ts\":");
+    gb_u64(b, ev->ts_ns);
+    gb_lit(b, ",\"time\":");
+    gb_jstr(b, tbuf);
+    gb_lit(b, ",\"type\":");
+    gb_jstr(b, ev->type);
+    gb_lit(b, ",\"subject\":");
+    gb_jstr(b, ev->subject);
+    if (ev->run[0]) {
+        gb_lit(b, ",\"run\":");
+        gb_jstr(b, ev->run);
+    }
+    if (ev->has_parent) {
+        gb_lit(b, ",\"parent\":");
+        gb_u64(b, ev->parent);
+    }
+    gb_lit(b, ",\"actor\":");
+    gb_jstr(b, ev->actor);
+    gb_lit(b, ",\"prev\":");
+    gb_hex(b, ev->prev, 32);
+    gb_lit(b, ",\"body_commitment\":");
+    gb_hex(b, ev->body_root, 32);
+    gb_lit(b, ",\"leaf_hash\":");
+    gb_hex(b, ev->leaf, 32);
+    gb_lit(b, ",\"signature\":");
+    gb_hex(b, ev->sig, 64);
 }
 
 /* One line of events.jsonl: the envelope, the actor's name and the body
  * as disclosed (or a flag saying why not). */
 static int
 jsonl_line(struct ex *x, const struct ldg_event *ev, enum bmode mode,
-           json_t *shown, json_t *names)
+           const struct growbuf *lb, const json_t *names)
 {
-    json_t *o = envelope_json(ev);
+    struct growbuf *b = &x->jsonl;
     struct keyent *k = find_key(x, ev->actor);
-    char *s;
-    int rc;
 
-    if (o == NULL)
-        return LDG_ENOMEM;
-    if (k != NULL)
-        json_object_set_new(o, "actor_name", json_string(k->ki.name));
-    if (mode == BM_ERASED) {
-        json_object_set_new(o, "erased", json_true());
-    } else if (mode == BM_WITHHELD) {
-        json_object_set_new(o, "body_withheld", json_true());
-    } else {
-        json_object_set(o, "body", shown);
-        if (mode == BM_REDACTED)
-            json_object_set(o, "withheld", names);
+    gb_envelope(b, ev);
+    if (k != NULL) {
+        gb_lit(b, ",\"actor_name\":");
+        gb_jstr(b, k->ki.name);
     }
-    s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    if (s == NULL)
-        return LDG_ENOMEM;
-    rc = gb_add(&x->jsonl, s, strlen(s));
-    if (rc == 0)
-        rc = gb_add(&x->jsonl, "\n", 1);
-    free(s);
-    return rc;
+    if (mode == BM_ERASED) {
+        gb_lit(b, ",\"erased\":true");
+    } else if (mode == BM_WITHHELD) {
+        gb_lit(b, ",\"body_withheld\":true");
+    } else {
+        gb_lit(b, ",\"body\":");
+        gb_add(b, lb->p, lb->len);
+        if (mode == BM_REDACTED) {
+            gb_lit(b, ",\"withheld\":");
+            gb_value(b, names);
+        }
+    }
+    gb_lit(b, "}\n");
+    return b->err;
 }
 
 static int
@@ -541,7 +786,8 @@ write_event(struct ex *x, const struct sel *s)
 {
     struct ldg_event ev;
     enum bmode mode = BM_FULL;
-    json_t *shown = NULL, *names = NULL, *m;
+    struct growbuf lb = {NULL, 0, 0, 0};
+    json_t *names = NULL, *m;
     char name[48], *proof = NULL;
     int rc;
 
@@ -561,12 +807,13 @@ write_event(struct ex *x, const struct sel *s)
     }
     snprintf(name, sizeof name, "proofs/%llu.proof",
              (unsigned long long)s->seq);
-    rc = member(x, name, proof, strlen(proof));
-    free(proof);
-    if (rc < 0)
+    if ((rc = member_put(x, name, proof, strlen(proof), proof)) < 0)
         return rc;
-    if ((rc = body_member(x, &ev, &mode, &shown, &names)) < 0)
-        return rc;
+    names = json_array();
+    if (names == NULL)
+        return LDG_ENOMEM;
+    if ((rc = body_member(x, &ev, &mode, &lb, names)) < 0)
+        goto out;
     m = json_pack("{s:o, s:s, s:s, s:s}", "seq", json_u64(s->seq), "type",
                   ev.type, "role",
                   (s->role & ROLE_SELECTED) ? "selected" : "support", "body",
@@ -583,9 +830,9 @@ write_event(struct ex *x, const struct sel *s)
         json_object_set_new(m, "erased_by", json_u64(s->erased_by));
     json_array_append_new(x->events, m);
     if (s->role & ROLE_SELECTED)
-        rc = jsonl_line(x, &ev, mode, shown, names);
+        rc = jsonl_line(x, &ev, mode, &lb, names);
 out:
-    json_decref(shown);
+    free(lb.p);
     json_decref(names);
     return rc;
 }
@@ -756,7 +1003,12 @@ write_all_members(struct ex *x)
         if (x->o->progress && (i % PROGRESS_EVERY == 0 || i + 1 == x->nev))
             x->o->progress(x->o->progress_ctx, i + 1, x->nev);
     }
-    return member(x, B_EVENTS, x->jsonl.p ? x->jsonl.p : "", x->jsonl.len);
+    if (x->jsonl.err)
+        return x->jsonl.err;
+    rc = member_put(x, B_EVENTS, x->jsonl.p ? x->jsonl.p : "", x->jsonl.len,
+                    x->jsonl.p);
+    x->jsonl.p = NULL;
+    return rc;
 }
 
 int
@@ -815,13 +1067,22 @@ ldg_export_write_fd(struct ldg_ledger *l, const struct ldg_export_opts *o,
         ldg_set_errmsg(l, "%s", err);
         goto out;
     }
-    if ((rc = write_all_members(&x)) < 0 ||
-        (rc = write_manifest(&x, now_ns)) < 0)
+    queue_start(&x);
+    rc = write_all_members(&x);
+    if (queue_finish(&x) < 0 && rc == 0)
+        rc = x.q.err;
+    if (rc < 0 || (rc = write_manifest(&x, now_ns)) < 0)
         goto out;
     rc = bwriter_finish(x.w, &x.rep.bytes);
     if (rc < 0)
         ldg_set_errmsg(l, "writing the bundle: %s", bwriter_errmsg(x.w));
 out:
+    queue_finish(&x); /* after an early failure */
+    if (x.q.inited) {
+        pthread_mutex_destroy(&x.q.mu);
+        pthread_cond_destroy(&x.q.nonempty);
+        pthread_cond_destroy(&x.q.nonfull);
+    }
     if (rc < 0 && ldg_errmsg(l)[0] == '\0')
         ldg_set_errmsg(l, "export: %s", ldg_strerror(rc));
     if (rc == 0 && report != NULL)
