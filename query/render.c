@@ -76,11 +76,12 @@ qbuf_printf(struct qbuf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-/* A JSON string literal, escaped as jansson does by default. */
+/* A JSON string literal, escaped as jansson does by default (\u00XX in
+ * uppercase hex for other control characters, '/' and non-ASCII as is). */
 void
 qbuf_json_str(struct qbuf *b, const char *s, size_t n)
 {
-    static const char hexd[] = "0123456789abcdef";
+    static const char hexd[] = "0123456789ABCDEF";
     char *o;
     if (qbuf_reserve(b, n * 6 + 2) < 0)
         return;

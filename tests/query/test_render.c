@@ -20,7 +20,8 @@ setup(void **state)
     q_load_pdf_ops(f->l);
     q_append(f->l, "body.erased", NULL, NULL, NULL,
              "{\"target_seq\":25,\"reason\":\"test\"}"); /* seq 32 */
-    q_append(f->l, "x.test.weird", "kind:a \"quoted\"\ttab", "R-2", NULL,
+    q_append(f->l, "x.test.weird", "kind:a \"quoted\"\ttab\x01\x1f", "R-2",
+             NULL,
              "{\"s\":\"line\\nbreak \\u0001 \\\\ \\\"q\\\" é\",\"n\":-5,"
              "\"r\":0.5,\"z\":null,\"a\":[1,[2]],\"o\":{}}"); /* seq 33 */
     assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &f->t), 0);
@@ -153,7 +154,9 @@ test_render__escapes_are_valid_json(void **state)
     json_t *o = json_loads(s, 0, NULL), *b;
     assert_non_null(o);
     assert_string_equal(json_string_value(json_object_get(o, "subject")),
-                        "kind:a \"quoted\"\ttab");
+                        "kind:a \"quoted\"\ttab\x01\x1f");
+    /* escaped byte for byte as jansson escapes */
+    assert_non_null(strstr(s, "\"kind:a \\\"quoted\\\"\\ttab\\u0001\\u001F\""));
     b = json_object_get(o, "body");
     assert_string_equal(json_string_value(json_object_get(b, "s")),
                         "line\nbreak \x01 \\ \"q\" \xc3\xa9");
