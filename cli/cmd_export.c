@@ -106,12 +106,13 @@ cmd_export(struct cli *c, int argc, char **argv)
         {"redact-body", required_argument, NULL, 'B'},
         {"level", required_argument, NULL, 'L'},
         {"max-events", required_argument, NULL, 'M'},
+        {"no-state", no_argument, NULL, 'N'},
         COMMON_LONGOPTS,
         {0}};
     static const char *u =
         "export [MATCH...] [-S SINCE] [-U UNTIL] [--run R] --out FILE\n"
         "       [--redact FIELD,...] [--redact-body TYPE,...] [--level N]\n"
-        "       [--max-events N] [-o json]";
+        "       [--max-events N] [--no-state] [-o json]";
     struct ldg_export_opts o;
     struct ldg_export_report rep;
     struct ldg_ledger *l = NULL;
@@ -157,6 +158,9 @@ cmd_export(struct cli *c, int argc, char **argv)
                 return EX_USAGE;
             }
             o.level = (int)v;
+            break;
+        case 'N':
+            o.no_state = 1;
             break;
         case 'M':
             if (cli_parse_u64(optarg, &v) < 0 || v == 0) {
@@ -240,6 +244,7 @@ cmd_export(struct cli *c, int argc, char **argv)
             (unsigned long long)rep.bodies_withheld,
             (unsigned long long)rep.bodies_erased,
             (unsigned long long)rep.bytes);
+    fprintf(stderr, "export: projected state %s\n", rep.state_detail);
     if (c->out != OUT_HUMAN) {
         char b[8][24];
         uint64_t vals[8] = {rep.selected,        rep.support,
@@ -249,12 +254,14 @@ cmd_export(struct cli *c, int argc, char **argv)
         for (int i = 0; i < 8; i++)
             snprintf(b[i], sizeof b[i], "%llu", (unsigned long long)vals[i]);
         cli_print_json(c, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
-                                    "s:s, s:s}",
+                                    "s:s, s:s, s:b, s:s}",
                                     "file", out, "selected", b[0], "support",
                                     b[1], "checkpoint_size", b[2],
                                     "fields_withheld", b[3],
                                     "bodies_withheld", b[4], "bodies_erased",
-                                    b[5], "files", b[6], "bytes", b[7]));
+                                    b[5], "files", b[6], "bytes", b[7],
+                                    "state", rep.has_state, "state_detail",
+                                    rep.state_detail));
     }
     rc = EX_OK;
 out:

@@ -8,8 +8,8 @@
  * tlog-proof for each against one signed checkpoint, which is included —
  * the log's verifier key, the key.added / key.revoked events that
  * establish every actor key the events need (themselves proven), the
- * projected state at the checkpoint when the projections module provides
- * it, and a manifest signed with the log key. docs/format-bundle.md states
+ * projected state at the checkpoint (projections/projections.h) with its
+ * signed projection note, and a manifest signed with the log key. docs/format-bundle.md states
  * the layout byte for byte; docs/EXPORT.md is the user's manual.
  *
  * Writing needs a ledger (and its log key file, to sign the manifest).
@@ -69,6 +69,9 @@ struct ldg_export_opts {
     /* Free text recorded in the manifest as the exporter ("user@host");
      * NULL = "". */
     const char *exported_by;
+    /* Leave out the projected state (state/projections.json). The state
+     * is included whole and is not subject to redaction. */
+    int no_state;
     int level;           /* zstd level 1..19; 0 = 3 */
     unsigned threads;    /* compression threads; 0 = 2 */
     uint64_t max_events; /* refuse larger selections; 0 = 1,000,000 */
@@ -89,6 +92,7 @@ struct ldg_export_report {
     uint64_t files;           /* archive members */
     uint64_t bytes;           /* compressed bytes written */
     int has_state;            /* projected state included */
+    char state_detail[256];   /* why not, or "with a signed note" etc. */
 };
 
 /* Writes a bundle of the events opts selects to fd (left open; not

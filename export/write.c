@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "export/export_int.h"
+#include "projections/projections.h"
 #include "query/query.h"
 
 #define ROLE_SELECTED 1u
@@ -104,6 +105,8 @@ struct ex {
     uint64_t tar_bytes; /* uncompressed archive size so far */
     struct ldg_export_report rep;
     struct mqueue q;
+    json_t *state;    /* projected state at cksize, or NULL */
+    char *state_note; /* its signed projection note, or NULL */
 };
 
 /* ------------------------------------------------------------ helpers -- */
@@ -846,6 +849,67 @@ str_array(char *const *v, size_t n)
     return a;
 }
 
+/* The projected state at the checkpoint, whole (the note signs digests
+ * of whole projections). Failing to get it does not fail the export: the
+ * manifest says why it is missing. */
+static void
+load_state(struct ex *x)
+{
+    json_t *st = NULL, *note;
+    char msg[200];
+    int rc;
+
+    if (x->o->no_state) {
+        snprintf(x->rep.state_detail, sizeof x->rep.state_detail,
+                 "left out on request");
+        return;
+    }
+    snprintf(msg, sizeof msg, "%s", ldg_errmsg(x->l));
+    rc = ldg_projections_state_json(x->l, x->cksize, &st);
+    if (rc < 0) {
+        snprintf(x->rep.state_detail, sizeof x->rep.state_detail,
+                 "not available: %s",
+                 ldg_errmsg(x->l)[0] ? ldg_errmsg(x->l) : ldg_strerror(rc));
+        ldg_set_errmsg(x->l, "%s", msg);
+        return;
+    }
+    note = json_object_get(st, "note");
+    if (json_is_string(note))
+        x->state_note = strdup(json_string_value(note));
+    json_object_del(st, "note");
+    x->state = st;
+    x->rep.has_state = 1;
+    snprintf(x->rep.state_detail, sizeof x->rep.state_detail,
+             "included at size %llu, %s",
+             (unsigned long long)x->cksize,
+             x->state_note ? "with its signed projection note"
+                           : "without a signed projection note");
+}
+
+static int
+write_state(struct ex *x)
+{
+    int rc;
+    if (x->state == NULL)
+        return 0;
+    rc = member_json(x, B_STATE, json_incref(x->state), JSON_INDENT(1));
+    if (rc == 0 && x->state_note != NULL)
+        rc = member(x, B_STATE_NOTE, x->state_note, strlen(x->state_note));
+    return rc;
+}
+
+static json_t *
+state_json(struct ex *x)
+{
+    if (x->state == NULL)
+        return json_pack("{s:b, s:s}", "included", 0, "reason",
+                         x->rep.state_detail);
+    return json_pack("{s:b, s:o, s:s, s:o}", "included", 1, "size",
+                     json_u64(x->cksize), "scope", "whole", "note",
+                     x->state_note ? json_string(B_STATE_NOTE)
+                                   : json_null());
+}
+
 static json_t *
 manifest_json(struct ex *x, uint64_t now_ns)
 {
@@ -865,7 +929,7 @@ manifest_json(struct ex *x, uint64_t now_ns)
         " s:{s:o, s:s},"
         " s:{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o},"
         " s:{s:o, s:o},"
-        " s:o, s:o, s:{s:b, s:s}}",
+        " s:o, s:o, s:o}",
         "format", LDG_BUNDLE_MAGIC, "origin", x->origin, "log_key", x->vkey,
         "created", "ts", json_u64(now_ns), "time", tbuf, "by",
         o->exported_by ? o->exported_by : "", "tool", "ledger export",
@@ -882,8 +946,7 @@ manifest_json(struct ex *x, uint64_t now_ns)
         json_u64(x->rep.fields_withheld), "redaction", "fields",
         str_array(o->redact_fields, o->nredact_fields), "body_types",
         str_array(o->redact_types, o->nredact_types), "keys", keys, "events",
-        events, "state", "included", 0, "reason",
-        "the projections module is not available in this build");
+        events, "state", state_json(x));
     if (m == NULL)
         return NULL;
     json_object_set(m, "files", x->files);
@@ -1005,6 +1068,8 @@ write_all_members(struct ex *x)
     }
     if (x->jsonl.err)
         return x->jsonl.err;
+    if ((rc = write_state(x)) < 0)
+        return rc;
     rc = member_put(x, B_EVENTS, x->jsonl.p ? x->jsonl.p : "", x->jsonl.len,
                     x->jsonl.p);
     x->jsonl.p = NULL;
@@ -1058,6 +1123,7 @@ ldg_export_write_fd(struct ldg_ledger *l, const struct ldg_export_opts *o,
     if ((rc = load_checkpoint(&x)) < 0 || (rc = select_events(&x, q)) < 0 ||
         (rc = select_support(&x)) < 0)
         goto out;
+    load_state(&x);
     clock_gettime(CLOCK_REALTIME, &now);
     now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
     rc = bwriter_new(&x.w, fd, o->level ? o->level : 3,
@@ -1092,6 +1158,8 @@ out:
     ldg_query_free(q);
     json_decref(x.files);
     json_decref(x.events);
+    json_decref(x.state);
+    free(x.state_note);
     free(x.jsonl.p);
     free(x.ev);
     free(x.keys);

@@ -21,6 +21,7 @@
 #include "export/export.h"
 #include "export/export_int.h"
 #include "ledger/ledger.h"
+#include "projections/projections.h"
 
 #define UNUSED __attribute__((unused))
 
@@ -63,6 +64,10 @@ new_ledger(const char *dir, const char *name)
         fprintf(stderr, "ledger %s: %s\n", path, err);
         abort();
     }
+    if (ldg_projections_attach(l) < 0) {
+        fprintf(stderr, "projections: %s\n", ldg_errmsg(l));
+        abort();
+    }
     return l;
 }
 
@@ -77,6 +82,10 @@ open_ledger(const char *path)
     o.flags = LDG_NOSYNC;
     if (ldg_open(&l, path, &o, err, sizeof err) < 0) {
         fprintf(stderr, "ledger %s: %s\n", path, err);
+        abort();
+    }
+    if (ldg_projections_attach(l) < 0) {
+        fprintf(stderr, "projections: %s\n", ldg_errmsg(l));
         abort();
     }
     return l;

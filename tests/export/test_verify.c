@@ -131,6 +131,7 @@ test_verify__export_of_a_run_passes_every_check(void **state)
 
     assert_int_equal(verify_mem(f->buf, f->len, NULL, &r), 0);
     assert_int_equal(status_of(&r, "log-key"), LDG_CHECK_WARN);
+    assert_int_equal(status_of(&r, "state"), LDG_CHECK_PASS);
     assert_false(r.key_trusted);
     assert_int_equal(r.selected, 4); /* R1: started, decision, step, end */
     assert_int_equal(r.events, 6);   /* + genesis, alice's key.added */
@@ -850,6 +851,61 @@ test_verify__withheld_field_filled_in_wrongly_fails(void **state)
 }
 
 static void
+test_verify__state_altered_fails(void **state)
+{
+    struct fx *f = *state;
+    struct bundle b;
+    json_t *st, *doc;
+    uint8_t *out;
+    size_t len;
+
+    read_bundle(&b, f->buf, f->len);
+    st = member_json_get(&b, B_STATE);
+    assert_non_null(st);
+    doc = json_object_get(st, "doctor");
+    assert_true(json_is_object(doc));
+    json_object_set_new(doc, "verdict", json_string("healthy-says-mallory"));
+    member_json_set(&b, B_STATE, st);
+    resign(&b, f->l);
+    write_bundle(&b, &out, &len);
+    save_vector("tamper-state-altered", out, len);
+    expect_fail(out, len, NULL, "state", "does not match the signed");
+    free(out);
+    bundle_release(&b);
+}
+
+static void
+test_verify__state_note_of_another_size_fails(void **state)
+{
+    static const char *const r1[] = {"run=R1", NULL};
+    struct fx *f = *state;
+    struct bundle b, later;
+    uint8_t *buf2, *out;
+    size_t len2, len;
+
+    add(f->l, "x.test.later", NULL, "{\"n\":1}");
+    assert_int_equal(export_terms(f->l, r1, &buf2, &len2), 0);
+    read_bundle(&later, buf2, len2);
+    read_bundle(&b, f->buf, f->len);
+    member_set(&b, B_STATE_NOTE, member_get(&later, B_STATE_NOTE)->data,
+               member_get(&later, B_STATE_NOTE)->len);
+    resign(&b, f->l);
+    write_bundle(&b, &out, &len);
+    expect_fail(out, len, NULL, "state", "is not for");
+    free(out);
+    /* and the whole later state: its size is not the checkpoint's */
+    member_set(&b, B_STATE, member_get(&later, B_STATE)->data,
+               member_get(&later, B_STATE)->len);
+    resign(&b, f->l);
+    write_bundle(&b, &out, &len);
+    expect_fail(out, len, NULL, "state", "the checkpoint for");
+    free(out);
+    bundle_release(&b);
+    bundle_release(&later);
+    free(buf2);
+}
+
+static void
 test_verify__garbage_is_not_a_bundle(void **state)
 {
     struct ldg_bundle_report r;
@@ -923,6 +979,8 @@ main(void)
         T(test_verify__fake_erasure_marker_fails),
         T(test_verify__erased_body_verifies_with_its_erasure_event),
         T(test_verify__withheld_field_filled_in_wrongly_fails),
+        T(test_verify__state_altered_fails),
+        T(test_verify__state_note_of_another_size_fails),
         T(test_verify__garbage_is_not_a_bundle),
         T(test_verify__every_truncation_is_refused),
         T(test_verify__bit_flips_never_pass),

@@ -439,6 +439,46 @@ test_write__erased_body_travels_with_its_erasure_event(void **state)
 /* ------------------------------------------------------------ refusals -- */
 
 static void
+test_write__state_is_included_unless_left_out(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_export_opts o;
+    struct ldg_export_report rep;
+    struct ldg_bundle_report r;
+    struct bundle b;
+    uint8_t *buf;
+    size_t len;
+    json_t *st;
+
+    memset(&o, 0, sizeof o);
+    assert_int_equal(export_mem(f->l, &o, &buf, &len, &rep), 0);
+    assert_true(rep.has_state);
+    assert_int_equal(verify_mem(buf, len, NULL, &r), 0);
+    assert_int_equal(status_of(&r, "state"), LDG_CHECK_PASS);
+    read_bundle(&b, buf, len);
+    st = member_json_get(&b, B_STATE);
+    {
+        json_t *m = member_json_get(&b, B_MANIFEST);
+        assert_string_equal(
+            json_string_value(json_object_get(st, "size")),
+            json_string_value(json_object_get(
+                json_object_get(m, "checkpoint"), "size")));
+        json_decref(m);
+    }
+    assert_true(json_is_array(json_object_get(st, "packs")));
+    assert_true(json_is_object(json_object_get(st, "doctor")));
+    json_decref(st);
+    bundle_release(&b);
+    free(buf);
+    o.no_state = 1;
+    assert_int_equal(export_mem(f->l, &o, &buf, &len, &rep), 0);
+    assert_false(rep.has_state);
+    assert_int_equal(verify_mem(buf, len, NULL, &r), 0);
+    assert_int_equal(status_of(&r, "state"), LDG_CHECK_SKIP);
+    free(buf);
+}
+
+static void
 test_write__bad_term_is_refused_with_a_message(void **state)
 {
     struct fx *f = *state;
@@ -526,6 +566,7 @@ main(void)
         T(test_write__redacted_body_types_are_withheld_whole),
         T(test_write__redacting_bodies_verification_needs_is_refused),
         T(test_write__erased_body_travels_with_its_erasure_event),
+        T(test_write__state_is_included_unless_left_out),
         T(test_write__bad_term_is_refused_with_a_message),
         T(test_write__selection_over_the_limit_is_refused),
         T(test_write__existing_file_is_never_overwritten),
