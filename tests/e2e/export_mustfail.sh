@@ -1,0 +1,160 @@
+#!/bin/sh
+# export_mustfail.sh — verify-bundle on bundles changed with standard tools
+# (tar, zstd, head, dd): an event removed, added, altered, reordered; a proof
+# for another checkpoint; the manifest altered; a key swapped; a bundle of
+# another log under our trusted key; truncation and garbage. Each must exit
+# 1 (verification failed) or 65 (not a readable bundle) and name the check.
+# Also every must-fail vector in tests/vectors/bundles.
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+D=$T/l
+fails=0
+fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
+L() { "$LEDGER" --dir "$D" "$@"; }
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+L init >/dev/null || exit 1
+L ingest "$HERE/../../examples/pdf-ops.jsonl" 2>/dev/null || exit 1
+L keys add alice >/dev/null || exit 1
+L append run.step --actor alice --body \
+    '{"run":"R-0001","step":"late","tool":"x","status":"ok"}' >/dev/null ||
+    exit 1
+VKEY=$(L keys verifier)
+L export --run R-0001 --out "$T/good.tar.zst" 2>/dev/null || exit 1
+"$LEDGER" verify-bundle "$T/good.tar.zst" 2>/dev/null ||
+    { echo "the good bundle does not verify"; exit 1; }
+
+# unpack DIR: a fresh copy of the good bundle's members
+unpack() {
+    rm -rf "$T/$1"
+    mkdir "$T/$1"
+    tar --zstd -xf "$T/good.tar.zst" -C "$T/$1"
+}
+# repack DIR OUT: ledger-bundle first, then every other file
+repack() {
+    (cd "$T/$1" && find . -type f ! -name ledger-bundle | sed 's|^\./||' |
+        sort >"$T/list.$1" &&
+        tar --zstd -cf "$2" ledger-bundle -T "$T/list.$1")
+}
+# expect OUT CODE CHECK [ARGS...]: verify exits CODE with "FAIL CHECK"
+expect() {
+    out=$1
+    code=$2
+    check=$3
+    shift 3
+    "$LEDGER" verify-bundle "$out" "$@" >/dev/null 2>"$T/verr"
+    rc=$?
+    [ "$rc" = "$code" ] || fail "$out: exit $rc, want $code"
+    grep -q "^FAIL $check" "$T/verr" ||
+        fail "$out: no 'FAIL $check': $(grep FAIL "$T/verr" | head -n 3)"
+}
+
+sel=$(L query run=R-0001 type=route.decision -o json | head -n 1 |
+    sed -n 's/^{"seq":"\([0-9]*\)".*/\1/p')
+step=$(L query run=R-0001 type=run.step -o json | head -n 1 |
+    sed -n 's/^{"seq":"\([0-9]*\)".*/\1/p')
+[ -n "$sel" ] && [ -n "$step" ] || { echo "no test events"; exit 1; }
+
+# an event removed
+unpack a
+rm "$T/a/entries/$sel.entry" "$T/a/proofs/$sel.proof" "$T/a/bodies/$sel.json"
+repack a "$T/removed.tar.zst"
+expect "$T/removed.tar.zst" 1 "files"
+grep -q "^FAIL events: .*not in the bundle" "$T/verr" || fail "removed: events"
+
+# an event added (one not selected, from an export of everything)
+L export --out "$T/all.tar.zst" 2>/dev/null || fail "export all"
+mkdir "$T/all"
+tar --zstd -xf "$T/all.tar.zst" -C "$T/all"
+other=$(L query type=pack.installed -o json | head -n 1 |
+    sed -n 's/^{"seq":"\([0-9]*\)".*/\1/p')
+unpack a
+for k in "entries/$other.entry" "proofs/$other.proof" "bodies/$other.json"; do
+    cp "$T/all/$k" "$T/a/$k"
+done
+repack a "$T/added.tar.zst"
+expect "$T/added.tar.zst" 1 "files"
+
+# an event altered: one byte of its entry
+unpack a
+f="$T/a/entries/$step.entry"
+printf 'X' | dd of="$f" bs=1 seek=40 conv=notrunc 2>/dev/null
+repack a "$T/altered.tar.zst"
+expect "$T/altered.tar.zst" 1 "proofs"
+grep -q "^FAIL signatures" "$T/verr" || fail "altered: signatures did not fail"
+
+# events reordered: two events' members swapped
+unpack a
+for kind in entries:entry proofs:proof bodies:json; do
+    d=${kind%%:*}
+    e=${kind#*:}
+    mv "$T/a/$d/$sel.$e" "$T/a/tmp"
+    mv "$T/a/$d/$step.$e" "$T/a/$d/$sel.$e"
+    mv "$T/a/tmp" "$T/a/$d/$step.$e"
+done
+repack a "$T/reordered.tar.zst"
+expect "$T/reordered.tar.zst" 1 "proofs"
+
+# a proof for another checkpoint (the log grew; a newer proof)
+L append x.test.later --body '{}' >/dev/null
+L export --run R-0001 --out "$T/later.tar.zst" 2>/dev/null || fail "export 2"
+mkdir "$T/later"
+tar --zstd -xf "$T/later.tar.zst" -C "$T/later"
+unpack a
+cp "$T/later/proofs/$step.proof" "$T/a/proofs/$step.proof"
+repack a "$T/foreign.tar.zst"
+expect "$T/foreign.tar.zst" 1 "proofs"
+grep -q "another checkpoint" "$T/verr" || fail "foreign proof: reason"
+
+# the manifest altered
+unpack a
+sed 's/"by": "[^"]*"/"by": "someone@else"/' "$T/a/manifest.json" >"$T/m"
+mv "$T/m" "$T/a/manifest.json"
+repack a "$T/manifest.tar.zst"
+expect "$T/manifest.tar.zst" 1 "manifest-signature"
+
+# a key swapped: alice's key file names another public key
+unpack a
+kf=$(grep -l '"actor": "alice"' "$T"/a/keys/*.json)
+sed 's/"public_key": "[0-9a-f]*"/"public_key": "'"$(printf '%064d' 7)"'"/' \
+    "$kf" >"$T/k" && mv "$T/k" "$kf"
+repack a "$T/key.tar.zst"
+expect "$T/key.tar.zst" 1 "keys"
+
+# another log's bundle under our key
+D2=$T/other
+"$LEDGER" --dir "$D2" init >/dev/null
+"$LEDGER" --dir "$D2" ingest "$HERE/../../examples/pdf-ops.jsonl" 2>/dev/null
+"$LEDGER" --dir "$D2" export --out "$T/other.tar.zst" 2>/dev/null
+"$LEDGER" verify-bundle "$T/other.tar.zst" 2>/dev/null ||
+    fail "the other log's bundle does not verify on its own"
+expect "$T/other.tar.zst" 1 "log-key" --trusted-key "$VKEY"
+grep -q "^FAIL checkpoint" "$T/verr" || fail "other log: checkpoint passed"
+
+# truncation anywhere, garbage, not zstd, missing
+size=$(wc -c <"$T/good.tar.zst" | tr -d ' ')
+for n in 0 10 100 $((size / 3)) $((size / 2)) $((size - 20)) $((size - 1)); do
+    head -c "$n" "$T/good.tar.zst" >"$T/trunc.tar.zst"
+    expect "$T/trunc.tar.zst" 65 "archive"
+done
+head -c 5000 /dev/urandom >"$T/garbage"
+expect "$T/garbage" 65 "archive"
+zstd -dq -c "$T/good.tar.zst" >"$T/plain.tar"
+expect "$T/plain.tar" 65 "archive"
+"$LEDGER" verify-bundle "$T/nope" 2>/dev/null
+[ $? = 66 ] || fail "missing file: not 66"
+
+# every must-fail vector
+for v in "$HERE"/../vectors/bundles/*.bundle; do
+    "$LEDGER" verify-bundle "$v" >/dev/null 2>"$T/verr"
+    rc=$?
+    case $rc in
+    1 | 65) ;;
+    *) fail "$(basename "$v"): exit $rc" ;;
+    esac
+done
+
+[ "$fails" = 0 ] || exit 1
+echo "export_mustfail: ok"

@@ -1,0 +1,152 @@
+#!/bin/sh
+# export_roundtrip.sh — `ledger export` then `ledger verify-bundle`, through
+# the CLI: every selection form (terms, --run, -S/-U, everything), each
+# redaction form, the archive opening with `tar --zstd`, --trusted-key,
+# --extract, -o json, and the usage/exit-code contract.
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+D=$T/l
+fails=0
+fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
+L() { "$LEDGER" --dir "$D" "$@"; }
+
+L init >/dev/null || exit 1
+L ingest "$(dirname "$0")/../../examples/pdf-ops.jsonl" 2>/dev/null || exit 1
+L keys add alice >/dev/null || exit 1
+L append run.step --actor alice --body \
+    '{"run":"R-0001","step":"late","tool":"x","status":"ok"}' >/dev/null ||
+    exit 1
+VKEY=$(L keys verifier) || exit 1
+
+# verify B [args] -> exit code in $rc, stderr in $T/verr
+verify() {
+    b=$1
+    shift
+    "$LEDGER" verify-bundle "$b" "$@" >"$T/vout" 2>"$T/verr"
+    rc=$?
+}
+
+# --- selection forms: bundle selects exactly what query selects ----------
+n=0
+for sel in "--run R-0001" "type=route.*" "actor=alice" "pack=pdf-ops" \
+    "run=R-0001 + type=pack.*" ""; do
+    n=$((n + 1))
+    # shellcheck disable=SC2086
+    L export $sel --out "$T/s$n.tar.zst" -o json >"$T/ej" 2>"$T/ee" ||
+        { fail "export '$sel': exit $? $(cat "$T/ee")"; continue; }
+    terms=$(printf '%s' "$sel" | sed 's/--run /run=/')
+    # shellcheck disable=SC2086
+    want=$(L query $terms -o json | wc -l | tr -d ' ')
+    got=$(sed -n 's/.*"selected":"\([0-9]*\)".*/\1/p' "$T/ej")
+    [ "$got" = "$want" ] || fail "export '$sel' selected $got, query $want"
+    verify "$T/s$n.tar.zst"
+    [ "$rc" = 0 ] || fail "verify '$sel': exit $rc: $(grep FAIL "$T/verr")"
+    grep -q '^WARN log-key: taken on trust' "$T/verr" ||
+        fail "no trust warning without --trusted-key"
+done
+# a time window: the second half of the log, by the time of its first event
+mid=$(L query -o json | sed -n '20p' |
+    sed 's/.*"time":"\([^"]*\)".*/\1/')
+L export -S "$mid" --out "$T/since.tar.zst" -o json >"$T/ej" 2>/dev/null ||
+    fail "export -S: exit $?"
+want=$(L query -S "$mid" -o json | wc -l | tr -d ' ')
+grep -q "\"selected\":\"$want\"" "$T/ej" || fail "-S selected not $want"
+verify "$T/since.tar.zst"
+[ "$rc" = 0 ] || fail "verify -S bundle: exit $rc"
+L export -U "$mid" --out "$T/until.tar.zst" 2>/dev/null || fail "export -U"
+verify "$T/until.tar.zst"
+[ "$rc" = 0 ] || fail "verify -U bundle: exit $rc"
+
+# --- trusted key ----------------------------------------------------------
+B=$T/s1.tar.zst
+verify "$B" --trusted-key "$VKEY"
+[ "$rc" = 0 ] || fail "trusted verify: exit $rc"
+grep -q '^PASS log-key' "$T/verr" || fail "trusted key not reported PASS"
+grep -q '^WARN' "$T/verr" && fail "warning despite a trusted key"
+printf '%s\n' "$VKEY" >"$T/vkey"
+verify "$B" --trusted-key "$T/vkey"
+[ "$rc" = 0 ] || fail "trusted key from a file: exit $rc"
+for c in archive manifest manifest-signature files log-key checkpoint keys \
+    proofs signatures chain bodies erasures events state redactions; do
+    grep -q "^[A-Z]* $c: " "$T/verr" || fail "no line for check $c"
+done
+tail -n 1 "$T/verr" | grep -q '^bundle OK' || fail "no OK summary"
+[ -s "$T/vout" ] && fail "human verify wrote to stdout"
+verify "$B" -o json
+[ "$rc" = 0 ] || fail "verify -o json: exit $rc"
+[ "$(wc -l <"$T/vout" | tr -d ' ')" = 1 ] || fail "-o json not one line"
+grep -q '"ok":true' "$T/vout" || fail "-o json lacks ok:true"
+grep -q '"name":"proofs","status":"PASS"' "$T/vout" || fail "-o json checks"
+
+# --- the archive opens with standard tools ---------------------------------
+mkdir "$T/x"
+tar --zstd -xf "$B" -C "$T/x" || fail "tar --zstd -xf failed"
+[ "$(tar --zstd -tf "$B" | head -n 1)" = ledger-bundle ] ||
+    fail "first member is not ledger-bundle"
+for f in ledger-bundle manifest.json manifest.sig checkpoint log.vkey \
+    events.jsonl state/projections.json; do
+    [ -f "$T/x/$f" ] || fail "bundle lacks $f"
+done
+ls "$T/x/entries" | grep -q '\.entry$' || fail "no entries/"
+ls "$T/x/proofs" | grep -q '\.proof$' || fail "no proofs/"
+head -n 1 "$T/x/proofs/0.proof" | grep -qx 'c2sp.org/tlog-proof@v1' ||
+    fail "proof is not tlog-proof@v1"
+[ "$(cat "$T/x/log.vkey")" = "$VKEY" ] || fail "log.vkey is not the verifier"
+head -n 1 "$T/x/manifest.sig" | grep -qx 'ledger.bundle/v1 manifest' ||
+    fail "manifest.sig purpose line"
+
+# --- redaction -----------------------------------------------------------
+L export --run R-0001 --redact requested_by,intent --out "$T/r.tar.zst" \
+    2>"$T/ee" || fail "export --redact: exit $?"
+verify "$T/r.tar.zst"
+[ "$rc" = 0 ] || fail "redacted bundle: exit $rc $(grep FAIL "$T/verr")"
+grep -q '^PASS redactions: fields withheld: ' "$T/verr" ||
+    fail "redactions not reported: $(grep redactions "$T/verr")"
+value=$(L query run=R-0001 type=run.started -o json |
+    sed -n 's/.*"requested_by":"\([^"]*\)".*/\1/p')
+[ -n "$value" ] || fail "test data lacks requested_by"
+mkdir "$T/rx"
+tar --zstd -xf "$T/r.tar.zst" -C "$T/rx"
+grep -rqF -- "$value" "$T/rx" && fail "withheld value '$value' in the bundle"
+grep -q '"requested_by"' "$T/rx/manifest.json" ||
+    fail "manifest does not say requested_by was withheld"
+L export --run R-0001 --redact-body route.decision --out "$T/rb.tar.zst" \
+    2>/dev/null || fail "export --redact-body: exit $?"
+verify "$T/rb.tar.zst"
+[ "$rc" = 0 ] || fail "body-redacted bundle: exit $rc"
+grep -q 'whole bodies withheld' "$T/verr" || fail "whole bodies not reported"
+L export --redact-body key.added --out "$T/bad.tar.zst" 2>"$T/ee"
+rc=$?
+[ "$rc" = 65 ] || fail "--redact-body key.added: exit $rc"
+[ -e "$T/bad.tar.zst" ] && fail "refused export left a file"
+
+# --- extraction -----------------------------------------------------------
+verify "$B" --extract "$T/ex"
+[ "$rc" = 0 ] || fail "--extract: exit $rc"
+[ -f "$T/ex/manifest.json" ] || fail "--extract wrote no manifest"
+verify "$B" --extract "$T/ex"
+[ "$rc" = 73 ] || fail "--extract over existing files: exit $rc"
+
+# --- usage and exit codes --------------------------------------------------
+L export --run R-0001 --out "$B" 2>"$T/ee"
+rc=$?
+[ "$rc" = 73 ] || fail "export over an existing file: exit $rc"
+L export --run R-0001 2>/dev/null
+[ $? = 64 ] || fail "export without --out: not 64"
+L export nosuchfield=1 --out "$T/n.tar.zst" 2>"$T/ee"
+rc=$?
+[ "$rc" = 65 ] || fail "bad term: exit $rc"
+grep -q 'nosuchfield' "$T/ee" || fail "bad term message: $(cat "$T/ee")"
+verify "$T/does-not-exist.tar.zst"
+[ "$rc" = 66 ] || fail "missing bundle: exit $rc"
+L export --run R-0001 --out - >"$T/stdout.tar.zst" 2>/dev/null ||
+    fail "--out -: exit $?"
+verify "$T/stdout.tar.zst"
+[ "$rc" = 0 ] || fail "bundle written to stdout: exit $rc"
+"$LEDGER" verify-bundle 2>/dev/null
+[ $? = 64 ] || fail "verify-bundle without a file: not 64"
+
+[ "$fails" = 0 ] || exit 1
+echo "export_roundtrip: ok"
