@@ -63,13 +63,18 @@ struct out {
     int closed; /* EPIPE: the reader is gone */
 };
 
-/* 0 ok, 1 reader gone, or an exit code */
+/* 0 ok, 1 reader gone, or an exit code. The body the iterator decoded
+ * while matching, if any, is rendered without decoding it again. */
 static int
-emit(struct out *o, struct ldg_txn *t, const struct ldg_event *ev)
+emit(struct out *o, struct ldg_txn *t, struct ldg_query_iter *it,
+     const struct ldg_event *ev)
 {
+    const json_t *body = NULL;
     const char *text;
     size_t len;
-    int rc = ldg_query_render_event(o->r, t, ev, &text, &len);
+    int st = ldg_query_iter_body(it, &body);
+    int rc = ldg_query_render_body(o->r, t, ev, body, st == LDG_EERASED,
+                                   &text, &len);
     if (rc < 0) {
         cli_err(o->c, "%s", ldg_errmsg(ldg_txn_ledger(t)));
         return cli_exit_code(rc);
@@ -149,7 +154,7 @@ run_once(struct out *o, struct ldg_query *q, struct ldg_txn *t,
         return iter_error(o->c, t, rc);
     while ((limit == 0 || n < limit) && !stop_flag &&
            (rc = ldg_query_iter_next(it, &ev)) == 0) {
-        int e = emit(o, t, &ev);
+        int e = emit(o, t, it, &ev);
         if (e != 0) {
             ldg_query_iter_free(it);
             return e == 1 ? 0 : e;

@@ -68,6 +68,8 @@ struct ldg_query_iter {
     size_t nnames;
     struct ldg_query_stats st;
     uint64_t size; /* of the log in t */
+    json_t *last_body; /* decoded while matching the last event returned */
+    int last_state;    /* 1 decoded, -1 erased, 0 not looked at */
 };
 
 static void
@@ -706,6 +708,7 @@ ldg_query_iter_free(struct ldg_query_iter *it)
     free(it->heap);
     free_actors(it);
     free(it->names);
+    json_decref(it->last_body);
     free(it);
 }
 
@@ -818,6 +821,11 @@ event_matches(struct ldg_query_iter *it, const struct ldg_event *ev)
     }
     if (m == 1 && q->re != NULL)
         m = q_grep(q, ev, &b, actor_name(it, ev->actor));
+    if (m == 1 && b.have_json != 0) { /* keep it for the caller */
+        it->last_body = b.json;
+        it->last_state = b.have_json;
+        b.json = NULL;
+    }
     qbody_release(&b);
     return m;
 }
@@ -827,6 +835,9 @@ ldg_query_iter_next(struct ldg_query_iter *it, struct ldg_event *ev)
 {
     if (it == NULL || ev == NULL)
         return LDG_EINVAL;
+    json_decref(it->last_body);
+    it->last_body = NULL;
+    it->last_state = 0;
     while (it->nheap > 0) {
         struct src *s = &it->s[it->heap[0]];
         uint64_t seq = s->cur;
@@ -865,6 +876,15 @@ ldg_query_iter_next(struct ldg_query_iter *it, struct ldg_event *ev)
         }
     }
     return LDG_ENOTFOUND;
+}
+
+int
+ldg_query_iter_body(const struct ldg_query_iter *it, const json_t **body)
+{
+    if (it == NULL || body == NULL)
+        return LDG_EINVAL;
+    *body = it->last_state == 1 ? it->last_body : NULL;
+    return it->last_state < 0 ? LDG_EERASED : it->last_state;
 }
 
 void

@@ -86,6 +86,12 @@ void ldg_query_restrict(struct ldg_query *q, uint64_t seq_lo, uint64_t seq_hi);
 int ldg_query_set_grep(struct ldg_query *q, const char *pattern, char *err,
                        size_t errcap);
 
+/* The body the iterator decoded while matching the event it returned last
+ * (so a caller need not decode it again): 1 with *body set (borrowed until
+ * the next call on it), 0 with *body NULL if matching did not need it,
+ * LDG_EERASED if the body is erased. */
+int ldg_query_iter_body(const struct ldg_query_iter *it, const json_t **body);
+
 /* Statistics of an iterator: the source it scans and events examined. */
 struct ldg_query_stats {
     char plan[128];     /* e.g. "idx.run", "bodies+prefilter", "entries" */
@@ -140,6 +146,12 @@ int ldg_query_render_new(struct ldg_query_render **out,
 int ldg_query_render_event(struct ldg_query_render *r, struct ldg_txn *t,
                            const struct ldg_event *ev, const char **text,
                            size_t *len);
+/* The same with the body already at hand: body non-NULL is rendered as the
+ * event's body, erased non-zero renders it as erased, neither fetches it
+ * (see ldg_query_iter_body). */
+int ldg_query_render_body(struct ldg_query_render *r, struct ldg_txn *t,
+                          const struct ldg_event *ev, const json_t *body,
+                          int erased, const char **text, size_t *len);
 void ldg_query_render_free(struct ldg_query_render *r);
 
 /* The event as a JSON object of the same shape as `ledger show -o json`

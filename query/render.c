@@ -226,7 +226,24 @@ struct ldg_query_render {
     size_t nnames;
     time_t last_sec; /* time string cache (short formats) */
     char last_time[64];
+    int given;             /* body supplied for this call: 1, -1 erased */
+    const json_t *given_body;
 };
+
+/* The body of the event being rendered: the one supplied by the caller
+ * (already decoded while matching), else ldg_body_get. */
+static int
+get_body(struct ldg_query_render *r, struct ldg_txn *t, uint64_t seq,
+         json_t **out)
+{
+    if (r != NULL && r->given == 1) {
+        *out = json_incref((json_t *)(uintptr_t)r->given_body);
+        return 0;
+    }
+    if (r != NULL && r->given == -1)
+        return LDG_EERASED;
+    return ldg_body_get(t, seq, out);
+}
 
 int
 ldg_query_render_new(struct ldg_query_render **out, enum ldg_query_format fmt,
@@ -460,7 +477,7 @@ render_short(struct ldg_query_render *r, struct ldg_txn *t,
     qbuf_add(b, " ", 1);
     qbuf_puts(b, name[0] ? name : ev->actor);
     qbuf_add(b, ":", 1);
-    rc = ldg_body_get(t, ev->seq, &body);
+    rc = get_body(r, t, ev->seq, &body);
     if (rc == LDG_EERASED) {
         qbuf_puts(b, " [body erased]");
     } else if (rc < 0) {
@@ -520,7 +537,7 @@ render_verbose(struct ldg_query_render *r, struct ldg_txn *t,
     qbuf_printf(b, "    leaf_hash=%s\n", hex);
     ldg_hex(hex, ev->sig, 64);
     qbuf_printf(b, "    signature=%s\n", hex);
-    rc = ldg_body_get(t, ev->seq, &body);
+    rc = get_body(r, t, ev->seq, &body);
     if (rc == LDG_EERASED) {
         qbuf_puts(b, "    body=[erased]\n");
         return 0;
@@ -585,7 +602,7 @@ render_json(struct ldg_query_render *r, struct ldg_txn *t,
     qbuf_hex(b, ev->leaf, 32);
     qbuf_add(b, ",\"signature\":", 13);
     qbuf_hex(b, ev->sig, 64);
-    rc = ldg_body_get(t, ev->seq, &body);
+    rc = get_body(r, t, ev->seq, &body);
     if (rc == LDG_EERASED) {
         qbuf_add(b, ",\"erased\":true", 14);
     } else if (rc < 0) {
@@ -623,8 +640,8 @@ hexs(const uint8_t *p, size_t n)
 }
 
 static json_t *
-event_json(struct ldg_txn *t, const struct ldg_event *ev, const char *name,
-           int *body_rc)
+event_json(struct ldg_query_render *r, struct ldg_txn *t,
+           const struct ldg_event *ev, const char *name, int *body_rc)
 {
     json_t *o = json_object(), *body = NULL;
     char tbuf[64];
@@ -649,7 +666,7 @@ event_json(struct ldg_txn *t, const struct ldg_event *ev, const char *name,
     json_object_set_new(o, "body_commitment", hexs(ev->body_root, 32));
     json_object_set_new(o, "leaf_hash", hexs(ev->leaf, 32));
     json_object_set_new(o, "signature", hexs(ev->sig, 64));
-    rc = ldg_body_get(t, ev->seq, &body);
+    rc = get_body(r, t, ev->seq, &body);
     if (rc == 0)
         json_object_set_new(o, "body", body);
     else if (rc == LDG_EERASED)
@@ -669,7 +686,7 @@ ldg_query_event_json(struct ldg_txn *t, const struct ldg_event *ev)
         return NULL;
     if (ldg_key_info(t, ev->actor, &ki) < 0)
         ki.name[0] = '\0';
-    return event_json(t, ev, ki.name, NULL);
+    return event_json(NULL, t, ev, ki.name, NULL);
 }
 
 static int
@@ -677,7 +694,7 @@ render_json_pretty(struct ldg_query_render *r, struct ldg_txn *t,
                    const struct ldg_event *ev, const char *name)
 {
     int rc = 0;
-    json_t *o = event_json(t, ev, name, &rc);
+    json_t *o = event_json(r, t, ev, name, &rc);
     if (o == NULL)
         return LDG_ENOMEM;
     if (rc < 0) {
@@ -700,7 +717,7 @@ render_cat(struct ldg_query_render *r, struct ldg_txn *t,
            const struct ldg_event *ev)
 {
     json_t *body = NULL;
-    int rc = ldg_body_get(t, ev->seq, &body);
+    int rc = get_body(r, t, ev->seq, &body);
     if (rc == LDG_EERASED) {
         qbuf_puts(&r->out, "[body erased]\n");
         return 0;
@@ -711,6 +728,22 @@ render_cat(struct ldg_query_render *r, struct ldg_txn *t,
     qbuf_add(&r->out, "\n", 1);
     json_decref(body);
     return 0;
+}
+
+int
+ldg_query_render_body(struct ldg_query_render *r, struct ldg_txn *t,
+                      const struct ldg_event *ev, const json_t *body,
+                      int erased, const char **text, size_t *len)
+{
+    int rc;
+    if (r == NULL)
+        return LDG_EINVAL;
+    r->given = body != NULL ? 1 : erased ? -1 : 0;
+    r->given_body = body;
+    rc = ldg_query_render_event(r, t, ev, text, len);
+    r->given = 0;
+    r->given_body = NULL;
+    return rc;
 }
 
 int

@@ -434,6 +434,43 @@ test_iter__cursor_round_trip_and_mismatch(void **state)
     ldg_txn_abort(t);
 }
 
+static void
+test_iter__body_decoded_while_matching_is_handed_out(void **state)
+{
+    struct fx *f = *state;
+    const char *t1[] = {"body.latency_ms=910"}, *t2[] = {"run=R-0001"};
+    struct ldg_query *q;
+    struct ldg_query_iter *it;
+    struct ldg_txn *t;
+    struct ldg_event ev;
+    const json_t *body = NULL;
+    char err[64];
+
+    assert_int_equal(ldg_query_compile(&q, 1, (char *const *)(uintptr_t)t1,
+                                       NULL, NULL, err, sizeof err),
+                     0);
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_query_iter_new(&it, q, t, 0), 0);
+    assert_int_equal(ldg_query_iter_next(it, &ev), 0);
+    assert_int_equal(ldg_query_iter_body(it, &body), 1);
+    assert_non_null(body);
+    assert_int_equal(json_integer_value(json_object_get(body, "latency_ms")),
+                     910);
+    ldg_query_iter_free(it);
+    ldg_query_free(q);
+    /* envelope-only queries never decode bodies */
+    assert_int_equal(ldg_query_compile(&q, 1, (char *const *)(uintptr_t)t2,
+                                       NULL, NULL, err, sizeof err),
+                     0);
+    assert_int_equal(ldg_query_iter_new(&it, q, t, 0), 0);
+    assert_int_equal(ldg_query_iter_next(it, &ev), 0);
+    assert_int_equal(ldg_query_iter_body(it, &body), 0);
+    assert_null(body);
+    ldg_query_iter_free(it);
+    ldg_query_free(q);
+    ldg_txn_abort(t);
+}
+
 /* ------------------------------------------------------------ time -- */
 
 static void
@@ -909,6 +946,9 @@ main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             test_iter__cursor_round_trip_and_mismatch, setup_pdf, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_iter__body_decoded_while_matching_is_handed_out, setup_pdf,
+            teardown),
         cmocka_unit_test(test_iter__since_until_become_a_seq_window),
         cmocka_unit_test(test_iter__model_random_queries_match_brute_force),
     };

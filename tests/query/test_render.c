@@ -252,6 +252,35 @@ test_render__pretty_parses_to_the_json_object(void **state)
 }
 
 static void
+test_render__given_body_renders_like_a_fetched_one(void **state)
+{
+    struct fx *f = *state;
+    static const enum ldg_query_format fmts[] = {
+        LDG_QFMT_SHORT, LDG_QFMT_VERBOSE, LDG_QFMT_JSON, LDG_QFMT_JSON_PRETTY,
+        LDG_QFMT_CAT};
+    for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+        for (uint64_t seq = 24; seq <= 26; seq++) {
+            struct ldg_query_render *r;
+            struct ldg_event ev;
+            json_t *body = NULL;
+            const char *text;
+            size_t len;
+            char *want = render(f, fmts[i], 0, seq);
+            int erased = ldg_body_get(f->t, seq, &body) == LDG_EERASED;
+            assert_int_equal(ldg_query_render_new(&r, fmts[i], 0), 0);
+            assert_int_equal(ldg_event_get(f->t, seq, &ev), 0);
+            assert_int_equal(ldg_query_render_body(r, f->t, &ev, body, erased,
+                                                   &text, &len),
+                             0);
+            assert_string_equal(text, want);
+            json_decref(body);
+            free(want);
+            ldg_query_render_free(r);
+        }
+    }
+}
+
+static void
 test_render__format_names(void **state)
 {
     enum ldg_query_format fmt;
@@ -279,6 +308,7 @@ main(void)
             test_render__short_has_time_seq_type_subject_actor_summary),
         cmocka_unit_test(test_render__verbose_has_every_field_hash_and_key),
         cmocka_unit_test(test_render__pretty_parses_to_the_json_object),
+        cmocka_unit_test(test_render__given_body_renders_like_a_fetched_one),
         cmocka_unit_test(test_render__format_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
