@@ -569,14 +569,14 @@ struct writer {
     uint64_t written;
 };
 
+/* Prepares the insert and picks up the chain where the table ends; *next_seq
+ * gets the seq the next event will have. */
 static void
-writer_open(struct writer *w, sqlite3 *db)
+writer_open(struct writer *w, sqlite3 *db, uint64_t *next_seq)
 {
-    uint64_t next;
     w->db = db;
     w->written = 0;
-    db_tail(db, &next, w->last_hash);
-    (void)next;
+    db_tail(db, next_seq, w->last_hash);
     w->ins = prepare(db, "INSERT INTO events(seq, ts, type, subject, run, "
                          "actor, body, prev, hash, sig) "
                          "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
@@ -695,10 +695,8 @@ cmd_ingest(const char *dbpath, const char *file, size_t batch_size,
         die("opening %s: %s", file, strerror(errno));
 
     struct writer w;
-    writer_open(&w, db);
     uint64_t next_seq, last_ts = 0;
-    unsigned char ignored[32];
-    db_tail(db, &next_seq, ignored);
+    writer_open(&w, db, &next_seq);
     char *line = NULL;
     size_t linecap = 0;
     struct sign_ctx sc = {&k};
@@ -780,10 +778,8 @@ cmd_append(const char *dbpath, const char *type, const char *body_json)
     struct batch b;
     memset(&b, 0, sizeof b);
     batch_reset(&b);
-    writer_open(&w, db);
     struct row *r = batch_push(&b);
-    unsigned char ignored[32];
-    db_tail(db, &r->seq, ignored);
+    writer_open(&w, db, &r->seq);
     r->ts_ns = realtime_ns();
     r->line_off = 0;
     r->line_len = strlen(line);
