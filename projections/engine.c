@@ -22,10 +22,13 @@
  * Meta record (proj.meta, key = projection name), 60 bytes:
  *   "LDGP" ‖ u32be format ‖ u32be version ‖ u64be applied ‖ u64be count ‖
  *   acc[32]
- * The doctor's (key "doctor"), 60 bytes:
- *   "LDGP" ‖ u32be format ‖ u32be version ‖ u64be applied ‖
- *   u64be next_expiry_ns ‖ digest[32]
  * Notes (proj.notes, key = u64be log size): the signed note text.
+ *
+ * The doctor keeps no records of its own: its answer is a function of the
+ * packs, permissions, models, routes and promotions states, of the log's
+ * clock (for grant expiry) and of its code version. Its digest binds
+ * exactly those (doctor_inputs), so a note proves which answer the doctor
+ * gave at that size, and costs nothing to keep current.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -137,60 +140,6 @@ meta_write(struct ldg_txn *t, enum proj_id p, uint64_t applied,
                       b, sizeof b);
 }
 
-struct dmeta {
-    int present;
-    uint32_t version;
-    uint64_t applied, next_expiry;
-    uint8_t digest[32];
-};
-
-static int
-dmeta_read(struct ldg_txn *t, struct dmeta *m)
-{
-    struct ldg_val v;
-    ldg_dbi dbi;
-    const uint8_t *b;
-    int rc;
-    memset(m, 0, sizeof *m);
-    rc = meta_dbi(t, 0, &dbi);
-    if (rc == LDG_ENOTFOUND)
-        return 0;
-    if (rc < 0)
-        return rc;
-    rc = ldg_kv_get(t, dbi, "doctor", 6, &v);
-    if (rc == LDG_ENOTFOUND)
-        return 0;
-    if (rc < 0)
-        return rc;
-    b = v.data;
-    if (v.len != META_LEN || memcmp(b, "LDGP", 4) != 0 ||
-        rd32(b + 4) != PROJ_FORMAT)
-        return 0;
-    m->present = 1;
-    m->version = rd32(b + 8);
-    m->applied = rd64(b + 12);
-    m->next_expiry = rd64(b + 20);
-    memcpy(m->digest, b + 28, 32);
-    return 0;
-}
-
-static int
-dmeta_write(struct ldg_txn *t, const struct dmeta *m)
-{
-    uint8_t b[META_LEN];
-    ldg_dbi dbi;
-    int rc = meta_dbi(t, 1, &dbi);
-    if (rc < 0)
-        return rc;
-    memcpy(b, "LDGP", 4);
-    be32(b + 4, PROJ_FORMAT);
-    be32(b + 8, V_DOCTOR);
-    be64(b + 12, m->applied);
-    be64(b + 20, m->next_expiry);
-    memcpy(b + 28, m->digest, 32);
-    return ldg_kv_put(t, dbi, "doctor", 6, b, sizeof b);
-}
-
 /* Time of the event size-1 (the log's clock at that size), 0 if none. */
 static int
 log_time(struct ldg_txn *t, uint64_t size, uint64_t *ts)
@@ -286,64 +235,61 @@ write_out(struct pstate *ps, struct ldg_txn *t, enum proj_id p,
 
 /* ------------------------------------------------------------- doctor -- */
 
-/* Next grant expiry after now among the loaded permissions. */
-static uint64_t
-next_expiry(struct pstate *ps, uint64_t now)
+/* The projections the doctor reads. */
+#define DOCTOR_INPUTS                                                       \
+    ((1u << P_PACKS) | (1u << P_PERMISSIONS) | (1u << P_MODELS) |            \
+     (1u << P_ROUTES) | (1u << P_PROMOTIONS))
+
+/*
+ * Doctor digest at size: SHA-256("ledger/doctor/v1" 0x00 ‖ u32be(version)
+ * ‖ u64be(size) ‖ u64be(ts of event size-1) ‖ digest(packs) ‖
+ * digest(permissions) ‖ digest(models) ‖ digest(routes) ‖
+ * digest(promotions)).
+ */
+static void
+doctor_inputs(uint8_t out[32], uint64_t size, uint64_t ts,
+              const struct pdigest d[P_COUNT])
 {
-    struct pentry **v = NULL;
-    size_t n = 0;
-    uint64_t best = UINT64_MAX;
-    if (ps_list(ps, P_PERMISSIONS, TAG_PERM, &v, &n) < 0)
-        return 0; /* unknown: recompute every time */
-    for (size_t i = 0; i < n; i++) {
-        const struct rec_perm *g = v[i]->rec;
-        if (g->state == PS_GRANTED && g->expires_ns > now &&
-            g->expires_ns < best)
-            best = g->expires_ns;
+    static const char ctx[] = "ledger/doctor/v1";
+    uint8_t buf[sizeof ctx + 4 + 8 + 8 + 32 * P_COUNT];
+    size_t n = sizeof ctx;
+    memcpy(buf, ctx, sizeof ctx);
+    be32(buf + n, V_DOCTOR);
+    n += 4;
+    be64(buf + n, size);
+    n += 8;
+    be64(buf + n, ts);
+    n += 8;
+    for (int p = 0; p < P_COUNT; p++) {
+        if (!(DOCTOR_INPUTS & (1u << p)))
+            continue;
+        pdigest_final(buf + n, (enum proj_id)p, &d[p]);
+        n += 32;
     }
-    free(v);
-    return best;
+    ldg_sha256(out, buf, n);
 }
 
-/* Doctor digest of a state: SHA-256 of the canonical JSON of the
- * log-derived doctor. */
+/* The doctor digest of the state stored in t at size; LDG_ESTALE if the
+ * store is not exactly at size. */
 static int
-doctor_digest(struct pstate *ps, uint8_t out[32], uint64_t *expiry)
+doctor_inputs_stored(struct ldg_txn *t, uint64_t size, uint8_t out[32])
 {
-    json_t *d = doctor_state_json(ps, NULL);
-    char *s;
-    if (d == NULL)
-        return LDG_ENOMEM;
-    s = canonical_json(d);
-    json_decref(d);
-    if (s == NULL)
-        return LDG_ENOMEM;
-    ldg_sha256(out, s, strlen(s));
-    free(s);
-    if (expiry != NULL)
-        *expiry = next_expiry(ps, ps->last_ts);
+    struct pdigest d[P_COUNT];
+    uint64_t ts;
+    int rc;
+    for (int p = 0; p < P_COUNT; p++) {
+        struct pmeta m;
+        if ((rc = meta_read(t, (enum proj_id)p, &m)) < 0)
+            return rc;
+        if (!m.present || m.version != proj_defs[p].version ||
+            m.applied != size)
+            return LDG_ESTALE;
+        d[p] = m.dig;
+    }
+    if ((rc = log_time(t, size, &ts)) < 0)
+        return rc;
+    doctor_inputs(out, size, ts, d);
     return 0;
-}
-
-/* Recomputes the doctor digest from what t holds at size. */
-static int
-doctor_refresh(struct ldg_txn *t, uint64_t size, struct dmeta *dm)
-{
-    struct pstate *ps = NULL;
-    int rc = ps_new(&ps, ldg_txn_ledger(t), t, 0, P_ALL);
-    if (rc < 0)
-        return rc;
-    ps->applied = size;
-    rc = log_time(t, size, &ps->last_ts);
-    if (rc == 0)
-        rc = doctor_digest(ps, dm->digest, &dm->next_expiry);
-    ps_free(ps);
-    if (rc < 0)
-        return rc;
-    dm->present = 1;
-    dm->version = V_DOCTOR;
-    dm->applied = size;
-    return dmeta_write(t, dm);
 }
 
 /* -------------------------------------------------------------- notes -- */
@@ -352,7 +298,6 @@ doctor_refresh(struct ldg_txn *t, uint64_t size, struct dmeta *dm)
 static int
 note_text(struct ldg_txn *t, uint64_t size, char *buf, size_t cap)
 {
-    struct dmeta dm;
     size_t n;
     int rc;
     n = (size_t)snprintf(buf, cap, "%s\norigin %s\nsize %llu\n", NOTE_HEADER,
@@ -371,15 +316,14 @@ note_text(struct ldg_txn *t, uint64_t size, char *buf, size_t cap)
         n += (size_t)snprintf(buf + n, cap - n, "%s %u %s\n",
                               proj_defs[p].name, m.version, hex);
     }
-    if ((rc = dmeta_read(t, &dm)) < 0)
-        return rc;
-    if (!dm.present || dm.applied != size)
-        return LDG_ESTALE;
     if (n < cap) {
+        uint8_t dd[32];
         char hex[65];
-        ldg_hex(hex, dm.digest, 32);
-        n += (size_t)snprintf(buf + n, cap - n, "doctor %u %s\n",
-                              dm.version, hex);
+        if ((rc = doctor_inputs_stored(t, size, dd)) < 0)
+            return rc;
+        ldg_hex(hex, dd, 32);
+        n += (size_t)snprintf(buf + n, cap - n, "doctor %u %s\n", V_DOCTOR,
+                              hex);
     }
     return n < cap ? 0 : LDG_ETOOBIG;
 }
@@ -540,7 +484,6 @@ bring_current(struct ldg_txn *t, uint64_t size, unsigned skip,
 static int
 all_current(struct ldg_txn *t, uint64_t size, int *yes)
 {
-    struct dmeta dm;
     int rc;
     *yes = 0;
     for (int p = 0; p < P_COUNT; p++) {
@@ -551,36 +494,17 @@ all_current(struct ldg_txn *t, uint64_t size, int *yes)
             m.applied != size)
             return 0;
     }
-    if ((rc = dmeta_read(t, &dm)) < 0)
-        return rc;
-    *yes = dm.present && dm.version == V_DOCTOR && dm.applied == size;
+    *yes = 1;
     return 0;
 }
 
-/* After the projections in t are current at size: doctor meta and, if
- * none is stored for size, the note. A missing log secret only skips the
- * note. */
+/* After the projections in t are current at size: the note, if none is
+ * stored for size. A missing log secret only skips the note. */
 static int
-finish_size(struct ldg_txn *t, uint64_t size, int doctor_changed)
+finish_size(struct ldg_txn *t, uint64_t size)
 {
-    struct dmeta dm;
     char *note = NULL;
-    int rc = dmeta_read(t, &dm);
-    uint64_t now = 0;
-    if (rc < 0)
-        return rc;
-    if ((rc = log_time(t, size, &now)) < 0)
-        return rc;
-    if (doctor_changed || !dm.present || dm.version != V_DOCTOR ||
-        now >= dm.next_expiry) {
-        if ((rc = doctor_refresh(t, size, &dm)) < 0)
-            return rc;
-    } else if (dm.applied != size) {
-        dm.applied = size;
-        if ((rc = dmeta_write(t, &dm)) < 0)
-            return rc;
-    }
-    rc = note_get(t, size, &note);
+    int rc = note_get(t, size, &note);
     free(note);
     if (rc == LDG_ENOTFOUND) {
         rc = note_store(t, size);
@@ -637,8 +561,8 @@ open_cache(struct pctx *c, struct ldg_txn *t, uint64_t seq)
         c->ps->dig[p] = m.dig;
     }
     c->ps->applied = seq;
-    c->ps->doctor_dirty = changed;
     c->t = t;
+    (void)changed;
     return 0;
 }
 
@@ -694,7 +618,6 @@ apply(void *ctx, struct ldg_txn *t, const struct ldg_event *ev,
                                 &changed)) < 0 ||
             (rc = open_cache(c, t, ev->seq)) < 0)
             goto fail;
-        c->ps->doctor_dirty = 1;
     }
     b = malloc(sizeof *b);
     if (b == NULL) {
@@ -718,7 +641,7 @@ static int
 at_commit(void *ctx, struct ldg_txn *t, uint64_t size)
 {
     struct pctx *c = ctx;
-    int rc, dirty;
+    int rc;
 
     if (c->ps == NULL || c->t != t || c->ps->applied != size) {
         if ((rc = open_cache(c, t, size)) < 0)
@@ -730,9 +653,8 @@ at_commit(void *ctx, struct ldg_txn *t, uint64_t size)
         rc = meta_write(t, (enum proj_id)p, size, &c->ps->dig[p]);
     if (rc < 0)
         goto out;
-    dirty = c->ps->doctor_dirty;
     drop_cache(c);
-    rc = finish_size(t, size, dirty);
+    rc = finish_size(t, size);
 out:
     drop_cache(c);
     if (rc < 0 && ldg_errmsg(ldg_txn_ledger(t))[0] == '\0')
@@ -775,7 +697,7 @@ ldg_projections_attach_progress(struct ldg_ledger *l,
         if (rc == 0)
             rc = bring_current(t, size, 0, fn, fnctx, &changed);
         if (rc == 0)
-            rc = finish_size(t, size, 1);
+            rc = finish_size(t, size);
         if (rc == 0) {
             rc = ldg_txn_commit(t);
         } else {
@@ -820,6 +742,14 @@ ldg_projections_attach(struct ldg_ledger *l)
 
 /* -------------------------------------------------------------- views -- */
 
+static json_t *
+hex_json(const uint8_t *d)
+{
+    char hex[65];
+    ldg_hex(hex, d, 32);
+    return json_string(hex);
+}
+
 /*
  * A state to read: at_size 0 = the current log (stored records, with any
  * events the store lacks folded in memory; all of it from the log if the
@@ -828,8 +758,8 @@ ldg_projections_attach(struct ldg_ledger *l)
  */
 static int
 read_state(struct ldg_ledger *l, uint64_t at_size, unsigned mask,
-           ldg_projections_progress_fn fn, void *ctx, struct ldg_txn **tout,
-           struct pstate **out)
+           int memory_only, ldg_projections_progress_fn fn, void *ctx,
+           struct ldg_txn **tout, struct pstate **out)
 {
     struct ldg_txn *t = NULL;
     struct pstate *ps = NULL;
@@ -849,9 +779,10 @@ read_state(struct ldg_ledger *l, uint64_t at_size, unsigned mask,
         rc = LDG_EINVAL;
         goto fail;
     }
-    if (at_size != 0 && at_size != size) {
+    if (memory_only || (at_size != 0 && at_size != size)) {
         stored = 0;
-        size = at_size;
+        if (at_size != 0)
+            size = at_size;
     } else {
         for (int p = 0; p < P_COUNT; p++) {
             struct pmeta m;
@@ -902,8 +833,8 @@ ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
         o = &none;
     }
     f = o->filter;
-    rc = read_state(l, o->at_size, P_ALL, o->progress, o->progress_ctx, &t,
-                    &ps);
+    rc = read_state(l, o->at_size, P_ALL, 0, o->progress, o->progress_ctx,
+                    &t, &ps);
     if (rc < 0)
         return rc;
     switch (view) {
@@ -927,8 +858,20 @@ ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
         break;
     case LDG_VIEW_DOCTOR:
         v = doctor_state_json(ps, f);
-        if (v != NULL)
+        if (v != NULL) {
+            uint8_t dd[32];
             json_object_set_new(v, "size", u64_json(ps->applied));
+            /* The digest the projection note binds for this answer. */
+            if (ps->t == NULL) {
+                struct pdigest d[P_COUNT];
+                if (ps_digest_all(ps, d) == 0) {
+                    doctor_inputs(dd, ps->applied, ps->last_ts, d);
+                    json_object_set_new(v, "digest", hex_json(dd));
+                }
+            } else if (doctor_inputs_stored(t, ps->applied, dd) == 0) {
+                json_object_set_new(v, "digest", hex_json(dd));
+            }
+        }
         break;
     default:
         rc = LDG_EINVAL;
@@ -971,7 +914,7 @@ ldg_projections_state_json(struct ldg_ledger *l, uint64_t at_size,
     if (l == NULL || out == NULL)
         return LDG_EINVAL;
     *out = NULL;
-    if ((rc = read_state(l, at_size, P_ALL, NULL, NULL, &t, &ps)) < 0)
+    if ((rc = read_state(l, at_size, P_ALL, 0, NULL, NULL, &t, &ps)) < 0)
         return rc;
     packs = view_packs(ps, NULL);
     routes = view_routes(ps);
@@ -1006,14 +949,6 @@ out:
 
 /* -------------------------------------------------------------- list -- */
 
-static json_t *
-hex_json(const uint8_t *d)
-{
-    char hex[65];
-    ldg_hex(hex, d, 32);
-    return json_string(hex);
-}
-
 int
 ldg_projections_list(struct ldg_ledger *l, uint64_t at_size, json_t **out)
 {
@@ -1029,11 +964,11 @@ ldg_projections_list(struct ldg_ledger *l, uint64_t at_size, json_t **out)
     if (at_size != 0) {
         struct pdigest d[P_COUNT];
         uint8_t dd[32];
-        if ((rc = read_state(l, at_size, P_ALL, NULL, NULL, &t, &ps)) < 0)
+        if ((rc = read_state(l, at_size, P_ALL, 1, NULL, NULL, &t, &ps)) < 0)
             return rc;
-        if ((rc = ps_digest_all(ps, d)) < 0 ||
-            (rc = doctor_digest(ps, dd, NULL)) < 0)
+        if ((rc = ps_digest_all(ps, d)) < 0)
             goto out;
+        doctor_inputs(dd, at_size, ps->last_ts, d);
         a = json_array();
         for (int p = 0; p < P_COUNT; p++) {
             uint8_t dg[32];
@@ -1094,29 +1029,25 @@ ldg_projections_list(struct ldg_ledger *l, uint64_t at_size, json_t **out)
         json_array_append_new(a, o);
     }
     {
-        struct dmeta dm;
-        json_t *o;
-        if ((rc = dmeta_read(t, &dm)) < 0) {
+        uint8_t dd[32];
+        int drc = doctor_inputs_stored(t, size, dd);
+        json_t *o = json_object();
+        if (drc < 0 && drc != LDG_ESTALE) {
+            json_decref(o);
             json_decref(a);
+            rc = drc;
             goto out;
         }
-        o = json_object();
         json_object_set_new(o, "name", json_string("doctor"));
-        json_object_set_new(o, "version", dm.present ? json_integer(dm.version)
-                                                     : json_null());
+        json_object_set_new(o, "version", json_integer(V_DOCTOR));
         json_object_set_new(o, "code_version", json_integer(V_DOCTOR));
-        json_object_set_new(o, "applied", u64_json(dm.applied));
-        json_object_set_new(o, "last_seq", dm.applied
-                                               ? u64_json(dm.applied - 1)
+        json_object_set_new(o, "applied", u64_json(drc == 0 ? size : 0));
+        json_object_set_new(o, "last_seq", drc == 0 && size
+                                               ? u64_json(size - 1)
                                                : json_null());
-        json_object_set_new(o, "digest", dm.present ? hex_json(dm.digest)
-                                                    : json_null());
-        json_object_set_new(o, "current",
-                            json_boolean(dm.present && dm.version == V_DOCTOR &&
-                                         dm.applied == size));
-        json_object_set_new(o, "behind",
-                            u64_json(dm.applied < size ? size - dm.applied
-                                                       : 0));
+        json_object_set_new(o, "digest", drc == 0 ? hex_json(dd)
+                                                  : json_null());
+        json_object_set_new(o, "current", json_boolean(drc == 0));
         json_array_append_new(a, o);
     }
     *out = a;
@@ -1220,7 +1151,7 @@ ldg_projections_rebuild(struct ldg_ledger *l, unsigned mask,
     rc = note_get(t, size1, &note);
     if (rc < 0 && rc != LDG_ENOTFOUND)
         goto fail;
-    if ((rc = finish_size(t, size1, 1)) < 0)
+    if ((rc = finish_size(t, size1)) < 0)
         goto fail;
     rep = json_array();
     for (int p = 0; p < P_COUNT; p++) {

@@ -243,7 +243,6 @@ fold_host(struct pstate *ps, const struct penv *e, const struct bview *b)
         rec->disk_free_mb = v;
         rec->disk_seq = e->seq;
     }
-    ps->doctor_dirty = 1;
     return rc;
 }
 
@@ -286,7 +285,6 @@ fold_runtime(struct pstate *ps, const struct penv *e, const struct bview *b)
         if ((rc = set_field(&rec->detail, b, "detail")) < 0)
             return rc;
     }
-    ps->doctor_dirty = 1;
     return 0;
 }
 
@@ -306,7 +304,6 @@ fold_model(struct pstate *ps, const struct penv *e, const struct bview *b)
     UPD(ps, P_MODELS, key, kl);
     if (rec->name == NULL && (rc = set_sv(&rec->name, name)) < 0)
         return rc;
-    ps->doctor_dirty = 1;
     switch (e->type) {
     case T_MODEL_REGISTERED: {
         json_t *src, *caps;
@@ -521,7 +518,6 @@ fold_pack(struct pstate *ps, const struct penv *e, const struct bview *b)
     if (rec->name == NULL && (rc = set_sv(&rec->name, name)) < 0)
         return rc;
     rec->last_seq = e->seq;
-    ps->doctor_dirty = 1;
     switch (e->type) {
     case T_PACK_INSTALLED:
         return fold_pack_install(rec, e, b);
@@ -603,7 +599,6 @@ fold_perm(struct pstate *ps, const struct penv *e, const struct bview *b)
          (rc = set_sv(&rec->group, group)) < 0 ||
          (rc = set_sv(&rec->scope, scope)) < 0))
         return rc;
-    ps->doctor_dirty = 1;
     if (e->type == T_PERM_REQUESTED) {
         /* A request opens a pending decision; it does not undo one that
          * stands (a re-request is recorded by its seq only). */
@@ -656,7 +651,6 @@ fold_route_declared(struct pstate *ps, const struct penv *e,
     UPD(ps, P_ROUTES, key, kl);
     if (rec->name == NULL && (rc = set_sv(&rec->name, name)) < 0)
         return rc;
-    ps->doctor_dirty = 1;
     rec->declared = 1;
     rec->declared_seq = e->seq;
     if ((rc = set_field(&rec->pack, b, "pack")) < 0 ||
@@ -749,7 +743,6 @@ fold_reval(struct pstate *ps, const struct penv *e, const struct bview *b,
 
     kl = KEY2(key, TAG_REVAL, route, cand);
     UPD(ps, P_ROUTES, key, kl);
-    ps->doctor_dirty = 1;
     if (rec->route == NULL && ((rc = set_sv(&rec->route, route)) < 0 ||
                                (rc = set_sv(&rec->candidate, cand)) < 0))
         return rc;
@@ -958,7 +951,6 @@ route_current(struct pstate *ps, const struct penv *e, struct sv target,
         return rc;
     rec->current_source = source;
     rec->current_seq = e->seq;
-    ps->doctor_dirty = 1;
     return set_sv(&rec->current_model, model);
 }
 
@@ -1004,7 +996,6 @@ fold_promotion(struct pstate *ps, const struct penv *e,
     UPD(ps, P_PROMOTIONS, key, kl);
     if (rec->target == NULL && (rc = set_sv(&rec->target, target)) < 0)
         return rc;
-    ps->doctor_dirty = 1;
     c = sv_cstr(cand);
     i = id.p ? sv_cstr(id) : NULL;
     r = reason.p ? sv_cstr(reason) : NULL;

@@ -437,7 +437,6 @@ struct pstate {
     int dig_valid;        /* dig holds the backing digests (+ changes) */
     uint64_t applied;     /* events folded: state after the first N */
     uint64_t last_ts;     /* ts of event applied-1 */
-    int doctor_dirty;     /* a record the doctor reads changed */
     int loaded[256];      /* tag fully loaded from the backing store */
     struct ldg_ledger *l;
 };
