@@ -209,13 +209,22 @@ find_ev(struct vctx *v, uint64_t seq)
     return NULL;
 }
 
+static int
+cmp_vkey(const void *a, const void *b)
+{
+    const struct vkey *x = a, *y = b;
+    return strcmp(x->id, y->id);
+}
+
+/* The key with id (the table is sorted by build_keys). */
 static struct vkey *
 find_key(struct vctx *v, const char *id)
 {
-    for (size_t i = 0; i < v->nkeys; i++)
-        if (strcmp(v->keys[i].id, id) == 0)
-            return &v->keys[i];
-    return NULL;
+    struct vkey k;
+    if (v->nkeys == 0 || strlen(id) > LDG_KEYID_LEN)
+        return NULL;
+    snprintf(k.id, sizeof k.id, "%s", id);
+    return bsearch(&k, v->keys, v->nkeys, sizeof *v->keys, cmp_vkey);
 }
 
 /* The public key inside a verifier key "name+hexid+base64(0x01 ‖ pub)".
@@ -843,11 +852,6 @@ add_actor_key(struct vctx *v, struct vev *e, struct fails *f)
                  (unsigned long long)e->seq, id, want);
         return;
     }
-    if (find_key(v, id) != NULL) {
-        fail_add(f, "key.added event %llu: key %s added twice",
-                 (unsigned long long)e->seq, id);
-        return;
-    }
     if ((k = push_key(v)) == NULL) {
         fail_add(f, "out of memory");
         return;
@@ -945,20 +949,40 @@ build_keys(struct vctx *v)
         memcpy(k->pub, v->logpub, 32);
         k->is_log = 1;
     }
-    for (size_t i = 0; i < v->nev; i++) { /* in seq order */
+    for (size_t i = 0; i < v->nev; i++) { /* additions, in seq order */
         struct vev *e = &v->ev[i];
-        int added = e->decoded && strcmp(e->ev.type, "key.added") == 0;
-        int revoked = e->decoded && strcmp(e->ev.type, "key.revoked") == 0;
-        if (!added && !revoked)
+        if (!e->decoded || strcmp(e->ev.type, "key.added") != 0 ||
+            !key_event_usable(v, e, &f))
             continue;
-        if (!key_event_usable(v, e, &f))
-            continue;
-        if (added) {
-            add_actor_key(v, e, &f);
-            nactors++;
-        } else {
-            revoke_key(v, e, &f);
+        add_actor_key(v, e, &f);
+        nactors++;
+    }
+    /* sort by id for lookups; an id added twice keeps its first addition */
+    if (v->nkeys > 0)
+        qsort(v->keys, v->nkeys, sizeof *v->keys, cmp_vkey);
+    for (size_t i = 1, j = 1; i <= v->nkeys; i++) {
+        if (i == v->nkeys) { /* done: j distinct ids */
+            v->nkeys = j;
+            break;
         }
+        if (strcmp(v->keys[i].id, v->keys[j - 1].id) == 0) {
+            struct vkey *keep = &v->keys[j - 1], *dup = &v->keys[i];
+            fail_add(&f, "key %s is added twice (events %llu and %llu)",
+                     dup->id, (unsigned long long)keep->added,
+                     (unsigned long long)dup->added);
+            if (dup->is_log || (!keep->is_log && dup->added < keep->added))
+                *keep = *dup;
+            nactors--;
+        } else {
+            v->keys[j++] = v->keys[i];
+        }
+    }
+    for (size_t i = 0; i < v->nev; i++) { /* then revocations */
+        struct vev *e = &v->ev[i];
+        if (!e->decoded || strcmp(e->ev.type, "key.revoked") != 0 ||
+            !key_event_usable(v, e, &f))
+            continue;
+        revoke_key(v, e, &f);
     }
     check_key_files(v, &f);
     check_fails(v->r, "keys", &f, "the log key and %zu actor key%s, "
@@ -1018,39 +1042,61 @@ report_pass(struct vctx *v)
                 v->nev);
 }
 
+static int
+cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* Every erased body needs a proven, validly signed body.erased naming it
  * at a later seq. */
 static void
 check_erasures(struct vctx *v)
 {
     struct fails f = {{0}, 0};
-    uint64_t n = 0;
+    uint64_t n = 0, (*ok)[2] = NULL; /* {target, erasure seq} */
+    size_t nok = 0;
 
+    for (size_t j = 0; j < v->nev; j++) {
+        struct vev *x = &v->ev[j];
+        json_t *t;
+        if (!x->decoded || strcmp(x->ev.type, "body.erased") != 0 ||
+            !x->proof_ok || !x->sig_ok || !x->body_ok ||
+            x->bstate != BS_FULL)
+            continue;
+        t = json_object_get(x->shown, "target_seq");
+        if (!json_is_integer(t) || json_integer_value(t) < 0)
+            continue;
+        if (ok == NULL)
+            ok = malloc(v->nev * sizeof *ok);
+        if (ok == NULL)
+            break;
+        ok[nok][0] = (uint64_t)json_integer_value(t);
+        ok[nok][1] = x->seq;
+        nok++;
+    }
+    if (nok > 0)
+        qsort(ok, nok, sizeof *ok, cmp_u64); /* by target (first word) */
     for (size_t i = 0; i < v->nev; i++) {
         struct vev *e = &v->ev[i];
-        int backed = 0;
+        uint64_t(*hit)[2];
         if (!e->body_ok || e->bstate != BS_ERASED)
             continue;
         n++;
-        for (size_t j = i + 1; j < v->nev && !backed; j++) {
-            struct vev *x = &v->ev[j];
-            uint64_t tgt;
-            json_t *t;
-            if (!x->decoded || strcmp(x->ev.type, "body.erased") != 0 ||
-                !x->proof_ok || !x->sig_ok || !x->body_ok ||
-                x->bstate != BS_FULL)
-                continue;
-            t = json_object_get(x->shown, "target_seq");
-            if (json_is_integer(t) && json_integer_value(t) >= 0) {
-                tgt = (uint64_t)json_integer_value(t);
-                backed = tgt == e->seq;
-            }
-        }
-        if (!backed)
+        hit = nok ? bsearch(&e->seq, ok, nok, sizeof *ok, cmp_u64) : NULL;
+        /* several erasures of one target: any later one will do */
+        while (hit != NULL && hit > ok && hit[-1][0] == e->seq)
+            hit--;
+        while (hit != NULL && hit < ok + nok && (*hit)[0] == e->seq &&
+               (*hit)[1] <= e->seq)
+            hit++;
+        if (hit == NULL || hit == ok + nok || (*hit)[0] != e->seq)
             fail_add(&f, "event %llu: the body is missing and no proven "
                          "body.erased in the bundle names it",
                      (unsigned long long)e->seq);
     }
+    free(ok);
     v->r->bodies_erased = n;
     check_fails(v->r, "erasures", &f, "%llu erased bod%s, each backed by a "
                                       "proven body.erased",

@@ -246,24 +246,48 @@ sort_sel(struct ex *x)
     x->nev = j;
 }
 
+/* Index of the first key whose id is >= id (keys are kept sorted). */
+static size_t
+key_pos(const struct ex *x, const char *id)
+{
+    size_t lo = 0, hi = x->nkeys;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(x->keys[mid].id, id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 static struct keyent *
 find_key(struct ex *x, const char *id)
 {
-    for (size_t i = 0; i < x->nkeys; i++)
-        if (strcmp(x->keys[i].id, id) == 0)
-            return &x->keys[i];
-    return NULL;
+    size_t i = key_pos(x, id);
+    return i < x->nkeys && strcmp(x->keys[i].id, id) == 0 ? &x->keys[i]
+                                                          : NULL;
 }
 
 /* Remembers an actor key id; looks it up in the log once. */
 static int
 add_key(struct ex *x, const char *id)
 {
-    struct keyent *k;
+    struct keyent k;
+    size_t i = key_pos(x, id);
     int rc;
 
-    if (find_key(x, id) != NULL)
+    if (i < x->nkeys && strcmp(x->keys[i].id, id) == 0)
         return 0;
+    memset(&k, 0, sizeof k);
+    snprintf(k.id, sizeof k.id, "%s", id);
+    rc = ldg_key_info(x->t, id, &k.ki);
+    if (rc < 0) {
+        ldg_set_errmsg(x->l, "key %s signs selected events but the log does "
+                             "not know it: %s",
+                       id, ldg_strerror(rc));
+        return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
+    }
     if (x->nkeys == x->capkeys) {
         size_t cap = x->capkeys ? x->capkeys * 2 : 8;
         struct keyent *n = realloc(x->keys, cap * sizeof *n);
@@ -272,16 +296,8 @@ add_key(struct ex *x, const char *id)
         x->keys = n;
         x->capkeys = cap;
     }
-    k = &x->keys[x->nkeys];
-    memset(k, 0, sizeof *k);
-    snprintf(k->id, sizeof k->id, "%s", id);
-    rc = ldg_key_info(x->t, id, &k->ki);
-    if (rc < 0) {
-        ldg_set_errmsg(x->l, "key %s signs selected events but the log does "
-                             "not know it: %s",
-                       id, ldg_strerror(rc));
-        return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
-    }
+    memmove(&x->keys[i + 1], &x->keys[i], (x->nkeys - i) * sizeof k);
+    x->keys[i] = k;
     x->nkeys++;
     return 0;
 }
@@ -524,8 +540,9 @@ select_erasures(struct ex *x)
         /* x->ev[0..nsel) is sorted: only selected events so far */
         {
             struct sel key = {(uint64_t)tgt, 0, 0};
-            s = tgt < 0 ? NULL
-                        : bsearch(&key, x->ev, nsel, sizeof *x->ev, cmp_sel);
+            s = tgt < 0 || nsel == 0
+                    ? NULL
+                    : bsearch(&key, x->ev, nsel, sizeof *x->ev, cmp_sel);
         }
         if (s == NULL)
             continue;
@@ -551,7 +568,8 @@ select_support(struct ex *x)
     const char *logid = ldg_log_key(x->l)->key_id;
     int rc;
 
-    qsort(x->ev, x->nev, sizeof *x->ev, cmp_sel);
+    if (x->nev > 0)
+        qsort(x->ev, x->nev, sizeof *x->ev, cmp_sel);
     if ((rc = select_erasures(x)) < 0)
         return rc;
     if ((rc = add_key(x, logid)) < 0)
