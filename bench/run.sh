@@ -512,13 +512,20 @@ if want query; then
     row "query run=R ($QN)" "ms p50" "$lv" "$pv" lo "$T_QRUN" \
         "rows: ledger $LROWS, peer $PROWS"
 
-    # The middle tenth of each store's ingest, by wall clock: whole seconds
-    # for the ledger (-S/-U @SECS), nanoseconds for the peer.
+    # About the middle tenth of each store's ingest, by wall clock. The
+    # ledger takes whole seconds (-S/-U @SECS), so its window is rounded
+    # out; the peer gets the same fractions of its own ingest, in ns, so
+    # both return about the same events.
     lfrom=$(calc '%d' "int(($QT0 + 0.45 * ($QT1 - $QT0)) / 1e9)")
     lto=$(calc '%d' "int(($QT0 + 0.55 * ($QT1 - $QT0)) / 1e9 + 0.999)")
     [ "$lto" -gt "$lfrom" ] || lto=$((lfrom + 1))
-    pfrom=$(calc '%.0f' "$QP0 + 0.45 * ($QP1 - $QP0)")
-    pto=$(calc '%.0f' "$QP0 + 0.55 * ($QP1 - $QP0)")
+    f0=0.45 f1=0.55
+    if [ "$QT1" -gt "$QT0" ]; then
+        f0=$(calc '%.6f' "($lfrom * 1e9 - $QT0) / ($QT1 - $QT0)")
+        f1=$(calc '%.6f' "($lto * 1e9 - $QT0) / ($QT1 - $QT0)")
+    fi
+    pfrom=$(calc '%.0f' "$QP0 + ($f0 < 0 ? 0 : $f0) * ($QP1 - $QP0)")
+    pto=$(calc '%.0f' "$QP0 + ($f1 > 1 ? 1 : $f1) * ($QP1 - $QP0)")
     query time -S "@$lfrom" -U "@$lto" -- scan-time "$Q_PDB" "$pfrom" "$pto"
     lv=$LQ pv=$PQ
     isnum "$lv" && lv=$(calc '%.0f' "$LROWS / $lv")
