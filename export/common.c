@@ -89,3 +89,136 @@ envelope_json(const struct ldg_event *ev)
     json_object_set_new(o, "signature", json_hex(ev->sig, 64));
     return o;
 }
+
+/* ------------------------------------------------------- text JSON -- */
+
+/* Appends; errors are sticky in b->err (checked once at the end). */
+void
+gb_add(struct growbuf *b, const char *p, size_t n)
+{
+    if (b->err)
+        return;
+    if (n > b->cap - b->len) {
+        size_t cap = b->cap ? b->cap : 4096;
+        char *np;
+        while (cap - b->len < n) {
+            if (cap > ((size_t)1 << 40)) {
+                b->err = LDG_ETOOBIG;
+                return;
+            }
+            cap *= 2;
+        }
+        np = realloc(b->p, cap);
+        if (np == NULL) {
+            b->err = LDG_ENOMEM;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+}
+
+void
+gb_lit(struct growbuf *b, const char *s)
+{
+    gb_add(b, s, strlen(s));
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped;
+ * the rest (valid UTF-8, as the ledger stores it) as is. */
+void
+gb_jstr(struct growbuf *b, const char *s)
+{
+    const char *run = s;
+    gb_add(b, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        char esc[8];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        gb_add(b, run, (size_t)(s - run));
+        if (c == '"' || c == '\\')
+            snprintf(esc, sizeof esc, "\\%c", c);
+        else
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+        gb_lit(b, esc);
+        run = s + 1;
+    }
+    gb_add(b, run, (size_t)(s - run));
+    gb_add(b, "\"", 1);
+}
+
+void
+gb_u64(struct growbuf *b, uint64_t v)
+{
+    char buf[24];
+    int n = snprintf(buf, sizeof buf, "\"%llu\"", (unsigned long long)v);
+    gb_add(b, buf, (size_t)n);
+}
+
+void
+gb_hex(struct growbuf *b, const uint8_t *p, size_t n)
+{
+    char buf[131];
+    buf[0] = '"';
+    ldg_hex(buf + 1, p, n);
+    buf[1 + 2 * n] = '"';
+    gb_add(b, buf, 2 + 2 * n);
+}
+
+/* A JSON value, compact. */
+void
+gb_value(struct growbuf *b, const json_t *v)
+{
+    char *s;
+    if (b->err)
+        return;
+    s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (s == NULL) {
+        b->err = LDG_ENOMEM;
+        return;
+    }
+    gb_lit(b, s);
+    free(s);
+}
+
+/* The envelope as envelope_json() shows it, written as text (without the
+ * closing brace). */
+void
+gb_envelope(struct growbuf *b, const struct ldg_event *ev)
+{
+    char tbuf[64];
+
+    format_time(tbuf, sizeof tbuf, ev->ts_ns);
+    gb_lit(b, "{\"seq\":");
+    gb_u64(b, ev->seq);
+    gb_lit(b, ",\"ts\":");
+    gb_u64(b, ev->ts_ns);
+    gb_lit(b, ",\"time\":");
+    gb_jstr(b, tbuf);
+    gb_lit(b, ",\"type\":");
+    gb_jstr(b, ev->type);
+    gb_lit(b, ",\"subject\":");
+    gb_jstr(b, ev->subject);
+    if (ev->run[0]) {
+        gb_lit(b, ",\"run\":");
+        gb_jstr(b, ev->run);
+    }
+    if (ev->has_parent) {
+        gb_lit(b, ",\"parent\":");
+        gb_u64(b, ev->parent);
+    }
+    gb_lit(b, ",\"actor\":");
+    gb_jstr(b, ev->actor);
+    gb_lit(b, ",\"prev\":");
+    gb_hex(b, ev->prev, 32);
+    gb_lit(b, ",\"body_commitment\":");
+    gb_hex(b, ev->body_root, 32);
+    gb_lit(b, ",\"leaf_hash\":");
+    gb_hex(b, ev->leaf, 32);
+    gb_lit(b, ",\"signature\":");
+    gb_hex(b, ev->sig, 64);
+}
+
