@@ -44,6 +44,7 @@ known_seen=" "
 bad() {
     id=$1
     shift
+    set -- "$(printf '%s' "$*" | tr '\n' ' ')"
     case " $(echo $KNOWN) " in
     *" $id "*)
         known_seen="$known_seen$id "
