@@ -226,6 +226,8 @@ struct ldg_query_render {
     size_t nnames;
     time_t last_sec; /* time string cache (short formats) */
     char last_time[64];
+    time_t utc_sec; /* "YYYY-MM-DDTHH:MM:SS" of utc_sec (json) */
+    char utc_base[32];
     int given;             /* body supplied for this call: 1, -1 erased */
     const json_t *given_body;
 };
@@ -258,6 +260,7 @@ ldg_query_render_new(struct ldg_query_render **out, enum ldg_query_format fmt,
     r->fmt = fmt;
     r->flags = flags;
     r->last_sec = (time_t)-1;
+    r->utc_sec = (time_t)-1;
     *out = r;
     return 0;
 }
@@ -304,6 +307,30 @@ rfc3339_utc(char *buf, size_t cap, uint64_t ts_ns)
     strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(buf, cap, "%s.%09lluZ", base,
              (unsigned long long)(ts_ns % 1000000000u));
+}
+
+/* RFC 3339 UTC with nanoseconds, as cli_time prints it; the date and
+ * clock part is formatted once per second. */
+static void
+utc_time(struct ldg_query_render *r, uint64_t ts_ns, struct qbuf *b)
+{
+    time_t secs = (time_t)(ts_ns / 1000000000u);
+    uint32_t ns = (uint32_t)(ts_ns % 1000000000u);
+    char frac[11];
+    if (secs != r->utc_sec) {
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        strftime(r->utc_base, sizeof r->utc_base, "%Y-%m-%dT%H:%M:%S", &tm);
+        r->utc_sec = secs;
+    }
+    qbuf_puts(b, r->utc_base);
+    frac[0] = '.';
+    for (int i = 9; i >= 1; i--) {
+        frac[i] = (char)('0' + ns % 10);
+        ns /= 10;
+    }
+    frac[10] = 'Z';
+    qbuf_add(b, frac, 11);
 }
 
 /* The time column of the short formats. */
@@ -564,7 +591,6 @@ render_json(struct ldg_query_render *r, struct ldg_txn *t,
             const struct ldg_event *ev, const char *name)
 {
     struct qbuf *b = &r->out;
-    char tbuf[64];
     json_t *body = NULL;
     int rc;
 
@@ -573,8 +599,7 @@ render_json(struct ldg_query_render *r, struct ldg_txn *t,
     qbuf_add(b, "\",\"ts\":\"", 8);
     qbuf_u64(b, ev->ts_ns);
     qbuf_add(b, "\",\"time\":\"", 10);
-    rfc3339_utc(tbuf, sizeof tbuf, ev->ts_ns);
-    qbuf_puts(b, tbuf);
+    utc_time(r, ev->ts_ns, b);
     qbuf_add(b, "\",\"type\":", 9);
     qbuf_json_str(b, ev->type, strlen(ev->type));
     qbuf_add(b, ",\"subject\":", 11);
