@@ -1,0 +1,213 @@
+/*
+ * lmdb_poke.c — alters a ledger's LMDB databases directly, the way an
+ * attacker or a broken disk would, for tests/e2e/core_cli.sh. Not part of
+ * libledger; the script builds it with
+ *
+ *     cc -o lmdb_poke tests/faults/lmdb_poke.c $(pkg-config --cflags --libs lmdb)
+ *
+ * Usage:
+ *   lmdb_poke DIR truncate N [keep-checkpoints]
+ *       Deletes the last N events and everything derived from them: their
+ *       entries, bodies, Merkle tree nodes, index records and (unless
+ *       keep-checkpoints) the checkpoints of larger sizes. What is left is
+ *       a consistent shorter log; only a record of the longer one (the
+ *       saved verify position, a trusted checkpoint) can reveal the cut.
+ *   lmdb_poke DIR flip-body SEQ
+ *       Flips one bit in the last byte of the stored body record of SEQ.
+ *
+ * Key layouts (docs/FORMAT.md): entries, bodies and checkpoints are keyed
+ * by a big-endian u64; tree by level byte ‖ be64 index; every index key
+ * ends with the event's be64 seq.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lmdb.h>
+
+static uint64_t
+rd_be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static int
+die(const char *what, int rc)
+{
+    fprintf(stderr, "lmdb_poke: %s: %s\n", what, mdb_strerror(rc));
+    return 1;
+}
+
+/* Deletes every record of db for which drop(key) says so. */
+static int
+sweep(MDB_txn *txn, const char *name, int (*drop)(const MDB_val *, uint64_t),
+      uint64_t size, unsigned long *n)
+{
+    MDB_dbi dbi;
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc = mdb_dbi_open(txn, name, 0, &dbi);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return die(name, rc);
+    if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
+        return die(name, rc);
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (drop(&k, size)) {
+            if ((rc = mdb_cursor_del(c, 0)) != 0)
+                return die(name, rc);
+            (*n)++;
+        }
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : die(name, rc);
+}
+
+static int
+drop_seq_key(const MDB_val *k, uint64_t size)
+{
+    return k->mv_size == 8 && rd_be64(k->mv_data) >= size;
+}
+
+static int
+drop_checkpoint(const MDB_val *k, uint64_t size)
+{
+    return k->mv_size == 8 && rd_be64(k->mv_data) > size;
+}
+
+static int
+drop_tree(const MDB_val *k, uint64_t size)
+{
+    const unsigned char *p = k->mv_data;
+    uint64_t end;
+    if (k->mv_size != 9 || p[0] > 63)
+        return 0;
+    end = (rd_be64(p + 1) + 1) << p[0];
+    return end > size;
+}
+
+static int
+drop_index(const MDB_val *k, uint64_t size)
+{
+    return k->mv_size >= 8 &&
+           rd_be64((const unsigned char *)k->mv_data + k->mv_size - 8) >=
+               size;
+}
+
+static int
+last_seq(MDB_txn *txn, uint64_t *size)
+{
+    MDB_dbi dbi;
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc = mdb_dbi_open(txn, "entries", 0, &dbi);
+    if (rc != 0)
+        return die("entries", rc);
+    if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
+        return die("entries", rc);
+    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    mdb_cursor_close(c);
+    if (rc != 0 || k.mv_size != 8)
+        return die("entries: last", rc ? rc : MDB_CORRUPTED);
+    *size = rd_be64(k.mv_data) + 1;
+    return 0;
+}
+
+static int
+truncate_log(MDB_txn *txn, uint64_t cut, int keep_checkpoints)
+{
+    static const char *const idx[] = {"idx.type", "idx.subject", "idx.run",
+                                      "idx.actor", "idx.time"};
+    unsigned long n = 0;
+    uint64_t size;
+    if (last_seq(txn, &size) != 0)
+        return 1;
+    if (cut >= size) {
+        fprintf(stderr, "lmdb_poke: the log has only %llu events\n",
+                (unsigned long long)size);
+        return 1;
+    }
+    size -= cut;
+    if (sweep(txn, "entries", drop_seq_key, size, &n) ||
+        sweep(txn, "bodies", drop_seq_key, size, &n) ||
+        sweep(txn, "tree", drop_tree, size, &n))
+        return 1;
+    for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++)
+        if (sweep(txn, idx[i], drop_index, size, &n))
+            return 1;
+    if (!keep_checkpoints &&
+        sweep(txn, "checkpoints", drop_checkpoint, size, &n))
+        return 1;
+    fprintf(stderr, "lmdb_poke: log cut to %llu events (%lu records)\n",
+            (unsigned long long)size, n);
+    return 0;
+}
+
+static int
+flip_body(MDB_txn *txn, uint64_t seq)
+{
+    MDB_dbi dbi;
+    MDB_val k, v, nv;
+    unsigned char key[8], *copy;
+    int rc;
+    for (int i = 7; i >= 0; i--) {
+        key[i] = (unsigned char)seq;
+        seq >>= 8;
+    }
+    k.mv_size = 8;
+    k.mv_data = key;
+    if ((rc = mdb_dbi_open(txn, "bodies", 0, &dbi)) != 0)
+        return die("bodies", rc);
+    if ((rc = mdb_get(txn, dbi, &k, &v)) != 0)
+        return die("bodies: get", rc);
+    copy = malloc(v.mv_size);
+    if (copy == NULL)
+        return 1;
+    memcpy(copy, v.mv_data, v.mv_size);
+    copy[v.mv_size - 1] ^= 1;
+    nv.mv_size = v.mv_size;
+    nv.mv_data = copy;
+    rc = mdb_put(txn, dbi, &k, &nv, 0);
+    free(copy);
+    return rc ? die("bodies: put", rc) : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    int rc, bad;
+
+    if (argc < 4 || (strcmp(argv[2], "truncate") != 0 &&
+                     strcmp(argv[2], "flip-body") != 0)) {
+        fprintf(stderr, "usage: lmdb_poke DIR truncate N [keep-checkpoints]"
+                        " | DIR flip-body SEQ\n");
+        return 64;
+    }
+    if ((rc = mdb_env_create(&env)) != 0 ||
+        (rc = mdb_env_set_maxdbs(env, 128)) != 0 ||
+        (rc = mdb_env_open(env, argv[1], 0, 0600)) != 0)
+        return die(argv[1], rc);
+    if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0)
+        return die("begin", rc);
+    if (strcmp(argv[2], "truncate") == 0)
+        bad = truncate_log(txn, strtoull(argv[3], NULL, 10),
+                           argc > 4 && strcmp(argv[4], "keep-checkpoints") == 0);
+    else
+        bad = flip_body(txn, strtoull(argv[3], NULL, 10));
+    if (bad) {
+        mdb_txn_abort(txn);
+        return 1;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        return die("commit", rc);
+    mdb_env_close(env);
+    return 0;
+}
