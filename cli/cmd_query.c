@@ -73,8 +73,8 @@ emit(struct out *o, struct ldg_txn *t, struct ldg_query_iter *it,
     const char *text;
     size_t len;
     int st = ldg_query_iter_body(it, &body);
-    int rc = ldg_query_render_body(o->r, t, ev, body, st == LDG_EERASED,
-                                   &text, &len);
+    int rc = ldg_query_render_body(o->r, t, ev, body, st == LDG_EERASED, &text,
+                                   &len);
     if (rc < 0) {
         cli_err(o->c, "%s", ldg_errmsg(ldg_txn_ledger(t)));
         return cli_exit_code(rc);
@@ -121,8 +121,8 @@ iter_error(struct cli *c, struct ldg_txn *t, int rc)
  * passes over the same snapshot, constant memory).
  */
 static int
-run_once(struct out *o, struct ldg_query *q, struct ldg_txn *t,
-         uint64_t limit, int reverse, uint64_t *last_seq)
+run_once(struct out *o, struct ldg_query *q, struct ldg_txn *t, uint64_t limit,
+         int reverse, uint64_t *last_seq)
 {
     struct ldg_query_iter *it = NULL;
     struct ldg_event ev;
@@ -190,8 +190,8 @@ print_cursor(struct out *o)
 
 /* Follow: wait for the log to grow, print what matches, repeat. */
 static int
-follow(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
-       uint64_t next, uint64_t cursor_lo)
+follow(struct out *o, struct ldg_ledger *l, struct ldg_query *q, uint64_t next,
+       uint64_t cursor_lo)
 {
     struct ldg_query_follow *f = NULL;
     int rc = ldg_query_follow_new(&f, ldg_dir(l));
@@ -317,9 +317,10 @@ cmd_query(struct cli *c, int argc, char **argv)
         }
     }
     if (c->out_name != NULL && ldg_query_format_parse(c->out_name, &fmt) < 0) {
-        cli_err(c, "unknown output format '%s' (use short, short-iso, "
-                   "short-precise, short-utc, verbose, json, json-pretty or "
-                   "cat)",
+        cli_err(c,
+                "unknown output format '%s' (use short, short-iso, "
+                "short-precise, short-utc, verbose, json, json-pretty or "
+                "cat)",
                 c->out_name);
         return EX_USAGE;
     }
@@ -437,8 +438,7 @@ int
 cmd_timeline(struct cli *c, int argc, char **argv)
 {
     static const struct option lo[] = {{"dir", required_argument, NULL, 'D'},
-                                       {"output", required_argument, NULL,
-                                        'o'},
+                                       {"output", required_argument, NULL, 'o'},
                                        {"help", no_argument, NULL, 'h'},
                                        {0}};
     static const char u[] = "timeline RUN [-o human|json|json-pretty]";
@@ -463,9 +463,11 @@ cmd_timeline(struct cli *c, int argc, char **argv)
     if (optind + 1 != argc)
         return usage(u);
     if (c->out == OUT_HUMAN && c->out_name != NULL &&
-        strcmp(c->out_name, "human") != 0 && strcmp(c->out_name, "short") != 0) {
-        cli_err(c, "unknown output format '%s' (use human, json or "
-                   "json-pretty)",
+        strcmp(c->out_name, "human") != 0 &&
+        strcmp(c->out_name, "short") != 0) {
+        cli_err(c,
+                "unknown output format '%s' (use human, json or "
+                "json-pretty)",
                 c->out_name);
         return EX_USAGE;
     }

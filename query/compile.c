@@ -164,8 +164,8 @@ value_needles(struct qvalue *v)
         rc = add_needle(&v->vneedles, &v->nvneedles,
                         json_integer((json_int_t)v->ival), none, 0);
     if (rc == 0 && v->is_num)
-        rc = add_needle(&v->vneedles, &v->nvneedles, json_real(v->dval),
-                        none, 0);
+        rc = add_needle(&v->vneedles, &v->nvneedles, json_real(v->dval), none,
+                        0);
     if (rc == 0 && strcmp(v->s, "true") == 0)
         rc = add_needle(&v->vneedles, &v->nvneedles, json_true(), none, 0);
     if (rc == 0 && strcmp(v->s, "false") == 0)
@@ -181,8 +181,7 @@ static int
 name_needle(struct qpred *p, const char *name)
 {
     static const uint8_t pair[3] = {0x92, 0xc4, 0x10};
-    return add_needle(&p->nneedles, &p->nnneedles, json_string(name), pair,
-                      3);
+    return add_needle(&p->nneedles, &p->nnneedles, json_string(name), pair, 3);
 }
 
 static int
@@ -198,8 +197,10 @@ split_path(struct qpred *p, char *err, size_t errcap)
     for (size_t i = 0; i < n; i++) {
         size_t k = strcspn(s, ".");
         if (k == 0) {
-            snprintf(err, errcap, "term 'body.%s': empty field name in the "
-                                  "path", p->name);
+            snprintf(err, errcap,
+                     "term 'body.%s': empty field name in the "
+                     "path",
+                     p->name);
             return LDG_EBADINPUT;
         }
         p->path[i] = strndup(s, k);
@@ -264,8 +265,7 @@ find_or_add_pred(struct qgroup *g, enum qfield f, const char *name)
 {
     struct qpred *np;
     for (size_t i = 0; i < g->n; i++)
-        if (g->p[i].f == f &&
-            (f != QF_BODY || strcmp(g->p[i].name, name) == 0))
+        if (g->p[i].f == f && (f != QF_BODY || strcmp(g->p[i].name, name) == 0))
             return &g->p[i];
     np = realloc(g->p, (g->n + 1) * sizeof *g->p);
     if (np == NULL)
@@ -397,8 +397,7 @@ cmp_pred(const void *a, const void *b)
 }
 
 static int
-close_group(struct ldg_query *q, struct qgroup *cur, char *err,
-            size_t errcap)
+close_group(struct ldg_query *q, struct qgroup *cur, char *err, size_t errcap)
 {
     struct qgroup *ng;
     if (cur->n == 0) {

@@ -67,7 +67,7 @@ struct ldg_query_iter {
     struct keyname *names;
     size_t nnames;
     struct ldg_query_stats st;
-    uint64_t size; /* of the log in t */
+    uint64_t size;     /* of the log in t */
     json_t *last_body; /* decoded while matching the last event returned */
     int last_state;    /* 1 decoded, -1 erased, 0 not looked at */
 };
@@ -109,8 +109,7 @@ key_seq(const struct src *s, const struct ldg_val *k, uint64_t *seq)
 /* Moves s to its next candidate starting from the cursor result rc/k/v.
  * Returns 1 if s has a current seq, 0 if exhausted, <0 on error. */
 static int
-settle(struct src *s, int reverse, int rc, struct ldg_val *k,
-       struct ldg_val *v)
+settle(struct src *s, int reverse, int rc, struct ldg_val *k, struct ldg_val *v)
 {
     for (;;) {
         uint64_t seq;
@@ -127,8 +126,7 @@ settle(struct src *s, int reverse, int rc, struct ldg_val *k,
             s->val = *v;
             return 1;
         }
-        rc = ldg_cursor_get(s->c, reverse ? LDG_PREV : LDG_NEXT, NULL, 0, k,
-                            v);
+        rc = ldg_cursor_get(s->c, reverse ? LDG_PREV : LDG_NEXT, NULL, 0, k, v);
     }
 }
 
@@ -162,8 +160,8 @@ static int
 src_advance(struct src *s, int reverse)
 {
     struct ldg_val k, v;
-    int rc = ldg_cursor_get(s->c, reverse ? LDG_PREV : LDG_NEXT, NULL, 0, &k,
-                            &v);
+    int rc =
+        ldg_cursor_get(s->c, reverse ? LDG_PREV : LDG_NEXT, NULL, 0, &k, &v);
     return settle(s, reverse, rc, &k, &v);
 }
 
@@ -295,8 +293,7 @@ expand_glob(struct ldg_query_iter *it, ldg_dbi db, const struct qvalue *v,
         const char *d = k.data;
         size_t vl = strnlen(d, k.len);
         char name[Q_VALUE_MAX + 1];
-        if (vl >= k.len || vl > Q_VALUE_MAX ||
-            memcmp(d, v->s, v->prefix) != 0)
+        if (vl >= k.len || vl > Q_VALUE_MAX || memcmp(d, v->s, v->prefix) != 0)
             break;
         memcpy(name, d, vl);
         name[vl] = '\0';
@@ -354,8 +351,8 @@ plan_index(struct ldg_query_iter *it, const struct qpred *p, const char *dbn,
         if (p->f == QF_RUN && p->v[i].s[0] == '\0')
             goto no; /* events without a run are not in idx.run */
         if (p->v[i].glob) {
-            rc = expand_glob(it, db, &p->v[i], Q_SOURCES_MAX - it->ns,
-                             &vals, &nvals);
+            rc = expand_glob(it, db, &p->v[i], Q_SOURCES_MAX - it->ns, &vals,
+                             &nvals);
             if (rc < 0)
                 goto out;
             if (rc == 1)
@@ -396,8 +393,7 @@ out:
 }
 
 static int
-plan_ids(struct ldg_query_iter *it, char *const *ids, uint64_t lo,
-         uint64_t hi)
+plan_ids(struct ldg_query_iter *it, char *const *ids, uint64_t lo, uint64_t hi)
 {
     ldg_dbi db;
     size_t n = 0;
@@ -415,8 +411,8 @@ plan_ids(struct ldg_query_iter *it, char *const *ids, uint64_t lo,
 }
 
 static int
-add_scan(struct ldg_query_iter *it, enum src_kind kind,
-         const struct qpred *bp, uint64_t lo, uint64_t hi)
+add_scan(struct ldg_query_iter *it, enum src_kind kind, const struct qpred *bp,
+         uint64_t lo, uint64_t hi)
 {
     struct src *s = add_src(it, kind, NULL, 0, lo, hi);
     if (s == NULL)
@@ -516,8 +512,7 @@ plan_group(struct ldg_query_iter *it, size_t gi, uint64_t lo, uint64_t hi)
             return add_scan(it, S_BODIES, p, lo, hi);
         }
     }
-    plan_note(it, lo == 0 && hi >= it->size - 1 ? "entries"
-                                                : "entries(range)");
+    plan_note(it, lo == 0 && hi >= it->size - 1 ? "entries" : "entries(range)");
     return add_scan(it, S_ENTRIES, NULL, lo, hi);
 }
 
@@ -646,8 +641,7 @@ resolve_actors(struct ldg_query_iter *it)
                         break;
                     have_keys = 1;
                 }
-                for (size_t k = 0; k < nkeys && n < p->nv + 16 * p->nv;
-                     k++) {
+                for (size_t k = 0; k < nkeys && n < p->nv + 16 * p->nv; k++) {
                     if (strcmp(keys[k].name, p->v[j].s) == 0) {
                         ids[n++] = strdup(keys[k].key_id);
                         found = 1;
@@ -854,9 +848,9 @@ ldg_query_iter_next(struct ldg_query_iter *it, struct ldg_event *ev)
                            "event %llu: %s (found through %s; run ledger "
                            "verify)",
                            (unsigned long long)seq, ldg_strerror(rc),
-                           s->kind == S_INDEX     ? "an index"
+                           s->kind == S_INDEX    ? "an index"
                            : s->kind == S_BODIES ? "the bodies"
-                                                  : "the entries");
+                                                 : "the entries");
             return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
         }
         /* every source positioned at seq moves on (duplicates) */

@@ -106,8 +106,7 @@ scalar_match(const json_t *v, const struct qvalue *qv)
     switch (json_typeof(v)) {
     case JSON_STRING:
         return json_string_length(v) == strlen(qv->s) &&
-               memcmp(json_string_value(v), qv->s, json_string_length(v)) ==
-                   0;
+               memcmp(json_string_value(v), qv->s, json_string_length(v)) == 0;
     case JSON_INTEGER:
         if (qv->is_int)
             return (int64_t)json_integer_value(v) == qv->ival;
@@ -207,8 +206,8 @@ subject_kind_match(const struct qpred *p, const char *subject)
 }
 
 static int
-pred_match(const struct qpred *p, const struct ldg_event *ev,
-           struct qbody *b, char *const *actor_ids)
+pred_match(const struct qpred *p, const struct ldg_event *ev, struct qbody *b,
+           char *const *actor_ids)
 {
     size_t i;
     switch (p->f) {
@@ -295,8 +294,8 @@ q_grep_compile(struct ldg_query *q, const char *pattern, char *err,
 
     if (!has_upper(pattern))
         opts |= PCRE2_CASELESS;
-    re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, opts,
-                       &code, &off, NULL);
+    re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, opts, &code,
+                       &off, NULL);
     if (re == NULL) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(code, msg, sizeof msg);
@@ -325,8 +324,8 @@ q_grep_free(struct ldg_query *q)
 }
 
 int
-q_grep(const struct ldg_query *q, const struct ldg_event *ev,
-       struct qbody *b, const char *actor_name)
+q_grep(const struct ldg_query *q, const struct ldg_event *ev, struct qbody *b,
+       const char *actor_name)
 {
     struct qbuf t;
     int rc;

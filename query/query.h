@@ -94,9 +94,9 @@ int ldg_query_iter_body(const struct ldg_query_iter *it, const json_t **body);
 
 /* Statistics of an iterator: the source it scans and events examined. */
 struct ldg_query_stats {
-    char plan[128];     /* e.g. "idx.run", "bodies+prefilter", "entries" */
-    uint64_t examined;  /* candidate events decoded and tested */
-    uint64_t matched;   /* events returned */
+    char plan[128];          /* e.g. "idx.run", "bodies+prefilter", "entries" */
+    uint64_t examined;       /* candidate events decoded and tested */
+    uint64_t matched;        /* events returned */
     uint64_t seq_lo, seq_hi; /* the seq window the sources were clipped to */
 };
 void ldg_query_iter_stats(const struct ldg_query_iter *it,
@@ -113,8 +113,8 @@ void ldg_query_cursor(const struct ldg_event *ev,
  * hash; *seq gets SEQ. LDG_EBADINPUT if malformed or if the hash differs
  * (the log changed, or the cursor is from another ledger), LDG_ENOTFOUND
  * if the log has no such event; err says which. */
-int ldg_query_cursor_check(struct ldg_txn *t, const char *cursor,
-                           uint64_t *seq, char *err, size_t errcap);
+int ldg_query_cursor_check(struct ldg_txn *t, const char *cursor, uint64_t *seq,
+                           char *err, size_t errcap);
 
 /* ------------------------------------------------------------ rendering -- */
 

@@ -35,10 +35,10 @@ struct needle {
 };
 
 struct qvalue {
-    char *s;          /* as given */
-    int glob;         /* contains * ? [ (type, subject) */
-    size_t prefix;    /* literal prefix length before the first glob char */
-    uint64_t lo, hi;  /* QF_SEQ range, inclusive */
+    char *s;            /* as given */
+    int glob;           /* contains * ? [ (type, subject) */
+    size_t prefix;      /* literal prefix length before the first glob char */
+    uint64_t lo, hi;    /* QF_SEQ range, inclusive */
     int is_int, is_num; /* VALUE reads as an integer / a number */
     int64_t ival;
     double dval;
@@ -48,8 +48,8 @@ struct qvalue {
 
 struct qpred {
     enum qfield f;
-    char *name;         /* QF_BODY: the field path as given ("a.b") */
-    char **path;        /* QF_BODY: path split at '.' */
+    char *name;  /* QF_BODY: the field path as given ("a.b") */
+    char **path; /* QF_BODY: path split at '.' */
     size_t npath;
     const char *const *fields; /* pack/model/route: body fields to test */
     struct qvalue *v;
@@ -81,9 +81,9 @@ struct qbody {
     struct ldg_txn *t;
     uint64_t seq;
     ldg_dbi bodies;
-    int have_raw;      /* 1 loaded, -1 absent (erased) */
+    int have_raw; /* 1 loaded, -1 absent (erased) */
     struct ldg_val raw;
-    int have_json;     /* 1 loaded, -1 erased */
+    int have_json; /* 1 loaded, -1 erased */
     json_t *json;
 };
 void qbody_init(struct qbody *b, struct ldg_txn *t, ldg_dbi bodies,

@@ -58,8 +58,8 @@ index_event(struct ldg_txn *t, const ldg_dbi db[5], const struct ldg_event *ev)
 int
 ldg_query_reindex(struct ldg_ledger *l)
 {
-    static const char *const names[5] = {"idx.type", "idx.subject",
-                                         "idx.run", "idx.actor", "idx.time"};
+    static const char *const names[5] = {"idx.type", "idx.subject", "idx.run",
+                                         "idx.actor", "idx.time"};
     struct ldg_txn *t = NULL;
     struct ldg_cursor *c = NULL;
     struct ldg_val k, v;
@@ -98,8 +98,9 @@ ldg_query_reindex(struct ldg_ledger *l)
             goto out;
         }
         if ((rc = index_event(t, db, &ev)) < 0) {
-            ldg_set_errmsg(l, "reindex: event %llu: cannot write the index: "
-                              "%s",
+            ldg_set_errmsg(l,
+                           "reindex: event %llu: cannot write the index: "
+                           "%s",
                            (unsigned long long)ev.seq, ldg_strerror(rc));
             goto out;
         }

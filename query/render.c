@@ -228,7 +228,7 @@ struct ldg_query_render {
     char last_time[64];
     time_t utc_sec; /* "YYYY-MM-DDTHH:MM:SS" of utc_sec (json) */
     char utc_base[32];
-    int given;             /* body supplied for this call: 1, -1 erased */
+    int given; /* body supplied for this call: 1, -1 erased */
     const json_t *given_body;
 };
 
@@ -355,19 +355,17 @@ short_time(struct ldg_query_render *r, uint64_t ts_ns, struct qbuf *b)
             strftime(z, sizeof z, "%z", &tm); /* +0100 -> +01:00 */
             if (strlen(z) == 5) {
                 size_t n = strlen(r->last_time);
-                snprintf(r->last_time + n, sizeof r->last_time - n,
-                         "%.3s:%.2s", z, z + 3);
+                snprintf(r->last_time + n, sizeof r->last_time - n, "%.3s:%.2s",
+                         z, z + 3);
             }
         } else {
-            strftime(r->last_time, sizeof r->last_time, "%b %d %H:%M:%S",
-                     &tm);
+            strftime(r->last_time, sizeof r->last_time, "%b %d %H:%M:%S", &tm);
         }
         r->last_sec = secs;
     }
     qbuf_puts(b, r->last_time);
     if (r->fmt == LDG_QFMT_SHORT_PRECISE)
-        qbuf_printf(b, ".%06u",
-                    (unsigned)(ts_ns % 1000000000u / 1000u));
+        qbuf_printf(b, ".%06u", (unsigned)(ts_ns % 1000000000u / 1000u));
 }
 
 /* ------------------------------------------------------------- summary -- */
@@ -386,8 +384,8 @@ static const struct {
     {"run.started", {"pack", "intent", "requested_by", NULL}},
     {"run.finished", {"status", "duration_ms", "error", NULL}},
     {"eval.result",
-     {"eval_id", "target", "candidate", "passed", "cases_passed",
-      "cases_total", NULL}},
+     {"eval_id", "target", "candidate", "passed", "cases_passed", "cases_total",
+      NULL}},
     {"model.state", {"model", "state", "reason", NULL}},
     {"pack.installed", {"pack", "version", NULL}},
 };
@@ -461,7 +459,8 @@ summary(struct qbuf *out, const struct ldg_event *ev, const json_t *body)
         if (lv != NULL && !skip_field(ev, lead[i], lv))
             summary_field(&s, lead[i], lv);
     }
-    json_object_foreach((json_t *)(uintptr_t)body, k, v) {
+    json_object_foreach((json_t *)(uintptr_t)body, k, v)
+    {
         int led = 0;
         for (size_t i = 0; lead != NULL && lead[i] != NULL && !led; i++)
             led = strcmp(lead[i], k) == 0;
@@ -553,8 +552,8 @@ render_verbose(struct ldg_query_render *r, struct ldg_txn *t,
         qbuf_printf(b, "    run=%s\n", ev->run);
     if (ev->has_parent)
         qbuf_printf(b, "    parent=%llu\n", (unsigned long long)ev->parent);
-    qbuf_printf(b, "    actor=%s%s%s%s\n", ev->actor, name[0] ? " (" : "",
-                name, name[0] ? ")" : "");
+    qbuf_printf(b, "    actor=%s%s%s%s\n", ev->actor, name[0] ? " (" : "", name,
+                name[0] ? ")" : "");
     qbuf_printf(b, "    ts=%llu\n", (unsigned long long)ev->ts_ns);
     ldg_hex(hex, ev->prev, 32);
     qbuf_printf(b, "    prev=%s\n", hex);
@@ -571,7 +570,8 @@ render_verbose(struct ldg_query_render *r, struct ldg_txn *t,
     }
     if (rc < 0)
         return rc;
-    json_object_foreach(body, k, v) {
+    json_object_foreach(body, k, v)
+    {
         qbuf_printf(b, "    body.%s=", k);
         verbose_value(b, v);
         qbuf_add(b, "\n", 1);

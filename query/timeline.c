@@ -88,14 +88,13 @@ walk_index(struct ldg_txn *t, const char *db_name, const char *value,
     if (reverse) {
         if (rc == LDG_ENOTFOUND)
             rc = ldg_cursor_get(c, LDG_LAST, NULL, 0, &k, &v);
-        else if (rc == 0 && !(k.len == n + 9 && memcmp(k.data, key, n + 1) ==
-                                                    0 &&
-                              rd64((const uint8_t *)k.data + n + 1) <= hi))
+        else if (rc == 0 &&
+                 !(k.len == n + 9 && memcmp(k.data, key, n + 1) == 0 &&
+                   rd64((const uint8_t *)k.data + n + 1) <= hi))
             rc = ldg_cursor_get(c, LDG_PREV, NULL, 0, &k, &v);
     }
-    for (; rc == 0;
-         rc = ldg_cursor_get(c, reverse ? LDG_PREV : LDG_NEXT, NULL, 0, &k,
-                             &v)) {
+    for (; rc == 0; rc = ldg_cursor_get(c, reverse ? LDG_PREV : LDG_NEXT, NULL,
+                                        0, &k, &v)) {
         uint64_t seq;
         if (k.len != n + 9 || memcmp(k.data, key, n + 1) != 0)
             break;
@@ -121,10 +120,10 @@ struct tl {
     /* counts */
     uint64_t steps, steps_failed, routes, fallbacks, policies, denials;
     /* permissions / routes at start */
-    json_t *perms;       /* object "group\x1fscope" -> entry */
-    json_t *routes_set;  /* object route -> true */
-    json_t *version;     /* latest pack.installed/upgraded body */
-    json_t *evals;       /* object target -> entry */
+    json_t *perms;      /* object "group\x1fscope" -> entry */
+    json_t *routes_set; /* object route -> true */
+    json_t *version;    /* latest pack.installed/upgraded body */
+    json_t *evals;      /* object target -> entry */
     size_t targets_left;
     int err;
 };
@@ -253,16 +252,17 @@ on_pack_event(void *ctx, uint64_t seq)
         return 1;
     }
     if (ev.type[0] == 'p' && ev.type[1] == 'a') { /* pack.* */
-        json_t *routes = json_object_get(json_object_get(body, "requires"),
-                                         "routes"), *r;
+        json_t *routes =
+                   json_object_get(json_object_get(body, "requires"), "routes"),
+               *r;
         size_t i;
         json_decref(tl->version);
-        tl->version = json_pack("{s:s, s:O?, s:o}", "type", ev.type, "version",
-                                json_object_get(body, ev.type[5] == 'u'
-                                                          ? "to"
-                                                          : "version"),
-                                "seq", u64s(seq));
-        json_array_foreach(routes, i, r) {
+        tl->version = json_pack(
+            "{s:s, s:O?, s:o}", "type", ev.type, "version",
+            json_object_get(body, ev.type[5] == 'u' ? "to" : "version"), "seq",
+            u64s(seq));
+        json_array_foreach(routes, i, r)
+        {
             if (json_is_string(r) &&
                 json_object_size(tl->routes_set) < TL_ROUTES_MAX)
                 json_object_set_new(tl->routes_set, json_string_value(r),
@@ -275,8 +275,8 @@ on_pack_event(void *ctx, uint64_t seq)
         json_t *p;
         if (g != NULL && s != NULL) {
             snprintf(key, sizeof key, "%s\x1f%s", g, s);
-            p = json_pack("{s:s, s:s, s:s, s:o, s:o}", "group", g, "scope",
-                          s, "state", ev.type + 11, "seq", u64s(seq), "time",
+            p = json_pack("{s:s, s:s, s:s, s:o, s:o}", "group", g, "scope", s,
+                          "state", ev.type + 11, "seq", u64s(seq), "time",
                           time_str(ev.ts_ns));
             if (p != NULL) {
                 static const char *const extra[] = {"by", "tier", "reason",
@@ -357,9 +357,9 @@ on_eval(void *ctx, uint64_t seq)
     e = json_pack("{s:s, s:o, s:o}", "target", ev.subject, "seq", u64s(seq),
                   "time", time_str(ev.ts_ns));
     if (e != NULL && body != NULL) {
-        static const char *const keep[] = {"eval_id", "suite", "candidate",
-                                           "passed", "cases_passed",
-                                           "cases_total", "metrics"};
+        static const char *const keep[] = {
+            "eval_id",      "suite",       "candidate", "passed",
+            "cases_passed", "cases_total", "metrics"};
         for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
             json_t *x = json_object_get(body, keep[i]);
             if (x != NULL)
@@ -388,23 +388,24 @@ context_at_start(struct tl *tl, uint64_t before)
     if (tl->pack[0] == '\0' || before == 0)
         return 0;
     snprintf(subj, sizeof subj, "pack:%s", tl->pack);
-    rc = walk_index(tl->t, "idx.subject", subj, 0, before - 1, 0,
-                    on_pack_event, tl);
+    rc = walk_index(tl->t, "idx.subject", subj, 0, before - 1, 0, on_pack_event,
+                    tl);
     if (rc == 0 && tl->err == 0)
         rc = walk_index(tl->t, "idx.type", "route.declared", 0, before - 1, 0,
                         on_route_declared, tl);
     if (rc < 0 || tl->err)
         return rc < 0 ? rc : tl->err;
     /* targets: route:R for each route, and the pack itself */
-    json_object_foreach(tl->routes_set, k, v) {
+    json_object_foreach(tl->routes_set, k, v)
+    {
         char target[Q_VALUE_MAX + 8];
         snprintf(target, sizeof target, "route:%s", k);
         json_object_set_new(tl->evals, target, json_null());
     }
     json_object_set_new(tl->evals, subj, json_null());
     tl->targets_left = json_object_size(tl->evals);
-    rc = walk_index(tl->t, "idx.type", "eval.result", 0, before - 1, 1,
-                    on_eval, tl);
+    rc = walk_index(tl->t, "idx.type", "eval.result", 0, before - 1, 1, on_eval,
+                    tl);
     if (rc < 0 || tl->err)
         return rc < 0 ? rc : tl->err;
 
@@ -412,12 +413,13 @@ context_at_start(struct tl *tl, uint64_t before)
     json_object_foreach(tl->perms, k, v) json_array_append(arr, v);
     json_object_set_new(tl->root, "permissions", arr);
     arr = json_array();
-    json_object_foreach(tl->evals, k, v) {
+    json_object_foreach(tl->evals, k, v)
+    {
         if (!json_is_null(v))
             json_array_append(arr, v);
         else if (strncmp(k, "route:", 6) == 0)
-            json_array_append_new(arr, json_pack("{s:s, s:b}", "target", k,
-                                                 "none", 1));
+            json_array_append_new(
+                arr, json_pack("{s:s, s:b}", "target", k, "none", 1));
     }
     json_object_set_new(tl->root, "evals", arr);
     arr = json_array();
@@ -438,53 +440,53 @@ finish(struct tl *tl)
     size_t i;
     json_t *e, *end = NULL;
 
-    json_array_foreach(tl->events, i, e) {
-        uint64_t ts = strtoull(json_string_value(json_object_get(e, "ts")),
-                               NULL, 10);
+    json_array_foreach(tl->events, i, e)
+    {
+        uint64_t ts =
+            strtoull(json_string_value(json_object_get(e, "ts")), NULL, 10);
         json_int_t rel = ts >= base ? (json_int_t)((ts - base) / 1000)
                                     : -(json_int_t)((base - ts) / 1000);
         json_object_set_new(e, "rel_us", json_integer(rel));
         if (jstr_is(e, "kind", "end"))
             end = e;
     }
-    json_object_set_new(tl->root, "start",
-                        tl->have_start
-                            ? json_pack("{s:o, s:o, s:o}", "seq",
-                                        u64s(tl->start_seq), "ts",
-                                        u64s(tl->start_ts), "time",
-                                        time_str(tl->start_ts))
-                            : json_null());
+    json_object_set_new(
+        tl->root, "start",
+        tl->have_start
+            ? json_pack("{s:o, s:o, s:o}", "seq", u64s(tl->start_seq), "ts",
+                        u64s(tl->start_ts), "time", time_str(tl->start_ts))
+            : json_null());
     if (end != NULL) {
         json_t *body = json_object_get(end, "body");
         if (json_is_string(json_object_get(body, "status")))
             status = json_string_value(json_object_get(body, "status"));
         else
             status = "finished";
-        json_object_set_new(
-            tl->root, "end",
-            json_pack("{s:O, s:O, s:O, s:O, s:O?, s:O?}", "seq",
-                      json_object_get(end, "seq"), "ts",
-                      json_object_get(end, "ts"), "time",
-                      json_object_get(end, "time"), "rel_us",
-                      json_object_get(end, "rel_us"), "duration_ms",
-                      json_object_get(body, "duration_ms"), "error",
-                      json_object_get(body, "error")));
+        json_object_set_new(tl->root, "end",
+                            json_pack("{s:O, s:O, s:O, s:O, s:O?, s:O?}", "seq",
+                                      json_object_get(end, "seq"), "ts",
+                                      json_object_get(end, "ts"), "time",
+                                      json_object_get(end, "time"), "rel_us",
+                                      json_object_get(end, "rel_us"),
+                                      "duration_ms",
+                                      json_object_get(body, "duration_ms"),
+                                      "error", json_object_get(body, "error")));
     } else {
         json_object_set_new(tl->root, "end", json_null());
     }
     json_object_set_new(tl->root, "status", json_string(status));
-    json_object_set_new(tl->root, "span_us",
-                        json_integer((json_int_t)((tl->last_ts - base) /
-                                                  1000)));
     json_object_set_new(
-        tl->root, "counts",
-        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "events",
-                  (json_int_t)tl->nevents, "steps", (json_int_t)tl->steps,
-                  "steps_failed", (json_int_t)tl->steps_failed,
-                  "route_decisions", (json_int_t)tl->routes, "fallbacks",
-                  (json_int_t)tl->fallbacks, "policy_decisions",
-                  (json_int_t)tl->policies, "denials",
-                  (json_int_t)tl->denials));
+        tl->root, "span_us",
+        json_integer((json_int_t)((tl->last_ts - base) / 1000)));
+    json_object_set_new(tl->root, "counts",
+                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                                  "events", (json_int_t)tl->nevents, "steps",
+                                  (json_int_t)tl->steps, "steps_failed",
+                                  (json_int_t)tl->steps_failed,
+                                  "route_decisions", (json_int_t)tl->routes,
+                                  "fallbacks", (json_int_t)tl->fallbacks,
+                                  "policy_decisions", (json_int_t)tl->policies,
+                                  "denials", (json_int_t)tl->denials));
     json_object_set_new(tl->root, "truncated",
                         json_boolean(tl->nevents > TL_EVENTS_MAX));
 }
@@ -519,9 +521,9 @@ ldg_query_timeline(struct ldg_txn *t, const char *run, json_t **out)
     /* jansson keeps insertion order: fix the order of the keys now */
     {
         static const char *const order[] = {
-            "run",    "pack",        "pack_version", "status", "start",
-            "end",    "span_us",     "counts",       "permissions",
-            "evals",  "routes",      "events",       "truncated"};
+            "run",    "pack",    "pack_version", "status",      "start",
+            "end",    "span_us", "counts",       "permissions", "evals",
+            "routes", "events",  "truncated"};
         for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
             json_object_set_new(tl.root, order[i], json_null());
     }
@@ -602,8 +604,7 @@ event_line(struct qbuf *b, const json_t *e)
               jstr_is(body, "outcome", "error");
 
     qbuf_printf(b, "%s %+10.3fs  #%-8s %-7s", bad ? "!" : " ",
-                (double)json_integer_value(json_object_get(e, "rel_us")) /
-                    1e6,
+                (double)json_integer_value(json_object_get(e, "rel_us")) / 1e6,
                 sget(e, "seq"), deny ? "DENY" : kind);
     if (body == NULL) {
         qbuf_printf(b, "  %s [body erased]\n", sget(e, "type"));
@@ -626,10 +627,12 @@ event_line(struct qbuf *b, const json_t *e)
                             json_object_get(body, "duration_ms")));
         if (json_array_size(arts) > 0) {
             qbuf_puts(b, "  artifacts:");
-            json_array_foreach(arts, i, a) {
-                qbuf_printf(b, " %s", json_is_string(json_object_get(a, "name"))
-                                          ? sget(a, "name")
-                                          : "?");
+            json_array_foreach(arts, i, a)
+            {
+                qbuf_printf(b, " %s",
+                            json_is_string(json_object_get(a, "name"))
+                                ? sget(a, "name")
+                                : "?");
                 if (json_is_string(json_object_get(a, "sha256")))
                     qbuf_printf(b, " (%.12s)", sget(a, "sha256"));
             }
@@ -697,7 +700,8 @@ ldg_query_timeline_text(const json_t *tl, char **out)
                     sget(tl, "pack"));
         if (json_array_size(v) == 0)
             qbuf_puts(&b, "  (none recorded)\n");
-        json_array_foreach(v, i, e) {
+        json_array_foreach(v, i, e)
+        {
             const char *st = sget(e, "state");
             int bad = strcmp(st, "denied") == 0 || strcmp(st, "revoked") == 0;
             qbuf_printf(&b, "%s %-10s %-12s %-28s", bad ? "!" : " ",
@@ -714,7 +718,8 @@ ldg_query_timeline_text(const json_t *tl, char **out)
         qbuf_puts(&b, "\nevals in force at the start:\n");
         if (json_array_size(v) == 0)
             qbuf_puts(&b, "  (none recorded)\n");
-        json_array_foreach(v, i, e) {
+        json_array_foreach(v, i, e)
+        {
             if (json_is_true(json_object_get(e, "none"))) {
                 qbuf_printf(&b, "! %-32s no eval before the start\n",
                             sget(e, "target"));
@@ -722,11 +727,10 @@ ldg_query_timeline_text(const json_t *tl, char **out)
             }
             qbuf_printf(&b, "%s %-32s %s %s %s %s",
                         json_is_true(json_object_get(e, "passed")) ? " " : "!",
-                        sget(e, "target"), sget(e, "eval_id"),
-                        sget(e, "suite"), sget(e, "candidate"),
-                        json_is_true(json_object_get(e, "passed"))
-                            ? "passed"
-                            : "FAILED");
+                        sget(e, "target"), sget(e, "eval_id"), sget(e, "suite"),
+                        sget(e, "candidate"),
+                        json_is_true(json_object_get(e, "passed")) ? "passed"
+                                                                   : "FAILED");
             if (json_is_integer(json_object_get(e, "cases_passed")) &&
                 json_is_integer(json_object_get(e, "cases_total")))
                 qbuf_printf(&b, " %lld/%lld",

@@ -75,7 +75,7 @@ static const struct unit units[] = {
 };
 
 static const char *const wdays[7][2] = {
-    {"Sun", "Sunday"},   {"Mon", "Monday"}, {"Tue", "Tuesday"},
+    {"Sun", "Sunday"},    {"Mon", "Monday"},   {"Tue", "Tuesday"},
     {"Wed", "Wednesday"}, {"Thu", "Thursday"}, {"Fri", "Friday"},
     {"Sat", "Saturday"}};
 
@@ -245,8 +245,8 @@ struct abs {
     int y, mo, d, h, mi, s;
     uint64_t frac_ns;
     enum zone zone;
-    int isdst;       /* for Z_LOCAL: -1 unknown, 0/1 from a zone name */
-    int offset_sec;  /* for Z_OFFSET: east of UTC */
+    int isdst;      /* for Z_LOCAL: -1 unknown, 0/1 from a zone name */
+    int offset_sec; /* for Z_OFFSET: east of UTC */
 };
 
 static int
@@ -268,8 +268,8 @@ static int
 parse_zone(const char *p, struct abs *a)
 {
     int hh = 0, mm = 0, sign;
-    if (strcmp(p, "UTC") == 0 || strcmp(p, "GMT") == 0 ||
-        strcmp(p, "Z") == 0 || strcmp(p, "z") == 0) {
+    if (strcmp(p, "UTC") == 0 || strcmp(p, "GMT") == 0 || strcmp(p, "Z") == 0 ||
+        strcmp(p, "z") == 0) {
         a->zone = Z_OFFSET;
         a->offset_sec = 0;
         return 0;
@@ -377,8 +377,8 @@ abs_to_ns(const struct abs *a, int64_t *secs_out)
 {
     if (a->zone == Z_OFFSET) {
         int64_t days = days_from_civil(a->y, a->mo, a->d);
-        *secs_out = days * 86400 + a->h * 3600 + a->mi * 60 + a->s -
-                    a->offset_sec;
+        *secs_out =
+            days * 86400 + a->h * 3600 + a->mi * 60 + a->s - a->offset_sec;
         return 0;
     } else {
         struct tm tm;

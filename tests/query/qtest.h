@@ -46,8 +46,8 @@ q_append(struct ldg_ledger *l, const char *type, const char *subject,
  * a negative code from compile (with err) or the iterator. */
 static inline int
 q_collect(struct ldg_ledger *l, int n, const char *const *terms,
-          const char *since, const char *until, unsigned flags,
-          uint64_t *out, size_t cap, char *err, size_t errcap)
+          const char *since, const char *until, unsigned flags, uint64_t *out,
+          size_t cap, char *err, size_t errcap)
 {
     struct ldg_query *q = NULL;
     struct ldg_query_iter *it = NULL;
@@ -56,8 +56,8 @@ q_collect(struct ldg_ledger *l, int n, const char *const *terms,
     size_t k = 0;
     int rc;
 
-    rc = ldg_query_compile(&q, n, (char *const *)(uintptr_t)terms, since,
-                           until, err, errcap);
+    rc = ldg_query_compile(&q, n, (char *const *)(uintptr_t)terms, since, until,
+                           err, errcap);
     if (rc < 0)
         return rc;
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
@@ -101,7 +101,7 @@ q_load_pdf_ops(struct ldg_ledger *l)
 }
 
 #define TERMS(...) ((const char *const[]){__VA_ARGS__})
-#define NTERMS(...) ((int)(sizeof((const char *const[]){__VA_ARGS__}) / \
-                           sizeof(const char *)))
+#define NTERMS(...)                                                            \
+    ((int)(sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)))
 
 #endif

@@ -33,16 +33,15 @@ compile_bad(int n, const char *const *terms, const char *since,
 }
 
 #define OK(...) compile_ok(NTERMS(__VA_ARGS__), TERMS(__VA_ARGS__))
-#define BAD(why, ...)                                                        \
+#define BAD(why, ...)                                                          \
     compile_bad(NTERMS(__VA_ARGS__), TERMS(__VA_ARGS__), NULL, NULL, why)
 
 static void
 test_compile__same_field_merges_different_fields_sort_envelope_first(
     void **state)
 {
-    struct ldg_query *q =
-        OK("body.status=ok", "type=a", "run=R", "type=b", "body.status=x",
-           "body.n=1", "pack=p", "seq=3");
+    struct ldg_query *q = OK("body.status=ok", "type=a", "run=R", "type=b",
+                             "body.status=x", "body.n=1", "pack=p", "seq=3");
     (void)state;
     assert_int_equal(q->ng, 1);
     assert_int_equal(q->g[0].n, 6);
@@ -166,15 +165,14 @@ test_compile__times_are_checked(void **state)
     compile_bad(0, NULL, "next tuesday", NULL, "bad time 'next tuesday'");
     compile_bad(0, NULL, NULL, "2026-02-30", "no such date");
     compile_bad(0, NULL, "@200", "@100", "is after --until");
-    assert_int_equal(ldg_query_compile(&q, 0, NULL, "@100", "@200.5", err,
-                                       sizeof err),
-                     0);
+    assert_int_equal(
+        ldg_query_compile(&q, 0, NULL, "@100", "@200.5", err, sizeof err), 0);
     assert_int_equal(q->since_ns, 100000000000ull);
     assert_int_equal(q->until_ns, 200500000000ull);
     ldg_query_free(q);
-    assert_int_equal(ldg_query_compile(NULL, 0, NULL, NULL, NULL, err,
-                                       sizeof err),
-                     LDG_EINVAL);
+    assert_int_equal(
+        ldg_query_compile(NULL, 0, NULL, NULL, NULL, err, sizeof err),
+        LDG_EINVAL);
     ldg_query_free(NULL);
 }
 
@@ -184,7 +182,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(
             test_compile__same_field_merges_different_fields_sort_envelope_first),
-        cmocka_unit_test(test_compile__plus_makes_groups_and_no_terms_match_all),
+        cmocka_unit_test(
+            test_compile__plus_makes_groups_and_no_terms_match_all),
         cmocka_unit_test(test_compile__globs_and_literal_prefix),
         cmocka_unit_test(test_compile__seq_forms),
         cmocka_unit_test(

@@ -44,7 +44,8 @@ expect(struct ldg_ledger *l, int n, const char *const *terms, unsigned flags,
     uint64_t got[MAXR];
     char err[512] = "";
     int k = q_collect(l, n, terms, NULL, NULL, flags, got, MAXR, err,
-                      sizeof err), nw = 0;
+                      sizeof err),
+        nw = 0;
     if (k < 0)
         fail_msg("query failed: %d %s %s", k, err, ldg_errmsg(l));
     while (want[nw] >= 0)
@@ -56,16 +57,18 @@ expect(struct ldg_ledger *l, int n, const char *const *terms, unsigned flags,
             for (int j = 0; j < k && at < sizeof line - 24; j++)
                 at += (size_t)snprintf(line + at, sizeof line - at, "%llu ",
                                        (unsigned long long)got[j]);
-            fail_msg("query '%s'...: got %d results [%s], want %d", terms[0],
-                     k, line, nw);
+            fail_msg("query '%s'...: got %d results [%s], want %d", terms[0], k,
+                     line, nw);
         }
     }
 }
 
-#define EXPECT(l, flags, want, ...)                                          \
-    expect(l, NTERMS(__VA_ARGS__), TERMS(__VA_ARGS__), flags,                \
-           (const int[])want)
-#define L(...) {__VA_ARGS__, -1}
+#define EXPECT(l, flags, want, ...)                                            \
+    expect(l, NTERMS(__VA_ARGS__), TERMS(__VA_ARGS__), flags, (const int[])want)
+#define L(...)                                                                 \
+    {                                                                          \
+        __VA_ARGS__, -1                                                        \
+    }
 
 static void
 test_iter__run_uses_run_index_and_examines_only_matches(void **state)
@@ -80,8 +83,8 @@ test_iter__run_uses_run_index_and_examines_only_matches(void **state)
     const char *terms[] = {"run=R-0001"};
 
     EXPECT(f->l, 0, L(23, 24, 25, 26, 27, 29, 30, 31), "run=R-0001");
-    assert_int_equal(ldg_query_compile(&q, 1, (char *const *)(uintptr_t)terms, NULL,
-                                       NULL, err, sizeof err),
+    assert_int_equal(ldg_query_compile(&q, 1, (char *const *)(uintptr_t)terms,
+                                       NULL, NULL, err, sizeof err),
                      0);
     assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
     assert_int_equal(ldg_query_iter_new(&it, q, t, 0), 0);
@@ -101,8 +104,8 @@ test_iter__type_glob_and_or_of_same_field(void **state)
 {
     struct fx *f = *state;
     EXPECT(f->l, 0, L(18, 19, 26, 29), "type=route.*");
-    EXPECT(f->l, 0, L(10, 11, 12, 13, 14, 15, 16, 17, 31),
-           "type=permission.*", "type=run.finished");
+    EXPECT(f->l, 0, L(10, 11, 12, 13, 14, 15, 16, 17, 31), "type=permission.*",
+           "type=run.finished");
     EXPECT(f->l, 0, L(6, 7, 28), "type=model.state");
     EXPECT(f->l, 0, L(6, 7, 28), "type=m?del.st[a]te");
 }
@@ -120,8 +123,8 @@ static void
 test_iter__plus_starts_an_or_group(void **state)
 {
     struct fx *f = *state;
-    EXPECT(f->l, 0, L(25, 27, 30, 31), "body.status=ok", "+",
-           "type=run.policy", "body.decision=deny");
+    EXPECT(f->l, 0, L(25, 27, 30, 31), "body.status=ok", "+", "type=run.policy",
+           "body.decision=deny");
     EXPECT(f->l, 0, L(1, 31), "seq=1", "+", "type=run.finished");
 }
 
@@ -212,8 +215,8 @@ test_iter__restrict_bounds_the_seq_window(void **state)
     uint64_t want[] = {25, 26, 27, 29}, n = 0;
     char err[64];
 
-    assert_int_equal(ldg_query_compile(&q, 1, (char *const *)(uintptr_t)terms, NULL,
-                                       NULL, err, sizeof err),
+    assert_int_equal(ldg_query_compile(&q, 1, (char *const *)(uintptr_t)terms,
+                                       NULL, NULL, err, sizeof err),
                      0);
     ldg_query_restrict(q, 25, 29);
     assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
@@ -251,7 +254,8 @@ plan_of(struct ldg_ledger *l, int n, const char *const *terms,
     ldg_query_free(q);
 }
 
-#define PLAN(l, want, ...) plan_of(l, NTERMS(__VA_ARGS__), TERMS(__VA_ARGS__), want)
+#define PLAN(l, want, ...)                                                     \
+    plan_of(l, NTERMS(__VA_ARGS__), TERMS(__VA_ARGS__), want)
 
 static void
 test_iter__planner_prefers_run_subject_type_actor_body(void **state)
@@ -283,8 +287,8 @@ test_iter__body_prefilter_skips_records_without_the_bytes(void **state)
     ldg_dbi bodies;
     uint64_t compressed = 0;
     char err[64];
-    assert_int_equal(ldg_query_compile(&q, 1, (char *const *)(uintptr_t)terms, NULL,
-                                       NULL, err, sizeof err),
+    assert_int_equal(ldg_query_compile(&q, 1, (char *const *)(uintptr_t)terms,
+                                       NULL, NULL, err, sizeof err),
                      0);
     assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
     /* records stored as zstd frames (flag 1) cannot be prefiltered */
@@ -350,8 +354,7 @@ test_iter__erased_body_fails_body_terms_but_keeps_envelope(void **state)
     q_append(f->l, "body.erased", NULL, NULL, NULL, body);
     EXPECT(f->l, 0, L(30, 31), "body.status=ok");
     EXPECT(f->l, 0, L(23, 24, 25, 26, 27, 29, 30, 31), "run=R-0001");
-    EXPECT(f->l, 0, L(25), "run=R-0001", "type=run.step",
-           "seq=20..26");
+    EXPECT(f->l, 0, L(25), "run=R-0001", "type=run.step", "seq=20..26");
 }
 
 static void
@@ -366,17 +369,16 @@ test_iter__grep_smart_case_over_the_event_text(void **state)
     const struct {
         const char *re;
         int n;
-    } cases[] = {{"deny", 1},             /* 27: decision=deny */
-                 {"DENY", 0},             /* uppercase: case-sensitive */
+    } cases[] = {{"deny", 1},              /* 27: decision=deny */
+                 {"DENY", 0},              /* uppercase: case-sensitive */
                  {"\"fallback\":true", 1}, /* 29 */
                  {"primary (offline|available)", 2},
                  {"^run\\.step run:R-0001", 2},
                  {"actor=log", 32}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int n = 0;
-        assert_int_equal(ldg_query_compile(&q, 0, NULL, NULL, NULL, err,
-                                           sizeof err),
-                         0);
+        assert_int_equal(
+            ldg_query_compile(&q, 0, NULL, NULL, NULL, err, sizeof err), 0);
         assert_int_equal(ldg_query_set_grep(q, cases[i].re, err, sizeof err),
                          0);
         assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
@@ -390,9 +392,8 @@ test_iter__grep_smart_case_over_the_event_text(void **state)
         ldg_txn_abort(t);
         ldg_query_free(q);
     }
-    assert_int_equal(ldg_query_compile(&q, 0, NULL, NULL, NULL, err,
-                                       sizeof err),
-                     0);
+    assert_int_equal(
+        ldg_query_compile(&q, 0, NULL, NULL, NULL, err, sizeof err), 0);
     assert_int_equal(ldg_query_set_grep(q, "(unclosed", err, sizeof err),
                      LDG_EBADINPUT);
     assert_non_null(strstr(err, "(unclosed"));
@@ -413,8 +414,7 @@ test_iter__cursor_round_trip_and_mismatch(void **state)
     ldg_query_cursor(&ev, cur);
     assert_int_equal(strncmp(cur, "26:", 3), 0);
     assert_int_equal(strlen(cur), 3 + 16);
-    assert_int_equal(ldg_query_cursor_check(t, cur, &seq, err, sizeof err),
-                     0);
+    assert_int_equal(ldg_query_cursor_check(t, cur, &seq, err, sizeof err), 0);
     assert_int_equal(seq, 26);
     /* same seq, another hash: the log changed */
     snprintf(bad, sizeof bad, "%s", cur);
@@ -428,9 +428,9 @@ test_iter__cursor_round_trip_and_mismatch(void **state)
     assert_int_equal(ldg_query_cursor_check(t, "26", &seq, err, sizeof err),
                      LDG_EBADINPUT);
     assert_non_null(strstr(err, "malformed"));
-    assert_int_equal(ldg_query_cursor_check(t, "x:0123456789abcdef", &seq,
-                                            err, sizeof err),
-                     LDG_EBADINPUT);
+    assert_int_equal(
+        ldg_query_cursor_check(t, "x:0123456789abcdef", &seq, err, sizeof err),
+        LDG_EBADINPUT);
     ldg_txn_abort(t);
 }
 
@@ -494,8 +494,10 @@ test_iter__since_until_become_a_seq_window(void **state)
         clock = base + (uint64_t)i * 1000000000u;
         q_append(l, "x.t", NULL, NULL, NULL, "{}");
     }
-    snprintf(s1, sizeof s1, "@%llu", (unsigned long long)(base / 1000000000u + 3));
-    snprintf(s2, sizeof s2, "@%llu", (unsigned long long)(base / 1000000000u + 6));
+    snprintf(s1, sizeof s1, "@%llu",
+             (unsigned long long)(base / 1000000000u + 3));
+    snprintf(s2, sizeof s2, "@%llu",
+             (unsigned long long)(base / 1000000000u + 6));
     k = q_collect(l, 0, NULL, s1, s2, 0, got, 64, err, sizeof err);
     assert_int_equal(k, 4); /* 3,4,5,6: both ends inclusive */
     assert_int_equal(got[0], 3);
@@ -508,10 +510,12 @@ test_iter__since_until_become_a_seq_window(void **state)
     assert_int_equal(k, 5); /* 6..10 */
     k = q_collect(l, 0, NULL, NULL, s1, 0, got, 64, err, sizeof err);
     assert_int_equal(k, 4); /* 0..3 */
-    snprintf(s1, sizeof s1, "@%llu.5", (unsigned long long)(base / 1000000000u + 3));
+    snprintf(s1, sizeof s1, "@%llu.5",
+             (unsigned long long)(base / 1000000000u + 3));
     k = q_collect(l, 0, NULL, s1, s2, 0, got, 64, err, sizeof err);
     assert_int_equal(k, 3); /* 4,5,6 */
-    snprintf(s1, sizeof s1, "@%llu", (unsigned long long)(base / 1000000000u + 99));
+    snprintf(s1, sizeof s1, "@%llu",
+             (unsigned long long)(base / 1000000000u + 99));
     k = q_collect(l, 0, NULL, s1, NULL, 0, got, 64, err, sizeof err);
     assert_int_equal(k, 0);
     k = q_collect(l, 0, NULL, "@1", "@2", 0, got, 64, err, sizeof err);
@@ -523,7 +527,7 @@ test_iter__since_until_become_a_seq_window(void **state)
 /* ------------------------------------------------------- model test -- */
 
 static const char *const m_types[] = {"x.a.one", "x.a.two", "x.b.one", "x.c"};
-static const char *const m_subjects[] = {"kind:a",  "kind:b",  "pack:p1",
+static const char *const m_subjects[] = {"kind:a",  "kind:b",   "pack:p1",
                                          "pack:p2", "model:m1", "route:r1",
                                          "route:r2"};
 static const char *const m_runs[] = {NULL, "R1", "R2", "R3"};
@@ -583,9 +587,8 @@ static void
 random_term(char *out, size_t cap, char ids[3][LDG_KEYID_LEN + 1],
             uint64_t size)
 {
-    static const char *const type_pats[] = {"x.a.one", "x.c", "x.a.*",
-                                            "x.*.one", "x.[ab].t*",
-                                            "key.added"};
+    static const char *const type_pats[] = {
+        "x.a.one", "x.c", "x.a.*", "x.*.one", "x.[ab].t*", "key.added"};
     static const char *const subj_pats[] = {"kind:a", "pack:p2", "pack:*",
                                             "route:r?", "model:m1"};
     switch (rnd(12)) {
@@ -708,9 +711,8 @@ m_term(const char *term, const struct ldg_event *ev, const json_t *body,
         if (term[0] == 'm')
             return m_value_eq(json_object_get(body, "model"), v) ||
                    m_value_eq(json_object_get(body, "chosen_model"), v);
-        return m_value_eq(json_object_get(body, term[0] == 'p' ? "pack"
-                                                               : "route"),
-                          v);
+        return m_value_eq(
+            json_object_get(body, term[0] == 'p' ? "pack" : "route"), v);
     }
     if (strncmp(term, "body.", 5) == 0 && body != NULL) {
         char name[64];
@@ -726,9 +728,8 @@ m_term(const char *term, const struct ldg_event *ev, const json_t *body,
 
 /* groups: terms split at "+"; within a group same field ORs */
 static int
-m_match(char terms[][96], int n, const struct ldg_event *ev,
-        const json_t *body, char names[3][LDG_NAME_MAX + 1],
-        char ids[3][LDG_KEYID_LEN + 1])
+m_match(char terms[][96], int n, const struct ldg_event *ev, const json_t *body,
+        char names[3][LDG_NAME_MAX + 1], char ids[3][LDG_KEYID_LEN + 1])
 {
     int start = 0;
     if (n == 0)
@@ -904,8 +905,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
-            test_iter__run_uses_run_index_and_examines_only_matches,
-            setup_pdf, teardown),
+            test_iter__run_uses_run_index_and_examines_only_matches, setup_pdf,
+            teardown),
         cmocka_unit_test_setup_teardown(
             test_iter__type_glob_and_or_of_same_field, setup_pdf, teardown),
         cmocka_unit_test_setup_teardown(test_iter__different_fields_and,
@@ -930,14 +931,14 @@ main(void)
         cmocka_unit_test_setup_teardown(
             test_iter__restrict_bounds_the_seq_window, setup_pdf, teardown),
         cmocka_unit_test_setup_teardown(
-            test_iter__planner_prefers_run_subject_type_actor_body,
-            setup_pdf, teardown),
+            test_iter__planner_prefers_run_subject_type_actor_body, setup_pdf,
+            teardown),
         cmocka_unit_test_setup_teardown(
             test_iter__body_prefilter_skips_records_without_the_bytes,
             setup_pdf, teardown),
         cmocka_unit_test_setup_teardown(
-            test_iter__actor_by_name_or_id_and_unknown_is_an_error,
-            setup_pdf, teardown),
+            test_iter__actor_by_name_or_id_and_unknown_is_an_error, setup_pdf,
+            teardown),
         cmocka_unit_test_setup_teardown(
             test_iter__erased_body_fails_body_terms_but_keeps_envelope,
             setup_pdf, teardown),

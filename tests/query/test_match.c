@@ -13,8 +13,8 @@ compile1(const char *term)
     struct ldg_query *q = NULL;
     char err[256];
     const char *t[1] = {term};
-    assert_int_equal(ldg_query_compile(&q, 1, (char *const *)(uintptr_t)t,
-                                       NULL, NULL, err, sizeof err),
+    assert_int_equal(ldg_query_compile(&q, 1, (char *const *)(uintptr_t)t, NULL,
+                                       NULL, err, sizeof err),
                      0);
     return q;
 }

@@ -70,17 +70,15 @@ test_reindex__restores_a_damaged_index_exactly(void **state)
     assert_int_equal(ldg_kv_put(t, db, key, 16, "", 0), 0);
     assert_int_equal(ldg_txn_commit(t), 0);
     assert_int_equal(verify_ok(l), LDG_ETAMPER);
-    assert_int_equal(q_collect(l, 1, terms, NULL, NULL, 0, got, 64, err,
-                               sizeof err),
-                     0);
+    assert_int_equal(
+        q_collect(l, 1, terms, NULL, NULL, 0, got, 64, err, sizeof err), 0);
 
     assert_int_equal(ldg_query_reindex(l), 0);
     assert_int_equal(verify_ok(l), 0);
     after = snapshot(l);
     assert_true(json_equal(before, after));
-    assert_int_equal(q_collect(l, 1, terms, NULL, NULL, 0, got, 64, err,
-                               sizeof err),
-                     8);
+    assert_int_equal(
+        q_collect(l, 1, terms, NULL, NULL, 0, got, 64, err, sizeof err), 8);
     json_decref(before);
     json_decref(after);
     ldg_close(l);

@@ -92,15 +92,16 @@ test_render__json_keys_and_64bit_numbers_as_strings(void **state)
     struct fx *f = *state;
     char *text = render(f, LDG_QFMT_JSON, LDG_RENDER_CURSOR, 26);
     json_t *o = json_loads(text, 0, NULL);
-    static const char *const keys[] = {"seq", "ts", "time", "type", "subject",
-                                       "run", "actor", "actor_name", "prev",
-                                       "body_commitment", "leaf_hash",
-                                       "signature", "body", "cursor"};
+    static const char *const keys[] = {
+        "seq",       "ts",        "time",       "type",  "subject",
+        "run",       "actor",     "actor_name", "prev",  "body_commitment",
+        "leaf_hash", "signature", "body",       "cursor"};
     const char *k;
     json_t *v;
     size_t i = 0;
     assert_non_null(o);
-    json_object_foreach(o, k, v) {
+    json_object_foreach(o, k, v)
+    {
         assert_true(i < sizeof keys / sizeof keys[0]);
         assert_string_equal(k, keys[i]);
         i++;
@@ -109,9 +110,8 @@ test_render__json_keys_and_64bit_numbers_as_strings(void **state)
     assert_true(json_is_string(json_object_get(o, "seq")));
     assert_true(json_is_string(json_object_get(o, "ts")));
     assert_string_equal(json_string_value(json_object_get(o, "seq")), "26");
-    assert_int_equal(strncmp(json_string_value(json_object_get(o, "cursor")),
-                             "26:", 3),
-                     0);
+    assert_int_equal(
+        strncmp(json_string_value(json_object_get(o, "cursor")), "26:", 3), 0);
     json_decref(o);
     free(text);
 }
@@ -179,7 +179,8 @@ test_render__short_has_time_seq_type_subject_actor_summary(void **state)
     setenv("TZ", "UTC", 1);
     s = render(f, LDG_QFMT_SHORT, 0, 29);
     /* "Nov 21 15:09:01 29 route.decision route:pdf-ops/extract log: ..." */
-    assert_non_null(strstr(s, " 29 route.decision route:pdf-ops/extract log: "));
+    assert_non_null(
+        strstr(s, " 29 route.decision route:pdf-ops/extract log: "));
     assert_non_null(strstr(s, "run=R-0001"));
     assert_non_null(strstr(s, "chosen_model=llama3.2-3b-instruct@q8_0"));
     assert_non_null(strstr(s, "fallback=true"));
@@ -213,9 +214,12 @@ test_render__verbose_has_every_field_hash_and_key(void **state)
     char hex[129], line[200];
     char *s = render(f, LDG_QFMT_VERBOSE, 0, 26);
     static const char *const want[] = {
-        "    type=route.decision\n", "    subject=route:pdf-ops/extract\n",
-        "    run=R-0001\n", "    body.chosen_model=qwen2.5-7b-instruct@q4_k_m\n",
-        "    body.latency_ms=910\n", "    body.fallback=false\n",
+        "    type=route.decision\n",
+        "    subject=route:pdf-ops/extract\n",
+        "    run=R-0001\n",
+        "    body.chosen_model=qwen2.5-7b-instruct@q4_k_m\n",
+        "    body.latency_ms=910\n",
+        "    body.fallback=false\n",
         "    body.candidates=[\"qwen2.5-7b-instruct@q4_k_m\","
         "\"llama3.2-3b-instruct@q8_0\"]\n",
         "[seq 26, cursor 26:"};
@@ -269,9 +273,9 @@ test_render__given_body_renders_like_a_fetched_one(void **state)
             int erased = ldg_body_get(f->t, seq, &body) == LDG_EERASED;
             assert_int_equal(ldg_query_render_new(&r, fmts[i], 0), 0);
             assert_int_equal(ldg_event_get(f->t, seq, &ev), 0);
-            assert_int_equal(ldg_query_render_body(r, f->t, &ev, body, erased,
-                                                   &text, &len),
-                             0);
+            assert_int_equal(
+                ldg_query_render_body(r, f->t, &ev, body, erased, &text, &len),
+                0);
             assert_string_equal(text, want);
             json_decref(body);
             free(want);

@@ -51,17 +51,18 @@ s(const json_t *o, const char *k)
 static json_int_t
 count(const json_t *tl, const char *k)
 {
-    return json_integer_value(json_object_get(json_object_get(tl, "counts"),
-                                              k));
+    return json_integer_value(
+        json_object_get(json_object_get(tl, "counts"), k));
 }
 
 static void
 test_timeline__run_events_in_order_with_kinds(void **state)
 {
     struct fx *f = *state;
-    json_t *tl = timeline(f->l, "R-0001", 0), *ev = json_object_get(tl, "events");
-    static const char *const kinds[] = {"start", "policy", "step", "route",
-                                        "policy", "route", "step", "end"};
+    json_t *tl = timeline(f->l, "R-0001", 0),
+           *ev = json_object_get(tl, "events");
+    static const char *const kinds[] = {"start",  "policy", "step", "route",
+                                        "policy", "route",  "step", "end"};
     static const char *const seqs[] = {"23", "24", "25", "26",
                                        "27", "29", "30", "31"};
     assert_string_equal(s(tl, "run"), "R-0001");
@@ -78,7 +79,8 @@ test_timeline__run_events_in_order_with_kinds(void **state)
     }
     /* the denial stands out */
     assert_true(json_is_true(json_object_get(json_array_get(ev, 4), "denied")));
-    assert_true(json_is_false(json_object_get(json_array_get(ev, 1), "denied")));
+    assert_true(
+        json_is_false(json_object_get(json_array_get(ev, 1), "denied")));
     assert_string_equal(s(json_object_get(tl, "start"), "seq"), "23");
     assert_string_equal(s(json_object_get(tl, "end"), "seq"), "31");
     assert_int_equal(json_integer_value(json_object_get(
@@ -103,7 +105,8 @@ test_timeline__permissions_and_evals_in_force_at_the_start(void **state)
 
     p = json_object_get(tl, "permissions");
     assert_int_equal(json_array_size(p), 4);
-    json_array_foreach(p, i, x) {
+    json_array_foreach(p, i, x)
+    {
         if (strcmp(s(x, "state"), "denied") == 0) {
             denied++;
             assert_string_equal(s(x, "group"), "net.egress");
@@ -116,7 +119,8 @@ test_timeline__permissions_and_evals_in_force_at_the_start(void **state)
     assert_int_equal(denied, 1);
     assert_int_equal(granted, 3);
     e = json_object_get(tl, "evals");
-    json_array_foreach(e, i, x) {
+    json_array_foreach(e, i, x)
+    {
         if (strcmp(s(x, "target"), "route:pdf-ops/extract") == 0) {
             extract++;
             assert_string_equal(s(x, "eval_id"), "E-1");
@@ -217,8 +221,8 @@ main(void)
         cmocka_unit_test_setup_teardown(
             test_timeline__run_events_in_order_with_kinds, setup, teardown),
         cmocka_unit_test_setup_teardown(
-            test_timeline__permissions_and_evals_in_force_at_the_start,
-            setup, teardown),
+            test_timeline__permissions_and_evals_in_force_at_the_start, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(
             test_timeline__later_grants_are_not_in_force_at_the_start, setup,
             teardown),
@@ -228,8 +232,8 @@ main(void)
         cmocka_unit_test_setup_teardown(
             test_timeline__run_without_start_erased_and_unfinished, setup,
             teardown),
-        cmocka_unit_test_setup_teardown(
-            test_timeline__unknown_run_is_not_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeline__unknown_run_is_not_found,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -214,18 +214,48 @@ systemd_us(const char *spec, uint64_t *us)
 static void
 test_timespec__agrees_with_systemd_analyze(void **state)
 {
-    static const char *const specs[] = {
-        "yesterday", "today", "tomorrow", "today UTC", "now",
-        "2026-11-20 10:00", "2026-11-20 10:00:30", "2026-11-20",
-        "2026-11-20 10:00 UTC", "2026-11-20 10:00:00.5 UTC",
-        "@1763600000", "@1763600000.25", "Fri 2026-11-20",
-        "Sat 2026-11-21 10:00", "friday 2026-11-20", "26-11-20",
-        "2026-07-01 12:00", "2026-11-20T10:00:00Z",
-        "2026-11-20T10:00:00+02:00", "10:00", "23:59:59",
-        "-1h", "-1h30min", "- 1h", "-1h 30min", "+1h", "+3d", "11min ago",
-        "1h 30min ago", "1.5h ago", "3 ago", "500ms ago", "1 usec ago",
-        "3 weeks ago", "2 months ago", "1y ago", "1M ago", "1m ago",
-        "1d2h ago", "1h left", "2 seconds ago", "5 minutes ago"};
+    static const char *const specs[] = {"yesterday",
+                                        "today",
+                                        "tomorrow",
+                                        "today UTC",
+                                        "now",
+                                        "2026-11-20 10:00",
+                                        "2026-11-20 10:00:30",
+                                        "2026-11-20",
+                                        "2026-11-20 10:00 UTC",
+                                        "2026-11-20 10:00:00.5 UTC",
+                                        "@1763600000",
+                                        "@1763600000.25",
+                                        "Fri 2026-11-20",
+                                        "Sat 2026-11-21 10:00",
+                                        "friday 2026-11-20",
+                                        "26-11-20",
+                                        "2026-07-01 12:00",
+                                        "2026-11-20T10:00:00Z",
+                                        "2026-11-20T10:00:00+02:00",
+                                        "10:00",
+                                        "23:59:59",
+                                        "-1h",
+                                        "-1h30min",
+                                        "- 1h",
+                                        "-1h 30min",
+                                        "+1h",
+                                        "+3d",
+                                        "11min ago",
+                                        "1h 30min ago",
+                                        "1.5h ago",
+                                        "3 ago",
+                                        "500ms ago",
+                                        "1 usec ago",
+                                        "3 weeks ago",
+                                        "2 months ago",
+                                        "1y ago",
+                                        "1M ago",
+                                        "1m ago",
+                                        "1d2h ago",
+                                        "1h left",
+                                        "2 seconds ago",
+                                        "5 minutes ago"};
     int compared = 0;
     (void)state;
     if (!have_systemd_analyze()) {
@@ -242,15 +272,13 @@ test_timespec__agrees_with_systemd_analyze(void **state)
             continue; /* an older systemd does not know this form */
         /* ours evaluated at the instants before and after systemd ran
          * brackets its answer (exactly equal for absolute forms) */
-        assert_int_equal(ldg_query_parse_time(specs[i], t0, &lo, err,
-                                              sizeof err),
-                         0);
-        assert_int_equal(ldg_query_parse_time(specs[i], t1, &hi, err,
-                                              sizeof err),
-                         0);
+        assert_int_equal(
+            ldg_query_parse_time(specs[i], t0, &lo, err, sizeof err), 0);
+        assert_int_equal(
+            ldg_query_parse_time(specs[i], t1, &hi, err, sizeof err), 0);
         if (!(lo / 1000 <= theirs && theirs <= hi / 1000 + 1))
-            fail_msg("'%s': systemd says %llu us, ours %llu..%llu us",
-                     specs[i], (unsigned long long)theirs,
+            fail_msg("'%s': systemd says %llu us, ours %llu..%llu us", specs[i],
+                     (unsigned long long)theirs,
                      (unsigned long long)(lo / 1000),
                      (unsigned long long)(hi / 1000));
         compared++;
