@@ -438,29 +438,50 @@ cmd_runs(struct cli *c, int argc, char **argv)
 /* -------------------------------------------------------------- doctor -- */
 
 static void
-human_clauses(json_t *cl, const char *indent)
+put_col(const char *s, int width)
+{
+    int n = (int)strlen(s);
+    fputs(s, stdout);
+    for (; n < width; n++)
+        putchar(' ');
+}
+
+/* Clause lines: the ones that do not hold, with detail and remedies;
+ * with all set, every clause. */
+static void
+human_clauses(json_t *cl, const char *indent, int all)
 {
     size_t i, k;
-    json_t *x, *s;
+    json_t *x;
     json_array_foreach(cl, i, x) {
         const char *st = js(x, "status");
+        if (!all && strcmp(st, "ok") == 0)
+            continue;
         json_t *det = json_object_get(x, "detail");
-        printf("%s%-7s %-20s %s\n", indent,
-               strcmp(st, "ok") == 0 ? "ok" : strcmp(st, "fail") == 0
-                                                  ? "FAIL"
-                                                  : "UNKNOWN",
-               js(x, "name"),
-               json_array_size(det) ? json_string_value(
-                                          json_array_get(det, 0))
-                                    : "");
-        for (k = 1; k < json_array_size(det); k++)
-            printf("%s%-7s %-20s %s\n", indent, "", "",
-                   json_string_value(json_array_get(det, k)));
-        json_array_foreach(json_object_get(x, "remedy"), k, s)
-            printf("%s%-7s %-20s -> %s\n", indent, "", "",
-                   json_string_value(s));
+        json_t *rem = json_object_get(x, "remedy");
+        size_t nd = json_array_size(det);
+        fputs(indent, stdout);
+        put_col(strcmp(st, "ok") == 0     ? "ok"
+                : strcmp(st, "fail") == 0 ? "FAIL"
+                                          : "UNKNOWN",
+                8);
+        put_col(js(x, "name"), 21);
+        puts(nd ? json_string_value(json_array_get(det, 0)) : "");
+        for (k = 1; k < nd; k++) {
+            fputs(indent, stdout);
+            put_col("", 29);
+            puts(json_string_value(json_array_get(det, k)));
+        }
+        for (k = 0; k < json_array_size(rem); k++) {
+            fputs(indent, stdout);
+            put_col("", 29);
+            fputs("-> ", stdout);
+            puts(json_string_value(json_array_get(rem, k)));
+        }
     }
 }
+
+static json_t *doctor_answer; /* see the end of cmd_doctor */
 
 int
 cmd_doctor(struct cli *c, int argc, char **argv)
@@ -498,17 +519,28 @@ cmd_doctor(struct cli *c, int argc, char **argv)
         cli_print_json(c, d);
     } else {
         json_array_foreach(json_object_get(d, "packs"), i, p) {
-            printf("pack %s: %s (state %s%s)\n", js(p, "pack"),
-                   js(p, "verdict"), js(p, "state"),
+            json_t *cl = json_object_get(p, "clauses");
+            json_t *ok = json_object_get(p, "ok");
+            size_t k;
+            printf("pack %s: %s (state %s%s), %zu/%zu clauses ok\n",
+                   js(p, "pack"), js(p, "verdict"), js(p, "state"),
                    json_is_true(json_object_get(p, "partial")) ? ", partial"
-                                                              : "");
-            human_clauses(json_object_get(p, "clauses"), "  ");
+                                                              : "",
+                   json_array_size(ok),
+                   json_array_size(ok) + json_array_size(cl));
+            if (va.pack != NULL)
+                for (k = 0; k < json_array_size(ok); k++)
+                    printf("  %-7s %s\n", "ok",
+                           json_string_value(json_array_get(ok, k)));
+            human_clauses(cl, "  ", 1);
         }
         printf("box:\n");
-        human_clauses(json_object_get(d, "box"), "  ");
+        human_clauses(json_object_get(d, "box"), "  ", 1);
         printf("verdict: %s (log size %s)\n", js(d, "verdict"),
                js(d, "size"));
-        json_decref(d);
+        /* The process ends here: tearing down the JSON of a thousand
+         * packs costs more than computing it, so it is kept. */
+        doctor_answer = d;
     }
     ldg_close(l);
     return verdict;

@@ -59,7 +59,7 @@ clause_init(struct clause *c, const char *name)
     c->name = name;
     c->status = 0;
     c->detail = json_array();
-    c->remedy = json_array();
+    c->remedy = NULL;
 }
 
 static void
@@ -78,8 +78,11 @@ clause_add(struct clause *c, int status, const char *remedy,
     if (status > c->status)
         c->status = status;
     json_array_append_new(c->detail, json_string(buf));
-    if (remedy != NULL)
+    if (remedy != NULL) {
+        if (c->remedy == NULL)
+            c->remedy = json_array();
         json_array_append_new(c->remedy, json_string(remedy));
+    }
 }
 
 /* Appends the clause; returns its rank (a failure is "degraded"). */
@@ -87,10 +90,14 @@ static int
 clause_emit(json_t *box, struct clause *c)
 {
     static const char *const st[] = {"ok", "unknown", "fail"};
-    json_array_append_new(box,
-                          json_pack("{s:s, s:s, s:o, s:o}", "name", c->name,
-                                    "status", st[c->status], "detail",
-                                    c->detail, "remedy", c->remedy));
+    json_t *o = json_pack("{s:s, s:s, s:o}", "name", c->name, "status",
+                          st[c->status], "detail", c->detail);
+    if (c->status != 0)
+        json_object_set_new(o, "remedy", c->remedy ? c->remedy
+                                                   : json_array());
+    else
+        json_decref(c->remedy);
+    json_array_append_new(box, o);
     return c->status == 0 ? 0 : c->status == 1 ? 1 : 2;
 }
 

@@ -27,6 +27,20 @@ svs(const char *s)
     return v;
 }
 
+/* Backs a string cut at cap-1 bytes off to a UTF-8 boundary. */
+static void
+utf8_trim(char *buf, size_t cap)
+{
+    size_t n = strlen(buf);
+    if (n + 1 < cap)
+        return;
+    while (n > 0 && (((unsigned char)buf[n - 1]) & 0xc0) == 0x80)
+        n--;
+    if (n > 0 && (((unsigned char)buf[n - 1]) & 0xc0) == 0xc0)
+        n--;
+    buf[n] = '\0';
+}
+
 static const struct rec_perm *
 perm_get(struct pstate *ps, const char *pack, const char *group,
          const char *scope)
@@ -177,7 +191,7 @@ threshold_ok(const struct rec_route *r, const struct rec_reval *e)
 
 void
 route_readiness(struct pstate *ps, const struct rec_route *r,
-                struct route_eval_info *out)
+                struct route_eval_info *out, int want_detail)
 {
     uint8_t key[PROJ_KEY_MAX + 1];
     const struct rec_reval *ev;
@@ -222,9 +236,10 @@ route_readiness(struct pstate *ps, const struct rec_route *r,
     if (model_usable(ps, cur)) {
         out->ready = RR_PROVEN;
         out->serving = cur;
-        snprintf(out->detail, sizeof out->detail,
-                 "eval %s passed with %s, which is serving",
-                 ev->eval_id ? ev->eval_id : "?", cur);
+        if (want_detail)
+            snprintf(out->detail, sizeof out->detail,
+                     "eval %s passed with %s, which is serving",
+                     ev->eval_id ? ev->eval_id : "?", cur);
         return;
     }
     model_why(ps, cur, why, sizeof why);
@@ -270,6 +285,7 @@ reason(json_t *reasons, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    utf8_trim(buf, sizeof buf);
     json_array_append_new(reasons, json_string(buf));
 }
 
@@ -331,23 +347,63 @@ degraded_reasons(struct pstate *ps, const struct rec_pack *p,
     return n;
 }
 
-enum pack_state
-pack_state_of(struct pstate *ps, const struct rec_pack *p, uint64_t now_ns,
-              int *partial, json_t *reasons)
+/* What a pack's rules look at, computed once per pack: the effective
+ * state of each permission requirement and the readiness of each
+ * required route. */
+struct pack_eval {
+    enum req_state *rs;
+    const struct rec_perm **dp;
+    const struct rec_route **rr; /* NULL: never declared */
+    struct route_eval_info *ri;
+};
+
+static void
+pack_eval_release(struct pack_eval *pe)
+{
+    free(pe->rs);
+    free(pe->dp);
+    free(pe->rr);
+    free(pe->ri);
+    memset(pe, 0, sizeof *pe);
+}
+
+static int
+pack_eval_init(struct pstate *ps, const struct rec_pack *p, uint64_t now,
+               struct pack_eval *pe)
+{
+    uint32_t np = p->nperms ? p->nperms : 1, nr = p->routes.n ? p->routes.n
+                                                              : 1;
+    pe->rs = malloc(np * sizeof *pe->rs);
+    pe->dp = malloc(np * sizeof *pe->dp);
+    pe->rr = malloc(nr * sizeof *pe->rr);
+    pe->ri = malloc(nr * sizeof *pe->ri);
+    if (!pe->rs || !pe->dp || !pe->rr || !pe->ri) {
+        pack_eval_release(pe);
+        return LDG_ENOMEM;
+    }
+    for (uint32_t i = 0; i < p->nperms; i++)
+        pe->rs[i] = req_effective(ps, p, &p->perms[i], now, &pe->dp[i]);
+    for (uint32_t i = 0; i < p->routes.n; i++) {
+        pe->rr[i] = get1(ps, P_ROUTES, TAG_ROUTE, p->routes.v[i]);
+        if (pe->rr[i] != NULL)
+            route_readiness(ps, pe->rr[i], &pe->ri[i], 0);
+        else
+            pe->ri[i].ready = RR_UNDECLARED;
+    }
+    return 0;
+}
+
+static enum pack_state
+pack_state_eval(struct pstate *ps, const struct rec_pack *p,
+                const struct pack_eval *pe, int *partial, json_t *reasons)
 {
     int blocked = 0, awaiting = 0, demo = 0, unproven = 0;
-    const struct rec_perm *d;
 
     *partial = 0;
-    for (uint32_t i = 0; i < p->nperms; i++) {
-        const struct preq *r = &p->perms[i];
-        enum req_state s;
-        if (!r->optional)
-            continue;
-        s = req_effective(ps, p, r, now_ns, &d);
-        if (s == RQ_DENIED || s == RQ_REVOKED)
+    for (uint32_t i = 0; i < p->nperms; i++)
+        if (p->perms[i].optional &&
+            (pe->rs[i] == RQ_DENIED || pe->rs[i] == RQ_REVOKED))
             *partial = 1;
-    }
     if (p->lifecycle == LC_REMOVED) {
         reason(reasons, "removed at seq %llu%s%s",
                (unsigned long long)p->lifecycle_seq,
@@ -388,11 +444,9 @@ pack_state_of(struct pstate *ps, const struct rec_pack *p, uint64_t now_ns,
         return PK_INSTALLED;
     }
     for (uint32_t i = 0; i < p->nperms; i++) {
-        const struct preq *r = &p->perms[i];
-        enum req_state s;
-        if (r->optional)
+        enum req_state s = pe->rs[i];
+        if (p->perms[i].optional)
             continue;
-        s = req_effective(ps, p, r, now_ns, &d);
         if (s == RQ_DENIED || s == RQ_REVOKED)
             blocked = 1;
         else if (s == RQ_UNDECIDED || s == RQ_EXPIRED)
@@ -403,10 +457,10 @@ pack_state_of(struct pstate *ps, const struct rec_pack *p, uint64_t now_ns,
     if (blocked || awaiting || demo) {
         for (uint32_t i = 0; i < p->nperms; i++) {
             const struct preq *r = &p->perms[i];
-            enum req_state s;
+            const struct rec_perm *d = pe->dp[i];
+            enum req_state s = pe->rs[i];
             if (r->optional)
                 continue;
-            s = req_effective(ps, p, r, now_ns, &d);
             if ((blocked && (s == RQ_DENIED || s == RQ_REVOKED)) ||
                 (!blocked && awaiting &&
                  (s == RQ_UNDECIDED || s == RQ_EXPIRED)) ||
@@ -422,18 +476,12 @@ pack_state_of(struct pstate *ps, const struct rec_pack *p, uint64_t now_ns,
         return blocked ? PK_BLOCKED : awaiting ? PK_AWAITING : PK_DEMO_ONLY;
     }
     for (uint32_t i = 0; i < p->routes.n; i++) {
-        const struct rec_route *r =
-            get1(ps, P_ROUTES, TAG_ROUTE, p->routes.v[i]);
-        struct route_eval_info info;
-        if (r == NULL) {
+        if (pe->rr[i] == NULL) {
             reason(reasons, "route %s: never declared", p->routes.v[i]);
             unproven = 1;
-            continue;
-        }
-        route_readiness(ps, r, &info);
-        if (info.ready != RR_PROVEN) {
-            reason(reasons, "route %s: %s", r->name,
-                   route_ready_name(info.ready));
+        } else if (pe->ri[i].ready != RR_PROVEN) {
+            reason(reasons, "route %s: %s", pe->rr[i]->name,
+                   route_ready_name(pe->ri[i].ready));
             unproven = 1;
         }
     }
@@ -442,6 +490,23 @@ pack_state_of(struct pstate *ps, const struct rec_pack *p, uint64_t now_ns,
     if (degraded_reasons(ps, p, reasons) > 0)
         return PK_DEGRADED;
     return PK_READY;
+}
+
+enum pack_state
+pack_state_of(struct pstate *ps, const struct rec_pack *p, uint64_t now_ns,
+              int *partial, json_t *reasons)
+{
+    struct pack_eval pe;
+    enum pack_state st;
+    memset(&pe, 0, sizeof pe);
+    if (pack_eval_init(ps, p, now_ns, &pe) < 0) {
+        *partial = 0;
+        reason(reasons, "out of memory while evaluating the pack");
+        return PK_INSTALLED;
+    }
+    st = pack_state_eval(ps, p, &pe, partial, reasons);
+    pack_eval_release(&pe);
+    return st;
 }
 
 /* ------------------------------------------------------------ doctor -- */
@@ -480,8 +545,16 @@ clause_init(struct clause *c, const char *name)
     c->name = name;
     c->status = 0;
     c->blocking = 0;
-    c->details = json_array();
-    c->remedies = json_array();
+    c->details = NULL;
+    c->remedies = NULL;
+}
+
+/* Strings made here are valid UTF-8 (fmt never cuts a sequence; record
+ * strings come from validated JSON), so jansson need not check them. */
+static json_t *
+jtext(const char *s)
+{
+    return json_string_nocheck(s);
 }
 
 static void
@@ -490,26 +563,57 @@ clause_add(struct clause *c, int status, const char *detail,
 {
     if (status > c->status)
         c->status = status;
-    if (detail != NULL)
-        json_array_append_new(c->details, json_string(detail));
-    if (remedy != NULL)
-        json_array_append_new(c->remedies, json_string(remedy));
+    if (detail != NULL) {
+        if (c->details == NULL)
+            c->details = json_array();
+        json_array_append_new(c->details, jtext(detail));
+    }
+    if (remedy != NULL) {
+        if (c->remedies == NULL)
+            c->remedies = json_array();
+        json_array_append_new(c->remedies, jtext(remedy));
+    }
 }
 
-/* Appends the clause to arr; returns its verdict rank contribution. */
+/* Where clauses go: objects into clauses; when ok is set, the names of
+ * clauses that hold go there instead (a healthy pack is then a short
+ * list of names, which keeps a thousand packs within the doctor's time
+ * budget). */
+struct sink {
+    json_t *clauses, *ok;
+};
+
+/* Emits {name, status, detail: [..], remedy: [..] (when not ok)};
+ * returns the clause's verdict rank. */
 static int
-clause_emit(json_t *arr, struct clause *c, const char *ok_detail)
+clause_emit(struct sink *sk, struct clause *c, const char *ok_detail)
 {
     static const char *const st[] = {"ok", "unknown", "fail"};
-    json_t *o = json_object();
+    json_t *o;
     int rank;
-    json_object_set_new(o, "name", json_string(c->name));
-    json_object_set_new(o, "status", json_string(st[c->status]));
-    if (json_array_size(c->details) == 0 && ok_detail != NULL)
-        json_array_append_new(c->details, json_string(ok_detail));
-    json_object_set_new(o, "detail", c->details);
-    json_object_set_new(o, "remedy", c->remedies);
-    json_array_append_new(arr, o);
+    if (c->status == 0 && sk->ok != NULL) {
+        json_array_append_new(sk->ok, jtext(c->name));
+        json_decref(c->details);
+        json_decref(c->remedies);
+        return 0;
+    }
+    o = json_object();
+    json_object_set_new_nocheck(o, "name", jtext(c->name));
+    json_object_set_new_nocheck(o, "status", jtext(st[c->status]));
+    if (c->details == NULL && ok_detail != NULL) {
+        c->details = json_array();
+        json_array_append_new(c->details, jtext(ok_detail));
+    }
+    /* Pack clauses that hold carry no detail (a thousand packs of "ok"
+     * sentences cost the doctor its time budget). */
+    if (c->details != NULL)
+        json_object_set_new_nocheck(o, "detail", c->details);
+    if (c->status != 0)
+        json_object_set_new_nocheck(o, "remedy", c->remedies ? c->remedies
+                                                             : json_array());
+    else
+        json_decref(c->remedies);
+    json_array_append_new(sk->clauses, o);
     rank = c->status == 0 ? 0 : c->status == 1 ? 1 : c->blocking ? 3 : 2;
     return rank;
 }
@@ -525,21 +629,45 @@ fmt(char *buf, size_t cap, const char *f, ...)
     va_start(ap, f);
     vsnprintf(buf, cap, f, ap);
     va_end(ap);
+    utf8_trim(buf, cap);
 }
 
-/* JSON text of a string, for remedies that show a --body. */
+/* JSON text of a string, for remedies that show a --body. Long strings
+ * are cut at a character boundary. */
 static void
 jstr(char *buf, size_t cap, const char *s)
 {
-    json_t *v = json_string(s ? s : "");
-    char *d = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
-    snprintf(buf, cap, "%s", d ? d : "\"\"");
-    free(d);
-    json_decref(v);
+    size_t o = 0;
+    if (cap < 3) {
+        if (cap)
+            buf[0] = '\0';
+        return;
+    }
+    buf[o++] = '"';
+    for (; s && *s && o + 8 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            buf[o++] = '\\';
+            buf[o++] = (char)ch;
+        } else if (ch < 0x20) {
+            o += (size_t)snprintf(buf + o, cap - o, "\\u%04x", ch);
+        } else {
+            buf[o++] = (char)ch;
+        }
+    }
+    if (s && (((unsigned char)*s) & 0xc0) == 0x80) {
+        /* stopped inside a character: drop its first bytes */
+        while (o > 1 && (((unsigned char)buf[o - 1]) & 0xc0) == 0x80)
+            o--;
+        if (o > 1 && (((unsigned char)buf[o - 1]) & 0xc0) == 0xc0)
+            o--;
+    }
+    buf[o++] = '"';
+    buf[o] = '\0';
 }
 
 static int
-clause_enabled(json_t *arr, const struct rec_pack *p)
+clause_enabled(struct sink *arr, const struct rec_pack *p)
 {
     struct clause c;
     char d[600], r[600], pk[300];
@@ -561,11 +689,11 @@ clause_enabled(json_t *arr, const struct rec_pack *p)
             pk);
         clause_add(&c, 2, d, r);
     }
-    return clause_emit(arr, &c, "enabled");
+    return clause_emit(arr, &c, NULL);
 }
 
 static int
-clause_validated(json_t *arr, const struct rec_pack *p)
+clause_validated(struct sink *arr, const struct rec_pack *p)
 {
     struct clause c;
     char d[900], r[600];
@@ -603,14 +731,12 @@ clause_validated(json_t *arr, const struct rec_pack *p)
             p->name, p->version ? p->version : "");
         clause_add(&c, 2, d, r);
     }
-    fmt(d, sizeof d, "validated at seq %llu",
-        (unsigned long long)p->validated_seq);
-    return clause_emit(arr, &c, d);
+    return clause_emit(arr, &c, NULL);
 }
 
 static int
-clause_permissions(json_t *arr, struct pstate *ps, const struct rec_pack *p,
-                   uint64_t now)
+clause_permissions(struct sink *arr, const struct rec_pack *p,
+                   const struct pack_eval *pe)
 {
     struct clause c;
     char d[900], r[1400], pk[300], g[300], s[600];
@@ -619,8 +745,8 @@ clause_permissions(json_t *arr, struct pstate *ps, const struct rec_pack *p,
     jstr(pk, sizeof pk, p->name);
     for (uint32_t i = 0; i < p->nperms; i++) {
         const struct preq *q = &p->perms[i];
-        const struct rec_perm *dp;
-        enum req_state st = req_effective(ps, p, q, now, &dp);
+        const struct rec_perm *dp = pe->dp[i];
+        enum req_state st = pe->rs[i];
         if (q->optional)
             continue;
         n++;
@@ -648,20 +774,20 @@ clause_permissions(json_t *arr, struct pstate *ps, const struct rec_pack *p,
             clause_add(&c, 2, d, r);
         }
     }
-    fmt(d, sizeof d, "%d required permission groups granted", n);
-    return clause_emit(arr, &c, d);
+    (void)n;
+    return clause_emit(arr, &c, NULL);
 }
 
 static int
-clause_routes(json_t *arr, struct pstate *ps, const struct rec_pack *p)
+clause_routes(struct sink *arr, const struct rec_pack *p,
+              const struct pack_eval *pe)
 {
     struct clause c;
     char d[900], r[900];
     clause_init(&c, "routes-proven");
     for (uint32_t i = 0; i < p->routes.n; i++) {
-        const struct rec_route *rt =
-            get1(ps, P_ROUTES, TAG_ROUTE, p->routes.v[i]);
-        struct route_eval_info info;
+        const struct rec_route *rt = pe->rr[i];
+        const struct route_eval_info *ip = &pe->ri[i];
         if (rt == NULL || !rt->declared) {
             fmt(d, sizeof d, "route %s: never declared", p->routes.v[i]);
             fmt(r, sizeof r, "declare route %s (a route.declared event with "
@@ -670,12 +796,11 @@ clause_routes(json_t *arr, struct pstate *ps, const struct rec_pack *p)
             clause_add(&c, 2, d, r);
             continue;
         }
-        route_readiness(ps, rt, &info);
-        if (info.ready == RR_PROVEN)
+        if (ip->ready == RR_PROVEN)
             continue;
         fmt(d, sizeof d, "route %s: %s (%s)", rt->name,
-            route_ready_name(info.ready), info.detail);
-        switch (info.ready) {
+            route_ready_name(ip->ready), ip->detail);
+        switch (ip->ready) {
         case RR_DECLARED_NOT_PROVEN:
             fmt(r, sizeof r, "run eval suite %s on route %s with %s; a "
                              "passing eval.result {target: route:%s, "
@@ -699,12 +824,11 @@ clause_routes(json_t *arr, struct pstate *ps, const struct rec_pack *p)
         }
         clause_add(&c, 2, d, r);
     }
-    fmt(d, sizeof d, "%u required routes proven", p->routes.n);
-    return clause_emit(arr, &c, d);
+    return clause_emit(arr, &c, NULL);
 }
 
 static int
-clause_models(json_t *arr, struct pstate *ps, const struct rec_pack *p)
+clause_models(struct sink *arr, struct pstate *ps, const struct rec_pack *p)
 {
     struct clause c;
     char d[600], r[600], why[300];
@@ -727,12 +851,11 @@ clause_models(json_t *arr, struct pstate *ps, const struct rec_pack *p)
                 m, m);
         clause_add(&c, 2, d, r);
     }
-    fmt(d, sizeof d, "%u required models available", p->models.n);
-    return clause_emit(arr, &c, d);
+    return clause_emit(arr, &c, NULL);
 }
 
 static int
-clause_runtime(json_t *arr, struct pstate *ps, const struct rec_pack *p)
+clause_runtime(struct sink *arr, struct pstate *ps, const struct rec_pack *p)
 {
     struct clause c;
     char d[600], r[600];
@@ -771,12 +894,12 @@ clause_runtime(json_t *arr, struct pstate *ps, const struct rec_pack *p)
             clause_add(&c, 2, d, r);
         }
     }
-    fmt(d, sizeof d, seen ? "%d runtimes up" : "no runtime required", seen);
-    return clause_emit(arr, &c, d);
+    (void)seen;
+    return clause_emit(arr, &c, NULL);
 }
 
 static int
-clause_check(json_t *arr, const struct rec_pack *p)
+clause_check(struct sink *arr, const struct rec_pack *p)
 {
     struct clause c;
     char d[900], r[600];
@@ -799,9 +922,7 @@ clause_check(json_t *arr, const struct rec_pack *p)
             p->name);
         clause_add(&c, 2, d, r);
     }
-    fmt(d, sizeof d, "pack.checked at seq %llu ok",
-        (unsigned long long)p->checked_seq);
-    return clause_emit(arr, &c, d);
+    return clause_emit(arr, &c, NULL);
 }
 
 static int
@@ -824,7 +945,7 @@ target_ungated(struct pstate *ps, const char *target, struct clause *c)
 }
 
 static int
-clause_promotions(json_t *arr, struct pstate *ps, const struct rec_pack *p)
+clause_promotions(struct sink *arr, struct pstate *ps, const struct rec_pack *p)
 {
     struct clause c;
     char t[PROJ_STR_MAX + 16];
@@ -839,18 +960,26 @@ clause_promotions(json_t *arr, struct pstate *ps, const struct rec_pack *p)
         snprintf(t, sizeof t, "model:%s", p->models.v[i]);
         target_ungated(ps, t, &c);
     }
-    return clause_emit(arr, &c, "no ungated promotion in force");
+    return clause_emit(arr, &c, NULL);
 }
 
 json_t *
 doctor_pack_json(struct pstate *ps, const struct rec_pack *p,
                  uint64_t now_ns)
 {
-    json_t *o = json_object(), *cl = json_array(), *reasons = json_array();
+    json_t *o;
     int rank = 0, partial, r;
-    enum pack_state st = pack_state_of(ps, p, now_ns, &partial, reasons);
+    struct pack_eval pe;
+    struct sink sink, *cl = &sink;
+    enum pack_state st;
 
-    json_decref(reasons);
+    memset(&pe, 0, sizeof pe);
+    if (pack_eval_init(ps, p, now_ns, &pe) < 0)
+        return NULL;
+    st = pack_state_eval(ps, p, &pe, &partial, NULL);
+    o = json_object();
+    sink.clauses = json_array();
+    sink.ok = json_array();
 #define MAXR(x)                                                              \
     do {                                                                     \
         r = (x);                                                             \
@@ -859,20 +988,22 @@ doctor_pack_json(struct pstate *ps, const struct rec_pack *p,
     } while (0)
     MAXR(clause_enabled(cl, p));
     MAXR(clause_validated(cl, p));
-    MAXR(clause_permissions(cl, ps, p, now_ns));
-    MAXR(clause_routes(cl, ps, p));
+    MAXR(clause_permissions(cl, p, &pe));
+    MAXR(clause_routes(cl, p, &pe));
     MAXR(clause_models(cl, ps, p));
     MAXR(clause_runtime(cl, ps, p));
     MAXR(clause_check(cl, p));
     MAXR(clause_promotions(cl, ps, p));
 #undef MAXR
+    pack_eval_release(&pe);
     json_object_set_new(o, "pack", json_string(p->name));
     json_object_set_new(o, "state", json_string(pack_state_name(st)));
     json_object_set_new(o, "partial", json_boolean(partial));
     json_object_set_new(o, "active",
                         json_boolean(st != PK_REMOVED && st != PK_DISABLED));
     json_object_set_new(o, "verdict", json_string(verdict_name(rank)));
-    json_object_set_new(o, "clauses", cl);
+    json_object_set_new(o, "ok", sink.ok);
+    json_object_set_new(o, "clauses", sink.clauses);
     return o;
 }
 
@@ -885,7 +1016,9 @@ ps_load_for_doctor(struct pstate *ps)
     } need[] = {{P_PACKS, TAG_PACK},       {P_PERMISSIONS, TAG_PERM},
                 {P_MODELS, TAG_MODEL},     {P_MODELS, TAG_RUNTIME},
                 {P_MODELS, TAG_HOST},      {P_ROUTES, TAG_ROUTE},
-                {P_ROUTES, TAG_REVAL},     {P_PROMOTIONS, TAG_PTARGET}};
+                {P_PROMOTIONS, TAG_PTARGET}};
+    /* Route evals are read one by one (route, current model): there may
+     * be many more of them than routes. */
     for (size_t i = 0; i < sizeof need / sizeof need[0]; i++) {
         int rc = ps_load_tag(ps, need[i].p, need[i].tag);
         if (rc < 0)
@@ -896,8 +1029,9 @@ ps_load_for_doctor(struct pstate *ps)
 
 /* Box-wide clauses that follow from the log alone. */
 static int
-box_clauses(json_t *arr, struct pstate *ps)
+box_clauses(json_t *out, struct pstate *ps)
 {
+    struct sink sink = {out, NULL}, *arr = &sink;
     struct pentry **v = NULL;
     size_t n = 0;
     struct clause c;
@@ -981,6 +1115,13 @@ doctor_state_json(struct pstate *ps, const char *only_pack)
         if (only_pack != NULL && strcmp(p->name, only_pack) != 0)
             continue;
         pj = doctor_pack_json(ps, p, ps->last_ts);
+        if (pj == NULL) {
+            free(v);
+            json_decref(o);
+            json_decref(packs);
+            json_decref(box);
+            return NULL;
+        }
         if (json_is_true(json_object_get(pj, "active")) ||
             only_pack != NULL) {
             int r = verdict_rank(

@@ -176,12 +176,23 @@ struct strlist {
     uint32_t n;
 };
 
+/* A bump allocator for records decoded only to be read (views): freed
+ * all at once, never field by field. */
+struct arena_block;
+struct arena {
+    struct arena_block *head;
+};
+#define ARENA_BLOCK (120u << 10) /* under malloc's mmap threshold */
+void *arena_alloc(struct arena *a, size_t n); /* zeroed; NULL if no memory */
+void arena_release(struct arena *a);
+
 enum io_mode { IO_ENC, IO_DEC, IO_FREE };
 struct io {
     enum io_mode mode;
     uint8_t *buf; /* IO_ENC: growing output */
     size_t len, cap;
     const uint8_t *p, *end; /* IO_DEC: input */
+    struct arena *arena;    /* IO_DEC: allocate here instead of malloc */
     int err;
 };
 void io_u8(struct io *io, uint8_t *v);
@@ -402,6 +413,9 @@ int rec_encode(const struct rtype *rt, void *rec, uint8_t **out,
 /* Decodes into a new calloc'd record. */
 int rec_decode(const struct rtype *rt, const uint8_t *p, size_t len,
                void **out);
+/* The same into arena memory when a is non-NULL (never rec_free it). */
+int rec_decode_in(const struct rtype *rt, const uint8_t *p, size_t len,
+                  struct arena *a, void **out);
 void rec_free(const struct rtype *rt, void *rec);
 
 /* -------------------------------------------------------------- state.c -- */
@@ -413,6 +427,8 @@ struct pentry {
     uint8_t *key; /* tag ‖ key bytes (the db key) */
     void *rec;
     uint8_t dirty, has_old, queued;
+    uint8_t in_arena;  /* entry and key live in the arena */
+    uint8_t rec_arena; /* rec lives in the arena (read-only until copied) */
     uint8_t old_hash[32];
 };
 
@@ -430,6 +446,7 @@ struct pstate {
     ldg_dbi dbi[P_COUNT];
     unsigned mask;        /* projections folded */
     struct pentry **slots;
+    uint32_t *hashes;     /* slot hashes, 0 = empty */
     size_t cap, n;
     struct pentry **dirty;
     size_t ndirty, dcap;
@@ -438,6 +455,7 @@ struct pstate {
     uint64_t applied;     /* events folded: state after the first N */
     uint64_t last_ts;     /* ts of event applied-1 */
     int loaded[256];      /* tag fully loaded from the backing store */
+    struct arena arena;   /* read states: decoded records live here */
     struct ldg_ledger *l;
 };
 
@@ -496,8 +514,10 @@ struct route_eval_info {
     const char *serving;          /* model that would serve, or NULL */
     char detail[512];
 };
+/* detail is always filled when the route is not proven; for a proven
+ * route only with want_detail. */
 void route_readiness(struct pstate *ps, const struct rec_route *r,
-                     struct route_eval_info *out);
+                     struct route_eval_info *out, int want_detail);
 /* A model can serve: state available/loaded and its runtime not down. */
 int model_usable(struct pstate *ps, const char *model);
 
@@ -511,8 +531,9 @@ enum pack_state pack_state_of(struct pstate *ps, const struct rec_pack *p,
                               uint64_t now_ns, int *partial,
                               json_t *reasons);
 
-/* Doctor clauses of one pack: a JSON object {pack, state, verdict,
- * clauses: [{name, status, detail, remedy}]}. */
+/* Doctor clauses of one pack: a JSON object {pack, state, partial,
+ * active, verdict, ok: [names of clauses that hold], clauses: [{name,
+ * status, detail, remedy}] (the others)}. */
 json_t *doctor_pack_json(struct pstate *ps, const struct rec_pack *p,
                          uint64_t now_ns);
 /* The log-derived doctor: {verdict, packs: [...], box: [clauses]}. */

@@ -17,6 +17,7 @@
  * Record layouts (field order) are listed in docs/format-projections.md.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,16 @@ io_put(struct io *io, const void *p, size_t n)
     }
     memcpy(io->buf + io->len, p, n);
     io->len += n;
+}
+
+/* Zeroed memory for decoding: from the arena when the io has one (the
+ * record is then freed with the arena, never field by field). */
+static void *
+io_alloc(struct io *io, size_t n)
+{
+    if (io->arena != NULL)
+        return arena_alloc(io->arena, n);
+    return calloc(1, n);
 }
 
 static void
@@ -180,7 +191,7 @@ io_str(struct io *io, char **s)
             io->err = LDG_ECORRUPT;
             return;
         }
-        *s = malloc(n + 1);
+        *s = io_alloc(io, n + 1);
         if (*s == NULL) {
             io->err = LDG_ENOMEM;
             return;
@@ -225,7 +236,7 @@ io_strlist(struct io *io, struct strlist *l)
         return;
     if (io->mode == IO_DEC) {
         l->n = 0;
-        l->v = n ? calloc(n, sizeof *l->v) : NULL;
+        l->v = n ? io_alloc(io, n * sizeof *l->v) : NULL;
         if (n && l->v == NULL) {
             io->err = LDG_ENOMEM;
             return;
@@ -270,7 +281,7 @@ io_pack(struct io *io, void *r)
     if (io->err)
         return;
     if (io->mode == IO_DEC) {
-        p->perms = n ? calloc(n, sizeof *p->perms) : NULL;
+        p->perms = n ? io_alloc(io, n * sizeof *p->perms) : NULL;
         if (n && p->perms == NULL) {
             io->err = LDG_ENOMEM;
             return;
@@ -616,26 +627,75 @@ rec_encode(const struct rtype *rt, void *rec, uint8_t **out, size_t *len)
 }
 
 int
-rec_decode(const struct rtype *rt, const uint8_t *p, size_t len, void **out)
+rec_decode_in(const struct rtype *rt, const uint8_t *p, size_t len,
+              struct arena *a, void **out)
 {
     struct io io;
-    void *rec = calloc(1, rt->size);
+    void *rec = a ? arena_alloc(a, rt->size) : calloc(1, rt->size);
     if (rec == NULL)
         return LDG_ENOMEM;
     memset(&io, 0, sizeof io);
     io.mode = IO_DEC;
     io.p = p;
     io.end = p + len;
+    io.arena = a;
     rt->io(&io, rec);
     if (io.err == 0 && io.p != io.end)
         io.err = LDG_ECORRUPT;
     if (io.err) {
         int err = io.err;
-        rec_free(rt, rec);
+        if (a == NULL)
+            rec_free(rt, rec);
         return err;
     }
     *out = rec;
     return 0;
+}
+
+int
+rec_decode(const struct rtype *rt, const uint8_t *p, size_t len, void **out)
+{
+    return rec_decode_in(rt, p, len, NULL, out);
+}
+
+/* ------------------------------------------------------------- arena -- */
+
+struct arena_block {
+    struct arena_block *next;
+    size_t used, cap;
+    max_align_t data[];
+};
+
+void *
+arena_alloc(struct arena *a, size_t n)
+{
+    struct arena_block *b = a->head;
+    size_t need = (n + 15) & ~(size_t)15;
+    void *p;
+    if (b == NULL || b->cap - b->used < need) {
+        size_t cap = need > ARENA_BLOCK ? need : ARENA_BLOCK;
+        b = malloc(sizeof *b + cap);
+        if (b == NULL)
+            return NULL;
+        b->next = a->head;
+        b->used = 0;
+        b->cap = cap;
+        a->head = b;
+    }
+    p = (char *)b->data + b->used;
+    b->used += need;
+    memset(p, 0, n);
+    return p;
+}
+
+void
+arena_release(struct arena *a)
+{
+    while (a->head != NULL) {
+        struct arena_block *b = a->head;
+        a->head = b->next;
+        free(b);
+    }
 }
 
 void

@@ -42,7 +42,7 @@ proj_find(const char *name)
     return -1;
 }
 
-/* FNV-1a, 32 bits, over projection id and key. */
+/* FNV-1a, 32 bits, over projection id and key, then fmix32. */
 static uint32_t
 khash(enum proj_id p, const uint8_t *k, size_t n)
 {
@@ -51,6 +51,13 @@ khash(enum proj_id p, const uint8_t *k, size_t n)
         h ^= k[i];
         h *= 16777619u;
     }
+    /* FNV's low bits mix poorly and the table indexes by low bits:
+     * finish with murmur3's fmix32. */
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
     return h ? h : 1;
 }
 
@@ -63,7 +70,10 @@ ps_new(struct pstate **out, struct ldg_ledger *l, struct ldg_txn *t,
         return LDG_ENOMEM;
     ps->cap = 1024;
     ps->slots = calloc(ps->cap, sizeof *ps->slots);
-    if (ps->slots == NULL) {
+    ps->hashes = calloc(ps->cap, sizeof *ps->hashes);
+    if (ps->slots == NULL || ps->hashes == NULL) {
+        free(ps->slots);
+        free(ps->hashes);
         free(ps);
         return LDG_ENOMEM;
     }
@@ -92,9 +102,12 @@ entry_free(struct pentry *e)
 {
     if (e == NULL)
         return;
-    rec_free(e->rt, e->rec);
-    free(e->key);
-    free(e);
+    if (!e->rec_arena)
+        rec_free(e->rt, e->rec);
+    if (!e->in_arena) {
+        free(e->key);
+        free(e);
+    }
 }
 
 void
@@ -105,7 +118,9 @@ ps_free(struct pstate *ps)
     for (size_t i = 0; i < ps->cap; i++)
         entry_free(ps->slots[i]);
     free(ps->slots);
+    free(ps->hashes);
     free(ps->dirty);
+    arena_release(&ps->arena);
     free(ps);
 }
 
@@ -160,18 +175,24 @@ pkey(uint8_t *buf, uint8_t tag, const struct sv *parts, size_t n)
     }
 }
 
-static struct pentry **
+/* Index of key's slot, or of the empty slot where it would go. The
+ * hashes sit in their own array so a probe touches no entry until the
+ * hash matches. */
+static size_t
 slot_of(struct pstate *ps, enum proj_id p, const uint8_t *key, size_t klen,
         uint32_t h)
 {
     size_t i = h & (ps->cap - 1);
     for (;;) {
-        struct pentry *e = ps->slots[i];
-        if (e == NULL)
-            return &ps->slots[i];
-        if (e->hash == h && e->rt->proj == p && e->klen == klen &&
-            memcmp(e->key, key, klen) == 0)
-            return &ps->slots[i];
+        uint32_t sh = ps->hashes[i];
+        if (sh == 0)
+            return i;
+        if (sh == h) {
+            struct pentry *e = ps->slots[i];
+            if (e->rt->proj == p && e->klen == klen &&
+                memcmp(e->key, key, klen) == 0)
+                return i;
+        }
         i = (i + 1) & (ps->cap - 1);
     }
 }
@@ -181,20 +202,27 @@ grow(struct pstate *ps)
 {
     size_t ncap = ps->cap * 2;
     struct pentry **ns = calloc(ncap, sizeof *ns);
-    if (ns == NULL)
+    uint32_t *nh = calloc(ncap, sizeof *nh);
+    if (ns == NULL || nh == NULL) {
+        free(ns);
+        free(nh);
         return LDG_ENOMEM;
+    }
     for (size_t i = 0; i < ps->cap; i++) {
         struct pentry *e = ps->slots[i];
         size_t j;
         if (e == NULL)
             continue;
         j = e->hash & (ncap - 1);
-        while (ns[j] != NULL)
+        while (nh[j] != 0)
             j = (j + 1) & (ncap - 1);
         ns[j] = e;
+        nh[j] = e->hash;
     }
     free(ps->slots);
+    free(ps->hashes);
     ps->slots = ns;
+    ps->hashes = nh;
     ps->cap = ncap;
     return 0;
 }
@@ -230,32 +258,46 @@ record_hash(uint8_t out[32], const uint8_t *key, size_t klen,
         free(buf);
 }
 
-/* Inserts a new entry (the key is not present). */
+/* Inserts a new entry (the key is not present). Read states keep the
+ * entry, its key and rec (when from_arena) in the arena. */
 static struct pentry *
 insert(struct pstate *ps, enum proj_id p, uint8_t tag, const uint8_t *key,
-       size_t klen, uint32_t h, void *rec)
+       size_t klen, uint32_t h, void *rec, int from_arena)
 {
-    struct pentry *e, **s;
+    struct pentry *e;
+    size_t i;
     const struct rtype *rt = rtype_of(p, tag);
     if (rt == NULL)
         return NULL;
     if ((ps->n + 1) * 4 > ps->cap * 3 && grow(ps) < 0)
         return NULL;
-    e = calloc(1, sizeof *e);
-    if (e == NULL)
-        return NULL;
-    e->key = malloc(klen);
-    if (e->key == NULL) {
-        free(e);
-        return NULL;
+    if (from_arena) {
+        e = arena_alloc(&ps->arena, sizeof *e);
+        if (e == NULL)
+            return NULL;
+        e->key = arena_alloc(&ps->arena, klen);
+        if (e->key == NULL)
+            return NULL;
+        e->in_arena = 1;
+        e->rec_arena = 1;
+    } else {
+        e = calloc(1, sizeof *e);
+        if (e == NULL)
+            return NULL;
+        e->key = malloc(klen);
+        if (e->key == NULL) {
+            free(e);
+            return NULL;
+        }
     }
     memcpy(e->key, key, klen);
     e->klen = (uint32_t)klen;
     e->hash = h;
     e->rt = rt;
     e->rec = rec;
-    s = slot_of(ps, p, key, klen, h);
-    *s = e;
+    i = slot_of(ps, p, key, klen, h);
+    ps->slots[i] = e;
+    ps->hashes[i] = h;
     ps->n++;
     return e;
 }
@@ -267,14 +309,14 @@ lookup(struct pstate *ps, enum proj_id p, const uint8_t *key, size_t klen,
        struct pentry **found)
 {
     uint32_t h = khash(p, key, klen);
-    struct pentry **s = slot_of(ps, p, key, klen, h);
+    struct pentry *s = ps->slots[slot_of(ps, p, key, klen, h)];
     struct ldg_val v;
     const struct rtype *rt;
     void *rec;
     int rc;
 
-    *found = *s;
-    if (*s != NULL || ps->t == NULL || !ps->have_db[p] ||
+    *found = s;
+    if (s != NULL || ps->t == NULL || !ps->have_db[p] ||
         ps->loaded[key[0]] & (1 << p))
         return 0;
     rc = ldg_kv_get(ps->t, ps->dbi[p], key, klen, &v);
@@ -285,11 +327,13 @@ lookup(struct pstate *ps, enum proj_id p, const uint8_t *key, size_t klen,
     rt = rtype_of(p, key[0]);
     if (rt == NULL)
         return LDG_ECORRUPT;
-    if ((rc = rec_decode(rt, v.data, v.len, &rec)) < 0)
+    if ((rc = rec_decode_in(rt, v.data, v.len,
+                            ps->writable ? NULL : &ps->arena, &rec)) < 0)
         return rc;
-    *found = insert(ps, p, key[0], key, klen, h, rec);
+    *found = insert(ps, p, key[0], key, klen, h, rec, !ps->writable);
     if (*found == NULL) {
-        rec_free(rt, rec);
+        if (ps->writable)
+            rec_free(rt, rec);
         return LDG_ENOMEM;
     }
     if (ps->writable) {
@@ -341,11 +385,26 @@ ps_upd(struct pstate *ps, enum proj_id p, const uint8_t *key, size_t klen)
         rec = calloc(1, rt->size);
         if (rec == NULL)
             return NULL;
-        e = insert(ps, p, key[0], key, klen, khash(p, key, klen), rec);
+        e = insert(ps, p, key[0], key, klen, khash(p, key, klen), rec, 0);
         if (e == NULL) {
             rec_free(rt, rec);
             return NULL;
         }
+    } else if (e->rec_arena) {
+        /* About to change a record decoded into the arena: give it its
+         * own memory first (the folds free and replace fields). */
+        uint8_t *val;
+        size_t vlen;
+        void *own;
+        if (rec_encode(e->rt, e->rec, &val, &vlen) < 0)
+            return NULL;
+        if (rec_decode(e->rt, val, vlen, &own) < 0) {
+            free(val);
+            return NULL;
+        }
+        free(val);
+        e->rec = own;
+        e->rec_arena = 0;
     }
     if (ps->t != NULL && mark_dirty(ps, e) < 0)
         return NULL;
@@ -367,8 +426,7 @@ ps_load_tag(struct pstate *ps, enum proj_id p, uint8_t tag)
     rc = ldg_cursor_get(c, LDG_SET_RANGE, &tag, 1, &k, &v);
     while (rc == 0 && k.len >= 1 && ((const uint8_t *)k.data)[0] == tag) {
         uint32_t h = khash(p, k.data, k.len);
-        struct pentry **s = slot_of(ps, p, k.data, k.len, h);
-        if (*s == NULL) {
+        if (ps->slots[slot_of(ps, p, k.data, k.len, h)] == NULL) {
             const struct rtype *rt = rtype_of(p, tag);
             struct pentry *e;
             void *rec;
@@ -376,11 +434,14 @@ ps_load_tag(struct pstate *ps, enum proj_id p, uint8_t tag)
                 rc = LDG_ECORRUPT;
                 break;
             }
-            if ((rc = rec_decode(rt, v.data, v.len, &rec)) < 0)
+            if ((rc = rec_decode_in(rt, v.data, v.len,
+                                    ps->writable ? NULL : &ps->arena,
+                                    &rec)) < 0)
                 break;
-            e = insert(ps, p, tag, k.data, k.len, h, rec);
+            e = insert(ps, p, tag, k.data, k.len, h, rec, !ps->writable);
             if (e == NULL) {
-                rec_free(rt, rec);
+                if (ps->writable)
+                    rec_free(rt, rec);
                 rc = LDG_ENOMEM;
                 break;
             }

@@ -375,7 +375,7 @@ route_json(struct pstate *ps, const struct rec_route *r,
 
     json_object_set_new(o, "route", json_string(name));
     if (r != NULL) {
-        route_readiness(ps, r, &info);
+        route_readiness(ps, r, &info, 1);
         json_object_set_new(o, "pack", sv_json(r->pack));
         json_object_set_new(o, "model", sv_json(r->current_model));
         json_object_set_new(o, "declared_model", sv_json(r->declared_model));
