@@ -512,7 +512,8 @@ pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
 out:
     ldg_cursor_close(cc);
     free(e);
-    qsort(vs->erased, vs->nerased, sizeof *vs->erased, cmp_u64);
+    if (vs->nerased > 0)
+        qsort(vs->erased, vs->nerased, sizeof *vs->erased, cmp_u64);
     return rc;
 }
 
