@@ -72,7 +72,7 @@ struct ldg_export_opts {
     /* Leave out the projected state (state/projections.json). The state
      * is included whole and is not subject to redaction. */
     int no_state;
-    int level;           /* zstd level 1..19; 0 = 3 */
+    int level;           /* zstd level 1..19; 0 = 1 */
     unsigned threads;    /* compression threads; 0 = 2 */
     uint64_t max_events; /* refuse larger selections; 0 = 1,000,000 */
     /* Called now and then with (events written, events to write). */

@@ -94,8 +94,9 @@ struct ex {
     struct keyent *keys;
     size_t nkeys, capkeys;
     struct bwriter *w;
-    json_t *files;  /* member name -> hex SHA-256 */
-    json_t *events; /* the manifest's list */
+    /* The manifest's two long lists, as JSON text: "files" (written by
+     * the writer thread only) and "events". */
+    struct growbuf mfiles, mevents;
     struct growbuf jsonl;
     uint64_t tar_bytes; /* uncompressed archive size so far */
     struct ldg_export_report rep;
@@ -218,9 +219,13 @@ write_member(struct ex *x, const struct qitem *it)
         return rc;
     }
     ldg_sha256(d, it->data, it->len);
-    if (json_object_set_new(x->files, it->name, json_hex(d, 32)) < 0) {
+    gb_lit(&x->mfiles, x->mfiles.len ? ",\n  " : "\n  ");
+    gb_jstr(&x->mfiles, it->name);
+    gb_lit(&x->mfiles, ": ");
+    gb_hex(&x->mfiles, d, 32);
+    if (x->mfiles.err) {
         snprintf(x->q.errmsg, sizeof x->q.errmsg, "out of memory");
-        return LDG_ENOMEM;
+        return x->mfiles.err;
     }
     return 0;
 }
@@ -673,7 +678,7 @@ write_event(struct ex *x, const struct sel *s)
     struct ldg_event ev;
     enum bmode mode = BM_FULL;
     struct growbuf lb = {NULL, 0, 0, 0};
-    json_t *names = NULL, *m;
+    json_t *names = NULL;
     char name[48], *proof = NULL;
     int rc;
 
@@ -700,21 +705,33 @@ write_event(struct ex *x, const struct sel *s)
         return LDG_ENOMEM;
     if ((rc = body_member(x, &ev, &mode, &lb, names)) < 0)
         goto out;
-    m = json_pack("{s:o, s:s, s:s, s:s}", "seq", json_u64(s->seq), "type",
-                  ev.type, "role",
-                  (s->role & ROLE_SELECTED) ? "selected" : "support", "body",
-                  bmode_name[mode]);
-    if (m == NULL) {
-        rc = LDG_ENOMEM;
-        goto out;
+    /* the manifest's record, as text */
+    {
+        struct growbuf *m = &x->mevents;
+        gb_lit(m, m->len ? ",\n  {\"seq\": " : "\n  {\"seq\": ");
+        gb_u64(m, s->seq);
+        gb_lit(m, ", \"type\": ");
+        gb_jstr(m, ev.type);
+        gb_lit(m, (s->role & ROLE_SELECTED) ? ", \"role\": \"selected\""
+                                           : ", \"role\": \"support\"");
+        if ((s->role & ROLE_SELECTED) && (s->role & ROLE_SUPPORT))
+            gb_lit(m, ", \"support\": true");
+        gb_lit(m, ", \"body\": ");
+        gb_jstr(m, bmode_name[mode]);
+        if (mode == BM_REDACTED) {
+            gb_lit(m, ", \"withheld\": ");
+            gb_value(m, names);
+        }
+        if (mode == BM_ERASED && s->erased_by != UINT64_MAX) {
+            gb_lit(m, ", \"erased_by\": ");
+            gb_u64(m, s->erased_by);
+        }
+        gb_lit(m, "}");
+        if (m->err) {
+            rc = m->err;
+            goto out;
+        }
     }
-    if ((s->role & ROLE_SELECTED) && (s->role & ROLE_SUPPORT))
-        json_object_set_new(m, "support", json_true());
-    if (mode == BM_REDACTED)
-        json_object_set(m, "withheld", names);
-    if (mode == BM_ERASED && s->erased_by != UINT64_MAX)
-        json_object_set_new(m, "erased_by", json_u64(s->erased_by));
-    json_array_append_new(x->events, m);
     if (s->role & ROLE_SELECTED)
         rc = jsonl_line(x, &ev, mode, &lb, names);
 out:
@@ -793,26 +810,26 @@ state_json(struct ex *x)
                                    : json_null());
 }
 
+/* Everything in the manifest but its two long lists. */
 static json_t *
-manifest_json(struct ex *x, uint64_t now_ns)
+manifest_head(struct ex *x, uint64_t now_ns)
 {
     const struct ldg_export_opts *o = x->o;
     char tbuf[64], rootb64[45];
-    json_t *m, *keys = json_array(), *events = x->events;
+    json_t *keys = json_array();
 
-    x->events = NULL; /* "o" below takes it, even on failure */
     format_time(tbuf, sizeof tbuf, now_ns);
     ldg_base64(rootb64, x->root, 32);
     for (size_t i = 0; keys != NULL && i < x->nkeys; i++)
         json_array_append_new(keys, json_string(x->keys[i].id));
-    m = json_pack(
+    return json_pack(
         "{s:s, s:s, s:s,"
         " s:{s:o, s:s, s:s, s:s},"
         " s:{s:o, s:o, s:o},"
         " s:{s:o, s:s},"
         " s:{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o},"
         " s:{s:o, s:o},"
-        " s:o, s:o, s:o}",
+        " s:o, s:o}",
         "format", LDG_BUNDLE_MAGIC, "origin", x->origin, "log_key", x->vkey,
         "created", "ts", json_u64(now_ns), "time", tbuf, "by",
         o->exported_by ? o->exported_by : "", "tool", "ledger export",
@@ -828,37 +845,75 @@ manifest_json(struct ex *x, uint64_t now_ns)
         json_u64(x->rep.bodies_erased), "fields_withheld",
         json_u64(x->rep.fields_withheld), "redaction", "fields",
         str_array(o->redact_fields, o->nredact_fields), "body_types",
-        str_array(o->redact_types, o->nredact_types), "keys", keys, "events",
-        events, "state", state_json(x));
-    if (m == NULL)
-        return NULL;
-    json_object_set(m, "files", x->files);
-    return m;
+        str_array(o->redact_types, o->nredact_types), "keys", keys, "state",
+        state_json(x));
+}
+
+/*
+ * manifest.json: the head dumped by jansson (indent 1), then "events" and
+ * "files" from the text built while writing, one record a line:
+ *
+ *   {
+ *    "format": "ledger.bundle/v1",
+ *    ...
+ *    "state": {...},
+ *    "events": [
+ *     {"seq": "0", "type": "ledger.genesis", "role": "support", ...},
+ *     ...
+ *    ],
+ *    "files": {
+ *     "ledger-bundle": "<hex>",
+ *     ...
+ *    }
+ *   }
+ */
+static int
+manifest_text(struct ex *x, uint64_t now_ns, struct growbuf *b)
+{
+    json_t *head = manifest_head(x, now_ns);
+    char *s;
+    size_t n;
+
+    if (head == NULL)
+        return LDG_ENOMEM;
+    s = json_dumps(head, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    json_decref(head);
+    if (s == NULL)
+        return LDG_ENOMEM;
+    n = strlen(s);
+    while (n > 0 && s[n - 1] != '}') /* drop the closing brace */
+        n--;
+    gb_add(b, s, n > 0 ? n - 1 : 0);
+    free(s);
+    while (b->len > 0 && b->p[b->len - 1] == '\n')
+        b->len--;
+    gb_lit(b, ",\n \"events\": [");
+    gb_add(b, x->mevents.p ? x->mevents.p : "", x->mevents.len);
+    gb_lit(b, "\n ],\n \"files\": {");
+    gb_add(b, x->mfiles.p ? x->mfiles.p : "", x->mfiles.len);
+    gb_lit(b, "\n }\n}\n");
+    return b->err;
 }
 
 /* manifest.json and manifest.sig, last. */
 static int
 write_manifest(struct ex *x, uint64_t now_ns)
 {
-    json_t *m = manifest_json(x, now_ns);
-    char *s = NULL, *note = NULL, text[sizeof B_SIG_PURPOSE + 80];
+    struct growbuf m = {NULL, 0, 0, 0};
+    char *note = NULL, text[sizeof B_SIG_PURPOSE + 80];
     uint8_t d[32];
     char hex[65];
     int rc;
 
-    if (m == NULL)
-        return LDG_ENOMEM;
-    s = json_dumps(m, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-    json_decref(m);
-    if (s == NULL)
-        return LDG_ENOMEM;
-    ldg_sha256(d, s, strlen(s));
+    if ((rc = manifest_text(x, now_ns, &m)) < 0)
+        goto out;
+    ldg_sha256(d, m.p, m.len);
     ldg_hex(hex, d, 32);
     snprintf(text, sizeof text, "%s\n%s\n", B_SIG_PURPOSE, hex);
     rc = ldg_log_sign_note(x->l, text, strlen(text), &note);
     if (rc < 0)
         goto out;
-    rc = bwriter_add(x->w, B_MANIFEST, s, strlen(s));
+    rc = bwriter_add(x->w, B_MANIFEST, m.p, m.len);
     if (rc == 0)
         rc = bwriter_add(x->w, B_MANIFEST_SIG, note, strlen(note));
     if (rc < 0)
@@ -866,7 +921,7 @@ write_manifest(struct ex *x, uint64_t now_ns)
                        bwriter_errmsg(x->w));
     x->rep.files += 2;
 out:
-    free(s);
+    free(m.p);
     free(note);
     return rc;
 }
@@ -995,12 +1050,6 @@ ldg_export_write_fd(struct ldg_ledger *l, const struct ldg_export_opts *o,
         ldg_set_errmsg(l, "selection: %s", err);
         return rc;
     }
-    x.files = json_object();
-    x.events = json_array();
-    if (x.files == NULL || x.events == NULL) {
-        rc = LDG_ENOMEM;
-        goto out;
-    }
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &x.t)) < 0)
         goto out;
     if ((rc = load_checkpoint(&x)) < 0 || (rc = select_events(&x, q)) < 0 ||
@@ -1009,7 +1058,7 @@ ldg_export_write_fd(struct ldg_ledger *l, const struct ldg_export_opts *o,
     load_state(&x);
     clock_gettime(CLOCK_REALTIME, &now);
     now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-    rc = bwriter_new(&x.w, fd, o->level ? o->level : 3,
+    rc = bwriter_new(&x.w, fd, o->level ? o->level : 1,
                      o->threads ? o->threads : 2, (int64_t)now.tv_sec, err,
                      sizeof err);
     if (rc < 0) {
@@ -1039,8 +1088,8 @@ out:
     bwriter_free(x.w);
     ldg_txn_abort(x.t);
     ldg_query_free(q);
-    json_decref(x.files);
-    json_decref(x.events);
+    free(x.mfiles.p);
+    free(x.mevents.p);
     json_decref(x.state);
     free(x.state_note);
     free(x.jsonl.p);
