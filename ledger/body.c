@@ -358,3 +358,18 @@ ldg_fields_free(struct ldg_field *f, size_t n)
     }
     free(f);
 }
+
+int
+ldg_body_rec_json_text(const uint8_t *rec, size_t len, size_t max,
+                       struct ldg_buf *b)
+{
+    const uint8_t *p;
+    size_t pn;
+    uint8_t *owned;
+    int rc = payload(rec, len, max, &p, &pn, &owned);
+    if (rc < 0)
+        return rc;
+    rc = ldg_codec_fields_json_text(p, pn, b);
+    free(owned);
+    return rc;
+}

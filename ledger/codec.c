@@ -500,6 +500,13 @@ decode_map(const msgpack_object *m, struct ldg_event *ev)
 int
 ldg_event_decode(const uint8_t *buf, size_t len, struct ldg_event *ev)
 {
+    return ldg_event_decode_flags(buf, len, ev, 0);
+}
+
+int
+ldg_event_decode_flags(const uint8_t *buf, size_t len, struct ldg_event *ev,
+                       unsigned flags)
+{
     msgpack_unpacked u;
     const msgpack_object *a;
     int rc;
@@ -509,7 +516,17 @@ ldg_event_decode(const uint8_t *buf, size_t len, struct ldg_event *ev)
     memset(ev, 0, sizeof *ev);
     if (len < LDG_ENTRY_OVERHEAD || len > LDG_ENTRY_MAX || buf[0] != 0x93)
         return LDG_ECORRUPT;
-    rc = unpack_canonical(buf, len, &u);
+    if (flags & LDG_DECODE_TRUSTED) {
+        size_t off = 0;
+        msgpack_unpacked_init(&u);
+        rc = (msgpack_unpack_next(&u, (const char *)buf, len, &off) ==
+                  MSGPACK_UNPACK_SUCCESS &&
+              off == len)
+                 ? 0
+                 : LDG_ECORRUPT;
+    } else {
+        rc = unpack_canonical(buf, len, &u);
+    }
     if (rc < 0)
         goto out;
     a = &u.data;
@@ -530,7 +547,8 @@ ldg_event_decode(const uint8_t *buf, size_t len, struct ldg_event *ev)
     ev->entry_len = len;
     ev->signed_part = buf + 1;
     ev->signed_len = len - LDG_ENTRY_OVERHEAD;
-    ldg_tlog_leaf_hash(ev->leaf, buf, len);
+    if (!(flags & LDG_DECODE_TRUSTED))
+        ldg_tlog_leaf_hash(ev->leaf, buf, len);
     rc = 0;
 out:
     msgpack_unpacked_destroy(&u);
@@ -770,5 +788,169 @@ ldg_codec_fields_slices(const uint8_t *p, size_t len,
     return 0;
 fail:
     free(s);
+    return rc;
+}
+
+/* ------------------------------------------------- body as JSON text -- */
+
+/* JSON text the way jansson's json_dumps(JSON_COMPACT) writes it, so the
+ * fast path and the jansson path give the same bytes: strings escape '"',
+ * '\\', \b \f \n \r \t and other control characters as \u00XX (upper-case
+ * hex); UTF-8 is copied; reals use "%.17g" with ".0" added to integral
+ * values; object keys in stored (bytewise) order. */
+static void
+jt_str(struct ldg_buf *b, const char *s, size_t n)
+{
+    static const char hexd[] = "0123456789ABCDEF";
+    size_t start = 0;
+    ldg_buf_add(b, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t en = 2;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        ldg_buf_add(b, s + start, i - start);
+        start = i + 1;
+        switch (c) {
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hexd[c >> 4];
+            esc[5] = hexd[c & 15];
+            en = 6;
+        }
+        ldg_buf_add(b, esc, en);
+    }
+    ldg_buf_add(b, s + start, n - start);
+    ldg_buf_add(b, "\"", 1);
+}
+
+static int
+jt_value(struct ldg_buf *b, const msgpack_object *o, int depth)
+{
+    char num[48];
+    int n;
+
+    if (depth > JSON_DEPTH_MAX)
+        return LDG_ECORRUPT;
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL:
+        ldg_buf_add(b, "null", 4);
+        return 0;
+    case MSGPACK_OBJECT_BOOLEAN:
+        ldg_buf_add(b, o->via.boolean ? "true" : "false",
+                    o->via.boolean ? 4 : 5);
+        return 0;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        if (o->via.u64 > (uint64_t)INT64_MAX)
+            return LDG_ECORRUPT;
+        n = snprintf(num, sizeof num, "%llu", (unsigned long long)o->via.u64);
+        ldg_buf_add(b, num, (size_t)n);
+        return 0;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        n = snprintf(num, sizeof num, "%lld", (long long)o->via.i64);
+        ldg_buf_add(b, num, (size_t)n);
+        return 0;
+    case MSGPACK_OBJECT_FLOAT64:
+        n = snprintf(num, sizeof num, "%.17g", o->via.f64);
+        if (strpbrk(num, ".eE") == NULL && (size_t)n + 2 < sizeof num) {
+            memcpy(num + n, ".0", 3);
+            n += 2;
+        }
+        ldg_buf_add(b, num, (size_t)n);
+        return 0;
+    case MSGPACK_OBJECT_STR:
+        jt_str(b, o->via.str.ptr, o->via.str.size);
+        return 0;
+    case MSGPACK_OBJECT_ARRAY:
+        ldg_buf_add(b, "[", 1);
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            int rc;
+            if (i)
+                ldg_buf_add(b, ",", 1);
+            if ((rc = jt_value(b, &o->via.array.ptr[i], depth + 1)) < 0)
+                return rc;
+        }
+        ldg_buf_add(b, "]", 1);
+        return 0;
+    case MSGPACK_OBJECT_MAP:
+        ldg_buf_add(b, "{", 1);
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object_kv *kv = &o->via.map.ptr[i];
+            int rc;
+            if (kv->key.type != MSGPACK_OBJECT_STR)
+                return LDG_ECORRUPT;
+            if (i)
+                ldg_buf_add(b, ",", 1);
+            jt_str(b, kv->key.via.str.ptr, kv->key.via.str.size);
+            ldg_buf_add(b, ":", 1);
+            if ((rc = jt_value(b, &kv->val, depth + 1)) < 0)
+                return rc;
+        }
+        ldg_buf_add(b, "}", 1);
+        return 0;
+    default:
+        return LDG_ECORRUPT;
+    }
+}
+
+int
+ldg_codec_fields_json_text(const uint8_t *p, size_t len, struct ldg_buf *b)
+{
+    msgpack_unpacked u;
+    const msgpack_object *m;
+    size_t off = 0;
+    int rc = 0;
+
+    msgpack_unpacked_init(&u);
+    if (msgpack_unpack_next(&u, (const char *)p, len, &off) !=
+            MSGPACK_UNPACK_SUCCESS ||
+        off != len || u.data.type != MSGPACK_OBJECT_MAP) {
+        msgpack_unpacked_destroy(&u);
+        return LDG_ECORRUPT;
+    }
+    m = &u.data;
+    ldg_buf_add(b, "{", 1);
+    for (uint32_t i = 0; rc == 0 && i < m->via.map.size; i++) {
+        const msgpack_object_kv *kv = &m->via.map.ptr[i];
+        if (kv->key.type != MSGPACK_OBJECT_STR ||
+            kv->val.type != MSGPACK_OBJECT_ARRAY ||
+            kv->val.via.array.size != 2) {
+            rc = LDG_ECORRUPT;
+            break;
+        }
+        if (i)
+            ldg_buf_add(b, ",", 1);
+        jt_str(b, kv->key.via.str.ptr, kv->key.via.str.size);
+        ldg_buf_add(b, ":", 1);
+        rc = jt_value(b, &kv->val.via.array.ptr[1], 1);
+    }
+    ldg_buf_add(b, "}", 1);
+    msgpack_unpacked_destroy(&u);
+    if (rc == 0 && b->err)
+        rc = b->err;
     return rc;
 }

@@ -275,6 +275,23 @@ int ldg_event_decode(const uint8_t *buf, size_t len, struct ldg_event *ev);
  * was erased, LDG_ENOTFOUND if seq does not exist. */
 int ldg_body_get(struct ldg_txn *t, uint64_t seq, json_t **out);
 
+/* Read paths that display rather than verify (query, export): */
+enum ldg_decode_flags {
+    /* Trust the stored bytes: skip the canonical-form check (a re-pack) and
+     * take the leaf hash from the stored tree instead of hashing the entry.
+     * ledger verify never uses this. */
+    LDG_DECODE_TRUSTED = 1 << 0
+};
+int ldg_event_get_ex(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev,
+                     unsigned flags);
+/* Appends the body of event seq as compact JSON text (the same bytes as
+ * json_dumps(body, JSON_COMPACT) of ldg_body_get's object: keys in bytewise
+ * order) to the malloc'd buffer *buf (*len used, *cap allocated; grown as
+ * needed; a NUL follows the text but is not counted). No digests, no
+ * jansson tree. LDG_EERASED if erased. */
+int ldg_body_json_append(struct ldg_txn *t, uint64_t seq, char **buf,
+                         size_t *len, size_t *cap);
+
 /* One top-level body field with its salt, as committed (for exports and
  * redaction). value is a JSON value owned by the struct. */
 struct ldg_field {

@@ -81,6 +81,16 @@ int ldg_codec_fields_encode(struct ldg_buf *b, const struct ldg_field *f,
                             size_t n);
 int ldg_codec_fields_decode(const uint8_t *p, size_t len,
                             struct ldg_field **out, size_t *n);
+/* Decodes an entry; flags as ldg_event_get_ex (TRUSTED leaves ev->leaf
+ * zeroed for the caller to fill). */
+int ldg_event_decode_flags(const uint8_t *buf, size_t len,
+                           struct ldg_event *ev, unsigned flags);
+/* Appends a body payload (the map of [salt, value]) as compact JSON text. */
+int ldg_codec_fields_json_text(const uint8_t *p, size_t len,
+                               struct ldg_buf *b);
+/* Body record (flag byte + payload) as JSON text. */
+int ldg_body_rec_json_text(const uint8_t *rec, size_t len, size_t max,
+                           struct ldg_buf *b);
 /* Byte slices of one field inside a canonical payload: the encoded name
  * (with its str header), the salt, and the encoded value. */
 struct ldg_field_slice {

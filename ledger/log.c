@@ -453,6 +453,26 @@ ldg_event_get(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev)
     return ldg_event_decode(v.data, v.len, ev);
 }
 
+int
+ldg_event_get_ex(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev,
+                 unsigned flags)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    uint8_t k[8];
+    struct ldg_val v;
+    int rc;
+
+    seq_key(k, seq);
+    rc = ldg_kv_get(t, core(l, LDG_DB_ENTRIES), k, 8, &v);
+    if (rc < 0)
+        return rc;
+    rc = ldg_event_decode_flags(v.data, v.len, ev, flags);
+    if (rc == 0 && (flags & LDG_DECODE_TRUSTED) &&
+        ldg_tree_stored_hash(t, 0, seq, ev->leaf) != 0)
+        ldg_tlog_leaf_hash(ev->leaf, v.data, v.len);
+    return rc;
+}
+
 static int
 body_rec(struct ldg_txn *t, uint64_t seq, struct ldg_val *v)
 {
@@ -478,6 +498,36 @@ ldg_body_get(struct ldg_txn *t, uint64_t seq, json_t **out)
         return rc;
     return ldg_body_decode_json(v.data, v.len,
                                 ldg_txn_ledger(t)->opts.body_max_bytes, out);
+}
+
+int
+ldg_body_json_append(struct ldg_txn *t, uint64_t seq, char **buf,
+                     size_t *len, size_t *cap)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_buf b;
+    struct ldg_val v;
+    int rc = body_rec(t, seq, &v);
+    if (rc < 0)
+        return rc;
+    /* Work in an ldg_buf over the caller's buffer. */
+    b.p = (uint8_t *)*buf;
+    b.len = *len;
+    b.cap = *cap;
+    b.max = (size_t)1 << 30;
+    b.err = 0;
+    rc = ldg_body_rec_json_text(v.data, v.len, l->opts.body_max_bytes, &b);
+    if (rc == 0)
+        ldg_buf_add(&b, "", 1); /* NUL, not counted */
+    if (rc == 0 && b.err)
+        rc = b.err;
+    *buf = (char *)b.p;
+    *cap = b.cap;
+    if (rc == 0)
+        *len = b.len - 1;
+    else if (*buf != NULL)
+        (*buf)[*len] = '\0';
+    return rc;
 }
 
 int
