@@ -504,6 +504,13 @@ ldg_event_decode(const uint8_t *buf, size_t len, struct ldg_event *ev)
 }
 
 int
+ldg_event_decode_ex(const uint8_t *buf, size_t len, struct ldg_event *ev,
+                    unsigned flags)
+{
+    return ldg_event_decode_flags(buf, len, ev, flags);
+}
+
+int
 ldg_event_decode_flags(const uint8_t *buf, size_t len, struct ldg_event *ev,
                        unsigned flags)
 {

@@ -284,6 +284,10 @@ enum ldg_decode_flags {
 };
 int ldg_event_get_ex(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev,
                      unsigned flags);
+/* ldg_event_decode with flags; with LDG_DECODE_TRUSTED ev->leaf is left
+ * zeroed (take it from ldg_tree_stored_hash(t, 0, seq) if needed). */
+int ldg_event_decode_ex(const uint8_t *buf, size_t len, struct ldg_event *ev,
+                        unsigned flags);
 /* Appends the body of event seq as compact JSON text (the same bytes as
  * json_dumps(body, JSON_COMPACT) of ldg_body_get's object: keys in bytewise
  * order) to the malloc'd buffer *buf (*len used, *cap allocated; grown as

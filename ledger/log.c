@@ -525,7 +525,7 @@ ldg_body_json_append(struct ldg_txn *t, uint64_t seq, char **buf,
     *cap = b.cap;
     if (rc == 0)
         *len = b.len - 1;
-    else if (*buf != NULL)
+    else if (*buf != NULL && *cap > *len)
         (*buf)[*len] = '\0';
     return rc;
 }

@@ -837,10 +837,16 @@ ldg_query_iter_next(struct ldg_query_iter *it, struct ldg_event *ev)
         uint64_t seq = s->cur;
         int rc, m;
 
-        if (s->kind == S_ENTRIES)
-            rc = ldg_event_decode(s->val.data, s->val.len, ev);
-        else
-            rc = ldg_event_get(it->t, seq, ev);
+        /* Display path: trust the stored bytes (ledger verify is where
+         * they are checked) and take the leaf hash from the tree. */
+        if (s->kind == S_ENTRIES) {
+            rc = ldg_event_decode_ex(s->val.data, s->val.len, ev,
+                                     LDG_DECODE_TRUSTED);
+            if (rc == 0 && ldg_tree_stored_hash(it->t, 0, seq, ev->leaf) < 0)
+                rc = ldg_event_decode(s->val.data, s->val.len, ev);
+        } else {
+            rc = ldg_event_get_ex(it->t, seq, ev, LDG_DECODE_TRUSTED);
+        }
         if (rc == 0 && ev->seq != seq)
             rc = LDG_ECORRUPT;
         if (rc < 0) {

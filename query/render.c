@@ -627,16 +627,27 @@ render_json(struct ldg_query_render *r, struct ldg_txn *t,
     qbuf_hex(b, ev->leaf, 32);
     qbuf_add(b, ",\"signature\":", 13);
     qbuf_hex(b, ev->sig, 64);
-    rc = get_body(r, t, ev->seq, &body);
-    if (rc == LDG_EERASED) {
+    if (r->given == -1) {
         qbuf_add(b, ",\"erased\":true", 14);
-    } else if (rc < 0) {
-        return rc;
-    } else {
+    } else if (r->given == 1) {
         qbuf_add(b, ",\"body\":", 8);
-        qbuf_json(b, body, JSON_COMPACT);
-        json_decref(body);
+        qbuf_json(b, r->given_body, JSON_COMPACT);
+    } else {
+        /* Straight from the stored record to JSON text: the same bytes
+         * as json_dumps of ldg_body_get, without building a tree. */
+        size_t mark = b->len;
+        qbuf_add(b, ",\"body\":", 8);
+        if (b->err)
+            return LDG_ENOMEM;
+        rc = ldg_body_json_append(t, ev->seq, &b->p, &b->len, &b->cap);
+        if (rc == LDG_EERASED) {
+            b->len = mark;
+            qbuf_add(b, ",\"erased\":true", 14);
+        } else if (rc < 0) {
+            return rc;
+        }
     }
+    (void)body;
     if (r->flags & LDG_RENDER_CURSOR) {
         char cur[LDG_QUERY_CURSOR_MAX];
         ldg_query_cursor(ev, cur);
