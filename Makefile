@@ -35,8 +35,7 @@ BENCH_SRC = $(sort $(wildcard bench/*.c))
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 HEADERS = $(foreach m,$(MODULES),$(wildcard $(m)/$(m).h))
 
-.PHONY: all check asan bench install demo clean headertest fmt unit shell-tests \
-        interop fuzz
+.PHONY: all check asan bench install demo clean headertest fmt unit fuzz
 
 all: $(B)/ledger $(B)/libledger.a
 

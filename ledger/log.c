@@ -705,8 +705,8 @@ ldg_consistency_text(struct ldg_txn *t, uint64_t old, uint64_t size,
                      char **out)
 {
     uint8_t proof[LDG_PROOF_MAX][32];
-    size_t n = 0, cap, len;
-    char *ck = NULL, *buf;
+    size_t n = 0;
+    char *ck = NULL;
     uint64_t have;
     int rc;
 
@@ -719,27 +719,12 @@ ldg_consistency_text(struct ldg_txn *t, uint64_t old, uint64_t size,
         return LDG_EINVAL;
     if ((rc = ldg_checkpoint_get(t, size, &ck)) < 0)
         return rc;
-    if ((rc = ldg_tree_consistency(t, old, size, proof, &n)) < 0) {
-        free(ck);
-        return rc;
-    }
-    cap = 32 + n * 46 + strlen(ck) + 2;
-    buf = malloc(cap);
-    if (buf == NULL) {
-        free(ck);
-        return LDG_ENOMEM;
-    }
-    len = (size_t)snprintf(buf, cap, "old %llu\n", (unsigned long long)old);
-    for (size_t i = 0; i < n; i++) {
-        ldg_base64(buf + len, proof[i], 32);
-        len += 44;
-        buf[len++] = '\n';
-    }
-    buf[len++] = '\n';
-    memcpy(buf + len, ck, strlen(ck) + 1);
+    rc = ldg_tree_consistency(t, old, size, proof, &n);
+    if (rc == 0)
+        rc = ldg_tlog_consistency_format(out, old,
+                                         (const uint8_t(*)[32])proof, n, ck);
     free(ck);
-    *out = buf;
-    return 0;
+    return rc;
 }
 
 int
