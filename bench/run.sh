@@ -59,17 +59,20 @@ ONLY=${BENCH_ONLY:-ingest verify append proof tiles query rebuild doctor}
 # Targets: what the issue asks of the ledger. Kinds: "min:X" (the ledger's
 # figure must be at least X), "max:X" (at most X), "ratio:X" (ledger/peer at
 # least X for higher-is-better rows, at most X for lower-is-better rows).
-# The defaults are provisional; override with TARGET_<NAME>=kind:value.
-T_INGEST=${TARGET_INGEST:-ratio:1.0}
-T_INGEST_ABS=${TARGET_INGEST_ABS:-min:20000}
-T_RSS=${TARGET_RSS:-max:256}
-T_VERIFY=${TARGET_VERIFY:-ratio:1.0}
-T_APPEND=${TARGET_APPEND:-max:20}
-T_PROOF=${TARGET_PROOF:-max:10}
-T_TILES_INC=${TARGET_TILES_INC:-max:1.0}
-T_QRUN=${TARGET_QUERY_RUN:-max:100}
-T_QTIME=${TARGET_QUERY_TIME:-ratio:1.0}
-T_QBODY=${TARGET_QUERY_BODY:-ratio:1.0}
+# The defaults are the issues' targets; override with TARGET_<NAME>=kind:value.
+T_INGEST=${TARGET_INGEST:-ratio:1.25}       # issue 2: >= 1.25x the SQLite peer
+T_INGEST_ABS=${TARGET_INGEST_ABS:-min:60000} # issue 2: >= 60,000 events/s
+T_RSS=${TARGET_RSS:-max:64}                 # issue 2: peak RSS <= 64 MiB
+T_VERIFY=${TARGET_VERIFY:-min:32000}        # issue 2: verify --full >= 32,000/s
+T_APPEND=${TARGET_APPEND:-max:5}            # issue 2: append p50 <= 5 ms
+T_PROOF=${TARGET_PROOF:-max:5}              # issue 3: proof p50 <= 5 ms
+T_TILES=${TARGET_TILES:-max:10}             # issue 3: tiles of 1M <= 10 s
+T_TILES_INC=${TARGET_TILES_INC:-max:0.2}    # issue 3: +1000 events <= 0.2 s
+T_QRUN=${TARGET_QUERY_RUN:-max:10}          # issue 5: run=R <= 10 ms, < peer
+T_QTIME=${TARGET_QUERY_TIME:-ratio:1.5}     # issue 5: >= 1M/s and >= 1.5x peer
+T_QBODY=${TARGET_QUERY_BODY:-ratio:1.5}     # issue 5: >= 500k/s and >= 1.5x peer
+T_REBUILD=${TARGET_REBUILD:-min:300000}     # issue 4: rebuild >= 300,000/s
+T_DOCTOR=${TARGET_DOCTOR:-max:50}           # issue 4: doctor <= 50 ms
 
 LEDGER=$B/ledger
 RESULTS=$OUT/results.tsv
@@ -406,7 +409,7 @@ if want tiles; then
             t_s=$(na "$(reason ledger-tiles)") t_i=$t_s
         fi
     fi
-    row "tiles from scratch" "s" "$t_s" "-" lo "-" "peer has no tiles"
+    row "tiles from scratch" "s" "$t_s" "-" lo "$T_TILES" "peer has no tiles"
     row "tiles after +1000" "s" "$t_i" "-" lo "$T_TILES_INC" \
         "incremental publish"
 fi
@@ -553,7 +556,7 @@ if want rebuild; then
             v=$(na "$(reason ledger-rebuild)")
         fi
     fi
-    row "rebuild projections ($QN)" "events/s" "$v" "-" hi "-" \
+    row "rebuild projections ($QN)" "events/s" "$v" "-" hi "$T_REBUILD" \
         "peer has no projections"
 fi
 if want doctor; then
@@ -569,7 +572,7 @@ if want doctor; then
             v=$(na "$(reason ledger-doctor)")
         fi
     fi
-    row "doctor ($QN)" "ms" "$v" "-" lo "-" ""
+    row "doctor ($QN)" "ms" "$v" "-" lo "$T_DOCTOR" ""
 fi
 
 # -------------------------------------------------------------- table --
