@@ -54,7 +54,7 @@ BATCH=${BENCH_BATCH:-1000}
 NPROC=$(nproc 2>/dev/null || echo 1)
 THREADS=${BENCH_THREADS:-$NPROC}
 [ "$THREADS" -ge 2 ] || THREADS=2 # the pipelined peer needs two
-ONLY=${BENCH_ONLY:-ingest verify append proof tiles query rebuild doctor}
+ONLY=${BENCH_ONLY:-ingest overhead verify append proof tiles query rebuild doctor}
 
 # Targets: what the issue asks of the ledger. Kinds: "min:X" (the ledger's
 # figure must be at least X), "max:X" (at most X), "ratio:X" (ledger/peer at
@@ -573,6 +573,36 @@ if want doctor; then
         fi
     fi
     row "doctor ($QN)" "ms" "$v" "-" lo "$T_DOCTOR" ""
+fi
+
+# ------------------------------------------------- overhead of tree/proj --
+
+# In-process, side by side on the same input: ingest with and without the
+# Merkle tree + per-commit checkpoint (issue 3: <= 15%), and with and
+# without the projections attached (issue 4: <= 20%).
+OVH_N=${BENCH_OVERHEAD_N:-$(( N < 200000 ? N : 200000 ))}
+if want overhead; then
+    OVH_FILE=$OUT/events-ovh-$OVH_N.jsonl
+    [ -s "$OVH_FILE" ] || "$B/bench/gen_events" "$OVH_N" --seed "$SEED" >"$OVH_FILE" 2>/dev/null
+    log "overhead: tree and projections on $OVH_N events"
+    if [ -x "$B/bench/tree_overhead" ] &&
+        "$B/bench/tree_overhead" "$OVH_FILE" --rounds 2 >"$OUT/logs/tree_overhead.out" 2>&1; then
+        v=$(sed -n 's/.*overhead_pct=\([-0-9.]*\).*/\1/p' "$OUT/logs/tree_overhead.out")
+        case "$v" in -*) v=0.0 ;; esac
+    else
+        v=$(na "tree_overhead failed")
+    fi
+    row "tree+checkpoint cost ($OVH_N)" "% of ingest" "$v" "-" lo "max:15" \
+        "same process, with vs without the tree"
+    if [ -x "$B/bench/projections_overhead" ] &&
+        "$B/bench/projections_overhead" "$OVH_FILE" --rounds 2 >"$OUT/logs/proj_overhead.out" 2>&1; then
+        v=$(sed -n 's/^overhead  *\([-0-9.]*\)% wall.*/\1/p' "$OUT/logs/proj_overhead.out" | head -1)
+        case "$v" in -*) v=0.0 ;; "") v=$(na "no overhead figure") ;; esac
+    else
+        v=$(na "projections_overhead failed")
+    fi
+    row "projections cost ($OVH_N)" "% of ingest" "$v" "-" lo "max:20" \
+        "same process, with vs without projections"
 fi
 
 # -------------------------------------------------------------- table --

@@ -1,0 +1,110 @@
+/*
+ * tree_overhead.c — what maintaining the Merkle tree and signing a
+ * checkpoint per commit costs the bulk ingest path (issue 3: <= 15%).
+ *
+ *   tree_overhead FILE.jsonl [--rounds N] [--nosync]
+ *
+ * Ingests FILE into fresh ledgers (in $TMPDIR) alternately with the tree
+ * and checkpoints (the normal ledger) and without them (the benchmark-only
+ * LDG_BENCH_NOTREE flag), N rounds (default 2), and prints the best wall
+ * time of each, events/s and the overhead in percent. Projections are not
+ * attached in either run, so the difference is the tree alone.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ingest/ingest.h"
+#include "ledger/ledger.h"
+
+static void
+rmrf(const char *dir)
+{
+    char cmd[1100];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+static int
+one(const char *file, unsigned flags, double *wall, uint64_t *events)
+{
+    struct ldg_options o;
+    struct ldg_ingest_opts io;
+    struct ldg_ingest_report rep;
+    struct ldg_ledger *l = NULL;
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char dir[1024], err[512];
+    uint64_t t0;
+    FILE *in;
+    int rc;
+
+    snprintf(dir, sizeof dir, "%s/treeovh-XXXXXX", tmp);
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    rmrf(dir);
+    memset(&o, 0, sizeof o);
+    o.flags = flags;
+    if ((rc = ldg_init(dir, "bench.local/tree", &o, err, sizeof err)) < 0 ||
+        (rc = ldg_open(&l, dir, &o, err, sizeof err)) < 0) {
+        fprintf(stderr, "tree_overhead: %s\n", err);
+        return -1;
+    }
+    in = fopen(file, "rb");
+    if (in == NULL) {
+        perror(file);
+        return -1;
+    }
+    memset(&io, 0, sizeof io);
+    t0 = ldg_now_mono_ns();
+    rc = ldg_ingest(l, in, &io, &rep);
+    *wall = (double)(ldg_now_mono_ns() - t0) / 1e9;
+    *events = rep.committed;
+    fclose(in);
+    ldg_close(l);
+    rmrf(dir);
+    if (rc < 0 && rc != LDG_EBADINPUT) {
+        fprintf(stderr, "tree_overhead: ingest failed: %s\n",
+                ldg_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    double best_tree = 1e30, best_plain = 1e30;
+    unsigned extra = 0;
+    uint64_t n = 0;
+    int rounds = 2;
+
+    if (argc < 2) {
+        fprintf(stderr, "usage: tree_overhead FILE.jsonl [--rounds N] "
+                        "[--nosync]\n");
+        return 64;
+    }
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
+            rounds = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--nosync") == 0)
+            extra |= LDG_NOSYNC;
+    }
+    for (int r = 0; r < rounds; r++) {
+        double w;
+        if (one(argv[1], extra, &w, &n) < 0)
+            return 1;
+        if (w < best_tree)
+            best_tree = w;
+        if (one(argv[1], extra | LDG_BENCH_NOTREE, &w, &n) < 0)
+            return 1;
+        if (w < best_plain)
+            best_plain = w;
+    }
+    printf("tree_overhead events=%llu with_tree_s=%.3f without_tree_s=%.3f "
+           "with_tree_eps=%.0f without_tree_eps=%.0f overhead_pct=%.1f\n",
+           (unsigned long long)n, best_tree, best_plain, n / best_tree,
+           n / best_plain, 100.0 * (best_tree - best_plain) / best_plain);
+    return 0;
+}
