@@ -905,6 +905,37 @@ test_verify__state_note_of_another_size_fails(void **state)
     free(buf2);
 }
 
+/* Enough events for the worker threads (128 and more), one of them bad. */
+static void
+test_verify__large_bundle_is_checked_on_threads(void **state)
+{
+    static const char *const sel[] = {"type=x.test.bulk", NULL};
+    struct fx *f = *state;
+    struct ldg_bundle_report r;
+    struct bundle b;
+    char e[48], p[48], bd[48];
+    uint8_t *buf, *out;
+    size_t len, olen;
+    struct bmember *m;
+
+    for (int i = 0; i < 400; i++)
+        add(f->l, "x.test.bulk", i % 2 ? "alice" : NULL, "{\"i\":1}");
+    assert_int_equal(export_terms(f->l, sel, &buf, &len), 0);
+    assert_int_equal(verify_mem(buf, len, NULL, &r), 0);
+    assert_int_equal(r.selected, 400);
+    read_bundle(&b, buf, len);
+    event_names(first_of_type(&b, "x.test.bulk") + 301, e, p, bd);
+    m = member_get(&b, e);
+    m->data[m->len - 1] ^= 1; /* the signature's last byte */
+    resign(&b, f->l);
+    write_bundle(&b, &out, &olen);
+    expect_fail(out, olen, NULL, "signatures", "does not verify");
+    expect_fail(out, olen, NULL, "proofs", "not included");
+    free(out);
+    bundle_release(&b);
+    free(buf);
+}
+
 static void
 test_verify__garbage_is_not_a_bundle(void **state)
 {
@@ -1029,6 +1060,7 @@ main(void)
         T(test_verify__withheld_field_filled_in_wrongly_fails),
         T(test_verify__state_altered_fails),
         T(test_verify__state_note_of_another_size_fails),
+        T(test_verify__large_bundle_is_checked_on_threads),
         T(test_verify__garbage_is_not_a_bundle),
         T(test_verify__every_truncation_is_refused),
         T(test_verify__bit_flips_pass_only_if_the_content_is_unchanged),
