@@ -1,0 +1,268 @@
+/*
+ * test_scan.c — the rebuild path's reading of stored events must give
+ * exactly what the core's decoders give; body views over JSON and over
+ * msgpack agree; event types; time values.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "projections/proj_int.h"
+#include "tests/support/support.h"
+
+/* Builds a stored-body record (flag 0 ‖ {name: [salt, value]}) from a
+ * JSON object whose keys are already in bytewise order. */
+static uint8_t *
+record_of(json_t *body, size_t *len)
+{
+    uint8_t *out = malloc(1 << 16), *mp;
+    size_t n = 0, mlen;
+    const char *k;
+    json_t *v;
+    out[n++] = 0x00;
+    out[n++] = (uint8_t)(0x80 | json_object_size(body));
+    json_object_foreach(body, k, v) {
+        size_t kl = strlen(k);
+        out[n++] = (uint8_t)(0xa0 | kl);
+        memcpy(out + n, k, kl);
+        n += kl;
+        out[n++] = 0x92;
+        out[n++] = 0xc4;
+        out[n++] = 16;
+        memset(out + n, 0x5a, 16);
+        n += 16;
+        assert_int_equal(ldg_json_to_msgpack(v, 1 << 15, &mp, &mlen), 0);
+        memcpy(out + n, mp, mlen);
+        n += mlen;
+        free(mp);
+    }
+    *len = n;
+    return out;
+}
+
+static void
+test_scan__json_and_msgpack_views_agree(void **state)
+{
+    json_t *body = json_loads(
+        "{\"a_str\":\"héllo\",\"b_int\":-70000,\"c_big\":9007199254740993,"
+        "\"d_real\":0.25,\"e_true\":true,\"f_null\":null,"
+        "\"g_obj\":{\"x\":[1,2,{\"y\":\"z\"}]},\"h_zero\":0}",
+        JSON_PRESERVE_ORDER, NULL);
+    struct bview *j = calloc(1, sizeof *j), *m = calloc(1, sizeof *m);
+    static const char *const names[] = {"a_str", "b_int", "c_big", "d_real",
+                                        "e_true", "f_null", "g_obj",
+                                        "h_zero", "missing"};
+    uint8_t *rec;
+    size_t len;
+    (void)state;
+
+    assert_non_null(body);
+    j->json = body;
+    rec = record_of(body, &len);
+    assert_int_equal(bview_from_record(m, rec, len), 0);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        struct sv a, b;
+        int64_t ia, ib;
+        double da, db;
+        int ba, bb;
+        json_t *ja, *jb;
+        assert_int_equal(bv_str(j, names[i], &a), bv_str(m, names[i], &b));
+        if (bv_str(j, names[i], &a) && bv_str(m, names[i], &b)) {
+            assert_int_equal(a.n, b.n);
+            assert_memory_equal(a.p, b.p, a.n);
+        }
+        assert_int_equal(bv_int(j, names[i], &ia), bv_int(m, names[i], &ib));
+        if (bv_int(j, names[i], &ia))
+            assert_true(bv_int(m, names[i], &ib) && ia == ib);
+        assert_int_equal(bv_num(j, names[i], &da), bv_num(m, names[i], &db));
+        if (bv_num(j, names[i], &da))
+            assert_true(bv_num(m, names[i], &db) && da == db);
+        assert_int_equal(bv_bool(j, names[i], &ba), bv_bool(m, names[i], &bb));
+        ja = bv_json(j, names[i]);
+        jb = bv_json(m, names[i]);
+        assert_true((ja == NULL) == (jb == NULL));
+        if (ja != NULL)
+            assert_true(json_equal(ja, jb));
+        json_decref(ja);
+        json_decref(jb);
+    }
+    /* compressed or foreign records are left to the core */
+    rec[0] = 0x01;
+    assert_int_equal(bview_from_record(m, rec, len), 1);
+    free(rec);
+    free(j);
+    free(m);
+    json_decref(body);
+}
+
+struct seen {
+    struct ldg_txn *t;
+    uint64_t n, erased;
+};
+
+static int
+compare_cb(void *ctx, const struct penv *e, const struct bview *b)
+{
+    struct seen *s = ctx;
+    struct ldg_event ev;
+    json_t *body = NULL, *v;
+    const char *k;
+    int rc;
+    assert_int_equal(ldg_event_get(s->t, e->seq, &ev), 0);
+    assert_int_equal(e->seq, s->n);
+    assert_int_equal(e->ts, ev.ts_ns);
+    assert_int_equal(e->type, ev_type_of(ev.type, strlen(ev.type)));
+    assert_int_equal(e->subject.n, strlen(ev.subject));
+    assert_memory_equal(e->subject.p, ev.subject, e->subject.n);
+    assert_int_equal(e->run.n, strlen(ev.run));
+    assert_memory_equal(e->run.p, ev.run, e->run.n);
+    rc = ldg_body_get(s->t, e->seq, &body);
+    if (rc == LDG_EERASED) {
+        assert_true(b->erased);
+        s->erased++;
+    } else {
+        assert_int_equal(rc, 0);
+        assert_false(b->erased);
+        if (ev_type_feeds(e->type)) {
+            json_object_foreach(body, k, v) {
+                json_t *w = bv_json(b, k);
+                if (json_is_null(v))
+                    assert_null(w);
+                else
+                    assert_true(json_equal(v, w));
+                json_decref(w);
+            }
+        }
+        json_decref(body);
+    }
+    s->n++;
+    return 0;
+}
+
+static void
+test_scan__fast_path_reads_what_the_core_reads(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct scan_stats st;
+    struct seen s;
+    uint64_t size;
+    uint64_t a, b;
+    (void)state;
+
+    t_append(l, "pack.installed",
+             "{\"pack\":\"p\",\"version\":\"1\",\"manifest_digest\":\"d\","
+             "\"requires\":{\"routes\":[\"p/r\"]}}",
+             NULL);
+    a = t_append(l, "route.decision",
+                 "{\"route\":\"p/r\",\"chosen_model\":\"m\",\"run\":\"R\","
+                 "\"latency_ms\":1.5,\"fallback\":false}",
+                 NULL);
+    t_append(l, "run.step",
+             "{\"run\":\"R\",\"step\":\"s\",\"tool\":\"t\",\"status\":\"ok\"}",
+             NULL);
+    t_append(l, "x.other", "{\"k\":\"v\"}", NULL);
+    b = t_append(l, "permission.granted",
+                 "{\"pack\":\"p\",\"group\":\"g\",\"scope\":\"s\","
+                 "\"by\":\"o\",\"expires\":\"2999-01-01T00:00:00Z\"}",
+                 NULL);
+    {
+        char body[128];
+        snprintf(body, sizeof body, "{\"target_seq\":%llu,\"reason\":\"r\"}",
+                 (unsigned long long)a);
+        t_append(l, "body.erased", body, NULL);
+    }
+    t_append(l, "model.state", "{\"model\":\"m\",\"state\":\"loaded\"}", NULL);
+    (void)b;
+    assert_int_equal(ldg_size(l, &size), 0);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &s.t), 0);
+    s.n = 0;
+    s.erased = 0;
+    assert_int_equal(
+        scan_events(s.t, 0, size, compare_cb, &s, NULL, NULL, &st), 0);
+    assert_int_equal(s.n, size);
+    assert_int_equal(s.erased, 1);
+    assert_int_equal(st.erased, 1);
+    assert_true(st.fast_bodies >= 5);
+    assert_int_equal(st.slow_bodies, 0);
+    /* from the middle */
+    s.n = 3;
+    assert_int_equal(
+        scan_events(s.t, 3, size, compare_cb, &s, NULL, NULL, &st), 0);
+    assert_int_equal(st.events, size - 3);
+    ldg_txn_abort(s.t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_scan__event_types_by_name(void **state)
+{
+    (void)state;
+    assert_int_equal(ev_type_of("route.decision", 14), T_ROUTE_DECISION);
+    assert_int_equal(ev_type_of("pack.installed", 14), T_PACK_INSTALLED);
+    assert_int_equal(ev_type_of("promotion.rolled_back", 21),
+                     T_PROMO_ROLLED_BACK);
+    assert_int_equal(ev_type_of("x.route.decision", 16), T_OTHER);
+    assert_int_equal(ev_type_of("pack.installe", 13), T_OTHER);
+    assert_false(ev_type_feeds(T_OTHER));
+    assert_false(ev_type_feeds(T_EVAL_STARTED));
+    assert_true(ev_type_feeds(T_RUN_POLICY));
+}
+
+static uint64_t
+time_of(const char *json)
+{
+    json_t *b = json_loads(json, 0, NULL);
+    struct bview v;
+    uint64_t t;
+    assert_non_null(b);
+    memset(&v, 0, sizeof v);
+    v.json = b;
+    t = parse_time_ns(&v, "t");
+    json_decref(b);
+    return t;
+}
+
+static void
+test_scan__times_in_rfc3339_and_by_magnitude(void **state)
+{
+    (void)state;
+    assert_int_equal(time_of("{\"t\":\"1970-01-01T00:00:01Z\"}"),
+                     1000000000ull);
+    /* 2026-11-21T09:00:00.5Z is 1795251600.5 s after the epoch */
+    assert_int_equal(time_of("{\"t\":\"2026-11-21T10:00:00.5+01:00\"}"),
+                     1795251600500000000ull);
+    assert_int_equal(time_of("{\"t\":\"2026-11-21t09:00:00.5z\"}"),
+                     time_of("{\"t\":\"2026-11-21T10:00:00.5+01:00\"}"));
+    assert_int_equal(time_of("{\"t\":1700000000}"),
+                     1700000000ull * 1000000000u);
+    assert_int_equal(time_of("{\"t\":1700000000000}"),
+                     1700000000ull * 1000000000u);
+    assert_int_equal(time_of("{\"t\":1700000000000000}"),
+                     1700000000ull * 1000000000u);
+    assert_int_equal(time_of("{\"t\":1700000000000000000}"),
+                     1700000000ull * 1000000000u);
+    /* unreadable: 0 (the fold then treats the grant as expired) */
+    assert_int_equal(time_of("{\"t\":\"tomorrow\"}"), 0);
+    assert_int_equal(time_of("{\"t\":\"2026-13-01T00:00:00Z\"}"), 0);
+    assert_int_equal(time_of("{\"t\":\"2026-01-01T00:00:00\"}"), 0);
+    assert_int_equal(time_of("{\"t\":-5}"), 0);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_scan__json_and_msgpack_views_agree),
+        cmocka_unit_test(test_scan__fast_path_reads_what_the_core_reads),
+        cmocka_unit_test(test_scan__event_types_by_name),
+        cmocka_unit_test(test_scan__times_in_rfc3339_and_by_magnitude),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
