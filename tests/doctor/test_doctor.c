@@ -1,0 +1,256 @@
+/*
+ * test_doctor.c — verdicts and exit codes, and the live box-wide clauses:
+ * chain-verified, keys-valid, projections-current, disk-headroom.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "doctor/doctor.h"
+#include "ingest/ingest.h"
+#include "tests/support/support.h"
+
+static void
+ingest(struct ldg_ledger *l, const char *rel)
+{
+    struct ldg_ingest_opts o;
+    struct ldg_ingest_report rep;
+    char path[1024];
+    const char *src = getenv("LEDGER_SRC");
+    FILE *f;
+    snprintf(path, sizeof path, "%s/%s", src ? src : ".", rel);
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    memset(&o, 0, sizeof o);
+    assert_int_equal(ldg_ingest(l, f, &o, &rep), 0);
+    fclose(f);
+}
+
+static json_t *
+run(struct ldg_ledger *l, const char *pack, uint64_t at, int *verdict)
+{
+    struct ldg_doctor_opts o;
+    json_t *d = NULL;
+    memset(&o, 0, sizeof o);
+    o.pack = pack;
+    o.at_size = at;
+    assert_int_equal(ldg_doctor_run(l, &o, &d, verdict), 0);
+    return d;
+}
+
+static json_t *
+box(json_t *d, const char *name)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(d, "box"), i, x) if (
+        strcmp(json_string_value(json_object_get(x, "name")), name) ==
+        0) return x;
+    return NULL;
+}
+
+static const char *
+status(json_t *clause)
+{
+    assert_non_null(clause);
+    return json_string_value(json_object_get(clause, "status"));
+}
+
+static void
+test_doctor__pdf_ops_is_degraded(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    json_t *d, *p, *x;
+    int verdict = -1;
+    size_t i;
+    int routes = 0, models = 0;
+    (void)state;
+    assert_int_equal(ldg_projections_attach(l), 0);
+    ingest(l, "examples/pdf-ops.jsonl");
+    d = run(l, "pdf-ops", 0, &verdict);
+    assert_int_equal(verdict, LDG_DOCTOR_DEGRADED);
+    p = json_array_get(json_object_get(d, "packs"), 0);
+    assert_string_equal(json_string_value(json_object_get(p, "verdict")),
+                        "degraded");
+    json_array_foreach(json_object_get(p, "clauses"), i, x) {
+        const char *n = json_string_value(json_object_get(x, "name"));
+        assert_string_equal(status(x), "fail");
+        assert_true(json_array_size(json_object_get(x, "remedy")) > 0);
+        routes += strcmp(n, "routes-proven") == 0;
+        models += strcmp(n, "models-available") == 0;
+    }
+    assert_int_equal(routes, 1);
+    assert_int_equal(models, 1);
+    /* never verified: unknown, with the command that fixes it */
+    assert_string_equal(status(box(d, "chain-verified")), "unknown");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(
+                            box(d, "chain-verified"), "remedy"), 0)),
+                        "ledger verify");
+    json_decref(d);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_doctor__verify_makes_the_chain_clause_hold(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_verify_report vr;
+    json_t *d;
+    int verdict;
+    (void)state;
+    assert_int_equal(ldg_projections_attach(l), 0);
+    ingest(l, "examples/scenarios/ready.jsonl");
+    d = run(l, NULL, 0, &verdict);
+    /* everything holds but the chain was never verified: unknown (3) */
+    assert_int_equal(verdict, LDG_DOCTOR_UNKNOWN);
+    json_decref(d);
+    assert_int_equal(ldg_verify(l, 0, 0, &vr, NULL, NULL), 0);
+    d = run(l, NULL, 0, &verdict);
+    assert_string_equal(status(box(d, "chain-verified")), "ok");
+    assert_string_equal(json_string_value(json_object_get(d, "verdict")),
+                        "healthy");
+    assert_int_equal(verdict, LDG_DOCTOR_HEALTHY);
+    json_decref(d);
+    /* one more event: the verified part no longer covers the log */
+    t_append(l, "x.test.more", "{}", NULL);
+    d = run(l, "notes", 0, &verdict);
+    assert_string_equal(status(box(d, "chain-verified")), "unknown");
+    assert_int_equal(verdict, LDG_DOCTOR_UNKNOWN);
+    json_decref(d);
+    /* but --at a verified size says ok */
+    d = run(l, "notes", 17, &verdict);
+    assert_string_equal(status(box(d, "chain-verified")), "ok");
+    assert_int_equal(verdict, LDG_DOCTOR_HEALTHY);
+    json_decref(d);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_doctor__a_blocked_pack_exits_2(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    json_t *d;
+    int verdict;
+    (void)state;
+    assert_int_equal(ldg_projections_attach(l), 0);
+    ingest(l, "examples/scenarios/permissions.jsonl");
+    /* at seq 7 the fs.write group was denied */
+    d = run(l, "mail", 8, &verdict);
+    assert_int_equal(verdict, LDG_DOCTOR_BLOCKED);
+    json_decref(d);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_doctor__a_revoked_key_left_on_disk_fails_keys_valid(void **state)
+{
+    char dir[256], path[512];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    json_t *d;
+    uint64_t seq;
+    int verdict;
+    (void)state;
+    assert_int_equal(ldg_projections_attach(l), 0);
+    d = run(l, NULL, 0, &verdict);
+    assert_string_equal(status(box(d, "keys-valid")), "ok");
+    json_decref(d);
+    assert_int_equal(ldg_keys_add(l, "ops", NULL, &seq), 0);
+    assert_int_equal(ldg_keys_revoke(l, "ops", "leaked", &seq), 0);
+    d = run(l, NULL, 0, &verdict);
+    assert_string_equal(status(box(d, "keys-valid")), "fail");
+    assert_int_equal(verdict, LDG_DOCTOR_DEGRADED);
+    json_decref(d);
+    snprintf(path, sizeof path, "%s/keys/ops.key", dir);
+    assert_int_equal(unlink(path), 0);
+    d = run(l, NULL, 0, &verdict);
+    assert_string_equal(status(box(d, "keys-valid")), "ok");
+    json_decref(d);
+    /* a log key readable by others fails */
+    snprintf(path, sizeof path, "%s/keys/log.key", dir);
+    assert_int_equal(chmod(path, 0644), 0);
+    d = run(l, NULL, 0, &verdict);
+    assert_string_equal(status(box(d, "keys-valid")), "fail");
+    json_decref(d);
+    assert_int_equal(chmod(path, 0600), 0);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_doctor__projections_behind_fail_but_answer_is_current(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    json_t *d, *p;
+    int verdict;
+    (void)state;
+    /* no projections attached: an appender that keeps none */
+    ingest(l, "examples/pdf-ops.jsonl");
+    d = run(l, "pdf-ops", 0, &verdict);
+    assert_string_equal(status(box(d, "projections-current")), "fail");
+    p = json_array_get(json_object_get(d, "packs"), 0);
+    assert_string_equal(json_string_value(json_object_get(p, "state")),
+                        "declared-not-proven");
+    assert_int_equal(verdict, LDG_DOCTOR_DEGRADED);
+    json_decref(d);
+    assert_int_equal(ldg_projections_attach(l), 0);
+    d = run(l, "pdf-ops", 0, &verdict);
+    assert_string_equal(status(box(d, "projections-current")), "ok");
+    json_decref(d);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_doctor__disk_headroom_is_measured(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    json_t *d, *c;
+    int verdict;
+    (void)state;
+    assert_int_equal(ldg_projections_attach(l), 0);
+    d = run(l, NULL, 0, &verdict);
+    c = box(d, "disk-headroom");
+    assert_non_null(c);
+    assert_true(strcmp(status(c), "ok") == 0 || strcmp(status(c), "fail") == 0);
+    assert_non_null(strstr(json_string_value(json_array_get(
+                               json_object_get(c, "detail"), 0)),
+                           "MiB free"));
+    json_decref(d);
+    /* --at judges the host's reported value only */
+    d = run(l, NULL, 1, &verdict);
+    assert_null(box(d, "disk-headroom"));
+    json_decref(d);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_doctor__pdf_ops_is_degraded),
+        cmocka_unit_test(test_doctor__verify_makes_the_chain_clause_hold),
+        cmocka_unit_test(test_doctor__a_blocked_pack_exits_2),
+        cmocka_unit_test(
+            test_doctor__a_revoked_key_left_on_disk_fails_keys_valid),
+        cmocka_unit_test(
+            test_doctor__projections_behind_fail_but_answer_is_current),
+        cmocka_unit_test(test_doctor__disk_headroom_is_measured),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

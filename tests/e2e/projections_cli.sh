@@ -1,0 +1,147 @@
+#!/bin/sh
+# projections_cli.sh — the projection views and the doctor through the
+# CLI: the shared pdf-ops example, exit codes (doctor 0/1/2/3, usage 64,
+# not found 66), --at, JSON form (64-bit numbers as strings), rebuild and
+# rebuild --check, the signed note, and --at against a ledger that only
+# ever had the prefix (views compared without their time fields).
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/projections_cli.XXXXXX") ||
+    exit 1
+trap 'rm -rf "$T"' EXIT
+nfail=0
+fail() {
+    echo "FAIL: $*"
+    nfail=$((nfail + 1))
+}
+# expect_exit CODE what command...
+expect_exit() {
+    want=$1
+    what=$2
+    shift 2
+    "$@" >"$T/out" 2>"$T/err"
+    got=$?
+    [ "$got" = "$want" ] ||
+        fail "$what: exit $got, want $want ($(head -c 300 "$T/err"))"
+}
+# expect_jq what JSON-file jq-filter expected
+expect_jq() {
+    got=$(jq -r "$3" <"$2" 2>&1)
+    [ "$got" = "$4" ] || fail "$1: $3 is '$got', want '$4'"
+}
+# the same over all JSON Lines at once (jq --slurp)
+expect_jqs() {
+    got=$(jq -r -s "$3" <"$2" 2>&1)
+    [ "$got" = "$4" ] || fail "$1: $3 is '$got', want '$4'"
+}
+L() { "$LEDGER" --dir "$D" "$@"; }
+
+D=$T/pdf
+L init >/dev/null || { echo "FAIL: init"; exit 1; }
+L ingest "$ROOT/examples/pdf-ops.jsonl" 2>/dev/null || fail "ingest pdf-ops"
+
+# ------------------------------------------------------------- views --
+L packs -o json >"$T/packs.json" || fail "packs"
+expect_jq "packs" "$T/packs.json" '.state' declared-not-proven
+expect_jq "packs" "$T/packs.json" '.partial' true
+expect_jq "packs" "$T/packs.json" '.installed_seq|type' string
+L routes -o json >"$T/routes.json" || fail "routes"
+expect_jq "routes" "$T/routes.json" \
+    'select(.route=="pdf-ops/extract").readiness' fallback-active
+expect_jq "routes" "$T/routes.json" \
+    'select(.route=="pdf-ops/summarize").readiness' declared-not-proven
+L permissions --pack pdf-ops -o json >"$T/perms.json" || fail "permissions"
+expect_jq "permissions" "$T/perms.json" \
+    'select(.group=="net.egress") | .state + " " + .by + " " + .seq' \
+    "denied operator 17"
+L models -o json >"$T/models.json" || fail "models"
+expect_jq "models" "$T/models.json" \
+    'select(.model=="qwen2.5-7b-instruct@q4_k_m").state' offline
+L runs R-0001 -o json >"$T/run.json" || fail "runs R-0001"
+expect_jq "runs" "$T/run.json" '.status + " " + (.policy.deny|tostring)' \
+    "ok 1"
+L promotions -o json >"$T/promo.json" || fail "promotions"
+L packs >"$T/packs.txt" || fail "packs (human)"
+grep -q "pdf-ops.*declared-not-proven+partial" "$T/packs.txt" ||
+    fail "packs (human) does not show the state: $(cat "$T/packs.txt")"
+
+# ------------------------------------------------------------ doctor --
+expect_exit 1 "doctor (degraded)" L doctor
+expect_exit 1 "doctor --pack pdf-ops" L doctor --pack pdf-ops -o json
+expect_jq "doctor" "$T/out" '.packs[0].verdict' degraded
+expect_jq "doctor" "$T/out" \
+    '[.packs[0].clauses[] | select(.status=="fail") | .name] | join(",")' \
+    "routes-proven,models-available"
+expect_jq "doctor" "$T/out" '[.packs[0].clauses[].remedy | length > 0] | all' \
+    true
+# what the doctor said when run R-0001 started (seq 23)
+expect_exit 1 "doctor --at 23" L doctor --pack pdf-ops --at 23 -o json
+expect_jq "doctor --at 23" "$T/out" \
+    '[.packs[0].clauses[] | .name] | join(",")' "routes-proven"
+expect_exit 66 "doctor --pack nope" L doctor --pack nope
+grep -q "nope" "$T/err" || fail "doctor --pack nope: no message"
+
+# --------------------------------------------------------- usage, --at --
+expect_exit 64 "packs --at x" L packs --at x
+expect_exit 64 "packs -o yaml" L packs -o yaml
+expect_exit 66 "packs nope" L packs nope
+expect_exit 64 "packs --at beyond the log" L packs --at 32
+expect_exit 64 "rebuild bogus" L rebuild bogus
+expect_exit 0 "packs --at 7" L packs --at 7 -o json
+[ -s "$T/out" ] && fail "packs --at 7: a pack before pack.installed (seq 8)"
+
+# --------------------------------------------- projections, rebuild --
+L projections -o json >"$T/proj.json" || fail "projections"
+expect_jqs "projections" "$T/proj.json" '[.[].current] | all' true
+L projections --at 31 -o json >"$T/proj31.json" || fail "projections --at"
+a=$(jq -r '.digest' <"$T/proj.json" | tr '\n' ' ')
+b=$(jq -r '.digest' <"$T/proj31.json" | tr '\n' ' ')
+[ "$a" = "$b" ] || fail "stored digests differ from a replay: $a / $b"
+L projections --note >"$T/note" || fail "projections --note"
+grep -q "^ledger-projections/v1$" "$T/note" || fail "note header"
+for name in packs permissions models routes promotions runs doctor; do
+    d=$(jq -r "select(.name==\"$name\").digest" <"$T/proj.json")
+    grep -q "^$name 1 $d\$" "$T/note" || fail "note does not bind $name $d"
+done
+expect_exit 0 "rebuild" L rebuild -o json
+expect_jqs "rebuild" "$T/out" '[.[].changed] | any' false
+expect_jqs "rebuild" "$T/out" '[.[].note == "matches"] | all' true
+expect_exit 0 "rebuild --check" L rebuild --check
+expect_exit 0 "rebuild packs routes" L rebuild packs routes
+
+# ------------------------------------------- healthy, unknown, blocked --
+D=$T/ready
+L init >/dev/null
+L ingest "$ROOT/examples/scenarios/ready.jsonl" 2>/dev/null
+expect_exit 3 "doctor before verify (unknown)" L doctor
+L verify >/dev/null 2>&1 || fail "verify"
+expect_exit 0 "doctor after verify (healthy)" L doctor
+grep -q "verdict: healthy" "$T/out" || fail "doctor: no healthy verdict line"
+D=$T/perm
+L init >/dev/null
+L ingest "$ROOT/examples/scenarios/permissions.jsonl" 2>/dev/null
+expect_exit 2 "doctor --at 7 (blocked)" L doctor --pack mail --at 7
+
+# ------------------------------- --at equals a ledger that stopped --
+strip='del(.. | .time?, .ts?, .installed?, .start?, .end?)'
+for k in 5 14 20 27; do
+    D=$T/prefix$k
+    L init >/dev/null
+    head -n "$k" "$ROOT/examples/scenarios/routes.jsonl" >"$T/head.jsonl"
+    L ingest "$T/head.jsonl" 2>/dev/null
+    D=$T/full
+    [ -d "$D" ] || { L init >/dev/null &&
+        L ingest "$ROOT/examples/scenarios/routes.jsonl" 2>/dev/null; }
+    for v in packs routes models promotions; do
+        D=$T/full
+        L "$v" --at "$k" -o json | jq -S -c "$strip" >"$T/a"
+        D=$T/prefix$k
+        L "$v" -o json | jq -S -c "$strip" >"$T/b"
+        cmp -s "$T/a" "$T/b" ||
+            fail "$v --at $k differs from a ledger of $k events"
+    done
+done
+
+[ "$nfail" -eq 0 ] || { echo "$nfail failures"; exit 1; }
+echo "projections_cli: ok"
