@@ -166,7 +166,7 @@ test_fold__metrics_are_kept_by_name_and_bounded(void **state)
     assert_non_null(e);
     assert_int_equal(e->nmetrics, PROJ_METRICS_MAX);
     for (uint32_t i = 0; i < e->nmetrics; i++) {
-        char want[8];
+        char want[16];
         snprintf(want, sizeof want, "m%02u", i);
         assert_string_equal(e->m[i].name, want);
         assert_true(e->m[i].v == (double)i);
