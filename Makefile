@@ -51,7 +51,8 @@ $(B)/libledger.a: $(LIB_OBJ)
 $(B)/ledger: $(CLI_OBJ) $(B)/libledger.a
 	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(B)/libledger.a $(LDLIBS)
 
-$(B)/tests/%: tests/%.c $(TEST_SUPPORT) $(B)/libledger.a
+TEST_HEADERS = $(wildcard tests/*/*.h)
+$(B)/tests/%: tests/%.c $(TEST_SUPPORT) $(TEST_HEADERS) $(B)/libledger.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -o $@ $< $(TEST_SUPPORT) \
 	    $(B)/libledger.a $(LDLIBS) $(TEST_LDLIBS)
@@ -87,8 +88,11 @@ bench: all $(BENCH_BIN)
 demo: all
 	@sh examples/demo.sh $(B)/ledger
 
+# Fuzz every decoder of outside input for FUZZ_SECONDS each (needs clang).
+FUZZ_SECONDS ?= 30
 fuzz:
-	@tests/fuzz/run.sh
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+	sh tests/fuzz/run_bundle.sh $(FUZZ_SECONDS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \

@@ -4,6 +4,7 @@
  * SHA-256, Ed25519 with a domain context, keyed BLAKE2b for test salts,
  * hex/base64, and secret-key memory. Keys are generated here too.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,21 +18,28 @@ _Static_assert(sizeof(crypto_hash_sha256_state) <=
                    sizeof(struct ldg_sha256_ctx),
                "sha256 state does not fit");
 
+static int init_rc;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void
+crypto_init(void)
+{
+    init_rc = sodium_init() < 0 ? LDG_EIO : 0;
+}
+
+/* libsodium picks its fastest implementations in sodium_init(); every
+ * entry point, including the offline verifiers, makes sure it ran. */
 static int
 crypto_ready(void)
 {
-    static int ready;
-    if (!ready) {
-        if (sodium_init() < 0)
-            return LDG_EIO;
-        ready = 1;
-    }
-    return 0;
+    pthread_once(&init_once, crypto_init);
+    return init_rc;
 }
 
 void
 ldg_sha256_init(struct ldg_sha256_ctx *c)
 {
+    (void)crypto_ready();
     crypto_hash_sha256_init((crypto_hash_sha256_state *)(void *)c->opaque);
 }
 
@@ -52,6 +60,7 @@ ldg_sha256_final(struct ldg_sha256_ctx *c, uint8_t out[32])
 void
 ldg_sha256(uint8_t out[32], const void *p, size_t n)
 {
+    (void)crypto_ready();
     crypto_hash_sha256(out, p, n);
 }
 
@@ -102,6 +111,8 @@ ldg_ed25519_verify_ctx(const uint8_t sig[64], const char *ctx,
     size_t len;
     int rc;
 
+    if (crypto_ready() < 0)
+        return LDG_EIO;
     rc = with_ctx(ctx, msg, n, stackbuf, sizeof stackbuf, &buf, &len);
     if (rc < 0)
         return rc;
@@ -126,6 +137,8 @@ int
 ldg_ed25519_verify_raw(const uint8_t sig[64], const void *msg, size_t n,
                        const uint8_t pub[32])
 {
+    if (crypto_ready() < 0)
+        return LDG_EIO;
     return crypto_sign_verify_detached(sig, msg, n, pub) == 0 ? 0
                                                               : LDG_EBADSIG;
 }
