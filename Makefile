@@ -19,8 +19,11 @@ OPT     ?= -O2 -g
 CFLAGS  ?= $(OPT)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -I. \
              $(shell $(PKG_CONFIG) --cflags $(DEPS))
-LDLIBS  = $(shell $(PKG_CONFIG) --libs $(DEPS)) -lpthread -lm
-TEST_LDLIBS = $(shell $(PKG_CONFIG) --libs $(TEST_DEPS))
+# libarchive is loaded on first use (export/archive_dl.c), not linked:
+# it pulls ICU and libxml2 into every process otherwise.
+LINK_DEPS = $(filter-out libarchive,$(DEPS))
+LDLIBS  = $(shell $(PKG_CONFIG) --libs $(LINK_DEPS)) -ldl -lpthread -lm
+TEST_LDLIBS = $(shell $(PKG_CONFIG) --libs $(TEST_DEPS) libarchive)
 
 B ?= build
 MODULES = ledger projections ingest query export doctor evals

@@ -1,0 +1,180 @@
+/*
+ * archive_dl.c — libarchive, loaded on first use.
+ *
+ * Only evidence bundles need libarchive, but linking it into the ledger
+ * program pulls ICU, libxml2 and libstdc++ into every process: about 2.6 ms
+ * of dynamic relocation on each `ledger query` or `ledger append`, which is
+ * most of a short command's run time. So the program does not link
+ * libarchive; these trampolines, one for each function export/archive.c
+ * uses, dlopen it the first time one is called. Each is defined with the
+ * prototype from <archive.h>, so the compiler checks they match.
+ *
+ * If the library cannot be loaded, constructors return NULL and the rest
+ * return ARCHIVE_FATAL (or -1, or nothing), and archive_error_string says
+ * why; export/archive.c reports those as it reports any libarchive error.
+ */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#define SONAME "libarchive.so.13"
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static void *lib;
+static char why[256] = "libarchive is not loaded";
+
+static void
+load(void)
+{
+    lib = dlopen(SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (lib == NULL)
+        snprintf(why, sizeof why, "cannot load %s: %s", SONAME, dlerror());
+}
+
+static void *
+sym(const char *name)
+{
+    void *p;
+    pthread_once(&once, load);
+    if (lib == NULL)
+        return NULL;
+    p = dlsym(lib, name);
+    if (p == NULL)
+        snprintf(why, sizeof why, "%s has no %s", SONAME, name);
+    return p;
+}
+
+#define TRAMP_PTR(ret, fn, params, args)                                     \
+    static ret(*real_##fn) params;                                           \
+    static pthread_once_t once_##fn = PTHREAD_ONCE_INIT;                     \
+    static void resolve_##fn(void)                                           \
+    {                                                                        \
+        *(void **)(&real_##fn) = sym(#fn);                                   \
+    }                                                                        \
+    ret fn params                                                            \
+    {                                                                        \
+        pthread_once(&once_##fn, resolve_##fn);                              \
+        return real_##fn ? real_##fn args : FAILVAL;                         \
+    }
+
+#define TRAMP_VOID(fn, params, args)                                         \
+    static void(*real_##fn) params;                                          \
+    static pthread_once_t once_##fn = PTHREAD_ONCE_INIT;                     \
+    static void resolve_##fn(void)                                           \
+    {                                                                        \
+        *(void **)(&real_##fn) = sym(#fn);                                   \
+    }                                                                        \
+    void fn params                                                           \
+    {                                                                        \
+        pthread_once(&once_##fn, resolve_##fn);                              \
+        if (real_##fn)                                                       \
+            real_##fn args;                                                  \
+    }
+
+/* Constructors: NULL when the library is missing. */
+#define FAILVAL NULL
+TRAMP_PTR(struct archive *, archive_read_new, (void), ())
+TRAMP_PTR(struct archive *, archive_write_new, (void), ())
+TRAMP_PTR(struct archive_entry *, archive_entry_new, (void), ())
+TRAMP_PTR(const char *, archive_entry_pathname, (struct archive_entry * e),
+          (e))
+TRAMP_PTR(const char *, archive_entry_symlink, (struct archive_entry * e),
+          (e))
+TRAMP_PTR(const char *, archive_entry_hardlink, (struct archive_entry * e),
+          (e))
+#undef FAILVAL
+
+/* Status calls: ARCHIVE_FATAL. */
+#define FAILVAL ARCHIVE_FATAL
+TRAMP_PTR(int, archive_read_support_format_tar, (struct archive * a), (a))
+TRAMP_PTR(int, archive_read_open,
+          (struct archive * a, void *cd, archive_open_callback *o,
+           archive_read_callback *r, archive_close_callback *c),
+          (a, cd, o, r, c))
+TRAMP_PTR(int, archive_read_next_header,
+          (struct archive * a, struct archive_entry **e), (a, e))
+TRAMP_PTR(int, archive_read_free, (struct archive * a), (a))
+TRAMP_PTR(int, archive_write_set_format_ustar, (struct archive * a), (a))
+TRAMP_PTR(int, archive_write_open,
+          (struct archive * a, void *cd, archive_open_callback *o,
+           archive_write_callback *w, archive_close_callback *c),
+          (a, cd, o, w, c))
+TRAMP_PTR(int, archive_write_header,
+          (struct archive * a, struct archive_entry *e), (a, e))
+TRAMP_PTR(int, archive_write_close, (struct archive * a), (a))
+TRAMP_PTR(int, archive_write_free, (struct archive * a), (a))
+TRAMP_PTR(int, archive_entry_size_is_set, (struct archive_entry * e), (e))
+TRAMP_PTR(int, archive_entry_sparse_count, (struct archive_entry * e), (e))
+#undef FAILVAL
+
+#define FAILVAL (-1)
+TRAMP_PTR(la_ssize_t, archive_read_data,
+          (struct archive * a, void *buf, size_t n), (a, buf, n))
+TRAMP_PTR(la_ssize_t, archive_write_data,
+          (struct archive * a, const void *buf, size_t n), (a, buf, n))
+TRAMP_PTR(la_int64_t, archive_entry_size, (struct archive_entry * e), (e))
+#undef FAILVAL
+
+#define FAILVAL 0
+TRAMP_PTR(__LA_MODE_T, archive_entry_filetype, (struct archive_entry * e),
+          (e))
+#undef FAILVAL
+
+TRAMP_VOID(archive_entry_free, (struct archive_entry * e), (e))
+TRAMP_VOID(archive_entry_set_pathname,
+           (struct archive_entry * e, const char *p), (e, p))
+TRAMP_VOID(archive_entry_set_size, (struct archive_entry * e, la_int64_t s),
+           (e, s))
+TRAMP_VOID(archive_entry_set_filetype,
+           (struct archive_entry * e, unsigned int t), (e, t))
+TRAMP_VOID(archive_entry_set_perm, (struct archive_entry * e, __LA_MODE_T m),
+           (e, m))
+TRAMP_VOID(archive_entry_set_mtime,
+           (struct archive_entry * e, time_t t, long ns), (e, t, ns))
+
+/* archive_error_string: says why the library is missing, if it is. */
+static const char *(*real_archive_error_string)(struct archive *);
+static pthread_once_t once_archive_error_string = PTHREAD_ONCE_INIT;
+static void
+resolve_archive_error_string(void)
+{
+    *(void **)(&real_archive_error_string) = sym("archive_error_string");
+}
+const char *
+archive_error_string(struct archive *a)
+{
+    pthread_once(&once_archive_error_string, resolve_archive_error_string);
+    return real_archive_error_string ? real_archive_error_string(a) : why;
+}
+
+/* archive_set_error is variadic: format here, hand over the text. */
+static void (*real_archive_set_error)(struct archive *, int, const char *,
+                                      ...);
+static pthread_once_t once_archive_set_error = PTHREAD_ONCE_INIT;
+static void
+resolve_archive_set_error(void)
+{
+    *(void **)(&real_archive_set_error) = sym("archive_set_error");
+}
+void
+archive_set_error(struct archive *a, int err, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    pthread_once(&once_archive_set_error, resolve_archive_set_error);
+    if (real_archive_set_error == NULL)
+        return;
+    if (fmt == NULL) {
+        real_archive_set_error(a, err, NULL);
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    real_archive_set_error(a, err, "%s", text);
+}
