@@ -26,7 +26,7 @@ trap 'rm -rf "$T"' EXIT
 trap 'exit 130' INT TERM
 
 KNOWN=${LEDGER_KNOWN_BUGS-"checks-at-commit actor-name-fatal limits-at-commit \
-body-limit append-limit-message ingest-report"}
+body-limit append-limit-message ingest-report deep-body-unverifiable"}
 nfail=0
 nxfail=0
 nchecks=0
@@ -336,6 +336,34 @@ awk 'BEGIN { printf "{\"s\":\""; for (i = 0; i < 5000000; i++) printf "a";
     printf "\"}" }' >"$T/huge.json"
 expect_append append "body file over the read limit" 65 'too large|exceeds|limit' \
     x.bad --body-file "$T/huge.json"
+
+# A body nested deeper than the stored record can be read back must be
+# refused; one that is accepted must verify. (On a copy: a committed
+# unreadable body would make every later verify fail.)
+cp -a "$D" "$T/deep"
+for depth in 28 31 40 63; do
+    awk -v d="$depth" 'BEGIN { printf "{\"a\":"; for (i = 0; i < d; i++)
+        printf "["; for (i = 0; i < d; i++) printf "]"; printf "}" }' \
+        >"$T/deep.json"
+    nchecks=$((nchecks + 1))
+    if "$LEDGER" --dir "$T/deep" append x.deep --body-file "$T/deep.json" \
+        >"$T/out" 2>"$T/err"; then
+        "$LEDGER" --dir "$T/deep" verify --full >/dev/null 2>"$T/err2" ||
+            bad deep-body-unverifiable "a body nested $depth deep was" \
+                "acknowledged (seq $(cat "$T/out")) but then verify fails:" \
+                "$(cat "$T/err2")"
+        "$LEDGER" --dir "$T/deep" show "$(cat "$T/out")" -o json 2>/dev/null |
+            grep -q '"body":{"a":\[' ||
+            bad deep-body-unverifiable "a body nested $depth deep was" \
+                "acknowledged but cannot be shown"
+        rm -rf "$T/deep"
+        cp -a "$D" "$T/deep"
+    else
+        grep -Eiq 'deep|depth|nest' "$T/err" ||
+            bad append-limit-message "a body nested $depth deep is refused" \
+                "with '$(cat "$T/err")'"
+    fi
+done
 
 # ----------------------------------------------------------------- summary --
 for id in $KNOWN; do

@@ -1,0 +1,92 @@
+#!/bin/sh
+# run.sh [SECONDS] — builds the core's fuzz targets (fuzz_entry, fuzz_body,
+# fuzz_ingest) with clang's libFuzzer, AddressSanitizer and UBSan against
+# the sources of ledger/ and ingest/, and runs each for SECONDS (default
+# 30) from its seed corpus tests/fuzz/corpus_<target>/. New inputs go to
+# build/fuzz/corpus_<target>/ (never into the repository). Exits non-zero
+# if a target crashes, leaks or trips a sanitizer; the reproducer is left
+# in build/fuzz/artifacts/ — add it to the seed corpus (so that
+# tests/ledger/test_fuzz_regress.c keeps checking it) and report the bug.
+#
+#   tests/fuzz/run.sh 60             every target for a minute
+#   FUZZ_TARGETS=fuzz_body tests/fuzz/run.sh 300
+#   CC=clang-16 tests/fuzz/run.sh    another clang
+#   FUZZ_TOLERATE_KNOWN=1 tests/fuzz/run.sh 600
+#       look past the known bugs (the corpus files named known-*): huge
+#       allocations return NULL instead of aborting, UBSan's nonnull check
+#       is off, a NaN float misreported as ENOMEM is accepted. Builds in
+#       build/fuzz-tolerant.
+#
+# Run from the repository root.
+set -eu
+DUR=${1:-30}
+CC=${CC:-clang}
+B=${FUZZ_BUILD:-build/fuzz}
+TOLERATE=""
+MALLOC_LIMIT=""
+if [ "${FUZZ_TOLERATE_KNOWN:-0}" = 1 ]; then
+    B=${FUZZ_BUILD:-build/fuzz-tolerant}
+    TOLERATE="-DFUZZ_TOLERATE_KNOWN -fno-sanitize=nonnull-attribute"
+    ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}allocator_may_return_null=1:max_allocation_size_mb=256
+    export ASAN_OPTIONS
+    MALLOC_LIMIT="-malloc_limit_mb=1000000"
+fi
+TARGETS=${FUZZ_TARGETS:-"fuzz_entry fuzz_body fuzz_ingest"}
+DEPS="lmdb msgpack libzstd libsodium libcurl jansson libpcre2-8 libarchive"
+FLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -I. \
+    $(pkg-config --cflags $DEPS)"
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=all $TOLERATE"
+
+case $DUR in
+'' | *[!0-9]*)
+    echo "usage: tests/fuzz/run.sh [SECONDS]" >&2
+    exit 64
+    ;;
+esac
+if ! command -v "$CC" >/dev/null 2>&1; then
+    echo "run.sh: $CC not found (libFuzzer needs clang; set CC)" >&2
+    exit 69
+fi
+mkdir -p "$B/obj" "$B/artifacts"
+
+# The library sources, instrumented for coverage; rebuilt when newer.
+objs=""
+for src in ledger/*.c ingest/*.c; do
+    o="$B/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')"
+    if [ ! -f "$o" ] || [ "$src" -nt "$o" ] ||
+        [ -n "$(find ledger ingest -name '*.h' -newer "$o" 2>/dev/null)" ]; then
+        # shellcheck disable=SC2086
+        $CC $FLAGS $SAN -fsanitize=fuzzer-no-link -c "$src" -o "$o"
+    fi
+    objs="$objs $o"
+done
+
+status=0
+for t in $TARGETS; do
+    # shellcheck disable=SC2086
+    $CC $FLAGS $SAN -fsanitize=fuzzer "tests/fuzz/$t.c" $objs \
+        $(pkg-config --libs $DEPS) -lpthread -lm -o "$B/$t"
+    seeds="tests/fuzz/corpus_${t#fuzz_}"
+    work="$B/corpus_${t#fuzz_}"
+    mkdir -p "$work"
+    case $t in
+    fuzz_entry) max=66000 ;;
+    fuzz_ingest) max=200000 ;;
+    *) max=1100000 ;;
+    esac
+    echo "$t: $(ls "$seeds" | wc -l) seeds, $DUR s"
+    # shellcheck disable=SC2086
+    if ! "$B/$t" -max_total_time="$DUR" -max_len="$max" -rss_limit_mb=2048 \
+        $MALLOC_LIMIT \
+        -timeout=20 -print_final_stats=1 -artifact_prefix="$B/artifacts/$t-" \
+        "$work" "$seeds" >"$B/$t.log" 2>&1; then
+        echo "$t: FAILED — see $B/$t.log and $B/artifacts/"
+        grep -E 'ERROR|SUMMARY|Test unit written' "$B/$t.log" | head -n 5
+        status=1
+    else
+        grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' \
+            "$B/$t.log" | tr '\n' ' '
+        echo
+    fi
+done
+exit $status
