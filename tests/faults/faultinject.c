@@ -9,26 +9,26 @@
  * and run a command with LD_PRELOAD=.../faultinject.so.
  *
  * Environment:
- *   FAULT_AT=N        the Nth counted call fails (1-based). 0 or unset: no
- *                     call fails; the shim only counts.
- *   FAULT_ERRNO=E     EIO (default), ENOSPC, EDQUOT, EINTR or a number.
- *   FAULT_CALLS=a,b   which calls count: any of write, pwrite, pwrite64,
- *                     writev, pwritev, fsync, fdatasync, msync, sync_file_range,
- *                     ftruncate, malloc, calloc, realloc. Default: every I/O
- *                     call above (not the allocations).
- *   FAULT_MODE=M      fail   (default) return -1/errno without doing it;
- *                     after  do the call, then report failure anyway (the
- *                            bytes reached the file but the caller is told
- *                            they did not);
- *                     short  writes only: write half the bytes, return that;
- *                     persist fail the Nth call and every counted call after;
- *                     hang   block forever at the Nth call (for kill -9
- *                            tests: the process dies inside that call).
- *   FAULT_STDIO=1     also count calls on fds 0, 1 and 2 (by default the
- *                     shim ignores them, so a command's output is not what
- *                     fails).
- *   FAULT_COUNT_FILE=path   at exit, write "COUNT\n" (counted calls seen).
- *   FAULT_LOG=path    append one line per injected fault: "CALL N fd=FD".
+ *   FAULT_AT=N       the Nth counted call fails (1-based). 0 or unset: no
+ *                    call fails; the shim only counts.
+ *   FAULT_ERRNO=E    EIO (default), ENOSPC, EDQUOT, EINTR or a number.
+ *   FAULT_CALLS=a,b  which calls count: any of write, pwrite, pwrite64,
+ *                    writev, pwritev, fsync, fdatasync, msync,
+ *                    sync_file_range, ftruncate, malloc, calloc, realloc.
+ *                    Default: every I/O call (not the allocations).
+ *   FAULT_MODE=M     fail: return -1/errno without doing the call
+ *                    (default); after: do the call, then report failure
+ *                    anyway (the bytes reached the file, the caller is
+ *                    told they did not); short: writes only, write half
+ *                    the bytes and return that; persist: fail the Nth
+ *                    call and every counted call after it; hang: block
+ *                    forever at the Nth call (for kill -9 tests: the
+ *                    process dies inside that call).
+ *   FAULT_STDIO=1    also count calls on fds 0, 1 and 2 (by default the
+ *                    shim ignores them, so a command's output is not what
+ *                    fails).
+ *   FAULT_COUNT_FILE=path  at exit, write "COUNT\n" (counted calls seen).
+ *   FAULT_LOG=path   append one line per injected fault: "CALL N fd=FD".
  *
  * Allocation counting uses glibc's __libc_malloc family, so it never
  * recurses through dlsym.
@@ -66,9 +66,9 @@ enum call {
 };
 
 static const char *const call_names[C_COUNT] = {
-    "write",  "pwrite",          "pwrite64",  "writev",  "pwritev",
-    "fsync",  "fdatasync",       "msync",     "sync_file_range",
-    "ftruncate", "malloc",       "calloc",    "realloc"};
+    "write",  "pwrite",    "pwrite64", "writev",          "pwritev",
+    "fsync",  "fdatasync", "msync",    "sync_file_range", "ftruncate",
+    "malloc", "calloc",    "realloc"};
 
 enum mode { M_FAIL, M_AFTER, M_SHORT, M_PERSIST, M_HANG };
 
@@ -80,7 +80,8 @@ static enum mode mode = M_FAIL;
 static int count_stdio;
 static const char *count_file, *log_file;
 static atomic_ullong seen;
-static __thread int in_shim __attribute__((tls_model("initial-exec"))); /* our own bookkeeping must not count */
+/* Set while the shim does its own bookkeeping, which must not count. */
+static __thread int in_shim __attribute__((tls_model("initial-exec")));
 
 void *__libc_malloc(size_t);
 void *__libc_calloc(size_t, size_t);
@@ -215,9 +216,9 @@ should_fail(enum call c, int fd)
     return 0;
 }
 
-#define REAL(ret, name, ...)                                                 \
-    static ret (*real_##name)(__VA_ARGS__);                                   \
-    if (real_##name == NULL)                                                  \
+#define REAL(ret, name, ...)                                                   \
+    static ret (*real_##name)(__VA_ARGS__);                                    \
+    if (real_##name == NULL)                                                   \
     *(void **)(&real_##name) = dlsym(RTLD_NEXT, #name)
 
 ssize_t
@@ -295,15 +296,15 @@ pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
     return real_pwritev(fd, iov, cnt, off);
 }
 
-#define SYNC_WRAP(name, which, ...)                                          \
-    do {                                                                     \
-        if (should_fail(which, fd)) {                                        \
-            if (mode == M_AFTER)                                             \
-                (void)real_##name(__VA_ARGS__);                              \
-            errno = fault_errno;                                             \
-            return -1;                                                       \
-        }                                                                    \
-        return real_##name(__VA_ARGS__);                                     \
+#define SYNC_WRAP(name, which, ...)                                            \
+    do {                                                                       \
+        if (should_fail(which, fd)) {                                          \
+            if (mode == M_AFTER)                                               \
+                (void)real_##name(__VA_ARGS__);                                \
+            errno = fault_errno;                                               \
+            return -1;                                                         \
+        }                                                                      \
+        return real_##name(__VA_ARGS__);                                       \
     } while (0)
 
 int

@@ -3,7 +3,8 @@
  * attacker or a broken disk would, for tests/e2e/core_cli.sh. Not part of
  * libledger; the script builds it with
  *
- *     cc -o lmdb_poke tests/faults/lmdb_poke.c $(pkg-config --cflags --libs lmdb)
+ *     cc -o lmdb_poke tests/faults/lmdb_poke.c \
+ *         $(pkg-config --cflags --libs lmdb)
  *
  * Usage:
  *   lmdb_poke DIR truncate N [keep-checkpoints]
@@ -96,8 +97,7 @@ static int
 drop_index(const MDB_val *k, uint64_t size)
 {
     return k->mv_size >= 8 &&
-           rd_be64((const unsigned char *)k->mv_data + k->mv_size - 8) >=
-               size;
+           rd_be64((const unsigned char *)k->mv_data + k->mv_size - 8) >= size;
 }
 
 static int
@@ -198,8 +198,9 @@ main(int argc, char **argv)
     if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0)
         return die("begin", rc);
     if (strcmp(argv[2], "truncate") == 0)
-        bad = truncate_log(txn, strtoull(argv[3], NULL, 10),
-                           argc > 4 && strcmp(argv[4], "keep-checkpoints") == 0);
+        bad =
+            truncate_log(txn, strtoull(argv[3], NULL, 10),
+                         argc > 4 && strcmp(argv[4], "keep-checkpoints") == 0);
     else
         bad = flip_body(txn, strtoull(argv[3], NULL, 10));
     if (bad) {

@@ -32,10 +32,10 @@
 #define FUZZ_ENTRY LLVMFuzzerTestOneInput
 #endif
 #ifndef FUZZ_ASSERT
-#define FUZZ_ASSERT(c)                                                       \
-    do {                                                                     \
-        if (!(c))                                                            \
-            abort();                                                         \
+#define FUZZ_ASSERT(c)                                                         \
+    do {                                                                       \
+        if (!(c))                                                              \
+            abort();                                                           \
     } while (0)
 #endif
 
@@ -66,7 +66,7 @@ static void
 body_check_record(const uint8_t *data, size_t size)
 {
     struct ldg_field *f = NULL;
-    uint8_t (*d)[32], root[32], root2[32];
+    uint8_t(*d)[32], root[32], root2[32];
     json_t *obj = NULL;
     size_t n = 0;
     int rc, rc_json, rc_root;
@@ -96,8 +96,8 @@ body_check_record(const uint8_t *data, size_t size)
         if (i > 0)
             FUZZ_ASSERT(strcmp(f[i - 1].name, f[i].name) < 0);
         FUZZ_ASSERT(json_equal(json_object_get(obj, f[i].name), f[i].value));
-        FUZZ_ASSERT(ldg_field_digest(want, f[i].salt, f[i].name,
-                                     f[i].value) == 0);
+        FUZZ_ASSERT(ldg_field_digest(want, f[i].salt, f[i].name, f[i].value) ==
+                    0);
         FUZZ_ASSERT(memcmp(want, f[i].digest, 32) == 0);
         memcpy(d[i], f[i].digest, 32);
     }

@@ -28,10 +28,10 @@
 #define FUZZ_ENTRY LLVMFuzzerTestOneInput
 #endif
 #ifndef FUZZ_ASSERT
-#define FUZZ_ASSERT(c)                                                       \
-    do {                                                                     \
-        if (!(c))                                                            \
-            abort();                                                         \
+#define FUZZ_ASSERT(c)                                                         \
+    do {                                                                       \
+        if (!(c))                                                              \
+            abort();                                                           \
     } while (0)
 #endif
 

@@ -29,10 +29,10 @@
 #define FUZZ_ENTRY LLVMFuzzerTestOneInput
 #endif
 #ifndef FUZZ_ASSERT
-#define FUZZ_ASSERT(c)                                                       \
-    do {                                                                     \
-        if (!(c))                                                            \
-            abort();                                                         \
+#define FUZZ_ASSERT(c)                                                         \
+    do {                                                                       \
+        if (!(c))                                                              \
+            abort();                                                           \
     } while (0)
 #endif
 
@@ -52,12 +52,14 @@ ingest_has_empty_string(const json_t *v)
     if (json_is_string(v))
         return json_string_length(v) == 0;
     if (json_is_object(v)) {
-        json_object_foreach((json_t *)(uintptr_t)v, k, e) {
+        json_object_foreach((json_t *)(uintptr_t)v, k, e)
+        {
             if (k[0] == '\0' || ingest_has_empty_string(e))
                 return 1;
         }
     } else if (json_is_array(v)) {
-        json_array_foreach(v, i, e) {
+        json_array_foreach(v, i, e)
+        {
             if (ingest_has_empty_string(e))
                 return 1;
         }
@@ -75,14 +77,16 @@ ingest_depth(const json_t *v)
     size_t i;
     int d = 0, x;
     if (json_is_object(v)) {
-        json_object_foreach((json_t *)(uintptr_t)v, k, e) {
+        json_object_foreach((json_t *)(uintptr_t)v, k, e)
+        {
             if ((x = ingest_depth(e)) > d)
                 d = x;
         }
         return d + 1;
     }
     if (json_is_array(v)) {
-        json_array_foreach(v, i, e) {
+        json_array_foreach(v, i, e)
+        {
             if ((x = ingest_depth(e)) > d)
                 d = x;
         }
@@ -113,7 +117,8 @@ ingest_check_body(const json_t *body)
     FUZZ_ASSERT(ldg_json_to_msgpack(body, INGEST_BODY_MAX, &mp2, &len2) == 0);
     FUZZ_ASSERT(len == len2 && memcmp(mp, mp2, len) == 0);
     rc = ldg_msgpack_to_json(mp, len, &back);
-    FUZZ_ASSERT(rc == 0 || INGEST_KNOWN_TOO_DEEP(body) || INGEST_KNOWN_EMPTY_STRING(body));
+    FUZZ_ASSERT(rc == 0 || INGEST_KNOWN_TOO_DEEP(body) ||
+                INGEST_KNOWN_EMPTY_STRING(body));
     if (rc == 0)
         FUZZ_ASSERT(json_equal(back, (json_t *)(uintptr_t)body) ||
                     INGEST_KNOWN_EMPTY_STRING(body));
@@ -131,8 +136,8 @@ FUZZ_ENTRY(const uint8_t *data, size_t size)
     int col = 0, rc;
 
     msg[0] = '\0';
-    rc = ldg_ingest_parse_line((const char *)data, size, INGEST_BODY_MAX,
-                               &ev, &holder, &col, msg, sizeof msg);
+    rc = ldg_ingest_parse_line((const char *)data, size, INGEST_BODY_MAX, &ev,
+                               &holder, &col, msg, sizeof msg);
     if (rc != 0) {
         FUZZ_ASSERT(rc == LDG_EBADINPUT || rc == LDG_ETOOBIG);
         FUZZ_ASSERT(holder == NULL);

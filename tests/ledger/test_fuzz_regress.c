@@ -30,11 +30,11 @@
 
 static char current[2400]; /* the corpus file being run, for messages */
 
-#define FUZZ_ASSERT(c)                                                       \
-    do {                                                                     \
-        if (!(c))                                                            \
-            fail_msg("%s: invariant %s (%s:%d) does not hold", current, #c,  \
-                     __FILE__, __LINE__);                                    \
+#define FUZZ_ASSERT(c)                                                         \
+    do {                                                                       \
+        if (!(c))                                                              \
+            fail_msg("%s: invariant %s (%s:%d) does not hold", current, #c,    \
+                     __FILE__, __LINE__);                                      \
     } while (0)
 
 #define FUZZ_ENTRY fuzz_entry_one
@@ -132,8 +132,7 @@ each_file(const char *sub, const char *suffix,
         size_t len;
 
         snprintf(current, sizeof current, "%s/%s", dir, name);
-        if (name[0] == '.' || stat(current, &st) != 0 ||
-            !S_ISREG(st.st_mode) ||
+        if (name[0] == '.' || stat(current, &st) != 0 || !S_ISREG(st.st_mode) ||
             (suffix != NULL &&
              (nl < strlen(suffix) ||
               strcmp(name + nl - strlen(suffix), suffix) != 0))) {
@@ -240,8 +239,7 @@ run_ingest(const char *name, const uint8_t *data, size_t len)
             fail_msg("%s: a good line is refused: %s", current, msg);
         rc = ldg_vocab_check(ev.type, ev.body, msg, sizeof msg);
         if (rc != 0)
-            fail_msg("%s: a good line fails the vocabulary: %s", current,
-                     msg);
+            fail_msg("%s: a good line fails the vocabulary: %s", current, msg);
     }
     json_decref(holder);
     fuzz_ingest_one(data, len);
@@ -251,8 +249,7 @@ static void
 test_fuzz_regress__ingest_corpus_holds_invariants(void **state)
 {
     (void)state;
-    assert_true(each_file("tests/fuzz/corpus_ingest", NULL, run_ingest) >=
-                10);
+    assert_true(each_file("tests/fuzz/corpus_ingest", NULL, run_ingest) >= 10);
 }
 
 static void
