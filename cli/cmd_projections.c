@@ -440,10 +440,11 @@ cmd_runs(struct cli *c, int argc, char **argv)
 static void
 put_col(const char *s, int width)
 {
+    static const char spaces[] = "                                ";
     int n = (int)strlen(s);
     fputs(s, stdout);
-    for (; n < width; n++)
-        putchar(' ');
+    if (n < width)
+        fwrite(spaces, 1, (size_t)(width - n), stdout);
 }
 
 /* Clause lines: the ones that do not hold, with detail and remedies;

@@ -518,6 +518,7 @@ finish_size(struct ldg_txn *t, uint64_t size)
 
 struct pctx {
     struct ldg_ledger *l;
+    struct bview jview;       /* apply()'s body view (JSON bodies) */
     struct pstate *ps;        /* the current commit group's cache */
     struct ldg_txn *t;        /* its transaction */
     ldg_projections_progress_fn fn;
@@ -619,16 +620,11 @@ apply(void *ctx, struct ldg_txn *t, const struct ldg_event *ev,
             (rc = open_cache(c, t, ev->seq)) < 0)
             goto fail;
     }
-    b = malloc(sizeof *b);
-    if (b == NULL) {
-        rc = LDG_ENOMEM;
-        goto fail;
-    }
+    b = &c->jview;
     b->json = body;
     b->erased = 0;
     b->n = 0;
     rc = fold_event(c->ps, &e, b);
-    free(b);
     if (rc < 0)
         goto fail;
     return 0;

@@ -135,7 +135,7 @@ struct bview {
     const json_t *json; /* json mode when non-NULL */
     int erased;
     size_t n;
-    struct bfield f[LDG_FIELDS_MAX];
+    struct bfield *f;   /* msgpack mode: room for LDG_FIELDS_MAX */
 };
 
 /* Field accessors: 1 if present with that type (JSON null counts as
@@ -147,9 +147,9 @@ int bv_bool(const struct bview *b, const char *name, int *out);
 /* Any value as JSON (new reference), or NULL if absent. */
 json_t *bv_json(const struct bview *b, const char *name);
 
-/* Parses a stored body record (flag byte ‖ payload) into b. Returns 0,
- * or LDG_EAGAIN-like 1 when the record needs the core's decoder
- * (compressed or unexpected), or LDG_ECORRUPT. */
+/* Parses a stored body record (flag byte ‖ payload) into b, whose f must
+ * have room for LDG_FIELDS_MAX fields. Returns 0, or 1 when the record
+ * needs the core's decoder (compressed or anything unexpected). */
 int bview_from_record(struct bview *b, const uint8_t *rec, size_t len);
 
 /* Iterates the events [from, to) of the log seen by t, giving each
@@ -225,6 +225,9 @@ struct rtype {
     const char *name;
 };
 const struct rtype *rtype_of(enum proj_id p, uint8_t tag);
+/* Index of a record type in 0..RTYPE_COUNT-1. */
+#define RTYPE_COUNT 12
+int rtype_index(const struct rtype *rt);
 
 enum lifecycle { LC_INSTALLED = 1, LC_ENABLED, LC_DISABLED, LC_REMOVED };
 enum tri { TRI_NONE = 0, TRI_OK = 1, TRI_FAIL = 2 };
@@ -455,6 +458,12 @@ struct pstate {
     uint64_t applied;     /* events folded: state after the first N */
     uint64_t last_ts;     /* ts of event applied-1 */
     int loaded[256];      /* tag fully loaded from the backing store */
+    /* Read states: entries of a fully loaded tag in key order (the
+     * cursor's order), so listing them needs no sort; per_tag counts the
+     * entries of each (projection, tag) in the table. */
+    struct pentry **ordered[RTYPE_COUNT];
+    size_t nordered[RTYPE_COUNT];
+    size_t per_tag[RTYPE_COUNT];
     struct arena arena;   /* read states: decoded records live here */
     struct ldg_ledger *l;
 };

@@ -601,6 +601,15 @@ static const struct rtype rtypes[] = {
     {TAG_RUN, P_RUNS, sizeof(struct rec_run), io_run, "run"},
 };
 
+_Static_assert(sizeof rtypes / sizeof rtypes[0] == RTYPE_COUNT,
+               "RTYPE_COUNT in proj_int.h");
+
+int
+rtype_index(const struct rtype *rt)
+{
+    return (int)(rt - rtypes);
+}
+
 const struct rtype *
 rtype_of(enum proj_id p, uint8_t tag)
 {

@@ -585,9 +585,11 @@ scan_events(struct ldg_txn *t, uint64_t from, uint64_t to,
     memset(st, 0, sizeof *st);
     if (from >= to)
         return 0;
-    b = malloc(sizeof *b);
+    b = calloc(1, sizeof *b);
     sl = calloc(1, sizeof *sl);
-    if (b == NULL || sl == NULL) {
+    if (b != NULL)
+        b->f = malloc(LDG_FIELDS_MAX * sizeof *b->f);
+    if (b == NULL || sl == NULL || b->f == NULL) {
         rc = LDG_ENOMEM;
         goto out;
     }
@@ -680,6 +682,8 @@ scan_events(struct ldg_txn *t, uint64_t from, uint64_t to,
 out:
     ldg_cursor_close(ce);
     ldg_cursor_close(cb);
+    if (b != NULL)
+        free(b->f);
     free(b);
     free(sl);
     return rc;

@@ -42,23 +42,30 @@ proj_find(const char *name)
     return -1;
 }
 
-/* FNV-1a, 32 bits, over projection id and key, then fmix32. */
+/* Hash of projection id and key: 8 bytes at a time (multiply-xorshift),
+ * finished with murmur3's fmix64 folded to 32 bits (never 0: 0 marks an
+ * empty slot). */
 static uint32_t
 khash(enum proj_id p, const uint8_t *k, size_t n)
 {
-    uint32_t h = 2166136261u ^ (uint32_t)p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= k[i];
-        h *= 16777619u;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ ((uint64_t)p << 56) ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, k + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
     }
-    /* FNV's low bits mix poorly and the table indexes by low bits:
-     * finish with murmur3's fmix32. */
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35u;
-    h ^= h >> 16;
-    return h ? h : 1;
+    if (i < n) {
+        uint64_t w = 0;
+        memcpy(&w, k + i, n - i);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+    }
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    h = (uint32_t)(h ^ (h >> 32));
+    return h ? (uint32_t)h : 1;
 }
 
 int
@@ -120,6 +127,8 @@ ps_free(struct pstate *ps)
     free(ps->slots);
     free(ps->hashes);
     free(ps->dirty);
+    for (int i = 0; i < RTYPE_COUNT; i++)
+        free(ps->ordered[i]);
     arena_release(&ps->arena);
     free(ps);
 }
@@ -299,6 +308,7 @@ insert(struct pstate *ps, enum proj_id p, uint8_t tag, const uint8_t *key,
     ps->slots[i] = e;
     ps->hashes[i] = h;
     ps->n++;
+    ps->per_tag[rtype_index(rt)]++;
     return e;
 }
 
@@ -417,23 +427,36 @@ ps_load_tag(struct pstate *ps, enum proj_id p, uint8_t tag)
 {
     struct ldg_cursor *c = NULL;
     struct ldg_val k, v;
+    const struct rtype *trt = rtype_of(p, tag);
+    struct pentry **ord = NULL;
+    size_t nord = 0, cord = 0;
     int rc;
 
     if (ps->t == NULL || !ps->have_db[p] || (ps->loaded[tag] & (1 << p)))
         return 0;
+    if (trt == NULL)
+        return LDG_EINVAL;
     if ((rc = ldg_cursor_open(ps->t, ps->dbi[p], &c)) < 0)
         return rc;
     rc = ldg_cursor_get(c, LDG_SET_RANGE, &tag, 1, &k, &v);
     while (rc == 0 && k.len >= 1 && ((const uint8_t *)k.data)[0] == tag) {
         uint32_t h = khash(p, k.data, k.len);
-        if (ps->slots[slot_of(ps, p, k.data, k.len, h)] == NULL) {
-            const struct rtype *rt = rtype_of(p, tag);
-            struct pentry *e;
-            void *rec;
-            if (rt == NULL) {
-                rc = LDG_ECORRUPT;
+        struct pentry *have = ps->slots[slot_of(ps, p, k.data, k.len, h)];
+        if (!ps->writable && nord == cord) {
+            /* keep the cursor's (key) order for ps_list */
+            size_t nc = cord ? cord * 2 : 256;
+            struct pentry **no = realloc(ord, nc * sizeof *no);
+            if (no == NULL) {
+                rc = LDG_ENOMEM;
                 break;
             }
+            ord = no;
+            cord = nc;
+        }
+        if (have == NULL) {
+            const struct rtype *rt = trt;
+            struct pentry *e;
+            void *rec;
             if ((rc = rec_decode_in(rt, v.data, v.len,
                                     ps->writable ? NULL : &ps->arena,
                                     &rec)) < 0)
@@ -449,14 +472,26 @@ ps_load_tag(struct pstate *ps, enum proj_id p, uint8_t tag)
                 record_hash(e->old_hash, k.data, k.len, v.data, v.len);
                 e->has_old = 1;
             }
+            have = e;
         }
+        if (!ps->writable)
+            ord[nord++] = have;
         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v);
     }
     ldg_cursor_close(c);
     if (rc == LDG_ENOTFOUND || rc == 0) {
         ps->loaded[tag] |= 1 << p;
+        if (!ps->writable) {
+            int ix = rtype_index(trt);
+            free(ps->ordered[ix]);
+            ps->ordered[ix] = ord;
+            ps->nordered[ix] = nord;
+        } else {
+            free(ord);
+        }
         return 0;
     }
+    free(ord);
     return rc;
 }
 
@@ -478,9 +513,23 @@ ps_list(struct pstate *ps, enum proj_id p, uint8_t tag,
 {
     struct pentry **v;
     size_t k = 0;
-    int rc = ps_load_tag(ps, p, tag);
+    const struct rtype *rt = rtype_of(p, tag);
+    int rc = ps_load_tag(ps, p, tag), ix;
     if (rc < 0)
         return rc;
+    if (rt == NULL)
+        return LDG_EINVAL;
+    ix = rtype_index(rt);
+    if (ps->ordered[ix] != NULL && ps->nordered[ix] == ps->per_tag[ix]) {
+        /* Everything of this tag came from the store, in key order. */
+        v = malloc((ps->nordered[ix] ? ps->nordered[ix] : 1) * sizeof *v);
+        if (v == NULL)
+            return LDG_ENOMEM;
+        memcpy(v, ps->ordered[ix], ps->nordered[ix] * sizeof *v);
+        *out = v;
+        *n = ps->nordered[ix];
+        return 0;
+    }
     v = malloc((ps->n ? ps->n : 1) * sizeof *v);
     if (v == NULL)
         return LDG_ENOMEM;

@@ -54,6 +54,7 @@ test_scan__json_and_msgpack_views_agree(void **state)
         "\"g_obj\":{\"x\":[1,2,{\"y\":\"z\"}]},\"h_zero\":0}",
         JSON_PRESERVE_ORDER, NULL);
     struct bview *j = calloc(1, sizeof *j), *m = calloc(1, sizeof *m);
+    struct bfield *fields = calloc(LDG_FIELDS_MAX, sizeof *fields);
     static const char *const names[] = {"a_str", "b_int", "c_big", "d_real",
                                         "e_true", "f_null", "g_obj",
                                         "h_zero", "missing"};
@@ -64,6 +65,7 @@ test_scan__json_and_msgpack_views_agree(void **state)
     assert_non_null(body);
     j->json = body;
     rec = record_of(body, &len);
+    m->f = fields;
     assert_int_equal(bview_from_record(m, rec, len), 0);
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         struct sv a, b;
@@ -97,6 +99,7 @@ test_scan__json_and_msgpack_views_agree(void **state)
     free(rec);
     free(j);
     free(m);
+    free(fields);
     json_decref(body);
 }
 
