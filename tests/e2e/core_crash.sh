@@ -198,7 +198,7 @@ while [ "$ar" -le "$AROUNDS" ]; do
     ) 2>/dev/null &
     loop=$!
     echo "$loop" >"$T/loop.pid"
-    rnd 100 600
+    rnd 250 700
     msleep "$R"
     kill -9 "$(cat "$T/append.pid")" 2>/dev/null
     rm -f "$T/go"
@@ -253,13 +253,28 @@ if $CC -shared -fPIC -O1 -o "$T/fi.so" "$ROOT/tests/faults/faultinject.c" \
         wait "$hpid" 2>/dev/null
         rm -f "$T/hang.pid"
     }
+    # syncs DIR CMD... — how many fdatasync calls CMD makes on a copy of
+    # DIR (so a hang can be aimed at a given commit, whatever opening the
+    # ledger commits first).
+    syncs() {
+        sd=$1
+        shift
+        rm -rf "$T/copy"
+        cp -a "$sd" "$T/copy"
+        rm -f "$T/count"
+        env LD_PRELOAD="$PRE" FAULT_AT=0 FAULT_CALLS=fdatasync \
+            FAULT_COUNT_FILE="$T/count" "$@" >/dev/null 2>&1
+        rm -rf "$T/copy"
+        cat "$T/count" 2>/dev/null || echo 1
+    }
     TIMEOUT=
     command -v timeout >/dev/null 2>&1 && TIMEOUT="timeout 30"
 
     # 1. Killed inside the commit of an append (write lock held, data
     #    written, not synced, meta not written).
     before=$(events "$D")
-    hang fdatasync 1 0 "$LEDGER" --dir "$D" append x.crash.lock \
+    k=$(syncs "$D" "$LEDGER" --dir "$T/copy" append x.crash.lock --body '{}')
+    hang fdatasync "$k" 0 "$LEDGER" --dir "$D" append x.crash.lock \
         --body '{"n":1,"round":2001}'
     unhang
     $TIMEOUT "$LEDGER" --dir "$D" append x.crash.lock \
@@ -279,7 +294,9 @@ if $CC -shared -fPIC -O1 -o "$T/fi.so" "$ROOT/tests/faults/faultinject.c" \
     awk 'BEGIN { for (i = 1; i <= 30; i++)
         printf("{\"type\":\"x.crash.test\",\"body\":{\"n\":%d,\"round\":2002}}\n", i) }' \
         >"$T/in.jsonl"
-    hang fdatasync 2 0 "$LEDGER" --dir "$D" ingest --acks --batch 10 \
+    head -n 10 "$T/in.jsonl" >"$T/in10.jsonl"
+    k=$(syncs "$D" "$LEDGER" --dir "$T/copy" ingest --batch 10 "$T/in10.jsonl")
+    hang fdatasync $((k + 1)) 0 "$LEDGER" --dir "$D" ingest --acks --batch 10 \
         "$T/in.jsonl"
     msleep 100
     unhang
@@ -322,7 +339,8 @@ if $CC -shared -fPIC -O1 -o "$T/fi.so" "$ROOT/tests/faults/faultinject.c" \
 
     # 4. Killed between writing a new key's file and committing key.added:
     #    the name must stay usable.
-    hang fdatasync 1 0 "$LEDGER" --dir "$D" keys add carol
+    k=$(syncs "$D" "$LEDGER" --dir "$T/copy" keys add dave)
+    hang fdatasync "$k" 0 "$LEDGER" --dir "$D" keys add carol
     unhang
     if ! "$LEDGER" --dir "$D" keys list 2>/dev/null | grep -q '^carol '; then
         "$LEDGER" --dir "$D" keys add carol >/dev/null 2>"$T/err" ||
