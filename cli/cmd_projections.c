@@ -515,8 +515,9 @@ cmd_doctor(struct cli *c, int argc, char **argv)
     if (rc < 0) {
         rc = fail(c, l, rc);
         ldg_close(l);
-        /* Not even the doctor could look: that is "unknown". */
-        return rc == EX_NOINPUT && va.pack ? rc : LDG_DOCTOR_UNKNOWN;
+        /* A usage error or an unknown pack is said so; otherwise the
+         * doctor could not look, and that is "unknown". */
+        return rc == EX_NOINPUT || rc == EX_USAGE ? rc : LDG_DOCTOR_UNKNOWN;
     }
     if (c->out != OUT_HUMAN) {
         cli_print_json(c, d);

@@ -453,11 +453,20 @@ bring_current(struct ldg_txn *t, uint64_t size, unsigned skip,
             ps->dig[p] = m[p].dig;
         ps->applied = from;
         rc = fold_range(ps, t, from, size, fn, ctx);
-        if (rc == 0)
-            rc = ps_flush(ps);
-        for (int p = 0; rc == 0 && p < P_COUNT; p++)
-            if (catchup & (1u << p))
-                rc = meta_write(t, (enum proj_id)p, size, &ps->dig[p]);
+        if (rc == LDG_ECORRUPT) {
+            /* A stored record does not decode (the log itself is read
+             * the same way by the rebuild, which reports it if it is the
+             * culprit): nothing was written yet, rebuild instead. */
+            rebuild |= catchup;
+            catchup = 0;
+            rc = 0;
+        } else {
+            if (rc == 0)
+                rc = ps_flush(ps);
+            for (int p = 0; rc == 0 && p < P_COUNT; p++)
+                if (catchup & (1u << p))
+                    rc = meta_write(t, (enum proj_id)p, size, &ps->dig[p]);
+        }
         ps_free(ps);
         ps = NULL;
         if (rc < 0)
@@ -580,6 +589,27 @@ erase_matters(struct ldg_txn *t, const json_t *body)
     return ev_type_feeds(ev_type_of(ev.type, strlen(ev.type)));
 }
 
+/* Replaces every projection in t by a replay of events [0, seq), and
+ * opens a fresh cache for event seq. */
+static int
+rebuild_in_txn(struct pctx *c, struct ldg_txn *t, uint64_t seq)
+{
+    int rc, changed;
+    drop_cache(c);
+    for (int p = 0; p < P_COUNT; p++) {
+        ldg_dbi dbi;
+        if ((rc = meta_dbi(t, 1, &dbi)) < 0)
+            return rc;
+        rc = ldg_kv_del(t, dbi, proj_defs[p].name, strlen(proj_defs[p].name),
+                        NULL, 0);
+        if (rc < 0 && rc != LDG_ENOTFOUND)
+            return rc;
+    }
+    if ((rc = bring_current(t, seq, 0, c->fn, c->fnctx, &changed)) < 0)
+        return rc;
+    return open_cache(c, t, seq);
+}
+
 static int
 apply(void *ctx, struct ldg_txn *t, const struct ldg_event *ev,
       const json_t *body)
@@ -604,20 +634,7 @@ apply(void *ctx, struct ldg_txn *t, const struct ldg_event *ev,
         /* The erased body may have fed a projection: the state must be
          * what a replay without it gives, so replay (O(log)). The target
          * body is already gone in this transaction. */
-        int changed;
-        drop_cache(c);
-        for (int p = 0; p < P_COUNT; p++) {
-            ldg_dbi dbi;
-            if ((rc = meta_dbi(t, 1, &dbi)) < 0)
-                goto fail;
-            rc = ldg_kv_del(t, dbi, proj_defs[p].name,
-                            strlen(proj_defs[p].name), NULL, 0);
-            if (rc < 0 && rc != LDG_ENOTFOUND)
-                goto fail;
-        }
-        if ((rc = bring_current(t, ev->seq, 0, c->fn, c->fnctx,
-                                &changed)) < 0 ||
-            (rc = open_cache(c, t, ev->seq)) < 0)
+        if ((rc = rebuild_in_txn(c, t, ev->seq)) < 0)
             goto fail;
     }
     b = &c->jview;
@@ -625,6 +642,12 @@ apply(void *ctx, struct ldg_txn *t, const struct ldg_event *ev,
     b->erased = 0;
     b->n = 0;
     rc = fold_event(c->ps, &e, b);
+    if (rc == LDG_ECORRUPT) {
+        /* A stored record does not decode: rebuild from the log rather
+         * than refuse the append, then fold the event again. */
+        if ((rc = rebuild_in_txn(c, t, ev->seq)) == 0)
+            rc = fold_event(c->ps, &e, b);
+    }
     if (rc < 0)
         goto fail;
     return 0;
@@ -698,6 +721,12 @@ ldg_projections_attach_progress(struct ldg_ledger *l,
             rc = ldg_txn_commit(t);
         } else {
             ldg_txn_abort(t);
+        }
+        if (rc == LDG_EFULL) {
+            /* Only the core's append path can grow the map: the first
+             * append does this work instead, inside its transaction,
+             * and retries it after growing. */
+            rc = 0;
         }
         if (rc < 0) {
             if (ldg_errmsg(l)[0] == '\0')
@@ -873,6 +902,13 @@ ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
         rc = LDG_EINVAL;
         goto out;
     }
+    if (ps->err != 0) {
+        ldg_set_errmsg(l, "projections: a stored record cannot be read "
+                          "(%s); `ledger rebuild` replaces it",
+                       ldg_strerror(ps->err));
+        rc = ps->err;
+        goto out;
+    }
     if (v == NULL) {
         rc = LDG_ENOMEM;
         goto out;
@@ -916,12 +952,17 @@ ldg_projections_state_json(struct ldg_ledger *l, uint64_t at_size,
     routes = view_routes(ps);
     promos = view_promotions(ps);
     doc = doctor_state_json(ps, NULL);
-    if (packs == NULL || routes == NULL || promos == NULL || doc == NULL) {
+    if (packs == NULL || routes == NULL || promos == NULL || doc == NULL ||
+        ps->err != 0) {
         json_decref(packs);
         json_decref(routes);
         json_decref(promos);
         json_decref(doc);
-        rc = LDG_ENOMEM;
+        rc = ps->err ? ps->err : LDG_ENOMEM;
+        if (ps->err)
+            ldg_set_errmsg(l, "projections: a stored record cannot be read "
+                              "(%s); `ledger rebuild` replaces it",
+                           ldg_strerror(ps->err));
         goto out;
     }
     rc = note_get(t, ps->applied, &note);

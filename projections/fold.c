@@ -196,7 +196,7 @@ kind_name(struct sv s, const char *kind, struct sv *out)
     do {                                                                    \
         rec = ps_upd((ps), (proj), (key), (klen));                          \
         if (rec == NULL)                                                    \
-            return LDG_ENOMEM;                                              \
+            return (ps)->err ? (ps)->err : LDG_ENOMEM;                      \
     } while (0)
 
 /* ------------------------------------------------------------ models -- */
@@ -1135,7 +1135,7 @@ fold_run(struct pstate *ps, const struct penv *e, const struct bview *b)
     }
     r = run_rec(ps, e, run);
     if (r == NULL)
-        return LDG_ENOMEM;
+        return ps->err ? ps->err : LDG_ENOMEM;
     switch (e->type) {
     case T_RUN_STARTED:
         r->started = 1;
@@ -1208,7 +1208,7 @@ fold_run_link(struct pstate *ps, const struct penv *e, const struct bview *b)
 {
     struct rec_run *r = run_rec(ps, e, e->run);
     if (r == NULL)
-        return LDG_ENOMEM;
+        return ps->err ? ps->err : LDG_ENOMEM;
     if (e->type == T_ROUTE_DECISION) {
         struct sv out;
         int fb = 0;
@@ -1233,6 +1233,7 @@ fold_event(struct pstate *ps, const struct penv *e, const struct bview *b)
     unsigned m = ps->mask;
     int rc = 0;
 
+    ps->err = 0;
     switch (e->type) {
     case T_HOST_PROFILE:
     case T_CAPACITY_SNAPSHOT:
@@ -1296,6 +1297,8 @@ fold_event(struct pstate *ps, const struct penv *e, const struct bview *b)
     if (rc == 0 && (m & (1u << P_RUNS)) && e->run.n > 0 &&
         !(e->type >= T_RUN_STARTED && e->type <= T_RUN_FINISHED))
         rc = fold_run_link(ps, e, b);
+    if (rc == 0 && ps->err) /* a record that could not be read */
+        rc = ps->err;
     if (rc == 0) {
         ps->applied = e->seq + 1;
         ps->last_ts = e->ts;

@@ -465,6 +465,8 @@ struct pstate {
     size_t nordered[RTYPE_COUNT];
     size_t per_tag[RTYPE_COUNT];
     struct arena arena;   /* read states: decoded records live here */
+    int err;              /* last failure of ps_get/ps_upd (they return
+                           * NULL), e.g. LDG_ECORRUPT; 0 if none */
     struct ldg_ledger *l;
 };
 
@@ -475,7 +477,7 @@ void ps_free(struct pstate *ps);
  * a prefix ‖ 0x01 ‖ hex(SHA-256(full))[0:32]. buf needs PROJ_KEY_MAX+1. */
 size_t pkey(uint8_t *buf, uint8_t tag, const struct sv *parts, size_t n);
 /* The record for key (loaded from the backing store if needed), or NULL
- * if there is none. */
+ * if there is none or it cannot be read (then ps->err says why). */
 void *ps_get(struct pstate *ps, enum proj_id p, const uint8_t *key,
              size_t klen);
 /* The record for key, created (zeroed, dirty) if missing; marks dirty. */

@@ -357,9 +357,12 @@ void *
 ps_get(struct pstate *ps, enum proj_id p, const uint8_t *key, size_t klen)
 {
     struct pentry *e;
-    if (lookup(ps, p, key, klen, &e) < 0 || e == NULL)
+    int rc = lookup(ps, p, key, klen, &e);
+    if (rc < 0) {
+        ps->err = rc;
         return NULL;
-    return e->rec;
+    }
+    return e ? e->rec : NULL;
 }
 
 static int
@@ -385,8 +388,11 @@ void *
 ps_upd(struct pstate *ps, enum proj_id p, const uint8_t *key, size_t klen)
 {
     struct pentry *e;
-    if (lookup(ps, p, key, klen, &e) < 0)
+    int rc = lookup(ps, p, key, klen, &e);
+    if (rc < 0) {
+        ps->err = rc;
         return NULL;
+    }
     if (e == NULL) {
         const struct rtype *rt = rtype_of(p, key[0]);
         void *rec;

@@ -801,6 +801,46 @@ test_engine__check_names_a_forged_record_and_rebuild_drops_it(void **state)
 }
 
 static void
+test_engine__a_record_that_does_not_decode_is_rebuilt_not_trusted(
+    void **state)
+{
+    char dir[256], path[1024];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_txn *t;
+    json_t *diffs = NULL, *v = NULL;
+    struct ldg_view_opts o;
+    uint64_t ndiff = 9;
+    ldg_dbi dbi;
+    (void)state;
+
+    snprintf(path, sizeof path, "%s/examples/pdf-ops.jsonl", src_dir());
+    assert_int_equal(ldg_projections_attach(l), 0);
+    append_lines(l, path, 1000);
+    /* garble the run record the next append will touch */
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_db_open(t, "proj.runs", 0, &dbi), 0);
+    assert_int_equal(ldg_kv_put(t, dbi, "uR-0001", 7, "\xff\xff", 2), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    t_append(l, "run.step",
+             "{\"run\":\"R-0001\",\"step\":\"late\",\"tool\":\"t\","
+             "\"status\":\"failed\"}",
+             NULL);
+    assert_int_equal(ldg_projections_check(l, 0, NULL, NULL, &diffs, &ndiff),
+                     0);
+    assert_int_equal(ndiff, 0);
+    json_decref(diffs);
+    memset(&o, 0, sizeof o);
+    o.filter = "R-0001";
+    assert_int_equal(ldg_projections_view(l, LDG_VIEW_RUNS, &o, &v), 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(
+                         json_array_get(v, 0), "steps"), "failed")),
+                     1);
+    json_decref(v);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
 test_engine__killed_rebuild_leaves_old_or_new_state_whole(void **state)
 {
     char dir[256];
@@ -873,6 +913,8 @@ main(void)
             test_engine__every_commit_signs_a_note_of_the_digests),
         cmocka_unit_test(
             test_engine__check_names_a_forged_record_and_rebuild_drops_it),
+        cmocka_unit_test(
+            test_engine__a_record_that_does_not_decode_is_rebuilt_not_trusted),
         cmocka_unit_test(
             test_engine__killed_rebuild_leaves_old_or_new_state_whole),
     };
