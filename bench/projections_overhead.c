@@ -60,8 +60,7 @@ one(const char *file, int attach, int nosync, double *wall, double *cpu,
     rmrf(dir_out);
     memset(&o, 0, sizeof o);
     o.flags = nosync ? LDG_NOSYNC : 0;
-    if (ldg_init(dir_out, "bench.local/projections", &o, err, sizeof err) <
-            0 ||
+    if (ldg_init(dir_out, "bench.local/projections", &o, err, sizeof err) < 0 ||
         ldg_open(&l, dir_out, &o, err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
         return -1;
@@ -120,8 +119,7 @@ main(int argc, char **argv)
             double w, c;
             if (dir[a][0])
                 rmrf(dir[a]);
-            if (one(argv[1], a, nosync, &w, &c, &n, dir[a], sizeof dir[a]) <
-                0)
+            if (one(argv[1], a, nosync, &w, &c, &n, dir[a], sizeof dir[a]) < 0)
                 return 1;
             if (w < bw[a])
                 bw[a] = w;
@@ -157,8 +155,9 @@ main(int argc, char **argv)
         size_t i;
         json_t *x;
         int same = 1;
-        json_array_foreach(rep, i, x) if (json_is_true(
-            json_object_get(x, "changed"))) same = 0;
+        json_array_foreach(rep, i,
+                           x) if (json_is_true(json_object_get(x, "changed")))
+            same = 0;
         printf("rebuilt state          %s the incremental state\n",
                same ? "equals" : "DIFFERS FROM");
         if (!same)

@@ -17,11 +17,13 @@
 #include "doctor/doctor.h"
 #include "projections/projections.h"
 
-#define LONGOPTS_COMMON                                                      \
-    {"dir", required_argument, NULL, 'D'},                                   \
-        {"output", required_argument, NULL, 'o'},                            \
-        {"help", no_argument, NULL, 'h'},                                    \
-        {"at", required_argument, NULL, 'A'}
+#define LONGOPTS_COMMON                                                        \
+    {"dir", required_argument, NULL, 'D'},                                     \
+        {"output", required_argument, NULL, 'o'},                              \
+        {"help", no_argument, NULL, 'h'},                                      \
+    {                                                                          \
+        "at", required_argument, NULL, 'A'                                     \
+    }
 
 struct vargs {
     uint64_t at_size; /* 0 = now */
@@ -65,8 +67,9 @@ prepare(struct cli *c)
 {
     if (c->out == OUT_HUMAN && c->out_name != NULL &&
         strcmp(c->out_name, "human") != 0) {
-        cli_err(c, "unknown output format '%s' (use human, json or "
-                   "json-pretty)",
+        cli_err(c,
+                "unknown output format '%s' (use human, json or "
+                "json-pretty)",
                 c->out_name);
         return EX_USAGE;
     }
@@ -138,12 +141,14 @@ warn_stale(struct cli *c, struct ldg_ledger *l, const struct vargs *va)
     size_t i;
     if (va->at_size != 0 || ldg_projections_list(l, 0, &list) < 0)
         return;
-    json_array_foreach(list, i, o) {
+    json_array_foreach(list, i, o)
+    {
         if (json_is_true(json_object_get(o, "current")))
             continue;
-        fprintf(stderr, "ledger %s: note: projection %s is not current in "
-                        "the store (computed from the log for this answer; "
-                        "`ledger rebuild` fixes the store)\n",
+        fprintf(stderr,
+                "ledger %s: note: projection %s is not current in "
+                "the store (computed from the log for this answer; "
+                "`ledger rebuild` fixes the store)\n",
                 c->cmd, js(o, "name"));
         break;
     }
@@ -192,11 +197,11 @@ human_packs(json_t *rows)
     size_t i, k;
     json_t *r, *s;
     printf("%-24s %-10s %-22s %s\n", "PACK", "VERSION", "STATE", "DETAIL");
-    json_array_foreach(rows, i, r) {
+    json_array_foreach(rows, i, r)
+    {
         char state[64];
         snprintf(state, sizeof state, "%s%s", js(r, "state"),
-                 json_is_true(json_object_get(r, "partial")) ? "+partial"
-                                                            : "");
+                 json_is_true(json_object_get(r, "partial")) ? "+partial" : "");
         printf("%-24s %-10s %-22s ", js(r, "pack"), js(r, "version"), state);
         json_array_foreach(json_object_get(r, "reasons"), k, s)
             printf("%s%s", k ? "; " : "", json_string_value(s));
@@ -224,14 +229,12 @@ human_permissions(json_t *rows)
 {
     size_t i;
     json_t *r;
-    printf("%-18s %-12s %-28s %-4s %-10s %-9s %-12s %-7s %s\n", "PACK",
-           "GROUP", "SCOPE", "TIER", "STATE", "REQUIRED", "BY", "SEQ",
-           "TIME");
-    json_array_foreach(rows, i, r)
-        printf("%-18s %-12s %-28s %-4s %-10s %-9s %-12s %-7s %s\n",
-               js(r, "pack"), js(r, "group"), js(r, "scope"), js(r, "tier"),
-               js(r, "state"), js(r, "required"), js(r, "by"), js(r, "seq"),
-               js(r, "time"));
+    printf("%-18s %-12s %-28s %-4s %-10s %-9s %-12s %-7s %s\n", "PACK", "GROUP",
+           "SCOPE", "TIER", "STATE", "REQUIRED", "BY", "SEQ", "TIME");
+    json_array_foreach(rows, i, r) printf(
+        "%-18s %-12s %-28s %-4s %-10s %-9s %-12s %-7s %s\n", js(r, "pack"),
+        js(r, "group"), js(r, "scope"), js(r, "tier"), js(r, "state"),
+        js(r, "required"), js(r, "by"), js(r, "seq"), js(r, "time"));
 }
 
 int
@@ -244,8 +247,7 @@ cmd_permissions(struct cli *c, int argc, char **argv)
                    "permissions [--pack P] [--at SEQ] [-o json]");
     if (rc != 0)
         return rc;
-    return run_view(c, LDG_VIEW_PERMISSIONS, &va, va.pack,
-                    human_permissions);
+    return run_view(c, LDG_VIEW_PERMISSIONS, &va, va.pack, human_permissions);
 }
 
 /* -------------------------------------------------------------- models -- */
@@ -255,17 +257,17 @@ human_models(json_t *rows)
 {
     size_t i, k;
     json_t *r, *x;
-    printf("%-36s %-10s %-10s %-10s %-20s %s\n", "MODEL", "STATE",
-           "VERIFIED", "RUNTIME", "DIGEST", "ROUTES");
-    json_array_foreach(rows, i, r) {
+    printf("%-36s %-10s %-10s %-10s %-20s %s\n", "MODEL", "STATE", "VERIFIED",
+           "RUNTIME", "DIGEST", "ROUTES");
+    json_array_foreach(rows, i, r)
+    {
         char dg[21];
         snprintf(dg, sizeof dg, "%s", js(r, "digest"));
-        printf("%-36s %-10s %-10s %-10s %-20s ", js(r, "model"),
-               js(r, "state"), js(r, "verified"), js(r, "runtime"), dg);
+        printf("%-36s %-10s %-10s %-10s %-20s ", js(r, "model"), js(r, "state"),
+               js(r, "verified"), js(r, "runtime"), dg);
         json_array_foreach(json_object_get(r, "routes"), k, x)
             printf("%s%s%s", k ? ", " : "", js(x, "route"),
-                   strcmp(js(x, "role"), "fallback") == 0 ? " (fallback)"
-                                                         : "");
+                   strcmp(js(x, "role"), "fallback") == 0 ? " (fallback)" : "");
         printf("\n");
     }
 }
@@ -275,8 +277,8 @@ cmd_models(struct cli *c, int argc, char **argv)
 {
     static const struct option lo[] = {LONGOPTS_COMMON, {0}};
     struct vargs va = {0, NULL, 0};
-    int rc = parse(c, argc, argv, lo, &va, NULL, 0,
-                   "models [--at SEQ] [-o json]");
+    int rc =
+        parse(c, argc, argv, lo, &va, NULL, 0, "models [--at SEQ] [-o json]");
     if (rc != 0)
         return rc;
     return run_view(c, LDG_VIEW_MODELS, &va, NULL, human_models);
@@ -300,7 +302,8 @@ human_routes(json_t *rows)
     json_t *r;
     printf("%-26s %-34s %-20s %7s %6s %6s %8s %8s\n", "ROUTE", "MODEL",
            "READINESS", "COUNT", "FALLB", "ERR", "P50", "P95");
-    json_array_foreach(rows, i, r) {
+    json_array_foreach(rows, i, r)
+    {
         json_t *d = json_object_get(r, "decisions");
         char fb[16], er[16], p50[24], p95[24];
         num(fb, sizeof fb, json_object_get(d, "fallback_rate"), 100, "%");
@@ -309,8 +312,8 @@ human_routes(json_t *rows)
         num(p95, sizeof p95, json_object_get(d, "latency_p95_ms"), 1, "ms");
         printf("%-26s %-34s %-20s %7lld %6s %6s %8s %8s\n", js(r, "route"),
                js(r, "model"), js(r, "readiness"),
-               (long long)json_integer_value(json_object_get(d, "count")),
-               fb, er, p50, p95);
+               (long long)json_integer_value(json_object_get(d, "count")), fb,
+               er, p50, p95);
         printf("    %s\n", js(r, "detail"));
     }
 }
@@ -320,8 +323,8 @@ cmd_routes(struct cli *c, int argc, char **argv)
 {
     static const struct option lo[] = {LONGOPTS_COMMON, {0}};
     struct vargs va = {0, NULL, 0};
-    int rc = parse(c, argc, argv, lo, &va, NULL, 0,
-                   "routes [--at SEQ] [-o json]");
+    int rc =
+        parse(c, argc, argv, lo, &va, NULL, 0, "routes [--at SEQ] [-o json]");
     if (rc != 0)
         return rc;
     return run_view(c, LDG_VIEW_ROUTES, &va, NULL, human_routes);
@@ -334,21 +337,20 @@ human_promotions(json_t *rows)
 {
     size_t i, k;
     json_t *r, *h;
-    printf("%-30s %-34s %-10s %s\n", "TARGET", "CANDIDATE", "EVAL",
-           "GATING");
-    json_array_foreach(rows, i, r) {
+    printf("%-30s %-34s %-10s %s\n", "TARGET", "CANDIDATE", "EVAL", "GATING");
+    json_array_foreach(rows, i, r)
+    {
         int ungated = json_is_true(json_object_get(r, "ungated"));
         printf("%-30s %-34s %-10s %s%s%s\n", js(r, "target"),
                js(r, "candidate"), js(r, "eval_id"),
                ungated ? "UNGATED: " : "gated",
                ungated ? js(r, "ungated_reason") : "", "");
-        json_array_foreach(json_object_get(r, "history"), k, h)
-            printf("    %-8s %-12s %s%s%s%s\n", js(h, "seq"), js(h, "event"),
-                   js(h, "candidate"),
-                   json_is_true(json_object_get(h, "ungated")) ? " (ungated)"
-                                                              : "",
-                   json_object_get(h, "reason") ? ": " : "",
-                   json_object_get(h, "reason") ? js(h, "reason") : "");
+        json_array_foreach(json_object_get(r, "history"), k, h) printf(
+            "    %-8s %-12s %s%s%s%s\n", js(h, "seq"), js(h, "event"),
+            js(h, "candidate"),
+            json_is_true(json_object_get(h, "ungated")) ? " (ungated)" : "",
+            json_object_get(h, "reason") ? ": " : "",
+            json_object_get(h, "reason") ? js(h, "reason") : "");
     }
 }
 
@@ -378,8 +380,8 @@ human_runs(json_t *rows)
 {
     size_t i;
     json_t *r;
-    printf("%-22s %-16s %-11s %-31s %6s %6s %6s %6s\n", "RUN", "PACK",
-           "STATUS", "START", "STEPS", "FAILED", "DECIS", "DENIED");
+    printf("%-22s %-16s %-11s %-31s %6s %6s %6s %6s\n", "RUN", "PACK", "STATUS",
+           "START", "STEPS", "FAILED", "DECIS", "DENIED");
     json_array_foreach(rows, i, r)
         printf("%-22s %-16s %-11s %-31s %6lld %6lld %6lld %6lld\n",
                js(r, "run"), js(r, "pack"), js(r, "status"), js(r, "start"),
@@ -454,7 +456,8 @@ human_clauses(json_t *cl, const char *indent, int all)
 {
     size_t i, k;
     json_t *x;
-    json_array_foreach(cl, i, x) {
+    json_array_foreach(cl, i, x)
+    {
         const char *st = js(x, "status");
         if (!all && strcmp(st, "ok") == 0)
             continue;
@@ -522,16 +525,16 @@ cmd_doctor(struct cli *c, int argc, char **argv)
     if (c->out != OUT_HUMAN) {
         cli_print_json(c, d);
     } else {
-        json_array_foreach(json_object_get(d, "packs"), i, p) {
+        json_array_foreach(json_object_get(d, "packs"), i, p)
+        {
             json_t *cl = json_object_get(p, "clauses");
             json_t *ok = json_object_get(p, "ok");
             size_t k;
-            printf("pack %s: %s (state %s%s), %zu/%zu clauses ok\n",
-                   js(p, "pack"), js(p, "verdict"), js(p, "state"),
-                   json_is_true(json_object_get(p, "partial")) ? ", partial"
-                                                              : "",
-                   json_array_size(ok),
-                   json_array_size(ok) + json_array_size(cl));
+            printf(
+                "pack %s: %s (state %s%s), %zu/%zu clauses ok\n", js(p, "pack"),
+                js(p, "verdict"), js(p, "state"),
+                json_is_true(json_object_get(p, "partial")) ? ", partial" : "",
+                json_array_size(ok), json_array_size(ok) + json_array_size(cl));
             if (va.pack != NULL)
                 for (k = 0; k < json_array_size(ok); k++)
                     printf("  %-7s %s\n", "ok",
@@ -540,8 +543,7 @@ cmd_doctor(struct cli *c, int argc, char **argv)
         }
         printf("box:\n");
         human_clauses(json_object_get(d, "box"), "  ", 1);
-        printf("verdict: %s (log size %s)\n", js(d, "verdict"),
-               js(d, "size"));
+        printf("verdict: %s (log size %s)\n", js(d, "verdict"), js(d, "size"));
         /* The process ends here: tearing down the JSON of a thousand
          * packs costs more than computing it, so it is kept. */
         doctor_answer = d;
@@ -592,9 +594,10 @@ cmd_projections(struct cli *c, int argc, char **argv)
     if (c->out != OUT_HUMAN) {
         print_rows(c, list);
     } else {
-        printf("%-12s %-7s %-10s %-8s %-8s %s\n", "NAME", "VERSION",
-               "LAST_SEQ", "RECORDS", "CURRENT", "DIGEST");
-        json_array_foreach(list, i, o) {
+        printf("%-12s %-7s %-10s %-8s %-8s %s\n", "NAME", "VERSION", "LAST_SEQ",
+               "RECORDS", "CURRENT", "DIGEST");
+        json_array_foreach(list, i, o)
+        {
             char ver[16], recs[24];
             json_t *v = json_object_get(o, "version");
             json_t *r = json_object_get(o, "records");
@@ -611,7 +614,9 @@ cmd_projections(struct cli *c, int argc, char **argv)
                 snprintf(recs, sizeof recs, "-");
             printf("%-12s %-7s %-10s %-8s %-8s %s\n", js(o, "name"), ver,
                    js(o, "last_seq"), recs,
-                   json_is_true(cur) ? "yes" : cur ? "NO" : "-",
+                   json_is_true(cur) ? "yes"
+                   : cur             ? "NO"
+                                     : "-",
                    js(o, "digest"));
         }
     }
@@ -684,8 +689,9 @@ cmd_rebuild(struct cli *c, int argc, char **argv)
     for (n = 0; n < 8 && pos[n]; n++) {
         unsigned b = ldg_projections_bit(pos[n]);
         if (b == 0) {
-            cli_err(c, "no projection named '%s' (packs, permissions, "
-                       "models, routes, promotions, runs)",
+            cli_err(c,
+                    "no projection named '%s' (packs, permissions, "
+                    "models, routes, promotions, runs)",
                     pos[n]);
             return EX_USAGE;
         }
@@ -705,7 +711,8 @@ cmd_rebuild(struct cli *c, int argc, char **argv)
         if (c->out != OUT_HUMAN) {
             print_rows(c, rep);
         } else {
-            json_array_foreach(rep, i, o) {
+            json_array_foreach(rep, i, o)
+            {
                 char *s = json_dumps(json_object_get(o, "stored"),
                                      JSON_COMPACT | JSON_ENCODE_ANY);
                 char *r = json_dumps(json_object_get(o, "rebuilt"),
@@ -736,11 +743,10 @@ cmd_rebuild(struct cli *c, int argc, char **argv)
     } else {
         printf("%-12s %-10s %-8s %-26s %s\n", "NAME", "EVENTS", "CHANGED",
                "SIGNED NOTE", "DIGEST");
-        json_array_foreach(rep, i, o)
-            printf("%-12s %-10s %-8s %-26s %s\n", js(o, "name"),
-                   js(o, "events"),
-                   json_is_true(json_object_get(o, "changed")) ? "yes" : "no",
-                   js(o, "note"), js(o, "after"));
+        json_array_foreach(rep, i, o) printf(
+            "%-12s %-10s %-8s %-26s %s\n", js(o, "name"), js(o, "events"),
+            json_is_true(json_object_get(o, "changed")) ? "yes" : "no",
+            js(o, "note"), js(o, "after"));
     }
     json_decref(rep);
     ldg_close(l);

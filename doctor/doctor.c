@@ -62,13 +62,13 @@ clause_init(struct clause *c, const char *name)
     c->remedy = NULL;
 }
 
-static void
-clause_add(struct clause *c, int status, const char *remedy,
-           const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void clause_add(struct clause *c, int status, const char *remedy,
+                       const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static void
-clause_add(struct clause *c, int status, const char *remedy,
-           const char *fmt, ...)
+clause_add(struct clause *c, int status, const char *remedy, const char *fmt,
+           ...)
 {
     char buf[1200];
     va_list ap;
@@ -93,8 +93,7 @@ clause_emit(json_t *box, struct clause *c)
     json_t *o = json_pack("{s:s, s:s, s:o}", "name", c->name, "status",
                           st[c->status], "detail", c->detail);
     if (c->status != 0)
-        json_object_set_new(o, "remedy", c->remedy ? c->remedy
-                                                   : json_array());
+        json_object_set_new(o, "remedy", c->remedy ? c->remedy : json_array());
     else
         json_decref(c->remedy);
     json_array_append_new(box, o);
@@ -132,8 +131,9 @@ chain_verified(struct ldg_ledger *l, uint64_t size, json_t *box)
                    "verified yet",
                    (unsigned long long)verified, (unsigned long long)size);
     else
-        clause_add(&c, 0, NULL, "signatures, chain and tree verified through "
-                                "%llu events",
+        clause_add(&c, 0, NULL,
+                   "signatures, chain and tree verified through "
+                   "%llu events",
                    (unsigned long long)size);
     return clause_emit(box, &c);
 }
@@ -160,8 +160,9 @@ keys_valid(struct ldg_ledger *l, json_t *box)
         bad = 1;
     } else if ((st.st_mode & 077) != 0) {
         snprintf(remedy, sizeof remedy, "chmod 600 %s", path);
-        clause_add(&c, 2, remedy, "the log key file %s is readable by "
-                                  "others (mode %03o)",
+        clause_add(&c, 2, remedy,
+                   "the log key file %s is readable by "
+                   "others (mode %03o)",
                    path, (unsigned)(st.st_mode & 0777));
         bad = 1;
     }
@@ -183,8 +184,9 @@ keys_valid(struct ldg_ledger *l, json_t *box)
             bad = 1;
         }
         if (!bad)
-            clause_add(&c, 0, NULL, "%zu keys known; the log key is "
-                                    "present and private",
+            clause_add(&c, 0, NULL,
+                       "%zu keys known; the log key is "
+                       "present and private",
                        n);
         free(k);
     } else {
@@ -204,8 +206,9 @@ projections_current(struct ldg_ledger *l, uint64_t at_size, json_t *box)
 
     clause_init(&c, "projections-current");
     if (at_size != 0) {
-        clause_add(&c, 0, NULL, "state recomputed from the log at %llu "
-                                "events",
+        clause_add(&c, 0, NULL,
+                   "state recomputed from the log at %llu "
+                   "events",
                    (unsigned long long)at_size);
         return clause_emit(box, &c);
     }
@@ -214,11 +217,12 @@ projections_current(struct ldg_ledger *l, uint64_t at_size, json_t *box)
                    "the projection store could not be read");
         return clause_emit(box, &c);
     }
-    json_array_foreach(list, i, o) {
+    json_array_foreach(list, i, o)
+    {
         const char *name = json_string_value(json_object_get(o, "name"));
         json_t *ver = json_object_get(o, "version");
-        json_int_t code = json_integer_value(json_object_get(o,
-                                                             "code_version"));
+        json_int_t code =
+            json_integer_value(json_object_get(o, "code_version"));
         const char *behind = json_string_value(json_object_get(o, "behind"));
         if (json_is_true(json_object_get(o, "current")))
             continue;
@@ -243,8 +247,9 @@ projections_current(struct ldg_ledger *l, uint64_t at_size, json_t *box)
                        name, behind ? behind : "?");
     }
     if (!bad)
-        clause_add(&c, 0, NULL, "all projections stored at this code's "
-                                "versions and up to the log");
+        clause_add(&c, 0, NULL,
+                   "all projections stored at this code's "
+                   "versions and up to the log");
     json_decref(list);
     return clause_emit(box, &c);
 }
@@ -258,8 +263,8 @@ disk_headroom(struct ldg_ledger *l, json_t *box)
 
     clause_init(&c, "disk-headroom");
     if (statvfs(ldg_dir(l), &sv) != 0) {
-        clause_add(&c, 1, NULL, "cannot read free space of %s: %s",
-                   ldg_dir(l), strerror(errno));
+        clause_add(&c, 1, NULL, "cannot read free space of %s: %s", ldg_dir(l),
+                   strerror(errno));
     } else {
         unsigned long long freeb =
             (unsigned long long)sv.f_bavail * sv.f_frsize;
@@ -273,12 +278,14 @@ disk_headroom(struct ldg_ledger *l, json_t *box)
                  ldg_dir(l), LDG_DOCTOR_DISK_MIN_MB,
                  LDG_DOCTOR_DISK_MIN_PERCENT);
         if (mb < LDG_DOCTOR_DISK_MIN_MB || pct < LDG_DOCTOR_DISK_MIN_PERCENT)
-            clause_add(&c, 2, remedy, "%llu MiB free (%.1f%%) on the "
-                                      "ledger's file system",
+            clause_add(&c, 2, remedy,
+                       "%llu MiB free (%.1f%%) on the "
+                       "ledger's file system",
                        mb, pct);
         else
-            clause_add(&c, 0, NULL, "%llu MiB free (%.1f%%) on the ledger's "
-                                    "file system",
+            clause_add(&c, 0, NULL,
+                       "%llu MiB free (%.1f%%) on the ledger's "
+                       "file system",
                        mb, pct);
     }
     return clause_emit(box, &c);

@@ -40,8 +40,8 @@ enum ldg_doctor_verdict {
 };
 
 struct ldg_doctor_opts {
-    uint64_t at_size;   /* 0 = now; N = as of the first N events */
-    const char *pack;   /* one pack, or NULL for all */
+    uint64_t at_size; /* 0 = now; N = as of the first N events */
+    const char *pack; /* one pack, or NULL for all */
     ldg_projections_progress_fn progress; /* for --at replays, may be NULL */
     void *progress_ctx;
 };

@@ -73,9 +73,8 @@ expired(const struct rec_perm *r, uint64_t now_ns)
 }
 
 enum req_state
-req_effective(struct pstate *ps, const struct rec_pack *p,
-              const struct preq *r, uint64_t now_ns,
-              const struct rec_perm **deciding)
+req_effective(struct pstate *ps, const struct rec_pack *p, const struct preq *r,
+              uint64_t now_ns, const struct rec_perm **deciding)
 {
     const struct rec_perm *x = perm_get(ps, p->name, r->group, r->scope);
     const struct rec_perm *d = NULL;
@@ -106,9 +105,9 @@ req_effective(struct pstate *ps, const struct rec_pack *p,
 const char *
 route_ready_name(enum route_ready r)
 {
-    static const char *const n[] = {"proven", "declared-not-proven",
-                                    "failing", "fallback-active", "offline",
-                                    "undeclared"};
+    static const char *const n[] = {"proven",  "declared-not-proven",
+                                    "failing", "fallback-active",
+                                    "offline", "undeclared"};
     return n[r];
 }
 
@@ -130,8 +129,8 @@ static void
 model_why(struct pstate *ps, const char *model, char *buf, size_t cap)
 {
     static const char *const st[] = {"has no state yet", "available",
-                                      "loaded", "parked", "offline",
-                                      "removed"};
+                                     "loaded",           "parked",
+                                     "offline",          "removed"};
     const struct rec_model *m = get1(ps, P_MODELS, TAG_MODEL, model);
     const struct rec_runtime *rt = NULL;
     if (m == NULL) {
@@ -142,15 +141,14 @@ model_why(struct pstate *ps, const char *model, char *buf, size_t cap)
         rt = get1(ps, P_MODELS, TAG_RUNTIME, m->runtime);
     if (m->state != MS_AVAILABLE && m->state != MS_LOADED)
         snprintf(buf, cap, "%s is %s%s%s", model,
-                 m->state < 6 ? st[m->state] : "?",
-                 m->state_reason ? " (" : "",
+                 m->state < 6 ? st[m->state] : "?", m->state_reason ? " (" : "",
                  m->state_reason ? m->state_reason : "");
     else if (rt != NULL && rt->status == RT_DOWN)
         snprintf(buf, cap, "%s runs on %s, which is down", model, rt->name);
     else
         snprintf(buf, cap, "%s is usable", model);
-    if (m->state_reason && m->state != MS_AVAILABLE &&
-        m->state != MS_LOADED && strlen(buf) + 2 < cap)
+    if (m->state_reason && m->state != MS_AVAILABLE && m->state != MS_LOADED &&
+        strlen(buf) + 2 < cap)
         strcat(buf, ")");
 }
 
@@ -202,8 +200,8 @@ route_readiness(struct pstate *ps, const struct rec_route *r,
     memset(out, 0, sizeof *out);
     if (!r->declared) {
         out->ready = RR_UNDECLARED;
-        snprintf(out->detail, sizeof out->detail,
-                 "route %s was never declared", r->name);
+        snprintf(out->detail, sizeof out->detail, "route %s was never declared",
+                 r->name);
         return;
     }
     kl = pkey(key, TAG_REVAL, (struct sv[]){svs(r->name), svs(cur)}, 2);
@@ -263,16 +261,15 @@ route_readiness(struct pstate *ps, const struct rec_route *r,
 const char *
 pack_state_name(enum pack_state s)
 {
-    static const char *const n[] = {
-        "removed",  "disabled",  "invalid",
-        "installed", "blocked",  "awaiting-permissions",
-        "demo-only", "declared-not-proven", "degraded",
-        "ready"};
+    static const char *const n[] = {"removed",   "disabled",
+                                    "invalid",   "installed",
+                                    "blocked",   "awaiting-permissions",
+                                    "demo-only", "declared-not-proven",
+                                    "degraded",  "ready"};
     return n[s];
 }
 
-static void
-reason(json_t *reasons, const char *fmt, ...)
+static void reason(json_t *reasons, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
@@ -308,16 +305,15 @@ opened_by_upgrade(const struct rec_pack *p, const struct preq *r)
 /* Appends the unhealthy facts of the "degraded" rule to reasons; returns
  * how many. */
 static int
-degraded_reasons(struct pstate *ps, const struct rec_pack *p,
-                 json_t *reasons)
+degraded_reasons(struct pstate *ps, const struct rec_pack *p, json_t *reasons)
 {
     int n = 0;
     for (uint32_t i = 0; i < p->models.n; i++) {
         const char *m = p->models.v[i];
         const struct rec_model *mr = get1(ps, P_MODELS, TAG_MODEL, m);
         char why[300];
-        if (mr == NULL || (mr->state != MS_AVAILABLE &&
-                           mr->state != MS_LOADED)) {
+        if (mr == NULL ||
+            (mr->state != MS_AVAILABLE && mr->state != MS_LOADED)) {
             model_why(ps, m, why, sizeof why);
             reason(reasons, "required model %s", why);
             n++;
@@ -326,8 +322,8 @@ degraded_reasons(struct pstate *ps, const struct rec_pack *p,
             const struct rec_runtime *rt =
                 get1(ps, P_MODELS, TAG_RUNTIME, mr->runtime);
             if (rt != NULL && rt->status == RT_DOWN) {
-                reason(reasons, "runtime %s of model %s is down",
-                       mr->runtime, m);
+                reason(reasons, "runtime %s of model %s is down", mr->runtime,
+                       m);
                 n++;
             }
         }
@@ -340,8 +336,7 @@ degraded_reasons(struct pstate *ps, const struct rec_pack *p,
                      p->check_failed.v[i]);
         }
         reason(reasons, "latest pack.checked (seq %llu) failed%s%s",
-               (unsigned long long)p->checked_seq, list[0] ? ": " : "",
-               list);
+               (unsigned long long)p->checked_seq, list[0] ? ": " : "", list);
         n++;
     }
     return n;
@@ -371,8 +366,7 @@ static int
 pack_eval_init(struct pstate *ps, const struct rec_pack *p, uint64_t now,
                struct pack_eval *pe)
 {
-    uint32_t np = p->nperms ? p->nperms : 1, nr = p->routes.n ? p->routes.n
-                                                              : 1;
+    uint32_t np = p->nperms ? p->nperms : 1, nr = p->routes.n ? p->routes.n : 1;
     pe->rs = malloc(np * sizeof *pe->rs);
     pe->dp = malloc(np * sizeof *pe->dp);
     pe->rr = malloc(nr * sizeof *pe->rr);
@@ -419,8 +413,9 @@ pack_state_eval(struct pstate *ps, const struct rec_pack *p,
         return PK_DISABLED;
     }
     if (p->requires_state != 0) {
-        reason(reasons, "its requirements exceed the ledger's limit of %d "
-                        "entries per list",
+        reason(reasons,
+               "its requirements exceed the ledger's limit of %d "
+               "entries per list",
                PROJ_LIST_MAX);
         return PK_INVALID;
     }
@@ -428,14 +423,14 @@ pack_state_eval(struct pstate *ps, const struct rec_pack *p,
         reason(reasons, "pack.validated at seq %llu was not ok",
                (unsigned long long)p->validated_seq);
         for (uint32_t i = 0; i < p->validation_errors.n; i++)
-            reason(reasons, "validation error: %s",
-                   p->validation_errors.v[i]);
+            reason(reasons, "validation error: %s", p->validation_errors.v[i]);
         return PK_INVALID;
     }
     if (p->validated == TRI_NONE) {
         if (p->upgrades > 0)
-            reason(reasons, "upgraded to %s at seq %llu and not validated "
-                            "since",
+            reason(reasons,
+                   "upgraded to %s at seq %llu and not validated "
+                   "since",
                    p->version ? p->version : "?",
                    (unsigned long long)p->upgraded_seq);
         else
@@ -558,8 +553,7 @@ jtext(const char *s)
 }
 
 static void
-clause_add(struct clause *c, int status, const char *detail,
-           const char *remedy)
+clause_add(struct clause *c, int status, const char *detail, const char *remedy)
 {
     if (status > c->status)
         c->status = status;
@@ -609,8 +603,8 @@ clause_emit(struct sink *sk, struct clause *c, const char *ok_detail)
     if (c->details != NULL)
         json_object_set_new_nocheck(o, "detail", c->details);
     if (c->status != 0)
-        json_object_set_new_nocheck(o, "remedy", c->remedies ? c->remedies
-                                                             : json_array());
+        json_object_set_new_nocheck(o, "remedy",
+                                    c->remedies ? c->remedies : json_array());
     else
         json_decref(c->remedies);
     json_array_append_new(sk->clauses, o);
@@ -618,8 +612,7 @@ clause_emit(struct sink *sk, struct clause *c, const char *ok_detail)
     return rank;
 }
 
-static void
-fmt(char *buf, size_t cap, const char *f, ...)
+static void fmt(char *buf, size_t cap, const char *f, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -677,8 +670,10 @@ clause_enabled(struct sink *arr, const struct rec_pack *p)
     if (p->lifecycle == LC_REMOVED) {
         fmt(d, sizeof d, "pack %s was removed at seq %llu", p->name,
             (unsigned long long)p->lifecycle_seq);
-        fmt(r, sizeof r, "install the pack again (a pack.installed event "
-                         "for %s)", p->name);
+        fmt(r, sizeof r,
+            "install the pack again (a pack.installed event "
+            "for %s)",
+            p->name);
         clause_add(&c, 2, d, r);
     } else if (!p->enabled) {
         fmt(d, sizeof d, "pack %s was disabled at seq %llu%s%s", p->name,
@@ -700,34 +695,39 @@ clause_validated(struct sink *arr, const struct rec_pack *p)
     clause_init(&c, "validated");
     c.blocking = 1;
     if (p->requires_state != 0) {
-        fmt(d, sizeof d, "the manifest's requirements exceed %d entries "
-                         "per list", PROJ_LIST_MAX);
-        clause_add(&c, 2, d, "split the pack or shorten its requirement "
-                             "lists, then upgrade it (pack.upgraded)");
+        fmt(d, sizeof d,
+            "the manifest's requirements exceed %d entries "
+            "per list",
+            PROJ_LIST_MAX);
+        clause_add(&c, 2, d,
+                   "split the pack or shorten its requirement "
+                   "lists, then upgrade it (pack.upgraded)");
     } else if (p->validated == TRI_FAIL) {
         fmt(d, sizeof d, "pack.validated at seq %llu was not ok",
             (unsigned long long)p->validated_seq);
         clause_add(&c, 2, d, NULL);
         for (uint32_t i = 0; i < p->validation_errors.n; i++) {
-            fmt(d, sizeof d, "validation error: %s",
-                p->validation_errors.v[i]);
+            fmt(d, sizeof d, "validation error: %s", p->validation_errors.v[i]);
             clause_add(&c, 2, d, NULL);
         }
-        fmt(r, sizeof r, "fix the manifest errors above and validate %s "
-                         "again (a pack.validated event with ok=true)",
+        fmt(r, sizeof r,
+            "fix the manifest errors above and validate %s "
+            "again (a pack.validated event with ok=true)",
             p->name);
         clause_add(&c, 2, NULL, r);
     } else if (p->validated == TRI_NONE) {
         if (p->upgrades > 0)
-            fmt(d, sizeof d, "upgraded to %s at seq %llu: validation "
-                             "re-opened and not done",
+            fmt(d, sizeof d,
+                "upgraded to %s at seq %llu: validation "
+                "re-opened and not done",
                 p->version ? p->version : "?",
                 (unsigned long long)p->upgraded_seq);
         else
             fmt(d, sizeof d, "never validated since installed at seq %llu",
                 (unsigned long long)p->installed_seq);
-        fmt(r, sizeof r, "validate %s %s (the validator appends "
-                         "pack.validated)",
+        fmt(r, sizeof r,
+            "validate %s %s (the validator appends "
+            "pack.validated)",
             p->name, p->version ? p->version : "");
         clause_add(&c, 2, d, r);
     }
@@ -755,8 +755,8 @@ clause_permissions(struct sink *arr, const struct rec_pack *p,
         jstr(g, sizeof g, q->group);
         jstr(s, sizeof s, q->scope);
         fmt(d, sizeof d, "%s %s: %s%s%s%s%s", q->group, q->scope,
-            req_state_name(st), dp && dp->by && st != RQ_UNDECIDED ? " by "
-                                                                  : "",
+            req_state_name(st),
+            dp && dp->by && st != RQ_UNDECIDED ? " by " : "",
             dp && dp->by && st != RQ_UNDECIDED ? dp->by : "",
             dp && dp->reason && st != RQ_UNDECIDED ? ": " : "",
             dp && dp->reason && st != RQ_UNDECIDED ? dp->reason : "");
@@ -790,8 +790,9 @@ clause_routes(struct sink *arr, const struct rec_pack *p,
         const struct route_eval_info *ip = &pe->ri[i];
         if (rt == NULL || !rt->declared) {
             fmt(d, sizeof d, "route %s: never declared", p->routes.v[i]);
-            fmt(r, sizeof r, "declare route %s (a route.declared event with "
-                             "its model and eval_suite)",
+            fmt(r, sizeof r,
+                "declare route %s (a route.declared event with "
+                "its model and eval_suite)",
                 p->routes.v[i]);
             clause_add(&c, 2, d, r);
             continue;
@@ -802,23 +803,26 @@ clause_routes(struct sink *arr, const struct rec_pack *p,
             route_ready_name(ip->ready), ip->detail);
         switch (ip->ready) {
         case RR_DECLARED_NOT_PROVEN:
-            fmt(r, sizeof r, "run eval suite %s on route %s with %s; a "
-                             "passing eval.result {target: route:%s, "
-                             "candidate: %s} proves it",
-                rt->eval_suite ? rt->eval_suite : "(none declared)",
-                rt->name, rt->current_model, rt->name, rt->current_model);
+            fmt(r, sizeof r,
+                "run eval suite %s on route %s with %s; a "
+                "passing eval.result {target: route:%s, "
+                "candidate: %s} proves it",
+                rt->eval_suite ? rt->eval_suite : "(none declared)", rt->name,
+                rt->current_model, rt->name, rt->current_model);
             break;
         case RR_FAILING:
-            fmt(r, sizeof r, "fix route %s so suite %s passes with %s, or "
-                             "promote a candidate that passes it "
-                             "(promotion.promoted with a passing eval)",
+            fmt(r, sizeof r,
+                "fix route %s so suite %s passes with %s, or "
+                "promote a candidate that passes it "
+                "(promotion.promoted with a passing eval)",
                 rt->name, rt->eval_suite ? rt->eval_suite : "?",
                 rt->current_model);
             break;
         default:
-            fmt(r, sizeof r, "bring %s back: load it, then: ledger "
-                             "append model.state --body "
-                             "'{\"model\":\"%s\",\"state\":\"available\"}'",
+            fmt(r, sizeof r,
+                "bring %s back: load it, then: ledger "
+                "append model.state --body "
+                "'{\"model\":\"%s\",\"state\":\"available\"}'",
                 rt->current_model, rt->current_model);
             break;
         }
@@ -836,18 +840,20 @@ clause_models(struct sink *arr, struct pstate *ps, const struct rec_pack *p)
     for (uint32_t i = 0; i < p->models.n; i++) {
         const char *m = p->models.v[i];
         const struct rec_model *mr = get1(ps, P_MODELS, TAG_MODEL, m);
-        if (mr != NULL && (mr->state == MS_AVAILABLE ||
-                           mr->state == MS_LOADED))
+        if (mr != NULL && (mr->state == MS_AVAILABLE || mr->state == MS_LOADED))
             continue;
         model_why(ps, m, why, sizeof why);
         fmt(d, sizeof d, "%s", why);
         if (mr == NULL || !mr->registered)
-            fmt(r, sizeof r, "register %s (a model.registered event with "
-                             "its digest) and make it available", m);
+            fmt(r, sizeof r,
+                "register %s (a model.registered event with "
+                "its digest) and make it available",
+                m);
         else
-            fmt(r, sizeof r, "load %s, then ledger append model.state "
-                             "--body '{\"model\":\"%s\",\"state\":"
-                             "\"available\"}'",
+            fmt(r, sizeof r,
+                "load %s, then ledger append model.state "
+                "--body '{\"model\":\"%s\",\"state\":"
+                "\"available\"}'",
                 m, m);
         clause_add(&c, 2, d, r);
     }
@@ -879,17 +885,19 @@ clause_runtime(struct sink *arr, struct pstate *ps, const struct rec_pack *p)
         seen++;
         rt = get1(ps, P_MODELS, TAG_RUNTIME, mr->runtime);
         if (rt == NULL || rt->status == RT_UNKNOWN) {
-            fmt(d, sizeof d, "runtime %s has reported no health",
+            fmt(d, sizeof d, "runtime %s has reported no health", mr->runtime);
+            fmt(r, sizeof r,
+                "check %s and report it (a runtime.health "
+                "event)",
                 mr->runtime);
-            fmt(r, sizeof r, "check %s and report it (a runtime.health "
-                             "event)", mr->runtime);
             clause_add(&c, 1, d, r);
         } else if (rt->status == RT_DOWN) {
             fmt(d, sizeof d, "runtime %s is down since seq %llu%s%s",
                 mr->runtime, (unsigned long long)rt->health_seq,
                 rt->detail ? ": " : "", rt->detail ? rt->detail : "");
-            fmt(r, sizeof r, "restart %s; it is up again when a "
-                             "runtime.health event reports status up",
+            fmt(r, sizeof r,
+                "restart %s; it is up again when a "
+                "runtime.health event reports status up",
                 mr->runtime);
             clause_add(&c, 2, d, r);
         }
@@ -905,8 +913,10 @@ clause_check(struct sink *arr, const struct rec_pack *p)
     char d[900], r[600];
     clause_init(&c, "last-check-ok");
     if (p->checked == TRI_NONE) {
-        fmt(r, sizeof r, "run the checks of pack %s (they append "
-                         "pack.checked)", p->name);
+        fmt(r, sizeof r,
+            "run the checks of pack %s (they append "
+            "pack.checked)",
+            p->name);
         clause_add(&c, 1, "the pack was never checked", r);
     } else if (p->checked == TRI_FAIL) {
         size_t l;
@@ -917,8 +927,9 @@ clause_check(struct sink *arr, const struct rec_pack *p)
             snprintf(d + l, sizeof d - l, "%s%s", i ? ", " : ": ",
                      p->check_failed.v[i]);
         }
-        fmt(r, sizeof r, "fix the failed checks and run the checks of %s "
-                         "again (pack.checked with ok=true)",
+        fmt(r, sizeof r,
+            "fix the failed checks and run the checks of %s "
+            "again (pack.checked with ok=true)",
             p->name);
         clause_add(&c, 2, d, r);
     }
@@ -932,13 +943,15 @@ target_ungated(struct pstate *ps, const char *target, struct clause *c)
     char d[900], r[600];
     if (t == NULL || !t->ungated || t->candidate == NULL)
         return 0;
-    fmt(d, sizeof d, "%s: %s is in force through an ungated promotion at "
-                     "seq %llu (%s)",
+    fmt(d, sizeof d,
+        "%s: %s is in force through an ungated promotion at "
+        "seq %llu (%s)",
         target, t->candidate, (unsigned long long)t->seq,
         t->ungated_reason ? t->ungated_reason : "?");
-    fmt(r, sizeof r, "roll %s back (promotion.rolled_back) or promote a "
-                     "candidate whose eval passed and is no worse than "
-                     "the previous one",
+    fmt(r, sizeof r,
+        "roll %s back (promotion.rolled_back) or promote a "
+        "candidate whose eval passed and is no worse than "
+        "the previous one",
         target);
     clause_add(c, 2, d, r);
     return 1;
@@ -964,8 +977,7 @@ clause_promotions(struct sink *arr, struct pstate *ps, const struct rec_pack *p)
 }
 
 json_t *
-doctor_pack_json(struct pstate *ps, const struct rec_pack *p,
-                 uint64_t now_ns)
+doctor_pack_json(struct pstate *ps, const struct rec_pack *p, uint64_t now_ns)
 {
     json_t *o;
     int rank = 0, partial, r;
@@ -980,11 +992,11 @@ doctor_pack_json(struct pstate *ps, const struct rec_pack *p,
     o = json_object();
     sink.clauses = json_array();
     sink.ok = json_array();
-#define MAXR(x)                                                              \
-    do {                                                                     \
-        r = (x);                                                             \
-        if (r > rank)                                                        \
-            rank = r;                                                        \
+#define MAXR(x)                                                                \
+    do {                                                                       \
+        r = (x);                                                               \
+        if (r > rank)                                                          \
+            rank = r;                                                          \
     } while (0)
     MAXR(clause_enabled(cl, p));
     MAXR(clause_validated(cl, p));
@@ -1013,9 +1025,9 @@ ps_load_for_doctor(struct pstate *ps)
     static const struct {
         enum proj_id p;
         uint8_t tag;
-    } need[] = {{P_PACKS, TAG_PACK},       {P_PERMISSIONS, TAG_PERM},
-                {P_MODELS, TAG_MODEL},     {P_MODELS, TAG_RUNTIME},
-                {P_MODELS, TAG_HOST},      {P_ROUTES, TAG_ROUTE},
+    } need[] = {{P_PACKS, TAG_PACK},        {P_PERMISSIONS, TAG_PERM},
+                {P_MODELS, TAG_MODEL},      {P_MODELS, TAG_RUNTIME},
+                {P_MODELS, TAG_HOST},       {P_ROUTES, TAG_ROUTE},
                 {P_PROMOTIONS, TAG_PTARGET}};
     /* Route evals are read one by one (route, current model): there may
      * be many more of them than routes. */
@@ -1059,11 +1071,12 @@ box_clauses(json_t *out, struct pstate *ps)
             const struct rec_runtime *rt = v[i]->rec;
             if (rt->status != RT_DOWN)
                 continue;
-            fmt(d, sizeof d, "runtime %s is down since seq %llu%s%s",
-                rt->name, (unsigned long long)rt->health_seq,
-                rt->detail ? ": " : "", rt->detail ? rt->detail : "");
-            fmt(r, sizeof r, "restart %s; it is up again when a "
-                             "runtime.health event reports status up",
+            fmt(d, sizeof d, "runtime %s is down since seq %llu%s%s", rt->name,
+                (unsigned long long)rt->health_seq, rt->detail ? ": " : "",
+                rt->detail ? rt->detail : "");
+            fmt(r, sizeof r,
+                "restart %s; it is up again when a "
+                "runtime.health event reports status up",
                 rt->name);
             clause_add(&c, 2, d, r);
         }
@@ -1077,13 +1090,15 @@ box_clauses(json_t *out, struct pstate *ps)
     clause_init(&c, "disk-reported");
     h = get1(ps, P_MODELS, TAG_HOST, "local");
     if (h == NULL || !h->has_disk) {
-        clause_add(&c, 1, "the host never reported free disk (host.profile "
-                          "or capacity.snapshot disk_free_mb)",
+        clause_add(&c, 1,
+                   "the host never reported free disk (host.profile "
+                   "or capacity.snapshot disk_free_mb)",
                    "report capacity (a capacity.snapshot event with "
                    "disk_free_mb)");
     } else if (h->disk_free_mb < 1024) {
-        fmt(d, sizeof d, "the host reported %lld MiB free at seq %llu "
-                         "(need at least 1024)",
+        fmt(d, sizeof d,
+            "the host reported %lld MiB free at seq %llu "
+            "(need at least 1024)",
             (long long)h->disk_free_mb, (unsigned long long)h->disk_seq);
         clause_add(&c, 2, d, "free disk space on the host");
     }
@@ -1122,10 +1137,9 @@ doctor_state_json(struct pstate *ps, const char *only_pack)
             json_decref(box);
             return NULL;
         }
-        if (json_is_true(json_object_get(pj, "active")) ||
-            only_pack != NULL) {
-            int r = verdict_rank(
-                json_string_value(json_object_get(pj, "verdict")));
+        if (json_is_true(json_object_get(pj, "active")) || only_pack != NULL) {
+            int r =
+                verdict_rank(json_string_value(json_object_get(pj, "verdict")));
             if (r > rank)
                 rank = r;
         }

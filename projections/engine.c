@@ -103,8 +103,7 @@ meta_read(struct ldg_txn *t, enum proj_id p, struct pmeta *m)
         return 0;
     if (rc < 0)
         return rc;
-    rc = ldg_kv_get(t, dbi, proj_defs[p].name, strlen(proj_defs[p].name),
-                    &v);
+    rc = ldg_kv_get(t, dbi, proj_defs[p].name, strlen(proj_defs[p].name), &v);
     if (rc == LDG_ENOTFOUND)
         return 0;
     if (rc < 0)
@@ -136,8 +135,8 @@ meta_write(struct ldg_txn *t, enum proj_id p, uint64_t applied,
     be64(b + 12, applied);
     be64(b + 20, d->count);
     memcpy(b + 28, d->acc, 32);
-    return ldg_kv_put(t, dbi, proj_defs[p].name, strlen(proj_defs[p].name),
-                      b, sizeof b);
+    return ldg_kv_put(t, dbi, proj_defs[p].name, strlen(proj_defs[p].name), b,
+                      sizeof b);
 }
 
 /* Time of the event size-1 (the log's clock at that size), 0 if none. */
@@ -236,8 +235,8 @@ write_out(struct pstate *ps, struct ldg_txn *t, enum proj_id p,
 /* ------------------------------------------------------------- doctor -- */
 
 /* The projections the doctor reads. */
-#define DOCTOR_INPUTS                                                       \
-    ((1u << P_PACKS) | (1u << P_PERMISSIONS) | (1u << P_MODELS) |            \
+#define DOCTOR_INPUTS                                                          \
+    ((1u << P_PACKS) | (1u << P_PERMISSIONS) | (1u << P_MODELS) |              \
      (1u << P_ROUTES) | (1u << P_PROMOTIONS))
 
 /*
@@ -313,8 +312,8 @@ note_text(struct ldg_txn *t, uint64_t size, char *buf, size_t cap)
             return LDG_ESTALE;
         pdigest_final(dg, (enum proj_id)p, &m.dig);
         ldg_hex(hex, dg, 32);
-        n += (size_t)snprintf(buf + n, cap - n, "%s %u %s\n",
-                              proj_defs[p].name, m.version, hex);
+        n += (size_t)snprintf(buf + n, cap - n, "%s %u %s\n", proj_defs[p].name,
+                              m.version, hex);
     }
     if (n < cap) {
         uint8_t dd[32];
@@ -322,8 +321,8 @@ note_text(struct ldg_txn *t, uint64_t size, char *buf, size_t cap)
         if ((rc = doctor_inputs_stored(t, size, dd)) < 0)
             return rc;
         ldg_hex(hex, dd, 32);
-        n += (size_t)snprintf(buf + n, cap - n, "doctor %u %s\n", V_DOCTOR,
-                              hex);
+        n +=
+            (size_t)snprintf(buf + n, cap - n, "doctor %u %s\n", V_DOCTOR, hex);
     }
     return n < cap ? 0 : LDG_ETOOBIG;
 }
@@ -395,8 +394,10 @@ ldg_projections_note(struct ldg_ledger *l, uint64_t size, char **out)
     rc = note_get(t, size, out);
     if (rc == LDG_ENOTFOUND) {
         if (size)
-            ldg_set_errmsg(l, "no projection note was signed at log size "
-                              "%llu", (unsigned long long)size);
+            ldg_set_errmsg(l,
+                           "no projection note was signed at log size "
+                           "%llu",
+                           (unsigned long long)size);
         else
             ldg_set_errmsg(l, "no projection note was signed yet");
     }
@@ -527,12 +528,12 @@ finish_size(struct ldg_txn *t, uint64_t size)
 
 struct pctx {
     struct ldg_ledger *l;
-    struct bview jview;       /* apply()'s body view (JSON bodies) */
-    struct pstate *ps;        /* the current commit group's cache */
-    struct ldg_txn *t;        /* its transaction */
+    struct bview jview; /* apply()'s body view (JSON bodies) */
+    struct pstate *ps;  /* the current commit group's cache */
+    struct ldg_txn *t;  /* its transaction */
     ldg_projections_progress_fn fn;
     void *fnctx;
-    struct pctx *next;        /* global list: see attach */
+    struct pctx *next; /* global list: see attach */
 };
 
 /* Every context ever attached. The core has no hook to release an
@@ -708,8 +709,10 @@ ldg_projections_attach_progress(struct ldg_ledger *l,
         return rc;
     if (!yes) {
         if ((rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t)) < 0) {
-            ldg_set_errmsg(l, "projections: cannot open a write "
-                              "transaction: %s", ldg_strerror(rc));
+            ldg_set_errmsg(l,
+                           "projections: cannot open a write "
+                           "transaction: %s",
+                           ldg_strerror(rc));
             return rc;
         }
         rc = ldg_txn_size(t, &size);
@@ -730,8 +733,9 @@ ldg_projections_attach_progress(struct ldg_ledger *l,
         }
         if (rc < 0) {
             if (ldg_errmsg(l)[0] == '\0')
-                ldg_set_errmsg(l, "projections: cannot bring the "
-                                  "projections up to date: %s",
+                ldg_set_errmsg(l,
+                               "projections: cannot bring the "
+                               "projections up to date: %s",
                                ldg_strerror(rc));
             return rc;
         }
@@ -858,8 +862,8 @@ ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
         o = &none;
     }
     f = o->filter;
-    rc = read_state(l, o->at_size, P_ALL, 0, o->progress, o->progress_ctx,
-                    &t, &ps);
+    rc = read_state(l, o->at_size, P_ALL, 0, o->progress, o->progress_ctx, &t,
+                    &ps);
     if (rc < 0)
         return rc;
     switch (view) {
@@ -903,8 +907,9 @@ ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
         goto out;
     }
     if (ps->err != 0) {
-        ldg_set_errmsg(l, "projections: a stored record cannot be read "
-                          "(%s); `ledger rebuild` replaces it",
+        ldg_set_errmsg(l,
+                       "projections: a stored record cannot be read "
+                       "(%s); `ledger rebuild` replaces it",
                        ldg_strerror(ps->err));
         rc = ps->err;
         goto out;
@@ -934,8 +939,7 @@ out:
 }
 
 int
-ldg_projections_state_json(struct ldg_ledger *l, uint64_t at_size,
-                           json_t **out)
+ldg_projections_state_json(struct ldg_ledger *l, uint64_t at_size, json_t **out)
 {
     struct ldg_txn *t = NULL;
     struct pstate *ps = NULL;
@@ -960,8 +964,9 @@ ldg_projections_state_json(struct ldg_ledger *l, uint64_t at_size,
         json_decref(doc);
         rc = ps->err ? ps->err : LDG_ENOMEM;
         if (ps->err)
-            ldg_set_errmsg(l, "projections: a stored record cannot be read "
-                              "(%s); `ledger rebuild` replaces it",
+            ldg_set_errmsg(l,
+                           "projections: a stored record cannot be read "
+                           "(%s); `ledger rebuild` replaces it",
                            ldg_strerror(ps->err));
         goto out;
     }
@@ -1017,13 +1022,13 @@ ldg_projections_list(struct ldg_ledger *l, uint64_t at_size, json_t **out)
                              (int)proj_defs[p].version, "applied",
                              u64_json(at_size), "last_seq",
                              u64_json(at_size - 1), "digest", hex_json(dg),
-                             "records", (json_int_t)d[p].count, "current",
-                             1, "behind", u64_json(0)));
+                             "records", (json_int_t)d[p].count, "current", 1,
+                             "behind", u64_json(0)));
         }
         json_array_append_new(a, json_pack("{s:s, s:i, s:i, s:o}", "name",
                                            "doctor", "version", V_DOCTOR,
-                                           "code_version", V_DOCTOR,
-                                           "digest", hex_json(dd)));
+                                           "code_version", V_DOCTOR, "digest",
+                                           hex_json(dd)));
         *out = a;
         goto out;
     }
@@ -1042,27 +1047,27 @@ ldg_projections_list(struct ldg_ledger *l, uint64_t at_size, json_t **out)
         }
         o = json_object();
         json_object_set_new(o, "name", json_string(proj_defs[p].name));
-        json_object_set_new(o, "version", m.present ? json_integer(m.version)
-                                                    : json_null());
+        json_object_set_new(o, "version",
+                            m.present ? json_integer(m.version) : json_null());
         json_object_set_new(o, "code_version",
                             json_integer(proj_defs[p].version));
         json_object_set_new(o, "applied", u64_json(m.applied));
-        json_object_set_new(o, "last_seq", m.applied ? u64_json(m.applied - 1)
-                                                     : json_null());
+        json_object_set_new(o, "last_seq",
+                            m.applied ? u64_json(m.applied - 1) : json_null());
         if (m.present) {
             pdigest_final(dg, (enum proj_id)p, &m.dig);
             json_object_set_new(o, "digest", hex_json(dg));
         } else {
             json_object_set_new(o, "digest", json_null());
         }
-        json_object_set_new(o, "records", json_integer((json_int_t)m.dig.count));
+        json_object_set_new(o, "records",
+                            json_integer((json_int_t)m.dig.count));
         json_object_set_new(o, "current",
                             json_boolean(m.present &&
                                          m.version == proj_defs[p].version &&
                                          m.applied == size));
         json_object_set_new(o, "behind",
-                            u64_json(m.applied < size ? size - m.applied
-                                                      : 0));
+                            u64_json(m.applied < size ? size - m.applied : 0));
         json_array_append_new(a, o);
     }
     {
@@ -1079,11 +1084,9 @@ ldg_projections_list(struct ldg_ledger *l, uint64_t at_size, json_t **out)
         json_object_set_new(o, "version", json_integer(V_DOCTOR));
         json_object_set_new(o, "code_version", json_integer(V_DOCTOR));
         json_object_set_new(o, "applied", u64_json(drc == 0 ? size : 0));
-        json_object_set_new(o, "last_seq", drc == 0 && size
-                                               ? u64_json(size - 1)
-                                               : json_null());
-        json_object_set_new(o, "digest", drc == 0 ? hex_json(dd)
-                                                  : json_null());
+        json_object_set_new(
+            o, "last_seq", drc == 0 && size ? u64_json(size - 1) : json_null());
+        json_object_set_new(o, "digest", drc == 0 ? hex_json(dd) : json_null());
         json_object_set_new(o, "current", json_boolean(drc == 0));
         json_array_append_new(a, o);
     }
@@ -1236,19 +1239,16 @@ ldg_projections_rebuild(struct ldg_ledger *l, unsigned mask,
          * meta or their version differ from the rebuilt state (a rebuild
          * that only caught up on new events is a change too). */
         json_array_append_new(
-            rep, json_pack("{s:s, s:o, s:o, s:o, s:b, s:s}", "name",
-                           proj_defs[p].name, "events", u64_json(size1),
-                           "before",
-                           before[p].present ? hex_json(b) : json_null(),
-                           "after", hex_json(a), "changed",
-                           !before[p].present ||
-                               before[p].version != after.version ||
-                               memcmp(a, b, 32) != 0 ||
-                               memcmp(a, m, 32) != 0 ||
-                               before[p].applied != size1,
-                           "note",
-                           note_compare(note, (enum proj_id)p, after.version,
-                                        a)));
+            rep,
+            json_pack(
+                "{s:s, s:o, s:o, s:o, s:b, s:s}", "name", proj_defs[p].name,
+                "events", u64_json(size1), "before",
+                before[p].present ? hex_json(b) : json_null(), "after",
+                hex_json(a), "changed",
+                !before[p].present || before[p].version != after.version ||
+                    memcmp(a, b, 32) != 0 || memcmp(a, m, 32) != 0 ||
+                    before[p].applied != size1,
+                "note", note_compare(note, (enum proj_id)p, after.version, a)));
     }
     rc = ldg_txn_commit(t);
     t = NULL;
@@ -1332,18 +1332,15 @@ static void
 add_diff(json_t *diffs, enum proj_id p, json_t *key, const char *what,
          json_t *stored, json_t *rebuilt)
 {
-    json_array_append_new(diffs,
-                          json_pack("{s:s, s:o, s:s, s:o, s:o}", "projection",
-                                    proj_defs[p].name, "key",
-                                    key ? key : json_null(), "what", what,
-                                    "stored", stored ? stored : json_null(),
-                                    "rebuilt",
-                                    rebuilt ? rebuilt : json_null()));
+    json_array_append_new(
+        diffs, json_pack("{s:s, s:o, s:s, s:o, s:o}", "projection",
+                         proj_defs[p].name, "key", key ? key : json_null(),
+                         "what", what, "stored", stored ? stored : json_null(),
+                         "rebuilt", rebuilt ? rebuilt : json_null()));
 }
 
 static int
-compare_one(struct ldg_txn *t, struct pstate *ps, enum proj_id p,
-            json_t *diffs)
+compare_one(struct ldg_txn *t, struct pstate *ps, enum proj_id p, json_t *diffs)
 {
     struct pentry **v = NULL;
     struct ldg_cursor *c = NULL;
@@ -1409,8 +1406,8 @@ compare_one(struct ldg_txn *t, struct pstate *ps, enum proj_id p,
             i++;
         } else {
             if (elen != val.len || memcmp(enc, val.data, elen) != 0)
-                add_diff(diffs, p, key_json(v[i]->key, v[i]->klen),
-                         "differs", rec_json(v[i]->rt, val.data, val.len),
+                add_diff(diffs, p, key_json(v[i]->key, v[i]->klen), "differs",
+                         rec_json(v[i]->rt, val.data, val.len),
                          rec_json(v[i]->rt, enc, elen));
             i++;
             crc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &val);
@@ -1469,10 +1466,10 @@ ldg_projections_check(struct ldg_ledger *l, unsigned mask,
             add_diff(diffs, (enum proj_id)p, NULL, buf, NULL, NULL);
         }
         if (m[p].applied != at) {
-            snprintf(buf, sizeof buf, "stored state covers %llu events, "
-                                      "the others %llu",
-                     (unsigned long long)m[p].applied,
-                     (unsigned long long)at);
+            snprintf(buf, sizeof buf,
+                     "stored state covers %llu events, "
+                     "the others %llu",
+                     (unsigned long long)m[p].applied, (unsigned long long)at);
             add_diff(diffs, (enum proj_id)p, NULL, buf, NULL, NULL);
         }
     }

@@ -122,7 +122,8 @@ strlist_from_json(struct strlist *l, const json_t *a, size_t max)
     strlist_clear(l);
     if (!json_is_array(a))
         return 0;
-    json_array_foreach(a, i, v) {
+    json_array_foreach(a, i, v)
+    {
         int rc;
         if (!json_is_string(v))
             continue;
@@ -164,11 +165,9 @@ strlist_add_json_text(struct strlist *l, const json_t *v)
 }
 
 /* Key of a record from one or more string parts. */
-#define KEY1(buf, tag, a)                                                   \
-    pkey((buf), (tag), (struct sv[]){(a)}, 1)
-#define KEY2(buf, tag, a, b)                                                \
-    pkey((buf), (tag), (struct sv[]){(a), (b)}, 2)
-#define KEY3(buf, tag, a, b, c)                                             \
+#define KEY1(buf, tag, a) pkey((buf), (tag), (struct sv[]){(a)}, 1)
+#define KEY2(buf, tag, a, b) pkey((buf), (tag), (struct sv[]){(a), (b)}, 2)
+#define KEY3(buf, tag, a, b, c)                                                \
     pkey((buf), (tag), (struct sv[]){(a), (b), (c)}, 3)
 
 static struct sv
@@ -192,11 +191,11 @@ kind_name(struct sv s, const char *kind, struct sv *out)
     return 1;
 }
 
-#define UPD(ps, proj, key, klen)                                            \
-    do {                                                                    \
-        rec = ps_upd((ps), (proj), (key), (klen));                          \
-        if (rec == NULL)                                                    \
-            return (ps)->err ? (ps)->err : LDG_ENOMEM;                      \
+#define UPD(ps, proj, key, klen)                                               \
+    do {                                                                       \
+        rec = ps_upd((ps), (proj), (key), (klen));                             \
+        if (rec == NULL)                                                       \
+            return (ps)->err ? (ps)->err : LDG_ENOMEM;                         \
     } while (0)
 
 /* ------------------------------------------------------------ models -- */
@@ -223,7 +222,8 @@ fold_host(struct pstate *ps, const struct penv *e, const struct bview *b)
         rec->tier = bv_int(b, "tier", &v) ? v : 0;
         rec->gpus = 0;
         rec->vram_total_mb = 0;
-        json_array_foreach(g, i, x) {
+        json_array_foreach(g, i, x)
+        {
             json_t *vr = json_object_get(x, "vram_mb");
             rec->gpus++;
             if (json_is_integer(vr))
@@ -342,11 +342,11 @@ fold_model(struct pstate *ps, const struct penv *e, const struct bview *b)
         if (!bv_str(b, "state", &s))
             return 0;
         rec->state = sv_eq(s, "available") ? MS_AVAILABLE
-                     : sv_eq(s, "loaded")   ? MS_LOADED
-                     : sv_eq(s, "parked")   ? MS_PARKED
-                     : sv_eq(s, "offline")  ? MS_OFFLINE
-                     : sv_eq(s, "removed")  ? MS_REMOVED
-                                            : MS_UNKNOWN;
+                     : sv_eq(s, "loaded")  ? MS_LOADED
+                     : sv_eq(s, "parked")  ? MS_PARKED
+                     : sv_eq(s, "offline") ? MS_OFFLINE
+                     : sv_eq(s, "removed") ? MS_REMOVED
+                                           : MS_UNKNOWN;
         rec->state_seq = e->seq;
         rec->state_ts = e->ts;
         return set_field(&rec->state_reason, b, "reason");
@@ -390,7 +390,8 @@ set_requires(struct rec_pack *p, const json_t *req, uint64_t since,
         if (np == NULL)
             return LDG_ENOMEM;
     }
-    json_array_foreach(perms, i, x) {
+    json_array_foreach(perms, i, x)
+    {
         const char *g = json_string_value(json_object_get(x, "group"));
         const char *s = json_string_value(json_object_get(x, "scope"));
         const char *t = json_string_value(json_object_get(x, "tier"));
@@ -411,8 +412,7 @@ set_requires(struct rec_pack *p, const json_t *req, uint64_t since,
             return LDG_ENOMEM;
         }
         for (uint32_t j = 0; j < nold; j++)
-            if (strcmp(old[j].group, g) == 0 &&
-                strcmp(old[j].scope, s) == 0)
+            if (strcmp(old[j].group, g) == 0 && strcmp(old[j].scope, s) == 0)
                 r->since_seq = old[j].since_seq;
     }
     p->perms = np;
@@ -532,7 +532,8 @@ fold_pack(struct pstate *ps, const struct penv *e, const struct bview *b)
         rec->validated_seq = e->seq;
         strlist_clear(&rec->validation_errors);
         errs = bv_json(b, "errors");
-        json_array_foreach(errs, i, x) {
+        json_array_foreach(errs, i, x)
+        {
             if (i >= ERRLIST_MAX)
                 break;
             if ((rc = strlist_add_json_text(&rec->validation_errors, x)) < 0)
@@ -550,7 +551,8 @@ fold_pack(struct pstate *ps, const struct penv *e, const struct bview *b)
         rec->checked_seq = e->seq;
         strlist_clear(&rec->check_failed);
         cl = bv_json(b, "clauses");
-        json_array_foreach(cl, i, x) {
+        json_array_foreach(cl, i, x)
+        {
             const json_t *n = json_object_get(x, "name");
             if (rec->check_failed.n >= ERRLIST_MAX)
                 break;
@@ -594,10 +596,9 @@ fold_perm(struct pstate *ps, const struct penv *e, const struct bview *b)
         return 0;
     kl = KEY3(key, TAG_PERM, pack, group, scope);
     UPD(ps, P_PERMISSIONS, key, kl);
-    if (rec->pack == NULL &&
-        ((rc = set_sv(&rec->pack, pack)) < 0 ||
-         (rc = set_sv(&rec->group, group)) < 0 ||
-         (rc = set_sv(&rec->scope, scope)) < 0))
+    if (rec->pack == NULL && ((rc = set_sv(&rec->pack, pack)) < 0 ||
+                              (rc = set_sv(&rec->group, group)) < 0 ||
+                              (rc = set_sv(&rec->scope, scope)) < 0))
         return rc;
     if (e->type == T_PERM_REQUESTED) {
         /* A request opens a pending decision; it does not undo one that
@@ -719,8 +720,7 @@ fold_decision(struct pstate *ps, const struct penv *e, const struct bview *b)
                 rec->error++;
             else if (have_out && sv_eq(out, "refused"))
                 rec->refused++;
-            if (bv_num(b, "latency_ms", &lat) &&
-                (bk = hist_bucket(lat)) >= 0)
+            if (bv_num(b, "latency_ms", &lat) && (bk = hist_bucket(lat)) >= 0)
                 rec->hist[bk]++;
         }
     }
@@ -762,7 +762,8 @@ fold_reval(struct pstate *ps, const struct penv *e, const struct bview *b,
     rec->nmetrics = 0;
     /* Numeric metrics, the first PROJ_METRICS_MAX by name. */
     metrics = bv_json(b, "metrics");
-    json_object_foreach(metrics, k, v) {
+    json_object_foreach(metrics, k, v)
+    {
         size_t at;
         if (!json_is_number(v))
             continue;
@@ -831,8 +832,7 @@ fold_peval(struct pstate *ps, const struct penv *e, const struct bview *b,
 }
 
 static int
-fold_eval_result(struct pstate *ps, const struct penv *e,
-                 const struct bview *b)
+fold_eval_result(struct pstate *ps, const struct penv *e, const struct bview *b)
 {
     struct sv target, cand, id, route;
     int rc = 0;
@@ -868,8 +868,9 @@ gate(struct pstate *ps, const struct rec_ptarget *t, struct sv target,
     }
     if (ev->target == NULL || ev->candidate == NULL ||
         !sv_eq(target, ev->target) || !sv_eq(cand, ev->candidate)) {
-        snprintf(why, cap, "eval %.*s is for %s with %s, not this target "
-                           "and candidate",
+        snprintf(why, cap,
+                 "eval %.*s is for %s with %s, not this target "
+                 "and candidate",
                  (int)id.n, id.p, ev->target ? ev->target : "?",
                  ev->candidate ? ev->candidate : "?");
         return 0;
@@ -887,15 +888,17 @@ gate(struct pstate *ps, const struct rec_ptarget *t, struct sv target,
         return 0;
     }
     if (ev->has_p50 && pe->has_p50 && ev->p50_ms > pe->p50_ms) {
-        snprintf(why, cap, "p50 latency %g ms is higher than %g ms of %s "
-                           "(eval %s)",
+        snprintf(why, cap,
+                 "p50 latency %g ms is higher than %g ms of %s "
+                 "(eval %s)",
                  ev->p50_ms, pe->p50_ms, t->candidate, t->eval_id);
         return 0;
     }
     if ((ev->has_violations ? ev->violations : 0) >
         (pe->has_violations ? pe->violations : 0)) {
-        snprintf(why, cap, "%lld policy violations, more than %lld of %s "
-                           "(eval %s)",
+        snprintf(why, cap,
+                 "%lld policy violations, more than %lld of %s "
+                 "(eval %s)",
                  (long long)ev->violations,
                  (long long)(pe->has_violations ? pe->violations : 0),
                  t->candidate, t->eval_id);
@@ -961,8 +964,7 @@ sv_cstr(struct sv s)
 }
 
 static int
-fold_promotion(struct pstate *ps, const struct penv *e,
-               const struct bview *b)
+fold_promotion(struct pstate *ps, const struct penv *e, const struct bview *b)
 {
     uint8_t key[PROJ_KEY_MAX + 1];
     struct rec_ptarget *rec;
@@ -1014,8 +1016,7 @@ fold_promotion(struct pstate *ps, const struct penv *e,
         rc = add_history(ps, e, target, HK_REQUESTED, c, i, NULL, NULL, 0);
         break;
     case T_PROMO_PROMOTED:
-        gated = i != NULL &&
-                gate(ps, rec, target, cand, id, why, sizeof why);
+        gated = i != NULL && gate(ps, rec, target, cand, id, why, sizeof why);
         if (i == NULL)
             snprintf(why, sizeof why, "no eval_id");
         rec->promoted++;
@@ -1189,8 +1190,8 @@ fold_run(struct pstate *ps, const struct penv *e, const struct bview *b)
         r->end_ts = e->ts;
         r->status = RS_UNKNOWN;
         if (bv_str(b, "status", &s))
-            r->status = sv_eq(s, "ok")       ? RS_OK
-                        : sv_eq(s, "failed") ? RS_FAILED
+            r->status = sv_eq(s, "ok")        ? RS_OK
+                        : sv_eq(s, "failed")  ? RS_FAILED
                         : sv_eq(s, "aborted") ? RS_ABORTED
                                               : RS_UNKNOWN;
         r->has_duration = (uint8_t)bv_num(b, "duration_ms", &d);

@@ -53,8 +53,8 @@ enum proj_id {
 #define P_ALL ((1u << P_COUNT) - 1)
 
 struct proj_def {
-    const char *name;   /* "packs" */
-    const char *db;     /* "proj.packs" */
+    const char *name; /* "packs" */
+    const char *db;   /* "proj.packs" */
     uint32_t version;
 };
 extern const struct proj_def proj_defs[P_COUNT];
@@ -62,10 +62,10 @@ extern const struct proj_def proj_defs[P_COUNT];
 int proj_find(const char *name);
 
 /* Bounds on what one record may hold (outside input is bounded). */
-#define PROJ_LIST_MAX 256  /* entries in a requires list, fallbacks, ... */
-#define PROJ_STR_MAX 1024  /* bytes kept of a free-text string */
+#define PROJ_LIST_MAX 256 /* entries in a requires list, fallbacks, ... */
+#define PROJ_STR_MAX 1024 /* bytes kept of a free-text string */
 #define PROJ_METRICS_MAX 16
-#define PROJ_KEY_MAX 480   /* longer keys are shortened with a hash */
+#define PROJ_KEY_MAX 480 /* longer keys are shortened with a hash */
 
 /* --------------------------------------------------------------- scan.c -- */
 
@@ -135,7 +135,7 @@ struct bview {
     const json_t *json; /* json mode when non-NULL */
     int erased;
     size_t n;
-    struct bfield *f;   /* msgpack mode: room for LDG_FIELDS_MAX */
+    struct bfield *f; /* msgpack mode: room for LDG_FIELDS_MAX */
 };
 
 /* Field accessors: 1 if present with that type (JSON null counts as
@@ -161,8 +161,8 @@ struct scan_stats {
 int scan_events(struct ldg_txn *t, uint64_t from, uint64_t to,
                 int (*fn)(void *ctx, const struct penv *e,
                           const struct bview *b),
-                void *ctx, ldg_projections_progress_fn progress,
-                void *pctx, struct scan_stats *st);
+                void *ctx, ldg_projections_progress_fn progress, void *pctx,
+                struct scan_stats *st);
 
 /* Time values ("expires"): RFC 3339 string or a number of seconds,
  * milliseconds, microseconds or nanoseconds since the epoch (by
@@ -204,18 +204,18 @@ void io_str(struct io *io, char **s);
 void io_strlist(struct io *io, struct strlist *l);
 
 /* Record tags (first byte of every key, by projection). */
-#define TAG_PACK 'p'       /* packs:       pack                        */
-#define TAG_PERM 'g'       /* permissions: pack \0 group \0 scope      */
-#define TAG_MODEL 'm'      /* models:      model                       */
-#define TAG_RUNTIME 'r'    /* models:      runtime                     */
-#define TAG_HOST 'h'       /* models:      "local"                     */
-#define TAG_ROUTE 'd'      /* routes:      route                       */
-#define TAG_REVAL 'e'      /* routes:      route \0 candidate          */
-#define TAG_RSTATS 's'     /* routes:      route                       */
-#define TAG_PEVAL 'v'      /* promotions:  eval_id                     */
-#define TAG_PTARGET 't'    /* promotions:  target                      */
-#define TAG_PHIST 'h'      /* promotions:  target \0 seq(8 BE)         */
-#define TAG_RUN 'u'        /* runs:        run                         */
+#define TAG_PACK 'p'    /* packs:       pack                        */
+#define TAG_PERM 'g'    /* permissions: pack \0 group \0 scope      */
+#define TAG_MODEL 'm'   /* models:      model                       */
+#define TAG_RUNTIME 'r' /* models:      runtime                     */
+#define TAG_HOST 'h'    /* models:      "local"                     */
+#define TAG_ROUTE 'd'   /* routes:      route                       */
+#define TAG_REVAL 'e'   /* routes:      route \0 candidate          */
+#define TAG_RSTATS 's'  /* routes:      route                       */
+#define TAG_PEVAL 'v'   /* promotions:  eval_id                     */
+#define TAG_PTARGET 't' /* promotions:  target                      */
+#define TAG_PHIST 'h'   /* promotions:  target \0 seq(8 BE)         */
+#define TAG_RUN 'u'     /* runs:        run                         */
 
 struct rtype {
     uint8_t tag;
@@ -261,8 +261,13 @@ struct rec_pack {
     uint64_t last_seq;
 };
 
-enum perm_state { PS_NONE = 0, PS_REQUESTED, PS_GRANTED, PS_DENIED,
-                  PS_REVOKED };
+enum perm_state {
+    PS_NONE = 0,
+    PS_REQUESTED,
+    PS_GRANTED,
+    PS_DENIED,
+    PS_REVOKED
+};
 struct rec_perm {
     char *pack, *group, *scope, *tier;
     uint8_t state; /* enum perm_state (expired is derived) */
@@ -273,8 +278,14 @@ struct rec_perm {
     uint8_t bad_expires; /* expires given but unparseable */
 };
 
-enum model_state { MS_UNKNOWN = 0, MS_AVAILABLE, MS_LOADED, MS_PARKED,
-                   MS_OFFLINE, MS_REMOVED };
+enum model_state {
+    MS_UNKNOWN = 0,
+    MS_AVAILABLE,
+    MS_LOADED,
+    MS_PARKED,
+    MS_OFFLINE,
+    MS_REMOVED
+};
 enum verify_state { VS_NONE = 0, VS_OK, VS_FAILED, VS_MISMATCH };
 struct rec_model {
     char *name, *digest, *format, *quant, *runtime, *license;
@@ -370,8 +381,7 @@ struct rec_peval {
     uint64_t seq;
 };
 
-enum hist_kind { HK_REQUESTED = 1, HK_PROMOTED, HK_REJECTED,
-                 HK_ROLLED_BACK };
+enum hist_kind { HK_REQUESTED = 1, HK_PROMOTED, HK_REJECTED, HK_ROLLED_BACK };
 struct rec_ptarget {
     char *target;
     char *candidate, *eval_id; /* in force, or NULL */
@@ -394,8 +404,14 @@ struct rec_phist {
     uint8_t ungated;
 };
 
-enum run_status { RS_RUNNING = 0, RS_OK, RS_FAILED, RS_ABORTED,
-                  RS_UNKNOWN, RS_NOT_STARTED };
+enum run_status {
+    RS_RUNNING = 0,
+    RS_OK,
+    RS_FAILED,
+    RS_ABORTED,
+    RS_UNKNOWN,
+    RS_NOT_STARTED
+};
 struct rec_run {
     char *run, *pack, *intent, *requested_by, *plan_hash, *error;
     uint8_t started, status; /* enum run_status */
@@ -411,8 +427,7 @@ struct rec_run {
 };
 
 /* Encodes rec of type rt into a malloc'd buffer. */
-int rec_encode(const struct rtype *rt, void *rec, uint8_t **out,
-               size_t *len);
+int rec_encode(const struct rtype *rt, void *rec, uint8_t **out, size_t *len);
 /* Decodes into a new calloc'd record. */
 int rec_decode(const struct rtype *rt, const uint8_t *p, size_t len,
                void **out);
@@ -447,26 +462,26 @@ struct pstate {
     int writable;         /* t is a write txn and we may flush */
     int have_db[P_COUNT]; /* the proj.<name> db exists */
     ldg_dbi dbi[P_COUNT];
-    unsigned mask;        /* projections folded */
+    unsigned mask; /* projections folded */
     struct pentry **slots;
-    uint32_t *hashes;     /* slot hashes, 0 = empty */
+    uint32_t *hashes; /* slot hashes, 0 = empty */
     size_t cap, n;
     struct pentry **dirty;
     size_t ndirty, dcap;
     struct pdigest dig[P_COUNT];
-    int dig_valid;        /* dig holds the backing digests (+ changes) */
-    uint64_t applied;     /* events folded: state after the first N */
-    uint64_t last_ts;     /* ts of event applied-1 */
-    int loaded[256];      /* tag fully loaded from the backing store */
+    int dig_valid;    /* dig holds the backing digests (+ changes) */
+    uint64_t applied; /* events folded: state after the first N */
+    uint64_t last_ts; /* ts of event applied-1 */
+    int loaded[256];  /* tag fully loaded from the backing store */
     /* Read states: entries of a fully loaded tag in key order (the
      * cursor's order), so listing them needs no sort; per_tag counts the
      * entries of each (projection, tag) in the table. */
     struct pentry **ordered[RTYPE_COUNT];
     size_t nordered[RTYPE_COUNT];
     size_t per_tag[RTYPE_COUNT];
-    struct arena arena;   /* read states: decoded records live here */
-    int err;              /* last failure of ps_get/ps_upd (they return
-                           * NULL), e.g. LDG_ECORRUPT; 0 if none */
+    struct arena arena; /* read states: decoded records live here */
+    int err;            /* last failure of ps_get/ps_upd (they return
+                         * NULL), e.g. LDG_ECORRUPT; 0 if none */
     struct ldg_ledger *l;
 };
 
@@ -504,20 +519,31 @@ int ps_digest_all(struct pstate *ps, struct pdigest out[P_COUNT]);
 /* --------------------------------------------------------------- fold.c -- */
 
 /* Folds one event into ps (projections in ps->mask). */
-int fold_event(struct pstate *ps, const struct penv *e,
-               const struct bview *b);
+int fold_event(struct pstate *ps, const struct penv *e, const struct bview *b);
 
 /* ------------------------------------------------------------- derive.c -- */
 
 /* Effective state of a pack's permission requirement. */
-enum req_state { RQ_GRANTED, RQ_GRANTED_DEMO, RQ_DENIED, RQ_REVOKED,
-                 RQ_EXPIRED, RQ_UNDECIDED };
+enum req_state {
+    RQ_GRANTED,
+    RQ_GRANTED_DEMO,
+    RQ_DENIED,
+    RQ_REVOKED,
+    RQ_EXPIRED,
+    RQ_UNDECIDED
+};
 enum req_state req_effective(struct pstate *ps, const struct rec_pack *p,
                              const struct preq *r, uint64_t now_ns,
                              const struct rec_perm **deciding);
 
-enum route_ready { RR_PROVEN, RR_DECLARED_NOT_PROVEN, RR_FAILING,
-                   RR_FALLBACK_ACTIVE, RR_OFFLINE, RR_UNDECLARED };
+enum route_ready {
+    RR_PROVEN,
+    RR_DECLARED_NOT_PROVEN,
+    RR_FAILING,
+    RR_FALLBACK_ACTIVE,
+    RR_OFFLINE,
+    RR_UNDECLARED
+};
 const char *route_ready_name(enum route_ready r);
 struct route_eval_info {
     enum route_ready ready;
@@ -532,15 +558,23 @@ void route_readiness(struct pstate *ps, const struct rec_route *r,
 /* A model can serve: state available/loaded and its runtime not down. */
 int model_usable(struct pstate *ps, const char *model);
 
-enum pack_state { PK_REMOVED, PK_DISABLED, PK_INVALID, PK_INSTALLED,
-                  PK_BLOCKED, PK_AWAITING, PK_DEMO_ONLY,
-                  PK_DECLARED_NOT_PROVEN, PK_DEGRADED, PK_READY };
+enum pack_state {
+    PK_REMOVED,
+    PK_DISABLED,
+    PK_INVALID,
+    PK_INSTALLED,
+    PK_BLOCKED,
+    PK_AWAITING,
+    PK_DEMO_ONLY,
+    PK_DECLARED_NOT_PROVEN,
+    PK_DEGRADED,
+    PK_READY
+};
 const char *pack_state_name(enum pack_state s);
 /* State of a pack with its reasons (JSON array of strings, new ref) and
  * partial flag. */
 enum pack_state pack_state_of(struct pstate *ps, const struct rec_pack *p,
-                              uint64_t now_ns, int *partial,
-                              json_t *reasons);
+                              uint64_t now_ns, int *partial, json_t *reasons);
 
 /* Doctor clauses of one pack: a JSON object {pack, state, partial,
  * active, verdict, ok: [names of clauses that hold], clauses: [{name,

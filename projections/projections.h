@@ -52,8 +52,7 @@ typedef void (*ldg_projections_progress_fn)(void *ctx, uint64_t done,
 int ldg_projections_attach(struct ldg_ledger *l);
 /* The same, reporting rebuild/catch-up progress to fn (may be NULL). */
 int ldg_projections_attach_progress(struct ldg_ledger *l,
-                                    ldg_projections_progress_fn fn,
-                                    void *ctx);
+                                    ldg_projections_progress_fn fn, void *ctx);
 
 /* Bit of the projection named name ("packs", "permissions", "models",
  * "routes", "promotions", "runs"), or 0 if unknown. */
@@ -98,8 +97,7 @@ int ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
  * of the canonical JSON of the log-derived doctor. at_size 0 reads the
  * store; otherwise the state is recomputed at that size.
  */
-int ldg_projections_list(struct ldg_ledger *l, uint64_t at_size,
-                         json_t **out);
+int ldg_projections_list(struct ldg_ledger *l, uint64_t at_size, json_t **out);
 
 /*
  * Replays the log into fresh state for the projections in mask and swaps

@@ -583,21 +583,17 @@ io_run(struct io *io, void *r)
 
 static const struct rtype rtypes[] = {
     {TAG_PACK, P_PACKS, sizeof(struct rec_pack), io_pack, "pack"},
-    {TAG_PERM, P_PERMISSIONS, sizeof(struct rec_perm), io_perm,
-     "permission"},
+    {TAG_PERM, P_PERMISSIONS, sizeof(struct rec_perm), io_perm, "permission"},
     {TAG_MODEL, P_MODELS, sizeof(struct rec_model), io_model, "model"},
-    {TAG_RUNTIME, P_MODELS, sizeof(struct rec_runtime), io_runtime,
-     "runtime"},
+    {TAG_RUNTIME, P_MODELS, sizeof(struct rec_runtime), io_runtime, "runtime"},
     {TAG_HOST, P_MODELS, sizeof(struct rec_host), io_host, "host"},
     {TAG_ROUTE, P_ROUTES, sizeof(struct rec_route), io_route, "route"},
     {TAG_REVAL, P_ROUTES, sizeof(struct rec_reval), io_reval, "route-eval"},
-    {TAG_RSTATS, P_ROUTES, sizeof(struct rec_rstats), io_rstats,
-     "route-stats"},
+    {TAG_RSTATS, P_ROUTES, sizeof(struct rec_rstats), io_rstats, "route-stats"},
     {TAG_PEVAL, P_PROMOTIONS, sizeof(struct rec_peval), io_peval, "eval"},
     {TAG_PTARGET, P_PROMOTIONS, sizeof(struct rec_ptarget), io_ptarget,
      "target"},
-    {TAG_PHIST, P_PROMOTIONS, sizeof(struct rec_phist), io_phist,
-     "history"},
+    {TAG_PHIST, P_PROMOTIONS, sizeof(struct rec_phist), io_phist, "history"},
     {TAG_RUN, P_RUNS, sizeof(struct rec_run), io_run, "run"},
 };
 
@@ -734,8 +730,7 @@ hist_bucket(double ms)
     e -= 1;            /* ms = (2m) * 2^e, 2m in [1, 2) */
     if (e - 4 >= HIST_OCTAVES)
         return HIST_N - 1;
-    return HIST_LINEAR + (e - 4) * HIST_SUB +
-           (int)((2 * m - 1) * HIST_SUB);
+    return HIST_LINEAR + (e - 4) * HIST_SUB + (int)((2 * m - 1) * HIST_SUB);
 }
 
 double

@@ -126,23 +126,40 @@ mp_skip(const uint8_t *p, const uint8_t *end, size_t *len, int depth)
         items = (uint64_t)(c & 0x0f) * 2;
     } else {
         switch (c) {
-        case 0xcc: case 0xd0: n = 1; break;
-        case 0xcd: case 0xd1: n = 2; break;
-        case 0xce: case 0xd2: case 0xca: n = 4; break;
-        case 0xcf: case 0xd3: case 0xcb: n = 8; break;
-        case 0xd9: case 0xc4:
+        case 0xcc:
+        case 0xd0:
+            n = 1;
+            break;
+        case 0xcd:
+        case 0xd1:
+            n = 2;
+            break;
+        case 0xce:
+        case 0xd2:
+        case 0xca:
+            n = 4;
+            break;
+        case 0xcf:
+        case 0xd3:
+        case 0xcb:
+            n = 8;
+            break;
+        case 0xd9:
+        case 0xc4:
             if (end - p < 1)
                 return -1;
             n = p[0];
             p += 1;
             break;
-        case 0xda: case 0xc5:
+        case 0xda:
+        case 0xc5:
             if (end - p < 2)
                 return -1;
             n = ((uint64_t)p[0] << 8) | p[1];
             p += 2;
             break;
-        case 0xdb: case 0xc6:
+        case 0xdb:
+        case 0xc6:
             if (end - p < 4)
                 return -1;
             n = ((uint64_t)p[0] << 24) | ((uint64_t)p[1] << 16) |
@@ -172,7 +189,8 @@ mp_skip(const uint8_t *p, const uint8_t *end, size_t *len, int depth)
             if (end - p < 4)
                 return -1;
             items = (((uint64_t)p[0] << 24) | ((uint64_t)p[1] << 16) |
-                     ((uint64_t)p[2] << 8) | p[3]) * 2;
+                     ((uint64_t)p[2] << 8) | p[3]) *
+                    2;
             p += 4;
             break;
         default:
@@ -210,8 +228,8 @@ mp_str(const uint8_t *p, size_t len, struct sv *out)
         n = ((size_t)p[1] << 8) | p[2];
     } else if (p[0] == 0xdb && len >= 5) {
         hdr = 5;
-        n = ((size_t)p[1] << 24) | ((size_t)p[2] << 16) |
-            ((size_t)p[3] << 8) | p[4];
+        n = ((size_t)p[1] << 24) | ((size_t)p[2] << 16) | ((size_t)p[3] << 8) |
+            p[4];
     } else {
         return -1;
     }
@@ -250,20 +268,24 @@ mp_int(const uint8_t *p, size_t len, int64_t *out, int *is_unsigned_big)
     }
     switch (c) {
     case 0xcc:
-        if (len < 2) return -1;
+        if (len < 2)
+            return -1;
         *out = p[1];
         return 0;
     case 0xcd:
-        if (len < 3) return -1;
+        if (len < 3)
+            return -1;
         *out = (int64_t)rd_be(p + 1, 2);
         return 0;
     case 0xce:
-        if (len < 5) return -1;
+        if (len < 5)
+            return -1;
         *out = (int64_t)rd_be(p + 1, 4);
         return 0;
     case 0xcf: {
         uint64_t u;
-        if (len < 9) return -1;
+        if (len < 9)
+            return -1;
         u = rd_be(p + 1, 8);
         if (u > INT64_MAX)
             *is_unsigned_big = 1;
@@ -271,19 +293,23 @@ mp_int(const uint8_t *p, size_t len, int64_t *out, int *is_unsigned_big)
         return 0;
     }
     case 0xd0:
-        if (len < 2) return -1;
+        if (len < 2)
+            return -1;
         *out = (int8_t)p[1];
         return 0;
     case 0xd1:
-        if (len < 3) return -1;
+        if (len < 3)
+            return -1;
         *out = (int16_t)rd_be(p + 1, 2);
         return 0;
     case 0xd2:
-        if (len < 5) return -1;
+        if (len < 5)
+            return -1;
         *out = (int32_t)rd_be(p + 1, 4);
         return 0;
     case 0xd3:
-        if (len < 9) return -1;
+        if (len < 9)
+            return -1;
         *out = (int64_t)rd_be(p + 1, 8);
         return 0;
     default:
@@ -401,8 +427,8 @@ bv_bool(const struct bview *b, const char *name, int *out)
         return 1;
     } else {
         const struct bfield *f = bv_find(b, name);
-        if (f == NULL || f->vlen != 1 || (f->val[0] != 0xc2 &&
-                                          f->val[0] != 0xc3))
+        if (f == NULL || f->vlen != 1 ||
+            (f->val[0] != 0xc2 && f->val[0] != 0xc3))
             return 0;
         *out = f->val[0] == 0xc3;
         return 1;
@@ -618,11 +644,12 @@ scan_events(struct ldg_txn *t, uint64_t from, uint64_t to,
         json_t *slow_body = NULL;
         int fast;
 
-        if (rc == LDG_ENOTFOUND || (rc == 0 && (k.len != 8 ||
-                                                rd_be(k.data, 8) != seq))) {
+        if (rc == LDG_ENOTFOUND ||
+            (rc == 0 && (k.len != 8 || rd_be(k.data, 8) != seq))) {
             ldg_set_errmsg(ldg_txn_ledger(t),
                            "projections: event %llu is missing from the "
-                           "log", (unsigned long long)seq);
+                           "log",
+                           (unsigned long long)seq);
             rc = LDG_ECORRUPT;
             goto out;
         }
@@ -722,9 +749,8 @@ parse_rfc3339(const char *s, size_t n)
     if (digits(buf, 4, &Y) || buf[4] != '-' || digits(buf + 5, 2, &M) ||
         buf[7] != '-' || digits(buf + 8, 2, &D) ||
         (buf[10] != 'T' && buf[10] != 't' && buf[10] != ' ') ||
-        digits(buf + 11, 2, &h) || buf[13] != ':' ||
-        digits(buf + 14, 2, &m) || buf[16] != ':' ||
-        digits(buf + 17, 2, &sec))
+        digits(buf + 11, 2, &h) || buf[13] != ':' || digits(buf + 14, 2, &m) ||
+        buf[16] != ':' || digits(buf + 17, 2, &sec))
         return 0;
     if (buf[i] == '.') {
         int nd = 0;

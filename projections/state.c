@@ -337,8 +337,8 @@ lookup(struct pstate *ps, enum proj_id p, const uint8_t *key, size_t klen,
     rt = rtype_of(p, key[0]);
     if (rt == NULL)
         return LDG_ECORRUPT;
-    if ((rc = rec_decode_in(rt, v.data, v.len,
-                            ps->writable ? NULL : &ps->arena, &rec)) < 0)
+    if ((rc = rec_decode_in(rt, v.data, v.len, ps->writable ? NULL : &ps->arena,
+                            &rec)) < 0)
         return rc;
     *found = insert(ps, p, key[0], key, klen, h, rec, !ps->writable);
     if (*found == NULL) {
@@ -464,8 +464,8 @@ ps_load_tag(struct pstate *ps, enum proj_id p, uint8_t tag)
             struct pentry *e;
             void *rec;
             if ((rc = rec_decode_in(rt, v.data, v.len,
-                                    ps->writable ? NULL : &ps->arena,
-                                    &rec)) < 0)
+                                    ps->writable ? NULL : &ps->arena, &rec)) <
+                0)
                 break;
             e = insert(ps, p, tag, k.data, k.len, h, rec, !ps->writable);
             if (e == NULL) {
@@ -514,8 +514,8 @@ cmp_entry(const void *a, const void *b)
 }
 
 int
-ps_list(struct pstate *ps, enum proj_id p, uint8_t tag,
-        struct pentry ***out, size_t *n)
+ps_list(struct pstate *ps, enum proj_id p, uint8_t tag, struct pentry ***out,
+        size_t *n)
 {
     struct pentry **v;
     size_t k = 0;

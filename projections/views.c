@@ -65,7 +65,7 @@ static const char *
 req_name(enum req_state s)
 {
     static const char *const n[] = {"granted", "granted-demo", "denied",
-                                    "revoked", "expired", "undecided"};
+                                    "revoked", "expired",      "undecided"};
     return n[s];
 }
 
@@ -74,8 +74,7 @@ pack_json(struct pstate *ps, const struct rec_pack *p)
 {
     json_t *o = json_object(), *reasons = json_array(), *req, *perms;
     int partial;
-    enum pack_state st = pack_state_of(ps, p, ps->last_ts, &partial,
-                                       reasons);
+    enum pack_state st = pack_state_of(ps, p, ps->last_ts, &partial, reasons);
 
     json_object_set_new(o, "pack", json_string(p->name));
     json_object_set_new(o, "version", sv_json(p->version));
@@ -105,9 +104,8 @@ pack_json(struct pstate *ps, const struct rec_pack *p)
         json_array_append_new(
             perms, json_pack("{s:s, s:s, s:o, s:b, s:s, s:o}", "group",
                              r->group, "scope", r->scope, "tier",
-                             sv_json(r->tier), "optional", r->optional,
-                             "state", req_name(s), "since_seq",
-                             u64_json(r->since_seq)));
+                             sv_json(r->tier), "optional", r->optional, "state",
+                             req_name(s), "since_seq", u64_json(r->since_seq)));
     }
     req = json_object();
     json_object_set_new(req, "permissions", perms);
@@ -125,7 +123,8 @@ view_packs(struct pstate *ps, const char *only)
     struct pentry **v = NULL;
     size_t n = 0;
     json_t *a;
-    if (ps_load_for_doctor(ps) < 0 || ps_list(ps, P_PACKS, TAG_PACK, &v, &n) < 0)
+    if (ps_load_for_doctor(ps) < 0 ||
+        ps_list(ps, P_PACKS, TAG_PACK, &v, &n) < 0)
         return NULL;
     a = json_array();
     for (size_t i = 0; i < n; i++) {
@@ -159,8 +158,8 @@ required_as(struct pstate *ps, const struct rec_perm *g)
 json_t *
 view_permissions(struct pstate *ps, const char *only_pack)
 {
-    static const char *const st[] = {"none", "requested", "granted",
-                                     "denied", "revoked"};
+    static const char *const st[] = {"none", "requested", "granted", "denied",
+                                     "revoked"};
     struct pentry **v = NULL;
     size_t n = 0;
     json_t *a;
@@ -186,17 +185,14 @@ view_permissions(struct pstate *ps, const char *only_pack)
         json_object_set_new(o, "state", json_string(state));
         json_object_set_new(o, "required", json_string(required_as(ps, g)));
         json_object_set_new(o, "by", decided ? sv_json(g->by) : json_null());
-        json_object_set_new(o, "seq",
-                            u64_json(decided ? g->decided_seq
-                                             : g->requested_seq));
-        json_object_set_new(o, "time",
-                            time_json(decided ? g->decided_ts
-                                              : g->requested_ts));
-        json_object_set_new(o, "ts", u64_json(decided ? g->decided_ts
-                                                      : g->requested_ts));
+        json_object_set_new(
+            o, "seq", u64_json(decided ? g->decided_seq : g->requested_seq));
+        json_object_set_new(
+            o, "time", time_json(decided ? g->decided_ts : g->requested_ts));
+        json_object_set_new(
+            o, "ts", u64_json(decided ? g->decided_ts : g->requested_ts));
         if (g->requested_seq)
-            json_object_set_new(o, "requested_seq",
-                                u64_json(g->requested_seq));
+            json_object_set_new(o, "requested_seq", u64_json(g->requested_seq));
         if (g->expires_ns != 0) {
             json_object_set_new(o, "expires",
                                 g->bad_expires ? json_string("unreadable")
@@ -240,17 +236,16 @@ view_models(struct pstate *ps)
             l = json_array();
             json_object_set_new(served, r->current_model, l);
         }
-        json_array_append_new(l, json_pack("{s:s, s:s}", "route", r->name,
-                                           "role", "primary"));
+        json_array_append_new(
+            l, json_pack("{s:s, s:s}", "route", r->name, "role", "primary"));
         for (uint32_t k = 0; k < r->fallbacks.n; k++) {
             l = json_object_get(served, r->fallbacks.v[k]);
             if (l == NULL) {
                 l = json_array();
                 json_object_set_new(served, r->fallbacks.v[k], l);
             }
-            json_array_append_new(l, json_pack("{s:s, s:s}", "route",
-                                               r->name, "role",
-                                               "fallback"));
+            json_array_append_new(l, json_pack("{s:s, s:s}", "route", r->name,
+                                               "role", "fallback"));
         }
     }
     a = json_array();
@@ -277,9 +272,8 @@ view_models(struct pstate *ps)
             json_object_set_new(o, "runtime_status",
                                 json_string(rts[rt ? rt->status : 0]));
         }
-        json_object_set_new(o, "state", json_string(st[m->state < 6
-                                                           ? m->state
-                                                           : 0]));
+        json_object_set_new(o, "state",
+                            json_string(st[m->state < 6 ? m->state : 0]));
         if (m->state_reason)
             json_object_set_new(o, "state_reason",
                                 json_string(m->state_reason));
@@ -289,13 +283,12 @@ view_models(struct pstate *ps)
                             json_boolean(model_usable(ps, m->name)));
         json_object_set_new(o, "verified", json_string(ver));
         if (m->verified)
-            json_object_set_new(o, "verified_seq",
-                                u64_json(m->verified_seq));
+            json_object_set_new(o, "verified_seq", u64_json(m->verified_seq));
         json_object_set_new(o, "format", sv_json(m->format));
         json_object_set_new(o, "quant", sv_json(m->quant));
-        json_object_set_new(o, "size_bytes", m->has_size
-                                                 ? u64_json(m->size_bytes)
-                                                 : json_null());
+        json_object_set_new(o, "size_bytes",
+                            m->has_size ? u64_json(m->size_bytes)
+                                        : json_null());
         json_object_set_new(o, "license", sv_json(m->license));
         json_object_set_new(o, "capabilities", strlist_json(&m->capabilities));
         json_object_set_new(o, "source",
@@ -331,16 +324,16 @@ stats_json(const struct rec_rstats *s)
     json_object_set_new(o, "error_rate",
                         c ? json_real((double)s->error / (double)c)
                           : json_null());
-    json_object_set_new(o, "refused", json_integer(s ? (json_int_t)s->refused
-                                                     : 0));
-    json_object_set_new(o, "unknown", json_integer(s ? (json_int_t)s->unknown
-                                                     : 0));
+    json_object_set_new(o, "refused",
+                        json_integer(s ? (json_int_t)s->refused : 0));
+    json_object_set_new(o, "unknown",
+                        json_integer(s ? (json_int_t)s->unknown : 0));
     p50 = s ? hist_percentile(s->hist, 0.50) : -1;
     p95 = s ? hist_percentile(s->hist, 0.95) : -1;
-    json_object_set_new(o, "latency_p50_ms", p50 >= 0 ? json_real(p50)
-                                                      : json_null());
-    json_object_set_new(o, "latency_p95_ms", p95 >= 0 ? json_real(p95)
-                                                      : json_null());
+    json_object_set_new(o, "latency_p50_ms",
+                        p50 >= 0 ? json_real(p50) : json_null());
+    json_object_set_new(o, "latency_p95_ms",
+                        p95 >= 0 ? json_real(p95) : json_null());
     return o;
 }
 
@@ -368,8 +361,7 @@ static json_t *
 route_json(struct pstate *ps, const struct rec_route *r,
            const struct rec_rstats *s, const char *name)
 {
-    static const char *const src[] = {"declared", "promoted",
-                                      "rolled-back"};
+    static const char *const src[] = {"declared", "promoted", "rolled-back"};
     json_t *o = json_object();
     struct route_eval_info info;
 
@@ -379,10 +371,9 @@ route_json(struct pstate *ps, const struct rec_route *r,
         json_object_set_new(o, "pack", sv_json(r->pack));
         json_object_set_new(o, "model", sv_json(r->current_model));
         json_object_set_new(o, "declared_model", sv_json(r->declared_model));
-        json_object_set_new(o, "current_source",
-                            json_string(src[r->current_source < 3
-                                                ? r->current_source
-                                                : 0]));
+        json_object_set_new(
+            o, "current_source",
+            json_string(src[r->current_source < 3 ? r->current_source : 0]));
         json_object_set_new(o, "current_seq", u64_json(r->current_seq));
         json_object_set_new(o, "fallbacks", strlist_json(&r->fallbacks));
         json_object_set_new(o, "eval_suite", sv_json(r->eval_suite));
@@ -471,8 +462,8 @@ cmp_hist(const void *a, const void *b)
 json_t *
 view_promotions(struct pstate *ps)
 {
-    static const char *const kind[] = {"?", "requested", "promoted",
-                                       "rejected", "rolled-back"};
+    static const char *const kind[] = {"?", "requested", "promoted", "rejected",
+                                       "rolled-back"};
     static const char *const src[] = {"?", "promoted", "rolled-back"};
     struct pentry **t = NULL, **h = NULL;
     size_t nt = 0, nh = 0, j = 0;
@@ -494,9 +485,8 @@ view_promotions(struct pstate *ps)
         json_object_set_new(o, "eval_id", sv_json(x->eval_id));
         if (x->candidate) {
             json_object_set_new(o, "seq", u64_json(x->seq));
-            json_object_set_new(o, "source",
-                                json_string(src[x->source < 3 ? x->source
-                                                              : 0]));
+            json_object_set_new(
+                o, "source", json_string(src[x->source < 3 ? x->source : 0]));
         }
         json_object_set_new(o, "ungated", json_boolean(x->ungated));
         if (x->ungated)
@@ -512,37 +502,32 @@ view_promotions(struct pstate *ps)
                             x->pending_candidate
                                 ? json_pack("{s:s, s:o, s:o}", "candidate",
                                             x->pending_candidate, "eval_id",
-                                            sv_json(x->pending_eval_id),
-                                            "seq", u64_json(x->pending_seq))
+                                            sv_json(x->pending_eval_id), "seq",
+                                            u64_json(x->pending_seq))
                                 : json_null());
-        json_object_set_new(
-            o, "counts",
-            json_pack("{s:I, s:I, s:I, s:I, s:I}", "requested",
-                      (json_int_t)x->requested, "promoted",
-                      (json_int_t)x->promoted, "rejected",
-                      (json_int_t)x->rejected, "rolled_back",
-                      (json_int_t)x->rolled_back, "ungated",
-                      (json_int_t)x->ungated_total));
-        while (j < nh &&
-               strcmp(((const struct rec_phist *)h[j]->rec)->target,
-                      x->target) < 0)
+        json_object_set_new(o, "counts",
+                            json_pack("{s:I, s:I, s:I, s:I, s:I}", "requested",
+                                      (json_int_t)x->requested, "promoted",
+                                      (json_int_t)x->promoted, "rejected",
+                                      (json_int_t)x->rejected, "rolled_back",
+                                      (json_int_t)x->rolled_back, "ungated",
+                                      (json_int_t)x->ungated_total));
+        while (j < nh && strcmp(((const struct rec_phist *)h[j]->rec)->target,
+                                x->target) < 0)
             j++;
-        while (j < nh &&
-               strcmp(((const struct rec_phist *)h[j]->rec)->target,
-                      x->target) == 0) {
+        while (j < nh && strcmp(((const struct rec_phist *)h[j]->rec)->target,
+                                x->target) == 0) {
             const struct rec_phist *e = h[j]->rec;
             json_t *he = json_object();
             json_object_set_new(he, "seq", u64_json(e->seq));
             json_object_set_new(he, "time", time_json(e->ts));
             json_object_set_new(he, "event",
-                                json_string(kind[e->kind < 5 ? e->kind
-                                                             : 0]));
+                                json_string(kind[e->kind < 5 ? e->kind : 0]));
             json_object_set_new(he, "candidate", sv_json(e->candidate));
             if (e->eval_id)
                 json_object_set_new(he, "eval_id", json_string(e->eval_id));
             if (e->previous)
-                json_object_set_new(he, "previous",
-                                    json_string(e->previous));
+                json_object_set_new(he, "previous", json_string(e->previous));
             if (e->reason)
                 json_object_set_new(he, "reason", json_string(e->reason));
             if (e->kind == HK_PROMOTED)
@@ -582,24 +567,24 @@ run_json(const struct rec_run *r)
         json_object_set_new(o, "finished_seq", u64_json(r->finished_seq));
         json_object_set_new(o, "end", time_json(r->end_ts));
     }
-    json_object_set_new(o, "duration_ms", r->has_duration
-                                              ? json_real(r->duration_ms)
-                                              : json_null());
+    json_object_set_new(o, "duration_ms",
+                        r->has_duration ? json_real(r->duration_ms)
+                                        : json_null());
     json_object_set_new(o, "events", json_integer((json_int_t)r->events));
     json_object_set_new(o, "first_seq", u64_json(r->first_seq));
     json_object_set_new(o, "last_seq", u64_json(r->last_seq));
-    json_object_set_new(
-        o, "steps",
-        json_pack("{s:I, s:I, s:I, s:I}", "total", (json_int_t)r->steps, "ok",
-                  (json_int_t)r->steps_ok, "failed",
-                  (json_int_t)r->steps_failed, "skipped",
-                  (json_int_t)r->steps_skipped));
-    json_object_set_new(
-        o, "decisions",
-        json_pack("{s:I, s:I, s:I, s:I}", "total", (json_int_t)r->decisions,
-                  "fallback", (json_int_t)r->dec_fallback, "error",
-                  (json_int_t)r->dec_error, "refused",
-                  (json_int_t)r->dec_refused));
+    json_object_set_new(o, "steps",
+                        json_pack("{s:I, s:I, s:I, s:I}", "total",
+                                  (json_int_t)r->steps, "ok",
+                                  (json_int_t)r->steps_ok, "failed",
+                                  (json_int_t)r->steps_failed, "skipped",
+                                  (json_int_t)r->steps_skipped));
+    json_object_set_new(o, "decisions",
+                        json_pack("{s:I, s:I, s:I, s:I}", "total",
+                                  (json_int_t)r->decisions, "fallback",
+                                  (json_int_t)r->dec_fallback, "error",
+                                  (json_int_t)r->dec_error, "refused",
+                                  (json_int_t)r->dec_refused));
     json_object_set_new(o, "policy",
                         json_pack("{s:I, s:I}", "allow",
                                   (json_int_t)r->policy_allow, "deny",
@@ -617,9 +602,8 @@ run_json(const struct rec_run *r)
                                       u64_json(r->first_failed_seq)));
     if (r->first_deny_rule)
         json_object_set_new(o, "first_denial",
-                            json_pack("{s:s, s:o}", "rule",
-                                      r->first_deny_rule, "seq",
-                                      u64_json(r->first_deny_seq)));
+                            json_pack("{s:s, s:o}", "rule", r->first_deny_rule,
+                                      "seq", u64_json(r->first_deny_seq)));
     if (r->error)
         json_object_set_new(o, "error", json_string(r->error));
     return o;

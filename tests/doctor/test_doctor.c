@@ -50,9 +50,10 @@ box(json_t *d, const char *name)
 {
     size_t i;
     json_t *x;
-    json_array_foreach(json_object_get(d, "box"), i, x) if (
-        strcmp(json_string_value(json_object_get(x, "name")), name) ==
-        0) return x;
+    json_array_foreach(
+        json_object_get(d, "box"), i,
+        x) if (strcmp(json_string_value(json_object_get(x, "name")), name) ==
+               0) return x;
     return NULL;
 }
 
@@ -80,7 +81,8 @@ test_doctor__pdf_ops_is_degraded(void **state)
     p = json_array_get(json_object_get(d, "packs"), 0);
     assert_string_equal(json_string_value(json_object_get(p, "verdict")),
                         "degraded");
-    json_array_foreach(json_object_get(p, "clauses"), i, x) {
+    json_array_foreach(json_object_get(p, "clauses"), i, x)
+    {
         const char *n = json_string_value(json_object_get(x, "name"));
         assert_string_equal(status(x), "fail");
         assert_true(json_array_size(json_object_get(x, "remedy")) > 0);
@@ -91,9 +93,10 @@ test_doctor__pdf_ops_is_degraded(void **state)
     assert_int_equal(models, 1);
     /* never verified: unknown, with the command that fixes it */
     assert_string_equal(status(box(d, "chain-verified")), "unknown");
-    assert_string_equal(json_string_value(json_array_get(json_object_get(
-                            box(d, "chain-verified"), "remedy"), 0)),
-                        "ledger verify");
+    assert_string_equal(
+        json_string_value(json_array_get(
+            json_object_get(box(d, "chain-verified"), "remedy"), 0)),
+        "ledger verify");
     json_decref(d);
     ldg_close(l);
     t_rmrf(dir);
@@ -227,9 +230,9 @@ test_doctor__disk_headroom_is_measured(void **state)
     c = box(d, "disk-headroom");
     assert_non_null(c);
     assert_true(strcmp(status(c), "ok") == 0 || strcmp(status(c), "fail") == 0);
-    assert_non_null(strstr(json_string_value(json_array_get(
-                               json_object_get(c, "detail"), 0)),
-                           "MiB free"));
+    assert_non_null(strstr(
+        json_string_value(json_array_get(json_object_get(c, "detail"), 0)),
+        "MiB free"));
     json_decref(d);
     /* --at judges the host's reported value only */
     d = run(l, NULL, 1, &verdict);

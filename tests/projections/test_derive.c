@@ -50,8 +50,7 @@ views_load(struct ldg_ledger *l, uint64_t at_size, struct views *vs)
     memset(&o, 0, sizeof o);
     o.at_size = at_size;
     for (int i = 0; i < 7; i++) {
-        int rc = ldg_projections_view(l, (enum ldg_proj_view)i, &o,
-                                      &vs->v[i]);
+        int rc = ldg_projections_view(l, (enum ldg_proj_view)i, &o, &vs->v[i]);
         if (rc != 0)
             fail_msg("view %d at %llu: %s", i, (unsigned long long)at_size,
                      ldg_errmsg(l));
@@ -73,7 +72,8 @@ row(json_t *arr, const char *key, const char *name)
 {
     size_t i;
     json_t *r;
-    json_array_foreach(arr, i, r) {
+    json_array_foreach(arr, i, r)
+    {
         const char *s = json_string_value(json_object_get(r, key));
         if (s != NULL && strcmp(s, name) == 0)
             return r;
@@ -93,13 +93,12 @@ perm_row(json_t *arr, const char *spec)
     assert_non_null(b);
     snprintf(pack, sizeof pack, "%.*s", (int)(a - spec), spec);
     snprintf(group, sizeof group, "%.*s", (int)(b - a - 1), a + 1);
-    json_array_foreach(arr, i, r) {
-        if (strcmp(json_string_value(json_object_get(r, "pack")), pack) ==
-                0 &&
+    json_array_foreach(arr, i, r)
+    {
+        if (strcmp(json_string_value(json_object_get(r, "pack")), pack) == 0 &&
             strcmp(json_string_value(json_object_get(r, "group")), group) ==
                 0 &&
-            strcmp(json_string_value(json_object_get(r, "scope")), b + 1) ==
-                0)
+            strcmp(json_string_value(json_object_get(r, "scope")), b + 1) == 0)
             return r;
     }
     return NULL;
@@ -150,11 +149,13 @@ clause_status(json_t *owner, const char *name)
 {
     size_t i;
     json_t *x;
-    json_array_foreach(json_object_get(owner, "ok"), i, x) if (
-        strcmp(json_string_value(x), name) == 0) return "ok";
-    json_array_foreach(json_object_get(owner, "clauses"), i, x) if (
-        strcmp(json_string_value(json_object_get(x, "name")), name) == 0)
-        return json_string_value(json_object_get(x, "status"));
+    json_array_foreach(json_object_get(owner, "ok"), i,
+                       x) if (strcmp(json_string_value(x), name) ==
+                              0) return "ok";
+    json_array_foreach(
+        json_object_get(owner, "clauses"), i,
+        x) if (strcmp(json_string_value(json_object_get(x, "name")), name) ==
+               0) return json_string_value(json_object_get(x, "status"));
     return "(missing)";
 }
 
@@ -186,9 +187,8 @@ check_line(const char *scen, int lineno, char *line, struct views *vs,
             value = field;
         }
         if (strcmp(st, value) != 0) {
-            fprintf(stderr, "%s:%d (at %llu): %s %s: got %s, want %s\n",
-                    scen, lineno, (unsigned long long)at, kind, key, st,
-                    value);
+            fprintf(stderr, "%s:%d (at %llu): %s %s: got %s, want %s\n", scen,
+                    lineno, (unsigned long long)at, kind, key, st, value);
             return 1;
         }
         return 0;
@@ -208,8 +208,8 @@ check_line(const char *scen, int lineno, char *line, struct views *vs,
     else if (strcmp(kind, "doctor") == 0)
         r = strcmp(key, "-") == 0
                 ? vs->v[LDG_VIEW_DOCTOR]
-                : row(json_object_get(vs->v[LDG_VIEW_DOCTOR], "packs"),
-                      "pack", key);
+                : row(json_object_get(vs->v[LDG_VIEW_DOCTOR], "packs"), "pack",
+                      key);
     else
         fail_msg("%s:%d: unknown kind '%s'", scen, lineno, kind);
     if (strcmp(field, "absent") == 0) {
@@ -267,12 +267,11 @@ run_scenario(const char *name)
 
     memset(&vs, 0, sizeof vs);
     assert_int_equal(ldg_projections_attach(l), 0);
-    snprintf(jsonl, sizeof jsonl, "%s/examples/scenarios/%s.jsonl",
-             src_dir(), name);
+    snprintf(jsonl, sizeof jsonl, "%s/examples/scenarios/%s.jsonl", src_dir(),
+             name);
     f = fopen(jsonl, "rb");
     if (f == NULL)
-        snprintf(jsonl, sizeof jsonl, "%s/examples/%s.jsonl", src_dir(),
-                 name);
+        snprintf(jsonl, sizeof jsonl, "%s/examples/%s.jsonl", src_dir(), name);
     else
         fclose(f);
     ingest_file(l, jsonl);
@@ -281,8 +280,7 @@ run_scenario(const char *name)
                      0);
     if (ndiff != 0) {
         char *s = json_dumps(diffs, JSON_INDENT(1));
-        fail_msg("%s: incremental state differs from a rebuild: %s", name,
-                 s);
+        fail_msg("%s: incremental state differs from a rebuild: %s", name, s);
     }
     json_decref(diffs);
     snprintf(expect, sizeof expect, "%s/examples/scenarios/%s.expect",
@@ -315,11 +313,11 @@ run_scenario(const char *name)
     return failed;
 }
 
-#define SCENARIO(name)                                                       \
-    static void test_derive__scenario_##name(void **state)                   \
-    {                                                                        \
-        (void)state;                                                         \
-        assert_int_equal(run_scenario(#name), 0);                            \
+#define SCENARIO(name)                                                         \
+    static void test_derive__scenario_##name(void **state)                     \
+    {                                                                          \
+        (void)state;                                                           \
+        assert_int_equal(run_scenario(#name), 0);                              \
     }
 
 SCENARIO(lifecycle)

@@ -70,10 +70,10 @@ requires_json(struct rng *r)
     json_t *perms = json_array(), *rt = json_array(), *md = json_array();
     unsigned n = 1 + below(r, 3);
     for (unsigned i = 0; i < n; i++)
-        json_array_append_new(
-            perms, json_pack("{s:s, s:s, s:s, s:b}", "group", PICK(r, groups),
-                             "scope", PICK(r, scopes), "tier", "T1",
-                             "optional", below(r, 3) == 0));
+        json_array_append_new(perms, json_pack("{s:s, s:s, s:s, s:b}", "group",
+                                               PICK(r, groups), "scope",
+                                               PICK(r, scopes), "tier", "T1",
+                                               "optional", below(r, 3) == 0));
     json_array_append_new(rt, json_string(PICK(r, routes)));
     json_array_append_new(md, json_string(PICK(r, models)));
     return json_pack("{s:o, s:o, s:o}", "permissions", perms, "routes", rt,
@@ -118,9 +118,9 @@ random_event(struct rng *r, const char **type)
                          below(r, 100) / 7.0);
     case 3:
         *type = "model.registered";
-        return json_pack("{s:s, s:s, s:s}", "model", PICK(r, models),
-                         "digest", below(r, 2) ? "sha256:a" : "sha256:b",
-                         "runtime", PICK(r, runtimes));
+        return json_pack("{s:s, s:s, s:s}", "model", PICK(r, models), "digest",
+                         below(r, 2) ? "sha256:a" : "sha256:b", "runtime",
+                         PICK(r, runtimes));
     case 4:
     case 5:
         *type = "model.state";
@@ -128,8 +128,8 @@ random_event(struct rng *r, const char **type)
                          PICK(r, mstates));
     case 6:
         *type = "model.verified";
-        return json_pack("{s:s, s:s, s:b}", "model", PICK(r, models),
-                         "digest", "sha256:a", "ok", below(r, 4) != 0);
+        return json_pack("{s:s, s:s, s:b}", "model", PICK(r, models), "digest",
+                         "sha256:a", "ok", below(r, 4) != 0);
     case 7:
         *type = "pack.installed";
         return json_pack("{s:s, s:s, s:s, s:o}", "pack", PICK(r, packs),
@@ -138,8 +138,8 @@ random_event(struct rng *r, const char **type)
     case 8:
         *type = "pack.upgraded";
         return json_pack("{s:s, s:s, s:s, s:s, s:o}", "pack", PICK(r, packs),
-                         "from", "1", "to", "2", "manifest_digest",
-                         "sha256:q", "requires", requires_json(r));
+                         "from", "1", "to", "2", "manifest_digest", "sha256:q",
+                         "requires", requires_json(r));
     case 9:
     case 10:
         *type = "pack.validated";
@@ -147,9 +147,9 @@ random_event(struct rng *r, const char **type)
                          below(r, 5) != 0, "errors", "e");
     case 11:
         *type = "pack.checked";
-        return json_pack("{s:s, s:b, s:[{s:s, s:b}]}", "pack",
-                         PICK(r, packs), "ok", below(r, 4) != 0, "clauses",
-                         "name", "c", "ok", 0);
+        return json_pack("{s:s, s:b, s:[{s:s, s:b}]}", "pack", PICK(r, packs),
+                         "ok", below(r, 4) != 0, "clauses", "name", "c", "ok",
+                         0);
     case 12:
         *type = below(r, 3) == 0   ? "pack.disabled"
                 : below(r, 2) == 0 ? "pack.removed"
@@ -158,41 +158,38 @@ random_event(struct rng *r, const char **type)
     case 13:
     case 14:
     case 15: {
-        static const char *const t[] = {"permission.requested",
-                                        "permission.granted",
-                                        "permission.denied",
-                                        "permission.revoked"};
+        static const char *const t[] = {
+            "permission.requested", "permission.granted", "permission.denied",
+            "permission.revoked"};
         *type = PICK(r, t);
         b = json_pack("{s:s, s:s, s:s, s:s, s:s}", "pack", PICK(r, packs),
-                      "group", PICK(r, groups), "scope", PICK(r, scopes),
-                      "by", "op", "tier", "T2");
+                      "group", PICK(r, groups), "scope", PICK(r, scopes), "by",
+                      "op", "tier", "T2");
         if (strcmp(*type, "permission.granted") == 0 && below(r, 3) == 0)
-            json_object_set_new(b, "expires",
-                                json_string(PICK(r, expires)));
+            json_object_set_new(b, "expires", json_string(PICK(r, expires)));
         return b;
     }
     case 16:
         *type = "route.declared";
-        return json_pack("{s:s, s:s, s:s, s:[s], s:{s:s, s:s, s:f}}",
-                         "route", PICK(r, routes), "pack", PICK(r, packs),
-                         "model", PICK(r, models), "fallbacks",
-                         PICK(r, models), "threshold", "metric", "pass_rate",
-                         "op", ">=", "value", 0.5);
+        return json_pack("{s:s, s:s, s:s, s:[s], s:{s:s, s:s, s:f}}", "route",
+                         PICK(r, routes), "pack", PICK(r, packs), "model",
+                         PICK(r, models), "fallbacks", PICK(r, models),
+                         "threshold", "metric", "pass_rate", "op",
+                         ">=", "value", 0.5);
     case 17:
     case 18:
         *type = "eval.result";
         return json_pack(
-            "{s:s, s:s, s:o, s:s, s:b, s:i, s:i, s:{s:f, s:i}, s:i}",
-            "eval_id", PICK(r, evals), "suite", "s", "target", target_json(r),
-            "candidate", PICK(r, models), "passed", below(r, 3) != 0,
-            "cases_total", 10, "cases_passed", (int)below(r, 11), "metrics",
-            "pass_rate", below(r, 11) / 10.0, "latency_p50_ms",
-            (int)below(r, 900), "policy_violations", (int)below(r, 2));
+            "{s:s, s:s, s:o, s:s, s:b, s:i, s:i, s:{s:f, s:i}, s:i}", "eval_id",
+            PICK(r, evals), "suite", "s", "target", target_json(r), "candidate",
+            PICK(r, models), "passed", below(r, 3) != 0, "cases_total", 10,
+            "cases_passed", (int)below(r, 11), "metrics", "pass_rate",
+            below(r, 11) / 10.0, "latency_p50_ms", (int)below(r, 900),
+            "policy_violations", (int)below(r, 2));
     case 19:
     case 20: {
-        static const char *const t[] = {"promotion.requested",
-                                        "promotion.promoted",
-                                        "promotion.rejected"};
+        static const char *const t[] = {
+            "promotion.requested", "promotion.promoted", "promotion.rejected"};
         *type = PICK(r, t);
         return json_pack("{s:o, s:s, s:s, s:s}", "target", target_json(r),
                          "candidate", PICK(r, models), "eval_id",
@@ -297,11 +294,11 @@ digests(json_t *list, char *buf, size_t cap)
     size_t i, o = 0;
     json_t *x;
     buf[0] = '\0';
-    json_array_foreach(list, i, x) {
-        o += (size_t)snprintf(
-            buf + o, o < cap ? cap - o : 0, "%s=%s;",
-            json_string_value(json_object_get(x, "name")),
-            json_string_value(json_object_get(x, "digest")));
+    json_array_foreach(list, i, x)
+    {
+        o += (size_t)snprintf(buf + o, o < cap ? cap - o : 0, "%s=%s;",
+                              json_string_value(json_object_get(x, "name")),
+                              json_string_value(json_object_get(x, "digest")));
     }
 }
 
@@ -377,7 +374,8 @@ model_test(uint64_t seed, int n)
     json_decref(diffs);
     /* a rebuild changes nothing */
     assert_int_equal(ldg_projections_rebuild(l, 0, NULL, NULL, &rep), 0);
-    json_array_foreach(rep, i, x) {
+    json_array_foreach(rep, i, x)
+    {
         assert_false(json_is_true(json_object_get(x, "changed")));
         assert_string_equal(json_string_value(json_object_get(x, "note")),
                             "matches");
@@ -438,9 +436,8 @@ append_range(struct ldg_ledger *l, const char *path, int from, int to)
             continue;
         if (k++ < from)
             continue;
-        assert_int_equal(ldg_ingest_parse_line(line, len, 1 << 20, &in,
-                                               &holder, &col, msg,
-                                               sizeof msg),
+        assert_int_equal(ldg_ingest_parse_line(line, len, 1 << 20, &in, &holder,
+                                               &col, msg, sizeof msg),
                          0);
         if (ldg_append(l, &in, NULL) != 0)
             fail_msg("append: %s", ldg_errmsg(l));
@@ -493,8 +490,7 @@ test_engine__at_equals_a_ledger_that_stopped_there(void **state)
         ta = json_dumps(sa, JSON_SORT_KEYS | JSON_COMPACT);
         tb = json_dumps(sb, JSON_SORT_KEYS | JSON_COMPACT);
         assert_string_equal(ta, tb);
-        assert_int_equal(ldg_projections_list(a, (uint64_t)cut[i] + 1, &la),
-                         0);
+        assert_int_equal(ldg_projections_list(a, (uint64_t)cut[i] + 1, &la), 0);
         assert_int_equal(ldg_projections_list(b, 0, &lb), 0);
         digests(la, ga, sizeof ga);
         digests(lb, gb, sizeof gb);
@@ -558,8 +554,7 @@ pack_state(struct ldg_ledger *l, const char *pack)
     if (ldg_projections_view(l, LDG_VIEW_PACKS, &o, &v) != 0)
         return "(none)";
     snprintf(buf, sizeof buf, "%s",
-             json_string_value(
-                 json_object_get(json_array_get(v, 0), "state")));
+             json_string_value(json_object_get(json_array_get(v, 0), "state")));
     json_decref(v);
     return buf;
 }
@@ -569,9 +564,9 @@ list_row(json_t *list, const char *name)
 {
     size_t i;
     json_t *x;
-    json_array_foreach(list, i, x) if (strcmp(json_string_value(json_object_get(
-                                                  x, "name")),
-                                              name) == 0) return x;
+    json_array_foreach(
+        list, i, x) if (strcmp(json_string_value(json_object_get(x, "name")),
+                               name) == 0) return x;
     return NULL;
 }
 
@@ -593,8 +588,8 @@ test_engine__other_version_is_rebuilt_and_never_used(void **state)
     /* A reader does not use the stored packs: it computes them. */
     ro = reopen(dir, 1);
     assert_int_equal(ldg_projections_list(ro, 0, &list), 0);
-    assert_false(json_is_true(json_object_get(list_row(list, "packs"),
-                                              "current")));
+    assert_false(
+        json_is_true(json_object_get(list_row(list, "packs"), "current")));
     json_decref(list);
     assert_string_equal(pack_state(ro, "pdf-ops"), "declared-not-proven");
     assert_int_equal(ldg_projections_check(ro, 0, NULL, NULL, &diffs, &ndiff),
@@ -606,11 +601,10 @@ test_engine__other_version_is_rebuilt_and_never_used(void **state)
     l = reopen(dir, 0);
     assert_int_equal(ldg_projections_attach(l), 0);
     assert_int_equal(ldg_projections_list(l, 0, &list), 0);
-    assert_true(json_is_true(json_object_get(list_row(list, "packs"),
-                                             "current")));
+    assert_true(
+        json_is_true(json_object_get(list_row(list, "packs"), "current")));
     assert_int_equal(
-        json_integer_value(json_object_get(list_row(list, "packs"),
-                                           "version")),
+        json_integer_value(json_object_get(list_row(list, "packs"), "version")),
         1);
     json_decref(list);
     assert_int_equal(ldg_projections_check(l, 0, NULL, NULL, &diffs, &ndiff),
@@ -641,11 +635,11 @@ test_engine__appender_without_projections_is_caught_up(void **state)
     ldg_close(l);
     ro = reopen(dir, 1);
     assert_int_equal(ldg_projections_list(ro, 0, &list), 0);
-    assert_false(json_is_true(json_object_get(list_row(list, "routes"),
-                                              "current")));
-    assert_string_equal(json_string_value(json_object_get(
-                            list_row(list, "routes"), "behind")),
-                        "11");
+    assert_false(
+        json_is_true(json_object_get(list_row(list, "routes"), "current")));
+    assert_string_equal(
+        json_string_value(json_object_get(list_row(list, "routes"), "behind")),
+        "11");
     json_decref(list);
     /* ...but readers never see stale state: the missing events are
      * folded for the answer (the model went offline at seq 28). */
@@ -653,8 +647,7 @@ test_engine__appender_without_projections_is_caught_up(void **state)
         struct ldg_view_opts o;
         json_t *v = NULL;
         memset(&o, 0, sizeof o);
-        assert_int_equal(ldg_projections_view(ro, LDG_VIEW_ROUTES, &o, &v),
-                         0);
+        assert_int_equal(ldg_projections_view(ro, LDG_VIEW_ROUTES, &o, &v), 0);
         assert_string_equal(json_string_value(json_object_get(
                                 json_array_get(v, 0), "readiness")),
                             "fallback-active");
@@ -668,8 +661,8 @@ test_engine__appender_without_projections_is_caught_up(void **state)
     assert_int_equal(ndiff, 0);
     json_decref(diffs);
     assert_int_equal(ldg_projections_list(l, 0, &list), 0);
-    assert_true(json_is_true(json_object_get(list_row(list, "routes"),
-                                             "current")));
+    assert_true(
+        json_is_true(json_object_get(list_row(list, "routes"), "current")));
     json_decref(list);
     ldg_close(l);
     t_rmrf(dir);
@@ -714,8 +707,7 @@ test_engine__every_commit_signs_a_note_of_the_digests(void **state)
     append_lines(l, path, 1000);
     for (uint64_t size = 2; size <= 32; size++) {
         assert_int_equal(ldg_projections_note(l, size, &note), 0);
-        assert_int_equal(ldg_log_verify_note(l, note, strlen(note),
-                                             &text_len),
+        assert_int_equal(ldg_log_verify_note(l, note, strlen(note), &text_len),
                          0);
         snprintf(want, sizeof want, "size %llu\n", (unsigned long long)size);
         assert_non_null(strstr(note, want));
@@ -724,7 +716,8 @@ test_engine__every_commit_signs_a_note_of_the_digests(void **state)
     /* The latest note binds the digests the store has now. */
     assert_int_equal(ldg_projections_note(l, 0, &note), 0);
     assert_int_equal(ldg_projections_list(l, 0, &list), 0);
-    json_array_foreach(list, i, x) {
+    json_array_foreach(list, i, x)
+    {
         snprintf(want, sizeof want, "%s %lld %s\n",
                  json_string_value(json_object_get(x, "name")),
                  (long long)json_integer_value(json_object_get(x, "version")),
@@ -733,8 +726,7 @@ test_engine__every_commit_signs_a_note_of_the_digests(void **state)
     }
     /* A changed note does not verify. */
     note[strlen("ledger-projections/v1\norigin ") + 2] ^= 1;
-    assert_int_not_equal(ldg_log_verify_note(l, note, strlen(note),
-                                             &text_len),
+    assert_int_not_equal(ldg_log_verify_note(l, note, strlen(note), &text_len),
                          0);
     free(note);
     json_decref(list);
@@ -752,7 +744,10 @@ tamper(struct ldg_ledger *l)
     ldg_dbi dbi;
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
     assert_int_equal(ldg_db_open(t, "proj.packs", 0, &dbi), 0);
-    assert_int_equal(ldg_kv_put(t, dbi, "pforged", 7, "\x08" "forged", 7),
+    assert_int_equal(ldg_kv_put(t, dbi, "pforged", 7,
+                                "\x08"
+                                "forged",
+                                7),
                      0);
     assert_int_equal(ldg_txn_commit(t), 0);
 }
@@ -775,9 +770,10 @@ test_engine__check_names_a_forged_record_and_rebuild_drops_it(void **state)
     assert_int_equal(ldg_projections_check(l, 0, NULL, NULL, &diffs, &ndiff),
                      0);
     assert_true(ndiff >= 1);
-    json_array_foreach(diffs, i, x) {
-        if (strcmp(json_string_value(json_object_get(x, "key")),
-                   "p:forged") == 0) {
+    json_array_foreach(diffs, i, x)
+    {
+        if (strcmp(json_string_value(json_object_get(x, "key")), "p:forged") ==
+            0) {
             assert_string_equal(json_string_value(json_object_get(x, "what")),
                                 "only in the store");
             saw = 1;
@@ -789,8 +785,8 @@ test_engine__check_names_a_forged_record_and_rebuild_drops_it(void **state)
                                              NULL, NULL, &rep),
                      0);
     assert_int_equal(json_array_size(rep), 1);
-    assert_true(json_is_true(json_object_get(json_array_get(rep, 0),
-                                             "changed")));
+    assert_true(
+        json_is_true(json_object_get(json_array_get(rep, 0), "changed")));
     json_decref(rep);
     assert_int_equal(ldg_projections_check(l, 0, NULL, NULL, &diffs, &ndiff),
                      0);
@@ -801,8 +797,7 @@ test_engine__check_names_a_forged_record_and_rebuild_drops_it(void **state)
 }
 
 static void
-test_engine__a_record_that_does_not_decode_is_rebuilt_not_trusted(
-    void **state)
+test_engine__a_record_that_does_not_decode_is_rebuilt_not_trusted(void **state)
 {
     char dir[256], path[1024];
     struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
@@ -832,9 +827,10 @@ test_engine__a_record_that_does_not_decode_is_rebuilt_not_trusted(
     memset(&o, 0, sizeof o);
     o.filter = "R-0001";
     assert_int_equal(ldg_projections_view(l, LDG_VIEW_RUNS, &o, &v), 0);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(
-                         json_array_get(v, 0), "steps"), "failed")),
-                     1);
+    assert_int_equal(
+        json_integer_value(json_object_get(
+            json_object_get(json_array_get(v, 0), "steps"), "failed")),
+        1);
     json_decref(v);
     ldg_close(l);
     t_rmrf(dir);
@@ -876,12 +872,12 @@ test_engine__killed_rebuild_leaves_old_or_new_state_whole(void **state)
         kill(pid, SIGKILL);
         assert_int_equal(waitpid(pid, &status, 0), pid);
         l = reopen(dir, 0);
-        assert_int_equal(ldg_projections_check(l, 0, NULL, NULL, &diffs,
-                                               &ndiff),
-                         0);
+        assert_int_equal(
+            ldg_projections_check(l, 0, NULL, NULL, &diffs, &ndiff), 0);
         /* Old state: the forged record. New state: nothing. Never
          * anything else. */
-        json_array_foreach(diffs, i, x) {
+        json_array_foreach(diffs, i, x)
+        {
             const char *k = json_string_value(json_object_get(x, "key"));
             assert_non_null(k);
             assert_string_equal(k, "p:forged");
@@ -889,8 +885,8 @@ test_engine__killed_rebuild_leaves_old_or_new_state_whole(void **state)
         assert_true(ndiff <= 1);
         json_decref(diffs);
         memset(&vr, 0, sizeof vr);
-        assert_int_equal(ldg_verify(l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE,
-                                    0, &vr, NULL, NULL),
+        assert_int_equal(ldg_verify(l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0,
+                                    &vr, NULL, NULL),
                          0);
         ldg_close(l);
     }
@@ -909,8 +905,7 @@ main(void)
         cmocka_unit_test(
             test_engine__appender_without_projections_is_caught_up),
         cmocka_unit_test(test_engine__erasing_a_grant_replays_without_it),
-        cmocka_unit_test(
-            test_engine__every_commit_signs_a_note_of_the_digests),
+        cmocka_unit_test(test_engine__every_commit_signs_a_note_of_the_digests),
         cmocka_unit_test(
             test_engine__check_names_a_forged_record_and_rebuild_drops_it),
         cmocka_unit_test(

@@ -16,8 +16,8 @@ static uint64_t next_seq;
 
 /* Folds one event given as type, subject, run and body text. */
 static void
-fold(struct pstate *ps, const char *type, const char *subject,
-     const char *run, const char *body)
+fold(struct pstate *ps, const char *type, const char *subject, const char *run,
+     const char *body)
 {
     struct penv e;
     struct bview *b = calloc(1, sizeof *b);
@@ -56,7 +56,8 @@ get(struct pstate *ps, enum proj_id p, uint8_t tag, const char *a,
     const char *b, const char *c)
 {
     uint8_t key[PROJ_KEY_MAX + 1];
-    struct sv parts[3] = {{a, strlen(a)}, {b ? b : "", b ? strlen(b) : 0},
+    struct sv parts[3] = {{a, strlen(a)},
+                          {b ? b : "", b ? strlen(b) : 0},
                           {c ? c : "", c ? strlen(c) : 0}};
     size_t kl = pkey(key, tag, parts, c ? 3 : b ? 2 : 1);
     return ps_get(ps, p, key, kl);
@@ -101,7 +102,7 @@ test_fold__an_upgrade_keeps_old_groups_and_opens_new_ones(void **state)
     assert_int_equal(p->perms[0].since_seq, 1); /* from the install */
     assert_int_equal(p->perms[1].since_seq, 3); /* added by the upgrade */
     assert_int_equal(p->perms[1].optional, 1);
-    assert_int_equal(p->validated, TRI_NONE);   /* re-opened */
+    assert_int_equal(p->validated, TRI_NONE); /* re-opened */
     assert_string_equal(p->version, "2");
     assert_string_equal(p->upgraded_from, "1");
     ps_free(ps);
@@ -158,8 +159,7 @@ test_fold__metrics_are_kept_by_name_and_bounded(void **state)
                          "\"route:r\",\"candidate\":\"m\",\"passed\":true,"
                          "\"cases_total\":1,\"cases_passed\":1,\"metrics\":{");
     for (int i = 20; i >= 0; i--)
-        n += (size_t)snprintf(body + n, sizeof body - n, "\"m%02d\":%d,", i,
-                              i);
+        n += (size_t)snprintf(body + n, sizeof body - n, "\"m%02d\":%d,", i, i);
     snprintf(body + n, sizeof body - n, "\"text\":\"x\"}}");
     fold(ps, "eval.result", NULL, NULL, body);
     e = get(ps, P_ROUTES, TAG_REVAL, "r", "m", NULL);
@@ -209,11 +209,9 @@ test_fold__oversized_requirements_make_the_pack_invalid(void **state)
 {
     struct pstate *ps = fresh();
     const struct rec_pack *p;
-    json_t *b = json_pack("{s:s, s:s, s:s, s:{s:[]}}", "pack", "p",
-                          "version", "1", "manifest_digest", "d",
-                          "requires", "routes");
-    json_t *routes = json_object_get(json_object_get(b, "requires"),
-                                     "routes");
+    json_t *b = json_pack("{s:s, s:s, s:s, s:{s:[]}}", "pack", "p", "version",
+                          "1", "manifest_digest", "d", "requires", "routes");
+    json_t *routes = json_object_get(json_object_get(b, "requires"), "routes");
     char *text;
     json_t *reasons = json_array();
     int partial;

@@ -26,7 +26,8 @@ record_of(json_t *body, size_t *len)
     json_t *v;
     out[n++] = 0x00;
     out[n++] = (uint8_t)(0x80 | json_object_size(body));
-    json_object_foreach(body, k, v) {
+    json_object_foreach(body, k, v)
+    {
         size_t kl = strlen(k);
         out[n++] = (uint8_t)(0xa0 | kl);
         memcpy(out + n, k, kl);
@@ -55,9 +56,9 @@ test_scan__json_and_msgpack_views_agree(void **state)
         JSON_PRESERVE_ORDER, NULL);
     struct bview *j = calloc(1, sizeof *j), *m = calloc(1, sizeof *m);
     struct bfield *fields = calloc(LDG_FIELDS_MAX, sizeof *fields);
-    static const char *const names[] = {"a_str", "b_int", "c_big", "d_real",
-                                        "e_true", "f_null", "g_obj",
-                                        "h_zero", "missing"};
+    static const char *const names[] = {"a_str",  "b_int",  "c_big",
+                                        "d_real", "e_true", "f_null",
+                                        "g_obj",  "h_zero", "missing"};
     uint8_t *rec;
     size_t len;
     (void)state;
@@ -132,7 +133,8 @@ compare_cb(void *ctx, const struct penv *e, const struct bview *b)
         assert_int_equal(rc, 0);
         assert_false(b->erased);
         if (ev_type_feeds(e->type)) {
-            json_object_foreach(body, k, v) {
+            json_object_foreach(body, k, v)
+            {
                 json_t *w = bv_json(b, k);
                 if (json_is_null(v))
                     assert_null(w);
@@ -186,8 +188,8 @@ test_scan__fast_path_reads_what_the_core_reads(void **state)
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &s.t), 0);
     s.n = 0;
     s.erased = 0;
-    assert_int_equal(
-        scan_events(s.t, 0, size, compare_cb, &s, NULL, NULL, &st), 0);
+    assert_int_equal(scan_events(s.t, 0, size, compare_cb, &s, NULL, NULL, &st),
+                     0);
     assert_int_equal(s.n, size);
     assert_int_equal(s.erased, 1);
     assert_int_equal(st.erased, 1);
@@ -195,8 +197,8 @@ test_scan__fast_path_reads_what_the_core_reads(void **state)
     assert_int_equal(st.slow_bodies, 0);
     /* from the middle */
     s.n = 3;
-    assert_int_equal(
-        scan_events(s.t, 3, size, compare_cb, &s, NULL, NULL, &st), 0);
+    assert_int_equal(scan_events(s.t, 3, size, compare_cb, &s, NULL, NULL, &st),
+                     0);
     assert_int_equal(st.events, size - 3);
     ldg_txn_abort(s.t);
     ldg_close(l);

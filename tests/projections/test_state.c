@@ -14,8 +14,7 @@
 #include "tests/support/support.h"
 
 static struct sv
-S(const char *s)
-{
+S(const char *s) {
     struct sv v = {s, strlen(s)};
     return v;
 }

@@ -55,22 +55,22 @@ test_views__sequence_numbers_and_times_are_strings(void **state)
     json_t *p, *g, *r, *m;
     (void)state;
     p = view(l, LDG_VIEW_PACKS, NULL, 0, 0);
-    assert_true(json_is_string(json_object_get(json_array_get(p, 0),
-                                               "installed_seq")));
-    assert_string_equal(json_string_value(json_object_get(
-                            json_array_get(p, 0), "installed_seq")),
+    assert_true(
+        json_is_string(json_object_get(json_array_get(p, 0), "installed_seq")));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(p, 0),
+                                                          "installed_seq")),
                         "8");
     g = view(l, LDG_VIEW_PERMISSIONS, NULL, 0, 0);
     assert_true(json_is_string(json_object_get(json_array_get(g, 0), "ts")));
     assert_true(json_is_string(json_object_get(json_array_get(g, 0), "seq")));
     r = view(l, LDG_VIEW_RUNS, NULL, 0, 0);
-    assert_string_equal(json_string_value(json_object_get(
-                            json_array_get(r, 0), "started_seq")),
-                        "23");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(r, 0), "started_seq")),
+        "23");
     m = view(l, LDG_VIEW_MODELS, NULL, 0, 0);
-    assert_string_equal(json_string_value(json_object_get(
-                            json_array_get(m, 1), "size_bytes")),
-                        "4683087332");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(m, 1), "size_bytes")),
+        "4683087332");
     json_decref(p);
     json_decref(g);
     json_decref(r);
@@ -89,7 +89,8 @@ test_views__rows_are_sorted_by_key(void **state)
     size_t i;
     (void)state;
     assert_int_equal(json_array_size(g), 4);
-    json_array_foreach(g, i, x) {
+    json_array_foreach(g, i, x)
+    {
         const char *grp = json_string_value(json_object_get(x, "group"));
         assert_true(strcmp(prev, grp) < 0);
         prev = grp;
