@@ -201,6 +201,7 @@ projections_current(struct ldg_ledger *l, uint64_t at_size, json_t *box)
 {
     struct clause c;
     json_t *list = NULL, *o;
+    uint64_t size = 0;
     size_t i;
     int bad = 0;
 
@@ -210,6 +211,11 @@ projections_current(struct ldg_ledger *l, uint64_t at_size, json_t *box)
                    "state recomputed from the log at %llu "
                    "events",
                    (unsigned long long)at_size);
+        return clause_emit(box, &c);
+    }
+    if (ldg_size(l, &size) == 0 && size <= 1) {
+        /* a fresh ledger: nothing but the genesis to project yet */
+        clause_add(&c, 0, NULL, "nothing to project yet");
         return clause_emit(box, &c);
     }
     if (ldg_projections_list(l, 0, &list) < 0) {
