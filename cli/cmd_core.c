@@ -67,6 +67,18 @@ check_output(struct cli *c, const char *const *human)
     return EX_USAGE;
 }
 
+/* The sequence number of a new event: a line, or {"seq":"N"} with -o json. */
+static void
+print_seq(struct cli *c, uint64_t seq)
+{
+    char b[24];
+    snprintf(b, sizeof b, "%llu", (unsigned long long)seq);
+    if (c->out == OUT_HUMAN)
+        printf("%s\n", b);
+    else
+        cli_print_json(c, json_pack("{s:s}", "seq", b));
+}
+
 /* ---------------------------------------------------------------- init -- */
 
 int
@@ -161,7 +173,11 @@ parse_body(struct cli *c, const char *what, const char *text, size_t len)
     json_error_t je;
     json_t *b = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (b == NULL) {
-        cli_err(c, "%s:%d:%d: %s", what, je.line, je.column, je.text);
+        if (je.line < 1 || je.text[0] == '\0')
+            cli_err(c, "%s: cannot parse the body: %s", what,
+                    je.text[0] ? je.text : "out of memory");
+        else
+            cli_err(c, "%s:%d:%d: %s", what, je.line, je.column, je.text);
         return NULL;
     }
     if (!json_is_object(b)) {
@@ -263,17 +279,11 @@ cmd_append(struct cli *c, int argc, char **argv)
         goto out;
     rc = ldg_append(l, &in, &seq);
     if (rc < 0) {
-        cli_err(c, "%s", ldg_errmsg(l));
+        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
         rc = cli_exit_code(rc);
         goto out;
     }
-    if (c->out == OUT_HUMAN)
-        printf("%llu\n", (unsigned long long)seq);
-    else {
-        char b[24];
-        snprintf(b, sizeof b, "%llu", (unsigned long long)seq);
-        cli_print_json(c, json_pack("{s:s}", "seq", b));
-    }
+    print_seq(c, seq);
     rc = EX_OK;
 out:
     json_decref(body);
@@ -385,7 +395,7 @@ cmd_ingest(struct cli *c, int argc, char **argv)
     if (c->progress)
         fputc('\n', stderr);
     if (rc < 0 && rc != LDG_EBADINPUT)
-        cli_err(c, "%s", ldg_errmsg(l));
+        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
     if (o.strict && rep.rejected > 0)
         fprintf(stderr, "ingest: --strict: %llu invalid lines, nothing "
                         "committed\n",
@@ -799,10 +809,10 @@ cmd_keys(struct cli *c, int argc, char **argv)
             return rc;
         rc = ldg_keys_add(l, argv[optind + 1], roles, &seq);
         if (rc < 0) {
-            cli_err(c, "%s", ldg_errmsg(l));
+            cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
             rc = cli_exit_code(rc);
         } else {
-            printf("%llu\n", (unsigned long long)seq);
+            print_seq(c, seq);
             rc = EX_OK;
         }
     } else if (strcmp(sub, "revoke") == 0 && optind + 2 == argc) {
@@ -814,10 +824,10 @@ cmd_keys(struct cli *c, int argc, char **argv)
             return rc;
         rc = ldg_keys_revoke(l, argv[optind + 1], reason, &seq);
         if (rc < 0) {
-            cli_err(c, "%s", ldg_errmsg(l));
+            cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
             rc = cli_exit_code(rc);
         } else {
-            printf("%llu\n", (unsigned long long)seq);
+            print_seq(c, seq);
             rc = EX_OK;
         }
     } else {
@@ -866,10 +876,10 @@ cmd_erase(struct cli *c, int argc, char **argv)
     rc = ldg_append(l, &in, &seq);
     json_decref(body);
     if (rc < 0) {
-        cli_err(c, "%s", ldg_errmsg(l));
+        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
         rc = cli_exit_code(rc);
     } else {
-        printf("%llu\n", (unsigned long long)seq);
+        print_seq(c, seq);
         rc = EX_OK;
     }
     ldg_close(l);

@@ -305,8 +305,17 @@ main(int argc, char **argv)
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {
         if (commands[k].name != NULL &&
             strcmp(commands[k].name, argv[i]) == 0) {
+            int rc;
             c.cmd = commands[k].name;
-            return commands[k].fn(&c, argc - i, argv + i);
+            rc = commands[k].fn(&c, argc - i, argv + i);
+            /* Data that did not reach stdout is a failure: a sequence
+             * number lost to a full disk must not look like success. */
+            if (fflush(stdout) != 0 || ferror(stdout)) {
+                cli_err(&c, "cannot write to standard output: %s",
+                        strerror(errno ? errno : EIO));
+                return rc == EX_OK ? EX_IOERR : rc;
+            }
+            return rc;
         }
     }
     fprintf(stderr, "ledger: unknown command '%s'\n%s", argv[i], usage_text);

@@ -41,21 +41,50 @@ cmp_digest(const void *a, const void *b)
     return memcmp(a, b, 32);
 }
 
+/* Feeds the digests to c in bytewise order. Up to LDG_FIELDS_MAX digests
+ * are sorted in a stack copy; beyond that (never for bodies the ledger
+ * writes) a selection pass that needs no memory, so that this can never
+ * fail and never commit to anything but the true root. */
+static void
+feed_sorted(struct ldg_sha256_ctx *c, const uint8_t (*d)[32], size_t n)
+{
+    if (n <= LDG_FIELDS_MAX) {
+        uint8_t sorted[LDG_FIELDS_MAX][32];
+        memcpy(sorted, d, n * 32);
+        qsort(sorted, n, 32, cmp_digest);
+        ldg_sha256_update(c, sorted, n * 32);
+        return;
+    }
+    {
+        const uint8_t *last = NULL;
+        size_t done = 0;
+        while (done < n) {
+            const uint8_t *min = NULL;
+            size_t same = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (last != NULL && memcmp(d[i], last, 32) <= 0)
+                    continue;
+                if (min == NULL || memcmp(d[i], min, 32) < 0) {
+                    min = d[i];
+                    same = 1;
+                } else if (memcmp(d[i], min, 32) == 0) {
+                    same++;
+                }
+            }
+            for (size_t k = 0; k < same; k++)
+                ldg_sha256_update(c, min, 32);
+            done += same;
+            last = min;
+        }
+    }
+}
+
 void
 ldg_body_root(uint8_t out[32], const uint8_t (*digests)[32], size_t n)
 {
     struct ldg_sha256_ctx c;
-    uint8_t (*sorted)[32] = NULL, nbe[4];
+    uint8_t nbe[4];
 
-    if (n > 0) {
-        sorted = malloc(n * 32);
-        if (sorted == NULL) { /* n <= LDG_FIELDS_MAX: 8 KiB at most */
-            memset(out, 0, 32);
-            return;
-        }
-        memcpy(sorted, digests, n * 32);
-        qsort(sorted, n, 32, cmp_digest);
-    }
     nbe[0] = (uint8_t)(n >> 24);
     nbe[1] = (uint8_t)(n >> 16);
     nbe[2] = (uint8_t)(n >> 8);
@@ -64,9 +93,8 @@ ldg_body_root(uint8_t out[32], const uint8_t (*digests)[32], size_t n)
     ldg_sha256_update(&c, LDG_CTX_BODY, sizeof LDG_CTX_BODY);
     ldg_sha256_update(&c, nbe, 4);
     if (n > 0)
-        ldg_sha256_update(&c, sorted, n * 32);
+        feed_sorted(&c, digests, n);
     ldg_sha256_final(&c, out);
-    free(sorted);
 }
 
 static void
@@ -99,6 +127,33 @@ ldg_field_digest(uint8_t out[32], const uint8_t salt[16], const char *name,
     ldg_buf_release(&nb);
     ldg_buf_release(&vb);
     return rc;
+}
+
+/* Nesting depth of a JSON value (a scalar is 0), stopping past limit. */
+static int
+json_depth(const json_t *v, int limit)
+{
+    int d = 0;
+    if (limit < 0)
+        return 0;
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *e;
+        json_object_foreach((json_t *)(uintptr_t)v, k, e) {
+            int x = json_depth(e, limit - 1) + 1;
+            if (x > d)
+                d = x;
+            if (d > limit)
+                break;
+        }
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v) && d <= limit; i++) {
+            int x = json_depth(json_array_get(v, i), limit - 1) + 1;
+            if (x > d)
+                d = x;
+        }
+    }
+    return d;
 }
 
 static int
@@ -153,6 +208,16 @@ ldg_body_prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
         snprintf(err, errcap, "body has %zu fields, more than %d", n,
                  LDG_FIELDS_MAX);
         return LDG_ETOOBIG;
+    }
+    if (body != NULL) {
+        json_object_foreach((json_t *)(uintptr_t)body, key, val) {
+            if (json_depth(val, LDG_DEPTH_MAX) > LDG_DEPTH_MAX) {
+                snprintf(err, errcap,
+                         "body field '%s' nests deeper than %d levels", key,
+                         LDG_DEPTH_MAX);
+                return LDG_ETOOBIG;
+            }
+        }
     }
     if (n > 32) {
         names = malloc(n * sizeof *names);

@@ -17,7 +17,10 @@
 #include "ledger/ledger_int.h"
 #include "ledger/tlog_int.h"
 
-#define JSON_DEPTH_MAX 64
+/* msgpack-c's unpacker nests 32 deep at most, and a body value sits two
+ * levels down (map, [salt, value]): readers accept values nested up to 30
+ * deep, writers refuse more than LDG_DEPTH_MAX (24), leaving a margin. */
+#define JSON_DEPTH_MAX 30
 
 /* ------------------------------------------------------------- buffer -- */
 
@@ -223,18 +226,24 @@ unpack_canonical(const uint8_t *p, size_t len, msgpack_unpacked *u)
     int rc;
 
     msgpack_unpacked_init(u);
+    /* msgpack-c also says NOMEM when input nests deeper than its stack,
+     * so an unpack failure is reported as corrupt input, not as memory. */
     if (msgpack_unpack_next(u, (const char *)p, len, &off) !=
-            MSGPACK_UNPACK_SUCCESS ||
-        off != len)
+        MSGPACK_UNPACK_SUCCESS)
+        return LDG_ECORRUPT;
+    if (off != len)
         return LDG_ECORRUPT;
     ldg_buf_init(&b, len);
     {
         PACKER(&b);
         msgpack_pack_object(&pk, u->data);
     }
-    rc = (b.err == 0 && b.len == len && memcmp(b.p, p, len) == 0)
-             ? 0
-             : LDG_ECORRUPT;
+    if (b.err == LDG_ENOMEM)
+        rc = LDG_ENOMEM;
+    else
+        rc = (b.err == 0 && b.len == len && memcmp(b.p, p, len) == 0)
+                 ? 0
+                 : LDG_ECORRUPT;
     ldg_buf_release(&b);
     return rc;
 }
@@ -675,10 +684,9 @@ obj_len(const uint8_t *p, const uint8_t *end, size_t *len)
     size_t off = 0;
     int ok;
     msgpack_unpacked_init(&u);
-    ok = msgpack_unpack_next(&u, (const char *)p, (size_t)(end - p), &off) ==
-         MSGPACK_UNPACK_SUCCESS;
+    ok = msgpack_unpack_next(&u, (const char *)p, (size_t)(end - p), &off);
     msgpack_unpacked_destroy(&u);
-    if (!ok)
+    if (ok != MSGPACK_UNPACK_SUCCESS)
         return LDG_ECORRUPT;
     *len = off;
     return 0;

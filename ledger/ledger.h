@@ -35,6 +35,7 @@
 #define LDG_ENTRY_MAX 65535   /* bytes in an encoded entry */
 #define LDG_BODY_MAX_DEFAULT (1024 * 1024) /* bytes of body JSON */
 #define LDG_FIELDS_MAX 256    /* top-level fields in a body */
+#define LDG_DEPTH_MAX 24      /* nesting of arrays/objects in a body value */
 
 enum ldg_error {
     LDG_OK = 0,

@@ -353,8 +353,21 @@ ldg_open(struct ldg_ledger **out, const char *dir,
     if (rc < 0)
         return rc;
     rc = load_meta(l);
+    if (rc == 0) {
+        /* A ledger without its genesis is one whose init never finished
+         * (a crash or an I/O error half-way): never append to it. */
+        uint64_t size = 0;
+        rc = ldg_size(l, &size);
+        if (rc == 0 && size == 0) {
+            ldg_seterr(l, "%s holds an unfinished ledger (init did not "
+                          "complete); remove it and run 'ledger init' again",
+                       dir);
+            rc = LDG_ECORRUPT;
+        }
+    }
     if (rc < 0) {
-        snprintf(err, errcap, "%s", l->errmsg);
+        snprintf(err, errcap, "%s", l->errmsg[0] ? l->errmsg
+                                                 : ldg_strerror(rc));
         ldg_close(l);
         return rc;
     }
@@ -861,6 +874,7 @@ struct prep {
     struct ldg_key *signer; /* borrowed from the handle */
     json_t *body;           /* owned reference */
     uint64_t seq, ts;       /* stamp the signature was made for */
+    uint64_t body_seq;      /* seq the body record was prepared for */
     int signed_ok;          /* stamp, body and signature are done */
     int rc;                 /* error from signing, if any */
     struct ldg_body_rec body_rec;
@@ -899,8 +913,37 @@ subject_valid(const char *s)
 }
 
 /* Step 1: everything that can be checked without the write transaction. */
+/* Is the actor key added and not revoked, as the log is now? (Checked
+ * again in the write transaction; this catches it per event, before it
+ * can fail a whole group.) */
 static int
-prep_init(struct ldg_ledger *l, struct prep *p, const struct ldg_event_in *in)
+actor_active(struct ldg_ledger *l, const struct ldg_key *k)
+{
+    struct ldg_key_state ks;
+    struct ldg_txn *t;
+    int rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
+    if (rc < 0)
+        return rc;
+    rc = ldg_keys_lookup(t, k->key_id, &ks);
+    ldg_txn_abort(t);
+    if (rc == LDG_ENOTFOUND) {
+        ldg_seterr(l, "key '%s' (%s) was never added to this ledger", k->name,
+                   k->key_id);
+        return LDG_EKEY;
+    }
+    if (rc < 0)
+        return rc;
+    if (ks.revoked_seq != UINT64_MAX) {
+        ldg_seterr(l, "key '%s' (%s) was revoked at event %llu", k->name,
+                   k->key_id, (unsigned long long)ks.revoked_seq);
+        return LDG_EKEY;
+    }
+    return 0;
+}
+
+static int
+prep_init(struct ldg_ledger *l, struct prep *p, const struct ldg_event_in *in,
+          uint64_t seq_hint)
 {
     char err[512];
     const json_t *run;
@@ -956,6 +999,10 @@ prep_init(struct ldg_ledger *l, struct prep *p, const struct ldg_event_in *in)
     }
     p->has_parent = in->has_parent;
     p->parent = in->parent;
+    if (in->actor != NULL && !ldg_key_name_valid(in->actor)) {
+        ldg_seterr(l, "field 'actor': invalid key name '%s'", in->actor);
+        return LDG_EBADINPUT;
+    }
     rc = actor_key(l, in->actor, &p->signer);
     if (rc < 0)
         return rc;
@@ -963,9 +1010,22 @@ prep_init(struct ldg_ledger *l, struct prep *p, const struct ldg_event_in *in)
         ldg_seterr(l, "%s must be signed by the log key", p->type);
         return LDG_EKEY;
     }
+    if (p->signer != l->log_key && (rc = actor_active(l, p->signer)) < 0)
+        return rc;
     p->body = in->body ? json_incref(in->body) : json_object();
     if (p->body == NULL)
         return LDG_ENOMEM;
+    /* The body's limits (size, fields, depth) are checked here, so a bad
+     * body is refused on its own and never fails a group commit. */
+    p->body_seq = seq_hint;
+    rc = ldg_body_prepare(p->body, seq_hint,
+                          l->has_salt_seed ? l->salt_seed : NULL,
+                          l->opts.body_max_bytes, &p->body_rec, err,
+                          sizeof err);
+    if (rc < 0) {
+        ldg_seterr(l, "%s", err);
+        return rc;
+    }
     return 0;
 }
 
@@ -979,15 +1039,19 @@ prep_sign(const struct ldg_ledger *l, struct prep *p, uint64_t seq,
     char err[256];
     int rc;
 
-    ldg_body_rec_release(&p->body_rec);
     ldg_buf_release(&p->entry);
     p->signed_ok = 0;
-    rc = ldg_body_prepare(p->body, seq,
-                          l->has_salt_seed ? l->salt_seed : NULL,
-                          l->opts.body_max_bytes, &p->body_rec, err,
-                          sizeof err);
-    if (rc < 0)
-        return rc;
+    /* Salts depend on seq only in test mode (seeded salts). */
+    if (p->body_rec.rec == NULL || (l->has_salt_seed && p->body_seq != seq)) {
+        ldg_body_rec_release(&p->body_rec);
+        rc = ldg_body_prepare(p->body, seq,
+                              l->has_salt_seed ? l->salt_seed : NULL,
+                              l->opts.body_max_bytes, &p->body_rec, err,
+                              sizeof err);
+        if (rc < 0)
+            return rc;
+        p->body_seq = seq;
+    }
     memset(&env, 0, sizeof env);
     env.seq = seq;
     env.ts_ns = ts;
@@ -1318,7 +1382,12 @@ ldg_append(struct ldg_ledger *l, const struct ldg_event_in *ev,
     l->errmsg[0] = '\0';
     if ((rc = need_log_secret(l)) < 0)
         return rc;
-    rc = prep_init(l, &p, ev);
+    {
+        uint64_t hint = 0;
+        if (l->has_salt_seed && (rc = ldg_size(l, &hint)) < 0)
+            return rc;
+        rc = prep_init(l, &p, ev, hint);
+    }
     if (rc == 0)
         rc = commit_group(l, &p, 1, &first);
     if (rc == 0 && seq_out != NULL)
@@ -1608,9 +1677,11 @@ ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev)
     if (w->commit_rc < 0)
         return commit_failure(w);
     l->errmsg[0] = '\0';
-    rc = prep_init(l, &p, ev);
-    if (rc < 0)
+    rc = prep_init(l, &p, ev, w->next_seq);
+    if (rc < 0) {
+        prep_release(&p);
         return rc;
+    }
     /* Key events and erasures are checked against the log as it is when
      * they commit, so they go alone: flush what is queued, then append. */
     if (strncmp(p.type, "key.", 4) == 0 ||
@@ -1629,6 +1700,13 @@ ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev)
         }
         prep_release(&p);
         return rc;
+    }
+    if (p.has_parent && p.parent >= w->next_seq) {
+        ldg_seterr(l, "parent %llu is not an earlier event than %llu",
+                   (unsigned long long)p.parent,
+                   (unsigned long long)w->next_seq);
+        prep_release(&p);
+        return LDG_EBADINPUT;
     }
     now = clock_now(l);
     p.seq = w->next_seq++;
@@ -1716,7 +1794,7 @@ ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
     struct ldg_key *key = NULL;
     struct ldg_txn *t = NULL;
     uint8_t fmt[8], rnd[6];
-    int rc;
+    int rc, created = 0;
 
     if (dir == NULL)
         return LDG_EINVAL;
@@ -1749,6 +1827,7 @@ ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
     rc = ldg_keyfile_write(dir, key, err, errcap);
     if (rc < 0)
         goto out;
+    created = 1;
     rc = open_handle(&l, dir, opts, 1, err, errcap);
     if (rc < 0)
         goto out;
@@ -1779,6 +1858,17 @@ ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
 out:
     ldg_key_free(key);
     ldg_close(l);
+    if (rc < 0 && created) {
+        /* Nothing half-made stays behind: init can simply be run again. */
+        static const char *const files[] = {"data.mdb", "lock.mdb",
+                                            "keys/log.key"};
+        for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+            snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+            unlink(path);
+        }
+        snprintf(path, sizeof path, "%s/keys", dir);
+        rmdir(path);
+    }
     return rc;
 }
 
@@ -1823,6 +1913,24 @@ ldg_keys_add(struct ldg_ledger *l, const char *name, const char *roles,
         goto out;
     }
     rc = ldg_keyfile_write(l->dir, k, err, sizeof err);
+    if (rc == LDG_EEXIST) {
+        /* A key file the log never added (a keys add killed between the
+         * file and the commit) is an orphan: keep it aside, go on. */
+        struct ldg_txn *t;
+        struct ldg_key_state ks;
+        int active = 1;
+        char aside[4400];
+        if (ldg_txn_begin(l, LDG_TXN_READ, &t) == 0) {
+            active = ldg_keys_lookup_name(t, name, &ks) == 0 &&
+                     ks.revoked_seq == UINT64_MAX;
+            ldg_txn_abort(t);
+        }
+        snprintf(path, sizeof path, "%s/keys/%s.key", l->dir, name);
+        snprintf(aside, sizeof aside, "%s.orphan-%lld", path,
+                 (long long)time(NULL));
+        if (!active && rename(path, aside) == 0)
+            rc = ldg_keyfile_write(l->dir, k, err, sizeof err);
+    }
     if (rc < 0) {
         ldg_seterr(l, "%s", err);
         goto out;
