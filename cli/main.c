@@ -98,9 +98,11 @@ cli_open(struct cli *c, int ro, struct ldg_ledger **out)
         if (mx != NULL)
             o.map_max_bytes = (size_t)strtoull(mx, NULL, 10);
     }
+    err[0] = '\0';
     rc = ldg_open(out, c->dir, &o, err, sizeof err);
     if (rc < 0) {
-        cli_err(c, "%s", err);
+        cli_err(c, "cannot open the ledger in %s: %s", c->dir,
+                err[0] ? err : ldg_strerror(rc));
         return cli_exit_code(rc);
     }
     /* Appending commands keep the projections current in the same

@@ -34,7 +34,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-KNOWN=${LEDGER_KNOWN_BUGS-"keys-orphan"}
+KNOWN=${LEDGER_KNOWN_BUGS-""}
 ROUNDS=${CRASH_ROUNDS:-30}
 SEED=${CRASH_SEED:-$(date +%s)}
 echo "core_crash: seed $SEED ($ROUNDS rounds); rerun with CRASH_SEED=$SEED"

@@ -27,8 +27,7 @@ T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/core_faults.XXXXXX") ||
 trap 'rm -rf "$T"' EXIT
 trap 'exit 130' INT TERM
 
-KNOWN=${LEDGER_KNOWN_BUGS-"init-retry init-half malloc-commitment \
-malloc-message malloc-misreported small-map"}
+KNOWN=${LEDGER_KNOWN_BUGS-"malloc-misreported"}
 nfail=0
 nxfail=0
 nchecks=0
