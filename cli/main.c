@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -312,9 +313,19 @@ main(int argc, char **argv)
             rc = commands[k].fn(&c, argc - i, argv + i);
             /* Data that did not reach stdout is a failure: a sequence
              * number lost to a full disk must not look like success. */
-            if (fflush(stdout) != 0 || ferror(stdout)) {
+            int ferr = fflush(stdout) != 0 ? errno : 0;
+            if (ferr == 0 && ferror(stdout))
+                ferr = -1; /* an earlier write failed */
+            if (ferr != 0) {
+                /* A reader that went away (| head) is a normal end for
+                 * the commands that stream and handle SIGPIPE themselves
+                 * (query, follow): they ignore the signal. */
+                struct sigaction sa;
+                sigaction(SIGPIPE, NULL, &sa);
+                if (ferr == EPIPE || (ferr == -1 && sa.sa_handler == SIG_IGN))
+                    return rc;
                 cli_err(&c, "cannot write to standard output: %s",
-                        strerror(errno ? errno : EIO));
+                        strerror(ferr > 0 ? ferr : EIO));
                 return rc == EX_OK ? EX_IOERR : rc;
             }
             return rc;
