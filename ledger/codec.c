@@ -9,6 +9,7 @@
  * canonicality check only; hashes and signatures are always computed over
  * the stored bytes as they are.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -216,6 +217,106 @@ ldg_json_to_msgpack(const json_t *v, size_t max, uint8_t **out, size_t *len)
 
 /* ------------------------------------------------- strict mp -> JSON -- */
 
+/*
+ * Bounds pre-pass. msgpack-c sizes its allocations from the counts an
+ * input declares (an array32 header can claim four billion elements in
+ * five bytes), so before any input reaches it we walk the headers and
+ * check that every declared element could fit in the bytes that remain:
+ * each element takes at least one byte. Then msgpack-c never allocates
+ * more than a small multiple of the input. Returns the length of the one
+ * object at p, or 0 if it is malformed or does not fit in len.
+ */
+static size_t
+mp_bounded_len(const uint8_t *p, size_t len)
+{
+    size_t pos = 0, pending = 1;
+
+    while (pending > 0) {
+        uint8_t c;
+        size_t skip = 0, more = 0, hdr = 1;
+
+        if (pos >= len)
+            return 0;
+        c = p[pos];
+        pending--;
+        if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
+            skip = 0;
+        } else if ((c & 0xf0) == 0x80) {
+            more = 2u * (c & 0x0f);
+        } else if ((c & 0xf0) == 0x90) {
+            more = c & 0x0f;
+        } else if ((c & 0xe0) == 0xa0) {
+            skip = c & 0x1f;
+        } else {
+            size_t w;
+            uint64_t n = 0;
+            switch (c) {
+            case 0xcc: case 0xd0: skip = 1; break;
+            case 0xcd: case 0xd1: skip = 2; break;
+            case 0xca: case 0xce: case 0xd2: skip = 4; break;
+            case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
+            case 0xd4: skip = 2; break;  /* fixext 1: type + 1 */
+            case 0xd5: skip = 3; break;
+            case 0xd6: skip = 5; break;
+            case 0xd7: skip = 9; break;
+            case 0xd8: skip = 17; break;
+            case 0xc4: case 0xd9: case 0xc7: w = 1; goto sized;
+            case 0xc5: case 0xda: case 0xc8: w = 2; goto sized;
+            case 0xc6: case 0xdb: case 0xc9: w = 4; goto sized;
+            case 0xdc: w = 2; goto counted;
+            case 0xdd: w = 4; goto counted;
+            case 0xde: w = 2; goto counted;
+            case 0xdf: w = 4; goto counted;
+            default:
+                return 0; /* 0xc1, never used */
+            sized:
+            counted:
+                if (len - pos < 1 + w)
+                    return 0;
+                for (size_t i = 0; i < w; i++)
+                    n = n << 8 | p[pos + 1 + i];
+                hdr = 1 + w;
+                if (c >= 0xdc) {
+                    more = (c >= 0xde) ? 2 * (size_t)n : (size_t)n;
+                } else {
+                    skip = (size_t)n + ((c >= 0xc7 && c <= 0xc9) ? 1 : 0);
+                    if (n > len)
+                        return 0;
+                }
+                break;
+            }
+        }
+        if (len - pos < hdr || len - pos - hdr < skip)
+            return 0;
+        pos += hdr + skip;
+        if (more > len - pos || pending > len - pos - more)
+            return 0;
+        pending += more;
+    }
+    return pos;
+}
+
+/* msgpack_unpack_next behind the bounds pre-pass; *off gets the length
+ * of the object. */
+static int
+unpack_bounded(msgpack_unpacked *u, const uint8_t *p, size_t len, size_t *off)
+{
+    *off = 0;
+    if (mp_bounded_len(p, len) == 0)
+        return LDG_ECORRUPT;
+    if (msgpack_unpack_next(u, (const char *)p, len, off) !=
+        MSGPACK_UNPACK_SUCCESS)
+        return LDG_ECORRUPT;
+    return 0;
+}
+
+/* A str's bytes: msgpack-c leaves ptr NULL for an empty string. */
+static const char *
+sptr(const msgpack_object_str *s)
+{
+    return s->size ? s->ptr : "";
+}
+
 /* Unpacks exactly one object covering all of p[0..len) and checks that
  * packing it again gives the same bytes. */
 static int
@@ -228,8 +329,7 @@ unpack_canonical(const uint8_t *p, size_t len, msgpack_unpacked *u)
     msgpack_unpacked_init(u);
     /* msgpack-c also says NOMEM when input nests deeper than its stack,
      * so an unpack failure is reported as corrupt input, not as memory. */
-    if (msgpack_unpack_next(u, (const char *)p, len, &off) !=
-        MSGPACK_UNPACK_SUCCESS)
+    if (unpack_bounded(u, p, len, &off) < 0)
         return LDG_ECORRUPT;
     if (off != len)
         return LDG_ECORRUPT;
@@ -248,11 +348,13 @@ unpack_canonical(const uint8_t *p, size_t len, msgpack_unpacked *u)
     return rc;
 }
 
+static const char *sptr(const msgpack_object_str *s);
+
 static int
 key_cmp(const msgpack_object_str *a, const msgpack_object_str *b)
 {
     size_t n = a->size < b->size ? a->size : b->size;
-    int c = memcmp(a->ptr, b->ptr, n);
+    int c = n ? memcmp(sptr(a), sptr(b), n) : 0;
     if (c)
         return c;
     return a->size < b->size ? -1 : a->size > b->size;
@@ -281,10 +383,12 @@ obj_to_json(const msgpack_object *o, json_t **out, int depth)
         j = json_integer((json_int_t)o->via.i64);
         break;
     case MSGPACK_OBJECT_FLOAT64:
+        if (!isfinite(o->via.f64))
+            return LDG_ECORRUPT; /* JSON has no NaN or Infinity */
         j = json_real(o->via.f64);
         break;
     case MSGPACK_OBJECT_STR:
-        j = json_stringn_nocheck(o->via.str.ptr, o->via.str.size);
+        j = json_stringn_nocheck(sptr(&o->via.str), o->via.str.size);
         break;
     case MSGPACK_OBJECT_ARRAY:
         j = json_array();
@@ -311,7 +415,7 @@ obj_to_json(const msgpack_object *o, json_t **out, int depth)
             if (kv->key.type != MSGPACK_OBJECT_STR ||
                 (i > 0 && key_cmp(&o->via.map.ptr[i - 1].key.via.str,
                                   &kv->key.via.str) >= 0) ||
-                memchr(kv->key.via.str.ptr, 0, kv->key.via.str.size)) {
+                memchr(sptr(&kv->key.via.str), 0, kv->key.via.str.size)) {
                 json_decref(j);
                 return LDG_ECORRUPT;
             }
@@ -320,8 +424,11 @@ obj_to_json(const msgpack_object *o, json_t **out, int depth)
                 json_decref(j);
                 return rc;
             }
-            json_object_setn_new_nocheck(j, kv->key.via.str.ptr,
-                                         kv->key.via.str.size, e);
+            if (json_object_setn_new_nocheck(j, sptr(&kv->key.via.str),
+                                             kv->key.via.str.size, e) != 0) {
+                json_decref(j);
+                return LDG_ENOMEM;
+            }
         }
         break;
     default: /* FLOAT32, BIN, EXT: never canonical inside a body */
@@ -417,9 +524,9 @@ static int
 copy_str(char *dst, size_t cap, const msgpack_object *o)
 {
     if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= cap ||
-        memchr(o->via.str.ptr, 0, o->via.str.size))
+        memchr(sptr(&o->via.str), 0, o->via.str.size))
         return LDG_ECORRUPT;
-    memcpy(dst, o->via.str.ptr, o->via.str.size);
+    memcpy(dst, sptr(&o->via.str), o->via.str.size);
     dst[o->via.str.size] = '\0';
     return 0;
 }
@@ -440,7 +547,7 @@ decode_map(const msgpack_object *m, struct ldg_event *ev)
             return LDG_ECORRUPT;
         for (int j = 0; j < K_COUNT; j++)
             if (strlen(ev_keys[j]) == k->via.str.size &&
-                memcmp(ev_keys[j], k->via.str.ptr, k->via.str.size) == 0)
+                memcmp(ev_keys[j], sptr(&k->via.str), k->via.str.size) == 0)
                 which = j;
         /* Unknown, duplicate or out-of-order keys are all non-canonical:
          * keys must appear in strictly increasing enum order. */
@@ -535,9 +642,7 @@ ldg_event_decode_flags(const uint8_t *buf, size_t len, struct ldg_event *ev,
     if (flags & LDG_DECODE_TRUSTED) {
         size_t off = 0;
         msgpack_unpacked_init(&u);
-        rc = (msgpack_unpack_next(&u, (const char *)buf, len, &off) ==
-                  MSGPACK_UNPACK_SUCCESS &&
-              off == len)
+        rc = (unpack_bounded(&u, buf, len, &off) == 0 && off == len)
                  ? 0
                  : LDG_ECORRUPT;
     } else {
@@ -620,14 +725,14 @@ ldg_codec_fields_decode(const uint8_t *p, size_t len, struct ldg_field **out,
         const msgpack_object_kv *kv = &m->via.map.ptr[cnt];
         const msgpack_object *arr = &kv->val;
         if (kv->key.type != MSGPACK_OBJECT_STR ||
-            memchr(kv->key.via.str.ptr, 0, kv->key.via.str.size) ||
+            memchr(sptr(&kv->key.via.str), 0, kv->key.via.str.size) ||
             (cnt > 0 && key_cmp(&m->via.map.ptr[cnt - 1].key.via.str,
                                 &kv->key.via.str) >= 0) ||
             arr->type != MSGPACK_OBJECT_ARRAY || arr->via.array.size != 2 ||
             arr->via.array.ptr[0].type != MSGPACK_OBJECT_BIN ||
             arr->via.array.ptr[0].via.bin.size != 16)
             goto out;
-        f[cnt].name = strndup(kv->key.via.str.ptr, kv->key.via.str.size);
+        f[cnt].name = strndup(sptr(&kv->key.via.str), kv->key.via.str.size);
         if (f[cnt].name == NULL) {
             rc = LDG_ENOMEM;
             goto out;
@@ -680,16 +785,8 @@ rd_map_header(const uint8_t **p, const uint8_t *end, uint32_t *n)
 static int
 obj_len(const uint8_t *p, const uint8_t *end, size_t *len)
 {
-    msgpack_unpacked u;
-    size_t off = 0;
-    int ok;
-    msgpack_unpacked_init(&u);
-    ok = msgpack_unpack_next(&u, (const char *)p, (size_t)(end - p), &off);
-    msgpack_unpacked_destroy(&u);
-    if (ok != MSGPACK_UNPACK_SUCCESS)
-        return LDG_ECORRUPT;
-    *len = off;
-    return 0;
+    *len = mp_bounded_len(p, (size_t)(end - p));
+    return *len ? 0 : LDG_ECORRUPT;
 }
 
 /* Would obj_to_json accept o? (No bin, ext, float32, huge uints, NUL in
@@ -703,9 +800,10 @@ json_compatible(const msgpack_object *o, int depth)
     case MSGPACK_OBJECT_NIL:
     case MSGPACK_OBJECT_BOOLEAN:
     case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-    case MSGPACK_OBJECT_FLOAT64:
     case MSGPACK_OBJECT_STR:
         return 1;
+    case MSGPACK_OBJECT_FLOAT64:
+        return isfinite(o->via.f64);
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
         return o->via.u64 <= (uint64_t)INT64_MAX;
     case MSGPACK_OBJECT_ARRAY:
@@ -717,7 +815,7 @@ json_compatible(const msgpack_object *o, int depth)
         for (uint32_t i = 0; i < o->via.map.size; i++) {
             const msgpack_object_kv *kv = &o->via.map.ptr[i];
             if (kv->key.type != MSGPACK_OBJECT_STR ||
-                memchr(kv->key.via.str.ptr, 0, kv->key.via.str.size) ||
+                memchr(sptr(&kv->key.via.str), 0, kv->key.via.str.size) ||
                 (i > 0 && key_cmp(&o->via.map.ptr[i - 1].key.via.str,
                                   &kv->key.via.str) >= 0) ||
                 !json_compatible(&kv->val, depth + 1))
@@ -754,7 +852,7 @@ ldg_codec_fields_slices(const uint8_t *p, size_t len,
             const msgpack_object_kv *kv = &m->via.map.ptr[i];
             const msgpack_object *arr = &kv->val;
             if (kv->key.type != MSGPACK_OBJECT_STR ||
-                memchr(kv->key.via.str.ptr, 0, kv->key.via.str.size) ||
+                memchr(sptr(&kv->key.via.str), 0, kv->key.via.str.size) ||
                 (i > 0 && key_cmp(&m->via.map.ptr[i - 1].key.via.str,
                                   &kv->key.via.str) >= 0) ||
                 arr->type != MSGPACK_OBJECT_ARRAY ||
@@ -890,6 +988,8 @@ jt_value(struct ldg_buf *b, const msgpack_object *o, int depth)
         ldg_buf_add(b, num, (size_t)n);
         return 0;
     case MSGPACK_OBJECT_FLOAT64:
+        if (!isfinite(o->via.f64))
+            return LDG_ECORRUPT;
         n = snprintf(num, sizeof num, "%.17g", o->via.f64);
         if (strpbrk(num, ".eE") == NULL && (size_t)n + 2 < sizeof num) {
             memcpy(num + n, ".0", 3);
@@ -898,7 +998,7 @@ jt_value(struct ldg_buf *b, const msgpack_object *o, int depth)
         ldg_buf_add(b, num, (size_t)n);
         return 0;
     case MSGPACK_OBJECT_STR:
-        jt_str(b, o->via.str.ptr, o->via.str.size);
+        jt_str(b, sptr(&o->via.str), o->via.str.size);
         return 0;
     case MSGPACK_OBJECT_ARRAY:
         ldg_buf_add(b, "[", 1);
@@ -920,7 +1020,7 @@ jt_value(struct ldg_buf *b, const msgpack_object *o, int depth)
                 return LDG_ECORRUPT;
             if (i)
                 ldg_buf_add(b, ",", 1);
-            jt_str(b, kv->key.via.str.ptr, kv->key.via.str.size);
+            jt_str(b, sptr(&kv->key.via.str), kv->key.via.str.size);
             ldg_buf_add(b, ":", 1);
             if ((rc = jt_value(b, &kv->val, depth + 1)) < 0)
                 return rc;
@@ -941,9 +1041,8 @@ ldg_codec_fields_json_text(const uint8_t *p, size_t len, struct ldg_buf *b)
     int rc = 0;
 
     msgpack_unpacked_init(&u);
-    if (msgpack_unpack_next(&u, (const char *)p, len, &off) !=
-            MSGPACK_UNPACK_SUCCESS ||
-        off != len || u.data.type != MSGPACK_OBJECT_MAP) {
+    if (unpack_bounded(&u, p, len, &off) < 0 || off != len ||
+        u.data.type != MSGPACK_OBJECT_MAP) {
         msgpack_unpacked_destroy(&u);
         return LDG_ECORRUPT;
     }
@@ -959,7 +1058,7 @@ ldg_codec_fields_json_text(const uint8_t *p, size_t len, struct ldg_buf *b)
         }
         if (i)
             ldg_buf_add(b, ",", 1);
-        jt_str(b, kv->key.via.str.ptr, kv->key.via.str.size);
+        jt_str(b, sptr(&kv->key.via.str), kv->key.via.str.size);
         ldg_buf_add(b, ":", 1);
         rc = jt_value(b, &kv->val.via.array.ptr[1], 1);
     }
