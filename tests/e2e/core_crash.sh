@@ -122,6 +122,10 @@ while [ "$r" -le "$ROUNDS" ]; do
     # The delay fits the batch size so that most kills land mid-way.
     rnd 15 "$max"
     delay=$R
+    # Empty the output files first: a kill that lands before the child's
+    # own redirect must not leave the last round's lines to be read again.
+    : >"$T/acks"
+    : >"$T/ingest.err"
     "$LEDGER" --dir "$D" ingest --acks --batch "$batch" "$T/in.jsonl" \
         >"$T/acks" 2>"$T/ingest.err" &
     pid=$!
@@ -187,6 +191,7 @@ while [ "$ar" -le "$AROUNDS" ]; do
     (
         i=1
         while [ -f "$T/go" ]; do
+            : >"$T/a.out"
             "$LEDGER" --dir "$D" append x.crash.test \
                 --body "{\"n\":$i,\"round\":$((1000 + ar))}" \
                 >"$T/a.out" 2>/dev/null &
