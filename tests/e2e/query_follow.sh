@@ -13,11 +13,11 @@ fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
 # wait_lines FILE N: waits (at most ~20 s, a guard, not a measure) for N lines
 wait_lines() {
     i=0
-    while [ "$(wc -l <"$1" | tr -d ' ')" -lt "$2" ] && [ $i -lt 200 ]; do
+    while [ "$(cat "$1" 2>/dev/null | wc -l | tr -d ' ')" -lt "$2" ] && [ $i -lt 200 ]; do
         sleep 0.1
         i=$((i + 1))
     done
-    [ "$(wc -l <"$1" | tr -d ' ')" -ge "$2" ]
+    [ "$(cat "$1" 2>/dev/null | wc -l | tr -d ' ')" -ge "$2" ]
 }
 
 "$LEDGER" --dir "$D" init >/dev/null || exit 1
