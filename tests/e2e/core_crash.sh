@@ -203,7 +203,14 @@ while [ "$ar" -le "$AROUNDS" ]; do
     ) 2>/dev/null &
     loop=$!
     echo "$loop" >"$T/loop.pid"
-    rnd 250 700
+    # Let at least one append finish first (a slow build, ASan or a busy
+    # box can take most of a second per process), then kill at random.
+    w=0
+    while [ ! -s "$T/appended" ] && [ $w -lt 300 ]; do
+        msleep 50
+        w=$((w + 1))
+    done
+    rnd 50 400
     msleep "$R"
     kill -9 "$(cat "$T/append.pid")" 2>/dev/null
     rm -f "$T/go"
