@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "doctor/doctor.h"
 #include "projections/projections.h"
+#include "query/query.h"
 
 #define LONGOPTS_COMMON                                                        \
     {"dir", required_argument, NULL, 'D'},                                     \
@@ -678,7 +679,7 @@ cmd_rebuild(struct cli *c, int argc, char **argv)
     unsigned mask = 0;
     uint64_t ndiff = 0;
     size_t i;
-    int rc, n;
+    int rc, n, want_index = 0;
 
     rc = parse(c, argc, argv, lo, &va, pos, 8,
                "rebuild [NAME...] [--check] [-o json]");
@@ -687,16 +688,24 @@ cmd_rebuild(struct cli *c, int argc, char **argv)
     if (va.at_size != 0)
         return usage("rebuild [NAME...] [--check] [-o json] (no --at)");
     for (n = 0; n < 8 && pos[n]; n++) {
-        unsigned b = ldg_projections_bit(pos[n]);
+        unsigned b;
+        if (strcmp(pos[n], "indexes") == 0) {
+            want_index = 1;
+            continue;
+        }
+        b = ldg_projections_bit(pos[n]);
         if (b == 0) {
             cli_err(c,
                     "no projection named '%s' (packs, permissions, "
-                    "models, routes, promotions, runs)",
+                    "models, routes, promotions, runs, indexes)",
                     pos[n]);
             return EX_USAGE;
         }
         mask |= b;
     }
+    /* No names: everything derived from the log, indexes included. */
+    if (n == 0)
+        want_index = 1;
     if ((rc = open_plain(c, &l, va.check)) != 0)
         return rc;
     if (va.check) {
@@ -729,6 +738,21 @@ cmd_rebuild(struct cli *c, int argc, char **argv)
         json_decref(rep);
         ldg_close(l);
         return ndiff ? EX_VERIFY : EX_OK;
+    }
+    if (want_index) {
+        /* The secondary indexes (type, subject, run, actor, time), in one
+         * write transaction; ledger verify checks them. */
+        rc = ldg_query_reindex(l);
+        if (rc < 0) {
+            rc = fail(c, l, rc);
+            ldg_close(l);
+            return rc;
+        }
+        fprintf(stderr, "rebuild: indexes rebuilt from the log\n");
+        if (n > 0 && mask == 0) {
+            ldg_close(l);
+            return EX_OK;
+        }
     }
     rc = ldg_projections_rebuild(l, mask, cli_progress, c, &rep);
     if (c->progress)
