@@ -65,8 +65,7 @@ one(const char *file, unsigned flags, double *wall, uint64_t *events)
     ldg_close(l);
     rmrf(dir);
     if (rc < 0 && rc != LDG_EBADINPUT) {
-        fprintf(stderr, "tree_overhead: ingest failed: %s\n",
-                ldg_strerror(rc));
+        fprintf(stderr, "tree_overhead: ingest failed: %s\n", ldg_strerror(rc));
         return -1;
     }
     return 0;

@@ -27,13 +27,13 @@
 enum cli_output { OUT_HUMAN, OUT_JSON, OUT_JSON_PRETTY };
 
 struct cli {
-    const char *dir_opt;      /* --dir, or NULL */
-    char dir[4096];           /* resolved ledger directory */
+    const char *dir_opt; /* --dir, or NULL */
+    char dir[4096];      /* resolved ledger directory */
     enum cli_output out;
-    const char *out_name;     /* the -o value as given */
-    int progress;             /* stderr is a terminal */
-    const char *prog;         /* "ledger" */
-    const char *cmd;          /* command name, for messages */
+    const char *out_name; /* the -o value as given */
+    int progress;         /* stderr is a terminal */
+    const char *prog;     /* "ledger" */
+    const char *cmd;      /* command name, for messages */
 };
 
 /* Prints "ledger CMD: message" to stderr. */
@@ -62,8 +62,7 @@ void cli_progress(void *ctx, uint64_t done, uint64_t total);
 json_t *cli_event_json(struct ldg_txn *t, const struct ldg_event *ev,
                        int with_body);
 /* Name of the key with id key_id, or "" if unknown. */
-void cli_key_name(struct ldg_txn *t, const char *key_id, char *buf,
-                  size_t cap);
+void cli_key_name(struct ldg_txn *t, const char *key_id, char *buf, size_t cap);
 
 /* Commands: each gets argv starting at its own name. */
 int cmd_init(struct cli *c, int argc, char **argv);

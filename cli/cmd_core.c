@@ -11,10 +11,12 @@
 #include "cli/cli.h"
 #include "ingest/ingest.h"
 
-#define COMMON_LONGOPTS                                                      \
-    {"dir", required_argument, NULL, 'D'},                                   \
-        {"output", required_argument, NULL, 'o'},                            \
-        {"help", no_argument, NULL, 'h'}
+#define COMMON_LONGOPTS                                                        \
+    {"dir", required_argument, NULL, 'D'},                                     \
+        {"output", required_argument, NULL, 'o'},                              \
+    {                                                                          \
+        "help", no_argument, NULL, 'h'                                         \
+    }
 
 /* Handles the options every command takes. Returns 1 if handled, -1 on a
  * usage error (printed). */
@@ -116,9 +118,8 @@ cmd_init(struct cli *c, int argc, char **argv)
         printf("dir\t%s\norigin\t%s\nverifier\t%s\n", c->dir, ldg_origin(l),
                vkey);
     } else {
-        cli_print_json(c, json_pack("{s:s, s:s, s:s}", "dir", c->dir,
-                                    "origin", ldg_origin(l), "verifier",
-                                    vkey));
+        cli_print_json(c, json_pack("{s:s, s:s, s:s}", "dir", c->dir, "origin",
+                                    ldg_origin(l), "verifier", vkey));
     }
     ldg_close(l);
     return EX_OK;
@@ -224,8 +225,7 @@ cmd_append(struct cli *c, int argc, char **argv)
             break;
         case 'p':
             if (cli_parse_u64(optarg, &in.parent) < 0) {
-                cli_err(c, "--parent: '%s' is not a sequence number",
-                        optarg);
+                cli_err(c, "--parent: '%s' is not a sequence number", optarg);
                 return EX_USAGE;
             }
             in.has_parent = 1;
@@ -302,8 +302,8 @@ static void
 ingest_error(void *ctx, uint64_t line, int col, const char *msg)
 {
     struct ingest_ctx *ic = ctx;
-    fprintf(stderr, "%s:%llu:%d: %s\n", ic->name, (unsigned long long)line,
-            col, msg);
+    fprintf(stderr, "%s:%llu:%d: %s\n", ic->name, (unsigned long long)line, col,
+            msg);
 }
 
 /* --acks: one line per durable commit on stdout, flushed at once, so a
@@ -397,12 +397,14 @@ cmd_ingest(struct cli *c, int argc, char **argv)
     if (rc < 0 && rc != LDG_EBADINPUT)
         cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
     if (o.strict && rep.rejected > 0)
-        fprintf(stderr, "ingest: --strict: %llu invalid lines, nothing "
-                        "committed\n",
+        fprintf(stderr,
+                "ingest: --strict: %llu invalid lines, nothing "
+                "committed\n",
                 (unsigned long long)rep.rejected);
     else if (rep.committed > 0)
-        fprintf(stderr, "ingest: %llu events committed (seq %llu..%llu), "
-                        "%llu lines rejected\n",
+        fprintf(stderr,
+                "ingest: %llu events committed (seq %llu..%llu), "
+                "%llu lines rejected\n",
                 (unsigned long long)rep.committed,
                 (unsigned long long)rep.first_seq,
                 (unsigned long long)(rep.first_seq + rep.committed - 1),
@@ -431,9 +433,8 @@ out:
 int
 cmd_show(struct cli *c, int argc, char **argv)
 {
-    static const struct option lo[] = {{"raw", no_argument, NULL, 'r'},
-                                       COMMON_LONGOPTS,
-                                       {0}};
+    static const struct option lo[] = {
+        {"raw", no_argument, NULL, 'r'}, COMMON_LONGOPTS, {0}};
     struct ldg_ledger *l = NULL;
     struct ldg_txn *t = NULL;
     struct ldg_event ev;
@@ -479,7 +480,8 @@ cmd_show(struct cli *c, int argc, char **argv)
     } else {
         json_t *o = cli_event_json(t, &ev, 1), *v;
         const char *k;
-        json_object_foreach(o, k, v) {
+        json_object_foreach(o, k, v)
+        {
             if (json_is_string(v)) {
                 printf("%-16s %s\n", k, json_string_value(v));
             } else {
@@ -592,9 +594,8 @@ cmd_verify(struct cli *c, int argc, char **argv)
         snprintf(b, sizeof b, "%llu", (unsigned long long)r.to);
         snprintf(d, sizeof d, "%llu", (unsigned long long)r.checkpoints);
         snprintf(e, sizeof e, "%llu", (unsigned long long)r.erased);
-        o = json_pack("{s:b, s:s, s:s, s:s, s:s}", "ok",
-                      rc == 0 && trc == 0, "from", a, "to", b, "checkpoints",
-                      d, "erased", e);
+        o = json_pack("{s:b, s:s, s:s, s:s, s:s}", "ok", rc == 0 && trc == 0,
+                      "from", a, "to", b, "checkpoints", d, "erased", e);
         if (rc == LDG_ETAMPER) {
             char bs[24];
             snprintf(bs, sizeof bs, "%llu", (unsigned long long)r.bad_seq);
@@ -602,9 +603,9 @@ cmd_verify(struct cli *c, int argc, char **argv)
             json_object_set_new(o, "error", json_string(r.what));
         }
         if (note != NULL && rc == 0)
-            json_object_set_new(o, "trusted",
-                                json_pack("{s:b, s:s}", "ok", trc == 0,
-                                          "detail", tr.what));
+            json_object_set_new(
+                o, "trusted",
+                json_pack("{s:b, s:s}", "ok", trc == 0, "detail", tr.what));
         cli_print_json(c, o);
     }
     if (rc == LDG_ETAMPER) {
@@ -686,18 +687,18 @@ cmd_stats(struct cli *c, int argc, char **argv)
         }
     } else {
         char b[10][24];
-        uint64_t vals[10] = {st.events,      st.bodies,     st.checkpoints,
-                             st.keys,        st.entry_bytes, st.body_bytes,
-                             st.file_bytes,  st.map_bytes,  st.first_ts,
+        uint64_t vals[10] = {st.events,     st.bodies,      st.checkpoints,
+                             st.keys,       st.entry_bytes, st.body_bytes,
+                             st.file_bytes, st.map_bytes,   st.first_ts,
                              st.last_ts};
         json_t *o;
         for (int i = 0; i < 10; i++)
             snprintf(b[i], sizeof b[i], "%llu", (unsigned long long)vals[i]);
         o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}}",
-                      "origin", ldg_origin(l), "events", b[0], "bodies",
-                      b[1], "checkpoints", b[2], "keys", b[3], "sizes",
-                      "entry_bytes", b[4], "body_bytes", b[5], "file_bytes",
-                      b[6], "map_bytes", b[7]);
+                      "origin", ldg_origin(l), "events", b[0], "bodies", b[1],
+                      "checkpoints", b[2], "keys", b[3], "sizes", "entry_bytes",
+                      b[4], "body_bytes", b[5], "file_bytes", b[6], "map_bytes",
+                      b[7]);
         if (st.events) {
             char last[24];
             snprintf(last, sizeof last, "%llu",
@@ -707,9 +708,9 @@ cmd_stats(struct cli *c, int argc, char **argv)
                                           "ts", b[8], "time", t1, "type",
                                           st.first_type));
             json_object_set_new(o, "last",
-                                json_pack("{s:s, s:s, s:s, s:s}", "seq",
-                                          last, "ts", b[9], "time", t2,
-                                          "type", st.last_type));
+                                json_pack("{s:s, s:s, s:s, s:s}", "seq", last,
+                                          "ts", b[9], "time", t2, "type",
+                                          st.last_type));
         }
         cli_print_json(c, o);
     }
@@ -743,13 +744,13 @@ keys_list(struct cli *c, struct ldg_ledger *l)
                      (unsigned long long)k[i].revoked_seq);
         ldg_hex(pub, k[i].pub, 32);
         if (c->out == OUT_HUMAN) {
-            printf("%-20s %-16s %-8s %-8s %s\n", k[i].name, k[i].key_id,
-                   added, rev, k[i].has_secret ? "yes" : "no");
+            printf("%-20s %-16s %-8s %-8s %s\n", k[i].name, k[i].key_id, added,
+                   rev, k[i].has_secret ? "yes" : "no");
         } else {
-            json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b}", "name",
-                                  k[i].name, "key_id", k[i].key_id,
-                                  "public_key", pub, "added_seq", added,
-                                  "has_secret", k[i].has_secret);
+            json_t *o =
+                json_pack("{s:s, s:s, s:s, s:s, s:b}", "name", k[i].name,
+                          "key_id", k[i].key_id, "public_key", pub, "added_seq",
+                          added, "has_secret", k[i].has_secret);
             if (k[i].revoked_seq != UINT64_MAX)
                 json_object_set_new(o, "revoked_seq", json_string(rev));
             cli_print_json(c, o);
@@ -762,11 +763,10 @@ keys_list(struct cli *c, struct ldg_ledger *l)
 int
 cmd_keys(struct cli *c, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"roles", required_argument, NULL, 'r'},
-        {"reason", required_argument, NULL, 'R'},
-        COMMON_LONGOPTS,
-        {0}};
+    static const struct option lo[] = {{"roles", required_argument, NULL, 'r'},
+                                       {"reason", required_argument, NULL, 'R'},
+                                       COMMON_LONGOPTS,
+                                       {0}};
     static const char *u = "keys add NAME [--roles R,...] | keys list | "
                            "keys revoke NAME --reason TEXT | keys verifier";
     const char *roles = NULL, *reason = NULL, *sub;
@@ -809,7 +809,8 @@ cmd_keys(struct cli *c, int argc, char **argv)
             return rc;
         rc = ldg_keys_add(l, argv[optind + 1], roles, &seq);
         if (rc < 0) {
-            cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+            cli_err(c, "%s",
+                    ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
             rc = cli_exit_code(rc);
         } else {
             print_seq(c, seq);
@@ -824,7 +825,8 @@ cmd_keys(struct cli *c, int argc, char **argv)
             return rc;
         rc = ldg_keys_revoke(l, argv[optind + 1], reason, &seq);
         if (rc < 0) {
-            cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+            cli_err(c, "%s",
+                    ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
             rc = cli_exit_code(rc);
         } else {
             print_seq(c, seq);
@@ -868,8 +870,8 @@ cmd_erase(struct cli *c, int argc, char **argv)
         return rc;
     if ((rc = cli_open(c, 0, &l)) != 0)
         return rc;
-    body = json_pack("{s:I, s:s}", "target_seq", (json_int_t)target,
-                     "reason", reason);
+    body = json_pack("{s:I, s:s}", "target_seq", (json_int_t)target, "reason",
+                     reason);
     memset(&in, 0, sizeof in);
     in.type = "body.erased";
     in.body = body;

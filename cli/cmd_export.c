@@ -14,10 +14,12 @@
 #include "cli/commands.h"
 #include "export/export.h"
 
-#define COMMON_LONGOPTS                                                      \
-    {"dir", required_argument, NULL, 'D'},                                   \
-        {"output", required_argument, NULL, 'o'},                            \
-        {"help", no_argument, NULL, 'h'}
+#define COMMON_LONGOPTS                                                        \
+    {"dir", required_argument, NULL, 'D'},                                     \
+        {"output", required_argument, NULL, 'o'},                              \
+    {                                                                          \
+        "help", no_argument, NULL, 'h'                                         \
+    }
 
 #define LIST_MAX 256
 
@@ -143,8 +145,8 @@ cmd_export(struct cli *c, int argc, char **argv)
             out = optarg;
             break;
         case 'R':
-            if (split_list(c, "--redact", optarg, fields,
-                           &o.nredact_fields) < 0)
+            if (split_list(c, "--redact", optarg, fields, &o.nredact_fields) <
+                0)
                 return EX_USAGE;
             break;
         case 'B':
@@ -237,8 +239,7 @@ cmd_export(struct cli *c, int argc, char **argv)
             "size %llu; %llu fields and %llu whole bodies withheld, %llu "
             "bodies erased; %llu bytes\n",
             strcmp(out, "-") == 0 ? "<stdout>" : out,
-            (unsigned long long)rep.selected,
-            (unsigned long long)rep.support,
+            (unsigned long long)rep.selected, (unsigned long long)rep.support,
             (unsigned long long)rep.checkpoint_size,
             (unsigned long long)rep.fields_withheld,
             (unsigned long long)rep.bodies_withheld,
@@ -257,11 +258,10 @@ cmd_export(struct cli *c, int argc, char **argv)
                                     "s:s, s:s, s:b, s:s}",
                                     "file", out, "selected", b[0], "support",
                                     b[1], "checkpoint_size", b[2],
-                                    "fields_withheld", b[3],
-                                    "bodies_withheld", b[4], "bodies_erased",
-                                    b[5], "files", b[6], "bytes", b[7],
-                                    "state", rep.has_state, "state_detail",
-                                    rep.state_detail));
+                                    "fields_withheld", b[3], "bodies_withheld",
+                                    b[4], "bodies_erased", b[5], "files", b[6],
+                                    "bytes", b[7], "state", rep.has_state,
+                                    "state_detail", rep.state_detail));
     }
     rc = EX_OK;
 out:
@@ -325,15 +325,15 @@ report_json(const char *file, const struct ldg_bundle_report *r,
 
     for (size_t i = 0; checks && i < r->nchecks; i++)
         json_array_append_new(
-            checks, json_pack("{s:s, s:s, s:s}", "name", r->checks[i].name,
-                              "status",
-                              ldg_export_status_name(r->checks[i].status),
-                              "detail", r->checks[i].detail));
+            checks,
+            json_pack("{s:s, s:s, s:s}", "name", r->checks[i].name, "status",
+                      ldg_export_status_name(r->checks[i].status), "detail",
+                      r->checks[i].detail));
     snprintf(a, sizeof a, "%llu", (unsigned long long)r->checkpoint_size);
     snprintf(b, sizeof b, "%llu", (unsigned long long)r->events);
     snprintf(d, sizeof d, "%llu", (unsigned long long)r->selected);
-    o = json_pack("{s:s, s:b, s:b, s:s, s:s, s:s, s:s, s:s, s:o, s:s}",
-                  "file", file, "ok", r->ok && r->readable, "key_trusted",
+    o = json_pack("{s:s, s:b, s:b, s:s, s:s, s:s, s:s, s:s, s:o, s:s}", "file",
+                  file, "ok", r->ok && r->readable, "key_trusted",
                   r->key_trusted, "origin", r->origin, "log_key", r->log_vkey,
                   "checkpoint_size", a, "events", b, "selected", d, "checks",
                   checks, "summary", summary);
@@ -400,22 +400,21 @@ cmd_verify_bundle(struct cli *c, int argc, char **argv)
     rc = ldg_export_verify(file, &o, r);
     for (size_t i = 0; i < r->nchecks; i++) {
         fprintf(stderr, "%s %s: %s\n",
-                ldg_export_status_name(r->checks[i].status),
-                r->checks[i].name, r->checks[i].detail);
+                ldg_export_status_name(r->checks[i].status), r->checks[i].name,
+                r->checks[i].detail);
         nfail += r->checks[i].status == LDG_CHECK_FAIL;
     }
     if (rc == 0)
         snprintf(summary, sizeof summary,
                  "bundle OK: %llu events (%llu selected) from %s, proven "
                  "against its checkpoint of size %llu; log key %s",
-                 (unsigned long long)r->events,
-                 (unsigned long long)r->selected, r->origin,
-                 (unsigned long long)r->checkpoint_size,
+                 (unsigned long long)r->events, (unsigned long long)r->selected,
+                 r->origin, (unsigned long long)r->checkpoint_size,
                  r->key_trusted ? "trusted" : "TAKEN ON TRUST from the bundle");
     else if (rc == LDG_ETAMPER)
         snprintf(summary, sizeof summary,
-                 "bundle FAILED verification: %zu of %zu checks failed",
-                 nfail, r->nchecks);
+                 "bundle FAILED verification: %zu of %zu checks failed", nfail,
+                 r->nchecks);
     else
         snprintf(summary, sizeof summary, "%s: not a readable bundle (%s)",
                  file, ldg_strerror(rc));

@@ -73,8 +73,9 @@ cmd_checkpoint(struct cli *c, int argc, char **argv)
     rc = ldg_checkpoint_get(t, size, &note);
     if (rc < 0) {
         if (rc == LDG_ENOTFOUND)
-            cli_err(c, "no checkpoint of size %llu is stored (checkpoints "
-                       "are signed at the end of each commit)",
+            cli_err(c,
+                    "no checkpoint of size %llu is stored (checkpoints "
+                    "are signed at the end of each commit)",
                     (unsigned long long)size);
         else
             cli_err(c, "%s", ldg_strerror(rc));
@@ -121,9 +122,9 @@ cmd_proof(struct cli *c, int argc, char **argv)
         }
         return tlog_usage(u);
     }
-    if (consistency ? optind != argc
-                    : (optind + 1 != argc ||
-                       cli_parse_u64(argv[optind], &seq) < 0))
+    if (consistency
+            ? optind != argc
+            : (optind + 1 != argc || cli_parse_u64(argv[optind], &seq) < 0))
         return tlog_usage(u);
     if ((rc = open_ro(c, &l, &t)) != 0)
         return rc;
@@ -133,12 +134,14 @@ cmd_proof(struct cli *c, int argc, char **argv)
         rc = ldg_proof_text(t, seq, size, &text);
     if (rc < 0) {
         if (rc == LDG_ENOTFOUND && !consistency)
-            cli_err(c, "event %llu is not in the tree of size %llu, or no "
-                       "checkpoint of that size is stored",
+            cli_err(c,
+                    "event %llu is not in the tree of size %llu, or no "
+                    "checkpoint of that size is stored",
                     (unsigned long long)seq, (unsigned long long)size);
         else if (rc == LDG_EINVAL || rc == LDG_ENOTFOUND)
-            cli_err(c, "no consistency proof from %llu to %llu: need 0 < "
-                       "OLD <= N <= log size and a stored checkpoint of N",
+            cli_err(c,
+                    "no consistency proof from %llu to %llu: need 0 < "
+                    "OLD <= N <= log size and a stored checkpoint of N",
                     (unsigned long long)old, (unsigned long long)size);
         else
             cli_err(c, "%s", ldg_strerror(rc));
@@ -147,8 +150,8 @@ cmd_proof(struct cli *c, int argc, char **argv)
         if (c->out == OUT_HUMAN)
             fputs(text, stdout);
         else
-            cli_print_json(c, json_pack("{s:s}", consistency ? "consistency"
-                                                             : "proof",
+            cli_print_json(c, json_pack("{s:s}",
+                                        consistency ? "consistency" : "proof",
                                         text));
         rc = EX_OK;
     }
@@ -202,13 +205,12 @@ cmd_tiles(struct cli *c, int argc, char **argv)
         } else {
             char a[24], b[24], d[24];
             snprintf(a, sizeof a, "%llu", (unsigned long long)r.size);
-            snprintf(b, sizeof b, "%llu",
-                     (unsigned long long)r.tiles_written);
+            snprintf(b, sizeof b, "%llu", (unsigned long long)r.tiles_written);
             snprintf(d, sizeof d, "%llu",
                      (unsigned long long)r.bundles_written);
-            cli_print_json(c, json_pack("{s:s, s:s, s:s}", "size", a,
-                                        "tiles_written", b,
-                                        "bundles_written", d));
+            cli_print_json(c,
+                           json_pack("{s:s, s:s, s:s}", "size", a,
+                                     "tiles_written", b, "bundles_written", d));
         }
         rc = EX_OK;
     }

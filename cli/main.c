@@ -31,9 +31,8 @@ static const char usage_text[] =
     "  stats                           counts and sizes\n"
     "  keys add NAME [--roles R,..] | list | revoke NAME --reason TEXT\n"
     "       | verifier                 actor keys and the log key\n"
-    "  erase SEQ --reason TEXT         erase the body of an event\n"
-    CLI_EXTRA_USAGE
-    "\n"
+    "  erase SEQ --reason TEXT         erase the body of an "
+    "event\n" CLI_EXTRA_USAGE "\n"
     "The ledger directory is --dir DIR, else $LEDGER_DIR, else\n"
     "${XDG_STATE_HOME:-$HOME/.local/state}/ledger.\n"
     "Exit codes: 0 ok, 1 verification failed, 64 usage, 65 bad data,\n"
@@ -108,12 +107,12 @@ cli_open(struct cli *c, int ro, struct ldg_ledger **out)
     }
     /* Appending commands keep the projections current in the same
      * transaction (a rebuild first if their stored version is not ours). */
-    if (!ro && (rc = ldg_projections_attach_progress(*out, cli_progress,
-                                                       c)) < 0) {
+    if (!ro &&
+        (rc = ldg_projections_attach_progress(*out, cli_progress, c)) < 0) {
         if (c->progress)
             fputc('\n', stderr);
-        cli_err(c, "%s", ldg_errmsg(*out)[0] ? ldg_errmsg(*out)
-                                             : ldg_strerror(rc));
+        cli_err(c, "%s",
+                ldg_errmsg(*out)[0] ? ldg_errmsg(*out) : ldg_strerror(rc));
         ldg_close(*out);
         *out = NULL;
         return cli_exit_code(rc);
@@ -250,8 +249,7 @@ cli_event_json(struct ldg_txn *t, const struct ldg_event *ev, int with_body)
         else if (rc == LDG_EERASED)
             json_object_set_new(o, "erased", json_true());
         else
-            json_object_set_new(o, "body_error",
-                                json_string(ldg_strerror(rc)));
+            json_object_set_new(o, "body_error", json_string(ldg_strerror(rc)));
     }
     return o;
 }
@@ -260,9 +258,9 @@ static const struct command {
     const char *name;
     int (*fn)(struct cli *, int, char **);
 } commands[] = {
-    {"init", cmd_init},     {"append", cmd_append}, {"ingest", cmd_ingest},
-    {"show", cmd_show},     {"verify", cmd_verify}, {"stats", cmd_stats},
-    {"keys", cmd_keys},     {"erase", cmd_erase},   CLI_EXTRA_COMMANDS};
+    {"init", cmd_init}, {"append", cmd_append}, {"ingest", cmd_ingest},
+    {"show", cmd_show}, {"verify", cmd_verify}, {"stats", cmd_stats},
+    {"keys", cmd_keys}, {"erase", cmd_erase},   CLI_EXTRA_COMMANDS};
 
 int
 main(int argc, char **argv)

@@ -115,10 +115,10 @@ bundle_limits_fill(struct ldg_bundle_limits *out,
 
 /* The decompressing source libarchive reads from. */
 struct zsrc {
-    int fd;           /* -1: memory */
+    int fd; /* -1: memory */
     ZSTD_DCtx *dctx;
     ZSTD_inBuffer in;
-    uint8_t *inbuf;   /* fd only */
+    uint8_t *inbuf; /* fd only */
     size_t incap;
     uint8_t *outbuf;
     size_t outcap;
@@ -126,9 +126,9 @@ struct zsrc {
     uint64_t total, max_total;
     uint64_t zero_tail; /* zero bytes at the end of the output so far */
     unsigned window_log;
-    size_t last_ret;    /* 0: at a frame boundary */
+    size_t last_ret; /* 0: at a frame boundary */
     int in_eof, started;
-    int code;           /* our error code once failed */
+    int code; /* our error code once failed */
     char err[256];
 };
 
@@ -201,8 +201,9 @@ zread(struct archive *a, void *ctx, const void **buf)
         if (z->in.pos == z->in.size && !z->in_eof && zrefill(z) < 0)
             goto fail;
         if (!z->started && z->in.size - z->in.pos < 4) {
-            zfail(z, LDG_EBADINPUT, "not a bundle: too short to be "
-                                    "zstd-compressed");
+            zfail(z, LDG_EBADINPUT,
+                  "not a bundle: too short to be "
+                  "zstd-compressed");
             goto fail;
         }
         if (!z->started) {
@@ -222,8 +223,10 @@ zread(struct archive *a, void *ctx, const void **buf)
         if (ZSTD_isError(r)) {
             if (ZSTD_getErrorCode(r) ==
                 ZSTD_error_frameParameter_windowTooLarge)
-                zfail(z, LDG_ETOOBIG, "zstd window larger than the limit of "
-                                      "2^%u bytes", z->window_log);
+                zfail(z, LDG_ETOOBIG,
+                      "zstd window larger than the limit of "
+                      "2^%u bytes",
+                      z->window_log);
             else
                 zfail(z, LDG_EBADINPUT, "zstd: %s", ZSTD_getErrorName(r));
             goto fail;
@@ -237,8 +240,9 @@ zread(struct archive *a, void *ctx, const void **buf)
         }
     }
     if (out.pos > z->max_total - z->total) {
-        zfail(z, LDG_ETOOBIG, "decompressed size exceeds the limit of %llu "
-                              "bytes",
+        zfail(z, LDG_ETOOBIG,
+              "decompressed size exceeds the limit of %llu "
+              "bytes",
               (unsigned long long)z->max_total);
         goto fail;
     }
@@ -301,8 +305,8 @@ check_header(struct archive_entry *e, const struct ldg_bundle_limits *lim,
         return bfail(err, errcap, LDG_EBADINPUT, "%s",
                      "archive member without a name");
     if (archive_entry_hardlink(e) != NULL || archive_entry_symlink(e) != NULL)
-        return bfail(err, errcap, LDG_EBADINPUT,
-                     "member %s: links are refused", name);
+        return bfail(err, errcap, LDG_EBADINPUT, "member %s: links are refused",
+                     name);
     if (archive_entry_filetype(e) != AE_IFREG)
         return bfail(err, errcap, LDG_EBADINPUT,
                      "member %s: not a regular file", name);
@@ -374,8 +378,9 @@ check_magic(const struct bmember *m, char *err, size_t errcap)
         return 0;
     if (m->len > sizeof family - 1 &&
         memcmp(m->data, family, sizeof family - 1) == 0) {
-        snprintf(err, errcap, "bundle format %.*s is not supported (this "
-                              "reader knows %s)",
+        snprintf(err, errcap,
+                 "bundle format %.*s is not supported (this "
+                 "reader knows %s)",
                  (int)(m->len > 40 ? 40 : m->len - 1), (const char *)m->data,
                  LDG_BUNDLE_MAGIC);
         return LDG_EVERSION;
@@ -398,8 +403,7 @@ read_archive(struct bundle *b, struct zsrc *z,
     archive_read_support_format_tar(a);
     if (archive_read_open(a, z, NULL, zread, NULL) != ARCHIVE_OK) {
         rc = z->code ? z->code : LDG_EBADINPUT;
-        snprintf(err, errcap, "%s",
-                 z->code ? z->err : archive_error_string(a));
+        snprintf(err, errcap, "%s", z->code ? z->err : archive_error_string(a));
         goto out;
     }
     for (;; count++) {
@@ -637,22 +641,19 @@ bundle_extract(const struct bundle *b, const char *dir, char *err,
         }
         pfd = parent_dir(dfd, m->name, sub, sizeof sub, &base);
         if (pfd < 0) {
-            snprintf(err, errcap, "%s/%s: cannot open its directory: %s",
-                     dir, m->name, strerror(errno));
+            snprintf(err, errcap, "%s/%s: cannot open its directory: %s", dir,
+                     m->name, strerror(errno));
             rc = LDG_EIO;
             break;
         }
         fd = openat(pfd, base,
-                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                    0644);
+                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (fd < 0 || write_all(fd, m->data, m->len) < 0) {
-            snprintf(err, errcap, "%s/%s: %s", dir, m->name,
-                     strerror(errno));
+            snprintf(err, errcap, "%s/%s: %s", dir, m->name, strerror(errno));
             rc = errno == EEXIST ? LDG_EEXIST : LDG_EIO;
         }
         if (fd >= 0 && close(fd) < 0 && rc == 0) {
-            snprintf(err, errcap, "%s/%s: %s", dir, m->name,
-                     strerror(errno));
+            snprintf(err, errcap, "%s/%s: %s", dir, m->name, strerror(errno));
             rc = LDG_EIO;
         }
         close(pfd);

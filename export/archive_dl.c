@@ -49,31 +49,31 @@ sym(const char *name)
     return p;
 }
 
-#define TRAMP_PTR(ret, fn, params, args)                                     \
-    static ret(*real_##fn) params;                                           \
-    static pthread_once_t once_##fn = PTHREAD_ONCE_INIT;                     \
-    static void resolve_##fn(void)                                           \
-    {                                                                        \
-        *(void **)(&real_##fn) = sym(#fn);                                   \
-    }                                                                        \
-    ret fn params                                                            \
-    {                                                                        \
-        pthread_once(&once_##fn, resolve_##fn);                              \
-        return real_##fn ? real_##fn args : FAILVAL;                         \
+#define TRAMP_PTR(ret, fn, params, args)                                       \
+    static ret(*real_##fn) params;                                             \
+    static pthread_once_t once_##fn = PTHREAD_ONCE_INIT;                       \
+    static void resolve_##fn(void)                                             \
+    {                                                                          \
+        *(void **)(&real_##fn) = sym(#fn);                                     \
+    }                                                                          \
+    ret fn params                                                              \
+    {                                                                          \
+        pthread_once(&once_##fn, resolve_##fn);                                \
+        return real_##fn ? real_##fn args : FAILVAL;                           \
     }
 
-#define TRAMP_VOID(fn, params, args)                                         \
-    static void(*real_##fn) params;                                          \
-    static pthread_once_t once_##fn = PTHREAD_ONCE_INIT;                     \
-    static void resolve_##fn(void)                                           \
-    {                                                                        \
-        *(void **)(&real_##fn) = sym(#fn);                                   \
-    }                                                                        \
-    void fn params                                                           \
-    {                                                                        \
-        pthread_once(&once_##fn, resolve_##fn);                              \
-        if (real_##fn)                                                       \
-            real_##fn args;                                                  \
+#define TRAMP_VOID(fn, params, args)                                           \
+    static void(*real_##fn) params;                                            \
+    static pthread_once_t once_##fn = PTHREAD_ONCE_INIT;                       \
+    static void resolve_##fn(void)                                             \
+    {                                                                          \
+        *(void **)(&real_##fn) = sym(#fn);                                     \
+    }                                                                          \
+    void fn params                                                             \
+    {                                                                          \
+        pthread_once(&once_##fn, resolve_##fn);                                \
+        if (real_##fn)                                                         \
+            real_##fn args;                                                    \
     }
 
 /* Constructors: NULL when the library is missing. */
@@ -81,12 +81,9 @@ sym(const char *name)
 TRAMP_PTR(struct archive *, archive_read_new, (void), ())
 TRAMP_PTR(struct archive *, archive_write_new, (void), ())
 TRAMP_PTR(struct archive_entry *, archive_entry_new, (void), ())
-TRAMP_PTR(const char *, archive_entry_pathname, (struct archive_entry * e),
-          (e))
-TRAMP_PTR(const char *, archive_entry_symlink, (struct archive_entry * e),
-          (e))
-TRAMP_PTR(const char *, archive_entry_hardlink, (struct archive_entry * e),
-          (e))
+TRAMP_PTR(const char *, archive_entry_pathname, (struct archive_entry * e), (e))
+TRAMP_PTR(const char *, archive_entry_symlink, (struct archive_entry * e), (e))
+TRAMP_PTR(const char *, archive_entry_hardlink, (struct archive_entry * e), (e))
 #undef FAILVAL
 
 /* Status calls: ARCHIVE_FATAL. */
@@ -121,8 +118,7 @@ TRAMP_PTR(la_int64_t, archive_entry_size, (struct archive_entry * e), (e))
 #undef FAILVAL
 
 #define FAILVAL 0
-TRAMP_PTR(__LA_MODE_T, archive_entry_filetype, (struct archive_entry * e),
-          (e))
+TRAMP_PTR(__LA_MODE_T, archive_entry_filetype, (struct archive_entry * e), (e))
 #undef FAILVAL
 
 TRAMP_VOID(archive_entry_free, (struct archive_entry * e), (e))
@@ -153,8 +149,7 @@ archive_error_string(struct archive *a)
 }
 
 /* archive_set_error is variadic: format here, hand over the text. */
-static void (*real_archive_set_error)(struct archive *, int, const char *,
-                                      ...);
+static void (*real_archive_set_error)(struct archive *, int, const char *, ...);
 static pthread_once_t once_archive_set_error = PTHREAD_ONCE_INIT;
 static void
 resolve_archive_set_error(void)

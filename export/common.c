@@ -60,9 +60,9 @@ format_time(char *buf, size_t cap, uint64_t ts_ns)
 }
 
 const char *const envelope_keys[] = {
-    "seq",  "ts",      "time",   "type", "subject",         "run",
-    "parent", "actor", "prev",   "body_commitment", "leaf_hash",
-    "signature", NULL};
+    "seq",       "ts",        "time",  "type", "subject",
+    "run",       "parent",    "actor", "prev", "body_commitment",
+    "leaf_hash", "signature", NULL};
 
 json_t *
 envelope_json(const struct ldg_event *ev)
@@ -221,4 +221,3 @@ gb_envelope(struct growbuf *b, const struct ldg_event *ev)
     gb_lit(b, ",\"signature\":");
     gb_hex(b, ev->sig, 64);
 }
-

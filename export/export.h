@@ -9,8 +9,9 @@
  * the log's verifier key, the key.added / key.revoked events that
  * establish every actor key the events need (themselves proven), the
  * projected state at the checkpoint (projections/projections.h) with its
- * signed projection note, and a manifest signed with the log key. docs/format-bundle.md states
- * the layout byte for byte; docs/EXPORT.md is the user's manual.
+ * signed projection note, and a manifest signed with the log key.
+ * docs/format-bundle.md states the layout byte for byte; docs/EXPORT.md is the
+ * user's manual.
  *
  * Writing needs a ledger (and its log key file, to sign the manifest).
  * Verifying needs nothing but the file: no ledger, no network.
@@ -137,9 +138,9 @@ struct ldg_bundle_check {
 struct ldg_bundle_report {
     struct ldg_bundle_check checks[LDG_BUNDLE_CHECKS_MAX];
     size_t nchecks;
-    int ok;            /* no check failed */
-    int readable;      /* the file was read as a bundle at all */
-    int key_trusted;   /* the log key came from the caller */
+    int ok;          /* no check failed */
+    int readable;    /* the file was read as a bundle at all */
+    int key_trusted; /* the log key came from the caller */
     char origin[LDG_ORIGIN_MAX + 1];
     char log_vkey[512];
     uint64_t checkpoint_size;

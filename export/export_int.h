@@ -115,8 +115,8 @@ int bproof_parse(struct bproof *p, const char *text, size_t len);
 /* RFC 9162 section 2.1.3.2: does leaf hash sit at index in the tree of
  * size with this root? 0 or LDG_EBADPROOF. */
 int merkle_verify_inclusion(const uint8_t leaf[32], uint64_t index,
-                            uint64_t size, const uint8_t (*proof)[32],
-                            size_t n, const uint8_t root[32]);
+                            uint64_t size, const uint8_t (*proof)[32], size_t n,
+                            const uint8_t root[32]);
 
 /* ----------------------------------------------------------- common -- */
 

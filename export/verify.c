@@ -93,8 +93,8 @@ struct vctx {
     struct vkey *keys;
     size_t nkeys;
     unsigned threads;
-    uint8_t *member_ok;   /* per-member digest results (files check) */
-    struct jline *jl;     /* events.jsonl lines */
+    uint8_t *member_ok; /* per-member digest results (files check) */
+    struct jline *jl;   /* events.jsonl lines */
 };
 
 /* ------------------------------------------------------------ reports -- */
@@ -308,8 +308,7 @@ load_manifest(struct vctx *v)
         check(v->r, "manifest", LDG_CHECK_FAIL, "no manifest.json");
         return LDG_EBADINPUT;
     }
-    j = json_loadb((const char *)m->data, m->len, JSON_REJECT_DUPLICATES,
-                   &je);
+    j = json_loadb((const char *)m->data, m->len, JSON_REJECT_DUPLICATES, &je);
     if (j == NULL || !json_is_object(j)) {
         check(v->r, "manifest", LDG_CHECK_FAIL,
               "manifest.json is not a JSON object (line %d: %s)", je.line,
@@ -335,8 +334,9 @@ load_manifest(struct vctx *v)
               "origin or log_key");
         return LDG_EBADINPUT;
     }
-    check(v->r, "manifest", LDG_CHECK_PASS, "%s, %zu events listed, %zu "
-                                            "files",
+    check(v->r, "manifest", LDG_CHECK_PASS,
+          "%s, %zu events listed, %zu "
+          "files",
           LDG_BUNDLE_MAGIC, json_array_size(json_object_get(j, "events")),
           json_object_size(json_object_get(j, "files")));
     return 0;
@@ -382,12 +382,14 @@ check_log_key(struct vctx *v)
               "the bundle's log key %s is not the trusted key %s", own,
               v->vkey);
     else if (v->o->trusted_vkey != NULL)
-        check(v->r, "log-key", LDG_CHECK_PASS, "the bundle's log key is the "
-                                               "trusted key %s",
+        check(v->r, "log-key", LDG_CHECK_PASS,
+              "the bundle's log key is the "
+              "trusted key %s",
               v->vkey);
     else if (!v->vkey_ok)
-        check(v->r, "log-key", LDG_CHECK_FAIL, "log.vkey is not a verifier "
-                                               "key: %s",
+        check(v->r, "log-key", LDG_CHECK_FAIL,
+              "log.vkey is not a verifier "
+              "key: %s",
               own);
     else
         check(v->r, "log-key", LDG_CHECK_WARN,
@@ -407,15 +409,14 @@ check_manifest_sig(struct vctx *v)
     int rc;
 
     if (sig == NULL) {
-        check(v->r, "manifest-signature", LDG_CHECK_FAIL,
-              "no manifest.sig");
+        check(v->r, "manifest-signature", LDG_CHECK_FAIL, "no manifest.sig");
         return;
     }
     ldg_sha256(d, m->data, m->len);
     ldg_hex(hex, d, 32);
     snprintf(want, sizeof want, "%s\n%s\n", B_SIG_PURPOSE, hex);
-    rc = ldg_note_verify_vkey(v->vkey, (const char *)sig->data, sig->len,
-                              &tlen);
+    rc =
+        ldg_note_verify_vkey(v->vkey, (const char *)sig->data, sig->len, &tlen);
     if (rc < 0)
         check(v->r, "manifest-signature", LDG_CHECK_FAIL,
               "manifest.sig does not verify with the log key (%s)",
@@ -458,8 +459,7 @@ check_checkpoint(struct vctx *v)
     ldg_base64(rootb64, v->root, 32);
     morigin = jstr(v->manifest, "origin");
     if (ju64(mc, "size", &msize) < 0 || msize != v->cksize || !mroot ||
-        strcmp(mroot, rootb64) != 0 || !morigin ||
-        strcmp(morigin, origin) != 0)
+        strcmp(mroot, rootb64) != 0 || !morigin || strcmp(morigin, origin) != 0)
         check(v->r, "checkpoint", LDG_CHECK_FAIL,
               "the manifest's checkpoint (origin, size, root) is not the "
               "bundle's (%s, %llu, %s)",
@@ -513,15 +513,17 @@ check_files(struct vctx *v)
         else if (v->member_ok[i] == 2)
             fail_add(&f, "%s: not listed in the manifest", v->b.m[i].name);
     }
-    json_object_foreach(files, name, val) {
+    json_object_foreach(files, name, val)
+    {
         if (bundle_get(&v->b, name) == NULL)
             fail_add(&f, "%s: listed in the manifest but missing", name);
         else if (strcmp(name, B_MANIFEST) == 0 ||
                  strcmp(name, B_MANIFEST_SIG) == 0)
             fail_add(&f, "%s: cannot list itself", name);
     }
-    check_fails(v->r, "files", &f, "%zu members match the manifest's "
-                                   "SHA-256 digests",
+    check_fails(v->r, "files", &f,
+                "%zu members match the manifest's "
+                "SHA-256 digests",
                 v->b.n - 2);
 }
 
@@ -630,8 +632,9 @@ check_body(struct vev *e)
     doc = json_loadb((const char *)e->body->data, e->body->len,
                      JSON_REJECT_DUPLICATES, &je);
     if (doc == NULL || !json_is_object(doc)) {
-        snprintf(why, WHY_MAX, "event %llu: body member is not a JSON "
-                               "object",
+        snprintf(why, WHY_MAX,
+                 "event %llu: body member is not a JSON "
+                 "object",
                  seq);
         goto out;
     }
@@ -645,8 +648,9 @@ check_body(struct vev *e)
     withheld = json_object_get(doc, "withheld");
     if (json_object_size(doc) != 2 || !json_is_object(fields) ||
         !json_is_array(withheld)) {
-        snprintf(why, WHY_MAX, "event %llu: body member lacks fields and "
-                               "withheld",
+        snprintf(why, WHY_MAX,
+                 "event %llu: body member lacks fields and "
+                 "withheld",
                  seq);
         goto out;
     }
@@ -663,7 +667,8 @@ check_body(struct vev *e)
         snprintf(why, WHY_MAX, "event %llu: out of memory", seq);
         goto out;
     }
-    json_object_foreach(fields, name, val) {
+    json_object_foreach(fields, name, val)
+    {
         const char *salt = jstr(val, "salt");
         json_t *value = json_object_get(val, "value");
         uint8_t s[16];
@@ -681,8 +686,9 @@ check_body(struct vev *e)
     for (size_t i = 0; i < nw; i++) {
         const char *h = json_string_value(json_array_get(withheld, i));
         if (h == NULL || strlen(h) != 64 || ldg_unhex(d[k], 32, h) < 0) {
-            snprintf(why, WHY_MAX, "event %llu: withheld digest %zu is not "
-                                   "64 hex digits",
+            snprintf(why, WHY_MAX,
+                     "event %llu: withheld digest %zu is not "
+                     "64 hex digits",
                      seq, i);
             goto out;
         }
@@ -690,14 +696,16 @@ check_body(struct vev *e)
     }
     ldg_body_root(root, (const uint8_t(*)[32])d, k);
     if (!e->decoded) {
-        snprintf(why, WHY_MAX, "event %llu: no entry to check the body "
-                               "against",
+        snprintf(why, WHY_MAX,
+                 "event %llu: no entry to check the body "
+                 "against",
                  seq);
         goto out;
     }
     if (memcmp(root, e->ev.body_root, 32) != 0) {
-        snprintf(why, WHY_MAX, "event %llu: the body does not match the "
-                               "entry's commitment",
+        snprintf(why, WHY_MAX,
+                 "event %llu: the body does not match the "
+                 "entry's commitment",
                  seq);
         goto out;
     }
@@ -717,12 +725,12 @@ event_pass1(struct vctx *v, size_t i)
     int rc = ldg_event_decode(e->entry->data, e->entry->len, &e->ev);
 
     if (rc < 0) {
-        snprintf(e->why_entry, WHY_MAX, "event %llu: entry does not decode "
-                                        "(%s)",
+        snprintf(e->why_entry, WHY_MAX,
+                 "event %llu: entry does not decode "
+                 "(%s)",
                  (unsigned long long)e->seq, ldg_strerror(rc));
     } else if (e->ev.seq != e->seq) {
-        snprintf(e->why_entry, WHY_MAX,
-                 "entries/%llu.entry holds event %llu",
+        snprintf(e->why_entry, WHY_MAX, "entries/%llu.entry holds event %llu",
                  (unsigned long long)e->seq, (unsigned long long)e->ev.seq);
     } else {
         e->decoded = 1;
@@ -745,20 +753,24 @@ key_refusal(struct vctx *v, const struct vev *e, const struct vkey *k,
     unsigned long long seq = (unsigned long long)e->seq;
 
     if (k == NULL) {
-        snprintf(buf, cap, "event %llu: key %s is not established by a "
-                           "proven key.added in the bundle",
+        snprintf(buf, cap,
+                 "event %llu: key %s is not established by a "
+                 "proven key.added in the bundle",
                  seq, e->ev.actor);
     } else if (needs_log && !k->is_log) {
-        snprintf(buf, cap, "event %llu: %s must be signed by the log key, "
-                           "not %s (%s)",
+        snprintf(buf, cap,
+                 "event %llu: %s must be signed by the log key, "
+                 "not %s (%s)",
                  seq, t, k->id, k->actor);
     } else if (!k->is_log && k->added >= e->seq) {
-        snprintf(buf, cap, "event %llu: key %s (%s) was only added at "
-                           "event %llu",
+        snprintf(buf, cap,
+                 "event %llu: key %s (%s) was only added at "
+                 "event %llu",
                  seq, k->id, k->actor, (unsigned long long)k->added);
     } else if (k->revoked <= e->seq) {
-        snprintf(buf, cap, "event %llu: key %s (%s) was revoked at event "
-                           "%llu, before this event",
+        snprintf(buf, cap,
+                 "event %llu: key %s (%s) was revoked at event "
+                 "%llu, before this event",
                  seq, k->id, k->actor, (unsigned long long)k->revoked);
     } else {
         (void)v;
@@ -782,8 +794,9 @@ event_sig(struct vctx *v, size_t i)
     if (key_refusal(v, e, k, e->why_sig, WHY_MAX) != NULL)
         return;
     if (ldg_event_verify_sig(&e->ev, k->pub) < 0) {
-        snprintf(e->why_sig, WHY_MAX, "event %llu: signature does not "
-                                      "verify with key %s (%s)",
+        snprintf(e->why_sig, WHY_MAX,
+                 "event %llu: signature does not "
+                 "verify with key %s (%s)",
                  (unsigned long long)e->seq, k->id, k->actor);
         return;
     }
@@ -816,14 +829,13 @@ key_event_usable(struct vctx *v, struct vev *e, struct fails *f)
     }
     if (strcmp(e->ev.actor, v->logid) != 0 ||
         ldg_event_verify_sig(&e->ev, v->logpub) < 0) {
-        fail_add(f, "%s event %llu is not signed by the log key",
-                 e->ev.type, seq);
+        fail_add(f, "%s event %llu is not signed by the log key", e->ev.type,
+                 seq);
         return 0;
     }
     if (!e->body_ok || e->bstate != BS_FULL) {
-        fail_add(f, "%s event %llu: its body is needed whole (%s)",
-                 e->ev.type, seq, e->body_ok ? bstate_name[e->bstate]
-                                             : e->why_body);
+        fail_add(f, "%s event %llu: its body is needed whole (%s)", e->ev.type,
+                 seq, e->body_ok ? bstate_name[e->bstate] : e->why_body);
         return 0;
     }
     return 1;
@@ -847,8 +859,9 @@ add_actor_key(struct vctx *v, struct vev *e, struct fails *f)
     }
     ldg_key_id(want, pub);
     if (strcmp(want, id) != 0) {
-        fail_add(f, "key.added event %llu: key_id %s is not the id of its "
-                    "public key (%s)",
+        fail_add(f,
+                 "key.added event %llu: key_id %s is not the id of its "
+                 "public key (%s)",
                  (unsigned long long)e->seq, id, want);
         return;
     }
@@ -869,8 +882,9 @@ revoke_key(struct vctx *v, struct vev *e, struct fails *f)
     struct vkey *k = id ? find_key(v, id) : NULL;
 
     if (k == NULL || k->added >= e->seq) {
-        fail_add(f, "key.revoked event %llu: revokes key %s, which no "
-                    "earlier proven key.added establishes",
+        fail_add(f,
+                 "key.revoked event %llu: revokes key %s, which no "
+                 "earlier proven key.added establishes",
                  (unsigned long long)e->seq, id ? id : "?");
         return;
     }
@@ -931,8 +945,7 @@ build_keys(struct vctx *v)
         check(v->r, "keys", LDG_CHECK_FAIL, "no usable log key");
         return;
     }
-    if (g == NULL || !g->decoded ||
-        strcmp(g->ev.type, "ledger.genesis") != 0) {
+    if (g == NULL || !g->decoded || strcmp(g->ev.type, "ledger.genesis") != 0) {
         fail_add(&f, "the genesis event (0), which names the log key, is "
                      "missing");
     } else if (key_event_usable(v, g, &f)) {
@@ -985,8 +998,9 @@ build_keys(struct vctx *v)
         revoke_key(v, e, &f);
     }
     check_key_files(v, &f);
-    check_fails(v->r, "keys", &f, "the log key and %zu actor key%s, "
-                                  "established by proven events",
+    check_fails(v->r, "keys", &f,
+                "the log key and %zu actor key%s, "
+                "established by proven events",
                 nactors, nactors == 1 ? "" : "s");
 }
 
@@ -995,8 +1009,7 @@ build_keys(struct vctx *v)
 static void
 report_pass(struct vctx *v)
 {
-    struct fails fp = {{0}, 0}, fs = {{0}, 0}, fb = {{0}, 0},
-                 fc = {{0}, 0};
+    struct fails fp = {{0}, 0}, fs = {{0}, 0}, fb = {{0}, 0}, fc = {{0}, 0};
     uint64_t links = 0;
 
     for (size_t i = 0; i < v->nev; i++) {
@@ -1023,22 +1036,26 @@ report_pass(struct vctx *v)
             v->ev[i - 1].decoded) {
             links++;
             if (memcmp(e->ev.prev, v->ev[i - 1].ev.leaf, 32) != 0)
-                fail_add(&fc, "event %llu: prev is not the leaf hash of "
-                              "event %llu",
+                fail_add(&fc,
+                         "event %llu: prev is not the leaf hash of "
+                         "event %llu",
                          (unsigned long long)e->seq,
                          (unsigned long long)v->ev[i - 1].seq);
         }
     }
-    check_fails(v->r, "proofs", &fp, "%zu inclusion proofs against the "
-                                     "checkpoint of size %llu",
+    check_fails(v->r, "proofs", &fp,
+                "%zu inclusion proofs against the "
+                "checkpoint of size %llu",
                 v->nev, (unsigned long long)v->cksize);
-    check_fails(v->r, "signatures", &fs, "%zu entry signatures, each by a "
-                                         "key valid at that event",
+    check_fails(v->r, "signatures", &fs,
+                "%zu entry signatures, each by a "
+                "key valid at that event",
                 v->nev);
     check_fails(v->r, "chain", &fc, "%llu links between consecutive events",
                 (unsigned long long)links);
-    check_fails(v->r, "bodies", &fb, "%zu bodies or their digests match "
-                                     "their commitments",
+    check_fails(v->r, "bodies", &fb,
+                "%zu bodies or their digests match "
+                "their commitments",
                 v->nev);
 }
 
@@ -1062,8 +1079,7 @@ check_erasures(struct vctx *v)
         struct vev *x = &v->ev[j];
         json_t *t;
         if (!x->decoded || strcmp(x->ev.type, "body.erased") != 0 ||
-            !x->proof_ok || !x->sig_ok || !x->body_ok ||
-            x->bstate != BS_FULL)
+            !x->proof_ok || !x->sig_ok || !x->body_ok || x->bstate != BS_FULL)
             continue;
         t = json_object_get(x->shown, "target_seq");
         if (!json_is_integer(t) || json_integer_value(t) < 0)
@@ -1092,14 +1108,16 @@ check_erasures(struct vctx *v)
                (*hit)[1] <= e->seq)
             hit++;
         if (hit == NULL || hit == ok + nok || (*hit)[0] != e->seq)
-            fail_add(&f, "event %llu: the body is missing and no proven "
-                         "body.erased in the bundle names it",
+            fail_add(&f,
+                     "event %llu: the body is missing and no proven "
+                     "body.erased in the bundle names it",
                      (unsigned long long)e->seq);
     }
     free(ok);
     v->r->bodies_erased = n;
-    check_fails(v->r, "erasures", &f, "%llu erased bod%s, each backed by a "
-                                      "proven body.erased",
+    check_fails(v->r, "erasures", &f,
+                "%llu erased bod%s, each backed by a "
+                "proven body.erased",
                 (unsigned long long)n, n == 1 ? "y" : "ies");
 }
 
@@ -1118,23 +1136,26 @@ line_matches(struct vctx *v, const struct vev *e, json_t *line, char *why,
         json_t *a = json_object_get(env, envelope_keys[i]);
         json_t *b = json_object_get(line, envelope_keys[i]);
         if ((a == NULL) != (b == NULL) || (a && !json_equal(a, b))) {
-            snprintf(why, cap, "events.jsonl: event %llu: '%s' differs "
-                               "from the entry",
+            snprintf(why, cap,
+                     "events.jsonl: event %llu: '%s' differs "
+                     "from the entry",
                      seq, envelope_keys[i]);
             ok = 0;
         }
     }
     json_decref(env);
     if (ok && an != NULL && k != NULL && strcmp(an, k->actor) != 0) {
-        snprintf(why, cap, "events.jsonl: event %llu: actor_name is not "
-                           "the key's",
+        snprintf(why, cap,
+                 "events.jsonl: event %llu: actor_name is not "
+                 "the key's",
                  seq);
         ok = 0;
     }
     if (ok && (e->bstate == BS_FULL || e->bstate == BS_REDACTED) &&
         !json_equal(json_object_get(line, "body"), e->shown)) {
-        snprintf(why, cap, "events.jsonl: event %llu: the body differs "
-                           "from the committed fields",
+        snprintf(why, cap,
+                 "events.jsonl: event %llu: the body differs "
+                 "from the committed fields",
                  seq);
         ok = 0;
     }
@@ -1147,8 +1168,9 @@ line_matches(struct vctx *v, const struct vev *e, json_t *line, char *why,
     if (ok && e->bstate == BS_WITHHELD &&
         (json_object_get(line, "body") != NULL ||
          !json_is_true(json_object_get(line, "body_withheld")))) {
-        snprintf(why, cap, "events.jsonl: event %llu: not shown as "
-                           "withheld",
+        snprintf(why, cap,
+                 "events.jsonl: event %llu: not shown as "
+                 "withheld",
                  seq);
         ok = 0;
     }
@@ -1188,7 +1210,8 @@ expected_line(struct vctx *v, const struct vev *e, struct growbuf *b)
         return;
     }
     gb_lit(b, ",\"body\":{");
-    json_object_foreach(e->shown, name, val) {
+    json_object_foreach(e->shown, name, val)
+    {
         if (i++ > 0)
             gb_lit(b, ",");
         gb_jstr(b, name);
@@ -1225,8 +1248,7 @@ jsonl_one(struct vctx *v, size_t i)
 
     if (line == NULL) {
         jl->bad = 1;
-        snprintf(jl->why, WHY_MAX, "events.jsonl: line %zu is not JSON",
-                 i + 1);
+        snprintf(jl->why, WHY_MAX, "events.jsonl: line %zu is not JSON", i + 1);
     } else if (!jl->e->decoded || !jl->e->body_ok) {
         /* reported by proofs/bodies */
     } else if (!line_matches(v, jl->e, line, jl->why, WHY_MAX)) {
@@ -1295,7 +1317,8 @@ check_events(struct vctx *v)
     size_t i;
     const json_t *rec;
 
-    json_array_foreach(list, i, rec) {
+    json_array_foreach(list, i, rec)
+    {
         uint64_t seq;
         const char *role = jstr(rec, "role"), *body = jstr(rec, "body");
         const char *type = jstr(rec, "type");
@@ -1307,14 +1330,16 @@ check_events(struct vctx *v)
             continue;
         }
         if (i > 0 && seq <= prev)
-            fail_add(&f, "manifest: events are not in increasing order at "
-                         "event %llu",
+            fail_add(&f,
+                     "manifest: events are not in increasing order at "
+                     "event %llu",
                      (unsigned long long)seq);
         prev = seq;
         e = find_ev(v, seq);
         if (e == NULL) {
-            fail_add(&f, "event %llu: listed in the manifest but not in "
-                         "the bundle",
+            fail_add(&f,
+                     "event %llu: listed in the manifest but not in "
+                     "the bundle",
                      (unsigned long long)seq);
             continue;
         }
@@ -1330,38 +1355,41 @@ check_events(struct vctx *v)
             nb[e->bstate]++;
             fw += e->bstate == BS_REDACTED ? e->nwithheld : 0;
             if (strcmp(body, bstate_name[e->bstate]) != 0)
-                fail_add(&f, "event %llu: the manifest says its body is "
-                             "%s, it is %s",
-                         (unsigned long long)seq, body,
-                         bstate_name[e->bstate]);
+                fail_add(&f,
+                         "event %llu: the manifest says its body is "
+                         "%s, it is %s",
+                         (unsigned long long)seq, body, bstate_name[e->bstate]);
             else if (e->bstate == BS_REDACTED &&
                      json_array_size(wn) != e->nwithheld)
-                fail_add(&f, "event %llu: the manifest names %zu withheld "
-                             "fields, the body withholds %zu",
+                fail_add(&f,
+                         "event %llu: the manifest names %zu withheld "
+                         "fields, the body withholds %zu",
                          (unsigned long long)seq, json_array_size(wn),
                          e->nwithheld);
         }
     }
     for (size_t k = 0; k < v->nev; k++)
         if (v->ev[k].mrec == NULL)
-            fail_add(&f, "event %llu: in the bundle but not listed in the "
-                         "manifest",
+            fail_add(&f,
+                     "event %llu: in the bundle but not listed in the "
+                     "manifest",
                      (unsigned long long)v->ev[k].seq);
     if (ju64(counts, "selected", &c) < 0 || c != nsel ||
         ju64(counts, "support", &c) < 0 || c != nsup ||
         ju64(counts, "entries", &c) < 0 || c != v->nev)
-        fail_add(&f, "manifest counts (selected, support, entries) do not "
-                     "match the bundle's %llu, %llu, %zu",
-                 (unsigned long long)nsel, (unsigned long long)nsup,
-                 v->nev);
+        fail_add(&f,
+                 "manifest counts (selected, support, entries) do not "
+                 "match the bundle's %llu, %llu, %zu",
+                 (unsigned long long)nsel, (unsigned long long)nsup, v->nev);
     check_jsonl(v, &f, nsel);
     v->r->events = v->nev;
     v->r->selected = nsel;
     v->r->bodies_withheld = nb[BS_WITHHELD];
     v->r->fields_withheld = fw;
-    check_fails(v->r, "events", &f, "%llu selected and %llu support events "
-                                    "agree with the manifest and "
-                                    "events.jsonl",
+    check_fails(v->r, "events", &f,
+                "%llu selected and %llu support events "
+                "agree with the manifest and "
+                "events.jsonl",
                 (unsigned long long)nsel, (unsigned long long)nsup);
 }
 
@@ -1387,12 +1415,14 @@ check_state(struct vctx *v)
 
     if (!json_is_true(json_object_get(st, "included"))) {
         if (sj != NULL || sn != NULL)
-            check(v->r, "state", LDG_CHECK_FAIL, "state members are present "
-                                                 "but the manifest says none "
-                                                 "is included");
+            check(v->r, "state", LDG_CHECK_FAIL,
+                  "state members are present "
+                  "but the manifest says none "
+                  "is included");
         else
-            check(v->r, "state", LDG_CHECK_SKIP, "no projected state in the "
-                                                 "bundle%s%s",
+            check(v->r, "state", LDG_CHECK_SKIP,
+                  "no projected state in the "
+                  "bundle%s%s",
                   jstr(st, "reason") ? ": " : "",
                   jstr(st, "reason") ? jstr(st, "reason") : "");
         return;
@@ -1419,19 +1449,20 @@ check_state(struct vctx *v)
               (unsigned long long)size);
         goto out;
     }
-    if (ldg_note_verify_vkey(v->vkey, (const char *)sn->data, sn->len,
-                             &tlen) < 0) {
+    if (ldg_note_verify_vkey(v->vkey, (const char *)sn->data, sn->len, &tlen) <
+        0) {
         check(v->r, "state", LDG_CHECK_FAIL,
               "the projection note does not verify with the log key");
         goto out;
     }
-    snprintf(want, sizeof want, "ledger-projections/v1\norigin %s\nsize "
-                                "%llu\n",
+    snprintf(want, sizeof want,
+             "ledger-projections/v1\norigin %s\nsize "
+             "%llu\n",
              v->r->origin, (unsigned long long)size);
     if (tlen < strlen(want) || memcmp(sn->data, want, strlen(want)) != 0) {
         check(v->r, "state", LDG_CHECK_FAIL,
-              "the projection note is not for %s at size %llu",
-              v->r->origin, (unsigned long long)size);
+              "the projection note is not for %s at size %llu", v->r->origin,
+              (unsigned long long)size);
         goto out;
     }
     check(v->r, "state", LDG_CHECK_PASS,
@@ -1458,7 +1489,8 @@ check_redactions(struct vctx *v)
         const json_t *wn = json_object_get(v->ev[i].mrec, "withheld");
         size_t j;
         json_t *n;
-        json_array_foreach(wn, j, n) {
+        json_array_foreach(wn, j, n)
+        {
             const char *s = json_string_value(n);
             json_t *cnt;
             if (s == NULL)
@@ -1468,7 +1500,8 @@ check_redactions(struct vctx *v)
                                 json_integer(json_integer_value(cnt) + 1));
         }
     }
-    json_object_foreach(names, k, val) {
+    json_object_foreach(names, k, val)
+    {
         int w = snprintf(buf + len, sizeof buf - len, "%s%s in %lld event%s",
                          len ? ", " : "fields withheld: ", k,
                          (long long)json_integer_value(val),
@@ -1481,20 +1514,20 @@ check_redactions(struct vctx *v)
     if (v->r->bodies_withheld > 0 && len < sizeof buf) {
         const json_t *types = json_object_get(red, "body_types");
         char *t = json_dumps(types, JSON_COMPACT | JSON_ENCODE_ANY);
-        int w = snprintf(buf + len, sizeof buf - len,
-                         "%s%llu whole bodies withheld (types %s)",
-                         len ? "; " : "",
-                         (unsigned long long)v->r->bodies_withheld,
-                         t ? t : "?");
+        int w =
+            snprintf(buf + len, sizeof buf - len,
+                     "%s%llu whole bodies withheld (types %s)", len ? "; " : "",
+                     (unsigned long long)v->r->bodies_withheld, t ? t : "?");
         free(t);
         if (w > 0 && (size_t)w < sizeof buf - len)
             len += (size_t)w;
     }
     if (v->r->bodies_erased > 0 && len < sizeof buf) {
-        int w = snprintf(buf + len, sizeof buf - len, "%s%llu bodies erased "
-                                                      "in the ledger",
-                         len ? "; " : "",
-                         (unsigned long long)v->r->bodies_erased);
+        int w =
+            snprintf(buf + len, sizeof buf - len,
+                     "%s%llu bodies erased "
+                     "in the ledger",
+                     len ? "; " : "", (unsigned long long)v->r->bodies_erased);
         if (w > 0 && (size_t)w < sizeof buf - len)
             len += (size_t)w;
     }

@@ -54,7 +54,6 @@ struct keyent {
     struct ldg_keyinfo ki;
 };
 
-
 /*
  * Members go through a queue to a writer thread, which hashes them, adds
  * them to the archive (whose zstd stream has worker threads of its own)
@@ -169,8 +168,7 @@ static struct keyent *
 find_key(struct ex *x, const char *id)
 {
     size_t i = key_pos(x, id);
-    return i < x->nkeys && strcmp(x->keys[i].id, id) == 0 ? &x->keys[i]
-                                                          : NULL;
+    return i < x->nkeys && strcmp(x->keys[i].id, id) == 0 ? &x->keys[i] : NULL;
 }
 
 /* Remembers an actor key id; looks it up in the log once. */
@@ -187,8 +185,9 @@ add_key(struct ex *x, const char *id)
     snprintf(k.id, sizeof k.id, "%s", id);
     rc = ldg_key_info(x->t, id, &k.ki);
     if (rc < 0) {
-        ldg_set_errmsg(x->l, "key %s signs selected events but the log does "
-                             "not know it: %s",
+        ldg_set_errmsg(x->l,
+                       "key %s signs selected events but the log does "
+                       "not know it: %s",
                        id, ldg_strerror(rc));
         return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
     }
@@ -303,9 +302,10 @@ member_put(struct ex *x, const char *name, const void *data, size_t len,
 
     x->tar_bytes += 512 + ((len + 511) / 512) * 512;
     if (x->tar_bytes > LDG_BUNDLE_TOTAL_DEFAULT) {
-        ldg_set_errmsg(x->l, "the bundle would exceed %llu bytes "
-                             "uncompressed, more than verify-bundle reads "
-                             "by default: select fewer events",
+        ldg_set_errmsg(x->l,
+                       "the bundle would exceed %llu bytes "
+                       "uncompressed, more than verify-bundle reads "
+                       "by default: select fewer events",
                        (unsigned long long)LDG_BUNDLE_TOTAL_DEFAULT);
         free(owned);
         return LDG_ETOOBIG;
@@ -377,8 +377,7 @@ static int
 protected_type(const char *type)
 {
     return strcmp(type, "ledger.genesis") == 0 ||
-           strcmp(type, "key.added") == 0 ||
-           strcmp(type, "key.revoked") == 0 ||
+           strcmp(type, "key.added") == 0 || strcmp(type, "key.revoked") == 0 ||
            strcmp(type, "body.erased") == 0;
 }
 
@@ -399,8 +398,9 @@ select_events(struct ex *x, const struct ldg_query *q)
         if (ev.seq >= x->cksize)
             continue; /* after the checkpoint: cannot be proven */
         if (x->rep.selected >= x->max_events) {
-            ldg_set_errmsg(x->l, "the selection has more than %llu events; "
-                                 "narrow it or raise the limit",
+            ldg_set_errmsg(x->l,
+                           "the selection has more than %llu events; "
+                           "narrow it or raise the limit",
                            (unsigned long long)x->max_events);
             rc = LDG_ETOOBIG;
             break;
@@ -582,9 +582,9 @@ body_member(struct ex *x, const struct ldg_event *ev, enum bmode *mode,
     gb_lit(lb, "{");
     for (size_t i = 0; i < n; i++) {
         char *v, salt[25];
-        if (whole || (!protected_type(ev->type) &&
-                      in_list(f[i].name, o->redact_fields,
-                              o->nredact_fields))) {
+        if (whole ||
+            (!protected_type(ev->type) &&
+             in_list(f[i].name, o->redact_fields, o->nredact_fields))) {
             memcpy(wd[nw++], f[i].digest, 32);
             if (!whole)
                 json_array_append_new(names, json_string(f[i].name));
@@ -713,7 +713,7 @@ write_event(struct ex *x, const struct sel *s)
         gb_lit(m, ", \"type\": ");
         gb_jstr(m, ev.type);
         gb_lit(m, (s->role & ROLE_SELECTED) ? ", \"role\": \"selected\""
-                                           : ", \"role\": \"support\"");
+                                            : ", \"role\": \"support\"");
         if ((s->role & ROLE_SELECTED) && (s->role & ROLE_SUPPORT))
             gb_lit(m, ", \"support\": true");
         gb_lit(m, ", \"body\": ");
@@ -780,8 +780,7 @@ load_state(struct ex *x)
     x->state = st;
     x->rep.has_state = 1;
     snprintf(x->rep.state_detail, sizeof x->rep.state_detail,
-             "included at size %llu, %s",
-             (unsigned long long)x->cksize,
+             "included at size %llu, %s", (unsigned long long)x->cksize,
              x->state_note ? "with its signed projection note"
                            : "without a signed projection note");
 }
@@ -806,8 +805,7 @@ state_json(struct ex *x)
                          x->rep.state_detail);
     return json_pack("{s:b, s:o, s:s, s:o}", "included", 1, "size",
                      json_u64(x->cksize), "scope", "whole", "note",
-                     x->state_note ? json_string(B_STATE_NOTE)
-                                   : json_null());
+                     x->state_note ? json_string(B_STATE_NOTE) : json_null());
 }
 
 /* Everything in the manifest but its two long lists. */
@@ -833,8 +831,8 @@ manifest_head(struct ex *x, uint64_t now_ns)
         "format", LDG_BUNDLE_MAGIC, "origin", x->origin, "log_key", x->vkey,
         "created", "ts", json_u64(now_ns), "time", tbuf, "by",
         o->exported_by ? o->exported_by : "", "tool", "ledger export",
-        "selection", "terms", str_array(o->terms, (size_t)o->nterms),
-        "since", o->since ? json_string(o->since) : json_null(), "until",
+        "selection", "terms", str_array(o->terms, (size_t)o->nterms), "since",
+        o->since ? json_string(o->since) : json_null(), "until",
         o->until ? json_string(o->until) : json_null(), "checkpoint", "size",
         json_u64(x->cksize), "root", rootb64, "counts", "selected",
         json_u64(x->rep.selected), "support", json_u64(x->rep.support),
@@ -917,8 +915,7 @@ write_manifest(struct ex *x, uint64_t now_ns)
     if (rc == 0)
         rc = bwriter_add(x->w, B_MANIFEST_SIG, note, strlen(note));
     if (rc < 0)
-        ldg_set_errmsg(x->l, "writing the manifest: %s",
-                       bwriter_errmsg(x->w));
+        ldg_set_errmsg(x->l, "writing the manifest: %s", bwriter_errmsg(x->w));
     x->rep.files += 2;
 out:
     free(m.p);
@@ -950,9 +947,10 @@ check_opts(struct ldg_ledger *l, const struct ldg_export_opts *o)
             return LDG_EBADINPUT;
         }
         if (protected_type(o->redact_types[i])) {
-            ldg_set_errmsg(l, "--redact-body %s: bodies of %s events are "
-                              "needed to verify the bundle and cannot be "
-                              "withheld",
+            ldg_set_errmsg(l,
+                           "--redact-body %s: bodies of %s events are "
+                           "needed to verify the bundle and cannot be "
+                           "withheld",
                            o->redact_types[i], o->redact_types[i]);
             return LDG_EBADINPUT;
         }
@@ -976,8 +974,9 @@ load_checkpoint(struct ex *x)
     rc = ldg_checkpoint_open(x->vkey, x->ck, strlen(x->ck), x->origin,
                              sizeof x->origin, &x->cksize, x->root);
     if (rc < 0) {
-        ldg_set_errmsg(x->l, "the latest stored checkpoint does not verify "
-                             "with the log key: %s",
+        ldg_set_errmsg(x->l,
+                       "the latest stored checkpoint does not verify "
+                       "with the log key: %s",
                        ldg_strerror(rc));
         return LDG_ECORRUPT;
     }
@@ -1039,8 +1038,7 @@ ldg_export_write_fd(struct ldg_ledger *l, const struct ldg_export_opts *o,
     if ((rc = ldg_keys_load(l, "log", &logkey)) < 0) {
         snprintf(err, sizeof err, "%s",
                  ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
-        ldg_set_errmsg(l, "the log key is needed to sign the bundle: %s",
-                       err);
+        ldg_set_errmsg(l, "the log key is needed to sign the bundle: %s", err);
         return rc;
     }
     ldg_key_free(logkey);

@@ -14,8 +14,8 @@
 
 #define ENVELOPE_ROOM (64 * 1024)
 
-static const char *const allowed_keys[] = {"type", "body", "subject", "run",
-                                           "parent", "actor"};
+static const char *const allowed_keys[] = {"type", "body",   "subject",
+                                           "run",  "parent", "actor"};
 
 int
 ldg_ingest_parse_line(const char *line, size_t len, size_t body_max,
@@ -45,10 +45,10 @@ ldg_ingest_parse_line(const char *line, size_t len, size_t body_max,
         json_decref(root);
         return LDG_EBADINPUT;
     }
-    json_object_foreach(root, key, v) {
+    json_object_foreach(root, key, v)
+    {
         int ok = 0;
-        for (size_t i = 0; i < sizeof allowed_keys / sizeof *allowed_keys;
-             i++)
+        for (size_t i = 0; i < sizeof allowed_keys / sizeof *allowed_keys; i++)
             ok |= strcmp(key, allowed_keys[i]) == 0;
         if (!ok) {
             snprintf(msg, msgcap,
@@ -59,18 +59,18 @@ ldg_ingest_parse_line(const char *line, size_t len, size_t body_max,
             return LDG_EBADINPUT;
         }
     }
-#define STR_FIELD(name, dst)                                                 \
-    do {                                                                     \
-        v = json_object_get(root, name);                                     \
-        if (v != NULL) {                                                     \
-            if (!json_is_string(v) ||                                        \
-                strlen(json_string_value(v)) != json_string_length(v)) {     \
-                snprintf(msg, msgcap, "field '%s': must be a string", name); \
-                json_decref(root);                                           \
-                return LDG_EBADINPUT;                                        \
-            }                                                                \
-            dst = json_string_value(v);                                      \
-        }                                                                    \
+#define STR_FIELD(name, dst)                                                   \
+    do {                                                                       \
+        v = json_object_get(root, name);                                       \
+        if (v != NULL) {                                                       \
+            if (!json_is_string(v) ||                                          \
+                strlen(json_string_value(v)) != json_string_length(v)) {       \
+                snprintf(msg, msgcap, "field '%s': must be a string", name);   \
+                json_decref(root);                                             \
+                return LDG_EBADINPUT;                                          \
+            }                                                                  \
+            dst = json_string_value(v);                                        \
+        }                                                                      \
     } while (0)
     STR_FIELD("type", ev->type);
     STR_FIELD("subject", ev->subject);
@@ -85,8 +85,7 @@ ldg_ingest_parse_line(const char *line, size_t len, size_t body_max,
     v = json_object_get(root, "parent");
     if (v != NULL) {
         if (!json_is_integer(v) || json_integer_value(v) < 0) {
-            snprintf(msg, msgcap,
-                     "field 'parent': must be a sequence number");
+            snprintf(msg, msgcap, "field 'parent': must be a sequence number");
             json_decref(root);
             return LDG_EBADINPUT;
         }
@@ -208,7 +207,7 @@ pass(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
         if (got == -2) {
             rc = LDG_EIO;
             ldg_set_errmsg(l, "read error at line %llu: %s",
-                              (unsigned long long)lineno, strerror(errno));
+                           (unsigned long long)lineno, strerror(errno));
             break;
         }
         if (spool != NULL && got == 1) {
@@ -226,8 +225,8 @@ pass(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
             rep->rejected++;
             continue;
         }
-        if (ldg_ingest_parse_line(r.buf, len, body_max, &ev, &holder, &col,
-                                  msg, sizeof msg) < 0) {
+        if (ldg_ingest_parse_line(r.buf, len, body_max, &ev, &holder, &col, msg,
+                                  sizeof msg) < 0) {
             report_error(o, lineno, col, msg);
             rep->rejected++;
             continue;
@@ -256,8 +255,7 @@ pass(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
         if (rc < 0)
             break;
         if (o->on_progress != NULL && (lineno & 0x3fff) == 0)
-            o->on_progress(o->ctx, lineno,
-                           w ? ldg_writer_committed(w) : 0);
+            o->on_progress(o->ctx, lineno, w ? ldg_writer_committed(w) : 0);
     }
     free(r.buf);
     return rc;
@@ -278,9 +276,10 @@ ldg_ingest(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
         if (pos < 0 || fseek(in, pos, SEEK_SET) != 0) {
             spool = tmpfile();
             if (spool == NULL) {
-                ldg_set_errmsg(l, "cannot create a temporary file for "
-                                     "--strict: %s",
-                                  strerror(errno));
+                ldg_set_errmsg(l,
+                               "cannot create a temporary file for "
+                               "--strict: %s",
+                               strerror(errno));
                 return LDG_EIO;
             }
         }
@@ -295,8 +294,7 @@ ldg_ingest(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
             rewind(spool);
             in = spool;
         } else if (fseek(in, pos, SEEK_SET) != 0) {
-            ldg_set_errmsg(l, "cannot rewind the input: %s",
-                              strerror(errno));
+            ldg_set_errmsg(l, "cannot rewind the input: %s", strerror(errno));
             return LDG_EIO;
         }
         memset(rep, 0, sizeof *rep);

@@ -40,8 +40,8 @@ struct ldg_ingest_report {
  * caller json_decref's *holder, which owns every string ev points to.
  * On failure returns LDG_EBADINPUT/LDG_ETOOBIG with msg and *col set. */
 int ldg_ingest_parse_line(const char *line, size_t len, size_t body_max,
-                          struct ldg_event_in *ev, json_t **holder,
-                          int *col, char *msg, size_t msgcap);
+                          struct ldg_event_in *ev, json_t **holder, int *col,
+                          char *msg, size_t msgcap);
 
 /*
  * Reads JSON Lines from in and appends them. Returns 0 if every line was

@@ -139,7 +139,8 @@ json_depth(const json_t *v, int limit)
     if (json_is_object(v)) {
         const char *k;
         json_t *e;
-        json_object_foreach((json_t *)(uintptr_t)v, k, e) {
+        json_object_foreach((json_t *)(uintptr_t)v, k, e)
+        {
             int x = json_depth(e, limit - 1) + 1;
             if (x > d)
                 d = x;
@@ -164,8 +165,7 @@ cmp_name(const void *a, const void *b)
 }
 
 static void
-make_salt(uint8_t salt[16], const uint8_t *seed, uint64_t seq,
-          const char *name)
+make_salt(uint8_t salt[16], const uint8_t *seed, uint64_t seq, const char *name)
 {
     if (seed == NULL) {
         ldg_random(salt, 16);
@@ -187,8 +187,7 @@ make_salt(uint8_t salt[16], const uint8_t *seed, uint64_t seq,
  */
 int
 ldg_body_prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
-                 size_t max, struct ldg_body_rec *out, char *err,
-                 size_t errcap)
+                 size_t max, struct ldg_body_rec *out, char *err, size_t errcap)
 {
     const char *names_stack[32], **names = names_stack;
     uint8_t digests_stack[32][32], (*digests)[32] = digests_stack;
@@ -210,7 +209,8 @@ ldg_body_prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
         return LDG_ETOOBIG;
     }
     if (body != NULL) {
-        json_object_foreach((json_t *)(uintptr_t)body, key, val) {
+        json_object_foreach((json_t *)(uintptr_t)body, key, val)
+        {
             if (json_depth(val, LDG_DEPTH_MAX) > LDG_DEPTH_MAX) {
                 snprintf(err, errcap,
                          "body field '%s' nests deeper than %d levels", key,
@@ -359,8 +359,7 @@ ldg_body_decode(const uint8_t *rec, size_t len, size_t max,
 }
 
 int
-ldg_body_decode_json(const uint8_t *rec, size_t len, size_t max,
-                     json_t **out)
+ldg_body_decode_json(const uint8_t *rec, size_t len, size_t max, json_t **out)
 {
     struct ldg_field *f;
     size_t n;
@@ -383,8 +382,7 @@ ldg_body_decode_json(const uint8_t *rec, size_t len, size_t max,
 }
 
 int
-ldg_body_rec_root(const uint8_t *rec, size_t len, size_t max,
-                  uint8_t root[32])
+ldg_body_rec_root(const uint8_t *rec, size_t len, size_t max, uint8_t root[32])
 {
     const uint8_t *p;
     size_t pn, n = 0;
@@ -401,9 +399,8 @@ ldg_body_rec_root(const uint8_t *rec, size_t len, size_t max,
     }
     if (rc == 0) {
         for (size_t i = 0; i < n; i++)
-            digest_slices(d[i], sl[i].salt, sl[i].name_enc,
-                          sl[i].name_enc_len, sl[i].value_enc,
-                          sl[i].value_enc_len);
+            digest_slices(d[i], sl[i].salt, sl[i].name_enc, sl[i].name_enc_len,
+                          sl[i].value_enc, sl[i].value_enc_len);
         ldg_body_root(root, (const uint8_t(*)[32])d, n);
     }
     free(d);

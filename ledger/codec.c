@@ -75,8 +75,8 @@ buf_write(void *data, const char *p, size_t n)
     return b->err ? -1 : 0;
 }
 
-#define PACKER(b)                                                            \
-    msgpack_packer pk;                                                       \
+#define PACKER(b)                                                              \
+    msgpack_packer pk;                                                         \
     msgpack_packer_init(&pk, (b), buf_write)
 
 void
@@ -251,22 +251,66 @@ mp_bounded_len(const uint8_t *p, size_t len)
             size_t w;
             uint64_t n = 0;
             switch (c) {
-            case 0xcc: case 0xd0: skip = 1; break;
-            case 0xcd: case 0xd1: skip = 2; break;
-            case 0xca: case 0xce: case 0xd2: skip = 4; break;
-            case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
-            case 0xd4: skip = 2; break;  /* fixext 1: type + 1 */
-            case 0xd5: skip = 3; break;
-            case 0xd6: skip = 5; break;
-            case 0xd7: skip = 9; break;
-            case 0xd8: skip = 17; break;
-            case 0xc4: case 0xd9: case 0xc7: w = 1; goto sized;
-            case 0xc5: case 0xda: case 0xc8: w = 2; goto sized;
-            case 0xc6: case 0xdb: case 0xc9: w = 4; goto sized;
-            case 0xdc: w = 2; goto counted;
-            case 0xdd: w = 4; goto counted;
-            case 0xde: w = 2; goto counted;
-            case 0xdf: w = 4; goto counted;
+            case 0xcc:
+            case 0xd0:
+                skip = 1;
+                break;
+            case 0xcd:
+            case 0xd1:
+                skip = 2;
+                break;
+            case 0xca:
+            case 0xce:
+            case 0xd2:
+                skip = 4;
+                break;
+            case 0xcb:
+            case 0xcf:
+            case 0xd3:
+                skip = 8;
+                break;
+            case 0xd4:
+                skip = 2;
+                break; /* fixext 1: type + 1 */
+            case 0xd5:
+                skip = 3;
+                break;
+            case 0xd6:
+                skip = 5;
+                break;
+            case 0xd7:
+                skip = 9;
+                break;
+            case 0xd8:
+                skip = 17;
+                break;
+            case 0xc4:
+            case 0xd9:
+            case 0xc7:
+                w = 1;
+                goto sized;
+            case 0xc5:
+            case 0xda:
+            case 0xc8:
+                w = 2;
+                goto sized;
+            case 0xc6:
+            case 0xdb:
+            case 0xc9:
+                w = 4;
+                goto sized;
+            case 0xdc:
+                w = 2;
+                goto counted;
+            case 0xdd:
+                w = 4;
+                goto counted;
+            case 0xde:
+                w = 2;
+                goto counted;
+            case 0xdf:
+                w = 4;
+                goto counted;
             default:
                 return 0; /* 0xc1, never used */
             sized:
@@ -460,8 +504,18 @@ ldg_msgpack_to_json(const uint8_t *p, size_t len, json_t **out)
 /* ------------------------------------------------------------ entries -- */
 
 /* Keys of the event map, in canonical (bytewise) order. */
-enum ev_key { K_ACTOR, K_BODY, K_PARENT, K_RUN, K_SEQ, K_SUBJECT, K_TS,
-              K_TYPE, K_V, K_COUNT };
+enum ev_key {
+    K_ACTOR,
+    K_BODY,
+    K_PARENT,
+    K_RUN,
+    K_SEQ,
+    K_SUBJECT,
+    K_TS,
+    K_TYPE,
+    K_V,
+    K_COUNT
+};
 static const char *const ev_keys[K_COUNT] = {
     "actor", "body", "parent", "run", "seq", "subject", "ts", "type", "v"};
 
@@ -684,8 +738,7 @@ out:
  *   map(n) { str name : array(2) [ bin(16) salt, value ] }   keys sorted
  */
 int
-ldg_codec_fields_encode(struct ldg_buf *b, const struct ldg_field *f,
-                        size_t n)
+ldg_codec_fields_encode(struct ldg_buf *b, const struct ldg_field *f, size_t n)
 {
     ldg_mp_map(b, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
@@ -771,8 +824,8 @@ rd_map_header(const uint8_t **p, const uint8_t *end, uint32_t *n)
         *n = (uint32_t)q[1] << 8 | q[2];
         *p = q + 3;
     } else if (*q == 0xdf && end - q >= 5) {
-        *n = (uint32_t)q[1] << 24 | (uint32_t)q[2] << 16 |
-             (uint32_t)q[3] << 8 | q[4];
+        *n = (uint32_t)q[1] << 24 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 8 |
+             q[4];
         *p = q + 5;
     } else {
         return LDG_ECORRUPT;
@@ -845,8 +898,8 @@ ldg_codec_fields_slices(const uint8_t *p, size_t len,
         const msgpack_object *m;
         rc = unpack_canonical(p, len, &u);
         m = &u.data;
-        if (rc == 0 && (m->type != MSGPACK_OBJECT_MAP ||
-                        m->via.map.size > LDG_FIELDS_MAX))
+        if (rc == 0 &&
+            (m->type != MSGPACK_OBJECT_MAP || m->via.map.size > LDG_FIELDS_MAX))
             rc = LDG_ECORRUPT;
         for (uint32_t i = 0; rc == 0 && i < m->via.map.size; i++) {
             const msgpack_object_kv *kv = &m->via.map.ptr[i];
@@ -855,8 +908,7 @@ ldg_codec_fields_slices(const uint8_t *p, size_t len,
                 memchr(sptr(&kv->key.via.str), 0, kv->key.via.str.size) ||
                 (i > 0 && key_cmp(&m->via.map.ptr[i - 1].key.via.str,
                                   &kv->key.via.str) >= 0) ||
-                arr->type != MSGPACK_OBJECT_ARRAY ||
-                arr->via.array.size != 2 ||
+                arr->type != MSGPACK_OBJECT_ARRAY || arr->via.array.size != 2 ||
                 arr->via.array.ptr[0].type != MSGPACK_OBJECT_BIN ||
                 arr->via.array.ptr[0].via.bin.size != 16 ||
                 !json_compatible(&arr->via.array.ptr[1], 1))

@@ -46,8 +46,8 @@ ldg_sha256_init(struct ldg_sha256_ctx *c)
 void
 ldg_sha256_update(struct ldg_sha256_ctx *c, const void *p, size_t n)
 {
-    crypto_hash_sha256_update((crypto_hash_sha256_state *)(void *)c->opaque,
-                              p, n);
+    crypto_hash_sha256_update((crypto_hash_sha256_state *)(void *)c->opaque, p,
+                              n);
 }
 
 void
@@ -104,8 +104,8 @@ ldg_ed25519_sign_ctx(uint8_t sig[64], const char *ctx, const void *msg,
 }
 
 int
-ldg_ed25519_verify_ctx(const uint8_t sig[64], const char *ctx,
-                       const void *msg, size_t n, const uint8_t pub[32])
+ldg_ed25519_verify_ctx(const uint8_t sig[64], const char *ctx, const void *msg,
+                       size_t n, const uint8_t pub[32])
 {
     uint8_t stackbuf[1024], *buf;
     size_t len;
@@ -116,8 +116,7 @@ ldg_ed25519_verify_ctx(const uint8_t sig[64], const char *ctx,
     rc = with_ctx(ctx, msg, n, stackbuf, sizeof stackbuf, &buf, &len);
     if (rc < 0)
         return rc;
-    rc = crypto_sign_verify_detached(sig, buf, len, pub) == 0 ? 0
-                                                               : LDG_EBADSIG;
+    rc = crypto_sign_verify_detached(sig, buf, len, pub) == 0 ? 0 : LDG_EBADSIG;
     if (buf != stackbuf)
         free(buf);
     return rc;
@@ -139,8 +138,7 @@ ldg_ed25519_verify_raw(const uint8_t sig[64], const void *msg, size_t n,
 {
     if (crypto_ready() < 0)
         return LDG_EIO;
-    return crypto_sign_verify_detached(sig, msg, n, pub) == 0 ? 0
-                                                              : LDG_EBADSIG;
+    return crypto_sign_verify_detached(sig, msg, n, pub) == 0 ? 0 : LDG_EBADSIG;
 }
 
 void
@@ -282,8 +280,8 @@ ldg_unhex(uint8_t *out, size_t n, const char *hex)
     const char *end = NULL;
     if (strlen(hex) != 2 * n)
         return LDG_EBADINPUT;
-    if (sodium_hex2bin(out, n, hex, 2 * n, NULL, &got, &end) != 0 ||
-        got != n || *end != '\0')
+    if (sodium_hex2bin(out, n, hex, 2 * n, NULL, &got, &end) != 0 || got != n ||
+        *end != '\0')
         return LDG_EBADINPUT;
     return 0;
 }
@@ -291,8 +289,9 @@ ldg_unhex(uint8_t *out, size_t n, const char *hex)
 void
 ldg_base64(char *out, const uint8_t *p, size_t n)
 {
-    sodium_bin2base64(out, sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL),
-                      p, n, sodium_base64_VARIANT_ORIGINAL);
+    sodium_bin2base64(
+        out, sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL), p, n,
+        sodium_base64_VARIANT_ORIGINAL);
 }
 
 int

@@ -68,8 +68,7 @@ ldg_keyfile_write(const char *dir, const struct ldg_key *k, char *err,
         goto out;
     ldg_hex(hex, seed, 32);
     n = snprintf(text, cap, KEYFILE_MAGIC "name %s\nseed %s\n", k->name, hex);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-              0600);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0 || write(fd, text, (size_t)n) != n || fsync(fd) != 0) {
         snprintf(err, errcap, "cannot write %s: %s", tmp, strerror(errno));
         rc = LDG_EIO;
@@ -119,8 +118,7 @@ ldg_keyfile_read(const char *dir, const char *name, struct ldg_key **out,
     if (key_path(path, sizeof path, dir, name) < 0)
         return LDG_EINVAL;
     if (stat(kdir, &st) != 0) {
-        snprintf(err, errcap, "no key directory %s: %s", kdir,
-                 strerror(errno));
+        snprintf(err, errcap, "no key directory %s: %s", kdir, strerror(errno));
         return LDG_EKEY;
     }
     if ((st.st_mode & 077) != 0) {
@@ -235,8 +233,7 @@ rec_put(struct ldg_txn *t, const struct ldg_key_state *ks)
 }
 
 int
-ldg_keys_lookup(struct ldg_txn *t, const char *key_id,
-                struct ldg_key_state *ks)
+ldg_keys_lookup(struct ldg_txn *t, const char *key_id, struct ldg_key_state *ks)
 {
     ldg_dbi db = ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_KEYS);
     uint8_t k[3 + LDG_KEYID_LEN];

@@ -26,16 +26,17 @@
 #define LDG_FORMAT_VERSION 1
 
 /* Limits. Inputs beyond them are refused before anything is allocated. */
-#define LDG_TYPE_MAX 64       /* bytes in an event type */
-#define LDG_SUBJECT_MAX 400   /* bytes in a subject ("kind:name"); LMDB keys are <= 511 */
-#define LDG_RUN_MAX 256       /* bytes in a run id */
-#define LDG_NAME_MAX 64       /* bytes in a key name */
-#define LDG_ORIGIN_MAX 255    /* bytes in a checkpoint origin line */
-#define LDG_KEYID_LEN 16      /* hex digits in a key id */
-#define LDG_ENTRY_MAX 65535   /* bytes in an encoded entry */
+#define LDG_TYPE_MAX 64 /* bytes in an event type */
+#define LDG_SUBJECT_MAX                                                        \
+    400 /* bytes in a subject ("kind:name"); LMDB keys are <= 511 */
+#define LDG_RUN_MAX 256     /* bytes in a run id */
+#define LDG_NAME_MAX 64     /* bytes in a key name */
+#define LDG_ORIGIN_MAX 255  /* bytes in a checkpoint origin line */
+#define LDG_KEYID_LEN 16    /* hex digits in a key id */
+#define LDG_ENTRY_MAX 65535 /* bytes in an encoded entry */
 #define LDG_BODY_MAX_DEFAULT (1024 * 1024) /* bytes of body JSON */
-#define LDG_FIELDS_MAX 256    /* top-level fields in a body */
-#define LDG_DEPTH_MAX 24      /* nesting of arrays/objects in a body value */
+#define LDG_FIELDS_MAX 256                 /* top-level fields in a body */
+#define LDG_DEPTH_MAX 24 /* nesting of arrays/objects in a body value */
 
 enum ldg_error {
     LDG_OK = 0,
@@ -99,10 +100,10 @@ enum ldg_open_flags {
 };
 
 struct ldg_options {
-    unsigned flags;          /* enum ldg_open_flags */
-    size_t map_size_bytes;   /* initial LMDB map size; 0 = default */
-    size_t body_max_bytes;   /* 0 = LDG_BODY_MAX_DEFAULT */
-    size_t map_max_bytes;    /* growth ceiling; 0 = unlimited */
+    unsigned flags;        /* enum ldg_open_flags */
+    size_t map_size_bytes; /* initial LMDB map size; 0 = default */
+    size_t body_max_bytes; /* 0 = LDG_BODY_MAX_DEFAULT */
+    size_t map_max_bytes;  /* growth ceiling; 0 = unlimited */
 };
 
 /* Resolves the ledger directory: dir if non-NULL, else $LEDGER_DIR, else
@@ -181,9 +182,9 @@ struct ldg_event_in {
     const char *subject; /* NULL: derived from the body */
     const char *run;     /* NULL: the body's "run" string, if any */
     int has_parent;
-    uint64_t parent;     /* must be < the new event's seq */
-    const char *actor;   /* key name; NULL: the log key */
-    json_t *body;        /* a JSON object; NULL means {} */
+    uint64_t parent;   /* must be < the new event's seq */
+    const char *actor; /* key name; NULL: the log key */
+    json_t *body;      /* a JSON object; NULL means {} */
 };
 
 /* A decoded entry (envelope). Strings are copied in; entry points into the
@@ -201,8 +202,8 @@ struct ldg_event {
     uint8_t prev[32];      /* leaf hash of entry seq-1 (zeros for seq 0) */
     uint8_t body_root[32]; /* body commitment */
     uint8_t sig[64];
-    uint8_t leaf[32];      /* SHA-256(0x00 ‖ entry) */
-    const uint8_t *entry;  /* exact stored bytes */
+    uint8_t leaf[32];     /* SHA-256(0x00 ‖ entry) */
+    const uint8_t *entry; /* exact stored bytes */
     size_t entry_len;
     const uint8_t *signed_part; /* the bytes the signature covers (after the */
     size_t signed_len;          /* context string), inside entry */
@@ -365,8 +366,7 @@ int ldg_checkpoint_open(const char *vkey, const char *note, size_t len,
  * LDG_EBADPROOF; err gets a message. */
 int ldg_proof_check(const char *vkey, const char *proof, size_t len,
                     const uint8_t *entry, size_t entry_len, uint64_t *index,
-                    uint64_t *size, uint8_t root[32], char *err,
-                    size_t errcap);
+                    uint64_t *size, uint8_t root[32], char *err, size_t errcap);
 /* Log verifier key in signed-note form, into buf. */
 int ldg_verifier_key(struct ldg_ledger *l, char *buf, size_t cap);
 /* The stored hash of the complete subtree (level, index): leaves
@@ -379,8 +379,8 @@ int ldg_tree_stored_hash(struct ldg_txn *t, int level, uint64_t index,
  * are new or grew are written; each file is replaced atomically (write to a
  * temporary name, fsync, rename). The checkpoint is written last. */
 struct ldg_tiles_report {
-    uint64_t size;          /* tree size published */
-    uint64_t tiles_written; /* hash tiles written this run */
+    uint64_t size;            /* tree size published */
+    uint64_t tiles_written;   /* hash tiles written this run */
     uint64_t bundles_written; /* entry bundles written this run */
 };
 int ldg_tiles_write(struct ldg_ledger *l, const char *dir,
@@ -445,14 +445,14 @@ int ldg_applier_add(struct ldg_ledger *l, const struct ldg_applier *a);
 
 /* Counts and sizes. */
 struct ldg_stats {
-    uint64_t events;         /* entries in the log */
-    uint64_t bodies;         /* bodies stored (events - erased) */
-    uint64_t checkpoints;    /* signed checkpoints stored */
-    uint64_t keys;           /* keys known to the log */
-    uint64_t entry_bytes;    /* bytes of entries (LMDB pages in use) */
-    uint64_t body_bytes;     /* bytes of stored bodies (pages in use) */
-    uint64_t file_bytes;     /* size of data.mdb */
-    uint64_t map_bytes;      /* current LMDB map size */
+    uint64_t events;      /* entries in the log */
+    uint64_t bodies;      /* bodies stored (events - erased) */
+    uint64_t checkpoints; /* signed checkpoints stored */
+    uint64_t keys;        /* keys known to the log */
+    uint64_t entry_bytes; /* bytes of entries (LMDB pages in use) */
+    uint64_t body_bytes;  /* bytes of stored bodies (pages in use) */
+    uint64_t file_bytes;  /* size of data.mdb */
+    uint64_t map_bytes;   /* current LMDB map size */
     uint64_t first_ts, last_ts;
     char first_type[LDG_TYPE_MAX + 1], last_type[LDG_TYPE_MAX + 1];
 };
@@ -461,16 +461,16 @@ int ldg_stats(struct ldg_ledger *l, struct ldg_stats *st);
 /* ------------------------------------------------------------- verify -- */
 
 enum ldg_verify_flags {
-    LDG_VERIFY_FULL = 1 << 0,     /* from 0, ignoring the saved position */
-    LDG_VERIFY_NOSAVE = 1 << 1    /* do not save the verified position */
+    LDG_VERIFY_FULL = 1 << 0,  /* from 0, ignoring the saved position */
+    LDG_VERIFY_NOSAVE = 1 << 1 /* do not save the verified position */
 };
 struct ldg_verify_report {
-    uint64_t checked;      /* events checked in this run */
-    uint64_t from, to;     /* range checked [from, to) */
-    uint64_t erased;       /* bodies found erased (legitimately) */
-    uint64_t checkpoints;  /* checkpoints checked */
-    uint64_t bad_seq;      /* first bad event when verification failed */
-    char what[512];        /* what is wrong, or "" */
+    uint64_t checked;     /* events checked in this run */
+    uint64_t from, to;    /* range checked [from, to) */
+    uint64_t erased;      /* bodies found erased (legitimately) */
+    uint64_t checkpoints; /* checkpoints checked */
+    uint64_t bad_seq;     /* first bad event when verification failed */
+    char what[512];       /* what is wrong, or "" */
 };
 /* Verifies the log: each entry decodes canonically, seq and prev chain,
  * timestamps never decrease, each signature with a key valid at that

@@ -83,11 +83,10 @@ int ldg_codec_fields_decode(const uint8_t *p, size_t len,
                             struct ldg_field **out, size_t *n);
 /* Decodes an entry; flags as ldg_event_get_ex (TRUSTED leaves ev->leaf
  * zeroed for the caller to fill). */
-int ldg_event_decode_flags(const uint8_t *buf, size_t len,
-                           struct ldg_event *ev, unsigned flags);
+int ldg_event_decode_flags(const uint8_t *buf, size_t len, struct ldg_event *ev,
+                           unsigned flags);
 /* Appends a body payload (the map of [salt, value]) as compact JSON text. */
-int ldg_codec_fields_json_text(const uint8_t *p, size_t len,
-                               struct ldg_buf *b);
+int ldg_codec_fields_json_text(const uint8_t *p, size_t len, struct ldg_buf *b);
 /* Body record (flag byte + payload) as JSON text. */
 int ldg_body_rec_json_text(const uint8_t *rec, size_t len, size_t max,
                            struct ldg_buf *b);
@@ -144,15 +143,24 @@ void ldg_store_trim(struct ldg_store *s);
 /* Grows the map (doubling) after a MAP_FULL; no transaction may be open. */
 int ldg_store_grow(struct ldg_store *s);
 /* Put that never overwrites and requires the key to sort last (entries). */
-int ldg_kv_put_new(struct ldg_txn *t, ldg_dbi dbi, const void *key,
-                   size_t klen, const void *val, size_t vlen);
+int ldg_kv_put_new(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
+                   const void *val, size_t vlen);
 int ldg_store_txn_begin(struct ldg_store *s, struct ldg_ledger *l, int write,
                         struct ldg_txn **out);
 /* Well-known databases, opened once at store open. */
 enum ldg_core_db {
-    LDG_DB_META, LDG_DB_ENTRIES, LDG_DB_BODIES, LDG_DB_TREE,
-    LDG_DB_CHECKPOINTS, LDG_DB_KEYS, LDG_DB_IDX_TYPE, LDG_DB_IDX_SUBJECT,
-    LDG_DB_IDX_RUN, LDG_DB_IDX_ACTOR, LDG_DB_IDX_TIME, LDG_CORE_DBS
+    LDG_DB_META,
+    LDG_DB_ENTRIES,
+    LDG_DB_BODIES,
+    LDG_DB_TREE,
+    LDG_DB_CHECKPOINTS,
+    LDG_DB_KEYS,
+    LDG_DB_IDX_TYPE,
+    LDG_DB_IDX_SUBJECT,
+    LDG_DB_IDX_RUN,
+    LDG_DB_IDX_ACTOR,
+    LDG_DB_IDX_TIME,
+    LDG_CORE_DBS
 };
 ldg_dbi ldg_store_core_dbi(struct ldg_store *s, enum ldg_core_db which);
 /* Number of entries in a database, and bytes of pages it uses. */

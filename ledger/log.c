@@ -263,8 +263,8 @@ load_meta(struct ldg_ledger *l)
     }
     ver = (uint32_t)ldg_rd_be64((const uint8_t *)v.data) & 0xffffffffu;
     if (ver != LDG_FORMAT_VERSION) {
-        ldg_seterr(l, "%s: format version %u, this build reads %d", l->dir,
-                   ver, LDG_FORMAT_VERSION);
+        ldg_seterr(l, "%s: format version %u, this build reads %d", l->dir, ver,
+                   LDG_FORMAT_VERSION);
         rc = LDG_EVERSION;
         goto out;
     }
@@ -359,15 +359,16 @@ ldg_open(struct ldg_ledger **out, const char *dir,
         uint64_t size = 0;
         rc = ldg_size(l, &size);
         if (rc == 0 && size == 0) {
-            ldg_seterr(l, "%s holds an unfinished ledger (init did not "
-                          "complete); remove it and run 'ledger init' again",
+            ldg_seterr(l,
+                       "%s holds an unfinished ledger (init did not "
+                       "complete); remove it and run 'ledger init' again",
                        dir);
             rc = LDG_ECORRUPT;
         }
     }
     if (rc < 0) {
-        snprintf(err, errcap, "%s", l->errmsg[0] ? l->errmsg
-                                                 : ldg_strerror(rc));
+        snprintf(err, errcap, "%s",
+                 l->errmsg[0] ? l->errmsg : ldg_strerror(rc));
         ldg_close(l);
         return rc;
     }
@@ -393,8 +394,7 @@ ldg_txn_begin(struct ldg_ledger *l, unsigned flags, struct ldg_txn **out)
 {
     if (l == NULL || out == NULL)
         return LDG_EINVAL;
-    return ldg_store_txn_begin(l->store, l, (flags & LDG_TXN_WRITE) != 0,
-                               out);
+    return ldg_store_txn_begin(l->store, l, (flags & LDG_TXN_WRITE) != 0, out);
 }
 
 int
@@ -514,8 +514,8 @@ ldg_body_get(struct ldg_txn *t, uint64_t seq, json_t **out)
 }
 
 int
-ldg_body_json_append(struct ldg_txn *t, uint64_t seq, char **buf,
-                     size_t *len, size_t *cap)
+ldg_body_json_append(struct ldg_txn *t, uint64_t seq, char **buf, size_t *len,
+                     size_t *cap)
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
     struct ldg_buf b;
@@ -707,15 +707,14 @@ ldg_proof_text(struct ldg_txn *t, uint64_t index, uint64_t size, char **out)
         return rc;
     rc = ldg_tree_inclusion(t, index, size, proof, &n);
     if (rc == 0)
-        rc = ldg_tlog_proof_format(out, index, (const uint8_t(*)[32])proof,
-                                   n, ck);
+        rc = ldg_tlog_proof_format(out, index, (const uint8_t(*)[32])proof, n,
+                                   ck);
     free(ck);
     return rc;
 }
 
 int
-ldg_consistency_text(struct ldg_txn *t, uint64_t old, uint64_t size,
-                     char **out)
+ldg_consistency_text(struct ldg_txn *t, uint64_t old, uint64_t size, char **out)
 {
     uint8_t proof[LDG_PROOF_MAX][32];
     size_t n = 0;
@@ -734,8 +733,8 @@ ldg_consistency_text(struct ldg_txn *t, uint64_t old, uint64_t size,
         return rc;
     rc = ldg_tree_consistency(t, old, size, proof, &n);
     if (rc == 0)
-        rc = ldg_tlog_consistency_format(out, old,
-                                         (const uint8_t(*)[32])proof, n, ck);
+        rc = ldg_tlog_consistency_format(out, old, (const uint8_t(*)[32])proof,
+                                         n, ck);
     free(ck);
     return rc;
 }
@@ -788,8 +787,7 @@ put_checkpoint(struct ldg_txn *t, uint64_t size)
     if (rc < 0)
         return rc;
     ldg_be64(k, size);
-    rc = ldg_kv_put(t, core(l, LDG_DB_CHECKPOINTS), k, 8, note,
-                    strlen(note));
+    rc = ldg_kv_put(t, core(l, LDG_DB_CHECKPOINTS), k, 8, note, strlen(note));
     free(note);
     return rc;
 }
@@ -811,8 +809,9 @@ need_log_secret(struct ldg_ledger *l)
         return rc;
     }
     if (memcmp(k->pub, l->log_key->pub, 32) != 0) {
-        ldg_seterr(l, "key file %s/keys/log.key does not hold this ledger's "
-                      "log key",
+        ldg_seterr(l,
+                   "key file %s/keys/log.key does not hold this ledger's "
+                   "log key",
                    l->dir);
         ldg_key_free(k);
         return LDG_EKEY;
@@ -980,8 +979,7 @@ prep_init(struct ldg_ledger *l, struct prep *p, const struct ldg_event_in *in,
         }
     } else if (ldg_vocab_subject(in->type, in->body, p->subject,
                                  sizeof p->subject) < 0) {
-        ldg_seterr(l, "derived subject longer than %d bytes",
-                   LDG_SUBJECT_MAX);
+        ldg_seterr(l, "derived subject longer than %d bytes", LDG_SUBJECT_MAX);
         return LDG_ETOOBIG;
     }
     run = in->body ? json_object_get(in->body, "run") : NULL;
@@ -1018,10 +1016,9 @@ prep_init(struct ldg_ledger *l, struct prep *p, const struct ldg_event_in *in,
     /* The body's limits (size, fields, depth) are checked here, so a bad
      * body is refused on its own and never fails a group commit. */
     p->body_seq = seq_hint;
-    rc = ldg_body_prepare(p->body, seq_hint,
-                          l->has_salt_seed ? l->salt_seed : NULL,
-                          l->opts.body_max_bytes, &p->body_rec, err,
-                          sizeof err);
+    rc = ldg_body_prepare(
+        p->body, seq_hint, l->has_salt_seed ? l->salt_seed : NULL,
+        l->opts.body_max_bytes, &p->body_rec, err, sizeof err);
     if (rc < 0) {
         ldg_seterr(l, "%s", err);
         return rc;
@@ -1032,8 +1029,7 @@ prep_init(struct ldg_ledger *l, struct prep *p, const struct ldg_event_in *in,
 /* Steps 2-4 for a given stamp. Thread-safe: touches only p and read-only
  * handle fields. */
 static int
-prep_sign(const struct ldg_ledger *l, struct prep *p, uint64_t seq,
-          uint64_t ts)
+prep_sign(const struct ldg_ledger *l, struct prep *p, uint64_t seq, uint64_t ts)
 {
     struct ldg_envelope env;
     char err[256];
@@ -1044,10 +1040,9 @@ prep_sign(const struct ldg_ledger *l, struct prep *p, uint64_t seq,
     /* Salts depend on seq only in test mode (seeded salts). */
     if (p->body_rec.rec == NULL || (l->has_salt_seed && p->body_seq != seq)) {
         ldg_body_rec_release(&p->body_rec);
-        rc = ldg_body_prepare(p->body, seq,
-                              l->has_salt_seed ? l->salt_seed : NULL,
-                              l->opts.body_max_bytes, &p->body_rec, err,
-                              sizeof err);
+        rc = ldg_body_prepare(
+            p->body, seq, l->has_salt_seed ? l->salt_seed : NULL,
+            l->opts.body_max_bytes, &p->body_rec, err, sizeof err);
         if (rc < 0)
             return rc;
         p->body_seq = seq;
@@ -1066,8 +1061,8 @@ prep_sign(const struct ldg_ledger *l, struct prep *p, uint64_t seq,
     rc = ldg_entry_encode(&p->entry, &env, &p->map_len);
     if (rc < 0)
         return rc;
-    rc = ldg_ed25519_sign_ctx(p->sig, LDG_CTX_EVENT, p->entry.p + 1,
-                              p->map_len, p->signer);
+    rc = ldg_ed25519_sign_ctx(p->sig, LDG_CTX_EVENT, p->entry.p + 1, p->map_len,
+                              p->signer);
     if (rc < 0)
         return rc;
     p->seq = seq;
@@ -1103,8 +1098,8 @@ read_tail(struct ldg_txn *t, struct tail *tl)
 /* Semantic checks that need the log: key events, erasure, parent links,
  * actor validity at this point. */
 static int
-check_in_txn(struct ldg_txn *t, struct prep *p, uint64_t seq,
-             int *erase, uint64_t *erase_target)
+check_in_txn(struct ldg_txn *t, struct prep *p, uint64_t seq, int *erase,
+             uint64_t *erase_target)
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
     struct ldg_key_state ks;
@@ -1136,8 +1131,7 @@ check_in_txn(struct ldg_txn *t, struct prep *p, uint64_t seq,
         const char *hex =
             json_string_value(json_object_get(p->body, "public_key"));
         const char *id = json_string_value(json_object_get(p->body, "key_id"));
-        const char *name =
-            json_string_value(json_object_get(p->body, "actor"));
+        const char *name = json_string_value(json_object_get(p->body, "actor"));
         uint8_t pub[32];
         char want[LDG_KEYID_LEN + 1];
         if (ldg_unhex(pub, 32, hex) < 0) {
@@ -1147,8 +1141,9 @@ check_in_txn(struct ldg_txn *t, struct prep *p, uint64_t seq,
         }
         ldg_key_id(want, pub);
         if (strcmp(want, id) != 0) {
-            ldg_seterr(l, "key.added: field 'key_id': is %s, the key's id "
-                          "is %s",
+            ldg_seterr(l,
+                       "key.added: field 'key_id': is %s, the key's id "
+                       "is %s",
                        id, want);
             return LDG_EBADINPUT;
         }
@@ -1189,8 +1184,9 @@ check_in_txn(struct ldg_txn *t, struct prep *p, uint64_t seq,
         struct ldg_val v;
         uint8_t k[8];
         if (tgt < 0 || (uint64_t)tgt >= seq) {
-            ldg_seterr(l, "body.erased: field 'target_seq': %lld is not an "
-                          "earlier event",
+            ldg_seterr(l,
+                       "body.erased: field 'target_seq': %lld is not an "
+                       "earlier event",
                        (long long)tgt);
             return LDG_EBADINPUT;
         }
@@ -1199,8 +1195,9 @@ check_in_txn(struct ldg_txn *t, struct prep *p, uint64_t seq,
         if (strcmp(tev.type, "ledger.genesis") == 0 ||
             strncmp(tev.type, "key.", 4) == 0 ||
             strcmp(tev.type, "body.erased") == 0) {
-            ldg_seterr(l, "body.erased: event %lld (%s) is needed for "
-                          "verification and cannot be erased",
+            ldg_seterr(l,
+                       "body.erased: event %lld (%s) is needed for "
+                       "verification and cannot be erased",
                        (long long)tgt, tev.type);
             return LDG_EBADINPUT;
         }
@@ -1308,8 +1305,7 @@ again:
     ldg_errbuf(l)[0] = '\0';
     rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t);
     if (rc < 0) {
-        ldg_seterr(l, "cannot begin a write transaction: %s",
-                   ldg_strerror(rc));
+        ldg_seterr(l, "cannot begin a write transaction: %s", ldg_strerror(rc));
         return rc;
     }
     if ((rc = read_tail(t, &tl)) < 0)
@@ -1504,9 +1500,8 @@ commit_worker(void *arg)
         struct wbatch *b;
         uint64_t first = 0;
         int rc;
-        while (!(w->tail < w->head &&
-                 w->ring[w->tail % RING].nsigned ==
-                     w->ring[w->tail % RING].n) &&
+        while (!(w->tail < w->head && w->ring[w->tail % RING].nsigned ==
+                                          w->ring[w->tail % RING].n) &&
                !(w->stop && w->tail == w->head))
             pthread_cond_wait(&w->ready, &w->mu);
         if (w->tail == w->head)
@@ -1517,8 +1512,7 @@ commit_worker(void *arg)
         if (rc == 0) {
             rc = commit_group(l, b->preps, b->n, &first);
             if (rc < 0)
-                snprintf(w->commit_err, sizeof w->commit_err, "%s",
-                         l->err_alt);
+                snprintf(w->commit_err, sizeof w->commit_err, "%s", l->err_alt);
         }
         if (rc == 0 && w->on_commit != NULL)
             w->on_commit(w->on_commit_ctx, first, b->n);
@@ -1583,8 +1577,8 @@ ldg_writer_new(struct ldg_writer **out, struct ldg_ledger *l,
         w->on_commit = opts->on_commit;
         w->on_commit_ctx = opts->ctx;
     }
-    want = opts && opts->threads ? opts->threads
-                                 : (unsigned)(ncpu > 0 ? ncpu : 1);
+    want =
+        opts && opts->threads ? opts->threads : (unsigned)(ncpu > 0 ? ncpu : 1);
     if (want > 16)
         want = 16;
     for (int i = 0; i < RING; i++) {
@@ -1684,8 +1678,7 @@ ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev)
     }
     /* Key events and erasures are checked against the log as it is when
      * they commit, so they go alone: flush what is queued, then append. */
-    if (strncmp(p.type, "key.", 4) == 0 ||
-        strcmp(p.type, "body.erased") == 0) {
+    if (strncmp(p.type, "key.", 4) == 0 || strcmp(p.type, "body.erased") == 0) {
         uint64_t first;
         rc = ldg_writer_flush(w);
         if (rc == 0)
@@ -1906,8 +1899,8 @@ ldg_keys_add(struct ldg_ledger *l, const char *name, const char *roles,
         free(dup);
     }
     ldg_hex(hex, k->pub, 32);
-    body = json_pack("{s:s, s:s, s:s, s:o}", "key_id", k->key_id,
-                     "public_key", hex, "actor", name, "roles", rl);
+    body = json_pack("{s:s, s:s, s:s, s:o}", "key_id", k->key_id, "public_key",
+                     hex, "actor", name, "roles", rl);
     if (body == NULL) {
         rc = LDG_ENOMEM;
         goto out;

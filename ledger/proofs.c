@@ -55,8 +55,9 @@ ldg_proof_check(const char *vkey, const char *proof, size_t len,
     rc = ldg_checkpoint_open(vkey, ck, cklen, origin, sizeof origin, &size,
                              root);
     if (rc == LDG_EBADSIG) {
-        snprintf(err, errcap, "checkpoint signature does not verify with "
-                              "the log key");
+        snprintf(err, errcap,
+                 "checkpoint signature does not verify with "
+                 "the log key");
         return rc;
     }
     if (rc < 0) {
@@ -67,8 +68,9 @@ ldg_proof_check(const char *vkey, const char *proof, size_t len,
     rc = ldg_tlog_verify_inclusion(leaf, index, size,
                                    (const uint8_t(*)[32])hashes, n, root);
     if (rc < 0) {
-        snprintf(err, errcap, "inclusion proof for index %llu in tree of "
-                              "size %llu does not verify",
+        snprintf(err, errcap,
+                 "inclusion proof for index %llu in tree of "
+                 "size %llu does not verify",
                  (unsigned long long)index, (unsigned long long)size);
         return LDG_EBADPROOF;
     }

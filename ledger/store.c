@@ -25,7 +25,7 @@
 #define MAX_DBS 128
 
 static const char *const core_names[LDG_CORE_DBS] = {
-    "meta", "entries", "bodies", "tree", "checkpoints", "keys",
+    "meta",     "entries",     "bodies",  "tree",      "checkpoints", "keys",
     "idx.type", "idx.subject", "idx.run", "idx.actor", "idx.time"};
 
 struct ldg_store {

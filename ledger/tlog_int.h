@@ -36,8 +36,8 @@ void ldg_tlog_node_hash(uint8_t out[32], const uint8_t left[32],
 /* Hash of the leaf range [lo, hi) (hi > lo), combining the maximal aligned
  * complete subtrees it contains, read through rd. This is MTH(D[lo:hi]) only
  * when the range is one RFC 6962 subtree, which is how the proofs use it. */
-int ldg_tlog_range_hash(ldg_hash_reader rd, void *ctx, uint64_t lo,
-                        uint64_t hi, uint8_t out[32]);
+int ldg_tlog_range_hash(ldg_hash_reader rd, void *ctx, uint64_t lo, uint64_t hi,
+                        uint8_t out[32]);
 /* RFC 6962 root of the tree of the first size leaves (size 0: SHA-256 of
  * the empty string). */
 int ldg_tlog_root(ldg_hash_reader rd, void *ctx, uint64_t size,
@@ -149,7 +149,6 @@ int ldg_tlog_consistency_format(char **out, uint64_t old,
                                 const char *signed_checkpoint);
 int ldg_tlog_consistency_parse(const char *text, size_t len, uint64_t *old,
                                uint8_t proof[][32], size_t *n,
-                               const char **checkpoint,
-                               size_t *checkpoint_len);
+                               const char **checkpoint, size_t *checkpoint_len);
 
 #endif

@@ -56,8 +56,7 @@ struct vstate {
     int io_rc;
 };
 
-static void
-bad(struct vstate *vs, uint64_t seq, const char *fmt, ...)
+static void bad(struct vstate *vs, uint64_t seq, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -68,8 +67,8 @@ bad(struct vstate *vs, uint64_t seq, const char *fmt, ...)
     if (seq < vs->bad_seq) {
         int n;
         vs->bad_seq = seq;
-        n = snprintf(vs->what, sizeof vs->what, "event %llu: ",
-                     (unsigned long long)seq);
+        n = snprintf(vs->what, sizeof vs->what,
+                     "event %llu: ", (unsigned long long)seq);
         va_start(ap, fmt);
         vsnprintf(vs->what + n, sizeof vs->what - (size_t)n, fmt, ap);
         va_end(ap);
@@ -87,8 +86,7 @@ find_key(const struct vstate *vs, const char *id)
 }
 
 static int
-add_key(struct vstate *vs, const char *id, const uint8_t pub[32],
-        uint64_t seq)
+add_key(struct vstate *vs, const char *id, const uint8_t pub[32], uint64_t seq)
 {
     if (vs->nkeys == vs->capkeys) {
         size_t cap = vs->capkeys ? vs->capkeys * 2 : 16;
@@ -153,14 +151,14 @@ check_body(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
         return 1;
     }
     if (is_erased(vs, ev->seq)) {
-        bad(vs, ev->seq, "body was erased by a body.erased event but is "
-                         "still stored");
+        bad(vs, ev->seq,
+            "body was erased by a body.erased event but is "
+            "still stored");
         return 1;
     }
     rc = ldg_body_rec_root(v.data, v.len, vs->l->opts.body_max_bytes, root);
     if (rc < 0) {
-        bad(vs, ev->seq, "stored body does not decode (%s)",
-            ldg_strerror(rc));
+        bad(vs, ev->seq, "stored body does not decode (%s)", ldg_strerror(rc));
         return 1;
     }
     if (memcmp(root, ev->body_root, 32) != 0) {
@@ -174,9 +172,11 @@ static int
 check_sig(struct vstate *vs, const struct ldg_event *ev)
 {
     const struct vkey *k = find_key(vs, ev->actor);
-    if (k == NULL || (k->added >= ev->seq && !(ev->seq == 0 && k->added == 0))) {
-        bad(vs, ev->seq, "signed by key %s, which the log had not added "
-                         "before this event",
+    if (k == NULL ||
+        (k->added >= ev->seq && !(ev->seq == 0 && k->added == 0))) {
+        bad(vs, ev->seq,
+            "signed by key %s, which the log had not added "
+            "before this event",
             ev->actor);
         return 1;
     }
@@ -202,8 +202,9 @@ collect(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
     int is_gen = strcmp(ev->type, "ledger.genesis") == 0;
 
     if ((ev->seq == 0) != is_gen) {
-        bad(vs, ev->seq, is_gen ? "ledger.genesis after event 0"
-                                : "event 0 is not ledger.genesis");
+        bad(vs, ev->seq,
+            is_gen ? "ledger.genesis after event 0"
+                   : "event 0 is not ledger.genesis");
         return 1;
     }
     if (!is_key && !is_gen && strcmp(ev->type, "body.erased") != 0)
@@ -253,8 +254,9 @@ collect(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
                 bad(vs, ev->seq, "key.added without a valid public key");
                 rc = 1;
             } else if (ldg_key_id(want, pub), strcmp(want, id) != 0) {
-                bad(vs, ev->seq, "key.added: key_id %s does not match the "
-                                 "public key (%s)",
+                bad(vs, ev->seq,
+                    "key.added: key_id %s does not match the "
+                    "public key (%s)",
                     id, want);
                 rc = 1;
             } else if (find_key(vs, id) != NULL) {
@@ -264,8 +266,8 @@ collect(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
                 rc = add_key(vs, id, pub, ev->seq) < 0 ? -1 : 0;
             }
         } else {
-            struct vkey *k = (struct vkey *)(uintptr_t)(id ? find_key(vs, id)
-                                                           : NULL);
+            struct vkey *k =
+                (struct vkey *)(uintptr_t)(id ? find_key(vs, id) : NULL);
             if (k == NULL) {
                 bad(vs, ev->seq, "key.revoked names unknown key %s",
                     id ? id : "(none)");
@@ -278,8 +280,9 @@ collect(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
         json_int_t tgt =
             json_integer_value(json_object_get(body, "target_seq"));
         if (tgt < 0 || (uint64_t)tgt >= ev->seq) {
-            bad(vs, ev->seq, "body.erased names event %lld, not an earlier "
-                             "one",
+            bad(vs, ev->seq,
+                "body.erased names event %lld, not an earlier "
+                "one",
                 (long long)tgt);
             rc = 1;
         } else {
@@ -355,8 +358,8 @@ edge_root(const struct edge *e, uint8_t root[32])
 
 /* Verifies the stored checkpoint note of size against our root. */
 static int
-check_checkpoint(struct vstate *vs, const char *note, size_t len,
-                 uint64_t size, const uint8_t root[32])
+check_checkpoint(struct vstate *vs, const char *note, size_t len, uint64_t size,
+                 const uint8_t root[32])
 {
     struct ldg_ledger *l = vs->l;
     char origin[LDG_ORIGIN_MAX + 1];
@@ -365,8 +368,9 @@ check_checkpoint(struct vstate *vs, const char *note, size_t len,
     size_t tlen;
 
     if (ldg_note_verify(note, len, l->origin, l->log_key->pub, &tlen) != 0) {
-        bad(vs, size - 1, "checkpoint of size %llu: signature does not "
-                          "verify with the log key",
+        bad(vs, size - 1,
+            "checkpoint of size %llu: signature does not "
+            "verify with the log key",
             (unsigned long long)size);
         return 1;
     }
@@ -378,8 +382,9 @@ check_checkpoint(struct vstate *vs, const char *note, size_t len,
         return 1;
     }
     if (memcmp(croot, root, 32) != 0) {
-        bad(vs, size - 1, "checkpoint of size %llu: root differs from the "
-                          "tree of the entries",
+        bad(vs, size - 1,
+            "checkpoint of size %llu: root differs from the "
+            "tree of the entries",
             (unsigned long long)size);
         return 1;
     }
@@ -387,9 +392,9 @@ check_checkpoint(struct vstate *vs, const char *note, size_t len,
 }
 
 static int
-pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
-      uint64_t saved_size, const uint8_t saved_root[32], uint64_t *ncheck,
-      uint8_t final_root[32], uint64_t *with_run)
+pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size, uint64_t saved_size,
+      const uint8_t saved_root[32], uint64_t *ncheck, uint8_t final_root[32],
+      uint64_t *with_run)
 {
     struct ldg_ledger *l = vs->l;
     struct edge *e = calloc(1, sizeof *e);
@@ -416,8 +421,9 @@ pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
 
         rc = ldg_event_get(t, seq, &ev);
         if (rc == LDG_ENOTFOUND) {
-            bad(vs, seq, "missing: the log skips from %llu to a later "
-                         "number (deleted event)",
+            bad(vs, seq,
+                "missing: the log skips from %llu to a later "
+                "number (deleted event)",
                 (unsigned long long)(seq ? seq - 1 : 0));
             rc = 0;
             break;
@@ -430,14 +436,16 @@ pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
         }
         rc = 0;
         if (ev.seq != seq) {
-            bad(vs, seq, "entry carries sequence number %llu (moved, "
-                         "swapped or duplicated)",
+            bad(vs, seq,
+                "entry carries sequence number %llu (moved, "
+                "swapped or duplicated)",
                 (unsigned long long)ev.seq);
             break;
         }
         if (memcmp(ev.prev, prev, 32) != 0) {
-            bad(vs, seq, "hash chain broken: prev is not the leaf hash of "
-                         "event %llu",
+            bad(vs, seq,
+                "hash chain broken: prev is not the leaf hash of "
+                "event %llu",
                 (unsigned long long)(seq ? seq - 1 : 0));
             break;
         }
@@ -464,8 +472,9 @@ pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
             /* Say why if we can: a re-signed or altered entry shows up
              * first as a leaf that differs from the stored tree. */
             if (tr > 1 || !check_sig(vs, &ev))
-                bad(vs, seq, "stored Merkle hash at level %d differs from "
-                             "the entries (entry or tree altered)",
+                bad(vs, seq,
+                    "stored Merkle hash at level %d differs from "
+                    "the entries (entry or tree altered)",
                     tr - 1);
             break;
         }
@@ -477,9 +486,10 @@ pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
         if (seq + 1 == saved_size || seq + 1 == cksize) {
             edge_root(e, root);
             if (seq + 1 == saved_size && memcmp(root, saved_root, 32) != 0) {
-                bad(vs, seq, "the log changed after it was verified: the "
-                             "tree of its first %llu events has another "
-                             "root now",
+                bad(vs, seq,
+                    "the log changed after it was verified: the "
+                    "tree of its first %llu events has another "
+                    "root now",
                     (unsigned long long)saved_size);
                 break;
             }
@@ -558,8 +568,8 @@ pass2_worker(void *arg)
         pthread_mutex_lock(&vs->mu);
         vs->done += hi - lo;
         if (vs->progress)
-            vs->progress(vs->progress_ctx,
-                         vs->to / 4 + (vs->done * 3) / 4, vs->to);
+            vs->progress(vs->progress_ctx, vs->to / 4 + (vs->done * 3) / 4,
+                         vs->to);
         pthread_mutex_unlock(&vs->mu);
     }
     ldg_txn_abort(t);
@@ -582,8 +592,8 @@ check_index_counts(struct vstate *vs, struct ldg_txn *t, uint64_t size,
                {LDG_DB_IDX_TIME, "idx.time"}};
     for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
         uint64_t n = 0, want = idx[i].db == LDG_DB_IDX_RUN ? with_run : size;
-        if (ldg_db_count(t, ldg_store_core_dbi(vs->l->store, idx[i].db),
-                         &n) == 0 &&
+        if (ldg_db_count(t, ldg_store_core_dbi(vs->l->store, idx[i].db), &n) ==
+                0 &&
             n != want) {
             bad(vs, size ? size - 1 : 0,
                 "index %s holds %llu entries, the log calls for %llu",
@@ -624,8 +634,8 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
         goto out;
     if ((rc = ldg_txn_size(t, &size)) < 0)
         goto out;
-    if (ldg_kv_get(t, ldg_store_core_dbi(l->store, LDG_DB_META), "verified",
-                   8, &v) == 0 &&
+    if (ldg_kv_get(t, ldg_store_core_dbi(l->store, LDG_DB_META), "verified", 8,
+                   &v) == 0 &&
         v.len == 40) {
         saved_size = ldg_rd_be64(v.data);
         memcpy(saved_root, (const uint8_t *)v.data + 8, 32);
@@ -704,8 +714,9 @@ ldg_verify_trusted(struct ldg_ledger *l, const char *note, size_t len,
 
     memset(r, 0, sizeof *r);
     if (ldg_note_verify(note, len, l->origin, l->log_key->pub, &tlen) != 0) {
-        ldg_seterr(l, "the trusted checkpoint is not a note signed by this "
-                      "ledger's log key (%s)",
+        ldg_seterr(l,
+                   "the trusted checkpoint is not a note signed by this "
+                   "ledger's log key (%s)",
                    l->origin);
         return LDG_EBADINPUT;
     }

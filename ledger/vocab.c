@@ -23,8 +23,7 @@ static const struct vtype vocab[] = {
     {"key.added", "key_id*:s public_key*:s actor*:s roles:a"},
     {"key.revoked", "key_id*:s reason*:s"},
     {"body.erased", "target_seq*:i reason*:s"},
-    {"host.profile",
-     "cpu*:s cores*:i ram_mb*:i gpus:a disk_free_mb:i tier:i"},
+    {"host.profile", "cpu*:s cores*:i ram_mb*:i gpus:a disk_free_mb:i tier:i"},
     {"runtime.registered", "runtime*:s endpoint*:s version:s"},
     {"runtime.health",
      "runtime*:s status*:s=up|degraded|down latency_ms:n detail:s"},
@@ -43,10 +42,8 @@ static const struct vtype vocab[] = {
     {"pack.enabled", "pack*:s reason:s"},
     {"pack.disabled", "pack*:s reason:s"},
     {"pack.removed", "pack*:s reason:s"},
-    {"pack.upgraded",
-     "pack*:s from*:s to*:s manifest_digest*:s requires:o"},
-    {"permission.requested",
-     "pack*:s group*:s scope*:s tier*:s=T0|T1|T2|T3"},
+    {"pack.upgraded", "pack*:s from*:s to*:s manifest_digest*:s requires:o"},
+    {"permission.requested", "pack*:s group*:s scope*:s tier*:s=T0|T1|T2|T3"},
     {"permission.granted", "pack*:s group*:s scope*:s by*:s expires:t"},
     {"permission.denied", "pack*:s group*:s scope*:s by*:s reason:s"},
     {"permission.revoked", "pack*:s group*:s scope*:s by*:s reason:s"},
@@ -65,11 +62,9 @@ static const struct vtype vocab[] = {
     {"promotion.rejected", "target*:s candidate*:s reason*:s"},
     {"promotion.rolled_back", "target*:s to*:s reason*:s"},
     {"run.started", "run*:s pack*:s intent:s requested_by:s plan_hash:s"},
-    {"run.step",
-     "run*:s step*:s tool*:s tier:s status*:s=ok|failed|skipped "
-     "duration_ms:n artifacts:a"},
-    {"run.policy",
-     "run*:s decision*:s=allow|deny rule*:s tool:s tier:s"},
+    {"run.step", "run*:s step*:s tool*:s tier:s status*:s=ok|failed|skipped "
+                 "duration_ms:n artifacts:a"},
+    {"run.policy", "run*:s decision*:s=allow|deny rule*:s tool:s tier:s"},
     {"run.finished",
      "run*:s status*:s=ok|failed|aborted duration_ms:n error:s"},
 };
@@ -168,8 +163,7 @@ valid_type_name(const char *t)
 }
 
 int
-ldg_vocab_check(const char *type, const json_t *body, char *err,
-                size_t errcap)
+ldg_vocab_check(const char *type, const json_t *body, char *err, size_t errcap)
 {
     const struct vtype *vt;
     const char *p;
@@ -179,8 +173,7 @@ ldg_vocab_check(const char *type, const json_t *body, char *err,
         return LDG_EBADINPUT;
     }
     if (strlen(type) > LDG_TYPE_MAX) {
-        snprintf(err, errcap, "event type longer than %d bytes",
-                 LDG_TYPE_MAX);
+        snprintf(err, errcap, "event type longer than %d bytes", LDG_TYPE_MAX);
         return LDG_ETOOBIG;
     }
     if (body != NULL && !json_is_object(body)) {
@@ -214,18 +207,16 @@ ldg_vocab_check(const char *type, const json_t *body, char *err,
         v = body ? json_object_get(body, name) : NULL;
         if (v == NULL || (!required && json_is_null(v))) {
             if (required) {
-                snprintf(err, errcap, "%s: field '%s': required", type,
-                         name);
+                snprintf(err, errcap, "%s: field '%s': required", type, name);
                 return LDG_EBADINPUT;
             }
         } else if (!type_ok(t, v)) {
             snprintf(err, errcap, "%s: field '%s': must be %s", type, name,
                      type_word(t));
             return LDG_EBADINPUT;
-        } else if (eq != NULL &&
-                   !enum_ok(eq + 1, (size_t)(end - eq - 1), v)) {
-            snprintf(err, errcap, "%s: field '%s': must be one of %.*s",
-                     type, name, (int)(end - eq - 1), eq + 1);
+        } else if (eq != NULL && !enum_ok(eq + 1, (size_t)(end - eq - 1), v)) {
+            snprintf(err, errcap, "%s: field '%s': must be one of %.*s", type,
+                     name, (int)(end - eq - 1), eq + 1);
             return LDG_EBADINPUT;
         }
         p = sp ? sp + 1 : end;
@@ -234,14 +225,12 @@ ldg_vocab_check(const char *type, const json_t *body, char *err,
 }
 
 int
-ldg_vocab_subject(const char *type, const json_t *body, char *buf,
-                  size_t cap)
+ldg_vocab_subject(const char *type, const json_t *body, char *buf, size_t cap)
 {
     static const struct {
         const char *field, *kind;
-    } order[] = {{"pack", "pack"},     {"model", "model"},
-                 {"route", "route"},   {"target", NULL},
-                 {"run", "run"},       {"key_id", "key"},
+    } order[] = {{"pack", "pack"},      {"model", "model"}, {"route", "route"},
+                 {"target", NULL},      {"run", "run"},     {"key_id", "key"},
                  {"runtime", "runtime"}};
     int n;
     (void)type;

@@ -93,8 +93,7 @@ open_ledger(const char *path)
 
 /* Appends one event (body is JSON text; actor NULL = log key). */
 UNUSED static uint64_t
-add(struct ldg_ledger *l, const char *type, const char *actor,
-    const char *body)
+add(struct ldg_ledger *l, const char *type, const char *actor, const char *body)
 {
     struct ldg_event_in in;
     json_error_t je;
@@ -146,8 +145,8 @@ seed_history(struct ldg_ledger *l)
 
 /* Exports into memory; returns the rc, *buf malloc'd. */
 UNUSED static int
-export_mem(struct ldg_ledger *l, const struct ldg_export_opts *o,
-           uint8_t **buf, size_t *len, struct ldg_export_report *rep)
+export_mem(struct ldg_ledger *l, const struct ldg_export_opts *o, uint8_t **buf,
+           size_t *len, struct ldg_export_report *rep)
 {
     FILE *f = tmpfile();
     long n;
@@ -201,7 +200,7 @@ status_of(const struct ldg_bundle_report *r, const char *name)
     for (size_t i = 0; i < r->nchecks; i++)
         if (strcmp(r->checks[i].name, name) == 0)
             return r->checks[i].status;
-    return (enum ldg_check_status)-1;
+    return (enum ldg_check_status) - 1;
 }
 
 UNUSED static const char *
@@ -218,8 +217,8 @@ print_report(const struct ldg_bundle_report *r)
 {
     for (size_t i = 0; i < r->nchecks; i++)
         fprintf(stderr, "  %s %s: %s\n",
-                ldg_export_status_name(r->checks[i].status),
-                r->checks[i].name, r->checks[i].detail);
+                ldg_export_status_name(r->checks[i].status), r->checks[i].name,
+                r->checks[i].detail);
 }
 
 /* Optionally saves a hostile archive as a corpus vector. */

@@ -79,8 +79,7 @@ raw_add(struct raw *r, const char *name, unsigned type, const char *link,
         archive_entry_set_hardlink(e, link);
     assert_int_equal(archive_write_header(r->a, e), ARCHIVE_OK);
     if (type == AE_IFREG && len > 0)
-        assert_int_equal(archive_write_data(r->a, data, len),
-                         (la_ssize_t)len);
+        assert_int_equal(archive_write_data(r->a, data, len), (la_ssize_t)len);
     archive_entry_free(e);
 }
 
@@ -125,8 +124,8 @@ zcompress(const void *p, size_t n, int window_log, size_t *out_len)
 
 /* Reads a raw archive (compressed here) and expects code with needle. */
 static void
-expect_refused(struct raw *r, const char *vector, int code,
-               const char *needle, const struct ldg_bundle_limits *lim)
+expect_refused(struct raw *r, const char *vector, int code, const char *needle,
+               const struct ldg_bundle_limits *lim)
 {
     struct bundle b;
     char err[512] = "";
@@ -150,20 +149,42 @@ expect_refused(struct raw *r, const char *vector, int code,
 static void
 test_archive__names_outside_the_layout_are_refused(void **state)
 {
-    static const char *const good[] = {
-        "ledger-bundle", "manifest.json", "manifest.sig", "checkpoint",
-        "log.vkey", "events.jsonl", "state/projections.json",
-        "state/projections.note", "entries/0.entry",
-        "entries/18446744073709551615.entry", "proofs/12.proof",
-        "bodies/7.json", "keys/0123456789abcdef.json", NULL};
-    static const char *const bad[] = {
-        "", "/manifest.json", "../manifest.json", "entries/../x",
-        "entries/01.entry", "entries/1.entry/", "entries/.entry",
-        "entries/18446744073709551616.entry", "entries/-1.entry",
-        "entries/1.proof", "proofs/1.entry", "bodies/1.JSON",
-        "keys/0123456789ABCDEF.json", "keys/0123456789abcde.json",
-        "keys/../0123456789ab.json", "./manifest.json", "manifest.json/",
-        "state/other.json", "entries/1", "entries//1.entry", "x", NULL};
+    static const char *const good[] = {"ledger-bundle",
+                                       "manifest.json",
+                                       "manifest.sig",
+                                       "checkpoint",
+                                       "log.vkey",
+                                       "events.jsonl",
+                                       "state/projections.json",
+                                       "state/projections.note",
+                                       "entries/0.entry",
+                                       "entries/18446744073709551615.entry",
+                                       "proofs/12.proof",
+                                       "bodies/7.json",
+                                       "keys/0123456789abcdef.json",
+                                       NULL};
+    static const char *const bad[] = {"",
+                                      "/manifest.json",
+                                      "../manifest.json",
+                                      "entries/../x",
+                                      "entries/01.entry",
+                                      "entries/1.entry/",
+                                      "entries/.entry",
+                                      "entries/18446744073709551616.entry",
+                                      "entries/-1.entry",
+                                      "entries/1.proof",
+                                      "proofs/1.entry",
+                                      "bodies/1.JSON",
+                                      "keys/0123456789ABCDEF.json",
+                                      "keys/0123456789abcde.json",
+                                      "keys/../0123456789ab.json",
+                                      "./manifest.json",
+                                      "manifest.json/",
+                                      "state/other.json",
+                                      "entries/1",
+                                      "entries//1.entry",
+                                      "x",
+                                      NULL};
     uint64_t seq;
     (void)state;
     for (size_t i = 0; good[i]; i++) {
@@ -194,9 +215,8 @@ test_archive__written_members_read_back_exactly(void **state)
 
     for (size_t i = 0; i < sizeof big; i++)
         big[i] = (uint8_t)(i * 7);
-    assert_int_equal(bwriter_new(&w, fileno(f), 3, 2, 1700000000, err,
-                                 sizeof err),
-                     0);
+    assert_int_equal(
+        bwriter_new(&w, fileno(f), 3, 2, 1700000000, err, sizeof err), 0);
     assert_int_equal(bwriter_add(w, B_MAGIC, MAGIC_DATA, strlen(MAGIC_DATA)),
                      0);
     assert_int_equal(bwriter_add(w, "entries/5.entry", big, sizeof big), 0);
@@ -227,8 +247,7 @@ test_archive__symlink_member_refused(void **state)
     raw_file(&r, B_MAGIC, MAGIC_DATA);
     raw_add(&r, "manifest.json", AE_IFLNK, "/etc/passwd", NULL, 0);
     raw_close(&r);
-    expect_refused(&r, "bad-symlink", LDG_EBADINPUT, "links are refused",
-                   NULL);
+    expect_refused(&r, "bad-symlink", LDG_EBADINPUT, "links are refused", NULL);
 }
 
 static void
@@ -277,8 +296,7 @@ test_archive__absolute_and_dotdot_paths_refused(void **state)
     raw_file(&r, B_MAGIC, MAGIC_DATA);
     raw_file(&r, "/tmp/ldg-evil", "x");
     raw_close(&r);
-    expect_refused(&r, "bad-absolute", LDG_EBADINPUT, "absolute or '..'",
-                   NULL);
+    expect_refused(&r, "bad-absolute", LDG_EBADINPUT, "absolute or '..'", NULL);
     raw_open(&r, 0);
     raw_file(&r, B_MAGIC, MAGIC_DATA);
     raw_file(&r, "entries/../../ldg-evil", "x");
@@ -476,8 +494,8 @@ test_archive__missing_end_marker_refused(void **state)
     raw_close(&r);
     /* header + one block of data per member: cut after them */
     r.len = 4 * 512;
-    expect_refused(&r, "bad-no-end-marker", LDG_EBADINPUT,
-                   "no end marker", NULL);
+    expect_refused(&r, "bad-no-end-marker", LDG_EBADINPUT, "no end marker",
+                   NULL);
 }
 
 static void
@@ -578,8 +596,7 @@ test_archive__corpus_vectors_never_verify(void **state)
         memset(&o, 0, sizeof o);
         rc = ldg_export_verify(path, &o, r);
         if (rc == 0)
-            fprintf(stderr, "%s: verified, but every vector must fail\n",
-                    path);
+            fprintf(stderr, "%s: verified, but every vector must fail\n", path);
         assert_true(rc != 0);
         assert_false(r->ok && r->readable);
         n++;
@@ -608,8 +625,7 @@ main(void)
         cmocka_unit_test(
             test_archive__decompressed_total_over_the_limit_refused),
         cmocka_unit_test(test_archive__large_zstd_window_refused),
-        cmocka_unit_test(
-            test_archive__trailing_garbage_and_plain_tar_refused),
+        cmocka_unit_test(test_archive__trailing_garbage_and_plain_tar_refused),
         cmocka_unit_test(test_archive__missing_end_marker_refused),
         cmocka_unit_test(test_archive__truncated_tar_header_refused),
         cmocka_unit_test(test_archive__extract_writes_only_under_the_target),

@@ -13,9 +13,16 @@
 static void
 test_common__parse_dec_takes_only_canonical_decimals(void **state)
 {
-    static const char *const bad[] = {"", "01", "-1", "+1", "1 ", " 1",
-                                      "1a", "18446744073709551616",
-                                      "99999999999999999999", NULL};
+    static const char *const bad[] = {"",
+                                      "01",
+                                      "-1",
+                                      "+1",
+                                      "1 ",
+                                      " 1",
+                                      "1a",
+                                      "18446744073709551616",
+                                      "99999999999999999999",
+                                      NULL};
     uint64_t v;
     (void)state;
     assert_int_equal(parse_dec("0", 1, &v), 0);
@@ -47,8 +54,8 @@ test_common__envelope_json_shows_the_decoded_entry(void **state)
     struct ldg_txn *t;
     struct ldg_event ev;
     json_t *o;
-    uint64_t seq = add(l, "run.started", NULL,
-                       "{\"run\":\"R9\",\"pack\":\"p\"}");
+    uint64_t seq =
+        add(l, "run.started", NULL, "{\"run\":\"R9\",\"pack\":\"p\"}");
     (void)state;
 
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
@@ -82,8 +89,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(
-            test_common__parse_dec_takes_only_canonical_decimals),
+        cmocka_unit_test(test_common__parse_dec_takes_only_canonical_decimals),
         cmocka_unit_test(
             test_common__format_time_is_rfc3339_utc_with_nanoseconds),
         cmocka_unit_test(test_common__envelope_json_shows_the_decoded_entry),

@@ -34,12 +34,12 @@ test_merkle__every_proof_of_sizes_1_to_64_verifies(void **state)
     for (uint64_t size = 1; size <= N; size++) {
         naive_root(root, (const uint8_t(*)[32])leaves, 0, size);
         for (uint64_t i = 0; i < size; i++) {
-            size_t n = naive_path(proof, (const uint8_t(*)[32])leaves, i, 0,
-                                  size);
-            assert_int_equal(merkle_verify_inclusion(
-                                 leaves[i], i, size,
-                                 (const uint8_t(*)[32])proof, n, root),
-                             0);
+            size_t n =
+                naive_path(proof, (const uint8_t(*)[32])leaves, i, 0, size);
+            assert_int_equal(
+                merkle_verify_inclusion(leaves[i], i, size,
+                                        (const uint8_t(*)[32])proof, n, root),
+                0);
         }
     }
 }
@@ -53,20 +53,20 @@ test_merkle__any_change_to_a_proof_fails(void **state)
     for (uint64_t size = 1; size <= 40; size++) {
         naive_root(root, (const uint8_t(*)[32])leaves, 0, size);
         for (uint64_t i = 0; i < size; i++) {
-            size_t n = naive_path(proof, (const uint8_t(*)[32])leaves, i, 0,
-                                  size);
+            size_t n =
+                naive_path(proof, (const uint8_t(*)[32])leaves, i, 0, size);
             const uint8_t(*p)[32] = (const uint8_t(*)[32])proof;
             const uint8_t(*q)[32] = (const uint8_t(*)[32])bad;
             /* other index, other leaf, an index beyond the tree (the
              * size itself is bound by the signed checkpoint, not here) */
             if (size > 1)
-                assert_int_equal(merkle_verify_inclusion(
-                                     leaves[i], (i + 1) % size, size, p, n,
-                                     root),
+                assert_int_equal(merkle_verify_inclusion(leaves[i],
+                                                         (i + 1) % size, size,
+                                                         p, n, root),
                                  LDG_EBADPROOF);
-            assert_int_equal(merkle_verify_inclusion(leaves[i], size, size,
-                                                     p, n, root),
-                             LDG_EBADPROOF);
+            assert_int_equal(
+                merkle_verify_inclusion(leaves[i], size, size, p, n, root),
+                LDG_EBADPROOF);
             assert_int_equal(merkle_verify_inclusion(leaves[(i + 1) % N], i,
                                                      size, p, n, root),
                              LDG_EBADPROOF);
@@ -75,21 +75,20 @@ test_merkle__any_change_to_a_proof_fails(void **state)
                 for (int bit = 0; bit < 256; bit += 37) {
                     memcpy(bad, proof, sizeof proof);
                     bad[h][bit / 8] ^= (uint8_t)(1 << (bit % 8));
-                    assert_int_equal(merkle_verify_inclusion(leaves[i], i,
-                                                             size, q, n,
-                                                             root),
-                                     LDG_EBADPROOF);
+                    assert_int_equal(
+                        merkle_verify_inclusion(leaves[i], i, size, q, n, root),
+                        LDG_EBADPROOF);
                 }
             /* a hash dropped or added */
             if (n > 0)
-                assert_int_equal(merkle_verify_inclusion(leaves[i], i, size,
-                                                         p, n - 1, root),
-                                 LDG_EBADPROOF);
+                assert_int_equal(
+                    merkle_verify_inclusion(leaves[i], i, size, p, n - 1, root),
+                    LDG_EBADPROOF);
             memcpy(bad, proof, sizeof proof);
             memcpy(bad[n], root, 32);
-            assert_int_equal(merkle_verify_inclusion(leaves[i], i, size, q,
-                                                     n + 1, root),
-                             LDG_EBADPROOF);
+            assert_int_equal(
+                merkle_verify_inclusion(leaves[i], i, size, q, n + 1, root),
+                LDG_EBADPROOF);
         }
     }
 }
@@ -125,9 +124,9 @@ test_merkle__core_proofs_parse_and_verify(void **state)
         assert_int_equal(p.index, i);
         assert_int_equal(p.checkpoint_len, strlen(ck));
         assert_memory_equal(p.checkpoint, ck, strlen(ck));
-        assert_int_equal(merkle_verify_inclusion(
-                             ev.leaf, p.index, cksize,
-                             (const uint8_t(*)[32])p.hashes, p.n, root),
+        assert_int_equal(merkle_verify_inclusion(ev.leaf, p.index, cksize,
+                                                 (const uint8_t(*)[32])p.hashes,
+                                                 p.n, root),
                          0);
         /* the core agrees */
         assert_int_equal(ldg_proof_check(vkey, text, strlen(text), ev.entry,
@@ -157,7 +156,7 @@ test_merkle__malformed_proof_text_is_refused(void **state)
         "c2sp.org/tlog-proof@v1\nindex 1\nAAAA\n\nck\n",
         "c2sp.org/tlog-proof@v1\nindex 1\n"
         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", /* no blank line */
-        "c2sp.org/tlog-proof@v1\nindex 1\n\n",           /* no checkpoint */
+        "c2sp.org/tlog-proof@v1\nindex 1\n\n",            /* no checkpoint */
         "c2sp.org/tlog-proof@v1\nindex 1",
         NULL};
     struct bproof p;
@@ -183,8 +182,8 @@ test_merkle__malformed_proof_text_is_refused(void **state)
     many = malloc(64 * 45 + 64);
     len = (size_t)sprintf(many, "c2sp.org/tlog-proof@v1\nindex 0\n");
     for (int i = 0; i < 64; i++)
-        len += (size_t)sprintf(many + len,
-                               "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n");
+        len += (size_t)sprintf(
+            many + len, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n");
     len += (size_t)sprintf(many + len, "\nck\n");
     assert_int_equal(bproof_parse(&p, many, len), LDG_EBADINPUT);
     free(many);

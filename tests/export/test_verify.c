@@ -108,11 +108,12 @@ first_of_type(struct bundle *b, const char *type)
     json_t *m = member_json_get(b, B_MANIFEST), *rec;
     size_t i;
     uint64_t seq = UINT64_MAX;
-    json_array_foreach(json_object_get(m, "events"), i, rec) {
+    json_array_foreach(json_object_get(m, "events"), i, rec)
+    {
         if (strcmp(json_string_value(json_object_get(rec, "type")), type) ==
             0) {
-            seq = strtoull(json_string_value(json_object_get(rec, "seq")),
-                           NULL, 10);
+            seq = strtoull(json_string_value(json_object_get(rec, "seq")), NULL,
+                           10);
             break;
         }
     }
@@ -282,8 +283,9 @@ test_verify__body_altered_fails(void **state)
     resign(&b, f->l);
     write_bundle(&b, &out, &len);
     save_vector("tamper-body-altered", out, len);
-    expect_fail(out, len, NULL, "bodies", "does not match the entry's "
-                                          "commitment");
+    expect_fail(out, len, NULL, "bodies",
+                "does not match the entry's "
+                "commitment");
     free(out);
     bundle_release(&b);
 }
@@ -487,8 +489,8 @@ test_verify__actor_key_swapped_fails(void **state)
     event_names(aseq, e, p, bd);
     kj = member_json_get(&b, bd);
     json_object_set_new(
-        json_object_get(json_object_get(kj, "fields"), "public_key"),
-        "value", json_string(hex));
+        json_object_get(json_object_get(kj, "fields"), "public_key"), "value",
+        json_string(hex));
     member_json_set(&b, bd, kj);
     resign(&b, f->l);
     write_bundle(&b, &out, &len);
@@ -642,9 +644,9 @@ test_verify__revoked_keys_later_event_fails(void **state)
                         json_string(rootb64));
     list = json_object_get(m, "events");
     json_array_insert_new(list, 2,
-                          json_pack("{s:s, s:s, s:s, s:s}", "seq", "2",
-                                    "type", "key.revoked", "role", "support",
-                                    "body", "full"));
+                          json_pack("{s:s, s:s, s:s, s:s}", "seq", "2", "type",
+                                    "key.revoked", "role", "support", "body",
+                                    "full"));
     json_object_set_new(json_object_get(m, "counts"), "support",
                         json_string("3"));
     json_object_set_new(json_object_get(m, "counts"), "entries",
@@ -666,8 +668,8 @@ test_verify__revoked_keys_later_event_fails(void **state)
         assert_int_equal(status_of(&r, "chain"), LDG_CHECK_PASS);
         assert_int_equal(status_of(&r, "checkpoint"), LDG_CHECK_PASS);
         assert_int_equal(status_of(&r, "signatures"), LDG_CHECK_FAIL);
-        assert_non_null(strstr(detail_of(&r, "signatures"),
-                               "was revoked at event 2"));
+        assert_non_null(
+            strstr(detail_of(&r, "signatures"), "was revoked at event 2"));
     }
     free(out);
     free(note);
@@ -701,7 +703,8 @@ test_verify__key_event_missing_fails(void **state)
     member_del(&b, bd);
     m = member_json_get(&b, B_MANIFEST);
     list = json_object_get(m, "events");
-    json_array_foreach(list, i, rec) {
+    json_array_foreach(list, i, rec)
+    {
         if (strcmp(json_string_value(json_object_get(rec, "type")),
                    "key.added") == 0) {
             json_array_remove(list, i);
@@ -734,7 +737,8 @@ test_verify__fake_erasure_marker_fails(void **state)
     event_names(seq, e, p, bd);
     member_set(&b, bd, "{\"erased\":true}", 15);
     m = member_json_get(&b, B_MANIFEST);
-    json_array_foreach(json_object_get(m, "events"), i, rec) {
+    json_array_foreach(json_object_get(m, "events"), i, rec)
+    {
         if (strcmp(json_string_value(json_object_get(rec, "type")),
                    "run.step") == 0)
             json_object_set_new(rec, "body", json_string("erased"));
@@ -786,7 +790,8 @@ test_verify__erased_body_verifies_with_its_erasure_event(void **state)
     {
         json_t *m = member_json_get(&b, B_MANIFEST), *rec;
         size_t i;
-        json_array_foreach(json_object_get(m, "events"), i, rec) {
+        json_array_foreach(json_object_get(m, "events"), i, rec)
+        {
             if (strcmp(json_string_value(json_object_get(rec, "type")),
                        "body.erased") == 0) {
                 json_array_remove(json_object_get(m, "events"), i);
@@ -1022,8 +1027,9 @@ test_verify__bit_flips_pass_only_if_the_content_is_unchanged(void **state)
                 continue;
             got = unzstd(copy, f->len, &glen);
             if (got == NULL || glen != olen || memcmp(got, orig, olen) != 0)
-                fprintf(stderr, "flip of bit %d at %zu: accepted with other "
-                                "content\n",
+                fprintf(stderr,
+                        "flip of bit %d at %zu: accepted with other "
+                        "content\n",
                         bit, i);
             assert_non_null(got);
             assert_int_equal(glen, olen);

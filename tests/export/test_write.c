@@ -57,8 +57,8 @@ teardown(void **state)
 /* Seqs the query module selects for terms/since/until, as a JSON array of
  * decimal strings. */
 static json_t *
-query_seqs(struct ldg_ledger *l, int n, char *const *terms,
-           const char *since, const char *until)
+query_seqs(struct ldg_ledger *l, int n, char *const *terms, const char *since,
+           const char *until)
 {
     struct ldg_query *q;
     struct ldg_query_iter *it;
@@ -67,9 +67,8 @@ query_seqs(struct ldg_ledger *l, int n, char *const *terms,
     json_t *a = json_array();
     char err[256];
 
-    assert_int_equal(ldg_query_compile(&q, n, terms, since, until, err,
-                                       sizeof err),
-                     0);
+    assert_int_equal(
+        ldg_query_compile(&q, n, terms, since, until, err, sizeof err), 0);
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
     assert_int_equal(ldg_query_iter_new(&it, q, t, 0), 0);
     while (ldg_query_iter_next(it, &ev) == 0)
@@ -86,7 +85,8 @@ manifest_selected(struct bundle *b)
 {
     json_t *m = member_json_get(b, B_MANIFEST), *a = json_array(), *rec;
     size_t i;
-    json_array_foreach(json_object_get(m, "events"), i, rec) {
+    json_array_foreach(json_object_get(m, "events"), i, rec)
+    {
         if (strcmp(json_string_value(json_object_get(rec, "role")),
                    "selected") == 0)
             json_array_append(a, json_object_get(rec, "seq"));
@@ -244,7 +244,8 @@ test_write__support_events_establish_every_actor_key(void **state)
     expect_ok(buf, len);
     read_bundle(&b, buf, len);
     m = member_json_get(&b, B_MANIFEST);
-    json_array_foreach(json_object_get(m, "events"), i, rec) {
+    json_array_foreach(json_object_get(m, "events"), i, rec)
+    {
         const char *type = json_string_value(json_object_get(rec, "type"));
         const char *role = json_string_value(json_object_get(rec, "role"));
         if (strcmp(role, "support") != 0)
@@ -297,9 +298,9 @@ test_write__redacted_fields_are_withheld_and_still_verify(void **state)
     {
         json_t *m = member_json_get(&b, B_MANIFEST), *rec;
         size_t i;
-        json_array_foreach(json_object_get(m, "events"), i, rec) {
-            const char *type =
-                json_string_value(json_object_get(rec, "type"));
+        json_array_foreach(json_object_get(m, "events"), i, rec)
+        {
+            const char *type = json_string_value(json_object_get(rec, "type"));
             if (strcmp(type, "key.added") == 0)
                 assert_string_equal(
                     json_string_value(json_object_get(rec, "body")), "full");
@@ -406,13 +407,13 @@ test_write__erased_body_travels_with_its_erasure_event(void **state)
     assert_int_equal(r.bodies_erased, 1);
     read_bundle(&b, buf, len);
     m = member_json_get(&b, B_MANIFEST);
-    json_array_foreach(json_object_get(m, "events"), i, rec) {
+    json_array_foreach(json_object_get(m, "events"), i, rec)
+    {
         uint64_t seq =
-            strtoull(json_string_value(json_object_get(rec, "seq")), NULL,
-                     10);
+            strtoull(json_string_value(json_object_get(rec, "seq")), NULL, 10);
         if (seq == target) {
-            assert_string_equal(
-                json_string_value(json_object_get(rec, "body")), "erased");
+            assert_string_equal(json_string_value(json_object_get(rec, "body")),
+                                "erased");
             assert_int_equal(
                 strtoull(json_string_value(json_object_get(rec, "erased_by")),
                          NULL, 10),
@@ -420,8 +421,8 @@ test_write__erased_body_travels_with_its_erasure_event(void **state)
         }
         if (seq == eseq) {
             found = 1;
-            assert_string_equal(
-                json_string_value(json_object_get(rec, "role")), "support");
+            assert_string_equal(json_string_value(json_object_get(rec, "role")),
+                                "support");
         }
     }
     assert_true(found);
@@ -459,10 +460,9 @@ test_write__state_is_included_unless_left_out(void **state)
     st = member_json_get(&b, B_STATE);
     {
         json_t *m = member_json_get(&b, B_MANIFEST);
-        assert_string_equal(
-            json_string_value(json_object_get(st, "size")),
-            json_string_value(json_object_get(
-                json_object_get(m, "checkpoint"), "size")));
+        assert_string_equal(json_string_value(json_object_get(st, "size")),
+                            json_string_value(json_object_get(
+                                json_object_get(m, "checkpoint"), "size")));
         json_decref(m);
     }
     assert_true(json_is_array(json_object_get(st, "packs")));

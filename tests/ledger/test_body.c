@@ -51,17 +51,16 @@ test_body__redacted_field_still_verifies_by_digest(void **state)
     uint8_t d[3][32], root[32];
     size_t n;
     (void)state;
-    prepare("{\"user\":\"alice@example.org\",\"status\":\"ok\",\"n\":3}",
-            seed, &br);
+    prepare("{\"user\":\"alice@example.org\",\"status\":\"ok\",\"n\":3}", seed,
+            &br);
     assert_int_equal(ldg_body_decode(br.rec, br.rec_len, 1 << 20, &f, &n), 0);
     assert_int_equal(n, 3);
     for (size_t i = 0; i < n; i++) {
         if (strcmp(f[i].name, "user") == 0) {
             memcpy(d[i], f[i].digest, 32); /* withheld: digest only */
         } else {
-            assert_int_equal(ldg_field_digest(d[i], f[i].salt, f[i].name,
-                                              f[i].value),
-                             0);
+            assert_int_equal(
+                ldg_field_digest(d[i], f[i].salt, f[i].name, f[i].value), 0);
             assert_memory_equal(d[i], f[i].digest, 32);
         }
     }
@@ -92,11 +91,11 @@ test_body__large_bodies_are_compressed_and_round_trip(void **state)
     for (int i = 0; i < 100; i++) {
         char k[16];
         snprintf(k, sizeof k, "field%03d", i);
-        json_object_set_new(b, k, json_string("the same words again and again"));
+        json_object_set_new(b, k,
+                            json_string("the same words again and again"));
     }
-    assert_int_equal(ldg_body_prepare(b, 1, seed, 1 << 20, &br, err,
-                                      sizeof err),
-                     0);
+    assert_int_equal(
+        ldg_body_prepare(b, 1, seed, 1 << 20, &br, err, sizeof err), 0);
     assert_int_equal(br.rec[0], 0x01); /* zstd */
     assert_int_equal(ldg_body_decode_json(br.rec, br.rec_len, 1 << 20, &out),
                      0);
@@ -135,8 +134,7 @@ test_body__corrupt_records_are_refused(void **state)
                      LDG_ECORRUPT);
     assert_int_equal(ldg_body_rec_root(br.rec, br.rec_len - 1, 1 << 20, root),
                      LDG_ECORRUPT);
-    assert_int_equal(ldg_body_rec_root(br.rec, 0, 1 << 20, root),
-                     LDG_ECORRUPT);
+    assert_int_equal(ldg_body_rec_root(br.rec, 0, 1 << 20, root), LDG_ECORRUPT);
     ldg_body_rec_release(&br);
 }
 

@@ -45,12 +45,10 @@ test_codec__integers_take_the_shortest_form(void **state)
         const char *json;
         uint8_t first;
         size_t len;
-    } cases[] = {{"0", 0x00, 1},          {"127", 0x7f, 1},
-                 {"128", 0xcc, 2},        {"255", 0xcc, 2},
-                 {"256", 0xcd, 3},        {"65536", 0xce, 5},
-                 {"4294967296", 0xcf, 9}, {"-1", 0xff, 1},
-                 {"-32", 0xe0, 1},        {"-33", 0xd0, 2},
-                 {"-129", 0xd1, 3},       {"1.5", 0xcb, 9}};
+    } cases[] = {{"0", 0x00, 1},          {"127", 0x7f, 1},  {"128", 0xcc, 2},
+                 {"255", 0xcc, 2},        {"256", 0xcd, 3},  {"65536", 0xce, 5},
+                 {"4294967296", 0xcf, 9}, {"-1", 0xff, 1},   {"-32", 0xe0, 1},
+                 {"-33", 0xd0, 2},        {"-129", 0xd1, 3}, {"1.5", 0xcb, 9}};
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint8_t *p;
@@ -91,22 +89,25 @@ test_codec__strict_decoder_refuses_non_canonical(void **state)
     assert_int_equal(ldg_msgpack_to_json((const uint8_t *)"\xcc\x05", 2, &o),
                      LDG_ECORRUPT);
     /* map with keys out of order {"b":1,"a":2} */
-    assert_int_equal(
-        ldg_msgpack_to_json((const uint8_t *)"\x82\xa1" "b\x01\xa1" "a\x02",
-                            7, &o),
-        LDG_ECORRUPT);
+    assert_int_equal(ldg_msgpack_to_json((const uint8_t *)"\x82\xa1"
+                                                          "b\x01\xa1"
+                                                          "a\x02",
+                                         7, &o),
+                     LDG_ECORRUPT);
     /* duplicate keys */
-    assert_int_equal(
-        ldg_msgpack_to_json((const uint8_t *)"\x82\xa1" "a\x01\xa1" "a\x02",
-                            7, &o),
-        LDG_ECORRUPT);
+    assert_int_equal(ldg_msgpack_to_json((const uint8_t *)"\x82\xa1"
+                                                          "a\x01\xa1"
+                                                          "a\x02",
+                                         7, &o),
+                     LDG_ECORRUPT);
     /* trailing byte */
     assert_int_equal(ldg_msgpack_to_json((const uint8_t *)"\x01\x02", 2, &o),
                      LDG_ECORRUPT);
     /* str8 for a 3-byte string (fixstr is shorter) */
-    assert_int_equal(
-        ldg_msgpack_to_json((const uint8_t *)"\xd9\x03" "abc", 5, &o),
-        LDG_ECORRUPT);
+    assert_int_equal(ldg_msgpack_to_json((const uint8_t *)"\xd9\x03"
+                                                          "abc",
+                                         5, &o),
+                     LDG_ECORRUPT);
     /* float32 never appears in canonical output */
     assert_int_equal(
         ldg_msgpack_to_json((const uint8_t *)"\xca\x3f\x80\x00\x00", 5, &o),

@@ -276,8 +276,7 @@ test_log__keys_add_revoke_and_refuse(void **state)
     assert_true(k[1].has_secret);
     free(k);
     assert_int_equal(ldg_keys_revoke(l, "alice", "lost", &seq), 0);
-    assert_int_equal(ldg_keys_revoke(l, "alice", "again", NULL),
-                     LDG_EBADINPUT);
+    assert_int_equal(ldg_keys_revoke(l, "alice", "again", NULL), LDG_EBADINPUT);
     assert_int_equal(ldg_keys_revoke(l, "log", "no", NULL), LDG_EBADINPUT);
     memset(&in, 0, sizeof in);
     in.type = "x.t";
@@ -352,9 +351,10 @@ test_log__full_map_grows_or_fails_cleanly(void **state)
     assert_int_equal(ldg_writer_new(&w, l, NULL), 0);
     for (int i = 0; i < 100000 && rc == 0; i++) {
         struct ldg_event_in in;
-        json_t *b = json_pack("{s:i, s:s}", "i", i, "pad",
-                              "................................................"
-                              "................................................");
+        json_t *b =
+            json_pack("{s:i, s:s}", "i", i, "pad",
+                      "................................................"
+                      "................................................");
         memset(&in, 0, sizeof in);
         in.type = "x.test.fill";
         in.body = b;
@@ -369,9 +369,9 @@ test_log__full_map_grows_or_fails_cleanly(void **state)
     ldg_writer_free(w);
     assert_int_equal(ldg_size(l, &size), 0);
     assert_int_equal(size, 3001 + committed);
-    assert_int_equal(ldg_verify(l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0,
-                                &r, NULL, NULL),
-                     0);
+    assert_int_equal(
+        ldg_verify(l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0, &r, NULL, NULL),
+        0);
     ldg_close(l);
     t_rmrf(dir);
 }
@@ -396,8 +396,7 @@ test_log__read_only_handle_refuses_appends(void **state)
     assert_int_equal(ldg_append(ro, &in, NULL), LDG_EINVAL);
     json_decref(b);
     ldg_close(ro);
-    assert_int_equal(ldg_open(&ro, "/nonexistent/ledger", &o, err,
-                              sizeof err),
+    assert_int_equal(ldg_open(&ro, "/nonexistent/ledger", &o, err, sizeof err),
                      LDG_ENOTFOUND);
     assert_non_null(strstr(err, "ledger init"));
     t_rmrf(dir);

@@ -112,7 +112,8 @@ main(void)
         cmocka_unit_test(test_trusted__consistent_log_passes),
         cmocka_unit_test(test_trusted__rolled_back_log_is_reported),
         cmocka_unit_test(test_trusted__forked_log_is_reported),
-        cmocka_unit_test(test_trusted__foreign_or_malformed_checkpoint_is_refused),
+        cmocka_unit_test(
+            test_trusted__foreign_or_malformed_checkpoint_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

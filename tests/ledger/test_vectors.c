@@ -75,15 +75,14 @@ build(const struct ldg_key *k, uint64_t seq, uint64_t ts, const char *type,
     json_t *body = json_loads(body_json, 0, NULL);
 
     assert_non_null(body);
-    assert_int_equal(ldg_body_prepare(body, seq, salt_seed, 1 << 20, &br,
-                                      err, sizeof err),
-                     0);
+    assert_int_equal(
+        ldg_body_prepare(body, seq, salt_seed, 1 << 20, &br, err, sizeof err),
+        0);
     snprintf(key, sizeof key, "%s.body_record", tag);
     put_hex(key, br.rec, br.rec_len);
     snprintf(key, sizeof key, "%s.body_commitment", tag);
     put_hex(key, br.root, 32);
-    assert_int_equal(ldg_body_decode(br.rec, br.rec_len, 1 << 20, &f, &nf),
-                     0);
+    assert_int_equal(ldg_body_decode(br.rec, br.rec_len, 1 << 20, &f, &nf), 0);
     for (size_t i = 0; i < nf; i++) {
         snprintf(key, sizeof key, "%s.field.%s.salt", tag, f[i].name);
         put_hex(key, f[i].salt, 16);
@@ -102,9 +101,8 @@ build(const struct ldg_key *k, uint64_t seq, uint64_t ts, const char *type,
     memcpy(env.body_root, br.root, 32);
     ldg_buf_init(&b, LDG_ENTRY_MAX);
     assert_int_equal(ldg_entry_encode(&b, &env, &map_len), 0);
-    assert_int_equal(ldg_ed25519_sign_ctx(sig, LDG_CTX_EVENT, b.p + 1,
-                                          map_len, k),
-                     0);
+    assert_int_equal(
+        ldg_ed25519_sign_ctx(sig, LDG_CTX_EVENT, b.p + 1, map_len, k), 0);
     assert_int_equal(ldg_entry_finish(&b, prev, sig), 0);
     snprintf(key, sizeof key, "%s.signature", tag);
     put_hex(key, sig, 64);
@@ -136,11 +134,12 @@ compute(void)
     put_hex("key.public", k->pub, 32);
     put("key.id", k->key_id);
     ldg_hex(hex, k->pub, 32);
-    snprintf(text, sizeof text, "{\"origin\":\"example.org/vectors\","
-                                "\"log_key\":\"%s\"}",
+    snprintf(text, sizeof text,
+             "{\"origin\":\"example.org/vectors\","
+             "\"log_key\":\"%s\"}",
              hex);
-    build(k, 0, 1763700000000000000ull, "ledger.genesis", "host:local",
-          NULL, text, zero, &e0, "event0");
+    build(k, 0, 1763700000000000000ull, "ledger.genesis", "host:local", NULL,
+          text, zero, &e0, "event0");
     build(k, 1, 1763700000000000001ull, "route.decision",
           "route:pdf-ops/extract", "R-0001",
           "{\"route\":\"pdf-ops/extract\",\"chosen_model\":"
@@ -149,12 +148,10 @@ compute(void)
           e0.leaf, &e1, "event1");
     ldg_tlog_node_hash(root, e0.leaf, e1.leaf);
     put_hex("tree2.root", root, 32);
-    n = ldg_checkpoint_text(text, sizeof text, "example.org/vectors", 2,
-                            root);
+    n = ldg_checkpoint_text(text, sizeof text, "example.org/vectors", 2, root);
     assert_true(n > 0);
-    assert_int_equal(ldg_note_sign(&note, text, (size_t)n,
-                                   "example.org/vectors", k),
-                     0);
+    assert_int_equal(
+        ldg_note_sign(&note, text, (size_t)n, "example.org/vectors", k), 0);
     {
         /* one line per vector: escape newlines */
         char esc[1024];

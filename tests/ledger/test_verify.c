@@ -79,8 +79,7 @@ test_verify__clean_log_passes_and_saves_position(void **state)
     assert_int_equal(ldg_verify(f->l, 0, 0, &r, NULL, NULL), 0);
     assert_int_equal(r.from, 40); /* only the new event */
     assert_int_equal(r.checked, 1);
-    assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL, 0, &r, NULL, NULL),
-                     0);
+    assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL, 0, &r, NULL, NULL), 0);
     assert_int_equal(r.checked, 41);
     assert_true(r.checkpoints >= 40);
 }
@@ -222,8 +221,7 @@ test_verify__detects_event_signed_by_unknown_key(void **state)
     assert_int_equal(ldg_kv_put(t, dbi, key, sizeof key, v, 55), 0);
     memcpy(nk, "name:", 5);
     memcpy(nk + 5, "mallory", 7);
-    assert_int_equal(ldg_kv_put(t, dbi, nk, 12, k->key_id, LDG_KEYID_LEN),
-                     0);
+    assert_int_equal(ldg_kv_put(t, dbi, nk, 12, k->key_id, LDG_KEYID_LEN), 0);
     assert_int_equal(ldg_txn_commit(t), 0);
     ldg_key_free(k);
     bad = t_append(f->l, "x.test.forged", "{}", "mallory");
@@ -273,8 +271,7 @@ test_verify__erased_body_still_verifies(void **state)
     char body[64];
     snprintf(body, sizeof body, "{\"target_seq\":7,\"reason\":\"gdpr\"}");
     t_append(f->l, "body.erased", body, NULL);
-    assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL, 0, &r, NULL, NULL),
-                     0);
+    assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL, 0, &r, NULL, NULL), 0);
     assert_int_equal(r.erased, 1);
     assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
     assert_int_equal(ldg_body_get(t, 7, &b), LDG_EERASED);
@@ -335,8 +332,7 @@ test_verify__detects_missing_index_entry(void **state)
     assert_int_equal(ldg_txn_commit(t), 0);
     {
         struct ldg_verify_report r;
-        assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL |
-                                              LDG_VERIFY_NOSAVE,
+        assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE,
                                     0, &r, NULL, NULL),
                          LDG_ETAMPER);
         assert_non_null(strstr(r.what, "index"));

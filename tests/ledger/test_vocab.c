@@ -35,8 +35,7 @@ test_vocab__every_example_event_is_valid(void **state)
         json_t *ev = json_loads(line, 0, NULL);
         assert_non_null(ev);
         if (ldg_vocab_check(json_string_value(json_object_get(ev, "type")),
-                            json_object_get(ev, "body"), err,
-                            sizeof err) != 0)
+                            json_object_get(ev, "body"), err, sizeof err) != 0)
             fail_msg("line %d: %s", n + 1, err);
         json_decref(ev);
         n++;
@@ -66,8 +65,8 @@ test_vocab__wrong_json_type_is_named(void **state)
     char err[256];
     (void)state;
     assert_int_equal(check("host.profile",
-                           "{\"cpu\":\"x\",\"cores\":\"16\",\"ram_mb\":1}",
-                           err, sizeof err),
+                           "{\"cpu\":\"x\",\"cores\":\"16\",\"ram_mb\":1}", err,
+                           sizeof err),
                      LDG_EBADINPUT);
     assert_non_null(strstr(err, "'cores'"));
     assert_non_null(strstr(err, "integer"));
@@ -111,15 +110,13 @@ test_vocab__custom_types_need_the_x_prefix(void **state)
 {
     char err[256];
     (void)state;
-    assert_int_equal(check("x.myorg.thing", "{\"anything\":[1]}", err,
-                           sizeof err),
-                     0);
+    assert_int_equal(
+        check("x.myorg.thing", "{\"anything\":[1]}", err, sizeof err), 0);
     assert_int_equal(check("myorg.thing", "{}", err, sizeof err),
                      LDG_EBADINPUT);
     assert_non_null(strstr(err, "myorg.thing"));
     assert_int_equal(check("x.", "{}", err, sizeof err), LDG_EBADINPUT);
-    assert_int_equal(check("x.Bad Name", "{}", err, sizeof err),
-                     LDG_EBADINPUT);
+    assert_int_equal(check("x.Bad Name", "{}", err, sizeof err), LDG_EBADINPUT);
 }
 
 static void

@@ -59,8 +59,7 @@ t_append(struct ldg_ledger *l, const char *type, const char *body,
     in.actor = actor;
     rc = ldg_append(l, &in, &seq);
     if (rc != 0)
-        fail_msg("append %s: %s (%s)", type, ldg_strerror(rc),
-                 ldg_errmsg(l));
+        fail_msg("append %s: %s (%s)", type, ldg_strerror(rc), ldg_errmsg(l));
     json_decref(b);
     return seq;
 }
