@@ -23,9 +23,13 @@
  * a new name, ".p/<W+1>"), so a file that exists with the right bytes is
  * never rewritten; old partial tiles stay, as clients holding an older
  * checkpoint may still ask for them. Each file is written to a temporary
- * name in its directory, fsync'd and renamed; the directories touched are
- * fsync'd before DIR/checkpoint is replaced, so a reader that sees a
- * checkpoint finds every tile it needs.
+ * name in its directory and renamed. Durability: one syncfs() after all
+ * of them, then the touched directories are fsync'd, and only then is
+ * DIR/checkpoint replaced (fsync'd, renamed), so a reader that sees a
+ * checkpoint finds every tile it needs on disk. A crash before that can
+ * leave a new file with wrong bytes that no checkpoint points to; the
+ * next run compares and rewrites it. (An fsync per file cost ~95 s for
+ * the ~8,000 files of a 1M-event log on this disk.)
  *
  * Incremental: if DIR/checkpoint verifies under the log key and its root
  * is our tree's root at its size, the files for that size are taken as
@@ -148,6 +152,21 @@ sync_dirs(struct tiles *c)
 }
 
 /* mkdir -p of the directory part of path (which lies under c->dir). */
+/* One syncfs for every tile and bundle written: they are new names that
+ * no published checkpoint points to yet, so they need to be on disk only
+ * before the checkpoint is replaced, not one by one. */
+static int
+sync_all(struct tiles *c)
+{
+    int fd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+    if (fd < 0)
+        return io_error(c, "open", c->dir);
+    if (syncfs(fd) < 0)
+        rc = io_error(c, "syncfs", c->dir);
+    close(fd);
+    return rc;
+}
+
 static int
 make_parents(struct tiles *c, char *path)
 {
@@ -241,8 +260,8 @@ put_file(struct tiles *c, const char *rel)
     fd = mkstemp(tmp);
     if (fd < 0)
         return io_error(c, "create", tmp);
-    if (fchmod(fd, 0644) < 0 || write_all(fd, c->buf, c->len) < 0 ||
-        fsync(fd) < 0) {
+    /* No fsync per file: see "Durability" at the top. */
+    if (fchmod(fd, 0644) < 0 || write_all(fd, c->buf, c->len) < 0) {
         rc = io_error(c, "write", tmp);
         goto fail;
     }
@@ -316,14 +335,24 @@ build_tile(struct tiles *c, int level, uint64_t n, unsigned w)
 static int
 build_bundle(struct tiles *c, uint64_t n, unsigned w)
 {
-    struct ldg_event ev;
-    uint8_t leaf[32], stored[32];
+    struct {
+        const uint8_t *entry;
+        size_t entry_len;
+    } ev;
+    ldg_dbi entries = ldg_store_core_dbi(ldg_txn_store(c->t), LDG_DB_ENTRIES);
+    uint8_t leaf[32], stored[32], key[8];
+    struct ldg_val v;
     int rc;
 
     c->len = 0;
     for (unsigned i = 0; i < w; i++) {
         uint64_t seq = n * LDG_TILE_WIDTH + i;
-        rc = ldg_event_get(c->t, seq, &ev);
+        /* The exact stored bytes; their hash must be the tree's leaf,
+         * which is all a published entry needs (verify checks the rest). */
+        ldg_be64(key, seq);
+        rc = ldg_kv_get(c->t, entries, key, 8, &v);
+        ev.entry = v.data;
+        ev.entry_len = v.len;
         if (rc == 0)
             rc = ldg_tree_stored_hash(c->t, 0, seq, stored);
         if (rc < 0) {
@@ -495,6 +524,9 @@ ldg_tiles_write(struct ldg_ledger *l, const char *dir,
             goto out;
     }
     rc = write_level(&c, -1, old, size, &r.bundles_written);
+    if (rc < 0)
+        goto out;
+    rc = sync_all(&c);
     if (rc < 0)
         goto out;
     rc = sync_dirs(&c);
