@@ -26,31 +26,7 @@ trap 'rm -rf "$T"' EXIT
 trap 'exit 130' INT TERM
 
 KNOWN=${LEDGER_KNOWN_BUGS-""}
-nfail=0
-nxfail=0
-nchecks=0
-known_seen=" "
-bad() {
-    id=$1
-    shift
-    set -- "$(printf '%s' "$*" | tr '\n' ' ')"
-    case " $(echo $KNOWN) " in
-    *" $id "*)
-        known_seen="$known_seen$id "
-        if [ "${LEDGER_XFAIL_STRICT:-0}" = 1 ]; then
-            printf 'FAIL [%s] (known bug) %s\n' "$id" "$*"
-            nfail=$((nfail + 1))
-        else
-            printf 'XFAIL [%s] %s\n' "$id" "$*"
-            nxfail=$((nxfail + 1))
-        fi
-        ;;
-    *)
-        printf 'FAIL [%s] %s\n' "$id" "$*"
-        nfail=$((nfail + 1))
-        ;;
-    esac
-}
+. "$ROOT/tests/e2e/lib/xfail.sh"
 
 D=$T/l
 L() { "$LEDGER" --dir "$D" "$@"; }
@@ -365,12 +341,7 @@ for depth in 28 31 40 63; do
 done
 
 # ----------------------------------------------------------------- summary --
-for id in $KNOWN; do
-    case $known_seen in
-    *" $id "*) ;;
-    *) printf 'XPASS [%s]: this known bug did not show; remove it from KNOWN\n' "$id" ;;
-    esac
-done
+xfail_report
 printf 'core_badinput: %d cases, %d failed, %d known bugs (xfail)\n' \
     "$nchecks" "$nfail" "$nxfail"
 [ "$nfail" -eq 0 ]

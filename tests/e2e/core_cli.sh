@@ -22,31 +22,7 @@ trap 'chmod -R u+rwX "$T" 2>/dev/null; rm -rf "$T"' EXIT
 trap 'exit 130' INT TERM
 
 KNOWN=${LEDGER_KNOWN_BUGS-""}
-nfail=0
-nxfail=0
-nchecks=0
-known_seen=" "
-bad() {
-    id=$1
-    shift
-    set -- "$(printf '%s' "$*" | tr '\n' ' ')"
-    case " $(echo $KNOWN) " in
-    *" $id "*)
-        known_seen="$known_seen$id "
-        if [ "${LEDGER_XFAIL_STRICT:-0}" = 1 ]; then
-            printf 'FAIL [%s] (known bug) %s\n' "$id" "$*"
-            nfail=$((nfail + 1))
-        else
-            printf 'XFAIL [%s] %s\n' "$id" "$*"
-            nxfail=$((nxfail + 1))
-        fi
-        ;;
-    *)
-        printf 'FAIL [%s] %s\n' "$id" "$*"
-        nfail=$((nfail + 1))
-        ;;
-    esac
-}
+. "$ROOT/tests/e2e/lib/xfail.sh"
 
 D=$T/l
 L() { "$LEDGER" --dir "$D" "$@"; }
@@ -387,12 +363,7 @@ if [ -w /dev/full ]; then
 fi
 
 # ----------------------------------------------------------- summary --
-for id in $KNOWN; do
-    case $known_seen in
-    *" $id "*) ;;
-    *) printf 'XPASS [%s]: this known bug did not show; remove it from KNOWN\n' "$id" ;;
-    esac
-done
+xfail_report
 printf 'core_cli: %d checks, %d failed, %d known bugs (xfail)\n' \
     "$nchecks" "$nfail" "$nxfail"
 [ "$nfail" -eq 0 ]

@@ -38,30 +38,8 @@ KNOWN=${LEDGER_KNOWN_BUGS-""}
 ROUNDS=${CRASH_ROUNDS:-30}
 SEED=${CRASH_SEED:-$(date +%s)}
 echo "core_crash: seed $SEED ($ROUNDS rounds); rerun with CRASH_SEED=$SEED"
-nfail=0
-nxfail=0
-known_seen=" "
-bad() {
-    id=$1
-    shift
-    set -- "$(printf '%s' "$*" | tr '\n' ' ')"
-    case " $(echo $KNOWN) " in
-    *" $id "*)
-        known_seen="$known_seen$id "
-        if [ "${LEDGER_XFAIL_STRICT:-0}" = 1 ]; then
-            printf 'FAIL [%s] (known bug) %s\n' "$id" "$*"
-            nfail=$((nfail + 1))
-        else
-            printf 'XFAIL [%s] %s\n' "$id" "$*"
-            nxfail=$((nxfail + 1))
-        fi
-        ;;
-    *)
-        printf 'FAIL [%s] %s (seed %s)\n' "$id" "$*" "$SEED"
-        nfail=$((nfail + 1))
-        ;;
-    esac
-}
+BAD_NOTE="seed $SEED"
+. "$ROOT/tests/e2e/lib/xfail.sh"
 # rnd LO HI — sets R to the next pseudo-random integer in [LO, HI] (a
 # Park-Miller generator in shell arithmetic, the same in every shell, so
 # a seed reproduces a run).
@@ -367,12 +345,7 @@ fi
 verify "$D" "the end" --full
 no_gaps "$D" "the end"
 
-for id in $KNOWN; do
-    case $known_seen in
-    *" $id "*) ;;
-    *) printf 'XPASS [%s]: this known bug did not show; remove it from KNOWN\n' "$id" ;;
-    esac
-done
+xfail_report
 printf 'core_crash: %d failed, %d known bugs (xfail), %d events in the log\n' \
     "$nfail" "$nxfail" "$(events "$D")"
 [ "$nfail" -eq 0 ]
