@@ -55,15 +55,6 @@ void cli_time(char *buf, size_t cap, uint64_t ts_ns);
 void cli_print_json(const struct cli *c, json_t *v);
 /* Progress line on stderr when it is a terminal. */
 void cli_progress(void *ctx, uint64_t done, uint64_t total);
-/* The JSON form of an event (envelope, hashes, signature, body or
- * "erased"): keys seq, ts, time, type, subject, run, parent, actor,
- * actor_name, prev, body_commitment, leaf_hash, signature, body. 64-bit
- * numbers are strings. */
-json_t *cli_event_json(struct ldg_txn *t, const struct ldg_event *ev,
-                       int with_body);
-/* Name of the key with id key_id, or "" if unknown. */
-void cli_key_name(struct ldg_txn *t, const char *key_id, char *buf, size_t cap);
-
 /* Commands: each gets argv starting at its own name. */
 int cmd_init(struct cli *c, int argc, char **argv);
 int cmd_append(struct cli *c, int argc, char **argv);

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "ingest/ingest.h"
+#include "query/query.h"
 
 #define COMMON_LONGOPTS                                                        \
     {"dir", required_argument, NULL, 'D'},                                     \
@@ -430,6 +431,21 @@ out:
 
 /* ---------------------------------------------------------------- show -- */
 
+/* One event in full: the shape `ledger query -o json` prints (one shape
+ * for scripts everywhere), plus the actor's public key. */
+static json_t *
+event_json(struct ldg_txn *t, const struct ldg_event *ev)
+{
+    json_t *o = ldg_query_event_json(t, ev);
+    struct ldg_keyinfo ki;
+    char hex[65];
+    if (o != NULL && ldg_key_info(t, ev->actor, &ki) == 0) {
+        ldg_hex(hex, ki.pub, 32);
+        json_object_set_new(o, "actor_public_key", json_string(hex));
+    }
+    return o;
+}
+
 int
 cmd_show(struct cli *c, int argc, char **argv)
 {
@@ -476,9 +492,9 @@ cmd_show(struct cli *c, int argc, char **argv)
     if (raw) {
         fwrite(ev.entry, 1, ev.entry_len, stdout);
     } else if (c->out != OUT_HUMAN) {
-        cli_print_json(c, cli_event_json(t, &ev, 1));
+        cli_print_json(c, event_json(t, &ev));
     } else {
-        json_t *o = cli_event_json(t, &ev, 1), *v;
+        json_t *o = event_json(t, &ev), *v;
         const char *k;
         json_object_foreach(o, k, v)
         {
