@@ -425,16 +425,29 @@ if [ "$QN" != "$N" ] && { want query || want rebuild || want doctor; }; then
     QSAMPLE=$(field sample_run <"$QDATA.meta")
     STAMP=$OUT/query-$QN.stamp
     stamp_want="n=$QN seed=$SEED packs=$PACKS"
+    # The stores are reused while what they hold is the same: the same
+    # events (the stamp's first line), the ledger's on-disk format version
+    # (`ledger --version`) and the peer's schema (its CREATE statements),
+    # not the binaries: a rebuilt ledger or peer reads the same store.
+    l_fmt=$("$LEDGER" --version 2>/dev/null | sed -n 's/.*(format \([0-9]*\)).*/\1/p')
+    p_schema=$(sed -n '/CREATE TABLE IF NOT EXISTS meta/,/events_ts/p' \
+        bench/peer_sqlite.c | cksum | cut -d' ' -f1)
     reuse=0
+    ql_fmt="" qp_schema=""
     if [ "${BENCH_FRESH:-0}" != 1 ] && [ -f "$STAMP" ] &&
-        [ "$(head -n 1 "$STAMP")" = "$stamp_want" ] &&
-        [ "$STAMP" -nt "$PEER" ] && [ -f "$Q_PDB" ]; then
-        reuse=1
+        [ "$(head -n 1 "$STAMP")" = "$stamp_want" ] && [ -f "$Q_PDB" ]; then
         # shellcheck disable=SC1090
         . "$STAMP.vars"
-        if [ "$ledger_ok" = 1 ] && [ "$LEDGER" -nt "$STAMP" ]; then
-            q_l_ok=0 # the ledger changed: rebuild its store only
-            reuse=2
+        # a stamp from before qp_schema was recorded: the peer store is
+        # taken as it is
+        if [ -z "$qp_schema" ] || [ "$qp_schema" = "$p_schema" ]; then
+            reuse=1
+            if [ "$ledger_ok" = 1 ] && { [ "$q_l_ok" != 1 ] ||
+                [ -z "$l_fmt" ] || [ "$ql_fmt" != "$l_fmt" ] ||
+                [ ! -f "$Q_LDIR/data.mdb" ]; }; then
+                q_l_ok=0 # no ledger store, or another format: rebuild it only
+                reuse=2
+            fi
         fi
     fi
     if [ "$reuse" != 1 ]; then
@@ -445,6 +458,7 @@ if [ "$QN" != "$N" ] && { want query || want rebuild || want doctor; }; then
             if timed ledger-query-ingest "$LEDGER" --dir "$Q_LDIR" ingest "$QDATA"; then
                 QT1=$(now_ns)
                 q_l_ok=1
+                ql_fmt=$l_fmt
                 ql_eps=$(calc '%.0f' "$QN / $SECS")
             else
                 ql_eps=$(na "$(reason ledger-query-ingest)")
@@ -459,9 +473,9 @@ if [ "$QN" != "$N" ] && { want query || want rebuild || want doctor; }; then
             qp_eps=$(calc '%.0f' "$QN / $SECS")
         fi
         echo "$stamp_want" >"$STAMP"
-        printf 'q_l_ok=%s QT0=%s QT1=%s QP0=%s QP1=%s ql_eps="%s" qp_eps="%s"\n' \
+        printf 'q_l_ok=%s QT0=%s QT1=%s QP0=%s QP1=%s ql_eps="%s" qp_eps="%s" ql_fmt="%s" qp_schema="%s"\n' \
             "$q_l_ok" "$QT0" "$QT1" "$QP0" "$QP1" "$ql_eps" "$qp_eps" \
-            >"$STAMP.vars"
+            "$ql_fmt" "$p_schema" >"$STAMP.vars"
     else
         log "query stores: reusing $Q_LDIR and $Q_PDB (BENCH_FRESH=1 rebuilds)"
     fi
