@@ -9,7 +9,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 PKG_CONFIG ?= pkg-config
 
-DEPS      = lmdb msgpack libzstd libsodium libcurl jansson libpcre2-8 libarchive
+DEPS      = lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive
 TEST_DEPS = cmocka
 
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \

@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")"
 
 PKGS="build-essential pkg-config liblmdb-dev libmsgpack-dev libzstd-dev \
-libsodium-dev libcurl4-openssl-dev libcmocka-dev libjansson-dev \
+libsodium-dev nettle-dev libcurl4-openssl-dev libcmocka-dev libjansson-dev \
 libpcre2-dev libarchive-dev zstd tar golang-go golang-golang-x-mod-dev \
 libsqlite3-dev clang"
 

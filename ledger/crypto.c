@@ -1,22 +1,33 @@
 /*
- * crypto.c — the one file of ledger/ that talks to libsodium.
+ * crypto.c — the one file of ledger/ that talks to libsodium and Nettle.
  *
  * SHA-256, Ed25519 with a domain context, keyed BLAKE2b for test salts,
  * hex/base64, and secret-key memory. Keys are generated here too.
+ *
+ * SHA-256 comes from Nettle: its "fat" build picks the CPU's SHA extensions
+ * (SHA-NI) at run time, 3-4x faster than libsodium 1.0.18's portable code
+ * (about 0.2 us against 0.8 us for 100 bytes here), and the ledger hashes
+ * a dozen short messages per event. OpenSSL's libcrypto is as fast but
+ * costs ~2 ms of dynamic loading in every process, which short commands
+ * (append, query run=R) cannot afford. Ed25519 stays with libsodium, which
+ * signs twice as fast as OpenSSL 3.0 here.
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <nettle/sha2.h>
 #include <sodium.h>
 
 #include "ledger/crypto_int.h"
 #include "ledger/ledger.h"
 
-_Static_assert(sizeof(crypto_hash_sha256_state) <=
+_Static_assert(sizeof(struct sha256_ctx) <=
                    sizeof(struct ldg_sha256_ctx),
                "sha256 state does not fit");
+
+static void pool_after_fork(void);
 
 static int init_rc;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -25,6 +36,8 @@ static void
 crypto_init(void)
 {
     init_rc = sodium_init() < 0 ? LDG_EIO : 0;
+    if (init_rc == 0 && pthread_atfork(NULL, NULL, pool_after_fork) != 0)
+        init_rc = LDG_EIO;
 }
 
 /* libsodium picks its fastest implementations in sodium_init(); every
@@ -39,29 +52,29 @@ crypto_ready(void)
 void
 ldg_sha256_init(struct ldg_sha256_ctx *c)
 {
-    (void)crypto_ready();
-    crypto_hash_sha256_init((crypto_hash_sha256_state *)(void *)c->opaque);
+    sha256_init((struct sha256_ctx *)(void *)c->opaque);
 }
 
 void
 ldg_sha256_update(struct ldg_sha256_ctx *c, const void *p, size_t n)
 {
-    crypto_hash_sha256_update((crypto_hash_sha256_state *)(void *)c->opaque, p,
-                              n);
+    sha256_update((struct sha256_ctx *)(void *)c->opaque, n, p);
 }
 
 void
 ldg_sha256_final(struct ldg_sha256_ctx *c, uint8_t out[32])
 {
-    crypto_hash_sha256_final((crypto_hash_sha256_state *)(void *)c->opaque,
-                             out);
+    sha256_digest((struct sha256_ctx *)(void *)c->opaque, 32, out);
 }
 
 void
 ldg_sha256(uint8_t out[32], const void *p, size_t n)
 {
-    (void)crypto_ready();
-    crypto_hash_sha256(out, p, n);
+    struct sha256_ctx c;
+
+    sha256_init(&c);
+    sha256_update(&c, n, p);
+    sha256_digest(&c, 32, out);
 }
 
 /*
@@ -148,11 +161,47 @@ ldg_keyed_hash16(uint8_t out[16], const uint8_t key[32], const void *msg,
     crypto_generichash(out, 16, msg, n, key, 32);
 }
 
+/*
+ * Small random values (a 16-byte salt per body field, ten or more per
+ * event) come from a per-thread pool refilled 4 KiB at a time: one
+ * getrandom(2) per 256 salts instead of one per salt, which cost ~5% of
+ * ingest. Bytes are wiped from the pool as they are handed out, and a
+ * forked child starts with an empty pool so it never repeats its
+ * parent's bytes.
+ */
+#define POOL_SIZE 4096
+#define POOL_MAX_REQ 64
+
+static _Thread_local struct {
+    unsigned char b[POOL_SIZE];
+    size_t left; /* unused bytes at the end of b */
+} pool;
+
+static void
+pool_after_fork(void)
+{
+    sodium_memzero(pool.b, sizeof pool.b);
+    pool.left = 0;
+}
+
 void
 ldg_random(void *buf, size_t n)
 {
+    unsigned char *src;
+
     (void)crypto_ready();
-    randombytes_buf(buf, n);
+    if (n > POOL_MAX_REQ) {
+        randombytes_buf(buf, n);
+        return;
+    }
+    if (pool.left < n) {
+        randombytes_buf(pool.b, sizeof pool.b);
+        pool.left = sizeof pool.b;
+    }
+    src = pool.b + sizeof pool.b - pool.left;
+    memcpy(buf, src, n);
+    sodium_memzero(src, n);
+    pool.left -= n;
 }
 
 void *
@@ -182,7 +231,7 @@ void
 ldg_key_id(char key_id[LDG_KEYID_LEN + 1], const uint8_t pub[32])
 {
     uint8_t h[32];
-    crypto_hash_sha256(h, pub, 32);
+    ldg_sha256(h, pub, 32);
     ldg_hex(key_id, h, LDG_KEYID_LEN / 2);
 }
 

@@ -2,7 +2,8 @@
  * crypto_int.h — hashing, signatures, encodings for the ledger module.
  *
  * Internal to ledger/ (other modules use the public wrappers re-exported in
- * ledger.h). crypto.c is the only file that includes <sodium.h>.
+ * ledger.h). crypto.c is the only file that includes <sodium.h> or
+ * Nettle headers.
  */
 #ifndef LDG_CRYPTO_INT_H
 #define LDG_CRYPTO_INT_H
@@ -13,7 +14,7 @@
 #include "ledger/ledger.h"
 
 /* Incremental SHA-256. The state is an opaque, suitably aligned buffer so
- * this header need not include <sodium.h>; crypto.c checks the size. */
+ * this header need not include <nettle/sha2.h>; crypto.c checks the size. */
 struct ldg_sha256_ctx {
     _Alignas(16) unsigned char opaque[128];
 };

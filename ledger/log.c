@@ -1411,6 +1411,7 @@ ldg_append(struct ldg_ledger *l, const struct ldg_event_in *ev,
  * ldg_writer_committed says exactly how many events are durable.
  */
 #define RING 4
+#define SIGN_CHUNK 8 /* events a signer takes per lock round */
 
 struct wbatch {
     struct prep *preps; /* capacity w->batch */
@@ -1469,17 +1470,26 @@ sign_worker(void *arg)
     pthread_mutex_lock(&w->mu);
     for (;;) {
         struct wbatch *b;
-        struct prep *p;
+        size_t first, k;
         while (!w->stop && !sign_available(w))
             pthread_cond_wait(&w->work, &w->mu);
         if (w->stop)
             break;
+        /* Take up to SIGN_CHUNK waiting events at once: one lock round
+         * per chunk instead of one per event. */
         b = &w->ring[w->sign_b % RING];
-        p = &b->preps[w->sign_i++];
+        first = w->sign_i;
+        k = b->n - first;
+        if (k > SIGN_CHUNK)
+            k = SIGN_CHUNK;
+        w->sign_i += k;
         pthread_mutex_unlock(&w->mu);
-        p->rc = prep_sign(w->l, p, p->seq, p->ts);
+        for (size_t i = first; i < first + k; i++) {
+            struct prep *p = &b->preps[i];
+            p->rc = prep_sign(w->l, p, p->seq, p->ts);
+        }
         pthread_mutex_lock(&w->mu);
-        b->nsigned++;
+        b->nsigned += k;
         if (b->nsigned == b->n)
             pthread_cond_signal(&w->ready);
     }
@@ -1708,7 +1718,9 @@ ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev)
     pthread_mutex_lock(&w->mu);
     b = &w->ring[w->head % RING];
     b->preps[b->n++] = p;
-    pthread_cond_signal(&w->work);
+    /* Wake a signer per chunk, not per event; seal() wakes them all. */
+    if (b->n % SIGN_CHUNK == 0)
+        pthread_cond_signal(&w->work);
     if (b->n == w->batch) {
         seal(w);
         while (w->head - w->tail >= RING)
