@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <nettle/sha2.h>
 #include <sodium.h>
 #include <sqlite3.h>
 
@@ -431,14 +432,14 @@ static void
 chain_hash(unsigned char out[32], const unsigned char prev[32],
            const struct batch *b, const struct row *r, const unsigned char *sig)
 {
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, prev, 32);
-    crypto_hash_sha256_update(
-        &st, (const unsigned char *)b->msgs.p + r->msg_off + SIG_CTX_LEN,
-        r->msg_len - SIG_CTX_LEN);
-    crypto_hash_sha256_update(&st, sig, crypto_sign_BYTES);
-    crypto_hash_sha256_final(&st, out);
+    /* Nettle's SHA-256 (SHA-NI), the same implementation the ledger uses. */
+    struct sha256_ctx st;
+    sha256_init(&st);
+    sha256_update(&st, 32, prev);
+    sha256_update(&st, r->msg_len - SIG_CTX_LEN,
+                  (const uint8_t *)b->msgs.p + r->msg_off + SIG_CTX_LEN);
+    sha256_update(&st, crypto_sign_BYTES, sig);
+    sha256_digest(&st, 32, out);
 }
 
 /* --------------------------------------------------------------- ring -- */
