@@ -1417,6 +1417,7 @@ struct wbatch {
     struct prep *preps; /* capacity w->batch */
     size_t n;           /* events in the batch */
     size_t nsigned;     /* events through a signer */
+    size_t dirty;       /* committed preps not yet released (see below) */
 };
 
 struct ldg_writer {
@@ -1528,8 +1529,9 @@ commit_worker(void *arg)
             w->on_commit(w->on_commit_ctx, first, b->n);
         if (rc == 0 && (w->tail & 3) == 3)
             ldg_store_trim(l->store);
-        for (size_t i = 0; i < b->n; i++)
-            prep_release(&b->preps[i]);
+        /* The preps are released by the caller thread when it fills this
+         * slot again (writer_reclaim): it allocated their JSON and body
+         * records, and glibc frees far faster on the allocating thread. */
         pthread_mutex_lock(&w->mu);
         if (rc == 0) {
             if (w->committed == 0)
@@ -1538,6 +1540,7 @@ commit_worker(void *arg)
         } else if (w->commit_rc == 0) {
             w->commit_rc = rc;
         }
+        b->dirty = b->n;
         b->n = 0;
         b->nsigned = 0;
         w->tail++;
@@ -1666,6 +1669,26 @@ ldg_writer_flush(struct ldg_writer *w)
     return ldg_size(w->l, &w->next_seq);
 }
 
+/* Releases the committed preps of the slot about to be filled. Only the
+ * caller thread fills slots, and no other thread looks at a slot's preps
+ * beyond its n, which is 0 here, so they are freed without the lock. */
+static void
+writer_reclaim(struct ldg_writer *w)
+{
+    struct wbatch *b;
+    size_t d = 0;
+
+    pthread_mutex_lock(&w->mu);
+    b = &w->ring[w->head % RING];
+    if (b->n == 0) {
+        d = b->dirty;
+        b->dirty = 0;
+    }
+    pthread_mutex_unlock(&w->mu);
+    for (size_t i = 0; i < d; i++)
+        prep_release(&b->preps[i]);
+}
+
 int
 ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev)
 {
@@ -1681,6 +1704,7 @@ ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev)
     if (w->commit_rc < 0)
         return commit_failure(w);
     l->errmsg[0] = '\0';
+    writer_reclaim(w);
     rc = prep_init(l, &p, ev, w->next_seq);
     if (rc < 0) {
         prep_release(&p);
@@ -1756,7 +1780,9 @@ ldg_writer_free(struct ldg_writer *w)
     pthread_mutex_unlock(&w->mu);
     writer_stop(w);
     for (int i = 0; i < RING; i++) {
-        for (size_t j = 0; j < w->ring[i].n; j++)
+        size_t used = w->ring[i].n > w->ring[i].dirty ? w->ring[i].n
+                                                      : w->ring[i].dirty;
+        for (size_t j = 0; j < used; j++)
             prep_release(&w->ring[i].preps[j]);
         free(w->ring[i].preps);
     }
