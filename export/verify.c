@@ -53,6 +53,10 @@ struct vev {
     const struct bmember *entry, *proof, *body;
     struct ldg_event ev;
     int decoded, proof_ok, body_ok, sig_ok;
+    /* Checked early with the log key (sig_early 1: it verified, -1: it
+     * did not); the signature check uses this only if the event's key
+     * turns out to be that same public key. */
+    int sig_early;
     enum bstate bstate;
     size_t nwithheld;
     json_t *shown; /* disclosed fields, name -> value */
@@ -85,7 +89,8 @@ struct vctx {
     char logid[LDG_KEYID_LEN + 1];
     int vkey_ok;
     const struct bmember *ck;
-    int ck_ok;
+    int ck_ok, ck_rc;
+    char ck_origin[LDG_ORIGIN_MAX + 1];
     uint64_t cksize;
     uint8_t root[32];
     struct vev *ev;
@@ -93,7 +98,10 @@ struct vctx {
     struct vkey *keys;
     size_t nkeys;
     unsigned threads;
-    uint8_t *member_ok; /* per-member digest results (files check) */
+    uint8_t (*mdigest)[32]; /* per-member SHA-256, computed with pass 1 */
+    uint8_t *member_ok;     /* per-member digest results (files check) */
+    int manifest_rc;        /* load_manifest's result (run beside pass 1) */
+    json_t *state;          /* state/projections.json parsed, or NULL */
     struct jline *jl;   /* events.jsonl lines */
 };
 
@@ -243,10 +251,20 @@ vkey_pub(const char *vkey, uint8_t pub[32])
 
 /* ------------------------------------------------------ worker threads -- */
 
+/* Per-thread scratch: proofs of neighbouring entries share most of their
+ * hash lines and path nodes (merkle.c). */
+struct wctx {
+    struct bproof_cache pc;
+    struct merkle_memo mm;
+    struct growbuf buf; /* reused for each expected events.jsonl line */
+};
+
 struct pfor {
     size_t n, next;
     pthread_mutex_t mu;
-    void (*fn)(struct vctx *v, size_t i);
+    void (*fn)(struct vctx *v, size_t i, struct wctx *w);
+    void (*side)(struct vctx *v, int k); /* extra tasks, one thread each */
+    int nside, side_next;
     struct vctx *v;
 };
 
@@ -254,33 +272,52 @@ static void *
 pfor_worker(void *arg)
 {
     struct pfor *p = arg;
+    struct wctx *w = calloc(1, sizeof *w); /* NULL: no caches, same result */
+
     for (;;) {
         size_t i, end;
+        int side = -1;
         pthread_mutex_lock(&p->mu);
+        if (p->side_next < p->nside)
+            side = p->side_next++;
         i = p->next;
-        p->next = i + 64 < p->n ? i + 64 : p->n;
+        if (side < 0)
+            p->next = i + 64 < p->n ? i + 64 : p->n;
         end = p->next;
         pthread_mutex_unlock(&p->mu);
+        if (side >= 0) {
+            p->side(p->v, side);
+            continue;
+        }
         if (i >= p->n)
-            return NULL;
+            break;
         for (; i < end; i++)
-            p->fn(p->v, i);
+            p->fn(p->v, i, w);
     }
+    if (w != NULL)
+        free(w->buf.p);
+    free(w);
+    return NULL;
 }
 
-/* Runs fn(v, i) for i in [0, n) on v->threads threads. */
+/* Runs fn(v, i, scratch) for i in [0, n) on v->threads threads, and
+ * side(v, k) for k in [0, nside) meanwhile, each on one of them. */
 static void
-pfor_run(struct vctx *v, size_t n, void (*fn)(struct vctx *, size_t))
+pfor_run_side(struct vctx *v, size_t n,
+              void (*fn)(struct vctx *, size_t, struct wctx *),
+              void (*side)(struct vctx *, int), int nside)
 {
     pthread_t th[THREADS_MAX];
     struct pfor p;
     unsigned nt = v->threads, started = 0;
 
-    if (n < 128)
+    if (n < 128 && nside == 0)
         nt = 1;
     memset(&p, 0, sizeof p);
     p.n = n;
     p.fn = fn;
+    p.side = side;
+    p.nside = side ? nside : 0;
     p.v = v;
     pthread_mutex_init(&p.mu, NULL);
     for (unsigned i = 1; i < nt; i++) {
@@ -292,6 +329,13 @@ pfor_run(struct vctx *v, size_t n, void (*fn)(struct vctx *, size_t))
     for (unsigned i = 0; i < started; i++)
         pthread_join(th[i], NULL);
     pthread_mutex_destroy(&p.mu);
+}
+
+static void
+pfor_run(struct vctx *v, size_t n,
+         void (*fn)(struct vctx *, size_t, struct wctx *))
+{
+    pfor_run_side(v, n, fn, NULL, 0);
 }
 
 /* ------------------------------------------------- the manifest & keys -- */
@@ -342,19 +386,44 @@ load_manifest(struct vctx *v)
     return 0;
 }
 
-/* Picks the log key: trusted, or the bundle's own with a warning. */
+/* The two large JSON documents of a bundle, the manifest and the state,
+ * are parsed beside pass 1. Only the manifest's task adds a check while
+ * pass 1 runs, so the report keeps its order. */
 static void
-check_log_key(struct vctx *v)
+side_task(struct vctx *v, int k)
+{
+    const struct bmember *sj;
+
+    if (k == 0) {
+        v->manifest_rc = load_manifest(v);
+        return;
+    }
+    sj = bundle_get(&v->b, B_STATE);
+    if (sj != NULL)
+        v->state = json_loadb((const char *)sj->data, sj->len,
+                              JSON_REJECT_DUPLICATES, NULL);
+}
+
+/* log.vkey as one line without its newline into own ("" if it is not). */
+static void
+own_vkey(struct vctx *v, char *own, size_t cap)
 {
     const struct bmember *m = bundle_get(&v->b, B_VKEY);
-    const char *mk = jstr(v->manifest, "log_key");
-    char own[512] = "";
-
-    if (m != NULL && m->len > 1 && m->len < sizeof own &&
+    own[0] = '\0';
+    if (m != NULL && m->len > 1 && m->len < cap &&
         m->data[m->len - 1] == '\n' &&
         memchr(m->data, '\n', m->len - 1) == NULL)
-        snprintf(own, sizeof own, "%.*s", (int)(m->len - 1),
-                 (const char *)m->data);
+        snprintf(own, cap, "%.*s", (int)(m->len - 1), (const char *)m->data);
+}
+
+/* Picks the log key: trusted, or the bundle's own (check_log_key reports
+ * which, with a warning for the latter). Needs no manifest. */
+static void
+pick_log_key(struct vctx *v)
+{
+    char own[512];
+
+    own_vkey(v, own, sizeof own);
     if (v->o->trusted_vkey != NULL) {
         snprintf(v->vkey, sizeof v->vkey, "%s", v->o->trusted_vkey);
         v->r->key_trusted = 1;
@@ -366,6 +435,15 @@ check_log_key(struct vctx *v)
         v->vkey_ok = 1;
         ldg_key_id(v->logid, v->logpub);
     }
+}
+
+static void
+check_log_key(struct vctx *v)
+{
+    const char *mk = jstr(v->manifest, "log_key");
+    char own[512];
+
+    own_vkey(v, own, sizeof own);
     if (v->o->trusted_vkey != NULL && !v->vkey_ok)
         check(v->r, "log-key", LDG_CHECK_FAIL,
               "the trusted key is not a verifier key (name+id+key): %s",
@@ -431,31 +509,44 @@ check_manifest_sig(struct vctx *v)
               "signed by the log key, manifest SHA-256 %s", hex);
 }
 
+/* Opens the checkpoint with the log key (before pass 1, whose proofs need
+ * its size and root); check_checkpoint reports. */
+static int
+open_checkpoint(struct vctx *v)
+{
+    v->ck = bundle_get(&v->b, B_CHECKPOINT);
+    if (v->ck == NULL)
+        return LDG_ENOTFOUND;
+    v->ck_rc = ldg_checkpoint_open(v->vkey, (const char *)v->ck->data,
+                                   v->ck->len, v->ck_origin,
+                                   sizeof v->ck_origin, &v->cksize, v->root);
+    if (v->ck_rc < 0)
+        return v->ck_rc;
+    v->ck_ok = 1;
+    v->r->checkpoint_size = v->cksize;
+    snprintf(v->r->origin, sizeof v->r->origin, "%s", v->ck_origin);
+    return 0;
+}
+
 static void
 check_checkpoint(struct vctx *v)
 {
     const json_t *mc = json_object_get(v->manifest, "checkpoint");
     const char *mroot = jstr(mc, "root"), *morigin;
-    char origin[LDG_ORIGIN_MAX + 1], rootb64[45];
+    const char *origin = v->ck_origin;
+    char rootb64[45];
     uint64_t msize = 0;
-    int rc;
 
-    v->ck = bundle_get(&v->b, B_CHECKPOINT);
     if (v->ck == NULL) {
         check(v->r, "checkpoint", LDG_CHECK_FAIL, "no checkpoint member");
         return;
     }
-    rc = ldg_checkpoint_open(v->vkey, (const char *)v->ck->data, v->ck->len,
-                             origin, sizeof origin, &v->cksize, v->root);
-    if (rc < 0) {
+    if (!v->ck_ok) {
         check(v->r, "checkpoint", LDG_CHECK_FAIL,
               "the checkpoint does not verify with the log key (%s)",
-              ldg_strerror(rc));
+              ldg_strerror(v->ck_rc));
         return;
     }
-    v->ck_ok = 1;
-    v->r->checkpoint_size = v->cksize;
-    snprintf(v->r->origin, sizeof v->r->origin, "%s", origin);
     ldg_base64(rootb64, v->root, 32);
     morigin = jstr(v->manifest, "origin");
     if (ju64(mc, "size", &msize) < 0 || msize != v->cksize || !mroot ||
@@ -470,13 +561,20 @@ check_checkpoint(struct vctx *v)
               (unsigned long long)v->cksize, rootb64);
 }
 
+/* Member i's SHA-256 (pass 1: before the manifest is there to compare). */
+static void
+digest_member(struct vctx *v, size_t i)
+{
+    const struct bmember *m = &v->b.m[i];
+    ldg_sha256(v->mdigest[i], m->data, m->len);
+}
+
 static void
 digest_one(struct vctx *v, size_t i)
 {
     const struct bmember *m = &v->b.m[i];
     const char *want;
     uint8_t d[32];
-    char hex[65];
 
     if (strcmp(m->name, B_MANIFEST) == 0 ||
         strcmp(m->name, B_MANIFEST_SIG) == 0) {
@@ -488,9 +586,8 @@ digest_one(struct vctx *v, size_t i)
         v->member_ok[i] = 2; /* not listed */
         return;
     }
-    ldg_sha256(d, m->data, m->len);
-    ldg_hex(hex, d, 32);
-    v->member_ok[i] = strcmp(hex, want) == 0 ? 1 : 0;
+    v->member_ok[i] = strlen(want) == 64 && ldg_unhex(d, 32, want) == 0 &&
+                      memcmp(d, v->mdigest[i], 32) == 0;
 }
 
 static void
@@ -505,7 +602,8 @@ check_files(struct vctx *v)
         check(v->r, "files", LDG_CHECK_FAIL, "out of memory");
         return;
     }
-    pfor_run(v, v->b.n, digest_one);
+    for (size_t i = 0; i < v->b.n; i++)
+        digest_one(v, i);
     for (size_t i = 0; i < v->b.n; i++) {
         if (v->member_ok[i] == 0)
             fail_add(&f, "%s: digest does not match the manifest",
@@ -572,7 +670,7 @@ collect_events(struct vctx *v)
 }
 
 static void
-check_proof(struct vctx *v, struct vev *e)
+check_proof(struct vctx *v, struct vev *e, struct wctx *w)
 {
     struct bproof p;
 
@@ -581,7 +679,8 @@ check_proof(struct vctx *v, struct vev *e)
                  (unsigned long long)e->seq);
         return;
     }
-    if (bproof_parse(&p, (const char *)e->proof->data, e->proof->len) < 0) {
+    if (bproof_parse_cached(&p, (const char *)e->proof->data, e->proof->len,
+                            w ? &w->pc : NULL) < 0) {
         snprintf(e->why_proof, WHY_MAX,
                  "event %llu: proof is not a tlog-proof@v1",
                  (unsigned long long)e->seq);
@@ -601,9 +700,9 @@ check_proof(struct vctx *v, struct vev *e)
                  (unsigned long long)e->seq, (unsigned long long)p.index);
         return;
     }
-    if (merkle_verify_inclusion(e->ev.leaf, p.index, v->cksize,
-                                (const uint8_t(*)[32])p.hashes, p.n,
-                                v->root) < 0) {
+    if (merkle_verify_inclusion_memo(w ? &w->mm : NULL, e->ev.leaf, p.index,
+                                     v->cksize, (const uint8_t(*)[32])p.hashes,
+                                     p.n, v->root) < 0) {
         snprintf(e->why_proof, WHY_MAX,
                  "event %llu: not included in the tree of size %llu (the "
                  "inclusion proof does not verify)",
@@ -717,12 +816,20 @@ out:
     json_decref(doc);
 }
 
-/* Pass 1, per event: decode, proof, body. */
+/* Pass 1, per event: decode, proof, body, and the signature when the log
+ * key made it (the usual case: keys are only known after pass 1). */
 static void
-event_pass1(struct vctx *v, size_t i)
+event_pass1(struct vctx *v, size_t i, struct wctx *w)
 {
-    struct vev *e = &v->ev[i];
-    int rc = ldg_event_decode(e->entry->data, e->entry->len, &e->ev);
+    struct vev *e;
+    int rc;
+
+    if (i >= v->nev) { /* the members' digests share the pass */
+        digest_member(v, i - v->nev);
+        return;
+    }
+    e = &v->ev[i];
+    rc = ldg_event_decode(e->entry->data, e->entry->len, &e->ev);
 
     if (rc < 0) {
         snprintf(e->why_entry, WHY_MAX,
@@ -734,7 +841,10 @@ event_pass1(struct vctx *v, size_t i)
                  (unsigned long long)e->seq, (unsigned long long)e->ev.seq);
     } else {
         e->decoded = 1;
-        check_proof(v, e);
+        check_proof(v, e, w);
+        if (v->vkey_ok && strcmp(e->ev.actor, v->logid) == 0)
+            e->sig_early = ldg_event_verify_sig(&e->ev, v->logpub) == 0 ? 1
+                                                                         : -1;
     }
     if (!e->decoded)
         snprintf(e->why_proof, WHY_MAX, "%s", e->why_entry);
@@ -781,11 +891,13 @@ key_refusal(struct vctx *v, const struct vev *e, const struct vkey *k,
 
 /* Pass 2, per event: the signature with a key valid at its seq. */
 static void
-event_sig(struct vctx *v, size_t i)
+event_sig(struct vctx *v, size_t i, struct wctx *w)
 {
     struct vev *e = &v->ev[i];
     const struct vkey *k;
+    int bad;
 
+    (void)w;
     if (!e->decoded) {
         snprintf(e->why_sig, WHY_MAX, "%s", e->why_entry);
         return;
@@ -793,7 +905,11 @@ event_sig(struct vctx *v, size_t i)
     k = find_key(v, e->ev.actor);
     if (key_refusal(v, e, k, e->why_sig, WHY_MAX) != NULL)
         return;
-    if (ldg_event_verify_sig(&e->ev, k->pub) < 0) {
+    if (e->sig_early != 0 && memcmp(k->pub, v->logpub, 32) == 0)
+        bad = e->sig_early < 0; /* already checked with this very key */
+    else
+        bad = ldg_event_verify_sig(&e->ev, k->pub) < 0;
+    if (bad) {
         snprintf(e->why_sig, WHY_MAX,
                  "event %llu: signature does not "
                  "verify with key %s (%s)",
@@ -1192,9 +1308,6 @@ static void
 expected_line(struct vctx *v, const struct vev *e, struct growbuf *b)
 {
     const struct vkey *k = find_key(v, e->ev.actor);
-    const char *name;
-    json_t *val;
-    size_t i = 0;
 
     gb_envelope(b, &e->ev);
     if (k != NULL) {
@@ -1209,16 +1322,9 @@ expected_line(struct vctx *v, const struct vev *e, struct growbuf *b)
         gb_lit(b, ",\"body_withheld\":true}");
         return;
     }
-    gb_lit(b, ",\"body\":{");
-    json_object_foreach(e->shown, name, val)
-    {
-        if (i++ > 0)
-            gb_lit(b, ",");
-        gb_jstr(b, name);
-        gb_lit(b, ":");
-        gb_value(b, val);
-    }
-    gb_lit(b, "}");
+    /* one dump of the disclosed fields, in their order in the body member */
+    gb_lit(b, ",\"body\":");
+    gb_value(b, e->shown);
     if (e->bstate == BS_REDACTED) {
         gb_lit(b, ",\"withheld\":");
         gb_value(b, json_object_get(e->mrec, "withheld"));
@@ -1227,22 +1333,21 @@ expected_line(struct vctx *v, const struct vev *e, struct growbuf *b)
 }
 
 static void
-jsonl_one(struct vctx *v, size_t i)
+jsonl_one(struct vctx *v, size_t i, struct wctx *w)
 {
     struct jline *jl = &v->jl[i];
-    struct growbuf want = {NULL, 0, 0, 0};
-    json_t *line;
+    struct growbuf own = {NULL, 0, 0, 0}, *want = w ? &w->buf : &own;
+    json_t *line = NULL;
 
     /* Fast path: the exporter's own bytes. Anything else is compared as
      * JSON values below, which also says what differs. */
     if (jl->e->decoded && jl->e->body_ok) {
-        expected_line(v, jl->e, &want);
-        if (!want.err && want.len == jl->len &&
-            memcmp(want.p, jl->p, jl->len) == 0) {
-            free(want.p);
-            return;
-        }
-        free(want.p);
+        want->len = 0;
+        want->err = 0;
+        expected_line(v, jl->e, want);
+        if (!want->err && want->len == jl->len &&
+            memcmp(want->p, jl->p, jl->len) == 0)
+            goto out;
     }
     line = json_loadb(jl->p, jl->len, JSON_REJECT_DUPLICATES, NULL);
 
@@ -1254,7 +1359,12 @@ jsonl_one(struct vctx *v, size_t i)
     } else if (!line_matches(v, jl->e, line, jl->why, WHY_MAX)) {
         jl->bad = 1;
     }
+out:
     json_decref(line);
+    free(own.p);
+    /* the last use of the disclosed fields: free them here, in parallel */
+    json_decref(jl->e->shown);
+    jl->e->shown = NULL;
 }
 
 static void
@@ -1409,7 +1519,7 @@ check_state(struct vctx *v)
     const struct bmember *sj = bundle_get(&v->b, B_STATE);
     const struct bmember *sn = bundle_get(&v->b, B_STATE_NOTE);
     char want[LDG_ORIGIN_MAX + 64];
-    json_t *state = NULL;
+    json_t *state = v->state; /* parsed beside pass 1 */
     uint64_t size = 0;
     size_t tlen = 0;
 
@@ -1427,10 +1537,7 @@ check_state(struct vctx *v)
                   jstr(st, "reason") ? jstr(st, "reason") : "");
         return;
     }
-    if (sj != NULL)
-        state = json_loadb((const char *)sj->data, sj->len,
-                           JSON_REJECT_DUPLICATES, NULL);
-    if (state == NULL || !json_is_object(state) ||
+    if (sj == NULL || state == NULL || !json_is_object(state) ||
         ju64(state, "size", &size) < 0) {
         check(v->r, "state", LDG_CHECK_FAIL,
               "state/projections.json is missing or malformed");
@@ -1471,7 +1578,7 @@ check_state(struct vctx *v)
           "(signed through the manifest)",
           (unsigned long long)size);
 out:
-    json_decref(state);
+    return;
 }
 
 /* What was withheld, as the manifest states it and the bodies confirm. */
@@ -1565,17 +1672,23 @@ verify_bundle(struct vctx *v)
 {
     int rc;
 
-    if ((rc = load_manifest(v)) < 0)
+    warm_up();
+    pick_log_key(v);
+    open_checkpoint(v);
+    if ((rc = collect_events(v)) < 0)
+        return rc;
+    v->mdigest = malloc((v->b.n ? v->b.n : 1) * sizeof *v->mdigest);
+    if (v->mdigest == NULL)
+        return LDG_ENOMEM;
+    /* Pass 1 (events, then member digests) with the manifest beside it. */
+    pfor_run_side(v, v->nev + v->b.n, event_pass1, side_task, 2);
+    if ((rc = v->manifest_rc) < 0)
         return rc;
     v->r->readable = 1;
-    warm_up();
     check_log_key(v);
     check_checkpoint(v);
     check_manifest_sig(v);
     check_files(v);
-    if ((rc = collect_events(v)) < 0)
-        return rc;
-    pfor_run(v, v->nev, event_pass1);
     build_keys(v);
     pfor_run(v, v->nev, event_sig);
     report_pass(v);
@@ -1611,6 +1724,8 @@ verify_common(struct vctx *v, int rc, const char *err)
     free(v->ev);
     free(v->keys);
     free(v->member_ok);
+    free(v->mdigest);
+    json_decref(v->state);
     free(v->jl);
     json_decref(v->manifest);
     bundle_release(&v->b);

@@ -62,6 +62,7 @@ struct keyent {
  * until it is joined.
  */
 #define QCAP 1024
+#define WBATCH 256 /* members the writer takes at once */
 struct qitem {
     char name[48];
     const void *data;
@@ -100,6 +101,7 @@ struct ex {
     uint64_t tar_bytes; /* uncompressed archive size so far */
     struct ldg_export_report rep;
     struct mqueue q;
+    struct ldg_proof_batch *proofs; /* every proof against cksize */
     json_t *state;    /* projected state at cksize, or NULL */
     char *state_note; /* its signed projection note, or NULL */
 };
@@ -229,14 +231,17 @@ write_member(struct ex *x, const struct qitem *it)
     return 0;
 }
 
+/* Takes everything queued at once (one lock and at most one wake-up per
+ * batch rather than per member: there are three members per event). */
 static void *
 writer_main(void *arg)
 {
     struct ex *x = arg;
     struct mqueue *q = &x->q;
+    struct qitem batch[WBATCH];
     for (;;) {
-        struct qitem it;
-        int rc = 0;
+        size_t n = 0;
+        int rc = 0, was_full;
         pthread_mutex_lock(&q->mu);
         while (q->count == 0 && !q->closed)
             pthread_cond_wait(&q->nonempty, &q->mu);
@@ -244,19 +249,26 @@ writer_main(void *arg)
             pthread_mutex_unlock(&q->mu);
             return NULL;
         }
-        it = q->items[q->head];
-        q->head = (q->head + 1) % QCAP;
-        q->count--;
-        pthread_cond_signal(&q->nonfull);
+        was_full = q->count == QCAP;
+        do {
+            batch[n++] = q->items[q->head];
+            q->head = (q->head + 1) % QCAP;
+            q->count--;
+        } while (q->count > 0 && n < WBATCH);
+        if (was_full)
+            pthread_cond_signal(&q->nonfull);
         pthread_mutex_unlock(&q->mu);
-        if (q->err == 0) /* written only here */
-            rc = write_member(x, &it);
+        for (size_t i = 0; i < n; i++) {
+            if (q->err == 0 && rc == 0) /* written only here */
+                rc = write_member(x, &batch[i]);
+            free(batch[i].owned);
+        }
         if (rc < 0) {
             pthread_mutex_lock(&q->mu);
             q->err = rc;
+            pthread_cond_broadcast(&q->nonfull);
             pthread_mutex_unlock(&q->mu);
         }
-        free(it.owned);
     }
 }
 
@@ -326,8 +338,8 @@ member_put(struct ex *x, const char *name, const void *data, size_t len,
         pthread_cond_wait(&q->nonfull, &q->mu);
     if (q->err == 0) {
         q->items[(q->head + q->count) % QCAP] = it;
-        q->count++;
-        pthread_cond_signal(&q->nonempty);
+        if (q->count++ == 0) /* the writer waits only on an empty queue */
+            pthread_cond_signal(&q->nonempty);
         owned = NULL;
     }
     rc = q->err;
@@ -682,7 +694,11 @@ write_event(struct ex *x, const struct sel *s)
     char name[48], *proof = NULL;
     int rc;
 
-    if ((rc = ldg_event_get(x->t, s->seq, &ev)) < 0) {
+    /* The stored bytes go into the bundle as they are and the reader
+     * checks everything, so the display decode is enough here; the leaf
+     * hash is the stored one (it is what the proof is about). */
+    if ((rc = ldg_event_get_ex(x->t, s->seq, &ev, LDG_DECODE_TRUSTED)) < 0 ||
+        (rc = ldg_tree_stored_hash(x->t, 0, s->seq, ev.leaf)) < 0) {
         ldg_set_errmsg(x->l, "event %llu: %s", (unsigned long long)s->seq,
                        ldg_strerror(rc));
         return rc;
@@ -691,7 +707,7 @@ write_event(struct ex *x, const struct sel *s)
              (unsigned long long)s->seq);
     if ((rc = member(x, name, ev.entry, ev.entry_len)) < 0)
         return rc;
-    if ((rc = ldg_proof_text(x->t, s->seq, x->cksize, &proof)) < 0) {
+    if ((rc = ldg_proof_batch_text(x->proofs, s->seq, &proof, NULL)) < 0) {
         ldg_set_errmsg(x->l, "event %llu: inclusion proof: %s",
                        (unsigned long long)s->seq, ldg_strerror(rc));
         return rc;
@@ -1053,6 +1069,11 @@ ldg_export_write_fd(struct ldg_ledger *l, const struct ldg_export_opts *o,
     if ((rc = load_checkpoint(&x)) < 0 || (rc = select_events(&x, q)) < 0 ||
         (rc = select_support(&x)) < 0)
         goto out;
+    if ((rc = ldg_proof_batch_new(&x.proofs, x.t, x.cksize)) < 0) {
+        ldg_set_errmsg(l, "inclusion proofs at size %llu: %s",
+                       (unsigned long long)x.cksize, ldg_strerror(rc));
+        goto out;
+    }
     load_state(&x);
     clock_gettime(CLOCK_REALTIME, &now);
     now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
@@ -1084,6 +1105,7 @@ out:
     if (rc == 0 && report != NULL)
         *report = x.rep;
     bwriter_free(x.w);
+    ldg_proof_batch_free(x.proofs);
     ldg_txn_abort(x.t);
     ldg_query_free(q);
     free(x.mfiles.p);

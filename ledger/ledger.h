@@ -337,6 +337,23 @@ int ldg_checkpoint_get(struct ldg_txn *t, uint64_t size, char **out);
  * of size (0 = latest). *out malloc'd. */
 int ldg_proof_text(struct ldg_txn *t, uint64_t index, uint64_t size,
                    char **out);
+/* Many tlog-proof@v1 texts against the stored checkpoint of one size, in
+ * one pass (ledger/proofs_batch.c): the checkpoint is read once, and the
+ * sibling hashes that proofs of nearby entries share are read and
+ * base64-encoded once. Valid until t ends; one thread at a time. */
+struct ldg_proof_batch;
+/* size > 0 must have a stored checkpoint: LDG_ENOTFOUND otherwise. */
+int ldg_proof_batch_new(struct ldg_proof_batch **out, struct ldg_txn *t,
+                        uint64_t size);
+/* The same bytes as ldg_proof_text(t, index, size, out), malloc'd, with
+ * its length in *len (may be NULL). Cheapest for increasing indexes: a run
+ * of consecutive entries costs about two hash reads each instead of
+ * log2(size). LDG_ENOTFOUND if index >= size. */
+int ldg_proof_batch_text(struct ldg_proof_batch *b, uint64_t index, char **out,
+                         size_t *len);
+/* Stored hashes read so far (for tests and benchmarks). */
+uint64_t ldg_proof_batch_reads(const struct ldg_proof_batch *b);
+void ldg_proof_batch_free(struct ldg_proof_batch *b);
 /* The body of a C2SP tlog-witness add-checkpoint request: "old OLD\n",
  * the consistency proof from OLD to size (base64, one a line), an empty
  * line, and the stored checkpoint of size (0 = latest). */

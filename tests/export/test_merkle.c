@@ -189,12 +189,104 @@ test_merkle__malformed_proof_text_is_refused(void **state)
     free(many);
 }
 
+/* The memo (merkle_verify_inclusion_memo) gives exactly the plain
+ * result: every proof of every size in increasing and decreasing order
+ * with one memo carried along, and each proof altered (any hash, a hash
+ * dropped or added, another leaf or index) right after the memo learned
+ * the true path, so the altered proof meets the memo's nodes. */
+static void
+memo_case(struct merkle_memo *m, const uint8_t *leaf, uint64_t i,
+          uint64_t size, const uint8_t (*p)[32], size_t n,
+          const uint8_t root[32])
+{
+    assert_int_equal(merkle_verify_inclusion_memo(m, leaf, i, size, p, n, root),
+                     merkle_verify_inclusion(leaf, i, size, p, n, root));
+}
+
+static void
+test_merkle__memo_gives_the_plain_result(void **state)
+{
+    uint8_t leaves[N][32], root[32], proof[65][32], bad[65][32];
+    const uint8_t(*q)[32] = (const uint8_t(*)[32])bad;
+    struct merkle_memo *m = calloc(1, sizeof *m);
+    (void)state;
+    assert_non_null(m);
+    make_leaves(leaves, N);
+    for (uint64_t size = 1; size <= N; size++) {
+        naive_root(root, (const uint8_t(*)[32])leaves, 0, size);
+        for (uint64_t k = 0; k < 2 * size; k++) {
+            uint64_t i = k < size ? k : 2 * size - 1 - k; /* up, then down */
+            size_t n =
+                naive_path(proof, (const uint8_t(*)[32])leaves, i, 0, size);
+            const uint8_t(*p)[32] = (const uint8_t(*)[32])proof;
+            memo_case(m, leaves[i], i, size, p, n, root);
+            for (size_t h = 0; h < n; h++) {
+                memcpy(bad, proof, sizeof proof);
+                bad[h][h % 32] ^= 0x40;
+                memo_case(m, leaves[i], i, size, q, n, root);
+                memo_case(m, leaves[i], i, size, p, n, root);
+            }
+            if (n > 0)
+                memo_case(m, leaves[i], i, size, p, n - 1, root);
+            memcpy(bad, proof, sizeof proof);
+            memcpy(bad[n], root, 32);
+            memo_case(m, leaves[i], i, size, q, n + 1, root);
+            memo_case(m, leaves[(i + 1) % N], i, size, p, n, root);
+            if (size > 1)
+                memo_case(m, leaves[i], (i + 1) % size, size, p, n, root);
+        }
+        /* the same memo against another tree: still exact */
+        memo_case(m, leaves[0], 0, size + 1, (const uint8_t(*)[32])proof, 0,
+                  root);
+    }
+    free(m);
+}
+
+static void
+test_merkle__cached_parse_is_the_plain_parse(void **state)
+{
+    static const char *const hashes[] = {
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+        "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=",
+        "not base64 at all, but forty-four bytes lo=",
+    };
+    struct bproof_cache *c = calloc(1, sizeof *c);
+    (void)state;
+    assert_non_null(c);
+    /* proofs whose lines repeat, change and go bad at each position */
+    for (int round = 0; round < 64; round++) {
+        char text[1024];
+        struct bproof a, b;
+        size_t len = 0;
+        int ra, rb, lines = 1 + round % 4;
+        len += (size_t)snprintf(text + len, sizeof text - len,
+                                "c2sp.org/tlog-proof@v1\nindex %d\n", round);
+        for (int k = 0; k < lines; k++)
+            len += (size_t)snprintf(text + len, sizeof text - len, "%s\n",
+                                    hashes[(round / 4 + k * (round % 3)) % 4]);
+        len += (size_t)snprintf(text + len, sizeof text - len,
+                                "\nexample.org\n1\nroot\n");
+        ra = bproof_parse(&a, text, len);
+        rb = bproof_parse_cached(&b, text, len, c);
+        assert_int_equal(ra, rb);
+        if (ra == 0) {
+            assert_int_equal(a.n, b.n);
+            assert_int_equal(a.index, b.index);
+            assert_memory_equal(a.hashes, b.hashes, a.n * 32);
+        }
+    }
+    free(c);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_merkle__every_proof_of_sizes_1_to_64_verifies),
         cmocka_unit_test(test_merkle__any_change_to_a_proof_fails),
+        cmocka_unit_test(test_merkle__memo_gives_the_plain_result),
+        cmocka_unit_test(test_merkle__cached_parse_is_the_plain_parse),
         cmocka_unit_test(test_merkle__core_proofs_parse_and_verify),
         cmocka_unit_test(test_merkle__malformed_proof_text_is_refused),
     };
