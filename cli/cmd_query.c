@@ -58,23 +58,22 @@ struct out {
     struct cli *c;
     struct ldg_query_render *r;
     int show_cursor, json;
-    char last_cursor[LDG_QUERY_CURSOR_MAX];
+    uint64_t last_seq; /* the last event printed, for --show-cursor */
+    uint8_t last_leaf[32];
     uint64_t printed;
     int closed; /* EPIPE: the reader is gone */
 };
 
-/* 0 ok, 1 reader gone, or an exit code. The body the iterator decoded
- * while matching, if any, is rendered without decoding it again. */
+/* 0 ok, 1 reader gone, or an exit code. What the iterator read for the
+ * event (its decoded body or stored record) is rendered without reading
+ * it again. */
 static int
 emit(struct out *o, struct ldg_txn *t, struct ldg_query_iter *it,
      const struct ldg_event *ev)
 {
-    const json_t *body = NULL;
     const char *text;
     size_t len;
-    int st = ldg_query_iter_body(it, &body);
-    int rc = ldg_query_render_body(o->r, t, ev, body, st == LDG_EERASED, &text,
-                                   &len);
+    int rc = ldg_query_render_iter(o->r, it, ev, &text, &len);
     if (rc < 0) {
         cli_err(o->c, "%s", ldg_errmsg(ldg_txn_ledger(t)));
         return cli_exit_code(rc);
@@ -87,7 +86,8 @@ emit(struct out *o, struct ldg_txn *t, struct ldg_query_iter *it,
         cli_err(o->c, "writing the output: %s", strerror(errno));
         return EX_IOERR;
     }
-    ldg_query_cursor(ev, o->last_cursor);
+    o->last_seq = ev->seq; /* the cursor text is made once, at the end */
+    memcpy(o->last_leaf, ev->leaf, 32);
     o->printed++;
     return 0;
 }
@@ -184,8 +184,15 @@ parse_limit(const char *s, uint64_t *out)
 static void
 print_cursor(struct out *o)
 {
-    if (o->show_cursor && !o->json && o->printed > 0 && !o->closed)
-        printf("-- cursor: %s\n", o->last_cursor);
+    if (o->show_cursor && !o->json && o->printed > 0 && !o->closed) {
+        struct ldg_event ev;
+        char cur[LDG_QUERY_CURSOR_MAX];
+        memset(&ev, 0, sizeof ev);
+        ev.seq = o->last_seq;
+        memcpy(ev.leaf, o->last_leaf, 32);
+        ldg_query_cursor(&ev, cur);
+        printf("-- cursor: %s\n", cur);
+    }
 }
 
 /* Follow: wait for the log to grow, print what matches, repeat. */

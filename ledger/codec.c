@@ -664,6 +664,168 @@ decode_map(const msgpack_object *m, struct ldg_event *ev)
     return rc;
 }
 
+/*
+ * The trusted decoder's fast path: reads the entry's bytes in place, with
+ * no msgpack-c objects, for the display paths that walk millions of
+ * events (query, export). It takes only the shape the writer produces:
+ *
+ *   0x93 | map(7..9) { fixstr key : value }... | 0xc4 0x20 prev | 0xc4 0x40 sig
+ *
+ * keys in canonical order, strings as fixstr/str8/str16, integers as
+ * positive fixint or uint8..uint64. Anything else (including any malformed
+ * input) returns -1, and the caller decodes with msgpack-c as before, so
+ * the result, and every error, is the same as the general path's.
+ */
+static int
+fast_str(const uint8_t **pp, const uint8_t *end, const uint8_t **s, size_t *n)
+{
+    const uint8_t *p = *pp;
+    if (p >= end)
+        return -1;
+    if ((*p & 0xe0) == 0xa0) {
+        *n = *p & 0x1f;
+        p++;
+    } else if (*p == 0xd9 && end - p >= 2) {
+        *n = p[1];
+        p += 2;
+    } else if (*p == 0xda && end - p >= 3) {
+        *n = (size_t)p[1] << 8 | p[2];
+        p += 3;
+    } else {
+        return -1;
+    }
+    if ((size_t)(end - p) < *n)
+        return -1;
+    *s = p;
+    *pp = p + *n;
+    return 0;
+}
+
+static int
+fast_uint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+    const uint8_t *p = *pp;
+    size_t w;
+    if (p >= end)
+        return -1;
+    if (*p <= 0x7f) {
+        *v = *p;
+        *pp = p + 1;
+        return 0;
+    }
+    if (*p < 0xcc || *p > 0xcf)
+        return -1;
+    w = (size_t)1 << (*p - 0xcc);
+    if ((size_t)(end - p) < 1 + w)
+        return -1;
+    *v = 0;
+    for (size_t i = 1; i <= w; i++)
+        *v = *v << 8 | p[i];
+    *pp = p + 1 + w;
+    return 0;
+}
+
+static int
+fast_copy(char *dst, size_t cap, const uint8_t **pp, const uint8_t *end)
+{
+    const uint8_t *s;
+    size_t n;
+    if (fast_str(pp, end, &s, &n) < 0 || n >= cap || memchr(s, 0, n) != NULL)
+        return -1;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+    return 0;
+}
+
+static int
+decode_trusted_fast(const uint8_t *buf, size_t len, struct ldg_event *ev)
+{
+    static const unsigned char ev_key_len[K_COUNT] = {5, 4, 6, 3, 3,
+                                                      7, 2, 4, 1};
+    const uint8_t *p = buf + 1, *end = buf + len;
+    unsigned seen = 0, n;
+    int next = 0;
+    uint64_t v;
+
+    if (*p < 0x87 || *p > 0x89)
+        return -1;
+    n = *p++ & 0x0f;
+    for (unsigned i = 0; i < n; i++) {
+        const uint8_t *k;
+        size_t kn;
+        int which = -1;
+        if (fast_str(&p, end, &k, &kn) < 0)
+            return -1;
+        /* keys come in enum order: look from the one after the last */
+        for (int j = next; j < K_COUNT && which < 0; j++)
+            if (ev_key_len[j] == kn && memcmp(ev_keys[j], k, kn) == 0)
+                which = j;
+        if (which < 0)
+            return -1;
+        next = which + 1;
+        seen |= 1u << which;
+        switch (which) {
+        case K_ACTOR:
+            if (fast_copy(ev->actor, sizeof ev->actor, &p, end) < 0 ||
+                strlen(ev->actor) != LDG_KEYID_LEN)
+                return -1;
+            break;
+        case K_BODY:
+            if (end - p < 34 || p[0] != 0xc4 || p[1] != 32)
+                return -1;
+            memcpy(ev->body_root, p + 2, 32);
+            p += 34;
+            break;
+        case K_PARENT:
+            if (fast_uint(&p, end, &ev->parent) < 0)
+                return -1;
+            ev->has_parent = 1;
+            break;
+        case K_RUN:
+            if (fast_copy(ev->run, sizeof ev->run, &p, end) < 0 ||
+                ev->run[0] == '\0')
+                return -1;
+            break;
+        case K_SEQ:
+            if (fast_uint(&p, end, &ev->seq) < 0)
+                return -1;
+            break;
+        case K_SUBJECT:
+            if (fast_copy(ev->subject, sizeof ev->subject, &p, end) < 0)
+                return -1;
+            break;
+        case K_TS:
+            if (fast_uint(&p, end, &ev->ts_ns) < 0)
+                return -1;
+            break;
+        case K_TYPE:
+            if (fast_copy(ev->type, sizeof ev->type, &p, end) < 0)
+                return -1;
+            break;
+        case K_V:
+            if (fast_uint(&p, end, &v) < 0 || v != LDG_FORMAT_VERSION)
+                return -1;
+            break;
+        }
+    }
+    if ((seen & ((1u << K_ACTOR) | (1u << K_BODY) | (1u << K_SEQ) |
+                 (1u << K_SUBJECT) | (1u << K_TS) | (1u << K_TYPE) |
+                 (1u << K_V))) !=
+        ((1u << K_ACTOR) | (1u << K_BODY) | (1u << K_SEQ) | (1u << K_SUBJECT) |
+         (1u << K_TS) | (1u << K_TYPE) | (1u << K_V)))
+        return -1;
+    if (end - p != 34 + 66 || p[0] != 0xc4 || p[1] != 32 || p[34] != 0xc4 ||
+        p[35] != 64)
+        return -1;
+    memcpy(ev->prev, p + 2, 32);
+    memcpy(ev->sig, p + 36, 64);
+    ev->entry = buf;
+    ev->entry_len = len;
+    ev->signed_part = buf + 1;
+    ev->signed_len = len - LDG_ENTRY_OVERHEAD;
+    return 0;
+}
+
 /* The positive-integer 0 in a canonical position would pack as a
  * positive fixint; the unpacker may hand the same value back as
  * NEGATIVE_INTEGER for some encodings. unpack_canonical rejects those. */
@@ -693,6 +855,9 @@ ldg_event_decode_flags(const uint8_t *buf, size_t len, struct ldg_event *ev,
     memset(ev, 0, sizeof *ev);
     if (len < LDG_ENTRY_OVERHEAD || len > LDG_ENTRY_MAX || buf[0] != 0x93)
         return LDG_ECORRUPT;
+    if ((flags & LDG_DECODE_TRUSTED) && decode_trusted_fast(buf, len, ev) == 0)
+        return 0;
+    memset(ev, 0, sizeof *ev);
     if (flags & LDG_DECODE_TRUSTED) {
         size_t off = 0;
         msgpack_unpacked_init(&u);
@@ -958,128 +1123,398 @@ fail:
 
 /* ------------------------------------------------- body as JSON text -- */
 
-/* JSON text the way jansson's json_dumps(JSON_COMPACT) writes it, so the
- * fast path and the jansson path give the same bytes: strings escape '"',
+/*
+ * JSON text the way jansson's json_dumps(JSON_COMPACT) writes it, so this
+ * path and the jansson path give the same bytes: strings escape '"',
  * '\\', \b \f \n \r \t and other control characters as \u00XX (upper-case
- * hex); UTF-8 is copied; reals use "%.17g" with ".0" added to integral
- * values; object keys in stored (bytewise) order. */
-static void
-jt_str(struct ldg_buf *b, const char *s, size_t n)
+ * hex); UTF-8 is copied; integers in decimal; reals use "%.17g" with ".0"
+ * added to integral values; object keys in stored (bytewise) order.
+ *
+ * The payload is read in place, byte by byte, with no msgpack-c objects:
+ * this is the display path (query -o json, show, export) and runs once
+ * per event shown. Every length is checked against the bytes that remain
+ * and nesting is bounded, so a damaged record gives LDG_ECORRUPT, never a
+ * read out of bounds. It refuses what obj_to_json refuses inside a body
+ * value (bin, ext, float32, integers above INT64_MAX, non-string keys,
+ * NaN and infinities).
+ */
+
+/* The text is at most 6 bytes for each payload byte (a string byte
+ * escaped as \u00XX; "false" for 0xc2; a fixint "-32"; a float64's 9
+ * bytes as at most 26 characters), so the room is reserved once and the
+ * walker writes through a plain pointer. */
+#define JT_ROOM(n) (6 * (n) + 2)
+
+/* Room for n more bytes at the end of b (grown as ldg_buf_add grows it);
+ * NULL with b->err set if it cannot be had. */
+static uint8_t *
+jt_room(struct ldg_buf *b, size_t n)
+{
+    if (b->err)
+        return NULL;
+    if (n > b->max - b->len || b->len > b->max) {
+        b->err = LDG_ETOOBIG;
+        return NULL;
+    }
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        uint8_t *np;
+        while (cap < b->len + n)
+            cap *= 2;
+        if (cap > b->max)
+            cap = b->max;
+        np = realloc(b->p, cap);
+        if (np == NULL) {
+            b->err = LDG_ENOMEM;
+            return NULL;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    return b->p + b->len;
+}
+
+static uint8_t *
+jt_lit(uint8_t *o, const char *s, size_t n)
+{
+    memcpy(o, s, n);
+    return o + n;
+}
+
+/* 1 for the bytes JSON strings escape: below 0x20, '"' and '\\'. */
+static const uint8_t jt_esc[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+/* Does one of the 8 bytes at s need escaping in JSON (below 0x20, '"' or
+ * '\\')? The usual bit tricks for "has a byte less than" and "has a zero
+ * byte"; a false alarm only sends the caller to its byte loop. */
+static int
+needs_escape8(const uint8_t *s)
+{
+    uint64_t x, lt, q, bs;
+    memcpy(&x, s, 8);
+    lt = (x - 0x2020202020202020u) & ~x;
+    q = x ^ 0x2222222222222222u;
+    q = (q - 0x0101010101010101u) & ~q;
+    bs = x ^ 0x5c5c5c5c5c5c5c5cu;
+    bs = (bs - 0x0101010101010101u) & ~bs;
+    return ((lt | q | bs) & 0x8080808080808080u) != 0;
+}
+
+/* The escaping part of jt_str, from the first byte that may need it. */
+static uint8_t *__attribute__((noinline))
+jt_str_esc(uint8_t *o, const uint8_t *s, size_t n)
 {
     static const char hexd[] = "0123456789ABCDEF";
-    size_t start = 0;
-    ldg_buf_add(b, "\"", 1);
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[6] = {'\\', 0, 0, 0, 0, 0};
-        size_t en = 2;
-        if (c >= 0x20 && c != '"' && c != '\\')
+        uint8_t c = s[i];
+        if (!jt_esc[c]) {
+            *o++ = c;
             continue;
-        ldg_buf_add(b, s + start, i - start);
-        start = i + 1;
+        }
+        *o++ = '\\';
         switch (c) {
         case '"':
-            esc[1] = '"';
-            break;
         case '\\':
-            esc[1] = '\\';
+            *o++ = c;
             break;
         case '\b':
-            esc[1] = 'b';
+            *o++ = 'b';
             break;
         case '\f':
-            esc[1] = 'f';
+            *o++ = 'f';
             break;
         case '\n':
-            esc[1] = 'n';
+            *o++ = 'n';
             break;
         case '\r':
-            esc[1] = 'r';
+            *o++ = 'r';
             break;
         case '\t':
-            esc[1] = 't';
+            *o++ = 't';
             break;
         default:
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
-            esc[4] = hexd[c >> 4];
-            esc[5] = hexd[c & 15];
-            en = 6;
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = (uint8_t)hexd[c >> 4];
+            *o++ = (uint8_t)hexd[c & 15];
         }
-        ldg_buf_add(b, esc, en);
     }
-    ldg_buf_add(b, s + start, n - start);
-    ldg_buf_add(b, "\"", 1);
+    return o;
+}
+
+static uint8_t *
+jt_str(uint8_t *o, const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    /* eight bytes at a time up to the first that needs escaping; all
+     * before it is copied in one go */
+    for (; i + 8 <= n; i += 8)
+        if (needs_escape8(s + i))
+            break;
+    /* the last few bytes: the eight that end the string, if there are
+     * eight, else one by one */
+    if (i < n && n >= 8 && i + 8 > n && !needs_escape8(s + n - 8))
+        i = n;
+    while (i < n && !jt_esc[s[i]])
+        i++;
+    *o++ = '"';
+    memcpy(o, s, i);
+    o += i;
+    if (i < n)
+        o = jt_str_esc(o, s + i, n - i);
+    *o++ = '"';
+    return o;
+}
+
+static uint8_t *
+jt_int(uint8_t *o, uint64_t mag, int neg)
+{
+    uint8_t tmp[24];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (uint8_t)('0' + mag % 10);
+        mag /= 10;
+    } while (mag != 0);
+    if (neg)
+        tmp[--i] = '-';
+    memcpy(o, tmp + i, sizeof tmp - i);
+    return o + (sizeof tmp - i);
+}
+
+/* Big-endian unsigned of w bytes at p. */
+static uint64_t
+jt_be(const uint8_t *p, size_t w)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < w; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* A str header at *pp: its bytes. -1 if *pp is not a str or overruns. */
+static int
+jt_strhdr(const uint8_t **pp, const uint8_t *end, const uint8_t **s,
+          size_t *n)
+{
+    const uint8_t *p = *pp;
+    size_t w;
+    if (p >= end)
+        return -1;
+    if ((*p & 0xe0) == 0xa0) {
+        *n = *p & 0x1f;
+        w = 0;
+    } else if (*p >= 0xd9 && *p <= 0xdb) {
+        w = (size_t)1 << (*p - 0xd9);
+        if ((size_t)(end - p) < 1 + w)
+            return -1;
+        *n = (size_t)jt_be(p + 1, w);
+    } else {
+        return -1;
+    }
+    p += 1 + w;
+    if ((size_t)(end - p) < *n)
+        return -1;
+    *s = p;
+    *pp = p + *n;
+    return 0;
+}
+
+/* An array or map header at *pp (which is before end): 1 array, 2 map,
+ * with its count; 0 if *pp is neither; -1 if it overruns. */
+static int
+jt_container(const uint8_t **pp, const uint8_t *end, uint32_t *n)
+{
+    const uint8_t *p = *pp;
+    int kind;
+    size_t w;
+    if ((*p & 0xf0) == 0x90 || (*p & 0xf0) == 0x80) {
+        kind = (*p & 0xf0) == 0x90 ? 1 : 2;
+        *n = *p & 0x0f;
+        *pp = p + 1;
+        return kind;
+    }
+    switch (*p) {
+    case 0xdc:
+    case 0xdd:
+        kind = 1;
+        break;
+    case 0xde:
+    case 0xdf:
+        kind = 2;
+        break;
+    default:
+        return 0;
+    }
+    w = (*p & 1) ? 4 : 2;
+    if ((size_t)(end - p) < 1 + w)
+        return -1;
+    *n = (uint32_t)jt_be(p + 1, w);
+    *pp = p + 1 + w;
+    return kind;
+}
+
+/* jansson writes an exponent without '+' and without leading zeros
+ * ("1e300", "2.5e-7" where printf gives "1e+300", "2.5e-07"); so do we.
+ * Returns the new length. */
+static size_t
+jansson_exponent(char *num, size_t len)
+{
+    char *e = strchr(num, 'e'), *from, *to;
+    if (e == NULL)
+        return len;
+    to = e + 1;
+    if (*to == '-')
+        to++;
+    from = e + 1;
+    if (*from == '+' || *from == '-')
+        from++;
+    while (*from == '0' && from[1] != '\0')
+        from++;
+    if (from != to) {
+        memmove(to, from, len + 1 - (size_t)(from - num));
+        len -= (size_t)(from - to);
+    }
+    return len;
 }
 
 static int
-jt_value(struct ldg_buf *b, const msgpack_object *o, int depth)
+jt_value(uint8_t **op, const uint8_t **pp, const uint8_t *end, int depth)
 {
-    char num[48];
-    int n;
+    const uint8_t *p = *pp, *s;
+    uint8_t *o = *op;
+    size_t n, left, w;
+    uint32_t cnt;
+    uint64_t u;
+    int kind;
 
-    if (depth > JSON_DEPTH_MAX)
+    if (depth > JSON_DEPTH_MAX || p >= end)
         return LDG_ECORRUPT;
-    switch (o->type) {
-    case MSGPACK_OBJECT_NIL:
-        ldg_buf_add(b, "null", 4);
+    left = (size_t)(end - p);
+    if (*p <= 0x7f) {
+        *op = jt_int(o, *p, 0);
+        *pp = p + 1;
         return 0;
-    case MSGPACK_OBJECT_BOOLEAN:
-        ldg_buf_add(b, o->via.boolean ? "true" : "false",
-                    o->via.boolean ? 4 : 5);
+    }
+    if (*p >= 0xe0) {
+        *op = jt_int(o, (uint64_t)(0x100 - *p), 1);
+        *pp = p + 1;
         return 0;
-    case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        if (o->via.u64 > (uint64_t)INT64_MAX)
+    }
+    if ((*p & 0xe0) == 0xa0) { /* fixstr, the usual string */
+        n = *p & 0x1f;
+        if (left - 1 < n)
             return LDG_ECORRUPT;
-        n = snprintf(num, sizeof num, "%llu", (unsigned long long)o->via.u64);
-        ldg_buf_add(b, num, (size_t)n);
+        *op = jt_str(o, p + 1, n);
+        *pp = p + 1 + n;
         return 0;
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        n = snprintf(num, sizeof num, "%lld", (long long)o->via.i64);
-        ldg_buf_add(b, num, (size_t)n);
-        return 0;
-    case MSGPACK_OBJECT_FLOAT64:
-        if (!isfinite(o->via.f64))
+    }
+    if (*p >= 0xd9 && *p <= 0xdb) {
+        if (jt_strhdr(pp, end, &s, &n) < 0)
             return LDG_ECORRUPT;
-        n = snprintf(num, sizeof num, "%.17g", o->via.f64);
-        if (strpbrk(num, ".eE") == NULL && (size_t)n + 2 < sizeof num) {
-            memcpy(num + n, ".0", 3);
-            n += 2;
-        }
-        ldg_buf_add(b, num, (size_t)n);
+        *op = jt_str(o, s, n);
         return 0;
-    case MSGPACK_OBJECT_STR:
-        jt_str(b, sptr(&o->via.str), o->via.str.size);
-        return 0;
-    case MSGPACK_OBJECT_ARRAY:
-        ldg_buf_add(b, "[", 1);
-        for (uint32_t i = 0; i < o->via.array.size; i++) {
+    }
+    kind = jt_container(pp, end, &cnt);
+    if (kind < 0)
+        return LDG_ECORRUPT;
+    if (kind > 0) {
+        /* each element takes at least a byte (each pair two) */
+        if (cnt > (size_t)(end - *pp) / (size_t)kind)
+            return LDG_ECORRUPT;
+        *o++ = kind == 1 ? '[' : '{';
+        for (uint32_t i = 0; i < cnt; i++) {
             int rc;
             if (i)
-                ldg_buf_add(b, ",", 1);
-            if ((rc = jt_value(b, &o->via.array.ptr[i], depth + 1)) < 0)
+                *o++ = ',';
+            if (kind == 2) {
+                if (jt_strhdr(pp, end, &s, &n) < 0)
+                    return LDG_ECORRUPT;
+                o = jt_str(o, s, n);
+                *o++ = ':';
+            }
+            if ((rc = jt_value(&o, pp, end, depth + 1)) < 0)
                 return rc;
         }
-        ldg_buf_add(b, "]", 1);
+        *o++ = kind == 1 ? ']' : '}';
+        *op = o;
         return 0;
-    case MSGPACK_OBJECT_MAP:
-        ldg_buf_add(b, "{", 1);
-        for (uint32_t i = 0; i < o->via.map.size; i++) {
-            const msgpack_object_kv *kv = &o->via.map.ptr[i];
-            int rc;
-            if (kv->key.type != MSGPACK_OBJECT_STR)
-                return LDG_ECORRUPT;
-            if (i)
-                ldg_buf_add(b, ",", 1);
-            jt_str(b, sptr(&kv->key.via.str), kv->key.via.str.size);
-            ldg_buf_add(b, ":", 1);
-            if ((rc = jt_value(b, &kv->val, depth + 1)) < 0)
-                return rc;
+    }
+    switch (*p) {
+    case 0xc0:
+        *op = jt_lit(o, "null", 4);
+        *pp = p + 1;
+        return 0;
+    case 0xc2:
+        *op = jt_lit(o, "false", 5);
+        *pp = p + 1;
+        return 0;
+    case 0xc3:
+        *op = jt_lit(o, "true", 4);
+        *pp = p + 1;
+        return 0;
+    case 0xcc:
+    case 0xcd:
+    case 0xce:
+    case 0xcf:
+        w = (size_t)1 << (*p - 0xcc);
+        if (left < 1 + w)
+            return LDG_ECORRUPT;
+        u = jt_be(p + 1, w);
+        if (u > (uint64_t)INT64_MAX)
+            return LDG_ECORRUPT;
+        *op = jt_int(o, u, 0);
+        *pp = p + 1 + w;
+        return 0;
+    case 0xd0:
+    case 0xd1:
+    case 0xd2:
+    case 0xd3:
+        w = (size_t)1 << (*p - 0xd0);
+        if (left < 1 + w)
+            return LDG_ECORRUPT;
+        u = jt_be(p + 1, w);
+        if (w < 8 && (u >> (8 * w - 1)) != 0) /* sign-extend */
+            u |= ~(uint64_t)0 << (8 * w);
+        if ((int64_t)u < 0)
+            *op = jt_int(o, (uint64_t)0 - u, 1);
+        else
+            *op = jt_int(o, u, 0);
+        *pp = p + 1 + w;
+        return 0;
+    case 0xcb: {
+        char num[48];
+        double d;
+        int k;
+        if (left < 9)
+            return LDG_ECORRUPT;
+        u = jt_be(p + 1, 8);
+        memcpy(&d, &u, sizeof d);
+        if (!isfinite(d))
+            return LDG_ECORRUPT;
+        k = snprintf(num, sizeof num, "%.17g", d);
+        if (k < 0 || k > 26)
+            return LDG_ECORRUPT; /* cannot happen for a finite double */
+        if (strpbrk(num, ".eE") == NULL) {
+            memcpy(num + k, ".0", 3);
+            k += 2;
+        } else {
+            k = (int)jansson_exponent(num, (size_t)k);
         }
-        ldg_buf_add(b, "}", 1);
+        *op = jt_lit(o, num, (size_t)k);
+        *pp = p + 9;
         return 0;
-    default:
+    }
+    default: /* float32, bin, ext, 0xc1: never inside a body */
         return LDG_ECORRUPT;
     }
 }
@@ -1087,36 +1522,79 @@ jt_value(struct ldg_buf *b, const msgpack_object *o, int depth)
 int
 ldg_codec_fields_json_text(const uint8_t *p, size_t len, struct ldg_buf *b)
 {
-    msgpack_unpacked u;
-    const msgpack_object *m;
-    size_t off = 0;
+    const uint8_t *q = p, *end = p + len;
+    uint8_t *o0, *o;
+    uint32_t n;
     int rc = 0;
 
-    msgpack_unpacked_init(&u);
-    if (unpack_bounded(&u, p, len, &off) < 0 || off != len ||
-        u.data.type != MSGPACK_OBJECT_MAP) {
-        msgpack_unpacked_destroy(&u);
+    if (len == 0 || jt_container(&q, end, &n) != 2 ||
+        n > (size_t)(end - q) / 2)
         return LDG_ECORRUPT;
-    }
-    m = &u.data;
-    ldg_buf_add(b, "{", 1);
-    for (uint32_t i = 0; rc == 0 && i < m->via.map.size; i++) {
-        const msgpack_object_kv *kv = &m->via.map.ptr[i];
-        if (kv->key.type != MSGPACK_OBJECT_STR ||
-            kv->val.type != MSGPACK_OBJECT_ARRAY ||
-            kv->val.via.array.size != 2) {
+    o0 = o = jt_room(b, JT_ROOM(len));
+    if (o == NULL)
+        return b->err;
+    *o++ = '{';
+    for (uint32_t i = 0; rc == 0 && i < n; i++) {
+        const uint8_t *s;
+        size_t sn, salt;
+        uint32_t two;
+        if (jt_strhdr(&q, end, &s, &sn) < 0 || q >= end ||
+            jt_container(&q, end, &two) != 1 || two != 2 || q >= end) {
             rc = LDG_ECORRUPT;
             break;
         }
+        /* [salt, value]: the salt is skipped whatever it is (a bin8 of
+         * 16 bytes as written) */
+        if (end - q > 18 && q[0] == 0xc4 && q[1] == 16)
+            salt = 18;
+        else
+            salt = mp_bounded_len(q, (size_t)(end - q));
+        if (salt == 0) {
+            rc = LDG_ECORRUPT;
+            break;
+        }
+        q += salt;
         if (i)
-            ldg_buf_add(b, ",", 1);
-        jt_str(b, sptr(&kv->key.via.str), kv->key.via.str.size);
-        ldg_buf_add(b, ":", 1);
-        rc = jt_value(b, &kv->val.via.array.ptr[1], 1);
+            *o++ = ',';
+        o = jt_str(o, s, sn);
+        *o++ = ':';
+        rc = jt_value(&o, &q, end, 1);
     }
-    ldg_buf_add(b, "}", 1);
-    msgpack_unpacked_destroy(&u);
-    if (rc == 0 && b->err)
-        rc = b->err;
+    if (rc == 0 && q != end)
+        rc = LDG_ECORRUPT;
+    *o++ = '}';
+    b->len += (size_t)(o - o0);
+    return rc;
+}
+
+int
+ldg_body_record_json_append(struct ldg_txn *t, const uint8_t *rec,
+                            size_t rec_len, char **buf, size_t *len,
+                            size_t *cap)
+{
+    struct ldg_buf b;
+    int rc;
+
+    if (t == NULL || rec == NULL || buf == NULL || len == NULL ||
+        cap == NULL || *len > *cap)
+        return LDG_EINVAL;
+    /* Work in an ldg_buf over the caller's buffer. */
+    b.p = (uint8_t *)*buf;
+    b.len = *len;
+    b.cap = *cap;
+    b.max = (size_t)1 << 30;
+    b.err = 0;
+    rc = ldg_body_rec_json_text(rec, rec_len, ldg_body_max(ldg_txn_ledger(t)),
+                                &b);
+    if (rc == 0)
+        ldg_buf_add(&b, "", 1); /* NUL, not counted */
+    if (rc == 0 && b.err)
+        rc = b.err;
+    *buf = (char *)b.p;
+    *cap = b.cap;
+    if (rc == 0)
+        *len = b.len - 1;
+    else if (*buf != NULL && *cap > *len)
+        (*buf)[*len] = '\0';
     return rc;
 }

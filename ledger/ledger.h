@@ -297,6 +297,13 @@ int ldg_event_decode_ex(const uint8_t *buf, size_t len, struct ldg_event *ev,
  * jansson tree. LDG_EERASED if erased. */
 int ldg_body_json_append(struct ldg_txn *t, uint64_t seq, char **buf,
                          size_t *len, size_t *cap);
+/* The same from a stored body record at hand (the value of the event's key
+ * in the "bodies" database, as a cursor over it returns it; FORMAT.md
+ * section 4), so a scan needs no second lookup. No checks against the
+ * commitment: a display path. LDG_ECORRUPT if the record is malformed. */
+int ldg_body_record_json_append(struct ldg_txn *t, const uint8_t *rec,
+                                size_t rec_len, char **buf, size_t *len,
+                                size_t *cap);
 
 /* One top-level body field with its salt, as committed (for exports and
  * redaction). value is a JSON value owned by the struct. */

@@ -54,11 +54,30 @@ struct keyname {
     char name[LDG_NAME_MAX + 1];
 };
 
+/* A cursor that looks up seq-keyed records (key: prefix ‖ seq_be64) for
+ * events that come in seq order: one NEXT (or PREV) when the event asked
+ * for is the next one, a SET_RANGE otherwise. */
+struct seekc {
+    struct ldg_cursor *c;
+    uint8_t prefix; /* tree: level 0; unused for entries and bodies */
+    size_t plen;    /* 0 or 1 */
+    int at;         /* 1: positioned on key `cur` with value `val` */
+    uint64_t cur;
+    struct ldg_val val;
+};
+
 struct ldg_query_iter {
     const struct ldg_query *q;
     struct ldg_txn *t;
     int reverse;
     ldg_dbi entries, bodies;
+    struct seekc ec, bc, tc; /* entries, bodies, tree level 0 */
+    int have_tree;           /* the tree database exists */
+    /* the stored body record of the event returned last: 1 at rec, -1
+     * erased, 0 not looked up yet */
+    int rec_state;
+    struct ldg_val rec;
+    uint64_t last_seq;
     struct src *s;
     size_t ns, scap;
     size_t *heap;
@@ -86,6 +105,79 @@ rd64(const uint8_t *p)
     for (int i = 0; i < 8; i++)
         v = v << 8 | p[i];
     return v;
+}
+
+/* -------------------------------------------------------- seq lookups -- */
+
+static int
+seekc_open(struct ldg_query_iter *it, struct seekc *sc, ldg_dbi db,
+           size_t plen, uint8_t prefix)
+{
+    memset(sc, 0, sizeof *sc);
+    sc->plen = plen;
+    sc->prefix = prefix;
+    return ldg_cursor_open(it->t, db, &sc->c);
+}
+
+/* Reads the cursor's position after rc/k/v into sc. */
+static void
+seekc_set(struct seekc *sc, int rc, const struct ldg_val *k,
+          const struct ldg_val *v)
+{
+    const uint8_t *kp;
+    sc->at = 0;
+    if (rc != 0)
+        return;
+    kp = k->data;
+    if (k->len == sc->plen + 8 && (sc->plen == 0 || kp[0] == sc->prefix)) {
+        sc->at = 1;
+        sc->cur = rd64(kp + sc->plen);
+        sc->val = *v;
+    }
+}
+
+/* The value stored for seq: 0 with *v, LDG_ENOTFOUND if there is none. */
+static int
+seekc_get(struct seekc *sc, uint64_t seq, struct ldg_val *v)
+{
+    struct ldg_val k, val;
+    int rc;
+
+    if (sc->c == NULL)
+        return LDG_ENOTFOUND;
+    if (sc->at && sc->cur != seq &&
+        (sc->cur < seq ? seq - sc->cur : sc->cur - seq) <= 4) {
+        /* a few steps from where we are beat a lookup from the root */
+        enum ldg_seek op = sc->cur < seq ? LDG_NEXT : LDG_PREV;
+        while (sc->at && (op == LDG_NEXT ? sc->cur < seq : sc->cur > seq)) {
+            rc = ldg_cursor_get(sc->c, op, NULL, 0, &k, &val);
+            if (rc < 0 && rc != LDG_ENOTFOUND)
+                return rc;
+            seekc_set(sc, rc, &k, &val);
+        }
+        /* on seq, past it (so it is not there), or off the end */
+        if (!sc->at || sc->cur != seq)
+            return LDG_ENOTFOUND;
+    } else if (!sc->at || sc->cur != seq) {
+        uint8_t key[9];
+        key[0] = sc->prefix;
+        be64(key + sc->plen, seq);
+        rc = ldg_cursor_get(sc->c, LDG_SET_RANGE, key, sc->plen + 8, &k, &val);
+        if (rc < 0 && rc != LDG_ENOTFOUND)
+            return rc;
+        seekc_set(sc, rc, &k, &val);
+        if (!sc->at || sc->cur != seq)
+            return LDG_ENOTFOUND;
+    }
+    *v = sc->val;
+    return 0;
+}
+
+static void
+seekc_close(struct seekc *sc)
+{
+    ldg_cursor_close(sc->c);
+    sc->c = NULL;
 }
 
 /* ------------------------------------------------------------- sources -- */
@@ -700,6 +792,9 @@ ldg_query_iter_free(struct ldg_query_iter *it)
     }
     free(it->s);
     free(it->heap);
+    seekc_close(&it->ec);
+    seekc_close(&it->bc);
+    seekc_close(&it->tc);
     free_actors(it);
     free(it->names);
     json_decref(it->last_body);
@@ -725,8 +820,18 @@ ldg_query_iter_new(struct ldg_query_iter **out, const struct ldg_query *q,
     it->reverse = (flags & LDG_QUERY_REVERSE) != 0;
     if ((rc = ldg_db_open(t, "entries", 0, &it->entries)) < 0 ||
         (rc = ldg_db_open(t, "bodies", 0, &it->bodies)) < 0 ||
-        (rc = ldg_txn_size(t, &size)) < 0 || (rc = resolve_actors(it)) < 0)
+        (rc = ldg_txn_size(t, &size)) < 0 || (rc = resolve_actors(it)) < 0 ||
+        (rc = seekc_open(it, &it->ec, it->entries, 0, 0)) < 0 ||
+        (rc = seekc_open(it, &it->bc, it->bodies, 0, 0)) < 0)
         goto fail;
+    {
+        /* leaf hashes: level 0 of the stored tree (FORMAT.md section 6);
+         * a ledger without one hashes the entries instead */
+        ldg_dbi tree;
+        if (ldg_db_open(t, "tree", 0, &tree) == 0 &&
+            seekc_open(it, &it->tc, tree, 1, 0) == 0)
+            it->have_tree = 1;
+    }
     it->size = size;
     it->st.seq_lo = 1;
     it->st.seq_hi = 0;
@@ -807,6 +912,10 @@ event_matches(struct ldg_query_iter *it, const struct ldg_event *ev)
         ev->seq < q->seq_lo || ev->seq > q->seq_hi)
         return 0;
     qbody_init(&b, it->t, it->bodies, ev->seq);
+    if (it->rec_state != 0) { /* the bodies scan read it already */
+        b.have_raw = it->rec_state;
+        b.raw = it->rec;
+    }
     for (size_t gi = 0; gi < q->ng; gi++) {
         m = q_group_match(&q->g[gi], ev, &b,
                           (char *const *const *)it->actor_ids[gi]);
@@ -819,6 +928,10 @@ event_matches(struct ldg_query_iter *it, const struct ldg_event *ev)
         it->last_body = b.json;
         it->last_state = b.have_json;
         b.json = NULL;
+    }
+    if (m == 1 && it->rec_state == 0 && b.have_raw != 0) {
+        it->rec_state = b.have_raw;
+        it->rec = b.raw;
     }
     qbody_release(&b);
     return m;
@@ -835,17 +948,31 @@ ldg_query_iter_next(struct ldg_query_iter *it, struct ldg_event *ev)
     while (it->nheap > 0) {
         struct src *s = &it->s[it->heap[0]];
         uint64_t seq = s->cur;
+        struct ldg_val ent, leaf;
         int rc, m;
 
+        it->rec_state = 0;
+        if (s->kind == S_BODIES) { /* the body record is at hand */
+            it->rec_state = 1;
+            it->rec = s->val;
+        }
         /* Display path: trust the stored bytes (ledger verify is where
-         * they are checked) and take the leaf hash from the tree. */
+         * they are checked) and take the leaf hash from the tree. The
+         * entry and the leaf come from cursors that follow the scan. */
         if (s->kind == S_ENTRIES) {
-            rc = ldg_event_decode_ex(s->val.data, s->val.len, ev,
-                                     LDG_DECODE_TRUSTED);
-            if (rc == 0 && ldg_tree_stored_hash(it->t, 0, seq, ev->leaf) < 0)
-                rc = ldg_event_decode(s->val.data, s->val.len, ev);
+            ent = s->val;
+            rc = 0;
         } else {
-            rc = ldg_event_get_ex(it->t, seq, ev, LDG_DECODE_TRUSTED);
+            rc = seekc_get(&it->ec, seq, &ent);
+        }
+        if (rc == 0)
+            rc = ldg_event_decode_ex(ent.data, ent.len, ev, LDG_DECODE_TRUSTED);
+        if (rc == 0) {
+            if (it->have_tree && seekc_get(&it->tc, seq, &leaf) == 0 &&
+                leaf.len == 32)
+                memcpy(ev->leaf, leaf.data, 32);
+            else
+                rc = ldg_event_decode(ent.data, ent.len, ev);
         }
         if (rc == 0 && ev->seq != seq)
             rc = LDG_ECORRUPT;
@@ -872,6 +999,7 @@ ldg_query_iter_next(struct ldg_query_iter *it, struct ldg_event *ev)
         }
         if (m) {
             it->st.matched++;
+            it->last_seq = seq;
             return 0;
         }
     }
@@ -885,6 +1013,32 @@ ldg_query_iter_body(const struct ldg_query_iter *it, const json_t **body)
         return LDG_EINVAL;
     *body = it->last_state == 1 ? it->last_body : NULL;
     return it->last_state < 0 ? LDG_EERASED : it->last_state;
+}
+
+int
+q_iter_body_record(struct ldg_query_iter *it, const uint8_t **rec,
+                   size_t *len)
+{
+    if (it->rec_state == 0) {
+        int rc = seekc_get(&it->bc, it->last_seq, &it->rec);
+        if (rc == LDG_ENOTFOUND)
+            it->rec_state = -1; /* the entry is there: erased */
+        else if (rc < 0)
+            return rc;
+        else
+            it->rec_state = 1;
+    }
+    if (it->rec_state < 0)
+        return LDG_EERASED;
+    *rec = it->rec.data;
+    *len = it->rec.len;
+    return 0;
+}
+
+struct ldg_txn *
+q_iter_txn(const struct ldg_query_iter *it)
+{
+    return it->t;
 }
 
 void

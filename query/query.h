@@ -152,6 +152,17 @@ int ldg_query_render_event(struct ldg_query_render *r, struct ldg_txn *t,
 int ldg_query_render_body(struct ldg_query_render *r, struct ldg_txn *t,
                           const struct ldg_event *ev, const json_t *body,
                           int erased, const char **text, size_t *len);
+/* Renders the event the iterator returned last (ev from
+ * ldg_query_iter_next, in the iterator's transaction) with what the
+ * iterator already read for it: the body it decoded while matching, or
+ * the stored body record its scan is on. The same text as
+ * ldg_query_render_event, without fetching or decoding anything twice;
+ * this is the streaming path (-o json renders the stored record straight
+ * to text). */
+int ldg_query_render_iter(struct ldg_query_render *r,
+                          struct ldg_query_iter *it,
+                          const struct ldg_event *ev, const char **text,
+                          size_t *len);
 void ldg_query_render_free(struct ldg_query_render *r);
 
 /* The event as a JSON object of the same shape as `ledger show -o json`

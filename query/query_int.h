@@ -105,6 +105,13 @@ void q_grep_free(struct ldg_query *q);
 int q_grep(const struct ldg_query *q, const struct ldg_event *ev,
            struct qbody *b, const char *actor_name);
 
+/* iter.c: the stored body record of the event the iterator returned
+ * last (looked up once, through a cursor that follows the scan): 0 with
+ * *rec (valid until the transaction ends), LDG_EERASED, or an error. */
+int q_iter_body_record(struct ldg_query_iter *it, const uint8_t **rec,
+                       size_t *len);
+struct ldg_txn *q_iter_txn(const struct ldg_query_iter *it);
+
 /* render.c: growable text buffer */
 struct qbuf {
     char *p;

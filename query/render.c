@@ -76,17 +76,13 @@ qbuf_printf(struct qbuf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-/* A JSON string literal, escaped as jansson does by default (\u00XX in
- * uppercase hex for other control characters, '/' and non-ASCII as is). */
-void
-qbuf_json_str(struct qbuf *b, const char *s, size_t n)
+/* Escapes n bytes of s at o as jansson does by default (\u00XX in
+ * uppercase hex for other control characters, '/' and non-ASCII as is);
+ * writes at most 6n bytes and returns the end. */
+static char *
+json_esc(char *o, const char *s, size_t n)
 {
     static const char hexd[] = "0123456789ABCDEF";
-    char *o;
-    if (qbuf_reserve(b, n * 6 + 2) < 0)
-        return;
-    o = b->p + b->len;
-    *o++ = '"';
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\') {
@@ -124,6 +120,19 @@ qbuf_json_str(struct qbuf *b, const char *s, size_t n)
             *o++ = hexd[c & 15];
         }
     }
+    return o;
+}
+
+/* A JSON string literal, escaped as jansson does by default. */
+void
+qbuf_json_str(struct qbuf *b, const char *s, size_t n)
+{
+    char *o;
+    if (qbuf_reserve(b, n * 6 + 2) < 0)
+        return;
+    o = b->p + b->len;
+    *o++ = '"';
+    o = json_esc(o, s, n);
     *o++ = '"';
     b->len = (size_t)(o - b->p);
     b->p[b->len] = '\0';
@@ -150,24 +159,6 @@ qbuf_release(struct qbuf *b)
 {
     free(b->p);
     memset(b, 0, sizeof *b);
-}
-
-static void
-qbuf_hex(struct qbuf *b, const uint8_t *p, size_t n)
-{
-    static const char hexd[] = "0123456789abcdef";
-    char *o;
-    if (qbuf_reserve(b, 2 * n + 2) < 0)
-        return;
-    o = b->p + b->len;
-    *o++ = '"';
-    for (size_t i = 0; i < n; i++) {
-        *o++ = hexd[p[i] >> 4];
-        *o++ = hexd[p[i] & 15];
-    }
-    *o++ = '"';
-    b->len = (size_t)(o - b->p);
-    b->p[b->len] = '\0';
 }
 
 static void
@@ -230,6 +221,7 @@ struct ldg_query_render {
     char utc_base[32];
     int given; /* body supplied for this call: 1, -1 erased */
     const json_t *given_body;
+    struct ldg_query_iter *it; /* ldg_query_render_iter: its body record */
 };
 
 /* The body of the event being rendered: the one supplied by the caller
@@ -309,28 +301,32 @@ rfc3339_utc(char *buf, size_t cap, uint64_t ts_ns)
              (unsigned long long)(ts_ns % 1000000000u));
 }
 
-/* RFC 3339 UTC with nanoseconds, as cli_time prints it; the date and
- * clock part is formatted once per second. */
-static void
-utc_time(struct ldg_query_render *r, uint64_t ts_ns, struct qbuf *b)
+/* RFC 3339 UTC with nanoseconds, as cli_time prints it (30 bytes), for
+ * render_json's raw writer; the date and clock part is formatted once per
+ * second. */
+static char *
+w_utc(struct ldg_query_render *r, char *o, uint64_t ts_ns)
 {
     time_t secs = (time_t)(ts_ns / 1000000000u);
     uint32_t ns = (uint32_t)(ts_ns % 1000000000u);
-    char frac[11];
+    size_t n;
     if (secs != r->utc_sec) {
         struct tm tm;
         gmtime_r(&secs, &tm);
         strftime(r->utc_base, sizeof r->utc_base, "%Y-%m-%dT%H:%M:%S", &tm);
         r->utc_sec = secs;
     }
-    qbuf_puts(b, r->utc_base);
-    frac[0] = '.';
-    for (int i = 9; i >= 1; i--) {
-        frac[i] = (char)('0' + ns % 10);
+    n = strlen(r->utc_base);
+    memcpy(o, r->utc_base, n);
+    o += n;
+    *o++ = '.';
+    for (int i = 8; i >= 0; i--) {
+        o[i] = (char)('0' + ns % 10);
         ns /= 10;
     }
-    frac[10] = 'Z';
-    qbuf_add(b, frac, 11);
+    o += 9;
+    *o++ = 'Z';
+    return o;
 }
 
 /* The time column of the short formats. */
@@ -580,6 +576,94 @@ render_verbose(struct ldg_query_render *r, struct ldg_txn *t,
     return 0;
 }
 
+/* Raw writers for render_json: the caller has reserved the room. */
+static char *
+w_lit(char *o, const char *s, size_t n)
+{
+    memcpy(o, s, n);
+    return o + n;
+}
+
+static char *
+w_u64(char *o, uint64_t v)
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    memcpy(o, tmp + i, sizeof tmp - i);
+    return o + (sizeof tmp - i);
+}
+
+/* "00" "01" ... "ff": two digits a byte */
+static const char hex2[] =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
+/* Quoted lowercase hex of n bytes (n a multiple of 4: hashes and
+ * signatures), four bytes to one 8-byte store. */
+static char *
+w_hex(char *o, const uint8_t *p, size_t n)
+{
+    *o++ = '"';
+    for (size_t i = 0; i < n; i += 4, o += 8) {
+        char d[8];
+        memcpy(d, hex2 + 2 * (size_t)p[i], 2);
+        memcpy(d + 2, hex2 + 2 * (size_t)p[i + 1], 2);
+        memcpy(d + 4, hex2 + 2 * (size_t)p[i + 2], 2);
+        memcpy(d + 6, hex2 + 2 * (size_t)p[i + 3], 2);
+        memcpy(o, d, 8);
+    }
+    *o++ = '"';
+    return o;
+}
+
+/* Does one of the 8 bytes at s need escaping in JSON (below 0x20, '"' or
+ * '\\')? The usual bit tricks for "has a byte less than" and "has a zero
+ * byte"; a false alarm only sends the caller to its byte loop. */
+static int
+needs_escape8(const char *s)
+{
+    uint64_t x, lt, q, bs;
+    memcpy(&x, s, 8);
+    lt = (x - 0x2020202020202020u) & ~x;
+    q = x ^ 0x2222222222222222u;
+    q = (q - 0x0101010101010101u) & ~q;
+    bs = x ^ 0x5c5c5c5c5c5c5c5cu;
+    bs = (bs - 0x0101010101010101u) & ~bs;
+    return ((lt | q | bs) & 0x8080808080808080u) != 0;
+}
+
+/* A JSON string literal (qbuf_json_str's escaping); at most 6n + 2. */
+static char *
+w_jstr(char *o, const char *s, size_t n)
+{
+    size_t i = 0;
+    /* the usual case has nothing to escape: find the first byte that
+     * needs it eight bytes at a time, copy up to there in one go */
+    for (; i + 8 <= n; i += 8)
+        if (needs_escape8(s + i))
+            break;
+    if (i < n && n >= 8 && i + 8 > n && !needs_escape8(s + n - 8))
+        i = n;
+    while (i < n && (unsigned char)s[i] >= 0x20 && s[i] != '"' &&
+           s[i] != '\\')
+        i++;
+    *o++ = '"';
+    memcpy(o, s, i);
+    o = json_esc(o + i, s + i, n - i);
+    *o++ = '"';
+    return o;
+}
+
 /*
  * {"seq":"S","ts":"T","time":"...","type":..,"subject":..[,"run":..]
  *  [,"parent":"P"],"actor":..[,"actor_name":..],"prev":"hex",
@@ -594,40 +678,72 @@ render_json(struct ldg_query_render *r, struct ldg_txn *t,
     json_t *body = NULL;
     int rc;
 
-    qbuf_add(b, "{\"seq\":\"", 8);
-    qbuf_u64(b, ev->seq);
-    qbuf_add(b, "\",\"ts\":\"", 8);
-    qbuf_u64(b, ev->ts_ns);
-    qbuf_add(b, "\",\"time\":\"", 10);
-    utc_time(r, ev->ts_ns, b);
-    qbuf_add(b, "\",\"type\":", 9);
-    qbuf_json_str(b, ev->type, strlen(ev->type));
-    qbuf_add(b, ",\"subject\":", 11);
-    qbuf_json_str(b, ev->subject, strlen(ev->subject));
-    if (ev->run[0]) {
-        qbuf_add(b, ",\"run\":", 7);
-        qbuf_json_str(b, ev->run, strlen(ev->run));
+    size_t ntype = strlen(ev->type), nsubj = strlen(ev->subject);
+    size_t nrun = strlen(ev->run), nact = strlen(ev->actor);
+    size_t nname = strlen(name);
+    char *o;
+
+    /* The envelope is written in one go into room reserved once: fixed
+     * text and numbers under 512 bytes, hex 320, each string at most 6
+     * bytes a byte escaped plus quotes. */
+    if (qbuf_reserve(b, 1024 + 6 * (ntype + nsubj + nrun + nact + nname)) < 0)
+        return LDG_ENOMEM;
+    o = b->p + b->len;
+    o = w_lit(o, "{\"seq\":\"", 8);
+    o = w_u64(o, ev->seq);
+    o = w_lit(o, "\",\"ts\":\"", 8);
+    o = w_u64(o, ev->ts_ns);
+    o = w_lit(o, "\",\"time\":\"", 10);
+    o = w_utc(r, o, ev->ts_ns);
+    o = w_lit(o, "\",\"type\":", 9);
+    o = w_jstr(o, ev->type, ntype);
+    o = w_lit(o, ",\"subject\":", 11);
+    o = w_jstr(o, ev->subject, nsubj);
+    if (nrun > 0) {
+        o = w_lit(o, ",\"run\":", 7);
+        o = w_jstr(o, ev->run, nrun);
     }
     if (ev->has_parent) {
-        qbuf_add(b, ",\"parent\":\"", 11);
-        qbuf_u64(b, ev->parent);
-        qbuf_add(b, "\"", 1);
+        o = w_lit(o, ",\"parent\":\"", 11);
+        o = w_u64(o, ev->parent);
+        *o++ = '"';
     }
-    qbuf_add(b, ",\"actor\":", 9);
-    qbuf_json_str(b, ev->actor, strlen(ev->actor));
-    if (name[0]) {
-        qbuf_add(b, ",\"actor_name\":", 14);
-        qbuf_json_str(b, name, strlen(name));
+    o = w_lit(o, ",\"actor\":", 9);
+    o = w_jstr(o, ev->actor, nact);
+    if (nname > 0) {
+        o = w_lit(o, ",\"actor_name\":", 14);
+        o = w_jstr(o, name, nname);
     }
-    qbuf_add(b, ",\"prev\":", 8);
-    qbuf_hex(b, ev->prev, 32);
-    qbuf_add(b, ",\"body_commitment\":", 19);
-    qbuf_hex(b, ev->body_root, 32);
-    qbuf_add(b, ",\"leaf_hash\":", 13);
-    qbuf_hex(b, ev->leaf, 32);
-    qbuf_add(b, ",\"signature\":", 13);
-    qbuf_hex(b, ev->sig, 64);
-    if (r->given == -1) {
+    o = w_lit(o, ",\"prev\":", 8);
+    o = w_hex(o, ev->prev, 32);
+    o = w_lit(o, ",\"body_commitment\":", 19);
+    o = w_hex(o, ev->body_root, 32);
+    o = w_lit(o, ",\"leaf_hash\":", 13);
+    o = w_hex(o, ev->leaf, 32);
+    o = w_lit(o, ",\"signature\":", 13);
+    o = w_hex(o, ev->sig, 64);
+    b->len = (size_t)(o - b->p);
+    b->p[b->len] = '\0';
+    if (r->it != NULL) {
+        /* the stored record the iterator has at hand, straight to text
+         * (the same bytes as json_dumps of the decoded body) */
+        const uint8_t *rec;
+        size_t n;
+        rc = q_iter_body_record(r->it, &rec, &n);
+        if (rc == LDG_EERASED) {
+            qbuf_add(b, ",\"erased\":true", 14);
+        } else if (rc < 0) {
+            return rc;
+        } else {
+            qbuf_add(b, ",\"body\":", 8);
+            if (b->err)
+                return LDG_ENOMEM;
+            rc = ldg_body_record_json_append(t, rec, n, &b->p, &b->len,
+                                             &b->cap);
+            if (rc < 0)
+                return rc;
+        }
+    } else if (r->given == -1) {
         qbuf_add(b, ",\"erased\":true", 14);
     } else if (r->given == 1) {
         qbuf_add(b, ",\"body\":", 8);
@@ -779,6 +895,28 @@ ldg_query_render_body(struct ldg_query_render *r, struct ldg_txn *t,
     rc = ldg_query_render_event(r, t, ev, text, len);
     r->given = 0;
     r->given_body = NULL;
+    return rc;
+}
+
+int
+ldg_query_render_iter(struct ldg_query_render *r, struct ldg_query_iter *it,
+                      const struct ldg_event *ev, const char **text,
+                      size_t *len)
+{
+    const json_t *body = NULL;
+    int st, rc;
+    if (r == NULL || it == NULL)
+        return LDG_EINVAL;
+    st = ldg_query_iter_body(it, &body);
+    if (st < 0 && st != LDG_EERASED)
+        return st;
+    r->given = body != NULL ? 1 : st == LDG_EERASED ? -1 : 0;
+    r->given_body = body;
+    r->it = r->fmt == LDG_QFMT_JSON ? it : NULL;
+    rc = ldg_query_render_event(r, q_iter_txn(it), ev, text, len);
+    r->given = 0;
+    r->given_body = NULL;
+    r->it = NULL;
     return rc;
 }
 

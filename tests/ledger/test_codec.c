@@ -147,6 +147,211 @@ test_codec__deep_nesting_is_refused(void **state)
     json_decref(v);
 }
 
+/* ------------------------------------------ display-path fast readers -- */
+
+static uint64_t
+xs(uint64_t *st)
+{
+    *st ^= *st << 13;
+    *st ^= *st >> 7;
+    *st ^= *st << 17;
+    return *st;
+}
+
+static json_t *
+rand_json(uint64_t *st, int depth)
+{
+    static const char *const strs[] = {"", "a", "é日本 ✓", "q\"b\\s/\t\n",
+                                       "\x01\x1f\x7f", "0123456789abcdefXYZ",
+                                       "longer than thirty-one bytes, str8"};
+    static const json_int_t ints[] = {0,  1,   -1,        127,       128,
+                                      -32, -33, 65535,     65536,     INT64_MAX,
+                                      INT64_MIN, -2147483649LL};
+    static const double reals[] = {0.5, -0.0, 1e300, 2.5e-7, 1e-300, 3.0, 1e16};
+    switch (xs(st) % (depth > 3 ? 5 : 7)) {
+    case 0:
+        return json_string(strs[xs(st) % 7]);
+    case 1:
+        return json_integer(ints[xs(st) % 12]);
+    case 2:
+        return json_real(reals[xs(st) % 7]);
+    case 3:
+        return xs(st) % 2 ? json_true() : json_false();
+    case 4:
+        return json_null();
+    case 5: {
+        json_t *a = json_array();
+        for (uint64_t i = xs(st) % 5; i > 0; i--)
+            json_array_append_new(a, rand_json(st, depth + 1));
+        return a;
+    }
+    default: {
+        json_t *o = json_object();
+        char k[8];
+        for (uint64_t i = xs(st) % 5; i > 0; i--) {
+            snprintf(k, sizeof k, "k%u", (unsigned)(xs(st) % 7));
+            json_object_set_new(o, k, rand_json(st, depth + 1));
+        }
+        return o;
+    }
+    }
+}
+
+/* The body-as-text walker reads the stored payload byte by byte (no
+ * msgpack-c): on well-formed payloads it must give exactly jansson's
+ * compact text of the decoded body, and on damaged ones (bytes flipped,
+ * cut short) either the same text as the strict decoder's body or
+ * LDG_ECORRUPT, never a read out of bounds (run under ASan). */
+static void
+test_codec__json_text_walker_matches_jansson_and_survives_damage(void **state)
+{
+    uint64_t st = 0x1234567887654321u;
+    size_t same = 0, refused = 0;
+    (void)state;
+    for (int round = 0; round < 300; round++) {
+        struct ldg_field f[6];
+        struct ldg_buf enc, txt;
+        json_t *obj = json_object();
+        size_t n = xs(&st) % 6;
+        char *want;
+        for (size_t i = 0; i < n; i++) {
+            char name[8];
+            snprintf(name, sizeof name, "f%zu", i);
+            f[i].name = strdup(name);
+            memset(f[i].salt, (int)i, 16);
+            f[i].value = rand_json(&st, 1);
+            json_object_set(obj, name, f[i].value);
+        }
+        ldg_buf_init(&enc, 1 << 20);
+        assert_int_equal(ldg_codec_fields_encode(&enc, f, n), 0);
+        ldg_buf_init(&txt, 1 << 20);
+        assert_int_equal(ldg_codec_fields_json_text(enc.p, enc.len, &txt), 0);
+        /* stored keys are sorted bytewise, as ldg_body_get inserts them */
+        want = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+        assert_int_equal(txt.len, strlen(want));
+        assert_memory_equal(txt.p, want, txt.len);
+        free(want);
+        /* damaged copies */
+        for (int m = 0; m < 40; m++) {
+            uint8_t *d = malloc(enc.len);
+            size_t dl = enc.len, fn = 0;
+            struct ldg_field *df = NULL;
+            struct ldg_buf t2;
+            int rc;
+            memcpy(d, enc.p, enc.len);
+            if (m % 5 == 4)
+                dl = xs(&st) % enc.len; /* cut short */
+            else
+                for (int k = 0; k <= m % 3; k++)
+                    d[xs(&st) % dl] ^= (uint8_t)(1u << (xs(&st) % 8));
+            ldg_buf_init(&t2, 1 << 20);
+            rc = ldg_codec_fields_json_text(d, dl, &t2);
+            /* (jansson cannot say what invalid UTF-8 should look like:
+             * only texts it reads back are compared) */
+            json_t *back = rc == 0 ? json_loadb((const char *)t2.p, t2.len,
+                                                JSON_DECODE_ANY, NULL)
+                                   : NULL;
+            json_decref(back);
+            if (back != NULL &&
+                ldg_codec_fields_decode(d, dl, &df, &fn) == 0) {
+                json_t *o2 = json_object();
+                char *w2 = NULL;
+                int ok = 1;
+                for (size_t i = 0; i < fn; i++) /* jansson wants UTF-8 keys */
+                    ok &= json_object_set(o2, df[i].name, df[i].value) == 0;
+                if (ok)
+                    w2 = json_dumps(o2, JSON_COMPACT);
+                /* strict decode accepted it: the walker agrees */
+                if (w2 != NULL && strlen(w2) == t2.len &&
+                    memcmp(w2, t2.p, t2.len) == 0)
+                    same++;
+                else if (w2 != NULL)
+                    fail_msg("walker and strict decoder disagree:\n%.*s\n%s", (int)t2.len, (const char *)t2.p, w2);
+                free(w2);
+                json_decref(o2);
+                ldg_fields_free(df, fn);
+            } else if (rc != 0) {
+                assert_int_equal(rc, LDG_ECORRUPT);
+                refused++;
+            }
+            ldg_buf_release(&t2);
+            free(d);
+        }
+        for (size_t i = 0; i < n; i++) {
+            free(f[i].name);
+            json_decref(f[i].value);
+        }
+        json_decref(obj);
+        ldg_buf_release(&enc);
+        ldg_buf_release(&txt);
+    }
+    assert_true(same > 0 && refused > 0);
+}
+
+/* The trusted decoder's in-place fast path gives the same envelope as the
+ * strict decoder on every entry the writer can produce (with and without
+ * run and parent, short and long strings, integers of every width), and
+ * on damaged entries never accepts what the general path would refuse
+ * with other fields. */
+static void
+test_codec__trusted_fast_decode_matches_strict(void **state)
+{
+    uint64_t st = 42;
+    (void)state;
+    for (int round = 0; round < 400; round++) {
+        struct ldg_envelope env;
+        struct ldg_event a, b;
+        struct ldg_buf e;
+        uint8_t prev[32], sig[64];
+        char subject[400], run[300];
+        size_t map_len, sl = xs(&st) % 300, rl = 1 + xs(&st) % 255;
+        static const uint64_t nums[] = {0, 1, 127, 128, 255, 256, 65535,
+                                        65536, 4294967295u, 4294967296u,
+                                        1900000000123456789u, UINT64_MAX};
+        memset(&env, 0, sizeof env);
+        memset(subject, 's', sl);
+        memcpy(subject, "kind:", 5 < sl ? 5 : sl);
+        subject[sl] = '\0';
+        memset(run, 'r', rl);
+        run[rl] = '\0';
+        env.seq = nums[xs(&st) % 12];
+        env.ts_ns = nums[xs(&st) % 12];
+        env.type = xs(&st) % 2 ? "route.decision" : "x.a";
+        env.subject = subject;
+        env.run = xs(&st) % 3 ? run : NULL;
+        env.actor = "0123456789abcdef";
+        env.has_parent = xs(&st) % 2;
+        env.parent = nums[xs(&st) % 12];
+        memset(env.body_root, 7, 32);
+        memset(prev, 8, 32);
+        memset(sig, 9, 64);
+        ldg_buf_init(&e, LDG_ENTRY_MAX);
+        assert_int_equal(ldg_entry_encode(&e, &env, &map_len), 0);
+        assert_int_equal(ldg_entry_finish(&e, prev, sig), 0);
+        assert_int_equal(ldg_event_decode(e.p, e.len, &a), 0);
+        assert_int_equal(
+            ldg_event_decode_ex(e.p, e.len, &b, LDG_DECODE_TRUSTED), 0);
+        memset(a.leaf, 0, 32); /* trusted leaves it to the tree */
+        assert_memory_equal(&a, &b, sizeof a);
+        for (int m = 0; m < 20; m++) {
+            uint8_t *d = malloc(e.len);
+            int ra, rb;
+            memcpy(d, e.p, e.len);
+            d[xs(&st) % e.len] ^= (uint8_t)(1u << (xs(&st) % 8));
+            ra = ldg_event_decode(d, e.len, &a);
+            rb = ldg_event_decode_ex(d, e.len, &b, LDG_DECODE_TRUSTED);
+            if (ra == 0) { /* strictly fine: trusted reads the same */
+                assert_int_equal(rb, 0);
+                memset(a.leaf, 0, 32);
+                a.entry = b.entry;
+                assert_memory_equal(&a, &b, sizeof a);
+            }
+            free(d);
+        }
+        ldg_buf_release(&e);
+    }
+}
+
 int
 main(void)
 {
@@ -157,6 +362,9 @@ main(void)
         cmocka_unit_test(test_codec__strict_decoder_refuses_non_canonical),
         cmocka_unit_test(test_codec__size_ceiling_is_enforced),
         cmocka_unit_test(test_codec__deep_nesting_is_refused),
+        cmocka_unit_test(
+            test_codec__json_text_walker_matches_jansson_and_survives_damage),
+        cmocka_unit_test(test_codec__trusted_fast_decode_matches_strict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

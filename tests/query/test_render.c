@@ -284,6 +284,212 @@ test_render__given_body_renders_like_a_fetched_one(void **state)
     }
 }
 
+/* ------------------------------------------- the streaming fast path -- */
+
+/* A deterministic generator for the seeded log below. */
+static uint64_t
+rnd(uint64_t *st)
+{
+    *st ^= *st << 13;
+    *st ^= *st >> 7;
+    *st ^= *st << 17;
+    return *st;
+}
+
+/* A random JSON value: strings with UTF-8, escapes and control bytes,
+ * 64-bit integers at the edges, reals, nested arrays and objects, and now
+ * and then a string long enough that the body is stored compressed. */
+static json_t *
+rnd_value(uint64_t *st, int depth)
+{
+    static const char *const strs[] = {
+        "plain", "", "é日本語 ✓", "tab\there", "quote\"in", "back\\slash",
+        "\x01\x1f ctl", "/a/b", "line\nbreak\r\n", "0123456789abcdef01234",
+        "\x7f del and \xf0\x9f\x98\x80"};
+    static const json_int_t ints[] = {0,          1,         -1,
+                                      127,        128,       -32,
+                                      -33,        255,       65536,
+                                      4294967296, INT64_MAX, INT64_MIN,
+                                      -4294967297};
+    static const double reals[] = {0.5, -0.0, 1e300, 0.1, 3.0, -2.5e-7,
+                                   123456789.125};
+    switch (rnd(st) % (depth > 2 ? 6 : 8)) {
+    case 0:
+        return json_string(strs[rnd(st) % (sizeof strs / sizeof strs[0])]);
+    case 1:
+        return json_integer(ints[rnd(st) % (sizeof ints / sizeof ints[0])]);
+    case 2:
+        return json_real(reals[rnd(st) % (sizeof reals / sizeof reals[0])]);
+    case 3:
+        return rnd(st) % 2 ? json_true() : json_false();
+    case 4:
+        return json_null();
+    case 5: {
+        char big[700];
+        memset(big, 'a' + (int)(rnd(st) % 26), sizeof big - 1);
+        big[sizeof big - 1] = '\0';
+        return rnd(st) % 4 == 0 ? json_string(big) : json_string("short");
+    }
+    case 6: {
+        json_t *a = json_array();
+        for (uint64_t i = rnd(st) % 4; i > 0; i--)
+            json_array_append_new(a, rnd_value(st, depth + 1));
+        return a;
+    }
+    default: {
+        json_t *o = json_object();
+        char k[16];
+        for (uint64_t i = rnd(st) % 4; i > 0; i--) {
+            snprintf(k, sizeof k, "k%u\"é", (unsigned)(rnd(st) % 9));
+            json_object_set_new(o, k, rnd_value(st, depth + 1));
+        }
+        return o;
+    }
+    }
+}
+
+/* What every query prints through ldg_query_render_iter must be, byte
+ * for byte, what the generic path prints for the same event: a strict
+ * ldg_event_get and ldg_query_render_event, and for json the jansson
+ * encoding of ldg_query_event_json (which goes through msgpack-c and
+ * jansson, not the byte-level walkers). */
+static void
+test_render__iter_path_is_byte_identical_to_the_generic_one(void **state)
+{
+    static const enum ldg_query_format fmts[] = {
+        LDG_QFMT_JSON, LDG_QFMT_SHORT, LDG_QFMT_VERBOSE, LDG_QFMT_CAT,
+        LDG_QFMT_JSON_PRETTY};
+    static const struct {
+        int n;
+        const char *terms[3];
+        const char *since, *until;
+        unsigned flags;
+    } qs[] = {
+        {0, {NULL}, NULL, NULL, 0},
+        {0, {NULL}, NULL, NULL, LDG_QUERY_REVERSE},
+        {0, {NULL}, "@1900000000.5", "@1900000020", 0},
+        {1, {"type=x.fast.b*"}, NULL, NULL, 0},
+        {1, {"body.flag=true"}, NULL, NULL, 0},
+        {3, {"run=R-1", "+", "body.s=plain"}, NULL, NULL, 0},
+        {1, {"seq=5..40"}, NULL, NULL, LDG_QUERY_REVERSE},
+    };
+    char dir[512];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_txn *t;
+    uint64_t st = 0x9e3779b97f4a7c15u, clock = 1900000000000000000u;
+    size_t checked = 0, erased = 0;
+    (void)state;
+
+    ldg_set_clock(l, &clock);
+    for (int i = 0; i < 120; i++) {
+        struct ldg_event_in in;
+        char type[32], subject[64], run[16];
+        json_t *body = json_object();
+        uint64_t seq;
+        snprintf(type, sizeof type, "x.fast.%c%d", 'a' + (int)(rnd(&st) % 3),
+                 i % 5);
+        snprintf(subject, sizeof subject, "kind:n\"%d\t\xc3\xa9", i % 7);
+        snprintf(run, sizeof run, "R-%d", i % 4);
+        for (uint64_t k = rnd(&st) % 6; k > 0; k--) {
+            static const char *const names[] = {"s", "n", "flag", "deep",
+                                                "é", "a\"b", "r"};
+            json_object_set_new(body, names[rnd(&st) % 7],
+                                rnd_value(&st, 0));
+        }
+        if (i % 3 == 0)
+            json_object_set_new(body, "flag", json_true());
+        memset(&in, 0, sizeof in);
+        in.type = type;
+        in.subject = subject;
+        in.run = i % 5 == 0 ? NULL : run;
+        in.has_parent = i > 0 && i % 4 == 0;
+        in.parent = (uint64_t)i / 2;
+        in.body = body;
+        clock += 250000000u + rnd(&st) % 1000; /* 4 a second */
+        if (ldg_append(l, &in, &seq) != 0)
+            fail_msg("append %d: %s", i, ldg_errmsg(l));
+        json_decref(body);
+        if (i % 9 == 4) { /* erase some bodies */
+            char eb[96];
+            snprintf(eb, sizeof eb, "{\"target_seq\":%llu,\"reason\":\"t\"}",
+                     (unsigned long long)seq);
+            clock += 1000;
+            q_append(l, "body.erased", NULL, NULL, NULL, eb);
+        }
+    }
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    for (size_t fi = 0; fi < sizeof fmts / sizeof fmts[0]; fi++) {
+        for (size_t qi = 0; qi < sizeof qs / sizeof qs[0]; qi++) {
+            struct ldg_query *q = NULL;
+            struct ldg_query_iter *it = NULL;
+            struct ldg_query_render *fast, *gen;
+            struct ldg_event ev, ev2;
+            char err[256];
+            int rc;
+            assert_int_equal(ldg_query_compile(&q, qs[qi].n,
+                                               (char *const *)(uintptr_t)
+                                                   qs[qi].terms,
+                                               qs[qi].since, qs[qi].until,
+                                               err, sizeof err),
+                             0);
+            assert_int_equal(ldg_query_render_new(&fast, fmts[fi], 0), 0);
+            assert_int_equal(ldg_query_render_new(&gen, fmts[fi], 0), 0);
+            assert_int_equal(ldg_query_iter_new(&it, q, t, qs[qi].flags), 0);
+            while ((rc = ldg_query_iter_next(it, &ev)) == 0) {
+                const char *a, *b;
+                size_t an, bn;
+                char *a_copy;
+                json_t *body = NULL;
+                assert_int_equal(ldg_query_render_iter(fast, it, &ev, &a, &an),
+                                 0);
+                a_copy = strdup(a);
+                assert_int_equal(ldg_event_get(t, ev.seq, &ev2), 0);
+                assert_memory_equal(ev.leaf, ev2.leaf, 32);
+                assert_int_equal(
+                    ldg_query_render_event(gen, t, &ev2, &b, &bn), 0);
+                if (an != bn || memcmp(a_copy, b, an) != 0)
+                    fail_msg("format %zu query %zu event %llu:\nfast    %s"
+                             "generic %s",
+                             fi, qi, (unsigned long long)ev.seq, a_copy, b);
+                if (fmts[fi] == LDG_QFMT_JSON) {
+                    json_t *o = ldg_query_event_json(t, &ev2);
+                    char *want = json_dumps(o, JSON_COMPACT);
+                    assert_non_null(want);
+                    if (an != strlen(want) + 1 ||
+                        memcmp(a_copy, want, an - 1) != 0) {
+                        size_t d = 0;
+                        while (a_copy[d] == want[d])
+                            d++;
+                        d = d > 40 ? d - 40 : 0;
+                        fail_msg("json %llu differs from jansson at:\n"
+                                 "fast    %.80s\njansson %.80s",
+                                 (unsigned long long)ev.seq, a_copy + d,
+                                 want + d);
+                    }
+                    free(want);
+                    json_decref(o);
+                }
+                if (ldg_body_get(t, ev.seq, &body) == LDG_EERASED)
+                    erased++;
+                json_decref(body);
+                free(a_copy);
+                checked++;
+            }
+            assert_int_equal(rc, LDG_ENOTFOUND);
+            ldg_query_iter_free(it);
+            ldg_query_render_free(fast);
+            ldg_query_render_free(gen);
+            ldg_query_free(q);
+        }
+    }
+    /* the queries saw events, erased ones among them */
+    assert_true(checked > 1000);
+    assert_true(erased > 10);
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 static void
 test_render__format_names(void **state)
 {
@@ -314,6 +520,8 @@ main(void)
         cmocka_unit_test(test_render__pretty_parses_to_the_json_object),
         cmocka_unit_test(test_render__given_body_renders_like_a_fetched_one),
         cmocka_unit_test(test_render__format_names),
+        cmocka_unit_test(
+            test_render__iter_path_is_byte_identical_to_the_generic_one),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
