@@ -223,6 +223,7 @@ ldg_body_prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
         names = malloc(n * sizeof *names);
         digests = malloc(n * 32);
         if (names == NULL || digests == NULL) {
+            snprintf(err, errcap, "body: %s", ldg_strerror(LDG_ENOMEM));
             rc = LDG_ENOMEM;
             goto out;
         }
@@ -254,6 +255,8 @@ ldg_body_prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
         rc = b.err;
         if (rc == LDG_ETOOBIG)
             snprintf(err, errcap, "body exceeds %zu bytes", max);
+        else
+            snprintf(err, errcap, "body: %s", ldg_strerror(rc));
         ldg_buf_release(&b);
         goto out;
     }

@@ -110,6 +110,8 @@ ldg_keyfile_read(const char *dir, const char *name, struct ldg_key **out,
     int fd = -1, rc = LDG_EKEY;
 
     *out = NULL;
+    if (errcap > 0)
+        err[0] = '\0';
     if (!ldg_key_name_valid(name)) {
         snprintf(err, errcap, "invalid key name '%s'", name);
         return LDG_EINVAL;
@@ -147,6 +149,7 @@ ldg_keyfile_read(const char *dir, const char *name, struct ldg_key **out,
     text = ldg_secure_alloc(KEYFILE_MAX + 1);
     seed = ldg_secure_alloc(32);
     if (text == NULL || seed == NULL) {
+        snprintf(err, errcap, "key file %s: out of memory", path);
         rc = LDG_ENOMEM;
         goto out;
     }
@@ -181,6 +184,8 @@ ldg_keyfile_read(const char *dir, const char *name, struct ldg_key **out,
         goto out;
     }
     rc = ldg_key_from_seed(out, name, seed);
+    if (rc < 0)
+        snprintf(err, errcap, "key file %s: %s", path, ldg_strerror(rc));
 out:
     if (fd >= 0)
         close(fd);
