@@ -225,12 +225,23 @@ ldg_json_to_msgpack(const json_t *v, size_t max, uint8_t **out, size_t *len)
  * each element takes at least one byte. Then msgpack-c never allocates
  * more than a small multiple of the input. Returns the length of the one
  * object at p, or 0 if it is malformed or does not fit in len.
+ *
+ * With depth non-NULL it also reports how deep non-empty containers nest
+ * (saturating at MP_DEPTH_TRACK + 1): msgpack-c answers "out of memory"
+ * both when an allocation fails and when nesting overflows its fixed
+ * stack, and only the depth tells the two apart.
  */
+#define MP_DEPTH_TRACK 64
+
 static size_t
-mp_bounded_len(const uint8_t *p, size_t len)
+mp_walk(const uint8_t *p, size_t len, unsigned *depth)
 {
     size_t pos = 0, pending = 1;
+    size_t open[MP_DEPTH_TRACK]; /* elements left in each open container */
+    unsigned top = 0;
 
+    if (depth != NULL)
+        *depth = 0;
     while (pending > 0) {
         uint8_t c;
         size_t skip = 0, more = 0, hdr = 1;
@@ -239,6 +250,8 @@ mp_bounded_len(const uint8_t *p, size_t len)
             return 0;
         c = p[pos];
         pending--;
+        if (top > 0)
+            open[top - 1]--;
         if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
             skip = 0;
         } else if ((c & 0xf0) == 0x80) {
@@ -336,22 +349,51 @@ mp_bounded_len(const uint8_t *p, size_t len)
         if (more > len - pos || pending > len - pos - more)
             return 0;
         pending += more;
+        if (depth != NULL && more > 0 && *depth <= MP_DEPTH_TRACK) {
+            if (top == MP_DEPTH_TRACK) {
+                *depth = MP_DEPTH_TRACK + 1; /* deeper than we track */
+                top = 0;
+            } else {
+                open[top++] = more;
+                if (top > *depth)
+                    *depth = top;
+            }
+        }
+        while (top > 0 && open[top - 1] == 0)
+            top--;
     }
     return pos;
 }
+
+static size_t
+mp_bounded_len(const uint8_t *p, size_t len)
+{
+    return mp_walk(p, len, NULL);
+}
+
+/* msgpack-c's fixed parse stack (MSGPACK_EMBED_STACK_SIZE); nesting at or
+ * near it makes msgpack_unpack_next fail as if out of memory. */
+#define MSGPACK_C_STACK 32
 
 /* msgpack_unpack_next behind the bounds pre-pass; *off gets the length
  * of the object. */
 static int
 unpack_bounded(msgpack_unpacked *u, const uint8_t *p, size_t len, size_t *off)
 {
+    unsigned depth;
+    msgpack_unpack_return r;
+
     *off = 0;
-    if (mp_bounded_len(p, len) == 0)
+    if (mp_walk(p, len, &depth) == 0)
         return LDG_ECORRUPT;
-    if (msgpack_unpack_next(u, (const char *)p, len, off) !=
-        MSGPACK_UNPACK_SUCCESS)
-        return LDG_ECORRUPT;
-    return 0;
+    r = msgpack_unpack_next(u, (const char *)p, len, off);
+    if (r == MSGPACK_UNPACK_SUCCESS)
+        return 0;
+    /* Shallow input that msgpack-c could not hold: a real allocation
+     * failure, not damage. */
+    if (r == MSGPACK_UNPACK_NOMEM_ERROR && depth < MSGPACK_C_STACK - 1)
+        return LDG_ENOMEM;
+    return LDG_ECORRUPT;
 }
 
 /* A str's bytes: msgpack-c leaves ptr NULL for an empty string. */
@@ -371,10 +413,8 @@ unpack_canonical(const uint8_t *p, size_t len, msgpack_unpacked *u)
     int rc;
 
     msgpack_unpacked_init(u);
-    /* msgpack-c also says NOMEM when input nests deeper than its stack,
-     * so an unpack failure is reported as corrupt input, not as memory. */
-    if (unpack_bounded(u, p, len, &off) < 0)
-        return LDG_ECORRUPT;
+    if ((rc = unpack_bounded(u, p, len, &off)) < 0)
+        return rc;
     if (off != len)
         return LDG_ECORRUPT;
     ldg_buf_init(&b, len);
@@ -861,9 +901,9 @@ ldg_event_decode_flags(const uint8_t *buf, size_t len, struct ldg_event *ev,
     if (flags & LDG_DECODE_TRUSTED) {
         size_t off = 0;
         msgpack_unpacked_init(&u);
-        rc = (unpack_bounded(&u, buf, len, &off) == 0 && off == len)
-                 ? 0
-                 : LDG_ECORRUPT;
+        rc = unpack_bounded(&u, buf, len, &off);
+        if (rc == 0 && off != len)
+            rc = LDG_ECORRUPT;
     } else {
         rc = unpack_canonical(buf, len, &u);
     }

@@ -27,7 +27,7 @@ T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/core_faults.XXXXXX") ||
 trap 'rm -rf "$T"' EXIT
 trap 'exit 130' INT TERM
 
-KNOWN=${LEDGER_KNOWN_BUGS-"malloc-misreported"}
+KNOWN=${LEDGER_KNOWN_BUGS-""}
 . "$ROOT/tests/e2e/lib/xfail.sh"
 check() { nchecks=$((nchecks + 1)); }
 

@@ -147,6 +147,33 @@ test_codec__deep_nesting_is_refused(void **state)
     json_decref(v);
 }
 
+/* Stored msgpack nested past msgpack-c's parse stack is damage (corrupt),
+ * never "out of memory"; shallow nesting decodes. Each level is a
+ * one-element array (0x91), innermost an empty array (0x90). */
+static void
+test_codec__deep_stored_msgpack_is_corrupt_not_oom(void **state)
+{
+    static const struct {
+        int depth, ok;
+    } cases[] = {{1, 1}, {20, 1}, {29, 1}, {40, 0}, {64, 0}, {65, 0},
+                 {500, 0}};
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t buf[600];
+        json_t *out = NULL;
+        int d = cases[i].depth, rc;
+        memset(buf, 0x91, (size_t)d);
+        buf[d] = 0x90;
+        rc = ldg_mp_to_json_strict(buf, (size_t)d + 1, &out);
+        if (cases[i].ok) {
+            assert_int_equal(rc, 0);
+            json_decref(out);
+        } else {
+            assert_int_equal(rc, LDG_ECORRUPT);
+        }
+    }
+}
+
 /* ------------------------------------------ display-path fast readers -- */
 
 static uint64_t
@@ -362,6 +389,7 @@ main(void)
         cmocka_unit_test(test_codec__strict_decoder_refuses_non_canonical),
         cmocka_unit_test(test_codec__size_ceiling_is_enforced),
         cmocka_unit_test(test_codec__deep_nesting_is_refused),
+        cmocka_unit_test(test_codec__deep_stored_msgpack_is_corrupt_not_oom),
         cmocka_unit_test(
             test_codec__json_text_walker_matches_jansson_and_survives_damage),
         cmocka_unit_test(test_codec__trusted_fast_decode_matches_strict),
