@@ -64,20 +64,11 @@ struct out {
     int closed; /* EPIPE: the reader is gone */
 };
 
-/* 0 ok, 1 reader gone, or an exit code. What the iterator read for the
- * event (its decoded body or stored record) is rendered without reading
- * it again. */
+/* The stream's writer: 0 ok, 1 reader gone, or an exit code. */
 static int
-emit(struct out *o, struct ldg_txn *t, struct ldg_query_iter *it,
-     const struct ldg_event *ev)
+write_out(void *ctx, const char *text, size_t len)
 {
-    const char *text;
-    size_t len;
-    int rc = ldg_query_render_iter(o->r, it, ev, &text, &len);
-    if (rc < 0) {
-        cli_err(o->c, "%s", ldg_errmsg(ldg_txn_ledger(t)));
-        return cli_exit_code(rc);
-    }
+    struct out *o = ctx;
     if (fwrite(text, 1, len, stdout) != len) {
         if (errno == EPIPE) {
             o->closed = 1;
@@ -86,9 +77,6 @@ emit(struct out *o, struct ldg_txn *t, struct ldg_query_iter *it,
         cli_err(o->c, "writing the output: %s", strerror(errno));
         return EX_IOERR;
     }
-    o->last_seq = ev->seq; /* the cursor text is made once, at the end */
-    memcpy(o->last_leaf, ev->leaf, 32);
-    o->printed++;
     return 0;
 }
 
@@ -125,6 +113,7 @@ run_once(struct out *o, struct ldg_query *q, struct ldg_txn *t, uint64_t limit,
          int reverse, uint64_t *last_seq)
 {
     struct ldg_query_iter *it = NULL;
+    struct ldg_query_stream_opts so;
     struct ldg_event ev;
     uint64_t n = 0;
     int rc;
@@ -152,21 +141,26 @@ run_once(struct out *o, struct ldg_query *q, struct ldg_txn *t, uint64_t limit,
     rc = ldg_query_iter_new(&it, q, t, reverse ? LDG_QUERY_REVERSE : 0);
     if (rc < 0)
         return iter_error(o->c, t, rc);
-    while ((limit == 0 || n < limit) && !stop_flag &&
-           (rc = ldg_query_iter_next(it, &ev)) == 0) {
-        int e = emit(o, t, it, &ev);
-        if (e != 0) {
-            ldg_query_iter_free(it);
-            return e == 1 ? 0 : e;
-        }
+    /* what the iterator read for each event (its decoded body or stored
+     * record) is rendered without reading it again; -o json renders on
+     * all cores */
+    memset(&so, 0, sizeof so);
+    so.limit = limit;
+    so.write = write_out;
+    so.ctx = o;
+    so.stop = &stop_flag;
+    rc = ldg_query_stream(it, o->r, &so, &n, &ev);
+    ldg_query_iter_free(it);
+    if (n > 0) {
+        o->printed += n;
+        o->last_seq = ev.seq; /* the cursor text is made once, at the end */
+        memcpy(o->last_leaf, ev.leaf, 32);
         if (last_seq != NULL)
             *last_seq = ev.seq;
-        n++;
     }
-    ldg_query_iter_free(it);
-    if (rc < 0 && rc != LDG_ENOTFOUND)
+    if (rc < 0)
         return iter_error(o->c, t, rc);
-    return 0;
+    return rc == 1 ? 0 : rc;
 }
 
 static int

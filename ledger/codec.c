@@ -1608,15 +1608,15 @@ ldg_codec_fields_json_text(const uint8_t *p, size_t len, struct ldg_buf *b)
 }
 
 int
-ldg_body_record_json_append(struct ldg_txn *t, const uint8_t *rec,
-                            size_t rec_len, char **buf, size_t *len,
+ldg_body_record_json_append(const uint8_t *rec, size_t rec_len,
+                            size_t body_max, char **buf, size_t *len,
                             size_t *cap)
 {
     struct ldg_buf b;
     int rc;
 
-    if (t == NULL || rec == NULL || buf == NULL || len == NULL ||
-        cap == NULL || *len > *cap)
+    if (rec == NULL || buf == NULL || len == NULL || cap == NULL ||
+        *len > *cap)
         return LDG_EINVAL;
     /* Work in an ldg_buf over the caller's buffer. */
     b.p = (uint8_t *)*buf;
@@ -1624,8 +1624,7 @@ ldg_body_record_json_append(struct ldg_txn *t, const uint8_t *rec,
     b.cap = *cap;
     b.max = (size_t)1 << 30;
     b.err = 0;
-    rc = ldg_body_rec_json_text(rec, rec_len, ldg_body_max(ldg_txn_ledger(t)),
-                                &b);
+    rc = ldg_body_rec_json_text(rec, rec_len, body_max, &b);
     if (rc == 0)
         ldg_buf_add(&b, "", 1); /* NUL, not counted */
     if (rc == 0 && b.err)

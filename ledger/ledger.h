@@ -299,10 +299,13 @@ int ldg_body_json_append(struct ldg_txn *t, uint64_t seq, char **buf,
                          size_t *len, size_t *cap);
 /* The same from a stored body record at hand (the value of the event's key
  * in the "bodies" database, as a cursor over it returns it; FORMAT.md
- * section 4), so a scan needs no second lookup. No checks against the
- * commitment: a display path. LDG_ECORRUPT if the record is malformed. */
-int ldg_body_record_json_append(struct ldg_txn *t, const uint8_t *rec,
-                                size_t rec_len, char **buf, size_t *len,
+ * section 4), so a scan needs no second lookup. body_max is the ledger's
+ * body limit (ldg_body_max), which bounds a compressed record's size. No
+ * checks against the commitment: a display path. A pure function of its
+ * arguments: threads may call it at once on records of one transaction.
+ * LDG_ECORRUPT if the record is malformed. */
+int ldg_body_record_json_append(const uint8_t *rec, size_t rec_len,
+                                size_t body_max, char **buf, size_t *len,
                                 size_t *cap);
 
 /* One top-level body field with its salt, as committed (for exports and

@@ -1041,6 +1041,12 @@ q_iter_txn(const struct ldg_query_iter *it)
     return it->t;
 }
 
+uint64_t
+q_iter_examined(const struct ldg_query_iter *it)
+{
+    return it->st.examined;
+}
+
 void
 ldg_query_iter_stats(const struct ldg_query_iter *it,
                      struct ldg_query_stats *st)

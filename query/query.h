@@ -32,6 +32,7 @@
 #ifndef LDG_QUERY_H
 #define LDG_QUERY_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -164,6 +165,36 @@ int ldg_query_render_iter(struct ldg_query_render *r,
                           const struct ldg_event *ev, const char **text,
                           size_t *len);
 void ldg_query_render_free(struct ldg_query_render *r);
+
+/* ---------------------------------------------------------- streaming -- */
+
+struct ldg_query_stream_opts {
+    /* Threads for -o json: 0 = one per online CPU (at most 4), 1 = none
+     * besides the caller's. Other formats always render on the caller's
+     * thread. */
+    unsigned threads;
+    uint64_t limit; /* events at most; 0 = all */
+    /* Called with rendered text, whole lines, in order; a nonzero return
+     * stops the stream and is returned by ldg_query_stream. */
+    int (*write)(void *ctx, const char *text, size_t len);
+    void *ctx;
+    /* Optional: the stream stops (returning 0) once *stop is nonzero. */
+    volatile sig_atomic_t *stop;
+};
+/* Writes the matches of it, rendered by r, through o->write in order:
+ * what a loop of ldg_query_iter_next, ldg_query_render_iter and write
+ * gives, byte for byte. For -o json the caller's thread runs the iterator
+ * and worker threads render batches of events beside it (they read the
+ * stored records of it's transaction, which must stay open and unchanged
+ * until this returns); memory is bounded by a fixed ring of batches and
+ * output streams batch by batch. *count (may be NULL) gets the events
+ * written, *last (may be NULL) a copy of the last one. Returns 0 at the
+ * end of the matches, the limit or a stop, the writer's nonzero value, or
+ * a negative code (message in ldg_errmsg) after writing every event
+ * before the one that failed. */
+int ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
+                     const struct ldg_query_stream_opts *o, uint64_t *count,
+                     struct ldg_event *last);
 
 /* The event as a JSON object of the same shape as `ledger show -o json`
  * (seq, ts, time, type, subject, run, parent, actor, actor_name, prev,

@@ -111,6 +111,7 @@ int q_grep(const struct ldg_query *q, const struct ldg_event *ev,
 int q_iter_body_record(struct ldg_query_iter *it, const uint8_t **rec,
                        size_t *len);
 struct ldg_txn *q_iter_txn(const struct ldg_query_iter *it);
+uint64_t q_iter_examined(const struct ldg_query_iter *it);
 
 /* render.c: growable text buffer */
 struct qbuf {
@@ -126,5 +127,23 @@ void qbuf_json_str(struct qbuf *b, const char *s, size_t n);
 void qbuf_release(struct qbuf *b);
 /* Compact JSON of v appended to b (jansson's encoder). */
 void qbuf_json(struct qbuf *b, const json_t *v, size_t flags);
+
+/* render.c: -o json from a stored body record, for one thread's use. */
+struct q_jsonstate {
+    long long utc_sec; /* "YYYY-MM-DDTHH:MM:SS" of utc_sec; -1 none */
+    char utc_base[32];
+};
+/* Appends the json line of ev (actor name `name`, "" if none) with the
+ * body from its stored record (rec NULL: erased). Touches nothing but its
+ * arguments: worker threads call it on events of the caller's snapshot. */
+int q_render_json_rec(struct qbuf *b, struct q_jsonstate *js, unsigned flags,
+                      const struct ldg_event *ev, const char *name,
+                      const uint8_t *rec, size_t rec_len, size_t body_max);
+/* A renderer's format, flags, and the name of key id (cached in r; the
+ * pointer is valid until the next call on r). */
+enum ldg_query_format q_render_fmt(const struct ldg_query_render *r);
+unsigned q_render_flags(const struct ldg_query_render *r);
+const char *q_render_key_name(struct ldg_query_render *r, struct ldg_txn *t,
+                              const char *id);
 
 #endif

@@ -217,8 +217,7 @@ struct ldg_query_render {
     size_t nnames;
     time_t last_sec; /* time string cache (short formats) */
     char last_time[64];
-    time_t utc_sec; /* "YYYY-MM-DDTHH:MM:SS" of utc_sec (json) */
-    char utc_base[32];
+    struct q_jsonstate js; /* json's time cache */
     int given; /* body supplied for this call: 1, -1 erased */
     const json_t *given_body;
     struct ldg_query_iter *it; /* ldg_query_render_iter: its body record */
@@ -252,7 +251,7 @@ ldg_query_render_new(struct ldg_query_render **out, enum ldg_query_format fmt,
     r->fmt = fmt;
     r->flags = flags;
     r->last_sec = (time_t)-1;
-    r->utc_sec = (time_t)-1;
+    r->js.utc_sec = (time_t)-1;
     *out = r;
     return 0;
 }
@@ -305,19 +304,19 @@ rfc3339_utc(char *buf, size_t cap, uint64_t ts_ns)
  * render_json's raw writer; the date and clock part is formatted once per
  * second. */
 static char *
-w_utc(struct ldg_query_render *r, char *o, uint64_t ts_ns)
+w_utc(struct q_jsonstate *js, char *o, uint64_t ts_ns)
 {
     time_t secs = (time_t)(ts_ns / 1000000000u);
     uint32_t ns = (uint32_t)(ts_ns % 1000000000u);
     size_t n;
-    if (secs != r->utc_sec) {
+    if (secs != js->utc_sec) {
         struct tm tm;
         gmtime_r(&secs, &tm);
-        strftime(r->utc_base, sizeof r->utc_base, "%Y-%m-%dT%H:%M:%S", &tm);
-        r->utc_sec = secs;
+        strftime(js->utc_base, sizeof js->utc_base, "%Y-%m-%dT%H:%M:%S", &tm);
+        js->utc_sec = secs;
     }
-    n = strlen(r->utc_base);
-    memcpy(o, r->utc_base, n);
+    n = strlen(js->utc_base);
+    memcpy(o, js->utc_base, n);
     o += n;
     *o++ = '.';
     for (int i = 8; i >= 0; i--) {
@@ -670,14 +669,11 @@ w_jstr(char *o, const char *s, size_t n)
  *  "body_commitment":"hex","leaf_hash":"hex","signature":"hex",
  *  "body":{..} | "erased":true [,"cursor":".."]}
  */
+/* The envelope, up to and including "signature". */
 static int
-render_json(struct ldg_query_render *r, struct ldg_txn *t,
-            const struct ldg_event *ev, const char *name)
+json_head(struct qbuf *b, struct q_jsonstate *js, const struct ldg_event *ev,
+          const char *name)
 {
-    struct qbuf *b = &r->out;
-    json_t *body = NULL;
-    int rc;
-
     size_t ntype = strlen(ev->type), nsubj = strlen(ev->subject);
     size_t nrun = strlen(ev->run), nact = strlen(ev->actor);
     size_t nname = strlen(name);
@@ -694,7 +690,7 @@ render_json(struct ldg_query_render *r, struct ldg_txn *t,
     o = w_lit(o, "\",\"ts\":\"", 8);
     o = w_u64(o, ev->ts_ns);
     o = w_lit(o, "\",\"time\":\"", 10);
-    o = w_utc(r, o, ev->ts_ns);
+    o = w_utc(js, o, ev->ts_ns);
     o = w_lit(o, "\",\"type\":", 9);
     o = w_jstr(o, ev->type, ntype);
     o = w_lit(o, ",\"subject\":", 11);
@@ -724,26 +720,74 @@ render_json(struct ldg_query_render *r, struct ldg_txn *t,
     o = w_hex(o, ev->sig, 64);
     b->len = (size_t)(o - b->p);
     b->p[b->len] = '\0';
-    if (r->it != NULL) {
-        /* the stored record the iterator has at hand, straight to text
-         * (the same bytes as json_dumps of the decoded body) */
-        const uint8_t *rec;
-        size_t n;
-        rc = q_iter_body_record(r->it, &rec, &n);
-        if (rc == LDG_EERASED) {
-            qbuf_add(b, ",\"erased\":true", 14);
-        } else if (rc < 0) {
+    return 0;
+}
+
+/* The cursor if asked for, and the end of the line. */
+static void
+json_tail(struct qbuf *b, unsigned flags, const struct ldg_event *ev)
+{
+    if (flags & LDG_RENDER_CURSOR) {
+        char cur[LDG_QUERY_CURSOR_MAX];
+        ldg_query_cursor(ev, cur);
+        qbuf_add(b, ",\"cursor\":\"", 11);
+        qbuf_puts(b, cur);
+        qbuf_add(b, "\"", 1);
+    }
+    qbuf_add(b, "}\n", 2);
+}
+
+int
+q_render_json_rec(struct qbuf *b, struct q_jsonstate *js, unsigned flags,
+                  const struct ldg_event *ev, const char *name,
+                  const uint8_t *rec, size_t rec_len, size_t body_max)
+{
+    int rc = json_head(b, js, ev, name);
+    if (rc < 0)
+        return rc;
+    if (rec == NULL) {
+        qbuf_add(b, ",\"erased\":true", 14);
+    } else {
+        qbuf_add(b, ",\"body\":", 8);
+        if (b->err)
+            return b->err;
+        /* the stored record straight to text: the same bytes as
+         * json_dumps of the decoded body */
+        rc = ldg_body_record_json_append(rec, rec_len, body_max, &b->p,
+                                         &b->len, &b->cap);
+        if (rc < 0)
             return rc;
-        } else {
-            qbuf_add(b, ",\"body\":", 8);
-            if (b->err)
-                return LDG_ENOMEM;
-            rc = ldg_body_record_json_append(t, rec, n, &b->p, &b->len,
-                                             &b->cap);
-            if (rc < 0)
-                return rc;
-        }
-    } else if (r->given == -1) {
+    }
+    json_tail(b, flags, ev);
+    return b->err;
+}
+
+/*
+ * {"seq":"S","ts":"T","time":"...","type":..,"subject":..[,"run":..]
+ *  [,"parent":"P"],"actor":..[,"actor_name":..],"prev":"hex",
+ *  "body_commitment":"hex","leaf_hash":"hex","signature":"hex",
+ *  "body":{..} | "erased":true [,"cursor":".."]}
+ */
+static int
+render_json(struct ldg_query_render *r, struct ldg_txn *t,
+            const struct ldg_event *ev, const char *name)
+{
+    struct qbuf *b = &r->out;
+    int rc;
+
+    if (r->it != NULL) { /* the record the iterator has at hand */
+        const uint8_t *rec = NULL;
+        size_t n = 0;
+        rc = q_iter_body_record(r->it, &rec, &n);
+        if (rc < 0 && rc != LDG_EERASED)
+            return rc;
+        return q_render_json_rec(b, &r->js, r->flags, ev, name,
+                                 rc == LDG_EERASED ? NULL : rec, n,
+                                 ldg_body_max(ldg_txn_ledger(t)));
+    }
+    if ((rc = json_head(b, &r->js, ev, name)) < 0)
+        return rc;
+    if (r->given == -1) {
         qbuf_add(b, ",\"erased\":true", 14);
     } else if (r->given == 1) {
         qbuf_add(b, ",\"body\":", 8);
@@ -763,15 +807,7 @@ render_json(struct ldg_query_render *r, struct ldg_txn *t,
             return rc;
         }
     }
-    (void)body;
-    if (r->flags & LDG_RENDER_CURSOR) {
-        char cur[LDG_QUERY_CURSOR_MAX];
-        ldg_query_cursor(ev, cur);
-        qbuf_add(b, ",\"cursor\":\"", 11);
-        qbuf_puts(b, cur);
-        qbuf_add(b, "\"", 1);
-    }
-    qbuf_add(b, "}\n", 2);
+    json_tail(b, r->flags, ev);
     return 0;
 }
 
@@ -896,6 +932,25 @@ ldg_query_render_body(struct ldg_query_render *r, struct ldg_txn *t,
     r->given = 0;
     r->given_body = NULL;
     return rc;
+}
+
+enum ldg_query_format
+q_render_fmt(const struct ldg_query_render *r)
+{
+    return r->fmt;
+}
+
+unsigned
+q_render_flags(const struct ldg_query_render *r)
+{
+    return r->flags;
+}
+
+const char *
+q_render_key_name(struct ldg_query_render *r, struct ldg_txn *t,
+                  const char *id)
+{
+    return key_name(r, t, id);
 }
 
 int

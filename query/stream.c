@@ -1,0 +1,356 @@
+/*
+ * stream.c — ldg_query_stream: the matches of an iterator, rendered and
+ * written out in order, with -o json rendered on several threads.
+ *
+ * The calling thread runs the iterator (cursor steps, decode, matching)
+ * and fills batches of events: a copy of the envelope, the actor's name
+ * and a pointer to the stored body record, which stays valid (and
+ * unchanged) while the caller's read transaction lives. Worker threads
+ * render whole batches to text with q_render_json_rec, which touches
+ * nothing but its arguments: no LMDB call, no shared cache. The calling
+ * thread writes finished batches out in order, and when it would have to
+ * wait for one that no worker has taken yet, renders it itself.
+ *
+ *   caller:  fill 0 | fill 1 | fill 2 | write 0, fill 3 | write 1 ...
+ *   worker:         | render 0 | render 1 | render 2 ...
+ *
+ * A ring of RING batches of BATCH events bounds the memory whatever the
+ * size of the result (about RING * BATCH * 1.2 kB of envelopes, plus the
+ * rendered text), and output still streams: a batch is handed on when it
+ * is full, when the iterator ends, or when the iterator has looked at many
+ * events since the batch began (a sparse match, e.g. a body term, does
+ * not wait for BATCH matches). Workers start only once a full batch is
+ * waiting, so a small result (run=R) never starts a thread.
+ *
+ * Other formats, and json with threads = 1, take the plain loop:
+ * ldg_query_iter_next, ldg_query_render_iter, write.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "query/query_int.h"
+
+#define BATCH 256           /* events a batch */
+#define RING 8              /* batches in flight at most */
+#define SPARSE_EXAMINED 4096 /* hand a batch on after this many misses */
+#define THREADS_MAX 4
+
+enum bstate { B_FREE, B_READY, B_BUSY, B_DONE };
+
+struct item {
+    struct ldg_event ev;
+    char name[LDG_NAME_MAX + 1];
+    const uint8_t *rec; /* NULL: erased */
+    size_t rec_len;
+};
+
+struct batch {
+    struct item *items; /* BATCH of them */
+    size_t n;
+    enum bstate state;
+    struct qbuf out;
+    int rc;          /* rendering failed at items[good] with rc */
+    size_t good;     /* items rendered */
+    size_t good_len; /* bytes of out they take */
+};
+
+struct stream {
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    struct batch ring[RING];
+    size_t head, tail; /* batches [head, tail) are in flight */
+    int quit;
+    pthread_t th[THREADS_MAX];
+    unsigned nth, want_th;
+    unsigned flags;
+    size_t body_max;
+    struct q_jsonstate js; /* the calling thread's */
+};
+
+/* Renders b's events; touches only b (and the records it points to). */
+static void
+render_batch(struct stream *s, struct batch *b, struct q_jsonstate *js)
+{
+    b->out.len = 0;
+    b->out.err = 0;
+    b->rc = 0;
+    b->good = 0;
+    b->good_len = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct item *it = &b->items[i];
+        int rc = q_render_json_rec(&b->out, js, s->flags, &it->ev, it->name,
+                                   it->rec, it->rec_len, s->body_max);
+        if (rc < 0) {
+            b->rc = rc;
+            return;
+        }
+        b->good = i + 1;
+        b->good_len = b->out.len;
+    }
+}
+
+/* The oldest READY batch, or NULL. Called with mu held. */
+static struct batch *
+next_ready(struct stream *s)
+{
+    for (size_t i = s->head; i < s->tail; i++)
+        if (s->ring[i % RING].state == B_READY)
+            return &s->ring[i % RING];
+    return NULL;
+}
+
+static void *
+worker(void *arg)
+{
+    struct stream *s = arg;
+    struct q_jsonstate js;
+    memset(&js, 0, sizeof js);
+    js.utc_sec = -1;
+    pthread_mutex_lock(&s->mu);
+    while (!s->quit) {
+        struct batch *b = next_ready(s);
+        if (b == NULL) {
+            pthread_cond_wait(&s->work, &s->mu);
+            continue;
+        }
+        b->state = B_BUSY;
+        pthread_mutex_unlock(&s->mu);
+        render_batch(s, b, &js);
+        pthread_mutex_lock(&s->mu);
+        b->state = B_DONE;
+        pthread_cond_broadcast(&s->done);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+static void
+stop_workers(struct stream *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->quit = 1;
+    pthread_cond_broadcast(&s->work);
+    pthread_mutex_unlock(&s->mu);
+    for (unsigned i = 0; i < s->nth; i++)
+        pthread_join(s->th[i], NULL);
+    s->nth = 0;
+}
+
+/* Waits for the oldest batch in flight to be rendered (rendering it here
+ * if no worker has taken it), writes it out and frees its slot. Returns
+ * 0, the writer's nonzero value, or a rendering error. */
+static int
+drain_one(struct stream *s, const struct ldg_query_stream_opts *o,
+          struct ldg_query_iter *it, uint64_t *count, struct ldg_event *last)
+{
+    struct batch *b = &s->ring[s->head % RING];
+    int rc = 0;
+
+    pthread_mutex_lock(&s->mu);
+    while (b->state == B_BUSY)
+        pthread_cond_wait(&s->done, &s->mu);
+    if (b->state == B_READY) {
+        b->state = B_BUSY;
+        pthread_mutex_unlock(&s->mu);
+        render_batch(s, b, &s->js);
+        pthread_mutex_lock(&s->mu);
+        b->state = B_DONE;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (b->good_len > 0)
+        rc = o->write(o->ctx, b->out.p, b->good_len);
+    if (rc == 0 && b->good > 0) {
+        *count += b->good;
+        if (last != NULL)
+            *last = b->items[b->good - 1].ev;
+    }
+    if (rc == 0 && b->rc < 0) {
+        rc = b->rc == LDG_ENOMEM ? LDG_ENOMEM : b->rc;
+        ldg_set_errmsg(ldg_txn_ledger(q_iter_txn(it)), "event %llu: body: %s",
+                       (unsigned long long)b->items[b->good].ev.seq,
+                       ldg_strerror(b->rc));
+    }
+    pthread_mutex_lock(&s->mu);
+    b->state = B_FREE;
+    s->head++;
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* Writes out the batches at the head that are done, without waiting. */
+static int
+drain_done(struct stream *s, const struct ldg_query_stream_opts *o,
+           struct ldg_query_iter *it, uint64_t *count, struct ldg_event *last)
+{
+    for (;;) {
+        int ready, rc;
+        pthread_mutex_lock(&s->mu);
+        ready = s->head < s->tail && s->ring[s->head % RING].state == B_DONE;
+        pthread_mutex_unlock(&s->mu);
+        if (!ready)
+            return 0;
+        if ((rc = drain_one(s, o, it, count, last)) != 0)
+            return rc;
+    }
+}
+
+static unsigned
+default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        return 1;
+    return n > THREADS_MAX ? THREADS_MAX : (unsigned)n;
+}
+
+/* Fills and hands on batches until the iterator ends, the limit is
+ * reached or the writer says stop. */
+static int
+run_threaded(struct stream *s, struct ldg_query_iter *it,
+             struct ldg_query_render *r, const struct ldg_query_stream_opts *o,
+             uint64_t *count, struct ldg_event *last)
+{
+    struct ldg_txn *t = q_iter_txn(it);
+    uint64_t taken = 0;
+    int rc = 0, iter_rc = 0, end = 0;
+
+    while (!end && rc == 0) {
+        struct batch *b;
+        uint64_t examined0;
+
+        if (s->tail - s->head == RING &&
+            (rc = drain_one(s, o, it, count, last)) != 0)
+            break;
+        b = &s->ring[s->tail % RING];
+        b->n = 0;
+        examined0 = q_iter_examined(it);
+        while (b->n < BATCH) {
+            struct item *item = &b->items[b->n];
+            if ((o->limit > 0 && taken >= o->limit) ||
+                (o->stop != NULL && *o->stop)) {
+                end = 1;
+                break;
+            }
+            iter_rc = ldg_query_iter_next(it, &item->ev);
+            if (iter_rc == 0)
+                iter_rc = q_iter_body_record(it, &item->rec, &item->rec_len);
+            if (iter_rc == LDG_EERASED) {
+                item->rec = NULL;
+                item->rec_len = 0;
+                iter_rc = 0;
+            }
+            if (iter_rc < 0) {
+                end = 1;
+                break;
+            }
+            snprintf(item->name, sizeof item->name, "%s",
+                     q_render_key_name(r, t, item->ev.actor));
+            b->n++;
+            taken++;
+            if (q_iter_examined(it) - examined0 > SPARSE_EXAMINED)
+                break;
+        }
+        if (b->n == 0)
+            break;
+        pthread_mutex_lock(&s->mu);
+        b->state = B_READY;
+        s->tail++;
+        pthread_cond_signal(&s->work);
+        pthread_mutex_unlock(&s->mu);
+        /* workers start once there is a full batch to share */
+        while (b->n == BATCH && s->nth < s->want_th &&
+               pthread_create(&s->th[s->nth], NULL, worker, s) == 0)
+            s->nth++;
+        rc = drain_done(s, o, it, count, last);
+    }
+    while (rc == 0 && s->head < s->tail)
+        rc = drain_one(s, o, it, count, last);
+    if (rc == 0 && iter_rc < 0 && iter_rc != LDG_ENOTFOUND)
+        rc = iter_rc;
+    return rc;
+}
+
+static int
+run_plain(struct ldg_query_iter *it, struct ldg_query_render *r,
+          const struct ldg_query_stream_opts *o, uint64_t *count,
+          struct ldg_event *last)
+{
+    struct ldg_event ev;
+    uint64_t n = 0;
+    int rc = 0;
+
+    while ((o->limit == 0 || n < o->limit) && !(o->stop != NULL && *o->stop)) {
+        const char *text;
+        size_t len;
+        rc = ldg_query_iter_next(it, &ev);
+        if (rc == LDG_ENOTFOUND) {
+            rc = 0;
+            break;
+        }
+        if (rc < 0)
+            break;
+        if ((rc = ldg_query_render_iter(r, it, &ev, &text, &len)) < 0)
+            break;
+        if ((rc = o->write(o->ctx, text, len)) != 0)
+            break;
+        n++;
+        (*count)++;
+        if (last != NULL)
+            *last = ev;
+    }
+    return rc;
+}
+
+int
+ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
+                 const struct ldg_query_stream_opts *o, uint64_t *count,
+                 struct ldg_event *last)
+{
+    struct stream *s;
+    uint64_t dummy = 0;
+    unsigned threads;
+    int rc;
+
+    if (it == NULL || r == NULL || o == NULL || o->write == NULL)
+        return LDG_EINVAL;
+    if (count == NULL)
+        count = &dummy;
+    *count = 0;
+    threads = o->threads ? o->threads : default_threads();
+    if (threads > THREADS_MAX)
+        threads = THREADS_MAX;
+    if (threads < 2 || q_render_fmt(r) != LDG_QFMT_JSON)
+        return run_plain(it, r, o, count, last);
+
+    s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return LDG_ENOMEM;
+    for (size_t i = 0; i < RING; i++) {
+        s->ring[i].items = malloc(BATCH * sizeof *s->ring[i].items);
+        if (s->ring[i].items == NULL) {
+            rc = LDG_ENOMEM;
+            goto out;
+        }
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->work, NULL);
+    pthread_cond_init(&s->done, NULL);
+    s->want_th = threads - 1;
+    s->flags = q_render_flags(r);
+    s->body_max = ldg_body_max(ldg_txn_ledger(q_iter_txn(it)));
+    s->js.utc_sec = -1;
+    rc = run_threaded(s, it, r, o, count, last);
+    stop_workers(s);
+    pthread_cond_destroy(&s->done);
+    pthread_cond_destroy(&s->work);
+    pthread_mutex_destroy(&s->mu);
+out:
+    for (size_t i = 0; i < RING; i++) {
+        free(s->ring[i].items);
+        qbuf_release(&s->ring[i].out);
+    }
+    free(s);
+    return rc;
+}

@@ -1,0 +1,261 @@
+/*
+ * test_stream.c — ldg_query_stream (query/stream.c): with worker threads
+ * the output is byte for byte what the plain loop (iter_next,
+ * render_iter, write) prints, in order, for every format, limit and
+ * query; a writer that says stop, a stop flag and a damaged body record
+ * end it the way the plain loop ends, after everything before is written.
+ */
+#include "tests/query/qtest.h"
+
+#define N_EVENTS 3000
+
+struct fx {
+    char dir[512];
+    struct ldg_ledger *l;
+    uint64_t erased_seq;
+};
+
+static int
+setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    uint64_t clock = 1900000000000000000u;
+    char body[256], eb[96];
+    f->l = t_ledger_new(f->dir, sizeof f->dir, 0);
+    ldg_set_clock(f->l, &clock);
+    for (int i = 0; i < N_EVENTS; i++) {
+        char run[16];
+        snprintf(run, sizeof run, "R-%d", i % 7);
+        snprintf(body, sizeof body,
+                 "{\"i\":%d,\"s\":\"n\\u00e9 \\\"%d\\\"\\t\",\"big\":%lld,"
+                 "\"r\":%g,\"odd\":%s}",
+                 i, i % 13, (long long)INT64_MAX - i, i * 0.25,
+                 i % 2 ? "true" : "false");
+        clock += 100000000u; /* 10 a second */
+        q_append(f->l, i % 3 ? "x.s.a" : "x.s.b", "kind:\"s\"", run, NULL,
+                 body);
+    }
+    /* one erased body in the middle */
+    snprintf(eb, sizeof eb, "{\"target_seq\":%d,\"reason\":\"t\"}",
+             N_EVENTS / 2);
+    f->erased_seq = N_EVENTS / 2;
+    q_append(f->l, "body.erased", NULL, NULL, NULL, eb);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *f = *state;
+    ldg_close(f->l);
+    t_rmrf(f->dir);
+    free(f);
+    return 0;
+}
+
+struct sink {
+    char *p;
+    size_t len, cap;
+    size_t calls;
+    size_t stop_after; /* return 7 on this call (0: never) */
+};
+
+static int
+sink_write(void *ctx, const char *text, size_t len)
+{
+    struct sink *k = ctx;
+    k->calls++;
+    if (k->stop_after && k->calls == k->stop_after)
+        return 7;
+    if (k->len + len + 1 > k->cap) {
+        k->cap = (k->len + len + 1) * 2;
+        k->p = realloc(k->p, k->cap);
+        assert_non_null(k->p);
+    }
+    memcpy(k->p + k->len, text, len);
+    k->len += len;
+    k->p[k->len] = '\0';
+    return 0;
+}
+
+/* Runs one query through ldg_query_stream with `threads`; the text in *out
+ * (malloc'd), the stream's return value. */
+static int
+stream(struct ldg_ledger *l, int n, const char *const *terms,
+       const char *since, enum ldg_query_format fmt, unsigned threads,
+       unsigned flags, uint64_t limit, size_t stop_after, char **out,
+       uint64_t *count, uint64_t *last_seq)
+{
+    struct ldg_query *q = NULL;
+    struct ldg_query_iter *it = NULL;
+    struct ldg_query_render *r = NULL;
+    struct ldg_query_stream_opts o;
+    struct ldg_txn *t = NULL;
+    struct ldg_event last;
+    struct sink k;
+    char err[256];
+    int rc;
+
+    memset(&k, 0, sizeof k);
+    k.stop_after = stop_after;
+    assert_int_equal(ldg_query_compile(&q, n, (char *const *)(uintptr_t)terms,
+                                       since, NULL, err, sizeof err),
+                     0);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_query_iter_new(&it, q, t, flags), 0);
+    assert_int_equal(ldg_query_render_new(&r, fmt, LDG_RENDER_CURSOR), 0);
+    memset(&o, 0, sizeof o);
+    o.threads = threads;
+    o.limit = limit;
+    o.write = sink_write;
+    o.ctx = &k;
+    memset(&last, 0, sizeof last);
+    rc = ldg_query_stream(it, r, &o, count, &last);
+    *last_seq = last.seq;
+    ldg_query_render_free(r);
+    ldg_query_iter_free(it);
+    ldg_txn_abort(t);
+    ldg_query_free(q);
+    *out = k.p ? k.p : strdup("");
+    return rc;
+}
+
+static void
+test_stream__threads_print_what_the_plain_loop_prints(void **state)
+{
+    struct fx *f = *state;
+    static const enum ldg_query_format fmts[] = {LDG_QFMT_JSON, LDG_QFMT_SHORT,
+                                                 LDG_QFMT_CAT};
+    static const struct {
+        int n;
+        const char *terms[2];
+        const char *since;
+        unsigned flags;
+        uint64_t limit;
+    } qs[] = {
+        {0, {NULL}, NULL, 0, 0},
+        {0, {NULL}, NULL, LDG_QUERY_REVERSE, 0},
+        {0, {NULL}, "@1900000100", 0, 0},
+        {0, {NULL}, NULL, 0, 777},
+        {1, {"body.odd=true"}, NULL, 0, 0},
+        {1, {"type=x.s.b"}, NULL, LDG_QUERY_REVERSE, 513},
+        {1, {"run=R-3"}, NULL, 0, 0},
+        {1, {"seq=1499..1502"}, NULL, 0, 0},
+    };
+    for (size_t fi = 0; fi < sizeof fmts / sizeof fmts[0]; fi++) {
+        for (size_t qi = 0; qi < sizeof qs / sizeof qs[0]; qi++) {
+            char *want = NULL, *got = NULL;
+            uint64_t wn = 0, gn = 0, wl = 0, gl = 0;
+            struct ldg_query *probe = NULL;
+            char err[256];
+            if (ldg_query_compile(&probe, qs[qi].n,
+                                  (char *const *)(uintptr_t)qs[qi].terms, NULL,
+                                  NULL, err, sizeof err) != 0)
+                continue;
+            ldg_query_free(probe);
+            assert_int_equal(stream(f->l, qs[qi].n, qs[qi].terms,
+                                    qs[qi].since, fmts[fi], 1, qs[qi].flags,
+                                    qs[qi].limit, 0, &want, &wn, &wl),
+                             0);
+            for (unsigned th = 2; th <= 4; th++) {
+                assert_int_equal(stream(f->l, qs[qi].n, qs[qi].terms,
+                                        qs[qi].since, fmts[fi], th,
+                                        qs[qi].flags, qs[qi].limit, 0, &got,
+                                        &gn, &gl),
+                                 0);
+                if (strcmp(got, want) != 0)
+                    fail_msg("format %zu query %zu threads %u: output differs",
+                             fi, qi, th);
+                assert_int_equal(gn, wn);
+                assert_int_equal(gl, wl);
+                free(got);
+            }
+            if (qs[qi].limit)
+                assert_int_equal(wn, qs[qi].limit);
+            free(want);
+        }
+    }
+}
+
+static void
+test_stream__writer_stop_ends_it_with_the_writers_value(void **state)
+{
+    struct fx *f = *state;
+    for (unsigned th = 1; th <= 2; th++) {
+        char *got;
+        uint64_t n = 0, last = 0;
+        int rc = stream(f->l, 0, NULL, NULL, LDG_QFMT_JSON, th, 0, 0, 3, &got,
+                        &n, &last);
+        assert_int_equal(rc, 7);
+        assert_true(n < N_EVENTS);
+        /* only whole lines, the first ones, in order */
+        assert_true(got[0] == '\0' || got[strlen(got) - 1] == '\n');
+        if (n > 0)
+            assert_int_equal(last, n - 1);
+        free(got);
+    }
+}
+
+static void
+test_stream__damaged_record_fails_after_the_events_before_it(void **state)
+{
+    struct fx *f = *state;
+    static const uint8_t bad[] = {0x00, 0x81, 0xa1, 'x', 0x92, 0xc4, 0x10};
+    uint8_t keep[4096];
+    size_t keep_n = t_raw_get(f->l, "bodies", 2000, keep, sizeof keep);
+    assert_true(keep_n > 0 && keep_n <= sizeof keep);
+    t_raw_put(f->l, "bodies", 2000, bad, sizeof bad); /* cut short */
+    for (unsigned th = 1; th <= 3; th++) {
+        char *got;
+        uint64_t n = 0, last = 0;
+        int rc = stream(f->l, 0, NULL, NULL, LDG_QFMT_JSON, th, 0, 0, 0, &got,
+                        &n, &last);
+        size_t lines = 0;
+        assert_int_equal(rc, LDG_ECORRUPT);
+        assert_non_null(strstr(ldg_errmsg(f->l), "event 2000"));
+        for (const char *p = got; *p; p++)
+            lines += *p == '\n';
+        assert_int_equal(n, 2000); /* seq 0..1999 */
+        assert_int_equal(lines, 2000);
+        assert_int_equal(last, 1999);
+        free(got);
+    }
+    t_raw_put(f->l, "bodies", 2000, keep, keep_n);
+}
+
+static void
+test_stream__erased_body_shows_as_erased_from_workers(void **state)
+{
+    struct fx *f = *state;
+    char *got, needle[64];
+    uint64_t n = 0, last = 0;
+    assert_int_equal(stream(f->l, 0, NULL, NULL, LDG_QFMT_JSON, 4, 0, 0, 0,
+                            &got, &n, &last),
+                     0);
+    snprintf(needle, sizeof needle, "{\"seq\":\"%llu\",",
+             (unsigned long long)f->erased_seq);
+    {
+        const char *line = strstr(got, needle), *nl;
+        assert_non_null(line);
+        nl = strchr(line, '\n');
+        assert_non_null(nl);
+        assert_non_null(memmem(line, (size_t)(nl - line), "\"erased\":true",
+                               13));
+    }
+    assert_int_equal(n, N_EVENTS + 2); /* genesis .. body.erased */
+    free(got);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stream__threads_print_what_the_plain_loop_prints),
+        cmocka_unit_test(test_stream__writer_stop_ends_it_with_the_writers_value),
+        cmocka_unit_test(
+            test_stream__damaged_record_fails_after_the_events_before_it),
+        cmocka_unit_test(test_stream__erased_body_shows_as_erased_from_workers),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
