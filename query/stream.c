@@ -63,7 +63,8 @@ struct stream {
     size_t head, tail; /* batches [head, tail) are in flight */
     int quit;
     pthread_t th[THREADS_MAX];
-    unsigned nth, want_th;
+    unsigned nth, want_th; /* workers running, wanted */
+    int decided;           /* want_th is set (at the first full batch) */
     unsigned flags;
     size_t body_max;
     struct q_jsonstate js; /* the calling thread's */
@@ -260,6 +261,11 @@ run_threaded(struct stream *s, struct ldg_query_iter *it,
         pthread_cond_signal(&s->work);
         pthread_mutex_unlock(&s->mu);
         /* workers start once there is a full batch to share */
+        if (b->n == BATCH && !s->decided) {
+            unsigned th = o->threads ? o->threads : default_threads();
+            s->want_th = (th > THREADS_MAX ? THREADS_MAX : th) - 1;
+            s->decided = 1;
+        }
         while (b->n == BATCH && s->nth < s->want_th &&
                pthread_create(&s->th[s->nth], NULL, worker, s) == 0)
             s->nth++;
@@ -318,9 +324,8 @@ ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
     if (count == NULL)
         count = &dummy;
     *count = 0;
-    threads = o->threads ? o->threads : default_threads();
-    if (threads > THREADS_MAX)
-        threads = THREADS_MAX;
+    /* (the CPU count is asked for only once a full batch is waiting) */
+    threads = o->threads ? o->threads : THREADS_MAX;
     if (threads < 2 || q_render_fmt(r) != LDG_QFMT_JSON)
         return run_plain(it, r, o, count, last);
 
@@ -337,7 +342,6 @@ ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->work, NULL);
     pthread_cond_init(&s->done, NULL);
-    s->want_th = threads - 1;
     s->flags = q_render_flags(r);
     s->body_max = ldg_body_max(ldg_txn_ledger(q_iter_txn(it)));
     s->js.utc_sec = -1;
