@@ -97,7 +97,7 @@ tool() {
         log "building $bin"
         # shellcheck disable=SC2046
         ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -o "$bin" "bench/$name.c" \
-            $(pkg-config --cflags --libs libsodium jansson sqlite3) \
+            $(pkg-config --cflags --libs libsodium nettle jansson sqlite3) \
             -lpthread || return 1
     fi
     printf '%s\n' "$bin"
