@@ -150,14 +150,19 @@ drain_one(struct stream *s, const struct ldg_query_stream_opts *o,
     int rc = 0;
 
     pthread_mutex_lock(&s->mu);
-    while (b->state == B_BUSY)
-        pthread_cond_wait(&s->done, &s->mu);
-    if (b->state == B_READY) {
-        b->state = B_BUSY;
+    while (b->state != B_DONE) {
+        /* rather than wait, render what no worker has taken yet: the
+         * head itself, or a later batch */
+        struct batch *r = next_ready(s);
+        if (r == NULL) {
+            pthread_cond_wait(&s->done, &s->mu);
+            continue;
+        }
+        r->state = B_BUSY;
         pthread_mutex_unlock(&s->mu);
-        render_batch(s, b, &s->js);
+        render_batch(s, r, &s->js);
         pthread_mutex_lock(&s->mu);
-        b->state = B_DONE;
+        r->state = B_DONE;
     }
     pthread_mutex_unlock(&s->mu);
     if (b->good_len > 0)
@@ -246,8 +251,12 @@ run_threaded(struct stream *s, struct ldg_query_iter *it,
                 end = 1;
                 break;
             }
-            snprintf(item->name, sizeof item->name, "%s",
-                     q_render_key_name(r, t, item->ev.actor));
+            {
+                const char *nm = q_render_key_name(r, t, item->ev.actor);
+                size_t nl = strnlen(nm, LDG_NAME_MAX);
+                memcpy(item->name, nm, nl);
+                item->name[nl] = '\0';
+            }
             b->n++;
             taken++;
             if (q_iter_examined(it) - examined0 > SPARSE_EXAMINED)
