@@ -18,7 +18,8 @@
 #                    peer commit batch (1000)
 #   BENCH_THREADS    threads for the pipelined peer (default: nproc)
 #   BENCH_ONLY       space-separated scenarios to run, from: ingest verify
-#                    append proof tiles query rebuild doctor (default: all)
+#                    append proof tiles query rebuild doctor export
+#                    (default: all)
 #   BENCH_FRESH=1    rebuild the query stores even if a matching set from
 #                    an earlier run is in bench/out/
 #   BENCH_OUT        output directory (default bench/out)
@@ -54,7 +55,7 @@ BATCH=${BENCH_BATCH:-1000}
 NPROC=$(nproc 2>/dev/null || echo 1)
 THREADS=${BENCH_THREADS:-$NPROC}
 [ "$THREADS" -ge 2 ] || THREADS=2 # the pipelined peer needs two
-ONLY=${BENCH_ONLY:-ingest overhead verify append proof tiles query rebuild doctor}
+ONLY=${BENCH_ONLY:-ingest overhead verify append proof tiles query rebuild doctor export}
 
 # Targets: what the issue asks of the ledger. Kinds: "min:X" (the ledger's
 # figure must be at least X), "max:X" (at most X), "ratio:X" (ledger/peer at
@@ -73,6 +74,8 @@ T_QTIME=${TARGET_QUERY_TIME:-ratio:1.5}     # issue 5: >= 1M/s and >= 1.5x peer
 T_QBODY=${TARGET_QUERY_BODY:-ratio:1.5}     # issue 5: >= 500k/s and >= 1.5x peer
 T_REBUILD=${TARGET_REBUILD:-min:300000}     # issue 4: rebuild >= 300,000/s
 T_DOCTOR=${TARGET_DOCTOR:-max:50}           # issue 4: doctor <= 50 ms
+T_EXPORT=${TARGET_EXPORT:-max:1}            # issue 6: export of 10k events <= 1 s
+T_VBUNDLE=${TARGET_VERIFY_BUNDLE:-max:1}    # issue 6: verify-bundle <= 1 s
 
 LEDGER=$B/ledger
 RESULTS=$OUT/results.tsv
@@ -587,6 +590,95 @@ if want doctor; then
         fi
     fi
     row "doctor ($QN)" "ms" "$v" "-" lo "$T_DOCTOR" ""
+fi
+
+# ------------------------------------------------------------- export --
+
+# Issue 6: `ledger export --run R` of a 10,000-event run from a ledger of
+# N events, and `ledger verify-bundle` of that bundle, whole processes
+# (median of BENCH_EXPORT_REPS runs, 3). The store is the N generated
+# events plus one run R-bench-export of BENCH_EXPORT_RUN events
+# (run.started, route.decision and run.step, run.finished), kept in
+# $OUT/ledger-export-N and reused while the data is unchanged
+# (BENCH_FRESH=1 rebuilds it). No peer does anything comparable.
+export_run() { # export_run RUN COUNT: the run's events as JSON Lines
+    awk -v run="$1" -v n="$2" 'BEGIN {
+    printf "{\"type\":\"run.started\",\"body\":{\"run\":\"%s\",\"pack\":\"pdf-ops\",\"intent\":\"export benchmark run\",\"requested_by\":\"operator\",\"plan_hash\":\"sha256:%064d\"}}\n", run, 0
+    for (i = 1; i <= n - 2; i++) {
+        if (i % 5 == 0)
+            printf "{\"type\":\"run.step\",\"body\":{\"run\":\"%s\",\"step\":\"chunk-%d\",\"tool\":\"ripgrep\",\"tier\":\"T0\",\"status\":\"ok\",\"duration_ms\":%d,\"artifacts\":[{\"name\":\"chunk-%d.out\",\"sha256\":\"%064d\"}]}}\n", run, i, 100 + i % 3000, i, i
+        else
+            printf "{\"type\":\"route.decision\",\"body\":{\"route\":\"pdf-ops/extract\",\"chosen_model\":\"qwen2.5-7b-instruct@q4_k_m\",\"run\":\"%s\",\"request_id\":\"q-export-%08d\",\"candidates\":[\"qwen2.5-7b-instruct@q4_k_m\",\"llama3.2-3b-instruct@q8_0\"],\"reason\":\"primary available\",\"fallback\":false,\"latency_ms\":%d,\"tokens_in\":%d,\"tokens_out\":%d,\"outcome\":\"ok\"}}\n", run, i, 200 + i % 2000, 1000 + i % 4000, 100 + i % 900
+    }
+    printf "{\"type\":\"run.finished\",\"body\":{\"run\":\"%s\",\"status\":\"ok\",\"duration_ms\":%d}}\n", run, 3600000
+    }'
+}
+
+if want export; then
+    ERUN=${BENCH_EXPORT_RUN:-10000}
+    EREPS=${BENCH_EXPORT_REPS:-3}
+    EDIR=$OUT/ledger-export-$N
+    ESTAMP=$OUT/export-$N.stamp
+    estamp_want="n=$N seed=$SEED packs=$PACKS run=$ERUN"
+    e_x=$(na "${ledger_why:-ledger missing}") e_v=$e_x e_ok=0
+    if [ "$ledger_ok" = 1 ]; then
+        if [ "${BENCH_FRESH:-0}" != 1 ] && [ -f "$ESTAMP" ] &&
+            [ "$(cat "$ESTAMP")" = "$estamp_want" ] && [ -d "$EDIR" ]; then
+            log "export: reusing $EDIR (BENCH_FRESH=1 rebuilds it)"
+            e_ok=1
+        else
+            log "export: building $EDIR ($N events and a run of $ERUN; not timed)"
+            rm -f "$ESTAMP"
+            export_run R-bench-export "$ERUN" >"$OUT/export-run-$ERUN.jsonl"
+            if ledger_fresh "$EDIR" ledger-export &&
+                timed ledger-export-ingest "$LEDGER" --dir "$EDIR" ingest "$DATA" &&
+                timed ledger-export-ingest-run "$LEDGER" --dir "$EDIR" ingest \
+                    "$OUT/export-run-$ERUN.jsonl"; then
+                echo "$estamp_want" >"$ESTAMP"
+                e_ok=1
+            else
+                e_x=$(na "store: $(reason ledger-export-ingest)") e_v=$e_x
+            fi
+        fi
+    fi
+    if [ "$e_ok" = 1 ]; then
+        log "export: --run R-bench-export ($ERUN events of $N), then verify-bundle; $EREPS runs each"
+        EVKEY=$("$LEDGER" --dir "$EDIR" keys verifier 2>/dev/null)
+        : >"$OUT/logs/export-ledger.secs"
+        : >"$OUT/logs/vbundle-ledger.secs"
+        e_fail="" v_fail=""
+        for i in $(seq 1 "$EREPS"); do
+            rm -f "$OUT/export.bundle"
+            if timed ledger-export "$LEDGER" --dir "$EDIR" export \
+                --run R-bench-export --out "$OUT/export.bundle"; then
+                echo "$SECS" >>"$OUT/logs/export-ledger.secs"
+            else
+                e_fail=$(reason ledger-export)
+                break
+            fi
+            if timed ledger-verify-bundle "$LEDGER" verify-bundle \
+                "$OUT/export.bundle" --trusted-key "$EVKEY"; then
+                echo "$SECS" >>"$OUT/logs/vbundle-ledger.secs"
+            else
+                v_fail=$(reason ledger-verify-bundle)
+            fi
+        done
+        if [ -n "$e_fail" ]; then
+            e_x=$(na "$e_fail") e_v=$(na "no bundle")
+        else
+            e_x=$(median <"$OUT/logs/export-ledger.secs" | awk '{ printf "%.3f", $1 }')
+            if [ -n "$v_fail" ]; then
+                e_v=$(na "$v_fail")
+            else
+                e_v=$(median <"$OUT/logs/vbundle-ledger.secs" | awk '{ printf "%.3f", $1 }')
+            fi
+        fi
+        ebytes=$(wc -c <"$OUT/export.bundle" 2>/dev/null || echo 0)
+    fi
+    row "export --run R ($ERUN of $N)" "s" "$e_x" "-" lo "$T_EXPORT" \
+        "no peer; process start to exit, median of ${EREPS:-3}, bundle ${ebytes:-?} bytes"
+    row "verify-bundle ($ERUN events)" "s" "$e_v" "-" lo "$T_VBUNDLE" \
+        "no peer; --trusted-key, median of ${EREPS:-3}"
 fi
 
 # ------------------------------------------------- overhead of tree/proj --

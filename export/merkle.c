@@ -160,6 +160,25 @@ merkle_verify_inclusion(const uint8_t leaf[32], uint64_t index, uint64_t size,
  * leaves share all but their lowest nodes, so a run of them costs about
  * two hashes each instead of log2(size).
  */
+/* The memo becomes this proof's path: its own nodes up to the one where
+ * it joined the memo's (at the memo's step j), the memo's above. Both
+ * parts are verified, so the whole is, and the next neighbour joins low. */
+static void
+join_memo(struct merkle_memo *m, const struct merkle_memo *cur, size_t j)
+{
+    size_t low = cur->n, high = m->n - (j + 1);
+
+    memmove(m->shifts + low, m->shifts + j + 1, high * sizeof m->shifts[0]);
+    memmove(m->fn + low, m->fn + j + 1, high * sizeof m->fn[0]);
+    memmove(m->node + low, m->node + j + 1, high * 32);
+    memmove(m->sib + low, m->sib + j + 1, high * 32);
+    memcpy(m->shifts, cur->shifts, low * sizeof m->shifts[0]);
+    memcpy(m->fn, cur->fn, low * sizeof m->fn[0]);
+    memcpy(m->node, cur->node, low * 32);
+    memcpy(m->sib, cur->sib, low * 32);
+    m->n = low + high;
+}
+
 int
 merkle_verify_inclusion_memo(struct merkle_memo *m, const uint8_t leaf[32],
                              uint64_t index, uint64_t size,
@@ -213,8 +232,10 @@ merkle_verify_inclusion_memo(struct merkle_memo *m, const uint8_t leaf[32],
             size_t k = 1;
             while (i + k < n && memcmp(proof[i + k], m->sib[j + k], 32) == 0)
                 k++;
-            if (i + k == n)
-                return 0; /* joins the memo's verified path */
+            if (i + k == n) { /* joins the memo's verified path */
+                join_memo(m, &cur, j);
+                return 0;
+            }
         }
     }
     if (sn != 0 || memcmp(r, root, 32) != 0)
