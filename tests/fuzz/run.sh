@@ -32,7 +32,7 @@ if [ "${FUZZ_TOLERATE_KNOWN:-0}" = 1 ]; then
     MALLOC_LIMIT="-malloc_limit_mb=1000000"
 fi
 TARGETS=${FUZZ_TARGETS:-"fuzz_entry fuzz_body fuzz_ingest"}
-DEPS="lmdb msgpack libzstd libsodium libcurl jansson libpcre2-8 libarchive"
+DEPS="lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive"
 FLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -I. \
     $(pkg-config --cflags $DEPS)"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all $TOLERATE"
