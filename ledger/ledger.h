@@ -439,6 +439,14 @@ int ldg_kv_put(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
 int ldg_kv_del(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
                const void *val, size_t vlen);
 
+/* How the mapped file is about to be read. RANDOM (the default: the file
+ * may be larger than memory, lookups want one page) reads one page a
+ * fault; SEQUENTIAL lets the kernel read ahead, for a scan over much of
+ * the log from a cold page cache. A hint for the whole process: it never
+ * fails and changes no data. */
+enum ldg_access { LDG_ACCESS_RANDOM, LDG_ACCESS_SEQUENTIAL };
+void ldg_access_hint(struct ldg_ledger *l, enum ldg_access how);
+
 struct ldg_cursor;
 enum ldg_seek {
     LDG_FIRST,

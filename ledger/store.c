@@ -214,6 +214,46 @@ ldg_store_trim(struct ldg_store *s)
     fclose(f);
 }
 
+/* Calls madvise(advice) on this process's mappings of data.mdb (LMDB does
+ * not say where its map is; /proc/self/maps does). */
+static void
+advise_map(struct ldg_store *s, int advice)
+{
+    FILE *f;
+    char line[PATH_MAX + 128];
+
+    if (s->data_path[0] == '\0')
+        return;
+    f = fopen("/proc/self/maps", "r");
+    if (f == NULL)
+        return;
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned long lo, hi;
+        char *path = strchr(line, '/');
+        size_t n;
+        if (path == NULL || sscanf(line, "%lx-%lx", &lo, &hi) != 2)
+            continue;
+        n = strlen(path);
+        if (n && path[n - 1] == '\n')
+            path[n - 1] = '\0';
+        if (strcmp(path, s->data_path) == 0 && strstr(line, " r--s ") != NULL)
+            madvise((void *)lo, hi - lo, advice);
+    }
+    fclose(f);
+}
+
+void
+ldg_access_hint(struct ldg_ledger *l, enum ldg_access how)
+{
+    /* The environment is opened MDB_NORDAHEAD (MADV_RANDOM on the map:
+     * the file may be larger than memory, and lookups want one page).
+     * A scan over much of the file from a cold page cache then reads a
+     * page per fault; MADV_SEQUENTIAL lets the kernel read ahead. */
+    if (l != NULL && l->store != NULL)
+        advise_map(l->store,
+                   how == LDG_ACCESS_SEQUENTIAL ? MADV_SEQUENTIAL : MADV_RANDOM);
+}
+
 void
 ldg_store_close(struct ldg_store *s)
 {

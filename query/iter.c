@@ -38,6 +38,9 @@
 
 enum src_kind { S_INDEX, S_ENTRIES, S_BODIES };
 
+/* Scans of at least this many events ask for readahead. */
+#define SCAN_HINT_EVENTS 65536
+
 struct src {
     enum src_kind kind;
     struct ldg_cursor *c;
@@ -73,6 +76,7 @@ struct ldg_query_iter {
     ldg_dbi entries, bodies;
     struct seekc ec, bc, tc; /* entries, bodies, tree level 0 */
     int have_tree;           /* the tree database exists */
+    int seq_hint;            /* ldg_access_hint(SEQUENTIAL) given */
     /* the stored body record of the event returned last: 1 at rec, -1
      * erased, 0 not looked up yet */
     int rec_state;
@@ -795,6 +799,8 @@ ldg_query_iter_free(struct ldg_query_iter *it)
     seekc_close(&it->ec);
     seekc_close(&it->bc);
     seekc_close(&it->tc);
+    if (it->seq_hint)
+        ldg_access_hint(ldg_txn_ledger(it->t), LDG_ACCESS_RANDOM);
     free_actors(it);
     free(it->names);
     json_decref(it->last_body);
@@ -860,6 +866,15 @@ ldg_query_iter_new(struct ldg_query_iter **out, const struct ldg_query *q,
     }
     if (rc < 0)
         goto fail;
+    /* a scan over much of the log: let the kernel read ahead (the map is
+     * random-access otherwise, and a cold scan would read page by page) */
+    for (size_t i = 0; i < it->ns && !it->seq_hint; i++) {
+        if (it->s[i].kind != S_INDEX &&
+            it->s[i].hi - it->s[i].lo >= SCAN_HINT_EVENTS) {
+            ldg_access_hint(ldg_txn_ledger(t), LDG_ACCESS_SEQUENTIAL);
+            it->seq_hint = 1;
+        }
+    }
     it->heap = calloc(it->ns ? it->ns : 1, sizeof *it->heap);
     if (it->heap == NULL) {
         rc = LDG_ENOMEM;
