@@ -1292,8 +1292,10 @@ jt_str_esc(uint8_t *o, const uint8_t *s, size_t n)
     return o;
 }
 
-static uint8_t *
-jt_str(uint8_t *o, const uint8_t *s, size_t n)
+/* jt_str for any string: words up to the first byte to escape, then
+ * byte by byte. */
+static uint8_t *__attribute__((noinline))
+jt_str_any(uint8_t *o, const uint8_t *s, size_t n)
 {
     size_t i = 0;
     /* eight bytes at a time up to the first that needs escaping; all
@@ -1314,6 +1316,36 @@ jt_str(uint8_t *o, const uint8_t *s, size_t n)
         o = jt_str_esc(o, s + i, n - i);
     *o++ = '"';
     return o;
+}
+
+/* A JSON string literal of n bytes at s, at o; returns the end. */
+static inline uint8_t *
+jt_str(uint8_t *o, const uint8_t *s, size_t n)
+{
+    /* most strings are short and need no escaping: 8 to 16 bytes are two
+     * (overlapping) words to test and copy; under 8, a byte loop */
+    if (n >= 8 && n <= 16) {
+        if (!needs_escape8(s) && !needs_escape8(s + n - 8)) {
+            *o++ = '"';
+            memcpy(o, s, 8);
+            memcpy(o + n - 8, s + n - 8, 8);
+            o += n;
+            *o++ = '"';
+            return o;
+        }
+    } else if (n < 8) {
+        size_t i = 0;
+        while (i < n && !jt_esc[s[i]]) {
+            o[1 + i] = s[i];
+            i++;
+        }
+        if (i == n) {
+            o[0] = '"';
+            o[n + 1] = '"';
+            return o + n + 2;
+        }
+    }
+    return jt_str_any(o, s, n);
 }
 
 static uint8_t *
@@ -1477,8 +1509,15 @@ jt_value(uint8_t **op, const uint8_t **pp, const uint8_t *end, int depth)
             if (i)
                 *o++ = ',';
             if (kind == 2) {
-                if (jt_strhdr(pp, end, &s, &n) < 0)
+                const uint8_t *k = *pp;
+                if (k < end && (*k & 0xe0) == 0xa0 &&
+                    (size_t)(end - k) > (size_t)(*k & 0x1f)) {
+                    s = k + 1; /* fixstr key, the usual */
+                    n = *k & 0x1f;
+                    *pp = k + 1 + n;
+                } else if (jt_strhdr(pp, end, &s, &n) < 0) {
                     return LDG_ECORRUPT;
+                }
                 o = jt_str(o, s, n);
                 *o++ = ':';
             }
@@ -1578,8 +1617,24 @@ ldg_codec_fields_json_text(const uint8_t *p, size_t len, struct ldg_buf *b)
         const uint8_t *s;
         size_t sn, salt;
         uint32_t two;
-        if (jt_strhdr(&q, end, &s, &sn) < 0 || q >= end ||
-            jt_container(&q, end, &two) != 1 || two != 2 || q >= end) {
+        /* name: a fixstr as written (any str form is read); then the
+         * pair's header, 0x92 as written (any array form is read) */
+        if (q < end && (*q & 0xe0) == 0xa0 &&
+            (size_t)(end - q) > (size_t)(*q & 0x1f)) {
+            s = q + 1;
+            sn = *q & 0x1f;
+            q += 1 + sn;
+        } else if (jt_strhdr(&q, end, &s, &sn) < 0) {
+            rc = LDG_ECORRUPT;
+            break;
+        }
+        if (q < end && *q == 0x92) {
+            q++;
+        } else if (q >= end || jt_container(&q, end, &two) != 1 || two != 2) {
+            rc = LDG_ECORRUPT;
+            break;
+        }
+        if (q >= end) {
             rc = LDG_ECORRUPT;
             break;
         }

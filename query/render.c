@@ -646,6 +646,16 @@ static char *
 w_jstr(char *o, const char *s, size_t n)
 {
     size_t i = 0;
+    /* 8 to 16 bytes with nothing to escape (type, actor, most runs):
+     * two overlapping words to test and copy */
+    if (n >= 8 && n <= 16 && !needs_escape8(s) && !needs_escape8(s + n - 8)) {
+        *o++ = '"';
+        memcpy(o, s, 8);
+        memcpy(o + n - 8, s + n - 8, 8);
+        o += n;
+        *o++ = '"';
+        return o;
+    }
     /* the usual case has nothing to escape: find the first byte that
      * needs it eight bytes at a time, copy up to there in one go */
     for (; i + 8 <= n; i += 8)
