@@ -179,41 +179,6 @@ fail:
     return xlate(rc);
 }
 
-/*
- * LMDB reads through a read-only shared mapping of data.mdb, so every page
- * a long job touches (an ingest of a million events walks most of the
- * file) stays mapped and counts in the process's resident size, although
- * it is only page cache. Dropping our mappings now and then keeps the
- * resident size to what the job really holds; the pages stay cached and
- * fault back in if used. The map is found in /proc/self/maps because LMDB
- * does not publish its address.
- */
-void
-ldg_store_trim(struct ldg_store *s)
-{
-    FILE *f;
-    char line[PATH_MAX + 128];
-
-    if (s->data_path[0] == '\0')
-        return;
-    f = fopen("/proc/self/maps", "r");
-    if (f == NULL)
-        return;
-    while (fgets(line, sizeof line, f) != NULL) {
-        unsigned long lo, hi;
-        char *path = strchr(line, '/');
-        size_t n;
-        if (path == NULL || sscanf(line, "%lx-%lx", &lo, &hi) != 2)
-            continue;
-        n = strlen(path);
-        if (n && path[n - 1] == '\n')
-            path[n - 1] = '\0';
-        if (strcmp(path, s->data_path) == 0 && strstr(line, " r--s ") != NULL)
-            madvise((void *)lo, hi - lo, MADV_DONTNEED);
-    }
-    fclose(f);
-}
-
 /* Calls madvise(advice) on this process's mappings of data.mdb (LMDB does
  * not say where its map is; /proc/self/maps does). */
 static void
@@ -240,6 +205,21 @@ advise_map(struct ldg_store *s, int advice)
             madvise((void *)lo, hi - lo, advice);
     }
     fclose(f);
+}
+
+/*
+ * LMDB reads through a read-only shared mapping of data.mdb, so every page
+ * a long job touches (an ingest of a million events walks most of the
+ * file) stays mapped and counts in the process's resident size, although
+ * it is only page cache. Dropping our mappings now and then keeps the
+ * resident size to what the job really holds; the pages stay cached and
+ * fault back in if used. The map is found in /proc/self/maps because LMDB
+ * does not publish its address.
+ */
+void
+ldg_store_trim(struct ldg_store *s)
+{
+    advise_map(s, MADV_DONTNEED);
 }
 
 void
