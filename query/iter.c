@@ -50,6 +50,11 @@ struct src {
     const struct qpred *bp; /* S_BODIES: the prefilter */
     uint64_t cur;
     struct ldg_val val; /* S_ENTRIES: the entry at cur */
+    int live;           /* positioned at cur (0 once exhausted) */
+    /* S_ENTRIES forward: the entry just past the window, if any */
+    int has_beyond;
+    uint64_t beyond_seq;
+    struct ldg_val beyond;
 };
 
 struct keyname {
@@ -207,6 +212,7 @@ key_seq(const struct src *s, const struct ldg_val *k, uint64_t *seq)
 static int
 settle(struct src *s, int reverse, int rc, struct ldg_val *k, struct ldg_val *v)
 {
+    s->live = 0;
     for (;;) {
         uint64_t seq;
         if (rc == LDG_ENOTFOUND)
@@ -215,11 +221,18 @@ settle(struct src *s, int reverse, int rc, struct ldg_val *k, struct ldg_val *v)
             return rc;
         if (key_seq(s, k, &seq) < 0)
             return 0;
-        if (reverse ? seq < s->lo : seq > s->hi)
+        if (reverse ? seq < s->lo : seq > s->hi) {
+            if (!reverse && s->kind == S_ENTRIES) { /* for its prev */
+                s->has_beyond = 1;
+                s->beyond_seq = seq;
+                s->beyond = *v;
+            }
             return 0;
+        }
         if (s->kind != S_BODIES || q_prefilter(s->bp, v->data, v->len)) {
             s->cur = seq;
             s->val = *v;
+            s->live = 1;
             return 1;
         }
         rc = ldg_cursor_get(s->c, reverse ? LDG_PREV : LDG_NEXT, NULL, 0, k, v);
@@ -259,6 +272,31 @@ src_advance(struct src *s, int reverse)
     int rc =
         ldg_cursor_get(s->c, reverse ? LDG_PREV : LDG_NEXT, NULL, 0, &k, &v);
     return settle(s, reverse, rc, &k, &v);
+}
+
+/* The leaf hash of event seq from the entry after it, when an entries
+ * source scanning forward has that entry at hand (the next one in the
+ * window, or the first past it): an entry is 0x93 ‖ map ‖ 0xc4 0x20
+ * prev[32] ‖ 0xc4 0x40 sig[64], and its prev is the leaf hash of the
+ * entry before. 1 if found. */
+static int
+next_prev(const struct src *s, int reverse, uint64_t seq, uint8_t leaf[32])
+{
+    const struct ldg_val *v = NULL;
+    const uint8_t *e;
+    if (s->kind != S_ENTRIES || reverse)
+        return 0;
+    if (s->live && s->cur == seq + 1)
+        v = &s->val;
+    else if (s->has_beyond && s->beyond_seq == seq + 1)
+        v = &s->beyond;
+    if (v == NULL || v->len < 1 + 34 + 66)
+        return 0;
+    e = (const uint8_t *)v->data + v->len - 100;
+    if (e[0] != 0xc4 || e[1] != 32 || e[34] != 0xc4 || e[35] != 64)
+        return 0;
+    memcpy(leaf, e + 2, 32);
+    return 1;
 }
 
 /* ---------------------------------------------------------------- heap -- */
@@ -982,13 +1020,6 @@ ldg_query_iter_next(struct ldg_query_iter *it, struct ldg_event *ev)
         }
         if (rc == 0)
             rc = ldg_event_decode_ex(ent.data, ent.len, ev, LDG_DECODE_TRUSTED);
-        if (rc == 0) {
-            if (it->have_tree && seekc_get(&it->tc, seq, &leaf) == 0 &&
-                leaf.len == 32)
-                memcpy(ev->leaf, leaf.data, 32);
-            else
-                rc = ldg_event_decode(ent.data, ent.len, ev);
-        }
         if (rc == 0 && ev->seq != seq)
             rc = LDG_ECORRUPT;
         if (rc < 0) {
@@ -1005,6 +1036,20 @@ ldg_query_iter_next(struct ldg_query_iter *it, struct ldg_event *ev)
         while (it->nheap > 0 && it->s[it->heap[0]].cur == seq)
             if ((rc = pop_advance(it)) < 0)
                 return rc;
+        /* The leaf hash: in a forward scan of the entries, the next entry
+         * is at hand and its prev is this one's leaf (the chain); else
+         * level 0 of the stored tree; else hashed from the entry. */
+        if (next_prev(s, it->reverse, seq, ev->leaf)) {
+            /* found */
+        } else if (it->have_tree && seekc_get(&it->tc, seq, &leaf) == 0 &&
+                   leaf.len == 32) {
+            memcpy(ev->leaf, leaf.data, 32);
+        } else if ((rc = ldg_event_decode(ent.data, ent.len, ev)) < 0) {
+            ldg_set_errmsg(ldg_txn_ledger(it->t),
+                           "event %llu: %s (run ledger verify)",
+                           (unsigned long long)seq, ldg_strerror(rc));
+            return rc;
+        }
         it->st.examined++;
         m = event_matches(it, ev);
         if (m < 0) {
