@@ -797,9 +797,15 @@ decode_trusted_fast(const uint8_t *buf, size_t len, struct ldg_event *ev)
         if (fast_str(&p, end, &k, &kn) < 0)
             return -1;
         /* keys come in enum order: look from the one after the last */
-        for (int j = next; j < K_COUNT && which < 0; j++)
-            if (ev_key_len[j] == kn && memcmp(ev_keys[j], k, kn) == 0)
+        for (int j = next; j < K_COUNT && which < 0; j++) {
+            size_t b = 0; /* keys are 1 to 7 bytes: no memcmp call */
+            if (ev_key_len[j] != kn)
+                continue;
+            while (b < kn && k[b] == (uint8_t)ev_keys[j][b])
+                b++;
+            if (b == kn)
                 which = j;
+        }
         if (which < 0)
             return -1;
         next = which + 1;
