@@ -783,7 +783,7 @@ decode_trusted_fast(const uint8_t *buf, size_t len, struct ldg_event *ev)
     static const unsigned char ev_key_len[K_COUNT] = {5, 4, 6, 3, 3,
                                                       7, 2, 4, 1};
     const uint8_t *p = buf + 1, *end = buf + len;
-    unsigned seen = 0, n;
+    unsigned seen = 0, need, n;
     int next = 0;
     uint64_t v;
 
@@ -854,11 +854,9 @@ decode_trusted_fast(const uint8_t *buf, size_t len, struct ldg_event *ev)
             break;
         }
     }
-    if ((seen & ((1u << K_ACTOR) | (1u << K_BODY) | (1u << K_SEQ) |
-                 (1u << K_SUBJECT) | (1u << K_TS) | (1u << K_TYPE) |
-                 (1u << K_V))) !=
-        ((1u << K_ACTOR) | (1u << K_BODY) | (1u << K_SEQ) | (1u << K_SUBJECT) |
-         (1u << K_TS) | (1u << K_TYPE) | (1u << K_V)))
+    need = (1u << K_ACTOR) | (1u << K_BODY) | (1u << K_SEQ) |
+           (1u << K_SUBJECT) | (1u << K_TS) | (1u << K_TYPE) | (1u << K_V);
+    if ((seen & need) != need)
         return -1;
     if (end - p != 34 + 66 || p[0] != 0xc4 || p[1] != 32 || p[34] != 0xc4 ||
         p[35] != 64)
@@ -1228,16 +1226,26 @@ jt_lit(uint8_t *o, const char *s, size_t n)
 }
 
 /* 1 for the bytes JSON strings escape: below 0x20, '"' and '\\'. */
+/* clang-format off */
 static const uint8_t jt_esc[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 00 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 10 */
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 20 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 30 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 40 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, /* 50 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 60 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 70 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 80 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 90 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* a0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* b0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* c0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* d0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* e0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* f0 */
 };
+/* clang-format on */
 
 /* Does one of the 8 bytes at s need escaping in JSON (below 0x20, '"' or
  * '\\')? The usual bit tricks for "has a byte less than" and "has a zero
@@ -1381,8 +1389,7 @@ jt_be(const uint8_t *p, size_t w)
 
 /* A str header at *pp: its bytes. -1 if *pp is not a str or overruns. */
 static int
-jt_strhdr(const uint8_t **pp, const uint8_t *end, const uint8_t **s,
-          size_t *n)
+jt_strhdr(const uint8_t **pp, const uint8_t *end, const uint8_t **s, size_t *n)
 {
     const uint8_t *p = *pp;
     size_t w;
@@ -1612,8 +1619,7 @@ ldg_codec_fields_json_text(const uint8_t *p, size_t len, struct ldg_buf *b)
     uint32_t n;
     int rc = 0;
 
-    if (len == 0 || jt_container(&q, end, &n) != 2 ||
-        n > (size_t)(end - q) / 2)
+    if (len == 0 || jt_container(&q, end, &n) != 2 || n > (size_t)(end - q) / 2)
         return LDG_ECORRUPT;
     o0 = o = jt_room(b, JT_ROOM(len));
     if (o == NULL)
@@ -1669,15 +1675,13 @@ ldg_codec_fields_json_text(const uint8_t *p, size_t len, struct ldg_buf *b)
 }
 
 int
-ldg_body_record_json_append(const uint8_t *rec, size_t rec_len,
-                            size_t body_max, char **buf, size_t *len,
-                            size_t *cap)
+ldg_body_record_json_append(const uint8_t *rec, size_t rec_len, size_t body_max,
+                            char **buf, size_t *len, size_t *cap)
 {
     struct ldg_buf b;
     int rc;
 
-    if (rec == NULL || buf == NULL || len == NULL || cap == NULL ||
-        *len > *cap)
+    if (rec == NULL || buf == NULL || len == NULL || cap == NULL || *len > *cap)
         return LDG_EINVAL;
     /* Work in an ldg_buf over the caller's buffer. */
     b.p = (uint8_t *)*buf;

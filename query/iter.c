@@ -119,8 +119,8 @@ rd64(const uint8_t *p)
 /* -------------------------------------------------------- seq lookups -- */
 
 static int
-seekc_open(struct ldg_query_iter *it, struct seekc *sc, ldg_dbi db,
-           size_t plen, uint8_t prefix)
+seekc_open(struct ldg_query_iter *it, struct seekc *sc, ldg_dbi db, size_t plen,
+           uint8_t prefix)
 {
     memset(sc, 0, sizeof *sc);
     sc->plen = plen;
@@ -1076,8 +1076,7 @@ ldg_query_iter_body(const struct ldg_query_iter *it, const json_t **body)
 }
 
 int
-q_iter_body_record(struct ldg_query_iter *it, const uint8_t **rec,
-                   size_t *len)
+q_iter_body_record(struct ldg_query_iter *it, const uint8_t **rec, size_t *len)
 {
     if (it->rec_state == 0) {
         int rc = seekc_get(&it->bc, it->last_seq, &it->rec);

@@ -160,8 +160,7 @@ int ldg_query_render_body(struct ldg_query_render *r, struct ldg_txn *t,
  * ldg_query_render_event, without fetching or decoding anything twice;
  * this is the streaming path (-o json renders the stored record straight
  * to text). */
-int ldg_query_render_iter(struct ldg_query_render *r,
-                          struct ldg_query_iter *it,
+int ldg_query_render_iter(struct ldg_query_render *r, struct ldg_query_iter *it,
                           const struct ldg_event *ev, const char **text,
                           size_t *len);
 void ldg_query_render_free(struct ldg_query_render *r);

@@ -218,7 +218,7 @@ struct ldg_query_render {
     time_t last_sec; /* time string cache (short formats) */
     char last_time[64];
     struct q_jsonstate js; /* json's time cache */
-    int given; /* body supplied for this call: 1, -1 erased */
+    int given;             /* body supplied for this call: 1, -1 erased */
     const json_t *given_body;
     struct ldg_query_iter *it; /* ldg_query_render_iter: its body record */
 };
@@ -663,8 +663,7 @@ w_jstr(char *o, const char *s, size_t n)
             break;
     if (i < n && n >= 8 && i + 8 > n && !needs_escape8(s + n - 8))
         i = n;
-    while (i < n && (unsigned char)s[i] >= 0x20 && s[i] != '"' &&
-           s[i] != '\\')
+    while (i < n && (unsigned char)s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
         i++;
     *o++ = '"';
     memcpy(o, s, i);
@@ -763,8 +762,8 @@ q_render_json_rec(struct qbuf *b, struct q_jsonstate *js, unsigned flags,
             return b->err;
         /* the stored record straight to text: the same bytes as
          * json_dumps of the decoded body */
-        rc = ldg_body_record_json_append(rec, rec_len, body_max, &b->p,
-                                         &b->len, &b->cap);
+        rc = ldg_body_record_json_append(rec, rec_len, body_max, &b->p, &b->len,
+                                         &b->cap);
         if (rc < 0)
             return rc;
     }
@@ -957,8 +956,7 @@ q_render_flags(const struct ldg_query_render *r)
 }
 
 const char *
-q_render_key_name(struct ldg_query_render *r, struct ldg_txn *t,
-                  const char *id)
+q_render_key_name(struct ldg_query_render *r, struct ldg_txn *t, const char *id)
 {
     return key_name(r, t, id);
 }

@@ -32,8 +32,8 @@
 
 #include "query/query_int.h"
 
-#define BATCH 256           /* events a batch */
-#define RING 8              /* batches in flight at most */
+#define BATCH 256            /* events a batch */
+#define RING 8               /* batches in flight at most */
 #define SPARSE_EXAMINED 4096 /* hand a batch on after this many misses */
 #define THREADS_MAX 4
 

@@ -155,8 +155,7 @@ test_codec__deep_stored_msgpack_is_corrupt_not_oom(void **state)
 {
     static const struct {
         int depth, ok;
-    } cases[] = {{1, 1}, {20, 1}, {29, 1}, {40, 0}, {64, 0}, {65, 0},
-                 {500, 0}};
+    } cases[] = {{1, 1}, {20, 1}, {29, 1}, {40, 0}, {64, 0}, {65, 0}, {500, 0}};
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint8_t buf[600];
@@ -188,12 +187,16 @@ xs(uint64_t *st)
 static json_t *
 rand_json(uint64_t *st, int depth)
 {
-    static const char *const strs[] = {"", "a", "é日本 ✓", "q\"b\\s/\t\n",
-                                       "\x01\x1f\x7f", "0123456789abcdefXYZ",
+    static const char *const strs[] = {"",
+                                       "a",
+                                       "é日本 ✓",
+                                       "q\"b\\s/\t\n",
+                                       "\x01\x1f\x7f",
+                                       "0123456789abcdefXYZ",
                                        "longer than thirty-one bytes, str8"};
-    static const json_int_t ints[] = {0,  1,   -1,        127,       128,
-                                      -32, -33, 65535,     65536,     INT64_MAX,
-                                      INT64_MIN, -2147483649LL};
+    static const json_int_t ints[] = {
+        0,   1,     -1,    127,       128,       -32,
+        -33, 65535, 65536, INT64_MAX, INT64_MIN, -2147483649LL};
     static const double reals[] = {0.5, -0.0, 1e300, 2.5e-7, 1e-300, 3.0, 1e16};
     switch (xs(st) % (depth > 3 ? 5 : 7)) {
     case 0:
@@ -283,8 +286,7 @@ test_codec__json_text_walker_matches_jansson_and_survives_damage(void **state)
                                                 JSON_DECODE_ANY, NULL)
                                    : NULL;
             json_decref(back);
-            if (back != NULL &&
-                ldg_codec_fields_decode(d, dl, &df, &fn) == 0) {
+            if (back != NULL && ldg_codec_fields_decode(d, dl, &df, &fn) == 0) {
                 json_t *o2 = json_object();
                 char *w2 = NULL;
                 int ok = 1;
@@ -297,7 +299,8 @@ test_codec__json_text_walker_matches_jansson_and_survives_damage(void **state)
                     memcmp(w2, t2.p, t2.len) == 0)
                     same++;
                 else if (w2 != NULL)
-                    fail_msg("walker and strict decoder disagree:\n%.*s\n%s", (int)t2.len, (const char *)t2.p, w2);
+                    fail_msg("walker and strict decoder disagree:\n%.*s\n%s",
+                             (int)t2.len, (const char *)t2.p, w2);
                 free(w2);
                 json_decref(o2);
                 ldg_fields_free(df, fn);
@@ -336,9 +339,18 @@ test_codec__trusted_fast_decode_matches_strict(void **state)
         uint8_t prev[32], sig[64];
         char subject[400], run[300];
         size_t map_len, sl = xs(&st) % 300, rl = 1 + xs(&st) % 255;
-        static const uint64_t nums[] = {0, 1, 127, 128, 255, 256, 65535,
-                                        65536, 4294967295u, 4294967296u,
-                                        1900000000123456789u, UINT64_MAX};
+        static const uint64_t nums[] = {0,
+                                        1,
+                                        127,
+                                        128,
+                                        255,
+                                        256,
+                                        65535,
+                                        65536,
+                                        4294967295u,
+                                        4294967296u,
+                                        1900000000123456789u,
+                                        UINT64_MAX};
         memset(&env, 0, sizeof env);
         memset(subject, 's', sl);
         memcpy(subject, "kind:", 5 < sl ? 5 : sl);

@@ -302,17 +302,22 @@ rnd(uint64_t *st)
 static json_t *
 rnd_value(uint64_t *st, int depth)
 {
-    static const char *const strs[] = {
-        "plain", "", "é日本語 ✓", "tab\there", "quote\"in", "back\\slash",
-        "\x01\x1f ctl", "/a/b", "line\nbreak\r\n", "0123456789abcdef01234",
-        "\x7f del and \xf0\x9f\x98\x80"};
-    static const json_int_t ints[] = {0,          1,         -1,
-                                      127,        128,       -32,
-                                      -33,        255,       65536,
-                                      4294967296, INT64_MAX, INT64_MIN,
-                                      -4294967297};
-    static const double reals[] = {0.5, -0.0, 1e300, 0.1, 3.0, -2.5e-7,
-                                   123456789.125};
+    static const char *const strs[] = {"plain",
+                                       "",
+                                       "é日本語 ✓",
+                                       "tab\there",
+                                       "quote\"in",
+                                       "back\\slash",
+                                       "\x01\x1f ctl",
+                                       "/a/b",
+                                       "line\nbreak\r\n",
+                                       "0123456789abcdef01234",
+                                       "\x7f del and \xf0\x9f\x98\x80"};
+    static const json_int_t ints[] = {
+        0,   1,     -1,         127,       128,       -32,        -33,
+        255, 65536, 4294967296, INT64_MAX, INT64_MIN, -4294967297};
+    static const double reals[] = {0.5, -0.0,    1e300,        0.1,
+                                   3.0, -2.5e-7, 123456789.125};
     switch (rnd(st) % (depth > 2 ? 6 : 8)) {
     case 0:
         return json_string(strs[rnd(st) % (sizeof strs / sizeof strs[0])]);
@@ -356,9 +361,9 @@ rnd_value(uint64_t *st, int depth)
 static void
 test_render__iter_path_is_byte_identical_to_the_generic_one(void **state)
 {
-    static const enum ldg_query_format fmts[] = {
-        LDG_QFMT_JSON, LDG_QFMT_SHORT, LDG_QFMT_VERBOSE, LDG_QFMT_CAT,
-        LDG_QFMT_JSON_PRETTY};
+    static const enum ldg_query_format fmts[] = {LDG_QFMT_JSON, LDG_QFMT_SHORT,
+                                                 LDG_QFMT_VERBOSE, LDG_QFMT_CAT,
+                                                 LDG_QFMT_JSON_PRETTY};
     static const struct {
         int n;
         const char *terms[3];
@@ -391,10 +396,9 @@ test_render__iter_path_is_byte_identical_to_the_generic_one(void **state)
         snprintf(subject, sizeof subject, "kind:n\"%d\t\xc3\xa9", i % 7);
         snprintf(run, sizeof run, "R-%d", i % 4);
         for (uint64_t k = rnd(&st) % 6; k > 0; k--) {
-            static const char *const names[] = {"s", "n", "flag", "deep",
+            static const char *const names[] = {"s", "n",    "flag", "deep",
                                                 "é", "a\"b", "r"};
-            json_object_set_new(body, names[rnd(&st) % 7],
-                                rnd_value(&st, 0));
+            json_object_set_new(body, names[rnd(&st) % 7], rnd_value(&st, 0));
         }
         if (i % 3 == 0)
             json_object_set_new(body, "flag", json_true());
@@ -426,12 +430,11 @@ test_render__iter_path_is_byte_identical_to_the_generic_one(void **state)
             struct ldg_event ev, ev2;
             char err[256];
             int rc;
-            assert_int_equal(ldg_query_compile(&q, qs[qi].n,
-                                               (char *const *)(uintptr_t)
-                                                   qs[qi].terms,
-                                               qs[qi].since, qs[qi].until,
-                                               err, sizeof err),
-                             0);
+            assert_int_equal(
+                ldg_query_compile(&q, qs[qi].n,
+                                  (char *const *)(uintptr_t)qs[qi].terms,
+                                  qs[qi].since, qs[qi].until, err, sizeof err),
+                0);
             assert_int_equal(ldg_query_render_new(&fast, fmts[fi], 0), 0);
             assert_int_equal(ldg_query_render_new(&gen, fmts[fi], 0), 0);
             assert_int_equal(ldg_query_iter_new(&it, q, t, qs[qi].flags), 0);
@@ -445,8 +448,8 @@ test_render__iter_path_is_byte_identical_to_the_generic_one(void **state)
                 a_copy = strdup(a);
                 assert_int_equal(ldg_event_get(t, ev.seq, &ev2), 0);
                 assert_memory_equal(ev.leaf, ev2.leaf, 32);
-                assert_int_equal(
-                    ldg_query_render_event(gen, t, &ev2, &b, &bn), 0);
+                assert_int_equal(ldg_query_render_event(gen, t, &ev2, &b, &bn),
+                                 0);
                 if (an != bn || memcmp(a_copy, b, an) != 0)
                     fail_msg("format %zu query %zu event %llu:\nfast    %s"
                              "generic %s",

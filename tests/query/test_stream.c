@@ -82,10 +82,10 @@ sink_write(void *ctx, const char *text, size_t len)
 /* Runs one query through ldg_query_stream with `threads`; the text in *out
  * (malloc'd), the stream's return value. */
 static int
-stream(struct ldg_ledger *l, int n, const char *const *terms,
-       const char *since, enum ldg_query_format fmt, unsigned threads,
-       unsigned flags, uint64_t limit, size_t stop_after, char **out,
-       uint64_t *count, uint64_t *last_seq)
+stream(struct ldg_ledger *l, int n, const char *const *terms, const char *since,
+       enum ldg_query_format fmt, unsigned threads, unsigned flags,
+       uint64_t limit, size_t stop_after, char **out, uint64_t *count,
+       uint64_t *last_seq)
 {
     struct ldg_query *q = NULL;
     struct ldg_query_iter *it = NULL;
@@ -154,17 +154,16 @@ test_stream__threads_print_what_the_plain_loop_prints(void **state)
                                   NULL, err, sizeof err) != 0)
                 continue;
             ldg_query_free(probe);
-            assert_int_equal(stream(f->l, qs[qi].n, qs[qi].terms,
-                                    qs[qi].since, fmts[fi], 1, qs[qi].flags,
-                                    qs[qi].limit, 0, &want, &wn, &wl),
+            assert_int_equal(stream(f->l, qs[qi].n, qs[qi].terms, qs[qi].since,
+                                    fmts[fi], 1, qs[qi].flags, qs[qi].limit, 0,
+                                    &want, &wn, &wl),
                              0);
             /* 8: more than the stream ever starts */
             for (unsigned th = 2; th <= 8; th = th == 4 ? 8 : th + 1) {
-                assert_int_equal(stream(f->l, qs[qi].n, qs[qi].terms,
-                                        qs[qi].since, fmts[fi], th,
-                                        qs[qi].flags, qs[qi].limit, 0, &got,
-                                        &gn, &gl),
-                                 0);
+                assert_int_equal(
+                    stream(f->l, qs[qi].n, qs[qi].terms, qs[qi].since, fmts[fi],
+                           th, qs[qi].flags, qs[qi].limit, 0, &got, &gn, &gl),
+                    0);
                 if (strcmp(got, want) != 0)
                     fail_msg("format %zu query %zu threads %u: output differs",
                              fi, qi, th);
@@ -231,9 +230,9 @@ test_stream__erased_body_shows_as_erased_from_workers(void **state)
     struct fx *f = *state;
     char *got, needle[64];
     uint64_t n = 0, last = 0;
-    assert_int_equal(stream(f->l, 0, NULL, NULL, LDG_QFMT_JSON, 4, 0, 0, 0,
-                            &got, &n, &last),
-                     0);
+    assert_int_equal(
+        stream(f->l, 0, NULL, NULL, LDG_QFMT_JSON, 4, 0, 0, 0, &got, &n, &last),
+        0);
     snprintf(needle, sizeof needle, "{\"seq\":\"%llu\",",
              (unsigned long long)f->erased_seq);
     {
@@ -241,8 +240,8 @@ test_stream__erased_body_shows_as_erased_from_workers(void **state)
         assert_non_null(line);
         nl = strchr(line, '\n');
         assert_non_null(nl);
-        assert_non_null(memmem(line, (size_t)(nl - line), "\"erased\":true",
-                               13));
+        assert_non_null(
+            memmem(line, (size_t)(nl - line), "\"erased\":true", 13));
     }
     assert_int_equal(n, N_EVENTS + 2); /* genesis .. body.erased */
     free(got);
@@ -253,7 +252,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stream__threads_print_what_the_plain_loop_prints),
-        cmocka_unit_test(test_stream__writer_stop_ends_it_with_the_writers_value),
+        cmocka_unit_test(
+            test_stream__writer_stop_ends_it_with_the_writers_value),
         cmocka_unit_test(
             test_stream__damaged_record_fails_after_the_events_before_it),
         cmocka_unit_test(test_stream__erased_body_shows_as_erased_from_workers),
