@@ -295,6 +295,25 @@ ldg_key_from_seed(struct ldg_key **out, const char *name,
     return key_new(out, name, seed);
 }
 
+int
+ldg_key_from_public(struct ldg_key **out, const char *name,
+                    const uint8_t pub[32])
+{
+    struct ldg_key *k;
+
+    *out = NULL;
+    if (name == NULL || strlen(name) > LDG_NAME_MAX)
+        return LDG_EINVAL;
+    k = calloc(1, sizeof *k);
+    if (k == NULL)
+        return LDG_ENOMEM;
+    memcpy(k->pub, pub, 32);
+    memcpy(k->name, name, strlen(name) + 1);
+    ldg_key_id(k->key_id, k->pub);
+    *out = k;
+    return 0;
+}
+
 void
 ldg_key_free(struct ldg_key *k)
 {

@@ -82,6 +82,10 @@ int ldg_key_generate(struct ldg_key **out, const char *name);
 /* Deterministic key from a 32-byte seed (test vectors). */
 int ldg_key_from_seed(struct ldg_key **out, const char *name,
                       const uint8_t seed[32]);
+/* A public-only key (sk NULL): for verifying, or for a key whose secret
+ * is loaded later. Caller frees with ldg_key_free. */
+int ldg_key_from_public(struct ldg_key **out, const char *name,
+                        const uint8_t pub[32]);
 void ldg_key_free(struct ldg_key *k);
 /* A valid key name: 1..LDG_NAME_MAX of [A-Za-z0-9._-], not starting with
  * '.' or '-'. */

@@ -282,15 +282,8 @@ load_meta(struct ldg_ledger *l)
         rc = LDG_ECORRUPT;
         goto out;
     }
-    rc = ldg_key_from_seed(&l->log_key, LDG_LOG_KEY_NAME,
-                           (const uint8_t[32]){0});
-    if (rc == 0) {
-        /* public half only until the secret is needed */
-        ldg_secure_free(l->log_key->sk);
-        l->log_key->sk = NULL;
-        memcpy(l->log_key->pub, v.data, 32);
-        ldg_key_id(l->log_key->key_id, l->log_key->pub);
-    }
+    /* public half only until the secret is needed (need_log_secret) */
+    rc = ldg_key_from_public(&l->log_key, LDG_LOG_KEY_NAME, v.data);
 out:
     ldg_txn_abort(t);
     return rc;
