@@ -19,6 +19,14 @@
  * added before and not revoked before the event; the body against its
  * commitment (or a body.erased for it); the index entries.
  *
+ * The passes overlap: pass 1 runs on the calling thread and publishes how
+ * far it has got (p1_done); pass 2 workers take chunks below that mark, so
+ * the key history they need is already collected, and decode entries
+ * without the canonical re-pack that pass 1 already did on the same bytes.
+ * Whether a body may be missing, or must be missing, depends on body.erased
+ * events that come later in the log, so pass 2 notes missing bodies and
+ * those two checks run once both passes are done.
+ *
  * The first bad sequence number over both passes is reported with what is
  * wrong with it.
  */
@@ -47,7 +55,12 @@ struct vstate {
     size_t nerased, caperased;
     uint64_t bad_seq; /* UINT64_MAX while none */
     char what[512];
-    pthread_mutex_t mu;
+    pthread_mutex_t mu; /* guards keys, missing, bad_seq, p1_*, next, done */
+    pthread_cond_t p1_cv;
+    uint64_t p1_done; /* events pass 1 has passed */
+    int p1_finished;
+    uint64_t *missing; /* seqs pass 2 found without a stored body */
+    size_t nmissing, capmissing;
     /* pass 2 */
     uint64_t from, to, next;
     uint64_t done;
@@ -85,6 +98,21 @@ find_key(const struct vstate *vs, const char *id)
     return NULL;
 }
 
+/* A copy of key id's state, taken under the lock (pass 1 may be adding
+ * keys meanwhile). Returns 0 if the key is unknown. */
+static int
+key_copy(struct vstate *vs, const char *id, struct vkey *out)
+{
+    const struct vkey *k;
+    pthread_mutex_lock(&vs->mu);
+    k = find_key(vs, id);
+    if (k != NULL)
+        *out = *k;
+    pthread_mutex_unlock(&vs->mu);
+    return k != NULL;
+}
+
+/* With mu held (pass 2 reads the array under it). */
 static int
 add_key(struct vstate *vs, const char *id, const uint8_t pub[32], uint64_t seq)
 {
@@ -128,10 +156,18 @@ cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static const char MSG_NOBODY[] =
+    "body is missing and no body.erased names it";
+static const char MSG_STILL[] =
+    "body was erased by a body.erased event but is still stored";
+
 /* Checks the body of ev against its commitment. Returns 0, or 1 if bad
- * (reported). */
+ * (reported). With defer (pass 2), the erasure set is not complete yet:
+ * a missing body is noted for later and a present one is only checked
+ * against its commitment. */
 static int
-check_body(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
+check_body(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev,
+           int defer)
 {
     struct ldg_val v;
     uint8_t k[8], root[32];
@@ -140,20 +176,35 @@ check_body(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
     ldg_be64(k, ev->seq);
     rc = ldg_kv_get(t, ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_BODIES), k,
                     8, &v);
+    if (rc == LDG_ENOTFOUND && defer) {
+        pthread_mutex_lock(&vs->mu);
+        if (vs->nmissing == vs->capmissing) {
+            size_t cap = vs->capmissing ? vs->capmissing * 2 : 64;
+            uint64_t *m = realloc(vs->missing, cap * sizeof *m);
+            if (m == NULL) {
+                vs->io_rc = LDG_ENOMEM;
+                pthread_mutex_unlock(&vs->mu);
+                return 1;
+            }
+            vs->missing = m;
+            vs->capmissing = cap;
+        }
+        vs->missing[vs->nmissing++] = ev->seq;
+        pthread_mutex_unlock(&vs->mu);
+        return 0;
+    }
     if (rc == LDG_ENOTFOUND) {
         if (is_erased(vs, ev->seq))
             return 0;
-        bad(vs, ev->seq, "body is missing and no body.erased names it");
+        bad(vs, ev->seq, MSG_NOBODY);
         return 1;
     }
     if (rc < 0) {
         bad(vs, ev->seq, "cannot read body: %s", ldg_strerror(rc));
         return 1;
     }
-    if (is_erased(vs, ev->seq)) {
-        bad(vs, ev->seq,
-            "body was erased by a body.erased event but is "
-            "still stored");
+    if (!defer && is_erased(vs, ev->seq)) {
+        bad(vs, ev->seq, MSG_STILL);
         return 1;
     }
     rc = ldg_body_rec_root(v.data, v.len, vs->l->opts.body_max_bytes, root);
@@ -171,7 +222,8 @@ check_body(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
 static int
 check_sig(struct vstate *vs, const struct ldg_event *ev)
 {
-    const struct vkey *k = find_key(vs, ev->actor);
+    struct vkey kc;
+    const struct vkey *k = key_copy(vs, ev->actor, &kc) ? &kc : NULL;
     if (k == NULL ||
         (k->added >= ev->seq && !(ev->seq == 0 && k->added == 0))) {
         bad(vs, ev->seq,
@@ -209,7 +261,7 @@ collect(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
     }
     if (!is_key && !is_gen && strcmp(ev->type, "body.erased") != 0)
         return 0;
-    if (check_body(vs, t, ev))
+    if (check_body(vs, t, ev, 0))
         return 1;
     rc = ldg_body_get(t, ev->seq, &body);
     if (rc < 0) {
@@ -232,7 +284,9 @@ collect(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
             bad(vs, 0, "genesis is not signed by the log key");
             rc = 1;
         } else {
+            pthread_mutex_lock(&vs->mu);
             rc = add_key(vs, l->log_key->key_id, pub, 0) < 0 ? -1 : 0;
+            pthread_mutex_unlock(&vs->mu);
             if (rc == 0 && ldg_event_verify_sig(ev, pub) != 0) {
                 bad(vs, 0, "signature does not verify with the log key");
                 rc = 1;
@@ -263,7 +317,9 @@ collect(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
                 bad(vs, ev->seq, "key %s added twice", id);
                 rc = 1;
             } else {
+                pthread_mutex_lock(&vs->mu);
                 rc = add_key(vs, id, pub, ev->seq) < 0 ? -1 : 0;
+                pthread_mutex_unlock(&vs->mu);
             }
         } else {
             struct vkey *k =
@@ -273,7 +329,9 @@ collect(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
                     id ? id : "(none)");
                 rc = 1;
             } else if (k->revoked == UINT64_MAX) {
+                pthread_mutex_lock(&vs->mu);
                 k->revoked = ev->seq;
+                pthread_mutex_unlock(&vs->mu);
             }
         }
     } else { /* body.erased */
@@ -391,6 +449,17 @@ check_checkpoint(struct vstate *vs, const char *note, size_t len, uint64_t size,
     return 0;
 }
 
+/* Pass 1 has passed every event below done; finished: it will not go on. */
+static void
+p1_publish(struct vstate *vs, uint64_t done, int finished)
+{
+    pthread_mutex_lock(&vs->mu);
+    vs->p1_done = done;
+    vs->p1_finished = finished;
+    pthread_cond_broadcast(&vs->p1_cv);
+    pthread_mutex_unlock(&vs->mu);
+}
+
 static int
 pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size, uint64_t saved_size,
       const uint8_t saved_root[32], uint64_t *ncheck, uint8_t final_root[32],
@@ -401,11 +470,13 @@ pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size, uint64_t saved_size,
     struct ldg_cursor *cc = NULL;
     struct ldg_val ck, cv;
     uint8_t prev[32] = {0};
-    uint64_t last_ts = 0, cksize = UINT64_MAX;
-    int rc = 0, crc;
+    uint64_t last_ts = 0, cksize = UINT64_MAX, seq = 0;
+    int rc = 0, crc, stop = 0;
 
-    if (e == NULL)
+    if (e == NULL) {
+        p1_publish(vs, 0, 1);
         return LDG_ENOMEM;
+    }
     *with_run = 0;
     rc = ldg_cursor_open(t, ldg_store_core_dbi(l->store, LDG_DB_CHECKPOINTS),
                          &cc);
@@ -414,7 +485,9 @@ pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size, uint64_t saved_size,
     crc = ldg_cursor_get(cc, LDG_FIRST, NULL, 0, &ck, &cv);
     if (crc == 0 && ck.len == 8)
         cksize = ldg_rd_be64(ck.data);
-    for (uint64_t seq = 0; seq < size && vs->bad_seq == UINT64_MAX; seq++) {
+    /* Pass 1 goes on whatever pass 2 finds: the erasures it collects decide
+     * pass 2's deferred body checks. It stops at its own first finding. */
+    for (seq = 0; seq < size; seq++) {
         struct ldg_event ev;
         uint8_t root[32];
         int tr;
@@ -495,31 +568,41 @@ pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size, uint64_t saved_size,
             }
             while (seq + 1 == cksize) {
                 (*ncheck)++;
-                if (check_checkpoint(vs, cv.data, cv.len, cksize, root))
+                if (check_checkpoint(vs, cv.data, cv.len, cksize, root)) {
+                    stop = 1;
                     break;
+                }
                 crc = ldg_cursor_get(cc, LDG_NEXT, NULL, 0, &ck, &cv);
                 cksize = (crc == 0 && ck.len == 8) ? ldg_rd_be64(ck.data)
                                                    : UINT64_MAX;
             }
+            if (stop)
+                break;
         }
-        if ((seq & 0x1fff) == 0x1fff)
+        /* Dropping the mapped pages (for every thread: the map is the
+         * process's) every 16,384 events of each pass keeps the resident
+         * size down without taking pages from under the workers too
+         * often. */
+        if ((seq & 0x3fff) == 0x3fff)
             ldg_store_trim(l->store);
-        if (vs->progress && (seq & 0xffff) == 0)
-            vs->progress(vs->progress_ctx, seq / 4, size);
+        if (((seq + 1) & (CHUNK - 1)) == 0)
+            p1_publish(vs, seq + 1, 0);
     }
-    if (rc == 0 && vs->bad_seq == UINT64_MAX && cksize != UINT64_MAX &&
-        cksize > size)
+    if (rc == 0 && seq == size && cksize != UINT64_MAX && cksize > size)
         bad(vs, size,
             "a checkpoint was signed for %llu events but the log has %llu: "
             "the tail from here on was truncated",
             (unsigned long long)cksize, (unsigned long long)size);
-    if (rc == 0 && vs->bad_seq == UINT64_MAX && saved_size > size)
+    if (rc == 0 && seq == size && saved_size > size)
         bad(vs, size,
             "the log has %llu events but %llu were verified before: the "
             "tail from here on was truncated",
             (unsigned long long)size, (unsigned long long)saved_size);
     edge_root(e, final_root);
 out:
+    /* Events before seq passed; pass 2 may take all of them (none after
+     * an I/O error: the caller gives up). */
+    p1_publish(vs, rc < 0 ? 0 : seq, 1);
     ldg_cursor_close(cc);
     free(e);
     if (vs->nerased > 0)
@@ -541,39 +624,83 @@ pass2_worker(void *arg)
         return NULL;
     }
     for (;;) {
-        uint64_t lo, hi;
+        uint64_t lo, hi, limit;
         pthread_mutex_lock(&vs->mu);
-        lo = vs->next;
-        vs->next += CHUNK;
+        for (;;) {
+            lo = vs->next;
+            hi = lo + CHUNK < vs->to ? lo + CHUNK : vs->to;
+            if (lo >= vs->to || lo >= vs->bad_seq || vs->io_rc < 0 ||
+                (vs->p1_finished && lo >= vs->p1_done)) {
+                hi = lo; /* nothing left that pass 1 let through */
+                break;
+            }
+            if (hi <= vs->p1_done)
+                break;
+            if (vs->p1_finished) {
+                hi = vs->p1_done;
+                break;
+            }
+            pthread_cond_wait(&vs->p1_cv, &vs->mu);
+        }
+        vs->next = hi;
+        limit = vs->bad_seq;
         pthread_mutex_unlock(&vs->mu);
-        if (lo >= vs->to || lo >= vs->bad_seq)
+        if (lo >= hi)
             break;
-        hi = lo + CHUNK < vs->to ? lo + CHUNK : vs->to;
-        for (uint64_t seq = lo; seq < hi && seq < vs->bad_seq; seq++) {
+        for (uint64_t seq = lo; seq < hi && seq < limit; seq++) {
             struct ldg_event ev;
-            rc = ldg_event_get(t, seq, &ev);
+            /* Pass 1 decoded these very bytes canonically already. */
+            rc = ldg_event_get_ex(t, seq, &ev, LDG_DECODE_TRUSTED);
             if (rc < 0) {
                 bad(vs, seq, "entry unreadable (%s)", ldg_strerror(rc));
                 break;
             }
-            if (check_sig(vs, &ev) || check_body(vs, t, &ev))
+            if (check_sig(vs, &ev) || check_body(vs, t, &ev, 1))
                 break;
             if (ldg_index_check(t, &ev) != 0) {
                 bad(vs, seq, "an index entry for this event is missing");
                 break;
             }
         }
-        if ((lo / CHUNK) % 16 == 15)
+        if ((lo / CHUNK) % 32 == 31)
             ldg_store_trim(vs->l->store);
         pthread_mutex_lock(&vs->mu);
         vs->done += hi - lo;
         if (vs->progress)
-            vs->progress(vs->progress_ctx, vs->to / 4 + (vs->done * 3) / 4,
-                         vs->to);
+            vs->progress(vs->progress_ctx, vs->from + vs->done, vs->to);
         pthread_mutex_unlock(&vs->mu);
     }
     ldg_txn_abort(t);
     return NULL;
+}
+
+/* The body checks pass 2 left for when every body.erased is known: a
+ * missing body must be erased, an erased one must be gone. Only events
+ * pass 2 looked at count, as before the passes overlapped. */
+static void
+deferred_body_checks(struct vstate *vs, struct ldg_txn *t)
+{
+    uint64_t end = vs->next < vs->to ? vs->next : vs->to;
+
+    qsort(vs->missing, vs->nmissing, sizeof *vs->missing, cmp_u64);
+    for (size_t i = 0; i < vs->nmissing; i++)
+        if (!is_erased(vs, vs->missing[i])) {
+            bad(vs, vs->missing[i], MSG_NOBODY);
+            break;
+        }
+    for (size_t i = 0; i < vs->nerased; i++) {
+        uint64_t seq = vs->erased[i];
+        struct ldg_val v;
+        uint8_t k[8];
+        if (seq < vs->from || seq >= end || seq >= vs->bad_seq)
+            continue;
+        ldg_be64(k, seq);
+        if (ldg_kv_get(t, ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_BODIES),
+                       k, 8, &v) == 0) {
+            bad(vs, seq, MSG_STILL);
+            break;
+        }
+    }
 }
 
 /* Every index holds exactly one entry per event (run: per event with a
@@ -628,6 +755,7 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
     vs.progress = progress;
     vs.progress_ctx = progress_ctx;
     pthread_mutex_init(&vs.mu, NULL);
+    pthread_cond_init(&vs.p1_cv, NULL);
 
     rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
     if (rc < 0)
@@ -646,27 +774,30 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
         vs.from = from ? from : saved_size;
     if (vs.from > size)
         vs.from = size;
-    rc = pass1(&vs, t, size, saved_size, saved_root, &r->checkpoints, root,
-               &with_run);
-    if (rc < 0)
-        goto out;
-    if (vs.bad_seq == UINT64_MAX)
-        check_index_counts(&vs, t, size, with_run);
     vs.to = size;
     vs.next = vs.from;
     if (nthreads > 16)
         nthreads = 16;
+    /* Pass 2 workers start now and follow pass 1 on this thread. */
     for (unsigned i = 0; i < nthreads; i++)
         if (pthread_create(&th[i], NULL, pass2_worker, &vs) != 0)
             nthreads = i;
-    if (nthreads == 0)
+    rc = pass1(&vs, t, size, saved_size, saved_root, &r->checkpoints, root,
+               &with_run);
+    if (nthreads == 0 && rc == 0)
         pass2_worker(&vs);
     for (unsigned i = 0; i < nthreads; i++)
         pthread_join(th[i], NULL);
+    if (rc < 0)
+        goto out;
     if (vs.io_rc < 0) {
         rc = vs.io_rc;
         goto out;
     }
+    deferred_body_checks(&vs, t);
+    /* Counts name no event of their own: only when nothing else did. */
+    if (vs.bad_seq == UINT64_MAX)
+        check_index_counts(&vs, t, size, with_run);
     r->from = vs.from;
     r->to = size;
     r->checked = size - vs.from;
@@ -698,6 +829,8 @@ out:
     ldg_txn_abort(t);
     free(vs.keys);
     free(vs.erased);
+    free(vs.missing);
+    pthread_cond_destroy(&vs.p1_cv);
     pthread_mutex_destroy(&vs.mu);
     return rc;
 }

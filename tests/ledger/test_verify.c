@@ -292,6 +292,50 @@ test_verify__erased_body_still_verifies(void **state)
     }
 }
 
+/* An erased body put back is found, at the erased event. */
+static void
+test_verify__detects_erased_body_put_back(void **state)
+{
+    struct fx *f = *state;
+    uint8_t buf[4096];
+    size_t n = t_raw_get(f->l, "bodies", 7, buf, sizeof buf);
+    t_append(f->l, "body.erased", "{\"target_seq\":7,\"reason\":\"gdpr\"}",
+             NULL);
+    t_raw_put(f->l, "bodies", 7, buf, n);
+    expect_bad(f, LDG_VERIFY_FULL, 7, "still stored");
+}
+
+/* Pass 2 runs behind pass 1 and leaves the body checks that depend on
+ * later body.erased events to the end: an erasure thousands of events
+ * (many pass-2 chunks) after its target still accounts for the missing
+ * body, and a missing body without one is found, before a later bad
+ * body. (An erasure after the first event pass 1 rejects is not taken on
+ * trust: pass 1 stops there.) */
+static void
+test_verify__late_erasure_and_first_finding_across_chunks(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_verify_report r;
+    uint8_t buf[LDG_ENTRY_MAX];
+    size_t n;
+
+    t_append_many(f->l, 5000);
+    t_append(f->l, "body.erased", "{\"target_seq\":12,\"reason\":\"late\"}",
+             NULL);
+    assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0,
+                                &r, NULL, NULL),
+                     0);
+    assert_int_equal(r.erased, 1);
+    /* a body deleted with no erasure at 30 is reported, 12 is not */
+    t_raw_del(f->l, "bodies", 30);
+    expect_bad(f, LDG_VERIFY_FULL, 30, "missing");
+    /* and a bad signature in pass 2's range, later than 30, loses to it */
+    n = t_raw_get(f->l, "bodies", 4000, buf, sizeof buf);
+    buf[n - 1] ^= 1;
+    t_raw_put(f->l, "bodies", 4000, buf, n);
+    expect_bad(f, LDG_VERIFY_FULL, 30, "missing");
+}
+
 static void
 test_verify__detects_deleted_body_without_erasure(void **state)
 {
@@ -356,6 +400,8 @@ main(void)
         T(test_verify__detects_truncated_tail_after_verified_run),
         T(test_verify__detects_change_in_verified_part_incrementally),
         T(test_verify__erased_body_still_verifies),
+        T(test_verify__detects_erased_body_put_back),
+        T(test_verify__late_erasure_and_first_finding_across_chunks),
         T(test_verify__detects_deleted_body_without_erasure),
         T(test_verify__detects_stale_stored_tree_hash),
         T(test_verify__detects_missing_index_entry),
