@@ -285,7 +285,8 @@ int ldg_body_get(struct ldg_txn *t, uint64_t seq, json_t **out);
 enum ldg_decode_flags {
     /* Trust the stored bytes: skip the canonical-form check (a re-pack) and
      * take the leaf hash from the stored tree instead of hashing the entry.
-     * ledger verify never uses this. */
+     * ledger verify uses it only in pass 2, on entries its pass 1 has
+     * already decoded canonically. */
     LDG_DECODE_TRUSTED = 1 << 0
 };
 int ldg_event_get_ex(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev,
