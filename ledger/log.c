@@ -510,30 +510,12 @@ int
 ldg_body_json_append(struct ldg_txn *t, uint64_t seq, char **buf, size_t *len,
                      size_t *cap)
 {
-    struct ldg_ledger *l = ldg_txn_ledger(t);
-    struct ldg_buf b;
     struct ldg_val v;
     int rc = body_rec(t, seq, &v);
     if (rc < 0)
         return rc;
-    /* Work in an ldg_buf over the caller's buffer. */
-    b.p = (uint8_t *)*buf;
-    b.len = *len;
-    b.cap = *cap;
-    b.max = (size_t)1 << 30;
-    b.err = 0;
-    rc = ldg_body_rec_json_text(v.data, v.len, l->opts.body_max_bytes, &b);
-    if (rc == 0)
-        ldg_buf_add(&b, "", 1); /* NUL, not counted */
-    if (rc == 0 && b.err)
-        rc = b.err;
-    *buf = (char *)b.p;
-    *cap = b.cap;
-    if (rc == 0)
-        *len = b.len - 1;
-    else if (*buf != NULL && *cap > *len)
-        (*buf)[*len] = '\0';
-    return rc;
+    return ldg_body_record_json_append(
+        v.data, v.len, ldg_txn_ledger(t)->opts.body_max_bytes, buf, len, cap);
 }
 
 int
