@@ -567,7 +567,10 @@ if want rebuild; then
     log "rebuild: $QN events"
     v=$(na "${ledger_why:-query store failed}")
     if [ "$q_l_ok" = 1 ]; then
-        if timed ledger-rebuild "$LEDGER" --dir "$Q_LDIR" rebuild; then
+        # All projections by name (issue 4's "rebuild of all projections");
+        # `ledger rebuild` alone also rebuilds the five indexes.
+        if timed ledger-rebuild "$LEDGER" --dir "$Q_LDIR" rebuild packs \
+            permissions models routes promotions runs; then
             v=$(calc '%.0f' "$QN / $SECS")
         else
             v=$(na "$(reason ledger-rebuild)")

@@ -447,9 +447,11 @@ int ldg_kv_del(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
 /* How the mapped file is about to be read. RANDOM (the default: the file
  * may be larger than memory, lookups want one page) reads one page a
  * fault; SEQUENTIAL lets the kernel read ahead, for a scan over much of
- * the log from a cold page cache. A hint for the whole process: it never
- * fails and changes no data. */
-enum ldg_access { LDG_ACCESS_RANDOM, LDG_ACCESS_SEQUENTIAL };
+ * the log from a cold page cache. RELEASE drops this process's mappings
+ * of pages read so far (they stay in the page cache and fault back in),
+ * so a long scan's resident size stays what it really holds. A hint for
+ * the whole process: it never fails and changes no data. */
+enum ldg_access { LDG_ACCESS_RANDOM, LDG_ACCESS_SEQUENTIAL, LDG_ACCESS_RELEASE };
 void ldg_access_hint(struct ldg_ledger *l, enum ldg_access how);
 
 struct ldg_cursor;

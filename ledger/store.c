@@ -229,7 +229,11 @@ ldg_access_hint(struct ldg_ledger *l, enum ldg_access how)
      * the file may be larger than memory, and lookups want one page).
      * A scan over much of the file from a cold page cache then reads a
      * page per fault; MADV_SEQUENTIAL lets the kernel read ahead. */
-    if (l != NULL && l->store != NULL)
+    if (l == NULL || l->store == NULL)
+        return;
+    if (how == LDG_ACCESS_RELEASE)
+        ldg_store_trim(l->store);
+    else
         advise_map(l->store,
                    how == LDG_ACCESS_SEQUENTIAL ? MADV_SEQUENTIAL : MADV_RANDOM);
 }

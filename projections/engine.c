@@ -1161,6 +1161,8 @@ note_compare(const char *note, enum proj_id p, uint32_t version,
     return strncmp(line, want, strlen(want)) == 0 ? "matches" : "differs";
 }
 
+#define REBUILD_READAHEAD_MIN 65536 /* events */
+
 int
 ldg_projections_rebuild(struct ldg_ledger *l, unsigned mask,
                         ldg_projections_progress_fn fn, void *ctx,
@@ -1195,7 +1197,14 @@ ldg_projections_rebuild(struct ldg_ledger *l, unsigned mask,
     }
     if ((rc = ps_new(&ps, l, NULL, 0, mask)) < 0)
         goto fail;
-    if ((rc = fold_range(ps, t, 0, size0, fn, ctx)) < 0)
+    /* A whole-log scan: kernel readahead on the map, as query's big scans
+     * do (the store is opened for random access). */
+    if (size0 >= REBUILD_READAHEAD_MIN)
+        ldg_access_hint(l, LDG_ACCESS_SEQUENTIAL);
+    rc = fold_range(ps, t, 0, size0, fn, ctx);
+    if (size0 >= REBUILD_READAHEAD_MIN)
+        ldg_access_hint(l, LDG_ACCESS_RANDOM);
+    if (rc < 0)
         goto fail;
     ldg_txn_abort(t);
     t = NULL;

@@ -29,6 +29,8 @@
 
 #include "projections/proj_int.h"
 
+#define SCAN_RELEASE_EVERY 65536 /* events between dropped mappings */
+
 int
 sv_eq(struct sv a, const char *s)
 {
@@ -643,6 +645,10 @@ scan_events(struct ldg_txn *t, uint64_t from, uint64_t to,
         const struct bview *use = b;
         json_t *slow_body = NULL;
         int fast;
+
+        /* Keep the resident size of a whole-log scan down. */
+        if (seq > from && (seq - from) % SCAN_RELEASE_EVERY == 0)
+            ldg_access_hint(ldg_txn_ledger(t), LDG_ACCESS_RELEASE);
 
         if (rc == LDG_ENOTFOUND ||
             (rc == 0 && (k.len != 8 || rd_be(k.data, 8) != seq))) {

@@ -1,7 +1,8 @@
 /*
  * test_store.c — the LMDB store (ledger/store.c): ldg_access_hint turns
  * the kernel's readahead on the mapped data.mdb on and off again (as
- * /proc/self/smaps shows: VmFlags "sr" sequential, "rr" random).
+ * /proc/self/smaps shows: VmFlags "sr" sequential, "rr" random), and
+ * drops the process's mapped pages on RELEASE (smaps "Rss").
  */
 #include <ctype.h>
 #include <setjmp.h>
@@ -70,11 +71,71 @@ test_store__access_hint_turns_readahead_on_and_off(void **state)
     t_rmrf(dir);
 }
 
+/* The resident kB of this process's mapping of dir/data.mdb, or -1. */
+static long
+map_rss_kb(const char *dir)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[4096], want[600];
+    int in = 0;
+    long kb = -1;
+    if (f == NULL)
+        return -1;
+    snprintf(want, sizeof want, "%s/data.mdb", dir);
+    while (fgets(line, sizeof line, f) != NULL) {
+        const char *dash = strchr(line, '-'), *sp = strchr(line, ' ');
+        if (isxdigit((unsigned char)line[0]) && dash != NULL && sp != NULL &&
+            dash < sp)
+            in = strstr(line, want) != NULL;
+        if (in && strncmp(line, "Rss:", 4) == 0) {
+            kb = strtol(line + 4, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return kb;
+}
+
+/* RELEASE drops the pages a scan has touched from the process's map; the
+ * data reads the same afterwards. */
+static void
+test_store__access_release_drops_mapped_pages(void **state)
+{
+    char dir[512];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_txn *t;
+    struct ldg_event ev;
+    long before, after;
+    (void)state;
+    t_append_many(l, 2000);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    for (uint64_t seq = 0; seq < 2001; seq++)
+        assert_int_equal(ldg_event_get(t, seq, &ev), 0);
+    before = map_rss_kb(dir);
+    if (before < 0) { /* no smaps: nothing to look at */
+        ldg_txn_abort(t);
+        ldg_close(l);
+        t_rmrf(dir);
+        skip();
+    }
+    assert_true(before > 0);
+    ldg_access_hint(l, LDG_ACCESS_RELEASE);
+    after = map_rss_kb(dir);
+    assert_true(after < before);
+    assert_int_equal(after, 0);
+    assert_int_equal(ldg_event_get(t, 1234, &ev), 0);
+    assert_int_equal(ev.seq, 1234);
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store__access_hint_turns_readahead_on_and_off),
+        cmocka_unit_test(test_store__access_release_drops_mapped_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
