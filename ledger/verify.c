@@ -682,7 +682,8 @@ deferred_body_checks(struct vstate *vs, struct ldg_txn *t)
 {
     uint64_t end = vs->next < vs->to ? vs->next : vs->to;
 
-    qsort(vs->missing, vs->nmissing, sizeof *vs->missing, cmp_u64);
+    if (vs->nmissing > 1)
+        qsort(vs->missing, vs->nmissing, sizeof *vs->missing, cmp_u64);
     for (size_t i = 0; i < vs->nmissing; i++)
         if (!is_erased(vs, vs->missing[i])) {
             bad(vs, vs->missing[i], MSG_NOBODY);
