@@ -308,9 +308,9 @@ test_verify__detects_erased_body_put_back(void **state)
 /* Pass 2 runs behind pass 1 and leaves the body checks that depend on
  * later body.erased events to the end: an erasure thousands of events
  * (many pass-2 chunks) after its target still accounts for the missing
- * body, and a missing body without one is found, before a later bad
- * body. (An erasure after the first event pass 1 rejects is not taken on
- * trust: pass 1 stops there.) */
+ * body, a missing body without one is found before a later bad body,
+ * and an erasure after the event where pass 1 stops still keeps its
+ * target from being blamed ahead of that event. */
 static void
 test_verify__late_erasure_and_first_finding_across_chunks(void **state)
 {
@@ -334,6 +334,12 @@ test_verify__late_erasure_and_first_finding_across_chunks(void **state)
     buf[n - 1] ^= 1;
     t_raw_put(f->l, "bodies", 4000, buf, n);
     expect_bad(f, LDG_VERIFY_FULL, 30, "missing");
+    /* An event altered at 25 stops pass 1 there, before the erasure of
+     * 12: event 25 is the first finding, not 12's erased body. */
+    n = t_raw_get(f->l, "entries", 25, buf, sizeof buf);
+    buf[n - 1] ^= 1;
+    t_raw_put(f->l, "entries", 25, buf, n);
+    expect_bad(f, LDG_VERIFY_FULL, 25, "signature");
 }
 
 static void
