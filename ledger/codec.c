@@ -384,14 +384,16 @@ unpack_bounded(msgpack_unpacked *u, const uint8_t *p, size_t len, size_t *off)
     msgpack_unpack_return r;
 
     *off = 0;
-    if (mp_walk(p, len, &depth) == 0)
+    if (mp_bounded_len(p, len) == 0)
         return LDG_ECORRUPT;
     r = msgpack_unpack_next(u, (const char *)p, len, off);
     if (r == MSGPACK_UNPACK_SUCCESS)
         return 0;
     /* Shallow input that msgpack-c could not hold: a real allocation
-     * failure, not damage. */
-    if (r == MSGPACK_UNPACK_NOMEM_ERROR && depth < MSGPACK_C_STACK - 1)
+     * failure, not damage. (The depth is measured only here, off the
+     * path every good decode takes.) */
+    if (r == MSGPACK_UNPACK_NOMEM_ERROR && mp_walk(p, len, &depth) != 0 &&
+        depth < MSGPACK_C_STACK - 1)
         return LDG_ENOMEM;
     return LDG_ECORRUPT;
 }
@@ -1360,6 +1362,12 @@ jt_str(uint8_t *o, const uint8_t *s, size_t n)
         }
     }
     return jt_str_any(o, s, n);
+}
+
+char *
+ldg_json_str_write(char *o, const char *s, size_t n)
+{
+    return (char *)jt_str((uint8_t *)o, (const uint8_t *)s, n);
 }
 
 static uint8_t *

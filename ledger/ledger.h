@@ -312,6 +312,11 @@ int ldg_body_json_append(struct ldg_txn *t, uint64_t seq, char **buf,
 int ldg_body_record_json_append(const uint8_t *rec, size_t rec_len,
                                 size_t body_max, char **buf, size_t *len,
                                 size_t *cap);
+/* Writes the n bytes at s as a JSON string literal at o, escaped as
+ * jansson does by default (\uXXXX for other control characters, '/' and
+ * non-ASCII as they are); o has room for 6n + 2 bytes. Returns the end.
+ * The one JSON string writer of the display paths (query, show). */
+char *ldg_json_str_write(char *o, const char *s, size_t n);
 
 /* One top-level body field with its salt, as committed (for exports and
  * redaction). value is a JSON value owned by the struct. */

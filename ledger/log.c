@@ -1406,6 +1406,7 @@ struct ldg_writer {
     uint64_t sign_b; /* next event to sign: batch counter ... */
     size_t sign_i;   /* ... and index in it */
     uint64_t next_seq, last_ts;
+    int reclaim; /* head moved on: its slot may hold committed preps */
     uint64_t committed, first_seq;
     int commit_rc;
     char commit_err[1024];
@@ -1613,6 +1614,7 @@ seal(struct ldg_writer *w)
     if (b->n == 0)
         return;
     w->head++;
+    w->reclaim = 1;
     pthread_cond_signal(&w->ready);
     pthread_cond_broadcast(&w->work);
 }
@@ -1644,9 +1646,10 @@ ldg_writer_flush(struct ldg_writer *w)
     return ldg_size(w->l, &w->next_seq);
 }
 
-/* Releases the committed preps of the slot about to be filled. Only the
- * caller thread fills slots, and no other thread looks at a slot's preps
- * beyond its n, which is 0 here, so they are freed without the lock. */
+/* Releases the committed preps of the slot about to be filled, once per
+ * slot (after seal() moved head on). Only the caller thread fills slots,
+ * and no other thread looks at a slot's preps beyond its n, which is 0
+ * here, so they are freed without the lock. */
 static void
 writer_reclaim(struct ldg_writer *w)
 {
@@ -1679,7 +1682,10 @@ ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev)
     if (w->commit_rc < 0)
         return commit_failure(w);
     l->errmsg[0] = '\0';
-    writer_reclaim(w);
+    if (w->reclaim) {
+        w->reclaim = 0;
+        writer_reclaim(w);
+    }
     rc = prep_init(l, &p, ev, w->next_seq);
     if (rc < 0) {
         prep_release(&p);

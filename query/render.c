@@ -76,53 +76,6 @@ qbuf_printf(struct qbuf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-/* Escapes n bytes of s at o as jansson does by default (\u00XX in
- * uppercase hex for other control characters, '/' and non-ASCII as is);
- * writes at most 6n bytes and returns the end. */
-static char *
-json_esc(char *o, const char *s, size_t n)
-{
-    static const char hexd[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            *o++ = (char)c;
-            continue;
-        }
-        *o++ = '\\';
-        switch (c) {
-        case '"':
-            *o++ = '"';
-            break;
-        case '\\':
-            *o++ = '\\';
-            break;
-        case '\b':
-            *o++ = 'b';
-            break;
-        case '\f':
-            *o++ = 'f';
-            break;
-        case '\n':
-            *o++ = 'n';
-            break;
-        case '\r':
-            *o++ = 'r';
-            break;
-        case '\t':
-            *o++ = 't';
-            break;
-        default:
-            *o++ = 'u';
-            *o++ = '0';
-            *o++ = '0';
-            *o++ = hexd[c >> 4];
-            *o++ = hexd[c & 15];
-        }
-    }
-    return o;
-}
-
 /* A JSON string literal, escaped as jansson does by default. */
 void
 qbuf_json_str(struct qbuf *b, const char *s, size_t n)
@@ -131,9 +84,7 @@ qbuf_json_str(struct qbuf *b, const char *s, size_t n)
     if (qbuf_reserve(b, n * 6 + 2) < 0)
         return;
     o = b->p + b->len;
-    *o++ = '"';
-    o = json_esc(o, s, n);
-    *o++ = '"';
+    o = ldg_json_str_write(o, s, n);
     b->len = (size_t)(o - b->p);
     b->p[b->len] = '\0';
 }
@@ -161,8 +112,8 @@ qbuf_release(struct qbuf *b)
     memset(b, 0, sizeof *b);
 }
 
-static void
-qbuf_u64(struct qbuf *b, uint64_t v)
+static char *
+w_u64(char *o, uint64_t v)
 {
     char tmp[24];
     size_t i = sizeof tmp;
@@ -170,7 +121,17 @@ qbuf_u64(struct qbuf *b, uint64_t v)
         tmp[--i] = (char)('0' + v % 10);
         v /= 10;
     } while (v != 0);
-    qbuf_add(b, tmp + i, sizeof tmp - i);
+    memcpy(o, tmp + i, sizeof tmp - i);
+    return o + (sizeof tmp - i);
+}
+
+static void
+qbuf_u64(struct qbuf *b, uint64_t v)
+{
+    if (qbuf_reserve(b, 20) < 0)
+        return;
+    b->len = (size_t)(w_u64(b->p + b->len, v) - b->p);
+    b->p[b->len] = '\0';
 }
 
 /* ------------------------------------------------------------- formats -- */
@@ -583,18 +544,6 @@ w_lit(char *o, const char *s, size_t n)
     return o + n;
 }
 
-static char *
-w_u64(char *o, uint64_t v)
-{
-    char tmp[24];
-    size_t i = sizeof tmp;
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    memcpy(o, tmp + i, sizeof tmp - i);
-    return o + (sizeof tmp - i);
-}
 
 /* "00" "01" ... "ff": two digits a byte */
 static const char hex2[] =
@@ -621,53 +570,6 @@ w_hex(char *o, const uint8_t *p, size_t n)
         memcpy(d + 6, hex2 + 2 * (size_t)p[i + 3], 2);
         memcpy(o, d, 8);
     }
-    *o++ = '"';
-    return o;
-}
-
-/* Does one of the 8 bytes at s need escaping in JSON (below 0x20, '"' or
- * '\\')? The usual bit tricks for "has a byte less than" and "has a zero
- * byte"; a false alarm only sends the caller to its byte loop. */
-static int
-needs_escape8(const char *s)
-{
-    uint64_t x, lt, q, bs;
-    memcpy(&x, s, 8);
-    lt = (x - 0x2020202020202020u) & ~x;
-    q = x ^ 0x2222222222222222u;
-    q = (q - 0x0101010101010101u) & ~q;
-    bs = x ^ 0x5c5c5c5c5c5c5c5cu;
-    bs = (bs - 0x0101010101010101u) & ~bs;
-    return ((lt | q | bs) & 0x8080808080808080u) != 0;
-}
-
-/* A JSON string literal (qbuf_json_str's escaping); at most 6n + 2. */
-static char *
-w_jstr(char *o, const char *s, size_t n)
-{
-    size_t i = 0;
-    /* 8 to 16 bytes with nothing to escape (type, actor, most runs):
-     * two overlapping words to test and copy */
-    if (n >= 8 && n <= 16 && !needs_escape8(s) && !needs_escape8(s + n - 8)) {
-        *o++ = '"';
-        memcpy(o, s, 8);
-        memcpy(o + n - 8, s + n - 8, 8);
-        o += n;
-        *o++ = '"';
-        return o;
-    }
-    /* the usual case has nothing to escape: find the first byte that
-     * needs it eight bytes at a time, copy up to there in one go */
-    for (; i + 8 <= n; i += 8)
-        if (needs_escape8(s + i))
-            break;
-    if (i < n && n >= 8 && i + 8 > n && !needs_escape8(s + n - 8))
-        i = n;
-    while (i < n && (unsigned char)s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
-        i++;
-    *o++ = '"';
-    memcpy(o, s, i);
-    o = json_esc(o + i, s + i, n - i);
     *o++ = '"';
     return o;
 }
@@ -701,12 +603,12 @@ json_head(struct qbuf *b, struct q_jsonstate *js, const struct ldg_event *ev,
     o = w_lit(o, "\",\"time\":\"", 10);
     o = w_utc(js, o, ev->ts_ns);
     o = w_lit(o, "\",\"type\":", 9);
-    o = w_jstr(o, ev->type, ntype);
+    o = ldg_json_str_write(o, ev->type, ntype);
     o = w_lit(o, ",\"subject\":", 11);
-    o = w_jstr(o, ev->subject, nsubj);
+    o = ldg_json_str_write(o, ev->subject, nsubj);
     if (nrun > 0) {
         o = w_lit(o, ",\"run\":", 7);
-        o = w_jstr(o, ev->run, nrun);
+        o = ldg_json_str_write(o, ev->run, nrun);
     }
     if (ev->has_parent) {
         o = w_lit(o, ",\"parent\":\"", 11);
@@ -714,10 +616,10 @@ json_head(struct qbuf *b, struct q_jsonstate *js, const struct ldg_event *ev,
         *o++ = '"';
     }
     o = w_lit(o, ",\"actor\":", 9);
-    o = w_jstr(o, ev->actor, nact);
+    o = ldg_json_str_write(o, ev->actor, nact);
     if (nname > 0) {
         o = w_lit(o, ",\"actor_name\":", 14);
-        o = w_jstr(o, name, nname);
+        o = ldg_json_str_write(o, name, nname);
     }
     o = w_lit(o, ",\"prev\":", 8);
     o = w_hex(o, ev->prev, 32);
