@@ -8,7 +8,8 @@ cd "$(dirname "$0")"
 PKGS="build-essential pkg-config liblmdb-dev libmsgpack-dev libzstd-dev \
 libsodium-dev nettle-dev libcurl4-openssl-dev libcmocka-dev libjansson-dev \
 libpcre2-dev libarchive-dev zstd tar golang-go golang-golang-x-mod-dev \
-libsqlite3-dev clang"
+libsqlite3-dev clang jq python3 nginx-light clickhouse-server scdoc \
+libsystemd-dev libmicrohttpd-dev"
 
 missing=""
 for p in $PKGS; do
