@@ -56,7 +56,10 @@ enum ldg_error {
     LDG_EERASED = -14,   /* the body of this event was erased */
     LDG_EBADPROOF = -15, /* a Merkle proof does not verify */
     LDG_EBUSY = -16,     /* resource busy (lock, readers) */
-    LDG_ESTALE = -17     /* state is older than the log (projection) */
+    LDG_ESTALE = -17,    /* state is older than the log (projection) */
+    LDG_ENET = -18,      /* network: refused, reset, DNS, TLS, cut short */
+    LDG_ETIMEOUT = -19,  /* a network operation timed out */
+    LDG_EHTTP = -20      /* an HTTP server answered with status >= 400 */
 };
 
 /* Static name of a code, e.g. "signature does not verify". */

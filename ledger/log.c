@@ -80,6 +80,12 @@ ldg_strerror(int code)
         return "resource busy";
     case LDG_ESTALE:
         return "state is stale";
+    case LDG_ENET:
+        return "network error";
+    case LDG_ETIMEOUT:
+        return "timed out";
+    case LDG_EHTTP:
+        return "HTTP error status";
     default:
         return "unknown error";
     }

@@ -1,0 +1,507 @@
+/*
+ * http.c — the only file that includes libcurl (see http.h for the
+ * contract). One easy handle per request or per client; curl's codes are
+ * translated into enum ldg_error here and nowhere else.
+ *
+ * The response cap is enforced twice, both before anything is buffered:
+ * the header callback refuses a Content-Length over the cap, and the
+ * write callback refuses a chunk that would take the running total over
+ * it (a chunked or length-less reply). Either returns a short count to
+ * curl, which aborts the transfer with CURLE_WRITE_ERROR; the toobig flag
+ * tells that apart from a real write failure.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "http/http.h"
+#include "ledger/ledger.h"
+
+struct ldg_http_client {
+    CURL *easy;
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_OK;
+
+static void
+global_init(void)
+{
+    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static int
+ensure_global(void)
+{
+    pthread_once(&global_once, global_init);
+    return global_rc == CURLE_OK ? 0 : LDG_ENOMEM;
+}
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    if (!err || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+int
+ldg_http_client_new(struct ldg_http_client **out)
+{
+    if (!out)
+        return LDG_EINVAL;
+    *out = NULL;
+    if (ensure_global() < 0)
+        return LDG_ENOMEM;
+    struct ldg_http_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return LDG_ENOMEM;
+    c->easy = curl_easy_init();
+    if (!c->easy) {
+        free(c);
+        return LDG_ENOMEM;
+    }
+    *out = c;
+    return 0;
+}
+
+void
+ldg_http_client_free(struct ldg_http_client *c)
+{
+    if (!c)
+        return;
+    curl_easy_cleanup(c->easy);
+    free(c);
+}
+
+void
+ldg_http_response_release(struct ldg_http_response *resp)
+{
+    if (!resp)
+        return;
+    free(resp->body);
+    free(resp->content_type);
+    free(resp->etag);
+    memset(resp, 0, sizeof *resp);
+}
+
+int
+ldg_http_method_idempotent(const char *method)
+{
+    if (!method)
+        return 1; /* GET */
+    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
+           strcmp(method, "PUT") == 0;
+}
+
+/* ------------------------------------------------------ one transfer -- */
+
+struct xfer {
+    struct ldg_http_response *resp;
+    size_t cap;
+    size_t alloc;
+    int toobig;      /* the cap stopped the transfer */
+    int oom;         /* an allocation failed in a callback */
+    char reason[64]; /* reason phrase of the last status line */
+};
+
+static char *
+dup_trimmed(const char *p, size_t n)
+{
+    while (n > 0 && (*p == ' ' || *p == '\t')) {
+        p++;
+        n--;
+    }
+    while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == '\n' || p[n - 1] == ' ' ||
+                     p[n - 1] == '\t'))
+        n--;
+    char *s = malloc(n + 1);
+    if (s) {
+        memcpy(s, p, n);
+        s[n] = 0;
+    }
+    return s;
+}
+
+static int
+header_is(const char *line, size_t n, const char *name, const char **val,
+          size_t *vlen)
+{
+    size_t k = strlen(name);
+    if (n <= k || line[k] != ':' || strncasecmp(line, name, k) != 0)
+        return 0;
+    *val = line + k + 1;
+    *vlen = n - k - 1;
+    return 1;
+}
+
+static void
+replace(char **slot, char *v)
+{
+    free(*slot);
+    *slot = v;
+}
+
+static size_t
+on_header(char *line, size_t size, size_t nitems, void *arg)
+{
+    struct xfer *x = arg;
+    size_t n = size * nitems;
+    const char *v;
+    size_t vlen;
+
+    if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+        /* A new response (after 100-continue or a retry): forget the
+         * headers of the one before. "HTTP/1.1 500 Internal Server Error" */
+        replace(&x->resp->content_type, NULL);
+        replace(&x->resp->etag, NULL);
+        x->reason[0] = 0;
+        const char *sp = memchr(line, ' ', n);
+        if (sp) {
+            const char *sp2 = memchr(sp + 1, ' ', n - (size_t)(sp + 1 - line));
+            if (sp2) {
+                size_t rl = n - (size_t)(sp2 + 1 - line);
+                while (rl > 0 && (sp2[rl] == '\r' || sp2[rl] == '\n'))
+                    rl--;
+                if (rl >= sizeof x->reason)
+                    rl = sizeof x->reason - 1;
+                memcpy(x->reason, sp2 + 1, rl);
+                x->reason[rl] = 0;
+                for (char *q = x->reason; *q; q++)
+                    if (*q == '\r' || *q == '\n' || !isprint((unsigned char)*q))
+                        *q = 0;
+            }
+        }
+        return n;
+    }
+    if (header_is(line, n, "Content-Length", &v, &vlen)) {
+        char buf[32];
+        char *e = NULL;
+        if (vlen >= sizeof buf)
+            vlen = sizeof buf - 1;
+        memcpy(buf, v, vlen);
+        buf[vlen] = 0;
+        errno = 0;
+        unsigned long long cl = strtoull(buf, &e, 10);
+        if (errno == 0 && e != buf && cl > x->cap) {
+            x->toobig = 1;
+            return 0; /* abort before any byte of the body is kept */
+        }
+    } else if (header_is(line, n, "Content-Type", &v, &vlen)) {
+        char *s = dup_trimmed(v, vlen);
+        if (!s) {
+            x->oom = 1;
+            return 0;
+        }
+        replace(&x->resp->content_type, s);
+    } else if (header_is(line, n, "ETag", &v, &vlen)) {
+        char *s = dup_trimmed(v, vlen);
+        if (!s) {
+            x->oom = 1;
+            return 0;
+        }
+        replace(&x->resp->etag, s);
+    }
+    return n;
+}
+
+static size_t
+on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+    struct xfer *x = arg;
+    struct ldg_http_response *r = x->resp;
+    size_t n = size * nmemb;
+
+    if (n > x->cap - r->body_len) {
+        x->toobig = 1;
+        return 0;
+    }
+    if (r->body_len + n + 1 > x->alloc) {
+        size_t want = x->alloc ? x->alloc : 4096;
+        while (want < r->body_len + n + 1)
+            want *= 2;
+        if (want > x->cap + 1)
+            want = x->cap + 1;
+        char *nb = realloc(r->body, want);
+        if (!nb) {
+            x->oom = 1;
+            return 0;
+        }
+        r->body = nb;
+        x->alloc = want;
+    }
+    memcpy(r->body + r->body_len, data, n);
+    r->body_len += n;
+    r->body[r->body_len] = 0;
+    return n;
+}
+
+static int
+transient_curl(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int
+transient_status(long st)
+{
+    return st == 408 || st == 429 || st == 500 || st == 502 || st == 503 ||
+           st == 504;
+}
+
+/* Our code and a short cause for a failed transfer. */
+static int
+translate(CURLcode rc, const struct xfer *x, const char **cause)
+{
+    if (x->toobig) {
+        *cause = "response too large";
+        return LDG_ETOOBIG;
+    }
+    if (x->oom || rc == CURLE_OUT_OF_MEMORY) {
+        *cause = "out of memory";
+        return LDG_ENOMEM;
+    }
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        *cause = "timed out";
+        return LDG_ETIMEOUT;
+    case CURLE_COULDNT_CONNECT:
+        *cause = "connection refused";
+        return LDG_ENET;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        *cause = "host not found";
+        return LDG_ENET;
+    case CURLE_PARTIAL_FILE:
+        *cause = "reply cut short";
+        return LDG_ENET;
+    case CURLE_GOT_NOTHING:
+        *cause = "empty reply";
+        return LDG_ENET;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+        *cause = "connection failed";
+        return LDG_ENET;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+        *cause = "TLS failure";
+        return LDG_ENET;
+    case CURLE_FILESIZE_EXCEEDED:
+        *cause = "response too large";
+        return LDG_ETOOBIG;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+        *cause = "bad URL";
+        return LDG_EINVAL;
+    default:
+        *cause = "transfer failed";
+        return LDG_ENET;
+    }
+}
+
+static void
+sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+#define SET(opt, val)                                                          \
+    do {                                                                       \
+        if (curl_easy_setopt(h, opt, val) != CURLE_OK)                         \
+            goto setopt_failed;                                                \
+    } while (0)
+
+/* One attempt. Returns the curl code; *x and resp hold what arrived. */
+static CURLcode
+attempt(CURL *h, const struct ldg_http_request *req, const char *method,
+        struct curl_slist *hdrs, struct xfer *x, char *cerr)
+{
+    size_t cap = x->cap;
+    curl_easy_reset(h);
+    cerr[0] = 0;
+    SET(CURLOPT_URL, req->url);
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_ERRORBUFFER, cerr);
+    SET(CURLOPT_CONNECTTIMEOUT_MS,
+        req->connect_timeout_ms > 0
+            ? req->connect_timeout_ms
+            : (long)LDG_HTTP_CONNECT_TIMEOUT_MS_DEFAULT);
+    SET(CURLOPT_TIMEOUT_MS, req->timeout_ms > 0
+                                ? req->timeout_ms
+                                : (long)LDG_HTTP_TIMEOUT_MS_DEFAULT);
+    SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cap);
+    SET(CURLOPT_SSL_VERIFYPEER, req->insecure ? 0L : 1L);
+    SET(CURLOPT_SSL_VERIFYHOST, req->insecure ? 0L : 2L);
+    if (req->ca_file)
+        SET(CURLOPT_CAINFO, req->ca_file);
+    if (req->aws_sigv4)
+        SET(CURLOPT_AWS_SIGV4, req->aws_sigv4);
+    if (req->userpwd)
+        SET(CURLOPT_USERPWD, req->userpwd);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, x);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, x);
+    if (hdrs)
+        SET(CURLOPT_HTTPHEADER, hdrs);
+    if (strcmp(method, "HEAD") == 0) {
+        SET(CURLOPT_NOBODY, 1L);
+    } else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
+        /* The body from memory for both; CUSTOMREQUEST names the verb, and
+         * SigV4 hashes the POSTFIELDS as the payload. */
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        SET(CURLOPT_POSTFIELDS, req->body ? (const char *)req->body : "");
+        if (strcmp(method, "PUT") == 0)
+            SET(CURLOPT_CUSTOMREQUEST, "PUT");
+    }
+    return curl_easy_perform(h);
+setopt_failed:
+    return CURLE_FAILED_INIT;
+}
+
+int
+ldg_http_request(struct ldg_http_client *c, const struct ldg_http_request *req,
+                 struct ldg_http_response *resp, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = 0;
+    if (!req || !resp || !req->url) {
+        seterr(err, errlen, "http: no URL or no response to fill");
+        return LDG_EINVAL;
+    }
+    memset(resp, 0, sizeof *resp);
+    const char *method = req->method ? req->method : "GET";
+    if (strcmp(method, "GET") && strcmp(method, "HEAD") &&
+        strcmp(method, "PUT") && strcmp(method, "POST")) {
+        seterr(err, errlen, "%s %s: unsupported method", method, req->url);
+        return LDG_EINVAL;
+    }
+    if (strncasecmp(req->url, "http://", 7) != 0 &&
+        strncasecmp(req->url, "https://", 8) != 0) {
+        seterr(err, errlen, "%s %s: only http:// and https:// URLs", method,
+               req->url);
+        return LDG_EINVAL;
+    }
+    if (ensure_global() < 0) {
+        seterr(err, errlen, "%s %s: curl_global_init failed", method, req->url);
+        return LDG_ENOMEM;
+    }
+
+    int rc = 0;
+    CURL *own = NULL;
+    CURL *h = c ? c->easy : (own = curl_easy_init());
+    struct curl_slist *hdrs = NULL;
+    char cerr[CURL_ERROR_SIZE];
+    if (!h) {
+        seterr(err, errlen, "%s %s: out of memory", method, req->url);
+        return LDG_ENOMEM;
+    }
+    for (const char *const *p = req->headers; p && *p; p++) {
+        struct curl_slist *n = curl_slist_append(hdrs, *p);
+        if (!n) {
+            rc = LDG_ENOMEM;
+            seterr(err, errlen, "%s %s: out of memory", method, req->url);
+            goto out;
+        }
+        hdrs = n;
+    }
+
+    int tries = 1;
+    if (ldg_http_method_idempotent(method) && req->retries > 0)
+        tries += req->retries;
+    long backoff = req->backoff_ms > 0 ? req->backoff_ms
+                                       : (long)LDG_HTTP_BACKOFF_MS_DEFAULT;
+    size_t cap = req->max_response_bytes ? req->max_response_bytes
+                                         : LDG_HTTP_MAX_RESPONSE_DEFAULT;
+    for (int k = 0; k < tries; k++) {
+        if (k > 0) {
+            sleep_ms(backoff);
+            backoff *= 2;
+        }
+        ldg_http_response_release(resp);
+        struct xfer x = {.resp = resp, .cap = cap};
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        CURLcode cc = attempt(h, req, method, hdrs, &x, cerr);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        resp->elapsed_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+                           (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        resp->attempts = k + 1;
+        long st = 0;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
+        resp->status = st;
+        if (cc == CURLE_FAILED_INIT && !cerr[0]) {
+            rc = LDG_EINVAL;
+            seterr(err, errlen, "%s %s: curl rejected an option", method,
+                   req->url);
+            goto out;
+        }
+        if (cc != CURLE_OK) {
+            const char *cause;
+            rc = translate(cc, &x, &cause);
+            if (rc == LDG_ETOOBIG)
+                seterr(err, errlen,
+                       "%s %s: response exceeds %zu bytes; transfer aborted",
+                       method, req->url, cap);
+            else if (st > 0)
+                seterr(err, errlen, "%s %s: HTTP %ld, then %s (%s)", method,
+                       req->url, st, cause,
+                       cerr[0] ? cerr : curl_easy_strerror(cc));
+            else
+                seterr(err, errlen, "%s %s: %s (%s)", method, req->url, cause,
+                       cerr[0] ? cerr : curl_easy_strerror(cc));
+            if (rc == LDG_ETOOBIG || rc == LDG_ENOMEM || !transient_curl(cc))
+                goto out;
+            continue;
+        }
+        if (st >= 400 && !req->accept_error_status) {
+            rc = LDG_EHTTP;
+            seterr(err, errlen, "%s %s: HTTP %ld%s%s", method, req->url, st,
+                   x.reason[0] ? " " : "", x.reason);
+            if (!transient_status(st))
+                goto out;
+            continue;
+        }
+        rc = 0;
+        if (err && errlen)
+            err[0] = 0;
+        goto out;
+    }
+    if (tries > 1 && err && errlen) {
+        size_t l = strlen(err);
+        snprintf(err + l, errlen - l, " (after %d attempts)", tries);
+    }
+out:
+    curl_slist_free_all(hdrs);
+    if (own)
+        curl_easy_cleanup(own);
+    return rc;
+}

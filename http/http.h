@@ -1,0 +1,123 @@
+/*
+ * http.h — the project's one HTTP client (a wrapper over libcurl).
+ *
+ * Every module that speaks HTTP (the probe, the eval runner, publishing
+ * and mirroring) goes through this header; http/http.c is the only file
+ * that includes <curl/curl.h>, and it translates curl's codes into
+ * enum ldg_error (ledger/ledger.h). The library never prints: a failure
+ * writes one line into the caller's err buffer naming the method, the URL
+ * and, when the server answered, the HTTP status, e.g.
+ *
+ *   "GET http://127.0.0.1:11434/api/tags: HTTP 500 Internal Server Error"
+ *   "GET http://127.0.0.1:9/x: connection refused (Couldn't connect ...)"
+ *   "GET http://h/x: response exceeds 1048576 bytes; transfer aborted"
+ *
+ * What it does for every request:
+ *   - a connect timeout and a total timeout (defaults below);
+ *   - a cap on the response body, enforced as bytes arrive and before they
+ *     are buffered: a Content-Length over the cap, or the running total
+ *     passing it, aborts the transfer with LDG_ETOOBIG;
+ *   - TLS peer and host verification on unless the caller turns it off;
+ *   - proxies from the environment exactly as curl does (http_proxy,
+ *     https_proxy, all_proxy, no_proxy, in lower or upper case);
+ *   - retries with exponential backoff, but only for idempotent methods
+ *     (GET, HEAD, PUT) and only for failures that may be transient: a
+ *     refused or reset connection, a timeout, and HTTP 408, 429, 500,
+ *     502, 503 and 504. POST is never retried. A response over the cap, a
+ *     TLS verification failure, or any other 4xx is never retried;
+ *   - optional AWS Signature Version 4 signing (CURLOPT_AWS_SIGV4), for
+ *     S3-compatible stores.
+ *
+ * Thread safety: curl's global setup runs once, on first use, under
+ * pthread_once. A struct ldg_http_client must not be used by two threads
+ * at once; give each thread its own (they are cheap), or pass NULL for a
+ * one-shot request.
+ */
+#ifndef LDG_HTTP_H
+#define LDG_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LDG_HTTP_CONNECT_TIMEOUT_MS_DEFAULT 5000
+#define LDG_HTTP_TIMEOUT_MS_DEFAULT 30000
+#define LDG_HTTP_MAX_RESPONSE_DEFAULT (64u * 1024 * 1024) /* bytes */
+#define LDG_HTTP_BACKOFF_MS_DEFAULT 200
+#define LDG_HTTP_ERR_MAX 512 /* a good size for the err buffer */
+
+/* One request. Zero-initialise it (`struct ldg_http_request r = {0};`),
+ * then set method and url; every other field has a default when zero. */
+struct ldg_http_request {
+    const char *method; /* "GET", "HEAD", "PUT" or "POST"; NULL = GET */
+    const char *url;    /* http:// or https:// (other schemes: LDG_EINVAL) */
+    /* Extra request headers, each "Name: value", NULL-terminated; may be
+     * NULL. Borrowed for the duration of the call. */
+    const char *const *headers;
+    const void *body; /* request body for PUT/POST (borrowed); may be NULL */
+    size_t body_len;  /* bytes of body */
+    long connect_timeout_ms;   /* 0 = LDG_HTTP_CONNECT_TIMEOUT_MS_DEFAULT */
+    long timeout_ms;           /* whole transfer; 0 = _TIMEOUT_MS_DEFAULT */
+    size_t max_response_bytes; /* 0 = LDG_HTTP_MAX_RESPONSE_DEFAULT */
+    /* Extra attempts after the first for an idempotent method (GET, HEAD,
+     * PUT) that failed transiently (see above); ignored for POST. The wait
+     * before attempt k (k = 1, 2, …) is backoff_ms * 2^(k-1). */
+    int retries;
+    long backoff_ms;     /* 0 = LDG_HTTP_BACKOFF_MS_DEFAULT */
+    int insecure;        /* 1 turns TLS verification OFF (for tests only) */
+    const char *ca_file; /* PEM bundle to trust instead of the system's */
+    /* AWS SigV4: aws_sigv4 is curl's provider string, for S3
+     * "aws:amz:REGION:s3" (e.g. "aws:amz:us-east-1:s3"); userpwd is
+     * "ACCESS_KEY_ID:SECRET_ACCESS_KEY". Both NULL = no signing. userpwd
+     * alone is HTTP basic authentication. */
+    const char *aws_sigv4;
+    const char *userpwd;
+    /* 1 = an HTTP status >= 400 is not an error: the call returns 0 and the
+     * caller reads resp->status. 0 (default) = it returns LDG_EHTTP. */
+    int accept_error_status;
+};
+
+/* What came back. Owned by the caller after ldg_http_request returns (on
+ * success or failure); free with ldg_http_response_release. */
+struct ldg_http_response {
+    long status; /* HTTP status of the last attempt; 0 if none arrived */
+    char *body;  /* the body, NUL-terminated (the NUL not counted); NULL
+                    if there was none (HEAD, empty reply) */
+    size_t body_len;
+    char *content_type; /* Content-Type header value, or NULL */
+    char *etag;         /* ETag header value (quotes kept), or NULL */
+    double elapsed_ms;  /* wall time of the last attempt */
+    int attempts;       /* attempts made (1 + retries used) */
+};
+
+/* A reusable client: it keeps one curl handle, so connections to the same
+ * host are reused (keep-alive) across requests. Not for two threads at
+ * once. ldg_http_client_free(NULL) is a no-op. Returns 0 or LDG_ENOMEM. */
+struct ldg_http_client;
+int ldg_http_client_new(struct ldg_http_client **out);
+void ldg_http_client_free(struct ldg_http_client *c);
+
+/* Performs req with client c (NULL = a one-shot handle) and fills resp
+ * (which it zeroes first). Returns:
+ *   0              a response arrived (status < 400, or accept_error_status)
+ *   LDG_EHTTP      the server answered with status >= 400 (resp is filled:
+ *                  status, headers and the body, capped, are there)
+ *   LDG_ENET       no usable answer: refused, reset, DNS failure, TLS
+ *                  failure, or the connection closed before the reply
+ *                  was complete (a short body against its Content-Length)
+ *   LDG_ETIMEOUT   the connect or total timeout passed
+ *   LDG_ETOOBIG    the response is larger than max_response_bytes
+ *   LDG_EINVAL     misuse (NULL url or resp, an unknown method or scheme)
+ *   LDG_ENOMEM     out of memory
+ * On failure err (if not NULL) gets a NUL-terminated message of at most
+ * errlen bytes; resp may still hold what arrived, and must be released. */
+int ldg_http_request(struct ldg_http_client *c,
+                     const struct ldg_http_request *req,
+                     struct ldg_http_response *resp, char *err, size_t errlen);
+
+/* Frees what resp holds and zeroes it. NULL is a no-op. */
+void ldg_http_response_release(struct ldg_http_response *resp);
+
+/* 1 if method is retried on transient failures (GET, HEAD, PUT), else 0. */
+int ldg_http_method_idempotent(const char *method);
+
+#endif

@@ -1,0 +1,290 @@
+#!/usr/bin/env python3
+"""stub.py - a loopback stand-in for the model runtimes the ledger talks to.
+
+Answers with the response shapes the runtimes document:
+  Ollama      GET /api/tags, POST /api/show, GET /api/ps, GET /api/version
+  OpenAI-compatible (vLLM, LM Studio, llama.cpp, Ollama's /v1)
+              GET /v1/models, POST /v1/chat/completions
+  llama.cpp   GET /props, GET /health
+and misbehaves on demand, for the HTTP client's tests:
+  /ok                 200 "hello" (ETag "v1", text/plain)
+  /status/N           status N with a short body
+  /hang               headers and 5 bytes of a 100-byte body, then nothing
+  /drip?n=N&ms=M      N bytes, one every M ms (chunked)
+  /big?bytes=N        N bytes with a Content-Length
+  /bigchunked?bytes=N N bytes, chunked (no length up front)
+  /truncated          Content-Length 100, 10 bytes, then the socket closes
+  /flaky?key=K&fail=N the first N requests with key K get 503, then 200
+  /echo               JSON of the method, path, headers and body it got
+
+State comes from a JSON file (--state FILE), re-read on every request so a
+test can change a model between two probes:
+  {"models": [{"name", "digest", "size", "format", "family",
+               "quant", "parameter_size", "loaded": bool}],
+   "version": "0.5.7", "alias": "name llama.cpp claims",
+   "model_path": "/m/x.gguf",
+   "answers": {"prompt text": "reply"}, "default_answer": "...",
+   "delay_ms": 0,
+   "fail": {"/api/tags": "500"|"hang"|"truncated"|"big"|"drip"|"badjson"}}
+A chat reply is answers[last user message] or default_answer. With
+--port-file, the chosen port is written there; it is always printed on
+stdout as the first line. Binds 127.0.0.1 only, port 0 (the kernel's pick).
+"""
+import argparse
+import json
+import socketserver
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from urllib.parse import parse_qs, urlparse
+
+STATE = {"path": None}
+FLAKY = {}
+LOCK = threading.Lock()
+
+
+def load_state():
+    if not STATE["path"]:
+        return {}
+    try:
+        with open(STATE["path"]) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def details(m):
+    return {
+        "parent_model": "",
+        "format": m.get("format", "gguf"),
+        "family": m.get("family", "llama"),
+        "families": [m.get("family", "llama")],
+        "parameter_size": m.get("parameter_size", "7B"),
+        "quantization_level": m.get("quant", "Q4_K_M"),
+    }
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def send(self, status, body, ctype="application/json", extra=None):
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def chunked(self, pieces, ms=0):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for p in pieces:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(p), p))
+            self.wfile.flush()
+            if ms:
+                time.sleep(ms / 1000.0)
+        self.wfile.write(b"0\r\n\r\n")
+
+    def misbehave(self, how, q):
+        if how == "hang":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            self.wfile.write(b'{"a":')
+            self.wfile.flush()
+            time.sleep(3600)
+        elif how == "truncated":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            self.wfile.write(b'{"models":[')
+            self.wfile.flush()
+            self.close_connection = True
+        elif how == "badjson":
+            self.send(200, '{"models": [ {"name": ')
+        elif how == "big":
+            n = int(q.get("bytes", [str(100 * 1024 * 1024)])[0])
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(n))
+            self.end_headers()
+            block = b" " * 65536
+            try:
+                while n > 0:
+                    k = min(n, len(block))
+                    self.wfile.write(block[:k])
+                    n -= k
+            except OSError:
+                pass
+            self.close_connection = True
+        elif how == "bigchunked":
+            n = int(q.get("bytes", [str(100 * 1024 * 1024)])[0])
+            try:
+                self.chunked((b"x" * min(65536, n - i)
+                              for i in range(0, n, 65536)))
+            except OSError:
+                pass
+            self.close_connection = True
+        elif how == "drip":
+            n = int(q.get("n", ["50"])[0])
+            ms = int(q.get("ms", ["100"])[0])
+            try:
+                self.chunked((b"." for _ in range(n)), ms)
+            except OSError:
+                pass
+        else:
+            self.send(int(how), {"error": "stub failure %s" % how})
+
+    def body_json(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(n) if n else b""
+        self._raw = raw
+        try:
+            return json.loads(raw or b"{}")
+        except ValueError:
+            return None
+
+    def handle_any(self):
+        u = urlparse(self.path)
+        q = parse_qs(u.query)
+        p = u.path
+        st = load_state()
+        req = self.body_json() if self.command in ("POST", "PUT") else {}
+        how = st.get("fail", {}).get(p)
+        if how:
+            return self.misbehave(how, q)
+        if st.get("delay_ms"):
+            time.sleep(st["delay_ms"] / 1000.0)
+        models = st.get("models", [])
+        # --- the HTTP client's test paths
+        if p == "/ok":
+            return self.send(200, "hello", "text/plain", {"ETag": '"v1"'})
+        if p.startswith("/status/"):
+            return self.misbehave(p.split("/")[2], q)
+        if p in ("/hang", "/truncated", "/big", "/bigchunked", "/drip"):
+            return self.misbehave(p[1:], q)
+        if p == "/flaky":
+            key = q.get("key", [""])[0]
+            fail = int(q.get("fail", ["1"])[0])
+            with LOCK:
+                FLAKY[key] = FLAKY.get(key, 0) + 1
+                k = FLAKY[key]
+            if k <= fail:
+                return self.send(503, "busy", "text/plain")
+            return self.send(200, "ok after %d" % k, "text/plain")
+        if p == "/echo":
+            return self.send(200, {
+                "method": self.command, "path": self.path,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "body": getattr(self, "_raw", b"").decode("latin-1")})
+        # --- Ollama
+        if p == "/api/version":
+            return self.send(200, {"version": st.get("version", "0.5.7")})
+        if p == "/api/tags":
+            return self.send(200, {"models": [{
+                "name": m["name"], "model": m["name"],
+                "modified_at": "2026-11-01T10:00:00Z",
+                "size": m.get("size", 4000000000),
+                "digest": m["digest"], "details": details(m)}
+                for m in models]})
+        if p == "/api/show":
+            if req is None:
+                return self.send(400, {"error": "bad json"})
+            name = req.get("model") or req.get("name")
+            for m in models:
+                if m["name"] == name:
+                    return self.send(200, {
+                        "modelfile": "FROM %s" % name, "parameters": "",
+                        "template": "{{ .Prompt }}", "details": details(m),
+                        "model_info": {"general.architecture":
+                                       m.get("family", "llama")},
+                        "capabilities": m.get("capabilities", ["completion"]),
+                        "modified_at": "2026-11-01T10:00:00Z"})
+            return self.send(404, {"error": "model '%s' not found" % name})
+        if p == "/api/ps":
+            return self.send(200, {"models": [{
+                "name": m["name"], "model": m["name"],
+                "size": m.get("size", 4000000000), "digest": m["digest"],
+                "details": details(m),
+                "expires_at": "2026-11-01T10:05:00Z",
+                "size_vram": m.get("size_vram", 0)}
+                for m in models if m.get("loaded")]})
+        # --- OpenAI-compatible
+        if p == "/v1/models":
+            return self.send(200, {"object": "list", "data": [{
+                "id": st.get("alias") or m["name"], "object": "model",
+                "created": 1730000000, "owned_by": "library"}
+                for m in models]})
+        if p == "/v1/chat/completions":
+            if req is None or not isinstance(req.get("messages"), list):
+                return self.send(400, {"error": {"message": "bad request"}})
+            last = ""
+            for msg in req["messages"]:
+                if msg.get("role") == "user":
+                    last = msg.get("content", "")
+            ans = st.get("answers", {}).get(last, st.get("default_answer",
+                                                         "I don't know."))
+            return self.send(200, {
+                "id": "chatcmpl-1", "object": "chat.completion",
+                "created": 1730000000, "model": req.get("model", ""),
+                "system_fingerprint": "fp_stub",
+                "choices": [{"index": 0, "message": {
+                    "role": "assistant", "content": ans},
+                    "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 3,
+                          "total_tokens": 8}})
+        # --- llama.cpp
+        if p == "/health":
+            return self.send(200, {"status": "ok"})
+        if p == "/props":
+            return self.send(200, {
+                "default_generation_settings": {"n_ctx": 4096,
+                                                "temperature": 0.8},
+                "total_slots": 1,
+                "model_path": st.get("model_path", "/models/model.gguf"),
+                "chat_template": "", "build_info": "b4000-stub"})
+        return self.send(404, {"error": "no such path %s" % p})
+
+    do_GET = do_POST = do_PUT = do_HEAD = handle_any
+
+
+class Server(socketserver.ThreadingMixIn, HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--state")
+    ap.add_argument("--port-file")
+    a = ap.parse_args()
+    STATE["path"] = a.state
+    srv = Server(("127.0.0.1", 0), Handler)
+    port = srv.server_address[1]
+    if a.port_file:
+        with open(a.port_file + ".tmp", "w") as f:
+            f.write("%d\n" % port)
+        import os
+        os.rename(a.port_file + ".tmp", a.port_file)
+    sys.stdout.write("%d\n" % port)
+    sys.stdout.flush()
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
