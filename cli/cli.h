@@ -8,6 +8,7 @@
 #ifndef LDG_CLI_H
 #define LDG_CLI_H
 
+#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -26,15 +27,160 @@
 
 enum cli_output { OUT_HUMAN, OUT_JSON, OUT_JSON_PRETTY };
 
+/*
+ * Options: each command declares its options once, in a table of struct
+ * cli_opt, and its usage line, `ledger CMD --help`, `ledger help CMD`,
+ * `ledger --help`, the completions and the man pages are all generated
+ * from that table (libgit2's cli_opt_spec is the model). The common
+ * options --dir, -o/--output and -h/--help are added to every command by
+ * the parser; do not list them.
+ *
+ * How to add a command (say `ledger frob`):
+ *   1. In cli/cmd_<area>.c write `int cmd_frob(struct cli *, int, char **)`
+ *      and its description:
+ *
+ *        static const struct cli_opt frob_opts[] = {
+ *            CLI_VALUE('n', 'n', "count", "N", "how many to frob"),
+ *            CLI_FLAG(OPT_FAST, 0, "fast", "frob without checking"),
+ *            CLI_ARG("NAME", "the thing to frob", 0),
+ *            CLI_OPT_END};
+ *        const struct cli_command cli_cmd_frob = {
+ *            "frob", CLI_GROUP_STATE, cmd_frob, "frob a thing",
+ *            "One paragraph: what it does, what it prints, exit codes.",
+ *            frob_opts, CLI_OUT_BASIC,
+ *            "# frob twice\nledger frob -n 2 widget\n"};
+ *
+ *   2. Parse with the table:
+ *
+ *        struct cli_args a;
+ *        int ch;
+ *        cli_args_init(&a, c, argc, argv);
+ *        while ((ch = cli_args_next(&a)) > 0) {
+ *            switch (ch) {
+ *            case 'n': ... a.value ...; break;
+ *            case OPT_FAST: ...; break;
+ *            default: return cli_usage(c);
+ *            }
+ *        }
+ *        if (ch < 0)
+ *            return a.exit;   (0 after --help, 64 after a usage error)
+ *        positionals: argv[a.ind .. argc-1]
+ *
+ *   3. Declare `extern const struct cli_command cli_cmd_frob;` in
+ *      cli/commands.h and add `&cli_cmd_frob` to CLI_COMMANDS there.
+ *      tests/e2e/cli_help.sh then checks its --help automatically.
+ */
+enum cli_opt_flags {
+    CLI_POS = 1 << 0,      /* a positional argument, not an option */
+    CLI_OPTIONAL = 1 << 1, /* positional that may be left out: [NAME] */
+    CLI_REPEAT = 1 << 2,   /* may be given more than once: NAME... */
+    CLI_HIDDEN = 1 << 3,   /* parsed, not shown in help */
+    CLI_REQUIRED = 1 << 4, /* an option that must be given */
+};
+
+struct cli_opt {
+    int id;            /* what cli_args_next returns: the short letter,
+                          or a value >= 256 for a long-only option */
+    char short_name;   /* 'n' for -n, or 0 */
+    const char *name;  /* "count" for --count; NULL for a positional */
+    const char *value; /* metavariable ("N") when it takes a value */
+    const char *help;  /* one line or a few: what it means */
+    unsigned flags;    /* enum cli_opt_flags */
+};
+
+#define CLI_OPTS_MAX 64 /* options of one command, common ones included */
+
+#define CLI_FLAG(id, s, name, help)                                            \
+    {                                                                          \
+        (id), (s), (name), NULL, (help), 0                                     \
+    }
+#define CLI_VALUE(id, s, name, meta, help)                                     \
+    {                                                                          \
+        (id), (s), (name), (meta), (help), 0                                   \
+    }
+#define CLI_ARG(meta, help, flags)                                             \
+    {                                                                          \
+        0, 0, NULL, (meta), (help), CLI_POS | (flags)                          \
+    }
+#define CLI_OPT_END                                                            \
+    {                                                                          \
+        0, 0, NULL, NULL, NULL, 0                                              \
+    }
+
+/* Groups: one man page each (ledger-<name>(1)). */
+enum cli_group {
+    CLI_GROUP_EVENTS,
+    CLI_GROUP_TLOG,
+    CLI_GROUP_QUERY,
+    CLI_GROUP_EXPORT,
+    CLI_GROUP_STATE,
+    CLI_GROUP_COUNT
+};
+
+/* What -o accepts, for the help text. */
+#define CLI_OUT_BASIC "human, json or json-pretty"
+
+struct cli;
+struct cli_command {
+    const char *name;
+    enum cli_group group;
+    int (*fn)(struct cli *, int, char **);
+    const char *summary;     /* one line, lower case, no full stop */
+    const char *description; /* a paragraph (blank line = new paragraph) */
+    const struct cli_opt *opts;
+    const char *outputs;  /* what -o accepts, or NULL when -o is not used */
+    const char *examples; /* "# comment\nledger ...\n" lines */
+};
+
 struct cli {
     const char *dir_opt; /* --dir, or NULL */
     char dir[4096];      /* resolved ledger directory */
     enum cli_output out;
-    const char *out_name; /* the -o value as given */
-    int progress;         /* stderr is a terminal */
-    const char *prog;     /* "ledger" */
-    const char *cmd;      /* command name, for messages */
+    const char *out_name;              /* the -o value as given */
+    int progress;                      /* stderr is a terminal */
+    const char *prog;                  /* "ledger" */
+    const char *cmd;                   /* command name, for messages */
+    const struct cli_command *command; /* the command being run */
 };
+
+/* The parser over a command's table (getopt_long underneath, so options
+ * and positionals may mix and `--` ends the options). */
+struct cli_args {
+    struct cli *c;
+    int argc;
+    char **argv;
+    char *value; /* the value of the option just returned */
+    int ind;     /* after the loop: index of the first positional */
+    int exit;    /* when cli_args_next returns -1: the exit code */
+    char shortopts[128];
+    struct option lo[CLI_OPTS_MAX]; /* built from the table */
+};
+
+/* Starts parsing argv (argv[0] is the command's name) against
+ * c->command's table. */
+void cli_args_init(struct cli_args *a, struct cli *c, int argc, char **argv);
+/* The next option's id (> 0); 0 when the options are done (a.ind is the
+ * first positional); -1 when parsing must stop: --help was printed (a.exit
+ * is 0) or a usage error was printed (a.exit is 64). --dir and -o are
+ * handled here and never returned. */
+int cli_args_next(struct cli_args *a);
+/* Prints the usage line of c->command and a pointer to --help on stderr;
+ * returns EX_USAGE. */
+int cli_usage(const struct cli *c);
+/* Prints "ledger CMD: message", then the usage; returns EX_USAGE. */
+int cli_usage_err(const struct cli *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The full help of a command on f. */
+void cli_help_command(FILE *f, const struct cli_command *cmd);
+/* `ledger --help`: every command, its synopsis and summary. */
+void cli_help_overview(FILE *f);
+/* Every spelling of a command's options, one a line (for completions). */
+void cli_help_options(FILE *f, const struct cli_command *cmd);
+/* A group's short name ("state": man page ledger-state(1)) and title. */
+const char *cli_group_name(enum cli_group g);
+const char *cli_group_title(enum cli_group g);
+/* All commands, NULL-terminated (cli/main.c). */
+extern const struct cli_command *const cli_commands[];
 
 /* Prints "ledger CMD: message" to stderr. */
 void cli_err(const struct cli *c, const char *fmt, ...)
@@ -55,14 +201,4 @@ void cli_time(char *buf, size_t cap, uint64_t ts_ns);
 void cli_print_json(const struct cli *c, json_t *v);
 /* Progress line on stderr when it is a terminal. */
 void cli_progress(void *ctx, uint64_t done, uint64_t total);
-/* Commands: each gets argv starting at its own name. */
-int cmd_init(struct cli *c, int argc, char **argv);
-int cmd_append(struct cli *c, int argc, char **argv);
-int cmd_ingest(struct cli *c, int argc, char **argv);
-int cmd_show(struct cli *c, int argc, char **argv);
-int cmd_verify(struct cli *c, int argc, char **argv);
-int cmd_stats(struct cli *c, int argc, char **argv);
-int cmd_keys(struct cli *c, int argc, char **argv);
-int cmd_erase(struct cli *c, int argc, char **argv);
-
 #endif

@@ -2,39 +2,15 @@
  * cmd_core.c — init, append, ingest, show, verify, stats, keys, erase.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/commands.h"
 #include "ingest/ingest.h"
 #include "query/query.h"
-
-#define COMMON_LONGOPTS                                                        \
-    {"dir", required_argument, NULL, 'D'},                                     \
-        {"output", required_argument, NULL, 'o'},                              \
-    {                                                                          \
-        "help", no_argument, NULL, 'h'                                         \
-    }
-
-/* Handles the options every command takes. Returns 1 if handled, -1 on a
- * usage error (printed). */
-static int
-common_opt(struct cli *c, int ch)
-{
-    switch (ch) {
-    case 'D':
-        c->dir_opt = optarg;
-        return 1;
-    case 'o':
-        cli_set_output(c, optarg);
-        return 1;
-    default:
-        return 0;
-    }
-}
 
 static int
 resolve_dir(struct cli *c)
@@ -45,14 +21,6 @@ resolve_dir(struct cli *c)
         return EX_USAGE;
     }
     return 0;
-}
-
-static int
-usage(struct cli *c, const char *text)
-{
-    fprintf(stderr, "usage: ledger %s\n", text);
-    (void)c;
-    return EX_USAGE;
 }
 
 static int
@@ -84,27 +52,47 @@ print_seq(struct cli *c, uint64_t seq)
 
 /* ---------------------------------------------------------------- init -- */
 
+static const struct cli_opt init_opts[] = {
+    CLI_VALUE('g', 0, "origin", "NAME",
+              "the log's origin line in every checkpoint (default: "
+              "the host name)"),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_init = {
+    "init",
+    CLI_GROUP_EVENTS,
+    cmd_init,
+    "create a ledger and its log key",
+    "Creates an empty ledger in the ledger directory: the LMDB store, the "
+    "log's signing key (kept 0600 in a 0700 directory) and the origin that "
+    "names this log in its checkpoints. Prints the directory, the origin and "
+    "the verifier key a third party needs to check checkpoints and bundles "
+    "from this ledger. Refuses (exit 73) when a ledger already exists there.",
+    init_opts,
+    CLI_OUT_BASIC,
+    "# a ledger in ./box, named for its checkpoints\n"
+    "ledger init --origin box.example/ledger --dir ./box\n"};
+
 int
 cmd_init(struct cli *c, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"origin", required_argument, NULL, 'g'}, COMMON_LONGOPTS, {0}};
+    struct cli_args a;
     const char *origin = NULL;
     char err[1024], vkey[512];
     struct ldg_ledger *l;
     int ch, rc;
 
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
-        if (common_opt(c, ch))
-            continue;
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
         if (ch == 'g')
-            origin = optarg;
+            origin = a.value;
         else
-            return usage(c, "init [--origin NAME]");
+            return cli_usage(c);
     }
-    if (optind != argc)
-        return usage(c, "init [--origin NAME]");
+    if (ch < 0)
+        return a.exit;
+    if (a.ind != argc)
+        return cli_usage(c);
     if ((rc = resolve_dir(c)) != 0)
         return rc;
     rc = ldg_init(c->dir, origin, NULL, err, sizeof err);
@@ -190,21 +178,42 @@ parse_body(struct cli *c, const char *what, const char *text, size_t len)
     return b;
 }
 
+static const struct cli_opt append_opts[] = {
+    CLI_VALUE('s', 0, "subject", "S",
+              "what the event is about (a model, route, pack, ...)"),
+    CLI_VALUE('r', 0, "run", "R", "the run it belongs to"),
+    CLI_VALUE('p', 0, "parent", "SEQ", "the event it follows from"),
+    CLI_VALUE('a', 0, "actor", "NAME",
+              "sign with this actor's key (`ledger keys add`); default: "
+              "the log key"),
+    CLI_VALUE('b', 0, "body", "JSON", "the body, a JSON object"),
+    CLI_VALUE('f', 0, "body-file", "FILE",
+              "read the body from FILE (- for standard input)"),
+    CLI_ARG("TYPE", "the event type, e.g. run.started, model.loaded", 0),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_append = {
+    "append",
+    CLI_GROUP_EVENTS,
+    cmd_append,
+    "append one event",
+    "Appends one signed event of type TYPE and prints its sequence number "
+    "once it is durably committed. The body is a JSON object given with "
+    "--body, read from --body-file, or read from standard input when "
+    "neither is given. The event is chained to the previous one, added to "
+    "the Merkle tree, and the projections are updated in the same "
+    "transaction.",
+    append_opts,
+    CLI_OUT_BASIC,
+    "# a run starts, using pack summarize\n"
+    "ledger append run.started --run r1 --body '{\"pack\":\"summarize\"}'\n"
+    "# the body from a file\n"
+    "ledger append model.loaded --subject llama-3-8b --body-file body.json\n"};
+
 int
 cmd_append(struct cli *c, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"subject", required_argument, NULL, 's'},
-        {"run", required_argument, NULL, 'r'},
-        {"parent", required_argument, NULL, 'p'},
-        {"actor", required_argument, NULL, 'a'},
-        {"body", required_argument, NULL, 'b'},
-        {"body-file", required_argument, NULL, 'f'},
-        COMMON_LONGOPTS,
-        {0}};
-    static const char *u =
-        "append TYPE [--subject S] [--run R] [--parent SEQ] [--actor NAME] "
-        "[--body JSON | --body-file F]";
+    struct cli_args a;
     struct ldg_event_in in;
     const char *body_text = NULL, *body_file = NULL;
     struct ldg_ledger *l = NULL;
@@ -213,40 +222,41 @@ cmd_append(struct cli *c, int argc, char **argv)
     int ch, rc;
 
     memset(&in, 0, sizeof in);
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
-        if (common_opt(c, ch))
-            continue;
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
         switch (ch) {
         case 's':
-            in.subject = optarg;
+            in.subject = a.value;
             break;
         case 'r':
-            in.run = optarg;
+            in.run = a.value;
             break;
         case 'p':
-            if (cli_parse_u64(optarg, &in.parent) < 0) {
-                cli_err(c, "--parent: '%s' is not a sequence number", optarg);
-                return EX_USAGE;
-            }
+            if (cli_parse_u64(a.value, &in.parent) < 0)
+                return cli_usage_err(c,
+                                     "--parent: '%s' is not a sequence "
+                                     "number",
+                                     a.value);
             in.has_parent = 1;
             break;
         case 'a':
-            in.actor = optarg;
+            in.actor = a.value;
             break;
         case 'b':
-            body_text = optarg;
+            body_text = a.value;
             break;
         case 'f':
-            body_file = optarg;
+            body_file = a.value;
             break;
         default:
-            return usage(c, u);
+            return cli_usage(c);
         }
     }
-    if (optind + 1 != argc || (body_text && body_file))
-        return usage(c, u);
-    in.type = argv[optind];
+    if (ch < 0)
+        return a.exit;
+    if (a.ind + 1 != argc || (body_text && body_file))
+        return cli_usage(c);
+    in.type = argv[a.ind];
     if ((rc = resolve_dir(c)) != 0)
         return rc;
     if (body_text != NULL) {
@@ -327,18 +337,41 @@ ingest_progress(void *ctx, uint64_t lines, uint64_t committed)
                 (unsigned long long)lines, (unsigned long long)committed);
 }
 
+static const struct cli_opt ingest_opts[] = {
+    CLI_FLAG('s', 0, "strict",
+             "all or nothing: one invalid line and nothing is committed"),
+    CLI_VALUE('b', 0, "batch", "N",
+              "events per commit (1 to 1000000; default chosen by ingest)"),
+    CLI_VALUE('t', 0, "threads", "N",
+              "signing threads (0 to 64; 0 = one per core)"),
+    CLI_FLAG('A', 0, "acks",
+             "print one JSON line per durable commit on standard output"),
+    CLI_ARG("FILE", "JSON Lines to read (- or none: standard input)",
+            CLI_OPTIONAL),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_ingest = {
+    "ingest",
+    CLI_GROUP_EVENTS,
+    cmd_ingest,
+    "append events from JSON Lines",
+    "Appends one event per line of FILE, each a JSON object with a type and "
+    "optionally subject, run, parent, actor and body (the fields `append` "
+    "takes). Lines that do not parse are reported as FILE:LINE:COLUMN on "
+    "standard error and skipped, unless --strict. Events are committed in "
+    "batches; a summary of what was committed goes to standard error, and "
+    "an event is acknowledged only once its batch is durable.",
+    ingest_opts,
+    CLI_OUT_BASIC,
+    "# append every line of events.jsonl, or nothing if one is invalid\n"
+    "ledger ingest --strict events.jsonl\n"
+    "# from a pipe\n"
+    "producer | ledger ingest -\n"};
+
 int
 cmd_ingest(struct cli *c, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"strict", no_argument, NULL, 's'},
-        {"batch", required_argument, NULL, 'b'},
-        {"threads", required_argument, NULL, 't'},
-        {"acks", no_argument, NULL, 'A'},
-        COMMON_LONGOPTS,
-        {0}};
-    static const char *u =
-        "ingest [FILE|-] [--strict] [--batch N] [--threads N] [--acks]";
+    struct cli_args a;
     struct ldg_ingest_opts o;
     struct ldg_ingest_report rep;
     struct ingest_ctx ic;
@@ -348,10 +381,8 @@ cmd_ingest(struct cli *c, int argc, char **argv)
     int ch, rc;
 
     memset(&o, 0, sizeof o);
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
-        if (common_opt(c, ch))
-            continue;
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
         switch (ch) {
         case 's':
             o.strict = 1;
@@ -360,28 +391,30 @@ cmd_ingest(struct cli *c, int argc, char **argv)
             o.on_commit = ingest_ack;
             break;
         case 'b':
-            if (cli_parse_u64(optarg, &v) < 0 || v == 0 || v > 1000000)
-                return usage(c, u);
+            if (cli_parse_u64(a.value, &v) < 0 || v == 0 || v > 1000000)
+                return cli_usage_err(c, "--batch: 1 to 1000000");
             o.batch = (size_t)v;
             break;
         case 't':
-            if (cli_parse_u64(optarg, &v) < 0 || v > 64)
-                return usage(c, u);
+            if (cli_parse_u64(a.value, &v) < 0 || v > 64)
+                return cli_usage_err(c, "--threads: 0 to 64");
             o.threads = (unsigned)v;
             break;
         default:
-            return usage(c, u);
+            return cli_usage(c);
         }
     }
-    if (optind + 1 < argc)
-        return usage(c, u);
+    if (ch < 0)
+        return a.exit;
+    if (a.ind + 1 < argc)
+        return cli_usage(c);
     ic.c = c;
     ic.name = "<stdin>";
-    if (optind < argc && strcmp(argv[optind], "-") != 0) {
-        ic.name = argv[optind];
-        in = fopen(argv[optind], "rb");
+    if (a.ind < argc && strcmp(argv[a.ind], "-") != 0) {
+        ic.name = argv[a.ind];
+        in = fopen(argv[a.ind], "rb");
         if (in == NULL) {
-            cli_err(c, "cannot open %s: %s", argv[optind], strerror(errno));
+            cli_err(c, "cannot open %s: %s", argv[a.ind], strerror(errno));
             return EX_NOINPUT;
         }
     }
@@ -414,11 +447,11 @@ cmd_ingest(struct cli *c, int argc, char **argv)
         fprintf(stderr, "ingest: 0 events committed, %llu lines rejected\n",
                 (unsigned long long)rep.rejected);
     if (c->out != OUT_HUMAN) {
-        char a[24], b[24], d[24];
-        snprintf(a, sizeof a, "%llu", (unsigned long long)rep.committed);
+        char n0[24], b[24], d[24];
+        snprintf(n0, sizeof n0, "%llu", (unsigned long long)rep.committed);
         snprintf(b, sizeof b, "%llu", (unsigned long long)rep.rejected);
         snprintf(d, sizeof d, "%llu", (unsigned long long)rep.first_seq);
-        cli_print_json(c, json_pack("{s:s, s:s, s:s}", "committed", a,
+        cli_print_json(c, json_pack("{s:s, s:s, s:s}", "committed", n0,
                                     "rejected", b, "first_seq", d));
     }
     rc = cli_exit_code(rc);
@@ -446,28 +479,46 @@ event_json(struct ldg_txn *t, const struct ldg_event *ev)
     return o;
 }
 
+static const struct cli_opt show_opts[] = {
+    CLI_FLAG('r', 0, "raw",
+             "write the stored entry's bytes (msgpack) instead of text"),
+    CLI_ARG("SEQ", "the event's sequence number", 0), CLI_OPT_END};
+
+const struct cli_command cli_cmd_show = {
+    "show",
+    CLI_GROUP_EVENTS,
+    cmd_show,
+    "one event in full",
+    "Prints one event: its sequence number, time, type, subject, run, "
+    "actor and the actor's public key, parent, hashes, and its body (or "
+    "that the body was erased, and by which event). -o json prints the "
+    "shape `ledger query -o json` prints.",
+    show_opts,
+    CLI_OUT_BASIC,
+    "ledger show 12\n"
+    "ledger show 12 -o json-pretty\n"};
+
 int
 cmd_show(struct cli *c, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"raw", no_argument, NULL, 'r'}, COMMON_LONGOPTS, {0}};
+    struct cli_args a;
     struct ldg_ledger *l = NULL;
     struct ldg_txn *t = NULL;
     struct ldg_event ev;
     uint64_t seq;
     int ch, rc, raw = 0;
 
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
-        if (common_opt(c, ch))
-            continue;
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
         if (ch == 'r')
             raw = 1;
         else
-            return usage(c, "show SEQ [--raw] [-o json]");
+            return cli_usage(c);
     }
-    if (optind + 1 != argc || cli_parse_u64(argv[optind], &seq) < 0)
-        return usage(c, "show SEQ [--raw] [-o json]");
+    if (ch < 0)
+        return a.exit;
+    if (a.ind + 1 != argc || cli_parse_u64(argv[a.ind], &seq) < 0)
+        return cli_usage(c);
     if ((rc = check_output(c, NULL)) != 0)
         return rc;
     if ((rc = resolve_dir(c)) != 0)
@@ -530,16 +581,39 @@ read_file(const char *path, size_t max, char **out, size_t *len)
     return rc;
 }
 
+static const struct cli_opt verify_opts[] = {
+    CLI_VALUE('f', 0, "from", "SEQ",
+              "start at event SEQ (implies a full check from there)"),
+    CLI_FLAG('F', 0, "full",
+             "check everything from event 0, not only what was appended "
+             "since the last verify"),
+    CLI_VALUE('t', 0, "trusted", "FILE",
+              "also check that this log extends FILE, a checkpoint saved "
+              "earlier (`ledger checkpoint > FILE`)"),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_verify = {
+    "verify",
+    CLI_GROUP_EVENTS,
+    cmd_verify,
+    "re-check signatures, chain and tree",
+    "Re-checks the ledger: every event's signature against its actor's "
+    "key, the hash chain, the bodies against their hashes, the Merkle tree "
+    "against the signed checkpoints, and the indexes. Without --full it "
+    "continues from where the last successful verify stopped. Exits 0 when "
+    "everything holds and 1 with the first failure named when something "
+    "does not.",
+    verify_opts,
+    CLI_OUT_BASIC,
+    "ledger verify\n"
+    "# everything, and that the log still extends a checkpoint kept "
+    "elsewhere\n"
+    "ledger verify --full --trusted saved-checkpoint.txt\n"};
+
 int
 cmd_verify(struct cli *c, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"from", required_argument, NULL, 'f'},
-        {"full", no_argument, NULL, 'F'},
-        {"trusted", required_argument, NULL, 't'},
-        COMMON_LONGOPTS,
-        {0}};
-    static const char *u = "verify [--from SEQ] [--full] [--trusted FILE]";
+    struct cli_args a;
     struct ldg_verify_report r;
     struct ldg_trusted_report tr;
     struct ldg_ledger *l = NULL;
@@ -550,27 +624,30 @@ cmd_verify(struct cli *c, int argc, char **argv)
     unsigned flags = 0;
     int ch, rc, trc = 0;
 
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
-        if (common_opt(c, ch))
-            continue;
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
         switch (ch) {
         case 'f':
-            if (cli_parse_u64(optarg, &from) < 0)
-                return usage(c, u);
+            if (cli_parse_u64(a.value, &from) < 0)
+                return cli_usage_err(c,
+                                     "--from: '%s' is not a sequence "
+                                     "number",
+                                     a.value);
             break;
         case 'F':
             flags |= LDG_VERIFY_FULL;
             break;
         case 't':
-            trusted = optarg;
+            trusted = a.value;
             break;
         default:
-            return usage(c, u);
+            return cli_usage(c);
         }
     }
-    if (optind != argc)
-        return usage(c, u);
+    if (ch < 0)
+        return a.exit;
+    if (a.ind != argc)
+        return cli_usage(c);
     if ((rc = check_output(c, NULL)) != 0)
         return rc;
     if ((rc = resolve_dir(c)) != 0)
@@ -604,14 +681,14 @@ cmd_verify(struct cli *c, int argc, char **argv)
         }
     }
     if (c->out != OUT_HUMAN) {
-        char a[24], b[24], d[24], e[24];
+        char n0[24], b[24], d[24], e[24];
         json_t *o;
-        snprintf(a, sizeof a, "%llu", (unsigned long long)r.from);
+        snprintf(n0, sizeof n0, "%llu", (unsigned long long)r.from);
         snprintf(b, sizeof b, "%llu", (unsigned long long)r.to);
         snprintf(d, sizeof d, "%llu", (unsigned long long)r.checkpoints);
         snprintf(e, sizeof e, "%llu", (unsigned long long)r.erased);
         o = json_pack("{s:b, s:s, s:s, s:s, s:s}", "ok", rc == 0 && trc == 0,
-                      "from", a, "to", b, "checkpoints", d, "erased", e);
+                      "from", n0, "to", b, "checkpoints", d, "erased", e);
         if (rc == LDG_ETAMPER) {
             char bs[24];
             snprintf(bs, sizeof bs, "%llu", (unsigned long long)r.bad_seq);
@@ -653,21 +730,35 @@ out:
 
 /* --------------------------------------------------------------- stats -- */
 
+const struct cli_command cli_cmd_stats = {
+    "stats",
+    CLI_GROUP_EVENTS,
+    cmd_stats,
+    "counts and sizes",
+    "Prints the ledger's origin, how many events, bodies (and erased "
+    "bodies), checkpoints and keys it holds, the bytes they take, and the "
+    "first and last event.",
+    NULL,
+    CLI_OUT_BASIC,
+    "ledger stats\n"
+    "ledger stats -o json\n"};
+
 int
 cmd_stats(struct cli *c, int argc, char **argv)
 {
-    static const struct option lo[] = {COMMON_LONGOPTS, {0}};
+    struct cli_args a;
     struct ldg_ledger *l = NULL;
     struct ldg_stats st;
     char t1[64] = "", t2[64] = "";
     int ch, rc;
 
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "o:h", lo, NULL)) != -1)
-        if (!common_opt(c, ch))
-            return usage(c, "stats [-o json]");
-    if (optind != argc)
-        return usage(c, "stats [-o json]");
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0)
+        return cli_usage(c);
+    if (ch < 0)
+        return a.exit;
+    if (a.ind != argc)
+        return cli_usage(c);
     if ((rc = check_output(c, NULL)) != 0)
         return rc;
     if ((rc = resolve_dir(c)) != 0)
@@ -776,41 +867,66 @@ keys_list(struct cli *c, struct ldg_ledger *l)
     return EX_OK;
 }
 
+static const struct cli_opt keys_opts[] = {
+    CLI_VALUE('r', 0, "roles", "R,...",
+              "with add: the roles the key may sign for"),
+    CLI_VALUE('R', 0, "reason", "TEXT", "with revoke (required): why"),
+    CLI_ARG("add NAME|list|revoke NAME|verifier",
+            "add: create actor NAME's key and record it; list: every key; "
+            "revoke: record that NAME's key is no longer trusted; verifier: "
+            "the log's verifier key, for a third party",
+            0),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_keys = {
+    "keys",
+    CLI_GROUP_EVENTS,
+    cmd_keys,
+    "actor keys and the log key",
+    "Manages the keys events are signed with. Every actor (a runtime, an "
+    "evaluator, an operator) signs its events with its own Ed25519 key; "
+    "adding and revoking a key are themselves events in the log, so a "
+    "verifier knows which key was valid when. The secret keys stay in the "
+    "ledger directory's keys/ (0600); only public keys enter the log.",
+    keys_opts,
+    CLI_OUT_BASIC,
+    "ledger keys add runtime --roles run,route\n"
+    "ledger keys list\n"
+    "ledger keys revoke runtime --reason 'host reinstalled'\n"
+    "# give this to whoever verifies your bundles\n"
+    "ledger keys verifier > box.vkey\n"};
+
 int
 cmd_keys(struct cli *c, int argc, char **argv)
 {
-    static const struct option lo[] = {{"roles", required_argument, NULL, 'r'},
-                                       {"reason", required_argument, NULL, 'R'},
-                                       COMMON_LONGOPTS,
-                                       {0}};
-    static const char *u = "keys add NAME [--roles R,...] | keys list | "
-                           "keys revoke NAME --reason TEXT | keys verifier";
+    struct cli_args a;
     const char *roles = NULL, *reason = NULL, *sub;
     struct ldg_ledger *l = NULL;
     uint64_t seq;
     int ch, rc;
 
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
-        if (common_opt(c, ch))
-            continue;
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
         if (ch == 'r')
-            roles = optarg;
+            roles = a.value;
         else if (ch == 'R')
-            reason = optarg;
+            reason = a.value;
         else
-            return usage(c, u);
+            return cli_usage(c);
     }
-    if (optind >= argc)
-        return usage(c, u);
-    sub = argv[optind];
+    if (ch < 0)
+        return a.exit;
+    int ind = a.ind;
+    if (ind >= argc)
+        return cli_usage(c);
+    sub = argv[ind];
     if ((rc = resolve_dir(c)) != 0)
         return rc;
-    if (strcmp(sub, "list") == 0 && optind + 1 == argc) {
+    if (strcmp(sub, "list") == 0 && ind + 1 == argc) {
         if ((rc = cli_open(c, 1, &l)) != 0)
             return rc;
         rc = keys_list(c, l);
-    } else if (strcmp(sub, "verifier") == 0 && optind + 1 == argc) {
+    } else if (strcmp(sub, "verifier") == 0 && ind + 1 == argc) {
         char vkey[512];
         if ((rc = cli_open(c, 1, &l)) != 0)
             return rc;
@@ -820,10 +936,10 @@ cmd_keys(struct cli *c, int argc, char **argv)
         else
             cli_print_json(c, json_pack("{s:s}", "verifier", vkey));
         rc = EX_OK;
-    } else if (strcmp(sub, "add") == 0 && optind + 2 == argc) {
+    } else if (strcmp(sub, "add") == 0 && ind + 2 == argc) {
         if ((rc = cli_open(c, 0, &l)) != 0)
             return rc;
-        rc = ldg_keys_add(l, argv[optind + 1], roles, &seq);
+        rc = ldg_keys_add(l, argv[ind + 1], roles, &seq);
         if (rc < 0) {
             cli_err(c, "%s",
                     ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
@@ -832,14 +948,14 @@ cmd_keys(struct cli *c, int argc, char **argv)
             print_seq(c, seq);
             rc = EX_OK;
         }
-    } else if (strcmp(sub, "revoke") == 0 && optind + 2 == argc) {
+    } else if (strcmp(sub, "revoke") == 0 && ind + 2 == argc) {
         if (reason == NULL || *reason == '\0') {
             cli_err(c, "revoke needs --reason TEXT");
             return EX_USAGE;
         }
         if ((rc = cli_open(c, 0, &l)) != 0)
             return rc;
-        rc = ldg_keys_revoke(l, argv[optind + 1], reason, &seq);
+        rc = ldg_keys_revoke(l, argv[ind + 1], reason, &seq);
         if (rc < 0) {
             cli_err(c, "%s",
                     ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
@@ -849,7 +965,7 @@ cmd_keys(struct cli *c, int argc, char **argv)
             rc = EX_OK;
         }
     } else {
-        return usage(c, u);
+        return cli_usage(c);
     }
     ldg_close(l);
     return rc;
@@ -857,12 +973,30 @@ cmd_keys(struct cli *c, int argc, char **argv)
 
 /* --------------------------------------------------------------- erase -- */
 
+static const struct cli_opt erase_opts[] = {
+    {'R', 0, "reason", "TEXT", "why the body is erased (required)",
+     CLI_REQUIRED},
+    CLI_ARG("SEQ", "the event whose body is erased", 0),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_erase = {
+    "erase",
+    CLI_GROUP_EVENTS,
+    cmd_erase,
+    "erase the body of an event",
+    "Erases the body of event SEQ (personal data, a leaked secret) by "
+    "appending a body.erased event that names it and says why. The event "
+    "itself, its body hash and its place in the chain and the tree stay, "
+    "so the log still verifies; the body is gone from the store and from "
+    "every later export. Prints the sequence number of the erasure.",
+    erase_opts,
+    CLI_OUT_BASIC,
+    "ledger erase 17 --reason 'customer data, ticket 4411'\n"};
+
 int
 cmd_erase(struct cli *c, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"reason", required_argument, NULL, 'R'}, COMMON_LONGOPTS, {0}};
-    static const char *u = "erase SEQ --reason TEXT";
+    struct cli_args a;
     struct ldg_event_in in;
     struct ldg_ledger *l = NULL;
     const char *reason = NULL;
@@ -870,18 +1004,18 @@ cmd_erase(struct cli *c, int argc, char **argv)
     json_t *body;
     int ch, rc;
 
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
-        if (common_opt(c, ch))
-            continue;
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
         if (ch == 'R')
-            reason = optarg;
+            reason = a.value;
         else
-            return usage(c, u);
+            return cli_usage(c);
     }
-    if (optind + 1 != argc || cli_parse_u64(argv[optind], &target) < 0 ||
+    if (ch < 0)
+        return a.exit;
+    if (a.ind + 1 != argc || cli_parse_u64(argv[a.ind], &target) < 0 ||
         reason == NULL || *reason == '\0')
-        return usage(c, u);
+        return cli_usage(c);
     if ((rc = resolve_dir(c)) != 0)
         return rc;
     if ((rc = cli_open(c, 0, &l)) != 0)

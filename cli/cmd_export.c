@@ -2,7 +2,6 @@
  * cmd_export.c — export (signed evidence bundles) and verify-bundle.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,36 +13,7 @@
 #include "cli/commands.h"
 #include "export/export.h"
 
-#define COMMON_LONGOPTS                                                        \
-    {"dir", required_argument, NULL, 'D'},                                     \
-        {"output", required_argument, NULL, 'o'},                              \
-    {                                                                          \
-        "help", no_argument, NULL, 'h'                                         \
-    }
-
 #define LIST_MAX 256
-
-static int
-common_opt(struct cli *c, int ch)
-{
-    switch (ch) {
-    case 'D':
-        c->dir_opt = optarg;
-        return 1;
-    case 'o':
-        cli_set_output(c, optarg);
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-static int
-usage(const char *text)
-{
-    fprintf(stderr, "usage: ledger %s\n", text);
-    return EX_USAGE;
-}
 
 static int
 check_output(struct cli *c)
@@ -96,25 +66,51 @@ export_progress(void *ctx, uint64_t done, uint64_t total)
 
 /* -------------------------------------------------------------- export -- */
 
+static const struct cli_opt export_opts[] = {
+    {'O', 0, "out", "FILE",
+     "the bundle to write (- for standard output, not a terminal)",
+     CLI_REQUIRED},
+    CLI_VALUE('S', 'S', "since", "TIME", "events at or after TIME"),
+    CLI_VALUE('U', 'U', "until", "TIME", "events at or before TIME"),
+    CLI_VALUE('r', 0, "run", "R", "the events of run R"),
+    CLI_VALUE('R', 0, "redact", "FIELD,...",
+              "withhold these body fields (their hashes stay, so the "
+              "bundle still verifies)"),
+    CLI_VALUE('B', 0, "redact-body", "TYPE,...",
+              "withhold the whole body of events of these types"),
+    CLI_VALUE('L', 0, "level", "N", "zstd level, 1 to 19"),
+    CLI_VALUE('M', 0, "max-events", "N",
+              "refuse a selection larger than N events"),
+    CLI_FLAG('N', 0, "no-state",
+             "leave out the projected state (packs, models, routes, ...)"),
+    CLI_ARG("MATCH", "query terms, as `ledger query` takes them",
+            CLI_OPTIONAL | CLI_REPEAT),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_export = {
+    "export",
+    CLI_GROUP_EXPORT,
+    cmd_export,
+    "write a signed evidence bundle",
+    "Writes the selected events to a bundle a third party can verify "
+    "offline with `ledger verify-bundle`: the events, the keys that signed "
+    "them, Merkle inclusion proofs against a signed checkpoint, and the "
+    "projected state. The selection is the query terms, time bounds and "
+    "--run; events needed to establish keys and erasures are added. "
+    "Redacted fields and bodies are replaced by their hashes. A summary "
+    "goes to standard error.",
+    export_opts,
+    CLI_OUT_BASIC,
+    "# everything about run r1, for a support ticket\n"
+    "ledger export --run r1 --out r1.bundle\n"
+    "# the last day's route decisions, prompts withheld\n"
+    "ledger export type='route.*' -S -1d --redact prompt --out "
+    "routes.bundle\n"};
+
 int
 cmd_export(struct cli *c, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"since", required_argument, NULL, 'S'},
-        {"until", required_argument, NULL, 'U'},
-        {"run", required_argument, NULL, 'r'},
-        {"out", required_argument, NULL, 'O'},
-        {"redact", required_argument, NULL, 'R'},
-        {"redact-body", required_argument, NULL, 'B'},
-        {"level", required_argument, NULL, 'L'},
-        {"max-events", required_argument, NULL, 'M'},
-        {"no-state", no_argument, NULL, 'N'},
-        COMMON_LONGOPTS,
-        {0}};
-    static const char *u =
-        "export [MATCH...] [-S SINCE] [-U UNTIL] [--run R] --out FILE\n"
-        "       [--redact FIELD,...] [--redact-body TYPE,...] [--level N]\n"
-        "       [--max-events N] [--no-state] [-o json]";
+    struct cli_args a;
     struct ldg_export_opts o;
     struct ldg_export_report rep;
     struct ldg_ledger *l = NULL;
@@ -127,35 +123,33 @@ cmd_export(struct cli *c, int argc, char **argv)
     memset(&o, 0, sizeof o);
     o.redact_fields = fields;
     o.redact_types = types;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "o:hS:U:", lo, NULL)) != -1) {
-        if (common_opt(c, ch))
-            continue;
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        char *val = a.value; /* split_list cuts it up */
         switch (ch) {
         case 'S':
-            o.since = optarg;
+            o.since = val;
             break;
         case 'U':
-            o.until = optarg;
+            o.until = val;
             break;
         case 'r':
-            run = optarg;
+            run = val;
             break;
         case 'O':
-            out = optarg;
+            out = val;
             break;
         case 'R':
-            if (split_list(c, "--redact", optarg, fields, &o.nredact_fields) <
-                0)
+            if (split_list(c, "--redact", val, fields, &o.nredact_fields) < 0)
                 return EX_USAGE;
             break;
         case 'B':
-            if (split_list(c, "--redact-body", optarg, types,
-                           &o.nredact_types) < 0)
+            if (split_list(c, "--redact-body", val, types, &o.nredact_types) <
+                0)
                 return EX_USAGE;
             break;
         case 'L':
-            if (cli_parse_u64(optarg, &v) < 0 || v < 1 || v > 19) {
+            if (cli_parse_u64(val, &v) < 0 || v < 1 || v > 19) {
                 cli_err(c, "--level: 1 to 19");
                 return EX_USAGE;
             }
@@ -165,20 +159,21 @@ cmd_export(struct cli *c, int argc, char **argv)
             o.no_state = 1;
             break;
         case 'M':
-            if (cli_parse_u64(optarg, &v) < 0 || v == 0) {
+            if (cli_parse_u64(val, &v) < 0 || v == 0) {
                 cli_err(c, "--max-events: a positive number");
                 return EX_USAGE;
             }
             o.max_events = v;
             break;
         default:
-            return usage(u);
+            return cli_usage(c);
         }
     }
-    if (out == NULL) {
-        cli_err(c, "--out FILE is required (- for standard output)");
-        return usage(u);
-    }
+    if (ch < 0)
+        return a.exit;
+    if (out == NULL)
+        return cli_usage_err(c, "--out FILE is required (- for standard "
+                                "output)");
     if ((rc = check_output(c)) != 0)
         return rc;
     if (strcmp(out, "-") == 0 && c->out != OUT_HUMAN) {
@@ -190,12 +185,12 @@ cmd_export(struct cli *c, int argc, char **argv)
         cli_err(c, "refusing to write a compressed bundle to a terminal");
         return EX_USAGE;
     }
-    nterms = argc - optind;
+    nterms = argc - a.ind;
     terms = calloc((size_t)nterms + 2, sizeof *terms);
     if (terms == NULL)
         return EX_OSERR;
     for (int i = 0; i < nterms; i++)
-        terms[i] = argv[optind + i];
+        terms[i] = argv[a.ind + i];
     if (run != NULL) {
         size_t n = strlen(run) + 5;
         runterm = malloc(n);
@@ -340,19 +335,40 @@ report_json(const char *file, const struct ldg_bundle_report *r,
     return o;
 }
 
+static const struct cli_opt verify_bundle_opts[] = {
+    CLI_VALUE('k', 0, "trusted-key", "VKEY|FILE",
+              "the log's verifier key as you received it from the box's "
+              "owner (`ledger keys verifier`), or a file holding it; "
+              "without it the bundle's own key is taken on trust"),
+    CLI_VALUE('x', 0, "extract", "OUTDIR",
+              "after verifying, write the bundle's files under OUTDIR"),
+    CLI_VALUE('t', 0, "threads", "N", "verify on N threads (1 to 16)"),
+    CLI_VALUE('m', 0, "max-bytes", "N",
+              "refuse a bundle that unpacks to more than N bytes"),
+    CLI_ARG("FILE", "the bundle", 0),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_verify_bundle = {
+    "verify-bundle",
+    CLI_GROUP_EXPORT,
+    cmd_verify_bundle,
+    "check a bundle offline",
+    "Checks an evidence bundle without the ledger it came from: every "
+    "event's signature and chain link, the inclusion proofs against the "
+    "signed checkpoint, redactions against their hashes, and the projected "
+    "state against the events. Each check is printed on standard error "
+    "(ok, FAIL, ...) with a one-line verdict. Exits 0 when the bundle "
+    "verifies, 1 when a check fails, 65 when it is not a readable bundle.",
+    verify_bundle_opts,
+    CLI_OUT_BASIC,
+    "ledger verify-bundle r1.bundle --trusted-key box.vkey\n"
+    "# verify, then look inside\n"
+    "ledger verify-bundle r1.bundle --trusted-key box.vkey --extract r1/\n"};
+
 int
 cmd_verify_bundle(struct cli *c, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"trusted-key", required_argument, NULL, 'k'},
-        {"extract", required_argument, NULL, 'x'},
-        {"threads", required_argument, NULL, 't'},
-        {"max-bytes", required_argument, NULL, 'm'},
-        COMMON_LONGOPTS,
-        {0}};
-    static const char *u =
-        "verify-bundle FILE [--trusted-key VKEY|FILE] [--extract DIR]\n"
-        "       [--threads N] [--max-bytes N] [-o json]";
+    struct cli_args a;
     struct ldg_bundle_verify_opts o;
     struct ldg_bundle_report *r;
     char key[1024], summary[600];
@@ -362,38 +378,39 @@ cmd_verify_bundle(struct cli *c, int argc, char **argv)
     int ch, rc;
 
     memset(&o, 0, sizeof o);
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
-        if (common_opt(c, ch))
-            continue;
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        const char *val = a.value;
         switch (ch) {
         case 'k':
-            if ((rc = trusted_key(c, optarg, key, sizeof key)) != 0)
+            if ((rc = trusted_key(c, val, key, sizeof key)) != 0)
                 return rc;
             o.trusted_vkey = key;
             break;
         case 'x':
-            o.extract_dir = optarg;
+            o.extract_dir = val;
             break;
         case 't':
-            if (cli_parse_u64(optarg, &v) < 0 || v == 0 || v > 16)
-                return usage(u);
+            if (cli_parse_u64(val, &v) < 0 || v == 0 || v > 16)
+                return cli_usage_err(c, "--threads: 1 to 16");
             o.threads = (unsigned)v;
             break;
         case 'm':
-            if (cli_parse_u64(optarg, &v) < 0 || v == 0)
-                return usage(u);
+            if (cli_parse_u64(val, &v) < 0 || v == 0)
+                return cli_usage_err(c, "--max-bytes: a positive number");
             o.limits.total_bytes = v;
             break;
         default:
-            return usage(u);
+            return cli_usage(c);
         }
     }
-    if (optind + 1 != argc)
-        return usage(u);
+    if (ch < 0)
+        return a.exit;
+    if (a.ind + 1 != argc)
+        return cli_usage(c);
     if ((rc = check_output(c)) != 0)
         return rc;
-    file = argv[optind];
+    file = argv[a.ind];
     r = malloc(sizeof *r);
     if (r == NULL)
         return EX_OSERR;

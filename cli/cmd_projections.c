@@ -6,7 +6,6 @@
  * Lines with -o json (one row a line), or a human table. Every view takes
  * --at SEQ: the state as of event SEQ.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,50 +17,14 @@
 #include "projections/projections.h"
 #include "query/query.h"
 
-#define LONGOPTS_COMMON                                                        \
-    {"dir", required_argument, NULL, 'D'},                                     \
-        {"output", required_argument, NULL, 'o'},                              \
-        {"help", no_argument, NULL, 'h'},                                      \
-    {                                                                          \
-        "at", required_argument, NULL, 'A'                                     \
-    }
-
 struct vargs {
     uint64_t at_size; /* 0 = now */
     const char *pack;
     int check;
 };
 
-static int
-usage(const char *text)
-{
-    fprintf(stderr, "usage: ledger %s\n", text);
-    return EX_USAGE;
-}
-
-/* Common options; 1 handled, 0 not ours, -1 usage error (printed). */
-static int
-common(struct cli *c, int ch, struct vargs *va)
-{
-    uint64_t seq;
-    switch (ch) {
-    case 'D':
-        c->dir_opt = optarg;
-        return 1;
-    case 'o':
-        cli_set_output(c, optarg);
-        return 1;
-    case 'A':
-        if (cli_parse_u64(optarg, &seq) < 0 || seq == UINT64_MAX) {
-            cli_err(c, "--at: '%s' is not a sequence number", optarg);
-            return -1;
-        }
-        va->at_size = seq + 1;
-        return 1;
-    default:
-        return 0;
-    }
-}
+#define AT_OPT                                                                 \
+    CLI_VALUE('A', 0, "at", "SEQ", "the state as of event SEQ (default: now)")
 
 static int
 prepare(struct cli *c)
@@ -82,33 +45,48 @@ prepare(struct cli *c)
     return 0;
 }
 
-/* Parses argv: options, then at most max_pos positionals into pos. */
+/* Parses argv against c->command's table: options, then at most max_pos
+ * positionals into pos. 0; -1 after --help (the caller returns 0); or the
+ * exit code of a usage error. */
 static int
-parse(struct cli *c, int argc, char **argv, const struct option *lo,
-      struct vargs *va, const char **pos, int max_pos, const char *u)
+parse(struct cli *c, int argc, char **argv, struct vargs *va, const char **pos,
+      int max_pos)
 {
-    int ch, n = 0;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
-        int r = common(c, ch, va);
-        if (r < 0)
-            return EX_USAGE;
-        if (r > 0)
-            continue;
-        if (ch == 'p')
-            va->pack = optarg;
-        else if (ch == 'c')
+    struct cli_args a;
+    uint64_t seq;
+    int ch, n = 0, i;
+
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        switch (ch) {
+        case 'A':
+            if (cli_parse_u64(a.value, &seq) < 0 || seq == UINT64_MAX)
+                return cli_usage_err(c, "--at: '%s' is not a sequence number",
+                                     a.value);
+            va->at_size = seq + 1;
+            break;
+        case 'p':
+            va->pack = a.value;
+            break;
+        case 'c':
             va->check = 1;
-        else
-            return usage(u);
+            break;
+        default:
+            return cli_usage(c);
+        }
     }
-    for (; optind < argc; optind++) {
+    if (ch < 0)
+        return a.exit == EX_OK ? -1 : a.exit;
+    for (i = a.ind; i < argc; i++) {
         if (n >= max_pos)
-            return usage(u);
-        pos[n++] = argv[optind];
+            return cli_usage(c);
+        pos[n++] = argv[i];
     }
     return prepare(c);
 }
+
+/* parse()'s answer as the command's exit code. */
+#define PARSED(rc) ((rc) < 0 ? EX_OK : (rc))
 
 static const char *
 js(const json_t *o, const char *k)
@@ -210,16 +188,32 @@ human_packs(json_t *rows)
     }
 }
 
+static const struct cli_opt packs_opts[] = {
+    AT_OPT, CLI_ARG("PACK", "only this pack", CLI_OPTIONAL), CLI_OPT_END};
+
+const struct cli_command cli_cmd_packs = {
+    "packs",
+    CLI_GROUP_STATE,
+    cmd_packs,
+    "installed packs and their state",
+    "Lists the packs (installable bundles of prompts, tools and the "
+    "permissions they need) with their version, their state (installed, "
+    "enabled, disabled, removed; +partial when some of what they need is "
+    "missing) and why. Computed from the events by the packs projection.",
+    packs_opts,
+    CLI_OUT_BASIC,
+    "ledger packs\n"
+    "# the state of pack summarize as of event 120\n"
+    "ledger packs summarize --at 120\n"};
+
 int
 cmd_packs(struct cli *c, int argc, char **argv)
 {
-    static const struct option lo[] = {LONGOPTS_COMMON, {0}};
     struct vargs va = {0, NULL, 0};
     const char *pos[1] = {NULL};
-    int rc = parse(c, argc, argv, lo, &va, pos, 1,
-                   "packs [PACK] [--at SEQ] [-o json]");
+    int rc = parse(c, argc, argv, &va, pos, 1);
     if (rc != 0)
-        return rc;
+        return PARSED(rc);
     return run_view(c, LDG_VIEW_PACKS, &va, pos[0], human_packs);
 }
 
@@ -238,16 +232,33 @@ human_permissions(json_t *rows)
         js(r, "required"), js(r, "by"), js(r, "seq"), js(r, "time"));
 }
 
+static const struct cli_opt permissions_opts[] = {
+    CLI_VALUE('p', 0, "pack", "P", "only pack P's permissions"), AT_OPT,
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_permissions = {
+    "permissions",
+    CLI_GROUP_STATE,
+    cmd_permissions,
+    "permissions in force",
+    "Lists every permission a pack asked for or was given: its group and "
+    "scope, tier, whether it is granted, denied, revoked or expired, "
+    "whether the pack requires it, who decided and at which event. This is "
+    "the projections' rule for what is in force, the one the doctor and "
+    "the timeline use.",
+    permissions_opts,
+    CLI_OUT_BASIC,
+    "ledger permissions --pack summarize\n"
+    "# what was in force when event 300 was written\n"
+    "ledger permissions --at 300\n"};
+
 int
 cmd_permissions(struct cli *c, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"pack", required_argument, NULL, 'p'}, LONGOPTS_COMMON, {0}};
     struct vargs va = {0, NULL, 0};
-    int rc = parse(c, argc, argv, lo, &va, NULL, 0,
-                   "permissions [--pack P] [--at SEQ] [-o json]");
+    int rc = parse(c, argc, argv, &va, NULL, 0);
     if (rc != 0)
-        return rc;
+        return PARSED(rc);
     return run_view(c, LDG_VIEW_PERMISSIONS, &va, va.pack, human_permissions);
 }
 
@@ -273,15 +284,29 @@ human_models(json_t *rows)
     }
 }
 
+static const struct cli_opt at_only_opts[] = {AT_OPT, CLI_OPT_END};
+
+const struct cli_command cli_cmd_models = {
+    "models",
+    CLI_GROUP_STATE,
+    cmd_models,
+    "models, their state and who routes to them",
+    "Lists the models the box knows: their state (loaded, unloaded, "
+    "failed, ...), whether their weights were verified against a digest, "
+    "the runtime serving them, and the routes that use them (as primary or "
+    "fallback).",
+    at_only_opts,
+    CLI_OUT_BASIC,
+    "ledger models\n"
+    "ledger models -o json\n"};
+
 int
 cmd_models(struct cli *c, int argc, char **argv)
 {
-    static const struct option lo[] = {LONGOPTS_COMMON, {0}};
     struct vargs va = {0, NULL, 0};
-    int rc =
-        parse(c, argc, argv, lo, &va, NULL, 0, "models [--at SEQ] [-o json]");
+    int rc = parse(c, argc, argv, &va, NULL, 0);
     if (rc != 0)
-        return rc;
+        return PARSED(rc);
     return run_view(c, LDG_VIEW_MODELS, &va, NULL, human_models);
 }
 
@@ -319,15 +344,27 @@ human_routes(json_t *rows)
     }
 }
 
+const struct cli_command cli_cmd_routes = {
+    "routes",
+    CLI_GROUP_STATE,
+    cmd_routes,
+    "routes, their models and how they behave",
+    "Lists the routes (the names requests are sent to) with the model each "
+    "resolves to, its readiness, and what its decisions show: how many, "
+    "the fallback and error rates, and the 50th and 95th percentile "
+    "latency; then a line saying why it is in that state.",
+    at_only_opts,
+    CLI_OUT_BASIC,
+    "ledger routes\n"
+    "ledger routes --at 250\n"};
+
 int
 cmd_routes(struct cli *c, int argc, char **argv)
 {
-    static const struct option lo[] = {LONGOPTS_COMMON, {0}};
     struct vargs va = {0, NULL, 0};
-    int rc =
-        parse(c, argc, argv, lo, &va, NULL, 0, "routes [--at SEQ] [-o json]");
+    int rc = parse(c, argc, argv, &va, NULL, 0);
     if (rc != 0)
-        return rc;
+        return PARSED(rc);
     return run_view(c, LDG_VIEW_ROUTES, &va, NULL, human_routes);
 }
 
@@ -355,15 +392,25 @@ human_promotions(json_t *rows)
     }
 }
 
+const struct cli_command cli_cmd_promotions = {
+    "promotions",
+    CLI_GROUP_STATE,
+    cmd_promotions,
+    "which model each route was promoted to, and on what evidence",
+    "Lists, per route, the candidate model currently promoted, the eval "
+    "that gated the promotion (or UNGATED and why), and the history of "
+    "promotions and rollbacks.",
+    at_only_opts,
+    CLI_OUT_BASIC,
+    "ledger promotions\n"};
+
 int
 cmd_promotions(struct cli *c, int argc, char **argv)
 {
-    static const struct option lo[] = {LONGOPTS_COMMON, {0}};
     struct vargs va = {0, NULL, 0};
-    int rc = parse(c, argc, argv, lo, &va, NULL, 0,
-                   "promotions [--at SEQ] [-o json]");
+    int rc = parse(c, argc, argv, &va, NULL, 0);
     if (rc != 0)
-        return rc;
+        return PARSED(rc);
     return run_view(c, LDG_VIEW_PROMOTIONS, &va, NULL, human_promotions);
 }
 
@@ -424,16 +471,32 @@ human_run_one(json_t *rows)
                js(r, "snapshot_seq"));
 }
 
+static const struct cli_opt runs_opts[] = {
+    AT_OPT, CLI_ARG("RUN", "one run in detail", CLI_OPTIONAL), CLI_OPT_END};
+
+const struct cli_command cli_cmd_runs = {
+    "runs",
+    CLI_GROUP_STATE,
+    cmd_runs,
+    "runs and how they ended",
+    "Lists the runs: their pack, status, start time, and counts of steps, "
+    "failed steps, route decisions and policy denials. With RUN, that run "
+    "in detail: where it started and finished, its first failure and first "
+    "denial, and the event to give `ledger doctor --at` to see the box as "
+    "it was when the run started.",
+    runs_opts,
+    CLI_OUT_BASIC,
+    "ledger runs\n"
+    "ledger runs r1\n"};
+
 int
 cmd_runs(struct cli *c, int argc, char **argv)
 {
-    static const struct option lo[] = {LONGOPTS_COMMON, {0}};
     struct vargs va = {0, NULL, 0};
     const char *pos[1] = {NULL};
-    int rc = parse(c, argc, argv, lo, &va, pos, 1,
-                   "runs [RUN] [--at SEQ] [-o json]");
+    int rc = parse(c, argc, argv, &va, pos, 1);
     if (rc != 0)
-        return rc;
+        return PARSED(rc);
     return run_view(c, LDG_VIEW_RUNS, &va, pos[0],
                     pos[0] ? human_run_one : human_runs);
 }
@@ -490,11 +553,32 @@ human_clauses(json_t *cl, const char *indent, int all)
  * answer stays reachable until exit (leak checkers agree). */
 static json_t *volatile doctor_answer;
 
+static const struct cli_opt doctor_opts[] = {
+    CLI_VALUE('p', 0, "pack", "P",
+              "only pack P, with every clause (ok ones too)"),
+    AT_OPT, CLI_OPT_END};
+
+const struct cli_command cli_cmd_doctor = {
+    "doctor",
+    CLI_GROUP_STATE,
+    cmd_doctor,
+    "readiness verdict with remedies",
+    "Says whether the box is ready to serve each pack and why not: for "
+    "every pack, the clauses that must hold (installed, permissions "
+    "granted, models loaded and verified, routes ready, evals passed) with "
+    "what failed and the command that fixes it, then the box's own clauses "
+    "(the log verifies, keys, runtime health). Exit code is the verdict: "
+    "0 healthy, 1 degraded, 2 blocked, 3 unknown.",
+    doctor_opts,
+    CLI_OUT_BASIC,
+    "ledger doctor\n"
+    "ledger doctor --pack summarize\n"
+    "# the box as it was when a run started (see `ledger runs RUN`)\n"
+    "ledger doctor --at 212\n"};
+
 int
 cmd_doctor(struct cli *c, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"pack", required_argument, NULL, 'p'}, LONGOPTS_COMMON, {0}};
     struct vargs va = {0, NULL, 0};
     struct ldg_doctor_opts o;
     struct ldg_ledger *l = NULL;
@@ -502,10 +586,9 @@ cmd_doctor(struct cli *c, int argc, char **argv)
     size_t i;
     int rc, verdict = LDG_DOCTOR_UNKNOWN;
 
-    rc = parse(c, argc, argv, lo, &va, NULL, 0,
-               "doctor [--pack P] [--at SEQ] [-o json]");
+    rc = parse(c, argc, argv, &va, NULL, 0);
     if (rc != 0)
-        return rc;
+        return PARSED(rc);
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
     memset(&o, 0, sizeof o);
@@ -555,19 +638,38 @@ cmd_doctor(struct cli *c, int argc, char **argv)
 
 /* --------------------------------------------------------- projections -- */
 
+static const struct cli_opt projections_opts[] = {
+    AT_OPT,
+    CLI_FLAG('c', 0, "note",
+             "print the signed projection note (the digests, signed with "
+             "the log key) instead of the table"),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_projections = {
+    "projections",
+    CLI_GROUP_STATE,
+    cmd_projections,
+    "versions, positions and digests of the projections",
+    "Lists the projections (packs, permissions, models, routes, promotions, "
+    "runs): each one's code version, the last event it has applied, how "
+    "many records it holds, whether the stored copy is current, and the "
+    "digest of its state, which `ledger rebuild --check` and bundles "
+    "compare.",
+    projections_opts,
+    CLI_OUT_BASIC,
+    "ledger projections\n"
+    "ledger projections --note\n"};
+
 int
 cmd_projections(struct cli *c, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"note", no_argument, NULL, 'c'}, LONGOPTS_COMMON, {0}};
     struct vargs va = {0, NULL, 0};
     struct ldg_ledger *l = NULL;
     json_t *list = NULL, *o;
     size_t i;
-    int rc = parse(c, argc, argv, lo, &va, NULL, 0,
-                   "projections [--at SEQ] [--note] [-o json]");
+    int rc = parse(c, argc, argv, &va, NULL, 0);
     if (rc != 0)
-        return rc;
+        return PARSED(rc);
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
     if (va.check) { /* --note: the signed projection note */
@@ -667,11 +769,34 @@ open_plain(struct cli *c, struct ldg_ledger **out, int ro)
     return 0;
 }
 
+static const struct cli_opt rebuild_opts[] = {
+    CLI_FLAG('c', 0, "check",
+             "change nothing: rebuild in memory and report every difference "
+             "from the stored projections (exit 1 if any)"),
+    CLI_ARG("NAME",
+            "packs, permissions, models, routes, promotions, runs or "
+            "indexes (default: all of them)",
+            CLI_OPTIONAL | CLI_REPEAT),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_rebuild = {
+    "rebuild",
+    CLI_GROUP_STATE,
+    cmd_rebuild,
+    "replay the log into the projections",
+    "Recomputes the projections (and the secondary indexes) from the log, "
+    "in one transaction, and prints what changed. Needed after an upgrade "
+    "that changed a projection's code version; views answer from the log "
+    "meanwhile, and say so. With --check, nothing is written.",
+    rebuild_opts,
+    CLI_OUT_BASIC,
+    "ledger rebuild\n"
+    "ledger rebuild --check\n"
+    "ledger rebuild routes models\n"};
+
 int
 cmd_rebuild(struct cli *c, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"check", no_argument, NULL, 'c'}, LONGOPTS_COMMON, {0}};
     struct vargs va = {0, NULL, 0};
     const char *pos[8] = {NULL};
     struct ldg_ledger *l = NULL;
@@ -681,12 +806,9 @@ cmd_rebuild(struct cli *c, int argc, char **argv)
     size_t i;
     int rc, n, want_index = 0;
 
-    rc = parse(c, argc, argv, lo, &va, pos, 8,
-               "rebuild [NAME...] [--check] [-o json]");
+    rc = parse(c, argc, argv, &va, pos, 8);
     if (rc != 0)
-        return rc;
-    if (va.at_size != 0)
-        return usage("rebuild [NAME...] [--check] [-o json] (no --at)");
+        return PARSED(rc);
     for (n = 0; n < 8 && pos[n]; n++) {
         unsigned b;
         if (strcmp(pos[n], "indexes") == 0) {

@@ -3,7 +3,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,17 +15,6 @@
 
 #define FOLLOW_POLL_MS 100 /* safety net under inotify */
 
-static const char query_usage[] =
-    "query [FIELD=VALUE...] [+ FIELD=VALUE...] [-S SINCE] [-U UNTIL]\n"
-    "       [-g PATTERN] [-n N] [-r] [-f] [--after-cursor C] [--show-cursor]\n"
-    "       [-o short|short-iso|short-precise|short-utc|verbose|json|"
-    "json-pretty|cat]\n"
-    "  fields: type=GLOB subject=GLOB run=ID actor=NAME|ID pack=P model=M\n"
-    "          route=R seq=N|A..B body.NAME=VALUE; same field ORs, fields\n"
-    "          AND, '+' starts an OR group\n"
-    "  times:  systemd.time(7) ('yesterday', '-1h', '11min ago',\n"
-    "          '2026-11-20 10:00', '@1763600000') or RFC 3339";
-
 static volatile sig_atomic_t stop_flag;
 
 static void
@@ -34,13 +22,6 @@ on_stop(int sig)
 {
     (void)sig;
     stop_flag = 1;
-}
-
-static int
-usage(const char *text)
-{
-    fprintf(stderr, "usage: ledger %s\n", text);
-    return EX_USAGE;
 }
 
 static int
@@ -237,30 +218,67 @@ follow(struct out *o, struct ldg_ledger *l, struct ldg_query *q, uint64_t next,
     return rc;
 }
 
+enum {
+    OPT_AFTER = 1000,
+    OPT_SHOWCUR,
+    OPT_EXPLAIN,
+    OPT_UTC,
+};
+
+static const struct cli_opt query_opts[] = {
+    CLI_VALUE('S', 'S', "since", "TIME", "events at or after TIME"),
+    CLI_VALUE('U', 'U', "until", "TIME", "events at or before TIME"),
+    CLI_VALUE('g', 'g', "grep", "PATTERN",
+              "events whose body matches the regular expression (PCRE2)"),
+    CLI_VALUE('n', 'n', "lines", "N",
+              "the last N matches (or 'all'); with -r the first N newest"),
+    CLI_FLAG('r', 'r', "reverse", "newest first"),
+    CLI_FLAG('f', 'f', "follow",
+             "keep printing new matches as they are appended (the last 10 "
+             "first, unless -n)"),
+    CLI_VALUE(OPT_AFTER, 0, "after-cursor", "CURSOR",
+              "only events after CURSOR (from --show-cursor)"),
+    CLI_FLAG(OPT_SHOWCUR, 0, "show-cursor",
+             "end with a cursor to continue from"),
+    CLI_FLAG(OPT_EXPLAIN, 0, "explain",
+             "say on standard error which index answered"),
+    CLI_FLAG(OPT_UTC, 0, "utc", "times in UTC, not local time"),
+    CLI_ARG("FIELD=VALUE",
+            "type=GLOB subject=GLOB run=ID actor=NAME|ID pack=P model=M "
+            "route=R seq=N|A..B body.NAME=VALUE. Repeating a field ORs, "
+            "different fields AND; a lone '+' starts another group, OR'ed "
+            "with the others",
+            CLI_OPTIONAL | CLI_REPEAT),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_query = {
+    "query",
+    CLI_GROUP_QUERY,
+    cmd_query,
+    "find events, journalctl-style",
+    "Prints the events that match, oldest first, one line each (or in the "
+    "format -o names), using the ledger's indexes. Matches work like "
+    "journalctl's: FIELD=VALUE terms, time bounds with -S and -U, a body "
+    "pattern with -g. TIME is a systemd.time(7) expression ('yesterday', "
+    "'-1h', '11min ago', '2026-11-20 10:00', '@1763600000') or RFC 3339; "
+    "times print in local time unless --utc. Exits 0 when it could look, "
+    "even if nothing matched.",
+    query_opts,
+    "short (default), short-iso, short-precise, short-utc, verbose, json, "
+    "json-pretty or cat",
+    "# everything run r1 did\n"
+    "ledger query run=r1\n"
+    "# route decisions of the last hour, newest first\n"
+    "ledger query type='route.*' -S -1h -r\n"
+    "# failures of pack summarize, as JSON Lines\n"
+    "ledger query pack=summarize type=run.failed -o json\n"
+    "# follow new events like tail -f\n"
+    "ledger query -f\n"};
+
 int
 cmd_query(struct cli *c, int argc, char **argv)
 {
-    enum {
-        OPT_AFTER = 1000,
-        OPT_SHOWCUR,
-        OPT_EXPLAIN,
-        OPT_UTC,
-    };
-    static const struct option lo[] = {
-        {"since", required_argument, NULL, 'S'},
-        {"until", required_argument, NULL, 'U'},
-        {"grep", required_argument, NULL, 'g'},
-        {"lines", required_argument, NULL, 'n'},
-        {"reverse", no_argument, NULL, 'r'},
-        {"follow", no_argument, NULL, 'f'},
-        {"after-cursor", required_argument, NULL, OPT_AFTER},
-        {"show-cursor", no_argument, NULL, OPT_SHOWCUR},
-        {"explain", no_argument, NULL, OPT_EXPLAIN},
-        {"utc", no_argument, NULL, OPT_UTC},
-        {"dir", required_argument, NULL, 'D'},
-        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {0}};
+    struct cli_args a;
     const char *since = NULL, *until = NULL, *pattern = NULL, *after = NULL;
     const char *limit_s = NULL;
     int reverse = 0, follow_mode = 0, show_cursor = 0, explain = 0, ch, rc;
@@ -272,20 +290,20 @@ cmd_query(struct cli *c, int argc, char **argv)
     uint64_t limit = 0, size = 0, cursor_lo = 0;
     char err[1024];
 
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "S:U:g:n:rfo:h", lo, NULL)) != -1) {
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
         switch (ch) {
         case 'S':
-            since = optarg;
+            since = a.value;
             break;
         case 'U':
-            until = optarg;
+            until = a.value;
             break;
         case 'g':
-            pattern = optarg;
+            pattern = a.value;
             break;
         case 'n':
-            limit_s = optarg;
+            limit_s = a.value;
             break;
         case 'r':
             reverse = 1;
@@ -294,7 +312,7 @@ cmd_query(struct cli *c, int argc, char **argv)
             follow_mode = 1;
             break;
         case OPT_AFTER:
-            after = optarg;
+            after = a.value;
             break;
         case OPT_SHOWCUR:
             show_cursor = 1;
@@ -305,19 +323,12 @@ cmd_query(struct cli *c, int argc, char **argv)
         case OPT_UTC:
             setenv("TZ", "UTC", 1);
             break;
-        case 'D':
-            c->dir_opt = optarg;
-            break;
-        case 'o':
-            cli_set_output(c, optarg);
-            break;
-        case 'h':
-            printf("usage: ledger %s\n", query_usage);
-            return EX_OK;
         default:
-            return usage(query_usage);
+            return cli_usage(c);
         }
     }
+    if (ch < 0)
+        return a.exit;
     if (c->out_name != NULL && ldg_query_format_parse(c->out_name, &fmt) < 0) {
         cli_err(c,
                 "unknown output format '%s' (use short, short-iso, "
@@ -348,7 +359,7 @@ cmd_query(struct cli *c, int argc, char **argv)
     }
     if (limit_s == NULL && follow_mode)
         limit = 10;
-    rc = ldg_query_compile(&q, argc - optind, argv + optind, since, until, err,
+    rc = ldg_query_compile(&q, argc - a.ind, argv + a.ind, since, until, err,
                            sizeof err);
     if (rc == 0 && pattern != NULL)
         rc = ldg_query_set_grep(q, pattern, err, sizeof err);
@@ -440,34 +451,41 @@ out:
     return rc;
 }
 
+static const struct cli_opt timeline_opts[] = {
+    CLI_ARG("RUN", "the run's id (as in `ledger runs`)", 0), CLI_OPT_END};
+
+const struct cli_command cli_cmd_timeline = {
+    "timeline",
+    CLI_GROUP_QUERY,
+    cmd_timeline,
+    "the flight-recorder view of a run",
+    "Prints the story of one run: when it started and with which pack, "
+    "each step, route decision (which model served it, and why), policy "
+    "decision and failure in order, how it ended, and a summary. This is "
+    "the view to start from when someone asks what happened to their "
+    "request.",
+    timeline_opts,
+    CLI_OUT_BASIC,
+    "ledger timeline r1\n"
+    "ledger timeline r1 -o json-pretty\n"};
+
 int
 cmd_timeline(struct cli *c, int argc, char **argv)
 {
-    static const struct option lo[] = {{"dir", required_argument, NULL, 'D'},
-                                       {"output", required_argument, NULL, 'o'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {0}};
-    static const char u[] = "timeline RUN [-o human|json|json-pretty]";
+    struct cli_args a;
     struct ldg_ledger *l = NULL;
     struct ldg_txn *t = NULL;
     json_t *tl = NULL;
     char *text = NULL;
     int ch, rc;
 
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
-        if (ch == 'D')
-            c->dir_opt = optarg;
-        else if (ch == 'o')
-            cli_set_output(c, optarg);
-        else if (ch == 'h') {
-            printf("usage: ledger %s\n", u);
-            return EX_OK;
-        } else
-            return usage(u);
-    }
-    if (optind + 1 != argc)
-        return usage(u);
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0)
+        return cli_usage(c);
+    if (ch < 0)
+        return a.exit;
+    if (a.ind + 1 != argc)
+        return cli_usage(c);
     if (c->out == OUT_HUMAN && c->out_name != NULL &&
         strcmp(c->out_name, "human") != 0 &&
         strcmp(c->out_name, "short") != 0) {
@@ -486,7 +504,7 @@ cmd_timeline(struct cli *c, int argc, char **argv)
         rc = cli_exit_code(rc);
         goto out;
     }
-    rc = ldg_query_timeline(t, argv[optind], &tl);
+    rc = ldg_query_timeline(t, argv[a.ind], &tl);
     if (rc < 0) {
         cli_err(c, "%s", ldg_errmsg(l));
         rc = rc == LDG_EBADINPUT ? EX_USAGE : cli_exit_code(rc);

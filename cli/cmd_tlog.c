@@ -2,19 +2,11 @@
  * cmd_tlog.c — checkpoint, proof, tiles: the transparency-log commands.
  * Their output is the C2SP formats, byte for byte, on stdout.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
-
-static int
-tlog_usage(const char *u)
-{
-    fprintf(stderr, "usage: ledger %s\n", u);
-    return EX_USAGE;
-}
 
 static int
 open_ro(struct cli *c, struct ldg_ledger **l, struct ldg_txn **t)
@@ -35,39 +27,46 @@ open_ro(struct cli *c, struct ldg_ledger **l, struct ldg_txn **t)
     return 0;
 }
 
-static const struct option tlog_opts[] = {
-    {"size", required_argument, NULL, 's'},
-    {"consistency", required_argument, NULL, 'c'},
-    {"dir", required_argument, NULL, 'D'},
-    {"output", required_argument, NULL, 'o'},
-    {0}};
+static const struct cli_opt checkpoint_opts[] = {
+    CLI_VALUE('s', 0, "size", "N",
+              "the checkpoint of the tree of size N (default: the latest)"),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_checkpoint = {
+    "checkpoint",
+    CLI_GROUP_TLOG,
+    cmd_checkpoint,
+    "the latest (or size N) signed checkpoint",
+    "Prints a signed checkpoint of the log's Merkle tree in the C2SP "
+    "tlog-checkpoint format, byte for byte: the origin, the tree size, the "
+    "root hash and the log key's signature. Save one somewhere else (or "
+    "publish it) and `ledger verify --trusted FILE` later proves the log "
+    "was only appended to since.",
+    checkpoint_opts,
+    CLI_OUT_BASIC,
+    "ledger checkpoint > trusted-checkpoint.txt\n"
+    "ledger checkpoint --size 100\n"};
 
 int
 cmd_checkpoint(struct cli *c, int argc, char **argv)
 {
-    static const char *u = "checkpoint [--size N]";
+    struct cli_args a;
     struct ldg_ledger *l;
     struct ldg_txn *t;
     uint64_t size = 0;
     char *note;
     int ch, rc;
 
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "o:", tlog_opts, NULL)) != -1) {
-        if (ch == 's' && cli_parse_u64(optarg, &size) == 0 && size > 0)
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        if (ch == 's' && cli_parse_u64(a.value, &size) == 0 && size > 0)
             continue;
-        if (ch == 'D') {
-            c->dir_opt = optarg;
-            continue;
-        }
-        if (ch == 'o') {
-            cli_set_output(c, optarg);
-            continue;
-        }
-        return tlog_usage(u);
+        return cli_usage(c);
     }
-    if (optind != argc)
-        return tlog_usage(u);
+    if (ch < 0)
+        return a.exit;
+    if (a.ind != argc)
+        return cli_usage(c);
     if ((rc = open_ro(c, &l, &t)) != 0)
         return rc;
     rc = ldg_checkpoint_get(t, size, &note);
@@ -93,39 +92,59 @@ cmd_checkpoint(struct cli *c, int argc, char **argv)
     return rc;
 }
 
+static const struct cli_opt proof_opts[] = {
+    CLI_VALUE('s', 0, "size", "N",
+              "prove against the tree of size N (default: the latest "
+              "checkpoint)"),
+    CLI_VALUE('c', 0, "consistency", "OLD",
+              "instead of an inclusion proof: prove that the tree of size N "
+              "extends the tree of size OLD"),
+    CLI_ARG("SEQ", "the event to prove (not with --consistency)", CLI_OPTIONAL),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_proof = {
+    "proof",
+    CLI_GROUP_TLOG,
+    cmd_proof,
+    "inclusion or consistency proof",
+    "Prints a proof a third party can check against a signed checkpoint "
+    "without the ledger: for SEQ, a tlog-proof@v1 inclusion proof (the "
+    "event's entry, its index, the audit path and the checkpoint); with "
+    "--consistency OLD, the RFC 6962 consistency proof between the trees "
+    "of size OLD and N.",
+    proof_opts,
+    CLI_OUT_BASIC,
+    "# prove event 5 is in the log\n"
+    "ledger proof 5\n"
+    "# prove the tree of size 40 extends the tree of size 10\n"
+    "ledger proof --consistency 10 --size 40\n"};
+
 int
 cmd_proof(struct cli *c, int argc, char **argv)
 {
-    static const char *u =
-        "proof SEQ [--size N] | proof --consistency OLD [--size N]";
+    struct cli_args a;
     struct ldg_ledger *l;
     struct ldg_txn *t;
     uint64_t size = 0, seq = 0, old = 0;
     int ch, rc, consistency = 0;
     char *text = NULL;
 
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "o:", tlog_opts, NULL)) != -1) {
-        if (ch == 's' && cli_parse_u64(optarg, &size) == 0 && size > 0)
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        if (ch == 's' && cli_parse_u64(a.value, &size) == 0 && size > 0)
             continue;
-        if (ch == 'c' && cli_parse_u64(optarg, &old) == 0 && old > 0) {
+        if (ch == 'c' && cli_parse_u64(a.value, &old) == 0 && old > 0) {
             consistency = 1;
             continue;
         }
-        if (ch == 'D') {
-            c->dir_opt = optarg;
-            continue;
-        }
-        if (ch == 'o') {
-            cli_set_output(c, optarg);
-            continue;
-        }
-        return tlog_usage(u);
+        return cli_usage(c);
     }
+    if (ch < 0)
+        return a.exit;
     if (consistency
-            ? optind != argc
-            : (optind + 1 != argc || cli_parse_u64(argv[optind], &seq) < 0))
-        return tlog_usage(u);
+            ? a.ind != argc
+            : (a.ind + 1 != argc || cli_parse_u64(argv[a.ind], &seq) < 0))
+        return cli_usage(c);
     if ((rc = open_ro(c, &l, &t)) != 0)
         return rc;
     if (consistency)
@@ -161,37 +180,47 @@ cmd_proof(struct cli *c, int argc, char **argv)
     return rc;
 }
 
+static const struct cli_opt tiles_opts[] = {
+    CLI_ARG("OUTDIR", "where the tiles are written (created if missing)", 0),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_tiles = {
+    "tiles",
+    CLI_GROUP_TLOG,
+    cmd_tiles,
+    "write C2SP tlog-tiles to a directory",
+    "Writes the log as C2SP tlog-tiles under OUTDIR: the checkpoint, the "
+    "hash tiles and the entry bundles, ready to be served by any static "
+    "web server so that witnesses and monitors can follow the log. Only "
+    "tiles that changed are rewritten.",
+    tiles_opts,
+    CLI_OUT_BASIC,
+    "ledger tiles /var/www/ledger\n"};
+
 int
 cmd_tiles(struct cli *c, int argc, char **argv)
 {
-    static const char *u = "tiles DIR";
+    struct cli_args a;
     struct ldg_tiles_report r;
     struct ldg_ledger *l;
     int ch, rc;
 
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "o:", tlog_opts, NULL)) != -1) {
-        if (ch == 'D') {
-            c->dir_opt = optarg;
-            continue;
-        }
-        if (ch == 'o') {
-            cli_set_output(c, optarg);
-            continue;
-        }
-        return tlog_usage(u);
-    }
-    if (optind + 1 != argc)
-        return tlog_usage(u);
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0)
+        return cli_usage(c);
+    if (ch < 0)
+        return a.exit;
+    if (a.ind + 1 != argc)
+        return cli_usage(c);
     if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
         cli_err(c, "cannot tell where the ledger is: give --dir DIR");
         return EX_USAGE;
     }
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
-    rc = ldg_tiles_write(l, argv[optind], &r);
+    rc = ldg_tiles_write(l, argv[a.ind], &r);
     if (rc < 0) {
-        cli_err(c, "%s: %s", argv[optind],
+        cli_err(c, "%s: %s", argv[a.ind],
                 ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
         rc = cli_exit_code(rc);
     } else {
@@ -203,13 +232,13 @@ cmd_tiles(struct cli *c, int argc, char **argv)
                     (unsigned long long)r.tiles_written,
                     (unsigned long long)r.bundles_written);
         } else {
-            char a[24], b[24], d[24];
-            snprintf(a, sizeof a, "%llu", (unsigned long long)r.size);
+            char n0[24], b[24], d[24];
+            snprintf(n0, sizeof n0, "%llu", (unsigned long long)r.size);
             snprintf(b, sizeof b, "%llu", (unsigned long long)r.tiles_written);
             snprintf(d, sizeof d, "%llu",
                      (unsigned long long)r.bundles_written);
             cli_print_json(c,
-                           json_pack("{s:s, s:s, s:s}", "size", a,
+                           json_pack("{s:s, s:s, s:s}", "size", n0,
                                      "tiles_written", b, "bundles_written", d));
         }
         rc = EX_OK;

@@ -1,25 +1,42 @@
 /*
- * commands.h — the command table beyond the core commands. Each module's
- * commands live in their own cli/cmd_<module>.c; add a declaration, a
- * usage line and a table entry here.
+ * commands.h — every command of the ledger program. Each area's commands
+ * live in their own cli/cmd_<area>.c with their option tables (see
+ * cli/cli.h for how to add one); declare the command here and add it to
+ * CLI_COMMANDS, one a line, in the order `ledger help` lists them.
  */
 #ifndef LDG_CLI_COMMANDS_H
 #define LDG_CLI_COMMANDS_H
 
 #include "cli/cli.h"
 
+/* cli/cmd_core.c — recording events, keys */
+int cmd_init(struct cli *c, int argc, char **argv);
+int cmd_append(struct cli *c, int argc, char **argv);
+int cmd_ingest(struct cli *c, int argc, char **argv);
+int cmd_show(struct cli *c, int argc, char **argv);
+int cmd_verify(struct cli *c, int argc, char **argv);
+int cmd_stats(struct cli *c, int argc, char **argv);
+int cmd_keys(struct cli *c, int argc, char **argv);
+int cmd_erase(struct cli *c, int argc, char **argv);
+extern const struct cli_command cli_cmd_init, cli_cmd_append, cli_cmd_ingest,
+    cli_cmd_show, cli_cmd_verify, cli_cmd_stats, cli_cmd_keys, cli_cmd_erase;
+
 /* cli/cmd_tlog.c — transparency (Merkle tree, checkpoints, proofs, tiles) */
 int cmd_checkpoint(struct cli *c, int argc, char **argv);
 int cmd_proof(struct cli *c, int argc, char **argv);
 int cmd_tiles(struct cli *c, int argc, char **argv);
+extern const struct cli_command cli_cmd_checkpoint, cli_cmd_proof,
+    cli_cmd_tiles;
 
 /* cli/cmd_query.c — query (journalctl-style), timeline */
 int cmd_query(struct cli *c, int argc, char **argv);
 int cmd_timeline(struct cli *c, int argc, char **argv);
+extern const struct cli_command cli_cmd_query, cli_cmd_timeline;
 
 /* cli/cmd_export.c — signed evidence bundles */
 int cmd_export(struct cli *c, int argc, char **argv);
 int cmd_verify_bundle(struct cli *c, int argc, char **argv);
+extern const struct cli_command cli_cmd_export, cli_cmd_verify_bundle;
 
 /* cli/cmd_projections.c — projections and the doctor */
 int cmd_packs(struct cli *c, int argc, char **argv);
@@ -31,41 +48,36 @@ int cmd_runs(struct cli *c, int argc, char **argv);
 int cmd_doctor(struct cli *c, int argc, char **argv);
 int cmd_projections(struct cli *c, int argc, char **argv);
 int cmd_rebuild(struct cli *c, int argc, char **argv);
+extern const struct cli_command cli_cmd_packs, cli_cmd_permissions,
+    cli_cmd_models, cli_cmd_routes, cli_cmd_promotions, cli_cmd_runs,
+    cli_cmd_doctor, cli_cmd_projections, cli_cmd_rebuild;
 
-#define CLI_EXTRA_USAGE                                                        \
-    "  checkpoint [--size N]           the latest (or size N) signed "         \
-    "checkpoint\n"                                                             \
-    "  proof SEQ [--size N]            tlog-proof@v1 inclusion proof\n"        \
-    "  proof --consistency OLD [--size N]   consistency proof body\n"          \
-    "  tiles DIR                       write C2SP tlog-tiles to DIR\n"         \
-    "  query [FIELD=VALUE..] [+ ..] [-S T] [-U T] [-g RE] [-n N] [-r] [-f]\n"  \
-    "        [--after-cursor C] [--show-cursor] [-o short|verbose|json|cat]\n" \
-    "                                  find events, journalctl-style\n"        \
-    "  timeline RUN                    the flight-recorder view of a run\n"    \
-    "  export [MATCH..] [-S T] [-U T] [--run R] --out FILE\n"                  \
-    "         [--redact F,..] [--redact-body TYPE,..]  signed bundle\n"        \
-    "  verify-bundle FILE [--trusted-key VKEY] [--extract DIR]\n"              \
-    "                                  check a bundle offline\n"               \
-    "  packs [PACK] | permissions [--pack P] | models | routes | promotions\n" \
-    "       | runs [RUN]   [--at SEQ]  state computed from the events\n"       \
-    "  doctor [--pack P] [--at SEQ]    readiness verdict with remedies\n"      \
-    "                                  (exit 0 healthy, 1 degraded, 2 "        \
-    "blocked,\n"                                                               \
-    "                                  3 unknown)\n"                           \
-    "  projections [--at SEQ] [--note] versions, positions and digests\n"      \
-    "  rebuild [NAME..] [--check]      replay the log into the projections\n"
-
-#define CLI_EXTRA_COMMANDS                                                     \
-    {"checkpoint", cmd_checkpoint}, {"proof", cmd_proof},                      \
-        {"tiles", cmd_tiles}, {"query", cmd_query},                            \
-        {"timeline", cmd_timeline}, {"export", cmd_export},                    \
-        {"verify-bundle", cmd_verify_bundle}, {"packs", cmd_packs},            \
-        {"permissions", cmd_permissions}, {"models", cmd_models},              \
-        {"routes", cmd_routes}, {"promotions", cmd_promotions},                \
-        {"runs", cmd_runs}, {"doctor", cmd_doctor},                            \
-        {"projections", cmd_projections},                                      \
-    {                                                                          \
-        "rebuild", cmd_rebuild                                                 \
-    }
+/* clang-format off */
+#define CLI_COMMANDS \
+    &cli_cmd_init, \
+    &cli_cmd_append, \
+    &cli_cmd_ingest, \
+    &cli_cmd_show, \
+    &cli_cmd_verify, \
+    &cli_cmd_stats, \
+    &cli_cmd_keys, \
+    &cli_cmd_erase, \
+    &cli_cmd_checkpoint, \
+    &cli_cmd_proof, \
+    &cli_cmd_tiles, \
+    &cli_cmd_query, \
+    &cli_cmd_timeline, \
+    &cli_cmd_export, \
+    &cli_cmd_verify_bundle, \
+    &cli_cmd_packs, \
+    &cli_cmd_permissions, \
+    &cli_cmd_models, \
+    &cli_cmd_routes, \
+    &cli_cmd_promotions, \
+    &cli_cmd_runs, \
+    &cli_cmd_doctor, \
+    &cli_cmd_projections, \
+    &cli_cmd_rebuild
+/* clang-format on */
 
 #endif

@@ -2,7 +2,6 @@
  * main.c — the ledger program: global options, dispatch, shared helpers.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,29 +13,6 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "projections/projections.h"
-
-static const char usage_text[] =
-    "usage: ledger [--dir DIR] COMMAND [ARGS] [-o human|json|json-pretty]\n"
-    "\n"
-    "The flight recorder and evidence ledger for local AI boxes.\n"
-    "\n"
-    "commands:\n"
-    "  init [--origin NAME]            create a ledger and its log key\n"
-    "  append TYPE [--subject S] [--run R] [--parent SEQ] [--actor NAME]\n"
-    "         [--body JSON | --body-file F]   append one event\n"
-    "  ingest [FILE|-] [--strict]      append JSON Lines\n"
-    "  show SEQ [--raw]                one event in full\n"
-    "  verify [--from SEQ] [--full] [--trusted FILE]\n"
-    "                                  re-check signatures, chain, tree\n"
-    "  stats                           counts and sizes\n"
-    "  keys add NAME [--roles R,..] | list | revoke NAME --reason TEXT\n"
-    "       | verifier                 actor keys and the log key\n"
-    "  erase SEQ --reason TEXT         erase the body of an "
-    "event\n" CLI_EXTRA_USAGE "\n"
-    "The ledger directory is --dir DIR, else $LEDGER_DIR, else\n"
-    "${XDG_STATE_HOME:-$HOME/.local/state}/ledger.\n"
-    "Exit codes: 0 ok, 1 verification failed, 64 usage, 65 bad data,\n"
-    "66 no input, 73 cannot create, 74 I/O, 77 key unusable.\n";
 
 void
 cli_err(const struct cli *c, const char *fmt, ...)
@@ -187,17 +163,88 @@ cli_progress(void *ctx, uint64_t done, uint64_t total)
         fprintf(stderr, "\r%s: %llu  ", c->cmd, (unsigned long long)done);
 }
 
-static const struct command {
-    const char *name;
-    int (*fn)(struct cli *, int, char **);
-} commands[] = {
-    {"init", cmd_init}, {"append", cmd_append}, {"ingest", cmd_ingest},
-    {"show", cmd_show}, {"verify", cmd_verify}, {"stats", cmd_stats},
-    {"keys", cmd_keys}, {"erase", cmd_erase},   CLI_EXTRA_COMMANDS};
+const struct cli_command *const cli_commands[] = {CLI_COMMANDS, NULL};
+
+static const struct cli_command *
+find_command(const char *name)
+{
+    for (size_t k = 0; cli_commands[k] != NULL; k++)
+        if (strcmp(cli_commands[k]->name, name) == 0)
+            return cli_commands[k];
+    return NULL;
+}
+
+/*
+ * ledger help [COMMAND]: the overview, or one command's help. For the
+ * completions and tests: `help --commands` lists the command names, one a
+ * line; `help --options COMMAND` every option spelling of COMMAND.
+ */
+static int
+help_main(int argc, char **argv)
+{
+    const struct cli_command *cmd;
+
+    if (argc <= 1) {
+        cli_help_overview(stdout);
+        return EX_OK;
+    }
+    if (strcmp(argv[1], "--commands") == 0 && argc == 2) {
+        for (size_t k = 0; cli_commands[k] != NULL; k++)
+            printf("%s\n", cli_commands[k]->name);
+        return EX_OK;
+    }
+    if (strcmp(argv[1], "--options") == 0 && argc == 3 &&
+        (cmd = find_command(argv[2])) != NULL) {
+        cli_help_options(stdout, cmd);
+        return EX_OK;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        cli_help_overview(stdout);
+        return EX_OK;
+    }
+    if (argc == 2 && (cmd = find_command(argv[1])) != NULL) {
+        cli_help_command(stdout, cmd);
+        return EX_OK;
+    }
+    if (argc == 2 && argv[1][0] != '-')
+        fprintf(stderr, "ledger help: no command '%s'\n", argv[1]);
+    fputs("usage: ledger help [COMMAND]\n"
+          "Try 'ledger help' for the list of commands.\n",
+          stderr);
+    return EX_USAGE;
+}
+
+static int
+run_command(struct cli *c, const struct cli_command *cmd, int argc, char **argv)
+{
+    int rc;
+    c->cmd = cmd->name;
+    c->command = cmd;
+    rc = cmd->fn(c, argc, argv);
+    /* Data that did not reach stdout is a failure: a sequence number lost
+     * to a full disk must not look like success. */
+    int ferr = fflush(stdout) != 0 ? errno : 0;
+    if (ferr == 0 && ferror(stdout))
+        ferr = -1; /* an earlier write failed */
+    if (ferr != 0) {
+        /* A reader that went away (| head) is a normal end for the
+         * commands that stream and handle SIGPIPE themselves (query,
+         * follow): they ignore the signal. */
+        struct sigaction sa;
+        sigaction(SIGPIPE, NULL, &sa);
+        if (ferr == EPIPE || (ferr == -1 && sa.sa_handler == SIG_IGN))
+            return rc;
+        cli_err(c, "cannot write to standard output: %s",
+                strerror(ferr > 0 ? ferr : EIO));
+        return rc == EX_OK ? EX_IOERR : rc;
+    }
+    return rc;
+}
 
 int
 main(int argc, char **argv)
 {
+    const struct cli_command *cmd;
     struct cli c;
     int i = 1;
 
@@ -206,7 +253,7 @@ main(int argc, char **argv)
     c.progress = isatty(2);
     c.out = OUT_HUMAN;
     /* Global options before the command. Commands accept -o and --dir too
-     * (see cmd_getopt). */
+     * (see cli_args_next). */
     while (i < argc && argv[i][0] == '-') {
         if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
             c.dir_opt = argv[i + 1];
@@ -221,47 +268,23 @@ main(int argc, char **argv)
             i += 2;
         } else if (strcmp(argv[i], "-h") == 0 ||
                    strcmp(argv[i], "--help") == 0) {
-            fputs(usage_text, stdout);
+            cli_help_overview(stdout);
             return EX_OK;
         } else if (strcmp(argv[i], "--version") == 0) {
             printf("ledger 0.1 (format %d)\n", LDG_FORMAT_VERSION);
             return EX_OK;
         } else {
-            fprintf(stderr, "ledger: unknown option '%s'\n%s", argv[i],
-                    usage_text);
-            return EX_USAGE;
+            fprintf(stderr, "ledger: unknown option '%s'\n", argv[i]);
+            return cli_usage(NULL);
         }
     }
-    if (i >= argc) {
-        fputs(usage_text, stderr);
-        return EX_USAGE;
+    if (i >= argc)
+        return cli_usage(NULL);
+    if (strcmp(argv[i], "help") == 0)
+        return help_main(argc - i, argv + i);
+    if ((cmd = find_command(argv[i])) == NULL) {
+        fprintf(stderr, "ledger: unknown command '%s'\n", argv[i]);
+        return cli_usage(NULL);
     }
-    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {
-        if (commands[k].name != NULL &&
-            strcmp(commands[k].name, argv[i]) == 0) {
-            int rc;
-            c.cmd = commands[k].name;
-            rc = commands[k].fn(&c, argc - i, argv + i);
-            /* Data that did not reach stdout is a failure: a sequence
-             * number lost to a full disk must not look like success. */
-            int ferr = fflush(stdout) != 0 ? errno : 0;
-            if (ferr == 0 && ferror(stdout))
-                ferr = -1; /* an earlier write failed */
-            if (ferr != 0) {
-                /* A reader that went away (| head) is a normal end for
-                 * the commands that stream and handle SIGPIPE themselves
-                 * (query, follow): they ignore the signal. */
-                struct sigaction sa;
-                sigaction(SIGPIPE, NULL, &sa);
-                if (ferr == EPIPE || (ferr == -1 && sa.sa_handler == SIG_IGN))
-                    return rc;
-                cli_err(&c, "cannot write to standard output: %s",
-                        strerror(ferr > 0 ? ferr : EIO));
-                return rc == EX_OK ? EX_IOERR : rc;
-            }
-            return rc;
-        }
-    }
-    fprintf(stderr, "ledger: unknown command '%s'\n%s", argv[i], usage_text);
-    return EX_USAGE;
+    return run_command(&c, cmd, argc - i, argv + i);
 }

@@ -1,0 +1,439 @@
+/*
+ * opt.c — the option tables: parsing argv against a command's table, and
+ * the usage line and help generated from it.
+ *
+ * One table per command (struct cli_opt, see cli/cli.h) is the single
+ * source: getopt_long's short and long option lists are built from it,
+ * and so are the usage line, `--help`, `ledger help` and, through
+ * `ledger help --options`, the shell completions.
+ */
+#include <ctype.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define ID_DIR 0x10001 /* --dir: handled here, never returned */
+#define HELP_WIDTH 79  /* help text fits an 80-column terminal */
+#define HELP_COL 26    /* where option descriptions start */
+
+/* ------------------------------------------------------------ parsing -- */
+
+void
+cli_args_init(struct cli_args *a, struct cli *c, int argc, char **argv)
+{
+    const struct cli_opt *o;
+    size_t n = 0, s = 0;
+
+    memset(a, 0, sizeof *a);
+    a->c = c;
+    a->argc = argc;
+    a->argv = argv;
+    a->shortopts[s++] = ':'; /* a missing value is reported as ':' */
+    for (o = c->command ? c->command->opts : NULL; o && (o->name || o->value);
+         o++) {
+        if (o->flags & CLI_POS)
+            continue;
+        if (o->short_name && s + 3 < sizeof a->shortopts) {
+            a->shortopts[s++] = o->short_name;
+            if (o->value)
+                a->shortopts[s++] = ':';
+        }
+        if (o->name && n + 4 < CLI_OPTS_MAX) {
+            a->lo[n].name = o->name;
+            a->lo[n].has_arg = o->value ? required_argument : no_argument;
+            a->lo[n].flag = NULL;
+            a->lo[n].val = o->id;
+            n++;
+        }
+    }
+    memcpy(a->shortopts + s, "o:h", 4);
+    a->lo[n++] = (struct option){"dir", required_argument, NULL, ID_DIR};
+    a->lo[n++] = (struct option){"output", required_argument, NULL, 'o'};
+    a->lo[n++] = (struct option){"help", no_argument, NULL, 'h'};
+    a->lo[n] = (struct option){NULL, 0, NULL, 0};
+    optind = 0; /* glibc: start over, argv[0] is the command's name */
+    opterr = 0; /* errors are ours to word */
+}
+
+/* How many long options "--xy[=v]" abbreviates. */
+static int
+prefix_matches(const struct cli_args *a, const char *arg)
+{
+    size_t n = strcspn(arg + 2, "=");
+    int k = 0;
+    for (const struct option *o = a->lo; o->name; o++)
+        k += strncmp(o->name, arg + 2, n) == 0;
+    return k;
+}
+
+int
+cli_args_next(struct cli_args *a)
+{
+    for (;;) {
+        int ch = getopt_long(a->argc, a->argv, a->shortopts, a->lo, NULL);
+        const char *bad;
+
+        a->value = optarg;
+        switch (ch) {
+        case -1:
+            a->ind = optind;
+            return 0;
+        case ID_DIR:
+            a->c->dir_opt = optarg;
+            continue;
+        case 'o':
+            cli_set_output(a->c, optarg);
+            continue;
+        case 'h':
+            cli_help_command(stdout, a->c->command);
+            a->exit = EX_OK;
+            return -1;
+        case ':':
+        case '?':
+            bad = a->argv[optind - 1];
+            if (ch == ':')
+                cli_err(a->c, "option '%s' needs a value", bad);
+            else if (optopt != 0 && strncmp(bad, "--", 2) != 0)
+                cli_err(a->c, "unknown option '-%c'", optopt);
+            else
+                cli_err(a->c, "%s option '%s'",
+                        prefix_matches(a, bad) > 1 ? "ambiguous" : "unknown",
+                        bad);
+            a->exit = cli_usage(a->c);
+            return -1;
+        default:
+            return ch;
+        }
+    }
+}
+
+/* ----------------------------------------------------------- wrapping -- */
+
+/*
+ * Writes text word-wrapped to HELP_WIDTH: the cursor is at column col,
+ * continuation lines start at column indent. A '\n' in the text starts a
+ * new line (at indent); a blank line is kept. Returns the final column.
+ */
+static int
+wrap(FILE *f, const char *text, int col, int indent)
+{
+    const char *p = text;
+    int at_line_start = 0;
+
+    while (*p) {
+        if (*p == '\n') {
+            fputc('\n', f);
+            p++;
+            if (*p == '\n') { /* paragraph break */
+                fputc('\n', f);
+                p++;
+            }
+            fprintf(f, "%*s", indent, "");
+            col = indent;
+            at_line_start = 1;
+            continue;
+        }
+        if (*p == ' ') {
+            p++;
+            continue;
+        }
+        size_t w = strcspn(p, " \n");
+        if (!at_line_start && col > indent) {
+            if (col + 1 + (int)w > HELP_WIDTH) {
+                fprintf(f, "\n%*s", indent, "");
+                col = indent;
+            } else {
+                fputc(' ', f);
+                col++;
+            }
+        }
+        fwrite(p, 1, w, f);
+        col += (int)w;
+        p += w;
+        at_line_start = 0;
+    }
+    return col;
+}
+
+/* ----------------------------------------------------------- synopsis -- */
+
+static int
+is_end(const struct cli_opt *o)
+{
+    return o->name == NULL && o->value == NULL;
+}
+
+/* One synopsis token of an option or positional into buf. */
+static void
+token(char *buf, size_t cap, const struct cli_opt *o)
+{
+    char core[160];
+    if (o->flags & CLI_POS) {
+        snprintf(core, sizeof core, "%s%s", o->value,
+                 o->flags & CLI_REPEAT ? "..." : "");
+        if (o->flags & CLI_OPTIONAL)
+            snprintf(buf, cap, "[%s]", core);
+        else
+            snprintf(buf, cap, "%s", core);
+        return;
+    }
+    if (o->short_name)
+        snprintf(core, sizeof core, "-%c%s%s", o->short_name,
+                 o->value ? " " : "", o->value ? o->value : "");
+    else
+        snprintf(core, sizeof core, "--%s%s%s", o->name, o->value ? " " : "",
+                 o->value ? o->value : "");
+    if (o->flags & CLI_REQUIRED)
+        snprintf(buf, cap, "%s", core);
+    else
+        snprintf(buf, cap, "[%s]", core);
+}
+
+static void
+put_tok(FILE *f, const char *tok, int *col, int indent)
+{
+    if (*col + 1 + (int)strlen(tok) > HELP_WIDTH) {
+        fprintf(f, "\n%*s", indent, "");
+        *col = indent;
+    } else {
+        fputc(' ', f);
+        (*col)++;
+    }
+    fputs(tok, f);
+    *col += (int)strlen(tok);
+}
+
+/* "ledger CMD [-x] ... POS" wrapped, starting at column col: options
+ * first, then positionals (the order they are read in). */
+static void
+synopsis(FILE *f, const struct cli_command *cmd, int col, int indent)
+{
+    const struct cli_opt *o;
+    char tok[200];
+
+    fprintf(f, "ledger %s", cmd->name);
+    col += 7 + (int)strlen(cmd->name);
+    for (o = cmd->opts; o && !is_end(o); o++) {
+        if (!(o->flags & (CLI_HIDDEN | CLI_POS))) {
+            token(tok, sizeof tok, o);
+            put_tok(f, tok, &col, indent);
+        }
+    }
+    if (cmd->outputs != NULL)
+        put_tok(f, "[-o FORMAT]", &col, indent);
+    for (o = cmd->opts; o && !is_end(o); o++) {
+        if ((o->flags & CLI_POS) && !(o->flags & CLI_HIDDEN)) {
+            token(tok, sizeof tok, o);
+            put_tok(f, tok, &col, indent);
+        }
+    }
+    fputc('\n', f);
+}
+
+int
+cli_usage(const struct cli *c)
+{
+    if (c == NULL || c->command == NULL) {
+        fputs("usage: ledger [--dir DIR] COMMAND [ARGS]\n"
+              "Try 'ledger help' for the list of commands.\n",
+              stderr);
+        return EX_USAGE;
+    }
+    fputs("usage: ", stderr);
+    synopsis(stderr, c->command, 7, 7 + 8 + (int)strlen(c->command->name));
+    fprintf(stderr, "Try 'ledger %s --help' for more.\n", c->command->name);
+    return EX_USAGE;
+}
+
+int
+cli_usage_err(const struct cli *c, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "ledger%s%s: ", c && c->cmd ? " " : "",
+            c && c->cmd ? c->cmd : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return cli_usage(c);
+}
+
+/* --------------------------------------------------------------- help -- */
+
+static void
+opt_line(FILE *f, const char *label, const char *help)
+{
+    int col = fprintf(f, "  %s", label);
+    if (col + 2 > HELP_COL) {
+        fprintf(f, "\n%*s", HELP_COL, "");
+        col = HELP_COL;
+    } else {
+        fprintf(f, "%*s", HELP_COL - col, "");
+        col = HELP_COL;
+    }
+    wrap(f, help ? help : "", col, HELP_COL);
+    fputc('\n', f);
+}
+
+static void
+opt_label(char *buf, size_t cap, const struct cli_opt *o)
+{
+    if (o->flags & CLI_POS)
+        snprintf(buf, cap, "%s", o->value);
+    else if (o->short_name && o->name)
+        snprintf(buf, cap, "-%c, --%s%s%s", o->short_name, o->name,
+                 o->value ? " " : "", o->value ? o->value : "");
+    else if (o->short_name)
+        snprintf(buf, cap, "-%c%s%s", o->short_name, o->value ? " " : "",
+                 o->value ? o->value : "");
+    else
+        snprintf(buf, cap, "    --%s%s%s", o->name, o->value ? " " : "",
+                 o->value ? o->value : "");
+}
+
+void
+cli_help_command(FILE *f, const struct cli_command *cmd)
+{
+    const struct cli_opt *o;
+    const char *p;
+    char label[200];
+    int any;
+
+    fputs("usage: ", f);
+    synopsis(f, cmd, 7, 7 + 8 + (int)strlen(cmd->name));
+    fputc('\n', f);
+    wrap(f, cmd->description, 0, 0);
+    fputs("\n", f);
+    for (any = 0, o = cmd->opts; o && !is_end(o); o++) {
+        if (!(o->flags & CLI_POS) || (o->flags & CLI_HIDDEN))
+            continue;
+        if (!any++)
+            fputs("\nArguments:\n", f);
+        opt_label(label, sizeof label, o);
+        opt_line(f, label, o->help);
+    }
+    for (any = 0, o = cmd->opts; o && !is_end(o); o++) {
+        if ((o->flags & CLI_POS) || (o->flags & CLI_HIDDEN))
+            continue;
+        if (!any++)
+            fputs("\nOptions:\n", f);
+        opt_label(label, sizeof label, o);
+        opt_line(f, label, o->help);
+    }
+    fputs("\nCommon options:\n", f);
+    opt_line(f, "    --dir DIR",
+             "the ledger directory (default $LEDGER_DIR, else "
+             "${XDG_STATE_HOME:-~/.local/state}/ledger)");
+    if (cmd->outputs != NULL) {
+        char h[300];
+        snprintf(h, sizeof h, "output format: %s", cmd->outputs);
+        opt_line(f, "-o, --output FORMAT", h);
+    }
+    opt_line(f, "-h, --help", "show this help and exit");
+    fputs("\nExamples:\n", f);
+    for (p = cmd->examples; p && *p;) {
+        size_t n = strcspn(p, "\n");
+        fprintf(f, "  %.*s\n", (int)n, p);
+        p += n;
+        if (*p == '\n')
+            p++;
+    }
+}
+
+/* All spellings of a command's options, one a line, for completions:
+ * "--name=" for those taking a value. */
+void
+cli_help_options(FILE *f, const struct cli_command *cmd)
+{
+    const struct cli_opt *o;
+    for (o = cmd->opts; o && !is_end(o); o++) {
+        if ((o->flags & (CLI_POS | CLI_HIDDEN)) != 0)
+            continue;
+        if (o->short_name)
+            fprintf(f, "-%c\n", o->short_name);
+        if (o->name)
+            fprintf(f, "--%s%s\n", o->name, o->value ? "=" : "");
+    }
+    if (cmd->outputs != NULL)
+        fputs("-o\n--output=\n", f);
+    fputs("--dir=\n-h\n--help\n", f);
+}
+
+static const char *const group_titles[CLI_GROUP_COUNT] = {
+    [CLI_GROUP_EVENTS] = "Recording events and keys",
+    [CLI_GROUP_TLOG] = "The transparency log",
+    [CLI_GROUP_QUERY] = "Finding events",
+    [CLI_GROUP_EXPORT] = "Evidence bundles",
+    [CLI_GROUP_STATE] = "State and readiness",
+};
+
+static const char *const group_names[CLI_GROUP_COUNT] = {
+    [CLI_GROUP_EVENTS] = "events", [CLI_GROUP_TLOG] = "tlog",
+    [CLI_GROUP_QUERY] = "query",   [CLI_GROUP_EXPORT] = "export",
+    [CLI_GROUP_STATE] = "state",
+};
+
+const char *
+cli_group_name(enum cli_group g)
+{
+    return (unsigned)g < CLI_GROUP_COUNT ? group_names[g] : "?";
+}
+
+const char *
+cli_group_title(enum cli_group g)
+{
+    return (unsigned)g < CLI_GROUP_COUNT ? group_titles[g] : "?";
+}
+
+/* `ledger --help` and `ledger help`: every command with its synopsis. */
+void
+cli_help_overview(FILE *f)
+{
+    fputs("usage: ledger [--dir DIR] COMMAND [OPTIONS] [ARGS]\n"
+          "       ledger help [COMMAND]\n"
+          "       ledger --version\n\n",
+          f);
+    wrap(f,
+         "ledger is the flight recorder and evidence ledger of a local AI "
+         "box: every run, model change, permission grant and routing "
+         "decision is recorded as a signed, hash-chained event, and the "
+         "ledger answers what happened, why, and whether the box is ready "
+         "- with proofs a third party can check offline.",
+         0, 0);
+    fputs("\n", f);
+    for (int g = 0; g < CLI_GROUP_COUNT; g++) {
+        fprintf(f, "\n%s:\n", group_titles[g]);
+        for (size_t i = 0; cli_commands[i] != NULL; i++) {
+            const struct cli_command *cmd = cli_commands[i];
+            if ((int)cmd->group != g)
+                continue;
+            fputs("  ", f);
+            synopsis(f, cmd, 2, 2 + 8 + (int)strlen(cmd->name));
+            fprintf(f, "%*s", 6, "");
+            wrap(f, cmd->summary, 6, 6);
+            fputc('\n', f);
+        }
+    }
+    fputs("\nGlobal options (before the command; every command takes them "
+          "too):\n",
+          f);
+    opt_line(f, "    --dir DIR",
+             "the ledger directory (default $LEDGER_DIR, else "
+             "${XDG_STATE_HOME:-~/.local/state}/ledger)");
+    opt_line(f, "-o, --output FORMAT", "human (default), json or json-pretty");
+    opt_line(f, "-h, --help", "this help; `ledger help COMMAND` for one");
+    opt_line(f, "    --version", "the version, format and libraries");
+    fputs("\nExit codes: 0 ok, 1 verification failed, 64 usage, 65 bad "
+          "data, 66 no input,\n73 cannot create, 74 I/O, 77 key unusable "
+          "(doctor: 0 healthy, 1 degraded,\n2 blocked, 3 unknown).\n",
+          f);
+    fputs("\nExamples:\n"
+          "  ledger init\n"
+          "  ledger append run.started --run r1 --body '{\"pack\":\"p\"}'\n"
+          "  ledger timeline r1\n"
+          "  ledger help query\n",
+          f);
+}

@@ -1,0 +1,95 @@
+#!/bin/sh
+# cli_help.sh — help for every command, generated from the option tables:
+#   - `ledger help --commands` lists the commands; for each, `ledger CMD
+#     --help`, `ledger CMD -h` and `ledger help CMD` print the same help on
+#     stdout, nothing on stderr, exit 0, with a description, the options
+#     and an example of that command;
+#   - every option `help --options CMD` names is in the help, and every
+#     --option an example uses exists;
+#   - `ledger --help` and `ledger help` list every command;
+#   - an unknown option, a missing value, an unknown command or help topic
+#     exit 64 with a usage line on stderr and nothing on stdout.
+set -u
+L=${LEDGER:?set LEDGER to the ledger binary}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+nfail=0
+bad() { echo "FAIL: $*"; nfail=$((nfail + 1)); }
+# No ledger is needed for help: point at one that does not exist.
+export LEDGER_DIR="$T/none"
+
+"$L" help --commands > "$T/cmds" || bad "help --commands exit $?"
+n=$(wc -l < "$T/cmds")
+[ "$n" -ge 24 ] || bad "help --commands lists $n commands"
+"$L" --help > "$T/overview" 2> "$T/err"; rc=$?
+[ $rc = 0 ] && [ ! -s "$T/err" ] || bad "--help: exit $rc, stderr $(cat "$T/err")"
+"$L" help > "$T/overview2" || bad "help: exit $?"
+cmp -s "$T/overview" "$T/overview2" || bad "'ledger help' and 'ledger --help' differ"
+
+while read -r c; do
+    "$L" "$c" --help > "$T/h1" 2> "$T/e1"; rc=$?
+    [ $rc = 0 ] || bad "$c --help: exit $rc"
+    [ -s "$T/e1" ] && bad "$c --help wrote to stderr: $(head -c 200 "$T/e1")"
+    grep -q "^usage: ledger $c" "$T/h1" || bad "$c --help: no usage line"
+    grep -q '^Examples:' "$T/h1" || bad "$c --help: no Examples section"
+    sed -n '/^Examples:/,$p' "$T/h1" | grep -q "^  .*ledger $c\( \|$\)" ||
+        bad "$c --help: no example of 'ledger $c'"
+    # a description paragraph of at least ~2 lines after the usage
+    desc=$(awk 'NR>1 && /^$/ {p++; next} p==1 {n++} END {print n+0}' "$T/h1")
+    [ "$desc" -ge 1 ] || bad "$c --help: no description"
+    "$L" "$c" -h > "$T/h2" 2>&1 || bad "$c -h: exit $?"
+    cmp -s "$T/h1" "$T/h2" || bad "$c -h differs from $c --help"
+    "$L" help "$c" > "$T/h3" 2>&1 || bad "help $c: exit $?"
+    cmp -s "$T/h1" "$T/h3" || bad "help $c differs from $c --help"
+    # every line fits 80 columns
+    awk -v c="$c" 'length($0) > 80 {print "FAIL: " c " --help: line over 80 columns: " $0; exit 1}' "$T/h1" ||
+        nfail=$((nfail + 1))
+    # every option is documented, and the examples use real options
+    "$L" help --options "$c" > "$T/opts" || bad "help --options $c: exit $?"
+    while read -r o; do
+        o=${o%=}
+        case $o in
+        --*) grep -q -- "$o\b" "$T/h1" || bad "$c --help does not show $o" ;;
+        -?) grep -q -- "$o\(,\| \|$\)" "$T/h1" || bad "$c --help does not show $o" ;;
+        esac
+    done < "$T/opts"
+    sed -n '/^Examples:/,$p' "$T/h1" | grep -v '^ *#' | tr ' ' '\n' |
+        grep -- '^--' | sed 's/=.*//' | sort -u | while read -r o; do
+        grep -qx -- "$o=\?" "$T/opts" || echo "FAIL: $c example uses $o, which $c does not take"
+    done > "$T/exfail"
+    [ -s "$T/exfail" ] && { cat "$T/exfail"; nfail=$((nfail + 1)); }
+    grep -q "^  ledger $c\( \|$\)" "$T/overview" || bad "--help does not list $c"
+    # usage errors: 64, usage on stderr, nothing on stdout
+    "$L" "$c" --no-such-option > "$T/o" 2> "$T/e"; rc=$?
+    [ $rc = 64 ] || bad "$c --no-such-option: exit $rc"
+    [ -s "$T/o" ] && bad "$c --no-such-option wrote to stdout"
+    grep -q "unknown option '--no-such-option'" "$T/e" ||
+        bad "$c --no-such-option: error does not name it: $(cat "$T/e")"
+    grep -q "^usage: ledger $c" "$T/e" || bad "$c --no-such-option: no usage line"
+done < "$T/cmds"
+
+# a missing value names the option
+"$L" query -n > "$T/o" 2> "$T/e"; rc=$?
+[ $rc = 64 ] && grep -q "option '-n' needs a value" "$T/e" ||
+    bad "query -n: exit $rc: $(cat "$T/e")"
+"$L" doctor --at > "$T/o" 2> "$T/e"; rc=$?
+[ $rc = 64 ] && grep -q "option '--at' needs a value" "$T/e" ||
+    bad "doctor --at: exit $rc: $(cat "$T/e")"
+# an abbreviation that fits two options is ambiguous, one that fits one works
+"$L" verify --f > "$T/o" 2> "$T/e"; rc=$?
+[ $rc = 64 ] && grep -q "ambiguous option '--f'" "$T/e" ||
+    bad "verify --f: exit $rc: $(cat "$T/e")"
+# unknown command and help topic
+"$L" frobnicate > "$T/o" 2> "$T/e"; rc=$?
+[ $rc = 64 ] && [ ! -s "$T/o" ] && grep -q "unknown command 'frobnicate'" "$T/e" ||
+    bad "unknown command: exit $rc: $(cat "$T/e")"
+"$L" help frobnicate > "$T/o" 2> "$T/e"; rc=$?
+[ $rc = 64 ] && [ ! -s "$T/o" ] && grep -q "no command 'frobnicate'" "$T/e" ||
+    bad "help frobnicate: exit $rc: $(cat "$T/e")"
+# no command at all
+"$L" > "$T/o" 2> "$T/e"; rc=$?
+[ $rc = 64 ] && [ ! -s "$T/o" ] && grep -q "usage: ledger" "$T/e" ||
+    bad "no command: exit $rc"
+
+[ $nfail = 0 ] || exit 1
+echo "cli_help: $n commands, help and usage errors as documented"
