@@ -1,0 +1,77 @@
+#!/bin/sh
+# .ci/chroot.sh — the README's two commands on a Debian 12 that has never
+# seen the project: a fresh `debootstrap` chroot with only build-essential,
+# git, curl, python3 and ca-certificates; a clone of this repository (and
+# ../shared when it is there, which tests may read); then, inside it,
+# runs COMMAND there (in the clone, as root, with nothing of the host's
+# environment). .ci/run gives it the README's two commands. Exits with
+# COMMAND's status. Needs root and debootstrap.
+#
+#   sh .ci/chroot.sh 'sh setup.sh && make check'
+#
+#   CI_CHROOT_DIR   where to build it (default: a new dir under /var/tmp)
+#   CI_CHROOT_KEEP  1: leave the chroot in place afterwards
+#   CI_MIRROR       Debian mirror (default http://deb.debian.org/debian)
+set -eu
+[ $# -eq 1 ] || { echo "usage: sh .ci/chroot.sh COMMAND" >&2; exit 64; }
+cmd=$1
+src=$(cd "$(dirname "$0")/.." && pwd)
+mirror=${CI_MIRROR:-http://deb.debian.org/debian}
+root=${CI_CHROOT_DIR:-$(mktemp -d /var/tmp/ledger-ci-chroot.XXXXXX)}
+mounted=""
+
+cleanup() {
+    for m in $mounted; do umount -l "$root$m" 2>/dev/null || true; done
+    # --one-file-system: never descend into a mount that did not go away
+    # (a bind of the host's /dev above all).
+    if [ "${CI_CHROOT_KEEP:-0}" != 1 ]; then
+        rm -rf --one-file-system "$root" 2>/dev/null || true
+    fi
+}
+trap cleanup EXIT INT TERM
+
+if ! command -v debootstrap >/dev/null 2>&1; then
+    echo "chroot: installing debootstrap" >&2
+    apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null
+fi
+
+t0=$(date +%s)
+echo "chroot: debootstrap bookworm into $root" >&2
+debootstrap --variant=minbase \
+    --include=build-essential,git,curl,python3,ca-certificates \
+    bookworm "$root" "$mirror" >"$root.debootstrap.log" 2>&1 || {
+    tail -n 30 "$root.debootstrap.log" >&2
+    exit 74
+}
+rm -f "$root.debootstrap.log"
+cat >"$root/etc/apt/sources.list" <<LIST
+deb $mirror bookworm main
+deb $mirror bookworm-updates main
+deb http://deb.debian.org/debian-security bookworm-security main
+LIST
+# No package may start a service inside the chroot (nginx, clickhouse).
+printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+chmod 755 "$root/usr/sbin/policy-rc.d"
+cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+
+for m in /proc /sys /dev /dev/pts /dev/shm; do
+    mkdir -p "$root$m"
+    case $m in
+    /proc) mount -t proc proc "$root$m" ;;
+    /sys) mount -t sysfs sys "$root$m" ;;
+    /dev/shm) mount -t tmpfs -o mode=1777 shm "$root$m" ;;
+    *) mount --bind "$m" "$root$m" ;;
+    esac
+    mounted="$m $mounted"
+done
+
+git clone -q "$src" "$root/work/ledger"
+if [ -d "$src/../shared" ]; then cp -r "$src/../shared" "$root/work/shared"; fi
+echo "chroot: ready after $(( $(date +%s) - t0 )) s; running: $cmd" >&2
+
+rc=0
+env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    TERM=dumb LANG=C.UTF-8 CI=true LEDGER_REQUIRE_GO=1 \
+    chroot "$root" /bin/sh -c "cd /work/ledger && $cmd" || rc=$?
+echo "chroot: done after $(( $(date +%s) - t0 )) s (exit $rc)" >&2
+exit $rc
