@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ingest/ingest.h"
+#include "ingest/ingest_int.h"
 
 #define ENVELOPE_ROOM (64 * 1024)
 
@@ -108,32 +109,44 @@ ldg_ingest_parse_line(const char *line, size_t len, size_t body_max,
     return 0;
 }
 
-/* Bounded line reader over a FILE. */
-struct reader {
-    FILE *in;
-    char *buf;
-    size_t cap, max;
-    int eof;
-};
-
-/* Reads the next line into r->buf (NUL-terminated, newline removed).
- * Returns 1 with *len set, 0 at end, -1 if the line exceeded max (it is
- * consumed and *len is its length so far), -2 on read error. */
-static int
-read_line(struct reader *r, size_t *len)
+/* Reads the next line into r->buf (NUL-terminated, newline removed; a
+ * NUL byte inside the line is kept and counted in *len). Returns
+ * LDG_LINE_OK with *len set, LDG_LINE_END at the end of input,
+ * LDG_LINE_LONG if the line exceeded r->max (it is consumed up to its
+ * newline and *len is its length), LDG_LINE_STOP if no newline came within
+ * r->skip_max bytes of an over-long line (reading stops there; *len is
+ * what was read of it) and LDG_LINE_ERROR on a read error or when memory
+ * runs out (errno says which).
+ *
+ * The buffer exists after every LDG_LINE_OK, even for an empty first line,
+ * and never grows past r->max + 1 bytes. */
+int
+ldg_line_read(struct ldg_line_reader *r, size_t *len)
 {
-    size_t n = 0;
+    size_t n = 0, skip_max = r->skip_max ? r->skip_max : LDG_LINE_SKIP_MAX;
     int c, over = 0;
 
+    *len = 0;
     if (r->eof)
-        return 0;
+        return LDG_LINE_END;
+    if (r->buf == NULL) {
+        size_t cap = r->max + 1 < 4096 ? r->max + 1 : 4096;
+        r->buf = malloc(cap);
+        if (r->buf == NULL)
+            return LDG_LINE_ERROR;
+        r->cap = cap;
+    }
     while ((c = getc_unlocked(r->in)) != EOF && c != '\n') {
         if (over) {
-            n++;
+            if (++n - r->max > skip_max) {
+                *len = n;
+                r->eof = 1;
+                return LDG_LINE_STOP;
+            }
             continue;
         }
         if (n + 1 >= r->cap) {
-            size_t cap = r->cap ? r->cap * 2 : 4096;
+            size_t cap = r->cap * 2;
             char *nb;
             if (cap > r->max + 1)
                 cap = r->max + 1;
@@ -144,7 +157,7 @@ read_line(struct reader *r, size_t *len)
             }
             nb = realloc(r->buf, cap);
             if (nb == NULL)
-                return -2;
+                return LDG_LINE_ERROR;
             r->buf = nb;
             r->cap = cap;
         }
@@ -152,16 +165,16 @@ read_line(struct reader *r, size_t *len)
     }
     if (c == EOF) {
         if (ferror(r->in))
-            return -2;
+            return LDG_LINE_ERROR;
         r->eof = 1;
         if (n == 0)
-            return 0;
+            return LDG_LINE_END;
     }
     *len = n;
     if (over)
-        return -1;
+        return LDG_LINE_LONG;
     r->buf[n] = '\0';
-    return 1;
+    return LDG_LINE_OK;
 }
 
 static int
@@ -189,7 +202,7 @@ static int
 pass(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
      struct ldg_writer *w, struct ldg_ingest_report *rep, FILE *spool)
 {
-    struct reader r;
+    struct ldg_line_reader r;
     size_t body_max = ldg_body_max(l), len = 0;
     uint64_t lineno = 0;
     int rc = 0, got;
@@ -197,33 +210,46 @@ pass(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
     memset(&r, 0, sizeof r);
     r.in = in;
     r.max = body_max + ENVELOPE_ROOM;
-    while ((got = read_line(&r, &len)) != 0) {
+    while ((got = ldg_line_read(&r, &len)) != LDG_LINE_END) {
         struct ldg_event_in ev;
         json_t *holder;
         char msg[600];
         int col;
 
         lineno++;
-        if (got == -2) {
-            rc = LDG_EIO;
+        if (got == LDG_LINE_ERROR) {
+            rc = errno == ENOMEM ? LDG_ENOMEM : LDG_EIO;
             ldg_set_errmsg(l, "read error at line %llu: %s",
                            (unsigned long long)lineno, strerror(errno));
             break;
         }
-        if (spool != NULL && got == 1) {
+        if (spool != NULL && got == LDG_LINE_OK) {
             fwrite(r.buf, 1, len, spool);
             fputc('\n', spool);
         }
-        if (got == 1 && is_blank(r.buf, len))
+        if (got == LDG_LINE_OK && is_blank(r.buf, len))
             continue;
         rep->lines++;
-        if (got == -1) {
+        if (got == LDG_LINE_LONG) {
             snprintf(msg, sizeof msg,
                      "line is longer than %zu bytes (body limit %zu)", r.max,
                      body_max);
             report_error(o, lineno, 1, msg);
             rep->rejected++;
             continue;
+        }
+        if (got == LDG_LINE_STOP) {
+            /* /dev/zero, or a stream with no newlines: never read it to
+             * the end. What came before is still committed (or, with
+             * --strict, nothing is). */
+            snprintf(msg, sizeof msg,
+                     "line is longer than %zu bytes (body limit %zu) and "
+                     "has no newline within %zu MiB more: stopped reading "
+                     "the input here",
+                     r.max, body_max, (size_t)(LDG_LINE_SKIP_MAX >> 20));
+            report_error(o, lineno, 1, msg);
+            rep->rejected++;
+            break;
         }
         if (ldg_ingest_parse_line(r.buf, len, body_max, &ev, &holder, &col, msg,
                                   sizeof msg) < 0) {

@@ -1,6 +1,6 @@
 #!/bin/sh
 # run.sh [SECONDS] — builds the core's fuzz targets (fuzz_entry, fuzz_body,
-# fuzz_ingest) with clang's libFuzzer, AddressSanitizer and UBSan against
+# fuzz_ingest, fuzz_lines) with clang's libFuzzer, AddressSanitizer and UBSan against
 # the sources of ledger/ and ingest/, and runs each for SECONDS (default
 # 30) from its seed corpus tests/fuzz/corpus_<target>/. New inputs go to
 # build/fuzz/corpus_<target>/ (never into the repository). Exits non-zero
@@ -31,7 +31,7 @@ if [ "${FUZZ_TOLERATE_KNOWN:-0}" = 1 ]; then
     export ASAN_OPTIONS
     MALLOC_LIMIT="-malloc_limit_mb=1000000"
 fi
-TARGETS=${FUZZ_TARGETS:-"fuzz_entry fuzz_body fuzz_ingest"}
+TARGETS=${FUZZ_TARGETS:-"fuzz_entry fuzz_body fuzz_ingest fuzz_lines"}
 DEPS="lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive"
 FLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -I. \
     $(pkg-config --cflags $DEPS)"
@@ -72,6 +72,7 @@ for t in $TARGETS; do
     case $t in
     fuzz_entry) max=66000 ;;
     fuzz_ingest) max=200000 ;;
+    fuzz_lines) max=4096 ;;
     *) max=1100000 ;;
     esac
     echo "$t: $(ls "$seeds" | wc -l) seeds, $DUR s"

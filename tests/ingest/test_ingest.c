@@ -1,0 +1,226 @@
+/*
+ * test_ingest.c — ingest/ingest.c: the bounded line reader and ldg_ingest
+ * on awkward streams (an empty first line, CR, NUL, no final newline, a
+ * line that never ends), plus the line reader's fuzz corpus
+ * (tests/fuzz/corpus_lines/) through the fuzz target's own entry point.
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+static char current[2400];
+#define FUZZ_ASSERT(c)                                                         \
+    do {                                                                       \
+        if (!(c))                                                              \
+            fail_msg("%s: invariant %s (%s:%d) does not hold", current, #c,    \
+                     __FILE__, __LINE__);                                      \
+    } while (0)
+#define FUZZ_ENTRY fuzz_lines_one
+#include "tests/fuzz/fuzz_lines.c"
+#undef FUZZ_ENTRY
+
+#include "ingest/ingest.h"
+#include "tests/support/support.h"
+
+static FILE *
+mem(const char *s, size_t n)
+{
+    FILE *f = fmemopen((void *)(uintptr_t)s, n, "rb");
+    assert_non_null(f);
+    return f;
+}
+
+struct errs {
+    int n;
+    uint64_t line[8];
+    char msg[8][600];
+};
+
+static void
+on_err(void *ctx, uint64_t line, int col, const char *msg)
+{
+    struct errs *e = ctx;
+    (void)col;
+    if (e->n < 8) {
+        e->line[e->n] = line;
+        snprintf(e->msg[e->n], sizeof e->msg[0], "%s", msg);
+    }
+    e->n++;
+}
+
+/* Was a SIGSEGV: the first line empty wrote '\0' into a NULL buffer. */
+static void
+test_ingest__empty_first_line_is_skipped(void **state)
+{
+    static const char in[] = "\n{\"type\":\"x.t\",\"body\":{}}\n";
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_ingest_opts o;
+    struct ldg_ingest_report rep;
+    struct errs e;
+    FILE *f = mem(in, sizeof in - 1);
+    (void)state;
+    memset(&o, 0, sizeof o);
+    memset(&e, 0, sizeof e);
+    o.on_error = on_err;
+    o.ctx = &e;
+    assert_int_equal(ldg_ingest(l, f, &o, &rep), 0);
+    assert_int_equal(rep.committed, 1);
+    assert_int_equal(rep.lines, 1);
+    assert_int_equal(e.n, 0);
+    fclose(f);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_ingest__line_reader_awkward_streams(void **state)
+{
+    static const char in[] = "\n\r\n{\"a\":1}\r\nab\0cd\n\nlast";
+    struct ldg_line_reader r;
+    size_t len;
+    FILE *f = mem(in, sizeof in - 1);
+    (void)state;
+    memset(&r, 0, sizeof r);
+    r.in = f;
+    r.max = 64;
+    assert_int_equal(ldg_line_read(&r, &len), LDG_LINE_OK);
+    assert_int_equal(len, 0);
+    assert_non_null(r.buf);
+    assert_string_equal(r.buf, "");
+    assert_int_equal(ldg_line_read(&r, &len), LDG_LINE_OK);
+    assert_int_equal(len, 1);
+    assert_string_equal(r.buf, "\r");
+    assert_int_equal(ldg_line_read(&r, &len), LDG_LINE_OK);
+    assert_string_equal(r.buf, "{\"a\":1}\r");
+    assert_int_equal(ldg_line_read(&r, &len), LDG_LINE_OK);
+    assert_int_equal(len, 5);
+    assert_memory_equal(r.buf, "ab\0cd", 5);
+    assert_int_equal(ldg_line_read(&r, &len), LDG_LINE_OK);
+    assert_int_equal(len, 0);
+    assert_int_equal(ldg_line_read(&r, &len), LDG_LINE_OK);
+    assert_string_equal(r.buf, "last");
+    assert_int_equal(ldg_line_read(&r, &len), LDG_LINE_END);
+    assert_int_equal(ldg_line_read(&r, &len), LDG_LINE_END);
+    free(r.buf);
+    fclose(f);
+}
+
+static void
+test_ingest__line_reader_skips_then_stops(void **state)
+{
+    static const char in[] = "0123456789\nok\n0123456789012345678901234";
+    struct ldg_line_reader r;
+    size_t len;
+    FILE *f = mem(in, sizeof in - 1);
+    (void)state;
+    memset(&r, 0, sizeof r);
+    r.in = f;
+    r.max = 4;
+    r.skip_max = 10;
+    assert_int_equal(ldg_line_read(&r, &len), LDG_LINE_LONG);
+    assert_int_equal(len, 10);
+    assert_int_equal(ldg_line_read(&r, &len), LDG_LINE_OK);
+    assert_string_equal(r.buf, "ok");
+    assert_int_equal(ldg_line_read(&r, &len), LDG_LINE_STOP);
+    assert_int_equal(len, 15);
+    assert_int_equal(ldg_line_read(&r, &len), LDG_LINE_END);
+    assert_true(r.cap <= 5);
+    free(r.buf);
+    fclose(f);
+}
+
+/* Was an endless read: `ingest /dev/zero` consumed zeros waiting for a
+ * newline. Now it stops LDG_LINE_SKIP_MAX past the limit, naming line 1,
+ * after committing what came before. */
+static void
+test_ingest__endless_line_stops_with_an_error(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_ingest_opts o;
+    struct ldg_ingest_report rep;
+    struct errs e;
+    FILE *f = fopen("/dev/zero", "rb");
+    (void)state;
+    assert_non_null(f);
+    memset(&o, 0, sizeof o);
+    memset(&e, 0, sizeof e);
+    o.on_error = on_err;
+    o.ctx = &e;
+    assert_int_equal(ldg_ingest(l, f, &o, &rep), LDG_EBADINPUT);
+    assert_int_equal(rep.committed, 0);
+    assert_int_equal(rep.rejected, 1);
+    assert_int_equal(e.n, 1);
+    assert_int_equal(e.line[0], 1);
+    assert_non_null(strstr(e.msg[0], "stopped reading"));
+    fclose(f);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static const char *
+root(void)
+{
+    static char buf[1024];
+    const char *env = getenv("LEDGER_SRC_DIR");
+    struct stat st;
+    char *cut;
+    if (env != NULL && *env)
+        return env;
+    if (stat("tests/fuzz/corpus_lines", &st) == 0)
+        return ".";
+    snprintf(buf, sizeof buf, "%s", __FILE__);
+    cut = strstr(buf, "tests/ingest/test_ingest.c");
+    if (cut == NULL || cut == buf)
+        return ".";
+    cut[-1] = '\0';
+    return buf;
+}
+
+static void
+test_ingest__line_corpus_holds_invariants(void **state)
+{
+    char dir[1200];
+    struct dirent **names;
+    int n, ran = 0;
+    (void)state;
+    snprintf(dir, sizeof dir, "%s/tests/fuzz/corpus_lines", root());
+    n = scandir(dir, &names, NULL, alphasort);
+    assert_true(n > 0);
+    for (int i = 0; i < n; i++) {
+        FILE *f;
+        uint8_t buf[1 << 16];
+        size_t len;
+        snprintf(current, sizeof current, "%s/%s", dir, names[i]->d_name);
+        if (names[i]->d_name[0] != '.' && (f = fopen(current, "rb")) != NULL) {
+            len = fread(buf, 1, sizeof buf, f);
+            fclose(f);
+            fuzz_lines_one(buf, len);
+            ran++;
+        }
+        free(names[i]);
+    }
+    free(names);
+    assert_true(ran >= 6);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ingest__empty_first_line_is_skipped),
+        cmocka_unit_test(test_ingest__line_reader_awkward_streams),
+        cmocka_unit_test(test_ingest__line_reader_skips_then_stops),
+        cmocka_unit_test(test_ingest__endless_line_stops_with_an_error),
+        cmocka_unit_test(test_ingest__line_corpus_holds_invariants),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
