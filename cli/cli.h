@@ -187,6 +187,8 @@ void cli_err(const struct cli *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Maps a library error code to an exit code. */
 int cli_exit_code(int rc);
+/* Says why the ledger directory could not be resolved (ldg_default_dir). */
+void cli_dir_error(struct cli *c);
 /* Opens the ledger (read-only when ro); on failure prints and returns an
  * exit code (> 0). */
 int cli_open(struct cli *c, int ro, struct ldg_ledger **out);

@@ -16,8 +16,7 @@ static int
 resolve_dir(struct cli *c)
 {
     if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
-        cli_err(c, "cannot tell where the ledger is: give --dir DIR or set "
-                   "LEDGER_DIR (HOME is not set)");
+        cli_dir_error(c);
         return EX_USAGE;
     }
     return 0;
@@ -662,8 +661,25 @@ cmd_verify(struct cli *c, int argc, char **argv)
     }
     if ((rc = cli_open(c, 0, &l)) != 0)
         goto out;
-    if (from > 0)
+    if (from > 0) {
+        uint64_t size = 0;
+        if ((rc = ldg_size(l, &size)) < 0) {
+            cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l)
+                                               : ldg_strerror(rc));
+            rc = cli_exit_code(rc);
+            goto out;
+        }
+        if (from >= size) {
+            /* Not "0 events verified": nothing there was checked. */
+            cli_err(c, "--from %llu: no such event (the log has events "
+                       "0..%llu)",
+                    (unsigned long long)from,
+                    (unsigned long long)(size ? size - 1 : 0));
+            rc = EX_NOINPUT;
+            goto out;
+        }
         flags |= LDG_VERIFY_FULL; /* an explicit start overrides the saved */
+    }
     rc = ldg_verify(l, flags, from, &r, cli_progress, c);
     if (c->progress)
         fprintf(stderr, "\r\033[K");
@@ -1020,6 +1036,24 @@ cmd_erase(struct cli *c, int argc, char **argv)
         return rc;
     if ((rc = cli_open(c, 0, &l)) != 0)
         return rc;
+    {
+        /* An event that is not in the log is missing input (66), not bad
+         * data: say so before asking the library to refuse it. */
+        uint64_t size = 0;
+        if ((rc = ldg_size(l, &size)) < 0) {
+            cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l)
+                                               : ldg_strerror(rc));
+            ldg_close(l);
+            return cli_exit_code(rc);
+        }
+        if (target >= size) {
+            cli_err(c, "no event %llu: the log has events 0..%llu",
+                    (unsigned long long)target,
+                    (unsigned long long)(size ? size - 1 : 0));
+            ldg_close(l);
+            return EX_NOINPUT;
+        }
+    }
     body = json_pack("{s:I, s:s}", "target_seq", (json_int_t)target, "reason",
                      reason);
     memset(&in, 0, sizeof in);

@@ -210,8 +210,7 @@ cmd_export(struct cli *c, int argc, char **argv)
         o.progress_ctx = c;
     }
     if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
-        cli_err(c, "cannot tell where the ledger is: give --dir DIR or set "
-                   "LEDGER_DIR (HOME is not set)");
+        cli_dir_error(c);
         rc = EX_USAGE;
         goto out;
     }

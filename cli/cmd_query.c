@@ -28,8 +28,7 @@ static int
 resolve_dir(struct cli *c)
 {
     if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
-        cli_err(c, "cannot tell where the ledger is: give --dir DIR or set "
-                   "LEDGER_DIR (HOME is not set)");
+        cli_dir_error(c);
         return EX_USAGE;
     }
     return 0;

@@ -13,7 +13,7 @@ open_ro(struct cli *c, struct ldg_ledger **l, struct ldg_txn **t)
 {
     int rc;
     if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
-        cli_err(c, "cannot tell where the ledger is: give --dir DIR");
+        cli_dir_error(c);
         return EX_USAGE;
     }
     if ((rc = cli_open(c, 1, l)) != 0)
@@ -159,9 +159,11 @@ cmd_proof(struct cli *c, int argc, char **argv)
                     (unsigned long long)seq, (unsigned long long)size);
         else if (rc == LDG_EINVAL || rc == LDG_ENOTFOUND)
             cli_err(c,
-                    "no consistency proof from %llu to %llu: need 0 < "
-                    "OLD <= N <= log size and a stored checkpoint of N",
-                    (unsigned long long)old, (unsigned long long)size);
+                    "no consistency proof from %llu to %s%.0llu: need 0 < "
+                    "OLD <= N <= log size and a stored checkpoint of N%s",
+                    (unsigned long long)old, size ? "" : "the latest",
+                    (unsigned long long)size,
+                    rc == LDG_ENOTFOUND ? " (not in this log)" : "");
         else
             cli_err(c, "%s", ldg_strerror(rc));
         rc = rc == LDG_EINVAL ? EX_DATAERR : cli_exit_code(rc);
@@ -213,7 +215,7 @@ cmd_tiles(struct cli *c, int argc, char **argv)
     if (a.ind + 1 != argc)
         return cli_usage(c);
     if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
-        cli_err(c, "cannot tell where the ledger is: give --dir DIR");
+        cli_dir_error(c);
         return EX_USAGE;
     }
     if ((rc = cli_open(c, 1, &l)) != 0)

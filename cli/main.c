@@ -26,6 +26,23 @@ cli_err(const struct cli *c, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+/* Why ldg_default_dir failed, said on stderr. */
+void
+cli_dir_error(struct cli *c)
+{
+    const char *env = getenv("LEDGER_DIR");
+    if (c->dir_opt != NULL && c->dir_opt[0] == '\0')
+        cli_err(c, "--dir: empty directory name");
+    else if (c->dir_opt == NULL && env != NULL && env[0] == '\0')
+        cli_err(c, "LEDGER_DIR is set but empty: give a directory name, or "
+                   "unset it for the default ledger");
+    else if (c->dir_opt != NULL || env != NULL)
+        cli_err(c, "the ledger directory name is too long");
+    else
+        cli_err(c, "cannot tell where the ledger is: give --dir DIR or set "
+                   "LEDGER_DIR (HOME is not set)");
+}
+
 int
 cli_exit_code(int rc)
 {

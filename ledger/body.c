@@ -129,32 +129,36 @@ ldg_field_digest(uint8_t out[32], const uint8_t salt[16], const char *name,
     return rc;
 }
 
-/* Nesting depth of a JSON value (a scalar is 0), stopping past limit. */
+/* Nesting depth of a JSON value: a scalar is 0, a container (even an
+ * empty one) is one more than its deepest member. Stops counting past
+ * limit (the result is then limit + 1 or more). */
 static int
 json_depth(const json_t *v, int limit)
 {
     int d = 0;
-    if (limit < 0)
+    if (!json_is_object(v) && !json_is_array(v))
         return 0;
+    if (limit <= 0)
+        return 1;
     if (json_is_object(v)) {
         const char *k;
         json_t *e;
         json_object_foreach((json_t *)(uintptr_t)v, k, e)
         {
-            int x = json_depth(e, limit - 1) + 1;
+            int x = json_depth(e, limit - 1);
             if (x > d)
                 d = x;
-            if (d > limit)
+            if (d >= limit)
                 break;
         }
-    } else if (json_is_array(v)) {
-        for (size_t i = 0; i < json_array_size(v) && d <= limit; i++) {
-            int x = json_depth(json_array_get(v, i), limit - 1) + 1;
+    } else {
+        for (size_t i = 0; i < json_array_size(v) && d < limit; i++) {
+            int x = json_depth(json_array_get(v, i), limit - 1);
             if (x > d)
                 d = x;
         }
     }
-    return d;
+    return d + 1;
 }
 
 static int

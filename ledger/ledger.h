@@ -113,9 +113,10 @@ struct ldg_options {
     size_t map_max_bytes;  /* growth ceiling; 0 = unlimited */
 };
 
-/* Resolves the ledger directory: dir if non-NULL, else $LEDGER_DIR, else
- * ${XDG_STATE_HOME:-$HOME/.local/state}/ledger. Returns 0 or LDG_EINVAL if
- * it does not fit in buf. */
+/* Resolves the ledger directory: dir if non-NULL, else $LEDGER_DIR if set,
+ * else ${XDG_STATE_HOME:-$HOME/.local/state}/ledger. Returns 0, or
+ * LDG_EINVAL if dir or a set $LEDGER_DIR is empty, if neither is given and
+ * HOME is not set, or if the name does not fit in buf. */
 int ldg_default_dir(char *buf, size_t cap, const char *dir);
 
 /* Creates a new ledger in dir (created 0700 if missing; must not already
@@ -379,7 +380,9 @@ uint64_t ldg_proof_batch_reads(const struct ldg_proof_batch *b);
 void ldg_proof_batch_free(struct ldg_proof_batch *b);
 /* The body of a C2SP tlog-witness add-checkpoint request: "old OLD\n",
  * the consistency proof from OLD to size (base64, one a line), an empty
- * line, and the stored checkpoint of size (0 = latest). */
+ * line, and the stored checkpoint of size (0 = latest). LDG_ENOTFOUND if
+ * old or size is beyond the log or no checkpoint of size is stored,
+ * LDG_EINVAL if old is 0 or larger than size. */
 int ldg_consistency_text(struct ldg_txn *t, uint64_t old, uint64_t size,
                          char **out);
 /* Signs text (non-empty, ending in '\n') as a C2SP signed note with the

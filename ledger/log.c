@@ -181,10 +181,12 @@ ldg_default_dir(char *buf, size_t cap, const char *dir)
     const char *home = getenv("HOME");
     int n;
 
-    if (dir != NULL && *dir)
-        n = snprintf(buf, cap, "%s", dir);
-    else if (env != NULL && *env)
-        n = snprintf(buf, cap, "%s", env);
+    /* An empty name is a mistake (an unset variable in a script), never
+     * a request for the default ledger. */
+    if (dir != NULL)
+        n = *dir ? snprintf(buf, cap, "%s", dir) : -1;
+    else if (env != NULL)
+        n = *env ? snprintf(buf, cap, "%s", env) : -1;
     else if (xdg != NULL && *xdg)
         n = snprintf(buf, cap, "%s/ledger", xdg);
     else if (home != NULL && *home)
@@ -708,7 +710,9 @@ ldg_consistency_text(struct ldg_txn *t, uint64_t old, uint64_t size, char **out)
         return rc;
     if (size == 0)
         size = have;
-    if (old == 0 || old > size || size > have)
+    if (old > have || size > have)
+        return LDG_ENOTFOUND; /* beyond the log */
+    if (old == 0 || old > size)
         return LDG_EINVAL;
     if ((rc = ldg_checkpoint_get(t, size, &ck)) < 0)
         return rc;
@@ -965,6 +969,13 @@ prep_init(struct ldg_ledger *l, struct prep *p, const struct ldg_event_in *in,
     }
     run = in->body ? json_object_get(in->body, "run") : NULL;
     if (in->run != NULL) {
+        if (in->run[0] == '\0') {
+            /* Not "no run": an empty run id would be dropped from the
+             * entry, so the caller's event would silently lose it. */
+            ldg_seterr(l, "field 'run': must not be empty (leave it out "
+                          "for an event outside a run)");
+            return LDG_EBADINPUT;
+        }
         if ((rc = copy_field(l, p->run, sizeof p->run, in->run, "run")) < 0)
             return rc;
     } else if (json_is_string(run)) {

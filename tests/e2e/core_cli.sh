@@ -246,8 +246,17 @@ run $E HOME="$T/home" "$LEDGER" init
     bad dir "HOME: $(errtxt)"
 run $E LEDGER_DIR="$T/envdir" "$LEDGER" --dir "$T/flag" init
 [ "$rc" = 0 ] && [ -f "$T/flag/data.mdb" ] || bad dir "--dir before LEDGER_DIR"
+# An empty name is a mistake (an unset variable in a script), refused
+# rather than taken for the default ledger.
 run $E LEDGER_DIR="" XDG_STATE_HOME="$T/xdg" "$LEDGER" stats
-[ "$rc" = 0 ] || bad dir "an empty LEDGER_DIR is not skipped: $(errtxt)"
+[ "$rc" = 64 ] && grep -q "LEDGER_DIR is set but empty" "$T/err" ||
+    bad dir "an empty LEDGER_DIR: exit $rc ($(errtxt)), want 64"
+run $E XDG_STATE_HOME="$T/xdg" "$LEDGER" --dir "" stats
+[ "$rc" = 64 ] && grep -q "empty directory name" "$T/err" ||
+    bad dir "--dir '': exit $rc ($(errtxt)), want 64"
+run $E XDG_STATE_HOME="$T/xdg" "$LEDGER" query --dir=""
+[ "$rc" = 64 ] && grep -q "empty directory name" "$T/err" ||
+    bad dir "query --dir='': exit $rc ($(errtxt)), want 64"
 run env -u LEDGER_DIR -u XDG_STATE_HOME -u HOME "$LEDGER" stats
 [ "$rc" = 64 ] && grep -q "cannot tell where the ledger is" "$T/err" ||
     bad dir "no --dir, LEDGER_DIR, XDG_STATE_HOME or HOME: exit $rc ($(errtxt))"

@@ -3,7 +3,14 @@
 #   1. `ingest` with an empty first line (was SIGSEGV, exit 139) commits
 #      the event after it; CR, NUL and a missing final newline are handled;
 #   2. `ingest /dev/zero` stops at the line limit with an error naming
-#      line 1 and exit 65 (it used to read forever), in bounded memory.
+#      line 1 and exit 65 (it used to read forever), in bounded memory;
+#   3. validation as FORMAT.md says: 24 nested arrays or objects in a body
+#      value accepted, 25 refused (25 empty arrays used to pass);
+#      `"run":""` and `--run ""` refused (it was dropped silently);
+#   4. an empty `--dir ""` or `LEDGER_DIR=""` refused with exit 64 (it
+#      used the default ledger);
+#   5. exit codes: erase, proof --consistency and verify --from beyond the
+#      log exit 66 (were 65, 65 and 0 with "0 events verified").
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/robust_limits.XXXXXX") ||
@@ -61,6 +68,75 @@ fi
 grep -q '^/dev/zero:1:1: line is longer than .*stopped reading' "$T/err" ||
     bad "ingest /dev/zero: message '$(head -c 300 "$T/err")'"
 [ "$(events)" = $((base + 3)) ] || bad "ingest /dev/zero changed the ledger"
+
+# ----------------------------------------------------------- 3. nesting --
+nest() { # nest N OPEN INNER CLOSE — a body {"a": N levels around INNER}
+    awk -v n="$1" -v o="$2" -v m="$3" -v c="$4" 'BEGIN { printf "{\"a\":";
+        for (i = 0; i < n; i++) printf "%s", o; printf "%s", m;
+        for (i = 0; i < n; i++) printf "%s", c; printf "}" }'
+}
+before=$(events)
+for kind in arrays objects; do
+    for n in 24 25; do
+        check
+        if [ $kind = arrays ]; then
+            body=$(nest "$n" '[' '' ']')
+        else
+            body=$(nest "$n" '{"b":' 1 '}')
+        fi
+        L append x.t --body "$body" >"$T/out" 2>"$T/err"
+        rc=$?
+        if [ "$n" = 24 ]; then
+            [ "$rc" = 0 ] || bad "$n nested $kind refused: exit $rc ($(head -c 200 "$T/err"))"
+        else
+            [ "$rc" = 65 ] && grep -q 'nests deeper than 24' "$T/err" ||
+                bad "$n nested $kind: exit $rc, want 65 ($(head -c 200 "$T/err"))"
+        fi
+    done
+done
+[ "$(events)" = $((before + 2)) ] || bad "nesting: $(events) events, want $((before + 2))"
+
+# --------------------------------------------------------- 3. empty run --
+check
+printf '{"type":"x.t","run":"","body":{}}\n' | L ingest - >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" = 65 ] && grep -q "^<stdin>:1:1: field 'run': must not be empty" "$T/err" ||
+    bad "\"run\":\"\": exit $rc ($(head -c 200 "$T/err")), want 65"
+check
+L append x.t --run "" --body '{}' >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" = 65 ] && grep -q "field 'run': must not be empty" "$T/err" ||
+    bad "--run '': exit $rc ($(head -c 200 "$T/err")), want 65"
+
+# -------------------------------------------------------- 4. empty dirs --
+E="env -u LEDGER_DIR HOME=$T/home XDG_STATE_HOME=$T/xdg"
+check
+$E "$LEDGER" --dir "" init >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" = 64 ] && grep -q "empty directory name" "$T/err" ||
+    bad "--dir '' init: exit $rc ($(head -c 200 "$T/err")), want 64"
+check
+$E LEDGER_DIR="" "$LEDGER" init >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" = 64 ] && grep -q "LEDGER_DIR is set but empty" "$T/err" ||
+    bad "LEDGER_DIR='' init: exit $rc ($(head -c 200 "$T/err")), want 64"
+[ -e "$T/home" ] || [ -e "$T/xdg" ] && bad "an empty directory name created the default ledger"
+
+# --------------------------------------------------------- 5. exit codes --
+check
+L erase 99999 --reason test >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" = 66 ] && grep -q "no event 99999" "$T/err" ||
+    bad "erase 99999: exit $rc ($(head -c 200 "$T/err")), want 66"
+check
+L proof --consistency 99999 >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" = 66 ] || bad "proof --consistency 99999: exit $rc ($(head -c 200 "$T/err")), want 66"
+check
+L verify --from 99999 >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" = 66 ] && grep -q "no such event" "$T/err" && ! grep -q "verified" "$T/out" ||
+    bad "verify --from 99999: exit $rc ($(head -c 200 "$T/out" "$T/err")), want 66"
 
 echo "robust_limits: $nchecks checks, $nfail failed"
 [ "$nfail" = 0 ]
