@@ -228,7 +228,8 @@ static const struct cli_opt query_opts[] = {
     CLI_VALUE('S', 'S', "since", "TIME", "events at or after TIME"),
     CLI_VALUE('U', 'U', "until", "TIME", "events at or before TIME"),
     CLI_VALUE('g', 'g', "grep", "PATTERN",
-              "events whose body matches the regular expression (PCRE2)"),
+              "events whose text matches the regular expression (PCRE2); "
+              "repeated -g OR, as git log --grep"),
     CLI_VALUE('n', 'n', "lines", "N",
               "the last N matches (or 'all'); with -r the first N newest"),
     CLI_FLAG('r', 'r', "reverse", "newest first"),
@@ -246,7 +247,8 @@ static const struct cli_opt query_opts[] = {
             "type=GLOB subject=GLOB run=ID actor=NAME|ID pack=P model=M "
             "route=R seq=N|A..B body.NAME=VALUE. Repeating a field ORs, "
             "different fields AND; a lone '+' starts another group, OR'ed "
-            "with the others",
+            "with the others. FIELD!=VALUE negates (body.NAME!= only "
+            "where the body has NAME); no other operator is understood",
             CLI_OPTIONAL | CLI_REPEAT),
     CLI_OPT_END};
 
@@ -278,7 +280,9 @@ int
 cmd_query(struct cli *c, int argc, char **argv)
 {
     struct cli_args a;
-    const char *since = NULL, *until = NULL, *pattern = NULL, *after = NULL;
+    const char *since = NULL, *until = NULL, *after = NULL;
+    const char *patterns[64];
+    int npatterns = 0;
     const char *limit_s = NULL;
     int reverse = 0, follow_mode = 0, show_cursor = 0, explain = 0, ch, rc;
     enum ldg_query_format fmt = LDG_QFMT_SHORT;
@@ -299,7 +303,13 @@ cmd_query(struct cli *c, int argc, char **argv)
             until = a.value;
             break;
         case 'g':
-            pattern = a.value;
+            /* repeated -g OR, as git log --grep */
+            if (npatterns == (int)(sizeof patterns / sizeof *patterns)) {
+                cli_err(c, "more than %d -g patterns",
+                        (int)(sizeof patterns / sizeof *patterns));
+                return EX_USAGE;
+            }
+            patterns[npatterns++] = a.value;
             break;
         case 'n':
             limit_s = a.value;
@@ -360,8 +370,8 @@ cmd_query(struct cli *c, int argc, char **argv)
         limit = 10;
     rc = ldg_query_compile(&q, argc - a.ind, argv + a.ind, since, until, err,
                            sizeof err);
-    if (rc == 0 && pattern != NULL)
-        rc = ldg_query_set_grep(q, pattern, err, sizeof err);
+    for (int i = 0; rc == 0 && i < npatterns; i++)
+        rc = ldg_query_set_grep(q, patterns[i], err, sizeof err);
     if (rc < 0) {
         cli_err(c, "%s", err);
         ldg_query_free(q);

@@ -8,7 +8,7 @@
  *
  * For every predicate that reads the body we precompute "needles": the
  * canonical msgpack bytes a stored (uncompressed) body record must contain
- * if the predicate can hold — the field name followed by the [bin16 salt,
+ * if the predicate can hold — the field name followed by the [bin8(16) salt,
  * ...] pair header, and each encoding the value may take. They are made
  * with the core's own encoder (ldg_json_to_msgpack), so the prefilter is a
  * byte search and never decodes msgpack.
@@ -175,7 +175,7 @@ value_needles(struct qvalue *v)
     return rc;
 }
 
-/* Name needles: msgpack(name) then the field's [bin16 salt, value] pair
+/* Name needles: msgpack(name) then the field's [bin8(16) salt, value] pair
  * header 0x92 0xc4 0x10. */
 static int
 name_needle(struct qpred *p, const char *name)
@@ -261,11 +261,12 @@ bad:
 }
 
 static struct qpred *
-find_or_add_pred(struct qgroup *g, enum qfield f, const char *name)
+find_or_add_pred(struct qgroup *g, enum qfield f, const char *name, int neg)
 {
     struct qpred *np;
     for (size_t i = 0; i < g->n; i++)
-        if (g->p[i].f == f && (f != QF_BODY || strcmp(g->p[i].name, name) == 0))
+        if (g->p[i].f == f && g->p[i].neg == neg &&
+            (f != QF_BODY || strcmp(g->p[i].name, name) == 0))
             return &g->p[i];
     np = realloc(g->p, (g->n + 1) * sizeof *g->p);
     if (np == NULL)
@@ -273,6 +274,7 @@ find_or_add_pred(struct qgroup *g, enum qfield f, const char *name)
     g->p = np;
     memset(&g->p[g->n], 0, sizeof g->p[g->n]);
     g->p[g->n].f = f;
+    g->p[g->n].neg = neg;
     return &g->p[g->n++];
 }
 
@@ -305,26 +307,56 @@ pred_init(struct qpred *p, const char *body_name, char *err, size_t errcap)
     return rc;
 }
 
+/* Characters that would make an operator other than = and != if they
+ * ended a field name (body.x>=3, body.x~=re, body.x<=3): refused, so a
+ * query never silently looks for a field named "x>". */
+static int
+is_op_char(char c)
+{
+    return c == '!' || c == '<' || c == '>' || c == '~' || c == '*' ||
+           c == '?' || c == '[' || c == ']' || c == '(' || c == ')' ||
+           c == '|' || c == '&' || c == ' ' || c == '\t';
+}
+
 static int
 add_term(struct qgroup *g, const char *term, char *err, size_t errcap)
 {
     const char *eq = strchr(term, '=');
-    const char *val, *body_name = NULL;
+    const char *val, *body_name = NULL, *name_end;
     enum qfield f = QF_BODY;
     struct qpred *p;
     struct qvalue *nv, *v;
     size_t flen;
-    int rc, fresh;
+    int rc, fresh, neg = 0;
 
     if (eq == NULL || eq == term) {
         snprintf(err, errcap,
-                 "term '%s': expected FIELD=VALUE or '+' (fields: type, "
-                 "subject, run, actor, pack, model, route, seq, body.NAME)",
+                 "term '%s': expected FIELD=VALUE, FIELD!=VALUE or '+' "
+                 "(fields: type, subject, run, actor, pack, model, route, "
+                 "seq, body.NAME)",
                  term);
         return LDG_EBADINPUT;
     }
-    flen = (size_t)(eq - term);
+    name_end = eq;
+    if (eq[-1] == '!') {
+        neg = 1;
+        name_end = eq - 1;
+    }
+    flen = (size_t)(name_end - term);
     val = eq + 1;
+    for (size_t i = 0; i < flen; i++) {
+        if (is_op_char(term[i]) || (unsigned char)term[i] < 0x20) {
+            snprintf(err, errcap,
+                     "term '%s': '%c' in the field name: only FIELD=VALUE "
+                     "and FIELD!=VALUE are understood",
+                     term, term[i] < 0x20 ? '?' : term[i]);
+            return LDG_EBADINPUT;
+        }
+    }
+    if (flen == 0) {
+        snprintf(err, errcap, "term '%s': no field name before '!='", term);
+        return LDG_EBADINPUT;
+    }
     if (flen > 5 && memcmp(term, "body.", 5) == 0) {
         body_name = term + 5;
     } else {
@@ -350,17 +382,17 @@ add_term(struct qgroup *g, const char *term, char *err, size_t errcap)
     }
     /* body names end at the '=' */
     if (body_name != NULL) {
-        char *bn = strndup(body_name, (size_t)(eq - body_name));
+        char *bn = strndup(body_name, (size_t)(name_end - body_name));
         if (bn == NULL)
             return LDG_ENOMEM;
-        p = find_or_add_pred(g, f, bn);
+        p = find_or_add_pred(g, f, bn, neg);
         fresh = p != NULL && p->nv == 0 && p->name == NULL;
         rc = p == NULL ? LDG_ENOMEM : 0;
         if (rc == 0 && fresh)
             rc = pred_init(p, bn, err, errcap);
         free(bn);
     } else {
-        p = find_or_add_pred(g, f, NULL);
+        p = find_or_add_pred(g, f, NULL, neg);
         fresh = p != NULL && p->nv == 0;
         rc = p == NULL ? LDG_ENOMEM : 0;
         if (rc == 0 && fresh)
@@ -393,7 +425,9 @@ static int
 cmp_pred(const void *a, const void *b)
 {
     const struct qpred *x = a, *y = b;
-    return (int)x->f - (int)y->f;
+    if (x->f != y->f)
+        return (int)x->f - (int)y->f;
+    return x->neg - y->neg;
 }
 
 static int

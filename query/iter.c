@@ -579,7 +579,7 @@ plan_group(struct ldg_query_iter *it, size_t gi, uint64_t lo, uint64_t hi)
 
     /* the group's own seq= terms narrow its window */
     for (size_t i = 0; i < g->n; i++) {
-        if (g->p[i].f == QF_SEQ) {
+        if (g->p[i].f == QF_SEQ && !g->p[i].neg) {
             uint64_t l = UINT64_MAX, h = 0;
             for (size_t j = 0; j < g->p[i].nv; j++) {
                 if (g->p[i].v[j].lo < l)
@@ -599,7 +599,7 @@ plan_group(struct ldg_query_iter *it, size_t gi, uint64_t lo, uint64_t hi)
     }
     for (size_t o = 0; o < sizeof order / sizeof order[0]; o++) {
         for (size_t i = 0; i < g->n; i++) {
-            if (g->p[i].f != order[o].f)
+            if (g->p[i].f != order[o].f || g->p[i].neg)
                 continue;
             rc = plan_index(it, &g->p[i], order[o].db, lo, hi);
             if (rc != 0) {
@@ -612,6 +612,10 @@ plan_group(struct ldg_query_iter *it, size_t gi, uint64_t lo, uint64_t hi)
     for (size_t i = 0; i < g->n; i++) {
         if (g->p[i].f != QF_ACTOR)
             continue;
+        if (g->p[i].neg) {
+            actor_i++;
+            continue;
+        }
         rc = plan_ids(it, it->actor_ids[gi][actor_i++], lo, hi);
         if (rc != 0) {
             if (rc > 0)
@@ -620,14 +624,15 @@ plan_group(struct ldg_query_iter *it, size_t gi, uint64_t lo, uint64_t hi)
         }
     }
     for (size_t i = 0; i < g->n; i++) {
-        if (g->p[i].f == QF_BODY) {
+        if (g->p[i].f == QF_BODY && !g->p[i].neg) {
             plan_note(it, "bodies+prefilter");
             return add_scan(it, S_BODIES, &g->p[i], lo, hi);
         }
     }
     for (size_t i = 0; i < g->n; i++) {
         const struct qpred *p = &g->p[i];
-        if (p->f == QF_PACK || p->f == QF_MODEL || p->f == QF_ROUTE) {
+        if ((p->f == QF_PACK || p->f == QF_MODEL || p->f == QF_ROUTE) &&
+            !p->neg) {
             const char *kind = p->f == QF_PACK    ? "pack:"
                                : p->f == QF_MODEL ? "model:"
                                                   : "route:";
@@ -975,7 +980,7 @@ event_matches(struct ldg_query_iter *it, const struct ldg_event *ev)
         if (m != 0)
             break;
     }
-    if (m == 1 && q->re != NULL)
+    if (m == 1 && q->nre > 0)
         m = q_grep(q, ev, &b, actor_name(it, ev->actor));
     if (m == 1 && b.have_json != 0) { /* keep it for the caller */
         it->last_body = b.json;

@@ -205,9 +205,60 @@ subject_kind_match(const struct qpred *p, const char *subject)
     return 0;
 }
 
+/* body.NAME!=VALUE: the body has the field (so it is not erased) and no
+ * value of p matches it. */
+static int
+body_pred_neg(const struct qpred *p, struct qbody *b)
+{
+    const json_t *v;
+    int rc, name = 0;
+
+    if ((rc = load_raw(b)) < 0)
+        return rc;
+    if (b->have_raw < 0)
+        return 0; /* erased: no fields */
+    if (b->raw.len > 0 && ((const uint8_t *)b->raw.data)[0] == 0x00) {
+        /* uncompressed: without the name's bytes the field is absent */
+        for (size_t i = 0; i < p->nnneedles && !name; i++)
+            name = has((const uint8_t *)b->raw.data + 1, b->raw.len - 1,
+                       &p->nneedles[i]);
+        if (!name)
+            return 0;
+    }
+    if ((rc = load_json(b)) < 0)
+        return rc;
+    if (b->have_json < 0)
+        return 0;
+    v = body_path(b->json, p);
+    if (v == NULL)
+        return 0;
+    for (size_t i = 0; i < p->nv; i++)
+        if (q_value_match(v, &p->v[i]))
+            return 0;
+    return 1;
+}
+
+static int pred_match_pos(const struct qpred *p, const struct ldg_event *ev,
+                          struct qbody *b, char *const *actor_ids);
+
+/* A negated predicate is the complement of the positive one, except that
+ * body.NAME!=VALUE needs the field to be there (docs/QUERY.md). */
 static int
 pred_match(const struct qpred *p, const struct ldg_event *ev, struct qbody *b,
            char *const *actor_ids)
+{
+    int rc;
+    if (!p->neg)
+        return pred_match_pos(p, ev, b, actor_ids);
+    if (p->f == QF_BODY)
+        return body_pred_neg(p, b);
+    rc = pred_match_pos(p, ev, b, actor_ids);
+    return rc < 0 ? rc : !rc;
+}
+
+static int
+pred_match_pos(const struct qpred *p, const struct ldg_event *ev,
+               struct qbody *b, char *const *actor_ids)
 {
     size_t i;
     switch (p->f) {
@@ -303,26 +354,44 @@ q_grep_compile(struct ldg_query *q, const char *pattern, char *err,
                  (size_t)off, (const char *)msg);
         return LDG_EBADINPUT;
     }
+    if (q->nre >= Q_GREP_MAX) {
+        pcre2_code_free(re);
+        snprintf(err, errcap, "more than %d -g patterns", Q_GREP_MAX);
+        return LDG_EBADINPUT;
+    }
     pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* optional speed-up */
-    q_grep_free(q);
-    q->re = re;
-    q->md = pcre2_match_data_create_from_pattern(re, NULL);
-    if (q->md == NULL) {
-        q_grep_free(q);
+    if (q->re == NULL) {
+        q->re = calloc(Q_GREP_MAX, sizeof *q->re);
+        q->md = calloc(Q_GREP_MAX, sizeof *q->md);
+        if (q->re == NULL || q->md == NULL) {
+            pcre2_code_free(re);
+            return LDG_ENOMEM;
+        }
+    }
+    q->md[q->nre] = pcre2_match_data_create_from_pattern(re, NULL);
+    if (q->md[q->nre] == NULL) {
+        pcre2_code_free(re);
         return LDG_ENOMEM;
     }
+    q->re[q->nre++] = re;
     return 0;
 }
 
 void
 q_grep_free(struct ldg_query *q)
 {
-    pcre2_match_data_free(q->md);
-    pcre2_code_free(q->re);
+    for (size_t i = 0; i < q->nre; i++) {
+        pcre2_match_data_free(q->md[i]);
+        pcre2_code_free(q->re[i]);
+    }
+    free(q->md);
+    free(q->re);
     q->md = NULL;
     q->re = NULL;
+    q->nre = 0;
 }
 
+/* Several patterns OR, as git log --grep does. */
 int
 q_grep(const struct ldg_query *q, const struct ldg_event *ev, struct qbody *b,
        const char *actor_name)
@@ -330,7 +399,7 @@ q_grep(const struct ldg_query *q, const struct ldg_event *ev, struct qbody *b,
     struct qbuf t;
     int rc;
 
-    if (q->re == NULL)
+    if (q->nre == 0)
         return 1;
     memset(&t, 0, sizeof t);
     qbuf_puts(&t, ev->type);
@@ -356,12 +425,14 @@ q_grep(const struct ldg_query *q, const struct ldg_event *ev, struct qbody *b,
         qbuf_release(&t);
         return rc;
     }
-    rc = pcre2_match((const pcre2_code *)q->re, (PCRE2_SPTR)t.p, t.len, 0, 0,
-                     (pcre2_match_data *)q->md, NULL);
+    for (size_t i = 0; i < q->nre; i++) {
+        rc = pcre2_match((const pcre2_code *)q->re[i], (PCRE2_SPTR)t.p, t.len,
+                         0, 0, (pcre2_match_data *)q->md[i], NULL);
+        if (rc >= 0 || rc != PCRE2_ERROR_NOMATCH) {
+            qbuf_release(&t);
+            return rc >= 0 ? 1 : LDG_EINVAL; /* match limit etc. */
+        }
+    }
     qbuf_release(&t);
-    if (rc >= 0)
-        return 1;
-    if (rc == PCRE2_ERROR_NOMATCH)
-        return 0;
-    return LDG_EINVAL; /* match limit etc. */
+    return 0;
 }

@@ -4,7 +4,10 @@
  *
  * A query is a list of terms FIELD=VALUE: different fields AND, the same
  * field repeated ORs, and a lone "+" starts a new OR group (the query
- * matches when any group matches). Fields:
+ * matches when any group matches). FIELD!=VALUE negates: it holds when
+ * FIELD=VALUE does not (for body.NAME only when the body has NAME);
+ * several != terms of one field AND (none of the values). Any other
+ * operator or an unknown field is refused. Fields:
  *
  *   type=GLOB        event type; * ? [..] globs (route.*)
  *   subject=GLOB     subject "kind:name"; globs allowed
@@ -83,7 +86,9 @@ void ldg_query_restrict(struct ldg_query *q, uint64_t seq_lo, uint64_t seq_hi);
 /* Adds a PCRE2 pattern matched against the event's text: "TYPE SUBJECT
  * run=RUN actor=NAME BODY-JSON" (compact JSON; "[erased]" for an erased
  * body). A pattern with no uppercase letter matches case-insensitively
- * (journalctl's rule). LDG_EBADINPUT with PCRE2's message and offset. */
+ * (journalctl's rule). Patterns added by several calls OR (an event is
+ * kept when any matches, as git log --grep does). LDG_EBADINPUT with
+ * PCRE2's message and offset, or when more than 64 are added. */
 int ldg_query_set_grep(struct ldg_query *q, const char *pattern, char *err,
                        size_t errcap);
 

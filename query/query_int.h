@@ -11,6 +11,7 @@
 
 #define Q_VALUE_MAX 500   /* bytes in one term value (LMDB keys <= 511) */
 #define Q_SOURCES_MAX 256 /* index ranges merged by one iterator */
+#define Q_GREP_MAX 64     /* -g patterns in one query */
 
 enum qfield {
     /* envelope fields first: they are tested before anything that needs
@@ -48,6 +49,8 @@ struct qvalue {
 
 struct qpred {
     enum qfield f;
+    int neg;     /* FIELD!=VALUE: holds when FIELD=VALUE does not (see
+                  * docs/QUERY.md); never chooses a source */
     char *name;  /* QF_BODY: the field path as given ("a.b") */
     char **path; /* QF_BODY: path split at '.' */
     size_t npath;
@@ -71,8 +74,9 @@ struct ldg_query {
     size_t ng;
     uint64_t since_ns, until_ns; /* 0 / UINT64_MAX when open */
     uint64_t seq_lo, seq_hi;     /* ldg_query_restrict */
-    void *re;                    /* pcre2_code * */
-    void *md;                    /* pcre2_match_data * */
+    void **re;                   /* pcre2_code *[nre]: -g patterns, OR */
+    void **md;                   /* pcre2_match_data *[nre] */
+    size_t nre;
 };
 
 /* match.c */

@@ -45,6 +45,24 @@ expect_code 0 q -S tomorrow
 [ "$(lines)" = 0 ] || fail "-S tomorrow: $(lines) lines"
 expect_code 0 q -g deny
 [ "$(lines)" = 1 ] && grep -q run.policy "$T/out" || fail "-g deny: $(cat "$T/out")"
+# repeated -g OR (git log --grep), never last-wins
+expect_code 0 q -g deny -g '"fallback":true'
+[ "$(lines)" = 2 ] || fail "-g deny -g fallback: $(lines) lines, want 2"
+# negation: FIELD!=VALUE
+expect_code 0 q body.decision!=deny
+[ "$(lines)" -ge 1 ] || fail "body.decision!=deny: nothing"
+grep -q deny "$T/out" && fail "body.decision!=deny printed a deny"
+expect_code 0 q type!=run.step type!=route.decided
+n_not=$(lines)
+expect_code 0 q
+n_all=$(lines)
+expect_code 0 q type=run.step + type=route.decided
+[ "$n_not" = $((n_all - $(lines))) ] || fail "type!= twice: $n_not of $n_all"
+# an operator it does not understand is refused, never 'nothing'
+expect_code 64 q 'body.duration_ms>=100'
+grep -q "only FIELD=VALUE and FIELD!=VALUE" "$T/err" || fail ">=: $(cat "$T/err")"
+expect_code 64 q 'body.decision~=de'
+expect_code 64 q 'status!=ok'
 
 # empty results: exit 0, nothing on stdout, nothing on stderr
 for fmt in short json json-pretty verbose cat; do

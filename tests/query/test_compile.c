@@ -115,7 +115,7 @@ test_compile__body_values_get_every_encoding_they_may_take(void **state)
     assert_int_equal(p[0].v[0].nvneedles, 3);
     assert_int_equal(p[0].v[0].vneedles[1].n, 3); /* cd 03 8e */
     assert_int_equal(p[0].v[0].vneedles[1].p[0], 0xcd);
-    /* the name needle: a1 'n' then the [bin16 salt, ...] pair header */
+    /* the name needle: a1 'n' then the [bin8(16) salt, ...] pair header */
     assert_int_equal(p[0].nnneedles, 1);
     assert_int_equal(p[0].nneedles[0].n, 5);
     assert_memory_equal(p[0].nneedles[0].p, "\xa1n\x92\xc4\x10", 5);
@@ -151,6 +151,15 @@ test_compile__malformed_terms_say_what_is_wrong(void **state)
     BAD("'+' must separate two groups", "type=a", "+");
     BAD("'+' must separate two groups", "type=a", "+", "+", "type=b");
     BAD("empty field name", "body.a..b=1");
+    /* operators other than = and != are refused, never read as part of a
+     * field name (which would silently match nothing) */
+    BAD("only FIELD=VALUE and FIELD!=VALUE", "body.n>=3");
+    BAD("only FIELD=VALUE and FIELD!=VALUE", "body.n<=3");
+    BAD("only FIELD=VALUE and FIELD!=VALUE", "body.name~=x");
+    BAD("only FIELD=VALUE and FIELD!=VALUE", "body.a!!=x");
+    BAD("only FIELD=VALUE and FIELD!=VALUE", "body.tags[0]=x");
+    BAD("unknown field 'status'", "status!=ok");
+    BAD("no field name before '!='", "!=x");
     memset(big, 'v', sizeof big - 1);
     memcpy(big, "run=", 4);
     BAD("longer than", big);

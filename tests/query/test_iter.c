@@ -357,6 +357,86 @@ test_iter__erased_body_fails_body_terms_but_keeps_envelope(void **state)
     EXPECT(f->l, 0, L(25), "run=R-0001", "type=run.step", "seq=20..26");
 }
 
+/* body.NAME!=VALUE: events that have the field with another value; the
+ * same field's != terms AND; envelope != is the complement. */
+static void
+test_iter__negation(void **state)
+{
+    struct fx *f = *state;
+    uint64_t all[64], pos[64], neg[64];
+    char err[256];
+    int na, np, nn;
+    const char *t_all[] = {"type=x.t"};
+    const char *t_ok[] = {"type=x.t", "body.status=ok"};
+    const char *t_not[] = {"type=x.t", "body.status!=ok"};
+    q_append(f->l, "x.t", "kind:a", NULL, NULL, "{\"status\":\"ok\"}");
+    q_append(f->l, "x.t", "kind:a", NULL, NULL, "{\"status\":\"failed\"}");
+    q_append(f->l, "x.t", "kind:a", NULL, NULL, "{\"status\":\"skipped\"}");
+    q_append(f->l, "x.t", "kind:a", NULL, NULL, "{\"status\":[\"ok\",\"x\"]}");
+    q_append(f->l, "x.t", "kind:a", NULL, NULL, "{\"other\":1}");
+    na = q_collect(f->l, 1, t_all, NULL, NULL, 0, all, 64, err, sizeof err);
+    np = q_collect(f->l, 2, t_ok, NULL, NULL, 0, pos, 64, err, sizeof err);
+    nn = q_collect(f->l, 2, t_not, NULL, NULL, 0, neg, 64, err, sizeof err);
+    assert_int_equal(na, 5);
+    assert_int_equal(np, 2); /* "ok" and the array holding "ok" */
+    assert_int_equal(nn, 2); /* failed, skipped: not the one without it */
+    for (int i = 0; i < np; i++)
+        for (int j = 0; j < nn; j++)
+            assert_true(pos[i] != neg[j]);
+    {
+        const char *t[] = {"type!=x.t"};
+        uint64_t every[64];
+        int ne = q_collect(f->l, 0, NULL, NULL, NULL, 0, every, 64, err,
+                           sizeof err);
+        int nt = q_collect(f->l, 1, t, NULL, NULL, 0, all + 32, 32, err,
+                           sizeof err);
+        assert_int_equal(nt, ne - na);
+    }
+    {
+        /* two != of one field: neither value */
+        const char *t[] = {"type=x.t", "body.status!=ok",
+                           "body.status!=failed"};
+        const char *tf[] = {"type=x.t", "body.status=failed"};
+        uint64_t x[64];
+        int n2 = q_collect(f->l, 3, t, NULL, NULL, 0, x, 64, err, sizeof err);
+        int nf = q_collect(f->l, 2, tf, NULL, NULL, 0, x, 64, err, sizeof err);
+        assert_int_equal(n2, nn - nf);
+    }
+    {
+        /* a field no event has: != matches nothing, = matches nothing */
+        const char *t[] = {"body.no_such_field!=x"};
+        uint64_t x[4];
+        assert_int_equal(
+            q_collect(f->l, 1, t, NULL, NULL, 0, x, 4, err, sizeof err), 0);
+    }
+}
+
+/* Repeated -g OR, as git log --grep does. */
+static void
+test_iter__grep_patterns_or(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_query *q;
+    struct ldg_query_iter *it;
+    struct ldg_txn *t;
+    struct ldg_event ev;
+    char err[256];
+    int n = 0;
+    assert_int_equal(ldg_query_compile(&q, 0, NULL, NULL, NULL, err, sizeof err),
+                     0);
+    assert_int_equal(ldg_query_set_grep(q, "deny", err, sizeof err), 0);
+    assert_int_equal(ldg_query_set_grep(q, "\"fallback\":true", err, sizeof err),
+                     0);
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_query_iter_new(&it, q, t, 0), 0);
+    while (ldg_query_iter_next(it, &ev) == 0)
+        n++;
+    assert_int_equal(n, 2); /* 27 and 29: one each, not the last only */
+    ldg_query_iter_free(it);
+    ldg_txn_abort(t);
+    ldg_query_free(q);
+}
+
 static void
 test_iter__grep_smart_case_over_the_event_text(void **state)
 {
@@ -642,6 +722,14 @@ random_term(char *out, size_t cap, char ids[3][LDG_KEYID_LEN + 1],
         snprintf(out, cap, "body.tags=%s", m_status[rnd(3)]);
         break;
     }
+    if (rnd(4) == 0) { /* FIELD!=VALUE */
+        char *eq = strchr(out, '=');
+        size_t n = strlen(out);
+        if (n + 1 < cap) {
+            memmove(eq + 1, eq, n - (size_t)(eq - out) + 1);
+            *eq = '!';
+        }
+    }
 }
 
 /* The brute-force model: the rules of docs/QUERY.md, written again. */
@@ -670,12 +758,43 @@ m_value_eq(const json_t *v, const char *s)
     return 0;
 }
 
+static int m_term_pos(const char *term, size_t fl, const char *v,
+                      const struct ldg_event *ev, const json_t *body,
+                      char names[3][LDG_NAME_MAX + 1],
+                      char ids[3][LDG_KEYID_LEN + 1]);
+
+/* FIELD!=VALUE is the complement of FIELD=VALUE, except that body.NAME!=
+ * needs the field to be there. */
 static int
 m_term(const char *term, const struct ldg_event *ev, const json_t *body,
        char names[3][LDG_NAME_MAX + 1], char ids[3][LDG_KEYID_LEN + 1])
 {
     const char *v = strchr(term, '=') + 1;
     size_t fl = (size_t)(v - 1 - term);
+    int neg = fl > 0 && term[fl - 1] == '!';
+    int pos;
+    if (!neg)
+        return m_term_pos(term, fl, v, ev, body, names, ids);
+    pos = m_term_pos(term, fl - 1, v, ev, body, names, ids);
+    if (strncmp(term, "body.", 5) == 0) {
+        char name[64];
+        const json_t *x = body;
+        if (body == NULL)
+            return 0;
+        snprintf(name, sizeof name, "%.*s", (int)(fl - 1 - 5), term + 5);
+        for (char *p = strtok(name, "."); p != NULL && x != NULL;
+             p = strtok(NULL, "."))
+            x = json_object_get(x, p);
+        return x != NULL && !pos;
+    }
+    return !pos;
+}
+
+static int
+m_term_pos(const char *term, size_t fl, const char *v,
+           const struct ldg_event *ev, const json_t *body,
+           char names[3][LDG_NAME_MAX + 1], char ids[3][LDG_KEYID_LEN + 1])
+{
     char kindv[128];
     if (strncmp(term, "type", fl) == 0 && fl == 4)
         return fnmatch(v, ev->type, 0) == 0;
@@ -741,6 +860,11 @@ m_match(char terms[][96], int n, const struct ldg_event *ev, const json_t *body,
         for (int i = start; i < end && ok; i++) {
             size_t fl = (size_t)(strchr(terms[i], '=') - terms[i]);
             int any = 0, seen = 0;
+            if (terms[i][fl - 1] == '!') {
+                /* negated terms AND: none of the values */
+                ok = m_term(terms[i], ev, body, names, ids);
+                continue;
+            }
             for (int j = start; j < end; j++) {
                 if (strncmp(terms[j], terms[i], fl + 1) != 0)
                     continue;
@@ -945,6 +1069,10 @@ main(void)
         cmocka_unit_test_setup_teardown(
             test_iter__grep_smart_case_over_the_event_text, setup_pdf,
             teardown),
+        cmocka_unit_test_setup_teardown(test_iter__negation, setup_pdf,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_iter__grep_patterns_or,
+                                        setup_pdf, teardown),
         cmocka_unit_test_setup_teardown(
             test_iter__cursor_round_trip_and_mismatch, setup_pdf, teardown),
         cmocka_unit_test_setup_teardown(

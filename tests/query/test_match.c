@@ -80,7 +80,7 @@ test_match__globs_need_the_whole_string(void **state)
     ldg_query_free(q);
 }
 
-/* A stored record: flag 0, map { name: [bin16 salt, value] } (sorted). */
+/* A stored record: flag 0, map { name: [bin8(16) salt, value] } (sorted). */
 static size_t
 record(uint8_t *out, const char *const *names, const char *const *values,
        size_t n, int flag)
