@@ -19,7 +19,7 @@
  * Stored record:
  *
  *   +------+-----------------------------------------------+
- *   | flag | payload: map { name: [bin16 salt, value] }    |
+ *   | flag | payload: map { name: [bin8(16) salt, value] }    |
  *   +------+-----------------------------------------------+
  *   flag 0x00: payload as is; 0x01: payload is one zstd frame (with its
  *   content size), used when the payload exceeds 512 bytes and shrinks.

@@ -76,7 +76,7 @@ void ldg_mp_json(struct ldg_buf *b, const json_t *v); /* canonical */
  * map keys, bin/ext types) is LDG_ECORRUPT. */
 int ldg_mp_to_json_strict(const uint8_t *p, size_t len, json_t **out);
 
-/* Body record payload: canonical map { name: [salt bin16, value] }. */
+/* Body record payload: canonical map { name: [salt bin8(16) (0xc4 0x10), value] }. */
 int ldg_codec_fields_encode(struct ldg_buf *b, const struct ldg_field *f,
                             size_t n);
 int ldg_codec_fields_decode(const uint8_t *p, size_t len,

@@ -13,7 +13,7 @@
  *       event map: canonical msgpack {actor, body, [parent], [run], seq,
  *                  subject, ts, type, v}
  *   bodies db, key seq (8 BE):   flag (0x00 raw, 0x01 zstd) ‖ payload
- *       payload:   canonical msgpack {name: [bin16 salt, value], ...}
+ *       payload:   canonical msgpack {name: [bin8(16) salt, value], ...}
  *
  * (docs/FORMAT.md, format version 1.) Anything else — a compressed body,
  * another format version, a surprise in the bytes — falls back to the
@@ -492,7 +492,7 @@ bview_from_record(struct bview *b, const uint8_t *rec, size_t len)
         if (mp_skip(p, end, &l, 0) < 0 || mp_str(p, l, &name) < 0)
             return 1;
         p += l;
-        /* [bin16 salt, value] */
+        /* [bin8(16) salt, value] */
         if (end - p < 1 + 18 || p[0] != 0x92 || p[1] != 0xc4 || p[2] != 16)
             return 1;
         p += 1 + 18;

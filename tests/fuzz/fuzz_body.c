@@ -2,7 +2,7 @@
  * fuzz_body.c — libFuzzer target for the stored body record decoder
  * (ledger/body.c, ledger/codec.c) and ldg_msgpack_to_json. A body record
  * is 1 flag byte (0 raw, 1 zstd) and a canonical msgpack map
- * { name: [bin16 salt, value] }. Arbitrary bytes in; no crash, no
+ * { name: [bin8(16) salt, value] }. Arbitrary bytes in; no crash, no
  * undefined behaviour, bounded memory, and when the record decodes:
  *
  *   - fields come sorted by name, strictly, at most LDG_FIELDS_MAX;
