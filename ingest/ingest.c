@@ -194,13 +194,25 @@ report_error(const struct ldg_ingest_opts *o, uint64_t line, int col,
         o->on_error(o->ctx, line, col, msg);
 }
 
+/* The codes with which the ledger refuses one event and changes nothing:
+ * the line is reported and the rest goes on, in both modes. */
+static int
+refuses_line(int rc)
+{
+    return rc == LDG_EBADINPUT || rc == LDG_ETOOBIG || rc == LDG_EKEY ||
+           rc == LDG_EEXIST;
+}
+
 /*
- * One pass over the input. With w == NULL it only validates (strict
- * mode's first pass); otherwise it appends each valid event.
+ * One pass over the input: each valid event goes to the writer w (commits
+ * in groups) or, in strict mode, to the all-or-nothing batch. Either way
+ * an event is judged by the same library checks, so both modes refuse the
+ * same lines.
  */
 static int
 pass(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
-     struct ldg_writer *w, struct ldg_ingest_report *rep, FILE *spool)
+     struct ldg_writer *w, struct ldg_batch *batch,
+     struct ldg_ingest_report *rep, FILE *spool)
 {
     struct ldg_line_reader r;
     size_t body_max = ldg_body_max(l), len = 0;
@@ -257,25 +269,14 @@ pass(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
             rep->rejected++;
             continue;
         }
-        if (w == NULL) {
-            /* validation only: vocabulary and sizes */
-            rc = ldg_vocab_check(ev.type, ev.body, msg, sizeof msg);
-            if (rc < 0) {
-                report_error(o, lineno, 1, msg);
-                rep->rejected++;
-            }
+        rc = w != NULL ? ldg_writer_add(w, &ev) : ldg_batch_add(batch, &ev);
+        if (refuses_line(rc)) {
+            /* Only this line is refused; nothing else changed. A failed
+             * group commit is never one of these: those come from
+             * validation before anything is queued. */
+            report_error(o, lineno, 1, ldg_errmsg(l));
+            rep->rejected++;
             rc = 0;
-        } else {
-            rc = ldg_writer_add(w, &ev);
-            if (rc == LDG_EBADINPUT || rc == LDG_ETOOBIG || rc == LDG_EKEY ||
-                rc == LDG_EEXIST) {
-                /* Only this line is refused; nothing else changed. A
-                 * failed group commit is never one of these: those come
-                 * from validation before anything is queued. */
-                report_error(o, lineno, 1, ldg_errmsg(l));
-                rep->rejected++;
-                rc = 0;
-            }
         }
         json_decref(holder);
         if (rc < 0)
@@ -287,44 +288,79 @@ pass(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
     return rc;
 }
 
+/* Strict mode: every line into one all-or-nothing batch; committed only
+ * if no line was refused. A batch that outgrows the map is retried from
+ * the start after the map grows (the input is seekable or spooled). */
+#define STRICT_TRIES 4
+
+static int
+ingest_strict(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
+              struct ldg_ingest_report *rep)
+{
+    struct ldg_batch *b = NULL;
+    FILE *spool = NULL, *src = in;
+    long pos = ftell(in);
+    int rc = 0;
+
+    if (pos < 0 || fseek(in, pos, SEEK_SET) != 0) {
+        spool = tmpfile();
+        if (spool == NULL) {
+            ldg_set_errmsg(l,
+                           "cannot create a temporary file for --strict: %s",
+                           strerror(errno));
+            return LDG_EIO;
+        }
+    }
+    for (int tries = 0; tries < STRICT_TRIES; tries++) {
+        memset(rep, 0, sizeof *rep);
+        if ((rc = ldg_batch_begin(&b, l)) < 0)
+            break;
+        rc = pass(l, src, o, NULL, b, rep, src == in ? spool : NULL);
+        if (rc == 0 && rep->rejected == 0) {
+            uint64_t first = 0, n = 0;
+            rc = ldg_batch_commit(b, &first, &n);
+            if (rc == 0) {
+                rep->committed = n;
+                rep->first_seq = first;
+                if (n > 0 && o->on_commit != NULL)
+                    o->on_commit(o->ctx, first, n);
+            }
+        }
+        ldg_batch_free(b); /* discards what was not committed */
+        b = NULL;
+        if (rc != LDG_EFULL || tries + 1 == STRICT_TRIES)
+            break;
+        /* the map grew: read the input again from the start */
+        if (spool != NULL) {
+            fflush(spool);
+            rewind(spool);
+            src = spool;
+        } else if (fseek(in, pos, SEEK_SET) != 0) {
+            ldg_set_errmsg(l, "cannot rewind the input: %s", strerror(errno));
+            rc = LDG_EIO;
+            break;
+        }
+    }
+    if (spool != NULL)
+        fclose(spool);
+    if (rc == 0 && rep->rejected > 0)
+        rc = LDG_EBADINPUT;
+    if (rc < 0)
+        rep->committed = 0;
+    return rc;
+}
+
 int
 ldg_ingest(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
            struct ldg_ingest_report *rep)
 {
     struct ldg_writer_options wo;
     struct ldg_writer *w = NULL;
-    FILE *spool = NULL;
     int rc;
 
     memset(rep, 0, sizeof *rep);
-    if (o->strict) {
-        long pos = ftell(in);
-        if (pos < 0 || fseek(in, pos, SEEK_SET) != 0) {
-            spool = tmpfile();
-            if (spool == NULL) {
-                ldg_set_errmsg(l,
-                               "cannot create a temporary file for "
-                               "--strict: %s",
-                               strerror(errno));
-                return LDG_EIO;
-            }
-        }
-        rc = pass(l, in, o, NULL, rep, spool);
-        if (rc < 0 || rep->rejected > 0) {
-            if (spool)
-                fclose(spool);
-            return rc < 0 ? rc : LDG_EBADINPUT;
-        }
-        if (spool != NULL) {
-            fflush(spool);
-            rewind(spool);
-            in = spool;
-        } else if (fseek(in, pos, SEEK_SET) != 0) {
-            ldg_set_errmsg(l, "cannot rewind the input: %s", strerror(errno));
-            return LDG_EIO;
-        }
-        memset(rep, 0, sizeof *rep);
-    }
+    if (o->strict)
+        return ingest_strict(l, in, o, rep);
     memset(&wo, 0, sizeof wo);
     wo.batch = o->batch;
     wo.threads = o->threads;
@@ -333,7 +369,7 @@ ldg_ingest(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
     rc = ldg_writer_new(&w, l, &wo);
     if (rc < 0)
         goto out;
-    rc = pass(l, in, o, w, rep, NULL);
+    rc = pass(l, in, o, w, NULL, rep, NULL);
     if (rc == 0)
         rc = ldg_writer_flush(w);
     rep->committed = ldg_writer_committed(w);
@@ -342,7 +378,5 @@ ldg_ingest(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
         rc = LDG_EBADINPUT;
 out:
     ldg_writer_free(w);
-    if (spool != NULL)
-        fclose(spool);
     return rc;
 }

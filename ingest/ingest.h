@@ -16,7 +16,8 @@
 #include "ledger/ledger.h"
 
 struct ldg_ingest_opts {
-    int strict;       /* commit nothing unless every line is valid */
+    int strict;       /* all or nothing: commit only if every line is
+                       * accepted (one transaction) */
     size_t batch;     /* events per commit (0 = 1000) */
     unsigned threads; /* signing threads (0 = CPUs) */
     /* Called once per rejected line. line is 1-based; col is 1-based
@@ -50,8 +51,14 @@ int ldg_ingest_parse_line(const char *line, size_t len, size_t body_max,
  * failure, with report->committed saying exactly how many events are
  * durable. Messages for storage failures are in ldg_errmsg(l).
  *
- * Strict mode reads the input twice; a non-seekable input is first copied
- * to a temporary file.
+ * Strict mode is all or nothing: every line goes into one write
+ * transaction (ldg_batch_*), judged by every check a commit makes (the
+ * same checks that refuse a line without strict, so both modes refuse the
+ * same lines), and it is committed only if no line was refused; on any
+ * refusal or failure nothing is written and report->committed is 0. It
+ * holds the write lock for the whole input and signs on one thread. A
+ * non-seekable input is copied to a temporary file as it is read, so the
+ * batch can be read again if it outgrows the map.
  */
 int ldg_ingest(struct ldg_ledger *l, FILE *in,
                const struct ldg_ingest_opts *opts,

@@ -232,6 +232,27 @@ int ldg_vocab_subject(const char *type, const json_t *body, char *buf,
 int ldg_append(struct ldg_ledger *l, const struct ldg_event_in *ev,
                uint64_t *seq_out);
 
+/* All-or-nothing append: every event added goes into one write
+ * transaction, and nothing is durable until ldg_batch_commit. Each event
+ * is judged by every check a commit makes, against the log as the batch
+ * has it so far (keys added or revoked, bodies erased, sequence numbers
+ * taken by earlier events of the batch count). The transaction holds the
+ * ledger's write lock until commit or free; signing is on the caller's
+ * thread. */
+struct ldg_batch;
+int ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l);
+/* 0: stored in the batch. LDG_EBADINPUT, LDG_ETOOBIG, LDG_EKEY or
+ * LDG_EEXIST: this event is refused (message in ldg_errmsg), nothing of
+ * it written, the batch goes on. Any other code: the batch failed and only
+ * ldg_batch_free is left (after LDG_EFULL, free grows the map so that a
+ * new batch of the same events may fit). */
+int ldg_batch_add(struct ldg_batch *b, const struct ldg_event_in *ev);
+/* Commits every stored event durably (with one checkpoint). *first_seq
+ * and *n (may be NULL) get the first sequence number and the count. */
+int ldg_batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n);
+/* Frees the batch; what was not committed is discarded. */
+void ldg_batch_free(struct ldg_batch *b);
+
 /* Bulk writer: prepares, signs (on worker threads) and commits events in
  * groups. Events are acknowledged only by a commit; ldg_writer_committed
  * says how many. One writer per ledger at a time. */
@@ -258,8 +279,15 @@ uint64_t ldg_writer_committed(const struct ldg_writer *w);
 /* Sequence number of the first event this writer committed (valid when
  * committed > 0). */
 uint64_t ldg_writer_first_seq(const struct ldg_writer *w);
-/* Frees the writer. Queued but unflushed events are dropped (never
- * acknowledged). */
+/* Frees the writer. Every full batch ldg_writer_add has sealed is
+ * committed first (ldg_writer_add hands it to the commit thread, which may
+ * already have committed it); only the partial batch still being filled
+ * is dropped, never acknowledged. With batch 10, 25 adds and no flush,
+ * exactly 20 events are committed. on_commit has been called for every
+ * committed event by the time this returns, so a caller that needs the
+ * count without a flush learns it there; a commit error of those batches
+ * cannot be returned: call ldg_writer_flush first to commit everything
+ * and see errors. */
 void ldg_writer_free(struct ldg_writer *w);
 
 /* --------------------------------------------------- storage & reading -- */

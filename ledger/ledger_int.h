@@ -194,10 +194,8 @@ struct ldg_ledger {
     int has_salt_seed;
     const uint64_t *clock_ns;
     char errmsg[1024];
-    /* The bulk writer commits on its own thread; messages from that
-     * thread go to err_alt so they never mix with the caller's. */
-    int err_redirect;
-    pthread_t err_thread;
+    /* Messages set on a writer's commit thread go to err_alt so they
+     * never mix with the caller's (see ldg_errbuf). */
     char err_alt[1024];
 };
 

@@ -91,12 +91,19 @@ ldg_strerror(int code)
     }
 }
 
+/* Set on a bulk writer's commit thread for its whole life. It says which
+ * of the handle's two message buffers this thread writes: the message
+ * still lives on the handle (never a thread-local "last error"), but the
+ * choice no longer reads fields another thread writes, which raced
+ * (ThreadSanitizer: err_redirect/err_thread were written by the commit
+ * thread while the caller's thread read them). A commit thread only ever
+ * works on its own writer's ledger. */
+static _Thread_local int on_commit_thread;
+
 char *
 ldg_errbuf(struct ldg_ledger *l)
 {
-    if (l->err_redirect && pthread_equal(pthread_self(), l->err_thread))
-        return l->err_alt;
-    return l->errmsg;
+    return on_commit_thread ? l->err_alt : l->errmsg;
 }
 
 void
@@ -926,8 +933,22 @@ actor_active(struct ldg_ledger *l, const struct ldg_key *k)
 }
 
 static int
+prep_init_ex(struct ldg_ledger *l, struct prep *p,
+             const struct ldg_event_in *in, uint64_t seq_hint, int in_txn);
+
+static int
 prep_init(struct ldg_ledger *l, struct prep *p, const struct ldg_event_in *in,
           uint64_t seq_hint)
+{
+    return prep_init_ex(l, p, in, seq_hint, 0);
+}
+
+/* in_txn: the caller holds the write transaction the event goes into, and
+ * check_in_txn will judge the actor there (a read transaction here would
+ * not see the key events of that transaction). */
+static int
+prep_init_ex(struct ldg_ledger *l, struct prep *p,
+             const struct ldg_event_in *in, uint64_t seq_hint, int in_txn)
 {
     char err[512];
     const json_t *run;
@@ -1000,7 +1021,8 @@ prep_init(struct ldg_ledger *l, struct prep *p, const struct ldg_event_in *in,
         ldg_seterr(l, "%s must be signed by the log key", p->type);
         return LDG_EKEY;
     }
-    if (p->signer != l->log_key && (rc = actor_active(l, p->signer)) < 0)
+    if (!in_txn && p->signer != l->log_key &&
+        (rc = actor_active(l, p->signer)) < 0)
         return rc;
     p->body = in->body ? json_incref(in->body) : json_object();
     if (p->body == NULL)
@@ -1214,20 +1236,35 @@ empty_object(void)
     return empty;
 }
 
+static int store_checked(struct ldg_txn *t, struct prep *p,
+                         const uint8_t prev[32], uint8_t leaf_out[32],
+                         int erase, uint64_t target);
+
 /* Steps 5-6 for one prepared, signed event. */
 static int
 store_one(struct ldg_txn *t, struct prep *p, const uint8_t prev[32],
           uint8_t leaf_out[32])
 {
-    struct ldg_ledger *l = ldg_txn_ledger(t);
-    struct ldg_event ev;
-    uint8_t k[8];
     int rc, erase = 0;
     uint64_t target = 0;
 
     rc = check_in_txn(t, p, p->seq, &erase, &target);
     if (rc < 0)
         return rc;
+    return store_checked(t, p, prev, leaf_out, erase, target);
+}
+
+/* Stores an event check_in_txn accepted. A failure here leaves the
+ * transaction half-written: it must be aborted. */
+static int
+store_checked(struct ldg_txn *t, struct prep *p, const uint8_t prev[32],
+              uint8_t leaf_out[32], int erase, uint64_t target)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_event ev;
+    uint8_t k[8];
+    int rc;
+
     p->entry.len = 1 + p->map_len; /* drop a trailer from a retried try */
     if ((rc = ldg_entry_finish(&p->entry, prev, p->sig)) < 0)
         return rc;
@@ -1384,6 +1421,173 @@ ldg_append(struct ldg_ledger *l, const struct ldg_event_in *ev,
     return rc;
 }
 
+/* -------------------------------------------------- all-or-nothing -- */
+
+/*
+ * An all-or-nothing batch: one write transaction holds every accepted
+ * event; each is judged by exactly the checks a commit makes (prep_init,
+ * then check_in_txn against the log as the transaction has it, so key
+ * events, erasures and parents earlier in the batch count). A refused
+ * event writes nothing and the batch goes on; a storage failure ends it.
+ * Nothing is durable until ldg_batch_commit.
+ */
+struct ldg_batch {
+    struct ldg_ledger *l;
+    struct ldg_txn *t;
+    struct tail tl;
+    uint8_t prev[32];
+    uint64_t n;  /* events stored in the transaction */
+    int dead;    /* a storage failure: only ldg_batch_free is left */
+    int full;    /* that failure was LDG_EFULL */
+};
+
+int
+ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l)
+{
+    struct ldg_batch *b;
+    int rc;
+
+    if (out == NULL || l == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    if (l->opts.flags & LDG_RDONLY) {
+        ldg_seterr(l, "ledger opened read-only");
+        return LDG_EINVAL;
+    }
+    l->errmsg[0] = '\0';
+    if ((rc = need_log_secret(l)) < 0)
+        return rc;
+    b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return LDG_ENOMEM;
+    b->l = l;
+    rc = ldg_txn_begin(l, LDG_TXN_WRITE, &b->t);
+    if (rc < 0) {
+        ldg_seterr(l, "cannot begin a write transaction: %s",
+                   ldg_strerror(rc));
+        free(b);
+        return rc;
+    }
+    if ((rc = read_tail(b->t, &b->tl)) < 0) {
+        ldg_seterr(l, "cannot read the end of the log: %s", ldg_strerror(rc));
+        ldg_txn_abort(b->t);
+        free(b);
+        return rc;
+    }
+    memcpy(b->prev, b->tl.leaf, 32);
+    *out = b;
+    return 0;
+}
+
+int
+ldg_batch_add(struct ldg_batch *b, const struct ldg_event_in *ev)
+{
+    struct ldg_ledger *l;
+    struct prep p;
+    uint64_t seq, now, min_ts;
+    uint64_t target = 0;
+    int rc, erase = 0;
+
+    if (b == NULL || ev == NULL)
+        return LDG_EINVAL;
+    l = b->l;
+    if (b->dead) {
+        ldg_seterr(l, "the batch failed earlier; nothing of it is written");
+        return LDG_EINVAL;
+    }
+    l->errmsg[0] = '\0';
+    seq = b->tl.size + b->n;
+    rc = prep_init_ex(l, &p, ev, seq, 1);
+    if (rc == 0) {
+        now = clock_now(l);
+        min_ts = seq == 0 ? 0 : b->tl.ts + 1;
+        rc = prep_sign(l, &p, seq, now > min_ts ? now : min_ts);
+        if (rc == 0)
+            rc = check_in_txn(b->t, &p, seq, &erase, &target);
+    }
+    if (rc < 0) {
+        /* refused: nothing of this event was written */
+        prep_release(&p);
+        return rc;
+    }
+    rc = store_checked(b->t, &p, b->prev, b->prev, erase, target);
+    if (rc < 0)
+        goto dead;
+    b->tl.ts = p.ts;
+    b->n++;
+    prep_release(&p);
+    return 0;
+dead:
+    prep_release(&p);
+    b->dead = 1;
+    b->full = rc == LDG_EFULL;
+    if (rc == LDG_EFULL)
+        ldg_seterr(l, "storage full (map or disk); nothing of the batch is "
+                      "written");
+    else if (l->errmsg[0] == '\0')
+        ldg_seterr(l, "append failed: %s", ldg_strerror(rc));
+    /* A storage failure is never one of the codes that refuse one event
+     * (LDG_EBADINPUT, LDG_ETOOBIG, LDG_EKEY, LDG_EEXIST). */
+    return rc == LDG_EBADINPUT || rc == LDG_ETOOBIG || rc == LDG_EKEY ||
+                   rc == LDG_EEXIST
+               ? LDG_EIO
+               : rc;
+}
+
+int
+ldg_batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n)
+{
+    struct ldg_ledger *l;
+    uint64_t size;
+    int rc = 0;
+
+    if (b == NULL || b->t == NULL)
+        return LDG_EINVAL;
+    l = b->l;
+    if (b->dead) {
+        ldg_seterr(l, "the batch failed earlier; nothing of it is written");
+        return LDG_EINVAL;
+    }
+    size = b->tl.size + b->n;
+    if (b->n > 0 && !(l->opts.flags & LDG_BENCH_NOTREE))
+        rc = put_checkpoint(b->t, size);
+    for (size_t i = 0; rc == 0 && b->n > 0 && i < l->nappliers; i++)
+        if (l->appliers[i].at_commit != NULL)
+            rc = l->appliers[i].at_commit(l->appliers[i].ctx, b->t, size);
+    if (rc == 0)
+        rc = b->n > 0 ? ldg_txn_commit(b->t) : (ldg_txn_abort(b->t), 0);
+    else
+        ldg_txn_abort(b->t);
+    b->t = NULL;
+    if (rc < 0) {
+        b->dead = 1;
+        b->full = rc == LDG_EFULL;
+        if (rc == LDG_EFULL)
+            ldg_seterr(l, "storage full (map or disk); nothing of the batch "
+                          "is written");
+        else if (l->errmsg[0] == '\0')
+            ldg_seterr(l, "commit failed: %s", ldg_strerror(rc));
+        return rc;
+    }
+    if (first_seq != NULL)
+        *first_seq = b->tl.size;
+    if (n != NULL)
+        *n = b->n;
+    return 0;
+}
+
+void
+ldg_batch_free(struct ldg_batch *b)
+{
+    if (b == NULL)
+        return;
+    ldg_txn_abort(b->t);
+    /* The map was too small for the batch: make room for a retry. */
+    if (b->full)
+        ldg_store_grow(b->l->store);
+    free(b);
+}
+
 /* ------------------------------------------------------------- writer -- */
 
 /*
@@ -1497,8 +1701,7 @@ commit_worker(void *arg)
     struct ldg_writer *w = arg;
     struct ldg_ledger *l = w->l;
 
-    l->err_thread = pthread_self();
-    l->err_redirect = 1;
+    on_commit_thread = 1;
     pthread_mutex_lock(&w->mu);
     for (;;) {
         struct wbatch *b;
@@ -1528,8 +1731,9 @@ commit_worker(void *arg)
         pthread_mutex_lock(&w->mu);
         if (rc == 0) {
             if (w->committed == 0)
-                w->first_seq = first;
-            w->committed += b->n;
+                __atomic_store_n(&w->first_seq, first, __ATOMIC_RELEASE);
+            __atomic_store_n(&w->committed, w->committed + b->n,
+                             __ATOMIC_RELEASE);
         } else if (w->commit_rc == 0) {
             w->commit_rc = rc;
         }
@@ -1540,7 +1744,6 @@ commit_worker(void *arg)
         pthread_cond_broadcast(&w->space);
     }
     pthread_mutex_unlock(&w->mu);
-    l->err_redirect = 0;
     return NULL;
 }
 
@@ -1696,7 +1899,10 @@ ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev)
     if (w == NULL || ev == NULL)
         return LDG_EINVAL;
     l = w->l;
-    if (w->commit_rc < 0)
+    pthread_mutex_lock(&w->mu);
+    rc = w->commit_rc;
+    pthread_mutex_unlock(&w->mu);
+    if (rc < 0)
         return commit_failure(w);
     l->errmsg[0] = '\0';
     if (w->reclaim) {
@@ -1717,8 +1923,9 @@ ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev)
             rc = commit_group(l, &p, 1, &first);
         if (rc == 0) {
             if (w->committed == 0)
-                w->first_seq = first;
-            w->committed++;
+                __atomic_store_n(&w->first_seq, first, __ATOMIC_RELEASE);
+            __atomic_store_n(&w->committed, w->committed + 1,
+                             __ATOMIC_RELEASE);
             w->next_seq = first + 1;
             if (w->on_commit != NULL)
                 w->on_commit(w->on_commit_ctx, first, 1);
@@ -1756,13 +1963,14 @@ ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev)
 uint64_t
 ldg_writer_committed(const struct ldg_writer *w)
 {
-    return w ? w->committed : 0;
+    /* read while the commit thread may add to it */
+    return w ? __atomic_load_n(&w->committed, __ATOMIC_ACQUIRE) : 0;
 }
 
 uint64_t
 ldg_writer_first_seq(const struct ldg_writer *w)
 {
-    return w ? w->first_seq : 0;
+    return w ? __atomic_load_n(&w->first_seq, __ATOMIC_ACQUIRE) : 0;
 }
 
 void
@@ -1770,8 +1978,9 @@ ldg_writer_free(struct ldg_writer *w)
 {
     if (w == NULL)
         return;
-    /* Sealed batches are committed; the unsealed one is dropped (it was
-     * never acknowledged). */
+    /* Sealed batches are committed (ldg_writer_add promised it, and the
+     * commit thread may have done it already); the unsealed one is dropped
+     * (it was never acknowledged). ledger.h states this contract. */
     pthread_mutex_lock(&w->mu);
     while (w->tail < w->head)
         pthread_cond_wait(&w->space, &w->mu);

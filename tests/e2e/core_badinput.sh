@@ -224,6 +224,51 @@ grep -q "ingest: $(($(head -n 1 "$T/state0") - before)) events committed" \
     "$T/err" || bad ingest-report "summary does not count the committed" \
     "events: '$(grep '^ingest:' "$T/err")'"
 
+# --strict judges every line by every check a commit makes (unknown actor,
+# revoked actor, parent out of range) and then commits all or nothing; it
+# refuses exactly the lines a plain ingest refuses.
+printf '%s\n' '{"type":"x.strict","body":{"n":1}}' \
+    '{"type":"x.strict","actor":"nobody","body":{"n":2}}' \
+    '{"type":"x.strict","actor":"mallory","body":{"n":3}}' \
+    '{"type":"x.strict","parent":999999,"body":{"n":4}}' \
+    '{"type":"x.strict","actor":"alice","body":{"n":5}}' >"$T/strict.jsonl"
+nchecks=$((nchecks + 1))
+state >"$T/state0"
+L ingest --strict "$T/strict.jsonl" >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" = 65 ] || bad strict-all "--strict with commit-time problems: exit $rc"
+grep -q "3 invalid lines, nothing committed" "$T/err" ||
+    bad strict-all "--strict summary: $(tr '\n' ' ' <"$T/err")"
+for n in 2 3 4; do
+    grep -q "strict.jsonl:$n:" "$T/err" ||
+        bad strict-all "--strict: line $n not reported: $(tr '\n' ' ' <"$T/err")"
+done
+unchanged "--strict with an unknown actor, a revoked one and a bad parent" strict-all
+cp "$T/err" "$T/err.strict"
+before=$(head -n 1 "$T/state0")
+L ingest "$T/strict.jsonl" >"$T/out" 2>"$T/err"
+state >"$T/state0"
+[ "$(grep -c 'strict.jsonl:[0-9]*:' "$T/err")" = \
+    "$(grep -c 'strict.jsonl:[0-9]*:' "$T/err.strict")" ] ||
+    bad strict-same "strict and plain ingest refuse different lines:" \
+        "$(tr '\n' ' ' <"$T/err.strict") / $(tr '\n' ' ' <"$T/err")"
+[ "$(head -n 1 "$T/state0")" = $((before + 2)) ] ||
+    bad strict-same "plain ingest of the same file: $(($(head -n 1 "$T/state0") - before)) committed, want 2"
+# A valid file under --strict: all of it, in one commit (one checkpoint).
+printf '%s\n' '{"type":"x.strict","body":{"n":6}}' \
+    '{"type":"x.strict","parent":1,"actor":"alice","body":{"n":7}}' \
+    '{"type":"x.strict","body":{"n":8}}' >"$T/strict-ok.jsonl"
+nchecks=$((nchecks + 1))
+before=$(head -n 1 "$T/state0")
+L ingest --strict "$T/strict-ok.jsonl" >"$T/out" 2>"$T/err"
+rc=$?
+state >"$T/state0"
+[ "$rc" = 0 ] && [ "$(head -n 1 "$T/state0")" = $((before + 3)) ] ||
+    bad strict-ok "--strict valid file: exit $rc, $(($(head -n 1 "$T/state0") - before)) of 3 committed"
+grep -q "3 events committed (seq $before..$((before + 2)))" "$T/err" ||
+    bad strict-ok "--strict summary: $(cat "$T/err")"
+L verify --full >/dev/null 2>&1 || bad strict-ok "verify --full after --strict"
+
 # ------------------------------------------------------------ 4. append --
 # expect_append ID WHAT CODE PATTERN ARGS... — `ledger append ARGS` exits
 # CODE with a message matching PATTERN, nothing on stdout, no change.

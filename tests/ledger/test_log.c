@@ -208,6 +208,61 @@ test_log__writer_commits_in_groups_and_counts(void **state)
     t_rmrf(dir);
 }
 
+static void
+count_commits(void *ctx, uint64_t first, uint64_t n)
+{
+    uint64_t *total = ctx;
+    (void)first;
+    *total += n;
+}
+
+/* ledger.h's contract for ldg_writer_free: full (sealed) batches are
+ * committed, the partial one is dropped, and on_commit has reported every
+ * committed event by the time free returns. */
+static void
+test_log__writer_free_commits_sealed_batches_drops_partial(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_writer_options wo;
+    struct ldg_writer *w;
+    struct ldg_verify_report r;
+    uint64_t size, reported = 0;
+    (void)state;
+
+    memset(&wo, 0, sizeof wo);
+    wo.batch = 10;
+    wo.threads = 2;
+    wo.on_commit = count_commits;
+    wo.ctx = &reported;
+    assert_int_equal(ldg_writer_new(&w, l, &wo), 0);
+    for (int i = 0; i < 25; i++) {
+        struct ldg_event_in in;
+        json_t *b = json_pack("{s:i}", "i", i);
+        memset(&in, 0, sizeof in);
+        in.type = "x.test.n";
+        in.body = b;
+        assert_int_equal(ldg_writer_add(w, &in), 0);
+        json_decref(b);
+    }
+    ldg_writer_free(w); /* no flush */
+    assert_int_equal(reported, 20);
+    assert_int_equal(ldg_size(l, &size), 0);
+    assert_int_equal(size, 21); /* genesis + two full batches */
+    {
+        struct ldg_txn *t;
+        json_t *b;
+        assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+        assert_int_equal(ldg_body_get(t, 20, &b), 0);
+        assert_int_equal(json_integer_value(json_object_get(b, "i")), 19);
+        json_decref(b);
+        ldg_txn_abort(t);
+    }
+    assert_int_equal(ldg_verify(l, LDG_VERIFY_FULL, 0, &r, NULL, NULL), 0);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 /* A second handle appending between the writer's groups: the writer's
  * predicted stamps are wrong and must be redone. */
 static void
@@ -488,6 +543,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_log__init_writes_genesis_and_checkpoint),
         cmocka_unit_test(test_log__append_derives_subject_and_run),
+        cmocka_unit_test(
+            test_log__writer_free_commits_sealed_batches_drops_partial),
         cmocka_unit_test(test_log__bad_input_changes_nothing),
         cmocka_unit_test(test_log__timestamps_never_go_backwards),
         cmocka_unit_test(test_log__writer_commits_in_groups_and_counts),
