@@ -228,7 +228,7 @@ if $CC -shared -fPIC -O1 -o "$T/fi.so" "$ROOT/tests/faults/faultinject.c" \
     -ldl 2>"$T/cc.err"; then
     PRE=$T/fi.so
     asan_rt=$(ldd "$LEDGER" 2>/dev/null |
-        awk '/libasan|libubsan/ {print $3}' | tr '\n' ' ')
+        awk '/libasan|libubsan|libtsan/ {print $3}' | tr '\n' ' ')
     if [ -n "$asan_rt" ]; then
         PRE="$(echo $asan_rt | tr ' ' ':'):$T/fi.so"
         ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0:detect_leaks=0

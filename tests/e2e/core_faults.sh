@@ -44,7 +44,7 @@ fi
 # under ASan.
 PRE=$T/fi.so
 SAN=0
-asan_rt=$(ldd "$LEDGER" 2>/dev/null | awk '/libasan|libubsan/ {print $3}' |
+asan_rt=$(ldd "$LEDGER" 2>/dev/null | awk '/libasan|libubsan|libtsan/ {print $3}' |
     tr '\n' ' ')
 if [ -n "$asan_rt" ]; then
     PRE="$(echo $asan_rt | tr ' ' ':'):$T/fi.so"
