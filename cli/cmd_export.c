@@ -2,7 +2,6 @@
  * cmd_export.c — export (signed evidence bundles) and verify-bundle.
  */
 #include <errno.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,22 +42,6 @@ split_list(struct cli *c, const char *opt, char *s, char **list, size_t *n)
 }
 
 static void
-exporter_name(char *buf, size_t cap)
-{
-    const char *user = getenv("USER");
-    struct passwd *pw;
-    char host[256] = "";
-
-    if (user == NULL || *user == '\0') {
-        pw = getpwuid(getuid());
-        user = pw ? pw->pw_name : "?";
-    }
-    if (gethostname(host, sizeof host - 1) < 0)
-        snprintf(host, sizeof host, "?");
-    snprintf(buf, cap, "%s@%s", user, host);
-}
-
-static void
 export_progress(void *ctx, uint64_t done, uint64_t total)
 {
     cli_progress(ctx, done, total);
@@ -78,6 +61,16 @@ static const struct cli_opt export_opts[] = {
               "bundle still verifies)"),
     CLI_VALUE('B', 0, "redact-body", "TYPE,...",
               "withhold the whole body of events of these types"),
+    CLI_FLAG('A', 0, "redact-allow-missing",
+             "accept a --redact field or --redact-body type that no "
+             "selected event has (otherwise an error, exit 65: a typo must "
+             "not let the data out)"),
+    CLI_FLAG('E', 0, "allow-empty",
+             "write a bundle even if no event matches (otherwise an error, "
+             "exit 66)"),
+    CLI_VALUE('C', 0, "creator", "TEXT",
+              "record TEXT in the manifest as created.by (nothing is "
+              "recorded about the exporter otherwise)"),
     CLI_VALUE('L', 0, "level", "N", "zstd level, 1 to 19"),
     CLI_VALUE('M', 0, "max-events", "N",
               "refuse a selection larger than N events"),
@@ -115,7 +108,7 @@ cmd_export(struct cli *c, int argc, char **argv)
     struct ldg_export_report rep;
     struct ldg_ledger *l = NULL;
     char *fields[LIST_MAX], *types[LIST_MAX], **terms = NULL;
-    char by[320], *runterm = NULL;
+    char *runterm = NULL;
     const char *out = NULL, *run = NULL;
     uint64_t v;
     int ch, rc, nterms = 0;
@@ -147,6 +140,15 @@ cmd_export(struct cli *c, int argc, char **argv)
             if (split_list(c, "--redact-body", val, types, &o.nredact_types) <
                 0)
                 return EX_USAGE;
+            break;
+        case 'A':
+            o.redact_allow_missing = 1;
+            break;
+        case 'E':
+            o.allow_empty = 1;
+            break;
+        case 'C':
+            o.exported_by = val;
             break;
         case 'L':
             if (cli_parse_u64(val, &v) < 0 || v < 1 || v > 19) {
@@ -203,8 +205,6 @@ cmd_export(struct cli *c, int argc, char **argv)
     }
     o.nterms = nterms;
     o.terms = terms;
-    exporter_name(by, sizeof by);
-    o.exported_by = by;
     if (c->progress) {
         o.progress = export_progress;
         o.progress_ctx = c;

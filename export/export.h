@@ -67,11 +67,19 @@ struct ldg_export_opts {
     char *const *redact_fields;
     size_t nredact_types;
     char *const *redact_types;
-    /* Free text recorded in the manifest as the exporter ("user@host");
-     * NULL = "". */
+    /* A --redact field that no selected body has, or a --redact-body
+     * type no selected event has, is an error (LDG_EBADINPUT naming it: a
+     * typo must not let the data out) unless this is set. */
+    int redact_allow_missing;
+    /* A selection that matches no event is an error (LDG_ENOTFOUND)
+     * unless this is set. */
+    int allow_empty;
+    /* Free text recorded in the manifest as created.by; NULL (the
+     * default) records nothing about who exported. */
     const char *exported_by;
     /* Leave out the projected state (state/projections.json). The state
-     * is included whole and is not subject to redaction. */
+     * is included whole and cannot be redacted, so it is also left out
+     * whenever a field or body type is redacted. */
     int no_state;
     int level;           /* zstd level 1..19; 0 = 1 */
     unsigned threads;    /* compression threads; 0 = 2 */
@@ -100,8 +108,10 @@ struct ldg_export_report {
  * synced). Everything is read in one read transaction: the latest stored
  * checkpoint and every event and proof against it, so the bundle is one
  * consistent snapshot; events after that checkpoint are not selected.
- * Returns 0, LDG_EBADINPUT (bad term, time or option; message in
- * ldg_errmsg(l)), LDG_ETOOBIG (selection beyond max_events), LDG_EKEY
+ * Returns 0, LDG_EBADINPUT (bad term, time or option, or a redaction
+ * that matches nothing; message in ldg_errmsg(l)), LDG_ENOTFOUND (no event
+ * selected, unless allow_empty), LDG_ETOOBIG (selection beyond
+ * max_events), LDG_EKEY
  * (log key file missing: the manifest cannot be signed), LDG_EIO. Cost:
  * O(events * log(size)) reads, one zstd stream; memory O(events) for the
  * selection and file digests, not for their content. */

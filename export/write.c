@@ -676,8 +676,9 @@ jsonl_line(struct ex *x, const struct ldg_event *ev, enum bmode mode,
         gb_lit(b, ",\"body\":");
         gb_add(b, lb->p, lb->len);
         if (mode == BM_REDACTED) {
+            /* how many, never which: the names stay out of the bundle */
             gb_lit(b, ",\"withheld\":");
-            gb_value(b, names);
+            gb_u64(b, json_array_size(names));
         }
     }
     gb_lit(b, "}\n");
@@ -736,7 +737,7 @@ write_event(struct ex *x, const struct sel *s)
         gb_jstr(m, bmode_name[mode]);
         if (mode == BM_REDACTED) {
             gb_lit(m, ", \"withheld\": ");
-            gb_value(m, names);
+            gb_u64(m, json_array_size(names));
         }
         if (mode == BM_ERASED && s->erased_by != UINT64_MAX) {
             gb_lit(m, ", \"erased_by\": ");
@@ -778,6 +779,15 @@ load_state(struct ex *x)
     if (x->o->no_state) {
         snprintf(x->rep.state_detail, sizeof x->rep.state_detail,
                  "left out on request");
+        return;
+    }
+    /* The state folds bodies (who asked, what was granted, ...) and
+     * cannot be redacted: with any redaction it stays out, or it would
+     * carry what --redact withheld. */
+    if (x->o->nredact_fields > 0 || x->o->nredact_types > 0) {
+        snprintf(x->rep.state_detail, sizeof x->rep.state_detail,
+                 "left out: it cannot be redacted, and fields or bodies "
+                 "were");
         return;
     }
     snprintf(msg, sizeof msg, "%s", ldg_errmsg(x->l));
@@ -824,9 +834,22 @@ state_json(struct ex *x)
                      x->state_note ? json_string(B_STATE_NOTE) : json_null());
 }
 
-/* Everything in the manifest but its two long lists. */
+static json_t *manifest_head_all(struct ex *x, uint64_t now_ns);
+
+/* Everything in the manifest but its two long lists. Nothing names a
+ * withheld field (docs/format-bundle.md, 4): only counts. */
 static json_t *
 manifest_head(struct ex *x, uint64_t now_ns)
+{
+    json_t *h = manifest_head_all(x, now_ns);
+    /* created.by only when the caller gave it (--creator) */
+    if (h != NULL && x->o->exported_by == NULL)
+        json_object_del(json_object_get(h, "created"), "by");
+    return h;
+}
+
+static json_t *
+manifest_head_all(struct ex *x, uint64_t now_ns)
 {
     const struct ldg_export_opts *o = x->o;
     char tbuf[64], rootb64[45];
@@ -838,7 +861,7 @@ manifest_head(struct ex *x, uint64_t now_ns)
         json_array_append_new(keys, json_string(x->keys[i].id));
     return json_pack(
         "{s:s, s:s, s:s,"
-        " s:{s:o, s:s, s:s, s:s},"
+        " s:{s:o, s:s, s:o, s:s},"
         " s:{s:o, s:o, s:o},"
         " s:{s:o, s:s},"
         " s:{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o},"
@@ -846,7 +869,8 @@ manifest_head(struct ex *x, uint64_t now_ns)
         " s:o, s:o}",
         "format", LDG_BUNDLE_MAGIC, "origin", x->origin, "log_key", x->vkey,
         "created", "ts", json_u64(now_ns), "time", tbuf, "by",
-        o->exported_by ? o->exported_by : "", "tool", "ledger export",
+        o->exported_by ? json_string(o->exported_by) : json_null(), "tool",
+        "ledger export",
         "selection", "terms", str_array(o->terms, (size_t)o->nterms), "since",
         o->since ? json_string(o->since) : json_null(), "until",
         o->until ? json_string(o->until) : json_null(), "checkpoint", "size",
@@ -858,7 +882,7 @@ manifest_head(struct ex *x, uint64_t now_ns)
         json_u64(x->rep.bodies_withheld), "bodies_erased",
         json_u64(x->rep.bodies_erased), "fields_withheld",
         json_u64(x->rep.fields_withheld), "redaction", "fields",
-        str_array(o->redact_fields, o->nredact_fields), "body_types",
+        json_u64(o->nredact_fields), "body_types",
         str_array(o->redact_types, o->nredact_types), "keys", keys, "state",
         state_json(x));
 }
@@ -1000,6 +1024,116 @@ load_checkpoint(struct ex *x)
     return 0;
 }
 
+/* A redaction that matches nothing in the selection is almost always a
+ * typo (--redact requestedby for requested_by) and would let the data out
+ * with "0 fields withheld": refuse it, naming it, unless the caller said
+ * redact_allow_missing. Looks only at selected events whose bodies can be
+ * redacted (not erased, not genesis/key.x/body.erased). */
+static int
+check_redactions_match(struct ex *x)
+{
+    const struct ldg_export_opts *o = x->o;
+    size_t nf = o->nredact_fields, nt = o->nredact_types;
+    char *hit_f = NULL, *hit_t = NULL;
+    int rc = 0;
+
+    if (o->redact_allow_missing || (nf == 0 && nt == 0))
+        return 0;
+    hit_f = calloc(nf + 1, 1);
+    hit_t = calloc(nt + 1, 1);
+    if (hit_f == NULL || hit_t == NULL) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < x->nev && rc == 0; i++) {
+        struct ldg_event ev;
+        struct ldg_field *f = NULL;
+        size_t n = 0;
+        if (!(x->ev[i].role & ROLE_SELECTED))
+            continue;
+        rc = ldg_event_get_ex(x->t, x->ev[i].seq, &ev, LDG_DECODE_TRUSTED);
+        if (rc < 0) {
+            ldg_set_errmsg(x->l, "event %llu: %s",
+                           (unsigned long long)x->ev[i].seq, ldg_strerror(rc));
+            break;
+        }
+        if (protected_type(ev.type))
+            continue;
+        for (size_t k = 0; k < nt; k++)
+            hit_t[k] |= strcmp(ev.type, o->redact_types[k]) == 0;
+        if (nf == 0)
+            continue;
+        rc = ldg_body_fields(x->t, ev.seq, &f, &n);
+        if (rc == LDG_EERASED) {
+            rc = 0;
+            continue;
+        }
+        if (rc < 0) {
+            ldg_set_errmsg(x->l, "event %llu: body: %s",
+                           (unsigned long long)ev.seq, ldg_strerror(rc));
+            break;
+        }
+        for (size_t j = 0; j < n; j++)
+            for (size_t k = 0; k < nf; k++)
+                hit_f[k] |= strcmp(f[j].name, o->redact_fields[k]) == 0;
+        ldg_fields_free(f, n);
+    }
+    for (size_t k = 0; rc == 0 && k < nf; k++) {
+        if (!hit_f[k]) {
+            ldg_set_errmsg(x->l,
+                           "--redact %s: no selected event has a body field "
+                           "named '%s' (a typo would let the data out); "
+                           "check the name, or pass --redact-allow-missing",
+                           o->redact_fields[k], o->redact_fields[k]);
+            rc = LDG_EBADINPUT;
+        }
+    }
+    for (size_t k = 0; rc == 0 && k < nt; k++) {
+        if (!hit_t[k]) {
+            ldg_set_errmsg(x->l,
+                           "--redact-body %s: no selected event is of type "
+                           "'%s'; check the name, or pass "
+                           "--redact-allow-missing",
+                           o->redact_types[k], o->redact_types[k]);
+            rc = LDG_EBADINPUT;
+        }
+    }
+out:
+    free(hit_f);
+    free(hit_t);
+    return rc;
+}
+
+/* An empty selection is an error unless asked for: a mistyped run must
+ * not give a bundle that proves nothing with exit 0. */
+static int
+check_not_empty(struct ex *x)
+{
+    const struct ldg_export_opts *o = x->o;
+    char what[256] = "";
+    size_t len = 0;
+
+    if (x->rep.selected > 0 || o->allow_empty)
+        return 0;
+    for (int i = 0; i < o->nterms && len < sizeof what; i++) {
+        int w = snprintf(what + len, sizeof what - len, "%s%s", i ? " " : "",
+                         o->terms[i]);
+        if (w < 0)
+            break;
+        len += (size_t)w;
+    }
+    if (len >= sizeof what)
+        len = sizeof what - 1;
+    ldg_set_errmsg(x->l,
+                   "no event matches the selection%s%s%s%s%s%s (up to the "
+                   "checkpoint of size %llu); pass --allow-empty for an "
+                   "empty bundle",
+                   len ? " " : "", what, o->since ? " since " : "",
+                   o->since ? o->since : "", o->until ? " until " : "",
+                   o->until ? o->until : "", (unsigned long long)x->cksize);
+    return LDG_ENOTFOUND;
+}
+
 static int
 write_all_members(struct ex *x)
 {
@@ -1067,7 +1201,8 @@ ldg_export_write_fd(struct ldg_ledger *l, const struct ldg_export_opts *o,
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &x.t)) < 0)
         goto out;
     if ((rc = load_checkpoint(&x)) < 0 || (rc = select_events(&x, q)) < 0 ||
-        (rc = select_support(&x)) < 0)
+        (rc = check_not_empty(&x)) < 0 || (rc = select_support(&x)) < 0 ||
+        (rc = check_redactions_match(&x)) < 0)
         goto out;
     if ((rc = ldg_proof_batch_new(&x.proofs, x.t, x.cksize)) < 0) {
         ldg_set_errmsg(l, "inclusion proofs at size %llu: %s",

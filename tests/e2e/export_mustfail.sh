@@ -110,7 +110,8 @@ grep -q "another checkpoint" "$T/verr" || fail "foreign proof: reason"
 
 # the manifest altered
 unpack a
-sed 's/"by": "[^"]*"/"by": "someone@else"/' "$T/a/manifest.json" >"$T/m"
+sed 's/"tool": "[^"]*"/"tool": "someone else"/' "$T/a/manifest.json" >"$T/m"
+cmp -s "$T/m" "$T/a/manifest.json" && fail "manifest tamper changed nothing"
 mv "$T/m" "$T/a/manifest.json"
 repack a "$T/manifest.tar.zst"
 expect "$T/manifest.tar.zst" 1 "manifest-signature"

@@ -110,8 +110,38 @@ value=$(L query run=R-0001 type=run.started -o json |
 mkdir "$T/rx"
 tar --zstd -xf "$T/r.tar.zst" -C "$T/rx"
 grep -rqF -- "$value" "$T/rx" && fail "withheld value '$value' in the bundle"
-grep -q '"requested_by"' "$T/rx/manifest.json" ||
-    fail "manifest does not say requested_by was withheld"
+# names stay out too: only counts say what was withheld
+grep -rq 'requested_by' "$T/rx" && fail "the withheld name requested_by is in the bundle"
+grep -q '"withheld": "2"' "$T/rx/manifest.json" ||
+    fail "manifest does not count the withheld fields"
+grep -q '"fields_withheld": "2"' "$T/rx/manifest.json" ||
+    fail "manifest counts.fields_withheld"
+# nothing about the exporter unless asked (--creator)
+grep -q '"by"' "$T/rx/manifest.json" && fail "created.by written without --creator"
+[ -e "$T/rx/state/projections.json" ] &&
+    fail "the projected state (not redactable) went out with --redact"
+L export --run R-0001 --redact requested_by --creator "ops team" \
+    --out "$T/rc.tar.zst" 2>/dev/null || fail "export --creator: exit $?"
+tar --zstd -xOf "$T/rc.tar.zst" manifest.json | grep -q '"by": "ops team"' ||
+    fail "--creator not recorded"
+# a --redact field no selected event has: exit 65 naming it, no file
+L export --run R-0001 --redact requestedby --out "$T/typo.tar.zst" 2>"$T/ee"
+rc=$?
+[ "$rc" = 65 ] || fail "--redact requestedby (typo): exit $rc, want 65"
+grep -q "requestedby" "$T/ee" || fail "typo not named: $(cat "$T/ee")"
+[ -e "$T/typo.tar.zst" ] && fail "refused export left a file"
+L export --run R-0001 --redact-body route.decison --out "$T/typo.tar.zst" 2>"$T/ee"
+[ $? = 65 ] || fail "--redact-body route.decison (typo): not 65"
+L export --run R-0001 --redact requestedby --redact-allow-missing \
+    --out "$T/typo.tar.zst" 2>"$T/ee" || fail "--redact-allow-missing: exit $?"
+# a run that does not exist: exit 66 naming it, unless --allow-empty
+L export --run R-9 --out "$T/empty.tar.zst" 2>"$T/ee"
+rc=$?
+[ "$rc" = 66 ] || fail "export --run R-9: exit $rc, want 66"
+grep -q "run=R-9" "$T/ee" || fail "empty selection not named: $(cat "$T/ee")"
+[ -e "$T/empty.tar.zst" ] && fail "empty selection left a file"
+L export --run R-9 --allow-empty --out "$T/empty.tar.zst" 2>/dev/null ||
+    fail "--allow-empty: exit $?"
 L export --run R-0001 --redact-body route.decision --out "$T/rb.tar.zst" \
     2>/dev/null || fail "export --redact-body: exit $?"
 verify "$T/rb.tar.zst"

@@ -122,6 +122,7 @@ roundtrip(struct fx *f, int n, char *const *terms, const char *since,
     o.terms = terms;
     o.since = since;
     o.until = until;
+    o.allow_empty = 1; /* compared with the query, empty or not */
     assert_int_equal(export_mem(f->l, &o, &buf, &len, &rep), 0);
     expect_ok(buf, len);
     read_bundle(&b, buf, len);
@@ -211,12 +212,26 @@ test_write__time_windows_round_trip(void **state)
 }
 
 static void
-test_write__empty_selection_is_a_valid_bundle(void **state)
+test_write__empty_selection_only_when_asked(void **state)
 {
     struct fx *f = *state;
     static char none[] = "run=no-such-run";
     char *t[] = {none};
     uint64_t n = 1;
+    struct ldg_export_opts o;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
+    /* not asked for: an error naming the selection, nothing written */
+    memset(&o, 0, sizeof o);
+    o.nterms = 1;
+    o.terms = t;
+    assert_int_equal(export_mem(f->l, &o, &buf, &len, NULL), LDG_ENOTFOUND);
+    assert_non_null(strstr(ldg_errmsg(f->l), "no event matches the selection "
+                                             "run=no-such-run"));
+    assert_non_null(strstr(ldg_errmsg(f->l), "--allow-empty"));
+    free(buf);
+    /* asked for: a valid bundle of nothing */
     roundtrip(f, 1, t, NULL, NULL, &n);
     assert_int_equal(n, 0);
 }
@@ -282,17 +297,38 @@ test_write__redacted_fields_are_withheld_and_still_verify(void **state)
     o.terms = t;
     o.nredact_fields = 3;
     o.redact_fields = fields;
+    /* "actor" is only in key.added, whose body is never redacted: a
+     * redaction that withholds nothing is refused, naming it */
+    buf = NULL;
+    assert_int_equal(export_mem(f->l, &o, &buf, &len, &rep), LDG_EBADINPUT);
+    assert_non_null(strstr(ldg_errmsg(f->l), "--redact actor:"));
+    assert_non_null(strstr(ldg_errmsg(f->l), "--redact-allow-missing"));
+    free(buf);
+    o.redact_allow_missing = 1;
     assert_int_equal(export_mem(f->l, &o, &buf, &len, &rep), 0);
     assert_int_equal(verify_mem(buf, len, NULL, &r), 0);
     assert_int_equal(rep.fields_withheld, 2); /* R1's run.started */
     assert_int_equal(rep.bodies_redacted, 1);
     assert_int_equal(r.fields_withheld, 2);
-    assert_non_null(strstr(detail_of(&r, "redactions"), "requested_by"));
-    /* nothing of the withheld values is anywhere in the bundle */
+    assert_non_null(strstr(detail_of(&r, "redactions"),
+                           "fields withheld: 2 in 1 event"));
+    /* nothing of the withheld values is anywhere in the bundle, nor the
+     * withheld names (format-bundle.md: a withheld field reveals neither
+     * its name nor its value), nor who exported */
     read_bundle(&b, buf, len);
     for (size_t i = 0; i < b.n; i++) {
         assert_null(memmem(b.m[i].data, b.m[i].len, "bob@example.com", 15));
         assert_null(memmem(b.m[i].data, b.m[i].len, "extract tables", 14));
+        assert_null(memmem(b.m[i].data, b.m[i].len, "requested_by", 12));
+        assert_null(memmem(b.m[i].data, b.m[i].len, "intent", 6));
+    }
+    {
+        json_t *m = member_json_get(&b, B_MANIFEST);
+        assert_null(json_object_get(json_object_get(m, "created"), "by"));
+        /* the state folds bodies and cannot be redacted: left out */
+        assert_false(json_is_true(
+            json_object_get(json_object_get(m, "state"), "included")));
+        json_decref(m);
     }
     /* the key.added body keeps its "actor": verification needs it */
     {
@@ -308,8 +344,8 @@ test_write__redacted_fields_are_withheld_and_still_verify(void **state)
                 assert_string_equal(
                     json_string_value(json_object_get(rec, "body")),
                     "redacted");
-                assert_int_equal(
-                    json_array_size(json_object_get(rec, "withheld")), 2);
+                assert_string_equal(
+                    json_string_value(json_object_get(rec, "withheld")), "2");
             }
         }
         json_decref(m);
@@ -560,7 +596,7 @@ main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         T(test_write__every_selection_form_round_trips),
         T(test_write__time_windows_round_trip),
-        T(test_write__empty_selection_is_a_valid_bundle),
+        T(test_write__empty_selection_only_when_asked),
         T(test_write__support_events_establish_every_actor_key),
         T(test_write__redacted_fields_are_withheld_and_still_verify),
         T(test_write__redacted_body_types_are_withheld_whole),
