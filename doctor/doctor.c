@@ -297,6 +297,61 @@ disk_headroom(struct ldg_ledger *l, json_t *box)
     return clause_emit(box, &c);
 }
 
+/* A box clause's rank: ok 0, unknown 1, fail 2 (a failed box clause
+ * degrades, it never blocks). */
+static int
+clause_rank(const json_t *cl)
+{
+    const char *st = json_string_value(json_object_get(cl, "status"));
+    if (st == NULL || strcmp(st, "unknown") == 0)
+        return 1;
+    return strcmp(st, "ok") == 0 ? 0 : 2;
+}
+
+/*
+ * Which box-wide clauses bear on every pack, and so on `--pack P`'s
+ * verdict (docs/PROJECTIONS.md): the log and keys every pack's evidence
+ * rests on, the projections its answer comes from, and the disk it
+ * writes to. Not: promotions-gated (box-wide it lists only targets no
+ * pack claims; a pack's own targets are in its own clause) and
+ * runtimes-up (a pack's runtimes are in its runtime-up clause).
+ */
+static int
+box_clause_bears_on_a_pack(const char *name)
+{
+    return name == NULL || (strcmp(name, "promotions-gated") != 0 &&
+                            strcmp(name, "runtimes-up") != 0);
+}
+
+/* disk-reported is unknown when no event reported free disk, but
+ * disk-headroom just measured it (statvfs) and found enough: the
+ * question is answered, so the clause holds, saying how. */
+static void
+disk_answered(json_t *box)
+{
+    const char *measured = NULL;
+    json_t *rep = NULL, *x;
+    size_t i;
+
+    json_array_foreach(box, i, x)
+    {
+        const char *name = json_string_value(json_object_get(x, "name"));
+        if (name != NULL && strcmp(name, "disk-headroom") == 0)
+            measured = json_string_value(
+                json_array_get(json_object_get(x, "detail"), 0));
+        if (name != NULL && strcmp(name, "disk-reported") == 0)
+            rep = x;
+    }
+    if (rep == NULL || measured == NULL ||
+        clause_rank(rep) != 1) /* only unknown is answered */
+        return;
+    json_object_set_new(rep, "status", json_string("ok"));
+    json_object_del(rep, "remedy");
+    json_array_append_new(json_object_get(rep, "detail"),
+                          json_pack("s+", "answered by measuring instead: ",
+                                    measured));
+}
+
 int
 ldg_doctor_run(struct ldg_ledger *l, const struct ldg_doctor_opts *opts,
                json_t **out, int *verdict)
@@ -319,20 +374,33 @@ ldg_doctor_run(struct ldg_ledger *l, const struct ldg_doctor_opts *opts,
     size = strtoull(json_string_value(json_object_get(d, "size")), NULL, 10);
     box = json_object_get(d, "box");
     packs = json_object_get(d, "packs");
-    /* The projection's verdict already covers the packs (active ones, or
-     * the one asked for) and the log-derived box clauses. */
-    rank = rank_of(json_string_value(json_object_get(d, "verdict")));
-    r = chain_verified(l, size, box);
-    rank = r > rank ? r : rank;
-    r = keys_valid(l, box);
-    rank = r > rank ? r : rank;
-    r = projections_current(l, opts->at_size, box);
-    rank = r > rank ? r : rank;
-    if (opts->at_size == 0) {
-        r = disk_headroom(l, box);
-        rank = r > rank ? r : rank;
+    (void)chain_verified(l, size, box);
+    (void)keys_valid(l, box);
+    (void)projections_current(l, opts->at_size, box);
+    if (opts->at_size == 0 && disk_headroom(l, box) == 0)
+        disk_answered(box);
+    /* The verdict: the packs that count (active ones, or the one asked
+     * for), then the box clauses that bear on them. */
+    {
+        size_t i;
+        json_t *x;
+        json_array_foreach(packs, i, x)
+        {
+            if (opts->pack == NULL &&
+                !json_is_true(json_object_get(x, "active")))
+                continue;
+            r = rank_of(json_string_value(json_object_get(x, "verdict")));
+            rank = r > rank ? r : rank;
+        }
+        json_array_foreach(box, i, x)
+        {
+            const char *name = json_string_value(json_object_get(x, "name"));
+            if (opts->pack != NULL && !box_clause_bears_on_a_pack(name))
+                continue;
+            r = clause_rank(x);
+            rank = r > rank ? r : rank;
+        }
     }
-    (void)packs;
     json_object_set_new(d, "verdict", json_string(rank_name(rank)));
     *verdict = rank_exit(rank);
     *out = d;

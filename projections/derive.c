@@ -680,7 +680,8 @@ clause_enabled(struct sink *arr, const struct rec_pack *p)
             (unsigned long long)p->lifecycle_seq,
             p->lifecycle_reason ? ": " : "",
             p->lifecycle_reason ? p->lifecycle_reason : "");
-        fmt(r, sizeof r, "ledger append pack.enabled --body '{\"pack\":%s}'",
+        fmt(r, sizeof r,
+            "ledger append pack.enabled --actor KEY --body '{\"pack\":%s}'",
             pk);
         clause_add(&c, 2, d, r);
     }
@@ -764,8 +765,8 @@ clause_permissions(struct sink *arr, const struct rec_pack *p,
             strlen(d) + 40 < sizeof d)
             strcat(d, " (added by the upgrade)");
         fmt(r, sizeof r,
-            "ledger append permission.granted --body "
-            "'{\"pack\":%s,\"group\":%s,\"scope\":%s,\"by\":\"<you>\"}'",
+            "ledger append permission.granted --actor KEY --body "
+            "'{\"pack\":%s,\"group\":%s,\"scope\":%s,\"by\":\"NAME\"}'",
             pk, g, s);
         if (st == RQ_GRANTED_DEMO) {
             clause_add(&c, 2, d, r); /* demo-only: not blocking */
@@ -818,13 +819,21 @@ clause_routes(struct sink *arr, const struct rec_pack *p,
                 rt->name, rt->eval_suite ? rt->eval_suite : "?",
                 rt->current_model);
             break;
-        default:
+        default: {
+            char jm[300];
+            jstr(jm, sizeof jm, rt->current_model);
             fmt(r, sizeof r,
-                "bring %s back: load it, then: ledger "
-                "append model.state --body "
-                "'{\"model\":\"%s\",\"state\":\"available\"}'",
-                rt->current_model, rt->current_model);
-            break;
+                "bring %s back (load it in its runtime), then record "
+                "that it is:",
+                rt->current_model);
+            clause_add(&c, 2, d, r);
+            fmt(r, sizeof r,
+                "ledger append model.state --actor KEY --body "
+                "'{\"model\":%s,\"state\":\"available\"}'",
+                jm);
+            clause_add(&c, 2, NULL, r);
+            continue;
+        }
         }
         clause_add(&c, 2, d, r);
     }
@@ -849,12 +858,19 @@ clause_models(struct sink *arr, struct pstate *ps, const struct rec_pack *p)
                 "register %s (a model.registered event with "
                 "its digest) and make it available",
                 m);
-        else
+        else {
+            char jm[300];
+            jstr(jm, sizeof jm, m);
+            fmt(r, sizeof r, "load %s in its runtime, then record that it is:",
+                m);
+            clause_add(&c, 2, d, r);
             fmt(r, sizeof r,
-                "load %s, then ledger append model.state "
-                "--body '{\"model\":\"%s\",\"state\":"
-                "\"available\"}'",
-                m, m);
+                "ledger append model.state --actor KEY --body "
+                "'{\"model\":%s,\"state\":\"available\"}'",
+                jm);
+            clause_add(&c, 2, NULL, r);
+            continue;
+        }
         clause_add(&c, 2, d, r);
     }
     return clause_emit(arr, &c, NULL);
@@ -1039,6 +1055,34 @@ ps_load_for_doctor(struct pstate *ps)
     return 0;
 }
 
+/* Does some pack name target ("pack:P", "route:R" or "model:M") as its
+ * own or as one of its routes or models? */
+static int
+target_of_a_pack(struct pstate *ps, const char *target)
+{
+    struct pentry **v = NULL;
+    size_t n = 0;
+    int found = 0;
+    const char *colon = strchr(target, ':');
+
+    if (colon == NULL || ps_list(ps, P_PACKS, TAG_PACK, &v, &n) < 0)
+        return 0;
+    for (size_t i = 0; i < n && !found; i++) {
+        const struct rec_pack *p = v[i]->rec;
+        const char *name = colon + 1;
+        if (strncmp(target, "pack:", 5) == 0)
+            found = strcmp(p->name, name) == 0;
+        else if (strncmp(target, "route:", 6) == 0)
+            for (uint32_t k = 0; k < p->routes.n && !found; k++)
+                found = strcmp(p->routes.v[k], name) == 0;
+        else if (strncmp(target, "model:", 6) == 0)
+            for (uint32_t k = 0; k < p->models.n && !found; k++)
+                found = strcmp(p->models.v[k], name) == 0;
+    }
+    free(v);
+    return found;
+}
+
 /* Box-wide clauses that follow from the log alone. */
 static int
 box_clauses(json_t *out, struct pstate *ps)
@@ -1051,16 +1095,20 @@ box_clauses(json_t *out, struct pstate *ps)
     int rank = 0, x;
     const struct rec_host *h;
 
-    /* promotions-gated: every target */
+    /* promotions-gated: the targets no pack claims. An ungated promotion
+     * on a pack, or on a route or model a pack uses, is that pack's
+     * failure (its own promotions-gated clause), not the box's. */
     clause_init(&c, "promotions-gated");
     if (ps_list(ps, P_PROMOTIONS, TAG_PTARGET, &v, &n) == 0) {
         for (size_t i = 0; i < n; i++) {
             const struct rec_ptarget *t = v[i]->rec;
-            target_ungated(ps, t->target, &c);
+            if (!target_of_a_pack(ps, t->target))
+                target_ungated(ps, t->target, &c);
         }
         free(v);
     }
-    x = clause_emit(arr, &c, "no ungated promotion in force");
+    x = clause_emit(arr, &c,
+                    "no ungated promotion in force outside the packs");
     rank = x > rank ? x : rank;
 
     /* runtimes-up: every runtime that reported health */

@@ -242,6 +242,110 @@ test_doctor__disk_headroom_is_measured(void **state)
     t_rmrf(dir);
 }
 
+/* A failure that belongs to one pack (an ungated promotion on its route)
+ * counts for that pack, not for every pack and not box-wide. */
+static void
+test_doctor__another_packs_failure_is_not_this_packs(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_verify_report vr;
+    json_t *d;
+    int verdict;
+    (void)state;
+    assert_int_equal(ldg_projections_attach(l), 0);
+    ingest(l, "examples/scenarios/ready.jsonl");     /* pack notes */
+    ingest(l, "examples/scenarios/promotions.jsonl"); /* pack sum */
+    /* cand-a's eval E1 is worse than base's: an ungated promotion on
+     * route sum/main, which pack sum uses */
+    t_append(l, "promotion.promoted",
+             "{\"target\":\"route:sum/main\",\"candidate\":\"cand-a\","
+             "\"eval_id\":\"E1\"}",
+             NULL);
+    assert_int_equal(ldg_verify(l, 0, 0, &vr, NULL, NULL), 0);
+    d = run(l, "notes", 0, &verdict);
+    assert_string_equal(status(box(d, "promotions-gated")), "ok");
+    if (strcmp(status(box(d, "disk-headroom")), "ok") == 0)
+        assert_int_equal(verdict, LDG_DOCTOR_HEALTHY);
+    json_decref(d);
+    d = run(l, "sum", 0, &verdict);
+    assert_int_equal(verdict, LDG_DOCTOR_DEGRADED);
+    json_decref(d);
+    d = run(l, NULL, 0, &verdict); /* the box: the worst of its packs */
+    assert_int_equal(verdict, LDG_DOCTOR_DEGRADED);
+    json_decref(d);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* disk-reported is unknown when no event reported free disk; the doctor
+ * measured it (disk-headroom), so it is answered, not unknown. */
+static void
+test_doctor__measured_disk_answers_disk_reported(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_verify_report vr;
+    json_t *d;
+    int verdict;
+    (void)state;
+    assert_int_equal(ldg_projections_attach(l), 0);
+    assert_int_equal(ldg_verify(l, 0, 0, &vr, NULL, NULL), 0);
+    d = run(l, NULL, 0, &verdict);
+    if (strcmp(status(box(d, "disk-headroom")), "ok") == 0) {
+        assert_string_equal(status(box(d, "disk-reported")), "ok");
+        assert_null(json_object_get(box(d, "disk-reported"), "remedy"));
+        assert_int_equal(verdict, LDG_DOCTOR_HEALTHY);
+    }
+    json_decref(d);
+    /* --at: nothing measured for the past, so it stays unknown */
+    d = run(l, NULL, 1, &verdict);
+    assert_string_equal(status(box(d, "disk-reported")), "unknown");
+    json_decref(d);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* Remedies are commands to paste: they name the signing key with --actor
+ * and use capitalised placeholders, never <...> (a shell redirection). */
+static void
+test_doctor__remedies_are_copy_paste_safe(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    json_t *d, *p, *x, *r;
+    int verdict, appends = 0;
+    size_t i, j, k;
+    (void)state;
+    assert_int_equal(ldg_projections_attach(l), 0);
+    ingest(l, "examples/pdf-ops.jsonl");
+    ingest(l, "examples/scenarios/permissions.jsonl");
+    d = run(l, NULL, 0, &verdict);
+    json_array_foreach(json_object_get(d, "packs"), i, p)
+    {
+        json_array_foreach(json_object_get(p, "clauses"), j, x)
+        {
+            json_array_foreach(json_object_get(x, "remedy"), k, r)
+            {
+                const char *s = json_string_value(r);
+                const char *cmd = strstr(s, "ledger append");
+                assert_null(strchr(s, '<'));
+                assert_null(strchr(s, '>'));
+                if (cmd == NULL)
+                    continue;
+                appends++;
+                /* the command is the whole remedy, not inside a sentence */
+                assert_ptr_equal(cmd, s);
+                assert_non_null(strstr(s, " --actor KEY "));
+            }
+        }
+    }
+    assert_true(appends > 0);
+    json_decref(d);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -254,6 +358,9 @@ main(void)
         cmocka_unit_test(
             test_doctor__projections_behind_fail_but_answer_is_current),
         cmocka_unit_test(test_doctor__disk_headroom_is_measured),
+        cmocka_unit_test(test_doctor__another_packs_failure_is_not_this_packs),
+        cmocka_unit_test(test_doctor__measured_disk_answers_disk_reported),
+        cmocka_unit_test(test_doctor__remedies_are_copy_paste_safe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
