@@ -133,7 +133,7 @@ cmd_proof(struct cli *c, int argc, char **argv)
     while ((ch = cli_args_next(&a)) > 0) {
         if (ch == 's' && cli_parse_u64(a.value, &size) == 0 && size > 0)
             continue;
-        if (ch == 'c' && cli_parse_u64(a.value, &old) == 0 && old > 0) {
+        if (ch == 'c' && cli_parse_u64(a.value, &old) == 0) {
             consistency = 1;
             continue;
         }
@@ -159,7 +159,7 @@ cmd_proof(struct cli *c, int argc, char **argv)
                     (unsigned long long)seq, (unsigned long long)size);
         else if (rc == LDG_EINVAL || rc == LDG_ENOTFOUND)
             cli_err(c,
-                    "no consistency proof from %llu to %s%.0llu: need 0 < "
+                    "no consistency proof from %llu to %s%.0llu: need 0 <= "
                     "OLD <= N <= log size and a stored checkpoint of N%s",
                     (unsigned long long)old, size ? "" : "the latest",
                     (unsigned long long)size,

@@ -407,10 +407,11 @@ int ldg_proof_batch_text(struct ldg_proof_batch *b, uint64_t index, char **out,
 uint64_t ldg_proof_batch_reads(const struct ldg_proof_batch *b);
 void ldg_proof_batch_free(struct ldg_proof_batch *b);
 /* The body of a C2SP tlog-witness add-checkpoint request: "old OLD\n",
- * the consistency proof from OLD to size (base64, one a line), an empty
- * line, and the stored checkpoint of size (0 = latest). LDG_ENOTFOUND if
- * old or size is beyond the log or no checkpoint of size is stored,
- * LDG_EINVAL if old is 0 or larger than size. */
+ * the consistency proof from OLD to size (base64, one a line; none for
+ * OLD 0, the empty tree, as C2SP tlog-witness accepts), an empty line,
+ * and the stored checkpoint of size (0 = latest). LDG_ENOTFOUND if old or
+ * size is beyond the log or no checkpoint of size is stored, LDG_EINVAL if
+ * old is larger than size. */
 int ldg_consistency_text(struct ldg_txn *t, uint64_t old, uint64_t size,
                          char **out);
 /* Signs text (non-empty, ending in '\n') as a C2SP signed note with the

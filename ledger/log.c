@@ -719,11 +719,13 @@ ldg_consistency_text(struct ldg_txn *t, uint64_t old, uint64_t size, char **out)
         size = have;
     if (old > have || size > have)
         return LDG_ENOTFOUND; /* beyond the log */
-    if (old == 0 || old > size)
+    if (old > size)
         return LDG_EINVAL;
     if ((rc = ldg_checkpoint_get(t, size, &ck)) < 0)
         return rc;
-    rc = ldg_tree_consistency(t, old, size, proof, &n);
+    /* From the empty tree the proof is empty (C2SP tlog-witness accepts
+     * old size 0; RFC 6962 leaves it undefined). */
+    rc = old == 0 ? 0 : ldg_tree_consistency(t, old, size, proof, &n);
     if (rc == 0)
         rc = ldg_tlog_consistency_format(out, old, (const uint8_t(*)[32])proof,
                                          n, ck);

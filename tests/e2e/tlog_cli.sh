@@ -27,6 +27,13 @@ head -2 "$T/proof5" | tr '\n' ' ' | grep -q '^c2sp.org/tlog-proof@v1 index 5 $' 
 "$L" --dir "$D" append x.e2e.more --body '{"n":2}' >/dev/null || fail append
 "$L" --dir "$D" proof --consistency 32 > "$T/cons" || fail consistency
 head -1 "$T/cons" | grep -qx 'old 32' || fail "consistency header"
+# from the empty tree: "old 0", no proof lines, then the checkpoint
+"$L" --dir "$D" proof --consistency 0 >"$T/cons0" || fail "consistency 0: exit $?"
+head -1 "$T/cons0" | grep -qx 'old 0' || fail "consistency 0 header"
+[ "$(sed -n 2p "$T/cons0")" = "" ] || fail "consistency 0: proof lines"
+"$L" --dir "$D" proof --consistency 999999 2>"$T/cons.err" >/dev/null
+[ $? = 66 ] && grep -q "no consistency proof" "$T/cons.err" ||
+    fail "consistency beyond the log: $(cat "$T/cons.err")"
 "$L" --dir "$D" verify --trusted "$T/ck1" > "$T/vt" || fail "verify --trusted"
 grep -q 'consistent with the trusted checkpoint of size 32' "$T/vt" || fail "trusted message: $(cat "$T/vt")"
 "$L" --dir "$D" tiles "$T/tiles" 2>/dev/null || fail tiles
