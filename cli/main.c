@@ -12,7 +12,10 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "export/export.h"
+#include "http/http.h"
 #include "projections/projections.h"
+#include "query/query.h"
 
 void
 cli_err(const struct cli *c, const char *fmt, ...)
@@ -258,6 +261,31 @@ run_command(struct cli *c, const struct cli_command *cmd, int argc, char **argv)
     return rc;
 }
 
+#ifndef LEDGER_VERSION
+#define LEDGER_VERSION "0.1.0"
+#endif
+
+/* --version: what this build is, reads and writes, and runs on. */
+static void
+print_version(void)
+{
+    char libs[512], *p, *save = NULL;
+    ldg_lib_versions(libs, sizeof libs);
+    printf("ledger %s\n", LEDGER_VERSION);
+    printf("formats:   ledger format %d, bundle format %d,\n"
+           "           c2sp.org/tlog-checkpoint, c2sp.org/tlog-proof@v1,\n"
+           "           c2sp.org/tlog-tiles\n",
+           LDG_FORMAT_VERSION, LDG_BUNDLE_VERSION);
+    printf("features:  query --grep (PCRE2), evidence bundles (tar + zstd;\n"
+           "           libarchive loaded on first use), HTTP client "
+           "(libcurl)\n");
+    printf("libraries:");
+    for (p = strtok_r(libs, ",", &save); p; p = strtok_r(NULL, ",", &save))
+        printf(" %s\n          ", p + (*p == ' '));
+    printf(" %s\n           %s\n           %s\n", ldg_query_lib_version(),
+           ldg_http_lib_version(), ldg_export_lib_version());
+}
+
 int
 main(int argc, char **argv)
 {
@@ -288,7 +316,7 @@ main(int argc, char **argv)
             cli_help_overview(stdout);
             return EX_OK;
         } else if (strcmp(argv[i], "--version") == 0) {
-            printf("ledger 0.1 (format %d)\n", LDG_FORMAT_VERSION);
+            print_version();
             return EX_OK;
         } else {
             fprintf(stderr, "ledger: unknown option '%s'\n", argv[i]);

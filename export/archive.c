@@ -811,3 +811,10 @@ bwriter_free(struct bwriter *w)
     free(w->outbuf);
     free(w);
 }
+
+const char *
+ldg_export_lib_version(void)
+{
+    const char *v = archive_version_string(); /* "libarchive 3.7.2" */
+    return v ? v : "libarchive (cannot be loaded)";
+}

@@ -84,6 +84,7 @@ TRAMP_PTR(struct archive_entry *, archive_entry_new, (void), ())
 TRAMP_PTR(const char *, archive_entry_pathname, (struct archive_entry * e), (e))
 TRAMP_PTR(const char *, archive_entry_symlink, (struct archive_entry * e), (e))
 TRAMP_PTR(const char *, archive_entry_hardlink, (struct archive_entry * e), (e))
+TRAMP_PTR(const char *, archive_version_string, (void), ())
 #undef FAILVAL
 
 /* Status calls: ARCHIVE_FATAL. */

@@ -192,4 +192,8 @@ int ldg_export_verify_mem(const void *buf, size_t len,
 /* Static name of a status: "PASS", "FAIL", "WARN", "SKIP". */
 const char *ldg_export_status_name(enum ldg_check_status s);
 
+/* The libarchive bundles are read and written with ("libarchive 3.7.2"),
+ * loading it if it is not yet. */
+const char *ldg_export_lib_version(void);
+
 #endif

@@ -505,3 +505,11 @@ out:
         curl_easy_cleanup(own);
     return rc;
 }
+
+const char *
+ldg_http_lib_version(void)
+{
+    static char v[48];
+    snprintf(v, sizeof v, "libcurl %s", curl_version_info(CURLVERSION_NOW)->version);
+    return v;
+}

@@ -120,4 +120,7 @@ void ldg_http_response_release(struct ldg_http_response *resp);
 /* 1 if method is retried on transient failures (GET, HEAD, PUT), else 0. */
 int ldg_http_method_idempotent(const char *method);
 
+/* The version of libcurl the client runs with ("libcurl 8.5.0"). */
+const char *ldg_http_lib_version(void);
+
 #endif

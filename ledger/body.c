@@ -442,3 +442,11 @@ ldg_body_rec_json_text(const uint8_t *rec, size_t len, size_t max,
     free(owned);
     return rc;
 }
+
+const char *
+ldg_body_lib_version(void)
+{
+    static char v[48];
+    snprintf(v, sizeof v, "zstd %s", ZSTD_versionString());
+    return v;
+}

@@ -1710,3 +1710,11 @@ ldg_body_record_json_append(const uint8_t *rec, size_t rec_len, size_t body_max,
         (*buf)[*len] = '\0';
     return rc;
 }
+
+const char *
+ldg_codec_lib_version(void)
+{
+    static char v[48];
+    snprintf(v, sizeof v, "msgpack-c %s", msgpack_version());
+    return v;
+}

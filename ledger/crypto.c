@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include <nettle/sha2.h>
+#include <nettle/version.h>
 #include <sodium.h>
 
 #include "ledger/crypto_int.h"
@@ -382,4 +383,14 @@ ldg_now_mono_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+const char *
+ldg_crypto_lib_version(void)
+{
+    static char v[64];
+    snprintf(v, sizeof v, "libsodium %s, nettle %d.%d",
+             sodium_version_string(), nettle_version_major(),
+             nettle_version_minor());
+    return v;
 }

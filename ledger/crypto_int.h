@@ -51,4 +51,7 @@ void *ldg_secure_alloc(size_t n);
 void ldg_secure_free(void *p);
 void ldg_wipe(void *p, size_t n);
 
+/* "libsodium 1.0.18, nettle 3.8" (see ldg_lib_versions). */
+const char *ldg_crypto_lib_version(void);
+
 #endif

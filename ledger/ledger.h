@@ -600,4 +600,8 @@ int ldg_json_to_msgpack(const json_t *v, size_t max, uint8_t **out,
 /* Decodes msgpack produced by ldg_json_to_msgpack back to JSON. */
 int ldg_msgpack_to_json(const uint8_t *p, size_t len, json_t **out);
 
+/* The versions of the libraries the core is built with, as
+ * "lmdb 0.9.31, libsodium 1.0.18, ..." into buf (truncated to cap). */
+void ldg_lib_versions(char *buf, size_t cap);
+
 #endif

@@ -245,4 +245,10 @@ int ldg_tree_add_leaf(struct ldg_txn *t, uint64_t seq, const uint8_t leaf[32]);
 
 struct ldg_store *ldg_txn_store(struct ldg_txn *t);
 
+/* Each third-party library's version, named by the one file that uses it
+ * (see ldg_lib_versions). */
+const char *ldg_store_lib_version(void);  /* store.c: LMDB */
+const char *ldg_codec_lib_version(void);  /* codec.c: msgpack-c */
+const char *ldg_body_lib_version(void);   /* body.c: zstd */
+
 #endif

@@ -493,3 +493,13 @@ ldg_cursor_close(struct ldg_cursor *c)
     mdb_cursor_close(c->c);
     free(c);
 }
+
+const char *
+ldg_store_lib_version(void)
+{
+    static char v[48];
+    int a, b, c;
+    mdb_version(&a, &b, &c);
+    snprintf(v, sizeof v, "lmdb %d.%d.%d", a, b, c);
+    return v;
+}

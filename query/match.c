@@ -436,3 +436,13 @@ q_grep(const struct ldg_query *q, const struct ldg_event *ev, struct qbody *b,
     qbuf_release(&t);
     return 0;
 }
+
+const char *
+ldg_query_lib_version(void)
+{
+    static char v[64];
+    char ver[48] = "?";
+    pcre2_config(PCRE2_CONFIG_VERSION, ver);
+    snprintf(v, sizeof v, "pcre2 %s", ver);
+    return v;
+}

@@ -241,4 +241,7 @@ void ldg_query_follow_free(struct ldg_query_follow *f);
  * page, so it needs free map space about the indexes' size. */
 int ldg_query_reindex(struct ldg_ledger *l);
 
+/* The version of PCRE2 that -g/--grep runs on ("pcre2 10.42"). */
+const char *ldg_query_lib_version(void);
+
 #endif

@@ -91,5 +91,14 @@ done < "$T/cmds"
 [ $rc = 64 ] && [ ! -s "$T/o" ] && grep -q "usage: ledger" "$T/e" ||
     bad "no command: exit $rc"
 
+# --version names the format, the features and the libraries
+"$L" --version > "$T/v" 2> "$T/e"; rc=$?
+[ $rc = 0 ] && [ ! -s "$T/e" ] || bad "--version: exit $rc"
+for w in '^ledger [0-9]' 'ledger format [0-9]' 'bundle format [0-9]' \
+    'features:' 'lmdb [0-9]' 'libsodium [0-9]' 'zstd [0-9]' 'jansson [0-9]' \
+    'pcre2 [0-9]' 'libcurl [0-9]' 'libarchive [0-9]'; do
+    grep -q "$w" "$T/v" || bad "--version does not say '$w': $(cat "$T/v")"
+done
+
 [ $nfail = 0 ] || exit 1
 echo "cli_help: $n commands, help and usage errors as documented"
