@@ -141,6 +141,7 @@ struct cli {
     const char *prog;                  /* "ledger" */
     const char *cmd;                   /* command name, for messages */
     const struct cli_command *command; /* the command being run */
+    int quiet;                         /* -q: bare values for scripts */
 };
 
 /* The parser over a command's table (getopt_long underneath, so options
@@ -176,6 +177,9 @@ void cli_help_command(FILE *f, const struct cli_command *cmd);
 void cli_help_overview(FILE *f);
 /* Every spelling of a command's options, one a line (for completions). */
 void cli_help_options(FILE *f, const struct cli_command *cmd);
+/* The scdoc source of man page NAME ("ledger" or "ledger-GROUP");
+ * 0, or -1 when there is no such page. */
+int cli_help_man(FILE *f, const char *name);
 /* A group's short name ("state": man page ledger-state(1)) and title. */
 const char *cli_group_name(enum cli_group g);
 const char *cli_group_title(enum cli_group g);

@@ -37,24 +37,32 @@ check_output(struct cli *c, const char *const *human)
     return EX_USAGE;
 }
 
-/* The sequence number of a new event: a line, or {"seq":"N"} with -o json. */
+#define QUIET_OPT                                                              \
+    CLI_FLAG('q', 'q', "quiet",                                              \
+             "print only the sequence number (for scripts)")
+
+/* The sequence number of a new event, labelled: "seq 33" or "seq 33:
+ * what"; the bare number with -q; {"seq":"33"} with -o json. */
 static void
-print_seq(struct cli *c, uint64_t seq)
+print_seq(struct cli *c, uint64_t seq, const char *what)
 {
     char b[24];
     snprintf(b, sizeof b, "%llu", (unsigned long long)seq);
-    if (c->out == OUT_HUMAN)
+    if (c->out != OUT_HUMAN)
+        cli_print_json(c, json_pack("{s:s}", "seq", b));
+    else if (c->quiet)
         printf("%s\n", b);
     else
-        cli_print_json(c, json_pack("{s:s}", "seq", b));
+        printf("seq %s%s%s\n", b, what ? ": " : "", what ? what : "");
 }
 
 /* ---------------------------------------------------------------- init -- */
 
 static const struct cli_opt init_opts[] = {
     CLI_VALUE('g', 0, "origin", "NAME",
-              "the log's origin line in every checkpoint (default: "
-              "the host name)"),
+              "the log's name in every checkpoint: printable ASCII without "
+              "spaces or '+' (default: ledger.local/ and 12 random hex "
+              "digits)"),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_init = {
@@ -188,6 +196,7 @@ static const struct cli_opt append_opts[] = {
     CLI_VALUE('b', 0, "body", "JSON", "the body, a JSON object"),
     CLI_VALUE('f', 0, "body-file", "FILE",
               "read the body from FILE (- for standard input)"),
+    QUIET_OPT,
     CLI_ARG("TYPE", "the event type, e.g. run.started, model.loaded", 0),
     CLI_OPT_END};
 
@@ -197,7 +206,7 @@ const struct cli_command cli_cmd_append = {
     cmd_append,
     "append one event",
     "Appends one signed event of type TYPE and prints its sequence number "
-    "once it is durably committed. The body is a JSON object given with "
+    "(\"seq 33\") once it is durably committed. The body is a JSON object given with "
     "--body, read from --body-file, or read from standard input when "
     "neither is given. The event is chained to the previous one, added to "
     "the Merkle tree, and the projections are updated in the same "
@@ -207,7 +216,9 @@ const struct cli_command cli_cmd_append = {
     "# a run starts, using pack summarize\n"
     "ledger append run.started --run r1 --body '{\"pack\":\"summarize\"}'\n"
     "# the body from a file\n"
-    "ledger append model.loaded --subject llama-3-8b --body-file body.json\n"};
+    "ledger append model.loaded --subject llama-3-8b --body-file body.json\n"
+    "# keep the sequence number for a later --parent\n"
+    "seq=$(ledger append run.step --run r1 -q --body '{\"step\":\"ocr\"}')\n"};
 
 int
 cmd_append(struct cli *c, int argc, char **argv)
@@ -247,6 +258,9 @@ cmd_append(struct cli *c, int argc, char **argv)
         case 'f':
             body_file = a.value;
             break;
+        case 'q':
+            c->quiet = 1;
+            break;
         default:
             return cli_usage(c);
         }
@@ -265,6 +279,10 @@ cmd_append(struct cli *c, int argc, char **argv)
         char *text;
         size_t len;
         const char *name = body_file ? body_file : "<stdin>";
+        if (f == stdin && isatty(0))
+            fprintf(stderr, "ledger append: reading the body from the "
+                            "terminal; end it with Ctrl-D (or give --body "
+                            "JSON or --body-file FILE)\n");
         if (body_file != NULL && strcmp(body_file, "-") != 0) {
             f = fopen(body_file, "rb");
             if (f == NULL) {
@@ -293,7 +311,7 @@ cmd_append(struct cli *c, int argc, char **argv)
         rc = cli_exit_code(rc);
         goto out;
     }
-    print_seq(c, seq);
+    print_seq(c, seq, NULL);
     rc = EX_OK;
 out:
     json_decref(body);
@@ -520,6 +538,11 @@ cmd_show(struct cli *c, int argc, char **argv)
         return cli_usage(c);
     if ((rc = check_output(c, NULL)) != 0)
         return rc;
+    if (raw && isatty(1)) {
+        cli_err(c, "--raw writes the binary entry; refusing to write it to "
+                   "a terminal (redirect it to a file or a pipe)");
+        return EX_USAGE;
+    }
     if ((rc = resolve_dir(c)) != 0)
         return rc;
     if ((rc = cli_open(c, 1, &l)) != 0)
@@ -887,6 +910,7 @@ static const struct cli_opt keys_opts[] = {
     CLI_VALUE('r', 0, "roles", "R,...",
               "with add: the roles the key may sign for"),
     CLI_VALUE('R', 0, "reason", "TEXT", "with revoke (required): why"),
+    QUIET_OPT,
     CLI_ARG("add NAME|list|revoke NAME|verifier",
             "add: create actor NAME's key and record it; list: every key; "
             "revoke: record that NAME's key is no longer trusted; verifier: "
@@ -906,11 +930,27 @@ const struct cli_command cli_cmd_keys = {
     "ledger directory's keys/ (0600); only public keys enter the log.",
     keys_opts,
     CLI_OUT_BASIC,
+    "# prints \"seq 5: key runtime (id 3f9a1c2e5b7d0a41) added\"\n"
     "ledger keys add runtime --roles run,route\n"
     "ledger keys list\n"
     "ledger keys revoke runtime --reason 'host reinstalled'\n"
     "# give this to whoever verifies your bundles\n"
     "ledger keys verifier > box.vkey\n"};
+
+/* "key NAME (id KEYID) added" */
+static void
+key_added(struct ldg_ledger *l, const char *name, char *what, size_t cap)
+{
+    struct ldg_keyinfo *k;
+    size_t n;
+    snprintf(what, cap, "key %s added", name);
+    if (ldg_keys_list(l, &k, &n) < 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(k[i].name, name) == 0 && k[i].revoked_seq == UINT64_MAX)
+            snprintf(what, cap, "key %s (id %s) added", name, k[i].key_id);
+    free(k);
+}
 
 int
 cmd_keys(struct cli *c, int argc, char **argv)
@@ -927,6 +967,8 @@ cmd_keys(struct cli *c, int argc, char **argv)
             roles = a.value;
         else if (ch == 'R')
             reason = a.value;
+        else if (ch == 'q')
+            c->quiet = 1;
         else
             return cli_usage(c);
     }
@@ -961,7 +1003,9 @@ cmd_keys(struct cli *c, int argc, char **argv)
                     ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
             rc = cli_exit_code(rc);
         } else {
-            print_seq(c, seq);
+            char what[200];
+            key_added(l, argv[ind + 1], what, sizeof what);
+            print_seq(c, seq, what);
             rc = EX_OK;
         }
     } else if (strcmp(sub, "revoke") == 0 && ind + 2 == argc) {
@@ -977,7 +1021,9 @@ cmd_keys(struct cli *c, int argc, char **argv)
                     ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
             rc = cli_exit_code(rc);
         } else {
-            print_seq(c, seq);
+            char what[200];
+            snprintf(what, sizeof what, "key %s revoked", argv[ind + 1]);
+            print_seq(c, seq, what);
             rc = EX_OK;
         }
     } else {
@@ -992,6 +1038,7 @@ cmd_keys(struct cli *c, int argc, char **argv)
 static const struct cli_opt erase_opts[] = {
     {'R', 0, "reason", "TEXT", "why the body is erased (required)",
      CLI_REQUIRED},
+    QUIET_OPT,
     CLI_ARG("SEQ", "the event whose body is erased", 0),
     CLI_OPT_END};
 
@@ -1024,6 +1071,8 @@ cmd_erase(struct cli *c, int argc, char **argv)
     while ((ch = cli_args_next(&a)) > 0) {
         if (ch == 'R')
             reason = a.value;
+        else if (ch == 'q')
+            c->quiet = 1;
         else
             return cli_usage(c);
     }
@@ -1065,7 +1114,10 @@ cmd_erase(struct cli *c, int argc, char **argv)
         cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
         rc = cli_exit_code(rc);
     } else {
-        print_seq(c, seq);
+        char what[80];
+        snprintf(what, sizeof what, "body of event %llu erased",
+                 (unsigned long long)target);
+        print_seq(c, seq, what);
         rc = EX_OK;
     }
     ldg_close(l);

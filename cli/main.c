@@ -2,6 +2,8 @@
  * main.c — the ledger program: global options, dispatch, shared helpers.
  */
 #include <errno.h>
+#include <poll.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -197,7 +199,8 @@ find_command(const char *name)
 /*
  * ledger help [COMMAND]: the overview, or one command's help. For the
  * completions and tests: `help --commands` lists the command names, one a
- * line; `help --options COMMAND` every option spelling of COMMAND.
+ * line; `help --options COMMAND` every option spelling of COMMAND;
+ * `help --man NAME` the scdoc source of man page NAME (the build's).
  */
 static int
 help_main(int argc, char **argv)
@@ -218,6 +221,12 @@ help_main(int argc, char **argv)
         cli_help_options(stdout, cmd);
         return EX_OK;
     }
+    if (strcmp(argv[1], "--man") == 0 && argc == 3) {
+        if (cli_help_man(stdout, argv[2]) == 0)
+            return EX_OK;
+        fprintf(stderr, "ledger help: no man page '%s'\n", argv[2]);
+        return EX_USAGE;
+    }
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         cli_help_overview(stdout);
         return EX_OK;
@@ -234,6 +243,17 @@ help_main(int argc, char **argv)
     return EX_USAGE;
 }
 
+/* 1 if fd is a pipe or socket whose reading end is closed. */
+static int
+reader_gone(int fd)
+{
+    struct pollfd p = {fd, POLLOUT, 0};
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+        return 0;
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)) != 0;
+}
+
 static int
 run_command(struct cli *c, const struct cli_command *cmd, int argc, char **argv)
 {
@@ -247,12 +267,10 @@ run_command(struct cli *c, const struct cli_command *cmd, int argc, char **argv)
     if (ferr == 0 && ferror(stdout))
         ferr = -1; /* an earlier write failed */
     if (ferr != 0) {
-        /* A reader that went away (| head) is a normal end for the
-         * commands that stream and handle SIGPIPE themselves (query,
-         * follow): they ignore the signal. */
-        struct sigaction sa;
-        sigaction(SIGPIPE, NULL, &sa);
-        if (ferr == EPIPE || (ferr == -1 && sa.sa_handler == SIG_IGN))
+        /* A reader that went away (| head) is a normal end (SIGPIPE is
+         * ignored, see main). An earlier failed write leaves only the
+         * error flag, so ask the pipe whether its reader is gone. */
+        if (ferr == EPIPE || (ferr == -1 && reader_gone(1)))
             return rc;
         cli_err(c, "cannot write to standard output: %s",
                 strerror(ferr > 0 ? ferr : EIO));
@@ -293,6 +311,10 @@ main(int argc, char **argv)
     struct cli c;
     int i = 1;
 
+    /* A reader that goes away (`ledger runs | head -1`) ends the output;
+     * it is not an error: writes then fail with EPIPE and run_command
+     * returns the command's own exit code, for every command alike. */
+    signal(SIGPIPE, SIG_IGN);
     memset(&c, 0, sizeof c);
     c.prog = "ledger";
     c.progress = isatty(2);

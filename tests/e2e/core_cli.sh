@@ -181,7 +181,7 @@ run L keys add carol -o json
 check_json "keys add -o json"
 grep -Eq '"seq":"[0-9]+"' "$T/out" ||
     bad json-seq "keys add -o json prints '$(cat "$T/out")', not {\"seq\":\"N\"}"
-seq=$(L append x.cli --body '{"n":3}')
+seq=$(L append -q x.cli --body '{"n":3}')
 run L erase "$seq" --reason "cli test" -o json
 check_json "erase -o json"
 grep -Eq '"seq":"[0-9]+"' "$T/out" ||

@@ -184,7 +184,7 @@ while [ "$ar" -le "$AROUNDS" ]; do
         i=1
         while [ -f "$T/go" ]; do
             : >"$T/a.out"
-            "$LEDGER" --dir "$D" append x.crash.test \
+            "$LEDGER" --dir "$D" append -q x.crash.test \
                 --body "{\"n\":$i,\"round\":$((1000 + ar))}" \
                 >"$T/a.out" 2>/dev/null &
             echo $! >"$T/append.pid"
@@ -317,7 +317,7 @@ if $CC -shared -fPIC -O1 -o "$T/fi.so" "$ROOT/tests/faults/faultinject.c" \
     #    reader slot is cleared by the next open; writers are not held up.
     awk 'BEGIN { printf "{\"pad\":\""; for (i = 0; i < 200000; i++)
         printf "x"; printf "\"}" }' >"$T/big.json"
-    seq=$("$LEDGER" --dir "$D" append x.crash.big --body-file "$T/big.json")
+    seq=$("$LEDGER" --dir "$D" append -q x.crash.big --body-file "$T/big.json")
     mkfifo "$T/fifo"
     sleep 60 <"$T/fifo" &
     echo $! >"$T/sleeper.pid"

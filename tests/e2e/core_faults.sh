@@ -171,7 +171,7 @@ sweep_append() {
         now=$(events "$W")
         check
         if [ "$rc" -eq 0 ]; then
-            seq=$(cat "$T/out")
+            seq=$(sed -n 's/^seq \([0-9]*\)$/\1/p' "$T/out")
             if [ "$(hmark "$W" "$seq")" != "$m" ]; then
                 bad lost-ack "$what: exit 0 with seq '$seq' but event $seq" \
                     "does not hold the body"
@@ -408,7 +408,7 @@ if [ "$SAN" = 0 ]; then
         what="append, allocation $n/$k fails"
         check
         if [ "$rc" -eq 0 ]; then
-            seq=$(cat "$T/out")
+            seq=$(sed -n 's/^seq \([0-9]*\)$/\1/p' "$T/out")
             [ "$(hmark "$W" "$seq")" = "$m" ] ||
                 bad lost-ack "$what: exit 0 but event '$seq' lacks the body"
             if ! "$LEDGER" --dir "$W" verify --full --trusted "$T/base.ckpt" \

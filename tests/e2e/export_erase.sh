@@ -22,7 +22,7 @@ target=$(L query run=R-0001 type=run.started -o json |
     sed -n 's/^{"seq":"\([0-9]*\)".*/\1/p')
 [ -n "$target" ] || { echo "no run.started in R-0001"; exit 1; }
 who=$(L show "$target" -o json | sed -n 's/.*"requested_by":"\([^"]*\)".*/\1/p')
-eseq=$(L erase "$target" --reason "data subject request") ||
+eseq=$(L erase -q "$target" --reason "data subject request") ||
     fail "erase: exit $?"
 
 L verify --full >"$T/out" 2>"$T/err" || fail "verify after erase: exit $?"

@@ -1,0 +1,82 @@
+#!/bin/sh
+# cli_manners.sh — command-line manners every command shares:
+#   - a reader that goes away (`ledger runs | head -1`) ends the output
+#     with exit 0, for every command that prints data;
+#   - numbers are labelled ("seq 33", "seq 5: key alice (id ...) added"),
+#     -q prints the bare value, -o json the {"seq":"N"} object;
+#   - on a terminal (util-linux `script` gives one): `append` with no body
+#     says it is reading the terminal, `show --raw` refuses binary.
+set -u
+L=${LEDGER:?set LEDGER to the ledger binary}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+nfail=0
+bad() { echo "FAIL: $*"; nfail=$((nfail + 1)); }
+export LEDGER_DIR="$T/d"
+"$L" init >/dev/null || exit 1
+"$L" ingest examples/pdf-ops.jsonl 2>/dev/null || exit 1
+
+# ------------------------------------------------------------ SIGPIPE --
+run=$("$L" runs -o json | head -1 | sed -n 's/.*"run":"\([^"]*\)".*/\1/p')
+[ -n "$run" ] || bad "no run in the example ledger"
+for cmd in runs packs models routes promotions permissions projections \
+    stats "keys list" "show 3" "query" "timeline $run" "runs $run" \
+    "checkpoint" "proof 3" "help" "query --help"; do
+    for reader in "head -1" "head -c 0"; do
+        # shellcheck disable=SC2086
+        { "$L" $cmd 2>"$T/err"; echo $? >"$T/rc"; } | $reader >/dev/null
+        rc=$(cat "$T/rc")
+        [ "$rc" = 0 ] || bad "ledger $cmd | $reader: exit $rc ($(cat "$T/err"))"
+        [ -s "$T/err" ] && bad "ledger $cmd | $reader: stderr $(cat "$T/err")"
+    done
+done
+# doctor's exit code is its verdict, with or without a reader
+"$L" doctor >/dev/null 2>&1; want=$?
+{ "$L" doctor 2>/dev/null; echo $? >"$T/rc"; } | head -c 0
+[ "$(cat "$T/rc")" = "$want" ] || bad "doctor | head: exit $(cat "$T/rc"), want $want"
+# a full disk is still an error
+if [ -w /dev/full ]; then
+    "$L" stats >/dev/full 2>"$T/err"; rc=$?
+    [ $rc = 74 ] && grep -q 'No space left' "$T/err" ||
+        bad "stats >/dev/full: exit $rc ($(cat "$T/err"))"
+fi
+
+# ---------------------------------------------------- labelled numbers --
+out=$("$L" append x.manners --body '{}')
+echo "$out" | grep -qx 'seq [0-9][0-9]*' || bad "append prints '$out', not 'seq N'"
+n=$("$L" append -q x.manners --body '{}')
+echo "$n" | grep -qx '[0-9][0-9]*' || bad "append -q prints '$n'"
+[ "$n" = $((${out#seq } + 1)) ] || bad "append -q: $n after $out"
+"$L" append x.manners --body '{}' -o json | grep -qx '{"seq":"[0-9]*"}' ||
+    bad "append -o json"
+out=$("$L" keys add alice)
+echo "$out" | grep -qx 'seq [0-9]*: key alice (id [0-9a-f]\{16\}) added' ||
+    bad "keys add prints '$out'"
+id=$(echo "$out" | sed 's/.*(id \([0-9a-f]*\)).*/\1/')
+"$L" keys list | grep -q "^alice  *$id " || bad "keys add named id $id, keys list does not"
+out=$("$L" erase "$n" --reason test)
+echo "$out" | grep -qx "seq [0-9]*: body of event $n erased" ||
+    bad "erase prints '$out'"
+n2=$("$L" keys revoke alice --reason test -q)
+echo "$n2" | grep -qx '[0-9][0-9]*' || bad "keys revoke -q prints '$n2'"
+
+# ------------------------------------------------------------ terminals --
+if script -qec true /dev/null </dev/null >/dev/null 2>&1; then
+    timeout 20 script -qec "'$L' append x.manners" /dev/null </dev/null \
+        >"$T/tty" 2>&1; rc=$?
+    grep -q 'reading the body from the terminal' "$T/tty" ||
+        bad "append on a terminal does not say it reads the terminal: $(cat "$T/tty")"
+    [ $rc = 65 ] || bad "append of an empty terminal body: exit $rc"
+    timeout 20 script -qec "'$L' show 1 --raw" /dev/null </dev/null \
+        >"$T/tty" 2>&1; rc=$?
+    [ $rc = 64 ] && grep -q 'refusing to write it to a terminal' "$T/tty" ||
+        bad "show --raw to a terminal: exit $rc: $(cat "$T/tty")"
+    # not a terminal: raw bytes flow
+    "$L" show 1 --raw >"$T/raw" || bad "show --raw to a file: exit $?"
+    [ -s "$T/raw" ] || bad "show --raw to a file wrote nothing"
+else
+    echo "SKIP: no util-linux script(1) for the terminal checks"
+fi
+
+[ $nfail = 0 ] || exit 1
+echo "cli_manners: SIGPIPE, labelled numbers, terminals as documented"
