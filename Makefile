@@ -52,31 +52,103 @@ BENCH_SRC = $(sort $(wildcard bench/*.c))
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 HEADERS = $(foreach m,$(MODULES),$(wildcard $(m)/$(m).h))
 
-.PHONY: all check asan tsan bench install demo clean headertest fmt unit fuzz
+.PHONY: all check asan tsan bench install uninstall demo clean headertest fmt \
+	unit fuzz shared man FORCE
+
+# Quiet by default: one short line a step; `make V=1` prints every
+# command line in full.
+V ?= 0
+ifeq ($(V),0)
+Q = @
+say = @printf '  %-7s %s\n' $(1) $(2);
+else
+Q =
+say =
+endif
 
 all: $(B)/ledger $(B)/libledger.a
 
+# `ledger --version` says the Makefile's VERSION.
+$(B)/obj/cli/main.o: ALL_CFLAGS += -DLEDGER_VERSION='"$(VERSION)"'
+
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+	$(call say,CC,$<)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(B)/libledger.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@
-	ar rcs $@ $^
+	$(Q)rm -f $@
+	$(call say,AR,$@)ar rcs $@ $^
 
 $(B)/ledger: $(CLI_OBJ) $(B)/libledger.a
-	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(B)/libledger.a $(CLI_LDLIBS)
+	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(B)/libledger.a \
+	    $(CLI_LDLIBS)
 
 TEST_HEADERS = $(wildcard tests/*/*.h)
 $(B)/tests/%: tests/%.c $(TEST_SUPPORT) $(TEST_HEADERS) $(B)/libledger.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -o $@ $< $(TEST_SUPPORT) \
-	    $(B)/libledger.a $(LDLIBS) $(TEST_LDLIBS)
+	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -o $@ $< \
+	    $(TEST_SUPPORT) $(B)/libledger.a $(LDLIBS) $(TEST_LDLIBS)
 
 $(B)/bench/%: bench/%.c $(B)/libledger.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libledger.a $(LDLIBS) -lsqlite3
+	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libledger.a \
+	    $(LDLIBS) -lsqlite3
+
+# The shared library, for other programs (libledger.pc): the same sources
+# compiled position-independent into $(B)/pic, with a versioned soname.
+# SOVERSION changes when the ABI does.
+VERSION   = 0.1.0
+SOVERSION = 0
+SONAME    = libledger.so.$(SOVERSION)
+PIC_OBJ   = $(LIB_SRC:%.c=$(B)/pic/%.o)
+SHLIB     = libledger.so.$(VERSION)
+shared: $(B)/$(SHLIB)
+$(B)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$< [pic])$(CC) $(ALL_CFLAGS) -fPIC -MMD -MP -c $< -o $@
+$(B)/$(SHLIB): $(PIC_OBJ)
+	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,$(SONAME) \
+	    -o $@ $(PIC_OBJ) $(LDLIBS)
+	$(Q)ln -sf $(notdir $@) $(B)/$(SONAME)
+	$(Q)ln -sf $(SONAME) $(B)/libledger.so
+
+# Man pages: ledger(1) and one page per command group are generated from
+# the option tables (`ledger help --man NAME` writes scdoc); man/*.scd
+# are written by hand. Built when scdoc(1) is installed.
+SCDOC ?= scdoc
+MAN_GROUPS = ledger ledger-record ledger-tlog ledger-query ledger-export \
+	ledger-state
+MAN_HAND = $(wildcard man/*.scd)
+MAN_PAGES = $(MAN_GROUPS:%=$(B)/man/%.1) \
+	$(MAN_HAND:man/%.scd=$(B)/man/%)
+HAVE_SCDOC := $(shell command -v $(SCDOC) >/dev/null 2>&1 && echo 1)
+ifeq ($(HAVE_SCDOC),1)
+man: $(MAN_PAGES)
+else
+man:
+	@echo "man: scdoc is not installed; man pages not built"
+endif
+$(B)/man/%.1: $(B)/ledger
+	@mkdir -p $(dir $@)
+	$(call say,SCDOC,$@)$(B)/ledger help --man $* > $@.scd && \
+	    $(SCDOC) < $@.scd > $@
+$(B)/man/%: man/%.scd
+	@mkdir -p $(dir $@)
+	$(call say,SCDOC,$@)$(SCDOC) < $< > $@
+
+# Regenerated each time: it holds PREFIX.
+$(B)/libledger.pc: FORCE
+	@mkdir -p $(dir $@)
+	$(call say,GEN,$@)printf '%s\n' 'prefix=$(PREFIX)' \
+	    'exec_prefix=$${prefix}' 'libdir=$${exec_prefix}/lib' \
+	    'includedir=$${prefix}/include' '' 'Name: libledger' \
+	    'Description: signed, hash-chained evidence ledger for local AI boxes' \
+	    'Version: $(VERSION)' 'Requires: jansson' \
+	    'Requires.private: $(filter-out jansson,$(LINK_DEPS))' \
+	    'Cflags: -I$${includedir}/libledger' \
+	    'Libs: -L$${libdir} -lledger' 'Libs.private: -ldl -lpthread -lm' \
+	    > $@
 
 # Unit tests (cmocka), then the end-to-end shell tests, then the Go
 # interoperability checks. Each prints its own summary.
@@ -120,17 +192,57 @@ fuzz:
 	sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 	sh tests/fuzz/run_bundle.sh $(FUZZ_SECONDS)
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
-	    $(DESTDIR)$(PREFIX)/include/ledger
-	install -m 755 $(B)/ledger $(DESTDIR)$(PREFIX)/bin/ledger
-	install -m 644 $(B)/libledger.a $(DESTDIR)$(PREFIX)/lib/libledger.a
-	install -m 644 ledger/ledger.h $(DESTDIR)$(PREFIX)/include/ledger/ledger.h
+# make install PREFIX=/usr/local DESTDIR=: the program, libledger.a and
+# .so, every public header under include/libledger/<module>/ (so the
+# headers' own #include "ledger/ledger.h" resolves), libledger.pc, the man
+# pages (when scdoc is there), the bash and zsh completions, and the
+# systemd units in systemd/ (when there are any).
+D_BIN = $(DESTDIR)$(PREFIX)/bin
+D_LIB = $(DESTDIR)$(PREFIX)/lib
+D_INC = $(DESTDIR)$(PREFIX)/include/libledger
+D_PC  = $(D_LIB)/pkgconfig
+D_MAN = $(DESTDIR)$(PREFIX)/share/man
+D_BASH = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+D_ZSH = $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+D_UNIT = $(D_LIB)/systemd/system
+D_DOC = $(DESTDIR)$(PREFIX)/share/doc/ledger
+UNITS = $(wildcard systemd/*.service systemd/*.timer systemd/*.socket)
+install: all shared man $(B)/libledger.pc
+	$(call say,INSTALL,$(DESTDIR)$(PREFIX))install -d $(D_BIN) $(D_LIB) \
+	    $(D_PC) $(D_BASH) $(D_ZSH) \
+	    $(foreach m,$(MODULES),$(D_INC)/$(m))
+	$(Q)install -m 755 $(B)/ledger $(D_BIN)/ledger
+	$(Q)install -m 644 $(B)/libledger.a $(D_LIB)/libledger.a
+	$(Q)install -m 755 $(B)/$(SHLIB) $(D_LIB)/$(SHLIB)
+	$(Q)ln -sf $(SHLIB) $(D_LIB)/$(SONAME)
+	$(Q)ln -sf $(SONAME) $(D_LIB)/libledger.so
+	$(Q)for h in $(HEADERS); do install -m 644 $$h $(D_INC)/$$h || exit 1; done
+	$(Q)install -m 644 $(B)/libledger.pc $(D_PC)/libledger.pc
+	$(Q)install -m 644 contrib/completion/ledger.bash $(D_BASH)/ledger
+	$(Q)install -m 644 contrib/completion/_ledger $(D_ZSH)/_ledger
+	$(Q)for p in $(if $(HAVE_SCDOC),$(MAN_PAGES)); do \
+	    s=$${p##*.}; install -d $(D_MAN)/man$$s && \
+	    install -m 644 $$p $(D_MAN)/man$$s/ || exit 1; done
+	$(Q)install -d $(D_DOC) && install -m 644 README.md docs/*.md $(D_DOC)/
+	$(Q)$(if $(UNITS),install -d $(D_UNIT) && \
+	    install -m 644 $(UNITS) $(D_UNIT)/,:)
+
+uninstall:
+	$(call say,RM,$(DESTDIR)$(PREFIX))rm -f $(D_BIN)/ledger \
+	    $(D_LIB)/libledger.a $(D_LIB)/$(SHLIB) $(D_LIB)/$(SONAME) \
+	    $(D_LIB)/libledger.so $(D_PC)/libledger.pc $(D_BASH)/ledger \
+	    $(D_ZSH)/_ledger \
+	    $(foreach p,$(MAN_GROUPS),$(D_MAN)/man1/$(p).1) \
+	    $(foreach p,$(MAN_HAND:man/%.scd=%),$(D_MAN)/man$(subst .,,$(suffix $(p)))/$(p)) \
+	    $(foreach u,$(UNITS),$(D_UNIT)/$(notdir $(u)))
+	$(Q)rm -rf $(D_INC) $(D_DOC)
 
 fmt:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(HEADERS)
 
+FORCE:
+
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PIC_OBJ:.o=.d)

@@ -195,10 +195,12 @@ const struct cli_command cli_cmd_packs = {
     CLI_GROUP_STATE,
     cmd_packs,
     "installed packs and their state",
-    "Lists the packs (installable bundles of prompts, tools and the "
-    "permissions they need) with their version, their state (installed, "
-    "enabled, disabled, removed; +partial when some of what they need is "
-    "missing) and why. Computed from the events by the packs projection.",
+    "Lists the packs (installable bundles of tools, routes and the "
+    "permissions they need) with their version, their state - the first "
+    "that applies of removed, disabled, invalid, installed, blocked, "
+    "awaiting-permissions, demo-only, declared-not-proven, degraded, ready; "
+    "+partial when an optional permission was denied - and the reasons. "
+    "Computed from the events by the packs projection.",
     packs_opts,
     CLI_OUT_BASIC,
     "ledger packs\n"
@@ -242,9 +244,9 @@ const struct cli_command cli_cmd_permissions = {
     "permissions in force",
     "Lists every permission a pack asked for or was given: its group and "
     "scope, tier, whether it is granted, denied, revoked or expired, "
-    "whether the pack requires it, who decided and at which event. This is "
-    "the projections' rule for what is in force, the one the doctor and "
-    "the timeline use.",
+    "whether the pack requires it, who decided and at which event: the "
+    "permissions projection's rule for what is in force, expiry "
+    "included.",
     permissions_opts,
     CLI_OUT_BASIC,
     "ledger permissions --pack summarize\n"
@@ -290,10 +292,10 @@ const struct cli_command cli_cmd_models = {
     CLI_GROUP_STATE,
     cmd_models,
     "models, their state and who routes to them",
-    "Lists the models the box knows: their state (loaded, unloaded, "
-    "failed, ...), whether their weights were verified against a digest, "
-    "the runtime serving them, and the routes that use them (as primary or "
-    "fallback).",
+    "Lists the models the box knows: their last state (available, loaded, "
+    "parked, offline, removed), whether their weights were verified against "
+    "their digest, the runtime serving them, and the routes that use them "
+    "(as primary or fallback).",
     at_only_opts,
     CLI_OUT_BASIC,
     "ledger models\n"
@@ -349,7 +351,8 @@ const struct cli_command cli_cmd_routes = {
     cmd_routes,
     "routes, their models and how they behave",
     "Lists the routes (the names requests are sent to) with the model each "
-    "resolves to, its readiness, and what its decisions show: how many, "
+    "resolves to, its readiness (proven, declared-not-proven, failing, "
+    "fallback-active, offline), and what its decisions show: how many, "
     "the fallback and error rates, and the 50th and 95th percentile "
     "latency; then a line saying why it is in that state.",
     at_only_opts,
@@ -563,11 +566,11 @@ const struct cli_command cli_cmd_doctor = {
     cmd_doctor,
     "readiness verdict with remedies",
     "Says whether the box is ready to serve each pack and why not: for "
-    "every pack, the clauses that must hold (installed, permissions "
-    "granted, models loaded and verified, routes ready, evals passed) with "
-    "what failed and the command that fixes it, then the box's own clauses "
-    "(the log verifies, keys, runtime health). Exit code is the verdict: "
-    "0 healthy, 1 degraded, 2 blocked, 3 unknown.",
+    "every pack, the clauses that must hold (permissions resolved, models "
+    "available, routes proven, runtime up, last check ok, promotions gated, "
+    "...) with what failed and a remedy, then the box-wide clauses (chain "
+    "verified, keys valid, projections current, disk headroom). The exit "
+    "code is the verdict: 0 healthy, 1 degraded, 2 blocked, 3 unknown.",
     doctor_opts,
     CLI_OUT_BASIC,
     "ledger doctor\n"

@@ -371,7 +371,7 @@ static const char *const group_titles[CLI_GROUP_COUNT] = {
 };
 
 static const char *const group_names[CLI_GROUP_COUNT] = {
-    [CLI_GROUP_EVENTS] = "events", [CLI_GROUP_TLOG] = "tlog",
+    [CLI_GROUP_EVENTS] = "record", [CLI_GROUP_TLOG] = "tlog",
     [CLI_GROUP_QUERY] = "query",   [CLI_GROUP_EXPORT] = "export",
     [CLI_GROUP_STATE] = "state",
 };
@@ -436,4 +436,193 @@ cli_help_overview(FILE *f)
           "  ledger timeline r1\n"
           "  ledger help query\n",
           f);
+}
+
+/* ------------------------------------------------------------ man pages -- */
+
+/* Text for scdoc: its markup characters escaped, line breaks kept. */
+static void
+sc_text(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '*' || *s == '_' || *s == '\\')
+            fputc('\\', f);
+        fputc(*s, f);
+    }
+}
+
+static void
+sc_synopsis(FILE *f, const struct cli_command *cmd)
+{
+    const struct cli_opt *o;
+    char tok[200];
+    fprintf(f, "*ledger %s*", cmd->name);
+    for (o = cmd->opts; o && !is_end(o); o++)
+        if (!(o->flags & (CLI_HIDDEN | CLI_POS))) {
+            token(tok, sizeof tok, o);
+            fputc(' ', f);
+            sc_text(f, tok);
+        }
+    if (cmd->outputs != NULL)
+        fputs(" [-o FORMAT]", f);
+    for (o = cmd->opts; o && !is_end(o); o++)
+        if ((o->flags & CLI_POS) && !(o->flags & CLI_HIDDEN)) {
+            token(tok, sizeof tok, o);
+            fputc(' ', f);
+            sc_text(f, tok);
+        }
+    fputs("\n", f);
+}
+
+static void
+sc_command(FILE *f, const struct cli_command *cmd)
+{
+    const struct cli_opt *o;
+    char label[200];
+    const char *p;
+
+    fprintf(f, "## ledger %s\n\n", cmd->name);
+    sc_synopsis(f, cmd);
+    fputs("\n", f);
+    sc_text(f, cmd->description);
+    fputs("\n\n", f);
+    for (o = cmd->opts; o && !is_end(o); o++) {
+        if (o->flags & CLI_HIDDEN)
+            continue;
+        opt_label(label, sizeof label, o);
+        fputs("*", f);
+        sc_text(f, label + strspn(label, " "));
+        fputs("*\n\t", f);
+        sc_text(f, o->help ? o->help : "");
+        fputs("\n\n", f);
+    }
+    if (cmd->outputs != NULL) {
+        fputs("*-o, --output* _FORMAT_\n\t", f);
+        sc_text(f, cmd->outputs);
+        fputs("\n\n", f);
+    }
+    fputs("Examples:\n\n```\n", f);
+    for (p = cmd->examples; p && *p;) {
+        size_t n = strcspn(p, "\n");
+        fprintf(f, "%.*s\n", (int)n, p);
+        p += n + (p[n] == '\n');
+    }
+    fputs("```\n\n", f);
+}
+
+static void
+sc_common(FILE *f)
+{
+    fputs("# COMMON OPTIONS\n\n"
+          "Every command takes these, before or after its name.\n\n"
+          "*--dir* _DIR_\n"
+          "\tThe ledger directory. Default: *$LEDGER\\_DIR*, else "
+          "*${XDG\\_STATE\\_HOME:-~/.local/state}/ledger*.\n\n"
+          "*-o, --output* _FORMAT_\n"
+          "\t*human* (the default), *json* (one JSON object a line) or "
+          "*json-pretty*; some commands take more (see each).\n\n"
+          "*-h, --help*\n"
+          "\tThe command's help on standard output, with examples.\n\n",
+          f);
+}
+
+static void
+sc_exit(FILE *f)
+{
+    fputs("# EXIT STATUS\n\n"
+          "0 ok; 1 verification failed; 64 usage error; 65 bad data; 66 "
+          "no input (no such ledger, event or file); 73 cannot create; 74 "
+          "I/O error; 77 key unusable. *ledger doctor* exits with its "
+          "verdict: 0 healthy, 1 degraded, 2 blocked, 3 unknown.\n\n",
+          f);
+}
+
+/*
+ * `ledger help --man NAME`: the scdoc source of man page NAME: "ledger"
+ * (ledger(1), the overview) or "ledger-GROUP" (every command of a group).
+ * 0, or -1 for an unknown NAME.
+ */
+int
+cli_help_man(FILE *f, const char *name)
+{
+    int g = -1;
+
+    if (strncmp(name, "ledger-", 7) == 0)
+        for (int k = 0; k < CLI_GROUP_COUNT; k++)
+            if (strcmp(name + 7, group_names[k]) == 0)
+                g = k;
+    if (g < 0 && strcmp(name, "ledger") != 0)
+        return -1;
+    if (g < 0) {
+        fputs("LEDGER(1)\n\n# NAME\n\n"
+              "ledger - the flight recorder and evidence ledger of a local "
+              "AI box\n\n# SYNOPSIS\n\n"
+              "*ledger* [--dir _DIR_] _COMMAND_ [_OPTIONS_] [_ARGS_]\n\n"
+              "*ledger help* [_COMMAND_]\n\n*ledger --version*\n\n"
+              "# DESCRIPTION\n\n"
+              "*ledger* records what happens on a local AI box - runs, model "
+              "changes, permission grants, route decisions, evaluations - as "
+              "signed, hash-chained events in a Merkle tree, and answers from "
+              "them: what happened to a request and why (*ledger timeline*, "
+              "*ledger query*), whether the box is ready (*ledger doctor*), "
+              "and evidence a third party can verify offline (*ledger "
+              "export*, *ledger verify-bundle*).\n\n# COMMANDS\n\n",
+              f);
+        for (int k = 0; k < CLI_GROUP_COUNT; k++) {
+            fprintf(f, "%s, see *ledger-%s*(1):\n\n", group_titles[k],
+                    group_names[k]);
+            for (size_t i = 0; cli_commands[i] != NULL; i++)
+                if ((int)cli_commands[i]->group == k) {
+                    fprintf(f, "*%s*\n\t", cli_commands[i]->name);
+                    sc_text(f, cli_commands[i]->summary);
+                    fputs("\n\n", f);
+                }
+        }
+        sc_common(f);
+        fputs("*--version*\n\tThe version, the formats it reads and "
+              "writes, its features and libraries.\n\n",
+              f);
+        fputs("# ENVIRONMENT\n\n"
+              "*LEDGER\\_DIR*\n\tThe ledger directory when *--dir* is not "
+              "given.\n\n"
+              "*XDG\\_STATE\\_HOME*, *HOME*\n\tThe default ledger directory "
+              "is under them.\n\n"
+              "*LEDGER\\_MAP\\_BYTES*, *LEDGER\\_MAP\\_MAX\\_BYTES*\n\tThe "
+              "initial and largest size of the memory map of the store.\n\n",
+              f);
+        sc_exit(f);
+        fputs("# SEE ALSO\n\n", f);
+        for (int k = 0; k < CLI_GROUP_COUNT; k++)
+            fprintf(f, "*ledger-%s*(1), ", group_names[k]);
+        fputs("*ledger-format*(5), *ledger-events*(7)\n", f);
+        return 0;
+    }
+    fputs("LEDGER-", f);
+    for (const char *p = group_names[g]; *p; p++)
+        fputc(toupper((unsigned char)*p), f);
+    fprintf(f, "(1)\n\n# NAME\n\nledger-%s - ", group_names[g]);
+    sc_text(f, group_titles[g]);
+    fputs(":", f);
+    for (size_t i = 0, first = 1; cli_commands[i] != NULL; i++)
+        if ((int)cli_commands[i]->group == g) {
+            fprintf(f, "%s ledger %s", first ? "" : ",",
+                    cli_commands[i]->name);
+            first = 0;
+        }
+    fputs("\n\n# SYNOPSIS\n\n", f);
+    for (size_t i = 0; cli_commands[i] != NULL; i++)
+        if ((int)cli_commands[i]->group == g) {
+            sc_synopsis(f, cli_commands[i]);
+            fputs("\n", f);
+        }
+    fputs("# COMMANDS\n\n", f);
+    for (size_t i = 0; cli_commands[i] != NULL; i++)
+        if ((int)cli_commands[i]->group == g)
+            sc_command(f, cli_commands[i]);
+    sc_common(f);
+    sc_exit(f);
+    fputs("# SEE ALSO\n\n*ledger*(1), *ledger-format*(5), "
+          "*ledger-events*(7)\n",
+          f);
+    return 0;
 }

@@ -1,0 +1,133 @@
+#!/bin/sh
+# cli_install.sh — `make install` and `make uninstall`:
+#   - into a temporary PREFIX: the program, libledger.a, libledger.so with
+#     its versioned soname, every public header, libledger.pc, the man
+#     pages (with scdoc), the completions, the documents;
+#   - a small C program built with nothing but
+#     `pkg-config --cflags --libs libledger` creates a ledger, appends,
+#     verifies, and the installed `ledger` reads what it wrote;
+#   - `man ledger` finds the page under the prefix;
+#   - DESTDIR stages under a root without changing PREFIX;
+#   - `make uninstall` removes every file it installed.
+set -u
+L=${LEDGER:?set LEDGER to the ledger binary}
+B=$(dirname "$L")
+case $B in /*) B=${B#"$PWD"/} ;; esac
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+nfail=0
+bad() { echo "FAIL: $*"; nfail=$((nfail + 1)); }
+P=$T/prefix
+
+make -s B="$B" install PREFIX="$P" >"$T/make.log" 2>&1 ||
+    { cat "$T/make.log"; echo "FAIL: make install"; exit 1; }
+for f in bin/ledger lib/libledger.a lib/libledger.so lib/libledger.so.0 \
+    lib/pkgconfig/libledger.pc include/libledger/ledger/ledger.h \
+    include/libledger/query/query.h include/libledger/export/export.h \
+    include/libledger/projections/projections.h \
+    include/libledger/doctor/doctor.h \
+    share/bash-completion/completions/ledger \
+    share/zsh/site-functions/_ledger share/doc/ledger/FORMAT.md; do
+    [ -e "$P/$f" ] || bad "make install did not install $f"
+done
+# every public header (one per module)
+for h in */*.h; do
+    m=${h%%/*}
+    [ "$h" = "$m/$m.h" ] && [ "$m" != cli ] && [ "$m" != tests ] || continue
+    [ -f "$P/include/libledger/$h" ] || bad "public header $h not installed"
+done
+# the shared library has a versioned soname
+if command -v readelf >/dev/null 2>&1; then
+    readelf -d "$P/lib/libledger.so" | grep -q 'SONAME.*\[libledger\.so\.0\]' ||
+        bad "libledger.so has no soname libledger.so.0"
+fi
+[ -L "$P/lib/libledger.so" ] && [ -L "$P/lib/libledger.so.0" ] ||
+    bad "libledger.so and libledger.so.0 are not links to the versioned file"
+
+# a program built only through pkg-config
+cat >"$T/prog.c" <<'C'
+#include <stdio.h>
+#include <string.h>
+#include <ledger/ledger.h>
+#include <query/query.h>
+
+int main(int argc, char **argv)
+{
+    struct ldg_ledger *l;
+    struct ldg_event_in in;
+    struct ldg_verify_report r;
+    char err[512];
+    uint64_t seq;
+    json_t *body;
+    (void)argc;
+    if (ldg_init(argv[1], "example.org/pkgconfig", NULL, err, sizeof err) < 0 ||
+        ldg_open(&l, argv[1], NULL, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    body = json_pack("{s:s}", "note", "from a program built with pkg-config");
+    memset(&in, 0, sizeof in);
+    in.type = "x.pkgconfig.hello";
+    in.body = body;
+    if (ldg_append(l, &in, &seq) < 0 ||
+        ldg_verify(l, LDG_VERIFY_FULL, 0, &r, NULL, NULL) < 0) {
+        fprintf(stderr, "%s\n", ldg_errmsg(l));
+        return 1;
+    }
+    printf("seq %llu\n", (unsigned long long)seq);
+    json_decref(body);
+    ldg_close(l);
+    return 0;
+}
+C
+export PKG_CONFIG_PATH="$P/lib/pkgconfig"
+flags=$(pkg-config --cflags --libs libledger) || bad "pkg-config libledger"
+# shellcheck disable=SC2086
+${CC:-cc} -std=c11 -Wall -Werror -o "$T/prog" "$T/prog.c" $flags \
+    2>"$T/cc.log" || bad "cc with pkg-config flags: $(cat "$T/cc.log")"
+if [ -x "$T/prog" ]; then
+    LD_LIBRARY_PATH="$P/lib" "$T/prog" "$T/d" >"$T/out" 2>"$T/err" ||
+        bad "the program fails: $(cat "$T/err")"
+    grep -qx 'seq 1' "$T/out" || bad "program printed $(cat "$T/out")"
+    if command -v readelf >/dev/null 2>&1; then
+        readelf -d "$T/prog" | grep -q 'NEEDED.*\[libledger\.so\.0\]' ||
+            bad "the program is not linked against libledger.so.0"
+    fi
+    "$P/bin/ledger" --dir "$T/d" query type=x.pkgconfig.hello -o cat \
+        >"$T/q" 2>&1 || bad "installed ledger cannot read it: $(cat "$T/q")"
+    grep -q 'built with pkg-config' "$T/q" || bad "query: $(cat "$T/q")"
+fi
+"$P/bin/ledger" --version >/dev/null || bad "installed ledger --version"
+
+# man pages
+if command -v scdoc >/dev/null 2>&1; then
+    for m in man1/ledger.1 man1/ledger-record.1 man1/ledger-tlog.1 \
+        man1/ledger-query.1 man1/ledger-export.1 man1/ledger-state.1 \
+        man5/ledger-format.5 man7/ledger-events.7; do
+        [ -s "$P/share/man/$m" ] || bad "man page $m not installed"
+    done
+    if command -v man >/dev/null 2>&1; then
+        w=$(MANPATH="$P/share/man" man -w ledger 2>&1)
+        [ "$w" = "$P/share/man/man1/ledger.1" ] || bad "man -w ledger: $w"
+        MANPATH="$P/share/man" MANWIDTH=80 man ledger-query 2>/dev/null |
+            grep -q 'after-cursor' || bad "man ledger-query lacks its options"
+    fi
+else
+    echo "SKIP: scdoc is not installed; no man pages"
+fi
+
+# DESTDIR stages; PREFIX stays what the files say
+make -s B="$B" install PREFIX=/opt/ledger DESTDIR="$T/stage" \
+    >"$T/make2.log" 2>&1 || bad "make install DESTDIR: $(cat "$T/make2.log")"
+[ -x "$T/stage/opt/ledger/bin/ledger" ] || bad "DESTDIR install: no program"
+grep -qx 'prefix=/opt/ledger' "$T/stage/opt/ledger/lib/pkgconfig/libledger.pc" ||
+    bad "DESTDIR install: libledger.pc does not say prefix=/opt/ledger"
+
+# uninstall removes every file
+make -s B="$B" uninstall PREFIX="$P" >"$T/make3.log" 2>&1 ||
+    bad "make uninstall: $(cat "$T/make3.log")"
+left=$(find "$P" -type f -o -type l)
+[ -z "$left" ] || bad "make uninstall left: $left"
+
+[ $nfail = 0 ] || exit 1
+echo "cli_install: install, pkg-config build, man, DESTDIR, uninstall"
