@@ -427,8 +427,9 @@ cli_help_overview(FILE *f)
     opt_line(f, "-h, --help", "this help; `ledger help COMMAND` for one");
     opt_line(f, "    --version", "the version, format and libraries");
     fputs("\nExit codes: 0 ok, 1 verification failed, 64 usage, 65 bad "
-          "data, 66 no input,\n73 cannot create, 74 I/O, 77 key unusable "
-          "(doctor: 0 healthy, 1 degraded,\n2 blocked, 3 unknown).\n",
+          "data, 66 no input,\n71 out of memory, 73 cannot create, 74 I/O, "
+          "77 key unusable (doctor: 0 healthy,\n1 degraded, 2 blocked, 3 "
+          "unknown).\n",
           f);
     fputs("\nExamples:\n"
           "  ledger init\n"
@@ -531,7 +532,8 @@ sc_exit(FILE *f)
 {
     fputs("# EXIT STATUS\n\n"
           "0 ok; 1 verification failed; 64 usage error; 65 bad data; 66 "
-          "no input (no such ledger, event or file); 73 cannot create; 74 "
+          "no input (no such ledger, event or file); 71 out of memory; 73 "
+          "cannot create; 74 "
           "I/O error; 77 key unusable. *ledger doctor* exits with its "
           "verdict: 0 healthy, 1 degraded, 2 blocked, 3 unknown.\n\n",
           f);

@@ -1,29 +1,40 @@
 #!/bin/sh
-# demo.sh LEDGER_BIN — the main job on an embedded default ledger: create a
-# ledger, record the pdf-ops scenario, verify it, and show what was
-# recorded. The ledger lives in build/demo-ledger (recreated each run).
+# demo.sh LEDGER_BIN — the support story on the example box: a user asks
+# what happened to their PDF run; the ledger answers from signed events.
+# The ledger lives in build/demo-ledger (recreated each run).
 set -eu
 L=${1:-build/ledger}
 D=${DEMO_DIR:-build/demo-ledger}
 here=$(dirname "$0")
-rm -rf "$D"
-echo "== ledger init" >&2
-"$L" --dir "$D" init --origin demo.ledger.local/box
-echo "== ledger keys add foundry (an actor key for the control plane)" >&2
-"$L" --dir "$D" keys add foundry --roles control-plane >/dev/null
-echo "== ledger ingest $here/pdf-ops.jsonl" >&2
-"$L" --dir "$D" ingest "$here/pdf-ops.jsonl"
-echo "== ledger append (one event signed by the foundry key)" >&2
-"$L" --dir "$D" append x.demo.note --actor foundry \
-    --body '{"note":"demo finished","by":"setup"}'
-echo "== ledger verify --full" >&2
-"$L" --dir "$D" verify --full
-echo "== ledger stats" >&2
-"$L" --dir "$D" stats
-echo "== ledger show 26 (a route decision, in full)" >&2
-"$L" --dir "$D" show 26
-echo "== ledger checkpoint" >&2
-"$L" --dir "$D" checkpoint
-echo "== ledger proof 26" >&2
-"$L" --dir "$D" proof 26
-echo "== the demo ledger is in $D; try: $L --dir $D show 5 -o json" >&2
+rm -rf "$D" "$D.bundle" "$D.vkey"
+say() { printf '\n== %s\n' "$*" >&2; }
+run() { printf '$ ledger %s\n' "$*" >&2; "$L" --dir "$D" "$@"; }
+
+say "Setting up: a ledger, and a day of the box recorded (examples/pdf-ops.jsonl)"
+run init --origin demo.ledger.local/box
+run ingest "$here/pdf-ops.jsonl"
+run verify
+
+say "A user: \"my invoice run came back worse than usual - what happened?\""
+run runs
+run timeline R-0001
+
+say "Which model served request q-2, and why?"
+run query run=R-0001 type=route.decision body.request_id=q-2
+say "Why was the primary model not used? Its state changes:"
+run query type=model.state model=qwen2.5-7b-instruct@q4_k_m
+
+say "Is the box healthy now? (the doctor exits 1: degraded)"
+rc=0
+run doctor || rc=$?
+[ "$rc" -le 1 ] || exit "$rc"
+run routes
+
+say "Evidence for the ticket: a bundle anyone can check offline"
+run keys verifier >"$D.vkey"
+printf '(the verifier key, given to whoever checks bundles: %s)\n' \
+    "$(cat "$D.vkey")" >&2
+run export --run R-0001 --out "$D.bundle"
+run verify-bundle "$D.bundle" --trusted-key "$D.vkey"
+
+say "The demo ledger is in $D; try: $L --dir $D help"

@@ -281,7 +281,7 @@ if $CC -shared -fPIC -O1 -o "$T/fi.so" "$ROOT/tests/faults/faultinject.c" \
     hang fdatasync "$k" 0 "$LEDGER" --dir "$D" append x.crash.lock \
         --body '{"n":1,"round":2001}'
     unhang
-    $TIMEOUT "$LEDGER" --dir "$D" append x.crash.lock \
+    $TIMEOUT "$LEDGER" --dir "$D" append -q x.crash.lock \
         --body '{"n":2,"round":2001}' >"$T/out" 2>"$T/err" ||
         bad lock "append after a writer died holding the lock:" \
             "$(head -c 300 "$T/err")"
