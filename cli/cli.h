@@ -48,7 +48,8 @@ enum cli_output { OUT_HUMAN, OUT_JSON, OUT_JSON_PRETTY };
  *            "frob", CLI_GROUP_STATE, cmd_frob, "frob a thing",
  *            "One paragraph: what it does, what it prints, exit codes.",
  *            frob_opts, CLI_OUT_BASIC,
- *            "# frob twice\nledger frob -n 2 widget\n"};
+ *            "# frob twice\nledger frob -n 2 widget\n",
+ *            0};   (or CLI_CMD_PAGER when its output can be long)
  *
  *   2. Parse with the table:
  *
@@ -130,7 +131,10 @@ struct cli_command {
     const struct cli_opt *opts;
     const char *outputs;  /* what -o accepts, or NULL when -o is not used */
     const char *examples; /* "# comment\nledger ...\n" lines */
+    unsigned flags;       /* CLI_CMD_PAGER: long output, paged on a tty */
 };
+
+#define CLI_CMD_PAGER 1u
 
 struct cli {
     const char *dir_opt; /* --dir, or NULL */
@@ -142,6 +146,9 @@ struct cli {
     const char *cmd;                   /* command name, for messages */
     const struct cli_command *command; /* the command being run */
     int quiet;                         /* -q: bare values for scripts */
+    int color, color_err; /* colour on stdout / stderr (cli/term.c) */
+    int no_pager;         /* --no-pager */
+    int tty_out;          /* stdout was a terminal (before any pager) */
 };
 
 /* The parser over a command's table (getopt_long underneath, so options
@@ -183,6 +190,24 @@ int cli_help_man(FILE *f, const char *name);
 /* A group's short name ("state": man page ledger-state(1)) and title. */
 const char *cli_group_name(enum cli_group g);
 const char *cli_group_title(enum cli_group g);
+/* cli/term.c: the pager and colour. */
+enum cli_paint {
+    CLI_PAINT_OFF,
+    CLI_PAINT_OK,
+    CLI_PAINT_WARN,
+    CLI_PAINT_FAIL,
+    CLI_PAINT_BOLD
+};
+/* --color[=always|never|auto] (NULL: always); -1 for another WHEN. */
+int cli_color_parse(struct cli *c, const char *when);
+/* Decides colour and pager from the environment and argv. */
+void cli_term_setup(struct cli *c, int argc, char **argv);
+/* Pipes stdout through $PAGER when it is a terminal (see term.c). */
+void cli_pager_start(struct cli *c);
+/* Closes the pager's pipe and waits for it. */
+void cli_pager_end(void);
+/* The escape sequence for what, or "" when on is 0. */
+const char *cli_paint(int on, enum cli_paint what);
 /* All commands, NULL-terminated (cli/main.c). */
 extern const struct cli_command *const cli_commands[];
 

@@ -38,8 +38,7 @@ check_output(struct cli *c, const char *const *human)
 }
 
 #define QUIET_OPT                                                              \
-    CLI_FLAG('q', 'q', "quiet",                                              \
-             "print only the sequence number (for scripts)")
+    CLI_FLAG('q', 'q', "quiet", "print only the sequence number (for scripts)")
 
 /* The sequence number of a new event, labelled: "seq 33" or "seq 33:
  * what"; the bare number with -q; {"seq":"33"} with -o json. */
@@ -78,7 +77,8 @@ const struct cli_command cli_cmd_init = {
     init_opts,
     CLI_OUT_BASIC,
     "# a ledger in ./box, named for its checkpoints\n"
-    "ledger init --origin box.example/ledger --dir ./box\n"};
+    "ledger init --origin box.example/ledger --dir ./box\n",
+    0};
 
 int
 cmd_init(struct cli *c, int argc, char **argv)
@@ -206,7 +206,8 @@ const struct cli_command cli_cmd_append = {
     cmd_append,
     "append one event",
     "Appends one signed event of type TYPE and prints its sequence number "
-    "(\"seq 33\") once it is durably committed. The body is a JSON object given with "
+    "(\"seq 33\") once it is durably committed. The body is a JSON object "
+    "given with "
     "--body, read from --body-file, or read from standard input when "
     "neither is given. The event is chained to the previous one, added to "
     "the Merkle tree, and the projections are updated in the same "
@@ -218,7 +219,8 @@ const struct cli_command cli_cmd_append = {
     "# the body from a file\n"
     "ledger append model.loaded --subject llama-3-8b --body-file body.json\n"
     "# keep the sequence number for a later --parent\n"
-    "seq=$(ledger append run.step --run r1 -q --body '{\"step\":\"ocr\"}')\n"};
+    "seq=$(ledger append run.step --run r1 -q --body '{\"step\":\"ocr\"}')\n",
+    0};
 
 int
 cmd_append(struct cli *c, int argc, char **argv)
@@ -383,7 +385,8 @@ const struct cli_command cli_cmd_ingest = {
     "# append every line of events.jsonl, or nothing if one is invalid\n"
     "ledger ingest --strict events.jsonl\n"
     "# from a pipe\n"
-    "producer | ledger ingest -\n"};
+    "producer | ledger ingest -\n",
+    0};
 
 int
 cmd_ingest(struct cli *c, int argc, char **argv)
@@ -513,7 +516,8 @@ const struct cli_command cli_cmd_show = {
     show_opts,
     CLI_OUT_BASIC,
     "ledger show 12\n"
-    "ledger show 12 -o json-pretty\n"};
+    "ledger show 12 -o json-pretty\n",
+    CLI_CMD_PAGER};
 
 int
 cmd_show(struct cli *c, int argc, char **argv)
@@ -538,7 +542,7 @@ cmd_show(struct cli *c, int argc, char **argv)
         return cli_usage(c);
     if ((rc = check_output(c, NULL)) != 0)
         return rc;
-    if (raw && isatty(1)) {
+    if (raw && c->tty_out) {
         cli_err(c, "--raw writes the binary entry; refusing to write it to "
                    "a terminal (redirect it to a file or a pipe)");
         return EX_USAGE;
@@ -630,7 +634,8 @@ const struct cli_command cli_cmd_verify = {
     "ledger verify\n"
     "# everything, and that the log still extends a checkpoint kept "
     "elsewhere\n"
-    "ledger verify --full --trusted saved-checkpoint.txt\n"};
+    "ledger verify --full --trusted saved-checkpoint.txt\n",
+    0};
 
 int
 cmd_verify(struct cli *c, int argc, char **argv)
@@ -687,15 +692,16 @@ cmd_verify(struct cli *c, int argc, char **argv)
     if (from > 0) {
         uint64_t size = 0;
         if ((rc = ldg_size(l, &size)) < 0) {
-            cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l)
-                                               : ldg_strerror(rc));
+            cli_err(c, "%s",
+                    ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
             rc = cli_exit_code(rc);
             goto out;
         }
         if (from >= size) {
             /* Not "0 events verified": nothing there was checked. */
-            cli_err(c, "--from %llu: no such event (the log has events "
-                       "0..%llu)",
+            cli_err(c,
+                    "--from %llu: no such event (the log has events "
+                    "0..%llu)",
                     (unsigned long long)from,
                     (unsigned long long)(size ? size - 1 : 0));
             rc = EX_NOINPUT;
@@ -780,7 +786,8 @@ const struct cli_command cli_cmd_stats = {
     NULL,
     CLI_OUT_BASIC,
     "ledger stats\n"
-    "ledger stats -o json\n"};
+    "ledger stats -o json\n",
+    0};
 
 int
 cmd_stats(struct cli *c, int argc, char **argv)
@@ -935,7 +942,8 @@ const struct cli_command cli_cmd_keys = {
     "ledger keys list\n"
     "ledger keys revoke runtime --reason 'host reinstalled'\n"
     "# give this to whoever verifies your bundles\n"
-    "ledger keys verifier > box.vkey\n"};
+    "ledger keys verifier > box.vkey\n",
+    CLI_CMD_PAGER};
 
 /* "key NAME (id KEYID) added" */
 static void
@@ -1054,7 +1062,8 @@ const struct cli_command cli_cmd_erase = {
     "every later export. Prints the sequence number of the erasure.",
     erase_opts,
     CLI_OUT_BASIC,
-    "ledger erase 17 --reason 'customer data, ticket 4411'\n"};
+    "ledger erase 17 --reason 'customer data, ticket 4411'\n",
+    0};
 
 int
 cmd_erase(struct cli *c, int argc, char **argv)
@@ -1090,8 +1099,8 @@ cmd_erase(struct cli *c, int argc, char **argv)
          * data: say so before asking the library to refuse it. */
         uint64_t size = 0;
         if ((rc = ldg_size(l, &size)) < 0) {
-            cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l)
-                                               : ldg_strerror(rc));
+            cli_err(c, "%s",
+                    ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
             ldg_close(l);
             return cli_exit_code(rc);
         }

@@ -98,7 +98,8 @@ const struct cli_command cli_cmd_export = {
     "ledger export --run r1 --out r1.bundle\n"
     "# the last day's route decisions, prompts withheld\n"
     "ledger export type='route.*' -S -1d --redact prompt --out "
-    "routes.bundle\n"};
+    "routes.bundle\n",
+    0};
 
 int
 cmd_export(struct cli *c, int argc, char **argv)
@@ -362,7 +363,8 @@ const struct cli_command cli_cmd_verify_bundle = {
     CLI_OUT_BASIC,
     "ledger verify-bundle r1.bundle --trusted-key box.vkey\n"
     "# verify, then look inside\n"
-    "ledger verify-bundle r1.bundle --trusted-key box.vkey --extract r1/\n"};
+    "ledger verify-bundle r1.bundle --trusted-key box.vkey --extract r1/\n",
+    0};
 
 int
 cmd_verify_bundle(struct cli *c, int argc, char **argv)
@@ -415,9 +417,14 @@ cmd_verify_bundle(struct cli *c, int argc, char **argv)
         return EX_OSERR;
     rc = ldg_export_verify(file, &o, r);
     for (size_t i = 0; i < r->nchecks; i++) {
-        fprintf(stderr, "%s %s: %s\n",
-                ldg_export_status_name(r->checks[i].status), r->checks[i].name,
-                r->checks[i].detail);
+        enum ldg_check_status st = r->checks[i].status;
+        fprintf(
+            stderr, "%s%s%s %s: %s\n",
+            cli_paint(c->color_err, st == LDG_CHECK_FAIL   ? CLI_PAINT_FAIL
+                                    : st == LDG_CHECK_PASS ? CLI_PAINT_OK
+                                                           : CLI_PAINT_WARN),
+            ldg_export_status_name(st), cli_paint(c->color_err, CLI_PAINT_OFF),
+            r->checks[i].name, r->checks[i].detail);
         nfail += r->checks[i].status == LDG_CHECK_FAIL;
     }
     if (rc == 0)

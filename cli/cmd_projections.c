@@ -205,7 +205,8 @@ const struct cli_command cli_cmd_packs = {
     CLI_OUT_BASIC,
     "ledger packs\n"
     "# the state of pack summarize as of event 120\n"
-    "ledger packs summarize --at 120\n"};
+    "ledger packs summarize --at 120\n",
+    CLI_CMD_PAGER};
 
 int
 cmd_packs(struct cli *c, int argc, char **argv)
@@ -251,7 +252,8 @@ const struct cli_command cli_cmd_permissions = {
     CLI_OUT_BASIC,
     "ledger permissions --pack summarize\n"
     "# what was in force when event 300 was written\n"
-    "ledger permissions --at 300\n"};
+    "ledger permissions --at 300\n",
+    CLI_CMD_PAGER};
 
 int
 cmd_permissions(struct cli *c, int argc, char **argv)
@@ -299,7 +301,8 @@ const struct cli_command cli_cmd_models = {
     at_only_opts,
     CLI_OUT_BASIC,
     "ledger models\n"
-    "ledger models -o json\n"};
+    "ledger models -o json\n",
+    CLI_CMD_PAGER};
 
 int
 cmd_models(struct cli *c, int argc, char **argv)
@@ -358,7 +361,8 @@ const struct cli_command cli_cmd_routes = {
     at_only_opts,
     CLI_OUT_BASIC,
     "ledger routes\n"
-    "ledger routes --at 250\n"};
+    "ledger routes --at 250\n",
+    CLI_CMD_PAGER};
 
 int
 cmd_routes(struct cli *c, int argc, char **argv)
@@ -404,7 +408,8 @@ const struct cli_command cli_cmd_promotions = {
     "promotions and rollbacks.",
     at_only_opts,
     CLI_OUT_BASIC,
-    "ledger promotions\n"};
+    "ledger promotions\n",
+    CLI_CMD_PAGER};
 
 int
 cmd_promotions(struct cli *c, int argc, char **argv)
@@ -489,7 +494,8 @@ const struct cli_command cli_cmd_runs = {
     runs_opts,
     CLI_OUT_BASIC,
     "ledger runs\n"
-    "ledger runs r1\n"};
+    "ledger runs r1\n",
+    CLI_CMD_PAGER};
 
 int
 cmd_runs(struct cli *c, int argc, char **argv)
@@ -518,7 +524,7 @@ put_col(const char *s, int width)
 /* Clause lines: the ones that do not hold, with detail and remedies;
  * with all set, every clause. */
 static void
-human_clauses(json_t *cl, const char *indent, int all)
+human_clauses(const struct cli *c, json_t *cl, const char *indent, int all)
 {
     size_t i, k;
     json_t *x;
@@ -531,10 +537,18 @@ human_clauses(json_t *cl, const char *indent, int all)
         json_t *rem = json_object_get(x, "remedy");
         size_t nd = json_array_size(det);
         fputs(indent, stdout);
-        put_col(strcmp(st, "ok") == 0     ? "ok"
-                : strcmp(st, "fail") == 0 ? "FAIL"
-                                          : "UNKNOWN",
-                8);
+        fputs(cli_paint(c->color, strcmp(st, "ok") == 0     ? CLI_PAINT_OK
+                                  : strcmp(st, "fail") == 0 ? CLI_PAINT_FAIL
+                                                            : CLI_PAINT_WARN),
+              stdout);
+        fputs(strcmp(st, "ok") == 0     ? "ok"
+              : strcmp(st, "fail") == 0 ? "FAIL"
+                                        : "UNKNOWN",
+              stdout);
+        fputs(cli_paint(c->color, CLI_PAINT_OFF), stdout);
+        put_col("", 8 - (int)strlen(strcmp(st, "ok") == 0     ? "ok"
+                                    : strcmp(st, "fail") == 0 ? "FAIL"
+                                                              : "UNKNOWN"));
         put_col(js(x, "name"), 21);
         puts(nd ? json_string_value(json_array_get(det, 0)) : "");
         for (k = 1; k < nd; k++) {
@@ -576,7 +590,8 @@ const struct cli_command cli_cmd_doctor = {
     "ledger doctor\n"
     "ledger doctor --pack summarize\n"
     "# the box as it was when a run started (see `ledger runs RUN`)\n"
-    "ledger doctor --at 212\n"};
+    "ledger doctor --at 212\n",
+    CLI_CMD_PAGER};
 
 int
 cmd_doctor(struct cli *c, int argc, char **argv)
@@ -625,11 +640,18 @@ cmd_doctor(struct cli *c, int argc, char **argv)
                 for (k = 0; k < json_array_size(ok); k++)
                     printf("  %-7s %s\n", "ok",
                            json_string_value(json_array_get(ok, k)));
-            human_clauses(cl, "  ", 1);
+            human_clauses(c, cl, "  ", 1);
         }
         printf("box:\n");
-        human_clauses(json_object_get(d, "box"), "  ", 1);
-        printf("verdict: %s (log size %s)\n", js(d, "verdict"), js(d, "size"));
+        human_clauses(c, json_object_get(d, "box"), "  ", 1);
+        {
+            const char *v = js(d, "verdict");
+            enum cli_paint pt = strcmp(v, "healthy") == 0    ? CLI_PAINT_OK
+                                : strcmp(v, "degraded") == 0 ? CLI_PAINT_WARN
+                                                             : CLI_PAINT_FAIL;
+            printf("verdict: %s%s%s (log size %s)\n", cli_paint(c->color, pt),
+                   v, cli_paint(c->color, CLI_PAINT_OFF), js(d, "size"));
+        }
         /* The process ends here: tearing down the JSON of a thousand
          * packs costs more than computing it, so it is kept. */
         doctor_answer = d;
@@ -660,7 +682,8 @@ const struct cli_command cli_cmd_projections = {
     projections_opts,
     CLI_OUT_BASIC,
     "ledger projections\n"
-    "ledger projections --note\n"};
+    "ledger projections --note\n",
+    CLI_CMD_PAGER};
 
 int
 cmd_projections(struct cli *c, int argc, char **argv)
@@ -794,7 +817,8 @@ const struct cli_command cli_cmd_rebuild = {
     CLI_OUT_BASIC,
     "ledger rebuild\n"
     "ledger rebuild --check\n"
-    "ledger rebuild routes models\n"};
+    "ledger rebuild routes models\n",
+    0};
 
 int
 cmd_rebuild(struct cli *c, int argc, char **argv)

@@ -274,7 +274,8 @@ const struct cli_command cli_cmd_query = {
     "# failures of pack summarize, as JSON Lines\n"
     "ledger query pack=summarize type=run.failed -o json\n"
     "# follow new events like tail -f\n"
-    "ledger query -f\n"};
+    "ledger query -f\n",
+    CLI_CMD_PAGER};
 
 int
 cmd_query(struct cli *c, int argc, char **argv)
@@ -476,7 +477,8 @@ const struct cli_command cli_cmd_timeline = {
     timeline_opts,
     CLI_OUT_BASIC,
     "ledger timeline r1\n"
-    "ledger timeline r1 -o json-pretty\n"};
+    "ledger timeline r1 -o json-pretty\n",
+    CLI_CMD_PAGER};
 
 int
 cmd_timeline(struct cli *c, int argc, char **argv)

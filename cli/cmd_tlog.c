@@ -45,7 +45,8 @@ const struct cli_command cli_cmd_checkpoint = {
     checkpoint_opts,
     CLI_OUT_BASIC,
     "ledger checkpoint > trusted-checkpoint.txt\n"
-    "ledger checkpoint --size 100\n"};
+    "ledger checkpoint --size 100\n",
+    0};
 
 int
 cmd_checkpoint(struct cli *c, int argc, char **argv)
@@ -117,7 +118,8 @@ const struct cli_command cli_cmd_proof = {
     "# prove event 5 is in the log\n"
     "ledger proof 5\n"
     "# prove the tree of size 40 extends the tree of size 10\n"
-    "ledger proof --consistency 10 --size 40\n"};
+    "ledger proof --consistency 10 --size 40\n",
+    0};
 
 int
 cmd_proof(struct cli *c, int argc, char **argv)
@@ -197,7 +199,8 @@ const struct cli_command cli_cmd_tiles = {
     "tiles that changed are rewritten.",
     tiles_opts,
     CLI_OUT_BASIC,
-    "ledger tiles /var/www/ledger\n"};
+    "ledger tiles /var/www/ledger\n",
+    0};
 
 int
 cmd_tiles(struct cli *c, int argc, char **argv)

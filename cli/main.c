@@ -260,6 +260,9 @@ run_command(struct cli *c, const struct cli_command *cmd, int argc, char **argv)
     int rc;
     c->cmd = cmd->name;
     c->command = cmd;
+    cli_term_setup(c, argc, argv);
+    if (cmd->flags & CLI_CMD_PAGER)
+        cli_pager_start(c);
     rc = cmd->fn(c, argc, argv);
     /* Data that did not reach stdout is a failure: a sequence number lost
      * to a full disk must not look like success. */
@@ -309,7 +312,7 @@ main(int argc, char **argv)
 {
     const struct cli_command *cmd;
     struct cli c;
-    int i = 1;
+    int i = 1, rc;
 
     /* A reader that goes away (`ledger runs | head -1`) ends the output;
      * it is not an error: writes then fail with EPIPE and run_command
@@ -318,7 +321,9 @@ main(int argc, char **argv)
     memset(&c, 0, sizeof c);
     c.prog = "ledger";
     c.progress = isatty(2);
+    c.tty_out = isatty(1);
     c.out = OUT_HUMAN;
+    cli_color_parse(&c, "auto");
     /* Global options before the command. Commands accept -o and --dir too
      * (see cli_args_next). */
     while (i < argc && argv[i][0] == '-') {
@@ -335,8 +340,23 @@ main(int argc, char **argv)
             i += 2;
         } else if (strcmp(argv[i], "-h") == 0 ||
                    strcmp(argv[i], "--help") == 0) {
+            cli_pager_start(&c);
             cli_help_overview(stdout);
+            cli_pager_end();
             return EX_OK;
+        } else if (strcmp(argv[i], "--no-pager") == 0) {
+            c.no_pager = 1;
+            i++;
+        } else if (strcmp(argv[i], "--color") == 0 ||
+                   strncmp(argv[i], "--color=", 8) == 0) {
+            if (cli_color_parse(&c, argv[i][7] ? argv[i] + 8 : NULL) < 0) {
+                fprintf(stderr,
+                        "ledger: --color: '%s' is not always, never "
+                        "or auto\n",
+                        argv[i] + 8);
+                return cli_usage(NULL);
+            }
+            i++;
         } else if (strcmp(argv[i], "--version") == 0) {
             print_version();
             return EX_OK;
@@ -347,11 +367,19 @@ main(int argc, char **argv)
     }
     if (i >= argc)
         return cli_usage(NULL);
-    if (strcmp(argv[i], "help") == 0)
-        return help_main(argc - i, argv + i);
+    if (strcmp(argv[i], "help") == 0) {
+        cli_term_setup(&c, argc - i, argv + i);
+        if (argc - i == 1 || argv[i + 1][0] != '-')
+            cli_pager_start(&c);
+        rc = help_main(argc - i, argv + i);
+        cli_pager_end();
+        return rc;
+    }
     if ((cmd = find_command(argv[i])) == NULL) {
         fprintf(stderr, "ledger: unknown command '%s'\n", argv[i]);
         return cli_usage(NULL);
     }
-    return run_command(&c, cmd, argc - i, argv + i);
+    rc = run_command(&c, cmd, argc - i, argv + i);
+    cli_pager_end(); /* wait for the pager, if one runs */
+    return rc;
 }

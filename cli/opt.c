@@ -16,8 +16,10 @@
 #include "cli/cli.h"
 
 #define ID_DIR 0x10001 /* --dir: handled here, never returned */
-#define HELP_WIDTH 79  /* help text fits an 80-column terminal */
-#define HELP_COL 26    /* where option descriptions start */
+#define ID_NOPAGER 0x10002
+#define ID_COLOR 0x10003
+#define HELP_WIDTH 79 /* help text fits an 80-column terminal */
+#define HELP_COL 26   /* where option descriptions start */
 
 /* ------------------------------------------------------------ parsing -- */
 
@@ -41,7 +43,7 @@ cli_args_init(struct cli_args *a, struct cli *c, int argc, char **argv)
             if (o->value)
                 a->shortopts[s++] = ':';
         }
-        if (o->name && n + 4 < CLI_OPTS_MAX) {
+        if (o->name && n + 6 < CLI_OPTS_MAX) {
             a->lo[n].name = o->name;
             a->lo[n].has_arg = o->value ? required_argument : no_argument;
             a->lo[n].flag = NULL;
@@ -53,6 +55,8 @@ cli_args_init(struct cli_args *a, struct cli *c, int argc, char **argv)
     a->lo[n++] = (struct option){"dir", required_argument, NULL, ID_DIR};
     a->lo[n++] = (struct option){"output", required_argument, NULL, 'o'};
     a->lo[n++] = (struct option){"help", no_argument, NULL, 'h'};
+    a->lo[n++] = (struct option){"no-pager", no_argument, NULL, ID_NOPAGER};
+    a->lo[n++] = (struct option){"color", optional_argument, NULL, ID_COLOR};
     a->lo[n] = (struct option){NULL, 0, NULL, 0};
     optind = 0; /* glibc: start over, argv[0] is the command's name */
     opterr = 0; /* errors are ours to word */
@@ -86,6 +90,17 @@ cli_args_next(struct cli_args *a)
             continue;
         case 'o':
             cli_set_output(a->c, optarg);
+            continue;
+        case ID_NOPAGER:
+            a->c->no_pager = 1;
+            continue;
+        case ID_COLOR:
+            if (cli_color_parse(a->c, optarg) < 0) {
+                cli_err(a->c, "--color: '%s' is not always, never or auto",
+                        optarg);
+                a->exit = cli_usage(a->c);
+                return -1;
+            }
             continue;
         case 'h':
             cli_help_command(stdout, a->c->command);
@@ -332,6 +347,13 @@ cli_help_command(FILE *f, const struct cli_command *cmd)
         snprintf(h, sizeof h, "output format: %s", cmd->outputs);
         opt_line(f, "-o, --output FORMAT", h);
     }
+    if (cmd->flags & CLI_CMD_PAGER)
+        opt_line(f, "    --no-pager",
+                 "do not page the output (it is paged through $PAGER, "
+                 "default less, only when standard output is a terminal)");
+    opt_line(f, "    --color[=WHEN]",
+             "colour: always, never or auto (the default: on a terminal, "
+             "unless NO_COLOR is set)");
     opt_line(f, "-h, --help", "show this help and exit");
     fputs("\nExamples:\n", f);
     for (p = cmd->examples; p && *p;) {
@@ -359,7 +381,9 @@ cli_help_options(FILE *f, const struct cli_command *cmd)
     }
     if (cmd->outputs != NULL)
         fputs("-o\n--output=\n", f);
-    fputs("--dir=\n-h\n--help\n", f);
+    if (cmd->flags & CLI_CMD_PAGER)
+        fputs("--no-pager\n", f);
+    fputs("--color\n--color=\n--dir=\n-h\n--help\n", f);
 }
 
 static const char *const group_titles[CLI_GROUP_COUNT] = {
@@ -425,6 +449,12 @@ cli_help_overview(FILE *f)
              "${XDG_STATE_HOME:-~/.local/state}/ledger)");
     opt_line(f, "-o, --output FORMAT", "human (default), json or json-pretty");
     opt_line(f, "-h, --help", "this help; `ledger help COMMAND` for one");
+    opt_line(f, "    --no-pager",
+             "do not page long output (paged through $PAGER, default "
+             "less with LESS=FRX, only on a terminal)");
+    opt_line(f, "    --color[=WHEN]",
+             "always, never or auto (default: colour on a terminal unless "
+             "NO_COLOR is set)");
     opt_line(f, "    --version", "the version, format and libraries");
     fputs("\nExit codes: 0 ok, 1 verification failed, 64 usage, 65 bad "
           "data, 66 no input,\n71 out of memory, 73 cannot create, 74 I/O, "
@@ -523,7 +553,15 @@ sc_common(FILE *f)
           "\t*human* (the default), *json* (one JSON object a line) or "
           "*json-pretty*; some commands take more (see each).\n\n"
           "*-h, --help*\n"
-          "\tThe command's help on standard output, with examples.\n\n",
+          "\tThe command's help on standard output, with examples.\n\n"
+          "*--no-pager*\n"
+          "\tLong output (help, query, timeline, the views, the doctor) is "
+          "paged through *$PAGER* (default *less*, with *LESS=FRX* when "
+          "*LESS* is unset) only when standard output is a terminal; this "
+          "turns it off.\n\n"
+          "*--color*[=_WHEN_]\n"
+          "\t*always*, *never* or *auto* (the default: colour on a "
+          "terminal unless *NO\\_COLOR* is set and not empty).\n\n",
           f);
 }
 
@@ -590,7 +628,11 @@ cli_help_man(FILE *f, const char *name)
               "*XDG\\_STATE\\_HOME*, *HOME*\n\tThe default ledger directory "
               "is under them.\n\n"
               "*LEDGER\\_MAP\\_BYTES*, *LEDGER\\_MAP\\_MAX\\_BYTES*\n\tThe "
-              "initial and largest size of the memory map of the store.\n\n",
+              "initial and largest size of the memory map of the store.\n\n"
+              "*PAGER*, *LESS*\n\tThe pager on a terminal (see "
+              "*--no-pager*).\n\n"
+              "*NO\\_COLOR*\n\tSet and not empty: no colour unless "
+              "*--color=always*.\n\n",
               f);
         sc_exit(f);
         fputs("# SEE ALSO\n\n", f);
@@ -607,8 +649,7 @@ cli_help_man(FILE *f, const char *name)
     fputs(":", f);
     for (size_t i = 0, first = 1; cli_commands[i] != NULL; i++)
         if ((int)cli_commands[i]->group == g) {
-            fprintf(f, "%s ledger %s", first ? "" : ",",
-                    cli_commands[i]->name);
+            fprintf(f, "%s ledger %s", first ? "" : ",", cli_commands[i]->name);
             first = 0;
         }
     fputs("\n\n# SYNOPSIS\n\n", f);

@@ -5,7 +5,9 @@
 #   - numbers are labelled ("seq 33", "seq 5: key alice (id ...) added"),
 #     -q prints the bare value, -o json the {"seq":"N"} object;
 #   - on a terminal (util-linux `script` gives one): `append` with no body
-#     says it is reading the terminal, `show --raw` refuses binary.
+#     says it is reading the terminal, `show --raw` refuses binary;
+#   - the pager ($PAGER, LESS=FRX) and colour only on a terminal, off with
+#     --no-pager, NO_COLOR, --color=never; --color=always forces colour.
 set -u
 L=${LEDGER:?set LEDGER to the ledger binary}
 T=$(mktemp -d)
@@ -77,6 +79,49 @@ if script -qec true /dev/null </dev/null >/dev/null 2>&1; then
 else
     echo "SKIP: no util-linux script(1) for the terminal checks"
 fi
+
+# ------------------------------------------------------- pager, colour --
+esc=$(printf '\033')
+PAGER="env > '$T/pager.env'; cat > '$T/paged'"
+export PAGER
+"$L" doctor >"$T/o" 2>&1
+[ -e "$T/paged" ] && bad "the pager ran with stdout not a terminal"
+grep -q "$esc" "$T/o" && bad "colour with stdout not a terminal"
+"$L" doctor --color=always >"$T/o" 2>&1
+grep -q "$esc\[1;31mFAIL" "$T/o" || bad "--color=always: no red FAIL"
+"$L" help >/dev/null; [ -e "$T/paged" ] && bad "help paged to a pipe"
+"$L" verify-bundle /dev/null >/dev/null 2>"$T/e"
+grep -q "$esc" "$T/e" && bad "colour on stderr that is not a terminal"
+if script -qec true /dev/null </dev/null >/dev/null 2>&1; then
+    ontty() { timeout 20 script -qec "$*" /dev/null </dev/null >"$T/tty" 2>&1; }
+    ontty "'$L' doctor"
+    [ -s "$T/paged" ] || bad "doctor on a terminal: the pager did not get the output"
+    grep -q 'verdict:' "$T/paged" || bad "pager output: $(head -c 200 "$T/paged")"
+    grep -q "$esc\[1;31mFAIL" "$T/paged" || bad "no colour on a terminal (through the pager)"
+    grep -qx 'LESS=FRX' "$T/pager.env" || bad "the pager was not given LESS=FRX"
+    rm -f "$T/paged"
+    ontty "LESS=X '$L' doctor"
+    grep -qx 'LESS=X' "$T/pager.env" || bad "LESS set by the user was overridden"
+    rm -f "$T/paged"
+    ontty "'$L' doctor --no-pager"
+    [ -e "$T/paged" ] && bad "--no-pager: the pager ran"
+    grep -q 'verdict:' "$T/tty" || bad "--no-pager: no output on the terminal"
+    ontty "'$L' --no-pager help"
+    [ -e "$T/paged" ] && bad "ledger --no-pager help: the pager ran"
+    ontty "NO_COLOR=1 '$L' doctor --no-pager"
+    grep -q "$esc\[" "$T/tty" && bad "NO_COLOR=1: colour on the terminal"
+    ontty "'$L' doctor --no-pager --color=never"
+    grep -q "$esc\[" "$T/tty" && bad "--color=never: colour on the terminal"
+    ontty "PAGER= '$L' routes"
+    [ -e "$T/paged" ] && bad "an empty PAGER still paged"
+    grep -q '^ROUTE' "$T/tty" || bad "PAGER=: no output"
+    ontty "'$L' stats"
+    [ -e "$T/paged" ] && bad "stats (short output) was paged"
+    ontty "'$L' query --help"
+    grep -q 'usage: ledger query' "$T/paged" || bad "query --help not paged on a terminal"
+fi
+"$L" doctor --color=sometimes >/dev/null 2>"$T/e"; rc=$?
+[ $rc = 64 ] && grep -q "always, never or auto" "$T/e" || bad "--color=sometimes: exit $rc"
 
 [ $nfail = 0 ] || exit 1
 echo "cli_manners: SIGPIPE, labelled numbers, terminals as documented"

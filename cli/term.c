@@ -1,0 +1,130 @@
+/*
+ * term.c — manners on a terminal: the pager and colour.
+ *
+ * The pager runs only when standard output is a terminal, the command
+ * declares long output (CLI_CMD_PAGER), and neither --no-pager nor an
+ * empty $PAGER says no: $PAGER (default "less") through sh -c, with
+ * LESS=FRX when LESS is unset (quit when the output fits one screen, pass
+ * colour through, keep the screen), as git does. Colour is on when the
+ * stream is a terminal, TERM is not "dumb" and NO_COLOR is unset or empty
+ * (no-color.org); --color=always and --color=never override.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+static pid_t pager_pid = -1;
+
+static int
+color_auto(int fd)
+{
+    const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+    if (nc != NULL && nc[0] != '\0')
+        return 0;
+    if (term != NULL && strcmp(term, "dumb") == 0)
+        return 0;
+    return isatty(fd);
+}
+
+int
+cli_color_parse(struct cli *c, const char *when)
+{
+    if (when == NULL || strcmp(when, "always") == 0)
+        c->color = c->color_err = 1;
+    else if (strcmp(when, "never") == 0)
+        c->color = c->color_err = 0;
+    else if (strcmp(when, "auto") == 0) {
+        c->color = color_auto(1);
+        c->color_err = color_auto(2);
+    } else
+        return -1;
+    return 0;
+}
+
+/*
+ * Looks ahead in a command's argv for --no-pager and --color[=WHEN] (the
+ * parser accepts them too): the pager must start before the command
+ * writes anything. Stops at "--".
+ */
+void
+cli_term_setup(struct cli *c, int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        if (strcmp(argv[i], "--no-pager") == 0 || strcmp(argv[i], "-f") == 0 ||
+            strcmp(argv[i], "--follow") == 0)
+            c->no_pager = 1; /* a followed query is not paged */
+        else if (strcmp(argv[i], "--color") == 0)
+            cli_color_parse(c, NULL);
+        else if (strncmp(argv[i], "--color=", 8) == 0)
+            cli_color_parse(c, argv[i] + 8);
+    }
+}
+
+void
+cli_pager_start(struct cli *c)
+{
+    const char *pager = getenv("PAGER");
+    int fd[2];
+
+    if (c->no_pager || !isatty(1))
+        return;
+    if (pager == NULL)
+        pager = "less";
+    if (pager[0] == '\0' || strcmp(pager, "cat") == 0)
+        return;
+    if (pipe(fd) != 0)
+        return; /* no pager is no reason to fail */
+    fflush(stdout);
+    pager_pid = fork();
+    if (pager_pid < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        return;
+    }
+    if (pager_pid == 0) {
+        dup2(fd[0], 0);
+        close(fd[0]);
+        close(fd[1]);
+        if (getenv("LESS") == NULL)
+            setenv("LESS", "FRX", 1);
+        if (getenv("LV") == NULL)
+            setenv("LV", "-c", 1);
+        signal(SIGPIPE, SIG_DFL);
+        execl("/bin/sh", "sh", "-c", pager, (char *)NULL);
+        _exit(127);
+    }
+    dup2(fd[1], 1);
+    close(fd[0]);
+    close(fd[1]);
+    /* colour decided for the terminal stays: the pager passes it (-R) */
+}
+
+void
+cli_pager_end(void)
+{
+    int st;
+    if (pager_pid < 0)
+        return;
+    fflush(stdout);
+    close(1);
+    while (waitpid(pager_pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    pager_pid = -1;
+}
+
+const char *
+cli_paint(int on, enum cli_paint what)
+{
+    static const char *const esc[] = {
+        [CLI_PAINT_OFF] = "\033[0m",   [CLI_PAINT_OK] = "\033[32m",
+        [CLI_PAINT_WARN] = "\033[33m", [CLI_PAINT_FAIL] = "\033[1;31m",
+        [CLI_PAINT_BOLD] = "\033[1m",
+    };
+    return on ? esc[what] : "";
+}
