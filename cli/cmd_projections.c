@@ -18,13 +18,18 @@
 #include "query/query.h"
 
 struct vargs {
-    uint64_t at_size; /* 0 = now */
+    uint64_t at_size;    /* 0 = now */
+    const char *at_time; /* --at TIME, resolved once the ledger is open */
     const char *pack;
     int check;
 };
 
 #define AT_OPT                                                                 \
-    CLI_VALUE('A', 0, "at", "SEQ", "the state as of event SEQ (default: now)")
+    CLI_VALUE('A', 0, "at", "SEQ|TIME",                                        \
+              "the state as of event SEQ, or as of TIME (the last event "      \
+              "at or before it; TIME as `ledger query -S` takes it: "          \
+              "'2026-11-22 09:39', '-1h', 'yesterday', RFC 3339); "            \
+              "default: now")
 
 static int
 prepare(struct cli *c)
@@ -59,10 +64,20 @@ parse(struct cli *c, int argc, char **argv, struct vargs *va, const char **pos,
     while ((ch = cli_args_next(&a)) > 0) {
         switch (ch) {
         case 'A':
-            if (cli_parse_u64(a.value, &seq) < 0 || seq == UINT64_MAX)
-                return cli_usage_err(c, "--at: '%s' is not a sequence number",
+            if (cli_parse_u64(a.value, &seq) == 0 && seq != UINT64_MAX) {
+                va->at_size = seq + 1;
+                va->at_time = NULL;
+                break;
+            }
+            /* a time, in query's grammar: checked now, resolved later */
+            if (ldg_query_parse_time(a.value, UINT64_C(1) << 62, &seq, NULL,
+                                     0) < 0)
+                return cli_usage_err(c,
+                                     "--at: '%s' is neither a sequence number "
+                                     "nor a time ('2026-11-22 09:39', '-1h', "
+                                     "'yesterday', RFC 3339)",
                                      a.value);
-            va->at_size = seq + 1;
+            va->at_time = a.value;
             break;
         case 'p':
             va->pack = a.value;
@@ -133,8 +148,47 @@ warn_stale(struct cli *c, struct ldg_ledger *l, const struct vargs *va)
     json_decref(list);
 }
 
+/*
+ * --at TIME: the state as of the last event at or before TIME, found with
+ * the time index (a reverse query bounded by TIME). 0 or an exit code.
+ */
 static int
-run_view(struct cli *c, enum ldg_proj_view view, const struct vargs *va,
+resolve_at(struct cli *c, struct ldg_ledger *l, struct vargs *va)
+{
+    struct ldg_query *q = NULL;
+    struct ldg_query_iter *it = NULL;
+    struct ldg_txn *t = NULL;
+    struct ldg_event ev;
+    char err[512];
+    int rc;
+
+    if (va->at_time == NULL)
+        return 0;
+    rc = ldg_query_compile(&q, 0, NULL, NULL, va->at_time, err, sizeof err);
+    if (rc < 0) {
+        cli_err(c, "--at: %s", err);
+        return EX_USAGE;
+    }
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) == 0 &&
+        (rc = ldg_query_iter_new(&it, q, t, LDG_QUERY_REVERSE)) == 0)
+        rc = ldg_query_iter_next(it, &ev);
+    if (rc == 0)
+        va->at_size = ev.seq + 1;
+    ldg_query_iter_free(it);
+    ldg_txn_abort(t);
+    ldg_query_free(q);
+    if (rc == LDG_ENOTFOUND) {
+        cli_err(c, "--at %s: the log has no event at or before that time",
+                va->at_time);
+        return EX_NOINPUT;
+    }
+    if (rc < 0)
+        return fail(c, l, rc);
+    return 0;
+}
+
+static int
+run_view(struct cli *c, enum ldg_proj_view view, struct vargs *va,
          const char *filter, void (*human)(json_t *rows))
 {
     struct ldg_view_opts vo;
@@ -144,6 +198,10 @@ run_view(struct cli *c, enum ldg_proj_view view, const struct vargs *va,
 
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
+    if ((rc = resolve_at(c, l, va)) != 0) {
+        ldg_close(l);
+        return rc;
+    }
     memset(&vo, 0, sizeof vo);
     vo.at_size = va->at_size;
     vo.filter = filter;
@@ -211,7 +269,7 @@ const struct cli_command cli_cmd_packs = {
 int
 cmd_packs(struct cli *c, int argc, char **argv)
 {
-    struct vargs va = {0, NULL, 0};
+    struct vargs va = {0, NULL, NULL, 0};
     const char *pos[1] = {NULL};
     int rc = parse(c, argc, argv, &va, pos, 1);
     if (rc != 0)
@@ -258,7 +316,7 @@ const struct cli_command cli_cmd_permissions = {
 int
 cmd_permissions(struct cli *c, int argc, char **argv)
 {
-    struct vargs va = {0, NULL, 0};
+    struct vargs va = {0, NULL, NULL, 0};
     int rc = parse(c, argc, argv, &va, NULL, 0);
     if (rc != 0)
         return PARSED(rc);
@@ -307,7 +365,7 @@ const struct cli_command cli_cmd_models = {
 int
 cmd_models(struct cli *c, int argc, char **argv)
 {
-    struct vargs va = {0, NULL, 0};
+    struct vargs va = {0, NULL, NULL, 0};
     int rc = parse(c, argc, argv, &va, NULL, 0);
     if (rc != 0)
         return PARSED(rc);
@@ -367,7 +425,7 @@ const struct cli_command cli_cmd_routes = {
 int
 cmd_routes(struct cli *c, int argc, char **argv)
 {
-    struct vargs va = {0, NULL, 0};
+    struct vargs va = {0, NULL, NULL, 0};
     int rc = parse(c, argc, argv, &va, NULL, 0);
     if (rc != 0)
         return PARSED(rc);
@@ -414,7 +472,7 @@ const struct cli_command cli_cmd_promotions = {
 int
 cmd_promotions(struct cli *c, int argc, char **argv)
 {
-    struct vargs va = {0, NULL, 0};
+    struct vargs va = {0, NULL, NULL, 0};
     int rc = parse(c, argc, argv, &va, NULL, 0);
     if (rc != 0)
         return PARSED(rc);
@@ -500,7 +558,7 @@ const struct cli_command cli_cmd_runs = {
 int
 cmd_runs(struct cli *c, int argc, char **argv)
 {
-    struct vargs va = {0, NULL, 0};
+    struct vargs va = {0, NULL, NULL, 0};
     const char *pos[1] = {NULL};
     int rc = parse(c, argc, argv, &va, pos, 1);
     if (rc != 0)
@@ -596,7 +654,7 @@ const struct cli_command cli_cmd_doctor = {
 int
 cmd_doctor(struct cli *c, int argc, char **argv)
 {
-    struct vargs va = {0, NULL, 0};
+    struct vargs va = {0, NULL, NULL, 0};
     struct ldg_doctor_opts o;
     struct ldg_ledger *l = NULL;
     json_t *d = NULL, *p;
@@ -608,6 +666,10 @@ cmd_doctor(struct cli *c, int argc, char **argv)
         return PARSED(rc);
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
+    if ((rc = resolve_at(c, l, &va)) != 0) {
+        ldg_close(l);
+        return rc;
+    }
     memset(&o, 0, sizeof o);
     o.at_size = va.at_size;
     o.pack = va.pack;
@@ -688,7 +750,7 @@ const struct cli_command cli_cmd_projections = {
 int
 cmd_projections(struct cli *c, int argc, char **argv)
 {
-    struct vargs va = {0, NULL, 0};
+    struct vargs va = {0, NULL, NULL, 0};
     struct ldg_ledger *l = NULL;
     json_t *list = NULL, *o;
     size_t i;
@@ -697,6 +759,10 @@ cmd_projections(struct cli *c, int argc, char **argv)
         return PARSED(rc);
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
+    if ((rc = resolve_at(c, l, &va)) != 0) {
+        ldg_close(l);
+        return rc;
+    }
     if (va.check) { /* --note: the signed projection note */
         char *note = NULL;
         rc = ldg_projections_note(l, va.at_size, &note);
@@ -823,7 +889,7 @@ const struct cli_command cli_cmd_rebuild = {
 int
 cmd_rebuild(struct cli *c, int argc, char **argv)
 {
-    struct vargs va = {0, NULL, 0};
+    struct vargs va = {0, NULL, NULL, 0};
     const char *pos[8] = {NULL};
     struct ldg_ledger *l = NULL;
     json_t *rep = NULL, *o;
