@@ -14,6 +14,18 @@
  *                          the start: the latest result per route:R (and
  *                          pack:P) target, by subject
  *
+ *   context                events that explain the run without being
+ *                          part of it, between its start and its last
+ *                          event, and the latest of each kind before the
+ *                          start: permission.* and pack.* of its pack
+ *                          (idx.subject "pack:P"), model.* of the models
+ *                          its routes use and its decisions chose
+ *                          (idx.subject "model:M"), eval.result and
+ *                          promotion.* of its routes (idx.subject
+ *                          "route:R", decisions of other runs left out),
+ *                          runtime.health (idx.type). Marked "context"
+ *                          and merged into the events in seq order.
+ *
  * The start is run.started (else the run's first event); relative times
  * are from its ts. The structure is documented in docs/QUERY.md.
  */
@@ -25,6 +37,8 @@
 
 #define TL_EVENTS_MAX 100000 /* events listed; the rest are counted */
 #define TL_ROUTES_MAX 256
+#define TL_MODELS_MAX 256
+#define TL_CONTEXT_MAX 2000 /* context events listed */
 
 static void
 be64(uint8_t *p, uint64_t v)
@@ -120,10 +134,16 @@ struct tl {
     /* counts */
     uint64_t steps, steps_failed, routes, fallbacks, policies, denials;
     /* permissions / routes at start */
-    json_t *perms;      /* object "group\x1fscope" -> entry */
-    json_t *routes_set; /* object route -> true */
-    json_t *version;    /* latest pack.installed/upgraded body */
-    json_t *evals;      /* object target -> entry */
+    json_t *perms;           /* object "group\x1fscope" -> entry */
+    json_t *routes_set;      /* object route -> true */
+    json_t *version;         /* latest pack.installed/upgraded body */
+    json_t *evals;           /* object target -> entry */
+    json_t *models_set;      /* object model -> true: its routes' models */
+    json_t *context;         /* object "seq" -> context entry */
+    uint64_t last_seq;       /* the run's last event */
+    uint64_t ctx_lo, ctx_hi; /* the window context is collected in */
+    const char *ctx_want;    /* type prefix the current walk keeps */
+    int ctx_latest;          /* walking backwards: keep one, then stop */
     size_t targets_left;
     int err;
 };
@@ -151,6 +171,15 @@ jstr_is(const json_t *o, const char *k, const char *want)
     return json_is_string(v) && strcmp(json_string_value(v), want) == 0;
 }
 
+/* Adds a JSON string to a set (an object used as one), up to max. */
+static void
+add_name(json_t *set, const json_t *name, size_t max)
+{
+    if (json_is_string(name) && json_string_length(name) > 0 &&
+        json_object_size(set) < max)
+        json_object_set_new(set, json_string_value(name), json_true());
+}
+
 /* First pass: every event of the run. */
 static int
 on_run_event(void *ctx, uint64_t seq)
@@ -176,6 +205,7 @@ on_run_event(void *ctx, uint64_t seq)
         tl->first_ts = ev.ts_ns;
     }
     tl->last_ts = ev.ts_ns;
+    tl->last_seq = seq;
     kind = kind_of(ev.type);
     if (strcmp(kind, "start") == 0 && !tl->have_start) {
         tl->have_start = 1;
@@ -193,8 +223,15 @@ on_run_event(void *ctx, uint64_t seq)
         tl->steps++;
         tl->steps_failed += jstr_is(body, "status", "failed");
     } else if (strcmp(kind, "route") == 0) {
+        const json_t *cand = json_object_get(body, "candidates"), *m;
+        size_t i;
         tl->routes++;
         tl->fallbacks += json_is_true(json_object_get(body, "fallback"));
+        add_name(tl->routes_set, json_object_get(body, "route"), TL_ROUTES_MAX);
+        add_name(tl->models_set, json_object_get(body, "chosen_model"),
+                 TL_MODELS_MAX);
+        json_array_foreach(cand, i, m)
+            add_name(tl->models_set, m, TL_MODELS_MAX);
     } else if (strcmp(kind, "policy") == 0) {
         tl->policies++;
         tl->denials += jstr_is(body, "decision", "deny");
@@ -329,6 +366,14 @@ on_route_declared(void *ctx, uint64_t seq)
         json_object_set_new(tl->routes_set,
                             json_string_value(json_object_get(body, "route")),
                             json_true());
+    if (json_is_string(json_object_get(body, "route")) &&
+        json_object_get(tl->routes_set,
+                        json_string_value(json_object_get(body, "route")))) {
+        const json_t *fb = json_object_get(body, "fallbacks"), *m;
+        size_t i;
+        add_name(tl->models_set, json_object_get(body, "model"), TL_MODELS_MAX);
+        json_array_foreach(fb, i, m) add_name(tl->models_set, m, TL_MODELS_MAX);
+    }
     json_decref(body);
     return 0;
 }
@@ -431,6 +476,165 @@ context_at_start(struct tl *tl, uint64_t before)
     return 0;
 }
 
+/* One context event: kept when its type starts with tl->ctx_want and it
+ * is not an event of this run or a decision of another run. */
+static int
+on_context(void *ctx, uint64_t seq)
+{
+    struct tl *tl = ctx;
+    struct ldg_event ev;
+    json_t *body = NULL, *e;
+    char key[24];
+    int rc = ldg_event_get(tl->t, seq, &ev);
+
+    if (rc < 0) {
+        tl->err = rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
+        return 1;
+    }
+    if (strncmp(ev.type, tl->ctx_want, strlen(tl->ctx_want)) != 0 ||
+        strcmp(ev.type, "route.decision") == 0 || strcmp(ev.run, tl->run) == 0)
+        return 0;
+    snprintf(key, sizeof key, "%llu", (unsigned long long)seq);
+    if (json_object_get(tl->context, key) != NULL)
+        return tl->ctx_latest;
+    if (json_object_size(tl->context) >= TL_CONTEXT_MAX)
+        return 1;
+    rc = ldg_body_get(tl->t, seq, &body);
+    if (rc < 0 && rc != LDG_EERASED) {
+        tl->err = rc;
+        return 1;
+    }
+    e = json_pack("{s:o, s:o, s:o, s:s, s:s, s:s, s:b}", "seq", u64s(seq), "ts",
+                  u64s(ev.ts_ns), "time", time_str(ev.ts_ns), "kind", "context",
+                  "type", ev.type, "subject", ev.subject, "before_start",
+                  tl->ctx_latest);
+    if (e == NULL) {
+        json_decref(body);
+        tl->err = LDG_ENOMEM;
+        return 1;
+    }
+    if (body != NULL)
+        json_object_set_new(e, "body", body);
+    else
+        json_object_set_new(e, "erased", json_true());
+    json_object_set_new(tl->context, key, e);
+    return tl->ctx_latest; /* backwards: the latest is enough */
+}
+
+/* Walks one index value for context: the window [ctx_lo, ctx_hi], then
+ * backwards from the start for the latest event of the kind before it. */
+static int
+context_walk(struct tl *tl, const char *db, const char *value, const char *want)
+{
+    int rc;
+    tl->ctx_want = want;
+    tl->ctx_latest = 0;
+    rc =
+        walk_index(tl->t, db, value, tl->ctx_lo, tl->ctx_hi, 0, on_context, tl);
+    if (rc == 0 && tl->err == 0 && tl->ctx_lo > 0) {
+        tl->ctx_latest = 1;
+        rc = walk_index(tl->t, db, value, 0, tl->ctx_lo - 1, 1, on_context, tl);
+        tl->ctx_latest = 0;
+    }
+    return rc < 0 ? rc : tl->err;
+}
+
+static int
+seq_cmp(const void *a, const void *b)
+{
+    uint64_t x = strtoull(
+                 json_string_value(json_object_get(*(json_t *const *)a, "seq")),
+                 NULL, 10),
+             y = strtoull(
+                 json_string_value(json_object_get(*(json_t *const *)b, "seq")),
+                 NULL, 10);
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * The events that explain the run (see the head of this file), merged
+ * into tl->events in seq order, with their time relative to the start.
+ * Permissions and evals before the start are already "in force at the
+ * start", so for them only the window is walked.
+ */
+static int
+context_events(struct tl *tl)
+{
+    char subj[Q_VALUE_MAX + 8];
+    const char *k;
+    json_t *v, **all = NULL, *merged;
+    size_t n = 0, i;
+    uint64_t base = tl->have_start ? tl->start_ts : tl->first_ts;
+    int rc = 0;
+
+    tl->ctx_lo = tl->have_start ? tl->start_seq : tl->first_seq;
+    tl->ctx_hi = tl->last_seq;
+    if (tl->pack[0] != '\0') {
+        snprintf(subj, sizeof subj, "pack:%s", tl->pack);
+        tl->ctx_want = "permission.";
+        rc = walk_index(tl->t, "idx.subject", subj, tl->ctx_lo, tl->ctx_hi, 0,
+                        on_context, tl);
+        tl->ctx_want = "pack.";
+        if (rc == 0 && tl->err == 0)
+            rc = walk_index(tl->t, "idx.subject", subj, tl->ctx_lo, tl->ctx_hi,
+                            0, on_context, tl);
+        if (rc < 0 || tl->err)
+            return rc < 0 ? rc : tl->err;
+    }
+    json_object_foreach(tl->models_set, k, v)
+    {
+        snprintf(subj, sizeof subj, "model:%.*s", Q_VALUE_MAX, k);
+        if ((rc = context_walk(tl, "idx.subject", subj, "model.state")) < 0 ||
+            (rc = context_walk(tl, "idx.subject", subj, "model.verified")) < 0)
+            return rc;
+    }
+    json_object_foreach(tl->routes_set, k, v)
+    {
+        snprintf(subj, sizeof subj, "route:%.*s", Q_VALUE_MAX, k);
+        tl->ctx_want = "";
+        rc = walk_index(tl->t, "idx.subject", subj, tl->ctx_lo, tl->ctx_hi, 0,
+                        on_context, tl);
+        if (rc == 0 && tl->err == 0)
+            rc = context_walk(tl, "idx.subject", subj, "promotion.");
+        if (rc < 0 || tl->err)
+            return rc < 0 ? rc : tl->err;
+    }
+    if ((rc = context_walk(tl, "idx.type", "runtime.health",
+                           "runtime.health")) < 0)
+        return rc;
+    /* merge: the run's events and the context, by seq */
+    n = json_array_size(tl->events) + json_object_size(tl->context);
+    all = malloc((n ? n : 1) * sizeof *all);
+    merged = json_array();
+    if (all == NULL || merged == NULL) {
+        free(all);
+        json_decref(merged);
+        return LDG_ENOMEM;
+    }
+    n = 0;
+    json_array_foreach(tl->events, i, v) all[n++] = v;
+    json_object_foreach(tl->context, k, v)
+    {
+        uint64_t ts =
+            strtoull(json_string_value(json_object_get(v, "ts")), NULL, 10);
+        json_object_set_new(
+            v, "rel_us",
+            json_integer(ts >= base ? (json_int_t)((ts - base) / 1000)
+                                    : -(json_int_t)((base - ts) / 1000)));
+        all[n++] = v;
+    }
+    qsort(all, n, sizeof *all, seq_cmp);
+    for (i = 0; i < n; i++)
+        json_array_append(merged, all[i]);
+    free(all);
+    json_decref(tl->events);
+    tl->events = merged;
+    json_object_set_new(
+        json_object_get(tl->root, "counts"), "context",
+        json_integer((json_int_t)json_object_size(tl->context)));
+    return 0;
+}
+
 /* Adds rel_ms to each event and the end summary. */
 static void
 finish(struct tl *tl)
@@ -514,9 +718,12 @@ ldg_query_timeline(struct ldg_txn *t, const char *run, json_t **out)
     tl.perms = json_object();
     tl.routes_set = json_object();
     tl.evals = json_object();
+    tl.models_set = json_object();
+    tl.context = json_object();
     rc = LDG_ENOMEM;
     if (tl.root == NULL || tl.events == NULL || tl.perms == NULL ||
-        tl.routes_set == NULL || tl.evals == NULL)
+        tl.routes_set == NULL || tl.evals == NULL || tl.models_set == NULL ||
+        tl.context == NULL)
         goto out;
     /* jansson keeps insertion order: fix the order of the keys now */
     {
@@ -544,6 +751,8 @@ ldg_query_timeline(struct ldg_txn *t, const char *run, json_t **out)
                         tl.pack[0] ? json_string(tl.pack) : json_null());
     finish(&tl);
     rc = context_at_start(&tl, tl.have_start ? tl.start_seq : tl.first_seq);
+    if (rc == 0)
+        rc = context_events(&tl);
     if (rc < 0)
         goto out;
     if (tl.version == NULL)
@@ -566,6 +775,8 @@ out:
     json_decref(tl.perms);
     json_decref(tl.routes_set);
     json_decref(tl.evals);
+    json_decref(tl.models_set);
+    json_decref(tl.context);
     json_decref(tl.version);
     return rc;
 }
@@ -599,9 +810,20 @@ event_line(struct qbuf *b, const json_t *e)
     const char *kind = sget(e, "kind");
     const json_t *body = json_object_get(e, "body");
     int deny = json_is_true(json_object_get(e, "denied"));
+    const char *type = sget(e, "type");
     int bad = deny || jstr_is(body, "status", "failed") ||
               jstr_is(body, "status", "aborted") ||
-              jstr_is(body, "outcome", "error");
+              jstr_is(body, "outcome", "error") ||
+              (strcmp(kind, "context") == 0 &&
+               (strcmp(type, "permission.revoked") == 0 ||
+                strcmp(type, "permission.denied") == 0 ||
+                strcmp(type, "promotion.rolled_back") == 0 ||
+                jstr_is(body, "state", "offline") ||
+                jstr_is(body, "state", "removed") ||
+                jstr_is(body, "status", "down") ||
+                jstr_is(body, "status", "degraded") ||
+                json_is_false(json_object_get(body, "passed")) ||
+                json_is_false(json_object_get(body, "ok"))));
 
     qbuf_printf(b, "%s %+10.3fs  #%-8s %-7s", bad ? "!" : " ",
                 (double)json_integer_value(json_object_get(e, "rel_us")) / 1e6,
@@ -654,6 +876,14 @@ event_line(struct qbuf *b, const json_t *e)
         put_val(b, NULL, json_object_get(body, "rule"));
         put_val(b, "tool", json_object_get(body, "tool"));
         put_val(b, NULL, json_object_get(body, "tier"));
+    } else if (strcmp(kind, "context") == 0) {
+        static const char *const show[] = {
+            "state",   "status",  "group",     "scope", "decision",
+            "eval_id", "passed",  "candidate", "to",    "version",
+            "by",      "expires", "reason",    "detail"};
+        qbuf_printf(b, "  %s %s", sget(e, "type"), sget(e, "subject"));
+        for (size_t i = 0; i < sizeof show / sizeof show[0]; i++)
+            put_val(b, show[i], json_object_get(body, show[i]));
     } else if (strcmp(kind, "end") == 0) {
         put_val(b, NULL, json_object_get(body, "status"));
         if (json_is_integer(json_object_get(body, "duration_ms")))

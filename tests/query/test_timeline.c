@@ -59,23 +59,27 @@ static void
 test_timeline__run_events_in_order_with_kinds(void **state)
 {
     struct fx *f = *state;
-    json_t *tl = timeline(f->l, "R-0001", 0),
-           *ev = json_object_get(tl, "events");
+    json_t *tl = timeline(f->l, "R-0001", 0), *ev = json_array(), *e;
     static const char *const kinds[] = {"start",  "policy", "step", "route",
                                         "policy", "route",  "step", "end"};
     static const char *const seqs[] = {"23", "24", "25", "26",
                                        "27", "29", "30", "31"};
+    size_t k;
+    /* the run's own events; the context is checked in the next test */
+    json_array_foreach(json_object_get(tl, "events"), k,
+                       e) if (strcmp(s(e, "kind"), "context") != 0)
+        json_array_append(ev, e);
     assert_string_equal(s(tl, "run"), "R-0001");
     assert_string_equal(s(tl, "pack"), "pdf-ops");
     assert_string_equal(s(tl, "status"), "ok");
     assert_int_equal(json_array_size(ev), 8);
     for (size_t i = 0; i < 8; i++) {
-        json_t *e = json_array_get(ev, i);
-        assert_string_equal(s(e, "kind"), kinds[i]);
-        assert_string_equal(s(e, "seq"), seqs[i]);
-        assert_true(json_is_integer(json_object_get(e, "rel_us")));
-        assert_true(json_integer_value(json_object_get(e, "rel_us")) >= 0);
-        assert_non_null(json_object_get(e, "body"));
+        json_t *x = json_array_get(ev, i);
+        assert_string_equal(s(x, "kind"), kinds[i]);
+        assert_string_equal(s(x, "seq"), seqs[i]);
+        assert_true(json_is_integer(json_object_get(x, "rel_us")));
+        assert_true(json_integer_value(json_object_get(x, "rel_us")) >= 0);
+        assert_non_null(json_object_get(x, "body"));
     }
     /* the denial stands out */
     assert_true(json_is_true(json_object_get(json_array_get(ev, 4), "denied")));
@@ -92,6 +96,44 @@ test_timeline__run_events_in_order_with_kinds(void **state)
     assert_int_equal(count(tl, "fallbacks"), 1);
     assert_int_equal(count(tl, "policy_decisions"), 2);
     assert_int_equal(count(tl, "denials"), 1);
+    json_decref(ev);
+    json_decref(tl);
+}
+
+/* Context: the runtime's health and its routes' models' states before
+ * the start, and the primary going offline (#28) between the decisions
+ * it explains (#26, #29); nothing of other runs or after the end. */
+static void
+test_timeline__context_explains_the_fallback(void **state)
+{
+    struct fx *f = *state;
+    json_t *tl = timeline(f->l, "R-0001", 0), *e;
+    static const char *const seqs[] = {"3", "6", "7", "28"};
+    static const char *const types[] = {"runtime.health", "model.state",
+                                        "model.state", "model.state"};
+    size_t k, n = 0, at28 = 0, at29 = 0;
+    json_array_foreach(json_object_get(tl, "events"), k, e)
+    {
+        if (strcmp(s(e, "seq"), "29") == 0)
+            at29 = k;
+        if (strcmp(s(e, "kind"), "context") != 0)
+            continue;
+        assert_true(n < 4);
+        assert_string_equal(s(e, "seq"), seqs[n]);
+        assert_string_equal(s(e, "type"), types[n]);
+        assert_int_equal(json_is_true(json_object_get(e, "before_start")),
+                         n < 3);
+        if (n == 3) {
+            at28 = k;
+            assert_string_equal(s(json_object_get(e, "body"), "state"),
+                                "offline");
+        }
+        n++;
+    }
+    assert_int_equal(n, 4);
+    assert_true(at28 + 1 == at29); /* just before the fallback */
+    assert_int_equal(count(tl, "context"), 4);
+    assert_int_equal(count(tl, "events"), 8);
     json_decref(tl);
 }
 
@@ -197,9 +239,20 @@ test_timeline__run_without_start_erased_and_unfinished(void **state)
     assert_true(json_is_null(json_object_get(tl, "start")));
     assert_true(json_is_null(json_object_get(tl, "end")));
     assert_true(json_is_null(json_object_get(tl, "pack")));
+    assert_int_equal(count(tl, "events"), 2);
     ev = json_object_get(tl, "events");
-    assert_int_equal(json_array_size(ev), 2);
-    assert_true(json_is_true(json_object_get(json_array_get(ev, 0), "erased")));
+    {
+        size_t k, own = 0;
+        json_t *e;
+        json_array_foreach(ev, k, e)
+        {
+            if (strcmp(s(e, "kind"), "context") == 0)
+                continue;
+            if (own++ == 0)
+                assert_true(json_is_true(json_object_get(e, "erased")));
+        }
+        assert_int_equal(own, 2);
+    }
     json_decref(tl);
 }
 
@@ -220,6 +273,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_timeline__run_events_in_order_with_kinds, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_timeline__context_explains_the_fallback, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_timeline__permissions_and_evals_in_force_at_the_start, setup,
             teardown),
