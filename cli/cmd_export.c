@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "export/export.h"
+#include "query/query.h"
 
 #define LIST_MAX 256
 
@@ -49,6 +50,50 @@ export_progress(void *ctx, uint64_t done, uint64_t total)
 
 /* -------------------------------------------------------------- export -- */
 
+#define CTX_TERM 28 /* "seq=" and 20 digits, NUL */
+static char plus[] = "+";
+
+/* The seq=N terms of the context events of run's timeline, in one block
+ * of CTX_TERM-byte strings. 0 or an exit code (printed). */
+static int
+context_terms(struct cli *c, struct ldg_ledger *l, const char *run, char **out,
+              size_t *n)
+{
+    struct ldg_txn *t = NULL;
+    json_t *tl = NULL, *e;
+    size_t i, k = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) == 0)
+        rc = ldg_query_timeline(t, run, &tl);
+    ldg_txn_abort(t);
+    if (rc == LDG_ENOTFOUND) /* no such run: the export says so */
+        return 0;
+    if (rc < 0) {
+        cli_err(c, "the context of run %s: %s", run,
+                ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        return cli_exit_code(rc);
+    }
+    json_array_foreach(json_object_get(tl, "events"), i, e) k +=
+        strcmp(json_string_value(json_object_get(e, "kind")), "context") == 0;
+    if (k > 0 && (*out = malloc(k * CTX_TERM)) == NULL) {
+        json_decref(tl);
+        return EX_OSERR;
+    }
+    json_array_foreach(json_object_get(tl, "events"), i, e)
+    {
+        if (strcmp(json_string_value(json_object_get(e, "kind")), "context"))
+            continue;
+        snprintf(*out + *n * CTX_TERM, CTX_TERM, "seq=%s",
+                 json_string_value(json_object_get(e, "seq")));
+        (*n)++;
+    }
+    json_decref(tl);
+    return 0;
+}
+
 static const struct cli_opt export_opts[] = {
     {'O', 0, "out", "FILE",
      "the bundle to write (- for standard output, not a terminal)",
@@ -76,6 +121,9 @@ static const struct cli_opt export_opts[] = {
               "refuse a selection larger than N events"),
     CLI_FLAG('N', 0, "no-state",
              "leave out the projected state (packs, models, routes, ...)"),
+    CLI_FLAG('K', 0, "no-context",
+             "with --run: only the run's own events, not the context "
+             "`ledger timeline` shows with them"),
     CLI_ARG("MATCH", "query terms, as `ledger query` takes them",
             CLI_OPTIONAL | CLI_REPEAT),
     CLI_OPT_END};
@@ -89,7 +137,10 @@ const struct cli_command cli_cmd_export = {
     "offline with `ledger verify-bundle`: the events, the keys that signed "
     "them, Merkle inclusion proofs against a signed checkpoint, and the "
     "projected state. The selection is the query terms, time bounds and "
-    "--run; events needed to establish keys and erasures are added. "
+    "--run; with --run, the context events `ledger timeline` shows (its "
+    "pack's permission changes, its models' state changes, its routes' "
+    "evals and promotions, runtime health) are included too, unless "
+    "--no-context. Events needed to establish keys and erasures are added. "
     "Redacted fields and bodies are replaced by their hashes. A summary "
     "goes to standard error.",
     export_opts,
@@ -109,7 +160,10 @@ cmd_export(struct cli *c, int argc, char **argv)
     struct ldg_export_report rep;
     struct ldg_ledger *l = NULL;
     char *fields[LIST_MAX], *types[LIST_MAX], **terms = NULL;
-    char *runterm = NULL;
+    char *runterm = NULL, *ctxterms = NULL;
+    char **all = NULL;
+    int no_context = 0;
+    size_t ncontext = 0;
     const char *out = NULL, *run = NULL;
     uint64_t v;
     int ch, rc, nterms = 0;
@@ -129,6 +183,9 @@ cmd_export(struct cli *c, int argc, char **argv)
             break;
         case 'r':
             run = val;
+            break;
+        case 'K':
+            no_context = 1;
             break;
         case 'O':
             out = val;
@@ -217,6 +274,24 @@ cmd_export(struct cli *c, int argc, char **argv)
     }
     if ((rc = cli_open(c, 1, &l)) != 0)
         goto out;
+    if (run != NULL && !no_context) {
+        /* the run's context as its own OR group: + seq=A seq=B ... */
+        if ((rc = context_terms(c, l, run, &ctxterms, &ncontext)) != 0)
+            goto out;
+        if (ncontext > 0) {
+            all = calloc((size_t)nterms + 1 + ncontext, sizeof *all);
+            if (all == NULL) {
+                rc = EX_OSERR;
+                goto out;
+            }
+            memcpy(all, terms, (size_t)nterms * sizeof *all);
+            all[nterms] = plus;
+            for (size_t i = 0; i < ncontext; i++)
+                all[nterms + 1 + i] = ctxterms + i * CTX_TERM;
+            o.terms = all;
+            o.nterms = nterms + 1 + (int)ncontext;
+        }
+    }
     if (strcmp(out, "-") == 0)
         rc = ldg_export_write_fd(l, &o, 1, &rep);
     else
@@ -241,6 +316,14 @@ cmd_export(struct cli *c, int argc, char **argv)
             (unsigned long long)rep.bodies_erased,
             (unsigned long long)rep.bytes);
     fprintf(stderr, "export: projected state %s\n", rep.state_detail);
+    if (run != NULL && no_context)
+        fprintf(stderr, "export: context of run %s left out (--no-context)\n",
+                run);
+    else if (run != NULL)
+        fprintf(stderr,
+                "export: with the %zu context events of run %s (`ledger "
+                "timeline %s`)\n",
+                ncontext, run, run);
     if (c->out != OUT_HUMAN) {
         char b[8][24];
         uint64_t vals[8] = {rep.selected,        rep.support,
@@ -261,6 +344,8 @@ cmd_export(struct cli *c, int argc, char **argv)
     rc = EX_OK;
 out:
     free(runterm);
+    free(ctxterms);
+    free(all);
     free(terms);
     ldg_close(l);
     return rc;

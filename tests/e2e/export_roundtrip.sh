@@ -30,13 +30,14 @@ verify() {
 
 # --- selection forms: bundle selects exactly what query selects ----------
 n=0
-for sel in "--run R-0001" "type=route.*" "actor=alice" "pack=pdf-ops" \
+# (--run with its context is checked in timeline_context.sh)
+for sel in "--run R-0001 --no-context" "type=route.*" "actor=alice" "pack=pdf-ops" \
     "run=R-0001 + type=pack.*" ""; do
     n=$((n + 1))
     # shellcheck disable=SC2086
     L export $sel --out "$T/s$n.tar.zst" -o json >"$T/ej" 2>"$T/ee" ||
         { fail "export '$sel': exit $? $(cat "$T/ee")"; continue; }
-    terms=$(printf '%s' "$sel" | sed 's/--run /run=/')
+    terms=$(printf '%s' "$sel" | sed 's/--run /run=/; s/ --no-context//')
     # shellcheck disable=SC2086
     want=$(L query $terms -o json | wc -l | tr -d ' ')
     got=$(sed -n 's/.*"selected":"\([0-9]*\)".*/\1/p' "$T/ej")

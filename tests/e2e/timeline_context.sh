@@ -72,5 +72,25 @@ grep -q 'another run' "$T/ev" && bad "another run's decision is shown"
 "$L" timeline R-9 -o json >"$T/j" || bad "timeline -o json"
 grep -q '"kind":"context"' "$T/j" || bad "-o json: no context events"
 grep -q '"context":[1-9]' "$T/j" || bad "-o json: counts.context missing"
+# export --run carries the same context by default; --no-context leaves it
+"$L" keys verifier >"$T/vkey"
+"$L" export --run R-9 --out "$T/b" 2>"$T/e" || bad "export: $(cat "$T/e")"
+grep -q 'with the [1-9][0-9]* context events of run R-9' "$T/e" ||
+    bad "export does not say it added context: $(cat "$T/e")"
+"$L" verify-bundle "$T/b" --trusted-key "$T/vkey" --extract "$T/x" \
+    >/dev/null 2>"$T/e" || bad "verify-bundle: $(cat "$T/e")"
+for q in permission.revoked runtime.health eval.result; do
+    grep -q "\"type\":\"$q\"" "$T/x/events.jsonl" ||
+        bad "the bundle lacks the context event $q"
+done
+want=$("$L" timeline R-9 -o json | grep -o '"seq":"[0-9]*"' | sort -u | wc -l)
+"$L" export --run R-9 --no-context --out "$T/b2" 2>"$T/e" || bad "export --no-context"
+grep -q 'context of run R-9 left out' "$T/e" || bad "--no-context not said: $(cat "$T/e")"
+"$L" verify-bundle "$T/b2" --trusted-key "$T/vkey" --extract "$T/x2" \
+    >/dev/null 2>&1 || bad "verify-bundle --no-context bundle"
+grep -q permission.revoked "$T/x2/events.jsonl" && bad "--no-context still has context"
+[ "$(grep -c '"selected":true\|^{' "$T/x2/events.jsonl")" -lt \
+    "$(grep -c '^{' "$T/x/events.jsonl")" ] || bad "--no-context bundle is not smaller"
+
 [ $nfail = 0 ] || exit 1
 echo "timeline_context: revocation, model offline, health, evals shown as context"
