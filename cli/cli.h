@@ -230,6 +230,9 @@ int cli_parse_u64(const char *s, uint64_t *out);
 void cli_time(char *buf, size_t cap, uint64_t ts_ns);
 /* Writes one JSON value as a line (compact) or pretty, then frees it. */
 void cli_print_json(const struct cli *c, json_t *v);
-/* Progress line on stderr when it is a terminal. */
+/* Progress line on stderr when it is a terminal: done of total (0 when
+ * unknown), with a percentage and an estimate of the time left. */
 void cli_progress(void *ctx, uint64_t done, uint64_t total);
+/* Erases the progress line, if one was drawn. */
+void cli_progress_done(const struct cli *c);
 #endif

@@ -352,7 +352,7 @@ ingest_progress(void *ctx, uint64_t lines, uint64_t committed)
 {
     struct ingest_ctx *ic = ctx;
     if (ic->c->progress)
-        fprintf(stderr, "\ringest: %llu lines read, %llu committed  ",
+        fprintf(stderr, "\ringest: %llu lines read, %llu committed\033[K",
                 (unsigned long long)lines, (unsigned long long)committed);
 }
 
@@ -447,7 +447,7 @@ cmd_ingest(struct cli *c, int argc, char **argv)
     o.ctx = &ic;
     rc = ldg_ingest(l, in, &o, &rep);
     if (c->progress)
-        fputc('\n', stderr);
+        fputs("\r\033[K", stderr); /* the summary follows */
     if (rc < 0 && rc != LDG_EBADINPUT)
         cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
     if (o.strict && rep.rejected > 0)
@@ -711,7 +711,7 @@ cmd_verify(struct cli *c, int argc, char **argv)
     }
     rc = ldg_verify(l, flags, from, &r, cli_progress, c);
     if (c->progress)
-        fprintf(stderr, "\r\033[K");
+        cli_progress_done(c);
     if (rc < 0 && rc != LDG_ETAMPER) {
         cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
         rc = cli_exit_code(rc);

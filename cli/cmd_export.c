@@ -297,7 +297,7 @@ cmd_export(struct cli *c, int argc, char **argv)
     else
         rc = ldg_export_write(l, &o, out, &rep);
     if (c->progress)
-        fprintf(stderr, "\r\033[K");
+        cli_progress_done(c);
     if (rc < 0) {
         cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
         rc = cli_exit_code(rc);

@@ -209,7 +209,7 @@ run_view(struct cli *c, enum ldg_proj_view view, struct vargs *va,
     vo.progress_ctx = c;
     rc = ldg_projections_view(l, view, &vo, &rows);
     if (c->progress && va->at_size)
-        fprintf(stderr, "\r\033[K");
+        cli_progress_done(c);
     if (rc < 0) {
         rc = fail(c, l, rc);
         ldg_close(l);
@@ -677,7 +677,7 @@ cmd_doctor(struct cli *c, int argc, char **argv)
     o.progress_ctx = c;
     rc = ldg_doctor_run(l, &o, &d, &verdict);
     if (c->progress && va.at_size)
-        fprintf(stderr, "\r\033[K");
+        cli_progress_done(c);
     if (rc < 0) {
         rc = fail(c, l, rc);
         ldg_close(l);
@@ -925,7 +925,7 @@ cmd_rebuild(struct cli *c, int argc, char **argv)
     if (va.check) {
         rc = ldg_projections_check(l, mask, cli_progress, c, &rep, &ndiff);
         if (c->progress)
-            fprintf(stderr, "\r\033[K");
+            cli_progress_done(c);
         if (rc < 0) {
             rc = fail(c, l, rc);
             ldg_close(l);
@@ -970,7 +970,7 @@ cmd_rebuild(struct cli *c, int argc, char **argv)
     }
     rc = ldg_projections_rebuild(l, mask, cli_progress, c, &rep);
     if (c->progress)
-        fprintf(stderr, "\r\033[K");
+        cli_progress_done(c);
     if (rc < 0) {
         rc = fail(c, l, rc);
         ldg_close(l);

@@ -171,18 +171,57 @@ cli_print_json(const struct cli *c, json_t *v)
     json_decref(v);
 }
 
+/*
+ * One progress line on stderr, only when it is a terminal: "verify:
+ * 12000/50000 events (24%), 0:31 left", rewritten in place at most ten
+ * times a second and erased (cli_progress_done) when the work ends. The
+ * estimate is the rate so far; it appears once a second has passed.
+ */
+static uint64_t progress_t0_ns, progress_last_ns;
+
+static uint64_t
+mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 void
 cli_progress(void *ctx, uint64_t done, uint64_t total)
 {
     const struct cli *c = ctx;
+    uint64_t now;
+    char eta[48] = "";
     if (!c->progress)
         return;
+    now = mono_ns();
+    if (progress_t0_ns == 0 || done == 0)
+        progress_t0_ns = now;
+    if (done != total && now - progress_last_ns < 100000000u)
+        return;
+    progress_last_ns = now;
+    if (total && done > 0 && done < total &&
+        now - progress_t0_ns > 1000000000u) {
+        double left = (double)(now - progress_t0_ns) / 1e9 *
+                      (double)(total - done) / (double)done;
+        unsigned long s = (unsigned long)(left + 0.5);
+        snprintf(eta, sizeof eta, ", %lu:%02lu left", s / 60, s % 60);
+    }
     if (total)
-        fprintf(stderr, "\r%s: %llu/%llu (%.0f%%)  ", c->cmd,
+        fprintf(stderr, "\r%s: %llu/%llu (%.0f%%)%s\033[K", c->cmd,
                 (unsigned long long)done, (unsigned long long)total,
-                100.0 * (double)done / (double)total);
+                100.0 * (double)done / (double)total, eta);
     else
-        fprintf(stderr, "\r%s: %llu  ", c->cmd, (unsigned long long)done);
+        fprintf(stderr, "\r%s: %llu\033[K", c->cmd, (unsigned long long)done);
+}
+
+void
+cli_progress_done(const struct cli *c)
+{
+    if (c->progress && progress_last_ns != 0)
+        fputs("\r\033[K", stderr);
+    progress_t0_ns = progress_last_ns = 0;
 }
 
 const struct cli_command *const cli_commands[] = {CLI_COMMANDS, NULL};

@@ -120,6 +120,25 @@ if script -qec true /dev/null </dev/null >/dev/null 2>&1; then
     ontty "'$L' query --help"
     grep -q 'usage: ledger query' "$T/paged" || bad "query --help not paged on a terminal"
 fi
+# ------------------------------------------------------------- progress --
+# one line on stderr, only on a terminal, with a percentage, erased at the
+# end (the summary line follows on a clean line)
+i=0
+while [ $i -lt 2000 ]; do
+    echo '{"type":"x.progress","body":{"i":'$i'}}'
+    i=$((i + 1))
+done >"$T/many.jsonl"
+"$L" ingest "$T/many.jsonl" 2>/dev/null || bad "ingest many"
+"$L" verify --full >/dev/null 2>"$T/e" || bad "verify --full: $(cat "$T/e")"
+grep -q "$(printf '\r')" "$T/e" && bad "progress drawn on a stderr that is not a terminal"
+if script -qec true /dev/null </dev/null >/dev/null 2>&1; then
+    timeout 60 script -qec "'$L' verify --full" /dev/null </dev/null >"$T/tty" 2>&1
+    grep -q 'verify: [0-9]*/[0-9]* ([0-9]*%)' "$T/tty" ||
+        bad "verify on a terminal shows no progress with a percentage"
+    grep -q "$(printf '\r\033')\[Kok: " "$T/tty" ||
+        bad "the progress line is not erased before the summary: $(od -c "$T/tty" | tail -3)"
+fi
+
 "$L" doctor --color=sometimes >/dev/null 2>"$T/e"; rc=$?
 [ $rc = 64 ] && grep -q "always, never or auto" "$T/e" || bad "--color=sometimes: exit $rc"
 
