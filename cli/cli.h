@@ -208,6 +208,9 @@ void cli_pager_start(struct cli *c);
 void cli_pager_end(void);
 /* The escape sequence for what, or "" when on is 0. */
 const char *cli_paint(int on, enum cli_paint what);
+/* Checks every command's table (ids and names unique, no common option
+ * redeclared); prints the problems, returns their number. */
+int cli_help_check(FILE *f);
 /* All commands, NULL-terminated (cli/main.c). */
 extern const struct cli_command *const cli_commands[];
 

@@ -260,6 +260,8 @@ help_main(int argc, char **argv)
         cli_help_options(stdout, cmd);
         return EX_OK;
     }
+    if (strcmp(argv[1], "--check") == 0 && argc == 2)
+        return cli_help_check(stderr) == 0 ? EX_OK : EX_SOFTWARE;
     if (strcmp(argv[1], "--man") == 0 && argc == 3) {
         if (cli_help_man(stdout, argv[2]) == 0)
             return EX_OK;

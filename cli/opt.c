@@ -669,3 +669,57 @@ cli_help_man(FILE *f, const char *name)
           f);
     return 0;
 }
+
+/*
+ * `ledger help --check`: every table is consistent — no two options of a
+ * command share an id, a short or a long name, and none takes the common
+ * ones (-o, -h, --dir, --output, --help, --no-pager, --color). Prints
+ * each problem; returns how many there are.
+ */
+int
+cli_help_check(FILE *f)
+{
+    static const char *const common[] = {"dir",      "output", "help",
+                                         "no-pager", "color",  NULL};
+    int bad = 0;
+    for (size_t i = 0; cli_commands[i] != NULL; i++) {
+        const struct cli_command *cmd = cli_commands[i];
+        const struct cli_opt *o, *p;
+        for (o = cmd->opts; o && !is_end(o); o++) {
+            if (o->flags & CLI_POS)
+                continue;
+            if (o->short_name == 'o' || o->short_name == 'h') {
+                fprintf(f, "%s: -%c is a common option\n", cmd->name,
+                        o->short_name);
+                bad++;
+            }
+            for (size_t k = 0; o->name && common[k]; k++)
+                if (strcmp(o->name, common[k]) == 0) {
+                    fprintf(f, "%s: --%s is a common option\n", cmd->name,
+                            o->name);
+                    bad++;
+                }
+            for (p = cmd->opts; p != o; p++) {
+                if (p->flags & CLI_POS)
+                    continue;
+                if (p->id == o->id) {
+                    fprintf(f, "%s: --%s and --%s share the id %d\n", cmd->name,
+                            p->name ? p->name : "?", o->name ? o->name : "?",
+                            o->id);
+                    bad++;
+                }
+                if (o->short_name && p->short_name == o->short_name) {
+                    fprintf(f, "%s: -%c is declared twice\n", cmd->name,
+                            o->short_name);
+                    bad++;
+                }
+                if (o->name && p->name && strcmp(o->name, p->name) == 0) {
+                    fprintf(f, "%s: --%s is declared twice\n", cmd->name,
+                            o->name);
+                    bad++;
+                }
+            }
+        }
+    }
+    return bad;
+}

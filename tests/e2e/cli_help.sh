@@ -19,6 +19,8 @@ bad() { echo "FAIL: $*"; nfail=$((nfail + 1)); }
 export LEDGER_DIR="$T/none"
 
 "$L" help --commands > "$T/cmds" || bad "help --commands exit $?"
+# every option table is consistent (unique ids and names)
+"$L" help --check 2>"$T/e" || bad "option tables: $(cat "$T/e")"
 n=$(wc -l < "$T/cmds")
 [ "$n" -ge 24 ] || bad "help --commands lists $n commands"
 "$L" --help > "$T/overview" 2> "$T/err"; rc=$?
