@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "projections/projections.h"
 #include "query/query.h"
 
 #define FOLLOW_POLL_MS 100 /* safety net under inotify */
@@ -480,6 +481,40 @@ const struct cli_command cli_cmd_timeline = {
     "ledger timeline r1 -o json-pretty\n",
     CLI_CMD_PAGER};
 
+/*
+ * The permissions in force at the run's start are the projections' answer
+ * (the permissions view as of the event before the start, expiry
+ * included), the same rule `ledger permissions --at` and the doctor use;
+ * they replace the timeline's own reading of the permission events.
+ */
+static int
+permissions_at_start(struct cli *c, struct ldg_ledger *l, json_t *tl)
+{
+    struct ldg_view_opts vo;
+    const json_t *start = json_object_get(tl, "start");
+    const char *pack = json_string_value(json_object_get(tl, "pack"));
+    json_t *rows = NULL;
+    uint64_t seq;
+    int rc;
+
+    if (pack == NULL || !json_is_object(start) ||
+        cli_parse_u64(json_string_value(json_object_get(start, "seq")), &seq) <
+            0 ||
+        seq == 0)
+        return 0;
+    memset(&vo, 0, sizeof vo);
+    vo.at_size = seq; /* events 0 .. start-1 */
+    vo.filter = pack;
+    rc = ldg_projections_view(l, LDG_VIEW_PERMISSIONS, &vo, &rows);
+    if (rc < 0) {
+        cli_err(c, "permissions at the start of the run: %s",
+                ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        return cli_exit_code(rc);
+    }
+    json_object_set_new(tl, "permissions", rows);
+    return 0;
+}
+
 int
 cmd_timeline(struct cli *c, int argc, char **argv)
 {
@@ -521,6 +556,10 @@ cmd_timeline(struct cli *c, int argc, char **argv)
         rc = rc == LDG_EBADINPUT ? EX_USAGE : cli_exit_code(rc);
         goto out;
     }
+    ldg_txn_abort(t);
+    t = NULL;
+    if ((rc = permissions_at_start(c, l, tl)) != 0)
+        goto out;
     if (c->out != OUT_HUMAN) {
         cli_print_json(c, tl);
         tl = NULL;

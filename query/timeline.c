@@ -933,9 +933,13 @@ ldg_query_timeline_text(const json_t *tl, char **out)
         json_array_foreach(v, i, e)
         {
             const char *st = sget(e, "state");
-            int bad = strcmp(st, "denied") == 0 || strcmp(st, "revoked") == 0;
+            int bad = strcmp(st, "denied") == 0 || strcmp(st, "revoked") == 0 ||
+                      strcmp(st, "expired") == 0;
             qbuf_printf(&b, "%s %-10s %-12s %-28s", bad ? "!" : " ",
-                        bad ? (st[0] == 'd' ? "DENIED" : "REVOKED") : st,
+                        !bad           ? st
+                        : st[0] == 'd' ? "DENIED"
+                        : st[0] == 'r' ? "REVOKED"
+                                       : "EXPIRED",
                         sget(e, "group"), sget(e, "scope"));
             put_val(&b, NULL, json_object_get(e, "tier"));
             put_val(&b, "by", json_object_get(e, "by"));

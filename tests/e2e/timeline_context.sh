@@ -72,6 +72,23 @@ grep -q 'another run' "$T/ev" && bad "another run's decision is shown"
 "$L" timeline R-9 -o json >"$T/j" || bad "timeline -o json"
 grep -q '"kind":"context"' "$T/j" || bad "-o json: no context events"
 grep -q '"context":[1-9]' "$T/j" || bad "-o json: counts.context missing"
+# the permissions in force at the start are the projections' rule, expiry
+# included: a grant that expired before the run is not in force
+cat >"$T/x.jsonl" <<'J'
+{"type":"pack.installed","body":{"pack":"e","version":"1","manifest_digest":"sha256:ee"}}
+{"type":"permission.requested","body":{"pack":"e","group":"fs.read","scope":"/data","tier":"T1"}}
+{"type":"permission.granted","body":{"pack":"e","group":"fs.read","scope":"/data","by":"operator","expires":"2001-01-01T00:00:00Z"}}
+{"type":"run.started","body":{"run":"R-E","pack":"e"}}
+{"type":"run.finished","body":{"run":"R-E","status":"failed","error":"fs.read denied"}}
+J
+"$L" ingest --strict "$T/x.jsonl" 2>/dev/null || bad "ingest expiry scenario"
+"$L" timeline R-E >"$T/tle" 2>&1 || bad "timeline R-E: $(cat "$T/tle")"
+grep -q '^! EXPIRED *fs.read *\/data' "$T/tle" ||
+    bad "an expired grant is shown as in force: $(sed -n '/permissions in force/,/^$/p' "$T/tle")"
+"$L" permissions --pack e --at "$("$L" query run=R-E type=run.started -o json |
+    sed -n 's/^{"seq":"\([0-9]*\)".*/\1/p')" | grep -q expired ||
+    bad "the permissions view disagrees"
+
 # export --run carries the same context by default; --no-context leaves it
 "$L" keys verifier >"$T/vkey"
 "$L" export --run R-9 --out "$T/b" 2>"$T/e" || bad "export: $(cat "$T/e")"
