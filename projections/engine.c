@@ -939,6 +939,34 @@ out:
 }
 
 int
+ldg_projections_gate(struct ldg_ledger *l, const char *target,
+                     const char *candidate, const char *eval_id, char *why,
+                     size_t whycap)
+{
+    struct ldg_txn *t = NULL;
+    struct pstate *ps = NULL;
+    int rc;
+
+    if (l == NULL || target == NULL || candidate == NULL || eval_id == NULL ||
+        why == NULL || whycap == 0)
+        return LDG_EINVAL;
+    why[0] = 0;
+    if ((rc = read_state(l, 0, P_ALL, 0, NULL, NULL, &t, &ps)) < 0)
+        return rc;
+    rc = promotion_gate(ps, target, candidate, eval_id, why, whycap);
+    if (rc >= 0 && ps->err != 0) {
+        ldg_set_errmsg(l,
+                       "projections: a stored record cannot be read "
+                       "(%s); `ledger rebuild` replaces it",
+                       ldg_strerror(ps->err));
+        rc = ps->err;
+    }
+    ps_free(ps);
+    ldg_txn_abort(t);
+    return rc;
+}
+
+int
 ldg_projections_state_json(struct ldg_ledger *l, uint64_t at_size, json_t **out)
 {
     struct ldg_txn *t = NULL;

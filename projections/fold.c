@@ -907,6 +907,22 @@ gate(struct pstate *ps, const struct rec_ptarget *t, struct sv target,
     return 1;
 }
 
+int
+promotion_gate(struct pstate *ps, const char *target, const char *cand,
+               const char *eval_id, char *why, size_t cap)
+{
+    uint8_t key[PROJ_KEY_MAX + 1];
+    static const struct rec_ptarget none;
+    const struct rec_ptarget *rec;
+    size_t kl = KEY1(key, TAG_PTARGET, svs(target));
+
+    rec = ps_get(ps, P_PROMOTIONS, key, kl);
+    if (rec == NULL && ps->err != 0)
+        return ps->err;
+    return gate(ps, rec ? rec : &none, svs(target), svs(cand), svs(eval_id),
+                why, cap);
+}
+
 static int
 add_history(struct pstate *ps, const struct penv *e, struct sv target,
             uint8_t kind, const char *cand, const char *eval_id,

@@ -521,6 +521,13 @@ int ps_digest_all(struct pstate *ps, struct pdigest out[P_COUNT]);
 /* Folds one event into ps (projections in ps->mask). */
 int fold_event(struct pstate *ps, const struct penv *e, const struct bview *b);
 
+/* The promotion gate of VOCABULARY.md for promoting cand on target with
+ * eval_id, against the state in ps: 1 holds, 0 not (why says which rule
+ * failed), < 0 a record could not be read. The same rule fold_event
+ * applies to a promotion.promoted to mark it ungated. */
+int promotion_gate(struct pstate *ps, const char *target, const char *cand,
+                   const char *eval_id, char *why, size_t cap);
+
 /* ------------------------------------------------------------- derive.c -- */
 
 /* Effective state of a pack's permission requirement. */

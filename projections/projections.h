@@ -90,6 +90,19 @@ int ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
                          const struct ldg_view_opts *opts, json_t **out);
 
 /*
+ * The promotion gate (VOCABULARY.md, "promotions") for promoting candidate
+ * on target with eval_id, against the current state — the rule that marks
+ * a recorded promotion.promoted `ungated`, asked before writing one: the
+ * eval has a result, passed, is for this target and candidate, and is no
+ * worse than the current promoted candidate's eval (pass rate, p50
+ * latency, policy violations). Returns 1 if the gate holds, 0 if not
+ * (why gets the reason), < 0 on error.
+ */
+int ldg_projections_gate(struct ldg_ledger *l, const char *target,
+                         const char *candidate, const char *eval_id,
+                         char *why, size_t whycap);
+
+/*
  * One object per projection: {"name", "version", "code_version",
  * "applied" (events folded), "last_seq", "digest" (hex), "records",
  * "current" (bool: version matches and nothing behind), "behind"}, plus a
