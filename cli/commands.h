@@ -52,6 +52,14 @@ extern const struct cli_command cli_cmd_packs, cli_cmd_permissions,
     cli_cmd_models, cli_cmd_routes, cli_cmd_promotions, cli_cmd_runs,
     cli_cmd_doctor, cli_cmd_projections, cli_cmd_rebuild;
 
+/* cli/cmd_evals.c — eval run, evals, promote, rollback */
+int cmd_eval(struct cli *c, int argc, char **argv);
+int cmd_evals(struct cli *c, int argc, char **argv);
+int cmd_promote(struct cli *c, int argc, char **argv);
+int cmd_rollback(struct cli *c, int argc, char **argv);
+extern const struct cli_command cli_cmd_eval, cli_cmd_evals,
+    cli_cmd_promote, cli_cmd_rollback;
+
 /* clang-format off */
 #define CLI_COMMANDS \
     &cli_cmd_init, \
@@ -77,7 +85,11 @@ extern const struct cli_command cli_cmd_packs, cli_cmd_permissions,
     &cli_cmd_runs, \
     &cli_cmd_doctor, \
     &cli_cmd_projections, \
-    &cli_cmd_rebuild
+    &cli_cmd_rebuild, \
+    &cli_cmd_eval, \
+    &cli_cmd_evals, \
+    &cli_cmd_promote, \
+    &cli_cmd_rollback
 /* clang-format on */
 
 #endif

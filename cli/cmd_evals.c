@@ -1,0 +1,694 @@
+/*
+ * cmd_evals.c — eval run, evals, promote, rollback.
+ *
+ *   ledger eval run SUITE --target route:R --candidate MODEL --endpoint URL
+ *       [--concurrency N] [--timeout-ms N] [--seed N | --no-seed]
+ *       [--api-key-env VAR] [-o json]
+ *   ledger evals [--target T] [-o json]
+ *   ledger promote TARGET CANDIDATE --eval ID [--force] [--reason TEXT]
+ *   ledger rollback TARGET [--to MODEL] --reason TEXT
+ *
+ * Exit codes: eval run 0 when the suite passed its threshold, 1 when not;
+ * promote 0 promoted, 1 rejected by the gate (promotion.rejected written).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "evals/evals.h"
+#include "projections/projections.h"
+#include "query/query.h"
+
+static int
+set_dir(struct cli *c)
+{
+    if (c->out == OUT_HUMAN && c->out_name != NULL &&
+        strcmp(c->out_name, "human") != 0) {
+        cli_err(c,
+                "unknown output format '%s' (use human, json or "
+                "json-pretty)",
+                c->out_name);
+        return EX_USAGE;
+    }
+    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
+        cli_err(c, "cannot tell where the ledger is: give --dir DIR or set "
+                   "LEDGER_DIR (HOME is not set)");
+        return EX_USAGE;
+    }
+    return 0;
+}
+
+static int
+valid_target(const char *t)
+{
+    const char *colon = strchr(t, ':');
+    return colon && colon[1] &&
+           (strncmp(t, "route:", 6) == 0 || strncmp(t, "pack:", 5) == 0 ||
+            strncmp(t, "model:", 6) == 0);
+}
+
+/* The body of the latest event matching terms (new ref), or NULL. */
+static json_t *
+latest(struct ldg_ledger *l, int n, char *const *terms)
+{
+    struct ldg_query *q = NULL;
+    struct ldg_query_iter *it = NULL;
+    struct ldg_txn *t = NULL;
+    struct ldg_event ev;
+    json_t *body = NULL;
+    char err[256];
+    if (ldg_query_compile(&q, n, terms, NULL, NULL, err, sizeof err) < 0)
+        return NULL;
+    if (ldg_txn_begin(l, LDG_TXN_READ, &t) == 0 &&
+        ldg_query_iter_new(&it, q, t, LDG_QUERY_REVERSE) == 0 &&
+        ldg_query_iter_next(it, &ev) == 0)
+        ldg_body_get(t, ev.seq, &body);
+    ldg_query_iter_free(it);
+    ldg_txn_abort(t);
+    ldg_query_free(q);
+    return body;
+}
+
+/* The digest the runtime last reported for model (model.registered), and
+ * whether those weights were ever hashed by `ledger model verify` and
+ * matched: a new object {digest, verified} (digest may be null). */
+static json_t *
+model_digest(struct ldg_ledger *l, const char *model)
+{
+    char subj[LDG_SUBJECT_MAX + 16];
+    snprintf(subj, sizeof subj, "subject=model:%s", model);
+    char ty1[] = "type=model.registered";
+    char *t1[] = {ty1, subj};
+    json_t *reg = latest(l, 2, t1);
+    const char *d = json_string_value(json_object_get(reg, "digest"));
+    int verified = 0;
+    if (d) {
+        char dd[200];
+        snprintf(dd, sizeof dd, "body.digest=%s", d);
+        char ty2[] = "type=model.verified", okt[] = "body.ok=true";
+        char *t2[] = {ty2, subj, dd, okt};
+        json_t *v = latest(l, 4, t2);
+        verified = v != NULL;
+        json_decref(v);
+    }
+    json_t *o =
+        json_pack("{s:o, s:b}", "digest", d ? json_string(d) : json_null(),
+                  "verified", verified);
+    json_decref(reg);
+    return o;
+}
+
+static void
+new_eval_id(char *buf, size_t cap)
+{
+    uint8_t r[3] = {0};
+    char hx[7];
+    time_t now = time(NULL);
+    struct tm tm;
+    char ts[32];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+        uint64_t x = ldg_now_mono_ns();
+        memcpy(r, &x, sizeof r);
+    }
+    ldg_hex(hx, r, sizeof r);
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(buf, cap, "E-%s-%s", ts, hx);
+}
+
+static int
+append(struct cli *c, struct ldg_ledger *l, const char *type, json_t *body,
+       uint64_t *seq)
+{
+    struct ldg_event_in in = {.type = type, .body = body};
+    int rc = ldg_append(l, &in, seq);
+    if (rc < 0) {
+        const char *m = ldg_errmsg(l);
+        cli_err(c, "cannot append %s: %s", type,
+                m && m[0] ? m : ldg_strerror(rc));
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------ eval run -- */
+
+enum { OPT_NOSEED = 256, OPT_TIMEOUT, OPT_KEYENV, OPT_FORCE, OPT_REASON };
+
+static const struct cli_opt eval_opts[] = {
+    CLI_VALUE('t', 0, "target", "T",
+              "what the eval is for: route:NAME, pack:NAME or model:NAME"),
+    CLI_VALUE('c', 0, "candidate", "MODEL",
+              "the model asked (the \"model\" of each request)"),
+    CLI_VALUE('e', 0, "endpoint", "URL",
+              "OpenAI-compatible base URL (http://127.0.0.1:11434/v1)"),
+    CLI_VALUE('j', 'j', "concurrency", "N", "requests in flight (1-64; 1)"),
+    CLI_VALUE(OPT_TIMEOUT, 0, "timeout-ms", "N",
+              "per-request timeout (default 120000)"),
+    CLI_VALUE('s', 0, "seed", "N", "the seed sent with each request (0)"),
+    CLI_FLAG(OPT_NOSEED, 0, "no-seed", "send no seed"),
+    CLI_VALUE(OPT_KEYENV, 0, "api-key-env", "VAR",
+              "send 'Authorization: Bearer' with $VAR"),
+    CLI_ARG("run", "the subcommand (only run)", 0),
+    CLI_ARG("SUITE", "the suite file (JSON Lines, docs/EVALS.md)", 0),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_eval = {
+    "eval",
+    CLI_GROUP_STATE,
+    cmd_eval,
+    "run an eval suite, record the result",
+    "Sends each case of SUITE to URL/chat/completions with temperature 0, "
+    "checks its assertions, measures latency, counts policy violations, and "
+    "appends eval.started and eval.result (with per-case results, the "
+    "suite's digest and the candidate's digest as last registered). A case "
+    "whose request fails never passes and is named. Exit 0 when the suite "
+    "passed its threshold, 1 when not, 65 for a bad suite.",
+    eval_opts,
+    CLI_OUT_BASIC,
+    "# URL is e.g. http://127.0.0.1:11434/v1 (Ollama's OpenAI API)\n"
+    "ledger eval run s.jsonl --target route:qa --candidate qwen2.5 "
+    "--endpoint \"$URL\"\n"};
+
+int
+cmd_eval(struct cli *c, int argc, char **argv)
+{
+    const char *target = NULL, *cand = NULL, *ep = NULL, *keyenv = NULL;
+    uint64_t conc = 1, tmo = 120000, seed = 0;
+    int noseed = 0, ch, rc, ex = EX_OK;
+    struct ldg_eval_suite *s = NULL;
+    struct ldg_ledger *l = NULL;
+    struct ldg_eval_report rep = {0};
+    char err[1024], eval_id[64];
+    json_t *md = NULL, *started = NULL, *result = NULL;
+    struct cli_args a;
+
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        switch (ch) {
+        case 't':
+            target = a.value;
+            break;
+        case 'c':
+            cand = a.value;
+            break;
+        case 'e':
+            ep = a.value;
+            break;
+        case 'j':
+            if (cli_parse_u64(a.value, &conc) < 0 || conc == 0 ||
+                conc > LDG_EVAL_CONCURRENCY_MAX)
+                return cli_usage_err(c, "--concurrency: '%s' is not 1..%d",
+                                     a.value, LDG_EVAL_CONCURRENCY_MAX);
+            break;
+        case OPT_TIMEOUT:
+            if (cli_parse_u64(a.value, &tmo) < 0 || tmo == 0 || tmo > 86400000)
+                return cli_usage_err(
+                    c, "--timeout-ms: '%s' is not a positive number", a.value);
+            break;
+        case 's':
+            if (cli_parse_u64(a.value, &seed) < 0 || seed > 0x7fffffff)
+                return cli_usage_err(c, "--seed: '%s' is not 0..2147483647",
+                                     a.value);
+            break;
+        case OPT_NOSEED:
+            noseed = 1;
+            break;
+        case OPT_KEYENV:
+            keyenv = a.value;
+            break;
+        default:
+            return cli_usage(c);
+        }
+    }
+    if (ch < 0)
+        return a.exit;
+    if (a.ind >= argc || strcmp(argv[a.ind], "run") != 0)
+        return cli_usage_err(c, "%s",
+                             a.ind < argc ? "unknown subcommand (only 'run')"
+                                          : "missing subcommand (run)");
+    if (a.ind + 2 != argc)
+        return cli_usage_err(c, "give exactly one SUITE file");
+    if (!target || !cand || !ep)
+        return cli_usage_err(c, "--target, --candidate and --endpoint are "
+                                "required");
+    const char *suite_path = argv[a.ind + 1];
+    if (!valid_target(target)) {
+        cli_err(c,
+                "--target: '%s' is not route:NAME, pack:NAME or "
+                "model:NAME",
+                target);
+        return EX_USAGE;
+    }
+    if (strncmp(ep, "http://", 7) != 0 && strncmp(ep, "https://", 8) != 0) {
+        cli_err(c, "--endpoint: '%s' is not an http:// or https:// URL", ep);
+        return EX_USAGE;
+    }
+    if ((rc = set_dir(c)) != 0)
+        return rc;
+    rc = ldg_eval_suite_load(&s, suite_path, err, sizeof err);
+    if (rc < 0) {
+        cli_err(c, "%s", err);
+        return cli_exit_code(rc);
+    }
+    if ((rc = cli_open(c, 0, &l)) != 0) {
+        ldg_eval_suite_free(s);
+        return rc;
+    }
+    md = model_digest(l, cand);
+    const char *cdig = json_string_value(json_object_get(md, "digest"));
+    new_eval_id(eval_id, sizeof eval_id);
+    started = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:o, s:O, s:s, s:s, s:I, s:I}", "eval_id",
+        eval_id, "suite", ldg_eval_suite_name(s), "target", target, "candidate",
+        cand, "suite_digest", ldg_eval_suite_digest(s), "suite_version",
+        ldg_eval_suite_version(s) ? json_string(ldg_eval_suite_version(s))
+                                  : json_null(),
+        "candidate_digest", json_object_get(md, "digest"), "endpoint", ep,
+        "harness", LDG_EVAL_HARNESS, "cases_total",
+        (json_int_t)ldg_eval_suite_cases(s), "concurrency", (json_int_t)conc);
+    if (!started || append(c, l, "eval.started", started, NULL) < 0) {
+        ex = EX_IOERR;
+        goto out;
+    }
+    struct ldg_eval_run_opts o = {
+        .endpoint = ep,
+        .model = cand,
+        .concurrency = (unsigned)conc,
+        .timeout_ms = (long)tmo,
+        .seed = noseed ? -1 : (long)seed,
+        .api_key = keyenv ? getenv(keyenv) : NULL,
+    };
+    if (keyenv && !o.api_key) {
+        cli_err(c, "--api-key-env: %s is not set", keyenv);
+        ex = EX_USAGE;
+        goto out;
+    }
+    rc = ldg_eval_run(s, &o, &rep, err, sizeof err);
+    if (rc < 0) {
+        cli_err(c, "%s", err);
+        ex = cli_exit_code(rc);
+        goto out;
+    }
+    result = ldg_eval_result_body(s, &o, &rep, eval_id, target, cand, cdig);
+    if (result)
+        json_object_set(result, "candidate_verified",
+                        json_object_get(md, "verified"));
+    uint64_t seq = 0;
+    if (!result || append(c, l, "eval.result", result, &seq) < 0) {
+        ex = EX_IOERR;
+        goto out;
+    }
+    if (c->out != OUT_HUMAN) {
+        json_object_set_new(result, "seq", json_integer((json_int_t)seq));
+        cli_print_json(c, json_incref(result));
+    } else {
+        for (size_t i = 0; i < rep.total; i++)
+            if (!rep.cases[i].passed)
+                printf("FAIL %-24s %s\n", ldg_eval_case_id(s, i),
+                       rep.cases[i].detail);
+        printf("eval %s: %s %zu/%zu passed (%.1f%%), %zu request failures, "
+               "%zu policy violations",
+               eval_id, rep.threshold_passed ? "PASSED" : "FAILED", rep.passed,
+               rep.total, rep.pass_rate * 100.0, rep.request_failures,
+               rep.violations);
+        if (rep.has_latency)
+            printf(", p50 %.1f ms, p95 %.1f ms", rep.p50_ms, rep.p95_ms);
+        printf("; candidate %s digest %s; seq %llu\n", cand,
+               cdig ? cdig : "unknown (never probed)", (unsigned long long)seq);
+    }
+    ex = rep.threshold_passed ? EX_OK : EX_VERIFY;
+out:
+    json_decref(md);
+    json_decref(started);
+    json_decref(result);
+    ldg_eval_report_release(&rep);
+    ldg_eval_suite_free(s);
+    ldg_close(l);
+    return ex;
+}
+
+/* --------------------------------------------------------------- evals -- */
+
+static const struct cli_opt evals_opts[] = {
+    CLI_VALUE('t', 0, "target", "T", "only evals for this target"),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_evals = {
+    "evals",
+    CLI_GROUP_STATE,
+    cmd_evals,
+    "eval runs and their verdicts",
+    "Lists eval.result events, oldest first: eval id, target, candidate, "
+    "verdict, cases passed, p50 latency and the candidate's digest as the "
+    "runtime reported it when the eval ran.",
+    evals_opts,
+    CLI_OUT_BASIC,
+    "# the evals of one route\nledger evals --target route:qa\n"};
+
+int
+cmd_evals(struct cli *c, int argc, char **argv)
+{
+    const char *target = NULL;
+    int ch, rc, n = 0;
+    struct ldg_ledger *l = NULL;
+    struct ldg_query *q = NULL;
+    struct ldg_query_iter *it = NULL;
+    struct ldg_txn *t = NULL;
+    struct ldg_event ev;
+    char err[512] = "", tt[LDG_SUBJECT_MAX + 16];
+    struct cli_args a;
+
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        if (ch == 't')
+            target = a.value;
+        else
+            return cli_usage(c);
+    }
+    if (ch < 0)
+        return a.exit;
+    if (a.ind != argc)
+        return cli_usage(c);
+    if (target && !valid_target(target)) {
+        cli_err(c,
+                "--target: '%s' is not route:NAME, pack:NAME or "
+                "model:NAME",
+                target);
+        return EX_USAGE;
+    }
+    if ((rc = set_dir(c)) != 0 || (rc = cli_open(c, 1, &l)) != 0)
+        return rc;
+    char ty[] = "type=eval.result";
+    char *terms[2] = {ty, NULL};
+    if (target) {
+        snprintf(tt, sizeof tt, "body.target=%s", target);
+        terms[1] = tt;
+    }
+    rc = ldg_query_compile(&q, target ? 2 : 1, terms, NULL, NULL, err,
+                           sizeof err);
+    if (rc == 0)
+        rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
+    if (rc == 0)
+        rc = ldg_query_iter_new(&it, q, t, 0);
+    if (rc == 0 && c->out == OUT_HUMAN)
+        printf("%-28s %-22s %-22s %-7s %9s %9s %-20s\n", "EVAL", "TARGET",
+               "CANDIDATE", "VERDICT", "PASSED", "P50", "DIGEST");
+    while (rc == 0 && (rc = ldg_query_iter_next(it, &ev)) == 0) {
+        json_t *b = NULL;
+        if (ldg_body_get(t, ev.seq, &b) < 0)
+            continue; /* erased */
+        n++;
+        if (c->out != OUT_HUMAN) {
+            json_t *row = json_pack(
+                "{s:I, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}",
+                "seq", (json_int_t)ev.seq, "eval_id",
+                json_object_get(b, "eval_id"), "target",
+                json_object_get(b, "target"), "candidate",
+                json_object_get(b, "candidate"), "suite",
+                json_object_get(b, "suite"), "passed",
+                json_object_get(b, "passed"), "cases_total",
+                json_object_get(b, "cases_total"), "cases_passed",
+                json_object_get(b, "cases_passed"), "metrics",
+                json_object_get(b, "metrics") ? json_object_get(b, "metrics")
+                                              : json_null(),
+                "policy_violations",
+                json_object_get(b, "policy_violations")
+                    ? json_object_get(b, "policy_violations")
+                    : json_null(),
+                "candidate_digest",
+                json_object_get(b, "candidate_digest")
+                    ? json_object_get(b, "candidate_digest")
+                    : json_null());
+            if (row)
+                cli_print_json(c, row);
+        } else {
+            char pass[32], p50[24];
+            const char *d =
+                json_string_value(json_object_get(b, "candidate_digest"));
+            json_t *p = json_object_get(json_object_get(b, "metrics"),
+                                        "latency_p50_ms");
+            snprintf(pass, sizeof pass, "%lld/%lld",
+                     (long long)json_integer_value(
+                         json_object_get(b, "cases_passed")),
+                     (long long)json_integer_value(
+                         json_object_get(b, "cases_total")));
+            if (json_is_number(p))
+                snprintf(p50, sizeof p50, "%.1fms", json_number_value(p));
+            else
+                snprintf(p50, sizeof p50, "-");
+            printf("%-28s %-22s %-22s %-7s %9s %9s %-20.20s\n",
+                   json_string_value(json_object_get(b, "eval_id")),
+                   json_string_value(json_object_get(b, "target")),
+                   json_string_value(json_object_get(b, "candidate")),
+                   json_is_true(json_object_get(b, "passed")) ? "passed"
+                                                              : "failed",
+                   pass, p50, d ? d : "-");
+        }
+        json_decref(b);
+    }
+    if (rc == LDG_ENOTFOUND)
+        rc = 0;
+    if (rc < 0)
+        cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
+    else if (n == 0)
+        fprintf(stderr, "ledger evals: no eval results%s%s\n",
+                target ? " for " : "", target ? target : "");
+    ldg_query_iter_free(it);
+    ldg_txn_abort(t);
+    ldg_query_free(q);
+    ldg_close(l);
+    return rc < 0 ? cli_exit_code(rc) : EX_OK;
+}
+
+/* ------------------------------------------------------------- promote -- */
+
+static const struct cli_opt promote_opts[] = {
+    CLI_VALUE('e', 0, "eval", "ID", "the eval that justifies it (required)"),
+    CLI_FLAG(OPT_FORCE, 0, "force",
+             "promote even if the gate fails (recorded as ungated)"),
+    CLI_VALUE(OPT_REASON, 0, "reason", "TEXT", "why, recorded"),
+    CLI_ARG("TARGET", "route:NAME, pack:NAME or model:NAME", 0),
+    CLI_ARG("CANDIDATE", "the model to promote", 0),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_promote = {
+    "promote",
+    CLI_GROUP_STATE,
+    cmd_promote,
+    "gated promotion of a candidate",
+    "Applies the promotion gate before writing anything: the eval passed, "
+    "for this target and candidate, with a pass rate at least the current "
+    "promoted candidate's, a p50 latency no worse and no more policy "
+    "violations. If it holds, appends promotion.promoted (exit 0); if not, "
+    "appends promotion.rejected with the reason (exit 1). --force promotes "
+    "anyway and the promotions view marks it ungated.",
+    promote_opts,
+    CLI_OUT_BASIC,
+    "# promote after a passing eval\n"
+    "ledger promote route:qa qwen2.5:7b --eval E-20261122T101500Z-3fa9c1\n"};
+
+int
+cmd_promote(struct cli *c, int argc, char **argv)
+{
+    const char *eval_id = NULL, *reason = NULL;
+    int force = 0, ch, rc, ex;
+    struct ldg_ledger *l = NULL;
+    char why[512];
+    json_t *body = NULL, *md = NULL;
+    uint64_t seq = 0;
+    struct cli_args a;
+
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        switch (ch) {
+        case 'e':
+            eval_id = a.value;
+            break;
+        case OPT_FORCE:
+            force = 1;
+            break;
+        case OPT_REASON:
+            reason = a.value;
+            break;
+        default:
+            return cli_usage(c);
+        }
+    }
+    if (ch < 0)
+        return a.exit;
+    if (!eval_id)
+        return cli_usage_err(c, "--eval ID is required");
+    if (a.ind + 2 != argc)
+        return cli_usage_err(c, "give TARGET and CANDIDATE");
+    const char *target = argv[a.ind], *cand = argv[a.ind + 1];
+    if (!valid_target(target)) {
+        cli_err(c, "TARGET '%s' is not route:NAME, pack:NAME or model:NAME",
+                target);
+        return EX_USAGE;
+    }
+    if ((rc = set_dir(c)) != 0 || (rc = cli_open(c, 0, &l)) != 0)
+        return rc;
+    rc = ldg_projections_gate(l, target, cand, eval_id, why, sizeof why);
+    if (rc < 0) {
+        const char *m = ldg_errmsg(l);
+        cli_err(c, "cannot apply the gate: %s",
+                m && m[0] ? m : ldg_strerror(rc));
+        ldg_close(l);
+        return cli_exit_code(rc);
+    }
+    md = model_digest(l, cand);
+    if (rc == 1 || force) {
+        body = json_pack("{s:s, s:s, s:s, s:O, s:O}", "target", target,
+                         "candidate", cand, "eval_id", eval_id,
+                         "candidate_digest", json_object_get(md, "digest"),
+                         "candidate_verified", json_object_get(md, "verified"));
+        if (body && rc == 0) {
+            json_object_set_new(body, "forced", json_true());
+            json_object_set_new(body, "gate_failed", json_string(why));
+        }
+        if (body && reason)
+            json_object_set_new(body, "reason", json_string(reason));
+        if (!body || append(c, l, "promotion.promoted", body, &seq) < 0) {
+            ex = EX_IOERR;
+            goto out;
+        }
+        if (rc == 0)
+            fprintf(stderr,
+                    "ledger promote: gate does not hold (%s); promoted "
+                    "anyway (--force), recorded as ungated\n",
+                    why);
+        ex = EX_OK;
+    } else {
+        body = json_pack("{s:s, s:s, s:s, s:s}", "target", target, "candidate",
+                         cand, "reason", why, "eval_id", eval_id);
+        if (!body || append(c, l, "promotion.rejected", body, &seq) < 0) {
+            ex = EX_IOERR;
+            goto out;
+        }
+        cli_err(c, "rejected: %s (promotion.rejected at seq %llu)", why,
+                (unsigned long long)seq);
+        ex = EX_VERIFY;
+    }
+    if (c->out != OUT_HUMAN) {
+        json_object_set_new(body, "seq", json_integer((json_int_t)seq));
+        json_object_set_new(body, "type",
+                            json_string(ex == EX_OK ? "promotion.promoted"
+                                                    : "promotion.rejected"));
+        cli_print_json(c, json_incref(body));
+    } else if (ex == EX_OK) {
+        printf("promoted %s on %s (eval %s), seq %llu\n", cand, target, eval_id,
+               (unsigned long long)seq);
+    }
+out:
+    json_decref(body);
+    json_decref(md);
+    ldg_close(l);
+    return ex;
+}
+
+/* ------------------------------------------------------------ rollback -- */
+
+static const struct cli_opt rollback_opts[] = {
+    CLI_VALUE('t', 0, "to", "MODEL",
+              "the candidate to go back to (default: the previous one)"),
+    CLI_VALUE(OPT_REASON, 0, "reason", "TEXT", "why (required)"),
+    CLI_ARG("TARGET", "route:NAME, pack:NAME or model:NAME", 0), CLI_OPT_END};
+
+const struct cli_command cli_cmd_rollback = {
+    "rollback",
+    CLI_GROUP_STATE,
+    cmd_rollback,
+    "roll a target back to an earlier candidate",
+    "Appends promotion.rolled_back: the target's current candidate becomes "
+    "MODEL, by default the one promoted before the current one (exit 66 if "
+    "there is none).",
+    rollback_opts,
+    CLI_OUT_BASIC,
+    "# go back to the previous candidate\n"
+    "ledger rollback route:qa --reason 'wrong answers in production'\n"};
+
+int
+cmd_rollback(struct cli *c, int argc, char **argv)
+{
+    const char *to = NULL, *reason = NULL;
+    int ch, rc, ex = EX_OK;
+    struct ldg_ledger *l = NULL;
+    json_t *rows = NULL, *body = NULL;
+    uint64_t seq = 0;
+    struct cli_args a;
+
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        switch (ch) {
+        case 't':
+            to = a.value;
+            break;
+        case OPT_REASON:
+            reason = a.value;
+            break;
+        default:
+            return cli_usage(c);
+        }
+    }
+    if (ch < 0)
+        return a.exit;
+    if (!reason || !reason[0])
+        return cli_usage_err(c, "--reason TEXT is required");
+    if (a.ind + 1 != argc)
+        return cli_usage_err(c, "give one TARGET");
+    const char *target = argv[a.ind];
+    if (!valid_target(target)) {
+        cli_err(c, "TARGET '%s' is not route:NAME, pack:NAME or model:NAME",
+                target);
+        return EX_USAGE;
+    }
+    if ((rc = set_dir(c)) != 0 || (rc = cli_open(c, 0, &l)) != 0)
+        return rc;
+    if (!to) {
+        size_t i;
+        json_t *r;
+        rc = ldg_projections_view(l, LDG_VIEW_PROMOTIONS, NULL, &rows);
+        if (rc < 0) {
+            cli_err(c, "%s", ldg_strerror(rc));
+            ex = cli_exit_code(rc);
+            goto out;
+        }
+        json_array_foreach(rows, i, r)
+        {
+            if (strcmp(json_string_value(json_object_get(r, "target")),
+                       target) == 0)
+                to = json_string_value(json_object_get(
+                    json_object_get(r, "previous"), "candidate"));
+        }
+        if (!to) {
+            cli_err(c,
+                    "%s has no earlier promoted candidate to roll back "
+                    "to; give --to MODEL",
+                    target);
+            ex = EX_NOINPUT;
+            goto out;
+        }
+    }
+    body = json_pack("{s:s, s:s, s:s}", "target", target, "to", to, "reason",
+                     reason);
+    if (!body || append(c, l, "promotion.rolled_back", body, &seq) < 0) {
+        ex = EX_IOERR;
+        goto out;
+    }
+    if (c->out != OUT_HUMAN) {
+        json_object_set_new(body, "seq", json_integer((json_int_t)seq));
+        cli_print_json(c, json_incref(body));
+    } else {
+        printf("rolled back %s to %s, seq %llu\n", target, to,
+               (unsigned long long)seq);
+    }
+out:
+    json_decref(body);
+    json_decref(rows);
+    ldg_close(l);
+    return ex;
+}
