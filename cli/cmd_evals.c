@@ -169,8 +169,8 @@ const struct cli_command cli_cmd_eval = {
     "passed its threshold, 1 when not, 65 for a bad suite.",
     eval_opts,
     CLI_OUT_BASIC,
-    "# URL is e.g. http://127.0.0.1:11434/v1 (Ollama's OpenAI API)\n"
-    "ledger eval run s.jsonl --target route:qa --candidate qwen2.5 "
+    "# M=qwen2.5:7b URL=http://127.0.0.1:11434/v1 (Ollama)\n"
+    "ledger eval run s.jsonl --target route:qa --candidate \"$M\" "
     "--endpoint \"$URL\"\n"};
 
 int
