@@ -40,7 +40,7 @@ endif
 TEST_LDLIBS = $(shell $(PKG_CONFIG) --libs $(TEST_DEPS) libarchive)
 
 B ?= build
-MODULES = ledger http projections ingest query export doctor evals
+MODULES = ledger http projections ingest query export doctor evals sensors
 LIB_SRC = $(sort $(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIB_OBJ = $(LIB_SRC:%.c=$(B)/obj/%.o)
 CLI_SRC = $(sort $(wildcard cli/*.c))
@@ -182,6 +182,7 @@ headertest:
 
 bench: all $(BENCH_BIN)
 	@bench/run.sh $(B)
+	@sh bench/sensors.sh $(B)
 
 demo: all
 	@sh examples/demo.sh $(B)/ledger

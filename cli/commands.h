@@ -60,6 +60,11 @@ int cmd_rollback(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_eval, cli_cmd_evals,
     cli_cmd_promote, cli_cmd_rollback;
 
+/* cli/cmd_sensors.c — model verify, probe */
+int cmd_model(struct cli *c, int argc, char **argv);
+int cmd_probe(struct cli *c, int argc, char **argv);
+extern const struct cli_command cli_cmd_model, cli_cmd_probe;
+
 /* clang-format off */
 #define CLI_COMMANDS \
     &cli_cmd_init, \
@@ -89,7 +94,9 @@ extern const struct cli_command cli_cmd_eval, cli_cmd_evals,
     &cli_cmd_eval, \
     &cli_cmd_evals, \
     &cli_cmd_promote, \
-    &cli_cmd_rollback
+    &cli_cmd_rollback, \
+    &cli_cmd_probe, \
+    &cli_cmd_model
 /* clang-format on */
 
 #endif

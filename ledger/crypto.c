@@ -12,10 +12,13 @@
  * (append, query run=R) cannot afford. Ed25519 stays with libsodium, which
  * signs twice as fast as OpenSSL 3.0 here.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <nettle/sha2.h>
 #include <nettle/version.h>
@@ -76,6 +79,46 @@ ldg_sha256(uint8_t out[32], const void *p, size_t n)
     sha256_init(&c);
     sha256_update(&c, n, p);
     sha256_digest(&c, 32, out);
+}
+
+int
+ldg_sha256_fd(int fd, uint8_t out[32], uint64_t *bytes, uint64_t size_hint,
+              void (*progress)(void *ctx, uint64_t done, uint64_t total),
+              void *progress_ctx)
+{
+    enum { BUF = 1 << 20 };
+    const uint64_t tick = 64u << 20;
+    struct sha256_ctx c;
+    uint64_t done = 0, next = tick;
+    uint8_t *buf = malloc(BUF);
+    if (buf == NULL)
+        return LDG_ENOMEM;
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    sha256_init(&c);
+    for (;;) {
+        ssize_t n = read(fd, buf, BUF);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            free(buf);
+            return LDG_EIO;
+        }
+        if (n == 0)
+            break;
+        sha256_update(&c, (size_t)n, buf);
+        done += (uint64_t)n;
+        if (progress && done >= next) {
+            progress(progress_ctx, done, size_hint);
+            next = done + tick;
+        }
+    }
+    free(buf);
+    sha256_digest(&c, 32, out);
+    if (bytes)
+        *bytes = done;
+    if (progress)
+        progress(progress_ctx, done, size_hint);
+    return 0;
 }
 
 /*

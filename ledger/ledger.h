@@ -581,6 +581,15 @@ int ldg_verify_trusted(struct ldg_ledger *l, const char *note, size_t len,
 /* ------------------------------------------------------------ utilities -- */
 
 void ldg_sha256(uint8_t out[32], const void *p, size_t n);
+/* SHA-256 of everything readable from fd, streamed through a 1 MiB buffer
+ * (Nettle, with the CPU's SHA extensions where it has them). *bytes (may
+ * be NULL) gets the count hashed. progress, if set, is called about every
+ * 64 MiB and at the end with (done, total) where total is size_hint.
+ * Returns 0, LDG_EIO on a read error, LDG_ENOMEM. */
+int ldg_sha256_fd(int fd, uint8_t out[32], uint64_t *bytes,
+                  uint64_t size_hint,
+                  void (*progress)(void *ctx, uint64_t done, uint64_t total),
+                  void *progress_ctx);
 /* Lowercase hex of n bytes into out (2n+1 bytes with NUL). */
 void ldg_hex(char *out, const uint8_t *p, size_t n);
 /* Parses exactly 2n hex digits. 0 or LDG_EBADINPUT. */

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "projections/proj_int.h"
 
@@ -187,6 +188,44 @@ threshold_ok(const struct rec_route *r, const struct rec_reval *e)
     return 1;
 }
 
+static const char *
+bare_digest(const char *d)
+{
+    return strncmp(d, "sha256:", 7) == 0 ? d + 7 : d;
+}
+
+/* Names are bound to bytes: an eval proves the model it ran against only
+ * while the runtime still reports the digest it reported then. An eval
+ * that recorded no digest (or the runtime reported none, "unreported")
+ * binds by name alone, as before digests were recorded. */
+static int
+digest_bound(struct pstate *ps, const char *model, const struct rec_reval *ev,
+             char *why, size_t cap)
+{
+    const struct rec_model *m;
+    if (ev->candidate_digest == NULL ||
+        strcmp(ev->candidate_digest, "unreported") == 0)
+        return 1;
+    m = get1(ps, P_MODELS, TAG_MODEL, model);
+    if (m == NULL || m->digest == NULL) {
+        snprintf(why, cap,
+                 "eval %s proved %s with digest %.20s…, and no digest is "
+                 "registered for it now",
+                 ev->eval_id ? ev->eval_id : "?", model, ev->candidate_digest);
+        return 0;
+    }
+    if (strcasecmp(bare_digest(m->digest), bare_digest(ev->candidate_digest))) {
+        snprintf(why, cap,
+                 "eval %s proved %s with digest %.20s…, but the runtime now "
+                 "reports %.20s… (other weights under the same name); run "
+                 "the eval again",
+                 ev->eval_id ? ev->eval_id : "?", model, ev->candidate_digest,
+                 m->digest);
+        return 0;
+    }
+    return 1;
+}
+
 void
 route_readiness(struct pstate *ps, const struct rec_route *r,
                 struct route_eval_info *out, int want_detail)
@@ -229,6 +268,11 @@ route_readiness(struct pstate *ps, const struct rec_route *r,
                  "route's threshold %s %g",
                  ev->eval_id ? ev->eval_id : "?", cur, r->thr_metric,
                  *metric_of(ev, r->thr_metric), r->thr_op, r->thr_value);
+        return;
+    }
+    if (!digest_bound(ps, cur, ev, why, sizeof why)) {
+        out->ready = RR_DECLARED_NOT_PROVEN;
+        snprintf(out->detail, sizeof out->detail, "%s", why);
         return;
     }
     if (model_usable(ps, cur)) {

@@ -755,7 +755,8 @@ fold_reval(struct pstate *ps, const struct penv *e, const struct bview *b,
     rec->seq = e->seq;
     rec->ts = e->ts;
     if ((rc = set_field(&rec->eval_id, b, "eval_id")) < 0 ||
-        (rc = set_field(&rec->suite, b, "suite")) < 0)
+        (rc = set_field(&rec->suite, b, "suite")) < 0 ||
+        (rc = set_field(&rec->candidate_digest, b, "candidate_digest")) < 0)
         return rc;
     for (uint32_t j = 0; j < rec->nmetrics; j++)
         free(rec->m[j].name);

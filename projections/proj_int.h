@@ -36,7 +36,7 @@
 #define V_PACKS 1
 #define V_PERMISSIONS 1
 #define V_MODELS 1
-#define V_ROUTES 1
+#define V_ROUTES 2
 #define V_PROMOTIONS 1
 #define V_RUNS 1
 #define V_DOCTOR 1
@@ -346,6 +346,7 @@ struct metric {
 };
 struct rec_reval {
     char *route, *candidate, *eval_id, *suite;
+    char *candidate_digest; /* as the runtime reported it at eval time */
     uint8_t passed;
     int64_t cases_total, cases_passed;
     uint32_t nmetrics;

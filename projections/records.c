@@ -440,6 +440,7 @@ io_reval(struct io *io, void *r)
     io_i64(io, &x->violations);
     io_u64(io, &x->seq);
     io_u64(io, &x->ts);
+    io_str(io, &x->candidate_digest);
 }
 
 /* The histogram is stored sparse: count of non-empty buckets, then

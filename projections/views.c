@@ -344,6 +344,7 @@ eval_json(const struct rec_reval *e)
     json_object_set_new(o, "eval_id", sv_json(e->eval_id));
     json_object_set_new(o, "suite", sv_json(e->suite));
     json_object_set_new(o, "candidate", sv_json(e->candidate));
+    json_object_set_new(o, "candidate_digest", sv_json(e->candidate_digest));
     json_object_set_new(o, "passed", json_boolean(e->passed));
     json_object_set_new(o, "cases_total", json_integer(e->cases_total));
     json_object_set_new(o, "cases_passed", json_integer(e->cases_passed));

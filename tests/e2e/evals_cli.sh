@@ -79,6 +79,17 @@ E1=$(jq -r .eval_id "$T/out")
 expect_exit 0 "promote m1" L promote route:qa m1 --eval "$E1"
 L routes -o json >"$T/routes"
 expect_jq "routes after m1" "$T/routes" '.readiness' proven
+# names are bound to bytes: m1 re-pointed at other weights is no longer
+# proven by an eval of the old ones; back to the old digest, proven again
+D1="sha256:$(printf 'd1%.0s' $(seq 32))"
+L append model.registered --body "{\"model\": \"m1\", \"digest\": \"sha256:$(printf 'ee%.0s' $(seq 32))\"}" >/dev/null
+L routes -o json >"$T/routes"
+expect_jq "re-pointed m1" "$T/routes" '.readiness' declared-not-proven
+expect_jq "re-pointed m1 detail" "$T/routes" '.detail | test("other weights")' true
+expect_jq "route eval digest" "$T/routes" '.eval.candidate_digest' "$D1"
+L append model.registered --body "{\"model\": \"m1\", \"digest\": \"$D1\"}" >/dev/null
+L routes -o json >"$T/routes"
+expect_jq "m1 back" "$T/routes" '.readiness' proven
 
 # 2. 30 of 40 right: recorded as 30/40, passes 0.7, but worse than m1
 state 30

@@ -1,0 +1,503 @@
+/*
+ * cmd_sensors.c — the box's own sensors: `ledger model verify` and
+ * `ledger probe`.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "query/query.h"
+#include "sensors/sensors.h"
+
+static int
+prepare_dir(struct cli *c)
+{
+    if (c->out == OUT_HUMAN && c->out_name != NULL &&
+        strcmp(c->out_name, "human") != 0)
+        return cli_usage_err(c,
+                             "unknown output format '%s' (use human, json "
+                             "or json-pretty)",
+                             c->out_name);
+    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
+        cli_err(c, "cannot tell where the ledger is: give --dir DIR or set "
+                   "LEDGER_DIR (HOME is not set)");
+        return EX_USAGE;
+    }
+    return 0;
+}
+
+/* The body of the latest model.registered for model (new ref) or NULL. */
+static json_t *
+registered(struct ldg_ledger *l, const char *model)
+{
+    struct ldg_query *q = NULL;
+    struct ldg_query_iter *it = NULL;
+    struct ldg_txn *t = NULL;
+    struct ldg_event ev;
+    json_t *body = NULL;
+    char err[256], ty[] = "type=model.registered", subj[LDG_SUBJECT_MAX + 16];
+    char *terms[] = {ty, subj};
+    snprintf(subj, sizeof subj, "subject=model:%s", model);
+    if (ldg_query_compile(&q, 2, terms, NULL, NULL, err, sizeof err) < 0)
+        return NULL;
+    if (ldg_txn_begin(l, LDG_TXN_READ, &t) == 0 &&
+        ldg_query_iter_new(&it, q, t, LDG_QUERY_REVERSE) == 0 &&
+        ldg_query_iter_next(it, &ev) == 0)
+        ldg_body_get(t, ev.seq, &body);
+    ldg_query_iter_free(it);
+    ldg_txn_abort(t);
+    ldg_query_free(q);
+    return body;
+}
+
+/* -------------------------------------------------------- model verify -- */
+
+enum { OPT_MODEL = 256, OPT_EXPECT, OPT_OLLAMA };
+
+static const struct cli_opt model_opts[] = {
+    CLI_VALUE(OPT_MODEL, 0, "model", "NAME",
+              "the model a FILE holds (default: the file's name)"),
+    CLI_VALUE(OPT_EXPECT, 0, "expect", "DIGEST",
+              "compare with this sha256 instead of the registered digest"),
+    CLI_VALUE(OPT_OLLAMA, 0, "ollama-dir", "DIR",
+              "Ollama's models directory (default $OLLAMA_MODELS, else "
+              "~/.ollama/models)"),
+    CLI_ARG("verify", "the subcommand (only verify)", 0),
+    CLI_ARG("MODEL|FILE", "a registered model name, or a weights file", 0),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_model = {
+    "model",
+    CLI_GROUP_STATE,
+    cmd_model,
+    "hash a model's weights",
+    "Streams the weights through SHA-256 (a progress line when stderr is a "
+    "terminal) and appends model.verified with the digest and whether it "
+    "matches. A FILE (e.g. a GGUF) is compared with --expect or with the "
+    "digest registered for --model. A MODEL served by Ollama is found in "
+    "Ollama's store: its manifest must hash to the digest Ollama reported "
+    "(the registered one) and the weights blob the manifest names must hash "
+    "to the digest the manifest gives; a registered model with a path (from "
+    "llama.cpp's /props) hashes that file. Exit 0 when it matches, 1 when "
+    "not, 66 when the weights cannot be found.",
+    model_opts,
+    CLI_OUT_BASIC,
+    "# verify a model Ollama serves\nledger model verify qwen2.5:7b\n"
+    "# verify a GGUF file against a published digest\n"
+    "ledger model verify m.gguf --model m --expect sha256:9f86d0...\n"};
+
+int
+cmd_model(struct cli *c, int argc, char **argv)
+{
+    const char *name = NULL, *expect = NULL, *odir = NULL;
+    struct cli_args a;
+    struct ldg_ledger *l = NULL;
+    struct stat st;
+    json_t *reg = NULL, *body = NULL;
+    char err[1024], digest[72], dirbuf[4096];
+    uint64_t bytes = 0, seq = 0;
+    int ch, rc, ex = EX_OK, ok = 0;
+
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        switch (ch) {
+        case OPT_MODEL:
+            name = a.value;
+            break;
+        case OPT_EXPECT:
+            expect = a.value;
+            break;
+        case OPT_OLLAMA:
+            odir = a.value;
+            break;
+        default:
+            return cli_usage(c);
+        }
+    }
+    if (ch < 0)
+        return a.exit;
+    if (a.ind >= argc || strcmp(argv[a.ind], "verify") != 0)
+        return cli_usage_err(c, "%s",
+                             a.ind < argc ? "unknown subcommand (only "
+                                            "'verify')"
+                                          : "missing subcommand (verify)");
+    if (a.ind + 2 != argc)
+        return cli_usage_err(c, "give one MODEL or FILE");
+    const char *arg = argv[a.ind + 1];
+    if (expect && !ldg_digest_same(expect, expect))
+        return cli_usage_err(c,
+                             "--expect: '%s' is not a sha256 digest "
+                             "(64 hex digits, optionally sha256:)",
+                             expect);
+    if ((rc = prepare_dir(c)) != 0 || (rc = cli_open(c, 0, &l)) != 0)
+        return rc;
+
+    int is_file = stat(arg, &st) == 0 && S_ISREG(st.st_mode);
+    if (!is_file && strchr(arg, '/') && arg[0] == '/') {
+        cli_err(c, "%s: no such file", arg);
+        ex = EX_NOINPUT;
+        goto out;
+    }
+    body = json_object();
+    if (is_file) {
+        if (!name) {
+            const char *b = strrchr(arg, '/');
+            name = b ? b + 1 : arg;
+        }
+        reg = registered(l, name);
+        const char *want =
+            expect ? expect : json_string_value(json_object_get(reg, "digest"));
+        rc = ldg_file_sha256(arg, digest, &bytes, cli_progress, c, err,
+                             sizeof err);
+        if (c->progress)
+            fputc('\n', stderr);
+        if (rc < 0) {
+            cli_err(c, "%s", err);
+            ex = cli_exit_code(rc);
+            goto out;
+        }
+        ok = want && ldg_digest_same(want, digest);
+        json_object_set_new(body, "path", json_string(arg));
+        json_object_set_new(body, "expected",
+                            want ? json_string(want) : json_null());
+        if (!want)
+            json_object_set_new(
+                body, "detail",
+                json_string("no registered digest to compare with (give "
+                            "--expect or register the model)"));
+        json_object_set_new(body, "digest", json_string(ok ? want : digest));
+        json_object_set_new(body, "weights_digest", json_string(digest));
+    } else {
+        struct ldg_ollama_model om;
+        name = name ? name : arg;
+        reg = registered(l, name);
+        const char *path = json_string_value(json_object_get(reg, "path"));
+        if (path && !expect) {
+            /* llama.cpp: the file the server said it loaded. */
+            const char *want =
+                json_string_value(json_object_get(reg, "digest"));
+            rc = ldg_file_sha256(path, digest, &bytes, cli_progress, c, err,
+                                 sizeof err);
+            if (c->progress)
+                fputc('\n', stderr);
+            if (rc < 0) {
+                cli_err(c, "%s", err);
+                ex = cli_exit_code(rc);
+                goto out;
+            }
+            ok = want && ldg_digest_same(want, digest);
+            json_object_set_new(body, "path", json_string(path));
+            json_object_set_new(body, "expected",
+                                want ? json_string(want) : json_null());
+            json_object_set_new(body, "digest",
+                                json_string(ok ? want : digest));
+            json_object_set_new(body, "weights_digest", json_string(digest));
+        } else {
+            if (!odir) {
+                if (ldg_ollama_models_dir(dirbuf, sizeof dirbuf) < 0) {
+                    cli_err(c, "cannot tell where Ollama's models are: give "
+                               "--ollama-dir or set OLLAMA_MODELS");
+                    ex = EX_USAGE;
+                    goto out;
+                }
+                odir = dirbuf;
+            }
+            rc = ldg_ollama_resolve(odir, arg, &om, err, sizeof err);
+            if (rc < 0) {
+                cli_err(c, "%s", err);
+                ex = rc == LDG_ENOTFOUND ? EX_NOINPUT : cli_exit_code(rc);
+                goto out;
+            }
+            rc = ldg_file_sha256(om.blob_path, digest, &bytes, cli_progress, c,
+                                 err, sizeof err);
+            if (c->progress)
+                fputc('\n', stderr);
+            if (rc < 0) {
+                cli_err(c, "%s", err);
+                ex = rc == LDG_ENOTFOUND ? EX_NOINPUT : cli_exit_code(rc);
+                goto out;
+            }
+            const char *want =
+                expect ? expect
+                       : json_string_value(json_object_get(reg, "digest"));
+            int blob_ok = ldg_digest_same(digest, om.layer_digest);
+            int man_ok = want ? ldg_digest_same(want, om.manifest_digest)
+                              : 1; /* nothing registered: the blob alone */
+            ok = blob_ok && man_ok;
+            json_object_set_new(body, "path", json_string(om.blob_path));
+            json_object_set_new(body, "manifest",
+                                json_string(om.manifest_path));
+            json_object_set_new(body, "manifest_digest",
+                                json_string(om.manifest_digest));
+            json_object_set_new(body, "layer_digest",
+                                json_string(om.layer_digest));
+            json_object_set_new(body, "weights_digest", json_string(digest));
+            json_object_set_new(body, "expected",
+                                want ? json_string(want) : json_null());
+            /* The identity the runtime reports is the manifest's digest:
+             * record it (as registered) when the chain holds. */
+            json_object_set_new(
+                body, "digest",
+                json_string(ok && want ? want : om.manifest_digest));
+            if (!blob_ok)
+                json_object_set_new(
+                    body, "detail",
+                    json_string("the weights blob does not hash to the "
+                                "digest its manifest names"));
+            else if (!man_ok)
+                json_object_set_new(
+                    body, "detail",
+                    json_string("the manifest does not hash to the "
+                                "registered digest (re-pointed or "
+                                "re-pulled since it was registered)"));
+        }
+    }
+    json_object_set_new(body, "model", json_string(name));
+    json_object_set_new(body, "ok", json_boolean(ok));
+    json_object_set_new(body, "bytes", json_integer((json_int_t)bytes));
+    struct ldg_event_in in = {.type = "model.verified", .body = body};
+    if ((rc = ldg_append(l, &in, &seq)) < 0) {
+        cli_err(c, "cannot append model.verified: %s",
+                ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        ex = cli_exit_code(rc);
+        goto out;
+    }
+    if (c->out != OUT_HUMAN) {
+        json_object_set_new(body, "seq", json_integer((json_int_t)seq));
+        cli_print_json(c, json_incref(body));
+    } else {
+        const char *det = json_string_value(json_object_get(body, "detail"));
+        printf("%s: %s %s (%llu bytes)%s%s; seq %llu\n", name,
+               ok ? "OK" : "MISMATCH", digest, (unsigned long long)bytes,
+               det ? ": " : "", det ? det : "", (unsigned long long)seq);
+    }
+    ex = ok ? EX_OK : EX_VERIFY;
+out:
+    json_decref(reg);
+    json_decref(body);
+    ldg_close(l);
+    return ex;
+}
+
+/* --------------------------------------------------------------- probe -- */
+
+enum { OPT_RUNTIME = 300, OPT_NO_HOST, OPT_DRY, OPT_TMO };
+
+static const struct cli_opt probe_opts[] = {
+    CLI_VALUE('r', 'r', "runtime", "NAME=URL",
+              "a runtime to ask (repeatable); KIND:URL picks the API "
+              "(ollama, llamacpp, openai), else it is detected"),
+    CLI_FLAG(OPT_NO_HOST, 0, "no-host",
+             "skip host.profile and capacity.snapshot"),
+    CLI_FLAG('n', 'n', "dry-run", "print what would be appended"),
+    CLI_VALUE(OPT_TMO, 0, "timeout-ms", "N", "per request (default 5000)"),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_probe = {
+    "probe",
+    CLI_GROUP_STATE,
+    cmd_probe,
+    "record what the runtimes and host have",
+    "Asks each runtime what it serves (Ollama /api/tags, /api/show, /api/ps; "
+    "llama.cpp /props and /v1/models; OpenAI-compatible URL/models) and the "
+    "host what it has (/proc, statvfs, nvidia-smi when present), and appends "
+    "only what changed since the log's current state: runtime.registered, "
+    "runtime.health, model.registered, model.state, host.profile, "
+    "capacity.snapshot. Probing twice in a row appends nothing the second "
+    "time. Runtimes come from --runtime, or from the file 'runtimes' in the "
+    "ledger directory (one NAME=URL a line, # comments). Prints the events "
+    "appended; exit 0.",
+    probe_opts,
+    CLI_OUT_BASIC,
+    "# a local Ollama and a llama.cpp server\n"
+    "ledger probe -r ol=http://127.0.0.1:11434 -r lc=llamacpp:http://h:8080\n"};
+
+/* "NAME=URL" or "NAME=KIND:URL" into rt (pointers into s, modified). */
+static int
+parse_runtime(char *s, struct ldg_probe_runtime *rt)
+{
+    char *eq = strchr(s, '=');
+    if (!eq || eq == s)
+        return -1;
+    *eq = 0;
+    rt->name = s;
+    rt->url = eq + 1;
+    rt->kind = LDG_RT_AUTO;
+    static const struct {
+        const char *p;
+        enum ldg_runtime_kind k;
+    } kinds[] = {{"ollama:", LDG_RT_OLLAMA},
+                 {"llamacpp:", LDG_RT_LLAMACPP},
+                 {"openai:", LDG_RT_OPENAI}};
+    for (size_t i = 0; i < 3; i++)
+        if (strncmp(rt->url, kinds[i].p, strlen(kinds[i].p)) == 0) {
+            rt->kind = kinds[i].k;
+            rt->url += strlen(kinds[i].p);
+        }
+    if (strncmp(rt->url, "http://", 7) != 0 &&
+        strncmp(rt->url, "https://", 8) != 0)
+        return -1;
+    return 0;
+}
+
+#define PROBE_MAX 32
+
+int
+cmd_probe(struct cli *c, int argc, char **argv)
+{
+    struct cli_args a;
+    struct ldg_probe_runtime rts[PROBE_MAX];
+    char *own[PROBE_MAX] = {0};
+    size_t n = 0;
+    int ch, rc, ex = EX_OK, host = 1, dry = 0;
+    uint64_t tmo = 5000;
+    struct ldg_ledger *l = NULL;
+    json_t *evs = NULL, *news = NULL;
+
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        switch (ch) {
+        case 'r':
+            if (n == PROBE_MAX)
+                return cli_usage_err(c, "at most %d runtimes", PROBE_MAX);
+            own[n] = strdup(a.value);
+            if (!own[n] || parse_runtime(own[n], &rts[n]) < 0) {
+                free(own[n]);
+                own[n] = NULL;
+                for (size_t i = 0; i < n; i++)
+                    free(own[i]);
+                return cli_usage_err(c,
+                                     "--runtime: '%s' is not NAME=URL or "
+                                     "NAME=KIND:URL with an http(s) URL",
+                                     a.value);
+            }
+            n++;
+            break;
+        case OPT_NO_HOST:
+            host = 0;
+            break;
+        case 'n':
+            dry = 1;
+            break;
+        case OPT_TMO:
+            if (cli_parse_u64(a.value, &tmo) < 0 || tmo == 0 || tmo > 600000)
+                return cli_usage_err(c, "--timeout-ms: '%s' is not 1..600000",
+                                     a.value);
+            break;
+        default:
+            return cli_usage(c);
+        }
+    }
+    if (ch < 0 || a.ind != argc) {
+        for (size_t i = 0; i < n; i++)
+            free(own[i]);
+        return ch < 0 ? a.exit : cli_usage(c);
+    }
+    if ((rc = prepare_dir(c)) != 0)
+        goto out_rc;
+    if (n == 0) {
+        /* The runtimes file in the ledger directory. */
+        char path[4200], line[1024];
+        snprintf(path, sizeof path, "%s/runtimes", c->dir);
+        FILE *f = fopen(path, "r");
+        unsigned ln = 0;
+        while (f && fgets(line, sizeof line, f)) {
+            ln++;
+            line[strcspn(line, "\r\n")] = 0;
+            char *p = line;
+            while (*p == ' ' || *p == '\t')
+                p++;
+            if (!*p || *p == '#')
+                continue;
+            if (n == PROBE_MAX) {
+                cli_err(c, "%s:%u: more than %d runtimes", path, ln, PROBE_MAX);
+                rc = EX_DATAERR;
+                break;
+            }
+            own[n] = strdup(p);
+            if (!own[n] || parse_runtime(own[n], &rts[n]) < 0) {
+                cli_err(c, "%s:%u: '%s' is not NAME=URL", path, ln, p);
+                rc = EX_DATAERR;
+                break;
+            }
+            n++;
+        }
+        if (f)
+            fclose(f);
+        if (rc)
+            goto out_rc;
+    }
+    if (n == 0 && !host) {
+        cli_err(c,
+                "nothing to probe: give --runtime NAME=URL (or list "
+                "runtimes in %s/runtimes) or drop --no-host",
+                c->dir);
+        rc = EX_USAGE;
+        goto out_rc;
+    }
+    if ((rc = cli_open(c, dry, &l)) != 0)
+        goto out_rc;
+    struct ldg_probe_opts o = {.runtimes = rts,
+                               .nruntimes = n,
+                               .timeout_ms = (long)tmo,
+                               .host = host,
+                               .disk_path = c->dir,
+                               .proc_root = getenv("LEDGER_PROC_ROOT"),
+                               .nvidia_smi = getenv("LEDGER_NVIDIA_SMI")};
+    if ((rc = ldg_probe_collect(&o, &evs)) < 0 ||
+        (rc = ldg_probe_diff(l, evs, &o, &news)) < 0) {
+        cli_err(c, "%s", ldg_strerror(rc));
+        ex = cli_exit_code(rc);
+        goto out;
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(news, i, e)
+    {
+        const char *type = json_string_value(json_object_get(e, "type"));
+        json_t *body = json_object_get(e, "body");
+        uint64_t seq = 0;
+        if (!dry) {
+            struct ldg_event_in in = {.type = type, .body = body};
+            if ((rc = ldg_append(l, &in, &seq)) < 0) {
+                cli_err(c, "cannot append %s: %s", type,
+                        ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+                ex = cli_exit_code(rc);
+                goto out;
+            }
+        }
+        if (c->out != OUT_HUMAN) {
+            json_t *row = json_pack("{s:s, s:O}", "type", type, "body", body);
+            if (!dry)
+                json_object_set_new(row, "seq", json_integer((json_int_t)seq));
+            cli_print_json(c, row);
+        } else {
+            char *txt = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+            if (dry)
+                printf("would append %-20s %s\n", type, txt ? txt : "");
+            else
+                printf("%-8llu %-20s %s\n", (unsigned long long)seq, type,
+                       txt ? txt : "");
+            free(txt);
+        }
+    }
+    if (json_array_size(news) == 0)
+        fprintf(stderr,
+                "ledger probe: no change since the last probe "
+                "(%zu observations, nothing appended)\n",
+                json_array_size(evs));
+out:
+    json_decref(evs);
+    json_decref(news);
+    ldg_close(l);
+    for (size_t k = 0; k < n; k++)
+        free(own[k]);
+    return ex;
+out_rc:
+    for (size_t k = 0; k < n; k++)
+        free(own[k]);
+    return rc;
+}
