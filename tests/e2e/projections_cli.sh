@@ -102,7 +102,8 @@ L projections --note >"$T/note" || fail "projections --note"
 grep -q "^ledger-projections/v1$" "$T/note" || fail "note header"
 for name in packs permissions models routes promotions runs doctor; do
     d=$(jq -r "select(.name==\"$name\").digest" <"$T/proj.json")
-    grep -q "^$name 1 $d\$" "$T/note" || fail "note does not bind $name $d"
+    v=$(jq -r "select(.name==\"$name\").version" <"$T/proj.json")
+    grep -q "^$name $v $d\$" "$T/note" || fail "note does not bind $name $v $d"
 done
 expect_exit 0 "rebuild" L rebuild -o json
 expect_jqs "rebuild" "$T/out" '[.[].changed] | any' false
