@@ -171,7 +171,8 @@ const struct cli_command cli_cmd_eval = {
     CLI_OUT_BASIC,
     "# M=qwen2.5:7b URL=http://127.0.0.1:11434/v1 (Ollama)\n"
     "ledger eval run s.jsonl --target route:qa --candidate \"$M\" "
-    "--endpoint \"$URL\"\n"};
+    "--endpoint \"$URL\"\n",
+    0};
 
 int
 cmd_eval(struct cli *c, int argc, char **argv)
@@ -347,7 +348,8 @@ const struct cli_command cli_cmd_evals = {
     "runtime reported it when the eval ran.",
     evals_opts,
     CLI_OUT_BASIC,
-    "# the evals of one route\nledger evals --target route:qa\n"};
+    "# the evals of one route\nledger evals --target route:qa\n",
+    0};
 
 int
 cmd_evals(struct cli *c, int argc, char **argv)
@@ -489,7 +491,8 @@ const struct cli_command cli_cmd_promote = {
     promote_opts,
     CLI_OUT_BASIC,
     "# promote after a passing eval\n"
-    "ledger promote route:qa qwen2.5:7b --eval E-20261122T101500Z-3fa9c1\n"};
+    "ledger promote route:qa qwen2.5:7b --eval E-20261122T101500Z-3fa9c1\n",
+    0};
 
 int
 cmd_promote(struct cli *c, int argc, char **argv)
@@ -609,7 +612,8 @@ const struct cli_command cli_cmd_rollback = {
     rollback_opts,
     CLI_OUT_BASIC,
     "# go back to the previous candidate\n"
-    "ledger rollback route:qa --reason 'wrong answers in production'\n"};
+    "ledger rollback route:qa --reason 'wrong answers in production'\n",
+    0};
 
 int
 cmd_rollback(struct cli *c, int argc, char **argv)

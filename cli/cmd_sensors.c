@@ -87,7 +87,8 @@ const struct cli_command cli_cmd_model = {
     CLI_OUT_BASIC,
     "# verify a model Ollama serves\nledger model verify qwen2.5:7b\n"
     "# verify a GGUF file against a published digest\n"
-    "ledger model verify m.gguf --model m --expect sha256:9f86d0...\n"};
+    "ledger model verify m.gguf --model m --expect sha256:9f86d0...\n",
+    0};
 
 int
 cmd_model(struct cli *c, int argc, char **argv)
@@ -152,8 +153,7 @@ cmd_model(struct cli *c, int argc, char **argv)
             expect ? expect : json_string_value(json_object_get(reg, "digest"));
         rc = ldg_file_sha256(arg, digest, &bytes, cli_progress, c, err,
                              sizeof err);
-        if (c->progress)
-            fputc('\n', stderr);
+        cli_progress_done(c);
         if (rc < 0) {
             cli_err(c, "%s", err);
             ex = cli_exit_code(rc);
@@ -181,8 +181,7 @@ cmd_model(struct cli *c, int argc, char **argv)
                 json_string_value(json_object_get(reg, "digest"));
             rc = ldg_file_sha256(path, digest, &bytes, cli_progress, c, err,
                                  sizeof err);
-            if (c->progress)
-                fputc('\n', stderr);
+            cli_progress_done(c);
             if (rc < 0) {
                 cli_err(c, "%s", err);
                 ex = cli_exit_code(rc);
@@ -213,8 +212,7 @@ cmd_model(struct cli *c, int argc, char **argv)
             }
             rc = ldg_file_sha256(om.blob_path, digest, &bytes, cli_progress, c,
                                  err, sizeof err);
-            if (c->progress)
-                fputc('\n', stderr);
+            cli_progress_done(c);
             if (rc < 0) {
                 cli_err(c, "%s", err);
                 ex = rc == LDG_ENOTFOUND ? EX_NOINPUT : cli_exit_code(rc);
@@ -313,7 +311,8 @@ const struct cli_command cli_cmd_probe = {
     probe_opts,
     CLI_OUT_BASIC,
     "# a local Ollama and a llama.cpp server\n"
-    "ledger probe -r ol=http://127.0.0.1:11434 -r lc=llamacpp:http://h:8080\n"};
+    "ledger probe -r ol=http://127.0.0.1:11434 -r lc=llamacpp:http://h:8080\n",
+    0};
 
 /* "NAME=URL" or "NAME=KIND:URL" into rt (pointers into s, modified). */
 static int
