@@ -66,7 +66,7 @@ for m in /proc /sys /dev /dev/pts /dev/shm; do
 done
 
 git clone -q "$src" "$root/work/ledger"
-if [ -d "$src/../shared" ]; then cp -r "$src/../shared" "$root/work/shared"; fi
+if [ -d "$src/../shared" ]; then cp -rL "$src/../shared" "$root/work/shared"; fi
 echo "chroot: ready after $(( $(date +%s) - t0 )) s; running: $cmd" >&2
 
 rc=0
