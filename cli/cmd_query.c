@@ -223,6 +223,7 @@ enum {
     OPT_SHOWCUR,
     OPT_EXPLAIN,
     OPT_UTC,
+    OPT_DEPS,
 };
 
 static const struct cli_opt query_opts[] = {
@@ -244,6 +245,10 @@ static const struct cli_opt query_opts[] = {
     CLI_FLAG(OPT_EXPLAIN, 0, "explain",
              "say on standard error which index answered"),
     CLI_FLAG(OPT_UTC, 0, "utc", "times in UTC, not local time"),
+    CLI_FLAG(OPT_DEPS, 0, "deps",
+             "with pack=P: also what the pack depends on - its routes "
+             "(declarations, decisions, evals, promotions) and their "
+             "models and fallbacks (registrations, states, verifications)"),
     CLI_ARG("FIELD=VALUE",
             "type=GLOB subject=GLOB run=ID actor=NAME|ID pack=P model=M "
             "route=R seq=N|A..B body.NAME=VALUE. Repeating a field ORs, "
@@ -274,14 +279,106 @@ const struct cli_command cli_cmd_query = {
     "ledger query type='route.*' -S -1h -r\n"
     "# failures of pack summarize, as JSON Lines\n"
     "ledger query pack=summarize type=run.failed -o json\n"
+    "# everything about pack pdf-ops and what it depends on\n"
+    "ledger query pack=pdf-ops --deps\n"
     "# follow new events like tail -f\n"
     "ledger query -f\n",
     CLI_CMD_PAGER};
+
+/*
+ * --deps: the terms, then for each pack=P among them an OR group for each
+ * of its routes (route=R) and each model they use (model=M: the current
+ * and declared model and the fallbacks), from the routes view. *out
+ * points into the terms and into *store (a JSON array that owns the new
+ * strings). 0 or an exit code (printed).
+ */
+static int
+deps_terms(struct cli *c, int nterms, char **terms, char ***out, int *nout,
+           json_t **store)
+{
+    static char plus[] = "+";
+    struct ldg_view_opts vo;
+    struct ldg_ledger *l = NULL;
+    json_t *rows = NULL, *r, *names = json_array(), *m;
+    size_t i, k, extra;
+    int rc, npacks = 0;
+
+    for (int t = 0; t < nterms; t++)
+        npacks += strncmp(terms[t], "pack=", 5) == 0;
+    if (npacks == 0) {
+        json_decref(names);
+        cli_err(c, "--deps needs a pack=P term");
+        return EX_USAGE;
+    }
+    if ((rc = cli_open(c, 1, &l)) != 0) {
+        json_decref(names);
+        return rc;
+    }
+    memset(&vo, 0, sizeof vo);
+    rc = ldg_projections_view(l, LDG_VIEW_ROUTES, &vo, &rows);
+    if (rc < 0) {
+        cli_err(c, "--deps: %s",
+                ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        ldg_close(l);
+        json_decref(names);
+        return cli_exit_code(rc);
+    }
+    ldg_close(l);
+    json_array_foreach(rows, i, r)
+    {
+        const char *pk = json_string_value(json_object_get(r, "pack"));
+        int mine = 0;
+        char buf[600];
+        for (int t = 0; pk && t < nterms; t++)
+            mine |= strncmp(terms[t], "pack=", 5) == 0 &&
+                    strcmp(terms[t] + 5, pk) == 0;
+        if (!mine)
+            continue;
+        snprintf(buf, sizeof buf, "route=%s",
+                 json_string_value(json_object_get(r, "route")));
+        json_array_append_new(names, json_string(buf));
+        static const char *const mk[] = {"model", "declared_model"};
+        for (k = 0; k < 2; k++)
+            if (json_is_string(json_object_get(r, mk[k]))) {
+                snprintf(buf, sizeof buf, "model=%s",
+                         json_string_value(json_object_get(r, mk[k])));
+                json_array_append_new(names, json_string(buf));
+            }
+        json_array_foreach(json_object_get(r, "fallbacks"), k, m)
+        {
+            if (!json_is_string(m))
+                continue;
+            snprintf(buf, sizeof buf, "model=%s", json_string_value(m));
+            json_array_append_new(names, json_string(buf));
+        }
+    }
+    json_decref(rows);
+    extra = json_array_size(names);
+    *out = calloc((size_t)nterms + 2 * extra + 1, sizeof **out);
+    if (*out == NULL) {
+        json_decref(names);
+        return EX_OSERR;
+    }
+    memcpy(*out, terms, (size_t)nterms * sizeof **out);
+    *nout = nterms;
+    /* each dependency its own group: + route=R + model=M ... (a
+     * duplicate group is harmless) */
+    json_array_foreach(names, i, m)
+    {
+        (*out)[(*nout)++] = plus;
+        (*out)[(*nout)++] = (char *)(uintptr_t)json_string_value(m);
+    }
+    *store = names;
+    return 0;
+}
 
 int
 cmd_query(struct cli *c, int argc, char **argv)
 {
     struct cli_args a;
+    char **dterms = NULL;
+    int ndterms = 0, deps = 0;
+    json_t *dstore = NULL;
     const char *since = NULL, *until = NULL, *after = NULL;
     const char *patterns[64];
     int npatterns = 0;
@@ -334,6 +431,9 @@ cmd_query(struct cli *c, int argc, char **argv)
         case OPT_UTC:
             setenv("TZ", "UTC", 1);
             break;
+        case OPT_DEPS:
+            deps = 1;
+            break;
         default:
             return cli_usage(c);
         }
@@ -370,8 +470,17 @@ cmd_query(struct cli *c, int argc, char **argv)
     }
     if (limit_s == NULL && follow_mode)
         limit = 10;
-    rc = ldg_query_compile(&q, argc - a.ind, argv + a.ind, since, until, err,
-                           sizeof err);
+    if (deps) {
+        if ((rc = resolve_dir(c)) != 0 ||
+            (rc = deps_terms(c, argc - a.ind, argv + a.ind, &dterms, &ndterms,
+                             &dstore)) != 0)
+            goto out;
+        rc = ldg_query_compile(&q, ndterms, dterms, since, until, err,
+                               sizeof err);
+    } else {
+        rc = ldg_query_compile(&q, argc - a.ind, argv + a.ind, since, until,
+                               err, sizeof err);
+    }
     for (int i = 0; rc == 0 && i < npatterns; i++)
         rc = ldg_query_set_grep(q, patterns[i], err, sizeof err);
     if (rc < 0) {
@@ -459,6 +568,8 @@ out_r:
 out:
     ldg_query_free(q);
     ldg_close(l);
+    free(dterms);
+    json_decref(dstore);
     return rc;
 }
 

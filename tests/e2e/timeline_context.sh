@@ -72,6 +72,17 @@ grep -q 'another run' "$T/ev" && bad "another run's decision is shown"
 "$L" timeline R-9 -o json >"$T/j" || bad "timeline -o json"
 grep -q '"kind":"context"' "$T/j" || bad "-o json: no context events"
 grep -q '"context":[1-9]' "$T/j" || bad "-o json: counts.context missing"
+# query pack=P --deps: the pack's events and those of what it depends on
+"$L" query pack=p -o json >"$T/q0" || bad "query pack=p"
+"$L" query pack=p --deps -o json >"$T/q1" || bad "query pack=p --deps"
+grep -q '"type":"eval.result"' "$T/q1" || bad "--deps lacks the route's eval"
+grep -q '"subject":"model:m-big"' "$T/q1" || bad "--deps lacks the route's model"
+grep -q '"subject":"model:m-small"' "$T/q1" || bad "--deps lacks the fallback model"
+grep -q 'm-other' "$T/q1" && bad "--deps has an unrelated model"
+grep -q '"type":"eval.result"' "$T/q0" && bad "pack=p alone already had the eval"
+"$L" query type=x --deps >/dev/null 2>"$T/e"; rc=$?
+[ $rc = 64 ] && grep -q 'needs a pack=P' "$T/e" || bad "--deps without pack=: exit $rc"
+
 # the permissions in force at the start are the projections' rule, expiry
 # included: a grant that expired before the run is not in force
 cat >"$T/x.jsonl" <<'J'
