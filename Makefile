@@ -9,7 +9,8 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 PKG_CONFIG ?= pkg-config
 
-DEPS      = lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive
+DEPS      = lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive \
+            libmicrohttpd
 TEST_DEPS = cmocka
 
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
@@ -40,7 +41,7 @@ endif
 TEST_LDLIBS = $(shell $(PKG_CONFIG) --libs $(TEST_DEPS) libarchive)
 
 B ?= build
-MODULES = ledger http projections ingest query export doctor evals sensors
+MODULES = ledger http projections ingest query export doctor evals sensors fleet
 LIB_SRC = $(sort $(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIB_OBJ = $(LIB_SRC:%.c=$(B)/obj/%.o)
 CLI_SRC = $(sort $(wildcard cli/*.c))

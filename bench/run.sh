@@ -18,8 +18,9 @@
 #                    peer commit batch (1000)
 #   BENCH_THREADS    threads for the pipelined peer (default: nproc)
 #   BENCH_ONLY       space-separated scenarios to run, from: ingest verify
-#                    append proof tiles query rebuild doctor export
-#                    (default: all)
+#                    append proof tiles query rebuild doctor export fleet
+#                    (default: all; fleet is bench/fleet.sh, BENCH_FLEET_N
+#                    events, default 1,000,000)
 #   BENCH_FRESH=1    rebuild the query stores even if a matching set from
 #                    an earlier run is in bench/out/
 #   BENCH_OUT        output directory (default bench/out)
@@ -55,7 +56,7 @@ BATCH=${BENCH_BATCH:-1000}
 NPROC=$(nproc 2>/dev/null || echo 1)
 THREADS=${BENCH_THREADS:-$NPROC}
 [ "$THREADS" -ge 2 ] || THREADS=2 # the pipelined peer needs two
-ONLY=${BENCH_ONLY:-ingest overhead verify append proof tiles query rebuild doctor export}
+ONLY=${BENCH_ONLY:-ingest overhead verify append proof tiles query rebuild doctor export fleet}
 
 # Targets: what the issue asks of the ledger. Kinds: "min:X" (the ledger's
 # figure must be at least X), "max:X" (at most X), "ratio:X" (ledger/peer at
@@ -767,5 +768,8 @@ END {
     for (i = 1; i <= n; i++)
         printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", S[i], U[i], Lv[i], P[i], R[i], B[i], T[i], J[i], N[i] > md
 }' "$RESULTS"
+if want fleet; then
+    BENCH_OUT=$OUT bench/fleet.sh "$B" || echo "fleet: n/a (bench/fleet.sh failed)"
+fi
 load_note "at end"
 echo "(results: $RESULTS, $OUT/results.md; logs: $OUT/logs/)"

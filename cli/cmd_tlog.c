@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "fleet/fleet.h"
 
 static int
 open_ro(struct cli *c, struct ldg_ledger **l, struct ldg_txn **t)
@@ -30,6 +31,10 @@ open_ro(struct cli *c, struct ldg_ledger **l, struct ldg_txn **t)
 static const struct cli_opt checkpoint_opts[] = {
     CLI_VALUE('s', 0, "size", "N",
               "the checkpoint of the tree of size N (default: the latest)"),
+    CLI_FLAG(300, 0, "cosigned",
+             "the newest checkpoint witnesses cosigned (of size N with "
+             "--size), with their cosignatures (see ledger publish "
+             "--witness)"),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_checkpoint = {
@@ -45,7 +50,8 @@ const struct cli_command cli_cmd_checkpoint = {
     checkpoint_opts,
     CLI_OUT_BASIC,
     "ledger checkpoint > trusted-checkpoint.txt\n"
-    "ledger checkpoint --size 100\n",
+    "ledger checkpoint --size 100\n"
+    "ledger checkpoint --cosigned\n",
     0};
 
 int
@@ -56,12 +62,17 @@ cmd_checkpoint(struct cli *c, int argc, char **argv)
     struct ldg_txn *t;
     uint64_t size = 0;
     char *note;
-    int ch, rc;
+    size_t note_len;
+    int ch, rc, cosigned = 0;
 
     cli_args_init(&a, c, argc, argv);
     while ((ch = cli_args_next(&a)) > 0) {
         if (ch == 's' && cli_parse_u64(a.value, &size) == 0 && size > 0)
             continue;
+        if (ch == 300) {
+            cosigned = 1;
+            continue;
+        }
         return cli_usage(c);
     }
     if (ch < 0)
@@ -70,9 +81,17 @@ cmd_checkpoint(struct cli *c, int argc, char **argv)
         return cli_usage(c);
     if ((rc = open_ro(c, &l, &t)) != 0)
         return rc;
-    rc = ldg_checkpoint_get(t, size, &note);
+    if (cosigned)
+        rc = ldg_cosigned_get(l, size, &note, &note_len);
+    else
+        rc = ldg_checkpoint_get(t, size, &note);
     if (rc < 0) {
-        if (rc == LDG_ENOTFOUND)
+        if (rc == LDG_ENOTFOUND && cosigned)
+            cli_err(c,
+                    "no cosigned checkpoint%s is kept (ledger publish "
+                    "--witness submits them)",
+                    size ? " of that size" : "");
+        else if (rc == LDG_ENOTFOUND)
             cli_err(c,
                     "no checkpoint of size %llu is stored (checkpoints "
                     "are signed at the end of each commit)",

@@ -65,6 +65,15 @@ int cmd_model(struct cli *c, int argc, char **argv);
 int cmd_probe(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_model, cli_cmd_probe;
 
+/* cli/cmd_fleet.c — beyond one box: witness */
+int cmd_witness(struct cli *c, int argc, char **argv);
+int cmd_publish(struct cli *c, int argc, char **argv);
+int cmd_mirror(struct cli *c, int argc, char **argv);
+int cmd_ship(struct cli *c, int argc, char **argv);
+int cmd_audit_central(struct cli *c, int argc, char **argv);
+extern const struct cli_command cli_cmd_witness, cli_cmd_publish,
+    cli_cmd_mirror, cli_cmd_ship, cli_cmd_audit_central;
+
 /* clang-format off */
 #define CLI_COMMANDS \
     &cli_cmd_init, \
@@ -96,7 +105,12 @@ extern const struct cli_command cli_cmd_model, cli_cmd_probe;
     &cli_cmd_promote, \
     &cli_cmd_rollback, \
     &cli_cmd_probe, \
-    &cli_cmd_model
+    &cli_cmd_model, \
+    &cli_cmd_publish, \
+    &cli_cmd_mirror, \
+    &cli_cmd_witness, \
+    &cli_cmd_ship, \
+    &cli_cmd_audit_central
 /* clang-format on */
 
 #endif

@@ -458,6 +458,106 @@ struct ldg_tiles_report {
 int ldg_tiles_write(struct ldg_ledger *l, const char *dir,
                     struct ldg_tiles_report *report);
 
+/* ------------------------------------- transparency primitives (pure) -- */
+
+/* RFC 6962 hashing and proofs and the C2SP encodings, with no ledger
+ * behind them (ledger/tlog.c, ledger/note.c, ledger/cosig.c): for
+ * mirrors, witnesses and auditors that hold only published tiles and
+ * signed notes. */
+#define LDG_HASH_LEN 32
+#define LDG_TILE_HEIGHT 8
+#define LDG_TILE_WIDTH 256
+#define LDG_PROOF_MAX 64 /* hashes in any proof of a 2^63-leaf tree */
+
+/* Reads the stored hash of the complete subtree (level, index). Returns 0,
+ * or a negative ldg_error (LDG_ENOTFOUND if it is not stored). */
+typedef int (*ldg_hash_reader)(void *ctx, int level, uint64_t index,
+                               uint8_t out[32]);
+
+/* SHA-256(0x00 ‖ entry) */
+void ldg_tlog_leaf_hash(uint8_t out[32], const void *entry, size_t n);
+/* SHA-256(0x01 ‖ left ‖ right) */
+void ldg_tlog_node_hash(uint8_t out[32], const uint8_t left[32],
+                        const uint8_t right[32]);
+
+/* RFC 6962 root of the tree of the first size leaves (size 0: SHA-256 of
+ * the empty string). */
+int ldg_tlog_root(ldg_hash_reader rd, void *ctx, uint64_t size,
+                  uint8_t out[32]);
+/* RFC 9162 section 2.1.3.2 / 2.1.4.2 verification. 0 if the proof holds,
+ * LDG_EBADPROOF otherwise (also for index >= size, old > size, a size
+ * above 2^63 or more than LDG_PROOF_MAX hashes); LDG_EINVAL only for NULL
+ * pointers. Consistency with old == size needs an empty proof and equal
+ * roots; with old == 0, an empty proof and old_root = SHA-256("").
+ * An inclusion proof binds (index, size) only together with the root of
+ * that size: check the root comes from a checkpoint of that size. */
+int ldg_tlog_verify_inclusion(const uint8_t leaf_hash[32], uint64_t index,
+                              uint64_t size, const uint8_t proof[][32],
+                              size_t n, const uint8_t root[32]);
+int ldg_tlog_verify_consistency(uint64_t old, uint64_t size,
+                                const uint8_t old_root[32],
+                                const uint8_t new_root[32],
+                                const uint8_t proof[][32], size_t n);
+
+/* C2SP tlog-tiles path, relative, e.g. "tile/0/x001/234" or
+ * "tile/entries/005.p/17". level -1 means the entries bundle. width is
+ * 1..256; 256 means a full tile (no .p/ suffix). Returns length or
+ * LDG_EINVAL if it does not fit. */
+int ldg_tlog_tile_path(char *buf, size_t cap, int level, uint64_t index,
+                       unsigned width);
+/* Parses a verifier string; name must fit in name_cap with its NUL.
+ * LDG_EBADINPUT if malformed (bad name, id not matching the key, ...). */
+int ldg_note_parse_verifier(const char *vkey, char *name, size_t name_cap,
+                            uint8_t pub[32]);
+/* Verifies that note carries a valid signature by (name, pub). On success
+ * *text_len is the length of the signed text (which starts at note).
+ * LDG_EBADINPUT for a malformed note (any malformed signature line, bad
+ * UTF-8, control characters, more than 100 signatures), LDG_EBADSIG if no
+ * signature line by this key verifies or if any line by this key (same
+ * name and key ID) fails to verify. Unknown signers' lines are ignored. */
+int ldg_note_verify(const char *note, size_t len, const char *name,
+                    const uint8_t pub[32], size_t *text_len);
+/* Parses a checkpoint body (the signed text of the note; extension lines
+ * after the root are allowed and ignored). LDG_EBADINPUT if malformed. */
+int ldg_checkpoint_parse(const char *text, size_t len, char *origin,
+                         size_t origin_cap, uint64_t *size, uint8_t root[32]);
+/* Parses a C2SP tlog-witness add-checkpoint request body: "old N\n", at
+ * most 63 base64 hashes one a line, "\n", the checkpoint note. Does not
+ * verify the proof or the note; *checkpoint points into text (borrowed).
+ * LDG_EBADINPUT if malformed. */
+int ldg_tlog_consistency_parse(const char *text, size_t len, uint64_t *old,
+                               uint8_t proof[][32], size_t *n,
+                               const char **checkpoint, size_t *checkpoint_len);
+
+/* C2SP tlog-cosignature/v1 with Ed25519 (ledger/cosig.c).
+ *
+ * A cosigner's key ID is SHA-256(name ‖ 0x0A ‖ 0x04 ‖ pub)[0:4] and its
+ * verifier key "name+<8 hex of key ID>+base64(0x04 ‖ pub)". A cosignature
+ * is one signed-note line
+ *     "— name base64(key ID [4] ‖ time [8, big-endian] ‖ sig [64])\n"
+ * where sig is Ed25519 over "cosignature/v1\ntime <time>\n" followed by
+ * the whole checkpoint text (every line up to, not including, the empty
+ * line before the signatures). time is POSIX seconds, < 2^63. */
+int ldg_cosig_verifier(char *buf, size_t cap, const char *name,
+                       const uint8_t pub[32]);
+/* Parses a cosigner verifier key into name (name_cap bytes with the NUL)
+ * and pub; LDG_EBADINPUT if malformed, of another type than 0x04, or the
+ * key ID does not match. */
+int ldg_cosig_parse_verifier(const char *vkey, char *name, size_t name_cap,
+                             uint8_t pub[32]);
+/* Cosigns checkpoint text (text_len bytes, ending in '\n') at time_s.
+ * *line (malloc'd, NUL-terminated) gets the signature line with its
+ * '\n'. LDG_EINVAL for a bad name or text, or a key without a secret. */
+int ldg_cosig_sign(char **line, const char *text, size_t text_len,
+                   const char *name, const struct ldg_key *key,
+                   uint64_t time_s);
+/* Looks for the cosignature by vkey among the signature lines of a signed
+ * note. 0 when one verifies (*time_s, may be NULL, gets its time);
+ * LDG_ENOTFOUND if the note has no line by that key; LDG_EBADSIG if such
+ * a line does not verify; LDG_EBADINPUT for a malformed note or vkey. */
+int ldg_cosig_verify(const char *note, size_t len, const char *vkey,
+                     uint64_t *time_s);
+
 /* ------------------------------------------------- module storage (KV) -- */
 
 /* Other modules keep their state in named LMDB databases of the same

@@ -24,6 +24,11 @@
 //	    authenticates each tile up to the root), checks each entry's leaf
 //	    hash against the level-0 tiles, and checks some record and tree
 //	    proofs computed from the tiles.
+//	cosig LOG_VKEY WITNESS_VKEY NOTE_FILE
+//	    Verifies the checkpoint note's log signature with sumdb/note (which
+//	    must ignore the cosignature lines as unknown signers), then the
+//	    witness's c2sp.org/tlog-cosignature/v1 line with crypto/ed25519
+//	    over the spec's message; prints its time.
 //	root [HEX ...]
 //	    Prints the RFC 6962 root of the leaves given in hex ("-" for an
 //	    empty leaf).
@@ -35,6 +40,7 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -71,6 +77,9 @@ func main() {
 	case "tiles":
 		need(args, 2)
 		err = cmdTiles(args[0], args[1])
+	case "cosig":
+		need(args, 3)
+		err = cmdCosig(args[0], args[1], args[2])
 	case "root":
 		err = cmdRoot(args, false)
 	case "rootfiles":
@@ -89,6 +98,7 @@ func usage() {
        tlogcheck inclusion VKEY PROOF_FILE LEAF_FILE
        tlogcheck consistency VKEY OLD_CHECKPOINT_FILE BODY_FILE
        tlogcheck tiles VKEY DIR
+       tlogcheck cosig LOG_VKEY WITNESS_VKEY NOTE_FILE
        tlogcheck root [HEX ...]
        tlogcheck rootfiles [FILE ...]
 `)
@@ -559,4 +569,58 @@ func cmdRoot(args []string, files bool) error {
 	}
 	printTree("", tlog.Tree{N: int64(len(args)), Hash: th})
 	return nil
+}
+
+// cmdCosig checks a cosignature/v1 (Ed25519) line, written from the
+// c2sp.org/tlog-cosignature text alone: key ID SHA-256(name || "\n" ||
+// 0x04 || pub)[:4], signature bytes key ID || time (8, big-endian) || sig,
+// message "cosignature/v1\ntime T\n" || checkpoint text.
+func cmdCosig(logVkey, wVkey, file string) error {
+	msg, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	v, err := note.NewVerifier(logVkey)
+	if err != nil {
+		return err
+	}
+	n, err := note.Open(msg, note.VerifierList(v))
+	if err != nil {
+		return fmt.Errorf("log signature: %v", err)
+	}
+	parts := strings.SplitN(wVkey, "+", 3)
+	if len(parts) != 3 {
+		return errors.New("malformed witness vkey")
+	}
+	name := parts[0]
+	key, err := base64.StdEncoding.DecodeString(parts[2])
+	if err != nil || len(key) != 33 || key[0] != 0x04 {
+		return errors.New("witness vkey is not an Ed25519 cosignature key")
+	}
+	h := sha256.Sum256(append([]byte(name+"\n"), key...))
+	id := binary.BigEndian.Uint32(h[:4])
+	if fmt.Sprintf("%08x", id) != strings.ToLower(parts[1]) {
+		return errors.New("witness vkey: key ID does not match")
+	}
+	text := []byte(n.Text)
+	sigs := string(msg[len(text)+1:])
+	for _, line := range strings.Split(strings.TrimSuffix(sigs, "\n"), "\n") {
+		f := strings.Fields(strings.TrimPrefix(line, "\u2014 "))
+		if len(f) != 2 || f[0] != name {
+			continue
+		}
+		raw, err := base64.StdEncoding.DecodeString(f[1])
+		if err != nil || len(raw) != 76 || binary.BigEndian.Uint32(raw) != id {
+			continue
+		}
+		t := binary.BigEndian.Uint64(raw[4:12])
+		m := []byte(fmt.Sprintf("cosignature/v1\ntime %d\n", t))
+		m = append(m, text...)
+		if !ed25519.Verify(ed25519.PublicKey(key[1:]), m, raw[12:]) {
+			return errors.New("cosignature does not verify")
+		}
+		fmt.Printf("cosigned_by %s\ntime %d\n", name, t)
+		return nil
+	}
+	return errors.New("no cosignature by that witness")
 }

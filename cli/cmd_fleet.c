@@ -1,0 +1,657 @@
+/*
+ * cmd_fleet.c — beyond one box: the witness (init, key, serve).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/commands.h"
+#include "fleet/fleet.h"
+
+static volatile int stop_flag;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static char listen_host[64];
+
+static void
+on_ready(void *ctx, unsigned port)
+{
+    printf("listening on %s:%u\n", listen_host, port);
+    fflush(stdout);
+}
+
+static void
+on_log(void *ctx, const char *line)
+{
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(stderr, "%s witness: %s\n", ts, line);
+}
+
+enum { OPT_NAME = 256, OPT_LISTEN, OPT_TRUST };
+
+static const struct cli_opt witness_opts[] = {
+    CLI_ARG("init|key|serve",
+            "init: create the witness key in --dir and print its verifier "
+            "key; key: print it again; serve: answer add-checkpoint requests",
+            0),
+    CLI_VALUE(OPT_NAME, 0, "name", "NAME",
+              "init: the witness's key name, a schema-less URL (default "
+              "witness.local/w1)"),
+    CLI_VALUE(OPT_LISTEN, 0, "listen", "ADDR",
+              "serve: IPv4:PORT to listen on (port 0 picks a free one)"),
+    CLI_VALUE(OPT_TRUST, 0, "trust", "VKEY",
+              "serve: a log's verifier key (`ledger keys verifier`); "
+              "repeatable"),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_witness = {
+    "witness",
+    CLI_GROUP_TLOG,
+    cmd_witness,
+    "a C2SP tlog-witness that cosigns checkpoints",
+    "A C2SP tlog-witness. --dir is the witness's own directory (not a "
+    "ledger). It keeps the latest checkpoint it cosigned per log origin and "
+    "cosigns a new one (a C2SP tlog-cosignature/v1, Ed25519) only with a "
+    "valid consistency proof from it; rollbacks and forks are refused "
+    "(409, 422) and kept under DIR/refused as evidence.\n\n"
+    "serve prints \"listening on ADDR:PORT\" on stdout once it accepts "
+    "POST /add-checkpoint, logs one line per request on stderr and stops "
+    "on SIGINT or SIGTERM. Exit codes: 64 bad options or address, 65 a "
+    "malformed --trust key, 66 no witness in --dir, 73 init over an "
+    "existing witness, 77 a key file others can read. See docs/FLEET.md.",
+    witness_opts,
+    NULL,
+    "# create a witness and serve two boxes\n"
+    "ledger witness init --dir wdir --name witness.example/w1\n"
+    "VKEY=$(ledger --dir box1 keys verifier)\n"
+    "ledger witness serve --listen 127.0.0.1:8380 --dir wdir --trust "
+    "\"$VKEY\"\n"};
+
+int
+cmd_witness(struct cli *c, int argc, char **argv)
+{
+    struct cli_args a;
+    const char *sub, *dir, *name = NULL, *listen = NULL;
+    const char **trust = NULL;
+    size_t ntrust = 0;
+    char err[1024] = "", vkey[600];
+    struct ldg_witness *w = NULL;
+    int ch, rc;
+
+    trust = calloc((size_t)argc + 1, sizeof *trust);
+    if (trust == NULL)
+        return EX_OSERR;
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        if (ch == OPT_NAME)
+            name = a.value;
+        else if (ch == OPT_LISTEN)
+            listen = a.value;
+        else if (ch == OPT_TRUST)
+            trust[ntrust++] = a.value;
+        else {
+            free(trust);
+            return cli_usage(c);
+        }
+    }
+    if (ch < 0) {
+        free(trust);
+        return a.exit;
+    }
+    rc = EX_USAGE;
+    if (a.ind + 1 != argc) {
+        cli_usage_err(c, "want one subcommand: init, key or serve");
+        goto out;
+    }
+    sub = argv[a.ind];
+    dir = c->dir_opt;
+    if (strcmp(sub, "init") && strcmp(sub, "key") && strcmp(sub, "serve")) {
+        cli_usage_err(c, "unknown subcommand '%s' (init, key, serve)", sub);
+        goto out;
+    }
+    if (dir == NULL) {
+        cli_usage_err(c, "--dir DIR (the witness's directory) is required");
+        goto out;
+    }
+    if (strcmp(sub, "init") == 0) {
+        int r = ldg_witness_init(dir, name ? name : "witness.local/w1", vkey,
+                                 sizeof vkey, err, sizeof err);
+        if (r < 0) {
+            cli_err(c, "%s", err[0] ? err : ldg_strerror(r));
+            rc = cli_exit_code(r);
+            goto out;
+        }
+        printf("%s\n", vkey);
+        rc = EX_OK;
+        goto out;
+    }
+    if (strcmp(sub, "serve") == 0 && (listen == NULL || ntrust == 0)) {
+        cli_usage_err(c, "serve needs --listen ADDR and at least one "
+                         "--trust VKEY");
+        goto out;
+    }
+    rc = ldg_witness_open(&w, dir, trust, ntrust, err, sizeof err);
+    if (rc < 0) {
+        cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
+        rc = cli_exit_code(rc);
+        goto out;
+    }
+    if (strcmp(sub, "key") == 0) {
+        printf("%s\n", ldg_witness_vkey(w));
+        rc = EX_OK;
+    } else {
+        struct ldg_witness_serve_options o = {0};
+        struct sigaction sa = {0};
+        const char *colon = strrchr(listen, ':');
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        snprintf(listen_host, sizeof listen_host, "%.*s",
+                 colon ? (int)(colon - listen) : 0, listen);
+        o.addr = listen;
+        o.stop = &stop_flag;
+        o.on_ready = on_ready;
+        o.on_log = on_log;
+        rc = ldg_witness_serve(w, &o, err, sizeof err);
+        if (rc < 0) {
+            cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
+            rc = rc == LDG_EBADINPUT ? EX_USAGE : cli_exit_code(rc);
+        } else {
+            rc = EX_OK;
+        }
+    }
+out:
+    ldg_witness_free(w);
+    free(trust);
+    return rc;
+}
+
+/* ------------------------------------------------------------ publish -- */
+
+enum { OPT_WITNESS = 400, OPT_NOW };
+
+static const struct cli_opt publish_opts[] = {
+    CLI_ARG("URL",
+            "where to publish: an http(s) prefix that accepts PUT (WebDAV), "
+            "s3://BUCKET/PREFIX, or a directory",
+            0),
+    CLI_VALUE(OPT_WITNESS, 0, "witness", "'URL VKEY'",
+              "submit the checkpoint to this witness (its URL prefix and "
+              "cosigner key, one argument); repeatable. Unreachable "
+              "witnesses are retried from an outbox by later runs"),
+    CLI_FLAG(OPT_NOW, 0, "retry-now",
+             "try witnesses in the outbox now, ignoring the backoff"),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_publish = {
+    "publish",
+    CLI_GROUP_TLOG,
+    cmd_publish,
+    "upload the log as C2SP tlog-tiles",
+    "Uploads the log as C2SP tlog-tiles: entry bundles and hash tiles "
+    "first, the signed checkpoint last, so a reader never sees a checkpoint "
+    "whose tiles are missing. Only what is new since the last complete "
+    "publish to URL is sent; an interrupted publish is resumed by the next "
+    "one. s3:// URLs are signed with AWS SigV4: credentials from "
+    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, region from AWS_REGION, "
+    "endpoint from LEDGER_S3_ENDPOINT (else AWS). Prints the sizes and what "
+    "was sent. Exit 74 when the remote fails (nothing recorded).\n\n"
+    "With --witness, the checkpoint is then submitted to each witness (C2SP "
+    "tlog-witness) with a consistency proof from the size it last "
+    "cosigned; verified cosignatures are kept (ledger checkpoint "
+    "--cosigned). A witness that cannot be reached gets the submission "
+    "queued in an outbox, retried with backoff by later runs (a warning, "
+    "exit 0); a witness that refuses our history (a fork or rollback) "
+    "makes the exit 1.",
+    publish_opts,
+    CLI_OUT_BASIC,
+    "# publish to a WebDAV share, then again (only the increment)\n"
+    "ledger publish http://127.0.0.1:8080/logs/box1\n"
+    "ledger publish s3://fleet-logs/box1\n"
+    "ledger publish http://h/logs/box1 --witness \"http://w:8380 $WVKEY\"\n"};
+
+int
+cmd_publish(struct cli *c, int argc, char **argv)
+{
+    struct cli_args a;
+    struct ldg_ledger *l = NULL;
+    struct ldg_publish_report r;
+    char err[1024] = "";
+    const char **wit;
+    size_t nwit = 0;
+    unsigned flags = 0;
+    int ch, rc, worst = EX_OK;
+    json_t *wj = NULL;
+
+    wit = calloc((size_t)argc + 1, sizeof *wit);
+    if (wit == NULL)
+        return EX_OSERR;
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        if (ch == OPT_WITNESS) {
+            wit[nwit++] = a.value;
+        } else if (ch == OPT_NOW) {
+            flags |= LDG_SUBMIT_NOW;
+        } else {
+            free(wit);
+            return cli_usage(c);
+        }
+    }
+    if (ch < 0) {
+        free(wit);
+        return a.exit;
+    }
+    for (size_t i = 0; i < nwit; i++)
+        if (strchr(wit[i], ' ') == NULL) {
+            free(wit);
+            return cli_usage_err(c, "--witness '%s': want 'URL VKEY'", wit[i]);
+        }
+    if (a.ind + 1 != argc) {
+        free(wit);
+        return cli_usage_err(c, "want one URL");
+    }
+    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
+        free(wit);
+        return cli_usage_err(c, "cannot tell where the ledger is: --dir");
+    }
+    if ((rc = cli_open(c, 1, &l)) != 0) {
+        free(wit);
+        return rc;
+    }
+    rc = ldg_publish(l, argv[a.ind], &r, err, sizeof err);
+    if (rc < 0) {
+        ldg_close(l);
+        free(wit);
+        cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
+        return rc == LDG_EINVAL ? EX_USAGE : cli_exit_code(rc);
+    }
+    wj = json_array();
+    for (size_t i = 0; i < nwit; i++) {
+        struct ldg_submit_report sr;
+        char wurl[2048];
+        const char *sp = strchr(wit[i], ' ');
+        snprintf(wurl, sizeof wurl, "%.*s", (int)(sp - wit[i]), wit[i]);
+        rc = ldg_witness_submit(l, wurl, sp + 1, flags, &sr);
+        json_array_append_new(
+            wj, json_pack("{s:s,s:s,s:I,s:s}", "witness", wurl, "outcome",
+                          sr.outcome == LDG_SUBMIT_COSIGNED   ? "cosigned"
+                          : sr.outcome == LDG_SUBMIT_UPTODATE ? "up-to-date"
+                          : sr.outcome == LDG_SUBMIT_QUEUED   ? "queued"
+                                                              : "refused",
+                          "cosigned_size", (json_int_t)sr.cosigned, "what",
+                          sr.what));
+        if (rc < 0) {
+            cli_err(c, "witness %s: %s", wurl, sr.what);
+            if (rc == LDG_ETAMPER || rc == LDG_EBADSIG)
+                worst = EX_VERIFY;
+            else if (worst == EX_OK)
+                worst = rc == LDG_EBADINPUT ? EX_USAGE : cli_exit_code(rc);
+        } else if (sr.outcome == LDG_SUBMIT_QUEUED) {
+            cli_err(c, "warning: %s", sr.what);
+        } else if (c->out == OUT_HUMAN) {
+            fprintf(stderr, "%s\n", sr.what);
+        }
+    }
+    ldg_close(l);
+    free(wit);
+    if (c->out == OUT_HUMAN) {
+        if (r.files_put == 0)
+            printf("%s: already published at size %llu; nothing new\n",
+                   argv[a.ind], (unsigned long long)r.size);
+        else
+            printf("%s: published size %llu (was %llu): %llu files, %llu "
+                   "bytes\n",
+                   argv[a.ind], (unsigned long long)r.size,
+                   (unsigned long long)r.old_size,
+                   (unsigned long long)r.files_put,
+                   (unsigned long long)r.bytes_put);
+    } else {
+        cli_print_json(c, json_pack("{s:s,s:I,s:I,s:I,s:I,s:O}", "url",
+                                    argv[a.ind], "size", (json_int_t)r.size,
+                                    "old_size", (json_int_t)r.old_size, "files",
+                                    (json_int_t)r.files_put, "bytes",
+                                    (json_int_t)r.bytes_put, "witnesses", wj));
+    }
+    json_decref(wj);
+    return worst;
+}
+
+/* ------------------------------------------------------------- mirror -- */
+
+enum { OPT_STATE = 300, OPT_KEY, OPT_LIST };
+
+static const struct cli_opt mirror_opts[] = {
+    CLI_ARG("URL", "the published log (as given to ledger publish)",
+            CLI_OPTIONAL),
+    CLI_VALUE(OPT_STATE, 0, "state", "DIR",
+              "the verified copy (a servable tlog-tiles tree) and what the "
+              "mirror remembers"),
+    CLI_VALUE(OPT_KEY, 0, "key", "VKEY",
+              "the log's verifier key (`ledger keys verifier` on the box); "
+              "needed once, then remembered in DIR"),
+    CLI_VALUE(OPT_LIST, 0, "list", "FILE",
+              "mirror many logs: one \"URL DIR [VKEY]\" a line (# comments)"),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_mirror = {
+    "mirror",
+    CLI_GROUP_TLOG,
+    cmd_mirror,
+    "fetch and verify a published log",
+    "Fetches a log published as C2SP tlog-tiles and keeps a verified copy "
+    "in the state directory. The checkpoint's signature is checked with the "
+    "log's key; every tile is recomputed from the entries and the copy "
+    "already verified, so a rollback, a fork (a rewritten history, even "
+    "signed with the same key), a changed bundle or a tile that disagrees "
+    "with its entries is an error naming the sizes and hashes. Only new "
+    "tiles are fetched. The copy is written checkpoint last and can be "
+    "served as it is. Exit 0 when every log verified, 1 when one did not, "
+    "74 when one could not be fetched.",
+    mirror_opts,
+    CLI_OUT_BASIC,
+    "# first time, with the key; then just the URL and state\n"
+    "ledger mirror http://logs.example/box1 --state m/box1 --key \"$VKEY\"\n"
+    "ledger mirror --list boxes.txt\n"};
+
+static int
+mirror_one(struct cli *c, const char *url, const char *state, const char *key)
+{
+    struct ldg_remote *r = NULL;
+    struct ldg_fetcher f;
+    struct ldg_mirror_report rep;
+    char err[1536] = "";
+    int rc;
+
+    rc = ldg_remote_open(&r, url, err, sizeof err);
+    if (rc < 0) {
+        cli_err(c, "%s", err);
+        return EX_USAGE;
+    }
+    ldg_remote_fetcher(r, &f);
+    rc = ldg_mirror_sync(state, key, &f, &rep, err, sizeof err);
+    ldg_remote_free(r);
+    if (c->out != OUT_HUMAN) {
+        cli_print_json(c, json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:s}", "url",
+                                    url, "state", state, "origin", rep.origin,
+                                    "old_size", (json_int_t)rep.old_size,
+                                    "size", (json_int_t)rep.size, "tiles",
+                                    (json_int_t)rep.tiles_fetched, "bundles",
+                                    (json_int_t)rep.bundles_fetched, "status",
+                                    rc == 0 ? "ok" : err));
+    }
+    if (rc < 0) {
+        cli_err(c, "%s: %s", url, err[0] ? err : ldg_strerror(rc));
+        if (rc == LDG_ENOTFOUND || rc == LDG_ENET || rc == LDG_ETIMEOUT ||
+            rc == LDG_EHTTP)
+            return EX_IOERR;
+        return cli_exit_code(rc);
+    }
+    if (c->out == OUT_HUMAN) {
+        if (rep.entries_added == 0)
+            printf("%s: %s verified at size %llu; nothing new\n", url,
+                   rep.origin, (unsigned long long)rep.size);
+        else
+            printf("%s: %s verified at size %llu (was %llu): %llu bundles, "
+                   "%llu tiles, %llu bytes fetched\n",
+                   url, rep.origin, (unsigned long long)rep.size,
+                   (unsigned long long)rep.old_size,
+                   (unsigned long long)rep.bundles_fetched,
+                   (unsigned long long)rep.tiles_fetched,
+                   (unsigned long long)rep.bytes_fetched);
+    }
+    return EX_OK;
+}
+
+int
+cmd_mirror(struct cli *c, int argc, char **argv)
+{
+    struct cli_args a;
+    const char *state = NULL, *key = NULL, *list = NULL;
+    int ch, worst = EX_OK;
+
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        if (ch == OPT_STATE)
+            state = a.value;
+        else if (ch == OPT_KEY)
+            key = a.value;
+        else if (ch == OPT_LIST)
+            list = a.value;
+        else
+            return cli_usage(c);
+    }
+    if (ch < 0)
+        return a.exit;
+    if (list == NULL) {
+        if (a.ind + 1 != argc || state == NULL)
+            return cli_usage_err(c, "want URL --state DIR (or --list FILE)");
+        return mirror_one(c, argv[a.ind], state, key);
+    }
+    if (a.ind != argc || state != NULL || key != NULL)
+        return cli_usage_err(c, "--list FILE takes no URL, --state or --key");
+    {
+        FILE *fp = fopen(list, "r");
+        char line[8192];
+        unsigned lineno = 0, n = 0;
+        if (fp == NULL) {
+            cli_err(c, "%s: %s", list, strerror(errno));
+            return EX_NOINPUT;
+        }
+        while (fgets(line, sizeof line, fp) != NULL) {
+            char *u, *d, *k, *save = NULL;
+            int rc;
+            lineno++;
+            u = strtok_r(line, " \t\r\n", &save);
+            if (u == NULL || u[0] == '#')
+                continue;
+            d = strtok_r(NULL, " \t\r\n", &save);
+            k = strtok_r(NULL, " \t\r\n", &save);
+            if (d == NULL || strtok_r(NULL, " \t\r\n", &save) != NULL) {
+                cli_err(c, "%s:%u: want \"URL DIR [VKEY]\"", list, lineno);
+                fclose(fp);
+                return EX_DATAERR;
+            }
+            n++;
+            rc = mirror_one(c, u, d, k);
+            /* verification failures outrank fetch failures */
+            if (rc == EX_VERIFY || (rc != EX_OK && worst == EX_OK))
+                worst = rc;
+        }
+        fclose(fp);
+        if (n == 0) {
+            cli_err(c, "%s: no logs listed", list);
+            return EX_DATAERR;
+        }
+    }
+    return worst;
+}
+
+/* --------------------------------------------------------------- ship -- */
+
+enum { OPT_TABLE = 500, OPT_BATCH, OPT_MIRROR };
+
+static const struct cli_opt ship_opts[] = {
+    CLI_ARG("URL",
+            "ClickHouse's HTTP endpoint, e.g. "
+            "http://127.0.0.1:8123/?database=fleet",
+            0),
+    CLI_VALUE(OPT_TABLE, 0, "table", "T",
+              "the table (created if missing; default ledger_events)"),
+    CLI_VALUE(OPT_BATCH, 0, "batch", "N",
+              "events per INSERT (default 20000): memory is one batch"),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_ship = {
+    "ship",
+    CLI_GROUP_TLOG,
+    cmd_ship,
+    "stream events into ClickHouse",
+    "Streams the log's events into a ClickHouse table over its HTTP "
+    "interface (JSONEachRow INSERTs), creating the table if missing (the "
+    "schema is in docs/FLEET.md). It resumes after the largest seq the "
+    "table already holds for this log's origin, so running it again ships "
+    "only what is new; delivery is at least once and the table keeps one "
+    "row per (origin, seq). Each row carries the entry bytes, the leaf "
+    "hash and the body's salts, so `ledger audit-central` can re-check it "
+    "against the box's published tiles. Exit 74 when ClickHouse fails.",
+    ship_opts,
+    CLI_OUT_BASIC,
+    "ledger ship 'http://127.0.0.1:8123/?database=fleet'\n"
+    "ledger ship http://127.0.0.1:8123/ --table box_events\n"};
+
+int
+cmd_ship(struct cli *c, int argc, char **argv)
+{
+    struct cli_args a;
+    struct ldg_ledger *l = NULL;
+    struct ldg_ship_report r;
+    const char *table = NULL;
+    uint64_t batch = 0;
+    char err[1024] = "";
+    int ch, rc;
+
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        if (ch == OPT_TABLE)
+            table = a.value;
+        else if (ch == OPT_BATCH && cli_parse_u64(a.value, &batch) == 0 &&
+                 batch > 0 && batch <= 1000000)
+            continue;
+        else
+            return cli_usage(c);
+    }
+    if (ch < 0)
+        return a.exit;
+    if (a.ind + 1 != argc)
+        return cli_usage_err(c, "want one URL");
+    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0)
+        return cli_usage_err(c, "cannot tell where the ledger is: --dir");
+    if ((rc = cli_open(c, 1, &l)) != 0)
+        return rc;
+    rc = ldg_ship(l, argv[a.ind], table, (size_t)batch, &r, err, sizeof err);
+    ldg_close(l);
+    if (rc < 0) {
+        cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
+        if (rc == LDG_EINVAL)
+            return EX_USAGE;
+        return rc == LDG_ENET || rc == LDG_ETIMEOUT || rc == LDG_EHTTP
+                   ? EX_IOERR
+                   : cli_exit_code(rc);
+    }
+    if (c->out == OUT_HUMAN)
+        printf("shipped %llu events [%llu, %llu) in %llu batches\n",
+               (unsigned long long)r.shipped, (unsigned long long)r.from,
+               (unsigned long long)r.to, (unsigned long long)r.batches);
+    else
+        cli_print_json(c, json_pack("{s:I,s:I,s:I,s:I}", "shipped",
+                                    (json_int_t)r.shipped, "from",
+                                    (json_int_t)r.from, "to", (json_int_t)r.to,
+                                    "batches", (json_int_t)r.batches));
+    return EX_OK;
+}
+
+/* ------------------------------------------------------ audit-central -- */
+
+static const struct cli_opt audit_opts[] = {
+    CLI_ARG("URL", "ClickHouse's HTTP endpoint (as given to ledger ship)", 0),
+    CLI_VALUE(OPT_MIRROR, 0, "mirror", "DIR",
+              "a `ledger mirror` state directory, or a directory of them; "
+              "repeatable"),
+    CLI_VALUE(OPT_TABLE, 0, "table", "T", "the table (default ledger_events)"),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_audit_central = {
+    "audit-central",
+    CLI_GROUP_TLOG,
+    cmd_audit_central,
+    "check the central table against verified mirrors",
+    "Compares the ClickHouse table with verified mirrors, per origin: rows "
+    "missing, rows whose entry does not hash to the mirrored tile's leaf, "
+    "rows whose columns or body disagree with the entry and its body "
+    "commitment, rows that exist in ClickHouse but not in the log, and "
+    "origins with no mirror. Prints one line per discrepancy on stdout and "
+    "a summary on stderr. Exit 0 when there is none, 1 when there is any, "
+    "74 when ClickHouse fails.",
+    audit_opts,
+    CLI_OUT_BASIC,
+    "ledger audit-central 'http://127.0.0.1:8123/?database=fleet' "
+    "--mirror m/\n"};
+
+static void
+print_finding(void *ctx, const char *line)
+{
+    struct cli *c = ctx;
+
+    if (c->out == OUT_HUMAN)
+        printf("%s\n", line);
+    else
+        cli_print_json(c, json_pack("{s:s}", "finding", line));
+}
+
+int
+cmd_audit_central(struct cli *c, int argc, char **argv)
+{
+    struct cli_args a;
+    struct ldg_audit_report r;
+    const char *table = NULL;
+    const char **mirrors;
+    size_t nm = 0;
+    char err[1024] = "";
+    int ch, rc;
+
+    mirrors = calloc((size_t)argc + 1, sizeof *mirrors);
+    if (mirrors == NULL)
+        return EX_OSERR;
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        if (ch == OPT_TABLE) {
+            table = a.value;
+        } else if (ch == OPT_MIRROR) {
+            mirrors[nm++] = a.value;
+        } else {
+            free(mirrors);
+            return cli_usage(c);
+        }
+    }
+    if (ch < 0) {
+        free(mirrors);
+        return a.exit;
+    }
+    if (a.ind + 1 != argc || nm == 0) {
+        free(mirrors);
+        return cli_usage_err(c, "want URL and at least one --mirror DIR");
+    }
+    rc = ldg_audit_central(argv[a.ind], table, mirrors, nm, print_finding, c,
+                           &r, err, sizeof err);
+    free(mirrors);
+    if (rc < 0 && rc != LDG_ETAMPER) {
+        cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
+        if (rc == LDG_EINVAL)
+            return EX_USAGE;
+        return rc == LDG_ENET || rc == LDG_ETIMEOUT || rc == LDG_EHTTP
+                   ? EX_IOERR
+                   : cli_exit_code(rc);
+    }
+    fprintf(stderr,
+            "audit-central: %llu origins, %llu rows checked, %llu "
+            "discrepancies (%llu missing, %llu not in the log, %llu origins "
+            "without a mirror)\n",
+            (unsigned long long)r.origins, (unsigned long long)r.rows,
+            (unsigned long long)r.findings, (unsigned long long)r.missing,
+            (unsigned long long)r.extra, (unsigned long long)r.unmirrored);
+    return rc == LDG_ETAMPER ? EX_VERIFY : EX_OK;
+}

@@ -1,0 +1,835 @@
+/*
+ * central.c — the fleet-wide store: events shipped into ClickHouse over
+ * its HTTP interface (JSONEachRow), and the audit of that table against
+ * verified mirrors. docs/FLEET.md has the table and example queries.
+ *
+ * Every row carries what is needed to re-check it against the box's
+ * published tiles without trusting ClickHouse: the entry bytes (hex), the
+ * leaf hash, and the body with its per-field salts, from which the body
+ * commitment in the entry is recomputed.
+ */
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fleet/fleet.h"
+#include "fleet/fleet_int.h"
+#include "http/http.h"
+
+/* ------------------------------------------------------ small buffer -- */
+
+struct buf {
+    char *p;
+    size_t len, cap;
+};
+
+static int
+buf_need(struct buf *b, size_t more)
+{
+    if (b->len + more + 1 <= b->cap)
+        return 0;
+    size_t nc = b->cap ? b->cap : 1 << 16;
+    while (nc < b->len + more + 1)
+        nc *= 2;
+    char *np = realloc(b->p, nc);
+    if (np == NULL)
+        return LDG_ENOMEM;
+    b->p = np;
+    b->cap = nc;
+    return 0;
+}
+
+static int
+buf_add(struct buf *b, const char *s, size_t n)
+{
+    if (buf_need(b, n) < 0)
+        return LDG_ENOMEM;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+static int
+buf_str(struct buf *b, const char *s)
+{
+    return buf_add(b, s, strlen(s));
+}
+
+/* A JSON string literal of s. */
+static int
+buf_json(struct buf *b, const char *s, size_t n)
+{
+    if (buf_need(b, 6 * n + 2) < 0)
+        return LDG_ENOMEM;
+    b->len = (size_t)(ldg_json_str_write(b->p + b->len, s, n) - b->p);
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+static int
+buf_hex(struct buf *b, const uint8_t *p, size_t n)
+{
+    if (buf_need(b, 2 * n + 2) < 0)
+        return LDG_ENOMEM;
+    ldg_hex(b->p + b->len, p, n);
+    b->len += 2 * n;
+    return 0;
+}
+
+/* ---------------------------------------------------------- ClickHouse -- */
+
+static int
+table_ok(const char *t)
+{
+    if (t == NULL || *t == '\0' || strlen(t) > 64)
+        return 0;
+    for (const char *p = t; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (*p >= '0' && *p <= '9') || *p == '_'))
+            return 0;
+    return !(t[0] >= '0' && t[0] <= '9');
+}
+
+static void
+url_with_query(char *out, size_t cap, const char *base, const char *query)
+{
+    size_t o = (size_t)snprintf(out, cap, "%s%squery=", base,
+                                strchr(base, '?') ? "&" : "?");
+    for (const unsigned char *q = (const unsigned char *)query;
+         *q && o + 4 < cap; q++) {
+        if ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+            (*q >= '0' && *q <= '9') || strchr("-_.~", *q))
+            out[o++] = (char)*q;
+        else
+            o += (size_t)snprintf(out + o, cap - o, "%%%02X", *q);
+    }
+    out[o] = '\0';
+}
+
+/* Runs query (with body, if any, as the data after it). */
+static int
+ch(struct ldg_http_client *c, const char *base, const char *query,
+   const char *body, size_t len, struct ldg_http_response *resp, char *err,
+   size_t errcap)
+{
+    struct ldg_http_request q;
+    char url[4096];
+    int rc;
+
+    memset(&q, 0, sizeof q);
+    url_with_query(url, sizeof url, base, query);
+    q.method = "POST";
+    q.url = url;
+    q.body = body ? body : "";
+    q.body_len = body ? len : 0;
+    q.timeout_ms = 120000;
+    q.max_response_bytes = 256u << 20;
+    rc = ldg_http_request(c, &q, resp, err, errcap);
+    if (rc == LDG_EHTTP) {
+        snprintf(err, errcap, "ClickHouse: HTTP %ld: %.300s", resp->status,
+                 resp->body ? resp->body : "");
+        char *nl = strchr(err, '\n');
+        if (nl)
+            *nl = '\0';
+    }
+    return rc;
+}
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS %s ("
+    "origin String, seq UInt64, ts_ns UInt64, time DateTime, type String, "
+    "subject String, run String, actor String, parent Int64, "
+    "body String, body_salts String, body_erased UInt8, "
+    "entry String, leaf_hash String, body_root String"
+    ") ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMM(time) "
+    "ORDER BY (origin, seq)";
+
+int
+ldg_ship(struct ldg_ledger *l, const char *url, const char *table, size_t batch,
+         struct ldg_ship_report *rep, char *err, size_t errcap)
+{
+    struct ldg_http_client *c = NULL;
+    struct ldg_http_response resp;
+    struct ldg_txn *t = NULL;
+    struct buf b = {0};
+    char q[512];
+    const char *origin = ldg_origin(l);
+    uint64_t from = 0, size = 0;
+    int rc;
+
+    memset(rep, 0, sizeof *rep);
+    memset(&resp, 0, sizeof resp);
+    if (table == NULL)
+        table = "ledger_events";
+    if (!table_ok(table)) {
+        snprintf(err, errcap,
+                 "--table '%s': want a plain name ([A-Za-z_][A-Za-z0-9_]*)",
+                 table);
+        return LDG_EINVAL;
+    }
+    if (batch == 0)
+        batch = 20000;
+    if ((rc = ldg_http_client_new(&c)) < 0)
+        return rc;
+    snprintf(q, sizeof q, schema, table);
+    rc = ch(c, url, q, NULL, 0, &resp, err, errcap);
+    ldg_http_response_release(&resp);
+    if (rc < 0)
+        goto out;
+    /* resume: what the table holds for this origin */
+    buf_str(&b, "SELECT count(), max(seq) FROM ");
+    buf_str(&b, table);
+    buf_str(&b, " WHERE origin = ");
+    {
+        /* a ClickHouse string literal: quote and backslash escaped */
+        buf_str(&b, "'");
+        for (const char *p = origin; *p; p++) {
+            if (*p == '\'' || *p == '\\')
+                buf_add(&b, "\\", 1);
+            buf_add(&b, p, 1);
+        }
+        buf_str(&b, "'");
+    }
+    buf_str(&b, " FORMAT TabSeparated");
+    rc = ch(c, url, b.p, NULL, 0, &resp, err, errcap);
+    if (rc == 0) {
+        unsigned long long cnt = 0, mx = 0;
+        if (resp.body == NULL ||
+            sscanf(resp.body, "%llu\t%llu", &cnt, &mx) != 2) {
+            snprintf(err, errcap,
+                     "ClickHouse: unexpected answer to the "
+                     "resume query");
+            rc = LDG_EBADINPUT;
+        } else {
+            from = cnt ? mx + 1 : 0;
+        }
+    }
+    ldg_http_response_release(&resp);
+    b.len = 0;
+    if (rc < 0)
+        goto out;
+    rep->from = from;
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        goto out;
+    ldg_txn_size(t, &size);
+    if (from > size) {
+        snprintf(err, errcap,
+                 "%s holds seq %llu for origin %s but this log has only %llu "
+                 "events: the log was rolled back, or another log uses the "
+                 "same origin (audit-central tells which rows are wrong)",
+                 table, (unsigned long long)(from - 1), origin,
+                 (unsigned long long)size);
+        rc = LDG_ETAMPER;
+        goto out;
+    }
+    ldg_access_hint(l, LDG_ACCESS_SEQUENTIAL);
+    snprintf(q, sizeof q, "INSERT INTO %s FORMAT JSONEachRow", table);
+    for (uint64_t s = from; s < size;) {
+        uint64_t end = s + batch < size ? s + batch : size;
+        b.len = 0;
+        for (; s < end; s++) {
+            struct ldg_event ev;
+            struct ldg_field *f = NULL;
+            size_t nf = 0;
+            char num[192];
+            int erased = 0;
+
+            rc = ldg_event_get(t, s, &ev);
+            if (rc < 0) {
+                snprintf(err, errcap, "event %llu: %s", (unsigned long long)s,
+                         ldg_errmsg(l));
+                goto out;
+            }
+            rc = ldg_body_fields(t, s, &f, &nf);
+            if (rc == LDG_EERASED)
+                erased = 1;
+            else if (rc < 0) {
+                snprintf(err, errcap, "event %llu: body: %s",
+                         (unsigned long long)s, ldg_strerror(rc));
+                goto out;
+            }
+            buf_str(&b, "{\"origin\":");
+            buf_json(&b, origin, strlen(origin));
+            snprintf(num, sizeof num,
+                     ",\"seq\":%llu,\"ts_ns\":%llu,\"time\":%llu,\"type\":",
+                     (unsigned long long)s, (unsigned long long)ev.ts_ns,
+                     (unsigned long long)(ev.ts_ns / 1000000000u));
+            buf_str(&b, num);
+            buf_json(&b, ev.type, strlen(ev.type));
+            buf_str(&b, ",\"subject\":");
+            buf_json(&b, ev.subject, strlen(ev.subject));
+            buf_str(&b, ",\"run\":");
+            buf_json(&b, ev.run, strlen(ev.run));
+            buf_str(&b, ",\"actor\":");
+            buf_json(&b, ev.actor, strlen(ev.actor));
+            snprintf(num, sizeof num, ",\"parent\":%lld,\"body\":",
+                     ev.has_parent ? (long long)ev.parent : -1LL);
+            buf_str(&b, num);
+            {
+                /* the body as JSON text, then its salts */
+                json_t *o = json_object();
+                char *txt;
+                for (size_t i = 0; i < nf; i++)
+                    json_object_set(o, f[i].name, f[i].value);
+                txt = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS |
+                                        JSON_ENCODE_ANY);
+                json_decref(o);
+                if (txt == NULL) {
+                    rc = LDG_ENOMEM;
+                    ldg_fields_free(f, nf);
+                    goto out;
+                }
+                buf_json(&b, erased ? "" : txt, erased ? 0 : strlen(txt));
+                free(txt);
+                buf_str(&b, ",\"body_salts\":");
+                o = json_object();
+                for (size_t i = 0; i < nf; i++) {
+                    char sh[33];
+                    ldg_hex(sh, f[i].salt, 16);
+                    json_object_set_new(o, f[i].name, json_string(sh));
+                }
+                txt = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+                json_decref(o);
+                if (txt == NULL) {
+                    rc = LDG_ENOMEM;
+                    ldg_fields_free(f, nf);
+                    goto out;
+                }
+                buf_json(&b, txt, strlen(txt));
+                free(txt);
+            }
+            ldg_fields_free(f, nf);
+            snprintf(num, sizeof num, ",\"body_erased\":%d,\"entry\":\"",
+                     erased);
+            buf_str(&b, num);
+            buf_hex(&b, ev.entry, ev.entry_len);
+            buf_str(&b, "\",\"leaf_hash\":\"");
+            buf_hex(&b, ev.leaf, 32);
+            buf_str(&b, "\",\"body_root\":\"");
+            buf_hex(&b, ev.body_root, 32);
+            buf_str(&b, "\"}\n");
+            if (b.p == NULL) {
+                rc = LDG_ENOMEM;
+                goto out;
+            }
+        }
+        rc = ch(c, url, q, b.p, b.len, &resp, err, errcap);
+        ldg_http_response_release(&resp);
+        if (rc < 0)
+            goto out;
+        rep->shipped = s - from;
+        rep->batches++;
+    }
+    rep->to = size;
+out:
+    if (t != NULL)
+        ldg_txn_abort(t);
+    ldg_http_client_free(c);
+    free(b.p);
+    return rc;
+}
+
+/* --------------------------------------------------------------- audit -- */
+
+struct audit {
+    struct ldg_http_client *c;
+    const char *url, *table;
+    struct ldg_audit_report *rep;
+    void (*finding)(void *ctx, const char *line);
+    void *ctx;
+    char *err;
+    size_t errcap;
+    /* the mirror of the origin being audited */
+    char dir[4096];
+    uint64_t size;
+    uint64_t tile_n; /* level-0 tile held in tile[], or UINT64_MAX */
+    uint8_t tile[LDG_TILE_WIDTH * 32];
+};
+
+static void found(struct audit *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+found(struct audit *a, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+
+    a->rep->findings++;
+    if (a->finding == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    a->finding(a->ctx, line);
+}
+
+/* The leaf hash at seq from the mirror's verified level-0 tiles. */
+static int
+mirror_leaf(struct audit *a, uint64_t seq, uint8_t out[32])
+{
+    uint64_t n = seq / LDG_TILE_WIDTH;
+
+    if (n != a->tile_n) {
+        uint64_t w = a->size - n * LDG_TILE_WIDTH;
+        char rel[128], path[4400], *buf = NULL;
+        size_t len = 0;
+        if (w > LDG_TILE_WIDTH)
+            w = LDG_TILE_WIDTH;
+        ldg_tlog_tile_path(rel, sizeof rel, 0, n, (unsigned)w);
+        snprintf(path, sizeof path, "%s/%s", a->dir, rel);
+        if (ldg_fleet_read_file(path, LDG_TILE_WIDTH * 32, &buf, &len) < 0 ||
+            len != w * 32) {
+            free(buf);
+            snprintf(a->err, a->errcap, "mirror %s: %s missing or short",
+                     a->dir, rel);
+            return LDG_ECORRUPT;
+        }
+        memcpy(a->tile, buf, len);
+        free(buf);
+        a->tile_n = n;
+    }
+    memcpy(out, a->tile + (seq % LDG_TILE_WIDTH) * 32, 32);
+    return 0;
+}
+
+static void
+check_column(struct audit *a, const char *origin, uint64_t seq, json_t *row,
+             const char *col, const char *want)
+{
+    const char *got = json_string_value(json_object_get(row, col));
+
+    if (got == NULL || strcmp(got, want) != 0)
+        found(a,
+              "%s seq %llu: column '%s' is \"%.80s\" but the entry says "
+              "\"%.80s\"",
+              origin, (unsigned long long)seq, col, got ? got : "(none)", want);
+}
+
+static void
+check_body(struct audit *a, const char *origin, uint64_t seq, json_t *row,
+           const struct ldg_event *ev)
+{
+    const char *btxt = json_string_value(json_object_get(row, "body"));
+    const char *stxt = json_string_value(json_object_get(row, "body_salts"));
+    json_t *body = NULL, *salts = NULL;
+    uint8_t(*dig)[32] = NULL, root[32];
+    const char *name;
+    json_t *v;
+    size_t n = 0;
+
+    if (json_integer_value(json_object_get(row, "body_erased")) != 0)
+        return; /* erased on the box: nothing to check but the entry */
+    if (btxt != NULL)
+        body = json_loads(btxt, JSON_DECODE_ANY, NULL);
+    if (stxt != NULL)
+        salts = json_loads(stxt, 0, NULL);
+    if (!json_is_object(body) || !json_is_object(salts) ||
+        json_object_size(body) != json_object_size(salts)) {
+        found(a, "%s seq %llu: body or body_salts malformed", origin,
+              (unsigned long long)seq);
+        goto out;
+    }
+    dig = calloc(json_object_size(body) + 1, 32);
+    if (dig == NULL)
+        goto out;
+    json_object_foreach(body, name, v)
+    {
+        const char *sh = json_string_value(json_object_get(salts, name));
+        uint8_t salt[16];
+        if (sh == NULL || strlen(sh) != 32 || ldg_unhex(salt, 16, sh) < 0 ||
+            ldg_field_digest(dig[n], salt, name, v) < 0) {
+            found(a, "%s seq %llu: field '%s' has no valid salt", origin,
+                  (unsigned long long)seq, name);
+            goto out;
+        }
+        n++;
+    }
+    ldg_body_root(root, (const uint8_t(*)[32])dig, n);
+    if (memcmp(root, ev->body_root, 32) != 0)
+        found(a,
+              "%s seq %llu: body disagrees with its commitment in the "
+              "entry",
+              origin, (unsigned long long)seq);
+out:
+    free(dig);
+    json_decref(body);
+    json_decref(salts);
+}
+
+static void
+check_row(struct audit *a, const char *origin, json_t *row, uint64_t seq)
+{
+    const char *hex = json_string_value(json_object_get(row, "entry"));
+    const char *lh = json_string_value(json_object_get(row, "leaf_hash"));
+    uint8_t *entry = NULL, leaf[32], want[32];
+    struct ldg_event ev;
+    size_t n;
+    char lhex[65], num[32];
+
+    a->rep->rows++;
+    n = hex ? strlen(hex) / 2 : 0;
+    entry = malloc(n + 1);
+    if (hex == NULL || entry == NULL || strlen(hex) % 2 != 0 ||
+        ldg_unhex(entry, n, hex) < 0) {
+        found(a, "%s seq %llu: entry is not hex", origin,
+              (unsigned long long)seq);
+        free(entry);
+        return;
+    }
+    ldg_tlog_leaf_hash(leaf, entry, n);
+    if (mirror_leaf(a, seq, want) < 0) {
+        found(a, "%s", a->err);
+        free(entry);
+        return;
+    }
+    if (memcmp(leaf, want, 32) != 0) {
+        found(a,
+              "%s seq %llu: entry does not hash to the tile's leaf "
+              "(mirrored log)",
+              origin, (unsigned long long)seq);
+        free(entry);
+        return;
+    }
+    ldg_hex(lhex, leaf, 32);
+    if (lh == NULL || strcmp(lh, lhex) != 0)
+        found(a,
+              "%s seq %llu: column 'leaf_hash' is not the entry's leaf "
+              "hash",
+              origin, (unsigned long long)seq);
+    if (ldg_event_decode(entry, n, &ev) < 0 || ev.seq != seq) {
+        found(a, "%s seq %llu: entry does not decode as event %llu", origin,
+              (unsigned long long)seq, (unsigned long long)seq);
+        free(entry);
+        return;
+    }
+    check_column(a, origin, seq, row, "type", ev.type);
+    check_column(a, origin, seq, row, "subject", ev.subject);
+    check_column(a, origin, seq, row, "run", ev.run);
+    check_column(a, origin, seq, row, "actor", ev.actor);
+    snprintf(num, sizeof num, "%llu", (unsigned long long)ev.ts_ns);
+    {
+        json_t *ts = json_object_get(row, "ts_ns");
+        char got[32] = "";
+        if (json_is_string(ts))
+            snprintf(got, sizeof got, "%s", json_string_value(ts));
+        else if (json_is_integer(ts))
+            snprintf(got, sizeof got, "%lld",
+                     (long long)json_integer_value(ts));
+        if (strcmp(got, num) != 0)
+            found(a,
+                  "%s seq %llu: column 'ts_ns' is %s but the entry says "
+                  "%s",
+                  origin, (unsigned long long)seq, got, num);
+    }
+    check_body(a, origin, seq, row, &ev);
+    free(entry);
+}
+
+static int
+sql_origin(struct buf *b, const char *origin)
+{
+    buf_str(b, "'");
+    for (const char *p = origin; *p; p++) {
+        if (*p == '\'' || *p == '\\')
+            buf_add(b, "\\", 1);
+        buf_add(b, p, 1);
+    }
+    return buf_str(b, "'");
+}
+
+static void
+report_missing(struct audit *a, const char *origin, uint64_t lo, uint64_t hi)
+{
+    a->rep->missing += hi - lo;
+    if (hi - lo == 1)
+        found(a, "%s seq %llu: in the log but missing from ClickHouse", origin,
+              (unsigned long long)lo);
+    else
+        found(a,
+              "%s seq %llu..%llu: %llu rows in the log but missing from "
+              "ClickHouse",
+              origin, (unsigned long long)lo, (unsigned long long)(hi - 1),
+              (unsigned long long)(hi - lo));
+}
+
+#define PAGE 8192
+
+static int
+audit_origin(struct audit *a, const char *origin)
+{
+    struct ldg_http_response resp;
+    struct buf q = {0};
+    uint64_t next = 0;
+    int rc = 0;
+
+    a->tile_n = UINT64_MAX;
+    for (uint64_t lo = 0; lo < a->size; lo += PAGE) {
+        char num[96];
+        const char *p, *end;
+        q.len = 0;
+        buf_str(&q, "SELECT seq, type, subject, run, actor, toString(ts_ns) "
+                    "AS ts_ns, body, body_salts, body_erased, entry, "
+                    "leaf_hash FROM ");
+        buf_str(&q, a->table);
+        buf_str(&q, " FINAL WHERE origin = ");
+        sql_origin(&q, origin);
+        snprintf(
+            num, sizeof num,
+            " AND seq >= %llu AND seq < %llu ORDER BY seq FORMAT "
+            "JSONEachRow",
+            (unsigned long long)lo,
+            (unsigned long long)(lo + PAGE < a->size ? lo + PAGE : a->size));
+        buf_str(&q, num);
+        memset(&resp, 0, sizeof resp);
+        rc = ch(a->c, a->url, q.p, NULL, 0, &resp, a->err, a->errcap);
+        if (rc < 0) {
+            ldg_http_response_release(&resp);
+            goto out;
+        }
+        p = resp.body ? resp.body : "";
+        end = p + resp.body_len;
+        while (p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            json_t *row;
+            json_error_t je;
+            uint64_t seq;
+            if (nl == NULL)
+                nl = end;
+            row = json_loadb(p, (size_t)(nl - p), 0, &je);
+            p = nl + 1;
+            if (row == NULL)
+                continue;
+            {
+                json_t *s = json_object_get(row, "seq");
+                seq = json_is_string(s)
+                          ? strtoull(json_string_value(s), NULL, 10)
+                          : (uint64_t)json_integer_value(s);
+            }
+            if (seq > next)
+                report_missing(a, origin, next, seq);
+            check_row(a, origin, row, seq);
+            next = seq + 1;
+            json_decref(row);
+        }
+        ldg_http_response_release(&resp);
+    }
+    if (next < a->size)
+        report_missing(a, origin, next, a->size);
+    /* rows beyond the log */
+    q.len = 0;
+    buf_str(&q, "SELECT seq FROM ");
+    buf_str(&q, a->table);
+    buf_str(&q, " WHERE origin = ");
+    sql_origin(&q, origin);
+    {
+        char num[96];
+        snprintf(num, sizeof num,
+                 " AND seq >= %llu GROUP BY seq ORDER BY seq LIMIT 1000 "
+                 "FORMAT TabSeparated",
+                 (unsigned long long)a->size);
+        buf_str(&q, num);
+    }
+    memset(&resp, 0, sizeof resp);
+    rc = ch(a->c, a->url, q.p, NULL, 0, &resp, a->err, a->errcap);
+    if (rc == 0 && resp.body != NULL) {
+        for (char *s = resp.body; *s;) {
+            char *nl = strchr(s, '\n');
+            if (nl)
+                *nl = '\0';
+            if (*s) {
+                a->rep->extra++;
+                found(a,
+                      "%s seq %s: in ClickHouse but not in the log "
+                      "(mirrored size %llu)",
+                      origin, s, (unsigned long long)a->size);
+            }
+            if (nl == NULL)
+                break;
+            s = nl + 1;
+        }
+    }
+    ldg_http_response_release(&resp);
+out:
+    free(q.p);
+    return rc;
+}
+
+/* One verified mirror: its origin and size, re-checked with its key. */
+static int
+open_mirror(const char *dir, char *origin, size_t cap, uint64_t *size)
+{
+    char path[4400], *vkey = NULL, *note = NULL;
+    size_t vl = 0, nl = 0;
+    uint8_t root[32];
+    int rc;
+
+    snprintf(path, sizeof path, "%s/vkey", dir);
+    rc = ldg_fleet_read_file(path, 4096, &vkey, &vl);
+    if (rc < 0)
+        return rc;
+    while (vl > 0 && vkey[vl - 1] == '\n')
+        vkey[--vl] = '\0';
+    snprintf(path, sizeof path, "%s/checkpoint", dir);
+    rc = ldg_fleet_read_file(path, 1 << 20, &note, &nl);
+    if (rc == 0)
+        rc = ldg_checkpoint_open(vkey, note, nl, origin, cap, size, root);
+    free(vkey);
+    free(note);
+    return rc;
+}
+
+int
+ldg_audit_central(const char *url, const char *table,
+                  const char *const *mirrors, size_t nmirrors,
+                  void (*finding)(void *ctx, const char *line), void *ctx,
+                  struct ldg_audit_report *rep, char *err, size_t errcap)
+{
+    struct audit *a;
+    struct ldg_http_response resp;
+    struct {
+        char origin[LDG_ORIGIN_MAX + 1];
+        char dir[4096];
+        uint64_t size;
+    } *m = NULL;
+    size_t nm = 0, capm = 0;
+    char q[512];
+    int rc = 0;
+
+    memset(rep, 0, sizeof *rep);
+    if (table == NULL)
+        table = "ledger_events";
+    if (!table_ok(table)) {
+        snprintf(err, errcap, "--table '%s': want a plain name", table);
+        return LDG_EINVAL;
+    }
+    a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return LDG_ENOMEM;
+    a->url = url;
+    a->table = table;
+    a->rep = rep;
+    a->finding = finding;
+    a->ctx = ctx;
+    a->err = err;
+    a->errcap = errcap;
+    /* the mirrors: each DIR is a mirror state, or holds them */
+    for (size_t i = 0; i < nmirrors; i++) {
+        char sub[4400];
+        int single;
+        snprintf(sub, sizeof sub, "%s/checkpoint", mirrors[i]);
+        single = access(sub, F_OK) == 0;
+        {
+            DIR *d = single ? NULL : opendir(mirrors[i]);
+            struct dirent *de;
+            const char *one = mirrors[i];
+            if (!single && d == NULL) {
+                snprintf(err, errcap, "--mirror %s: not a mirror directory",
+                         mirrors[i]);
+                rc = LDG_ENOTFOUND;
+                goto out;
+            }
+            for (;;) {
+                char dir[4096];
+                if (single) {
+                    snprintf(dir, sizeof dir, "%s", one);
+                } else {
+                    de = readdir(d);
+                    if (de == NULL)
+                        break;
+                    if (de->d_name[0] == '.')
+                        continue;
+                    snprintf(dir, sizeof dir, "%.3000s/%s", one, de->d_name);
+                    snprintf(sub, sizeof sub, "%s/checkpoint", dir);
+                    if (access(sub, F_OK) != 0)
+                        continue;
+                }
+                if (nm == capm) {
+                    size_t nc = capm ? 2 * capm : 8;
+                    void *nmm = realloc(m, nc * sizeof *m);
+                    if (nmm == NULL) {
+                        rc = LDG_ENOMEM;
+                        if (d)
+                            closedir(d);
+                        goto out;
+                    }
+                    m = nmm;
+                    capm = nc;
+                }
+                snprintf(m[nm].dir, sizeof m[nm].dir, "%s", dir);
+                if (open_mirror(dir, m[nm].origin, sizeof m[nm].origin,
+                                &m[nm].size) < 0) {
+                    snprintf(err, errcap,
+                             "mirror %s: its checkpoint does not verify with "
+                             "its key",
+                             dir);
+                    rc = LDG_ETAMPER;
+                    if (d)
+                        closedir(d);
+                    goto out;
+                }
+                nm++;
+                if (single)
+                    break;
+            }
+            if (d)
+                closedir(d);
+        }
+    }
+    if (nm == 0) {
+        snprintf(err, errcap, "no verified mirror found under --mirror");
+        rc = LDG_ENOTFOUND;
+        goto out;
+    }
+    if ((rc = ldg_http_client_new(&a->c)) < 0)
+        goto out;
+    /* every origin the table holds must have a mirror */
+    snprintf(q, sizeof q,
+             "SELECT DISTINCT origin FROM %s ORDER BY origin FORMAT "
+             "TabSeparated",
+             table);
+    memset(&resp, 0, sizeof resp);
+    rc = ch(a->c, url, q, NULL, 0, &resp, err, errcap);
+    if (rc < 0) {
+        ldg_http_response_release(&resp);
+        goto out;
+    }
+    static char none[1];
+    for (char *s = resp.body ? resp.body : none; *s;) {
+        char *nl = strchr(s, '\n');
+        size_t k;
+        if (nl)
+            *nl = '\0';
+        for (k = 0; k < nm && strcmp(m[k].origin, s) != 0; k++)
+            ;
+        if (*s && k == nm) {
+            rep->unmirrored++;
+            found(a,
+                  "%s: rows in ClickHouse but no verified mirror of this "
+                  "origin",
+                  s);
+        }
+        if (nl == NULL)
+            break;
+        s = nl + 1;
+    }
+    ldg_http_response_release(&resp);
+    for (size_t k = 0; k < nm; k++) {
+        snprintf(a->dir, sizeof a->dir, "%s", m[k].dir);
+        a->size = m[k].size;
+        rep->origins++;
+        rc = audit_origin(a, m[k].origin);
+        if (rc < 0)
+            goto out;
+    }
+    rc = rep->findings > 0 ? LDG_ETAMPER : 0;
+out:
+    ldg_http_client_free(a->c);
+    free(a);
+    free(m);
+    return rc;
+}

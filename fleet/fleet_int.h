@@ -1,0 +1,39 @@
+/*
+ * fleet_int.h — helpers shared by the files of fleet/, not public.
+ */
+#ifndef LDG_FLEET_INT_H
+#define LDG_FLEET_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* 1 if name is a valid signed-note key name (a witness name). */
+int ldg_fleet_name_ok(const char *name);
+/* Writes len bytes to dir/rel atomically and durably: a temporary file in
+ * the same directory, fsync, rename, fsync of the directory. Parent
+ * directories of rel must exist. err (may be NULL) gets a message. */
+int ldg_fleet_write_file(const char *dir, const char *rel, const void *data,
+                         size_t len, unsigned mode, char *err, size_t errcap);
+/* Writes dir/rel (creating its parent directories) through a temporary
+ * name and a rename, without fsync: for many files made durable together
+ * (syncfs) before the one that points at them. */
+int ldg_fleet_put_file(const char *dir, const char *rel, const void *data,
+                       size_t len, char *err, size_t errcap);
+/* Creates the parent directories of path (0755). */
+int ldg_fleet_mkdirs_for(const char *path);
+/* Reads a whole file (at most max bytes, else LDG_ETOOBIG) into *out,
+ * malloc'd and NUL-terminated; LDG_ENOTFOUND if it does not exist. */
+int ldg_fleet_read_file(const char *path, size_t max, char **out, size_t *len);
+/* Length of a signed note's text: up to and including the '\n' before its
+ * last empty line. LDG_EBADINPUT if there is none or no signature. */
+int ldg_fleet_note_text_len(const char *note, size_t len, size_t *text_len);
+
+struct ldg_ledger;
+/* LEDGER_DIR/fleet/<what>-<16 hex of SHA-256(url)>, created 0700. */
+int ldg_fleet_state_dir(struct ldg_ledger *l, const char *what, const char *url,
+                        char *out, size_t cap);
+/* A decimal number kept in dir/name (0 if the file is missing). */
+uint64_t ldg_fleet_read_u64(const char *dir, const char *name);
+int ldg_fleet_write_u64(const char *dir, const char *name, uint64_t v);
+
+#endif

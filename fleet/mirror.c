@@ -1,0 +1,592 @@
+/*
+ * mirror.c — keeps a verified copy of a log published as C2SP tlog-tiles.
+ *
+ * The mirror trusts nothing it fetches. From its own verified copy (the
+ * tiles and entry bundles below the size it last verified) and the new
+ * entries, it recomputes every hash tile itself and requires:
+ *   - the checkpoint's signature with the remembered log key;
+ *   - no rollback (a smaller size) and no fork (the same size, another
+ *     root);
+ *   - the published tiles and bundles it already holds unchanged;
+ *   - each published hash tile byte-identical to the one it computed;
+ *   - the root of the recomputed tree equal to the checkpoint's: with the
+ *     old entries taken from the verified copy, this is the consistency
+ *     of the new checkpoint with the old one (an RFC 6962 consistency
+ *     proof could only show the same thing).
+ * Only then does it write the new files, and the checkpoint last. The copy
+ * is itself a tlog-tiles tree that any static HTTP server can serve.
+ *
+ * Hashes at tree level 8k ("tile level k") are kept in one array per tile
+ * level, from the first index of the first tile that changes.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fleet/fleet.h"
+#include "fleet/fleet_int.h"
+
+#define H 32
+#define W LDG_TILE_WIDTH
+#define LEVELS 8 /* tile levels: 8 * 8 = 64 tree levels */
+
+struct level {
+    uint64_t first; /* index of hashes[0] at tree level 8k */
+    uint64_t count; /* hashes at this level in the tree of the new size */
+    uint8_t *hashes;
+};
+
+struct sync {
+    const char *dir;
+    const struct ldg_fetcher *f;
+    struct ldg_mirror_report *rep;
+    char *err;
+    size_t errcap;
+    uint64_t old, size;
+    struct level lv[LEVELS];
+    int nlv;
+    char **staged; /* rel paths written under DIR/staging */
+    size_t nstaged, capstaged;
+};
+
+static int fail(struct sync *s, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(struct sync *s, int rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(s->err, s->errcap, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Reads a local file of the verified copy (rel under dir). */
+static int
+read_local(struct sync *s, const char *rel, char **out, size_t *len)
+{
+    char path[4400];
+
+    snprintf(path, sizeof path, "%s/%s", s->dir, rel);
+    return ldg_fleet_read_file(path, 64u << 20, out, len);
+}
+
+static int
+fetch(struct sync *s, const char *rel, char **out, size_t *len)
+{
+    char e[512] = "";
+    int rc = s->f->get(s->f->ctx, rel, (uint8_t **)out, len, e, sizeof e);
+
+    if (rc < 0)
+        return fail(s, rc, "%s: %s", rel, e[0] ? e : ldg_strerror(rc));
+    s->rep->bytes_fetched += *len;
+    return 0;
+}
+
+/* Writes rel under DIR/staging (not durable yet; see commit_staged). */
+static int
+stage(struct sync *s, const char *rel, const void *p, size_t n)
+{
+    char srel[200];
+    int rc;
+
+    snprintf(srel, sizeof srel, "staging/%s", rel);
+    rc = ldg_fleet_put_file(s->dir, srel, p, n, s->err, s->errcap);
+    if (rc < 0)
+        return rc;
+    if (s->nstaged == s->capstaged) {
+        size_t nc = s->capstaged ? 2 * s->capstaged : 64;
+        char **ns = realloc(s->staged, nc * sizeof *ns);
+        if (ns == NULL)
+            return LDG_ENOMEM;
+        s->staged = ns;
+        s->capstaged = nc;
+    }
+    s->staged[s->nstaged] = strdup(rel);
+    if (s->staged[s->nstaged] == NULL)
+        return LDG_ENOMEM;
+    s->nstaged++;
+    return 0;
+}
+
+/* Merkle hash of n (a power of two) consecutive hashes. */
+static void
+subtree(uint8_t out[H], const uint8_t *h, uint64_t n)
+{
+    if (n == 1) {
+        memcpy(out, h, H);
+        return;
+    }
+    uint8_t l[H], r[H];
+    subtree(l, h, n / 2);
+    subtree(r, h + n / 2 * H, n / 2);
+    ldg_tlog_node_hash(out, l, r);
+}
+
+/* Loads the verified part [first, min(count, oldcount)) of a level from
+ * the local partial tile that the old size left (if any). */
+static int
+load_old_part(struct sync *s, int k, uint64_t oldcount)
+{
+    struct level *L = &s->lv[k];
+    unsigned w = (unsigned)(oldcount - L->first);
+    char rel[128], *buf = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (w == 0)
+        return 0;
+    ldg_tlog_tile_path(rel, sizeof rel, k, L->first / W, w);
+    rc = read_local(s, rel, &buf, &len);
+    if (rc < 0 || len != (size_t)w * H) {
+        free(buf);
+        return fail(s, LDG_ECORRUPT,
+                    "mirror state: %s missing or wrong size (the state "
+                    "directory was altered?)",
+                    rel);
+    }
+    memcpy(L->hashes, buf, len);
+    free(buf);
+    return 0;
+}
+
+/* Level 0 from the entry bundles [old/W .. (size-1)/W]; checks the part
+ * of the first bundle that the mirror already holds is unchanged. */
+static int
+leaves_from_bundles(struct sync *s)
+{
+    struct level *L = &s->lv[0];
+    uint64_t oldw = s->old - L->first;
+
+    for (uint64_t n = L->first / W; n * W < s->size; n++) {
+        uint64_t lo = n * W, hi = lo + W < s->size ? lo + W : s->size;
+        unsigned w = (unsigned)(hi - lo);
+        char rel[128], *buf = NULL, *mine = NULL;
+        size_t len = 0, mlen = 0, off = 0;
+        int rc;
+
+        ldg_tlog_tile_path(rel, sizeof rel, -1, n, w);
+        rc = fetch(s, rel, &buf, &len);
+        if (rc < 0)
+            return rc;
+        s->rep->bundles_fetched++;
+        if (lo < s->old && oldw > 0) {
+            char orel[128];
+            ldg_tlog_tile_path(orel, sizeof orel, -1, n, (unsigned)oldw);
+            rc = read_local(s, orel, &mine, &mlen);
+            if (rc < 0) {
+                free(buf);
+                return fail(s, LDG_ECORRUPT, "mirror state: %s missing", orel);
+            }
+            if (len < mlen || memcmp(buf, mine, mlen) != 0) {
+                free(buf);
+                free(mine);
+                return fail(s, LDG_ETAMPER,
+                            "fork: the published %s does not begin with the "
+                            "%llu entries mirrored in %s (entries below the "
+                            "mirrored size %llu were rewritten)",
+                            rel, (unsigned long long)oldw, orel,
+                            (unsigned long long)s->old);
+            }
+            free(mine);
+        }
+        for (uint64_t i = lo; i < hi; i++) {
+            size_t el;
+            if (off + 2 > len)
+                goto short_bundle;
+            el = (size_t)((uint8_t)buf[off]) << 8 | (uint8_t)buf[off + 1];
+            off += 2;
+            if (off + el > len)
+                goto short_bundle;
+            ldg_tlog_leaf_hash(L->hashes + (i - L->first) * H, buf + off, el);
+            off += el;
+        }
+        if (off != len) {
+            free(buf);
+            return fail(s, LDG_ETAMPER, "%s: %zu bytes after its %u entries",
+                        rel, len - off, w);
+        }
+        rc = stage(s, rel, buf, len);
+        free(buf);
+        if (rc < 0)
+            return rc;
+        continue;
+    short_bundle:
+        free(buf);
+        return fail(s, LDG_ETAMPER, "%s: holds fewer than %u entries", rel, w);
+    }
+    return 0;
+}
+
+/* Hash (tree level lvl, index i) from the level arrays, or from the local
+ * verified tiles for indexes below an array's first. */
+static int
+stored(void *ctx, int lvl, uint64_t i, uint8_t out[32])
+{
+    struct sync *s = ctx;
+    int k = lvl / 8, r = lvl % 8;
+    uint64_t n = (uint64_t)1 << r, base = i << r;
+    struct level *L;
+    uint8_t tmp[W * H];
+
+    if (k >= s->nlv)
+        return LDG_ENOTFOUND;
+    L = &s->lv[k];
+    if (base + n > L->count)
+        return LDG_ENOTFOUND;
+    if (base >= L->first) {
+        subtree(out, L->hashes + (base - L->first) * H, n);
+        return 0;
+    }
+    /* below the arrays: a full tile of the verified copy */
+    {
+        char rel[128], *buf = NULL;
+        size_t len = 0;
+        uint64_t t = base / W;
+        ldg_tlog_tile_path(rel, sizeof rel, k, t, W);
+        if (read_local(s, rel, &buf, &len) < 0 || len != W * H) {
+            free(buf);
+            return LDG_ECORRUPT;
+        }
+        memcpy(tmp, buf, len);
+        free(buf);
+        subtree(out, tmp + (base - t * W) * H, n);
+    }
+    return 0;
+}
+
+/* Compares the published hash tiles with the computed ones. */
+static int
+check_tiles(struct sync *s)
+{
+    for (int k = 0; k < s->nlv; k++) {
+        struct level *L = &s->lv[k];
+        for (uint64_t t = L->first / W; t * W < L->count; t++) {
+            uint64_t lo = t * W, hi = lo + W < L->count ? lo + W : L->count;
+            unsigned w = (unsigned)(hi - lo);
+            char rel[128], *buf = NULL;
+            size_t len = 0;
+            int rc;
+
+            ldg_tlog_tile_path(rel, sizeof rel, k, t, w);
+            rc = fetch(s, rel, &buf, &len);
+            if (rc < 0)
+                return rc;
+            s->rep->tiles_fetched++;
+            if (len != (size_t)w * H ||
+                memcmp(buf, L->hashes + (lo - L->first) * H, len) != 0) {
+                uint64_t bad = 0;
+                while (bad < w && (size_t)(bad + 1) * H <= len &&
+                       memcmp(buf + bad * H,
+                              L->hashes + (lo - L->first + bad) * H, H) == 0)
+                    bad++;
+                free(buf);
+                return fail(s, LDG_ETAMPER,
+                            "%s: hash %llu (tree level %d, index %llu) "
+                            "differs from the hash of the entries",
+                            rel, (unsigned long long)bad, 8 * k,
+                            (unsigned long long)(lo + bad));
+            }
+            free(buf);
+        }
+    }
+    return 0;
+}
+
+/* Computes level k+1's new hashes from level k's complete groups. */
+static int
+level_up(struct sync *s, int k, uint64_t oldcount_up)
+{
+    struct level *L = &s->lv[k], *U = &s->lv[k + 1];
+    int rc;
+
+    U->count = L->count / W;
+    U->first = (s->old >> (8 * (k + 1))) / W * W;
+    U->hashes = malloc((size_t)(U->count - U->first) * H + H);
+    if (U->hashes == NULL)
+        return LDG_ENOMEM;
+    rc = load_old_part(s, k + 1, oldcount_up);
+    if (rc < 0)
+        return rc;
+    for (uint64_t j = oldcount_up; j < U->count; j++)
+        subtree(U->hashes + (j - U->first) * H,
+                L->hashes + (j * W - L->first) * H, W);
+    return 0;
+}
+
+static int
+stage_tiles(struct sync *s)
+{
+    for (int k = 0; k < s->nlv; k++) {
+        struct level *L = &s->lv[k];
+        for (uint64_t t = L->first / W; t * W < L->count; t++) {
+            uint64_t lo = t * W, hi = lo + W < L->count ? lo + W : L->count;
+            char rel[128];
+            int rc;
+
+            ldg_tlog_tile_path(rel, sizeof rel, k, t, (unsigned)(hi - lo));
+            rc = stage(s, rel, L->hashes + (lo - L->first) * H,
+                       (size_t)(hi - lo) * H);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* Moves the staged files into place, makes them durable, then the
+ * checkpoint (last: a reader of the copy never sees a checkpoint whose
+ * tiles are missing). */
+static int
+commit_staged(struct sync *s, const char *note, size_t len)
+{
+    char from[4400], to[4400];
+    int rc, fd;
+
+    for (size_t i = 0; i < s->nstaged; i++) {
+        snprintf(from, sizeof from, "%s/staging/%s", s->dir, s->staged[i]);
+        snprintf(to, sizeof to, "%s/%s", s->dir, s->staged[i]);
+        rc = ldg_fleet_mkdirs_for(to);
+        if (rc < 0 || rename(from, to) < 0)
+            return fail(s, LDG_EIO, "%s: %s", to, strerror(errno));
+    }
+    fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        rc = syncfs(fd);
+        close(fd);
+        if (rc < 0)
+            return fail(s, LDG_EIO, "%s: syncfs: %s", s->dir, strerror(errno));
+    }
+    return ldg_fleet_write_file(s->dir, "checkpoint", note, len, 0644, s->err,
+                                s->errcap);
+}
+
+static void
+sync_release(struct sync *s)
+{
+    for (int k = 0; k < LEVELS; k++)
+        free(s->lv[k].hashes);
+    for (size_t i = 0; i < s->nstaged; i++)
+        free(s->staged[i]);
+    free(s->staged);
+}
+
+static int
+remembered_key(const char *dir, const char *vkey, char *out, size_t cap,
+               char *err, size_t errcap)
+{
+    char path[4400], *k = NULL;
+    size_t n = 0;
+    int rc;
+
+    snprintf(path, sizeof path, "%s/vkey", dir);
+    rc = ldg_fleet_read_file(path, 4096, &k, &n);
+    if (rc == LDG_ENOTFOUND) {
+        if (vkey == NULL) {
+            snprintf(err, errcap,
+                     "%s: no log key remembered: give --key VKEY (the line "
+                     "`ledger keys verifier` prints on the box) once",
+                     dir);
+            return LDG_EKEY;
+        }
+        if (ldg_fleet_mkdirs_for(path) < 0) {
+            snprintf(err, errcap, "%s: cannot create: %s", dir,
+                     strerror(errno));
+            return LDG_EIO;
+        }
+        n = strlen(vkey);
+        k = malloc(n + 2);
+        if (k == NULL)
+            return LDG_ENOMEM;
+        memcpy(k, vkey, n);
+        k[n] = '\n';
+        rc = ldg_fleet_write_file(dir, "vkey", k, n + 1, 0644, err, errcap);
+        free(k);
+        if (rc < 0)
+            return rc;
+        snprintf(out, cap, "%s", vkey);
+        return 0;
+    }
+    if (rc < 0) {
+        snprintf(err, errcap, "%s: cannot read", path);
+        return rc;
+    }
+    while (n > 0 && (k[n - 1] == '\n' || k[n - 1] == '\r'))
+        k[--n] = '\0';
+    if (vkey != NULL && strcmp(vkey, k) != 0) {
+        snprintf(err, errcap,
+                 "--key differs from the key %s remembers (%s): a log's key "
+                 "does not change; use another --state for another log",
+                 dir, k);
+        free(k);
+        return LDG_EKEY;
+    }
+    snprintf(out, cap, "%s", k);
+    free(k);
+    return 0;
+}
+
+int
+ldg_mirror_sync(const char *dir, const char *vkey_opt,
+                const struct ldg_fetcher *f, struct ldg_mirror_report *rep,
+                char *err, size_t errcap)
+{
+    struct sync s;
+    char vkey[1024], origin[LDG_ORIGIN_MAX + 1], lorigin[LDG_ORIGIN_MAX + 1];
+    char *note = NULL, *mine = NULL, b1[45], b2[45];
+    size_t len = 0, mlen = 0;
+    uint8_t root[32], oldroot[32], got[32];
+    int rc;
+
+    if (dir == NULL || f == NULL || f->get == NULL || rep == NULL)
+        return LDG_EINVAL;
+    memset(rep, 0, sizeof *rep);
+    memset(&s, 0, sizeof s);
+    s.dir = dir;
+    s.f = f;
+    s.rep = rep;
+    s.err = err;
+    s.errcap = errcap;
+    rc = remembered_key(dir, vkey_opt, vkey, sizeof vkey, err, errcap);
+    if (rc < 0)
+        return rc;
+    rc = fetch(&s, "checkpoint", &note, &len);
+    if (rc < 0)
+        goto out;
+    rc = ldg_checkpoint_open(vkey, note, len, origin, sizeof origin, &s.size,
+                             root);
+    if (rc == LDG_EBADINPUT &&
+        ldg_note_parse_verifier(vkey, origin, sizeof origin, got) < 0) {
+        rc = fail(&s, LDG_EKEY, "%s/vkey: not a log verifier key", dir);
+        goto out;
+    }
+    if (rc < 0) {
+        rc = fail(&s, rc == LDG_EBADSIG ? LDG_EBADSIG : LDG_ETAMPER,
+                  "checkpoint: %s with the log key %s",
+                  rc == LDG_EBADSIG ? "signature does not verify"
+                                    : "malformed or for another origin",
+                  vkey);
+        goto out;
+    }
+    snprintf(rep->origin, sizeof rep->origin, "%s", origin);
+    rep->size = s.size;
+    rc = read_local(&s, "checkpoint", &mine, &mlen);
+    if (rc == 0) {
+        size_t tl;
+        if (ldg_fleet_note_text_len(mine, mlen, &tl) < 0 ||
+            ldg_checkpoint_parse(mine, tl, lorigin, sizeof lorigin, &s.old,
+                                 oldroot) < 0 ||
+            strcmp(lorigin, origin) != 0) {
+            rc = fail(&s, LDG_ECORRUPT, "%s/checkpoint: not a checkpoint of %s",
+                      dir, origin);
+            goto out;
+        }
+    } else if (rc != LDG_ENOTFOUND) {
+        rc = fail(&s, rc, "%s/checkpoint: cannot read", dir);
+        goto out;
+    }
+    rep->old_size = s.old;
+    ldg_base64(b1, oldroot, 32);
+    ldg_base64(b2, root, 32);
+    if (mine != NULL && s.size < s.old) {
+        rc = fail(&s, LDG_ETAMPER,
+                  "rollback: %s publishes size %llu (root %s) but was "
+                  "mirrored at size %llu (root %s)",
+                  origin, (unsigned long long)s.size, b2,
+                  (unsigned long long)s.old, b1);
+        goto out;
+    }
+    if (mine != NULL && s.size == s.old) {
+        if (memcmp(root, oldroot, 32) != 0)
+            rc = fail(&s, LDG_ETAMPER,
+                      "fork: %s publishes size %llu with root %s but the "
+                      "mirrored size %llu has root %s",
+                      origin, (unsigned long long)s.size, b2,
+                      (unsigned long long)s.old, b1);
+        else if (len != mlen || memcmp(note, mine, len) != 0)
+            rc = ldg_fleet_write_file(dir, "checkpoint", note, len, 0644, err,
+                                      errcap); /* e.g. new cosignatures */
+        goto out;
+    }
+
+    /* Level 0: the leaf hashes from the first changed bundle on. */
+    s.lv[0].count = s.size;
+    s.lv[0].first = s.old / W * W;
+    s.lv[0].hashes = malloc((size_t)(s.size - s.lv[0].first) * H + H);
+    if (s.lv[0].hashes == NULL) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
+    s.nlv = 1;
+    if ((rc = load_old_part(&s, 0, s.old)) < 0 ||
+        (rc = leaves_from_bundles(&s)) < 0)
+        goto out;
+    while (s.nlv < LEVELS && s.lv[s.nlv - 1].count >= W) {
+        rc = level_up(&s, s.nlv - 1, s.old >> (8 * s.nlv));
+        if (rc < 0)
+            goto out;
+        s.nlv++;
+    }
+    if (s.size > 0 && (rc = ldg_tlog_root(stored, &s, s.size, got)) < 0) {
+        rc = fail(&s, LDG_ECORRUPT,
+                  "mirror state: cannot compute the root "
+                  "(the state directory was altered?)");
+        goto out;
+    }
+    if (s.size == 0)
+        ldg_sha256(got, "", 0);
+    if (memcmp(got, root, 32) != 0) {
+        char b3[45];
+        ldg_base64(b3, got, 32);
+        rc = fail(&s, LDG_ETAMPER,
+                  mine != NULL
+                      ? "fork: %s's checkpoint of size %llu (root %s) does "
+                        "not extend the mirrored size %llu (root %s): the "
+                        "mirrored entries and the new ones give root %s"
+                      : "%s's checkpoint of size %llu (root %s) does not "
+                        "match its entries (mirrored size %llu, root %s): "
+                        "they give root %s",
+                  origin, (unsigned long long)s.size, b2,
+                  (unsigned long long)s.old, b1, b3);
+        goto out;
+    }
+    if ((rc = check_tiles(&s)) < 0 || (rc = stage_tiles(&s)) < 0 ||
+        (rc = commit_staged(&s, note, len)) < 0)
+        goto out;
+    rep->entries_added = s.size - s.old;
+out:
+    sync_release(&s);
+    free(note);
+    free(mine);
+    return rc;
+}
+
+/* ------------------------------------------------- a directory source -- */
+
+static int
+dir_get(void *ctx, const char *rel, uint8_t **out, size_t *len, char *err,
+        size_t errcap)
+{
+    char path[4400];
+    int rc;
+
+    snprintf(path, sizeof path, "%s/%s", (const char *)ctx, rel);
+    rc = ldg_fleet_read_file(path, 64u << 20, (char **)out, len);
+    if (rc == LDG_ENOTFOUND)
+        snprintf(err, errcap, "not found");
+    return rc;
+}
+
+void
+ldg_fetcher_dir(struct ldg_fetcher *f, const char *dir)
+{
+    f->get = dir_get;
+    f->ctx = (void *)(uintptr_t)dir;
+}

@@ -1,0 +1,323 @@
+/*
+ * submit.c — the box's side of C2SP tlog-witness: submits the latest
+ * checkpoint to each configured witness, with store-and-forward.
+ *
+ * Per witness (LEDGER_DIR/fleet/witness-<H>/, H from the witness URL):
+ *   cosigned   the size this witness last cosigned for us (0: never)
+ *   pending    the size waiting in the outbox (absent: nothing waits)
+ *   attempts   failed attempts since the last success
+ *   next_try   POSIX seconds before which we do not try again
+ * Backoff: 2 s after the first failure, doubling, at most an hour. A box
+ * offline for weeks keeps one pending entry (the newest checkpoint
+ * supersedes older ones) and, once the witness answers, sends the newest
+ * checkpoint with a consistency proof from the last cosigned size.
+ *
+ * Cosignatures are kept in LEDGER_DIR/fleet/cosigned/<size>: the log's
+ * signed checkpoint followed by every verified cosignature line for it;
+ * LEDGER_DIR/fleet/cosigned/latest names the newest size.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "fleet/fleet.h"
+#include "fleet/fleet_int.h"
+
+#define BACKOFF_FIRST_S 2
+#define BACKOFF_MAX_S 3600
+
+static int
+cosigned_dir(struct ldg_ledger *l, char *out, size_t cap)
+{
+    char base[4200];
+
+    snprintf(base, sizeof base, "%s/fleet", ldg_dir(l));
+    if (mkdir(base, 0700) < 0 && errno != EEXIST)
+        return LDG_EIO;
+    snprintf(out, cap, "%s/cosigned", base);
+    if (mkdir(out, 0700) < 0 && errno != EEXIST)
+        return LDG_EIO;
+    return 0;
+}
+
+/* Adds a verified cosignature line to cosigned/<size> (creating it from
+ * the checkpoint note), unless an equal line by that key is there. */
+static int
+keep_cosignature(struct ldg_ledger *l, uint64_t size, const char *note,
+                 const char *line, size_t line_len, const char *wname)
+{
+    char dir[4300], rel[64], path[4400], *cur = NULL, *nb;
+    size_t n = 0;
+    int rc;
+
+    if ((rc = cosigned_dir(l, dir, sizeof dir)) < 0)
+        return rc;
+    snprintf(rel, sizeof rel, "%llu", (unsigned long long)size);
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    rc = ldg_fleet_read_file(path, 1 << 20, &cur, &n);
+    if (rc == LDG_ENOTFOUND) {
+        cur = strdup(note);
+        if (cur == NULL)
+            return LDG_ENOMEM;
+        n = strlen(cur);
+    } else if (rc < 0) {
+        return rc;
+    }
+    /* one line per witness name: a newer cosignature replaces the older */
+    {
+        char prefix[LDG_ORIGIN_MAX + 8];
+        char *p;
+        int pl = snprintf(prefix, sizeof prefix, "\n\xe2\x80\x94 %s ", wname);
+        while ((p = strstr(cur, prefix)) != NULL) {
+            char *e = strchr(p + 1, '\n');
+            size_t cut = e ? (size_t)(e - p) : strlen(p);
+            memmove(p, p + cut, strlen(p + cut) + 1);
+            n -= cut;
+        }
+        (void)pl;
+    }
+    nb = realloc(cur, n + line_len + 1);
+    if (nb == NULL) {
+        free(cur);
+        return LDG_ENOMEM;
+    }
+    memcpy(nb + n, line, line_len);
+    nb[n + line_len] = '\0';
+    rc = ldg_fleet_write_file(dir, rel, nb, n + line_len, 0644, NULL, 0);
+    free(nb);
+    if (rc == 0 && ldg_fleet_read_u64(dir, "latest") <= size)
+        rc = ldg_fleet_write_u64(dir, "latest", size);
+    return rc;
+}
+
+int
+ldg_cosigned_get(struct ldg_ledger *l, uint64_t size, char **out, size_t *len)
+{
+    char dir[4300], path[4400];
+
+    *out = NULL;
+    if (cosigned_dir(l, dir, sizeof dir) < 0)
+        return LDG_EIO;
+    if (size == 0)
+        size = ldg_fleet_read_u64(dir, "latest");
+    if (size == 0)
+        return LDG_ENOTFOUND;
+    snprintf(path, sizeof path, "%s/%llu", dir, (unsigned long long)size);
+    return ldg_fleet_read_file(path, 1 << 20, out, len);
+}
+
+/* The request body: "old 0" + empty line + checkpoint, or the
+ * consistency proof from old. */
+static int
+request_body(struct ldg_ledger *l, uint64_t old, uint64_t size, char **body)
+{
+    struct ldg_txn *t;
+    char *ck = NULL;
+    int rc;
+
+    rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
+    if (rc < 0)
+        return rc;
+    if (old == 0) {
+        rc = ldg_checkpoint_get(t, size, &ck);
+        if (rc == 0) {
+            *body = malloc(strlen(ck) + 8);
+            if (*body == NULL)
+                rc = LDG_ENOMEM;
+            else
+                sprintf(*body, "old 0\n\n%s", ck);
+        }
+        free(ck);
+    } else {
+        rc = ldg_consistency_text(t, old, size, body);
+    }
+    ldg_txn_abort(t);
+    return rc;
+}
+
+static void
+backoff(const char *st, uint64_t size, uint64_t now)
+{
+    uint64_t a = ldg_fleet_read_u64(st, "attempts") + 1, wait = BACKOFF_FIRST_S;
+
+    for (uint64_t i = 1; i < a && wait < BACKOFF_MAX_S; i++)
+        wait *= 2;
+    if (wait > BACKOFF_MAX_S)
+        wait = BACKOFF_MAX_S;
+    ldg_fleet_write_u64(st, "pending", size);
+    ldg_fleet_write_u64(st, "attempts", a);
+    ldg_fleet_write_u64(st, "next_try", now + wait);
+}
+
+static void
+settled(const char *st, uint64_t size)
+{
+    char path[4400];
+
+    ldg_fleet_write_u64(st, "cosigned", size);
+    ldg_fleet_write_u64(st, "attempts", 0);
+    ldg_fleet_write_u64(st, "next_try", 0);
+    snprintf(path, sizeof path, "%s/pending", st);
+    remove(path);
+}
+
+int
+ldg_witness_submit(struct ldg_ledger *l, const char *url, const char *wvkey,
+                   unsigned flags, struct ldg_submit_report *rep)
+{
+    char st[4300], wname[LDG_ORIGIN_MAX + 1], full[2200], e[600] = "";
+    uint8_t wpub[32];
+    uint64_t size = 0, old, now = (uint64_t)time(NULL);
+    struct ldg_txn *t;
+    int rc, tries;
+
+    if (l == NULL || url == NULL || wvkey == NULL || rep == NULL)
+        return LDG_EINVAL;
+    memset(rep, 0, sizeof *rep);
+    if (ldg_cosig_parse_verifier(wvkey, wname, sizeof wname, wpub) < 0) {
+        snprintf(rep->what, sizeof rep->what,
+                 "%s: not a witness (cosignature) verifier key", wvkey);
+        return LDG_EBADINPUT;
+    }
+    if (ldg_fleet_state_dir(l, "witness", url, st, sizeof st) < 0) {
+        snprintf(rep->what, sizeof rep->what, "%s/fleet: cannot create",
+                 ldg_dir(l));
+        return LDG_EIO;
+    }
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    ldg_txn_size(t, &size);
+    ldg_txn_abort(t);
+    rep->size = size;
+    old = ldg_fleet_read_u64(st, "cosigned");
+    rep->cosigned = old;
+    if (old == size) {
+        rep->outcome = LDG_SUBMIT_UPTODATE;
+        snprintf(rep->what, sizeof rep->what, "%s: size %llu already cosigned",
+                 wname, (unsigned long long)size);
+        return 0;
+    }
+    if (!(flags & LDG_SUBMIT_NOW) && ldg_fleet_read_u64(st, "next_try") > now) {
+        ldg_fleet_write_u64(st, "pending", size);
+        rep->outcome = LDG_SUBMIT_QUEUED;
+        rep->attempts = ldg_fleet_read_u64(st, "attempts");
+        snprintf(
+            rep->what, sizeof rep->what,
+            "%s: size %llu waits in the outbox (retry after %llus)", wname,
+            (unsigned long long)size,
+            (unsigned long long)(ldg_fleet_read_u64(st, "next_try") - now));
+        return 0;
+    }
+    snprintf(full, sizeof full, "%s%sadd-checkpoint", url,
+             url[strlen(url) - 1] == '/' ? "" : "/");
+    for (tries = 0; tries < 2; tries++) {
+        char *body = NULL, *resp = NULL;
+        size_t rlen = 0;
+        long status = 0;
+
+        rc = request_body(l, old, size, &body);
+        if (rc < 0) {
+            snprintf(rep->what, sizeof rep->what,
+                     "%s: cannot build the request from size %llu: %s", wname,
+                     (unsigned long long)old, ldg_strerror(rc));
+            return rc;
+        }
+        rc = ldg_remote_post(full, body, strlen(body), &status, &resp, &rlen, e,
+                             sizeof e);
+        if (rc < 0 || status >= 500) {
+            backoff(st, size, now);
+            rep->outcome = LDG_SUBMIT_QUEUED;
+            rep->attempts = ldg_fleet_read_u64(st, "attempts");
+            snprintf(
+                rep->what, sizeof rep->what,
+                "%s unreachable (%s): size %llu queued in the outbox, "
+                "attempt %llu, next try in %llus",
+                wname, rc < 0 ? e : "server error", (unsigned long long)size,
+                (unsigned long long)rep->attempts,
+                (unsigned long long)(ldg_fleet_read_u64(st, "next_try") - now));
+            free(body);
+            free(resp);
+            return 0;
+        }
+        if (status == 200) {
+            const char *ck = strstr(body, "\n\n") + 2;
+            size_t cl = strlen(ck), vl = cl + rlen;
+            char *note = malloc(vl + 1);
+            uint64_t ts = 0;
+            if (note == NULL) {
+                free(body);
+                free(resp);
+                return LDG_ENOMEM;
+            }
+            memcpy(note, ck, cl);
+            memcpy(note + cl, resp ? resp : "", rlen);
+            note[vl] = '\0';
+            rc = ldg_cosig_verify(note, vl, wvkey, &ts);
+            if (rc < 0) {
+                snprintf(rep->what, sizeof rep->what,
+                         "%s answered 200 but its cosignature does not verify "
+                         "with %s",
+                         wname, wvkey);
+                free(note);
+                free(body);
+                free(resp);
+                return LDG_EBADSIG;
+            }
+            /* keep only the witness's own line(s) */
+            {
+                char *p = strstr(resp, "\xe2\x80\x94 ");
+                char lb[LDG_ORIGIN_MAX + 8];
+                snprintf(lb, sizeof lb, "\xe2\x80\x94 %s ", wname);
+                p = strstr(resp, lb);
+                if (p != NULL) {
+                    char *nl = strchr(p, '\n');
+                    size_t ll = nl ? (size_t)(nl - p) + 1 : strlen(p);
+                    rc = keep_cosignature(l, size, ck, p, ll, wname);
+                }
+            }
+            free(note);
+            free(body);
+            free(resp);
+            if (rc < 0) {
+                snprintf(rep->what, sizeof rep->what,
+                         "%s: cannot keep the cosignature", wname);
+                return rc;
+            }
+            settled(st, size);
+            rep->outcome = LDG_SUBMIT_COSIGNED;
+            rep->cosigned = size;
+            snprintf(rep->what, sizeof rep->what,
+                     "%s cosigned size %llu (from %llu)", wname,
+                     (unsigned long long)size, (unsigned long long)old);
+            return 0;
+        }
+        if (status == 409 && resp != NULL && tries == 0) {
+            uint64_t held = strtoull(resp, NULL, 10);
+            free(body);
+            free(resp);
+            if (held < size) {
+                old = held; /* our record was stale: prove from its size */
+                continue;
+            }
+            snprintf(rep->what, sizeof rep->what,
+                     "%s refused: it holds size %llu for this log, at or "
+                     "above our %llu: this log was rolled back or forked "
+                     "since it was cosigned",
+                     wname, (unsigned long long)held, (unsigned long long)size);
+            rep->outcome = LDG_SUBMIT_REFUSED;
+            return LDG_ETAMPER;
+        }
+        rep->outcome = LDG_SUBMIT_REFUSED;
+        snprintf(rep->what, sizeof rep->what,
+                 "%s refused size %llu: HTTP %ld %.*s", wname,
+                 (unsigned long long)size, status,
+                 resp ? (int)strcspn(resp, "\n") : 0, resp ? resp : "");
+        free(body);
+        free(resp);
+        return status == 422 || status == 409 ? LDG_ETAMPER : LDG_EHTTP;
+    }
+    return LDG_ETAMPER;
+}

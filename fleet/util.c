@@ -1,0 +1,214 @@
+/*
+ * util.c — files and notes for fleet/: atomic durable writes, bounded
+ * reads, the text of a signed note.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fleet/fleet.h"
+#include "fleet/fleet_int.h"
+
+int
+ldg_fleet_name_ok(const char *name)
+{
+    static const uint8_t zero[32];
+    char buf[LDG_ORIGIN_MAX + 80];
+
+    return name != NULL && strlen(name) <= LDG_ORIGIN_MAX &&
+           ldg_cosig_verifier(buf, sizeof buf, name, zero) > 0;
+}
+
+static void
+ferr(char *err, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || cap == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}
+
+int
+ldg_fleet_write_file(const char *dir, const char *rel, const void *data,
+                     size_t len, unsigned mode, char *err, size_t errcap)
+{
+    static atomic_uint counter;
+    char path[4400], tmp[4500], parent[4400], *slash;
+    const uint8_t *p = data;
+    size_t off = 0;
+    int fd, rc = 0;
+
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(),
+             atomic_fetch_add(&counter, 1));
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) {
+        ferr(err, errcap, "%s: %s", tmp, strerror(errno));
+        return LDG_EIO;
+    }
+    while (off < len) {
+        ssize_t w = write(fd, p + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            ferr(err, errcap, "%s: %s", tmp, strerror(errno));
+            rc = errno == ENOSPC ? LDG_EFULL : LDG_EIO;
+            break;
+        }
+        off += (size_t)w;
+    }
+    if (rc == 0 && fdatasync(fd) < 0) {
+        ferr(err, errcap, "%s: fsync: %s", tmp, strerror(errno));
+        rc = LDG_EIO;
+    }
+    if (close(fd) < 0 && rc == 0)
+        rc = LDG_EIO;
+    if (rc == 0 && rename(tmp, path) < 0) {
+        ferr(err, errcap, "%s: %s", path, strerror(errno));
+        rc = LDG_EIO;
+    }
+    if (rc < 0) {
+        unlink(tmp);
+        return rc;
+    }
+    snprintf(parent, sizeof parent, "%s", path);
+    slash = strrchr(parent, '/');
+    if (slash != NULL) {
+        *slash = '\0';
+        fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) {
+            if (fsync(fd) < 0)
+                rc = LDG_EIO;
+            close(fd);
+        }
+    }
+    return rc;
+}
+
+int
+ldg_fleet_read_file(const char *path, size_t max, char **out, size_t *len)
+{
+    struct stat st;
+    char *buf;
+    size_t off = 0;
+    int fd;
+
+    *out = NULL;
+    *len = 0;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? LDG_ENOTFOUND : LDG_EIO;
+    if (fstat(fd, &st) < 0) {
+        close(fd);
+        return LDG_EIO;
+    }
+    if ((uint64_t)st.st_size > max) {
+        close(fd);
+        return LDG_ETOOBIG;
+    }
+    buf = malloc((size_t)st.st_size + 1);
+    if (buf == NULL) {
+        close(fd);
+        return LDG_ENOMEM;
+    }
+    while (off < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf + off, (size_t)st.st_size - off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        off += (size_t)r;
+    }
+    close(fd);
+    buf[off] = '\0';
+    *out = buf;
+    *len = off;
+    return 0;
+}
+
+int
+ldg_fleet_note_text_len(const char *note, size_t len, size_t *text_len)
+{
+    if (note == NULL || len < 3 || note[len - 1] != '\n')
+        return LDG_EBADINPUT;
+    for (size_t i = len - 1; i > 0; i--)
+        if (note[i] == '\n' && note[i - 1] == '\n') {
+            if (i + 1 >= len)
+                return LDG_EBADINPUT;
+            *text_len = i;
+            return 0;
+        }
+    return LDG_EBADINPUT;
+}
+
+int
+ldg_fleet_mkdirs_for(const char *path)
+{
+    char buf[4400];
+    size_t n = strlen(path);
+
+    if (n >= sizeof buf)
+        return LDG_EINVAL;
+    memcpy(buf, path, n + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return LDG_EIO;
+        *p = '/';
+    }
+    return 0;
+}
+
+int
+ldg_fleet_put_file(const char *dir, const char *rel, const void *data,
+                   size_t len, char *err, size_t errcap)
+{
+    static atomic_uint counter;
+    char path[4400], tmp[4500];
+    const uint8_t *p = data;
+    size_t off = 0;
+    int fd;
+
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    if (ldg_fleet_mkdirs_for(path) < 0) {
+        ferr(err, errcap, "%s: cannot create its directory: %s", path,
+             strerror(errno));
+        return LDG_EIO;
+    }
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(),
+             atomic_fetch_add(&counter, 1));
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        ferr(err, errcap, "%s: %s", tmp, strerror(errno));
+        return LDG_EIO;
+    }
+    while (off < len) {
+        ssize_t w = write(fd, p + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            ferr(err, errcap, "%s: %s", tmp, strerror(errno));
+            close(fd);
+            unlink(tmp);
+            return errno == ENOSPC ? LDG_EFULL : LDG_EIO;
+        }
+        off += (size_t)w;
+    }
+    if (close(fd) < 0 || rename(tmp, path) < 0) {
+        ferr(err, errcap, "%s: %s", path, strerror(errno));
+        unlink(tmp);
+        return LDG_EIO;
+    }
+    return 0;
+}
