@@ -616,6 +616,13 @@ static const struct cli_opt verify_opts[] = {
     CLI_VALUE('t', 0, "trusted", "FILE",
               "also check that this log extends FILE, a checkpoint saved "
               "earlier (`ledger checkpoint > FILE`)"),
+    CLI_VALUE('W', 0, "witness-key", "VKEY",
+              "with --trusted: a witness's cosigner key whose cosignature "
+              "on FILE counts toward --quorum (repeatable; FILE from "
+              "`ledger checkpoint --cosigned`)"),
+    CLI_VALUE('Q', 0, "quorum", "K",
+              "with --witness-key: at least K of those witnesses must have "
+              "cosigned FILE (default 1)"),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_verify = {
@@ -634,7 +641,10 @@ const struct cli_command cli_cmd_verify = {
     "ledger verify\n"
     "# everything, and that the log still extends a checkpoint kept "
     "elsewhere\n"
-    "ledger verify --full --trusted saved-checkpoint.txt\n",
+    "ledger verify --full --trusted saved-checkpoint.txt\n"
+    "# and that 2 of these 3 witnesses cosigned it\n"
+    "ledger verify --trusted c.txt --quorum 2 --witness-key \"$W1\" \\\n"
+    "    --witness-key \"$W2\" --witness-key \"$W3\"\n",
     0};
 
 int
@@ -647,13 +657,26 @@ cmd_verify(struct cli *c, int argc, char **argv)
     const char *trusted = NULL;
     char *note = NULL;
     size_t note_len = 0;
-    uint64_t from = 0;
+    uint64_t from = 0, quorum = 0;
     unsigned flags = 0;
     int ch, rc, trc = 0;
+    const char *wkeys[32];
+    int wok[32];
+    size_t nw = 0;
 
     cli_args_init(&a, c, argc, argv);
     while ((ch = cli_args_next(&a)) > 0) {
         switch (ch) {
+        case 'W':
+            if (nw == 32)
+                return cli_usage_err(c, "--witness-key: at most 32");
+            wkeys[nw++] = a.value;
+            break;
+        case 'Q':
+            if (cli_parse_u64(a.value, &quorum) < 0 || quorum == 0)
+                return cli_usage_err(c, "--quorum: '%s' is not a count > 0",
+                                     a.value);
+            break;
         case 'f':
             if (cli_parse_u64(a.value, &from) < 0)
                 return cli_usage_err(c,
@@ -675,6 +698,15 @@ cmd_verify(struct cli *c, int argc, char **argv)
         return a.exit;
     if (a.ind != argc)
         return cli_usage(c);
+    if ((nw > 0 || quorum > 0) && trusted == NULL)
+        return cli_usage_err(c, "--witness-key and --quorum need --trusted");
+    if (quorum > 0 && nw == 0)
+        return cli_usage_err(c, "--quorum needs --witness-key");
+    if (nw > 0 && quorum == 0)
+        quorum = 1;
+    if (quorum > nw)
+        return cli_usage_err(c, "--quorum %llu: only %zu witness keys given",
+                             (unsigned long long)quorum, nw);
     if ((rc = check_output(c, NULL)) != 0)
         return rc;
     if ((rc = resolve_dir(c)) != 0)
@@ -723,6 +755,43 @@ cmd_verify(struct cli *c, int argc, char **argv)
             cli_err(c, "%s: %s", trusted, ldg_errmsg(l));
             rc = cli_exit_code(trc);
             goto out;
+        }
+    }
+    if (rc == 0 && trc == 0 && nw > 0) {
+        /* the k-of-n witness policy over FILE's cosignatures */
+        int got = ldg_cosig_count(note, note_len, wkeys, nw, wok);
+        size_t o = 0;
+        char who[1024] = "";
+        if (got == LDG_EBADINPUT) {
+            cli_err(c, "--witness-key or %s: malformed (a witness key is "
+                       "what `ledger witness key` prints)",
+                    trusted);
+            rc = EX_DATAERR;
+            goto out;
+        }
+        for (size_t i = 0; i < nw && got >= 0; i++)
+            o += (size_t)snprintf(who + o, o < sizeof who ? sizeof who - o : 0,
+                                  "%s%.*s %s", i ? ", " : "",
+                                  (int)strcspn(wkeys[i], "+"), wkeys[i],
+                                  wok[i] ? "cosigned" : "did not cosign");
+        if (got < 0) {
+            trc = LDG_ETAMPER;
+            snprintf(tr.what, sizeof tr.what,
+                     "a cosignature on %s by one of the witness keys does "
+                     "not verify (forged)",
+                     trusted);
+        } else if ((uint64_t)got < quorum) {
+            trc = LDG_ETAMPER;
+            snprintf(tr.what, sizeof tr.what,
+                     "witness quorum not met: %d of %zu cosigned, %llu "
+                     "needed (%s)",
+                     got, nw, (unsigned long long)quorum, who);
+        } else {
+            size_t tl = strlen(tr.what);
+            snprintf(tr.what + tl, sizeof tr.what - tl,
+                     "; witness quorum met: %d of %zu cosigned, %llu needed "
+                     "(%s)",
+                     got, nw, (unsigned long long)quorum, who);
         }
     }
     if (c->out != OUT_HUMAN) {

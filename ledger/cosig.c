@@ -240,3 +240,22 @@ ldg_cosig_verify(const char *note, size_t len, const char *vkey,
     }
     return found ? 0 : LDG_ENOTFOUND;
 }
+
+int
+ldg_cosig_count(const char *note, size_t len, const char *const *vkeys,
+                size_t n, int *cosigned)
+{
+    int count = 0;
+
+    if (note == NULL || (vkeys == NULL && n > 0))
+        return LDG_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        int rc = ldg_cosig_verify(note, len, vkeys[i], NULL);
+        if (rc < 0 && rc != LDG_ENOTFOUND)
+            return rc;
+        if (cosigned != NULL)
+            cosigned[i] = rc == 0;
+        count += rc == 0;
+    }
+    return count;
+}

@@ -557,6 +557,13 @@ int ldg_cosig_sign(char **line, const char *text, size_t text_len,
  * a line does not verify; LDG_EBADINPUT for a malformed note or vkey. */
 int ldg_cosig_verify(const char *note, size_t len, const char *vkey,
                      uint64_t *time_s);
+/* A k-of-n witness policy's count: how many of the n cosigner keys in
+ * vkeys have a cosignature on note that verifies. cosigned (n ints, may
+ * be NULL) gets 1 for each key that cosigned, 0 otherwise. Returns the
+ * count, or LDG_EBADINPUT (a malformed vkey or note) / LDG_EBADSIG (a line
+ * by one of the keys that does not verify: a forgery, never counted). */
+int ldg_cosig_count(const char *note, size_t len, const char *const *vkeys,
+                    size_t n, int *cosigned);
 
 /* ------------------------------------------------- module storage (KV) -- */
 

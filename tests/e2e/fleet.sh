@@ -64,6 +64,18 @@ done
 "$L" --dir "$T/box1" checkpoint --cosigned > "$T/cosigned1" || fail "checkpoint --cosigned"
 grep -q '^— w.example/w1 ' "$T/cosigned1" || fail "no cosignature kept: $(cat "$T/cosigned1")"
 grep -q '^— box1.example/log ' "$T/cosigned1" || fail "no log signature in the cosigned checkpoint"
+# k-of-n witness policy on the cosigned checkpoint
+WV2=$("$L" witness init --dir "$T/wit2" --name w.example/w2) || fail "second witness"
+"$L" --dir "$T/box1" verify --trusted "$T/cosigned1" --witness-key "$WV" > "$T/v1" ||
+    fail "verify --trusted with a witness: $(cat "$T/v1")"
+grep -q 'witness quorum met: 1 of 1 cosigned' "$T/v1" || fail "quorum report: $(cat "$T/v1")"
+"$L" --dir "$T/box1" verify --trusted "$T/cosigned1" --witness-key "$WV" \
+    --witness-key "$WV2" --quorum 2 > /dev/null 2> "$T/v2"
+[ $? -eq 1 ] || fail "quorum 2 of 2 with one cosignature: want exit 1"
+grep -q 'quorum not met: 1 of 2 cosigned, 2 needed (w.example/w1 cosigned, w.example/w2 did not cosign)' "$T/v2" ||
+    fail "quorum failure: $(cat "$T/v2")"
+"$L" --dir "$T/box1" verify --quorum 1 2>/dev/null
+[ $? -eq 64 ] || fail "--quorum without --trusted: want 64"
 grep -q 'published size 332 (was 0)' "$T/pub2" || fail "publish report: $(cat "$T/pub2")"
 [ -f "$T/nginx/www/logs/box2/tile/0/001.p/76" ] || fail "tile layout on the server"
 "$L" --dir "$T/box1" publish "$W/logs/box1" > "$T/pub1b" || fail "publish again"

@@ -188,6 +188,40 @@ test_cosig__malformed_notes(void **state)
     ldg_key_free(k);
 }
 
+static void
+test_cosig__count_for_a_quorum(void **state)
+{
+    struct ldg_key *k1 = key_of(1), *k2 = key_of(2), *k3 = key_of(3);
+    char v1[200], v2[200], v3[200], *l1 = NULL, *l3 = NULL, both[400];
+    const char *keys[3] = {v1, v2, v3};
+    int ok[3];
+    char *note;
+
+    ldg_cosig_verifier(v1, sizeof v1, "w1", k1->pub);
+    ldg_cosig_verifier(v2, sizeof v2, "w2", k2->pub);
+    ldg_cosig_verifier(v3, sizeof v3, "w3", k3->pub);
+    ldg_cosig_sign(&l1, ck, strlen(ck), "w1", k1, 10);
+    ldg_cosig_sign(&l3, ck, strlen(ck), "w3", k3, 11);
+    snprintf(both, sizeof both, "%s%s", l1, l3);
+    note = note_with(both);
+    assert_int_equal(ldg_cosig_count(note, strlen(note), keys, 3, ok), 2);
+    assert_int_equal(ok[0], 1);
+    assert_int_equal(ok[1], 0);
+    assert_int_equal(ok[2], 1);
+    free(note);
+    /* a forged line by w3 (w1's signature bytes under w3's key ID) */
+    memcpy(strstr(both, "w3 ") + 3 + 8, strstr(both, "w1 ") + 3 + 8, 60);
+    note = note_with(both);
+    assert_int_equal(ldg_cosig_count(note, strlen(note), keys, 3, ok),
+                     LDG_EBADSIG);
+    free(note);
+    free(l1);
+    free(l3);
+    ldg_key_free(k1);
+    ldg_key_free(k2);
+    ldg_key_free(k3);
+}
+
 int
 main(void)
 {
@@ -198,6 +232,7 @@ main(void)
         cmocka_unit_test(test_cosig__verifier_types_are_distinct),
         cmocka_unit_test(test_cosig__bad_arguments),
         cmocka_unit_test(test_cosig__malformed_notes),
+        cmocka_unit_test(test_cosig__count_for_a_quorum),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
