@@ -79,7 +79,8 @@ const struct cli_command cli_cmd_witness = {
     "ledger witness init --dir wdir --name witness.example/w1\n"
     "VKEY=$(ledger --dir box1 keys verifier)\n"
     "ledger witness serve --listen 127.0.0.1:8380 --dir wdir --trust "
-    "\"$VKEY\"\n"};
+    "\"$VKEY\"\n",
+    0};
 
 int
 cmd_witness(struct cli *c, int argc, char **argv)
@@ -222,7 +223,8 @@ const struct cli_command cli_cmd_publish = {
     "# publish to a WebDAV share, then again (only the increment)\n"
     "ledger publish http://127.0.0.1:8080/logs/box1\n"
     "ledger publish s3://fleet-logs/box1\n"
-    "ledger publish http://h/logs/box1 --witness \"http://w:8380 $WVKEY\"\n"};
+    "ledger publish http://h/logs/box1 --witness \"http://w:8380 $WVKEY\"\n",
+    0};
 
 int
 cmd_publish(struct cli *c, int argc, char **argv)
@@ -365,7 +367,8 @@ const struct cli_command cli_cmd_mirror = {
     CLI_OUT_BASIC,
     "# first time, with the key; then just the URL and state\n"
     "ledger mirror http://logs.example/box1 --state m/box1 --key \"$VKEY\"\n"
-    "ledger mirror --list boxes.txt\n"};
+    "ledger mirror --list boxes.txt\n",
+    0};
 
 static int
 mirror_one(struct cli *c, const char *url, const char *state, const char *key)
@@ -511,7 +514,8 @@ const struct cli_command cli_cmd_ship = {
     ship_opts,
     CLI_OUT_BASIC,
     "ledger ship 'http://127.0.0.1:8123/?database=fleet'\n"
-    "ledger ship http://127.0.0.1:8123/ --table box_events\n"};
+    "ledger ship http://127.0.0.1:8123/ --table box_events\n",
+    0};
 
 int
 cmd_ship(struct cli *c, int argc, char **argv)
@@ -589,7 +593,8 @@ const struct cli_command cli_cmd_audit_central = {
     audit_opts,
     CLI_OUT_BASIC,
     "ledger audit-central 'http://127.0.0.1:8123/?database=fleet' "
-    "--mirror m/\n"};
+    "--mirror m/\n",
+    0};
 
 static void
 print_finding(void *ctx, const char *line)
