@@ -409,10 +409,17 @@ main(int argc, char **argv)
     if (i >= argc)
         return cli_usage(NULL);
     if (strcmp(argv[i], "help") == 0) {
+        /* --no-pager and --color are the terminal's business: drop them
+         * from what help_main reads (argv is ours to reorder) */
+        int n = 1;
         cli_term_setup(&c, argc - i, argv + i);
-        if (argc - i == 1 || argv[i + 1][0] != '-')
+        for (int k = i + 1; k < argc; k++)
+            if (strcmp(argv[k], "--no-pager") != 0 &&
+                strncmp(argv[k], "--color", 7) != 0)
+                argv[i + n++] = argv[k];
+        if (n == 1 || argv[i + 1][0] != '-')
             cli_pager_start(&c);
-        rc = help_main(argc - i, argv + i);
+        rc = help_main(n, argv + i);
         cli_pager_end();
         return rc;
     }
