@@ -140,8 +140,18 @@ void ldg_store_close(struct ldg_store *s);
 /* Drops this process's mapped pages of data.mdb (they stay in the page
  * cache); keeps long jobs' resident size bounded. */
 void ldg_store_trim(struct ldg_store *s);
-/* Grows the map (doubling) after a MAP_FULL; no transaction may be open. */
-int ldg_store_grow(struct ldg_store *s);
+/* After a commit failed with LDG_EFULL (no transaction may be open):
+ * clears dead readers' slots and returns 0 if there were any (retry in the
+ * same map); else grows the map, doubling but never past map_max nor past
+ * what the file system has room for, and returns 0; else LDG_EFULL with
+ * the cause in why ("no space left on device (N MiB free on FS)"). */
+int ldg_store_grow(struct ldg_store *s, char *why, size_t cap);
+/* Clears the reader slots of dead processes; returns how many. */
+int ldg_store_reader_check(struct ldg_store *s);
+/* Free bytes on data.mdb's file system (for an unprivileged user) and the
+ * file's size. */
+int ldg_store_fs_free(struct ldg_store *s, uint64_t *free_bytes,
+                      uint64_t *file_bytes);
 /* Put that never overwrites and requires the key to sort last (entries). */
 int ldg_kv_put_new(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
                    const void *val, size_t vlen);

@@ -1381,12 +1381,15 @@ again:
     return 0;
 fail:
     ldg_txn_abort(t);
-    if (rc == LDG_EFULL && tries++ < GROW_RETRIES &&
-        ldg_store_grow(l->store) == 0)
-        goto again;
-    if (rc == LDG_EFULL)
-        ldg_seterr(l, "storage full (map or disk) and it cannot grow; "
-                      "nothing of this group was written");
+    if (rc == LDG_EFULL) {
+        char why[256];
+        why[0] = '\0';
+        if (tries++ < GROW_RETRIES &&
+            ldg_store_grow(l->store, why, sizeof why) == 0)
+            goto again;
+        ldg_seterr(l, "%s; nothing of this group of %zu event%s was written",
+                   why[0] ? why : "storage full", n, n == 1 ? "" : "s");
+    }
     else if (ldg_errbuf(l)[0] == '\0')
         ldg_seterr(l, "append failed: %s", ldg_strerror(rc));
     return rc;

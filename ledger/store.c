@@ -16,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
 
 #include <lmdb.h>
 
@@ -33,6 +36,8 @@ struct ldg_store {
     MDB_dbi core[LDG_CORE_DBS];
     size_t map_size, map_max;
     int rdonly, nosync;
+    int disk_full;            /* the last commit failed with ENOSPC/EDQUOT */
+    struct timespec checked;  /* last reader-table sweep (monotonic) */
     char data_path[PATH_MAX]; /* realpath of data.mdb, for ldg_store_trim */
 };
 
@@ -150,6 +155,7 @@ ldg_store_open(struct ldg_store **out, const char *path,
     }
     /* Clear reader slots left by processes that died (kill -9). */
     mdb_reader_check(s->env, &dead);
+    clock_gettime(CLOCK_MONOTONIC, &s->checked);
 
     rc = mdb_txn_begin(s->env, NULL, o->rdonly ? MDB_RDONLY : 0, &txn);
     if (rc != 0) {
@@ -248,18 +254,89 @@ ldg_store_close(struct ldg_store *s)
 }
 
 int
-ldg_store_grow(struct ldg_store *s)
+ldg_store_reader_check(struct ldg_store *s)
+{
+    int dead = 0;
+    clock_gettime(CLOCK_MONOTONIC, &s->checked);
+    if (mdb_reader_check(s->env, &dead) != 0)
+        return 0;
+    return dead;
+}
+
+/* A dead reader's slot pins the snapshot it read, so every page freed
+ * since cannot be reused and the file only grows (25x over 30,000 events
+ * behind one SIGKILLed `query`). Writers sweep the reader table at most
+ * once a second, when they begin a write. */
+static void
+reader_check_now_and_then(struct ldg_store *s)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec - s->checked.tv_sec >= 1 ||
+        (s->checked.tv_sec == 0 && s->checked.tv_nsec == 0))
+        ldg_store_reader_check(s);
+}
+
+int
+ldg_store_fs_free(struct ldg_store *s, uint64_t *free_bytes,
+                  uint64_t *file_bytes)
+{
+    struct statvfs vfs;
+    struct stat st;
+    *free_bytes = 0;
+    if (file_bytes != NULL)
+        *file_bytes = 0;
+    if (s->data_path[0] == '\0' || statvfs(s->data_path, &vfs) != 0)
+        return LDG_EIO;
+    *free_bytes = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+    if (file_bytes != NULL && stat(s->data_path, &st) == 0)
+        *file_bytes = (uint64_t)st.st_size;
+    return 0;
+}
+
+int
+ldg_store_grow(struct ldg_store *s, char *why, size_t cap)
 {
     size_t next = s->map_size * 2;
-    int rc;
+    uint64_t fs_free = 0, file = 0;
+    int rc, have_fs;
 
-    if (s->map_max && s->map_size >= s->map_max)
+    /* Pages held for dead readers come back first: then the commit is
+     * retried in the map it has. */
+    if (ldg_store_reader_check(s) > 0)
+        return 0;
+    have_fs = ldg_store_fs_free(s, &fs_free, &file) == 0;
+    if (s->disk_full) {
+        snprintf(why, cap, "no space left on device (%llu MiB free on FS)",
+                 (unsigned long long)(fs_free >> 20));
         return LDG_EFULL;
+    }
+    if (s->map_max && s->map_size >= s->map_max) {
+        snprintf(why, cap,
+                 "the map is at its ceiling of %llu MiB (map_max_bytes)",
+                 (unsigned long long)(s->map_max >> 20));
+        return LDG_EFULL;
+    }
     if (s->map_max && next > s->map_max)
         next = s->map_max;
+    /* Grow only as far as the file system has room to fill: the file can
+     * reach at most its size plus the free space. */
+    if (have_fs && file + fs_free < next) {
+        uint64_t room = (file + fs_free) & ~(uint64_t)0xfff;
+        if (room <= s->map_size) {
+            snprintf(why, cap,
+                     "no space left on device (%llu MiB free on FS)",
+                     (unsigned long long)(fs_free >> 20));
+            return LDG_EFULL;
+        }
+        next = (size_t)room;
+    }
     rc = mdb_env_set_mapsize(s->env, next);
-    if (rc != 0)
+    if (rc != 0) {
+        snprintf(why, cap, "cannot grow the map to %llu MiB: %s",
+                 (unsigned long long)(next >> 20), mdb_strerror(rc));
         return xlate(rc);
+    }
     s->map_size = next;
     return 0;
 }
@@ -283,6 +360,8 @@ ldg_store_txn_begin(struct ldg_store *s, struct ldg_ledger *l, int write,
     t = calloc(1, sizeof *t);
     if (t == NULL)
         return LDG_ENOMEM;
+    if (write)
+        reader_check_now_and_then(s);
     rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
     if (rc == MDB_MAP_RESIZED) {
         /* Another process grew the map: adopt its size and retry. */
@@ -307,6 +386,19 @@ ldg_txn_commit(struct ldg_txn *t)
     if (t == NULL)
         return LDG_EINVAL;
     rc = mdb_txn_commit(t->txn);
+    if (t->write) {
+        struct ldg_store *s = t->s;
+        uint64_t fs_free;
+        s->disk_full = rc == ENOSPC || rc == EDQUOT;
+        /* LMDB turns a short write (what a full file system gives before
+         * it refuses outright) into EIO: with almost nothing left free on
+         * the file system, that is a full disk, not a failing one. */
+        if (rc == EIO && ldg_store_fs_free(s, &fs_free, NULL) == 0 &&
+            fs_free < ((uint64_t)1 << 20))
+            s->disk_full = 1;
+        if (s->disk_full)
+            rc = ENOSPC;
+    }
     free(t);
     return xlate(rc);
 }

@@ -1,0 +1,74 @@
+#!/bin/sh
+# robust_readers.sh — a dead reader no longer makes data.mdb grow for good
+# (issue 11). A `query` blocked on a full pipe holds a read transaction;
+# it is SIGKILLed while a long `ingest` is running, and 20,000 more events
+# follow. The writer sweeps dead readers' slots (at most once a second,
+# and before growing the map), so the file stays within 2x of the same
+# ingest with no reader at all. (It used to grow ~25x: 767 MB against 30.5
+# MB for 30,000 events.)
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/robust_readers.XXXXXX") ||
+    exit 1
+pids=""
+cleanup() {
+    for p in $pids; do kill -9 "$p" 2>/dev/null; done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+nfail=0
+bad() {
+    printf 'FAIL %s\n' "$*"
+    nfail=$((nfail + 1))
+}
+gen() { # gen FROM TO
+    awk -v a="$1" -v b="$2" 'BEGIN { for (i = a; i < b; i++)
+        printf "{\"type\":\"x.t\",\"body\":{\"i\":%d,\"pad\":\"%0200d\"}}\n", i, i }'
+}
+gen 0 10000 >"$T/a.jsonl"
+gen 10000 30000 >"$T/b.jsonl"
+BATCH=${BATCH:-10}
+size_of() { stat -c %s "$1/data.mdb"; }
+
+# Reader-free: the same ingest, the same pause, no reader.
+"$LEDGER" --dir "$T/free" init >/dev/null 2>&1 || exit 1
+{ cat "$T/a.jsonl"; sleep 2; cat "$T/b.jsonl"; } |
+    "$LEDGER" --dir "$T/free" ingest --batch "$BATCH" - >/dev/null 2>&1 || bad "ingest (no reader)"
+free=$(size_of "$T/free")
+
+"$LEDGER" --dir "$T/dead" init >/dev/null 2>&1 || exit 1
+mkfifo "$T/go"
+{
+    cat "$T/a.jsonl"
+    cat "$T/go" >/dev/null # wait until the reader is dead
+    cat "$T/b.jsonl"
+} | "$LEDGER" --dir "$T/dead" ingest --batch "$BATCH" - >/dev/null 2>"$T/ingest.err" &
+ing=$!
+pids="$pids $ing"
+# Wait for the first part to be committed, then start a reader that
+# blocks on a pipe nobody reads, holding its read transaction.
+i=0
+while [ "$i" -lt 600 ]; do
+    n=$("$LEDGER" --dir "$T/dead" stats -o json 2>/dev/null |
+        sed -n 's/.*"events":"\([0-9]*\)".*/\1/p')
+    [ "${n:-0}" -ge 10001 ] && break
+    sleep 0.1
+    i=$((i + 1))
+done
+sh -c 'echo $$ >"$1/qpid"; exec "$2" --dir "$1/dead" query -o json' sh "$T" "$LEDGER" |
+    sleep 600 &
+pids="$pids $!"
+sleep 1
+qpid=$(cat "$T/qpid")
+pids="$pids $qpid"
+kill -9 "$qpid"
+sleep 0.5
+echo go >"$T/go"
+wait "$ing" || bad "ingest with a dead reader: $(head -c 300 "$T/ingest.err")"
+dead=$(size_of "$T/dead")
+echo "data.mdb after 30,000 events: $free bytes with no reader, $dead with a SIGKILLed reader"
+[ "$dead" -le $((2 * free)) ] ||
+    bad "a dead reader made data.mdb $dead bytes, more than 2x $free"
+echo "robust_readers: 1 check, $nfail failed"
+[ "$nfail" = 0 ]
