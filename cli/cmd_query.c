@@ -84,27 +84,69 @@ iter_error(struct cli *c, struct ldg_txn *t, int rc)
     return cli_exit_code(rc);
 }
 
+/* Output is gathered in memory up to this much, then the read
+ * transaction is let go before it is written: a consumer that stops
+ * reading (`query | less` left open) then blocks the write without
+ * pinning a snapshot, so writers can reuse freed pages. */
+#define CHUNK_BYTES ((size_t)4 << 20)
+
+struct chunk {
+    char *p;
+    size_t len, cap;
+};
+
+static int
+chunk_write(void *ctx, const char *text, size_t len)
+{
+    struct chunk *ch = ctx;
+    if (ch->len + len > ch->cap) {
+        size_t cap = ch->cap ? ch->cap * 2 : 1 << 16;
+        char *np;
+        while (cap < ch->len + len)
+            cap *= 2;
+        np = realloc(ch->p, cap);
+        if (np == NULL)
+            return LDG_ENOMEM;
+        ch->p = np;
+        ch->cap = cap;
+    }
+    memcpy(ch->p + ch->len, text, len);
+    ch->len += len;
+    return ch->len >= CHUNK_BYTES ? LDG_QUERY_WRITE_PAUSE : 0;
+}
+
 /*
- * Prints the matches of q in t. limit 0 = all. Without -r and with a
- * limit, the last `limit` matches are wanted in forward order: a reverse
- * pass finds where they start, then a forward pass prints them (two
- * passes over the same snapshot, constant memory).
+ * Prints the matches of q with seq >= lo in *tp's snapshot. limit 0 = all.
+ * Without -r and with a limit, the last `limit` matches are wanted in
+ * forward order: a reverse pass finds where they start, then a forward
+ * pass prints them (two passes over the same snapshot, constant memory).
+ * Every CHUNK_BYTES of output the transaction is ended and a new one
+ * begun (*tp replaced) to go on after the last event printed, never past
+ * the first snapshot's size.
  */
 static int
-run_once(struct out *o, struct ldg_query *q, struct ldg_txn *t, uint64_t limit,
-         int reverse, uint64_t *last_seq)
+run_once(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
+         struct ldg_txn **tp, uint64_t lo, uint64_t limit, int reverse,
+         uint64_t *last_seq)
 {
     struct ldg_query_iter *it = NULL;
     struct ldg_query_stream_opts so;
     struct ldg_event ev;
-    uint64_t n = 0;
+    struct chunk ch = {NULL, 0, 0};
+    uint64_t n = 0, size, hi;
     int rc;
 
+    if ((rc = ldg_txn_size(*tp, &size)) < 0)
+        return iter_error(o->c, *tp, rc);
+    if (size == 0)
+        return 0;
+    hi = size - 1;
+    ldg_query_restrict(q, lo, hi);
     if (limit > 0 && !reverse) {
         uint64_t first = 0;
-        rc = ldg_query_iter_new(&it, q, t, LDG_QUERY_REVERSE);
+        rc = ldg_query_iter_new(&it, q, *tp, LDG_QUERY_REVERSE);
         if (rc < 0)
-            return iter_error(o->c, t, rc);
+            return iter_error(o->c, *tp, rc);
         while (n < limit && (rc = ldg_query_iter_next(it, &ev)) == 0) {
             first = ev.seq;
             n++;
@@ -112,36 +154,77 @@ run_once(struct out *o, struct ldg_query *q, struct ldg_txn *t, uint64_t limit,
         ldg_query_iter_free(it);
         it = NULL;
         if (rc < 0 && rc != LDG_ENOTFOUND)
-            return iter_error(o->c, t, rc);
+            return iter_error(o->c, *tp, rc);
         if (n == 0)
             return 0;
         /* narrow to [first, ...]: the last `limit` matches */
-        ldg_query_restrict(q, first, UINT64_MAX);
+        lo = first;
+        ldg_query_restrict(q, lo, hi);
         limit = 0;
         n = 0;
     }
-    rc = ldg_query_iter_new(&it, q, t, reverse ? LDG_QUERY_REVERSE : 0);
-    if (rc < 0)
-        return iter_error(o->c, t, rc);
-    /* what the iterator read for each event (its decoded body or stored
-     * record) is rendered without reading it again; -o json renders on
-     * all cores */
-    memset(&so, 0, sizeof so);
-    so.limit = limit;
-    so.write = write_out;
-    so.ctx = o;
-    so.stop = &stop_flag;
-    rc = ldg_query_stream(it, o->r, &so, &n, &ev);
-    ldg_query_iter_free(it);
-    if (n > 0) {
-        o->printed += n;
-        o->last_seq = ev.seq; /* the cursor text is made once, at the end */
-        memcpy(o->last_leaf, ev.leaf, 32);
-        if (last_seq != NULL)
-            *last_seq = ev.seq;
+    for (;;) {
+        uint64_t got = 0;
+        rc = ldg_query_iter_new(&it, q, *tp, reverse ? LDG_QUERY_REVERSE : 0);
+        if (rc < 0) {
+            rc = iter_error(o->c, *tp, rc);
+            break;
+        }
+        /* what the iterator read for each event (its decoded body or
+         * stored record) is rendered without reading it again; -o json
+         * renders on all cores */
+        memset(&so, 0, sizeof so);
+        so.limit = limit ? limit - n : 0;
+        so.write = chunk_write;
+        so.ctx = &ch;
+        so.stop = &stop_flag;
+        rc = ldg_query_stream(it, o->r, &so, &got, &ev);
+        ldg_query_iter_free(it);
+        it = NULL;
+        if (got > 0) {
+            n += got;
+            o->printed += got;
+            o->last_seq = ev.seq; /* the cursor text is made at the end */
+            memcpy(o->last_leaf, ev.leaf, 32);
+            if (last_seq != NULL)
+                *last_seq = ev.seq;
+        }
+        if (rc < 0 && rc != LDG_QUERY_WRITE_PAUSE) {
+            /* what came before the failure is printed, then the error */
+            if (ch.len > 0)
+                write_out(o, ch.p, ch.len);
+            rc = iter_error(o->c, *tp, rc);
+            break;
+        }
+        if (rc != LDG_QUERY_WRITE_PAUSE) {
+            if (ch.len > 0) {
+                int w = write_out(o, ch.p, ch.len);
+                rc = w != 0 ? w : rc;
+            }
+            break;
+        }
+        /* Paused with a chunk in hand: let the snapshot go, write, then
+         * go on from the event after the last one printed. */
+        ldg_txn_abort(*tp);
+        *tp = NULL;
+        rc = write_out(o, ch.p, ch.len);
+        ch.len = 0;
+        if (rc != 0)
+            break;
+        if ((rc = ldg_txn_begin(l, LDG_TXN_READ, tp)) < 0) {
+            cli_err(o->c, "reading the ledger: %s", ldg_strerror(rc));
+            rc = cli_exit_code(rc);
+            break;
+        }
+        if (reverse ? ev.seq <= lo : ev.seq >= hi)
+            break;
+        if (reverse)
+            hi = ev.seq - 1;
+        else
+            lo = ev.seq + 1;
+        ldg_query_restrict(q, lo, hi);
     }
-    if (rc < 0)
-        return iter_error(o->c, t, rc);
+    free(ch.p);
     return rc == 1 ? 0 : rc;
 }
 
@@ -201,9 +284,8 @@ follow(struct out *o, struct ldg_ledger *l, struct ldg_query *q, uint64_t next,
             break;
         }
         if (size > next) {
-            ldg_query_restrict(q, next > cursor_lo ? next : cursor_lo,
-                               UINT64_MAX);
-            rc = run_once(o, q, t, 0, 0, NULL);
+            rc = run_once(o, l, q, &t, next > cursor_lo ? next : cursor_lo,
+                          0, 0, NULL);
             next = size;
             if (rc == 0)
                 rc = flush_out(o) == EX_IOERR ? EX_IOERR : 0;
@@ -535,10 +617,10 @@ cmd_query(struct cli *c, int argc, char **argv)
             goto out_r;
         }
         cursor_lo = cseq + 1;
-        ldg_query_restrict(q, cursor_lo, UINT64_MAX);
     }
-    rc = run_once(&o, q, t, limit, reverse, NULL);
-    if (explain) {
+    rc = run_once(&o, l, q, &t, cursor_lo, limit, reverse, NULL);
+    ldg_query_restrict(q, cursor_lo, UINT64_MAX);
+    if (explain && t != NULL) {
         struct ldg_query_iter *it = NULL;
         struct ldg_query_stats st;
         if (ldg_query_iter_new(&it, q, t, 0) == 0) {

@@ -172,6 +172,7 @@ void ldg_query_render_free(struct ldg_query_render *r);
 
 /* ---------------------------------------------------------- streaming -- */
 
+#define LDG_QUERY_WRITE_PAUSE 2
 struct ldg_query_stream_opts {
     /* Threads for -o json: 0 = one per online CPU (at most 4), 1 = none
      * besides the caller's. Other formats always render on the caller's
@@ -179,7 +180,10 @@ struct ldg_query_stream_opts {
     unsigned threads;
     uint64_t limit; /* events at most; 0 = all */
     /* Called with rendered text, whole lines, in order; a nonzero return
-     * stops the stream and is returned by ldg_query_stream. */
+     * stops the stream and is returned by ldg_query_stream.
+     * LDG_QUERY_WRITE_PAUSE means the text was taken: the events it holds
+     * count in *count and *last, so a caller can end its transaction and
+     * go on after *last in a new one. */
     int (*write)(void *ctx, const char *text, size_t len);
     void *ctx;
     /* Optional: the stream stops (returning 0) once *stop is nonzero. */

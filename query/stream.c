@@ -167,7 +167,7 @@ drain_one(struct stream *s, const struct ldg_query_stream_opts *o,
     pthread_mutex_unlock(&s->mu);
     if (b->good_len > 0)
         rc = o->write(o->ctx, b->out.p, b->good_len);
-    if (rc == 0 && b->good > 0) {
+    if ((rc == 0 || rc == LDG_QUERY_WRITE_PAUSE) && b->good > 0) {
         *count += b->good;
         if (last != NULL)
             *last = b->items[b->good - 1].ev;
@@ -308,12 +308,15 @@ run_plain(struct ldg_query_iter *it, struct ldg_query_render *r,
             break;
         if ((rc = ldg_query_render_iter(r, it, &ev, &text, &len)) < 0)
             break;
-        if ((rc = o->write(o->ctx, text, len)) != 0)
+        if ((rc = o->write(o->ctx, text, len)) != 0 &&
+            rc != LDG_QUERY_WRITE_PAUSE)
             break;
         n++;
         (*count)++;
         if (last != NULL)
             *last = ev;
+        if (rc != 0)
+            break;
     }
     return rc;
 }
