@@ -284,8 +284,8 @@ follow(struct out *o, struct ldg_ledger *l, struct ldg_query *q, uint64_t next,
             break;
         }
         if (size > next) {
-            rc = run_once(o, l, q, &t, next > cursor_lo ? next : cursor_lo,
-                          0, 0, NULL);
+            rc = run_once(o, l, q, &t, next > cursor_lo ? next : cursor_lo, 0,
+                          0, NULL);
             next = size;
             if (rc == 0)
                 rc = flush_out(o) == EX_IOERR ? EX_IOERR : 0;

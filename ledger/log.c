@@ -1389,8 +1389,7 @@ fail:
             goto again;
         ldg_seterr(l, "%s; nothing of this group of %zu event%s was written",
                    why[0] ? why : "storage full", n, n == 1 ? "" : "s");
-    }
-    else if (ldg_errbuf(l)[0] == '\0')
+    } else if (ldg_errbuf(l)[0] == '\0')
         ldg_seterr(l, "append failed: %s", ldg_strerror(rc));
     return rc;
 }

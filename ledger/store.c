@@ -324,8 +324,7 @@ ldg_store_grow(struct ldg_store *s, char *why, size_t cap)
     if (have_fs && file + fs_free < next) {
         uint64_t room = (file + fs_free) & ~(uint64_t)0xfff;
         if (room <= s->map_size) {
-            snprintf(why, cap,
-                     "no space left on device (%llu MiB free on FS)",
+            snprintf(why, cap, "no space left on device (%llu MiB free on FS)",
                      (unsigned long long)(fs_free >> 20));
             return LDG_EFULL;
         }

@@ -73,8 +73,7 @@ FUZZ_ENTRY(const uint8_t *data, size_t size)
             FUZZ_ASSERT(memchr(r.buf, '\n', len) == NULL);
         } else if (got == LDG_LINE_LONG) {
             FUZZ_ASSERT(len > r.max && len <= r.max + r.skip_max);
-            FUZZ_ASSERT(pos + len <= n &&
-                        memchr(s + pos, '\n', len) == NULL);
+            FUZZ_ASSERT(pos + len <= n && memchr(s + pos, '\n', len) == NULL);
         } else {
             FUZZ_ASSERT(len == r.max + r.skip_max + 1);
             FUZZ_ASSERT(pos + len <= n && memchr(s + pos, '\n', len) == NULL);
