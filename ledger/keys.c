@@ -23,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -96,6 +98,22 @@ out:
     return rc;
 }
 
+/* A process about to hold a secret key writes no core file and cannot be
+ * attached to or read through /proc by other processes of the same user.
+ * The secrets already live in sodium_malloc memory excluded from cores;
+ * this is defence in depth, done once per process. */
+static void
+harden_process(void)
+{
+    static int done;
+    struct rlimit rl = {0, 0};
+    if (done)
+        return;
+    done = 1;
+    setrlimit(RLIMIT_CORE, &rl);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 int
 ldg_keyfile_read(const char *dir, const char *name, struct ldg_key **out,
                  char *err, size_t errcap)
@@ -119,8 +137,42 @@ ldg_keyfile_read(const char *dir, const char *name, struct ldg_key **out,
     snprintf(kdir, sizeof kdir, "%s/keys", dir);
     if (key_path(path, sizeof path, dir, name) < 0)
         return LDG_EINVAL;
-    if (stat(kdir, &st) != 0) {
+    /* The ledger directory: whoever may write it may swap keys/ itself. */
+    if (stat(dir, &st) != 0) {
+        snprintf(err, errcap, "no ledger directory %s: %s", dir,
+                 strerror(errno));
+        return LDG_EKEY;
+    }
+    if ((st.st_mode & 022) != 0) {
+        snprintf(err, errcap,
+                 "ledger directory %s has mode %04o; others may replace its "
+                 "keys (chmod 700 %s)",
+                 dir, (unsigned)(st.st_mode & 07777), dir);
+        return LDG_EKEY;
+    }
+    if (st.st_uid != geteuid()) {
+        snprintf(err, errcap,
+                 "ledger directory %s is owned by uid %u, not by this user "
+                 "(uid %u)",
+                 dir, (unsigned)st.st_uid, (unsigned)geteuid());
+        return LDG_EKEY;
+    }
+    if (lstat(kdir, &st) != 0) {
         snprintf(err, errcap, "no key directory %s: %s", kdir, strerror(errno));
+        return LDG_EKEY;
+    }
+    if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errcap,
+                 "key directory %s is %s; it must be a directory of its own",
+                 kdir,
+                 S_ISLNK(st.st_mode) ? "a symbolic link" : "not a directory");
+        return LDG_EKEY;
+    }
+    if (st.st_uid != geteuid()) {
+        snprintf(err, errcap,
+                 "key directory %s is owned by uid %u, not by this user "
+                 "(uid %u)",
+                 kdir, (unsigned)st.st_uid, (unsigned)geteuid());
         return LDG_EKEY;
     }
     if ((st.st_mode & 077) != 0) {
@@ -146,6 +198,20 @@ ldg_keyfile_read(const char *dir, const char *name, struct ldg_key **out,
                  path, (unsigned)(st.st_mode & 07777), path);
         goto out;
     }
+    if (st.st_uid != geteuid()) {
+        snprintf(err, errcap,
+                 "key file %s is owned by uid %u, not by this user (uid %u)",
+                 path, (unsigned)st.st_uid, (unsigned)geteuid());
+        goto out;
+    }
+    if (st.st_nlink != 1) {
+        /* another name for the same secret, maybe somewhere readable */
+        snprintf(err, errcap,
+                 "key file %s has %lu hard links; a key file must have one",
+                 path, (unsigned long)st.st_nlink);
+        goto out;
+    }
+    harden_process();
     text = ldg_secure_alloc(KEYFILE_MAX + 1);
     seed = ldg_secure_alloc(32);
     if (text == NULL || seed == NULL) {

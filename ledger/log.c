@@ -926,6 +926,14 @@ actor_active(struct ldg_ledger *l, const struct ldg_key *k)
     }
     if (rc < 0)
         return rc;
+    if (strcmp(ks.name, k->name) != 0) {
+        /* keys/alice.key holding bob's seed would sign as bob */
+        ldg_seterr(l,
+                   "key file for '%s' holds key %s, which the log registered "
+                   "under the name '%s'; refusing to sign as '%s'",
+                   k->name, k->key_id, ks.name, k->name);
+        return LDG_EKEY;
+    }
     if (ks.revoked_seq != UINT64_MAX) {
         ldg_seterr(l, "key '%s' (%s) was revoked at event %llu", k->name,
                    k->key_id, (unsigned long long)ks.revoked_seq);

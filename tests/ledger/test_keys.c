@@ -1,0 +1,153 @@
+/*
+ * test_keys.c — ledger/keys.c: key files are refused unless they are the
+ * user's own, single-linked, in a real keys/ directory of a ledger
+ * directory no one else may write; a process that loaded a secret writes
+ * no core file and is not dumpable.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ledger/ledger.h"
+#include "tests/support/support.h"
+
+static void
+load_fails(struct ldg_ledger *l, const char *name, const char *msg)
+{
+    struct ldg_key *k = NULL;
+    int rc = ldg_keys_load(l, name, &k);
+    if (rc != LDG_EKEY)
+        fail_msg("loading '%s' gave %d (%s), want LDG_EKEY", name, rc,
+                 ldg_errmsg(l));
+    if (strstr(ldg_errmsg(l), msg) == NULL)
+        fail_msg("loading '%s': message '%s' lacks '%s'", name, ldg_errmsg(l),
+                 msg);
+}
+
+static void
+test_keys__loose_places_refused(void **state)
+{
+    char dir[256], p[512], q[512];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_key *k = NULL;
+    uint64_t seq;
+    (void)state;
+    assert_int_equal(ldg_keys_add(l, "alice", NULL, &seq), 0);
+    assert_int_equal(ldg_keys_load(l, "alice", &k), 0);
+    ldg_key_free(k);
+
+    assert_int_equal(chmod(dir, 0777), 0);
+    load_fails(l, "alice", "has mode 0777");
+    assert_int_equal(chmod(dir, 0700), 0);
+
+    snprintf(p, sizeof p, "%s/keys/alice.key", dir);
+    snprintf(q, sizeof q, "%s/alice-copy", dir);
+    assert_int_equal(link(p, q), 0);
+    load_fails(l, "alice", "2 hard links");
+    assert_int_equal(unlink(q), 0);
+
+    if (geteuid() == 0) {
+        assert_int_equal(chown(p, 65534, 65534), 0);
+        load_fails(l, "alice", "owned by uid 65534");
+        assert_int_equal(chown(p, 0, 0), 0);
+    }
+
+    snprintf(p, sizeof p, "%s/keys", dir);
+    snprintf(q, sizeof q, "%s/real-keys", dir);
+    assert_int_equal(rename(p, q), 0);
+    assert_int_equal(symlink(q, p), 0);
+    load_fails(l, "alice", "symbolic link");
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(rename(q, p), 0);
+    assert_int_equal(ldg_keys_load(l, "alice", &k), 0);
+    ldg_key_free(k);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* keys/alice.key holding bob's seed: appending as alice must not sign as
+ * bob. */
+static void
+test_keys__file_holding_another_names_key_refused(void **state)
+{
+    char dir[256], a[512], b[512], text[512], swapped[600];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_event_in in;
+    uint64_t seq;
+    FILE *f;
+    size_t n;
+    char *nm;
+    (void)state;
+    assert_int_equal(ldg_keys_add(l, "alice", NULL, &seq), 0);
+    assert_int_equal(ldg_keys_add(l, "bob", NULL, &seq), 0);
+    ldg_close(l);
+    snprintf(a, sizeof a, "%s/keys/alice.key", dir);
+    snprintf(b, sizeof b, "%s/keys/bob.key", dir);
+    f = fopen(b, "r");
+    assert_non_null(f);
+    n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    nm = strstr(text, "name bob\n");
+    assert_non_null(nm);
+    *nm = '\0';
+    snprintf(swapped, sizeof swapped, "%sname alice\n%s", text,
+             nm + strlen("name bob\n"));
+    f = fopen(a, "w");
+    assert_non_null(f);
+    fputs(swapped, f);
+    fclose(f);
+    {
+        char err[256];
+        struct ldg_options o;
+        memset(&o, 0, sizeof o);
+        o.flags = LDG_NOSYNC;
+        assert_int_equal(ldg_open(&l, dir, &o, err, sizeof err), 0);
+    }
+    memset(&in, 0, sizeof in);
+    in.type = "x.t";
+    in.actor = "alice";
+    assert_int_equal(ldg_append(l, &in, &seq), LDG_EKEY);
+    assert_non_null(strstr(ldg_errmsg(l), "registered under the name 'bob'"));
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_keys__secret_holder_dumps_no_core(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_key *k = NULL;
+    struct rlimit rl;
+    uint64_t seq;
+    (void)state;
+    assert_int_equal(ldg_keys_add(l, "alice", NULL, &seq), 0);
+    assert_int_equal(ldg_keys_load(l, "alice", &k), 0);
+    assert_int_equal(getrlimit(RLIMIT_CORE, &rl), 0);
+    assert_int_equal(rl.rlim_cur, 0);
+    assert_int_equal(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+    ldg_key_free(k);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keys__loose_places_refused),
+        cmocka_unit_test(test_keys__file_holding_another_names_key_refused),
+        cmocka_unit_test(test_keys__secret_holder_dumps_no_core),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
