@@ -23,6 +23,7 @@
  * nothing of the group was acknowledged, nothing before it is touched.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -820,8 +821,25 @@ ldg_keys_load(struct ldg_ledger *l, const char *name, struct ldg_key **out)
 {
     char err[512];
     int rc = ldg_keyfile_read(l->dir, name, out, err, sizeof err);
-    if (rc < 0)
+    if (rc < 0) {
+        struct ldg_txn *t;
+        struct ldg_key_state ks;
+        /* A revoked key's secret is wiped at revocation: say so rather
+         * than only "no such file". */
+        char path[4300];
+        snprintf(path, sizeof path, "%s/keys/%s.key", l->dir, name);
+        if (access(path, F_OK) != 0 && errno == ENOENT &&
+            ldg_txn_begin(l, LDG_TXN_READ, &t) == 0) {
+            if (ldg_keys_lookup_name(t, name, &ks) == 0 &&
+                ks.revoked_seq != UINT64_MAX)
+                snprintf(err, sizeof err,
+                         "key '%s' (%s) was revoked at event %llu; its secret "
+                         "key file was wiped then",
+                         name, ks.key_id, (unsigned long long)ks.revoked_seq);
+            ldg_txn_abort(t);
+        }
         ldg_seterr(l, "%s", err);
+    }
     return rc;
 }
 
@@ -2200,6 +2218,48 @@ out:
     return rc;
 }
 
+/* A revoked key signs nothing more: its secret is overwritten with zeros,
+ * synced and unlinked, so no copy stays on disk under its name. (On a
+ * copy-on-write or flash file system old blocks may survive below the
+ * file system; the file is gone either way.) */
+static int
+wipe_keyfile(struct ldg_ledger *l, const char *name)
+{
+    char path[4300];
+    uint8_t zero[512];
+    struct stat st;
+    int fd, rc = 0;
+
+    snprintf(path, sizeof path, "%s/keys/%s.key", l->dir, name);
+    fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : LDG_EIO;
+    memset(zero, 0, sizeof zero);
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        for (off_t off = 0; off < st.st_size && rc == 0;) {
+            size_t n = (size_t)(st.st_size - off) < sizeof zero
+                           ? (size_t)(st.st_size - off)
+                           : sizeof zero;
+            ssize_t w = pwrite(fd, zero, n, off);
+            if (w <= 0)
+                rc = LDG_EIO;
+            else
+                off += w;
+        }
+        if (rc == 0 && fsync(fd) != 0)
+            rc = LDG_EIO;
+    }
+    close(fd);
+    if (rc == 0 && unlink(path) != 0)
+        rc = LDG_EIO;
+    if (rc < 0)
+        ldg_seterr(l,
+                   "key '%s' is revoked, but its secret key file %s could not "
+                   "be wiped: %s",
+                   name, path, strerror(errno));
+    return rc;
+}
+
 int
 ldg_keys_revoke(struct ldg_ledger *l, const char *name, const char *reason,
                 uint64_t *seq_out)
@@ -2231,6 +2291,8 @@ ldg_keys_revoke(struct ldg_ledger *l, const char *name, const char *reason,
     in.body = body;
     rc = ldg_append(l, &in, seq_out);
     json_decref(body);
+    if (rc == 0)
+        rc = wipe_keyfile(l, name);
     return rc;
 }
 

@@ -313,7 +313,8 @@ ldg_store_grow(struct ldg_store *s, char *why, size_t cap)
     }
     if (s->map_max && s->map_size >= s->map_max) {
         snprintf(why, cap,
-                 "the map is at its ceiling of %llu MiB (map_max_bytes)",
+                 "storage full: the map is at its ceiling of %llu MiB "
+                 "(map_max_bytes)",
                  (unsigned long long)(s->map_max >> 20));
         return LDG_EFULL;
     }

@@ -2,7 +2,7 @@
  * test_keys.c — ledger/keys.c: key files are refused unless they are the
  * user's own, single-linked, in a real keys/ directory of a ledger
  * directory no one else may write; a process that loaded a secret writes
- * no core file and is not dumpable.
+ * no core file and is not dumpable; a revoked key's secret is wiped.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -141,6 +141,29 @@ test_keys__secret_holder_dumps_no_core(void **state)
     t_rmrf(dir);
 }
 
+/* A revoked key's secret does not stay on disk; a later load says why
+ * the file is gone. */
+static void
+test_keys__revoked_secret_is_wiped(void **state)
+{
+    char dir[256], p[512];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_key *k = NULL;
+    struct stat st;
+    uint64_t seq;
+    (void)state;
+    assert_int_equal(ldg_keys_add(l, "alice", NULL, &seq), 0);
+    snprintf(p, sizeof p, "%s/keys/alice.key", dir);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(ldg_keys_revoke(l, "alice", "lost", &seq), 0);
+    assert_int_not_equal(stat(p, &st), 0);
+    assert_int_equal(ldg_keys_load(l, "alice", &k), LDG_EKEY);
+    assert_non_null(strstr(ldg_errmsg(l), "was revoked at event"));
+    assert_non_null(strstr(ldg_errmsg(l), "wiped"));
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -148,6 +171,7 @@ main(void)
         cmocka_unit_test(test_keys__loose_places_refused),
         cmocka_unit_test(test_keys__file_holding_another_names_key_refused),
         cmocka_unit_test(test_keys__secret_holder_dumps_no_core),
+        cmocka_unit_test(test_keys__revoked_secret_is_wiped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
