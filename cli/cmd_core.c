@@ -2,9 +2,13 @@
  * cmd_core.c — init, append, ingest, show, verify, stats, keys, erase.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -647,8 +651,131 @@ const struct cli_command cli_cmd_verify = {
     "    --witness-key \"$W2\" --witness-key \"$W3\"\n",
     0};
 
+/* What the verifying child has done, in memory shared with its parent:
+ * if a corrupt page kills the child, the parent says how far it got. */
+struct verify_shared {
+    volatile uint64_t start, done, total;
+    volatile int started;
+};
+static struct verify_shared *vshared;
+
+static void
+verify_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    if (vshared != NULL) {
+        vshared->done = done;
+        vshared->total = total;
+    }
+    cli_progress(ctx, done, total);
+}
+
+static int verify_run(struct cli *c, int argc, char **argv);
+
+/*
+ * Verification is the one command that must survive any file. LMDB has no
+ * page checksums and trusts its pages, so a corrupt data.mdb can make a
+ * read fault (SIGSEGV, SIGBUS) or trip an LMDB assertion (SIGABRT). The
+ * checks run in a child process; a child killed by a signal is a finding:
+ * the storage is corrupt at or after the event it started from, exit 1.
+ * LEDGER_VERIFY_INPROCESS=1 runs it in this process (for debuggers).
+ */
 int
 cmd_verify(struct cli *c, int argc, char **argv)
+{
+    const char *inproc = getenv("LEDGER_VERIFY_INPROCESS");
+    struct verify_shared *sh;
+    pid_t pid;
+    int st, sig;
+    char what[512];
+
+    if ((inproc != NULL && strcmp(inproc, "1") == 0) ||
+        (argc > 1 &&
+         (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)))
+        return verify_run(c, argc, argv);
+    sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE,
+              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sh == MAP_FAILED)
+        return verify_run(c, argc, argv);
+    memset((void *)sh, 0, sizeof *sh);
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0) {
+        munmap((void *)sh, sizeof *sh);
+        return verify_run(c, argc, argv);
+    }
+    if (pid == 0) {
+        int rc;
+        struct rlimit rl = {0, 0};
+        setrlimit(RLIMIT_CORE, &rl); /* the parent reports it instead */
+        /* die of the signal, so the parent sees it (main's handler would
+         * turn it into an exit) */
+        signal(SIGSEGV, SIG_DFL);
+        signal(SIGBUS, SIG_DFL);
+        signal(SIGABRT, SIG_DFL);
+        signal(SIGFPE, SIG_DFL);
+        signal(SIGILL, SIG_DFL);
+        vshared = sh;
+        rc = verify_run(c, argc, argv);
+        fflush(stdout);
+        fflush(stderr);
+        _exit(rc);
+    }
+    while (waitpid(pid, &st, 0) < 0) {
+        if (errno != EINTR) {
+            cli_err(c, "waiting for the verifier: %s", strerror(errno));
+            munmap((void *)sh, sizeof *sh);
+            return EX_OSERR;
+        }
+    }
+    if (WIFEXITED(st)) {
+        munmap((void *)sh, sizeof *sh);
+        return WEXITSTATUS(st);
+    }
+    sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+    if (sig == SIGKILL || sig == SIGINT || sig == SIGTERM || sig == SIGPIPE ||
+        sig == SIGHUP) {
+        /* killed from outside, not by what it read */
+        munmap((void *)sh, sizeof *sh);
+        cli_err(c, "the verifier was stopped by signal %d (%s)", sig,
+                strsignal(sig));
+        return 128 + sig;
+    }
+    if (sh->started && sh->total > 0)
+        snprintf(what, sizeof what,
+                 "storage corrupt at or after seq %llu: reading it killed the "
+                 "verifier (%s) after %llu of the events up to %llu were "
+                 "checked; data.mdb cannot be trusted from there on",
+                 (unsigned long long)sh->start, strsignal(sig),
+                 (unsigned long long)(sh->done > sh->start
+                                          ? sh->done - sh->start
+                                          : 0),
+                 (unsigned long long)sh->total);
+    else if (sh->started)
+        snprintf(what, sizeof what,
+                 "storage corrupt at or after seq %llu: reading it killed the "
+                 "verifier (%s) before any event was checked",
+                 (unsigned long long)sh->start, strsignal(sig));
+    else
+        snprintf(what, sizeof what,
+                 "storage corrupt: opening data.mdb killed the verifier (%s)",
+                 strsignal(sig));
+    munmap((void *)sh, sizeof *sh);
+    /* the child parsed the options; -o json is looked for again here */
+    for (int i = 1; i < argc; i++)
+        if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) &&
+            i + 1 < argc)
+            cli_set_output(c, argv[i + 1]);
+        else if (strncmp(argv[i], "--output=", 9) == 0)
+            cli_set_output(c, argv[i] + 9);
+    if (c->out != OUT_HUMAN)
+        cli_print_json(c, json_pack("{s:b, s:s}", "ok", 0, "error", what));
+    cli_err(c, "FAILED: %s", what);
+    return EX_VERIFY;
+}
+
+static int
+verify_run(struct cli *c, int argc, char **argv)
 {
     struct cli_args a;
     struct ldg_verify_report r;
@@ -719,8 +846,11 @@ cmd_verify(struct cli *c, int argc, char **argv)
             return cli_exit_code(rc);
         }
     }
-    if ((rc = cli_open(c, 0, &l)) != 0)
+    if ((rc = cli_open(c, 0, &l)) != 0) {
+        if (rc == EX_DATAERR)
+            rc = EX_VERIFY; /* storage that cannot be opened fails */
         goto out;
+    }
     if (from > 0) {
         uint64_t size = 0;
         if ((rc = ldg_size(l, &size)) < 0) {
@@ -741,7 +871,11 @@ cmd_verify(struct cli *c, int argc, char **argv)
         }
         flags |= LDG_VERIFY_FULL; /* an explicit start overrides the saved */
     }
-    rc = ldg_verify(l, flags, from, &r, cli_progress, c);
+    if (vshared != NULL) {
+        vshared->start = from; /* 0 unless --from: a lower bound */
+        vshared->started = 1;
+    }
+    rc = ldg_verify(l, flags, from, &r, verify_progress, c);
     if (c->progress)
         cli_progress_done(c);
     if (rc < 0 && rc != LDG_ETAMPER) {

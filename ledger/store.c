@@ -153,6 +153,29 @@ ldg_store_open(struct ldg_store **out, const char *path,
         if (realpath(p, s->data_path) == NULL)
             s->data_path[0] = '\0';
     }
+    /* A file shorter than its own last page (a lost tail, a copy cut
+     * short) would fault (SIGBUS) at the first read past its end: LMDB
+     * trusts the meta page. Refuse it here, for every command. */
+    {
+        MDB_envinfo info;
+        MDB_stat st;
+        struct stat fs;
+        if (mdb_env_info(s->env, &info) == 0 &&
+            mdb_env_stat(s->env, &st) == 0 && s->data_path[0] != '\0' &&
+            stat(s->data_path, &fs) == 0 &&
+            (uint64_t)fs.st_size <
+                ((uint64_t)info.me_last_pgno + 1) * st.ms_psize) {
+            if (err != NULL && errcap > 0)
+                snprintf(err, errcap,
+                         "storage corrupt: %s is %llu bytes, but its last "
+                         "page ends at byte %llu (the file was cut short)",
+                         s->data_path, (unsigned long long)fs.st_size,
+                         (unsigned long long)(info.me_last_pgno + 1) *
+                             st.ms_psize);
+            rc = MDB_CORRUPTED;
+            goto fail;
+        }
+    }
     /* Clear reader slots left by processes that died (kill -9). */
     mdb_reader_check(s->env, &dead);
     clock_gettime(CLOCK_MONOTONIC, &s->checked);
