@@ -146,6 +146,8 @@ void ldg_store_trim(struct ldg_store *s);
  * what the file system has room for, and returns 0; else LDG_EFULL with
  * the cause in why ("no space left on device (N MiB free on FS)"). */
 int ldg_store_grow(struct ldg_store *s, char *why, size_t cap);
+/* Did the last write commit fail for want of disk space? */
+int ldg_store_disk_full(struct ldg_store *s);
 /* Clears the reader slots of dead processes; returns how many. */
 int ldg_store_reader_check(struct ldg_store *s);
 /* Free bytes on data.mdb's file system (for an unprivileged user) and the

@@ -1592,7 +1592,14 @@ ldg_batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n)
     if (rc < 0) {
         b->dead = 1;
         b->full = rc == LDG_EFULL;
-        if (rc == LDG_EFULL)
+        if (rc == LDG_EFULL && ldg_store_disk_full(l->store)) {
+            uint64_t fs_free = 0;
+            ldg_store_fs_free(l->store, &fs_free, NULL);
+            ldg_seterr(l,
+                       "no space left on device (%llu MiB free on FS); "
+                       "nothing of the batch is written",
+                       (unsigned long long)(fs_free >> 20));
+        } else if (rc == LDG_EFULL)
             ldg_seterr(l, "storage full (map or disk); nothing of the batch "
                           "is written");
         else if (l->errmsg[0] == '\0')
@@ -1612,9 +1619,12 @@ ldg_batch_free(struct ldg_batch *b)
     if (b == NULL)
         return;
     ldg_txn_abort(b->t);
-    /* The map was too small for the batch: make room for a retry. */
-    if (b->full)
-        ldg_store_grow(b->l->store);
+    /* The map was too small for the batch: make room for a retry (as
+     * far as the file system has room; a full disk does not grow it). */
+    if (b->full) {
+        char why[256];
+        ldg_store_grow(b->l->store, why, sizeof why);
+    }
     free(b);
 }
 

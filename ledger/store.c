@@ -301,6 +301,12 @@ reader_check_now_and_then(struct ldg_store *s)
 }
 
 int
+ldg_store_disk_full(struct ldg_store *s)
+{
+    return s->disk_full;
+}
+
+int
 ldg_store_fs_free(struct ldg_store *s, uint64_t *free_bytes,
                   uint64_t *file_bytes)
 {
