@@ -17,6 +17,7 @@
  * duplicate names, members or member counts above the limits, a first
  * member other than the magic "ledger-bundle".
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -613,21 +614,32 @@ parent_dir(int dfd, const char *name, char *sub, size_t subcap,
     return fd;
 }
 
-int
-bundle_extract(const struct bundle *b, const char *dir, char *err,
-               size_t errcap)
+/* Removes what extract_into wrote under tmp (at most one level of
+ * subdirectories, as bundle names allow) and tmp itself. */
+static void
+remove_tree(const char *tmp)
 {
-    int dfd, rc = 0;
+    DIR *d = opendir(tmp);
+    struct dirent *e;
+    char p[4400];
+    if (d != NULL) {
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            snprintf(p, sizeof p, "%s/%s", tmp, e->d_name);
+            if (unlink(p) != 0) /* a directory */
+                remove_tree(p);
+        }
+        closedir(d);
+    }
+    rmdir(tmp);
+}
 
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        snprintf(err, errcap, "cannot create %s: %s", dir, strerror(errno));
-        return LDG_EIO;
-    }
-    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) {
-        snprintf(err, errcap, "cannot open %s: %s", dir, strerror(errno));
-        return LDG_EIO;
-    }
+static int
+extract_into(const struct bundle *b, int dfd, const char *dir, char *err,
+             size_t errcap)
+{
+    int rc = 0;
     for (size_t i = 0; i < b->n && rc == 0; i++) {
         const struct bmember *m = &b->m[i];
         const char *base;
@@ -648,7 +660,8 @@ bundle_extract(const struct bundle *b, const char *dir, char *err,
         }
         fd = openat(pfd, base,
                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd < 0 || write_all(fd, m->data, m->len) < 0) {
+        if (fd < 0 || write_all(fd, m->data, m->len) < 0 ||
+            fsync(fd) != 0) {
             snprintf(err, errcap, "%s/%s: %s", dir, m->name, strerror(errno));
             rc = errno == EEXIST ? LDG_EEXIST : LDG_EIO;
         }
@@ -658,7 +671,79 @@ bundle_extract(const struct bundle *b, const char *dir, char *err,
         }
         close(pfd);
     }
+    return rc;
+}
+
+/*
+ * Writes every member into a new temporary directory beside dir and
+ * renames it to dir only when all were written: dir then holds the whole
+ * bundle or was never touched. dir must not exist or be an empty
+ * directory (which the rename replaces).
+ */
+int
+bundle_extract(const struct bundle *b, const char *dir, char *err,
+               size_t errcap)
+{
+    char tmp[4200];
+    struct stat st;
+    int dfd, rc;
+
+    if (strlen(dir) + 16 > sizeof tmp) {
+        snprintf(err, errcap, "%s: name too long", dir);
+        return LDG_EINVAL;
+    }
+    if (lstat(dir, &st) == 0) {
+        DIR *d;
+        struct dirent *e;
+        int empty = 1;
+        if (!S_ISDIR(st.st_mode)) {
+            snprintf(err, errcap, "%s exists and is not a directory", dir);
+            return LDG_EEXIST;
+        }
+        d = opendir(dir);
+        while (d != NULL && (e = readdir(d)) != NULL)
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+                empty = 0;
+        if (d != NULL)
+            closedir(d);
+        if (!empty) {
+            snprintf(err, errcap,
+                     "%s exists and is not empty: nothing extracted", dir);
+            return LDG_EEXIST;
+        }
+    }
+    {
+        /* strip trailing slashes: "out/" and "out" are one directory */
+        size_t n = strlen(dir);
+        memcpy(tmp, dir, n + 1);
+        while (n > 1 && tmp[n - 1] == '/')
+            tmp[--n] = '\0';
+        snprintf(tmp + n, sizeof tmp - n, ".tmp-XXXXXX");
+    }
+    if (mkdtemp(tmp) == NULL) {
+        snprintf(err, errcap, "cannot create a directory beside %s: %s", dir,
+                 strerror(errno));
+        return LDG_EIO;
+    }
+    dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        snprintf(err, errcap, "cannot open %s: %s", tmp, strerror(errno));
+        rmdir(tmp);
+        return LDG_EIO;
+    }
+    rc = extract_into(b, dfd, dir, err, errcap);
+    if (rc == 0 && fsync(dfd) != 0) {
+        snprintf(err, errcap, "%s: %s", tmp, strerror(errno));
+        rc = LDG_EIO;
+    }
     close(dfd);
+    if (rc == 0 && rename(tmp, dir) != 0) {
+        snprintf(err, errcap, "cannot rename %s to %s: %s", tmp, dir,
+                 strerror(errno));
+        rc = errno == ENOTEMPTY || errno == EEXIST ? LDG_EEXIST : LDG_EIO;
+    }
+    if (rc < 0)
+        remove_tree(tmp);
     return rc;
 }
 

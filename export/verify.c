@@ -1716,7 +1716,12 @@ verify_common(struct vctx *v, int rc, const char *err)
           "%zu members, %llu bytes uncompressed, layout %s", v->b.n,
           (unsigned long long)v->b.total, LDG_BUNDLE_MAGIC);
     rc = verify_bundle(v);
-    if (v->o->extract_dir != NULL) {
+    if (v->o->extract_dir != NULL && (rc < 0 || !v->r->ok)) {
+        /* only what verified is ever written */
+        check(v->r, "extract", LDG_CHECK_FAIL,
+              "nothing written to %s: the bundle did not verify",
+              v->o->extract_dir);
+    } else if (v->o->extract_dir != NULL) {
         char xerr[512];
         int xrc = bundle_extract(&v->b, v->o->extract_dir, xerr, sizeof xerr);
         if (xrc < 0) {

@@ -1,0 +1,68 @@
+#!/bin/sh
+# robust_bundles.sh — `verify-bundle --extract DIR` writes only what
+# verified (issue 11): every hostile bundle of tests/vectors/bundles/
+# (bad-*) and a good bundle with one byte changed leave neither DIR nor a
+# temporary directory beside it; a good bundle is extracted whole; an
+# existing non-empty DIR is refused (73) and left as it was.
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/robust_bundles.XXXXXX") ||
+    exit 1
+trap 'rm -rf "$T"' EXIT
+trap 'exit 130' INT TERM
+nfail=0
+n=0
+bad() {
+    printf 'FAIL %s\n' "$*"
+    nfail=$((nfail + 1))
+}
+left() { ls -d "$T/x" "$T"/x.tmp-* 2>/dev/null; }
+for b in "$ROOT"/tests/vectors/bundles/bad-*.bundle; do
+    n=$((n + 1))
+    "$LEDGER" verify-bundle "$b" --extract "$T/x" >"$T/out" 2>"$T/err"
+    rc=$?
+    [ "$rc" != 0 ] || bad "$(basename "$b"): verified"
+    [ "$rc" -lt 128 ] || bad "$(basename "$b"): died by signal $((rc - 128))"
+    [ -z "$(left)" ] || bad "$(basename "$b"): --extract left $(left)"
+    rm -rf "$T/x" "$T"/x.tmp-*
+done
+# A real bundle, then the same with one byte changed.
+D=$T/l
+"$LEDGER" --dir "$D" init >/dev/null 2>&1 &&
+    "$LEDGER" --dir "$D" ingest "$ROOT/examples/pdf-ops.jsonl" >/dev/null 2>&1 &&
+    "$LEDGER" --dir "$D" export --out "$T/good.bundle" >/dev/null 2>"$T/err" || {
+    echo "FAIL: cannot make a bundle: $(head -c 300 "$T/err")"
+    exit 1
+}
+"$LEDGER" --dir "$D" keys export log >"$T/log.pub" 2>/dev/null || true
+trust=""
+[ -s "$T/log.pub" ] && trust="--trusted-key $T/log.pub"
+# shellcheck disable=SC2086
+"$LEDGER" verify-bundle "$T/good.bundle" $trust --extract "$T/x" >"$T/out" 2>"$T/err"
+rc=$?
+if [ "$rc" = 0 ]; then
+    [ -f "$T/x/manifest.json" ] || [ -n "$(find "$T/x" -name manifest.json)" ] ||
+        bad "good bundle: extracted no manifest.json"
+    [ -z "$(ls -d "$T"/x.tmp-* 2>/dev/null)" ] || bad "good bundle: a temporary directory was left"
+    # shellcheck disable=SC2086
+    "$LEDGER" verify-bundle "$T/good.bundle" $trust --extract "$T/x" >"$T/out" 2>"$T/err"
+    rc=$?
+    [ "$rc" = 73 ] && grep -q "not empty" "$T/err" ||
+        bad "extract into a non-empty DIR: exit $rc ($(head -c 200 "$T/err"))"
+else
+    echo "note: the good bundle did not verify here (exit $rc: $(head -c 200 "$T/err")); skipping its extraction"
+fi
+rm -rf "$T/x"
+n=$((n + 1))
+size=$(stat -c %s "$T/good.bundle")
+python3 -c 'import sys
+p = sys.argv[1]; d = bytearray(open(p, "rb").read())
+d[len(d) // 2] ^= 0x40; open(p + ".bad", "wb").write(d)' "$T/good.bundle"
+# shellcheck disable=SC2086
+"$LEDGER" verify-bundle "$T/good.bundle.bad" $trust --extract "$T/x" >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" != 0 ] || bad "a bundle with byte $((size / 2)) changed verified"
+[ -z "$(left)" ] || bad "tampered bundle: --extract left $(left)"
+echo "robust_bundles: $n refused bundles, $nfail failed"
+[ "$nfail" = 0 ]
