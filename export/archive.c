@@ -660,8 +660,7 @@ extract_into(const struct bundle *b, int dfd, const char *dir, char *err,
         }
         fd = openat(pfd, base,
                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd < 0 || write_all(fd, m->data, m->len) < 0 ||
-            fsync(fd) != 0) {
+        if (fd < 0 || write_all(fd, m->data, m->len) < 0 || fsync(fd) != 0) {
             snprintf(err, errcap, "%s/%s: %s", dir, m->name, strerror(errno));
             rc = errno == EEXIST ? LDG_EEXIST : LDG_EIO;
         }
