@@ -171,12 +171,28 @@ test_doctor__a_revoked_key_left_on_disk_fails_keys_valid(void **state)
     assert_string_equal(status(box(d, "keys-valid")), "ok");
     json_decref(d);
     assert_int_equal(ldg_keys_add(l, "ops", NULL, &seq), 0);
-    assert_int_equal(ldg_keys_revoke(l, "ops", "leaked", &seq), 0);
+    /* revocation wipes the key file; one left on disk (a copy put back,
+     * or a ledger revoked by an older version) is what doctor flags */
+    snprintf(path, sizeof path, "%s/keys/ops.key", dir);
+    {
+        char text[512];
+        size_t n;
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        n = fread(text, 1, sizeof text, f);
+        fclose(f);
+        assert_int_equal(ldg_keys_revoke(l, "ops", "leaked", &seq), 0);
+        assert_int_not_equal(access(path, F_OK), 0);
+        f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(text, 1, n, f), n);
+        fclose(f);
+        assert_int_equal(chmod(path, 0600), 0);
+    }
     d = run(l, NULL, 0, &verdict);
     assert_string_equal(status(box(d, "keys-valid")), "fail");
     assert_int_equal(verdict, LDG_DOCTOR_DEGRADED);
     json_decref(d);
-    snprintf(path, sizeof path, "%s/keys/ops.key", dir);
     assert_int_equal(unlink(path), 0);
     d = run(l, NULL, 0, &verdict);
     assert_string_equal(status(box(d, "keys-valid")), "ok");
@@ -254,7 +270,7 @@ test_doctor__another_packs_failure_is_not_this_packs(void **state)
     int verdict;
     (void)state;
     assert_int_equal(ldg_projections_attach(l), 0);
-    ingest(l, "examples/scenarios/ready.jsonl");     /* pack notes */
+    ingest(l, "examples/scenarios/ready.jsonl");      /* pack notes */
     ingest(l, "examples/scenarios/promotions.jsonl"); /* pack sum */
     /* cand-a's eval E1 is worse than base's: an ungated promotion on
      * route sum/main, which pack sum uses */
