@@ -53,9 +53,8 @@ BENCH_SRC = $(sort $(wildcard bench/*.c))
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 HEADERS = $(foreach m,$(MODULES),$(wildcard $(m)/$(m).h))
 
-<<<<<<< HEAD
 .PHONY: all check asan tsan bench install uninstall demo clean headertest fmt \
-	unit fuzz shared man FORCE
+	unit fuzz shared man torture FORCE
 
 # Quiet by default: one short line a step; `make V=1` prints every
 # command line in full.
@@ -67,9 +66,6 @@ else
 Q =
 say =
 endif
-=======
-.PHONY: all check asan tsan bench install demo clean headertest fmt unit fuzz torture
->>>>>>> 041f5aa (make torture (kill -9 rounds, strace fault-injection sweeps, 1,000 bit flips), tests/torture/strace_sweep.sh; make fuzz 60 s a target by default; TESTING.md: issue 11's tests and figures, and what is not done; README: exit 70, 74 for a full disk)
 
 all: $(B)/ledger $(B)/libledger.a
 
@@ -198,7 +194,19 @@ fuzz:
 	sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 	sh tests/fuzz/run_bundle.sh $(FUZZ_SECONDS)
 
-<<<<<<< HEAD
+# The long robustness runs (issue 11), figures in docs/TESTING.md: kill -9
+# rounds of concurrent ingest, strace fault-injection sweeps over every
+# write-side call, and bit flips over a stored image (needs strace, zstd,
+# python3).
+TORTURE_ROUNDS ?= 300
+TORTURE_FLIPS ?= 1000
+torture: all
+	LEDGER=$(CURDIR)/$(B)/ledger CRASH_ROUNDS=$(TORTURE_ROUNDS) \
+	    sh tests/e2e/core_crash.sh
+	LEDGER=$(CURDIR)/$(B)/ledger sh tests/torture/strace_sweep.sh
+	LEDGER=$(CURDIR)/$(B)/ledger FLIPS=$(TORTURE_FLIPS) \
+	    sh tests/e2e/robust_corrupt.sh
+
 # make install PREFIX=/usr/local DESTDIR=: the program, libledger.a and
 # .so, every public header under include/libledger/<module>/ (so the
 # headers' own #include "ledger/ledger.h" resolves), libledger.pc, the man
@@ -243,27 +251,6 @@ uninstall:
 	    $(foreach p,$(MAN_HAND:man/%.scd=%),$(D_MAN)/man$(subst .,,$(suffix $(p)))/$(p)) \
 	    $(foreach u,$(UNITS),$(D_UNIT)/$(notdir $(u)))
 	$(Q)rm -rf $(D_INC) $(D_DOC)
-=======
-# The long robustness runs (issue 11), figures in docs/TESTING.md: kill -9
-# rounds of concurrent ingest, strace fault-injection sweeps over every
-# write-side call, and bit flips over a stored image (needs strace, zstd,
-# python3).
-TORTURE_ROUNDS ?= 300
-TORTURE_FLIPS ?= 1000
-torture: all
-	LEDGER=$(CURDIR)/$(B)/ledger CRASH_ROUNDS=$(TORTURE_ROUNDS) \
-	    sh tests/e2e/core_crash.sh
-	LEDGER=$(CURDIR)/$(B)/ledger sh tests/torture/strace_sweep.sh
-	LEDGER=$(CURDIR)/$(B)/ledger FLIPS=$(TORTURE_FLIPS) \
-	    sh tests/e2e/robust_corrupt.sh
-
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
-	    $(DESTDIR)$(PREFIX)/include/ledger
-	install -m 755 $(B)/ledger $(DESTDIR)$(PREFIX)/bin/ledger
-	install -m 644 $(B)/libledger.a $(DESTDIR)$(PREFIX)/lib/libledger.a
-	install -m 644 ledger/ledger.h $(DESTDIR)$(PREFIX)/include/ledger/ledger.h
->>>>>>> 041f5aa (make torture (kill -9 rounds, strace fault-injection sweeps, 1,000 bit flips), tests/torture/strace_sweep.sh; make fuzz 60 s a target by default; TESTING.md: issue 11's tests and figures, and what is not done; README: exit 70, 74 for a full disk)
 
 fmt:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(HEADERS)
