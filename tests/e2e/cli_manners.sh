@@ -93,7 +93,9 @@ grep -q "$esc\[1;31mFAIL" "$T/o" || bad "--color=always: no red FAIL"
 "$L" verify-bundle /dev/null >/dev/null 2>"$T/e"
 grep -q "$esc" "$T/e" && bad "colour on stderr that is not a terminal"
 if script -qec true /dev/null </dev/null >/dev/null 2>&1; then
-    ontty() { timeout 20 script -qec "$*" /dev/null </dev/null >"$T/tty" 2>&1; }
+    # A colour terminal whatever the caller's TERM is (CI runs with TERM
+    # unset or "dumb", which rightly turns colour off: checked below).
+    ontty() { TERM=xterm NO_COLOR= timeout 20 script -qec "$*" /dev/null </dev/null >"$T/tty" 2>&1; }
     ontty "'$L' doctor"
     [ -s "$T/paged" ] || bad "doctor on a terminal: the pager did not get the output"
     grep -q 'verdict:' "$T/paged" || bad "pager output: $(head -c 200 "$T/paged")"
@@ -113,6 +115,8 @@ if script -qec true /dev/null </dev/null >/dev/null 2>&1; then
     grep -q 'usage: ledger query' "$T/tty" || bad "help --no-pager query: $(head -c 200 "$T/tty")"
     ontty "NO_COLOR=1 '$L' doctor --no-pager"
     grep -q "$esc\[" "$T/tty" && bad "NO_COLOR=1: colour on the terminal"
+    ontty "TERM=dumb '$L' doctor --no-pager"
+    grep -q "$esc\[" "$T/tty" && bad "TERM=dumb: colour on the terminal"
     ontty "'$L' doctor --no-pager --color=never"
     grep -q "$esc\[" "$T/tty" && bad "--color=never: colour on the terminal"
     ontty "PAGER= '$L' routes"
