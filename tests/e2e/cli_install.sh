@@ -18,6 +18,9 @@ trap 'rm -rf "$T"' EXIT
 nfail=0
 bad() { echo "FAIL: $*"; nfail=$((nfail + 1)); }
 P=$T/prefix
+# Under `make asan` the outer make's OPT (sanitizers) reaches this make
+# through MAKEFLAGS; the library other programs link must be a plain one.
+unset MAKEFLAGS MFLAGS MAKELEVEL
 
 make -s B="$B" install PREFIX="$P" >"$T/make.log" 2>&1 ||
     { cat "$T/make.log"; echo "FAIL: make install"; exit 1; }
