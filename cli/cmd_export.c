@@ -353,21 +353,24 @@ out:
 
 /* ------------------------------------------------------- verify-bundle -- */
 
-/* --trusted-key: a verifier key, or a file holding one on its first line. */
+/* --trusted-key: a verifier key ("name+hexid+base64"; names never hold
+ * '+'), or a file holding one on its first line. Anything else is a file
+ * name, and one that cannot be read is EX_NOINPUT before any check. */
 static int
 trusted_key(struct cli *c, const char *arg, char *buf, size_t cap)
 {
     struct stat st;
     FILE *f;
+    int looks_vkey = strchr(arg, '+') != NULL;
 
-    if (stat(arg, &st) != 0) {
+    if (stat(arg, &st) != 0 && looks_vkey) {
         snprintf(buf, cap, "%s", arg);
         return 0;
     }
     f = fopen(arg, "r");
     if (f == NULL || fgets(buf, (int)cap, f) == NULL) {
         cli_err(c, "--trusted-key: cannot read %s: %s", arg,
-                f ? "empty" : strerror(errno));
+                f ? (ferror(f) ? strerror(errno) : "empty") : strerror(errno));
         if (f)
             fclose(f);
         return EX_NOINPUT;
@@ -387,6 +390,8 @@ verify_exit(int rc)
         return EX_VERIFY;
     case LDG_ENOTFOUND:
         return EX_NOINPUT;
+    case LDG_EKEY: /* no trust anchor given */
+        return EX_USAGE;
     case LDG_EBADINPUT:
     case LDG_ETOOBIG:
     case LDG_EVERSION:
@@ -423,8 +428,12 @@ report_json(const char *file, const struct ldg_bundle_report *r,
 static const struct cli_opt verify_bundle_opts[] = {
     CLI_VALUE('k', 0, "trusted-key", "VKEY|FILE",
               "the log's verifier key as you received it from the box's "
-              "owner (`ledger keys verifier`), or a file holding it; "
-              "without it the bundle's own key is taken on trust"),
+              "owner (`ledger keys verifier`), or a file holding it (an "
+              "argument without '+' is a file); required unless "
+              "--insecure-trust-bundle-key"),
+    CLI_FLAG('I', 0, "insecure-trust-bundle-key",
+             "check the bundle only against the key it carries (it then "
+             "proves nothing about where it comes from)"),
     CLI_VALUE('x', 0, "extract", "OUTDIR",
               "after verifying, write the bundle's files under OUTDIR"),
     CLI_VALUE('t', 0, "threads", "N", "verify on N threads (1 to 16)"),
@@ -473,6 +482,9 @@ cmd_verify_bundle(struct cli *c, int argc, char **argv)
                 return rc;
             o.trusted_vkey = key;
             break;
+        case 'I':
+            o.insecure_trust_bundle_key = 1;
+            break;
         case 'x':
             o.extract_dir = val;
             break;
@@ -519,6 +531,9 @@ cmd_verify_bundle(struct cli *c, int argc, char **argv)
                  (unsigned long long)r->events, (unsigned long long)r->selected,
                  r->origin, (unsigned long long)r->checkpoint_size,
                  r->key_trusted ? "trusted" : "TAKEN ON TRUST from the bundle");
+    else if (rc == LDG_EKEY)
+        snprintf(summary, sizeof summary,
+                 "%s: not verified: no trust anchor given", file);
     else if (rc == LDG_ETAMPER)
         snprintf(summary, sizeof summary,
                  "bundle FAILED verification: %zu of %zu checks failed", nfail,

@@ -161,9 +161,13 @@ struct ldg_bundle_report {
 
 struct ldg_bundle_verify_opts {
     /* The log's verifier key ("origin+hexid+base64"), trusted by the
-     * caller. NULL: the bundle's own log.vkey is used and the "log-key"
-     * check is a WARN saying so. */
+     * caller: the trust anchor every check rests on. NULL is refused
+     * (LDG_EKEY, nothing checked) unless insecure_trust_bundle_key is
+     * set: then the bundle's own log.vkey is used and the "log-key" check
+     * is a WARN saying so (the bundle then only proves it is consistent
+     * with itself, not that it comes from the log you mean). */
     const char *trusted_vkey;
+    int insecure_trust_bundle_key;
     struct ldg_bundle_limits limits;
     unsigned threads; /* signature-checking threads; 0 = CPUs (max 16) */
     /* If set, the bundle's members are also written under this directory
@@ -175,7 +179,9 @@ struct ldg_bundle_verify_opts {
 
 /* Verifies the bundle at path offline and fills *report (caller-owned
  * memory). Returns 0 if every check passed (WARN and SKIP included),
- * LDG_ETAMPER if some check failed, LDG_ENOTFOUND if path cannot be
+ * LDG_ETAMPER if some check failed, LDG_EKEY if no trust anchor was given
+ * (report's "log-key" check says what to pass; the file is not read),
+ * LDG_ENOTFOUND if path cannot be
  * opened, LDG_EBADINPUT / LDG_ETOOBIG / LDG_EVERSION if the file is not
  * a readable bundle (report->readable == 0; the "archive" or "manifest"
  * check says why), LDG_EIO or LDG_ENOMEM. Cost: one pass over the file,

@@ -102,7 +102,7 @@ struct vctx {
     uint8_t *member_ok;     /* per-member digest results (files check) */
     int manifest_rc;        /* load_manifest's result (run beside pass 1) */
     json_t *state;          /* state/projections.json parsed, or NULL */
-    struct jline *jl;   /* events.jsonl lines */
+    struct jline *jl;       /* events.jsonl lines */
 };
 
 /* ------------------------------------------------------------ reports -- */
@@ -843,8 +843,8 @@ event_pass1(struct vctx *v, size_t i, struct wctx *w)
         e->decoded = 1;
         check_proof(v, e, w);
         if (v->vkey_ok && strcmp(e->ev.actor, v->logid) == 0)
-            e->sig_early = ldg_event_verify_sig(&e->ev, v->logpub) == 0 ? 1
-                                                                         : -1;
+            e->sig_early =
+                ldg_event_verify_sig(&e->ev, v->logpub) == 0 ? 1 : -1;
     }
     if (!e->decoded)
         snprintf(e->why_proof, WHY_MAX, "%s", e->why_entry);
@@ -1743,7 +1743,10 @@ verify_common(struct vctx *v, int rc, const char *err)
     return rc;
 }
 
-static void
+/* Sets up v; LDG_EKEY (reported) when there is nothing to trust: a bundle
+ * checked only against the key it carries proves nothing about where it
+ * comes from, so that takes an explicit, insecure choice. */
+static int
 ctx_init(struct vctx *v, const struct ldg_bundle_verify_opts *o,
          struct ldg_bundle_report *r)
 {
@@ -1753,6 +1756,15 @@ ctx_init(struct vctx *v, const struct ldg_bundle_verify_opts *o,
     v->o = o;
     v->r = r;
     v->threads = thread_count(o);
+    if (o->trusted_vkey == NULL && !o->insecure_trust_bundle_key) {
+        check(r, "log-key", LDG_CHECK_FAIL,
+              "no trust anchor: pass --trusted-key with the log's verifier "
+              "key (`ledger keys verifier` on the box that wrote it), or "
+              "--insecure-trust-bundle-key to check the bundle only against "
+              "the key it carries");
+        return LDG_EKEY;
+    }
+    return 0;
 }
 
 int
@@ -1767,7 +1779,8 @@ ldg_export_verify_mem(const void *buf, size_t len,
 
     if (report == NULL || (buf == NULL && len > 0))
         return LDG_EINVAL;
-    ctx_init(&v, opts ? opts : &none, report);
+    if ((rc = ctx_init(&v, opts ? opts : &none, report)) < 0)
+        return rc;
     rc = bundle_read_mem(&v.b, buf, len, &v.o->limits, err, sizeof err);
     return verify_common(&v, rc, err);
 }
@@ -1783,7 +1796,8 @@ ldg_export_verify(const char *path, const struct ldg_bundle_verify_opts *opts,
 
     if (report == NULL || path == NULL)
         return LDG_EINVAL;
-    ctx_init(&v, opts ? opts : &none, report);
+    if ((rc = ctx_init(&v, opts ? opts : &none, report)) < 0)
+        return rc;
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         check(report, "archive", LDG_CHECK_FAIL, "cannot open %s: %s", path,

@@ -41,7 +41,8 @@ L erase "$target" --reason again 2>/dev/null && fail "erased twice"
 L export --run R-0001 --out "$T/b.tar.zst" 2>"$T/ee" ||
     fail "export: exit $? $(cat "$T/ee")"
 grep -q '1 bodies erased' "$T/ee" || fail "export summary: $(cat "$T/ee")"
-"$LEDGER" verify-bundle "$T/b.tar.zst" 2>"$T/verr"
+VKEY=$(L keys verifier) || fail "keys verifier"
+"$LEDGER" verify-bundle "$T/b.tar.zst" --trusted-key "$VKEY" 2>"$T/verr"
 rc=$?
 [ "$rc" = 0 ] || fail "verify-bundle: exit $rc $(grep FAIL "$T/verr")"
 grep -q '^PASS erasures: 1 erased body' "$T/verr" ||
@@ -67,7 +68,8 @@ find . -type f ! -name ledger-bundle | sed 's|^\./||' | sort >"$T/list"
 tar --zstd -cf "$T/stripped.tar.zst" ledger-bundle -T "$T/list" ||
     fail "repack"
 cd - >/dev/null || exit 1
-"$LEDGER" verify-bundle "$T/stripped.tar.zst" 2>"$T/verr"
+"$LEDGER" verify-bundle "$T/stripped.tar.zst" --trusted-key "$VKEY" \
+    2>"$T/verr"
 rc=$?
 [ "$rc" = 1 ] || fail "stripped bundle: exit $rc"
 grep -q '^FAIL erasures: .*no proven body.erased' "$T/verr" ||

@@ -23,7 +23,7 @@ L append run.step --actor alice --body \
     exit 1
 VKEY=$(L keys verifier)
 L export --run R-0001 --out "$T/good.tar.zst" 2>/dev/null || exit 1
-"$LEDGER" verify-bundle "$T/good.tar.zst" 2>/dev/null ||
+"$LEDGER" verify-bundle "$T/good.tar.zst" --trusted-key "$VKEY" 2>/dev/null ||
     { echo "the good bundle does not verify"; exit 1; }
 
 # unpack DIR: a fresh copy of the good bundle's members
@@ -44,6 +44,7 @@ expect() {
     code=$2
     check=$3
     shift 3
+    [ $# = 0 ] && set -- --trusted-key "$VKEY"
     "$LEDGER" verify-bundle "$out" "$@" >/dev/null 2>"$T/verr"
     rc=$?
     [ "$rc" = "$code" ] || fail "$out: exit $rc, want $code"
@@ -129,7 +130,8 @@ D2=$T/other
 "$LEDGER" --dir "$D2" init >/dev/null
 "$LEDGER" --dir "$D2" ingest "$HERE/../../examples/pdf-ops.jsonl" 2>/dev/null
 "$LEDGER" --dir "$D2" export --out "$T/other.tar.zst" 2>/dev/null
-"$LEDGER" verify-bundle "$T/other.tar.zst" 2>/dev/null ||
+"$LEDGER" verify-bundle "$T/other.tar.zst" --insecure-trust-bundle-key \
+    2>/dev/null ||
     fail "the other log's bundle does not verify on its own"
 expect "$T/other.tar.zst" 1 "log-key" --trusted-key "$VKEY"
 grep -q "^FAIL checkpoint" "$T/verr" || fail "other log: checkpoint passed"
@@ -144,12 +146,13 @@ head -c 5000 /dev/urandom >"$T/garbage"
 expect "$T/garbage" 65 "archive"
 zstd -dq -c "$T/good.tar.zst" >"$T/plain.tar"
 expect "$T/plain.tar" 65 "archive"
-"$LEDGER" verify-bundle "$T/nope" 2>/dev/null
+"$LEDGER" verify-bundle "$T/nope" --trusted-key "$VKEY" 2>/dev/null
 [ $? = 66 ] || fail "missing file: not 66"
 
 # every must-fail vector
 for v in "$HERE"/../vectors/bundles/*.bundle; do
-    "$LEDGER" verify-bundle "$v" >/dev/null 2>"$T/verr"
+    "$LEDGER" verify-bundle "$v" --insecure-trust-bundle-key \
+        >/dev/null 2>"$T/verr"
     rc=$?
     case $rc in
     1 | 65) ;;

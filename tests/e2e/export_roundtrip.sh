@@ -42,7 +42,7 @@ for sel in "--run R-0001 --no-context" "type=route.*" "actor=alice" "pack=pdf-op
     want=$(L query $terms -o json | wc -l | tr -d ' ')
     got=$(sed -n 's/.*"selected":"\([0-9]*\)".*/\1/p' "$T/ej")
     [ "$got" = "$want" ] || fail "export '$sel' selected $got, query $want"
-    verify "$T/s$n.tar.zst"
+    verify "$T/s$n.tar.zst" --insecure-trust-bundle-key
     [ "$rc" = 0 ] || fail "verify '$sel': exit $rc: $(grep FAIL "$T/verr")"
     grep -q '^WARN log-key: taken on trust' "$T/verr" ||
         fail "no trust warning without --trusted-key"
@@ -54,10 +54,10 @@ L export -S "$mid" --out "$T/since.tar.zst" -o json >"$T/ej" 2>/dev/null ||
     fail "export -S: exit $?"
 want=$(L query -S "$mid" -o json | wc -l | tr -d ' ')
 grep -q "\"selected\":\"$want\"" "$T/ej" || fail "-S selected not $want"
-verify "$T/since.tar.zst"
+verify "$T/since.tar.zst" --trusted-key "$VKEY"
 [ "$rc" = 0 ] || fail "verify -S bundle: exit $rc"
 L export -U "$mid" --out "$T/until.tar.zst" 2>/dev/null || fail "export -U"
-verify "$T/until.tar.zst"
+verify "$T/until.tar.zst" --trusted-key "$VKEY"
 [ "$rc" = 0 ] || fail "verify -U bundle: exit $rc"
 
 # --- trusted key ----------------------------------------------------------
@@ -75,7 +75,7 @@ for c in archive manifest manifest-signature files log-key checkpoint keys \
 done
 tail -n 1 "$T/verr" | grep -q '^bundle OK' || fail "no OK summary"
 [ -s "$T/vout" ] && fail "human verify wrote to stdout"
-verify "$B" -o json
+verify "$B" -o json --trusted-key "$VKEY"
 [ "$rc" = 0 ] || fail "verify -o json: exit $rc"
 [ "$(wc -l <"$T/vout" | tr -d ' ')" = 1 ] || fail "-o json not one line"
 grep -q '"ok":true' "$T/vout" || fail "-o json lacks ok:true"
@@ -101,7 +101,7 @@ head -n 1 "$T/x/manifest.sig" | grep -qx 'ledger.bundle/v1 manifest' ||
 # --- redaction -----------------------------------------------------------
 L export --run R-0001 --redact requested_by,intent --out "$T/r.tar.zst" \
     2>"$T/ee" || fail "export --redact: exit $?"
-verify "$T/r.tar.zst"
+verify "$T/r.tar.zst" --trusted-key "$VKEY"
 [ "$rc" = 0 ] || fail "redacted bundle: exit $rc $(grep FAIL "$T/verr")"
 grep -q '^PASS redactions: fields withheld: ' "$T/verr" ||
     fail "redactions not reported: $(grep redactions "$T/verr")"
@@ -145,7 +145,7 @@ L export --run R-9 --allow-empty --out "$T/empty.tar.zst" 2>/dev/null ||
     fail "--allow-empty: exit $?"
 L export --run R-0001 --redact-body route.decision --out "$T/rb.tar.zst" \
     2>/dev/null || fail "export --redact-body: exit $?"
-verify "$T/rb.tar.zst"
+verify "$T/rb.tar.zst" --trusted-key "$VKEY"
 [ "$rc" = 0 ] || fail "body-redacted bundle: exit $rc"
 grep -q 'whole bodies withheld' "$T/verr" || fail "whole bodies not reported"
 L export --redact-body key.added --out "$T/bad.tar.zst" 2>"$T/ee"
@@ -154,10 +154,10 @@ rc=$?
 [ -e "$T/bad.tar.zst" ] && fail "refused export left a file"
 
 # --- extraction -----------------------------------------------------------
-verify "$B" --extract "$T/ex"
+verify "$B" --extract "$T/ex" --trusted-key "$VKEY"
 [ "$rc" = 0 ] || fail "--extract: exit $rc"
 [ -f "$T/ex/manifest.json" ] || fail "--extract wrote no manifest"
-verify "$B" --extract "$T/ex"
+verify "$B" --extract "$T/ex" --trusted-key "$VKEY"
 [ "$rc" = 73 ] || fail "--extract over existing files: exit $rc"
 
 # --- usage and exit codes --------------------------------------------------
@@ -170,14 +170,30 @@ L export nosuchfield=1 --out "$T/n.tar.zst" 2>"$T/ee"
 rc=$?
 [ "$rc" = 65 ] || fail "bad term: exit $rc"
 grep -q 'nosuchfield' "$T/ee" || fail "bad term message: $(cat "$T/ee")"
-verify "$T/does-not-exist.tar.zst"
+verify "$T/does-not-exist.tar.zst" --trusted-key "$VKEY"
 [ "$rc" = 66 ] || fail "missing bundle: exit $rc"
 L export --run R-0001 --out - >"$T/stdout.tar.zst" 2>/dev/null ||
     fail "--out -: exit $?"
-verify "$T/stdout.tar.zst"
+verify "$T/stdout.tar.zst" --trusted-key "$VKEY"
 [ "$rc" = 0 ] || fail "bundle written to stdout: exit $rc"
 "$LEDGER" verify-bundle 2>/dev/null
 [ $? = 64 ] || fail "verify-bundle without a file: not 64"
+
+# --- trust is explicit ----------------------------------------------------
+# no anchor: refused (64), saying what to pass, and no check is run
+verify "$B"
+[ "$rc" = 64 ] || fail "no trust anchor: exit $rc"
+grep -q -- '--trusted-key' "$T/verr" || fail "no anchor: $(cat "$T/verr")"
+grep -q '^PASS\|^WARN' "$T/verr" && fail "no anchor: checks were run"
+# a key file that cannot be read: 66 "cannot read", no bundle checks
+verify "$B" --trusted-key /nonexistent
+[ "$rc" = 66 ] || fail "--trusted-key /nonexistent: exit $rc"
+grep -q 'cannot read /nonexistent' "$T/verr" ||
+    fail "--trusted-key /nonexistent: $(cat "$T/verr")"
+grep -q '^FAIL\|^PASS' "$T/verr" && fail "unreadable key: checks were run"
+: >"$T/empty.vkey"
+verify "$B" --trusted-key "$T/empty.vkey"
+[ "$rc" = 66 ] || fail "--trusted-key empty file: exit $rc"
 
 [ "$fails" = 0 ] || exit 1
 echo "export_roundtrip: ok"

@@ -190,6 +190,7 @@ verify_mem(const uint8_t *buf, size_t len, const char *trusted,
     struct ldg_bundle_verify_opts o;
     memset(&o, 0, sizeof o);
     o.trusted_vkey = trusted;
+    o.insecure_trust_bundle_key = trusted == NULL;
     o.threads = 2;
     return ldg_export_verify_mem(buf, len, &o, r);
 }

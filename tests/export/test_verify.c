@@ -941,6 +941,28 @@ test_verify__large_bundle_is_checked_on_threads(void **state)
     free(buf);
 }
 
+/* No trust anchor: refused before the file is even read, saying what to
+ * pass; the insecure choice has to be spelt out. */
+static void
+test_verify__without_a_trust_anchor_nothing_is_checked(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_bundle_verify_opts o;
+    struct ldg_bundle_report r;
+
+    memset(&o, 0, sizeof o);
+    assert_int_equal(ldg_export_verify_mem(f->buf, f->len, &o, &r), LDG_EKEY);
+    assert_false(r.readable);
+    assert_int_equal(r.nchecks, 1);
+    assert_int_equal(status_of(&r, "log-key"), LDG_CHECK_FAIL);
+    assert_non_null(strstr(r.checks[0].detail, "--trusted-key"));
+    assert_int_equal(ldg_export_verify_mem(f->buf, f->len, NULL, &r), LDG_EKEY);
+    assert_int_equal(ldg_export_verify("/nonexistent/b", &o, &r), LDG_EKEY);
+    o.insecure_trust_bundle_key = 1;
+    assert_int_equal(ldg_export_verify_mem(f->buf, f->len, &o, &r), 0);
+    assert_int_equal(status_of(&r, "log-key"), LDG_CHECK_WARN);
+}
+
 static void
 test_verify__garbage_is_not_a_bundle(void **state)
 {
@@ -1067,6 +1089,7 @@ main(void)
         T(test_verify__state_altered_fails),
         T(test_verify__state_note_of_another_size_fails),
         T(test_verify__large_bundle_is_checked_on_threads),
+        T(test_verify__without_a_trust_anchor_nothing_is_checked),
         T(test_verify__garbage_is_not_a_bundle),
         T(test_verify__every_truncation_is_refused),
         T(test_verify__bit_flips_pass_only_if_the_content_is_unchanged),

@@ -556,11 +556,13 @@ test_write__existing_file_is_never_overwritten(void **state)
     struct ldg_export_report rep;
     struct ldg_bundle_verify_opts vo;
     struct ldg_bundle_report *r = malloc(sizeof *r);
-    char path[4200];
+    char path[4200], vkey[512];
     struct stat st;
 
     memset(&o, 0, sizeof o);
     memset(&vo, 0, sizeof vo);
+    assert_int_equal(ldg_verifier_key(f->l, vkey, sizeof vkey), 0);
+    vo.trusted_vkey = vkey;
     snprintf(path, sizeof path, "%s/b.tar.zst", f->dir);
     assert_int_equal(ldg_export_write(f->l, &o, path, &rep), 0);
     assert_int_equal(stat(path, &st), 0);
