@@ -784,10 +784,18 @@ check_body(struct vev *e)
     }
     for (size_t i = 0; i < nw; i++) {
         const char *h = json_string_value(json_array_get(withheld, i));
-        if (h == NULL || strlen(h) != 64 || ldg_unhex(d[k], 32, h) < 0) {
+        if (h == NULL || strlen(h) != 64 ||
+            strspn(h, "0123456789abcdef") != 64 || ldg_unhex(d[k], 32, h) < 0) {
             snprintf(why, WHY_MAX,
                      "event %llu: withheld digest %zu is not "
-                     "64 hex digits",
+                     "64 lowercase hex digits",
+                     seq, i);
+            goto out;
+        }
+        if (i > 0 && memcmp(d[k - 1], d[k], 32) >= 0) {
+            snprintf(why, WHY_MAX,
+                     "event %llu: withheld digests are not in increasing "
+                     "order (digest %zu)",
                      seq, i);
             goto out;
         }
@@ -1013,10 +1021,67 @@ revoke_key(struct vctx *v, struct vev *e, struct fails *f)
         k->revoked = e->seq;
 }
 
+/* Is there a keys/<id>.json member? */
+static int
+has_key_file(struct vctx *v, const char *id)
+{
+    char name[5 + LDG_KEYID_LEN + 6];
+    snprintf(name, sizeof name, "keys/%s.json", id);
+    return bundle_get(&v->b, name) != NULL;
+}
+
+/* The manifest's "keys": exactly the key files, each once (format-bundle.md
+ * 2 and 7); and a file for the log key and every key that signs an
+ * included event. */
+static void
+check_key_list(struct vctx *v, struct fails *f)
+{
+    const json_t *list = json_object_get(v->manifest, "keys");
+    const json_t *id;
+    size_t i, nfiles = 0;
+
+    for (size_t j = 0; j < v->b.n; j++)
+        nfiles += bundle_name_kind(v->b.m[j].name, NULL) == BN_KEY;
+    if (!json_is_array(list)) {
+        fail_add(f, "manifest: no keys list");
+        return;
+    }
+    json_array_foreach(list, i, id)
+    {
+        const char *s = json_string_value(id);
+        if (s == NULL || strlen(s) != LDG_KEYID_LEN || !has_key_file(v, s)) {
+            fail_add(f, "manifest: keys names %s, which has no key file",
+                     s ? s : "a non-string");
+            return;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (json_equal(json_array_get(list, j), id)) {
+                fail_add(f, "manifest: keys names %s twice", s);
+                return;
+            }
+    }
+    if (json_array_size(list) != nfiles)
+        fail_add(f,
+                 "manifest: keys names %zu keys, the bundle has %zu key "
+                 "files",
+                 json_array_size(list), nfiles);
+    if (!has_key_file(v, v->logid))
+        fail_add(f, "keys/%s.json (the log key) is missing", v->logid);
+    for (size_t j = 0; j < v->nev; j++)
+        if (v->ev[j].decoded && !has_key_file(v, v->ev[j].ev.actor)) {
+            fail_add(f,
+                     "event %llu: the key file of its signer %s is "
+                     "missing",
+                     (unsigned long long)v->ev[j].seq, v->ev[j].ev.actor);
+            break;
+        }
+}
+
 /* keys/<id>.json must agree with what the proven events say. */
 static void
 check_key_files(struct vctx *v, struct fails *f)
 {
+    check_key_list(v, f);
     for (size_t i = 0; i < v->b.n; i++) {
         const struct bmember *m = &v->b.m[i];
         char id[LDG_KEYID_LEN + 1], pubhex[65];
@@ -1035,7 +1100,17 @@ check_key_files(struct vctx *v, struct fails *f)
             ldg_hex(pubhex, k->pub, 32);
         if (k == NULL) {
             fail_add(f, "%s: no proven event establishes this key", m->name);
-        } else if (j == NULL || jstr(j, "public_key") == NULL ||
+        } else if (j == NULL || !json_is_object(j) ||
+                   json_object_size(j) !=
+                       4u + (json_object_get(j, "revoked_seq") != NULL) ||
+                   jstr(j, "key_id") == NULL || strcmp(jstr(j, "key_id"), id) ||
+                   jstr(j, "actor") == NULL ||
+                   strcmp(jstr(j, "actor"), k->actor) != 0) {
+            fail_add(f,
+                     "%s: key_id or actor name is not the one its proven "
+                     "events give (%s), or it has other keys",
+                     m->name, k->actor);
+        } else if (jstr(j, "public_key") == NULL ||
                    strcmp(jstr(j, "public_key"), pubhex) != 0 ||
                    ju64(j, "added_seq", &added) < 0 ||
                    (!k->is_log && added != k->added) ||
@@ -1259,6 +1334,37 @@ line_matches(struct vctx *v, const struct vev *e, json_t *line, char *why,
             ok = 0;
         }
     }
+    {
+        const char *key;
+        json_t *val;
+        json_object_foreach(line, key, val)
+        {
+            int known =
+                json_object_get(env, key) != NULL ||
+                strcmp(key, "actor_name") == 0 ||
+                (strcmp(key, "body") == 0 &&
+                 (e->bstate == BS_FULL || e->bstate == BS_REDACTED)) ||
+                (strcmp(key, "withheld") == 0 && e->bstate == BS_REDACTED) ||
+                (strcmp(key, "body_withheld") == 0 &&
+                 e->bstate == BS_WITHHELD) ||
+                (strcmp(key, "erased") == 0 && e->bstate == BS_ERASED);
+            if (ok && !known) {
+                snprintf(why, cap,
+                         "events.jsonl: event %llu: unexpected key '%.40s'",
+                         seq, key);
+                ok = 0;
+            }
+        }
+    }
+    if (ok && e->bstate == BS_REDACTED &&
+        !json_equal(json_object_get(line, "withheld"),
+                    json_object_get(e->mrec, "withheld"))) {
+        snprintf(why, cap,
+                 "events.jsonl: event %llu: the withheld count differs from "
+                 "the manifest's",
+                 seq);
+        ok = 0;
+    }
     json_decref(env);
     if (ok && an != NULL && k != NULL && strcmp(an, k->actor) != 0) {
         snprintf(why, cap,
@@ -1436,6 +1542,34 @@ withheld_count(const json_t *wn)
     return n;
 }
 
+/* An erased body's record names the body.erased that erased it
+ * ("erased_by"), an event in the bundle erasing this seq; no other record
+ * has one. NULL if it holds, else why not. */
+static const char *
+erased_by_wrong(struct vctx *v, const struct vev *e, const json_t *rec)
+{
+    const json_t *eb = json_object_get(rec, "erased_by");
+    const struct vev *x;
+    const json_t *t;
+    uint64_t by;
+
+    if (e->bstate != BS_ERASED)
+        return eb ? "the manifest names an erased_by for a body that is "
+                    "not erased"
+                  : NULL;
+    if (eb == NULL || ju64(rec, "erased_by", &by) < 0)
+        return "erased, but the manifest names no valid erased_by";
+    x = find_ev(v, by);
+    t = x && x->decoded && x->body_ok && strcmp(x->ev.type, "body.erased") == 0
+            ? json_object_get(x->shown, "target_seq")
+            : NULL;
+    if (!json_is_integer(t) || json_integer_value(t) < 0 ||
+        (uint64_t)json_integer_value(t) != e->seq)
+        return "the manifest's erased_by is not a body.erased in the "
+               "bundle naming this event";
+    return NULL;
+}
+
 /* The manifest's event list and counts against the entries present. */
 static void
 check_events(struct vctx *v)
@@ -1445,6 +1579,7 @@ check_events(struct vctx *v)
     struct fails f = {{0}, 0};
     uint64_t prev = 0, nsel = 0, nsup = 0, c;
     uint64_t nb[4] = {0, 0, 0, 0}, fw = 0;
+    int allbodies = 1; /* else the counts are the bodies check's finding */
     size_t i;
     const json_t *rec;
 
@@ -1481,8 +1616,17 @@ check_events(struct vctx *v)
         if (e->decoded && strcmp(type, e->ev.type) != 0)
             fail_add(&f, "event %llu: the manifest says %s, the entry %s",
                      (unsigned long long)seq, type, e->ev.type);
+        allbodies &= e->body_ok;
         if (e->body_ok) {
             const json_t *wn = json_object_get(rec, "withheld");
+            const char *why = erased_by_wrong(v, e, rec);
+            if (why != NULL)
+                fail_add(&f, "event %llu: %s", (unsigned long long)seq, why);
+            else if (wn != NULL && e->bstate != BS_REDACTED)
+                fail_add(&f,
+                         "event %llu: the manifest gives a withheld count "
+                         "for a body that is %s",
+                         (unsigned long long)seq, bstate_name[e->bstate]);
             nb[e->bstate]++;
             fw += e->bstate == BS_REDACTED ? e->nwithheld : 0;
             if (strcmp(body, bstate_name[e->bstate]) != 0)
@@ -1512,6 +1656,26 @@ check_events(struct vctx *v)
                  "manifest counts (selected, support, entries) do not "
                  "match the bundle's %llu, %llu, %zu",
                  (unsigned long long)nsel, (unsigned long long)nsup, v->nev);
+    if (allbodies) {
+        static const char *const cn[] = {"bodies_full", "bodies_redacted",
+                                         "bodies_withheld", "bodies_erased",
+                                         "fields_withheld"};
+        for (int j = 0; j < 5; j++) {
+            uint64_t want = j < 4 ? nb[j] : fw;
+            if (ju64(counts, cn[j], &c) < 0 || c != want) {
+                fail_add(&f, "manifest counts.%s is %s, the bodies give %llu",
+                         cn[j],
+                         json_is_string(json_object_get(counts, cn[j]))
+                             ? json_string_value(json_object_get(counts, cn[j]))
+                             : "missing",
+                         (unsigned long long)want);
+                break;
+            }
+        }
+        if (json_object_size(counts) != 8)
+            fail_add(&f, "manifest counts: %zu keys, the format has 8",
+                     json_object_size(counts));
+    }
     check_jsonl(v, &f, nsel);
     v->r->events = v->nev;
     v->r->selected = nsel;
@@ -1570,6 +1734,20 @@ check_state(struct vctx *v)
               (unsigned long long)size, (unsigned long long)v->cksize);
         goto out;
     }
+    if (sn == NULL && jstr(st, "note") != NULL) {
+        check(v->r, "state", LDG_CHECK_WARN,
+              "the manifest names the projection note %s but the bundle "
+              "lacks it: the state at size %llu is the exporter's "
+              "computation",
+              jstr(st, "note"), (unsigned long long)size);
+        goto out;
+    }
+    if (sn != NULL && jstr(st, "note") == NULL) {
+        check(v->r, "state", LDG_CHECK_FAIL,
+              "the bundle holds a projection note the manifest does not "
+              "name");
+        goto out;
+    }
     if (sn == NULL) {
         check(v->r, "state", LDG_CHECK_WARN,
               "state at size %llu without a signed projection note: it is "
@@ -1617,10 +1795,10 @@ check_redactions(struct vctx *v)
         for (size_t i = 0; i < v->nev; i++)
             nev += v->ev[i].bstate == BS_REDACTED;
         w = snprintf(buf, sizeof buf,
-                         "fields withheld: %llu in %zu event%s (names not "
-                         "disclosed)",
-                         (unsigned long long)v->r->fields_withheld, nev,
-                         nev == 1 ? "" : "s");
+                     "fields withheld: %llu in %zu event%s (names not "
+                     "disclosed)",
+                     (unsigned long long)v->r->fields_withheld, nev,
+                     nev == 1 ? "" : "s");
         if (w > 0 && (size_t)w < sizeof buf)
             len = (size_t)w;
     }

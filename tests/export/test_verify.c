@@ -941,6 +941,250 @@ test_verify__large_bundle_is_checked_on_threads(void **state)
     free(buf);
 }
 
+/* What format-bundle.md promises beyond the digests, each broken in a
+ * bundle whose manifest is then made consistent and re-signed: the counts,
+ * the key files' names and the keys list, the withheld digests' form and
+ * order, events.jsonl's keys, erased_by. */
+enum spec_case {
+    SC_BODIES_FULL,
+    SC_FIELDS_WITHHELD,
+    SC_COUNTS_EXTRA,
+    SC_KEY_ACTOR,
+    SC_KEY_FILE_EXTRA_FIELD,
+    SC_LOG_KEY_FILE,
+    SC_KEYS_LIST,
+    SC_DIGEST_CASE,
+    SC_DIGEST_ORDER,
+    SC_JSONL_EXTRA_KEY,
+    SC_WITHHELD_NAMES,
+    SC_ERASED_BY,
+    SC_N
+};
+
+static void
+set_count(json_t *m, const char *k, const char *v)
+{
+    json_object_set_new(json_object_get(m, "counts"), k, json_string(v));
+}
+
+static void
+test_verify__what_the_spec_promises_is_checked(void **state)
+{
+    struct fx *f = *state;
+    static char t0[] = "run=R1", f0[] = "requested_by", f1[] = "intent";
+    static const char *const r2[] = {"run=R2", NULL};
+    char *terms[] = {t0}, *fields[] = {f0, f1};
+    struct ldg_export_opts o;
+    uint8_t *buf, *ebuf, *out;
+    size_t len, elen, olen;
+    char *vk = vkey_of(f->l), logfile[64], body[128];
+    uint64_t target, eseq;
+    struct bundle b;
+
+    memset(&o, 0, sizeof o);
+    o.nterms = 1;
+    o.terms = terms;
+    o.nredact_fields = 2;
+    o.redact_fields = fields;
+    assert_int_equal(export_mem(f->l, &o, &buf, &len, NULL), 0);
+    expect_pass(buf, len, vk);
+    /* an erased body, for erased_by */
+    assert_int_equal(export_terms(f->l, r2, &ebuf, &elen), 0);
+    read_bundle(&b, ebuf, elen);
+    target = first_of_type(&b, "run.started");
+    bundle_release(&b);
+    free(ebuf);
+    snprintf(body, sizeof body, "{\"target_seq\":%llu,\"reason\":\"x\"}",
+             (unsigned long long)target);
+    eseq = add(f->l, "body.erased", NULL, body);
+    assert_int_equal(export_terms(f->l, r2, &ebuf, &elen), 0);
+    expect_pass(ebuf, elen, vk);
+    snprintf(logfile, sizeof logfile, "keys/%s.json",
+             ldg_log_key(f->l)->key_id);
+
+    for (int c = 0; c < SC_N; c++) {
+        const char *check = "events", *needle = NULL;
+        json_t *m, *rec;
+        size_t i;
+        read_bundle(&b, c == SC_ERASED_BY ? ebuf : buf,
+                    c == SC_ERASED_BY ? elen : len);
+        m = member_json_get(&b, B_MANIFEST);
+        switch (c) {
+        case SC_BODIES_FULL:
+            set_count(m, "bodies_full", "6");
+            needle = "counts.bodies_full";
+            break;
+        case SC_FIELDS_WITHHELD:
+            set_count(m, "fields_withheld", "0");
+            needle = "counts.fields_withheld";
+            break;
+        case SC_COUNTS_EXTRA:
+            set_count(m, "bodies_lost", "0");
+            needle = "counts";
+            break;
+        case SC_KEY_ACTOR:
+        case SC_KEY_FILE_EXTRA_FIELD: {
+            char kf[64];
+            json_t *k;
+            snprintf(kf, sizeof kf, "keys/%s.json",
+                     json_string_value(json_array_get(
+                         json_object_get(m, "keys"),
+                         strcmp(json_string_value(json_array_get(
+                                    json_object_get(m, "keys"), 0)),
+                                ldg_log_key(f->l)->key_id) == 0)));
+            k = member_json_get(&b, kf);
+            if (c == SC_KEY_ACTOR)
+                json_object_set_new(k, "actor", json_string("mallory"));
+            else
+                json_object_set_new(k, "note", json_string("x"));
+            member_json_set(&b, kf, k);
+            check = "keys";
+            needle = "actor name";
+            break;
+        }
+        case SC_LOG_KEY_FILE: {
+            json_t *keys = json_object_get(m, "keys");
+            json_array_foreach(keys, i, rec)
+            {
+                if (strcmp(json_string_value(rec), ldg_log_key(f->l)->key_id) ==
+                    0) {
+                    json_array_remove(keys, i);
+                    break;
+                }
+            }
+            member_del(&b, logfile);
+            check = "keys";
+            needle = "(the log key) is missing";
+            break;
+        }
+        case SC_KEYS_LIST:
+            json_array_append_new(json_object_get(m, "keys"),
+                                  json_string(ldg_log_key(f->l)->key_id));
+            check = "keys";
+            needle = "twice";
+            break;
+        case SC_DIGEST_CASE:
+        case SC_DIGEST_ORDER: {
+            char e[48], p[48], bd[48];
+            json_t *bdy, *wh;
+            event_names(first_of_type(&b, "run.started"), e, p, bd);
+            bdy = member_json_get(&b, bd);
+            wh = json_object_get(bdy, "withheld");
+            assert_int_equal(json_array_size(wh), 2);
+            if (c == SC_DIGEST_CASE) {
+                char up[65];
+                snprintf(up, sizeof up, "%s",
+                         json_string_value(json_array_get(wh, 0)));
+                for (char *q = up; *q; q++)
+                    if (*q >= 'a' && *q <= 'f')
+                        *q = (char)(*q - 'a' + 'A');
+                json_array_set_new(wh, 0, json_string(up));
+                needle = "lowercase";
+            } else {
+                json_t *x = json_incref(json_array_get(wh, 0));
+                json_array_remove(wh, 0);
+                json_array_append_new(wh, x);
+                needle = "increasing order";
+            }
+            member_json_set(&b, bd, bdy);
+            check = "bodies";
+            break;
+        }
+        case SC_JSONL_EXTRA_KEY:
+        case SC_WITHHELD_NAMES: {
+            const struct bmember *jm = member_get(&b, B_EVENTS);
+            const char *nl = memchr(jm->data, '\n', jm->len);
+            size_t l1 = (size_t)(nl - (const char *)jm->data);
+            json_t *line = json_loadb((const char *)jm->data, l1, 0, NULL);
+            char *s1, *all;
+            size_t n1;
+            assert_non_null(line);
+            if (c == SC_JSONL_EXTRA_KEY) {
+                json_object_set_new(line, "approved", json_true());
+                needle = "unexpected key";
+            } else {
+                assert_non_null(json_object_get(line, "withheld"));
+                json_object_set_new(line, "withheld", json_pack("[s]", "x"));
+                needle = "withheld count";
+            }
+            s1 = json_dumps(line, JSON_COMPACT);
+            n1 = strlen(s1);
+            all = malloc(n1 + jm->len - l1);
+            memcpy(all, s1, n1);
+            memcpy(all + n1, nl, jm->len - l1);
+            member_set(&b, B_EVENTS, all, n1 + jm->len - l1);
+            free(all);
+            free(s1);
+            json_decref(line);
+            break;
+        }
+        case SC_ERASED_BY:
+            json_array_foreach(json_object_get(m, "events"), i, rec)
+            {
+                if (json_object_get(rec, "erased_by") != NULL) {
+                    char s[24];
+                    assert_string_equal(
+                        json_string_value(json_object_get(rec, "erased_by")),
+                        (snprintf(s, sizeof s, "%llu",
+                                  (unsigned long long)eseq),
+                         s));
+                    json_object_set_new(rec, "erased_by", json_string("0"));
+                }
+            }
+            needle = "erased_by";
+            break;
+        }
+        member_json_set(&b, B_MANIFEST, m);
+        resign(&b, f->l);
+        write_bundle(&b, &out, &olen);
+        if (c == SC_BODIES_FULL)
+            save_vector("tamper-counts-bodies-full", out, olen);
+        fprintf(stderr, "case %d: %s\n", c, needle);
+        expect_fail(out, olen, vk, check, needle);
+        free(out);
+        bundle_release(&b);
+    }
+    free(ebuf);
+    free(buf);
+    free(vk);
+}
+
+/* A projection note the manifest names but the bundle lacks is a warning
+ * that says so; one the manifest does not name is a failure. */
+static void
+test_verify__projection_note_named_but_missing_warns(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_bundle_report r;
+    char *vk = vkey_of(f->l);
+    struct bundle b;
+    uint8_t *out;
+    size_t olen;
+    json_t *m;
+
+    read_bundle(&b, f->buf, f->len);
+    assert_non_null(member_get(&b, B_STATE_NOTE));
+    member_del(&b, B_STATE_NOTE);
+    resign(&b, f->l);
+    write_bundle(&b, &out, &olen);
+    assert_int_equal(verify_mem(out, olen, vk, &r), 0);
+    assert_int_equal(status_of(&r, "state"), LDG_CHECK_WARN);
+    assert_non_null(
+        strstr(detail_of(&r, "state"), "names the projection note"));
+    free(out);
+    bundle_release(&b);
+    read_bundle(&b, f->buf, f->len);
+    m = member_json_get(&b, B_MANIFEST);
+    json_object_set_new(json_object_get(m, "state"), "note", json_null());
+    member_json_set(&b, B_MANIFEST, m);
+    resign(&b, f->l);
+    write_bundle(&b, &out, &olen);
+    expect_fail(out, olen, vk, "state", "does not name");
+    free(out);
+    bundle_release(&b);
+    free(vk);
+}
+
 /* No trust anchor: refused before the file is even read, saying what to
  * pass; the insecure choice has to be spelt out. */
 static void
@@ -1090,6 +1334,8 @@ main(void)
         T(test_verify__state_note_of_another_size_fails),
         T(test_verify__large_bundle_is_checked_on_threads),
         T(test_verify__without_a_trust_anchor_nothing_is_checked),
+        T(test_verify__what_the_spec_promises_is_checked),
+        T(test_verify__projection_note_named_but_missing_warns),
         T(test_verify__garbage_is_not_a_bundle),
         T(test_verify__every_truncation_is_refused),
         T(test_verify__bit_flips_pass_only_if_the_content_is_unchanged),
