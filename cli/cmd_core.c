@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -636,8 +637,12 @@ const struct cli_command cli_cmd_verify = {
     "re-check signatures, chain and tree",
     "Re-checks the ledger: every event's signature against its actor's "
     "key, the hash chain, the bodies against their hashes, the Merkle tree "
-    "against the signed checkpoints, and the indexes. Without --full it "
-    "continues from where the last successful verify stopped. Exits 0 when "
+    "against the signed checkpoints, the key registry and the indexes. "
+    "Without --full, signatures and indexes are checked only for events "
+    "appended since the last verify (the rest from event 0), and it says "
+    "so. It reads only (a write-protected copy works) and records its "
+    "result afterwards where it can; a failure is remembered and fails "
+    "every later verify until a --full one passes. Exits 0 when "
     "everything holds and 1 with the first failure named when something "
     "does not.",
     verify_opts,
@@ -650,6 +655,31 @@ const struct cli_command cli_cmd_verify = {
     "ledger verify --trusted c.txt --quorum 2 --witness-key \"$W1\" \\\n"
     "    --witness-key \"$W2\" --witness-key \"$W3\"\n",
     0};
+
+static void
+utc_time(char out[32], uint64_t ts_ns)
+{
+    time_t secs = (time_t)(ts_ns / 1000000000u);
+    struct tm tm;
+    if (gmtime_r(&secs, &tm) == NULL ||
+        strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, 32, "?");
+}
+
+/* Verification reads only: the ledger is opened read-only (it may be an
+ * auditor's write-protected copy) and the result recorded afterwards,
+ * where the files allow it (ldg_verify_record_dir). Returns 0 or, with
+ * why filled, the reason it could not. */
+static int
+record_result(struct cli *c, const struct ldg_verify_report *r, char *why,
+              size_t cap)
+{
+    int rc = ldg_verify_record_dir(c->dir, NULL, r, why, cap);
+    if (rc < 0 && why[0] == '\0')
+        snprintf(why, cap, "%s", ldg_strerror(rc));
+    return rc;
+}
+
 
 /* What the verifying child has done, in memory shared with its parent:
  * if a corrupt page kills the child, the parent says how far it got. */
@@ -786,6 +816,7 @@ verify_run(struct cli *c, int argc, char **argv)
     size_t note_len = 0;
     uint64_t from = 0, quorum = 0;
     unsigned flags = 0;
+    char nowrite[600] = "", t1[32];
     int ch, rc, trc = 0;
     const char *wkeys[32];
     int wok[32];
@@ -846,7 +877,7 @@ verify_run(struct cli *c, int argc, char **argv)
             return cli_exit_code(rc);
         }
     }
-    if ((rc = cli_open(c, 0, &l)) != 0) {
+    if ((rc = cli_open(c, 1, &l)) != 0) {
         if (rc == EX_DATAERR)
             rc = EX_VERIFY; /* storage that cannot be opened fails */
         goto out;
@@ -876,6 +907,11 @@ verify_run(struct cli *c, int argc, char **argv)
         vshared->started = 1;
     }
     rc = ldg_verify(l, flags, from, &r, verify_progress, c);
+    if ((rc == 0 || rc == LDG_ETAMPER) && !r.finding_stands &&
+        record_result(c, &r, nowrite, sizeof nowrite) == 0)
+        nowrite[0] = '\0';
+    else if (r.finding_stands)
+        nowrite[0] = '\0';
     if (c->progress)
         cli_progress_done(c);
     if (rc < 0 && rc != LDG_ETAMPER) {
@@ -935,19 +971,46 @@ verify_run(struct cli *c, int argc, char **argv)
         snprintf(b, sizeof b, "%llu", (unsigned long long)r.to);
         snprintf(d, sizeof d, "%llu", (unsigned long long)r.checkpoints);
         snprintf(e, sizeof e, "%llu", (unsigned long long)r.erased);
-        o = json_pack("{s:b, s:s, s:s, s:s, s:s}", "ok", rc == 0 && trc == 0,
-                      "from", n0, "to", b, "checkpoints", d, "erased", e);
+        o = json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:b}", "ok",
+                      rc == 0 && trc == 0, "mode", r.full ? "full" : "new",
+                      "from", n0, "to", b, "checkpoints", d, "erased", e,
+                      "recorded", nowrite[0] == '\0');
+        if (r.full_ts_ns != 0) {
+            char fs[24];
+            snprintf(fs, sizeof fs, "%llu", (unsigned long long)r.full_size);
+            utc_time(t1, r.full_ts_ns);
+            json_object_set_new(
+                o, "last_full",
+                json_pack("{s:s, s:s}", "size", fs, "time", t1));
+        }
         if (rc == LDG_ETAMPER) {
             char bs[24];
             snprintf(bs, sizeof bs, "%llu", (unsigned long long)r.bad_seq);
+            utc_time(t1, r.found_ts_ns);
             json_object_set_new(o, "bad_seq", json_string(bs));
             json_object_set_new(o, "error", json_string(r.what));
+            json_object_set_new(o, "found", json_string(t1));
+            json_object_set_new(o, "standing", json_boolean(r.finding_stands));
         }
         if (note != NULL && rc == 0)
             json_object_set_new(
                 o, "trusted",
                 json_pack("{s:b, s:s}", "ok", trc == 0, "detail", tr.what));
         cli_print_json(c, o);
+    }
+    if (nowrite[0] != '\0')
+        cli_err(c,
+                "note: could not record this result in the ledger (%s); "
+                "it is read-only here",
+                nowrite);
+    if (rc == LDG_ETAMPER && r.finding_stands) {
+        utc_time(t1, r.found_ts_ns);
+        cli_err(c,
+                "FAILED: a verification at %s found: %s; this stands until "
+                "`ledger verify --full` passes",
+                t1, r.what);
+        rc = EX_VERIFY;
+        goto out;
     }
     if (rc == LDG_ETAMPER) {
         cli_err(c, "FAILED: %s", r.what);
@@ -960,12 +1023,40 @@ verify_run(struct cli *c, int argc, char **argv)
         goto out;
     }
     if (c->out == OUT_HUMAN) {
-        printf("ok: %llu events verified (%llu..%llu of %llu), %llu "
-               "checkpoints, %llu erased bodies\n",
-               (unsigned long long)r.checked, (unsigned long long)r.from,
-               (unsigned long long)(r.to ? r.to - 1 : 0),
-               (unsigned long long)r.to, (unsigned long long)r.checkpoints,
-               (unsigned long long)r.erased);
+        if (r.full)
+            printf("ok: full verification of %llu events (0..%llu): "
+                   "signatures, bodies, chain, tree, %llu checkpoints; "
+                   "%llu erased bodies\n",
+                   (unsigned long long)r.to,
+                   (unsigned long long)(r.to ? r.to - 1 : 0),
+                   (unsigned long long)r.checkpoints,
+                   (unsigned long long)r.erased);
+        else if (r.checked == 0)
+            printf("ok: nothing new since seq %llu (chain, tree, bodies and "
+                   "%llu checkpoints re-checked from 0)\n",
+                   (unsigned long long)(r.to ? r.to - 1 : 0),
+                   (unsigned long long)r.checkpoints);
+        else
+            printf("ok: checked %llu new events %llu..%llu (signatures, "
+                   "indexes); chain, tree, bodies and %llu checkpoints "
+                   "re-checked from 0; %llu erased bodies\n",
+                   (unsigned long long)r.checked, (unsigned long long)r.from,
+                   (unsigned long long)(r.to - 1),
+                   (unsigned long long)r.checkpoints,
+                   (unsigned long long)r.erased);
+        if (!r.full && r.from > 0) {
+            if (r.full_ts_ns != 0) {
+                utc_time(t1, r.full_ts_ns);
+                printf("last full verification at seq %llu, %s; ",
+                       (unsigned long long)(r.full_size ? r.full_size - 1 : 0),
+                       t1);
+            } else {
+                printf("never fully verified; ");
+            }
+            printf("signatures of events before %llu were not re-checked "
+                   "(ledger verify --full does)\n",
+                   (unsigned long long)r.from);
+        }
         if (note != NULL)
             printf("ok: %s\n", tr.what);
     }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
@@ -100,41 +101,69 @@ clause_emit(json_t *box, struct clause *c)
     return c->status == 0 ? 0 : c->status == 1 ? 1 : 2;
 }
 
+static void
+utc(char out[32], uint64_t ts_ns)
+{
+    time_t secs = (time_t)(ts_ns / 1000000000u);
+    struct tm tm;
+    if (gmtime_r(&secs, &tm) == NULL ||
+        strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, 32, "?");
+}
+
+/* The clause rests on what the core remembers of its verifications
+ * (ldg_verify_state): a standing finding fails it until a full
+ * verification passes; otherwise it says whether the verified position
+ * comes from a full verification or from plain runs over new events
+ * since one (which did not re-check older signatures and bodies). */
 static int
 chain_verified(struct ldg_ledger *l, uint64_t size, json_t *box)
 {
     struct clause c;
-    struct ldg_txn *t = NULL;
-    struct ldg_val v;
-    uint64_t verified = 0;
-    int have = 0, rc;
-    ldg_dbi dbi;
+    struct ldg_verify_state st;
+    char when[32], fwhen[32];
+    int rc;
 
     clause_init(&c, "chain-verified");
-    /* The core saves "verified" = u64be size ‖ root[32] in its meta
-     * database after a successful ledger verify. */
-    rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
-    if (rc == 0 && ldg_db_open(t, "meta", 0, &dbi) == 0 &&
-        ldg_kv_get(t, dbi, "verified", 8, &v) == 0 && v.len == 40) {
-        const uint8_t *p = v.data;
-        for (int i = 0; i < 8; i++)
-            verified = (verified << 8) | p[i];
-        have = 1;
-    }
-    ldg_txn_abort(t);
-    if (!have)
+    rc = ldg_verify_state(l, &st);
+    utc(fwhen, st.full_ts_ns);
+    if (rc < 0) {
+        clause_add(&c, 1, "ledger verify --full",
+                   "cannot read what verification found: %s", ldg_strerror(rc));
+    } else if (st.finding) {
+        utc(when, st.finding_ts_ns);
+        clause_add(&c, 2, "ledger verify --full",
+                   "verification FAILED at event %llu (found %s): %s; this "
+                   "stands until a full verification passes",
+                   (unsigned long long)st.finding_seq, when, st.finding_what);
+    } else if (st.verified_size == 0) {
         clause_add(&c, 1, "ledger verify",
                    "the log was never verified on this box");
-    else if (verified < size)
+    } else if (st.verified_size < size) {
         clause_add(&c, 1, "ledger verify",
                    "verified through %llu of %llu events; the rest are not "
                    "verified yet",
-                   (unsigned long long)verified, (unsigned long long)size);
-    else
-        clause_add(&c, 0, NULL,
-                   "signatures, chain and tree verified through "
-                   "%llu events",
+                   (unsigned long long)st.verified_size,
                    (unsigned long long)size);
+    } else if (st.full_ts_ns != 0 && st.full_size >= st.verified_size) {
+        clause_add(&c, 0, NULL,
+                   "signatures, bodies, chain and tree verified through "
+                   "%llu events by a full verification (%s)",
+                   (unsigned long long)size, fwhen);
+    } else if (st.full_ts_ns != 0) {
+        clause_add(&c, 0, NULL,
+                   "verified through %llu events: a full verification "
+                   "through %llu (%s), then plain runs over the events "
+                   "after it (chain, tree and bodies re-checked from 0, "
+                   "older signatures not)",
+                   (unsigned long long)size, (unsigned long long)st.full_size,
+                   fwhen);
+    } else {
+        clause_add(&c, 0, NULL,
+                   "verified through %llu events by plain runs, each over "
+                   "the events new to it (never a full verification)",
+                   (unsigned long long)size);
+    }
     return clause_emit(box, &c);
 }
 

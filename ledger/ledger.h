@@ -598,7 +598,11 @@ int ldg_kv_del(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
  * of pages read so far (they stay in the page cache and fault back in),
  * so a long scan's resident size stays what it really holds. A hint for
  * the whole process: it never fails and changes no data. */
-enum ldg_access { LDG_ACCESS_RANDOM, LDG_ACCESS_SEQUENTIAL, LDG_ACCESS_RELEASE };
+enum ldg_access {
+    LDG_ACCESS_RANDOM,
+    LDG_ACCESS_SEQUENTIAL,
+    LDG_ACCESS_RELEASE
+};
 void ldg_access_hint(struct ldg_ledger *l, enum ldg_access how);
 
 struct ldg_cursor;
@@ -660,18 +664,71 @@ struct ldg_verify_report {
     uint64_t checkpoints; /* checkpoints checked */
     uint64_t bad_seq;     /* first bad event when verification failed */
     char what[512];       /* what is wrong, or "" */
+    /* What the run rests on and what it remembers (see ldg_verify_state).
+     * full: signatures and bodies were checked from event 0 (--full, no
+     * start); otherwise only events from `from` on were (the chain, tree,
+     * checkpoints and key history are always checked from 0). */
+    int full;
+    uint64_t full_size, full_ts_ns; /* last full verification that passed
+                                       (this one, if full and it passed);
+                                       full_ts_ns 0: never */
+    /* The run failed because an earlier finding stands (bad_seq and what
+     * are that finding's; found_ts_ns when it was made). */
+    int finding_stands;
+    uint64_t found_ts_ns; /* when bad_seq was found */
+    int recorded;         /* the result was saved in the ledger */
+    uint8_t root[32];     /* tree root at `to`, when it passed */
 };
 /* Verifies the log: each entry decodes canonically, seq and prev chain,
  * timestamps never decrease, each signature with a key valid at that
  * event, each body against its commitment, the Merkle tree and stored
- * checkpoints, the indexes. Returns 0 if all holds, LDG_ETAMPER (with
- * report->bad_seq and report->what) if not, other codes for I/O. from is
+ * checkpoints, the indexes. Without LDG_VERIFY_FULL, signatures and
+ * indexes are checked only from the saved position on (report->from);
+ * everything else (entries, chain, tree, checkpoints, key history, every
+ * body) is always checked from event 0. Returns 0 if all holds, LDG_ETAMPER
+ * (with report->bad_seq and report->what) if not, other codes for I/O. from is
  * a starting point (0 = saved position unless FULL). progress, if set, is
  * called now and then with (done, total). */
 int ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
                struct ldg_verify_report *report,
                void (*progress)(void *ctx, uint64_t done, uint64_t total),
                void *progress_ctx);
+/*
+ * Verification remembers what it found. ldg_verify reads only (one read
+ * snapshot) and records its result afterwards, when the handle is
+ * writable and LDG_VERIFY_NOSAVE is not set (report->recorded says so):
+ *   - a failure is kept as a finding (first bad seq, when, what); while it
+ *     stands every ldg_verify but a full one from 0 fails with it
+ *     (LDG_ETAMPER, report->finding_stands), even if the events it checks
+ *     hold;
+ *   - a full verification that passes clears the finding and is kept
+ *     (size and time) as the last full verification;
+ *   - any pass advances the verified position (size and root).
+ * On a read-only handle (LDG_RDONLY: an auditor's write-protected copy)
+ * nothing is written; ldg_verify_record(l, report) writes the same later
+ * through a writable handle, if there is one.
+ */
+int ldg_verify_record(struct ldg_ledger *l,
+                      const struct ldg_verify_report *report);
+/* The same for the ledger in dir, opened for writing only to record it
+ * (no appliers, no projection rebuild). A ledger whose data.mdb carries no
+ * write permission bit is evidence that may not be changed: it is not
+ * written even by a user (root) whom the modes would not stop. 0, or
+ * LDG_EIO/LDG_EINVAL with err saying why it could not be recorded. */
+int ldg_verify_record_dir(const char *dir, const struct ldg_options *opts,
+                          const struct ldg_verify_report *report, char *err,
+                          size_t errcap);
+
+/* What the ledger remembers of its verifications (meta records, FORMAT.md
+ * section 6). *_ts_ns are wall-clock ns; 0 means never. */
+struct ldg_verify_state {
+    uint64_t verified_size;         /* events verified so far (any mode) */
+    uint64_t full_size, full_ts_ns; /* the last full verification */
+    int finding;                    /* a failed verification stands */
+    uint64_t finding_seq, finding_ts_ns;
+    char finding_what[512];
+};
+int ldg_verify_state(struct ldg_ledger *l, struct ldg_verify_state *st);
 
 /* Checks the log against a checkpoint kept elsewhere (a signed note by
  * the log key). LDG_ETAMPER if the log is shorter than it (rolled back)

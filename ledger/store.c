@@ -137,6 +137,21 @@ ldg_store_open(struct ldg_store **out, const char *path,
         goto fail;
     }
     rc = mdb_env_open(s->env, path, flags, 0600);
+    if (rc != 0 && o->rdonly && (rc == EACCES || rc == EPERM || rc == EROFS)) {
+        /* Evidence that may not be changed (a write-protected copy, an
+         * immutable file, a read-only mount): the lock file cannot be
+         * opened for writing either. Nothing can write to such a copy, so
+         * reading it without the lock file is safe. */
+        mdb_env_close(s->env);
+        s->env = NULL;
+        rc = mdb_env_create(&s->env);
+        if (rc == 0)
+            rc = mdb_env_set_maxdbs(s->env, MAX_DBS);
+        if (rc == 0)
+            rc = mdb_env_set_mapsize(s->env, s->map_size);
+        if (rc == 0)
+            rc = mdb_env_open(s->env, path, flags | MDB_NOLOCK, 0600);
+    }
     if (rc != 0) {
         put_err(err, errcap, "cannot open", path, rc);
         goto fail;
@@ -263,8 +278,8 @@ ldg_access_hint(struct ldg_ledger *l, enum ldg_access how)
     if (how == LDG_ACCESS_RELEASE)
         ldg_store_trim(l->store);
     else
-        advise_map(l->store,
-                   how == LDG_ACCESS_SEQUENTIAL ? MADV_SEQUENTIAL : MADV_RANDOM);
+        advise_map(l->store, how == LDG_ACCESS_SEQUENTIAL ? MADV_SEQUENTIAL
+                                                          : MADV_RANDOM);
 }
 
 void

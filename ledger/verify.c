@@ -14,10 +14,13 @@
  * collected; the root at the last verified size must equal the one saved
  * then, so a change to an already verified part cannot go unnoticed.
  *
- * Pass 2, on every core, for events at or after the starting point (the
- * saved position, or 0 with --full): the signature with a key that was
- * added before and not revoked before the event; the body against its
- * commitment (or a body.erased for it); the index entries.
+ * Pass 2, on every core: for events at or after the starting point (the
+ * saved position, or 0 with --full), the signature with a key that was
+ * added before and not revoked before the event, and the index entries;
+ * for every event, the body against its commitment (or a body.erased for
+ * it). Bodies are checked from 0 in every mode because nothing else would
+ * see a stored body swapped with another or deleted after its event was
+ * verified, and a body costs a fraction of a signature.
  *
  * The passes overlap: pass 1 runs on the calling thread and publishes how
  * far it has got (p1_done); pass 2 workers take chunks below that mark, so
@@ -34,6 +37,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ledger/ledger_int.h"
@@ -156,8 +161,7 @@ cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static const char MSG_NOBODY[] =
-    "body is missing and no body.erased names it";
+static const char MSG_NOBODY[] = "body is missing and no body.erased names it";
 static const char MSG_STILL[] =
     "body was erased by a body.erased event but is still stored";
 
@@ -655,6 +659,15 @@ pass2_worker(void *arg)
                 bad(vs, seq, "entry unreadable (%s)", ldg_strerror(rc));
                 break;
             }
+            /* Before the starting point only the body: cheap next to a
+             * signature, and what a plain run would otherwise never see
+             * again (bodies swapped or deleted after they were verified:
+             * the entries, chain and tree do not change). */
+            if (seq < vs->from) {
+                if (check_body(vs, t, &ev, 1))
+                    break;
+                continue;
+            }
             if (check_sig(vs, &ev) || check_body(vs, t, &ev, 1))
                 break;
             if (ldg_index_check(t, &ev) != 0) {
@@ -667,7 +680,7 @@ pass2_worker(void *arg)
         pthread_mutex_lock(&vs->mu);
         vs->done += hi - lo;
         if (vs->progress)
-            vs->progress(vs->progress_ctx, vs->from + vs->done, vs->to);
+            vs->progress(vs->progress_ctx, vs->done, vs->to);
         pthread_mutex_unlock(&vs->mu);
     }
     ldg_txn_abort(t);
@@ -692,9 +705,8 @@ erased_after(struct ldg_txn *t, uint64_t from, uint64_t target)
 
     memcpy(key, prefix, sizeof prefix); /* with its NUL */
     ldg_be64(key + sizeof prefix, from);
-    if (ldg_cursor_open(t, ldg_store_core_dbi(ldg_txn_store(t),
-                                              LDG_DB_IDX_TYPE),
-                        &c) < 0)
+    if (ldg_cursor_open(
+            t, ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_IDX_TYPE), &c) < 0)
         return 0;
     rc = ldg_cursor_get(c, LDG_SET_RANGE, key, sizeof key, &k, &v);
     while (!found && rc == 0 && k.len == sizeof key &&
@@ -732,7 +744,7 @@ deferred_body_checks(struct vstate *vs, struct ldg_txn *t)
         uint64_t seq = vs->erased[i];
         struct ldg_val v;
         uint8_t k[8];
-        if (seq < vs->from || seq >= end || seq >= vs->bad_seq)
+        if (seq >= end || seq >= vs->bad_seq)
             continue;
         ldg_be64(k, seq);
         if (ldg_kv_get(t, ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_BODIES),
@@ -770,6 +782,161 @@ check_index_counts(struct vstate *vs, struct ldg_txn *t, uint64_t size,
     }
 }
 
+/*
+ * What verification remembers, in the core's meta database (FORMAT.md
+ * section 6):
+ *
+ *   "verified"       u64be size ‖ root[32]     verified position
+ *   "verify.full"    u64be size ‖ u64be ts_ns  last full verification
+ *   "verify.finding" u64be seq ‖ u64be ts_ns ‖ text (UTF-8, no NUL)
+ *                                              a standing failure
+ */
+static const char K_VERIFIED[] = "verified", K_FULL[] = "verify.full",
+                  K_FINDING[] = "verify.finding";
+
+static uint64_t
+wall_ns(const struct ldg_ledger *l)
+{
+    struct timespec ts;
+    if (l->clock_ns != NULL)
+        return *l->clock_ns;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void
+state_read(struct ldg_txn *t, ldg_dbi meta, struct ldg_verify_state *st,
+           uint8_t root[32])
+{
+    struct ldg_val v;
+
+    memset(st, 0, sizeof *st);
+    if (ldg_kv_get(t, meta, K_VERIFIED, strlen(K_VERIFIED), &v) == 0 &&
+        v.len == 40) {
+        st->verified_size = ldg_rd_be64(v.data);
+        if (root != NULL)
+            memcpy(root, (const uint8_t *)v.data + 8, 32);
+    }
+    if (ldg_kv_get(t, meta, K_FULL, strlen(K_FULL), &v) == 0 && v.len == 16) {
+        st->full_size = ldg_rd_be64(v.data);
+        st->full_ts_ns = ldg_rd_be64((const uint8_t *)v.data + 8);
+    }
+    if (ldg_kv_get(t, meta, K_FINDING, strlen(K_FINDING), &v) == 0 &&
+        v.len >= 16) {
+        size_t n = v.len - 16;
+        if (n >= sizeof st->finding_what)
+            n = sizeof st->finding_what - 1;
+        st->finding = 1;
+        st->finding_seq = ldg_rd_be64(v.data);
+        st->finding_ts_ns = ldg_rd_be64((const uint8_t *)v.data + 8);
+        memcpy(st->finding_what, (const uint8_t *)v.data + 16, n);
+        st->finding_what[n] = '\0';
+    }
+}
+
+int
+ldg_verify_state(struct ldg_ledger *l, struct ldg_verify_state *st)
+{
+    struct ldg_txn *t = NULL;
+    int rc;
+
+    if (l == NULL || st == NULL)
+        return LDG_EINVAL;
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    state_read(t, ldg_store_core_dbi(l->store, LDG_DB_META), st, NULL);
+    ldg_txn_abort(t);
+    return 0;
+}
+
+int
+ldg_verify_record(struct ldg_ledger *l, const struct ldg_verify_report *r)
+{
+    struct ldg_txn *t = NULL;
+    ldg_dbi meta;
+    uint8_t rec[16 + sizeof r->what];
+    int rc;
+
+    if (l == NULL || r == NULL)
+        return LDG_EINVAL;
+    if (l->opts.flags & LDG_RDONLY) {
+        ldg_seterr(l, "the ledger is open read-only: the verification's "
+                      "result cannot be recorded");
+        return LDG_EINVAL;
+    }
+    if (r->finding_stands)
+        return 0; /* nothing new */
+    if ((rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t)) < 0)
+        return rc;
+    meta = ldg_store_core_dbi(l->store, LDG_DB_META);
+    if (r->bad_seq != UINT64_MAX && r->what[0] != '\0') {
+        struct ldg_verify_state st;
+        size_t n = strlen(r->what);
+        state_read(t, meta, &st, NULL);
+        /* An earlier, lower finding stays: it names the first bad event. */
+        if (!st.finding || r->bad_seq < st.finding_seq) {
+            ldg_be64(rec, r->bad_seq);
+            ldg_be64(rec + 8, r->found_ts_ns);
+            memcpy(rec + 16, r->what, n);
+            rc = ldg_kv_put(t, meta, K_FINDING, strlen(K_FINDING), rec, 16 + n);
+        }
+    } else {
+        ldg_be64(rec, r->to);
+        memcpy(rec + 8, r->root, 32);
+        rc = ldg_kv_put(t, meta, K_VERIFIED, strlen(K_VERIFIED), rec, 40);
+        if (rc == 0 && r->full) {
+            ldg_be64(rec, r->full_size);
+            ldg_be64(rec + 8, r->full_ts_ns);
+            rc = ldg_kv_put(t, meta, K_FULL, strlen(K_FULL), rec, 16);
+            if (rc == 0) {
+                rc = ldg_kv_del(t, meta, K_FINDING, strlen(K_FINDING), NULL, 0);
+                if (rc == LDG_ENOTFOUND)
+                    rc = 0;
+            }
+        }
+    }
+    if (rc == 0)
+        return ldg_txn_commit(t);
+    ldg_txn_abort(t);
+    return rc;
+}
+
+int
+ldg_verify_record_dir(const char *dir, const struct ldg_options *opts,
+                      const struct ldg_verify_report *r, char *err,
+                      size_t errcap)
+{
+    struct ldg_options o;
+    struct ldg_ledger *w = NULL;
+    char path[4096];
+    struct stat st;
+    int rc;
+
+    if (dir == NULL || r == NULL)
+        return LDG_EINVAL;
+    if (err != NULL && errcap > 0)
+        err[0] = '\0';
+    if (r->finding_stands)
+        return 0;
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    if (stat(path, &st) == 0 && (st.st_mode & 0222) == 0) {
+        if (err != NULL)
+            snprintf(err, errcap, "%s is write-protected", path);
+        return LDG_EIO;
+    }
+    if (opts != NULL)
+        o = *opts;
+    else
+        memset(&o, 0, sizeof o);
+    o.flags &= ~(unsigned)LDG_RDONLY;
+    if ((rc = ldg_open(&w, dir, &o, err, errcap)) < 0)
+        return rc;
+    if ((rc = ldg_verify_record(w, r)) < 0 && err != NULL)
+        snprintf(err, errcap, "%s", ldg_errmsg(w));
+    ldg_close(w);
+    return rc;
+}
+
 int
 ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
            struct ldg_verify_report *r,
@@ -778,7 +945,7 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
 {
     struct vstate vs;
     struct ldg_txn *t = NULL;
-    struct ldg_val v;
+    struct ldg_verify_state st;
     uint64_t size = 0, saved_size = 0, with_run = 0;
     uint8_t saved_root[32] = {0}, root[32];
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -789,6 +956,7 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
     if (l == NULL || r == NULL)
         return LDG_EINVAL;
     memset(r, 0, sizeof *r);
+    r->bad_seq = UINT64_MAX;
     memset(&vs, 0, sizeof vs);
     vs.l = l;
     vs.bad_seq = UINT64_MAX;
@@ -802,12 +970,11 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
         goto out;
     if ((rc = ldg_txn_size(t, &size)) < 0)
         goto out;
-    if (ldg_kv_get(t, ldg_store_core_dbi(l->store, LDG_DB_META), "verified", 8,
-                   &v) == 0 &&
-        v.len == 40) {
-        saved_size = ldg_rd_be64(v.data);
-        memcpy(saved_root, (const uint8_t *)v.data + 8, 32);
-    }
+    state_read(t, ldg_store_core_dbi(l->store, LDG_DB_META), &st, saved_root);
+    saved_size = st.verified_size;
+    r->full = (flags & LDG_VERIFY_FULL) && from == 0;
+    r->full_size = st.full_size;
+    r->full_ts_ns = st.full_ts_ns;
     if (flags & LDG_VERIFY_FULL)
         vs.from = from;
     else
@@ -815,7 +982,7 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
     if (vs.from > size)
         vs.from = size;
     vs.to = size;
-    vs.next = vs.from;
+    vs.next = 0; /* bodies from 0; signatures and indexes from vs.from */
     if (nthreads > 16)
         nthreads = 16;
     /* Pass 2 workers start now and follow pass 1 on this thread. */
@@ -842,28 +1009,41 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
     r->to = size;
     r->checked = size - vs.from;
     r->erased = vs.nerased;
-    if (vs.bad_seq != UINT64_MAX) {
-        r->bad_seq = vs.bad_seq;
-        snprintf(r->what, sizeof r->what, "%s", vs.what);
-        ldg_seterr(l, "%s", vs.what);
-        rc = LDG_ETAMPER;
-        goto out;
-    }
     ldg_txn_abort(t);
     t = NULL;
-    if (!(flags & LDG_VERIFY_NOSAVE) && !(l->opts.flags & LDG_RDONLY)) {
-        uint8_t rec[40];
-        ldg_be64(rec, size);
-        memcpy(rec + 8, root, 32);
-        if ((rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t)) == 0) {
-            rc = ldg_kv_put(t, ldg_store_core_dbi(l->store, LDG_DB_META),
-                            "verified", 8, rec, sizeof rec);
-            if (rc == 0)
-                rc = ldg_txn_commit(t);
-            else
-                ldg_txn_abort(t);
-            t = NULL;
+    if (vs.bad_seq != UINT64_MAX) {
+        r->bad_seq = vs.bad_seq;
+        r->found_ts_ns = wall_ns(l);
+        snprintf(r->what, sizeof r->what, "%s", vs.what);
+    } else if (st.finding && !r->full) {
+        /* What was found stays found until a full verification passes:
+         * a plain run over new events cannot clear it. */
+        r->finding_stands = 1;
+        r->bad_seq = st.finding_seq;
+        r->found_ts_ns = st.finding_ts_ns;
+        snprintf(r->what, sizeof r->what, "%s", st.finding_what);
+    } else {
+        memcpy(r->root, root, 32);
+        if (r->full) {
+            r->full_size = size;
+            r->full_ts_ns = wall_ns(l);
         }
+    }
+    /* Checked first; recorded afterwards, where that is possible. */
+    if (!(flags & LDG_VERIFY_NOSAVE) && !(l->opts.flags & LDG_RDONLY) &&
+        !r->finding_stands) {
+        int wrc = ldg_verify_record(l, r);
+        if (wrc == 0)
+            r->recorded = 1;
+        else if (r->bad_seq == UINT64_MAX) {
+            rc = wrc;
+            goto out;
+        }
+    }
+    rc = 0;
+    if (r->bad_seq != UINT64_MAX) {
+        ldg_seterr(l, "%s", r->what);
+        rc = LDG_ETAMPER;
     }
 out:
     ldg_txn_abort(t);

@@ -389,6 +389,155 @@ test_verify__detects_missing_index_entry(void **state)
     }
 }
 
+/* Verification remembers what it found: after a failed full verification,
+ * a plain one fails too (even with nothing new, or only good new events),
+ * until a full verification passes again. */
+static void
+test_verify__a_finding_stands_until_a_full_verification_passes(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_verify_report r;
+    struct ldg_verify_state st;
+    uint8_t buf[4096], orig[4096];
+    uint64_t clock = 1700000000000000000ull;
+    size_t n;
+
+    assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL, 0, &r, NULL, NULL), 0);
+    assert_true(r.full);
+    assert_true(r.recorded);
+    assert_int_equal(ldg_verify_state(f->l, &st), 0);
+    assert_int_equal(st.verified_size, 40);
+    assert_int_equal(st.full_size, 40);
+    assert_true(st.full_ts_ns != 0);
+    assert_false(st.finding);
+
+    n = t_raw_get(f->l, "bodies", 12, buf, sizeof buf);
+    memcpy(orig, buf, n);
+    buf[n - 1] ^= 0x01;
+    t_raw_put(f->l, "bodies", 12, buf, n);
+    ldg_set_clock(f->l, &clock);
+    assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL, 0, &r, NULL, NULL),
+                     LDG_ETAMPER);
+    assert_int_equal(r.bad_seq, 12);
+    assert_true(r.recorded);
+    assert_int_equal(ldg_verify_state(f->l, &st), 0);
+    assert_true(st.finding);
+    assert_int_equal(st.finding_seq, 12);
+    assert_int_equal(st.finding_ts_ns, clock);
+    assert_non_null(strstr(st.finding_what, "event 12"));
+    ldg_set_clock(f->l, NULL);
+
+    /* repaired, but only a full verification may say so: plain verify,
+     * with nothing new, fails with the standing finding */
+    t_raw_put(f->l, "bodies", 12, orig, n);
+    assert_int_equal(ldg_verify(f->l, 0, 0, &r, NULL, NULL), LDG_ETAMPER);
+    assert_true(r.finding_stands);
+    assert_int_equal(r.bad_seq, 12);
+    assert_int_equal(r.found_ts_ns, clock);
+    assert_int_equal(r.checked, 0);
+    /* good new events do not clear it either */
+    t_append(f->l, "x.test.more", "{}", NULL);
+    assert_int_equal(ldg_verify(f->l, 0, 0, &r, NULL, NULL), LDG_ETAMPER);
+    assert_true(r.finding_stands);
+    /* nor does a run from an explicit start after the bad event */
+    assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL, 20, &r, NULL, NULL),
+                     LDG_ETAMPER);
+    assert_true(r.finding_stands);
+    /* a full verification passes and clears it */
+    assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL, 0, &r, NULL, NULL), 0);
+    assert_int_equal(ldg_verify_state(f->l, &st), 0);
+    assert_false(st.finding);
+    assert_int_equal(st.full_size, 41);
+    assert_int_equal(ldg_verify(f->l, 0, 0, &r, NULL, NULL), 0);
+}
+
+/* A lower finding is kept over a later one (it names the first bad event);
+ * NOSAVE and read-only handles record nothing, and ldg_verify_record writes
+ * a read-only run's result through a writable handle. */
+static void
+test_verify__read_only_verify_records_nothing_until_asked(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_verify_report r;
+    struct ldg_verify_state st;
+    struct ldg_options o;
+    struct ldg_ledger *ro = NULL;
+    uint8_t buf[4096];
+    char err[256];
+    size_t n;
+
+    n = t_raw_get(f->l, "bodies", 30, buf, sizeof buf);
+    buf[n - 1] ^= 0x01;
+    t_raw_put(f->l, "bodies", 30, buf, n);
+    assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0,
+                                &r, NULL, NULL),
+                     LDG_ETAMPER);
+    assert_false(r.recorded);
+    assert_int_equal(ldg_verify_state(f->l, &st), 0);
+    assert_false(st.finding);
+    assert_int_equal(st.verified_size, 0);
+
+    memset(&o, 0, sizeof o);
+    o.flags = LDG_RDONLY;
+    assert_int_equal(ldg_open(&ro, f->dir, &o, err, sizeof err), 0);
+    assert_int_equal(ldg_verify(ro, LDG_VERIFY_FULL, 0, &r, NULL, NULL),
+                     LDG_ETAMPER);
+    assert_int_equal(r.bad_seq, 30);
+    assert_false(r.recorded);
+    assert_int_equal(ldg_verify_record(ro, &r), LDG_EINVAL);
+    ldg_close(ro);
+    assert_int_equal(ldg_verify_state(f->l, &st), 0);
+    assert_false(st.finding);
+    assert_int_equal(ldg_verify_record(f->l, &r), 0);
+    assert_int_equal(ldg_verify_state(f->l, &st), 0);
+    assert_true(st.finding);
+    assert_int_equal(st.finding_seq, 30);
+
+    /* an earlier bad event replaces the finding; a later one does not */
+    n = t_raw_get(f->l, "bodies", 8, buf, sizeof buf);
+    buf[n - 1] ^= 0x01;
+    t_raw_put(f->l, "bodies", 8, buf, n);
+    assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL, 0, &r, NULL, NULL),
+                     LDG_ETAMPER);
+    assert_int_equal(ldg_verify_state(f->l, &st), 0);
+    assert_int_equal(st.finding_seq, 8);
+    r.bad_seq = 35;
+    assert_int_equal(ldg_verify_record(f->l, &r), 0);
+    assert_int_equal(ldg_verify_state(f->l, &st), 0);
+    assert_int_equal(st.finding_seq, 8);
+}
+
+/* Bodies swapped between two verified events, or one deleted without a
+ * body.erased: the entries, chain and tree do not change, so only a body
+ * check sees it, and plain verify (and so --trusted) makes one from 0. */
+static void
+test_verify__plain_verify_sees_bodies_swapped_or_deleted_after_it(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_verify_report r;
+    uint8_t a[4096], b[4096];
+    size_t na, nb;
+
+    assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL, 0, &r, NULL, NULL), 0);
+    na = t_raw_get(f->l, "bodies", 10, a, sizeof a);
+    nb = t_raw_get(f->l, "bodies", 11, b, sizeof b);
+    t_raw_put(f->l, "bodies", 10, b, nb);
+    t_raw_put(f->l, "bodies", 11, a, na);
+    assert_int_equal(ldg_verify(f->l, LDG_VERIFY_NOSAVE, 0, &r, NULL, NULL),
+                     LDG_ETAMPER);
+    assert_int_equal(r.from, 40); /* signatures: nothing new */
+    assert_int_equal(r.bad_seq, 10);
+    assert_non_null(strstr(r.what, "commitment"));
+    t_raw_put(f->l, "bodies", 10, a, na);
+    t_raw_put(f->l, "bodies", 11, b, nb);
+    assert_int_equal(ldg_verify(f->l, LDG_VERIFY_NOSAVE, 0, &r, NULL, NULL), 0);
+    t_raw_del(f->l, "bodies", 20);
+    assert_int_equal(ldg_verify(f->l, LDG_VERIFY_NOSAVE, 0, &r, NULL, NULL),
+                     LDG_ETAMPER);
+    assert_int_equal(r.bad_seq, 20);
+    assert_non_null(strstr(r.what, "no body.erased"));
+}
+
 int
 main(void)
 {
@@ -411,6 +560,9 @@ main(void)
         T(test_verify__detects_deleted_body_without_erasure),
         T(test_verify__detects_stale_stored_tree_hash),
         T(test_verify__detects_missing_index_entry),
+        T(test_verify__a_finding_stands_until_a_full_verification_passes),
+        T(test_verify__read_only_verify_records_nothing_until_asked),
+        T(test_verify__plain_verify_sees_bodies_swapped_or_deleted_after_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
