@@ -392,6 +392,139 @@ ldg_keys_apply(struct ldg_txn *t, const struct ldg_event *ev,
     return 0;
 }
 
+static const struct ldg_key_state *
+proven_find(const struct ldg_key_state *p, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(p[i].key_id, id) == 0)
+            return &p[i];
+    return NULL;
+}
+
+static void
+seq_text(char out[24], uint64_t seq)
+{
+    if (seq == UINT64_MAX)
+        snprintf(out, 24, "never");
+    else
+        snprintf(out, 24, "%llu", (unsigned long long)seq);
+}
+
+int
+ldg_keys_registry_check(struct ldg_txn *t, const struct ldg_key_state *p,
+                        size_t n, uint64_t *seq, char *why, size_t cap)
+{
+    ldg_dbi db = ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_KEYS);
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    size_t nid = 0;
+    int rc;
+
+    *seq = UINT64_MAX;
+    if ((rc = ldg_cursor_open(t, db, &c)) < 0)
+        return rc;
+    for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v); rc == 0;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        const struct ldg_key_state *want;
+        struct ldg_key_state ks;
+        char id[LDG_KEYID_LEN + 1], a[24], b[24];
+        if (k.len == 3 + LDG_KEYID_LEN && memcmp(k.data, "id:", 3) == 0) {
+            memcpy(id, (const char *)k.data + 3, LDG_KEYID_LEN);
+            id[LDG_KEYID_LEN] = '\0';
+            want = proven_find(p, n, id);
+            nid++;
+            if (want == NULL || rec_decode(&v, id, &ks) < 0) {
+                snprintf(why, cap,
+                         "the key registry holds key %s, which no key event "
+                         "of the log adds (or its record is malformed)",
+                         id);
+                *seq = want ? want->added_seq : UINT64_MAX;
+                rc = LDG_ETAMPER;
+                break;
+            }
+            if (memcmp(ks.pub, want->pub, 32) != 0 ||
+                strcmp(ks.name, want->name) != 0 ||
+                ks.added_seq != want->added_seq ||
+                ks.revoked_seq != want->revoked_seq) {
+                seq_text(a, ks.revoked_seq);
+                seq_text(b, want->revoked_seq);
+                snprintf(why, cap,
+                         "the key registry's record of key %s (%s) is not "
+                         "what the log's key events say (public key, name, "
+                         "added at %llu, revoked %s; the log: %s, added at "
+                         "%llu, revoked %s)",
+                         id, ks.name, (unsigned long long)ks.added_seq, a,
+                         want->name, (unsigned long long)want->added_seq, b);
+                *seq = want->revoked_seq != UINT64_MAX &&
+                               ks.revoked_seq != want->revoked_seq
+                           ? want->revoked_seq
+                           : want->added_seq;
+                rc = LDG_ETAMPER;
+                break;
+            }
+        } else if (k.len > 5 && k.len <= 5 + LDG_NAME_MAX &&
+                   memcmp(k.data, "name:", 5) == 0) {
+            const struct ldg_key_state *newest = NULL;
+            size_t nl = k.len - 5;
+            for (size_t i = 0; i < n; i++)
+                if (strlen(p[i].name) == nl &&
+                    memcmp(p[i].name, (const char *)k.data + 5, nl) == 0 &&
+                    (newest == NULL || p[i].added_seq > newest->added_seq))
+                    newest = &p[i];
+            if (newest == NULL || v.len != LDG_KEYID_LEN ||
+                memcmp(v.data, newest->key_id, LDG_KEYID_LEN) != 0) {
+                snprintf(why, cap,
+                         "the key registry's name %.*s does not point at the "
+                         "newest key of that name the log added",
+                         (int)nl, (const char *)k.data + 5);
+                *seq = newest ? newest->added_seq : UINT64_MAX;
+                rc = LDG_ETAMPER;
+                break;
+            }
+        } else {
+            snprintf(why, cap, "the key registry holds a record it should not");
+            *seq = UINT64_MAX;
+            rc = LDG_ETAMPER;
+            break;
+        }
+    }
+    ldg_cursor_close(c);
+    if (rc == LDG_ENOTFOUND)
+        rc = 0;
+    if (rc == 0 && nid != n) {
+        for (size_t i = 0; i < n; i++) {
+            struct ldg_key_state ks;
+            if (ldg_keys_lookup(t, p[i].key_id, &ks) < 0) {
+                snprintf(why, cap,
+                         "the key registry lacks key %s (%s), which the log "
+                         "added",
+                         p[i].key_id, p[i].name);
+                *seq = p[i].added_seq;
+                break;
+            }
+        }
+        rc = LDG_ETAMPER;
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        struct ldg_key_state ks;
+        int newest = 1;
+        for (size_t j = 0; j < n; j++)
+            if (strcmp(p[j].name, p[i].name) == 0 &&
+                p[j].added_seq > p[i].added_seq)
+                newest = 0;
+        if (newest && (ldg_keys_lookup_name(t, p[i].name, &ks) < 0 ||
+                       strcmp(ks.key_id, p[i].key_id) != 0)) {
+            snprintf(why, cap,
+                     "the key registry does not name key %s (%s), the "
+                     "newest of that name the log added",
+                     p[i].key_id, p[i].name);
+            *seq = p[i].added_seq;
+            rc = LDG_ETAMPER;
+        }
+    }
+    return rc;
+}
+
 static int
 cmp_added(const void *a, const void *b)
 {

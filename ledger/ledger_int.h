@@ -238,6 +238,14 @@ ldg_rd_be64(const uint8_t *p)
 /* Key registry (keys.c) — derived from key.added/key.revoked. */
 int ldg_keys_lookup(struct ldg_txn *t, const char *key_id,
                     struct ldg_key_state *ks);
+/* Compares the key registry with the n keys the log proves (from its
+ * genesis, key.added and key.revoked events, in any order): the same ids,
+ * each with the same public key, name, added and revoked seq, and each
+ * name pointing at its newest key. 0, or LDG_ETAMPER with *seq (an event
+ * the wrong record is about, UINT64_MAX if none) and why filled. */
+int ldg_keys_registry_check(struct ldg_txn *t,
+                            const struct ldg_key_state *proven, size_t n,
+                            uint64_t *seq, char *why, size_t cap);
 int ldg_keys_lookup_name(struct ldg_txn *t, const char *name,
                          struct ldg_key_state *ks);
 int ldg_keys_apply(struct ldg_txn *t, const struct ldg_event *ev,

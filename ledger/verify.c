@@ -48,6 +48,7 @@
 
 struct vkey {
     char key_id[LDG_KEYID_LEN + 1];
+    char name[LDG_NAME_MAX + 1];
     uint8_t pub[32];
     uint64_t added, revoked;
 };
@@ -290,6 +291,9 @@ collect(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
         } else {
             pthread_mutex_lock(&vs->mu);
             rc = add_key(vs, l->log_key->key_id, pub, 0) < 0 ? -1 : 0;
+            if (rc == 0)
+                snprintf(vs->keys[vs->nkeys - 1].name, sizeof vs->keys[0].name,
+                         "%s", LDG_LOG_KEY_NAME);
             pthread_mutex_unlock(&vs->mu);
             if (rc == 0 && ldg_event_verify_sig(ev, pub) != 0) {
                 bad(vs, 0, "signature does not verify with the log key");
@@ -322,7 +326,12 @@ collect(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
                 rc = 1;
             } else {
                 pthread_mutex_lock(&vs->mu);
+                const char *nm =
+                    json_string_value(json_object_get(body, "actor"));
                 rc = add_key(vs, id, pub, ev->seq) < 0 ? -1 : 0;
+                if (rc == 0)
+                    snprintf(vs->keys[vs->nkeys - 1].name,
+                             sizeof vs->keys[0].name, "%s", nm ? nm : "");
                 pthread_mutex_unlock(&vs->mu);
             }
         } else {
@@ -474,7 +483,7 @@ pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size, uint64_t saved_size,
     struct ldg_cursor *cc = NULL;
     struct ldg_val ck, cv;
     uint8_t prev[32] = {0};
-    uint64_t last_ts = 0, cksize = UINT64_MAX, seq = 0;
+    uint64_t last_ts = 0, cksize = UINT64_MAX, seq = 0, last_ck = 0;
     int rc = 0, crc, stop = 0;
 
     if (e == NULL) {
@@ -576,6 +585,7 @@ pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size, uint64_t saved_size,
                     stop = 1;
                     break;
                 }
+                last_ck = cksize;
                 crc = ldg_cursor_get(cc, LDG_NEXT, NULL, 0, &ck, &cv);
                 cksize = (crc == 0 && ck.len == 8) ? ldg_rd_be64(ck.data)
                                                    : UINT64_MAX;
@@ -592,6 +602,13 @@ pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size, uint64_t saved_size,
         if (((seq + 1) & (CHUNK - 1)) == 0)
             p1_publish(vs, seq + 1, 0);
     }
+    /* Every commit stores a checkpoint of its new size: the newest is
+     * part of the log (checkpoint, proof and export stand on it). */
+    if (rc == 0 && seq == size && size > 0 && last_ck != size)
+        bad(vs, size - 1,
+            "no signed checkpoint at the log's size %llu (the newest "
+            "stored is for %llu): the latest checkpoint was deleted",
+            (unsigned long long)size, (unsigned long long)last_ck);
     if (rc == 0 && seq == size && cksize != UINT64_MAX && cksize > size)
         bad(vs, size,
             "a checkpoint was signed for %llu events but the log has %llu: "
@@ -753,6 +770,32 @@ deferred_body_checks(struct vstate *vs, struct ldg_txn *t)
             break;
         }
     }
+}
+
+/* The key registry is derived from the key events pass 1 collected (the
+ * whole log's): it must say exactly what they say. */
+static void
+check_registry(struct vstate *vs, struct ldg_txn *t, uint64_t size)
+{
+    struct ldg_key_state *p = calloc(vs->nkeys ? vs->nkeys : 1, sizeof *p);
+    char why[400];
+    uint64_t seq = 0;
+
+    if (p == NULL) {
+        vs->io_rc = LDG_ENOMEM;
+        return;
+    }
+    for (size_t i = 0; i < vs->nkeys; i++) {
+        memcpy(p[i].key_id, vs->keys[i].key_id, sizeof p[i].key_id);
+        memcpy(p[i].name, vs->keys[i].name, sizeof p[i].name);
+        memcpy(p[i].pub, vs->keys[i].pub, 32);
+        p[i].added_seq = vs->keys[i].added;
+        p[i].revoked_seq = vs->keys[i].revoked;
+    }
+    if (ldg_keys_registry_check(t, p, vs->nkeys, &seq, why, sizeof why) ==
+        LDG_ETAMPER)
+        bad(vs, seq < size ? seq : (size ? size - 1 : 0), "%s", why);
+    free(p);
 }
 
 /* Every index holds exactly one entry per event (run: per event with a
@@ -1002,6 +1045,8 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
         goto out;
     }
     deferred_body_checks(&vs, t);
+    if (vs.p1_finished && vs.p1_done == size)
+        check_registry(&vs, t, size);
     /* Counts name no event of their own: only when nothing else did. */
     if (vs.bad_seq == UINT64_MAX)
         check_index_counts(&vs, t, size, with_run);

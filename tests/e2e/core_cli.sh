@@ -320,11 +320,21 @@ if $CC -o "$T/lmdb_poke" "$ROOT/tests/faults/lmdb_poke.c" \
     run "$LEDGER" --dir "$T/v2" verify --full
     [ "$rc" = 1 ] && grep -q "event $((size - 2)): a checkpoint was signed for [0-9]* events but the log has $((size - 2))" "$T/err" ||
         bad tail "cut entries, checkpoints kept: exit $rc ($(errtxt))"
-    # Cut consistently where no verify ever ran: only a checkpoint kept
-    # elsewhere reveals it.
+    # Cut consistently inside a commit (the ingest's one) where no verify
+    # ever ran: the log has no signed checkpoint at its size.
     V3=$T/v3
     "$LEDGER" --dir "$V3" init >/dev/null 2>&1
     "$LEDGER" --dir "$V3" ingest "$ROOT/examples/pdf-ops.jsonl" >/dev/null 2>&1
+    cp -a "$V3" "$T/v3b"
+    "$T/lmdb_poke" "$T/v3b" truncate 2 2>/dev/null
+    run "$LEDGER" --dir "$T/v3b" verify --full
+    [ "$rc" = 1 ] && grep -q "no signed checkpoint at the log's size" "$T/err" ||
+        bad tail "a cut inside a commit: exit $rc ($(errtxt))"
+    # Cut consistently at a commit boundary (two appends, each its own
+    # commit and checkpoint) where no verify ever ran: only a checkpoint
+    # kept elsewhere reveals it.
+    "$LEDGER" --dir "$V3" append x.cli --body '{"n":1}' >/dev/null 2>&1
+    "$LEDGER" --dir "$V3" append x.cli --body '{"n":2}' >/dev/null 2>&1
     "$LEDGER" --dir "$V3" checkpoint >"$T/v3.ckpt"
     "$T/lmdb_poke" "$V3" truncate 2 2>/dev/null
     run "$LEDGER" --dir "$V3" verify --full

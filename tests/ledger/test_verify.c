@@ -193,6 +193,13 @@ test_verify__detects_event_signed_by_revoked_key(void **state)
     assert_int_equal(ldg_txn_commit(t), 0);
     bad = t_append(f->l, "x.test.after", "{}", "alice");
     assert_true(bad > rseq);
+    /* the registry itself no longer says what the log says */
+    expect_bad(f, LDG_VERIFY_FULL, rseq, "key registry");
+    /* put right, the event the revoked key signed is still found */
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    ldg_be64(v + 40, rseq);
+    assert_int_equal(ldg_kv_put(t, dbi, k, sizeof k, v, 53), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
     expect_bad(f, LDG_VERIFY_FULL, bad, "revoked");
 }
 
@@ -538,6 +545,74 @@ test_verify__plain_verify_sees_bodies_swapped_or_deleted_after_it(void **state)
     assert_non_null(strstr(r.what, "no body.erased"));
 }
 
+/* The newest checkpoint is part of the log: deleting it (or all of them)
+ * fails every mode, naming the last event. */
+static void
+test_verify__detects_deleted_latest_checkpoint(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_verify_report r;
+    struct ldg_txn *t = NULL;
+    ldg_dbi dbi;
+    uint8_t k[8];
+
+    assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL, 0, &r, NULL, NULL), 0);
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_db_open(t, "checkpoints", 0, &dbi), 0);
+    ldg_be64(k, 40);
+    assert_int_equal(ldg_kv_del(t, dbi, k, 8, NULL, 0), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    assert_int_equal(ldg_verify(f->l, LDG_VERIFY_NOSAVE, 0, &r, NULL, NULL),
+                     LDG_ETAMPER);
+    assert_int_equal(r.bad_seq, 39);
+    assert_non_null(strstr(r.what, "no signed checkpoint at the log's size"));
+    expect_bad(f, LDG_VERIFY_FULL, 39, "latest checkpoint was deleted");
+    /* all of them */
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_db_open(t, "checkpoints", 0, &dbi), 0);
+    assert_int_equal(ldg_db_drop(t, dbi, 0), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    expect_bad(f, LDG_VERIFY_FULL, 39, "stored is for 0");
+}
+
+/* The key registry is checked against the key events: a record that says
+ * a valid key was revoked, or names another public key, fails verify. */
+static void
+test_verify__detects_tampered_key_registry(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_keyinfo *list;
+    struct ldg_txn *t;
+    ldg_dbi dbi;
+    uint8_t k[3 + LDG_KEYID_LEN], v[48 + 8];
+    size_t nk, ai = 0;
+
+    assert_int_equal(ldg_keys_list(f->l, &list, &nk), 0);
+    for (size_t i = 0; i < nk; i++)
+        if (strcmp(list[i].name, "alice") == 0)
+            ai = i;
+    memcpy(k, "id:", 3);
+    memcpy(k + 3, list[ai].key_id, LDG_KEYID_LEN);
+    memcpy(v, list[ai].pub, 32);
+    ldg_be64(v + 32, list[ai].added_seq);
+    ldg_be64(v + 40, 7); /* "revoked at 7": it never was */
+    memcpy(v + 48, "alice", 5);
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_db_open(t, "keys", 0, &dbi), 0);
+    assert_int_equal(ldg_kv_put(t, dbi, k, sizeof k, v, 53), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    expect_bad(f, LDG_VERIFY_FULL, 1, "key registry's record of key");
+    expect_bad(f, 0, 1, "revoked 7; the log: alice, added at 1, revoked never");
+    /* another public key under alice's id */
+    v[0] ^= 1;
+    ldg_be64(v + 40, UINT64_MAX);
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_kv_put(t, dbi, k, sizeof k, v, 53), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    expect_bad(f, LDG_VERIFY_FULL, 1, "key registry");
+    free(list);
+}
+
 int
 main(void)
 {
@@ -563,6 +638,8 @@ main(void)
         T(test_verify__a_finding_stands_until_a_full_verification_passes),
         T(test_verify__read_only_verify_records_nothing_until_asked),
         T(test_verify__plain_verify_sees_bodies_swapped_or_deleted_after_it),
+        T(test_verify__detects_deleted_latest_checkpoint),
+        T(test_verify__detects_tampered_key_registry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
