@@ -108,12 +108,14 @@ struct ldg_export_report {
  * synced). Everything is read in one read transaction: the latest stored
  * checkpoint and every event and proof against it, so the bundle is one
  * consistent snapshot; events after that checkpoint are not selected.
- * Returns 0, LDG_EBADINPUT (bad term, time or option, or a redaction
- * that matches nothing; message in ldg_errmsg(l)), LDG_ENOTFOUND (no event
- * selected, unless allow_empty), LDG_ETOOBIG (selection beyond
- * max_events), LDG_EKEY
- * (log key file missing: the manifest cannot be signed), LDG_EIO. Cost:
- * O(events * log(size)) reads, one zstd stream; memory O(events) for the
+ * Every event of the bundle is first checked as ledger verify would
+ * (ldg_vouch_events): LDG_ETAMPER, naming the event, and nothing written,
+ * if one fails. Returns 0, LDG_EBADINPUT (bad term, time or option, or a
+ * redaction that matches nothing; message in ldg_errmsg(l)), LDG_ENOTFOUND
+ * (no event selected, unless allow_empty), LDG_ETOOBIG (selection beyond
+ * max_events), LDG_EKEY (log key file missing: the manifest cannot be
+ * signed), LDG_EIO. Cost: O(events * log(size)) reads and one signature
+ * check an event (on threads), one zstd stream; memory O(events) for the
  * selection and file digests, not for their content. */
 int ldg_export_write_fd(struct ldg_ledger *l, const struct ldg_export_opts *o,
                         int fd, struct ldg_export_report *report);

@@ -102,8 +102,8 @@ struct ex {
     struct ldg_export_report rep;
     struct mqueue q;
     struct ldg_proof_batch *proofs; /* every proof against cksize */
-    json_t *state;    /* projected state at cksize, or NULL */
-    char *state_note; /* its signed projection note, or NULL */
+    json_t *state;                  /* projected state at cksize, or NULL */
+    char *state_note;               /* its signed projection note, or NULL */
 };
 
 /* ------------------------------------------------------------ helpers -- */
@@ -859,32 +859,32 @@ manifest_head_all(struct ex *x, uint64_t now_ns)
     ldg_base64(rootb64, x->root, 32);
     for (size_t i = 0; keys != NULL && i < x->nkeys; i++)
         json_array_append_new(keys, json_string(x->keys[i].id));
-    return json_pack(
-        "{s:s, s:s, s:s,"
-        " s:{s:o, s:s, s:o, s:s},"
-        " s:{s:o, s:o, s:o},"
-        " s:{s:o, s:s},"
-        " s:{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o},"
-        " s:{s:o, s:o},"
-        " s:o, s:o}",
-        "format", LDG_BUNDLE_MAGIC, "origin", x->origin, "log_key", x->vkey,
-        "created", "ts", json_u64(now_ns), "time", tbuf, "by",
-        o->exported_by ? json_string(o->exported_by) : json_null(), "tool",
-        "ledger export",
-        "selection", "terms", str_array(o->terms, (size_t)o->nterms), "since",
-        o->since ? json_string(o->since) : json_null(), "until",
-        o->until ? json_string(o->until) : json_null(), "checkpoint", "size",
-        json_u64(x->cksize), "root", rootb64, "counts", "selected",
-        json_u64(x->rep.selected), "support", json_u64(x->rep.support),
-        "entries", json_u64(x->nev), "bodies_full",
-        json_u64(x->rep.bodies_full), "bodies_redacted",
-        json_u64(x->rep.bodies_redacted), "bodies_withheld",
-        json_u64(x->rep.bodies_withheld), "bodies_erased",
-        json_u64(x->rep.bodies_erased), "fields_withheld",
-        json_u64(x->rep.fields_withheld), "redaction", "fields",
-        json_u64(o->nredact_fields), "body_types",
-        str_array(o->redact_types, o->nredact_types), "keys", keys, "state",
-        state_json(x));
+    return json_pack("{s:s, s:s, s:s,"
+                     " s:{s:o, s:s, s:o, s:s},"
+                     " s:{s:o, s:o, s:o},"
+                     " s:{s:o, s:s},"
+                     " s:{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o},"
+                     " s:{s:o, s:o},"
+                     " s:o, s:o}",
+                     "format", LDG_BUNDLE_MAGIC, "origin", x->origin, "log_key",
+                     x->vkey, "created", "ts", json_u64(now_ns), "time", tbuf,
+                     "by",
+                     o->exported_by ? json_string(o->exported_by) : json_null(),
+                     "tool", "ledger export", "selection", "terms",
+                     str_array(o->terms, (size_t)o->nterms), "since",
+                     o->since ? json_string(o->since) : json_null(), "until",
+                     o->until ? json_string(o->until) : json_null(),
+                     "checkpoint", "size", json_u64(x->cksize), "root", rootb64,
+                     "counts", "selected", json_u64(x->rep.selected), "support",
+                     json_u64(x->rep.support), "entries", json_u64(x->nev),
+                     "bodies_full", json_u64(x->rep.bodies_full),
+                     "bodies_redacted", json_u64(x->rep.bodies_redacted),
+                     "bodies_withheld", json_u64(x->rep.bodies_withheld),
+                     "bodies_erased", json_u64(x->rep.bodies_erased),
+                     "fields_withheld", json_u64(x->rep.fields_withheld),
+                     "redaction", "fields", json_u64(o->nredact_fields),
+                     "body_types", str_array(o->redact_types, o->nredact_types),
+                     "keys", keys, "state", state_json(x));
 }
 
 /*
@@ -1134,6 +1134,37 @@ check_not_empty(struct ex *x)
     return LDG_ENOTFOUND;
 }
 
+/* Nothing is shipped that the ledger cannot vouch for: every event of the
+ * bundle (selected and support) is checked as ledger verify would check
+ * it (signature with a key the log's key events make valid, chain
+ * position, entry = stored leaf, body against its commitment) before a
+ * byte is written. A tampered ledger is refused here, naming the event,
+ * instead of producing a bundle that fails at the receiver. */
+static int
+vouch_all(struct ex *x)
+{
+    struct ldg_vouch *v = NULL;
+    uint64_t *seqs = malloc((x->nev ? x->nev : 1) * sizeof *seqs);
+    char why[400] = "";
+    int rc = seqs == NULL ? LDG_ENOMEM : ldg_vouch_new(&v, x->t);
+
+    for (size_t i = 0; rc == 0 && i < x->nev; i++)
+        seqs[i] = x->ev[i].seq;
+    if (rc == 0)
+        rc = ldg_vouch_events(v, seqs, x->nev, x->o->threads, why, sizeof why);
+    if (rc == LDG_ETAMPER)
+        ldg_set_errmsg(x->l,
+                       "refusing to export: %s (ledger verify --full "
+                       "shows the whole finding)",
+                       why);
+    else if (rc < 0)
+        ldg_set_errmsg(x->l, "checking the events to export: %s%s%s",
+                       ldg_strerror(rc), why[0] ? ": " : "", why);
+    ldg_vouch_free(v);
+    free(seqs);
+    return rc;
+}
+
 static int
 write_all_members(struct ex *x)
 {
@@ -1202,7 +1233,7 @@ ldg_export_write_fd(struct ldg_ledger *l, const struct ldg_export_opts *o,
         goto out;
     if ((rc = load_checkpoint(&x)) < 0 || (rc = select_events(&x, q)) < 0 ||
         (rc = check_not_empty(&x)) < 0 || (rc = select_support(&x)) < 0 ||
-        (rc = check_redactions_match(&x)) < 0)
+        (rc = check_redactions_match(&x)) < 0 || (rc = vouch_all(&x)) < 0)
         goto out;
     if ((rc = ldg_proof_batch_new(&x.proofs, x.t, x.cksize)) < 0) {
         ldg_set_errmsg(l, "inclusion proofs at size %llu: %s",

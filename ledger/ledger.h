@@ -730,6 +730,30 @@ struct ldg_verify_state {
 };
 int ldg_verify_state(struct ldg_ledger *l, struct ldg_verify_state *st);
 
+/* Vouching for single events, for paths that hand them out as evidence
+ * (export): each is checked as ledger verify would check it, without a
+ * pass over the whole log. ldg_vouch_new reads the key history from the
+ * log's own key events (found through the type index; each decoded
+ * canonically, signed by the log key, its body matching its commitment),
+ * never from the key registry, and the body.erased targets. Valid while t
+ * lives; one thread at a time. */
+struct ldg_vouch;
+int ldg_vouch_new(struct ldg_vouch **out, struct ldg_txn *t);
+/* Event seq: the entry decodes canonically and carries seq; its leaf is
+ * the stored tree's leaf (so proofs from the stored tree are about it);
+ * prev is the stored leaf of seq - 1; the signature verifies with a key
+ * the key events made valid at seq; the body matches its commitment, or
+ * is absent and named by a body.erased. 0, LDG_ETAMPER with why ("event
+ * 41: ..."), or an I/O code. Cost: about one signature check. */
+int ldg_vouch_event(struct ldg_vouch *v, uint64_t seq, char *why, size_t cap);
+/* The same for n events (any order), signatures checked on threads (0 =
+ * one per CPU, at most 16), the rest on the calling thread. The failure
+ * reported is the first of seqs in order among those found. Memory:
+ * about 4096 decoded events at a time. */
+int ldg_vouch_events(struct ldg_vouch *v, const uint64_t *seqs, size_t n,
+                     unsigned threads, char *why, size_t cap);
+void ldg_vouch_free(struct ldg_vouch *v);
+
 /* Checks the log against a checkpoint kept elsewhere (a signed note by
  * the log key). LDG_ETAMPER if the log is shorter than it (rolled back)
  * or its tree at that size has another root (forked); report->what says

@@ -72,6 +72,14 @@ grep -q 'event 7' "$T/err" || fail "verify --full: $(cat "$T/err")"
 L doctor >"$T/doc" 2>&1
 grep 'chain-verified' "$T/doc" | grep -q 'FAIL.*event 7 (found 20' ||
     fail "doctor after a failed verify: $(grep chain-verified "$T/doc")"
+# export does not ship what it cannot vouch for: exit 1 naming the event,
+# and no bundle
+L export type=x.test.step --out "$T/b.tar.zst" >/dev/null 2>"$T/err"
+rc=$?
+[ "$rc" = 1 ] || fail "export of a tampered selection: exit $rc"
+grep -q 'refusing to export: event 7: body does not match' "$T/err" ||
+    fail "export: $(cat "$T/err")"
+[ -e "$T/b.tar.zst" ] && fail "export wrote a bundle of a tampered selection"
 # plain verify re-checks every body, so it sees the altered one itself
 L verify >"$T/out" 2>"$T/err"
 rc=$?

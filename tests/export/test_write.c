@@ -591,6 +591,79 @@ test_write__without_the_log_key_file_export_is_refused(void **state)
     assert_int_equal(rename(to, from), 0);
 }
 
+/* Raw access to a core database (tests only). */
+static void
+raw_swap(struct ldg_ledger *l, const char *db, uint64_t a, uint64_t b)
+{
+    struct ldg_txn *t;
+    struct ldg_val va, vb;
+    ldg_dbi dbi;
+    uint8_t ka[8], kb[8], *ca, *cb;
+    size_t na, nb;
+
+    for (int i = 7; i >= 0; i--) {
+        ka[i] = (uint8_t)(a >> (8 * (7 - i)));
+        kb[i] = (uint8_t)(b >> (8 * (7 - i)));
+    }
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_db_open(t, db, 0, &dbi), 0);
+    assert_int_equal(ldg_kv_get(t, dbi, ka, 8, &va), 0);
+    assert_int_equal(ldg_kv_get(t, dbi, kb, 8, &vb), 0);
+    na = va.len;
+    nb = vb.len;
+    ca = malloc(na);
+    cb = malloc(nb);
+    memcpy(ca, va.data, na);
+    memcpy(cb, vb.data, nb);
+    assert_int_equal(ldg_kv_put(t, dbi, ka, 8, cb, nb), 0);
+    assert_int_equal(ldg_kv_put(t, dbi, kb, 8, ca, na), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    free(ca);
+    free(cb);
+}
+
+/* Export vouches for what it ships: with two stored bodies swapped (the
+ * entries untouched) a bundle would fail only at the receiver; export
+ * refuses, naming the event, and writes nothing. */
+static void
+test_write__a_tampered_selection_is_refused_naming_the_event(void **state)
+{
+    struct fx *f = *state;
+    static char t0[] = "type=model.state";
+    char *terms[] = {t0};
+    struct ldg_export_opts o;
+    struct ldg_export_report rep;
+    char path[4200];
+    uint8_t *buf;
+    size_t len;
+    uint64_t size;
+    struct stat st;
+
+    memset(&o, 0, sizeof o);
+    o.nterms = 1;
+    o.terms = terms;
+    assert_int_equal(export_mem(f->l, &o, &buf, &len, NULL), 0);
+    free(buf);
+    assert_int_equal(ldg_size(f->l, &size), 0);
+    /* the last model.state's body and event 2's (a run.started) */
+    raw_swap(f->l, "bodies", size - 1, 2);
+    assert_int_equal(export_mem(f->l, &o, &buf, &len, NULL), LDG_ETAMPER);
+    assert_non_null(strstr(ldg_errmsg(f->l), "refusing to export"));
+    assert_non_null(strstr(ldg_errmsg(f->l), "commitment"));
+    {
+        char want[64];
+        snprintf(want, sizeof want,
+                 "event %llu:", (unsigned long long)(size - 1));
+        assert_non_null(strstr(ldg_errmsg(f->l), want));
+    }
+    snprintf(path, sizeof path, "%s/t.tar.zst", f->dir);
+    assert_int_equal(ldg_export_write(f->l, &o, path, &rep), LDG_ETAMPER);
+    assert_int_equal(stat(path, &st), -1);
+    raw_swap(f->l, "bodies", size - 1, 2);
+    assert_int_equal(export_mem(f->l, &o, &buf, &len, NULL), 0);
+    free(buf);
+}
+
 int
 main(void)
 {
@@ -609,6 +682,7 @@ main(void)
         T(test_write__selection_over_the_limit_is_refused),
         T(test_write__existing_file_is_never_overwritten),
         T(test_write__without_the_log_key_file_export_is_refused),
+        T(test_write__a_tampered_selection_is_refused_naming_the_event),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
