@@ -303,8 +303,148 @@ rec_put(struct ldg_txn *t, const struct ldg_key_state *ks)
     return ldg_kv_put(t, db, nk, 5 + nl, ks->key_id, LDG_KEYID_LEN);
 }
 
+/*
+ * The key registry is derived from the key events; append must trust only
+ * what the log proves, so a registry record is checked against the events
+ * it names before it is used (a tampered registry must neither refuse a
+ * valid key nor accept a wrong one):
+ *   - added_seq holds the genesis (the log key) or a key.added, by the log
+ *     key, naming this public key and name; proven once per handle;
+ *   - revoked_seq, if set, holds a key.revoked by the log key naming it;
+ *   - no key.revoked found through the type index names it at another seq
+ *     (a revocation the record hides). Revocations are few; this walk is
+ *     one seek and one body a revocation.
+ * The entries themselves are ledger verify's to check.
+ */
+static int
+record_event_body(struct ldg_txn *t, uint64_t seq, const char *type,
+                  json_t **body)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_event ev;
+    int rc = ldg_event_get_ex(t, seq, &ev, LDG_DECODE_TRUSTED);
+
+    *body = NULL;
+    if (rc < 0)
+        return rc == LDG_ENOTFOUND ? LDG_ETAMPER : rc;
+    if (ev.seq != seq || strcmp(ev.type, type) != 0 ||
+        strcmp(ev.actor, l->log_key->key_id) != 0)
+        return LDG_ETAMPER;
+    rc = ldg_body_get(t, seq, body);
+    return rc == LDG_EERASED || rc == LDG_ENOTFOUND ? LDG_ETAMPER : rc;
+}
+
+static int
+prove_added(struct ldg_txn *t, const struct ldg_key_state *ks)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    json_t *body = NULL;
+    const char *hex, *name;
+    uint8_t pub[32];
+    int rc, hit = 0;
+
+    pthread_mutex_lock(&l->keys_mu);
+    for (size_t i = 0; i < l->nkproven && !hit; i++)
+        hit = memcmp(&l->kproven[i], ks, sizeof *ks) == 0;
+    pthread_mutex_unlock(&l->keys_mu);
+    if (hit)
+        return 0;
+    if (ks->added_seq == 0) {
+        rc = record_event_body(t, 0, "ledger.genesis", &body);
+        hex = json_string_value(json_object_get(body, "log_key"));
+        name = LDG_LOG_KEY_NAME;
+    } else {
+        rc = record_event_body(t, ks->added_seq, "key.added", &body);
+        hex = json_string_value(json_object_get(body, "public_key"));
+        name = json_string_value(json_object_get(body, "actor"));
+    }
+    if (rc == 0 && (hex == NULL || ldg_unhex(pub, 32, hex) < 0 ||
+                    memcmp(pub, ks->pub, 32) != 0 || name == NULL ||
+                    strcmp(name, ks->name) != 0))
+        rc = LDG_ETAMPER;
+    json_decref(body);
+    if (rc == 0) {
+        struct ldg_key_state c = *ks;
+        c.revoked_seq = UINT64_MAX; /* what is cached: the addition */
+        if (memcmp(&c, ks, sizeof c) == 0) {
+            pthread_mutex_lock(&l->keys_mu);
+            if (l->nkproven < LDG_MAX_KEYS_CACHED)
+                l->kproven[l->nkproven++] = c;
+            pthread_mutex_unlock(&l->keys_mu);
+        }
+    }
+    return rc;
+}
+
+static int
+prove_revocation(struct ldg_txn *t, const struct ldg_key_state *ks)
+{
+    static const char prefix[] = "key.revoked"; /* ‖ 0x00 ‖ seq be64 */
+    uint8_t key[sizeof prefix + 8];
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    json_t *body = NULL;
+    int rc;
+
+    if (ks->revoked_seq != UINT64_MAX) {
+        const char *id;
+        rc = record_event_body(t, ks->revoked_seq, "key.revoked", &body);
+        id = json_string_value(json_object_get(body, "key_id"));
+        if (rc == 0 && (id == NULL || strcmp(id, ks->key_id) != 0))
+            rc = LDG_ETAMPER;
+        json_decref(body);
+        if (rc < 0)
+            return rc;
+    }
+    memcpy(key, prefix, sizeof prefix);
+    ldg_be64(key + sizeof prefix, 0);
+    rc = ldg_cursor_open(
+        t, ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_IDX_TYPE), &c);
+    if (rc < 0)
+        return rc;
+    for (rc = ldg_cursor_get(c, LDG_SET_RANGE, key, sizeof key, &k, &v);
+         rc == 0; rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        uint64_t seq;
+        const char *id;
+        if (k.len != sizeof key || memcmp(k.data, key, sizeof prefix) != 0)
+            break;
+        seq = ldg_rd_be64((const uint8_t *)k.data + sizeof prefix);
+        if (seq >= ks->revoked_seq)
+            break; /* the record's own, or later ones: irrelevant */
+        if (ldg_body_get(t, seq, &body) < 0)
+            continue;
+        id = json_string_value(json_object_get(body, "key_id"));
+        if (id != NULL && strcmp(id, ks->key_id) == 0) {
+            json_decref(body);
+            rc = LDG_ETAMPER;
+            break;
+        }
+        json_decref(body);
+    }
+    ldg_cursor_close(c);
+    return rc == LDG_ENOTFOUND ? 0 : rc;
+}
+
 int
 ldg_keys_lookup(struct ldg_txn *t, const char *key_id, struct ldg_key_state *ks)
+{
+    int rc = ldg_keys_lookup_raw(t, key_id, ks);
+
+    if (rc == 0)
+        rc = prove_added(t, ks);
+    if (rc == 0)
+        rc = prove_revocation(t, ks);
+    if (rc == LDG_ETAMPER)
+        ldg_seterr(ldg_txn_ledger(t),
+                   "the key registry's record of key %s is not what the "
+                   "log's key events say (run ledger verify --full)",
+                   key_id);
+    return rc;
+}
+
+int
+ldg_keys_lookup_raw(struct ldg_txn *t, const char *key_id,
+                    struct ldg_key_state *ks)
 {
     ldg_dbi db = ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_KEYS);
     uint8_t k[3 + LDG_KEYID_LEN];
@@ -382,7 +522,8 @@ ldg_keys_apply(struct ldg_txn *t, const struct ldg_event *ev,
         const char *id = json_string_value(json_object_get(body, "key_id"));
         if (id == NULL)
             return LDG_EBADINPUT;
-        rc = ldg_keys_lookup(t, id, &ks);
+        /* raw: this very revocation is already in the type index */
+        rc = ldg_keys_lookup_raw(t, id, &ks);
         if (rc < 0)
             return rc;
         if (ks.revoked_seq == UINT64_MAX)
@@ -494,7 +635,7 @@ ldg_keys_registry_check(struct ldg_txn *t, const struct ldg_key_state *p,
     if (rc == 0 && nid != n) {
         for (size_t i = 0; i < n; i++) {
             struct ldg_key_state ks;
-            if (ldg_keys_lookup(t, p[i].key_id, &ks) < 0) {
+            if (ldg_keys_lookup_raw(t, p[i].key_id, &ks) < 0) {
                 snprintf(why, cap,
                          "the key registry lacks key %s (%s), which the log "
                          "added",
@@ -560,6 +701,13 @@ ldg_keys_list(struct ldg_ledger *l, struct ldg_keyinfo **out, size_t *n)
         id[LDG_KEYID_LEN] = '\0';
         if ((rc = rec_decode(&v, id, &ks)) < 0)
             goto out;
+        {
+            /* Never a tampered view without saying so: each record is
+             * checked against the key events it names. */
+            struct ldg_key_state pk;
+            if ((rc = ldg_keys_lookup(t, id, &pk)) < 0)
+                goto out;
+        }
         if (cnt == cap) {
             struct ldg_keyinfo *na;
             cap = cap ? cap * 2 : 8;

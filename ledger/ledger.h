@@ -179,7 +179,9 @@ struct ldg_keyinfo {
 /* The key with id key_id as the log knows it (has_secret not filled). */
 int ldg_key_info(struct ldg_txn *t, const char *key_id,
                  struct ldg_keyinfo *out);
-/* Lists known keys in added order. *out is malloc'd; caller frees. */
+/* Lists known keys in added order. *out is malloc'd; caller frees. Each
+ * record of the key registry is checked against the key events it names:
+ * LDG_ETAMPER (message on l) if the registry says anything else. */
 int ldg_keys_list(struct ldg_ledger *l, struct ldg_keyinfo **out, size_t *n);
 
 /* -------------------------------------------------------------- events -- */

@@ -209,6 +209,13 @@ struct ldg_ledger {
     /* Messages set on a writer's commit thread go to err_alt so they
      * never mix with the caller's (see ldg_errbuf). */
     char err_alt[1024];
+    /* Key registry records the log has been found to prove (keys.c): the
+     * key.added of a key is a fact of an append-only log, so it is
+     * proven once per handle. Guarded by keys_mu (the bulk writer's
+     * thread looks keys up too). */
+    pthread_mutex_t keys_mu;
+    struct ldg_key_state kproven[LDG_MAX_KEYS_CACHED];
+    size_t nkproven;
 };
 
 /* The message buffer for the calling thread. */
@@ -236,6 +243,11 @@ ldg_rd_be64(const uint8_t *p)
 }
 
 /* Key registry (keys.c) — derived from key.added/key.revoked. */
+/* The registry record as stored, unchecked (verify's comparison). */
+int ldg_keys_lookup_raw(struct ldg_txn *t, const char *key_id,
+                        struct ldg_key_state *ks);
+/* The registry record of key_id, proven against the log's key events
+ * (keys.c): LDG_ETAMPER with a message if the registry says otherwise. */
 int ldg_keys_lookup(struct ldg_txn *t, const char *key_id,
                     struct ldg_key_state *ks);
 /* Compares the key registry with the n keys the log proves (from its

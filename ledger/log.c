@@ -318,6 +318,7 @@ open_handle(struct ldg_ledger **out, const char *dir,
     l = calloc(1, sizeof *l);
     if (l == NULL)
         return LDG_ENOMEM;
+    pthread_mutex_init(&l->keys_mu, NULL);
     if (opts != NULL)
         l->opts = *opts;
     if (l->opts.body_max_bytes == 0)
@@ -395,6 +396,7 @@ ldg_close(struct ldg_ledger *l)
     ldg_key_free(l->log_key);
     ldg_store_close(l->store);
     ldg_wipe(l->salt_seed, sizeof l->salt_seed);
+    pthread_mutex_destroy(&l->keys_mu);
     free(l);
 }
 
@@ -2027,8 +2029,8 @@ ldg_writer_free(struct ldg_writer *w)
     pthread_mutex_unlock(&w->mu);
     writer_stop(w);
     for (int i = 0; i < RING; i++) {
-        size_t used = w->ring[i].n > w->ring[i].dirty ? w->ring[i].n
-                                                      : w->ring[i].dirty;
+        size_t used =
+            w->ring[i].n > w->ring[i].dirty ? w->ring[i].n : w->ring[i].dirty;
         for (size_t j = 0; j < used; j++)
             prep_release(&w->ring[i].preps[j]);
         free(w->ring[i].preps);

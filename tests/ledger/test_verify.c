@@ -155,10 +155,27 @@ test_verify__detects_event_resigned_with_wrong_key(void **state)
     expect_bad(f, LDG_VERIFY_FULL, 18, "signature does not verify");
 }
 
+/* Appends and returns ldg_append's code (the test expects a refusal). */
+static int
+try_append(struct ldg_ledger *l, const char *type, const char *actor)
+{
+    struct ldg_event_in in;
+    uint64_t seq = 0;
+    json_t *b = json_object();
+    int rc;
+    memset(&in, 0, sizeof in);
+    in.type = type;
+    in.body = b;
+    in.actor = actor;
+    rc = ldg_append(l, &in, &seq);
+    json_decref(b);
+    return rc;
+}
+
 /* The registry is a derived index; tampering it to un-revoke a key lets
  * an append through, but verify rebuilds key state from the log. */
 static void
-test_verify__detects_event_signed_by_revoked_key(void **state)
+test_verify__tampered_registry_cannot_unrevoke_a_key(void **state)
 {
     struct fx *f = *state;
     struct ldg_keyinfo ki;
@@ -166,7 +183,8 @@ test_verify__detects_event_signed_by_revoked_key(void **state)
     struct ldg_txn *t;
     ldg_dbi dbi;
     uint8_t k[3 + LDG_KEYID_LEN], v[48 + 8];
-    uint64_t rseq, bad;
+    uint64_t rseq, bad = 0;
+    struct ldg_verify_report bad_r;
 
     assert_int_equal(ldg_keys_revoke(f->l, "alice", "lost", &rseq), 0);
     {
@@ -191,21 +209,33 @@ test_verify__detects_event_signed_by_revoked_key(void **state)
     memcpy(v + 48, "alice", 5);
     assert_int_equal(ldg_kv_put(t, dbi, k, sizeof k, v, 53), 0);
     assert_int_equal(ldg_txn_commit(t), 0);
-    bad = t_append(f->l, "x.test.after", "{}", "alice");
-    assert_true(bad > rseq);
+    /* append trusts only what the log proves: the revoked key is refused */
+    assert_int_equal(try_append(f->l, "x.test.after", "alice"), LDG_ETAMPER);
+    assert_non_null(strstr(ldg_errmsg(f->l), "key registry"));
+    (void)bad;
+    /* and keys list does not show the tampered view */
+    {
+        struct ldg_keyinfo *list = NULL;
+        size_t nk;
+        assert_int_equal(ldg_keys_list(f->l, &list, &nk), LDG_ETAMPER);
+        assert_null(list);
+    }
     /* the registry itself no longer says what the log says */
     expect_bad(f, LDG_VERIFY_FULL, rseq, "key registry");
-    /* put right, the event the revoked key signed is still found */
+    /* put right, the key is refused as revoked */
     assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
     ldg_be64(v + 40, rseq);
     assert_int_equal(ldg_kv_put(t, dbi, k, sizeof k, v, 53), 0);
     assert_int_equal(ldg_txn_commit(t), 0);
-    expect_bad(f, LDG_VERIFY_FULL, bad, "revoked");
+    assert_int_equal(try_append(f->l, "x.test.after", "alice"), LDG_EKEY);
+    assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0,
+                                &bad_r, NULL, NULL),
+                     0);
 }
 
-/* A key that was never added by a key.added event. */
+/* A key that no key.added event added, put into the registry. */
 static void
-test_verify__detects_event_signed_by_unknown_key(void **state)
+test_verify__tampered_registry_cannot_add_a_key(void **state)
 {
     struct fx *f = *state;
     struct ldg_key *k;
@@ -231,8 +261,10 @@ test_verify__detects_event_signed_by_unknown_key(void **state)
     assert_int_equal(ldg_kv_put(t, dbi, nk, 12, k->key_id, LDG_KEYID_LEN), 0);
     assert_int_equal(ldg_txn_commit(t), 0);
     ldg_key_free(k);
-    bad = t_append(f->l, "x.test.forged", "{}", "mallory");
-    expect_bad(f, LDG_VERIFY_FULL, bad, "had not added");
+    /* no key event adds mallory: the registry's word is not enough */
+    assert_int_equal(try_append(f->l, "x.test.forged", "mallory"), LDG_ETAMPER);
+    assert_int_equal(ldg_size(f->l, &bad), 0);
+    expect_bad(f, LDG_VERIFY_FULL, bad - 1, "which no key event");
 }
 
 static void
@@ -625,8 +657,8 @@ main(void)
         T(test_verify__detects_deleted_event),
         T(test_verify__detects_duplicated_event),
         T(test_verify__detects_event_resigned_with_wrong_key),
-        T(test_verify__detects_event_signed_by_revoked_key),
-        T(test_verify__detects_event_signed_by_unknown_key),
+        T(test_verify__tampered_registry_cannot_unrevoke_a_key),
+        T(test_verify__tampered_registry_cannot_add_a_key),
         T(test_verify__detects_truncated_tail_after_verified_run),
         T(test_verify__detects_change_in_verified_part_incrementally),
         T(test_verify__erased_body_still_verifies),
