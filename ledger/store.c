@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <lmdb.h>
 
@@ -135,6 +136,26 @@ ldg_store_open(struct ldg_store **out, const char *path,
     if (rc != 0) {
         put_err(err, errcap, "cannot set up LMDB for", path, rc);
         goto fail;
+    }
+    /* An existing data.mdb shorter than LMDB's two meta pages (emptied,
+     * cut to nothing) is not an environment: a read-only open fails with
+     * an unhelpful EBADF, and a writable one would quietly start a new,
+     * empty log in its place. Either way it is corrupt storage. */
+    {
+        char p[PATH_MAX + 16];
+        struct stat fs;
+        long pg = sysconf(_SC_PAGESIZE);
+        snprintf(p, sizeof p, "%s/data.mdb", path);
+        if (stat(p, &fs) == 0 && S_ISREG(fs.st_mode) &&
+            (uint64_t)fs.st_size < 2 * (uint64_t)(pg > 0 ? pg : 4096)) {
+            if (err != NULL && errcap > 0)
+                snprintf(err, errcap,
+                         "storage corrupt: %s is %llu bytes, too short to "
+                         "hold an LMDB environment (two meta pages)",
+                         p, (unsigned long long)fs.st_size);
+            rc = MDB_CORRUPTED;
+            goto fail;
+        }
     }
     rc = mdb_env_open(s->env, path, flags, 0600);
     if (rc != 0 && o->rdonly && (rc == EACCES || rc == EPERM || rc == EROFS)) {
