@@ -21,6 +21,12 @@ P=$T/prefix
 # Under `make asan` the outer make's OPT (sanitizers) reaches this make
 # through MAKEFLAGS; the library other programs link must be a plain one.
 unset MAKEFLAGS MFLAGS MAKELEVEL
+# A sanitizer build (make asan, make tsan) has instrumented objects in $B:
+# a library built from them needs the sanitizer's runtime loaded first in
+# every program that links it. Install a plain build of our own instead.
+if nm "$B/libledger.a" 2>/dev/null | grep -q -E '__(asan|tsan)_'; then
+    B=$T/build
+fi
 
 make -s B="$B" install PREFIX="$P" >"$T/make.log" 2>&1 ||
     { cat "$T/make.log"; echo "FAIL: make install"; exit 1; }
