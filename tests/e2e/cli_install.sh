@@ -20,7 +20,9 @@ bad() { echo "FAIL: $*"; nfail=$((nfail + 1)); }
 P=$T/prefix
 # Under `make asan` the outer make's OPT (sanitizers) reaches this make
 # through MAKEFLAGS; the library other programs link must be a plain one.
-unset MAKEFLAGS MFLAGS MAKELEVEL
+# make also exports variables set on its command line (make asan's OPT) into
+# the environment of its recipes; this make must not see them either.
+unset MAKEFLAGS MFLAGS MAKELEVEL OPT
 # A sanitizer build (make asan, make tsan) has instrumented objects in $B:
 # a library built from them needs the sanitizer's runtime loaded first in
 # every program that links it. Install a plain build of our own instead.
