@@ -53,7 +53,7 @@ if command -v go >/dev/null 2>&1; then
     "$T/tlogcheck" consistency "$V" "$T/ck1" "$T/cons" >/dev/null || fail "Go: consistency"
     "$T/tlogcheck" tiles "$V" "$T/tiles" >/dev/null || fail "Go: tiles"
     # a tampered proof must be refused by Go too
-    sed '3s/^./X/' "$T/proof5" > "$T/bad"
+    sed '3{s/^X/Y/;t;s/^./X/;}' "$T/proof5" > "$T/bad"
     "$T/tlogcheck" inclusion "$V" "$T/bad" "$T/leaf5" >/dev/null 2>&1 && fail "Go accepted a bad proof"
 elif [ "${LEDGER_REQUIRE_GO:-0}" = 1 ]; then
     fail "go not installed and LEDGER_REQUIRE_GO=1"
