@@ -35,37 +35,14 @@ static const char em_dash[] = "\xe2\x80\x94";
 static uint32_t
 cosig_key_id(const char *name, size_t n, const uint8_t pub[32])
 {
-    struct ldg_sha256_ctx c;
-    static const uint8_t sep[2] = {'\n', ALG_COSIG};
-    uint8_t h[32];
-
-    ldg_sha256_init(&c);
-    ldg_sha256_update(&c, name, n);
-    ldg_sha256_update(&c, sep, sizeof sep);
-    ldg_sha256_update(&c, pub, 32);
-    ldg_sha256_final(&c, h);
-    return (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 |
-           (uint32_t)h[3];
+    return ldg_note_key_id_alg(name, n, ALG_COSIG, pub);
 }
 
 int
 ldg_cosig_verifier(char *buf, size_t cap, const char *name,
                    const uint8_t pub[32])
 {
-    uint8_t key[33];
-    char b64[KEY_B64_LEN + 1];
-    int w;
-
-    if (buf == NULL || pub == NULL || !ldg_note_name_valid(name))
-        return LDG_EINVAL;
-    key[0] = ALG_COSIG;
-    memcpy(key + 1, pub, 32);
-    ldg_base64(b64, key, sizeof key);
-    w = snprintf(buf, cap, "%s+%08x+%s", name,
-                 (unsigned)cosig_key_id(name, strlen(name), pub), b64);
-    if (w < 0 || (size_t)w >= cap)
-        return LDG_EINVAL;
-    return w;
+    return ldg_note_vkey_format(buf, cap, name, ALG_COSIG, pub);
 }
 
 int

@@ -142,12 +142,13 @@ ldg_note_name_valid(const char *name)
     return name != NULL && name_valid_n(name, strlen(name));
 }
 
-static uint32_t
-key_id_n(const char *name, size_t n, const uint8_t pub[32])
+uint32_t
+ldg_note_key_id_alg(const char *name, size_t n, uint8_t alg,
+                    const uint8_t pub[32])
 {
     struct ldg_sha256_ctx c;
     uint8_t h[32];
-    static const uint8_t sep[2] = {'\n', ALG_ED25519};
+    const uint8_t sep[2] = {'\n', alg};
 
     ldg_sha256_init(&c);
     ldg_sha256_update(&c, name, n);
@@ -161,12 +162,12 @@ key_id_n(const char *name, size_t n, const uint8_t pub[32])
 uint32_t
 ldg_note_key_id(const char *name, const uint8_t pub[32])
 {
-    return key_id_n(name, strlen(name), pub);
+    return ldg_note_key_id_alg(name, strlen(name), ALG_ED25519, pub);
 }
 
 int
-ldg_note_verifier(char *buf, size_t cap, const char *name,
-                  const uint8_t pub[32])
+ldg_note_vkey_format(char *buf, size_t cap, const char *name, uint8_t alg,
+                     const uint8_t pub[32])
 {
     uint8_t key[33];
     char b64[KEY_B64_LEN + 1];
@@ -174,14 +175,22 @@ ldg_note_verifier(char *buf, size_t cap, const char *name,
 
     if (buf == NULL || pub == NULL || !ldg_note_name_valid(name))
         return LDG_EINVAL;
-    key[0] = ALG_ED25519;
+    key[0] = alg;
     memcpy(key + 1, pub, 32);
     ldg_base64(b64, key, sizeof key);
     w = snprintf(buf, cap, "%s+%08x+%s", name,
-                 (unsigned)ldg_note_key_id(name, pub), b64);
+                 (unsigned)ldg_note_key_id_alg(name, strlen(name), alg, pub),
+                 b64);
     if (w < 0 || (size_t)w >= cap)
         return LDG_EINVAL;
     return w;
+}
+
+int
+ldg_note_verifier(char *buf, size_t cap, const char *name,
+                  const uint8_t pub[32])
+{
+    return ldg_note_vkey_format(buf, cap, name, ALG_ED25519, pub);
 }
 
 static int
@@ -227,7 +236,7 @@ ldg_note_parse_verifier(const char *vkey, char *name, size_t name_cap,
         ldg_unbase64(key, sizeof key, b64, KEY_B64_LEN) < 0 ||
         key[0] != ALG_ED25519)
         return LDG_EBADINPUT;
-    if (key_id_n(vkey, nlen, key + 1) != id)
+    if (ldg_note_key_id_alg(vkey, nlen, ALG_ED25519, key + 1) != id)
         return LDG_EBADINPUT;
     if (nlen + 1 > name_cap)
         return LDG_EBADINPUT;

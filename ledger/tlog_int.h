@@ -40,6 +40,14 @@ int ldg_tlog_consistency_proof(ldg_hash_reader rd, void *ctx, uint64_t old,
  * A signed note is: text (ending in '\n'), one empty line, then one line
  * per signature "— name base64(id[4] ‖ sig[64])\n" (U+2014 em dash).
  */
+/* The key id of a signed-note verifier key: the first 4 bytes of
+ * SHA-256(name ‖ 0x0A ‖ alg ‖ pub), big-endian (alg 0x01 Ed25519 notes,
+ * 0x04 tlog-cosignature/v1). n bytes of name. */
+uint32_t ldg_note_key_id_alg(const char *name, size_t n, uint8_t alg,
+                             const uint8_t pub[32]);
+/* "name+hexid+base64(alg ‖ pub)" into buf; length or LDG_EINVAL. */
+int ldg_note_vkey_format(char *buf, size_t cap, const char *name, uint8_t alg,
+                         const uint8_t pub[32]);
 uint32_t ldg_note_key_id(const char *name, const uint8_t pub[32]);
 /* 1 if name is a valid signed-note key name: non-empty UTF-8 with no
  * Unicode space, no '+' and no control character. */
