@@ -112,11 +112,17 @@ bundle_limits_fill(struct ldg_bundle_limits *out,
         out->window_log = 10; /* ZSTD_WINDOWLOG_MIN */
     if (out->window_log > 31)
         out->window_log = 31;
+    if (out->ratio == 0)
+        out->ratio = LDG_BUNDLE_RATIO_DEFAULT;
 }
+
+static int write_all_fd(int fd, const void *p, size_t n);
 
 /* The decompressing source libarchive reads from. */
 struct zsrc {
-    int fd; /* -1: memory */
+    int fd;          /* -1: memory */
+    const void *mem; /* memory: the whole file */
+    size_t memlen;
     ZSTD_DCtx *dctx;
     ZSTD_inBuffer in;
     uint8_t *inbuf; /* fd only */
@@ -126,12 +132,16 @@ struct zsrc {
     uint64_t consumed; /* compressed bytes read so far */
     uint64_t total, max_total;
     uint64_t zero_tail; /* zero bytes at the end of the output so far */
-    unsigned window_log;
+    unsigned window_log, ratio;
     size_t last_ret; /* 0: at a frame boundary */
     int in_eof, started;
-    int code; /* our error code once failed */
+    int code;         /* our error code once failed */
+    char member[128]; /* the member being read ("" before the first) */
     char err[256];
 };
+
+/* Decompressed bytes allowed before the ratio limit applies. */
+#define RATIO_SLACK ((uint64_t)1 << 20)
 
 static int zfail(struct zsrc *z, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -147,6 +157,25 @@ zfail(struct zsrc *z, int code, const char *fmt, ...)
         va_end(ap);
     }
     return -1;
+}
+
+/* Back to the start of the file for another pass. */
+static int
+zrewind(struct zsrc *z)
+{
+    if (z->fd >= 0 && lseek(z->fd, 0, SEEK_SET) != 0)
+        return zfail(z, LDG_EIO, "cannot read the bundle again: %s",
+                     strerror(errno));
+    ZSTD_DCtx_reset(z->dctx, ZSTD_reset_session_only);
+    z->in.src = z->fd >= 0 ? (const void *)z->inbuf : z->mem;
+    z->in.size = z->fd >= 0 ? 0 : z->memlen;
+    z->in.pos = 0;
+    z->in_eof = z->fd < 0;
+    z->consumed = z->total = z->zero_tail = 0;
+    z->last_ret = 0;
+    z->started = 0;
+    z->member[0] = '\0';
+    return 0;
 }
 
 static int
@@ -242,12 +271,21 @@ zread(struct archive *a, void *ctx, const void **buf)
     }
     if (out.pos > z->max_total - z->total) {
         zfail(z, LDG_ETOOBIG,
-              "decompressed size exceeds the limit of %llu "
-              "bytes",
-              (unsigned long long)z->max_total);
+              "%s%s%sdecompressed size exceeds the limit of %llu bytes",
+              z->member[0] ? "member " : "", z->member,
+              z->member[0] ? ": " : "", (unsigned long long)z->max_total);
         goto fail;
     }
     z->total += out.pos;
+    if (z->total > RATIO_SLACK && z->total / z->ratio > z->consumed) {
+        zfail(z, LDG_ETOOBIG,
+              "%s%s%sthe bundle decompresses to more than %u times its "
+              "size (%llu bytes from %llu): refused as a decompression bomb",
+              z->member[0] ? "member " : "", z->member,
+              z->member[0] ? ": " : "", z->ratio, (unsigned long long)z->total,
+              (unsigned long long)z->consumed);
+        goto fail;
+    }
     track_zero_tail(z, z->outbuf, out.pos);
     *buf = z->outbuf;
     return (la_ssize_t)out.pos;
@@ -277,7 +315,8 @@ cmp_member(const void *a, const void *b)
 }
 
 static int
-push_member(struct bundle *b, char *name, uint8_t *data, size_t len)
+push_member(struct bundle *b, char *name, uint8_t *data, size_t len,
+            const uint8_t sha[32])
 {
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 64;
@@ -290,6 +329,7 @@ push_member(struct bundle *b, char *name, uint8_t *data, size_t len)
     b->m[b->n].name = name;
     b->m[b->n].data = data;
     b->m[b->n].len = len;
+    memcpy(b->m[b->n].sha, sha, 32);
     b->n++;
     return 0;
 }
@@ -326,47 +366,65 @@ check_header(struct archive_entry *e, const struct ldg_bundle_limits *lim,
                      "ledger-bundle",
                      name);
     if (count >= lim->files)
-        return bfail(err, errcap, LDG_ETOOBIG, "%s",
-                     "more archive members than the limit");
+        return bfail(err, errcap, LDG_ETOOBIG,
+                     "member %s: more archive members than the limit of %llu",
+                     name, (unsigned long long)lim->files);
     if (!archive_entry_size_is_set(e))
         return bfail(err, errcap, LDG_EBADINPUT, "member %s: no size", name);
     size = archive_entry_size(e);
     if (size < 0 || (uint64_t)size > lim->file_bytes)
         return bfail(err, errcap, LDG_ETOOBIG,
-                     "member %s: larger than the per-file limit", name);
+                     "member %s: %lld bytes, larger than the per-file limit "
+                     "of %llu",
+                     name, (long long)size,
+                     (unsigned long long)lim->file_bytes);
     return 0;
 }
 
-/* Reads the current member's data: exactly len bytes, then its end. */
+#define STREAM_BUF 65536
+
+/* Reads the current member's data: exactly len bytes, then its end,
+ * through SHA-256 into sha. hold: into *out (len + 1 bytes, NUL after);
+ * else through buf (STREAM_BUF bytes) and forgotten. */
 static int
-read_data(struct archive *a, const char *name, size_t len, uint8_t **out,
-          char *err, size_t errcap)
+read_data(struct archive *a, const char *name, size_t len, int hold,
+          uint8_t *buf, uint8_t **out, uint8_t sha[32], char *err,
+          size_t errcap)
 {
-    uint8_t *buf = malloc(len + 1), extra;
+    struct ldg_sha256_ctx c;
+    uint8_t *data = NULL, extra;
     size_t off = 0;
     la_ssize_t got;
 
-    if (buf == NULL)
+    if (hold && (data = malloc(len + 1)) == NULL)
         return LDG_ENOMEM;
+    ldg_sha256_init(&c);
     while (off < len) {
-        got = archive_read_data(a, buf + off, len - off);
+        uint8_t *to = hold ? data + off : buf;
+        size_t want = hold ? len - off
+                           : (len - off < STREAM_BUF ? len - off : STREAM_BUF);
+        got = archive_read_data(a, to, want);
         if (got <= 0) {
             snprintf(err, errcap, "member %s: truncated (%s)", name,
                      got < 0 ? archive_error_string(a) : "ends early");
-            free(buf);
+            free(data);
             return LDG_EBADINPUT;
         }
+        ldg_sha256_update(&c, to, (size_t)got);
         off += (size_t)got;
     }
     got = archive_read_data(a, &extra, 1);
     if (got != 0) {
         snprintf(err, errcap, "member %s: %s", name,
                  got < 0 ? archive_error_string(a) : "longer than declared");
-        free(buf);
+        free(data);
         return LDG_EBADINPUT;
     }
-    buf[len] = 0;
-    *out = buf;
+    ldg_sha256_final(&c, sha);
+    if (hold) {
+        data[len] = 0;
+        *out = data;
+    }
     return 0;
 }
 
@@ -390,17 +448,53 @@ check_magic(const struct bmember *m, char *err, size_t errcap)
     return LDG_EBADINPUT;
 }
 
+/* The three passes over the file (bundle_read). */
+enum pass {
+    PASS_FIND,   /* hold ledger-bundle, manifest.json, manifest.sig */
+    PASS_DIGEST, /* hash each listed member into b->files */
+    PASS_HOLD    /* hold what the digests allow */
+};
+
 static int
-read_archive(struct bundle *b, struct zsrc *z,
-             const struct ldg_bundle_limits *lim, char *err, size_t errcap)
+is_control(const char *name)
+{
+    return strcmp(name, B_MAGIC) == 0 || strcmp(name, B_MANIFEST) == 0 ||
+           strcmp(name, B_MANIFEST_SIG) == 0;
+}
+
+/* PASS_HOLD: is a member held? Listed with the right digest: yes (the
+ * manifest declares it); anything else only while the budget lasts. */
+static int
+hold_member(struct bundle *b, const char *name, uint64_t size, uint64_t *budget)
+{
+    const struct bmfile *f = b->listed ? bmlist_find(&b->files, name) : NULL;
+    if (f != NULL && f->matches && f->size == size)
+        return 1;
+    /* a held member costs its bytes and its bookkeeping */
+    if (size <= BUNDLE_HOLD_OTHER_MEMBER && size + 256 <= *budget) {
+        *budget -= size + 256;
+        return 1;
+    }
+    if (b->not_held++ == 0)
+        snprintf(b->first_not_held, sizeof b->first_not_held, "%s", name);
+    b->not_held_bytes += size;
+    return 0;
+}
+
+static int
+run_pass(struct bundle *b, struct zsrc *z, const struct ldg_bundle_limits *lim,
+         enum pass pass, char *err, size_t errcap)
 {
     struct archive *a = archive_read_new();
     struct archive_entry *e;
-    uint64_t count = 0;
+    uint8_t *buf = malloc(STREAM_BUF);
+    uint64_t count = 0, budget = BUNDLE_HOLD_OTHER_BYTES;
     int rc = 0, r;
 
-    if (a == NULL)
-        return LDG_ENOMEM;
+    if (a == NULL || buf == NULL) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
     archive_read_support_format_tar(a);
     if (archive_read_open(a, z, NULL, zread, NULL) != ARCHIVE_OK) {
         rc = z->code ? z->code : LDG_EBADINPUT;
@@ -408,9 +502,11 @@ read_archive(struct bundle *b, struct zsrc *z,
         goto out;
     }
     for (;; count++) {
-        char *name;
-        uint8_t *data = NULL;
+        const char *name;
+        uint8_t *data = NULL, sha[32];
+        struct bmfile *f = NULL;
         size_t len;
+        int hold = 0, hash = 0;
 
         r = archive_read_next_header(a, &e);
         if (r == ARCHIVE_EOF)
@@ -423,25 +519,57 @@ read_archive(struct bundle *b, struct zsrc *z,
         }
         if ((rc = check_header(e, lim, count, err, errcap)) < 0)
             goto out;
+        name = archive_entry_pathname(e);
         len = (size_t)archive_entry_size(e);
-        name = strdup(archive_entry_pathname(e));
-        if (name == NULL) {
-            rc = LDG_ENOMEM;
-            goto out;
+        snprintf(z->member, sizeof z->member, "%s", name);
+        switch (pass) {
+        case PASS_FIND:
+            hold = is_control(name);
+            break;
+        case PASS_DIGEST:
+            f = bmlist_find(&b->files, name);
+            if (f != NULL && f->seen) {
+                rc = LDG_EBADINPUT;
+                snprintf(err, errcap, "duplicate member %s", name);
+                goto out;
+            }
+            hash = f != NULL;
+            break;
+        case PASS_HOLD:
+            hold = !is_control(name) && hold_member(b, name, len, &budget);
+            break;
         }
-        rc = read_data(a, name, len, &data, err, errcap);
-        if (rc == 0)
-            rc = push_member(b, name, data, len);
+        if (hold || hash) {
+            rc = read_data(a, name, len, hold, buf, &data, sha, err, errcap);
+        } else if (archive_read_data_skip(a) != ARCHIVE_OK) {
+            rc = LDG_EBADINPUT;
+            snprintf(err, errcap, "member %s: %s", name,
+                     archive_error_string(a));
+        }
+        if (rc == 0 && f != NULL) {
+            f->seen = 1;
+            f->size = len;
+            f->matches = memcmp(sha, f->sha, 32) == 0;
+        }
+        if (rc == 0 && hold) {
+            char *copy = strdup(name);
+            rc = copy ? push_member(b, copy, data, len, sha) : LDG_ENOMEM;
+            if (rc < 0)
+                free(copy);
+        }
         if (rc < 0) {
             if (z->code) {
                 rc = z->code;
-                snprintf(err, errcap, "member %s: %s", name, z->err);
+                if (strncmp(z->err, "member ", 7) == 0)
+                    snprintf(err, errcap, "%s", z->err);
+                else
+                    snprintf(err, errcap, "member %s: %s", name, z->err);
             }
-            free(name);
             free(data);
             goto out;
         }
-        if (count == 0 && (rc = check_magic(&b->m[0], err, errcap)) < 0)
+        if (count == 0 && pass == PASS_FIND &&
+            (rc = check_magic(&b->m[0], err, errcap)) < 0)
             goto out;
     }
     if (count == 0) {
@@ -449,6 +577,7 @@ read_archive(struct bundle *b, struct zsrc *z,
         snprintf(err, errcap, "not a ledger bundle: empty archive");
         goto out;
     }
+    z->member[0] = '\0';
     if (z->last_ret != 0 || !z->in_eof || z->in.pos < z->in.size) {
         /* libarchive stops at the end marker; anything after it must be
          * padding inside the same, complete frame. */
@@ -466,18 +595,71 @@ read_archive(struct bundle *b, struct zsrc *z,
         snprintf(err, errcap, "truncated: the archive has no end marker");
         goto out;
     }
-    b->total = z->total;
-    qsort(b->m, b->n, sizeof *b->m, cmp_member);
-    for (size_t i = 1; i < b->n; i++) {
-        if (strcmp(b->m[i - 1].name, b->m[i].name) == 0) {
-            rc = LDG_EBADINPUT;
-            snprintf(err, errcap, "duplicate member %s", b->m[i].name);
-            goto out;
-        }
+    if (pass == PASS_FIND) {
+        b->members = count;
+        b->total = z->total;
+    } else if (count != b->members || z->total != b->total) {
+        rc = LDG_EIO;
+        snprintf(err, errcap, "%s",
+                 "the bundle changed while it was being read");
     }
 out:
-    archive_read_free(a);
+    free(buf);
+    if (a != NULL)
+        archive_read_free(a);
     return rc;
+}
+
+/* Sorts the held members; a duplicate name refuses the bundle. */
+static int
+sort_held(struct bundle *b, char *err, size_t errcap)
+{
+    qsort(b->m, b->n, sizeof *b->m, cmp_member);
+    for (size_t i = 1; i < b->n; i++)
+        if (strcmp(b->m[i - 1].name, b->m[i].name) == 0)
+            return bfail(err, errcap, LDG_EBADINPUT, "duplicate member %s",
+                         b->m[i].name);
+    return 0;
+}
+
+/*
+ * Pass 1 holds the control members and counts; the manifest's member list
+ * is decoded; pass 2 streams every listed member through SHA-256; pass 3
+ * holds what the manifest declares (and a little more, to name what is
+ * wrong). No member is held that the manifest does not vouch for beyond
+ * BUNDLE_HOLD_OTHER_BYTES, whatever the file holds. Without a readable
+ * list, pass 2 is skipped and only the budget applies (verify then fails
+ * on the manifest).
+ */
+static int
+read_passes(struct bundle *b, struct zsrc *z,
+            const struct ldg_bundle_limits *lim, char *err, size_t errcap)
+{
+    const struct bmember *mf;
+    char merr[256];
+    int rc;
+
+    if ((rc = run_pass(b, z, lim, PASS_FIND, err, errcap)) < 0)
+        return rc;
+    if ((rc = sort_held(b, err, errcap)) < 0)
+        return rc;
+    mf = bundle_get(b, B_MANIFEST);
+    if (mf != NULL) {
+        rc = bundle_manifest_files(&b->files, mf->data, mf->len, merr,
+                                   sizeof merr);
+        if (rc == LDG_ENOMEM)
+            return rc;
+        b->listed = rc == 0;
+    }
+    if (b->listed) {
+        if (zrewind(z) < 0 ||
+            (rc = run_pass(b, z, lim, PASS_DIGEST, err, errcap)) < 0)
+            return rc < 0 ? rc : z->code;
+    }
+    if (zrewind(z) < 0 ||
+        (rc = run_pass(b, z, lim, PASS_HOLD, err, errcap)) < 0)
+        return rc < 0 ? rc : z->code;
+    return sort_held(b, err, errcap);
 }
 
 static int
@@ -494,6 +676,7 @@ bundle_read(struct bundle *b, int fd, const void *p, size_t len,
     z.fd = fd;
     z.max_total = lim.total_bytes;
     z.window_log = lim.window_log;
+    z.ratio = lim.ratio;
     z.dctx = ZSTD_createDCtx();
     z.outcap = ZSTD_DStreamOutSize();
     z.outbuf = malloc(z.outcap);
@@ -501,6 +684,8 @@ bundle_read(struct bundle *b, int fd, const void *p, size_t len,
         z.incap = ZSTD_DStreamInSize();
         z.inbuf = malloc(z.incap);
     } else {
+        z.mem = p;
+        z.memlen = len;
         z.in.src = p;
         z.in.size = len;
         z.in_eof = 1;
@@ -514,7 +699,9 @@ bundle_read(struct bundle *b, int fd, const void *p, size_t len,
         rc = LDG_EINVAL;
         goto out;
     }
-    rc = read_archive(b, &z, &lim, err, errcap);
+    rc = read_passes(b, &z, &lim, err, errcap);
+    if (rc < 0 && z.code != 0 && err[0] == '\0')
+        snprintf(err, errcap, "%s", z.err);
 out:
     ZSTD_freeDCtx(z.dctx);
     free(z.inbuf);
@@ -524,13 +711,83 @@ out:
     return rc;
 }
 
+/* A copy of what fd holds into an unlinked temporary file, when fd is
+ * not a regular file (a pipe): the reader reads a bundle more than once.
+ * At most max bytes. */
+static int
+spool(int fd, uint64_t max, int *out, char *err, size_t errcap)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[4200];
+    uint8_t *buf = malloc(STREAM_BUF);
+    uint64_t n = 0;
+    int t;
+
+    if (buf == NULL)
+        return LDG_ENOMEM;
+    if (dir == NULL || *dir == '\0')
+        dir = "/tmp";
+    snprintf(path, sizeof path, "%s/ledger-bundle-XXXXXX", dir);
+    t = mkstemp(path);
+    if (t < 0) {
+        free(buf);
+        return bfail(err, errcap, LDG_EIO, "cannot spool the bundle to %s: %s",
+                     dir, strerror(errno));
+    }
+    unlink(path);
+    for (;;) {
+        ssize_t got = read(fd, buf, STREAM_BUF);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0 || (got > 0 && write_all_fd(t, buf, (size_t)got) < 0)) {
+            int e = errno;
+            free(buf);
+            close(t);
+            return bfail(err, errcap, LDG_EIO, "reading the bundle: %s",
+                         strerror(e));
+        }
+        if (got == 0)
+            break;
+        n += (uint64_t)got;
+        if (n > max) {
+            free(buf);
+            close(t);
+            return bfail(err, errcap, LDG_ETOOBIG,
+                         "the bundle is larger than the limit of %llu bytes",
+                         (unsigned long long)max);
+        }
+    }
+    free(buf);
+    if (lseek(t, 0, SEEK_SET) != 0) {
+        int e = errno;
+        close(t);
+        return bfail(err, errcap, LDG_EIO, "reading the bundle: %s",
+                     strerror(e));
+    }
+    *out = t;
+    return 0;
+}
+
 int
 bundle_read_fd(struct bundle *b, int fd, const struct ldg_bundle_limits *lim,
                char *err, size_t errcap)
 {
+    struct ldg_bundle_limits l;
+    struct stat st;
+    int rc, t;
+
     if (fd < 0)
         return LDG_EINVAL;
-    return bundle_read(b, fd, NULL, 0, lim, err, errcap);
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        lseek(fd, 0, SEEK_CUR) == 0)
+        return bundle_read(b, fd, NULL, 0, lim, err, errcap);
+    memset(b, 0, sizeof *b);
+    bundle_limits_fill(&l, lim);
+    if ((rc = spool(fd, l.total_bytes, &t, err, errcap)) < 0)
+        return rc;
+    rc = bundle_read(b, t, NULL, 0, lim, err, errcap);
+    close(t);
+    return rc;
 }
 
 int
@@ -567,13 +824,14 @@ bundle_release(struct bundle *b)
         free(b->m[i].data);
     }
     free(b->m);
+    bmlist_free(&b->files);
     memset(b, 0, sizeof *b);
 }
 
 /* -------------------------------------------------------- extraction -- */
 
 static int
-write_all(int fd, const void *p, size_t n)
+write_all_fd(int fd, const void *p, size_t n)
 {
     const uint8_t *c = p;
     while (n > 0) {
@@ -660,7 +918,7 @@ extract_into(const struct bundle *b, int dfd, const char *dir, char *err,
         }
         fd = openat(pfd, base,
                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd < 0 || write_all(fd, m->data, m->len) < 0 || fsync(fd) != 0) {
+        if (fd < 0 || write_all_fd(fd, m->data, m->len) < 0 || fsync(fd) != 0) {
             snprintf(err, errcap, "%s/%s: %s", dir, m->name, strerror(errno));
             rc = errno == EEXIST ? LDG_EEXIST : LDG_EIO;
         }
@@ -781,7 +1039,7 @@ zpush(struct bwriter *w, const void *p, size_t n, ZSTD_EndDirective dir)
         if (ZSTD_isError(r))
             return wfail(w, LDG_EIO, ZSTD_getErrorName(r));
         if (out.pos > 0) {
-            if (write_all(w->fd, w->outbuf, out.pos) < 0)
+            if (write_all_fd(w->fd, w->outbuf, out.pos) < 0)
                 return wfail(w, LDG_EIO, strerror(errno));
             w->bytes += out.pos;
         }

@@ -97,6 +97,7 @@ TRAMP_PTR(int, archive_read_open,
 TRAMP_PTR(int, archive_read_next_header,
           (struct archive * a, struct archive_entry **e), (a, e))
 TRAMP_PTR(int, archive_read_free, (struct archive * a), (a))
+TRAMP_PTR(int, archive_read_data_skip, (struct archive * a), (a))
 TRAMP_PTR(int, archive_write_set_format_ustar, (struct archive * a), (a))
 TRAMP_PTR(int, archive_write_open,
           (struct archive * a, void *cd, archive_open_callback *o,

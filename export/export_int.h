@@ -56,13 +56,56 @@ struct bmember {
     char *name;
     uint8_t *data; /* len bytes plus a NUL after them */
     size_t len;
+    uint8_t sha[32]; /* SHA-256 of the data, computed as it was read */
 };
 
-/* A bundle read into memory, members sorted by name. */
+/* The manifest's member list: "files", name -> SHA-256 (manifest.c). */
+struct bmfile {
+    char *name;
+    uint8_t sha[32];
+    /* set by the reader's digest pass: */
+    uint8_t seen;    /* the archive has a member of this name */
+    uint8_t matches; /* and its SHA-256 is this one */
+    uint64_t size;   /* that member's size */
+};
+struct bmlist {
+    struct bmfile *f; /* sorted by name */
+    size_t n;
+};
+/* Decodes manifest.json's "files" object. 0, LDG_EBADINPUT (message in
+ * err: not JSON, no "files" object, a value that is not 64 lowercase hex
+ * digits) or LDG_ENOMEM. Other manifest keys are verify.c's business. */
+int bundle_manifest_files(struct bmlist *out, const void *p, size_t len,
+                          char *err, size_t errcap);
+struct bmfile *bmlist_find(const struct bmlist *l, const char *name);
+void bmlist_free(struct bmlist *l);
+
+/*
+ * A bundle read for verification, members sorted by name. Memory is
+ * bounded by what the manifest declares, never by what the file holds:
+ * the reader finds manifest.json first, then streams every member through
+ * SHA-256 and holds only
+ *   - ledger-bundle, manifest.json and manifest.sig;
+ *   - members the manifest lists whose digest matches (its declared
+ *     content);
+ *   - other members (unlisted, or listed with another digest) while they
+ *     fit a small budget (BUNDLE_HOLD_OTHER_BYTES in all, counting 256
+ *     bytes of bookkeeping each; none over BUNDLE_HOLD_OTHER_MEMBER), so
+ *     that the checks can name what is wrong with them; the rest are
+ *     counted in not_held and never read into memory.
+ */
+#define BUNDLE_HOLD_OTHER_BYTES ((uint64_t)4 << 20)
+#define BUNDLE_HOLD_OTHER_MEMBER ((uint64_t)1 << 20)
 struct bundle {
     struct bmember *m;
     size_t n, cap;
-    uint64_t total; /* decompressed bytes */
+    uint64_t total;   /* decompressed bytes */
+    uint64_t members; /* members in the archive, held or not */
+    int listed;       /* the manifest's list was decoded into files */
+    struct bmlist files;
+    uint64_t not_held;        /* members never held (see above) */
+    uint64_t not_held_bytes;  /* their bytes */
+    char first_not_held[128]; /* the first one's name */
 };
 
 void bundle_limits_fill(struct ldg_bundle_limits *out,
@@ -76,7 +119,7 @@ int bundle_read_fd(struct bundle *b, int fd,
 int bundle_read_mem(struct bundle *b, const void *p, size_t len,
                     const struct ldg_bundle_limits *lim, char *err,
                     size_t errcap);
-/* The member called name, or NULL. */
+/* The member called name, or NULL (also for a member that was not held). */
 const struct bmember *bundle_get(const struct bundle *b, const char *name);
 void bundle_release(struct bundle *b);
 

@@ -565,8 +565,8 @@ check_checkpoint(struct vctx *v)
 static void
 digest_member(struct vctx *v, size_t i)
 {
-    const struct bmember *m = &v->b.m[i];
-    ldg_sha256(v->mdigest[i], m->data, m->len);
+    /* computed by the reader as the member streamed in */
+    memcpy(v->mdigest[i], v->b.m[i].sha, 32);
 }
 
 static void
@@ -613,11 +613,34 @@ check_files(struct vctx *v)
     }
     json_object_foreach(files, name, val)
     {
-        if (bundle_get(&v->b, name) == NULL)
+        const struct bmfile *lf =
+            v->b.listed ? bmlist_find(&v->b.files, name) : NULL;
+        if (bundle_get(&v->b, name) == NULL && lf != NULL && lf->seen)
+            /* too large to hold once its digest was wrong */
+            fail_add(&f,
+                     "%s: digest does not match the manifest (%llu bytes, "
+                     "not read into memory)",
+                     name, (unsigned long long)lf->size);
+        else if (bundle_get(&v->b, name) == NULL)
             fail_add(&f, "%s: listed in the manifest but missing", name);
         else if (strcmp(name, B_MANIFEST) == 0 ||
                  strcmp(name, B_MANIFEST_SIG) == 0)
             fail_add(&f, "%s: cannot list itself", name);
+    }
+    if (v->b.not_held > 0) {
+        /* members the manifest does not vouch for, beyond the small
+         * budget the reader holds to name them: never read into memory */
+        uint64_t listed_bad = 0;
+        for (size_t i = 0; i < v->b.files.n; i++)
+            listed_bad += v->b.files.f[i].seen && !v->b.files.f[i].matches &&
+                          bundle_get(&v->b, v->b.files.f[i].name) == NULL;
+        if (v->b.not_held > listed_bad)
+            fail_add(&f,
+                     "%llu members (%llu bytes) not vouched for by the "
+                     "manifest and not read into memory, the first %s",
+                     (unsigned long long)(v->b.not_held - listed_bad),
+                     (unsigned long long)v->b.not_held_bytes,
+                     v->b.first_not_held);
     }
     check_fails(v->r, "files", &f,
                 "%zu members match the manifest's "
@@ -1891,8 +1914,9 @@ verify_common(struct vctx *v, int rc, const char *err)
         return rc;
     }
     check(v->r, "archive", LDG_CHECK_PASS,
-          "%zu members, %llu bytes uncompressed, layout %s", v->b.n,
-          (unsigned long long)v->b.total, LDG_BUNDLE_MAGIC);
+          "%llu members, %llu bytes uncompressed, layout %s",
+          (unsigned long long)v->b.members, (unsigned long long)v->b.total,
+          LDG_BUNDLE_MAGIC);
     rc = verify_bundle(v);
     if (v->o->extract_dir != NULL && (rc < 0 || !v->r->ok)) {
         /* only what verified is ever written */

@@ -13,15 +13,7 @@
 
 #include "ledger/ledger.h"
 
-/* Incremental SHA-256. The state is an opaque, suitably aligned buffer so
- * this header need not include <nettle/sha2.h>; crypto.c checks the size. */
-struct ldg_sha256_ctx {
-    _Alignas(16) unsigned char opaque[128];
-};
-
-void ldg_sha256_init(struct ldg_sha256_ctx *c);
-void ldg_sha256_update(struct ldg_sha256_ctx *c, const void *p, size_t n);
-void ldg_sha256_final(struct ldg_sha256_ctx *c, uint8_t out[32]);
+/* Incremental SHA-256 (ldg_sha256_ctx): declared in ledger.h. */
 
 /* Ed25519 over a message given as a prefix (domain context) and the bytes.
  * The signed message is exactly ctx ‖ msg. */

@@ -771,6 +771,16 @@ int ldg_verify_trusted(struct ldg_ledger *l, const char *note, size_t len,
 /* ------------------------------------------------------------ utilities -- */
 
 void ldg_sha256(uint8_t out[32], const void *p, size_t n);
+/* Incremental SHA-256, for data that is streamed rather than held (the
+ * bundle reader hashes members as they decompress). The state is an
+ * opaque, suitably aligned buffer so this header need not include
+ * <nettle/sha2.h>; crypto.c checks the size. */
+struct ldg_sha256_ctx {
+    _Alignas(16) unsigned char opaque[128];
+};
+void ldg_sha256_init(struct ldg_sha256_ctx *c);
+void ldg_sha256_update(struct ldg_sha256_ctx *c, const void *p, size_t n);
+void ldg_sha256_final(struct ldg_sha256_ctx *c, uint8_t out[32]);
 /* SHA-256 of everything readable from fd, streamed through a 1 MiB buffer
  * (Nettle, with the CPU's SHA extensions where it has them). *bytes (may
  * be NULL) gets the count hashed. progress, if set, is called about every

@@ -17,8 +17,8 @@ mkdir -p "$B/obj" "$B/corpus" "$B/seeds" "$B/artifacts"
 
 # the reader's closure: export's reading side and the core
 objs=""
-for src in ledger/*.c export/archive.c export/common.c export/merkle.c \
-    export/verify.c; do
+for src in ledger/*.c export/archive.c export/common.c export/manifest.c \
+    export/merkle.c export/verify.c; do
     o="$B/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')"
     if [ ! -f "$o" ] || [ "$src" -nt "$o" ]; then
         $CC $FLAGS $SAN -fsanitize=fuzzer-no-link -c "$src" -o "$o"
@@ -75,6 +75,28 @@ if ! "$B/fuzz_bundle_names" -max_total_time="$DUR" -max_len=512 \
     exit 1
 fi
 grep -E '^stat::number_of_executed_units' "$B/fuzz_bundle_names.log"
+
+# the manifest's member list and what the reader holds because of it
+# (fuzz_manifest.c), seeded with the manifests of the vectors and of the
+# real bundle
+# shellcheck disable=SC2086
+$CC $FLAGS $SAN -fsanitize=fuzzer tests/fuzz/fuzz_manifest.c $objs \
+    $(pkg-config --libs $DEPS) -lpthread -lm -o "$B/fuzz_manifest"
+mkdir -p "$B/manifest-seeds" "$B/manifest-corpus"
+for s in "$B"/seeds/*.z; do
+    { tail -c +2 "$s" | zstd -dq -c 2>/dev/null |
+        tar -xOf - manifest.json 2>/dev/null; } \
+        >"$B/manifest-seeds/$(basename "$s" .z).json" || true
+done
+printf '{"files": {}}' >"$B/manifest-seeds/empty-files.json"
+echo "fuzz_manifest: $(ls "$B/manifest-seeds" | wc -l) seeds, $DUR s"
+if ! "$B/fuzz_manifest" -max_total_time="$DUR" -max_len=65536 \
+    -timeout=20 -print_final_stats=1 -artifact_prefix="$B/artifacts/manifest-" \
+    "$B/manifest-corpus" "$B/manifest-seeds" >"$B/fuzz_manifest.log" 2>&1; then
+    echo "fuzz_manifest: FAILED — see $B/fuzz_manifest.log"
+    exit 1
+fi
+grep -E '^stat::number_of_executed_units' "$B/fuzz_manifest.log"
 
 echo "fuzz_bundle: $(ls "$B/seeds" | wc -l) seeds, $DUR s"
 exec "$B/fuzz_bundle" -max_total_time="$DUR" -max_len=1048576 \

@@ -1,0 +1,168 @@
+/*
+ * fuzz_manifest.c — libFuzzer target for the bundle reader's manifest and
+ * member paths (export/manifest.c, export/archive.c): the input is a
+ * manifest.json; it is decoded on its own, then put in a bundle beside
+ * members it may or may not list, and the bundle read.
+ *
+ * Invariants, not just "no crash":
+ *   - bundle_manifest_files accepts or refuses with a message, never
+ *     LDG_ENOMEM on these sizes; an accepted list is strictly sorted, its
+ *     names non-empty, and re-encoding it as {"files": ...} decodes to the
+ *     same list;
+ *   - reading the bundle succeeds (the archive itself is sound); every
+ *     held member's sha is the SHA-256 of its data; a member held beyond
+ *     the control members is either listed with that digest or within the
+ *     budget (BUNDLE_HOLD_OTHER_BYTES); held + not held = members.
+ *
+ * Build and run with tests/fuzz/run_bundle.sh; tests/export/test_manifest.c
+ * runs the same function over fixed inputs under make check.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "export/export_int.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FZ_ASSERT(c)                                                           \
+    do {                                                                       \
+        if (!(c)) {                                                            \
+            fprintf(stderr, "fuzz_manifest: %s:%d: %s\n", __FILE__, __LINE__,  \
+                    #c);                                                       \
+            abort();                                                           \
+        }                                                                      \
+    } while (0)
+
+static void
+check_list(const struct bmlist *l)
+{
+    json_t *files = json_object(), *doc;
+    struct bmlist again;
+    char err[256], hex[65], *text;
+    for (size_t i = 0; i < l->n; i++) {
+        FZ_ASSERT(l->f[i].name[0] != '\0');
+        if (i > 0)
+            FZ_ASSERT(strcmp(l->f[i - 1].name, l->f[i].name) < 0);
+        ldg_hex(hex, l->f[i].sha, 32);
+        json_object_set_new(files, l->f[i].name, json_string(hex));
+    }
+    doc = json_pack("{s:o}", "files", files);
+    text = json_dumps(doc, JSON_COMPACT);
+    FZ_ASSERT(text != NULL);
+    FZ_ASSERT(bundle_manifest_files(&again, text, strlen(text), err,
+                                    sizeof err) == 0);
+    FZ_ASSERT(again.n == l->n);
+    for (size_t i = 0; i < l->n; i++) {
+        FZ_ASSERT(strcmp(again.f[i].name, l->f[i].name) == 0);
+        FZ_ASSERT(memcmp(again.f[i].sha, l->f[i].sha, 32) == 0);
+    }
+    bmlist_free(&again);
+    free(text);
+    json_decref(doc);
+}
+
+/* A bundle: the magic, the manifest, then "x" as every layout name the
+ * list names (in list order) and one member it does not list. */
+static uint8_t *
+make_bundle(const struct bmlist *l, const uint8_t *man, size_t len,
+            size_t *out_len)
+{
+    char err[256];
+    struct bwriter *w;
+    FILE *f = tmpfile();
+    uint8_t *buf = NULL;
+    long n;
+
+    if (f == NULL)
+        return NULL;
+    if (bwriter_new(&w, fileno(f), 1, 1, 0, err, sizeof err) < 0) {
+        fclose(f);
+        return NULL;
+    }
+    bwriter_add(w, B_MAGIC, LDG_BUNDLE_MAGIC "\n",
+                strlen(LDG_BUNDLE_MAGIC "\n"));
+    bwriter_add(w, B_MANIFEST, man, len);
+    for (size_t i = 0; l != NULL && i < l->n && i < 64; i++)
+        if (bundle_name_kind(l->f[i].name, NULL) != BN_BAD &&
+            strcmp(l->f[i].name, B_MAGIC) != 0 &&
+            strcmp(l->f[i].name, B_MANIFEST) != 0)
+            bwriter_add(w, l->f[i].name, "x", 1);
+    bwriter_add(w, "entries/999999.entry", "unlisted", 8);
+    if (bwriter_finish(w, NULL) == 0 && (n = ftell(f)) > 0 &&
+        (buf = malloc((size_t)n)) != NULL) {
+        rewind(f);
+        if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+            free(buf);
+            buf = NULL;
+        }
+        *out_len = (size_t)n;
+    }
+    bwriter_free(w);
+    fclose(f);
+    return buf;
+}
+
+static void
+check_bundle(const uint8_t *z, size_t zlen)
+{
+    struct ldg_bundle_limits lim;
+    struct bundle b;
+    char err[512] = "";
+    uint64_t other = 0;
+    int rc;
+
+    memset(&lim, 0, sizeof lim);
+    rc = bundle_read_mem(&b, z, zlen, &lim, err, sizeof err);
+    if (rc == LDG_EBADINPUT && strstr(err, "duplicate member") != NULL)
+        return; /* the list names a member twice over (manifest.json) */
+    if (rc != 0)
+        fprintf(stderr, "fuzz_manifest: read: %d %s\n", rc, err);
+    FZ_ASSERT(rc == 0);
+    FZ_ASSERT(b.n + b.not_held == b.members);
+    for (size_t i = 0; i < b.n; i++) {
+        const struct bmember *m = &b.m[i];
+        const struct bmfile *f =
+            b.listed ? bmlist_find(&b.files, m->name) : NULL;
+        uint8_t d[32];
+        ldg_sha256(d, m->data, m->len);
+        FZ_ASSERT(memcmp(d, m->sha, 32) == 0);
+        FZ_ASSERT(m->data[m->len] == 0);
+        if (strcmp(m->name, B_MAGIC) == 0 || strcmp(m->name, B_MANIFEST) == 0 ||
+            strcmp(m->name, B_MANIFEST_SIG) == 0)
+            continue;
+        if (f != NULL && memcmp(f->sha, m->sha, 32) == 0)
+            continue;
+        other += m->len + 256;
+    }
+    FZ_ASSERT(other <= BUNDLE_HOLD_OTHER_BYTES);
+    bundle_release(&b);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct bmlist l;
+    char err[256] = "";
+    uint8_t *z;
+    size_t zlen = 0;
+    int rc;
+
+    rc = bundle_manifest_files(&l, data, size, err, sizeof err);
+    FZ_ASSERT(rc == 0 || rc == LDG_EBADINPUT);
+    if (rc < 0)
+        FZ_ASSERT(err[0] != '\0');
+    else
+        check_list(&l);
+    z = make_bundle(rc == 0 ? &l : NULL, data, size, &zlen);
+    if (z != NULL) {
+        check_bundle(z, zlen);
+        free(z);
+    }
+    if (rc == 0)
+        bmlist_free(&l);
+    return 0;
+}
