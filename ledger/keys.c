@@ -334,8 +334,19 @@ record_event_body(struct ldg_txn *t, uint64_t seq, const char *type,
     return rc == LDG_EERASED || rc == LDG_ENOTFOUND ? LDG_ETAMPER : rc;
 }
 
+/* Same registry record (roles aside: they come from the event). */
 static int
-prove_added(struct ldg_txn *t, const struct ldg_key_state *ks)
+same_record(const struct ldg_key_state *a, const struct ldg_key_state *b)
+{
+    return strcmp(a->key_id, b->key_id) == 0 && strcmp(a->name, b->name) == 0 &&
+           memcmp(a->pub, b->pub, 32) == 0 && a->added_seq == b->added_seq &&
+           a->revoked_seq == b->revoked_seq;
+}
+
+/* Proves the record's addition and sets ks->roles from the event that
+ * added it (the genesis' log key: every type). */
+static int
+prove_added(struct ldg_txn *t, struct ldg_key_state *ks)
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
     json_t *body = NULL;
@@ -345,7 +356,8 @@ prove_added(struct ldg_txn *t, const struct ldg_key_state *ks)
 
     pthread_mutex_lock(&l->keys_mu);
     for (size_t i = 0; i < l->nkproven && !hit; i++)
-        hit = memcmp(&l->kproven[i], ks, sizeof *ks) == 0;
+        if ((hit = same_record(&l->kproven[i], ks)))
+            ks->roles = l->kproven[i].roles;
     pthread_mutex_unlock(&l->keys_mu);
     if (hit)
         return 0;
@@ -353,25 +365,24 @@ prove_added(struct ldg_txn *t, const struct ldg_key_state *ks)
         rc = record_event_body(t, 0, "ledger.genesis", &body);
         hex = json_string_value(json_object_get(body, "log_key"));
         name = LDG_LOG_KEY_NAME;
+        ks->roles = UINT32_MAX;
     } else {
         rc = record_event_body(t, ks->added_seq, "key.added", &body);
         hex = json_string_value(json_object_get(body, "public_key"));
         name = json_string_value(json_object_get(body, "actor"));
+        ks->roles = ldg_roles_mask(json_object_get(body, "roles"));
     }
     if (rc == 0 && (hex == NULL || ldg_unhex(pub, 32, hex) < 0 ||
                     memcmp(pub, ks->pub, 32) != 0 || name == NULL ||
                     strcmp(name, ks->name) != 0))
         rc = LDG_ETAMPER;
     json_decref(body);
-    if (rc == 0) {
-        struct ldg_key_state c = *ks;
-        c.revoked_seq = UINT64_MAX; /* what is cached: the addition */
-        if (memcmp(&c, ks, sizeof c) == 0) {
-            pthread_mutex_lock(&l->keys_mu);
-            if (l->nkproven < LDG_MAX_KEYS_CACHED)
-                l->kproven[l->nkproven++] = c;
-            pthread_mutex_unlock(&l->keys_mu);
-        }
+    if (rc == 0 && ks->revoked_seq == UINT64_MAX) {
+        /* what is cached: the addition of a key not (yet) revoked */
+        pthread_mutex_lock(&l->keys_mu);
+        if (l->nkproven < LDG_MAX_KEYS_CACHED)
+            l->kproven[l->nkproven++] = *ks;
+        pthread_mutex_unlock(&l->keys_mu);
     }
     return rc;
 }
@@ -673,6 +684,33 @@ cmp_added(const void *a, const void *b)
     return x->added_seq < y->added_seq ? -1 : x->added_seq > y->added_seq;
 }
 
+/* The roles of a proven key's key.added, comma-separated. */
+static void
+roles_text(struct ldg_txn *t, const struct ldg_key_state *ks, char *buf,
+           size_t cap)
+{
+    json_t *body = NULL;
+    const json_t *v;
+    size_t i, len = 0;
+
+    buf[0] = '\0';
+    if (ks->added_seq == 0) {
+        snprintf(buf, cap, "*");
+        return;
+    }
+    if (ldg_body_get(t, ks->added_seq, &body) < 0)
+        return; /* proven just before: the body is there */
+    json_array_foreach(json_object_get(body, "roles"), i, v)
+    {
+        int n = snprintf(buf + len, cap - len, "%s%s", i ? "," : "",
+                         json_string_value(v) ? json_string_value(v) : "?");
+        if (n < 0 || (size_t)n >= cap - len)
+            break;
+        len += (size_t)n;
+    }
+    json_decref(body);
+}
+
 int
 ldg_keys_list(struct ldg_ledger *l, struct ldg_keyinfo **out, size_t *n)
 {
@@ -724,6 +762,7 @@ ldg_keys_list(struct ldg_ledger *l, struct ldg_keyinfo **out, size_t *n)
         memcpy(arr[cnt].pub, ks.pub, 32);
         arr[cnt].added_seq = ks.added_seq;
         arr[cnt].revoked_seq = ks.revoked_seq;
+        roles_text(t, &ks, arr[cnt].roles, sizeof arr[cnt].roles);
         key_path(path, sizeof path, l->dir, ks.name);
         arr[cnt].has_secret = access(path, F_OK) == 0;
         cnt++;

@@ -175,6 +175,10 @@ struct ldg_keyinfo {
     uint64_t added_seq;
     uint64_t revoked_seq; /* UINT64_MAX if not revoked */
     int has_secret;       /* a key file is present on this box */
+    /* ldg_keys_list only: the roles its key.added gave it, comma-separated
+     * ("" for none: any type an actor key may sign; "*" for the log key,
+     * which signs anything). Cut at 255 bytes. */
+    char roles[256];
 };
 /* The key with id key_id as the log knows it (has_secret not filled). */
 int ldg_key_info(struct ldg_txn *t, const char *key_id,
@@ -224,6 +228,17 @@ struct ldg_event {
  * returns LDG_EBADINPUT and writes "field 'route': required" style text. */
 int ldg_vocab_check(const char *type, const json_t *body, char *err,
                     size_t errcap);
+/* Key roles (docs/FORMAT.md, "Key roles"): may a key whose key.added
+ * carries roles rl (the body's "roles"; NULL or an empty array: every type
+ * an actor key may sign) sign an event of this type? 1 yes, 0 no. Unknown
+ * role names allow nothing; ledger.genesis and key.* are never allowed
+ * (the log key's alone, and the log key signs anything). */
+int ldg_roles_allow(const json_t *rl, const char *type);
+/* Checks a key.added "roles" value: an array of known role names. On
+ * failure LDG_EBADINPUT and text naming the entry. */
+int ldg_roles_check(const json_t *rl, char *err, size_t errcap);
+/* The known role names, comma-separated (static). */
+const char *ldg_roles_names(void);
 /* Derives the subject from a body as VOCABULARY.md says. */
 int ldg_vocab_subject(const char *type, const json_t *body, char *buf,
                       size_t cap);

@@ -190,7 +190,13 @@ struct ldg_key_state {
     char name[LDG_NAME_MAX + 1];
     uint8_t pub[32];
     uint64_t added_seq, revoked_seq;
+    uint32_t roles; /* ldg_roles_mask of its key.added (set once proven) */
 };
+
+/* vocab.c: a key.added's roles as a mask (NULL/empty: all), and whether a
+ * mask allows a type. */
+uint32_t ldg_roles_mask(const json_t *rl);
+int ldg_roles_mask_allows(uint32_t mask, const char *type);
 
 struct ldg_ledger {
     char dir[4096];

@@ -925,12 +925,27 @@ subject_valid(const char *s)
     return colon != NULL && colon != s && colon[1] != '\0';
 }
 
+/* A key may sign only the types its roles allow (docs/FORMAT.md, "Key
+ * roles"); the log key signs anything. */
+static int
+roles_refuse(struct ldg_ledger *l, const struct ldg_key_state *ks,
+             const char *type)
+{
+    if (ks->added_seq == 0 || ldg_roles_mask_allows(ks->roles, type))
+        return 0;
+    ldg_seterr(l,
+               "key '%s' (%s) may not sign %s: the roles it was added with "
+               "at event %llu do not allow it (ledger keys list shows them)",
+               ks->name, ks->key_id, type, (unsigned long long)ks->added_seq);
+    return LDG_EKEY;
+}
+
 /* Step 1: everything that can be checked without the write transaction. */
 /* Is the actor key added and not revoked, as the log is now? (Checked
  * again in the write transaction; this catches it per event, before it
  * can fail a whole group.) */
 static int
-actor_active(struct ldg_ledger *l, const struct ldg_key *k)
+actor_active(struct ldg_ledger *l, const struct ldg_key *k, const char *type)
 {
     struct ldg_key_state ks;
     struct ldg_txn *t;
@@ -959,12 +974,12 @@ actor_active(struct ldg_ledger *l, const struct ldg_key *k)
                    k->key_id, (unsigned long long)ks.revoked_seq);
         return LDG_EKEY;
     }
-    return 0;
+    return roles_refuse(l, &ks, type);
 }
 
-static int
-prep_init_ex(struct ldg_ledger *l, struct prep *p,
-             const struct ldg_event_in *in, uint64_t seq_hint, int in_txn);
+static int prep_init_ex(struct ldg_ledger *l, struct prep *p,
+                        const struct ldg_event_in *in, uint64_t seq_hint,
+                        int in_txn);
 
 static int
 prep_init(struct ldg_ledger *l, struct prep *p, const struct ldg_event_in *in,
@@ -994,6 +1009,9 @@ prep_init_ex(struct ldg_ledger *l, struct prep *p,
         return LDG_EBADINPUT;
     }
     rc = ldg_vocab_check(in->type, in->body, err, sizeof err);
+    if (rc == 0 && strcmp(in->type, "key.added") == 0)
+        rc = ldg_roles_check(json_object_get(in->body, "roles"), err,
+                             sizeof err);
     if (rc < 0) {
         ldg_seterr(l, "%s", err);
         return rc;
@@ -1052,7 +1070,7 @@ prep_init_ex(struct ldg_ledger *l, struct prep *p,
         return LDG_EKEY;
     }
     if (!in_txn && p->signer != l->log_key &&
-        (rc = actor_active(l, p->signer)) < 0)
+        (rc = actor_active(l, p->signer, p->type)) < 0)
         return rc;
     p->body = in->body ? json_incref(in->body) : json_object();
     if (p->body == NULL)
@@ -1170,6 +1188,8 @@ check_in_txn(struct ldg_txn *t, struct prep *p, uint64_t seq, int *erase,
                        (unsigned long long)ks.revoked_seq);
             return LDG_EKEY;
         }
+        if ((rc = roles_refuse(l, &ks, p->type)) < 0)
+            return rc;
     }
     if (strcmp(p->type, "key.added") == 0) {
         const char *hex =
@@ -2184,6 +2204,14 @@ ldg_keys_add(struct ldg_ledger *l, const char *name, const char *roles,
              r = strtok_r(NULL, ",", &save))
             json_array_append_new(rl, json_string(r));
         free(dup);
+    }
+    /* checked before the key file is written */
+    if (ldg_roles_check(rl, err, sizeof err) < 0) {
+        const char *why = strstr(err, "unknown role");
+        ldg_seterr(l, "--roles: %s", why ? why : err);
+        json_decref(rl);
+        rc = LDG_EINVAL;
+        goto out;
     }
     ldg_hex(hex, k->pub, 32);
     body = json_pack("{s:s, s:s, s:s, s:o}", "key_id", k->key_id, "public_key",

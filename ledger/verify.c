@@ -51,6 +51,7 @@ struct vkey {
     char name[LDG_NAME_MAX + 1];
     uint8_t pub[32];
     uint64_t added, revoked;
+    uint32_t roles; /* ldg_roles_mask of its key.added; the log key: all */
 };
 
 struct vstate {
@@ -135,6 +136,7 @@ add_key(struct vstate *vs, const char *id, const uint8_t pub[32], uint64_t seq)
     memcpy(vs->keys[vs->nkeys].pub, pub, 32);
     vs->keys[vs->nkeys].added = seq;
     vs->keys[vs->nkeys].revoked = UINT64_MAX;
+    vs->keys[vs->nkeys].roles = UINT32_MAX;
     vs->nkeys++;
     return 0;
 }
@@ -246,6 +248,13 @@ check_sig(struct vstate *vs, const struct ldg_event *ev)
         bad(vs, ev->seq, "signature does not verify with key %s", ev->actor);
         return 1;
     }
+    if (k->added != 0 && !ldg_roles_mask_allows(k->roles, ev->type)) {
+        bad(vs, ev->seq,
+            "%s signed by key %s (%s), whose roles (key.added at event "
+            "%llu) do not allow it",
+            ev->type, ev->actor, k->name, (unsigned long long)k->added);
+        return 1;
+    }
     return 0;
 }
 
@@ -329,9 +338,12 @@ collect(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
                 const char *nm =
                     json_string_value(json_object_get(body, "actor"));
                 rc = add_key(vs, id, pub, ev->seq) < 0 ? -1 : 0;
-                if (rc == 0)
+                if (rc == 0) {
                     snprintf(vs->keys[vs->nkeys - 1].name,
                              sizeof vs->keys[0].name, "%s", nm ? nm : "");
+                    vs->keys[vs->nkeys - 1].roles =
+                        ldg_roles_mask(json_object_get(body, "roles"));
+                }
                 pthread_mutex_unlock(&vs->mu);
             }
         } else {

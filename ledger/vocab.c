@@ -248,3 +248,144 @@ ldg_vocab_subject(const char *type, const json_t *body, char *buf, size_t cap)
     n = snprintf(buf, cap, "host:local");
     return n >= 0 && (size_t)n < cap ? 0 : LDG_ETOOBIG;
 }
+
+/* ------------------------------------------------------------- roles -- */
+
+/*
+ * Key roles (docs/FORMAT.md "Key roles"). A key.added's "roles" say which
+ * event types that key may sign; append refuses anything else and verify
+ * reports it. Each role is a set of type prefixes; a key's roles are the
+ * union. A key.added without roles (or with an empty list) allows every
+ * type an actor key may sign, as before roles were enforced. ledger.genesis
+ * and key.* are the log key's alone, whatever the roles; the log key signs
+ * anything.
+ */
+enum {
+    R_HOST = 1u << 0,
+    R_RUNTIME = 1u << 1,
+    R_CAPACITY = 1u << 2,
+    R_MODEL = 1u << 3,
+    R_PACK = 1u << 4,
+    R_PERMISSION = 1u << 5,
+    R_ROUTE = 1u << 6,
+    R_EVAL = 1u << 7,
+    R_PROMOTION = 1u << 8,
+    R_RUN = 1u << 9,
+    R_X = 1u << 10,
+    R_ERASE = 1u << 11,
+    R_ALL = (1u << 12) - 1,
+};
+
+static const struct {
+    const char *name;
+    uint32_t bits;
+} roles[] = {
+    {"host", R_HOST},
+    {"runtime", R_RUNTIME},
+    {"capacity", R_CAPACITY},
+    {"model", R_MODEL},
+    {"pack", R_PACK},
+    {"permission", R_PERMISSION},
+    {"route", R_ROUTE},
+    {"eval", R_EVAL},
+    {"promotion", R_PROMOTION},
+    {"run", R_RUN},
+    {"x", R_X},
+    {"erase", R_ERASE},
+    {"sensor", R_HOST | R_RUNTIME | R_CAPACITY},
+    {"control-plane",
+     R_MODEL | R_PACK | R_PERMISSION | R_ROUTE | R_EVAL | R_PROMOTION},
+    {"any", R_ALL},
+};
+
+/* The prefix of each bit, in bit order. */
+static const char *const role_prefix[] = {
+    "host.",  "runtime.", "capacity.",  "model.", "pack.", "permission.",
+    "route.", "eval.",    "promotion.", "run.",   "x.",    "body.erased",
+};
+
+static uint32_t
+role_bits(const char *name)
+{
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+        if (strcmp(roles[i].name, name) == 0)
+            return roles[i].bits;
+    return 0;
+}
+
+uint32_t
+ldg_roles_mask(const json_t *rl)
+{
+    uint32_t m = 0;
+    size_t i;
+    const json_t *v;
+
+    if (rl == NULL || json_is_null(rl) ||
+        (json_is_array(rl) && json_array_size(rl) == 0))
+        return R_ALL;
+    if (!json_is_array(rl))
+        return 0;
+    json_array_foreach(rl, i, v)
+    {
+        if (json_is_string(v))
+            m |= role_bits(json_string_value(v));
+    }
+    return m;
+}
+
+int
+ldg_roles_mask_allows(uint32_t mask, const char *type)
+{
+    for (size_t b = 0; b < sizeof role_prefix / sizeof role_prefix[0]; b++) {
+        const char *p = role_prefix[b];
+        size_t n = strlen(p);
+        int hit =
+            p[n - 1] == '.' ? strncmp(type, p, n) == 0 : strcmp(type, p) == 0;
+        if (hit)
+            return (mask & (1u << b)) != 0;
+    }
+    return 0; /* ledger.genesis, key.*: the log key's alone */
+}
+
+int
+ldg_roles_allow(const json_t *rl, const char *type)
+{
+    return type != NULL && ldg_roles_mask_allows(ldg_roles_mask(rl), type);
+}
+
+const char *
+ldg_roles_names(void)
+{
+    return "host, runtime, capacity, model, pack, permission, route, eval, "
+           "promotion, run, x, erase, sensor, control-plane, any";
+}
+
+int
+ldg_roles_check(const json_t *rl, char *err, size_t errcap)
+{
+    size_t i;
+    const json_t *v;
+
+    if (rl == NULL || json_is_null(rl))
+        return 0;
+    if (!json_is_array(rl)) {
+        snprintf(err, errcap, "key.added: field 'roles': must be an array");
+        return LDG_EBADINPUT;
+    }
+    json_array_foreach(rl, i, v)
+    {
+        if (!json_is_string(v)) {
+            snprintf(err, errcap,
+                     "key.added: field 'roles': entry %zu is not a string", i);
+            return LDG_EBADINPUT;
+        }
+        if (role_bits(json_string_value(v)) == 0) {
+            snprintf(err, errcap,
+                     "key.added: field 'roles': unknown role '%.64s' (known: "
+                     "%s)",
+                     json_string_value(v), ldg_roles_names());
+            return LDG_EBADINPUT;
+        }
+    }
+    return 0;
+}

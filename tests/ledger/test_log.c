@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <cmocka.h>
@@ -317,7 +318,7 @@ test_log__keys_add_revoke_and_refuse(void **state)
     size_t n;
     (void)state;
 
-    assert_int_equal(ldg_keys_add(l, "alice", "a,b", &seq), 0);
+    assert_int_equal(ldg_keys_add(l, "alice", "x,run", &seq), 0);
     assert_int_equal(seq, 1);
     assert_int_equal(ldg_keys_add(l, "alice", NULL, NULL), LDG_EEXIST);
     assert_int_equal(ldg_keys_add(l, "log", NULL, NULL), LDG_EEXIST);
@@ -342,6 +343,80 @@ test_log__keys_add_revoke_and_refuse(void **state)
     /* a new key may take the name once the old one is revoked */
     assert_int_equal(ldg_keys_add(l, "alice2", NULL, NULL), 0);
     json_decref(b);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* Appends type with an empty body as actor; returns ldg_append's code. */
+static int
+append_as(struct ldg_ledger *l, const char *type, const char *body,
+          const char *actor)
+{
+    struct ldg_event_in in;
+    json_t *b = json_loads(body, 0, NULL);
+    int rc;
+    memset(&in, 0, sizeof in);
+    in.type = type;
+    in.body = b;
+    in.actor = actor;
+    rc = ldg_append(l, &in, NULL);
+    json_decref(b);
+    return rc;
+}
+
+/* Roles are enforced: a key signs only the types its roles allow; the log
+ * key and a key added without roles sign any type an actor key may. */
+static void
+test_log__key_roles_are_enforced_at_append(void **state)
+{
+    char dir[256], path[300];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    const char *decision = "{\"route\":\"p/x\",\"chosen_model\":\"m\"}";
+    const char *step = "{\"run\":\"R-1\",\"step\":\"s\",\"tool\":\"t\","
+                       "\"status\":\"ok\"}";
+    uint64_t n0, n1;
+    (void)state;
+
+    assert_int_equal(ldg_keys_add(l, "runner", "run", NULL), 0);
+    assert_int_equal(ldg_keys_add(l, "cp", "control-plane,x", NULL), 0);
+    assert_int_equal(ldg_keys_add(l, "free", NULL, NULL), 0);
+    assert_int_equal(append_as(l, "run.step", step, "runner"), 0);
+    assert_int_equal(ldg_size(l, &n0), 0);
+    assert_int_equal(append_as(l, "route.decision", decision, "runner"),
+                     LDG_EKEY);
+    assert_non_null(strstr(ldg_errmsg(l), "may not sign route.decision"));
+    assert_non_null(strstr(ldg_errmsg(l), "'runner'"));
+    assert_int_equal(append_as(l, "x.t", "{}", "runner"), LDG_EKEY);
+    assert_int_equal(append_as(l, "body.erased",
+                               "{\"target_seq\":4,\"reason\":\"r\"}", "runner"),
+                     LDG_EKEY);
+    assert_int_equal(ldg_size(l, &n1), 0);
+    assert_int_equal(n0, n1); /* nothing written */
+    assert_int_equal(append_as(l, "route.decision", decision, "cp"), 0);
+    assert_int_equal(append_as(l, "x.t", "{}", "cp"), 0);
+    assert_int_equal(append_as(l, "run.step", step, "cp"), LDG_EKEY);
+    assert_int_equal(append_as(l, "run.step", step, "free"), 0);
+    assert_int_equal(append_as(l, "route.decision", decision, "free"), 0);
+    assert_int_equal(append_as(l, "route.decision", decision, NULL), 0);
+    /* after a reopen (no cached proof) the roles still hold */
+    ldg_close(l);
+    assert_int_equal(ldg_open(&l, dir, NULL, NULL, 0), 0);
+    assert_int_equal(append_as(l, "route.decision", decision, "runner"),
+                     LDG_EKEY);
+    assert_int_equal(append_as(l, "run.step", step, "runner"), 0);
+    /* an unknown role is refused before any key file is written */
+    assert_int_equal(ldg_keys_add(l, "typo", "rn", NULL), LDG_EINVAL);
+    assert_non_null(strstr(ldg_errmsg(l), "unknown role 'rn'"));
+    snprintf(path, sizeof path, "%s/keys/typo.key", dir);
+    assert_int_equal(access(path, F_OK), -1);
+    /* and so is a key.added carrying one, however it comes */
+    assert_int_equal(
+        append_as(l, "key.added",
+                  "{\"key_id\":\"0000000000000000\",\"public_key\":\"00\","
+                  "\"actor\":\"z\",\"roles\":[\"run\",7]}",
+                  NULL),
+        LDG_EBADINPUT);
+    assert_non_null(strstr(ldg_errmsg(l), "roles"));
     ldg_close(l);
     t_rmrf(dir);
 }
@@ -546,6 +621,7 @@ main(void)
         cmocka_unit_test(
             test_log__writer_free_commits_sealed_batches_drops_partial),
         cmocka_unit_test(test_log__bad_input_changes_nothing),
+        cmocka_unit_test(test_log__key_roles_are_enforced_at_append),
         cmocka_unit_test(test_log__timestamps_never_go_backwards),
         cmocka_unit_test(test_log__writer_commits_in_groups_and_counts),
         cmocka_unit_test(test_log__writer_survives_interleaved_appends),

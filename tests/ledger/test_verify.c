@@ -28,7 +28,7 @@ setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
     f->l = t_ledger_new(f->dir, sizeof f->dir, 0);
-    assert_int_equal(ldg_keys_add(f->l, "alice", "runner", NULL), 0); /* 1 */
+    assert_int_equal(ldg_keys_add(f->l, "alice", "run", NULL), 0); /* 1 */
     for (int i = 2; i < 40; i++) {
         char body[128];
         snprintf(body, sizeof body,
@@ -231,6 +231,25 @@ test_verify__tampered_registry_cannot_unrevoke_a_key(void **state)
     assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0,
                                 &bad_r, NULL, NULL),
                      0);
+}
+
+/* A writer that ignores roles (here: its proven-key cache widened) gets
+ * an event through; verify judges roles from the key.added events. */
+static void
+test_verify__detects_event_signed_outside_its_key_roles(void **state)
+{
+    struct fx *f = *state;
+    uint64_t seq;
+    size_t i;
+
+    assert_int_equal(try_append(f->l, "x.test.outside", "alice"), LDG_EKEY);
+    for (i = 0; i < f->l->nkproven; i++)
+        if (strcmp(f->l->kproven[i].name, "alice") == 0)
+            f->l->kproven[i].roles = UINT32_MAX;
+    assert_int_equal(try_append(f->l, "x.test.outside", "alice"), 0);
+    assert_int_equal(ldg_size(f->l, &seq), 0);
+    expect_bad(f, LDG_VERIFY_FULL, seq - 1, "roles");
+    expect_bad(f, 0, seq - 1, "do not allow it");
 }
 
 /* A key that no key.added event added, put into the registry. */
@@ -659,6 +678,7 @@ main(void)
         T(test_verify__detects_event_resigned_with_wrong_key),
         T(test_verify__tampered_registry_cannot_unrevoke_a_key),
         T(test_verify__tampered_registry_cannot_add_a_key),
+        T(test_verify__detects_event_signed_outside_its_key_roles),
         T(test_verify__detects_truncated_tail_after_verified_run),
         T(test_verify__detects_change_in_verified_part_incrementally),
         T(test_verify__erased_body_still_verifies),
