@@ -284,12 +284,20 @@ human_permissions(json_t *rows)
 {
     size_t i;
     json_t *r;
-    printf("%-18s %-12s %-28s %-4s %-10s %-9s %-12s %-7s %s\n", "PACK", "GROUP",
-           "SCOPE", "TIER", "STATE", "REQUIRED", "BY", "SEQ", "TIME");
-    json_array_foreach(rows, i, r) printf(
-        "%-18s %-12s %-28s %-4s %-10s %-9s %-12s %-7s %s\n", js(r, "pack"),
-        js(r, "group"), js(r, "scope"), js(r, "tier"), js(r, "state"),
-        js(r, "required"), js(r, "by"), js(r, "seq"), js(r, "time"));
+    /* BY is what the event claims; SIGNER is the key that signed it */
+    printf("%-18s %-12s %-28s %-4s %-10s %-9s %-12s %-12s %-7s %s\n", "PACK",
+           "GROUP", "SCOPE", "TIER", "STATE", "REQUIRED", "BY", "SIGNER", "SEQ",
+           "TIME");
+    json_array_foreach(rows, i, r)
+    {
+        const json_t *sg = json_object_get(r, "signer");
+        printf("%-18s %-12s %-28s %-4s %-10s %-9s %-12s %-12s %-7s %s\n",
+               js(r, "pack"), js(r, "group"), js(r, "scope"), js(r, "tier"),
+               js(r, "state"), js(r, "required"), js(r, "by"),
+               json_is_string(json_object_get(sg, "name")) ? js(sg, "name")
+                                                           : js(sg, "key_id"),
+               js(r, "seq"), js(r, "time"));
+    }
 }
 
 static const struct cli_opt permissions_opts[] = {

@@ -797,3 +797,17 @@ ldg_key_info(struct ldg_txn *t, const char *key_id, struct ldg_keyinfo *out)
     out->revoked_seq = ks.revoked_seq;
     return 0;
 }
+
+json_t *
+ldg_signer_json(struct ldg_txn *t, uint64_t seq)
+{
+    struct ldg_event ev;
+    struct ldg_keyinfo ki;
+
+    if (t == NULL || ldg_event_get(t, seq, &ev) < 0)
+        return NULL;
+    if (ldg_key_info(t, ev.actor, &ki) < 0)
+        ki.name[0] = '\0';
+    return json_pack("{s:s, s:s?}", "key_id", ev.actor, "name",
+                     ki.name[0] ? ki.name : NULL);
+}

@@ -183,6 +183,12 @@ struct ldg_keyinfo {
 /* The key with id key_id as the log knows it (has_secret not filled). */
 int ldg_key_info(struct ldg_txn *t, const char *key_id,
                  struct ldg_keyinfo *out);
+/* Who signed event seq, from the log (not from any claim in its body):
+ * {"key_id": K, "name": N}, N the name the log's key events gave K (null
+ * if none does). Views put it as "signer" beside a claimed actor (a body's
+ * "by" or "requested_by"). NULL if the event cannot be read or on ENOMEM.
+ * Costs one entry read and one key lookup (proven keys are cached). */
+json_t *ldg_signer_json(struct ldg_txn *t, uint64_t seq);
 /* Lists known keys in added order. *out is malloc'd; caller frees. Each
  * record of the key registry is checked against the key events it names:
  * LDG_ETAMPER (message on l) if the registry says anything else. */

@@ -843,6 +843,29 @@ fail:
     return rc;
 }
 
+/* "Who did it" from the log: beside a claimed actor (a permission's "by",
+ * a run's "requested_by"), each row gets "signer", the key that signed the
+ * event its seq field names (docs/PROJECTIONS.md). */
+static int
+add_signers(struct ldg_txn *t, json_t *rows, const char *seq_field)
+{
+    size_t i;
+    json_t *r;
+
+    json_array_foreach(rows, i, r)
+    {
+        const char *s = json_string_value(json_object_get(r, seq_field));
+        json_t *sg;
+        if (s == NULL)
+            continue;
+        sg = ldg_signer_json(t, strtoull(s, NULL, 10));
+        if (sg == NULL)
+            return LDG_ECORRUPT; /* the projection names an event not read */
+        json_object_set_new(r, "signer", sg);
+    }
+    return 0;
+}
+
 int
 ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
                      const struct ldg_view_opts *o, json_t **out)
@@ -918,6 +941,10 @@ ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
         rc = LDG_ENOMEM;
         goto out;
     }
+    if (view == LDG_VIEW_PERMISSIONS && (rc = add_signers(t, v, "seq")) < 0)
+        goto out;
+    if (view == LDG_VIEW_RUNS && (rc = add_signers(t, v, "started_seq")) < 0)
+        goto out;
     if (f != NULL && view != LDG_VIEW_DOCTOR && json_array_size(v) == 0) {
         ldg_set_errmsg(l, "%s: no such %s", f,
                        view == LDG_VIEW_RUNS ? "run" : "pack");

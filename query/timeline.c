@@ -695,6 +695,27 @@ finish(struct tl *tl)
                         json_boolean(tl->nevents > TL_EVENTS_MAX));
 }
 
+/* "Who did it" from the log: each event and each permission in force gets
+ * "signer", the key that signed it, beside any "by" its body claims. */
+static int
+add_signers(struct ldg_txn *t, json_t *arr)
+{
+    size_t i;
+    json_t *e;
+
+    json_array_foreach(arr, i, e)
+    {
+        const char *s = json_string_value(json_object_get(e, "seq"));
+        json_t *sg;
+        if (s == NULL)
+            continue;
+        if ((sg = ldg_signer_json(t, strtoull(s, NULL, 10))) == NULL)
+            return LDG_ECORRUPT;
+        json_object_set_new(e, "signer", sg);
+    }
+    return 0;
+}
+
 int
 ldg_query_timeline(struct ldg_txn *t, const char *run, json_t **out)
 {
@@ -753,6 +774,10 @@ ldg_query_timeline(struct ldg_txn *t, const char *run, json_t **out)
     rc = context_at_start(&tl, tl.have_start ? tl.start_seq : tl.first_seq);
     if (rc == 0)
         rc = context_events(&tl);
+    if (rc == 0)
+        rc = add_signers(t, tl.events);
+    if (rc == 0)
+        rc = add_signers(t, json_object_get(tl.root, "permissions"));
     if (rc < 0)
         goto out;
     if (tl.version == NULL)
@@ -804,6 +829,18 @@ put_val(struct qbuf *b, const char *label, const json_t *v)
         qbuf_json(b, v, JSON_COMPACT | JSON_REAL_PRECISION(15));
 }
 
+/* Beside a claimed actor, the key that signed the event (its name, else
+ * its id): "by=alice signer=ops". */
+static void
+put_signer(struct qbuf *b, const json_t *e, const json_t *by)
+{
+    const json_t *sg = json_object_get(e, "signer");
+    const char *nm = json_string_value(json_object_get(sg, "name"));
+    if (by == NULL || json_is_null(by) || sg == NULL)
+        return;
+    qbuf_printf(b, "  signer=%s", nm ? nm : sget(sg, "key_id"));
+}
+
 static void
 event_line(struct qbuf *b, const json_t *e)
 {
@@ -836,6 +873,7 @@ event_line(struct qbuf *b, const json_t *e)
         put_val(b, NULL, json_object_get(body, "pack"));
         put_val(b, "intent", json_object_get(body, "intent"));
         put_val(b, "by", json_object_get(body, "requested_by"));
+        put_signer(b, e, json_object_get(body, "requested_by"));
         put_val(b, "plan", json_object_get(body, "plan_hash"));
     } else if (strcmp(kind, "step") == 0) {
         const json_t *arts = json_object_get(body, "artifacts"), *a;
@@ -882,8 +920,11 @@ event_line(struct qbuf *b, const json_t *e)
             "eval_id", "passed",  "candidate", "to",    "version",
             "by",      "expires", "reason",    "detail"};
         qbuf_printf(b, "  %s %s", sget(e, "type"), sget(e, "subject"));
-        for (size_t i = 0; i < sizeof show / sizeof show[0]; i++)
+        for (size_t i = 0; i < sizeof show / sizeof show[0]; i++) {
             put_val(b, show[i], json_object_get(body, show[i]));
+            if (strcmp(show[i], "by") == 0)
+                put_signer(b, e, json_object_get(body, "by"));
+        }
     } else if (strcmp(kind, "end") == 0) {
         put_val(b, NULL, json_object_get(body, "status"));
         if (json_is_integer(json_object_get(body, "duration_ms")))
@@ -943,6 +984,7 @@ ldg_query_timeline_text(const json_t *tl, char **out)
                         sget(e, "group"), sget(e, "scope"));
             put_val(&b, NULL, json_object_get(e, "tier"));
             put_val(&b, "by", json_object_get(e, "by"));
+            put_signer(&b, e, json_object_get(e, "by"));
             put_val(&b, "expires", json_object_get(e, "expires"));
             qbuf_printf(&b, "  #%s", sget(e, "seq"));
             put_val(&b, "reason", json_object_get(e, "reason"));

@@ -164,11 +164,48 @@ test_keys__revoked_secret_is_wiped(void **state)
     t_rmrf(dir);
 }
 
+/* The signer of an event comes from the log: the key that signed it and
+ * the name the key events gave that key, whatever the body claims. */
+static void
+test_keys__signer_json_names_the_signing_key(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_keyinfo *k;
+    struct ldg_txn *t;
+    json_t *sg;
+    size_t n;
+    uint64_t seq;
+    (void)state;
+
+    assert_int_equal(ldg_keys_add(l, "ops", NULL, NULL), 0);
+    seq = t_append(l, "x.t", "{\"by\":\"alice\"}", "ops");
+    assert_int_equal(ldg_keys_list(l, &k, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    sg = ldg_signer_json(t, seq);
+    assert_non_null(sg);
+    assert_string_equal(json_string_value(json_object_get(sg, "key_id")),
+                        k[1].key_id);
+    assert_string_equal(json_string_value(json_object_get(sg, "name")), "ops");
+    json_decref(sg);
+    sg = ldg_signer_json(t, 0);
+    assert_string_equal(json_string_value(json_object_get(sg, "name")), "log");
+    json_decref(sg);
+    assert_null(ldg_signer_json(t, seq + 1)); /* no such event */
+    assert_null(ldg_signer_json(NULL, 0));
+    ldg_txn_abort(t);
+    free(k);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keys__loose_places_refused),
+        cmocka_unit_test(test_keys__signer_json_names_the_signing_key),
         cmocka_unit_test(test_keys__file_holding_another_names_key_refused),
         cmocka_unit_test(test_keys__secret_holder_dumps_no_core),
         cmocka_unit_test(test_keys__revoked_secret_is_wiped),
