@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "export/export.h"
+#include "fleet/fleet.h"
 #include "query/query.h"
 
 #define LIST_MAX 256
@@ -160,7 +161,7 @@ cmd_export(struct cli *c, int argc, char **argv)
     struct ldg_export_report rep;
     struct ldg_ledger *l = NULL;
     char *fields[LIST_MAX], *types[LIST_MAX], **terms = NULL;
-    char *runterm = NULL, *ctxterms = NULL;
+    char *runterm = NULL, *ctxterms = NULL, *cosigned = NULL;
     char **all = NULL;
     int no_context = 0;
     size_t ncontext = 0;
@@ -292,6 +293,15 @@ cmd_export(struct cli *c, int argc, char **argv)
             o.nterms = nterms + 1 + (int)ncontext;
         }
     }
+    /* the cosignatures the box holds go with the bundle */
+    rc = ldg_cosigned_get(l, 0, &cosigned, &o.cosigned_len);
+    if (rc < 0 && rc != LDG_ENOTFOUND) {
+        cli_err(c, "cannot read the cosigned checkpoint kept: %s",
+                ldg_strerror(rc));
+        rc = cli_exit_code(rc);
+        goto out;
+    }
+    o.cosigned_note = cosigned;
     if (strcmp(out, "-") == 0)
         rc = ldg_export_write_fd(l, &o, 1, &rep);
     else
@@ -316,6 +326,7 @@ cmd_export(struct cli *c, int argc, char **argv)
             (unsigned long long)rep.bodies_erased,
             (unsigned long long)rep.bytes);
     fprintf(stderr, "export: projected state %s\n", rep.state_detail);
+    fprintf(stderr, "export: %s\n", rep.cosigned_detail);
     if (run != NULL && no_context)
         fprintf(stderr, "export: context of run %s left out (--no-context)\n",
                 run);
@@ -332,17 +343,27 @@ cmd_export(struct cli *c, int argc, char **argv)
                             rep.files,           rep.bytes};
         for (int i = 0; i < 8; i++)
             snprintf(b[i], sizeof b[i], "%llu", (unsigned long long)vals[i]);
-        cli_print_json(c, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
-                                    "s:s, s:s, s:b, s:s}",
-                                    "file", out, "selected", b[0], "support",
-                                    b[1], "checkpoint_size", b[2],
-                                    "fields_withheld", b[3], "bodies_withheld",
-                                    b[4], "bodies_erased", b[5], "files", b[6],
-                                    "bytes", b[7], "state", rep.has_state,
-                                    "state_detail", rep.state_detail));
+        json_t *jo;
+        char cs[24], cn[24];
+        snprintf(cs, sizeof cs, "%llu", (unsigned long long)rep.cosigned_size);
+        snprintf(cn, sizeof cn, "%llu", (unsigned long long)rep.cosignatures);
+        jo = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
+                       "s:s, s:s, s:b, s:s}",
+                       "file", out, "selected", b[0], "support", b[1],
+                       "checkpoint_size", b[2], "fields_withheld", b[3],
+                       "bodies_withheld", b[4], "bodies_erased", b[5], "files",
+                       b[6], "bytes", b[7], "state", rep.has_state,
+                       "state_detail", rep.state_detail);
+        json_object_set_new(
+            jo, "cosigned",
+            rep.cosigned_size
+                ? json_pack("{s:s, s:s}", "size", cs, "cosignatures", cn)
+                : json_null());
+        cli_print_json(c, jo);
     }
     rc = EX_OK;
 out:
+    free(cosigned);
     free(runterm);
     free(ctxterms);
     free(all);
@@ -377,6 +398,39 @@ trusted_key(struct cli *c, const char *arg, char *buf, size_t cap)
     }
     fclose(f);
     buf[strcspn(buf, "\r\n")] = '\0';
+    return 0;
+}
+
+/* --trusted-checkpoint FILE: read whole (a checkpoint note is small);
+ * a file that cannot be read is exit 66 before any bundle check. */
+static int
+read_checkpoint(struct cli *c, const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    size_t cap = 1 << 16, n;
+    char *buf;
+
+    if (f == NULL) {
+        cli_err(c, "--trusted-checkpoint: cannot read %s: %s", path,
+                strerror(errno));
+        return EX_NOINPUT;
+    }
+    buf = malloc(cap + 1);
+    n = buf ? fread(buf, 1, cap + 1, f) : 0;
+    if (buf == NULL || ferror(f) || n == 0 || n > cap) {
+        cli_err(c, "--trusted-checkpoint: cannot read %s: %s", path,
+                buf == NULL ? "out of memory"
+                : ferror(f) ? strerror(errno)
+                : n == 0    ? "empty"
+                            : "larger than 64 KiB: not a checkpoint");
+        free(buf);
+        fclose(f);
+        return n > cap ? EX_DATAERR : EX_NOINPUT;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
     return 0;
 }
 
@@ -422,6 +476,16 @@ report_json(const char *file, const struct ldg_bundle_report *r,
                   r->key_trusted, "origin", r->origin, "log_key", r->log_vkey,
                   "checkpoint_size", a, "events", b, "selected", d, "checks",
                   checks, "summary", summary);
+    if (o != NULL) {
+        char cs[24];
+        snprintf(cs, sizeof cs, "%llu", (unsigned long long)r->cosigned_size);
+        json_object_set_new(o, "checkpoint_trusted",
+                            json_boolean(r->checkpoint_trusted));
+        json_object_set_new(o, "cosigned_size",
+                            r->cosigned_size ? json_string(cs) : json_null());
+        json_object_set_new(o, "witnesses_cosigned",
+                            json_integer(r->witnesses_cosigned));
+    }
     return o;
 }
 
@@ -431,6 +495,17 @@ static const struct cli_opt verify_bundle_opts[] = {
               "owner (`ledger keys verifier`), or a file holding it (an "
               "argument without '+' is a file); required unless "
               "--insecure-trust-bundle-key"),
+    CLI_VALUE('c', 0, "trusted-checkpoint", "FILE",
+              "a checkpoint of the log you trust (`ledger checkpoint` or "
+              "`ledger checkpoint --cosigned` on the box, or a witness's): "
+              "a trust anchor of its own; the bundle's checkpoint, or the "
+              "cosigned one it carries, must be this one"),
+    CLI_VALUE('W', 0, "witness-key", "VKEY",
+              "a witness's cosigner key whose cosignature on the bundle's "
+              "cosigned checkpoint counts toward --quorum (repeatable)"),
+    CLI_VALUE('Q', 0, "quorum", "K",
+              "with --witness-key: at least K of those witnesses must have "
+              "cosigned (default 1)"),
     CLI_FLAG('I', 0, "insecure-trust-bundle-key",
              "check the bundle only against the key it carries (it then "
              "proves nothing about where it comes from)"),
@@ -456,6 +531,9 @@ const struct cli_command cli_cmd_verify_bundle = {
     verify_bundle_opts,
     CLI_OUT_BASIC,
     "ledger verify-bundle r1.bundle --trusted-key box.vkey\n"
+    "# anchored by a checkpoint you kept, and 2 of 3 witnesses' cosignatures\n"
+    "ledger verify-bundle r1.bundle --trusted-checkpoint c.txt --quorum 2 \\\n"
+    "    --witness-key \"$W1\" --witness-key \"$W2\" --witness-key \"$W3\"\n"
     "# verify, then look inside\n"
     "ledger verify-bundle r1.bundle --trusted-key box.vkey --extract r1/\n",
     0};
@@ -466,10 +544,11 @@ cmd_verify_bundle(struct cli *c, int argc, char **argv)
     struct cli_args a;
     struct ldg_bundle_verify_opts o;
     struct ldg_bundle_report *r;
-    char key[1024], summary[600];
-    const char *file;
-    size_t nfail = 0;
-    uint64_t v;
+    char key[1024], summary[600], *ckpt = NULL, wname[LDG_ORIGIN_MAX + 1];
+    uint8_t wpub[32];
+    const char *file, *wkeys[32];
+    size_t nfail = 0, nw = 0;
+    uint64_t v, quorum = 0;
     int ch, rc;
 
     memset(&o, 0, sizeof o);
@@ -484,6 +563,38 @@ cmd_verify_bundle(struct cli *c, int argc, char **argv)
             break;
         case 'I':
             o.insecure_trust_bundle_key = 1;
+            break;
+        case 'c':
+            if (ckpt != NULL) {
+                free(ckpt);
+                return cli_usage_err(c, "--trusted-checkpoint: give one");
+            }
+            if ((rc = read_checkpoint(c, val, &ckpt,
+                                      &o.trusted_checkpoint_len)) != 0)
+                return rc;
+            o.trusted_checkpoint = ckpt;
+            break;
+        case 'W':
+            if (nw == 32) {
+                free(ckpt);
+                return cli_usage_err(c, "--witness-key: at most 32");
+            }
+            if (ldg_cosig_parse_verifier(val, wname, sizeof wname, wpub) < 0) {
+                free(ckpt);
+                cli_err(c,
+                        "--witness-key: malformed: '%s' (a witness key is "
+                        "what `ledger witness key` prints)",
+                        val);
+                return EX_DATAERR;
+            }
+            wkeys[nw++] = val;
+            break;
+        case 'Q':
+            if (cli_parse_u64(val, &quorum) < 0 || quorum == 0 || quorum > 32) {
+                free(ckpt);
+                return cli_usage_err(c, "--quorum: '%s' is not a count > 0",
+                                     val);
+            }
             break;
         case 'x':
             o.extract_dir = val;
@@ -502,17 +613,32 @@ cmd_verify_bundle(struct cli *c, int argc, char **argv)
             return cli_usage(c);
         }
     }
-    if (ch < 0)
-        return a.exit;
-    if (a.ind + 1 != argc)
-        return cli_usage(c);
-    if ((rc = check_output(c)) != 0)
+    if (ch < 0 || a.ind + 1 != argc || (rc = check_output(c)) != 0 ||
+        (quorum > 0 && nw == 0) || quorum > nw) {
+        free(ckpt);
+        if (ch < 0)
+            return a.exit;
+        if (a.ind + 1 != argc)
+            return cli_usage(c);
+        if (quorum > 0 && nw == 0)
+            return cli_usage_err(c, "--quorum needs --witness-key");
+        if (quorum > nw)
+            return cli_usage_err(c,
+                                 "--quorum %llu: only %zu witness keys given",
+                                 (unsigned long long)quorum, nw);
         return rc;
+    }
+    o.witness_keys = wkeys;
+    o.nwitness_keys = nw;
+    o.quorum = (unsigned)quorum;
     file = argv[a.ind];
     r = malloc(sizeof *r);
-    if (r == NULL)
+    if (r == NULL) {
+        free(ckpt);
         return EX_OSERR;
+    }
     rc = ldg_export_verify(file, &o, r);
+    free(ckpt);
     for (size_t i = 0; i < r->nchecks; i++) {
         enum ldg_check_status st = r->checks[i].status;
         fprintf(
@@ -530,7 +656,9 @@ cmd_verify_bundle(struct cli *c, int argc, char **argv)
                  "against its checkpoint of size %llu; log key %s",
                  (unsigned long long)r->events, (unsigned long long)r->selected,
                  r->origin, (unsigned long long)r->checkpoint_size,
-                 r->key_trusted ? "trusted" : "TAKEN ON TRUST from the bundle");
+                 r->key_trusted          ? "trusted"
+                 : r->checkpoint_trusted ? "held to the trusted checkpoint"
+                                         : "TAKEN ON TRUST from the bundle");
     else if (rc == LDG_EKEY)
         snprintf(summary, sizeof summary,
                  "%s: not verified: no trust anchor given", file);

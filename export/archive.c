@@ -63,7 +63,9 @@ bundle_name_kind(const char *name, uint64_t *seq)
                  {B_VKEY, BN_VKEY},
                  {B_EVENTS, BN_EVENTS},
                  {B_STATE, BN_STATE},
-                 {B_STATE_NOTE, BN_STATE_NOTE}};
+                 {B_STATE_NOTE, BN_STATE_NOTE},
+                 {B_COSIGNED, BN_COSIGNED},
+                 {B_COSIGNED_PROOF, BN_COSIGNED_PROOF}};
     uint64_t dummy;
 
     if (seq == NULL)

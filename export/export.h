@@ -86,6 +86,15 @@ struct ldg_export_opts {
      * is included whole and cannot be redacted, so it is also left out
      * whenever a field or body type is redacted. */
     int no_state;
+    /* The newest checkpoint witnesses cosigned, with their cosignature
+     * lines (what ldg_cosigned_get in fleet/ returns), or NULL. When its
+     * size is at most the bundle's checkpoint size, the bundle carries it
+     * (cosigned/checkpoint) with the consistency proof from its size to
+     * the bundle's checkpoint (cosigned/consistency); a later one is left
+     * out (report's cosigned_detail says why). It must verify with the
+     * log key (LDG_ECORRUPT otherwise: nothing is written). */
+    const char *cosigned_note;
+    size_t cosigned_len;
     int level;           /* zstd level 1..19; 0 = 1 */
     unsigned threads;    /* compression threads; 0 = 2 */
     uint64_t max_events; /* refuse larger selections; 0 = 1,000,000 */
@@ -107,6 +116,9 @@ struct ldg_export_report {
     uint64_t bytes;           /* compressed bytes written */
     int has_state;            /* projected state included */
     char state_detail[256];   /* why not, or "with a signed note" etc. */
+    uint64_t cosigned_size;   /* size of the cosigned checkpoint carried */
+    uint64_t cosignatures;    /* its cosignature lines (0: none carried) */
+    char cosigned_detail[256]; /* what was carried, or why not */
 };
 
 /* Writes a bundle of the events opts selects to fd (left open; not
@@ -143,14 +155,15 @@ enum ldg_check_status {
 
 /* One named check: "archive", "manifest", "manifest-signature", "files",
  * "log-key", "checkpoint", "keys", "proofs", "signatures", "chain",
- * "bodies", "erasures", "events", "state", "redactions". */
+ * "bodies", "erasures", "events", "state", "redactions", "cosignatures",
+ * "witnesses", "trusted-checkpoint". */
 struct ldg_bundle_check {
     const char *name; /* static */
     enum ldg_check_status status;
     char detail[LDG_BUNDLE_DETAIL_MAX];
 };
 
-#define LDG_BUNDLE_CHECKS_MAX 16
+#define LDG_BUNDLE_CHECKS_MAX 24
 
 struct ldg_bundle_report {
     struct ldg_bundle_check checks[LDG_BUNDLE_CHECKS_MAX];
@@ -158,6 +171,9 @@ struct ldg_bundle_report {
     int ok;          /* no check failed */
     int readable;    /* the file was read as a bundle at all */
     int key_trusted; /* the log key came from the caller */
+    int checkpoint_trusted; /* tied to the caller's trusted checkpoint */
+    uint64_t cosigned_size; /* the cosigned checkpoint carried, 0: none */
+    unsigned witnesses_cosigned; /* of witness_keys, valid cosignatures */
     char origin[LDG_ORIGIN_MAX + 1];
     char log_vkey[512];
     uint64_t checkpoint_size;
@@ -175,6 +191,23 @@ struct ldg_bundle_verify_opts {
      * with itself, not that it comes from the log you mean). */
     const char *trusted_vkey;
     int insecure_trust_bundle_key;
+    /* A checkpoint of this log the caller trusts (a signed note as
+     * `ledger checkpoint` prints it; cosignature lines are allowed), or
+     * NULL. It is a trust anchor of its own (enough without trusted_vkey):
+     * it must verify with the log key (the trusted one, else the bundle's),
+     * and the bundle must be tied to it — its checkpoint is the trusted one
+     * (same origin, size and root), or its cosigned checkpoint is, with
+     * the consistency proof from there to its checkpoint. Otherwise the
+     * "trusted-checkpoint" check fails naming what differs. */
+    const char *trusted_checkpoint;
+    size_t trusted_checkpoint_len;
+    /* A k-of-n witness policy (docs/FLEET.md): at least quorum (0 = 1) of
+     * these cosigner verifier keys must have a valid cosignature on the
+     * cosigned checkpoint the bundle carries; the "witnesses" check names
+     * who cosigned and who is missing. */
+    const char *const *witness_keys;
+    size_t nwitness_keys;
+    unsigned quorum;
     struct ldg_bundle_limits limits;
     unsigned threads; /* signature-checking threads; 0 = CPUs (max 16) */
     /* If set, the bundle's members are also written under this directory

@@ -25,6 +25,10 @@
 #define B_EVENTS "events.jsonl"
 #define B_STATE "state/projections.json"
 #define B_STATE_NOTE "state/projections.note"
+/* optional: the newest checkpoint witnesses cosigned, with their lines,
+ * and the consistency proof from its size to the bundle's checkpoint */
+#define B_COSIGNED "cosigned/checkpoint"
+#define B_COSIGNED_PROOF "cosigned/consistency"
 /* The first line of the manifest's signed note (domain separation). */
 #define B_SIG_PURPOSE "ledger.bundle/v1 manifest"
 
@@ -39,6 +43,8 @@ enum bname {
     BN_EVENTS,
     BN_STATE,
     BN_STATE_NOTE,
+    BN_COSIGNED,
+    BN_COSIGNED_PROOF,
     BN_ENTRY, /* entries/<seq>.entry */
     BN_PROOF, /* proofs/<seq>.proof */
     BN_BODY,  /* bodies/<seq>.json */

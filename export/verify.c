@@ -103,6 +103,11 @@ struct vctx {
     int manifest_rc;        /* load_manifest's result (run beside pass 1) */
     json_t *state;          /* state/projections.json parsed, or NULL */
     struct jline *jl;       /* events.jsonl lines */
+    /* cosigned/checkpoint, proven consistent with the checkpoint */
+    const struct bmember *cs;
+    int cs_ok;
+    uint64_t cs_size;
+    uint8_t cs_root[32];
 };
 
 /* ------------------------------------------------------------ reports -- */
@@ -469,6 +474,11 @@ check_log_key(struct vctx *v)
               "log.vkey is not a verifier "
               "key: %s",
               own);
+    else if (v->o->trusted_checkpoint != NULL)
+        check(v->r, "log-key", LDG_CHECK_PASS,
+              "the bundle's log key %s, held to the trusted checkpoint (the "
+              "trusted-checkpoint check)",
+              own);
     else
         check(v->r, "log-key", LDG_CHECK_WARN,
               "taken on trust from the bundle itself (%s); pass "
@@ -559,6 +569,216 @@ check_checkpoint(struct vctx *v)
         check(v->r, "checkpoint", LDG_CHECK_PASS,
               "%s, size %llu, root %s, signed by the log key", origin,
               (unsigned long long)v->cksize, rootb64);
+}
+
+/* ------------------------------------------- cosignatures and anchors -- */
+
+/* cosigned/checkpoint and cosigned/consistency (format-bundle.md §2): a
+ * checkpoint of this log the witnesses cosigned, signed by the log key, of
+ * a size at most the bundle's, and the consistency proof from it to the
+ * bundle's checkpoint, which the proof's body embeds byte for byte. */
+static void
+check_cosigned(struct vctx *v)
+{
+    const struct bmember *p = bundle_get(&v->b, B_COSIGNED_PROOF);
+    uint8_t proof[LDG_PROOF_MAX][32];
+    char origin[LDG_ORIGIN_MAX + 1];
+    const char *embedded;
+    size_t n = 0, elen = 0;
+    uint64_t old = 0;
+    int rc;
+
+    v->cs = bundle_get(&v->b, B_COSIGNED);
+    if (v->cs == NULL && p == NULL) {
+        check(v->r, "cosignatures", LDG_CHECK_SKIP,
+              "the bundle carries no cosigned checkpoint");
+        return;
+    }
+    if (v->cs == NULL || p == NULL) {
+        check(v->r, "cosignatures", LDG_CHECK_FAIL, "%s without %s",
+              v->cs ? B_COSIGNED : B_COSIGNED_PROOF,
+              v->cs ? B_COSIGNED_PROOF : B_COSIGNED);
+        return;
+    }
+    if (!v->ck_ok) {
+        check(v->r, "cosignatures", LDG_CHECK_FAIL,
+              "not checked: the bundle's checkpoint does not verify");
+        return;
+    }
+    rc = ldg_checkpoint_open(v->vkey, (const char *)v->cs->data, v->cs->len,
+                             origin, sizeof origin, &v->cs_size, v->cs_root);
+    if (rc < 0) {
+        check(v->r, "cosignatures", LDG_CHECK_FAIL,
+              "%s does not verify with the log key (%s)", B_COSIGNED,
+              ldg_strerror(rc));
+        return;
+    }
+    if (strcmp(origin, v->ck_origin) != 0 || v->cs_size > v->cksize) {
+        check(v->r, "cosignatures", LDG_CHECK_FAIL,
+              "%s is of origin %s, size %llu; the bundle's checkpoint of %s, "
+              "size %llu",
+              B_COSIGNED, origin, (unsigned long long)v->cs_size, v->ck_origin,
+              (unsigned long long)v->cksize);
+        return;
+    }
+    rc = ldg_tlog_consistency_parse((const char *)p->data, p->len, &old, proof,
+                                    &n, &embedded, &elen);
+    if (rc < 0 || old != v->cs_size || elen != v->ck->len ||
+        memcmp(embedded, v->ck->data, elen) != 0) {
+        check(v->r, "cosignatures", LDG_CHECK_FAIL,
+              "%s is not a consistency proof from size %llu to the bundle's "
+              "checkpoint",
+              B_COSIGNED_PROOF, (unsigned long long)v->cs_size);
+        return;
+    }
+    if (ldg_tlog_verify_consistency(v->cs_size, v->cksize, v->cs_root, v->root,
+                                    (const uint8_t(*)[32])proof, n) != 0) {
+        check(v->r, "cosignatures", LDG_CHECK_FAIL,
+              "the consistency proof from the cosigned size %llu to %llu "
+              "does not verify: the bundle's log is not an extension of "
+              "the cosigned one",
+              (unsigned long long)v->cs_size, (unsigned long long)v->cksize);
+        return;
+    }
+    v->cs_ok = 1;
+    v->r->cosigned_size = v->cs_size;
+    check(v->r, "cosignatures", LDG_CHECK_PASS,
+          "carries the cosigned checkpoint of size %llu, signed by the log "
+          "key and consistent with the bundle's (size %llu)%s",
+          (unsigned long long)v->cs_size, (unsigned long long)v->cksize,
+          v->o->nwitness_keys ? ""
+                              : "; its cosignatures are checked only "
+                                "against --witness-key keys");
+}
+
+/* The k-of-n witness policy over the cosigned checkpoint. */
+static void
+check_witnesses(struct vctx *v)
+{
+    size_t nw = v->o->nwitness_keys, o = 0, m = 0;
+    unsigned quorum = v->o->quorum ? v->o->quorum : 1;
+    int *ok, got;
+    char who[LDG_BUNDLE_DETAIL_MAX / 2] = "", miss[LDG_BUNDLE_DETAIL_MAX / 2];
+
+    if (nw == 0)
+        return;
+    ok = calloc(nw, sizeof *ok);
+    if (ok == NULL) {
+        check(v->r, "witnesses", LDG_CHECK_FAIL, "out of memory");
+        return;
+    }
+    got = v->cs_ok ? ldg_cosig_count((const char *)v->cs->data, v->cs->len,
+                                     v->o->witness_keys, nw, ok)
+                   : 0;
+    miss[0] = '\0';
+    for (size_t i = 0; i < nw && got >= 0; i++) {
+        int nl = (int)strcspn(v->o->witness_keys[i], "+");
+        if (o < sizeof who)
+            o += (size_t)snprintf(who + o, sizeof who - o, "%s%.*s %s",
+                                  i ? ", " : "", nl, v->o->witness_keys[i],
+                                  ok[i] ? "cosigned" : "did not cosign");
+        if (!ok[i] && m < sizeof miss)
+            m += (size_t)snprintf(miss + m, sizeof miss - m, "%s%.*s",
+                                  m ? ", " : "", nl, v->o->witness_keys[i]);
+    }
+    free(ok);
+    if (got == LDG_EBADINPUT)
+        check(v->r, "witnesses", LDG_CHECK_FAIL,
+              "a witness key or the cosigned checkpoint is malformed");
+    else if (got < 0)
+        check(v->r, "witnesses", LDG_CHECK_FAIL,
+              "a cosignature by one of the witness keys does not verify "
+              "(forged or altered)");
+    else if (!v->cs_ok)
+        check(v->r, "witnesses", LDG_CHECK_FAIL,
+              "witness quorum not met: the bundle carries no valid cosigned "
+              "checkpoint, %u needed; missing: %s",
+              quorum, miss);
+    else if ((unsigned)got < quorum)
+        check(v->r, "witnesses", LDG_CHECK_FAIL,
+              "witness quorum not met: %d of %zu cosigned, %u needed; "
+              "missing: %s",
+              got, nw, quorum, miss);
+    else
+        check(v->r, "witnesses", LDG_CHECK_PASS,
+              "witness quorum met: %d of %zu cosigned size %llu, %u needed "
+              "(%s)",
+              got, nw, (unsigned long long)v->cs_size, quorum, who);
+    if (got > 0)
+        v->r->witnesses_cosigned = (unsigned)got;
+}
+
+/* The caller's trusted checkpoint: signed by the log key, and the bundle's
+ * checkpoint or its cosigned one (then proven consistent with it). */
+static void
+check_trusted_checkpoint(struct vctx *v)
+{
+    const char *tc = v->o->trusted_checkpoint;
+    char origin[LDG_ORIGIN_MAX + 1], tr[45], br[45];
+    uint8_t root[32];
+    uint64_t size;
+    int rc;
+
+    if (tc == NULL)
+        return;
+    rc = ldg_checkpoint_open(v->vkey, tc, v->o->trusted_checkpoint_len, origin,
+                             sizeof origin, &size, root);
+    if (rc < 0) {
+        check(v->r, "trusted-checkpoint", LDG_CHECK_FAIL,
+              "the trusted checkpoint does not verify with the %s log key "
+              "%s (%s)",
+              v->o->trusted_vkey ? "trusted" : "bundle's", v->vkey,
+              ldg_strerror(rc));
+        return;
+    }
+    ldg_base64(tr, root, 32);
+    if (!v->ck_ok) {
+        check(v->r, "trusted-checkpoint", LDG_CHECK_FAIL,
+              "not checked: the bundle's checkpoint does not verify");
+        return;
+    }
+    ldg_base64(br, v->root, 32);
+    if (strcmp(origin, v->ck_origin) != 0) {
+        check(v->r, "trusted-checkpoint", LDG_CHECK_FAIL,
+              "the trusted checkpoint is of origin %s, the bundle of %s",
+              origin, v->ck_origin);
+    } else if (size == v->cksize && memcmp(root, v->root, 32) == 0) {
+        v->r->checkpoint_trusted = 1;
+        check(v->r, "trusted-checkpoint", LDG_CHECK_PASS,
+              "the bundle's checkpoint is the trusted one (size %llu, root "
+              "%s)",
+              (unsigned long long)size, tr);
+    } else if (size == v->cksize) {
+        check(v->r, "trusted-checkpoint", LDG_CHECK_FAIL,
+              "same size %llu, different roots: trusted %s, bundle %s (a "
+              "fork of the log, or not the log you trust)",
+              (unsigned long long)size, tr, br);
+    } else if (v->cs_ok && size == v->cs_size &&
+               memcmp(root, v->cs_root, 32) == 0) {
+        v->r->checkpoint_trusted = 1;
+        check(v->r, "trusted-checkpoint", LDG_CHECK_PASS,
+              "the trusted checkpoint (size %llu, root %s) is the bundle's "
+              "cosigned one, and the bundle's checkpoint (size %llu) is "
+              "proven consistent with it",
+              (unsigned long long)size, tr, (unsigned long long)v->cksize);
+    } else if (v->cs_ok && size == v->cs_size) {
+        char cr[45];
+        ldg_base64(cr, v->cs_root, 32);
+        check(v->r, "trusted-checkpoint", LDG_CHECK_FAIL,
+              "same size %llu as the bundle's cosigned checkpoint, different "
+              "roots: trusted %s, bundle %s (a fork of the log)",
+              (unsigned long long)size, tr, cr);
+    } else {
+        char cs[64] = "none";
+        if (v->cs_ok)
+            snprintf(cs, sizeof cs, "size %llu",
+                     (unsigned long long)v->cs_size);
+        check(v->r, "trusted-checkpoint", LDG_CHECK_FAIL,
+              "the trusted checkpoint has size %llu; the bundle is proven "
+              "against size %llu (cosigned checkpoint carried: %s), and no "
+              "proof links them",
+              (unsigned long long)size, (unsigned long long)v->cksize, cs);
+    }
 }
 
 /* Member i's SHA-256 (pass 1: before the manifest is there to compare). */
@@ -1894,6 +2114,9 @@ verify_bundle(struct vctx *v)
     v->r->readable = 1;
     check_log_key(v);
     check_checkpoint(v);
+    check_cosigned(v);
+    check_witnesses(v);
+    check_trusted_checkpoint(v);
     check_manifest_sig(v);
     check_files(v);
     build_keys(v);
@@ -1958,12 +2181,14 @@ ctx_init(struct vctx *v, const struct ldg_bundle_verify_opts *o,
     v->o = o;
     v->r = r;
     v->threads = thread_count(o);
-    if (o->trusted_vkey == NULL && !o->insecure_trust_bundle_key) {
+    if (o->trusted_vkey == NULL && o->trusted_checkpoint == NULL &&
+        !o->insecure_trust_bundle_key) {
         check(r, "log-key", LDG_CHECK_FAIL,
               "no trust anchor: pass --trusted-key with the log's verifier "
               "key (`ledger keys verifier` on the box that wrote it), or "
-              "--insecure-trust-bundle-key to check the bundle only against "
-              "the key it carries");
+              "--trusted-checkpoint with a checkpoint of that log you trust, "
+              "or --insecure-trust-bundle-key to check the bundle only "
+              "against the key it carries");
         return LDG_EKEY;
     }
     return 0;

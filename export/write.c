@@ -86,6 +86,7 @@ struct ex {
     char vkey[512];
     char origin[LDG_ORIGIN_MAX + 1];
     char *ck;
+    char *cosigned_proof; /* cosigned/consistency, or NULL: none carried */
     uint64_t cksize;
     uint8_t root[32];
     uint64_t max_events;
@@ -1024,6 +1025,80 @@ load_checkpoint(struct ex *x)
     return 0;
 }
 
+/* Bundles carry the cosignatures they have (docs/format-bundle.md §2):
+ * the newest cosigned checkpoint, if it is not newer than ours, and the
+ * consistency proof from its size to ours (a C2SP tlog-witness
+ * add-checkpoint body ending in our checkpoint), so a verifier can hold
+ * the bundle to a witness policy or to a trusted checkpoint of that size.
+ * Checked with our log key before anything is written. */
+static int
+prepare_cosigned(struct ex *x)
+{
+    const char *note = x->o->cosigned_note;
+    char origin[LDG_ORIGIN_MAX + 1];
+    uint8_t root[32];
+    uint64_t size, lines = 0;
+    size_t tlen = 0;
+    int rc;
+
+    if (note == NULL) {
+        snprintf(x->rep.cosigned_detail, sizeof x->rep.cosigned_detail,
+                 "no cosigned checkpoint kept");
+        return 0;
+    }
+    rc = ldg_checkpoint_open(x->vkey, note, x->o->cosigned_len, origin,
+                             sizeof origin, &size, root);
+    if (rc == 0 && strcmp(origin, x->origin) != 0)
+        rc = LDG_EBADINPUT;
+    if (rc < 0) {
+        ldg_set_errmsg(x->l,
+                       "the cosigned checkpoint kept is not a checkpoint of "
+                       "this log signed by its key (%s)",
+                       ldg_strerror(rc));
+        return LDG_ECORRUPT;
+    }
+    if (size > x->cksize) {
+        snprintf(x->rep.cosigned_detail, sizeof x->rep.cosigned_detail,
+                 "cosigned checkpoint of size %llu is newer than the "
+                 "bundle's (%llu): not carried",
+                 (unsigned long long)size, (unsigned long long)x->cksize);
+        return 0;
+    }
+    rc = ldg_consistency_text(x->t, size, x->cksize, &x->cosigned_proof);
+    if (rc < 0) {
+        ldg_set_errmsg(x->l,
+                       "consistency proof from the cosigned size %llu "
+                       "to %llu: %s",
+                       (unsigned long long)size, (unsigned long long)x->cksize,
+                       ldg_strerror(rc));
+        return rc;
+    }
+    /* the signature lines after the blank line, the log's one aside */
+    (void)ldg_note_verify_vkey(x->vkey, note, x->o->cosigned_len, &tlen);
+    for (size_t i = tlen; i + 1 < x->o->cosigned_len; i++)
+        if (note[i] == '\n' && strncmp(note + i + 1, "\xe2\x80\x94 ", 4) == 0)
+            lines++;
+    x->rep.cosigned_size = size;
+    x->rep.cosignatures = lines > 0 ? lines - 1 : 0;
+    snprintf(x->rep.cosigned_detail, sizeof x->rep.cosigned_detail,
+             "cosigned checkpoint of size %llu with %llu cosignature(s)",
+             (unsigned long long)size, (unsigned long long)x->rep.cosignatures);
+    return 0;
+}
+
+static int
+write_cosigned(struct ex *x)
+{
+    int rc;
+    if (x->cosigned_proof == NULL)
+        return 0;
+    if ((rc = member(x, B_COSIGNED, x->o->cosigned_note, x->o->cosigned_len)) <
+        0)
+        return rc;
+    return member(x, B_COSIGNED_PROOF, x->cosigned_proof,
+                  strlen(x->cosigned_proof));
+}
+
 /* A redaction that matches nothing in the selection is almost always a
  * typo (--redact requestedby for requested_by) and would let the data out
  * with "0 fields withheld": refuse it, naming it, unless the caller said
@@ -1176,7 +1251,7 @@ write_all_members(struct ex *x)
                      strlen(LDG_BUNDLE_MAGIC "\n"))) < 0 ||
         (rc = member(x, B_VKEY, vk, strlen(vk))) < 0 ||
         (rc = member(x, B_CHECKPOINT, x->ck, strlen(x->ck))) < 0 ||
-        (rc = write_keys(x)) < 0)
+        (rc = write_cosigned(x)) < 0 || (rc = write_keys(x)) < 0)
         return rc;
     for (size_t i = 0; i < x->nev; i++) {
         if ((rc = write_event(x, &x->ev[i])) < 0)
@@ -1231,8 +1306,9 @@ ldg_export_write_fd(struct ldg_ledger *l, const struct ldg_export_opts *o,
     }
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &x.t)) < 0)
         goto out;
-    if ((rc = load_checkpoint(&x)) < 0 || (rc = select_events(&x, q)) < 0 ||
-        (rc = check_not_empty(&x)) < 0 || (rc = select_support(&x)) < 0 ||
+    if ((rc = load_checkpoint(&x)) < 0 || (rc = prepare_cosigned(&x)) < 0 ||
+        (rc = select_events(&x, q)) < 0 || (rc = check_not_empty(&x)) < 0 ||
+        (rc = select_support(&x)) < 0 ||
         (rc = check_redactions_match(&x)) < 0 || (rc = vouch_all(&x)) < 0)
         goto out;
     if ((rc = ldg_proof_batch_new(&x.proofs, x.t, x.cksize)) < 0) {
@@ -1282,6 +1358,7 @@ out:
     free(x.ev);
     free(x.keys);
     free(x.ck);
+    free(x.cosigned_proof);
     return rc;
 }
 
