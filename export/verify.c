@@ -71,6 +71,7 @@ struct vkey {
     uint8_t pub[32];
     uint64_t added, revoked; /* revoked: UINT64_MAX if never */
     int is_log;
+    const json_t *roles; /* its key.added's "roles" (borrowed), or NULL */
 };
 
 /* First failure and count, per check. */
@@ -1133,6 +1134,9 @@ key_refusal(struct vctx *v, const struct vev *e, const struct vkey *k,
                  "event %llu: key %s (%s) was revoked at event "
                  "%llu, before this event",
                  seq, k->id, k->actor, (unsigned long long)k->revoked);
+    } else if (!k->is_log && !ldg_roles_allow(k->roles, t)) {
+        snprintf(buf, cap, "event %llu: %s outside the roles of key %s", seq, t,
+                 k->id);
     } else {
         (void)v;
         return NULL;
@@ -1240,6 +1244,7 @@ add_actor_key(struct vctx *v, struct vev *e, struct fails *f)
     snprintf(k->actor, sizeof k->actor, "%s", actor);
     memcpy(k->pub, pub, 32);
     k->added = e->seq;
+    k->roles = json_object_get(e->shown, "roles");
 }
 
 static void

@@ -1214,6 +1214,7 @@ ldg_vouch_new(struct ldg_vouch **out, struct ldg_txn *t)
     memcpy(v->keys[0].key_id, v->l->log_key->key_id, LDG_KEYID_LEN + 1);
     memcpy(v->keys[0].pub, v->l->log_key->pub, 32);
     v->keys[0].revoked = UINT64_MAX;
+    v->keys[0].roles = UINT32_MAX;
     v->nkeys = 1;
     if ((rc = type_seqs(t, "key.added", &seqs, &n)) < 0)
         goto fail;
@@ -1246,6 +1247,7 @@ ldg_vouch_new(struct ldg_vouch **out, struct ldg_txn *t)
                 memcpy(k->key_id, id, LDG_KEYID_LEN + 1);
                 k->added = seqs[i];
                 k->revoked = UINT64_MAX;
+                k->roles = ldg_roles_mask(json_object_get(body, "roles"));
                 v->nkeys++;
             }
         } else if (i >= nadd && id != NULL) {
@@ -1350,6 +1352,13 @@ vouch_struct(struct ldg_vouch *v, uint64_t seq, struct ldg_event *evp,
                  "event %llu: signed by key %s, which the log's "
                  "key events do not make valid at this event",
                  s, ev.actor);
+        return LDG_ETAMPER;
+    }
+    if (k->added != 0 && !ldg_roles_mask_allows(k->roles, ev.type)) {
+        snprintf(why, cap,
+                 "event %llu: %s signed by key %s, whose roles (key.added "
+                 "at event %llu) do not allow it",
+                 s, ev.type, ev.actor, (unsigned long long)k->added);
         return LDG_ETAMPER;
     }
     *evp = ev;

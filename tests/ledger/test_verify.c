@@ -250,6 +250,20 @@ test_verify__detects_event_signed_outside_its_key_roles(void **state)
     assert_int_equal(ldg_size(f->l, &seq), 0);
     expect_bad(f, LDG_VERIFY_FULL, seq - 1, "roles");
     expect_bad(f, 0, seq - 1, "do not allow it");
+    /* and export's check before writing (ldg_vouch_*) refuses it too */
+    {
+        struct ldg_vouch *v;
+        struct ldg_txn *t;
+        char why[256];
+        assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+        assert_int_equal(ldg_vouch_new(&v, t), 0);
+        assert_int_equal(ldg_vouch_event(v, 3, why, sizeof why), 0);
+        assert_int_equal(ldg_vouch_event(v, seq - 1, why, sizeof why),
+                         LDG_ETAMPER);
+        assert_non_null(strstr(why, "roles"));
+        ldg_vouch_free(v);
+        ldg_txn_abort(t);
+    }
 }
 
 /* A key that no key.added event added, put into the registry. */
