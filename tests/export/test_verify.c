@@ -1307,6 +1307,179 @@ test_verify__bit_flips_pass_only_if_the_content_is_unchanged(void **state)
     free(copy);
 }
 
+/* ------------------------------------ cosignatures, trusted checkpoint -- */
+
+/* The checkpoint of size (0: latest), malloc'd. */
+static char *
+stored_checkpoint(struct ldg_ledger *l, uint64_t size)
+{
+    struct ldg_txn *t;
+    char *ck = NULL;
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_checkpoint_get(t, size, &ck), 0);
+    ldg_txn_abort(t);
+    return ck;
+}
+
+static int
+verify_policy(const uint8_t *buf, size_t len, const char *tc,
+              const char *const *wk, size_t nw, unsigned quorum,
+              struct ldg_bundle_report *r)
+{
+    struct ldg_bundle_verify_opts o;
+    memset(&o, 0, sizeof o);
+    o.trusted_checkpoint = tc;
+    o.trusted_checkpoint_len = tc ? strlen(tc) : 0;
+    o.insecure_trust_bundle_key = tc == NULL;
+    o.witness_keys = wk;
+    o.nwitness_keys = nw;
+    o.quorum = quorum;
+    o.threads = 2;
+    return ldg_export_verify_mem(buf, len, &o, r);
+}
+
+/* A bundle carries a cosigned checkpoint of an older size with the proof
+ * to its own; a k-of-n policy and a trusted checkpoint hold it; a proof
+ * that does not link them, a missing member or a forged cosignature fail;
+ * a cosigned note of another log is refused by export. */
+static void
+test_verify__cosignatures_witness_policy_and_trusted_checkpoint(void **state)
+{
+    static const char *const r1[] = {"run=R1"};
+    struct fx *f = *state;
+    struct ldg_export_opts o;
+    struct ldg_export_report rep;
+    struct ldg_bundle_report r;
+    struct ldg_key *w1, *w2;
+    char v1[256], v2[256], *line = NULL, *ck, *cosigned, *latest;
+    const char *both[2];
+    uint8_t *buf = NULL, *out = NULL;
+    size_t len, olen;
+    struct bundle b;
+
+    assert_int_equal(ldg_key_generate(&w1, "w1"), 0);
+    assert_int_equal(ldg_key_generate(&w2, "w2"), 0);
+    assert_true(ldg_cosig_verifier(v1, sizeof v1, "w.example/w1", w1->pub) > 0);
+    assert_true(ldg_cosig_verifier(v2, sizeof v2, "w.example/w2", w2->pub) > 0);
+    both[0] = v1;
+    both[1] = v2;
+    ck = stored_checkpoint(f->l, f->size - 2);
+    /* the witness cosigns the checkpoint text (up to the blank line) */
+    assert_int_equal(ldg_cosig_sign(&line, ck,
+                                    (size_t)(strstr(ck, "\n\n") - ck) + 1,
+                                    "w.example/w1", w1, 1795000000),
+                     0);
+    cosigned = malloc(strlen(ck) + strlen(line) + 1);
+    sprintf(cosigned, "%s%s", ck, line);
+
+    memset(&o, 0, sizeof o);
+    o.nterms = 1;
+    o.terms = (char *const *)(uintptr_t)r1;
+    o.cosigned_note = cosigned;
+    o.cosigned_len = strlen(cosigned);
+    assert_int_equal(export_mem(f->l, &o, &buf, &len, &rep), 0);
+    assert_int_equal(rep.cosigned_size, f->size - 2);
+    assert_int_equal(rep.cosignatures, 1);
+
+    /* 1 of 1, then 2 of 2 with w2 missing */
+    assert_int_equal(verify_policy(buf, len, NULL, both, 1, 1, &r), 0);
+    assert_int_equal(status_of(&r, "cosignatures"), LDG_CHECK_PASS);
+    assert_int_equal(status_of(&r, "witnesses"), LDG_CHECK_PASS);
+    assert_int_equal(r.witnesses_cosigned, 1);
+    assert_int_equal(r.cosigned_size, f->size - 2);
+    assert_int_equal(verify_policy(buf, len, NULL, both, 2, 2, &r),
+                     LDG_ETAMPER);
+    assert_non_null(strstr(detail_of(&r, "witnesses"), "1 of 2 cosigned"));
+    assert_non_null(
+        strstr(detail_of(&r, "witnesses"), "missing: w.example/w2"));
+    assert_null(strstr(detail_of(&r, "witnesses"), "missing: w.example/w1"));
+
+    /* the cosigned checkpoint as the only trust anchor; the latest too */
+    assert_int_equal(verify_policy(buf, len, ck, NULL, 0, 0, &r), 0);
+    assert_true(r.checkpoint_trusted);
+    assert_false(r.key_trusted);
+    assert_int_equal(status_of(&r, "trusted-checkpoint"), LDG_CHECK_PASS);
+    latest = stored_checkpoint(f->l, 0);
+    assert_int_equal(verify_policy(buf, len, latest, NULL, 0, 0, &r), 0);
+    free(latest);
+    /* a checkpoint of another size: nothing links it */
+    latest = stored_checkpoint(f->l, f->size - 1);
+    assert_int_equal(verify_policy(buf, len, latest, NULL, 0, 0, &r),
+                     LDG_ETAMPER);
+    assert_non_null(
+        strstr(detail_of(&r, "trusted-checkpoint"), "no proof links them"));
+    free(latest);
+
+    /* a consistency proof from another size, manifest re-signed */
+    read_bundle(&b, buf, len);
+    {
+        struct ldg_txn *t;
+        char *other = NULL;
+        assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+        assert_int_equal(ldg_consistency_text(t, f->size - 3, 0, &other), 0);
+        ldg_txn_abort(t);
+        member_set(&b, B_COSIGNED_PROOF, other, strlen(other));
+        free(other);
+    }
+    resign(&b, f->l);
+    write_bundle(&b, &out, &olen);
+    assert_int_equal(verify_policy(out, olen, NULL, both, 1, 1, &r),
+                     LDG_ETAMPER);
+    assert_int_equal(status_of(&r, "cosignatures"), LDG_CHECK_FAIL);
+    assert_int_equal(status_of(&r, "witnesses"), LDG_CHECK_FAIL);
+    free(out);
+    /* the proof left out */
+    member_del(&b, B_COSIGNED_PROOF);
+    resign(&b, f->l);
+    write_bundle(&b, &out, &olen);
+    assert_int_equal(verify_policy(out, olen, NULL, NULL, 0, 0, &r),
+                     LDG_ETAMPER);
+    assert_non_null(strstr(detail_of(&r, "cosignatures"), "without"));
+    free(out);
+    bundle_release(&b);
+
+    /* a forged cosignature line by w1: the policy fails, never counts */
+    read_bundle(&b, buf, len);
+    {
+        struct bmember *m = member_get(&b, B_COSIGNED);
+        size_t at = m->len - 10; /* inside w1's signature, in base64 */
+        char *copy = malloc(m->len);
+        memcpy(copy, m->data, m->len);
+        copy[at] = copy[at] == 'A' ? 'B' : 'A';
+        member_set(&b, B_COSIGNED, copy, m->len);
+        free(copy);
+    }
+    resign(&b, f->l);
+    write_bundle(&b, &out, &olen);
+    assert_int_equal(verify_policy(out, olen, NULL, both, 1, 1, &r),
+                     LDG_ETAMPER);
+    assert_int_equal(status_of(&r, "witnesses"), LDG_CHECK_FAIL);
+    assert_non_null(strstr(detail_of(&r, "witnesses"), "does not verify"));
+    assert_int_equal(r.witnesses_cosigned, 0);
+    free(out);
+    bundle_release(&b);
+    free(buf);
+
+    /* export refuses a cosigned note that is not this log's */
+    {
+        struct ldg_ledger *other = new_ledger(f->dir, "other");
+        char *ock;
+        seed_history(other);
+        ock = stored_checkpoint(other, 0);
+        o.cosigned_note = ock;
+        o.cosigned_len = strlen(ock);
+        assert_int_equal(export_mem(f->l, &o, &buf, &len, &rep), LDG_ECORRUPT);
+        assert_non_null(strstr(ldg_errmsg(f->l), "cosigned checkpoint"));
+        free(ock);
+        ldg_close(other);
+    }
+    free(line);
+    free(cosigned);
+    free(ck);
+    ldg_key_free(w1);
+    ldg_key_free(w2);
+}
+
 int
 main(void)
 {
@@ -1337,6 +1510,7 @@ main(void)
         T(test_verify__what_the_spec_promises_is_checked),
         T(test_verify__projection_note_named_but_missing_warns),
         T(test_verify__garbage_is_not_a_bundle),
+        T(test_verify__cosignatures_witness_policy_and_trusted_checkpoint),
         T(test_verify__every_truncation_is_refused),
         T(test_verify__bit_flips_pass_only_if_the_content_is_unchanged),
 #undef T
