@@ -117,6 +117,10 @@ static const struct cli_opt export_opts[] = {
     CLI_VALUE('C', 0, "creator", "TEXT",
               "record TEXT in the manifest as created.by (nothing is "
               "recorded about the exporter otherwise)"),
+    CLI_VALUE('n', 0, "name", "NAME",
+              "the bundle's directory: every file is NAME/... (default: "
+              "the file's name without .tar.zst or .bundle; \"bundle\" for "
+              "--out -)"),
     CLI_VALUE('L', 0, "level", "N", "zstd level, 1 to 19"),
     CLI_VALUE('M', 0, "max-events", "N",
               "refuse a selection larger than N events"),
@@ -142,8 +146,11 @@ const struct cli_command cli_cmd_export = {
     "pack's permission changes, its models' state changes, its routes' "
     "evals and promotions, runtime health) are included too, unless "
     "--no-context. Events needed to establish keys and erasures are added. "
-    "Redacted fields and bodies are replaced by their hashes. A summary "
-    "goes to standard error.",
+    "Redacted fields and bodies are replaced by their hashes. The bundle "
+    "is one directory NAME/ in a zstd-compressed tar, with a README.txt "
+    "saying how to verify it and a SUMMARY.txt saying what it shows (with "
+    "--run: the run's timeline, the doctor at its start and end, what "
+    "failed). A summary of the export goes to standard error.",
     export_opts,
     CLI_OUT_BASIC,
     "# everything about run r1, for a support ticket\n"
@@ -209,6 +216,9 @@ cmd_export(struct cli *c, int argc, char **argv)
         case 'C':
             o.exported_by = val;
             break;
+        case 'n':
+            o.name = val;
+            break;
         case 'L':
             if (cli_parse_u64(val, &v) < 0 || v < 1 || v > 19) {
                 cli_err(c, "--level: 1 to 19");
@@ -264,6 +274,7 @@ cmd_export(struct cli *c, int argc, char **argv)
     }
     o.nterms = nterms;
     o.terms = terms;
+    o.run = run;
     if (c->progress) {
         o.progress = export_progress;
         o.progress_ctx = c;

@@ -14,8 +14,14 @@
  * missing end-of-archive marker, any member that is not a plain regular
  * file (links, devices, FIFOs, directories, sparse files), names outside
  * the layout's allow-list (which excludes absolute paths and ".."),
- * duplicate names, members or member counts above the limits, a first
- * member other than the magic "ledger-bundle".
+ * duplicate names, members or member counts above the limits, a magic
+ * member "ledger-bundle" that is missing or not this version's.
+ *
+ * Every member sits in one top directory NAME/ (bundles written before
+ * November 2026 had none; the first member tells which). Directory
+ * entries for NAME/ and the layout's subdirectories are accepted and
+ * skipped, so a bundle unpacked and packed again with plain tar reads the
+ * same; the members may then come in any order.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -65,7 +71,9 @@ bundle_name_kind(const char *name, uint64_t *seq)
                  {B_STATE, BN_STATE},
                  {B_STATE_NOTE, BN_STATE_NOTE},
                  {B_COSIGNED, BN_COSIGNED},
-                 {B_COSIGNED_PROOF, BN_COSIGNED_PROOF}};
+                 {B_COSIGNED_PROOF, BN_COSIGNED_PROOF},
+                 {B_README, BN_README},
+                 {B_SUMMARY, BN_SUMMARY}};
     uint64_t dummy;
 
     if (seq == NULL)
@@ -242,7 +250,9 @@ zread(struct archive *a, void *ctx, const void **buf)
             const uint8_t *m = (const uint8_t *)z->in.src + z->in.pos;
             if (!(m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f &&
                   m[3] == 0xfd)) {
-                zfail(z, LDG_EBADINPUT, "not a bundle: not a zstd stream");
+                zfail(z, LDG_EBADINPUT,
+                      "not a bundle: not a zstd stream (a bundle is a "
+                      "zstd-compressed tar: pack one with tar --zstd -cf)");
                 goto fail;
             }
         }
@@ -336,49 +346,123 @@ push_member(struct bundle *b, char *name, uint8_t *data, size_t len,
     return 0;
 }
 
-/* Checks one header; 0 or a code with err set. */
-static int
-check_header(struct archive_entry *e, const struct ldg_bundle_limits *lim,
-             uint64_t count, char *err, size_t errcap)
+int
+bundle_top_valid(const char *s)
 {
-    const char *name = archive_entry_pathname(e);
-    la_int64_t size;
+    size_t n = s != NULL ? strlen(s) : 0;
+    if (n == 0 || n > B_TOP_MAX || s[0] == '.' || s[0] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' ||
+              s[i] == '-'))
+            return 0;
+    return strstr(s, "..") == NULL;
+}
 
+/* A directory entry tar may write when it packs a bundle again: the top
+ * directory itself or one of the layout's subdirectories (rel is the
+ * name below the top, with or without a trailing '/'). */
+static int
+layout_dir(const char *rel)
+{
+    static const char *const dirs[] = {"",       "keys",  "entries", "proofs",
+                                       "bodies", "state", "cosigned"};
+    size_t n = strlen(rel);
+    if (n > 0 && rel[n - 1] == '/')
+        n--;
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+        if (strlen(dirs[i]) == n && strncmp(rel, dirs[i], n) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * The member's name in the layout: "./" taken off once, then, when the
+ * archive has a top directory (decided by its first member: a name with a
+ * '/' in it), that directory. *skip is set for the directory entries tar
+ * writes (accepted, not members). 0 or a code with err set.
+ */
+static int
+member_rel(struct bundle *b, struct archive_entry *e, uint64_t count,
+           const char **rel, int *skip, char *err, size_t errcap)
+{
+    const char *name = archive_entry_pathname(e), *slash;
+    size_t tl;
+
+    *skip = 0;
     if (name == NULL || *name == '\0')
         return bfail(err, errcap, LDG_EBADINPUT, "%s",
                      "archive member without a name");
+    if (strncmp(name, "./", 2) == 0)
+        name += 2;
+    if (count == 0 && b->top == NULL && (slash = strchr(name, '/')) != NULL) {
+        tl = (size_t)(slash - name);
+        b->top = strndup(name, tl);
+        if (b->top == NULL)
+            return LDG_ENOMEM;
+        if (!bundle_top_valid(b->top))
+            return bfail(err, errcap, LDG_EBADINPUT,
+                         "member %s: '%s' is not a bundle's top directory "
+                         "(letters, digits, '.', '_', '-'; at most %d)",
+                         archive_entry_pathname(e), b->top, B_TOP_MAX);
+    }
+    if (b->top != NULL) {
+        tl = strlen(b->top);
+        if (strncmp(name, b->top, tl) != 0 || name[tl] != '/')
+            return bfail(err, errcap, LDG_EBADINPUT,
+                         "member %s: outside the bundle's directory %s/",
+                         archive_entry_pathname(e), b->top);
+        name += tl + 1;
+    }
+    *rel = name;
+    if (archive_entry_filetype(e) == AE_IFDIR && layout_dir(name) &&
+        archive_entry_hardlink(e) == NULL && archive_entry_symlink(e) == NULL)
+        *skip = 1;
+    else if (*name == '\0' && archive_entry_filetype(e) != AE_IFDIR)
+        return bfail(err, errcap, LDG_EBADINPUT,
+                     "member %s: not a name of the bundle layout",
+                     archive_entry_pathname(e));
+    return 0;
+}
+
+/* Checks one header; 0 or a code with err set. name is the member's
+ * name in the layout (member_rel). */
+static int
+check_header(struct archive_entry *e, const char *name,
+             const struct ldg_bundle_limits *lim, uint64_t count, char *err,
+             size_t errcap)
+{
+    const char *full = archive_entry_pathname(e);
+    la_int64_t size;
+
     if (archive_entry_hardlink(e) != NULL || archive_entry_symlink(e) != NULL)
         return bfail(err, errcap, LDG_EBADINPUT, "member %s: links are refused",
-                     name);
+                     full);
     if (archive_entry_filetype(e) != AE_IFREG)
         return bfail(err, errcap, LDG_EBADINPUT,
-                     "member %s: not a regular file", name);
+                     "member %s: not a regular file", full);
     if (archive_entry_sparse_count(e) > 0)
         return bfail(err, errcap, LDG_EBADINPUT,
-                     "member %s: sparse files are refused", name);
-    if (name[0] == '/' || strstr(name, "..") != NULL)
+                     "member %s: sparse files are refused", full);
+    if (full[0] == '/' || strstr(full, "..") != NULL)
         return bfail(err, errcap, LDG_EBADINPUT,
-                     "member %s: absolute or '..' path refused", name);
+                     "member %s: absolute or '..' path refused", full);
     if (bundle_name_kind(name, NULL) == BN_BAD)
         return bfail(err, errcap, LDG_EBADINPUT,
-                     "member %s: not a name of the bundle layout", name);
-    if (count == 0 && strcmp(name, B_MAGIC) != 0)
-        return bfail(err, errcap, LDG_EBADINPUT,
-                     "not a ledger bundle: the first member is %s, not "
-                     "ledger-bundle",
-                     name);
+                     "member %s: not a name of the bundle layout", full);
     if (count >= lim->files)
         return bfail(err, errcap, LDG_ETOOBIG,
                      "member %s: more archive members than the limit of %llu",
                      name, (unsigned long long)lim->files);
     if (!archive_entry_size_is_set(e))
-        return bfail(err, errcap, LDG_EBADINPUT, "member %s: no size", name);
+        return bfail(err, errcap, LDG_EBADINPUT, "member %s: no size", full);
     size = archive_entry_size(e);
     if (size < 0 || (uint64_t)size > lim->file_bytes)
         return bfail(err, errcap, LDG_ETOOBIG,
                      "member %s: %lld bytes, larger than the per-file limit "
                      "of %llu",
-                     name, (long long)size,
+                     full, (long long)size,
                      (unsigned long long)lim->file_bytes);
     return 0;
 }
@@ -504,11 +588,11 @@ run_pass(struct bundle *b, struct zsrc *z, const struct ldg_bundle_limits *lim,
         goto out;
     }
     for (;; count++) {
-        const char *name;
+        const char *name, *rel = NULL;
         uint8_t *data = NULL, sha[32];
         struct bmfile *f = NULL;
         size_t len;
-        int hold = 0, hash = 0;
+        int hold = 0, hash = 0, skip;
 
         r = archive_read_next_header(a, &e);
         if (r == ARCHIVE_EOF)
@@ -519,9 +603,19 @@ run_pass(struct bundle *b, struct zsrc *z, const struct ldg_bundle_limits *lim,
                      z->code ? z->err : archive_error_string(a));
             goto out;
         }
-        if ((rc = check_header(e, lim, count, err, errcap)) < 0)
+        if ((rc = member_rel(b, e, count, &rel, &skip, err, errcap)) < 0)
             goto out;
-        name = archive_entry_pathname(e);
+        if (skip) { /* a directory entry of the layout */
+            if (count >= lim->files) {
+                rc = bfail(err, errcap, LDG_ETOOBIG, "%s",
+                           "more archive members than the limit");
+                goto out;
+            }
+            continue;
+        }
+        if ((rc = check_header(e, rel, lim, count, err, errcap)) < 0)
+            goto out;
+        name = rel; /* the layout's name, below the top directory */
         len = (size_t)archive_entry_size(e);
         snprintf(z->member, sizeof z->member, "%s", name);
         switch (pass) {
@@ -570,8 +664,11 @@ run_pass(struct bundle *b, struct zsrc *z, const struct ldg_bundle_limits *lim,
             free(data);
             goto out;
         }
-        if (count == 0 && pass == PASS_FIND &&
-            (rc = check_magic(&b->m[0], err, errcap)) < 0)
+        /* The magic is checked as soon as it is held (the writer puts it
+         * first; a bundle packed again with tar may have it anywhere): a
+         * foreign version is named before anything else. */
+        if (pass == PASS_FIND && hold && strcmp(name, B_MAGIC) == 0 &&
+            (rc = check_magic(&b->m[b->n - 1], err, errcap)) < 0)
             goto out;
     }
     if (count == 0) {
@@ -645,6 +742,9 @@ read_passes(struct bundle *b, struct zsrc *z,
         return rc;
     if ((rc = sort_held(b, err, errcap)) < 0)
         return rc;
+    if (bundle_get(b, B_MAGIC) == NULL)
+        return bfail(err, errcap, LDG_EBADINPUT,
+                     "not a ledger bundle: no %s member", B_MAGIC);
     mf = bundle_get(b, B_MANIFEST);
     if (mf != NULL) {
         rc = bundle_manifest_files(&b->files, mf->data, mf->len, merr,
@@ -827,6 +927,7 @@ bundle_release(struct bundle *b)
     }
     free(b->m);
     bmlist_free(&b->files);
+    free(b->top);
     memset(b, 0, sizeof *b);
 }
 
@@ -1016,6 +1117,7 @@ struct bwriter {
     size_t outcap;
     uint64_t bytes;
     int64_t mtime;
+    char *top; /* NULL: members at the archive's root */
     int failed;
     char err[256];
 };
@@ -1061,9 +1163,42 @@ zwrite(struct archive *a, void *ctx, const void *buf, size_t n)
     return (la_ssize_t)n;
 }
 
+/* One archive entry: a regular file, or (type AE_IFDIR, name "") the top
+ * directory. Names are written below the top directory. */
+static int
+add_entry(struct bwriter *w, const char *name, unsigned type, const void *data,
+          size_t len)
+{
+    struct archive_entry *e;
+    char path[B_TOP_MAX + 256];
+    int rc = 0;
+
+    if (w->failed)
+        return w->failed;
+    if (snprintf(path, sizeof path, "%s%s%s", w->top ? w->top : "",
+                 w->top ? "/" : "", name) >= (int)sizeof path)
+        return wfail(w, LDG_EINVAL, "member name too long");
+    e = archive_entry_new();
+    if (e == NULL)
+        return wfail(w, LDG_ENOMEM, "out of memory");
+    archive_entry_set_pathname(e, path);
+    archive_entry_set_size(e, (la_int64_t)len);
+    archive_entry_set_filetype(e, type);
+    archive_entry_set_perm(e, type == AE_IFDIR ? 0755 : 0644);
+    archive_entry_set_mtime(e, (time_t)w->mtime, 0);
+    if (archive_write_header(w->a, e) != ARCHIVE_OK) {
+        rc = wfail(w, LDG_EIO, archive_error_string(w->a));
+    } else if (len > 0 &&
+               archive_write_data(w->a, data, len) != (la_ssize_t)len) {
+        rc = wfail(w, LDG_EIO, archive_error_string(w->a));
+    }
+    archive_entry_free(e);
+    return rc;
+}
+
 int
 bwriter_new(struct bwriter **out, int fd, int level, unsigned threads,
-            int64_t mtime, char *err, size_t errcap)
+            int64_t mtime, const char *top, char *err, size_t errcap)
 {
     struct bwriter *w = calloc(1, sizeof *w);
     int rc = LDG_ENOMEM;
@@ -1073,6 +1208,15 @@ bwriter_new(struct bwriter **out, int fd, int level, unsigned threads,
         return LDG_ENOMEM;
     w->fd = fd;
     w->mtime = mtime;
+    if (top != NULL && !bundle_top_valid(top)) {
+        snprintf(err, errcap, "'%s' cannot name a bundle's directory", top);
+        free(w);
+        return LDG_EINVAL;
+    }
+    if (top != NULL && (w->top = strdup(top)) == NULL) {
+        free(w);
+        return LDG_ENOMEM;
+    }
     w->outcap = ZSTD_CStreamOutSize();
     w->outbuf = malloc(w->outcap);
     w->cctx = ZSTD_createCCtx();
@@ -1091,6 +1235,10 @@ bwriter_new(struct bwriter **out, int fd, int level, unsigned threads,
         snprintf(err, errcap, "archive: %s", archive_error_string(w->a));
         goto fail;
     }
+    if (w->top != NULL && (rc = add_entry(w, "", AE_IFDIR, NULL, 0)) < 0) {
+        snprintf(err, errcap, "archive: %s", w->err);
+        goto fail;
+    }
     *out = w;
     return 0;
 fail:
@@ -1101,27 +1249,7 @@ fail:
 int
 bwriter_add(struct bwriter *w, const char *name, const void *data, size_t len)
 {
-    struct archive_entry *e;
-    int rc = 0;
-
-    if (w->failed)
-        return w->failed;
-    e = archive_entry_new();
-    if (e == NULL)
-        return wfail(w, LDG_ENOMEM, "out of memory");
-    archive_entry_set_pathname(e, name);
-    archive_entry_set_size(e, (la_int64_t)len);
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_entry_set_mtime(e, (time_t)w->mtime, 0);
-    if (archive_write_header(w->a, e) != ARCHIVE_OK) {
-        rc = wfail(w, LDG_EIO, archive_error_string(w->a));
-    } else if (len > 0 &&
-               archive_write_data(w->a, data, len) != (la_ssize_t)len) {
-        rc = wfail(w, LDG_EIO, archive_error_string(w->a));
-    }
-    archive_entry_free(e);
-    return rc;
+    return add_entry(w, name, AE_IFREG, data, len);
 }
 
 int
@@ -1153,6 +1281,7 @@ bwriter_free(struct bwriter *w)
         archive_write_free(w->a);
     ZSTD_freeCCtx(w->cctx);
     free(w->outbuf);
+    free(w->top);
     free(w);
 }
 

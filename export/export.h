@@ -98,6 +98,18 @@ struct ldg_export_opts {
     int level;           /* zstd level 1..19; 0 = 1 */
     unsigned threads;    /* compression threads; 0 = 2 */
     uint64_t max_events; /* refuse larger selections; 0 = 1,000,000 */
+    /* The bundle's one top directory: every file is NAME/<member>. 1 to
+     * 64 of [A-Za-z0-9._-], not starting with '.' or '-' (LDG_EBADINPUT
+     * otherwise). NULL: ldg_export_write derives it from the file's name
+     * (ldg_export_bundle_name), ldg_export_write_fd uses "bundle". */
+    const char *name;
+    /* The bundle's file name as README.txt's commands give it; NULL: the
+     * written file's base name, or NAME.tar.zst. */
+    const char *file_name;
+    /* The run the bundle is about (export --run), or NULL: SUMMARY.txt
+     * then carries its timeline and the doctor at its start and end
+     * (unless something is redacted: both show whole bodies). */
+    const char *run;
     /* Called now and then with (events written, events to write). */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
@@ -138,9 +150,17 @@ int ldg_export_write_fd(struct ldg_ledger *l, const struct ldg_export_opts *o,
                         int fd, struct ldg_export_report *report);
 
 /* Same, into path: written to a temporary file beside it, fsync'd, then
- * renamed into place. An existing path is refused with LDG_EEXIST. */
+ * renamed into place. An existing path is refused with LDG_EEXIST.
+ * Unless the options say, the bundle's directory is named after the file
+ * and README.txt's commands use the file's base name. */
 int ldg_export_write(struct ldg_ledger *l, const struct ldg_export_opts *o,
                      const char *path, struct ldg_export_report *report);
+
+/* The top directory a bundle written to file gets by default: the base
+ * name without .tar.zst, .tzst, .zst, .tar or .bundle, other characters
+ * than [A-Za-z0-9._-] as '_' ("r1.bundle" -> "r1"); "bundle" if nothing
+ * is left. buf gets at most 65 bytes. */
+void ldg_export_bundle_name(char *buf, size_t cap, const char *file);
 
 /* ------------------------------------------------------------- verify -- */
 

@@ -29,6 +29,10 @@
  * and the consistency proof from its size to the bundle's checkpoint */
 #define B_COSIGNED "cosigned/checkpoint"
 #define B_COSIGNED_PROOF "cosigned/consistency"
+#define B_README "README.txt"
+#define B_SUMMARY "SUMMARY.txt"
+/* The bundle's one top directory (NAME/): at most this many bytes. */
+#define B_TOP_MAX 64
 /* The first line of the manifest's signed note (domain separation). */
 #define B_SIG_PURPOSE "ledger.bundle/v1 manifest"
 
@@ -48,7 +52,9 @@ enum bname {
     BN_ENTRY, /* entries/<seq>.entry */
     BN_PROOF, /* proofs/<seq>.proof */
     BN_BODY,  /* bodies/<seq>.json */
-    BN_KEY    /* keys/<16 hex>.json */
+    BN_KEY,   /* keys/<16 hex>.json */
+    BN_README,
+    BN_SUMMARY
 };
 
 /* Classifies a member name against the layout's allow-list. *seq gets
@@ -112,6 +118,10 @@ struct bundle {
     uint64_t not_held;        /* members never held (see above) */
     uint64_t not_held_bytes;  /* their bytes */
     char first_not_held[128]; /* the first one's name */
+    /* The top directory NAME/ every member sits in, taken off the names
+     * above (the names are those of the layout); NULL for a bundle
+     * written before November 2026, whose members had no top directory. */
+    char *top;
 };
 
 void bundle_limits_fill(struct ldg_bundle_limits *out,
@@ -138,9 +148,14 @@ int bundle_extract(const struct bundle *b, const char *dir, char *err,
 /* ---------------------------------------------------------- writing -- */
 
 struct bwriter;
-/* A writer producing ustar + zstd into fd. level 1..19, threads >= 1. */
+/* A writer producing ustar + zstd into fd. level 1..19, threads >= 1.
+ * top (NULL: none) is the directory every member is written in: a
+ * directory entry top/ first, then each name as top/name. */
 int bwriter_new(struct bwriter **out, int fd, int level, unsigned threads,
-                int64_t mtime, char *err, size_t errcap);
+                int64_t mtime, const char *top, char *err, size_t errcap);
+/* 1 if s can be a bundle's top directory: 1..B_TOP_MAX bytes of
+ * [A-Za-z0-9._-], not starting with '.' or '-'. */
+int bundle_top_valid(const char *s);
 int bwriter_add(struct bwriter *w, const char *name, const void *data,
                 size_t len);
 /* Ends the archive and the zstd frame. *bytes gets compressed bytes. */

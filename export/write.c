@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,9 @@ struct ex {
     struct ldg_proof_batch *proofs; /* every proof against cksize */
     json_t *state;                  /* projected state at cksize, or NULL */
     char *state_note;               /* its signed projection note, or NULL */
+    char top[B_TOP_MAX + 1];        /* the archive's one directory */
+    char file[300];                 /* the bundle's file name, for README */
+    uint64_t now_ns;
 };
 
 /* ------------------------------------------------------------ helpers -- */
@@ -976,6 +980,13 @@ check_opts(struct ldg_ledger *l, const struct ldg_export_opts *o)
         ldg_set_errmsg(l, "export: invalid options");
         return LDG_EINVAL;
     }
+    if (o->name != NULL && !bundle_top_valid(o->name)) {
+        ldg_set_errmsg(l,
+                       "bundle name '%s': use 1 to %d letters, digits, '.', "
+                       "'_' or '-', not starting with '.' or '-'",
+                       o->name, B_TOP_MAX);
+        return LDG_EBADINPUT;
+    }
     for (size_t i = 0; i < o->nredact_fields; i++) {
         if (o->redact_fields[i] == NULL || o->redact_fields[i][0] == '\0') {
             ldg_set_errmsg(l, "--redact: empty field name");
@@ -1240,6 +1251,368 @@ vouch_all(struct ex *x)
     return rc;
 }
 
+/* --------------------------------------------------- README and SUMMARY -- */
+
+/* "2026-11-22 09:39:01 UTC": seconds, no fraction (human text). */
+static void
+human_utc(char *buf, size_t cap, uint64_t ts_ns)
+{
+    time_t secs = (time_t)(ts_ns / 1000000000u);
+    struct tm tm;
+    if (gmtime_r(&secs, &tm) == NULL ||
+        strftime(buf, cap, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+        snprintf(buf, cap, "?");
+}
+
+static void gb_printf(struct growbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+gb_printf(struct growbuf *b, const char *fmt, ...)
+{
+    char tmp[1024];
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    gb_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* README.txt: what the bundle is and how to check it, with the exact
+ * commands (the verifier key spelled out, to be compared with one
+ * received another way). */
+static int
+write_readme(struct ex *x, uint64_t now_ns)
+{
+    struct growbuf b = {NULL, 0, 0, 0};
+    char when[48];
+    const char *file = x->file;
+
+    human_utc(when, sizeof when, now_ns);
+    gb_printf(&b,
+              "This is a ledger evidence bundle (format %s), named %s.\n"
+              "\n",
+              LDG_BUNDLE_MAGIC, x->top);
+    gb_printf(&b,
+              "It holds %llu signed, hash-chained events from the ledger "
+              "of\n%s, exported with `ledger export` on\n%s. Each event "
+              "comes with a Merkle inclusion proof against the\nlog's "
+              "signed checkpoint of size %llu (the file `checkpoint`), "
+              "and\nmanifest.json, which lists every file with its SHA-256, "
+              "is signed with the\nlog's key (manifest.sig). SUMMARY.txt "
+              "says in words what the events\nshow; events.jsonl has them "
+              "decoded, one JSON object a line.\n\n",
+              (unsigned long long)x->nev, x->origin, when,
+              (unsigned long long)x->cksize);
+    gb_lit(&b, "How to verify it (offline: no ledger and no network are "
+               "needed)\n\n");
+    gb_printf(&b,
+              "1. Get the log's verifier key from the box's owner through a "
+              "channel you\n   trust (`ledger keys verifier` prints it on "
+              "the box). Not from this\n   bundle: its own copy, log.vkey, "
+              "only shows the bundle agrees with itself.\n   The key this "
+              "bundle was signed with is:\n\n     %s\n\n",
+              x->vkey);
+    gb_printf(&b,
+              "2. Check the bundle file (exit 0: verified; 1: a check "
+              "failed; 65: not a\n   readable bundle):\n\n"
+              "     ledger verify-bundle --trusted-key '%s' %s\n\n",
+              x->vkey, file);
+    gb_printf(&b,
+              "3. If you unpacked it, pack the directory again and check "
+              "that (the order\n   of the files does not matter):\n\n"
+              "     tar --zstd -cf %s.tar.zst %s\n"
+              "     ledger verify-bundle --trusted-key '%s' %s.tar.zst\n\n",
+              x->top, x->top, x->vkey, x->top);
+    gb_printf(&b,
+              "   To check and unpack in one go:\n\n"
+              "     ledger verify-bundle --trusted-key '%s' %s --extract "
+              "DIR\n\n",
+              x->vkey, file);
+    gb_lit(&b, "Every byte of the layout is described in docs/format-bundle.md "
+               "of the\nledger's source.\n");
+    if (b.err) {
+        free(b.p);
+        return b.err;
+    }
+    return member_put(x, B_README, b.p, b.len, b.p);
+}
+
+static const char *
+jget(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s != NULL ? s : "";
+}
+
+static int
+jis(const json_t *o, const char *k, const char *v)
+{
+    return strcmp(jget(o, k), v) == 0;
+}
+
+/* Does the event (a line of events.jsonl) report a failure, a denial or
+ * something down? The timeline's rule for marking a line with '!'. */
+static const char *
+failure_of(const json_t *e)
+{
+    const json_t *body = json_object_get(e, "body");
+    const char *type = jget(e, "type");
+    if (body == NULL)
+        return NULL;
+    if (jis(body, "decision", "deny"))
+        return "denied";
+    if (jis(body, "status", "failed") || jis(body, "status", "aborted") ||
+        jis(body, "outcome", "error"))
+        return "failed";
+    if (strcmp(type, "permission.revoked") == 0 ||
+        strcmp(type, "permission.denied") == 0)
+        return "permission withdrawn";
+    if (strcmp(type, "promotion.rolled_back") == 0)
+        return "rolled back";
+    if (jis(body, "state", "offline") || jis(body, "state", "removed"))
+        return "model unavailable";
+    if (jis(body, "status", "down") || jis(body, "status", "degraded"))
+        return "runtime unhealthy";
+    if (json_is_false(json_object_get(body, "passed")) ||
+        json_is_false(json_object_get(body, "ok")))
+        return "check failed";
+    return NULL;
+}
+
+/* The doctor (log-derived clauses) after the first size events. */
+static void
+summary_doctor(struct ex *x, struct growbuf *b, const char *title,
+               uint64_t size, const char *pack)
+{
+    struct ldg_view_opts vo;
+    json_t *d = NULL, *p, *c;
+    char msg[512];
+    size_t i, j, k;
+    int shown = 0;
+
+    memset(&vo, 0, sizeof vo);
+    vo.at_size = size;
+    snprintf(msg, sizeof msg, "%s", ldg_errmsg(x->l));
+    if (ldg_projections_view(x->l, LDG_VIEW_DOCTOR, &vo, &d) < 0) {
+        gb_printf(b, "\n%s: not available (%s)\n", title, ldg_errmsg(x->l));
+        ldg_set_errmsg(x->l, "%s", msg);
+        return;
+    }
+    gb_printf(b, "\n%s (log size %llu): %s\n", title, (unsigned long long)size,
+              jget(d, "verdict"));
+    json_array_foreach(json_object_get(d, "packs"), i, p)
+    {
+        if (pack != NULL && !jis(p, "pack", pack))
+            continue;
+        json_array_foreach(json_object_get(p, "clauses"), j, c)
+        {
+            json_t *line;
+            if (jis(c, "status", "ok"))
+                continue;
+            gb_printf(b, "  %-4s pack %s: %s\n",
+                      jis(c, "status", "fail") ? "FAIL" : "WARN",
+                      jget(p, "pack"), jget(c, "name"));
+            json_array_foreach(json_object_get(c, "detail"), k, line)
+                gb_printf(b, "         %s\n", json_string_value(line));
+            shown++;
+        }
+    }
+    json_array_foreach(json_object_get(d, "box"), i, c)
+    {
+        json_t *line;
+        if (jis(c, "status", "ok"))
+            continue;
+        gb_printf(b, "  %-4s %s\n", jis(c, "status", "fail") ? "FAIL" : "WARN",
+                  jget(c, "name"));
+        json_array_foreach(json_object_get(c, "detail"), k, line)
+            gb_printf(b, "         %s\n", json_string_value(line));
+        shown++;
+    }
+    if (shown == 0)
+        gb_lit(b, "  every clause holds\n");
+    json_decref(d);
+}
+
+/* The run's timeline and the doctor at its start and end. Only for a
+ * bundle that redacts nothing: both read whole bodies. */
+static void
+summary_run(struct ex *x, struct growbuf *b)
+{
+    const char *run = x->o->run;
+    json_t *tl = NULL;
+    char *text = NULL;
+    uint64_t s = 0, e = 0;
+
+    if (x->o->nredact_fields > 0 || x->o->nredact_types > 0) {
+        gb_printf(b,
+                  "\nThe timeline of run %s and the doctor are left out: "
+                  "fields or bodies\nwere redacted, and both would show "
+                  "them.\n",
+                  run);
+        return;
+    }
+    if (ldg_query_timeline(x->t, run, &tl) < 0 ||
+        ldg_query_timeline_text(tl, &text) < 0) {
+        gb_printf(b, "\nRun %s: no timeline (%s)\n", run, ldg_errmsg(x->l));
+        json_decref(tl);
+        return;
+    }
+    gb_printf(b, "\nRun %s, as `ledger timeline %s` shows it:\n\n", run, run);
+    gb_lit(b, text);
+    if (parse_dec(jget(json_object_get(tl, "start"), "seq"),
+                  strlen(jget(json_object_get(tl, "start"), "seq")), &s) < 0)
+        s = 0;
+    if (parse_dec(jget(json_object_get(tl, "end"), "seq"),
+                  strlen(jget(json_object_get(tl, "end"), "seq")), &e) < 0)
+        e = 0;
+    if (s > 0)
+        summary_doctor(x, b, "Doctor at the run's start", s,
+                       json_string_value(json_object_get(tl, "pack")));
+    if (e > 0 && e < x->cksize)
+        summary_doctor(x, b, "Doctor at the run's end", e + 1,
+                       json_string_value(json_object_get(tl, "pack")));
+    else if (e == 0)
+        gb_printf(b, "\nThe run has no end event up to the checkpoint.\n");
+    free(text);
+    json_decref(tl);
+}
+
+#define SUMMARY_LIST_MAX 200
+
+/* SUMMARY.txt: the bundle in words, for the person who receives it. */
+static int
+write_summary(struct ex *x, uint64_t now_ns)
+{
+    const struct ldg_export_opts *o = x->o;
+    struct growbuf b = {NULL, 0, 0, 0};
+    char when[48], t0[48] = "", t1[48] = "";
+    const char *p, *end;
+    size_t nfail = 0, nlist = 0;
+    json_t **sel = NULL;
+    size_t nsel = 0;
+    int rc = 0;
+
+    human_utc(when, sizeof when, now_ns);
+    gb_printf(&b, "Summary of evidence bundle %s\n\n", x->top);
+    gb_printf(&b, "From the ledger of %s, exported on %s%s%s.\n", x->origin,
+              when, o->exported_by ? " by " : "",
+              o->exported_by ? o->exported_by : "");
+    gb_lit(&b, "Selection:");
+    if (o->nterms == 0 && !o->since && !o->until)
+        gb_lit(&b, " every event");
+    for (int i = 0; i < o->nterms; i++)
+        gb_printf(&b, " %s", o->terms[i]);
+    if (o->since)
+        gb_printf(&b, " since %s", o->since);
+    if (o->until)
+        gb_printf(&b, " until %s", o->until);
+    gb_lit(&b, "\n");
+    gb_printf(&b,
+              "Events: %llu: %llu selected, %llu added to establish keys "
+              "or erasures,\n        each proven against the signed "
+              "checkpoint of size %llu.\n",
+              (unsigned long long)x->nev, (unsigned long long)x->rep.selected,
+              (unsigned long long)x->rep.support,
+              (unsigned long long)x->cksize);
+    gb_printf(&b,
+              "Bodies: %llu whole, %llu redacted (%llu fields withheld), "
+              "%llu withheld whole,\n        %llu erased in the ledger.\n",
+              (unsigned long long)x->rep.bodies_full,
+              (unsigned long long)x->rep.bodies_redacted,
+              (unsigned long long)x->rep.fields_withheld,
+              (unsigned long long)x->rep.bodies_withheld,
+              (unsigned long long)x->rep.bodies_erased);
+    gb_printf(&b, "Projected state: %s.\n", x->rep.state_detail);
+
+    /* the selected events, from events.jsonl (already redacted) */
+    p = x->jsonl.p;
+    end = p ? p + x->jsonl.len : p;
+    while (p != NULL && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        json_t *e, **n;
+        if (nl == NULL)
+            nl = end;
+        e = json_loadb(p, (size_t)(nl - p), 0, NULL);
+        p = nl + 1;
+        if (e == NULL)
+            continue;
+        n = realloc(sel, (nsel + 1) * sizeof *n);
+        if (n == NULL) {
+            json_decref(e);
+            rc = LDG_ENOMEM;
+            goto out;
+        }
+        sel = n;
+        sel[nsel++] = e;
+    }
+    if (nsel > 0) {
+        uint64_t a = 0, z = 0;
+        const char *ta = jget(sel[0], "ts"), *tz = jget(sel[nsel - 1], "ts");
+        if (parse_dec(ta, strlen(ta), &a) == 0)
+            human_utc(t0, sizeof t0, a);
+        if (parse_dec(tz, strlen(tz), &z) == 0)
+            human_utc(t1, sizeof t1, z);
+        gb_printf(&b, "Time span: %s to %s.\n", t0, t1);
+    }
+    for (size_t i = 0; i < nsel; i++)
+        nfail += failure_of(sel[i]) != NULL;
+    gb_printf(&b, "\nWhat failed or was refused: %zu event%s\n", nfail,
+              nfail == 1 ? "" : "s");
+    if (nfail == 0)
+        gb_lit(&b, "  nothing: no selected event reports a failure, a "
+                   "denial, a withdrawn\n  permission, a model offline or "
+                   "a runtime down\n");
+    for (size_t i = 0; i < nsel; i++) {
+        const char *why = failure_of(sel[i]);
+        uint64_t ts = 0;
+        const char *tss = jget(sel[i], "ts");
+        if (why == NULL)
+            continue;
+        if (parse_dec(tss, strlen(tss), &ts) == 0)
+            human_utc(t0, sizeof t0, ts);
+        gb_printf(&b, "  #%-6s %s  %-22s %s  (%s)\n", jget(sel[i], "seq"), t0,
+                  jget(sel[i], "type"), jget(sel[i], "subject"), why);
+    }
+    if (o->run != NULL)
+        summary_run(x, &b);
+    else if (x->state != NULL)
+        summary_doctor(x, &b, "Doctor at the checkpoint", x->cksize, NULL);
+    gb_printf(&b, "\nEvents selected (%zu):\n", nsel);
+    for (size_t i = 0; i < nsel && nlist < SUMMARY_LIST_MAX; i++, nlist++) {
+        uint64_t ts = 0;
+        const char *tss = jget(sel[i], "ts"), *run = jget(sel[i], "run");
+        if (parse_dec(tss, strlen(tss), &ts) == 0)
+            human_utc(t0, sizeof t0, ts);
+        gb_printf(&b, "  #%-6s %s  %-22s %s%s%s%s\n", jget(sel[i], "seq"), t0,
+                  jget(sel[i], "type"), jget(sel[i], "subject"),
+                  *run ? "  run " : "", run,
+                  json_is_true(json_object_get(sel[i], "body_withheld"))
+                      ? "  [body withheld]"
+                  : json_is_true(json_object_get(sel[i], "erased"))
+                      ? "  [body erased]"
+                      : "");
+    }
+    if (nsel > nlist)
+        gb_printf(&b, "  ... and %zu more: events.jsonl has every one\n",
+                  nsel - nlist);
+    if (b.err) {
+        rc = b.err;
+        goto out;
+    }
+    rc = member_put(x, B_SUMMARY, b.p, b.len, b.p);
+    b.p = NULL;
+out:
+    for (size_t i = 0; i < nsel; i++)
+        json_decref(sel[i]);
+    free(sel);
+    free(b.p);
+    return rc;
+}
+
 static int
 write_all_members(struct ex *x)
 {
@@ -1261,7 +1634,8 @@ write_all_members(struct ex *x)
     }
     if (x->jsonl.err)
         return x->jsonl.err;
-    if ((rc = write_state(x)) < 0)
+    if ((rc = write_state(x)) < 0 || (rc = write_summary(x, x->now_ns)) < 0 ||
+        (rc = write_readme(x, x->now_ns)) < 0)
         return rc;
     rc = member_put(x, B_EVENTS, x->jsonl.p ? x->jsonl.p : "", x->jsonl.len,
                     x->jsonl.p);
@@ -1290,6 +1664,11 @@ ldg_export_write_fd(struct ldg_ledger *l, const struct ldg_export_opts *o,
     x.o = o;
     x.max_events = o->max_events ? o->max_events : MAX_EVENTS_DEFAULT;
     ldg_set_errmsg(l, "%s", "");
+    snprintf(x.top, sizeof x.top, "%s", o->name ? o->name : "bundle");
+    if (o->file_name != NULL)
+        snprintf(x.file, sizeof x.file, "%s", o->file_name);
+    else
+        snprintf(x.file, sizeof x.file, "%s.tar.zst", x.top);
     /* The manifest is signed last; find out now if we cannot. */
     if ((rc = ldg_keys_load(l, "log", &logkey)) < 0) {
         snprintf(err, sizeof err, "%s",
@@ -1319,9 +1698,10 @@ ldg_export_write_fd(struct ldg_ledger *l, const struct ldg_export_opts *o,
     load_state(&x);
     clock_gettime(CLOCK_REALTIME, &now);
     now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+    x.now_ns = now_ns;
     rc = bwriter_new(&x.w, fd, o->level ? o->level : 1,
-                     o->threads ? o->threads : 2, (int64_t)now.tv_sec, err,
-                     sizeof err);
+                     o->threads ? o->threads : 2, (int64_t)now.tv_sec, x.top,
+                     err, sizeof err);
     if (rc < 0) {
         ldg_set_errmsg(l, "%s", err);
         goto out;
@@ -1362,6 +1742,44 @@ out:
     return rc;
 }
 
+void
+ldg_export_bundle_name(char *buf, size_t cap, const char *file)
+{
+    static const char *const ext[] = {".tar.zst", ".tzst", ".zst", ".tar",
+                                      ".bundle"};
+    size_t n = 0, len;
+    int again = 1;
+
+    if (cap == 0)
+        return;
+    if (cap > B_TOP_MAX + 1)
+        cap = B_TOP_MAX + 1;
+    for (const char *p = file ? file : ""; *p && n + 1 < cap; p++) {
+        char c = *p;
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                 (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        if (!ok || (n == 0 && (c == '.' || c == '-')))
+            c = '_';
+        buf[n++] = c;
+    }
+    buf[n] = '\0';
+    while (again) { /* r1.bundle.tar.zst -> r1 */
+        again = 0;
+        for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+            size_t el = strlen(ext[i]);
+            len = strlen(buf);
+            if (len > el && strcmp(buf + len - el, ext[i]) == 0) {
+                buf[len - el] = '\0';
+                again = 1;
+            }
+        }
+    }
+    for (char *d; (d = strstr(buf, "..")) != NULL;)
+        d[1] = '_';
+    if (buf[0] == '\0' || !bundle_top_valid(buf))
+        snprintf(buf, cap, "bundle");
+}
+
 int
 ldg_export_write(struct ldg_ledger *l, const struct ldg_export_opts *o,
                  const char *path, struct ldg_export_report *report)
@@ -1376,6 +1794,18 @@ ldg_export_write(struct ldg_ledger *l, const struct ldg_export_opts *o,
     if (lstat(path, &st) == 0) {
         ldg_set_errmsg(l, "%s already exists; not overwriting it", path);
         return LDG_EEXIST;
+    }
+    if (o->name == NULL || o->file_name == NULL) {
+        struct ldg_export_opts named = *o;
+        const char *base = strrchr(path, '/');
+        char top[B_TOP_MAX + 1];
+        base = base != NULL ? base + 1 : path;
+        ldg_export_bundle_name(top, sizeof top, base);
+        if (named.name == NULL)
+            named.name = top;
+        if (named.file_name == NULL)
+            named.file_name = base;
+        return ldg_export_write(l, &named, path, report);
     }
     n = strlen(path) + 16;
     tmp = malloc(n);

@@ -50,7 +50,7 @@ grep -q '^PASS erasures: 1 erased body' "$T/verr" ||
 grep -q '1 bodies erased in the ledger' "$T/verr" ||
     fail "redactions line lacks the erasure"
 mkdir "$T/x"
-tar --zstd -xf "$T/b.tar.zst" -C "$T/x" || fail "tar"
+tar --zstd -xf "$T/b.tar.zst" -C "$T/x" --strip-components=1 || fail "tar"
 [ "$(cat "$T/x/bodies/$target.json")" = '{"erased":true}' ] ||
     fail "bodies/$target.json: $(cat "$T/x/bodies/$target.json")"
 [ -f "$T/x/entries/$eseq.entry" ] || fail "the body.erased event is missing"

@@ -43,7 +43,7 @@ VKEY=$(L keys verifier)
 L export --run R-0001 --redact requested_by --out "$T/b.tar.zst" \
     2>/dev/null || exit 1
 mkdir "$T/x"
-tar --zstd -xf "$T/b.tar.zst" -C "$T/x" || exit 1
+tar --zstd -xf "$T/b.tar.zst" -C "$T/x" --strip-components=1 || exit 1
 
 "$T/tlogcheck" checkpoint "$VKEY" "$T/x/checkpoint" >"$T/ck" 2>"$T/err" ||
     fail "Go rejects the checkpoint: $(cat "$T/err")"

@@ -30,7 +30,7 @@ L export --run R-0001 --out "$T/good.tar.zst" 2>/dev/null || exit 1
 unpack() {
     rm -rf "$T/$1"
     mkdir "$T/$1"
-    tar --zstd -xf "$T/good.tar.zst" -C "$T/$1"
+    tar --zstd -xf "$T/good.tar.zst" -C "$T/$1" --strip-components=1
 }
 # repack DIR OUT: ledger-bundle first, then every other file
 repack() {
@@ -68,7 +68,7 @@ grep -q "^FAIL events: .*not in the bundle" "$T/verr" || fail "removed: events"
 # an event added (one not selected, from an export of everything)
 L export --out "$T/all.tar.zst" 2>/dev/null || fail "export all"
 mkdir "$T/all"
-tar --zstd -xf "$T/all.tar.zst" -C "$T/all"
+tar --zstd -xf "$T/all.tar.zst" -C "$T/all" --strip-components=1
 other=$(L query type=pack.installed -o json | head -n 1 |
     sed -n 's/^{"seq":"\([0-9]*\)".*/\1/p')
 unpack a
@@ -102,7 +102,7 @@ expect "$T/reordered.tar.zst" 1 "proofs"
 L append x.test.later --body '{}' >/dev/null
 L export --run R-0001 --out "$T/later.tar.zst" 2>/dev/null || fail "export 2"
 mkdir "$T/later"
-tar --zstd -xf "$T/later.tar.zst" -C "$T/later"
+tar --zstd -xf "$T/later.tar.zst" -C "$T/later" --strip-components=1
 unpack a
 cp "$T/later/proofs/$step.proof" "$T/a/proofs/$step.proof"
 repack a "$T/foreign.tar.zst"

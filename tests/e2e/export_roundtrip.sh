@@ -83,9 +83,10 @@ grep -q '"name":"proofs","status":"PASS"' "$T/vout" || fail "-o json checks"
 
 # --- the archive opens with standard tools ---------------------------------
 mkdir "$T/x"
-tar --zstd -xf "$B" -C "$T/x" || fail "tar --zstd -xf failed"
-[ "$(tar --zstd -tf "$B" | head -n 1)" = ledger-bundle ] ||
-    fail "first member is not ledger-bundle"
+tar --zstd -xf "$B" -C "$T/x" --strip-components=1 ||
+    fail "tar --zstd -xf failed"
+[ "$(tar --zstd -tf "$B" | sed -n 2p)" = s1/ledger-bundle ] ||
+    fail "the first file is not s1/ledger-bundle"
 for f in ledger-bundle manifest.json manifest.sig checkpoint log.vkey \
     events.jsonl state/projections.json; do
     [ -f "$T/x/$f" ] || fail "bundle lacks $f"
@@ -109,7 +110,7 @@ value=$(L query run=R-0001 type=run.started -o json |
     sed -n 's/.*"requested_by":"\([^"]*\)".*/\1/p')
 [ -n "$value" ] || fail "test data lacks requested_by"
 mkdir "$T/rx"
-tar --zstd -xf "$T/r.tar.zst" -C "$T/rx"
+tar --zstd -xf "$T/r.tar.zst" -C "$T/rx" --strip-components=1
 grep -rqF -- "$value" "$T/rx" && fail "withheld value '$value' in the bundle"
 # names stay out too: only counts say what was withheld
 grep -rq 'requested_by' "$T/rx" && fail "the withheld name requested_by is in the bundle"
@@ -123,7 +124,7 @@ grep -q '"by"' "$T/rx/manifest.json" && fail "created.by written without --creat
     fail "the projected state (not redactable) went out with --redact"
 L export --run R-0001 --redact requested_by --creator "ops team" \
     --out "$T/rc.tar.zst" 2>/dev/null || fail "export --creator: exit $?"
-tar --zstd -xOf "$T/rc.tar.zst" manifest.json | grep -q '"by": "ops team"' ||
+tar --zstd -xOf "$T/rc.tar.zst" rc/manifest.json | grep -q '"by": "ops team"' ||
     fail "--creator not recorded"
 # a --redact field no selected event has: exit 65 naming it, no file
 L export --run R-0001 --redact requestedby --out "$T/typo.tar.zst" 2>"$T/ee"

@@ -44,8 +44,13 @@ D=$T/l
     echo "FAIL: cannot make a bundle: $(head -c 300 "$T/err")"
     exit 1
 }
-mkdir "$T/g" && (cd "$T/g" && zstd -dq -c ../good.bundle | tar -xf -) &&
-    zstd -dq -c "$T/good.bundle" | tar -tf - >"$T/order" || exit 1
+# the members as the layout names them: the bundle's one top directory
+# (good/) taken off; the bundles built below have none (the older form,
+# which readers still accept)
+mkdir "$T/g" &&
+    (cd "$T/g" && zstd -dq -c ../good.bundle | tar --strip-components=1 -xf -) &&
+    zstd -dq -c "$T/good.bundle" | tar -tf - | sed -n 's|^[^/]*/\(..*[^/]\)$|\1|p' \
+        >"$T/order" || exit 1
 # spec lines for the real members, in their order; $1: a name to leave out
 real() {
     while read -r m; do

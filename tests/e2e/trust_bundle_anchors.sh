@@ -71,8 +71,8 @@ grep -q "cosigned checkpoint of size $CS with 2 cosignature(s)" "$T/eerr" ||
 jq -e --arg s "$CS" '.cosigned == {"size": $s, "cosignatures": "2"}' "$T/ej" \
     >/dev/null || fail "export json: $(cat "$T/ej")"
 tar --zstd -tf "$T/r1.bundle" >"$T/members" 2>/dev/null &&
-    { grep -qx 'cosigned/checkpoint' "$T/members" &&
-      grep -qx 'cosigned/consistency' "$T/members"; } ||
+    { grep -qx 'r1/cosigned/checkpoint' "$T/members" &&
+      grep -qx 'r1/cosigned/consistency' "$T/members"; } ||
     fail "members: $(cat "$T/members")"
 
 # --- the k-of-n policy ---
@@ -108,7 +108,7 @@ grep -q 'malformed' "$T/verr" || fail "malformed key message: $(cat "$T/verr")"
 
 # a tampered cosignature: rewrite one byte of w1's line in the bundle
 mkdir "$T/x" && (cd "$T/x" && tar --zstd -xf "$T/r1.bundle") || die untar
-python3 - "$T/x/cosigned/checkpoint" <<'PY' || die "tamper"
+python3 - "$T/x/r1/cosigned/checkpoint" <<'PY' || die "tamper"
 import sys, base64
 p = sys.argv[1]
 lines = open(p, encoding="utf-8").read().split("\n")
@@ -119,7 +119,9 @@ for i, l in enumerate(lines):
         lines[i] = "\u2014 w.example/w1 " + base64.b64encode(bytes(raw)).decode()
 open(p, "w", encoding="utf-8").write("\n".join(lines))
 PY
-(cd "$T/x" && tar --zstd -cf "$T/tampered.bundle" $(cat "$T/members")) ||
+# packed again with plain tar, as a receiver would (the bundle is its one
+# directory r1/)
+(cd "$T/x" && tar --zstd -cf "$T/tampered.bundle" r1) ||
     die "retar"
 VB "$T/tampered.bundle" --trusted-key "$VK" --witness-key "$W1" --witness-key "$W2"
 [ $? = 1 ] || fail "tampered cosignature: want exit 1"

@@ -334,7 +334,7 @@ write_bundle(struct bundle *b, uint8_t **buf, size_t *len)
     long n;
 
     qsort(b->m, b->n, sizeof *b->m, cmp_bm);
-    if (bwriter_new(&w, fileno(f), 3, 1, 0, err, sizeof err) < 0)
+    if (bwriter_new(&w, fileno(f), 3, 1, 0, NULL, err, sizeof err) < 0)
         abort();
     for (size_t i = 0; i < b->n; i++)
         if (bwriter_add(w, b->m[i].name, b->m[i].data, b->m[i].len) < 0)

@@ -4,7 +4,8 @@
  *
  * Hostile archives are made here with libarchive and libzstd directly:
  * links, devices, directories, sparse files, absolute and ".." paths,
- * duplicates, a wrong first member, a foreign format version, oversize
+ * duplicates, a missing magic member, members outside the top directory,
+ * a foreign format version, oversize
  * members, too many members, too much data, a large zstd window, trailing
  * garbage, a missing end marker, a plain tar. Each must be refused with
  * the right code and nothing extracted.
@@ -150,6 +151,8 @@ static void
 test_archive__names_outside_the_layout_are_refused(void **state)
 {
     static const char *const good[] = {"ledger-bundle",
+                                       "README.txt",
+                                       "SUMMARY.txt",
                                        "manifest.json",
                                        "manifest.sig",
                                        "checkpoint",
@@ -216,7 +219,7 @@ test_archive__written_members_read_back_exactly(void **state)
     for (size_t i = 0; i < sizeof big; i++)
         big[i] = (uint8_t)(i * 7);
     assert_int_equal(
-        bwriter_new(&w, fileno(f), 3, 2, 1700000000, err, sizeof err), 0);
+        bwriter_new(&w, fileno(f), 3, 2, 1700000000, NULL, err, sizeof err), 0);
     assert_int_equal(bwriter_add(w, B_MAGIC, MAGIC_DATA, strlen(MAGIC_DATA)),
                      0);
     assert_int_equal(bwriter_add(w, "entries/5.entry", big, sizeof big), 0);
@@ -234,6 +237,130 @@ test_archive__written_members_read_back_exactly(void **state)
                         sizeof big);
     assert_null(bundle_get(&b, "entries/6.entry"));
     bundle_release(&b);
+}
+
+/* ------------------------------------------------------ top directory -- */
+
+static void
+test_archive__top_directory_is_taken_off(void **state)
+{
+    struct bwriter *w;
+    struct bundle b;
+    struct archive *a;
+    struct archive_entry *e;
+    char err[256];
+    FILE *f = tmpfile();
+    const char *first = NULL;
+    int nent = 0;
+    (void)state;
+
+    assert_int_equal(
+        bwriter_new(&w, fileno(f), 3, 1, 1700000000, "r1", err, sizeof err), 0);
+    assert_int_equal(bwriter_add(w, B_MAGIC, MAGIC_DATA, strlen(MAGIC_DATA)),
+                     0);
+    assert_int_equal(bwriter_add(w, "entries/5.entry", "e", 1), 0);
+    assert_int_equal(bwriter_add(w, B_README, "hi\n", 3), 0);
+    assert_int_equal(bwriter_finish(w, NULL), 0);
+    bwriter_free(w);
+    /* as tar lists it: r1/ first, then r1/ledger-bundle, ... */
+    lseek(fileno(f), 0, SEEK_SET);
+    a = archive_read_new();
+    archive_read_support_filter_zstd(a);
+    archive_read_support_format_tar(a);
+    assert_int_equal(archive_read_open_fd(a, fileno(f), 4096), ARCHIVE_OK);
+    while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+        const char *n = archive_entry_pathname(e);
+        if (nent == 0) {
+            assert_string_equal(n, "r1/");
+            assert_int_equal(archive_entry_filetype(e), AE_IFDIR);
+        } else {
+            assert_int_equal(strncmp(n, "r1/", 3), 0);
+        }
+        if (nent == 1)
+            first = "seen";
+        nent++;
+    }
+    archive_read_free(a);
+    assert_int_equal(nent, 4);
+    assert_non_null(first);
+    lseek(fileno(f), 0, SEEK_SET);
+    assert_int_equal(bundle_read_fd(&b, fileno(f), NULL, err, sizeof err), 0);
+    fclose(f);
+    assert_int_equal(b.n, 3);
+    assert_string_equal(b.top, "r1");
+    assert_non_null(bundle_get(&b, B_MAGIC));
+    assert_non_null(bundle_get(&b, "entries/5.entry"));
+    assert_non_null(bundle_get(&b, B_README));
+    bundle_release(&b);
+    /* a bad name is refused before anything is written */
+    f = tmpfile();
+    assert_int_equal(
+        bwriter_new(&w, fileno(f), 3, 1, 0, "../x", err, sizeof err),
+        LDG_EINVAL);
+    fclose(f);
+}
+
+/* What `tar --zstd -cf x NAME` gives after unpacking: directory entries
+ * for NAME/ and its subdirectories, "./" prefixes, any order. */
+static void
+test_archive__repacked_in_any_order_reads_the_same(void **state)
+{
+    struct raw r;
+    struct bundle b;
+    char err[256] = "";
+    size_t zlen;
+    uint8_t *z;
+    (void)state;
+
+    raw_open(&r, 1);
+    raw_add(&r, "./b1/", AE_IFDIR, NULL, NULL, 0);
+    raw_add(&r, "./b1/proofs/", AE_IFDIR, NULL, NULL, 0);
+    raw_file(&r, "./b1/proofs/3.proof", "p");
+    raw_file(&r, "./b1/manifest.json", "{}");
+    raw_add(&r, "./b1/keys", AE_IFDIR, NULL, NULL, 0);
+    raw_file(&r, "./b1/ledger-bundle", MAGIC_DATA);
+    raw_file(&r, "./b1/SUMMARY.txt", "s");
+    raw_close(&r);
+    z = zcompress(r.tar, r.len, 0, &zlen);
+    assert_int_equal(bundle_read_mem(&b, z, zlen, NULL, err, sizeof err), 0);
+    assert_int_equal(b.n, 4);
+    assert_string_equal(b.top, "b1");
+    assert_non_null(bundle_get(&b, "proofs/3.proof"));
+    assert_non_null(bundle_get(&b, B_SUMMARY));
+    bundle_release(&b);
+    free(z);
+    free(r.tar);
+}
+
+static void
+test_archive__members_outside_the_top_refused(void **state)
+{
+    struct raw r;
+    (void)state;
+    raw_open(&r, 0);
+    raw_add(&r, "b1/", AE_IFDIR, NULL, NULL, 0);
+    raw_file(&r, "b1/ledger-bundle", MAGIC_DATA);
+    raw_file(&r, "b2/manifest.json", "{}");
+    raw_close(&r);
+    expect_refused(&r, "bad-two-tops", LDG_EBADINPUT,
+                   "outside the bundle's directory b1/", NULL);
+    raw_open(&r, 0);
+    raw_file(&r, "b1/ledger-bundle", MAGIC_DATA);
+    raw_file(&r, "manifest.json", "{}");
+    raw_close(&r);
+    expect_refused(&r, "bad-outside-top", LDG_EBADINPUT,
+                   "outside the bundle's directory b1/", NULL);
+    raw_open(&r, 0);
+    raw_file(&r, "-b1/ledger-bundle", MAGIC_DATA);
+    raw_close(&r);
+    expect_refused(&r, "bad-top-name", LDG_EBADINPUT,
+                   "not a bundle's top directory", NULL);
+    raw_open(&r, 0);
+    raw_file(&r, "b1/ledger-bundle", MAGIC_DATA);
+    raw_add(&r, "b1/notes/", AE_IFDIR, NULL, NULL, 0);
+    raw_close(&r);
+    expect_refused(&r, "bad-dir-in-top", LDG_EBADINPUT, "not a regular file",
+                   NULL);
 }
 
 /* ------------------------------------------------------------ hostile -- */
@@ -270,7 +397,7 @@ test_archive__directory_and_device_members_refused(void **state)
     (void)state;
     raw_open(&r, 0);
     raw_file(&r, B_MAGIC, MAGIC_DATA);
-    raw_add(&r, "entries", AE_IFDIR, NULL, NULL, 0);
+    raw_add(&r, "notes", AE_IFDIR, NULL, NULL, 0);
     raw_close(&r);
     expect_refused(&r, "bad-directory", LDG_EBADINPUT, "not a regular file",
                    NULL);
@@ -326,16 +453,22 @@ test_archive__duplicate_member_refused(void **state)
 }
 
 static void
-test_archive__first_member_must_be_the_magic(void **state)
+test_archive__magic_member_must_be_there(void **state)
 {
     struct raw r;
     (void)state;
     raw_open(&r, 0);
     raw_file(&r, "manifest.json", "{}");
-    raw_file(&r, B_MAGIC, MAGIC_DATA);
+    raw_file(&r, "checkpoint", "x");
     raw_close(&r);
-    expect_refused(&r, "bad-first-member", LDG_EBADINPUT,
-                   "the first member is manifest.json", NULL);
+    expect_refused(&r, "bad-no-magic", LDG_EBADINPUT, "no ledger-bundle member",
+                   NULL);
+    raw_open(&r, 0);
+    raw_add(&r, "b1/", AE_IFDIR, NULL, NULL, 0);
+    raw_file(&r, "b1/manifest.json", "{}");
+    raw_close(&r);
+    expect_refused(&r, "bad-no-magic-in-dir", LDG_EBADINPUT,
+                   "no ledger-bundle member", NULL);
     raw_open(&r, 0);
     raw_file(&r, B_MAGIC, "hello\n");
     raw_close(&r);
@@ -618,7 +751,10 @@ main(void)
         cmocka_unit_test(test_archive__directory_and_device_members_refused),
         cmocka_unit_test(test_archive__absolute_and_dotdot_paths_refused),
         cmocka_unit_test(test_archive__duplicate_member_refused),
-        cmocka_unit_test(test_archive__first_member_must_be_the_magic),
+        cmocka_unit_test(test_archive__magic_member_must_be_there),
+        cmocka_unit_test(test_archive__top_directory_is_taken_off),
+        cmocka_unit_test(test_archive__repacked_in_any_order_reads_the_same),
+        cmocka_unit_test(test_archive__members_outside_the_top_refused),
         cmocka_unit_test(test_archive__other_format_version_is_eversion),
         cmocka_unit_test(test_archive__sparse_member_refused),
         cmocka_unit_test(test_archive__member_over_the_file_limit_refused),

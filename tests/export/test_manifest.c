@@ -42,7 +42,8 @@ build(const struct mem *m, size_t n, const char *manifest, size_t *len)
     long sz;
 
     assert_non_null(f);
-    assert_int_equal(bwriter_new(&w, fileno(f), 1, 1, 0, err, sizeof err), 0);
+    assert_int_equal(bwriter_new(&w, fileno(f), 1, 1, 0, NULL, err, sizeof err),
+                     0);
     assert_int_equal(bwriter_add(w, B_MAGIC, LDG_BUNDLE_MAGIC "\n", 17), 0);
     for (size_t i = 0; i < n; i++)
         assert_int_equal(bwriter_add(w, m[i].name, m[i].data, m[i].len), 0);

@@ -79,7 +79,7 @@ make_bundle(const struct bmlist *l, const uint8_t *man, size_t len,
 
     if (f == NULL)
         return NULL;
-    if (bwriter_new(&w, fileno(f), 1, 1, 0, err, sizeof err) < 0) {
+    if (bwriter_new(&w, fileno(f), 1, 1, 0, NULL, err, sizeof err) < 0) {
         fclose(f);
         return NULL;
     }
