@@ -21,6 +21,10 @@ int cmd_erase(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_init, cli_cmd_append, cli_cmd_ingest,
     cli_cmd_show, cli_cmd_verify, cli_cmd_stats, cli_cmd_keys, cli_cmd_erase;
 
+/* cli/cmd_serve.c — the daemon clients stream events into */
+int cmd_serve(struct cli *c, int argc, char **argv);
+extern const struct cli_command cli_cmd_serve;
+
 /* cli/cmd_tlog.c — transparency (Merkle tree, checkpoints, proofs, tiles) */
 int cmd_checkpoint(struct cli *c, int argc, char **argv);
 int cmd_proof(struct cli *c, int argc, char **argv);
@@ -79,6 +83,7 @@ extern const struct cli_command cli_cmd_witness, cli_cmd_publish,
     &cli_cmd_init, \
     &cli_cmd_append, \
     &cli_cmd_ingest, \
+    &cli_cmd_serve, \
     &cli_cmd_show, \
     &cli_cmd_verify, \
     &cli_cmd_stats, \

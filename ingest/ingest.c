@@ -18,15 +18,140 @@
 static const char *const allowed_keys[] = {"type", "body",   "subject",
                                            "run",  "parent", "actor"};
 
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
+static int64_t
+days_from_civil(int64_t y, int m, int d)
+{
+    int64_t era, yoe, doy, doe;
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int
+digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if ((*p)[i] < '0' || (*p)[i] > '9')
+            return -1;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return 0;
+}
+
+int
+ldg_ingest_parse_time(const char *s, uint64_t *ns, const char **why)
+{
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const char *p = s;
+    int y, mo, d, h, mi, sec, zh = 0, zm = 0, sign = 0;
+    uint64_t frac = 0;
+    int64_t t;
+
+    *why = "must be RFC 3339 (2026-11-22T20:55:01.5Z) or nanoseconds since "
+           "the epoch as a string";
+    if (*s == '\0')
+        return LDG_EBADINPUT;
+    if (strspn(s, "0123456789") == strlen(s)) {
+        uint64_t v = 0;
+        if (strlen(s) > 20)
+            goto range;
+        for (; *p; p++) {
+            if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+                goto range;
+            v = v * 10 + (uint64_t)(*p - '0');
+        }
+        *ns = v;
+        return 0;
+    }
+    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
+        digits(&p, 2, &d) || (*p != 'T' && *p != 't') ||
+        (p++, digits(&p, 2, &h)) || *p++ != ':' || digits(&p, 2, &mi) ||
+        *p++ != ':' || digits(&p, 2, &sec))
+        return LDG_EBADINPUT;
+    if (*p == '.') {
+        int n = 0;
+        p++;
+        while (*p >= '0' && *p <= '9') {
+            if (++n > 9)
+                return LDG_EBADINPUT;
+            frac = frac * 10 + (uint64_t)(*p++ - '0');
+        }
+        if (n == 0)
+            return LDG_EBADINPUT;
+        for (; n < 9; n++)
+            frac *= 10;
+    }
+    if (*p == 'Z' || *p == 'z')
+        p++;
+    else if (*p == '+' || *p == '-') {
+        sign = *p++ == '+' ? 1 : -1;
+        if (digits(&p, 2, &zh) || *p++ != ':' || digits(&p, 2, &zm) ||
+            zh > 23 || zm > 59)
+            return LDG_EBADINPUT;
+    } else
+        return LDG_EBADINPUT;
+    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+        (mo == 2 && d == 29 &&
+         !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))) ||
+        h > 23 || mi > 59 || sec > 60)
+        return LDG_EBADINPUT;
+    if (sec == 60) /* a leap second: the next second's start */
+        sec = 59, frac = 999999999;
+    t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
+        sign * (zh * 3600 + zm * 60);
+    if (t < 0)
+        goto range;
+    if ((uint64_t)t > (UINT64_MAX - frac) / 1000000000u)
+        goto range;
+    *ns = (uint64_t)t * 1000000000u + frac;
+    return 0;
+range:
+    *why = "is outside 1970-01-01T00:00:00Z .. 2554-07-21T23:34:33Z";
+    return LDG_EBADINPUT;
+}
+
+/* "id": 1..LDG_ID_MAX bytes, no control characters (jansson has already
+ * checked it is UTF-8). */
+static int
+id_valid(const char *s, size_t n)
+{
+    if (n == 0 || n > LDG_ID_MAX || strlen(s) != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
 int
 ldg_ingest_parse_line(const char *line, size_t len, size_t body_max,
                       struct ldg_event_in *ev, json_t **holder, int *col,
                       char *msg, size_t msgcap)
 {
+    return ldg_ingest_parse_line_ex(line, len, body_max, 0, ev, NULL, holder,
+                                    col, msg, msgcap);
+}
+
+int
+ldg_ingest_parse_line_ex(const char *line, size_t len, size_t body_max,
+                         unsigned flags, struct ldg_event_in *ev,
+                         struct ldg_ingest_meta *meta, json_t **holder,
+                         int *col, char *msg, size_t msgcap)
+{
     json_error_t je;
     json_t *root, *v;
     const char *key;
+    int request = (flags & LDG_INGEST_REQUEST) && meta != NULL;
 
+    if (meta != NULL)
+        memset(meta, 0, sizeof *meta);
     memset(ev, 0, sizeof *ev);
     *holder = NULL;
     *col = 1;
@@ -46,16 +171,45 @@ ldg_ingest_parse_line(const char *line, size_t len, size_t body_max,
         json_decref(root);
         return LDG_EBADINPUT;
     }
+    /* id first, so that an error about any other field can name it */
+    if (request && (v = json_object_get(root, "id")) != NULL) {
+        if (!json_is_string(v) ||
+            !id_valid(json_string_value(v), json_string_length(v))) {
+            snprintf(msg, msgcap,
+                     "field 'id': must be a string of 1 to %d bytes without "
+                     "control characters",
+                     LDG_ID_MAX);
+            json_decref(root);
+            return LDG_EBADINPUT;
+        }
+        meta->id_len = json_string_length(v);
+        memcpy(meta->id, json_string_value(v), meta->id_len + 1);
+        meta->has_id = 1;
+    }
+    if (request && (v = json_object_get(root, "time")) != NULL) {
+        const char *why = "must be a string";
+        if (!json_is_string(v) ||
+            strlen(json_string_value(v)) != json_string_length(v) ||
+            ldg_ingest_parse_time(json_string_value(v), &meta->time_ns, &why) <
+                0) {
+            snprintf(msg, msgcap, "field 'time': %s", why);
+            json_decref(root);
+            return LDG_EBADINPUT;
+        }
+        meta->has_time = 1;
+    }
     json_object_foreach(root, key, v)
     {
         int ok = 0;
         for (size_t i = 0; i < sizeof allowed_keys / sizeof *allowed_keys; i++)
             ok |= strcmp(key, allowed_keys[i]) == 0;
+        if (request && (strcmp(key, "id") == 0 || strcmp(key, "time") == 0))
+            ok = 1;
         if (!ok) {
             snprintf(msg, msgcap,
                      "unknown field '%s' (an event has type, body, subject, "
-                     "run, parent, actor)",
-                     key);
+                     "run, parent, actor%s)",
+                     key, request ? ", id, time" : "");
             json_decref(root);
             return LDG_EBADINPUT;
         }
@@ -305,8 +459,7 @@ ingest_strict(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
     if (pos < 0 || fseek(in, pos, SEEK_SET) != 0) {
         spool = tmpfile();
         if (spool == NULL) {
-            ldg_set_errmsg(l,
-                           "cannot create a temporary file for --strict: %s",
+            ldg_set_errmsg(l, "cannot create a temporary file for --strict: %s",
                            strerror(errno));
             return LDG_EIO;
         }

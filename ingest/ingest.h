@@ -37,12 +37,44 @@ struct ldg_ingest_report {
     uint64_t first_seq; /* sequence number of the first committed event */
 };
 
+/* The fields a request line of the serve protocol (docs/PROTOCOL.md) may
+ * carry beside the event: "id", the client's idempotency key (1 to
+ * LDG_ID_MAX bytes of UTF-8, no control characters), and "time", when the
+ * event happened at the source (RFC 3339 with an optional fraction and a
+ * zone, or integer nanoseconds since the epoch written as a string). */
+#define LDG_ID_MAX 128
+struct ldg_ingest_meta {
+    int has_id;
+    char id[LDG_ID_MAX + 1]; /* kept even when the line is refused later */
+    size_t id_len;
+    int has_time;
+    uint64_t time_ns; /* since 1970-01-01T00:00:00Z */
+};
+/* Flags of ldg_ingest_parse_line_ex. */
+enum ldg_ingest_parse_flags {
+    LDG_INGEST_REQUEST = 1 << 0 /* accept "id" and "time" (into *meta) */
+};
+
 /* Parses one input line (len bytes, no newline) into *ev. On success the
  * caller json_decref's *holder, which owns every string ev points to.
  * On failure returns LDG_EBADINPUT/LDG_ETOOBIG with msg and *col set. */
 int ldg_ingest_parse_line(const char *line, size_t len, size_t body_max,
                           struct ldg_event_in *ev, json_t **holder, int *col,
                           char *msg, size_t msgcap);
+/* The same with flags (enum ldg_ingest_parse_flags); meta may be NULL
+ * without LDG_INGEST_REQUEST and is zeroed first otherwise. When the line
+ * is refused, meta->has_id still says whether a valid "id" was read (so
+ * the refusal can name it). */
+int ldg_ingest_parse_line_ex(const char *line, size_t len, size_t body_max,
+                             unsigned flags, struct ldg_event_in *ev,
+                             struct ldg_ingest_meta *meta, json_t **holder,
+                             int *col, char *msg, size_t msgcap);
+/* Parses a source time as "time" takes it: RFC 3339
+ * ("2026-11-22T20:55:01.123456789Z", "...+02:00"; the fraction has 1 to 9
+ * digits) or decimal nanoseconds ("1795467301123456789"). 0, or
+ * LDG_EBADINPUT with why (a static string) for anything else, a time
+ * before 1970 or one past 2^64 - 1 ns. */
+int ldg_ingest_parse_time(const char *s, uint64_t *ns, const char **why);
 
 /*
  * Reads JSON Lines from in and appends them. Returns 0 if every line was

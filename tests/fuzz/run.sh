@@ -1,6 +1,6 @@
 #!/bin/sh
 # run.sh [SECONDS] — builds the core's fuzz targets (fuzz_entry, fuzz_body,
-# fuzz_ingest, fuzz_lines, fuzz_suite) with clang's libFuzzer, AddressSanitizer and UBSan against
+# fuzz_ingest, fuzz_lines, fuzz_suite, fuzz_serve) with clang's libFuzzer, AddressSanitizer and UBSan against
 # the sources of ledger/ and ingest/, and runs each for SECONDS (default
 # 30) from its seed corpus tests/fuzz/corpus_<target>/. New inputs go to
 # build/fuzz/corpus_<target>/ (never into the repository). Exits non-zero
@@ -31,7 +31,7 @@ if [ "${FUZZ_TOLERATE_KNOWN:-0}" = 1 ]; then
     export ASAN_OPTIONS
     MALLOC_LIMIT="-malloc_limit_mb=1000000"
 fi
-TARGETS=${FUZZ_TARGETS:-"fuzz_entry fuzz_body fuzz_ingest fuzz_lines fuzz_suite"}
+TARGETS=${FUZZ_TARGETS:-"fuzz_entry fuzz_body fuzz_ingest fuzz_lines fuzz_suite fuzz_serve"}
 DEPS="lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive"
 FLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -I. \
     $(pkg-config --cflags $DEPS)"
@@ -51,10 +51,10 @@ mkdir -p "$B/obj" "$B/artifacts"
 
 # The library sources, instrumented for coverage; rebuilt when newer.
 objs=""
-for src in ledger/*.c ingest/*.c http/*.c evals/*.c; do
+for src in ledger/*.c ingest/*.c http/*.c evals/*.c serve/*.c; do
     o="$B/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')"
     if [ ! -f "$o" ] || [ "$src" -nt "$o" ] ||
-        [ -n "$(find ledger ingest http evals -name '*.h' -newer "$o" 2>/dev/null)" ]; then
+        [ -n "$(find ledger ingest http evals serve -name '*.h' -newer "$o" 2>/dev/null)" ]; then
         # shellcheck disable=SC2086
         $CC $FLAGS $SAN -fsanitize=fuzzer-no-link -c "$src" -o "$o"
     fi
@@ -71,7 +71,7 @@ for t in $TARGETS; do
     mkdir -p "$work"
     case $t in
     fuzz_entry) max=66000 ;;
-    fuzz_ingest) max=200000 ;;
+    fuzz_ingest | fuzz_serve) max=200000 ;;
     fuzz_lines) max=4096 ;;
     *) max=1100000 ;;
     esac

@@ -212,6 +212,129 @@ test_ingest__line_corpus_holds_invariants(void **state)
     assert_true(ran >= 6);
 }
 
+/* The serve protocol's "time": RFC 3339 or decimal ns, nothing else. */
+static void
+test_ingest__parse_time_rfc3339_and_ns(void **state)
+{
+    uint64_t ns = 0;
+    const char *why = NULL;
+    (void)state;
+    assert_int_equal(ldg_ingest_parse_time("1970-01-01T00:00:00Z", &ns, &why),
+                     0);
+    assert_true(ns == 0);
+    assert_int_equal(
+        ldg_ingest_parse_time("2026-11-22T20:55:01.25Z", &ns, &why), 0);
+    assert_true(ns == 1795380901250000000ull);
+    /* the same instant in another zone */
+    assert_int_equal(
+        ldg_ingest_parse_time("2026-11-22T21:55:01.250+01:00", &ns, &why), 0);
+    assert_true(ns == 1795380901250000000ull);
+    assert_int_equal(
+        ldg_ingest_parse_time("2026-11-22T20:55:01.123456789Z", &ns, &why), 0);
+    assert_true(ns == 1795380901123456789ull);
+    assert_int_equal(ldg_ingest_parse_time("1795380901123456789", &ns, &why),
+                     0);
+    assert_true(ns == 1795380901123456789ull);
+    assert_int_equal(ldg_ingest_parse_time("2000-02-29T00:00:00Z", &ns, &why),
+                     0);
+    static const char *const bad[] = {
+        "",
+        "yesterday",
+        "2026-11-22",
+        "2026-11-22T20:55:01",           /* no zone */
+        "2026-11-22 20:55:01Z",          /* space */
+        "2026-11-22T20:55:01.Z",         /* empty fraction */
+        "2026-11-22T20:55:01.1234567890Z", /* 10 digits */
+        "2026-13-01T00:00:00Z",
+        "2026-02-29T00:00:00Z",
+        "1900-02-29T00:00:00Z",
+        "2026-11-22T24:00:00Z",
+        "2026-11-22T20:55:01+24:00",
+        "1969-12-31T23:59:59Z",          /* before 1970 */
+        "18446744073709551616",          /* 2^64 ns */
+        "-5",
+        "2026-11-22T20:55:01Zjunk",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        why = NULL;
+        if (ldg_ingest_parse_time(bad[i], &ns, &why) != LDG_EBADINPUT)
+            fail_msg("accepted '%s'", bad[i]);
+        assert_non_null(why);
+    }
+}
+
+/* "id" and "time" only with LDG_INGEST_REQUEST; the id is kept when the
+ * line is refused for another field. */
+static void
+test_ingest__request_fields(void **state)
+{
+    struct ldg_event_in ev;
+    struct ldg_ingest_meta m;
+    json_t *h = NULL;
+    char msg[600];
+    int col;
+    const char *ok = "{\"type\":\"x.a\",\"body\":{},\"id\":\"k1\","
+                     "\"time\":\"5\"}";
+    (void)state;
+    assert_int_equal(ldg_ingest_parse_line(ok, strlen(ok), 1 << 20, &ev, &h,
+                                           &col, msg, sizeof msg),
+                     LDG_EBADINPUT);
+    assert_non_null(strstr(msg, "unknown field 'id'"));
+    assert_int_equal(ldg_ingest_parse_line_ex(ok, strlen(ok), 1 << 20,
+                                              LDG_INGEST_REQUEST, &ev, &m, &h,
+                                              &col, msg, sizeof msg),
+                     0);
+    assert_int_equal(m.has_id, 1);
+    assert_string_equal(m.id, "k1");
+    assert_int_equal(m.id_len, 2);
+    assert_int_equal(m.has_time, 1);
+    assert_true(m.time_ns == 5);
+    json_decref(h);
+
+    const char *bad = "{\"type\":\"x.a\",\"id\":\"k2\",\"colour\":1,"
+                      "\"body\":{}}";
+    assert_int_equal(ldg_ingest_parse_line_ex(bad, strlen(bad), 1 << 20,
+                                              LDG_INGEST_REQUEST, &ev, &m, &h,
+                                              &col, msg, sizeof msg),
+                     LDG_EBADINPUT);
+    assert_null(h);
+    assert_int_equal(m.has_id, 1);
+    assert_string_equal(m.id, "k2");
+    assert_non_null(strstr(msg, "colour"));
+
+    char longid[300];
+    memset(longid, 'a', 129);
+    longid[129] = '\0';
+    char line[512];
+    snprintf(line, sizeof line,
+             "{\"type\":\"x.a\",\"body\":{},\"id\":\"%s\"}", longid);
+    assert_int_equal(ldg_ingest_parse_line_ex(line, strlen(line), 1 << 20,
+                                              LDG_INGEST_REQUEST, &ev, &m, &h,
+                                              &col, msg, sizeof msg),
+                     LDG_EBADINPUT);
+    assert_int_equal(m.has_id, 0);
+    assert_non_null(strstr(msg, "field 'id'"));
+    longid[128] = '\0'; /* 128 bytes: allowed */
+    snprintf(line, sizeof line,
+             "{\"type\":\"x.a\",\"body\":{},\"id\":\"%s\"}", longid);
+    assert_int_equal(ldg_ingest_parse_line_ex(line, strlen(line), 1 << 20,
+                                              LDG_INGEST_REQUEST, &ev, &m, &h,
+                                              &col, msg, sizeof msg),
+                     0);
+    json_decref(h);
+    const char *ctl = "{\"type\":\"x.a\",\"body\":{},\"id\":\"a\\nb\"}";
+    assert_int_equal(ldg_ingest_parse_line_ex(ctl, strlen(ctl), 1 << 20,
+                                              LDG_INGEST_REQUEST, &ev, &m, &h,
+                                              &col, msg, sizeof msg),
+                     LDG_EBADINPUT);
+    const char *num = "{\"type\":\"x.a\",\"body\":{},\"time\":5}";
+    assert_int_equal(ldg_ingest_parse_line_ex(num, strlen(num), 1 << 20,
+                                              LDG_INGEST_REQUEST, &ev, &m, &h,
+                                              &col, msg, sizeof msg),
+                     LDG_EBADINPUT);
+    assert_non_null(strstr(msg, "field 'time': must be a string"));
+}
+
 int
 main(void)
 {
@@ -221,6 +344,8 @@ main(void)
         cmocka_unit_test(test_ingest__line_reader_skips_then_stops),
         cmocka_unit_test(test_ingest__endless_line_stops_with_an_error),
         cmocka_unit_test(test_ingest__line_corpus_holds_invariants),
+        cmocka_unit_test(test_ingest__parse_time_rfc3339_and_ns),
+        cmocka_unit_test(test_ingest__request_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

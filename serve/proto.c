@@ -1,0 +1,110 @@
+/*
+ * proto.c — the response lines of the serve protocol (docs/PROTOCOL.md)
+ * and the peer's credentials. Request lines are ingest lines and are
+ * decoded by ldg_ingest_parse_line_ex (ingest/ingest.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "ledger/ledger.h"
+#include "serve/serve_int.h"
+
+/* Copies msg with every byte that is not part of valid UTF-8 replaced by
+ * '?', so the JSON written is always valid. */
+static void
+utf8_clean(char *dst, const char *src, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)src[i];
+        size_t k = c < 0x80             ? 1
+                   : (c & 0xe0) == 0xc0 ? 2
+                   : (c & 0xf0) == 0xe0 ? 3
+                   : (c & 0xf8) == 0xf0 ? 4
+                                        : 0;
+        int ok = k > 0 && i + k <= n && !(k == 2 && c < 0xc2);
+        for (size_t j = 1; ok && j < k; j++)
+            ok = ((unsigned char)src[i + j] & 0xc0) == 0x80;
+        if (ok && k == 3) {
+            unsigned char c1 = (unsigned char)src[i + 1];
+            ok = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);
+        }
+        if (ok && k == 4) {
+            unsigned char c1 = (unsigned char)src[i + 1];
+            ok = c <= 0xf4 && !(c == 0xf0 && c1 < 0x90) &&
+                 !(c == 0xf4 && c1 >= 0x90);
+        }
+        if (!ok) {
+            dst[i++] = '?';
+            continue;
+        }
+        memcpy(dst + i, src + i, k);
+        i += k;
+    }
+}
+
+static char *
+line_new(const char *id, size_t id_len, size_t extra, char **o)
+{
+    char *buf = malloc(6 * id_len + extra + 64);
+    if (buf == NULL)
+        return NULL;
+    *o = buf;
+    *(*o)++ = '{';
+    if (id != NULL) {
+        memcpy(*o, "\"id\":", 5);
+        *o = ldg_json_str_write(*o + 5, id, id_len);
+        *(*o)++ = ',';
+    }
+    return buf;
+}
+
+char *
+serve_ack_line(const char *id, size_t id_len, uint64_t seq, size_t *len)
+{
+    char *o, *buf = line_new(id, id_len, 40, &o);
+    if (buf == NULL)
+        return NULL;
+    o += sprintf(o, "\"seq\":\"%llu\"}\n", (unsigned long long)seq);
+    *len = (size_t)(o - buf);
+    return buf;
+}
+
+char *
+serve_error_line(const char *id, size_t id_len, const char *msg, int code,
+                 size_t *len)
+{
+    size_t n = strlen(msg);
+    char *o, *clean, *buf = line_new(id, id_len, 6 * n + 40, &o);
+    if (buf == NULL)
+        return NULL;
+    clean = malloc(n + 1);
+    if (clean == NULL) {
+        free(buf);
+        return NULL;
+    }
+    utf8_clean(clean, msg, n);
+    memcpy(o, "\"error\":", 8);
+    o = ldg_json_str_write(o + 8, clean, n);
+    free(clean);
+    o += sprintf(o, ",\"code\":%d}\n", code);
+    *len = (size_t)(o - buf);
+    return buf;
+}
+
+void
+serve_peer_get(int fd, struct serve_peer *p)
+{
+    struct ucred uc;
+    socklen_t sl = sizeof uc;
+    memset(p, 0, sizeof *p);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &sl) == 0 &&
+        sl == sizeof uc) {
+        p->ok = 1;
+        p->pid = uc.pid;
+        p->uid = uc.uid;
+        p->gid = uc.gid;
+    }
+}

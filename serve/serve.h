@@ -1,0 +1,103 @@
+/*
+ * serve.h — `ledger serve`: the ledger's front door for live systems.
+ *
+ * A server holds one open ledger and serves it on a Unix stream socket.
+ * Clients write request lines (newline-delimited JSON: an ingest line plus
+ * optional "id" and "time", docs/PROTOCOL.md) and read one response line
+ * per request, in order: {"id":...,"seq":"N"} once the event is durably
+ * committed, or {"id":...,"error":"...","code":65}.
+ *
+ * Threads: ldg_serve_run's thread does all socket I/O (epoll) and parses
+ * requests; one writer thread owns the ledger handle while the server
+ * runs and commits whatever has arrived from every connection as one
+ * group (a lone event commits at once; events that arrive while a commit
+ * is on disk share the next one). Nothing else may use the ledger handle
+ * between ldg_serve_new and ldg_serve_free.
+ *
+ * Bounds (all enforced before anything is allocated for the input):
+ *   - a request line is at most max_line bytes; a longer one is answered
+ *     with an error and skipped to its newline, the connection goes on;
+ *   - at most max_conns connections; one more is answered with an error
+ *     line and closed;
+ *   - a connection with more than queue_max requests (or queue_bytes of
+ *     request text) waiting for the disk is not read until the writer
+ *     catches up (backpressure);
+ *   - a connection whose unread responses reach out_max bytes is not
+ *     read any more, and is dropped if it has not read them within
+ *     stall_ms.
+ */
+#ifndef LDG_SERVE_H
+#define LDG_SERVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ledger/ledger.h"
+
+/* The protocol version docs/PROTOCOL.md describes. */
+#define LDG_SERVE_PROTOCOL 1
+
+/* Default socket name inside the ledger directory. */
+#define LDG_SERVE_SOCKET "ledger.sock"
+
+struct ldg_serve_options {
+    /* Socket path; NULL: DIR/ledger.sock. Ignored when listen_fd >= 0. */
+    const char *socket_path;
+    /* Serve an already listening socket (socket activation: systemd's
+     * sd_listen_fds) instead of binding one: has_listen_fd 1 and its fd. */
+    int has_listen_fd;
+    int listen_fd;
+    unsigned max_conns; /* 0 = 4096 */
+    size_t max_line;    /* bytes; 0 = body limit + 64 KiB */
+    unsigned queue_max; /* requests waiting per connection; 0 = 256 */
+    size_t queue_bytes; /* request bytes waiting per connection; 0 = 4 MiB */
+    size_t out_max;     /* unread response bytes per connection; 0 = 1 MiB */
+    unsigned stall_ms;  /* drop a stalled reader after; 0 = 10000 */
+    unsigned drain_ms;  /* on stop: time to hand out the last responses;
+                           0 = 5000 */
+    size_t group_max;   /* events per commit at most; 0 = 4096 */
+    /* Called once from ldg_serve_run when the socket accepts connections
+     * (e.g. to print "listening on PATH" or to tell systemd). */
+    void (*on_ready)(void *ctx, const char *path);
+    void *ctx;
+};
+
+struct ldg_server;
+
+/* Creates a server over l (borrowed; must outlive the server) and binds
+ * its socket (mode 0660: never world-writable). An existing socket file
+ * at the path is replaced only when nothing answers on it; if another
+ * server does, LDG_EBUSY. err gets a message on failure. */
+int ldg_serve_new(struct ldg_server **out, struct ldg_ledger *l,
+                  const struct ldg_serve_options *opts, char *err,
+                  size_t errcap);
+/* Serves until ldg_serve_stop. Then it stops accepting and reading,
+ * commits every complete request already read, hands out the responses
+ * (within drain_ms), closes every connection and returns 0; a failure of
+ * the event loop itself returns a negative code with a message in
+ * ldg_serve_errmsg. Storage failures are answered per request and do not
+ * stop the server. */
+int ldg_serve_run(struct ldg_server *s);
+/* Asks the server to stop. Async-signal-safe (a SIGTERM handler may call
+ * it); any thread. */
+void ldg_serve_stop(struct ldg_server *s);
+/* The socket path served ("" for an inherited socket of unknown name). */
+const char *ldg_serve_path(const struct ldg_server *s);
+const char *ldg_serve_errmsg(const struct ldg_server *s);
+
+/* Counters, readable while it runs (approximate) or after. */
+struct ldg_serve_stats {
+    uint64_t conns;    /* connections accepted */
+    uint64_t refused;  /* connections refused (max_conns) */
+    uint64_t dropped;  /* connections dropped (stalled readers) */
+    uint64_t requests; /* request lines read */
+    uint64_t acked;    /* events committed and answered with a seq */
+    uint64_t errors;   /* requests answered with an error */
+    uint64_t commits;  /* group commits */
+};
+void ldg_serve_stats(const struct ldg_server *s, struct ldg_serve_stats *st);
+
+/* Closes the socket (removing the file it bound) and frees everything. */
+void ldg_serve_free(struct ldg_server *s);
+
+#endif

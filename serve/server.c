@@ -1,0 +1,1072 @@
+/*
+ * server.c — the `ledger serve` daemon: one event loop, one writer.
+ *
+ *   clients ──▶ event loop (epoll)            writer thread
+ *               accept, read, split lines,    takes every queued request,
+ *               parse, queue ────────────────▶ one ldg_batch per group,
+ *               answers in order ◀──────────── commit (fsync), answers
+ *
+ * Every request line becomes a struct req in its connection's FIFO, in the
+ * order read. A line the loop can already judge (malformed JSON, unknown
+ * field, over-long) is answered on the spot; the rest go to the writer's
+ * queue. The writer takes all that is queued (up to group_max) as one
+ * group: each event goes through ldg_batch_add (a refused one gets its
+ * error, the others go on), then one ldg_batch_commit makes the group
+ * durable and only then are the seqs written into the answers. While the
+ * writer sits in fsync the loop keeps reading, so under load events share
+ * commits; a lone event is committed at once.
+ *
+ * Answers leave a connection strictly in request order: the loop writes
+ * out the FIFO's head while it is answered. `ready` is the loop's own
+ * flag (set when it takes an answer from the writer's completed list),
+ * so the writer never touches anything the loop reads without the lock.
+ *
+ * A connection closed or dropped while the writer holds some of its
+ * requests is only unlinked; it is freed when the writer hands the last
+ * of them back (c->held reaches 0).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ingest/ingest.h"
+#include "serve/serve.h"
+#include "serve/serve_int.h"
+
+#define ENVELOPE_ROOM (64 * 1024)
+#define READ_MIN 4096
+#define TAG_LISTEN ((void *)1)
+#define TAG_STOP ((void *)2)
+#define TAG_DONE ((void *)3)
+
+struct conn;
+
+struct req {
+    struct req *next;  /* in the connection's FIFO */
+    struct req *qnext; /* in the writer's queue or the completed list */
+    struct conn *c;
+    json_t *holder; /* owns ev's strings */
+    struct ldg_event_in ev;
+    struct ldg_ingest_meta meta;
+    size_t bytes;
+    uint64_t lineno; /* the line's number on its connection */
+    int ready;       /* the loop may send resp (loop-only) */
+    int is_err;      /* resp is an error */
+    char *resp;
+    size_t resp_len;
+};
+
+struct conn {
+    int fd;
+    struct conn *prev, *next;
+    struct serve_peer peer;
+    uint64_t lineno;
+    char *in;
+    size_t in_len, in_cap;
+    int skipping; /* discarding an over-long line up to its newline */
+    struct req *head, *tail;
+    unsigned waiting; /* requests not yet answered */
+    size_t waiting_bytes;
+    unsigned held; /* requests the writer holds */
+    char *out;
+    size_t out_len, out_off, out_cap;
+    int rd_eof, dead;
+    uint32_t mask; /* epoll events registered */
+    uint64_t stall_since_ms;
+};
+
+struct ldg_server {
+    struct ldg_ledger *l;
+    struct ldg_serve_options o;
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    int bound; /* we bound path and remove it at the end */
+    int lfd, ep, stop_fd, done_fd;
+    struct conn *conns;
+    struct conn *graveyard; /* closed, freed once the writer is done */
+    unsigned nconns;
+    int stopping;
+    char err[512];
+    struct ldg_serve_stats st;
+
+    pthread_t writer;
+    int writer_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct req *q_head, *q_tail; /* to the writer */
+    struct req *done_head;       /* from the writer */
+    int writer_quit;
+};
+
+static uint64_t
+now_ms(void)
+{
+    return ldg_now_mono_ns() / 1000000u;
+}
+
+static void
+seterr(struct ldg_server *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->err, sizeof s->err, fmt, ap);
+    va_end(ap);
+}
+
+/* ------------------------------------------------------------ answers -- */
+
+static void
+req_answer(struct req *r, char *line, size_t len)
+{
+    free(r->resp);
+    r->resp = line;
+    r->resp_len = len;
+    r->is_err = 0;
+}
+
+static void
+req_error(struct req *r, const char *msg, int code)
+{
+    size_t len;
+    char *line = serve_error_line(r->meta.has_id ? r->meta.id : NULL,
+                                  r->meta.id_len, msg, code, &len);
+    req_answer(r, line, line ? len : 0);
+    r->is_err = 1;
+}
+
+/* ------------------------------------------------------------- writer -- */
+
+static int
+refuses_event(int rc)
+{
+    return rc == LDG_EBADINPUT || rc == LDG_ETOOBIG || rc == LDG_EKEY ||
+           rc == LDG_EEXIST;
+}
+
+/* Tries to commit the group once. 0: every request answered (ack or
+ * refusal). Otherwise a storage failure; *full says it was LDG_EFULL. */
+static int
+commit_once(struct ldg_server *s, struct req *group, int *full)
+{
+    struct ldg_ledger *l = s->l;
+    struct ldg_batch *b = NULL;
+    uint64_t first = 0, n = 0, k = 0;
+    struct req *r;
+    int rc;
+
+    *full = 0;
+    for (r = group; r != NULL; r = r->qnext)
+        req_answer(r, NULL, 0);
+    if ((rc = ldg_batch_begin(&b, l)) < 0)
+        return rc;
+    for (r = group; r != NULL; r = r->qnext) {
+        rc = ldg_batch_add(b, &r->ev);
+        if (rc == 0)
+            continue;
+        if (!refuses_event(rc))
+            goto fail;
+        {
+            char msg[700];
+            snprintf(msg, sizeof msg, "line %llu: %s",
+                     (unsigned long long)r->lineno,
+                     ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+            req_error(r, msg, SERVE_CODE_DATA);
+        }
+        if (r->resp == NULL)
+            goto nomem;
+    }
+    if ((rc = ldg_batch_commit(b, &first, &n)) < 0)
+        goto fail;
+    ldg_batch_free(b);
+    /* Durable: now, and only now, the seqs go into the answers. */
+    for (r = group; r != NULL; r = r->qnext) {
+        size_t len;
+        char *line;
+        if (r->resp != NULL)
+            continue; /* refused */
+        line = serve_ack_line(r->meta.has_id ? r->meta.id : NULL,
+                              r->meta.id_len, first + k++, &len);
+        if (line == NULL)
+            continue; /* answered by the caller as a failure */
+        req_answer(r, line, len);
+    }
+    (void)n;
+    return 0;
+nomem:
+    rc = LDG_ENOMEM;
+fail:
+    *full = rc == LDG_EFULL;
+    ldg_batch_free(b); /* nothing of the group is written */
+    return rc;
+}
+
+static void
+commit_group(struct ldg_server *s, struct req *group)
+{
+    int rc, full = 0;
+    struct req *r;
+
+    for (int tries = 0; tries < 3; tries++) {
+        rc = commit_once(s, group, &full);
+        if (rc == 0 || !full)
+            break;
+    }
+    __atomic_add_fetch(&s->st.commits, 1, __ATOMIC_RELAXED);
+    if (rc < 0) {
+        char msg[700];
+        snprintf(msg, sizeof msg,
+                 "not recorded: the ledger could not commit (%s); nothing of "
+                 "this request was written, send it again",
+                 ldg_errmsg(s->l)[0] ? ldg_errmsg(s->l) : ldg_strerror(rc));
+        for (r = group; r != NULL; r = r->qnext)
+            req_error(r, msg, SERVE_CODE_IO);
+    }
+    for (r = group; r != NULL; r = r->qnext) {
+        if (r->resp == NULL) {
+            /* out of memory for the answer: a static one */
+            static const char oom[] =
+                "{\"error\":\"out of memory\",\"code\":71}\n";
+            r->resp = strdup(oom);
+            r->resp_len = r->resp ? sizeof oom - 1 : 0;
+            r->is_err = 1;
+        }
+    }
+}
+
+static void *
+writer_main(void *arg)
+{
+    struct ldg_server *s = arg;
+    sigset_t all;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    for (;;) {
+        struct req *group, *last;
+        size_t n = 0;
+        uint64_t one = 1;
+
+        pthread_mutex_lock(&s->mu);
+        while (s->q_head == NULL && !s->writer_quit)
+            pthread_cond_wait(&s->cv, &s->mu);
+        if (s->q_head == NULL) {
+            pthread_mutex_unlock(&s->mu);
+            break;
+        }
+        group = last = s->q_head;
+        for (n = 1; n < s->o.group_max && last->qnext != NULL; n++)
+            last = last->qnext;
+        s->q_head = last->qnext;
+        if (s->q_head == NULL)
+            s->q_tail = NULL;
+        last->qnext = NULL;
+        pthread_mutex_unlock(&s->mu);
+
+        commit_group(s, group);
+
+        pthread_mutex_lock(&s->mu);
+        last->qnext = s->done_head;
+        s->done_head = group;
+        pthread_mutex_unlock(&s->mu);
+        if (write(s->done_fd, &one, sizeof one) < 0) {
+            /* the counter is full: the loop is already woken */
+        }
+    }
+    return NULL;
+}
+
+/* -------------------------------------------------------- connections -- */
+
+static void
+ep_set(struct ldg_server *s, struct conn *c, uint32_t mask)
+{
+    struct epoll_event e;
+    if (c->dead || mask == c->mask)
+        return;
+    memset(&e, 0, sizeof e);
+    e.events = mask;
+    e.data.ptr = c;
+    epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd, &e);
+    c->mask = mask;
+}
+
+static void
+conn_free(struct conn *c)
+{
+    struct req *r = c->head, *nx;
+    for (; r != NULL; r = nx) {
+        nx = r->next;
+        json_decref(r->holder);
+        free(r->resp);
+        free(r);
+    }
+    free(c->in);
+    free(c->out);
+    free(c);
+}
+
+/* Closes the socket and unlinks c. It is freed by sweep() once the
+ * writer has handed back its last request, never while the loop may
+ * still hold a pointer to it. */
+static void
+conn_close(struct ldg_server *s, struct conn *c)
+{
+    char sink[4096];
+    if (c->dead)
+        return;
+    epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    /* A Unix socket closed with unread input resets its peer, which may
+     * then lose answers it has not read yet (a drain on SIGTERM): drop
+     * what is waiting first (a bounded amount). */
+    for (int i = 0; i < 256; i++)
+        if (recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) <= 0)
+            break;
+    close(c->fd);
+    c->fd = -1;
+    c->dead = 1;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = NULL;
+    c->next = s->graveyard;
+    s->graveyard = c;
+    s->nconns--;
+}
+
+static void
+sweep(struct ldg_server *s)
+{
+    struct conn **pp = &s->graveyard, *c;
+    while ((c = *pp) != NULL) {
+        if (c->held == 0) {
+            *pp = c->next;
+            conn_free(c);
+        } else
+            pp = &c->next;
+    }
+}
+
+static int
+out_append(struct ldg_server *s, struct conn *c, const char *p, size_t n)
+{
+    if (c->out_off > 0 && c->out_off == c->out_len)
+        c->out_off = c->out_len = 0;
+    if (c->out_len + n > c->out_cap) {
+        size_t cap = c->out_cap ? c->out_cap : 4096;
+        char *nb;
+        if (c->out_off > 0) {
+            memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+            c->out_len -= c->out_off;
+            c->out_off = 0;
+        }
+        while (cap < c->out_len + n)
+            cap *= 2;
+        if (cap != c->out_cap) {
+            nb = realloc(c->out, cap);
+            if (nb == NULL)
+                return -1;
+            c->out = nb;
+            c->out_cap = cap;
+        }
+    }
+    memcpy(c->out + c->out_len, p, n);
+    c->out_len += n;
+    (void)s;
+    return 0;
+}
+
+/* Moves answered requests from the FIFO's head to the output buffer. */
+static void
+conn_drain_fifo(struct ldg_server *s, struct conn *c)
+{
+    struct req *r;
+    while ((r = c->head) != NULL && r->ready) {
+        if (!c->dead && r->resp != NULL &&
+            out_append(s, c, r->resp, r->resp_len) < 0)
+            break;
+        c->head = r->next;
+        if (c->head == NULL)
+            c->tail = NULL;
+        c->waiting--;
+        c->waiting_bytes -= r->bytes;
+        json_decref(r->holder);
+        free(r->resp);
+        free(r);
+    }
+}
+
+static int
+conn_paused(const struct ldg_server *s, const struct conn *c)
+{
+    return c->waiting >= s->o.queue_max ||
+           c->waiting_bytes >= s->o.queue_bytes ||
+           c->out_len - c->out_off >= s->o.out_max;
+}
+
+static void process_lines(struct ldg_server *s, struct conn *c);
+
+/* Writes what it can; then decides what to wait for. */
+static void
+conn_update(struct ldg_server *s, struct conn *c)
+{
+    uint32_t mask = 0;
+
+    if (c->dead)
+        return;
+    conn_drain_fifo(s, c);
+    while (c->out_off < c->out_len) {
+        ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (w <= 0) {
+            conn_close(s, c); /* the peer went away */
+            return;
+        }
+        c->out_off += (size_t)w;
+        c->stall_since_ms = 0;
+    }
+    if (c->out_off == c->out_len)
+        c->out_off = c->out_len = 0;
+    if (c->out_len - c->out_off >= s->o.out_max) {
+        if (c->stall_since_ms == 0)
+            c->stall_since_ms = now_ms();
+    } else
+        c->stall_since_ms = 0;
+    /* Lines already read wait for room in the queue. */
+    if (!conn_paused(s, c) && c->in_len > 0 && !c->skipping)
+        process_lines(s, c);
+    if (c->dead)
+        return;
+    if (c->out_off < c->out_len)
+        mask |= EPOLLOUT;
+    if (!c->rd_eof && !s->stopping && !conn_paused(s, c))
+        mask |= EPOLLIN | EPOLLRDHUP;
+    if ((c->rd_eof || s->stopping) && c->head == NULL &&
+        c->out_off == c->out_len) {
+        conn_close(s, c); /* all answered */
+        return;
+    }
+    ep_set(s, c, mask);
+}
+
+static struct req *
+req_new(struct conn *c, size_t bytes)
+{
+    struct req *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    r->c = c;
+    r->bytes = bytes;
+    if (c->tail)
+        c->tail->next = r;
+    else
+        c->head = r;
+    c->tail = r;
+    c->waiting++;
+    c->waiting_bytes += bytes;
+    return r;
+}
+
+/* An answer the loop gives itself (no writer involved). */
+static void
+answer_now(struct ldg_server *s, struct conn *c, const char *fmt, ...)
+{
+    char msg[700];
+    va_list ap;
+    struct req *r = req_new(c, 0);
+    if (r == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    req_error(r, msg, SERVE_CODE_DATA);
+    r->ready = 1;
+    s->st.errors++;
+}
+
+static void
+handle_line(struct ldg_server *s, struct conn *c, const char *line, size_t len)
+{
+    struct req *r;
+    char msg[600];
+    int col, rc;
+
+    while (len > 0 && line[len - 1] == '\r')
+        len--;
+    c->lineno++;
+    if (len == 0)
+        return; /* blank lines are not requests */
+    s->st.requests++;
+    r = req_new(c, len);
+    if (r == NULL) {
+        c->rd_eof = 1; /* out of memory: answer what it has, then close */
+        return;
+    }
+    r->lineno = c->lineno;
+    rc = ldg_ingest_parse_line_ex(line, len, s->o.max_line, LDG_INGEST_REQUEST,
+                                  &r->ev, &r->meta, &r->holder, &col, msg,
+                                  sizeof msg);
+    if (rc < 0) {
+        char full[700];
+        if (col > 1)
+            snprintf(full, sizeof full, "line %llu, column %d: %s",
+                     (unsigned long long)c->lineno, col, msg);
+        else
+            snprintf(full, sizeof full, "line %llu: %s",
+                     (unsigned long long)c->lineno, msg);
+        req_error(r, full, SERVE_CODE_DATA);
+        r->ready = 1;
+        s->st.errors++;
+        return;
+    }
+    c->held++;
+    pthread_mutex_lock(&s->mu);
+    if (s->q_tail)
+        s->q_tail->qnext = r;
+    else
+        s->q_head = r;
+    s->q_tail = r;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Handles every complete line in c->in while there is room. */
+static void
+process_lines(struct ldg_server *s, struct conn *c)
+{
+    size_t pos = 0;
+    while (pos < c->in_len && !c->dead && (s->stopping || !conn_paused(s, c))) {
+        char *nl = memchr(c->in + pos, '\n', c->in_len - pos);
+        if (nl == NULL)
+            break;
+        handle_line(s, c, c->in + pos, (size_t)(nl - (c->in + pos)));
+        pos = (size_t)(nl - c->in) + 1;
+    }
+    if (c->dead)
+        return;
+    if (pos > 0) {
+        memmove(c->in, c->in + pos, c->in_len - pos);
+        c->in_len -= pos;
+    }
+    /* Keep idle connections small. */
+    if (c->in_len == 0 && c->in_cap > 64 * 1024) {
+        free(c->in);
+        c->in = NULL;
+        c->in_cap = 0;
+    }
+}
+
+static void
+conn_read(struct ldg_server *s, struct conn *c)
+{
+    size_t limit = s->o.max_line + 1; /* a full line and its newline */
+
+    for (int rounds = 0; rounds < 16 && !c->dead; rounds++) {
+        ssize_t n;
+        if (conn_paused(s, c))
+            break;
+        if (c->in_len == c->in_cap) {
+            size_t cap = c->in_cap ? c->in_cap * 2 : READ_MIN;
+            char *nb;
+            if (cap > limit)
+                cap = limit;
+            if (cap <= c->in_len) {
+                /* a full buffer without a newline: over-long. Refused
+                 * before it grows any further; the rest of the line is
+                 * read and dropped. */
+                c->lineno++;
+                s->st.requests++;
+                answer_now(s, c,
+                           "line %llu: longer than %zu bytes: not recorded "
+                           "(the rest of the line is skipped)",
+                           (unsigned long long)c->lineno, s->o.max_line);
+                c->lineno--; /* counted again when its newline comes */
+                c->skipping = 1;
+                c->in_len = 0;
+                continue;
+            }
+            nb = realloc(c->in, cap);
+            if (nb == NULL) {
+                conn_close(s, c);
+                return;
+            }
+            c->in = nb;
+            c->in_cap = cap;
+        }
+        n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n < 0) {
+            conn_close(s, c);
+            return;
+        }
+        if (n == 0) {
+            c->rd_eof = 1;
+            if (c->in_len > 0 && !c->skipping) {
+                size_t len = c->in_len;
+                while (len > 0 &&
+                       (c->in[len - 1] == ' ' || c->in[len - 1] == '\t' ||
+                        c->in[len - 1] == '\r'))
+                    len--;
+                if (len > 0) {
+                    c->lineno++;
+                    s->st.requests++;
+                    answer_now(s, c,
+                               "line %llu: cut short (the connection's "
+                               "input ended before its newline): not "
+                               "recorded",
+                               (unsigned long long)c->lineno);
+                }
+            }
+            c->in_len = 0;
+            break;
+        }
+        if (c->skipping) {
+            char *nl = memchr(c->in + c->in_len, '\n', (size_t)n);
+            if (nl == NULL) {
+                continue; /* dropped: in_len stays */
+            }
+            c->skipping = 0;
+            c->lineno++;
+            n = (c->in + c->in_len + n) - (nl + 1);
+            memmove(c->in, nl + 1, (size_t)n);
+            c->in_len = (size_t)n;
+        } else
+            c->in_len += (size_t)n;
+        process_lines(s, c);
+    }
+}
+
+static void
+accept_all(struct ldg_server *s)
+{
+    for (;;) {
+        struct epoll_event e;
+        struct conn *c;
+        int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            return; /* EAGAIN, or EMFILE (tried again on the next event) */
+        }
+        if (s->nconns >= s->o.max_conns || s->stopping) {
+            char msg[200];
+            int n =
+                snprintf(msg, sizeof msg, "{\"error\":\"%s\",\"code\":%d}\n",
+                         s->stopping ? "the server is stopping"
+                                     : "too many connections; try "
+                                       "again later",
+                         SERVE_CODE_TEMP);
+            if (send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+                /* nothing more to tell it */
+            }
+            close(fd);
+            s->st.refused++;
+            continue;
+        }
+        c = calloc(1, sizeof *c);
+        if (c == NULL) {
+            close(fd);
+            continue;
+        }
+        c->fd = fd;
+        serve_peer_get(fd, &c->peer);
+        memset(&e, 0, sizeof e);
+        e.events = c->mask = EPOLLIN | EPOLLRDHUP;
+        e.data.ptr = c;
+        if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &e) < 0) {
+            close(fd);
+            free(c);
+            continue;
+        }
+        c->next = s->conns;
+        if (s->conns)
+            s->conns->prev = c;
+        s->conns = c;
+        s->nconns++;
+        s->st.conns++;
+    }
+}
+
+/* Takes the writer's answers and writes out what is in order. */
+static void
+take_done(struct ldg_server *s)
+{
+    struct req *r, *nx;
+    uint64_t v;
+
+    if (read(s->done_fd, &v, sizeof v) < 0) {
+        /* nothing to read: another wake-up took it */
+    }
+    pthread_mutex_lock(&s->mu);
+    r = s->done_head;
+    s->done_head = NULL;
+    pthread_mutex_unlock(&s->mu);
+    /* First mark everything, then flush each connection once. */
+    for (nx = r; nx != NULL; nx = nx->qnext) {
+        nx->ready = 1;
+        if (nx->is_err)
+            s->st.errors++;
+        else
+            s->st.acked++;
+    }
+    for (; r != NULL; r = nx) {
+        struct conn *c = r->c;
+        nx = r->qnext;
+        r->qnext = NULL;
+        c->held--;
+        if (!c->dead && (nx == NULL || nx->c != c))
+            conn_update(s, c);
+    }
+}
+
+/* Drops connections that have not read their answers for stall_ms. */
+static void
+check_stalls(struct ldg_server *s)
+{
+    uint64_t now = now_ms();
+    struct conn *c, *nx;
+    for (c = s->conns; c != NULL; c = nx) {
+        nx = c->next;
+        if (c->stall_since_ms != 0 &&
+            now - c->stall_since_ms >= s->o.stall_ms) {
+            s->st.dropped++;
+            conn_close(s, c);
+        }
+    }
+}
+
+/* ------------------------------------------------------------ the loop -- */
+
+static void
+begin_stop(struct ldg_server *s)
+{
+    struct conn *c, *nx;
+    s->stopping = 1;
+    if (s->lfd >= 0) {
+        epoll_ctl(s->ep, EPOLL_CTL_DEL, s->lfd, NULL);
+        close(s->lfd);
+        s->lfd = -1;
+        if (s->bound)
+            unlink(s->path);
+        s->bound = 0;
+    }
+    /* Complete lines already read are in flight: they are committed and
+     * answered. Nothing more is read. */
+    for (c = s->conns; c != NULL; c = nx) {
+        nx = c->next;
+        if (!c->skipping && c->in_len > 0)
+            process_lines(s, c);
+        conn_update(s, c);
+    }
+}
+
+static int
+held_total(const struct ldg_server *s)
+{
+    for (const struct conn *c = s->conns; c != NULL; c = c->next)
+        if (c->held > 0 || c->head != NULL || c->out_off < c->out_len)
+            return 1;
+    return 0;
+}
+
+int
+ldg_serve_run(struct ldg_server *s)
+{
+    struct epoll_event ev[64];
+    uint64_t stop_deadline = 0;
+    int rc = 0;
+
+    if (s == NULL)
+        return LDG_EINVAL;
+    if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
+        seterr(s, "cannot start the writer thread");
+        return LDG_ENOMEM;
+    }
+    s->writer_started = 1;
+    if (s->o.on_ready != NULL)
+        s->o.on_ready(s->o.ctx, s->path);
+    for (;;) {
+        int n, timeout = 1000;
+        if (s->stopping) {
+            uint64_t now = now_ms();
+            if (!held_total(s) || now >= stop_deadline)
+                break;
+            timeout =
+                (int)(stop_deadline - now < 100 ? stop_deadline - now : 100);
+        }
+        n = epoll_wait(s->ep, ev, 64, timeout);
+        if (n < 0 && errno != EINTR) {
+            seterr(s, "epoll_wait: %s", strerror(errno));
+            rc = LDG_EIO;
+            s->stopping = 1;
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            void *tag = ev[i].data.ptr;
+            if (tag == TAG_LISTEN) {
+                accept_all(s);
+            } else if (tag == TAG_STOP) {
+                if (!s->stopping) {
+                    begin_stop(s);
+                    stop_deadline = now_ms() + s->o.drain_ms;
+                }
+            } else if (tag == TAG_DONE) {
+                take_done(s);
+            } else {
+                struct conn *c = tag;
+                if (c->dead)
+                    continue;
+                if ((ev[i].events &
+                     (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) &&
+                    !c->rd_eof && !s->stopping)
+                    conn_read(s, c);
+                if (!c->dead && (ev[i].events & (EPOLLHUP | EPOLLERR))) {
+                    /* gone both ways: nothing more can be delivered (what
+                     * it sent in full is still committed) */
+                    conn_close(s, c);
+                    continue;
+                }
+                conn_update(s, c);
+            }
+        }
+        check_stalls(s);
+        sweep(s);
+    }
+    /* The writer finishes its queue (it is empty unless the drain timed
+     * out, and then what it holds is still committed), then stops. */
+    pthread_mutex_lock(&s->mu);
+    s->writer_quit = 1;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->writer, NULL);
+    s->writer_started = 0;
+    take_done(s);
+    while (s->conns != NULL)
+        conn_close(s, s->conns);
+    sweep(s);
+    return rc;
+}
+
+void
+ldg_serve_stop(struct ldg_server *s)
+{
+    uint64_t one = 1;
+    if (s != NULL && write(s->stop_fd, &one, sizeof one) < 0) {
+        /* already signalled */
+    }
+}
+
+/* --------------------------------------------------------- set up/down -- */
+
+/* Binds path, replacing a stale socket file that nothing answers on. */
+static int
+bind_socket(struct ldg_server *s)
+{
+    struct sockaddr_un sa;
+    mode_t old;
+    int fd, rc;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    if (strlen(s->path) >= sizeof sa.sun_path) {
+        seterr(s, "socket path %s is longer than %zu bytes", s->path,
+               sizeof sa.sun_path - 1);
+        return LDG_EINVAL;
+    }
+    memcpy(sa.sun_path, s->path, strlen(s->path) + 1);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        seterr(s, "socket: %s", strerror(errno));
+        return LDG_EIO;
+    }
+    old = umask(0117); /* srw-rw----: never world-writable */
+    rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    if (rc < 0 && errno == EADDRINUSE) {
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int live = probe >= 0 &&
+                   connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0;
+        if (probe >= 0)
+            close(probe);
+        if (live) {
+            umask(old);
+            close(fd);
+            seterr(s, "%s: another server already answers there", s->path);
+            return LDG_EBUSY;
+        }
+        unlink(s->path); /* stale: its server is gone */
+        rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    }
+    umask(old);
+    if (rc < 0) {
+        seterr(s, "cannot bind %s: %s", s->path, strerror(errno));
+        close(fd);
+        return errno == EADDRINUSE ? LDG_EBUSY : LDG_EIO;
+    }
+    chmod(s->path, 0660);
+    if (listen(fd, 512) < 0) {
+        seterr(s, "listen on %s: %s", s->path, strerror(errno));
+        close(fd);
+        unlink(s->path);
+        return LDG_EIO;
+    }
+    s->lfd = fd;
+    s->bound = 1;
+    return 0;
+}
+
+static int
+ep_add(struct ldg_server *s, int fd, void *tag)
+{
+    struct epoll_event e;
+    memset(&e, 0, sizeof e);
+    e.events = EPOLLIN;
+    e.data.ptr = tag;
+    return epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &e);
+}
+
+int
+ldg_serve_new(struct ldg_server **out, struct ldg_ledger *l,
+              const struct ldg_serve_options *opts, char *err, size_t errcap)
+{
+    struct ldg_server *s;
+    int rc;
+
+    if (out == NULL || l == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return LDG_ENOMEM;
+    s->l = l;
+    s->lfd = s->ep = s->stop_fd = s->done_fd = -1;
+    if (opts != NULL)
+        s->o = *opts;
+    if (s->o.max_conns == 0)
+        s->o.max_conns = 4096;
+    if (s->o.max_line == 0)
+        s->o.max_line = ldg_body_max(l) + ENVELOPE_ROOM;
+    if (s->o.queue_max == 0)
+        s->o.queue_max = 256;
+    if (s->o.queue_bytes == 0)
+        s->o.queue_bytes = (size_t)4 << 20;
+    if (s->o.out_max == 0)
+        s->o.out_max = (size_t)1 << 20;
+    if (s->o.stall_ms == 0)
+        s->o.stall_ms = 10000;
+    if (s->o.drain_ms == 0)
+        s->o.drain_ms = 5000;
+    if (s->o.group_max == 0)
+        s->o.group_max = 4096;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    if (s->o.has_listen_fd) {
+        s->lfd = s->o.listen_fd;
+        fcntl(s->lfd, F_SETFL, fcntl(s->lfd, F_GETFL) | O_NONBLOCK);
+        if (s->o.socket_path != NULL)
+            snprintf(s->path, sizeof s->path, "%s", s->o.socket_path);
+    } else {
+        int n = s->o.socket_path != NULL
+                    ? snprintf(s->path, sizeof s->path, "%s", s->o.socket_path)
+                    : snprintf(s->path, sizeof s->path, "%s/%s", ldg_dir(l),
+                               LDG_SERVE_SOCKET);
+        if (n < 0 || (size_t)n >= sizeof s->path) {
+            seterr(s, "socket path is longer than %zu bytes",
+                   sizeof s->path - 1);
+            rc = LDG_EINVAL;
+            goto fail;
+        }
+        if ((rc = bind_socket(s)) < 0)
+            goto fail;
+    }
+    s->ep = epoll_create1(EPOLL_CLOEXEC);
+    s->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    s->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (s->ep < 0 || s->stop_fd < 0 || s->done_fd < 0 ||
+        ep_add(s, s->lfd, TAG_LISTEN) < 0 ||
+        ep_add(s, s->stop_fd, TAG_STOP) < 0 ||
+        ep_add(s, s->done_fd, TAG_DONE) < 0) {
+        seterr(s, "cannot set up the event loop: %s", strerror(errno));
+        rc = LDG_EIO;
+        goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    if (err != NULL && errcap > 0)
+        snprintf(err, errcap, "%s", s->err[0] ? s->err : ldg_strerror(rc));
+    ldg_serve_free(s);
+    return rc;
+}
+
+const char *
+ldg_serve_path(const struct ldg_server *s)
+{
+    return s ? s->path : "";
+}
+
+const char *
+ldg_serve_errmsg(const struct ldg_server *s)
+{
+    return s ? s->err : "";
+}
+
+void
+ldg_serve_stats(const struct ldg_server *s, struct ldg_serve_stats *st)
+{
+    if (s != NULL && st != NULL)
+        *st = s->st;
+}
+
+void
+ldg_serve_free(struct ldg_server *s)
+{
+    if (s == NULL)
+        return;
+    if (s->writer_started) {
+        pthread_mutex_lock(&s->mu);
+        s->writer_quit = 1;
+        pthread_cond_signal(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->writer, NULL);
+    }
+    while (s->conns != NULL)
+        conn_close(s, s->conns);
+    for (struct conn *c = s->graveyard; c != NULL; c = s->graveyard) {
+        s->graveyard = c->next;
+        conn_free(c);
+    }
+    if (s->lfd >= 0)
+        close(s->lfd);
+    if (s->bound)
+        unlink(s->path);
+    if (s->ep >= 0)
+        close(s->ep);
+    if (s->stop_fd >= 0)
+        close(s->stop_fd);
+    if (s->done_fd >= 0)
+        close(s->done_fd);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}

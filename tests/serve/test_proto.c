@@ -1,0 +1,112 @@
+/*
+ * test_proto.c — serve/proto.c: the answer lines of the serve protocol
+ * (docs/PROTOCOL.md) and the peer's credentials, plus the request-line
+ * fuzz corpus (tests/fuzz/corpus_serve/) through the fuzz target's own
+ * entry point.
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static char current[2400];
+#define FUZZ_ASSERT(c)                                                         \
+    do {                                                                       \
+        if (!(c))                                                              \
+            fail_msg("%s: invariant %s (%s:%d) does not hold", current, #c,    \
+                     __FILE__, __LINE__);                                      \
+    } while (0)
+#define FUZZ_ENTRY fuzz_serve_one
+#include "tests/fuzz/fuzz_serve.c"
+#undef FUZZ_ENTRY
+
+static void
+test_proto__ack_and_error_lines(void **state)
+{
+    size_t len;
+    char *l;
+    (void)state;
+    l = serve_ack_line("a\"1", 3, 41, &len);
+    assert_string_equal(l, "{\"id\":\"a\\\"1\",\"seq\":\"41\"}\n");
+    assert_int_equal(len, strlen(l));
+    free(l);
+    l = serve_ack_line(NULL, 0, 18446744073709551615ull, &len);
+    assert_string_equal(l, "{\"seq\":\"18446744073709551615\"}\n");
+    free(l);
+    l = serve_error_line("k", 1, "field 'type': required", 65, &len);
+    assert_string_equal(
+        l, "{\"id\":\"k\",\"error\":\"field 'type': required\",\"code\":65}\n");
+    free(l);
+    /* control characters escaped, bytes that are not UTF-8 replaced */
+    l = serve_error_line(NULL, 0, "a\nb\xff", 74, &len);
+    assert_string_equal(l, "{\"error\":\"a\\nb?\",\"code\":74}\n");
+    free(l);
+}
+
+static void
+test_proto__peer_credentials(void **state)
+{
+    struct serve_peer p;
+    int sv[2];
+    (void)state;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    serve_peer_get(sv[0], &p);
+    assert_int_equal(p.ok, 1);
+    assert_int_equal(p.pid, getpid());
+    assert_int_equal(p.uid, getuid());
+    assert_int_equal(p.gid, getgid());
+    close(sv[0]);
+    close(sv[1]);
+    serve_peer_get(-1, &p);
+    assert_int_equal(p.ok, 0);
+}
+
+static int
+by_name(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static void
+test_proto__corpus_holds_invariants(void **state)
+{
+    const char *dir = "tests/fuzz/corpus_serve";
+    struct dirent **names;
+    int n, ran = 0;
+    (void)state;
+    n = scandir(dir, &names, NULL, by_name);
+    assert_true(n > 0);
+    for (int i = 0; i < n; i++) {
+        FILE *f;
+        static uint8_t buf[1 << 18];
+        size_t len;
+        snprintf(current, sizeof current, "%s/%s", dir, names[i]->d_name);
+        if (names[i]->d_name[0] != '.' && (f = fopen(current, "rb")) != NULL) {
+            len = fread(buf, 1, sizeof buf, f);
+            fclose(f);
+            fuzz_serve_one(buf, len);
+            ran++;
+        }
+        free(names[i]);
+    }
+    free(names);
+    assert_true(ran >= 7);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_proto__ack_and_error_lines),
+        cmocka_unit_test(test_proto__peer_credentials),
+        cmocka_unit_test(test_proto__corpus_holds_invariants),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
