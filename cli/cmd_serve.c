@@ -89,8 +89,8 @@ const struct cli_command cli_cmd_serve = {
     "# serve the default ledger\n"
     "ledger serve &\n"
     "# send one event and read its answer\n"
-    "echo '{\"type\":\"run.started\",\"body\":{\"run\":\"r1\"},\"id\":\"a1\"}' "
-    "| socat - UNIX-CONNECT:$HOME/.local/state/ledger/ledger.sock\n",
+    "echo '{\"type\":\"x.hello\",\"body\":{},\"id\":\"a1\"}' |\n"
+    "  socat - UNIX-CONNECT:\"$LEDGER_DIR/ledger.sock\"\n",
     0};
 
 int
