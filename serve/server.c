@@ -85,6 +85,8 @@ struct conn {
     size_t out_len, out_off, out_cap;
     int rd_eof, dead;
     uint32_t mask; /* epoll events registered */
+    int dirty;     /* in take_done's list */
+    struct conn *dirty_next;
     uint64_t stall_since_ms;
 };
 
@@ -708,11 +710,15 @@ accept_all(struct ldg_server *s)
     }
 }
 
-/* Takes the writer's answers and writes out what is in order. */
+/* Takes the writer's answers and writes out what is in order. Two
+ * passes: the first only marks requests answered and collects their
+ * connections, the second writes each connection out once (which frees
+ * the answered requests, so the list is not touched after the first). */
 static void
 take_done(struct ldg_server *s)
 {
     struct req *r, *nx;
+    struct conn *dirty = NULL, *c;
     uint64_t v;
 
     if (read(s->done_fd, &v, sizeof v) < 0) {
@@ -722,21 +728,27 @@ take_done(struct ldg_server *s)
     r = s->done_head;
     s->done_head = NULL;
     pthread_mutex_unlock(&s->mu);
-    /* First mark everything, then flush each connection once. */
-    for (nx = r; nx != NULL; nx = nx->qnext) {
-        nx->ready = 1;
-        if (nx->is_err)
+    for (; r != NULL; r = nx) {
+        nx = r->qnext;
+        r->qnext = NULL;
+        r->ready = 1;
+        if (r->is_err)
             s->st.errors++;
         else
             s->st.acked++;
-    }
-    for (; r != NULL; r = nx) {
-        struct conn *c = r->c;
-        nx = r->qnext;
-        r->qnext = NULL;
+        c = r->c;
         c->held--;
-        if (!c->dead && (nx == NULL || nx->c != c))
-            conn_update(s, c);
+        if (!c->dead && !c->dirty) {
+            c->dirty = 1;
+            c->dirty_next = dirty;
+            dirty = c;
+        }
+    }
+    for (c = dirty; c != NULL; c = dirty) {
+        dirty = c->dirty_next;
+        c->dirty = 0;
+        c->dirty_next = NULL;
+        conn_update(s, c);
     }
 }
 
