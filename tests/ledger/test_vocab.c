@@ -144,11 +144,64 @@ test_vocab__subject_derivation_follows_the_order(void **state)
     }
 }
 
+/* The role -> types table of docs/FORMAT.md ("Key roles"). */
+static void
+test_vocab__roles_allow_the_documented_types(void **state)
+{
+    json_t *run = json_pack("[s]", "run");
+    json_t *cp = json_pack("[s, s]", "control-plane", "x");
+    json_t *sensor = json_pack("[s]", "sensor");
+    json_t *any = json_pack("[s]", "any");
+    json_t *none = json_array();
+    json_t *bogus = json_pack("[s]", "runner");
+    json_t *notstr = json_pack("[s, i]", "run", 7);
+    char err[256];
+    (void)state;
+
+    assert_true(ldg_roles_allow(run, "run.step"));
+    assert_true(ldg_roles_allow(run, "run.finished"));
+    assert_false(ldg_roles_allow(run, "route.decision"));
+    assert_false(ldg_roles_allow(run, "runtime.health")); /* not a prefix */
+    assert_false(ldg_roles_allow(run, "x.note"));
+    assert_true(ldg_roles_allow(cp, "route.decision"));
+    assert_true(ldg_roles_allow(cp, "promotion.promoted"));
+    assert_true(ldg_roles_allow(cp, "permission.granted"));
+    assert_true(ldg_roles_allow(cp, "x.myorg.thing"));
+    assert_false(ldg_roles_allow(cp, "run.started"));
+    assert_false(ldg_roles_allow(cp, "body.erased"));
+    assert_true(ldg_roles_allow(sensor, "capacity.snapshot"));
+    assert_true(ldg_roles_allow(sensor, "runtime.health"));
+    assert_false(ldg_roles_allow(sensor, "model.state"));
+    /* no roles: any type an actor key may sign; never the log key's own */
+    assert_true(ldg_roles_allow(NULL, "run.step"));
+    assert_true(ldg_roles_allow(none, "body.erased"));
+    assert_true(ldg_roles_allow(any, "x.t"));
+    assert_false(ldg_roles_allow(any, "key.added"));
+    assert_false(ldg_roles_allow(NULL, "key.revoked"));
+    assert_false(ldg_roles_allow(none, "ledger.genesis"));
+    /* unknown roles allow nothing; the check names them */
+    assert_false(ldg_roles_allow(bogus, "run.step"));
+    assert_int_equal(ldg_roles_check(run, err, sizeof err), 0);
+    assert_int_equal(ldg_roles_check(NULL, err, sizeof err), 0);
+    assert_int_equal(ldg_roles_check(bogus, err, sizeof err), LDG_EBADINPUT);
+    assert_non_null(strstr(err, "unknown role 'runner'"));
+    assert_int_equal(ldg_roles_check(notstr, err, sizeof err), LDG_EBADINPUT);
+    assert_non_null(strstr(err, "entry 1"));
+    json_decref(run);
+    json_decref(cp);
+    json_decref(sensor);
+    json_decref(any);
+    json_decref(none);
+    json_decref(bogus);
+    json_decref(notstr);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vocab__every_example_event_is_valid),
+        cmocka_unit_test(test_vocab__roles_allow_the_documented_types),
         cmocka_unit_test(test_vocab__missing_field_is_named),
         cmocka_unit_test(test_vocab__wrong_json_type_is_named),
         cmocka_unit_test(test_vocab__enumerations_are_checked),
