@@ -1423,6 +1423,7 @@ test_verify__cosignatures_witness_policy_and_trusted_checkpoint(void **state)
     }
     resign(&b, f->l);
     write_bundle(&b, &out, &olen);
+    save_vector("tamper-cosigned-consistency", out, olen);
     assert_int_equal(verify_policy(out, olen, NULL, both, 1, 1, &r),
                      LDG_ETAMPER);
     assert_int_equal(status_of(&r, "cosignatures"), LDG_CHECK_FAIL);

@@ -40,13 +40,17 @@ seed() { # FILE NAME
 for v in tests/vectors/bundles/*.bundle; do
     seed "$v" "$(basename "$v" .bundle)"
 done
-# a real, valid bundle when a ledger binary is at hand
+# a real, valid bundle when a ledger binary is at hand (carrying a
+# cosigned checkpoint: one kept without cosignature lines)
 LEDGER=${LEDGER:-build/ledger}
 if [ -x "$LEDGER" ]; then
     T=$(mktemp -d)
     if "$LEDGER" --dir "$T/l" init >/dev/null 2>&1 &&
         "$LEDGER" --dir "$T/l" ingest examples/pdf-ops.jsonl 2>/dev/null &&
         "$LEDGER" --dir "$T/l" erase 3 --reason fuzz >/dev/null 2>&1 &&
+        mkdir -p "$T/l/fleet/cosigned" &&
+        "$LEDGER" --dir "$T/l" checkpoint --size 5 >"$T/l/fleet/cosigned/5" &&
+        echo 5 >"$T/l/fleet/cosigned/latest" &&
         "$LEDGER" --dir "$T/l" export --redact requested_by \
             --out "$T/b.tar.zst" 2>/dev/null; then
         seed "$T/b.tar.zst" real
@@ -63,7 +67,8 @@ mkdir -p "$B/names-seeds" "$B/names-corpus"
 i=0
 for n in manifest.json manifest.sig entries/0.entry entries/18446744073709551615.entry \
     proofs/12.proof bodies/7.json keys/0123456789abcdef.json ../x /etc/passwd \
-    entries/07.entry entries//1.entry bodies/1.json/x keys/0123456789ABCDEF.json; do
+    entries/07.entry entries//1.entry bodies/1.json/x keys/0123456789ABCDEF.json \
+    cosigned/checkpoint cosigned/consistency cosigned/ cosigned/x; do
     printf '%s' "$n" >"$B/names-seeds/$i"
     i=$((i + 1))
 done
