@@ -440,6 +440,23 @@ read_checkpoint(struct cli *c, const char *path, char **out, size_t *len)
     }
     fclose(f);
     buf[n] = '\0';
+    {
+        /* a signed note: the checkpoint text, a blank line, signatures */
+        const char *sep = strstr(buf, "\n\n");
+        char origin[LDG_ORIGIN_MAX + 1];
+        uint64_t size;
+        uint8_t root[32];
+        if (sep == NULL ||
+            ldg_checkpoint_parse(buf, (size_t)(sep - buf) + 1, origin,
+                                 sizeof origin, &size, root) < 0) {
+            cli_err(c,
+                    "--trusted-checkpoint: %s is not a signed checkpoint "
+                    "(what `ledger checkpoint` prints)",
+                    path);
+            free(buf);
+            return EX_DATAERR;
+        }
+    }
     *out = buf;
     *len = n;
     return 0;

@@ -153,6 +153,12 @@ VB "$T/r1.bundle" --trusted-checkpoint "$T/none.txt" -o json
 grep -q 'cannot read' "$T/verr" || fail "missing file message: $(cat "$T/verr")"
 [ -s "$T/vout" ] && fail "missing file: checks ran: $(cat "$T/vout")"
 grep -q '^PASS\|^FAIL' "$T/verr" && fail "missing file: bundle checks ran"
+# a file that is not a checkpoint: 65, and no bundle check runs
+echo "hello" >"$T/garbage.txt"
+VB "$T/r1.bundle" --trusted-checkpoint "$T/garbage.txt"
+[ $? = 65 ] || fail "garbage trusted checkpoint: want 65"
+grep -q 'is not a signed checkpoint' "$T/verr" || fail "garbage: $(cat "$T/verr")"
+grep -q '^PASS\|^FAIL' "$T/verr" && fail "garbage: bundle checks ran"
 # another log's checkpoint (other key): does not verify with the bundle's key
 "$L" --dir "$T/other" init --origin box1.example/log >/dev/null
 "$L" --dir "$T/other" checkpoint >"$T/ck.other"
