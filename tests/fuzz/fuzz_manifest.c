@@ -24,6 +24,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zstd.h>
+
 #include "export/export_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -65,45 +67,84 @@ check_list(const struct bmlist *l)
     json_decref(doc);
 }
 
+/* A ustar member appended to buf (a header, the data, padding). */
+static int
+tar_add(uint8_t **buf, size_t *len, size_t *cap, const char *name,
+        const void *data, size_t n)
+{
+    size_t need = *len + 512 + (n + 511) / 512 * 512 + 1024;
+    uint8_t *h;
+    unsigned sum = 0;
+
+    if (strlen(name) > 99)
+        return -1;
+    if (need > *cap) {
+        uint8_t *p = realloc(*buf, need * 2);
+        if (p == NULL)
+            return -1;
+        *buf = p;
+        *cap = need * 2;
+    }
+    h = *buf + *len;
+    memset(h, 0, 512 + (n + 511) / 512 * 512);
+    memcpy(h, name, strlen(name));
+    snprintf((char *)h + 100, 8, "%07o", 0644);
+    snprintf((char *)h + 108, 8, "%07o", 0);
+    snprintf((char *)h + 116, 8, "%07o", 0);
+    snprintf((char *)h + 124, 12, "%011llo", (unsigned long long)n);
+    snprintf((char *)h + 136, 12, "%011o", 0);
+    h[156] = '0';
+    memcpy(h + 257, "ustar", 6);
+    memcpy(h + 263, "00", 2);
+    memset(h + 148, ' ', 8);
+    for (size_t i = 0; i < 512; i++)
+        sum += h[i];
+    snprintf((char *)h + 148, 8, "%06o", sum);
+    if (n > 0)
+        memcpy(h + 512, data, n);
+    *len += 512 + (n + 511) / 512 * 512;
+    return 0;
+}
+
 /* A bundle: the magic, the manifest, then "x" as every layout name the
- * list names (in list order) and one member it does not list. */
+ * list names (in list order) and one member it does not list; ustar made
+ * here and compressed in one call (small zstd tables: fast to fuzz). */
 static uint8_t *
 make_bundle(const struct bmlist *l, const uint8_t *man, size_t len,
             size_t *out_len)
 {
-    char err[256];
-    struct bwriter *w;
-    FILE *f = tmpfile();
-    uint8_t *buf = NULL;
-    long n;
+    uint8_t *tar = NULL, *z = NULL;
+    size_t tlen = 0, tcap = 0, zcap, zn;
+    int bad = 0;
 
-    if (f == NULL)
-        return NULL;
-    if (bwriter_new(&w, fileno(f), 1, 1, 0, NULL, err, sizeof err) < 0) {
-        fclose(f);
-        return NULL;
-    }
-    bwriter_add(w, B_MAGIC, LDG_BUNDLE_MAGIC "\n",
-                strlen(LDG_BUNDLE_MAGIC "\n"));
-    bwriter_add(w, B_MANIFEST, man, len);
+    bad |= tar_add(&tar, &tlen, &tcap, B_MAGIC, LDG_BUNDLE_MAGIC "\n",
+                   strlen(LDG_BUNDLE_MAGIC "\n"));
+    bad |= tar_add(&tar, &tlen, &tcap, B_MANIFEST, man, len);
     for (size_t i = 0; l != NULL && i < l->n && i < 64; i++)
         if (bundle_name_kind(l->f[i].name, NULL) != BN_BAD &&
             strcmp(l->f[i].name, B_MAGIC) != 0 &&
             strcmp(l->f[i].name, B_MANIFEST) != 0)
-            bwriter_add(w, l->f[i].name, "x", 1);
-    bwriter_add(w, "entries/999999.entry", "unlisted", 8);
-    if (bwriter_finish(w, NULL) == 0 && (n = ftell(f)) > 0 &&
-        (buf = malloc((size_t)n)) != NULL) {
-        rewind(f);
-        if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-            free(buf);
-            buf = NULL;
-        }
-        *out_len = (size_t)n;
+            bad |= tar_add(&tar, &tlen, &tcap, l->f[i].name, "x", 1);
+    bad |= tar_add(&tar, &tlen, &tcap, "entries/999999.entry", "unlisted", 8);
+    if (bad) {
+        free(tar);
+        return NULL;
     }
-    bwriter_free(w);
-    fclose(f);
-    return buf;
+    memset(tar + tlen, 0, 1024); /* the end marker */
+    tlen += 1024;
+    zcap = ZSTD_compressBound(tlen);
+    z = malloc(zcap);
+    if (z != NULL) {
+        zn = ZSTD_compress(z, zcap, tar, tlen, 1);
+        if (ZSTD_isError(zn)) {
+            free(z);
+            z = NULL;
+        } else {
+            *out_len = zn;
+        }
+    }
+    free(tar);
+    return z;
 }
 
 static void
