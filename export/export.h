@@ -134,7 +134,9 @@ struct ldg_export_report {
 };
 
 /* Writes a bundle of the events opts selects to fd (left open; not
- * synced). Everything is read in one read transaction: the latest stored
+ * synced). When fd is not a regular file (a pipe), the bundle is written
+ * to an unlinked temporary file in $TMPDIR and copied to fd after the read
+ * transaction ended, so a slow consumer pins no snapshot. Everything is read in one read transaction: the latest stored
  * checkpoint and every event and proof against it, so the bundle is one
  * consistent snapshot; events after that checkpoint are not selected.
  * Every event of the bundle is first checked as ledger verify would

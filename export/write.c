@@ -1643,9 +1643,10 @@ write_all_members(struct ex *x)
     return rc;
 }
 
-int
-ldg_export_write_fd(struct ldg_ledger *l, const struct ldg_export_opts *o,
-                    int fd, struct ldg_export_report *report)
+/* The export proper, in one read transaction, into fd. */
+static int
+export_into(struct ldg_ledger *l, const struct ldg_export_opts *o, int fd,
+            struct ldg_export_report *report)
 {
     struct ldg_query *q = NULL;
     struct ldg_key *logkey = NULL;
@@ -1778,6 +1779,82 @@ ldg_export_bundle_name(char *buf, size_t cap, const char *file)
         d[1] = '_';
     if (buf[0] == '\0' || !bundle_top_valid(buf))
         snprintf(buf, cap, "bundle");
+}
+
+/* Copies the whole of from (from its start) to fd. 0 or -1 (errno). */
+static int
+copy_out(int from, int fd)
+{
+    static const size_t cap = 1 << 16;
+    char *buf = malloc(cap);
+    ssize_t got;
+
+    if (buf == NULL || lseek(from, 0, SEEK_SET) != 0) {
+        free(buf);
+        return -1;
+    }
+    while ((got = read(from, buf, cap)) != 0) {
+        const char *p = buf;
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            break;
+        while (got > 0) {
+            ssize_t w = write(fd, p, (size_t)got);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                got = -1;
+                break;
+            }
+            p += w;
+            got -= w;
+        }
+        if (got < 0)
+            break;
+    }
+    free(buf);
+    return got == 0 ? 0 : -1;
+}
+
+/*
+ * Into a regular file, the export writes directly. Into anything else (a
+ * pipe, a socket, a terminal), it writes to an unlinked temporary file in
+ * $TMPDIR first and copies that out after its read transaction ended: a
+ * consumer that reads slowly or not at all (`export --out - | ...` left
+ * blocked) then pins no snapshot, so writers go on reusing freed pages
+ * (issue 11: a paused reader used to make data.mdb grow for good).
+ */
+int
+ldg_export_write_fd(struct ldg_ledger *l, const struct ldg_export_opts *o,
+                    int fd, struct ldg_export_report *report)
+{
+    const char *dir = getenv("TMPDIR");
+    char tmp[4200];
+    struct stat st;
+    int t, rc;
+
+    if (l == NULL || o == NULL || fd < 0)
+        return LDG_EINVAL;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+        return export_into(l, o, fd, report);
+    if (dir == NULL || *dir == '\0')
+        dir = "/tmp";
+    snprintf(tmp, sizeof tmp, "%s/ledger-export-XXXXXX", dir);
+    t = mkstemp(tmp);
+    if (t < 0) {
+        ldg_set_errmsg(l, "cannot create a temporary file in %s: %s", dir,
+                       strerror(errno));
+        return LDG_EIO;
+    }
+    unlink(tmp);
+    rc = export_into(l, o, t, report);
+    if (rc == 0 && copy_out(t, fd) < 0) {
+        ldg_set_errmsg(l, "writing the bundle: %s", strerror(errno));
+        rc = LDG_EIO;
+    }
+    close(t);
+    return rc;
 }
 
 int
