@@ -196,14 +196,17 @@ fuzz:
 	sh tests/fuzz/run_bundle.sh $(FUZZ_SECONDS)
 
 # The long robustness runs (issue 11), figures in docs/TESTING.md: kill -9
-# rounds of concurrent ingest, strace fault-injection sweeps over every
-# write-side call, and bit flips over a stored image (needs strace, zstd,
-# python3).
+# rounds of concurrent ingest, power-loss states replayed from a
+# write-logging shim, strace fault-injection sweeps over every write-side
+# call, and bit flips over a stored image (needs strace, zstd, python3).
 TORTURE_ROUNDS ?= 300
+TORTURE_POWER_STATES ?= 400
 TORTURE_FLIPS ?= 1000
 torture: all
 	LEDGER=$(CURDIR)/$(B)/ledger CRASH_ROUNDS=$(TORTURE_ROUNDS) \
 	    sh tests/e2e/core_crash.sh
+	LEDGER=$(CURDIR)/$(B)/ledger STATES=$(TORTURE_POWER_STATES) \
+	    sh tests/e2e/robust_powerloss.sh
 	LEDGER=$(CURDIR)/$(B)/ledger sh tests/torture/strace_sweep.sh
 	LEDGER=$(CURDIR)/$(B)/ledger FLIPS=$(TORTURE_FLIPS) \
 	    sh tests/e2e/robust_corrupt.sh
