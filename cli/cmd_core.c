@@ -617,7 +617,7 @@ static const struct cli_opt verify_opts[] = {
               "start at event SEQ (implies a full check from there)"),
     CLI_FLAG('F', 0, "full",
              "check everything from event 0, not only what was appended "
-             "since the last verify"),
+             "since the last verify, and walk every index key by key"),
     CLI_VALUE('t', 0, "trusted", "FILE",
               "also check that this log extends FILE, a checkpoint saved "
               "earlier (`ledger checkpoint > FILE`)"),

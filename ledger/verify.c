@@ -838,6 +838,107 @@ check_index_counts(struct vstate *vs, struct ldg_txn *t, uint64_t size,
 }
 
 /*
+ * verify --full: every index walked key by key, in order, as a scan reads
+ * it (query by type, subject, run, actor or time; timeline). The
+ * per-event lookups above reach only the paths to the keys they look for,
+ * and LMDB trusts its pages: a flipped bit elsewhere in an index page
+ * passed them while a later scan of it failed or crashed. Each key must
+ * be well formed (a string without NUL, a NUL, a big-endian seq; for
+ * idx.time two big-endian numbers), hold an empty value, name an event
+ * below size, and come in strictly increasing order; and the walk must
+ * find as many keys as the log calls for. The walk runs in the verifying
+ * child (cli/cmd_core.c): a page that faults kills it, which is reported
+ * as corrupt storage. Returns 1 on a finding.
+ */
+static int
+walk_index(struct vstate *vs, struct ldg_txn *t, enum ldg_core_db db,
+           const char *name, uint64_t size, uint64_t want)
+{
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    uint8_t prev[LDG_SUBJECT_MAX + 16];
+    size_t prevlen = 0;
+    uint64_t n = 0;
+    int rc, op = LDG_FIRST;
+
+    if (ldg_cursor_open(t, ldg_store_core_dbi(vs->l->store, db), &c) < 0) {
+        bad(vs, size ? size - 1 : 0, "index %s cannot be read", name);
+        return 1;
+    }
+    for (;; op = LDG_NEXT, n++) {
+        const uint8_t *p;
+        uint64_t seq;
+        const char *why = NULL;
+        int cmp;
+
+        rc = ldg_cursor_get(c, (enum ldg_seek)op, NULL, 0, &k, &v);
+        if (rc == LDG_ENOTFOUND)
+            break;
+        if (rc < 0) {
+            bad(vs, size ? size - 1 : 0,
+                "index %s: reading entry %llu failed (%s): its pages are "
+                "corrupt",
+                name, (unsigned long long)n, ldg_strerror(rc));
+            ldg_cursor_close(c);
+            return 1;
+        }
+        p = k.data;
+        if (db == LDG_DB_IDX_TIME ? k.len != 16
+                                  : k.len < 9 || k.len > sizeof prev)
+            why = "has a key of the wrong size";
+        else if (db != LDG_DB_IDX_TIME &&
+                 (p[k.len - 9] != 0 || memchr(p, 0, k.len - 9) != NULL))
+            why = "has a key that is not \"value NUL seq\"";
+        else if (v.len != 0)
+            why = "has a key with a value (index values are empty)";
+        seq = why == NULL ? ldg_rd_be64(p + k.len - 8) : 0;
+        if (why == NULL && seq >= size)
+            why = "names an event past the end of the log";
+        if (why == NULL && n > 0) {
+            size_t m = prevlen < k.len ? prevlen : k.len;
+            cmp = memcmp(prev, p, m);
+            if (cmp > 0 || (cmp == 0 && prevlen >= k.len))
+                why = "is out of order (a corrupt page)";
+        }
+        if (why != NULL) {
+            bad(vs, seq < size ? seq : (size ? size - 1 : 0),
+                "index %s: entry %llu %s", name, (unsigned long long)n, why);
+            ldg_cursor_close(c);
+            return 1;
+        }
+        memcpy(prev, p, k.len);
+        prevlen = k.len;
+    }
+    ldg_cursor_close(c);
+    if (n != want) {
+        bad(vs, size ? size - 1 : 0,
+            "index %s: a walk of it finds %llu entries, the log calls for "
+            "%llu",
+            name, (unsigned long long)n, (unsigned long long)want);
+        return 1;
+    }
+    return 0;
+}
+
+static void
+walk_indexes(struct vstate *vs, struct ldg_txn *t, uint64_t size,
+             uint64_t with_run)
+{
+    static const struct {
+        enum ldg_core_db db;
+        const char *name;
+    } idx[] = {{LDG_DB_IDX_TYPE, "idx.type"},
+               {LDG_DB_IDX_SUBJECT, "idx.subject"},
+               {LDG_DB_IDX_RUN, "idx.run"},
+               {LDG_DB_IDX_ACTOR, "idx.actor"},
+               {LDG_DB_IDX_TIME, "idx.time"}};
+    for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++)
+        if (walk_index(vs, t, idx[i].db, idx[i].name, size,
+                       idx[i].db == LDG_DB_IDX_RUN ? with_run : size))
+            return;
+}
+
+/*
  * What verification remembers, in the core's meta database (FORMAT.md
  * section 6):
  *
@@ -1062,6 +1163,8 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
     /* Counts name no event of their own: only when nothing else did. */
     if (vs.bad_seq == UINT64_MAX)
         check_index_counts(&vs, t, size, with_run);
+    if (vs.bad_seq == UINT64_MAX && (flags & LDG_VERIFY_FULL))
+        walk_indexes(&vs, t, size, with_run);
     r->from = vs.from;
     r->to = size;
     r->checked = size - vs.from;

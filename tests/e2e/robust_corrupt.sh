@@ -78,6 +78,22 @@ p, o, b = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 d = bytearray(open(p, "rb").read()); d[o] ^= 1 << b; open(p, "wb").write(d)' \
             "$T/l/data.mdb" "$a" "$b"
         ;;
+    node)
+        # an extra node at the end of leaf page $a with key $b (hex): a
+        # well-formed LMDB page whose keys no per-event lookup reaches
+        python3 -c 'import struct, sys
+p, pg, key = sys.argv[1], int(sys.argv[2]), bytes.fromhex(sys.argv[3])
+d = bytearray(open(p, "rb").read())
+o = pg * 4096
+lower, upper = struct.unpack_from("<HH", d, o + 12)
+size = 8 + len(key) + ((8 + len(key)) & 1)
+nu = upper - size
+struct.pack_into("<HHHH", d, o + nu, 0, 0, 0, len(key))
+d[o + nu + 8:o + nu + 8 + len(key)] = key
+struct.pack_into("<H", d, o + lower, nu)
+struct.pack_into("<HH", d, o + 12, lower + 2, nu)
+open(p, "wb").write(d)' "$T/l/data.mdb" "$a" "$b"
+        ;;
     truncate) truncate -s "$a" "$T/l/data.mdb" ;;
     zero) dd if=/dev/zero of="$T/l/data.mdb" bs=1 seek="$a" count="$b" \
         conv=notrunc 2>/dev/null ;;
