@@ -722,6 +722,56 @@ sort_held(struct bundle *b, char *err, size_t errcap)
 }
 
 /*
+ * A manifest describes the members: about 120 bytes and 6 JSON values a
+ * member as the writer writes it. A parsed JSON value costs far more
+ * memory than its text (a "0," is a 2-byte integer and a ~50-byte node),
+ * so a manifest much larger than the members call for is a memory bomb of
+ * its own: refused before it is parsed. The bounds are 4x what the writer
+ * needs, plus 64 KiB and 4,096 values for the fixed part.
+ */
+#define MANIFEST_BYTES_PER_MEMBER 512
+#define MANIFEST_VALUES_PER_MEMBER 24
+static int
+manifest_size_ok(const struct bmember *m, uint64_t members, char *err,
+                 size_t errcap)
+{
+    uint64_t values = 0, maxv = 4096 + MANIFEST_VALUES_PER_MEMBER * members;
+    int in_str = 0, esc = 0;
+
+    if (m->len > 65536 + MANIFEST_BYTES_PER_MEMBER * members)
+        return bfail(err, errcap, LDG_ETOOBIG,
+                     "member manifest.json: %zu bytes for %llu members, more "
+                     "than a manifest needs (at most %llu): refused before "
+                     "parsing",
+                     m->len, (unsigned long long)members,
+                     (unsigned long long)(65536 +
+                                          MANIFEST_BYTES_PER_MEMBER * members));
+    for (size_t i = 0; i < m->len; i++) {
+        uint8_t c = m->data[i];
+        if (in_str) {
+            if (esc)
+                esc = 0;
+            else if (c == '\\')
+                esc = 1;
+            else if (c == '"')
+                in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == ',' || c == ':' || c == '[' || c == '{') {
+            values++; /* every value but the first follows one of these */
+        }
+    }
+    if (values > maxv)
+        return bfail(err, errcap, LDG_ETOOBIG,
+                     "member manifest.json: about %llu JSON values for %llu "
+                     "members, more than a manifest needs (at most %llu): "
+                     "refused before parsing",
+                     (unsigned long long)values, (unsigned long long)members,
+                     (unsigned long long)maxv);
+    return 0;
+}
+
+/*
  * Pass 1 holds the control members and counts; the manifest's member list
  * is decoded; pass 2 streams every listed member through SHA-256; pass 3
  * holds what the manifest declares (and a little more, to name what is
@@ -746,6 +796,8 @@ read_passes(struct bundle *b, struct zsrc *z,
         return bfail(err, errcap, LDG_EBADINPUT,
                      "not a ledger bundle: no %s member", B_MAGIC);
     mf = bundle_get(b, B_MANIFEST);
+    if (mf != NULL && (rc = manifest_size_ok(mf, b->members, err, errcap)) < 0)
+        return rc;
     if (mf != NULL) {
         rc = bundle_manifest_files(&b->files, mf->data, mf->len, merr,
                                    sizeof merr);

@@ -10,6 +10,8 @@
 #   bigline     events.jsonl replaced by one 60 MiB line (listed, with
 #               another digest)
 #   members     400,000 unlisted empty members
+#   manifest    a 16 MB manifest.json of 2,400,001 JSON numbers that
+#               do not compress much (a memory bomb once parsed)
 #   good        the real bundle (exit 0), and read from a pipe
 # Each refusal names the member; a zstd or tar bomb is exit 65, a member
 # the manifest does not vouch for is a failed check (exit 1).
@@ -124,6 +126,15 @@ run bigline 1 "events.jsonl: digest does not match"
 } | bundle members
 # refused as members the manifest does not list (1) or as a bomb (65)
 run members "1 65" "member.* entries/1"
+
+awk 'BEGIN { srand(1); printf "{\"files\":{},\"x\":["
+             for (i = 0; i < 2400000; i++) printf "%d,", int(rand() * 1000000)
+             printf "0]}" }' >"$T/bigman.json"
+{
+    real manifest.json
+    printf 'manifest.json 0 file %s\n' "$T/bigman.json"
+} | bundle manifest
+run manifest 65 "member manifest.json: .* refused before parsing"
 
 run good 0 "bundle OK" "$T/good.bundle"
 cat "$T/good.bundle" | "$LEDGER" verify-bundle /dev/stdin \
