@@ -739,13 +739,13 @@ manifest_size_ok(const struct bmember *m, uint64_t members, char *err,
     int in_str = 0, esc = 0;
 
     if (m->len > 65536 + MANIFEST_BYTES_PER_MEMBER * members)
-        return bfail(err, errcap, LDG_ETOOBIG,
-                     "member manifest.json: %zu bytes for %llu members, more "
-                     "than a manifest needs (at most %llu): refused before "
-                     "parsing",
-                     m->len, (unsigned long long)members,
-                     (unsigned long long)(65536 +
-                                          MANIFEST_BYTES_PER_MEMBER * members));
+        return bfail(
+            err, errcap, LDG_ETOOBIG,
+            "member manifest.json: %zu bytes for %llu members, more "
+            "than a manifest needs (at most %llu): refused before "
+            "parsing",
+            m->len, (unsigned long long)members,
+            (unsigned long long)(65536 + MANIFEST_BYTES_PER_MEMBER * members));
     for (size_t i = 0; i < m->len; i++) {
         uint8_t c = m->data[i];
         if (in_str) {
