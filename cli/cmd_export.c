@@ -126,6 +126,9 @@ static const struct cli_opt export_opts[] = {
               "refuse a selection larger than N events"),
     CLI_FLAG('N', 0, "no-state",
              "leave out the projected state (packs, models, routes, ...)"),
+    CLI_FLAG(301, 0, "no-cosigned",
+             "leave out the witnesses' cosigned checkpoint the box keeps "
+             "(bundles carry it by default)"),
     CLI_FLAG('K', 0, "no-context",
              "with --run: only the run's own events, not the context "
              "`ledger timeline` shows with them"),
@@ -170,7 +173,7 @@ cmd_export(struct cli *c, int argc, char **argv)
     char *fields[LIST_MAX], *types[LIST_MAX], **terms = NULL;
     char *runterm = NULL, *ctxterms = NULL, *cosigned = NULL;
     char **all = NULL;
-    int no_context = 0;
+    int no_context = 0, no_cosigned = 0;
     size_t ncontext = 0;
     const char *out = NULL, *run = NULL;
     uint64_t v;
@@ -228,6 +231,9 @@ cmd_export(struct cli *c, int argc, char **argv)
             break;
         case 'N':
             o.no_state = 1;
+            break;
+        case 301:
+            no_cosigned = 1;
             break;
         case 'M':
             if (cli_parse_u64(val, &v) < 0 || v == 0) {
@@ -305,9 +311,12 @@ cmd_export(struct cli *c, int argc, char **argv)
         }
     }
     /* the cosignatures the box holds go with the bundle */
-    rc = ldg_cosigned_get(l, 0, &cosigned, &o.cosigned_len);
+    rc = no_cosigned ? LDG_ENOTFOUND
+                     : ldg_cosigned_get(l, 0, &cosigned, &o.cosigned_len);
     if (rc < 0 && rc != LDG_ENOTFOUND) {
-        cli_err(c, "cannot read the cosigned checkpoint kept: %s",
+        cli_err(c,
+                "cannot read the cosigned checkpoint kept (ledger checkpoint "
+                "--cosigned): %s; --no-cosigned leaves it out",
                 ldg_strerror(rc));
         rc = cli_exit_code(rc);
         goto out;
@@ -320,10 +329,16 @@ cmd_export(struct cli *c, int argc, char **argv)
     if (c->progress)
         cli_progress_done(c);
     if (rc < 0) {
-        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        cli_err(c, "%s%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc),
+                cosigned != NULL && strstr(ldg_errmsg(l), "cosigned")
+                    ? "; --no-cosigned leaves it out"
+                    : "");
         rc = cli_exit_code(rc);
         goto out;
     }
+    if (no_cosigned)
+        snprintf(rep.cosigned_detail, sizeof rep.cosigned_detail,
+                 "cosigned checkpoint left out (--no-cosigned)");
     fprintf(stderr,
             "export: wrote %s: %llu events selected, %llu added to "
             "establish keys or erasures, proven against the checkpoint of "

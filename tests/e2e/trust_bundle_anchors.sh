@@ -75,6 +75,22 @@ tar --zstd -tf "$T/r1.bundle" >"$T/members" 2>/dev/null &&
       grep -qx 'r1/cosigned/consistency' "$T/members"; } ||
     fail "members: $(cat "$T/members")"
 
+# a kept cosigned checkpoint that is not this log's: refused, named, and
+# --no-cosigned leaves it out
+cp -r "$B" "$T/bad"
+echo "not a checkpoint" >"$T/bad/fleet/cosigned/$CS"
+"$L" --dir "$T/bad" export --run R-0001 --out "$T/bad.bundle" 2>"$T/berr"
+rc=$?
+[ $rc = 65 ] || fail "corrupt kept cosigned checkpoint: exit $rc, want 65"
+grep -q 'cosigned checkpoint kept is not a checkpoint of this log.*--no-cosigned' \
+    "$T/berr" || fail "corrupt cosigned message: $(cat "$T/berr")"
+[ -e "$T/bad.bundle" ] && fail "a bundle was written"
+"$L" --dir "$T/bad" export --run R-0001 --no-cosigned --out "$T/bad.bundle" \
+    2>"$T/berr" || fail "--no-cosigned: $(cat "$T/berr")"
+grep -q 'left out (--no-cosigned)' "$T/berr" || fail "--no-cosigned: $(cat "$T/berr")"
+tar --zstd -tf "$T/bad.bundle" | grep -q '^cosigned/' &&
+    fail "--no-cosigned bundle carries cosigned/"
+
 # --- the k-of-n policy ---
 VB "$T/r1.bundle" --trusted-key "$VK" --witness-key "$W1" --witness-key "$W2" \
     --quorum 2 || fail "2 of 2: $(cat "$T/verr")"
