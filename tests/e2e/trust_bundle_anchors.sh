@@ -88,8 +88,9 @@ grep -q 'cosigned checkpoint kept is not a checkpoint of this log.*--no-cosigned
 "$L" --dir "$T/bad" export --run R-0001 --no-cosigned --out "$T/bad.bundle" \
     2>"$T/berr" || fail "--no-cosigned: $(cat "$T/berr")"
 grep -q 'left out (--no-cosigned)' "$T/berr" || fail "--no-cosigned: $(cat "$T/berr")"
-tar --zstd -tf "$T/bad.bundle" | grep -q '^cosigned/' &&
-    fail "--no-cosigned bundle carries cosigned/"
+tar --zstd -tf "$T/bad.bundle" >"$T/badm" || fail "--no-cosigned: not a tar"
+grep -q '^bad/manifest.json$' "$T/badm" || fail "--no-cosigned: $(cat "$T/badm")"
+grep -q '/cosigned/' "$T/badm" && fail "--no-cosigned bundle carries cosigned/"
 
 # --- the k-of-n policy ---
 VB "$T/r1.bundle" --trusted-key "$VK" --witness-key "$W1" --witness-key "$W2" \
