@@ -139,6 +139,100 @@ ch(struct ldg_http_client *c, const char *base, const char *query,
     return rc;
 }
 
+/* Appends one JSONEachRow line for event seq to b (the row layout of
+ * docs/FLEET.md). tmp is scratch space for the body's text. */
+static int
+ship_row(struct buf *b, struct buf *tmp, struct ldg_txn *t, const char *origin,
+         uint64_t seq, char *err, size_t errcap)
+{
+    struct ldg_event ev;
+    struct ldg_field *f = NULL;
+    size_t nf = 0;
+    char num[192];
+    int erased = 0, rc;
+
+    rc = ldg_event_get(t, seq, &ev);
+    if (rc < 0) {
+        snprintf(err, errcap, "event %llu: %s", (unsigned long long)seq,
+                 ldg_strerror(rc));
+        return rc;
+    }
+    rc = ldg_body_fields(t, seq, &f, &nf);
+    if (rc == LDG_EERASED)
+        erased = 1;
+    else if (rc < 0) {
+        snprintf(err, errcap, "event %llu: body: %s", (unsigned long long)seq,
+                 ldg_strerror(rc));
+        return rc;
+    }
+    buf_str(b, "{\"origin\":");
+    buf_json(b, origin, strlen(origin));
+    snprintf(num, sizeof num,
+             ",\"seq\":%llu,\"ts_ns\":%llu,\"time\":%llu,\"type\":",
+             (unsigned long long)seq, (unsigned long long)ev.ts_ns,
+             (unsigned long long)(ev.ts_ns / 1000000000u));
+    buf_str(b, num);
+    buf_json(b, ev.type, strlen(ev.type));
+    buf_str(b, ",\"subject\":");
+    buf_json(b, ev.subject, strlen(ev.subject));
+    buf_str(b, ",\"run\":");
+    buf_json(b, ev.run, strlen(ev.run));
+    buf_str(b, ",\"actor\":");
+    buf_json(b, ev.actor, strlen(ev.actor));
+    snprintf(num, sizeof num, ",\"parent\":%lld,\"body\":",
+             ev.has_parent ? (long long)ev.parent : -1LL);
+    buf_str(b, num);
+    /* the body as the text of a JSON object, keys sorted (a string
+     * column; ldg_body_fields sorts them), then its salts as another:
+     * {"name":"32 hex",...} */
+    tmp->len = 0;
+    buf_str(tmp, "{");
+    for (size_t i = 0; i < nf && !erased; i++) {
+        char *v = json_dumps(f[i].value, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (v == NULL) {
+            ldg_fields_free(f, nf);
+            return LDG_ENOMEM;
+        }
+        if (i > 0)
+            buf_str(tmp, ",");
+        buf_json(tmp, f[i].name, strlen(f[i].name));
+        buf_str(tmp, ":");
+        buf_str(tmp, v);
+        free(v);
+    }
+    buf_str(tmp, "}");
+    if (erased)
+        buf_str(b, "\"\"");
+    else
+        buf_json(b, tmp->p, tmp->len);
+    tmp->len = 0;
+    buf_str(tmp, "{");
+    for (size_t i = 0; i < nf; i++) {
+        char sh[33];
+        if (i > 0)
+            buf_str(tmp, ",");
+        buf_json(tmp, f[i].name, strlen(f[i].name));
+        ldg_hex(sh, f[i].salt, 16);
+        buf_str(tmp, ":\"");
+        buf_add(tmp, sh, 32);
+        buf_str(tmp, "\"");
+    }
+    buf_str(tmp, "}");
+    ldg_fields_free(f, nf);
+    buf_str(b, ",\"body_salts\":");
+    buf_json(b, tmp->p, tmp->len);
+    snprintf(num, sizeof num, ",\"body_erased\":%d,\"entry\":\"", erased);
+    buf_str(b, num);
+    buf_hex(b, ev.entry, ev.entry_len);
+    buf_str(b, "\",\"leaf_hash\":\"");
+    buf_hex(b, ev.leaf, 32);
+    buf_str(b, "\",\"body_root\":\"");
+    buf_hex(b, ev.body_root, 32);
+    if (buf_str(b, "\"}\n") < 0 || b->p == NULL || tmp->p == NULL)
+        return LDG_ENOMEM;
+    return 0;
+}
+
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS %s ("
     "origin String, seq UInt64, ts_ns UInt64, time DateTime, type String, "
@@ -155,7 +249,7 @@ ldg_ship(struct ldg_ledger *l, const char *url, const char *table, size_t batch,
     struct ldg_http_client *c = NULL;
     struct ldg_http_response resp;
     struct ldg_txn *t = NULL;
-    struct buf b = {0};
+    struct buf b = {0}, tmp = {0};
     char q[512];
     const char *origin = ldg_origin(l);
     uint64_t from = 0, size = 0;
@@ -232,90 +326,9 @@ ldg_ship(struct ldg_ledger *l, const char *url, const char *table, size_t batch,
         uint64_t end = s + batch < size ? s + batch : size;
         b.len = 0;
         for (; s < end; s++) {
-            struct ldg_event ev;
-            struct ldg_field *f = NULL;
-            size_t nf = 0;
-            char num[192];
-            int erased = 0;
-
-            rc = ldg_event_get(t, s, &ev);
-            if (rc < 0) {
-                snprintf(err, errcap, "event %llu: %s", (unsigned long long)s,
-                         ldg_errmsg(l));
+            rc = ship_row(&b, &tmp, t, origin, s, err, errcap);
+            if (rc < 0)
                 goto out;
-            }
-            rc = ldg_body_fields(t, s, &f, &nf);
-            if (rc == LDG_EERASED)
-                erased = 1;
-            else if (rc < 0) {
-                snprintf(err, errcap, "event %llu: body: %s",
-                         (unsigned long long)s, ldg_strerror(rc));
-                goto out;
-            }
-            buf_str(&b, "{\"origin\":");
-            buf_json(&b, origin, strlen(origin));
-            snprintf(num, sizeof num,
-                     ",\"seq\":%llu,\"ts_ns\":%llu,\"time\":%llu,\"type\":",
-                     (unsigned long long)s, (unsigned long long)ev.ts_ns,
-                     (unsigned long long)(ev.ts_ns / 1000000000u));
-            buf_str(&b, num);
-            buf_json(&b, ev.type, strlen(ev.type));
-            buf_str(&b, ",\"subject\":");
-            buf_json(&b, ev.subject, strlen(ev.subject));
-            buf_str(&b, ",\"run\":");
-            buf_json(&b, ev.run, strlen(ev.run));
-            buf_str(&b, ",\"actor\":");
-            buf_json(&b, ev.actor, strlen(ev.actor));
-            snprintf(num, sizeof num, ",\"parent\":%lld,\"body\":",
-                     ev.has_parent ? (long long)ev.parent : -1LL);
-            buf_str(&b, num);
-            {
-                /* the body as JSON text, then its salts */
-                json_t *o = json_object();
-                char *txt;
-                for (size_t i = 0; i < nf; i++)
-                    json_object_set(o, f[i].name, f[i].value);
-                txt = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS |
-                                        JSON_ENCODE_ANY);
-                json_decref(o);
-                if (txt == NULL) {
-                    rc = LDG_ENOMEM;
-                    ldg_fields_free(f, nf);
-                    goto out;
-                }
-                buf_json(&b, erased ? "" : txt, erased ? 0 : strlen(txt));
-                free(txt);
-                buf_str(&b, ",\"body_salts\":");
-                o = json_object();
-                for (size_t i = 0; i < nf; i++) {
-                    char sh[33];
-                    ldg_hex(sh, f[i].salt, 16);
-                    json_object_set_new(o, f[i].name, json_string(sh));
-                }
-                txt = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-                json_decref(o);
-                if (txt == NULL) {
-                    rc = LDG_ENOMEM;
-                    ldg_fields_free(f, nf);
-                    goto out;
-                }
-                buf_json(&b, txt, strlen(txt));
-                free(txt);
-            }
-            ldg_fields_free(f, nf);
-            snprintf(num, sizeof num, ",\"body_erased\":%d,\"entry\":\"",
-                     erased);
-            buf_str(&b, num);
-            buf_hex(&b, ev.entry, ev.entry_len);
-            buf_str(&b, "\",\"leaf_hash\":\"");
-            buf_hex(&b, ev.leaf, 32);
-            buf_str(&b, "\",\"body_root\":\"");
-            buf_hex(&b, ev.body_root, 32);
-            buf_str(&b, "\"}\n");
-            if (b.p == NULL) {
-                rc = LDG_ENOMEM;
-                goto out;
-            }
         }
         rc = ch(c, url, q, b.p, b.len, &resp, err, errcap);
         ldg_http_response_release(&resp);
@@ -330,6 +343,7 @@ out:
         ldg_txn_abort(t);
     ldg_http_client_free(c);
     free(b.p);
+    free(tmp.p);
     return rc;
 }
 
@@ -559,6 +573,88 @@ report_missing(struct audit *a, const char *origin, uint64_t lo, uint64_t hi)
 
 #define PAGE 8192
 
+/* The row's seq: a JSON integer, or a decimal string (ClickHouse quotes
+ * UInt64 in JSON). 0 or -1 if missing or not a number. */
+static int
+row_seq(json_t *row, uint64_t *seq)
+{
+    json_t *s = json_object_get(row, "seq");
+
+    if (json_is_integer(s) && json_integer_value(s) >= 0) {
+        *seq = (uint64_t)json_integer_value(s);
+        return 0;
+    }
+    if (json_is_string(s)) {
+        const char *v = json_string_value(s);
+        uint64_t n = 0;
+        if (*v == '\0' || strlen(v) > 19)
+            return -1;
+        for (; *v; v++) {
+            if (*v < '0' || *v > '9')
+                return -1;
+            n = n * 10 + (uint64_t)(*v - '0');
+        }
+        *seq = n;
+        return 0;
+    }
+    return -1;
+}
+
+/* Decodes and checks one page of rows (JSONEachRow: one JSON object a
+ * line) that the query for seq in [lo, hi), ascending, returned. *next is
+ * the seq expected next; gaps before a row are reported missing. A line
+ * that is not an object with a seq, or a seq out of order or outside the
+ * page, is itself a finding: nothing in the answer is skipped unseen. */
+static void
+audit_page(struct audit *a, const char *origin, const char *p, size_t len,
+           uint64_t lo, uint64_t hi, uint64_t *next)
+{
+    const char *end = p + len;
+    uint64_t line = 0;
+
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        json_t *row;
+        json_error_t je;
+        uint64_t seq = 0;
+        if (nl == NULL)
+            nl = end;
+        line++;
+        if (nl == p) { /* an empty line */
+            p = nl + 1;
+            continue;
+        }
+        row = json_loadb(p, (size_t)(nl - p), 0, &je);
+        p = nl + 1;
+        if (!json_is_object(row) || row_seq(row, &seq) < 0) {
+            a->rep->rows++;
+            found(a,
+                  "%s rows %llu..%llu, line %llu of the answer: not a row "
+                  "with a seq (%.200s)",
+                  origin, (unsigned long long)lo, (unsigned long long)hi - 1,
+                  (unsigned long long)line,
+                  row == NULL ? je.text : "no numeric \"seq\"");
+            json_decref(row);
+            continue;
+        }
+        if (seq < *next || seq < lo || seq >= hi) {
+            a->rep->rows++;
+            found(a,
+                  "%s seq %llu: row out of order or outside the rows "
+                  "%llu..%llu asked for (a duplicate?)",
+                  origin, (unsigned long long)seq, (unsigned long long)lo,
+                  (unsigned long long)hi - 1);
+            json_decref(row);
+            continue;
+        }
+        if (seq > *next)
+            report_missing(a, origin, *next, seq);
+        check_row(a, origin, row, seq);
+        *next = seq + 1;
+        json_decref(row);
+    }
+}
+
 static int
 audit_origin(struct audit *a, const char *origin)
 {
@@ -570,7 +666,6 @@ audit_origin(struct audit *a, const char *origin)
     a->tile_n = UINT64_MAX;
     for (uint64_t lo = 0; lo < a->size; lo += PAGE) {
         char num[96];
-        const char *p, *end;
         q.len = 0;
         buf_str(&q, "SELECT seq, type, subject, run, actor, toString(ts_ns) "
                     "AS ts_ns, body, body_salts, body_erased, entry, "
@@ -591,31 +686,8 @@ audit_origin(struct audit *a, const char *origin)
             ldg_http_response_release(&resp);
             goto out;
         }
-        p = resp.body ? resp.body : "";
-        end = p + resp.body_len;
-        while (p < end) {
-            const char *nl = memchr(p, '\n', (size_t)(end - p));
-            json_t *row;
-            json_error_t je;
-            uint64_t seq;
-            if (nl == NULL)
-                nl = end;
-            row = json_loadb(p, (size_t)(nl - p), 0, &je);
-            p = nl + 1;
-            if (row == NULL)
-                continue;
-            {
-                json_t *s = json_object_get(row, "seq");
-                seq = json_is_string(s)
-                          ? strtoull(json_string_value(s), NULL, 10)
-                          : (uint64_t)json_integer_value(s);
-            }
-            if (seq > next)
-                report_missing(a, origin, next, seq);
-            check_row(a, origin, row, seq);
-            next = seq + 1;
-            json_decref(row);
-        }
+        audit_page(a, origin, resp.body ? resp.body : "", resp.body_len, lo,
+                   lo + PAGE < a->size ? lo + PAGE : a->size, &next);
         ldg_http_response_release(&resp);
     }
     if (next < a->size)
@@ -832,4 +904,61 @@ out:
     free(a);
     free(m);
     return rc;
+}
+
+int
+ldg_audit_rows(const char *mirror, const char *rows, size_t len,
+               void (*finding)(void *ctx, const char *line), void *ctx,
+               struct ldg_audit_report *rep, char *err, size_t errcap)
+{
+    struct audit *a;
+    char origin[LDG_ORIGIN_MAX + 1];
+    uint64_t next = 0;
+    int rc;
+
+    memset(rep, 0, sizeof *rep);
+    a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return LDG_ENOMEM;
+    a->rep = rep;
+    a->finding = finding;
+    a->ctx = ctx;
+    a->err = err;
+    a->errcap = errcap;
+    a->tile_n = UINT64_MAX;
+    snprintf(a->dir, sizeof a->dir, "%s", mirror);
+    if (open_mirror(mirror, origin, sizeof origin, &a->size) < 0) {
+        snprintf(err, errcap,
+                 "mirror %s: its checkpoint does not verify with its key",
+                 mirror);
+        rc = LDG_ETAMPER;
+        goto out;
+    }
+    rep->origins = 1;
+    audit_page(a, origin, rows, len, 0, a->size, &next);
+    if (next < a->size)
+        report_missing(a, origin, next, a->size);
+    rc = rep->findings > 0 ? LDG_ETAMPER : 0;
+out:
+    free(a);
+    return rc;
+}
+
+int
+ldg_ship_rows(struct ldg_txn *t, const char *origin, uint64_t lo, uint64_t hi,
+              char **out, size_t *len, char *err, size_t errcap)
+{
+    struct buf b = {0}, tmp = {0};
+    int rc = 0;
+
+    for (uint64_t s = lo; s < hi && rc == 0; s++)
+        rc = ship_row(&b, &tmp, t, origin, s, err, errcap);
+    free(tmp.p);
+    if (rc < 0 || b.p == NULL) {
+        free(b.p);
+        return rc < 0 ? rc : LDG_ENOMEM;
+    }
+    *out = b.p;
+    *len = b.len;
+    return 0;
 }

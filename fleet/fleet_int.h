@@ -36,4 +36,20 @@ int ldg_fleet_state_dir(struct ldg_ledger *l, const char *what, const char *url,
 uint64_t ldg_fleet_read_u64(const char *dir, const char *name);
 int ldg_fleet_write_u64(const char *dir, const char *name, uint64_t v);
 
+struct ldg_audit_report;
+/* Audits rows (ClickHouse's JSONEachRow answer: one object a line, seq
+ * ascending) as the whole central table for the origin of the verified
+ * mirror state directory mirror, without a server: what
+ * ldg_audit_central does with each page it fetches (fleet/central.c; for
+ * the fuzz target and tests). 0, LDG_ETAMPER with findings, or an error. */
+int ldg_audit_rows(const char *mirror, const char *rows, size_t len,
+                   void (*finding)(void *ctx, const char *line), void *ctx,
+                   struct ldg_audit_report *rep, char *err, size_t errcap);
+/* The rows `ledger ship` sends for events [lo, hi) of t's log, as
+ * JSONEachRow text (*out malloc'd, NUL-terminated). */
+struct ldg_txn;
+int ldg_ship_rows(struct ldg_txn *t, const char *origin, uint64_t lo,
+                  uint64_t hi, char **out, size_t *len, char *err,
+                  size_t errcap);
+
 #endif

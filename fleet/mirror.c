@@ -39,7 +39,33 @@ struct level {
     uint64_t first; /* index of hashes[0] at tree level 8k */
     uint64_t count; /* hashes at this level in the tree of the new size */
     uint8_t *hashes;
+    uint64_t cap; /* hashes[] has room for cap hashes */
 };
+
+/* Makes room in L for the hashes of indexes [first, upto). Level 0 grows
+ * as entry bundles arrive, so a checkpoint claiming an absurd size costs
+ * memory only for the entries actually fetched, never an allocation sized
+ * by the claim. */
+static int
+level_reserve(struct level *L, uint64_t upto)
+{
+    uint64_t need = upto - L->first, nc;
+    uint8_t *nh;
+
+    if (need <= L->cap)
+        return 0;
+    nc = L->cap ? L->cap : W;
+    while (nc < need)
+        nc *= 2;
+    if (nc > SIZE_MAX / H)
+        return LDG_ENOMEM;
+    nh = realloc(L->hashes, (size_t)nc * H);
+    if (nh == NULL)
+        return LDG_ENOMEM;
+    L->hashes = nh;
+    L->cap = nc;
+    return 0;
+}
 
 struct sync {
     const char *dir;
@@ -176,6 +202,10 @@ leaves_from_bundles(struct sync *s)
         rc = fetch(s, rel, &buf, &len);
         if (rc < 0)
             return rc;
+        if ((rc = level_reserve(L, hi)) < 0) {
+            free(buf);
+            return rc;
+        }
         s->rep->bundles_fetched++;
         if (lo < s->old && oldw > 0) {
             char orel[128];
@@ -309,9 +339,8 @@ level_up(struct sync *s, int k, uint64_t oldcount_up)
 
     U->count = L->count / W;
     U->first = (s->old >> (8 * (k + 1))) / W * W;
-    U->hashes = malloc((size_t)(U->count - U->first) * H + H);
-    if (U->hashes == NULL)
-        return LDG_ENOMEM;
+    if ((rc = level_reserve(U, U->count + 1)) < 0)
+        return rc;
     rc = load_old_part(s, k + 1, oldcount_up);
     if (rc < 0)
         return rc;
@@ -519,11 +548,8 @@ ldg_mirror_sync(const char *dir, const char *vkey_opt,
     /* Level 0: the leaf hashes from the first changed bundle on. */
     s.lv[0].count = s.size;
     s.lv[0].first = s.old / W * W;
-    s.lv[0].hashes = malloc((size_t)(s.size - s.lv[0].first) * H + H);
-    if (s.lv[0].hashes == NULL) {
-        rc = LDG_ENOMEM;
+    if ((rc = level_reserve(&s.lv[0], s.lv[0].first + W)) < 0)
         goto out;
-    }
     s.nlv = 1;
     if ((rc = load_old_part(&s, 0, s.old)) < 0 ||
         (rc = leaves_from_bundles(&s)) < 0)

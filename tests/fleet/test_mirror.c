@@ -278,6 +278,36 @@ test_mirror__key_remembered_and_checked(void **state)
     }
 }
 
+/* A checkpoint the log key really signed, claiming a size the published
+ * entries do not reach (2^60: its hashes would take 2^65 bytes, which
+ * wrapped to a 32-byte allocation that the first full bundle overran):
+ * the mirror fetches what it can, names the first missing bundle, and
+ * allocates only for the entries it fetched. */
+static void
+test_mirror__absurd_signed_size(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_mirror_report r;
+    char err[1024] = "", path[4400], text[512], *note = NULL;
+    FILE *fp;
+
+    t_append_many(f->l, 299); /* a full first bundle */
+    publish(f);
+    snprintf(text, sizeof text,
+             "test.local/unit\n1152921504606846976\n"
+             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n");
+    assert_int_equal(ldg_log_sign_note(f->l, text, strlen(text), &note), 0);
+    snprintf(path, sizeof path, "%s/checkpoint", f->pub);
+    fp = fopen(path, "w");
+    fputs(note, fp);
+    fclose(fp);
+    free(note);
+    assert_int_equal(sync_(f, f->vkey, &r, err, sizeof err), LDG_ENOTFOUND);
+    assert_non_null(strstr(err, "tile/entries/001: "));
+    assert_int_equal(r.bundles_fetched, 1);
+    assert_null(slurp(f->mir, "checkpoint")); /* nothing mirrored */
+}
+
 int
 main(void)
 {
@@ -292,6 +322,8 @@ main(void)
             test_mirror__changed_tile_and_bad_signature, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mirror__key_remembered_and_checked,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mirror__absurd_signed_size, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

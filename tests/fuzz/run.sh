@@ -1,7 +1,10 @@
 #!/bin/sh
 # run.sh [SECONDS] — builds the core's fuzz targets (fuzz_entry, fuzz_body,
-# fuzz_ingest, fuzz_lines, fuzz_suite, fuzz_serve) with clang's libFuzzer, AddressSanitizer and UBSan against
-# the sources of ledger/ and ingest/, and runs each for SECONDS (default
+# fuzz_ingest, fuzz_lines, fuzz_suite, fuzz_serve, and the fleet's fuzz_mirror
+# for the published checkpoint, entry bundles and tiles a mirror reads, and
+# fuzz_audit for the ClickHouse rows audit-central decodes) with clang's
+# libFuzzer, AddressSanitizer and UBSan against the sources of ledger/,
+# ingest/, http/, evals/, serve/ and fleet/, and runs each for SECONDS (default
 # 30) from its seed corpus tests/fuzz/corpus_<target>/. New inputs go to
 # build/fuzz/corpus_<target>/ (never into the repository). Exits non-zero
 # if a target crashes, leaks or trips a sanitizer; the reproducer is left
@@ -31,8 +34,8 @@ if [ "${FUZZ_TOLERATE_KNOWN:-0}" = 1 ]; then
     export ASAN_OPTIONS
     MALLOC_LIMIT="-malloc_limit_mb=1000000"
 fi
-TARGETS=${FUZZ_TARGETS:-"fuzz_entry fuzz_body fuzz_ingest fuzz_lines fuzz_suite fuzz_serve"}
-DEPS="lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive"
+TARGETS=${FUZZ_TARGETS:-"fuzz_entry fuzz_body fuzz_ingest fuzz_lines fuzz_suite fuzz_serve fuzz_mirror fuzz_audit"}
+DEPS="lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive libmicrohttpd"
 FLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -I. \
     $(pkg-config --cflags $DEPS)"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all $TOLERATE"
@@ -51,10 +54,10 @@ mkdir -p "$B/obj" "$B/artifacts"
 
 # The library sources, instrumented for coverage; rebuilt when newer.
 objs=""
-for src in ledger/*.c ingest/*.c http/*.c evals/*.c serve/*.c; do
+for src in ledger/*.c ingest/*.c http/*.c evals/*.c serve/*.c fleet/*.c; do
     o="$B/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')"
     if [ ! -f "$o" ] || [ "$src" -nt "$o" ] ||
-        [ -n "$(find ledger ingest http evals serve -name '*.h' -newer "$o" 2>/dev/null)" ]; then
+        [ -n "$(find ledger ingest http evals serve fleet -name '*.h' -newer "$o" 2>/dev/null)" ]; then
         # shellcheck disable=SC2086
         $CC $FLAGS $SAN -fsanitize=fuzzer-no-link -c "$src" -o "$o"
     fi
@@ -73,6 +76,8 @@ for t in $TARGETS; do
     fuzz_entry) max=66000 ;;
     fuzz_ingest | fuzz_serve) max=200000 ;;
     fuzz_lines) max=4096 ;;
+    fuzz_mirror) max=20000 ;;
+    fuzz_audit) max=300000 ;;
     *) max=1100000 ;;
     esac
     echo "$t: $(ls "$seeds" | wc -l) seeds, $DUR s"
