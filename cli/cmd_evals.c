@@ -51,55 +51,24 @@ valid_target(const char *t)
             strncmp(t, "model:", 6) == 0);
 }
 
-/* The body of the latest event matching terms (new ref), or NULL. */
-static json_t *
-latest(struct ldg_ledger *l, int n, char *const *terms)
-{
-    struct ldg_query *q = NULL;
-    struct ldg_query_iter *it = NULL;
-    struct ldg_txn *t = NULL;
-    struct ldg_event ev;
-    json_t *body = NULL;
-    char err[256];
-    if (ldg_query_compile(&q, n, terms, NULL, NULL, err, sizeof err) < 0)
-        return NULL;
-    if (ldg_txn_begin(l, LDG_TXN_READ, &t) == 0 &&
-        ldg_query_iter_new(&it, q, t, LDG_QUERY_REVERSE) == 0 &&
-        ldg_query_iter_next(it, &ev) == 0)
-        ldg_body_get(t, ev.seq, &body);
-    ldg_query_iter_free(it);
-    ldg_txn_abort(t);
-    ldg_query_free(q);
-    return body;
-}
-
 /* The digest the runtime last reported for model (model.registered), and
  * whether those weights were ever hashed by `ledger model verify` and
- * matched: a new object {digest, verified} (digest may be null). */
+ * matched: a new object {digest, verified} (digest may be null). The
+ * library's model_at as of now (query/model_at.c). */
 static json_t *
 model_digest(struct ldg_ledger *l, const char *model)
 {
-    char subj[LDG_SUBJECT_MAX + 16];
-    snprintf(subj, sizeof subj, "subject=model:%s", model);
-    char ty1[] = "type=model.registered";
-    char *t1[] = {ty1, subj};
-    json_t *reg = latest(l, 2, t1);
-    const char *d = json_string_value(json_object_get(reg, "digest"));
-    int verified = 0;
-    if (d) {
-        char dd[200];
-        snprintf(dd, sizeof dd, "body.digest=%s", d);
-        char ty2[] = "type=model.verified", okt[] = "body.ok=true";
-        char *t2[] = {ty2, subj, dd, okt};
-        json_t *v = latest(l, 4, t2);
-        verified = v != NULL;
-        json_decref(v);
-    }
-    json_t *o =
-        json_pack("{s:o, s:b}", "digest", d ? json_string(d) : json_null(),
-                  "verified", verified);
-    json_decref(reg);
-    return o;
+    struct ldg_txn *t = NULL;
+    struct ldg_model_at m;
+
+    memset(&m, 0, sizeof m);
+    if (ldg_txn_begin(l, LDG_TXN_READ, &t) == 0 &&
+        ldg_query_model_at(t, model, UINT64_MAX, &m) < 0)
+        memset(&m, 0, sizeof m);
+    ldg_txn_abort(t);
+    return json_pack("{s:o, s:b}", "digest",
+                     m.known ? json_string(m.digest) : json_null(), "verified",
+                     m.verified);
 }
 
 static void

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "export/export_int.h"
+#include "query/query.h"
 
 #define WHY_MAX 200
 #define THREADS_MAX 16
@@ -1560,6 +1561,114 @@ check_erasures(struct vctx *v)
                 (unsigned long long)n, n == 1 ? "y" : "ies");
 }
 
+/* A shown body's string field k equal to want. */
+static int
+shown_is(const struct vev *r, const char *k, const char *want)
+{
+    const char *got = r->shown ? jstr(r->shown, k) : NULL;
+    return got != NULL && want != NULL && strcmp(got, want) == 0;
+}
+
+/* "model_at" on an events.jsonl line (docs/EXPORT.md): it names the model
+ * the event's own body names, and its digest and verification are backed
+ * by proven events of the bundle: registered_seq a model.registered of
+ * that model with that digest before the event, verified_seq a
+ * model.verified of that model and digest with ok true, "verified" true
+ * exactly when that is not after the event. That no later registration
+ * came between is the exporter's word (signed with the manifest). */
+static int
+model_at_backed(struct vctx *v, const struct vev *e, const json_t *ma,
+                char *why, size_t cap)
+{
+    static const char *const keys[] = {
+        "model",        "digest", "registered_seq", "verified", "ever_verified",
+        "verified_seq", NULL};
+    const char *model =
+        e->shown ? ldg_query_model_of(e->ev.type, e->shown) : NULL;
+    const char *d = jstr(ma, "digest"), *key;
+    unsigned long long seq = (unsigned long long)e->seq;
+    json_t *val;
+    uint64_t rs = 0, vs = 0;
+    const struct vev *r;
+    int ever = json_is_true(json_object_get(ma, "ever_verified"));
+
+    if (model == NULL || !json_is_object(ma)) {
+        snprintf(why, cap,
+                 "events.jsonl: event %llu: model_at on an event that "
+                 "names no model",
+                 seq);
+        return 0;
+    }
+    json_object_foreach((json_t *)(uintptr_t)ma, key, val)
+    {
+        size_t i;
+        for (i = 0; keys[i] && strcmp(keys[i], key) != 0; i++)
+            ;
+        if (keys[i] == NULL) {
+            snprintf(why, cap,
+                     "events.jsonl: event %llu: model_at: unexpected key "
+                     "'%.40s'",
+                     seq, key);
+            return 0;
+        }
+    }
+    if (jstr(ma, "model") == NULL || strcmp(jstr(ma, "model"), model) != 0 ||
+        !json_is_boolean(json_object_get(ma, "verified")) ||
+        !json_is_boolean(json_object_get(ma, "ever_verified"))) {
+        snprintf(why, cap,
+                 "events.jsonl: event %llu: model_at: not the event's "
+                 "model '%.40s', or no verified/ever_verified",
+                 seq, model);
+        return 0;
+    }
+    if (d == NULL) {
+        if (!json_is_null(json_object_get(ma, "digest")) || ever ||
+            json_is_true(json_object_get(ma, "verified")) ||
+            json_object_get(ma, "registered_seq") != NULL) {
+            snprintf(why, cap,
+                     "events.jsonl: event %llu: model_at without a digest "
+                     "claims a registration or a verification",
+                     seq);
+            return 0;
+        }
+        return 1;
+    }
+    if (ju64(ma, "registered_seq", &rs) < 0 || rs >= e->seq ||
+        (r = find_ev(v, rs)) == NULL || !r->decoded ||
+        strcmp(r->ev.type, "model.registered") != 0 ||
+        !shown_is(r, "model", model) || !shown_is(r, "digest", d)) {
+        snprintf(why, cap,
+                 "events.jsonl: event %llu: model_at: digest %.24s has no "
+                 "model.registered of it before it in the bundle",
+                 seq, d);
+        return 0;
+    }
+    if (!ever) {
+        if (json_is_true(json_object_get(ma, "verified")) ||
+            json_object_get(ma, "verified_seq") != NULL) {
+            snprintf(why, cap,
+                     "events.jsonl: event %llu: model_at: verified but "
+                     "never verified",
+                     seq);
+            return 0;
+        }
+        return 1;
+    }
+    if (ju64(ma, "verified_seq", &vs) < 0 || (r = find_ev(v, vs)) == NULL ||
+        !r->decoded || strcmp(r->ev.type, "model.verified") != 0 ||
+        !shown_is(r, "model", model) || !shown_is(r, "digest", d) ||
+        !json_is_true(json_object_get(r->shown, "ok")) ||
+        json_is_true(json_object_get(ma, "verified")) != (vs <= e->seq)) {
+        snprintf(why, cap,
+                 "events.jsonl: event %llu: model_at: verified_seq is no "
+                 "model.verified ok of %.24s in the bundle, or 'verified' "
+                 "disagrees",
+                 seq, d);
+        return 0;
+    }
+    return 1;
+}
+
 /* An events.jsonl line must show exactly the entry and disclosed body. */
 static int
 line_matches(struct vctx *v, const struct vev *e, json_t *line, char *why,
@@ -1595,7 +1704,8 @@ line_matches(struct vctx *v, const struct vev *e, json_t *line, char *why,
                 (strcmp(key, "withheld") == 0 && e->bstate == BS_REDACTED) ||
                 (strcmp(key, "body_withheld") == 0 &&
                  e->bstate == BS_WITHHELD) ||
-                (strcmp(key, "erased") == 0 && e->bstate == BS_ERASED);
+                (strcmp(key, "erased") == 0 && e->bstate == BS_ERASED) ||
+                (strcmp(key, "model_at") == 0 && e->bstate == BS_FULL);
             if (ok && !known) {
                 snprintf(why, cap,
                          "events.jsonl: event %llu: unexpected key '%.40s'",
@@ -1629,6 +1739,9 @@ line_matches(struct vctx *v, const struct vev *e, json_t *line, char *why,
                  seq);
         ok = 0;
     }
+    if (ok && json_object_get(line, "model_at") != NULL &&
+        !model_at_backed(v, e, json_object_get(line, "model_at"), why, cap))
+        ok = 0;
     if (ok && e->bstate == BS_ERASED &&
         !json_is_true(json_object_get(line, "erased"))) {
         snprintf(why, cap, "events.jsonl: event %llu: not shown as erased",
@@ -1716,9 +1829,12 @@ jsonl_one(struct vctx *v, size_t i, struct wctx *w)
 out:
     json_decref(line);
     free(own.p);
-    /* the last use of the disclosed fields: free them here, in parallel */
-    json_decref(jl->e->shown);
-    jl->e->shown = NULL;
+    /* the last use of the disclosed fields: free them here, in parallel
+     * (but model.* events back other lines' "model_at": kept) */
+    if (strncmp(jl->e->ev.type, "model.", 6) != 0 || !jl->e->decoded) {
+        json_decref(jl->e->shown);
+        jl->e->shown = NULL;
+    }
 }
 
 static void

@@ -109,6 +109,7 @@ struct ex {
     char top[B_TOP_MAX + 1];        /* the archive's one directory */
     char file[300];                 /* the bundle's file name, for README */
     uint64_t now_ns;
+    struct ldg_query_models *models; /* "model_at" (none when redacting) */
 };
 
 /* ------------------------------------------------------------ helpers -- */
@@ -487,6 +488,81 @@ select_erasures(struct ex *x)
     return rc;
 }
 
+/* What the log knew of the weights of the model a selected event names,
+ * within the checkpoint's size: 1 with *m filled, 0 for an event about
+ * no model (or when the bundle redacts: a model's name could be what was
+ * withheld, so no "model_at" and no model support events then). */
+static int
+model_at(struct ex *x, const struct ldg_event *ev, const json_t *body,
+         struct ldg_model_at *m, const char **model)
+{
+    int rc;
+
+    if (x->models == NULL || body == NULL ||
+        (*model = ldg_query_model_of(ev->type, body)) == NULL)
+        return 0;
+    if ((rc = ldg_query_models_at(x->models, *model, ev->seq, m)) < 0)
+        return rc;
+    if (m->ever_verified && m->verified_seq >= x->cksize)
+        m->ever_verified = 0; /* after the bundle's checkpoint */
+    return 1;
+}
+
+/* Event seq as support, with its signer's key events. */
+static int
+push_support(struct ex *x, uint64_t seq)
+{
+    struct ldg_event ev;
+    int rc;
+
+    if ((rc = ldg_event_get(x->t, seq, &ev)) < 0 ||
+        (rc = push_sel(x, seq, ROLE_SUPPORT)) < 0)
+        return rc;
+    return add_key(x, ev.actor);
+}
+
+/* The model.registered (and model.verified) events that back the
+ * "model_at" of the selected route decisions, evals and promotions. */
+static int
+select_model_support(struct ex *x)
+{
+    size_t nsel = x->nev;
+    int rc;
+
+    if (x->o->nredact_fields > 0 || x->o->nredact_types > 0)
+        return 0;
+    if ((rc = ldg_query_models_new(&x->models, x->t)) < 0)
+        return rc;
+    for (size_t i = 0; i < nsel; i++) {
+        struct ldg_event ev;
+        struct ldg_model_at m;
+        const char *model;
+        json_t *body = NULL;
+        if (!(x->ev[i].role & ROLE_SELECTED))
+            continue;
+        if ((rc = ldg_event_get(x->t, x->ev[i].seq, &ev)) < 0)
+            return rc;
+        if (strncmp(ev.type, "route.", 6) != 0 &&
+            strncmp(ev.type, "eval.", 5) != 0 &&
+            strncmp(ev.type, "promotion.", 10) != 0)
+            continue;
+        rc = ldg_body_get(x->t, ev.seq, &body);
+        if (rc == LDG_EERASED)
+            continue;
+        if (rc < 0)
+            return rc;
+        rc = model_at(x, &ev, body, &m, &model);
+        json_decref(body);
+        if (rc > 0 && m.known)
+            rc = push_support(x, m.registered_seq);
+        if (rc >= 0 && m.known && m.ever_verified)
+            rc = push_support(x, m.verified_seq);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 static int
 select_support(struct ex *x)
 {
@@ -496,6 +572,8 @@ select_support(struct ex *x)
     if (x->nev > 0)
         qsort(x->ev, x->nev, sizeof *x->ev, cmp_sel);
     if ((rc = select_erasures(x)) < 0)
+        return rc;
+    if ((rc = select_model_support(x)) < 0)
         return rc;
     if ((rc = add_key(x, logid)) < 0)
         return rc;
@@ -684,6 +762,29 @@ jsonl_line(struct ex *x, const struct ldg_event *ev, enum bmode mode,
             /* how many, never which: the names stay out of the bundle */
             gb_lit(b, ",\"withheld\":");
             gb_u64(b, json_array_size(names));
+        }
+    }
+    if (mode == BM_FULL && x->models != NULL) {
+        /* the weights the model it names had then (docs/EXPORT.md) */
+        json_t *body = json_loadb(lb->p, lb->len, 0, NULL);
+        struct ldg_model_at m;
+        const char *model = NULL;
+        int rc = model_at(x, ev, body, &m, &model);
+        if (rc > 0) {
+            json_t *o = ldg_query_model_at_json(model, &m);
+            char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+            gb_lit(b, ",\"model_at\":");
+            if (txt != NULL)
+                gb_add(b, txt, strlen(txt));
+            else
+                b->err = LDG_ENOMEM;
+            free(txt);
+            json_decref(o);
+        }
+        json_decref(body);
+        if (rc < 0) {
+            gb_lit(b, "}\n");
+            return rc;
         }
     }
     gb_lit(b, "}\n");
@@ -1729,6 +1830,7 @@ out:
         *report = x.rep;
     bwriter_free(x.w);
     ldg_proof_batch_free(x.proofs);
+    ldg_query_models_free(x.models);
     ldg_txn_abort(x.t);
     ldg_query_free(q);
     free(x.mfiles.p);

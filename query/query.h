@@ -210,6 +210,45 @@ int ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
  * Caller json_decref's; NULL on allocation failure. */
 json_t *ldg_query_event_json(struct ldg_txn *t, const struct ldg_event *ev);
 
+/* ------------------------------------------------------- model at seq -- */
+
+/* What the log knew of a model's weights at an event (query/model_at.c):
+ * a route decision, an eval and a promotion name a model, and a name can
+ * be re-pointed at other weights. */
+#define LDG_MODEL_DIGEST_MAX 160
+struct ldg_model_at {
+    int known; /* a model.registered for the model at or before seq */
+    char digest[LDG_MODEL_DIGEST_MAX + 1]; /* the latest one's digest */
+    uint64_t registered_seq;               /* and its seq */
+    int verified;          /* a model.verified with ok true and that digest at
+                            * or before seq: the weights were hashed by then */
+    int ever_verified;     /* such a model.verified anywhere in t's snapshot */
+    uint64_t verified_seq; /* the first one (when ever_verified) */
+};
+/* Fills *out for model as of event seq, within t's snapshot. Erased
+ * bodies say nothing. 0, or a negative code. */
+int ldg_query_model_at(struct ldg_txn *t, const char *model, uint64_t seq,
+                       struct ldg_model_at *out);
+/* The same lookups for many events of one snapshot, cached per model
+ * (one read of its model.* events through idx.subject). The handle
+ * borrows t and lives no longer than it. */
+struct ldg_query_models;
+int ldg_query_models_new(struct ldg_query_models **out, struct ldg_txn *t);
+int ldg_query_models_at(struct ldg_query_models *c, const char *model,
+                        uint64_t seq, struct ldg_model_at *out);
+void ldg_query_models_free(struct ldg_query_models *c);
+/* The model an event of this type is about: route.decision's
+ * chosen_model, eval.started/eval.result/promotion.promoted/
+ * promotion.rejected's candidate, promotion.rolled_back's to; NULL for
+ * other types or when the body has no such string (borrowed from body). */
+const char *ldg_query_model_of(const char *type, const json_t *body);
+/* {"model", "digest" (null when never registered), "registered_seq",
+ * "verified", "ever_verified", "verified_seq"}: the "model_at" object
+ * that `query -o json`, `timeline` and bundles' events.jsonl carry (seqs
+ * as decimal strings, as "seq" is). New reference; NULL on ENOMEM. */
+json_t *ldg_query_model_at_json(const char *model,
+                                const struct ldg_model_at *m);
+
 /* ------------------------------------------------------------- timeline -- */
 
 /* The flight-recorder view of one run: its start (run.started), steps with

@@ -138,16 +138,31 @@ struct q_jsonstate {
     char utc_base[32];
 };
 /* Appends the json line of ev (actor name `name`, "" if none) with the
- * body from its stored record (rec NULL: erased). Touches nothing but its
+ * body from its stored record (rec NULL: erased), then extra (may be
+ * NULL: ,"model_at":{..} from q_model_at_text). Touches nothing but its
  * arguments: worker threads call it on events of the caller's snapshot. */
 int q_render_json_rec(struct qbuf *b, struct q_jsonstate *js, unsigned flags,
                       const struct ldg_event *ev, const char *name,
-                      const uint8_t *rec, size_t rec_len, size_t body_max);
+                      const uint8_t *rec, size_t rec_len, size_t body_max,
+                      const char *extra);
 /* A renderer's format, flags, and the name of key id (cached in r; the
  * pointer is valid until the next call on r). */
 enum ldg_query_format q_render_fmt(const struct ldg_query_render *r);
 unsigned q_render_flags(const struct ldg_query_render *r);
 const char *q_render_key_name(struct ldg_query_render *r, struct ldg_txn *t,
                               const char *id);
+struct q_modelcache;
+struct q_modelcache **q_render_modelcache(struct ldg_query_render *r);
+
+/* model_at.c: per-snapshot cache of models' registrations and
+ * verifications. *c may be NULL (created on first use) and is replaced
+ * when t differs from the transaction it was made for. */
+struct q_modelcache;
+int q_model_at_text(struct q_modelcache **mc, struct ldg_txn *t,
+                    const struct ldg_event *ev, const json_t *body, char **out);
+int q_modelcache_lookup(struct q_modelcache **c, struct ldg_txn *t,
+                        const char *model, uint64_t seq,
+                        struct ldg_model_at *out);
+void q_modelcache_free(struct q_modelcache *c);
 
 #endif

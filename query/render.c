@@ -182,6 +182,7 @@ struct ldg_query_render {
     int given;             /* body supplied for this call: 1, -1 erased */
     const json_t *given_body;
     struct ldg_query_iter *it; /* ldg_query_render_iter: its body record */
+    struct q_modelcache *mc;   /* "model_at" lookups, per transaction */
 };
 
 /* The body of the event being rendered: the one supplied by the caller
@@ -224,6 +225,7 @@ ldg_query_render_free(struct ldg_query_render *r)
         return;
     qbuf_release(&r->out);
     free(r->names);
+    q_modelcache_free(r->mc);
     free(r);
 }
 
@@ -544,7 +546,6 @@ w_lit(char *o, const char *s, size_t n)
     return o + n;
 }
 
-
 /* "00" "01" ... "ff": two digits a byte */
 static const char hex2[] =
     "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
@@ -572,6 +573,55 @@ w_hex(char *o, const uint8_t *p, size_t n)
     }
     *o++ = '"';
     return o;
+}
+
+/* ,"model_at":{...} for an event about a model (ldg_query_model_of),
+ * malloc'd into *out; *out NULL for other events. body: the decoded body
+ * if at hand, else it is read (only for those types). */
+int
+q_model_at_text(struct q_modelcache **mc, struct ldg_txn *t,
+                const struct ldg_event *ev, const json_t *body, char **out)
+{
+    json_t *own = NULL, *o;
+    const char *model;
+    struct ldg_model_at m;
+    char *txt;
+    int rc;
+
+    *out = NULL;
+    if (strncmp(ev->type, "route.decision", 14) != 0 &&
+        strncmp(ev->type, "eval.", 5) != 0 &&
+        strncmp(ev->type, "promotion.", 10) != 0)
+        return 0;
+    if (body == NULL) {
+        rc = ldg_body_get(t, ev->seq, &own);
+        if (rc == LDG_EERASED)
+            return 0;
+        if (rc < 0)
+            return rc;
+        body = own;
+    }
+    model = ldg_query_model_of(ev->type, body);
+    if (model == NULL) {
+        json_decref(own);
+        return 0;
+    }
+    rc = q_modelcache_lookup(mc, t, model, ev->seq, &m);
+    if (rc < 0) {
+        json_decref(own);
+        return rc;
+    }
+    o = ldg_query_model_at_json(model, &m);
+    json_decref(own);
+    txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (txt == NULL)
+        return LDG_ENOMEM;
+    *out = malloc(strlen(txt) + 13);
+    if (*out != NULL)
+        sprintf(*out, ",\"model_at\":%s", txt);
+    free(txt);
+    return *out ? 0 : LDG_ENOMEM;
 }
 
 /*
@@ -634,10 +684,14 @@ json_head(struct qbuf *b, struct q_jsonstate *js, const struct ldg_event *ev,
     return 0;
 }
 
-/* The cursor if asked for, and the end of the line. */
+/* "model_at" (when extra is not empty), the cursor if asked for, and the
+ * end of the line. */
 static void
-json_tail(struct qbuf *b, unsigned flags, const struct ldg_event *ev)
+json_tail(struct qbuf *b, unsigned flags, const struct ldg_event *ev,
+          const char *extra)
 {
+    if (extra != NULL)
+        qbuf_puts(b, extra);
     if (flags & LDG_RENDER_CURSOR) {
         char cur[LDG_QUERY_CURSOR_MAX];
         ldg_query_cursor(ev, cur);
@@ -651,7 +705,8 @@ json_tail(struct qbuf *b, unsigned flags, const struct ldg_event *ev)
 int
 q_render_json_rec(struct qbuf *b, struct q_jsonstate *js, unsigned flags,
                   const struct ldg_event *ev, const char *name,
-                  const uint8_t *rec, size_t rec_len, size_t body_max)
+                  const uint8_t *rec, size_t rec_len, size_t body_max,
+                  const char *extra)
 {
     int rc = json_head(b, js, ev, name);
     if (rc < 0)
@@ -669,7 +724,7 @@ q_render_json_rec(struct qbuf *b, struct q_jsonstate *js, unsigned flags,
         if (rc < 0)
             return rc;
     }
-    json_tail(b, flags, ev);
+    json_tail(b, flags, ev, extra);
     return b->err;
 }
 
@@ -684,20 +739,31 @@ render_json(struct ldg_query_render *r, struct ldg_txn *t,
             const struct ldg_event *ev, const char *name)
 {
     struct qbuf *b = &r->out;
+    char *extra = NULL;
     int rc;
+
+    if ((rc = q_model_at_text(
+             &r->mc, t, ev, r->given == 1 ? r->given_body : NULL, &extra)) < 0)
+        return rc;
 
     if (r->it != NULL) { /* the record the iterator has at hand */
         const uint8_t *rec = NULL;
         size_t n = 0;
         rc = q_iter_body_record(r->it, &rec, &n);
-        if (rc < 0 && rc != LDG_EERASED)
+        if (rc < 0 && rc != LDG_EERASED) {
+            free(extra);
             return rc;
-        return q_render_json_rec(b, &r->js, r->flags, ev, name,
-                                 rc == LDG_EERASED ? NULL : rec, n,
-                                 ldg_body_max(ldg_txn_ledger(t)));
-    }
-    if ((rc = json_head(b, &r->js, ev, name)) < 0)
+        }
+        rc = q_render_json_rec(b, &r->js, r->flags, ev, name,
+                               rc == LDG_EERASED ? NULL : rec, n,
+                               ldg_body_max(ldg_txn_ledger(t)), extra);
+        free(extra);
         return rc;
+    }
+    if ((rc = json_head(b, &r->js, ev, name)) < 0) {
+        free(extra);
+        return rc;
+    }
     if (r->given == -1) {
         qbuf_add(b, ",\"erased\":true", 14);
     } else if (r->given == 1) {
@@ -708,17 +774,21 @@ render_json(struct ldg_query_render *r, struct ldg_txn *t,
          * as json_dumps of ldg_body_get, without building a tree. */
         size_t mark = b->len;
         qbuf_add(b, ",\"body\":", 8);
-        if (b->err)
+        if (b->err) {
+            free(extra);
             return LDG_ENOMEM;
+        }
         rc = ldg_body_json_append(t, ev->seq, &b->p, &b->len, &b->cap);
         if (rc == LDG_EERASED) {
             b->len = mark;
             qbuf_add(b, ",\"erased\":true", 14);
         } else if (rc < 0) {
+            free(extra);
             return rc;
         }
     }
-    json_tail(b, r->flags, ev);
+    json_tail(b, r->flags, ev, extra);
+    free(extra);
     return 0;
 }
 
@@ -772,6 +842,16 @@ event_json(struct ldg_query_render *r, struct ldg_txn *t,
         json_object_set_new(o, "erased", json_true());
     else
         json_object_set_new(o, "body_error", json_string(ldg_strerror(rc)));
+    if (rc == 0) {
+        const char *model = ldg_query_model_of(ev->type, body);
+        struct ldg_model_at m;
+        struct q_modelcache *tmp = NULL, **mc = r != NULL ? &r->mc : &tmp;
+        if (model != NULL &&
+            q_modelcache_lookup(mc, t, model, ev->seq, &m) == 0)
+            json_object_set_new(o, "model_at",
+                                ldg_query_model_at_json(model, &m));
+        q_modelcache_free(tmp);
+    }
     if (body_rc != NULL)
         *body_rc = rc == LDG_EERASED ? 0 : rc;
     return o;
@@ -861,6 +941,12 @@ const char *
 q_render_key_name(struct ldg_query_render *r, struct ldg_txn *t, const char *id)
 {
     return key_name(r, t, id);
+}
+
+struct q_modelcache **
+q_render_modelcache(struct ldg_query_render *r)
+{
+    return &r->mc;
 }
 
 int

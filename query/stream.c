@@ -44,6 +44,7 @@ struct item {
     char name[LDG_NAME_MAX + 1];
     const uint8_t *rec; /* NULL: erased */
     size_t rec_len;
+    char *extra; /* ,"model_at":{..} made by the caller's thread, or NULL */
 };
 
 struct batch {
@@ -81,8 +82,9 @@ render_batch(struct stream *s, struct batch *b, struct q_jsonstate *js)
     b->good_len = 0;
     for (size_t i = 0; i < b->n; i++) {
         const struct item *it = &b->items[i];
-        int rc = q_render_json_rec(&b->out, js, s->flags, &it->ev, it->name,
-                                   it->rec, it->rec_len, s->body_max);
+        int rc =
+            q_render_json_rec(&b->out, js, s->flags, &it->ev, it->name, it->rec,
+                              it->rec_len, s->body_max, it->extra);
         if (rc < 0) {
             b->rc = rc;
             return;
@@ -234,6 +236,8 @@ run_threaded(struct stream *s, struct ldg_query_iter *it,
         examined0 = q_iter_examined(it);
         while (b->n < BATCH) {
             struct item *item = &b->items[b->n];
+            free(item->extra);
+            item->extra = NULL;
             if ((o->limit > 0 && taken >= o->limit) ||
                 (o->stop != NULL && *o->stop)) {
                 end = 1;
@@ -254,8 +258,20 @@ run_threaded(struct stream *s, struct ldg_query_iter *it,
             {
                 const char *nm = q_render_key_name(r, t, item->ev.actor);
                 size_t nl = strnlen(nm, LDG_NAME_MAX);
+                const json_t *body = NULL;
                 memcpy(item->name, nm, nl);
                 item->name[nl] = '\0';
+                /* the model lookups need LMDB: done here, not in workers */
+                if (item->rec != NULL && ldg_query_iter_body(it, &body) != 1)
+                    body = NULL;
+                iter_rc = item->rec == NULL
+                              ? 0
+                              : q_model_at_text(q_render_modelcache(r), t,
+                                                &item->ev, body, &item->extra);
+                if (iter_rc < 0) {
+                    end = 1;
+                    break;
+                }
             }
             b->n++;
             taken++;
@@ -345,7 +361,7 @@ ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
     if (s == NULL)
         return LDG_ENOMEM;
     for (size_t i = 0; i < RING; i++) {
-        s->ring[i].items = malloc(BATCH * sizeof *s->ring[i].items);
+        s->ring[i].items = calloc(BATCH, sizeof *s->ring[i].items);
         if (s->ring[i].items == NULL) {
             rc = LDG_ENOMEM;
             goto out;
@@ -364,6 +380,8 @@ ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
     pthread_mutex_destroy(&s->mu);
 out:
     for (size_t i = 0; i < RING; i++) {
+        for (size_t k = 0; s->ring[i].items != NULL && k < BATCH; k++)
+            free(s->ring[i].items[k].extra);
         free(s->ring[i].items);
         qbuf_release(&s->ring[i].out);
     }

@@ -146,7 +146,27 @@ struct tl {
     int ctx_latest;          /* walking backwards: keep one, then stop */
     size_t targets_left;
     int err;
+    struct q_modelcache *mc; /* "model_at" of decisions, evals, promotions */
 };
+
+/* Adds "model_at" to entry e of an event about a model (a route decision,
+ * an eval, a promotion): the digest the model had at seq and whether its
+ * weights were hashed. */
+static void
+add_model_at(struct tl *tl, json_t *e, const char *type, const json_t *body,
+             uint64_t seq)
+{
+    const char *model = ldg_query_model_of(type, body);
+    struct ldg_model_at m;
+
+    if (model == NULL || e == NULL)
+        return;
+    if (q_modelcache_lookup(&tl->mc, tl->t, model, seq, &m) < 0) {
+        tl->err = LDG_ENOMEM;
+        return;
+    }
+    json_object_set_new(e, "model_at", ldg_query_model_at_json(model, &m));
+}
 
 static const char *
 kind_of(const char *type)
@@ -256,6 +276,7 @@ on_run_event(void *ctx, uint64_t seq)
     if (strcmp(kind, "policy") == 0)
         json_object_set_new(e, "denied",
                             json_boolean(jstr_is(body, "decision", "deny")));
+    add_model_at(tl, e, ev.type, body, seq);
     if (body != NULL)
         json_object_set_new(e, "body", body);
     else
@@ -410,6 +431,7 @@ on_eval(void *ctx, uint64_t seq)
             if (x != NULL)
                 json_object_set(e, keep[i], x);
         }
+        add_model_at(tl, e, ev.type, body, seq);
     } else if (e != NULL) {
         json_object_set_new(e, "erased", json_true());
     }
@@ -513,6 +535,7 @@ on_context(void *ctx, uint64_t seq)
         tl->err = LDG_ENOMEM;
         return 1;
     }
+    add_model_at(tl, e, ev.type, body, seq);
     if (body != NULL)
         json_object_set_new(e, "body", body);
     else
@@ -803,6 +826,7 @@ out:
     json_decref(tl.models_set);
     json_decref(tl.context);
     json_decref(tl.version);
+    q_modelcache_free(tl.mc);
     return rc;
 }
 
@@ -839,6 +863,28 @@ put_signer(struct qbuf *b, const json_t *e, const json_t *by)
     if (by == NULL || json_is_null(by) || sg == NULL)
         return;
     qbuf_printf(b, "  signer=%s", nm ? nm : sget(sg, "key_id"));
+}
+
+/* "  weights sha256:0123456789ab… verified" (or "not verified", "verified
+ * later at #N", "digest unknown") for an entry with "model_at". */
+static void
+put_model_at(struct qbuf *b, const json_t *m)
+{
+    const char *d = json_string_value(json_object_get(m, "digest"));
+
+    if (m == NULL)
+        return;
+    if (d == NULL) {
+        qbuf_puts(b, "  weights: digest unknown (never registered)");
+        return;
+    }
+    qbuf_printf(b, "  weights %.19s%s", d, strlen(d) > 19 ? "…" : "");
+    if (json_is_true(json_object_get(m, "verified")))
+        qbuf_puts(b, " verified");
+    else if (json_is_true(json_object_get(m, "ever_verified")))
+        qbuf_printf(b, " verified later (#%s)", sget(m, "verified_seq"));
+    else
+        qbuf_puts(b, " never verified");
 }
 
 static void
@@ -935,6 +981,7 @@ event_line(struct qbuf *b, const json_t *e)
     } else {
         qbuf_printf(b, "  %s %s", sget(e, "type"), sget(e, "subject"));
     }
+    put_model_at(b, json_object_get(e, "model_at"));
     qbuf_add(b, "\n", 1);
 }
 

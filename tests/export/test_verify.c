@@ -1481,6 +1481,92 @@ test_verify__cosignatures_witness_policy_and_trusted_checkpoint(void **state)
     ldg_key_free(w2);
 }
 
+/* "model_at" (issue 14): a route decision shows the digest its model had
+ * then and whether its weights were hashed, backed by the model.registered
+ * and model.verified the bundle carries as support; a line whose model_at
+ * the bundle's events do not back fails "events" even re-signed; with a
+ * redaction, no model_at and no model support events. */
+static void
+test_verify__model_at_is_backed_by_support_events(void **state)
+{
+    static const char *const terms[] = {"type=route.decision", NULL};
+    struct fx *f = *state;
+    struct bundle b;
+    struct bmember *m;
+    uint8_t *buf, *out;
+    size_t len, olen;
+    char *txt, *p;
+    struct ldg_bundle_report r;
+
+    add(f->l, "model.registered", NULL,
+        "{\"model\":\"qwen\",\"digest\":\"sha256:aa\"}");
+    add(f->l, "model.verified", NULL,
+        "{\"model\":\"qwen\",\"digest\":\"sha256:aa\",\"ok\":true}");
+    add(f->l, "route.decision", "alice",
+        "{\"route\":\"pdf-ops/extract\",\"chosen_model\":\"qwen\"}");
+    add(f->l, "model.registered", NULL,
+        "{\"model\":\"qwen\",\"digest\":\"sha256:bb\"}");
+    add(f->l, "route.decision", "alice",
+        "{\"route\":\"pdf-ops/extract\",\"chosen_model\":\"qwen\"}");
+    assert_int_equal(export_terms(f->l, terms, &buf, &len), 0);
+    assert_int_equal(verify_mem(buf, len, NULL, &r), 0);
+    assert_int_equal(r.selected, 3); /* the seeded decision and two new */
+    read_bundle(&b, buf, len);
+    m = member_get(&b, B_EVENTS);
+    txt = strndup((const char *)m->data, m->len);
+    /* the first decision: no registration before it */
+    assert_non_null(strstr(txt, "\"model_at\":{\"model\":\"qwen\",\"digest\":"
+                                "null,\"verified\":false,\"ever_verified\":"
+                                "false}"));
+    assert_non_null(strstr(txt, "\"digest\":\"sha256:aa\",\"registered_seq\":"
+                                "\"8\",\"verified\":true,\"ever_verified\":"
+                                "true,\"verified_seq\":\"9\""));
+    assert_non_null(strstr(txt, "\"digest\":\"sha256:bb\",\"registered_seq\":"
+                                "\"11\",\"verified\":false,\"ever_verified\":"
+                                "false}"));
+    /* tampered: the second decision's weights claimed verified */
+    p = strstr(txt,
+               "\"sha256:bb\",\"registered_seq\":\"11\",\"verified\":false");
+    assert_non_null(p);
+    memcpy(strstr(p, "false"), "true ", 5);
+    member_set(&b, B_EVENTS, txt, strlen(txt));
+    resign(&b, f->l);
+    write_bundle(&b, &out, &olen);
+    expect_fail(out, olen, NULL, "events", "model_at");
+    free(out);
+    /* tampered: another digest than the registration's */
+    memcpy(strstr(txt, "true ,"), "false,", 6);
+    p = strstr(txt, "sha256:bb");
+    p[8] = 'c';
+    member_set(&b, B_EVENTS, txt, strlen(txt));
+    resign(&b, f->l);
+    write_bundle(&b, &out, &olen);
+    expect_fail(out, olen, NULL, "events", "has no model.registered");
+    free(out);
+    free(txt);
+    bundle_release(&b);
+    free(buf);
+    /* with a redaction: no model_at, no model support events */
+    {
+        struct ldg_export_opts o;
+        char red0[] = "route", *red[] = {red0};
+        memset(&o, 0, sizeof o);
+        o.nterms = 1;
+        o.terms = (char *const *)(uintptr_t)terms;
+        o.nredact_fields = 1;
+        o.redact_fields = red;
+        assert_int_equal(export_mem(f->l, &o, &buf, &len, NULL), 0);
+        assert_int_equal(verify_mem(buf, len, NULL, &r), 0);
+        read_bundle(&b, buf, len);
+        m = member_get(&b, B_EVENTS);
+        assert_null(memmem(m->data, m->len, "model_at", 8));
+        m = member_get(&b, B_MANIFEST);
+        assert_null(memmem(m->data, m->len, "model.registered", 16));
+        bundle_release(&b);
+        free(buf);
+    }
+}
+
 int
 main(void)
 {
@@ -1514,6 +1600,7 @@ main(void)
         T(test_verify__cosignatures_witness_policy_and_trusted_checkpoint),
         T(test_verify__every_truncation_is_refused),
         T(test_verify__bit_flips_pass_only_if_the_content_is_unchanged),
+        T(test_verify__model_at_is_backed_by_support_events),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

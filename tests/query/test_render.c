@@ -90,12 +90,13 @@ static void
 test_render__json_keys_and_64bit_numbers_as_strings(void **state)
 {
     struct fx *f = *state;
+    /* event 26 is a route.decision: "model_at" follows its body */
     char *text = render(f, LDG_QFMT_JSON, LDG_RENDER_CURSOR, 26);
     json_t *o = json_loads(text, 0, NULL);
     static const char *const keys[] = {
-        "seq",       "ts",        "time",       "type",  "subject",
-        "run",       "actor",     "actor_name", "prev",  "body_commitment",
-        "leaf_hash", "signature", "body",       "cursor"};
+        "seq",       "ts",        "time",       "type",     "subject",
+        "run",       "actor",     "actor_name", "prev",     "body_commitment",
+        "leaf_hash", "signature", "body",       "model_at", "cursor"};
     const char *k;
     json_t *v;
     size_t i = 0;
