@@ -665,7 +665,10 @@ const struct cli_command cli_cmd_timeline = {
     "the flight-recorder view of a run",
     "Prints the story of one run: when it started and with which pack, "
     "each step, route decision (which model served it, and why), policy "
-    "decision and failure in order, how it ended, and a summary. This is "
+    "decision and failure in order, how it ended, and a summary. Each "
+    "route decision, eval and promotion also shows the weights its model "
+    "had then: the digest the runtime last reported before it and whether "
+    "`ledger model verify` had hashed them (model_at in -o json). This is "
     "the view to start from when someone asks what happened to their "
     "request.",
     timeline_opts,
