@@ -231,6 +231,22 @@ int cli_set_output(struct cli *c, const char *v);
 int cli_parse_u64(const char *s, uint64_t *out);
 /* Formats ns since the epoch as RFC 3339 UTC with nanoseconds. */
 void cli_time(char *buf, size_t cap, uint64_t ts_ns);
+/* The one time format of human output: "Nov 22 09:39:01", local time (UTC
+ * after --utc), to the second, as `ledger query` shows it. */
+void cli_when(char *buf, size_t cap, uint64_t ts_ns);
+/* The same from an RFC 3339 UTC time as the JSON forms carry it (the
+ * text itself if it does not parse, "-" for NULL). */
+void cli_when_rfc3339(char *buf, size_t cap, const char *t);
+/* One cell of a human table: s padded to width columns and a space, or
+ * with last, s and a newline. On a terminal a longer s is cut to width
+ * with "…" (systemctl's rule), so tables fit 80 columns; piped, cells are
+ * whole (a wider line beats a lost value). */
+void cli_cell(const struct cli *c, const char *s, int width, int last);
+/* A line of prose after indent spaces: on a terminal wrapped at word
+ * boundaries to 80 columns (never cut), piped one whole line. */
+void cli_wrap(const struct cli *c, const char *s, int indent);
+/* --utc: every time from here on in UTC (TZ=UTC). */
+void cli_set_utc(void);
 /* Writes one JSON value as a line (compact) or pretty, then frees it. */
 void cli_print_json(const struct cli *c, json_t *v);
 /* Progress line on stderr when it is a terminal: done of total (0 when
@@ -238,4 +254,33 @@ void cli_print_json(const struct cli *c, json_t *v);
 void cli_progress(void *ctx, uint64_t done, uint64_t total);
 /* Erases the progress line, if one was drawn. */
 void cli_progress_done(const struct cli *c);
+
+/* --bundle FILE for readers (timeline, query, doctor): the bundle is
+ * verified in full before anything of it is shown (cmd_export.c). */
+#define CLI_OPT_BUNDLE 0x301
+#define CLI_OPT_BUNDLE_KEY 0x302
+#define CLI_OPT_BUNDLE_INSECURE 0x303
+#define CLI_BUNDLE_OPTS                                                        \
+    CLI_VALUE(CLI_OPT_BUNDLE, 0, "bundle", "FILE",                             \
+              "read this evidence bundle instead of a ledger, after "          \
+              "verifying it as verify-bundle does (needs --trusted-key)"),     \
+        CLI_VALUE(CLI_OPT_BUNDLE_KEY, 0, "trusted-key", "VKEY|FILE",           \
+                  "with --bundle: the log's verifier key, as for "             \
+                  "verify-bundle"),                                            \
+        CLI_FLAG(CLI_OPT_BUNDLE_INSECURE, 0, "insecure-trust-bundle-key",      \
+                 "with --bundle: check it only against the key it carries")
+struct cli_bundle_args {
+    const char *file;
+    char key[1024];
+    int have_key, insecure;
+};
+struct ldg_bundle_contents;
+/* Takes a CLI_BUNDLE_OPTS option: 1 if id was one (0 if not), or a
+ * negative exit code after printing why. */
+int cli_bundle_opt(struct cli *c, struct cli_bundle_args *b, int id,
+                   const char *value);
+/* Reads and verifies b->file: 0 and *out, or an exit code after printing
+ * every check that did not pass and why nothing is shown. */
+int cli_bundle_read(struct cli *c, const struct cli_bundle_args *b,
+                    struct ldg_bundle_contents **out);
 #endif

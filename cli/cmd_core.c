@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -112,7 +113,10 @@ cmd_init(struct cli *c, int argc, char **argv)
         cli_err(c, "%s", err);
         return cli_exit_code(rc);
     }
-    if ((rc = cli_open(c, 1, &l)) != 0)
+    /* Opened for writing, so the projections' store is made now, current
+     * at the genesis event: a fresh ledger's views are current and empty
+     * (read-only views would otherwise say the store is not current). */
+    if ((rc = cli_open(c, 0, &l)) != 0)
         return rc;
     ldg_verifier_key(l, vkey, sizeof vkey);
     if (c->out == OUT_HUMAN) {
@@ -331,7 +335,18 @@ out:
 struct ingest_ctx {
     struct cli *c;
     const char *name;
+    FILE *in;
+    uint64_t size;  /* bytes of a regular input file; 0 if unknown */
+    uint64_t t0_ns; /* when reading began, for the ETA */
 };
+
+static uint64_t
+now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static void
 ingest_error(void *ctx, uint64_t line, int col, const char *msg)
@@ -356,9 +371,32 @@ static void
 ingest_progress(void *ctx, uint64_t lines, uint64_t committed)
 {
     struct ingest_ctx *ic = ctx;
-    if (ic->c->progress)
-        fprintf(stderr, "\ringest: %llu lines read, %llu committed\033[K",
-                (unsigned long long)lines, (unsigned long long)committed);
+    off_t pos;
+    char eta[48] = "";
+
+    if (!ic->c->progress)
+        return;
+    /* A file of known size: how far into it reading is, and an ETA. */
+    pos = ic->size > 0 ? ftello(ic->in) : -1;
+    if (pos > 0) {
+        uint64_t el = now_ns() - ic->t0_ns;
+        double frac = (double)pos / (double)ic->size;
+        if (frac > 1)
+            frac = 1;
+        if (el > 1000000000u && frac > 0 && frac < 1) {
+            unsigned long left =
+                (unsigned long)((double)el / 1e9 * (1 - frac) / frac + 0.5);
+            snprintf(eta, sizeof eta, ", %lu:%02lu left", left / 60, left % 60);
+        }
+        fprintf(stderr,
+                "\ringest: %.0f%% of %s (%llu lines read, %llu "
+                "committed)%s\033[K",
+                100.0 * frac, ic->name, (unsigned long long)lines,
+                (unsigned long long)committed, eta);
+        return;
+    }
+    fprintf(stderr, "\ringest: %llu lines read, %llu committed\033[K",
+            (unsigned long long)lines, (unsigned long long)committed);
 }
 
 static const struct cli_opt ingest_opts[] = {
@@ -433,6 +471,7 @@ cmd_ingest(struct cli *c, int argc, char **argv)
         return a.exit;
     if (a.ind + 1 < argc)
         return cli_usage(c);
+    memset(&ic, 0, sizeof ic);
     ic.c = c;
     ic.name = "<stdin>";
     if (a.ind < argc && strcmp(argv[a.ind], "-") != 0) {
@@ -442,6 +481,13 @@ cmd_ingest(struct cli *c, int argc, char **argv)
             cli_err(c, "cannot open %s: %s", argv[a.ind], strerror(errno));
             return EX_NOINPUT;
         }
+    }
+    {
+        struct stat st; /* a regular file (or redirected stdin): its size */
+        if (fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode))
+            ic.size = (uint64_t)st.st_size;
+        ic.in = in;
+        ic.t0_ns = now_ns();
     }
     if ((rc = resolve_dir(c)) != 0)
         goto out;
@@ -472,12 +518,11 @@ cmd_ingest(struct cli *c, int argc, char **argv)
         fprintf(stderr, "ingest: 0 events committed, %llu lines rejected\n",
                 (unsigned long long)rep.rejected);
     if (c->out != OUT_HUMAN) {
-        char n0[24], b[24], d[24];
-        snprintf(n0, sizeof n0, "%llu", (unsigned long long)rep.committed);
-        snprintf(b, sizeof b, "%llu", (unsigned long long)rep.rejected);
+        char d[24]; /* counts are numbers, seqs strings (README) */
         snprintf(d, sizeof d, "%llu", (unsigned long long)rep.first_seq);
-        cli_print_json(c, json_pack("{s:s, s:s, s:s}", "committed", n0,
-                                    "rejected", b, "first_seq", d));
+        cli_print_json(c, json_pack("{s:I, s:I, s:s}", "committed",
+                                    (json_int_t)rep.committed, "rejected",
+                                    (json_int_t)rep.rejected, "first_seq", d));
     }
     rc = cli_exit_code(rc);
 out:
@@ -679,7 +724,6 @@ record_result(struct cli *c, const struct ldg_verify_report *r, char *why,
         snprintf(why, cap, "%s", ldg_strerror(rc));
     return rc;
 }
-
 
 /* What the verifying child has done, in memory shared with its parent:
  * if a corrupt page kills the child, the parent says how far it got. */
@@ -933,8 +977,9 @@ verify_run(struct cli *c, int argc, char **argv)
         size_t o = 0;
         char who[1024] = "";
         if (got == LDG_EBADINPUT) {
-            cli_err(c, "--witness-key or %s: malformed (a witness key is "
-                       "what `ledger witness key` prints)",
+            cli_err(c,
+                    "--witness-key or %s: malformed (a witness key is "
+                    "what `ledger witness key` prints)",
                     trusted);
             rc = EX_DATAERR;
             goto out;
@@ -965,15 +1010,14 @@ verify_run(struct cli *c, int argc, char **argv)
         }
     }
     if (c->out != OUT_HUMAN) {
-        char n0[24], b[24], d[24], e[24];
+        char n0[24], b[24];
         json_t *o;
         snprintf(n0, sizeof n0, "%llu", (unsigned long long)r.from);
         snprintf(b, sizeof b, "%llu", (unsigned long long)r.to);
-        snprintf(d, sizeof d, "%llu", (unsigned long long)r.checkpoints);
-        snprintf(e, sizeof e, "%llu", (unsigned long long)r.erased);
-        o = json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:b}", "ok",
+        o = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:b}", "ok",
                       rc == 0 && trc == 0, "mode", r.full ? "full" : "new",
-                      "from", n0, "to", b, "checkpoints", d, "erased", e,
+                      "from", n0, "to", b, "checkpoints",
+                      (json_int_t)r.checkpoints, "erased", (json_int_t)r.erased,
                       "recorded", nowrite[0] == '\0');
         if (r.full_ts_ns != 0) {
             char fs[24];
@@ -1003,50 +1047,56 @@ verify_run(struct cli *c, int argc, char **argv)
                 "note: could not record this result in the ledger (%s); "
                 "it is read-only here",
                 nowrite);
+/* ok / FAILED in colour on a colour terminal */
+#define OKP cli_paint(c->color, CLI_PAINT_OK)
+#define OFFO cli_paint(c->color, CLI_PAINT_OFF)
+#define FAILP cli_paint(c->color_err, CLI_PAINT_FAIL)
+#define OFFE cli_paint(c->color_err, CLI_PAINT_OFF)
     if (rc == LDG_ETAMPER && r.finding_stands) {
-        utc_time(t1, r.found_ts_ns);
+        cli_when(t1, sizeof t1, r.found_ts_ns);
         cli_err(c,
-                "FAILED: a verification at %s found: %s; this stands until "
-                "`ledger verify --full` passes",
-                t1, r.what);
+                "%sFAILED%s: a verification at %s found: %s; this stands "
+                "until `ledger verify --full` passes",
+                FAILP, OFFE, t1, r.what);
         rc = EX_VERIFY;
         goto out;
     }
     if (rc == LDG_ETAMPER) {
-        cli_err(c, "FAILED: %s", r.what);
+        cli_err(c, "%sFAILED%s: %s", FAILP, OFFE, r.what);
         rc = EX_VERIFY;
         goto out;
     }
     if (trc == LDG_ETAMPER) {
-        cli_err(c, "FAILED: %s", tr.what);
+        cli_err(c, "%sFAILED%s: %s", FAILP, OFFE, tr.what);
         rc = EX_VERIFY;
         goto out;
     }
     if (c->out == OUT_HUMAN) {
         if (r.full)
-            printf("ok: full verification of %llu events (0..%llu): "
+            printf("%sok%s: full verification of %llu events (0..%llu): "
                    "signatures, bodies, chain, tree, %llu checkpoints; "
                    "%llu erased bodies\n",
-                   (unsigned long long)r.to,
+                   OKP, OFFO, (unsigned long long)r.to,
                    (unsigned long long)(r.to ? r.to - 1 : 0),
                    (unsigned long long)r.checkpoints,
                    (unsigned long long)r.erased);
         else if (r.checked == 0)
-            printf("ok: nothing new since seq %llu (chain, tree, bodies and "
-                   "%llu checkpoints re-checked from 0)\n",
-                   (unsigned long long)(r.to ? r.to - 1 : 0),
-                   (unsigned long long)r.checkpoints);
+            printf(
+                "%sok%s: nothing new since seq %llu (chain, tree, bodies and "
+                "%llu checkpoints re-checked from 0)\n",
+                OKP, OFFO, (unsigned long long)(r.to ? r.to - 1 : 0),
+                (unsigned long long)r.checkpoints);
         else
-            printf("ok: checked %llu new events %llu..%llu (signatures, "
+            printf("%sok%s: checked %llu new events %llu..%llu (signatures, "
                    "indexes); chain, tree, bodies and %llu checkpoints "
                    "re-checked from 0; %llu erased bodies\n",
-                   (unsigned long long)r.checked, (unsigned long long)r.from,
-                   (unsigned long long)(r.to - 1),
+                   OKP, OFFO, (unsigned long long)r.checked,
+                   (unsigned long long)r.from, (unsigned long long)(r.to - 1),
                    (unsigned long long)r.checkpoints,
                    (unsigned long long)r.erased);
         if (!r.full && r.from > 0) {
             if (r.full_ts_ns != 0) {
-                utc_time(t1, r.full_ts_ns);
+                cli_when(t1, sizeof t1, r.full_ts_ns);
                 printf("last full verification at seq %llu, %s; ",
                        (unsigned long long)(r.full_size ? r.full_size - 1 : 0),
                        t1);
@@ -1058,8 +1108,12 @@ verify_run(struct cli *c, int argc, char **argv)
                    (unsigned long long)r.from);
         }
         if (note != NULL)
-            printf("ok: %s\n", tr.what);
+            printf("%sok%s: %s\n", OKP, OFFO, tr.what);
     }
+#undef OKP
+#undef OFFO
+#undef FAILP
+#undef OFFE
     rc = EX_OK;
 out:
     free(note);
@@ -1128,9 +1182,12 @@ cmd_stats(struct cli *c, int argc, char **argv)
         printf("file bytes   %llu\n", (unsigned long long)st.file_bytes);
         printf("map bytes    %llu\n", (unsigned long long)st.map_bytes);
         if (st.events) {
-            printf("first        0 %s %s\n", t1, st.first_type);
+            char h1[32], h2[32];
+            cli_when(h1, sizeof h1, st.first_ts);
+            cli_when(h2, sizeof h2, st.last_ts);
+            printf("first        0 %s %s\n", h1, st.first_type);
             printf("last         %llu %s %s\n",
-                   (unsigned long long)(st.events - 1), t2, st.last_type);
+                   (unsigned long long)(st.events - 1), h2, st.last_type);
         }
     } else {
         char b[10][24];

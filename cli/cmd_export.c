@@ -362,29 +362,29 @@ cmd_export(struct cli *c, int argc, char **argv)
                 "timeline %s`)\n",
                 ncontext, run, run);
     if (c->out != OUT_HUMAN) {
-        char b[8][24];
-        uint64_t vals[8] = {rep.selected,        rep.support,
-                            rep.checkpoint_size, rep.fields_withheld,
-                            rep.bodies_withheld, rep.bodies_erased,
-                            rep.files,           rep.bytes};
-        for (int i = 0; i < 8; i++)
-            snprintf(b[i], sizeof b[i], "%llu", (unsigned long long)vals[i]);
+        /* counts are numbers; the checkpoint's size is a 64-bit log
+         * position, a string (README, "Output") */
         json_t *jo;
-        char cs[24], cn[24];
+        char ck[24], cs[24];
+        snprintf(ck, sizeof ck, "%llu",
+                 (unsigned long long)rep.checkpoint_size);
         snprintf(cs, sizeof cs, "%llu", (unsigned long long)rep.cosigned_size);
-        snprintf(cn, sizeof cn, "%llu", (unsigned long long)rep.cosignatures);
-        jo = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
-                       "s:s, s:s, s:b, s:s}",
-                       "file", out, "selected", b[0], "support", b[1],
-                       "checkpoint_size", b[2], "fields_withheld", b[3],
-                       "bodies_withheld", b[4], "bodies_erased", b[5], "files",
-                       b[6], "bytes", b[7], "state", rep.has_state,
-                       "state_detail", rep.state_detail);
-        json_object_set_new(
-            jo, "cosigned",
-            rep.cosigned_size
-                ? json_pack("{s:s, s:s}", "size", cs, "cosignatures", cn)
-                : json_null());
+        jo =
+            json_pack("{s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:b, "
+                      "s:s}",
+                      "file", out, "selected", (json_int_t)rep.selected,
+                      "support", (json_int_t)rep.support, "checkpoint_size", ck,
+                      "fields_withheld", (json_int_t)rep.fields_withheld,
+                      "bodies_withheld", (json_int_t)rep.bodies_withheld,
+                      "bodies_erased", (json_int_t)rep.bodies_erased, "files",
+                      (json_int_t)rep.files, "bytes", (json_int_t)rep.bytes,
+                      "state", rep.has_state, "state_detail", rep.state_detail);
+        json_object_set_new(jo, "cosigned",
+                            rep.cosigned_size
+                                ? json_pack("{s:s, s:I}", "size", cs,
+                                            "cosignatures",
+                                            (json_int_t)rep.cosignatures)
+                                : json_null());
         cli_print_json(c, jo);
     }
     rc = EX_OK;
@@ -503,7 +503,7 @@ report_json(const char *file, const struct ldg_bundle_report *r,
             const char *summary)
 {
     json_t *checks = json_array(), *o;
-    char a[24], b[24], d[24];
+    char a[24];
 
     for (size_t i = 0; checks && i < r->nchecks; i++)
         json_array_append_new(
@@ -512,13 +512,12 @@ report_json(const char *file, const struct ldg_bundle_report *r,
                       ldg_export_status_name(r->checks[i].status), "detail",
                       r->checks[i].detail));
     snprintf(a, sizeof a, "%llu", (unsigned long long)r->checkpoint_size);
-    snprintf(b, sizeof b, "%llu", (unsigned long long)r->events);
-    snprintf(d, sizeof d, "%llu", (unsigned long long)r->selected);
-    o = json_pack("{s:s, s:b, s:b, s:s, s:s, s:s, s:s, s:s, s:o, s:s}", "file",
+    o = json_pack("{s:s, s:b, s:b, s:s, s:s, s:s, s:I, s:I, s:o, s:s}", "file",
                   file, "ok", r->ok && r->readable, "key_trusted",
                   r->key_trusted, "origin", r->origin, "log_key", r->log_vkey,
-                  "checkpoint_size", a, "events", b, "selected", d, "checks",
-                  checks, "summary", summary);
+                  "checkpoint_size", a, "events", (json_int_t)r->events,
+                  "selected", (json_int_t)r->selected, "checks", checks,
+                  "summary", summary);
     if (o != NULL) {
         char cs[24];
         snprintf(cs, sizeof cs, "%llu", (unsigned long long)r->cosigned_size);
@@ -717,4 +716,92 @@ cmd_verify_bundle(struct cli *c, int argc, char **argv)
         cli_print_json(c, report_json(file, r, summary));
     free(r);
     return verify_exit(rc);
+}
+
+/* ---------------------------------------------------- --bundle readers -- */
+
+int
+cli_bundle_opt(struct cli *c, struct cli_bundle_args *b, int id,
+               const char *value)
+{
+    int rc;
+    switch (id) {
+    case CLI_OPT_BUNDLE:
+        b->file = value;
+        return 1;
+    case CLI_OPT_BUNDLE_KEY:
+        if ((rc = trusted_key(c, value, b->key, sizeof b->key)) != 0)
+            return -rc;
+        b->have_key = 1;
+        return 1;
+    case CLI_OPT_BUNDLE_INSECURE:
+        b->insecure = 1;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int
+cli_bundle_read(struct cli *c, const struct cli_bundle_args *b,
+                struct ldg_bundle_contents **out)
+{
+    struct ldg_bundle_verify_opts o;
+    struct ldg_bundle_report *r;
+    int rc;
+
+    *out = NULL;
+    if (!b->have_key && !b->insecure) {
+        cli_err(c,
+                "--bundle %s: pass --trusted-key with the log's verifier "
+                "key (`ledger keys verifier` on the box that wrote it), "
+                "or --insecure-trust-bundle-key: a bundle is outside "
+                "input and is verified before anything is shown",
+                b->file);
+        return EX_USAGE;
+    }
+    memset(&o, 0, sizeof o);
+    o.trusted_vkey = b->have_key ? b->key : NULL;
+    o.insecure_trust_bundle_key = b->insecure;
+    r = malloc(sizeof *r);
+    if (r == NULL)
+        return EX_OSERR;
+    rc = ldg_export_read(out, b->file, &o, r);
+    if (rc < 0) {
+        size_t nfail = 0;
+        for (size_t i = 0; i < r->nchecks; i++) {
+            if (r->checks[i].status != LDG_CHECK_FAIL)
+                continue;
+            fprintf(stderr, "%sFAIL%s %s: %s\n",
+                    cli_paint(c->color_err, CLI_PAINT_FAIL),
+                    cli_paint(c->color_err, CLI_PAINT_OFF), r->checks[i].name,
+                    r->checks[i].detail);
+            nfail++;
+        }
+        cli_err(c,
+                "--bundle %s: %s; nothing of it is shown "
+                "(`ledger verify-bundle` says more)",
+                b->file,
+                rc == LDG_ETAMPER     ? "the bundle does not verify"
+                : rc == LDG_ENOTFOUND ? "cannot open it"
+                : rc == LDG_EKEY      ? "no trust anchor"
+                                      : "not a readable bundle");
+        free(r);
+        return verify_exit(rc);
+    }
+    for (size_t i = 0; i < r->nchecks; i++)
+        if (r->checks[i].status == LDG_CHECK_WARN)
+            fprintf(stderr, "%sWARN%s %s: %s\n",
+                    cli_paint(c->color_err, CLI_PAINT_WARN),
+                    cli_paint(c->color_err, CLI_PAINT_OFF), r->checks[i].name,
+                    r->checks[i].detail);
+    fprintf(stderr,
+            "ledger %s: bundle %s verified: %llu events (%llu selected) from "
+            "%s, checkpoint of size %llu%s\n",
+            c->cmd, b->file, (unsigned long long)r->events,
+            (unsigned long long)r->selected, r->origin,
+            (unsigned long long)r->checkpoint_size,
+            r->key_trusted ? "" : "; log key TAKEN ON TRUST from the bundle");
+    free(r);
+    return 0;
 }

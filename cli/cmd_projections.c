@@ -13,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "export/export.h"
 #include "doctor/doctor.h"
 #include "projections/projections.h"
 #include "query/query.h"
@@ -22,6 +23,7 @@ struct vargs {
     const char *at_time; /* --at TIME, resolved once the ledger is open */
     const char *pack;
     int check;
+    struct cli_bundle_args ba; /* doctor --bundle */
 };
 
 #define AT_OPT                                                                 \
@@ -86,11 +88,19 @@ parse(struct cli *c, int argc, char **argv, struct vargs *va, const char **pos,
             va->check = 1;
             break;
         default:
-            return cli_usage(c);
+            i = cli_bundle_opt(c, &va->ba, ch, a.value);
+            if (i < 0)
+                return -i;
+            if (i == 0)
+                return cli_usage(c);
         }
     }
     if (ch < 0)
         return a.exit == EX_OK ? -1 : a.exit;
+    if (va->ba.file == NULL && (va->ba.have_key || va->ba.insecure))
+        return cli_usage_err(c, "--trusted-key and "
+                                "--insecure-trust-bundle-key go with "
+                                "--bundle FILE");
     for (i = a.ind; i < argc; i++) {
         if (n >= max_pos)
             return cli_usage(c);
@@ -189,7 +199,7 @@ resolve_at(struct cli *c, struct ldg_ledger *l, struct vargs *va)
 
 static int
 run_view(struct cli *c, enum ldg_proj_view view, struct vargs *va,
-         const char *filter, void (*human)(json_t *rows))
+         const char *filter, void (*human)(struct cli *c, json_t *rows))
 {
     struct ldg_view_opts vo;
     struct ldg_ledger *l = NULL;
@@ -217,9 +227,19 @@ run_view(struct cli *c, enum ldg_proj_view view, struct vargs *va,
     }
     warn_stale(c, l, va);
     if (c->out == OUT_HUMAN)
-        human(rows);
+        human(c, rows);
     else
         print_rows(c, rows);
+    /* On a terminal an empty table says so under its header, as
+     * systemctl's legend does ("0 loaded units listed"); piped, the
+     * header alone is the answer. */
+    if (c->out == OUT_HUMAN && c->tty_out && json_array_size(rows) == 0) {
+        if (va->at_size != 0)
+            printf("(none as of event %llu)\n",
+                   (unsigned long long)(va->at_size - 1));
+        else
+            printf("(none recorded in the ledger yet)\n");
+    }
     json_decref(rows);
     ldg_close(l);
     return EX_OK;
@@ -228,20 +248,35 @@ run_view(struct cli *c, enum ldg_proj_view view, struct vargs *va,
 /* --------------------------------------------------------------- packs -- */
 
 static void
-human_packs(json_t *rows)
+human_packs(struct cli *c, json_t *rows)
 {
     size_t i, k;
-    json_t *r, *s;
-    printf("%-24s %-10s %-22s %s\n", "PACK", "VERSION", "STATE", "DETAIL");
+    json_t *r, *x;
+    char detail[1024];
+    /* 20 + 8 + 20 + 27 + 3 spaces: 78 columns on a terminal */
+    cli_cell(c, "PACK", 20, 0);
+    cli_cell(c, "VERSION", 8, 0);
+    cli_cell(c, "STATE", 20, 0);
+    cli_cell(c, "DETAIL", 27, 1);
     json_array_foreach(rows, i, r)
     {
         char state[64];
+        size_t n = 0;
         snprintf(state, sizeof state, "%s%s", js(r, "state"),
                  json_is_true(json_object_get(r, "partial")) ? "+partial" : "");
-        printf("%-24s %-10s %-22s ", js(r, "pack"), js(r, "version"), state);
-        json_array_foreach(json_object_get(r, "reasons"), k, s)
-            printf("%s%s", k ? "; " : "", json_string_value(s));
-        printf("\n");
+        detail[0] = '\0';
+        json_array_foreach(json_object_get(r, "reasons"), k, x)
+        {
+            int w = snprintf(detail + n, sizeof detail - n, "%s%s",
+                             k ? "; " : "", json_string_value(x));
+            if (w < 0 || (size_t)w >= sizeof detail - n)
+                break;
+            n += (size_t)w;
+        }
+        cli_cell(c, js(r, "pack"), 20, 0);
+        cli_cell(c, js(r, "version"), 8, 0);
+        cli_cell(c, state, 20, 0);
+        cli_cell(c, detail, 27, 1);
     }
 }
 
@@ -269,7 +304,7 @@ const struct cli_command cli_cmd_packs = {
 int
 cmd_packs(struct cli *c, int argc, char **argv)
 {
-    struct vargs va = {0, NULL, NULL, 0};
+    struct vargs va = {0};
     const char *pos[1] = {NULL};
     int rc = parse(c, argc, argv, &va, pos, 1);
     if (rc != 0)
@@ -280,23 +315,40 @@ cmd_packs(struct cli *c, int argc, char **argv)
 /* --------------------------------------------------------- permissions -- */
 
 static void
-human_permissions(json_t *rows)
+human_permissions(struct cli *c, json_t *rows)
 {
     size_t i;
     json_t *r;
-    /* BY is what the event claims; SIGNER is the key that signed it */
-    printf("%-18s %-12s %-28s %-4s %-10s %-9s %-12s %-12s %-7s %s\n", "PACK",
-           "GROUP", "SCOPE", "TIER", "STATE", "REQUIRED", "BY", "SIGNER", "SEQ",
-           "TIME");
+    char when[32];
+    /* BY is what the event claims; SIGNER is the key that signed it.
+     * 8 + 8 + 10 + 2 + 8 + 7 + 7 + 6 + 15 + 8 spaces: 79 columns on a
+     * terminal (the time to the second, long names cut; the tier is T) */
+    cli_cell(c, "PACK", 8, 0);
+    cli_cell(c, "GROUP", 8, 0);
+    cli_cell(c, "SCOPE", 10, 0);
+    cli_cell(c, "T", 2, 0);
+    cli_cell(c, "STATE", 8, 0);
+    cli_cell(c, "BY", 7, 0);
+    cli_cell(c, "SIGNER", 7, 0);
+    cli_cell(c, "SEQ", 6, 0);
+    cli_cell(c, "TIME", 15, 1);
     json_array_foreach(rows, i, r)
     {
         const json_t *sg = json_object_get(r, "signer");
-        printf("%-18s %-12s %-28s %-4s %-10s %-9s %-12s %-12s %-7s %s\n",
-               js(r, "pack"), js(r, "group"), js(r, "scope"), js(r, "tier"),
-               js(r, "state"), js(r, "required"), js(r, "by"),
-               json_is_string(json_object_get(sg, "name")) ? js(sg, "name")
-                                                           : js(sg, "key_id"),
-               js(r, "seq"), js(r, "time"));
+        cli_when_rfc3339(when, sizeof when,
+                         json_string_value(json_object_get(r, "time")));
+        cli_cell(c, js(r, "pack"), 8, 0);
+        cli_cell(c, js(r, "group"), 8, 0);
+        cli_cell(c, js(r, "scope"), 10, 0);
+        cli_cell(c, js(r, "tier"), 2, 0);
+        cli_cell(c, js(r, "state"), 8, 0);
+        cli_cell(c, js(r, "by"), 7, 0);
+        cli_cell(c,
+                 json_is_string(json_object_get(sg, "name")) ? js(sg, "name")
+                                                             : js(sg, "key_id"),
+                 7, 0);
+        cli_cell(c, js(r, "seq"), 6, 0);
+        cli_cell(c, when, 15, 1);
     }
 }
 
@@ -324,7 +376,7 @@ const struct cli_command cli_cmd_permissions = {
 int
 cmd_permissions(struct cli *c, int argc, char **argv)
 {
-    struct vargs va = {0, NULL, NULL, 0};
+    struct vargs va = {0};
     int rc = parse(c, argc, argv, &va, NULL, 0);
     if (rc != 0)
         return PARSED(rc);
@@ -334,22 +386,38 @@ cmd_permissions(struct cli *c, int argc, char **argv)
 /* -------------------------------------------------------------- models -- */
 
 static void
-human_models(json_t *rows)
+human_models(struct cli *c, json_t *rows)
 {
     size_t i, k;
     json_t *r, *x;
-    printf("%-36s %-10s %-10s %-10s %-20s %s\n", "MODEL", "STATE", "VERIFIED",
-           "RUNTIME", "DIGEST", "ROUTES");
+    char routes[1024];
+    /* 28 + 9 + 9 + 8 + 12 + 8 + 5 spaces: 79 columns on a terminal */
+    cli_cell(c, "MODEL", 28, 0);
+    cli_cell(c, "STATE", 9, 0);
+    cli_cell(c, "VERIFIED", 9, 0);
+    cli_cell(c, "RUNTIME", 8, 0);
+    cli_cell(c, "DIGEST", 12, 0);
+    cli_cell(c, "ROUTES", 8, 1);
     json_array_foreach(rows, i, r)
     {
-        char dg[21];
-        snprintf(dg, sizeof dg, "%s", js(r, "digest"));
-        printf("%-36s %-10s %-10s %-10s %-20s ", js(r, "model"), js(r, "state"),
-               js(r, "verified"), js(r, "runtime"), dg);
+        size_t n = 0;
+        routes[0] = '\0';
         json_array_foreach(json_object_get(r, "routes"), k, x)
-            printf("%s%s%s", k ? ", " : "", js(x, "route"),
-                   strcmp(js(x, "role"), "fallback") == 0 ? " (fallback)" : "");
-        printf("\n");
+        {
+            int w = snprintf(
+                routes + n, sizeof routes - n, "%s%s%s", k ? ", " : "",
+                js(x, "route"),
+                strcmp(js(x, "role"), "fallback") == 0 ? " (fallback)" : "");
+            if (w < 0 || (size_t)w >= sizeof routes - n)
+                break;
+            n += (size_t)w;
+        }
+        cli_cell(c, js(r, "model"), 28, 0);
+        cli_cell(c, js(r, "state"), 9, 0);
+        cli_cell(c, js(r, "verified"), 9, 0);
+        cli_cell(c, js(r, "runtime"), 8, 0);
+        cli_cell(c, js(r, "digest"), 12, 0);
+        cli_cell(c, routes, 8, 1);
     }
 }
 
@@ -373,7 +441,7 @@ const struct cli_command cli_cmd_models = {
 int
 cmd_models(struct cli *c, int argc, char **argv)
 {
-    struct vargs va = {0, NULL, NULL, 0};
+    struct vargs va = {0};
     int rc = parse(c, argc, argv, &va, NULL, 0);
     if (rc != 0)
         return PARSED(rc);
@@ -392,25 +460,42 @@ num(char *buf, size_t cap, const json_t *v, double scale, const char *unit)
 }
 
 static void
-human_routes(json_t *rows)
+human_routes(struct cli *c, json_t *rows)
 {
     size_t i;
     json_t *r;
-    printf("%-26s %-34s %-20s %7s %6s %6s %8s %8s\n", "ROUTE", "MODEL",
-           "READINESS", "COUNT", "FALLB", "ERR", "P50", "P95");
+    /* 18 + 20 + 15 + 5 + 5 + 5 + 7 + 7 + 7 spaces: 89 piped; on a
+     * terminal the model is cut so the line is 79 */
+    int mw = c->tty_out ? 10 : 20;
+    cli_cell(c, "ROUTE", 18, 0);
+    cli_cell(c, "MODEL", mw, 0);
+    cli_cell(c, "READINESS", 15, 0);
+    printf("%5s %5s %5s %7s %7s\n", "COUNT", "FALLB", "ERR", "P50", "P95");
     json_array_foreach(rows, i, r)
     {
         json_t *d = json_object_get(r, "decisions");
+        const char *rd = js(r, "readiness");
         char fb[16], er[16], p50[24], p95[24];
+        enum cli_paint pt =
+            strcmp(rd, "proven") == 0 ? CLI_PAINT_OK
+            : strcmp(rd, "failing") == 0 || strcmp(rd, "offline") == 0
+                ? CLI_PAINT_FAIL
+                : CLI_PAINT_WARN;
         num(fb, sizeof fb, json_object_get(d, "fallback_rate"), 100, "%");
         num(er, sizeof er, json_object_get(d, "error_rate"), 100, "%");
         num(p50, sizeof p50, json_object_get(d, "latency_p50_ms"), 1, "ms");
         num(p95, sizeof p95, json_object_get(d, "latency_p95_ms"), 1, "ms");
-        printf("%-26s %-34s %-20s %7lld %6s %6s %8s %8s\n", js(r, "route"),
-               js(r, "model"), js(r, "readiness"),
+        cli_cell(c, js(r, "route"), 18, 0);
+        cli_cell(c, js(r, "model"), mw, 0);
+        /* readiness in colour on a terminal (green proven, red failing or
+         * offline, yellow the states between) */
+        fputs(cli_paint(c->color, pt), stdout);
+        cli_cell(c, rd, 15, 0);
+        fputs(cli_paint(c->color, CLI_PAINT_OFF), stdout);
+        printf("%5lld %5s %5s %7s %7s\n",
                (long long)json_integer_value(json_object_get(d, "count")), fb,
                er, p50, p95);
-        printf("    %s\n", js(r, "detail"));
+        cli_wrap(c, js(r, "detail"), 4);
     }
 }
 
@@ -433,7 +518,7 @@ const struct cli_command cli_cmd_routes = {
 int
 cmd_routes(struct cli *c, int argc, char **argv)
 {
-    struct vargs va = {0, NULL, NULL, 0};
+    struct vargs va = {0};
     int rc = parse(c, argc, argv, &va, NULL, 0);
     if (rc != 0)
         return PARSED(rc);
@@ -443,18 +528,25 @@ cmd_routes(struct cli *c, int argc, char **argv)
 /* ---------------------------------------------------------- promotions -- */
 
 static void
-human_promotions(json_t *rows)
+human_promotions(struct cli *c, json_t *rows)
 {
     size_t i, k;
     json_t *r, *h;
-    printf("%-30s %-34s %-10s %s\n", "TARGET", "CANDIDATE", "EVAL", "GATING");
+    char gating[512];
+    /* 24 + 26 + 8 + 17 + 3 spaces: 78 columns on a terminal */
+    cli_cell(c, "TARGET", 24, 0);
+    cli_cell(c, "CANDIDATE", 26, 0);
+    cli_cell(c, "EVAL", 8, 0);
+    cli_cell(c, "GATING", 17, 1);
     json_array_foreach(rows, i, r)
     {
         int ungated = json_is_true(json_object_get(r, "ungated"));
-        printf("%-30s %-34s %-10s %s%s%s\n", js(r, "target"),
-               js(r, "candidate"), js(r, "eval_id"),
-               ungated ? "UNGATED: " : "gated",
-               ungated ? js(r, "ungated_reason") : "", "");
+        snprintf(gating, sizeof gating, "%s%s", ungated ? "UNGATED: " : "gated",
+                 ungated ? js(r, "ungated_reason") : "");
+        cli_cell(c, js(r, "target"), 24, 0);
+        cli_cell(c, js(r, "candidate"), 26, 0);
+        cli_cell(c, js(r, "eval_id"), 8, 0);
+        cli_cell(c, gating, 17, 1);
         json_array_foreach(json_object_get(r, "history"), k, h) printf(
             "    %-8s %-12s %s%s%s%s\n", js(h, "seq"), js(h, "event"),
             js(h, "candidate"),
@@ -480,7 +572,7 @@ const struct cli_command cli_cmd_promotions = {
 int
 cmd_promotions(struct cli *c, int argc, char **argv)
 {
-    struct vargs va = {0, NULL, NULL, 0};
+    struct vargs va = {0};
     int rc = parse(c, argc, argv, &va, NULL, 0);
     if (rc != 0)
         return PARSED(rc);
@@ -497,30 +589,54 @@ ji(const json_t *o, const char *a, const char *b)
 }
 
 static void
-human_runs(json_t *rows)
+human_runs(struct cli *c, json_t *rows)
 {
     size_t i;
     json_t *r;
-    printf("%-22s %-16s %-11s %-31s %6s %6s %6s %6s\n", "RUN", "PACK", "STATUS",
-           "START", "STEPS", "FAILED", "DECIS", "DENIED");
+    char when[32];
+    /* 12 + 12 + 9 + 15 + 4 x 6 + 7 spaces: 79 columns on a terminal */
+    cli_cell(c, "RUN", 12, 0);
+    cli_cell(c, "PACK", 12, 0);
+    cli_cell(c, "STATUS", 9, 0);
+    cli_cell(c, "START", 15, 0);
+    printf("%6s %6s %6s %6s\n", "STEPS", "FAILED", "DECIS", "DENIED");
     json_array_foreach(rows, i, r)
-        printf("%-22s %-16s %-11s %-31s %6lld %6lld %6lld %6lld\n",
-               js(r, "run"), js(r, "pack"), js(r, "status"), js(r, "start"),
-               ji(r, "steps", "total"), ji(r, "steps", "failed"),
-               ji(r, "decisions", "total"), ji(r, "policy", "deny"));
+    {
+        const char *st = js(r, "status");
+        cli_when_rfc3339(when, sizeof when,
+                         json_string_value(json_object_get(r, "start")));
+        cli_cell(c, js(r, "run"), 12, 0);
+        cli_cell(c, js(r, "pack"), 12, 0);
+        fputs(cli_paint(c->color, strcmp(st, "ok") == 0 ? CLI_PAINT_OK
+                                  : strcmp(st, "failed") == 0 ||
+                                          strcmp(st, "aborted") == 0
+                                      ? CLI_PAINT_FAIL
+                                      : CLI_PAINT_OFF),
+              stdout);
+        cli_cell(c, st, 9, 0);
+        fputs(cli_paint(c->color, CLI_PAINT_OFF), stdout);
+        cli_cell(c, when, 15, 0);
+        printf("%6lld %6lld %6lld %6lld\n", ji(r, "steps", "total"),
+               ji(r, "steps", "failed"), ji(r, "decisions", "total"),
+               ji(r, "policy", "deny"));
+    }
 }
 
 static void
-human_run_one(json_t *rows)
+human_run_one(struct cli *c, json_t *rows)
 {
     json_t *r = json_array_get(rows, 0), *x;
+    char t0[32], t1[32];
+    (void)c;
+    cli_when_rfc3339(t0, sizeof t0,
+                     json_string_value(json_object_get(r, "start")));
+    cli_when_rfc3339(t1, sizeof t1,
+                     json_string_value(json_object_get(r, "end")));
     printf("run            %s\n", js(r, "run"));
     printf("pack           %s\n", js(r, "pack"));
     printf("status         %s\n", js(r, "status"));
-    printf("started        seq %s at %s\n", js(r, "started_seq"),
-           js(r, "start"));
-    printf("finished       seq %s at %s\n", js(r, "finished_seq"),
-           js(r, "end"));
+    printf("started        seq %s at %s\n", js(r, "started_seq"), t0);
+    printf("finished       seq %s at %s\n", js(r, "finished_seq"), t1);
     printf("events         %lld (seq %s..%s)\n",
            (long long)json_integer_value(json_object_get(r, "events")),
            js(r, "first_seq"), js(r, "last_seq"));
@@ -566,7 +682,7 @@ const struct cli_command cli_cmd_runs = {
 int
 cmd_runs(struct cli *c, int argc, char **argv)
 {
-    struct vargs va = {0, NULL, NULL, 0};
+    struct vargs va = {0};
     const char *pos[1] = {NULL};
     int rc = parse(c, argc, argv, &va, pos, 1);
     if (rc != 0)
@@ -638,7 +754,7 @@ static json_t *volatile doctor_answer;
 static const struct cli_opt doctor_opts[] = {
     CLI_VALUE('p', 0, "pack", "P",
               "only pack P, with every clause (ok ones too)"),
-    AT_OPT, CLI_OPT_END};
+    AT_OPT, CLI_BUNDLE_OPTS, CLI_OPT_END};
 
 const struct cli_command cli_cmd_doctor = {
     "doctor",
@@ -656,22 +772,156 @@ const struct cli_command cli_cmd_doctor = {
     "ledger doctor\n"
     "ledger doctor --pack summarize\n"
     "# the box as it was when a run started (see `ledger runs RUN`)\n"
-    "ledger doctor --at 212\n",
+    "ledger doctor --at 212\n"
+    "# from an evidence bundle: at its checkpoint, or at the start or end\n"
+    "# of its run (the sizes SUMMARY.txt names)\n"
+    "ledger doctor --bundle r1.bundle --trusted-key box.vkey --at 22\n",
     CLI_CMD_PAGER};
+
+static void
+human_doctor(struct cli *c, json_t *d, const char *pack)
+{
+    json_t *p;
+    size_t i;
+    json_array_foreach(json_object_get(d, "packs"), i, p)
+    {
+        json_t *cl = json_object_get(p, "clauses");
+        json_t *ok = json_object_get(p, "ok");
+        size_t k;
+        printf("pack %s: %s (state %s%s), %zu/%zu clauses ok\n", js(p, "pack"),
+               js(p, "verdict"), js(p, "state"),
+               json_is_true(json_object_get(p, "partial")) ? ", partial" : "",
+               json_array_size(ok), json_array_size(ok) + json_array_size(cl));
+        if (pack != NULL)
+            for (k = 0; k < json_array_size(ok); k++)
+                printf("  %-7s %s\n", "ok",
+                       json_string_value(json_array_get(ok, k)));
+        human_clauses(c, cl, "  ", 1);
+    }
+    printf("box:\n");
+    human_clauses(c, json_object_get(d, "box"), "  ", 1);
+    {
+        const char *v = js(d, "verdict");
+        enum cli_paint pt = strcmp(v, "healthy") == 0    ? CLI_PAINT_OK
+                            : strcmp(v, "degraded") == 0 ? CLI_PAINT_WARN
+                                                         : CLI_PAINT_FAIL;
+        printf("verdict: %s%s%s (log size %s)\n", cli_paint(c->color, pt), v,
+               cli_paint(c->color, CLI_PAINT_OFF), js(d, "size"));
+    }
+}
+
+static int
+verdict_code(const json_t *d)
+{
+    const char *v = js(d, "verdict");
+    return strcmp(v, "healthy") == 0    ? LDG_DOCTOR_HEALTHY
+           : strcmp(v, "degraded") == 0 ? LDG_DOCTOR_DEGRADED
+           : strcmp(v, "blocked") == 0  ? LDG_DOCTOR_BLOCKED
+                                        : LDG_DOCTOR_UNKNOWN;
+}
+
+/*
+ * doctor --bundle: the log-derived doctor a verified bundle carries, at
+ * its checkpoint (state/projections.json) or, with --at, at the start or
+ * end of its run (timeline.json). A bundle holds no other; the live
+ * box-wide clauses (disk, chain verified here) are not in it.
+ */
+static int
+doctor_bundle(struct cli *c, struct vargs *va)
+{
+    struct ldg_bundle_contents *bc = NULL;
+    json_t *d = NULL, *x;
+    char sizes[256] = "";
+    size_t i, n = 0;
+    int rc;
+
+    if (va->at_time != NULL)
+        return cli_usage_err(c, "with --bundle, --at takes a sequence number "
+                                "(the bundle's SUMMARY.txt names them)");
+    if ((rc = cli_bundle_read(c, &va->ba, &bc)) != 0)
+        return rc;
+    /* the doctors the bundle holds, by log size */
+    if (bc->state != NULL &&
+        json_is_object(x = json_object_get(bc->state, "doctor"))) {
+        json_t *copy = json_deep_copy(x);
+        json_object_set(copy, "size", json_object_get(bc->state, "size"));
+        if (va->at_size == 0 || strcmp(js(copy, "size"), "") == 0 ||
+            (uint64_t)strtoull(js(copy, "size"), NULL, 10) == va->at_size)
+            d = copy;
+        else
+            json_decref(copy);
+        n += snprintf(
+            sizes + n, sizeof sizes - n, "%s%llu (the checkpoint)",
+            n ? ", " : "",
+            (unsigned long long)strtoull(js(bc->state, "size"), NULL, 10) - 1);
+    }
+    json_array_foreach(json_object_get(bc->timeline, "doctor"), i, x)
+    {
+        uint64_t sz = strtoull(js(x, "size"), NULL, 10);
+        if (d == NULL && va->at_size != 0 && sz == va->at_size)
+            d = json_incref(x);
+        if (n < sizeof sizes)
+            n += snprintf(sizes + n, sizeof sizes - n, "%s%llu (run %s)",
+                          n ? ", " : "", (unsigned long long)sz - 1,
+                          i == 0 ? "start" : "end");
+    }
+    if (d == NULL) {
+        if (va->at_size != 0)
+            cli_err(c,
+                    "bundle %s holds no doctor as of event %llu; --at "
+                    "one of: %s",
+                    va->ba.file, (unsigned long long)(va->at_size - 1),
+                    n ? sizes : "none (the state was left out)");
+        else
+            cli_err(c,
+                    "bundle %s holds no doctor at its checkpoint (its "
+                    "state was left out); --at one of: %s",
+                    va->ba.file, n ? sizes : "none");
+        ldg_export_contents_free(bc);
+        return EX_NOINPUT;
+    }
+    ldg_export_contents_free(bc);
+    if (va->pack != NULL) {
+        json_t *keep = json_array();
+        json_array_foreach(json_object_get(d, "packs"), i,
+                           x) if (strcmp(js(x, "pack"), va->pack) == 0)
+            json_array_append(keep, x);
+        if (json_array_size(keep) == 0) {
+            cli_err(c, "bundle %s: no pack '%s' in its doctor", va->ba.file,
+                    va->pack);
+            json_decref(keep);
+            json_decref(d);
+            return EX_NOINPUT;
+        }
+        json_object_set_new(d, "packs", keep);
+    }
+    fprintf(stderr,
+            "ledger doctor: the log-derived doctor from the bundle (the live "
+            "box-wide checks are not in it)\n");
+    rc = verdict_code(d);
+    if (c->out != OUT_HUMAN)
+        cli_print_json(c, d);
+    else {
+        human_doctor(c, d, va->pack);
+        json_decref(d);
+    }
+    return rc;
+}
 
 int
 cmd_doctor(struct cli *c, int argc, char **argv)
 {
-    struct vargs va = {0, NULL, NULL, 0};
+    struct vargs va = {0};
     struct ldg_doctor_opts o;
     struct ldg_ledger *l = NULL;
-    json_t *d = NULL, *p;
-    size_t i;
+    json_t *d = NULL;
     int rc, verdict = LDG_DOCTOR_UNKNOWN;
 
     rc = parse(c, argc, argv, &va, NULL, 0);
     if (rc != 0)
         return PARSED(rc);
+    if (va.ba.file != NULL)
+        return doctor_bundle(c, &va);
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
     if ((rc = resolve_at(c, l, &va)) != 0) {
@@ -696,32 +946,7 @@ cmd_doctor(struct cli *c, int argc, char **argv)
     if (c->out != OUT_HUMAN) {
         cli_print_json(c, d);
     } else {
-        json_array_foreach(json_object_get(d, "packs"), i, p)
-        {
-            json_t *cl = json_object_get(p, "clauses");
-            json_t *ok = json_object_get(p, "ok");
-            size_t k;
-            printf(
-                "pack %s: %s (state %s%s), %zu/%zu clauses ok\n", js(p, "pack"),
-                js(p, "verdict"), js(p, "state"),
-                json_is_true(json_object_get(p, "partial")) ? ", partial" : "",
-                json_array_size(ok), json_array_size(ok) + json_array_size(cl));
-            if (va.pack != NULL)
-                for (k = 0; k < json_array_size(ok); k++)
-                    printf("  %-7s %s\n", "ok",
-                           json_string_value(json_array_get(ok, k)));
-            human_clauses(c, cl, "  ", 1);
-        }
-        printf("box:\n");
-        human_clauses(c, json_object_get(d, "box"), "  ", 1);
-        {
-            const char *v = js(d, "verdict");
-            enum cli_paint pt = strcmp(v, "healthy") == 0    ? CLI_PAINT_OK
-                                : strcmp(v, "degraded") == 0 ? CLI_PAINT_WARN
-                                                             : CLI_PAINT_FAIL;
-            printf("verdict: %s%s%s (log size %s)\n", cli_paint(c->color, pt),
-                   v, cli_paint(c->color, CLI_PAINT_OFF), js(d, "size"));
-        }
+        human_doctor(c, d, va.pack);
         /* The process ends here: tearing down the JSON of a thousand
          * packs costs more than computing it, so it is kept. */
         doctor_answer = d;
@@ -758,7 +983,7 @@ const struct cli_command cli_cmd_projections = {
 int
 cmd_projections(struct cli *c, int argc, char **argv)
 {
-    struct vargs va = {0, NULL, NULL, 0};
+    struct vargs va = {0};
     struct ldg_ledger *l = NULL;
     json_t *list = NULL, *o;
     size_t i;
@@ -897,7 +1122,7 @@ const struct cli_command cli_cmd_rebuild = {
 int
 cmd_rebuild(struct cli *c, int argc, char **argv)
 {
-    struct vargs va = {0, NULL, NULL, 0};
+    struct vargs va = {0};
     const char *pos[8] = {NULL};
     struct ldg_ledger *l = NULL;
     json_t *rep = NULL, *o;

@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "export/export.h"
 #include "projections/projections.h"
 #include "query/query.h"
 
@@ -304,7 +306,6 @@ enum {
     OPT_AFTER = 1000,
     OPT_SHOWCUR,
     OPT_EXPLAIN,
-    OPT_UTC,
     OPT_DEPS,
 };
 
@@ -326,11 +327,11 @@ static const struct cli_opt query_opts[] = {
              "end with a cursor to continue from"),
     CLI_FLAG(OPT_EXPLAIN, 0, "explain",
              "say on standard error which index answered"),
-    CLI_FLAG(OPT_UTC, 0, "utc", "times in UTC, not local time"),
     CLI_FLAG(OPT_DEPS, 0, "deps",
              "with pack=P: also what the pack depends on - its routes "
              "(declarations, decisions, evals, promotions) and their "
              "models and fallbacks (registrations, states, verifications)"),
+    CLI_BUNDLE_OPTS,
     CLI_ARG("FIELD=VALUE",
             "type=GLOB subject=GLOB run=ID actor=NAME|ID pack=P model=M "
             "route=R seq=N|A..B body.NAME=VALUE. Repeating a field ORs, "
@@ -350,8 +351,10 @@ const struct cli_command cli_cmd_query = {
     "journalctl's: FIELD=VALUE terms, time bounds with -S and -U, a body "
     "pattern with -g. TIME is a systemd.time(7) expression ('yesterday', "
     "'-1h', '11min ago', '2026-11-20 10:00', '@1763600000') or RFC 3339; "
-    "times print in local time unless --utc. Exits 0 when it could look, "
-    "even if nothing matched.",
+    "times print in local time unless --utc. With --bundle FILE it "
+    "searches the selected events of an evidence bundle instead, after "
+    "verifying it (withheld fields are not there to match). Exits 0 when "
+    "it could look, even if nothing matched.",
     query_opts,
     "short (default), short-iso, short-precise, short-utc, verbose, json, "
     "json-pretty or cat",
@@ -454,6 +457,118 @@ deps_terms(struct cli *c, int nterms, char **terms, char ***out, int *nout,
     return 0;
 }
 
+/* One bundle event as the short format shows a stored one: time (local
+ * unless --utc), seq, type, subject, signer, then the disclosed fields. */
+static void
+bundle_event_short(const json_t *e, enum ldg_query_format fmt)
+{
+    json_t *body = json_object_get(e, "body"), *v;
+    const char *ts = json_string_value(json_object_get(e, "ts")), *k, *name;
+    uint64_t ns = 0;
+    char when[64] = "?";
+
+    if (ts != NULL && cli_parse_u64(ts, &ns) == 0) {
+        if (fmt == LDG_QFMT_SHORT_UTC || fmt == LDG_QFMT_SHORT_ISO)
+            cli_time(when, sizeof when, ns);
+        else
+            cli_when(when, sizeof when, ns);
+    }
+    name = json_string_value(json_object_get(e, "actor_name"));
+    printf(
+        "%s %s %s %s %s:", when, json_string_value(json_object_get(e, "seq")),
+        json_string_value(json_object_get(e, "type")),
+        json_string_value(json_object_get(e, "subject")),
+        name != NULL ? name : json_string_value(json_object_get(e, "actor")));
+    if (json_is_object(body)) {
+        json_object_foreach(body, k, v)
+        {
+            if (json_is_string(v)) {
+                printf(" %s=%s", k, json_string_value(v));
+            } else {
+                char *j = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+                printf(" %s=%s", k, j ? j : "?");
+                free(j);
+            }
+        }
+    }
+    if (json_is_true(json_object_get(e, "erased")))
+        printf(" [body erased]");
+    else if (json_is_true(json_object_get(e, "body_withheld")))
+        printf(" [body withheld]");
+    else if ((v = json_object_get(e, "withheld")) != NULL)
+        printf(" [%s fields withheld]",
+               json_is_string(v) ? json_string_value(v) : "some");
+    putchar('\n');
+}
+
+/* query --bundle: the matches among a verified bundle's selected events. */
+static int
+query_bundle(struct cli *c, const struct cli_bundle_args *ba,
+             const struct ldg_query *q, enum ldg_query_format fmt,
+             uint64_t limit, int reverse)
+{
+    struct ldg_bundle_contents *bc = NULL;
+    size_t n, first = 0, shown = 0, *hits = NULL, nhits = 0;
+    int rc;
+
+    if (fmt != LDG_QFMT_SHORT && fmt != LDG_QFMT_SHORT_UTC &&
+        fmt != LDG_QFMT_SHORT_ISO && fmt != LDG_QFMT_JSON &&
+        fmt != LDG_QFMT_JSON_PRETTY)
+        return cli_usage_err(c, "--bundle prints short, short-iso, "
+                                "short-utc, json or json-pretty");
+    if ((rc = cli_bundle_read(c, ba, &bc)) != 0)
+        return rc;
+    n = json_array_size(bc->events);
+    hits = malloc((n ? n : 1) * sizeof *hits);
+    if (hits == NULL) {
+        ldg_export_contents_free(bc);
+        return EX_OSERR;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int m = ldg_query_match_json(q, json_array_get(bc->events, i));
+        if (m < 0) {
+            cli_err(c, "bundle %s: event %zu: %s", ba->file, i,
+                    ldg_strerror(m));
+            rc = EX_DATAERR;
+            goto out;
+        }
+        if (m == 1)
+            hits[nhits++] = i;
+    }
+    /* -n N: the last N (with -r, the first N newest), as on a ledger */
+    if (limit > 0 && limit < nhits && !reverse)
+        first = nhits - (size_t)limit;
+    signal(SIGPIPE, SIG_IGN);
+    for (size_t k = 0; k < nhits - first; k++) {
+        size_t idx = reverse ? hits[nhits - 1 - k] : hits[first + k];
+        const json_t *e = json_array_get(bc->events, idx);
+        if (reverse && limit > 0 && shown == limit)
+            break;
+        if (fmt == LDG_QFMT_JSON || fmt == LDG_QFMT_JSON_PRETTY) {
+            char *j = json_dumps(
+                e, (fmt == LDG_QFMT_JSON ? JSON_COMPACT : JSON_INDENT(2)) |
+                       JSON_PRESERVE_ORDER);
+            if (j != NULL)
+                printf("%s\n", j);
+            free(j);
+        } else {
+            bundle_event_short(e, fmt);
+        }
+        shown++;
+        if (ferror(stdout))
+            break;
+    }
+    rc = EX_OK;
+    if (fflush(stdout) != 0 && errno != EPIPE) {
+        cli_err(c, "writing the output: %s", strerror(errno));
+        rc = EX_IOERR;
+    }
+out:
+    free(hits);
+    ldg_export_contents_free(bc);
+    return rc;
+}
+
 int
 cmd_query(struct cli *c, int argc, char **argv)
 {
@@ -473,7 +588,9 @@ cmd_query(struct cli *c, int argc, char **argv)
     struct out o;
     uint64_t limit = 0, size = 0, cursor_lo = 0;
     char err[1024];
+    struct cli_bundle_args ba;
 
+    memset(&ba, 0, sizeof ba);
     cli_args_init(&a, c, argc, argv);
     while ((ch = cli_args_next(&a)) > 0) {
         switch (ch) {
@@ -510,18 +627,28 @@ cmd_query(struct cli *c, int argc, char **argv)
         case OPT_EXPLAIN:
             explain = 1;
             break;
-        case OPT_UTC:
-            setenv("TZ", "UTC", 1);
-            break;
         case OPT_DEPS:
             deps = 1;
             break;
         default:
-            return cli_usage(c);
+            rc = cli_bundle_opt(c, &ba, ch, a.value);
+            if (rc < 0)
+                return -rc;
+            if (rc == 0)
+                return cli_usage(c);
         }
     }
     if (ch < 0)
         return a.exit;
+    if (ba.file == NULL && (ba.have_key || ba.insecure))
+        return cli_usage_err(c, "--trusted-key and "
+                                "--insecure-trust-bundle-key go with "
+                                "--bundle FILE");
+    if (ba.file != NULL &&
+        (follow_mode || after != NULL || show_cursor || explain || deps))
+        return cli_usage_err(c, "--bundle reads a bundle's events: -f, "
+                                "--after-cursor, --show-cursor, --explain "
+                                "and --deps need a ledger");
     if (c->out_name != NULL && ldg_query_format_parse(c->out_name, &fmt) < 0) {
         cli_err(c,
                 "unknown output format '%s' (use short, short-iso, "
@@ -569,6 +696,11 @@ cmd_query(struct cli *c, int argc, char **argv)
         cli_err(c, "%s", err);
         ldg_query_free(q);
         return rc == LDG_EBADINPUT ? EX_USAGE : cli_exit_code(rc);
+    }
+    if (ba.file != NULL) {
+        rc = query_bundle(c, &ba, q, fmt, limit, reverse);
+        ldg_query_free(q);
+        return rc;
     }
     if ((rc = resolve_dir(c)) != 0)
         goto out;
@@ -656,7 +788,8 @@ out:
 }
 
 static const struct cli_opt timeline_opts[] = {
-    CLI_ARG("RUN", "the run's id (as in `ledger runs`)", 0), CLI_OPT_END};
+    CLI_BUNDLE_OPTS, CLI_ARG("RUN", "the run's id (as in `ledger runs`)", 0),
+    CLI_OPT_END};
 
 const struct cli_command cli_cmd_timeline = {
     "timeline",
@@ -670,46 +803,16 @@ const struct cli_command cli_cmd_timeline = {
     "had then: the digest the runtime last reported before it and whether "
     "`ledger model verify` had hashed them (model_at in -o json). This is "
     "the view to start from when someone asks what happened to their "
-    "request.",
+    "request. With --bundle FILE it reads the timeline an `export --run` "
+    "put in an evidence bundle, after verifying the bundle, with no ledger "
+    "at hand.",
     timeline_opts,
     CLI_OUT_BASIC,
     "ledger timeline r1\n"
-    "ledger timeline r1 -o json-pretty\n",
+    "ledger timeline r1 -o json-pretty\n"
+    "# on the receiving side: the run's story from the bundle alone\n"
+    "ledger timeline r1 --bundle r1.bundle --trusted-key box.vkey\n",
     CLI_CMD_PAGER};
-
-/*
- * The permissions in force at the run's start are the projections' answer
- * (the permissions view as of the event before the start, expiry
- * included), the same rule `ledger permissions --at` and the doctor use;
- * they replace the timeline's own reading of the permission events.
- */
-static int
-permissions_at_start(struct cli *c, struct ldg_ledger *l, json_t *tl)
-{
-    struct ldg_view_opts vo;
-    const json_t *start = json_object_get(tl, "start");
-    const char *pack = json_string_value(json_object_get(tl, "pack"));
-    json_t *rows = NULL;
-    uint64_t seq;
-    int rc;
-
-    if (pack == NULL || !json_is_object(start) ||
-        cli_parse_u64(json_string_value(json_object_get(start, "seq")), &seq) <
-            0 ||
-        seq == 0)
-        return 0;
-    memset(&vo, 0, sizeof vo);
-    vo.at_size = seq; /* events 0 .. start-1 */
-    vo.filter = pack;
-    rc = ldg_projections_view(l, LDG_VIEW_PERMISSIONS, &vo, &rows);
-    if (rc < 0) {
-        cli_err(c, "permissions at the start of the run: %s",
-                ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
-        return cli_exit_code(rc);
-    }
-    json_object_set_new(tl, "permissions", rows);
-    return 0;
-}
 
 int
 cmd_timeline(struct cli *c, int argc, char **argv)
@@ -719,15 +822,27 @@ cmd_timeline(struct cli *c, int argc, char **argv)
     struct ldg_txn *t = NULL;
     json_t *tl = NULL;
     char *text = NULL;
+    struct cli_bundle_args ba;
+    struct ldg_bundle_contents *bc = NULL;
     int ch, rc;
 
+    memset(&ba, 0, sizeof ba);
     cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0)
-        return cli_usage(c);
+    while ((ch = cli_args_next(&a)) > 0) {
+        rc = cli_bundle_opt(c, &ba, ch, a.value);
+        if (rc < 0)
+            return -rc;
+        if (rc == 0)
+            return cli_usage(c);
+    }
     if (ch < 0)
         return a.exit;
     if (a.ind + 1 != argc)
         return cli_usage(c);
+    if (ba.file == NULL && (ba.have_key || ba.insecure))
+        return cli_usage_err(c, "--trusted-key and "
+                                "--insecure-trust-bundle-key go with "
+                                "--bundle FILE");
     if (c->out == OUT_HUMAN && c->out_name != NULL &&
         strcmp(c->out_name, "human") != 0 &&
         strcmp(c->out_name, "short") != 0) {
@@ -736,6 +851,39 @@ cmd_timeline(struct cli *c, int argc, char **argv)
                 "json-pretty)",
                 c->out_name);
         return EX_USAGE;
+    }
+    if (ba.file != NULL) {
+        const json_t *bt;
+        if ((rc = cli_bundle_read(c, &ba, &bc)) != 0)
+            return rc;
+        bt = bc->timeline;
+        if (bt == NULL ||
+            strcmp(json_string_value(json_object_get(bt, "run"))
+                       ? json_string_value(json_object_get(bt, "run"))
+                       : "",
+                   argv[a.ind]) != 0) {
+            if (bt == NULL)
+                cli_err(c,
+                        "bundle %s holds no timeline (`ledger export --run "
+                        "R` writes one, unless something is redacted)",
+                        ba.file);
+            else
+                cli_err(c,
+                        "bundle %s holds the timeline of run %s, not of "
+                        "run %s",
+                        ba.file, json_string_value(json_object_get(bt, "run")),
+                        argv[a.ind]);
+            ldg_export_contents_free(bc);
+            return EX_NOINPUT;
+        }
+        tl = json_incref(json_object_get(bt, "timeline"));
+        ldg_export_contents_free(bc);
+        if (!json_is_object(tl)) {
+            json_decref(tl);
+            cli_err(c, "bundle %s: its timeline.json has no timeline", ba.file);
+            return EX_DATAERR;
+        }
+        goto show;
     }
     if ((rc = resolve_dir(c)) != 0)
         return rc;
@@ -754,8 +902,7 @@ cmd_timeline(struct cli *c, int argc, char **argv)
     }
     ldg_txn_abort(t);
     t = NULL;
-    if ((rc = permissions_at_start(c, l, tl)) != 0)
-        goto out;
+show:
     if (c->out != OUT_HUMAN) {
         cli_print_json(c, tl);
         tl = NULL;
@@ -766,7 +913,20 @@ cmd_timeline(struct cli *c, int argc, char **argv)
             rc = cli_exit_code(rc);
             goto out;
         }
-        fputs(text, stdout);
+        /* on a colour terminal the lines marked '!' (a failure, a
+         * denial, a model down, a grant withdrawn) are red */
+        for (const char *p = text; *p;) {
+            size_t n = strcspn(p, "\n");
+            int bad = c->color && p[0] == '!';
+            fputs(bad ? cli_paint(c->color, CLI_PAINT_FAIL) : "", stdout);
+            fwrite(p, 1, n, stdout);
+            fputs(bad ? cli_paint(c->color, CLI_PAINT_OFF) : "", stdout);
+            p += n;
+            if (*p == '\n') {
+                putchar('\n');
+                p++;
+            }
+        }
     }
     rc = EX_OK;
     if (fflush(stdout) != 0 && errno != EPIPE) {

@@ -218,6 +218,37 @@ cli_progress(void *ctx, uint64_t done, uint64_t total)
 }
 
 void
+cli_set_utc(void)
+{
+    setenv("TZ", "UTC", 1);
+    tzset();
+}
+
+void
+cli_when(char *buf, size_t cap, uint64_t ts_ns)
+{
+    time_t secs = (time_t)(ts_ns / 1000000000u);
+    struct tm tm;
+    if (localtime_r(&secs, &tm) == NULL ||
+        strftime(buf, cap, "%b %d %H:%M:%S", &tm) == 0)
+        snprintf(buf, cap, "?");
+}
+
+void
+cli_when_rfc3339(char *buf, size_t cap, const char *t)
+{
+    struct tm tm;
+    const char *end;
+    memset(&tm, 0, sizeof tm);
+    end = t != NULL ? strptime(t, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+    if (end == NULL) {
+        snprintf(buf, cap, "%s", t != NULL ? t : "-");
+        return;
+    }
+    cli_when(buf, cap, (uint64_t)timegm(&tm) * 1000000000u);
+}
+
+void
 cli_progress_done(const struct cli *c)
 {
     if (c->progress && progress_last_ns != 0)
@@ -457,6 +488,9 @@ main(int argc, char **argv)
             return EX_OK;
         } else if (strcmp(argv[i], "--no-pager") == 0) {
             c.no_pager = 1;
+            i++;
+        } else if (strcmp(argv[i], "--utc") == 0) {
+            cli_set_utc();
             i++;
         } else if (strcmp(argv[i], "--color") == 0 ||
                    strncmp(argv[i], "--color=", 8) == 0) {

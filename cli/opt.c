@@ -18,6 +18,7 @@
 #define ID_DIR 0x10001 /* --dir: handled here, never returned */
 #define ID_NOPAGER 0x10002
 #define ID_COLOR 0x10003
+#define ID_UTC 0x10004
 #define HELP_WIDTH 79 /* help text fits an 80-column terminal */
 #define HELP_COL 26   /* where option descriptions start */
 
@@ -57,6 +58,7 @@ cli_args_init(struct cli_args *a, struct cli *c, int argc, char **argv)
     a->lo[n++] = (struct option){"help", no_argument, NULL, 'h'};
     a->lo[n++] = (struct option){"no-pager", no_argument, NULL, ID_NOPAGER};
     a->lo[n++] = (struct option){"color", optional_argument, NULL, ID_COLOR};
+    a->lo[n++] = (struct option){"utc", no_argument, NULL, ID_UTC};
     a->lo[n] = (struct option){NULL, 0, NULL, 0};
     optind = 0; /* glibc: start over, argv[0] is the command's name */
     opterr = 0; /* errors are ours to word */
@@ -93,6 +95,9 @@ cli_args_next(struct cli_args *a)
             continue;
         case ID_NOPAGER:
             a->c->no_pager = 1;
+            continue;
+        case ID_UTC:
+            cli_set_utc();
             continue;
         case ID_COLOR:
             if (cli_color_parse(a->c, optarg) < 0) {
@@ -354,6 +359,7 @@ cli_help_command(FILE *f, const struct cli_command *cmd)
     opt_line(f, "    --color[=WHEN]",
              "colour: always, never or auto (the default: on a terminal, "
              "unless NO_COLOR is set)");
+    opt_line(f, "    --utc", "times in UTC, not local time");
     opt_line(f, "-h, --help", "show this help and exit");
     fputs("\nExamples:\n", f);
     for (p = cmd->examples; p && *p;) {
@@ -383,7 +389,7 @@ cli_help_options(FILE *f, const struct cli_command *cmd)
         fputs("-o\n--output=\n", f);
     if (cmd->flags & CLI_CMD_PAGER)
         fputs("--no-pager\n", f);
-    fputs("--color\n--color=\n--dir=\n-h\n--help\n", f);
+    fputs("--color\n--color=\n--dir=\n--utc\n-h\n--help\n", f);
 }
 
 static const char *const group_titles[CLI_GROUP_COUNT] = {
@@ -455,6 +461,9 @@ cli_help_overview(FILE *f)
     opt_line(f, "    --color[=WHEN]",
              "always, never or auto (default: colour on a terminal unless "
              "NO_COLOR is set)");
+    opt_line(f, "    --utc",
+             "times in UTC, not local time (human output shows times as "
+             "`Nov 22 09:39:01`, to the second)");
     opt_line(f, "    --version", "the version, format and libraries");
     fputs("\nExit codes: 0 ok, 1 verification failed, 64 usage, 65 bad "
           "data, 66 no input,\n71 out of memory, 73 cannot create, 74 I/O, "
@@ -561,7 +570,11 @@ sc_common(FILE *f)
           "turns it off.\n\n"
           "*--color*[=_WHEN_]\n"
           "\t*always*, *never* or *auto* (the default: colour on a "
-          "terminal unless *NO\\_COLOR* is set and not empty).\n\n",
+          "terminal unless *NO\\_COLOR* is set and not empty).\n\n"
+          "*--utc*\n"
+          "\tTimes in UTC rather than local time. Human output shows "
+          "every time one way, *Nov 22 09:39:01* (to the second); *-o "
+          "json* keeps RFC 3339 UTC with nanoseconds.\n\n",
           f);
 }
 
@@ -679,8 +692,8 @@ cli_help_man(FILE *f, const char *name)
 int
 cli_help_check(FILE *f)
 {
-    static const char *const common[] = {"dir",      "output", "help",
-                                         "no-pager", "color",  NULL};
+    static const char *const common[] = {"dir",   "output", "help", "no-pager",
+                                         "color", "utc",    NULL};
     int bad = 0;
     for (size_t i = 0; cli_commands[i] != NULL; i++) {
         const struct cli_command *cmd = cli_commands[i];

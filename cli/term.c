@@ -128,3 +128,86 @@ cli_paint(int on, enum cli_paint what)
     };
     return on ? esc[what] : "";
 }
+
+/* ------------------------------------------------------------- tables -- */
+
+/* Columns s takes (UTF-8 code points; no wide characters in our data). */
+static size_t
+cols(const char *s, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += ((unsigned char)s[i] & 0xc0) != 0x80;
+    return k;
+}
+
+/* Bytes of s that fit in w columns. */
+static size_t
+fit_bytes(const char *s, size_t w)
+{
+    size_t i = 0, k = 0;
+    while (s[i] != '\0') {
+        size_t j = i + 1;
+        while (((unsigned char)s[j] & 0xc0) == 0x80)
+            j++;
+        if (k + 1 > w)
+            break;
+        k++;
+        i = j;
+    }
+    return i;
+}
+
+void
+cli_cell(const struct cli *c, const char *s, int width, int last)
+{
+    size_t w = width > 0 ? (size_t)width : 0, n, k;
+    if (s == NULL)
+        s = "-";
+    n = strlen(s);
+    k = cols(s, n);
+    if (c->tty_out && k > w && w > 0) {
+        /* systemctl's rule on a terminal: cut, and say so with "…" */
+        fwrite(s, 1, fit_bytes(s, w - 1), stdout);
+        fputs("\xe2\x80\xa6", stdout);
+        k = w;
+    } else {
+        fwrite(s, 1, n, stdout);
+    }
+    if (last) {
+        putchar('\n');
+        return;
+    }
+    for (; k < w; k++)
+        putchar(' ');
+    putchar(' ');
+}
+
+void
+cli_wrap(const struct cli *c, const char *s, int indent)
+{
+    size_t width = 80 - (size_t)indent, col = 0;
+    const char *p = s != NULL ? s : "";
+
+    printf("%*s", indent, "");
+    if (!c->tty_out) { /* piped: one line, whole */
+        printf("%s\n", p);
+        return;
+    }
+    while (*p != '\0') {
+        size_t w = strcspn(p, " "), k = cols(p, w);
+        if (col > 0 && col + 1 + k > width) {
+            printf("\n%*s", indent, "");
+            col = 0;
+        } else if (col > 0) {
+            putchar(' ');
+            col++;
+        }
+        fwrite(p, 1, w, stdout);
+        col += k;
+        p += w;
+        while (*p == ' ')
+            p++;
+    }
+    putchar('\n');
+}

@@ -73,7 +73,8 @@ bundle_name_kind(const char *name, uint64_t *seq)
                  {B_COSIGNED, BN_COSIGNED},
                  {B_COSIGNED_PROOF, BN_COSIGNED_PROOF},
                  {B_README, BN_README},
-                 {B_SUMMARY, BN_SUMMARY}};
+                 {B_SUMMARY, BN_SUMMARY},
+                 {B_TIMELINE, BN_TIMELINE}};
     uint64_t dummy;
 
     if (seq == NULL)

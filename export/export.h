@@ -260,6 +260,37 @@ int ldg_export_verify_mem(const void *buf, size_t len,
                           const struct ldg_bundle_verify_opts *o,
                           struct ldg_bundle_report *report);
 
+/* ----------------------------------------------------- reading one -- */
+
+/* What a verified bundle holds, for readers on the receiving side
+ * (`ledger timeline|query|doctor --bundle FILE`). */
+struct ldg_bundle_contents {
+    /* The selected events, as events.jsonl has them (the shape of
+     * `ledger show -o json`, redactions applied), in increasing seq. */
+    json_t *events;
+    /* state/projections.json (the projected state and the log-derived
+     * doctor at the checkpoint's size), or NULL if not included. */
+    json_t *state;
+    /* timeline.json, or NULL: {"run", "timeline" (ldg_query_timeline's
+     * object at export), "doctor": [doctor views at the run's start and
+     * end]} — written by export --run when nothing is redacted. */
+    json_t *timeline;
+    uint64_t checkpoint_size;
+    char origin[LDG_ORIGIN_MAX + 1];
+};
+
+/* Reads the bundle at path into memory (at most o->limits.total_bytes),
+ * verifies those bytes as ldg_export_verify does, and only if every check
+ * passed (WARN and SKIP included) parses them into *out (caller frees with
+ * ldg_export_contents_free). Returns ldg_export_verify's codes; on any
+ * failure *out is NULL and report says why. The views in state and
+ * timeline are the exporter's, vouched for by the signed manifest, as
+ * verify-bundle's "state" check says. */
+int ldg_export_read(struct ldg_bundle_contents **out, const char *path,
+                    const struct ldg_bundle_verify_opts *o,
+                    struct ldg_bundle_report *report);
+void ldg_export_contents_free(struct ldg_bundle_contents *c);
+
 /* Static name of a status: "PASS", "FAIL", "WARN", "SKIP". */
 const char *ldg_export_status_name(enum ldg_check_status s);
 

@@ -31,6 +31,7 @@
 #define B_COSIGNED_PROOF "cosigned/consistency"
 #define B_README "README.txt"
 #define B_SUMMARY "SUMMARY.txt"
+#define B_TIMELINE "timeline.json"
 /* The bundle's one top directory (NAME/): at most this many bytes. */
 #define B_TOP_MAX 64
 /* The first line of the manifest's signed note (domain separation). */
@@ -54,7 +55,8 @@ enum bname {
     BN_BODY,  /* bodies/<seq>.json */
     BN_KEY,   /* keys/<16 hex>.json */
     BN_README,
-    BN_SUMMARY
+    BN_SUMMARY,
+    BN_TIMELINE
 };
 
 /* Classifies a member name against the layout's allow-list. *seq gets

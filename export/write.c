@@ -106,6 +106,7 @@ struct ex {
     struct ldg_proof_batch *proofs; /* every proof against cksize */
     json_t *state;                  /* projected state at cksize, or NULL */
     char *state_note;               /* its signed projection note, or NULL */
+    json_t *timeline;               /* timeline.json, or NULL */
     char top[B_TOP_MAX + 1];        /* the archive's one directory */
     char file[300];                 /* the bundle's file name, for README */
     uint64_t now_ns;
@@ -1433,8 +1434,13 @@ write_readme(struct ex *x, uint64_t now_ns)
               "     ledger verify-bundle --trusted-key '%s' %s --extract "
               "DIR\n\n",
               x->vkey, file);
-    gb_lit(&b, "Every byte of the layout is described in docs/format-bundle.md "
-               "of the\nledger's source.\n");
+    gb_printf(&b,
+              "With the key passed the same way, `ledger timeline RUN "
+              "--bundle %s`,\n`ledger query --bundle %s` and `ledger "
+              "doctor --bundle %s` read the\nbundle after verifying it. "
+              "Every byte of the layout is described in\n"
+              "docs/format-bundle.md of the ledger's source.\n",
+              file, file, file);
     if (b.err) {
         free(b.p);
         return b.err;
@@ -1485,7 +1491,7 @@ failure_of(const json_t *e)
 }
 
 /* The doctor (log-derived clauses) after the first size events. */
-static void
+static json_t *
 summary_doctor(struct ex *x, struct growbuf *b, const char *title,
                uint64_t size, const char *pack)
 {
@@ -1501,7 +1507,7 @@ summary_doctor(struct ex *x, struct growbuf *b, const char *title,
     if (ldg_projections_view(x->l, LDG_VIEW_DOCTOR, &vo, &d) < 0) {
         gb_printf(b, "\n%s: not available (%s)\n", title, ldg_errmsg(x->l));
         ldg_set_errmsg(x->l, "%s", msg);
-        return;
+        return NULL;
     }
     gb_printf(b, "\n%s (log size %llu): %s\n", title, (unsigned long long)size,
               jget(d, "verdict"));
@@ -1535,7 +1541,7 @@ summary_doctor(struct ex *x, struct growbuf *b, const char *title,
     }
     if (shown == 0)
         gb_lit(b, "  every clause holds\n");
-    json_decref(d);
+    return d;
 }
 
 /* The run's timeline and the doctor at its start and end. Only for a
@@ -1544,7 +1550,7 @@ static void
 summary_run(struct ex *x, struct growbuf *b)
 {
     const char *run = x->o->run;
-    json_t *tl = NULL;
+    json_t *tl = NULL, *docs, *d;
     char *text = NULL;
     uint64_t s = 0, e = 0;
 
@@ -1570,16 +1576,23 @@ summary_run(struct ex *x, struct growbuf *b)
     if (parse_dec(jget(json_object_get(tl, "end"), "seq"),
                   strlen(jget(json_object_get(tl, "end"), "seq")), &e) < 0)
         e = 0;
-    if (s > 0)
-        summary_doctor(x, b, "Doctor at the run's start", s,
-                       json_string_value(json_object_get(tl, "pack")));
-    if (e > 0 && e < x->cksize)
-        summary_doctor(x, b, "Doctor at the run's end", e + 1,
-                       json_string_value(json_object_get(tl, "pack")));
+    docs = json_array();
+    if (s > 0 && (d = summary_doctor(
+                      x, b, "Doctor at the run's start", s,
+                      json_string_value(json_object_get(tl, "pack")))) != NULL)
+        json_array_append_new(docs, d);
+    if (e > 0 && e < x->cksize &&
+        (d = summary_doctor(x, b, "Doctor at the run's end", e + 1,
+                            json_string_value(json_object_get(tl, "pack")))) !=
+            NULL)
+        json_array_append_new(docs, d);
     else if (e == 0)
         gb_printf(b, "\nThe run has no end event up to the checkpoint.\n");
     free(text);
-    json_decref(tl);
+    /* timeline.json: the same, for `ledger timeline --bundle` and `ledger
+     * doctor --bundle --at` on the receiving side */
+    x->timeline = json_pack("{s:s, s:o, s:o}", "run", run, "timeline", tl,
+                            "doctor", docs);
 }
 
 #define SUMMARY_LIST_MAX 200
@@ -1681,7 +1694,8 @@ write_summary(struct ex *x, uint64_t now_ns)
     if (o->run != NULL)
         summary_run(x, &b);
     else if (x->state != NULL)
-        summary_doctor(x, &b, "Doctor at the checkpoint", x->cksize, NULL);
+        json_decref(
+            summary_doctor(x, &b, "Doctor at the checkpoint", x->cksize, NULL));
     gb_printf(&b, "\nEvents selected (%zu):\n", nsel);
     for (size_t i = 0; i < nsel && nlist < SUMMARY_LIST_MAX; i++, nlist++) {
         uint64_t ts = 0;
@@ -1737,6 +1751,10 @@ write_all_members(struct ex *x)
         return x->jsonl.err;
     if ((rc = write_state(x)) < 0 || (rc = write_summary(x, x->now_ns)) < 0 ||
         (rc = write_readme(x, x->now_ns)) < 0)
+        return rc;
+    if (x->timeline != NULL &&
+        (rc = member_json(x, B_TIMELINE, json_incref(x->timeline),
+                          JSON_INDENT(1))) < 0)
         return rc;
     rc = member_put(x, B_EVENTS, x->jsonl.p ? x->jsonl.p : "", x->jsonl.len,
                     x->jsonl.p);
@@ -1836,6 +1854,7 @@ out:
     free(x.mfiles.p);
     free(x.mevents.p);
     json_decref(x.state);
+    json_decref(x.timeline);
     free(x.state_note);
     free(x.jsonl.p);
     free(x.ev);

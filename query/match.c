@@ -45,6 +45,12 @@ load_raw(struct qbody *b)
     int rc;
     if (b->have_raw)
         return 0;
+    if (b->t == NULL) { /* an event given as JSON: its body is all there is */
+        b->have_raw = b->have_json > 0 ? 1 : -1;
+        b->raw.data = NULL;
+        b->raw.len = 0;
+        return 0;
+    }
     for (int i = 0; i < 8; i++)
         k[i] = (uint8_t)(b->seq >> (56 - 8 * i));
     rc = ldg_kv_get(b->t, b->bodies, k, 8, &b->raw);
@@ -170,7 +176,7 @@ body_pred(const struct qpred *p, struct qbody *b)
         return rc;
     if (b->have_raw < 0)
         return 0; /* erased: no fields */
-    if (!q_prefilter(p, b->raw.data, b->raw.len))
+    if (b->t != NULL && !q_prefilter(p, b->raw.data, b->raw.len))
         return 0;
     if ((rc = load_json(b)) < 0)
         return rc;
@@ -435,6 +441,103 @@ q_grep(const struct ldg_query *q, const struct ldg_event *ev, struct qbody *b,
     }
     qbuf_release(&t);
     return 0;
+}
+
+/* Canonical decimal (as the JSON forms write 64-bit numbers). */
+static int
+dec_u64(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (s == NULL || *s == '\0' || (s[0] == '0' && s[1] != '\0'))
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' ||
+            v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+/* An event as JSON (`ledger show -o json`'s shape): the envelope fields
+ * into ev, the body into b (no store behind it). */
+static int
+event_from_json(const json_t *e, struct ldg_event *ev, struct qbody *b)
+{
+    const char *s;
+    json_t *body = json_object_get(e, "body");
+
+    memset(ev, 0, sizeof *ev);
+    memset(b, 0, sizeof *b);
+    s = json_string_value(json_object_get(e, "seq"));
+    if (s == NULL || dec_u64(s, &ev->seq) < 0)
+        return LDG_EBADINPUT;
+    s = json_string_value(json_object_get(e, "ts"));
+    if (s == NULL || dec_u64(s, &ev->ts_ns) < 0)
+        return LDG_EBADINPUT;
+#define COPY(field, key)                                                       \
+    snprintf(ev->field, sizeof ev->field, "%s",                                \
+             (s = json_string_value(json_object_get(e, key))) ? s : "")
+    COPY(type, "type");
+    COPY(subject, "subject");
+    COPY(run, "run");
+    COPY(actor, "actor");
+#undef COPY
+    s = json_string_value(json_object_get(e, "parent"));
+    if (s != NULL && dec_u64(s, &ev->parent) == 0)
+        ev->has_parent = 1;
+    if (json_is_object(body)) {
+        b->json = json_incref(body);
+        b->have_json = 1;
+    } else {
+        b->have_json = -1; /* erased or withheld whole: no fields */
+    }
+    return 0;
+}
+
+int
+ldg_query_match_json(const struct ldg_query *q, const json_t *event)
+{
+    struct ldg_event ev;
+    struct qbody b;
+    const char *name;
+    int m = 1, rc;
+
+    if (q == NULL || !json_is_object(event))
+        return LDG_EINVAL;
+    if ((rc = event_from_json(event, &ev, &b)) < 0)
+        return rc;
+    name = json_string_value(json_object_get(event, "actor_name"));
+    if (ev.ts_ns < q->since_ns || ev.ts_ns > q->until_ns ||
+        ev.seq < q->seq_lo || ev.seq > q->seq_hi) {
+        qbody_release(&b);
+        return 0;
+    }
+    for (size_t gi = 0; gi < q->ng; gi++) {
+        const struct qgroup *g = &q->g[gi];
+        char *own[2] = {ev.actor, NULL}, *none[1] = {NULL};
+        char *const *ids[64];
+        size_t na = 0;
+        /* actor=NAME|ID: the event's own key id and name stand for the
+         * key registry a ledger would ask */
+        for (size_t i = 0; i < g->n && na < 64; i++) {
+            int hit = 0;
+            if (g->p[i].f != QF_ACTOR)
+                continue;
+            for (size_t j = 0; j < g->p[i].nv; j++)
+                hit |= strcmp(g->p[i].v[j].s, ev.actor) == 0 ||
+                       (name != NULL && strcmp(g->p[i].v[j].s, name) == 0);
+            ids[na++] = hit ? own : none;
+        }
+        m = q_group_match(g, &ev, &b, ids);
+        if (m != 0)
+            break;
+    }
+    if (m == 1 && q->nre > 0)
+        m = q_grep(q, &ev, &b, name != NULL ? name : "");
+    qbody_release(&b);
+    return m;
 }
 
 const char *

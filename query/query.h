@@ -249,6 +249,15 @@ const char *ldg_query_model_of(const char *type, const json_t *body);
 json_t *ldg_query_model_at_json(const char *model,
                                 const struct ldg_model_at *m);
 
+/* Does q match an event given as JSON, in the shape of `ledger show -o
+ * json` or a bundle's events.jsonl (seq and ts as decimal strings, type,
+ * subject, run, parent, actor, actor_name, body)? For events with no
+ * ledger behind them (`ledger query --bundle`): actor= compares with the
+ * event's key id and actor_name; a body that is absent (erased, withheld)
+ * has no fields, and withheld fields are not there to match. 1, 0, or
+ * LDG_EBADINPUT (no seq/ts) / LDG_EINVAL. */
+int ldg_query_match_json(const struct ldg_query *q, const json_t *event);
+
 /* ------------------------------------------------------------- timeline -- */
 
 /* The flight-recorder view of one run: its start (run.started), steps with

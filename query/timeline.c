@@ -1,11 +1,14 @@
 /*
  * timeline.c — the flight-recorder view of one pack run.
  *
- * Everything comes from the indexes, never from projections/:
+ * Everything comes from the indexes but the permissions in force:
  *
  *   the run's events       idx.run "R" (envelope run link), in seq order
- *   permissions at start   idx.subject "pack:P" before the start: the
- *                          latest permission.* per (group, scope), and the
+ *   permissions at start   the projections' permissions view of pack P as
+ *                          of the event before the start (their rule,
+ *                          expiry included: the one `ledger permissions
+ *                          --at` and the doctor use, called, not copied)
+ *   pack at start          idx.subject "pack:P" before the start: the
  *                          pack's version and manifest routes
  *   evals at start         the pack's routes (its manifest's
  *                          requires.routes and every route.declared with
@@ -33,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "projections/projections.h"
 #include "query/query_int.h"
 
 #define TL_EVENTS_MAX 100000 /* events listed; the rest are counted */
@@ -134,7 +138,6 @@ struct tl {
     /* counts */
     uint64_t steps, steps_failed, routes, fallbacks, policies, denials;
     /* permissions / routes at start */
-    json_t *perms;           /* object "group\x1fscope" -> entry */
     json_t *routes_set;      /* object route -> true */
     json_t *version;         /* latest pack.installed/upgraded body */
     json_t *evals;           /* object target -> entry */
@@ -298,8 +301,7 @@ on_pack_event(void *ctx, uint64_t seq)
         tl->err = rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
         return 1;
     }
-    if (strncmp(ev.type, "permission.", 11) != 0 &&
-        strcmp(ev.type, "pack.installed") != 0 &&
+    if (strcmp(ev.type, "pack.installed") != 0 &&
         strcmp(ev.type, "pack.upgraded") != 0)
         return 0;
     rc = ldg_body_get(tl->t, seq, &body);
@@ -309,7 +311,7 @@ on_pack_event(void *ctx, uint64_t seq)
         tl->err = rc;
         return 1;
     }
-    if (ev.type[0] == 'p' && ev.type[1] == 'a') { /* pack.* */
+    {
         json_t *routes =
                    json_object_get(json_object_get(body, "requires"), "routes"),
                *r;
@@ -325,43 +327,6 @@ on_pack_event(void *ctx, uint64_t seq)
                 json_object_size(tl->routes_set) < TL_ROUTES_MAX)
                 json_object_set_new(tl->routes_set, json_string_value(r),
                                     json_true());
-        }
-    } else {
-        const char *g = json_string_value(json_object_get(body, "group"));
-        const char *s = json_string_value(json_object_get(body, "scope"));
-        char key[2 * Q_VALUE_MAX + 2];
-        json_t *p;
-        if (g != NULL && s != NULL) {
-            snprintf(key, sizeof key, "%s\x1f%s", g, s);
-            p = json_pack("{s:s, s:s, s:s, s:o, s:o}", "group", g, "scope", s,
-                          "state", ev.type + 11, "seq", u64s(seq), "time",
-                          time_str(ev.ts_ns));
-            if (p != NULL) {
-                static const char *const extra[] = {"by", "tier", "reason",
-                                                    "expires"};
-                for (size_t i = 0; i < 4; i++) {
-                    json_t *x = json_object_get(body, extra[i]);
-                    if (x != NULL)
-                        json_object_set(p, extra[i], x);
-                }
-                /* a request after a decision does not undo it */
-                if (strcmp(ev.type, "permission.requested") == 0 &&
-                    json_object_get(tl->perms, key) != NULL) {
-                    json_t *old = json_object_get(tl->perms, key);
-                    if (json_object_get(old, "tier") == NULL &&
-                        json_object_get(body, "tier") != NULL)
-                        json_object_set(old, "tier",
-                                        json_object_get(body, "tier"));
-                    json_decref(p);
-                } else {
-                    json_t *old = json_object_get(tl->perms, key);
-                    if (old != NULL && json_object_get(p, "tier") == NULL &&
-                        json_object_get(old, "tier") != NULL)
-                        json_object_set(p, "tier",
-                                        json_object_get(old, "tier"));
-                    json_object_set_new(tl->perms, key, p);
-                }
-            }
         }
     }
     json_decref(body);
@@ -444,6 +409,37 @@ on_eval(void *ctx, uint64_t seq)
     return --tl->targets_left == 0;
 }
 
+/* The permissions of the pack in force after the first `before` events:
+ * the projections' answer (projections/projections.h), rows as `ledger
+ * permissions -o json` gives them. A pack the projections never saw has
+ * none. */
+static int
+permissions_at(struct tl *tl, uint64_t before)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(tl->t);
+    struct ldg_view_opts vo;
+    json_t *rows = NULL;
+    int rc;
+
+    memset(&vo, 0, sizeof vo);
+    vo.at_size = before;
+    vo.filter = tl->pack;
+    rc = ldg_projections_view(l, LDG_VIEW_PERMISSIONS, &vo, &rows);
+    if (rc == LDG_ENOTFOUND) { /* not a pack yet at that size */
+        ldg_set_errmsg(l, "%s", "");
+        rows = json_array();
+        rc = rows == NULL ? LDG_ENOMEM : 0;
+    }
+    if (rc < 0) {
+        ldg_set_errmsg(l, "permissions in force at the start of run %s: %s",
+                       tl->run,
+                       ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        return rc;
+    }
+    json_object_set_new(tl->root, "permissions", rows);
+    return 0;
+}
+
 static int
 context_at_start(struct tl *tl, uint64_t before)
 {
@@ -476,9 +472,8 @@ context_at_start(struct tl *tl, uint64_t before)
     if (rc < 0 || tl->err)
         return rc < 0 ? rc : tl->err;
 
-    arr = json_array();
-    json_object_foreach(tl->perms, k, v) json_array_append(arr, v);
-    json_object_set_new(tl->root, "permissions", arr);
+    if ((rc = permissions_at(tl, before)) < 0)
+        return rc;
     arr = json_array();
     json_object_foreach(tl->evals, k, v)
     {
@@ -759,15 +754,13 @@ ldg_query_timeline(struct ldg_txn *t, const char *run, json_t **out)
     tl.run = run;
     tl.root = json_object();
     tl.events = json_array();
-    tl.perms = json_object();
     tl.routes_set = json_object();
     tl.evals = json_object();
     tl.models_set = json_object();
     tl.context = json_object();
     rc = LDG_ENOMEM;
-    if (tl.root == NULL || tl.events == NULL || tl.perms == NULL ||
-        tl.routes_set == NULL || tl.evals == NULL || tl.models_set == NULL ||
-        tl.context == NULL)
+    if (tl.root == NULL || tl.events == NULL || tl.routes_set == NULL ||
+        tl.evals == NULL || tl.models_set == NULL || tl.context == NULL)
         goto out;
     /* jansson keeps insertion order: fix the order of the keys now */
     {
@@ -820,7 +813,6 @@ out:
                        ldg_strerror(rc));
     json_decref(tl.root);
     json_decref(tl.events);
-    json_decref(tl.perms);
     json_decref(tl.routes_set);
     json_decref(tl.evals);
     json_decref(tl.models_set);
@@ -1004,8 +996,23 @@ ldg_query_timeline_text(const json_t *tl, char **out)
     if (json_is_string(v))
         qbuf_printf(&b, " %s", json_string_value(v));
     v = json_object_get(tl, "start");
-    if (json_is_object(v))
-        qbuf_printf(&b, "  started %s (#%s)", sget(v, "time"), sget(v, "seq"));
+    if (json_is_object(v)) {
+        /* human text: the one time format of the CLI's human output,
+         * local time (TZ; `--utc` sets UTC) to the second, as `ledger
+         * query` shows it */
+        uint64_t ns = 0;
+        const char *ts = sget(v, "ts");
+        char when[32] = "?";
+        for (; *ts >= '0' && *ts <= '9'; ts++)
+            ns = ns * 10 + (uint64_t)(*ts - '0');
+        {
+            time_t secs = (time_t)(ns / 1000000000u);
+            struct tm tm;
+            if (localtime_r(&secs, &tm) != NULL)
+                strftime(when, sizeof when, "%b %d %H:%M:%S", &tm);
+        }
+        qbuf_printf(&b, "  started %s (#%s)", when, sget(v, "seq"));
+    }
     qbuf_printf(&b, "  status %s", sget(tl, "status"));
     v = json_object_get(json_object_get(tl, "end"), "duration_ms");
     if (json_is_integer(v))

@@ -48,7 +48,7 @@ _ledger() {
     # values of options
     case $prev in
     --dir|--extract) compopt -o dirnames 2>/dev/null; return ;;
-    --out|--body-file|--trusted|--trusted-key|--trusted-checkpoint) compopt -o default 2>/dev/null; COMPREPLY=(); return ;;
+    --out|--body-file|--trusted|--trusted-key|--trusted-checkpoint|--bundle) compopt -o default 2>/dev/null; COMPREPLY=(); return ;;
     --pack|-p) COMPREPLY=($(compgen -W "$(_ledger_names packs pack)" -- "$cur")); return ;;
     --run) COMPREPLY=($(compgen -W "$(_ledger_names runs run)" -- "$cur")); return ;;
     -o|--output)

@@ -142,8 +142,17 @@ if script -qec true /dev/null </dev/null >/dev/null 2>&1; then
     timeout 60 script -qec "'$L' verify --full" /dev/null </dev/null >"$T/tty" 2>&1
     grep -q 'verify: [0-9]*/[0-9]* ([0-9]*%)' "$T/tty" ||
         bad "verify on a terminal shows no progress with a percentage"
-    grep -q "$(printf '\r\033')\[Kok: " "$T/tty" ||
+    grep -q "$(printf '\r\033')\[K\($(printf '\033')\[32m\)\?ok\($(printf '\033')\[0m\)\?: " "$T/tty" ||
         bad "the progress line is not erased before the summary: $(od -c "$T/tty" | tail -3)"
+    # ingest of a file (size known): a percentage of the file
+    awk 'BEGIN { for (i = 0; i < 40000; i++)
+        printf "{\"type\":\"x.progress\",\"body\":{\"i\":%d}}\n", i }' \
+        >"$T/big.jsonl"
+    timeout 120 script -qec "'$L' ingest '$T/big.jsonl'" /dev/null </dev/null >"$T/tty" 2>&1
+    grep -q "ingest: [0-9]*% of $T/big.jsonl ([0-9]* lines read" "$T/tty" ||
+        bad "ingest of a file on a terminal shows no percentage: $(tr '\r' '\n' <"$T/tty" | head -3)"
+    grep -q "$(printf '\r\033')\[Kingest: 40000 events committed" "$T/tty" ||
+        bad "ingest's progress line is not erased before the summary"
 fi
 
 "$L" doctor --color=sometimes >/dev/null 2>"$T/e"; rc=$?

@@ -175,7 +175,7 @@ grep -Eq '^\{"seq":"[0-9]+"\}$' "$T/out" || bad json "append -o json: $(cat "$T/
 printf '{"type":"x.cli","body":{"n":2}}\n' >"$T/one.jsonl"
 run L ingest "$T/one.jsonl" -o json
 check_json "ingest -o json"
-grep -q '"committed":"1"' "$T/out" || bad json "ingest -o json: $(cat "$T/out")"
+grep -q '"committed":1,' "$T/out" || bad json "ingest -o json: $(cat "$T/out")"
 # Every command that prints a sequence number honours -o json.
 run L keys add carol -o json
 check_json "keys add -o json"

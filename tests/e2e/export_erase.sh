@@ -27,7 +27,7 @@ eseq=$(L erase -q "$target" --reason "data subject request") ||
 
 L verify --full >"$T/out" 2>"$T/err" || fail "verify after erase: exit $?"
 grep -q '1 erased bodies' "$T/out" || fail "verify does not report it: $(cat "$T/out")"
-L verify --full -o json | grep -q '"erased":"1"' || fail "verify -o json erased"
+L verify --full -o json | grep -q '"erased":1,' || fail "verify -o json erased"
 L show "$target" -o json | grep -q '"erased":true' || fail "show: not erased"
 
 # events needed to verify cannot be erased

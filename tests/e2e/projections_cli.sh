@@ -37,6 +37,36 @@ expect_jqs() {
 }
 L() { "$LEDGER" --dir "$D" "$@"; }
 
+# ---------------------------------------------- a fresh, empty ledger --
+# its views are current and empty, and say so (not "not current")
+D=$T/fresh
+L init >/dev/null || { echo "FAIL: init"; exit 1; }
+for v in packs permissions models routes promotions runs; do
+    L "$v" >"$T/out" 2>"$T/err" || fail "fresh $v: exit $?"
+    [ -s "$T/err" ] && fail "fresh $v: $(cat "$T/err")"
+    [ "$(wc -l <"$T/out")" = 1 ] || fail "fresh $v: more than a header"
+    # on a terminal it says so under the header
+    if script -qec true /dev/null </dev/null >/dev/null 2>&1; then
+        timeout 20 script -qec "'$LEDGER' --dir '$D' --no-pager $v" /dev/null \
+            </dev/null >"$T/tty" 2>&1
+        grep -q 'not current' "$T/tty" && fail "fresh $v: $(cat "$T/tty")"
+        grep -q '^(none recorded in the ledger yet)' "$T/tty" ||
+            fail "fresh $v does not say it is empty: $(cat "$T/tty")"
+    fi
+    L "$v" -o json >"$T/out" 2>"$T/err" || fail "fresh $v -o json"
+    [ -s "$T/out" ] && fail "fresh $v -o json printed rows"
+    [ -s "$T/err" ] && fail "fresh $v -o json: $(cat "$T/err")"
+done
+L projections -o json >"$T/out" || fail "fresh projections"
+expect_jqs "fresh projections" "$T/out" \
+    '[.[] | select(.name != "doctor") | .current] | all' true
+if script -qec true /dev/null </dev/null >/dev/null 2>&1; then
+    timeout 20 script -qec "'$LEDGER' --dir '$D' --no-pager permissions --at 0" \
+        /dev/null </dev/null >"$T/tty" 2>&1
+    grep -q '^(none as of event 0)' "$T/tty" ||
+        fail "--at 0 on a fresh ledger: $(cat "$T/tty")"
+fi
+
 D=$T/pdf
 L init >/dev/null || { echo "FAIL: init"; exit 1; }
 L ingest "$ROOT/examples/pdf-ops.jsonl" 2>/dev/null || fail "ingest pdf-ops"

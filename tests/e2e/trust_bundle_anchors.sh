@@ -68,7 +68,7 @@ X export --run R-0001 --out "$T/r1.bundle" -o json >"$T/ej" 2>"$T/eerr" ||
     die "export: $(cat "$T/eerr")"
 grep -q "cosigned checkpoint of size $CS with 2 cosignature(s)" "$T/eerr" ||
     fail "export stderr: $(cat "$T/eerr")"
-jq -e --arg s "$CS" '.cosigned == {"size": $s, "cosignatures": "2"}' "$T/ej" \
+jq -e --arg s "$CS" '.cosigned == {"size": $s, "cosignatures": 2}' "$T/ej" \
     >/dev/null || fail "export json: $(cat "$T/ej")"
 tar --zstd -tf "$T/r1.bundle" >"$T/members" 2>/dev/null &&
     { grep -qx 'r1/cosigned/checkpoint' "$T/members" &&

@@ -196,6 +196,38 @@ test_timeline__later_grants_are_not_in_force_at_the_start(void **state)
     json_decref(tl);
 }
 
+/* The permissions in force are the projections' rule, expiry included
+ * (the library once read the latest permission event per group and
+ * scope itself, and called a grant that had expired "granted"). */
+static void
+test_timeline__expired_grant_is_not_in_force(void **state)
+{
+    struct fx *f = *state;
+    json_t *tl, *x;
+    size_t i;
+    int seen = 0;
+    q_append(f->l, "permission.granted", NULL, NULL, NULL,
+             "{\"pack\":\"pdf-ops\",\"group\":\"net.egress\","
+             "\"scope\":\"api.example.invalid\",\"by\":\"admin\","
+             "\"expires\":\"2020-01-01T00:00:00Z\"}");
+    q_append(f->l, "run.started", "run:R-3", NULL, NULL,
+             "{\"run\":\"R-3\",\"pack\":\"pdf-ops\"}");
+    tl = timeline(f->l, "R-3", 0);
+    json_array_foreach(json_object_get(tl, "permissions"), i, x)
+    {
+        if (strcmp(s(x, "group"), "net.egress") != 0)
+            continue;
+        assert_string_equal(s(x, "state"), "expired");
+        seen = 1;
+    }
+    assert_true(seen);
+    /* the rows are the permissions view's, as `ledger permissions` has */
+    assert_string_equal(
+        s(json_array_get(json_object_get(tl, "permissions"), 0), "pack"),
+        "pdf-ops");
+    json_decref(tl);
+}
+
 static void
 test_timeline__text_view_marks_denials_and_fallbacks(void **state)
 {
@@ -281,6 +313,8 @@ main(void)
         cmocka_unit_test_setup_teardown(
             test_timeline__later_grants_are_not_in_force_at_the_start, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(
+            test_timeline__expired_grant_is_not_in_force, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_timeline__text_view_marks_denials_and_fallbacks, setup,
             teardown),

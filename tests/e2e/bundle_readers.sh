@@ -1,0 +1,153 @@
+#!/bin/sh
+# bundle_readers.sh — `ledger timeline|query|doctor --bundle FILE` on the
+# receiving side, with no ledger: the bundle is verified first and nothing
+# of it is shown unless it verifies; what is shown agrees with the ledger
+# it came from; every unhappy path has its own error and exit code.
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+D=$T/l
+fails=0
+fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
+L() { "$LEDGER" --dir "$D" "$@"; }
+# R ARGS...: run without any ledger (--dir points nowhere)
+R() { "$LEDGER" --dir "$T/nowhere" "$@" >"$T/out" 2>"$T/err"; rc=$?; }
+
+L init >/dev/null || exit 1
+L ingest "$(dirname "$0")/../../examples/pdf-ops.jsonl" 2>/dev/null || exit 1
+L keys verifier >"$T/box.vkey" || exit 1
+L export --run R-0001 --out "$T/r1.bundle" 2>/dev/null || exit 1
+B=$T/r1.bundle
+K="--trusted-key $T/box.vkey"
+
+# --- timeline --------------------------------------------------------------
+# shellcheck disable=SC2086
+R timeline R-0001 --bundle "$B" $K
+[ "$rc" = 0 ] || fail "timeline --bundle: exit $rc $(cat "$T/err")"
+L timeline R-0001 >"$T/want" 2>/dev/null
+cmp -s "$T/out" "$T/want" || fail "timeline --bundle differs from the ledger's"
+grep -q "bundle $B verified" "$T/err" || fail "timeline: no verified note"
+# shellcheck disable=SC2086
+R timeline R-0001 --bundle "$B" $K -o json
+L timeline R-0001 -o json >"$T/want" 2>/dev/null
+cmp -s "$T/out" "$T/want" || fail "timeline --bundle -o json differs"
+# shellcheck disable=SC2086
+R timeline R-0002 --bundle "$B" $K
+[ "$rc" = 66 ] || fail "timeline of another run: exit $rc"
+grep -q "holds the timeline of run R-0001, not of run R-0002" "$T/err" ||
+    fail "another run: $(cat "$T/err")"
+
+# --- query -----------------------------------------------------------------
+for terms in "type=route.decision" "actor=log type=run.*" "body.outcome=ok" \
+    "run=R-0001 + type=model.state" "seq=25..28"; do
+    # shellcheck disable=SC2086
+    R query --bundle "$B" $K $terms -o json
+    [ "$rc" = 0 ] || fail "query --bundle $terms: exit $rc $(cat "$T/err")"
+    sed 's/^{"seq":"\([0-9]*\)".*/\1/' "$T/out" >"$T/got"
+    # the bundle has only the selected events: compare within them
+    tar --zstd -xOf "$B" r1/events.jsonl |
+        sed 's/^{"seq":"\([0-9]*\)".*/\1/' >"$T/sel"
+    # shellcheck disable=SC2086
+    L query $terms -o json | sed 's/^{"seq":"\([0-9]*\)".*/\1/' |
+        grep -xF -f "$T/sel" >"$T/want"
+    cmp -s "$T/got" "$T/want" ||
+        fail "query --bundle $terms: $(tr '\n' ' ' <"$T/got") want $(tr '\n' ' ' <"$T/want")"
+done
+# shellcheck disable=SC2086
+R query --bundle "$B" $K type=route.decision -n 1 -r
+[ "$(wc -l <"$T/out")" = 1 ] && grep -q ' 29 route.decision ' "$T/out" ||
+    fail "query --bundle -n 1 -r: $(cat "$T/out")"
+# shellcheck disable=SC2086
+R query --bundle "$B" $K -g 'primary offline'
+grep -q ' 29 route.decision ' "$T/out" && [ "$(wc -l <"$T/out")" = 1 ] ||
+    fail "query --bundle -g: $(cat "$T/out")"
+# shellcheck disable=SC2086
+R query --bundle "$B" $K type=nothing.here
+[ "$rc" = 0 ] && [ ! -s "$T/out" ] || fail "no match: exit $rc"
+# shellcheck disable=SC2086
+R query --bundle "$B" $K -f
+[ "$rc" = 64 ] || fail "query --bundle -f: exit $rc"
+# shellcheck disable=SC2086
+R query --bundle "$B" $K 'bogus~x'
+[ "$rc" = 64 ] || fail "query --bundle bad term: exit $rc"
+
+# --- doctor ----------------------------------------------------------------
+# shellcheck disable=SC2086
+R doctor --bundle "$B" $K
+[ "$rc" = 1 ] || fail "doctor --bundle: exit $rc (degraded is 1)"
+grep -q '^verdict: degraded (log size 32)' "$T/out" ||
+    fail "doctor --bundle: $(tail -n 1 "$T/out")"
+grep -q 'live box-wide checks are not in it' "$T/err" ||
+    fail "doctor --bundle does not say what it lacks"
+start=$(L query run=R-0001 type=run.started -o json | sed 's/^{"seq":"\([0-9]*\)".*/\1/')
+at=$((start - 1))
+# shellcheck disable=SC2086
+R doctor --bundle "$B" $K --at "$at" -o json
+[ "$rc" = 1 ] || fail "doctor --bundle --at $at: exit $rc $(cat "$T/err")"
+L doctor --at "$at" -o json >"$T/want" 2>/dev/null
+[ "$(jq -c '.packs' "$T/out")" = "$(jq -c '.packs' "$T/want")" ] ||
+    fail "doctor --bundle --at $at differs from the ledger's"
+# shellcheck disable=SC2086
+R doctor --bundle "$B" $K --at 5
+[ "$rc" = 66 ] || fail "doctor --at not in the bundle: exit $rc"
+grep -q "holds no doctor as of event 5; --at one of: 31 (the checkpoint), $at (run start), 31 (run end)" "$T/err" ||
+    fail "doctor --at 5: $(cat "$T/err")"
+# shellcheck disable=SC2086
+R doctor --bundle "$B" $K --at yesterday
+[ "$rc" = 64 ] || fail "doctor --bundle --at TIME: exit $rc"
+# shellcheck disable=SC2086
+R doctor --bundle "$B" $K --pack nope
+[ "$rc" = 66 ] || fail "doctor --bundle --pack nope: exit $rc"
+
+# --- verified before anything is shown -----------------------------------
+R timeline R-0001 --bundle "$B"
+[ "$rc" = 64 ] && grep -q 'pass --trusted-key' "$T/err" ||
+    fail "no trust anchor: exit $rc"
+R query --trusted-key "$T/box.vkey" type=run.started
+[ "$rc" = 64 ] || fail "--trusted-key without --bundle: exit $rc"
+mkdir "$T/other" && "$LEDGER" --dir "$T/other" init >/dev/null &&
+    "$LEDGER" --dir "$T/other" keys verifier >"$T/other.vkey"
+for cmd in "timeline R-0001" "query" "doctor"; do
+    # shellcheck disable=SC2086
+    R $cmd --bundle "$B" --trusted-key "$T/other.vkey"
+    [ "$rc" = 1 ] || fail "$cmd with another log's key: exit $rc"
+    [ -s "$T/out" ] && fail "$cmd with another log's key printed: $(head -c 200 "$T/out")"
+    grep -q '^FAIL log-key' "$T/err" || fail "$cmd: no FAIL log-key: $(cat "$T/err")"
+done
+# a tampered bundle: a body changed, repacked
+mkdir "$T/x" && tar --zstd -xf "$B" -C "$T/x" &&
+    sed -i 's/primary offline/primary fine/' "$T/x/r1/events.jsonl" &&
+    (cd "$T/x" && tar --zstd -cf "$T/bad.bundle" r1)
+for cmd in "timeline R-0001" "query" "doctor"; do
+    # shellcheck disable=SC2086
+    R $cmd --bundle "$T/bad.bundle" $K
+    [ "$rc" = 1 ] || fail "$cmd on a tampered bundle: exit $rc"
+    [ -s "$T/out" ] && fail "$cmd on a tampered bundle printed something"
+    grep -q 'does not verify; nothing of it is shown' "$T/err" ||
+        fail "$cmd tampered: $(cat "$T/err")"
+done
+# shellcheck disable=SC2086
+R query --bundle "$T/missing.bundle" $K
+[ "$rc" = 66 ] || fail "missing bundle: exit $rc"
+echo junk >"$T/junk.bundle"
+# shellcheck disable=SC2086
+R query --bundle "$T/junk.bundle" $K
+[ "$rc" = 65 ] || fail "not a bundle: exit $rc"
+
+# --- a redacted bundle: no timeline, withheld fields do not match ---------
+L export --run R-0001 --redact requested_by --out "$T/red.bundle" 2>/dev/null ||
+    fail "export --redact"
+# shellcheck disable=SC2086
+R timeline R-0001 --bundle "$T/red.bundle" $K
+[ "$rc" = 66 ] && grep -q 'holds no timeline' "$T/err" ||
+    fail "redacted bundle timeline: exit $rc $(cat "$T/err")"
+# shellcheck disable=SC2086
+R query --bundle "$T/red.bundle" $K body.requested_by=operator
+[ "$rc" = 0 ] && [ ! -s "$T/out" ] || fail "withheld field matched: $(cat "$T/out")"
+# shellcheck disable=SC2086
+R query --bundle "$T/red.bundle" $K type=run.started
+grep -q '\[1 fields withheld\]' "$T/out" || fail "withheld not shown: $(cat "$T/out")"
+
+[ "$fails" = 0 ] || exit 1
+echo "bundle_readers: ok"
