@@ -321,15 +321,15 @@ human_permissions(struct cli *c, json_t *rows)
     json_t *r;
     char when[32];
     /* BY is what the event claims; SIGNER is the key that signed it.
-     * 8 + 8 + 10 + 2 + 8 + 7 + 7 + 6 + 15 + 8 spaces: 79 columns on a
+     * 8 + 8 + 10 + 2 + 8 + 8 + 6 + 6 + 15 + 8 spaces: 79 columns on a
      * terminal (the time to the second, long names cut; the tier is T) */
     cli_cell(c, "PACK", 8, 0);
     cli_cell(c, "GROUP", 8, 0);
     cli_cell(c, "SCOPE", 10, 0);
     cli_cell(c, "T", 2, 0);
     cli_cell(c, "STATE", 8, 0);
-    cli_cell(c, "BY", 7, 0);
-    cli_cell(c, "SIGNER", 7, 0);
+    cli_cell(c, "BY", 8, 0);
+    cli_cell(c, "SIGNER", 6, 0);
     cli_cell(c, "SEQ", 6, 0);
     cli_cell(c, "TIME", 15, 1);
     json_array_foreach(rows, i, r)
@@ -342,11 +342,11 @@ human_permissions(struct cli *c, json_t *rows)
         cli_cell(c, js(r, "scope"), 10, 0);
         cli_cell(c, js(r, "tier"), 2, 0);
         cli_cell(c, js(r, "state"), 8, 0);
-        cli_cell(c, js(r, "by"), 7, 0);
+        cli_cell(c, js(r, "by"), 8, 0);
         cli_cell(c,
                  json_is_string(json_object_get(sg, "name")) ? js(sg, "name")
                                                              : js(sg, "key_id"),
-                 7, 0);
+                 6, 0);
         cli_cell(c, js(r, "seq"), 6, 0);
         cli_cell(c, when, 15, 1);
     }

@@ -63,7 +63,7 @@ if script -qec true /dev/null </dev/null >/dev/null 2>&1; then
             END { exit bad }' "$T/lines" || bad "$v is wider than 80 columns"
     done
     ontty "'$LEDGER' --dir '$D' --no-pager --color=never permissions"
-    grep -q '~/Documents/… ' "$T/tty" || bad "a long scope is not cut with …: $(cat "$T/tty")"
+    grep -q '~/Documen… ' "$T/tty" || bad "a long scope is not cut with …: $(cat "$T/tty")"
     # --- colour on a terminal ---------------------------------------------
     ontty "'$LEDGER' --dir '$D' verify"
     grep -q "$esc\[32mok$esc\[0m: " "$T/tty" || bad "verify: no green ok on a terminal"
