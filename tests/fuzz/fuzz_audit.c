@@ -18,11 +18,13 @@
  * no undefined behaviour, no leak; a clean audit (0) has no finding and
  * checked every row of the log; LDG_ETAMPER comes with findings.
  */
+#include <ftw.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fleet/fleet.h"
 #include "fleet/fleet_int.h"
@@ -37,6 +39,22 @@ static struct {
     char *rows;
     size_t len;
 } g;
+
+static int
+rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* The process's files go when it exits (a crash leaves them). */
+static void
+cleanup(void)
+{
+    nftw(g.base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 static void
 setup(void)
@@ -54,6 +72,7 @@ setup(void)
     snprintf(g.base, sizeof g.base, "/tmp/fuzz_audit.XXXXXX");
     if (mkdtemp(g.base) == NULL)
         abort();
+    atexit(cleanup);
     snprintf(d, sizeof d, "%s/log", g.base);
     memset(&o, 0, sizeof o);
     o.flags = LDG_NOSYNC;

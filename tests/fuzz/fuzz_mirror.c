@@ -173,6 +173,16 @@ copy_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
     return 0;
 }
 
+/* The process's files go when it exits (libFuzzer exits normally at the
+ * end of -max_total_time; a crash leaves them for the reproducer). */
+static void
+cleanup(void)
+{
+    if (g.l != NULL)
+        ldg_close(g.l);
+    rmrf(g.base);
+}
+
 static void
 setup(void)
 {
@@ -185,6 +195,7 @@ setup(void)
     snprintf(g.base, sizeof g.base, "/tmp/fuzz_mirror.XXXXXX");
     if (mkdtemp(g.base) == NULL)
         abort();
+    atexit(cleanup);
     snprintf(d, sizeof d, "%s/log", g.base);
     memset(&o, 0, sizeof o);
     o.flags = LDG_NOSYNC;
