@@ -99,8 +99,9 @@ ldg_cosigned_get(struct ldg_ledger *l, uint64_t size, char **out, size_t *len)
     char dir[4300], path[4400];
 
     *out = NULL;
-    if (cosigned_dir(l, dir, sizeof dir) < 0)
-        return LDG_EIO;
+    /* a reader: look, never create (export of a ledger that never
+     * published must not leave a fleet/ directory behind) */
+    snprintf(dir, sizeof dir, "%s/fleet/cosigned", ldg_dir(l));
     if (size == 0)
         size = ldg_fleet_read_u64(dir, "latest");
     if (size == 0)
