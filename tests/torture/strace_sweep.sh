@@ -43,7 +43,7 @@ for e in EIO ENOSPC; do
         rm -rf "$T/w" && cp -a "$B" "$T/w"
         strace -f -qq -o /dev/null -e trace=$CALLS \
             -e inject=$CALLS:error=$e:when=$n \
-            "$LEDGER" --dir "$T/w" append x.t --body '{"n":1}' \
+            "$LEDGER" --dir "$T/w" append -q x.t --body '{"n":1}' \
             >"$T/out" 2>"$T/err"
         rc=$?
         runs=$((runs + 1))
