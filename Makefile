@@ -185,6 +185,7 @@ headertest:
 bench: all $(BENCH_BIN)
 	@bench/run.sh $(B)
 	@sh bench/sensors.sh $(B)
+	@sh bench/serve.sh $(B)
 
 demo: all
 	@sh examples/demo.sh $(B)/ledger
@@ -198,10 +199,12 @@ fuzz:
 # The long robustness runs (issue 11), figures in docs/TESTING.md: kill -9
 # rounds of concurrent ingest, power-loss states replayed from a
 # write-logging shim, strace fault-injection sweeps over every write-side
-# call, and bit flips over a stored image (needs strace, zstd, python3).
+# call, bit flips over a stored image, and kill -9 rounds of `ledger serve`
+# under load from several clients (needs strace, zstd, python3).
 TORTURE_ROUNDS ?= 300
 TORTURE_POWER_STATES ?= 400
 TORTURE_FLIPS ?= 1000
+SERVE_CRASH_ROUNDS ?= 100
 torture: all
 	LEDGER=$(CURDIR)/$(B)/ledger CRASH_ROUNDS=$(TORTURE_ROUNDS) \
 	    sh tests/e2e/core_crash.sh
@@ -210,6 +213,8 @@ torture: all
 	LEDGER=$(CURDIR)/$(B)/ledger sh tests/torture/strace_sweep.sh
 	LEDGER=$(CURDIR)/$(B)/ledger FLIPS=$(TORTURE_FLIPS) \
 	    sh tests/e2e/robust_corrupt.sh
+	LEDGER=$(CURDIR)/$(B)/ledger SERVE_CRASH_ROUNDS=$(SERVE_CRASH_ROUNDS) \
+	    sh tests/e2e/serve_crash.sh
 
 # make install PREFIX=/usr/local DESTDIR=: the program, libledger.a and
 # .so, every public header under include/libledger/<module>/ (so the

@@ -2,12 +2,14 @@
  * cmd_core.c — init, append, ingest, show, verify, stats, keys, erase.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -17,6 +19,7 @@
 #include "cli/commands.h"
 #include "ingest/ingest.h"
 #include "query/query.h"
+#include "serve/serve.h"
 
 static int
 resolve_dir(struct cli *c)
@@ -42,6 +45,8 @@ check_output(struct cli *c, const char *const *human)
             c->out_name);
     return EX_USAGE;
 }
+
+enum { OPT_DIRECT = 300 };
 
 #define QUIET_OPT                                                              \
     CLI_FLAG('q', 'q', "quiet", "print only the sequence number (for scripts)")
@@ -205,6 +210,10 @@ static const struct cli_opt append_opts[] = {
     CLI_VALUE('b', 0, "body", "JSON", "the body, a JSON object"),
     CLI_VALUE('f', 0, "body-file", "FILE",
               "read the body from FILE (- for standard input)"),
+    CLI_FLAG(OPT_DIRECT, 0, "direct",
+             "write to the ledger directly even when `ledger serve` serves "
+             "it"),
+    CLI_FLAG('v', 'v', "verbose", "say which way the event went"),
     QUIET_OPT,
     CLI_ARG("TYPE", "the event type, e.g. run.started, model.loaded", 0),
     CLI_OPT_END};
@@ -220,7 +229,11 @@ const struct cli_command cli_cmd_append = {
     "--body, read from --body-file, or read from standard input when "
     "neither is given. The event is chained to the previous one, added to "
     "the Merkle tree, and the projections are updated in the same "
-    "transaction.",
+    "transaction.\n\n"
+    "When `ledger serve` serves the ledger (its socket DIR/ledger.sock "
+    "answers), the event goes through it and is committed with what other "
+    "clients send; otherwise, or with --direct, append writes the ledger "
+    "itself. -v says which.",
     append_opts,
     CLI_OUT_BASIC,
     "# a run starts, using pack summarize\n"
@@ -231,6 +244,50 @@ const struct cli_command cli_cmd_append = {
     "seq=$(ledger append run.step --run r1 -q --body '{\"step\":\"ocr\"}')\n",
     0};
 
+/* Through `ledger serve` when it serves c->dir: the exit code, or -1
+ * when no server answers (then the caller writes directly). */
+static int
+append_served(struct cli *c, const struct ldg_event_in *in, int verbose)
+{
+    struct ldg_client *cl = NULL;
+    struct ldg_client_answer ans;
+    char err[600];
+    int rc;
+
+    err[0] = '\0';
+    rc = ldg_client_connect(&cl, c->dir, NULL, err, sizeof err);
+    if (rc < 0) {
+        if (verbose)
+            fprintf(stderr,
+                    "ledger append: no server (%s): writing %s directly\n", err,
+                    c->dir);
+        return -1;
+    }
+    if (verbose)
+        fprintf(stderr, "ledger append: through ledger serve at %s/%s\n",
+                c->dir, LDG_SERVE_SOCKET);
+    rc = ldg_client_append(cl, in, NULL, 0, 0);
+    if (rc == 0)
+        rc = ldg_client_wait(cl, &ans, -1);
+    if (rc < 0) {
+        cli_err(c, "ledger serve: %s; the event may or may not be recorded",
+                ldg_client_errmsg(cl));
+        rc = EX_IOERR;
+    } else if (!ans.ok) {
+        const char *m = ans.error;
+        /* "line 1: " is the connection's line; ours has one */
+        if (strncmp(m, "line 1: ", 8) == 0)
+            m += 8;
+        cli_err(c, "%s", m);
+        rc = ans.code > 0 && ans.code < 256 ? ans.code : EX_SOFTWARE;
+    } else {
+        print_seq(c, ans.seq, NULL);
+        rc = EX_OK;
+    }
+    ldg_client_close(cl);
+    return rc;
+}
+
 int
 cmd_append(struct cli *c, int argc, char **argv)
 {
@@ -240,7 +297,7 @@ cmd_append(struct cli *c, int argc, char **argv)
     struct ldg_ledger *l = NULL;
     json_t *body = NULL;
     uint64_t seq;
-    int ch, rc;
+    int ch, rc, direct = 0, verbose = 0;
 
     memset(&in, 0, sizeof in);
     cli_args_init(&a, c, argc, argv);
@@ -271,6 +328,12 @@ cmd_append(struct cli *c, int argc, char **argv)
             break;
         case 'q':
             c->quiet = 1;
+            break;
+        case OPT_DIRECT:
+            direct = 1;
+            break;
+        case 'v':
+            verbose = 1;
             break;
         default:
             return cli_usage(c);
@@ -314,6 +377,13 @@ cmd_append(struct cli *c, int argc, char **argv)
     if (body == NULL)
         return EX_DATAERR;
     in.body = body;
+    if (!direct) {
+        rc = append_served(c, &in, verbose);
+        if (rc >= 0)
+            goto out;
+    } else if (verbose)
+        fprintf(stderr, "ledger append: --direct: writing %s directly\n",
+                c->dir);
     if ((rc = cli_open(c, 0, &l)) != 0)
         goto out;
     rc = ldg_append(l, &in, &seq);
@@ -408,6 +478,10 @@ static const struct cli_opt ingest_opts[] = {
               "signing threads (0 to 64; 0 = one per core)"),
     CLI_FLAG('A', 0, "acks",
              "print one JSON line per durable commit on standard output"),
+    CLI_FLAG(OPT_DIRECT, 0, "direct",
+             "write to the ledger directly even when `ledger serve` serves "
+             "it"),
+    CLI_FLAG('v', 'v', "verbose", "say which way the events went"),
     CLI_ARG("FILE", "JSON Lines to read (- or none: standard input)",
             CLI_OPTIONAL),
     CLI_OPT_END};
@@ -422,7 +496,20 @@ const struct cli_command cli_cmd_ingest = {
     "takes). Lines that do not parse are reported as FILE:LINE:COLUMN on "
     "standard error and skipped, unless --strict. Events are committed in "
     "batches; a summary of what was committed goes to standard error, and "
-    "an event is acknowledged only once its batch is durable.",
+    "an event is acknowledged only once its batch is durable.\n\n"
+    "--batch N commits every N events (default 1000). Input that arrives "
+    "over time (a pipe, a socket, a terminal) never waits for a batch to "
+    "fill: when nothing more has arrived 2 ms after the last line, what is "
+    "queued is committed, so each event is durable within 2 ms of the "
+    "input going idle plus one commit. --acks prints "
+    "{\"committed_first\":\"N\",\"committed_last\":\"M\"} on standard "
+    "output after each durable commit (flushed at once): a producer "
+    "knows exactly what is safe.\n\n"
+    "When `ledger serve` serves the ledger, the lines go through it (its "
+    "protocol takes ingest lines as they are, docs/PROTOCOL.md), each "
+    "answered once committed (--acks then prints one line per event); "
+    "--direct, or --strict (all or nothing needs one transaction of its "
+    "own), writes the ledger itself. -v says which.",
     ingest_opts,
     CLI_OUT_BASIC,
     "# append every line of events.jsonl, or nothing if one is invalid\n"
@@ -430,6 +517,159 @@ const struct cli_command cli_cmd_ingest = {
     "# from a pipe\n"
     "producer | ledger ingest -\n",
     0};
+
+/* ingest through `ledger serve`: a thread streams the input's bytes to
+ * the socket as they are (the protocol takes ingest lines, and the
+ * server's line numbers are then the input's), this thread reads the
+ * answers. */
+struct feed {
+    FILE *in;
+    struct ldg_client *cl;
+    uint64_t requests; /* non-blank lines sent */
+    int rc;
+    char err[300];
+};
+
+static void *
+feed_main(void *arg)
+{
+    struct feed *f = arg;
+    char buf[65536];
+    size_t n;
+    int last = '\n', blank = 1, fd = ldg_client_fd(f->cl);
+    while ((n = fread(buf, 1, sizeof buf, f->in)) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            if (buf[i] == '\n') {
+                f->requests += !blank;
+                blank = 1;
+            } else if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\r')
+                blank = 0;
+        }
+        last = (unsigned char)buf[n - 1];
+        for (size_t off = 0; off < n;) {
+            ssize_t w = send(fd, buf + off, n - off, MSG_NOSIGNAL);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                snprintf(f->err, sizeof f->err, "the server went away: %s",
+                         strerror(errno));
+                f->rc = LDG_EIO;
+                goto out;
+            }
+            off += (size_t)w;
+        }
+    }
+    if (ferror(f->in)) {
+        snprintf(f->err, sizeof f->err, "read error: %s", strerror(errno));
+        f->rc = LDG_EIO;
+    }
+    /* a last line without its newline is a line, as for direct ingest */
+    if (last != '\n') {
+        f->requests += !blank;
+        if (send(fd, "\n", 1, MSG_NOSIGNAL) != 1 && f->rc == 0) {
+            snprintf(f->err, sizeof f->err, "the server went away");
+            f->rc = LDG_EIO;
+        }
+    }
+out:
+    ldg_client_done(f->cl);
+    return NULL;
+}
+
+/* Prints a server's "line N[, column C]: msg" as NAME:N:C: msg. */
+static void
+served_error(const char *name, const char *m)
+{
+    unsigned long long line = 0;
+    int col = 1, used = 0;
+    if (sscanf(m, "line %llu, column %d: %n", &line, &col, &used) == 2 &&
+        used > 0)
+        m += used;
+    else if (sscanf(m, "line %llu: %n", &line, &used) == 1 && used > 0)
+        m += used;
+    fprintf(stderr, "%s:%llu:%d: %s\n", name, line, col, m);
+}
+
+/* The exit code, or -1 when no server answers (write directly). */
+static int
+ingest_served(struct cli *c, FILE *in, const char *name, int acks, int verbose)
+{
+    struct ldg_client *cl = NULL;
+    struct ldg_client_answer ans;
+    struct feed f;
+    pthread_t th;
+    uint64_t answered = 0, committed = 0, rejected = 0, first = 0, last = 0;
+    char err[600];
+    int rc;
+
+    err[0] = '\0';
+    if (ldg_client_connect(&cl, c->dir, NULL, err, sizeof err) < 0) {
+        if (verbose)
+            fprintf(stderr,
+                    "ledger ingest: no server (%s): writing %s directly\n", err,
+                    c->dir);
+        return -1;
+    }
+    if (verbose)
+        fprintf(stderr, "ledger ingest: through ledger serve at %s/%s\n",
+                c->dir, LDG_SERVE_SOCKET);
+    memset(&f, 0, sizeof f);
+    f.in = in;
+    f.cl = cl;
+    if (pthread_create(&th, NULL, feed_main, &f) != 0) {
+        ldg_client_close(cl);
+        cli_err(c, "cannot start a thread");
+        return EX_OSERR;
+    }
+    while ((rc = ldg_client_wait(cl, &ans, -1)) == 0) {
+        answered++;
+        if (ans.ok) {
+            if (committed++ == 0)
+                first = ans.seq;
+            last = ans.seq;
+            if (acks) {
+                printf("{\"committed_first\":\"%llu\",\"committed_last\":"
+                       "\"%llu\"}\n",
+                       (unsigned long long)ans.seq,
+                       (unsigned long long)ans.seq);
+                fflush(stdout);
+            }
+        } else {
+            rejected++;
+            served_error(name, ans.error);
+        }
+    }
+    pthread_join(th, NULL);
+    if (f.rc < 0 || answered < f.requests) {
+        cli_err(c,
+                "ledger serve: %s after %llu of %llu answers; the lines "
+                "not answered may or may not be recorded",
+                f.rc < 0 ? f.err : ldg_client_errmsg(cl),
+                (unsigned long long)answered, (unsigned long long)f.requests);
+        rc = EX_IOERR;
+    } else
+        rc = rejected > 0 ? EX_DATAERR : EX_OK;
+    if (committed > 0)
+        fprintf(stderr,
+                "ingest: %llu events committed through ledger serve (seq "
+                "%llu..%llu, other clients' events may lie between), %llu "
+                "lines rejected\n",
+                (unsigned long long)committed, (unsigned long long)first,
+                (unsigned long long)last, (unsigned long long)rejected);
+    else
+        fprintf(stderr, "ingest: 0 events committed, %llu lines rejected\n",
+                (unsigned long long)rejected);
+    if (c->out != OUT_HUMAN) {
+        char n0[24], b[24], d[24];
+        snprintf(n0, sizeof n0, "%llu", (unsigned long long)committed);
+        snprintf(b, sizeof b, "%llu", (unsigned long long)rejected);
+        snprintf(d, sizeof d, "%llu", (unsigned long long)first);
+        cli_print_json(c, json_pack("{s:s, s:s, s:s}", "committed", n0,
+                                    "rejected", b, "first_seq", d));
+    }
+    ldg_client_close(cl);
+    return rc;
+}
 
 int
 cmd_ingest(struct cli *c, int argc, char **argv)
@@ -441,7 +681,7 @@ cmd_ingest(struct cli *c, int argc, char **argv)
     struct ldg_ledger *l = NULL;
     FILE *in = stdin;
     uint64_t v;
-    int ch, rc;
+    int ch, rc, direct = 0, verbose = 0;
 
     memset(&o, 0, sizeof o);
     cli_args_init(&a, c, argc, argv);
@@ -462,6 +702,12 @@ cmd_ingest(struct cli *c, int argc, char **argv)
             if (cli_parse_u64(a.value, &v) < 0 || v > 64)
                 return cli_usage_err(c, "--threads: 0 to 64");
             o.threads = (unsigned)v;
+            break;
+        case OPT_DIRECT:
+            direct = 1;
+            break;
+        case 'v':
+            verbose = 1;
             break;
         default:
             return cli_usage(c);
@@ -491,6 +737,13 @@ cmd_ingest(struct cli *c, int argc, char **argv)
     }
     if ((rc = resolve_dir(c)) != 0)
         goto out;
+    if (!direct && !o.strict) {
+        rc = ingest_served(c, in, ic.name, o.on_commit != NULL, verbose);
+        if (rc >= 0)
+            goto out;
+    } else if (verbose)
+        fprintf(stderr, "ledger ingest: %s: writing %s directly\n",
+                direct ? "--direct" : "--strict", c->dir);
     if ((rc = cli_open(c, 0, &l)) != 0)
         goto out;
     o.on_error = ingest_error;
@@ -1235,8 +1488,8 @@ keys_list(struct cli *c, struct ldg_ledger *l)
         return cli_exit_code(rc);
     }
     if (c->out == OUT_HUMAN)
-        printf("%-20s %-16s %-8s %-8s %-6s %s\n", "NAME", "KEY ID", "ADDED",
-               "REVOKED", "SECRET", "ROLES");
+        printf("%-20s %-16s %-8s %-8s %s\n", "NAME", "KEY ID", "ADDED",
+               "REVOKED", "SECRET");
     for (size_t i = 0; i < n; i++) {
         char added[24], rev[24], pub[65];
         snprintf(added, sizeof added, "%llu",
@@ -1248,24 +1501,13 @@ keys_list(struct cli *c, struct ldg_ledger *l)
                      (unsigned long long)k[i].revoked_seq);
         ldg_hex(pub, k[i].pub, 32);
         if (c->out == OUT_HUMAN) {
-            printf("%-20s %-16s %-8s %-8s %-6s %s\n", k[i].name, k[i].key_id,
-                   added, rev, k[i].has_secret ? "yes" : "no",
-                   k[i].roles[0] == '*'    ? "* (the log key: any type)"
-                   : k[i].roles[0] == '\0' ? "(none: any actor type)"
-                                           : k[i].roles);
+            printf("%-20s %-16s %-8s %-8s %s\n", k[i].name, k[i].key_id, added,
+                   rev, k[i].has_secret ? "yes" : "no");
         } else {
             json_t *o =
                 json_pack("{s:s, s:s, s:s, s:s, s:b}", "name", k[i].name,
                           "key_id", k[i].key_id, "public_key", pub, "added_seq",
                           added, "has_secret", k[i].has_secret);
-            json_t *rl = json_array();
-            char *dup = strdup(k[i].roles), *save = NULL;
-            /* the log key: ["*"]; none: [] (any actor type) */
-            for (char *r = dup ? strtok_r(dup, ",", &save) : NULL; r;
-                 r = strtok_r(NULL, ",", &save))
-                json_array_append_new(rl, json_string(r));
-            free(dup);
-            json_object_set_new(o, "roles", rl);
             if (k[i].revoked_seq != UINT64_MAX)
                 json_object_set_new(o, "revoked_seq", json_string(rev));
             cli_print_json(c, o);
@@ -1277,10 +1519,7 @@ keys_list(struct cli *c, struct ldg_ledger *l)
 
 static const struct cli_opt keys_opts[] = {
     CLI_VALUE('r', 0, "roles", "R,...",
-              "with add: the event types the key may sign, as roles: host, "
-              "runtime, capacity, model, pack, permission, route, eval, "
-              "promotion, run, x, erase, sensor, control-plane, any "
-              "(docs/FORMAT.md, Key roles; none: any actor type)"),
+              "with add: the roles the key may sign for"),
     CLI_VALUE('R', 0, "reason", "TEXT", "with revoke (required): why"),
     QUIET_OPT,
     CLI_ARG("add NAME|list|revoke NAME|verifier",

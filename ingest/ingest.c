@@ -7,8 +7,11 @@
  * limit.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ingest/ingest.h"
 #include "ingest/ingest_int.h"
@@ -358,6 +361,58 @@ refuses_line(int rc)
 }
 
 /*
+ * Input that arrives over time (a pipe, a socket, a terminal) is read
+ * through idle_read: when nothing more has come IDLE_MS after the last
+ * byte and events are queued, they are committed before the read blocks,
+ * so an event written to `ledger ingest -` is durable (and acknowledged
+ * with --acks) within IDLE_MS plus one commit, whatever the batch size.
+ * A regular file is read as it is: it never goes idle.
+ */
+#define IDLE_MS 2
+
+struct idle_src {
+    int fd;
+    struct ldg_writer *w;
+    uint64_t pending; /* events added since the last commit */
+    int rc;           /* a failed commit: reading stops */
+};
+
+static ssize_t
+idle_read(void *cookie, char *buf, size_t size)
+{
+    struct idle_src *src = cookie;
+    struct pollfd p;
+    ssize_t k;
+
+    if (src->pending > 0 && src->rc == 0) {
+        int n;
+        p.fd = src->fd;
+        p.events = POLLIN;
+        p.revents = 0;
+        while ((n = poll(&p, 1, IDLE_MS)) < 0 && errno == EINTR)
+            ;
+        if (n == 0) {
+            src->rc = ldg_writer_flush(src->w);
+            src->pending = 0;
+            if (src->rc < 0)
+                return 0; /* ends the input; pass() reports src->rc */
+        }
+    }
+    while ((k = read(src->fd, buf, size)) < 0 && errno == EINTR)
+        ;
+    return k;
+}
+
+static int
+is_stream(FILE *in)
+{
+    struct stat st;
+    int fd = fileno(in);
+    return fd >= 0 && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) &&
+           !S_ISBLK(st.st_mode);
+}
+
+/*
  * One pass over the input: each valid event goes to the writer w (commits
  * in groups) or, in strict mode, to the all-or-nothing batch. Either way
  * an event is judged by the same library checks, so both modes refuse the
@@ -366,7 +421,7 @@ refuses_line(int rc)
 static int
 pass(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
      struct ldg_writer *w, struct ldg_batch *batch,
-     struct ldg_ingest_report *rep, FILE *spool)
+     struct ldg_ingest_report *rep, FILE *spool, struct idle_src *idle)
 {
     struct ldg_line_reader r;
     size_t body_max = ldg_body_max(l), len = 0;
@@ -424,6 +479,8 @@ pass(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
             continue;
         }
         rc = w != NULL ? ldg_writer_add(w, &ev) : ldg_batch_add(batch, &ev);
+        if (rc == 0 && idle != NULL)
+            idle->pending++;
         if (refuses_line(rc)) {
             /* Only this line is refused; nothing else changed. A failed
              * group commit is never one of these: those come from
@@ -439,6 +496,8 @@ pass(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
             o->on_progress(o->ctx, lineno, w ? ldg_writer_committed(w) : 0);
     }
     free(r.buf);
+    if (rc == 0 && idle != NULL && idle->rc < 0)
+        rc = idle->rc;
     return rc;
 }
 
@@ -468,7 +527,7 @@ ingest_strict(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
         memset(rep, 0, sizeof *rep);
         if ((rc = ldg_batch_begin(&b, l)) < 0)
             break;
-        rc = pass(l, src, o, NULL, b, rep, src == in ? spool : NULL);
+        rc = pass(l, src, o, NULL, b, rep, src == in ? spool : NULL, NULL);
         if (rc == 0 && rep->rejected == 0) {
             uint64_t first = 0, n = 0;
             rc = ldg_batch_commit(b, &first, &n);
@@ -509,6 +568,8 @@ ldg_ingest(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
 {
     struct ldg_writer_options wo;
     struct ldg_writer *w = NULL;
+    struct idle_src idle;
+    FILE *stream = NULL;
     int rc;
 
     memset(rep, 0, sizeof *rep);
@@ -522,7 +583,17 @@ ldg_ingest(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
     rc = ldg_writer_new(&w, l, &wo);
     if (rc < 0)
         goto out;
-    rc = pass(l, in, o, w, NULL, rep, NULL);
+    if (is_stream(in)) {
+        static const cookie_io_functions_t fns = {idle_read, NULL, NULL, NULL};
+        memset(&idle, 0, sizeof idle);
+        idle.fd = fileno(in);
+        idle.w = w;
+        stream = fopencookie(&idle, "r", fns);
+    }
+    rc = pass(l, stream ? stream : in, o, w, NULL, rep, NULL,
+              stream ? &idle : NULL);
+    if (stream != NULL)
+        fclose(stream); /* the cookie does not close fd */
     if (rc == 0)
         rc = ldg_writer_flush(w);
     rep->committed = ldg_writer_committed(w);

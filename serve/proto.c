@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "ledger/ledger.h"
 #include "serve/serve_int.h"
@@ -95,6 +97,54 @@ serve_error_line(const char *id, size_t id_len, const char *msg, int code,
 }
 
 void
+serve_cgroup_unit(const char *text, size_t len, char *unit, size_t cap)
+{
+    const char *p = text, *end = text + len;
+    unit[0] = '\0';
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        if (le - p >= 3 && memcmp(p, "0::", 3) == 0) {
+            const char *c = p + 3;
+            while (c < le) {
+                const char *sl = memchr(c, '/', (size_t)(le - c));
+                const char *ce = sl ? sl : le;
+                size_t n = (size_t)(ce - c);
+                if ((n > 8 && memcmp(ce - 8, ".service", 8) == 0) ||
+                    (n > 6 && memcmp(ce - 6, ".scope", 6) == 0)) {
+                    if (n < cap) {
+                        memcpy(unit, c, n);
+                        unit[n] = '\0';
+                    }
+                }
+                c = ce + 1;
+            }
+        }
+        p = le + 1;
+    }
+}
+
+static void
+peer_proc(struct serve_peer *p)
+{
+    char path[64], buf[4096];
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof path, "/proc/%d/exe", (int)p->pid);
+    n = readlink(path, p->exe, sizeof p->exe - 1);
+    p->exe[n > 0 ? n : 0] = '\0';
+    snprintf(path, sizeof path, "/proc/%d/cgroup", (int)p->pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, buf, sizeof buf);
+        if (n > 0)
+            serve_cgroup_unit(buf, (size_t)n, p->unit, sizeof p->unit);
+        close(fd);
+    }
+}
+
+void
 serve_peer_get(int fd, struct serve_peer *p)
 {
     struct ucred uc;
@@ -106,5 +156,7 @@ serve_peer_get(int fd, struct serve_peer *p)
         p->pid = uc.pid;
         p->uid = uc.uid;
         p->gid = uc.gid;
+        if (uc.pid > 0)
+            peer_proc(p);
     }
 }

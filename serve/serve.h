@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ingest/ingest.h"
 #include "ledger/ledger.h"
 
 /* The protocol version docs/PROTOCOL.md describes. */
@@ -99,5 +100,62 @@ void ldg_serve_stats(const struct ldg_server *s, struct ldg_serve_stats *st);
 
 /* Closes the socket (removing the file it bound) and frees everything. */
 void ldg_serve_free(struct ldg_server *s);
+
+/* ------------------------------------------------------------- client -- */
+
+/*
+ * A client of a server (docs/PROTOCOL.md): send requests, read their
+ * answers in the order sent. Requests are pipelined: send many, then
+ * wait for their answers one by one.
+ *
+ * Threads: one thread may send while another waits for answers (each
+ * side has its own lock), so a producer never stalls on acks; several
+ * threads may send (each request goes out whole) but the order of their
+ * requests is then theirs to know. ldg_client_close must not race any
+ * other call.
+ */
+struct ldg_client;
+
+/* One answer. */
+struct ldg_client_answer {
+    int has_id;
+    char id[LDG_ID_MAX + 1];
+    int ok; /* 1: committed, seq is its sequence number */
+    uint64_t seq;
+    int code; /* when !ok: 65 bad request, 74 not committed, ... */
+    char error[1024];
+};
+
+/* Connects to the server on path (NULL: DIR/ledger.sock of the ledger
+ * directory dir). LDG_ENOTFOUND when no server answers there (no socket
+ * file, or a stale one), LDG_EIO otherwise; err says which. */
+int ldg_client_connect(struct ldg_client **out, const char *dir,
+                       const char *path, char *err, size_t errcap);
+/* Sends one request line (len bytes of JSON, without the newline; one is
+ * added). Blocks while the server applies backpressure. LDG_EIO if the
+ * server went away. */
+int ldg_client_send(struct ldg_client *c, const char *line, size_t len);
+/* Builds and sends a request for ev, with an optional id (NULL: none) and
+ * source time (has_time). LDG_EBADINPUT for an id longer than 128
+ * bytes. */
+int ldg_client_append(struct ldg_client *c, const struct ldg_event_in *ev,
+                      const char *id, int has_time, uint64_t time_ns);
+/* Waits for the next answer (timeout_ms < 0: forever). 0 with *a filled
+ * (a->ok says committed or refused); LDG_ETIMEOUT; LDG_EIO when the
+ * connection closed first (then nothing is known of the requests not yet
+ * answered: send them again with the same ids); LDG_EBADINPUT for an
+ * answer that is not the protocol's. */
+int ldg_client_wait(struct ldg_client *c, struct ldg_client_answer *a,
+                    int timeout_ms);
+/* Says that no more requests follow (the server answers the rest, then
+ * closes); waiting goes on. */
+int ldg_client_done(struct ldg_client *c);
+/* The connection's socket, for a caller that streams request lines it
+ * already has as text (`ledger ingest` sends its input's bytes as they
+ * are); the answers are still read with ldg_client_wait. */
+int ldg_client_fd(const struct ldg_client *c);
+/* Message for the last failure. */
+const char *ldg_client_errmsg(const struct ldg_client *c);
+void ldg_client_close(struct ldg_client *c);
 
 #endif

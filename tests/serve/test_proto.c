@@ -62,10 +62,39 @@ test_proto__peer_credentials(void **state)
     assert_int_equal(p.pid, getpid());
     assert_int_equal(p.uid, getuid());
     assert_int_equal(p.gid, getgid());
+    {
+        char self[1024];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        assert_true(n > 0);
+        self[n] = '\0';
+        assert_string_equal(p.exe, self);
+    }
     close(sv[0]);
     close(sv[1]);
     serve_peer_get(-1, &p);
     assert_int_equal(p.ok, 0);
+}
+
+static void
+test_proto__unit_from_cgroup(void **state)
+{
+    char u[64];
+    const char *sys = "0::/system.slice/foundry.service\n";
+    const char *user = "0::/user.slice/user-1000.slice/user@1000.service/"
+                       "app.slice/agent.service\n";
+    const char *scope = "1:name=systemd:/x\n0::/user.slice/user-1000.slice/"
+                        "session-3.scope\n";
+    (void)state;
+    serve_cgroup_unit(sys, strlen(sys), u, sizeof u);
+    assert_string_equal(u, "foundry.service");
+    serve_cgroup_unit(user, strlen(user), u, sizeof u);
+    assert_string_equal(u, "agent.service");
+    serve_cgroup_unit(scope, strlen(scope), u, sizeof u);
+    assert_string_equal(u, "session-3.scope");
+    serve_cgroup_unit("0::/\n", 5, u, sizeof u);
+    assert_string_equal(u, "");
+    serve_cgroup_unit("4:memory:/a.service\n", 20, u, sizeof u);
+    assert_string_equal(u, ""); /* only the unified hierarchy counts */
 }
 
 static int
@@ -106,6 +135,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_proto__ack_and_error_lines),
         cmocka_unit_test(test_proto__peer_credentials),
+        cmocka_unit_test(test_proto__unit_from_cgroup),
         cmocka_unit_test(test_proto__corpus_holds_invariants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,6 +20,10 @@ shell test checks, and exits 0 unless the socket misbehaved.
   drain N            sends N events, prints "sent", reads every answer until
                      EOF; prints "acks K errors E eof", the acks ("ID SEQ")
                      on stderr
+  stream K START N ACKS   K clients each send i = START.. START+N-1 and
+                     append "k i seq" to ACKS per ack, until done or cut off
+  crashcheck ACKS    reads `ledger query -o json type=x.crash` on stdin:
+                     every acked event stored once at its seq, in order
   check ACKS PREFIX  reads `ledger query -o json` on stdin: each acked id
                      PREFIX<i> at SEQ is the stored event SEQ with body i,
                      stored once
@@ -238,10 +242,108 @@ def mode_check(path, ackfile, prefix):
     return 1 if bad else 0
 
 
+def mode_stream(path, clients, start, n, ackfile):
+    """CLIENTS connections; client k sends events i = start ..
+    start+n-1 (id c<k>-<i>, type x.crash, body {"c":k,"i":i}) pipelined,
+    and "k i seq" goes to ackfile for each ack as it comes (flushed),
+    until all are answered or the server goes away. Prints "acked N"."""
+    lock = threading.Lock()
+    out = open(ackfile, "a")
+    total = [0]
+    bad = []
+
+    def client(k):
+        try:
+            s = connect(path)
+        except OSError:
+            return
+        f = s.makefile("rb")
+        payload = b"".join(
+            (json.dumps({"type": "x.crash", "body": {"c": k, "i": i},
+                         "id": "c%d-%d" % (k, i)},
+                        separators=(",", ":")) + "\n").encode()
+            for i in range(start, start + n))
+
+        def feed():
+            try:
+                s.sendall(payload)
+            except OSError:
+                pass
+
+        threading.Thread(target=feed, daemon=True).start()
+        for i in range(start, start + n):
+            try:
+                line = f.readline()
+            except OSError:
+                break
+            if not line:
+                break
+            a = json.loads(line)
+            if a.get("id") != "c%d-%d" % (k, i):
+                bad.append("answer out of order: %r for i=%d" % (a, i))
+                return
+            if "seq" in a:
+                with lock:
+                    out.write("%d %d %s\n" % (k, i, a["seq"]))
+                    out.flush()
+                    total[0] += 1
+
+    ts = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    out.close()
+    if bad:
+        print("\n".join(bad))
+        return 1
+    print("acked %d" % total[0])
+    return 0
+
+
+def mode_crashcheck(path, ackfile):
+    """Reads `ledger query -o json type=x.crash` on stdin. Every acked
+    "k i seq" of ackfile is the stored event seq with body {c:k, i:i},
+    stored exactly once; per client, acked seqs increase with i."""
+    where = {}
+    count = {}
+    for line in sys.stdin:
+        e = json.loads(line)
+        key = (e["body"]["c"], e["body"]["i"])
+        where[key] = int(e["seq"])
+        count[key] = count.get(key, 0) + 1
+    last = {}
+    n = bad = 0
+    for line in open(ackfile):
+        k, i, q = (int(x) for x in line.split())
+        n += 1
+        if where.get((k, i)) != q:
+            print("acked c%d i=%d at seq %d: stored at %r" %
+                  (k, i, q, where.get((k, i))))
+            bad += 1
+        elif count[(k, i)] != 1:
+            print("acked c%d i=%d stored %d times" % (k, i, count[(k, i)]))
+            bad += 1
+        if k in last and last[k][0] < i and last[k][1] >= q:
+            print("client %d: i=%d at %d after i=%d at %d" %
+                  (k, i, q, last[k][0], last[k][1]))
+            bad += 1
+        last[k] = (i, q)
+    dup = sum(1 for v in count.values() if v > 1)
+    print("acked %d stored %d duplicates %d bad %d" %
+          (n, len(where), dup, bad))
+    return 1 if bad else 0
+
+
 def main():
     path, mode = sys.argv[1], sys.argv[2]
     if mode == "check":
         return mode_check(path, sys.argv[3], sys.argv[4])
+    if mode == "stream":
+        return mode_stream(path, int(sys.argv[3]), int(sys.argv[4]),
+                           int(sys.argv[5]), sys.argv[6])
+    if mode == "crashcheck":
+        return mode_crashcheck(path, sys.argv[3])
     args = [int(a) for a in sys.argv[3:]]
     fn = {
         "lines": mode_lines,

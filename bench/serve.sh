@@ -1,0 +1,69 @@
+#!/bin/sh
+# bench/serve.sh BUILD_DIR — `ledger serve` side by side with its SQLite
+# peer (bench/peer_serve.c: WAL, synchronous=FULL, group commit), in one
+# run on one machine, both loaded by bench/serve_load.c over the same
+# protocol (docs/PROTOCOL.md):
+#   - SERVE_CLIENTS (64) clients streaming SERVE_EVENTS (2000) events each,
+#     at most 64 unanswered per client: acked events/s, ack latency p50/p99;
+#   - one client, one event at a time (SERVE_ONE, 500 events): p50/p99;
+#   - the daemon's peak RSS (VmHWM).
+# Prints one line per figure and writes bench/out/serve.tsv.
+set -u
+B=${1:-build}
+cd "$(dirname "$0")/.." || exit 1
+OUT=${BENCH_OUT:-bench/out}
+mkdir -p "$OUT"
+NC=${SERVE_CLIENTS:-64}
+NE=${SERVE_EVENTS:-2000}
+ONE=${SERVE_ONE:-500}
+T=$(mktemp -d)
+pids=""
+trap 'for p in $pids; do kill "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
+
+wait_listen() {
+    i=0
+    while ! grep -q '^listening on ' "$1" 2>/dev/null && [ $i -lt 600 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+}
+field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+"$B/ledger" --dir "$T/l" init >/dev/null || exit 1
+"$B/ledger" --dir "$T/l" serve >"$T/l.out" 2>"$T/l.err" &
+lp=$!
+pids="$pids $lp"
+"$B/bench/peer_serve" "$T/p.sock" "$T/p.db" >"$T/p.out" 2>"$T/p.err" &
+pp=$!
+pids="$pids $pp"
+wait_listen "$T/l.out"
+wait_listen "$T/p.out"
+
+lm=$("$B/bench/serve_load" "$T/l/ledger.sock" "$NC" "$NE" 64)
+pm=$("$B/bench/serve_load" "$T/p.sock" "$NC" "$NE" 64)
+l1=$("$B/bench/serve_load" "$T/l/ledger.sock" 1 "$ONE" 1)
+p1=$("$B/bench/serve_load" "$T/p.sock" 1 "$ONE" 1)
+lrss=$(awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$lp/status")
+prss=$(awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$pp/status")
+kill -TERM "$lp" "$pp"
+wait "$lp" "$pp" 2>/dev/null
+pids=""
+
+le=$(field "$lm" eps)
+pe=$(field "$pm" eps)
+ratio=$(awk -v a="$le" -v b="$pe" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+{
+    printf 'scenario\tledger\tpeer\n'
+    printf '%s clients acked events/s\t%s\t%s\n' "$NC" "$le" "$pe"
+    printf '%s clients ack p50 ms\t%s\t%s\n' "$NC" "$(field "$lm" p50_ms)" "$(field "$pm" p50_ms)"
+    printf '%s clients ack p99 ms\t%s\t%s\n' "$NC" "$(field "$lm" p99_ms)" "$(field "$pm" p99_ms)"
+    printf 'one at a time p50 ms\t%s\t%s\n' "$(field "$l1" p50_ms)" "$(field "$p1" p50_ms)"
+    printf 'one at a time p99 ms\t%s\t%s\n' "$(field "$l1" p99_ms)" "$(field "$p1" p99_ms)"
+    printf 'daemon peak RSS MiB\t%s\t%s\n' "$lrss" "$prss"
+    printf 'ledger/peer events/s\t%s\t\n' "$ratio"
+} | tee "$OUT/serve.tsv"
+echo "ledger: $lm"
+echo "peer:   $pm"
+echo "ledger one: $l1"
+echo "peer one:   $p1"
+grep 'stopped' "$T/l.err"

@@ -1,0 +1,3 @@
+module ledgerclient
+
+go 1.19
