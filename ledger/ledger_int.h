@@ -76,7 +76,8 @@ void ldg_mp_json(struct ldg_buf *b, const json_t *v); /* canonical */
  * map keys, bin/ext types) is LDG_ECORRUPT. */
 int ldg_mp_to_json_strict(const uint8_t *p, size_t len, json_t **out);
 
-/* Body record payload: canonical map { name: [salt bin8(16) (0xc4 0x10), value] }. */
+/* Body record payload: canonical map { name: [salt bin8(16) (0xc4 0x10), value]
+ * }. */
 int ldg_codec_fields_encode(struct ldg_buf *b, const struct ldg_field *f,
                             size_t n);
 int ldg_codec_fields_decode(const uint8_t *p, size_t len,
@@ -183,7 +184,7 @@ uint64_t ldg_store_map_size(struct ldg_store *s);
 /* Last error detail text of the store (LMDB's message). */
 const char *ldg_store_strerror(int mdb_rc);
 
-/* ------------------------------------------------------------- log.c -- */
+/* ---------------- the handle and the append path (open.c ... writer.c) -- */
 
 struct ldg_key_state {
     char key_id[LDG_KEYID_LEN + 1];
@@ -223,6 +224,63 @@ struct ldg_ledger {
     struct ldg_key_state kproven[LDG_MAX_KEYS_CACHED];
     size_t nkproven;
 };
+
+/* error.c: from now on this thread writes the handle's second message
+ * buffer (a bulk writer's commit thread, for its whole life). */
+void ldg_err_on_commit_thread(void);
+
+/* One of the core databases of the handle's store. */
+static inline ldg_dbi
+ldg_core(struct ldg_ledger *l, enum ldg_core_db which)
+{
+    return ldg_store_core_dbi(l->store, which);
+}
+
+/* open.c: the handle's clock (ldg_set_clock) or the real time, in ns. */
+uint64_t ldg_clock_now(const struct ldg_ledger *l);
+
+/* read.c: the stored body record of seq (borrowed, valid until the
+ * transaction ends); LDG_EERASED if the entry is there but its body was
+ * erased. */
+int ldg_body_raw(struct ldg_txn *t, uint64_t seq, struct ldg_val *v);
+
+/* tree.c: signs and stores the checkpoint for the tree of size leaves. */
+int ldg_checkpoint_put(struct ldg_txn *t, uint64_t size);
+
+/* keyring.c: loads the log key's secret (if not yet); the signing key for
+ * actor name (NULL: the log key), borrowed from the handle's cache. */
+int ldg_log_secret_load(struct ldg_ledger *l);
+int ldg_actor_key(struct ldg_ledger *l, const char *name, struct ldg_key **out);
+
+/* append.c: one event on its way into the log (see append.c's steps). */
+struct ldg_prep {
+    char type[LDG_TYPE_MAX + 1];
+    char subject[LDG_SUBJECT_MAX + 1];
+    char run[LDG_RUN_MAX + 1];
+    int has_parent;
+    uint64_t parent;
+    struct ldg_key *signer; /* borrowed from the handle */
+    json_t *body;           /* owned reference */
+    uint64_t seq, ts;       /* stamp the signature was made for */
+    uint64_t body_seq;      /* seq the body record was prepared for */
+    int signed_ok;          /* stamp, body and signature are done */
+    int rc;                 /* error from signing, if any */
+    struct ldg_body_rec body_rec;
+    struct ldg_buf entry;
+    size_t map_len;
+    uint8_t sig[64];
+};
+void ldg_prep_release(struct ldg_prep *p);
+/* Step 1 (validate) with a predicted seq. */
+int ldg_prep_init(struct ldg_ledger *l, struct ldg_prep *p,
+                  const struct ldg_event_in *in, uint64_t seq_hint);
+/* Steps 2-4 for a given stamp; thread-safe. */
+int ldg_prep_sign(const struct ldg_ledger *l, struct ldg_prep *p, uint64_t seq,
+                  uint64_t ts);
+/* Steps 5-8 for n prepared events in one write transaction; seqs and
+ * first_seq as ldg_batch_commit. */
+int ldg_commit_group(struct ldg_ledger *l, struct ldg_prep *preps, size_t n,
+                     uint64_t *first_seq);
 
 /* The message buffer for the calling thread. */
 char *ldg_errbuf(struct ldg_ledger *l);
@@ -278,15 +336,15 @@ int ldg_index_put(struct ldg_txn *t, const struct ldg_event *ev);
 /* Checks that every index entry for ev exists. */
 int ldg_index_check(struct ldg_txn *t, const struct ldg_event *ev);
 
-/* Internal tree maintenance (log.c). */
+/* Internal tree maintenance (tree.c). */
 int ldg_tree_add_leaf(struct ldg_txn *t, uint64_t seq, const uint8_t leaf[32]);
 
 struct ldg_store *ldg_txn_store(struct ldg_txn *t);
 
 /* Each third-party library's version, named by the one file that uses it
  * (see ldg_lib_versions). */
-const char *ldg_store_lib_version(void);  /* store.c: LMDB */
-const char *ldg_codec_lib_version(void);  /* codec.c: msgpack-c */
-const char *ldg_body_lib_version(void);   /* body.c: zstd */
+const char *ldg_store_lib_version(void); /* store.c: LMDB */
+const char *ldg_codec_lib_version(void); /* codec.c: msgpack-c */
+const char *ldg_body_lib_version(void);  /* body.c: zstd */
 
 #endif

@@ -3,7 +3,7 @@
  *
  * RFC 6962 / RFC 9162 Merkle tree math over a store of "stored hashes",
  * C2SP signed notes, checkpoints, tlog-proof and tlog-tiles encodings.
- * Pure functions: no LMDB, no I/O. The log (log.c) keeps the stored hashes
+ * Pure functions: no LMDB, no I/O. The log (tree.c) keeps the stored hashes
  * in LMDB and reads them back through an ldg_hash_reader.
  *
  * Stored hashes: the hash of the complete subtree at (level L, index i)

@@ -1,0 +1,797 @@
+/*
+ * append.c — appending events: one (ldg_append) or a group in one
+ * transaction (ldg_batch_*); the bulk writer (writer.c) drives the same steps.
+ *
+ *
+ * The append path, for a group of events in one LMDB write transaction:
+ *
+ *   1. validate (vocabulary, sizes, actor key)      -- before the txn
+ *   2. stamp: seq = log size + i, ts = max(clock, last ts + 1)
+ *   3. body: salts, field digests, commitment, stored record
+ *   4. encode the event map and sign it (ctx "ledger/event/v1")
+ *   5. finish the entry with prev = leaf hash of entry seq-1
+ *   6. put entry, body, Merkle stored hashes, indexes, key registry;
+ *      run the appliers (projections) on the same transaction
+ *   7. after the last event: sign a checkpoint of the new tree size
+ *   8. commit (fsync) -- only now is anything acknowledged
+ *
+ * Steps 2-4 do not depend on the previous entry (the signature covers the
+ * event map, not prev), so the bulk writer does them ahead of time on
+ * worker threads with a predicted seq and ts, and step 6 checks that the
+ * prediction held (another process may have appended in between); if not,
+ * it stamps and signs again.
+ *
+ * A full map aborts the transaction, grows the map and redoes the group;
+ * nothing of the group was acknowledged, nothing before it is touched.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ledger/ledger_int.h"
+#include "ledger/tlog_int.h"
+
+#define GROW_RETRIES 24
+
+/* ----------------------------------------------------------- prepared -- */
+
+void
+ldg_prep_release(struct ldg_prep *p)
+{
+    json_decref(p->body);
+    ldg_body_rec_release(&p->body_rec);
+    ldg_buf_release(&p->entry);
+    memset(p, 0, sizeof *p);
+}
+
+static int
+copy_field(struct ldg_ledger *l, char *dst, size_t cap, const char *src,
+           const char *what)
+{
+    size_t n = strlen(src);
+    if (n >= cap) {
+        ldg_seterr(l, "%s longer than %zu bytes", what, cap - 1);
+        return LDG_ETOOBIG;
+    }
+    memcpy(dst, src, n + 1);
+    return 0;
+}
+
+static int
+subject_valid(const char *s)
+{
+    const char *colon = strchr(s, ':');
+    return colon != NULL && colon != s && colon[1] != '\0';
+}
+
+/* A key may sign only the types its roles allow (docs/FORMAT.md, "Key
+ * roles"); the log key signs anything. */
+static int
+roles_refuse(struct ldg_ledger *l, const struct ldg_key_state *ks,
+             const char *type)
+{
+    if (ks->added_seq == 0 || ldg_roles_mask_allows(ks->roles, type))
+        return 0;
+    ldg_seterr(l,
+               "key '%s' (%s) may not sign %s: the roles it was added with "
+               "at event %llu do not allow it (ledger keys list shows them)",
+               ks->name, ks->key_id, type, (unsigned long long)ks->added_seq);
+    return LDG_EKEY;
+}
+
+/* Step 1: everything that can be checked without the write transaction. */
+/* Is the actor key added and not revoked, as the log is now? (Checked
+ * again in the write transaction; this catches it per event, before it
+ * can fail a whole group.) */
+static int
+actor_active(struct ldg_ledger *l, const struct ldg_key *k, const char *type)
+{
+    struct ldg_key_state ks;
+    struct ldg_txn *t;
+    int rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
+    if (rc < 0)
+        return rc;
+    rc = ldg_keys_lookup(t, k->key_id, &ks);
+    ldg_txn_abort(t);
+    if (rc == LDG_ENOTFOUND) {
+        ldg_seterr(l, "key '%s' (%s) was never added to this ledger", k->name,
+                   k->key_id);
+        return LDG_EKEY;
+    }
+    if (rc < 0)
+        return rc;
+    if (strcmp(ks.name, k->name) != 0) {
+        /* keys/alice.key holding bob's seed would sign as bob */
+        ldg_seterr(l,
+                   "key file for '%s' holds key %s, which the log registered "
+                   "under the name '%s'; refusing to sign as '%s'",
+                   k->name, k->key_id, ks.name, k->name);
+        return LDG_EKEY;
+    }
+    if (ks.revoked_seq != UINT64_MAX) {
+        ldg_seterr(l, "key '%s' (%s) was revoked at event %llu", k->name,
+                   k->key_id, (unsigned long long)ks.revoked_seq);
+        return LDG_EKEY;
+    }
+    return roles_refuse(l, &ks, type);
+}
+
+static int prep_init_ex(struct ldg_ledger *l, struct ldg_prep *p,
+                        const struct ldg_event_in *in, uint64_t seq_hint,
+                        int in_txn);
+
+int
+ldg_prep_init(struct ldg_ledger *l, struct ldg_prep *p,
+              const struct ldg_event_in *in, uint64_t seq_hint)
+{
+    return prep_init_ex(l, p, in, seq_hint, 0);
+}
+
+/* in_txn: the caller holds the write transaction the event goes into, and
+ * check_in_txn will judge the actor there (a read transaction here would
+ * not see the key events of that transaction). */
+static int
+prep_init_ex(struct ldg_ledger *l, struct ldg_prep *p,
+             const struct ldg_event_in *in, uint64_t seq_hint, int in_txn)
+{
+    char err[512];
+    const json_t *run;
+    int rc;
+
+    memset(p, 0, sizeof *p);
+    if (in == NULL || in->type == NULL) {
+        ldg_seterr(l, "field 'type': required");
+        return LDG_EBADINPUT;
+    }
+    if (in->body != NULL && !json_is_object(in->body)) {
+        ldg_seterr(l, "field 'body': must be an object");
+        return LDG_EBADINPUT;
+    }
+    rc = ldg_vocab_check(in->type, in->body, err, sizeof err);
+    if (rc == 0 && strcmp(in->type, "key.added") == 0)
+        rc = ldg_roles_check(json_object_get(in->body, "roles"), err,
+                             sizeof err);
+    if (rc < 0) {
+        ldg_seterr(l, "%s", err);
+        return rc;
+    }
+    if (strcmp(in->type, "ledger.genesis") == 0) {
+        ldg_seterr(l, "ledger.genesis is written by 'ledger init' only");
+        return LDG_EBADINPUT;
+    }
+    if ((rc = copy_field(l, p->type, sizeof p->type, in->type, "type")) < 0)
+        return rc;
+    if (in->subject != NULL) {
+        if ((rc = copy_field(l, p->subject, sizeof p->subject, in->subject,
+                             "subject")) < 0)
+            return rc;
+        if (!subject_valid(p->subject)) {
+            ldg_seterr(l, "field 'subject': must be kind:name, got '%s'",
+                       p->subject);
+            return LDG_EBADINPUT;
+        }
+    } else if (ldg_vocab_subject(in->type, in->body, p->subject,
+                                 sizeof p->subject) < 0) {
+        ldg_seterr(l, "derived subject longer than %d bytes", LDG_SUBJECT_MAX);
+        return LDG_ETOOBIG;
+    }
+    run = in->body ? json_object_get(in->body, "run") : NULL;
+    if (in->run != NULL) {
+        if (in->run[0] == '\0') {
+            /* Not "no run": an empty run id would be dropped from the
+             * entry, so the caller's event would silently lose it. */
+            ldg_seterr(l, "field 'run': must not be empty (leave it out "
+                          "for an event outside a run)");
+            return LDG_EBADINPUT;
+        }
+        if ((rc = copy_field(l, p->run, sizeof p->run, in->run, "run")) < 0)
+            return rc;
+    } else if (json_is_string(run)) {
+        if ((rc = copy_field(l, p->run, sizeof p->run, json_string_value(run),
+                             "body field 'run'")) < 0)
+            return rc;
+    }
+    if (strlen(p->run) != strlen(in->run ? in->run : p->run)) {
+        ldg_seterr(l, "field 'run': contains a NUL byte");
+        return LDG_EBADINPUT;
+    }
+    p->has_parent = in->has_parent;
+    p->parent = in->parent;
+    if (in->actor != NULL && !ldg_key_name_valid(in->actor)) {
+        ldg_seterr(l, "field 'actor': invalid key name '%s'", in->actor);
+        return LDG_EBADINPUT;
+    }
+    rc = ldg_actor_key(l, in->actor, &p->signer);
+    if (rc < 0)
+        return rc;
+    if ((strncmp(p->type, "key.", 4) == 0) && p->signer != l->log_key) {
+        ldg_seterr(l, "%s must be signed by the log key", p->type);
+        return LDG_EKEY;
+    }
+    if (!in_txn && p->signer != l->log_key &&
+        (rc = actor_active(l, p->signer, p->type)) < 0)
+        return rc;
+    p->body = in->body ? json_incref(in->body) : json_object();
+    if (p->body == NULL)
+        return LDG_ENOMEM;
+    /* The body's limits (size, fields, depth) are checked here, so a bad
+     * body is refused on its own and never fails a group commit. */
+    p->body_seq = seq_hint;
+    rc = ldg_body_prepare(
+        p->body, seq_hint, l->has_salt_seed ? l->salt_seed : NULL,
+        l->opts.body_max_bytes, &p->body_rec, err, sizeof err);
+    if (rc < 0) {
+        ldg_seterr(l, "%s", err);
+        return rc;
+    }
+    return 0;
+}
+
+/* Steps 2-4 for a given stamp. Thread-safe: touches only p and read-only
+ * handle fields. */
+int
+ldg_prep_sign(const struct ldg_ledger *l, struct ldg_prep *p, uint64_t seq,
+              uint64_t ts)
+{
+    struct ldg_envelope env;
+    char err[256];
+    int rc;
+
+    ldg_buf_release(&p->entry);
+    p->signed_ok = 0;
+    /* Salts depend on seq only in test mode (seeded salts). */
+    if (p->body_rec.rec == NULL || (l->has_salt_seed && p->body_seq != seq)) {
+        ldg_body_rec_release(&p->body_rec);
+        rc = ldg_body_prepare(
+            p->body, seq, l->has_salt_seed ? l->salt_seed : NULL,
+            l->opts.body_max_bytes, &p->body_rec, err, sizeof err);
+        if (rc < 0)
+            return rc;
+        p->body_seq = seq;
+    }
+    memset(&env, 0, sizeof env);
+    env.seq = seq;
+    env.ts_ns = ts;
+    env.type = p->type;
+    env.subject = p->subject;
+    env.run = p->run;
+    env.actor = p->signer->key_id;
+    env.has_parent = p->has_parent;
+    env.parent = p->parent;
+    memcpy(env.body_root, p->body_rec.root, 32);
+    ldg_buf_init(&p->entry, LDG_ENTRY_MAX);
+    rc = ldg_entry_encode(&p->entry, &env, &p->map_len);
+    if (rc < 0)
+        return rc;
+    rc = ldg_ed25519_sign_ctx(p->sig, LDG_CTX_EVENT, p->entry.p + 1, p->map_len,
+                              p->signer);
+    if (rc < 0)
+        return rc;
+    p->seq = seq;
+    p->ts = ts;
+    p->signed_ok = 1;
+    return 0;
+}
+
+/* The tail of the log as seen by t: size, last ts, last leaf hash. */
+struct tail {
+    uint64_t size, ts;
+    uint8_t leaf[32];
+};
+
+static int
+read_tail(struct ldg_txn *t, struct tail *tl)
+{
+    struct ldg_event ev;
+    int rc;
+
+    memset(tl, 0, sizeof *tl);
+    rc = ldg_txn_size(t, &tl->size);
+    if (rc < 0 || tl->size == 0)
+        return rc;
+    rc = ldg_event_get(t, tl->size - 1, &ev);
+    if (rc < 0)
+        return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
+    tl->ts = ev.ts_ns;
+    memcpy(tl->leaf, ev.leaf, 32);
+    return 0;
+}
+
+/* Semantic checks that need the log: key events, erasure, parent links,
+ * actor validity at this point. */
+static int
+check_in_txn(struct ldg_txn *t, struct ldg_prep *p, uint64_t seq, int *erase,
+             uint64_t *erase_target)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_key_state ks;
+    int rc;
+
+    *erase = 0;
+    if (p->has_parent && p->parent >= seq) {
+        ldg_seterr(l, "parent %llu is not an earlier event than %llu",
+                   (unsigned long long)p->parent, (unsigned long long)seq);
+        return LDG_EBADINPUT;
+    }
+    if (seq > 0) {
+        rc = ldg_keys_lookup(t, p->signer->key_id, &ks);
+        if (rc == LDG_ENOTFOUND) {
+            ldg_seterr(l, "key '%s' (%s) was never added to this ledger",
+                       p->signer->name, p->signer->key_id);
+            return LDG_EKEY;
+        }
+        if (rc < 0)
+            return rc;
+        if (ks.revoked_seq != UINT64_MAX) {
+            ldg_seterr(l, "key '%s' (%s) was revoked at event %llu",
+                       p->signer->name, p->signer->key_id,
+                       (unsigned long long)ks.revoked_seq);
+            return LDG_EKEY;
+        }
+        if ((rc = roles_refuse(l, &ks, p->type)) < 0)
+            return rc;
+    }
+    if (strcmp(p->type, "key.added") == 0) {
+        const char *hex =
+            json_string_value(json_object_get(p->body, "public_key"));
+        const char *id = json_string_value(json_object_get(p->body, "key_id"));
+        const char *name = json_string_value(json_object_get(p->body, "actor"));
+        uint8_t pub[32];
+        char want[LDG_KEYID_LEN + 1];
+        if (ldg_unhex(pub, 32, hex) < 0) {
+            ldg_seterr(l, "key.added: field 'public_key': must be 64 hex "
+                          "digits");
+            return LDG_EBADINPUT;
+        }
+        ldg_key_id(want, pub);
+        if (strcmp(want, id) != 0) {
+            ldg_seterr(l,
+                       "key.added: field 'key_id': is %s, the key's id "
+                       "is %s",
+                       id, want);
+            return LDG_EBADINPUT;
+        }
+        if (!ldg_key_name_valid(name)) {
+            ldg_seterr(l, "key.added: field 'actor': invalid key name");
+            return LDG_EBADINPUT;
+        }
+        if (ldg_keys_lookup(t, id, &ks) == 0) {
+            ldg_seterr(l, "key %s was already added at event %llu", id,
+                       (unsigned long long)ks.added_seq);
+            return LDG_EEXIST;
+        }
+        if (ldg_keys_lookup_name(t, name, &ks) == 0 &&
+            ks.revoked_seq == UINT64_MAX) {
+            ldg_seterr(l, "a key named '%s' is already active (%s)", name,
+                       ks.key_id);
+            return LDG_EEXIST;
+        }
+    } else if (strcmp(p->type, "key.revoked") == 0) {
+        const char *id = json_string_value(json_object_get(p->body, "key_id"));
+        if (ldg_keys_lookup(t, id, &ks) < 0) {
+            ldg_seterr(l, "key.revoked: no key %s in this ledger", id);
+            return LDG_EBADINPUT;
+        }
+        if (strcmp(id, l->log_key->key_id) == 0) {
+            ldg_seterr(l, "the log key cannot be revoked");
+            return LDG_EBADINPUT;
+        }
+        if (ks.revoked_seq != UINT64_MAX) {
+            ldg_seterr(l, "key %s was already revoked at event %llu", id,
+                       (unsigned long long)ks.revoked_seq);
+            return LDG_EBADINPUT;
+        }
+    } else if (strcmp(p->type, "body.erased") == 0) {
+        json_int_t tgt =
+            json_integer_value(json_object_get(p->body, "target_seq"));
+        struct ldg_event tev;
+        struct ldg_val v;
+        uint8_t k[8];
+        if (tgt < 0 || (uint64_t)tgt >= seq) {
+            ldg_seterr(l,
+                       "body.erased: field 'target_seq': %lld is not an "
+                       "earlier event",
+                       (long long)tgt);
+            return LDG_EBADINPUT;
+        }
+        if ((rc = ldg_event_get(t, (uint64_t)tgt, &tev)) < 0)
+            return rc;
+        if (strcmp(tev.type, "ledger.genesis") == 0 ||
+            strncmp(tev.type, "key.", 4) == 0 ||
+            strcmp(tev.type, "body.erased") == 0) {
+            ldg_seterr(l,
+                       "body.erased: event %lld (%s) is needed for "
+                       "verification and cannot be erased",
+                       (long long)tgt, tev.type);
+            return LDG_EBADINPUT;
+        }
+        ldg_be64(k, (uint64_t)tgt);
+        if (ldg_kv_get(t, ldg_core(l, LDG_DB_BODIES), k, 8, &v) != 0) {
+            ldg_seterr(l, "body.erased: event %lld is already erased",
+                       (long long)tgt);
+            return LDG_EBADINPUT;
+        }
+        *erase = 1;
+        *erase_target = (uint64_t)tgt;
+    }
+    return 0;
+}
+
+static const json_t *
+empty_object(void)
+{
+    static json_t *empty;
+    if (empty == NULL)
+        empty = json_object();
+    return empty;
+}
+
+static int store_checked(struct ldg_txn *t, struct ldg_prep *p,
+                         const uint8_t prev[32], uint8_t leaf_out[32],
+                         int erase, uint64_t target);
+
+/* Steps 5-6 for one prepared, signed event. */
+static int
+store_one(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
+          uint8_t leaf_out[32])
+{
+    int rc, erase = 0;
+    uint64_t target = 0;
+
+    rc = check_in_txn(t, p, p->seq, &erase, &target);
+    if (rc < 0)
+        return rc;
+    return store_checked(t, p, prev, leaf_out, erase, target);
+}
+
+/* Stores an event check_in_txn accepted. A failure here leaves the
+ * transaction half-written: it must be aborted. */
+static int
+store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
+              uint8_t leaf_out[32], int erase, uint64_t target)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_event ev;
+    uint8_t k[8];
+    int rc;
+
+    p->entry.len = 1 + p->map_len; /* drop a trailer from a retried try */
+    if ((rc = ldg_entry_finish(&p->entry, prev, p->sig)) < 0)
+        return rc;
+    memset(&ev, 0, sizeof ev);
+    ev.seq = p->seq;
+    ev.ts_ns = p->ts;
+    memcpy(ev.type, p->type, sizeof ev.type);
+    memcpy(ev.subject, p->subject, sizeof ev.subject);
+    memcpy(ev.run, p->run, sizeof ev.run);
+    memcpy(ev.actor, p->signer->key_id, sizeof ev.actor);
+    ev.has_parent = p->has_parent;
+    ev.parent = p->parent;
+    memcpy(ev.prev, prev, 32);
+    memcpy(ev.body_root, p->body_rec.root, 32);
+    memcpy(ev.sig, p->sig, 64);
+    ev.entry = p->entry.p;
+    ev.entry_len = p->entry.len;
+    ev.signed_part = p->entry.p + 1;
+    ev.signed_len = p->map_len;
+    ldg_tlog_leaf_hash(ev.leaf, ev.entry, ev.entry_len);
+
+    ldg_be64(k, p->seq);
+    rc = ldg_kv_put_new(t, ldg_core(l, LDG_DB_ENTRIES), k, 8, ev.entry,
+                        ev.entry_len);
+    if (rc == 0)
+        rc = ldg_kv_put(t, ldg_core(l, LDG_DB_BODIES), k, 8, p->body_rec.rec,
+                        p->body_rec.rec_len);
+    if (rc == 0 && !(l->opts.flags & LDG_BENCH_NOTREE))
+        rc = ldg_tree_add_leaf(t, p->seq, ev.leaf);
+    if (rc == 0)
+        rc = ldg_index_put(t, &ev);
+    if (rc == 0)
+        rc = ldg_keys_apply(t, &ev, p->body);
+    if (rc == 0 && erase) {
+        ldg_be64(k, target);
+        rc = ldg_kv_del(t, ldg_core(l, LDG_DB_BODIES), k, 8, NULL, 0);
+    }
+    for (size_t i = 0; rc == 0 && i < l->nappliers; i++) {
+        rc = l->appliers[i].apply(l->appliers[i].ctx, t, &ev,
+                                  p->body ? p->body : empty_object());
+        if (rc < 0 && ldg_errbuf(l)[0] == '\0')
+            ldg_seterr(l, "event %llu: projection '%s' failed: %s",
+                       (unsigned long long)p->seq, l->appliers[i].name,
+                       ldg_strerror(rc));
+    }
+    if (rc == 0)
+        memcpy(leaf_out, ev.leaf, 32);
+    return rc;
+}
+
+/*
+ * Commits preps[0..n) as one transaction (steps 2-8). Retries after
+ * growing the map when it is full. On success the events are durable.
+ */
+int
+ldg_commit_group(struct ldg_ledger *l, struct ldg_prep *preps, size_t n,
+                 uint64_t *first_seq)
+{
+    struct ldg_txn *t = NULL;
+    struct tail tl;
+    uint8_t prev[32];
+    int rc, tries = 0;
+
+    if (n == 0)
+        return 0;
+again:
+    ldg_errbuf(l)[0] = '\0';
+    rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t);
+    if (rc < 0) {
+        ldg_seterr(l, "cannot begin a write transaction: %s", ldg_strerror(rc));
+        return rc;
+    }
+    if ((rc = read_tail(t, &tl)) < 0)
+        goto fail;
+    memcpy(prev, tl.leaf, 32);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t seq = tl.size + i;
+        uint64_t min_ts = (seq == 0) ? 0 : tl.ts + 1;
+        struct ldg_prep *p = &preps[i];
+        if (p->rc < 0) {
+            rc = p->rc;
+            goto fail;
+        }
+        /* A stamp made ahead of time holds if the log is where we thought
+         * and time still moves forward; otherwise stamp and sign again. */
+        if (!p->signed_ok || p->seq != seq || p->ts < min_ts) {
+            uint64_t now = ldg_clock_now(l);
+            rc = ldg_prep_sign(l, p, seq, now > min_ts ? now : min_ts);
+            if (rc < 0)
+                goto fail;
+        }
+        tl.ts = p->ts;
+        if ((rc = store_one(t, p, prev, prev)) < 0)
+            goto fail;
+    }
+    if (!(l->opts.flags & LDG_BENCH_NOTREE) &&
+        (rc = ldg_checkpoint_put(t, tl.size + n)) < 0)
+        goto fail;
+    for (size_t i = 0; i < l->nappliers; i++) {
+        if (l->appliers[i].at_commit == NULL)
+            continue;
+        rc = l->appliers[i].at_commit(l->appliers[i].ctx, t, tl.size + n);
+        if (rc < 0)
+            goto fail;
+    }
+    rc = ldg_txn_commit(t);
+    t = NULL;
+    if (rc < 0)
+        goto fail;
+    if (first_seq != NULL)
+        *first_seq = tl.size;
+    return 0;
+fail:
+    ldg_txn_abort(t);
+    if (rc == LDG_EFULL) {
+        char why[256];
+        why[0] = '\0';
+        if (tries++ < GROW_RETRIES &&
+            ldg_store_grow(l->store, why, sizeof why) == 0)
+            goto again;
+        ldg_seterr(l, "%s; nothing of this group of %zu event%s was written",
+                   why[0] ? why : "storage full", n, n == 1 ? "" : "s");
+    } else if (ldg_errbuf(l)[0] == '\0')
+        ldg_seterr(l, "append failed: %s", ldg_strerror(rc));
+    return rc;
+}
+
+int
+ldg_append(struct ldg_ledger *l, const struct ldg_event_in *ev,
+           uint64_t *seq_out)
+{
+    struct ldg_prep p;
+    uint64_t first;
+    int rc;
+
+    if (l == NULL || ev == NULL)
+        return LDG_EINVAL;
+    if (l->opts.flags & LDG_RDONLY) {
+        ldg_seterr(l, "ledger opened read-only");
+        return LDG_EINVAL;
+    }
+    l->errmsg[0] = '\0';
+    if ((rc = ldg_log_secret_load(l)) < 0)
+        return rc;
+    {
+        uint64_t hint = 0;
+        if (l->has_salt_seed && (rc = ldg_size(l, &hint)) < 0)
+            return rc;
+        rc = ldg_prep_init(l, &p, ev, hint);
+    }
+    if (rc == 0)
+        rc = ldg_commit_group(l, &p, 1, &first);
+    if (rc == 0 && seq_out != NULL)
+        *seq_out = first;
+    ldg_prep_release(&p);
+    return rc;
+}
+
+/* -------------------------------------------------- all-or-nothing -- */
+
+/*
+ * An all-or-nothing batch: one write transaction holds every accepted
+ * event; each is judged by exactly the checks a commit makes (prep_init,
+ * then check_in_txn against the log as the transaction has it, so key
+ * events, erasures and parents earlier in the batch count). A refused
+ * event writes nothing and the batch goes on; a storage failure ends it.
+ * Nothing is durable until ldg_batch_commit.
+ */
+struct ldg_batch {
+    struct ldg_ledger *l;
+    struct ldg_txn *t;
+    struct tail tl;
+    uint8_t prev[32];
+    uint64_t n; /* events stored in the transaction */
+    int dead;   /* a storage failure: only ldg_batch_free is left */
+    int full;   /* that failure was LDG_EFULL */
+};
+
+int
+ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l)
+{
+    struct ldg_batch *b;
+    int rc;
+
+    if (out == NULL || l == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    if (l->opts.flags & LDG_RDONLY) {
+        ldg_seterr(l, "ledger opened read-only");
+        return LDG_EINVAL;
+    }
+    l->errmsg[0] = '\0';
+    if ((rc = ldg_log_secret_load(l)) < 0)
+        return rc;
+    b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return LDG_ENOMEM;
+    b->l = l;
+    rc = ldg_txn_begin(l, LDG_TXN_WRITE, &b->t);
+    if (rc < 0) {
+        ldg_seterr(l, "cannot begin a write transaction: %s", ldg_strerror(rc));
+        free(b);
+        return rc;
+    }
+    if ((rc = read_tail(b->t, &b->tl)) < 0) {
+        ldg_seterr(l, "cannot read the end of the log: %s", ldg_strerror(rc));
+        ldg_txn_abort(b->t);
+        free(b);
+        return rc;
+    }
+    memcpy(b->prev, b->tl.leaf, 32);
+    *out = b;
+    return 0;
+}
+
+int
+ldg_batch_add(struct ldg_batch *b, const struct ldg_event_in *ev)
+{
+    struct ldg_ledger *l;
+    struct ldg_prep p;
+    uint64_t seq, now, min_ts;
+    uint64_t target = 0;
+    int rc, erase = 0;
+
+    if (b == NULL || ev == NULL)
+        return LDG_EINVAL;
+    l = b->l;
+    if (b->dead) {
+        ldg_seterr(l, "the batch failed earlier; nothing of it is written");
+        return LDG_EINVAL;
+    }
+    l->errmsg[0] = '\0';
+    seq = b->tl.size + b->n;
+    rc = prep_init_ex(l, &p, ev, seq, 1);
+    if (rc == 0) {
+        now = ldg_clock_now(l);
+        min_ts = seq == 0 ? 0 : b->tl.ts + 1;
+        rc = ldg_prep_sign(l, &p, seq, now > min_ts ? now : min_ts);
+        if (rc == 0)
+            rc = check_in_txn(b->t, &p, seq, &erase, &target);
+    }
+    if (rc < 0) {
+        /* refused: nothing of this event was written */
+        ldg_prep_release(&p);
+        return rc;
+    }
+    rc = store_checked(b->t, &p, b->prev, b->prev, erase, target);
+    if (rc < 0)
+        goto dead;
+    b->tl.ts = p.ts;
+    b->n++;
+    ldg_prep_release(&p);
+    return 0;
+dead:
+    ldg_prep_release(&p);
+    b->dead = 1;
+    b->full = rc == LDG_EFULL;
+    if (rc == LDG_EFULL)
+        ldg_seterr(l, "storage full (map or disk); nothing of the batch is "
+                      "written");
+    else if (l->errmsg[0] == '\0')
+        ldg_seterr(l, "append failed: %s", ldg_strerror(rc));
+    /* A storage failure is never one of the codes that refuse one event
+     * (LDG_EBADINPUT, LDG_ETOOBIG, LDG_EKEY, LDG_EEXIST). */
+    return rc == LDG_EBADINPUT || rc == LDG_ETOOBIG || rc == LDG_EKEY ||
+                   rc == LDG_EEXIST
+               ? LDG_EIO
+               : rc;
+}
+
+int
+ldg_batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n)
+{
+    struct ldg_ledger *l;
+    uint64_t size;
+    int rc = 0;
+
+    if (b == NULL || b->t == NULL)
+        return LDG_EINVAL;
+    l = b->l;
+    if (b->dead) {
+        ldg_seterr(l, "the batch failed earlier; nothing of it is written");
+        return LDG_EINVAL;
+    }
+    size = b->tl.size + b->n;
+    if (b->n > 0 && !(l->opts.flags & LDG_BENCH_NOTREE))
+        rc = ldg_checkpoint_put(b->t, size);
+    for (size_t i = 0; rc == 0 && b->n > 0 && i < l->nappliers; i++)
+        if (l->appliers[i].at_commit != NULL)
+            rc = l->appliers[i].at_commit(l->appliers[i].ctx, b->t, size);
+    if (rc == 0)
+        rc = b->n > 0 ? ldg_txn_commit(b->t) : (ldg_txn_abort(b->t), 0);
+    else
+        ldg_txn_abort(b->t);
+    b->t = NULL;
+    if (rc < 0) {
+        b->dead = 1;
+        b->full = rc == LDG_EFULL;
+        if (rc == LDG_EFULL && ldg_store_disk_full(l->store)) {
+            uint64_t fs_free = 0;
+            ldg_store_fs_free(l->store, &fs_free, NULL);
+            ldg_seterr(l,
+                       "no space left on device (%llu MiB free on FS); "
+                       "nothing of the batch is written",
+                       (unsigned long long)(fs_free >> 20));
+        } else if (rc == LDG_EFULL)
+            ldg_seterr(l, "storage full (map or disk); nothing of the batch "
+                          "is written");
+        else if (l->errmsg[0] == '\0')
+            ldg_seterr(l, "commit failed: %s", ldg_strerror(rc));
+        return rc;
+    }
+    if (first_seq != NULL)
+        *first_seq = b->tl.size;
+    if (n != NULL)
+        *n = b->n;
+    return 0;
+}
+
+void
+ldg_batch_free(struct ldg_batch *b)
+{
+    if (b == NULL)
+        return;
+    ldg_txn_abort(b->t);
+    /* The map was too small for the batch: make room for a retry (as
+     * far as the file system has room; a full disk does not grow it). */
+    if (b->full) {
+        char why[256];
+        ldg_store_grow(b->l->store, why, sizeof why);
+    }
+    free(b);
+}

@@ -1,0 +1,268 @@
+/*
+ * keyring.c — the signing keys a handle holds: loading them, adding and
+ * revoking actor keys (the key events; the registry they derive is keys.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ledger/ledger_int.h"
+#include "ledger/tlog_int.h"
+
+/* -------------------------------------------------------------- keys -- */
+
+int
+ldg_log_secret_load(struct ldg_ledger *l)
+{
+    struct ldg_key *k;
+    char err[512];
+    int rc;
+
+    if (l->log_key != NULL && l->log_key->sk != NULL)
+        return 0;
+    rc = ldg_keyfile_read(l->dir, LDG_LOG_KEY_NAME, &k, err, sizeof err);
+    if (rc < 0) {
+        ldg_seterr(l, "cannot load the log key: %s", err);
+        return rc;
+    }
+    if (memcmp(k->pub, l->log_key->pub, 32) != 0) {
+        ldg_seterr(l,
+                   "key file %s/keys/log.key does not hold this ledger's "
+                   "log key",
+                   l->dir);
+        ldg_key_free(k);
+        return LDG_EKEY;
+    }
+    ldg_key_free(l->log_key);
+    l->log_key = k;
+    return 0;
+}
+
+int
+ldg_keys_load(struct ldg_ledger *l, const char *name, struct ldg_key **out)
+{
+    char err[512];
+    int rc = ldg_keyfile_read(l->dir, name, out, err, sizeof err);
+    if (rc < 0) {
+        struct ldg_txn *t;
+        struct ldg_key_state ks;
+        /* A revoked key's secret is wiped at revocation: say so rather
+         * than only "no such file". */
+        char path[4300];
+        snprintf(path, sizeof path, "%s/keys/%s.key", l->dir, name);
+        if (access(path, F_OK) != 0 && errno == ENOENT &&
+            ldg_txn_begin(l, LDG_TXN_READ, &t) == 0) {
+            if (ldg_keys_lookup_name(t, name, &ks) == 0 &&
+                ks.revoked_seq != UINT64_MAX)
+                snprintf(err, sizeof err,
+                         "key '%s' (%s) was revoked at event %llu; its secret "
+                         "key file was wiped then",
+                         name, ks.key_id, (unsigned long long)ks.revoked_seq);
+            ldg_txn_abort(t);
+        }
+        ldg_seterr(l, "%s", err);
+    }
+    return rc;
+}
+
+/* The signing key for actor name (NULL: the log key), borrowed from the
+ * handle's cache. */
+int
+ldg_actor_key(struct ldg_ledger *l, const char *name, struct ldg_key **out)
+{
+    struct ldg_key *k;
+    int rc;
+
+    if (name == NULL || strcmp(name, LDG_LOG_KEY_NAME) == 0) {
+        rc = ldg_log_secret_load(l);
+        *out = l->log_key;
+        return rc;
+    }
+    for (size_t i = 0; i < l->nactors; i++) {
+        if (strcmp(l->actors[i]->name, name) == 0) {
+            *out = l->actors[i];
+            return 0;
+        }
+    }
+    if (l->nactors >= LDG_MAX_KEYS_CACHED) {
+        ldg_seterr(l, "too many actor keys in one session");
+        return LDG_EFULL;
+    }
+    rc = ldg_keys_load(l, name, &k);
+    if (rc < 0)
+        return rc;
+    l->actors[l->nactors++] = k;
+    *out = k;
+    return 0;
+}
+
+/* ------------------------------------------------------ key commands -- */
+
+int
+ldg_keys_add(struct ldg_ledger *l, const char *name, const char *roles,
+             uint64_t *seq_out)
+{
+    struct ldg_key *k = NULL;
+    struct ldg_event_in in;
+    char hex[65], err[512], path[4300];
+    json_t *body = NULL, *rl = NULL;
+    int rc;
+
+    if (!ldg_key_name_valid(name)) {
+        ldg_seterr(l, "invalid key name '%s': use 1-%d of A-Z a-z 0-9 . _ -",
+                   name ? name : "", LDG_NAME_MAX);
+        return LDG_EINVAL;
+    }
+    if (strcmp(name, LDG_LOG_KEY_NAME) == 0) {
+        ldg_seterr(l, "the name 'log' is the log key's");
+        return LDG_EEXIST;
+    }
+    if ((rc = ldg_log_secret_load(l)) < 0)
+        return rc;
+    if ((rc = ldg_key_generate(&k, name)) < 0)
+        return rc;
+    rl = json_array();
+    if (roles != NULL && *roles) {
+        char *dup = strdup(roles), *save = NULL;
+        for (char *r = strtok_r(dup, ",", &save); r;
+             r = strtok_r(NULL, ",", &save))
+            json_array_append_new(rl, json_string(r));
+        free(dup);
+    }
+    /* checked before the key file is written */
+    if (ldg_roles_check(rl, err, sizeof err) < 0) {
+        const char *why = strstr(err, "unknown role");
+        ldg_seterr(l, "--roles: %s", why ? why : err);
+        json_decref(rl);
+        rc = LDG_EINVAL;
+        goto out;
+    }
+    ldg_hex(hex, k->pub, 32);
+    body = json_pack("{s:s, s:s, s:s, s:o}", "key_id", k->key_id, "public_key",
+                     hex, "actor", name, "roles", rl);
+    if (body == NULL) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
+    rc = ldg_keyfile_write(l->dir, k, err, sizeof err);
+    if (rc == LDG_EEXIST) {
+        /* A key file the log never added (a keys add killed between the
+         * file and the commit) is an orphan: keep it aside, go on. */
+        struct ldg_txn *t;
+        struct ldg_key_state ks;
+        int active = 1;
+        char aside[4400];
+        if (ldg_txn_begin(l, LDG_TXN_READ, &t) == 0) {
+            active = ldg_keys_lookup_name(t, name, &ks) == 0 &&
+                     ks.revoked_seq == UINT64_MAX;
+            ldg_txn_abort(t);
+        }
+        snprintf(path, sizeof path, "%s/keys/%s.key", l->dir, name);
+        snprintf(aside, sizeof aside, "%s.orphan-%lld", path,
+                 (long long)time(NULL));
+        if (!active && rename(path, aside) == 0)
+            rc = ldg_keyfile_write(l->dir, k, err, sizeof err);
+    }
+    if (rc < 0) {
+        ldg_seterr(l, "%s", err);
+        goto out;
+    }
+    memset(&in, 0, sizeof in);
+    in.type = "key.added";
+    in.body = body;
+    rc = ldg_append(l, &in, seq_out);
+    if (rc < 0) {
+        /* The key was never added: its file must not linger. */
+        snprintf(path, sizeof path, "%s/keys/%s.key", l->dir, name);
+        unlink(path);
+    }
+out:
+    json_decref(body);
+    ldg_key_free(k);
+    return rc;
+}
+
+/* A revoked key signs nothing more: its secret is overwritten with zeros,
+ * synced and unlinked, so no copy stays on disk under its name. (On a
+ * copy-on-write or flash file system old blocks may survive below the
+ * file system; the file is gone either way.) */
+static int
+wipe_keyfile(struct ldg_ledger *l, const char *name)
+{
+    char path[4300];
+    uint8_t zero[512];
+    struct stat st;
+    int fd, rc = 0;
+
+    snprintf(path, sizeof path, "%s/keys/%s.key", l->dir, name);
+    fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : LDG_EIO;
+    memset(zero, 0, sizeof zero);
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        for (off_t off = 0; off < st.st_size && rc == 0;) {
+            size_t n = (size_t)(st.st_size - off) < sizeof zero
+                           ? (size_t)(st.st_size - off)
+                           : sizeof zero;
+            ssize_t w = pwrite(fd, zero, n, off);
+            if (w <= 0)
+                rc = LDG_EIO;
+            else
+                off += w;
+        }
+        if (rc == 0 && fsync(fd) != 0)
+            rc = LDG_EIO;
+    }
+    close(fd);
+    if (rc == 0 && unlink(path) != 0)
+        rc = LDG_EIO;
+    if (rc < 0)
+        ldg_seterr(l,
+                   "key '%s' is revoked, but its secret key file %s could not "
+                   "be wiped: %s",
+                   name, path, strerror(errno));
+    return rc;
+}
+
+int
+ldg_keys_revoke(struct ldg_ledger *l, const char *name, const char *reason,
+                uint64_t *seq_out)
+{
+    struct ldg_txn *t;
+    struct ldg_key_state ks;
+    struct ldg_event_in in;
+    json_t *body;
+    int rc;
+
+    if (name == NULL || reason == NULL || *reason == '\0') {
+        ldg_seterr(l, "revoking a key needs a name and a reason");
+        return LDG_EINVAL;
+    }
+    rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
+    if (rc < 0)
+        return rc;
+    rc = ldg_keys_lookup_name(t, name, &ks);
+    ldg_txn_abort(t);
+    if (rc < 0) {
+        ldg_seterr(l, "no key named '%s' in this ledger", name);
+        return rc;
+    }
+    body = json_pack("{s:s, s:s}", "key_id", ks.key_id, "reason", reason);
+    if (body == NULL)
+        return LDG_ENOMEM;
+    memset(&in, 0, sizeof in);
+    in.type = "key.revoked";
+    in.body = body;
+    rc = ldg_append(l, &in, seq_out);
+    json_decref(body);
+    if (rc == 0)
+        rc = wipe_keyfile(l, name);
+    return rc;
+}

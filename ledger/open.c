@@ -1,0 +1,417 @@
+/*
+ * open.c — a ledger handle: finding, opening, creating (ldg_init) and closing
+ * a ledger, and the handle's settings.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ledger/ledger_int.h"
+#include "ledger/tlog_int.h"
+
+#define META_FORMAT_MAGIC "LDGR"
+
+size_t
+ldg_body_max(const struct ldg_ledger *l)
+{
+    return l->opts.body_max_bytes;
+}
+
+const char *
+ldg_errmsg(const struct ldg_ledger *l)
+{
+    return l ? l->errmsg : "no ledger";
+}
+
+const char *
+ldg_dir(const struct ldg_ledger *l)
+{
+    return l->dir;
+}
+
+const char *
+ldg_origin(const struct ldg_ledger *l)
+{
+    return l->origin;
+}
+
+const struct ldg_key *
+ldg_log_key(const struct ldg_ledger *l)
+{
+    return l->log_key;
+}
+
+void
+ldg_set_salt_seed(struct ldg_ledger *l, const uint8_t seed[32])
+{
+    if (seed == NULL) {
+        l->has_salt_seed = 0;
+        return;
+    }
+    memcpy(l->salt_seed, seed, 32);
+    l->has_salt_seed = 1;
+}
+
+void
+ldg_set_clock(struct ldg_ledger *l, const uint64_t *clock_ns)
+{
+    l->clock_ns = clock_ns;
+}
+
+uint64_t
+ldg_clock_now(const struct ldg_ledger *l)
+{
+    struct timespec ts;
+    if (l->clock_ns != NULL)
+        return *l->clock_ns;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int
+ldg_default_dir(char *buf, size_t cap, const char *dir)
+{
+    const char *env = getenv("LEDGER_DIR"), *xdg = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    int n;
+
+    /* An empty name is a mistake (an unset variable in a script), never
+     * a request for the default ledger. */
+    if (dir != NULL)
+        n = *dir ? snprintf(buf, cap, "%s", dir) : -1;
+    else if (env != NULL)
+        n = *env ? snprintf(buf, cap, "%s", env) : -1;
+    else if (xdg != NULL && *xdg)
+        n = snprintf(buf, cap, "%s/ledger", xdg);
+    else if (home != NULL && *home)
+        n = snprintf(buf, cap, "%s/.local/state/ledger", home);
+    else
+        return LDG_EINVAL;
+    return n > 0 && (size_t)n < cap ? 0 : LDG_EINVAL;
+}
+
+/* A C2SP note key name: printable ASCII without '+' or spaces. */
+static int
+origin_valid(const char *o)
+{
+    size_t n = strlen(o);
+    if (n == 0 || n > LDG_ORIGIN_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (o[i] <= 0x20 || o[i] >= 0x7f || o[i] == '+')
+            return 0;
+    return 1;
+}
+
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+    char tmp[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof tmp)
+        return -1;
+    memcpy(tmp, path, n + 1);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, mode) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+/* ---------------------------------------------------------- open/close -- */
+
+static int
+meta_get(struct ldg_txn *t, const char *key, struct ldg_val *v)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    return ldg_kv_get(t, ldg_core(l, LDG_DB_META), key, strlen(key), v);
+}
+
+static int
+meta_put(struct ldg_txn *t, const char *key, const void *v, size_t n)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    return ldg_kv_put(t, ldg_core(l, LDG_DB_META), key, strlen(key), v, n);
+}
+
+static int
+load_meta(struct ldg_ledger *l)
+{
+    struct ldg_txn *t;
+    struct ldg_val v;
+    uint32_t ver;
+    int rc;
+
+    rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
+    if (rc < 0)
+        return rc;
+    rc = meta_get(t, "format", &v);
+    if (rc < 0 || v.len != 8 || memcmp(v.data, META_FORMAT_MAGIC, 4) != 0) {
+        ldg_seterr(l, "%s: not a ledger (no format record)", l->dir);
+        rc = LDG_ECORRUPT;
+        goto out;
+    }
+    ver = (uint32_t)ldg_rd_be64((const uint8_t *)v.data) & 0xffffffffu;
+    if (ver != LDG_FORMAT_VERSION) {
+        ldg_seterr(l, "%s: format version %u, this build reads %d", l->dir, ver,
+                   LDG_FORMAT_VERSION);
+        rc = LDG_EVERSION;
+        goto out;
+    }
+    rc = meta_get(t, "origin", &v);
+    if (rc < 0 || v.len == 0 || v.len > LDG_ORIGIN_MAX) {
+        ldg_seterr(l, "%s: meta record has no origin", l->dir);
+        rc = LDG_ECORRUPT;
+        goto out;
+    }
+    memcpy(l->origin, v.data, v.len);
+    l->origin[v.len] = '\0';
+    rc = meta_get(t, "log_key", &v);
+    if (rc < 0 || v.len != 32) {
+        ldg_seterr(l, "%s: meta record has no log key", l->dir);
+        rc = LDG_ECORRUPT;
+        goto out;
+    }
+    /* public half only until the secret is needed (need_log_secret) */
+    rc = ldg_key_from_public(&l->log_key, LDG_LOG_KEY_NAME, v.data);
+out:
+    ldg_txn_abort(t);
+    return rc;
+}
+
+static int
+open_handle(struct ldg_ledger **out, const char *dir,
+            const struct ldg_options *opts, int create, char *err,
+            size_t errcap)
+{
+    struct ldg_ledger *l;
+    struct ldg_store_opts so;
+    int rc;
+
+    *out = NULL;
+    l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return LDG_ENOMEM;
+    pthread_mutex_init(&l->keys_mu, NULL);
+    if (opts != NULL)
+        l->opts = *opts;
+    if (l->opts.body_max_bytes == 0)
+        l->opts.body_max_bytes = LDG_BODY_MAX_DEFAULT;
+    if (strlen(dir) >= sizeof l->dir) {
+        free(l);
+        return LDG_EINVAL;
+    }
+    memcpy(l->dir, dir, strlen(dir) + 1);
+    memset(&so, 0, sizeof so);
+    so.map_size = l->opts.map_size_bytes;
+    so.map_max = l->opts.map_max_bytes;
+    so.rdonly = !create && (l->opts.flags & LDG_RDONLY);
+    so.nosync = (l->opts.flags & LDG_NOSYNC) != 0;
+    rc = ldg_store_open(&l->store, dir, &so, err, errcap);
+    if (rc < 0) {
+        free(l);
+        return rc;
+    }
+    *out = l;
+    return 0;
+}
+
+int
+ldg_open(struct ldg_ledger **out, const char *dir,
+         const struct ldg_options *opts, char *err, size_t errcap)
+{
+    char path[4200];
+    struct stat st;
+    struct ldg_ledger *l;
+    int rc;
+
+    *out = NULL;
+    if (dir == NULL)
+        return LDG_EINVAL;
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    if (stat(path, &st) != 0) {
+        snprintf(err, errcap, "no ledger in %s (run 'ledger init')", dir);
+        return LDG_ENOTFOUND;
+    }
+    rc = open_handle(&l, dir, opts, 0, err, errcap);
+    if (rc < 0)
+        return rc;
+    rc = load_meta(l);
+    if (rc == 0) {
+        /* A ledger without its genesis is one whose init never finished
+         * (a crash or an I/O error half-way): never append to it. */
+        uint64_t size = 0;
+        rc = ldg_size(l, &size);
+        if (rc == 0 && size == 0) {
+            ldg_seterr(l,
+                       "%s holds an unfinished ledger (init did not "
+                       "complete); remove it and run 'ledger init' again",
+                       dir);
+            rc = LDG_ECORRUPT;
+        }
+    }
+    if (rc < 0) {
+        snprintf(err, errcap, "%s",
+                 l->errmsg[0] ? l->errmsg : ldg_strerror(rc));
+        ldg_close(l);
+        return rc;
+    }
+    *out = l;
+    return 0;
+}
+
+void
+ldg_close(struct ldg_ledger *l)
+{
+    if (l == NULL)
+        return;
+    for (size_t i = 0; i < l->nactors; i++)
+        ldg_key_free(l->actors[i]);
+    ldg_key_free(l->log_key);
+    ldg_store_close(l->store);
+    ldg_wipe(l->salt_seed, sizeof l->salt_seed);
+    pthread_mutex_destroy(&l->keys_mu);
+    free(l);
+}
+
+int
+ldg_txn_begin(struct ldg_ledger *l, unsigned flags, struct ldg_txn **out)
+{
+    if (l == NULL || out == NULL)
+        return LDG_EINVAL;
+    return ldg_store_txn_begin(l->store, l, (flags & LDG_TXN_WRITE) != 0, out);
+}
+
+int
+ldg_applier_add(struct ldg_ledger *l, const struct ldg_applier *a)
+{
+    if (l == NULL || a == NULL || a->apply == NULL)
+        return LDG_EINVAL;
+    if (l->nappliers >= LDG_MAX_APPLIERS)
+        return LDG_EFULL;
+    l->appliers[l->nappliers++] = *a;
+    return 0;
+}
+
+/* --------------------------------------------------------------- init -- */
+
+static int
+write_genesis(struct ldg_ledger *l)
+{
+    struct ldg_prep p;
+    char hex[65];
+    int rc;
+
+    memset(&p, 0, sizeof p);
+    memcpy(p.type, "ledger.genesis", sizeof "ledger.genesis");
+    memcpy(p.subject, "host:local", sizeof "host:local");
+    p.signer = l->log_key;
+    ldg_hex(hex, l->log_key->pub, 32);
+    p.body = json_pack("{s:s, s:s}", "origin", l->origin, "log_key", hex);
+    if (p.body == NULL)
+        return LDG_ENOMEM;
+    rc = ldg_commit_group(l, &p, 1, NULL);
+    ldg_prep_release(&p);
+    return rc;
+}
+
+int
+ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
+         char *err, size_t errcap)
+{
+    char path[4200], gen[64];
+    struct stat st;
+    struct ldg_ledger *l = NULL;
+    struct ldg_key *key = NULL;
+    struct ldg_txn *t = NULL;
+    uint8_t fmt[8], rnd[6];
+    int rc, created = 0;
+
+    if (dir == NULL)
+        return LDG_EINVAL;
+    if (origin == NULL) {
+        char hex[13];
+        ldg_random(rnd, sizeof rnd);
+        ldg_hex(hex, rnd, sizeof rnd);
+        snprintf(gen, sizeof gen, "ledger.local/%s", hex);
+        origin = gen;
+    }
+    if (!origin_valid(origin)) {
+        snprintf(err, errcap,
+                 "invalid origin '%s': 1-%d printable ASCII characters, no "
+                 "spaces or '+'",
+                 origin, LDG_ORIGIN_MAX);
+        return LDG_EBADINPUT;
+    }
+    if (mkdir_p(dir, 0700) != 0) {
+        snprintf(err, errcap, "cannot create %s: %s", dir, strerror(errno));
+        return LDG_EIO;
+    }
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    if (stat(path, &st) == 0) {
+        snprintf(err, errcap, "a ledger already exists in %s", dir);
+        return LDG_EEXIST;
+    }
+    rc = ldg_key_generate(&key, LDG_LOG_KEY_NAME);
+    if (rc < 0)
+        return rc;
+    rc = ldg_keyfile_write(dir, key, err, errcap);
+    if (rc < 0)
+        goto out;
+    created = 1;
+    rc = open_handle(&l, dir, opts, 1, err, errcap);
+    if (rc < 0)
+        goto out;
+    memcpy(l->origin, origin, strlen(origin) + 1);
+    l->log_key = key;
+    key = NULL;
+    rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t);
+    if (rc < 0)
+        goto out;
+    memcpy(fmt, META_FORMAT_MAGIC, 4);
+    fmt[4] = fmt[5] = fmt[6] = 0;
+    fmt[7] = LDG_FORMAT_VERSION;
+    rc = meta_put(t, "format", fmt, 8);
+    if (rc == 0)
+        rc = meta_put(t, "origin", origin, strlen(origin));
+    if (rc == 0)
+        rc = meta_put(t, "log_key", l->log_key->pub, 32);
+    if (rc == 0)
+        rc = ldg_txn_commit(t);
+    else
+        ldg_txn_abort(t);
+    t = NULL;
+    if (rc == 0)
+        rc = write_genesis(l);
+    if (rc < 0)
+        snprintf(err, errcap, "cannot initialise %s: %s", dir,
+                 l->errmsg[0] ? l->errmsg : ldg_strerror(rc));
+out:
+    ldg_key_free(key);
+    ldg_close(l);
+    if (rc < 0 && created) {
+        /* Nothing half-made stays behind: init can simply be run again. */
+        static const char *const files[] = {"data.mdb", "lock.mdb",
+                                            "keys/log.key"};
+        for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+            snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+            unlink(path);
+        }
+        snprintf(path, sizeof path, "%s/keys", dir);
+        rmdir(path);
+    }
+    return rc;
+}

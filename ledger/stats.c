@@ -1,0 +1,73 @@
+/*
+ * stats.c — ldg_stats: sizes of a ledger's log and databases.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ledger/ledger_int.h"
+#include "ledger/tlog_int.h"
+
+/* -------------------------------------------------------------- stats -- */
+
+int
+ldg_stats(struct ldg_ledger *l, struct ldg_stats *st)
+{
+    struct ldg_txn *t;
+    struct ldg_event ev;
+    struct stat sb;
+    char path[4200];
+    int rc;
+
+    memset(st, 0, sizeof *st);
+    rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
+    if (rc < 0)
+        return rc;
+    rc = ldg_txn_size(t, &st->events);
+    if (rc == 0)
+        rc = ldg_db_count(t, ldg_core(l, LDG_DB_BODIES), &st->bodies);
+    if (rc == 0)
+        rc = ldg_db_count(t, ldg_core(l, LDG_DB_CHECKPOINTS), &st->checkpoints);
+    if (rc == 0)
+        rc = ldg_db_bytes(t, ldg_core(l, LDG_DB_ENTRIES), &st->entry_bytes);
+    if (rc == 0)
+        rc = ldg_db_bytes(t, ldg_core(l, LDG_DB_BODIES), &st->body_bytes);
+    if (rc == 0) {
+        uint64_t n = 0;
+        rc = ldg_db_count(t, ldg_core(l, LDG_DB_KEYS), &n);
+        st->keys = n; /* corrected below: records are id: and name: */
+    }
+    if (rc == 0 && st->events > 0) {
+        rc = ldg_event_get(t, 0, &ev);
+        if (rc == 0) {
+            st->first_ts = ev.ts_ns;
+            memcpy(st->first_type, ev.type, sizeof ev.type);
+            rc = ldg_event_get(t, st->events - 1, &ev);
+        }
+        if (rc == 0) {
+            st->last_ts = ev.ts_ns;
+            memcpy(st->last_type, ev.type, sizeof ev.type);
+        }
+    }
+    ldg_txn_abort(t);
+    if (rc == 0) {
+        struct ldg_keyinfo *ki;
+        size_t nk;
+        if (ldg_keys_list(l, &ki, &nk) == 0) {
+            st->keys = nk;
+            free(ki);
+        }
+        snprintf(path, sizeof path, "%s/data.mdb", l->dir);
+        if (stat(path, &sb) == 0)
+            st->file_bytes = (uint64_t)sb.st_size;
+        st->map_bytes = ldg_store_map_size(l->store);
+    }
+    return rc;
+}

@@ -1,0 +1,428 @@
+/*
+ * writer.c — the bulk writer (ldg_writer_*): a pipeline of signing threads and
+ * a commit thread over the append path.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ledger/ledger_int.h"
+#include "ledger/tlog_int.h"
+
+/* ------------------------------------------------------------- writer -- */
+
+/*
+ * The bulk writer is a three-stage pipeline over a ring of batches:
+ *
+ *   caller thread    validate, stamp (predicted seq, ts)  -> ring[head]
+ *   signing threads  body commitment, encode, sign        (any batch)
+ *   commit thread    chain, store, checkpoint, fsync      ring[tail]
+ *
+ * A batch is sealed when full (or on flush) and committed, in order, once
+ * every event in it is signed. While the commit thread waits on fsync the
+ * other stages go on with the next batches, so the two cores stay busy.
+ *
+ * Stamps are predictions: commit_group re-checks them against the log
+ * and signs again if another process appended in between. The first
+ * failed commit is sticky: later batches are dropped unacknowledged, and
+ * ldg_writer_committed says exactly how many events are durable.
+ */
+#define RING 4
+#define SIGN_CHUNK 8 /* events a signer takes per lock round */
+
+struct wbatch {
+    struct ldg_prep *preps; /* capacity w->batch */
+    size_t n;               /* events in the batch */
+    size_t nsigned;         /* events through a signer */
+    size_t dirty;           /* committed preps not yet released (see below) */
+};
+
+struct ldg_writer {
+    struct ldg_ledger *l;
+    size_t batch;
+    void (*on_commit)(void *ctx, uint64_t first_seq, uint64_t n);
+    void *on_commit_ctx;
+    struct wbatch ring[RING];
+    uint64_t head;   /* counter of the batch being filled */
+    uint64_t tail;   /* counter of the next batch to commit */
+    uint64_t sign_b; /* next event to sign: batch counter ... */
+    size_t sign_i;   /* ... and index in it */
+    uint64_t next_seq, last_ts;
+    int reclaim; /* head moved on: its slot may hold committed preps */
+    uint64_t committed, first_seq;
+    int commit_rc;
+    char commit_err[1024];
+    unsigned nsigners;
+    pthread_t signers[16];
+    pthread_t committer;
+    int have_committer;
+    pthread_mutex_t mu;
+    pthread_cond_t work, ready, space;
+    int stop;
+};
+
+/* With mu held: moves the signing cursor past finished sealed batches and
+ * says whether an event is waiting to be signed. */
+static int
+sign_available(struct ldg_writer *w)
+{
+    /* A committed batch was fully signed: never look at its slot again,
+     * another batch may be filling it. */
+    if (w->sign_b < w->tail) {
+        w->sign_b = w->tail;
+        w->sign_i = 0;
+    }
+    while (w->sign_b < w->head && w->sign_i >= w->ring[w->sign_b % RING].n) {
+        w->sign_b++;
+        w->sign_i = 0;
+    }
+    /* The slot of batch tail+RING is still the tail batch's. */
+    if (w->sign_b >= w->tail + RING)
+        return 0;
+    return w->sign_i < w->ring[w->sign_b % RING].n;
+}
+
+static void *
+sign_worker(void *arg)
+{
+    struct ldg_writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        struct wbatch *b;
+        size_t first, k;
+        while (!w->stop && !sign_available(w))
+            pthread_cond_wait(&w->work, &w->mu);
+        if (w->stop)
+            break;
+        /* Take up to SIGN_CHUNK waiting events at once: one lock round
+         * per chunk instead of one per event. */
+        b = &w->ring[w->sign_b % RING];
+        first = w->sign_i;
+        k = b->n - first;
+        if (k > SIGN_CHUNK)
+            k = SIGN_CHUNK;
+        w->sign_i += k;
+        pthread_mutex_unlock(&w->mu);
+        for (size_t i = first; i < first + k; i++) {
+            struct ldg_prep *p = &b->preps[i];
+            p->rc = ldg_prep_sign(w->l, p, p->seq, p->ts);
+        }
+        pthread_mutex_lock(&w->mu);
+        b->nsigned += k;
+        if (b->nsigned == b->n)
+            pthread_cond_signal(&w->ready);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static void *
+commit_worker(void *arg)
+{
+    struct ldg_writer *w = arg;
+    struct ldg_ledger *l = w->l;
+
+    ldg_err_on_commit_thread();
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        struct wbatch *b;
+        uint64_t first = 0;
+        int rc;
+        while (!(w->tail < w->head && w->ring[w->tail % RING].nsigned ==
+                                          w->ring[w->tail % RING].n) &&
+               !(w->stop && w->tail == w->head))
+            pthread_cond_wait(&w->ready, &w->mu);
+        if (w->tail == w->head)
+            break; /* stopping, nothing sealed left */
+        b = &w->ring[w->tail % RING];
+        rc = w->commit_rc;
+        pthread_mutex_unlock(&w->mu);
+        if (rc == 0) {
+            rc = ldg_commit_group(l, b->preps, b->n, &first);
+            if (rc < 0)
+                snprintf(w->commit_err, sizeof w->commit_err, "%s", l->err_alt);
+        }
+        if (rc == 0 && w->on_commit != NULL)
+            w->on_commit(w->on_commit_ctx, first, b->n);
+        if (rc == 0 && (w->tail & 3) == 3)
+            ldg_store_trim(l->store);
+        /* The preps are released by the caller thread when it fills this
+         * slot again (writer_reclaim): it allocated their JSON and body
+         * records, and glibc frees far faster on the allocating thread. */
+        pthread_mutex_lock(&w->mu);
+        if (rc == 0) {
+            if (w->committed == 0)
+                __atomic_store_n(&w->first_seq, first, __ATOMIC_RELEASE);
+            __atomic_store_n(&w->committed, w->committed + b->n,
+                             __ATOMIC_RELEASE);
+        } else if (w->commit_rc == 0) {
+            w->commit_rc = rc;
+        }
+        b->dirty = b->n;
+        b->n = 0;
+        b->nsigned = 0;
+        w->tail++;
+        pthread_cond_broadcast(&w->space);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static void
+writer_stop(struct ldg_writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    pthread_cond_broadcast(&w->work);
+    pthread_cond_broadcast(&w->ready);
+    pthread_mutex_unlock(&w->mu);
+    for (unsigned i = 0; i < w->nsigners; i++)
+        pthread_join(w->signers[i], NULL);
+    if (w->have_committer)
+        pthread_join(w->committer, NULL);
+    w->nsigners = 0;
+    w->have_committer = 0;
+}
+
+int
+ldg_writer_new(struct ldg_writer **out, struct ldg_ledger *l,
+               const struct ldg_writer_options *opts)
+{
+    struct ldg_writer *w;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned want;
+    int rc;
+
+    *out = NULL;
+    if (l == NULL)
+        return LDG_EINVAL;
+    if ((rc = ldg_log_secret_load(l)) < 0)
+        return rc;
+    w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return LDG_ENOMEM;
+    w->l = l;
+    w->batch = opts && opts->batch ? opts->batch : 1000;
+    if (opts != NULL) {
+        w->on_commit = opts->on_commit;
+        w->on_commit_ctx = opts->ctx;
+    }
+    want =
+        opts && opts->threads ? opts->threads : (unsigned)(ncpu > 0 ? ncpu : 1);
+    if (want > 16)
+        want = 16;
+    for (int i = 0; i < RING; i++) {
+        w->ring[i].preps = calloc(w->batch, sizeof(struct ldg_prep));
+        if (w->ring[i].preps == NULL) {
+            rc = LDG_ENOMEM;
+            goto fail;
+        }
+    }
+    if ((rc = ldg_size(l, &w->next_seq)) < 0)
+        goto fail;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->work, NULL);
+    pthread_cond_init(&w->ready, NULL);
+    pthread_cond_init(&w->space, NULL);
+    for (unsigned i = 0; i < want; i++) {
+        if (pthread_create(&w->signers[i], NULL, sign_worker, w) != 0)
+            break;
+        w->nsigners++;
+    }
+    if (w->nsigners > 0 &&
+        pthread_create(&w->committer, NULL, commit_worker, w) == 0)
+        w->have_committer = 1;
+    if (!w->have_committer) {
+        writer_stop(w);
+        rc = LDG_ENOMEM;
+        ldg_seterr(l, "cannot start the writer threads");
+        goto fail;
+    }
+    *out = w;
+    return 0;
+fail:
+    for (int i = 0; i < RING; i++)
+        free(w->ring[i].preps);
+    free(w);
+    return rc;
+}
+
+/* With mu held: seals the batch being filled, if it has events. */
+static void
+seal(struct ldg_writer *w)
+{
+    struct wbatch *b = &w->ring[w->head % RING];
+    if (b->n == 0)
+        return;
+    w->head++;
+    w->reclaim = 1;
+    pthread_cond_signal(&w->ready);
+    pthread_cond_broadcast(&w->work);
+}
+
+/* Error to hand the caller once a commit failed. */
+static int
+commit_failure(struct ldg_writer *w)
+{
+    snprintf(w->l->errmsg, sizeof w->l->errmsg, "%s", w->commit_err);
+    return w->commit_rc;
+}
+
+int
+ldg_writer_flush(struct ldg_writer *w)
+{
+    int rc;
+    if (w == NULL)
+        return LDG_EINVAL;
+    pthread_mutex_lock(&w->mu);
+    seal(w);
+    while (w->tail < w->head)
+        pthread_cond_wait(&w->space, &w->mu);
+    rc = w->commit_rc;
+    pthread_mutex_unlock(&w->mu);
+    if (rc < 0)
+        return commit_failure(w);
+    /* Predict from the log as it is now: another process may append
+     * between our groups. */
+    return ldg_size(w->l, &w->next_seq);
+}
+
+/* Releases the committed preps of the slot about to be filled, once per
+ * slot (after seal() moved head on). Only the caller thread fills slots,
+ * and no other thread looks at a slot's preps beyond its n, which is 0
+ * here, so they are freed without the lock. */
+static void
+writer_reclaim(struct ldg_writer *w)
+{
+    struct wbatch *b;
+    size_t d = 0;
+
+    pthread_mutex_lock(&w->mu);
+    b = &w->ring[w->head % RING];
+    if (b->n == 0) {
+        d = b->dirty;
+        b->dirty = 0;
+    }
+    pthread_mutex_unlock(&w->mu);
+    for (size_t i = 0; i < d; i++)
+        ldg_prep_release(&b->preps[i]);
+}
+
+int
+ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev)
+{
+    struct ldg_ledger *l;
+    struct wbatch *b;
+    struct ldg_prep p;
+    uint64_t now;
+    int rc;
+
+    if (w == NULL || ev == NULL)
+        return LDG_EINVAL;
+    l = w->l;
+    pthread_mutex_lock(&w->mu);
+    rc = w->commit_rc;
+    pthread_mutex_unlock(&w->mu);
+    if (rc < 0)
+        return commit_failure(w);
+    l->errmsg[0] = '\0';
+    if (w->reclaim) {
+        w->reclaim = 0;
+        writer_reclaim(w);
+    }
+    rc = ldg_prep_init(l, &p, ev, w->next_seq);
+    if (rc < 0) {
+        ldg_prep_release(&p);
+        return rc;
+    }
+    /* Key events and erasures are checked against the log as it is when
+     * they commit, so they go alone: flush what is queued, then append. */
+    if (strncmp(p.type, "key.", 4) == 0 || strcmp(p.type, "body.erased") == 0) {
+        uint64_t first;
+        rc = ldg_writer_flush(w);
+        if (rc == 0)
+            rc = ldg_commit_group(l, &p, 1, &first);
+        if (rc == 0) {
+            if (w->committed == 0)
+                __atomic_store_n(&w->first_seq, first, __ATOMIC_RELEASE);
+            __atomic_store_n(&w->committed, w->committed + 1, __ATOMIC_RELEASE);
+            w->next_seq = first + 1;
+            if (w->on_commit != NULL)
+                w->on_commit(w->on_commit_ctx, first, 1);
+        }
+        ldg_prep_release(&p);
+        return rc;
+    }
+    if (p.has_parent && p.parent >= w->next_seq) {
+        ldg_seterr(l, "parent %llu is not an earlier event than %llu",
+                   (unsigned long long)p.parent,
+                   (unsigned long long)w->next_seq);
+        ldg_prep_release(&p);
+        return LDG_EBADINPUT;
+    }
+    now = ldg_clock_now(l);
+    p.seq = w->next_seq++;
+    p.ts = now > w->last_ts ? now : w->last_ts + 1;
+    w->last_ts = p.ts;
+    pthread_mutex_lock(&w->mu);
+    b = &w->ring[w->head % RING];
+    b->preps[b->n++] = p;
+    /* Wake a signer per chunk, not per event; seal() wakes them all. */
+    if (b->n % SIGN_CHUNK == 0)
+        pthread_cond_signal(&w->work);
+    if (b->n == w->batch) {
+        seal(w);
+        while (w->head - w->tail >= RING)
+            pthread_cond_wait(&w->space, &w->mu);
+    }
+    rc = w->commit_rc;
+    pthread_mutex_unlock(&w->mu);
+    return rc < 0 ? commit_failure(w) : 0;
+}
+
+uint64_t
+ldg_writer_committed(const struct ldg_writer *w)
+{
+    /* read while the commit thread may add to it */
+    return w ? __atomic_load_n(&w->committed, __ATOMIC_ACQUIRE) : 0;
+}
+
+uint64_t
+ldg_writer_first_seq(const struct ldg_writer *w)
+{
+    return w ? __atomic_load_n(&w->first_seq, __ATOMIC_ACQUIRE) : 0;
+}
+
+void
+ldg_writer_free(struct ldg_writer *w)
+{
+    if (w == NULL)
+        return;
+    /* Sealed batches are committed (ldg_writer_add promised it, and the
+     * commit thread may have done it already); the unsealed one is dropped
+     * (it was never acknowledged). ledger.h states this contract. */
+    pthread_mutex_lock(&w->mu);
+    while (w->tail < w->head)
+        pthread_cond_wait(&w->space, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    writer_stop(w);
+    for (int i = 0; i < RING; i++) {
+        size_t used =
+            w->ring[i].n > w->ring[i].dirty ? w->ring[i].n : w->ring[i].dirty;
+        for (size_t j = 0; j < used; j++)
+            ldg_prep_release(&w->ring[i].preps[j]);
+        free(w->ring[i].preps);
+    }
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->work);
+    pthread_cond_destroy(&w->ready);
+    pthread_cond_destroy(&w->space);
+    free(w);
+}
