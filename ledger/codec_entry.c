@@ -1,0 +1,414 @@
+/*
+ * codec_entry.c — the stored entry: its encoder and its decoders (the
+ * strict one and the fast trusted one). The layout is drawn in
+ * ledger_int.h and docs/FORMAT.md; a change to the event map is made here.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "ledger/codec_int.h"
+#include "ledger/ledger_int.h"
+#include "ledger/tlog_int.h"
+
+/* ------------------------------------------------------------ entries -- */
+
+/* Keys of the event map, in canonical (bytewise) order. */
+enum ev_key {
+    K_ACTOR,
+    K_BODY,
+    K_PARENT,
+    K_RUN,
+    K_SEQ,
+    K_SUBJECT,
+    K_TS,
+    K_TYPE,
+    K_V,
+    K_COUNT
+};
+static const char *const ev_keys[K_COUNT] = {
+    "actor", "body", "parent", "run", "seq", "subject", "ts", "type", "v"};
+
+static void
+mp_key(struct ldg_buf *b, enum ev_key k)
+{
+    ldg_mp_str(b, ev_keys[k], strlen(ev_keys[k]));
+}
+
+int
+ldg_entry_encode(struct ldg_buf *b, const struct ldg_envelope *env,
+                 size_t *map_len)
+{
+    int has_run = env->run != NULL && env->run[0] != '\0';
+    size_t start;
+
+    ldg_mp_array(b, 3);
+    start = b->len;
+    ldg_mp_map(b, 7 + (uint32_t)has_run + (uint32_t)(env->has_parent != 0));
+    mp_key(b, K_ACTOR);
+    ldg_mp_str(b, env->actor, strlen(env->actor));
+    mp_key(b, K_BODY);
+    ldg_mp_bin(b, env->body_root, 32);
+    if (env->has_parent) {
+        mp_key(b, K_PARENT);
+        ldg_mp_uint(b, env->parent);
+    }
+    if (has_run) {
+        mp_key(b, K_RUN);
+        ldg_mp_str(b, env->run, strlen(env->run));
+    }
+    mp_key(b, K_SEQ);
+    ldg_mp_uint(b, env->seq);
+    mp_key(b, K_SUBJECT);
+    ldg_mp_str(b, env->subject, strlen(env->subject));
+    mp_key(b, K_TS);
+    ldg_mp_uint(b, env->ts_ns);
+    mp_key(b, K_TYPE);
+    ldg_mp_str(b, env->type, strlen(env->type));
+    mp_key(b, K_V);
+    ldg_mp_uint(b, LDG_FORMAT_VERSION);
+    if (b->err)
+        return b->err;
+    if (b->len + 34 + 66 > LDG_ENTRY_MAX)
+        return LDG_ETOOBIG;
+    *map_len = b->len - start;
+    return 0;
+}
+
+int
+ldg_entry_finish(struct ldg_buf *b, const uint8_t prev[32],
+                 const uint8_t sig[64])
+{
+    ldg_mp_bin(b, prev, 32);
+    ldg_mp_bin(b, sig, 64);
+    return b->err;
+}
+
+static int
+copy_str(char *dst, size_t cap, const msgpack_object *o)
+{
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= cap ||
+        memchr(ldg_mp_sptr(&o->via.str), 0, o->via.str.size))
+        return LDG_ECORRUPT;
+    memcpy(dst, ldg_mp_sptr(&o->via.str), o->via.str.size);
+    dst[o->via.str.size] = '\0';
+    return 0;
+}
+
+static int
+decode_map(const msgpack_object *m, struct ldg_event *ev)
+{
+    unsigned seen = 0;
+    int rc = 0;
+
+    if (m->type != MSGPACK_OBJECT_MAP)
+        return LDG_ECORRUPT;
+    for (uint32_t i = 0; i < m->via.map.size && rc == 0; i++) {
+        const msgpack_object *k = &m->via.map.ptr[i].key;
+        const msgpack_object *v = &m->via.map.ptr[i].val;
+        int which = -1;
+        if (k->type != MSGPACK_OBJECT_STR)
+            return LDG_ECORRUPT;
+        for (int j = 0; j < K_COUNT; j++)
+            if (strlen(ev_keys[j]) == k->via.str.size &&
+                memcmp(ev_keys[j], ldg_mp_sptr(&k->via.str), k->via.str.size) ==
+                    0)
+                which = j;
+        /* Unknown, duplicate or out-of-order keys are all non-canonical:
+         * keys must appear in strictly increasing enum order. */
+        if (which < 0 || (seen >> which) != 0)
+            return LDG_ECORRUPT;
+        seen |= 1u << which;
+        switch (which) {
+        case K_ACTOR:
+            rc = copy_str(ev->actor, sizeof ev->actor, v);
+            if (rc == 0 && strlen(ev->actor) != LDG_KEYID_LEN)
+                rc = LDG_ECORRUPT;
+            break;
+        case K_BODY:
+            if (v->type != MSGPACK_OBJECT_BIN || v->via.bin.size != 32)
+                return LDG_ECORRUPT;
+            memcpy(ev->body_root, v->via.bin.ptr, 32);
+            break;
+        case K_PARENT:
+            if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                return LDG_ECORRUPT;
+            ev->has_parent = 1;
+            ev->parent = v->via.u64;
+            break;
+        case K_RUN:
+            rc = copy_str(ev->run, sizeof ev->run, v);
+            if (rc == 0 && ev->run[0] == '\0')
+                rc = LDG_ECORRUPT;
+            break;
+        case K_SEQ:
+            if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                return LDG_ECORRUPT;
+            ev->seq = v->via.u64;
+            break;
+        case K_SUBJECT:
+            rc = copy_str(ev->subject, sizeof ev->subject, v);
+            break;
+        case K_TS:
+            if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                return LDG_ECORRUPT;
+            ev->ts_ns = v->via.u64;
+            break;
+        case K_TYPE:
+            rc = copy_str(ev->type, sizeof ev->type, v);
+            break;
+        case K_V:
+            if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                return LDG_ECORRUPT;
+            if (v->via.u64 != LDG_FORMAT_VERSION)
+                return LDG_EVERSION;
+            break;
+        }
+    }
+    if (rc == 0) {
+        unsigned need = (1u << K_ACTOR) | (1u << K_BODY) | (1u << K_SEQ) |
+                        (1u << K_SUBJECT) | (1u << K_TS) | (1u << K_TYPE) |
+                        (1u << K_V);
+        if ((seen & need) != need)
+            rc = LDG_ECORRUPT;
+    }
+    return rc;
+}
+
+/*
+ * The trusted decoder's fast path: reads the entry's bytes in place, with
+ * no msgpack-c objects, for the display paths that walk millions of
+ * events (query, export). It takes only the shape the writer produces:
+ *
+ *   0x93 | map(7..9) { fixstr key : value }... | 0xc4 0x20 prev | 0xc4 0x40 sig
+ *
+ * keys in canonical order, strings as fixstr/str8/str16, integers as
+ * positive fixint or uint8..uint64. Anything else (including any malformed
+ * input) returns -1, and the caller decodes with msgpack-c as before, so
+ * the result, and every error, is the same as the general path's.
+ */
+static int
+fast_str(const uint8_t **pp, const uint8_t *end, const uint8_t **s, size_t *n)
+{
+    const uint8_t *p = *pp;
+    if (p >= end)
+        return -1;
+    if ((*p & 0xe0) == 0xa0) {
+        *n = *p & 0x1f;
+        p++;
+    } else if (*p == 0xd9 && end - p >= 2) {
+        *n = p[1];
+        p += 2;
+    } else if (*p == 0xda && end - p >= 3) {
+        *n = (size_t)p[1] << 8 | p[2];
+        p += 3;
+    } else {
+        return -1;
+    }
+    if ((size_t)(end - p) < *n)
+        return -1;
+    *s = p;
+    *pp = p + *n;
+    return 0;
+}
+
+static int
+fast_uint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+    const uint8_t *p = *pp;
+    size_t w;
+    if (p >= end)
+        return -1;
+    if (*p <= 0x7f) {
+        *v = *p;
+        *pp = p + 1;
+        return 0;
+    }
+    if (*p < 0xcc || *p > 0xcf)
+        return -1;
+    w = (size_t)1 << (*p - 0xcc);
+    if ((size_t)(end - p) < 1 + w)
+        return -1;
+    *v = 0;
+    for (size_t i = 1; i <= w; i++)
+        *v = *v << 8 | p[i];
+    *pp = p + 1 + w;
+    return 0;
+}
+
+static int
+fast_copy(char *dst, size_t cap, const uint8_t **pp, const uint8_t *end)
+{
+    const uint8_t *s;
+    size_t n;
+    if (fast_str(pp, end, &s, &n) < 0 || n >= cap || memchr(s, 0, n) != NULL)
+        return -1;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+    return 0;
+}
+
+static int
+decode_trusted_fast(const uint8_t *buf, size_t len, struct ldg_event *ev)
+{
+    static const unsigned char ev_key_len[K_COUNT] = {5, 4, 6, 3, 3,
+                                                      7, 2, 4, 1};
+    const uint8_t *p = buf + 1, *end = buf + len;
+    unsigned seen = 0, need, n;
+    int next = 0;
+    uint64_t v;
+
+    if (*p < 0x87 || *p > 0x89)
+        return -1;
+    n = *p++ & 0x0f;
+    for (unsigned i = 0; i < n; i++) {
+        const uint8_t *k;
+        size_t kn;
+        int which = -1;
+        if (fast_str(&p, end, &k, &kn) < 0)
+            return -1;
+        /* keys come in enum order: look from the one after the last */
+        for (int j = next; j < K_COUNT && which < 0; j++) {
+            size_t b = 0; /* keys are 1 to 7 bytes: no memcmp call */
+            if (ev_key_len[j] != kn)
+                continue;
+            while (b < kn && k[b] == (uint8_t)ev_keys[j][b])
+                b++;
+            if (b == kn)
+                which = j;
+        }
+        if (which < 0)
+            return -1;
+        next = which + 1;
+        seen |= 1u << which;
+        switch (which) {
+        case K_ACTOR:
+            if (fast_copy(ev->actor, sizeof ev->actor, &p, end) < 0 ||
+                strlen(ev->actor) != LDG_KEYID_LEN)
+                return -1;
+            break;
+        case K_BODY:
+            if (end - p < 34 || p[0] != 0xc4 || p[1] != 32)
+                return -1;
+            memcpy(ev->body_root, p + 2, 32);
+            p += 34;
+            break;
+        case K_PARENT:
+            if (fast_uint(&p, end, &ev->parent) < 0)
+                return -1;
+            ev->has_parent = 1;
+            break;
+        case K_RUN:
+            if (fast_copy(ev->run, sizeof ev->run, &p, end) < 0 ||
+                ev->run[0] == '\0')
+                return -1;
+            break;
+        case K_SEQ:
+            if (fast_uint(&p, end, &ev->seq) < 0)
+                return -1;
+            break;
+        case K_SUBJECT:
+            if (fast_copy(ev->subject, sizeof ev->subject, &p, end) < 0)
+                return -1;
+            break;
+        case K_TS:
+            if (fast_uint(&p, end, &ev->ts_ns) < 0)
+                return -1;
+            break;
+        case K_TYPE:
+            if (fast_copy(ev->type, sizeof ev->type, &p, end) < 0)
+                return -1;
+            break;
+        case K_V:
+            if (fast_uint(&p, end, &v) < 0 || v != LDG_FORMAT_VERSION)
+                return -1;
+            break;
+        }
+    }
+    need = (1u << K_ACTOR) | (1u << K_BODY) | (1u << K_SEQ) |
+           (1u << K_SUBJECT) | (1u << K_TS) | (1u << K_TYPE) | (1u << K_V);
+    if ((seen & need) != need)
+        return -1;
+    if (end - p != 34 + 66 || p[0] != 0xc4 || p[1] != 32 || p[34] != 0xc4 ||
+        p[35] != 64)
+        return -1;
+    memcpy(ev->prev, p + 2, 32);
+    memcpy(ev->sig, p + 36, 64);
+    ev->entry = buf;
+    ev->entry_len = len;
+    ev->signed_part = buf + 1;
+    ev->signed_len = len - LDG_ENTRY_OVERHEAD;
+    return 0;
+}
+
+/* The positive-integer 0 in a canonical position would pack as a
+ * positive fixint; the unpacker may hand the same value back as
+ * NEGATIVE_INTEGER for some encodings. unpack_canonical rejects those. */
+int
+ldg_event_decode(const uint8_t *buf, size_t len, struct ldg_event *ev)
+{
+    return ldg_event_decode_flags(buf, len, ev, 0);
+}
+
+int
+ldg_event_decode_ex(const uint8_t *buf, size_t len, struct ldg_event *ev,
+                    unsigned flags)
+{
+    return ldg_event_decode_flags(buf, len, ev, flags);
+}
+
+int
+ldg_event_decode_flags(const uint8_t *buf, size_t len, struct ldg_event *ev,
+                       unsigned flags)
+{
+    msgpack_unpacked u;
+    const msgpack_object *a;
+    int rc;
+
+    if (buf == NULL || ev == NULL)
+        return LDG_EINVAL;
+    memset(ev, 0, sizeof *ev);
+    if (len < LDG_ENTRY_OVERHEAD || len > LDG_ENTRY_MAX || buf[0] != 0x93)
+        return LDG_ECORRUPT;
+    if ((flags & LDG_DECODE_TRUSTED) && decode_trusted_fast(buf, len, ev) == 0)
+        return 0;
+    memset(ev, 0, sizeof *ev);
+    if (flags & LDG_DECODE_TRUSTED) {
+        size_t off = 0;
+        msgpack_unpacked_init(&u);
+        rc = ldg_mp_unpack_bounded(&u, buf, len, &off);
+        if (rc == 0 && off != len)
+            rc = LDG_ECORRUPT;
+    } else {
+        rc = ldg_mp_unpack_canonical(buf, len, &u);
+    }
+    if (rc < 0)
+        goto out;
+    a = &u.data;
+    rc = LDG_ECORRUPT;
+    if (a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size != 3)
+        goto out;
+    if (a->via.array.ptr[1].type != MSGPACK_OBJECT_BIN ||
+        a->via.array.ptr[1].via.bin.size != 32 ||
+        a->via.array.ptr[2].type != MSGPACK_OBJECT_BIN ||
+        a->via.array.ptr[2].via.bin.size != 64)
+        goto out;
+    rc = decode_map(&a->via.array.ptr[0], ev);
+    if (rc < 0)
+        goto out;
+    memcpy(ev->prev, a->via.array.ptr[1].via.bin.ptr, 32);
+    memcpy(ev->sig, a->via.array.ptr[2].via.bin.ptr, 64);
+    ev->entry = buf;
+    ev->entry_len = len;
+    ev->signed_part = buf + 1;
+    ev->signed_len = len - LDG_ENTRY_OVERHEAD;
+    if (!(flags & LDG_DECODE_TRUSTED))
+        ldg_tlog_leaf_hash(ev->leaf, buf, len);
+    rc = 0;
+out:
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}

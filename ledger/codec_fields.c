@@ -1,0 +1,243 @@
+/*
+ * codec_fields.c — a body record's payload: the canonical map of field
+ * name to [salt, value], its encoder, decoder and byte slices.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "ledger/codec_int.h"
+#include "ledger/ledger_int.h"
+#include "ledger/tlog_int.h"
+
+/* -------------------------------------------------------- body fields -- */
+
+/*
+ * Body record payload (before optional compression):
+ *
+ *   map(n) { str name : array(2) [ bin(16) salt, value ] }   keys sorted
+ */
+int
+ldg_codec_fields_encode(struct ldg_buf *b, const struct ldg_field *f, size_t n)
+{
+    ldg_mp_map(b, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        ldg_mp_str(b, f[i].name, strlen(f[i].name));
+        ldg_mp_array(b, 2);
+        ldg_mp_bin(b, f[i].salt, 16);
+        ldg_mp_json(b, f[i].value);
+    }
+    return b->err;
+}
+
+int
+ldg_codec_fields_decode(const uint8_t *p, size_t len, struct ldg_field **out,
+                        size_t *n)
+{
+    msgpack_unpacked u;
+    const msgpack_object *m;
+    struct ldg_field *f = NULL;
+    uint32_t cnt = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    rc = ldg_mp_unpack_canonical(p, len, &u);
+    if (rc < 0)
+        goto out;
+    m = &u.data;
+    rc = LDG_ECORRUPT;
+    if (m->type != MSGPACK_OBJECT_MAP || m->via.map.size > LDG_FIELDS_MAX)
+        goto out;
+    f = calloc(m->via.map.size ? m->via.map.size : 1, sizeof *f);
+    if (f == NULL) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
+    for (cnt = 0; cnt < m->via.map.size; cnt++) {
+        const msgpack_object_kv *kv = &m->via.map.ptr[cnt];
+        const msgpack_object *arr = &kv->val;
+        if (kv->key.type != MSGPACK_OBJECT_STR ||
+            memchr(ldg_mp_sptr(&kv->key.via.str), 0, kv->key.via.str.size) ||
+            (cnt > 0 && ldg_mp_key_cmp(&m->via.map.ptr[cnt - 1].key.via.str,
+                                       &kv->key.via.str) >= 0) ||
+            arr->type != MSGPACK_OBJECT_ARRAY || arr->via.array.size != 2 ||
+            arr->via.array.ptr[0].type != MSGPACK_OBJECT_BIN ||
+            arr->via.array.ptr[0].via.bin.size != 16)
+            goto out;
+        f[cnt].name =
+            strndup(ldg_mp_sptr(&kv->key.via.str), kv->key.via.str.size);
+        if (f[cnt].name == NULL) {
+            rc = LDG_ENOMEM;
+            goto out;
+        }
+        memcpy(f[cnt].salt, arr->via.array.ptr[0].via.bin.ptr, 16);
+        rc = ldg_mp_obj_to_json(&arr->via.array.ptr[1], &f[cnt].value, 1);
+        if (rc < 0) {
+            cnt++;
+            goto out;
+        }
+        rc = LDG_ECORRUPT;
+    }
+    *out = f;
+    *n = cnt;
+    f = NULL;
+    rc = 0;
+out:
+    if (f != NULL)
+        ldg_fields_free(f, cnt);
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+/* Reads a map header (fixmap, map16, map32) at *p; canonicality of the
+ * form is checked by unpack_canonical before we get here. */
+static int
+rd_map_header(const uint8_t **p, const uint8_t *end, uint32_t *n)
+{
+    const uint8_t *q = *p;
+    if (q >= end)
+        return LDG_ECORRUPT;
+    if ((*q & 0xf0) == 0x80) {
+        *n = *q & 0x0f;
+        *p = q + 1;
+    } else if (*q == 0xde && end - q >= 3) {
+        *n = (uint32_t)q[1] << 8 | q[2];
+        *p = q + 3;
+    } else if (*q == 0xdf && end - q >= 5) {
+        *n = (uint32_t)q[1] << 24 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 8 |
+             q[4];
+        *p = q + 5;
+    } else {
+        return LDG_ECORRUPT;
+    }
+    return 0;
+}
+
+/* Length of the one msgpack object at p (msgpack-c tells us how many bytes
+ * it consumed). */
+static int
+obj_len(const uint8_t *p, const uint8_t *end, size_t *len)
+{
+    *len = ldg_mp_bounded_len(p, (size_t)(end - p));
+    return *len ? 0 : LDG_ECORRUPT;
+}
+
+/* Would obj_to_json accept o? (No bin, ext, float32, huge uints, NUL in
+ * keys, unsorted keys; depth-limited.) */
+static int
+json_compatible(const msgpack_object *o, int depth)
+{
+    if (depth > JSON_DEPTH_MAX)
+        return 0;
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL:
+    case MSGPACK_OBJECT_BOOLEAN:
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+    case MSGPACK_OBJECT_STR:
+        return 1;
+    case MSGPACK_OBJECT_FLOAT64:
+        return isfinite(o->via.f64);
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        return o->via.u64 <= (uint64_t)INT64_MAX;
+    case MSGPACK_OBJECT_ARRAY:
+        for (uint32_t i = 0; i < o->via.array.size; i++)
+            if (!json_compatible(&o->via.array.ptr[i], depth + 1))
+                return 0;
+        return 1;
+    case MSGPACK_OBJECT_MAP:
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object_kv *kv = &o->via.map.ptr[i];
+            if (kv->key.type != MSGPACK_OBJECT_STR ||
+                memchr(ldg_mp_sptr(&kv->key.via.str), 0,
+                       kv->key.via.str.size) ||
+                (i > 0 && ldg_mp_key_cmp(&o->via.map.ptr[i - 1].key.via.str,
+                                         &kv->key.via.str) >= 0) ||
+                !json_compatible(&kv->val, depth + 1))
+                return 0;
+        }
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int
+ldg_codec_fields_slices(const uint8_t *p, size_t len,
+                        struct ldg_field_slice **out, size_t *n)
+{
+    const uint8_t *q = p, *end = p + len;
+    struct ldg_field_slice *s = NULL;
+    uint32_t cnt;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    /* Strictness first: canonical form, key order, [salt, value] shape
+     * (without building JSON values: this is on verify's hot path). */
+    {
+        msgpack_unpacked u;
+        const msgpack_object *m;
+        rc = ldg_mp_unpack_canonical(p, len, &u);
+        m = &u.data;
+        if (rc == 0 &&
+            (m->type != MSGPACK_OBJECT_MAP || m->via.map.size > LDG_FIELDS_MAX))
+            rc = LDG_ECORRUPT;
+        for (uint32_t i = 0; rc == 0 && i < m->via.map.size; i++) {
+            const msgpack_object_kv *kv = &m->via.map.ptr[i];
+            const msgpack_object *arr = &kv->val;
+            if (kv->key.type != MSGPACK_OBJECT_STR ||
+                memchr(ldg_mp_sptr(&kv->key.via.str), 0,
+                       kv->key.via.str.size) ||
+                (i > 0 && ldg_mp_key_cmp(&m->via.map.ptr[i - 1].key.via.str,
+                                         &kv->key.via.str) >= 0) ||
+                arr->type != MSGPACK_OBJECT_ARRAY || arr->via.array.size != 2 ||
+                arr->via.array.ptr[0].type != MSGPACK_OBJECT_BIN ||
+                arr->via.array.ptr[0].via.bin.size != 16 ||
+                !json_compatible(&arr->via.array.ptr[1], 1))
+                rc = LDG_ECORRUPT;
+        }
+        msgpack_unpacked_destroy(&u);
+        if (rc < 0)
+            return rc;
+    }
+    rc = rd_map_header(&q, end, &cnt);
+    if (rc < 0)
+        return rc;
+    s = calloc(cnt ? cnt : 1, sizeof *s);
+    if (s == NULL)
+        return LDG_ENOMEM;
+    for (uint32_t i = 0; i < cnt; i++) {
+        size_t l;
+        s[i].name_enc = q;
+        if ((rc = obj_len(q, end, &l)) < 0)
+            goto fail;
+        s[i].name_enc_len = l;
+        q += l;
+        /* array(2) = 0x92, then bin8 header 0xc4 0x10 and 16 salt bytes */
+        if (end - q < 19 || q[0] != 0x92 || q[1] != 0xc4 || q[2] != 16) {
+            rc = LDG_ECORRUPT;
+            goto fail;
+        }
+        s[i].salt = q + 3;
+        q += 19;
+        s[i].value_enc = q;
+        if ((rc = obj_len(q, end, &l)) < 0)
+            goto fail;
+        s[i].value_enc_len = l;
+        q += l;
+    }
+    if (q != end) {
+        rc = LDG_ECORRUPT;
+        goto fail;
+    }
+    *out = s;
+    *n = cnt;
+    return 0;
+fail:
+    free(s);
+    return rc;
+}
