@@ -41,7 +41,7 @@ endif
 TEST_LDLIBS = $(shell $(PKG_CONFIG) --libs $(TEST_DEPS) libarchive)
 
 B ?= build
-MODULES = ledger http projections ingest query export doctor evals sensors fleet \
+MODULES = util ledger http projections ingest query export doctor evals sensors fleet \
           serve
 LIB_SRC = $(sort $(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIB_OBJ = $(LIB_SRC:%.c=$(B)/obj/%.o)

@@ -24,48 +24,6 @@
 
 /* ------------------------------------------------------------- buffer -- */
 
-void
-ldg_buf_init(struct ldg_buf *b, size_t max)
-{
-    memset(b, 0, sizeof *b);
-    b->max = max;
-}
-
-void
-ldg_buf_release(struct ldg_buf *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
-
-void
-ldg_buf_add(struct ldg_buf *b, const void *p, size_t n)
-{
-    if (b->err)
-        return;
-    if (n > b->max - b->len || b->len > b->max) {
-        b->err = LDG_ETOOBIG;
-        return;
-    }
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n)
-            cap *= 2;
-        if (cap > b->max)
-            cap = b->max;
-        uint8_t *np = realloc(b->p, cap);
-        if (np == NULL) {
-            b->err = LDG_ENOMEM;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->len, p, n);
-    b->len += n;
-}
-
 static int
 buf_write(void *data, const char *p, size_t n)
 {

@@ -40,28 +40,7 @@
 static uint8_t *
 jt_room(struct ldg_buf *b, size_t n)
 {
-    if (b->err)
-        return NULL;
-    if (n > b->max - b->len || b->len > b->max) {
-        b->err = LDG_ETOOBIG;
-        return NULL;
-    }
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        uint8_t *np;
-        while (cap < b->len + n)
-            cap *= 2;
-        if (cap > b->max)
-            cap = b->max;
-        np = realloc(b->p, cap);
-        if (np == NULL) {
-            b->err = LDG_ENOMEM;
-            return NULL;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    return b->p + b->len;
+    return ldg_buf_room(b, n);
 }
 
 static uint8_t *
@@ -229,16 +208,6 @@ jt_int(uint8_t *o, uint64_t mag, int neg)
     return o + (sizeof tmp - i);
 }
 
-/* Big-endian unsigned of w bytes at p. */
-static uint64_t
-jt_be(const uint8_t *p, size_t w)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < w; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 /* A str header at *pp: its bytes. -1 if *pp is not a str or overruns. */
 static int
 jt_strhdr(const uint8_t **pp, const uint8_t *end, const uint8_t **s, size_t *n)
@@ -254,7 +223,7 @@ jt_strhdr(const uint8_t **pp, const uint8_t *end, const uint8_t **s, size_t *n)
         w = (size_t)1 << (*p - 0xd9);
         if ((size_t)(end - p) < 1 + w)
             return -1;
-        *n = (size_t)jt_be(p + 1, w);
+        *n = (size_t)ldg_rd_ben(p + 1, w);
     } else {
         return -1;
     }
@@ -295,7 +264,7 @@ jt_container(const uint8_t **pp, const uint8_t *end, uint32_t *n)
     w = (*p & 1) ? 4 : 2;
     if ((size_t)(end - p) < 1 + w)
         return -1;
-    *n = (uint32_t)jt_be(p + 1, w);
+    *n = (uint32_t)ldg_rd_ben(p + 1, w);
     *pp = p + 1 + w;
     return kind;
 }
@@ -413,7 +382,7 @@ jt_value(uint8_t **op, const uint8_t **pp, const uint8_t *end, int depth)
         w = (size_t)1 << (*p - 0xcc);
         if (left < 1 + w)
             return LDG_ECORRUPT;
-        u = jt_be(p + 1, w);
+        u = ldg_rd_ben(p + 1, w);
         if (u > (uint64_t)INT64_MAX)
             return LDG_ECORRUPT;
         *op = jt_int(o, u, 0);
@@ -426,7 +395,7 @@ jt_value(uint8_t **op, const uint8_t **pp, const uint8_t *end, int depth)
         w = (size_t)1 << (*p - 0xd0);
         if (left < 1 + w)
             return LDG_ECORRUPT;
-        u = jt_be(p + 1, w);
+        u = ldg_rd_ben(p + 1, w);
         if (w < 8 && (u >> (8 * w - 1)) != 0) /* sign-extend */
             u |= ~(uint64_t)0 << (8 * w);
         if ((int64_t)u < 0)
@@ -441,7 +410,7 @@ jt_value(uint8_t **op, const uint8_t **pp, const uint8_t *end, int depth)
         int k;
         if (left < 9)
             return LDG_ECORRUPT;
-        u = jt_be(p + 1, 8);
+        u = ldg_rd_ben(p + 1, 8);
         memcpy(&d, &u, sizeof d);
         if (!isfinite(d))
             return LDG_ECORRUPT;

@@ -380,25 +380,6 @@ ldg_key_seed(const struct ldg_key *k, uint8_t seed[32])
 /* ------------------------------------------------------------ encodings -- */
 
 void
-ldg_hex(char *out, const uint8_t *p, size_t n)
-{
-    sodium_bin2hex(out, 2 * n + 1, p, n);
-}
-
-int
-ldg_unhex(uint8_t *out, size_t n, const char *hex)
-{
-    size_t got = 0;
-    const char *end = NULL;
-    if (strlen(hex) != 2 * n)
-        return LDG_EBADINPUT;
-    if (sodium_hex2bin(out, n, hex, 2 * n, NULL, &got, &end) != 0 || got != n ||
-        *end != '\0')
-        return LDG_EBADINPUT;
-    return 0;
-}
-
-void
 ldg_base64(char *out, const uint8_t *p, size_t n)
 {
     sodium_bin2base64(

@@ -23,6 +23,8 @@
 
 #include <jansson.h>
 
+#include "util/util.h"
+
 #define LDG_FORMAT_VERSION 1
 
 /* Limits. Inputs beyond them are refused before anything is allocated. */
@@ -811,10 +813,7 @@ int ldg_sha256_fd(int fd, uint8_t out[32], uint64_t *bytes,
                   uint64_t size_hint,
                   void (*progress)(void *ctx, uint64_t done, uint64_t total),
                   void *progress_ctx);
-/* Lowercase hex of n bytes into out (2n+1 bytes with NUL). */
-void ldg_hex(char *out, const uint8_t *p, size_t n);
-/* Parses exactly 2n hex digits. 0 or LDG_EBADINPUT. */
-int ldg_unhex(uint8_t *out, size_t n, const char *hex);
+/* ldg_hex and ldg_unhex: util/util.h. */
 /* Standard base64 with padding. out needs ((n+2)/3)*4+1 bytes. */
 void ldg_base64(char *out, const uint8_t *p, size_t n);
 /* Decodes standard padded base64 of exactly n bytes. */

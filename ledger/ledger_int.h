@@ -54,15 +54,7 @@ int ldg_entry_finish(struct ldg_buf *b, const uint8_t prev[32],
                      const uint8_t sig[64]);
 #define LDG_ENTRY_OVERHEAD (1 + 34 + 66)
 
-/* Canonical msgpack writer into a growable buffer with a ceiling. */
-struct ldg_buf {
-    uint8_t *p;
-    size_t len, cap, max;
-    int err; /* sticky: LDG_ENOMEM / LDG_ETOOBIG */
-};
-void ldg_buf_init(struct ldg_buf *b, size_t max);
-void ldg_buf_release(struct ldg_buf *b);
-void ldg_buf_add(struct ldg_buf *b, const void *p, size_t n);
+/* Canonical msgpack writer into a bounded buffer (util.h's ldg_buf). */
 void ldg_mp_uint(struct ldg_buf *b, uint64_t v);
 void ldg_mp_int(struct ldg_buf *b, int64_t v);
 void ldg_mp_str(struct ldg_buf *b, const char *s, size_t n);
@@ -288,23 +280,7 @@ char *ldg_errbuf(struct ldg_ledger *l);
 void ldg_seterr(struct ldg_ledger *l, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Big-endian helpers. */
-static inline void
-ldg_be64(uint8_t out[8], uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        out[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-static inline uint64_t
-ldg_rd_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
+/* Big-endian helpers (ldg_be64, ldg_rd_be64, ...): util/util.h. */
 
 /* Key registry (keys.c) — derived from key.added/key.revoked. */
 /* The registry record as stored, unchecked (verify's comparison). */

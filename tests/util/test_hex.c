@@ -1,0 +1,54 @@
+/*
+ * test_hex.c — hex out and in (util/hex.c).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ledger/ledger.h"
+#include "util/util.h"
+
+static void
+test_hex__round_trips_every_byte(void **state)
+{
+    uint8_t in[256], out[256];
+    char h[513];
+    (void)state;
+    for (int i = 0; i < 256; i++)
+        in[i] = (uint8_t)i;
+    ldg_hex(h, in, sizeof in);
+    assert_int_equal(strlen(h), 512);
+    assert_memory_equal(h, "000102", 6);
+    assert_string_equal(h + 506, "fdfeff");
+    assert_int_equal(ldg_unhex(out, sizeof out, h), 0);
+    assert_memory_equal(in, out, sizeof in);
+}
+
+static void
+test_hex__reads_either_case_and_refuses_the_rest(void **state)
+{
+    uint8_t o[2];
+    (void)state;
+    assert_int_equal(ldg_unhex(o, 2, "aBcD"), 0);
+    assert_int_equal(o[0], 0xab);
+    assert_int_equal(o[1], 0xcd);
+    assert_int_equal(ldg_unhex(o, 2, "abc"), LDG_EBADINPUT);   /* short */
+    assert_int_equal(ldg_unhex(o, 2, "abcde"), LDG_EBADINPUT); /* long */
+    assert_int_equal(ldg_unhex(o, 2, "abcg"), LDG_EBADINPUT);  /* not hex */
+    assert_int_equal(ldg_unhex(o, 2, "ab c"), LDG_EBADINPUT);
+    assert_int_equal(ldg_unhex(o, 0, ""), 0);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hex__round_trips_every_byte),
+        cmocka_unit_test(test_hex__reads_either_case_and_refuses_the_rest),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

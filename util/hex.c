@@ -1,0 +1,44 @@
+/*
+ * hex.c — lowercase hex out, either case in.
+ */
+#include <string.h>
+
+#include "ledger/ledger.h"
+#include "util/util.h"
+
+void
+ldg_hex(char *out, const uint8_t *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int
+nibble(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int
+ldg_unhex(uint8_t *out, size_t n, const char *hex)
+{
+    if (strlen(hex) != 2 * n)
+        return LDG_EBADINPUT;
+    for (size_t i = 0; i < n; i++) {
+        int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return LDG_EBADINPUT;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}

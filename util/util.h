@@ -1,0 +1,131 @@
+/*
+ * util.h — the plumbing every module shares, written once: a bounded
+ * growable buffer, big-endian byte order, RFC 3339 time text and hex.
+ *
+ * util/ sits below ledger/: it uses only libc and the library's one
+ * error enum (enum ldg_error in ledger.h); ledger/ and every module above
+ * it may use it. Like libgit2's src/util or curl's curlx_.
+ */
+#ifndef LDG_UTIL_H
+#define LDG_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------- buffer -- */
+
+/*
+ * A growable byte buffer with a ceiling (curl's dynbuf takes a `toobig`):
+ * outside input can never make it allocate without bound. Errors are
+ * sticky in err (LDG_ENOMEM, LDG_ETOOBIG from ledger.h's enum ldg_error):
+ * append freely, check err once at the end. After an append through
+ * these functions p[len] is a NUL (not counted in len), so text can be
+ * used as a C string; p is NULL until the first append.
+ *
+ * A zeroed struct is an empty buffer with the default ceiling.
+ */
+struct ldg_buf {
+    union {
+        uint8_t *p; /* the bytes ... */
+        char *s;    /* ... seen as text */
+    };
+    size_t len, cap;
+    size_t max; /* most bytes len may reach; 0: LDG_BUF_MAX_DEFAULT */
+    int err;    /* sticky: LDG_ENOMEM / LDG_ETOOBIG */
+};
+#define LDG_BUF_MAX_DEFAULT ((size_t)1 << 40)
+
+/* Sets b up empty with ceiling max (0: LDG_BUF_MAX_DEFAULT). */
+void ldg_buf_init(struct ldg_buf *b, size_t max);
+/* Frees what b holds and leaves it empty (the ceiling is kept). */
+void ldg_buf_release(struct ldg_buf *b);
+/* Room for n more bytes and a NUL after them at p + len, or NULL (err
+ * set). The caller writes there and then adds what it wrote to len. */
+uint8_t *ldg_buf_room(struct ldg_buf *b, size_t n);
+void ldg_buf_add(struct ldg_buf *b, const void *p, size_t n);
+void ldg_buf_puts(struct ldg_buf *b, const char *s);
+void ldg_buf_printf(struct ldg_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void ldg_buf_vprintf(struct ldg_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+/* Hands the bytes to the caller (malloc'd, NUL-terminated, *len if not
+ * NULL gets their count) and leaves b empty; NULL if b->err is set or
+ * nothing was added (then b is released). */
+char *ldg_buf_detach(struct ldg_buf *b, size_t *len);
+
+/* --------------------------------------------------------- byte order -- */
+
+/* Big-endian integers: the order LMDB keys sort in (FORMAT.md). */
+static inline void
+ldg_be16(uint8_t out[2], uint16_t v)
+{
+    out[0] = (uint8_t)(v >> 8);
+    out[1] = (uint8_t)v;
+}
+static inline void
+ldg_be32(uint8_t out[4], uint32_t v)
+{
+    for (int i = 3; i >= 0; i--) {
+        out[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+static inline void
+ldg_be64(uint8_t out[8], uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+/* The unsigned big-endian number in the n (at most 8) bytes at p. */
+static inline uint64_t
+ldg_rd_ben(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+static inline uint16_t
+ldg_rd_be16(const uint8_t *p)
+{
+    return (uint16_t)ldg_rd_ben(p, 2);
+}
+static inline uint32_t
+ldg_rd_be32(const uint8_t *p)
+{
+    return (uint32_t)ldg_rd_ben(p, 4);
+}
+static inline uint64_t
+ldg_rd_be64(const uint8_t *p)
+{
+    return ldg_rd_ben(p, 8);
+}
+
+/* --------------------------------------------------------------- time -- */
+
+/* "2026-05-01T12:00:00.000000001Z": RFC 3339 UTC with nanoseconds, 30
+ * characters; LDG_TIME_NS_LEN with the NUL. */
+#define LDG_TIME_NS_LEN 31
+/* "2026-05-01T12:00:00Z": RFC 3339 UTC to the second, 20 characters. */
+#define LDG_TIME_SEC_LEN 21
+
+/* Formats ts_ns (nanoseconds since the Unix epoch) into buf; "?" if the
+ * time cannot be shown (cap too small for the text is cut as snprintf
+ * cuts). Returns buf. */
+char *ldg_time_rfc3339_ns(char *buf, size_t cap, uint64_t ts_ns);
+char *ldg_time_rfc3339_sec(char *buf, size_t cap, uint64_t ts_ns);
+/* The date and clock part "2026-05-01T12:00:00" (19 characters) of the
+ * second secs, for writers that add the fraction themselves. 0 or -1. */
+int ldg_time_rfc3339_base(char *buf, size_t cap, int64_t secs);
+
+/* ---------------------------------------------------------------- hex -- */
+
+/* Lowercase hex of n bytes into out (2n+1 bytes with NUL). */
+void ldg_hex(char *out, const uint8_t *p, size_t n);
+/* Parses exactly 2n hex digits (either case). 0 or LDG_EBADINPUT. */
+int ldg_unhex(uint8_t *out, size_t n, const char *hex);
+
+#endif
