@@ -54,10 +54,10 @@ mkdir -p "$B/obj" "$B/artifacts"
 
 # The library sources, instrumented for coverage; rebuilt when newer.
 objs=""
-for src in ledger/*.c ingest/*.c http/*.c evals/*.c serve/*.c fleet/*.c; do
+for src in util/*.c ledger/*.c ingest/*.c http/*.c evals/*.c serve/*.c fleet/*.c; do
     o="$B/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')"
     if [ ! -f "$o" ] || [ "$src" -nt "$o" ] ||
-        [ -n "$(find ledger ingest http evals serve fleet -name '*.h' -newer "$o" 2>/dev/null)" ]; then
+        [ -n "$(find util ledger ingest http evals serve fleet -name '*.h' -newer "$o" 2>/dev/null)" ]; then
         # shellcheck disable=SC2086
         $CC $FLAGS $SAN -fsanitize=fuzzer-no-link -c "$src" -o "$o"
     fi
