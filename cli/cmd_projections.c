@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
@@ -1065,26 +1064,13 @@ open_plain(struct cli *c, struct ldg_ledger **out, int ro)
     const char *mx = getenv("LEDGER_MAP_MAX_BYTES");
     int rc;
     memset(&o, 0, sizeof o);
-    o.flags = ro ? LDG_RDONLY : 0;
+    /* A rebuild writes a second copy of the projections in one
+     * transaction: ask the core for room for it. */
+    o.flags = ro ? LDG_RDONLY : LDG_ROOM_TO_REWRITE;
     if (mb != NULL)
         o.map_size_bytes = (size_t)strtoull(mb, NULL, 10);
     if (mx != NULL)
         o.map_max_bytes = (size_t)strtoull(mx, NULL, 10);
-    if (!ro) {
-        /* The core grows the map only on its append path; a rebuild
-         * writes a second copy of the projections in one transaction, so
-         * open with room for it (a map is address space, not disk). */
-        char path[4200];
-        struct stat st;
-        snprintf(path, sizeof path, "%s/data.mdb", c->dir);
-        if (stat(path, &st) == 0) {
-            size_t want = (size_t)st.st_size + (size_t)st.st_size / 2 +
-                          ((size_t)256 << 20);
-            if (o.map_size_bytes < want &&
-                (o.map_max_bytes == 0 || want <= o.map_max_bytes))
-                o.map_size_bytes = want;
-        }
-    }
     rc = ldg_open(out, c->dir, &o, err, sizeof err);
     if (rc < 0) {
         cli_err(c, "%s", err);

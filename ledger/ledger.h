@@ -105,7 +105,13 @@ enum ldg_open_flags {
     LDG_NOSYNC = 1 << 1, /* tests only: skip fsync (not durable) */
     /* Benchmarks only: skip the Merkle tree and checkpoints, to measure
      * what they cost. A ledger written this way does not verify. */
-    LDG_BENCH_NOTREE = 1 << 2
+    LDG_BENCH_NOTREE = 1 << 2,
+    /* Writable opens only: map room for one transaction that rewrites
+     * data as large as the whole store (a projections rebuild writes a
+     * second copy of them): the map starts at 1.5 times data.mdb plus
+     * 256 MiB, within map_max_bytes. The core grows the map by itself
+     * only on its append path. */
+    LDG_ROOM_TO_REWRITE = 1 << 3
 };
 
 struct ldg_options {

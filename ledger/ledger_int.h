@@ -126,6 +126,7 @@ struct ldg_store;
 struct ldg_store_opts {
     size_t map_size, map_max;
     int rdonly, nosync;
+    int room_to_rewrite; /* LDG_ROOM_TO_REWRITE */
 };
 int ldg_store_open(struct ldg_store **out, const char *path,
                    const struct ldg_store_opts *o, char *err, size_t errcap);

@@ -220,6 +220,7 @@ open_handle(struct ldg_ledger **out, const char *dir,
     so.map_max = l->opts.map_max_bytes;
     so.rdonly = !create && (l->opts.flags & LDG_RDONLY);
     so.nosync = (l->opts.flags & LDG_NOSYNC) != 0;
+    so.room_to_rewrite = (l->opts.flags & LDG_ROOM_TO_REWRITE) != 0;
     rc = ldg_store_open(&l->store, dir, &so, err, errcap);
     if (rc < 0) {
         free(l);

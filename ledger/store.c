@@ -121,6 +121,20 @@ ldg_store_open(struct ldg_store **out, const char *path,
     s->nosync = o->nosync;
     s->map_size = o->map_size ? o->map_size : DEFAULT_MAP_SIZE;
     s->map_max = o->map_max;
+    if (o->room_to_rewrite && !o->rdonly) {
+        /* Room for one transaction that writes a second copy of data the
+         * size of the store (a projections rebuild): 1.5 times the file
+         * plus 256 MiB. A map is address space, not disk. */
+        char p[PATH_MAX + 16];
+        struct stat fs;
+        snprintf(p, sizeof p, "%s/data.mdb", path);
+        if (stat(p, &fs) == 0) {
+            size_t want = (size_t)fs.st_size + (size_t)fs.st_size / 2 +
+                          ((size_t)256 << 20);
+            if (s->map_size < want && (s->map_max == 0 || want <= s->map_max))
+                s->map_size = want;
+        }
+    }
     if (s->map_max && s->map_size > s->map_max)
         s->map_size = s->map_max;
     if (o->rdonly)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -130,12 +131,52 @@ test_store__access_release_drops_mapped_pages(void **state)
     t_rmrf(dir);
 }
 
+/* LDG_ROOM_TO_REWRITE: the core sizes the map for one transaction that
+ * rewrites a store-sized copy (a projections rebuild), from data.mdb's
+ * size, within map_max_bytes; a plain open keeps the default. */
+static void
+test_store__room_to_rewrite_sizes_the_map_from_the_file(void **state)
+{
+    char dir[512], path[600], err[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_options o;
+    struct ldg_stats st;
+    struct stat fs;
+    uint64_t want, plain;
+    (void)state;
+    t_append_many(l, 500);
+    assert_int_equal(ldg_stats(l, &st), 0);
+    plain = st.map_bytes;
+    ldg_close(l);
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    assert_int_equal(stat(path, &fs), 0);
+    want = (uint64_t)fs.st_size + (uint64_t)fs.st_size / 2 + (256u << 20);
+    assert_true(plain < want);
+
+    memset(&o, 0, sizeof o);
+    o.flags = LDG_ROOM_TO_REWRITE | LDG_NOSYNC;
+    assert_int_equal(ldg_open(&l, dir, &o, err, sizeof err), 0);
+    assert_int_equal(ldg_stats(l, &st), 0);
+    assert_true(st.map_bytes >= want);
+    ldg_close(l);
+
+    /* never past the ceiling the caller set */
+    o.map_max_bytes = (size_t)plain;
+    assert_int_equal(ldg_open(&l, dir, &o, err, sizeof err), 0);
+    assert_int_equal(ldg_stats(l, &st), 0);
+    assert_true(st.map_bytes < want);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store__access_hint_turns_readahead_on_and_off),
         cmocka_unit_test(test_store__access_release_drops_mapped_pages),
+        cmocka_unit_test(
+            test_store__room_to_rewrite_sizes_the_map_from_the_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
