@@ -487,7 +487,7 @@ store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
     rc = ldg_kv_put_new(t, ldg_core(l, LDG_DB_ENTRIES), k, 8, ev.entry,
                         ev.entry_len);
     if (rc == 0)
-        rc = ldg_kv_put(t, ldg_core(l, LDG_DB_BODIES), k, 8, p->body_rec.rec,
+        rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_BODIES), k, 8, p->body_rec.rec,
                         p->body_rec.rec_len);
     if (rc == 0 && !(l->opts.flags & LDG_BENCH_NOTREE))
         rc = ldg_tree_add_leaf(t, p->seq, ev.leaf);
@@ -497,7 +497,7 @@ store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
         rc = ldg_keys_apply(t, &ev, p->body);
     if (rc == 0 && erase) {
         ldg_be64(k, target);
-        rc = ldg_kv_del(t, ldg_core(l, LDG_DB_BODIES), k, 8, NULL, 0);
+        rc = ldg_core_kv_del(t, ldg_core(l, LDG_DB_BODIES), k, 8, NULL, 0);
     }
     for (size_t i = 0; rc == 0 && i < l->nappliers; i++) {
         rc = l->appliers[i].apply(l->appliers[i].ctx, t, &ev,

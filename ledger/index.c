@@ -59,7 +59,7 @@ each_key(struct ldg_txn *t, const struct ldg_event *ev,
 static int
 put_one(struct ldg_txn *t, ldg_dbi db, const uint8_t *k, size_t n)
 {
-    return ldg_kv_put(t, db, k, n, "", 0);
+    return ldg_core_kv_put(t, db, k, n, "", 0);
 }
 
 static int
@@ -79,4 +79,72 @@ int
 ldg_index_check(struct ldg_txn *t, const struct ldg_event *ev)
 {
     return each_key(t, ev, check_one);
+}
+
+/*
+ * Rebuild: the five index databases are emptied and refilled from the
+ * entries in one write transaction, so a reader sees either the old
+ * indexes or the complete new ones, and a crash leaves the old ones.
+ */
+int
+ldg_index_rebuild(struct ldg_ledger *l)
+{
+    static const enum ldg_core_db idx[5] = {LDG_DB_IDX_TYPE, LDG_DB_IDX_SUBJECT,
+                                            LDG_DB_IDX_RUN, LDG_DB_IDX_ACTOR,
+                                            LDG_DB_IDX_TIME};
+    struct ldg_txn *t = NULL;
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    uint64_t expect = 0;
+    int rc;
+
+    if (l == NULL)
+        return LDG_EINVAL;
+    if ((rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t)) < 0) {
+        ldg_seterr(l, "reindex: cannot begin a write transaction: %s",
+                   ldg_strerror(rc));
+        return rc;
+    }
+    for (int i = 0; i < 5; i++) {
+        if ((rc = ldg_core_db_drop(t, ldg_core(l, idx[i]), 0)) < 0) {
+            ldg_seterr(l, "reindex: emptying an index: %s", ldg_strerror(rc));
+            goto out;
+        }
+    }
+    if ((rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_ENTRIES), &c)) < 0) {
+        ldg_seterr(l, "reindex: entries: %s", ldg_strerror(rc));
+        goto out;
+    }
+    for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v); rc == 0;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        struct ldg_event ev;
+        rc = ldg_event_decode(v.data, v.len, &ev);
+        if (rc == 0 && ev.seq != expect)
+            rc = LDG_ECORRUPT;
+        if (rc < 0) {
+            ldg_seterr(l, "reindex: event %llu: %s (run ledger verify)",
+                       (unsigned long long)expect, ldg_strerror(rc));
+            goto out;
+        }
+        if ((rc = ldg_index_put(t, &ev)) < 0) {
+            ldg_seterr(l, "reindex: event %llu: cannot write the index: %s",
+                       (unsigned long long)ev.seq, ldg_strerror(rc));
+            goto out;
+        }
+        expect++;
+    }
+    if (rc != LDG_ENOTFOUND) {
+        ldg_seterr(l, "reindex: reading entries: %s", ldg_strerror(rc));
+        goto out;
+    }
+    ldg_cursor_close(c);
+    c = NULL;
+    rc = ldg_txn_commit(t);
+    t = NULL;
+    if (rc < 0)
+        ldg_seterr(l, "reindex: commit: %s", ldg_strerror(rc));
+out:
+    ldg_cursor_close(c);
+    ldg_txn_abort(t);
+    return rc;
 }

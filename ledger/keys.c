@@ -295,12 +295,12 @@ rec_put(struct ldg_txn *t, const struct ldg_key_state *ks)
     ldg_be64(v + 32, ks->added_seq);
     ldg_be64(v + 40, ks->revoked_seq);
     memcpy(v + 48, ks->name, nl);
-    rc = ldg_kv_put(t, db, k, sizeof k, v, 48 + nl);
+    rc = ldg_core_kv_put(t, db, k, sizeof k, v, 48 + nl);
     if (rc < 0)
         return rc;
     memcpy(nk, "name:", 5);
     memcpy(nk + 5, ks->name, nl);
-    return ldg_kv_put(t, db, nk, 5 + nl, ks->key_id, LDG_KEYID_LEN);
+    return ldg_core_kv_put(t, db, nk, 5 + nl, ks->key_id, LDG_KEYID_LEN);
 }
 
 /*

@@ -596,12 +596,26 @@ int ldg_cosig_verify(const char *note, size_t len, const char *vkey,
 int ldg_cosig_count(const char *note, size_t len, const char *const *vkeys,
                     size_t n, int *cosigned);
 
+/* Drops and rebuilds the five secondary indexes (by type, subject, run,
+ * actor and time) from the log in one write transaction: readers see the
+ * old indexes or the complete new ones. Cost: one pass over the entries;
+ * the transaction holds every index page, so it needs free map space
+ * about the indexes' size. LDG_ECORRUPT (with the event in the message)
+ * if an entry does not decode or seqs have a gap. */
+int ldg_index_rebuild(struct ldg_ledger *l);
+
 /* ------------------------------------------------- module storage (KV) -- */
 
 /* Other modules keep their state in named LMDB databases of the same
  * environment, so they change in the same transaction as the log. Names
- * are "<module>.<name>" (e.g. "proj.packs", "idx.run"). A dbi is valid for
- * the life of the ledger handle. */
+ * are "<module>.<name>" (e.g. "proj.packs"). A dbi is valid for the life
+ * of the ledger handle.
+ *
+ * The core's own databases (the log, its bodies, tree, checkpoints, key
+ * registry, meta records and indexes; FORMAT.md) are written only by the
+ * core: ldg_db_open refuses to create one (LDG_DB_CREATE) and ldg_kv_put,
+ * ldg_kv_del and ldg_db_drop refuse a dbi of one, with LDG_EINVAL and a
+ * message naming it. Read them through the accessors above. */
 typedef unsigned ldg_dbi;
 enum ldg_db_flags { LDG_DB_CREATE = 1, LDG_DB_DUPSORT = 2 };
 int ldg_db_open(struct ldg_txn *t, const char *name, unsigned flags,

@@ -148,6 +148,14 @@ int ldg_store_reader_check(struct ldg_store *s);
  * file's size. */
 int ldg_store_fs_free(struct ldg_store *s, uint64_t *free_bytes,
                       uint64_t *file_bytes);
+/* The writers of the core's own databases: ldg_kv_put, ldg_kv_del and
+ * ldg_db_drop without the refusal of core databases (ledger/ only; tests
+ * that tamper with the store on purpose). */
+int ldg_core_kv_put(struct ldg_txn *t, ldg_dbi dbi, const void *key,
+                    size_t klen, const void *val, size_t vlen);
+int ldg_core_kv_del(struct ldg_txn *t, ldg_dbi dbi, const void *key,
+                    size_t klen, const void *val, size_t vlen);
+int ldg_core_db_drop(struct ldg_txn *t, ldg_dbi dbi, int del);
 /* Put that never overwrites and requires the key to sort last (entries). */
 int ldg_kv_put_new(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
                    const void *val, size_t vlen);

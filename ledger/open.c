@@ -144,7 +144,7 @@ static int
 meta_put(struct ldg_txn *t, const char *key, const void *v, size_t n)
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
-    return ldg_kv_put(t, ldg_core(l, LDG_DB_META), key, strlen(key), v, n);
+    return ldg_core_kv_put(t, ldg_core(l, LDG_DB_META), key, strlen(key), v, n);
 }
 
 static int

@@ -512,6 +512,18 @@ ldg_db_open(struct ldg_txn *t, const char *name, unsigned flags, ldg_dbi *dbi)
 
     if (t == NULL || name == NULL || dbi == NULL)
         return LDG_EINVAL;
+    if (flags & LDG_DB_CREATE) {
+        for (int i = 0; i < LDG_CORE_DBS; i++) {
+            if (strcmp(name, core_names[i]) == 0) {
+                if (t->l != NULL)
+                    ldg_seterr(t->l,
+                               "ldg_db_open: database '%s' belongs to the "
+                               "core; other modules do not create or write it",
+                               name);
+                return LDG_EINVAL;
+            }
+        }
+    }
     if ((flags & LDG_DB_CREATE) && t->write)
         f |= MDB_CREATE;
     if (flags & LDG_DB_DUPSORT)
@@ -552,8 +564,35 @@ ldg_store_map_size(struct ldg_store *s)
     return s->map_size;
 }
 
+/* Is dbi one of the core's databases? Those are written only by ledger/
+ * (ldg_core_kv_put and friends), so append-only is a property of the API
+ * and not a convention: the public writers refuse them. */
+static int
+refuse_core(struct ldg_txn *t, ldg_dbi dbi, const char *what)
+{
+    for (int i = 0; i < LDG_CORE_DBS; i++) {
+        if (t->s->core[i] == dbi) {
+            if (t->l != NULL)
+                ldg_seterr(t->l,
+                           "%s: database '%s' belongs to the core and is "
+                           "written only through ledger.h's append path",
+                           what, core_names[i]);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int
 ldg_db_drop(struct ldg_txn *t, ldg_dbi dbi, int del)
+{
+    if (t == NULL || refuse_core(t, dbi, "ldg_db_drop"))
+        return LDG_EINVAL;
+    return ldg_core_db_drop(t, dbi, del);
+}
+
+int
+ldg_core_db_drop(struct ldg_txn *t, ldg_dbi dbi, int del)
 {
     return xlate(mdb_drop(t->txn, dbi, del ? 1 : 0));
 }
@@ -575,6 +614,15 @@ int
 ldg_kv_put(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
            const void *val, size_t vlen)
 {
+    if (t == NULL || refuse_core(t, dbi, "ldg_kv_put"))
+        return LDG_EINVAL;
+    return ldg_core_kv_put(t, dbi, key, klen, val, vlen);
+}
+
+int
+ldg_core_kv_put(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
+                const void *val, size_t vlen)
+{
     MDB_val k = {klen, (void *)(uintptr_t)key};
     MDB_val v = {vlen, (void *)(uintptr_t)val};
     return xlate(mdb_put(t->txn, dbi, &k, &v, 0));
@@ -592,6 +640,15 @@ ldg_kv_put_new(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
 int
 ldg_kv_del(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
            const void *val, size_t vlen)
+{
+    if (t == NULL || refuse_core(t, dbi, "ldg_kv_del"))
+        return LDG_EINVAL;
+    return ldg_core_kv_del(t, dbi, key, klen, val, vlen);
+}
+
+int
+ldg_core_kv_del(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
+                const void *val, size_t vlen)
 {
     MDB_val k = {klen, (void *)(uintptr_t)key};
     MDB_val v = {vlen, (void *)(uintptr_t)val};

@@ -55,7 +55,7 @@ ldg_tree_add_leaf(struct ldg_txn *t, uint64_t seq, const uint8_t leaf[32])
 
     memcpy(h, leaf, 32);
     tree_key(k, 0, seq);
-    if ((rc = ldg_kv_put(t, db, k, 9, h, 32)) < 0)
+    if ((rc = ldg_core_kv_put(t, db, k, 9, h, 32)) < 0)
         return rc;
     while (i & 1) {
         if ((rc = tree_reader(t, level, i - 1, left)) < 0)
@@ -64,7 +64,7 @@ ldg_tree_add_leaf(struct ldg_txn *t, uint64_t seq, const uint8_t leaf[32])
         level++;
         i >>= 1;
         tree_key(k, level, i);
-        if ((rc = ldg_kv_put(t, db, k, 9, h, 32)) < 0)
+        if ((rc = ldg_core_kv_put(t, db, k, 9, h, 32)) < 0)
             return rc;
     }
     return 0;
@@ -242,7 +242,7 @@ ldg_checkpoint_put(struct ldg_txn *t, uint64_t size)
     if (rc < 0)
         return rc;
     ldg_be64(k, size);
-    rc = ldg_kv_put(t, ldg_core(l, LDG_DB_CHECKPOINTS), k, 8, note,
+    rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_CHECKPOINTS), k, 8, note,
                     strlen(note));
     free(note);
     return rc;

@@ -1034,18 +1034,18 @@ ldg_verify_record(struct ldg_ledger *l, const struct ldg_verify_report *r)
             ldg_be64(rec, r->bad_seq);
             ldg_be64(rec + 8, r->found_ts_ns);
             memcpy(rec + 16, r->what, n);
-            rc = ldg_kv_put(t, meta, K_FINDING, strlen(K_FINDING), rec, 16 + n);
+            rc = ldg_core_kv_put(t, meta, K_FINDING, strlen(K_FINDING), rec, 16 + n);
         }
     } else {
         ldg_be64(rec, r->to);
         memcpy(rec + 8, r->root, 32);
-        rc = ldg_kv_put(t, meta, K_VERIFIED, strlen(K_VERIFIED), rec, 40);
+        rc = ldg_core_kv_put(t, meta, K_VERIFIED, strlen(K_VERIFIED), rec, 40);
         if (rc == 0 && r->full) {
             ldg_be64(rec, r->full_size);
             ldg_be64(rec + 8, r->full_ts_ns);
-            rc = ldg_kv_put(t, meta, K_FULL, strlen(K_FULL), rec, 16);
+            rc = ldg_core_kv_put(t, meta, K_FULL, strlen(K_FULL), rec, 16);
             if (rc == 0) {
-                rc = ldg_kv_del(t, meta, K_FINDING, strlen(K_FINDING), NULL, 0);
+                rc = ldg_core_kv_del(t, meta, K_FINDING, strlen(K_FINDING), NULL, 0);
                 if (rc == LDG_ENOTFOUND)
                     rc = 0;
             }

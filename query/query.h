@@ -287,10 +287,7 @@ void ldg_query_follow_free(struct ldg_query_follow *f);
 
 /* -------------------------------------------------------------- indexes -- */
 
-/* Drops and rebuilds the five secondary indexes (idx.type, idx.subject,
- * idx.run, idx.actor, idx.time) from the log in one write transaction.
- * Cost: one pass over the entries; the transaction holds every index
- * page, so it needs free map space about the indexes' size. */
+/* ldg_index_rebuild (ledger.h): the indexes are the core's. */
 int ldg_query_reindex(struct ldg_ledger *l);
 
 /* The version of PCRE2 that -g/--grep runs on ("pcre2 10.42"). */

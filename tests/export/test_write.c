@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "ledger/ledger_int.h"
 #include "query/query.h"
 #include "tests/export/helpers.h"
 
@@ -615,8 +616,8 @@ raw_swap(struct ldg_ledger *l, const char *db, uint64_t a, uint64_t b)
     cb = malloc(nb);
     memcpy(ca, va.data, na);
     memcpy(cb, vb.data, nb);
-    assert_int_equal(ldg_kv_put(t, dbi, ka, 8, cb, nb), 0);
-    assert_int_equal(ldg_kv_put(t, dbi, kb, 8, ca, na), 0);
+    assert_int_equal(ldg_core_kv_put(t, dbi, ka, 8, cb, nb), 0);
+    assert_int_equal(ldg_core_kv_put(t, dbi, kb, 8, ca, na), 0);
     assert_int_equal(ldg_txn_commit(t), 0);
     free(ca);
     free(cb);

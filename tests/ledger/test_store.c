@@ -169,6 +169,59 @@ test_store__room_to_rewrite_sizes_the_map_from_the_file(void **state)
     t_rmrf(dir);
 }
 
+/* The core's databases are written only by the core: the public writers
+ * refuse them (and say which), change nothing, and a module's own
+ * database stays writable. */
+static void
+test_store__core_databases_refuse_outside_writes(void **state)
+{
+    static const char *const core[] = {"meta",      "entries",     "bodies",
+                                       "tree",      "checkpoints", "keys",
+                                       "idx.type",  "idx.subject", "idx.run",
+                                       "idx.actor", "idx.time"};
+    char dir[512];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_txn *t;
+    struct ldg_val v;
+    ldg_dbi dbi;
+    uint8_t k[8] = {0};
+    uint64_t size;
+    (void)state;
+    t_append_many(l, 3);
+    assert_int_equal(ldg_size(l, &size), 0);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
+    for (size_t i = 0; i < sizeof core / sizeof core[0]; i++) {
+        assert_int_equal(ldg_db_open(t, core[i], LDG_DB_CREATE, &dbi),
+                         LDG_EINVAL);
+        assert_non_null(strstr(ldg_errmsg(l), core[i]));
+        /* opening to read is allowed; writing through the dbi is not */
+        assert_int_equal(ldg_db_open(t, core[i], 0, &dbi), 0);
+        assert_int_equal(ldg_kv_put(t, dbi, k, 8, "x", 1), LDG_EINVAL);
+        assert_non_null(strstr(ldg_errmsg(l), core[i]));
+        assert_int_equal(ldg_kv_del(t, dbi, k, 8, NULL, 0), LDG_EINVAL);
+        assert_int_equal(ldg_db_drop(t, dbi, 0), LDG_EINVAL);
+    }
+    /* a module's own database */
+    assert_int_equal(ldg_db_open(t, "test.mine", LDG_DB_CREATE, &dbi), 0);
+    assert_int_equal(ldg_kv_put(t, dbi, k, 8, "x", 1), 0);
+    assert_int_equal(ldg_kv_get(t, dbi, k, 8, &v), 0);
+    assert_int_equal(ldg_kv_del(t, dbi, k, 8, NULL, 0), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    /* nothing of the log changed */
+    {
+        uint64_t after;
+        struct ldg_verify_report r;
+        assert_int_equal(ldg_size(l, &after), 0);
+        assert_int_equal(after, size);
+        memset(&r, 0, sizeof r);
+        assert_int_equal(ldg_verify(l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0,
+                                    &r, NULL, NULL),
+                         0);
+    }
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -177,6 +230,7 @@ main(void)
         cmocka_unit_test(test_store__access_release_drops_mapped_pages),
         cmocka_unit_test(
             test_store__room_to_rewrite_sizes_the_map_from_the_file),
+        cmocka_unit_test(test_store__core_databases_refuse_outside_writes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

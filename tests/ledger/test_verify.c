@@ -207,7 +207,7 @@ test_verify__tampered_registry_cannot_unrevoke_a_key(void **state)
     ldg_be64(v + 32, ki.added_seq);
     ldg_be64(v + 40, UINT64_MAX);
     memcpy(v + 48, "alice", 5);
-    assert_int_equal(ldg_kv_put(t, dbi, k, sizeof k, v, 53), 0);
+    assert_int_equal(ldg_core_kv_put(t, dbi, k, sizeof k, v, 53), 0);
     assert_int_equal(ldg_txn_commit(t), 0);
     /* append trusts only what the log proves: the revoked key is refused */
     assert_int_equal(try_append(f->l, "x.test.after", "alice"), LDG_ETAMPER);
@@ -225,7 +225,7 @@ test_verify__tampered_registry_cannot_unrevoke_a_key(void **state)
     /* put right, the key is refused as revoked */
     assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
     ldg_be64(v + 40, rseq);
-    assert_int_equal(ldg_kv_put(t, dbi, k, sizeof k, v, 53), 0);
+    assert_int_equal(ldg_core_kv_put(t, dbi, k, sizeof k, v, 53), 0);
     assert_int_equal(ldg_txn_commit(t), 0);
     assert_int_equal(try_append(f->l, "x.test.after", "alice"), LDG_EKEY);
     assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0,
@@ -288,10 +288,10 @@ test_verify__tampered_registry_cannot_add_a_key(void **state)
     ldg_be64(v + 32, 5);
     ldg_be64(v + 40, UINT64_MAX);
     memcpy(v + 48, "mallory", 7);
-    assert_int_equal(ldg_kv_put(t, dbi, key, sizeof key, v, 55), 0);
+    assert_int_equal(ldg_core_kv_put(t, dbi, key, sizeof key, v, 55), 0);
     memcpy(nk, "name:", 5);
     memcpy(nk + 5, "mallory", 7);
-    assert_int_equal(ldg_kv_put(t, dbi, nk, 12, k->key_id, LDG_KEYID_LEN), 0);
+    assert_int_equal(ldg_core_kv_put(t, dbi, nk, 12, k->key_id, LDG_KEYID_LEN), 0);
     assert_int_equal(ldg_txn_commit(t), 0);
     ldg_key_free(k);
     /* no key event adds mallory: the registry's word is not enough */
@@ -432,7 +432,7 @@ test_verify__detects_stale_stored_tree_hash(void **state)
     uint8_t h[32] = {0};
     assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
     assert_int_equal(ldg_db_open(t, "tree", 0, &dbi), 0);
-    assert_int_equal(ldg_kv_put(t, dbi, k, 9, h, 32), 0);
+    assert_int_equal(ldg_core_kv_put(t, dbi, k, 9, h, 32), 0);
     assert_int_equal(ldg_txn_commit(t), 0);
     expect_bad(f, LDG_VERIFY_FULL, 9, "Merkle");
 }
@@ -450,7 +450,7 @@ test_verify__detects_missing_index_entry(void **state)
     ldg_be64(k + n + 1, 30);
     assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
     assert_int_equal(ldg_db_open(t, "idx.run", 0, &dbi), 0);
-    assert_int_equal(ldg_kv_del(t, dbi, k, n + 9, NULL, 0), 0);
+    assert_int_equal(ldg_core_kv_del(t, dbi, k, n + 9, NULL, 0), 0);
     assert_int_equal(ldg_txn_commit(t), 0);
     {
         struct ldg_verify_report r;
@@ -625,7 +625,7 @@ test_verify__detects_deleted_latest_checkpoint(void **state)
     assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
     assert_int_equal(ldg_db_open(t, "checkpoints", 0, &dbi), 0);
     ldg_be64(k, 40);
-    assert_int_equal(ldg_kv_del(t, dbi, k, 8, NULL, 0), 0);
+    assert_int_equal(ldg_core_kv_del(t, dbi, k, 8, NULL, 0), 0);
     assert_int_equal(ldg_txn_commit(t), 0);
     assert_int_equal(ldg_verify(f->l, LDG_VERIFY_NOSAVE, 0, &r, NULL, NULL),
                      LDG_ETAMPER);
@@ -635,7 +635,7 @@ test_verify__detects_deleted_latest_checkpoint(void **state)
     /* all of them */
     assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
     assert_int_equal(ldg_db_open(t, "checkpoints", 0, &dbi), 0);
-    assert_int_equal(ldg_db_drop(t, dbi, 0), 0);
+    assert_int_equal(ldg_core_db_drop(t, dbi, 0), 0);
     assert_int_equal(ldg_txn_commit(t), 0);
     expect_bad(f, LDG_VERIFY_FULL, 39, "stored is for 0");
 }
@@ -664,7 +664,7 @@ test_verify__detects_tampered_key_registry(void **state)
     memcpy(v + 48, "alice", 5);
     assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
     assert_int_equal(ldg_db_open(t, "keys", 0, &dbi), 0);
-    assert_int_equal(ldg_kv_put(t, dbi, k, sizeof k, v, 53), 0);
+    assert_int_equal(ldg_core_kv_put(t, dbi, k, sizeof k, v, 53), 0);
     assert_int_equal(ldg_txn_commit(t), 0);
     expect_bad(f, LDG_VERIFY_FULL, 1, "key registry's record of key");
     expect_bad(f, 0, 1, "revoked 7; the log: alice, added at 1, revoked never");
@@ -672,7 +672,7 @@ test_verify__detects_tampered_key_registry(void **state)
     v[0] ^= 1;
     ldg_be64(v + 40, UINT64_MAX);
     assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
-    assert_int_equal(ldg_kv_put(t, dbi, k, sizeof k, v, 53), 0);
+    assert_int_equal(ldg_core_kv_put(t, dbi, k, sizeof k, v, 53), 0);
     assert_int_equal(ldg_txn_commit(t), 0);
     expect_bad(f, LDG_VERIFY_FULL, 1, "key registry");
     free(list);

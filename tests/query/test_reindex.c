@@ -4,6 +4,7 @@
  * ldg_query_reindex it passes and queries see the log again; the rebuilt
  * databases hold exactly what the append path wrote.
  */
+#include "ledger/ledger_int.h"
 #include "tests/query/qtest.h"
 
 static const char *const idx[5] = {"idx.type", "idx.subject", "idx.run",
@@ -64,10 +65,10 @@ test_reindex__restores_a_damaged_index_exactly(void **state)
     /* damage: drop idx.run, add a stray idx.type key */
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
     assert_int_equal(ldg_db_open(t, "idx.run", 0, &db), 0);
-    assert_int_equal(ldg_db_drop(t, db, 0), 0);
+    assert_int_equal(ldg_core_db_drop(t, db, 0), 0);
     assert_int_equal(ldg_db_open(t, "idx.type", 0, &db), 0);
     memcpy(key, "x.stray\0\0\0\0\0\0\0\0\x05", 16);
-    assert_int_equal(ldg_kv_put(t, db, key, 16, "", 0), 0);
+    assert_int_equal(ldg_core_kv_put(t, db, key, 16, "", 0), 0);
     assert_int_equal(ldg_txn_commit(t), 0);
     assert_int_equal(verify_ok(l), LDG_ETAMPER);
     assert_int_equal(

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "ledger/ledger_int.h"
 #include "tests/support/support.h"
 
 struct ldg_ledger *
@@ -119,7 +120,7 @@ t_raw_put(struct ldg_ledger *l, const char *db, uint64_t seq,
     seq_key(k, seq);
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
     assert_int_equal(ldg_db_open(t, db, 0, &dbi), 0);
-    assert_int_equal(ldg_kv_put(t, dbi, k, 8, buf, n), 0);
+    assert_int_equal(ldg_core_kv_put(t, dbi, k, 8, buf, n), 0);
     assert_int_equal(ldg_txn_commit(t), 0);
 }
 
@@ -132,6 +133,6 @@ t_raw_del(struct ldg_ledger *l, const char *db, uint64_t seq)
     seq_key(k, seq);
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
     assert_int_equal(ldg_db_open(t, db, 0, &dbi), 0);
-    assert_int_equal(ldg_kv_del(t, dbi, k, 8, NULL, 0), 0);
+    assert_int_equal(ldg_core_kv_del(t, dbi, k, 8, NULL, 0), 0);
     assert_int_equal(ldg_txn_commit(t), 0);
 }
