@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""check_leaks.py ROOT — one owner for the stored bytes (issue 17).
+
+Fails (exit 1, one "FILE:LINE: what" per finding on stdout) if a source
+file outside ledger/ and util/ (the library's other modules, the CLI, and
+any module added later) knows the stored format:
+
+  * names one of the core's databases (FORMAT.md: meta, entries, bodies,
+    tree, checkpoints, keys, idx.*) as a database: a string literal given
+    to ldg_db_open, or any "idx.<name>" literal;
+  * uses msgpack: includes <msgpack.h>, calls msgpack-c, the core's
+    canonical msgpack helpers (ldg_mp_*, ldg_json_to_msgpack,
+    ldg_msgpack_to_json) or its codec internals (codec_int.h).
+
+Comments are ignored (a file may say why it does not look at the bytes).
+Files in KNOWN are reported as "known" and do not fail the check: they
+are the leaks issue 17 has not yet closed, each to be removed from the
+list with the change that closes it. A known file with no finding left
+fails the check, so the list only shrinks.
+"""
+import os
+import re
+import sys
+
+CORE_DBS = ("meta", "entries", "bodies", "tree", "checkpoints", "keys")
+SKIP_DIRS = {"ledger", "util", "tests", "bench", "build", "examples",
+             "contrib", "man", "docs", ".git"}
+KNOWN = {
+    # the rebuild's own entry and body decoder (needs ldg_scan)
+    "projections/scan.c",
+    # the query planner's sources over entries, bodies, tree and the
+    # indexes (needs ldg_scan and an index iterator)
+    "query/iter.c",
+    # the timeline's walks over the indexes (needs an index iterator)
+    "query/timeline.c",
+    # body needles encoded with the core's msgpack encoder
+    "query/compile.c",
+}
+
+RULES = [
+    (re.compile(r'ldg_db_open\s*\([^;]*?"(%s)"' % "|".join(CORE_DBS)),
+     "opens a core database by name"),
+    (re.compile(r'"idx\.[a-z_]+"'), "names a core index database"),
+    (re.compile(r'#\s*include\s*[<"]msgpack'), "includes msgpack-c"),
+    (re.compile(r'\bmsgpack_[a-z_]+\s*\('), "calls msgpack-c"),
+    (re.compile(r'\b(ldg_mp_[a-z_]+|ldg_json_to_msgpack|ldg_msgpack_to_json)'
+                r'\s*\('), "uses the core's msgpack codec"),
+    (re.compile(r'#\s*include\s*"ledger/(codec_int|ledger_int|tlog_int|'
+                r'crypto_int)\.h"'), "includes a private header of ledger/"),
+]
+
+
+def strip_comments(text):
+    """Blanks out /* */ and // comments, keeping line numbers."""
+    out, i, n = [], 0, len(text)
+    while i < n:
+        c = text[i]
+        if text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            j = n if j < 0 else j + 2
+            out.append(re.sub(r"[^\n]", " ", text[i:j]))
+            i = j
+        elif text.startswith("//", i):
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+            out.append(" " * (j - i))
+            i = j
+        elif c in "\"'":
+            j = i + 1
+            while j < n and text[j] != c and text[j] != "\n":
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i:j + 1])
+            i = j + 1
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def findings(root, rel):
+    with open(os.path.join(root, rel), encoding="utf-8",
+              errors="replace") as f:
+        text = strip_comments(f.read())
+    # a call may span lines: match over the text, report the line
+    for rx, what in RULES:
+        for m in rx.finditer(text):
+            yield text.count("\n", 0, m.start()) + 1, what
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else "."
+    bad = known_hit = 0
+    seen_known = set()
+    for d in sorted(os.listdir(root)):
+        if d in SKIP_DIRS or not os.path.isdir(os.path.join(root, d)):
+            continue
+        for dp, _, files in os.walk(os.path.join(root, d)):
+            for fn in sorted(files):
+                if not fn.endswith((".c", ".h")):
+                    continue
+                rel = os.path.relpath(os.path.join(dp, fn), root)
+                for line, what in findings(root, rel):
+                    if rel in KNOWN:
+                        seen_known.add(rel)
+                        known_hit += 1
+                        print("%s:%d: known: %s" % (rel, line, what))
+                    else:
+                        bad += 1
+                        print("%s:%d: %s" % (rel, line, what))
+    for rel in sorted(KNOWN - seen_known):
+        if os.path.exists(os.path.join(root, rel)):
+            bad += 1
+            print("%s: listed in KNOWN but has no leak left: remove it "
+                  "from the list" % rel)
+    print("leaks: %d new, %d known in %d files (%s)"
+          % (bad, known_hit, len(seen_known), ", ".join(sorted(seen_known))))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
