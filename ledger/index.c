@@ -148,3 +148,73 @@ out:
     ldg_txn_abort(t);
     return rc;
 }
+
+static enum ldg_core_db
+index_db(enum ldg_index which)
+{
+    switch (which) {
+    case LDG_INDEX_TYPE:
+        return LDG_DB_IDX_TYPE;
+    case LDG_INDEX_SUBJECT:
+        return LDG_DB_IDX_SUBJECT;
+    case LDG_INDEX_RUN:
+        return LDG_DB_IDX_RUN;
+    case LDG_INDEX_ACTOR:
+        return LDG_DB_IDX_ACTOR;
+    }
+    return LDG_CORE_DBS;
+}
+
+/*
+ * One value's keys form the range [value ‖ 0x00 ‖ lo, value ‖ 0x00 ‖ hi]:
+ * forward, one SET_RANGE to its start and NEXT; in reverse, SET_RANGE to
+ * value ‖ 0x00 ‖ hi lands on the first key at or after it, so step back
+ * once unless that key is itself in range (or there is none: then the
+ * last key of the database).
+ */
+int
+ldg_index_walk(struct ldg_txn *t, enum ldg_index which, const char *value,
+               uint64_t lo, uint64_t hi, int reverse,
+               int (*fn)(void *ctx, uint64_t seq), void *ctx)
+{
+    uint8_t key[LDG_SUBJECT_MAX + 16];
+    enum ldg_core_db db = index_db(which);
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    size_t n;
+    int rc;
+
+    if (t == NULL || value == NULL || fn == NULL || db == LDG_CORE_DBS)
+        return LDG_EINVAL;
+    n = strlen(value);
+    if (n > LDG_SUBJECT_MAX || lo > hi)
+        return 0; /* no event has such a value */
+    rc = ldg_cursor_open(t, ldg_store_core_dbi(ldg_txn_store(t), db), &c);
+    if (rc < 0)
+        return rc;
+    memcpy(key, value, n);
+    key[n] = 0;
+    ldg_be64(key + n + 1, reverse ? hi : lo);
+    rc = ldg_cursor_get(c, LDG_SET_RANGE, key, n + 9, &k, &v);
+    if (reverse) {
+        if (rc == LDG_ENOTFOUND)
+            rc = ldg_cursor_get(c, LDG_LAST, NULL, 0, &k, &v);
+        else if (rc == 0 &&
+                 !(k.len == n + 9 && memcmp(k.data, key, n + 1) == 0 &&
+                   ldg_rd_be64((const uint8_t *)k.data + n + 1) <= hi))
+            rc = ldg_cursor_get(c, LDG_PREV, NULL, 0, &k, &v);
+    }
+    for (; rc == 0; rc = ldg_cursor_get(c, reverse ? LDG_PREV : LDG_NEXT, NULL,
+                                        0, &k, &v)) {
+        uint64_t seq;
+        if (k.len != n + 9 || memcmp(k.data, key, n + 1) != 0)
+            break;
+        seq = ldg_rd_be64((const uint8_t *)k.data + n + 1);
+        if (reverse ? seq < lo : seq > hi)
+            break;
+        if ((rc = fn(ctx, seq)) != 0)
+            break;
+    }
+    ldg_cursor_close(c);
+    return rc == LDG_ENOTFOUND || rc > 0 ? 0 : rc;
+}

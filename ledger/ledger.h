@@ -604,6 +604,23 @@ int ldg_cosig_count(const char *note, size_t len, const char *const *vkeys,
  * if an entry does not decode or seqs have a gap. */
 int ldg_index_rebuild(struct ldg_ledger *l);
 
+/* The secondary indexes: the events with a given type, subject, run or
+ * actor (key ID), in seq order. */
+enum ldg_index {
+    LDG_INDEX_TYPE,
+    LDG_INDEX_SUBJECT,
+    LDG_INDEX_RUN, /* events without a run are in none */
+    LDG_INDEX_ACTOR
+};
+/* Calls fn(ctx, seq) for each event whose field `which` is exactly value
+ * and whose seq is in [lo, hi], in increasing seq order (decreasing if
+ * reverse). fn returns 0 to go on, a positive number to stop (then 0 is
+ * returned) or a negative ldg_error, which is returned. 0 also when no
+ * event matches. Cost: one cursor seek, then one step per event. */
+int ldg_index_walk(struct ldg_txn *t, enum ldg_index which, const char *value,
+                   uint64_t lo, uint64_t hi, int reverse,
+                   int (*fn)(void *ctx, uint64_t seq), void *ctx);
+
 /* ------------------------------------------------- module storage (KV) -- */
 
 /* Other modules keep their state in named LMDB databases of the same

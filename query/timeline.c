@@ -44,22 +44,6 @@
 #define TL_MODELS_MAX 256
 #define TL_CONTEXT_MAX 2000 /* context events listed */
 
-static void
-be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
-static uint64_t
-rd64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 static json_t *
 u64s(uint64_t v)
 {
@@ -79,51 +63,6 @@ time_str(uint64_t ts_ns)
     snprintf(b, sizeof b, "%s.%09lluZ", base,
              (unsigned long long)(ts_ns % 1000000000u));
     return json_string(b);
-}
-
-/* Walks one value's range of a string index. fn returns 1 to stop. */
-static int
-walk_index(struct ldg_txn *t, const char *db_name, const char *value,
-           uint64_t lo, uint64_t hi, int reverse,
-           int (*fn)(void *ctx, uint64_t seq), void *ctx)
-{
-    uint8_t key[Q_VALUE_MAX + 16];
-    size_t n = strlen(value);
-    struct ldg_cursor *c = NULL;
-    struct ldg_val k, v;
-    ldg_dbi db;
-    int rc;
-
-    if (n > Q_VALUE_MAX || lo > hi)
-        return 0;
-    if ((rc = ldg_db_open(t, db_name, 0, &db)) < 0 ||
-        (rc = ldg_cursor_open(t, db, &c)) < 0)
-        return rc;
-    memcpy(key, value, n);
-    key[n] = 0;
-    be64(key + n + 1, reverse ? hi : lo);
-    rc = ldg_cursor_get(c, LDG_SET_RANGE, key, n + 9, &k, &v);
-    if (reverse) {
-        if (rc == LDG_ENOTFOUND)
-            rc = ldg_cursor_get(c, LDG_LAST, NULL, 0, &k, &v);
-        else if (rc == 0 &&
-                 !(k.len == n + 9 && memcmp(k.data, key, n + 1) == 0 &&
-                   rd64((const uint8_t *)k.data + n + 1) <= hi))
-            rc = ldg_cursor_get(c, LDG_PREV, NULL, 0, &k, &v);
-    }
-    for (; rc == 0; rc = ldg_cursor_get(c, reverse ? LDG_PREV : LDG_NEXT, NULL,
-                                        0, &k, &v)) {
-        uint64_t seq;
-        if (k.len != n + 9 || memcmp(k.data, key, n + 1) != 0)
-            break;
-        seq = rd64((const uint8_t *)k.data + n + 1);
-        if (reverse ? seq < lo : seq > hi)
-            break;
-        if ((rc = fn(ctx, seq)) != 0)
-            break;
-    }
-    ldg_cursor_close(c);
-    return rc == LDG_ENOTFOUND || rc == 1 ? 0 : rc;
 }
 
 struct tl {
@@ -451,11 +390,11 @@ context_at_start(struct tl *tl, uint64_t before)
     if (tl->pack[0] == '\0' || before == 0)
         return 0;
     snprintf(subj, sizeof subj, "pack:%s", tl->pack);
-    rc = walk_index(tl->t, "idx.subject", subj, 0, before - 1, 0, on_pack_event,
-                    tl);
+    rc = ldg_index_walk(tl->t, LDG_INDEX_SUBJECT, subj, 0, before - 1, 0,
+                        on_pack_event, tl);
     if (rc == 0 && tl->err == 0)
-        rc = walk_index(tl->t, "idx.type", "route.declared", 0, before - 1, 0,
-                        on_route_declared, tl);
+        rc = ldg_index_walk(tl->t, LDG_INDEX_TYPE, "route.declared", 0,
+                            before - 1, 0, on_route_declared, tl);
     if (rc < 0 || tl->err)
         return rc < 0 ? rc : tl->err;
     /* targets: route:R for each route, and the pack itself */
@@ -467,8 +406,8 @@ context_at_start(struct tl *tl, uint64_t before)
     }
     json_object_set_new(tl->evals, subj, json_null());
     tl->targets_left = json_object_size(tl->evals);
-    rc = walk_index(tl->t, "idx.type", "eval.result", 0, before - 1, 1, on_eval,
-                    tl);
+    rc = ldg_index_walk(tl->t, LDG_INDEX_TYPE, "eval.result", 0, before - 1, 1,
+                        on_eval, tl);
     if (rc < 0 || tl->err)
         return rc < 0 ? rc : tl->err;
 
@@ -542,16 +481,18 @@ on_context(void *ctx, uint64_t seq)
 /* Walks one index value for context: the window [ctx_lo, ctx_hi], then
  * backwards from the start for the latest event of the kind before it. */
 static int
-context_walk(struct tl *tl, const char *db, const char *value, const char *want)
+context_walk(struct tl *tl, enum ldg_index db, const char *value,
+             const char *want)
 {
     int rc;
     tl->ctx_want = want;
     tl->ctx_latest = 0;
-    rc =
-        walk_index(tl->t, db, value, tl->ctx_lo, tl->ctx_hi, 0, on_context, tl);
+    rc = ldg_index_walk(tl->t, db, value, tl->ctx_lo, tl->ctx_hi, 0, on_context,
+                        tl);
     if (rc == 0 && tl->err == 0 && tl->ctx_lo > 0) {
         tl->ctx_latest = 1;
-        rc = walk_index(tl->t, db, value, 0, tl->ctx_lo - 1, 1, on_context, tl);
+        rc = ldg_index_walk(tl->t, db, value, 0, tl->ctx_lo - 1, 1, on_context,
+                            tl);
         tl->ctx_latest = 0;
     }
     return rc < 0 ? rc : tl->err;
@@ -590,34 +531,36 @@ context_events(struct tl *tl)
     if (tl->pack[0] != '\0') {
         snprintf(subj, sizeof subj, "pack:%s", tl->pack);
         tl->ctx_want = "permission.";
-        rc = walk_index(tl->t, "idx.subject", subj, tl->ctx_lo, tl->ctx_hi, 0,
-                        on_context, tl);
+        rc = ldg_index_walk(tl->t, LDG_INDEX_SUBJECT, subj, tl->ctx_lo,
+                            tl->ctx_hi, 0, on_context, tl);
         tl->ctx_want = "pack.";
         if (rc == 0 && tl->err == 0)
-            rc = walk_index(tl->t, "idx.subject", subj, tl->ctx_lo, tl->ctx_hi,
-                            0, on_context, tl);
+            rc = ldg_index_walk(tl->t, LDG_INDEX_SUBJECT, subj, tl->ctx_lo,
+                                tl->ctx_hi, 0, on_context, tl);
         if (rc < 0 || tl->err)
             return rc < 0 ? rc : tl->err;
     }
     json_object_foreach(tl->models_set, k, v)
     {
         snprintf(subj, sizeof subj, "model:%.*s", Q_VALUE_MAX, k);
-        if ((rc = context_walk(tl, "idx.subject", subj, "model.state")) < 0 ||
-            (rc = context_walk(tl, "idx.subject", subj, "model.verified")) < 0)
+        if ((rc = context_walk(tl, LDG_INDEX_SUBJECT, subj, "model.state")) <
+                0 ||
+            (rc = context_walk(tl, LDG_INDEX_SUBJECT, subj, "model.verified")) <
+                0)
             return rc;
     }
     json_object_foreach(tl->routes_set, k, v)
     {
         snprintf(subj, sizeof subj, "route:%.*s", Q_VALUE_MAX, k);
         tl->ctx_want = "";
-        rc = walk_index(tl->t, "idx.subject", subj, tl->ctx_lo, tl->ctx_hi, 0,
-                        on_context, tl);
+        rc = ldg_index_walk(tl->t, LDG_INDEX_SUBJECT, subj, tl->ctx_lo,
+                            tl->ctx_hi, 0, on_context, tl);
         if (rc == 0 && tl->err == 0)
-            rc = context_walk(tl, "idx.subject", subj, "promotion.");
+            rc = context_walk(tl, LDG_INDEX_SUBJECT, subj, "promotion.");
         if (rc < 0 || tl->err)
             return rc < 0 ? rc : tl->err;
     }
-    if ((rc = context_walk(tl, "idx.type", "runtime.health",
+    if ((rc = context_walk(tl, LDG_INDEX_TYPE, "runtime.health",
                            "runtime.health")) < 0)
         return rc;
     /* merge: the run's events and the context, by seq */
@@ -773,7 +716,8 @@ ldg_query_timeline(struct ldg_txn *t, const char *run, json_t **out)
     }
     if ((rc = ldg_txn_size(t, &size)) < 0)
         goto out;
-    rc = walk_index(t, "idx.run", run, 0, UINT64_MAX, 0, on_run_event, &tl);
+    rc = ldg_index_walk(t, LDG_INDEX_RUN, run, 0, UINT64_MAX, 0, on_run_event,
+                        &tl);
     if (rc == 0)
         rc = tl.err;
     if (rc < 0)
