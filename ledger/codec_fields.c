@@ -241,3 +241,42 @@ fail:
     free(s);
     return rc;
 }
+
+/*
+ * Needles for a byte prefilter over stored body records (query's body.X=
+ * terms): a record whose payload is stored uncompressed holds, for a field
+ * `name`, the bytes  str(name) 0x92 0xc4 0x10  (the name, then the header
+ * of its [bin8(16) salt, value] pair), and its value as canonical msgpack.
+ * A record without them cannot have the field or the value; one with them
+ * still has to be decoded to be sure.
+ */
+int
+ldg_body_needle_name(const char *name, uint8_t **out, size_t *len)
+{
+    static const uint8_t pair[3] = {0x92, 0xc4, 0x10};
+    struct ldg_buf b;
+    size_t n;
+
+    if (name == NULL || out == NULL || len == NULL)
+        return LDG_EINVAL;
+    n = strlen(name);
+    ldg_buf_init(&b, n + 16);
+    ldg_mp_str(&b, name, n);
+    ldg_buf_add(&b, pair, sizeof pair);
+    if (b.err) {
+        int rc = b.err;
+        ldg_buf_release(&b);
+        return rc;
+    }
+    *len = b.len;
+    *out = (uint8_t *)ldg_buf_detach(&b, NULL);
+    return 0;
+}
+
+int
+ldg_body_needle_value(const json_t *v, uint8_t **out, size_t *len)
+{
+    if (v == NULL || out == NULL || len == NULL)
+        return LDG_EINVAL;
+    return ldg_json_to_msgpack(v, 4096, out, len);
+}

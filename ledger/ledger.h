@@ -866,6 +866,16 @@ int ldg_json_to_msgpack(const json_t *v, size_t max, uint8_t **out,
 /* Decodes msgpack produced by ldg_json_to_msgpack back to JSON. */
 int ldg_msgpack_to_json(const uint8_t *p, size_t len, json_t **out);
 
+/* Needles for a byte prefilter over stored body records (a query's
+ * body.X= terms, with ldg_body_record_json_append's record bytes): a
+ * record stored uncompressed contains ldg_body_needle_name(name) if it
+ * has a top-level field `name`, and ldg_body_needle_value(v) if some field
+ * holds the JSON value v. Without them the record cannot match; with them
+ * it still has to be decoded to be sure. *out malloc'd. LDG_ETOOBIG for a
+ * value encoding past 4096 bytes. */
+int ldg_body_needle_name(const char *name, uint8_t **out, size_t *len);
+int ldg_body_needle_value(const json_t *v, uint8_t **out, size_t *len);
+
 /* The versions of the libraries the core is built with, as
  * "lmdb 0.9.31, libsodium 1.0.18, ..." into buf (truncated to cap). */
 void ldg_lib_versions(char *buf, size_t cap);

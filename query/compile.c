@@ -7,11 +7,10 @@
  * actor) are tested before those that may need the body.
  *
  * For every predicate that reads the body we precompute "needles": the
- * canonical msgpack bytes a stored (uncompressed) body record must contain
- * if the predicate can hold — the field name followed by the [bin8(16) salt,
- * ...] pair header, and each encoding the value may take. They are made
- * with the core's own encoder (ldg_json_to_msgpack), so the prefilter is a
- * byte search and never decodes msgpack.
+ * bytes a stored (uncompressed) body record must contain if the predicate
+ * can hold — one for the field name and one for each encoding the value
+ * may take. The core makes them (ldg_body_needle_name/_value), so the
+ * prefilter is a byte search and this module never sees the encoding.
  */
 #include <errno.h>
 #include <math.h>
@@ -91,38 +90,37 @@ ldg_query_set_grep(struct ldg_query *q, const char *pattern, char *err,
     return q_grep_compile(q, pattern, err, errcap);
 }
 
-/* Appends the canonical encoding of v (consumed) to the needle list. */
+/* Appends a needle the core made (p, len; owned) to the list. */
 static int
-add_needle(struct needle **arr, size_t *n, json_t *v, const uint8_t *suffix,
-           size_t slen)
+push_needle(struct needle **arr, size_t *n, uint8_t *p, size_t len)
 {
-    uint8_t *enc = NULL, *p;
-    size_t len;
-    struct needle *na;
-    int rc;
-
-    if (v == NULL)
-        return LDG_ENOMEM;
-    rc = ldg_json_to_msgpack(v, 4096, &enc, &len);
-    json_decref(v);
-    if (rc < 0)
-        return rc;
-    p = realloc(enc, len + slen);
-    if (p == NULL) {
-        free(enc);
-        return LDG_ENOMEM;
-    }
-    memcpy(p + len, suffix, slen);
-    na = realloc(*arr, (*n + 1) * sizeof **arr);
+    struct needle *na = realloc(*arr, (*n + 1) * sizeof **arr);
     if (na == NULL) {
         free(p);
         return LDG_ENOMEM;
     }
     *arr = na;
     na[*n].p = p;
-    na[*n].n = len + slen;
+    na[*n].n = len;
     (*n)++;
     return 0;
+}
+
+/* The needle of a field value v (consumed). */
+static int
+add_needle(struct needle **arr, size_t *n, json_t *v)
+{
+    uint8_t *p = NULL;
+    size_t len;
+    int rc;
+
+    if (v == NULL)
+        return LDG_ENOMEM;
+    rc = ldg_body_needle_value(v, &p, &len);
+    json_decref(v);
+    if (rc < 0)
+        return rc;
+    return push_needle(arr, n, p, len);
 }
 
 /* Reads VALUE as a number if it is one (for numeric comparison). */
@@ -156,32 +154,33 @@ classify_number(struct qvalue *v)
 static int
 value_needles(struct qvalue *v)
 {
-    static const uint8_t none[1] = {0};
     int rc;
     classify_number(v);
-    rc = add_needle(&v->vneedles, &v->nvneedles, json_string(v->s), none, 0);
+    rc = add_needle(&v->vneedles, &v->nvneedles, json_string(v->s));
     if (rc == 0 && v->is_int)
         rc = add_needle(&v->vneedles, &v->nvneedles,
-                        json_integer((json_int_t)v->ival), none, 0);
+                        json_integer((json_int_t)v->ival));
     if (rc == 0 && v->is_num)
-        rc = add_needle(&v->vneedles, &v->nvneedles, json_real(v->dval), none,
-                        0);
+        rc = add_needle(&v->vneedles, &v->nvneedles, json_real(v->dval));
     if (rc == 0 && strcmp(v->s, "true") == 0)
-        rc = add_needle(&v->vneedles, &v->nvneedles, json_true(), none, 0);
+        rc = add_needle(&v->vneedles, &v->nvneedles, json_true());
     if (rc == 0 && strcmp(v->s, "false") == 0)
-        rc = add_needle(&v->vneedles, &v->nvneedles, json_false(), none, 0);
+        rc = add_needle(&v->vneedles, &v->nvneedles, json_false());
     if (rc == 0 && strcmp(v->s, "null") == 0)
-        rc = add_needle(&v->vneedles, &v->nvneedles, json_null(), none, 0);
+        rc = add_needle(&v->vneedles, &v->nvneedles, json_null());
     return rc;
 }
 
-/* Name needles: msgpack(name) then the field's [bin8(16) salt, value] pair
- * header 0x92 0xc4 0x10. */
+/* The needle of a field name. */
 static int
 name_needle(struct qpred *p, const char *name)
 {
-    static const uint8_t pair[3] = {0x92, 0xc4, 0x10};
-    return add_needle(&p->nneedles, &p->nnneedles, json_string(name), pair, 3);
+    uint8_t *b = NULL;
+    size_t len;
+    int rc = ldg_body_needle_name(name, &b, &len);
+    if (rc < 0)
+        return rc;
+    return push_needle(&p->nneedles, &p->nnneedles, b, len);
 }
 
 static int

@@ -31,8 +31,6 @@ KNOWN = {
     # the query planner's sources over entries, bodies, tree and the
     # indexes (needs ldg_scan and an index iterator)
     "query/iter.c",
-    # body needles encoded with the core's msgpack encoder
-    "query/compile.c",
 }
 
 RULES = [

@@ -395,6 +395,41 @@ test_codec__trusted_fast_decode_matches_strict(void **state)
     }
 }
 
+/* The prefilter's needles are in every payload that has the field or the
+ * value, and a payload without the field lacks the name needle. */
+static void
+test_codec__body_needles_are_in_the_payload(void **state)
+{
+    char model[] = "model", tokens[] = "tokens";
+    struct ldg_field f[2];
+    struct ldg_buf b;
+    uint8_t *nn, *nv, *nx;
+    size_t ln, lv, lx;
+    (void)state;
+    memset(f, 0, sizeof f);
+    f[0].name = model;
+    f[0].value = json_string("llama3");
+    f[1].name = tokens;
+    f[1].value = json_integer(300);
+    memset(f[1].salt, 7, 16);
+    ldg_buf_init(&b, 1 << 16);
+    assert_int_equal(ldg_codec_fields_encode(&b, f, 2), 0);
+    assert_int_equal(ldg_body_needle_name("tokens", &nn, &ln), 0);
+    assert_int_equal(ldg_body_needle_value(f[1].value, &nv, &lv), 0);
+    assert_int_equal(ldg_body_needle_name("token", &nx, &lx), 0);
+    assert_non_null(memmem(b.p, b.len, nn, ln));
+    assert_non_null(memmem(b.p, b.len, nv, lv));
+    assert_null(memmem(b.p, b.len, nx, lx)); /* a prefix is another name */
+    assert_int_equal(ldg_body_needle_name(NULL, &nx, &lx), LDG_EINVAL);
+    assert_int_equal(ldg_body_needle_value(NULL, &nx, &lx), LDG_EINVAL);
+    free(nn);
+    free(nv);
+    free(nx);
+    json_decref(f[0].value);
+    json_decref(f[1].value);
+    ldg_buf_release(&b);
+}
+
 int
 main(void)
 {
@@ -409,6 +444,7 @@ main(void)
         cmocka_unit_test(
             test_codec__json_text_walker_matches_jansson_and_survives_damage),
         cmocka_unit_test(test_codec__trusted_fast_decode_matches_strict),
+        cmocka_unit_test(test_codec__body_needles_are_in_the_payload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
