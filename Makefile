@@ -109,9 +109,25 @@ shared: $(B)/$(SHLIB)
 $(B)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$< [pic])$(CC) $(ALL_CFLAGS) -fPIC -MMD -MP -c $< -o $@
-$(B)/$(SHLIB): $(PIC_OBJ)
+# It exports only the API: a version script made from the public headers
+# hides every other symbol, and the link is checked with nm
+# (tools/check_exports.sh). libledger.a cannot hide its internal symbols;
+# those are ldg_-prefixed or static (see STYLE.md).
+$(B)/libledger.api: $(HEADERS) tools/api_symbols.sh
+	@mkdir -p $(dir $@)
+	$(call say,GEN,$@)sh tools/api_symbols.sh $(CC) -I. \
+	    $(shell $(PKG_CONFIG) --cflags $(DEPS)) -- $(HEADERS) > $@
+$(B)/libledger.map: $(HEADERS) tools/api_symbols.sh
+	@mkdir -p $(dir $@)
+	$(call say,GEN,$@)sh tools/api_symbols.sh --map $(CC) -I. \
+	    $(shell $(PKG_CONFIG) --cflags $(DEPS)) -- $(HEADERS) > $@
+$(B)/$(SHLIB): $(PIC_OBJ) $(B)/libledger.map $(B)/libledger.api \
+	    tools/check_exports.sh
 	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,$(SONAME) \
+	    -Wl,--version-script=$(B)/libledger.map \
 	    -o $@ $(PIC_OBJ) $(LDLIBS)
+	$(Q)sh tools/check_exports.sh $@ $(B)/libledger.api || \
+	    { rm -f $@; exit 1; }
 	$(Q)ln -sf $(notdir $@) $(B)/$(SONAME)
 	$(Q)ln -sf $(SONAME) $(B)/libledger.so
 

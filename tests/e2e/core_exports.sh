@@ -1,0 +1,57 @@
+#!/bin/sh
+# core_exports.sh — the library exports only its API (issue 17). The
+# shared library's link runs tools/check_exports.sh on every build of
+# libledger.so (make shared, make install; cli_install.sh does that); this
+# test shows the check itself holds: a library that exports a name no
+# public header declares fails, naming it, and one that exports only
+# declared names passes; and tools/api_symbols.sh finds the API's names.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+CC=${CC:-cc}
+T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/core_exports.XXXXXX") ||
+    exit 1
+trap 'rm -rf "$T"' EXIT
+trap 'exit 130' INT TERM
+fails=0
+ok() { printf 'ok   %s\n' "$1"; }
+bad() { printf 'FAIL %s\n' "$1"; fails=$((fails + 1)); }
+
+cd "$ROOT" || exit 1
+HEADERS=$(ls */*.h | grep -E '^([a-z]+)/\1\.h$' | grep -v '^cli/' | sort -u)
+sh tools/api_symbols.sh "$CC" -I. $(pkg-config --cflags jansson) -- \
+    $HEADERS > "$T/api" || bad "api_symbols.sh failed"
+for n in ldg_open ldg_append ldg_index_walk ldg_buf_add ldg_query_reindex; do
+    if grep -qx "$n" "$T/api"; then ok "the API list holds $n"
+    else bad "the API list lacks $n"; fi
+done
+if grep -qx 'ldg_core_kv_put' "$T/api"; then
+    bad "the API list holds an internal name (ldg_core_kv_put)"
+else
+    ok "the API list leaves out ldg_core_kv_put (ledger_int.h)"
+fi
+
+cat > "$T/lib.c" <<'C'
+int ldg_open(void);
+int ldg_open(void) { return 0; }
+int helper_leak(void);
+int helper_leak(void) { return 1; }
+C
+"$CC" -shared -fPIC -o "$T/leaky.so" "$T/lib.c"
+if sh tools/check_exports.sh "$T/leaky.so" "$T/api" 2> "$T/err"; then
+    bad "a library exporting helper_leak passed"
+elif grep -q 'helper_leak' "$T/err"; then
+    ok "a library exporting helper_leak fails, naming it"
+else
+    cat "$T/err"
+    bad "the failure does not name helper_leak"
+fi
+printf 'LIBLEDGER_0 { global: ldg_open; local: *; };\n' > "$T/map"
+"$CC" -shared -fPIC -Wl,--version-script="$T/map" -o "$T/clean.so" "$T/lib.c"
+if sh tools/check_exports.sh "$T/clean.so" "$T/api" > "$T/out" 2>&1; then
+    ok "the same library with a version script passes ($(cat "$T/out"))"
+else
+    cat "$T/out"
+    bad "a library exporting only ldg_open failed"
+fi
+[ "$fails" -eq 0 ] || { echo "core_exports: $fails failed"; exit 1; }
+echo "core_exports: all passed"
