@@ -8,6 +8,8 @@ CC      ?= cc
 PREFIX  ?= /usr/local
 DESTDIR ?=
 PKG_CONFIG ?= pkg-config
+LD      ?= ld
+OBJCOPY ?= objcopy
 
 DEPS      = lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive \
             libmicrohttpd
@@ -77,7 +79,20 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-$(B)/libledger.a: $(LIB_OBJ)
+# libledger.a, the library others link, keeps only the API global: its
+# objects are linked into one relocatable object and every symbol the
+# public headers do not declare is made local (objcopy), so the internal
+# helpers (and export/archive_dl.c's trampolines, which bear libarchive's
+# own names) cannot clash with a program's. The unit tests and benchmarks
+# reach internals: they link libledger-int.a, the same objects as built.
+$(B)/libledger.a: $(LIB_OBJ) $(B)/libledger.api
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ $(B)/libledger.o
+	$(call say,AR,$@)$(LD) -r -o $(B)/libledger.o $(LIB_OBJ) && \
+	    $(OBJCOPY) --keep-global-symbols=$(B)/libledger.api \
+	    $(B)/libledger.o && ar rcs $@ $(B)/libledger.o
+
+$(B)/libledger-int.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@
 	$(call say,AR,$@)ar rcs $@ $^
@@ -87,14 +102,14 @@ $(B)/ledger: $(CLI_OBJ) $(B)/libledger.a
 	    $(CLI_LDLIBS)
 
 TEST_HEADERS = $(wildcard tests/*/*.h)
-$(B)/tests/%: tests/%.c $(TEST_SUPPORT) $(TEST_HEADERS) $(B)/libledger.a
+$(B)/tests/%: tests/%.c $(TEST_SUPPORT) $(TEST_HEADERS) $(B)/libledger-int.a
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -o $@ $< \
-	    $(TEST_SUPPORT) $(B)/libledger.a $(LDLIBS) $(TEST_LDLIBS)
+	    $(TEST_SUPPORT) $(B)/libledger-int.a $(LDLIBS) $(TEST_LDLIBS)
 
-$(B)/bench/%: bench/%.c $(B)/libledger.a
+$(B)/bench/%: bench/%.c $(B)/libledger-int.a
 	@mkdir -p $(dir $@)
-	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libledger.a \
+	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libledger-int.a \
 	    $(LDLIBS) -lsqlite3
 
 # The shared library, for other programs (libledger.pc): the same sources
@@ -111,8 +126,7 @@ $(B)/pic/%.o: %.c
 	$(call say,CC,$< [pic])$(CC) $(ALL_CFLAGS) -fPIC -MMD -MP -c $< -o $@
 # It exports only the API: a version script made from the public headers
 # hides every other symbol, and the link is checked with nm
-# (tools/check_exports.sh). libledger.a cannot hide its internal symbols;
-# those are ldg_-prefixed or static (see STYLE.md).
+# (tools/check_exports.sh). libledger.a does the same with objcopy (above).
 $(B)/libledger.api: $(HEADERS) tools/api_symbols.sh
 	@mkdir -p $(dir $@)
 	$(call say,GEN,$@)sh tools/api_symbols.sh $(CC) -I. \

@@ -5,8 +5,10 @@
 # test shows the check itself holds: a library that exports a name no
 # public header declares fails, naming it, and one that exports only
 # declared names passes; and tools/api_symbols.sh finds the API's names.
+# It also checks that the built libledger.a keeps only the API global.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+: "${LEDGER:?set LEDGER to the ledger binary}"
 CC=${CC:-cc}
 T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/core_exports.XXXXXX") ||
     exit 1
@@ -52,6 +54,20 @@ if sh tools/check_exports.sh "$T/clean.so" "$T/api" > "$T/out" 2>&1; then
 else
     cat "$T/out"
     bad "a library exporting only ldg_open failed"
+fi
+# the built static library (make check builds it): only the API global
+B=${LEDGER%/ledger}
+if [ -f "$B/libledger.a" ] && [ -f "$B/libledger.api" ]; then
+    nm -g --defined-only "$B/libledger.a" |
+        awk 'NF == 3 { print $3 }' | sort -u > "$T/a.syms"
+    extra=$(grep -vxF -f "$B/libledger.api" "$T/a.syms" | head -5)
+    if [ -n "$extra" ]; then
+        bad "libledger.a has non-API globals: $extra"
+    else
+        ok "libledger.a: $(wc -l < "$T/a.syms") globals, each in a public header"
+    fi
+else
+    bad "no $B/libledger.a and $B/libledger.api to look at (LEDGER=$LEDGER)"
 fi
 [ "$fails" -eq 0 ] || { echo "core_exports: $fails failed"; exit 1; }
 echo "core_exports: all passed"
