@@ -4,7 +4,6 @@
  *   archive.c  the bundle container: zstd + ustar, writing and the
  *              hostile-input reader, extraction (the one file that uses
  *              libarchive and zstd)
- *   merkle.c   tlog-proof@v1 parsing and RFC 6962 inclusion checks
  *   write.c    ledger export
  *   verify.c   offline verification
  */
@@ -166,53 +165,8 @@ void bwriter_free(struct bwriter *w);
 /* The writer's message after a failure. */
 const char *bwriter_errmsg(const struct bwriter *w);
 
-/* ----------------------------------------------------------- merkle -- */
-
-/* A parsed tlog-proof@v1 (pointers into the text). */
-struct bproof {
-    uint64_t index;
-    uint8_t hashes[64][32];
-    size_t n;
-    const char *checkpoint; /* the signed checkpoint note, to the end */
-    size_t checkpoint_len;
-};
-/* Parses c2sp.org/tlog-proof@v1 text. 0 or LDG_EBADINPUT. */
-int bproof_parse(struct bproof *p, const char *text, size_t len);
-/* The hash lines of the last proof parsed with it (text and decoding), so
- * the lines a proof shares with the previous one are not decoded again.
- * Zero it before first use; one per thread. */
-struct bproof_cache {
-    char text[64][44];
-    uint8_t hash[64][32];
-    size_t n;
-};
-/* bproof_parse, reusing and updating cache (NULL: none). The result is
- * exactly bproof_parse's. */
-int bproof_parse_cached(struct bproof *p, const char *text, size_t len,
-                        struct bproof_cache *cache);
-/* RFC 9162 section 2.1.3.2: does leaf hash sit at index in the tree of
- * size with this root? 0 or LDG_EBADPROOF. */
-int merkle_verify_inclusion(const uint8_t leaf[32], uint64_t index,
-                            uint64_t size, const uint8_t (*proof)[32], size_t n,
-                            const uint8_t root[32]);
-/* The path of the last proof that verified against (size, root): the
- * node reached after each step, named by (shifts, fn), its hash and the
- * proof hash used. Zero it before first use; one per thread. */
-struct merkle_memo {
-    uint64_t size;
-    uint8_t root[32];
-    size_t n;
-    uint64_t shifts[64], fn[64];
-    uint8_t node[64][32], sib[64][32];
-};
-/* merkle_verify_inclusion with the same result, faster for runs of
- * proofs in the same tree: a proof that joins the memo's path (same node,
- * same hash, same remaining proof hashes) is accepted there; a proof
- * that verifies in full becomes the memo. m NULL: no memo. */
-int merkle_verify_inclusion_memo(struct merkle_memo *m, const uint8_t leaf[32],
-                                 uint64_t index, uint64_t size,
-                                 const uint8_t (*proof)[32], size_t n,
-                                 const uint8_t root[32]);
+/* Proof parsing and inclusion checks: the core's
+ * (ldg_tlog_proof_parse_cached, ldg_tlog_verify_inclusion_memo). */
 
 /* ----------------------------------------------------------- common -- */
 

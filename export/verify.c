@@ -259,10 +259,11 @@ vkey_pub(const char *vkey, uint8_t pub[32])
 /* ------------------------------------------------------ worker threads -- */
 
 /* Per-thread scratch: proofs of neighbouring entries share most of their
- * hash lines and path nodes (merkle.c). */
+ * hash lines and path nodes (ldg_tlog_proof_parse_cached,
+ * ldg_tlog_verify_inclusion_memo). */
 struct wctx {
-    struct bproof_cache pc;
-    struct merkle_memo mm;
+    struct ldg_tlog_proof_cache pc;
+    struct ldg_tlog_memo mm;
     struct growbuf buf; /* reused for each expected events.jsonl line */
 };
 
@@ -917,15 +918,23 @@ collect_events(struct vctx *v)
 static void
 check_proof(struct vctx *v, struct vev *e, struct wctx *w)
 {
-    struct bproof p;
+    struct {
+        uint64_t index;
+        uint8_t hashes[LDG_PROOF_MAX][32];
+        size_t n;
+        const char *checkpoint;
+        size_t checkpoint_len;
+    } p;
 
     if (e->proof == NULL) {
         snprintf(e->why_proof, WHY_MAX, "event %llu: no proof",
                  (unsigned long long)e->seq);
         return;
     }
-    if (bproof_parse_cached(&p, (const char *)e->proof->data, e->proof->len,
-                            w ? &w->pc : NULL) < 0) {
+    if (ldg_tlog_proof_parse_cached((const char *)e->proof->data,
+                                    e->proof->len, &p.index, p.hashes, &p.n,
+                                    &p.checkpoint, &p.checkpoint_len,
+                                    w ? &w->pc : NULL) < 0) {
         snprintf(e->why_proof, WHY_MAX,
                  "event %llu: proof is not a tlog-proof@v1",
                  (unsigned long long)e->seq);
@@ -945,9 +954,10 @@ check_proof(struct vctx *v, struct vev *e, struct wctx *w)
                  (unsigned long long)e->seq, (unsigned long long)p.index);
         return;
     }
-    if (merkle_verify_inclusion_memo(w ? &w->mm : NULL, e->ev.leaf, p.index,
-                                     v->cksize, (const uint8_t(*)[32])p.hashes,
-                                     p.n, v->root) < 0) {
+    if (ldg_tlog_verify_inclusion_memo(w ? &w->mm : NULL, e->ev.leaf, p.index,
+                                       v->cksize,
+                                       (const uint8_t(*)[32])p.hashes, p.n,
+                                       v->root) < 0) {
         snprintf(e->why_proof, WHY_MAX,
                  "event %llu: not included in the tree of size %llu (the "
                  "inclusion proof does not verify)",

@@ -530,6 +530,52 @@ int ldg_tlog_verify_consistency(uint64_t old, uint64_t size,
                                 const uint8_t new_root[32],
                                 const uint8_t proof[][32], size_t n);
 
+/* Parses C2SP tlog-proof@v1 text:
+ *     "c2sp.org/tlog-proof@v1\n" ["extra <base64>\n"] "index N\n"
+ *     one base64 hash a line (at most LDG_PROOF_MAX), "\n",
+ *     the signed checkpoint note (to the end)
+ * *checkpoint points into text (borrowed). Does not verify the note nor
+ * the proof (ldg_tlog_verify_inclusion; ldg_proof_check does both).
+ * LDG_EBADINPUT if malformed, LDG_EINVAL for NULL pointers. */
+int ldg_tlog_proof_parse(const char *text, size_t len, uint64_t *index,
+                         uint8_t proof[][32], size_t *n,
+                         const char **checkpoint, size_t *checkpoint_len);
+/* The hash lines of the last proof parsed with it (text and decoding), so
+ * the lines a proof shares with the previous one are not decoded again.
+ * Zero it before first use; one per thread. */
+struct ldg_tlog_proof_cache {
+    char text[LDG_PROOF_MAX][44];
+    uint8_t hash[LDG_PROOF_MAX][32];
+    size_t n;
+};
+/* ldg_tlog_proof_parse, reusing and updating cache (NULL: none); the
+ * result is exactly ldg_tlog_proof_parse's. */
+int ldg_tlog_proof_parse_cached(const char *text, size_t len, uint64_t *index,
+                                uint8_t proof[][32], size_t *n,
+                                const char **checkpoint,
+                                size_t *checkpoint_len,
+                                struct ldg_tlog_proof_cache *cache);
+/* The path of the last proof that verified against (size, root): the
+ * node reached after each step, named by (shifts, fn), its hash and the
+ * proof hash used. Zero it before first use; one per thread. */
+struct ldg_tlog_memo {
+    uint64_t size;
+    uint8_t root[32];
+    size_t n;
+    uint64_t shifts[LDG_PROOF_MAX], fn[LDG_PROOF_MAX];
+    uint8_t node[LDG_PROOF_MAX][32], sib[LDG_PROOF_MAX][32];
+};
+/* ldg_tlog_verify_inclusion with the same result, faster for runs of
+ * proofs in one tree (a bundle's thousands of proofs against its one
+ * checkpoint): a proof that joins the memo's path (same node, same hash,
+ * same remaining proof hashes) is accepted there, so neighbouring leaves
+ * cost about two hashes each instead of log2(size); a proof that
+ * verifies in full becomes the memo. m NULL: no memo. */
+int ldg_tlog_verify_inclusion_memo(struct ldg_tlog_memo *m,
+                                   const uint8_t leaf_hash[32], uint64_t index,
+                                   uint64_t size, const uint8_t proof[][32],
+                                   size_t n, const uint8_t root[32]);
+
 /* C2SP tlog-tiles path, relative, e.g. "tile/0/x001/234" or
  * "tile/entries/005.p/17". level -1 means the entries bundle. width is
  * 1..256; 256 means a full tile (no .p/ suffix). Returns length or

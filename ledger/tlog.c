@@ -35,7 +35,6 @@
 /* Sizes are capped at 2^63 leaves: then every inclusion proof has at most
  * 63 hashes and every consistency proof at most 64 (LDG_PROOF_MAX), and
  * the sizes fit the int64 that other implementations (Go) use. */
-#define TREE_SIZE_MAX ((uint64_t)1 << 63)
 
 /* A range [lo, hi) splits into at most 64 increasing and 64 decreasing
  * aligned powers of two. */
@@ -475,10 +474,32 @@ next_line(const char **p, const char *end, const char **line, size_t *len)
     return 0;
 }
 
+/* A hash line, decoded: from the cache when it holds the same text at
+ * this position of the previous proof (base64 decoding is a function of
+ * the text, so this is exact). */
+static int
+hash_line(struct ldg_tlog_proof_cache *c, size_t i, const char *line,
+          uint8_t out[32])
+{
+    if (c != NULL && i < c->n && memcmp(c->text[i], line, B64_HASH_LEN) == 0) {
+        memcpy(out, c->hash[i], 32);
+        return 0;
+    }
+    if (ldg_unbase64(out, LDG_HASH_LEN, line, B64_HASH_LEN) < 0)
+        return LDG_EBADINPUT;
+    if (c != NULL) {
+        memcpy(c->text[i], line, B64_HASH_LEN);
+        memcpy(c->hash[i], out, 32);
+        if (i >= c->n)
+            c->n = i + 1;
+    }
+    return 0;
+}
+
 /* Hash lines up to the first empty line, which is consumed. */
 static int
 parse_hash_lines(const char **p, const char *end, uint8_t proof[][32],
-                 size_t *n)
+                 size_t *n, struct ldg_tlog_proof_cache *cache)
 {
     const char *line;
     size_t len, cnt = 0;
@@ -491,7 +512,7 @@ parse_hash_lines(const char **p, const char *end, uint8_t proof[][32],
         if (len == 0)
             break;
         if (cnt == LDG_PROOF_MAX || len != B64_HASH_LEN ||
-            ldg_unbase64(proof[cnt], LDG_HASH_LEN, line, len) < 0)
+            hash_line(cache, cnt, line, proof[cnt]) < 0)
             return LDG_EBADINPUT;
         cnt++;
     }
@@ -565,6 +586,16 @@ ldg_tlog_proof_parse(const char *text, size_t len, uint64_t *index,
                      uint8_t proof[][32], size_t *n, const char **checkpoint,
                      size_t *checkpoint_len)
 {
+    return ldg_tlog_proof_parse_cached(text, len, index, proof, n, checkpoint,
+                                       checkpoint_len, NULL);
+}
+
+int
+ldg_tlog_proof_parse_cached(const char *text, size_t len, uint64_t *index,
+                            uint8_t proof[][32], size_t *n,
+                            const char **checkpoint, size_t *checkpoint_len,
+                            struct ldg_tlog_proof_cache *cache)
+{
     const char *p = text, *end = text + len, *line;
     size_t ll, magic_len = strlen(PROOF_MAGIC);
     int rc;
@@ -588,7 +619,7 @@ ldg_tlog_proof_parse(const char *text, size_t len, uint64_t *index,
     if (ll < 6 || memcmp(line, "index ", 6) != 0 ||
         parse_decimal(line + 6, ll - 6, index) < 0)
         return LDG_EBADINPUT;
-    rc = parse_hash_lines(&p, end, proof, n);
+    rc = parse_hash_lines(&p, end, proof, n, cache);
     if (rc < 0)
         return rc;
     if (p == end)
@@ -654,7 +685,7 @@ ldg_tlog_consistency_parse(const char *text, size_t len, uint64_t *old,
     if (ll < 4 || memcmp(line, "old ", 4) != 0 ||
         parse_decimal(line + 4, ll - 4, old) < 0)
         return LDG_EBADINPUT;
-    rc = parse_hash_lines(&p, end, proof, n);
+    rc = parse_hash_lines(&p, end, proof, n, NULL);
     if (rc < 0)
         return rc;
     if (*n > 63 || p == end)

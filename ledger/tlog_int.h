@@ -12,6 +12,9 @@
 #ifndef LDG_TLOG_INT_H
 #define LDG_TLOG_INT_H
 
+/* Trees above 2^63 leaves are refused (their proofs would not fit). */
+#define TREE_SIZE_MAX ((uint64_t)1 << 63)
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -78,12 +81,7 @@ int ldg_checkpoint_text(char *buf, size_t cap, const char *origin,
  */
 int ldg_tlog_proof_format(char **out, uint64_t index, const uint8_t proof[][32],
                           size_t n, const char *signed_checkpoint);
-/* Parses; *checkpoint points into text (borrowed). An "extra" line is
- * accepted and skipped. Does not verify the note. LDG_EBADINPUT if
- * malformed (including more than LDG_PROOF_MAX hashes). */
-int ldg_tlog_proof_parse(const char *text, size_t len, uint64_t *index,
-                         uint8_t proof[][32], size_t *n,
-                         const char **checkpoint, size_t *checkpoint_len);
+/* ldg_tlog_proof_parse and ldg_tlog_proof_parse_cached: ledger.h. */
 
 /*
  * C2SP tlog-witness add-checkpoint request body (a consistency proof from

@@ -1,6 +1,6 @@
 /*
  * fuzz_bundle.c — libFuzzer target for the bundle reader and verifier
- * (export/archive.c, export/merkle.c, export/verify.c): arbitrary bytes in,
+ * (export/archive.c, export/verify.c, the core's proof parser): arbitrary bytes in,
  * no crash, no leak, no undefined behaviour, bounded memory.
  *
  * The first byte picks the layer to aim at:

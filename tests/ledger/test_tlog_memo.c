@@ -1,6 +1,7 @@
 /*
- * test_merkle.c — tlog-proof@v1 parsing and inclusion checks
- * (export/merkle.c), against a transcription of RFC 6962 and against the
+ * test_tlog_memo.c — the inclusion checks for runs of proofs
+ * (ledger/tlog_memo.c) and the cached tlog-proof@v1 parser (tlog.c) that
+ * verify-bundle uses, against a transcription of RFC 6962 and against the
  * core's own proofs and ldg_proof_check.
  */
 #include <setjmp.h>
@@ -11,6 +12,30 @@
 #include <cmocka.h>
 
 #include "tests/export/helpers.h"
+
+/* A parsed proof, as verify-bundle holds one. */
+struct bproof {
+    uint64_t index;
+    uint8_t hashes[LDG_PROOF_MAX][32];
+    size_t n;
+    const char *checkpoint;
+    size_t checkpoint_len;
+};
+
+static int
+bproof_parse_cached(struct bproof *p, const char *text, size_t len,
+                    struct ldg_tlog_proof_cache *c)
+{
+    memset(p, 0, sizeof *p);
+    return ldg_tlog_proof_parse_cached(text, len, &p->index, p->hashes, &p->n,
+                                       &p->checkpoint, &p->checkpoint_len, c);
+}
+
+static int
+bproof_parse(struct bproof *p, const char *text, size_t len)
+{
+    return bproof_parse_cached(p, text, len, NULL);
+}
 
 #define N 64
 
@@ -26,7 +51,7 @@ make_leaves(uint8_t (*leaves)[32], size_t n)
 }
 
 static void
-test_merkle__every_proof_of_sizes_1_to_64_verifies(void **state)
+test_tlog_memo__every_proof_of_sizes_1_to_64_verifies(void **state)
 {
     uint8_t leaves[N][32], root[32], proof[64][32];
     (void)state;
@@ -37,15 +62,15 @@ test_merkle__every_proof_of_sizes_1_to_64_verifies(void **state)
             size_t n =
                 naive_path(proof, (const uint8_t(*)[32])leaves, i, 0, size);
             assert_int_equal(
-                merkle_verify_inclusion(leaves[i], i, size,
-                                        (const uint8_t(*)[32])proof, n, root),
+                ldg_tlog_verify_inclusion(leaves[i], i, size,
+                                          (const uint8_t(*)[32])proof, n, root),
                 0);
         }
     }
 }
 
 static void
-test_merkle__any_change_to_a_proof_fails(void **state)
+test_tlog_memo__any_change_to_a_proof_fails(void **state)
 {
     uint8_t leaves[N][32], root[32], proof[65][32], bad[65][32];
     (void)state;
@@ -60,41 +85,41 @@ test_merkle__any_change_to_a_proof_fails(void **state)
             /* other index, other leaf, an index beyond the tree (the
              * size itself is bound by the signed checkpoint, not here) */
             if (size > 1)
-                assert_int_equal(merkle_verify_inclusion(leaves[i],
-                                                         (i + 1) % size, size,
-                                                         p, n, root),
+                assert_int_equal(ldg_tlog_verify_inclusion(leaves[i],
+                                                           (i + 1) % size, size,
+                                                           p, n, root),
                                  LDG_EBADPROOF);
             assert_int_equal(
-                merkle_verify_inclusion(leaves[i], size, size, p, n, root),
+                ldg_tlog_verify_inclusion(leaves[i], size, size, p, n, root),
                 LDG_EBADPROOF);
-            assert_int_equal(merkle_verify_inclusion(leaves[(i + 1) % N], i,
-                                                     size, p, n, root),
+            assert_int_equal(ldg_tlog_verify_inclusion(leaves[(i + 1) % N], i,
+                                                       size, p, n, root),
                              LDG_EBADPROOF);
             /* every bit of every hash */
             for (size_t h = 0; h < n; h++)
                 for (int bit = 0; bit < 256; bit += 37) {
                     memcpy(bad, proof, sizeof proof);
                     bad[h][bit / 8] ^= (uint8_t)(1 << (bit % 8));
-                    assert_int_equal(
-                        merkle_verify_inclusion(leaves[i], i, size, q, n, root),
-                        LDG_EBADPROOF);
+                    assert_int_equal(ldg_tlog_verify_inclusion(
+                                         leaves[i], i, size, q, n, root),
+                                     LDG_EBADPROOF);
                 }
             /* a hash dropped or added */
             if (n > 0)
-                assert_int_equal(
-                    merkle_verify_inclusion(leaves[i], i, size, p, n - 1, root),
-                    LDG_EBADPROOF);
+                assert_int_equal(ldg_tlog_verify_inclusion(leaves[i], i, size,
+                                                           p, n - 1, root),
+                                 LDG_EBADPROOF);
             memcpy(bad, proof, sizeof proof);
             memcpy(bad[n], root, 32);
             assert_int_equal(
-                merkle_verify_inclusion(leaves[i], i, size, q, n + 1, root),
+                ldg_tlog_verify_inclusion(leaves[i], i, size, q, n + 1, root),
                 LDG_EBADPROOF);
         }
     }
 }
 
 static void
-test_merkle__core_proofs_parse_and_verify(void **state)
+test_tlog_memo__core_proofs_parse_and_verify(void **state)
 {
     char *dir = tmp_dir(), vkey[512], origin[LDG_ORIGIN_MAX + 1];
     struct ldg_ledger *l = new_ledger(dir, "l");
@@ -124,9 +149,9 @@ test_merkle__core_proofs_parse_and_verify(void **state)
         assert_int_equal(p.index, i);
         assert_int_equal(p.checkpoint_len, strlen(ck));
         assert_memory_equal(p.checkpoint, ck, strlen(ck));
-        assert_int_equal(merkle_verify_inclusion(ev.leaf, p.index, cksize,
-                                                 (const uint8_t(*)[32])p.hashes,
-                                                 p.n, root),
+        assert_int_equal(ldg_tlog_verify_inclusion(
+                             ev.leaf, p.index, cksize,
+                             (const uint8_t(*)[32])p.hashes, p.n, root),
                          0);
         /* the core agrees */
         assert_int_equal(ldg_proof_check(vkey, text, strlen(text), ev.entry,
@@ -143,7 +168,7 @@ test_merkle__core_proofs_parse_and_verify(void **state)
 }
 
 static void
-test_merkle__malformed_proof_text_is_refused(void **state)
+test_tlog_memo__malformed_proof_text_is_refused(void **state)
 {
     static const char *const bad[] = {
         "",
@@ -178,10 +203,11 @@ test_merkle__malformed_proof_text_is_refused(void **state)
     assert_int_equal(p.index, 7);
     assert_int_equal(p.n, 0);
     assert_int_equal(p.checkpoint_len, 3);
-    /* 64 hashes are more than any tree of 2^63 leaves needs */
-    many = malloc(64 * 45 + 64);
+    /* more than LDG_PROOF_MAX hashes: malformed (64 parse, and no
+     * inclusion proof of a tree of at most 2^63 leaves has that many) */
+    many = malloc(65 * 45 + 64);
     len = (size_t)sprintf(many, "c2sp.org/tlog-proof@v1\nindex 0\n");
-    for (int i = 0; i < 64; i++)
+    for (int i = 0; i < 65; i++)
         len += (size_t)sprintf(
             many + len, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n");
     len += (size_t)sprintf(many + len, "\nck\n");
@@ -189,26 +215,27 @@ test_merkle__malformed_proof_text_is_refused(void **state)
     free(many);
 }
 
-/* The memo (merkle_verify_inclusion_memo) gives exactly the plain
+/* The memo (ldg_tlog_verify_inclusion_memo) gives exactly the plain
  * result: every proof of every size in increasing and decreasing order
  * with one memo carried along, and each proof altered (any hash, a hash
  * dropped or added, another leaf or index) right after the memo learned
  * the true path, so the altered proof meets the memo's nodes. */
 static void
-memo_case(struct merkle_memo *m, const uint8_t *leaf, uint64_t i,
+memo_case(struct ldg_tlog_memo *m, const uint8_t *leaf, uint64_t i,
           uint64_t size, const uint8_t (*p)[32], size_t n,
           const uint8_t root[32])
 {
-    assert_int_equal(merkle_verify_inclusion_memo(m, leaf, i, size, p, n, root),
-                     merkle_verify_inclusion(leaf, i, size, p, n, root));
+    assert_int_equal(
+        ldg_tlog_verify_inclusion_memo(m, leaf, i, size, p, n, root),
+        ldg_tlog_verify_inclusion(leaf, i, size, p, n, root));
 }
 
 static void
-test_merkle__memo_gives_the_plain_result(void **state)
+test_tlog_memo__memo_gives_the_plain_result(void **state)
 {
     uint8_t leaves[N][32], root[32], proof[65][32], bad[65][32];
     const uint8_t(*q)[32] = (const uint8_t(*)[32])bad;
-    struct merkle_memo *m = calloc(1, sizeof *m);
+    struct ldg_tlog_memo *m = calloc(1, sizeof *m);
     (void)state;
     assert_non_null(m);
     make_leaves(leaves, N);
@@ -243,7 +270,7 @@ test_merkle__memo_gives_the_plain_result(void **state)
 }
 
 static void
-test_merkle__cached_parse_is_the_plain_parse(void **state)
+test_tlog_memo__cached_parse_is_the_plain_parse(void **state)
 {
     static const char *const hashes[] = {
         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
@@ -251,7 +278,7 @@ test_merkle__cached_parse_is_the_plain_parse(void **state)
         "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=",
         "not base64 at all, but forty-four bytes lo=",
     };
-    struct bproof_cache *c = calloc(1, sizeof *c);
+    struct ldg_tlog_proof_cache *c = calloc(1, sizeof *c);
     (void)state;
     assert_non_null(c);
     /* proofs whose lines repeat, change and go bad at each position */
@@ -283,12 +310,12 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_merkle__every_proof_of_sizes_1_to_64_verifies),
-        cmocka_unit_test(test_merkle__any_change_to_a_proof_fails),
-        cmocka_unit_test(test_merkle__memo_gives_the_plain_result),
-        cmocka_unit_test(test_merkle__cached_parse_is_the_plain_parse),
-        cmocka_unit_test(test_merkle__core_proofs_parse_and_verify),
-        cmocka_unit_test(test_merkle__malformed_proof_text_is_refused),
+        cmocka_unit_test(test_tlog_memo__every_proof_of_sizes_1_to_64_verifies),
+        cmocka_unit_test(test_tlog_memo__any_change_to_a_proof_fails),
+        cmocka_unit_test(test_tlog_memo__memo_gives_the_plain_result),
+        cmocka_unit_test(test_tlog_memo__cached_parse_is_the_plain_parse),
+        cmocka_unit_test(test_tlog_memo__core_proofs_parse_and_verify),
+        cmocka_unit_test(test_tlog_memo__malformed_proof_text_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
