@@ -120,9 +120,18 @@ cmd_init(struct cli *c, int argc, char **argv)
     }
     /* Opened for writing, so the projections' store is made now, current
      * at the genesis event: a fresh ledger's views are current and empty
-     * (read-only views would otherwise say the store is not current). */
-    if ((rc = cli_open(c, 0, &l)) != 0)
-        return rc;
+     * (read-only views would otherwise say the store is not current).
+     * The ledger itself is already made and durable; if only this step
+     * fails (say an I/O error in the projections' store), init has done
+     * its job: say what was not done and that the next write does it, so
+     * that init is not left unrepeatable ("a ledger already exists"). */
+    if (cli_open(c, 0, &l) != 0) {
+        cli_err(c, "the ledger in %s is made, but its projections were not "
+                   "built (above); the next command that writes builds them",
+                c->dir);
+        if ((rc = cli_open(c, 1, &l)) != 0)
+            return rc;
+    }
     ldg_verifier_key(l, vkey, sizeof vkey);
     if (c->out == OUT_HUMAN) {
         printf("dir\t%s\norigin\t%s\nverifier\t%s\n", c->dir, ldg_origin(l),
