@@ -1498,8 +1498,8 @@ keys_list(struct cli *c, struct ldg_ledger *l)
         return cli_exit_code(rc);
     }
     if (c->out == OUT_HUMAN)
-        printf("%-20s %-16s %-8s %-8s %s\n", "NAME", "KEY ID", "ADDED",
-               "REVOKED", "SECRET");
+        printf("%-20s %-16s %-8s %-8s %-6s %s\n", "NAME", "KEY ID", "ADDED",
+               "REVOKED", "SECRET", "ROLES");
     for (size_t i = 0; i < n; i++) {
         char added[24], rev[24], pub[65];
         snprintf(added, sizeof added, "%llu",
@@ -1511,13 +1511,24 @@ keys_list(struct cli *c, struct ldg_ledger *l)
                      (unsigned long long)k[i].revoked_seq);
         ldg_hex(pub, k[i].pub, 32);
         if (c->out == OUT_HUMAN) {
-            printf("%-20s %-16s %-8s %-8s %s\n", k[i].name, k[i].key_id, added,
-                   rev, k[i].has_secret ? "yes" : "no");
+            printf("%-20s %-16s %-8s %-8s %-6s %s\n", k[i].name, k[i].key_id,
+                   added, rev, k[i].has_secret ? "yes" : "no",
+                   k[i].roles[0] == '*'    ? "* (the log key: any type)"
+                   : k[i].roles[0] == '\0' ? "(none: any actor type)"
+                                           : k[i].roles);
         } else {
             json_t *o =
                 json_pack("{s:s, s:s, s:s, s:s, s:b}", "name", k[i].name,
                           "key_id", k[i].key_id, "public_key", pub, "added_seq",
                           added, "has_secret", k[i].has_secret);
+            json_t *rl = json_array();
+            char *dup = strdup(k[i].roles), *save = NULL;
+            /* the log key: ["*"]; none: [] (any actor type) */
+            for (char *r = dup ? strtok_r(dup, ",", &save) : NULL; r;
+                 r = strtok_r(NULL, ",", &save))
+                json_array_append_new(rl, json_string(r));
+            free(dup);
+            json_object_set_new(o, "roles", rl);
             if (k[i].revoked_seq != UINT64_MAX)
                 json_object_set_new(o, "revoked_seq", json_string(rev));
             cli_print_json(c, o);
@@ -1529,7 +1540,10 @@ keys_list(struct cli *c, struct ldg_ledger *l)
 
 static const struct cli_opt keys_opts[] = {
     CLI_VALUE('r', 0, "roles", "R,...",
-              "with add: the roles the key may sign for"),
+              "with add: the event types the key may sign, as roles: host, "
+              "runtime, capacity, model, pack, permission, route, eval, "
+              "promotion, run, x, erase, sensor, control-plane, any "
+              "(docs/FORMAT.md, Key roles; none: any actor type)"),
     CLI_VALUE('R', 0, "reason", "TEXT", "with revoke (required): why"),
     QUIET_OPT,
     CLI_ARG("add NAME|list|revoke NAME|verifier",
