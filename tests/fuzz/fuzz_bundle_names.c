@@ -84,6 +84,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case BN_MANIFEST_SIG:
         FUZZ_ASSERT(strcmp(name, B_MANIFEST_SIG) == 0);
         break;
+    case BN_COSIGNED:
+        FUZZ_ASSERT(strcmp(name, "cosigned/checkpoint") == 0);
+        break;
+    case BN_COSIGNED_PROOF:
+        FUZZ_ASSERT(strcmp(name, "cosigned/consistency") == 0);
+        break;
     default:
         FUZZ_ASSERT(slash == NULL || k == BN_CHECKPOINT || k == BN_VKEY ||
                     k == BN_EVENTS || k == BN_STATE || k == BN_STATE_NOTE ||
