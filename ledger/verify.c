@@ -810,20 +810,22 @@ check_registry(struct vstate *vs, struct ldg_txn *t, uint64_t size)
     free(p);
 }
 
+/* The indexes: one entry per event each (idx.run: per event with a run). */
+static const struct {
+    enum ldg_core_db db;
+    const char *name;
+} idx[] = {{LDG_DB_IDX_TYPE, "idx.type"},
+           {LDG_DB_IDX_SUBJECT, "idx.subject"},
+           {LDG_DB_IDX_RUN, "idx.run"},
+           {LDG_DB_IDX_ACTOR, "idx.actor"},
+           {LDG_DB_IDX_TIME, "idx.time"}};
+
 /* Every index holds exactly one entry per event (run: per event with a
  * run); more means entries that point at nothing. */
 static void
 check_index_counts(struct vstate *vs, struct ldg_txn *t, uint64_t size,
                    uint64_t with_run)
 {
-    static const struct {
-        enum ldg_core_db db;
-        const char *name;
-    } idx[] = {{LDG_DB_IDX_TYPE, "idx.type"},
-               {LDG_DB_IDX_SUBJECT, "idx.subject"},
-               {LDG_DB_IDX_RUN, "idx.run"},
-               {LDG_DB_IDX_ACTOR, "idx.actor"},
-               {LDG_DB_IDX_TIME, "idx.time"}};
     for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
         uint64_t n = 0, want = idx[i].db == LDG_DB_IDX_RUN ? with_run : size;
         if (ldg_db_count(t, ldg_store_core_dbi(vs->l->store, idx[i].db), &n) ==
@@ -924,14 +926,6 @@ static void
 walk_indexes(struct vstate *vs, struct ldg_txn *t, uint64_t size,
              uint64_t with_run)
 {
-    static const struct {
-        enum ldg_core_db db;
-        const char *name;
-    } idx[] = {{LDG_DB_IDX_TYPE, "idx.type"},
-               {LDG_DB_IDX_SUBJECT, "idx.subject"},
-               {LDG_DB_IDX_RUN, "idx.run"},
-               {LDG_DB_IDX_ACTOR, "idx.actor"},
-               {LDG_DB_IDX_TIME, "idx.time"}};
     for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++)
         if (walk_index(vs, t, idx[i].db, idx[i].name, size,
                        idx[i].db == LDG_DB_IDX_RUN ? with_run : size))
