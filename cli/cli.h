@@ -149,6 +149,8 @@ struct cli {
     int color, color_err; /* colour on stdout / stderr (cli/term.c) */
     int no_pager;         /* --no-pager */
     int tty_out;          /* stdout was a terminal (before any pager) */
+    int fit; /* human output fitted to 80 columns: stdout is a terminal
+                and --wide was not given (docs/OUTPUT.md) */
 };
 
 /* The parser over a command's table (getopt_long underneath, so options
@@ -238,15 +240,29 @@ void cli_when(char *buf, size_t cap, uint64_t ts_ns);
  * text itself if it does not parse, "-" for NULL). */
 void cli_when_rfc3339(char *buf, size_t cap, const char *t);
 /* One cell of a human table: s padded to width columns and a space, or
- * with last, s and a newline. On a terminal a longer s is cut to width
- * with "…" (systemctl's rule), so tables fit 80 columns; piped, cells are
- * whole (a wider line beats a lost value). */
+ * with last, s and a newline. On a terminal (c->fit) a longer s is cut to
+ * width with "…" (systemctl's rule), so tables fit 80 columns; piped or
+ * with --wide, cells are whole (a wider line beats a lost value). */
 void cli_cell(const struct cli *c, const char *s, int width, int last);
-/* A line of prose after indent spaces: on a terminal wrapped at word
- * boundaries to 80 columns (never cut), piped one whole line. */
+/* A line of prose after indent spaces: on a terminal (c->fit) wrapped at
+ * word boundaries to 80 columns (never cut), else one whole line. */
 void cli_wrap(const struct cli *c, const char *s, int indent);
+/* Columns of human output on a terminal. */
+#define CLI_COLUMNS 80
+/* One line of n bytes (no newline in it) and a newline. With c->fit and
+ * wider than 80 columns: hang > 0 wraps it at spaces, two-space field
+ * gaps first, continuation lines indented by hang; hang 0 cuts it to 80
+ * columns with "…". pre and post (colour, or NULL) go around every
+ * printed line. Otherwise the line is written whole. */
+void cli_line(const struct cli *c, const char *s, size_t n, int hang,
+              const char *pre, const char *post);
+/* Columns the UTF-8 text s[0..n) takes. */
+size_t cli_cols(const char *s, size_t n);
 /* --utc: every time from here on in UTC (TZ=UTC). */
 void cli_set_utc(void);
+/* A sequence number, log size or ns time as -o json gives it: a decimal
+ * string (docs/OUTPUT.md: counts are numbers, 64-bit positions strings). */
+json_t *cli_json_u64(uint64_t v);
 /* Writes one JSON value as a line (compact) or pretty, then frees it. */
 void cli_print_json(const struct cli *c, json_t *v);
 /* Progress line on stderr when it is a terminal: done of total (0 when

@@ -670,12 +670,11 @@ ingest_served(struct cli *c, FILE *in, const char *name, int acks, int verbose)
         fprintf(stderr, "ingest: 0 events committed, %llu lines rejected\n",
                 (unsigned long long)rejected);
     if (c->out != OUT_HUMAN) {
-        char n0[24], b[24], d[24];
-        snprintf(n0, sizeof n0, "%llu", (unsigned long long)committed);
-        snprintf(b, sizeof b, "%llu", (unsigned long long)rejected);
-        snprintf(d, sizeof d, "%llu", (unsigned long long)first);
-        cli_print_json(c, json_pack("{s:s, s:s, s:s}", "committed", n0,
-                                    "rejected", b, "first_seq", d));
+        /* counts are numbers, seqs strings, as a direct ingest gives */
+        cli_print_json(c, json_pack("{s:I, s:I, s:o}", "committed",
+                                    (json_int_t)committed, "rejected",
+                                    (json_int_t)rejected, "first_seq",
+                                    cli_json_u64(first)));
     }
     ldg_client_close(cl);
     return rc;
@@ -1453,30 +1452,32 @@ cmd_stats(struct cli *c, int argc, char **argv)
                    (unsigned long long)(st.events - 1), h2, st.last_type);
         }
     } else {
-        char b[10][24];
-        uint64_t vals[10] = {st.events,     st.bodies,      st.checkpoints,
-                             st.keys,       st.entry_bytes, st.body_bytes,
-                             st.file_bytes, st.map_bytes,   st.first_ts,
-                             st.last_ts};
+        char b[2][24];
         json_t *o;
-        for (int i = 0; i < 10; i++)
-            snprintf(b[i], sizeof b[i], "%llu", (unsigned long long)vals[i]);
-        o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}}",
-                      "origin", ldg_origin(l), "events", b[0], "bodies", b[1],
-                      "checkpoints", b[2], "keys", b[3], "sizes", "entry_bytes",
-                      b[4], "body_bytes", b[5], "file_bytes", b[6], "map_bytes",
-                      b[7]);
+        snprintf(b[0], sizeof b[0], "%llu", (unsigned long long)st.first_ts);
+        snprintf(b[1], sizeof b[1], "%llu", (unsigned long long)st.last_ts);
+        /* counts and byte sizes are numbers, the log size a string
+         * (docs/OUTPUT.md) */
+        o = json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}}",
+                      "origin", ldg_origin(l), "size", cli_json_u64(st.events),
+                      "events", (json_int_t)st.events, "bodies",
+                      (json_int_t)st.bodies, "checkpoints",
+                      (json_int_t)st.checkpoints, "keys", (json_int_t)st.keys,
+                      "sizes", "entry_bytes", (json_int_t)st.entry_bytes,
+                      "body_bytes", (json_int_t)st.body_bytes, "file_bytes",
+                      (json_int_t)st.file_bytes, "map_bytes",
+                      (json_int_t)st.map_bytes);
         if (st.events) {
             char last[24];
             snprintf(last, sizeof last, "%llu",
                      (unsigned long long)(st.events - 1));
             json_object_set_new(o, "first",
                                 json_pack("{s:s, s:s, s:s, s:s}", "seq", "0",
-                                          "ts", b[8], "time", t1, "type",
+                                          "ts", b[0], "time", t1, "type",
                                           st.first_type));
             json_object_set_new(o, "last",
                                 json_pack("{s:s, s:s, s:s, s:s}", "seq", last,
-                                          "ts", b[9], "time", t2, "type",
+                                          "ts", b[1], "time", t2, "type",
                                           st.last_type));
         }
         cli_print_json(c, o);

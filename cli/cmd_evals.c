@@ -273,7 +273,7 @@ cmd_eval(struct cli *c, int argc, char **argv)
         goto out;
     }
     if (c->out != OUT_HUMAN) {
-        json_object_set_new(result, "seq", json_integer((json_int_t)seq));
+        json_object_set_new(result, "seq", cli_json_u64(seq));
         cli_print_json(c, json_incref(result));
     } else {
         for (size_t i = 0; i < rep.total; i++)
@@ -375,8 +375,8 @@ cmd_evals(struct cli *c, int argc, char **argv)
         n++;
         if (c->out != OUT_HUMAN) {
             json_t *row = json_pack(
-                "{s:I, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}",
-                "seq", (json_int_t)ev.seq, "eval_id",
+                "{s:o, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}",
+                "seq", cli_json_u64(ev.seq), "eval_id",
                 json_object_get(b, "eval_id"), "target",
                 json_object_get(b, "target"), "candidate",
                 json_object_get(b, "candidate"), "suite",
@@ -546,7 +546,7 @@ cmd_promote(struct cli *c, int argc, char **argv)
         ex = EX_VERIFY;
     }
     if (c->out != OUT_HUMAN) {
-        json_object_set_new(body, "seq", json_integer((json_int_t)seq));
+        json_object_set_new(body, "seq", cli_json_u64(seq));
         json_object_set_new(body, "type",
                             json_string(ex == EX_OK ? "promotion.promoted"
                                                     : "promotion.rejected"));
@@ -653,7 +653,7 @@ cmd_rollback(struct cli *c, int argc, char **argv)
         goto out;
     }
     if (c->out != OUT_HUMAN) {
-        json_object_set_new(body, "seq", json_integer((json_int_t)seq));
+        json_object_set_new(body, "seq", cli_json_u64(seq));
         cli_print_json(c, json_incref(body));
     } else {
         printf("rolled back %s to %s, seq %llu\n", target, to,

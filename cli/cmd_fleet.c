@@ -289,12 +289,12 @@ cmd_publish(struct cli *c, int argc, char **argv)
         snprintf(wurl, sizeof wurl, "%.*s", (int)(sp - wit[i]), wit[i]);
         rc = ldg_witness_submit(l, wurl, sp + 1, flags, &sr);
         json_array_append_new(
-            wj, json_pack("{s:s,s:s,s:I,s:s}", "witness", wurl, "outcome",
+            wj, json_pack("{s:s,s:s,s:o,s:s}", "witness", wurl, "outcome",
                           sr.outcome == LDG_SUBMIT_COSIGNED   ? "cosigned"
                           : sr.outcome == LDG_SUBMIT_UPTODATE ? "up-to-date"
                           : sr.outcome == LDG_SUBMIT_QUEUED   ? "queued"
                                                               : "refused",
-                          "cosigned_size", (json_int_t)sr.cosigned, "what",
+                          "cosigned_size", cli_json_u64(sr.cosigned), "what",
                           sr.what));
         if (rc < 0) {
             cli_err(c, "witness %s: %s", wurl, sr.what);
@@ -322,9 +322,9 @@ cmd_publish(struct cli *c, int argc, char **argv)
                    (unsigned long long)r.files_put,
                    (unsigned long long)r.bytes_put);
     } else {
-        cli_print_json(c, json_pack("{s:s,s:I,s:I,s:I,s:I,s:O}", "url",
-                                    argv[a.ind], "size", (json_int_t)r.size,
-                                    "old_size", (json_int_t)r.old_size, "files",
+        cli_print_json(c, json_pack("{s:s,s:o,s:o,s:I,s:I,s:O}", "url",
+                                    argv[a.ind], "size", cli_json_u64(r.size),
+                                    "old_size", cli_json_u64(r.old_size), "files",
                                     (json_int_t)r.files_put, "bytes",
                                     (json_int_t)r.bytes_put, "witnesses", wj));
     }
@@ -388,10 +388,10 @@ mirror_one(struct cli *c, const char *url, const char *state, const char *key)
     rc = ldg_mirror_sync(state, key, &f, &rep, err, sizeof err);
     ldg_remote_free(r);
     if (c->out != OUT_HUMAN) {
-        cli_print_json(c, json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:s}", "url",
+        cli_print_json(c, json_pack("{s:s,s:s,s:s,s:o,s:o,s:I,s:I,s:s}", "url",
                                     url, "state", state, "origin", rep.origin,
-                                    "old_size", (json_int_t)rep.old_size,
-                                    "size", (json_int_t)rep.size, "tiles",
+                                    "old_size", cli_json_u64(rep.old_size),
+                                    "size", cli_json_u64(rep.size), "tiles",
                                     (json_int_t)rep.tiles_fetched, "bundles",
                                     (json_int_t)rep.bundles_fetched, "status",
                                     rc == 0 ? "ok" : err));
@@ -561,9 +561,10 @@ cmd_ship(struct cli *c, int argc, char **argv)
                (unsigned long long)r.shipped, (unsigned long long)r.from,
                (unsigned long long)r.to, (unsigned long long)r.batches);
     else
-        cli_print_json(c, json_pack("{s:I,s:I,s:I,s:I}", "shipped",
+        cli_print_json(c, json_pack("{s:I,s:o,s:o,s:I}", "shipped",
                                     (json_int_t)r.shipped, "from",
-                                    (json_int_t)r.from, "to", (json_int_t)r.to,
+                                    cli_json_u64(r.from), "to",
+                                    cli_json_u64(r.to),
                                     "batches", (json_int_t)r.batches));
     return EX_OK;
 }

@@ -465,7 +465,7 @@ human_routes(struct cli *c, json_t *rows)
     json_t *r;
     /* 18 + 20 + 15 + 5 + 5 + 5 + 7 + 7 + 7 spaces: 89 piped; on a
      * terminal the model is cut so the line is 79 */
-    int mw = c->tty_out ? 10 : 20;
+    int mw = c->fit ? 10 : 20;
     cli_cell(c, "ROUTE", 18, 0);
     cli_cell(c, "MODEL", mw, 0);
     cli_cell(c, "READINESS", 15, 0);
@@ -692,56 +692,81 @@ cmd_runs(struct cli *c, int argc, char **argv)
 
 /* -------------------------------------------------------------- doctor -- */
 
-static void
-put_col(const char *s, int width)
+/* A remedy that is a command to run (the doctor's remedies either say
+ * what to do or are the command itself). */
+static int
+is_command(const char *r)
 {
-    static const char spaces[] = "                                ";
-    int n = (int)strlen(s);
-    fputs(s, stdout);
-    if (n < width)
-        fwrite(spaces, 1, (size_t)(width - n), stdout);
+    return strncmp(r, "ledger ", 7) == 0 || strncmp(r, "chmod ", 6) == 0;
 }
 
 /* Clause lines: the ones that do not hold, with detail and remedies;
- * with all set, every clause. */
+ * with all set, every clause. Columns: indent, the status (8), the
+ * clause (21), then the detail, one line each. On a terminal (c->fit)
+ * detail and prose remedies are wrapped under their column, and a
+ * command that would not fit there goes on a line of its own at the
+ * indent, whole: a command is never wrapped or cut. */
 static void
 human_clauses(const struct cli *c, json_t *cl, const char *indent, int all)
 {
-    size_t i, k;
+    size_t i, k, in = strlen(indent);
+    int hang = (int)in + 29;
+    char *line = NULL;
+    size_t cap = 0;
+    FILE *m;
     json_t *x;
     json_array_foreach(cl, i, x)
     {
         const char *st = js(x, "status");
-        if (!all && strcmp(st, "ok") == 0)
-            continue;
+        const char *word = strcmp(st, "ok") == 0     ? "ok"
+                           : strcmp(st, "fail") == 0 ? "FAIL"
+                                                     : "UNKNOWN";
         json_t *det = json_object_get(x, "detail");
         json_t *rem = json_object_get(x, "remedy");
         size_t nd = json_array_size(det);
-        fputs(indent, stdout);
-        fputs(cli_paint(c->color, strcmp(st, "ok") == 0     ? CLI_PAINT_OK
-                                  : strcmp(st, "fail") == 0 ? CLI_PAINT_FAIL
-                                                            : CLI_PAINT_WARN),
-              stdout);
-        fputs(strcmp(st, "ok") == 0     ? "ok"
-              : strcmp(st, "fail") == 0 ? "FAIL"
-                                        : "UNKNOWN",
-              stdout);
-        fputs(cli_paint(c->color, CLI_PAINT_OFF), stdout);
-        put_col("", 8 - (int)strlen(strcmp(st, "ok") == 0     ? "ok"
-                                    : strcmp(st, "fail") == 0 ? "FAIL"
-                                                              : "UNKNOWN"));
-        put_col(js(x, "name"), 21);
-        puts(nd ? json_string_value(json_array_get(det, 0)) : "");
+        if (!all && strcmp(st, "ok") == 0)
+            continue;
+        if ((m = open_memstream(&line, &cap)) == NULL)
+            return;
+        fprintf(m, "%s%s%s%s%*s%-20s %s", indent,
+                cli_paint(c->color, strcmp(st, "ok") == 0 ? CLI_PAINT_OK
+                                    : strcmp(st, "fail") == 0
+                                        ? CLI_PAINT_FAIL
+                                        : CLI_PAINT_WARN),
+                word, cli_paint(c->color, CLI_PAINT_OFF),
+                8 - (int)strlen(word), "", js(x, "name"),
+                nd ? json_string_value(json_array_get(det, 0)) : "");
+        fclose(m);
+        cli_line(c, line, strlen(line), hang, NULL, NULL);
+        free(line);
+        line = NULL;
         for (k = 1; k < nd; k++) {
-            fputs(indent, stdout);
-            put_col("", 29);
-            puts(json_string_value(json_array_get(det, k)));
+            const char *d = json_string_value(json_array_get(det, k));
+            if ((m = open_memstream(&line, &cap)) == NULL)
+                return;
+            fprintf(m, "%*s%s", hang, "", d ? d : "");
+            fclose(m);
+            cli_line(c, line, strlen(line), hang, NULL, NULL);
+            free(line);
+            line = NULL;
         }
         for (k = 0; k < json_array_size(rem); k++) {
-            fputs(indent, stdout);
-            put_col("", 29);
-            fputs("-> ", stdout);
-            puts(json_string_value(json_array_get(rem, k)));
+            const char *r = json_string_value(json_array_get(rem, k));
+            int at = hang;
+            r = r ? r : "";
+            if (c->fit && is_command(r) &&
+                (size_t)hang + 3 + cli_cols(r, strlen(r)) > CLI_COLUMNS)
+                at = (int)in + 2; /* its own line, whole */
+            if ((m = open_memstream(&line, &cap)) == NULL)
+                return;
+            fprintf(m, "%*s-> %s", at, "", r);
+            fclose(m);
+            if (is_command(r))
+                puts(line);
+            else
+                cli_line(c, line, strlen(line), hang + 3, NULL, NULL);
+            free(line);
+            line = NULL;
         }
     }
 }
@@ -1201,7 +1226,8 @@ cmd_rebuild(struct cli *c, int argc, char **argv)
         printf("%-12s %-10s %-8s %-26s %s\n", "NAME", "EVENTS", "CHANGED",
                "SIGNED NOTE", "DIGEST");
         json_array_foreach(rep, i, o) printf(
-            "%-12s %-10s %-8s %-26s %s\n", js(o, "name"), js(o, "events"),
+            "%-12s %-10lld %-8s %-26s %s\n", js(o, "name"),
+            (long long)json_integer_value(json_object_get(o, "events")),
             json_is_true(json_object_get(o, "changed")) ? "yes" : "no",
             js(o, "note"), js(o, "after"));
     }

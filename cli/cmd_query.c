@@ -42,6 +42,7 @@ struct out {
     struct cli *c;
     struct ldg_query_render *r;
     int show_cursor, json;
+    int cut; /* human lines cut to 80 columns (a terminal, no --wide) */
     uint64_t last_seq; /* the last event printed, for --show-cursor */
     uint8_t last_leaf[32];
     uint64_t printed;
@@ -53,15 +54,25 @@ static int
 write_out(void *ctx, const char *text, size_t len)
 {
     struct out *o = ctx;
-    if (fwrite(text, 1, len, stdout) != len) {
-        if (errno == EPIPE) {
-            o->closed = 1;
-            return 1;
+    if (o->cut) { /* whole lines, each cut to 80 columns with "…" */
+        const char *p = text, *end = text + len;
+        while (p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+            cli_line(o->c, p, n, 0, NULL, NULL);
+            p += n + (nl != NULL);
         }
-        cli_err(o->c, "writing the output: %s", strerror(errno));
-        return EX_IOERR;
+        if (!ferror(stdout))
+            return 0;
+    } else if (fwrite(text, 1, len, stdout) == len) {
+        return 0;
     }
-    return 0;
+    if (errno == EPIPE) {
+        o->closed = 1;
+        return 1;
+    }
+    cli_err(o->c, "writing the output: %s", strerror(errno));
+    return EX_IOERR;
 }
 
 static int
@@ -460,7 +471,7 @@ deps_terms(struct cli *c, int nterms, char **terms, char ***out, int *nout,
 /* One bundle event as the short format shows a stored one: time (local
  * unless --utc), seq, type, subject, signer, then the disclosed fields. */
 static void
-bundle_event_short(const json_t *e, enum ldg_query_format fmt)
+bundle_event_text(FILE *f, const json_t *e, enum ldg_query_format fmt)
 {
     json_t *body = json_object_get(e, "body"), *v;
     const char *ts = json_string_value(json_object_get(e, "ts")), *k, *name;
@@ -474,8 +485,8 @@ bundle_event_short(const json_t *e, enum ldg_query_format fmt)
             cli_when(when, sizeof when, ns);
     }
     name = json_string_value(json_object_get(e, "actor_name"));
-    printf(
-        "%s %s %s %s %s:", when, json_string_value(json_object_get(e, "seq")),
+    fprintf(
+        f, "%s %s %s %s %s:", when, json_string_value(json_object_get(e, "seq")),
         json_string_value(json_object_get(e, "type")),
         json_string_value(json_object_get(e, "subject")),
         name != NULL ? name : json_string_value(json_object_get(e, "actor")));
@@ -483,22 +494,36 @@ bundle_event_short(const json_t *e, enum ldg_query_format fmt)
         json_object_foreach(body, k, v)
         {
             if (json_is_string(v)) {
-                printf(" %s=%s", k, json_string_value(v));
+                fprintf(f, " %s=%s", k, json_string_value(v));
             } else {
                 char *j = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-                printf(" %s=%s", k, j ? j : "?");
+                fprintf(f, " %s=%s", k, j ? j : "?");
                 free(j);
             }
         }
     }
     if (json_is_true(json_object_get(e, "erased")))
-        printf(" [body erased]");
+        fputs(" [body erased]", f);
     else if (json_is_true(json_object_get(e, "body_withheld")))
-        printf(" [body withheld]");
+        fputs(" [body withheld]", f);
     else if ((v = json_object_get(e, "withheld")) != NULL)
-        printf(" [%s fields withheld]",
+        fprintf(f, " [%s fields withheld]",
                json_is_string(v) ? json_string_value(v) : "some");
-    putchar('\n');
+}
+
+static void
+bundle_event_short(const struct cli *c, const json_t *e,
+                   enum ldg_query_format fmt)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    FILE *f = open_memstream(&line, &cap);
+    if (f == NULL)
+        return;
+    bundle_event_text(f, e, fmt);
+    fclose(f);
+    cli_line(c, line, strlen(line), 0, NULL, NULL); /* as a ledger's */
+    free(line);
 }
 
 /* query --bundle: the matches among a verified bundle's selected events. */
@@ -552,7 +577,7 @@ query_bundle(struct cli *c, const struct cli_bundle_args *ba,
                 printf("%s\n", j);
             free(j);
         } else {
-            bundle_event_short(e, fmt);
+            bundle_event_short(c, e, fmt);
         }
         shown++;
         if (ferror(stdout))
@@ -710,6 +735,7 @@ cmd_query(struct cli *c, int argc, char **argv)
     o.c = c;
     o.show_cursor = show_cursor;
     o.json = fmt == LDG_QFMT_JSON || fmt == LDG_QFMT_JSON_PRETTY;
+    o.cut = c->fit && !o.json && fmt != LDG_QFMT_CAT;
     if ((rc = ldg_query_render_new(&o.r, fmt,
                                    show_cursor ? LDG_RENDER_CURSOR : 0)) < 0) {
         cli_err(c, "%s", ldg_strerror(rc));
@@ -914,18 +940,24 @@ show:
             goto out;
         }
         /* on a colour terminal the lines marked '!' (a failure, a
-         * denial, a model down, a grant withdrawn) are red */
+         * denial, a model down, a grant withdrawn) are red; on a
+         * terminal a line wider than 80 columns is wrapped at its field
+         * gaps, an event's under its detail column (after the time, seq
+         * and kind: 34 columns), the others indented by 4 */
+        int events = 0;
         for (const char *p = text; *p;) {
             size_t n = strcspn(p, "\n");
             int bad = c->color && p[0] == '!';
-            fputs(bad ? cli_paint(c->color, CLI_PAINT_FAIL) : "", stdout);
-            fwrite(p, 1, n, stdout);
-            fputs(bad ? cli_paint(c->color, CLI_PAINT_OFF) : "", stdout);
+            cli_line(c, p, n, events ? 34 : 4,
+                     bad ? cli_paint(c->color, CLI_PAINT_FAIL) : NULL,
+                     bad ? cli_paint(c->color, CLI_PAINT_OFF) : NULL);
+            if (n == 9 && strncmp(p, "timeline:", 9) == 0)
+                events = 1;
+            else if (n == 0)
+                events = 0;
             p += n;
-            if (*p == '\n') {
-                putchar('\n');
+            if (*p == '\n')
                 p++;
-            }
         }
     }
     rc = EX_OK;

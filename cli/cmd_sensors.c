@@ -264,7 +264,7 @@ cmd_model(struct cli *c, int argc, char **argv)
         goto out;
     }
     if (c->out != OUT_HUMAN) {
-        json_object_set_new(body, "seq", json_integer((json_int_t)seq));
+        json_object_set_new(body, "seq", cli_json_u64(seq));
         cli_print_json(c, json_incref(body));
     } else {
         const char *det = json_string_value(json_object_get(body, "detail"));
@@ -471,7 +471,7 @@ cmd_probe(struct cli *c, int argc, char **argv)
         if (c->out != OUT_HUMAN) {
             json_t *row = json_pack("{s:s, s:O}", "type", type, "body", body);
             if (!dry)
-                json_object_set_new(row, "seq", json_integer((json_int_t)seq));
+                json_object_set_new(row, "seq", cli_json_u64(seq));
             cli_print_json(c, row);
         } else {
             char *txt = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);

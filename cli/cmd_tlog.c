@@ -256,14 +256,11 @@ cmd_tiles(struct cli *c, int argc, char **argv)
                     (unsigned long long)r.tiles_written,
                     (unsigned long long)r.bundles_written);
         } else {
-            char n0[24], b[24], d[24];
-            snprintf(n0, sizeof n0, "%llu", (unsigned long long)r.size);
-            snprintf(b, sizeof b, "%llu", (unsigned long long)r.tiles_written);
-            snprintf(d, sizeof d, "%llu",
-                     (unsigned long long)r.bundles_written);
-            cli_print_json(c,
-                           json_pack("{s:s, s:s, s:s}", "size", n0,
-                                     "tiles_written", b, "bundles_written", d));
+            cli_print_json(c, json_pack("{s:o, s:I, s:I}", "size",
+                                        cli_json_u64(r.size), "tiles_written",
+                                        (json_int_t)r.tiles_written,
+                                        "bundles_written",
+                                        (json_int_t)r.bundles_written));
         }
         rc = EX_OK;
     }

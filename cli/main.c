@@ -159,6 +159,14 @@ cli_time(char *buf, size_t cap, uint64_t ts_ns)
              (unsigned long long)(ts_ns % 1000000000u));
 }
 
+json_t *
+cli_json_u64(uint64_t v)
+{
+    char b[24];
+    snprintf(b, sizeof b, "%llu", (unsigned long long)v);
+    return json_string(b);
+}
+
 void
 cli_print_json(const struct cli *c, json_t *v)
 {
@@ -464,6 +472,7 @@ main(int argc, char **argv)
     c.prog = "ledger";
     c.progress = isatty(2);
     c.tty_out = isatty(1);
+    c.fit = c.tty_out;
     c.out = OUT_HUMAN;
     cli_color_parse(&c, "auto");
     /* Global options before the command. Commands accept -o and --dir too
@@ -491,6 +500,9 @@ main(int argc, char **argv)
             i++;
         } else if (strcmp(argv[i], "--utc") == 0) {
             cli_set_utc();
+            i++;
+        } else if (strcmp(argv[i], "--wide") == 0) {
+            c.fit = 0;
             i++;
         } else if (strcmp(argv[i], "--color") == 0 ||
                    strncmp(argv[i], "--color=", 8) == 0) {

@@ -19,6 +19,7 @@
 #define ID_NOPAGER 0x10002
 #define ID_COLOR 0x10003
 #define ID_UTC 0x10004
+#define ID_WIDE 0x10005
 #define HELP_WIDTH 79 /* help text fits an 80-column terminal */
 #define HELP_COL 26   /* where option descriptions start */
 
@@ -44,7 +45,7 @@ cli_args_init(struct cli_args *a, struct cli *c, int argc, char **argv)
             if (o->value)
                 a->shortopts[s++] = ':';
         }
-        if (o->name && n + 6 < CLI_OPTS_MAX) {
+        if (o->name && n + 7 < CLI_OPTS_MAX) {
             a->lo[n].name = o->name;
             a->lo[n].has_arg = o->value ? required_argument : no_argument;
             a->lo[n].flag = NULL;
@@ -59,6 +60,7 @@ cli_args_init(struct cli_args *a, struct cli *c, int argc, char **argv)
     a->lo[n++] = (struct option){"no-pager", no_argument, NULL, ID_NOPAGER};
     a->lo[n++] = (struct option){"color", optional_argument, NULL, ID_COLOR};
     a->lo[n++] = (struct option){"utc", no_argument, NULL, ID_UTC};
+    a->lo[n++] = (struct option){"wide", no_argument, NULL, ID_WIDE};
     a->lo[n] = (struct option){NULL, 0, NULL, 0};
     optind = 0; /* glibc: start over, argv[0] is the command's name */
     opterr = 0; /* errors are ours to word */
@@ -98,6 +100,9 @@ cli_args_next(struct cli_args *a)
             continue;
         case ID_UTC:
             cli_set_utc();
+            continue;
+        case ID_WIDE:
+            a->c->fit = 0;
             continue;
         case ID_COLOR:
             if (cli_color_parse(a->c, optarg) < 0) {
@@ -360,6 +365,11 @@ cli_help_command(FILE *f, const struct cli_command *cmd)
              "colour: always, never or auto (the default: on a terminal, "
              "unless NO_COLOR is set)");
     opt_line(f, "    --utc", "times in UTC, not local time");
+    if (cmd->outputs != NULL)
+        opt_line(f, "    --wide",
+                 "human output at full width: on a terminal it is fitted "
+                 "to 80 columns (values cut with \xe2\x80\xa6, long lines wrapped); "
+                 "piped it always is whole");
     opt_line(f, "-h, --help", "show this help and exit");
     fputs("\nExamples:\n", f);
     for (p = cmd->examples; p && *p;) {
@@ -389,6 +399,8 @@ cli_help_options(FILE *f, const struct cli_command *cmd)
         fputs("-o\n--output=\n", f);
     if (cmd->flags & CLI_CMD_PAGER)
         fputs("--no-pager\n", f);
+    if (cmd->outputs != NULL)
+        fputs("--wide\n", f);
     fputs("--color\n--color=\n--dir=\n--utc\n-h\n--help\n", f);
 }
 
@@ -464,6 +476,9 @@ cli_help_overview(FILE *f)
     opt_line(f, "    --utc",
              "times in UTC, not local time (human output shows times as "
              "`Nov 22 09:39:01`, to the second)");
+    opt_line(f, "    --wide",
+             "human output at full width (on a terminal it is fitted to 80 "
+             "columns; piped it always is whole)");
     opt_line(f, "    --version", "the version, format and libraries");
     fputs("\nExit codes: 0 ok, 1 verification failed, 64 usage, 65 bad "
           "data, 66 no input,\n71 out of memory, 73 cannot create, 74 I/O, "
@@ -574,7 +589,14 @@ sc_common(FILE *f)
           "*--utc*\n"
           "\tTimes in UTC rather than local time. Human output shows "
           "every time one way, *Nov 22 09:39:01* (to the second); *-o "
-          "json* keeps RFC 3339 UTC with nanoseconds.\n\n",
+          "json* keeps RFC 3339 UTC with nanoseconds.\n\n"
+          "*--wide*\n"
+          "\tHuman output at full width. On a terminal, tables, the doctor, "
+          "the timeline and *query*'s lines are fitted to 80 columns: "
+          "table cells and *query* lines are cut with an ellipsis, prose "
+          "and timeline lines are wrapped, and a remedy's command is "
+          "printed whole on its own line, never wrapped. Piped or "
+          "redirected, output is always whole.\n\n",
           f);
 }
 
@@ -692,8 +714,8 @@ cli_help_man(FILE *f, const char *name)
 int
 cli_help_check(FILE *f)
 {
-    static const char *const common[] = {"dir",   "output", "help", "no-pager",
-                                         "color", "utc",    NULL};
+    static const char *const common[] = {
+        "dir", "output", "help", "no-pager", "color", "utc", "wide", NULL};
     int bad = 0;
     for (size_t i = 0; cli_commands[i] != NULL; i++) {
         const struct cli_command *cmd = cli_commands[i];

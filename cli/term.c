@@ -131,13 +131,31 @@ cli_paint(int on, enum cli_paint what)
 
 /* ------------------------------------------------------------- tables -- */
 
-/* Columns s takes (UTF-8 code points; no wide characters in our data). */
+/* Length of the colour escape ("\033[...m") at s, or 0. */
+static size_t
+esc_len(const char *s, size_t n)
+{
+    size_t i = 2;
+    if (n < 3 || s[0] != '\033' || s[1] != '[')
+        return 0;
+    while (i < n && ((s[i] >= '0' && s[i] <= '9') || s[i] == ';'))
+        i++;
+    return i < n && s[i] == 'm' ? i + 1 : 0;
+}
+
+/* Columns s takes (UTF-8 code points; no wide characters in our data;
+ * colour escapes take none). */
 static size_t
 cols(const char *s, size_t n)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
+    size_t k = 0, e;
+    for (size_t i = 0; i < n; i++) {
+        if ((e = esc_len(s + i, n - i)) > 0) {
+            i += e - 1;
+            continue;
+        }
         k += ((unsigned char)s[i] & 0xc0) != 0x80;
+    }
     return k;
 }
 
@@ -145,9 +163,13 @@ cols(const char *s, size_t n)
 static size_t
 fit_bytes(const char *s, size_t w)
 {
-    size_t i = 0, k = 0;
+    size_t i = 0, k = 0, n = strlen(s), e;
     while (s[i] != '\0') {
         size_t j = i + 1;
+        if ((e = esc_len(s + i, n - i)) > 0) {
+            i += e;
+            continue;
+        }
         while (((unsigned char)s[j] & 0xc0) == 0x80)
             j++;
         if (k + 1 > w)
@@ -166,7 +188,7 @@ cli_cell(const struct cli *c, const char *s, int width, int last)
         s = "-";
     n = strlen(s);
     k = cols(s, n);
-    if (c->tty_out && k > w && w > 0) {
+    if (c->fit && k > w && w > 0) {
         /* systemctl's rule on a terminal: cut, and say so with "…" */
         fwrite(s, 1, fit_bytes(s, w - 1), stdout);
         fputs("\xe2\x80\xa6", stdout);
@@ -186,11 +208,11 @@ cli_cell(const struct cli *c, const char *s, int width, int last)
 void
 cli_wrap(const struct cli *c, const char *s, int indent)
 {
-    size_t width = 80 - (size_t)indent, col = 0;
+    size_t width = CLI_COLUMNS - (size_t)indent, col = 0;
     const char *p = s != NULL ? s : "";
 
     printf("%*s", indent, "");
-    if (!c->tty_out) { /* piped: one line, whole */
+    if (!c->fit) { /* piped or --wide: one line, whole */
         printf("%s\n", p);
         return;
     }
@@ -210,4 +232,92 @@ cli_wrap(const struct cli *c, const char *s, int indent)
             p++;
     }
     putchar('\n');
+}
+
+size_t
+cli_cols(const char *s, size_t n)
+{
+    return cols(s, n);
+}
+
+/* Where to break s[0..n) so the part before fits w columns: after the
+ * last two-space field gap that fits, else the last space, else (a word
+ * longer than w) after that word: a word is never cut, nor a command in
+ * `backquotes` broken.
+ * Only after byte from (a line's fixed columns are not broken). Returns
+ * the bytes to print; *skip is how many spaces follow them. */
+static size_t
+break_at(const char *s, size_t n, size_t w, size_t from, size_t *skip)
+{
+    size_t lim = fit_bytes(s, w), gap = 0, sp = 0, i;
+    int quoted = 0;
+    if (lim >= n) {
+        *skip = 0;
+        return n;
+    }
+    for (i = 0; i <= lim && i < n; i++) {
+        if (s[i] == '`')
+            quoted = !quoted;
+        if (quoted || i <= from || s[i] != ' ' || s[i - 1] == ' ')
+            continue;
+        if (i + 1 < n && s[i + 1] == ' ')
+            gap = i;
+        sp = i;
+    }
+    if (gap > lim / 3)
+        i = gap;
+    else if (sp > 0)
+        i = sp;
+    else /* one long word (or command) first: whole, to its end */
+        for (i = from + 1, quoted = 0; i < n; i++) {
+            if (s[i] == '`')
+                quoted = !quoted;
+            else if (s[i] == ' ' && !quoted)
+                break;
+        }
+    for (*skip = 0; i + *skip < n && s[i + *skip] == ' ';)
+        (*skip)++;
+    return i;
+}
+
+void
+cli_line(const struct cli *c, const char *s, size_t n, int hang,
+         const char *pre, const char *post)
+{
+    size_t w = CLI_COLUMNS, skip;
+    int first = 1;
+
+    pre = pre != NULL ? pre : "";
+    post = post != NULL ? post : "";
+    if (!c->fit || cols(s, n) <= CLI_COLUMNS) {
+        fputs(pre, stdout);
+        fwrite(s, 1, n, stdout);
+        fputs(post, stdout);
+        putchar('\n');
+        return;
+    }
+    if (hang <= 0) { /* cut, and say so */
+        fputs(pre, stdout);
+        fwrite(s, 1, fit_bytes(s, CLI_COLUMNS - 1), stdout);
+        fputs("\xe2\x80\xa6", stdout);
+        fputs(post, stdout);
+        putchar('\n');
+        return;
+    }
+    if (hang > CLI_COLUMNS / 2)
+        hang = CLI_COLUMNS / 2;
+    while (n > 0) {
+        size_t k = break_at(s, n, w, first ? fit_bytes(s, (size_t)hang) : 0,
+                            &skip);
+        fputs(pre, stdout);
+        if (!first)
+            printf("%*s", hang, "");
+        fwrite(s, 1, k, stdout);
+        fputs(post, stdout);
+        putchar('\n');
+        s += k + skip;
+        n -= k + skip;
+        first = 0;
+        w = CLI_COLUMNS - (size_t)hang;
+    }
 }

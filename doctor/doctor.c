@@ -258,7 +258,8 @@ projections_current(struct ldg_ledger *l, uint64_t at_size, json_t *box)
         json_t *ver = json_object_get(o, "version");
         json_int_t code =
             json_integer_value(json_object_get(o, "code_version"));
-        const char *behind = json_string_value(json_object_get(o, "behind"));
+        json_int_t behind =
+            json_integer_value(json_object_get(o, "behind"));
         if (json_is_true(json_object_get(o, "current")))
             continue;
         bad = 1;
@@ -276,10 +277,10 @@ projections_current(struct ldg_ledger *l, uint64_t at_size, json_t *box)
                        (long long)code);
         else
             clause_add(&c, 2, "ledger rebuild",
-                       "projection %s is %s events behind the log (they "
+                       "projection %s is %lld events behind the log (they "
                        "were folded in memory for this answer); an "
                        "appender ran without projections",
-                       name, behind ? behind : "?");
+                       name, (long long)behind);
     }
     if (!bad)
         clause_add(&c, 0, NULL,

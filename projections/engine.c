@@ -1071,14 +1071,14 @@ ldg_projections_list(struct ldg_ledger *l, uint64_t at_size, json_t **out)
             uint8_t dg[32];
             pdigest_final(dg, (enum proj_id)p, &d[p]);
             json_array_append_new(
-                a, json_pack("{s:s, s:i, s:i, s:o, s:o, s:o, s:I, s:b, s:o}",
+                a, json_pack("{s:s, s:i, s:i, s:o, s:o, s:o, s:I, s:b, s:I}",
                              "name", proj_defs[p].name, "version",
                              (int)proj_defs[p].version, "code_version",
                              (int)proj_defs[p].version, "applied",
                              u64_json(at_size), "last_seq",
                              u64_json(at_size - 1), "digest", hex_json(dg),
                              "records", (json_int_t)d[p].count, "current", 1,
-                             "behind", u64_json(0)));
+                             "behind", (json_int_t)0));
         }
         json_array_append_new(a, json_pack("{s:s, s:i, s:i, s:o}", "name",
                                            "doctor", "version", V_DOCTOR,
@@ -1121,8 +1121,10 @@ ldg_projections_list(struct ldg_ledger *l, uint64_t at_size, json_t **out)
                             json_boolean(m.present &&
                                          m.version == proj_defs[p].version &&
                                          m.applied == size));
-        json_object_set_new(o, "behind",
-                            u64_json(m.applied < size ? size - m.applied : 0));
+        json_object_set_new(o, "behind", /* a count: a number */
+                            json_integer((json_int_t)(m.applied < size
+                                                          ? size - m.applied
+                                                          : 0)));
         json_array_append_new(a, o);
     }
     {
@@ -1305,8 +1307,8 @@ ldg_projections_rebuild(struct ldg_ledger *l, unsigned mask,
         json_array_append_new(
             rep,
             json_pack(
-                "{s:s, s:o, s:o, s:o, s:b, s:s}", "name", proj_defs[p].name,
-                "events", u64_json(size1), "before",
+                "{s:s, s:I, s:o, s:o, s:b, s:s}", "name", proj_defs[p].name,
+                "events", (json_int_t)size1, "before",
                 before[p].present ? hex_json(b) : json_null(), "after",
                 hex_json(a), "changed",
                 !before[p].present || before[p].version != after.version ||

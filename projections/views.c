@@ -287,8 +287,9 @@ view_models(struct pstate *ps)
         json_object_set_new(o, "format", sv_json(m->format));
         json_object_set_new(o, "quant", sv_json(m->quant));
         json_object_set_new(o, "size_bytes",
-                            m->has_size ? u64_json(m->size_bytes)
-                                        : json_null());
+                            m->has_size
+                                ? json_integer((json_int_t)m->size_bytes)
+                                : json_null());
         json_object_set_new(o, "license", sv_json(m->license));
         json_object_set_new(o, "capabilities", strlist_json(&m->capabilities));
         json_object_set_new(o, "source",
@@ -569,8 +570,12 @@ run_json(const struct rec_run *r)
         json_object_set_new(o, "end", time_json(r->end_ts));
     }
     json_object_set_new(o, "duration_ms",
-                        r->has_duration ? json_real(r->duration_ms)
-                                        : json_null());
+                        !r->has_duration ? json_null()
+                        /* a whole number of ms as an integer, as the
+                         * timeline gives it */
+                        : r->duration_ms == (double)(json_int_t)r->duration_ms
+                            ? json_integer((json_int_t)r->duration_ms)
+                            : json_real(r->duration_ms));
     json_object_set_new(o, "events", json_integer((json_int_t)r->events));
     json_object_set_new(o, "first_seq", u64_json(r->first_seq));
     json_object_set_new(o, "last_seq", u64_json(r->last_seq));

@@ -12,7 +12,7 @@ bad() { echo "FAIL: $*"; nfail=$((nfail + 1)); }
 export LEDGER_DIR="$T/d"
 "$L" init >/dev/null || exit 1
 "$L" ingest examples/pdf-ops.jsonl 2>/dev/null || exit 1
-last=$("$L" stats -o json | sed -n 's/.*"events":"\([0-9]*\)".*/\1/p')
+last=$("$L" stats -o json | sed -n 's/.*"size":"\([0-9]*\)".*/\1/p')
 last=$((last - 1))
 sleep 1.2
 t1=$(date +%s)

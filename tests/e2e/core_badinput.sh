@@ -43,7 +43,7 @@ L keys add alice >/dev/null 2>&1 &&
 }
 state() {
     printf '%s\n' "$(L stats -o json 2>/dev/null |
-        sed -n 's/.*"events":"\([0-9]*\)".*/\1/p')"
+        sed -n 's/.*"size":"\([0-9]*\)".*/\1/p')"
     L checkpoint 2>/dev/null
 }
 state >"$T/state0"

@@ -163,7 +163,7 @@ nchecks=$((nchecks + 1))
     bad raw "show --raw does not start with the entry's 0x93"
 run L stats -o json
 check_json "stats -o json"
-grep -Eq '"events":"[0-9]+"' "$T/out" || bad json "stats: events not a string"
+grep -Eq '"size":"[0-9]+","events":[0-9]+,' "$T/out" || bad json "stats: size not a string or events not a number"
 run L verify -o json
 check_json "verify -o json"
 run L keys list -o json
@@ -268,7 +268,7 @@ nchecks=$((nchecks + 1))
 V=$T/v
 "$LEDGER" --dir "$V" init >/dev/null 2>&1
 "$LEDGER" --dir "$V" ingest "$ROOT/examples/pdf-ops.jsonl" >/dev/null 2>&1
-size=$("$LEDGER" --dir "$V" stats -o json | sed -n 's/.*"events":"\([0-9]*\)".*/\1/p')
+size=$("$LEDGER" --dir "$V" stats -o json | sed -n 's/.*"size":"\([0-9]*\)".*/\1/p')
 vjson() { # vjson ARGS... — runs verify -o json; sets from, to, ok
     run "$LEDGER" --dir "$V" verify -o json "$@"
     from=$(sed -n 's/.*"from":"\([0-9]*\)".*/\1/p' "$T/out")

@@ -51,7 +51,7 @@ rnd() {
 msleep() { sleep "$(awk -v m="$1" 'BEGIN { printf "%.3f", m / 1000 }')"; }
 events() {
     "$LEDGER" --dir "$1" stats -o json 2>/dev/null |
-        sed -n 's/.*"events":"\([0-9]*\)".*/\1/p'
+        sed -n 's/.*"size":"\([0-9]*\)".*/\1/p'
 }
 last_seq() {
     "$LEDGER" --dir "$1" stats -o json 2>/dev/null |

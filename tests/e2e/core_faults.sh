@@ -83,7 +83,7 @@ sweep_end() {
 # --------------------------------------------------------------- helpers --
 events() {
     "$LEDGER" --dir "$1" stats -o json 2>/dev/null |
-        sed -n 's/.*"events":"\([0-9]*\)".*/\1/p'
+        sed -n 's/.*"size":"\([0-9]*\)".*/\1/p'
 }
 # hmark DIR SEQ — the body field "hmark" of event SEQ (empty if absent).
 hmark() {

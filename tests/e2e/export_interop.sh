@@ -47,7 +47,7 @@ tar --zstd -xf "$T/b.tar.zst" -C "$T/x" --strip-components=1 || exit 1
 
 "$T/tlogcheck" checkpoint "$VKEY" "$T/x/checkpoint" >"$T/ck" 2>"$T/err" ||
     fail "Go rejects the checkpoint: $(cat "$T/err")"
-size=$(L stats -o json | sed -n 's/.*"events":"\([0-9]*\)".*/\1/p')
+size=$(L stats -o json | sed -n 's/.*"size":"\([0-9]*\)".*/\1/p')
 grep -q "size $size" "$T/ck" || fail "Go reads another size: $(cat "$T/ck")"
 
 n=0

@@ -59,7 +59,7 @@ D=$M/l
     echo "FAIL: init"
     exit 1
 }
-events() { "$LEDGER" --dir "$D" stats -o json 2>/dev/null | sed -n 's/.*"events":"\([0-9]*\)".*/\1/p'; }
+events() { "$LEDGER" --dir "$D" stats -o json 2>/dev/null | sed -n 's/.*"size":"\([0-9]*\)".*/\1/p'; }
 base=$(events)
 
 check

@@ -30,7 +30,7 @@ L init >/dev/null 2>&1 || {
     echo "FAIL: init"
     exit 1
 }
-events() { L stats -o json 2>/dev/null | sed -n 's/.*"events":"\([0-9]*\)".*/\1/p'; }
+events() { L stats -o json 2>/dev/null | sed -n 's/.*"size":"\([0-9]*\)".*/\1/p'; }
 
 base=$(events)
 # ------------------------------------------------------ 1. empty lines --

@@ -53,7 +53,7 @@ pids="$pids $ing"
 i=0
 while [ "$i" -lt 600 ]; do
     n=$("$LEDGER" --dir "$T/dead" stats -o json 2>/dev/null |
-        sed -n 's/.*"events":"\([0-9]*\)".*/\1/p')
+        sed -n 's/.*"size":"\([0-9]*\)".*/\1/p')
     [ "${n:-0}" -ge 10001 ] && break
     sleep 0.1
     i=$((i + 1))
@@ -88,7 +88,7 @@ pids="$pids $ing"
 i=0
 while [ "$i" -lt 600 ]; do
     n=$("$LEDGER" --dir "$T/paused" stats -o json 2>/dev/null |
-        sed -n 's/.*"events":"\([0-9]*\)".*/\1/p')
+        sed -n 's/.*"size":"\([0-9]*\)".*/\1/p')
     [ "${n:-0}" -ge 10001 ] && break
     sleep 0.1
     i=$((i + 1))
@@ -120,7 +120,7 @@ pids="$pids $ing"
 i=0
 while [ "$i" -lt 600 ]; do
     n=$("$LEDGER" --dir "$T/pipes" stats -o json 2>/dev/null |
-        sed -n 's/.*"events":"\([0-9]*\)".*/\1/p')
+        sed -n 's/.*"size":"\([0-9]*\)".*/\1/p')
     [ "${n:-0}" -ge 10001 ] && break
     sleep 0.1
     i=$((i + 1))

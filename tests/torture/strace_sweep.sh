@@ -29,7 +29,7 @@ B=$T/base
 for i in 1 2 3 4 5; do
     "$LEDGER" --dir "$B" append x.t --body "{\"i\":$i}" >/dev/null 2>&1 || exit 1
 done
-size() { "$LEDGER" --dir "$1" stats -o json 2>/dev/null | sed -n 's/.*"events":"\([0-9]*\)".*/\1/p'; }
+size() { "$LEDGER" --dir "$1" stats -o json 2>/dev/null | sed -n 's/.*"size":"\([0-9]*\)".*/\1/p'; }
 base=$(size "$B")
 CALLS=pwrite64,write,fdatasync,fsync,msync,ftruncate
 rm -rf "$T/w" && cp -a "$B" "$T/w"
