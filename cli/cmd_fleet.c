@@ -324,8 +324,8 @@ cmd_publish(struct cli *c, int argc, char **argv)
     } else {
         cli_print_json(c, json_pack("{s:s,s:o,s:o,s:I,s:I,s:O}", "url",
                                     argv[a.ind], "size", cli_json_u64(r.size),
-                                    "old_size", cli_json_u64(r.old_size), "files",
-                                    (json_int_t)r.files_put, "bytes",
+                                    "old_size", cli_json_u64(r.old_size),
+                                    "files", (json_int_t)r.files_put, "bytes",
                                     (json_int_t)r.bytes_put, "witnesses", wj));
     }
     json_decref(wj);
@@ -561,11 +561,10 @@ cmd_ship(struct cli *c, int argc, char **argv)
                (unsigned long long)r.shipped, (unsigned long long)r.from,
                (unsigned long long)r.to, (unsigned long long)r.batches);
     else
-        cli_print_json(c, json_pack("{s:I,s:o,s:o,s:I}", "shipped",
-                                    (json_int_t)r.shipped, "from",
-                                    cli_json_u64(r.from), "to",
-                                    cli_json_u64(r.to),
-                                    "batches", (json_int_t)r.batches));
+        cli_print_json(
+            c, json_pack("{s:I,s:o,s:o,s:I}", "shipped", (json_int_t)r.shipped,
+                         "from", cli_json_u64(r.from), "to", cli_json_u64(r.to),
+                         "batches", (json_int_t)r.batches));
     return EX_OK;
 }
 

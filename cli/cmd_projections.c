@@ -729,12 +729,11 @@ human_clauses(const struct cli *c, json_t *cl, const char *indent, int all)
         if ((m = open_memstream(&line, &cap)) == NULL)
             return;
         fprintf(m, "%s%s%s%s%*s%-20s %s", indent,
-                cli_paint(c->color, strcmp(st, "ok") == 0 ? CLI_PAINT_OK
-                                    : strcmp(st, "fail") == 0
-                                        ? CLI_PAINT_FAIL
-                                        : CLI_PAINT_WARN),
-                word, cli_paint(c->color, CLI_PAINT_OFF),
-                8 - (int)strlen(word), "", js(x, "name"),
+                cli_paint(c->color, strcmp(st, "ok") == 0     ? CLI_PAINT_OK
+                                    : strcmp(st, "fail") == 0 ? CLI_PAINT_FAIL
+                                                              : CLI_PAINT_WARN),
+                word, cli_paint(c->color, CLI_PAINT_OFF), 8 - (int)strlen(word),
+                "", js(x, "name"),
                 nd ? json_string_value(json_array_get(det, 0)) : "");
         fclose(m);
         cli_line(c, line, strlen(line), hang, NULL, NULL);
@@ -1225,11 +1224,11 @@ cmd_rebuild(struct cli *c, int argc, char **argv)
     } else {
         printf("%-12s %-10s %-8s %-26s %s\n", "NAME", "EVENTS", "CHANGED",
                "SIGNED NOTE", "DIGEST");
-        json_array_foreach(rep, i, o) printf(
-            "%-12s %-10lld %-8s %-26s %s\n", js(o, "name"),
-            (long long)json_integer_value(json_object_get(o, "events")),
-            json_is_true(json_object_get(o, "changed")) ? "yes" : "no",
-            js(o, "note"), js(o, "after"));
+        json_array_foreach(rep, i, o)
+            printf("%-12s %-10lld %-8s %-26s %s\n", js(o, "name"),
+                   (long long)json_integer_value(json_object_get(o, "events")),
+                   json_is_true(json_object_get(o, "changed")) ? "yes" : "no",
+                   js(o, "note"), js(o, "after"));
     }
     json_decref(rep);
     ldg_close(l);

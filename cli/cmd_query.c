@@ -485,11 +485,12 @@ bundle_event_text(FILE *f, const json_t *e, enum ldg_query_format fmt)
             cli_when(when, sizeof when, ns);
     }
     name = json_string_value(json_object_get(e, "actor_name"));
-    fprintf(
-        f, "%s %s %s %s %s:", when, json_string_value(json_object_get(e, "seq")),
-        json_string_value(json_object_get(e, "type")),
-        json_string_value(json_object_get(e, "subject")),
-        name != NULL ? name : json_string_value(json_object_get(e, "actor")));
+    fprintf(f, "%s %s %s %s %s:", when,
+            json_string_value(json_object_get(e, "seq")),
+            json_string_value(json_object_get(e, "type")),
+            json_string_value(json_object_get(e, "subject")),
+            name != NULL ? name
+                         : json_string_value(json_object_get(e, "actor")));
     if (json_is_object(body)) {
         json_object_foreach(body, k, v)
         {
@@ -508,7 +509,7 @@ bundle_event_text(FILE *f, const json_t *e, enum ldg_query_format fmt)
         fputs(" [body withheld]", f);
     else if ((v = json_object_get(e, "withheld")) != NULL)
         fprintf(f, " [%s fields withheld]",
-               json_is_string(v) ? json_string_value(v) : "some");
+                json_is_string(v) ? json_string_value(v) : "some");
 }
 
 static void

@@ -256,11 +256,10 @@ cmd_tiles(struct cli *c, int argc, char **argv)
                     (unsigned long long)r.tiles_written,
                     (unsigned long long)r.bundles_written);
         } else {
-            cli_print_json(c, json_pack("{s:o, s:I, s:I}", "size",
-                                        cli_json_u64(r.size), "tiles_written",
-                                        (json_int_t)r.tiles_written,
-                                        "bundles_written",
-                                        (json_int_t)r.bundles_written));
+            cli_print_json(
+                c, json_pack("{s:o, s:I, s:I}", "size", cli_json_u64(r.size),
+                             "tiles_written", (json_int_t)r.tiles_written,
+                             "bundles_written", (json_int_t)r.bundles_written));
         }
         rc = EX_OK;
     }

@@ -366,10 +366,11 @@ cli_help_command(FILE *f, const struct cli_command *cmd)
              "unless NO_COLOR is set)");
     opt_line(f, "    --utc", "times in UTC, not local time");
     if (cmd->outputs != NULL)
-        opt_line(f, "    --wide",
-                 "human output at full width: on a terminal it is fitted "
-                 "to 80 columns (values cut with \xe2\x80\xa6, long lines wrapped); "
-                 "piped it always is whole");
+        opt_line(
+            f, "    --wide",
+            "human output at full width: on a terminal it is fitted "
+            "to 80 columns (values cut with \xe2\x80\xa6, long lines wrapped); "
+            "piped it always is whole");
     opt_line(f, "-h, --help", "show this help and exit");
     fputs("\nExamples:\n", f);
     for (p = cmd->examples; p && *p;) {
@@ -714,8 +715,8 @@ cli_help_man(FILE *f, const char *name)
 int
 cli_help_check(FILE *f)
 {
-    static const char *const common[] = {
-        "dir", "output", "help", "no-pager", "color", "utc", "wide", NULL};
+    static const char *const common[] = {"dir",   "output", "help", "no-pager",
+                                         "color", "utc",    "wide", NULL};
     int bad = 0;
     for (size_t i = 0; cli_commands[i] != NULL; i++) {
         const struct cli_command *cmd = cli_commands[i];

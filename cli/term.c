@@ -307,8 +307,8 @@ cli_line(const struct cli *c, const char *s, size_t n, int hang,
     if (hang > CLI_COLUMNS / 2)
         hang = CLI_COLUMNS / 2;
     while (n > 0) {
-        size_t k = break_at(s, n, w, first ? fit_bytes(s, (size_t)hang) : 0,
-                            &skip);
+        size_t k =
+            break_at(s, n, w, first ? fit_bytes(s, (size_t)hang) : 0, &skip);
         fputs(pre, stdout);
         if (!first)
             printf("%*s", hang, "");

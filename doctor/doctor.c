@@ -258,8 +258,7 @@ projections_current(struct ldg_ledger *l, uint64_t at_size, json_t *box)
         json_t *ver = json_object_get(o, "version");
         json_int_t code =
             json_integer_value(json_object_get(o, "code_version"));
-        json_int_t behind =
-            json_integer_value(json_object_get(o, "behind"));
+        json_int_t behind = json_integer_value(json_object_get(o, "behind"));
         if (json_is_true(json_object_get(o, "current")))
             continue;
         bad = 1;
@@ -377,9 +376,9 @@ disk_answered(json_t *box)
         return;
     json_object_set_new(rep, "status", json_string("ok"));
     json_object_del(rep, "remedy");
-    json_array_append_new(json_object_get(rep, "detail"),
-                          json_pack("s+", "answered by measuring instead: ",
-                                    measured));
+    json_array_append_new(
+        json_object_get(rep, "detail"),
+        json_pack("s+", "answered by measuring instead: ", measured));
 }
 
 int

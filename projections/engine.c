@@ -1121,10 +1121,10 @@ ldg_projections_list(struct ldg_ledger *l, uint64_t at_size, json_t **out)
                             json_boolean(m.present &&
                                          m.version == proj_defs[p].version &&
                                          m.applied == size));
-        json_object_set_new(o, "behind", /* a count: a number */
-                            json_integer((json_int_t)(m.applied < size
-                                                          ? size - m.applied
-                                                          : 0)));
+        json_object_set_new(
+            o, "behind", /* a count: a number */
+            json_integer(
+                (json_int_t)(m.applied < size ? size - m.applied : 0)));
         json_array_append_new(a, o);
     }
     {

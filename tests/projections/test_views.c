@@ -68,9 +68,8 @@ test_views__sequence_numbers_and_times_are_strings(void **state)
         json_string_value(json_object_get(json_array_get(r, 0), "started_seq")),
         "23");
     m = view(l, LDG_VIEW_MODELS, NULL, 0, 0);
-    assert_true(json_integer_value(json_object_get(json_array_get(m, 1),
-                                                   "size_bytes")) ==
-                4683087332LL);
+    assert_true(json_integer_value(json_object_get(
+                    json_array_get(m, 1), "size_bytes")) == 4683087332LL);
     json_decref(p);
     json_decref(g);
     json_decref(r);
