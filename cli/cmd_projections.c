@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
@@ -796,9 +797,11 @@ const struct cli_command cli_cmd_doctor = {
     "ledger doctor --pack summarize\n"
     "# the box as it was when a run started (see `ledger runs RUN`)\n"
     "ledger doctor --at 212\n"
-    "# from an evidence bundle: at its checkpoint, or at the start or end\n"
-    "# of its run (the sizes SUMMARY.txt names)\n"
-    "ledger doctor --bundle r1.bundle --trusted-key box.vkey --at 22\n",
+    "# from an evidence bundle: at its checkpoint, or at any event or\n"
+    "# time of its run\n"
+    "ledger doctor --bundle r1.bundle --trusted-key box.vkey --at 22\n"
+    "ledger doctor --bundle r1.bundle --trusted-key box.vkey \\\n"
+    "    --at '2026-11-22 09:39'\n",
     CLI_CMD_PAGER};
 
 static void
@@ -843,63 +846,146 @@ verdict_code(const json_t *d)
                                         : LDG_DOCTOR_UNKNOWN;
 }
 
+/* A decimal string field as a number (0 when absent). */
+static uint64_t
+ju(const json_t *o, const char *k)
+{
+    return strtoull(js(o, k), NULL, 10);
+}
+
 /*
- * doctor --bundle: the log-derived doctor a verified bundle carries, at
- * its checkpoint (state/projections.json) or, with --at, at the start or
- * end of its run (timeline.json). A bundle holds no other; the live
- * box-wide clauses (disk, chain verified here) are not in it.
+ * The doctor a bundle's timeline.json holds as of log size at_size, or of
+ * time at_ns (at_size 0): the last of its doctor_points at or before it
+ * (they are kept where the doctor changes). NULL, with *range filled, when
+ * the point is outside them or the bundle has none.
+ */
+static json_t *
+bundle_point(const json_t *tl, uint64_t at_size, uint64_t at_ns, char *range,
+             size_t cap, int *have)
+{
+    const json_t *dp = json_object_get(tl, "doctor_points"), *pt, *hit = NULL;
+    uint64_t lo = ju(dp, "first_size"), hi = ju(dp, "last_size");
+    uint64_t t0 = ju(dp, "first_ts"), t1 = ju(dp, "last_ts");
+    uint64_t tn = ju(dp, "next_ts");
+    char w0[32], w1[32];
+    size_t i;
+
+    *have = json_is_object(dp) && lo > 0 && hi >= lo;
+    if (!*have)
+        return NULL;
+    cli_when(w0, sizeof w0, t0);
+    cli_when(w1, sizeof w1, t1);
+    snprintf(range, cap, "events %llu..%llu (%s .. %s) of run %s",
+             (unsigned long long)lo - 1, (unsigned long long)hi - 1, w0, w1,
+             js(tl, "run"));
+    if (at_size == 0) { /* a time: the log size then, as on a ledger */
+        const json_t *ts = json_object_get(dp, "ts");
+        if (at_ns < t0 || (tn != 0 ? at_ns >= tn : at_ns > t1))
+            return NULL;
+        for (i = 0; i < json_array_size(ts); i++)
+            if (strtoull(json_string_value(json_array_get(ts, i))
+                             ? json_string_value(json_array_get(ts, i))
+                             : "",
+                         NULL, 10) <= at_ns)
+                at_size = lo + i;
+        if (at_size == 0)
+            return NULL;
+    }
+    if (at_size < lo || at_size > hi)
+        return NULL;
+    json_array_foreach(json_object_get(dp, "points"), i, pt)
+    {
+        if (ju(pt, "size") > at_size)
+            break;
+        hit = pt;
+    }
+    if (hit == NULL)
+        return NULL;
+    {
+        json_t *d = json_deep_copy(json_object_get(hit, "doctor"));
+        json_object_set_new(d, "size", cli_json_u64(at_size));
+        return d;
+    }
+}
+
+/*
+ * doctor --bundle: the log-derived doctor a verified bundle carries: at
+ * its checkpoint (state/projections.json), or with --at SEQ or TIME at
+ * any event of its run, from the events before its start to its end
+ * (timeline.json's doctor_points, computed by the exporter). A bundle
+ * made before doctor_points holds the run's start and end only. The live
+ * box-wide clauses (disk, chain verified here) are not in a bundle.
  */
 static int
 doctor_bundle(struct cli *c, struct vargs *va)
 {
     struct ldg_bundle_contents *bc = NULL;
     json_t *d = NULL, *x;
-    char sizes[256] = "";
+    char sizes[256] = "", range[256] = "", err[256] = "";
     size_t i, n = 0;
-    int rc;
+    uint64_t at_ns = 0, ck = 0;
+    int rc, have = 0;
 
-    if (va->at_time != NULL)
-        return cli_usage_err(c, "with --bundle, --at takes a sequence number "
-                                "(the bundle's SUMMARY.txt names them)");
+    if (va->at_time != NULL) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        if (ldg_query_parse_time(va->at_time,
+                                 (uint64_t)now.tv_sec * 1000000000u +
+                                     (uint64_t)now.tv_nsec,
+                                 &at_ns, err, sizeof err) < 0)
+            return cli_usage_err(c, "--at: %s", err);
+    }
     if ((rc = cli_bundle_read(c, &va->ba, &bc)) != 0)
         return rc;
-    /* the doctors the bundle holds, by log size */
-    if (bc->state != NULL &&
+    if (bc->state != NULL)
+        ck = ju(bc->state, "size");
+    /* --at inside the run's range: the doctor there */
+    if (va->at_size != 0 || va->at_time != NULL)
+        d = bundle_point(bc->timeline, va->at_size, at_ns, range, sizeof range,
+                         &have);
+    /* the checkpoint's, with no --at or --at its last event */
+    if (d == NULL && bc->state != NULL &&
         json_is_object(x = json_object_get(bc->state, "doctor"))) {
-        json_t *copy = json_deep_copy(x);
-        json_object_set(copy, "size", json_object_get(bc->state, "size"));
-        if (va->at_size == 0 || strcmp(js(copy, "size"), "") == 0 ||
-            (uint64_t)strtoull(js(copy, "size"), NULL, 10) == va->at_size)
-            d = copy;
-        else
-            json_decref(copy);
-        n += snprintf(
-            sizes + n, sizeof sizes - n, "%s%llu (the checkpoint)",
-            n ? ", " : "",
-            (unsigned long long)strtoull(js(bc->state, "size"), NULL, 10) - 1);
+        if (va->at_time == NULL && (va->at_size == 0 || va->at_size == ck)) {
+            d = json_deep_copy(x);
+            json_object_set(d, "size", json_object_get(bc->state, "size"));
+        }
+        n +=
+            snprintf(sizes + n, sizeof sizes - n, "event %llu (the checkpoint)",
+                     (unsigned long long)ck - 1);
     }
+    /* a bundle from before doctor_points: the run's start and end */
     json_array_foreach(json_object_get(bc->timeline, "doctor"), i, x)
     {
-        uint64_t sz = strtoull(js(x, "size"), NULL, 10);
-        if (d == NULL && va->at_size != 0 && sz == va->at_size)
+        uint64_t sz = ju(x, "size");
+        if (d == NULL && !have && va->at_size != 0 && sz == va->at_size)
             d = json_incref(x);
-        if (n < sizeof sizes)
+        if (!have && n < sizeof sizes)
             n += snprintf(sizes + n, sizeof sizes - n, "%s%llu (run %s)",
                           n ? ", " : "", (unsigned long long)sz - 1,
                           i == 0 ? "start" : "end");
     }
     if (d == NULL) {
-        if (va->at_size != 0)
-            cli_err(c,
-                    "bundle %s holds no doctor as of event %llu; --at "
-                    "one of: %s",
-                    va->ba.file, (unsigned long long)(va->at_size - 1),
-                    n ? sizes : "none (the state was left out)");
+        char at[64];
+        if (va->at_time != NULL)
+            snprintf(at, sizeof at, "%s", va->at_time);
         else
+            snprintf(at, sizeof at, "event %llu",
+                     (unsigned long long)(va->at_size - 1));
+        if (va->at_size == 0 && va->at_time == NULL)
             cli_err(c,
                     "bundle %s holds no doctor at its checkpoint (its "
-                    "state was left out); --at one of: %s",
-                    va->ba.file, n ? sizes : "none");
+                    "state was left out)%s%s",
+                    va->ba.file, have ? "; --at any of " : "",
+                    have ? range : "");
+        else if (have)
+            cli_err(c, "--at %s is outside bundle %s: it answers at %s%s%s", at,
+                    va->ba.file, range, n ? " and at " : "", n ? sizes : "");
+        else
+            cli_err(c,
+                    "bundle %s holds no doctor as of %s (it holds no "
+                    "run's doctor at every event); --at one of: %s",
+                    va->ba.file, at, n ? sizes : "none");
         ldg_export_contents_free(bc);
         return EX_NOINPUT;
     }

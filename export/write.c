@@ -1544,6 +1544,82 @@ summary_doctor(struct ex *x, struct growbuf *b, const char *title,
     return d;
 }
 
+/* Sizes of the longest run whose doctor is kept at every point. */
+#define DOCTOR_POINTS_MAX 512
+
+static json_t *
+dec_json(uint64_t v)
+{
+    char b[24];
+    snprintf(b, sizeof b, "%llu", (unsigned long long)v);
+    return json_string(b);
+}
+
+/*
+ * timeline.json's "doctor_points": the doctor after every size from lo to
+ * hi (the events before the run's start through its end), so that `ledger
+ * doctor --bundle --at` answers at any event or time of the run. Kept
+ * where it changes: {"size", "seq" (the last event in), "ts" (its time),
+ * "doctor"}; "ts" lists the time of every event lo-1..hi-1 (for --at
+ * TIME), "first_ts" and "last_ts" are the first and last of them,
+ * "next_ts" the time of the event after hi, when the checkpoint holds
+ * one: a time before it is still at hi. A run longer than
+ * DOCTOR_POINTS_MAX events keeps only the start and end ("doctor").
+ */
+static void
+doctor_points(struct ex *x, uint64_t lo, uint64_t hi)
+{
+    json_t *pts, *prev = NULL, *o, *times;
+    struct ldg_event ev;
+    char msg[512];
+
+    if (hi < lo || hi - lo > DOCTOR_POINTS_MAX)
+        return;
+    snprintf(msg, sizeof msg, "%s", ldg_errmsg(x->l));
+    pts = json_array();
+    times = json_array();
+    for (uint64_t size = lo; size <= hi; size++) {
+        struct ldg_view_opts vo;
+        json_t *d = NULL, *cmp;
+        memset(&vo, 0, sizeof vo);
+        vo.at_size = size;
+        if (ldg_projections_view(x->l, LDG_VIEW_DOCTOR, &vo, &d) < 0 ||
+            ldg_event_get(x->t, size - 1, &ev) < 0) {
+            json_decref(d);
+            json_decref(pts);
+            json_decref(times);
+            json_decref(prev);
+            ldg_set_errmsg(x->l, "%s", msg);
+            return; /* the start and end doctors remain */
+        }
+        json_array_append_new(times, dec_json(ev.ts_ns));
+        cmp = json_deep_copy(d);
+        json_object_del(cmp, "size");
+        if (prev != NULL && json_equal(prev, cmp)) {
+            json_decref(cmp);
+            json_decref(d);
+            continue;
+        }
+        json_decref(prev);
+        prev = cmp;
+        json_array_append_new(pts, json_pack("{s:o, s:o, s:o, s:o}", "size",
+                                             dec_json(size), "seq",
+                                             dec_json(size - 1), "ts",
+                                             dec_json(ev.ts_ns), "doctor", d));
+    }
+    json_decref(prev);
+    o = json_pack("{s:o, s:o, s:o, s:o}", "first_size", dec_json(lo),
+                  "last_size", dec_json(hi), "points", pts, "ts", times);
+    if (ldg_event_get(x->t, lo - 1, &ev) == 0)
+        json_object_set_new(o, "first_ts", dec_json(ev.ts_ns));
+    if (ldg_event_get(x->t, hi - 1, &ev) == 0)
+        json_object_set_new(o, "last_ts", dec_json(ev.ts_ns));
+    if (hi < x->cksize && ldg_event_get(x->t, hi, &ev) == 0)
+        json_object_set_new(o, "next_ts", dec_json(ev.ts_ns));
+    json_object_set_new(x->timeline, "doctor_points", o);
+    ldg_set_errmsg(x->l, "%s", msg);
+}
+
 /* The run's timeline and the doctor at its start and end. Only for a
  * bundle that redacts nothing: both read whole bodies. */
 static void
@@ -1593,6 +1669,8 @@ summary_run(struct ex *x, struct growbuf *b)
      * doctor --bundle --at` on the receiving side */
     x->timeline = json_pack("{s:s, s:o, s:o}", "run", run, "timeline", tl,
                             "doctor", docs);
+    if (x->timeline != NULL && s > 0 && e >= s)
+        doctor_points(x, s, e + 1 < x->cksize ? e + 1 : x->cksize);
 }
 
 #define SUMMARY_LIST_MAX 200

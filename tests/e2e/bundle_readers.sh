@@ -88,14 +88,42 @@ R doctor --bundle "$B" $K --at "$at" -o json
 L doctor --at "$at" -o json >"$T/want" 2>/dev/null
 [ "$(jq -c '.packs' "$T/out")" = "$(jq -c '.packs' "$T/want")" ] ||
     fail "doctor --bundle --at $at differs from the ledger's"
+# every event of the run, not only its start and end: the same packs as
+# the ledger's doctor there (the model goes offline at 28, mid-run)
+end=$(L query run=R-0001 type=run.finished -o json | sed 's/^{"seq":"\([0-9]*\)".*/\1/')
+for s in $(seq "$at" "$end"); do
+    # shellcheck disable=SC2086
+    R doctor --bundle "$B" $K --at "$s" -o json
+    L doctor --at "$s" -o json >"$T/want" 2>/dev/null
+    [ "$(jq -c '.packs' "$T/out")" = "$(jq -c '.packs' "$T/want")" ] &&
+        [ "$(jq -r .size "$T/out")" = $((s + 1)) ] ||
+        fail "doctor --bundle --at $s differs from the ledger's (exit $rc): $(cat "$T/err")"
+done
+# a time inside the run: the log as of the last event at or before it
+ts28=$(L show 28 -o json | sed -n 's/.*"ts":"\([0-9]*\)".*/\1/p')
+ts27=$(L show 27 -o json | sed -n 's/.*"ts":"\([0-9]*\)".*/\1/p')
+secs() { echo "@$(($1 / 1000000000)).$(printf '%09d' $(($1 % 1000000000)))"; }
+for pair in "$ts28:28" "$ts27:27"; do
+    # shellcheck disable=SC2086
+    R doctor --bundle "$B" $K --at "$(secs "${pair%%:*}")" -o json
+    L doctor --at "${pair#*:}" -o json >"$T/want" 2>/dev/null
+    [ "$(jq -c '.packs' "$T/out")" = "$(jq -c '.packs' "$T/want")" ] ||
+        fail "doctor --bundle --at the time of event ${pair#*:}: exit $rc $(cat "$T/err")"
+done
+# outside the run (and not the checkpoint): exit 66 naming the range
 # shellcheck disable=SC2086
 R doctor --bundle "$B" $K --at 5
 [ "$rc" = 66 ] || fail "doctor --at not in the bundle: exit $rc"
-grep -q "holds no doctor as of event 5; --at one of: 31 (the checkpoint), $at (run start), 31 (run end)" "$T/err" ||
+grep -q "\-\-at event 5 is outside bundle .*: it answers at events $at\.\.$end (.*) of run R-0001 and at event 31 (the checkpoint)" "$T/err" ||
     fail "doctor --at 5: $(cat "$T/err")"
 # shellcheck disable=SC2086
 R doctor --bundle "$B" $K --at yesterday
-[ "$rc" = 64 ] || fail "doctor --bundle --at TIME: exit $rc"
+[ "$rc" = 66 ] || fail "doctor --bundle --at yesterday: exit $rc"
+grep -q "\-\-at yesterday is outside bundle .*: it answers at events $at\.\.$end" "$T/err" ||
+    fail "doctor --at yesterday: $(cat "$T/err")"
+# shellcheck disable=SC2086
+R doctor --bundle "$B" $K --at 'not a time'
+[ "$rc" = 64 ] || fail "doctor --bundle --at 'not a time': exit $rc"
 # shellcheck disable=SC2086
 R doctor --bundle "$B" $K --pack nope
 [ "$rc" = 66 ] || fail "doctor --bundle --pack nope: exit $rc"
