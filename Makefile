@@ -194,12 +194,17 @@ asan:
 	$(MAKE) B=build/asan OPT="-O1 -g -fsanitize=address,undefined \
 	    -fno-sanitize-recover=all -fno-omit-frame-pointer" check
 
-# ThreadSanitizer build of everything `check` runs (the writer's signing
-# and commit threads, the CLI's ingest). A race fails the test that hit it:
-# the process stops at the first report with exit 86, a code no test
-# expects.
+# ThreadSanitizer build: every unit test, and the end-to-end tests that
+# drive the threaded code (the writer's signing and commit threads behind
+# every append and ingest, ledger serve and the client API, parallel
+# verify, export and evals, ship's row builder, query -f). A race fails the
+# test that hit it: the process stops at the first report with exit 86, a
+# code no test expects. TSAN_TESTS='*' runs every end-to-end test.
+TSAN_TESTS ?= serve_* core_cli core_crash evals_cli fleet export_roundtrip \
+	verify_remember query_follow query_cli
 tsan:
 	TSAN_OPTIONS="halt_on_error=1 exitcode=86 $(TSAN_OPTIONS)" \
+	LEDGER_TESTS="$(TSAN_TESTS)" \
 	$(MAKE) B=build/tsan OPT="-O1 -g -fsanitize=thread \
 	    -fno-omit-frame-pointer" check
 

@@ -64,11 +64,16 @@ for src in util/*.c ledger/*.c ingest/*.c http/*.c evals/*.c serve/*.c fleet/*.c
     objs="$objs $o"
 done
 
-status=0
 for t in $TARGETS; do
     # shellcheck disable=SC2086
     $CC $FLAGS $SAN -fsanitize=fuzzer "tests/fuzz/$t.c" $objs \
         $(pkg-config --libs $DEPS) -lpthread -lm -o "$B/$t"
+done
+
+# fuzz_one TARGET: runs it for DUR seconds from its seeds; its verdict is
+# printed in one piece when it ends (targets run FUZZ_JOBS at a time).
+fuzz_one() {
+    t=$1
     seeds="tests/fuzz/corpus_${t#fuzz_}"
     work="$B/corpus_${t#fuzz_}"
     mkdir -p "$work"
@@ -80,19 +85,24 @@ for t in $TARGETS; do
     fuzz_audit) max=300000 ;;
     *) max=1100000 ;;
     esac
-    echo "$t: $(ls "$seeds" | wc -l) seeds, $DUR s"
     # shellcheck disable=SC2086
     if ! "$B/$t" -max_total_time="$DUR" -max_len="$max" -rss_limit_mb=2048 \
         $MALLOC_LIMIT \
         -timeout=20 -print_final_stats=1 -artifact_prefix="$B/artifacts/$t-" \
         "$work" "$seeds" >"$B/$t.log" 2>&1; then
-        echo "$t: FAILED — see $B/$t.log and $B/artifacts/"
-        grep -E 'ERROR|SUMMARY|Test unit written' "$B/$t.log" | head -n 5
-        status=1
-    else
-        grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' \
-            "$B/$t.log" | tr '\n' ' '
-        echo
+        printf '%s: %s seeds, %s s: FAILED — see %s and %s\n%s\n' "$t" \
+            "$(ls "$seeds" | wc -l)" "$DUR" "$B/$t.log" "$B/artifacts/" \
+            "$(grep -E 'ERROR|SUMMARY|Test unit written' "$B/$t.log" | head -n 5)"
+        return 1
     fi
+    printf '%s: %s seeds, %s s: %s\n' "$t" "$(ls "$seeds" | wc -l)" "$DUR" \
+        "$(grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' \
+            "$B/$t.log" | tr '\n' ' ')"
+}
+
+. tests/fuzz/jobs.sh
+echo "run.sh: $(echo $TARGETS | wc -w) targets, $DUR s each, $FUZZ_JOBS at a time"
+for t in $TARGETS; do
+    fz_spawn fuzz_one "$t"
 done
-exit $status
+fz_wait_all

@@ -49,11 +49,16 @@ if [ -x "$LEDGER" ]; then
         "$LEDGER" --dir "$T/l" ingest examples/pdf-ops.jsonl 2>/dev/null &&
         "$LEDGER" --dir "$T/l" erase 3 --reason fuzz >/dev/null 2>&1 &&
         mkdir -p "$T/l/fleet/cosigned" &&
-        "$LEDGER" --dir "$T/l" checkpoint --size 5 >"$T/l/fleet/cosigned/5" &&
-        echo 5 >"$T/l/fleet/cosigned/latest" &&
+        "$LEDGER" --dir "$T/l" checkpoint >"$T/cp" &&
+        size=$(sed -n 2p "$T/cp") && [ -n "$size" ] &&
+        cp "$T/cp" "$T/l/fleet/cosigned/$size" &&
+        echo "$size" >"$T/l/fleet/cosigned/latest" &&
         "$LEDGER" --dir "$T/l" export --redact requested_by \
             --out "$T/b.tar.zst" 2>/dev/null; then
         seed "$T/b.tar.zst" real
+    else
+        echo "run_bundle.sh: could not make the real bundle seed" >&2
+        exit 1
     fi
     rm -rf "$T"
 fi
@@ -72,15 +77,6 @@ for n in manifest.json manifest.sig entries/0.entry entries/18446744073709551615
     printf '%s' "$n" >"$B/names-seeds/$i"
     i=$((i + 1))
 done
-echo "fuzz_bundle_names: $i seeds, $DUR s"
-if ! "$B/fuzz_bundle_names" -max_total_time="$DUR" -max_len=512 \
-    -timeout=20 -print_final_stats=1 -artifact_prefix="$B/artifacts/names-" \
-    "$B/names-corpus" "$B/names-seeds" >"$B/fuzz_bundle_names.log" 2>&1; then
-    echo "fuzz_bundle_names: FAILED — see $B/fuzz_bundle_names.log"
-    exit 1
-fi
-grep -E '^stat::number_of_executed_units' "$B/fuzz_bundle_names.log"
-
 # the manifest's member list and what the reader holds because of it
 # (fuzz_manifest.c), seeded with the manifests of the vectors and of the
 # real bundle
@@ -90,20 +86,43 @@ $CC $FLAGS $SAN -fsanitize=fuzzer tests/fuzz/fuzz_manifest.c $objs \
 mkdir -p "$B/manifest-seeds" "$B/manifest-corpus"
 for s in "$B"/seeds/*.z; do
     { tail -c +2 "$s" | zstd -dq -c 2>/dev/null |
-        tar -xOf - manifest.json 2>/dev/null; } \
+        tar -xOf - --wildcards manifest.json '*/manifest.json' 2>/dev/null; } \
         >"$B/manifest-seeds/$(basename "$s" .z).json" || true
 done
 printf '{"files": {}}' >"$B/manifest-seeds/empty-files.json"
-echo "fuzz_manifest: $(ls "$B/manifest-seeds" | wc -l) seeds, $DUR s"
-if ! "$B/fuzz_manifest" -max_total_time="$DUR" -max_len=65536 \
-    -timeout=20 -print_final_stats=1 -artifact_prefix="$B/artifacts/manifest-" \
-    "$B/manifest-corpus" "$B/manifest-seeds" >"$B/fuzz_manifest.log" 2>&1; then
-    echo "fuzz_manifest: FAILED — see $B/fuzz_manifest.log"
-    exit 1
-fi
-grep -E '^stat::number_of_executed_units' "$B/fuzz_manifest.log"
-
-echo "fuzz_bundle: $(ls "$B/seeds" | wc -l) seeds, $DUR s"
-exec "$B/fuzz_bundle" -max_total_time="$DUR" -max_len=1048576 \
-    -rss_limit_mb=2048 -timeout=20 -print_final_stats=1 \
-    -artifact_prefix="$B/artifacts/" "$B/corpus" "$B/seeds"
+# Each runs for DUR seconds; FUZZ_JOBS at a time (tests/fuzz/jobs.sh), each
+# verdict printed in one piece when it ends.
+run_names() {
+    if ! "$B/fuzz_bundle_names" -max_total_time="$DUR" -max_len=512 \
+        -timeout=20 -print_final_stats=1 -artifact_prefix="$B/artifacts/names-" \
+        "$B/names-corpus" "$B/names-seeds" >"$B/fuzz_bundle_names.log" 2>&1; then
+        echo "fuzz_bundle_names: $i seeds, $DUR s: FAILED — see $B/fuzz_bundle_names.log"
+        return 1
+    fi
+    echo "fuzz_bundle_names: $i seeds, $DUR s: $(grep -E '^stat::number_of_executed_units' "$B/fuzz_bundle_names.log")"
+}
+run_manifest() {
+    if ! "$B/fuzz_manifest" -max_total_time="$DUR" -max_len=65536 \
+        -timeout=20 -print_final_stats=1 -artifact_prefix="$B/artifacts/manifest-" \
+        "$B/manifest-corpus" "$B/manifest-seeds" >"$B/fuzz_manifest.log" 2>&1; then
+        echo "fuzz_manifest: $(ls "$B/manifest-seeds" | wc -l) seeds, $DUR s: FAILED — see $B/fuzz_manifest.log"
+        return 1
+    fi
+    echo "fuzz_manifest: $(ls "$B/manifest-seeds" | wc -l) seeds, $DUR s: $(grep -E '^stat::number_of_executed_units' "$B/fuzz_manifest.log")"
+}
+run_bundle() {
+    if ! "$B/fuzz_bundle" -max_total_time="$DUR" -max_len=1048576 \
+        -rss_limit_mb=2048 -timeout=20 -print_final_stats=1 \
+        -artifact_prefix="$B/artifacts/" "$B/corpus" "$B/seeds" \
+        >"$B/fuzz_bundle.log" 2>&1; then
+        echo "fuzz_bundle: $(ls "$B/seeds" | wc -l) seeds, $DUR s: FAILED — see $B/fuzz_bundle.log and $B/artifacts/"
+        grep -E 'ERROR|SUMMARY|Test unit written' "$B/fuzz_bundle.log" | head -n 5
+        return 1
+    fi
+    echo "fuzz_bundle: $(ls "$B/seeds" | wc -l) seeds, $DUR s: $(grep -E '^stat::number_of_executed_units' "$B/fuzz_bundle.log")"
+}
+. tests/fuzz/jobs.sh
+fz_spawn run_bundle
+fz_spawn run_names
+fz_spawn run_manifest
+fz_wait_all
