@@ -631,6 +631,14 @@ run_pass(struct bundle *b, struct zsrc *z, const struct ldg_bundle_limits *lim,
                 goto out;
             }
             hash = f != NULL;
+            if (f != NULL && f->has_size && f->declared != len) {
+                /* refused by its size alone: never read */
+                f->seen = 1;
+                f->size = len;
+                f->size_bad = 1;
+                f = NULL;
+                hash = 0;
+            }
             break;
         case PASS_HOLD:
             hold = !is_control(name) && hold_member(b, name, len, &budget);
@@ -805,6 +813,8 @@ read_passes(struct bundle *b, struct zsrc *z,
         if (rc == LDG_ENOMEM)
             return rc;
         b->listed = rc == 0;
+        if (!b->listed)
+            snprintf(b->list_err, sizeof b->list_err, "%s", merr);
     }
     if (b->listed) {
         if (zrewind(z) < 0 ||

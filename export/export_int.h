@@ -72,22 +72,30 @@ struct bmember {
     uint8_t sha[32]; /* SHA-256 of the data, computed as it was read */
 };
 
-/* The manifest's member list: "files", name -> SHA-256 (manifest.c). */
+/* The manifest's member list: "files", name -> SHA-256, and "sizes",
+ * name -> bytes (manifest.c). Bundles written before "sizes" existed
+ * have no sizes: has_size is 0 and the digest alone decides. */
 struct bmfile {
     char *name;
     uint8_t sha[32];
+    uint8_t has_size;  /* "sizes" lists this member */
+    uint64_t declared; /* and says it has this many bytes */
     /* set by the reader's digest pass: */
-    uint8_t seen;    /* the archive has a member of this name */
-    uint8_t matches; /* and its SHA-256 is this one */
-    uint64_t size;   /* that member's size */
+    uint8_t seen;      /* the archive has a member of this name */
+    uint8_t matches;   /* and its SHA-256 is this one */
+    uint8_t size_bad;  /* its size is not the declared one (not read) */
+    uint64_t size;     /* that member's size */
 };
 struct bmlist {
     struct bmfile *f; /* sorted by name */
     size_t n;
 };
-/* Decodes manifest.json's "files" object. 0, LDG_EBADINPUT (message in
- * err: not JSON, no "files" object, a value that is not 64 lowercase hex
- * digits) or LDG_ENOMEM. Other manifest keys are verify.c's business. */
+/* Decodes manifest.json's "files" object and its optional "sizes"
+ * object. 0, LDG_EBADINPUT (message in err: not JSON, no "files" object,
+ * a value that is not 64 lowercase hex digits, "sizes" that is not an
+ * object, a size that is not a canonical decimal string, a size for a
+ * member "files" does not list, or "sizes" that leaves a listed member
+ * out) or LDG_ENOMEM. Other manifest keys are verify.c's business. */
 int bundle_manifest_files(struct bmlist *out, const void *p, size_t len,
                           char *err, size_t errcap);
 struct bmfile *bmlist_find(const struct bmlist *l, const char *name);
@@ -116,6 +124,7 @@ struct bundle {
     uint64_t members; /* members in the archive, held or not */
     int listed;       /* the manifest's list was decoded into files */
     struct bmlist files;
+    char list_err[256]; /* why it was not, when there is a manifest */
     uint64_t not_held;        /* members never held (see above) */
     uint64_t not_held_bytes;  /* their bytes */
     char first_not_held[128]; /* the first one's name */

@@ -1,9 +1,11 @@
 /*
- * manifest.c — the manifest's member list ("files": name -> SHA-256), as
- * the bundle reader needs it before it holds any member in memory.
+ * manifest.c — the manifest's member list ("files": name -> SHA-256, and
+ * "sizes": name -> bytes), as the bundle reader needs it before it holds
+ * any member in memory.
  *
  * The reader (archive.c) finds manifest.json first, decodes its "files"
- * object with bundle_manifest_files, then streams every listed member
+ * object with bundle_manifest_files, refuses to read a listed member whose
+ * size is not the declared one, then streams every listed member
  * through SHA-256 and holds only the members whose digest matches (plus a
  * small budget of the others, so the checks can still name them). The
  * manifest is outside input: this decoder is fuzzed (tests/fuzz/
@@ -30,6 +32,54 @@ bmlist_free(struct bmlist *l)
         free(l->f[i].name);
     free(l->f);
     memset(l, 0, sizeof *l);
+}
+
+/* "sizes" (optional: bundles written before it existed have none): a
+ * decimal string per member "files" lists, and for every one of them. */
+static int
+manifest_sizes(struct bmlist *out, const json_t *sizes, char *err,
+               size_t errcap)
+{
+    const char *name;
+    json_t *val;
+
+    if (sizes == NULL)
+        return 0;
+    if (!json_is_object(sizes)) {
+        snprintf(err, errcap, "%s",
+                 "manifest.json: \"sizes\" is not an object of member "
+                 "sizes");
+        return LDG_EBADINPUT;
+    }
+    json_object_foreach((json_t *)sizes, name, val)
+    {
+        const char *dec = json_string_value(val);
+        struct bmfile *f = bmlist_find(out, name);
+        uint64_t n;
+        if (dec == NULL || parse_dec(dec, strlen(dec), &n) != 0) {
+            snprintf(err, errcap,
+                     "manifest.json: sizes.%.80s is not a decimal string",
+                     name);
+            return LDG_EBADINPUT;
+        }
+        if (f == NULL) {
+            snprintf(err, errcap,
+                     "manifest.json: sizes.%.80s names a member \"files\" "
+                     "does not list",
+                     name);
+            return LDG_EBADINPUT;
+        }
+        f->has_size = 1;
+        f->declared = n;
+    }
+    for (size_t i = 0; i < out->n; i++)
+        if (!out->f[i].has_size) {
+            snprintf(err, errcap,
+                     "manifest.json: files lists %.80s but sizes does not",
+                     out->f[i].name);
+            return LDG_EBADINPUT;
+        }
+    return 0;
 }
 
 int
@@ -93,6 +143,9 @@ bundle_manifest_files(struct bmlist *out, const void *p, size_t len, char *err,
         out->n = n;
     }
     qsort(out->f, out->n, sizeof *out->f, cmp_bmfile);
+    if ((rc = manifest_sizes(out, json_object_get(j, "sizes"), err, errcap)) <
+        0)
+        goto out;
     rc = 0;
 out:
     json_decref(j);

@@ -386,6 +386,11 @@ load_manifest(struct vctx *v)
               "origin or log_key");
         return LDG_EBADINPUT;
     }
+    if (!v->b.listed) {
+        /* its member list (files, sizes) did not decode */
+        check(v->r, "manifest", LDG_CHECK_FAIL, "%s", v->b.list_err);
+        return LDG_EBADINPUT;
+    }
     check(v->r, "manifest", LDG_CHECK_PASS,
           "%s, %zu events listed, %zu "
           "files",
@@ -828,6 +833,10 @@ check_files(struct vctx *v)
     for (size_t i = 0; i < v->b.n; i++)
         digest_one(v, i);
     for (size_t i = 0; i < v->b.n; i++) {
+        const struct bmfile *lf =
+            v->b.listed ? bmlist_find(&v->b.files, v->b.m[i].name) : NULL;
+        if (v->member_ok[i] == 0 && lf != NULL && lf->size_bad)
+            continue; /* its size is named below */
         if (v->member_ok[i] == 0)
             fail_add(&f, "%s: digest does not match the manifest",
                      v->b.m[i].name);
@@ -838,7 +847,12 @@ check_files(struct vctx *v)
     {
         const struct bmfile *lf =
             v->b.listed ? bmlist_find(&v->b.files, name) : NULL;
-        if (bundle_get(&v->b, name) == NULL && lf != NULL && lf->seen)
+        if (lf != NULL && lf->size_bad)
+            fail_add(&f,
+                     "%s: %llu bytes, the manifest says %llu (not read)",
+                     name, (unsigned long long)lf->size,
+                     (unsigned long long)lf->declared);
+        else if (bundle_get(&v->b, name) == NULL && lf != NULL && lf->seen)
             /* too large to hold once its digest was wrong */
             fail_add(&f,
                      "%s: digest does not match the manifest (%llu bytes, "

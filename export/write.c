@@ -98,7 +98,7 @@ struct ex {
     struct bwriter *w;
     /* The manifest's two long lists, as JSON text: "files" (written by
      * the writer thread only) and "events". */
-    struct growbuf mfiles, mevents;
+    struct growbuf mfiles, msizes, mevents;
     struct growbuf jsonl;
     uint64_t tar_bytes; /* uncompressed archive size so far */
     struct ldg_export_report rep;
@@ -231,9 +231,13 @@ write_member(struct ex *x, const struct qitem *it)
     gb_jstr(&x->mfiles, it->name);
     gb_lit(&x->mfiles, ": ");
     gb_hex(&x->mfiles, d, 32);
-    if (x->mfiles.err) {
+    gb_lit(&x->msizes, x->msizes.len ? ",\n  " : "\n  ");
+    gb_jstr(&x->msizes, it->name);
+    gb_lit(&x->msizes, ": ");
+    gb_u64(&x->msizes, it->len);
+    if (x->mfiles.err || x->msizes.err) {
         snprintf(x->q.errmsg, sizeof x->q.errmsg, "out of memory");
-        return x->mfiles.err;
+        return x->mfiles.err ? x->mfiles.err : x->msizes.err;
     }
     return 0;
 }
@@ -996,7 +1000,7 @@ manifest_head_all(struct ex *x, uint64_t now_ns)
 
 /*
  * manifest.json: the head dumped by jansson (indent 1), then "events" and
- * "files" from the text built while writing, one record a line:
+ * "files" and "sizes" from the text built while writing, one record a line:
  *
  *   {
  *    "format": "ledger.bundle/v1",
@@ -1008,6 +1012,10 @@ manifest_head_all(struct ex *x, uint64_t now_ns)
  *    ],
  *    "files": {
  *     "ledger-bundle": "<hex>",
+ *     ...
+ *    },
+ *    "sizes": {
+ *     "ledger-bundle": 17,
  *     ...
  *    }
  *   }
@@ -1036,6 +1044,8 @@ manifest_text(struct ex *x, uint64_t now_ns, struct growbuf *b)
     gb_add(b, x->mevents.p ? x->mevents.p : "", x->mevents.len);
     gb_lit(b, "\n ],\n \"files\": {");
     gb_add(b, x->mfiles.p ? x->mfiles.p : "", x->mfiles.len);
+    gb_lit(b, "\n },\n \"sizes\": {");
+    gb_add(b, x->msizes.p ? x->msizes.p : "", x->msizes.len);
     gb_lit(b, "\n }\n}\n");
     return b->err;
 }
@@ -1930,6 +1940,7 @@ out:
     ldg_txn_abort(x.t);
     ldg_query_free(q);
     free(x.mfiles.p);
+    free(x.msizes.p);
     free(x.mevents.p);
     json_decref(x.state);
     json_decref(x.timeline);

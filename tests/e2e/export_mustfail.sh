@@ -65,6 +65,17 @@ repack a "$T/removed.tar.zst"
 expect "$T/removed.tar.zst" 1 "files"
 grep -q "^FAIL events: .*not in the bundle" "$T/verr" || fail "removed: events"
 
+# a member of another size than the manifest's "sizes" says: refused by
+# its size, named with both sizes, never read
+unpack a
+have=$(wc -c <"$T/a/bodies/$step.json")
+printf ' ' >>"$T/a/bodies/$step.json"
+repack a "$T/grown.tar.zst"
+expect "$T/grown.tar.zst" 1 "files"
+grep -q "^FAIL files: .*bodies/$step.json: $((have + 1)) bytes, the manifest says $have (not read)" "$T/verr" ||
+    fail "grown: size not named: $(grep FAIL "$T/verr" | head -n 2)"
+grep -q '"sizes": {' "$T/a/manifest.json" || fail "the manifest has no sizes"
+
 # an event added (one not selected, from an export of everything)
 L export --out "$T/all.tar.zst" 2>/dev/null || fail "export all"
 mkdir "$T/all"

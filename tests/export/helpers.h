@@ -357,7 +357,8 @@ UNUSED static void
 resign(struct bundle *b, struct ldg_ledger *l)
 {
     json_t *m = member_json_get(b, B_MANIFEST), *files = json_object();
-    char *s, *note, text[256], hex[65];
+    json_t *sizes = json_object();
+    char *s, *note, text[256], hex[65], dec[24];
     uint8_t d[32];
 
     for (size_t i = 0; i < b->n; i++) {
@@ -367,8 +368,11 @@ resign(struct bundle *b, struct ldg_ledger *l)
         ldg_sha256(d, b->m[i].data, b->m[i].len);
         ldg_hex(hex, d, 32);
         json_object_set_new(files, b->m[i].name, json_string(hex));
+        snprintf(dec, sizeof dec, "%zu", b->m[i].len);
+        json_object_set_new(sizes, b->m[i].name, json_string(dec));
     }
     json_object_set_new(m, "files", files);
+    json_object_set_new(m, "sizes", sizes);
     s = json_dumps(m, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(m);
     member_set(b, B_MANIFEST, s, strlen(s));

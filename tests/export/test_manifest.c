@@ -81,6 +81,21 @@ test_manifest__files_decoded_and_refused(void **state)
                                       "0000000000000000000000000g\"}}",
                                       "{\"files\": {}, \"files\": {}}",
                                       "{\"files\": {} trailing",
+                                      /* "sizes": an object of decimal
+                                       * strings, for every listed member
+                                       * and nothing else */
+                                      "{\"files\": {}, \"sizes\": []}",
+                                      "{\"files\": {\"a\": \"00000000000000000000000000000000" "00000000000000000000000000000000\"}, "
+                                      "\"sizes\": {\"a\": 1}}",
+                                      "{\"files\": {\"a\": \"00000000000000000000000000000000" "00000000000000000000000000000000\"}, "
+                                      "\"sizes\": {\"a\": \"01\"}}",
+                                      "{\"files\": {\"a\": \"00000000000000000000000000000000" "00000000000000000000000000000000\"}, "
+                                      "\"sizes\": {\"a\": \"-1\"}}",
+                                      "{\"files\": {\"a\": \"00000000000000000000000000000000" "00000000000000000000000000000000\"}, "
+                                      "\"sizes\": {\"a\": \"1\", "
+                                      "\"b\": \"1\"}}",
+                                      "{\"files\": {\"a\": \"00000000000000000000000000000000" "00000000000000000000000000000000\"}, "
+                                      "\"sizes\": {}}",
                                       NULL};
     const char *good = "{\"x\": 1, \"files\": {\"log.vkey\": "
                        "\"00000000000000000000000000000000000000000000000000"
@@ -107,8 +122,22 @@ test_manifest__files_decoded_and_refused(void **state)
     assert_int_equal(l.f[0].sha[0], 0xff);
     assert_non_null(bmlist_find(&l, "log.vkey"));
     assert_null(bmlist_find(&l, "manifest.json"));
+    assert_false(l.f[0].has_size); /* a bundle from before "sizes" */
     bmlist_free(&l);
     LLVMFuzzerTestOneInput((const uint8_t *)good, strlen(good));
+    {
+        const char *sized =
+            "{\"files\": {\"a\": \"00000000000000000000000000000000"
+            "00000000000000000000000000000000\"}, \"sizes\": {\"a\": "
+            "\"18446744073709551615\"}}";
+        assert_int_equal(
+            bundle_manifest_files(&l, sized, strlen(sized), err, sizeof err),
+            0);
+        assert_true(l.f[0].has_size);
+        assert_true(l.f[0].declared == UINT64_MAX);
+        bmlist_free(&l);
+        LLVMFuzzerTestOneInput((const uint8_t *)sized, strlen(sized));
+    }
 }
 
 /* Listed with its digest: held, however large (the manifest declares

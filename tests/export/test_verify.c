@@ -230,6 +230,38 @@ test_verify__event_added_fails(void **state)
     free(buf2);
 }
 
+/* A member of another size than the manifest's "sizes" says is refused
+ * by its size alone (never read), and named with both sizes; with the
+ * manifest re-signed to match, the deeper checks still catch the change. */
+static void
+test_verify__member_of_another_size_fails(void **state)
+{
+    struct fx *f = *state;
+    struct bundle b;
+    char e[48], p[48], bd[48], want[96];
+    struct bmember *m;
+    uint8_t *out, *grown;
+    size_t len;
+    uint64_t seq;
+
+    read_bundle(&b, f->buf, f->len);
+    seq = first_of_type(&b, "run.step");
+    event_names(seq, e, p, bd);
+    m = member_get(&b, bd);
+    grown = malloc(m->len + 1);
+    assert_non_null(grown);
+    memcpy(grown, m->data, m->len);
+    grown[m->len] = ' ';
+    snprintf(want, sizeof want, "%s: %zu bytes, the manifest says %zu", bd,
+             m->len + 1, m->len);
+    member_set(&b, bd, grown, m->len + 1);
+    free(grown);
+    write_bundle(&b, &out, &len);
+    expect_fail(out, len, NULL, "files", want);
+    free(out);
+    bundle_release(&b);
+}
+
 static void
 test_verify__event_altered_fails(void **state)
 {
@@ -1576,6 +1608,7 @@ main(void)
         T(test_verify__rewritten_unchanged_bundle_still_passes),
         T(test_verify__event_removed_fails),
         T(test_verify__event_added_fails),
+        T(test_verify__member_of_another_size_fails),
         T(test_verify__event_altered_fails),
         T(test_verify__body_altered_fails),
         T(test_verify__events_reordered_fails),

@@ -7,8 +7,8 @@
  * Invariants, not just "no crash":
  *   - bundle_manifest_files accepts or refuses with a message, never
  *     LDG_ENOMEM on these sizes; an accepted list is strictly sorted, its
- *     names non-empty, and re-encoding it as {"files": ...} decodes to the
- *     same list;
+ *     names non-empty, "sizes" given for all or none, and re-encoding it
+ *     as {"files": ..., "sizes": ...} decodes to the same list;
  *   - reading the bundle succeeds (the archive itself is sound); every
  *     held member's sha is the SHA-256 of its data; a member held beyond
  *     the control members is either listed with that digest or within the
@@ -42,17 +42,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void
 check_list(const struct bmlist *l)
 {
-    json_t *files = json_object(), *doc;
+    json_t *files = json_object(), *sizes = json_object(), *doc;
     struct bmlist again;
-    char err[256], hex[65], *text;
+    char err[256], hex[65], dec[24], *text;
     for (size_t i = 0; i < l->n; i++) {
         FZ_ASSERT(l->f[i].name[0] != '\0');
         if (i > 0)
             FZ_ASSERT(strcmp(l->f[i - 1].name, l->f[i].name) < 0);
+        /* "sizes" is all or nothing */
+        FZ_ASSERT(l->f[i].has_size == l->f[0].has_size);
         ldg_hex(hex, l->f[i].sha, 32);
         json_object_set_new(files, l->f[i].name, json_string(hex));
+        snprintf(dec, sizeof dec, "%llu",
+                 (unsigned long long)l->f[i].declared);
+        json_object_set_new(sizes, l->f[i].name, json_string(dec));
     }
-    doc = json_pack("{s:o}", "files", files);
+    if (l->n > 0 && l->f[0].has_size)
+        doc = json_pack("{s:o,s:o}", "files", files, "sizes", sizes);
+    else {
+        doc = json_pack("{s:o}", "files", files);
+        json_decref(sizes);
+    }
     text = json_dumps(doc, JSON_COMPACT);
     FZ_ASSERT(text != NULL);
     FZ_ASSERT(bundle_manifest_files(&again, text, strlen(text), err,
@@ -61,6 +71,8 @@ check_list(const struct bmlist *l)
     for (size_t i = 0; i < l->n; i++) {
         FZ_ASSERT(strcmp(again.f[i].name, l->f[i].name) == 0);
         FZ_ASSERT(memcmp(again.f[i].sha, l->f[i].sha, 32) == 0);
+        FZ_ASSERT(again.f[i].has_size == l->f[i].has_size);
+        FZ_ASSERT(again.f[i].declared == l->f[i].declared);
     }
     bmlist_free(&again);
     free(text);
