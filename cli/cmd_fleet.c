@@ -210,7 +210,9 @@ const struct cli_command cli_cmd_publish = {
     "one. s3:// URLs are signed with AWS SigV4: credentials from "
     "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, region from AWS_REGION, "
     "endpoint from LEDGER_S3_ENDPOINT (else AWS). Prints the sizes and what "
-    "was sent. Exit 74 when the remote fails (nothing recorded).\n\n"
+    "was sent. Exit 74 when the remote fails (nothing recorded; the "
+    "witnesses are still given the checkpoint, or it waits in their "
+    "outbox).\n\n"
     "With --witness, the checkpoint is then submitted to each witness (C2SP "
     "tlog-witness) with a consistency proof from the size it last "
     "cosigned; verified cosignatures are kept (ledger checkpoint "
@@ -236,7 +238,7 @@ cmd_publish(struct cli *c, int argc, char **argv)
     const char **wit;
     size_t nwit = 0;
     unsigned flags = 0;
-    int ch, rc, worst = EX_OK;
+    int ch, rc, pub_rc = 0, worst = EX_OK;
     json_t *wj = NULL;
 
     wit = calloc((size_t)argc + 1, sizeof *wit);
@@ -276,10 +278,19 @@ cmd_publish(struct cli *c, int argc, char **argv)
     }
     rc = ldg_publish(l, argv[a.ind], &r, err, sizeof err);
     if (rc < 0) {
-        ldg_close(l);
-        free(wit);
         cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
-        return rc == LDG_EINVAL ? EX_USAGE : cli_exit_code(rc);
+        pub_rc = rc;
+        worst = rc == LDG_EINVAL ? EX_USAGE : cli_exit_code(rc);
+        if ((rc != LDG_ENET && rc != LDG_ETIMEOUT && rc != LDG_EHTTP &&
+             rc != LDG_EIO) ||
+            nwit == 0) {
+            ldg_close(l);
+            free(wit);
+            return worst;
+        }
+        /* The upload failed (the remote is unreachable: a box offline):
+         * the witnesses still get the checkpoint, or it waits in their
+         * outbox, so nothing is lost for the next run. */
     }
     wj = json_array();
     for (size_t i = 0; i < nwit; i++) {
@@ -310,6 +321,16 @@ cmd_publish(struct cli *c, int argc, char **argv)
     }
     ldg_close(l);
     free(wit);
+    if (pub_rc < 0) {
+        /* nothing was published: the error is on stderr; the witnesses'
+         * outcomes too (human), or on stdout for scripts */
+        if (c->out != OUT_HUMAN)
+            cli_print_json(c, json_pack("{s:s,s:s,s:O}", "url", argv[a.ind],
+                                        "error", err[0] ? err : ldg_strerror(pub_rc),
+                                        "witnesses", wj));
+        json_decref(wj);
+        return worst;
+    }
     if (c->out == OUT_HUMAN) {
         if (r.files_put == 0)
             printf("%s: already published at size %llu; nothing new\n",

@@ -1,29 +1,45 @@
 #!/bin/sh
 # fleet.sh — the fleet end to end, every server real and on this machine:
-# three boxes (ledgers) publish to nginx (WebDAV PUT) on loopback, one
-# mirror verifies all three from a list, increments fetch only what is
-# new; then one box rewrites its history (the same keys, other events) and
-# republishes: the mirror reports the fork, naming sizes and roots, and
-# keeps its verified copy; the copy itself is servable and verifies with
-# Go's sumdb/tlog (tests/interop/tlogcheck tiles).
+# three boxes (ledgers) publish to nginx (WebDAV PUT), get cosigned by a
+# witness, one mirror verifies all three from a list, increments fetch
+# only what is new; one box goes offline and catches up through its
+# witness outbox; one box rewrites its history (the same keys, other
+# events) and republishes: the witness refuses it, the mirror reports the
+# fork, naming sizes and roots, and keeps its verified copy; the copy
+# itself is servable and verifies with Go's sumdb/tlog (tests/interop/
+# tlogcheck tiles); every box ships to ClickHouse and audit-central finds
+# an altered row.
 #
-# Network: loopback only (127.0.0.1, ports chosen at run time). The boxes
-# are separate ledgers in separate directories, not separate network
-# namespaces: tests bind 127.0.0.1 only, and another namespace's loopback
-# would not reach the shared servers.
+# Network: when this runs as root with iproute2 (CI does), each box runs
+# its network commands (publish, ship) in a network namespace of its own,
+# joined to this host by a veth pair and a bridge; nginx, the witness and
+# ClickHouse listen on the bridge's address, and "offline" is the box's
+# link going down. Otherwise everything is on 127.0.0.1 and "offline" is
+# the witness being stopped. The first line of output says which.
 set -u
 L=${LEDGER:?set LEDGER to the ledger binary}
 T=$(mktemp -d)
 . tests/e2e/lib/servers.sh
-trap 'stop_servers; rm -rf "$T"' EXIT
+trap 'stop_servers; netns_down; rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 for p in nginx curl python3 clickhouse-server; do
     command -v $p >/dev/null || { echo "skip: $p not installed"; exit 0; }
 done
-echo "fleet: network: loopback 127.0.0.1 (no network namespaces)"
+if netns_up 3; then
+    echo "fleet: network: each box in its own network namespace, servers on $SERVE_ADDR (a bridge)"
+else
+    echo "fleet: network: loopback 127.0.0.1 (network namespaces unavailable: not root, no iproute2, or the kernel refused)"
+fi
 
 start_nginx "$T/nginx" || fail nginx
-W=http://127.0.0.1:$NGINX_PORT
+W=http://$SERVE_ADDR:$NGINX_PORT
+if [ -n "$NETNS" ]; then
+    # the boxes reach the servers only through the bridge
+    box 1 curl -sf -o /dev/null "$W/" -X OPTIONS ||
+        box 1 curl -s -o /dev/null "$W/" || fail "box 1 cannot reach $W"
+    box 1 curl -s -m 2 -o /dev/null "http://127.0.0.1:$NGINX_PORT/" &&
+        fail "box 1 reaches the host's loopback: not isolated"
+fi
 
 for b in 1 2 3; do
     "$L" --dir "$T/box$b" init --origin "box$b.example/log" >/dev/null || fail "init box$b"
@@ -41,7 +57,7 @@ done > "$T/load.jsonl"
 # one witness trusting the three boxes
 WV=$("$L" witness init --dir "$T/wit" --name w.example/w1) || fail "witness init"
 start_witness() {
-    "$L" witness serve --listen "127.0.0.1:${WPORT:-0}" --dir "$T/wit" \
+    "$L" witness serve --listen "$SERVE_ADDR:${WPORT:-0}" --dir "$T/wit" \
         --trust "$(cat "$T/box1.vkey")" --trust "$(cat "$T/box2.vkey")" \
         --trust "$(cat "$T/box3.vkey")" > "$T/wout" 2>> "$T/werr" &
     WPID=$!
@@ -51,13 +67,13 @@ start_witness() {
         i=$((i + 1)); [ $i -gt 200 ] && fail "witness did not start: $(cat "$T/werr")"
         sleep 0.05
     done
-    WPORT=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$T/wout")
+    WPORT=$(sed -n 's/^listening on [0-9.]*:\([0-9]*\)$/\1/p' "$T/wout")
 }
 start_witness
-WIT="http://127.0.0.1:$WPORT $WV"
+WIT="http://$SERVE_ADDR:$WPORT $WV"
 
 for b in 1 2 3; do
-    "$L" --dir "$T/box$b" publish "$W/logs/box$b" --witness "$WIT" > "$T/pub$b" 2> "$T/pe$b" ||
+    box $b "$L" --dir "$T/box$b" publish "$W/logs/box$b" --witness "$WIT" > "$T/pub$b" 2> "$T/pe$b" ||
         fail "publish box$b: $(cat "$T/pe$b")"
     grep -q 'cosigned size' "$T/pe$b" || fail "box$b not cosigned: $(cat "$T/pe$b")"
 done
@@ -78,7 +94,7 @@ grep -q 'quorum not met: 1 of 2 cosigned, 2 needed (w.example/w1 cosigned, w.exa
 [ $? -eq 64 ] || fail "--quorum without --trusted: want 64"
 grep -q 'published size 332 (was 0)' "$T/pub2" || fail "publish report: $(cat "$T/pub2")"
 [ -f "$T/nginx/www/logs/box2/tile/0/001.p/76" ] || fail "tile layout on the server"
-"$L" --dir "$T/box1" publish "$W/logs/box1" > "$T/pub1b" || fail "publish again"
+box 1 "$L" --dir "$T/box1" publish "$W/logs/box1" > "$T/pub1b" || fail "publish again"
 grep -q 'nothing new' "$T/pub1b" || fail "second publish: $(cat "$T/pub1b")"
 
 # the mirror: all three from a list, keys given once
@@ -91,29 +107,54 @@ cmp -s "$T/mirror/box2/checkpoint" "$T/nginx/www/logs/box2/checkpoint" || fail "
 
 # an increment: only the new bundle and tiles are fetched
 "$L" --dir "$T/box2" append x.more --body '{"n":1}' >/dev/null || fail append
-"$L" --dir "$T/box2" publish "$W/logs/box2" > "$T/pub2b" || fail "publish increment"
+box 2 "$L" --dir "$T/box2" publish "$W/logs/box2" > "$T/pub2b" || fail "publish increment"
 grep -q 'published size 333 (was 332)' "$T/pub2b" || fail "increment: $(cat "$T/pub2b")"
 "$L" mirror "$W/logs/box2" --state "$T/mirror/box2" > "$T/m2" || fail "mirror increment: $(cat "$T/m2")"
 grep -q 'size 333 (was 332): 1 bundles, 2 tiles' "$T/m2" || fail "increment fetched: $(cat "$T/m2")"
 "$L" mirror "$W/logs/box2" --state "$T/mirror/box2" -o json > "$T/m3" || fail "mirror json"
 grep -q '"status": *"ok"' "$T/m3" || fail "json: $(cat "$T/m3")"
 
-# box 2 goes offline (the witness is stopped: on loopback, offline is the
-# witness being unreachable): its submissions wait in the outbox; back
-# online, the newest checkpoint is cosigned from the last cosigned size
-kill "$WPID"; wait "$WPID" 2>/dev/null
+# box 2 goes offline: its network link goes down (in namespaces; on
+# loopback, the witness is stopped instead). Its publishes fail (exit 74,
+# naming the upload) but the checkpoint waits in the witness outbox; back
+# online, the log is uploaded and the newest checkpoint is cosigned from
+# the last cosigned size.
+if [ -n "$NETNS" ]; then
+    box_link 2 down || fail "box 2 link down"
+    offline_rc=74
+else
+    kill "$WPID"; wait "$WPID" 2>/dev/null
+    offline_rc=0
+fi
 "$L" --dir "$T/box2" append x.offline --body '{"n":1}' >/dev/null
-"$L" --dir "$T/box2" publish "$W/logs/box2" --witness "$WIT" > /dev/null 2> "$T/off1" ||
-    fail "publish while the witness is offline: $(cat "$T/off1")"
+box 2 "$L" --dir "$T/box2" publish "$W/logs/box2" --witness "$WIT" > /dev/null 2> "$T/off1"
+rc=$?
+[ $rc -eq $offline_rc ] || fail "publish while offline: exit $rc, want $offline_rc: $(cat "$T/off1")"
 grep -q 'queued in the outbox, attempt 1' "$T/off1" || fail "outbox: $(cat "$T/off1")"
+if [ -n "$NETNS" ]; then
+    grep -q "ledger publish: .*$W" "$T/off1" || fail "the failed upload is not named: $(cat "$T/off1")"
+    [ "$(sed -n 2p "$T/nginx/www/logs/box2/checkpoint")" = 333 ] ||
+        fail "offline box 2 changed its published checkpoint"
+fi
 "$L" --dir "$T/box2" append x.offline --body '{"n":2}' >/dev/null
-"$L" --dir "$T/box2" publish "$W/logs/box2" --witness "$WIT" > /dev/null 2> "$T/off2"
+box 2 "$L" --dir "$T/box2" publish "$W/logs/box2" --witness "$WIT" > /dev/null 2> "$T/off2"
 grep -q 'waits in the outbox\|queued in the outbox' "$T/off2" || fail "outbox 2: $(cat "$T/off2")"
 "$L" --dir "$T/box2" checkpoint --cosigned | sed -n 2p | grep -qx 332 || fail "cosigned moved while offline"
-start_witness
-sleep 2 # the first backoff
-"$L" --dir "$T/box2" publish "$W/logs/box2" --witness "$WIT" > /dev/null 2> "$T/off3" ||
-    fail "catch up: $(cat "$T/off3")"
+if [ -n "$NETNS" ]; then
+    box_link 2 up || fail "box 2 link up"
+else
+    start_witness
+fi
+# until the backoff has passed, the submission waits (and says so)
+i=0
+while :; do
+    box 2 "$L" --dir "$T/box2" publish "$W/logs/box2" --witness "$WIT" > /dev/null 2> "$T/off3" ||
+        fail "catch up: $(cat "$T/off3")"
+    grep -q 'waits in the outbox' "$T/off3" || break
+    i=$((i + 1))
+    [ $i -lt 20 ] || fail "the outbox never retried: $(cat "$T/off3")"
+    sleep 1
+done
 grep -q 'cosigned size 335 (from 332)' "$T/off3" || fail "catch-up: $(cat "$T/off3")"
 "$L" --dir "$T/box2" checkpoint --cosigned | sed -n 2p | grep -qx 335 || fail "cosigned after catch-up"
 "$L" mirror "$W/logs/box2" --state "$T/mirror/box2" > /dev/null || fail "mirror after catch-up"
@@ -122,13 +163,13 @@ grep -q 'cosigned size 335 (from 332)' "$T/off3" || fail "catch-up: $(cat "$T/of
 # other events and publishes over the original
 cp -r "$T/box3" "$T/box3-old"
 "$L" --dir "$T/box3" append x.real --body '{"n":1}' >/dev/null
-"$L" --dir "$T/box3" publish "$W/logs/box3" --witness "$WIT" >/dev/null 2>&1 || fail "publish box3"
+box 3 "$L" --dir "$T/box3" publish "$W/logs/box3" --witness "$WIT" >/dev/null 2>&1 || fail "publish box3"
 "$L" mirror "$W/logs/box3" --state "$T/mirror/box3" >/dev/null || fail "mirror box3"
 cp "$T/mirror/box3/checkpoint" "$T/box3-good"
 for n in 1 2 3; do
     "$L" --dir "$T/box3-old" append x.forged --body "{\"n\":$n}" >/dev/null
 done
-"$L" --dir "$T/box3-old" publish "$W/logs/box3-forged" --witness "$WIT" >/dev/null 2> "$T/wf"
+box 3 "$L" --dir "$T/box3-old" publish "$W/logs/box3-forged" --witness "$WIT" >/dev/null 2> "$T/wf"
 [ $? -eq 1 ] || fail "the witness did not refuse the rewritten history: $(cat "$T/wf")"
 grep -q 'refused' "$T/wf" || fail "witness refusal message: $(cat "$T/wf")"
 grep -q '422.*does not verify' "$T/werr" || fail "witness log: $(tail -3 "$T/werr")"
@@ -144,13 +185,13 @@ cmp -s "$T/mirror/box3/checkpoint" "$T/box3-good" || fail "mirror copy changed b
 # ship every box into ClickHouse, query the fleet, audit against mirrors
 start_clickhouse "$T/ch" || fail clickhouse
 chq "$CH_PORT" "CREATE DATABASE fleet" || fail "create database"
-U="http://127.0.0.1:$CH_PORT/?database=fleet"
+U="http://$SERVE_ADDR:$CH_PORT/?database=fleet"
 for b in 1 2; do
-    "$L" --dir "$T/box$b" ship "$U" > "$T/ship$b" || fail "ship box$b"
+    box $b "$L" --dir "$T/box$b" ship "$U" > "$T/ship$b" || fail "ship box$b"
 done
-"$L" --dir "$T/box3" ship "$U" --batch 7 > "$T/ship3" || fail "ship box3"
+box 3 "$L" --dir "$T/box3" ship "$U" --batch 7 > "$T/ship3" || fail "ship box3"
 grep -q 'shipped 33 events \[0, 33) in 5 batches' "$T/ship3" || fail "ship report: $(cat "$T/ship3")"
-"$L" --dir "$T/box2" ship "$U" > "$T/ship2b" || fail "ship again"
+box 2 "$L" --dir "$T/box2" ship "$U" > "$T/ship2b" || fail "ship again"
 grep -q 'shipped 0 events \[335, 335)' "$T/ship2b" || fail "resume: $(cat "$T/ship2b")"
 # a fleet query: model registrations per box
 chq "$CH_PORT" "SELECT origin, count() FROM fleet.ledger_events FINAL WHERE type = 'model.registered' GROUP BY origin ORDER BY origin FORMAT TabSeparated" > "$T/q1" || fail query
@@ -167,7 +208,7 @@ for q in "$T"/q[0-9]*.sql; do
     curl -sf --data-binary @"$q" "$U" > /dev/null || fail "docs/FLEET.md query $(basename "$q") fails"
 done
 # box3's mirror stopped at the forged publish: mirror box3's real log anew
-"$L" --dir "$T/box3" publish "$W/logs/box3-real" >/dev/null || fail "republish box3"
+box 3 "$L" --dir "$T/box3" publish "$W/logs/box3-real" >/dev/null || fail "republish box3"
 rm -rf "$T/mirror/box3"
 "$L" mirror "$W/logs/box3-real" --state "$T/mirror/box3" --key "$(cat "$T/box3.vkey")" >/dev/null || fail "mirror box3 real"
 "$L" audit-central "$U" --mirror "$T/mirror" > "$T/a1" 2> "$T/a1e" || fail "audit of a clean table: $(cat "$T/a1" "$T/a1e")"

@@ -1,16 +1,76 @@
 # servers.sh — sourced by the fleet e2e tests: start nginx (WebDAV PUT) and
-# other servers as the current user, on 127.0.0.1, on a port chosen at run
-# time, with every file under $T. Each start_* sets a variable with the
-# port and remembers the pid for stop_servers.
+# other servers as the current user, on $SERVE_ADDR (127.0.0.1 unless
+# netns_up set it), on a port chosen at run time, with every file under
+# $T. Each start_* sets a variable with the port and remembers the pid for
+# stop_servers.
 SERVER_PIDS=""
+SERVE_ADDR=${SERVE_ADDR:-127.0.0.1}
+NETNS=""
 
 free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+    python3 -c 'import socket, sys; s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1])' "$SERVE_ADDR"
+}
+
+# ------------------------------------------------- network namespaces --
+# netns_up N: boxes 1..N each in a network namespace of their own, joined
+# by veth pairs to a bridge on this host; the servers listen on the
+# bridge's address ($SERVE_ADDR), the only way out of a box. Needs root
+# and iproute2; returns non-zero (and leaves nothing behind) when the
+# kernel or the user cannot make them. The addresses are a /24 of 10/8
+# picked from the pid, the names carry the pid: tests running at the same
+# time do not meet. netns_down removes everything. LEDGER_NO_NETNS=1: no
+# namespaces (to try the loopback form).
+NS_TAG=lf$$
+netns_up() {
+    [ "${LEDGER_NO_NETNS:-0}" != 1 ] && [ "$(id -u)" = 0 ] &&
+        command -v ip >/dev/null 2>&1 || return 1
+    ns_net=10.$((100 + ($$ / 250) % 100)).$(($$ % 250))
+    ip link add "${NS_TAG}br" type bridge 2>/dev/null || return 1
+    NETNS=" "
+    ip addr add "$ns_net.1/24" dev "${NS_TAG}br" &&
+        ip link set "${NS_TAG}br" up || { netns_down; return 1; }
+    b=1
+    while [ "$b" -le "$1" ]; do
+        ip netns add "${NS_TAG}-box$b" &&
+            ip link add "${NS_TAG}h$b" type veth peer name "${NS_TAG}v$b" &&
+            ip link set "${NS_TAG}v$b" netns "${NS_TAG}-box$b" &&
+            ip link set "${NS_TAG}h$b" master "${NS_TAG}br" &&
+            ip link set "${NS_TAG}h$b" up &&
+            ip -n "${NS_TAG}-box$b" link set lo up &&
+            ip -n "${NS_TAG}-box$b" link set "${NS_TAG}v$b" name eth0 &&
+            ip -n "${NS_TAG}-box$b" addr add "$ns_net.$((10 + b))/24" dev eth0 &&
+            ip -n "${NS_TAG}-box$b" link set eth0 up || { netns_down; return 1; }
+        NETNS="$NETNS${NS_TAG}-box$b "
+        b=$((b + 1))
+    done
+    SERVE_ADDR=$ns_net.1
+    return 0
+}
+netns_down() {
+    for ns in $NETNS; do ip netns del "$ns" 2>/dev/null; done
+    [ -n "$NETNS" ] && ip link del "${NS_TAG}br" 2>/dev/null
+    NETNS=""
+    SERVE_ADDR=127.0.0.1
+}
+# box B CMD...: runs CMD inside box B's namespace (on this host, without
+# namespaces, as it is)
+box() {
+    b=$1
+    shift
+    if [ -n "$NETNS" ]; then
+        ip netns exec "${NS_TAG}-box$b" "$@"
+    else
+        "$@"
+    fi
+}
+# box_link B up|down: box B's only network link
+box_link() {
+    ip -n "${NS_TAG}-box$1" link set eth0 "$2"
 }
 
 wait_port() { # PORT NAME
     i=0
-    while ! curl -s -o /dev/null "http://127.0.0.1:$1/"; do
+    while ! curl -s -o /dev/null "http://$SERVE_ADDR:$1/"; do
         i=$((i + 1))
         if [ $i -gt 200 ]; then echo "FAIL: $2 did not start on $1"; return 1; fi
         sleep 0.05
@@ -39,7 +99,7 @@ http {
     uwsgi_temp_path $d/tmp/uwsgi;
     scgi_temp_path $d/tmp/scgi;
     server {
-        listen 127.0.0.1:$NGINX_PORT;
+        listen $SERVE_ADDR:$NGINX_PORT;
         root $d/www;
         location / {
             dav_methods PUT;
@@ -72,7 +132,7 @@ start_clickhouse() {
     <logger><level>warning</level><log>$d/server.log</log><errorlog>$d/error.log</errorlog></logger>
     <http_port>$CH_PORT</http_port>
     <tcp_port>$ch_tcp</tcp_port>
-    <listen_host>127.0.0.1</listen_host>
+    <listen_host>$SERVE_ADDR</listen_host>
     <path>$d/data/</path>
     <tmp_path>$d/tmp/</tmp_path>
     <user_files_path>$d/user_files/</user_files_path>
@@ -85,14 +145,14 @@ CHX
     cat > "$d/users.xml" <<CHU
 <yandex>
     <profiles><default></default></profiles>
-    <users><default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+    <users><default><password></password><networks><ip>127.0.0.1</ip><ip>$SERVE_ADDR/24</ip></networks><profile>default</profile><quota>default</quota></default></users>
     <quotas><default></default></quotas>
 </yandex>
 CHU
     clickhouse-server --config-file="$d/config.xml" > "$d/stdout" 2>&1 &
     SERVER_PIDS="$SERVER_PIDS $!"
     i=0
-    until [ "$(curl -s "http://127.0.0.1:$CH_PORT/ping")" = "Ok." ]; do
+    until [ "$(curl -s "http://$SERVE_ADDR:$CH_PORT/ping")" = "Ok." ]; do
         i=$((i + 1))
         if [ $i -gt 300 ]; then echo "FAIL: clickhouse did not start"; tail -5 "$d/error.log"; return 1; fi
         sleep 0.1
@@ -101,5 +161,5 @@ CHU
 
 # chq PORT SQL: runs a query, prints the result
 chq() {
-    curl -sf --data-binary "$2" "http://127.0.0.1:$1/"
+    curl -sf --data-binary "$2" "http://$SERVE_ADDR:$1/"
 }
