@@ -57,7 +57,7 @@ BENCH_BIN = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 HEADERS = $(foreach m,$(MODULES),$(wildcard $(m)/$(m).h))
 
 .PHONY: all check asan tsan bench install uninstall demo clean headertest fmt \
-	unit fuzz shared man torture FORCE
+	unit fuzz shared man torture $(TORTURE_PARTS) FORCE
 
 # Quiet by default: one short line a step; `make V=1` prints every
 # command line in full.
@@ -235,19 +235,27 @@ fuzz:
 # rounds of concurrent ingest, power-loss states replayed from a
 # write-logging shim, strace fault-injection sweeps over every write-side
 # call, bit flips over a stored image, and kill -9 rounds of `ledger serve`
-# under load from several clients (needs strace, zstd, python3).
+# under load from several clients (needs strace, zstd, python3). Five
+# independent parts: `make -j2 torture` runs two at a time.
 TORTURE_ROUNDS ?= 300
 TORTURE_POWER_STATES ?= 400
 TORTURE_FLIPS ?= 1000
 SERVE_CRASH_ROUNDS ?= 100
-torture: all
+TORTURE_PARTS = torture-crash torture-power torture-strace torture-flips \
+	torture-serve
+torture: $(TORTURE_PARTS)
+torture-crash: all
 	LEDGER=$(CURDIR)/$(B)/ledger CRASH_ROUNDS=$(TORTURE_ROUNDS) \
 	    sh tests/e2e/core_crash.sh
+torture-power: all
 	LEDGER=$(CURDIR)/$(B)/ledger STATES=$(TORTURE_POWER_STATES) \
 	    sh tests/e2e/robust_powerloss.sh
+torture-strace: all
 	LEDGER=$(CURDIR)/$(B)/ledger sh tests/torture/strace_sweep.sh
+torture-flips: all
 	LEDGER=$(CURDIR)/$(B)/ledger FLIPS=$(TORTURE_FLIPS) \
 	    sh tests/e2e/robust_corrupt.sh
+torture-serve: all
 	LEDGER=$(CURDIR)/$(B)/ledger SERVE_CRASH_ROUNDS=$(SERVE_CRASH_ROUNDS) \
 	    sh tests/e2e/serve_crash.sh
 
