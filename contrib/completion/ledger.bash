@@ -9,7 +9,8 @@
 _ledger_names() { # VIEW FIELD: the FIELD values of `ledger VIEW -o json`
     local dir=()
     [ -n "$_ledger_dir" ] && dir=(--dir "$_ledger_dir")
-    "${_ledger_prog:-ledger}" "${dir[@]}" "$1" -o json 2>/dev/null |
+    # shellcheck disable=SC2086 # a view may be two words ("keys list")
+    "${_ledger_prog:-ledger}" "${dir[@]}" $1 -o json 2>/dev/null |
         sed -n 's/^{.*"'"$2"'":"\([^"]*\)".*/\1/p'
 }
 
@@ -38,7 +39,7 @@ _ledger() {
         --dir) compopt -o dirnames 2>/dev/null; return ;;
         esac
         if [[ $cur == -* ]]; then
-            COMPREPLY=($(compgen -W "--dir --output --help --version" -- "$cur"))
+            COMPREPLY=($(compgen -W "--dir --output --help --version --no-pager --color --utc --wide" -- "$cur"))
         else
             COMPREPLY=($(compgen -W "help $("$_ledger_prog" help --commands 2>/dev/null)" -- "$cur"))
         fi
@@ -79,6 +80,7 @@ _ledger() {
         pack=*) COMPREPLY=($(compgen -P pack= -W "$(_ledger_names packs pack)" -- "${cur#pack=}")) ;;
         route=*) COMPREPLY=($(compgen -P route= -W "$(_ledger_names routes route)" -- "${cur#route=}")) ;;
         model=*) COMPREPLY=($(compgen -P model= -W "$(_ledger_names models model)" -- "${cur#model=}")) ;;
+        actor=*) COMPREPLY=($(compgen -P actor= -W "$(_ledger_names 'keys list' name)" -- "${cur#actor=}")) ;;
         *=*) ;;
         *)
             COMPREPLY=($(compgen -W "type= subject= run= actor= pack= model= route= seq= body. +" -- "$cur"))
