@@ -1285,7 +1285,9 @@ cmd_rebuild(struct cli *c, int argc, char **argv)
     if (want_index) {
         /* The secondary indexes (type, subject, run, actor, time), in one
          * write transaction; ledger verify checks them. */
-        rc = ldg_query_reindex(l);
+        rc = ldg_index_rebuild_progress(l, cli_progress, c);
+        if (c->progress)
+            cli_progress_done(c);
         if (rc < 0) {
             rc = fail(c, l, rc);
             ldg_close(l);

@@ -89,13 +89,22 @@ ldg_index_check(struct ldg_txn *t, const struct ldg_event *ev)
 int
 ldg_index_rebuild(struct ldg_ledger *l)
 {
+    return ldg_index_rebuild_progress(l, NULL, NULL);
+}
+
+int
+ldg_index_rebuild_progress(struct ldg_ledger *l,
+                           void (*progress)(void *ctx, uint64_t done,
+                                            uint64_t total),
+                           void *progress_ctx)
+{
     static const enum ldg_core_db idx[5] = {LDG_DB_IDX_TYPE, LDG_DB_IDX_SUBJECT,
                                             LDG_DB_IDX_RUN, LDG_DB_IDX_ACTOR,
                                             LDG_DB_IDX_TIME};
     struct ldg_txn *t = NULL;
     struct ldg_cursor *c = NULL;
     struct ldg_val k, v;
-    uint64_t expect = 0;
+    uint64_t expect = 0, size = 0;
     int rc;
 
     if (l == NULL)
@@ -105,6 +114,8 @@ ldg_index_rebuild(struct ldg_ledger *l)
                    ldg_strerror(rc));
         return rc;
     }
+    if (progress != NULL && ldg_txn_size(t, &size) == 0)
+        progress(progress_ctx, 0, size);
     for (int i = 0; i < 5; i++) {
         if ((rc = ldg_core_db_drop(t, ldg_core(l, idx[i]), 0)) < 0) {
             ldg_seterr(l, "reindex: emptying an index: %s", ldg_strerror(rc));
@@ -132,7 +143,11 @@ ldg_index_rebuild(struct ldg_ledger *l)
             goto out;
         }
         expect++;
+        if (progress != NULL && (expect & 1023) == 0)
+            progress(progress_ctx, expect, size);
     }
+    if (progress != NULL)
+        progress(progress_ctx, expect, size);
     if (rc != LDG_ENOTFOUND) {
         ldg_seterr(l, "reindex: reading entries: %s", ldg_strerror(rc));
         goto out;

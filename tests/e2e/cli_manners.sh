@@ -153,6 +153,13 @@ if script -qec true /dev/null </dev/null >/dev/null 2>&1; then
         bad "ingest of a file on a terminal shows no percentage: $(tr '\r' '\n' <"$T/tty" | head -3)"
     grep -q "$(printf '\r\033')\[Kingest: 40000 events committed" "$T/tty" ||
         bad "ingest's progress line is not erased before the summary"
+    # rebuild: the index pass shows its progress too, then the projections'
+    timeout 120 script -qec "'$L' rebuild >/dev/null" /dev/null </dev/null >"$T/tty" 2>&1
+    tr '\r' '\n' <"$T/tty" | awk '{ print } /indexes rebuilt/ { exit }' >"$T/ix"
+    grep -q 'rebuild: [0-9]*/[0-9]* ([0-9]*%)' "$T/ix" ||
+        bad "rebuild's index pass shows no progress: $(head -3 "$T/ix")"
+    tr '\r' '\n' <"$T/tty" | awk 'f; /indexes rebuilt/ { f = 1 }' | grep -q 'rebuild: [0-9]*/[0-9]* ([0-9]*%)' ||
+        bad "rebuild's projections pass shows no progress"
 fi
 
 "$L" doctor --color=sometimes >/dev/null 2>"$T/e"; rc=$?

@@ -157,6 +157,41 @@ test_index__rebuild_gives_the_same_walks(void **state)
     t_rmrf(dir);
 }
 
+struct prog {
+    uint64_t calls, last_done, last_total;
+};
+
+static void
+on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    struct prog *p = ctx;
+    assert_true(done >= p->last_done); /* only forward */
+    p->calls++;
+    p->last_done = done;
+    p->last_total = total;
+}
+
+static void
+test_index__rebuild_reports_progress_to_the_log_size(void **state)
+{
+    char dir[512];
+    struct ldg_ledger *l = setup_log(dir, sizeof dir);
+    struct ldg_txn *t;
+    struct prog p;
+    uint64_t size;
+    (void)state;
+    memset(&p, 0, sizeof p);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_txn_size(t, &size), 0);
+    ldg_txn_abort(t);
+    assert_int_equal(ldg_index_rebuild_progress(l, on_progress, &p), 0);
+    assert_true(p.calls >= 2); /* the start and the end at least */
+    assert_int_equal(p.last_done, size);
+    assert_int_equal(p.last_total, size);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -164,6 +199,7 @@ main(void)
         cmocka_unit_test(test_index__walks_a_value_in_order_within_the_window),
         cmocka_unit_test(test_index__no_match_stop_and_errors),
         cmocka_unit_test(test_index__rebuild_gives_the_same_walks),
+        cmocka_unit_test(test_index__rebuild_reports_progress_to_the_log_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
