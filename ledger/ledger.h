@@ -552,7 +552,8 @@ struct ldg_tlog_proof_cache {
  * result is exactly ldg_tlog_proof_parse's. */
 int ldg_tlog_proof_parse_cached(const char *text, size_t len, uint64_t *index,
                                 uint8_t proof[][32], size_t *n,
-                                const char **checkpoint, size_t *checkpoint_len,
+                                const char **checkpoint,
+                                size_t *checkpoint_len,
                                 struct ldg_tlog_proof_cache *cache);
 /* The path of the last proof that verified against (size, root): the
  * node reached after each step, named by (shifts, fn), its hash and the
@@ -897,7 +898,8 @@ void ldg_sha256_final(struct ldg_sha256_ctx *c, uint8_t out[32]);
  * be NULL) gets the count hashed. progress, if set, is called about every
  * 64 MiB and at the end with (done, total) where total is size_hint.
  * Returns 0, LDG_EIO on a read error, LDG_ENOMEM. */
-int ldg_sha256_fd(int fd, uint8_t out[32], uint64_t *bytes, uint64_t size_hint,
+int ldg_sha256_fd(int fd, uint8_t out[32], uint64_t *bytes,
+                  uint64_t size_hint,
                   void (*progress)(void *ctx, uint64_t done, uint64_t total),
                   void *progress_ctx);
 /* ldg_hex and ldg_unhex: util/util.h. */
