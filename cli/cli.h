@@ -256,6 +256,9 @@ void cli_wrap(const struct cli *c, const char *s, int indent);
  * printed line. Otherwise the line is written whole. */
 void cli_line(const struct cli *c, const char *s, size_t n, int hang,
               const char *pre, const char *post);
+/* printf, then each line of the text through cli_line with hang. */
+void cli_printf_fit(const struct cli *c, int hang, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Columns the UTF-8 text s[0..n) takes. */
 size_t cli_cols(const char *s, size_t n);
 /* --utc: every time from here on in UTC (TZ=UTC). */

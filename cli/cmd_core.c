@@ -1335,42 +1335,50 @@ verify_run(struct cli *c, int argc, char **argv)
     }
     if (c->out == OUT_HUMAN) {
         if (r.full)
-            printf("%sok%s: full verification of %llu events (0..%llu): "
-                   "signatures, bodies, chain, tree, %llu checkpoints; "
-                   "%llu erased bodies\n",
-                   OKP, OFFO, (unsigned long long)r.to,
-                   (unsigned long long)(r.to ? r.to - 1 : 0),
-                   (unsigned long long)r.checkpoints,
-                   (unsigned long long)r.erased);
+            cli_printf_fit(
+                c, 4,
+                "%sok%s: full verification of %llu events (0..%llu): "
+                "signatures, bodies, chain, tree, %llu checkpoints; "
+                "%llu erased bodies\n",
+                OKP, OFFO, (unsigned long long)r.to,
+                (unsigned long long)(r.to ? r.to - 1 : 0),
+                (unsigned long long)r.checkpoints,
+                (unsigned long long)r.erased);
         else if (r.checked == 0)
-            printf(
+            cli_printf_fit(
+                c, 4,
                 "%sok%s: nothing new since seq %llu (chain, tree, bodies and "
                 "%llu checkpoints re-checked from 0)\n",
                 OKP, OFFO, (unsigned long long)(r.to ? r.to - 1 : 0),
                 (unsigned long long)r.checkpoints);
         else
-            printf("%sok%s: checked %llu new events %llu..%llu (signatures, "
-                   "indexes); chain, tree, bodies and %llu checkpoints "
-                   "re-checked from 0; %llu erased bodies\n",
-                   OKP, OFFO, (unsigned long long)r.checked,
-                   (unsigned long long)r.from, (unsigned long long)(r.to - 1),
-                   (unsigned long long)r.checkpoints,
-                   (unsigned long long)r.erased);
+            cli_printf_fit(
+                c, 4,
+                "%sok%s: checked %llu new events %llu..%llu (signatures, "
+                "indexes); chain, tree, bodies and %llu checkpoints "
+                "re-checked from 0; %llu erased bodies\n",
+                OKP, OFFO, (unsigned long long)r.checked,
+                (unsigned long long)r.from, (unsigned long long)(r.to - 1),
+                (unsigned long long)r.checkpoints,
+                (unsigned long long)r.erased);
         if (!r.full && r.from > 0) {
+            char last[128];
             if (r.full_ts_ns != 0) {
                 cli_when(t1, sizeof t1, r.full_ts_ns);
-                printf("last full verification at seq %llu, %s; ",
-                       (unsigned long long)(r.full_size ? r.full_size - 1 : 0),
-                       t1);
+                snprintf(
+                    last, sizeof last, "last full verification at seq %llu, %s",
+                    (unsigned long long)(r.full_size ? r.full_size - 1 : 0),
+                    t1);
             } else {
-                printf("never fully verified; ");
+                snprintf(last, sizeof last, "never fully verified");
             }
-            printf("signatures of events before %llu were not re-checked "
-                   "(ledger verify --full does)\n",
-                   (unsigned long long)r.from);
+            cli_printf_fit(c, 4,
+                           "%s; signatures of events before %llu were not "
+                           "re-checked (`ledger verify --full` does)\n",
+                           last, (unsigned long long)r.from);
         }
         if (note != NULL)
-            printf("%sok%s: %s\n", OKP, OFFO, tr.what);
+            cli_printf_fit(c, 4, "%sok%s: %s\n", OKP, OFFO, tr.what);
     }
 #undef OKP
 #undef OFFO
@@ -1499,7 +1507,7 @@ keys_list(struct cli *c, struct ldg_ledger *l)
         return cli_exit_code(rc);
     }
     if (c->out == OUT_HUMAN)
-        printf("%-20s %-16s %-8s %-8s %-6s %s\n", "NAME", "KEY ID", "ADDED",
+        printf("%-16s %-16s %-7s %-7s %-6s %s\n", "NAME", "KEY ID", "ADDED",
                "REVOKED", "SECRET", "ROLES");
     for (size_t i = 0; i < n; i++) {
         char added[24], rev[24], pub[65];
@@ -1512,11 +1520,16 @@ keys_list(struct cli *c, struct ldg_ledger *l)
                      (unsigned long long)k[i].revoked_seq);
         ldg_hex(pub, k[i].pub, 32);
         if (c->out == OUT_HUMAN) {
-            printf("%-20s %-16s %-8s %-8s %-6s %s\n", k[i].name, k[i].key_id,
-                   added, rev, k[i].has_secret ? "yes" : "no",
-                   k[i].roles[0] == '*'    ? "* (the log key: any type)"
-                   : k[i].roles[0] == '\0' ? "(none: any actor type)"
-                                           : k[i].roles);
+            /* 80 columns on a terminal: a long name or role list is cut
+             * with "…" (whole when piped) */
+            cli_cell(c, k[i].name, 16, 0);
+            printf("%-16s %-7s %-7s %-6s ", k[i].key_id, added, rev,
+                   k[i].has_secret ? "yes" : "no");
+            cli_cell(c,
+                     k[i].roles[0] == '*'    ? "* (log key: any type)"
+                     : k[i].roles[0] == '\0' ? "(none: any actor type)"
+                                             : k[i].roles,
+                     CLI_COLUMNS - 57, 1);
         } else {
             json_t *o =
                 json_pack("{s:s, s:s, s:s, s:s, s:b}", "name", k[i].name,

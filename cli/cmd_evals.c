@@ -365,9 +365,19 @@ cmd_evals(struct cli *c, int argc, char **argv)
         rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
     if (rc == 0)
         rc = ldg_query_iter_new(&it, q, t, 0);
-    if (rc == 0 && c->out == OUT_HUMAN)
-        printf("%-28s %-22s %-22s %-7s %9s %9s %-20s\n", "EVAL", "TARGET",
-               "CANDIDATE", "VERDICT", "PASSED", "P50", "DIGEST");
+    /* columns: whole values piped; on a terminal (c->fit) narrower, long
+     * values cut with "…", so a row fits 80 columns */
+    static const int wide_w[7] = {28, 22, 22, 7, 9, 9, 20};
+    static const int fit_w[7] = {12, 17, 16, 7, 6, 8, 8};
+    const int *w = c->fit ? fit_w : wide_w;
+    if (rc == 0 && c->out == OUT_HUMAN) {
+        cli_cell(c, "EVAL", w[0], 0);
+        cli_cell(c, "TARGET", w[1], 0);
+        cli_cell(c, "CANDIDATE", w[2], 0);
+        cli_cell(c, "VERDICT", w[3], 0);
+        printf("%*s %*s ", w[4], "PASSED", w[5], "P50");
+        cli_cell(c, "DIGEST", w[6], 1);
+    }
     while (rc == 0 && (rc = ldg_query_iter_next(it, &ev)) == 0) {
         json_t *b = NULL;
         if (ldg_body_get(t, ev.seq, &b) < 0)
@@ -411,13 +421,20 @@ cmd_evals(struct cli *c, int argc, char **argv)
                 snprintf(p50, sizeof p50, "%.1fms", json_number_value(p));
             else
                 snprintf(p50, sizeof p50, "-");
-            printf("%-28s %-22s %-22s %-7s %9s %9s %-20.20s\n",
-                   json_string_value(json_object_get(b, "eval_id")),
-                   json_string_value(json_object_get(b, "target")),
-                   json_string_value(json_object_get(b, "candidate")),
-                   json_is_true(json_object_get(b, "passed")) ? "passed"
-                                                              : "failed",
-                   pass, p50, d ? d : "-");
+            char dg[24];
+            snprintf(dg, sizeof dg, "%.20s", d ? d : "-");
+            cli_cell(c, json_string_value(json_object_get(b, "eval_id")), w[0],
+                     0);
+            cli_cell(c, json_string_value(json_object_get(b, "target")), w[1],
+                     0);
+            cli_cell(c, json_string_value(json_object_get(b, "candidate")),
+                     w[2], 0);
+            cli_cell(c,
+                     json_is_true(json_object_get(b, "passed")) ? "passed"
+                                                                : "failed",
+                     w[3], 0);
+            printf("%*s %*s ", w[4], pass, w[5], p50);
+            cli_cell(c, dg, w[6], 1);
         }
         json_decref(b);
     }

@@ -1148,12 +1148,13 @@ cmd_projections(struct cli *c, int argc, char **argv)
                          (long long)json_integer_value(r));
             else
                 snprintf(recs, sizeof recs, "-");
-            printf("%-12s %-7s %-10s %-8s %-8s %s\n", js(o, "name"), ver,
+            printf("%-12s %-7s %-10s %-8s %-8s ", js(o, "name"), ver,
                    js(o, "last_seq"), recs,
                    json_is_true(cur) ? "yes"
                    : cur             ? "NO"
-                                     : "-",
-                   js(o, "digest"));
+                                     : "-");
+            /* the digest takes the rest of 80 columns on a terminal */
+            cli_cell(c, js(o, "digest"), CLI_COLUMNS - 50, 1);
         }
     }
     json_decref(list);

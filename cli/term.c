@@ -10,6 +10,7 @@
  * (no-color.org); --color=always and --color=never override.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -320,4 +321,23 @@ cli_line(const struct cli *c, const char *s, size_t n, int hang,
         first = 0;
         w = CLI_COLUMNS - (size_t)hang;
     }
+}
+
+void
+cli_printf_fit(const struct cli *c, int hang, const char *fmt, ...)
+{
+    va_list ap;
+    char *text = NULL;
+    int n;
+    va_start(ap, fmt);
+    n = vasprintf(&text, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    for (const char *p = text; *p;) {
+        size_t k = strcspn(p, "\n");
+        cli_line(c, p, k, hang, NULL, NULL);
+        p += k + (p[k] == '\n');
+    }
+    free(text);
 }

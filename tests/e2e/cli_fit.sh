@@ -49,6 +49,18 @@ for v in doctor "timeline R-0001" "query" "query -o verbose" "query -o short-iso
     awk 'length($0) > 80 { b = 1 } END { exit !b }' "$T/lines" || bad "$v --wide: no line is wider than 80 (not full width?)"
 done
 
+# the other tables and verify's summary fit too
+L keys add a-key-name-longer-than-its-column --roles control-plane,runtime,sensor >/dev/null
+for v in "keys list" projections evals verify "runs R-0001" stats; do
+    ontty "'$LEDGER' --dir '$D' --no-pager $v 2>/dev/null"
+    shown
+    grep -q . "$T/lines" || bad "$v: no output on a terminal"
+    wide >"$T/w" && bad "$v is wider than 80 columns on a terminal: $(head -3 "$T/w")"
+done
+L keys list >"$T/piped"
+grep -q 'a-key-name-longer-than-its-column .*control-plane,runtime,sensor$' "$T/piped" ||
+    bad "keys list piped: a value is cut: $(cat "$T/piped")"
+
 # the doctor: a remedy's command is whole, on one line
 ontty "'$LEDGER' --dir '$D' --no-pager doctor"
 shown
