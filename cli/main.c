@@ -383,7 +383,10 @@ print_version(void)
            LDG_FORMAT_VERSION, LDG_BUNDLE_VERSION);
     printf("features:  query --grep (PCRE2), evidence bundles (tar + zstd;\n"
            "           libarchive loaded on first use), HTTP client "
-           "(libcurl)\n");
+           "(libcurl),\n"
+           "           serve (Unix socket), witness server "
+           "(libmicrohttpd),\n"
+           "           ship to ClickHouse (HTTP)\n");
     printf("libraries:");
     for (p = strtok_r(libs, ",", &save); p; p = strtok_r(NULL, ",", &save))
         printf(" %s\n          ", p + (*p == ' '));
