@@ -160,6 +160,19 @@ if script -qec true /dev/null </dev/null >/dev/null 2>&1; then
         bad "rebuild's index pass shows no progress: $(head -3 "$T/ix")"
     tr '\r' '\n' <"$T/tty" | awk 'f; /indexes rebuilt/ { f = 1 }' | grep -q 'rebuild: [0-9]*/[0-9]* ([0-9]*%)' ||
         bad "rebuild's projections pass shows no progress"
+    # export: events with a percentage, erased before its summary
+    timeout 120 script -qec "'$L' export --out '$T/all.bundle' >/dev/null" /dev/null </dev/null >"$T/tty" 2>&1
+    grep -q 'export: [0-9]*/[0-9]* ([0-9]*%)' "$T/tty" ||
+        bad "export on a terminal shows no progress: $(tr '\r' '\n' <"$T/tty" | head -3)"
+    grep -q "$(printf '\r\033')\[K.*export: wrote " "$T/tty" ||
+        bad "export's progress line is not erased before its summary: $(tr '\r' '\n' <"$T/tty" | head -5)"
+    # model hashing: bytes with a percentage of the file
+    head -c 70000000 /dev/zero >"$T/w.gguf"
+    timeout 120 script -qec "'$L' model verify '$T/w.gguf' --expect $(printf '%064d' 0) >/dev/null" \
+        /dev/null </dev/null >"$T/tty" 2>&1
+    rm -f "$T/w.gguf"
+    grep -q 'model: [0-9]*/70000000 ([0-9]*%)' "$T/tty" ||
+        bad "model verify on a terminal shows no progress: $(tr '\r' '\n' <"$T/tty" | head -3)"
 fi
 
 "$L" doctor --color=sometimes >/dev/null 2>"$T/e"; rc=$?
