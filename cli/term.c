@@ -60,6 +60,9 @@ cli_term_setup(struct cli *c, int argc, char **argv)
         if (strcmp(argv[i], "--no-pager") == 0 || strcmp(argv[i], "-f") == 0 ||
             strcmp(argv[i], "--follow") == 0)
             c->no_pager = 1; /* a followed query is not paged */
+        else if (strcmp(argv[i], "--raw") == 0)
+            c->no_pager = 1; /* binary (show --raw): refused on a
+                                terminal, never paged */
         else if (strcmp(argv[i], "--color") == 0)
             cli_color_parse(c, NULL);
         else if (strncmp(argv[i], "--color=", 8) == 0)

@@ -127,6 +127,16 @@ if script -qec true /dev/null </dev/null >/dev/null 2>&1; then
     ontty "'$L' query --help"
     grep -q 'usage: ledger query' "$T/paged" || bad "query --help not paged on a terminal"
 fi
+# show --raw refuses a terminal, and starts no pager to refuse it
+if script -qec true /dev/null </dev/null >/dev/null 2>&1; then
+    printf '#!/bin/sh\ntouch "%s"\ncat >/dev/null\n' "$T/pager-ran" >"$T/pager"
+    chmod +x "$T/pager"
+    PAGER=$T/pager timeout 30 script -qec "'$L' show --raw 3; echo rc=\$?" /dev/null </dev/null >"$T/tty" 2>&1
+    grep -q 'refusing to write it to a terminal' "$T/tty" && grep -q 'rc=64' "$T/tty" ||
+        bad "show --raw on a terminal: $(cat "$T/tty")"
+    [ -e "$T/pager-ran" ] && bad "show --raw on a terminal started the pager"
+    "$L" show --raw 3 | od -c | grep -q . || bad "show --raw piped wrote nothing"
+fi
 # ------------------------------------------------------------- progress --
 # one line on stderr, only on a terminal, with a percentage, erased at the
 # end (the summary line follows on a clean line)
