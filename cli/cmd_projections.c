@@ -547,8 +547,9 @@ human_promotions(struct cli *c, json_t *rows)
         cli_cell(c, js(r, "candidate"), 26, 0);
         cli_cell(c, js(r, "eval_id"), 8, 0);
         cli_cell(c, gating, 17, 1);
-        json_array_foreach(json_object_get(r, "history"), k, h) printf(
-            "    %-8s %-12s %s%s%s%s\n", js(h, "seq"), js(h, "event"),
+        /* history lines: on a terminal wrapped under the candidate */
+        json_array_foreach(json_object_get(r, "history"), k, h) cli_printf_fit(
+            c, 26, "    %-8s %-12s %s%s%s%s\n", js(h, "seq"), js(h, "event"),
             js(h, "candidate"),
             json_is_true(json_object_get(h, "ungated")) ? " (ungated)" : "",
             json_object_get(h, "reason") ? ": " : "",

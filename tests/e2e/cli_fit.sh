@@ -57,6 +57,15 @@ for v in "keys list" projections evals verify "runs R-0001" stats; do
     grep -q . "$T/lines" || bad "$v: no output on a terminal"
     wide >"$T/w" && bad "$v is wider than 80 columns on a terminal: $(head -3 "$T/w")"
 done
+# promotions' history (a scenario with long gating reasons)
+P=$T/p
+"$LEDGER" --dir "$P" init >/dev/null && "$LEDGER" --dir "$P" ingest "$(dirname "$0")/../../examples/scenarios/promotions.jsonl" 2>/dev/null ||
+    bad "ingesting the promotions scenario"
+ontty "'$LEDGER' --dir '$P' --no-pager promotions 2>/dev/null"
+shown
+wide >"$T/w" && bad "promotions is wider than 80 columns on a terminal: $(head -3 "$T/w")"
+tr -s ' \n' '  ' <"$T/lines" | grep -q 'is for route:sum/main with base, not this target and candidate' ||
+    bad "promotions: a wrapped reason lost words"
 L keys list >"$T/piped"
 grep -q 'a-key-name-longer-than-its-column .*control-plane,runtime,sensor$' "$T/piped" ||
     bad "keys list piped: a value is cut: $(cat "$T/piped")"
