@@ -37,7 +37,7 @@ bmlist_free(struct bmlist *l)
 /* "sizes" (optional: bundles written before it existed have none): a
  * decimal string per member "files" lists, and for every one of them. */
 static int
-manifest_sizes(struct bmlist *out, const json_t *sizes, char *err,
+manifest_sizes(struct bmlist *out, json_t *sizes, char *err,
                size_t errcap)
 {
     const char *name;
@@ -51,7 +51,7 @@ manifest_sizes(struct bmlist *out, const json_t *sizes, char *err,
                  "sizes");
         return LDG_EBADINPUT;
     }
-    json_object_foreach((json_t *)sizes, name, val)
+    json_object_foreach(sizes, name, val)
     {
         const char *dec = json_string_value(val);
         struct bmfile *f = bmlist_find(out, name);
