@@ -75,6 +75,8 @@ expect_exit 0 "eval m1" L eval run "$T/s40.jsonl" --target route:qa \
 expect_jq "eval m1" "$T/out" '.cases_passed' 40
 expect_jq "eval m1" "$T/out" '.passed' true
 expect_jq "eval m1 digest" "$T/out" '.candidate_digest | startswith("sha256:d1d1")' true
+# a sequence number is a string in every -o json (docs/OUTPUT.md)
+expect_jq "eval m1 seq" "$T/out" '.seq | type' string
 E1=$(jq -r .eval_id "$T/out")
 expect_exit 0 "promote m1" L promote route:qa m1 --eval "$E1"
 L routes -o json >"$T/routes"
@@ -100,6 +102,7 @@ grep -q "PASSED 30/40" "$T/out" || fail "eval m2: summary: $(tail -1 "$T/out")"
 L evals --target route:qa -o json >"$T/evals"
 E2=$(tail -1 "$T/evals" | jq -r .eval_id)
 expect_jq "evals m2" "$T/evals" 'select(.candidate=="m2") | .cases_passed' 30
+expect_jq "evals seq" "$T/evals" 'select(.candidate=="m2") | .seq | type' string
 expect_exit 1 "promote worse m2" L promote route:qa m2 --eval "$E2"
 grep -q "pass rate 0.75 is lower than 1" "$T/err" ||
     fail "promote m2: reason: $(cat "$T/err")"
