@@ -57,6 +57,8 @@ expect_exit 0 "probe 1" L probe -r "ol=$U" -o json
 grep -q '"runtime.registered"' "$T/out" || fail "probe 1: no runtime.registered"
 grep -q '"status":"up"' "$T/out" || fail "probe 1: runtime not up"
 grep -q '"host.profile"' "$T/out" || fail "probe 1: no host.profile"
+grep -q '"seq":"[0-9]*"' "$T/out" && ! grep -q '"seq":[0-9]' "$T/out" ||
+    fail "probe 1: seq is not a string (docs/OUTPUT.md): $(head -c 300 "$T/out")"
 grep -q '"capacity.snapshot"' "$T/out" || fail "probe 1: no capacity.snapshot"
 grep -q '"loaded_models":\["m1:7b"\]' "$T/out" || fail "probe 1: loaded models"
 grep -q '"digest":"'"$B"'"' "$T/out" || fail "probe 1: digest as reported"
