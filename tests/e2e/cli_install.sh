@@ -41,6 +41,11 @@ for f in bin/ledger lib/libledger.a lib/libledger.so lib/libledger.so.0 \
     share/zsh/site-functions/_ledger share/doc/ledger/FORMAT.md; do
     [ -e "$P/$f" ] || bad "make install did not install $f"
 done
+# every systemd unit (systemd/), into lib/systemd/system
+for u in systemd/*.service systemd/*.socket systemd/*.timer; do
+    [ -e "$u" ] || continue
+    [ -f "$P/lib/systemd/system/${u##*/}" ] || bad "systemd unit $u not installed"
+done
 # every public header (one per module)
 for h in */*.h; do
     m=${h%%/*}
