@@ -326,7 +326,8 @@ cmd_publish(struct cli *c, int argc, char **argv)
          * outcomes too (human), or on stdout for scripts */
         if (c->out != OUT_HUMAN)
             cli_print_json(c, json_pack("{s:s,s:s,s:O}", "url", argv[a.ind],
-                                        "error", err[0] ? err : ldg_strerror(pub_rc),
+                                        "error",
+                                        err[0] ? err : ldg_strerror(pub_rc),
                                         "witnesses", wj));
         json_decref(wj);
         return worst;

@@ -37,8 +37,7 @@ bmlist_free(struct bmlist *l)
 /* "sizes" (optional: bundles written before it existed have none): a
  * decimal string per member "files" lists, and for every one of them. */
 static int
-manifest_sizes(struct bmlist *out, json_t *sizes, char *err,
-               size_t errcap)
+manifest_sizes(struct bmlist *out, json_t *sizes, char *err, size_t errcap)
 {
     const char *name;
     json_t *val;

@@ -848,8 +848,7 @@ check_files(struct vctx *v)
         const struct bmfile *lf =
             v->b.listed ? bmlist_find(&v->b.files, name) : NULL;
         if (lf != NULL && lf->size_bad)
-            fail_add(&f,
-                     "%s: %llu bytes, the manifest says %llu (not read)",
+            fail_add(&f, "%s: %llu bytes, the manifest says %llu (not read)",
                      name, (unsigned long long)lf->size,
                      (unsigned long long)lf->declared);
         else if (bundle_get(&v->b, name) == NULL && lf != NULL && lf->seen)
@@ -945,10 +944,9 @@ check_proof(struct vctx *v, struct vev *e, struct wctx *w)
                  (unsigned long long)e->seq);
         return;
     }
-    if (ldg_tlog_proof_parse_cached((const char *)e->proof->data,
-                                    e->proof->len, &p.index, p.hashes, &p.n,
-                                    &p.checkpoint, &p.checkpoint_len,
-                                    w ? &w->pc : NULL) < 0) {
+    if (ldg_tlog_proof_parse_cached((const char *)e->proof->data, e->proof->len,
+                                    &p.index, p.hashes, &p.n, &p.checkpoint,
+                                    &p.checkpoint_len, w ? &w->pc : NULL) < 0) {
         snprintf(e->why_proof, WHY_MAX,
                  "event %llu: proof is not a tlog-proof@v1",
                  (unsigned long long)e->seq);
@@ -968,10 +966,9 @@ check_proof(struct vctx *v, struct vev *e, struct wctx *w)
                  (unsigned long long)e->seq, (unsigned long long)p.index);
         return;
     }
-    if (ldg_tlog_verify_inclusion_memo(w ? &w->mm : NULL, e->ev.leaf, p.index,
-                                       v->cksize,
-                                       (const uint8_t(*)[32])p.hashes, p.n,
-                                       v->root) < 0) {
+    if (ldg_tlog_verify_inclusion_memo(
+            w ? &w->mm : NULL, e->ev.leaf, p.index, v->cksize,
+            (const uint8_t(*)[32])p.hashes, p.n, v->root) < 0) {
         snprintf(e->why_proof, WHY_MAX,
                  "event %llu: not included in the tree of size %llu (the "
                  "inclusion proof does not verify)",

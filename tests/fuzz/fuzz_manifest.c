@@ -53,8 +53,7 @@ check_list(const struct bmlist *l)
         FZ_ASSERT(l->f[i].has_size == l->f[0].has_size);
         ldg_hex(hex, l->f[i].sha, 32);
         json_object_set_new(files, l->f[i].name, json_string(hex));
-        snprintf(dec, sizeof dec, "%llu",
-                 (unsigned long long)l->f[i].declared);
+        snprintf(dec, sizeof dec, "%llu", (unsigned long long)l->f[i].declared);
         json_object_set_new(sizes, l->f[i].name, json_string(dec));
     }
     if (l->n > 0 && l->f[0].has_size)
