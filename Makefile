@@ -12,7 +12,7 @@ LD      ?= ld
 OBJCOPY ?= objcopy
 
 DEPS      = lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive \
-            libmicrohttpd
+            libmicrohttpd libsystemd
 TEST_DEPS = cmocka
 
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
@@ -23,8 +23,9 @@ CFLAGS  ?= $(OPT)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -I. \
              $(shell $(PKG_CONFIG) --cflags $(DEPS))
 # libarchive is loaded on first use (export/archive_dl.c), not linked:
-# it pulls ICU and libxml2 into every process otherwise.
-LINK_DEPS = $(filter-out libarchive,$(DEPS))
+# it pulls ICU and libxml2 into every process otherwise. So is libsystemd
+# (serve/sd.c, only under systemd: liblzma, liblz4, libgcrypt otherwise).
+LINK_DEPS = $(filter-out libarchive libsystemd,$(DEPS))
 LDLIBS  = $(shell $(PKG_CONFIG) --libs $(LINK_DEPS)) -ldl -lpthread -lm
 # The program links these statically when every archive (.a, shipped by
 # the -dev packages) is there: a process then skips ~0.5 ms of dynamic
@@ -263,7 +264,8 @@ torture-serve: all
 # .so, every public header under include/libledger/<module>/ (so the
 # headers' own #include "ledger/ledger.h" resolves), libledger.pc, the man
 # pages (when scdoc is there), the bash and zsh completions, and the
-# systemd units in systemd/ (when there are any).
+# systemd units in systemd/ (when there are any; @BINDIR@ in them becomes
+# PREFIX/bin) and the ledger user for sysusers.d.
 D_BIN = $(DESTDIR)$(PREFIX)/bin
 D_LIB = $(DESTDIR)$(PREFIX)/lib
 D_INC = $(DESTDIR)$(PREFIX)/include/libledger
@@ -272,6 +274,7 @@ D_MAN = $(DESTDIR)$(PREFIX)/share/man
 D_BASH = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 D_ZSH = $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 D_UNIT = $(D_LIB)/systemd/system
+D_SYSUSERS = $(D_LIB)/sysusers.d
 D_DOC = $(DESTDIR)$(PREFIX)/share/doc/ledger
 UNITS = $(wildcard systemd/*.service systemd/*.timer systemd/*.socket)
 install: all shared man $(B)/libledger.pc
@@ -292,7 +295,11 @@ install: all shared man $(B)/libledger.pc
 	    install -m 644 $$p $(D_MAN)/man$$s/ || exit 1; done
 	$(Q)install -d $(D_DOC) && install -m 644 README.md docs/*.md $(D_DOC)/
 	$(Q)$(if $(UNITS),install -d $(D_UNIT) && \
-	    install -m 644 $(UNITS) $(D_UNIT)/,:)
+	    for u in $(UNITS); do sed 's|@BINDIR@|$(PREFIX)/bin|g' $$u \
+	    > $(D_UNIT)/$${u##*/} && chmod 644 $(D_UNIT)/$${u##*/} || exit 1; \
+	    done,:)
+	$(Q)$(if $(wildcard systemd/ledger.sysusers),install -d $(D_SYSUSERS) && \
+	    install -m 644 systemd/ledger.sysusers $(D_SYSUSERS)/ledger.conf,:)
 
 uninstall:
 	$(call say,RM,$(DESTDIR)$(PREFIX))rm -f $(D_BIN)/ledger \
@@ -301,7 +308,8 @@ uninstall:
 	    $(D_ZSH)/_ledger \
 	    $(foreach p,$(MAN_GROUPS),$(D_MAN)/man1/$(p).1) \
 	    $(foreach p,$(MAN_HAND:man/%.scd=%),$(D_MAN)/man$(subst .,,$(suffix $(p)))/$(p)) \
-	    $(foreach u,$(UNITS),$(D_UNIT)/$(notdir $(u)))
+	    $(foreach u,$(UNITS),$(D_UNIT)/$(notdir $(u))) \
+	    $(D_SYSUSERS)/ledger.conf
 	$(Q)rm -rf $(D_INC) $(D_DOC)
 
 fmt:

@@ -24,6 +24,7 @@
 #define EX_CANTCREAT 73
 #define EX_IOERR 74
 #define EX_NOPERM 77
+#define EX_CONFIG 78
 
 enum cli_output { OUT_HUMAN, OUT_JSON, OUT_JSON_PRETTY };
 

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +26,41 @@ on_stop_signal(int sig)
         ldg_serve_stop(s);
 }
 
+/* systemd (Type=notify) is told it is ready, what it does and when it
+ * stops; without NOTIFY_SOCKET these are no-ops. A failure to tell is
+ * said once on stderr (the journal) and does not stop the daemon. */
+static void
+notify(const char *fmt, ...)
+{
+    static int warned;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (ldg_serve_sd_notify(msg) < 0 && !warned) {
+        warned = 1;
+        fprintf(stderr, "ledger serve: cannot notify systemd (%s)\n",
+                ldg_serve_sd_why());
+    }
+}
+
 static void
 on_ready(void *ctx, const char *path)
 {
     (void)ctx;
-    printf("listening on %s\n", path);
+    printf("listening on %s\n", path[0] ? path : "(an inherited socket)");
     fflush(stdout);
+    notify("READY=1\nMAINPID=%ld\nSTATUS=serving on %s", (long)getpid(),
+           path[0] ? path : "an inherited socket");
+}
+
+static void
+on_stopping(void *ctx)
+{
+    (void)ctx;
+    notify("STOPPING=1\nSTATUS=stopping: committing and answering what "
+           "is in flight");
 }
 
 /* 1,000 idle clients need more descriptors than the usual soft limit of
@@ -83,7 +113,11 @@ const struct cli_command cli_cmd_serve = {
     "Prints \"listening on PATH\" on standard output once it accepts "
     "connections. SIGTERM or SIGINT stops it: no new connections or lines "
     "are taken, every complete line already read is committed and "
-    "answered, and it exits 0.",
+    "answered, and it exits 0.\n\n"
+    "Under systemd (systemd/ledger.socket, docs/SYSTEMD.md) it serves the "
+    "socket it is passed (socket activation; exactly one listening Unix "
+    "stream socket, else exit 78) and, with NOTIFY_SOCKET set, tells the "
+    "manager READY=1, STATUS=... and STOPPING=1 (Type=notify).",
     serve_opts,
     NULL,
     "# serve the default ledger\n"
@@ -155,13 +189,38 @@ cmd_serve(struct cli *c, int argc, char **argv)
             o.max_conns = got;
         }
     }
-    if ((rc = cli_open(c, 0, &l)) != 0)
+    {
+        int lfd = -1;
+        err[0] = '\0';
+        rc = ldg_serve_sd_listen(&lfd, err, sizeof err);
+        if (rc < 0) {
+            cli_err(c, "%s", err);
+            notify("STATUS=cannot start: %s", err);
+            return EX_CONFIG;
+        }
+        if (rc == 1) {
+            if (o.socket_path != NULL) {
+                close(lfd);
+                return cli_usage_err(c,
+                                     "--socket %s, but systemd passed a "
+                                     "socket (socket activation): give one",
+                                     o.socket_path);
+            }
+            o.has_listen_fd = 1;
+            o.listen_fd = lfd;
+        }
+    }
+    if ((rc = cli_open(c, 0, &l)) != 0) {
+        notify("STATUS=cannot open the ledger in %s (exit %d)", c->dir, rc);
         return rc;
+    }
     o.on_ready = on_ready;
+    o.on_stopping = on_stopping;
     err[0] = '\0';
     rc = ldg_serve_new(&s, l, &o, err, sizeof err);
     if (rc < 0) {
         cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
+        notify("STATUS=cannot start: %s", err[0] ? err : ldg_strerror(rc));
         rc = rc == LDG_EBUSY ? 75 : cli_exit_code(rc);
         goto out;
     }
@@ -183,6 +242,8 @@ cmd_serve(struct cli *c, int argc, char **argv)
             (unsigned long long)st.dropped, (unsigned long long)st.requests,
             (unsigned long long)st.acked, (unsigned long long)st.commits,
             (unsigned long long)st.errors);
+    notify("STATUS=stopped: %llu events committed, %llu errors",
+           (unsigned long long)st.acked, (unsigned long long)st.errors);
     if (rc < 0) {
         cli_err(c, "%s", ldg_serve_errmsg(s));
         rc = cli_exit_code(rc);

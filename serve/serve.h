@@ -60,6 +60,10 @@ struct ldg_serve_options {
     /* Called once from ldg_serve_run when the socket accepts connections
      * (e.g. to print "listening on PATH" or to tell systemd). */
     void (*on_ready)(void *ctx, const char *path);
+    /* Called once from ldg_serve_run when it begins to stop (it no longer
+     * accepts; what is in flight is still committed and answered), e.g.
+     * to tell systemd STOPPING=1. */
+    void (*on_stopping)(void *ctx);
     void *ctx;
 };
 
@@ -100,6 +104,27 @@ void ldg_serve_stats(const struct ldg_server *s, struct ldg_serve_stats *st);
 
 /* Closes the socket (removing the file it bound) and frees everything. */
 void ldg_serve_free(struct ldg_server *s);
+
+/* ------------------------------------------------------------ systemd -- */
+
+/*
+ * serve/sd.c, the one file that uses libsystemd (loaded on first use,
+ * only when the environment names systemd).
+ */
+
+/* Socket activation (sd_listen_fds): 1 with *fd the listening socket
+ * passed by systemd (or systemd-socket-activate), 0 when none was passed
+ * (LISTEN_FDS unset, or meant for another process), negative with a
+ * message in err when something was passed that `ledger serve` cannot
+ * serve: more than one socket, or one that is not a listening Unix
+ * stream socket, or libsystemd cannot be loaded. */
+int ldg_serve_sd_listen(int *fd, char *err, size_t errcap);
+/* sd_notify(3): sends state ("READY=1", "STOPPING=1", "STATUS=...")
+ * to the service manager. 0 when not run by one (NOTIFY_SOCKET unset),
+ * > 0 sent, negative when it could not be sent. */
+int ldg_serve_sd_notify(const char *state);
+/* Why libsystemd could not be loaded (after a failure above). */
+const char *ldg_serve_sd_why(void);
 
 /* ------------------------------------------------------------- client -- */
 

@@ -775,6 +775,8 @@ begin_stop(struct ldg_server *s)
 {
     struct conn *c, *nx;
     s->stopping = 1;
+    if (s->o.on_stopping != NULL)
+        s->o.on_stopping(s->o.ctx);
     if (s->lfd >= 0) {
         epoll_ctl(s->ep, EPOLL_CTL_DEL, s->lfd, NULL);
         close(s->lfd);
@@ -997,6 +999,16 @@ ldg_serve_new(struct ldg_server **out, struct ldg_ledger *l,
         fcntl(s->lfd, F_SETFL, fcntl(s->lfd, F_GETFL) | O_NONBLOCK);
         if (s->o.socket_path != NULL)
             snprintf(s->path, sizeof s->path, "%s", s->o.socket_path);
+        else {
+            /* the name it was bound to (by the socket unit) */
+            struct sockaddr_un sa;
+            socklen_t sl = sizeof sa;
+            memset(&sa, 0, sizeof sa);
+            if (getsockname(s->lfd, (struct sockaddr *)&sa, &sl) == 0 &&
+                sa.sun_family == AF_UNIX && sa.sun_path[0] != '\0')
+                snprintf(s->path, sizeof s->path, "%.*s",
+                         (int)(sizeof sa.sun_path), sa.sun_path);
+        }
     } else {
         int n = s->o.socket_path != NULL
                     ? snprintf(s->path, sizeof s->path, "%s", s->o.socket_path)

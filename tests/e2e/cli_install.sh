@@ -46,6 +46,15 @@ for u in systemd/*.service systemd/*.socket systemd/*.timer; do
     [ -e "$u" ] || continue
     [ -f "$P/lib/systemd/system/${u##*/}" ] || bad "systemd unit $u not installed"
 done
+# the systemd units, with the installed program's path, and the user
+for f in lib/systemd/system/ledger.socket lib/systemd/system/ledger.service \
+    lib/sysusers.d/ledger.conf; do
+    [ -f "$P/$f" ] || bad "make install did not install $f"
+done
+grep -q "^ExecStart=$P/bin/ledger " "$P/lib/systemd/system/ledger.service" ||
+    bad "ledger.service: ExecStart is not $P/bin/ledger: $(grep ExecStart= "$P/lib/systemd/system/ledger.service")"
+! grep -q '@BINDIR@' "$P/lib/systemd/system/ledger.service" ||
+    bad "ledger.service still says @BINDIR@"
 # every public header (one per module)
 for h in */*.h; do
     m=${h%%/*}
