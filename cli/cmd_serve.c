@@ -221,7 +221,9 @@ cmd_serve(struct cli *c, int argc, char **argv)
     if (rc < 0) {
         cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
         notify("STATUS=cannot start: %s", err[0] ? err : ldg_strerror(rc));
-        rc = rc == LDG_EBUSY ? 75 : cli_exit_code(rc);
+        rc = rc == LDG_EBUSY        ? 75
+             : rc == LDG_EBADINPUT ? EX_CONFIG /* access.json */
+                                   : cli_exit_code(rc);
         goto out;
     }
     memset(&sa, 0, sizeof sa);
@@ -237,11 +239,12 @@ cmd_serve(struct cli *c, int argc, char **argv)
     fprintf(stderr,
             "ledger serve: stopped: %llu connections (%llu refused, %llu "
             "dropped), %llu requests, %llu events committed in %llu "
-            "commits, %llu errors\n",
+            "commits, %llu errors (%llu not authorised)\n",
             (unsigned long long)st.conns, (unsigned long long)st.refused,
             (unsigned long long)st.dropped, (unsigned long long)st.requests,
             (unsigned long long)st.acked, (unsigned long long)st.commits,
-            (unsigned long long)st.errors);
+            (unsigned long long)st.errors,
+            (unsigned long long)st.denied);
     notify("STATUS=stopped: %llu events committed, %llu errors",
            (unsigned long long)st.acked, (unsigned long long)st.errors);
     if (rc < 0) {

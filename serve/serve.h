@@ -57,6 +57,11 @@ struct ldg_serve_options {
     unsigned drain_ms;  /* on stop: time to hand out the last responses;
                            0 = 5000 */
     size_t group_max;   /* events per commit at most; 0 = 4096 */
+    /* Who may write: NULL: DIR/access.json (docs/SYSTEMD.md; a missing
+     * file lets only the server's own uid and root write). A malformed
+     * file fails ldg_serve_new with LDG_EBADINPUT naming line and column
+     * or key. */
+    const char *writers_path;
     /* Called once from ldg_serve_run when the socket accepts connections
      * (e.g. to print "listening on PATH" or to tell systemd). */
     void (*on_ready)(void *ctx, const char *path);
@@ -99,6 +104,7 @@ struct ldg_serve_stats {
     uint64_t acked;    /* events committed and answered with a seq */
     uint64_t errors;   /* requests answered with an error */
     uint64_t commits;  /* group commits */
+    uint64_t denied;   /* errors that were "not authorised" (access.json) */
 };
 void ldg_serve_stats(const struct ldg_server *s, struct ldg_serve_stats *st);
 

@@ -10,10 +10,11 @@
 #include <sys/types.h>
 
 /* Response codes (sysexits, as the CLI's exit codes). */
-#define SERVE_CODE_DATA 65 /* the request is malformed or refused */
-#define SERVE_CODE_OS 71   /* out of memory */
-#define SERVE_CODE_IO 74   /* the ledger could not commit */
-#define SERVE_CODE_TEMP 75 /* try again later (too many connections) */
+#define SERVE_CODE_DATA 65   /* the request is malformed or refused */
+#define SERVE_CODE_OS 71     /* out of memory */
+#define SERVE_CODE_IO 74     /* the ledger could not commit */
+#define SERVE_CODE_TEMP 75   /* try again later (too many connections) */
+#define SERVE_CODE_NOPERM 77 /* the peer may not write this (access.json) */
 
 /* One response line, malloc'd, ending in '\n' (*len without the NUL):
  *   {"id":"ID","seq":"N"}            id NULL: {"seq":"N"}
@@ -39,11 +40,43 @@ struct serve_peer {
     gid_t gid;
     char exe[SERVE_EXE_MAX];
     char unit[SERVE_UNIT_MAX];
+    gid_t groups[64]; /* supplementary groups (SO_PEERGROUPS) */
+    int ngroups;
 };
 void serve_peer_get(int fd, struct serve_peer *p);
 /* The systemd unit named by a /proc/PID/cgroup text: the last path
  * component of the unified ("0::") line ending in .service or .scope
  * (a user's unit inside user@UID.service wins over that); "" if none. */
 void serve_cgroup_unit(const char *text, size_t len, char *unit, size_t cap);
+
+/* Who may write (serve/auth.c): DIR/access.json, parsed once at start.
+ * At most SERVE_AUTH_MAX writer entries. */
+#define SERVE_AUTH_FILE "access.json"
+#define SERVE_AUTH_MAX 63
+#define SERVE_AUTH_SELF ((uint64_t)1 << 63) /* the daemon's own uid */
+struct serve_auth;
+/* Reads path; a missing file is the default (self and root may write).
+ * LDG_EBADINPUT with err naming the file and the line and column (bad
+ * JSON) or the key (writers[2].types[0]: ...); LDG_EIO if unreadable. */
+int serve_auth_load(struct serve_auth **out, const char *path, uid_t self,
+                    char *err, size_t cap);
+void serve_auth_free(struct serve_auth *a);
+/* Fills p->groups from SO_PEERGROUPS. */
+void serve_peer_groups(int fd, struct serve_peer *p);
+/* The entries p matches, as a bit set (SERVE_AUTH_SELF: the daemon's own
+ * uid, which may write anything); 0: none. */
+uint64_t serve_auth_match(const struct serve_auth *a,
+                          const struct serve_peer *p);
+/* 1 if a peer matching may may write type as actor (NULL: the log key,
+ * named "log"); else 0 with msg saying why. */
+int serve_auth_check(const struct serve_auth *a, uint64_t may,
+                     const struct serve_peer *p, const char *type,
+                     const char *actor, char *msg, size_t cap);
+/* With "readers": GROUP in the file, gives GROUP read access to the
+ * ledger in dir (dir 02750, data.mdb 0640, lock.mdb 0660 — LMDB readers
+ * write their slot there) and connect access to sock (0660); keys/ is
+ * left 0700. 0, or LDG_EIO with err naming the file. */
+int serve_auth_apply_readers(const struct serve_auth *a, const char *dir,
+                             const char *sock, char *err, size_t cap);
 
 #endif

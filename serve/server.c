@@ -73,6 +73,7 @@ struct conn {
     int fd;
     struct conn *prev, *next;
     struct serve_peer peer;
+    uint64_t may; /* the access.json entries it matches (serve/auth.c) */
     uint64_t lineno;
     char *in;
     size_t in_len, in_cap;
@@ -93,6 +94,7 @@ struct conn {
 struct ldg_server {
     struct ldg_ledger *l;
     struct ldg_serve_options o;
+    struct serve_auth *auth; /* who may write: DIR/access.json */
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int bound; /* we bound path and remove it at the end */
     int lfd, ep, stop_fd, done_fd;
@@ -539,6 +541,17 @@ handle_line(struct ldg_server *s, struct conn *c, const char *line, size_t len)
         s->st.errors++;
         return;
     }
+    if (!serve_auth_check(s->auth, c->may, &c->peer, r->ev.type, r->ev.actor,
+                          msg, sizeof msg)) {
+        char full[700];
+        snprintf(full, sizeof full, "line %llu: %s",
+                 (unsigned long long)c->lineno, msg);
+        req_error(r, full, SERVE_CODE_NOPERM);
+        r->ready = 1;
+        s->st.errors++;
+        s->st.denied++;
+        return;
+    }
     c->held++;
     pthread_mutex_lock(&s->mu);
     if (s->q_tail)
@@ -693,6 +706,8 @@ accept_all(struct ldg_server *s)
         }
         c->fd = fd;
         serve_peer_get(fd, &c->peer);
+        serve_peer_groups(fd, &c->peer);
+        c->may = serve_auth_match(s->auth, &c->peer);
         memset(&e, 0, sizeof e);
         e.events = c->mask = EPOLLIN | EPOLLRDHUP;
         e.data.ptr = c;
@@ -994,6 +1009,19 @@ ldg_serve_new(struct ldg_server **out, struct ldg_ledger *l,
         s->o.group_max = 4096;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    {
+        char apath[4200];
+        if (s->o.writers_path != NULL)
+            snprintf(apath, sizeof apath, "%s", s->o.writers_path);
+        else
+            snprintf(apath, sizeof apath, "%s/%s", ldg_dir(l), SERVE_AUTH_FILE);
+        rc = serve_auth_load(&s->auth, apath, geteuid(), s->err, sizeof s->err);
+        if (rc < 0) {
+            if (s->o.has_listen_fd)
+                s->lfd = s->o.listen_fd; /* closed with the server */
+            goto fail;
+        }
+    }
     if (s->o.has_listen_fd) {
         s->lfd = s->o.listen_fd;
         fcntl(s->lfd, F_SETFL, fcntl(s->lfd, F_GETFL) | O_NONBLOCK);
@@ -1023,6 +1051,10 @@ ldg_serve_new(struct ldg_server **out, struct ldg_ledger *l,
         if ((rc = bind_socket(s)) < 0)
             goto fail;
     }
+    if ((rc = serve_auth_apply_readers(s->auth, ldg_dir(l),
+                                       s->bound ? s->path : NULL, s->err,
+                                       sizeof s->err)) < 0)
+        goto fail;
     s->ep = epoll_create1(EPOLL_CLOEXEC);
     s->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     s->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -1092,5 +1124,6 @@ ldg_serve_free(struct ldg_server *s)
         close(s->done_fd);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+    serve_auth_free(s->auth);
     free(s);
 }
