@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "query/query.h"
+#include "serve/serve.h"
 #include "sensors/sensors.h"
 
 static int
@@ -282,7 +283,7 @@ out:
 
 /* --------------------------------------------------------------- probe -- */
 
-enum { OPT_RUNTIME = 300, OPT_NO_HOST, OPT_DRY, OPT_TMO };
+enum { OPT_RUNTIME = 300, OPT_NO_HOST, OPT_DRY, OPT_TMO, OPT_PDIRECT };
 
 static const struct cli_opt probe_opts[] = {
     CLI_VALUE('r', 'r', "runtime", "NAME=URL",
@@ -292,6 +293,10 @@ static const struct cli_opt probe_opts[] = {
              "skip host.profile and capacity.snapshot"),
     CLI_FLAG('n', 'n', "dry-run", "print what would be appended"),
     CLI_VALUE(OPT_TMO, 0, "timeout-ms", "N", "per request (default 5000)"),
+    CLI_FLAG(OPT_PDIRECT, 0, "direct",
+             "write to the ledger directly even when `ledger serve` serves "
+             "it"),
+    CLI_FLAG('v', 'v', "verbose", "say whether it writes through ledger serve"),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_probe = {
@@ -307,7 +312,9 @@ const struct cli_command cli_cmd_probe = {
     "capacity.snapshot. Probing twice in a row appends nothing the second "
     "time. Runtimes come from --runtime, or from the file 'runtimes' in the "
     "ledger directory (one NAME=URL a line, # comments). Prints the events "
-    "appended; exit 0.",
+    "appended; exit 0. When `ledger serve` serves the ledger, the events go "
+    "through it (its write path and its access.json), as `ledger append`'s "
+    "do; --direct writes directly.",
     probe_opts,
     CLI_OUT_BASIC,
     "# a local Ollama and a llama.cpp server\n"
@@ -344,6 +351,63 @@ parse_runtime(char *s, struct ldg_probe_runtime *rt)
 
 #define PROBE_MAX 32
 
+/* Appends news through `ledger serve` when it serves c->dir, as
+ * `ledger append` does: 0 with seqs filled, -1 when no server answers
+ * (write directly), else the exit code (an answer refused, or the
+ * connection lost: then what was not answered may or may not be in). */
+static int
+probe_served(struct cli *c, json_t *news, uint64_t *seqs, int verbose)
+{
+    struct ldg_client *cl = NULL;
+    struct ldg_client_answer ans;
+    char err[600] = "";
+    size_t i, n = json_array_size(news), got = 0;
+    json_t *e;
+    int rc, ex = EX_OK;
+
+    if (ldg_client_connect(&cl, c->dir, NULL, err, sizeof err) < 0) {
+        if (verbose)
+            fprintf(stderr,
+                    "ledger probe: no server (%s): writing %s directly\n", err,
+                    c->dir);
+        return -1;
+    }
+    if (verbose)
+        fprintf(stderr, "ledger probe: through ledger serve at %s/%s\n", c->dir,
+                LDG_SERVE_SOCKET);
+    json_array_foreach(news, i, e)
+    {
+        struct ldg_event_in in = {
+            .type = json_string_value(json_object_get(e, "type")),
+            .body = json_object_get(e, "body")};
+        if ((rc = ldg_client_append(cl, &in, NULL, 0, 0)) < 0)
+            break;
+    }
+    ldg_client_done(cl);
+    for (got = 0; got < n; got++) {
+        if (ldg_client_wait(cl, &ans, -1) < 0) {
+            cli_err(c,
+                    "ledger serve: %s: %zu of %zu events acknowledged, the "
+                    "rest may or may not be recorded",
+                    ldg_client_errmsg(cl), got, n);
+            ex = EX_IOERR;
+            break;
+        }
+        if (!ans.ok) {
+            cli_err(c, "ledger serve refused %s: %s",
+                    json_string_value(
+                        json_object_get(json_array_get(news, got), "type")),
+                    ans.error);
+            if (ex == EX_OK)
+                ex = ans.code > 0 && ans.code < 256 ? ans.code : EX_SOFTWARE;
+            continue;
+        }
+        seqs[got] = ans.seq;
+    }
+    ldg_client_close(cl);
+    return ex;
+}
+
 int
 cmd_probe(struct cli *c, int argc, char **argv)
 {
@@ -351,7 +415,8 @@ cmd_probe(struct cli *c, int argc, char **argv)
     struct ldg_probe_runtime rts[PROBE_MAX];
     char *own[PROBE_MAX] = {0};
     size_t n = 0;
-    int ch, rc, ex = EX_OK, host = 1, dry = 0;
+    int ch, rc, ex = EX_OK, host = 1, dry = 0, direct = 0, verbose = 0;
+    uint64_t *seqs = NULL;
     uint64_t tmo = 5000;
     struct ldg_ledger *l = NULL;
     json_t *evs = NULL, *news = NULL;
@@ -380,6 +445,12 @@ cmd_probe(struct cli *c, int argc, char **argv)
             break;
         case 'n':
             dry = 1;
+            break;
+        case OPT_PDIRECT:
+            direct = 1;
+            break;
+        case 'v':
+            verbose = 1;
             break;
         case OPT_TMO:
             if (cli_parse_u64(a.value, &tmo) < 0 || tmo == 0 || tmo > 600000)
@@ -454,12 +525,29 @@ cmd_probe(struct cli *c, int argc, char **argv)
     }
     size_t i;
     json_t *e;
+    seqs = calloc(json_array_size(news) + 1, sizeof *seqs);
+    if (seqs == NULL) {
+        cli_err(c, "out of memory");
+        ex = EX_OSERR;
+        goto out;
+    }
+    if (!dry && !direct && json_array_size(news) > 0) {
+        rc = probe_served(c, news, seqs, verbose);
+        if (rc > 0) {
+            ex = rc;
+            goto out;
+        }
+        if (rc == 0)
+            dry = -1; /* appended through the server */
+    } else if (!dry && direct && verbose)
+        fprintf(stderr, "ledger probe: --direct: writing %s directly\n",
+                c->dir);
     json_array_foreach(news, i, e)
     {
         const char *type = json_string_value(json_object_get(e, "type"));
         json_t *body = json_object_get(e, "body");
-        uint64_t seq = 0;
-        if (!dry) {
+        uint64_t seq = seqs[i];
+        if (dry == 0) {
             struct ldg_event_in in = {.type = type, .body = body};
             if ((rc = ldg_append(l, &in, &seq)) < 0) {
                 cli_err(c, "cannot append %s: %s", type,
@@ -470,12 +558,12 @@ cmd_probe(struct cli *c, int argc, char **argv)
         }
         if (c->out != OUT_HUMAN) {
             json_t *row = json_pack("{s:s, s:O}", "type", type, "body", body);
-            if (!dry)
+            if (dry <= 0)
                 json_object_set_new(row, "seq", cli_json_u64(seq));
             cli_print_json(c, row);
         } else {
             char *txt = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
-            if (dry)
+            if (dry > 0)
                 printf("would append %-20s %s\n", type, txt ? txt : "");
             else
                 printf("%-8llu %-20s %s\n", (unsigned long long)seq, type,
@@ -489,6 +577,7 @@ cmd_probe(struct cli *c, int argc, char **argv)
                 "(%zu observations, nothing appended)\n",
                 json_array_size(evs));
 out:
+    free(seqs);
     json_decref(evs);
     json_decref(news);
     ldg_close(l);

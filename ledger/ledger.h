@@ -147,6 +147,12 @@ const char *ldg_errmsg(const struct ldg_ledger *l);
 void ldg_set_errmsg(struct ldg_ledger *l, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 const char *ldg_dir(const struct ldg_ledger *l);
+/* Clears the reader slots of processes that died holding a read
+ * transaction (mdb_reader_check): their slots pin old pages, so the file
+ * grows, and fill the reader table. Writers do it as they begin a write,
+ * at most once a second; a long-running writer that may sit idle (ledger
+ * serve) calls this now and then. Returns how many were cleared (>= 0). */
+int ldg_clear_dead_readers(struct ldg_ledger *l);
 /* The body size limit in force (bytes of encoded body). */
 size_t ldg_body_max(const struct ldg_ledger *l);
 const char *ldg_origin(const struct ldg_ledger *l);

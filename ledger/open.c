@@ -24,6 +24,12 @@ ldg_body_max(const struct ldg_ledger *l)
     return l->opts.body_max_bytes;
 }
 
+int
+ldg_clear_dead_readers(struct ldg_ledger *l)
+{
+    return l != NULL && l->store != NULL ? ldg_store_reader_check(l->store) : 0;
+}
+
 const char *
 ldg_errmsg(const struct ldg_ledger *l)
 {

@@ -57,6 +57,8 @@ struct ldg_serve_options {
     unsigned drain_ms;  /* on stop: time to hand out the last responses;
                            0 = 5000 */
     size_t group_max;   /* events per commit at most; 0 = 4096 */
+    unsigned sweep_ms;  /* clear dead readers' slots this often, idle or
+                           not (ldg_clear_dead_readers); 0 = 60000 */
     /* Who may write: NULL: DIR/access.json (docs/SYSTEMD.md; a missing
      * file lets only the server's own uid and root write). A malformed
      * file fails ldg_serve_new with LDG_EBADINPUT naming line and column
@@ -105,6 +107,8 @@ struct ldg_serve_stats {
     uint64_t errors;   /* requests answered with an error */
     uint64_t commits;  /* group commits */
     uint64_t denied;   /* errors that were "not authorised" (access.json) */
+    uint64_t sweeps;   /* dead-reader sweeps done */
+    uint64_t cleared;  /* reader slots of dead processes cleared */
 };
 void ldg_serve_stats(const struct ldg_server *s, struct ldg_serve_stats *st);
 

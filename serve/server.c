@@ -249,22 +249,57 @@ commit_group(struct ldg_server *s, struct req *group)
     }
 }
 
+/* One dead-reader sweep; sets the next one's time, and wake, the
+ * CLOCK_REALTIME deadline the condition variable waits for. */
+static void
+sweep_readers(struct ldg_server *s, uint64_t *next, struct timespec *wake)
+{
+    uint64_t ms = s->o.sweep_ms;
+    int dead = ldg_clear_dead_readers(s->l);
+    __atomic_add_fetch(&s->st.sweeps, 1, __ATOMIC_RELAXED);
+    if (dead > 0)
+        __atomic_add_fetch(&s->st.cleared, (uint64_t)dead,
+                           __ATOMIC_RELAXED);
+    *next = ldg_now_mono_ns() + ms * 1000000u;
+    clock_gettime(CLOCK_REALTIME, wake);
+    wake->tv_sec += (time_t)(ms / 1000);
+    wake->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (wake->tv_nsec >= 1000000000L) {
+        wake->tv_sec++;
+        wake->tv_nsec -= 1000000000L;
+    }
+}
+
 static void *
 writer_main(void *arg)
 {
     struct ldg_server *s = arg;
     sigset_t all;
 
+    uint64_t next_sweep = 0;
+    struct timespec wake;
+
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
+    sweep_readers(s, &next_sweep, &wake);
     for (;;) {
         struct req *group, *last;
         size_t n = 0;
         uint64_t one = 1;
 
         pthread_mutex_lock(&s->mu);
-        while (s->q_head == NULL && !s->writer_quit)
-            pthread_cond_wait(&s->cv, &s->mu);
+        while (s->q_head == NULL && !s->writer_quit) {
+            /* Idle or not, dead readers' slots are cleared every
+             * sweep_ms (issue 11): they pin pages and fill the table. */
+            if (ldg_now_mono_ns() >= next_sweep)
+                break;
+            pthread_cond_timedwait(&s->cv, &s->mu, &wake);
+        }
+        if (s->q_head == NULL && !s->writer_quit) {
+            pthread_mutex_unlock(&s->mu);
+            sweep_readers(s, &next_sweep, &wake);
+            continue;
+        }
         if (s->q_head == NULL) {
             pthread_mutex_unlock(&s->mu);
             break;
@@ -1007,6 +1042,8 @@ ldg_serve_new(struct ldg_server **out, struct ldg_ledger *l,
         s->o.drain_ms = 5000;
     if (s->o.group_max == 0)
         s->o.group_max = 4096;
+    if (s->o.sweep_ms == 0)
+        s->o.sweep_ms = 60000;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     {

@@ -1,0 +1,46 @@
+/*
+ * lmdb_readers.c — test helper for serve_jobs.sh (built by the test with
+ * cc and liblmdb): "hold DIR" opens DIR's LMDB environment, begins a read
+ * transaction, says "holding" and waits to be killed (a reader that dies
+ * with its slot taken); "count DIR" prints how many reader slots are
+ * taken (mdb_reader_list), without clearing any.
+ */
+#include <lmdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int
+count_line(const char *msg, void *ctx)
+{
+    int *n = ctx;
+    /* the header line is "    pid     thread     txnid" */
+    if (strstr(msg, "pid") == NULL && strstr(msg, "(no active readers)") == NULL)
+        (*n)++;
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    int n = 0;
+    if (argc != 3 || mdb_env_create(&env) != 0 ||
+        mdb_env_set_maxdbs(env, 64) != 0 ||
+        mdb_env_open(env, argv[2], MDB_RDONLY, 0600) != 0) {
+        fprintf(stderr, "usage: lmdb_readers hold|count DIR (or cannot open)\n");
+        return 2;
+    }
+    if (strcmp(argv[1], "count") == 0) {
+        mdb_reader_list(env, count_line, &n);
+        printf("%d\n", n);
+        return 0;
+    }
+    if (mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0)
+        return 1;
+    printf("holding\n");
+    fflush(stdout);
+    for (;;)
+        pause();
+}
