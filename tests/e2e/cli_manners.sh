@@ -171,7 +171,7 @@ if script -qec true /dev/null </dev/null >/dev/null 2>&1; then
     tr '\r' '\n' <"$T/tty" | awk 'f; /indexes rebuilt/ { f = 1 }' | grep -q 'rebuild: [0-9]*/[0-9]* ([0-9]*%)' ||
         bad "rebuild's projections pass shows no progress"
     # export: events with a percentage, erased before its summary
-    timeout 120 script -qec "'$L' export --out '$T/all.bundle' >/dev/null" /dev/null </dev/null >"$T/tty" 2>&1
+    timeout 900 script -qec "'$L' export --out '$T/all.bundle' >/dev/null" /dev/null </dev/null >"$T/tty" 2>&1
     grep -q 'export: [0-9]*/[0-9]* ([0-9]*%)' "$T/tty" ||
         bad "export on a terminal shows no progress: $(tr '\r' '\n' <"$T/tty" | head -3)"
     grep -q "$(printf '\r\033')\[K.*export: wrote " "$T/tty" ||
