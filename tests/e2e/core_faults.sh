@@ -508,7 +508,7 @@ grow_case() { # grow_case MAP_BYTES ID
     "$LEDGER" --dir "$G" verify --full >/dev/null 2>"$T/err" ||
         bad "$2" "verify after growth: $(cat "$T/err")"
     size=$("$LEDGER" --dir "$G" stats -o json |
-        sed -n 's/.*"file_bytes":"\([0-9]*\)".*/\1/p')
+        sed -n 's/.*"file_bytes":\([0-9]*\).*/\1/p')  # a number (docs/OUTPUT.md)
     [ "${size:-0}" -gt "$1" ] || bad "$2" "data file is ${size:-?} bytes"
 }
 gen_fill 5000 "$T/grow.jsonl"
