@@ -45,6 +45,8 @@
 void
 ldg_prep_release(struct ldg_prep *p)
 {
+    free((char *)(uintptr_t)p->source.exe);
+    free((char *)(uintptr_t)p->source.unit);
     json_decref(p->body);
     ldg_body_rec_release(&p->body_rec);
     ldg_buf_release(&p->entry);
@@ -127,6 +129,54 @@ static int prep_init_ex(struct ldg_ledger *l, struct ldg_prep *p,
                         const struct ldg_event_in *in, uint64_t seq_hint,
                         int in_txn);
 
+/* 1..max bytes without control characters (id) or NUL (exe, unit). */
+static int
+text_ok(const char *s, size_t max, int no_ctl)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return 0;
+    for (size_t i = 0; no_ctl && i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+/* The format version 2 fields: id, source time, source. */
+static int
+prep_v2(struct ldg_ledger *l, struct ldg_prep *p, const struct ldg_event_in *in)
+{
+    if (in->id != NULL) {
+        if (!text_ok(in->id, LDG_ID_MAX, 1)) {
+            ldg_seterr(l, "field 'id': must be 1 to %d bytes without control "
+                          "characters",
+                       LDG_ID_MAX);
+            return LDG_EBADINPUT;
+        }
+        memcpy(p->id, in->id, strlen(in->id) + 1);
+    }
+    p->has_time = in->has_time;
+    p->time_ns = in->time_ns;
+    if (in->source != NULL) {
+        const struct ldg_source *src = in->source;
+        if ((src->exe != NULL && !text_ok(src->exe, LDG_EXE_MAX, 0)) ||
+            (src->unit != NULL && !text_ok(src->unit, LDG_UNIT_MAX, 0))) {
+            ldg_seterr(l, "source: exe is 1 to %d bytes, unit 1 to %d",
+                       LDG_EXE_MAX, LDG_UNIT_MAX);
+            return LDG_EBADINPUT;
+        }
+        p->has_source = 1;
+        p->source.uid = src->uid;
+        p->source.gid = src->gid;
+        p->source.pid = src->pid;
+        if ((src->exe != NULL && (p->source.exe = strdup(src->exe)) == NULL) ||
+            (src->unit != NULL &&
+             (p->source.unit = strdup(src->unit)) == NULL))
+            return LDG_ENOMEM;
+    }
+    return 0;
+}
+
 int
 ldg_prep_init(struct ldg_ledger *l, struct ldg_prep *p,
               const struct ldg_event_in *in, uint64_t seq_hint)
@@ -202,6 +252,8 @@ prep_init_ex(struct ldg_ledger *l, struct ldg_prep *p,
         ldg_seterr(l, "field 'run': contains a NUL byte");
         return LDG_EBADINPUT;
     }
+    if ((rc = prep_v2(l, p, in)) < 0)
+        return rc;
     p->has_parent = in->has_parent;
     p->parent = in->parent;
     if (in->actor != NULL && !ldg_key_name_valid(in->actor)) {
@@ -266,6 +318,10 @@ ldg_prep_sign(const struct ldg_ledger *l, struct ldg_prep *p, uint64_t seq,
     env.has_parent = p->has_parent;
     env.parent = p->parent;
     memcpy(env.body_root, p->body_rec.root, 32);
+    env.id = p->id;
+    env.has_time = p->has_time;
+    env.time_ns = p->time_ns;
+    env.source = p->has_source ? &p->source : NULL;
     ldg_buf_init(&p->entry, LDG_ENTRY_MAX);
     rc = ldg_entry_encode(&p->entry, &env, &p->map_len);
     if (rc < 0)
@@ -315,6 +371,19 @@ check_in_txn(struct ldg_txn *t, struct ldg_prep *p, uint64_t seq, int *erase,
     int rc;
 
     *erase = 0;
+    if (p->id[0] != '\0') {
+        uint64_t have;
+        rc = ldg_index_id_lookup(t, p->id, strlen(p->id), &have);
+        if (rc == 0) {
+            p->dup = 1;
+            p->dup_seq = have;
+            ldg_seterr(l, "id '%s' is already event %llu", p->id,
+                       (unsigned long long)have);
+            return LDG_EDUPLICATE;
+        }
+        if (rc != LDG_ENOTFOUND)
+            return rc;
+    }
     if (p->has_parent && p->parent >= seq) {
         ldg_seterr(l, "parent %llu is not an earlier event than %llu",
                    (unsigned long long)p->parent, (unsigned long long)seq);
@@ -481,6 +550,20 @@ store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
     ev.entry_len = p->entry.len;
     ev.signed_part = p->entry.p + 1;
     ev.signed_len = p->map_len;
+    ev.id = p->id;
+    ev.id_len = strlen(p->id);
+    ev.has_time = p->has_time;
+    ev.time_ns = p->time_ns;
+    if (p->has_source) {
+        ev.has_source = 1;
+        ev.src_uid = p->source.uid;
+        ev.src_gid = p->source.gid;
+        ev.src_pid = p->source.pid;
+        ev.src_exe = p->source.exe;
+        ev.src_exe_len = p->source.exe ? strlen(p->source.exe) : 0;
+        ev.src_unit = p->source.unit;
+        ev.src_unit_len = p->source.unit ? strlen(p->source.unit) : 0;
+    }
     ldg_tlog_leaf_hash(ev.leaf, ev.entry, ev.entry_len);
 
     ldg_be64(k, p->seq);
@@ -520,14 +603,25 @@ int
 ldg_commit_group(struct ldg_ledger *l, struct ldg_prep *preps, size_t n,
                  uint64_t *first_seq)
 {
+    return ldg_commit_group_n(l, preps, n, first_seq, NULL);
+}
+
+int
+ldg_commit_group_n(struct ldg_ledger *l, struct ldg_prep *preps, size_t n,
+                   uint64_t *first_seq, uint64_t *stored)
+{
     struct ldg_txn *t = NULL;
     struct tail tl;
     uint8_t prev[32];
+    uint64_t k = 0; /* events stored so far in this try */
     int rc, tries = 0;
 
+    if (stored != NULL)
+        *stored = 0;
     if (n == 0)
         return 0;
 again:
+    k = 0;
     ldg_errbuf(l)[0] = '\0';
     rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t);
     if (rc < 0) {
@@ -538,12 +632,26 @@ again:
         goto fail;
     memcpy(prev, tl.leaf, 32);
     for (size_t i = 0; i < n; i++) {
-        uint64_t seq = tl.size + i;
+        uint64_t seq = tl.size + k;
         uint64_t min_ts = (seq == 0) ? 0 : tl.ts + 1;
         struct ldg_prep *p = &preps[i];
         if (p->rc < 0) {
             rc = p->rc;
             goto fail;
+        }
+        p->dup = 0;
+        if (p->id[0] != '\0') {
+            /* its id is in the log (or earlier in this group): not
+             * appended again; the caller learns the seq from p */
+            uint64_t have;
+            rc = ldg_index_id_lookup(t, p->id, strlen(p->id), &have);
+            if (rc == 0) {
+                p->dup = 1;
+                p->dup_seq = have;
+                continue;
+            }
+            if (rc != LDG_ENOTFOUND)
+                goto fail;
         }
         /* A stamp made ahead of time holds if the log is where we thought
          * and time still moves forward; otherwise stamp and sign again. */
@@ -556,14 +664,21 @@ again:
         tl.ts = p->ts;
         if ((rc = store_one(t, p, prev, prev)) < 0)
             goto fail;
+        k++;
+    }
+    if (k == 0) { /* every event was already there: nothing to commit */
+        ldg_txn_abort(t);
+        if (first_seq != NULL)
+            *first_seq = tl.size;
+        return 0;
     }
     if (!(l->opts.flags & LDG_BENCH_NOTREE) &&
-        (rc = ldg_checkpoint_put(t, tl.size + n)) < 0)
+        (rc = ldg_checkpoint_put(t, tl.size + k)) < 0)
         goto fail;
     for (size_t i = 0; i < l->nappliers; i++) {
         if (l->appliers[i].at_commit == NULL)
             continue;
-        rc = l->appliers[i].at_commit(l->appliers[i].ctx, t, tl.size + n);
+        rc = l->appliers[i].at_commit(l->appliers[i].ctx, t, tl.size + k);
         if (rc < 0)
             goto fail;
     }
@@ -573,6 +688,8 @@ again:
         goto fail;
     if (first_seq != NULL)
         *first_seq = tl.size;
+    if (stored != NULL)
+        *stored = k;
     return 0;
 fail:
     ldg_txn_abort(t);
@@ -614,7 +731,13 @@ ldg_append(struct ldg_ledger *l, const struct ldg_event_in *ev,
     }
     if (rc == 0)
         rc = ldg_commit_group(l, &p, 1, &first);
-    if (rc == 0 && seq_out != NULL)
+    if (rc == 0 && p.dup) {
+        first = p.dup_seq;
+        ldg_seterr(l, "id '%s' is already event %llu: not appended again",
+                   p.id, (unsigned long long)p.dup_seq);
+        rc = LDG_EDUPLICATE;
+    }
+    if ((rc == 0 || rc == LDG_EDUPLICATE) && seq_out != NULL)
         *seq_out = first;
     ldg_prep_release(&p);
     return rc;
@@ -680,6 +803,14 @@ ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l)
 int
 ldg_batch_add(struct ldg_batch *b, const struct ldg_event_in *ev)
 {
+    uint64_t seq;
+    return ldg_batch_add_seq(b, ev, &seq);
+}
+
+int
+ldg_batch_add_seq(struct ldg_batch *b, const struct ldg_event_in *ev,
+                  uint64_t *seq_out)
+{
     struct ldg_ledger *l;
     struct ldg_prep p;
     uint64_t seq, now, min_ts;
@@ -705,12 +836,16 @@ ldg_batch_add(struct ldg_batch *b, const struct ldg_event_in *ev)
     }
     if (rc < 0) {
         /* refused: nothing of this event was written */
+        if (rc == LDG_EDUPLICATE && seq_out != NULL)
+            *seq_out = p.dup_seq;
         ldg_prep_release(&p);
         return rc;
     }
     rc = store_checked(b->t, &p, b->prev, b->prev, erase, target);
     if (rc < 0)
         goto dead;
+    if (seq_out != NULL)
+        *seq_out = seq;
     b->tl.ts = p.ts;
     b->n++;
     ldg_prep_release(&p);
@@ -727,7 +862,7 @@ dead:
     /* A storage failure is never one of the codes that refuse one event
      * (LDG_EBADINPUT, LDG_ETOOBIG, LDG_EKEY, LDG_EEXIST). */
     return rc == LDG_EBADINPUT || rc == LDG_ETOOBIG || rc == LDG_EKEY ||
-                   rc == LDG_EEXIST
+                   rc == LDG_EEXIST || rc == LDG_EDUPLICATE
                ? LDG_EIO
                : rc;
 }

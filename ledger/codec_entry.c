@@ -20,17 +20,68 @@
 enum ev_key {
     K_ACTOR,
     K_BODY,
+    K_ID, /* v2 */
     K_PARENT,
     K_RUN,
     K_SEQ,
+    K_SOURCE, /* v2 */
     K_SUBJECT,
+    K_TIME, /* v2 */
     K_TS,
     K_TYPE,
     K_V,
     K_COUNT
 };
 static const char *const ev_keys[K_COUNT] = {
-    "actor", "body", "parent", "run", "seq", "subject", "ts", "type", "v"};
+    "actor", "body",    "id",   "parent", "run",  "seq",
+    "source", "subject", "time", "ts",     "type", "v"};
+
+/* Keys of the source map (format version 2), in canonical order. */
+enum src_key { S_EXE, S_GID, S_PID, S_UID, S_UNIT, S_COUNT };
+static const char *const src_keys[S_COUNT] = {"exe", "gid", "pid", "uid",
+                                              "unit"};
+
+/* Format version of an envelope: 2 when it has any version 2 key. */
+static int
+env_version(const struct ldg_envelope *env)
+{
+    return (env->id != NULL && env->id[0] != '\0') || env->has_time ||
+                   env->source != NULL
+               ? LDG_ENTRY_V2
+               : LDG_FORMAT_VERSION;
+}
+
+static void
+mp_src_key(struct ldg_buf *b, enum src_key k)
+{
+    ldg_mp_str(b, src_keys[k], strlen(src_keys[k]));
+}
+
+/*
+ * source = map { "exe": str (optional), "gid": uint, "pid": uint,
+ *                "uid": uint, "unit": str (optional) }
+ */
+static void
+encode_source(struct ldg_buf *b, const struct ldg_source *src)
+{
+    int has_exe = src->exe != NULL && src->exe[0] != '\0';
+    int has_unit = src->unit != NULL && src->unit[0] != '\0';
+    ldg_mp_map(b, 3 + (uint32_t)has_exe + (uint32_t)has_unit);
+    if (has_exe) {
+        mp_src_key(b, S_EXE);
+        ldg_mp_str(b, src->exe, strlen(src->exe));
+    }
+    mp_src_key(b, S_GID);
+    ldg_mp_uint(b, src->gid);
+    mp_src_key(b, S_PID);
+    ldg_mp_uint(b, src->pid);
+    mp_src_key(b, S_UID);
+    ldg_mp_uint(b, src->uid);
+    if (has_unit) {
+        mp_src_key(b, S_UNIT);
+        ldg_mp_str(b, src->unit, strlen(src->unit));
+    }
+}
 
 static void
 mp_key(struct ldg_buf *b, enum ev_key k)
@@ -43,15 +94,23 @@ ldg_entry_encode(struct ldg_buf *b, const struct ldg_envelope *env,
                  size_t *map_len)
 {
     int has_run = env->run != NULL && env->run[0] != '\0';
+    int has_id = env->id != NULL && env->id[0] != '\0';
+    int v = env_version(env);
     size_t start;
 
     ldg_mp_array(b, 3);
     start = b->len;
-    ldg_mp_map(b, 7 + (uint32_t)has_run + (uint32_t)(env->has_parent != 0));
+    ldg_mp_map(b, 7 + (uint32_t)has_run + (uint32_t)(env->has_parent != 0) +
+                      (uint32_t)has_id + (uint32_t)(env->has_time != 0) +
+                      (uint32_t)(env->source != NULL));
     mp_key(b, K_ACTOR);
     ldg_mp_str(b, env->actor, strlen(env->actor));
     mp_key(b, K_BODY);
     ldg_mp_bin(b, env->body_root, 32);
+    if (has_id) {
+        mp_key(b, K_ID);
+        ldg_mp_str(b, env->id, strlen(env->id));
+    }
     if (env->has_parent) {
         mp_key(b, K_PARENT);
         ldg_mp_uint(b, env->parent);
@@ -62,14 +121,22 @@ ldg_entry_encode(struct ldg_buf *b, const struct ldg_envelope *env,
     }
     mp_key(b, K_SEQ);
     ldg_mp_uint(b, env->seq);
+    if (env->source != NULL) {
+        mp_key(b, K_SOURCE);
+        encode_source(b, env->source);
+    }
     mp_key(b, K_SUBJECT);
     ldg_mp_str(b, env->subject, strlen(env->subject));
+    if (env->has_time) {
+        mp_key(b, K_TIME);
+        ldg_mp_uint(b, env->time_ns);
+    }
     mp_key(b, K_TS);
     ldg_mp_uint(b, env->ts_ns);
     mp_key(b, K_TYPE);
     ldg_mp_str(b, env->type, strlen(env->type));
     mp_key(b, K_V);
-    ldg_mp_uint(b, LDG_FORMAT_VERSION);
+    ldg_mp_uint(b, (uint64_t)v);
     if (b->err)
         return b->err;
     if (b->len + 34 + 66 > LDG_ENTRY_MAX)
@@ -98,10 +165,72 @@ copy_str(char *dst, size_t cap, const msgpack_object *o)
     return 0;
 }
 
+/* A string of 1..max bytes without NUL, pointed to in place. */
+static int
+str_ref(const msgpack_object *o, size_t max, const char **p, size_t *n)
+{
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 ||
+        o->via.str.size > max ||
+        memchr(o->via.str.ptr, 0, o->via.str.size) != NULL)
+        return LDG_ECORRUPT;
+    *p = o->via.str.ptr;
+    *n = o->via.str.size;
+    return 0;
+}
+
+static int
+decode_source(const msgpack_object *m, struct ldg_event *ev)
+{
+    unsigned seen = 0;
+    if (m->type != MSGPACK_OBJECT_MAP)
+        return LDG_ECORRUPT;
+    for (uint32_t i = 0; i < m->via.map.size; i++) {
+        const msgpack_object *k = &m->via.map.ptr[i].key;
+        const msgpack_object *v = &m->via.map.ptr[i].val;
+        int which = -1;
+        if (k->type != MSGPACK_OBJECT_STR)
+            return LDG_ECORRUPT;
+        for (int j = 0; j < S_COUNT; j++)
+            if (strlen(src_keys[j]) == k->via.str.size &&
+                memcmp(src_keys[j], ldg_mp_sptr(&k->via.str),
+                       k->via.str.size) == 0)
+                which = j;
+        if (which < 0 || (seen >> which) != 0)
+            return LDG_ECORRUPT;
+        seen |= 1u << which;
+        switch (which) {
+        case S_EXE:
+            if (str_ref(v, LDG_EXE_MAX, &ev->src_exe, &ev->src_exe_len) < 0)
+                return LDG_ECORRUPT;
+            break;
+        case S_UNIT:
+            if (str_ref(v, LDG_UNIT_MAX, &ev->src_unit, &ev->src_unit_len) <
+                0)
+                return LDG_ECORRUPT;
+            break;
+        default:
+            if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                return LDG_ECORRUPT;
+            if (which == S_GID)
+                ev->src_gid = v->via.u64;
+            else if (which == S_PID)
+                ev->src_pid = v->via.u64;
+            else
+                ev->src_uid = v->via.u64;
+        }
+    }
+    if ((seen & ((1u << S_GID) | (1u << S_PID) | (1u << S_UID))) !=
+        ((1u << S_GID) | (1u << S_PID) | (1u << S_UID)))
+        return LDG_ECORRUPT;
+    ev->has_source = 1;
+    return 0;
+}
+
 static int
 decode_map(const msgpack_object *m, struct ldg_event *ev)
 {
     unsigned seen = 0;
+    uint64_t version = 0;
     int rc = 0;
 
     if (m->type != MSGPACK_OBJECT_MAP)
@@ -133,6 +262,21 @@ decode_map(const msgpack_object *m, struct ldg_event *ev)
                 return LDG_ECORRUPT;
             memcpy(ev->body_root, v->via.bin.ptr, 32);
             break;
+        case K_ID:
+            rc = str_ref(v, LDG_ID_MAX, &ev->id, &ev->id_len);
+            for (size_t c = 0; rc == 0 && c < ev->id_len; c++)
+                if ((unsigned char)ev->id[c] < 0x20 || ev->id[c] == 0x7f)
+                    rc = LDG_ECORRUPT;
+            break;
+        case K_SOURCE:
+            rc = decode_source(v, ev);
+            break;
+        case K_TIME:
+            if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                return LDG_ECORRUPT;
+            ev->has_time = 1;
+            ev->time_ns = v->via.u64;
+            break;
         case K_PARENT:
             if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
                 return LDG_ECORRUPT;
@@ -163,11 +307,18 @@ decode_map(const msgpack_object *m, struct ldg_event *ev)
         case K_V:
             if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
                 return LDG_ECORRUPT;
-            if (v->via.u64 != LDG_FORMAT_VERSION)
+            if (v->via.u64 != LDG_FORMAT_VERSION && v->via.u64 != LDG_ENTRY_V2)
                 return LDG_EVERSION;
+            version = v->via.u64;
             break;
         }
     }
+    /* v is 2 exactly when a version 2 key is there: one entry, one
+     * encoding. */
+    if (rc == 0 &&
+        (version == LDG_ENTRY_V2) !=
+            ((seen & ((1u << K_ID) | (1u << K_SOURCE) | (1u << K_TIME))) != 0))
+        rc = LDG_ECORRUPT;
     if (rc == 0) {
         unsigned need = (1u << K_ACTOR) | (1u << K_BODY) | (1u << K_SEQ) |
                         (1u << K_SUBJECT) | (1u << K_TS) | (1u << K_TYPE) |
@@ -254,8 +405,8 @@ fast_copy(char *dst, size_t cap, const uint8_t **pp, const uint8_t *end)
 static int
 decode_trusted_fast(const uint8_t *buf, size_t len, struct ldg_event *ev)
 {
-    static const unsigned char ev_key_len[K_COUNT] = {5, 4, 6, 3, 3,
-                                                      7, 2, 4, 1};
+    static const unsigned char ev_key_len[K_COUNT] = {5, 4, 2, 6, 3, 3,
+                                                      6, 7, 4, 2, 4, 1};
     const uint8_t *p = buf + 1, *end = buf + len;
     unsigned seen = 0, need, n;
     int next = 0;
@@ -326,6 +477,8 @@ decode_trusted_fast(const uint8_t *buf, size_t len, struct ldg_event *ev)
             if (fast_uint(&p, end, &v) < 0 || v != LDG_FORMAT_VERSION)
                 return -1;
             break;
+        default: /* a version 2 key: the general decoder takes it */
+            return -1;
         }
     }
     need = (1u << K_ACTOR) | (1u << K_BODY) | (1u << K_SEQ) |

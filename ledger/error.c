@@ -63,6 +63,8 @@ ldg_strerror(int code)
         return "timed out";
     case LDG_EHTTP:
         return "HTTP error status";
+    case LDG_EDUPLICATE:
+        return "an event with this id is already in the log";
     default:
         return "unknown error";
     }

@@ -9,6 +9,8 @@
  *   idx.run      run     ‖ 0x00 ‖ seq be64      (events with a run only)
  *   idx.actor    key_id  ‖ 0x00 ‖ seq be64
  *   idx.time     ts_ns be64 ‖ seq be64
+ *   idx.id       id      ‖ 0x00 ‖ seq be64      (events with an id only;
+ *                                               format version 2)
  *
  * Strings never contain NUL, so "value ‖ 0x00" is a prefix no other value
  * shares and a range scan from it yields that value's events in order.
@@ -51,9 +53,47 @@ each_key(struct ldg_txn *t, const struct ldg_event *ev,
     n = str_key(k, ev->actor, ev->seq);
     if ((rc = fn(t, ldg_store_core_dbi(s, LDG_DB_IDX_ACTOR), k, n)) < 0)
         return rc;
+    if (ev->id_len > 0) {
+        memcpy(k, ev->id, ev->id_len);
+        k[ev->id_len] = 0;
+        ldg_be64(k + ev->id_len + 1, ev->seq);
+        if ((rc = fn(t, ldg_store_core_dbi(s, LDG_DB_IDX_ID), k,
+                     ev->id_len + 9)) < 0)
+            return rc;
+    }
     ldg_be64(k, ev->ts_ns);
     ldg_be64(k + 8, ev->seq);
     return fn(t, ldg_store_core_dbi(s, LDG_DB_IDX_TIME), k, 16);
+}
+
+/* The id index names one event per id: the first key at or after
+ * "id ‖ 0x00" is that event's if it starts so. */
+int
+ldg_index_id_lookup(struct ldg_txn *t, const char *id, size_t len,
+                    uint64_t *seq)
+{
+    struct ldg_store *s = ldg_txn_store(t);
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    uint8_t key[LDG_ID_MAX + 1];
+    int rc;
+
+    if (len == 0 || len > LDG_ID_MAX)
+        return LDG_ENOTFOUND;
+    if (!ldg_store_has_core(s, LDG_DB_IDX_ID))
+        return LDG_ENOTFOUND; /* an older ledger read-only: no ids */
+    memcpy(key, id, len);
+    key[len] = 0;
+    if ((rc = ldg_cursor_open(t, ldg_store_core_dbi(s, LDG_DB_IDX_ID), &c)) <
+        0)
+        return rc;
+    rc = ldg_cursor_get(c, LDG_SET_RANGE, key, len + 1, &k, &v);
+    if (rc == 0 && (k.len != len + 9 || memcmp(k.data, key, len + 1) != 0))
+        rc = LDG_ENOTFOUND;
+    if (rc == 0)
+        *seq = ldg_rd_be64((const uint8_t *)k.data + len + 1);
+    ldg_cursor_close(c);
+    return rc;
 }
 
 static int
@@ -82,7 +122,7 @@ ldg_index_check(struct ldg_txn *t, const struct ldg_event *ev)
 }
 
 /*
- * Rebuild: the five index databases are emptied and refilled from the
+ * Rebuild: the six index databases are emptied and refilled from the
  * entries in one write transaction, so a reader sees either the old
  * indexes or the complete new ones, and a crash leaves the old ones.
  */
@@ -98,9 +138,9 @@ ldg_index_rebuild_progress(struct ldg_ledger *l,
                                             uint64_t total),
                            void *progress_ctx)
 {
-    static const enum ldg_core_db idx[5] = {LDG_DB_IDX_TYPE, LDG_DB_IDX_SUBJECT,
-                                            LDG_DB_IDX_RUN, LDG_DB_IDX_ACTOR,
-                                            LDG_DB_IDX_TIME};
+    static const enum ldg_core_db idx[6] = {
+        LDG_DB_IDX_TYPE,  LDG_DB_IDX_SUBJECT, LDG_DB_IDX_RUN,
+        LDG_DB_IDX_ACTOR, LDG_DB_IDX_TIME,    LDG_DB_IDX_ID};
     struct ldg_txn *t = NULL;
     struct ldg_cursor *c = NULL;
     struct ldg_val k, v;
@@ -116,7 +156,7 @@ ldg_index_rebuild_progress(struct ldg_ledger *l,
     }
     if (progress != NULL && ldg_txn_size(t, &size) == 0)
         progress(progress_ctx, 0, size);
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         if ((rc = ldg_core_db_drop(t, ldg_core(l, idx[i]), 0)) < 0) {
             ldg_seterr(l, "reindex: emptying an index: %s", ldg_strerror(rc));
             goto out;

@@ -39,6 +39,10 @@
 #define LDG_BODY_MAX_DEFAULT (1024 * 1024) /* bytes of body JSON */
 #define LDG_FIELDS_MAX 256                 /* top-level fields in a body */
 #define LDG_DEPTH_MAX 24 /* nesting of arrays/objects in a body value */
+/* Format version 2 additions (FORMAT.md section 3.1). */
+#define LDG_ID_MAX 128   /* bytes in an event id (idempotency key) */
+#define LDG_EXE_MAX 1024 /* bytes in a source executable path */
+#define LDG_UNIT_MAX 256 /* bytes in a source systemd unit name */
 
 enum ldg_error {
     LDG_OK = 0,
@@ -61,7 +65,8 @@ enum ldg_error {
     LDG_ESTALE = -17,    /* state is older than the log (projection) */
     LDG_ENET = -18,      /* network: refused, reset, DNS, TLS, cut short */
     LDG_ETIMEOUT = -19,  /* a network operation timed out */
-    LDG_EHTTP = -20      /* an HTTP server answered with status >= 400 */
+    LDG_EHTTP = -20,     /* an HTTP server answered with status >= 400 */
+    LDG_EDUPLICATE = -21 /* an event with this id is already in the log */
 };
 
 /* Static name of a code, e.g. "signature does not verify". */
@@ -211,6 +216,15 @@ int ldg_keys_list(struct ldg_ledger *l, struct ldg_keyinfo **out, size_t *n);
 /* -------------------------------------------------------------- events -- */
 
 /* An event to append. All pointers are borrowed for the call. */
+/* Who submitted an event, as the kernel says (SO_PEERCRED, /proc): set
+ * by `ledger serve` for each connection, never from input. exe and unit
+ * may be NULL (unknown); otherwise 1..LDG_EXE_MAX / LDG_UNIT_MAX bytes. */
+struct ldg_source {
+    uint64_t uid, gid, pid;
+    const char *exe;
+    const char *unit;
+};
+
 struct ldg_event_in {
     const char *type;    /* required */
     const char *subject; /* NULL: derived from the body */
@@ -219,6 +233,14 @@ struct ldg_event_in {
     uint64_t parent;   /* must be < the new event's seq */
     const char *actor; /* key name; NULL: the log key */
     json_t *body;      /* a JSON object; NULL means {} */
+    /* Format version 2 (FORMAT.md section 3.1); all optional. */
+    const char *id; /* idempotency key, 1..LDG_ID_MAX bytes without control
+                       characters: an event whose id is already in the log
+                       is not appended again (LDG_EDUPLICATE, see
+                       ldg_append) */
+    int has_time;
+    uint64_t time_ns; /* when it happened at the source (a claim) */
+    const struct ldg_source *source; /* NULL: none */
 };
 
 /* A decoded entry (envelope). Strings are copied in; entry points into the
@@ -241,6 +263,16 @@ struct ldg_event {
     size_t entry_len;
     const uint8_t *signed_part; /* the bytes the signature covers (after the */
     size_t signed_len;          /* context string), inside entry */
+    /* Format version 2 (FORMAT.md section 3.1). The strings point into
+     * entry (not NUL-terminated); a length of 0 means absent. */
+    const char *id;
+    size_t id_len;
+    int has_time;
+    uint64_t time_ns; /* source time claim */
+    int has_source;
+    uint64_t src_uid, src_gid, src_pid;
+    const char *src_exe, *src_unit;
+    size_t src_exe_len, src_unit_len;
 };
 
 /* Validates an event against the vocabulary (type known or "x." prefixed,
@@ -265,7 +297,9 @@ int ldg_vocab_subject(const char *type, const json_t *body, char *buf,
 
 /* Appends one event and commits it durably. *seq_out (may be NULL) gets
  * its sequence number only once the commit is durable. Bad input returns
- * LDG_EBADINPUT/LDG_ETOOBIG with nothing written. */
+ * LDG_EBADINPUT/LDG_ETOOBIG with nothing written. An event whose id is
+ * already in the log is not appended: LDG_EDUPLICATE, and *seq_out gets
+ * the sequence number of the event that carries it. */
 int ldg_append(struct ldg_ledger *l, const struct ldg_event_in *ev,
                uint64_t *seq_out);
 
@@ -284,6 +318,12 @@ int ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l);
  * ldg_batch_free is left (after LDG_EFULL, free grows the map so that a
  * new batch of the same events may fit). */
 int ldg_batch_add(struct ldg_batch *b, const struct ldg_event_in *ev);
+/* ldg_batch_add that says where the event went: on 0, *seq the sequence
+ * number it will have once committed; on LDG_EDUPLICATE (its id is in the
+ * log, or earlier in this batch: nothing written, the batch goes on),
+ * *seq that event's. */
+int ldg_batch_add_seq(struct ldg_batch *b, const struct ldg_event_in *ev,
+                      uint64_t *seq);
 /* Commits every stored event durably (with one checkpoint). *first_seq
  * and *n (may be NULL) get the first sequence number and the count. */
 int ldg_batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n);
@@ -311,7 +351,8 @@ int ldg_writer_new(struct ldg_writer **out, struct ldg_ledger *l,
 int ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev);
 /* Commits everything queued. */
 int ldg_writer_flush(struct ldg_writer *w);
-/* Events durably committed by this writer so far. */
+/* Events durably committed by this writer so far (an event whose id was
+ * already in the log is not committed again and not counted). */
 uint64_t ldg_writer_committed(const struct ldg_writer *w);
 /* Sequence number of the first event this writer committed (valid when
  * committed > 0). */

@@ -24,6 +24,9 @@
 /* ------------------------------------------------------------- codec.c -- */
 
 /* Envelope fields to encode (strings NUL-terminated). */
+/* The v of an entry with format version 2 keys (FORMAT.md 3.1). */
+#define LDG_ENTRY_V2 2
+
 struct ldg_envelope {
     uint64_t seq;
     uint64_t ts_ns;
@@ -34,6 +37,11 @@ struct ldg_envelope {
     int has_parent;
     uint64_t parent;
     uint8_t body_root[32];
+    /* format version 2 (any of these makes v = 2) */
+    const char *id; /* NULL or "": absent */
+    int has_time;
+    uint64_t time_ns;
+    const struct ldg_source *source; /* NULL: absent */
 };
 
 /*
@@ -174,9 +182,13 @@ enum ldg_core_db {
     LDG_DB_IDX_RUN,
     LDG_DB_IDX_ACTOR,
     LDG_DB_IDX_TIME,
+    LDG_DB_IDX_ID, /* format version 2; absent in older read-only ledgers */
     LDG_CORE_DBS
 };
 ldg_dbi ldg_store_core_dbi(struct ldg_store *s, enum ldg_core_db which);
+/* 0 when a read-only open found no such database (idx.id in a ledger
+ * written before format version 2). */
+int ldg_store_has_core(struct ldg_store *s, enum ldg_core_db which);
 /* Number of entries in a database, and bytes of pages it uses. */
 int ldg_db_count(struct ldg_txn *t, ldg_dbi dbi, uint64_t *n);
 int ldg_db_bytes(struct ldg_txn *t, ldg_dbi dbi, uint64_t *bytes);
@@ -270,6 +282,14 @@ struct ldg_prep {
     struct ldg_buf entry;
     size_t map_len;
     uint8_t sig[64];
+    /* format version 2 */
+    char id[LDG_ID_MAX + 1]; /* "" if none */
+    int has_time;
+    uint64_t time_ns;
+    int has_source;
+    struct ldg_source source; /* exe, unit malloc'd (or NULL) */
+    int dup;          /* its id was found in the log: not stored */
+    uint64_t dup_seq; /* the event that carries the id */
 };
 void ldg_prep_release(struct ldg_prep *p);
 /* Step 1 (validate) with a predicted seq. */
@@ -282,6 +302,14 @@ int ldg_prep_sign(const struct ldg_ledger *l, struct ldg_prep *p, uint64_t seq,
  * first_seq as ldg_batch_commit. */
 int ldg_commit_group(struct ldg_ledger *l, struct ldg_prep *preps, size_t n,
                      uint64_t *first_seq);
+/* The same; *stored (may be NULL) gets how many were stored: a prep whose
+ * id is already in the log (or earlier in the group) is skipped, with
+ * p->dup set and p->dup_seq naming that event. */
+int ldg_commit_group_n(struct ldg_ledger *l, struct ldg_prep *preps, size_t n,
+                       uint64_t *first_seq, uint64_t *stored);
+/* The event that carries id (idx.id): 0 and *seq, or LDG_ENOTFOUND. */
+int ldg_index_id_lookup(struct ldg_txn *t, const char *id, size_t len,
+                        uint64_t *seq);
 
 /* The message buffer for the calling thread. */
 char *ldg_errbuf(struct ldg_ledger *l);

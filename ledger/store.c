@@ -30,11 +30,13 @@
 
 static const char *const core_names[LDG_CORE_DBS] = {
     "meta",     "entries",     "bodies",  "tree",      "checkpoints", "keys",
-    "idx.type", "idx.subject", "idx.run", "idx.actor", "idx.time"};
+    "idx.type", "idx.subject", "idx.run", "idx.actor", "idx.time",
+    "idx.id"};
 
 struct ldg_store {
     MDB_env *env;
     MDB_dbi core[LDG_CORE_DBS];
+    unsigned char missing[LDG_CORE_DBS]; /* read-only: not in this file */
     size_t map_size, map_max;
     int rdonly, nosync;
     int disk_full;            /* the last commit failed with ENOSPC/EDQUOT */
@@ -238,6 +240,15 @@ ldg_store_open(struct ldg_store **out, const char *path,
     for (int i = 0; i < LDG_CORE_DBS; i++) {
         rc = mdb_dbi_open(txn, core_names[i], o->rdonly ? 0 : MDB_CREATE,
                           &s->core[i]);
+        /* idx.id came with format version 2: a ledger written before
+         * has none, and a read-only open cannot create it (it holds no
+         * event with an id then). */
+        if (rc == MDB_NOTFOUND && o->rdonly && i == LDG_DB_IDX_ID) {
+            s->missing[i] = 1;
+            s->core[i] = 0;
+            rc = 0;
+            continue;
+        }
         if (rc != 0) {
             put_err(err, errcap, "no ledger database in", path, rc);
             mdb_txn_abort(txn);
@@ -504,6 +515,12 @@ ldg_txn_store(struct ldg_txn *t)
 }
 
 int
+ldg_store_has_core(struct ldg_store *s, enum ldg_core_db which)
+{
+    return !s->missing[which];
+}
+
+int
 ldg_db_open(struct ldg_txn *t, const char *name, unsigned flags, ldg_dbi *dbi)
 {
     unsigned f = 0;
@@ -571,7 +588,7 @@ static int
 refuse_core(struct ldg_txn *t, ldg_dbi dbi, const char *what)
 {
     for (int i = 0; i < LDG_CORE_DBS; i++) {
-        if (t->s->core[i] == dbi) {
+        if (t->s->core[i] == dbi && !t->s->missing[i]) {
             if (t->l != NULL)
                 ldg_seterr(t->l,
                            "%s: database '%s' belongs to the core and is "

@@ -55,6 +55,7 @@ struct vkey {
 };
 
 struct vstate {
+    uint64_t with_id; /* events with an id (idx.id entries) */
     struct ldg_ledger *l;
     struct vkey *keys;
     size_t nkeys, capkeys;
@@ -561,6 +562,8 @@ pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size, uint64_t saved_size,
         memcpy(prev, ev.leaf, 32);
         if (ev.run[0])
             (*with_run)++;
+        if (ev.id_len > 0)
+            vs->with_id++;
         tr = edge_add(e, t, seq, ev.leaf);
         if (tr < 0) {
             rc = tr;
@@ -818,7 +821,19 @@ static const struct {
            {LDG_DB_IDX_SUBJECT, "idx.subject"},
            {LDG_DB_IDX_RUN, "idx.run"},
            {LDG_DB_IDX_ACTOR, "idx.actor"},
-           {LDG_DB_IDX_TIME, "idx.time"}};
+           {LDG_DB_IDX_TIME, "idx.time"},
+           {LDG_DB_IDX_ID, "idx.id"}};
+
+/* Entries an index holds for the log: one per event, one per event with
+ * a run (idx.run), one per event with an id (idx.id). */
+static uint64_t
+index_want(const struct vstate *vs, enum ldg_core_db db, uint64_t size,
+           uint64_t with_run)
+{
+    return db == LDG_DB_IDX_RUN  ? with_run
+           : db == LDG_DB_IDX_ID ? vs->with_id
+                                 : size;
+}
 
 /* Every index holds exactly one entry per event (run: per event with a
  * run); more means entries that point at nothing. */
@@ -827,7 +842,14 @@ check_index_counts(struct vstate *vs, struct ldg_txn *t, uint64_t size,
                    uint64_t with_run)
 {
     for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
-        uint64_t n = 0, want = idx[i].db == LDG_DB_IDX_RUN ? with_run : size;
+        uint64_t n = 0, want = index_want(vs, idx[i].db, size, with_run);
+        if (!ldg_store_has_core(vs->l->store, idx[i].db)) {
+            if (want > 0)
+                bad(vs, size ? size - 1 : 0,
+                    "index %s is missing, the log calls for %llu entries",
+                    idx[i].name, (unsigned long long)want);
+            continue;
+        }
         if (ldg_db_count(t, ldg_store_core_dbi(vs->l->store, idx[i].db), &n) ==
                 0 &&
             n != want) {
@@ -926,10 +948,13 @@ static void
 walk_indexes(struct vstate *vs, struct ldg_txn *t, uint64_t size,
              uint64_t with_run)
 {
-    for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++)
+    for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
+        if (!ldg_store_has_core(vs->l->store, idx[i].db))
+            continue; /* check_index_counts said so if it matters */
         if (walk_index(vs, t, idx[i].db, idx[i].name, size,
-                       idx[i].db == LDG_DB_IDX_RUN ? with_run : size))
+                       index_want(vs, idx[i].db, size, with_run)))
             return;
+    }
 }
 
 /*

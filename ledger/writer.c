@@ -133,7 +133,7 @@ commit_worker(void *arg)
     pthread_mutex_lock(&w->mu);
     for (;;) {
         struct wbatch *b;
-        uint64_t first = 0;
+        uint64_t first = 0, stored = 0;
         int rc;
         while (!(w->tail < w->head && w->ring[w->tail % RING].nsigned ==
                                           w->ring[w->tail % RING].n) &&
@@ -144,25 +144,27 @@ commit_worker(void *arg)
         b = &w->ring[w->tail % RING];
         rc = w->commit_rc;
         pthread_mutex_unlock(&w->mu);
+        stored = 0;
         if (rc == 0) {
-            rc = ldg_commit_group(l, b->preps, b->n, &first);
+            /* events whose id is already in the log are skipped */
+            rc = ldg_commit_group_n(l, b->preps, b->n, &first, &stored);
             if (rc < 0)
                 snprintf(w->commit_err, sizeof w->commit_err, "%s", l->err_alt);
         }
-        if (rc == 0 && w->on_commit != NULL)
-            w->on_commit(w->on_commit_ctx, first, b->n);
+        if (rc == 0 && stored > 0 && w->on_commit != NULL)
+            w->on_commit(w->on_commit_ctx, first, stored);
         if (rc == 0 && (w->tail & 3) == 3)
             ldg_store_trim(l->store);
         /* The preps are released by the caller thread when it fills this
          * slot again (writer_reclaim): it allocated their JSON and body
          * records, and glibc frees far faster on the allocating thread. */
         pthread_mutex_lock(&w->mu);
-        if (rc == 0) {
+        if (rc == 0 && stored > 0) {
             if (w->committed == 0)
                 __atomic_store_n(&w->first_seq, first, __ATOMIC_RELEASE);
-            __atomic_store_n(&w->committed, w->committed + b->n,
+            __atomic_store_n(&w->committed, w->committed + stored,
                              __ATOMIC_RELEASE);
-        } else if (w->commit_rc == 0) {
+        } else if (rc < 0 && w->commit_rc == 0) {
             w->commit_rc = rc;
         }
         b->dirty = b->n;
@@ -345,11 +347,11 @@ ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev)
     /* Key events and erasures are checked against the log as it is when
      * they commit, so they go alone: flush what is queued, then append. */
     if (strncmp(p.type, "key.", 4) == 0 || strcmp(p.type, "body.erased") == 0) {
-        uint64_t first;
+        uint64_t first, stored = 0;
         rc = ldg_writer_flush(w);
         if (rc == 0)
-            rc = ldg_commit_group(l, &p, 1, &first);
-        if (rc == 0) {
+            rc = ldg_commit_group_n(l, &p, 1, &first, &stored);
+        if (rc == 0 && stored == 1) {
             if (w->committed == 0)
                 __atomic_store_n(&w->first_seq, first, __ATOMIC_RELEASE);
             __atomic_store_n(&w->committed, w->committed + 1, __ATOMIC_RELEASE);

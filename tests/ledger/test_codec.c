@@ -430,6 +430,82 @@ test_codec__body_needles_are_in_the_payload(void **state)
     ldg_buf_release(&b);
 }
 
+/* Format version 2: id, source time and source are encoded, decoded by
+ * both decoders alike, and v says 2 exactly when one of them is there. */
+static void
+test_codec__version_2_fields_round_trip_and_v_is_strict(void **state)
+{
+    struct ldg_envelope env;
+    struct ldg_source src = {1000, 100, 4242, "/usr/bin/agent",
+                             "agent.service"};
+    struct ldg_event a, b;
+    struct ldg_buf e;
+    uint8_t prev[32] = {0}, sig[64] = {0};
+    size_t map_len;
+    (void)state;
+    memset(&env, 0, sizeof env);
+    env.seq = 5;
+    env.ts_ns = 1795380901000000000u;
+    env.type = "x.a";
+    env.subject = "host:local";
+    env.actor = "0123456789abcdef";
+    env.id = "req-1";
+    env.has_time = 1;
+    env.time_ns = 1795380900123456789u;
+    env.source = &src;
+    ldg_buf_init(&e, LDG_ENTRY_MAX);
+    assert_int_equal(ldg_entry_encode(&e, &env, &map_len), 0);
+    assert_int_equal(ldg_entry_finish(&e, prev, sig), 0);
+    assert_int_equal(ldg_event_decode(e.p, e.len, &a), 0);
+    assert_int_equal(a.id_len, 5);
+    assert_memory_equal(a.id, "req-1", 5);
+    assert_true(a.has_time && a.time_ns == 1795380900123456789u);
+    assert_true(a.has_source && a.src_uid == 1000 && a.src_gid == 100 &&
+                a.src_pid == 4242);
+    assert_int_equal(a.src_exe_len, strlen("/usr/bin/agent"));
+    assert_memory_equal(a.src_exe, "/usr/bin/agent", a.src_exe_len);
+    assert_memory_equal(a.src_unit, "agent.service", a.src_unit_len);
+    assert_int_equal(ldg_event_decode_ex(e.p, e.len, &b, LDG_DECODE_TRUSTED),
+                     0);
+    memset(a.leaf, 0, 32);
+    assert_memory_equal(&a, &b, sizeof a);
+    /* the map ends with "v": 2; saying 1 is refused */
+    assert_int_equal(e.p[1 + map_len - 1], 2);
+    e.p[1 + map_len - 1] = 1;
+    assert_int_equal(ldg_event_decode(e.p, e.len, &a), LDG_ECORRUPT);
+    ldg_buf_release(&e);
+
+    /* without the fields: v 1, and saying 2 is refused */
+    env.id = NULL;
+    env.has_time = 0;
+    env.source = NULL;
+    ldg_buf_init(&e, LDG_ENTRY_MAX);
+    assert_int_equal(ldg_entry_encode(&e, &env, &map_len), 0);
+    assert_int_equal(ldg_entry_finish(&e, prev, sig), 0);
+    assert_int_equal(e.p[1 + map_len - 1], 1);
+    assert_int_equal(ldg_event_decode(e.p, e.len, &a), 0);
+    assert_int_equal(a.id_len, 0);
+    assert_false(a.has_time || a.has_source);
+    e.p[1 + map_len - 1] = 2;
+    assert_int_equal(ldg_event_decode(e.p, e.len, &a), LDG_ECORRUPT);
+    e.p[1 + map_len - 1] = 3;
+    assert_int_equal(ldg_event_decode(e.p, e.len, &a), LDG_EVERSION);
+    ldg_buf_release(&e);
+
+    /* a source without exe and unit is fine; an empty id is not written */
+    src.exe = NULL;
+    src.unit = NULL;
+    env.source = &src;
+    env.id = "";
+    ldg_buf_init(&e, LDG_ENTRY_MAX);
+    assert_int_equal(ldg_entry_encode(&e, &env, &map_len), 0);
+    assert_int_equal(ldg_entry_finish(&e, prev, sig), 0);
+    assert_int_equal(ldg_event_decode(e.p, e.len, &a), 0);
+    assert_true(a.has_source && a.src_exe_len == 0 && a.src_unit_len == 0);
+    assert_int_equal(a.id_len, 0);
+    ldg_buf_release(&e);
+}
+
 int
 main(void)
 {
@@ -445,6 +521,8 @@ main(void)
             test_codec__json_text_walker_matches_jansson_and_survives_damage),
         cmocka_unit_test(test_codec__trusted_fast_decode_matches_strict),
         cmocka_unit_test(test_codec__body_needles_are_in_the_payload),
+        cmocka_unit_test(
+            test_codec__version_2_fields_round_trip_and_v_is_strict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -184,10 +184,14 @@ static void
 run_entry_version(const char *name, const uint8_t *data, size_t len)
 {
     struct ldg_event ev;
-    if (strcmp(name, "bad-version-2") == 0) {
+    if (strcmp(name, "bad-version-3") == 0) {
         assert_int_equal(ldg_event_decode(data, len, &ev), LDG_EVERSION);
         seen_version = 1;
     }
+    /* v 2 is a known version, but only with a version 2 key (FORMAT.md
+     * section 3.1): this one has none */
+    if (strcmp(name, "bad-version-2") == 0)
+        assert_int_equal(ldg_event_decode(data, len, &ev), LDG_ECORRUPT);
 }
 
 static void

@@ -612,10 +612,86 @@ test_log__default_dir_resolution(void **state)
     assert_string_equal(buf, "/home/u/.local/state/ledger");
 }
 
+/* An id is appended once: again (from this handle, after reopening, in a
+ * batch, through the writer) it gives the first event's seq and appends
+ * nothing; the ledger still verifies. */
+static void
+test_log__ids_are_idempotent(void **state)
+{
+    char dir[256], err[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_options o = {LDG_NOSYNC, 0, 0, 0};
+    struct ldg_source src = {1000, 1000, 77, "/bin/x", NULL};
+    struct ldg_event_in in;
+    struct ldg_verify_report rep;
+    struct ldg_batch *b;
+    struct ldg_writer *w;
+    struct ldg_txn *t;
+    struct ldg_event ev;
+    uint64_t seq = 0, again = 0, size0, size1, s2 = 0;
+    (void)state;
+
+    memset(&in, 0, sizeof in);
+    in.type = "x.a";
+    in.body = json_pack("{s:i}", "i", 1);
+    in.id = "k-1";
+    in.has_time = 1;
+    in.time_ns = 12345;
+    in.source = &src;
+    assert_int_equal(ldg_append(l, &in, &seq), 0);
+    assert_int_equal(ldg_size(l, &size0), 0);
+    assert_int_equal(ldg_append(l, &in, &again), LDG_EDUPLICATE);
+    assert_true(again == seq);
+    assert_int_equal(ldg_size(l, &size1), 0);
+    assert_true(size1 == size0);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_event_get(t, seq, &ev), 0);
+    assert_true(ev.id_len == 3 && memcmp(ev.id, "k-1", 3) == 0);
+    assert_true(ev.has_time && ev.time_ns == 12345);
+    assert_true(ev.has_source && ev.src_pid == 77 && ev.src_unit_len == 0);
+    ldg_txn_abort(t);
+    ldg_close(l);
+
+    assert_int_equal(ldg_open(&l, dir, &o, err, sizeof err), 0);
+    assert_int_equal(ldg_append(l, &in, &again), LDG_EDUPLICATE);
+    assert_true(again == seq);
+    /* a batch: the old id, a new one twice */
+    assert_int_equal(ldg_batch_begin(&b, l), 0);
+    assert_int_equal(ldg_batch_add_seq(b, &in, &again), LDG_EDUPLICATE);
+    assert_true(again == seq);
+    in.id = "k-2";
+    assert_int_equal(ldg_batch_add_seq(b, &in, &s2), 0);
+    assert_int_equal(ldg_batch_add_seq(b, &in, &again), LDG_EDUPLICATE);
+    assert_true(again == s2);
+    assert_int_equal(ldg_batch_commit(b, NULL, NULL), 0);
+    ldg_batch_free(b);
+    /* the writer: k-2 again and k-3 twice: one event stored */
+    assert_int_equal(ldg_size(l, &size0), 0);
+    assert_int_equal(ldg_writer_new(&w, l, NULL), 0);
+    assert_int_equal(ldg_writer_add(w, &in), 0);
+    in.id = "k-3";
+    assert_int_equal(ldg_writer_add(w, &in), 0);
+    assert_int_equal(ldg_writer_add(w, &in), 0);
+    assert_int_equal(ldg_writer_flush(w), 0);
+    assert_true(ldg_writer_committed(w) == 1);
+    ldg_writer_free(w);
+    assert_int_equal(ldg_size(l, &size1), 0);
+    assert_true(size1 == size0 + 1);
+    /* a bad id is refused */
+    in.id = "a\nb";
+    assert_int_equal(ldg_append(l, &in, NULL), LDG_EBADINPUT);
+    json_decref(in.body);
+    memset(&rep, 0, sizeof rep);
+    assert_int_equal(ldg_verify(l, LDG_VERIFY_FULL, 0, &rep, NULL, NULL), 0);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_log__ids_are_idempotent),
         cmocka_unit_test(test_log__init_writes_genesis_and_checkpoint),
         cmocka_unit_test(test_log__append_derives_subject_and_run),
         cmocka_unit_test(
