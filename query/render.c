@@ -624,6 +624,43 @@ q_model_at_text(struct q_modelcache **mc, struct ldg_txn *t,
     return *out ? 0 : LDG_ENOMEM;
 }
 
+/* Format version 2 (FORMAT.md 3.1): ,"id":..,"source_ts":"N",
+ * "source_time":"RFC 3339",
+ * "source":{"uid":U,"gid":G,"pid":P[,"exe":..][,"unit":..]} as present. */
+static char *
+w_v2(struct q_jsonstate *js, char *o, const struct ldg_event *ev)
+{
+    if (ev->id_len > 0) {
+        o = w_lit(o, ",\"id\":", 6);
+        o = ldg_json_str_write(o, ev->id, ev->id_len);
+    }
+    if (ev->has_time) {
+        o = w_lit(o, ",\"source_ts\":\"", 14);
+        o = w_u64(o, ev->time_ns);
+        o = w_lit(o, "\",\"source_time\":\"", 17);
+        o = w_utc(js, o, ev->time_ns);
+        *o++ = '"';
+    }
+    if (ev->has_source) {
+        o = w_lit(o, ",\"source\":{\"uid\":", 17);
+        o = w_u64(o, ev->src_uid);
+        o = w_lit(o, ",\"gid\":", 7);
+        o = w_u64(o, ev->src_gid);
+        o = w_lit(o, ",\"pid\":", 7);
+        o = w_u64(o, ev->src_pid);
+        if (ev->src_exe_len > 0) {
+            o = w_lit(o, ",\"exe\":", 7);
+            o = ldg_json_str_write(o, ev->src_exe, ev->src_exe_len);
+        }
+        if (ev->src_unit_len > 0) {
+            o = w_lit(o, ",\"unit\":", 8);
+            o = ldg_json_str_write(o, ev->src_unit, ev->src_unit_len);
+        }
+        *o++ = '}';
+    }
+    return o;
+}
+
 /*
  * {"seq":"S","ts":"T","time":"...","type":..,"subject":..[,"run":..]
  *  [,"parent":"P"],"actor":..[,"actor_name":..],"prev":"hex",
@@ -643,7 +680,9 @@ json_head(struct qbuf *b, struct q_jsonstate *js, const struct ldg_event *ev,
     /* The envelope is written in one go into room reserved once: fixed
      * text and numbers under 512 bytes, hex 320, each string at most 6
      * bytes a byte escaped plus quotes. */
-    if (qbuf_reserve(b, 1024 + 6 * (ntype + nsubj + nrun + nact + nname)) < 0)
+    if (qbuf_reserve(b, 1400 + 6 * (ntype + nsubj + nrun + nact + nname +
+                                    ev->id_len + ev->src_exe_len +
+                                    ev->src_unit_len)) < 0)
         return LDG_ENOMEM;
     o = b->p + b->len;
     o = w_lit(o, "{\"seq\":\"", 8);
@@ -671,6 +710,7 @@ json_head(struct qbuf *b, struct q_jsonstate *js, const struct ldg_event *ev,
         o = w_lit(o, ",\"actor_name\":", 14);
         o = ldg_json_str_write(o, name, nname);
     }
+    o = w_v2(js, o, ev);
     o = w_lit(o, ",\"prev\":", 8);
     o = w_hex(o, ev->prev, 32);
     o = w_lit(o, ",\"body_commitment\":", 19);
@@ -831,6 +871,25 @@ event_json(struct ldg_query_render *r, struct ldg_txn *t,
     json_object_set_new(o, "actor", json_string(ev->actor));
     if (name[0])
         json_object_set_new(o, "actor_name", json_string(name));
+    if (ev->id_len > 0)
+        json_object_set_new(o, "id", json_stringn(ev->id, ev->id_len));
+    if (ev->has_time) {
+        ldg_time_rfc3339_ns(tbuf, sizeof tbuf, ev->time_ns);
+        json_object_set_new(o, "source_ts", u64s(ev->time_ns));
+        json_object_set_new(o, "source_time", json_string(tbuf));
+    }
+    if (ev->has_source) {
+        json_t *src = json_pack("{s:I,s:I,s:I}", "uid", (json_int_t)ev->src_uid,
+                                "gid", (json_int_t)ev->src_gid, "pid",
+                                (json_int_t)ev->src_pid);
+        if (src != NULL && ev->src_exe_len > 0)
+            json_object_set_new(src, "exe",
+                                json_stringn(ev->src_exe, ev->src_exe_len));
+        if (src != NULL && ev->src_unit_len > 0)
+            json_object_set_new(src, "unit",
+                                json_stringn(ev->src_unit, ev->src_unit_len));
+        json_object_set_new(o, "source", src);
+    }
     json_object_set_new(o, "prev", hexs(ev->prev, 32));
     json_object_set_new(o, "body_commitment", hexs(ev->body_root, 32));
     json_object_set_new(o, "leaf_hash", hexs(ev->leaf, 32));
