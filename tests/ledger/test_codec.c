@@ -492,6 +492,31 @@ test_codec__version_2_fields_round_trip_and_v_is_strict(void **state)
     assert_int_equal(ldg_event_decode(e.p, e.len, &a), LDG_EVERSION);
     ldg_buf_release(&e);
 
+    /* the test vector of FORMAT.md section 3.1 */
+    {
+        static const char vec[] =
+            "8aa56163746f72b030313233343536373839616263646566a4626f6479c420ababababababababababababababababababababababababababababababababa26964a57265712d37a373657107a6736f7572636585a3657865ae2f7573722f62696e2f6167656e74a3676964cd03e8a3706964cd1092a3756964cd03e8a4756e6974ad6167656e742e73657276696365a77375626a656374aa686f73743a6c6f63616ca474696d65cf18ea796aaad2cd00a27473cf18ea796ac8a03200a474797065a9782e6578616d706c65a17602";
+        struct ldg_source vs = {1000, 1000, 4242, "/usr/bin/agent",
+                                "agent.service"};
+        char hex[2 * 300 + 1];
+        memset(&env, 0, sizeof env);
+        env.seq = 7;
+        env.ts_ns = 1795380901000000000u;
+        env.type = "x.example";
+        env.subject = "host:local";
+        env.actor = "0123456789abcdef";
+        memset(env.body_root, 0xab, 32);
+        env.id = "req-7";
+        env.has_time = 1;
+        env.time_ns = 1795380900500000000u;
+        env.source = &vs;
+        ldg_buf_init(&e, LDG_ENTRY_MAX);
+        assert_int_equal(ldg_entry_encode(&e, &env, &map_len), 0);
+        assert_int_equal(map_len, 207);
+        ldg_hex(hex, e.p + 1, map_len);
+        assert_string_equal(hex, vec);
+        ldg_buf_release(&e);
+    }
     /* a source without exe and unit is fine; an empty id is not written */
     src.exe = NULL;
     src.unit = NULL;
