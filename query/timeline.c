@@ -89,6 +89,11 @@ struct tl {
     size_t targets_left;
     int err;
     struct q_modelcache *mc; /* "model_at" of decisions, evals, promotions */
+    /* the source's clock (format version 2 "time"): when every event of
+     * the run carries one, steps are ordered and timed by it */
+    int src_missing;
+    int have_src_base;
+    uint64_t src_base; /* source time of the start (else first) event */
 };
 
 /* Adds "model_at" to entry e of an event about a model (a route decision,
@@ -169,6 +174,13 @@ on_run_event(void *ctx, uint64_t seq)
     tl->last_ts = ev.ts_ns;
     tl->last_seq = seq;
     kind = kind_of(ev.type);
+    if (!ev.has_time)
+        tl->src_missing = 1;
+    else if (!tl->have_src_base || (strcmp(kind, "start") == 0 &&
+                                    !tl->have_start)) {
+        tl->have_src_base = 1;
+        tl->src_base = ev.time_ns;
+    }
     if (strcmp(kind, "start") == 0 && !tl->have_start) {
         tl->have_start = 1;
         tl->start_seq = seq;
@@ -212,6 +224,10 @@ on_run_event(void *ctx, uint64_t seq)
     json_object_set_new(e, "seq", u64s(seq));
     json_object_set_new(e, "ts", u64s(ev.ts_ns));
     json_object_set_new(e, "time", time_str(ev.ts_ns));
+    if (ev.has_time) {
+        json_object_set_new(e, "source_ts", u64s(ev.time_ns));
+        json_object_set_new(e, "source_time", time_str(ev.time_ns));
+    }
     json_object_set_new(e, "kind", json_string(kind));
     json_object_set_new(e, "type", json_string(ev.type));
     json_object_set_new(e, "subject", json_string(ev.subject));
@@ -596,6 +612,63 @@ context_events(struct tl *tl)
     return 0;
 }
 
+static uint64_t
+order_of(const json_t *e)
+{
+    const json_t *o = json_object_get(e, "_order");
+    if (!json_is_string(o))
+        o = json_object_get(e, "ts");
+    return strtoull(json_string_value(o), NULL, 10);
+}
+
+static int
+order_cmp(const void *a, const void *b)
+{
+    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    uint64_t p = order_of(x), q = order_of(y);
+    return p < q ? -1 : p > q ? 1 : seq_cmp(a, b);
+}
+
+/* When every event of the run carries the source's time, the run is laid
+ * out on that clock: each run event is placed at base + (its source time
+ * - the start's source time), context events stay at their ledger time,
+ * and all are ordered by that (then seq). */
+static void
+source_order(struct tl *tl, uint64_t base)
+{
+    size_t i, n = json_array_size(tl->events);
+    json_t *e, **all, *sorted;
+
+    if (tl->src_missing || !tl->have_src_base || n == 0)
+        return;
+    all = malloc(n * sizeof *all);
+    sorted = json_array();
+    if (all == NULL || sorted == NULL) {
+        free(all);
+        json_decref(sorted);
+        return;
+    }
+    json_array_foreach(tl->events, i, e)
+    {
+        const json_t *st = json_object_get(e, "source_ts");
+        all[i] = e;
+        if (json_is_string(st)) {
+            uint64_t s = strtoull(json_string_value(st), NULL, 10);
+            uint64_t at = s >= tl->src_base ? base + (s - tl->src_base)
+                          : base > tl->src_base - s ? base - (tl->src_base - s)
+                                                    : 0;
+            json_object_set_new(e, "_order", u64s(at));
+        }
+    }
+    qsort(all, n, sizeof *all, order_cmp);
+    for (i = 0; i < n; i++)
+        json_array_append(sorted, all[i]);
+    free(all);
+    json_decref(tl->events);
+    tl->events = sorted;
+    json_object_set_new(tl->root, "clock", json_string("source"));
+}
+
 /* Adds rel_ms to each event and the end summary. */
 static void
 finish(struct tl *tl)
@@ -605,10 +678,12 @@ finish(struct tl *tl)
     size_t i;
     json_t *e, *end = NULL;
 
+    json_object_set_new(tl->root, "clock", json_string("ledger"));
+    source_order(tl, base);
     json_array_foreach(tl->events, i, e)
     {
-        uint64_t ts =
-            strtoull(json_string_value(json_object_get(e, "ts")), NULL, 10);
+        uint64_t ts = order_of(e);
+        json_object_del(e, "_order");
         json_int_t rel = ts >= base ? (json_int_t)((ts - base) / 1000)
                                     : -(json_int_t)((base - ts) / 1000);
         json_object_set_new(e, "rel_us", json_integer(rel));
