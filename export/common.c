@@ -60,9 +60,36 @@ format_time(char *buf, size_t cap, uint64_t ts_ns)
 }
 
 const char *const envelope_keys[] = {
-    "seq",       "ts",        "time",  "type", "subject",
-    "run",       "parent",    "actor", "prev", "body_commitment",
+    "seq",       "ts",        "time",    "recorded_ts", "recorded_time",
+    "clock",     "type",      "subject", "run",         "parent",
+    "actor",     "id",        "source",  "prev",        "body_commitment",
     "leaf_hash", "signature", NULL};
+
+/* A format version 2 entry (id, source time or source): its line says
+ * when it happened ("ts"/"time": the source's claim if any), when the
+ * ledger recorded it ("recorded_ts"/"recorded_time") and which clock
+ * "time" is; a version 1 entry's line is as it always was ("ts"/"time"
+ * the ledger's). */
+static int
+is_v2(const struct ldg_event *ev)
+{
+    return ev->id_len > 0 || ev->has_time || ev->has_source;
+}
+
+static json_t *
+source_json(const struct ldg_event *ev)
+{
+    json_t *src =
+        json_pack("{s:I, s:I, s:I}", "uid", (json_int_t)ev->src_uid, "gid",
+                  (json_int_t)ev->src_gid, "pid", (json_int_t)ev->src_pid);
+    if (src != NULL && ev->src_exe_len > 0)
+        json_object_set_new(src, "exe",
+                            json_stringn(ev->src_exe, ev->src_exe_len));
+    if (src != NULL && ev->src_unit_len > 0)
+        json_object_set_new(src, "unit",
+                            json_stringn(ev->src_unit, ev->src_unit_len));
+    return src;
+}
 
 json_t *
 envelope_json(const struct ldg_event *ev)
@@ -72,10 +99,17 @@ envelope_json(const struct ldg_event *ev)
 
     if (o == NULL)
         return NULL;
-    format_time(tbuf, sizeof tbuf, ev->ts_ns);
+    format_time(tbuf, sizeof tbuf, ldg_event_time(ev));
     json_object_set_new(o, "seq", json_u64(ev->seq));
-    json_object_set_new(o, "ts", json_u64(ev->ts_ns));
+    json_object_set_new(o, "ts", json_u64(ldg_event_time(ev)));
     json_object_set_new(o, "time", json_string(tbuf));
+    if (is_v2(ev)) {
+        format_time(tbuf, sizeof tbuf, ev->ts_ns);
+        json_object_set_new(o, "recorded_ts", json_u64(ev->ts_ns));
+        json_object_set_new(o, "recorded_time", json_string(tbuf));
+        json_object_set_new(o, "clock",
+                            json_string(ev->has_time ? "source" : "ledger"));
+    }
     json_object_set_new(o, "type", json_string(ev->type));
     json_object_set_new(o, "subject", json_string(ev->subject));
     if (ev->run[0])
@@ -83,6 +117,10 @@ envelope_json(const struct ldg_event *ev)
     if (ev->has_parent)
         json_object_set_new(o, "parent", json_u64(ev->parent));
     json_object_set_new(o, "actor", json_string(ev->actor));
+    if (ev->id_len > 0)
+        json_object_set_new(o, "id", json_stringn(ev->id, ev->id_len));
+    if (ev->has_source)
+        json_object_set_new(o, "source", source_json(ev));
     json_object_set_new(o, "prev", json_hex(ev->prev, 32));
     json_object_set_new(o, "body_commitment", json_hex(ev->body_root, 32));
     json_object_set_new(o, "leaf_hash", json_hex(ev->leaf, 32));
@@ -191,13 +229,22 @@ gb_envelope(struct growbuf *b, const struct ldg_event *ev)
 {
     char tbuf[64];
 
-    format_time(tbuf, sizeof tbuf, ev->ts_ns);
+    format_time(tbuf, sizeof tbuf, ldg_event_time(ev));
     gb_lit(b, "{\"seq\":");
     gb_u64(b, ev->seq);
     gb_lit(b, ",\"ts\":");
-    gb_u64(b, ev->ts_ns);
+    gb_u64(b, ldg_event_time(ev));
     gb_lit(b, ",\"time\":");
     gb_jstr(b, tbuf);
+    if (is_v2(ev)) {
+        format_time(tbuf, sizeof tbuf, ev->ts_ns);
+        gb_lit(b, ",\"recorded_ts\":");
+        gb_u64(b, ev->ts_ns);
+        gb_lit(b, ",\"recorded_time\":");
+        gb_jstr(b, tbuf);
+        gb_lit(b, ev->has_time ? ",\"clock\":\"source\""
+                               : ",\"clock\":\"ledger\"");
+    }
     gb_lit(b, ",\"type\":");
     gb_jstr(b, ev->type);
     gb_lit(b, ",\"subject\":");
@@ -212,6 +259,27 @@ gb_envelope(struct growbuf *b, const struct ldg_event *ev)
     }
     gb_lit(b, ",\"actor\":");
     gb_jstr(b, ev->actor);
+    if (ev->id_len > 0 || ev->has_source) {
+        /* the same bytes as json_dumps of envelope_json's values */
+        json_t *o = json_object();
+        if (o != NULL && ev->id_len > 0)
+            json_object_set_new(o, "id", json_stringn(ev->id, ev->id_len));
+        if (o != NULL && ev->has_source)
+            json_object_set_new(o, "source", source_json(ev));
+        if (o == NULL) {
+            b->err = LDG_ENOMEM;
+        } else {
+            if (json_object_get(o, "id") != NULL) {
+                gb_lit(b, ",\"id\":");
+                gb_value(b, json_object_get(o, "id"));
+            }
+            if (json_object_get(o, "source") != NULL) {
+                gb_lit(b, ",\"source\":");
+                gb_value(b, json_object_get(o, "source"));
+            }
+        }
+        json_decref(o);
+    }
     gb_lit(b, ",\"prev\":");
     gb_hex(b, ev->prev, 32);
     gb_lit(b, ",\"body_commitment\":");

@@ -387,6 +387,10 @@ int ldg_event_get(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev);
 /* Decodes an entry from bytes (strict: canonical msgpack, exact length).
  * Does not verify the signature. ev->entry points into buf. */
 int ldg_event_decode(const uint8_t *buf, size_t len, struct ldg_event *ev);
+/* When the event happened, in ns since the epoch: the source's claim
+ * (format version 2 "time") when it carries one, else the ledger's own
+ * commit time ts_ns. The ledger orders and indexes by ts_ns. */
+uint64_t ldg_event_time(const struct ldg_event *ev);
 /* The body of event seq as JSON (caller json_decref's). LDG_EERASED if it
  * was erased, LDG_ENOTFOUND if seq does not exist. */
 int ldg_body_get(struct ldg_txn *t, uint64_t seq, json_t **out);

@@ -73,6 +73,12 @@ ldg_event_get(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev)
     return ldg_event_decode(v.data, v.len, ev);
 }
 
+uint64_t
+ldg_event_time(const struct ldg_event *ev)
+{
+    return ev->has_time ? ev->time_ns : ev->ts_ns;
+}
+
 int
 ldg_event_get_ex(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev,
                  unsigned flags)

@@ -473,7 +473,11 @@ event_from_json(const json_t *e, struct ldg_event *ev, struct qbody *b)
     s = json_string_value(json_object_get(e, "seq"));
     if (s == NULL || dec_u64(s, &ev->seq) < 0)
         return LDG_EBADINPUT;
-    s = json_string_value(json_object_get(e, "ts"));
+    /* the ledger's time, which time selections use: "recorded_ts" when the
+     * line says when it happened by another clock */
+    s = json_string_value(json_object_get(e, "recorded_ts"));
+    if (s == NULL)
+        s = json_string_value(json_object_get(e, "ts"));
     if (s == NULL || dec_u64(s, &ev->ts_ns) < 0)
         return LDG_EBADINPUT;
 #define COPY(field, key)                                                       \

@@ -443,6 +443,22 @@ summary(struct qbuf *out, const struct ldg_event *ev, const json_t *body)
 
 /* ------------------------------------------------------------ renderers -- */
 
+/* Who submitted the event, as the kernel said (format version 2 "source"):
+ * "uid U pid P UNIT" (the unit, else the executable), for the human
+ * views beside the signer. Empty when the event carries no source. */
+static void
+source_label(struct qbuf *b, const struct ldg_event *ev)
+{
+    if (!ev->has_source)
+        return;
+    qbuf_printf(b, "uid %llu pid %llu", (unsigned long long)ev->src_uid,
+                (unsigned long long)ev->src_pid);
+    if (ev->src_unit_len > 0)
+        qbuf_printf(b, " %.*s", (int)ev->src_unit_len, ev->src_unit);
+    else if (ev->src_exe_len > 0)
+        qbuf_printf(b, " %.*s", (int)ev->src_exe_len, ev->src_exe);
+}
+
 static int
 render_short(struct ldg_query_render *r, struct ldg_txn *t,
              const struct ldg_event *ev, const char *name)
@@ -460,6 +476,11 @@ render_short(struct ldg_query_render *r, struct ldg_txn *t,
     qbuf_puts(b, ev->subject);
     qbuf_add(b, " ", 1);
     qbuf_puts(b, name[0] ? name : ev->actor);
+    if (ev->has_source) { /* the signer, then who submitted it */
+        qbuf_add(b, " (", 2);
+        source_label(b, ev);
+        qbuf_add(b, ")", 1);
+    }
     qbuf_add(b, ":", 1);
     rc = get_body(r, t, ev->seq, &body);
     if (rc == LDG_EERASED) {
@@ -512,7 +533,24 @@ render_verbose(struct ldg_query_render *r, struct ldg_txn *t,
         qbuf_printf(b, "    parent=%llu\n", (unsigned long long)ev->parent);
     qbuf_printf(b, "    actor=%s%s%s%s\n", ev->actor, name[0] ? " (" : "", name,
                 name[0] ? ")" : "");
+    if (ev->has_source) {
+        qbuf_printf(b, "    source=uid %llu gid %llu pid %llu",
+                    (unsigned long long)ev->src_uid,
+                    (unsigned long long)ev->src_gid,
+                    (unsigned long long)ev->src_pid);
+        if (ev->src_exe_len > 0)
+            qbuf_printf(b, " exe %.*s", (int)ev->src_exe_len, ev->src_exe);
+        if (ev->src_unit_len > 0)
+            qbuf_printf(b, " unit %.*s", (int)ev->src_unit_len, ev->src_unit);
+        qbuf_add(b, "\n", 1);
+    }
+    if (ev->id_len > 0)
+        qbuf_printf(b, "    id=%.*s\n", (int)ev->id_len, ev->id);
     qbuf_printf(b, "    ts=%llu\n", (unsigned long long)ev->ts_ns);
+    if (ev->has_time) {
+        rfc3339_utc(tbuf, sizeof tbuf, ev->time_ns);
+        qbuf_printf(b, "    time=%s (the source's clock)\n", tbuf);
+    }
     ldg_hex(hex, ev->prev, 32);
     qbuf_printf(b, "    prev=%s\n", hex);
     ldg_hex(hex, ev->body_root, 32);
@@ -624,22 +662,15 @@ q_model_at_text(struct q_modelcache **mc, struct ldg_txn *t,
     return *out ? 0 : LDG_ENOMEM;
 }
 
-/* Format version 2 (FORMAT.md 3.1): ,"id":..,"source_ts":"N",
- * "source_time":"RFC 3339",
- * "source":{"uid":U,"gid":G,"pid":P[,"exe":..][,"unit":..]} as present. */
+/* Format version 2 (FORMAT.md 3.1): ,"id":.. and
+ * ,"source":{"uid":U,"gid":G,"pid":P[,"exe":..][,"unit":..]} as present
+ * (the time is in the head: see json_head). */
 static char *
-w_v2(struct q_jsonstate *js, char *o, const struct ldg_event *ev)
+w_v2(char *o, const struct ldg_event *ev)
 {
     if (ev->id_len > 0) {
         o = w_lit(o, ",\"id\":", 6);
         o = ldg_json_str_write(o, ev->id, ev->id_len);
-    }
-    if (ev->has_time) {
-        o = w_lit(o, ",\"source_ts\":\"", 14);
-        o = w_u64(o, ev->time_ns);
-        o = w_lit(o, "\",\"source_time\":\"", 17);
-        o = w_utc(js, o, ev->time_ns);
-        *o++ = '"';
     }
     if (ev->has_source) {
         o = w_lit(o, ",\"source\":{\"uid\":", 17);
@@ -662,8 +693,10 @@ w_v2(struct q_jsonstate *js, char *o, const struct ldg_event *ev)
 }
 
 /*
- * {"seq":"S","ts":"T","time":"...","type":..,"subject":..[,"run":..]
- *  [,"parent":"P"],"actor":..[,"actor_name":..],"prev":"hex",
+ * {"seq":"S","ts":"T","time":"...","recorded_ts":"R","recorded_time":"...",
+ *  "clock":"source"|"ledger","type":..,"subject":..[,"run":..]
+ *  [,"parent":"P"],"actor":..[,"actor_name":..][,"id":..][,"source":{..}],
+ *  "prev":"hex",
  *  "body_commitment":"hex","leaf_hash":"hex","signature":"hex",
  *  "body":{..} | "erased":true [,"cursor":".."]}
  */
@@ -688,9 +721,17 @@ json_head(struct qbuf *b, struct q_jsonstate *js, const struct ldg_event *ev,
     o = w_lit(o, "{\"seq\":\"", 8);
     o = w_u64(o, ev->seq);
     o = w_lit(o, "\",\"ts\":\"", 8);
-    o = w_u64(o, ev->ts_ns);
+    o = w_u64(o, ldg_event_time(ev));
     o = w_lit(o, "\",\"time\":\"", 10);
+    o = w_utc(js, o, ldg_event_time(ev));
+    o = w_lit(o, "\",\"recorded_ts\":\"", 17);
+    o = w_u64(o, ev->ts_ns);
+    o = w_lit(o, "\",\"recorded_time\":\"", 19);
     o = w_utc(js, o, ev->ts_ns);
+    if (ev->has_time)
+        o = w_lit(o, "\",\"clock\":\"source", 17);
+    else
+        o = w_lit(o, "\",\"clock\":\"ledger", 17);
     o = w_lit(o, "\",\"type\":", 9);
     o = ldg_json_str_write(o, ev->type, ntype);
     o = w_lit(o, ",\"subject\":", 11);
@@ -710,7 +751,7 @@ json_head(struct qbuf *b, struct q_jsonstate *js, const struct ldg_event *ev,
         o = w_lit(o, ",\"actor_name\":", 14);
         o = ldg_json_str_write(o, name, nname);
     }
-    o = w_v2(js, o, ev);
+    o = w_v2(o, ev);
     o = w_lit(o, ",\"prev\":", 8);
     o = w_hex(o, ev->prev, 32);
     o = w_lit(o, ",\"body_commitment\":", 19);
@@ -769,8 +810,10 @@ q_render_json_rec(struct qbuf *b, struct q_jsonstate *js, unsigned flags,
 }
 
 /*
- * {"seq":"S","ts":"T","time":"...","type":..,"subject":..[,"run":..]
- *  [,"parent":"P"],"actor":..[,"actor_name":..],"prev":"hex",
+ * {"seq":"S","ts":"T","time":"...","recorded_ts":"R","recorded_time":"...",
+ *  "clock":"source"|"ledger","type":..,"subject":..[,"run":..]
+ *  [,"parent":"P"],"actor":..[,"actor_name":..][,"id":..][,"source":{..}],
+ *  "prev":"hex",
  *  "body_commitment":"hex","leaf_hash":"hex","signature":"hex",
  *  "body":{..} | "erased":true [,"cursor":".."]}
  */
@@ -858,10 +901,15 @@ event_json(struct ldg_query_render *r, struct ldg_txn *t,
 
     if (o == NULL)
         return NULL;
-    rfc3339_utc(tbuf, sizeof tbuf, ev->ts_ns);
+    rfc3339_utc(tbuf, sizeof tbuf, ldg_event_time(ev));
     json_object_set_new(o, "seq", u64s(ev->seq));
-    json_object_set_new(o, "ts", u64s(ev->ts_ns));
+    json_object_set_new(o, "ts", u64s(ldg_event_time(ev)));
     json_object_set_new(o, "time", json_string(tbuf));
+    rfc3339_utc(tbuf, sizeof tbuf, ev->ts_ns);
+    json_object_set_new(o, "recorded_ts", u64s(ev->ts_ns));
+    json_object_set_new(o, "recorded_time", json_string(tbuf));
+    json_object_set_new(o, "clock",
+                        json_string(ev->has_time ? "source" : "ledger"));
     json_object_set_new(o, "type", json_string(ev->type));
     json_object_set_new(o, "subject", json_string(ev->subject));
     if (ev->run[0])
@@ -873,15 +921,10 @@ event_json(struct ldg_query_render *r, struct ldg_txn *t,
         json_object_set_new(o, "actor_name", json_string(name));
     if (ev->id_len > 0)
         json_object_set_new(o, "id", json_stringn(ev->id, ev->id_len));
-    if (ev->has_time) {
-        ldg_time_rfc3339_ns(tbuf, sizeof tbuf, ev->time_ns);
-        json_object_set_new(o, "source_ts", u64s(ev->time_ns));
-        json_object_set_new(o, "source_time", json_string(tbuf));
-    }
     if (ev->has_source) {
-        json_t *src = json_pack("{s:I,s:I,s:I}", "uid", (json_int_t)ev->src_uid,
-                                "gid", (json_int_t)ev->src_gid, "pid",
-                                (json_int_t)ev->src_pid);
+        json_t *src =
+            json_pack("{s:I,s:I,s:I}", "uid", (json_int_t)ev->src_uid, "gid",
+                      (json_int_t)ev->src_gid, "pid", (json_int_t)ev->src_pid);
         if (src != NULL && ev->src_exe_len > 0)
             json_object_set_new(src, "exe",
                                 json_stringn(ev->src_exe, ev->src_exe_len));

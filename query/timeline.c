@@ -65,11 +65,41 @@ time_str(uint64_t ts_ns)
     return json_string(b);
 }
 
+/* The times of an event entry: "ts"/"time" when it happened (the
+ * source's claim when it carries one, else the ledger's time),
+ * "recorded_ts"/"recorded_time" the ledger's commit time (the order of the
+ * log), "clock" which of the two "time" is; then its "id" and "source"
+ * (format version 2) when it has them. */
+static void
+put_times(json_t *e, const struct ldg_event *ev)
+{
+    json_object_set_new(e, "ts", u64s(ldg_event_time(ev)));
+    json_object_set_new(e, "time", time_str(ldg_event_time(ev)));
+    json_object_set_new(e, "recorded_ts", u64s(ev->ts_ns));
+    json_object_set_new(e, "recorded_time", time_str(ev->ts_ns));
+    json_object_set_new(e, "clock",
+                        json_string(ev->has_time ? "source" : "ledger"));
+    if (ev->id_len > 0)
+        json_object_set_new(e, "id", json_stringn(ev->id, ev->id_len));
+    if (ev->has_source) {
+        json_t *src =
+            json_pack("{s:I, s:I, s:I}", "uid", (json_int_t)ev->src_uid, "gid",
+                      (json_int_t)ev->src_gid, "pid", (json_int_t)ev->src_pid);
+        if (src != NULL && ev->src_exe_len > 0)
+            json_object_set_new(src, "exe",
+                                json_stringn(ev->src_exe, ev->src_exe_len));
+        if (src != NULL && ev->src_unit_len > 0)
+            json_object_set_new(src, "unit",
+                                json_stringn(ev->src_unit, ev->src_unit_len));
+        json_object_set_new(e, "source", src);
+    }
+}
+
 struct tl {
     struct ldg_txn *t;
     const char *run;
     json_t *root, *events;
-    uint64_t start_seq, start_ts;
+    uint64_t start_seq, start_ts, start_time; /* start_time: ldg_event_time */
     int have_start, have_first;
     uint64_t first_seq, first_ts, last_ts;
     uint64_t nevents;
@@ -176,8 +206,8 @@ on_run_event(void *ctx, uint64_t seq)
     kind = kind_of(ev.type);
     if (!ev.has_time)
         tl->src_missing = 1;
-    else if (!tl->have_src_base || (strcmp(kind, "start") == 0 &&
-                                    !tl->have_start)) {
+    else if (!tl->have_src_base ||
+             (strcmp(kind, "start") == 0 && !tl->have_start)) {
         tl->have_src_base = 1;
         tl->src_base = ev.time_ns;
     }
@@ -185,6 +215,7 @@ on_run_event(void *ctx, uint64_t seq)
         tl->have_start = 1;
         tl->start_seq = seq;
         tl->start_ts = ev.ts_ns;
+        tl->start_time = ldg_event_time(&ev);
         if (body != NULL && json_is_string(json_object_get(body, "pack")))
             snprintf(tl->pack, sizeof tl->pack, "%s",
                      json_string_value(json_object_get(body, "pack")));
@@ -222,12 +253,7 @@ on_run_event(void *ctx, uint64_t seq)
         return 1;
     }
     json_object_set_new(e, "seq", u64s(seq));
-    json_object_set_new(e, "ts", u64s(ev.ts_ns));
-    json_object_set_new(e, "time", time_str(ev.ts_ns));
-    if (ev.has_time) {
-        json_object_set_new(e, "source_ts", u64s(ev.time_ns));
-        json_object_set_new(e, "source_time", time_str(ev.time_ns));
-    }
+    put_times(e, &ev);
     json_object_set_new(e, "kind", json_string(kind));
     json_object_set_new(e, "type", json_string(ev.type));
     json_object_set_new(e, "subject", json_string(ev.subject));
@@ -340,8 +366,9 @@ on_eval(void *ctx, uint64_t seq)
         tl->err = rc;
         return 1;
     }
-    e = json_pack("{s:s, s:o, s:o}", "target", ev.subject, "seq", u64s(seq),
-                  "time", time_str(ev.ts_ns));
+    e = json_pack("{s:s, s:o, s:o, s:o}", "target", ev.subject, "seq",
+                  u64s(seq), "time", time_str(ldg_event_time(&ev)),
+                  "recorded_time", time_str(ev.ts_ns));
     if (e != NULL && body != NULL) {
         static const char *const keep[] = {
             "eval_id",      "suite",       "candidate", "passed",
@@ -476,10 +503,14 @@ on_context(void *ctx, uint64_t seq)
         tl->err = rc;
         return 1;
     }
-    e = json_pack("{s:o, s:o, s:o, s:s, s:s, s:s, s:b}", "seq", u64s(seq), "ts",
-                  u64s(ev.ts_ns), "time", time_str(ev.ts_ns), "kind", "context",
-                  "type", ev.type, "subject", ev.subject, "before_start",
-                  tl->ctx_latest);
+    e = json_pack("{s:o}", "seq", u64s(seq));
+    if (e != NULL) {
+        put_times(e, &ev);
+        json_object_set_new(e, "kind", json_string("context"));
+        json_object_set_new(e, "type", json_string(ev.type));
+        json_object_set_new(e, "subject", json_string(ev.subject));
+        json_object_set_new(e, "before_start", json_boolean(tl->ctx_latest));
+    }
     if (e == NULL) {
         json_decref(body);
         tl->err = LDG_ENOMEM;
@@ -524,6 +555,16 @@ seq_cmp(const void *a, const void *b)
                  json_string_value(json_object_get(*(json_t *const *)b, "seq")),
                  NULL, 10);
     return x < y ? -1 : x > y;
+}
+
+static int
+rel_cmp(const void *a, const void *b)
+{
+    json_int_t x = json_integer_value(
+                   json_object_get(*(json_t *const *)a, "rel_us")),
+               y = json_integer_value(
+                   json_object_get(*(json_t *const *)b, "rel_us"));
+    return x < y ? -1 : x > y ? 1 : seq_cmp(a, b);
 }
 
 /*
@@ -592,15 +633,17 @@ context_events(struct tl *tl)
     json_array_foreach(tl->events, i, v) all[n++] = v;
     json_object_foreach(tl->context, k, v)
     {
-        uint64_t ts =
-            strtoull(json_string_value(json_object_get(v, "ts")), NULL, 10);
+        uint64_t ts = strtoull(
+            json_string_value(json_object_get(v, "recorded_ts")), NULL, 10);
         json_object_set_new(
             v, "rel_us",
             json_integer(ts >= base ? (json_int_t)((ts - base) / 1000)
                                     : -(json_int_t)((base - ts) / 1000)));
         all[n++] = v;
     }
-    qsort(all, n, sizeof *all, seq_cmp);
+    /* by time from the start, then seq: seq order on the ledger's clock
+     * (its time grows with seq), the run's own order on the source's */
+    qsort(all, n, sizeof *all, rel_cmp);
     for (i = 0; i < n; i++)
         json_array_append(merged, all[i]);
     free(all);
@@ -617,7 +660,7 @@ order_of(const json_t *e)
 {
     const json_t *o = json_object_get(e, "_order");
     if (!json_is_string(o))
-        o = json_object_get(e, "ts");
+        o = json_object_get(e, "recorded_ts");
     return strtoull(json_string_value(o), NULL, 10);
 }
 
@@ -650,11 +693,11 @@ source_order(struct tl *tl, uint64_t base)
     }
     json_array_foreach(tl->events, i, e)
     {
-        const json_t *st = json_object_get(e, "source_ts");
+        const json_t *st = json_object_get(e, "ts");
         all[i] = e;
-        if (json_is_string(st)) {
+        if (jstr_is(e, "clock", "source") && json_is_string(st)) {
             uint64_t s = strtoull(json_string_value(st), NULL, 10);
-            uint64_t at = s >= tl->src_base ? base + (s - tl->src_base)
+            uint64_t at = s >= tl->src_base         ? base + (s - tl->src_base)
                           : base > tl->src_base - s ? base - (tl->src_base - s)
                                                     : 0;
             json_object_set_new(e, "_order", u64s(at));
@@ -677,6 +720,7 @@ finish(struct tl *tl)
     const char *status = "running";
     size_t i;
     json_t *e, *end = NULL;
+    uint64_t last = tl->last_ts;
 
     json_object_set_new(tl->root, "clock", json_string("ledger"));
     source_order(tl, base);
@@ -689,35 +733,45 @@ finish(struct tl *tl)
         json_object_set_new(e, "rel_us", json_integer(rel));
         if (jstr_is(e, "kind", "end"))
             end = e;
+        if (i == 0 || ts > last)
+            last = ts; /* on the source's clock the last may come early */
     }
-    json_object_set_new(
-        tl->root, "start",
-        tl->have_start
-            ? json_pack("{s:o, s:o, s:o}", "seq", u64s(tl->start_seq), "ts",
-                        u64s(tl->start_ts), "time", time_str(tl->start_ts))
-            : json_null());
+    if (!jstr_is(tl->root, "clock", "source"))
+        last = tl->last_ts;
+    json_object_set_new(tl->root, "start",
+                        tl->have_start
+                            ? json_pack("{s:o, s:o, s:o, s:o, s:o}", "seq",
+                                        u64s(tl->start_seq), "ts",
+                                        u64s(tl->start_time), "time",
+                                        time_str(tl->start_time), "recorded_ts",
+                                        u64s(tl->start_ts), "recorded_time",
+                                        time_str(tl->start_ts))
+                            : json_null());
     if (end != NULL) {
         json_t *body = json_object_get(end, "body");
         if (json_is_string(json_object_get(body, "status")))
             status = json_string_value(json_object_get(body, "status"));
         else
             status = "finished";
-        json_object_set_new(tl->root, "end",
-                            json_pack("{s:O, s:O, s:O, s:O, s:O?, s:O?}", "seq",
-                                      json_object_get(end, "seq"), "ts",
-                                      json_object_get(end, "ts"), "time",
-                                      json_object_get(end, "time"), "rel_us",
-                                      json_object_get(end, "rel_us"),
-                                      "duration_ms",
-                                      json_object_get(body, "duration_ms"),
-                                      "error", json_object_get(body, "error")));
+        json_object_set_new(
+            tl->root, "end",
+            json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O?, "
+                      "s:O?}",
+                      "seq", json_object_get(end, "seq"), "ts",
+                      json_object_get(end, "ts"), "time",
+                      json_object_get(end, "time"), "recorded_ts",
+                      json_object_get(end, "recorded_ts"), "recorded_time",
+                      json_object_get(end, "recorded_time"), "rel_us",
+                      json_object_get(end, "rel_us"), "duration_ms",
+                      json_object_get(body, "duration_ms"), "error",
+                      json_object_get(body, "error")));
     } else {
         json_object_set_new(tl->root, "end", json_null());
     }
     json_object_set_new(tl->root, "status", json_string(status));
     json_object_set_new(
         tl->root, "span_us",
-        json_integer((json_int_t)((tl->last_ts - base) / 1000)));
+        json_integer(last >= base ? (json_int_t)((last - base) / 1000) : 0));
     json_object_set_new(tl->root, "counts",
                         json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                                   "events", (json_int_t)tl->nevents, "steps",
@@ -748,6 +802,20 @@ add_signers(struct ldg_txn *t, json_t *arr)
         if ((sg = ldg_signer_json(t, strtoull(s, NULL, 10))) == NULL)
             return LDG_ECORRUPT;
         json_object_set_new(e, "signer", sg);
+        if (json_object_get(e, "clock") == NULL) {
+            /* a permission in force: its event's source beside the signer
+             * (the run's own events have theirs already) */
+            struct ldg_event ev;
+            json_t *src;
+            if (ldg_event_get(t, strtoull(s, NULL, 10), &ev) < 0)
+                return LDG_ECORRUPT;
+            if (ev.has_source) {
+                src = json_object();
+                put_times(src, &ev);
+                json_object_set(e, "source", json_object_get(src, "source"));
+                json_decref(src);
+            }
+        }
     }
     return 0;
 }
@@ -865,15 +933,26 @@ put_val(struct qbuf *b, const char *label, const json_t *v)
 }
 
 /* Beside a claimed actor, the key that signed the event (its name, else
- * its id): "by=alice signer=ops". */
+ * its id) and, when `ledger serve` recorded it, the process that submitted
+ * it: "by=alice signer=ops source=uid 1000 pid 42 agent.service". */
 static void
 put_signer(struct qbuf *b, const json_t *e, const json_t *by)
 {
     const json_t *sg = json_object_get(e, "signer");
+    const json_t *src = json_object_get(e, "source");
     const char *nm = json_string_value(json_object_get(sg, "name"));
     if (by == NULL || json_is_null(by) || sg == NULL)
         return;
     qbuf_printf(b, "  signer=%s", nm ? nm : sget(sg, "key_id"));
+    if (json_is_object(src)) {
+        qbuf_printf(b, " source=uid %lld pid %lld",
+                    (long long)json_integer_value(json_object_get(src, "uid")),
+                    (long long)json_integer_value(json_object_get(src, "pid")));
+        if (json_is_string(json_object_get(src, "unit")))
+            qbuf_printf(b, " %s", sget(src, "unit"));
+        else if (json_is_string(json_object_get(src, "exe")))
+            qbuf_printf(b, " %s", sget(src, "exe"));
+    }
 }
 
 /* "  weights sha256:0123456789ab… verified" (or "not verified", "verified
@@ -1033,6 +1112,8 @@ ldg_query_timeline_text(const json_t *tl, char **out)
         qbuf_printf(&b, "  started %s (#%s)", when, sget(v, "seq"));
     }
     qbuf_printf(&b, "  status %s", sget(tl, "status"));
+    if (jstr_is(tl, "clock", "source"))
+        qbuf_puts(&b, "  (times: the source's clock)");
     v = json_object_get(json_object_get(tl, "end"), "duration_ms");
     if (json_is_integer(v))
         qbuf_printf(&b, " in %.3fs", (double)json_integer_value(v) / 1000.0);

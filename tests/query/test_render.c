@@ -24,6 +24,20 @@ setup(void **state)
              NULL,
              "{\"s\":\"line\\nbreak \\u0001 \\\\ \\\"q\\\" é\",\"n\":-5,"
              "\"r\":0.5,\"z\":null,\"a\":[1,[2]],\"o\":{}}"); /* seq 33 */
+    { /* seq 34: format version 2 (id, the source's time, the source) */
+        struct ldg_source src = {1000, 100, 4242, "/usr/bin/agent",
+                                 "agent.service"};
+        struct ldg_event_in in;
+        uint64_t seq = 0;
+        memset(&in, 0, sizeof in);
+        in.type = "x.step";
+        in.id = "req \"7\"";
+        in.has_time = 1;
+        in.time_ns = 1767225600123456789ull;
+        in.source = &src;
+        assert_int_equal(ldg_append(f->l, &in, &seq), 0);
+        assert_int_equal(seq, 34);
+    }
     assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &f->t), 0);
     *state = f;
     return 0;
@@ -62,7 +76,7 @@ static void
 test_render__json_is_the_show_shape_for_every_event(void **state)
 {
     struct fx *f = *state;
-    for (uint64_t seq = 0; seq <= 33; seq++) {
+    for (uint64_t seq = 0; seq <= 34; seq++) {
         struct ldg_event ev;
         char *text = render(f, LDG_QFMT_JSON, 0, seq), *want_s, *got_s;
         json_error_t je;
@@ -93,10 +107,24 @@ test_render__json_keys_and_64bit_numbers_as_strings(void **state)
     /* event 26 is a route.decision: "model_at" follows its body */
     char *text = render(f, LDG_QFMT_JSON, LDG_RENDER_CURSOR, 26);
     json_t *o = json_loads(text, 0, NULL);
-    static const char *const keys[] = {
-        "seq",       "ts",        "time",       "type",     "subject",
-        "run",       "actor",     "actor_name", "prev",     "body_commitment",
-        "leaf_hash", "signature", "body",       "model_at", "cursor"};
+    static const char *const keys[] = {"seq",
+                                       "ts",
+                                       "time",
+                                       "recorded_ts",
+                                       "recorded_time",
+                                       "clock",
+                                       "type",
+                                       "subject",
+                                       "run",
+                                       "actor",
+                                       "actor_name",
+                                       "prev",
+                                       "body_commitment",
+                                       "leaf_hash",
+                                       "signature",
+                                       "body",
+                                       "model_at",
+                                       "cursor"};
     const char *k;
     json_t *v;
     size_t i = 0;
@@ -114,6 +142,85 @@ test_render__json_keys_and_64bit_numbers_as_strings(void **state)
     assert_int_equal(
         strncmp(json_string_value(json_object_get(o, "cursor")), "26:", 3), 0);
     json_decref(o);
+    free(text);
+}
+
+/* A format version 2 event: "ts"/"time" are the source's claim,
+ * "recorded_ts"/"recorded_time" the ledger's, "clock" says which, then
+ * "id" and "source"; an event without a source time has "clock":"ledger"
+ * and the same time twice. The human forms show the source beside the
+ * signer. */
+static void
+test_render__version_2_fields_and_the_two_clocks(void **state)
+{
+    struct fx *f = *state;
+    char *text = render(f, LDG_QFMT_JSON, 0, 34), want[32];
+    json_t *o = json_loads(text, 0, NULL), *src;
+    struct ldg_event ev;
+    static const char *const keys[] = {
+        "seq",       "ts",     "time",    "recorded_ts",     "recorded_time",
+        "clock",     "type",   "subject", "actor",           "actor_name",
+        "id",        "source", "prev",    "body_commitment", "leaf_hash",
+        "signature", "body"};
+    const char *k;
+    json_t *v;
+    size_t i = 0;
+
+    assert_non_null(o);
+    json_object_foreach(o, k, v)
+    {
+        assert_true(i < sizeof keys / sizeof keys[0]);
+        assert_string_equal(k, keys[i]);
+        i++;
+    }
+    assert_int_equal(i, sizeof keys / sizeof keys[0]);
+    assert_int_equal(ldg_event_get(f->t, 34, &ev), 0);
+    assert_string_equal(json_string_value(json_object_get(o, "ts")),
+                        "1767225600123456789");
+    assert_string_equal(json_string_value(json_object_get(o, "time")),
+                        "2026-01-01T00:00:00.123456789Z");
+    snprintf(want, sizeof want, "%llu", (unsigned long long)ev.ts_ns);
+    assert_string_equal(json_string_value(json_object_get(o, "recorded_ts")),
+                        want);
+    assert_string_equal(json_string_value(json_object_get(o, "clock")),
+                        "source");
+    assert_string_equal(json_string_value(json_object_get(o, "id")),
+                        "req \"7\"");
+    src = json_object_get(o, "source");
+    assert_int_equal(json_integer_value(json_object_get(src, "uid")), 1000);
+    assert_int_equal(json_integer_value(json_object_get(src, "gid")), 100);
+    assert_int_equal(json_integer_value(json_object_get(src, "pid")), 4242);
+    assert_string_equal(json_string_value(json_object_get(src, "exe")),
+                        "/usr/bin/agent");
+    assert_string_equal(json_string_value(json_object_get(src, "unit")),
+                        "agent.service");
+    json_decref(o);
+    free(text);
+
+    /* without a source time: the ledger's clock, the same time twice */
+    text = render(f, LDG_QFMT_JSON, 0, 33);
+    o = json_loads(text, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(o, "clock")),
+                        "ledger");
+    assert_string_equal(json_string_value(json_object_get(o, "ts")),
+                        json_string_value(json_object_get(o, "recorded_ts")));
+    assert_string_equal(json_string_value(json_object_get(o, "time")),
+                        json_string_value(json_object_get(o, "recorded_time")));
+    assert_null(json_object_get(o, "id"));
+    assert_null(json_object_get(o, "source"));
+    json_decref(o);
+    free(text);
+
+    text = render(f, LDG_QFMT_SHORT, 0, 34);
+    assert_non_null(strstr(text, " (uid 1000 pid 4242 agent.service):"));
+    free(text);
+    text = render(f, LDG_QFMT_VERBOSE, 0, 34);
+    assert_non_null(strstr(text, "    source=uid 1000 gid 100 pid 4242 exe "
+                                 "/usr/bin/agent unit agent.service\n"));
+    assert_non_null(strstr(text, "    id=req \"7\"\n"));
+    assert_non_null(strstr(
+        text,
+        "    time=2026-01-01T00:00:00.123456789Z (the source's clock)\n"));
     free(text);
 }
 
@@ -516,6 +623,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render__json_is_the_show_shape_for_every_event),
         cmocka_unit_test(test_render__json_keys_and_64bit_numbers_as_strings),
+        cmocka_unit_test(test_render__version_2_fields_and_the_two_clocks),
         cmocka_unit_test(test_render__erased_body_is_erased_in_every_mode),
         cmocka_unit_test(test_render__escapes_are_valid_json),
         cmocka_unit_test(

@@ -299,6 +299,115 @@ test_timeline__unknown_run_is_not_found(void **state)
     assert_null(tl);
 }
 
+static uint64_t
+append_at(struct ldg_ledger *l, const char *type, const char *body,
+          int has_time, uint64_t time_ns)
+{
+    struct ldg_source src = {1000, 100, 4242, NULL, "agent.service"};
+    struct ldg_event_in in;
+    uint64_t seq = 0;
+    memset(&in, 0, sizeof in);
+    in.type = type;
+    in.body = json_loads(body, 0, NULL);
+    assert_non_null(in.body);
+    in.has_time = has_time;
+    in.time_ns = time_ns;
+    in.source = &src;
+    if (ldg_append(l, &in, &seq) != 0)
+        fail_msg("append %s: %s", type, ldg_errmsg(l));
+    json_decref(in.body);
+    return seq;
+}
+
+/* Every event of the run carries the source's time: the steps are laid
+ * out and ordered by it (a batch ingested at once is not all at +0.000s),
+ * "ts"/"time" are the source's, "recorded_ts" the ledger's; the source
+ * shows beside the signer in the text. */
+static void
+test_timeline__source_clock_orders_and_times_the_run(void **state)
+{
+    struct fx *f = *state;
+    const uint64_t t0 = 1767225600000000000ull;
+    uint64_t s0, s1, s2, s3;
+    json_t *tl, *ev;
+    char *text = NULL, want[32];
+
+    s0 = append_at(f->l, "run.started",
+                   "{\"run\":\"R-src\",\"pack\":\"pdf-ops\","
+                   "\"requested_by\":\"alice\"}",
+                   1, t0);
+    s1 = append_at(f->l, "run.step",
+                   "{\"run\":\"R-src\",\"step\":\"second\",\"tool\":\"t\","
+                   "\"tier\":\"T1\",\"status\":"
+                   "\"ok\"}",
+                   1, t0 + 3000000000ull);
+    s2 = append_at(f->l, "run.step",
+                   "{\"run\":\"R-src\",\"step\":\"first\",\"tool\":\"t\","
+                   "\"tier\":\"T1\",\"status\":"
+                   "\"ok\"}",
+                   1, t0 + 1000000000ull);
+    s3 =
+        append_at(f->l, "run.finished", "{\"run\":\"R-src\",\"status\":\"ok\"}",
+                  1, t0 + 5000000000ull);
+    tl = timeline(f->l, "R-src", 0);
+    assert_string_equal(s(tl, "clock"), "source");
+    assert_int_equal(json_integer_value(json_object_get(tl, "span_us")),
+                     5000000);
+    {
+        const uint64_t order[] = {s0, s2, s1, s3};
+        const json_int_t rel[] = {0, 1000000, 3000000, 5000000};
+        size_t n = 0, i;
+        json_array_foreach(json_object_get(tl, "events"), i, ev)
+        {
+            if (strcmp(s(ev, "kind"), "context") == 0)
+                continue;
+            assert_true(n < 4);
+            snprintf(want, sizeof want, "%llu", (unsigned long long)order[n]);
+            assert_string_equal(s(ev, "seq"), want);
+            assert_int_equal(json_integer_value(json_object_get(ev, "rel_us")),
+                             rel[n]);
+            assert_string_equal(s(ev, "clock"), "source");
+            assert_true(strcmp(s(ev, "ts"), s(ev, "recorded_ts")) != 0);
+            assert_int_equal(json_integer_value(json_object_get(
+                                 json_object_get(ev, "source"), "uid")),
+                             1000);
+            n++;
+        }
+        assert_int_equal(n, 4);
+    }
+    snprintf(want, sizeof want, "%llu", (unsigned long long)t0);
+    assert_string_equal(s(json_object_get(tl, "start"), "ts"), want);
+    assert_int_equal(ldg_query_timeline_text(tl, &text), 0);
+    assert_non_null(strstr(text, "(times: the source's clock)"));
+    assert_non_null(strstr(text, "by=alice  signer="));
+    assert_non_null(strstr(text, " source=uid 1000 pid 4242 agent.service"));
+    assert_non_null(strstr(text, "+1.000s"));
+    free(text);
+    json_decref(tl);
+
+    /* one event without a source time: the ledger's clock for the run */
+    append_at(f->l, "run.started", "{\"run\":\"R-mix\",\"pack\":\"p\"}", 1, t0);
+    append_at(f->l, "run.step",
+              "{\"run\":\"R-mix\",\"step\":\"s\",\"tool\":\"t\",\"tier\":"
+              "\"T1\",\"status\":\"ok\"}",
+              0, 0);
+    tl = timeline(f->l, "R-mix", 0);
+    assert_string_equal(s(tl, "clock"), "ledger");
+    {
+        size_t i, steps = 0;
+        json_array_foreach(json_object_get(tl, "events"), i, ev)
+        {
+            if (strcmp(s(ev, "kind"), "step") != 0)
+                continue;
+            assert_string_equal(s(ev, "clock"), "ledger");
+            assert_string_equal(s(ev, "ts"), s(ev, "recorded_ts"));
+            steps++;
+        }
+        assert_int_equal(steps, 1);
+    }
+    json_decref(tl);
+}
+
 int
 main(void)
 {
@@ -323,6 +432,9 @@ main(void)
             teardown),
         cmocka_unit_test_setup_teardown(test_timeline__unknown_run_is_not_found,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_timeline__source_clock_orders_and_times_the_run, setup,
+            teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
