@@ -46,7 +46,7 @@ check_output(struct cli *c, const char *const *human)
     return EX_USAGE;
 }
 
-enum { OPT_DIRECT = 300 };
+enum { OPT_DIRECT = 300, OPT_ID, OPT_TIME };
 
 #define QUIET_OPT                                                              \
     CLI_FLAG('q', 'q', "quiet", "print only the sequence number (for scripts)")
@@ -126,8 +126,9 @@ cmd_init(struct cli *c, int argc, char **argv)
      * its job: say what was not done and that the next write does it, so
      * that init is not left unrepeatable ("a ledger already exists"). */
     if (cli_open(c, 0, &l) != 0) {
-        cli_err(c, "the ledger in %s is made, but its projections were not "
-                   "built (above); the next command that writes builds them",
+        cli_err(c,
+                "the ledger in %s is made, but its projections were not "
+                "built (above); the next command that writes builds them",
                 c->dir);
         if ((rc = cli_open(c, 1, &l)) != 0)
             return rc;
@@ -219,6 +220,12 @@ static const struct cli_opt append_opts[] = {
     CLI_VALUE('b', 0, "body", "JSON", "the body, a JSON object"),
     CLI_VALUE('f', 0, "body-file", "FILE",
               "read the body from FILE (- for standard input)"),
+    CLI_VALUE(OPT_ID, 0, "id", "ID",
+              "idempotency key (1 to 128 bytes): if an event with this id "
+              "is in the log, print its seq and append nothing"),
+    CLI_VALUE(OPT_TIME, 0, "time", "TIME",
+              "when it happened at the source: RFC 3339 or nanoseconds "
+              "since the epoch (stored beside the ledger's own time)"),
     CLI_FLAG(OPT_DIRECT, 0, "direct",
              "write to the ledger directly even when `ledger serve` serves "
              "it"),
@@ -255,6 +262,25 @@ const struct cli_command cli_cmd_append = {
 
 /* Through `ledger serve` when it serves c->dir: the exit code, or -1
  * when no server answers (then the caller writes directly). */
+/* An --id already in the log: the first event's seq is printed and
+ * nothing appended; said on stderr with -v, and always when the event
+ * given differs from the stored one (the id was reused for another). */
+static void
+dup_say(const char *id, uint64_t seq, unsigned differs, char *what, size_t cap)
+{
+    if (differs)
+        fprintf(stderr,
+                "ledger append: id '%s' is already event %llu, which "
+                "differs from this one in %s: not appended again\n",
+                id, (unsigned long long)seq,
+                ldg_dup_diff_names(differs, what, cap));
+    else
+        fprintf(stderr,
+                "ledger append: id '%s' is already event %llu: not appended "
+                "again\n",
+                id, (unsigned long long)seq);
+}
+
 static int
 append_served(struct cli *c, const struct ldg_event_in *in, int verbose)
 {
@@ -275,7 +301,12 @@ append_served(struct cli *c, const struct ldg_event_in *in, int verbose)
     if (verbose)
         fprintf(stderr, "ledger append: through ledger serve at %s/%s\n",
                 c->dir, LDG_SERVE_SOCKET);
-    rc = ldg_client_append(cl, in, NULL, 0, 0);
+    rc = ldg_client_append(cl, in, in->id, in->has_time, in->time_ns);
+    if (rc == LDG_EBADINPUT) { /* refused before anything was sent */
+        cli_err(c, "%s", ldg_client_errmsg(cl));
+        ldg_client_close(cl);
+        return EX_DATAERR;
+    }
     if (rc == 0)
         rc = ldg_client_wait(cl, &ans, -1);
     if (rc < 0) {
@@ -290,6 +321,10 @@ append_served(struct cli *c, const struct ldg_event_in *in, int verbose)
         cli_err(c, "%s", m);
         rc = ans.code > 0 && ans.code < 256 ? ans.code : EX_SOFTWARE;
     } else {
+        if (ans.duplicate && (verbose || ans.differs)) {
+            char what[96];
+            dup_say(in->id, ans.seq, ans.differs, what, sizeof what);
+        }
         print_seq(c, ans.seq, NULL);
         rc = EX_OK;
     }
@@ -306,6 +341,7 @@ cmd_append(struct cli *c, int argc, char **argv)
     struct ldg_ledger *l = NULL;
     json_t *body = NULL;
     uint64_t seq;
+    unsigned differs = 0;
     int ch, rc, direct = 0, verbose = 0;
 
     memset(&in, 0, sizeof in);
@@ -344,6 +380,16 @@ cmd_append(struct cli *c, int argc, char **argv)
         case 'v':
             verbose = 1;
             break;
+        case OPT_ID:
+            in.id = a.value;
+            break;
+        case OPT_TIME: {
+            const char *why;
+            if (ldg_ingest_parse_time(a.value, &in.time_ns, &why) < 0)
+                return cli_usage_err(c, "--time: '%s' %s", a.value, why);
+            in.has_time = 1;
+            break;
+        }
         default:
             return cli_usage(c);
         }
@@ -395,7 +441,14 @@ cmd_append(struct cli *c, int argc, char **argv)
                 c->dir);
     if ((rc = cli_open(c, 0, &l)) != 0)
         goto out;
-    rc = ldg_append(l, &in, &seq);
+    rc = ldg_append_ex(l, &in, &seq, &differs);
+    if (rc == LDG_EDUPLICATE) { /* idempotent: the first one's seq */
+        if (verbose || differs) {
+            char what[96];
+            dup_say(in.id, seq, differs, what, sizeof what);
+        }
+        rc = 0;
+    }
     if (rc < 0) {
         cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
         rc = cli_exit_code(rc);
@@ -600,6 +653,19 @@ served_error(const char *name, const char *m)
     fprintf(stderr, "%s:%llu:%d: %s\n", name, line, col, m);
 }
 
+/* Ends ingest's summary line: how many lines carried an id already in
+ * the log (answered with that event, not appended again). */
+static void
+say_dups(uint64_t dups)
+{
+    if (dups > 0)
+        fprintf(stderr,
+                ", %llu lines with an id already in the log (not "
+                "appended again)",
+                (unsigned long long)dups);
+    fputc('\n', stderr);
+}
+
 /* The exit code, or -1 when no server answers (write directly). */
 static int
 ingest_served(struct cli *c, FILE *in, const char *name, int acks, int verbose)
@@ -609,6 +675,7 @@ ingest_served(struct cli *c, FILE *in, const char *name, int acks, int verbose)
     struct feed f;
     pthread_t th;
     uint64_t answered = 0, committed = 0, rejected = 0, first = 0, last = 0;
+    uint64_t dups = 0;
     char err[600];
     int rc;
 
@@ -633,7 +700,9 @@ ingest_served(struct cli *c, FILE *in, const char *name, int acks, int verbose)
     }
     while ((rc = ldg_client_wait(cl, &ans, -1)) == 0) {
         answered++;
-        if (ans.ok) {
+        if (ans.ok && ans.duplicate) {
+            dups++; /* its id was in the log: nothing appended */
+        } else if (ans.ok) {
             if (committed++ == 0)
                 first = ans.seq;
             last = ans.seq;
@@ -663,17 +732,19 @@ ingest_served(struct cli *c, FILE *in, const char *name, int acks, int verbose)
         fprintf(stderr,
                 "ingest: %llu events committed through ledger serve (seq "
                 "%llu..%llu, other clients' events may lie between), %llu "
-                "lines rejected\n",
+                "lines rejected",
                 (unsigned long long)committed, (unsigned long long)first,
                 (unsigned long long)last, (unsigned long long)rejected);
     else
-        fprintf(stderr, "ingest: 0 events committed, %llu lines rejected\n",
+        fprintf(stderr, "ingest: 0 events committed, %llu lines rejected",
                 (unsigned long long)rejected);
+    say_dups(dups);
     if (c->out != OUT_HUMAN) {
         /* counts are numbers, seqs strings, as a direct ingest gives */
-        cli_print_json(c, json_pack("{s:I, s:I, s:o}", "committed",
+        cli_print_json(c, json_pack("{s:I, s:I, s:I, s:o}", "committed",
                                     (json_int_t)committed, "rejected",
-                                    (json_int_t)rejected, "first_seq",
+                                    (json_int_t)rejected, "duplicates",
+                                    (json_int_t)dups, "first_seq",
                                     cli_json_u64(first)));
     }
     ldg_client_close(cl);
@@ -768,23 +839,28 @@ cmd_ingest(struct cli *c, int argc, char **argv)
                 "ingest: --strict: %llu invalid lines, nothing "
                 "committed\n",
                 (unsigned long long)rep.rejected);
-    else if (rep.committed > 0)
+    else if (rep.committed > 0) {
         fprintf(stderr,
                 "ingest: %llu events committed (seq %llu..%llu), "
-                "%llu lines rejected\n",
+                "%llu lines rejected",
                 (unsigned long long)rep.committed,
                 (unsigned long long)rep.first_seq,
                 (unsigned long long)(rep.first_seq + rep.committed - 1),
                 (unsigned long long)rep.rejected);
-    else
-        fprintf(stderr, "ingest: 0 events committed, %llu lines rejected\n",
+        say_dups(rep.duplicates);
+    } else {
+        fprintf(stderr, "ingest: 0 events committed, %llu lines rejected",
                 (unsigned long long)rep.rejected);
+        say_dups(rep.duplicates);
+    }
     if (c->out != OUT_HUMAN) {
         char d[24]; /* counts are numbers, seqs strings (README) */
         snprintf(d, sizeof d, "%llu", (unsigned long long)rep.first_seq);
-        cli_print_json(c, json_pack("{s:I, s:I, s:s}", "committed",
-                                    (json_int_t)rep.committed, "rejected",
-                                    (json_int_t)rep.rejected, "first_seq", d));
+        cli_print_json(c,
+                       json_pack("{s:I, s:I, s:I, s:s}", "committed",
+                                 (json_int_t)rep.committed, "rejected",
+                                 (json_int_t)rep.rejected, "duplicates",
+                                 (json_int_t)rep.duplicates, "first_seq", d));
     }
     rc = cli_exit_code(rc);
 out:
@@ -889,6 +965,20 @@ cmd_show(struct cli *c, int argc, char **argv)
         {
             if (json_is_string(v)) {
                 printf("%-16s %s\n", k, json_string_value(v));
+            } else if (strcmp(k, "source") == 0) {
+                /* who submitted it, beside the signer above: one line */
+                printf(
+                    "%-16s uid %lld gid %lld pid %lld", k,
+                    (long long)json_integer_value(json_object_get(v, "uid")),
+                    (long long)json_integer_value(json_object_get(v, "gid")),
+                    (long long)json_integer_value(json_object_get(v, "pid")));
+                if (json_is_string(json_object_get(v, "exe")))
+                    printf(" exe %s",
+                           json_string_value(json_object_get(v, "exe")));
+                if (json_is_string(json_object_get(v, "unit")))
+                    printf(" unit %s",
+                           json_string_value(json_object_get(v, "unit")));
+                putchar('\n');
             } else {
                 char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS |
                                             JSON_ENCODE_ANY);

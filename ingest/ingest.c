@@ -151,7 +151,13 @@ ldg_ingest_parse_line_ex(const char *line, size_t len, size_t body_max,
     json_error_t je;
     json_t *root, *v;
     const char *key;
-    int request = (flags & LDG_INGEST_REQUEST) && meta != NULL;
+    struct ldg_ingest_meta local;
+    const char *id_str = NULL;
+    int request = 1; /* every line may carry "id" and "time" */
+
+    (void)flags;
+    if (meta == NULL)
+        meta = &local;
 
     if (meta != NULL)
         memset(meta, 0, sizeof *meta);
@@ -188,6 +194,7 @@ ldg_ingest_parse_line_ex(const char *line, size_t len, size_t body_max,
         meta->id_len = json_string_length(v);
         memcpy(meta->id, json_string_value(v), meta->id_len + 1);
         meta->has_id = 1;
+        id_str = json_string_value(v);
     }
     if (request && (v = json_object_get(root, "time")) != NULL) {
         const char *why = "must be a string";
@@ -262,6 +269,9 @@ ldg_ingest_parse_line_ex(const char *line, size_t len, size_t body_max,
         return LDG_EBADINPUT;
     }
     ev->body = v;
+    ev->id = id_str; /* owned by root */
+    ev->has_time = meta->has_time;
+    ev->time_ns = meta->time_ns;
     *holder = root;
     return 0;
 }
@@ -481,6 +491,10 @@ pass(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
         rc = w != NULL ? ldg_writer_add(w, &ev) : ldg_batch_add(batch, &ev);
         if (rc == 0 && idle != NULL)
             idle->pending++;
+        if (rc == LDG_EDUPLICATE) {
+            rc = 0; /* its id is in the log: not appended again */
+            rep->duplicates++;
+        }
         if (refuses_line(rc)) {
             /* Only this line is refused; nothing else changed. A failed
              * group commit is never one of these: those come from
@@ -598,6 +612,10 @@ ldg_ingest(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
         rc = ldg_writer_flush(w);
     rep->committed = ldg_writer_committed(w);
     rep->first_seq = ldg_writer_first_seq(w);
+    /* the writer skips a line whose id is in the log when it commits:
+     * every accepted line was committed or was such a one */
+    if (rc == 0 && rep->lines >= rep->rejected + rep->committed)
+        rep->duplicates = rep->lines - rep->rejected - rep->committed;
     if (rc == 0 && rep->rejected > 0)
         rc = LDG_EBADINPUT;
 out:

@@ -34,6 +34,8 @@ struct ldg_ingest_report {
     uint64_t lines;     /* non-empty lines read */
     uint64_t committed; /* events durably committed */
     uint64_t rejected;  /* invalid lines */
+    uint64_t duplicates; /* lines whose "id" was already in the log (or
+                          * earlier in the input): not appended again */
     uint64_t first_seq; /* sequence number of the first committed event */
 };
 
@@ -42,7 +44,6 @@ struct ldg_ingest_report {
  * LDG_ID_MAX bytes of UTF-8, no control characters), and "time", when the
  * event happened at the source (RFC 3339 with an optional fraction and a
  * zone, or integer nanoseconds since the epoch written as a string). */
-#define LDG_ID_MAX 128
 struct ldg_ingest_meta {
     int has_id;
     char id[LDG_ID_MAX + 1]; /* kept even when the line is refused later */
@@ -50,9 +51,11 @@ struct ldg_ingest_meta {
     int has_time;
     uint64_t time_ns; /* since 1970-01-01T00:00:00Z */
 };
-/* Flags of ldg_ingest_parse_line_ex. */
+/* Flags of ldg_ingest_parse_line_ex. Every line may carry "id" and
+ * "time" (format version 2): they go into ev (ev->id owned by *holder)
+ * and *meta; LDG_INGEST_REQUEST is kept for callers that name it. */
 enum ldg_ingest_parse_flags {
-    LDG_INGEST_REQUEST = 1 << 0 /* accept "id" and "time" (into *meta) */
+    LDG_INGEST_REQUEST = 1 << 0
 };
 
 /* Parses one input line (len bytes, no newline) into *ev. On success the

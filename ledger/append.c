@@ -148,8 +148,9 @@ prep_v2(struct ldg_ledger *l, struct ldg_prep *p, const struct ldg_event_in *in)
 {
     if (in->id != NULL) {
         if (!text_ok(in->id, LDG_ID_MAX, 1)) {
-            ldg_seterr(l, "field 'id': must be 1 to %d bytes without control "
-                          "characters",
+            ldg_seterr(l,
+                       "field 'id': must be 1 to %d bytes without control "
+                       "characters",
                        LDG_ID_MAX);
             return LDG_EBADINPUT;
         }
@@ -170,8 +171,7 @@ prep_v2(struct ldg_ledger *l, struct ldg_prep *p, const struct ldg_event_in *in)
         p->source.gid = src->gid;
         p->source.pid = src->pid;
         if ((src->exe != NULL && (p->source.exe = strdup(src->exe)) == NULL) ||
-            (src->unit != NULL &&
-             (p->source.unit = strdup(src->unit)) == NULL))
+            (src->unit != NULL && (p->source.unit = strdup(src->unit)) == NULL))
             return LDG_ENOMEM;
     }
     return 0;
@@ -360,6 +360,99 @@ read_tail(struct ldg_txn *t, struct tail *tl)
     return 0;
 }
 
+const char *
+ldg_dup_diff_names(unsigned differs, char *buf, size_t cap)
+{
+    static const char *const names[] = {"type",  "subject", "run", "parent",
+                                        "actor", "time",    "body"};
+    size_t n = 0;
+    if (cap == 0)
+        return buf;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (differs & (1u << i))
+            n += (size_t)snprintf(buf + (n < cap ? n : cap - 1),
+                                  n < cap ? cap - n : 1, "%s%s",
+                                  n > 0 ? ", " : "", names[i]);
+    return buf;
+}
+
+/* What of p differs from event seq, which already carries p's id. */
+static int
+dup_differs(struct ldg_txn *t, const struct ldg_prep *p, uint64_t seq,
+            unsigned *differs)
+{
+    struct ldg_event ev;
+    json_t *body = NULL;
+    int rc = ldg_event_get(t, seq, &ev);
+
+    *differs = 0;
+    if (rc < 0)
+        return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
+    if (strcmp(ev.type, p->type) != 0)
+        *differs |= LDG_DIFF_TYPE;
+    if (strcmp(ev.subject, p->subject) != 0)
+        *differs |= LDG_DIFF_SUBJECT;
+    if (strcmp(ev.run, p->run) != 0)
+        *differs |= LDG_DIFF_RUN;
+    if (ev.has_parent != p->has_parent ||
+        (p->has_parent && ev.parent != p->parent))
+        *differs |= LDG_DIFF_PARENT;
+    if (strcmp(ev.actor, p->signer->key_id) != 0)
+        *differs |= LDG_DIFF_ACTOR;
+    if (ev.has_time != p->has_time || (p->has_time && ev.time_ns != p->time_ns))
+        *differs |= LDG_DIFF_TIME;
+    rc = ldg_body_get(t, seq, &body);
+    if (rc == LDG_EERASED)
+        return 0; /* nothing left to compare with */
+    if (rc < 0)
+        return rc;
+    if (!json_equal(body, p->body))
+        *differs |= LDG_DIFF_BODY;
+    json_decref(body);
+    return 0;
+}
+
+/* p's id already in the log (or earlier in this transaction)? 1 and
+ * p->dup, dup_seq, dup_differs set; 0 if not (or p has no id). */
+static int
+find_dup(struct ldg_txn *t, struct ldg_prep *p)
+{
+    uint64_t have;
+    int rc;
+
+    p->dup = 0;
+    p->dup_differs = 0;
+    if (p->id[0] == '\0')
+        return 0;
+    rc = ldg_index_id_lookup(t, p->id, strlen(p->id), &have);
+    if (rc == LDG_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    if ((rc = dup_differs(t, p, have, &p->dup_differs)) < 0)
+        return rc;
+    p->dup = 1;
+    p->dup_seq = have;
+    return 1;
+}
+
+/* The message of an id already in the log. */
+static void
+dup_message(struct ldg_ledger *l, const struct ldg_prep *p)
+{
+    char what[96];
+    if (p->dup_differs)
+        ldg_seterr(l,
+                   "id '%s' is already event %llu, which differs from this "
+                   "one in %s: not appended again",
+                   p->id, (unsigned long long)p->dup_seq,
+                   ldg_dup_diff_names(p->dup_differs, what, sizeof what));
+    else
+        ldg_seterr(l, "id '%s' is already event %llu: not appended again",
+                   p->id, (unsigned long long)p->dup_seq);
+}
+
 /* Semantic checks that need the log: key events, erasure, parent links,
  * actor validity at this point. */
 static int
@@ -371,18 +464,12 @@ check_in_txn(struct ldg_txn *t, struct ldg_prep *p, uint64_t seq, int *erase,
     int rc;
 
     *erase = 0;
-    if (p->id[0] != '\0') {
-        uint64_t have;
-        rc = ldg_index_id_lookup(t, p->id, strlen(p->id), &have);
-        if (rc == 0) {
-            p->dup = 1;
-            p->dup_seq = have;
-            ldg_seterr(l, "id '%s' is already event %llu", p->id,
-                       (unsigned long long)have);
+    if ((rc = find_dup(t, p)) != 0) {
+        if (rc > 0) {
+            dup_message(l, p);
             return LDG_EDUPLICATE;
         }
-        if (rc != LDG_ENOTFOUND)
-            return rc;
+        return rc;
     }
     if (p->has_parent && p->parent >= seq) {
         ldg_seterr(l, "parent %llu is not an earlier event than %llu",
@@ -570,8 +657,8 @@ store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
     rc = ldg_kv_put_new(t, ldg_core(l, LDG_DB_ENTRIES), k, 8, ev.entry,
                         ev.entry_len);
     if (rc == 0)
-        rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_BODIES), k, 8, p->body_rec.rec,
-                        p->body_rec.rec_len);
+        rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_BODIES), k, 8,
+                             p->body_rec.rec, p->body_rec.rec_len);
     if (rc == 0 && !(l->opts.flags & LDG_BENCH_NOTREE))
         rc = ldg_tree_add_leaf(t, p->seq, ev.leaf);
     if (rc == 0)
@@ -639,20 +726,12 @@ again:
             rc = p->rc;
             goto fail;
         }
-        p->dup = 0;
-        if (p->id[0] != '\0') {
-            /* its id is in the log (or earlier in this group): not
-             * appended again; the caller learns the seq from p */
-            uint64_t have;
-            rc = ldg_index_id_lookup(t, p->id, strlen(p->id), &have);
-            if (rc == 0) {
-                p->dup = 1;
-                p->dup_seq = have;
-                continue;
-            }
-            if (rc != LDG_ENOTFOUND)
-                goto fail;
-        }
+        /* its id is in the log (or earlier in this group): not appended
+         * again; the caller learns the seq from p */
+        if ((rc = find_dup(t, p)) > 0)
+            continue;
+        if (rc < 0)
+            goto fail;
         /* A stamp made ahead of time holds if the log is where we thought
          * and time still moves forward; otherwise stamp and sign again. */
         if (!p->signed_ok || p->seq != seq || p->ts < min_ts) {
@@ -710,10 +789,19 @@ int
 ldg_append(struct ldg_ledger *l, const struct ldg_event_in *ev,
            uint64_t *seq_out)
 {
+    return ldg_append_ex(l, ev, seq_out, NULL);
+}
+
+int
+ldg_append_ex(struct ldg_ledger *l, const struct ldg_event_in *ev,
+              uint64_t *seq_out, unsigned *differs)
+{
     struct ldg_prep p;
     uint64_t first;
     int rc;
 
+    if (differs != NULL)
+        *differs = 0;
     if (l == NULL || ev == NULL)
         return LDG_EINVAL;
     if (l->opts.flags & LDG_RDONLY) {
@@ -733,8 +821,9 @@ ldg_append(struct ldg_ledger *l, const struct ldg_event_in *ev,
         rc = ldg_commit_group(l, &p, 1, &first);
     if (rc == 0 && p.dup) {
         first = p.dup_seq;
-        ldg_seterr(l, "id '%s' is already event %llu: not appended again",
-                   p.id, (unsigned long long)p.dup_seq);
+        dup_message(l, &p);
+        if (differs != NULL)
+            *differs = p.dup_differs;
         rc = LDG_EDUPLICATE;
     }
     if ((rc == 0 || rc == LDG_EDUPLICATE) && seq_out != NULL)
@@ -804,12 +893,12 @@ int
 ldg_batch_add(struct ldg_batch *b, const struct ldg_event_in *ev)
 {
     uint64_t seq;
-    return ldg_batch_add_seq(b, ev, &seq);
+    return ldg_batch_add_seq(b, ev, &seq, NULL);
 }
 
 int
 ldg_batch_add_seq(struct ldg_batch *b, const struct ldg_event_in *ev,
-                  uint64_t *seq_out)
+                  uint64_t *seq_out, unsigned *differs)
 {
     struct ldg_ledger *l;
     struct ldg_prep p;
@@ -825,6 +914,8 @@ ldg_batch_add_seq(struct ldg_batch *b, const struct ldg_event_in *ev,
         return LDG_EINVAL;
     }
     l->errmsg[0] = '\0';
+    if (differs != NULL)
+        *differs = 0;
     seq = b->tl.size + b->n;
     rc = prep_init_ex(l, &p, ev, seq, 1);
     if (rc == 0) {
@@ -838,6 +929,8 @@ ldg_batch_add_seq(struct ldg_batch *b, const struct ldg_event_in *ev,
         /* refused: nothing of this event was written */
         if (rc == LDG_EDUPLICATE && seq_out != NULL)
             *seq_out = p.dup_seq;
+        if (rc == LDG_EDUPLICATE && differs != NULL)
+            *differs = p.dup_differs;
         ldg_prep_release(&p);
         return rc;
     }

@@ -298,10 +298,16 @@ int ldg_vocab_subject(const char *type, const json_t *body, char *buf,
 /* Appends one event and commits it durably. *seq_out (may be NULL) gets
  * its sequence number only once the commit is durable. Bad input returns
  * LDG_EBADINPUT/LDG_ETOOBIG with nothing written. An event whose id is
- * already in the log is not appended: LDG_EDUPLICATE, and *seq_out gets
- * the sequence number of the event that carries it. */
+ * already in the log is not appended: LDG_EDUPLICATE, *seq_out gets the
+ * sequence number of the event that carries it, and the message says so
+ * and, when they differ, which fields of ev differ from that event. */
 int ldg_append(struct ldg_ledger *l, const struct ldg_event_in *ev,
                uint64_t *seq_out);
+/* ldg_append that, on LDG_EDUPLICATE, also gets what of ev differs from
+ * the event already carrying its id into *differs (enum ldg_dup_diff,
+ * below; 0: the same event; may be NULL). */
+int ldg_append_ex(struct ldg_ledger *l, const struct ldg_event_in *ev,
+                  uint64_t *seq_out, unsigned *differs);
 
 /* All-or-nothing append: every event added goes into one write
  * transaction, and nothing is durable until ldg_batch_commit. Each event
@@ -318,12 +324,26 @@ int ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l);
  * ldg_batch_free is left (after LDG_EFULL, free grows the map so that a
  * new batch of the same events may fit). */
 int ldg_batch_add(struct ldg_batch *b, const struct ldg_event_in *ev);
+/* What of an event sent again with an id differs from the event already
+ * carrying that id (LDG_EDUPLICATE): nothing is appended either way. */
+enum ldg_dup_diff {
+    LDG_DIFF_TYPE = 1 << 0,
+    LDG_DIFF_SUBJECT = 1 << 1,
+    LDG_DIFF_RUN = 1 << 2,
+    LDG_DIFF_PARENT = 1 << 3,
+    LDG_DIFF_ACTOR = 1 << 4, /* signed by another key */
+    LDG_DIFF_TIME = 1 << 5,  /* the source time, or having one */
+    LDG_DIFF_BODY = 1 << 6   /* (an erased body is not compared) */
+};
+/* The names of the bits, "type, body", into buf (cap >= 64); "" for 0. */
+const char *ldg_dup_diff_names(unsigned differs, char *buf, size_t cap);
 /* ldg_batch_add that says where the event went: on 0, *seq the sequence
  * number it will have once committed; on LDG_EDUPLICATE (its id is in the
  * log, or earlier in this batch: nothing written, the batch goes on),
- * *seq that event's. */
+ * *seq that event's and *differs (may be NULL) what of ev differs from it
+ * (enum ldg_dup_diff; 0: the same event). */
 int ldg_batch_add_seq(struct ldg_batch *b, const struct ldg_event_in *ev,
-                      uint64_t *seq);
+                      uint64_t *seq, unsigned *differs);
 /* Commits every stored event durably (with one checkpoint). *first_seq
  * and *n (may be NULL) get the first sequence number and the count. */
 int ldg_batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n);

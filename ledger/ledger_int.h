@@ -290,6 +290,7 @@ struct ldg_prep {
     struct ldg_source source; /* exe, unit malloc'd (or NULL) */
     int dup;          /* its id was found in the log: not stored */
     uint64_t dup_seq; /* the event that carries the id */
+    unsigned dup_differs; /* enum ldg_dup_diff: what of it differs */
 };
 void ldg_prep_release(struct ldg_prep *p);
 /* Step 1 (validate) with a predicted seq. */

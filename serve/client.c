@@ -142,9 +142,18 @@ ldg_client_append(struct ldg_client *c, const struct ldg_event_in *ev,
 
     if (c == NULL || ev == NULL || ev->type == NULL)
         return LDG_EINVAL;
-    if (id != NULL && (id[0] == '\0' || strlen(id) > LDG_ID_MAX)) {
-        cerr(c, "id: 1 to %d bytes", LDG_ID_MAX);
-        return LDG_EBADINPUT;
+    if (id != NULL) {
+        size_t n = strlen(id);
+        int ok = n > 0 && n <= LDG_ID_MAX;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = (unsigned char)id[i] >= 0x20 && id[i] != 0x7f;
+        if (!ok) { /* the server's words for it; nothing is sent */
+            cerr(c,
+                 "field 'id': must be a string of 1 to %d bytes without "
+                 "control characters",
+                 LDG_ID_MAX);
+            return LDG_EBADINPUT;
+        }
     }
     o = json_object();
     if (o == NULL)
@@ -204,6 +213,22 @@ parse_answer(struct ldg_client *c, const char *line, size_t len,
         if (*end != '\0' || errno != 0 || json_string_value(v)[0] == '\0')
             goto bad;
         a->ok = 1;
+        a->duplicate = json_is_true(json_object_get(o, "duplicate"));
+        if ((v = json_object_get(o, "differs")) != NULL) {
+            static const char *const names[] = {
+                "type", "subject", "run", "parent", "actor", "time", "body"};
+            size_t i;
+            json_t *x;
+            if (!json_is_array(v))
+                goto bad;
+            json_array_foreach(v, i, x)
+            {
+                for (size_t j = 0; j < sizeof names / sizeof names[0]; j++)
+                    if (json_is_string(x) &&
+                        strcmp(json_string_value(x), names[j]) == 0)
+                        a->differs |= 1u << j;
+            }
+        }
     } else {
         json_t *e = json_object_get(o, "error");
         v = json_object_get(o, "code");

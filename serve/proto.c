@@ -64,12 +64,26 @@ line_new(const char *id, size_t id_len, size_t extra, char **o)
 }
 
 char *
-serve_ack_line(const char *id, size_t id_len, uint64_t seq, size_t *len)
+serve_ack_line(const char *id, size_t id_len, uint64_t seq, int dup,
+               unsigned differs, size_t *len)
 {
-    char *o, *buf = line_new(id, id_len, 40, &o);
+    static const char *const names[] = {"type",  "subject", "run", "parent",
+                                        "actor", "time",    "body"};
+    char *o, *buf = line_new(id, id_len, 160, &o);
     if (buf == NULL)
         return NULL;
-    o += sprintf(o, "\"seq\":\"%llu\"}\n", (unsigned long long)seq);
+    o += sprintf(o, "\"seq\":\"%llu\"%s", (unsigned long long)seq,
+                 dup ? ",\"duplicate\":true" : "");
+    if (dup && differs != 0) {
+        const char *sep = ",\"differs\":[";
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (differs & (1u << i)) {
+                o += sprintf(o, "%s\"%s\"", sep, names[i]);
+                sep = ",";
+            }
+        *o++ = ']';
+    }
+    o += sprintf(o, "}\n");
     *len = (size_t)(o - buf);
     return buf;
 }

@@ -157,6 +157,9 @@ struct ldg_client_answer {
     char id[LDG_ID_MAX + 1];
     int ok; /* 1: committed, seq is its sequence number */
     uint64_t seq;
+    int duplicate; /* ok, and the id was recorded before (as seq) */
+    unsigned differs; /* duplicate: what of the request differs from that
+                         event (enum ldg_dup_diff; 0: the same) */
     int code; /* when !ok: 65 bad request, 74 not committed, ... */
     char error[1024];
 };

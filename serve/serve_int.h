@@ -18,10 +18,16 @@
 
 /* One response line, malloc'd, ending in '\n' (*len without the NUL):
  *   {"id":"ID","seq":"N"}            id NULL: {"seq":"N"}
+ *   {"id":"ID","seq":"N","duplicate":true}   dup: the id was recorded
+ *                                    before, as event N
+ *   {"id":"ID","seq":"N","duplicate":true,"differs":["type","body"]}
+ *                                    ... and what of the request differs
+ *                                    from event N (enum ldg_dup_diff)
  *   {"id":"ID","error":"MSG","code":C}
  * id is id_len bytes of UTF-8 (as read from the request), msg any text
  * (invalid UTF-8 is replaced by '?'). NULL when out of memory. */
-char *serve_ack_line(const char *id, size_t id_len, uint64_t seq, size_t *len);
+char *serve_ack_line(const char *id, size_t id_len, uint64_t seq, int dup,
+                     unsigned differs, size_t *len);
 char *serve_error_line(const char *id, size_t id_len, const char *msg, int code,
                        size_t *len);
 

@@ -62,9 +62,12 @@ struct req {
     struct ldg_event_in ev;
     struct ldg_ingest_meta meta;
     size_t bytes;
-    uint64_t lineno; /* the line's number on its connection */
-    int ready;       /* the loop may send resp (loop-only) */
-    int is_err;      /* resp is an error */
+    uint64_t lineno;  /* the line's number on its connection */
+    uint64_t seq;     /* writer: where it went, or the event with its id */
+    int dup;          /* writer: its id was already recorded */
+    unsigned differs; /* writer: what of it differs from that event */
+    int ready;        /* the loop may send resp (loop-only) */
+    int is_err;       /* resp is an error */
     char *resp;
     size_t resp_len;
 };
@@ -74,6 +77,7 @@ struct conn {
     struct conn *prev, *next;
     struct serve_peer peer;
     uint64_t may; /* the access.json entries it matches (serve/auth.c) */
+    struct ldg_source source; /* from peer: recorded with every event */
     uint64_t lineno;
     char *in;
     size_t in_len, in_cap;
@@ -166,7 +170,7 @@ commit_once(struct ldg_server *s, struct req *group, int *full)
 {
     struct ldg_ledger *l = s->l;
     struct ldg_batch *b = NULL;
-    uint64_t first = 0, n = 0, k = 0;
+    uint64_t first = 0, n = 0;
     struct req *r;
     int rc;
 
@@ -176,9 +180,16 @@ commit_once(struct ldg_server *s, struct req *group, int *full)
     if ((rc = ldg_batch_begin(&b, l)) < 0)
         return rc;
     for (r = group; r != NULL; r = r->qnext) {
-        rc = ldg_batch_add(b, &r->ev);
+        r->dup = 0;
+        rc = ldg_batch_add_seq(b, &r->ev, &r->seq, &r->differs);
         if (rc == 0)
             continue;
+        if (rc == LDG_EDUPLICATE) {
+            /* its id is in the log (or earlier in this group): answered
+             * with that event's seq once the group is durable */
+            r->dup = 1;
+            continue;
+        }
         if (!refuses_event(rc))
             goto fail;
         {
@@ -201,12 +212,13 @@ commit_once(struct ldg_server *s, struct req *group, int *full)
         if (r->resp != NULL)
             continue; /* refused */
         line = serve_ack_line(r->meta.has_id ? r->meta.id : NULL,
-                              r->meta.id_len, first + k++, &len);
+                              r->meta.id_len, r->seq, r->dup, r->differs, &len);
         if (line == NULL)
             continue; /* answered by the caller as a failure */
         req_answer(r, line, len);
     }
     (void)n;
+    (void)first;
     return 0;
 nomem:
     rc = LDG_ENOMEM;
@@ -587,6 +599,12 @@ handle_line(struct ldg_server *s, struct conn *c, const char *line, size_t len)
         s->st.denied++;
         return;
     }
+    /* What the client claims, and who it is as the kernel says: the
+     * request cannot name a source (ingest refuses the field). */
+    r->ev.id = r->meta.has_id ? r->meta.id : NULL;
+    r->ev.has_time = r->meta.has_time;
+    r->ev.time_ns = r->meta.time_ns;
+    r->ev.source = c->peer.ok ? &c->source : NULL;
     c->held++;
     pthread_mutex_lock(&s->mu);
     if (s->q_tail)
@@ -743,6 +761,11 @@ accept_all(struct ldg_server *s)
         serve_peer_get(fd, &c->peer);
         serve_peer_groups(fd, &c->peer);
         c->may = serve_auth_match(s->auth, &c->peer);
+        c->source.uid = c->peer.uid;
+        c->source.gid = c->peer.gid;
+        c->source.pid = (uint64_t)c->peer.pid;
+        c->source.exe = c->peer.exe[0] ? c->peer.exe : NULL;
+        c->source.unit = c->peer.unit[0] ? c->peer.unit : NULL;
         memset(&e, 0, sizeof e);
         e.events = c->mask = EPOLLIN | EPOLLRDHUP;
         e.data.ptr = c;

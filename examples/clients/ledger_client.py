@@ -6,7 +6,8 @@ standard library (docs/PROTOCOL.md).
 
 Sends N (default 3) x.example.python events with ids, pipelined, reads
 their answers in order and prints one line per event: "ID seq N" once it is
-durably committed, or "ID error: ..." (exit 65).
+durably committed, or "ID error: ..." (exit 65). Run it twice: with the
+same ids the server answers with the first seqs and records nothing new.
 
 The class LedgerClient is the part to copy: append() sends a request and
 returns at once, wait() returns the next answer as a dict.

@@ -79,6 +79,62 @@ sed -n 9p "$T/ans" | grep -q '^{"seq":"[0-9]*"}$' || fail "answer 9: $(sed -n 9p
 seq1=$(sed -n 1p "$T/ans" | sed 's/.*"seq":"\([0-9]*\)".*/\1/')
 "$LEDGER" --dir "$D" show -o json "$seq1" | grep -q '"i":1' || fail "acked seq $seq1 is not event i=1"
 
+# --- ids are idempotent; the source is the kernel's, never the request's
+$PROBE "$S" lines >"$T/dup" <<'EOF'
+{"type":"x.serve","body":{"i":1},"id":"first"}
+{"type":"x.serve","body":{"i":9},"source":{"uid":0,"exe":"/sbin/init"},"id":"forged"}
+EOF
+sed -n 1p "$T/dup" | grep -q "^{\"id\":\"first\",\"seq\":\"$seq1\",\"duplicate\":true}\$" || fail "same id again: $(sed -n 1p "$T/dup") (first was $seq1)"
+sed -n 2p "$T/dup" | grep -q '"id":"forged","error":"line 2: unknown field .source.' || fail "forged source: $(sed -n 2p "$T/dup")"
+[ "$(count x.serve)" = 3 ] || fail "a duplicate or forged event was recorded: $(count x.serve)"
+"$LEDGER" --dir "$D" show -o json "$seq1" >"$T/show1"
+grep -q '"id":"first"' "$T/show1" || fail "show: no id: $(cat "$T/show1")"
+grep -q "\"source\":{\"uid\":$(id -u),\"gid\":$(id -g),\"pid\":[0-9]*,\"exe\":\"[^\"]*python" "$T/show1" || fail "show: source: $(cat "$T/show1")"
+t1=$(sed -n 5p "$T/ans" | sed 's/.*"seq":"\([0-9]*\)".*/\1/')
+# the source's time is "time" (and "ts"), the ledger's "recorded_time"
+"$LEDGER" --dir "$D" query -o json "seq=$t1" >"$T/qt1"
+grep -q '^{"seq":"'"$t1"'","ts":"1795377301250000000","time":"2026-11-22T19:55:01.250000000Z","recorded_ts":"[0-9]*","recorded_time":"[-0-9T:.]*Z","clock":"source",' "$T/qt1" || fail "query: source time of t1: $(cat "$T/qt1")"
+
+# --- ids: the same id for another event (answered with the first seq,
+#     "differs" names what differs, nothing appended: a retrying client
+#     needs its first ack, and learns the id was reused), an id twice in
+#     one group, the 128-byte limit; times: nanoseconds as a string, and
+#     each bad form refused naming the field
+k128=$(printf '%0128d' 0 | tr 0 k)
+{
+    echo '{"type":"x.serve","body":{"i":99},"id":"first"}'
+    echo '{"type":"x.ids","body":{"n":1},"id":"twice"}'
+    echo '{"type":"x.ids","body":{"n":1},"id":"twice"}'
+    echo '{"type":"x.ids","body":{"n":2},"id":"'"$k128"'"}'
+    echo '{"type":"x.ids","body":{"n":3},"id":"'"${k128}k"'"}'
+    echo '{"type":"x.ids","body":{"n":4},"id":"ns","time":"1795377301250000001"}'
+    echo '{"type":"x.ids","body":{"n":5},"id":"num","time":1795377301}'
+    echo '{"type":"x.ids","body":{"n":6},"id":"feb30","time":"2026-02-30T00:00:00Z"}'
+    echo '{"type":"x.ids","body":{"n":7},"id":"frac10","time":"2026-11-22T20:55:01.1234567891Z"}'
+    echo '{"type":"x.ids","body":{"n":8},"id":"nozone","time":"2026-11-22T20:55:01"}'
+    echo '{"type":"x.ids","body":{"n":9},"id":"big","time":"18446744073709551616"}'
+} | $PROBE "$S" lines >"$T/ids"
+sed -n 1p "$T/ids" | grep -q "^{\"id\":\"first\",\"seq\":\"$seq1\",\"duplicate\":true,\"differs\":\[\"body\"\]}\$" || fail "same id, other body: $(sed -n 1p "$T/ids")"
+tw=$(sed -n 2p "$T/ids" | sed -n 's/^{"id":"twice","seq":"\([0-9]*\)"}$/\1/p')
+[ -n "$tw" ] || fail "twice 1: $(sed -n 2p "$T/ids")"
+sed -n 3p "$T/ids" | grep -q "^{\"id\":\"twice\",\"seq\":\"$tw\",\"duplicate\":true}\$" || fail "twice 2: $(sed -n 3p "$T/ids")"
+sed -n 4p "$T/ids" | grep -q '^{"id":"'"$k128"'","seq":"[0-9]*"}$' || fail "128-byte id: $(sed -n 4p "$T/ids")"
+sed -n 5p "$T/ids" | grep -q '^{"error":"line 5: field .id.: must be a string of 1 to 128 bytes without control characters","code":65}$' || fail "129-byte id: $(sed -n 5p "$T/ids")"
+ns=$(sed -n 6p "$T/ids" | sed -n 's/^{"id":"ns","seq":"\([0-9]*\)"}$/\1/p')
+[ -n "$ns" ] || fail "time in ns: $(sed -n 6p "$T/ids")"
+sed -n 7p "$T/ids" | grep -q '^{"id":"num","error":"line 7: field .time.: must be a string","code":65}$' || fail "time as a number: $(sed -n 7p "$T/ids")"
+for k in 8 9 10 11; do
+    sed -n ${k}p "$T/ids" | grep -q '"error":"line '$k': field .time.: .*"code":65}$' || fail "bad time $k: $(sed -n ${k}p "$T/ids")"
+done
+sed -n 11p "$T/ids" | grep -q 'is outside 1970' || fail "time past 2554: $(sed -n 11p "$T/ids")"
+[ "$(count x.serve)" = 3 ] || fail "the reused id was recorded: $(count x.serve) x.serve events"
+[ "$(count x.ids)" = 3 ] || fail "want 3 x.ids events (twice, the 128-byte id, ns), got $(count x.ids)"
+"$LEDGER" --dir "$D" show -o json "$ns" | grep -q '"ts":"1795377301250000001","time":"2026-11-22T19:55:01.250000001Z",.*"clock":"source"' || fail "ns time: $("$LEDGER" --dir "$D" show -o json "$ns")"
+# the source beside the signer in the human views
+"$LEDGER" --dir "$D" query "seq=$ns" | grep -q " (uid $(id -u) pid [0-9]* [^)]*python[^)]*):" || fail "query short: source: $("$LEDGER" --dir "$D" query "seq=$ns")"
+"$LEDGER" --dir "$D" show "$ns" | grep -q "^source  *uid $(id -u) gid $(id -g) pid [0-9]* exe [^ ]*python" || fail "show: source: $("$LEDGER" --dir "$D" show "$ns")"
+"$LEDGER" --dir "$D" show "$ns" | grep -q "^time  *2026-11-22T19:55:01.250000001Z$" || fail "show: time: $("$LEDGER" --dir "$D" show "$ns")"
+
 # --- many clients at once: every event acked once, in order per client,
 #     and they share commits
 PROBE_ACKS=$T/acks $PROBE "$S" many 8 300 >"$T/many" || fail "many: $(cat "$T/many")"
@@ -165,8 +221,10 @@ pid=""
 start || exit 1
 $PROBE "$S" lines >"$T/after" <<'EOF'
 {"type":"x.after","body":{}}
+{"type":"x.serve","body":{"i":1},"id":"first"}
 EOF
-grep -q '"seq"' "$T/after" || fail "after restart: $(cat "$T/after")"
+sed -n 1p "$T/after" | grep -q '"seq"' || fail "after restart: $(cat "$T/after")"
+sed -n 2p "$T/after" | grep -q "\"seq\":\"$seq1\",\"duplicate\":true" || fail "id after a restart: $(sed -n 2p "$T/after")"
 stop
 
 "$LEDGER" --dir "$D" verify --full >/dev/null || fail "verify --full"

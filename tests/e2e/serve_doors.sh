@@ -52,6 +52,26 @@ grep -q "^ledger append: run.started: field '.*': required" "$T/e" || fail "refu
 grep -q -- '--direct: writing' "$T/e" || fail "--direct -v: $(cat "$T/e")"
 grep -q '^seq 4$' "$T/o" || fail "--direct: $(cat "$T/o")"
 
+# --- append --id is idempotent, through the server and directly
+s1=$("$LEDGER" --dir "$D" append -q --id once --time 2026-11-22T20:00:00Z x.door --body '{"i":10}')
+s2=$("$LEDGER" --dir "$D" append -q -v --id once x.door --body '{"i":11}' 2>"$T/e")
+[ -n "$s1" ] && [ "$s1" = "$s2" ] || fail "append --id twice: '$s1' '$s2'"
+grep -q "already event $s1" "$T/e" || fail "append --id -v: $(cat "$T/e")"
+grep -q "id 'once' is already event $s1, which differs from this one in time, body: not appended again" "$T/e" || fail "append --id, other body: $(cat "$T/e")"
+s3=$("$LEDGER" --dir "$D" append -q --direct --id once x.door --body '{"i":12}' 2>"$T/e")
+[ "$s3" = "$s1" ] || fail "append --direct --id again: '$s3' want '$s1'"
+grep -q "id 'once' is already event $s1, which differs from this one in time, body" "$T/e" || fail "append --direct --id, other body: $(cat "$T/e")"
+# the very same event again: its seq, and nothing said without -v
+s4=$("$LEDGER" --dir "$D" append -q --id once --time 2026-11-22T20:00:00Z x.door --body '{"i":10}' 2>"$T/e")
+[ "$s4" = "$s1" ] && [ ! -s "$T/e" ] || fail "append --id, same event: '$s4' $(cat "$T/e")"
+"$LEDGER" --dir "$D" append --id once --time yesterday x.door --body '{}' 2>"$T/e"
+rc=$?
+[ $rc = 64 ] && grep -q -- "--time: 'yesterday' must be RFC 3339" "$T/e" || fail "append --time yesterday: exit $rc $(cat "$T/e")"
+"$LEDGER" --dir "$D" append --id "$(printf '%0129d' 0)" x.door --body '{}' 2>"$T/e"
+rc=$?
+[ $rc = 65 ] && grep -q "field 'id': must be" "$T/e" || fail "append --id of 129 bytes: exit $rc $(cat "$T/e")"
+"$LEDGER" --dir "$D" show -o json "$s1" | grep -q '"time":"2026-11-22T20:00:00.000000000Z",.*"clock":"source"' || fail "append --time: $("$LEDGER" --dir "$D" show -o json "$s1")"
+
 # --- ingest through the server: acks per event, errors as FILE:LINE:COL
 printf '%s\n' '{"type":"x.door","body":{"i":5}}' '' \
     '{"type":"x.door","body":{"i":6},"colour":1}' \
@@ -70,7 +90,32 @@ grep -q -- '--strict: writing' "$T/e" || fail "ingest --strict -v: $(cat "$T/e")
 grep -q 'nothing committed' "$T/e" || fail "ingest --strict: $(cat "$T/e")"
 stop
 n=$("$LEDGER" --dir "$D" query -o json type=x.door | wc -l | tr -d ' ')
-[ "$n" = 7 ] || fail "want 7 x.door events, got $n"
+[ "$n" = 8 ] || fail "want 8 x.door events, got $n"
+
+# --- ingest lines with ids and times: a second run appends nothing, and
+#     says so; an id twice in one input is recorded once
+printf '%s\n' '{"type":"x.ids","body":{"i":1},"id":"i-1","time":"2026-11-22T20:00:01.5Z"}' \
+    '{"type":"x.ids","body":{"i":2},"id":"i-2","time":"1795377301250000000"}' \
+    '{"type":"x.ids","body":{"i":2},"id":"i-2"}' >"$T/ids.jsonl"
+"$LEDGER" --dir "$D" ingest "$T/ids.jsonl" 2>"$T/e" || fail "ingest ids: $(cat "$T/e")"
+grep -q '^ingest: 2 events committed (seq [0-9.]*), 0 lines rejected, 1 lines with an id already in the log (not appended again)$' "$T/e" || fail "ingest ids summary: $(cat "$T/e")"
+"$LEDGER" --dir "$D" ingest "$T/ids.jsonl" 2>"$T/e" || fail "ingest ids again"
+grep -q '^ingest: 0 events committed, 0 lines rejected, 3 lines with an id already in the log' "$T/e" || fail "ingest ids again: $(cat "$T/e")"
+"$LEDGER" --dir "$D" -o json ingest --strict "$T/ids.jsonl" 2>/dev/null >"$T/o" || fail "ingest --strict ids again"
+grep -q '"committed":0,"rejected":0,"duplicates":3' "$T/o" || fail "ingest --strict -o json: $(cat "$T/o")"
+n=$("$LEDGER" --dir "$D" query -o json type=x.ids | wc -l | tr -d ' ')
+[ "$n" = 2 ] || fail "ingest with ids twice: $n events, want 2"
+"$LEDGER" --dir "$D" query -o json type=x.ids >"$T/o"
+grep -q '"ts":"1795377601500000000","time":"2026-11-22T20:00:01.500000000Z",.*"clock":"source",.*"id":"i-1"' "$T/o" || fail "ingest time/id: $(cat "$T/o")"
+grep -q '"ts":"1795377301250000000",.*"id":"i-2"' "$T/o" || fail "ingest ns time: $(cat "$T/o")"
+grep -q '"source":{' "$T/o" && fail "a direct ingest recorded a source: $(cat "$T/o")"
+# through the server: each line answered, the repeated ones not appended
+start || exit 1
+"$LEDGER" --dir "$D" ingest -v "$T/ids.jsonl" 2>"$T/e" || fail "served ingest ids: $(cat "$T/e")"
+grep -q '^ingest: 0 events committed, 0 lines rejected, 3 lines with an id already in the log' "$T/e" || fail "served ingest ids: $(cat "$T/e")"
+stop
+n=$("$LEDGER" --dir "$D" query -o json type=x.ids | wc -l | tr -d ' ')
+[ "$n" = 2 ] || fail "served ingest with ids again: $n events, want 2"
 
 # --- direct ingest - acks an event while the input stays open
 python3 - "$LEDGER" "$D" >"$T/idle" 2>&1 <<'PY' || fail "idle ingest: $(cat "$T/idle")"

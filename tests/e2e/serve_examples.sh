@@ -30,6 +30,11 @@ if command -v python3 >/dev/null 2>&1; then
     [ "$(grep -c '^py-[0-9] seq [0-9]*$' "$T/py")" = 5 ] || fail "python client: $(cat "$T/py")"
     n=$("$LEDGER" --dir "$D" query -o json type=x.example.python | grep -c '"lang":"python"')
     [ "$n" = 5 ] || fail "python events in the ledger: $n"
+    # again, the same ids: the first seqs, nothing new recorded
+    python3 "$ROOT/examples/clients/ledger_client.py" "$S" 5 >"$T/py2" 2>&1 || fail "python client again: $(cat "$T/py2")"
+    cmp -s "$T/py" "$T/py2" || fail "python client again: $(cat "$T/py2") (first: $(cat "$T/py"))"
+    n=$("$LEDGER" --dir "$D" query -o json type=x.example.python | grep -c '"lang":"python"')
+    [ "$n" = 5 ] || fail "python events after a second run: $n"
 else
     echo "skip: python3 not installed"
 fi
@@ -42,6 +47,10 @@ if command -v go >/dev/null 2>&1; then
     [ "$(grep -c '^go-[0-9] seq [0-9]*$' "$T/go")" = 5 ] || fail "go client: $(cat "$T/go")"
     n=$("$LEDGER" --dir "$D" query -o json type=x.example.go | grep -c '"lang":"go"')
     [ "$n" = 5 ] || fail "go events in the ledger: $n"
+    "$T/goclient" "$S" 5 >"$T/go2" 2>&1 || fail "go client again: $(cat "$T/go2")"
+    cmp -s "$T/go" "$T/go2" || fail "go client again: $(cat "$T/go2") (first: $(cat "$T/go"))"
+    n=$("$LEDGER" --dir "$D" query -o json type=x.example.go | grep -c '"lang":"go"')
+    [ "$n" = 5 ] || fail "go events after a second run: $n"
 elif [ "${LEDGER_REQUIRE_GO:-0}" = 1 ]; then
     fail "go not installed and LEDGER_REQUIRE_GO=1"
 else

@@ -81,7 +81,7 @@ FUZZ_ENTRY(const uint8_t *data, size_t size)
     FUZZ_ASSERT(holder != NULL && ev.type != NULL && json_is_object(ev.body));
     for (size_t i = 0; m.has_id && i < m.id_len; i++)
         FUZZ_ASSERT((unsigned char)m.id[i] >= 0x20 && m.id[i] != 0x7f);
-    line = serve_ack_line(m.has_id ? m.id : NULL, m.id_len, 42, &len);
+    line = serve_ack_line(m.has_id ? m.id : NULL, m.id_len, 42, 0, 0, &len);
     serve_check_answer(line, len, &m);
     /* an error text that is not UTF-8 still makes valid JSON */
     line = serve_error_line(m.has_id ? m.id : NULL, m.id_len,

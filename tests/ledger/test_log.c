@@ -657,11 +657,11 @@ test_log__ids_are_idempotent(void **state)
     assert_true(again == seq);
     /* a batch: the old id, a new one twice */
     assert_int_equal(ldg_batch_begin(&b, l), 0);
-    assert_int_equal(ldg_batch_add_seq(b, &in, &again), LDG_EDUPLICATE);
+    assert_int_equal(ldg_batch_add_seq(b, &in, &again, NULL), LDG_EDUPLICATE);
     assert_true(again == seq);
     in.id = "k-2";
-    assert_int_equal(ldg_batch_add_seq(b, &in, &s2), 0);
-    assert_int_equal(ldg_batch_add_seq(b, &in, &again), LDG_EDUPLICATE);
+    assert_int_equal(ldg_batch_add_seq(b, &in, &s2, NULL), 0);
+    assert_int_equal(ldg_batch_add_seq(b, &in, &again, NULL), LDG_EDUPLICATE);
     assert_true(again == s2);
     assert_int_equal(ldg_batch_commit(b, NULL, NULL), 0);
     ldg_batch_free(b);
@@ -677,6 +677,54 @@ test_log__ids_are_idempotent(void **state)
     ldg_writer_free(w);
     assert_int_equal(ldg_size(l, &size1), 0);
     assert_true(size1 == size0 + 1);
+    /* the same id for another event: the first one's seq, nothing
+     * appended, and what differs is said */
+    {
+        unsigned differs = 99;
+        json_t *other = json_pack("{s:i}", "i", 2), *keep = in.body;
+        char names[96];
+        assert_int_equal(ldg_size(l, &size0), 0);
+        in.id = "k-1";
+        assert_int_equal(ldg_append_ex(l, &in, &again, &differs),
+                         LDG_EDUPLICATE);
+        assert_true(again == seq);
+        assert_int_equal(differs, 0); /* the very same event */
+        in.body = other;
+        assert_int_equal(ldg_append_ex(l, &in, &again, &differs),
+                         LDG_EDUPLICATE);
+        assert_true(again == seq);
+        assert_int_equal(differs, LDG_DIFF_BODY);
+        assert_non_null(
+            strstr(ldg_errmsg(l), "which differs from this one in body"));
+        in.type = "x.b";
+        in.has_time = 0;
+        assert_int_equal(ldg_append_ex(l, &in, &again, &differs),
+                         LDG_EDUPLICATE);
+        assert_int_equal(differs,
+                         LDG_DIFF_TYPE | LDG_DIFF_TIME | LDG_DIFF_BODY);
+        assert_string_equal(ldg_dup_diff_names(differs, names, sizeof names),
+                            "type, time, body");
+        /* in a batch too, also against an event earlier in the batch */
+        assert_int_equal(ldg_batch_begin(&b, l), 0);
+        assert_int_equal(ldg_batch_add_seq(b, &in, &again, &differs),
+                         LDG_EDUPLICATE);
+        assert_true(again == seq);
+        assert_int_equal(differs,
+                         LDG_DIFF_TYPE | LDG_DIFF_TIME | LDG_DIFF_BODY);
+        in.id = "k-4";
+        assert_int_equal(ldg_batch_add_seq(b, &in, &s2, &differs), 0);
+        in.body = keep;
+        assert_int_equal(ldg_batch_add_seq(b, &in, &again, &differs),
+                         LDG_EDUPLICATE);
+        assert_true(again == s2);
+        assert_int_equal(differs, LDG_DIFF_BODY);
+        assert_int_equal(ldg_batch_commit(b, NULL, NULL), 0);
+        ldg_batch_free(b);
+        assert_int_equal(ldg_size(l, &size1), 0);
+        assert_true(size1 == size0 + 1); /* k-4 only */
+        json_decref(other);
+        in.type = "x.a";
+    }
     /* a bad id is refused */
     in.id = "a\nb";
     assert_int_equal(ldg_append(l, &in, NULL), LDG_EBADINPUT);

@@ -33,12 +33,34 @@ test_proto__ack_and_error_lines(void **state)
     size_t len;
     char *l;
     (void)state;
-    l = serve_ack_line("a\"1", 3, 41, &len);
+    l = serve_ack_line("a\"1", 3, 41, 0, 0, &len);
     assert_string_equal(l, "{\"id\":\"a\\\"1\",\"seq\":\"41\"}\n");
     assert_int_equal(len, strlen(l));
     free(l);
-    l = serve_ack_line(NULL, 0, 18446744073709551615ull, &len);
+    l = serve_ack_line(NULL, 0, 18446744073709551615ull, 0, 0, &len);
     assert_string_equal(l, "{\"seq\":\"18446744073709551615\"}\n");
+    free(l);
+    l = serve_ack_line("k", 1, 5, 1, 0, &len);
+    assert_string_equal(l, "{\"id\":\"k\",\"seq\":\"5\",\"duplicate\":true}\n");
+    free(l);
+    /* every field that can differ, at the longest id */
+    {
+        char id[LDG_ID_MAX + 1], want[512];
+        memset(id, 'x', LDG_ID_MAX);
+        id[LDG_ID_MAX] = '\0';
+        l = serve_ack_line(id, LDG_ID_MAX, UINT64_MAX, 1, 0x7f, &len);
+        snprintf(want, sizeof want,
+                 "{\"id\":\"%s\",\"seq\":\"18446744073709551615\","
+                 "\"duplicate\":true,\"differs\":[\"type\",\"subject\","
+                 "\"run\",\"parent\",\"actor\",\"time\",\"body\"]}\n",
+                 id);
+        assert_string_equal(l, want);
+        assert_int_equal(len, strlen(want));
+        free(l);
+    }
+    l = serve_ack_line("k", 1, 5, 1, LDG_DIFF_BODY, &len);
+    assert_string_equal(l, "{\"id\":\"k\",\"seq\":\"5\",\"duplicate\":true,"
+                           "\"differs\":[\"body\"]}\n");
     free(l);
     l = serve_error_line("k", 1, "field 'type': required", 65, &len);
     assert_string_equal(

@@ -5,7 +5,9 @@
 //
 // It sends N (default 3) x.example.go events with ids, pipelined, reads
 // their answers in order and prints one line per event: "ID seq N" once it
-// is durably committed, or "ID error: ..." (exit 65).
+// is durably committed, or "ID error: ..." (exit 65). Run it twice: with
+// the same ids the server answers with the first seqs and records nothing
+// new.
 package main
 
 import (

@@ -284,7 +284,8 @@ def mode_stream(path, clients, start, n, ackfile):
                 return
             if "seq" in a:
                 with lock:
-                    out.write("%d %d %s\n" % (k, i, a["seq"]))
+                    out.write("%d %d %s %d\n" % (k, i, a["seq"],
+                                                 a.get("duplicate") is True))
                     out.flush()
                     total[0] += 1
 
@@ -303,8 +304,10 @@ def mode_stream(path, clients, start, n, ackfile):
 
 def mode_crashcheck(path, ackfile):
     """Reads `ledger query -o json type=x.crash` on stdin. Every acked
-    "k i seq" of ackfile is the stored event seq with body {c:k, i:i},
-    stored exactly once; per client, acked seqs increase with i."""
+    "k i seq dup" of ackfile is the stored event seq with body {c:k, i:i},
+    stored exactly once; per client, acked seqs increase with i; an event
+    acked again (sent again with its id) is answered with the same seq and
+    "duplicate":true; no event is stored twice."""
     where = {}
     count = {}
     for line in sys.stdin:
@@ -313,10 +316,18 @@ def mode_crashcheck(path, ackfile):
         where[key] = int(e["seq"])
         count[key] = count.get(key, 0) + 1
     last = {}
-    n = bad = 0
+    seen = {}
+    n = bad = redone = 0
     for line in open(ackfile):
-        k, i, q = (int(x) for x in line.split())
+        k, i, q, d = (int(x) for x in line.split())
         n += 1
+        if (k, i) in seen:
+            redone += 1
+            if seen[(k, i)] != q or not d:
+                print("c%d i=%d acked at %d, sent again: seq %d duplicate %d"
+                      % (k, i, seen[(k, i)], q, d))
+                bad += 1
+        seen[(k, i)] = q
         if where.get((k, i)) != q:
             print("acked c%d i=%d at seq %d: stored at %r" %
                   (k, i, q, where.get((k, i))))
@@ -330,8 +341,11 @@ def mode_crashcheck(path, ackfile):
             bad += 1
         last[k] = (i, q)
     dup = sum(1 for v in count.values() if v > 1)
-    print("acked %d stored %d duplicates %d bad %d" %
-          (n, len(where), dup, bad))
+    if dup:
+        print("%d events stored more than once" % dup)
+        bad += 1
+    print("acked %d stored %d duplicates %d acked again %d bad %d" %
+          (n, len(where), dup, redone, bad))
     return 1 if bad else 0
 
 
