@@ -15,6 +15,9 @@
  *       saved verify position, a trusted checkpoint) can reveal the cut.
  *   lmdb_poke DIR flip-body SEQ
  *       Flips one bit in the last byte of the stored body record of SEQ.
+ *   lmdb_poke DIR drop-db NAME
+ *       Deletes the named database (idx.id: a ledger as written before
+ *       format version 2 had none).
  *
  * Key layouts (docs/FORMAT.md): entries, bodies and checkpoints are keyed
  * by a big-endian u64; tree by level byte ‖ be64 index; every index key
@@ -122,8 +125,8 @@ last_seq(MDB_txn *txn, uint64_t *size)
 static int
 truncate_log(MDB_txn *txn, uint64_t cut, int keep_checkpoints)
 {
-    static const char *const idx[] = {"idx.type", "idx.subject", "idx.run",
-                                      "idx.actor", "idx.time"};
+    static const char *const idx[] = {"idx.type",  "idx.subject", "idx.run",
+                                      "idx.actor", "idx.time",    "idx.id"};
     unsigned long n = 0;
     uint64_t size;
     if (last_seq(txn, &size) != 0)
@@ -178,6 +181,18 @@ flip_body(MDB_txn *txn, uint64_t seq)
     return rc ? die("bodies: put", rc) : 0;
 }
 
+static int
+drop_db(MDB_txn *txn, const char *name)
+{
+    MDB_dbi dbi;
+    int rc;
+    if ((rc = mdb_dbi_open(txn, name, 0, &dbi)) != 0)
+        return die(name, rc);
+    if ((rc = mdb_drop(txn, dbi, 1)) != 0)
+        return die(name, rc);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -186,9 +201,10 @@ main(int argc, char **argv)
     int rc, bad;
 
     if (argc < 4 || (strcmp(argv[2], "truncate") != 0 &&
-                     strcmp(argv[2], "flip-body") != 0)) {
+                     strcmp(argv[2], "flip-body") != 0 &&
+                     strcmp(argv[2], "drop-db") != 0)) {
         fprintf(stderr, "usage: lmdb_poke DIR truncate N [keep-checkpoints]"
-                        " | DIR flip-body SEQ\n");
+                        " | DIR flip-body SEQ | DIR drop-db NAME\n");
         return 64;
     }
     if ((rc = mdb_env_create(&env)) != 0 ||
@@ -201,6 +217,8 @@ main(int argc, char **argv)
         bad =
             truncate_log(txn, strtoull(argv[3], NULL, 10),
                          argc > 4 && strcmp(argv[4], "keep-checkpoints") == 0);
+    else if (strcmp(argv[2], "drop-db") == 0)
+        bad = drop_db(txn, argv[3]);
     else
         bad = flip_body(txn, strtoull(argv[3], NULL, 10));
     if (bad) {

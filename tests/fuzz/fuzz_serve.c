@@ -8,7 +8,8 @@
  *   - a refused line gets LDG_EBADINPUT or LDG_ETOOBIG, a message, a
  *     column >= 1 and nothing to free; an id it reports is 1..128 bytes;
  *   - an accepted line has a type and an object body; an id is 1..128
- *     bytes without control characters;
+ *     bytes without control characters; the event carries the line's id
+ *     and time;
  *   - every answer line (error with the message, ack) is one line of
  *     valid JSON that gives back the id byte for byte.
  */
@@ -81,7 +82,15 @@ FUZZ_ENTRY(const uint8_t *data, size_t size)
     FUZZ_ASSERT(holder != NULL && ev.type != NULL && json_is_object(ev.body));
     for (size_t i = 0; m.has_id && i < m.id_len; i++)
         FUZZ_ASSERT((unsigned char)m.id[i] >= 0x20 && m.id[i] != 0x7f);
+    /* the event carries what the line said (format version 2) */
+    FUZZ_ASSERT(m.has_id ? ev.id != NULL && strcmp(ev.id, m.id) == 0
+                         : ev.id == NULL);
+    FUZZ_ASSERT(ev.has_time == m.has_time && ev.time_ns == m.time_ns);
     line = serve_ack_line(m.has_id ? m.id : NULL, m.id_len, 42, 0, 0, &len);
+    serve_check_answer(line, len, &m);
+    /* a duplicate's answer, with what differs */
+    line = serve_ack_line(m.has_id ? m.id : NULL, m.id_len, UINT64_MAX, 1,
+                          (unsigned)size & 0x7f, &len);
     serve_check_answer(line, len, &m);
     /* an error text that is not UTF-8 still makes valid JSON */
     line = serve_error_line(m.has_id ? m.id : NULL, m.id_len,

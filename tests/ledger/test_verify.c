@@ -291,7 +291,8 @@ test_verify__tampered_registry_cannot_add_a_key(void **state)
     assert_int_equal(ldg_core_kv_put(t, dbi, key, sizeof key, v, 55), 0);
     memcpy(nk, "name:", 5);
     memcpy(nk + 5, "mallory", 7);
-    assert_int_equal(ldg_core_kv_put(t, dbi, nk, 12, k->key_id, LDG_KEYID_LEN), 0);
+    assert_int_equal(ldg_core_kv_put(t, dbi, nk, 12, k->key_id, LDG_KEYID_LEN),
+                     0);
     assert_int_equal(ldg_txn_commit(t), 0);
     ldg_key_free(k);
     /* no key event adds mallory: the registry's word is not enough */
@@ -458,6 +459,68 @@ test_verify__detects_missing_index_entry(void **state)
                                     0, &r, NULL, NULL),
                          LDG_ETAMPER);
         assert_non_null(strstr(r.what, "index"));
+    }
+}
+
+/* idx.id (format version 2) holds one key per event with an id: a key
+ * taken away is found at its event (plain and full), one added for an
+ * event without an id by the full count of the index. */
+static void
+test_verify__counts_the_id_index(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_event_in in;
+    struct ldg_txn *t;
+    ldg_dbi dbi;
+    uint64_t s1 = 0, s2 = 0;
+    uint8_t k[32];
+
+    memset(&in, 0, sizeof in);
+    in.type = "x.id";
+    in.id = "id-1";
+    assert_int_equal(ldg_append(f->l, &in, &s1), 0);
+    in.id = "id-2";
+    assert_int_equal(ldg_append(f->l, &in, &s2), 0);
+    {
+        struct ldg_verify_report r;
+        assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE,
+                                    0, &r, NULL, NULL),
+                         0);
+    }
+    /* one taken away */
+    memcpy(k, "id-2", 4);
+    k[4] = 0;
+    ldg_be64(k + 5, s2);
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_db_open(t, "idx.id", 0, &dbi), 0);
+    assert_int_equal(ldg_core_kv_del(t, dbi, k, 13, NULL, 0), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    for (int full = 0; full < 2; full++) {
+        struct ldg_verify_report r;
+        assert_int_equal(
+            ldg_verify(f->l, (full ? LDG_VERIFY_FULL : 0) | LDG_VERIFY_NOSAVE,
+                       0, &r, NULL, NULL),
+            LDG_ETAMPER);
+        /* each event's index keys are checked, its id's too */
+        if (strstr(r.what, "index entry") == NULL || r.bad_seq != s2)
+            fail_msg("full %d: at %llu: %s", full,
+                     (unsigned long long)r.bad_seq, r.what);
+    }
+    /* put back: clean again; then one for an event without an id */
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_db_open(t, "idx.id", 0, &dbi), 0);
+    assert_int_equal(ldg_core_kv_put(t, dbi, k, 13, "", 0), 0);
+    memcpy(k, "stray", 5);
+    k[5] = 0;
+    ldg_be64(k + 6, 3);
+    assert_int_equal(ldg_core_kv_put(t, dbi, k, 14, "", 0), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    {
+        struct ldg_verify_report r;
+        assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE,
+                                    0, &r, NULL, NULL),
+                         LDG_ETAMPER);
+        assert_non_null(strstr(r.what, "idx.id"));
     }
 }
 
@@ -701,6 +764,7 @@ main(void)
         T(test_verify__detects_deleted_body_without_erasure),
         T(test_verify__detects_stale_stored_tree_hash),
         T(test_verify__detects_missing_index_entry),
+        T(test_verify__counts_the_id_index),
         T(test_verify__a_finding_stands_until_a_full_verification_passes),
         T(test_verify__read_only_verify_records_nothing_until_asked),
         T(test_verify__plain_verify_sees_bodies_swapped_or_deleted_after_it),
