@@ -555,7 +555,11 @@ const struct cli_command cli_cmd_ingest = {
     "append events from JSON Lines",
     "Appends one event per line of FILE, each a JSON object with a type and "
     "optionally subject, run, parent, actor and body (the fields `append` "
-    "takes). Lines that do not parse are reported as FILE:LINE:COLUMN on "
+    "takes), and id and time: \"id\" (1 to 128 bytes) makes the line "
+    "idempotent, a line whose id is already in the log is not appended "
+    "again (the summary counts them); \"time\" (RFC 3339, or nanoseconds "
+    "as a string) is when it happened at the source, stored beside the "
+    "ledger's own time. Lines that do not parse are reported as FILE:LINE:COLUMN on "
     "standard error and skipped, unless --strict. Events are committed in "
     "batches; a summary of what was committed goes to standard error, and "
     "an event is acknowledged only once its batch is durable.\n\n"

@@ -362,7 +362,11 @@ const struct cli_command cli_cmd_query = {
     "journalctl's: FIELD=VALUE terms, time bounds with -S and -U, a body "
     "pattern with -g. TIME is a systemd.time(7) expression ('yesterday', "
     "'-1h', '11min ago', '2026-11-20 10:00', '@1763600000') or RFC 3339; "
-    "times print in local time unless --utc. With --bundle FILE it "
+    "times print in local time unless --utc. -S and -U select by the "
+    "ledger's own (recorded) time; in -o json an event sent with the "
+    "source's time shows it as \"time\" and \"ts\", with the ledger's "
+    "as \"recorded_time\" and \"recorded_ts\" and \"clock\":\"source\" "
+    "(docs/QUERY.md). With --bundle FILE it "
     "searches the selected events of an evidence bundle instead, after "
     "verifying it (withheld fields are not there to match). Exits 0 when "
     "it could look, even if nothing matched.",
