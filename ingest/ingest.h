@@ -2,8 +2,9 @@
  * ingest.h — JSON Lines into the ledger.
  *
  * Each line is one event: {"type": ..., "body": {...}} with optional
- * "subject", "run", "parent" (an earlier sequence number) and "actor" (a
- * key name). Lines are parsed with jansson (duplicate keys rejected),
+ * "subject", "run", "parent" (an earlier sequence number), "actor" (a
+ * key name), "id" (idempotency key: a line whose id is in the log is not
+ * appended again) and "time" (when it happened at the source). Lines are parsed with jansson (duplicate keys rejected),
  * validated against the vocabulary and appended through the ledger's bulk
  * writer, which signs on worker threads and commits in groups.
  */
