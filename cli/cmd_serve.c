@@ -32,6 +32,15 @@
 static struct ldg_server *volatile serving;
 
 static void
+on_hup(int sig)
+{
+    struct ldg_server *s = serving;
+    (void)sig;
+    if (s != NULL)
+        ldg_serve_reload(s);
+}
+
+static void
 on_stop_signal(int sig)
 {
     struct ldg_server *s = serving;
@@ -552,6 +561,19 @@ on_ready(void *ctx, const char *path)
 }
 
 static void
+on_reload(void *ctx, int rc, const char *what)
+{
+    (void)ctx;
+    if (rc == 0)
+        fprintf(stderr, "ledger serve: SIGHUP: %s read again\n", what);
+    else
+        fprintf(stderr,
+                "ledger serve: SIGHUP: not reloaded, the previous rules stay: "
+                "%s\n",
+                what);
+}
+
+static void
 on_stopping(void *ctx)
 {
     (void)ctx;
@@ -647,7 +669,8 @@ const struct cli_command cli_cmd_serve = {
     "stream socket, else exit 78) and, with NOTIFY_SOCKET set, tells the "
     "manager READY=1, STATUS=... and STOPPING=1 (Type=notify).\n\n"
     "DIR/access.json says who may write (docs/SYSTEMD.md); without it only "
-    "this user and root may.\n\n"
+    "this user and root may. SIGHUP reads it again (a bad file changes "
+    "nothing and is reported on stderr).\n\n"
     "Interval jobs (--probe-every, --publish-every, --ship-every) run as "
     "child processes, one at a time, the first at once. A failed run is "
     "logged on stderr and retried after 5 s, 10 s, 20 s, ... up to the "
@@ -705,7 +728,7 @@ serve_status(struct cli *c)
         json_object_set_new(st, "running", json_boolean(alive));
         if (!alive)
             json_object_set_new(st, "state", json_string("not running"));
-        cli_print_json(c, st);
+        cli_print_json(c, json_incref(st)); /* it takes a reference */
     } else {
         const char *sock = json_string_value(json_object_get(st, "socket"));
         const char *upd = json_string_value(json_object_get(st, "updated"));
@@ -879,6 +902,7 @@ cmd_serve(struct cli *c, int argc, char **argv)
     }
     o.on_ready = on_ready;
     o.on_stopping = on_stopping;
+    o.on_reload = on_reload;
     err[0] = '\0';
     rc = ldg_serve_new(&s, l, &o, err, sizeof err);
     if (rc < 0) {
@@ -896,6 +920,8 @@ cmd_serve(struct cli *c, int argc, char **argv)
     sa.sa_handler = on_stop_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
     rc = ldg_serve_run(s);
     serving = NULL;
     jobs_stop();

@@ -71,6 +71,10 @@ struct ldg_serve_options {
      * accepts; what is in flight is still committed and answered), e.g.
      * to tell systemd STOPPING=1. */
     void (*on_stopping)(void *ctx);
+    /* Called from ldg_serve_run after ldg_serve_reload: rc 0 (what is
+     * the path of the rules now in force) or negative (what says why the
+     * file was refused; the previous rules stay). */
+    void (*on_reload)(void *ctx, int rc, const char *what);
     void *ctx;
 };
 
@@ -93,6 +97,9 @@ int ldg_serve_run(struct ldg_server *s);
 /* Asks the server to stop. Async-signal-safe (a SIGTERM handler may call
  * it); any thread. */
 void ldg_serve_stop(struct ldg_server *s);
+/* Asks the server to read its access.json again (SIGHUP). Async-signal-
+ * safe; any thread. */
+void ldg_serve_reload(struct ldg_server *s);
 /* The socket path served ("" for an inherited socket of unknown name). */
 const char *ldg_serve_path(const struct ldg_server *s);
 const char *ldg_serve_errmsg(const struct ldg_server *s);

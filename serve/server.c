@@ -51,6 +51,7 @@
 #define TAG_LISTEN ((void *)1)
 #define TAG_STOP ((void *)2)
 #define TAG_DONE ((void *)3)
+#define TAG_HUP ((void *)4)
 
 struct conn;
 
@@ -101,7 +102,8 @@ struct ldg_server {
     struct serve_auth *auth; /* who may write: DIR/access.json */
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int bound; /* we bound path and remove it at the end */
-    int lfd, ep, stop_fd, done_fd;
+    int lfd, ep, stop_fd, done_fd, hup_fd;
+    char auth_path[4200];
     struct conn *conns;
     struct conn *graveyard; /* closed, freed once the writer is done */
     unsigned nconns;
@@ -270,8 +272,7 @@ sweep_readers(struct ldg_server *s, uint64_t *next, struct timespec *wake)
     int dead = ldg_clear_dead_readers(s->l);
     __atomic_add_fetch(&s->st.sweeps, 1, __ATOMIC_RELAXED);
     if (dead > 0)
-        __atomic_add_fetch(&s->st.cleared, (uint64_t)dead,
-                           __ATOMIC_RELAXED);
+        __atomic_add_fetch(&s->st.cleared, (uint64_t)dead, __ATOMIC_RELAXED);
     *next = ldg_now_mono_ns() + ms * 1000000u;
     clock_gettime(CLOCK_REALTIME, wake);
     wake->tv_sec += (time_t)(ms / 1000);
@@ -843,6 +844,37 @@ check_stalls(struct ldg_server *s)
 
 /* ------------------------------------------------------------ the loop -- */
 
+/* SIGHUP: reads access.json again. A good file replaces the rules (and
+ * every open connection is judged by them from its next line); a bad one
+ * changes nothing. Either way on_reload says so. */
+static void
+reload_auth(struct ldg_server *s)
+{
+    struct serve_auth *a = NULL;
+    char msg[600] = "";
+    uint64_t v;
+    int rc;
+    if (read(s->hup_fd, &v, sizeof v) < 0) {
+        /* nothing to read: another wake-up took it */
+    }
+    rc = serve_auth_load(&a, s->auth_path, geteuid(), msg, sizeof msg);
+    if (rc == 0)
+        rc = serve_auth_apply_readers(
+            a, ldg_dir(s->l), s->bound ? s->path : NULL, msg, sizeof msg);
+    if (rc < 0) {
+        serve_auth_free(a);
+        if (s->o.on_reload != NULL)
+            s->o.on_reload(s->o.ctx, rc, msg);
+        return;
+    }
+    serve_auth_free(s->auth);
+    s->auth = a;
+    for (struct conn *c = s->conns; c != NULL; c = c->next)
+        c->may = serve_auth_match(a, &c->peer);
+    if (s->o.on_reload != NULL)
+        s->o.on_reload(s->o.ctx, 0, s->auth_path);
+}
+
 static void
 begin_stop(struct ldg_server *s)
 {
@@ -920,6 +952,8 @@ ldg_serve_run(struct ldg_server *s)
                 }
             } else if (tag == TAG_DONE) {
                 take_done(s);
+            } else if (tag == TAG_HUP) {
+                reload_auth(s);
             } else {
                 struct conn *c = tag;
                 if (c->dead)
@@ -953,6 +987,15 @@ ldg_serve_run(struct ldg_server *s)
         conn_close(s, s->conns);
     sweep(s);
     return rc;
+}
+
+void
+ldg_serve_reload(struct ldg_server *s)
+{
+    uint64_t one = 1;
+    if (s != NULL && write(s->hup_fd, &one, sizeof one) < 0) {
+        /* already signalled */
+    }
 }
 
 void
@@ -1046,7 +1089,7 @@ ldg_serve_new(struct ldg_server **out, struct ldg_ledger *l,
     if (s == NULL)
         return LDG_ENOMEM;
     s->l = l;
-    s->lfd = s->ep = s->stop_fd = s->done_fd = -1;
+    s->lfd = s->ep = s->stop_fd = s->done_fd = s->hup_fd = -1;
     if (opts != NULL)
         s->o = *opts;
     if (s->o.max_conns == 0)
@@ -1070,11 +1113,12 @@ ldg_serve_new(struct ldg_server **out, struct ldg_ledger *l,
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     {
-        char apath[4200];
+        char *apath = s->auth_path;
+        size_t acap = sizeof s->auth_path;
         if (s->o.writers_path != NULL)
-            snprintf(apath, sizeof apath, "%s", s->o.writers_path);
+            snprintf(apath, acap, "%s", s->o.writers_path);
         else
-            snprintf(apath, sizeof apath, "%s/%s", ldg_dir(l), SERVE_AUTH_FILE);
+            snprintf(apath, acap, "%s/%s", ldg_dir(l), SERVE_AUTH_FILE);
         rc = serve_auth_load(&s->auth, apath, geteuid(), s->err, sizeof s->err);
         if (rc < 0) {
             if (s->o.has_listen_fd)
@@ -1117,8 +1161,10 @@ ldg_serve_new(struct ldg_server **out, struct ldg_ledger *l,
         goto fail;
     s->ep = epoll_create1(EPOLL_CLOEXEC);
     s->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    s->hup_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     s->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (s->ep < 0 || s->stop_fd < 0 || s->done_fd < 0 ||
+    if (s->ep < 0 || s->stop_fd < 0 || s->done_fd < 0 || s->hup_fd < 0 ||
+        ep_add(s, s->hup_fd, TAG_HUP) < 0 ||
         ep_add(s, s->lfd, TAG_LISTEN) < 0 ||
         ep_add(s, s->stop_fd, TAG_STOP) < 0 ||
         ep_add(s, s->done_fd, TAG_DONE) < 0) {
@@ -1180,6 +1226,8 @@ ldg_serve_free(struct ldg_server *s)
         close(s->ep);
     if (s->stop_fd >= 0)
         close(s->stop_fd);
+    if (s->hup_fd >= 0)
+        close(s->hup_fd);
     if (s->done_fd >= 0)
         close(s->done_fd);
     pthread_mutex_destroy(&s->mu);

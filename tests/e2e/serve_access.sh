@@ -131,6 +131,47 @@ EOF
     # a unit entry does not match a process outside that unit
     printf '%s\n' '{"type":"x.unit","body":{},"id":"v1"}' | as 4343 4343 "" >"$T/unit" 2>&1
     grep -q '"id":"v1".*matches no writer' "$T/unit" || fail "unit: $(cat "$T/unit")"
+    # SIGHUP: a bad file changes nothing; a good one applies, to an open
+    # connection too from its next line
+    cp "$A" "$T/good.json"
+    printf '{"writers": [{"uid": 1,}]}\n' >"$A"
+    kill -HUP "$pid"
+    i=0
+    while ! grep -q "not reloaded" "$T/serve.err" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    grep -q "SIGHUP: not reloaded, the previous rules stay: .*access.json: line 1, column" "$T/serve.err" ||
+        fail "bad file on SIGHUP: $(cat "$T/serve.err")"
+    printf '%s\n' '{"type":"x.ok.hup","body":{},"id":"h1"}' | as $NOBODY $NOBODY "" >"$T/hup1" 2>&1
+    grep -q '^{"id":"h1","seq":' "$T/hup1" || fail "the old rules did not stay: $(cat "$T/hup1")"
+    # an open connection (nobody's), then the rules change under it
+    cat >"$T/stepper.py" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("rb")
+for line in sys.stdin:  # one request a line, each answered before the next
+    s.sendall(line.encode())
+    print(f.readline().decode().rstrip("\n"), flush=True)
+PY
+    chmod 644 "$T/stepper.py"
+    mkfifo "$T/hfifo"
+    setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups "$PY" -u "$T/stepper.py" "$S" <"$T/hfifo" >"$T/hup2" 2>&1 &
+    hp=$!
+    exec 7>"$T/hfifo"
+    printf '%s\n' '{"type":"x.hup","body":{},"id":"h2"}' >&7
+    i=0
+    while ! grep -q h2 "$T/hup2" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    printf '{"writers": [{"user": "nobody", "types": ["x.hup"]}]}\n' >"$A"
+    kill -HUP "$pid"
+    i=0
+    while ! grep -q "SIGHUP: .*access.json read again" "$T/serve.err" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    grep -q "SIGHUP: .*access.json read again" "$T/serve.err" || fail "good file on SIGHUP: $(cat "$T/serve.err")"
+    printf '%s\n' '{"type":"x.hup","body":{},"id":"h3"}' >&7
+    exec 7>&-
+    wait "$hp"
+    grep -q '"id":"h2".*"code":77' "$T/hup2" || fail "before the reload x.hup was not allowed: $(cat "$T/hup2")"
+    grep -q '^{"id":"h3","seq":' "$T/hup2" || fail "after the reload x.hup on the open connection: $(cat "$T/hup2")"
+    cp "$T/good.json" "$A"
+    kill -HUP "$pid"
     [ "$(count x.ok.one)" = 1 ] || fail "x.ok.one stored $(count x.ok.one) times"
     [ "$(count x.grp)" = 1 ] || fail "x.grp stored $(count x.grp) times"
     [ "$(count x.exactly)" = 0 ] || fail "a refused type was stored"

@@ -102,6 +102,7 @@ waitfor 10 test -S "$T/notify" || fail "notify sink"
 
 # --- the daemon with its jobs
 # shellcheck disable=SC2046
+: >"$T/serve.out"
 NOTIFY_SOCKET=$T/notify "$LEDGER" --dir "$D" serve --probe-every 2s \
     --publish-every 1m "http://127.0.0.1:$P/" \
     $([ -n "$CH" ] && echo "--ship-every 2s $CH") \
@@ -187,6 +188,7 @@ L verify --full >"$T/v" 2>&1 || fail "verify --full: $(cat "$T/v")"
 
 # --- the dead-reader sweep, alone (every job's child opens the ledger,
 #     and an open clears dead readers too): a daemon without jobs
+: >"$T/serve2.out"
 "$LEDGER" --dir "$D" serve --sweep-every 1s >"$T/serve2.out" 2>"$T/serve2.err" &
 pid=$!
 waitfor 20 grep -q '^listening on ' "$T/serve2.out" || fail "serve 2: $(cat "$T/serve2.err")"
