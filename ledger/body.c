@@ -450,3 +450,14 @@ ldg_body_lib_version(void)
     snprintf(v, sizeof v, "zstd %s", ZSTD_versionString());
     return v;
 }
+
+int
+ldg_body_record_plain(const uint8_t *rec, size_t len, const uint8_t **p,
+                      size_t *n)
+{
+    if (rec == NULL || len < 1 || rec[0] != FLAG_RAW)
+        return 0;
+    *p = rec + 1;
+    *n = len - 1;
+    return 1;
+}

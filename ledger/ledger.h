@@ -623,8 +623,7 @@ struct ldg_tlog_proof_cache {
  * result is exactly ldg_tlog_proof_parse's. */
 int ldg_tlog_proof_parse_cached(const char *text, size_t len, uint64_t *index,
                                 uint8_t proof[][32], size_t *n,
-                                const char **checkpoint,
-                                size_t *checkpoint_len,
+                                const char **checkpoint, size_t *checkpoint_len,
                                 struct ldg_tlog_proof_cache *cache);
 /* The path of the last proof that verified against (size, root): the
  * node reached after each step, named by (shifts, fn), its hash and the
@@ -743,6 +742,128 @@ enum ldg_index {
 int ldg_index_walk(struct ldg_txn *t, enum ldg_index which, const char *value,
                    uint64_t lo, uint64_t hi, int reverse,
                    int (*fn)(void *ctx, uint64_t seq), void *ctx);
+
+/* ---------------------------------------------------------- fast scans -- */
+
+/* The read paths that walk millions of events (the projections' rebuild,
+ * query) get the stored events through these, never the bytes: only the
+ * core knows the layout (FORMAT.md), so a format change is made here. */
+
+/* A slice of stored bytes: not NUL-terminated, borrowed. */
+struct ldg_slice {
+    const char *p;
+    size_t n;
+};
+
+/* A body's top-level fields, read in place from the stored record (no
+ * jansson tree, no digests), or over a JSON object, or erased. Accessors
+ * return 1 when the field is there with that type (JSON null counts as
+ * absent), else 0; _num accepts integers and reals; _str's slice and the
+ * view are valid while the transaction (or the JSON object) is. */
+struct ldg_body_view;
+int ldg_body_view_new(struct ldg_body_view **out);
+void ldg_body_view_free(struct ldg_body_view *b);
+/* Makes b a view of a JSON object (borrowed), or of an erased body when
+ * body is NULL. */
+void ldg_body_view_set_json(struct ldg_body_view *b, const json_t *body);
+/* Makes b a view with no fields that is not erased (a body not read). */
+void ldg_body_view_set_none(struct ldg_body_view *b);
+int ldg_body_view_erased(const struct ldg_body_view *b);
+int ldg_body_view_str(const struct ldg_body_view *b, const char *name,
+                      struct ldg_slice *out);
+int ldg_body_view_int(const struct ldg_body_view *b, const char *name,
+                      int64_t *out);
+int ldg_body_view_num(const struct ldg_body_view *b, const char *name,
+                      double *out);
+int ldg_body_view_bool(const struct ldg_body_view *b, const char *name,
+                       int *out);
+/* Any field as JSON (a new reference), or NULL if absent or null. */
+json_t *ldg_body_view_json(const struct ldg_body_view *b, const char *name);
+
+/* ldg_log_scan: every event of [from, to) in seq order with its body.
+ * event gets each envelope (decoded as ldg_event_decode_ex with
+ * LDG_DECODE_TRUSTED: ev->leaf is zero) and a view of its body: erased
+ * when the body was erased, empty when want_body (optional) said 0 for
+ * it. A non-zero return of event stops the scan and is returned if
+ * negative. progress (optional) is called every 65,536 events and at the
+ * end. LDG_ECORRUPT, with the event in the message, if an event is
+ * missing or does not decode. Cost: two cursors stepping side by side, a
+ * body split in place only when wanted; resident pages are dropped every
+ * 65,536 events (LDG_ACCESS_RELEASE). */
+struct ldg_scan_fns {
+    int (*want_body)(void *ctx, const struct ldg_event *ev);
+    int (*event)(void *ctx, const struct ldg_event *ev,
+                 const struct ldg_body_view *b);
+    void *ctx;
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
+};
+struct ldg_scan_stats {
+    uint64_t events;
+    uint64_t fast_bodies; /* read in place */
+    uint64_t slow_bodies; /* decoded strictly (compressed, unexpected) */
+    uint64_t erased;
+};
+int ldg_log_scan(struct ldg_txn *t, uint64_t from, uint64_t to,
+                 const struct ldg_scan_fns *fns, struct ldg_scan_stats *st);
+
+/* Seq scans, the sources of a query planner: streams of strictly
+ * increasing seqs in [lo, hi] (decreasing if reverse). _index: the events
+ * whose field `which` is exactly value; _bodies: the events with a stored
+ * (not erased) body, whose record ldg_seqscan_record hands out (for
+ * ldg_body_record_plain and ldg_body_record_json_append). One cursor
+ * each; a step costs one cursor move. */
+struct ldg_seqscan;
+int ldg_seqscan_index(struct ldg_seqscan **out, struct ldg_txn *t,
+                      enum ldg_index which, const char *value, uint64_t lo,
+                      uint64_t hi, int reverse);
+int ldg_seqscan_bodies(struct ldg_seqscan **out, struct ldg_txn *t, uint64_t lo,
+                       uint64_t hi, int reverse);
+/* Moves to the next seq: 1 with *seq, 0 when there is none, or an error. */
+int ldg_seqscan_next(struct ldg_seqscan *s, uint64_t *seq);
+/* The body record at the current seq of a _bodies scan (valid until the
+ * transaction ends). */
+void ldg_seqscan_record(const struct ldg_seqscan *s, const uint8_t **rec,
+                        size_t *len);
+void ldg_seqscan_free(struct ldg_seqscan *s);
+
+/* The name of an index as FORMAT.md and query plans give it ("idx.run"). */
+const char *ldg_index_name(enum ldg_index which);
+
+/* Narrows [*lo, *hi] to the events with since_ns <= ts <= until_ns (0 and
+ * UINT64_MAX leave that side open), by two lookups in the time index.
+ * 0, or 1 when no event is left. */
+int ldg_time_window(struct ldg_txn *t, uint64_t since_ns, uint64_t until_ns,
+                    uint64_t *lo, uint64_t *hi);
+/* Calls fn(ctx, value) for each distinct value of index `which` that
+ * starts with the plen bytes at prefix, in bytewise order, one cursor
+ * seek per value. fn returns 0 to go on, > 0 to stop (then 1 is
+ * returned) or a negative ldg_error (returned). */
+int ldg_index_values(struct ldg_txn *t, enum ldg_index which,
+                     const char *prefix, size_t plen,
+                     int (*fn)(void *ctx, const char *value), void *ctx);
+
+/* A reader: events, leaf hashes and body records by seq, through cursors
+ * that stay where the last lookup left them, so lookups in seq order
+ * (either way) cost a cursor step each. For display paths: entries are
+ * decoded trusted (LDG_DECODE_TRUSTED), and ev->leaf is taken from the
+ * next entry's prev or the stored tree. */
+struct ldg_reader;
+int ldg_reader_new(struct ldg_reader **out, struct ldg_txn *t);
+/* Event seq: 0, LDG_ENOTFOUND, LDG_ECORRUPT. ev->entry valid until the
+ * transaction ends. */
+int ldg_reader_event(struct ldg_reader *r, uint64_t seq, struct ldg_event *ev);
+/* The stored body record of event seq (valid until the transaction ends):
+ * 0, LDG_EERASED, LDG_ENOTFOUND (no such event). */
+int ldg_reader_body(struct ldg_reader *r, uint64_t seq, const uint8_t **rec,
+                    size_t *len);
+void ldg_reader_free(struct ldg_reader *r);
+
+/* The payload of a body record stored uncompressed (canonical msgpack, in
+ * which ldg_body_needle_* may be searched): 1 with *p and *n, 0 when the
+ * record is compressed (nothing can be told without decoding it). */
+int ldg_body_record_plain(const uint8_t *rec, size_t len, const uint8_t **p,
+                          size_t *n);
 
 /* ------------------------------------------------- module storage (KV) -- */
 
@@ -969,8 +1090,7 @@ void ldg_sha256_final(struct ldg_sha256_ctx *c, uint8_t out[32]);
  * be NULL) gets the count hashed. progress, if set, is called about every
  * 64 MiB and at the end with (done, total) where total is size_hint.
  * Returns 0, LDG_EIO on a read error, LDG_ENOMEM. */
-int ldg_sha256_fd(int fd, uint8_t out[32], uint64_t *bytes,
-                  uint64_t size_hint,
+int ldg_sha256_fd(int fd, uint8_t out[32], uint64_t *bytes, uint64_t size_hint,
                   void (*progress)(void *ctx, uint64_t done, uint64_t total),
                   void *progress_ctx);
 /* ldg_hex and ldg_unhex: util/util.h. */

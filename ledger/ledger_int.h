@@ -346,6 +346,11 @@ int ldg_keyfile_read(const char *dir, const char *name, struct ldg_key **out,
                      char *err, size_t errcap);
 
 /* Indexes (index.c). */
+/* codec_view.c: splits a stored body record into b's fields. 0, or 1
+ * when the record needs the strict decoder (compressed, unexpected). */
+int ldg_body_view_from_record(struct ldg_body_view *b, const uint8_t *rec,
+                              size_t len);
+
 int ldg_index_put(struct ldg_txn *t, const struct ldg_event *ev);
 /* Checks that every index entry for ev exists. */
 int ldg_index_check(struct ldg_txn *t, const struct ldg_event *ev);

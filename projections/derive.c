@@ -19,10 +19,10 @@
 
 #include "projections/proj_int.h"
 
-static struct sv
+static struct ldg_slice
 svs(const char *s)
 {
-    struct sv v;
+    struct ldg_slice v;
     v.p = s ? s : "";
     v.n = s ? strlen(s) : 0;
     return v;
@@ -47,8 +47,9 @@ perm_get(struct pstate *ps, const char *pack, const char *group,
          const char *scope)
 {
     uint8_t key[PROJ_KEY_MAX + 1];
-    size_t kl = pkey(key, TAG_PERM,
-                     (struct sv[]){svs(pack), svs(group), svs(scope)}, 3);
+    size_t kl =
+        pkey(key, TAG_PERM,
+             (struct ldg_slice[]){svs(pack), svs(group), svs(scope)}, 3);
     return ps_get(ps, P_PERMISSIONS, key, kl);
 }
 
@@ -56,7 +57,7 @@ static const void *
 get1(struct pstate *ps, enum proj_id p, uint8_t tag, const char *name)
 {
     uint8_t key[PROJ_KEY_MAX + 1];
-    size_t kl = pkey(key, tag, (struct sv[]){svs(name)}, 1);
+    size_t kl = pkey(key, tag, (struct ldg_slice[]){svs(name)}, 1);
     return ps_get(ps, p, key, kl);
 }
 
@@ -243,7 +244,7 @@ route_readiness(struct pstate *ps, const struct rec_route *r,
                  r->name);
         return;
     }
-    kl = pkey(key, TAG_REVAL, (struct sv[]){svs(r->name), svs(cur)}, 2);
+    kl = pkey(key, TAG_REVAL, (struct ldg_slice[]){svs(r->name), svs(cur)}, 2);
     ev = ps_get(ps, P_ROUTES, key, kl);
     out->eval = ev;
     if (ev == NULL) {
@@ -905,8 +906,8 @@ clause_models(struct sink *arr, struct pstate *ps, const struct rec_pack *p)
         else {
             char jm[300];
             jstr(jm, sizeof jm, m);
-            fmt(r, sizeof r, "load %s in its runtime, then record that it is:",
-                m);
+            fmt(r, sizeof r,
+                "load %s in its runtime, then record that it is:", m);
             clause_add(&c, 2, d, r);
             fmt(r, sizeof r,
                 "ledger append model.state --actor KEY --body "
@@ -1151,8 +1152,7 @@ box_clauses(json_t *out, struct pstate *ps)
         }
         free(v);
     }
-    x = clause_emit(arr, &c,
-                    "no ungated promotion in force outside the packs");
+    x = clause_emit(arr, &c, "no ungated promotion in force outside the packs");
     rank = x > rank ? x : rank;
 
     /* runtimes-up: every runtime that reported health */

@@ -158,7 +158,7 @@ log_time(struct ldg_txn *t, uint64_t size, uint64_t *ts)
 /* ------------------------------------------------------------ folding -- */
 
 static int
-fold_cb(void *ctx, const struct penv *e, const struct bview *b)
+fold_cb(void *ctx, const struct penv *e, const struct ldg_body_view *b)
 {
     return fold_event(ctx, e, b);
 }
@@ -168,7 +168,7 @@ static int
 fold_range(struct pstate *ps, struct ldg_txn *t, uint64_t from, uint64_t to,
            ldg_projections_progress_fn fn, void *ctx)
 {
-    struct scan_stats st;
+    struct ldg_scan_stats st;
     int rc;
     if (from >= to)
         return 0;
@@ -528,9 +528,9 @@ finish_size(struct ldg_txn *t, uint64_t size)
 
 struct pctx {
     struct ldg_ledger *l;
-    struct bview jview; /* apply()'s body view (JSON bodies) */
-    struct pstate *ps;  /* the current commit group's cache */
-    struct ldg_txn *t;  /* its transaction */
+    struct ldg_body_view *jview; /* apply()'s body view (JSON bodies) */
+    struct pstate *ps;           /* the current commit group's cache */
+    struct ldg_txn *t;           /* its transaction */
     ldg_projections_progress_fn fn;
     void *fnctx;
     struct pctx *next; /* global list: see attach */
@@ -617,7 +617,7 @@ apply(void *ctx, struct ldg_txn *t, const struct ldg_event *ev,
 {
     struct pctx *c = ctx;
     struct penv e;
-    struct bview *b;
+    struct ldg_body_view *b;
     int rc;
 
     if (c->ps == NULL || c->t != t || c->ps->applied != ev->seq) {
@@ -638,10 +638,11 @@ apply(void *ctx, struct ldg_txn *t, const struct ldg_event *ev,
         if ((rc = rebuild_in_txn(c, t, ev->seq)) < 0)
             goto fail;
     }
-    b = &c->jview;
-    b->json = body;
-    b->erased = 0;
-    b->n = 0;
+    b = c->jview;
+    if (body != NULL)
+        ldg_body_view_set_json(b, body);
+    else
+        ldg_body_view_set_none(b);
     rc = fold_event(c->ps, &e, b);
     if (rc == LDG_ECORRUPT) {
         /* A stored record does not decode: rebuild from the log rather
@@ -743,6 +744,10 @@ ldg_projections_attach_progress(struct ldg_ledger *l,
     c = calloc(1, sizeof *c);
     if (c == NULL)
         return LDG_ENOMEM;
+    if ((rc = ldg_body_view_new(&c->jview)) < 0) {
+        free(c);
+        return rc;
+    }
     c->l = l;
     c->fn = fn;
     c->fnctx = fnctx;
@@ -753,6 +758,7 @@ ldg_projections_attach_progress(struct ldg_ledger *l,
     a.ctx = c;
     rc = ldg_applier_add(l, &a);
     if (rc < 0) {
+        ldg_body_view_free(c->jview);
         free(c);
         return rc;
     }

@@ -32,7 +32,7 @@
 /* Copies a string, keeping at most PROJ_STR_MAX bytes and never cutting a
  * UTF-8 sequence. */
 static char *
-dup_sv(struct sv s)
+dup_sv(struct ldg_slice s)
 {
     size_t n = s.n;
     char *d;
@@ -50,7 +50,7 @@ dup_sv(struct sv s)
 }
 
 static int
-set_sv(char **dst, struct sv s)
+set_sv(char **dst, struct ldg_slice s)
 {
     char *d = dup_sv(s);
     if (d == NULL)
@@ -63,7 +63,7 @@ set_sv(char **dst, struct sv s)
 static int
 set_str(char **dst, const char *s)
 {
-    struct sv v;
+    struct ldg_slice v;
     if (s == NULL) {
         free(*dst);
         *dst = NULL;
@@ -76,10 +76,10 @@ set_str(char **dst, const char *s)
 
 /* Sets *dst from an optional body string field (cleared when absent). */
 static int
-set_field(char **dst, const struct bview *b, const char *name)
+set_field(char **dst, const struct ldg_body_view *b, const char *name)
 {
-    struct sv s;
-    if (bv_str(b, name, &s))
+    struct ldg_slice s;
+    if (ldg_body_view_str(b, name, &s))
         return set_sv(dst, s);
     free(*dst);
     *dst = NULL;
@@ -100,7 +100,7 @@ static int
 strlist_add(struct strlist *l, const char *s, size_t n)
 {
     char **nv = realloc(l->v, (l->n + 1) * sizeof *nv);
-    struct sv v = {s, n};
+    struct ldg_slice v = {s, n};
     if (nv == NULL)
         return LDG_ENOMEM;
     l->v = nv;
@@ -165,15 +165,16 @@ strlist_add_json_text(struct strlist *l, const json_t *v)
 }
 
 /* Key of a record from one or more string parts. */
-#define KEY1(buf, tag, a) pkey((buf), (tag), (struct sv[]){(a)}, 1)
-#define KEY2(buf, tag, a, b) pkey((buf), (tag), (struct sv[]){(a), (b)}, 2)
+#define KEY1(buf, tag, a) pkey((buf), (tag), (struct ldg_slice[]){(a)}, 1)
+#define KEY2(buf, tag, a, b)                                                   \
+    pkey((buf), (tag), (struct ldg_slice[]){(a), (b)}, 2)
 #define KEY3(buf, tag, a, b, c)                                                \
-    pkey((buf), (tag), (struct sv[]){(a), (b), (c)}, 3)
+    pkey((buf), (tag), (struct ldg_slice[]){(a), (b), (c)}, 3)
 
-static struct sv
+static struct ldg_slice
 svs(const char *s)
 {
-    struct sv v;
+    struct ldg_slice v;
     v.p = s;
     v.n = strlen(s);
     return v;
@@ -181,7 +182,7 @@ svs(const char *s)
 
 /* Name after "kind:" in a subject or target, if it has that kind. */
 static int
-kind_name(struct sv s, const char *kind, struct sv *out)
+kind_name(struct ldg_slice s, const char *kind, struct ldg_slice *out)
 {
     size_t k = strlen(kind);
     if (s.n <= k + 1 || memcmp(s.p, kind, k) != 0 || s.p[k] != ':')
@@ -201,7 +202,8 @@ kind_name(struct sv s, const char *kind, struct sv *out)
 /* ------------------------------------------------------------ models -- */
 
 static int
-fold_host(struct pstate *ps, const struct penv *e, const struct bview *b)
+fold_host(struct pstate *ps, const struct penv *e,
+          const struct ldg_body_view *b)
 {
     uint8_t key[PROJ_KEY_MAX + 1];
     size_t kl = KEY1(key, TAG_HOST, svs("local"));
@@ -209,17 +211,17 @@ fold_host(struct pstate *ps, const struct penv *e, const struct bview *b)
     int64_t v;
     int rc = 0;
 
-    if (b->erased)
+    if (ldg_body_view_erased(b))
         return 0;
     UPD(ps, P_MODELS, key, kl);
     if (e->type == T_HOST_PROFILE) {
-        json_t *g = bv_json(b, "gpus");
+        json_t *g = ldg_body_view_json(b, "gpus");
         size_t i;
         json_t *x;
         rc = set_field(&rec->cpu, b, "cpu");
-        rec->cores = bv_int(b, "cores", &v) ? v : 0;
-        rec->ram_mb = bv_int(b, "ram_mb", &v) ? v : 0;
-        rec->tier = bv_int(b, "tier", &v) ? v : 0;
+        rec->cores = ldg_body_view_int(b, "cores", &v) ? v : 0;
+        rec->ram_mb = ldg_body_view_int(b, "ram_mb", &v) ? v : 0;
+        rec->tier = ldg_body_view_int(b, "tier", &v) ? v : 0;
         rec->gpus = 0;
         rec->vram_total_mb = 0;
         json_array_foreach(g, i, x)
@@ -235,10 +237,10 @@ fold_host(struct pstate *ps, const struct penv *e, const struct bview *b)
     } else {
         rec->has_capacity = 1;
         rec->capacity_seq = e->seq;
-        rec->ram_free_mb = bv_int(b, "ram_free_mb", &v) ? v : -1;
-        rec->vram_free_mb = bv_int(b, "vram_free_mb", &v) ? v : -1;
+        rec->ram_free_mb = ldg_body_view_int(b, "ram_free_mb", &v) ? v : -1;
+        rec->vram_free_mb = ldg_body_view_int(b, "vram_free_mb", &v) ? v : -1;
     }
-    if (bv_int(b, "disk_free_mb", &v)) {
+    if (ldg_body_view_int(b, "disk_free_mb", &v)) {
         rec->has_disk = 1;
         rec->disk_free_mb = v;
         rec->disk_seq = e->seq;
@@ -247,16 +249,17 @@ fold_host(struct pstate *ps, const struct penv *e, const struct bview *b)
 }
 
 static int
-fold_runtime(struct pstate *ps, const struct penv *e, const struct bview *b)
+fold_runtime(struct pstate *ps, const struct penv *e,
+             const struct ldg_body_view *b)
 {
     uint8_t key[PROJ_KEY_MAX + 1];
     struct rec_runtime *rec;
-    struct sv name, st;
+    struct ldg_slice name, st;
     double lat;
     size_t kl;
     int rc = 0;
 
-    if (!bv_str(b, "runtime", &name))
+    if (!ldg_body_view_str(b, "runtime", &name))
         return 0;
     kl = KEY1(key, TAG_RUNTIME, name);
     UPD(ps, P_MODELS, key, kl);
@@ -270,7 +273,7 @@ fold_runtime(struct pstate *ps, const struct penv *e, const struct bview *b)
             return rc;
     } else {
         rec->status = RT_UNKNOWN;
-        if (bv_str(b, "status", &st)) {
+        if (ldg_body_view_str(b, "status", &st)) {
             if (sv_eq(st, "up"))
                 rec->status = RT_UP;
             else if (sv_eq(st, "degraded"))
@@ -278,7 +281,7 @@ fold_runtime(struct pstate *ps, const struct penv *e, const struct bview *b)
             else if (sv_eq(st, "down"))
                 rec->status = RT_DOWN;
         }
-        rec->has_latency = (uint8_t)bv_num(b, "latency_ms", &lat);
+        rec->has_latency = (uint8_t)ldg_body_view_num(b, "latency_ms", &lat);
         rec->latency_ms = rec->has_latency ? lat : 0;
         rec->health_seq = e->seq;
         rec->health_ts = e->ts;
@@ -289,16 +292,17 @@ fold_runtime(struct pstate *ps, const struct penv *e, const struct bview *b)
 }
 
 static int
-fold_model(struct pstate *ps, const struct penv *e, const struct bview *b)
+fold_model(struct pstate *ps, const struct penv *e,
+           const struct ldg_body_view *b)
 {
     uint8_t key[PROJ_KEY_MAX + 1];
     struct rec_model *rec;
-    struct sv name, s;
+    struct ldg_slice name, s;
     size_t kl;
     int rc = 0;
     int ok;
 
-    if (!bv_str(b, "model", &name))
+    if (!ldg_body_view_str(b, "model", &name))
         return 0;
     kl = KEY1(key, TAG_MODEL, name);
     UPD(ps, P_MODELS, key, kl);
@@ -316,14 +320,14 @@ fold_model(struct pstate *ps, const struct penv *e, const struct bview *b)
             (rc = set_field(&rec->runtime, b, "runtime")) < 0 ||
             (rc = set_field(&rec->license, b, "license")) < 0)
             return rc;
-        rec->has_size = (uint8_t)bv_int(b, "size_bytes", &size);
+        rec->has_size = (uint8_t)ldg_body_view_int(b, "size_bytes", &size);
         rec->size_bytes = rec->has_size && size > 0 ? (uint64_t)size : 0;
-        caps = bv_json(b, "capabilities");
+        caps = ldg_body_view_json(b, "capabilities");
         rc = strlist_from_json(&rec->capabilities, caps, PROJ_LIST_MAX);
         json_decref(caps);
         if (rc < 0)
             return rc;
-        src = bv_json(b, "source");
+        src = ldg_body_view_json(b, "source");
         rc = set_str(&rec->source_url,
                      json_string_value(json_object_get(src, "url")));
         if (rc == 0)
@@ -333,13 +337,13 @@ fold_model(struct pstate *ps, const struct penv *e, const struct bview *b)
         return rc;
     }
     case T_MODEL_VERIFIED:
-        if (!bv_bool(b, "ok", &ok))
+        if (!ldg_body_view_bool(b, "ok", &ok))
             return 0;
         rec->verified = ok ? VS_OK : VS_FAILED;
         rec->verified_seq = e->seq;
         return set_field(&rec->verified_digest, b, "digest");
     default: /* T_MODEL_STATE */
-        if (!bv_str(b, "state", &s))
+        if (!ldg_body_view_str(b, "state", &s))
             return 0;
         rec->state = sv_eq(s, "available") ? MS_AVAILABLE
                      : sv_eq(s, "loaded")  ? MS_LOADED
@@ -435,9 +439,9 @@ set_requires(struct rec_pack *p, const json_t *req, uint64_t since,
 
 static int
 fold_pack_install(struct rec_pack *p, const struct penv *e,
-                  const struct bview *b)
+                  const struct ldg_body_view *b)
 {
-    json_t *req = bv_json(b, "requires");
+    json_t *req = ldg_body_view_json(b, "requires");
     int rc;
     perms_free(p);
     strlist_clear(&p->routes);
@@ -467,9 +471,9 @@ fold_pack_install(struct rec_pack *p, const struct penv *e,
 
 static int
 fold_pack_upgrade(struct rec_pack *p, const struct penv *e,
-                  const struct bview *b)
+                  const struct ldg_body_view *b)
 {
-    json_t *req = bv_json(b, "requires");
+    json_t *req = ldg_body_view_json(b, "requires");
     int rc = 0;
     if (req != NULL) {
         struct preq *old = p->perms;
@@ -501,15 +505,16 @@ fold_pack_upgrade(struct rec_pack *p, const struct penv *e,
 }
 
 static int
-fold_pack(struct pstate *ps, const struct penv *e, const struct bview *b)
+fold_pack(struct pstate *ps, const struct penv *e,
+          const struct ldg_body_view *b)
 {
     uint8_t key[PROJ_KEY_MAX + 1];
     struct rec_pack *rec;
-    struct sv name;
+    struct ldg_slice name;
     size_t kl;
     int ok, rc = 0;
 
-    if (!bv_str(b, "pack", &name))
+    if (!ldg_body_view_str(b, "pack", &name))
         return 0;
     kl = KEY1(key, TAG_PACK, name);
     if (e->type != T_PACK_INSTALLED && ps_get(ps, P_PACKS, key, kl) == NULL)
@@ -526,12 +531,12 @@ fold_pack(struct pstate *ps, const struct penv *e, const struct bview *b)
     case T_PACK_VALIDATED: {
         json_t *errs, *x;
         size_t i;
-        if (!bv_bool(b, "ok", &ok))
+        if (!ldg_body_view_bool(b, "ok", &ok))
             return 0;
         rec->validated = ok ? TRI_OK : TRI_FAIL;
         rec->validated_seq = e->seq;
         strlist_clear(&rec->validation_errors);
-        errs = bv_json(b, "errors");
+        errs = ldg_body_view_json(b, "errors");
         json_array_foreach(errs, i, x)
         {
             if (i >= ERRLIST_MAX)
@@ -545,12 +550,12 @@ fold_pack(struct pstate *ps, const struct penv *e, const struct bview *b)
     case T_PACK_CHECKED: {
         json_t *cl, *x;
         size_t i;
-        if (!bv_bool(b, "ok", &ok))
+        if (!ldg_body_view_bool(b, "ok", &ok))
             return 0;
         rec->checked = ok ? TRI_OK : TRI_FAIL;
         rec->checked_seq = e->seq;
         strlist_clear(&rec->check_failed);
-        cl = bv_json(b, "clauses");
+        cl = ldg_body_view_json(b, "clauses");
         json_array_foreach(cl, i, x)
         {
             const json_t *n = json_object_get(x, "name");
@@ -583,16 +588,18 @@ fold_pack(struct pstate *ps, const struct penv *e, const struct bview *b)
 /* ------------------------------------------------------- permissions -- */
 
 static int
-fold_perm(struct pstate *ps, const struct penv *e, const struct bview *b)
+fold_perm(struct pstate *ps, const struct penv *e,
+          const struct ldg_body_view *b)
 {
     uint8_t key[PROJ_KEY_MAX + 1];
     struct rec_perm *rec;
-    struct sv pack, group, scope;
+    struct ldg_slice pack, group, scope;
     size_t kl;
     int rc;
 
-    if (!bv_str(b, "pack", &pack) || !bv_str(b, "group", &group) ||
-        !bv_str(b, "scope", &scope))
+    if (!ldg_body_view_str(b, "pack", &pack) ||
+        !ldg_body_view_str(b, "group", &group) ||
+        !ldg_body_view_str(b, "scope", &scope))
         return 0;
     kl = KEY3(key, TAG_PERM, pack, group, scope);
     UPD(ps, P_PERMISSIONS, key, kl);
@@ -617,9 +624,10 @@ fold_perm(struct pstate *ps, const struct penv *e, const struct bview *b)
     rec->expires_ns = 0;
     rec->bad_expires = 0;
     if (e->type == T_PERM_GRANTED) {
-        struct sv s;
+        struct ldg_slice s;
         int64_t i;
-        if (bv_str(b, "expires", &s) || bv_int(b, "expires", &i)) {
+        if (ldg_body_view_str(b, "expires", &s) ||
+            ldg_body_view_int(b, "expires", &i)) {
             rec->expires_ns = parse_time_ns(b, "expires");
             if (rec->expires_ns == 0) {
                 /* Unreadable expiry: fail closed, treat as expired. */
@@ -637,16 +645,17 @@ fold_perm(struct pstate *ps, const struct penv *e, const struct bview *b)
 
 static int
 fold_route_declared(struct pstate *ps, const struct penv *e,
-                    const struct bview *b)
+                    const struct ldg_body_view *b)
 {
     uint8_t key[PROJ_KEY_MAX + 1];
     struct rec_route *rec;
-    struct sv name, model;
+    struct ldg_slice name, model;
     json_t *fb, *thr;
     size_t kl;
     int rc;
 
-    if (!bv_str(b, "route", &name) || !bv_str(b, "model", &model))
+    if (!ldg_body_view_str(b, "route", &name) ||
+        !ldg_body_view_str(b, "model", &model))
         return 0;
     kl = KEY1(key, TAG_ROUTE, name);
     UPD(ps, P_ROUTES, key, kl);
@@ -661,13 +670,13 @@ fold_route_declared(struct pstate *ps, const struct penv *e,
         return rc;
     rec->current_source = CS_DECLARED;
     rec->current_seq = e->seq;
-    fb = bv_json(b, "fallbacks");
+    fb = ldg_body_view_json(b, "fallbacks");
     rc = strlist_from_json(&rec->fallbacks, fb, PROJ_LIST_MAX);
     json_decref(fb);
     if (rc < 0)
         return rc;
     rec->fallbacks_truncated = (uint8_t)rc;
-    thr = bv_json(b, "threshold");
+    thr = ldg_body_view_json(b, "threshold");
     rec->has_threshold = 0;
     rec->thr_value = 0;
     rc = set_str(&rec->thr_metric, NULL);
@@ -690,19 +699,20 @@ fold_route_declared(struct pstate *ps, const struct penv *e,
 }
 
 static int
-fold_decision(struct pstate *ps, const struct penv *e, const struct bview *b)
+fold_decision(struct pstate *ps, const struct penv *e,
+              const struct ldg_body_view *b)
 {
     uint8_t key[PROJ_KEY_MAX + 1];
-    struct sv route, out;
+    struct ldg_slice route, out;
     size_t kl;
     int fb = 0, have_out = 0;
     double lat;
 
-    if (!bv_str(b, "route", &route) &&
-        !(b->erased && kind_name(e->subject, "route", &route)))
+    if (!ldg_body_view_str(b, "route", &route) &&
+        !(ldg_body_view_erased(b) && kind_name(e->subject, "route", &route)))
         return 0;
-    have_out = bv_str(b, "outcome", &out);
-    bv_bool(b, "fallback", &fb);
+    have_out = ldg_body_view_str(b, "outcome", &out);
+    ldg_body_view_bool(b, "fallback", &fb);
     if (ps->mask & (1u << P_ROUTES)) {
         struct rec_rstats *rec;
         kl = KEY1(key, TAG_RSTATS, route);
@@ -711,7 +721,7 @@ fold_decision(struct pstate *ps, const struct penv *e, const struct bview *b)
             return LDG_ENOMEM;
         rec->count++;
         rec->last_seq = e->seq;
-        if (b->erased) {
+        if (ldg_body_view_erased(b)) {
             rec->unknown++;
         } else {
             int bk;
@@ -720,7 +730,8 @@ fold_decision(struct pstate *ps, const struct penv *e, const struct bview *b)
                 rec->error++;
             else if (have_out && sv_eq(out, "refused"))
                 rec->refused++;
-            if (bv_num(b, "latency_ms", &lat) && (bk = hist_bucket(lat)) >= 0)
+            if (ldg_body_view_num(b, "latency_ms", &lat) &&
+                (bk = hist_bucket(lat)) >= 0)
                 rec->hist[bk]++;
         }
     }
@@ -728,8 +739,9 @@ fold_decision(struct pstate *ps, const struct penv *e, const struct bview *b)
 }
 
 static int
-fold_reval(struct pstate *ps, const struct penv *e, const struct bview *b,
-           struct sv route, struct sv cand)
+fold_reval(struct pstate *ps, const struct penv *e,
+           const struct ldg_body_view *b, struct ldg_slice route,
+           struct ldg_slice cand)
 {
     uint8_t key[PROJ_KEY_MAX + 1];
     struct rec_reval *rec;
@@ -746,11 +758,12 @@ fold_reval(struct pstate *ps, const struct penv *e, const struct bview *b,
     if (rec->route == NULL && ((rc = set_sv(&rec->route, route)) < 0 ||
                                (rc = set_sv(&rec->candidate, cand)) < 0))
         return rc;
-    bv_bool(b, "passed", &passed);
+    ldg_body_view_bool(b, "passed", &passed);
     rec->passed = (uint8_t)passed;
-    rec->cases_total = bv_int(b, "cases_total", &i) ? i : 0;
-    rec->cases_passed = bv_int(b, "cases_passed", &i) ? i : 0;
-    rec->has_violations = (uint8_t)bv_int(b, "policy_violations", &i);
+    rec->cases_total = ldg_body_view_int(b, "cases_total", &i) ? i : 0;
+    rec->cases_passed = ldg_body_view_int(b, "cases_passed", &i) ? i : 0;
+    rec->has_violations =
+        (uint8_t)ldg_body_view_int(b, "policy_violations", &i);
     rec->violations = rec->has_violations ? i : 0;
     rec->seq = e->seq;
     rec->ts = e->ts;
@@ -762,7 +775,7 @@ fold_reval(struct pstate *ps, const struct penv *e, const struct bview *b,
         free(rec->m[j].name);
     rec->nmetrics = 0;
     /* Numeric metrics, the first PROJ_METRICS_MAX by name. */
-    metrics = bv_json(b, "metrics");
+    metrics = ldg_body_view_json(b, "metrics");
     json_object_foreach(metrics, k, v)
     {
         size_t at;
@@ -793,8 +806,8 @@ fold_reval(struct pstate *ps, const struct penv *e, const struct bview *b,
 }
 
 static int
-fold_peval(struct pstate *ps, const struct penv *e, const struct bview *b,
-           struct sv id)
+fold_peval(struct pstate *ps, const struct penv *e,
+           const struct ldg_body_view *b, struct ldg_slice id)
 {
     uint8_t key[PROJ_KEY_MAX + 1];
     struct rec_peval *rec;
@@ -811,15 +824,15 @@ fold_peval(struct pstate *ps, const struct penv *e, const struct bview *b,
         (rc = set_field(&rec->candidate, b, "candidate")) < 0 ||
         (rc = set_field(&rec->suite, b, "suite")) < 0)
         return rc;
-    bv_bool(b, "passed", &passed);
+    ldg_body_view_bool(b, "passed", &passed);
     rec->passed = (uint8_t)passed;
     rec->seq = e->seq;
-    metrics = bv_json(b, "metrics");
+    metrics = ldg_body_view_json(b, "metrics");
     v = json_object_get(metrics, "pass_rate");
     rec->has_pass_rate = json_is_number(v);
     rec->pass_rate = rec->has_pass_rate ? json_number_value(v) : 0;
-    if (!rec->has_pass_rate && bv_int(b, "cases_total", &tot) &&
-        bv_int(b, "cases_passed", &pas) && tot > 0) {
+    if (!rec->has_pass_rate && ldg_body_view_int(b, "cases_total", &tot) &&
+        ldg_body_view_int(b, "cases_passed", &pas) && tot > 0) {
         rec->has_pass_rate = 1;
         rec->pass_rate = (double)pas / (double)tot;
     }
@@ -827,18 +840,21 @@ fold_peval(struct pstate *ps, const struct penv *e, const struct bview *b,
     rec->has_p50 = json_is_number(v);
     rec->p50_ms = rec->has_p50 ? json_number_value(v) : 0;
     json_decref(metrics);
-    rec->has_violations = (uint8_t)bv_int(b, "policy_violations", &i);
+    rec->has_violations =
+        (uint8_t)ldg_body_view_int(b, "policy_violations", &i);
     rec->violations = rec->has_violations ? i : 0;
     return 0;
 }
 
 static int
-fold_eval_result(struct pstate *ps, const struct penv *e, const struct bview *b)
+fold_eval_result(struct pstate *ps, const struct penv *e,
+                 const struct ldg_body_view *b)
 {
-    struct sv target, cand, id, route;
+    struct ldg_slice target, cand, id, route;
     int rc = 0;
-    if (!bv_str(b, "target", &target) || !bv_str(b, "candidate", &cand) ||
-        !bv_str(b, "eval_id", &id))
+    if (!ldg_body_view_str(b, "target", &target) ||
+        !ldg_body_view_str(b, "candidate", &cand) ||
+        !ldg_body_view_str(b, "eval_id", &id))
         return 0;
     if ((ps->mask & (1u << P_ROUTES)) && kind_name(target, "route", &route))
         rc = fold_reval(ps, e, b, route, cand);
@@ -851,8 +867,8 @@ fold_eval_result(struct pstate *ps, const struct penv *e, const struct bview *b)
 
 /* Whether a promotion is gated, with the reason when it is not. */
 static int
-gate(struct pstate *ps, const struct rec_ptarget *t, struct sv target,
-     struct sv cand, struct sv id, char *why, size_t cap)
+gate(struct pstate *ps, const struct rec_ptarget *t, struct ldg_slice target,
+     struct ldg_slice cand, struct ldg_slice id, char *why, size_t cap)
 {
     uint8_t key[PROJ_KEY_MAX + 1];
     const struct rec_peval *ev, *pe = NULL;
@@ -925,13 +941,13 @@ promotion_gate(struct pstate *ps, const char *target, const char *cand,
 }
 
 static int
-add_history(struct pstate *ps, const struct penv *e, struct sv target,
+add_history(struct pstate *ps, const struct penv *e, struct ldg_slice target,
             uint8_t kind, const char *cand, const char *eval_id,
             const char *previous, const char *reason, int ungated)
 {
     uint8_t key[PROJ_KEY_MAX + 1 + 9], seqb[8];
     struct rec_phist *rec;
-    struct sv s;
+    struct ldg_slice s;
     size_t kl;
     int rc;
     for (int i = 0; i < 8; i++)
@@ -955,12 +971,12 @@ add_history(struct pstate *ps, const struct penv *e, struct sv target,
 
 /* Makes model the current model of route:R targets. */
 static int
-route_current(struct pstate *ps, const struct penv *e, struct sv target,
-              struct sv model, uint8_t source)
+route_current(struct pstate *ps, const struct penv *e, struct ldg_slice target,
+              struct ldg_slice model, uint8_t source)
 {
     uint8_t key[PROJ_KEY_MAX + 1];
     struct rec_route *rec;
-    struct sv route;
+    struct ldg_slice route;
     size_t kl;
     int rc;
     if (!(ps->mask & (1u << P_ROUTES)) || !kind_name(target, "route", &route))
@@ -975,34 +991,36 @@ route_current(struct pstate *ps, const struct penv *e, struct sv target,
 }
 
 static char *
-sv_cstr(struct sv s)
+sv_cstr(struct ldg_slice s)
 {
     return dup_sv(s);
 }
 
 static int
-fold_promotion(struct pstate *ps, const struct penv *e, const struct bview *b)
+fold_promotion(struct pstate *ps, const struct penv *e,
+               const struct ldg_body_view *b)
 {
     uint8_t key[PROJ_KEY_MAX + 1];
     struct rec_ptarget *rec;
-    struct sv target, cand = {NULL, 0}, id = {NULL, 0}, reason = {NULL, 0};
-    struct sv prev = {NULL, 0};
+    struct ldg_slice target, cand = {NULL, 0}, id = {NULL, 0},
+                             reason = {NULL, 0};
+    struct ldg_slice prev = {NULL, 0};
     char *c = NULL, *i = NULL, *r = NULL, *pv = NULL;
     char why[512] = "";
     size_t kl;
     int rc = 0, gated = 1;
 
-    if (!bv_str(b, "target", &target))
+    if (!ldg_body_view_str(b, "target", &target))
         return 0;
     if (e->type == T_PROMO_ROLLED_BACK) {
-        if (!bv_str(b, "to", &cand))
+        if (!ldg_body_view_str(b, "to", &cand))
             return 0;
-    } else if (!bv_str(b, "candidate", &cand)) {
+    } else if (!ldg_body_view_str(b, "candidate", &cand)) {
         return 0;
     }
-    bv_str(b, "eval_id", &id);
-    bv_str(b, "reason", &reason);
-    bv_str(b, "previous", &prev);
+    ldg_body_view_str(b, "eval_id", &id);
+    ldg_body_view_str(b, "reason", &reason);
+    ldg_body_view_str(b, "previous", &prev);
     if (e->type == T_PROMO_PROMOTED &&
         (rc = route_current(ps, e, target, cand, CS_PROMOTED)) < 0)
         return rc;
@@ -1122,7 +1140,7 @@ out:
 /* -------------------------------------------------------------- runs -- */
 
 static struct rec_run *
-run_rec(struct pstate *ps, const struct penv *e, struct sv run)
+run_rec(struct pstate *ps, const struct penv *e, struct ldg_slice run)
 {
     uint8_t key[PROJ_KEY_MAX + 1];
     size_t kl = KEY1(key, TAG_RUN, run);
@@ -1139,14 +1157,14 @@ run_rec(struct pstate *ps, const struct penv *e, struct sv run)
 }
 
 static int
-fold_run(struct pstate *ps, const struct penv *e, const struct bview *b)
+fold_run(struct pstate *ps, const struct penv *e, const struct ldg_body_view *b)
 {
     struct rec_run *r;
-    struct sv run, s;
+    struct ldg_slice run, s;
     double d;
     int rc = 0;
 
-    if (!bv_str(b, "run", &run) || run.n == 0) {
+    if (!ldg_body_view_str(b, "run", &run) || run.n == 0) {
         if (e->run.n == 0)
             return 0;
         run = e->run;
@@ -1167,14 +1185,14 @@ fold_run(struct pstate *ps, const struct penv *e, const struct bview *b)
         break;
     case T_RUN_STEP:
         r->steps++;
-        if (bv_str(b, "status", &s)) {
+        if (ldg_body_view_str(b, "status", &s)) {
             if (sv_eq(s, "ok")) {
                 r->steps_ok++;
             } else if (sv_eq(s, "failed")) {
                 r->steps_failed++;
                 if (r->first_failed_step == NULL) {
                     r->first_failed_seq = e->seq;
-                    if (!bv_str(b, "step", &s))
+                    if (!ldg_body_view_str(b, "step", &s))
                         s = svs("?");
                     if ((rc = set_sv(&r->first_failed_step, s)) < 0)
                         return rc;
@@ -1183,18 +1201,19 @@ fold_run(struct pstate *ps, const struct penv *e, const struct bview *b)
                 r->steps_skipped++;
             }
         }
-        if (bv_str(b, "step", &s) && (rc = set_sv(&r->last_step, s)) < 0)
+        if (ldg_body_view_str(b, "step", &s) &&
+            (rc = set_sv(&r->last_step, s)) < 0)
             return rc;
         break;
     case T_RUN_POLICY:
-        if (bv_str(b, "decision", &s)) {
+        if (ldg_body_view_str(b, "decision", &s)) {
             if (sv_eq(s, "allow")) {
                 r->policy_allow++;
             } else if (sv_eq(s, "deny")) {
                 r->policy_deny++;
                 if (r->first_deny_rule == NULL) {
                     r->first_deny_seq = e->seq;
-                    if (!bv_str(b, "rule", &s))
+                    if (!ldg_body_view_str(b, "rule", &s))
                         s = svs("?");
                     if ((rc = set_sv(&r->first_deny_rule, s)) < 0)
                         return rc;
@@ -1206,12 +1225,12 @@ fold_run(struct pstate *ps, const struct penv *e, const struct bview *b)
         r->finished_seq = e->seq;
         r->end_ts = e->ts;
         r->status = RS_UNKNOWN;
-        if (bv_str(b, "status", &s))
+        if (ldg_body_view_str(b, "status", &s))
             r->status = sv_eq(s, "ok")        ? RS_OK
                         : sv_eq(s, "failed")  ? RS_FAILED
                         : sv_eq(s, "aborted") ? RS_ABORTED
                                               : RS_UNKNOWN;
-        r->has_duration = (uint8_t)bv_num(b, "duration_ms", &d);
+        r->has_duration = (uint8_t)ldg_body_view_num(b, "duration_ms", &d);
         r->duration_ms = r->has_duration ? d : 0;
         if ((rc = set_field(&r->error, b, "error")) < 0)
             return rc;
@@ -1222,18 +1241,19 @@ fold_run(struct pstate *ps, const struct penv *e, const struct bview *b)
 
 /* Events of other types linked to a run: counted, and decisions tallied. */
 static int
-fold_run_link(struct pstate *ps, const struct penv *e, const struct bview *b)
+fold_run_link(struct pstate *ps, const struct penv *e,
+              const struct ldg_body_view *b)
 {
     struct rec_run *r = run_rec(ps, e, e->run);
     if (r == NULL)
         return ps->err ? ps->err : LDG_ENOMEM;
     if (e->type == T_ROUTE_DECISION) {
-        struct sv out;
+        struct ldg_slice out;
         int fb = 0;
         r->decisions++;
-        if (bv_bool(b, "fallback", &fb) && fb)
+        if (ldg_body_view_bool(b, "fallback", &fb) && fb)
             r->dec_fallback++;
-        if (bv_str(b, "outcome", &out)) {
+        if (ldg_body_view_str(b, "outcome", &out)) {
             if (sv_eq(out, "error"))
                 r->dec_error++;
             else if (sv_eq(out, "refused"))
@@ -1246,7 +1266,8 @@ fold_run_link(struct pstate *ps, const struct penv *e, const struct bview *b)
 /* ------------------------------------------------------------- entry -- */
 
 int
-fold_event(struct pstate *ps, const struct penv *e, const struct bview *b)
+fold_event(struct pstate *ps, const struct penv *e,
+           const struct ldg_body_view *b)
 {
     unsigned m = ps->mask;
     int rc = 0;

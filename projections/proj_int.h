@@ -69,12 +69,9 @@ int proj_find(const char *name);
 
 /* --------------------------------------------------------------- scan.c -- */
 
-struct sv {
-    const char *p;
-    size_t n;
-};
-int sv_eq(struct sv a, const char *s);
-int sv_prefix(struct sv a, const char *s);
+/* Strings of a stored event or body are the core's slices (ledger.h). */
+int sv_eq(struct ldg_slice a, const char *s);
+int sv_prefix(struct ldg_slice a, const char *s);
 
 enum ev_type {
     T_OTHER = 0,
@@ -120,54 +117,26 @@ int ev_type_feeds(enum ev_type t);
 struct penv {
     uint64_t seq, ts;
     enum ev_type type;
-    struct sv subject, run;
+    struct ldg_slice subject, run;
 };
 
-/* A body: a jansson object, or the fields of a stored msgpack map, or
- * erased. Values are borrowed. */
-struct bfield {
-    const char *name;
-    size_t nlen;
-    const uint8_t *val; /* msgpack value */
-    size_t vlen;
-};
-struct bview {
-    const json_t *json; /* json mode when non-NULL */
-    int erased;
-    size_t n;
-    struct bfield *f; /* msgpack mode: room for LDG_FIELDS_MAX */
-};
-
-/* Field accessors: 1 if present with that type (JSON null counts as
- * absent), else 0. bv_num accepts integers and reals. */
-int bv_str(const struct bview *b, const char *name, struct sv *out);
-int bv_int(const struct bview *b, const char *name, int64_t *out);
-int bv_num(const struct bview *b, const char *name, double *out);
-int bv_bool(const struct bview *b, const char *name, int *out);
-/* Any value as JSON (new reference), or NULL if absent. */
-json_t *bv_json(const struct bview *b, const char *name);
-
-/* Parses a stored body record (flag byte ‖ payload) into b, whose f must
- * have room for LDG_FIELDS_MAX fields. Returns 0, or 1 when the record
- * needs the core's decoder (compressed or anything unexpected). */
-int bview_from_record(struct bview *b, const uint8_t *rec, size_t len);
+/* A body is the core's ldg_body_view (ledger.h): over the stored record
+ * on the rebuild path, over the applier's JSON object on the append path,
+ * or erased. */
 
 /* Iterates the events [from, to) of the log seen by t, giving each
  * envelope and body to fn. Uses the fast path over the stored bytes and
  * falls back to ldg_event_get/ldg_body_get for anything unexpected. */
-struct scan_stats {
-    uint64_t events, fast_bodies, slow_bodies, erased;
-};
 int scan_events(struct ldg_txn *t, uint64_t from, uint64_t to,
                 int (*fn)(void *ctx, const struct penv *e,
-                          const struct bview *b),
+                          const struct ldg_body_view *b),
                 void *ctx, ldg_projections_progress_fn progress, void *pctx,
-                struct scan_stats *st);
+                struct ldg_scan_stats *st);
 
 /* Time values ("expires"): RFC 3339 string or a number of seconds,
  * milliseconds, microseconds or nanoseconds since the epoch (by
  * magnitude). 0 if unparseable. */
-uint64_t parse_time_ns(const struct bview *b, const char *name);
+uint64_t parse_time_ns(const struct ldg_body_view *b, const char *name);
 
 /* ------------------------------------------------------------ records.c -- */
 
@@ -491,7 +460,7 @@ int ps_new(struct pstate **out, struct ldg_ledger *l, struct ldg_txn *t,
 void ps_free(struct pstate *ps);
 /* Key building: tag ‖ parts joined with 0x00; long keys are shortened to
  * a prefix ‖ 0x01 ‖ hex(SHA-256(full))[0:32]. buf needs PROJ_KEY_MAX+1. */
-size_t pkey(uint8_t *buf, uint8_t tag, const struct sv *parts, size_t n);
+size_t pkey(uint8_t *buf, uint8_t tag, const struct ldg_slice *parts, size_t n);
 /* The record for key (loaded from the backing store if needed), or NULL
  * if there is none or it cannot be read (then ps->err says why). */
 void *ps_get(struct pstate *ps, enum proj_id p, const uint8_t *key,
@@ -520,7 +489,8 @@ int ps_digest_all(struct pstate *ps, struct pdigest out[P_COUNT]);
 /* --------------------------------------------------------------- fold.c -- */
 
 /* Folds one event into ps (projections in ps->mask). */
-int fold_event(struct pstate *ps, const struct penv *e, const struct bview *b);
+int fold_event(struct pstate *ps, const struct penv *e,
+               const struct ldg_body_view *b);
 
 /* The promotion gate of VOCABULARY.md for promoting cand on target with
  * eval_id, against the state in ps: 1 holds, 0 not (why says which rule

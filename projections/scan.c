@@ -2,24 +2,11 @@
  * scan.c — events as the folds see them.
  *
  * On the append path the core hands each applier the body as a jansson
- * object. On the rebuild path there is no such object: ldg_body_get would
- * make one, but it computes every field digest and builds a JSON tree,
- * ~30 µs an event on the reference machine, ten times the whole budget of
- * a rebuild (300,000 events/s). So the rebuild reads the stored bytes
- * itself, in key order with two cursors, and looks at only the fields a
- * fold asks for:
- *
- *   entries db, key seq (8 BE):  0x93 ‖ event map ‖ bin32 prev ‖ bin64 sig
- *       event map: canonical msgpack {actor, body, [parent], [run], seq,
- *                  subject, ts, type, v}
- *   bodies db, key seq (8 BE):   flag (0x00 raw, 0x01 zstd) ‖ payload
- *       payload:   canonical msgpack {name: [bin8(16) salt, value], ...}
- *
- * (docs/FORMAT.md, format version 1.) Anything else — a compressed body,
- * another format version, a surprise in the bytes — falls back to the
- * core's own decoders for that event, so this file can only be faster,
- * never wrong. A core accessor that hands out field slices would retire
- * it (see the report in docs/PROJECTIONS.md).
+ * object; on the rebuild path the core's scan (ldg_log_scan) hands out
+ * each envelope and a view of its body read in place, and this file turns
+ * them into the folds' envelope (with the event type as an enum) and asks
+ * for bodies only of the types that feed a projection. The stored bytes
+ * are the core's business alone (ledger.h, "fast scans").
  */
 #include <math.h>
 #include <stdio.h>
@@ -32,14 +19,14 @@
 #define SCAN_RELEASE_EVERY 65536 /* events between dropped mappings */
 
 int
-sv_eq(struct sv a, const char *s)
+sv_eq(struct ldg_slice a, const char *s)
 {
     size_t n = strlen(s);
     return a.n == n && memcmp(a.p, s, n) == 0;
 }
 
 int
-sv_prefix(struct sv a, const char *s)
+sv_prefix(struct ldg_slice a, const char *s)
 {
     size_t n = strlen(s);
     return a.n >= n && memcmp(a.p, s, n) == 0;
@@ -104,483 +91,12 @@ ev_type_feeds(enum ev_type t)
     return t != T_OTHER && t != T_EVAL_STARTED && t != T_BODY_ERASED;
 }
 
-/* ---------------------------------------------------------- msgpack -- */
-
-/* Reads a msgpack value header at p: sets *len to the full encoded size
- * of the value (with nested values), depth-limited. 0 or -1. */
-static int
-mp_skip(const uint8_t *p, const uint8_t *end, size_t *len, int depth)
-{
-    const uint8_t *s = p;
-    uint64_t n = 0, items = 0;
-    uint8_t c;
-
-    if (p >= end || depth > 64)
-        return -1;
-    c = *p++;
-    if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
-        /* fixint, nil, bool */
-    } else if ((c & 0xe0) == 0xa0) {
-        n = c & 0x1f;
-    } else if ((c & 0xf0) == 0x90) {
-        items = c & 0x0f;
-    } else if ((c & 0xf0) == 0x80) {
-        items = (uint64_t)(c & 0x0f) * 2;
-    } else {
-        switch (c) {
-        case 0xcc:
-        case 0xd0:
-            n = 1;
-            break;
-        case 0xcd:
-        case 0xd1:
-            n = 2;
-            break;
-        case 0xce:
-        case 0xd2:
-        case 0xca:
-            n = 4;
-            break;
-        case 0xcf:
-        case 0xd3:
-        case 0xcb:
-            n = 8;
-            break;
-        case 0xd9:
-        case 0xc4:
-            if (end - p < 1)
-                return -1;
-            n = p[0];
-            p += 1;
-            break;
-        case 0xda:
-        case 0xc5:
-            if (end - p < 2)
-                return -1;
-            n = ((uint64_t)p[0] << 8) | p[1];
-            p += 2;
-            break;
-        case 0xdb:
-        case 0xc6:
-            if (end - p < 4)
-                return -1;
-            n = ((uint64_t)p[0] << 24) | ((uint64_t)p[1] << 16) |
-                ((uint64_t)p[2] << 8) | p[3];
-            p += 4;
-            break;
-        case 0xdc:
-            if (end - p < 2)
-                return -1;
-            items = ((uint64_t)p[0] << 8) | p[1];
-            p += 2;
-            break;
-        case 0xdd:
-            if (end - p < 4)
-                return -1;
-            items = ((uint64_t)p[0] << 24) | ((uint64_t)p[1] << 16) |
-                    ((uint64_t)p[2] << 8) | p[3];
-            p += 4;
-            break;
-        case 0xde:
-            if (end - p < 2)
-                return -1;
-            items = (((uint64_t)p[0] << 8) | p[1]) * 2;
-            p += 2;
-            break;
-        case 0xdf:
-            if (end - p < 4)
-                return -1;
-            items = (((uint64_t)p[0] << 24) | ((uint64_t)p[1] << 16) |
-                     ((uint64_t)p[2] << 8) | p[3]) *
-                    2;
-            p += 4;
-            break;
-        default:
-            return -1; /* ext types and reserved bytes never appear */
-        }
-    }
-    if ((uint64_t)(end - p) < n)
-        return -1;
-    p += n;
-    for (uint64_t i = 0; i < items; i++) {
-        size_t l;
-        if (mp_skip(p, end, &l, depth + 1) < 0)
-            return -1;
-        p += l;
-    }
-    *len = (size_t)(p - s);
-    return 0;
-}
-
-/* A string at p: 0 and the slice, or -1 if not a string. */
-static int
-mp_str(const uint8_t *p, size_t len, struct sv *out)
-{
-    size_t hdr, n;
-    if (len < 1)
-        return -1;
-    if ((p[0] & 0xe0) == 0xa0) {
-        hdr = 1;
-        n = p[0] & 0x1f;
-    } else if (p[0] == 0xd9 && len >= 2) {
-        hdr = 2;
-        n = p[1];
-    } else if (p[0] == 0xda && len >= 3) {
-        hdr = 3;
-        n = ((size_t)p[1] << 8) | p[2];
-    } else if (p[0] == 0xdb && len >= 5) {
-        hdr = 5;
-        n = ((size_t)p[1] << 24) | ((size_t)p[2] << 16) | ((size_t)p[3] << 8) |
-            p[4];
-    } else {
-        return -1;
-    }
-    if (len - hdr < n)
-        return -1;
-    out->p = (const char *)p + hdr;
-    out->n = n;
-    return 0;
-}
-
-static uint64_t
-rd_be(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-/* An integer at p. 0 and the value, or -1. */
-static int
-mp_int(const uint8_t *p, size_t len, int64_t *out, int *is_unsigned_big)
-{
-    uint8_t c;
-    *is_unsigned_big = 0;
-    if (len < 1)
-        return -1;
-    c = p[0];
-    if (c <= 0x7f) {
-        *out = c;
-        return 0;
-    }
-    if (c >= 0xe0) {
-        *out = (int8_t)c;
-        return 0;
-    }
-    switch (c) {
-    case 0xcc:
-        if (len < 2)
-            return -1;
-        *out = p[1];
-        return 0;
-    case 0xcd:
-        if (len < 3)
-            return -1;
-        *out = (int64_t)rd_be(p + 1, 2);
-        return 0;
-    case 0xce:
-        if (len < 5)
-            return -1;
-        *out = (int64_t)rd_be(p + 1, 4);
-        return 0;
-    case 0xcf: {
-        uint64_t u;
-        if (len < 9)
-            return -1;
-        u = rd_be(p + 1, 8);
-        if (u > INT64_MAX)
-            *is_unsigned_big = 1;
-        *out = (int64_t)u;
-        return 0;
-    }
-    case 0xd0:
-        if (len < 2)
-            return -1;
-        *out = (int8_t)p[1];
-        return 0;
-    case 0xd1:
-        if (len < 3)
-            return -1;
-        *out = (int16_t)rd_be(p + 1, 2);
-        return 0;
-    case 0xd2:
-        if (len < 5)
-            return -1;
-        *out = (int32_t)rd_be(p + 1, 4);
-        return 0;
-    case 0xd3:
-        if (len < 9)
-            return -1;
-        *out = (int64_t)rd_be(p + 1, 8);
-        return 0;
-    default:
-        return -1;
-    }
-}
-
-static int
-mp_float(const uint8_t *p, size_t len, double *out)
-{
-    if (len >= 9 && p[0] == 0xcb) {
-        uint64_t u = rd_be(p + 1, 8);
-        double d;
-        memcpy(&d, &u, 8);
-        *out = d;
-        return 0;
-    }
-    if (len >= 5 && p[0] == 0xca) {
-        uint32_t u = (uint32_t)rd_be(p + 1, 4);
-        float f;
-        memcpy(&f, &u, 4);
-        *out = f;
-        return 0;
-    }
-    return -1;
-}
-
-/* ------------------------------------------------------- body views -- */
-
-static const struct bfield *
-bv_find(const struct bview *b, const char *name)
-{
-    size_t n = strlen(name);
-    for (size_t i = 0; i < b->n; i++)
-        if (b->f[i].nlen == n && memcmp(b->f[i].name, name, n) == 0)
-            return &b->f[i];
-    return NULL;
-}
-
-int
-bv_str(const struct bview *b, const char *name, struct sv *out)
-{
-    if (b->erased)
-        return 0;
-    if (b->json != NULL) {
-        const json_t *v = json_object_get(b->json, name);
-        if (!json_is_string(v))
-            return 0;
-        out->p = json_string_value(v);
-        out->n = json_string_length(v);
-        return 1;
-    } else {
-        const struct bfield *f = bv_find(b, name);
-        return f != NULL && mp_str(f->val, f->vlen, out) == 0;
-    }
-}
-
-int
-bv_int(const struct bview *b, const char *name, int64_t *out)
-{
-    if (b->erased)
-        return 0;
-    if (b->json != NULL) {
-        const json_t *v = json_object_get(b->json, name);
-        if (!json_is_integer(v))
-            return 0;
-        *out = (int64_t)json_integer_value(v);
-        return 1;
-    } else {
-        const struct bfield *f = bv_find(b, name);
-        int big;
-        if (f == NULL || mp_int(f->val, f->vlen, out, &big) < 0 || big)
-            return 0;
-        return 1;
-    }
-}
-
-int
-bv_num(const struct bview *b, const char *name, double *out)
-{
-    if (b->erased)
-        return 0;
-    if (b->json != NULL) {
-        const json_t *v = json_object_get(b->json, name);
-        if (!json_is_number(v))
-            return 0;
-        *out = json_number_value(v);
-        return 1;
-    } else {
-        const struct bfield *f = bv_find(b, name);
-        int64_t i;
-        int big;
-        if (f == NULL)
-            return 0;
-        if (mp_float(f->val, f->vlen, out) == 0)
-            return 1;
-        if (mp_int(f->val, f->vlen, &i, &big) == 0 && !big) {
-            *out = (double)i;
-            return 1;
-        }
-        return 0;
-    }
-}
-
-int
-bv_bool(const struct bview *b, const char *name, int *out)
-{
-    if (b->erased)
-        return 0;
-    if (b->json != NULL) {
-        const json_t *v = json_object_get(b->json, name);
-        if (!json_is_boolean(v))
-            return 0;
-        *out = json_is_true(v);
-        return 1;
-    } else {
-        const struct bfield *f = bv_find(b, name);
-        if (f == NULL || f->vlen != 1 ||
-            (f->val[0] != 0xc2 && f->val[0] != 0xc3))
-            return 0;
-        *out = f->val[0] == 0xc3;
-        return 1;
-    }
-}
-
-json_t *
-bv_json(const struct bview *b, const char *name)
-{
-    if (b->erased)
-        return NULL;
-    if (b->json != NULL) {
-        json_t *v = json_object_get(b->json, name);
-        if (v == NULL || json_is_null(v))
-            return NULL;
-        return json_incref(v);
-    } else {
-        const struct bfield *f = bv_find(b, name);
-        json_t *v = NULL;
-        if (f == NULL || f->val[0] == 0xc0)
-            return NULL;
-        if (ldg_msgpack_to_json(f->val, f->vlen, &v) < 0)
-            return NULL;
-        return v;
-    }
-}
-
-int
-bview_from_record(struct bview *b, const uint8_t *rec, size_t len)
-{
-    const uint8_t *p, *end = rec + len;
-    uint64_t n;
-    uint8_t c;
-
-    b->json = NULL;
-    b->erased = 0;
-    b->n = 0;
-    if (len < 2 || rec[0] != 0x00)
-        return 1; /* compressed or unknown flag: the core decodes it */
-    p = rec + 1;
-    c = *p++;
-    if ((c & 0xf0) == 0x80) {
-        n = c & 0x0f;
-    } else if (c == 0xde && end - p >= 2) {
-        n = rd_be(p, 2);
-        p += 2;
-    } else if (c == 0xdf && end - p >= 4) {
-        n = rd_be(p, 4);
-        p += 4;
-    } else {
-        return 1;
-    }
-    if (n > LDG_FIELDS_MAX)
-        return 1;
-    for (uint64_t i = 0; i < n; i++) {
-        struct sv name;
-        size_t l;
-        /* name */
-        if (mp_skip(p, end, &l, 0) < 0 || mp_str(p, l, &name) < 0)
-            return 1;
-        p += l;
-        /* [bin8(16) salt, value] */
-        if (end - p < 1 + 18 || p[0] != 0x92 || p[1] != 0xc4 || p[2] != 16)
-            return 1;
-        p += 1 + 18;
-        if (mp_skip(p, end, &l, 0) < 0)
-            return 1;
-        b->f[i].name = name.p;
-        b->f[i].nlen = name.n;
-        b->f[i].val = p;
-        b->f[i].vlen = l;
-        p += l;
-    }
-    if (p != end)
-        return 1;
-    b->n = (size_t)n;
-    return 0;
-}
-
-/* -------------------------------------------------------- envelopes -- */
-
-/* Parses the envelope fields the folds need from a stored entry. 0, or 1
- * when the bytes are not what this reader expects. */
-static int
-env_from_entry(const uint8_t *buf, size_t len, struct penv *e)
-{
-    const uint8_t *p = buf, *end = buf + len;
-    uint64_t n;
-    int have = 0;
-    uint8_t c;
-    struct sv type = {NULL, 0};
-
-    memset(e, 0, sizeof *e);
-    if (len < 4 || p[0] != 0x93)
-        return 1;
-    p++;
-    c = *p++;
-    if ((c & 0xf0) != 0x80)
-        return 1;
-    n = c & 0x0f;
-    for (uint64_t i = 0; i < n; i++) {
-        struct sv k;
-        size_t l;
-        if (mp_skip(p, end, &l, 0) < 0 || mp_str(p, l, &k) < 0)
-            return 1;
-        p += l;
-        if (mp_skip(p, end, &l, 0) < 0)
-            return 1;
-        if (k.n == 3 && memcmp(k.p, "seq", 3) == 0) {
-            int64_t v;
-            int big;
-            if (mp_int(p, l, &v, &big) < 0 || v < 0)
-                return 1;
-            e->seq = big ? (uint64_t)v : (uint64_t)v;
-            have |= 1;
-        } else if (k.n == 2 && memcmp(k.p, "ts", 2) == 0) {
-            int64_t v;
-            int big;
-            if (mp_int(p, l, &v, &big) < 0)
-                return 1;
-            e->ts = (uint64_t)v;
-            have |= 2;
-        } else if (k.n == 4 && memcmp(k.p, "type", 4) == 0) {
-            if (mp_str(p, l, &type) < 0)
-                return 1;
-            have |= 4;
-        } else if (k.n == 7 && memcmp(k.p, "subject", 7) == 0) {
-            if (mp_str(p, l, &e->subject) < 0)
-                return 1;
-        } else if (k.n == 3 && memcmp(k.p, "run", 3) == 0) {
-            if (mp_str(p, l, &e->run) < 0)
-                return 1;
-        } else if (k.n == 1 && k.p[0] == 'v') {
-            if (l != 1 || p[0] != LDG_FORMAT_VERSION)
-                return 1;
-            have |= 8;
-        }
-        p += l;
-    }
-    if (have != 15 || type.n == 0 || type.n > LDG_TYPE_MAX)
-        return 1;
-    e->type = ev_type_of(type.p, type.n);
-    return 0;
-}
-
 /* ------------------------------------------------------------- scan -- */
 
-struct slow {
-    struct ldg_event ev;
-    json_t *body;
+struct scan_ctx {
+    int (*fn)(void *ctx, const struct penv *e, const struct ldg_body_view *b);
+    void *ctx;
+    struct penv e; /* of the event want_body saw last */
 };
 
 static void
@@ -595,131 +111,46 @@ penv_from_event(struct penv *e, const struct ldg_event *ev)
     e->run.n = strlen(ev->run);
 }
 
+/* Bodies of types that feed no projection are never read; body.erased's
+ * is (it names its target). */
+static int
+want_body(void *ctx, const struct ldg_event *ev)
+{
+    struct scan_ctx *c = ctx;
+    penv_from_event(&c->e, ev);
+    return ev_type_feeds(c->e.type) || c->e.type == T_BODY_ERASED;
+}
+
+static int
+scan_cb(void *ctx, const struct ldg_event *ev, const struct ldg_body_view *b)
+{
+    struct scan_ctx *c = ctx;
+    if (c->e.seq != ev->seq)
+        penv_from_event(&c->e, ev); /* erased: want_body was not asked */
+    return c->fn(c->ctx, &c->e, b);
+}
+
 int
 scan_events(struct ldg_txn *t, uint64_t from, uint64_t to,
-            int (*fn)(void *ctx, const struct penv *e, const struct bview *b),
+            int (*fn)(void *ctx, const struct penv *e,
+                      const struct ldg_body_view *b),
             void *ctx, ldg_projections_progress_fn progress, void *pctx,
-            struct scan_stats *st)
+            struct ldg_scan_stats *st)
 {
-    struct ldg_cursor *ce = NULL, *cb = NULL;
-    struct ldg_val k, v, bk, bv;
-    struct bview *b = NULL;
-    struct slow *sl = NULL;
-    ldg_dbi de, db;
-    uint8_t key[8];
-    int rc, bodies_left = 1;
-    uint64_t seq, body_seq = UINT64_MAX;
+    struct scan_ctx c;
+    struct ldg_scan_fns fns;
 
-    memset(st, 0, sizeof *st);
-    if (from >= to)
-        return 0;
-    b = calloc(1, sizeof *b);
-    sl = calloc(1, sizeof *sl);
-    if (b != NULL)
-        b->f = malloc(LDG_FIELDS_MAX * sizeof *b->f);
-    if (b == NULL || sl == NULL || b->f == NULL) {
-        rc = LDG_ENOMEM;
-        goto out;
-    }
-    if ((rc = ldg_db_open(t, "entries", 0, &de)) < 0 ||
-        (rc = ldg_db_open(t, "bodies", 0, &db)) < 0)
-        goto out;
-    if ((rc = ldg_cursor_open(t, de, &ce)) < 0 ||
-        (rc = ldg_cursor_open(t, db, &cb)) < 0)
-        goto out;
-    for (int i = 7; i >= 0; i--)
-        key[7 - i] = (uint8_t)(from >> (i * 8));
-    rc = ldg_cursor_get(ce, LDG_SET_RANGE, key, 8, &k, &v);
-    if (rc == 0) {
-        int brc = ldg_cursor_get(cb, LDG_SET_RANGE, key, 8, &bk, &bv);
-        if (brc == LDG_ENOTFOUND)
-            bodies_left = 0;
-        else if (brc < 0) {
-            rc = brc;
-            goto out;
-        } else if (bk.len == 8)
-            body_seq = rd_be(bk.data, 8);
-    }
-    for (seq = from; seq < to; seq++) {
-        struct penv e;
-        const struct bview *use = b;
-        json_t *slow_body = NULL;
-        int fast;
-
-        /* Keep the resident size of a whole-log scan down. */
-        if (seq > from && (seq - from) % SCAN_RELEASE_EVERY == 0)
-            ldg_access_hint(ldg_txn_ledger(t), LDG_ACCESS_RELEASE);
-
-        if (rc == LDG_ENOTFOUND ||
-            (rc == 0 && (k.len != 8 || rd_be(k.data, 8) != seq))) {
-            ldg_set_errmsg(ldg_txn_ledger(t),
-                           "projections: event %llu is missing from the "
-                           "log",
-                           (unsigned long long)seq);
-            rc = LDG_ECORRUPT;
-            goto out;
-        }
-        if (rc < 0)
-            goto out;
-        fast = env_from_entry(v.data, v.len, &e) == 0 && e.seq == seq;
-        if (!fast) {
-            if ((rc = ldg_event_get(t, seq, &sl->ev)) < 0)
-                goto out;
-            penv_from_event(&e, &sl->ev);
-        }
-        while (bodies_left && body_seq < seq) {
-            int brc = ldg_cursor_get(cb, LDG_NEXT, NULL, 0, &bk, &bv);
-            if (brc == LDG_ENOTFOUND) {
-                bodies_left = 0;
-            } else if (brc < 0) {
-                rc = brc;
-                goto out;
-            } else {
-                body_seq = bk.len == 8 ? rd_be(bk.data, 8) : UINT64_MAX;
-            }
-        }
-        if (!bodies_left || body_seq != seq) {
-            b->json = NULL;
-            b->n = 0;
-            b->erased = 1;
-            st->erased++;
-        } else if (!ev_type_feeds(e.type) && e.type != T_BODY_ERASED) {
-            b->json = NULL;
-            b->n = 0;
-            b->erased = 0;
-        } else if (bview_from_record(b, bv.data, bv.len) == 0) {
-            st->fast_bodies++;
-        } else {
-            rc = ldg_body_get(t, seq, &slow_body);
-            if (rc < 0)
-                goto out;
-            b->json = slow_body;
-            b->erased = 0;
-            b->n = 0;
-            st->slow_bodies++;
-        }
-        rc = fn(ctx, &e, use);
-        json_decref(slow_body);
-        if (rc < 0)
-            goto out;
-        st->events++;
-        if (progress != NULL && (seq & 0xffff) == 0)
-            progress(pctx, seq - from, to - from);
-        rc = ldg_cursor_get(ce, LDG_NEXT, NULL, 0, &k, &v);
-        if (rc < 0 && rc != LDG_ENOTFOUND)
-            goto out;
-    }
-    if (progress != NULL)
-        progress(pctx, to - from, to - from);
-    rc = 0;
-out:
-    ldg_cursor_close(ce);
-    ldg_cursor_close(cb);
-    if (b != NULL)
-        free(b->f);
-    free(b);
-    free(sl);
-    return rc;
+    memset(&c, 0, sizeof c);
+    c.fn = fn;
+    c.ctx = ctx;
+    c.e.seq = UINT64_MAX;
+    memset(&fns, 0, sizeof fns);
+    fns.want_body = want_body;
+    fns.event = scan_cb;
+    fns.ctx = &c;
+    fns.progress = progress;
+    fns.progress_ctx = pctx;
+    return ldg_log_scan(t, from, to, &fns, st);
 }
 
 /* ------------------------------------------------------------- time -- */
@@ -802,13 +233,13 @@ parse_rfc3339(const char *s, size_t n)
 }
 
 uint64_t
-parse_time_ns(const struct bview *b, const char *name)
+parse_time_ns(const struct ldg_body_view *b, const char *name)
 {
-    struct sv s;
+    struct ldg_slice s;
     int64_t i;
-    if (bv_str(b, name, &s))
+    if (ldg_body_view_str(b, name, &s))
         return parse_rfc3339(s.p, s.n);
-    if (bv_int(b, name, &i)) {
+    if (ldg_body_view_int(b, name, &i)) {
         if (i <= 0)
             return 0;
         if (i < 100000000000LL) /* < 1e11: seconds */

@@ -134,7 +134,7 @@ ps_free(struct pstate *ps)
 }
 
 size_t
-pkey(uint8_t *buf, uint8_t tag, const struct sv *parts, size_t n)
+pkey(uint8_t *buf, uint8_t tag, const struct ldg_slice *parts, size_t n)
 {
     size_t len = 1, full = 1;
     buf[0] = tag;

@@ -143,7 +143,7 @@ static const char *
 required_as(struct pstate *ps, const struct rec_perm *g)
 {
     uint8_t key[PROJ_KEY_MAX + 1];
-    struct sv s = {g->pack, strlen(g->pack)};
+    struct ldg_slice s = {g->pack, strlen(g->pack)};
     size_t kl = pkey(key, TAG_PACK, &s, 1);
     const struct rec_pack *p = ps_get(ps, P_PACKS, key, kl);
     if (p == NULL)
@@ -266,7 +266,7 @@ view_models(struct pstate *ps)
         json_object_set_new(o, "runtime", sv_json(m->runtime));
         if (m->runtime != NULL) {
             uint8_t key[PROJ_KEY_MAX + 1];
-            struct sv s = {m->runtime, strlen(m->runtime)};
+            struct ldg_slice s = {m->runtime, strlen(m->runtime)};
             size_t kl = pkey(key, TAG_RUNTIME, &s, 1);
             const struct rec_runtime *rt = ps_get(ps, P_MODELS, key, kl);
             json_object_set_new(o, "runtime_status",
@@ -623,7 +623,7 @@ view_runs(struct pstate *ps, const char *only)
     json_t *a;
     if (only != NULL) {
         uint8_t key[PROJ_KEY_MAX + 1];
-        struct sv s = {only, strlen(only)};
+        struct ldg_slice s = {only, strlen(only)};
         size_t kl = pkey(key, TAG_RUN, &s, 1);
         const struct rec_run *r = ps_get(ps, P_RUNS, key, kl);
         a = json_array();

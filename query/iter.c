@@ -4,17 +4,16 @@
  * Every candidate source is a stream of strictly increasing sequence
  * numbers (decreasing when reversed), clipped to a window [lo, hi]:
  *
- *   S_INDEX    one value's range in idx.run / idx.subject / idx.type /
- *              idx.actor: keys value ‖ 0x00 ‖ seq_be64, so the range is
- *              already in seq order and starts with one SET_RANGE
- *   S_BODIES   the "bodies" database in seq order, skipping records whose
- *              bytes cannot satisfy a body predicate (see match.c)
- *   S_ENTRIES  the "entries" database in seq order (decoded in place)
+ *   S_INDEX    one value's events in the run / subject / type / actor
+ *              index (ldg_seqscan_index: already in seq order)
+ *   S_BODIES   the stored bodies in seq order (ldg_seqscan_bodies),
+ *              skipping records whose bytes cannot satisfy a body
+ *              predicate (see match.c)
+ *   S_ENTRIES  every seq of the window (the log has no gaps)
  *
- * The window is the intersection of the time range (turned into seqs by
- * two SET_RANGE lookups in idx.time: ts never decreases with seq), the
- * restriction of ldg_query_restrict, the log's size and the group's seq=
- * terms.
+ * The window is the intersection of the time range (ldg_time_window: two
+ * lookups in the time index), the restriction of ldg_query_restrict, the
+ * log's size and the group's seq= terms.
  *
  * Planning, per OR group, the first that applies:
  *   run=      one S_INDEX per value on idx.run
@@ -28,8 +27,10 @@
  *   else      one S_ENTRIES over the window
  * The sources of all groups go into one binary heap keyed by their current
  * seq; the iterator pops the smallest, drops duplicates, decodes the event
- * and tests the whole query on it (so a source only has to cover its
- * group's matches, never to be exact). Memory is one cursor per source.
+ * (through one ldg_reader, whose cursors follow the scan) and tests the
+ * whole query on it (so a source only has to cover its group's matches,
+ * never to be exact). Memory is one cursor per source. How the events
+ * are stored is the core's business (ledger.h, "fast scans").
  */
 #include <stdlib.h>
 #include <string.h>
@@ -43,18 +44,13 @@ enum src_kind { S_INDEX, S_ENTRIES, S_BODIES };
 
 struct src {
     enum src_kind kind;
-    struct ldg_cursor *c;
-    uint8_t *prefix; /* S_INDEX: value ‖ 0x00 */
-    size_t plen;
+    struct ldg_seqscan *sc; /* S_INDEX, S_BODIES */
     uint64_t lo, hi;
     const struct qpred *bp; /* S_BODIES: the prefilter */
     uint64_t cur;
-    struct ldg_val val; /* S_ENTRIES: the entry at cur */
-    int live;           /* positioned at cur (0 once exhausted) */
-    /* S_ENTRIES forward: the entry just past the window, if any */
-    int has_beyond;
-    uint64_t beyond_seq;
-    struct ldg_val beyond;
+    const uint8_t *rec; /* S_BODIES: the body record at cur */
+    size_t rlen;
+    int live; /* positioned at cur (0 once exhausted) */
 };
 
 struct keyname {
@@ -62,30 +58,17 @@ struct keyname {
     char name[LDG_NAME_MAX + 1];
 };
 
-/* A cursor that looks up seq-keyed records (key: prefix ‖ seq_be64) for
- * events that come in seq order: one NEXT (or PREV) when the event asked
- * for is the next one, a SET_RANGE otherwise. */
-struct seekc {
-    struct ldg_cursor *c;
-    uint8_t prefix; /* tree: level 0; unused for entries and bodies */
-    size_t plen;    /* 0 or 1 */
-    int at;         /* 1: positioned on key `cur` with value `val` */
-    uint64_t cur;
-    struct ldg_val val;
-};
-
 struct ldg_query_iter {
     const struct ldg_query *q;
     struct ldg_txn *t;
     int reverse;
-    ldg_dbi entries, bodies;
-    struct seekc ec, bc, tc; /* entries, bodies, tree level 0 */
-    int have_tree;           /* the tree database exists */
-    int seq_hint;            /* ldg_access_hint(SEQUENTIAL) given */
+    struct ldg_reader *rd; /* events and body records by seq */
+    int seq_hint;          /* ldg_access_hint(SEQUENTIAL) given */
     /* the stored body record of the event returned last: 1 at rec, -1
      * erased, 0 not looked up yet */
     int rec_state;
-    struct ldg_val rec;
+    const uint8_t *rec;
+    size_t rlen;
     uint64_t last_seq;
     struct src *s;
     size_t ns, scap;
@@ -100,203 +83,54 @@ struct ldg_query_iter {
     int last_state;    /* 1 decoded, -1 erased, 0 not looked at */
 };
 
-static void
-be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
-static uint64_t
-rd64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-/* -------------------------------------------------------- seq lookups -- */
-
-static int
-seekc_open(struct ldg_query_iter *it, struct seekc *sc, ldg_dbi db, size_t plen,
-           uint8_t prefix)
-{
-    memset(sc, 0, sizeof *sc);
-    sc->plen = plen;
-    sc->prefix = prefix;
-    return ldg_cursor_open(it->t, db, &sc->c);
-}
-
-/* Reads the cursor's position after rc/k/v into sc. */
-static void
-seekc_set(struct seekc *sc, int rc, const struct ldg_val *k,
-          const struct ldg_val *v)
-{
-    const uint8_t *kp;
-    sc->at = 0;
-    if (rc != 0)
-        return;
-    kp = k->data;
-    if (k->len == sc->plen + 8 && (sc->plen == 0 || kp[0] == sc->prefix)) {
-        sc->at = 1;
-        sc->cur = rd64(kp + sc->plen);
-        sc->val = *v;
-    }
-}
-
-/* The value stored for seq: 0 with *v, LDG_ENOTFOUND if there is none. */
-static int
-seekc_get(struct seekc *sc, uint64_t seq, struct ldg_val *v)
-{
-    struct ldg_val k, val;
-    int rc;
-
-    if (sc->c == NULL)
-        return LDG_ENOTFOUND;
-    if (sc->at && sc->cur != seq &&
-        (sc->cur < seq ? seq - sc->cur : sc->cur - seq) <= 4) {
-        /* a few steps from where we are beat a lookup from the root */
-        enum ldg_seek op = sc->cur < seq ? LDG_NEXT : LDG_PREV;
-        while (sc->at && (op == LDG_NEXT ? sc->cur < seq : sc->cur > seq)) {
-            rc = ldg_cursor_get(sc->c, op, NULL, 0, &k, &val);
-            if (rc < 0 && rc != LDG_ENOTFOUND)
-                return rc;
-            seekc_set(sc, rc, &k, &val);
-        }
-        /* on seq, past it (so it is not there), or off the end */
-        if (!sc->at || sc->cur != seq)
-            return LDG_ENOTFOUND;
-    } else if (!sc->at || sc->cur != seq) {
-        uint8_t key[9];
-        key[0] = sc->prefix;
-        be64(key + sc->plen, seq);
-        rc = ldg_cursor_get(sc->c, LDG_SET_RANGE, key, sc->plen + 8, &k, &val);
-        if (rc < 0 && rc != LDG_ENOTFOUND)
-            return rc;
-        seekc_set(sc, rc, &k, &val);
-        if (!sc->at || sc->cur != seq)
-            return LDG_ENOTFOUND;
-    }
-    *v = sc->val;
-    return 0;
-}
-
-static void
-seekc_close(struct seekc *sc)
-{
-    ldg_cursor_close(sc->c);
-    sc->c = NULL;
-}
-
 /* ------------------------------------------------------------- sources -- */
 
-/* The seq of the current key of s, if it belongs to s; else -1. */
+/* Moves s to its next candidate: 1 if s has a current seq, 0 if
+ * exhausted, <0 on error. */
 static int
-key_seq(const struct src *s, const struct ldg_val *k, uint64_t *seq)
+src_step(struct src *s, int reverse, int first)
 {
-    if (s->kind == S_INDEX) {
-        if (k->len != s->plen + 8 || memcmp(k->data, s->prefix, s->plen) != 0)
-            return -1;
-        *seq = rd64((const uint8_t *)k->data + s->plen);
-    } else {
-        if (k->len != 8)
-            return -1;
-        *seq = rd64(k->data);
-    }
-    return 0;
-}
+    uint64_t seq;
+    int rc;
 
-/* Moves s to its next candidate starting from the cursor result rc/k/v.
- * Returns 1 if s has a current seq, 0 if exhausted, <0 on error. */
-static int
-settle(struct src *s, int reverse, int rc, struct ldg_val *k, struct ldg_val *v)
-{
     s->live = 0;
+    if (s->kind == S_ENTRIES) {
+        if (s->lo > s->hi)
+            return 0;
+        if (first)
+            seq = reverse ? s->hi : s->lo;
+        else if (reverse ? s->cur <= s->lo : s->cur >= s->hi)
+            return 0;
+        else
+            seq = reverse ? s->cur - 1 : s->cur + 1;
+        s->cur = seq;
+        s->live = 1;
+        return 1;
+    }
     for (;;) {
-        uint64_t seq;
-        if (rc == LDG_ENOTFOUND)
-            return 0;
-        if (rc < 0)
+        if ((rc = ldg_seqscan_next(s->sc, &seq)) <= 0)
             return rc;
-        if (key_seq(s, k, &seq) < 0)
-            return 0;
-        if (reverse ? seq < s->lo : seq > s->hi) {
-            if (!reverse && s->kind == S_ENTRIES) { /* for its prev */
-                s->has_beyond = 1;
-                s->beyond_seq = seq;
-                s->beyond = *v;
-            }
-            return 0;
+        if (s->kind == S_BODIES) {
+            ldg_seqscan_record(s->sc, &s->rec, &s->rlen);
+            if (!q_prefilter(s->bp, s->rec, s->rlen))
+                continue;
         }
-        if (s->kind != S_BODIES || q_prefilter(s->bp, v->data, v->len)) {
-            s->cur = seq;
-            s->val = *v;
-            s->live = 1;
-            return 1;
-        }
-        rc = ldg_cursor_get(s->c, reverse ? LDG_PREV : LDG_NEXT, NULL, 0, k, v);
+        s->cur = seq;
+        s->live = 1;
+        return 1;
     }
 }
 
 static int
 src_start(struct src *s, int reverse)
 {
-    uint8_t key[Q_VALUE_MAX + 16];
-    struct ldg_val k, v;
-    size_t kl = s->plen + 8;
-    int rc;
-
-    if (s->lo > s->hi)
-        return 0;
-    if (s->plen > 0)
-        memcpy(key, s->prefix, s->plen);
-    be64(key + s->plen, reverse ? s->hi : s->lo);
-    rc = ldg_cursor_get(s->c, LDG_SET_RANGE, key, kl, &k, &v);
-    if (reverse) {
-        uint64_t seq;
-        /* SET_RANGE lands on the first key >= prefix‖hi; unless that is
-         * our hi itself, the last candidate is the key before it. */
-        if (rc == LDG_ENOTFOUND)
-            rc = ldg_cursor_get(s->c, LDG_LAST, NULL, 0, &k, &v);
-        else if (rc == 0 && (key_seq(s, &k, &seq) < 0 || seq > s->hi))
-            rc = ldg_cursor_get(s->c, LDG_PREV, NULL, 0, &k, &v);
-    }
-    return settle(s, reverse, rc, &k, &v);
+    return src_step(s, reverse, 1);
 }
 
 static int
 src_advance(struct src *s, int reverse)
 {
-    struct ldg_val k, v;
-    int rc =
-        ldg_cursor_get(s->c, reverse ? LDG_PREV : LDG_NEXT, NULL, 0, &k, &v);
-    return settle(s, reverse, rc, &k, &v);
-}
-
-/* The leaf hash of event seq from the entry after it, when an entries
- * source scanning forward has that entry at hand (the next one in the
- * window, or the first past it): an entry is 0x93 ‖ map ‖ 0xc4 0x20
- * prev[32] ‖ 0xc4 0x40 sig[64], and its prev is the leaf hash of the
- * entry before. 1 if found. */
-static int
-next_prev(const struct src *s, int reverse, uint64_t seq, uint8_t leaf[32])
-{
-    const struct ldg_val *v = NULL;
-    const uint8_t *e;
-    if (s->kind != S_ENTRIES || reverse)
-        return 0;
-    if (s->live && s->cur == seq + 1)
-        v = &s->val;
-    else if (s->has_beyond && s->beyond_seq == seq + 1)
-        v = &s->beyond;
-    if (v == NULL || v->len < 1 + 34 + 66)
-        return 0;
-    e = (const uint8_t *)v->data + v->len - 100;
-    if (e[0] != 0xc4 || e[1] != 32 || e[34] != 0xc4 || e[35] != 64)
-        return 0;
-    memcpy(leaf, e + 2, 32);
-    return 1;
+    return src_step(s, reverse, 0);
 }
 
 /* ---------------------------------------------------------------- heap -- */
@@ -360,8 +194,7 @@ pop_advance(struct ldg_query_iter *it)
 /* ------------------------------------------------------------ planning -- */
 
 static struct src *
-add_src(struct ldg_query_iter *it, enum src_kind kind, const void *prefix,
-        size_t plen, uint64_t lo, uint64_t hi)
+add_src(struct ldg_query_iter *it, enum src_kind kind, uint64_t lo, uint64_t hi)
 {
     struct src *s;
     if (it->ns == it->scap) {
@@ -377,86 +210,58 @@ add_src(struct ldg_query_iter *it, enum src_kind kind, const void *prefix,
     s->kind = kind;
     s->lo = lo;
     s->hi = hi;
-    if (plen > 0) {
-        s->prefix = malloc(plen);
-        if (s->prefix == NULL)
-            return NULL;
-        memcpy(s->prefix, prefix, plen);
-        s->plen = plen;
-    }
     it->ns++;
     return s;
 }
 
 static int
-add_index_src(struct ldg_query_iter *it, ldg_dbi db, const char *value,
-              uint64_t lo, uint64_t hi)
+add_index_src(struct ldg_query_iter *it, enum ldg_index which,
+              const char *value, uint64_t lo, uint64_t hi)
 {
-    uint8_t pre[Q_VALUE_MAX + 1];
-    size_t n = strlen(value);
     struct src *s;
-    if (n > Q_VALUE_MAX)
+    if (strlen(value) > Q_VALUE_MAX)
         return LDG_EINVAL;
-    memcpy(pre, value, n);
-    pre[n] = 0;
-    s = add_src(it, S_INDEX, pre, n + 1, lo, hi);
+    s = add_src(it, S_INDEX, lo, hi);
     if (s == NULL)
         return LDG_ENOMEM;
-    return ldg_cursor_open(it->t, db, &s->c);
+    return ldg_seqscan_index(&s->sc, it->t, which, value, lo, hi, it->reverse);
 }
 
-/* Lists the distinct values of an index that glob value v matches, by
- * jumping from one value to the next (value ‖ 0x01 sorts after all of
- * value's keys). Calls add for each; stops with 1 past max values. */
-static int
-expand_glob(struct ldg_query_iter *it, ldg_dbi db, const struct qvalue *v,
-            size_t max, char ***out, size_t *nout)
-{
-    struct ldg_cursor *c = NULL;
-    struct ldg_val k, val;
-    uint8_t key[Q_VALUE_MAX + 2];
-    size_t klen = v->prefix;
-    int rc;
+struct glob_ctx {
+    const struct qvalue *v;
+    size_t max;
+    char ***out;
+    size_t *nout;
+};
 
-    rc = ldg_cursor_open(it->t, db, &c);
-    if (rc < 0)
-        return rc;
-    memcpy(key, v->s, v->prefix);
-    for (rc = ldg_cursor_get(c, LDG_SET_RANGE, key, klen, &k, &val); rc == 0;
-         rc = ldg_cursor_get(c, LDG_SET_RANGE, key, klen, &k, &val)) {
-        const char *d = k.data;
-        size_t vl = strnlen(d, k.len);
-        char name[Q_VALUE_MAX + 1];
-        if (vl >= k.len || vl > Q_VALUE_MAX || memcmp(d, v->s, v->prefix) != 0)
-            break;
-        memcpy(name, d, vl);
-        name[vl] = '\0';
-        if (q_str_match(v, name)) {
-            char **na;
-            if (*nout >= max) {
-                rc = 1;
-                goto out;
-            }
-            na = realloc(*out, (*nout + 1) * sizeof *na);
-            if (na == NULL) {
-                rc = LDG_ENOMEM;
-                goto out;
-            }
-            *out = na;
-            if ((na[*nout] = strdup(name)) == NULL) {
-                rc = LDG_ENOMEM;
-                goto out;
-            }
-            (*nout)++;
-        }
-        memcpy(key, name, vl);
-        key[vl] = 0x01;
-        klen = vl + 1;
-    }
-    rc = rc == LDG_ENOTFOUND ? 0 : rc;
-out:
-    ldg_cursor_close(c);
-    return rc;
+static int
+glob_value(void *ctx, const char *name)
+{
+    struct glob_ctx *g = ctx;
+    char **na;
+    if (!q_str_match(g->v, name))
+        return 0;
+    if (*g->nout >= g->max)
+        return 1;
+    na = realloc(*g->out, (*g->nout + 1) * sizeof *na);
+    if (na == NULL)
+        return LDG_ENOMEM;
+    *g->out = na;
+    if ((na[*g->nout] = strdup(name)) == NULL)
+        return LDG_ENOMEM;
+    (*g->nout)++;
+    return 0;
+}
+
+/* Lists the distinct values of an index that glob value v matches (those
+ * starting with its literal prefix, one index seek each). 1 past max
+ * values. */
+static int
+expand_glob(struct ldg_query_iter *it, enum ldg_index which,
+            const struct qvalue *v, size_t max, char ***out, size_t *nout)
+{
+    struct glob_ctx g = {v, max, out, nout};
+    return ldg_index_values(it->t, which, v->s, v->prefix, glob_value, &g);
 }
 
 static void
@@ -470,22 +275,18 @@ free_strs(char **v, size_t n)
 /* Tries to cover pred p with index sources on db; 1 if done, 0 if the
  * index cannot serve it (too many glob expansions, "run=" empty). */
 static int
-plan_index(struct ldg_query_iter *it, const struct qpred *p, const char *dbn,
-           uint64_t lo, uint64_t hi)
+plan_index(struct ldg_query_iter *it, const struct qpred *p,
+           enum ldg_index which, uint64_t lo, uint64_t hi)
 {
     char **vals = NULL;
     size_t nvals = 0, base = it->ns;
-    ldg_dbi db;
-    int rc;
+    int rc = 0;
 
-    rc = ldg_db_open(it->t, dbn, 0, &db);
-    if (rc < 0)
-        return rc;
     for (size_t i = 0; i < p->nv; i++) {
         if (p->f == QF_RUN && p->v[i].s[0] == '\0')
             goto no; /* events without a run are not in idx.run */
         if (p->v[i].glob) {
-            rc = expand_glob(it, db, &p->v[i], Q_SOURCES_MAX - it->ns, &vals,
+            rc = expand_glob(it, which, &p->v[i], Q_SOURCES_MAX - it->ns, &vals,
                              &nvals);
             if (rc < 0)
                 goto out;
@@ -508,7 +309,7 @@ plan_index(struct ldg_query_iter *it, const struct qpred *p, const char *dbn,
             goto no;
     }
     for (size_t i = 0; i < nvals; i++)
-        if ((rc = add_index_src(it, db, vals[i], lo, hi)) < 0)
+        if ((rc = add_index_src(it, which, vals[i], lo, hi)) < 0)
             goto out;
     rc = 1;
     goto out;
@@ -519,8 +320,7 @@ out:
     if (rc <= 0) { /* undo partial sources */
         while (it->ns > base) {
             it->ns--;
-            ldg_cursor_close(it->s[it->ns].c);
-            free(it->s[it->ns].prefix);
+            ldg_seqscan_free(it->s[it->ns].sc);
         }
     }
     return rc;
@@ -529,17 +329,14 @@ out:
 static int
 plan_ids(struct ldg_query_iter *it, char *const *ids, uint64_t lo, uint64_t hi)
 {
-    ldg_dbi db;
     size_t n = 0;
-    int rc = ldg_db_open(it->t, "idx.actor", 0, &db);
-    if (rc < 0)
-        return rc;
+    int rc;
     while (ids[n] != NULL)
         n++;
     if (it->ns + n > Q_SOURCES_MAX)
         return 0;
     for (size_t i = 0; i < n; i++)
-        if ((rc = add_index_src(it, db, ids[i], lo, hi)) < 0)
+        if ((rc = add_index_src(it, LDG_INDEX_ACTOR, ids[i], lo, hi)) < 0)
             return rc;
     return 1;
 }
@@ -548,12 +345,13 @@ static int
 add_scan(struct ldg_query_iter *it, enum src_kind kind, const struct qpred *bp,
          uint64_t lo, uint64_t hi)
 {
-    struct src *s = add_src(it, kind, NULL, 0, lo, hi);
+    struct src *s = add_src(it, kind, lo, hi);
     if (s == NULL)
         return LDG_ENOMEM;
     s->bp = bp;
-    return ldg_cursor_open(it->t, kind == S_BODIES ? it->bodies : it->entries,
-                           &s->c);
+    if (kind == S_ENTRIES)
+        return 0;
+    return ldg_seqscan_bodies(&s->sc, it->t, lo, hi, it->reverse);
 }
 
 static void
@@ -570,10 +368,10 @@ plan_group(struct ldg_query_iter *it, size_t gi, uint64_t lo, uint64_t hi)
     const struct qgroup *g = &it->q->g[gi];
     static const struct {
         enum qfield f;
-        const char *db;
-    } order[] = {{QF_RUN, "idx.run"},
-                 {QF_SUBJECT, "idx.subject"},
-                 {QF_TYPE, "idx.type"}};
+        enum ldg_index which;
+    } order[] = {{QF_RUN, LDG_INDEX_RUN},
+                 {QF_SUBJECT, LDG_INDEX_SUBJECT},
+                 {QF_TYPE, LDG_INDEX_TYPE}};
     size_t actor_i = 0;
     int rc;
 
@@ -601,10 +399,10 @@ plan_group(struct ldg_query_iter *it, size_t gi, uint64_t lo, uint64_t hi)
         for (size_t i = 0; i < g->n; i++) {
             if (g->p[i].f != order[o].f || g->p[i].neg)
                 continue;
-            rc = plan_index(it, &g->p[i], order[o].db, lo, hi);
+            rc = plan_index(it, &g->p[i], order[o].which, lo, hi);
             if (rc != 0) {
                 if (rc > 0)
-                    plan_note(it, order[o].db);
+                    plan_note(it, ldg_index_name(order[o].which));
                 return rc < 0 ? rc : 0;
             }
         }
@@ -619,7 +417,7 @@ plan_group(struct ldg_query_iter *it, size_t gi, uint64_t lo, uint64_t hi)
         rc = plan_ids(it, it->actor_ids[gi][actor_i++], lo, hi);
         if (rc != 0) {
             if (rc > 0)
-                plan_note(it, "idx.actor");
+                plan_note(it, ldg_index_name(LDG_INDEX_ACTOR));
             return rc < 0 ? rc : 0;
         }
     }
@@ -636,18 +434,19 @@ plan_group(struct ldg_query_iter *it, size_t gi, uint64_t lo, uint64_t hi)
             const char *kind = p->f == QF_PACK    ? "pack:"
                                : p->f == QF_MODEL ? "model:"
                                                   : "route:";
-            ldg_dbi db;
             if (it->ns + p->nv + 1 > Q_SOURCES_MAX)
                 break;
-            if ((rc = ldg_db_open(it->t, "idx.subject", 0, &db)) < 0)
-                return rc;
             for (size_t j = 0; j < p->nv; j++) {
                 char subj[Q_VALUE_MAX + 16];
                 snprintf(subj, sizeof subj, "%s%s", kind, p->v[j].s);
-                if ((rc = add_index_src(it, db, subj, lo, hi)) < 0)
+                if ((rc = add_index_src(it, LDG_INDEX_SUBJECT, subj, lo, hi)) <
+                    0)
                     return rc;
             }
-            plan_note(it, "idx.subject+bodies+prefilter");
+            char note[64];
+            snprintf(note, sizeof note, "%s+bodies+prefilter",
+                     ldg_index_name(LDG_INDEX_SUBJECT));
+            plan_note(it, note);
             return add_scan(it, S_BODIES, p, lo, hi);
         }
     }
@@ -656,73 +455,6 @@ plan_group(struct ldg_query_iter *it, size_t gi, uint64_t lo, uint64_t hi)
 }
 
 /* ---------------------------------------------------------- time window -- */
-
-/* The seq window of the time range [since, until] via idx.time. Returns
- * 0 with *lo and *hi set, or 1 if no event is in the range. */
-static int
-time_window(struct ldg_query_iter *it, uint64_t size, uint64_t *lo,
-            uint64_t *hi)
-{
-    const struct ldg_query *q = it->q;
-    struct ldg_cursor *c = NULL;
-    struct ldg_val k, v;
-    uint8_t key[16];
-    ldg_dbi db;
-    int rc;
-
-    *lo = 0;
-    *hi = size - 1;
-    if (q->since_ns == 0 && q->until_ns == UINT64_MAX)
-        return 0;
-    if ((rc = ldg_db_open(it->t, "idx.time", 0, &db)) < 0)
-        return rc;
-    if ((rc = ldg_cursor_open(it->t, db, &c)) < 0)
-        return rc;
-    if (q->since_ns > 0) {
-        be64(key, q->since_ns);
-        be64(key + 8, 0);
-        rc = ldg_cursor_get(c, LDG_SET_RANGE, key, 16, &k, &v);
-        if (rc == LDG_ENOTFOUND) {
-            rc = 1;
-            goto out;
-        }
-        if (rc < 0)
-            goto out;
-        if (k.len != 16) {
-            rc = LDG_ECORRUPT;
-            goto out;
-        }
-        *lo = rd64((const uint8_t *)k.data + 8);
-    }
-    if (q->until_ns != UINT64_MAX) {
-        be64(key, q->until_ns + 1);
-        be64(key + 8, 0);
-        rc = ldg_cursor_get(c, LDG_SET_RANGE, key, 16, &k, &v);
-        if (rc == 0) {
-            uint64_t s;
-            if (k.len != 16) {
-                rc = LDG_ECORRUPT;
-                goto out;
-            }
-            s = rd64((const uint8_t *)k.data + 8);
-            if (s == 0) {
-                rc = 1;
-                goto out;
-            }
-            if (s - 1 < *hi)
-                *hi = s - 1;
-        } else if (rc != LDG_ENOTFOUND) {
-            goto out;
-        }
-    }
-    rc = *lo > *hi ? 1 : 0;
-out:
-    ldg_cursor_close(c);
-    if (rc == LDG_ECORRUPT)
-        ldg_set_errmsg(ldg_txn_ledger(it->t),
-                       "idx.time: malformed key (run ledger verify)");
-    return rc;
-}
 
 /* ------------------------------------------------------------- actors -- */
 
@@ -833,15 +565,11 @@ ldg_query_iter_free(struct ldg_query_iter *it)
 {
     if (it == NULL)
         return;
-    for (size_t i = 0; i < it->ns; i++) {
-        ldg_cursor_close(it->s[i].c);
-        free(it->s[i].prefix);
-    }
+    for (size_t i = 0; i < it->ns; i++)
+        ldg_seqscan_free(it->s[i].sc);
     free(it->s);
     free(it->heap);
-    seekc_close(&it->ec);
-    seekc_close(&it->bc);
-    seekc_close(&it->tc);
+    ldg_reader_free(it->rd);
     if (it->seq_hint)
         ldg_access_hint(ldg_txn_ledger(it->t), LDG_ACCESS_RANDOM);
     free_actors(it);
@@ -867,26 +595,17 @@ ldg_query_iter_new(struct ldg_query_iter **out, const struct ldg_query *q,
     it->q = q;
     it->t = t;
     it->reverse = (flags & LDG_QUERY_REVERSE) != 0;
-    if ((rc = ldg_db_open(t, "entries", 0, &it->entries)) < 0 ||
-        (rc = ldg_db_open(t, "bodies", 0, &it->bodies)) < 0 ||
-        (rc = ldg_txn_size(t, &size)) < 0 || (rc = resolve_actors(it)) < 0 ||
-        (rc = seekc_open(it, &it->ec, it->entries, 0, 0)) < 0 ||
-        (rc = seekc_open(it, &it->bc, it->bodies, 0, 0)) < 0)
+    if ((rc = ldg_txn_size(t, &size)) < 0 || (rc = resolve_actors(it)) < 0 ||
+        (rc = ldg_reader_new(&it->rd, t)) < 0)
         goto fail;
-    {
-        /* leaf hashes: level 0 of the stored tree (FORMAT.md section 6);
-         * a ledger without one hashes the entries instead */
-        ldg_dbi tree;
-        if (ldg_db_open(t, "tree", 0, &tree) == 0 &&
-            seekc_open(it, &it->tc, tree, 1, 0) == 0)
-            it->have_tree = 1;
-    }
     it->size = size;
     it->st.seq_lo = 1;
     it->st.seq_hi = 0;
     if (size == 0)
         goto done;
-    rc = time_window(it, size, &lo, &hi);
+    lo = 0;
+    hi = size - 1;
+    rc = ldg_time_window(t, q->since_ns, q->until_ns, &lo, &hi);
     if (rc < 0)
         goto fail;
     if (rc == 1)
@@ -969,10 +688,11 @@ event_matches(struct ldg_query_iter *it, const struct ldg_event *ev)
     if (ev->ts_ns < q->since_ns || ev->ts_ns > q->until_ns ||
         ev->seq < q->seq_lo || ev->seq > q->seq_hi)
         return 0;
-    qbody_init(&b, it->t, it->bodies, ev->seq);
+    qbody_init(&b, it->t, it->rd, ev->seq);
     if (it->rec_state != 0) { /* the bodies scan read it already */
         b.have_raw = it->rec_state;
         b.raw = it->rec;
+        b.raw_len = it->rlen;
     }
     for (size_t gi = 0; gi < q->ng; gi++) {
         m = q_group_match(&q->g[gi], ev, &b,
@@ -990,6 +710,7 @@ event_matches(struct ldg_query_iter *it, const struct ldg_event *ev)
     if (m == 1 && it->rec_state == 0 && b.have_raw != 0) {
         it->rec_state = b.have_raw;
         it->rec = b.raw;
+        it->rlen = b.raw_len;
     }
     qbody_release(&b);
     return m;
@@ -1006,27 +727,17 @@ ldg_query_iter_next(struct ldg_query_iter *it, struct ldg_event *ev)
     while (it->nheap > 0) {
         struct src *s = &it->s[it->heap[0]];
         uint64_t seq = s->cur;
-        struct ldg_val ent, leaf;
         int rc, m;
 
         it->rec_state = 0;
         if (s->kind == S_BODIES) { /* the body record is at hand */
             it->rec_state = 1;
-            it->rec = s->val;
+            it->rec = s->rec;
+            it->rlen = s->rlen;
         }
         /* Display path: trust the stored bytes (ledger verify is where
-         * they are checked) and take the leaf hash from the tree. The
-         * entry and the leaf come from cursors that follow the scan. */
-        if (s->kind == S_ENTRIES) {
-            ent = s->val;
-            rc = 0;
-        } else {
-            rc = seekc_get(&it->ec, seq, &ent);
-        }
-        if (rc == 0)
-            rc = ldg_event_decode_ex(ent.data, ent.len, ev, LDG_DECODE_TRUSTED);
-        if (rc == 0 && ev->seq != seq)
-            rc = LDG_ECORRUPT;
+         * they are checked); the reader's cursors follow the scan. */
+        rc = ldg_reader_event(it->rd, seq, ev);
         if (rc < 0) {
             ldg_set_errmsg(ldg_txn_ledger(it->t),
                            "event %llu: %s (found through %s; run ledger "
@@ -1041,20 +752,6 @@ ldg_query_iter_next(struct ldg_query_iter *it, struct ldg_event *ev)
         while (it->nheap > 0 && it->s[it->heap[0]].cur == seq)
             if ((rc = pop_advance(it)) < 0)
                 return rc;
-        /* The leaf hash: in a forward scan of the entries, the next entry
-         * is at hand and its prev is this one's leaf (the chain); else
-         * level 0 of the stored tree; else hashed from the entry. */
-        if (next_prev(s, it->reverse, seq, ev->leaf)) {
-            /* found */
-        } else if (it->have_tree && seekc_get(&it->tc, seq, &leaf) == 0 &&
-                   leaf.len == 32) {
-            memcpy(ev->leaf, leaf.data, 32);
-        } else if ((rc = ldg_event_decode(ent.data, ent.len, ev)) < 0) {
-            ldg_set_errmsg(ldg_txn_ledger(it->t),
-                           "event %llu: %s (run ledger verify)",
-                           (unsigned long long)seq, ldg_strerror(rc));
-            return rc;
-        }
         it->st.examined++;
         m = event_matches(it, ev);
         if (m < 0) {
@@ -1084,9 +781,9 @@ int
 q_iter_body_record(struct ldg_query_iter *it, const uint8_t **rec, size_t *len)
 {
     if (it->rec_state == 0) {
-        int rc = seekc_get(&it->bc, it->last_seq, &it->rec);
-        if (rc == LDG_ENOTFOUND)
-            it->rec_state = -1; /* the entry is there: erased */
+        int rc = ldg_reader_body(it->rd, it->last_seq, &it->rec, &it->rlen);
+        if (rc == LDG_EERASED)
+            it->rec_state = -1;
         else if (rc < 0)
             return rc;
         else
@@ -1094,8 +791,8 @@ q_iter_body_record(struct ldg_query_iter *it, const uint8_t **rec, size_t *len)
     }
     if (it->rec_state < 0)
         return LDG_EERASED;
-    *rec = it->rec.data;
-    *len = it->rec.len;
+    *rec = it->rec;
+    *len = it->rlen;
     return 0;
 }
 

@@ -22,11 +22,12 @@
 #include "query/query_int.h"
 
 void
-qbody_init(struct qbody *b, struct ldg_txn *t, ldg_dbi bodies, uint64_t seq)
+qbody_init(struct qbody *b, struct ldg_txn *t, struct ldg_reader *rd,
+           uint64_t seq)
 {
     memset(b, 0, sizeof *b);
     b->t = t;
-    b->bodies = bodies;
+    b->rd = rd;
     b->seq = seq;
 }
 
@@ -41,20 +42,17 @@ qbody_release(struct qbody *b)
 static int
 load_raw(struct qbody *b)
 {
-    uint8_t k[8];
     int rc;
     if (b->have_raw)
         return 0;
     if (b->t == NULL) { /* an event given as JSON: its body is all there is */
         b->have_raw = b->have_json > 0 ? 1 : -1;
-        b->raw.data = NULL;
-        b->raw.len = 0;
+        b->raw = NULL;
+        b->raw_len = 0;
         return 0;
     }
-    for (int i = 0; i < 8; i++)
-        k[i] = (uint8_t)(b->seq >> (56 - 8 * i));
-    rc = ldg_kv_get(b->t, b->bodies, k, 8, &b->raw);
-    if (rc == LDG_ENOTFOUND) {
+    rc = ldg_reader_body(b->rd, b->seq, &b->raw, &b->raw_len);
+    if (rc == LDG_EERASED || rc == LDG_ENOTFOUND) {
         b->have_raw = -1;
         return 0;
     }
@@ -91,10 +89,8 @@ int
 q_prefilter(const struct qpred *p, const uint8_t *rec, size_t len)
 {
     int name = 0;
-    if (len == 0 || rec[0] != 0x00)
-        return 1; /* compressed or unknown: cannot tell */
-    rec++;
-    len--;
+    if (!ldg_body_record_plain(rec, len, &rec, &len))
+        return 1; /* compressed: cannot tell */
     for (size_t i = 0; i < p->nnneedles && !name; i++)
         name = has(rec, len, &p->nneedles[i]);
     if (!name)
@@ -176,7 +172,7 @@ body_pred(const struct qpred *p, struct qbody *b)
         return rc;
     if (b->have_raw < 0)
         return 0; /* erased: no fields */
-    if (b->t != NULL && !q_prefilter(p, b->raw.data, b->raw.len))
+    if (b->t != NULL && !q_prefilter(p, b->raw, b->raw_len))
         return 0;
     if ((rc = load_json(b)) < 0)
         return rc;
@@ -216,6 +212,8 @@ subject_kind_match(const struct qpred *p, const char *subject)
 static int
 body_pred_neg(const struct qpred *p, struct qbody *b)
 {
+    const uint8_t *plain;
+    size_t plain_len;
     const json_t *v;
     int rc, name = 0;
 
@@ -223,11 +221,11 @@ body_pred_neg(const struct qpred *p, struct qbody *b)
         return rc;
     if (b->have_raw < 0)
         return 0; /* erased: no fields */
-    if (b->raw.len > 0 && ((const uint8_t *)b->raw.data)[0] == 0x00) {
+    if (b->t != NULL &&
+        ldg_body_record_plain(b->raw, b->raw_len, &plain, &plain_len)) {
         /* uncompressed: without the name's bytes the field is absent */
         for (size_t i = 0; i < p->nnneedles && !name; i++)
-            name = has((const uint8_t *)b->raw.data + 1, b->raw.len - 1,
-                       &p->nneedles[i]);
+            name = has(plain, plain_len, &p->nneedles[i]);
         if (!name)
             return 0;
     }

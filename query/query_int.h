@@ -84,13 +84,14 @@ struct ldg_query {
 struct qbody {
     struct ldg_txn *t;
     uint64_t seq;
-    ldg_dbi bodies;
+    struct ldg_reader *rd;
     int have_raw; /* 1 loaded, -1 absent (erased) */
-    struct ldg_val raw;
+    const uint8_t *raw;
+    size_t raw_len;
     int have_json; /* 1 loaded, -1 erased */
     json_t *json;
 };
-void qbody_init(struct qbody *b, struct ldg_txn *t, ldg_dbi bodies,
+void qbody_init(struct qbody *b, struct ldg_txn *t, struct ldg_reader *rd,
                 uint64_t seq);
 void qbody_release(struct qbody *b);
 /* Does the event satisfy group g? 1, 0, or a negative error. actor_ids

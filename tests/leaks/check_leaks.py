@@ -13,10 +13,9 @@ any module added later) knows the stored format:
     ldg_msgpack_to_json) or its codec internals (codec_int.h).
 
 Comments are ignored (a file may say why it does not look at the bytes).
-Files in KNOWN are reported as "known" and do not fail the check: they
-are the leaks issue 17 has not yet closed, each to be removed from the
-list with the change that closes it. A known file with no finding left
-fails the check, so the list only shrinks.
+There are no exceptions: the last two files that read the stored bytes
+themselves (projections/scan.c and query/iter.c) go through the core's
+scan accessors since issue 17 (ledger.h, "fast scans").
 """
 import os
 import re
@@ -25,13 +24,6 @@ import sys
 CORE_DBS = ("meta", "entries", "bodies", "tree", "checkpoints", "keys")
 SKIP_DIRS = {"ledger", "util", "tests", "bench", "build", "examples",
              "contrib", "man", "docs", ".git"}
-KNOWN = {
-    # the rebuild's own entry and body decoder (needs ldg_scan)
-    "projections/scan.c",
-    # the query planner's sources over entries, bodies, tree and the
-    # indexes (needs ldg_scan and an index iterator)
-    "query/iter.c",
-}
 
 RULES = [
     (re.compile(r'ldg_db_open\s*\([^;]*?"(%s)"' % "|".join(CORE_DBS)),
@@ -85,8 +77,8 @@ def findings(root, rel):
 
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else "."
-    bad = known_hit = 0
-    seen_known = set()
+    bad = 0
+    leaky = set()
     for d in sorted(os.listdir(root)):
         if d in SKIP_DIRS or not os.path.isdir(os.path.join(root, d)):
             continue
@@ -96,20 +88,12 @@ def main():
                     continue
                 rel = os.path.relpath(os.path.join(dp, fn), root)
                 for line, what in findings(root, rel):
-                    if rel in KNOWN:
-                        seen_known.add(rel)
-                        known_hit += 1
-                        print("%s:%d: known: %s" % (rel, line, what))
-                    else:
-                        bad += 1
-                        print("%s:%d: %s" % (rel, line, what))
-    for rel in sorted(KNOWN - seen_known):
-        if os.path.exists(os.path.join(root, rel)):
-            bad += 1
-            print("%s: listed in KNOWN but has no leak left: remove it "
-                  "from the list" % rel)
-    print("leaks: %d new, %d known in %d files (%s)"
-          % (bad, known_hit, len(seen_known), ", ".join(sorted(seen_known))))
+                    bad += 1
+                    leaky.add(rel)
+                    print("%s:%d: %s" % (rel, line, what))
+    print("leaks: %d in %d files%s"
+          % (bad, len(leaky),
+             " (%s)" % ", ".join(sorted(leaky)) if leaky else ""))
     return 1 if bad else 0
 
 

@@ -20,8 +20,9 @@ fold(struct pstate *ps, const char *type, const char *subject, const char *run,
      const char *body)
 {
     struct penv e;
-    struct bview *b = calloc(1, sizeof *b);
+    struct ldg_body_view *b = NULL;
     json_t *j = NULL;
+    assert_int_equal(ldg_body_view_new(&b), 0);
     memset(&e, 0, sizeof e);
     e.seq = next_seq++;
     e.ts = 1000000000ull * (e.seq + 1);
@@ -33,13 +34,11 @@ fold(struct pstate *ps, const char *type, const char *subject, const char *run,
     if (body != NULL) {
         j = json_loads(body, 0, NULL);
         assert_non_null(j);
-        b->json = j;
-    } else {
-        b->erased = 1;
     }
+    ldg_body_view_set_json(b, j); /* NULL: erased */
     assert_int_equal(fold_event(ps, &e, b), 0);
     json_decref(j);
-    free(b);
+    ldg_body_view_free(b);
 }
 
 static struct pstate *
@@ -56,9 +55,9 @@ get(struct pstate *ps, enum proj_id p, uint8_t tag, const char *a,
     const char *b, const char *c)
 {
     uint8_t key[PROJ_KEY_MAX + 1];
-    struct sv parts[3] = {{a, strlen(a)},
-                          {b ? b : "", b ? strlen(b) : 0},
-                          {c ? c : "", c ? strlen(c) : 0}};
+    struct ldg_slice parts[3] = {{a, strlen(a)},
+                                 {b ? b : "", b ? strlen(b) : 0},
+                                 {c ? c : "", c ? strlen(c) : 0}};
     size_t kl = pkey(key, tag, parts, c ? 3 : b ? 2 : 1);
     return ps_get(ps, p, key, kl);
 }

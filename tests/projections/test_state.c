@@ -13,9 +13,9 @@
 #include "projections/proj_int.h"
 #include "tests/support/support.h"
 
-static struct sv
+static struct ldg_slice
 S(const char *s) {
-    struct sv v = {s, strlen(s)};
+    struct ldg_slice v = {s, strlen(s)};
     return v;
 }
 
@@ -27,19 +27,19 @@ test_state__keys_join_parts_and_hash_long_ones(void **state)
     size_t na, nb;
     (void)state;
 
-    na = pkey(a, 'g', (struct sv[]){S("p"), S("fs.read"), S("~")}, 3);
+    na = pkey(a, 'g', (struct ldg_slice[]){S("p"), S("fs.read"), S("~")}, 3);
     assert_int_equal(na, 1 + 1 + 1 + 7 + 1 + 1);
     assert_memory_equal(a, "gp\0fs.read\0~", na);
     memset(big, 'x', 1999);
     big[1999] = '\0';
     memcpy(big2, big, 2000);
     big2[1990] = 'y'; /* differs after the kept prefix */
-    na = pkey(a, 'p', (struct sv[]){S(big)}, 1);
-    nb = pkey(b, 'p', (struct sv[]){S(big2)}, 1);
+    na = pkey(a, 'p', (struct ldg_slice[]){S(big)}, 1);
+    nb = pkey(b, 'p', (struct ldg_slice[]){S(big2)}, 1);
     assert_true(na <= PROJ_KEY_MAX && nb <= PROJ_KEY_MAX);
     assert_int_equal(na, nb);
     assert_memory_not_equal(a, b, na);
-    assert_int_equal(pkey(b, 'p', (struct sv[]){S(big)}, 1), na);
+    assert_int_equal(pkey(b, 'p', (struct ldg_slice[]){S(big)}, 1), na);
     assert_memory_equal(a, b, na); /* deterministic */
     free(big);
     free(big2);
@@ -95,7 +95,7 @@ test_state__flush_keeps_the_digest_of_what_is_stored(void **state)
     for (int i = 0; i < 50; i++) {
         char name[16];
         snprintf(name, sizeof name, "R%d", i);
-        kl = pkey(key, TAG_RUN, (struct sv[]){S(name)}, 1);
+        kl = pkey(key, TAG_RUN, (struct ldg_slice[]){S(name)}, 1);
         r = ps_upd(ps, P_RUNS, key, kl);
         assert_non_null(r);
         r->run = strdup(name);
@@ -106,7 +106,7 @@ test_state__flush_keeps_the_digest_of_what_is_stored(void **state)
     for (int i = 0; i < 50; i += 7) {
         char name[16];
         snprintf(name, sizeof name, "R%d", i);
-        kl = pkey(key, TAG_RUN, (struct sv[]){S(name)}, 1);
+        kl = pkey(key, TAG_RUN, (struct ldg_slice[]){S(name)}, 1);
         r = ps_upd(ps, P_RUNS, key, kl);
         r->steps = 99;
     }
@@ -134,7 +134,7 @@ test_state__flush_keeps_the_digest_of_what_is_stored(void **state)
         assert_memory_equal(&d, &ps->dig[P_RUNS], sizeof d);
     }
     /* changing an arena-backed record gives it its own memory */
-    kl = pkey(key, TAG_RUN, (struct sv[]){S("R3")}, 1);
+    kl = pkey(key, TAG_RUN, (struct ldg_slice[]){S("R3")}, 1);
     r = ps_upd(mem, P_RUNS, key, kl);
     assert_non_null(r);
     free(r->run);

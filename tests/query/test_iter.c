@@ -108,6 +108,18 @@ test_iter__type_glob_and_or_of_same_field(void **state)
            "type=run.finished");
     EXPECT(f->l, 0, L(6, 7, 28), "type=model.state");
     EXPECT(f->l, 0, L(6, 7, 28), "type=m?del.st[a]te");
+    {
+        /* a glob with no literal prefix walks the index from its first
+         * value (it failed as "stored data is corrupt": an empty key) */
+        const char *terms[] = {"type=*"};
+        uint64_t got[64];
+        char err[256] = "";
+        int k = q_collect(f->l, 1, terms, NULL, NULL, 0, got, 64, err,
+                          sizeof err);
+        assert_int_equal(k, 32);
+        for (int i = 0; i < k; i++)
+            assert_int_equal(got[i], (uint64_t)i);
+    }
 }
 
 static void

@@ -1,0 +1,344 @@
+/*
+ * codec_view.c — body views: the top-level fields of a stored body read
+ * in place, for the scans that look at a few fields of millions of
+ * events (the projections' rebuild).
+ *
+ * ldg_body_get builds a jansson tree and every field digest, ~30 µs an
+ * event on the reference machine; a rebuild's whole budget is ~3 µs. A
+ * view instead splits the stored payload (FORMAT.md section 4)
+ *
+ *   map(n) { str name : array(2) [ bin8(16) salt, value ] }
+ *
+ * into (name, value bytes) slices and decodes a value only when a caller
+ * asks for that field, with the type it asks for. A view over a JSON
+ * object (the append path hands appliers one) answers the same questions
+ * the same way, so a fold does not care which it got. Anything this
+ * reader does not expect (a compressed record, a surprise in the bytes)
+ * makes ldg_body_view_from_record return 1 and the caller decodes with the
+ * strict decoder instead: a view can only be faster, never different.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ledger/codec_int.h"
+#include "ledger/ledger_int.h"
+
+struct vfield {
+    const char *name;
+    size_t nlen;
+    const uint8_t *val; /* one msgpack value */
+    size_t vlen;
+};
+
+struct ldg_body_view {
+    const json_t *json; /* JSON mode when non-NULL */
+    int erased;
+    size_t n;
+    struct vfield f[LDG_FIELDS_MAX]; /* msgpack mode */
+};
+
+int
+ldg_body_view_new(struct ldg_body_view **out)
+{
+    if (out == NULL)
+        return LDG_EINVAL;
+    *out = calloc(1, sizeof **out);
+    return *out == NULL ? LDG_ENOMEM : 0;
+}
+
+void
+ldg_body_view_free(struct ldg_body_view *b)
+{
+    free(b);
+}
+
+void
+ldg_body_view_set_json(struct ldg_body_view *b, const json_t *body)
+{
+    b->json = body;
+    b->erased = body == NULL;
+    b->n = 0;
+}
+
+void
+ldg_body_view_set_none(struct ldg_body_view *b)
+{
+    b->json = NULL;
+    b->erased = 0;
+    b->n = 0;
+}
+
+int
+ldg_body_view_erased(const struct ldg_body_view *b)
+{
+    return b->erased;
+}
+
+/* ------------------------------------------------------ value readers -- */
+
+static uint64_t
+rd_be(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* A string at p: 0 and the slice, or -1 if not a string. */
+static int
+mp_str(const uint8_t *p, size_t len, struct ldg_slice *out)
+{
+    size_t hdr, n;
+    if (len < 1)
+        return -1;
+    if ((p[0] & 0xe0) == 0xa0) {
+        hdr = 1;
+        n = p[0] & 0x1f;
+    } else if (p[0] == 0xd9 && len >= 2) {
+        hdr = 2;
+        n = p[1];
+    } else if (p[0] == 0xda && len >= 3) {
+        hdr = 3;
+        n = (size_t)rd_be(p + 1, 2);
+    } else if (p[0] == 0xdb && len >= 5) {
+        hdr = 5;
+        n = (size_t)rd_be(p + 1, 4);
+    } else {
+        return -1;
+    }
+    if (len - hdr < n)
+        return -1;
+    out->p = (const char *)p + hdr;
+    out->n = n;
+    return 0;
+}
+
+/* An integer at p: 0 and the value, or -1 (also for a uint64 past
+ * INT64_MAX, which JSON mode cannot hold either). */
+static int
+mp_int(const uint8_t *p, size_t len, int64_t *out)
+{
+    static const uint8_t width[8] = {1, 2, 4, 8, 1, 2, 4, 8};
+    uint8_t c;
+    uint64_t u;
+    int w;
+
+    if (len < 1)
+        return -1;
+    c = p[0];
+    if (c <= 0x7f || c >= 0xe0) {
+        *out = (int8_t)c;
+        if (c <= 0x7f)
+            *out = c;
+        return 0;
+    }
+    if (c < 0xcc || c > 0xd3)
+        return -1;
+    w = width[c - 0xcc];
+    if (len < (size_t)w + 1)
+        return -1;
+    u = rd_be(p + 1, w);
+    if (c <= 0xcf) { /* uint8..uint64 */
+        if (u > INT64_MAX)
+            return -1;
+        *out = (int64_t)u;
+    } else if (w == 1) {
+        *out = (int8_t)u;
+    } else if (w == 2) {
+        *out = (int16_t)u;
+    } else if (w == 4) {
+        *out = (int32_t)u;
+    } else {
+        *out = (int64_t)u;
+    }
+    return 0;
+}
+
+static int
+mp_float(const uint8_t *p, size_t len, double *out)
+{
+    if (len >= 9 && p[0] == 0xcb) {
+        uint64_t u = rd_be(p + 1, 8);
+        memcpy(out, &u, 8);
+        return 0;
+    }
+    if (len >= 5 && p[0] == 0xca) {
+        uint32_t u = (uint32_t)rd_be(p + 1, 4);
+        float f;
+        memcpy(&f, &u, 4);
+        *out = f;
+        return 0;
+    }
+    return -1;
+}
+
+/* ------------------------------------------------------------ fields -- */
+
+static const struct vfield *
+find(const struct ldg_body_view *b, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < b->n; i++)
+        if (b->f[i].nlen == n && memcmp(b->f[i].name, name, n) == 0)
+            return &b->f[i];
+    return NULL;
+}
+
+int
+ldg_body_view_str(const struct ldg_body_view *b, const char *name,
+                  struct ldg_slice *out)
+{
+    const struct vfield *f;
+    if (b->erased)
+        return 0;
+    if (b->json != NULL) {
+        const json_t *v = json_object_get(b->json, name);
+        if (!json_is_string(v))
+            return 0;
+        out->p = json_string_value(v);
+        out->n = json_string_length(v);
+        return 1;
+    }
+    f = find(b, name);
+    return f != NULL && mp_str(f->val, f->vlen, out) == 0;
+}
+
+int
+ldg_body_view_int(const struct ldg_body_view *b, const char *name, int64_t *out)
+{
+    const struct vfield *f;
+    if (b->erased)
+        return 0;
+    if (b->json != NULL) {
+        const json_t *v = json_object_get(b->json, name);
+        if (!json_is_integer(v))
+            return 0;
+        *out = (int64_t)json_integer_value(v);
+        return 1;
+    }
+    f = find(b, name);
+    return f != NULL && mp_int(f->val, f->vlen, out) == 0;
+}
+
+int
+ldg_body_view_num(const struct ldg_body_view *b, const char *name, double *out)
+{
+    const struct vfield *f;
+    int64_t i;
+    if (b->erased)
+        return 0;
+    if (b->json != NULL) {
+        const json_t *v = json_object_get(b->json, name);
+        if (!json_is_number(v))
+            return 0;
+        *out = json_number_value(v);
+        return 1;
+    }
+    f = find(b, name);
+    if (f == NULL)
+        return 0;
+    if (mp_float(f->val, f->vlen, out) == 0)
+        return 1;
+    if (mp_int(f->val, f->vlen, &i) == 0) {
+        *out = (double)i;
+        return 1;
+    }
+    return 0;
+}
+
+int
+ldg_body_view_bool(const struct ldg_body_view *b, const char *name, int *out)
+{
+    const struct vfield *f;
+    if (b->erased)
+        return 0;
+    if (b->json != NULL) {
+        const json_t *v = json_object_get(b->json, name);
+        if (!json_is_boolean(v))
+            return 0;
+        *out = json_is_true(v);
+        return 1;
+    }
+    f = find(b, name);
+    if (f == NULL || f->vlen != 1 || (f->val[0] != 0xc2 && f->val[0] != 0xc3))
+        return 0;
+    *out = f->val[0] == 0xc3;
+    return 1;
+}
+
+json_t *
+ldg_body_view_json(const struct ldg_body_view *b, const char *name)
+{
+    const struct vfield *f;
+    json_t *v = NULL;
+    if (b->erased)
+        return NULL;
+    if (b->json != NULL) {
+        v = json_object_get(b->json, name);
+        if (v == NULL || json_is_null(v))
+            return NULL;
+        return json_incref(v);
+    }
+    f = find(b, name);
+    if (f == NULL || f->val[0] == 0xc0)
+        return NULL;
+    if (ldg_msgpack_to_json(f->val, f->vlen, &v) < 0)
+        return NULL;
+    return v;
+}
+
+/* ------------------------------------------------------------ records -- */
+
+int
+ldg_body_view_from_record(struct ldg_body_view *b, const uint8_t *rec,
+                          size_t len)
+{
+    const uint8_t *p, *end;
+    size_t plen;
+    uint64_t n;
+    uint8_t c;
+
+    b->json = NULL;
+    b->erased = 0;
+    b->n = 0;
+    if (ldg_body_record_plain(rec, len, &p, &plen) != 1 || plen < 1)
+        return 1; /* compressed or unknown flag: the strict decoder */
+    end = p + plen;
+    c = *p++;
+    if ((c & 0xf0) == 0x80) {
+        n = c & 0x0f;
+    } else if (c == 0xde && end - p >= 2) {
+        n = rd_be(p, 2);
+        p += 2;
+    } else if (c == 0xdf && end - p >= 4) {
+        n = rd_be(p, 4);
+        p += 4;
+    } else {
+        return 1;
+    }
+    if (n > LDG_FIELDS_MAX)
+        return 1;
+    for (uint64_t i = 0; i < n; i++) {
+        struct ldg_slice name;
+        size_t l = ldg_mp_bounded_len(p, (size_t)(end - p));
+        if (l == 0 || mp_str(p, l, &name) < 0)
+            return 1;
+        p += l;
+        /* [bin8(16) salt, value] */
+        if (end - p < 1 + 18 || p[0] != 0x92 || p[1] != 0xc4 || p[2] != 16)
+            return 1;
+        p += 1 + 18;
+        if ((l = ldg_mp_bounded_len(p, (size_t)(end - p))) == 0)
+            return 1;
+        b->f[i].name = name.p;
+        b->f[i].nlen = name.n;
+        b->f[i].val = p;
+        b->f[i].vlen = l;
+        p += l;
+    }
+    if (p != end)
+        return 1;
+    b->n = (size_t)n;
+    return 0;
+}

@@ -1,0 +1,522 @@
+/*
+ * reader.c — the sources a query planner merges, and lookups by seq that
+ * follow them (query/iter.c is the one caller).
+ *
+ *   ldg_seqscan_index    one value's keys in idx.type / idx.subject /
+ *                        idx.run / idx.actor: value ‖ 0x00 ‖ seq_be64, so
+ *                        the range is in seq order after one SET_RANGE
+ *   ldg_seqscan_bodies   the "bodies" database in seq order, handing out
+ *                        each record (for a byte prefilter)
+ *   ldg_time_window      the seqs of a time range, by two SET_RANGE
+ *                        lookups in idx.time (ts_be64 ‖ seq_be64; ts never
+ *                        decreases with seq)
+ *   ldg_index_values     the distinct values of an index with a prefix,
+ *                        jumping from one value to the next (value ‖ 0x01
+ *                        sorts after all of value's keys)
+ *   ldg_reader_*         an event, its leaf hash and its body record by
+ *                        seq, through cursors that stay where the last
+ *                        lookup left them, so lookups in seq order (either
+ *                        way) cost a step, not a descent from the root
+ *
+ * Key layouts are FORMAT.md section 6.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ledger/ledger_int.h"
+#include "util/util.h"
+
+/* ------------------------------------------------------------ seqscans -- */
+
+struct ldg_seqscan {
+    struct ldg_cursor *c;
+    uint8_t prefix[LDG_SUBJECT_MAX + 1]; /* index: value ‖ 0x00 */
+    size_t plen;
+    uint64_t lo, hi;
+    int reverse;
+    int started, done;
+    struct ldg_val val; /* bodies: the record at the current seq */
+};
+
+static enum ldg_core_db
+index_db(enum ldg_index which)
+{
+    switch (which) {
+    case LDG_INDEX_TYPE:
+        return LDG_DB_IDX_TYPE;
+    case LDG_INDEX_SUBJECT:
+        return LDG_DB_IDX_SUBJECT;
+    case LDG_INDEX_RUN:
+        return LDG_DB_IDX_RUN;
+    case LDG_INDEX_ACTOR:
+        return LDG_DB_IDX_ACTOR;
+    }
+    return LDG_CORE_DBS;
+}
+
+const char *
+ldg_index_name(enum ldg_index which)
+{
+    switch (which) {
+    case LDG_INDEX_TYPE:
+        return "idx.type";
+    case LDG_INDEX_SUBJECT:
+        return "idx.subject";
+    case LDG_INDEX_RUN:
+        return "idx.run";
+    case LDG_INDEX_ACTOR:
+        return "idx.actor";
+    }
+    return "?";
+}
+
+static int
+scan_open(struct ldg_seqscan **out, struct ldg_txn *t, enum ldg_core_db db,
+          uint64_t lo, uint64_t hi, int reverse)
+{
+    struct ldg_seqscan *s = calloc(1, sizeof *s);
+    int rc;
+    if (s == NULL)
+        return LDG_ENOMEM;
+    s->lo = lo;
+    s->hi = hi;
+    s->reverse = reverse != 0;
+    s->done = lo > hi;
+    rc = ldg_cursor_open(t, ldg_core(ldg_txn_ledger(t), db), &s->c);
+    if (rc < 0) {
+        free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+int
+ldg_seqscan_index(struct ldg_seqscan **out, struct ldg_txn *t,
+                  enum ldg_index which, const char *value, uint64_t lo,
+                  uint64_t hi, int reverse)
+{
+    enum ldg_core_db db = index_db(which);
+    size_t n;
+    int rc;
+
+    if (out == NULL || t == NULL || value == NULL || db == LDG_CORE_DBS)
+        return LDG_EINVAL;
+    *out = NULL;
+    n = strlen(value);
+    if (n > LDG_SUBJECT_MAX - 1) /* no event has such a value */
+        lo = 1, hi = 0;
+    if ((rc = scan_open(out, t, db, lo, hi, reverse)) < 0)
+        return rc;
+    if (lo <= hi) {
+        memcpy((*out)->prefix, value, n);
+        (*out)->prefix[n] = 0;
+        (*out)->plen = n + 1;
+    }
+    return 0;
+}
+
+int
+ldg_seqscan_bodies(struct ldg_seqscan **out, struct ldg_txn *t, uint64_t lo,
+                   uint64_t hi, int reverse)
+{
+    if (out == NULL || t == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    return scan_open(out, t, LDG_DB_BODIES, lo, hi, reverse);
+}
+
+/* The seq of key k if it belongs to s, else -1. */
+static int
+key_seq(const struct ldg_seqscan *s, const struct ldg_val *k, uint64_t *seq)
+{
+    if (k->len != s->plen + 8 ||
+        (s->plen > 0 && memcmp(k->data, s->prefix, s->plen) != 0))
+        return -1;
+    *seq = ldg_rd_be64((const uint8_t *)k->data + s->plen);
+    return 0;
+}
+
+int
+ldg_seqscan_next(struct ldg_seqscan *s, uint64_t *seq)
+{
+    struct ldg_val k, v;
+    uint64_t at;
+    int rc;
+
+    if (s == NULL || seq == NULL)
+        return LDG_EINVAL;
+    if (s->done)
+        return 0;
+    if (!s->started) {
+        uint8_t key[LDG_SUBJECT_MAX + 1 + 8];
+        s->started = 1;
+        memcpy(key, s->prefix, s->plen);
+        ldg_be64(key + s->plen, s->reverse ? s->hi : s->lo);
+        rc = ldg_cursor_get(s->c, LDG_SET_RANGE, key, s->plen + 8, &k, &v);
+        /* In reverse, SET_RANGE lands on the first key >= prefix ‖ hi;
+         * unless that is hi itself, the last candidate is the one before
+         * (or the database's last key when there is none after). */
+        if (s->reverse) {
+            if (rc == LDG_ENOTFOUND)
+                rc = ldg_cursor_get(s->c, LDG_LAST, NULL, 0, &k, &v);
+            else if (rc == 0 && (key_seq(s, &k, &at) < 0 || at > s->hi))
+                rc = ldg_cursor_get(s->c, LDG_PREV, NULL, 0, &k, &v);
+        }
+    } else {
+        rc = ldg_cursor_get(s->c, s->reverse ? LDG_PREV : LDG_NEXT, NULL, 0, &k,
+                            &v);
+    }
+    if (rc == 0 && key_seq(s, &k, &at) == 0 &&
+        (s->reverse ? at >= s->lo : at <= s->hi)) {
+        *seq = at;
+        s->val = v;
+        return 1;
+    }
+    s->done = 1;
+    return rc == LDG_ENOTFOUND || rc == 0 ? 0 : rc;
+}
+
+void
+ldg_seqscan_record(const struct ldg_seqscan *s, const uint8_t **rec,
+                   size_t *len)
+{
+    *rec = s->val.data;
+    *len = s->val.len;
+}
+
+void
+ldg_seqscan_free(struct ldg_seqscan *s)
+{
+    if (s == NULL)
+        return;
+    ldg_cursor_close(s->c);
+    free(s);
+}
+
+/* ------------------------------------------------------- index values -- */
+
+int
+ldg_index_values(struct ldg_txn *t, enum ldg_index which, const char *prefix,
+                 size_t plen, int (*fn)(void *ctx, const char *value),
+                 void *ctx)
+{
+    enum ldg_core_db db = index_db(which);
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    uint8_t key[LDG_SUBJECT_MAX + 2];
+    char name[LDG_SUBJECT_MAX + 1];
+    size_t klen = plen;
+    int rc;
+
+    if (t == NULL || (prefix == NULL && plen > 0) || fn == NULL ||
+        db == LDG_CORE_DBS)
+        return LDG_EINVAL;
+    if (plen > LDG_SUBJECT_MAX)
+        return 0;
+    rc = ldg_cursor_open(t, ldg_core(ldg_txn_ledger(t), db), &c);
+    if (rc < 0)
+        return rc;
+    if (plen > 0)
+        memcpy(key, prefix, plen);
+    /* an empty prefix starts at the first key (LMDB has no empty keys) */
+    for (rc = ldg_cursor_get(c, klen ? LDG_SET_RANGE : LDG_FIRST, key, klen, &k,
+                             &v);
+         rc == 0; rc = ldg_cursor_get(c, LDG_SET_RANGE, key, klen, &k, &v)) {
+        const char *d = k.data;
+        size_t vl = strnlen(d, k.len);
+        if (vl >= k.len || vl > LDG_SUBJECT_MAX ||
+            (plen > 0 && memcmp(d, prefix, plen) != 0))
+            break;
+        memcpy(name, d, vl);
+        name[vl] = '\0';
+        if ((rc = fn(ctx, name)) != 0)
+            break;
+        memcpy(key, name, vl);
+        key[vl] = 0x01;
+        klen = vl + 1;
+    }
+    ldg_cursor_close(c);
+    if (rc > 0)
+        return 1;
+    return rc == LDG_ENOTFOUND || (rc == 0) ? 0 : rc;
+}
+
+/* -------------------------------------------------------- time window -- */
+
+int
+ldg_time_window(struct ldg_txn *t, uint64_t since_ns, uint64_t until_ns,
+                uint64_t *lo, uint64_t *hi)
+{
+    struct ldg_ledger *l;
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    uint8_t key[16];
+    int rc;
+
+    if (t == NULL || lo == NULL || hi == NULL)
+        return LDG_EINVAL;
+    if (*lo > *hi)
+        return 1;
+    if (since_ns == 0 && until_ns == UINT64_MAX)
+        return 0;
+    l = ldg_txn_ledger(t);
+    if ((rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_IDX_TIME), &c)) < 0)
+        return rc;
+    if (since_ns > 0) {
+        ldg_be64(key, since_ns);
+        ldg_be64(key + 8, 0);
+        rc = ldg_cursor_get(c, LDG_SET_RANGE, key, 16, &k, &v);
+        if (rc == LDG_ENOTFOUND) {
+            rc = 1;
+            goto out;
+        }
+        if (rc < 0)
+            goto out;
+        if (k.len != 16) {
+            rc = LDG_ECORRUPT;
+            goto out;
+        }
+        if (ldg_rd_be64((const uint8_t *)k.data + 8) > *lo)
+            *lo = ldg_rd_be64((const uint8_t *)k.data + 8);
+    }
+    if (until_ns != UINT64_MAX) {
+        ldg_be64(key, until_ns + 1);
+        ldg_be64(key + 8, 0);
+        rc = ldg_cursor_get(c, LDG_SET_RANGE, key, 16, &k, &v);
+        if (rc == 0) {
+            uint64_t s;
+            if (k.len != 16) {
+                rc = LDG_ECORRUPT;
+                goto out;
+            }
+            s = ldg_rd_be64((const uint8_t *)k.data + 8);
+            if (s == 0) {
+                rc = 1;
+                goto out;
+            }
+            if (s - 1 < *hi)
+                *hi = s - 1;
+        } else if (rc != LDG_ENOTFOUND) {
+            goto out;
+        }
+    }
+    rc = *lo > *hi ? 1 : 0;
+out:
+    ldg_cursor_close(c);
+    if (rc == LDG_ECORRUPT)
+        ldg_seterr(l, "idx.time: malformed key (run ledger verify)");
+    return rc;
+}
+
+/* ------------------------------------------------------------- reader -- */
+
+/* A cursor over seq-keyed records (key: prefix ‖ seq_be64) for lookups
+ * that come in seq order. */
+struct seekc {
+    struct ldg_cursor *c;
+    uint8_t prefix; /* tree: level 0; unused for entries and bodies */
+    size_t plen;    /* 0 or 1 */
+    int at;         /* 1: positioned on key `cur` with value `val` */
+    uint64_t cur;
+    struct ldg_val val;
+};
+
+struct ldg_reader {
+    struct ldg_txn *t;
+    struct seekc ec, bc, tc; /* entries, bodies, tree level 0 */
+    int have_tree;
+    /* the leaf hash of event leaf_seq, learnt from the prev of the entry
+     * after it */
+    int has_leaf;
+    uint64_t leaf_seq;
+    uint8_t leaf[32];
+};
+
+static int
+seekc_open(struct ldg_txn *t, struct seekc *sc, enum ldg_core_db db,
+           size_t plen, uint8_t prefix)
+{
+    memset(sc, 0, sizeof *sc);
+    sc->plen = plen;
+    sc->prefix = prefix;
+    return ldg_cursor_open(t, ldg_core(ldg_txn_ledger(t), db), &sc->c);
+}
+
+/* Reads the cursor's position after rc/k/v into sc. */
+static void
+seekc_set(struct seekc *sc, int rc, const struct ldg_val *k,
+          const struct ldg_val *v)
+{
+    const uint8_t *kp;
+    sc->at = 0;
+    if (rc != 0)
+        return;
+    kp = k->data;
+    if (k->len == sc->plen + 8 && (sc->plen == 0 || kp[0] == sc->prefix)) {
+        sc->at = 1;
+        sc->cur = ldg_rd_be64(kp + sc->plen);
+        sc->val = *v;
+    }
+}
+
+/* The value stored for seq: 0 with *v, LDG_ENOTFOUND if there is none. */
+static int
+seekc_get(struct seekc *sc, uint64_t seq, struct ldg_val *v)
+{
+    struct ldg_val k, val;
+    int rc;
+
+    if (sc->c == NULL)
+        return LDG_ENOTFOUND;
+    if (sc->at && sc->cur != seq &&
+        (sc->cur < seq ? seq - sc->cur : sc->cur - seq) <= 4) {
+        /* a few steps from where we are beat a lookup from the root */
+        enum ldg_seek op = sc->cur < seq ? LDG_NEXT : LDG_PREV;
+        while (sc->at && (op == LDG_NEXT ? sc->cur < seq : sc->cur > seq)) {
+            rc = ldg_cursor_get(sc->c, op, NULL, 0, &k, &val);
+            if (rc < 0 && rc != LDG_ENOTFOUND)
+                return rc;
+            seekc_set(sc, rc, &k, &val);
+        }
+        if (!sc->at || sc->cur != seq)
+            return LDG_ENOTFOUND;
+    } else if (!sc->at || sc->cur != seq) {
+        uint8_t key[9];
+        key[0] = sc->prefix;
+        ldg_be64(key + sc->plen, seq);
+        rc = ldg_cursor_get(sc->c, LDG_SET_RANGE, key, sc->plen + 8, &k, &val);
+        if (rc < 0 && rc != LDG_ENOTFOUND)
+            return rc;
+        seekc_set(sc, rc, &k, &val);
+        if (!sc->at || sc->cur != seq)
+            return LDG_ENOTFOUND;
+    }
+    *v = sc->val;
+    return 0;
+}
+
+int
+ldg_reader_new(struct ldg_reader **out, struct ldg_txn *t)
+{
+    struct ldg_reader *r;
+    int rc;
+
+    if (out == NULL || t == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    if ((r = calloc(1, sizeof *r)) == NULL)
+        return LDG_ENOMEM;
+    r->t = t;
+    if ((rc = seekc_open(t, &r->ec, LDG_DB_ENTRIES, 0, 0)) < 0 ||
+        (rc = seekc_open(t, &r->bc, LDG_DB_BODIES, 0, 0)) < 0) {
+        ldg_reader_free(r);
+        return rc;
+    }
+    /* leaf hashes: level 0 of the stored tree; a ledger without one
+     * hashes the entries instead */
+    r->have_tree = seekc_open(t, &r->tc, LDG_DB_TREE, 1, 0) == 0;
+    *out = r;
+    return 0;
+}
+
+void
+ldg_reader_free(struct ldg_reader *r)
+{
+    if (r == NULL)
+        return;
+    ldg_cursor_close(r->ec.c);
+    ldg_cursor_close(r->bc.c);
+    ldg_cursor_close(r->tc.c);
+    free(r);
+}
+
+/* The prev of a stored entry, read from its tail without decoding the
+ * rest: an entry is 0x93 ‖ map ‖ 0xc4 0x20 prev[32] ‖ 0xc4 0x40 sig[64]
+ * (ledger_int.h, LDG_ENTRY_OVERHEAD). 0, or -1 if the tail is not that. */
+static int
+entry_prev(const uint8_t *e, size_t len, uint8_t prev[32])
+{
+    if (len < LDG_ENTRY_OVERHEAD)
+        return -1;
+    e += len - 100;
+    if (e[0] != 0xc4 || e[1] != 32 || e[34] != 0xc4 || e[35] != 64)
+        return -1;
+    memcpy(prev, e + 2, 32);
+    return 0;
+}
+
+/* The leaf hash of the event just decoded into ev: from the chain (the
+ * prev of the entry after it, which a forward scan reads next anyway),
+ * else from level 0 of the stored tree, else by hashing the entry. */
+static int
+reader_leaf(struct ldg_reader *r, struct ldg_event *ev)
+{
+    struct ldg_val next, leaf;
+    int rc;
+
+    if (r->has_leaf && r->leaf_seq == ev->seq) {
+        memcpy(ev->leaf, r->leaf, 32);
+        return 0;
+    }
+    if (seekc_get(&r->ec, ev->seq + 1, &next) == 0 &&
+        entry_prev(next.data, next.len, ev->leaf) == 0)
+        return 0;
+    if (r->have_tree && seekc_get(&r->tc, ev->seq, &leaf) == 0 &&
+        leaf.len == 32) {
+        memcpy(ev->leaf, leaf.data, 32);
+        return 0;
+    }
+    rc = ldg_event_decode(ev->entry, ev->entry_len, ev);
+    return rc;
+}
+
+int
+ldg_reader_event(struct ldg_reader *r, uint64_t seq, struct ldg_event *ev)
+{
+    struct ldg_val ent;
+    int rc;
+
+    if (r == NULL || ev == NULL)
+        return LDG_EINVAL;
+    if ((rc = seekc_get(&r->ec, seq, &ent)) < 0)
+        return rc;
+    rc = ldg_event_decode_ex(ent.data, ent.len, ev, LDG_DECODE_TRUSTED);
+    if (rc == 0 && ev->seq != seq)
+        rc = LDG_ECORRUPT;
+    if (rc < 0)
+        return rc;
+    if ((rc = reader_leaf(r, ev)) < 0)
+        return rc;
+    /* this entry's prev is the leaf of the event before it: a reverse
+     * scan asks for that one next */
+    if (seq > 0) {
+        r->has_leaf = 1;
+        r->leaf_seq = seq - 1;
+        memcpy(r->leaf, ev->prev, 32);
+    }
+    return 0;
+}
+
+int
+ldg_reader_body(struct ldg_reader *r, uint64_t seq, const uint8_t **rec,
+                size_t *len)
+{
+    struct ldg_val v;
+    int rc;
+    if (r == NULL || rec == NULL || len == NULL)
+        return LDG_EINVAL;
+    rc = seekc_get(&r->bc, seq, &v);
+    if (rc == LDG_ENOTFOUND) {
+        struct ldg_val e;
+        /* the entry is there and the body is not: erased */
+        if (seekc_get(&r->ec, seq, &e) == 0)
+            return LDG_EERASED;
+        return LDG_ENOTFOUND;
+    }
+    if (rc < 0)
+        return rc;
+    *rec = v.data;
+    *len = v.len;
+    return 0;
+}

@@ -1,0 +1,365 @@
+/*
+ * test_reader.c — the query planner's sources (ledger/reader.c): seq scans
+ * over an index and over the bodies, the time window, index values, and
+ * the reader's events, leaf hashes and body records, each checked against
+ * the strict accessors (ldg_event_get, ldg_index_walk, a brute force).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ledger/ledger.h"
+#include "tests/support/support.h"
+
+#define N 40
+
+/* seqs 1..N: x.one at odd seqs, x.two at even ones, runs R-a / R-b by
+ * thirds; then one body.erased of seq 5 (0 is the genesis). */
+static struct ldg_ledger *
+setup_log(char *dir, size_t cap, uint64_t *size)
+{
+    struct ldg_ledger *l = t_ledger_new(dir, cap, 0);
+    for (int i = 1; i <= N; i++) {
+        struct ldg_event_in in;
+        char body[64];
+        json_t *b;
+        snprintf(body, sizeof body, "{\"i\":%d,\"k\":\"%s\"}", i,
+                 i % 3 ? "v" : "w");
+        b = json_loads(body, 0, NULL);
+        memset(&in, 0, sizeof in);
+        in.type = i % 2 ? "x.one" : "x.two";
+        in.run = i % 3 == 0 ? NULL : i % 3 == 1 ? "R-a" : "R-b";
+        in.body = b;
+        assert_int_equal(ldg_append(l, &in, NULL), 0);
+        json_decref(b);
+    }
+    t_append(l, "body.erased", "{\"target_seq\":5,\"reason\":\"test\"}", NULL);
+    assert_int_equal(ldg_size(l, size), 0);
+    return l;
+}
+
+static size_t
+drain(struct ldg_seqscan *s, uint64_t *out, size_t cap)
+{
+    size_t n = 0;
+    uint64_t seq;
+    int rc;
+    while ((rc = ldg_seqscan_next(s, &seq)) == 1) {
+        assert_true(n < cap);
+        out[n++] = seq;
+    }
+    assert_int_equal(rc, 0);
+    /* exhausted stays exhausted */
+    assert_int_equal(ldg_seqscan_next(s, &seq), 0);
+    return n;
+}
+
+struct got {
+    uint64_t seq[2 * N];
+    size_t n;
+};
+
+static int
+collect(void *ctx, uint64_t seq)
+{
+    struct got *g = ctx;
+    g->seq[g->n++] = seq;
+    return 0;
+}
+
+static void
+test_reader__index_scans_match_the_index_walk(void **state)
+{
+    char dir[512];
+    uint64_t size, got[2 * N];
+    struct ldg_ledger *l = setup_log(dir, sizeof dir, &size);
+    static const struct {
+        enum ldg_index which;
+        const char *value;
+    } cases[] = {{LDG_INDEX_TYPE, "x.one"}, {LDG_INDEX_TYPE, "x.two"},
+                 {LDG_INDEX_RUN, "R-a"},    {LDG_INDEX_RUN, "R-b"},
+                 {LDG_INDEX_TYPE, "x.on"},  {LDG_INDEX_TYPE, "nothing"}};
+    static const uint64_t win[][2] = {{0, UINT64_MAX}, {3, 17}, {4, 4},
+                                      {5, 5},          {30, 2}, {N, N + 5}};
+    struct ldg_txn *t;
+    (void)state;
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (size_t w = 0; w < sizeof win / sizeof win[0]; w++) {
+            for (int rev = 0; rev < 2; rev++) {
+                struct ldg_seqscan *s;
+                struct got g;
+                size_t n;
+                memset(&g, 0, sizeof g);
+                assert_int_equal(ldg_index_walk(t, cases[c].which,
+                                                cases[c].value, win[w][0],
+                                                win[w][1], rev, collect, &g),
+                                 0);
+                assert_int_equal(ldg_seqscan_index(&s, t, cases[c].which,
+                                                   cases[c].value, win[w][0],
+                                                   win[w][1], rev),
+                                 0);
+                n = drain(s, got, 2 * N);
+                ldg_seqscan_free(s);
+                assert_int_equal(n, g.n);
+                for (size_t i = 0; i < n; i++)
+                    assert_int_equal(got[i], g.seq[i]);
+            }
+        }
+    }
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_reader__bodies_scan_skips_erased_and_hands_out_records(void **state)
+{
+    char dir[512];
+    uint64_t size, got[2 * N], seq;
+    struct ldg_ledger *l = setup_log(dir, sizeof dir, &size);
+    struct ldg_txn *t;
+    struct ldg_seqscan *s;
+    struct ldg_reader *r;
+    size_t n;
+    (void)state;
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_reader_new(&r, t), 0);
+    for (int rev = 0; rev < 2; rev++) {
+        assert_int_equal(ldg_seqscan_bodies(&s, t, 2, 9, rev), 0);
+        n = drain(s, got, 2 * N);
+        ldg_seqscan_free(s);
+        /* 2..9 without 5 (erased) */
+        assert_int_equal(n, 7);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t want = rev ? 9 - i : 2 + i;
+            if (rev ? want <= 5 : want >= 5)
+                want += rev ? -1 : 1;
+            assert_int_equal(got[i], want);
+        }
+    }
+    /* the record at hand is the reader's, and reads as the body */
+    assert_int_equal(ldg_seqscan_bodies(&s, t, 0, size - 1, 0), 0);
+    while (ldg_seqscan_next(s, &seq) == 1) {
+        const uint8_t *a, *b, *p;
+        size_t an, bn, pn;
+        char *txt = NULL, *want = NULL;
+        size_t tl = 0, tc = 0, wl = 0, wc = 0;
+        ldg_seqscan_record(s, &a, &an);
+        assert_int_equal(ldg_reader_body(r, seq, &b, &bn), 0);
+        assert_int_equal(an, bn);
+        assert_memory_equal(a, b, an);
+        assert_int_equal(
+            ldg_body_record_json_append(a, an, ldg_body_max(l), &txt, &tl, &tc),
+            0);
+        assert_int_equal(ldg_body_json_append(t, seq, &want, &wl, &wc), 0);
+        assert_string_equal(txt, want);
+        /* small bodies are stored plain; the payload is the record's tail */
+        assert_int_equal(ldg_body_record_plain(a, an, &p, &pn), 1);
+        assert_int_equal(pn, an - 1);
+        free(txt);
+        free(want);
+    }
+    ldg_seqscan_free(s);
+    {
+        const uint8_t *p;
+        size_t pn;
+        assert_int_equal(ldg_reader_body(r, 5, &p, &pn), LDG_EERASED);
+        assert_int_equal(ldg_reader_body(r, size, &p, &pn), LDG_ENOTFOUND);
+    }
+    ldg_reader_free(r);
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_reader__events_and_leaves_in_any_order_match_the_strict_decoder(
+    void **state)
+{
+    char dir[512];
+    uint64_t size;
+    struct ldg_ledger *l = setup_log(dir, sizeof dir, &size);
+    struct ldg_txn *t;
+    struct ldg_reader *r;
+    uint64_t order[3 * (N + 2) + 8];
+    size_t n = 0;
+    (void)state;
+    /* forward, backward, strided and random jumps */
+    for (uint64_t s = 0; s < size; s++)
+        order[n++] = s;
+    for (uint64_t s = size; s-- > 0;)
+        order[n++] = s;
+    for (uint64_t s = 0; s < size; s += 7)
+        order[n++] = s;
+    order[n++] = size - 1;
+    order[n++] = 0;
+    order[n++] = size / 2;
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_reader_new(&r, t), 0);
+    for (size_t i = 0; i < n; i++) {
+        struct ldg_event a, b;
+        assert_int_equal(ldg_reader_event(r, order[i], &a), 0);
+        assert_int_equal(ldg_event_get(t, order[i], &b), 0);
+        assert_int_equal(a.seq, b.seq);
+        assert_int_equal(a.ts_ns, b.ts_ns);
+        assert_string_equal(a.type, b.type);
+        assert_string_equal(a.run, b.run);
+        assert_string_equal(a.subject, b.subject);
+        assert_memory_equal(a.leaf, b.leaf, 32);
+        assert_memory_equal(a.prev, b.prev, 32);
+    }
+    {
+        struct ldg_event e;
+        assert_int_equal(ldg_reader_event(r, size, &e), LDG_ENOTFOUND);
+    }
+    ldg_reader_free(r);
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_reader__time_window_is_the_brute_force_answer(void **state)
+{
+    char dir[512];
+    uint64_t size, ts[2 * N];
+    struct ldg_ledger *l = setup_log(dir, sizeof dir, &size);
+    struct ldg_txn *t;
+    (void)state;
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    for (uint64_t s = 0; s < size; s++) {
+        struct ldg_event e;
+        assert_int_equal(ldg_event_get(t, s, &e), 0);
+        ts[s] = e.ts_ns;
+    }
+    for (uint64_t a = 0; a < size; a += 3) {
+        for (uint64_t b = a; b < size; b += 5) {
+            uint64_t since = ts[a] - (a % 2), until = ts[b] + (b % 2);
+            uint64_t lo = 0, hi = size - 1, wlo = UINT64_MAX, whi = 0;
+            int rc = ldg_time_window(t, since, until, &lo, &hi);
+            for (uint64_t s = 0; s < size; s++) {
+                if (ts[s] >= since && ts[s] <= until) {
+                    if (wlo == UINT64_MAX)
+                        wlo = s;
+                    whi = s;
+                }
+            }
+            assert_int_equal(rc, wlo == UINT64_MAX ? 1 : 0);
+            if (rc == 0) {
+                assert_int_equal(lo, wlo);
+                assert_int_equal(hi, whi);
+            }
+        }
+    }
+    {
+        uint64_t lo = 0, hi = size - 1;
+        /* open on both sides: unchanged */
+        assert_int_equal(ldg_time_window(t, 0, UINT64_MAX, &lo, &hi), 0);
+        assert_int_equal(lo, 0);
+        assert_int_equal(hi, size - 1);
+        /* after the last event, or before the first: none */
+        assert_int_equal(
+            ldg_time_window(t, ts[size - 1] + 1, UINT64_MAX, &lo, &hi), 1);
+        lo = 0, hi = size - 1;
+        assert_int_equal(ldg_time_window(t, 0, ts[0] - 1, &lo, &hi), 1);
+        /* a narrower window given is kept */
+        lo = 10, hi = 12;
+        assert_int_equal(ldg_time_window(t, ts[2], ts[30], &lo, &hi), 0);
+        assert_int_equal(lo, 10);
+        assert_int_equal(hi, 12);
+    }
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+struct vals {
+    char v[8][64];
+    size_t n, stop_at;
+};
+
+static int
+collect_value(void *ctx, const char *value)
+{
+    struct vals *g = ctx;
+    snprintf(g->v[g->n++], sizeof g->v[0], "%s", value);
+    return g->stop_at && g->n == g->stop_at ? 1 : 0;
+}
+
+static void
+test_reader__index_values_by_prefix(void **state)
+{
+    char dir[512];
+    uint64_t size;
+    struct ldg_ledger *l = setup_log(dir, sizeof dir, &size);
+    struct ldg_txn *t;
+    struct vals g;
+    (void)state;
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    memset(&g, 0, sizeof g);
+    assert_int_equal(
+        ldg_index_values(t, LDG_INDEX_TYPE, "x.", 2, collect_value, &g), 0);
+    assert_int_equal(g.n, 2);
+    assert_string_equal(g.v[0], "x.one");
+    assert_string_equal(g.v[1], "x.two");
+    memset(&g, 0, sizeof g);
+    assert_int_equal(
+        ldg_index_values(t, LDG_INDEX_RUN, "", 0, collect_value, &g), 0);
+    assert_int_equal(g.n, 2);
+    assert_string_equal(g.v[0], "R-a");
+    assert_string_equal(g.v[1], "R-b");
+    memset(&g, 0, sizeof g);
+    g.stop_at = 1;
+    assert_int_equal(
+        ldg_index_values(t, LDG_INDEX_TYPE, "x.", 2, collect_value, &g), 1);
+    assert_int_equal(g.n, 1);
+    memset(&g, 0, sizeof g);
+    assert_int_equal(
+        ldg_index_values(t, LDG_INDEX_TYPE, "zz", 2, collect_value, &g), 0);
+    assert_int_equal(g.n, 0);
+    assert_string_equal(ldg_index_name(LDG_INDEX_RUN), "idx.run");
+    assert_string_equal(ldg_index_name(LDG_INDEX_ACTOR), "idx.actor");
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_reader__misuse_is_einval(void **state)
+{
+    struct ldg_seqscan *s;
+    struct ldg_reader *r;
+    uint64_t lo = 0, hi = 0;
+    (void)state;
+    assert_int_equal(ldg_seqscan_index(&s, NULL, LDG_INDEX_RUN, "R", 0, 1, 0),
+                     LDG_EINVAL);
+    assert_int_equal(ldg_seqscan_bodies(NULL, NULL, 0, 1, 0), LDG_EINVAL);
+    assert_int_equal(ldg_reader_new(&r, NULL), LDG_EINVAL);
+    assert_int_equal(ldg_time_window(NULL, 0, 1, &lo, &hi), LDG_EINVAL);
+    assert_int_equal(ldg_seqscan_next(NULL, &lo), LDG_EINVAL);
+    ldg_seqscan_free(NULL);
+    ldg_reader_free(NULL);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reader__index_scans_match_the_index_walk),
+        cmocka_unit_test(
+            test_reader__bodies_scan_skips_erased_and_hands_out_records),
+        cmocka_unit_test(
+            test_reader__events_and_leaves_in_any_order_match_the_strict_decoder),
+        cmocka_unit_test(test_reader__time_window_is_the_brute_force_answer),
+        cmocka_unit_test(test_reader__index_values_by_prefix),
+        cmocka_unit_test(test_reader__misuse_is_einval),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
