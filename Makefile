@@ -22,10 +22,13 @@ OPT     ?= -O2 -g
 CFLAGS  ?= $(OPT)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -I. \
              $(shell $(PKG_CONFIG) --cflags $(DEPS))
-# libarchive is loaded on first use (export/archive_dl.c), not linked:
-# it pulls ICU and libxml2 into every process otherwise. So is libsystemd
-# (serve/sd.c, only under systemd: liblzma, liblz4, libgcrypt otherwise).
-LINK_DEPS = $(filter-out libarchive libsystemd,$(DEPS))
+# libarchive, libcurl, libmicrohttpd and libsystemd are loaded on first
+# use, not linked (export/archive_dl.c, http/http.c, fleet/witness_http.c,
+# serve/sd.c, the last only under systemd): with them and what they pull
+# in (ICU, libxml2, TLS, IDN, liblzma, libgcrypt, ...) the dynamic loader
+# was most of a short command's run time (bench/RESULTS.md).
+DL_DEPS = libarchive libcurl libmicrohttpd libsystemd
+LINK_DEPS = $(filter-out $(DL_DEPS),$(DEPS))
 LDLIBS  = $(shell $(PKG_CONFIG) --libs $(LINK_DEPS)) -ldl -lpthread -lm
 # The program links these statically when every archive (.a, shipped by
 # the -dev packages) is there: a process then skips ~0.5 ms of dynamic

@@ -2,9 +2,17 @@
  * witness_http.c — the witness over HTTP: POST <prefix>/add-checkpoint
  * (c2sp.org/tlog-witness). The one file that touches libmicrohttpd; the
  * protocol's decisions are witness.c's.
+ *
+ * libmicrohttpd is loaded when a witness starts serving (dlopen of its
+ * versioned soname), not linked: only `ledger witness serve` needs it,
+ * and every other command would pay for loading it and its TLS stack
+ * (bench/RESULTS.md). Its functions are called through pointers of the
+ * types <microhttpd.h> declares.
  */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -15,6 +23,52 @@
 #include <unistd.h>
 
 #include "fleet/fleet.h"
+
+#define MHD_SONAME "libmicrohttpd.so.12"
+
+static struct {
+    __typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
+    __typeof__(MHD_add_response_header) *add_response_header;
+    __typeof__(MHD_queue_response) *queue_response;
+    __typeof__(MHD_destroy_response) *destroy_response;
+    __typeof__(MHD_start_daemon) *start_daemon;
+    __typeof__(MHD_get_daemon_info) *get_daemon_info;
+    __typeof__(MHD_stop_daemon) *stop_daemon;
+} mhd;
+
+static pthread_once_t mhd_once = PTHREAD_ONCE_INIT;
+static int mhd_ok;
+static char mhd_why[300];
+
+static void
+mhd_load(void)
+{
+    static const char *const names[] = {
+        "MHD_create_response_from_buffer", "MHD_add_response_header",
+        "MHD_queue_response", "MHD_destroy_response", "MHD_start_daemon",
+        "MHD_get_daemon_info", "MHD_stop_daemon"};
+    void **slot[] = {(void **)&mhd.create_response_from_buffer,
+                     (void **)&mhd.add_response_header,
+                     (void **)&mhd.queue_response,
+                     (void **)&mhd.destroy_response,
+                     (void **)&mhd.start_daemon,
+                     (void **)&mhd.get_daemon_info,
+                     (void **)&mhd.stop_daemon};
+    void *lib = dlopen(MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (lib == NULL) {
+        snprintf(mhd_why, sizeof mhd_why, "cannot load %s: %s", MHD_SONAME,
+                 dlerror());
+        return;
+    }
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if ((*slot[i] = dlsym(lib, names[i])) == NULL) {
+            snprintf(mhd_why, sizeof mhd_why, "%s has no %s", MHD_SONAME,
+                     names[i]);
+            return;
+        }
+    }
+    mhd_ok = 1;
+}
 
 struct req {
     char *buf;
@@ -39,16 +93,16 @@ send_text(struct MHD_Connection *c, unsigned status, const char *ctype,
         return MHD_NO;
     memcpy(copy, body, len);
     /* MHD frees it with the response. */
-    r = MHD_create_response_from_buffer(len, copy, MHD_RESPMEM_MUST_FREE);
+    r = mhd.create_response_from_buffer(len, copy, MHD_RESPMEM_MUST_FREE);
     if (r == NULL) {
         free(copy);
         return MHD_NO;
     }
-    MHD_add_response_header(r, "Content-Type", ctype);
+    mhd.add_response_header(r, "Content-Type", ctype);
     if (why != NULL && status != 200)
-        MHD_add_response_header(r, "Ledger-Witness-Reason", why);
-    ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
+        mhd.add_response_header(r, "Ledger-Witness-Reason", why);
+    ret = mhd.queue_response(c, status, r);
+    mhd.destroy_response(r);
     return ret;
 }
 
@@ -172,7 +226,12 @@ ldg_witness_serve(struct ldg_witness *w,
                  o->addr);
         return LDG_EBADINPUT;
     }
-    d = MHD_start_daemon(
+    pthread_once(&mhd_once, mhd_load);
+    if (!mhd_ok) {
+        snprintf(err, errcap, "%s", mhd_why);
+        return LDG_EIO;
+    }
+    d = mhd.start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
             MHD_USE_AUTO | MHD_USE_ERROR_LOG,
         (uint16_t)port, NULL, NULL, handle, &s, MHD_OPTION_SOCK_ADDR, &sa,
@@ -183,11 +242,11 @@ ldg_witness_serve(struct ldg_witness *w,
         snprintf(err, errcap, "cannot listen on %s (in use?)", o->addr);
         return LDG_EIO;
     }
-    info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    info = mhd.get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     if (o->on_ready != NULL)
         o->on_ready(o->ctx, info != NULL ? info->port : (unsigned)port);
     while (!*o->stop)
         usleep(100 * 1000);
-    MHD_stop_daemon(d);
+    mhd.stop_daemon(d);
     return 0;
 }

@@ -9,8 +9,17 @@
  * it (a chunked or length-less reply). Either returns a short count to
  * curl, which aborts the transfer with CURLE_WRITE_ERROR; the toobig flag
  * tells that apart from a real write failure.
+ *
+ * libcurl is loaded on first use (dlopen of its versioned soname), not
+ * linked: with it and its TLS, IDN and compression libraries in every
+ * process, the dynamic loader was most of a short command's run time
+ * (`ledger query run=R`: ~62% of its instructions; bench/RESULTS.md).
+ * Each function is called through a pointer of the type <curl/curl.h>
+ * declares, so the compiler checks every call as before. If the library
+ * cannot be loaded, requests fail with LDG_EIO and a message naming it.
  */
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -29,20 +38,78 @@ struct ldg_http_client {
     CURL *easy;
 };
 
+#define CURL_SONAME "libcurl.so.4"
+
+/* The libcurl functions this file calls, resolved by load(). */
+static struct {
+    __typeof__(curl_global_init) *global_init;
+    __typeof__(curl_easy_init) *easy_init;
+    __typeof__(curl_easy_cleanup) *easy_cleanup;
+    __typeof__(curl_easy_reset) *easy_reset;
+    __typeof__(curl_easy_setopt) *easy_setopt;
+    __typeof__(curl_easy_perform) *easy_perform;
+    __typeof__(curl_easy_getinfo) *easy_getinfo;
+    __typeof__(curl_easy_strerror) *easy_strerror;
+    __typeof__(curl_slist_append) *slist_append;
+    __typeof__(curl_slist_free_all) *slist_free_all;
+    __typeof__(curl_version_info) *version_info;
+} cu;
+
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc = CURLE_OK;
+static int global_rc = LDG_EIO;
+static char load_why[300] = "libcurl is not loaded";
+
+static int
+load(void)
+{
+    static const char *const names[] = {
+        "curl_global_init",   "curl_easy_init",     "curl_easy_cleanup",
+        "curl_easy_reset",    "curl_easy_setopt",   "curl_easy_perform",
+        "curl_easy_getinfo",  "curl_easy_strerror", "curl_slist_append",
+        "curl_slist_free_all", "curl_version_info"};
+    void **slot[] = {
+        (void **)&cu.global_init,  (void **)&cu.easy_init,
+        (void **)&cu.easy_cleanup, (void **)&cu.easy_reset,
+        (void **)&cu.easy_setopt,  (void **)&cu.easy_perform,
+        (void **)&cu.easy_getinfo, (void **)&cu.easy_strerror,
+        (void **)&cu.slist_append, (void **)&cu.slist_free_all,
+        (void **)&cu.version_info};
+    void *lib = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (lib == NULL) {
+        snprintf(load_why, sizeof load_why, "cannot load %s: %s", CURL_SONAME,
+                 dlerror());
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if ((*slot[i] = dlsym(lib, names[i])) == NULL) {
+            snprintf(load_why, sizeof load_why, "%s has no %s", CURL_SONAME,
+                     names[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
 
 static void
 global_init(void)
 {
-    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (load() < 0)
+        return;
+    if (cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(load_why, sizeof load_why, "curl_global_init failed");
+        global_rc = LDG_ENOMEM;
+        return;
+    }
+    global_rc = 0;
 }
 
+/* Loads and initialises libcurl once: 0, LDG_EIO (not loadable: load_why
+ * says why) or LDG_ENOMEM. */
 static int
 ensure_global(void)
 {
     pthread_once(&global_once, global_init);
-    return global_rc == CURLE_OK ? 0 : LDG_ENOMEM;
+    return global_rc;
 }
 
 static void
@@ -62,16 +129,11 @@ ldg_http_client_new(struct ldg_http_client **out)
     if (!out)
         return LDG_EINVAL;
     *out = NULL;
-    if (ensure_global() < 0)
-        return LDG_ENOMEM;
+    /* the easy handle is made by the first request, which loads libcurl
+     * and can say why that failed */
     struct ldg_http_client *c = calloc(1, sizeof *c);
     if (!c)
         return LDG_ENOMEM;
-    c->easy = curl_easy_init();
-    if (!c->easy) {
-        free(c);
-        return LDG_ENOMEM;
-    }
     *out = c;
     return 0;
 }
@@ -81,7 +143,8 @@ ldg_http_client_free(struct ldg_http_client *c)
 {
     if (!c)
         return;
-    curl_easy_cleanup(c->easy);
+    if (c->easy)
+        cu.easy_cleanup(c->easy);
     free(c);
 }
 
@@ -334,7 +397,7 @@ sleep_ms(long ms)
 
 #define SET(opt, val)                                                          \
     do {                                                                       \
-        if (curl_easy_setopt(h, opt, val) != CURLE_OK)                         \
+        if (cu.easy_setopt(h, opt, val) != CURLE_OK)                         \
             goto setopt_failed;                                                \
     } while (0)
 
@@ -344,7 +407,7 @@ attempt(CURL *h, const struct ldg_http_request *req, const char *method,
         struct curl_slist *hdrs, struct xfer *x, char *cerr)
 {
     size_t cap = x->cap;
-    curl_easy_reset(h);
+    cu.easy_reset(h);
     cerr[0] = 0;
     SET(CURLOPT_URL, req->url);
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
@@ -382,7 +445,7 @@ attempt(CURL *h, const struct ldg_http_request *req, const char *method,
         if (strcmp(method, "PUT") == 0)
             SET(CURLOPT_CUSTOMREQUEST, "PUT");
     }
-    return curl_easy_perform(h);
+    return cu.easy_perform(h);
 setopt_failed:
     return CURLE_FAILED_INIT;
 }
@@ -391,6 +454,7 @@ int
 ldg_http_request(struct ldg_http_client *c, const struct ldg_http_request *req,
                  struct ldg_http_response *resp, char *err, size_t errlen)
 {
+    int rc = 0;
     if (err && errlen)
         err[0] = 0;
     if (!req || !resp || !req->url) {
@@ -410,14 +474,15 @@ ldg_http_request(struct ldg_http_client *c, const struct ldg_http_request *req,
                req->url);
         return LDG_EINVAL;
     }
-    if (ensure_global() < 0) {
-        seterr(err, errlen, "%s %s: curl_global_init failed", method, req->url);
-        return LDG_ENOMEM;
+    if ((rc = ensure_global()) < 0) {
+        seterr(err, errlen, "%s %s: %s", method, req->url, load_why);
+        return rc;
     }
+    if (c && !c->easy)
+        c->easy = cu.easy_init();
 
-    int rc = 0;
     CURL *own = NULL;
-    CURL *h = c ? c->easy : (own = curl_easy_init());
+    CURL *h = c ? c->easy : (own = cu.easy_init());
     struct curl_slist *hdrs = NULL;
     char cerr[CURL_ERROR_SIZE];
     if (!h) {
@@ -425,7 +490,7 @@ ldg_http_request(struct ldg_http_client *c, const struct ldg_http_request *req,
         return LDG_ENOMEM;
     }
     for (const char *const *p = req->headers; p && *p; p++) {
-        struct curl_slist *n = curl_slist_append(hdrs, *p);
+        struct curl_slist *n = cu.slist_append(hdrs, *p);
         if (!n) {
             rc = LDG_ENOMEM;
             seterr(err, errlen, "%s %s: out of memory", method, req->url);
@@ -456,7 +521,7 @@ ldg_http_request(struct ldg_http_client *c, const struct ldg_http_request *req,
                            (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
         resp->attempts = k + 1;
         long st = 0;
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
+        cu.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
         resp->status = st;
         if (cc == CURLE_FAILED_INIT && !cerr[0]) {
             rc = LDG_EINVAL;
@@ -474,10 +539,10 @@ ldg_http_request(struct ldg_http_client *c, const struct ldg_http_request *req,
             else if (st > 0)
                 seterr(err, errlen, "%s %s: HTTP %ld, then %s (%s)", method,
                        req->url, st, cause,
-                       cerr[0] ? cerr : curl_easy_strerror(cc));
+                       cerr[0] ? cerr : cu.easy_strerror(cc));
             else
                 seterr(err, errlen, "%s %s: %s (%s)", method, req->url, cause,
-                       cerr[0] ? cerr : curl_easy_strerror(cc));
+                       cerr[0] ? cerr : cu.easy_strerror(cc));
             if (rc == LDG_ETOOBIG || rc == LDG_ENOMEM || !transient_curl(cc))
                 goto out;
             continue;
@@ -500,16 +565,20 @@ ldg_http_request(struct ldg_http_client *c, const struct ldg_http_request *req,
         snprintf(err + l, errlen - l, " (after %d attempts)", tries);
     }
 out:
-    curl_slist_free_all(hdrs);
+    cu.slist_free_all(hdrs);
     if (own)
-        curl_easy_cleanup(own);
+        cu.easy_cleanup(own);
     return rc;
 }
 
 const char *
 ldg_http_lib_version(void)
 {
-    static char v[48];
-    snprintf(v, sizeof v, "libcurl %s", curl_version_info(CURLVERSION_NOW)->version);
+    static char v[64];
+    if (ensure_global() < 0)
+        snprintf(v, sizeof v, "libcurl (not loaded)");
+    else
+        snprintf(v, sizeof v, "libcurl %s",
+                 cu.version_info(CURLVERSION_NOW)->version);
     return v;
 }

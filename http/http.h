@@ -91,7 +91,8 @@ struct ldg_http_response {
 
 /* A reusable client: it keeps one curl handle, so connections to the same
  * host are reused (keep-alive) across requests. Not for two threads at
- * once. ldg_http_client_free(NULL) is a no-op. Returns 0 or LDG_ENOMEM. */
+ * once. ldg_http_client_free(NULL) is a no-op. Returns 0 or LDG_ENOMEM
+ * (libcurl is loaded by the first request, not here). */
 struct ldg_http_client;
 int ldg_http_client_new(struct ldg_http_client **out);
 void ldg_http_client_free(struct ldg_http_client *c);
@@ -108,6 +109,8 @@ void ldg_http_client_free(struct ldg_http_client *c);
  *   LDG_ETOOBIG    the response is larger than max_response_bytes
  *   LDG_EINVAL     misuse (NULL url or resp, an unknown method or scheme)
  *   LDG_ENOMEM     out of memory
+ *   LDG_EIO        libcurl (libcurl.so.4, loaded on first use) cannot be
+ *                  loaded: err names the library and the loader's reason
  * On failure err (if not NULL) gets a NUL-terminated message of at most
  * errlen bytes; resp may still hold what arrived, and must be released. */
 int ldg_http_request(struct ldg_http_client *c,
@@ -120,7 +123,8 @@ void ldg_http_response_release(struct ldg_http_response *resp);
 /* 1 if method is retried on transient failures (GET, HEAD, PUT), else 0. */
 int ldg_http_method_idempotent(const char *method);
 
-/* The version of libcurl the client runs with ("libcurl 8.5.0"). */
+/* The version of libcurl the client runs with ("libcurl 8.5.0"; loads
+ * it; "libcurl (not loaded)" when it cannot be). */
 const char *ldg_http_lib_version(void);
 
 #endif

@@ -336,9 +336,11 @@ payload(const uint8_t *rec, size_t len, size_t max, const uint8_t **p,
     return 0;
 }
 
-int
-ldg_body_decode(const uint8_t *rec, size_t len, size_t max,
-                struct ldg_field **out, size_t *n)
+/* The fields of a record, with their digests when digests is set (a
+ * JSON body needs none: computing them was most of ldg_body_get). */
+static int
+decode_fields(const uint8_t *rec, size_t len, size_t max,
+              struct ldg_field **out, size_t *n, int digests)
 {
     const uint8_t *p;
     size_t pn, ns = 0;
@@ -348,6 +350,10 @@ ldg_body_decode(const uint8_t *rec, size_t len, size_t max,
     if (rc < 0)
         return rc;
     rc = ldg_codec_fields_decode(p, pn, out, n);
+    if (rc == 0 && !digests) {
+        free(owned);
+        return 0;
+    }
     if (rc == 0)
         rc = ldg_codec_fields_slices(p, pn, &sl, &ns);
     if (rc == 0) {
@@ -366,12 +372,19 @@ ldg_body_decode(const uint8_t *rec, size_t len, size_t max,
 }
 
 int
+ldg_body_decode(const uint8_t *rec, size_t len, size_t max,
+                struct ldg_field **out, size_t *n)
+{
+    return decode_fields(rec, len, max, out, n, 1);
+}
+
+int
 ldg_body_decode_json(const uint8_t *rec, size_t len, size_t max, json_t **out)
 {
     struct ldg_field *f;
     size_t n;
     json_t *o;
-    int rc = ldg_body_decode(rec, len, max, &f, &n);
+    int rc = decode_fields(rec, len, max, &f, &n, 0);
     if (rc < 0)
         return rc;
     o = json_object();
