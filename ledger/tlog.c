@@ -31,6 +31,7 @@
 #include "ledger/crypto_int.h"
 #include "ledger/ledger.h"
 #include "ledger/tlog_int.h"
+#include "util/util.h"
 
 /* Sizes are capped at 2^63 leaves: then every inclusion proof has at most
  * 63 hashes and every consistency proof at most 64 (LDG_PROOF_MAX), and
@@ -394,47 +395,31 @@ ldg_tlog_tile_path(char *buf, size_t cap, int level, uint64_t index,
 
 /* ------------------------------------------------------- text formats -- */
 
-/* A growing string with a ceiling (STYLE: buffers have a maximum). */
-struct sbuf {
-    char *p;
-    size_t len, cap, max;
-};
-
+/* The body both proof texts share: head (the magic and index line, or the
+ * old line), the hashes in base64 a line each, a blank line, the signed
+ * checkpoint. Into *out (malloc'd), bounded at 1 MiB. */
 static int
-sbuf_add(struct sbuf *b, const char *s, size_t n)
+proof_text(char **out, const char *head, const uint8_t proof[][32], size_t n,
+           const char *signed_checkpoint)
 {
-    if (n > b->max - b->len)
-        return LDG_ETOOBIG;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *p;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        p = realloc(b->p, cap);
-        if (p == NULL)
-            return LDG_ENOMEM;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
-static int
-sbuf_hashes(struct sbuf *b, const uint8_t proof[][32], size_t n)
-{
+    struct ldg_buf b;
     char line[B64_HASH_LEN + 2];
-    int rc;
 
+    ldg_buf_init(&b, 1 << 20);
+    ldg_buf_puts(&b, head);
     for (size_t i = 0; i < n; i++) {
         ldg_base64(line, proof[i], LDG_HASH_LEN);
         line[B64_HASH_LEN] = '\n';
-        rc = sbuf_add(b, line, B64_HASH_LEN + 1);
-        if (rc < 0)
-            return rc;
+        ldg_buf_add(&b, line, B64_HASH_LEN + 1);
     }
+    ldg_buf_puts(&b, "\n");
+    ldg_buf_puts(&b, signed_checkpoint);
+    if (b.err) {
+        int rc = b.err;
+        ldg_buf_release(&b);
+        return rc;
+    }
+    *out = ldg_buf_detach(&b, NULL);
     return 0;
 }
 
@@ -553,9 +538,7 @@ int
 ldg_tlog_proof_format(char **out, uint64_t index, const uint8_t proof[][32],
                       size_t n, const char *signed_checkpoint)
 {
-    struct sbuf b = {NULL, 0, 0, 1 << 20};
-    char line[64];
-    int w, rc;
+    char head[128];
 
     if (out == NULL)
         return LDG_EINVAL;
@@ -563,22 +546,9 @@ ldg_tlog_proof_format(char **out, uint64_t index, const uint8_t proof[][32],
     if ((proof == NULL && n > 0) || n > LDG_PROOF_MAX ||
         signed_checkpoint == NULL || signed_checkpoint[0] == '\0')
         return LDG_EINVAL;
-    w = snprintf(line, sizeof line, "index %llu\n", (unsigned long long)index);
-    rc = sbuf_add(&b, PROOF_MAGIC, strlen(PROOF_MAGIC));
-    if (rc == 0)
-        rc = sbuf_add(&b, line, (size_t)w);
-    if (rc == 0)
-        rc = sbuf_hashes(&b, proof, n);
-    if (rc == 0)
-        rc = sbuf_add(&b, "\n", 1);
-    if (rc == 0)
-        rc = sbuf_add(&b, signed_checkpoint, strlen(signed_checkpoint));
-    if (rc < 0) {
-        free(b.p);
-        return rc;
-    }
-    *out = b.p;
-    return 0;
+    snprintf(head, sizeof head, "%sindex %llu\n", PROOF_MAGIC,
+             (unsigned long long)index);
+    return proof_text(out, head, proof, n, signed_checkpoint);
 }
 
 int
@@ -641,9 +611,7 @@ int
 ldg_tlog_consistency_format(char **out, uint64_t old, const uint8_t proof[][32],
                             size_t n, const char *signed_checkpoint)
 {
-    struct sbuf b = {NULL, 0, 0, 1 << 20};
-    char line[64];
-    int w, rc;
+    char head[64];
 
     if (out == NULL)
         return LDG_EINVAL;
@@ -651,20 +619,8 @@ ldg_tlog_consistency_format(char **out, uint64_t old, const uint8_t proof[][32],
     if ((proof == NULL && n > 0) || n > LDG_PROOF_MAX ||
         signed_checkpoint == NULL || signed_checkpoint[0] == '\0')
         return LDG_EINVAL;
-    w = snprintf(line, sizeof line, "old %llu\n", (unsigned long long)old);
-    rc = sbuf_add(&b, line, (size_t)w);
-    if (rc == 0)
-        rc = sbuf_hashes(&b, proof, n);
-    if (rc == 0)
-        rc = sbuf_add(&b, "\n", 1);
-    if (rc == 0)
-        rc = sbuf_add(&b, signed_checkpoint, strlen(signed_checkpoint));
-    if (rc < 0) {
-        free(b.p);
-        return rc;
-    }
-    *out = b.p;
-    return 0;
+    snprintf(head, sizeof head, "old %llu\n", (unsigned long long)old);
+    return proof_text(out, head, proof, n, signed_checkpoint);
 }
 
 int
