@@ -23,6 +23,7 @@
 #include "ledger/crypto_int.h"
 #include "ledger/ledger.h"
 #include "ledger/tlog_int.h"
+#include "util/util.h"
 
 #define ALG_ED25519 0x01
 #define SIG_LEN 64
@@ -193,18 +194,6 @@ ldg_note_verifier(char *buf, size_t cap, const char *name,
     return ldg_note_vkey_format(buf, cap, name, ALG_ED25519, pub);
 }
 
-static int
-hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* "name+hhhhhhhh+base64(0x01 ‖ pub)". The name cannot hold '+', so the
  * first '+' ends it. Hex digits are accepted in either case, as Go does. */
 int
@@ -212,8 +201,8 @@ ldg_note_parse_verifier(const char *vkey, char *name, size_t name_cap,
                         uint8_t pub[32])
 {
     const char *plus1, *hex, *b64;
-    uint8_t key[33];
-    uint32_t id = 0;
+    uint8_t key[33], idb[4];
+    uint32_t id;
     size_t nlen;
 
     if (vkey == NULL || name == NULL || pub == NULL)
@@ -225,12 +214,9 @@ ldg_note_parse_verifier(const char *vkey, char *name, size_t name_cap,
     hex = plus1 + 1;
     if (!name_valid_n(vkey, nlen) || strlen(hex) < 9 || hex[8] != '+')
         return LDG_EBADINPUT;
-    for (int i = 0; i < 8; i++) {
-        int d = hex_digit(hex[i]);
-        if (d < 0)
-            return LDG_EBADINPUT;
-        id = id << 4 | (uint32_t)d;
-    }
+    if (ldg_unhex_prefix(idb, 4, hex) < 0)
+        return LDG_EBADINPUT;
+    id = ldg_rd_be32(idb);
     b64 = hex + 9;
     if (strlen(b64) != KEY_B64_LEN ||
         ldg_unbase64(key, sizeof key, b64, KEY_B64_LEN) < 0 ||

@@ -34,6 +34,12 @@ ldg_unhex(uint8_t *out, size_t n, const char *hex)
 {
     if (strlen(hex) != 2 * n)
         return LDG_EBADINPUT;
+    return ldg_unhex_prefix(out, n, hex);
+}
+
+int
+ldg_unhex_prefix(uint8_t *out, size_t n, const char *hex)
+{
     for (size_t i = 0; i < n; i++) {
         int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)

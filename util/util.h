@@ -127,5 +127,8 @@ int ldg_time_rfc3339_base(char *buf, size_t cap, int64_t secs);
 void ldg_hex(char *out, const uint8_t *p, size_t n);
 /* Parses exactly 2n hex digits (either case). 0 or LDG_EBADINPUT. */
 int ldg_unhex(uint8_t *out, size_t n, const char *hex);
+/* The same for the first 2n characters of hex only (the rest is not looked
+ * at; a NUL among them is a bad digit): for hex inside a longer text. */
+int ldg_unhex_prefix(uint8_t *out, size_t n, const char *hex);
 
 #endif

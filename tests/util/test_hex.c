@@ -43,12 +43,25 @@ test_hex__reads_either_case_and_refuses_the_rest(void **state)
     assert_int_equal(ldg_unhex(o, 0, ""), 0);
 }
 
+static void
+test_hex__prefix_reads_only_its_digits(void **state)
+{
+    uint8_t o[2];
+    (void)state;
+    assert_int_equal(ldg_unhex_prefix(o, 2, "0A1b+rest"), 0);
+    assert_int_equal(o[0], 0x0a);
+    assert_int_equal(o[1], 0x1b);
+    assert_int_equal(ldg_unhex_prefix(o, 2, "0a1"), LDG_EBADINPUT); /* NUL */
+    assert_int_equal(ldg_unhex_prefix(o, 2, "0a+b"), LDG_EBADINPUT);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hex__round_trips_every_byte),
         cmocka_unit_test(test_hex__reads_either_case_and_refuses_the_rest),
+        cmocka_unit_test(test_hex__prefix_reads_only_its_digits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
