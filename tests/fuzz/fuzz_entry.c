@@ -50,11 +50,33 @@ entry_reencode_matches(const struct ldg_event *ev, const uint8_t *data,
                        size_t size)
 {
     struct ldg_envelope env;
+    struct ldg_source src;
     struct ldg_buf b;
+    char id[LDG_ID_MAX + 1], exe[LDG_EXE_MAX + 1], unit[LDG_UNIT_MAX + 1];
     size_t map_len = 0;
     int rc, same;
 
     memset(&env, 0, sizeof env);
+    /* format version 2: the decoded strings point into the entry */
+    FUZZ_ASSERT(ev->id_len <= LDG_ID_MAX && ev->src_exe_len <= LDG_EXE_MAX &&
+                ev->src_unit_len <= LDG_UNIT_MAX);
+    memcpy(id, ev->id ? ev->id : "", ev->id_len);
+    id[ev->id_len] = '\0';
+    env.id = id;
+    env.has_time = ev->has_time;
+    env.time_ns = ev->time_ns;
+    if (ev->has_source) {
+        memcpy(exe, ev->src_exe ? ev->src_exe : "", ev->src_exe_len);
+        exe[ev->src_exe_len] = '\0';
+        memcpy(unit, ev->src_unit ? ev->src_unit : "", ev->src_unit_len);
+        unit[ev->src_unit_len] = '\0';
+        src.uid = ev->src_uid;
+        src.gid = ev->src_gid;
+        src.pid = ev->src_pid;
+        src.exe = ev->src_exe_len ? exe : NULL;
+        src.unit = ev->src_unit_len ? unit : NULL;
+        env.source = &src;
+    }
     env.seq = ev->seq;
     env.ts_ns = ev->ts_ns;
     env.type = ev->type;
