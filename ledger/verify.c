@@ -565,6 +565,15 @@ pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size, uint64_t saved_size,
         if (ev.id_len > 0)
             vs->with_id++;
         tr = edge_add(e, t, seq, ev.leaf);
+        if (tr == LDG_ECORRUPT || tr == LDG_EBADINPUT) {
+            /* LMDB found a page it cannot follow: a finding, not an
+             * error of this run */
+            bad(vs, seq,
+                "storage corrupt: the stored Merkle tree at this event "
+                "cannot be read (%s)",
+                ldg_strerror(tr));
+            break;
+        }
         if (tr < 0) {
             rc = tr;
             break;
@@ -817,12 +826,9 @@ check_registry(struct vstate *vs, struct ldg_txn *t, uint64_t size)
 static const struct {
     enum ldg_core_db db;
     const char *name;
-} idx[] = {{LDG_DB_IDX_TYPE, "idx.type"},
-           {LDG_DB_IDX_SUBJECT, "idx.subject"},
-           {LDG_DB_IDX_RUN, "idx.run"},
-           {LDG_DB_IDX_ACTOR, "idx.actor"},
-           {LDG_DB_IDX_TIME, "idx.time"},
-           {LDG_DB_IDX_ID, "idx.id"}};
+} idx[] = {{LDG_DB_IDX_TYPE, "idx.type"}, {LDG_DB_IDX_SUBJECT, "idx.subject"},
+           {LDG_DB_IDX_RUN, "idx.run"},   {LDG_DB_IDX_ACTOR, "idx.actor"},
+           {LDG_DB_IDX_TIME, "idx.time"}, {LDG_DB_IDX_ID, "idx.id"}};
 
 /* Entries an index holds for the log: one per event, one per event with
  * a run (idx.run), one per event with an id (idx.id). */
@@ -1053,7 +1059,8 @@ ldg_verify_record(struct ldg_ledger *l, const struct ldg_verify_report *r)
             ldg_be64(rec, r->bad_seq);
             ldg_be64(rec + 8, r->found_ts_ns);
             memcpy(rec + 16, r->what, n);
-            rc = ldg_core_kv_put(t, meta, K_FINDING, strlen(K_FINDING), rec, 16 + n);
+            rc = ldg_core_kv_put(t, meta, K_FINDING, strlen(K_FINDING), rec,
+                                 16 + n);
         }
     } else {
         ldg_be64(rec, r->to);
@@ -1064,7 +1071,8 @@ ldg_verify_record(struct ldg_ledger *l, const struct ldg_verify_report *r)
             ldg_be64(rec + 8, r->full_ts_ns);
             rc = ldg_core_kv_put(t, meta, K_FULL, strlen(K_FULL), rec, 16);
             if (rc == 0) {
-                rc = ldg_core_kv_del(t, meta, K_FINDING, strlen(K_FINDING), NULL, 0);
+                rc = ldg_core_kv_del(t, meta, K_FINDING, strlen(K_FINDING),
+                                     NULL, 0);
                 if (rc == LDG_ENOTFOUND)
                     rc = 0;
             }
