@@ -30,8 +30,7 @@
 
 static const char *const core_names[LDG_CORE_DBS] = {
     "meta",     "entries",     "bodies",  "tree",      "checkpoints", "keys",
-    "idx.type", "idx.subject", "idx.run", "idx.actor", "idx.time",
-    "idx.id"};
+    "idx.type", "idx.subject", "idx.run", "idx.actor", "idx.time",    "idx.id"};
 
 struct ldg_store {
     MDB_env *env;
@@ -248,6 +247,19 @@ ldg_store_open(struct ldg_store **out, const char *path,
             s->core[i] = 0;
             rc = 0;
             continue;
+        }
+        if (rc == MDB_NOTFOUND) {
+            /* data.mdb opened, but one of a ledger's databases is not in
+             * its catalogue: damage (or not a ledger's file), not "no
+             * ledger here" */
+            if (err != NULL && errcap > 0)
+                snprintf(err, errcap,
+                         "storage corrupt: data.mdb in %s has no '%s' "
+                         "database (damaged, or not a ledger's file)",
+                         path, core_names[i]);
+            mdb_txn_abort(txn);
+            rc = MDB_CORRUPTED;
+            goto fail;
         }
         if (rc != 0) {
             put_err(err, errcap, "no ledger database in", path, rc);
