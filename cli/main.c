@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "export/export.h"
+#include "fleet/fleet.h"
 #include "http/http.h"
 #include "projections/projections.h"
 #include "query/query.h"
@@ -377,10 +378,12 @@ print_version(void)
     char libs[512], *p, *save = NULL;
     ldg_lib_versions(libs, sizeof libs);
     printf("ledger %s\n", LEDGER_VERSION);
-    printf("formats:   ledger format %d, bundle format %d,\n"
+    printf("formats:   ledger format %d and %d (%d: entries with an id, a\n"
+           "           source time or a source), bundle format %d,\n"
            "           c2sp.org/tlog-checkpoint, c2sp.org/tlog-proof@v1,\n"
            "           c2sp.org/tlog-tiles\n",
-           LDG_FORMAT_VERSION, LDG_BUNDLE_VERSION);
+           LDG_FORMAT_VERSION, LDG_FORMAT_VERSION_MAX, LDG_FORMAT_VERSION_MAX,
+           LDG_BUNDLE_VERSION);
     printf("features:  query --grep (PCRE2), evidence bundles (tar + zstd;\n"
            "           libarchive loaded on first use), HTTP client "
            "(libcurl),\n"
@@ -390,8 +393,9 @@ print_version(void)
     printf("libraries:");
     for (p = strtok_r(libs, ",", &save); p; p = strtok_r(NULL, ",", &save))
         printf(" %s\n          ", p + (*p == ' '));
-    printf(" %s\n           %s\n           %s\n", ldg_query_lib_version(),
-           ldg_http_lib_version(), ldg_export_lib_version());
+    printf(" %s\n           %s\n           %s\n           %s\n",
+           ldg_query_lib_version(), ldg_http_lib_version(),
+           ldg_export_lib_version(), ldg_witness_lib_version());
 }
 
 /*

@@ -82,6 +82,9 @@ struct ldg_witness_serve_options {
 int ldg_witness_serve(struct ldg_witness *w,
                       const struct ldg_witness_serve_options *o, char *err,
                       size_t errcap);
+/* "libmicrohttpd VERSION", or why it cannot be loaded (it is loaded on
+ * first use). Static storage; for --version. */
+const char *ldg_witness_lib_version(void);
 
 /* ------------------------------------------------------------ remotes -- */
 

@@ -34,6 +34,7 @@ static struct {
     __typeof__(MHD_start_daemon) *start_daemon;
     __typeof__(MHD_get_daemon_info) *get_daemon_info;
     __typeof__(MHD_stop_daemon) *stop_daemon;
+    __typeof__(MHD_get_version) *get_version;
 } mhd;
 
 static pthread_once_t mhd_once = PTHREAD_ONCE_INIT;
@@ -43,17 +44,22 @@ static char mhd_why[300];
 static void
 mhd_load(void)
 {
-    static const char *const names[] = {
-        "MHD_create_response_from_buffer", "MHD_add_response_header",
-        "MHD_queue_response", "MHD_destroy_response", "MHD_start_daemon",
-        "MHD_get_daemon_info", "MHD_stop_daemon"};
+    static const char *const names[] = {"MHD_create_response_from_buffer",
+                                        "MHD_add_response_header",
+                                        "MHD_queue_response",
+                                        "MHD_destroy_response",
+                                        "MHD_start_daemon",
+                                        "MHD_get_daemon_info",
+                                        "MHD_stop_daemon",
+                                        "MHD_get_version"};
     void **slot[] = {(void **)&mhd.create_response_from_buffer,
                      (void **)&mhd.add_response_header,
                      (void **)&mhd.queue_response,
                      (void **)&mhd.destroy_response,
                      (void **)&mhd.start_daemon,
                      (void **)&mhd.get_daemon_info,
-                     (void **)&mhd.stop_daemon};
+                     (void **)&mhd.stop_daemon,
+                     (void **)&mhd.get_version};
     void *lib = dlopen(MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
     if (lib == NULL) {
         snprintf(mhd_why, sizeof mhd_why, "cannot load %s: %s", MHD_SONAME,
@@ -68,6 +74,18 @@ mhd_load(void)
         }
     }
     mhd_ok = 1;
+}
+
+const char *
+ldg_witness_lib_version(void)
+{
+    static char v[360];
+    pthread_once(&mhd_once, mhd_load);
+    if (mhd_ok)
+        snprintf(v, sizeof v, "libmicrohttpd %s", mhd.get_version());
+    else
+        snprintf(v, sizeof v, "libmicrohttpd (%s)", mhd_why);
+    return v;
 }
 
 struct req {

@@ -26,6 +26,9 @@
 #include "util/util.h"
 
 #define LDG_FORMAT_VERSION 1
+/* The newest entry format read and written: 2 for entries that carry an
+ * id, a source time or a source (FORMAT.md section 3.1); the others stay 1. */
+#define LDG_FORMAT_VERSION_MAX 2
 
 /* Limits. Inputs beyond them are refused before anything is allocated. */
 #define LDG_TYPE_MAX 64 /* bytes in an event type */

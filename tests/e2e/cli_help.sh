@@ -99,7 +99,7 @@ done < "$T/cmds"
 for w in '^ledger [0-9]' 'ledger format [0-9]' 'bundle format [0-9]' \
     'features:' 'lmdb [0-9]' 'libsodium [0-9]' 'zstd [0-9]' 'jansson [0-9]' \
     'pcre2 [0-9]' 'libcurl [0-9]' 'libarchive [0-9]' 'witness server (libmicrohttpd)' \
-    'serve (Unix socket)'; do
+    'serve (Unix socket)' 'libmicrohttpd [0-9]' 'ledger format 1 and 2'; do
     grep -q "$w" "$T/v" || bad "--version does not say '$w': $(cat "$T/v")"
 done
 
