@@ -76,21 +76,6 @@ is_v2(const struct ldg_event *ev)
     return ev->id_len > 0 || ev->has_time || ev->has_source;
 }
 
-static json_t *
-source_json(const struct ldg_event *ev)
-{
-    json_t *src =
-        json_pack("{s:I, s:I, s:I}", "uid", (json_int_t)ev->src_uid, "gid",
-                  (json_int_t)ev->src_gid, "pid", (json_int_t)ev->src_pid);
-    if (src != NULL && ev->src_exe_len > 0)
-        json_object_set_new(src, "exe",
-                            json_stringn(ev->src_exe, ev->src_exe_len));
-    if (src != NULL && ev->src_unit_len > 0)
-        json_object_set_new(src, "unit",
-                            json_stringn(ev->src_unit, ev->src_unit_len));
-    return src;
-}
-
 json_t *
 envelope_json(const struct ldg_event *ev)
 {
@@ -120,7 +105,7 @@ envelope_json(const struct ldg_event *ev)
     if (ev->id_len > 0)
         json_object_set_new(o, "id", json_stringn(ev->id, ev->id_len));
     if (ev->has_source)
-        json_object_set_new(o, "source", source_json(ev));
+        json_object_set_new(o, "source", ldg_event_source_json(ev));
     json_object_set_new(o, "prev", json_hex(ev->prev, 32));
     json_object_set_new(o, "body_commitment", json_hex(ev->body_root, 32));
     json_object_set_new(o, "leaf_hash", json_hex(ev->leaf, 32));
@@ -265,7 +250,7 @@ gb_envelope(struct growbuf *b, const struct ldg_event *ev)
         if (o != NULL && ev->id_len > 0)
             json_object_set_new(o, "id", json_stringn(ev->id, ev->id_len));
         if (o != NULL && ev->has_source)
-            json_object_set_new(o, "source", source_json(ev));
+            json_object_set_new(o, "source", ldg_event_source_json(ev));
         if (o == NULL) {
             b->err = LDG_ENOMEM;
         } else {

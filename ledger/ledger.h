@@ -414,6 +414,11 @@ int ldg_event_decode(const uint8_t *buf, size_t len, struct ldg_event *ev);
  * (format version 2 "time") when it carries one, else the ledger's own
  * commit time ts_ns. The ledger orders and indexes by ts_ns. */
 uint64_t ldg_event_time(const struct ldg_event *ev);
+/* The process that submitted the event through ledger serve (format
+ * version 2 "source"), as views show it: {"uid":U,"gid":G,"pid":P} plus
+ * "exe" and "unit" when known. NULL when the event carries none or on
+ * ENOMEM; the caller json_decref's. */
+json_t *ldg_event_source_json(const struct ldg_event *ev);
 /* The body of event seq as JSON (caller json_decref's). LDG_EERASED if it
  * was erased, LDG_ENOTFOUND if seq does not exist. */
 int ldg_body_get(struct ldg_txn *t, uint64_t seq, json_t **out);

@@ -79,6 +79,24 @@ ldg_event_time(const struct ldg_event *ev)
     return ev->has_time ? ev->time_ns : ev->ts_ns;
 }
 
+json_t *
+ldg_event_source_json(const struct ldg_event *ev)
+{
+    json_t *src;
+
+    if (!ev->has_source)
+        return NULL;
+    src = json_pack("{s:I, s:I, s:I}", "uid", (json_int_t)ev->src_uid, "gid",
+                    (json_int_t)ev->src_gid, "pid", (json_int_t)ev->src_pid);
+    if (src != NULL && ev->src_exe_len > 0)
+        json_object_set_new(src, "exe",
+                            json_stringn(ev->src_exe, ev->src_exe_len));
+    if (src != NULL && ev->src_unit_len > 0)
+        json_object_set_new(src, "unit",
+                            json_stringn(ev->src_unit, ev->src_unit_len));
+    return src;
+}
+
 int
 ldg_event_get_ex(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev,
                  unsigned flags)

@@ -921,18 +921,8 @@ event_json(struct ldg_query_render *r, struct ldg_txn *t,
         json_object_set_new(o, "actor_name", json_string(name));
     if (ev->id_len > 0)
         json_object_set_new(o, "id", json_stringn(ev->id, ev->id_len));
-    if (ev->has_source) {
-        json_t *src =
-            json_pack("{s:I,s:I,s:I}", "uid", (json_int_t)ev->src_uid, "gid",
-                      (json_int_t)ev->src_gid, "pid", (json_int_t)ev->src_pid);
-        if (src != NULL && ev->src_exe_len > 0)
-            json_object_set_new(src, "exe",
-                                json_stringn(ev->src_exe, ev->src_exe_len));
-        if (src != NULL && ev->src_unit_len > 0)
-            json_object_set_new(src, "unit",
-                                json_stringn(ev->src_unit, ev->src_unit_len));
-        json_object_set_new(o, "source", src);
-    }
+    if (ev->has_source)
+        json_object_set_new(o, "source", ldg_event_source_json(ev));
     json_object_set_new(o, "prev", hexs(ev->prev, 32));
     json_object_set_new(o, "body_commitment", hexs(ev->body_root, 32));
     json_object_set_new(o, "leaf_hash", hexs(ev->leaf, 32));

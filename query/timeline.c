@@ -81,18 +81,8 @@ put_times(json_t *e, const struct ldg_event *ev)
                         json_string(ev->has_time ? "source" : "ledger"));
     if (ev->id_len > 0)
         json_object_set_new(e, "id", json_stringn(ev->id, ev->id_len));
-    if (ev->has_source) {
-        json_t *src =
-            json_pack("{s:I, s:I, s:I}", "uid", (json_int_t)ev->src_uid, "gid",
-                      (json_int_t)ev->src_gid, "pid", (json_int_t)ev->src_pid);
-        if (src != NULL && ev->src_exe_len > 0)
-            json_object_set_new(src, "exe",
-                                json_stringn(ev->src_exe, ev->src_exe_len));
-        if (src != NULL && ev->src_unit_len > 0)
-            json_object_set_new(src, "unit",
-                                json_stringn(ev->src_unit, ev->src_unit_len));
-        json_object_set_new(e, "source", src);
-    }
+    if (ev->has_source)
+        json_object_set_new(e, "source", ldg_event_source_json(ev));
 }
 
 struct tl {
