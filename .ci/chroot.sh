@@ -18,6 +18,9 @@ cmd=$1
 src=$(cd "$(dirname "$0")/.." && pwd)
 mirror=${CI_MIRROR:-http://deb.debian.org/debian}
 root=${CI_CHROOT_DIR:-$(mktemp -d /var/tmp/ledger-ci-chroot.XXXXXX)}
+# mktemp makes it 0700: the chroot's / must be 0755 as on any system, or
+# nothing but root can reach a file in it (tests run programs as nobody)
+chmod 755 "$root"
 mounted=""
 
 cleanup() {
