@@ -25,6 +25,10 @@ mounted=""
 
 cleanup() {
     for m in $mounted; do umount -l "$root$m" 2>/dev/null || true; done
+    # and whatever the tests mounted inside (ip netns binds its namespaces
+    # under /run/netns), deepest first
+    awk -v r="$root/" 'index($2, r) == 1 { print $2 }' /proc/mounts |
+        sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
     # --one-file-system: never descend into a mount that did not go away
     # (a bind of the host's /dev above all).
     if [ "${CI_CHROOT_KEEP:-0}" != 1 ]; then
