@@ -204,8 +204,8 @@ out:
     return rc;
 }
 
-static enum ldg_core_db
-index_db(enum ldg_index which)
+enum ldg_core_db
+ldg_index_db(enum ldg_index which)
 {
     switch (which) {
     case LDG_INDEX_TYPE:
@@ -233,7 +233,7 @@ ldg_index_walk(struct ldg_txn *t, enum ldg_index which, const char *value,
                int (*fn)(void *ctx, uint64_t seq), void *ctx)
 {
     uint8_t key[LDG_SUBJECT_MAX + 16];
-    enum ldg_core_db db = index_db(which);
+    enum ldg_core_db db = ldg_index_db(which);
     struct ldg_cursor *c = NULL;
     struct ldg_val k, v;
     size_t n;

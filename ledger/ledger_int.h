@@ -186,6 +186,9 @@ enum ldg_core_db {
     LDG_CORE_DBS
 };
 ldg_dbi ldg_store_core_dbi(struct ldg_store *s, enum ldg_core_db which);
+/* The core database behind a public index (index.c); LDG_CORE_DBS for
+ * none. */
+enum ldg_core_db ldg_index_db(enum ldg_index which);
 /* 0 when a read-only open found no such database (idx.id in a ledger
  * written before format version 2). */
 int ldg_store_has_core(struct ldg_store *s, enum ldg_core_db which);

@@ -38,22 +38,6 @@ struct ldg_seqscan {
     struct ldg_val val; /* bodies: the record at the current seq */
 };
 
-static enum ldg_core_db
-index_db(enum ldg_index which)
-{
-    switch (which) {
-    case LDG_INDEX_TYPE:
-        return LDG_DB_IDX_TYPE;
-    case LDG_INDEX_SUBJECT:
-        return LDG_DB_IDX_SUBJECT;
-    case LDG_INDEX_RUN:
-        return LDG_DB_IDX_RUN;
-    case LDG_INDEX_ACTOR:
-        return LDG_DB_IDX_ACTOR;
-    }
-    return LDG_CORE_DBS;
-}
-
 const char *
 ldg_index_name(enum ldg_index which)
 {
@@ -96,7 +80,7 @@ ldg_seqscan_index(struct ldg_seqscan **out, struct ldg_txn *t,
                   enum ldg_index which, const char *value, uint64_t lo,
                   uint64_t hi, int reverse)
 {
-    enum ldg_core_db db = index_db(which);
+    enum ldg_core_db db = ldg_index_db(which);
     size_t n;
     int rc;
 
@@ -201,7 +185,7 @@ ldg_index_values(struct ldg_txn *t, enum ldg_index which, const char *prefix,
                  size_t plen, int (*fn)(void *ctx, const char *value),
                  void *ctx)
 {
-    enum ldg_core_db db = index_db(which);
+    enum ldg_core_db db = ldg_index_db(which);
     struct ldg_cursor *c = NULL;
     struct ldg_val k, v;
     uint8_t key[LDG_SUBJECT_MAX + 2];
