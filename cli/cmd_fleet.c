@@ -261,8 +261,10 @@ cmd_publish(struct cli *c, int argc, char **argv)
     }
     for (size_t i = 0; i < nwit; i++)
         if (strchr(wit[i], ' ') == NULL) {
+            /* the message names the argument before wit goes */
+            rc = cli_usage_err(c, "--witness '%s': want 'URL VKEY'", wit[i]);
             free(wit);
-            return cli_usage_err(c, "--witness '%s': want 'URL VKEY'", wit[i]);
+            return rc;
         }
     if (a.ind + 1 != argc) {
         free(wit);
@@ -301,7 +303,8 @@ cmd_publish(struct cli *c, int argc, char **argv)
         rc = ldg_witness_submit(l, wurl, sp + 1, flags, &sr);
         json_array_append_new(
             wj, json_pack("{s:s,s:s,s:o,s:s}", "witness", wurl, "outcome",
-                          sr.outcome == LDG_SUBMIT_COSIGNED   ? "cosigned"
+                          rc < 0 && sr.outcome != LDG_SUBMIT_REFUSED ? "error"
+                          : sr.outcome == LDG_SUBMIT_COSIGNED ? "cosigned"
                           : sr.outcome == LDG_SUBMIT_UPTODATE ? "up-to-date"
                           : sr.outcome == LDG_SUBMIT_QUEUED   ? "queued"
                                                               : "refused",

@@ -84,8 +84,7 @@ ldg_index_id_lookup(struct ldg_txn *t, const char *id, size_t len,
         return LDG_ENOTFOUND; /* an older ledger read-only: no ids */
     memcpy(key, id, len);
     key[len] = 0;
-    if ((rc = ldg_cursor_open(t, ldg_store_core_dbi(s, LDG_DB_IDX_ID), &c)) <
-        0)
+    if ((rc = ldg_cursor_open(t, ldg_store_core_dbi(s, LDG_DB_IDX_ID), &c)) < 0)
         return rc;
     rc = ldg_cursor_get(c, LDG_SET_RANGE, key, len + 1, &k, &v);
     if (rc == 0 && (k.len != len + 9 || memcmp(k.data, key, len + 1) != 0))
@@ -138,9 +137,9 @@ ldg_index_rebuild_progress(struct ldg_ledger *l,
                                             uint64_t total),
                            void *progress_ctx)
 {
-    static const enum ldg_core_db idx[6] = {
-        LDG_DB_IDX_TYPE,  LDG_DB_IDX_SUBJECT, LDG_DB_IDX_RUN,
-        LDG_DB_IDX_ACTOR, LDG_DB_IDX_TIME,    LDG_DB_IDX_ID};
+    static const enum ldg_core_db idx[6] = {LDG_DB_IDX_TYPE, LDG_DB_IDX_SUBJECT,
+                                            LDG_DB_IDX_RUN,  LDG_DB_IDX_ACTOR,
+                                            LDG_DB_IDX_TIME, LDG_DB_IDX_ID};
     struct ldg_txn *t = NULL;
     struct ldg_cursor *c = NULL;
     struct ldg_val k, v;
