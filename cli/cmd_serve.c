@@ -2,20 +2,12 @@
  * cmd_serve.c — `ledger serve`: the daemon a box's control plane streams
  * events into (serve/serve.h, docs/PROTOCOL.md).
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -23,10 +15,6 @@
 #include "serve/serve.h"
 #include "util/util.h"
 
-#define SERVE_STATUS_FILE "serve-status.json"
-#ifndef EX_TEMPFAIL
-#define EX_TEMPFAIL 75
-#endif
 #define EX_UNAVAILABLE 69
 
 static struct ldg_server *volatile serving;
@@ -68,429 +56,9 @@ notify(const char *fmt, ...)
     }
 }
 
-/* ----------------------------------------------------- interval jobs -- */
-
-/*
- * `--probe-every`, `--publish-every`, `--ship-every`: jobs the daemon runs
- * on an interval, each as a child process (`ledger --dir DIR probe`, ...,
- * the same program), one at a time, on a thread of their own. A child is
- * the unit of failure: whatever a job does (hangs past its time limit,
- * crashes, fails), the daemon goes on serving. Probe's events go through
- * the daemon's own socket (cmd_probe writes through `ledger serve` when
- * it answers), so they share its write path and group commit.
- *
- * A failed run is logged on stderr (the journal) with the child's last
- * lines and retried with backoff: 5 s, 10 s, 20 s, ... up to the interval.
- * What each job did last is in DIR/serve-status.json (`ledger serve
- * --status`) and in systemd's STATUS= line.
- */
-#define JOB_MAX 3
-#define JOB_BACKOFF_MS 5000u
-
-struct job {
-    const char *name; /* probe, publish, ship */
-    const char *url;
-    uint64_t every_ms;
-    uint64_t next_ns; /* monotonic */
-    uint64_t runs, failures;
-    unsigned streak;                       /* failures in a row */
-    int last_exit;                         /* -1: never ran */
-    uint64_t last_run, last_ok, next_wall; /* wall-clock ns */
-    char last_error[512];
-};
-
-struct jobs {
-    struct job j[JOB_MAX];
-    size_t n;
-    char exe[4096];
-    const char *dir;
-    char sock[1024];
-    uint64_t started;
-    pthread_t thread;
-    int running;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int quit;
-    pid_t child;
-};
-
-static struct jobs jobs;
-
-static uint64_t
-wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* "30s", "5m", "1h", "2d", "500ms"; a bare number is seconds. 1 s to
- * 30 days. */
-static int
-parse_every(const char *s, uint64_t *ms)
-{
-    char *end;
-    unsigned long long v;
-    uint64_t mul;
-    if (s[0] < '0' || s[0] > '9')
-        return -1;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0)
-        return -1;
-    if (strcmp(end, "") == 0 || strcmp(end, "s") == 0)
-        mul = 1000;
-    else if (strcmp(end, "ms") == 0)
-        mul = 1;
-    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
-        mul = 60000;
-    else if (strcmp(end, "h") == 0)
-        mul = 3600000;
-    else if (strcmp(end, "d") == 0)
-        mul = 86400000;
-    else
-        return -1;
-    if (v > 30ull * 86400000ull / mul)
-        return -1;
-    *ms = v * mul;
-    return *ms >= 1000 ? 0 : -1;
-}
-
-static void
-fmt_wall(char *buf, size_t cap, uint64_t ns)
-{
-    if (ns == 0)
-        snprintf(buf, cap, "-");
-    else
-        ldg_time_rfc3339_sec(buf, cap, ns);
-}
-
-/* DIR/serve-status.json, replaced whole (written, fsync'd, renamed). */
-static void
-jobs_write_status(struct jobs *js, int stopped)
-{
-    char path[4200], tmp[4300], t[64];
-    json_t *root, *arr;
-    FILE *f;
-    int fd;
-
-    snprintf(path, sizeof path, "%s/%s", js->dir, SERVE_STATUS_FILE);
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-    root = json_object();
-    arr = json_array();
-    json_object_set_new(root, "pid", json_integer((json_int_t)getpid()));
-    json_object_set_new(root, "socket", json_string(js->sock));
-    fmt_wall(t, sizeof t, js->started);
-    json_object_set_new(root, "started", json_string(t));
-    fmt_wall(t, sizeof t, wall_ns());
-    json_object_set_new(root, "updated", json_string(t));
-    json_object_set_new(root, "state",
-                        json_string(stopped ? "stopped" : "serving"));
-    for (size_t i = 0; i < js->n; i++) {
-        struct job *j = &js->j[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "name", json_string(j->name));
-        json_object_set_new(o, "every_ms",
-                            json_integer((json_int_t)j->every_ms));
-        json_object_set_new(o, "url",
-                            j->url ? json_string(j->url) : json_null());
-        json_object_set_new(o, "runs", json_integer((json_int_t)j->runs));
-        json_object_set_new(o, "failures",
-                            json_integer((json_int_t)j->failures));
-        json_object_set_new(o, "failing_in_a_row", json_integer(j->streak));
-        json_object_set_new(o, "last_exit",
-                            j->last_exit < 0 ? json_null()
-                                             : json_integer(j->last_exit));
-        fmt_wall(t, sizeof t, j->last_run);
-        json_object_set_new(o, "last_run",
-                            j->last_run ? json_string(t) : json_null());
-        fmt_wall(t, sizeof t, j->last_ok);
-        json_object_set_new(o, "last_ok",
-                            j->last_ok ? json_string(t) : json_null());
-        fmt_wall(t, sizeof t, j->next_wall);
-        json_object_set_new(o, "next_run",
-                            stopped || !j->next_wall ? json_null()
-                                                     : json_string(t));
-        json_object_set_new(o, "last_error",
-                            j->last_error[0] ? json_string(j->last_error)
-                                             : json_null());
-        json_array_append_new(arr, o);
-    }
-    json_object_set_new(root, "jobs", arr);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (f == NULL ||
-        json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 ||
-        fputc('\n', f) == EOF || fflush(f) != 0 || fsync(fileno(f)) != 0 ||
-        fclose(f) != 0 || rename(tmp, path) != 0) {
-        static int warned;
-        if (!warned)
-            fprintf(stderr, "ledger serve: cannot write %s: %s\n", path,
-                    strerror(errno));
-        warned = 1;
-        if (f == NULL && fd >= 0)
-            close(fd);
-        unlink(tmp);
-    }
-    json_decref(root);
-}
-
-/* systemd's STATUS=: what the daemon serves and how its jobs fare. */
-static void
-jobs_notify(struct jobs *js)
-{
-    char msg[1024];
-    size_t off = 0;
-    uint64_t now = wall_ns();
-    off += (size_t)snprintf(msg, sizeof msg, "STATUS=serving on %s", js->sock);
-    for (size_t i = 0; i < js->n && off < sizeof msg; i++) {
-        struct job *j = &js->j[i];
-        if (j->last_exit < 0)
-            off += (size_t)snprintf(msg + off, sizeof msg - off,
-                                    "; %s: not run yet", j->name);
-        else if (j->streak == 0)
-            off += (size_t)snprintf(
-                msg + off, sizeof msg - off, "; %s ok %llus ago", j->name,
-                (unsigned long long)((now - j->last_ok) / 1000000000u));
-        else
-            off += (size_t)snprintf(
-                msg + off, sizeof msg - off,
-                "; %s FAILING (%u in a row, exit %d: %.120s), retry in %llus",
-                j->name, j->streak, j->last_exit, j->last_error,
-                (unsigned long long)(j->next_wall > now
-                                         ? (j->next_wall - now) / 1000000000u
-                                         : 0));
-    }
-    notify("%s", msg);
-}
-
-/* Runs one job to its end (or its time limit): the exit code, with the
- * last lines it wrote in err. */
-static int
-job_run(struct jobs *js, struct job *j, char *err, size_t cap)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    sigset_t none, def;
-    int pfd[2], status = 0, rc;
-    pid_t pid;
-    char *argv[8];
-    size_t an = 0, tail_len = 0;
-    char tail[4096], line[1024];
-    size_t line_len = 0;
-    uint64_t limit_ms = j->every_ms < 600000 ? j->every_ms : 600000;
-    uint64_t deadline;
-    int killed = 0;
-
-    if (limit_ms < 30000)
-        limit_ms = 30000;
-    err[0] = '\0';
-    char a_dir[] = "--dir", a_path[4200], a_name[16], a_url[2048];
-    snprintf(a_path, sizeof a_path, "%s", js->dir);
-    snprintf(a_name, sizeof a_name, "%s", j->name);
-    argv[an++] = js->exe;
-    argv[an++] = a_dir;
-    argv[an++] = a_path;
-    argv[an++] = a_name;
-    if (j->url != NULL) {
-        snprintf(a_url, sizeof a_url, "%s", j->url);
-        argv[an++] = a_url;
-    }
-    argv[an] = NULL;
-    if (pipe2(pfd, O_CLOEXEC) < 0) {
-        snprintf(err, cap, "pipe: %s", strerror(errno));
-        return EX_OSERR;
-    }
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
-    posix_spawnattr_init(&at);
-    sigemptyset(&none);
-    sigemptyset(&def);
-    sigaddset(&def, SIGPIPE);
-    sigaddset(&def, SIGTERM);
-    sigaddset(&def, SIGINT);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &def);
-    posix_spawnattr_setflags(&at,
-                             POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    rc = posix_spawn(&pid, js->exe, &fa, &at, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-    close(pfd[1]);
-    if (rc != 0) {
-        close(pfd[0]);
-        snprintf(err, cap, "cannot start %.200s: %s", js->exe, strerror(rc));
-        return EX_OSERR;
-    }
-    pthread_mutex_lock(&js->mu);
-    js->child = pid;
-    pthread_mutex_unlock(&js->mu);
-    deadline = ldg_now_mono_ns() + limit_ms * 1000000u;
-    for (;;) {
-        struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-        uint64_t now = ldg_now_mono_ns();
-        int n;
-        char buf[2048];
-        ssize_t r;
-        if (now >= deadline && !killed) {
-            kill(pid, SIGKILL);
-            killed = 1;
-        }
-        n = poll(&p, 1, 200);
-        if (n <= 0)
-            continue;
-        r = read(pfd[0], buf, sizeof buf);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        for (ssize_t k = 0; k < r; k++) {
-            if (buf[k] != '\n' && line_len + 1 < sizeof line) {
-                line[line_len++] = buf[k];
-                continue;
-            }
-            if (buf[k] != '\n')
-                continue; /* an over-long line: cut */
-            line[line_len] = '\0';
-            fprintf(stderr, "ledger serve: %s: %s\n", j->name, line);
-            if (line_len + 2 > sizeof tail - tail_len)
-                tail_len = 0;
-            tail_len +=
-                (size_t)snprintf(tail + tail_len, sizeof tail - tail_len,
-                                 "%s%s", tail_len ? " | " : "", line);
-            line_len = 0;
-        }
-    }
-    close(pfd[0]);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    pthread_mutex_lock(&js->mu);
-    js->child = 0;
-    pthread_mutex_unlock(&js->mu);
-    if (killed) {
-        snprintf(err, cap, "killed after %llu s (its time limit)",
-                 (unsigned long long)(limit_ms / 1000));
-        return EX_TEMPFAIL;
-    }
-    if (WIFSIGNALED(status)) {
-        snprintf(err, cap, "killed by signal %d%s%.400s", WTERMSIG(status),
-                 tail_len ? ": " : "", tail);
-        return 128 + WTERMSIG(status);
-    }
-    rc = WIFEXITED(status) ? WEXITSTATUS(status) : EX_SOFTWARE;
-    if (rc != 0) {
-        /* the last lines, which say why */
-        const char *t = tail_len > 400 ? tail + tail_len - 400 : tail;
-        snprintf(err, cap, "%.400s", tail_len ? t : "(no message)");
-    }
-    return rc;
-}
-
-static void *
-jobs_main(void *arg)
-{
-    struct jobs *js = arg;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
-    for (;;) {
-        struct job *due = NULL;
-        uint64_t now = ldg_now_mono_ns(), soonest = UINT64_MAX;
-        pthread_mutex_lock(&js->mu);
-        if (js->quit) {
-            pthread_mutex_unlock(&js->mu);
-            break;
-        }
-        for (size_t i = 0; i < js->n; i++) {
-            if (js->j[i].next_ns <= now &&
-                (due == NULL || js->j[i].next_ns < due->next_ns))
-                due = &js->j[i];
-            if (js->j[i].next_ns < soonest)
-                soonest = js->j[i].next_ns;
-        }
-        if (due == NULL) {
-            struct timespec w;
-            uint64_t wait_ns = soonest - now;
-            if (wait_ns > 1000000000u)
-                wait_ns = 1000000000u;
-            clock_gettime(CLOCK_REALTIME, &w);
-            w.tv_sec += (time_t)(wait_ns / 1000000000u);
-            w.tv_nsec += (long)(wait_ns % 1000000000u);
-            if (w.tv_nsec >= 1000000000L) {
-                w.tv_sec++;
-                w.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&js->cv, &js->mu, &w);
-            pthread_mutex_unlock(&js->mu);
-            continue;
-        }
-        pthread_mutex_unlock(&js->mu);
-        {
-            char err[512];
-            uint64_t delay_ms;
-            int rc;
-            due->last_run = wall_ns();
-            rc = job_run(js, due, err, sizeof err);
-            due->runs++;
-            due->last_exit = rc;
-            if (rc == 0) {
-                due->streak = 0;
-                due->last_ok = wall_ns();
-                due->last_error[0] = '\0';
-                delay_ms = due->every_ms;
-            } else {
-                due->failures++;
-                due->streak++;
-                snprintf(due->last_error, sizeof due->last_error, "%.500s",
-                         err);
-                delay_ms = JOB_BACKOFF_MS;
-                for (unsigned k = 1;
-                     k < due->streak && delay_ms < due->every_ms; k++)
-                    delay_ms *= 2;
-                if (delay_ms > due->every_ms)
-                    delay_ms = due->every_ms;
-                fprintf(stderr,
-                        "ledger serve: %s failed (exit %d, %u in a row): %s; "
-                        "retrying in %llu s\n",
-                        due->name, rc, due->streak, err,
-                        (unsigned long long)(delay_ms / 1000));
-            }
-            due->next_ns = ldg_now_mono_ns() + delay_ms * 1000000u;
-            due->next_wall = wall_ns() + delay_ms * 1000000u;
-            jobs_write_status(js, 0);
-            jobs_notify(js);
-        }
-    }
-    return NULL;
-}
-
-static int
-jobs_add(struct cli *c, const char *name, const char *every, const char *url)
-{
-    struct job *j;
-    uint64_t ms;
-    for (size_t i = 0; i < jobs.n; i++)
-        if (strcmp(jobs.j[i].name, name) == 0)
-            return cli_usage_err(c, "--%s-every given twice", name);
-    if (parse_every(every, &ms) < 0)
-        return cli_usage_err(c,
-                             "--%s-every: '%s' is not a duration of 1s to "
-                             "30d (30s, 5m, 1h, 1d; a bare number is seconds)",
-                             name, every);
-    if (url != NULL && strncmp(url, "http://", 7) != 0 &&
-        strncmp(url, "https://", 8) != 0)
-        return cli_usage_err(c, "--%s-every %s: '%s' is not an http(s) URL",
-                             name, every, url);
-    j = &jobs.j[jobs.n++];
-    memset(j, 0, sizeof *j);
-    j->name = name;
-    j->url = url;
-    j->every_ms = ms;
-    j->last_exit = -1;
-    return 0;
-}
+/* The interval jobs (serve/jobs.c), reached from the server's callbacks. */
+static struct ldg_jobs *jobs;
+static const char *jobs_dir; /* the ledger directory, for the jobs */
 
 /* The URL after --publish-every/--ship-every's DUR: the next argument. */
 static const char *
@@ -501,54 +69,6 @@ take_url(struct cli_args *a)
     return NULL;
 }
 
-static int
-jobs_start(const char *dir, const char *sock)
-{
-    ssize_t n;
-    jobs.dir = dir;
-    snprintf(jobs.sock, sizeof jobs.sock, "%s", sock);
-    jobs.started = wall_ns();
-    pthread_mutex_init(&jobs.mu, NULL);
-    pthread_cond_init(&jobs.cv, NULL);
-    jobs_write_status(&jobs, 0);
-    if (jobs.n == 0)
-        return 0;
-    n = readlink("/proc/self/exe", jobs.exe, sizeof jobs.exe - 1);
-    if (n <= 0) {
-        fprintf(stderr,
-                "ledger serve: cannot find its own program (%s): no "
-                "interval jobs\n",
-                strerror(errno));
-        return -1;
-    }
-    jobs.exe[n] = '\0';
-    for (size_t i = 0; i < jobs.n; i++)
-        jobs.j[i].next_ns = ldg_now_mono_ns(); /* a first run at once */
-    if (pthread_create(&jobs.thread, NULL, jobs_main, &jobs) != 0) {
-        fprintf(stderr, "ledger serve: cannot start the jobs' thread\n");
-        return -1;
-    }
-    jobs.running = 1;
-    return 0;
-}
-
-static void
-jobs_stop(void)
-{
-    if (jobs.running) {
-        pthread_mutex_lock(&jobs.mu);
-        jobs.quit = 1;
-        if (jobs.child > 0)
-            kill(jobs.child, SIGTERM); /* a job in flight is cut short */
-        pthread_cond_signal(&jobs.cv);
-        pthread_mutex_unlock(&jobs.mu);
-        pthread_join(jobs.thread, NULL);
-        jobs.running = 0;
-    }
-    if (jobs.dir != NULL)
-        jobs_write_status(&jobs, 1);
-}
-
 static void
 on_ready(void *ctx, const char *path)
 {
@@ -557,7 +77,11 @@ on_ready(void *ctx, const char *path)
     fflush(stdout);
     notify("READY=1\nMAINPID=%ld\nSTATUS=serving on %s", (long)getpid(),
            path[0] ? path : "an inherited socket");
-    jobs_start(jobs.dir, path);
+    {
+        char err[512];
+        if (ldg_jobs_start(jobs, jobs_dir, path, err, sizeof err) < 0)
+            fprintf(stderr, "ledger serve: %s: no interval jobs\n", err);
+    }
 }
 
 static void
@@ -577,15 +101,7 @@ static void
 on_stopping(void *ctx)
 {
     (void)ctx;
-    /* no job starts any more; one in flight is cut short */
-    if (jobs.running) {
-        pthread_mutex_lock(&jobs.mu);
-        jobs.quit = 1;
-        if (jobs.child > 0)
-            kill(jobs.child, SIGTERM);
-        pthread_cond_signal(&jobs.cv);
-        pthread_mutex_unlock(&jobs.mu);
-    }
+    ldg_jobs_quit(jobs); /* no job starts any more; one in flight is cut */
     notify("STOPPING=1\nSTATUS=stopping: committing and answering what "
            "is in flight");
 }
@@ -695,35 +211,21 @@ const struct cli_command cli_cmd_serve = {
 static int
 serve_status(struct cli *c)
 {
-    char path[4200];
-    json_error_t je;
+    char err[4400];
     json_t *st, *jl, *j;
     json_int_t pid;
     const char *state;
-    int alive, failing = 0;
+    int alive, failing, rc;
     size_t i;
 
-    snprintf(path, sizeof path, "%s/%s", c->dir, SERVE_STATUS_FILE);
-    st = json_load_file(path, 0, &je);
-    if (st == NULL) {
-        if (access(path, F_OK) != 0 && errno == ENOENT) {
-            cli_err(c, "no server has run on %s (no %s)", c->dir, path);
-            return EX_NOINPUT;
-        }
-        cli_err(c, "%s: line %d, column %d: %s", path, je.line, je.column,
-                je.text);
-        return EX_DATAERR;
+    rc = ldg_jobs_status(c->dir, &st, &alive, &failing, err, sizeof err);
+    if (rc < 0) {
+        cli_err(c, "%s", err);
+        return rc == LDG_ENOTFOUND ? EX_NOINPUT : EX_DATAERR;
     }
     pid = json_integer_value(json_object_get(st, "pid"));
     state = json_string_value(json_object_get(st, "state"));
-    alive = pid > 0 && state != NULL && strcmp(state, "serving") == 0 &&
-            (kill((pid_t)pid, 0) == 0 || errno == EPERM);
     jl = json_object_get(st, "jobs");
-    json_array_foreach(jl, i, j)
-    {
-        if (json_integer_value(json_object_get(j, "failing_in_a_row")) > 0)
-            failing = 1;
-    }
     if (c->out != OUT_HUMAN) {
         json_object_set_new(st, "running", json_boolean(alive));
         if (!alive)
@@ -783,11 +285,31 @@ serve_status(struct cli *c)
     return failing ? EX_VERIFY : EX_OK;
 }
 
+static int serve_main(struct cli *c, int argc, char **argv,
+                      struct ldg_serve_options *op);
+
 int
 cmd_serve(struct cli *c, int argc, char **argv)
 {
-    struct cli_args a;
     struct ldg_serve_options o;
+    int rc;
+
+    memset(&o, 0, sizeof o);
+    if (ldg_jobs_new(&jobs) < 0) {
+        cli_err(c, "%s", ldg_strerror(LDG_ENOMEM));
+        return EX_OSERR;
+    }
+    rc = serve_main(c, argc, argv, &o);
+    ldg_jobs_free(jobs); /* stops them, and says so in the status file */
+    jobs = NULL;
+    return rc;
+}
+
+static int
+serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
+{
+    struct ldg_serve_options o = *op;
+    struct cli_args a;
     struct ldg_serve_stats st;
     struct ldg_ledger *l = NULL;
     struct ldg_server *s = NULL;
@@ -796,8 +318,6 @@ cmd_serve(struct cli *c, int argc, char **argv)
     uint64_t v;
     int ch, rc, status = 0;
 
-    memset(&o, 0, sizeof o);
-    jobs.n = 0;
     cli_args_init(&a, c, argc, argv);
     while ((ch = cli_args_next(&a)) > 0) {
         switch (ch) {
@@ -818,8 +338,9 @@ cmd_serve(struct cli *c, int argc, char **argv)
             o.max_line = (size_t)v;
             break;
         case OPT_PROBE_EVERY:
-            if ((rc = jobs_add(c, "probe", a.value, NULL)) != 0)
-                return rc;
+            if (ldg_jobs_add(jobs, "probe", a.value, NULL, err, sizeof err) <
+                0)
+                return cli_usage_err(c, "%s", err);
             break;
         case OPT_PUBLISH_EVERY:
         case OPT_SHIP_EVERY: {
@@ -828,12 +349,12 @@ cmd_serve(struct cli *c, int argc, char **argv)
             if (url == NULL)
                 return cli_usage_err(
                     c, "--%s-every DUR URL: the URL is missing", what);
-            if ((rc = jobs_add(c, what, dur, url)) != 0)
-                return rc;
+            if (ldg_jobs_add(jobs, what, dur, url, err, sizeof err) < 0)
+                return cli_usage_err(c, "%s", err);
             break;
         }
         case OPT_SWEEP_EVERY:
-            if (parse_every(a.value, &v) < 0)
+            if (ldg_jobs_parse_every(a.value, &v) < 0)
                 return cli_usage_err(c,
                                      "--sweep-every: '%s' is not a duration "
                                      "of 1s to 30d",
@@ -862,7 +383,7 @@ cmd_serve(struct cli *c, int argc, char **argv)
     }
     if (status)
         return serve_status(c);
-    jobs.dir = c->dir;
+    jobs_dir = c->dir;
     {
         unsigned want = o.max_conns ? o.max_conns : 4096;
         unsigned got = raise_nofile(want);
@@ -924,7 +445,7 @@ cmd_serve(struct cli *c, int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL);
     rc = ldg_serve_run(s);
     serving = NULL;
-    jobs_stop();
+    ldg_jobs_quit(jobs);
     ldg_serve_stats(s, &st);
     fprintf(stderr,
             "ledger serve: stopped: %llu connections (%llu refused, %llu "

@@ -122,6 +122,56 @@ void ldg_serve_stats(const struct ldg_server *s, struct ldg_serve_stats *st);
 /* Closes the socket (removing the file it bound) and frees everything. */
 void ldg_serve_free(struct ldg_server *s);
 
+/* ------------------------------------------------------ interval jobs -- */
+
+/*
+ * serve/jobs.c: the jobs `ledger serve` runs on an interval
+ * (--probe-every, --publish-every URL, --ship-every URL), each as a child
+ * process of the same program (`ledger --dir DIR probe`, `publish URL`,
+ * `ship URL`), one at a time, on a thread of their own, with a time limit
+ * (the interval, at least 30 s, at most 10 min). A failed run is logged on
+ * stderr with the child's last lines and retried after 5 s, 10 s, 20 s,
+ * ... up to the interval. What each job did last is kept in
+ * DIR/serve-status.json (written whole: temporary file, fsync, rename)
+ * and sent as systemd's STATUS=.
+ *
+ * Threads: one owner calls new/add/start/free; ldg_jobs_quit may be
+ * called from any thread (not from a signal handler).
+ */
+#define LDG_SERVE_STATUS_FILE "serve-status.json"
+struct ldg_jobs;
+/* "30s", "5m", "1h", "2d", "500ms"; a bare number is seconds; 1 s to 30
+ * days. 0 with *ms, -1 if s is not such a duration. */
+int ldg_jobs_parse_every(const char *s, uint64_t *ms);
+/* An empty set of jobs. LDG_ENOMEM. */
+int ldg_jobs_new(struct ldg_jobs **out);
+/* Adds job name ("probe", "publish" or "ship") every `every` (a duration
+ * as above); url (borrowed: must outlive js) is required for publish and
+ * ship, refused for probe, and must be http(s). LDG_EBADINPUT with the
+ * reason in err (a job given twice, a bad duration or URL). */
+int ldg_jobs_add(struct ldg_jobs *js, const char *name, const char *every,
+                 const char *url, char *err, size_t errcap);
+size_t ldg_jobs_count(const struct ldg_jobs *js);
+/* Writes DIR/serve-status.json (state "serving", socket sock; dir is
+ * the ledger directory, copied) and starts the jobs' thread when there
+ * are jobs; each runs once at once. LDG_EIO with err when the thread or
+ * the program's own path cannot be had (the server may go on without its
+ * jobs). */
+int ldg_jobs_start(struct ldg_jobs *js, const char *dir, const char *sock,
+                   char *err, size_t errcap);
+/* No job starts any more, and one in flight is sent SIGTERM. */
+void ldg_jobs_quit(struct ldg_jobs *js);
+/* Quits, waits for the thread, writes the status file a last time (state
+ * "stopped") if start ran, and frees js. NULL is fine. */
+void ldg_jobs_free(struct ldg_jobs *js);
+/* Reads DIR/serve-status.json for `ledger serve --status`: *out the
+ * object (the caller json_decref's), *alive whether its server still
+ * runs (state "serving" and its pid alive), *failing whether a job's last
+ * run failed. LDG_ENOTFOUND: no server has run there; LDG_ECORRUPT: the
+ * file is not one (err names line and column, or what is missing). */
+int ldg_jobs_status(const char *dir, json_t **out, int *alive, int *failing,
+                    char *err, size_t errcap);
+
 /* ------------------------------------------------------------ systemd -- */
 
 /*

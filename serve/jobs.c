@@ -1,0 +1,619 @@
+/*
+ * jobs.c — the interval jobs of `ledger serve`: --probe-every,
+ * --publish-every and --ship-every, and DIR/serve-status.json, which says
+ * how they fare (serve/serve.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "serve/serve.h"
+#include "util/util.h"
+
+#ifndef EX_OSERR
+#define EX_OSERR 71
+#endif
+#ifndef EX_SOFTWARE
+#define EX_SOFTWARE 70
+#endif
+#define EX_TEMPFAIL 75
+
+extern char **environ;
+
+/*
+ * `--probe-every`, `--publish-every`, `--ship-every`: jobs the daemon runs
+ * on an interval, each as a child process (`ledger --dir DIR probe`, ...,
+ * the same program), one at a time, on a thread of their own. A child is
+ * the unit of failure: whatever a job does (hangs past its time limit,
+ * crashes, fails), the daemon goes on serving. Probe's events go through
+ * the daemon's own socket (cmd_probe writes through `ledger serve` when
+ * it answers), so they share its write path and group commit.
+ *
+ * A failed run is logged on stderr (the journal) with the child's last
+ * lines and retried with backoff: 5 s, 10 s, 20 s, ... up to the interval.
+ * What each job did last is in DIR/serve-status.json (`ledger serve
+ * --status`) and in systemd's STATUS= line.
+ */
+#define JOB_MAX 3
+#define JOB_BACKOFF_MS 5000u
+
+struct job {
+    const char *name; /* probe, publish, ship */
+    const char *url;
+    uint64_t every_ms;
+    uint64_t next_ns; /* monotonic */
+    uint64_t runs, failures;
+    unsigned streak;                       /* failures in a row */
+    int last_exit;                         /* -1: never ran */
+    uint64_t last_run, last_ok, next_wall; /* wall-clock ns */
+    char last_error[512];
+};
+
+struct ldg_jobs {
+    struct job j[JOB_MAX];
+    size_t n;
+    char exe[4096];
+    char dir[4096];
+    char sock[1024];
+    uint64_t started;
+    pthread_t thread;
+    int running;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int quit;
+    pid_t child;
+};
+
+static uint64_t
+wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* "30s", "5m", "1h", "2d", "500ms"; a bare number is seconds. 1 s to
+ * 30 days. */
+int
+ldg_jobs_parse_every(const char *s, uint64_t *ms)
+{
+    char *end;
+    unsigned long long v;
+    uint64_t mul;
+    if (s[0] < '0' || s[0] > '9')
+        return -1;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0)
+        return -1;
+    if (strcmp(end, "") == 0 || strcmp(end, "s") == 0)
+        mul = 1000;
+    else if (strcmp(end, "ms") == 0)
+        mul = 1;
+    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
+        mul = 60000;
+    else if (strcmp(end, "h") == 0)
+        mul = 3600000;
+    else if (strcmp(end, "d") == 0)
+        mul = 86400000;
+    else
+        return -1;
+    if (v > 30ull * 86400000ull / mul)
+        return -1;
+    *ms = v * mul;
+    return *ms >= 1000 ? 0 : -1;
+}
+
+static void
+fmt_wall(char *buf, size_t cap, uint64_t ns)
+{
+    if (ns == 0)
+        snprintf(buf, cap, "-");
+    else
+        ldg_time_rfc3339_sec(buf, cap, ns);
+}
+
+/* DIR/serve-status.json, replaced whole (written, fsync'd, renamed). */
+static void
+jobs_write_status(struct ldg_jobs *js, int stopped)
+{
+    char path[4200], tmp[4300], t[64];
+    json_t *root, *arr;
+    FILE *f;
+    int fd;
+
+    snprintf(path, sizeof path, "%s/%s", js->dir, LDG_SERVE_STATUS_FILE);
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    root = json_object();
+    arr = json_array();
+    json_object_set_new(root, "pid", json_integer((json_int_t)getpid()));
+    json_object_set_new(root, "socket", json_string(js->sock));
+    fmt_wall(t, sizeof t, js->started);
+    json_object_set_new(root, "started", json_string(t));
+    fmt_wall(t, sizeof t, wall_ns());
+    json_object_set_new(root, "updated", json_string(t));
+    json_object_set_new(root, "state",
+                        json_string(stopped ? "stopped" : "serving"));
+    for (size_t i = 0; i < js->n; i++) {
+        struct job *j = &js->j[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(j->name));
+        json_object_set_new(o, "every_ms",
+                            json_integer((json_int_t)j->every_ms));
+        json_object_set_new(o, "url",
+                            j->url ? json_string(j->url) : json_null());
+        json_object_set_new(o, "runs", json_integer((json_int_t)j->runs));
+        json_object_set_new(o, "failures",
+                            json_integer((json_int_t)j->failures));
+        json_object_set_new(o, "failing_in_a_row", json_integer(j->streak));
+        json_object_set_new(o, "last_exit",
+                            j->last_exit < 0 ? json_null()
+                                             : json_integer(j->last_exit));
+        fmt_wall(t, sizeof t, j->last_run);
+        json_object_set_new(o, "last_run",
+                            j->last_run ? json_string(t) : json_null());
+        fmt_wall(t, sizeof t, j->last_ok);
+        json_object_set_new(o, "last_ok",
+                            j->last_ok ? json_string(t) : json_null());
+        fmt_wall(t, sizeof t, j->next_wall);
+        json_object_set_new(o, "next_run",
+                            stopped || !j->next_wall ? json_null()
+                                                     : json_string(t));
+        json_object_set_new(o, "last_error",
+                            j->last_error[0] ? json_string(j->last_error)
+                                             : json_null());
+        json_array_append_new(arr, o);
+    }
+    json_object_set_new(root, "jobs", arr);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (f == NULL ||
+        json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 ||
+        fputc('\n', f) == EOF || fflush(f) != 0 || fsync(fileno(f)) != 0 ||
+        fclose(f) != 0 || rename(tmp, path) != 0) {
+        static int warned;
+        if (!warned)
+            fprintf(stderr, "ledger serve: cannot write %s: %s\n", path,
+                    strerror(errno));
+        warned = 1;
+        if (f == NULL && fd >= 0)
+            close(fd);
+        unlink(tmp);
+    }
+    json_decref(root);
+}
+
+/* systemd's STATUS= through serve/sd.c; a failure is said once. */
+static void
+jobs_sd_notify(const char *msg)
+{
+    static int warned;
+    if (ldg_serve_sd_notify(msg) < 0 && !warned) {
+        warned = 1;
+        fprintf(stderr, "ledger serve: cannot notify systemd (%s)\n",
+                ldg_serve_sd_why());
+    }
+}
+
+/* systemd's STATUS=: what the daemon serves and how its jobs fare. */
+static void
+jobs_notify(struct ldg_jobs *js)
+{
+    char msg[1024];
+    size_t off = 0;
+    uint64_t now = wall_ns();
+    off += (size_t)snprintf(msg, sizeof msg, "STATUS=serving on %s", js->sock);
+    for (size_t i = 0; i < js->n && off < sizeof msg; i++) {
+        struct job *j = &js->j[i];
+        if (j->last_exit < 0)
+            off += (size_t)snprintf(msg + off, sizeof msg - off,
+                                    "; %s: not run yet", j->name);
+        else if (j->streak == 0)
+            off += (size_t)snprintf(
+                msg + off, sizeof msg - off, "; %s ok %llus ago", j->name,
+                (unsigned long long)((now - j->last_ok) / 1000000000u));
+        else
+            off += (size_t)snprintf(
+                msg + off, sizeof msg - off,
+                "; %s FAILING (%u in a row, exit %d: %.120s), retry in %llus",
+                j->name, j->streak, j->last_exit, j->last_error,
+                (unsigned long long)(j->next_wall > now
+                                         ? (j->next_wall - now) / 1000000000u
+                                         : 0));
+    }
+    jobs_sd_notify(msg);
+}
+
+/* Runs one job to its end (or its time limit): the exit code, with the
+ * last lines it wrote in err. */
+static int
+job_run(struct ldg_jobs *js, struct job *j, char *err, size_t cap)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t none, def;
+    int pfd[2], status = 0, rc;
+    pid_t pid;
+    char *argv[8];
+    size_t an = 0, tail_len = 0;
+    char tail[4096], line[1024];
+    size_t line_len = 0;
+    uint64_t limit_ms = j->every_ms < 600000 ? j->every_ms : 600000;
+    uint64_t deadline;
+    int killed = 0;
+
+    if (limit_ms < 30000)
+        limit_ms = 30000;
+    err[0] = '\0';
+    char a_dir[] = "--dir", a_path[4200], a_name[16], a_url[2048];
+    snprintf(a_path, sizeof a_path, "%s", js->dir);
+    snprintf(a_name, sizeof a_name, "%s", j->name);
+    argv[an++] = js->exe;
+    argv[an++] = a_dir;
+    argv[an++] = a_path;
+    argv[an++] = a_name;
+    if (j->url != NULL) {
+        snprintf(a_url, sizeof a_url, "%s", j->url);
+        argv[an++] = a_url;
+    }
+    argv[an] = NULL;
+    if (pipe2(pfd, O_CLOEXEC) < 0) {
+        snprintf(err, cap, "pipe: %s", strerror(errno));
+        return EX_OSERR;
+    }
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
+    posix_spawnattr_init(&at);
+    sigemptyset(&none);
+    sigemptyset(&def);
+    sigaddset(&def, SIGPIPE);
+    sigaddset(&def, SIGTERM);
+    sigaddset(&def, SIGINT);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &def);
+    posix_spawnattr_setflags(&at,
+                             POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    rc = posix_spawn(&pid, js->exe, &fa, &at, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    close(pfd[1]);
+    if (rc != 0) {
+        close(pfd[0]);
+        snprintf(err, cap, "cannot start %.200s: %s", js->exe, strerror(rc));
+        return EX_OSERR;
+    }
+    pthread_mutex_lock(&js->mu);
+    js->child = pid;
+    pthread_mutex_unlock(&js->mu);
+    deadline = ldg_now_mono_ns() + limit_ms * 1000000u;
+    for (;;) {
+        struct pollfd p = {.fd = pfd[0], .events = POLLIN};
+        uint64_t now = ldg_now_mono_ns();
+        int n;
+        char buf[2048];
+        ssize_t r;
+        if (now >= deadline && !killed) {
+            kill(pid, SIGKILL);
+            killed = 1;
+        }
+        n = poll(&p, 1, 200);
+        if (n <= 0)
+            continue;
+        r = read(pfd[0], buf, sizeof buf);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        for (ssize_t k = 0; k < r; k++) {
+            if (buf[k] != '\n' && line_len + 1 < sizeof line) {
+                line[line_len++] = buf[k];
+                continue;
+            }
+            if (buf[k] != '\n')
+                continue; /* an over-long line: cut */
+            line[line_len] = '\0';
+            fprintf(stderr, "ledger serve: %s: %s\n", j->name, line);
+            if (line_len + 2 > sizeof tail - tail_len)
+                tail_len = 0;
+            tail_len +=
+                (size_t)snprintf(tail + tail_len, sizeof tail - tail_len,
+                                 "%s%s", tail_len ? " | " : "", line);
+            line_len = 0;
+        }
+    }
+    close(pfd[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    pthread_mutex_lock(&js->mu);
+    js->child = 0;
+    pthread_mutex_unlock(&js->mu);
+    if (killed) {
+        snprintf(err, cap, "killed after %llu s (its time limit)",
+                 (unsigned long long)(limit_ms / 1000));
+        return EX_TEMPFAIL;
+    }
+    if (WIFSIGNALED(status)) {
+        snprintf(err, cap, "killed by signal %d%s%.400s", WTERMSIG(status),
+                 tail_len ? ": " : "", tail);
+        return 128 + WTERMSIG(status);
+    }
+    rc = WIFEXITED(status) ? WEXITSTATUS(status) : EX_SOFTWARE;
+    if (rc != 0) {
+        /* the last lines, which say why */
+        const char *t = tail_len > 400 ? tail + tail_len - 400 : tail;
+        snprintf(err, cap, "%.400s", tail_len ? t : "(no message)");
+    }
+    return rc;
+}
+
+static void *
+jobs_main(void *arg)
+{
+    struct ldg_jobs *js = arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    for (;;) {
+        struct job *due = NULL;
+        uint64_t now = ldg_now_mono_ns(), soonest = UINT64_MAX;
+        pthread_mutex_lock(&js->mu);
+        if (js->quit) {
+            pthread_mutex_unlock(&js->mu);
+            break;
+        }
+        for (size_t i = 0; i < js->n; i++) {
+            if (js->j[i].next_ns <= now &&
+                (due == NULL || js->j[i].next_ns < due->next_ns))
+                due = &js->j[i];
+            if (js->j[i].next_ns < soonest)
+                soonest = js->j[i].next_ns;
+        }
+        if (due == NULL) {
+            struct timespec w;
+            uint64_t wait_ns = soonest - now;
+            if (wait_ns > 1000000000u)
+                wait_ns = 1000000000u;
+            clock_gettime(CLOCK_REALTIME, &w);
+            w.tv_sec += (time_t)(wait_ns / 1000000000u);
+            w.tv_nsec += (long)(wait_ns % 1000000000u);
+            if (w.tv_nsec >= 1000000000L) {
+                w.tv_sec++;
+                w.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&js->cv, &js->mu, &w);
+            pthread_mutex_unlock(&js->mu);
+            continue;
+        }
+        pthread_mutex_unlock(&js->mu);
+        {
+            char err[512];
+            uint64_t delay_ms;
+            int rc;
+            due->last_run = wall_ns();
+            rc = job_run(js, due, err, sizeof err);
+            due->runs++;
+            due->last_exit = rc;
+            if (rc == 0) {
+                due->streak = 0;
+                due->last_ok = wall_ns();
+                due->last_error[0] = '\0';
+                delay_ms = due->every_ms;
+            } else {
+                due->failures++;
+                due->streak++;
+                snprintf(due->last_error, sizeof due->last_error, "%.500s",
+                         err);
+                delay_ms = JOB_BACKOFF_MS;
+                for (unsigned k = 1;
+                     k < due->streak && delay_ms < due->every_ms; k++)
+                    delay_ms *= 2;
+                if (delay_ms > due->every_ms)
+                    delay_ms = due->every_ms;
+                fprintf(stderr,
+                        "ledger serve: %s failed (exit %d, %u in a row): %s; "
+                        "retrying in %llu s\n",
+                        due->name, rc, due->streak, err,
+                        (unsigned long long)(delay_ms / 1000));
+            }
+            due->next_ns = ldg_now_mono_ns() + delay_ms * 1000000u;
+            due->next_wall = wall_ns() + delay_ms * 1000000u;
+            jobs_write_status(js, 0);
+            jobs_notify(js);
+        }
+    }
+    return NULL;
+}
+
+int
+ldg_jobs_new(struct ldg_jobs **out)
+{
+    struct ldg_jobs *js;
+    *out = NULL;
+    js = calloc(1, sizeof *js);
+    if (js == NULL)
+        return LDG_ENOMEM;
+    pthread_mutex_init(&js->mu, NULL);
+    pthread_cond_init(&js->cv, NULL);
+    *out = js;
+    return 0;
+}
+
+int
+ldg_jobs_add(struct ldg_jobs *js, const char *name, const char *every,
+             const char *url, char *err, size_t errcap)
+{
+    struct job *j;
+    uint64_t ms;
+    if (strcmp(name, "probe") != 0 && strcmp(name, "publish") != 0 &&
+        strcmp(name, "ship") != 0) {
+        snprintf(err, errcap, "no interval job called '%s'", name);
+        return LDG_EBADINPUT;
+    }
+    for (size_t i = 0; i < js->n; i++)
+        if (strcmp(js->j[i].name, name) == 0) {
+            snprintf(err, errcap, "--%s-every given twice", name);
+            return LDG_EBADINPUT;
+        }
+    if (ldg_jobs_parse_every(every, &ms) < 0) {
+        snprintf(err, errcap,
+                 "--%s-every: '%s' is not a duration of 1s to 30d (30s, 5m, "
+                 "1h, 1d; a bare number is seconds)",
+                 name, every);
+        return LDG_EBADINPUT;
+    }
+    if ((strcmp(name, "probe") == 0) != (url == NULL)) {
+        snprintf(err, errcap, "--%s-every: %s", name,
+                 url == NULL ? "the URL is missing" : "takes no URL");
+        return LDG_EBADINPUT;
+    }
+    if (url != NULL && strncmp(url, "http://", 7) != 0 &&
+        strncmp(url, "https://", 8) != 0) {
+        snprintf(err, errcap, "--%s-every %s: '%s' is not an http(s) URL",
+                 name, every, url);
+        return LDG_EBADINPUT;
+    }
+    if (js->n == JOB_MAX) {
+        snprintf(err, errcap, "more than %d interval jobs", JOB_MAX);
+        return LDG_EBADINPUT;
+    }
+    j = &js->j[js->n++];
+    memset(j, 0, sizeof *j);
+    j->name = strcmp(name, "probe") == 0     ? "probe"
+              : strcmp(name, "publish") == 0 ? "publish"
+                                             : "ship";
+    j->url = url;
+    j->every_ms = ms;
+    j->last_exit = -1;
+    return 0;
+}
+
+size_t
+ldg_jobs_count(const struct ldg_jobs *js)
+{
+    return js->n;
+}
+
+int
+ldg_jobs_start(struct ldg_jobs *js, const char *dir, const char *sock,
+               char *err, size_t errcap)
+{
+    ssize_t n;
+    if (strlen(dir) >= sizeof js->dir) {
+        snprintf(err, errcap, "ledger directory path too long");
+        return LDG_EBADINPUT;
+    }
+    snprintf(js->dir, sizeof js->dir, "%s", dir);
+    snprintf(js->sock, sizeof js->sock, "%s", sock);
+    js->started = wall_ns();
+    jobs_write_status(js, 0);
+    if (js->n == 0)
+        return 0;
+    n = readlink("/proc/self/exe", js->exe, sizeof js->exe - 1);
+    if (n <= 0) {
+        snprintf(err, errcap, "cannot find its own program (%s)",
+                 strerror(errno));
+        return LDG_EIO;
+    }
+    js->exe[n] = '\0';
+    for (size_t i = 0; i < js->n; i++)
+        js->j[i].next_ns = ldg_now_mono_ns(); /* a first run at once */
+    if (pthread_create(&js->thread, NULL, jobs_main, js) != 0) {
+        snprintf(err, errcap, "cannot start the jobs' thread");
+        return LDG_EIO;
+    }
+    js->running = 1;
+    return 0;
+}
+
+void
+ldg_jobs_quit(struct ldg_jobs *js)
+{
+    if (js == NULL || !js->running)
+        return;
+    pthread_mutex_lock(&js->mu);
+    js->quit = 1;
+    if (js->child > 0)
+        kill(js->child, SIGTERM); /* a job in flight is cut short */
+    pthread_cond_signal(&js->cv);
+    pthread_mutex_unlock(&js->mu);
+}
+
+void
+ldg_jobs_free(struct ldg_jobs *js)
+{
+    if (js == NULL)
+        return;
+    if (js->running) {
+        ldg_jobs_quit(js);
+        pthread_join(js->thread, NULL);
+        js->running = 0;
+    }
+    if (js->started != 0)
+        jobs_write_status(js, 1);
+    pthread_mutex_destroy(&js->mu);
+    pthread_cond_destroy(&js->cv);
+    free(js);
+}
+
+int
+ldg_jobs_status(const char *dir, json_t **out, int *alive, int *failing,
+                char *err, size_t errcap)
+{
+    char path[4200];
+    json_error_t je;
+    json_t *st, *jl, *j;
+    json_int_t pid;
+    const char *state;
+    size_t i;
+
+    *out = NULL;
+    *alive = *failing = 0;
+    snprintf(path, sizeof path, "%s/%s", dir, LDG_SERVE_STATUS_FILE);
+    st = json_load_file(path, 0, &je);
+    if (st == NULL) {
+        if (access(path, F_OK) != 0 && errno == ENOENT) {
+            snprintf(err, errcap, "no server has run on %s (no %s)", dir,
+                     path);
+            return LDG_ENOTFOUND;
+        }
+        snprintf(err, errcap, "%s: line %d, column %d: %s", path, je.line,
+                 je.column, je.text);
+        return LDG_ECORRUPT;
+    }
+    if (!json_is_object(st) || !json_is_integer(json_object_get(st, "pid")) ||
+        !json_is_string(json_object_get(st, "state")) ||
+        !json_is_array(json_object_get(st, "jobs"))) {
+        snprintf(err, errcap,
+                 "%s: not a status file of ledger serve (no pid, state or "
+                 "jobs)",
+                 path);
+        json_decref(st);
+        return LDG_ECORRUPT;
+    }
+    pid = json_integer_value(json_object_get(st, "pid"));
+    state = json_string_value(json_object_get(st, "state"));
+    *alive = pid > 0 && strcmp(state, "serving") == 0 &&
+             (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+    jl = json_object_get(st, "jobs");
+    json_array_foreach(jl, i, j)
+    {
+        if (json_integer_value(json_object_get(j, "failing_in_a_row")) > 0)
+            *failing = 1;
+    }
+    *out = st;
+    return 0;
+}
