@@ -314,13 +314,35 @@ cmd_packs(struct cli *c, int argc, char **argv)
 
 /* --------------------------------------------------------- permissions -- */
 
+/* The process that submitted a row's event, as `ledger serve` recorded it
+ * (a view row's "source"): "uid U pid P UNIT" (the unit, else the
+ * executable). 0 and an empty buf when the row has none. */
+static int
+source_text(const json_t *src, char *buf, size_t cap)
+{
+    const char *more;
+    buf[0] = '\0';
+    if (!json_is_object(src))
+        return 0;
+    more = json_string_value(json_object_get(src, "unit"));
+    if (more == NULL)
+        more = json_string_value(json_object_get(src, "exe"));
+    snprintf(buf, cap, "uid %lld pid %lld%s%s",
+             (long long)json_integer_value(json_object_get(src, "uid")),
+             (long long)json_integer_value(json_object_get(src, "pid")),
+             more ? " " : "", more ? more : "");
+    return 1;
+}
+
 static void
 human_permissions(struct cli *c, json_t *rows)
 {
     size_t i;
     json_t *r;
-    char when[32];
-    /* BY is what the event claims; SIGNER is the key that signed it.
+    char when[32], src[1200];
+    /* BY is what the event claims; SIGNER is the key that signed it
+     * (and a line under the row says which process submitted it, when
+     * `ledger serve` recorded one).
      * 8 + 8 + 10 + 2 + 8 + 8 + 6 + 6 + 15 + 8 spaces: 79 columns on a
      * terminal (the time to the second, long names cut; the tier is T) */
     cli_cell(c, "PACK", 8, 0);
@@ -349,6 +371,9 @@ human_permissions(struct cli *c, json_t *rows)
                  6, 0);
         cli_cell(c, js(r, "seq"), 6, 0);
         cli_cell(c, when, 15, 1);
+        /* who submitted the deciding event, under its row */
+        if (source_text(json_object_get(r, "source"), src, sizeof src))
+            printf("  source: %s\n", src);
     }
 }
 
@@ -637,6 +662,19 @@ human_run_one(struct cli *c, json_t *rows)
     printf("pack           %s\n", js(r, "pack"));
     printf("status         %s\n", js(r, "status"));
     printf("started        seq %s at %s\n", js(r, "started_seq"), t0);
+    if ((x = json_object_get(r, "signer")) != NULL) {
+        /* who asked (the claim), the key that signed run.started, and
+         * the process that submitted it */
+        const json_t *by = json_object_get(r, "requested_by");
+        char src[1200];
+        printf("requested by   %s (signer %s",
+               json_is_string(by) ? json_string_value(by) : "-",
+               json_is_string(json_object_get(x, "name")) ? js(x, "name")
+                                                          : js(x, "key_id"));
+        if (source_text(json_object_get(r, "source"), src, sizeof src))
+            printf(", source %s", src);
+        printf(")\n");
+    }
     printf("finished       seq %s at %s\n", js(r, "finished_seq"), t1);
     printf("events         %lld (seq %s..%s)\n",
            (long long)json_integer_value(json_object_get(r, "events")),

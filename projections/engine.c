@@ -851,7 +851,8 @@ fail:
 
 /* "Who did it" from the log: beside a claimed actor (a permission's "by",
  * a run's "requested_by"), each row gets "signer", the key that signed the
- * event its seq field names (docs/PROJECTIONS.md). */
+ * event its seq field names, and "source", the process that submitted it
+ * when `ledger serve` recorded one (docs/PROJECTIONS.md). */
 static int
 add_signers(struct ldg_txn *t, json_t *rows, const char *seq_field)
 {
@@ -861,6 +862,7 @@ add_signers(struct ldg_txn *t, json_t *rows, const char *seq_field)
     json_array_foreach(rows, i, r)
     {
         const char *s = json_string_value(json_object_get(r, seq_field));
+        struct ldg_event ev;
         json_t *sg;
         if (s == NULL)
             continue;
@@ -868,6 +870,14 @@ add_signers(struct ldg_txn *t, json_t *rows, const char *seq_field)
         if (sg == NULL)
             return LDG_ECORRUPT; /* the projection names an event not read */
         json_object_set_new(r, "signer", sg);
+        if (ldg_event_get(t, strtoull(s, NULL, 10), &ev) < 0)
+            return LDG_ECORRUPT;
+        if (ev.has_source) {
+            json_t *src = ldg_event_source_json(&ev);
+            if (src == NULL)
+                return LDG_ENOMEM;
+            json_object_set_new(r, "source", src);
+        }
     }
     return 0;
 }

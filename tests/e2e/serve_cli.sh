@@ -134,6 +134,22 @@ sed -n 11p "$T/ids" | grep -q 'is outside 1970' || fail "time past 2554: $(sed -
 "$LEDGER" --dir "$D" query "seq=$ns" | grep -q " (uid $(id -u) pid [0-9]* [^)]*python[^)]*):" || fail "query short: source: $("$LEDGER" --dir "$D" query "seq=$ns")"
 "$LEDGER" --dir "$D" show "$ns" | grep -q "^source  *uid $(id -u) gid $(id -g) pid [0-9]* exe [^ ]*python" || fail "show: source: $("$LEDGER" --dir "$D" show "$ns")"
 "$LEDGER" --dir "$D" show "$ns" | grep -q "^time  *2026-11-22T19:55:01.250000001Z$" || fail "show: time: $("$LEDGER" --dir "$D" show "$ns")"
+# the projection views show the submitting process beside the signer
+# (issue 13: "views that show who did something show them beside the
+# signer key and any claimed by"); an event written directly has none
+$PROBE "$S" lines >"$T/views" <<'EOF'
+{"type":"permission.granted","body":{"pack":"vp","group":"net.egress","scope":"api.example","by":"operator"},"id":"perm-1"}
+{"type":"run.started","body":{"run":"R-src","pack":"vp","intent":"x","requested_by":"alice"},"id":"run-src"}
+EOF
+grep -q '"id":"run-src","seq"' "$T/views" || fail "view events: $(cat "$T/views")"
+echo '{"type":"permission.granted","body":{"pack":"vq","group":"net.egress","scope":"api.example","by":"operator"}}' | "$LEDGER" --dir "$D" ingest --direct - >/dev/null 2>&1 || fail "direct permission"
+"$LEDGER" --dir "$D" permissions -o json >"$T/perm.json" || fail "permissions -o json"
+grep '"pack":"vp"' "$T/perm.json" | grep -q "\"signer\":{\"key_id\":\"[0-9a-f]*\",\"name\":\"log\"},\"source\":{\"uid\":$(id -u),\"gid\":$(id -g),\"pid\":[0-9]*,\"exe\":\"[^\"]*python" || fail "permissions -o json: source: $(grep '"pack":"vp"' "$T/perm.json")"
+grep '"pack":"vq"' "$T/perm.json" | grep -q '"source"' && fail "a direct event has no source: $(grep '"pack":"vq"' "$T/perm.json")"
+"$LEDGER" --dir "$D" permissions --pack vp | grep -q "^  source: uid $(id -u) pid [0-9]* [^ ]*python" || fail "permissions: source line: $("$LEDGER" --dir "$D" permissions --pack vp)"
+"$LEDGER" --dir "$D" permissions --pack vq | grep -q "source:" && fail "permissions vq: a source line for a direct event"
+"$LEDGER" --dir "$D" runs -o json R-src | grep -q "\"requested_by\":\"alice\".*\"source\":{\"uid\":$(id -u)," || fail "runs -o json: source: $("$LEDGER" --dir "$D" runs -o json R-src)"
+"$LEDGER" --dir "$D" runs R-src | grep -q "^requested by   alice (signer log, source uid $(id -u) pid [0-9]* [^)]*python[^)]*)$" || fail "runs R-src: $("$LEDGER" --dir "$D" runs R-src)"
 
 # --- many clients at once: every event acked once, in order per client,
 #     and they share commits
