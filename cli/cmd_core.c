@@ -470,7 +470,53 @@ struct ingest_ctx {
     FILE *in;
     uint64_t size;  /* bytes of a regular input file; 0 if unknown */
     uint64_t t0_ns; /* when reading began, for the ETA */
+    int verbose;
+    uint64_t dups_said; /* duplicate lines named on stderr */
 };
+
+/* The most duplicate lines named without -v: a retried ingest of a
+ * million lines says the first ones and how many more there were. */
+#define DUPS_SAID_MAX 20
+
+/* A line whose id was in the log: named on stderr when its event differs
+ * (the input is not what was recorded under that id: likely a mistake),
+ * or with -v; at most DUPS_SAID_MAX without -v. line 0: not known (an
+ * answer of ledger serve, which names the id). */
+static void
+say_dup_line(struct ingest_ctx *ic, uint64_t line, const char *id,
+             uint64_t seq, unsigned differs)
+{
+    char what[96], where[64] = "";
+    if (!ic->verbose && differs == 0)
+        return;
+    if (!ic->verbose && ic->dups_said++ >= DUPS_SAID_MAX) {
+        if (ic->dups_said == DUPS_SAID_MAX + 1)
+            fprintf(stderr,
+                    "%s: more lines with an id already in the log: not "
+                    "named (-v names every one)\n",
+                    ic->name);
+        return;
+    }
+    if (line > 0)
+        snprintf(where, sizeof where, ":%llu", (unsigned long long)line);
+    if (differs)
+        fprintf(stderr,
+                "%s%s: id '%s' is already event %llu, which differs from "
+                "this line in %s: not appended again\n",
+                ic->name, where, id, (unsigned long long)seq,
+                ldg_dup_diff_names(differs, what, sizeof what));
+    else
+        fprintf(stderr,
+                "%s%s: id '%s' is already event %llu: not appended again\n",
+                ic->name, where, id, (unsigned long long)seq);
+}
+
+static void
+ingest_dup(void *ctx, uint64_t line, const char *id, uint64_t seq,
+           unsigned differs)
+{
+    say_dup_line(ctx, line, id, seq, differs);
+}
 
 static uint64_t
 now_ns(void)
@@ -543,7 +589,9 @@ static const struct cli_opt ingest_opts[] = {
     CLI_FLAG(OPT_DIRECT, 0, "direct",
              "write to the ledger directly even when `ledger serve` serves "
              "it"),
-    CLI_FLAG('v', 'v', "verbose", "say which way the events went"),
+    CLI_FLAG('v', 'v', "verbose",
+             "say which way the events went, and name every line whose id "
+             "was already in the log"),
     CLI_ARG("FILE", "JSON Lines to read (- or none: standard input)",
             CLI_OPTIONAL),
     CLI_OPT_END};
@@ -557,7 +605,9 @@ const struct cli_command cli_cmd_ingest = {
     "optionally subject, run, parent, actor and body (the fields `append` "
     "takes), and id and time: \"id\" (1 to 128 bytes) makes the line "
     "idempotent, a line whose id is already in the log is not appended "
-    "again (the summary counts them); \"time\" (RFC 3339, or nanoseconds "
+    "again (the summary counts them; a line that differs from the event "
+    "recorded under its id is named on standard error as FILE:LINE, with "
+    "what differs, and -v names every such line); \"time\" (RFC 3339, or nanoseconds "
     "as a string) is when it happened at the source, stored beside the "
     "ledger's own time. Lines that do not parse are reported as FILE:LINE:COLUMN on "
     "standard error and skipped, unless --strict. Events are committed in "
@@ -672,7 +722,8 @@ say_dups(uint64_t dups)
 
 /* The exit code, or -1 when no server answers (write directly). */
 static int
-ingest_served(struct cli *c, FILE *in, const char *name, int acks, int verbose)
+ingest_served(struct cli *c, FILE *in, struct ingest_ctx *ic, int acks,
+              int verbose)
 {
     struct ldg_client *cl = NULL;
     struct ldg_client_answer ans;
@@ -706,6 +757,7 @@ ingest_served(struct cli *c, FILE *in, const char *name, int acks, int verbose)
         answered++;
         if (ans.ok && ans.duplicate) {
             dups++; /* its id was in the log: nothing appended */
+            say_dup_line(ic, 0, ans.id, ans.seq, ans.differs);
         } else if (ans.ok) {
             if (committed++ == 0)
                 first = ans.seq;
@@ -719,7 +771,7 @@ ingest_served(struct cli *c, FILE *in, const char *name, int acks, int verbose)
             }
         } else {
             rejected++;
-            served_error(name, ans.error);
+            served_error(ic->name, ans.error);
         }
     }
     pthread_join(th, NULL);
@@ -804,6 +856,7 @@ cmd_ingest(struct cli *c, int argc, char **argv)
     memset(&ic, 0, sizeof ic);
     ic.c = c;
     ic.name = "<stdin>";
+    ic.verbose = verbose;
     if (a.ind < argc && strcmp(argv[a.ind], "-") != 0) {
         ic.name = argv[a.ind];
         in = fopen(argv[a.ind], "rb");
@@ -822,7 +875,7 @@ cmd_ingest(struct cli *c, int argc, char **argv)
     if ((rc = resolve_dir(c)) != 0)
         goto out;
     if (!direct && !o.strict) {
-        rc = ingest_served(c, in, ic.name, o.on_commit != NULL, verbose);
+        rc = ingest_served(c, in, &ic, o.on_commit != NULL, verbose);
         if (rc >= 0)
             goto out;
     } else if (verbose)
@@ -831,6 +884,7 @@ cmd_ingest(struct cli *c, int argc, char **argv)
     if ((rc = cli_open(c, 0, &l)) != 0)
         goto out;
     o.on_error = ingest_error;
+    o.on_duplicate = ingest_dup;
     o.on_progress = ingest_progress;
     o.ctx = &ic;
     rc = ldg_ingest(l, in, &o, &rep);

@@ -488,7 +488,15 @@ pass(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
             rep->rejected++;
             continue;
         }
-        rc = w != NULL ? ldg_writer_add(w, &ev) : ldg_batch_add(batch, &ev);
+        if (w != NULL) {
+            rc = ldg_writer_add_tagged(w, &ev, lineno);
+        } else {
+            uint64_t dseq = 0;
+            unsigned differs = 0;
+            rc = ldg_batch_add_seq(batch, &ev, &dseq, &differs);
+            if (rc == LDG_EDUPLICATE && o->on_duplicate != NULL)
+                o->on_duplicate(o->ctx, lineno, ev.id, dseq, differs);
+        }
         if (rc == 0 && idle != NULL)
             idle->pending++;
         if (rc == LDG_EDUPLICATE) {
@@ -593,6 +601,7 @@ ldg_ingest(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
     wo.batch = o->batch;
     wo.threads = o->threads;
     wo.on_commit = o->on_commit;
+    wo.on_duplicate = o->on_duplicate; /* the tag is the line */
     wo.ctx = o->ctx;
     rc = ldg_writer_new(&w, l, &wo);
     if (rc < 0)

@@ -29,6 +29,13 @@ struct ldg_ingest_opts {
     void (*on_commit)(void *ctx, uint64_t first_seq, uint64_t n);
     /* Called now and then with lines read so far (for progress). */
     void (*on_progress)(void *ctx, uint64_t lines, uint64_t committed);
+    /* Optional: called for each line not appended because its "id" was
+     * already in the log (or on an earlier line): its 1-based line, the
+     * id, the event that carries it and what of that event differs from
+     * the line (enum ldg_dup_diff; 0: the same). From the writer's commit
+     * thread, after the commit that skipped it (--strict: at once). */
+    void (*on_duplicate)(void *ctx, uint64_t line, const char *id,
+                         uint64_t seq, unsigned differs);
 };
 
 struct ldg_ingest_report {

@@ -365,6 +365,14 @@ struct ldg_writer_options {
      * events that commit acknowledged. */
     void (*on_commit)(void *ctx, uint64_t first_seq, uint64_t n);
     void *ctx;
+    /* Optional: called from the commit thread, after the commit that
+     * skipped it, for each event not appended because its id was already
+     * in the log (or earlier in its group): the tag it was added with
+     * (ldg_writer_add_tagged; 0 from ldg_writer_add), its id, the event
+     * that carries that id, and what differs from it (enum ldg_dup_diff;
+     * 0: the same). id is valid for the call only. */
+    void (*on_duplicate)(void *ctx, uint64_t tag, const char *id,
+                         uint64_t seq, unsigned differs);
 };
 int ldg_writer_new(struct ldg_writer **out, struct ldg_ledger *l,
                    const struct ldg_writer_options *opts);
@@ -372,6 +380,10 @@ int ldg_writer_new(struct ldg_writer **out, struct ldg_ledger *l,
  * with a message in ldg_errmsg(l), nothing queued, writer still usable.
  * May commit a full batch before returning (its errors are returned). */
 int ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev);
+/* ldg_writer_add with a caller's tag (an input line number, say) that
+ * on_duplicate hands back. */
+int ldg_writer_add_tagged(struct ldg_writer *w, const struct ldg_event_in *ev,
+                          uint64_t tag);
 /* Commits everything queued. */
 int ldg_writer_flush(struct ldg_writer *w);
 /* Events durably committed by this writer so far (an event whose id was

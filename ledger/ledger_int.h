@@ -294,6 +294,7 @@ struct ldg_prep {
     int dup;          /* its id was found in the log: not stored */
     uint64_t dup_seq; /* the event that carries the id */
     unsigned dup_differs; /* enum ldg_dup_diff: what of it differs */
+    uint64_t tag;         /* the writer's caller's (ldg_writer_add_tagged) */
 };
 void ldg_prep_release(struct ldg_prep *p);
 /* Step 1 (validate) with a predicted seq. */

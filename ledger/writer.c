@@ -49,6 +49,8 @@ struct ldg_writer {
     size_t batch;
     void (*on_commit)(void *ctx, uint64_t first_seq, uint64_t n);
     void *on_commit_ctx;
+    void (*on_duplicate)(void *ctx, uint64_t tag, const char *id,
+                         uint64_t seq, unsigned differs);
     struct wbatch ring[RING];
     uint64_t head;   /* counter of the batch being filled */
     uint64_t tail;   /* counter of the next batch to commit */
@@ -123,6 +125,18 @@ sign_worker(void *arg)
     return NULL;
 }
 
+/* After a commit: each event it skipped because its id was in the log. */
+static void
+say_duplicates(struct ldg_writer *w, const struct ldg_prep *preps, size_t n)
+{
+    if (w->on_duplicate == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (preps[i].dup)
+            w->on_duplicate(w->on_commit_ctx, preps[i].tag, preps[i].id,
+                            preps[i].dup_seq, preps[i].dup_differs);
+}
+
 static void *
 commit_worker(void *arg)
 {
@@ -153,6 +167,8 @@ commit_worker(void *arg)
         }
         if (rc == 0 && stored > 0 && w->on_commit != NULL)
             w->on_commit(w->on_commit_ctx, first, stored);
+        if (rc == 0 && stored < b->n)
+            say_duplicates(w, b->preps, b->n);
         if (rc == 0 && (w->tail & 3) == 3)
             ldg_store_trim(l->store);
         /* The preps are released by the caller thread when it fills this
@@ -215,6 +231,7 @@ ldg_writer_new(struct ldg_writer **out, struct ldg_ledger *l,
     if (opts != NULL) {
         w->on_commit = opts->on_commit;
         w->on_commit_ctx = opts->ctx;
+        w->on_duplicate = opts->on_duplicate;
     }
     want =
         opts && opts->threads ? opts->threads : (unsigned)(ncpu > 0 ? ncpu : 1);
@@ -320,6 +337,13 @@ writer_reclaim(struct ldg_writer *w)
 int
 ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev)
 {
+    return ldg_writer_add_tagged(w, ev, 0);
+}
+
+int
+ldg_writer_add_tagged(struct ldg_writer *w, const struct ldg_event_in *ev,
+                      uint64_t tag)
+{
     struct ldg_ledger *l;
     struct wbatch *b;
     struct ldg_prep p;
@@ -344,6 +368,7 @@ ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev)
         ldg_prep_release(&p);
         return rc;
     }
+    p.tag = tag;
     /* Key events and erasures are checked against the log as it is when
      * they commit, so they go alone: flush what is queued, then append. */
     if (strncmp(p.type, "key.", 4) == 0 || strcmp(p.type, "body.erased") == 0) {
@@ -359,6 +384,8 @@ ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev)
             if (w->on_commit != NULL)
                 w->on_commit(w->on_commit_ctx, first, 1);
         }
+        if (rc == 0 && stored == 0)
+            say_duplicates(w, &p, 1);
         ldg_prep_release(&p);
         return rc;
     }
