@@ -217,6 +217,75 @@ count_commits(void *ctx, uint64_t first, uint64_t n)
     *total += n;
 }
 
+/* on_duplicate: each event the writer did not append because its id was
+ * in the log (or earlier in its group), with the caller's tag. */
+struct dups {
+    int n;
+    uint64_t tag[8], seq[8];
+    unsigned differs[8];
+    char id[8][16];
+};
+
+static void
+note_dup(void *ctx, uint64_t tag, const char *id, uint64_t seq,
+         unsigned differs)
+{
+    struct dups *d = ctx;
+    if (d->n < 8) {
+        d->tag[d->n] = tag;
+        d->seq[d->n] = seq;
+        d->differs[d->n] = differs;
+        snprintf(d->id[d->n], sizeof d->id[0], "%s", id);
+    }
+    d->n++;
+}
+
+static void
+test_log__writer_names_duplicates_by_tag(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_writer_options wo;
+    struct ldg_writer *w;
+    struct dups d;
+    static const char *ids[] = {"a", "b", "a", "c", "b"};
+    (void)state;
+
+    memset(&d, 0, sizeof d);
+    memset(&wo, 0, sizeof wo);
+    wo.batch = 2; /* "a" twice across groups, "b" twice within none */
+    wo.threads = 2;
+    wo.on_duplicate = note_dup;
+    wo.ctx = &d;
+    assert_int_equal(ldg_writer_new(&w, l, &wo), 0);
+    for (int i = 0; i < 5; i++) {
+        struct ldg_event_in in;
+        json_t *b = json_pack("{s:i}", "i", i < 3 ? 0 : i);
+        memset(&in, 0, sizeof in);
+        in.type = "x.test.dup";
+        in.body = b;
+        in.id = ids[i];
+        assert_int_equal(ldg_writer_add_tagged(w, &in, 100 + (uint64_t)i), 0);
+        json_decref(b);
+    }
+    assert_int_equal(ldg_writer_flush(w), 0);
+    assert_int_equal(ldg_writer_committed(w), 3);
+    ldg_writer_free(w);
+    assert_int_equal(d.n, 2);
+    /* line 102: "a" again, the same event as seq 1 */
+    assert_int_equal(d.tag[0], 102);
+    assert_string_equal(d.id[0], "a");
+    assert_int_equal(d.seq[0], 1);
+    assert_int_equal(d.differs[0], 0);
+    /* line 104: "b" again (seq 2) with another body */
+    assert_int_equal(d.tag[1], 104);
+    assert_string_equal(d.id[1], "b");
+    assert_int_equal(d.seq[1], 2);
+    assert_int_equal(d.differs[1], LDG_DIFF_BODY);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 /* ledger.h's contract for ldg_writer_free: full (sealed) batches are
  * committed, the partial one is dropped, and on_commit has reported every
  * committed event by the time free returns. */
@@ -740,6 +809,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_log__ids_are_idempotent),
+        cmocka_unit_test(test_log__writer_names_duplicates_by_tag),
         cmocka_unit_test(test_log__init_writes_genesis_and_checkpoint),
         cmocka_unit_test(test_log__append_derives_subject_and_run),
         cmocka_unit_test(
