@@ -108,8 +108,9 @@ $(B)/ledger: $(CLI_OBJ) $(B)/libledger.a
 TEST_HEADERS = $(wildcard tests/*/*.h)
 $(B)/tests/%: tests/%.c $(TEST_SUPPORT) $(TEST_HEADERS) $(B)/libledger-int.a
 	@mkdir -p $(dir $@)
-	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -o $@ $< \
-	    $(TEST_SUPPORT) $(B)/libledger-int.a $(LDLIBS) $(TEST_LDLIBS)
+	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -MMD -MP \
+	    -MF $@.d -o $@ $(TEST_SUPPORT) $< $(B)/libledger-int.a $(LDLIBS) \
+	    $(TEST_LDLIBS)
 
 $(B)/bench/%: bench/%.c $(B)/libledger-int.a
 	@mkdir -p $(dir $@)
@@ -324,3 +325,7 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PIC_OBJ:.o=.d)
+# a test program's own includes (test_fuzz_regress.c includes the fuzz
+# targets' sources), from -MF above: with two sources the file holds the
+# last one's, so the test's source comes last
+-include $(TEST_BIN:=.d)
