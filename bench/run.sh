@@ -33,6 +33,11 @@
 # bench/rss wrapper (wall time from fork to exit, and the child's peak RSS),
 # the same way for the ledger and for the peer. A ledger step that fails
 # (the CLI is still growing) prints "n/a (reason)" and the run goes on.
+#
+# Two SQLite peers: `peer_sqlite` as it was (one Ed25519 signature per row,
+# "row peer"), and `peer_sqlite --sign batch` (issue 12: a hash chain per
+# row and one signature per 1,000-row transaction, "batch peer"). Each
+# ingests with one thread (simple) and pipelined.
 set -u
 
 B=${1:-build}
@@ -62,11 +67,15 @@ ONLY=${BENCH_ONLY:-ingest overhead verify append proof tiles query rebuild docto
 # figure must be at least X), "max:X" (at most X), "ratio:X" (ledger/peer at
 # least X for higher-is-better rows, at most X for lower-is-better rows).
 # The defaults are the issues' targets; override with TARGET_<NAME>=kind:value.
-T_INGEST=${TARGET_INGEST:-ratio:1.25}       # issue 2: >= 1.25x the SQLite peer
-T_INGEST_ABS=${TARGET_INGEST_ABS:-min:60000} # issue 2: >= 60,000 events/s
-T_RSS=${TARGET_RSS:-max:64}                 # issue 2: peak RSS <= 64 MiB
-T_VERIFY=${TARGET_VERIFY:-min:32000}        # issue 2: verify --full >= 32,000/s
-T_APPEND=${TARGET_APPEND:-max:5}            # issue 2: append p50 <= 5 ms
+# Issue 12 (format 2, seals) raised issue 2's ingest/verify/append targets
+# (1.25x the row peer, 60,000/s, verify 32,000/s, append 5 ms) to these.
+T_INGEST=${TARGET_INGEST:-ratio:2.5}        # issue 12: >= 2.5x the pipelined row peer
+T_INGEST_ABS=${TARGET_INGEST_ABS:-min:100000} # issue 12: >= 100,000 events/s
+T_INGEST_B=${TARGET_INGEST_BATCH:-ratio:1.25} # issue 12: >= 1.25x the batch peer
+T_RSS=${TARGET_RSS:-max:64}                 # issue 2/12: peak RSS <= 64 MiB
+T_VERIFY=${TARGET_VERIFY:-min:250000}       # issue 12: verify --full >= 250,000/s
+T_VERIFY_R=${TARGET_VERIFY_RATIO:-ratio:3}  # issue 12: >= 3x either peer's verify
+T_APPEND=${TARGET_APPEND:-max:3}            # issue 12: append p50 <= 3 ms
 T_PROOF=${TARGET_PROOF:-max:5}              # issue 3: proof p50 <= 5 ms
 T_TILES=${TARGET_TILES:-max:10}             # issue 3: tiles of 1M <= 10 s
 T_TILES_INC=${TARGET_TILES_INC:-max:0.2}    # issue 3: +1000 events <= 0.2 s
@@ -230,6 +239,8 @@ load_note "at start"
 ING_DIR=$OUT/ledger-ingest
 PEER1_DB=$OUT/peer-ingest-1.db
 PEER_DB=$OUT/peer-ingest.db
+PEERB1_DB=$OUT/peer-batch-ingest-1.db
+PEERB_DB=$OUT/peer-batch-ingest.db
 
 # Creates a fresh ledger in DIR; sets ledger_why on failure.
 ledger_fresh() {
@@ -273,8 +284,8 @@ if want ingest || want verify || want append || want proof || want tiles ||
     else
         l_eps=$(na "$ledger_why") l_rss=$l_eps
     fi
-    # the peer, simple then pipelined
-    rm -f "$PEER1_DB"* "$PEER_DB"*
+    # the row peer, simple then pipelined
+    rm -f "$PEER1_DB"* "$PEER_DB"* "$PEERB1_DB"* "$PEERB_DB"*
     p1_eps=$(na failed) p_eps=$(na failed) p_rss=$(na failed) p1_rss=$p_rss
     if timed peer-ingest-1 "$PEER" ingest "$PEER1_DB" "$DATA" \
         --batch "$BATCH" --threads 1; then
@@ -289,13 +300,39 @@ if want ingest || want verify || want append || want proof || want tiles ||
         p_rss=$(calc '%.1f' "$RSSKB / 1024")
     fi
     rm -f "$PEER1_DB"*
+    # the batch peer (one signature per transaction), simple then pipelined
+    pb1_eps=$(na failed) pb_eps=$(na failed) pb_rss=$(na failed) pb1_rss=$pb_rss
+    if timed peer-batch-ingest-1 "$PEER" ingest "$PEERB1_DB" "$DATA" \
+        --batch "$BATCH" --threads 1 --sign batch; then
+        pb1_eps=$(calc '%.0f' "$N / $SECS")
+        pb1_rss=$(calc '%.1f' "$RSSKB / 1024")
+    fi
+    if timed peer-batch-ingest "$PEER" ingest "$PEERB_DB" "$DATA" \
+        --batch "$BATCH" --threads "$THREADS" --sign batch; then
+        pb_eps=$(calc '%.0f' "$N / $SECS")
+        pb_rss=$(calc '%.1f' "$RSSKB / 1024")
+    fi
+    rm -f "$PEERB1_DB"*
+    # The batch peer's ratio target is on the faster of its two variants.
+    pb_best=$pb_eps pb_which="pipelined, $THREADS threads"
+    case "$pb1_eps" in
+    n/a*) ;;
+    *) case "$pb_eps" in
+        n/a*) pb_best=$pb1_eps pb_which="simple, 1 thread" ;;
+        *) if [ "$(calc '%d' "($pb1_eps > $pb_eps)")" = 1 ]; then
+            pb_best=$pb1_eps pb_which="simple, 1 thread"
+        fi ;;
+        esac ;;
+    esac
     if want ingest; then
         row "ingest $N" "events/s" "$l_eps" "$p_eps" hi "$T_INGEST" \
-            "peer pipelined, $THREADS threads"
+            "row peer pipelined, $THREADS threads"
         row "ingest $N" "events/s" "$l_eps" "$p1_eps" hi "$T_INGEST_ABS" \
-            "peer simple, 1 thread"
+            "row peer simple, 1 thread"
+        row "ingest $N" "events/s" "$l_eps" "$pb_best" hi "$T_INGEST_B" \
+            "batch peer, the faster: $pb_which (pipelined $pb_eps, simple $pb1_eps)"
         row "ingest peak RSS" "MiB" "$l_rss" "$p_rss" lo "$T_RSS" \
-            "peer pipelined (1 thread: $p1_rss)"
+            "row peer pipelined (1 thread: $p1_rss; batch peer $pb_rss, 1 thread $pb1_rss)"
     fi
 fi
 
@@ -311,15 +348,19 @@ if want verify; then
             l_v=$(na "$(reason ledger-verify)")
         fi
     fi
-    p_v1=$(na failed) p_vt=$(na failed)
+    p_v1=$(na failed) p_vt=$(na failed) p_vb=$(na failed)
     timed peer-verify-1 "$PEER" verify "$PEER_DB" --threads 1 &&
         p_v1=$(calc '%.0f' "$N / $SECS")
     timed peer-verify "$PEER" verify "$PEER_DB" --threads "$THREADS" &&
         p_vt=$(calc '%.0f' "$N / $SECS")
-    row "verify --full $N" "events/s" "$l_v" "$p_vt" hi "$T_VERIFY" \
-        "peer $THREADS threads"
-    row "verify --full $N" "events/s" "$l_v" "$p_v1" hi "-" \
-        "peer 1 thread"
+    timed peer-batch-verify "$PEER" verify "$PEERB_DB" &&
+        p_vb=$(calc '%.0f' "$N / $SECS")
+    row "verify --full $N" "events/s" "$l_v" "$p_vt" hi "$T_VERIFY_R" \
+        "row peer $THREADS threads"
+    row "verify --full $N" "events/s" "$l_v" "$p_v1" hi "$T_VERIFY" \
+        "row peer 1 thread"
+    row "verify --full $N" "events/s" "$l_v" "$p_vb" hi "$T_VERIFY_R" \
+        "batch peer: re-hash the chain, one signature per 1,000 rows"
 fi
 
 # ------------------------------------------------------ append, proof --
@@ -333,6 +374,7 @@ if want append; then
     log "append: $REPS process runs each, interleaved"
     : >"$OUT/logs/append-ledger.secs"
     : >"$OUT/logs/append-peer.secs"
+    : >"$OUT/logs/append-peer-batch.secs"
     l_fail=""
     for i in $(seq 1 "$REPS"); do
         body=$(append_body "$i")
@@ -346,6 +388,10 @@ if want append; then
         fi
         timed peer-append "$PEER" append "$PEER_DB" route.decision "$body" &&
             echo "$SECS" >>"$OUT/logs/append-peer.secs"
+        if [ -f "$PEERB_DB" ]; then
+            timed peer-batch-append "$PEER" append "$PEERB_DB" route.decision \
+                "$body" && echo "$SECS" >>"$OUT/logs/append-peer-batch.secs"
+        fi
     done
     if [ -n "$l_fail" ]; then
         l_a=$(na "$l_fail")
@@ -357,8 +403,12 @@ if want append; then
     fi
     p_a=$(median <"$OUT/logs/append-peer.secs" |
         awk '{ printf "%.2f", $1 * 1000 }')
+    pb_a=$(median <"$OUT/logs/append-peer-batch.secs" |
+        awk '{ printf "%.2f", $1 * 1000 }')
     row "append, one process" "ms p50" "$l_a" "${p_a:-n/a (failed)}" lo \
-        "$T_APPEND" "$REPS runs, start to exit"
+        "$T_APPEND" "$REPS runs, start to exit; row peer"
+    row "append, one process" "ms p50" "$l_a" "${pb_a:-n/a (no batch peer store)}" lo \
+        "-" "batch peer (one signature for its one-row transaction)"
 fi
 
 if want proof; then
