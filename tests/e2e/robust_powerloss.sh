@@ -54,7 +54,9 @@ POWERLOG=$T/log POWERLOG_FILE=$L/data.mdb LD_PRELOAD=$pre \
     exit 1
 }
 last=$(sed -n 's/.*"committed_last":"\([0-9]*\)".*/\1/p' "$T/acks" | tail -n 1)
-set -- $("$T/powerloss" "$T/log" "$T/base.mdb" count)
+out=$("$T/powerloss" "$T/log" "$T/base.mdb" count) ||
+    { echo "FAIL powerloss count: exit $?"; exit 1; }
+set -- $out
 epochs=$2
 logged=$4
 [ "$logged" = "$last" ] ||
@@ -65,9 +67,14 @@ logged=$4
 image() {
     rm -rf "$T/$1"
     mkdir -m 700 "$T/$1" && cp -a "$L/keys" "$T/$1/" || exit 1
-    set -- $("$T/powerloss" "$T/log" "$T/base.mdb" "$T/$1/data.mdb" "$2" \
-        "$3" "$4")
+    out=$("$T/powerloss" "$T/log" "$T/base.mdb" "$T/$1/data.mdb" "$2" \
+        "$3" "$4") || { echo "FAIL powerloss image $1 $2 $3 $4: exit $?"; exit 1; }
+    set -- $out
     acked=$2
+    case "$acked" in
+    -1 | [0-9]*) ;;
+    *) echo "FAIL powerloss image: no acked count in '$out'"; exit 1 ;;
+    esac
 }
 # intact DIR: is every acknowledged event there? 0 or 1 (+ why in $why)
 intact() {
@@ -109,8 +116,10 @@ j=0
 while [ "$j" -lt 12 ]; do
     rm -rf "$T/n"
     mkdir -m 700 "$T/n" && cp -a "$L/keys" "$T/n/"
-    set -- $(POWERLOSS_IGNORE_SYNC=1 "$T/powerloss" "$T/log" "$T/base.mdb" \
-        "$T/n/data.mdb" subset 0 "$j")
+    out=$(POWERLOSS_IGNORE_SYNC=1 "$T/powerloss" "$T/log" "$T/base.mdb" \
+        "$T/n/data.mdb" subset 0 "$j") ||
+        { echo "FAIL powerloss subset $j: exit $?"; exit 1; }
+    set -- $out
     acked=$2
     if ! "$LEDGER" --dir "$T/n" verify --full >/dev/null 2>&1 ||
         ! intact "$T/n"; then
