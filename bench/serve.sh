@@ -4,7 +4,11 @@
 # run on one machine, both loaded by bench/serve_load.c over the same
 # protocol (docs/PROTOCOL.md):
 #   - SERVE_CLIENTS (64) clients streaming SERVE_EVENTS (2000) events each,
-#     at most 64 unanswered per client: acked events/s, ack latency p50/p99;
+#     at most SERVE_WINDOW (16) unanswered per client: acked events/s, ack
+#     latency p50/p99. The window bounds the latency the load can show:
+#     64 clients x W requests in flight take 64 W / (events/s) to drain
+#     (Little's law), so W = 64 would put p99 near 68 ms at 60,000/s
+#     however fast each commit is; W = 16 (1,024 in flight) leaves 17 ms;
 #   - one client, one event at a time (SERVE_ONE, 500 events): p50/p99;
 #   - the daemon's peak RSS (VmHWM).
 # Prints one line per figure and writes bench/out/serve.tsv.
@@ -15,6 +19,7 @@ OUT=${BENCH_OUT:-bench/out}
 mkdir -p "$OUT"
 NC=${SERVE_CLIENTS:-64}
 NE=${SERVE_EVENTS:-2000}
+W=${SERVE_WINDOW:-16}
 ONE=${SERVE_ONE:-500}
 T=$(mktemp -d)
 pids=""
@@ -39,10 +44,17 @@ pids="$pids $pp"
 wait_listen "$T/l.out"
 wait_listen "$T/p.out"
 
-lm=$("$B/bench/serve_load" "$T/l/ledger.sock" "$NC" "$NE" 64)
-pm=$("$B/bench/serve_load" "$T/p.sock" "$NC" "$NE" 64)
+lm=$("$B/bench/serve_load" "$T/l/ledger.sock" "$NC" "$NE" "$W")
+pm=$("$B/bench/serve_load" "$T/p.sock" "$NC" "$NE" "$W")
 l1=$("$B/bench/serve_load" "$T/l/ledger.sock" 1 "$ONE" 1)
 p1=$("$B/bench/serve_load" "$T/p.sock" 1 "$ONE" 1)
+for r in "$lm" "$pm" "$l1" "$p1"; do
+    case "$r" in
+    *" errors=0"*) ;;
+    *) echo "serve bench: a load run failed or had errors, not counted: '$r'" >&2
+       exit 1 ;;
+    esac
+done
 lrss=$(awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$lp/status")
 prss=$(awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$pp/status")
 kill -TERM "$lp" "$pp"
