@@ -232,8 +232,6 @@ int cli_open(struct cli *c, int ro, struct ldg_ledger **out);
 int cli_set_output(struct cli *c, const char *v);
 /* Parses an unsigned decimal; 0 or -1. */
 int cli_parse_u64(const char *s, uint64_t *out);
-/* Formats ns since the epoch as RFC 3339 UTC with nanoseconds. */
-void cli_time(char *buf, size_t cap, uint64_t ts_ns);
 /* The one time format of human output: "Nov 22 09:39:01", local time (UTC
  * after --utc), to the second, as `ledger query` shows it. */
 void cli_when(char *buf, size_t cap, uint64_t ts_ns);

@@ -1111,16 +1111,6 @@ const struct cli_command cli_cmd_verify = {
     "    --witness-key \"$W2\" --witness-key \"$W3\"\n",
     0};
 
-static void
-utc_time(char out[32], uint64_t ts_ns)
-{
-    time_t secs = (time_t)(ts_ns / 1000000000u);
-    struct tm tm;
-    if (gmtime_r(&secs, &tm) == NULL ||
-        strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(out, 32, "?");
-}
-
 /* Verification reads only: the ledger is opened read-only (it may be an
  * auditor's write-protected copy) and the result recorded afterwards,
  * where the files allow it (ldg_verify_record_dir). Returns 0 or, with
@@ -1432,7 +1422,7 @@ verify_run(struct cli *c, int argc, char **argv)
         if (r.full_ts_ns != 0) {
             char fs[24];
             snprintf(fs, sizeof fs, "%llu", (unsigned long long)r.full_size);
-            utc_time(t1, r.full_ts_ns);
+            ldg_time_rfc3339_sec(t1, sizeof t1, r.full_ts_ns);
             json_object_set_new(
                 o, "last_full",
                 json_pack("{s:s, s:s}", "size", fs, "time", t1));
@@ -1440,7 +1430,7 @@ verify_run(struct cli *c, int argc, char **argv)
         if (rc == LDG_ETAMPER) {
             char bs[24];
             snprintf(bs, sizeof bs, "%llu", (unsigned long long)r.bad_seq);
-            utc_time(t1, r.found_ts_ns);
+            ldg_time_rfc3339_sec(t1, sizeof t1, r.found_ts_ns);
             json_object_set_new(o, "bad_seq", json_string(bs));
             json_object_set_new(o, "error", json_string(r.what));
             json_object_set_new(o, "found", json_string(t1));
@@ -1584,8 +1574,8 @@ cmd_stats(struct cli *c, int argc, char **argv)
         return cli_exit_code(rc);
     }
     if (st.events) {
-        cli_time(t1, sizeof t1, st.first_ts);
-        cli_time(t2, sizeof t2, st.last_ts);
+        ldg_time_rfc3339_ns(t1, sizeof t1, st.first_ts);
+        ldg_time_rfc3339_ns(t2, sizeof t2, st.last_ts);
     }
     if (c->out == OUT_HUMAN) {
         printf("origin       %s\n", ldg_origin(l));

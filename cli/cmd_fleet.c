@@ -32,12 +32,9 @@ on_ready(void *ctx, unsigned port)
 static void
 on_log(void *ctx, const char *line)
 {
-    char ts[32];
-    time_t now = time(NULL);
-    struct tm tm;
+    char ts[LDG_TIME_SEC_LEN];
 
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    ldg_time_rfc3339_sec(ts, sizeof ts, (uint64_t)time(NULL) * 1000000000u);
     fprintf(stderr, "%s witness: %s\n", ts, line);
 }
 

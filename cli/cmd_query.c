@@ -484,7 +484,7 @@ bundle_event_text(FILE *f, const json_t *e, enum ldg_query_format fmt)
 
     if (ts != NULL && cli_parse_u64(ts, &ns) == 0) {
         if (fmt == LDG_QFMT_SHORT_UTC || fmt == LDG_QFMT_SHORT_ISO)
-            cli_time(when, sizeof when, ns);
+            ldg_time_rfc3339_ns(when, sizeof when, ns);
         else
             cli_when(when, sizeof when, ns);
     }

@@ -148,18 +148,6 @@ cli_parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
-void
-cli_time(char *buf, size_t cap, uint64_t ts_ns)
-{
-    time_t secs = (time_t)(ts_ns / 1000000000u);
-    struct tm tm;
-    char base[32];
-    gmtime_r(&secs, &tm);
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, cap, "%s.%09lluZ", base,
-             (unsigned long long)(ts_ns % 1000000000u));
-}
-
 json_t *
 cli_json_u64(uint64_t v)
 {

@@ -101,16 +101,6 @@ clause_emit(json_t *box, struct clause *c)
     return c->status == 0 ? 0 : c->status == 1 ? 1 : 2;
 }
 
-static void
-utc(char out[32], uint64_t ts_ns)
-{
-    time_t secs = (time_t)(ts_ns / 1000000000u);
-    struct tm tm;
-    if (gmtime_r(&secs, &tm) == NULL ||
-        strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(out, 32, "?");
-}
-
 /* The clause rests on what the core remembers of its verifications
  * (ldg_verify_state): a standing finding fails it until a full
  * verification passes; otherwise it says whether the verified position
@@ -126,12 +116,12 @@ chain_verified(struct ldg_ledger *l, uint64_t size, json_t *box)
 
     clause_init(&c, "chain-verified");
     rc = ldg_verify_state(l, &st);
-    utc(fwhen, st.full_ts_ns);
+    ldg_time_rfc3339_sec(fwhen, sizeof fwhen, st.full_ts_ns);
     if (rc < 0) {
         clause_add(&c, 1, "ledger verify --full",
                    "cannot read what verification found: %s", ldg_strerror(rc));
     } else if (st.finding) {
-        utc(when, st.finding_ts_ns);
+        ldg_time_rfc3339_sec(when, sizeof when, st.finding_ts_ns);
         clause_add(&c, 2, "ledger verify --full",
                    "verification FAILED at event %llu (found %s): %s; this "
                    "stands until a full verification passes",

@@ -45,20 +45,6 @@ json_hex(const uint8_t *p, size_t n)
     return json_string(b);
 }
 
-void
-format_time(char *buf, size_t cap, uint64_t ts_ns)
-{
-    time_t secs = (time_t)(ts_ns / 1000000000u);
-    struct tm tm;
-    char base[32];
-
-    if (gmtime_r(&secs, &tm) == NULL ||
-        strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-        snprintf(base, sizeof base, "?");
-    snprintf(buf, cap, "%s.%09lluZ", base,
-             (unsigned long long)(ts_ns % 1000000000u));
-}
-
 const char *const envelope_keys[] = {
     "seq",       "ts",        "time",    "recorded_ts", "recorded_time",
     "clock",     "type",      "subject", "run",         "parent",
@@ -84,12 +70,12 @@ envelope_json(const struct ldg_event *ev)
 
     if (o == NULL)
         return NULL;
-    format_time(tbuf, sizeof tbuf, ldg_event_time(ev));
+    ldg_time_rfc3339_ns(tbuf, sizeof tbuf, ldg_event_time(ev));
     json_object_set_new(o, "seq", json_u64(ev->seq));
     json_object_set_new(o, "ts", json_u64(ldg_event_time(ev)));
     json_object_set_new(o, "time", json_string(tbuf));
     if (is_v2(ev)) {
-        format_time(tbuf, sizeof tbuf, ev->ts_ns);
+        ldg_time_rfc3339_ns(tbuf, sizeof tbuf, ev->ts_ns);
         json_object_set_new(o, "recorded_ts", json_u64(ev->ts_ns));
         json_object_set_new(o, "recorded_time", json_string(tbuf));
         json_object_set_new(o, "clock",
@@ -214,7 +200,7 @@ gb_envelope(struct growbuf *b, const struct ldg_event *ev)
 {
     char tbuf[64];
 
-    format_time(tbuf, sizeof tbuf, ldg_event_time(ev));
+    ldg_time_rfc3339_ns(tbuf, sizeof tbuf, ldg_event_time(ev));
     gb_lit(b, "{\"seq\":");
     gb_u64(b, ev->seq);
     gb_lit(b, ",\"ts\":");
@@ -222,7 +208,7 @@ gb_envelope(struct growbuf *b, const struct ldg_event *ev)
     gb_lit(b, ",\"time\":");
     gb_jstr(b, tbuf);
     if (is_v2(ev)) {
-        format_time(tbuf, sizeof tbuf, ev->ts_ns);
+        ldg_time_rfc3339_ns(tbuf, sizeof tbuf, ev->ts_ns);
         gb_lit(b, ",\"recorded_ts\":");
         gb_u64(b, ev->ts_ns);
         gb_lit(b, ",\"recorded_time\":");

@@ -187,7 +187,6 @@ json_t *json_u64(uint64_t v);
 /* Lowercase hex of n bytes as a JSON string. */
 json_t *json_hex(const uint8_t *p, size_t n);
 /* RFC 3339 UTC with nanoseconds into buf (>= 32 bytes). */
-void format_time(char *buf, size_t cap, uint64_t ts_ns);
 /* The envelope of an event as events.jsonl shows it: seq, ts, time, type,
  * subject, run, parent, actor, prev, body_commitment, leaf_hash,
  * signature (64-bit numbers as strings). */

@@ -966,7 +966,7 @@ manifest_head_all(struct ex *x, uint64_t now_ns)
     char tbuf[64], rootb64[45];
     json_t *keys = json_array();
 
-    format_time(tbuf, sizeof tbuf, now_ns);
+    ldg_time_rfc3339_ns(tbuf, sizeof tbuf, now_ns);
     ldg_base64(rootb64, x->root, 32);
     for (size_t i = 0; keys != NULL && i < x->nkeys; i++)
         json_array_append_new(keys, json_string(x->keys[i].id));
@@ -1369,11 +1369,14 @@ vouch_all(struct ex *x)
 static void
 human_utc(char *buf, size_t cap, uint64_t ts_ns)
 {
-    time_t secs = (time_t)(ts_ns / 1000000000u);
-    struct tm tm;
-    if (gmtime_r(&secs, &tm) == NULL ||
-        strftime(buf, cap, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+    char base[32];
+    if (ldg_time_rfc3339_base(base, sizeof base,
+                              (int64_t)(ts_ns / 1000000000u)) < 0) {
         snprintf(buf, cap, "?");
+        return;
+    }
+    base[10] = ' '; /* "2026-11-22T09:39:01" -> "2026-11-22 09:39:01" */
+    snprintf(buf, cap, "%s UTC", base);
 }
 
 static void gb_printf(struct growbuf *b, const char *fmt, ...)

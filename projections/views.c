@@ -34,14 +34,8 @@ canonical_json(const json_t *v)
 static json_t *
 time_json(uint64_t ts_ns)
 {
-    time_t secs = (time_t)(ts_ns / 1000000000u);
-    struct tm tm;
-    char base[32], buf[48];
-    gmtime_r(&secs, &tm);
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, sizeof buf, "%s.%09lluZ", base,
-             (unsigned long long)(ts_ns % 1000000000u));
-    return json_string(buf);
+    char buf[LDG_TIME_NS_LEN];
+    return json_string(ldg_time_rfc3339_ns(buf, sizeof buf, ts_ns));
 }
 
 static json_t *

@@ -251,18 +251,6 @@ key_name(struct ldg_query_render *r, struct ldg_txn *t, const char *id)
     return nn[r->nnames++].name;
 }
 
-static void
-rfc3339_utc(char *buf, size_t cap, uint64_t ts_ns)
-{
-    time_t secs = (time_t)(ts_ns / 1000000000u);
-    struct tm tm;
-    char base[32];
-    gmtime_r(&secs, &tm);
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, cap, "%s.%09lluZ", base,
-             (unsigned long long)(ts_ns % 1000000000u));
-}
-
 /* RFC 3339 UTC with nanoseconds, as cli_time prints it (30 bytes), for
  * render_json's raw writer; the date and clock part is formatted once per
  * second. */
@@ -273,9 +261,9 @@ w_utc(struct q_jsonstate *js, char *o, uint64_t ts_ns)
     uint32_t ns = (uint32_t)(ts_ns % 1000000000u);
     size_t n;
     if (secs != js->utc_sec) {
-        struct tm tm;
-        gmtime_r(&secs, &tm);
-        strftime(js->utc_base, sizeof js->utc_base, "%Y-%m-%dT%H:%M:%S", &tm);
+        if (ldg_time_rfc3339_base(js->utc_base, sizeof js->utc_base,
+                                  (int64_t)secs) < 0)
+            snprintf(js->utc_base, sizeof js->utc_base, "?");
         js->utc_sec = secs;
     }
     n = strlen(js->utc_base);
@@ -300,7 +288,7 @@ short_time(struct ldg_query_render *r, uint64_t ts_ns, struct qbuf *b)
     struct tm tm;
 
     if (r->fmt == LDG_QFMT_SHORT_UTC) {
-        rfc3339_utc(tmp, sizeof tmp, ts_ns);
+        ldg_time_rfc3339_ns(tmp, sizeof tmp, ts_ns);
         qbuf_puts(b, tmp);
         return;
     }
@@ -522,7 +510,7 @@ render_verbose(struct ldg_query_render *r, struct ldg_txn *t,
 
     gmtime_r(&secs, &tm);
     strftime(wd, sizeof wd, "%a", &tm);
-    rfc3339_utc(tbuf, sizeof tbuf, ev->ts_ns);
+    ldg_time_rfc3339_ns(tbuf, sizeof tbuf, ev->ts_ns);
     ldg_query_cursor(ev, cur);
     qbuf_printf(b, "%s %s [seq %llu, cursor %s]\n", wd, tbuf,
                 (unsigned long long)ev->seq, cur);
@@ -548,7 +536,7 @@ render_verbose(struct ldg_query_render *r, struct ldg_txn *t,
         qbuf_printf(b, "    id=%.*s\n", (int)ev->id_len, ev->id);
     qbuf_printf(b, "    ts=%llu\n", (unsigned long long)ev->ts_ns);
     if (ev->has_time) {
-        rfc3339_utc(tbuf, sizeof tbuf, ev->time_ns);
+        ldg_time_rfc3339_ns(tbuf, sizeof tbuf, ev->time_ns);
         qbuf_printf(b, "    time=%s (the source's clock)\n", tbuf);
     }
     ldg_hex(hex, ev->prev, 32);
@@ -901,11 +889,11 @@ event_json(struct ldg_query_render *r, struct ldg_txn *t,
 
     if (o == NULL)
         return NULL;
-    rfc3339_utc(tbuf, sizeof tbuf, ldg_event_time(ev));
+    ldg_time_rfc3339_ns(tbuf, sizeof tbuf, ldg_event_time(ev));
     json_object_set_new(o, "seq", u64s(ev->seq));
     json_object_set_new(o, "ts", u64s(ldg_event_time(ev)));
     json_object_set_new(o, "time", json_string(tbuf));
-    rfc3339_utc(tbuf, sizeof tbuf, ev->ts_ns);
+    ldg_time_rfc3339_ns(tbuf, sizeof tbuf, ev->ts_ns);
     json_object_set_new(o, "recorded_ts", u64s(ev->ts_ns));
     json_object_set_new(o, "recorded_time", json_string(tbuf));
     json_object_set_new(o, "clock",

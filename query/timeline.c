@@ -55,14 +55,8 @@ u64s(uint64_t v)
 static json_t *
 time_str(uint64_t ts_ns)
 {
-    time_t secs = (time_t)(ts_ns / 1000000000u);
-    struct tm tm;
-    char base[32], b[48];
-    gmtime_r(&secs, &tm);
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(b, sizeof b, "%s.%09lluZ", base,
-             (unsigned long long)(ts_ns % 1000000000u));
-    return json_string(b);
+    char b[LDG_TIME_NS_LEN];
+    return json_string(ldg_time_rfc3339_ns(b, sizeof b, ts_ns));
 }
 
 /* The times of an event entry: "ts"/"time" when it happened (the

@@ -201,8 +201,8 @@ test_write__time_windows_round_trip(void **state)
     uint64_t n_all, n_since, n_until, n_both;
     char t2[64], t3[64];
     /* the model.state events are at t0+1s .. t0+5s */
-    format_time(t2, sizeof t2, f->t0 + 2000000000ull);
-    format_time(t3, sizeof t3, f->t0 + 3000000000ull);
+    ldg_time_rfc3339_ns(t2, sizeof t2, f->t0 + 2000000000ull);
+    ldg_time_rfc3339_ns(t3, sizeof t3, f->t0 + 3000000000ull);
     roundtrip(f, 0, NULL, t2, NULL, &n_since);
     roundtrip(f, 0, NULL, NULL, t3, &n_until);
     roundtrip(f, 0, NULL, t2, t3, &n_both);
