@@ -400,44 +400,44 @@ int
 q_grep(const struct ldg_query *q, const struct ldg_event *ev, struct qbody *b,
        const char *actor_name)
 {
-    struct qbuf t;
+    struct ldg_buf t;
     int rc;
 
     if (q->nre == 0)
         return 1;
     memset(&t, 0, sizeof t);
-    qbuf_puts(&t, ev->type);
-    qbuf_add(&t, " ", 1);
-    qbuf_puts(&t, ev->subject);
+    ldg_buf_puts(&t, ev->type);
+    ldg_buf_add(&t, " ", 1);
+    ldg_buf_puts(&t, ev->subject);
     if (ev->run[0]) {
-        qbuf_add(&t, " run=", 5);
-        qbuf_puts(&t, ev->run);
+        ldg_buf_add(&t, " run=", 5);
+        ldg_buf_puts(&t, ev->run);
     }
-    qbuf_add(&t, " actor=", 7);
-    qbuf_puts(&t, actor_name[0] ? actor_name : ev->actor);
-    qbuf_add(&t, " ", 1);
+    ldg_buf_add(&t, " actor=", 7);
+    ldg_buf_puts(&t, actor_name[0] ? actor_name : ev->actor);
+    ldg_buf_add(&t, " ", 1);
     if ((rc = load_json(b)) < 0) {
-        qbuf_release(&t);
+        ldg_buf_release(&t);
         return rc;
     }
     if (b->have_json > 0)
-        qbuf_json(&t, b->json, JSON_COMPACT);
+        q_json_value(&t, b->json, JSON_COMPACT);
     else
-        qbuf_puts(&t, "[erased]");
+        ldg_buf_puts(&t, "[erased]");
     if (t.err) {
         rc = t.err;
-        qbuf_release(&t);
+        ldg_buf_release(&t);
         return rc;
     }
     for (size_t i = 0; i < q->nre; i++) {
-        rc = pcre2_match((const pcre2_code *)q->re[i], (PCRE2_SPTR)t.p, t.len,
+        rc = pcre2_match((const pcre2_code *)q->re[i], (PCRE2_SPTR)t.s, t.len,
                          0, 0, (pcre2_match_data *)q->md[i], NULL);
         if (rc >= 0 || rc != PCRE2_ERROR_NOMATCH) {
-            qbuf_release(&t);
+            ldg_buf_release(&t);
             return rc >= 0 ? 1 : LDG_EINVAL; /* match limit etc. */
         }
     }
-    qbuf_release(&t);
+    ldg_buf_release(&t);
     return 0;
 }
 

@@ -118,20 +118,11 @@ int q_iter_body_record(struct ldg_query_iter *it, const uint8_t **rec,
 struct ldg_txn *q_iter_txn(const struct ldg_query_iter *it);
 uint64_t q_iter_examined(const struct ldg_query_iter *it);
 
-/* render.c: growable text buffer */
-struct qbuf {
-    char *p;
-    size_t len, cap;
-    int err;
-};
-void qbuf_add(struct qbuf *b, const char *s, size_t n);
-void qbuf_puts(struct qbuf *b, const char *s);
-void qbuf_printf(struct qbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void qbuf_json_str(struct qbuf *b, const char *s, size_t n);
-void qbuf_release(struct qbuf *b);
-/* Compact JSON of v appended to b (jansson's encoder). */
-void qbuf_json(struct qbuf *b, const json_t *v, size_t flags);
+/* render.c: JSON text into util's buffer (struct ldg_buf): a string
+ * literal of the n bytes at s (escaped as jansson does by default), and
+ * v with jansson's encoder. */
+void q_json_str(struct ldg_buf *b, const char *s, size_t n);
+void q_json_value(struct ldg_buf *b, const json_t *v, size_t flags);
 
 /* render.c: -o json from a stored body record, for one thread's use. */
 struct q_jsonstate {
@@ -142,7 +133,7 @@ struct q_jsonstate {
  * body from its stored record (rec NULL: erased), then extra (may be
  * NULL: ,"model_at":{..} from q_model_at_text). Touches nothing but its
  * arguments: worker threads call it on events of the caller's snapshot. */
-int q_render_json_rec(struct qbuf *b, struct q_jsonstate *js, unsigned flags,
+int q_render_json_rec(struct ldg_buf *b, struct q_jsonstate *js, unsigned flags,
                       const struct ldg_event *ev, const char *name,
                       const uint8_t *rec, size_t rec_len, size_t body_max,
                       const char *extra);

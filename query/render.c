@@ -20,96 +20,35 @@
 #define SUMMARY_MAX 240 /* bytes of the one-line body summary */
 #define NAMES_MAX 256   /* cached key names */
 
-/* ----------------------------------------------------------------- qbuf -- */
-
-static int
-qbuf_reserve(struct qbuf *b, size_t n)
-{
-    size_t nc;
-    char *np;
-    if (b->err)
-        return -1;
-    if (b->len + n + 1 <= b->cap)
-        return 0;
-    nc = b->cap ? b->cap : 1024;
-    while (nc < b->len + n + 1)
-        nc *= 2;
-    np = realloc(b->p, nc);
-    if (np == NULL) {
-        b->err = LDG_ENOMEM;
-        return -1;
-    }
-    b->p = np;
-    b->cap = nc;
-    return 0;
-}
-
-void
-qbuf_add(struct qbuf *b, const char *s, size_t n)
-{
-    if (qbuf_reserve(b, n) < 0)
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-void
-qbuf_puts(struct qbuf *b, const char *s)
-{
-    qbuf_add(b, s, strlen(s));
-}
-
-void
-qbuf_printf(struct qbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || qbuf_reserve(b, (size_t)n) < 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
+/* ---------------------------------------------- JSON into an ldg_buf -- */
 
 /* A JSON string literal, escaped as jansson does by default. */
 void
-qbuf_json_str(struct qbuf *b, const char *s, size_t n)
+q_json_str(struct ldg_buf *b, const char *s, size_t n)
 {
     char *o;
-    if (qbuf_reserve(b, n * 6 + 2) < 0)
+    if (ldg_buf_room(b, n * 6 + 2) == NULL)
         return;
-    o = b->p + b->len;
+    o = b->s + b->len;
     o = ldg_json_str_write(o, s, n);
-    b->len = (size_t)(o - b->p);
-    b->p[b->len] = '\0';
+    b->len = (size_t)(o - b->s);
+    b->s[b->len] = '\0';
 }
 
 static int
 dump_cb(const char *buf, size_t size, void *data)
 {
-    struct qbuf *b = data;
-    qbuf_add(b, buf, size);
+    struct ldg_buf *b = data;
+    ldg_buf_add(b, buf, size);
     return b->err ? -1 : 0;
 }
 
 void
-qbuf_json(struct qbuf *b, const json_t *v, size_t flags)
+q_json_value(struct ldg_buf *b, const json_t *v, size_t flags)
 {
     if (json_dump_callback(v, dump_cb, b, flags | JSON_ENCODE_ANY) != 0 &&
         !b->err)
         b->err = LDG_ENOMEM;
-}
-
-void
-qbuf_release(struct qbuf *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof *b);
 }
 
 static char *
@@ -126,12 +65,12 @@ w_u64(char *o, uint64_t v)
 }
 
 static void
-qbuf_u64(struct qbuf *b, uint64_t v)
+q_buf_u64(struct ldg_buf *b, uint64_t v)
 {
-    if (qbuf_reserve(b, 20) < 0)
+    if (ldg_buf_room(b, 20) == NULL)
         return;
-    b->len = (size_t)(w_u64(b->p + b->len, v) - b->p);
-    b->p[b->len] = '\0';
+    b->len = (size_t)(w_u64(b->s + b->len, v) - b->s);
+    b->s[b->len] = '\0';
 }
 
 /* ------------------------------------------------------------- formats -- */
@@ -173,7 +112,7 @@ struct keyname {
 struct ldg_query_render {
     enum ldg_query_format fmt;
     unsigned flags;
-    struct qbuf out;
+    struct ldg_buf out;
     struct keyname *names;
     size_t nnames;
     time_t last_sec; /* time string cache (short formats) */
@@ -223,7 +162,7 @@ ldg_query_render_free(struct ldg_query_render *r)
 {
     if (r == NULL)
         return;
-    qbuf_release(&r->out);
+    ldg_buf_release(&r->out);
     free(r->names);
     q_modelcache_free(r->mc);
     free(r);
@@ -281,7 +220,7 @@ w_utc(struct q_jsonstate *js, char *o, uint64_t ts_ns)
 
 /* The time column of the short formats. */
 static void
-short_time(struct ldg_query_render *r, uint64_t ts_ns, struct qbuf *b)
+short_time(struct ldg_query_render *r, uint64_t ts_ns, struct ldg_buf *b)
 {
     time_t secs = (time_t)(ts_ns / 1000000000u);
     char tmp[64];
@@ -289,7 +228,7 @@ short_time(struct ldg_query_render *r, uint64_t ts_ns, struct qbuf *b)
 
     if (r->fmt == LDG_QFMT_SHORT_UTC) {
         ldg_time_rfc3339_ns(tmp, sizeof tmp, ts_ns);
-        qbuf_puts(b, tmp);
+        ldg_buf_puts(b, tmp);
         return;
     }
     if (secs != r->last_sec) {
@@ -309,9 +248,9 @@ short_time(struct ldg_query_render *r, uint64_t ts_ns, struct qbuf *b)
         }
         r->last_sec = secs;
     }
-    qbuf_puts(b, r->last_time);
+    ldg_buf_puts(b, r->last_time);
     if (r->fmt == LDG_QFMT_SHORT_PRECISE)
-        qbuf_printf(b, ".%06u", (unsigned)(ts_ns % 1000000000u / 1000u));
+        ldg_buf_printf(b, ".%06u", (unsigned)(ts_ns % 1000000000u / 1000u));
 }
 
 /* ------------------------------------------------------------- summary -- */
@@ -350,22 +289,22 @@ plain_string(const char *s)
 #define HUMAN_JSON (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
 static void
-summary_field(struct qbuf *b, const char *name, const json_t *v)
+summary_field(struct ldg_buf *b, const char *name, const json_t *v)
 {
-    if (b->len > 0 && b->p[b->len - 1] != ' ')
-        qbuf_add(b, " ", 1);
-    qbuf_puts(b, name);
-    qbuf_add(b, "=", 1);
+    if (b->len > 0 && b->s[b->len - 1] != ' ')
+        ldg_buf_add(b, " ", 1);
+    ldg_buf_puts(b, name);
+    ldg_buf_add(b, "=", 1);
     if (json_is_string(v) && plain_string(json_string_value(v))) {
-        qbuf_puts(b, json_string_value(v));
+        ldg_buf_puts(b, json_string_value(v));
     } else if (json_is_array(v) && json_array_size(v) > 4) {
-        qbuf_printf(b, "[%zu items]", json_array_size(v));
+        ldg_buf_printf(b, "[%zu items]", json_array_size(v));
     } else {
         size_t at = b->len;
-        qbuf_json(b, v, HUMAN_JSON);
+        q_json_value(b, v, HUMAN_JSON);
         if (!b->err && b->len - at > 64) { /* long nested value */
             b->len = at;
-            qbuf_puts(b, json_is_object(v) ? "{...}" : "[...]");
+            ldg_buf_puts(b, json_is_object(v) ? "{...}" : "[...]");
         }
     }
 }
@@ -385,17 +324,17 @@ skip_field(const struct ldg_event *ev, const char *name, const json_t *v)
 }
 
 static void
-summary(struct qbuf *out, const struct ldg_event *ev, const json_t *body)
+summary(struct ldg_buf *out, const struct ldg_event *ev, const json_t *body)
 {
-    struct qbuf s;
+    struct ldg_buf s;
     const char *const *lead = NULL;
     const char *k;
     json_t *v;
 
     memset(&s, 0, sizeof s);
     if (ev->run[0] && strncmp(ev->subject, "run:", 4) != 0) {
-        qbuf_puts(&s, "run=");
-        qbuf_puts(&s, ev->run);
+        ldg_buf_puts(&s, "run=");
+        ldg_buf_puts(&s, ev->run);
     }
     for (size_t i = 0; i < sizeof lead_fields / sizeof lead_fields[0]; i++)
         if (strcmp(lead_fields[i].type, ev->type) == 0)
@@ -421,12 +360,12 @@ summary(struct qbuf *out, const struct ldg_event *ev, const json_t *body)
         size_t n = SUMMARY_MAX;
         while (n > 0 && ((unsigned char)s.p[n] & 0xc0) == 0x80)
             n--; /* do not cut a UTF-8 sequence */
-        qbuf_add(out, s.p, n);
-        qbuf_puts(out, "...");
+        ldg_buf_add(out, s.p, n);
+        ldg_buf_puts(out, "...");
     } else if (s.len > 0) {
-        qbuf_add(out, s.p, s.len);
+        ldg_buf_add(out, s.p, s.len);
     }
-    qbuf_release(&s);
+    ldg_buf_release(&s);
 }
 
 /* ------------------------------------------------------------ renderers -- */
@@ -435,72 +374,72 @@ summary(struct qbuf *out, const struct ldg_event *ev, const json_t *body)
  * "uid U pid P UNIT" (the unit, else the executable), for the human
  * views beside the signer. Empty when the event carries no source. */
 static void
-source_label(struct qbuf *b, const struct ldg_event *ev)
+source_label(struct ldg_buf *b, const struct ldg_event *ev)
 {
     if (!ev->has_source)
         return;
-    qbuf_printf(b, "uid %llu pid %llu", (unsigned long long)ev->src_uid,
+    ldg_buf_printf(b, "uid %llu pid %llu", (unsigned long long)ev->src_uid,
                 (unsigned long long)ev->src_pid);
     if (ev->src_unit_len > 0)
-        qbuf_printf(b, " %.*s", (int)ev->src_unit_len, ev->src_unit);
+        ldg_buf_printf(b, " %.*s", (int)ev->src_unit_len, ev->src_unit);
     else if (ev->src_exe_len > 0)
-        qbuf_printf(b, " %.*s", (int)ev->src_exe_len, ev->src_exe);
+        ldg_buf_printf(b, " %.*s", (int)ev->src_exe_len, ev->src_exe);
 }
 
 static int
 render_short(struct ldg_query_render *r, struct ldg_txn *t,
              const struct ldg_event *ev, const char *name)
 {
-    struct qbuf *b = &r->out;
+    struct ldg_buf *b = &r->out;
     json_t *body = NULL;
     int rc;
 
     short_time(r, ev->ts_ns, b);
-    qbuf_add(b, " ", 1);
-    qbuf_u64(b, ev->seq);
-    qbuf_add(b, " ", 1);
-    qbuf_puts(b, ev->type);
-    qbuf_add(b, " ", 1);
-    qbuf_puts(b, ev->subject);
-    qbuf_add(b, " ", 1);
-    qbuf_puts(b, name[0] ? name : ev->actor);
+    ldg_buf_add(b, " ", 1);
+    q_buf_u64(b, ev->seq);
+    ldg_buf_add(b, " ", 1);
+    ldg_buf_puts(b, ev->type);
+    ldg_buf_add(b, " ", 1);
+    ldg_buf_puts(b, ev->subject);
+    ldg_buf_add(b, " ", 1);
+    ldg_buf_puts(b, name[0] ? name : ev->actor);
     if (ev->has_source) { /* the signer, then who submitted it */
-        qbuf_add(b, " (", 2);
+        ldg_buf_add(b, " (", 2);
         source_label(b, ev);
-        qbuf_add(b, ")", 1);
+        ldg_buf_add(b, ")", 1);
     }
-    qbuf_add(b, ":", 1);
+    ldg_buf_add(b, ":", 1);
     rc = get_body(r, t, ev->seq, &body);
     if (rc == LDG_EERASED) {
-        qbuf_puts(b, " [body erased]");
+        ldg_buf_puts(b, " [body erased]");
     } else if (rc < 0) {
         return rc;
     } else {
         size_t at = b->len;
-        qbuf_add(b, " ", 1);
+        ldg_buf_add(b, " ", 1);
         summary(b, ev, body);
         if (b->len == at + 1) /* empty body */
             b->len = at;
         json_decref(body);
     }
-    qbuf_add(b, "\n", 1);
+    ldg_buf_add(b, "\n", 1);
     return 0;
 }
 
 static void
-verbose_value(struct qbuf *b, const json_t *v)
+verbose_value(struct ldg_buf *b, const json_t *v)
 {
     if (json_is_string(v))
-        qbuf_puts(b, json_string_value(v));
+        ldg_buf_puts(b, json_string_value(v));
     else
-        qbuf_json(b, v, HUMAN_JSON);
+        q_json_value(b, v, HUMAN_JSON);
 }
 
 static int
 render_verbose(struct ldg_query_render *r, struct ldg_txn *t,
                const struct ldg_event *ev, const char *name)
 {
-    struct qbuf *b = &r->out;
+    struct ldg_buf *b = &r->out;
     char tbuf[64], wd[8], cur[LDG_QUERY_CURSOR_MAX], hex[129];
     time_t secs = (time_t)(ev->ts_ns / 1000000000u);
     struct tm tm;
@@ -512,53 +451,53 @@ render_verbose(struct ldg_query_render *r, struct ldg_txn *t,
     strftime(wd, sizeof wd, "%a", &tm);
     ldg_time_rfc3339_ns(tbuf, sizeof tbuf, ev->ts_ns);
     ldg_query_cursor(ev, cur);
-    qbuf_printf(b, "%s %s [seq %llu, cursor %s]\n", wd, tbuf,
+    ldg_buf_printf(b, "%s %s [seq %llu, cursor %s]\n", wd, tbuf,
                 (unsigned long long)ev->seq, cur);
-    qbuf_printf(b, "    type=%s\n    subject=%s\n", ev->type, ev->subject);
+    ldg_buf_printf(b, "    type=%s\n    subject=%s\n", ev->type, ev->subject);
     if (ev->run[0])
-        qbuf_printf(b, "    run=%s\n", ev->run);
+        ldg_buf_printf(b, "    run=%s\n", ev->run);
     if (ev->has_parent)
-        qbuf_printf(b, "    parent=%llu\n", (unsigned long long)ev->parent);
-    qbuf_printf(b, "    actor=%s%s%s%s\n", ev->actor, name[0] ? " (" : "", name,
+        ldg_buf_printf(b, "    parent=%llu\n", (unsigned long long)ev->parent);
+    ldg_buf_printf(b, "    actor=%s%s%s%s\n", ev->actor, name[0] ? " (" : "", name,
                 name[0] ? ")" : "");
     if (ev->has_source) {
-        qbuf_printf(b, "    source=uid %llu gid %llu pid %llu",
+        ldg_buf_printf(b, "    source=uid %llu gid %llu pid %llu",
                     (unsigned long long)ev->src_uid,
                     (unsigned long long)ev->src_gid,
                     (unsigned long long)ev->src_pid);
         if (ev->src_exe_len > 0)
-            qbuf_printf(b, " exe %.*s", (int)ev->src_exe_len, ev->src_exe);
+            ldg_buf_printf(b, " exe %.*s", (int)ev->src_exe_len, ev->src_exe);
         if (ev->src_unit_len > 0)
-            qbuf_printf(b, " unit %.*s", (int)ev->src_unit_len, ev->src_unit);
-        qbuf_add(b, "\n", 1);
+            ldg_buf_printf(b, " unit %.*s", (int)ev->src_unit_len, ev->src_unit);
+        ldg_buf_add(b, "\n", 1);
     }
     if (ev->id_len > 0)
-        qbuf_printf(b, "    id=%.*s\n", (int)ev->id_len, ev->id);
-    qbuf_printf(b, "    ts=%llu\n", (unsigned long long)ev->ts_ns);
+        ldg_buf_printf(b, "    id=%.*s\n", (int)ev->id_len, ev->id);
+    ldg_buf_printf(b, "    ts=%llu\n", (unsigned long long)ev->ts_ns);
     if (ev->has_time) {
         ldg_time_rfc3339_ns(tbuf, sizeof tbuf, ev->time_ns);
-        qbuf_printf(b, "    time=%s (the source's clock)\n", tbuf);
+        ldg_buf_printf(b, "    time=%s (the source's clock)\n", tbuf);
     }
     ldg_hex(hex, ev->prev, 32);
-    qbuf_printf(b, "    prev=%s\n", hex);
+    ldg_buf_printf(b, "    prev=%s\n", hex);
     ldg_hex(hex, ev->body_root, 32);
-    qbuf_printf(b, "    body_commitment=%s\n", hex);
+    ldg_buf_printf(b, "    body_commitment=%s\n", hex);
     ldg_hex(hex, ev->leaf, 32);
-    qbuf_printf(b, "    leaf_hash=%s\n", hex);
+    ldg_buf_printf(b, "    leaf_hash=%s\n", hex);
     ldg_hex(hex, ev->sig, 64);
-    qbuf_printf(b, "    signature=%s\n", hex);
+    ldg_buf_printf(b, "    signature=%s\n", hex);
     rc = get_body(r, t, ev->seq, &body);
     if (rc == LDG_EERASED) {
-        qbuf_puts(b, "    body=[erased]\n");
+        ldg_buf_puts(b, "    body=[erased]\n");
         return 0;
     }
     if (rc < 0)
         return rc;
     json_object_foreach(body, k, v)
     {
-        qbuf_printf(b, "    body.%s=", k);
+        ldg_buf_printf(b, "    body.%s=", k);
         verbose_value(b, v);
-        qbuf_add(b, "\n", 1);
+        ldg_buf_add(b, "\n", 1);
     }
     json_decref(body);
     return 0;
@@ -690,7 +629,7 @@ w_v2(char *o, const struct ldg_event *ev)
  */
 /* The envelope, up to and including "signature". */
 static int
-json_head(struct qbuf *b, struct q_jsonstate *js, const struct ldg_event *ev,
+json_head(struct ldg_buf *b, struct q_jsonstate *js, const struct ldg_event *ev,
           const char *name)
 {
     size_t ntype = strlen(ev->type), nsubj = strlen(ev->subject);
@@ -701,11 +640,11 @@ json_head(struct qbuf *b, struct q_jsonstate *js, const struct ldg_event *ev,
     /* The envelope is written in one go into room reserved once: fixed
      * text and numbers under 512 bytes, hex 320, each string at most 6
      * bytes a byte escaped plus quotes. */
-    if (qbuf_reserve(b, 1400 + 6 * (ntype + nsubj + nrun + nact + nname +
+    if (ldg_buf_room(b, 1400 + 6 * (ntype + nsubj + nrun + nact + nname +
                                     ev->id_len + ev->src_exe_len +
-                                    ev->src_unit_len)) < 0)
+                                    ev->src_unit_len)) == NULL)
         return LDG_ENOMEM;
-    o = b->p + b->len;
+    o = b->s + b->len;
     o = w_lit(o, "{\"seq\":\"", 8);
     o = w_u64(o, ev->seq);
     o = w_lit(o, "\",\"ts\":\"", 8);
@@ -748,31 +687,31 @@ json_head(struct qbuf *b, struct q_jsonstate *js, const struct ldg_event *ev,
     o = w_hex(o, ev->leaf, 32);
     o = w_lit(o, ",\"signature\":", 13);
     o = w_hex(o, ev->sig, 64);
-    b->len = (size_t)(o - b->p);
-    b->p[b->len] = '\0';
+    b->len = (size_t)(o - b->s);
+    b->s[b->len] = '\0';
     return 0;
 }
 
 /* "model_at" (when extra is not empty), the cursor if asked for, and the
  * end of the line. */
 static void
-json_tail(struct qbuf *b, unsigned flags, const struct ldg_event *ev,
+json_tail(struct ldg_buf *b, unsigned flags, const struct ldg_event *ev,
           const char *extra)
 {
     if (extra != NULL)
-        qbuf_puts(b, extra);
+        ldg_buf_puts(b, extra);
     if (flags & LDG_RENDER_CURSOR) {
         char cur[LDG_QUERY_CURSOR_MAX];
         ldg_query_cursor(ev, cur);
-        qbuf_add(b, ",\"cursor\":\"", 11);
-        qbuf_puts(b, cur);
-        qbuf_add(b, "\"", 1);
+        ldg_buf_add(b, ",\"cursor\":\"", 11);
+        ldg_buf_puts(b, cur);
+        ldg_buf_add(b, "\"", 1);
     }
-    qbuf_add(b, "}\n", 2);
+    ldg_buf_add(b, "}\n", 2);
 }
 
 int
-q_render_json_rec(struct qbuf *b, struct q_jsonstate *js, unsigned flags,
+q_render_json_rec(struct ldg_buf *b, struct q_jsonstate *js, unsigned flags,
                   const struct ldg_event *ev, const char *name,
                   const uint8_t *rec, size_t rec_len, size_t body_max,
                   const char *extra)
@@ -781,14 +720,14 @@ q_render_json_rec(struct qbuf *b, struct q_jsonstate *js, unsigned flags,
     if (rc < 0)
         return rc;
     if (rec == NULL) {
-        qbuf_add(b, ",\"erased\":true", 14);
+        ldg_buf_add(b, ",\"erased\":true", 14);
     } else {
-        qbuf_add(b, ",\"body\":", 8);
+        ldg_buf_add(b, ",\"body\":", 8);
         if (b->err)
             return b->err;
         /* the stored record straight to text: the same bytes as
          * json_dumps of the decoded body */
-        rc = ldg_body_record_json_append(rec, rec_len, body_max, &b->p, &b->len,
+        rc = ldg_body_record_json_append(rec, rec_len, body_max, &b->s, &b->len,
                                          &b->cap);
         if (rc < 0)
             return rc;
@@ -809,7 +748,7 @@ static int
 render_json(struct ldg_query_render *r, struct ldg_txn *t,
             const struct ldg_event *ev, const char *name)
 {
-    struct qbuf *b = &r->out;
+    struct ldg_buf *b = &r->out;
     char *extra = NULL;
     int rc;
 
@@ -836,23 +775,23 @@ render_json(struct ldg_query_render *r, struct ldg_txn *t,
         return rc;
     }
     if (r->given == -1) {
-        qbuf_add(b, ",\"erased\":true", 14);
+        ldg_buf_add(b, ",\"erased\":true", 14);
     } else if (r->given == 1) {
-        qbuf_add(b, ",\"body\":", 8);
-        qbuf_json(b, r->given_body, JSON_COMPACT);
+        ldg_buf_add(b, ",\"body\":", 8);
+        q_json_value(b, r->given_body, JSON_COMPACT);
     } else {
         /* Straight from the stored record to JSON text: the same bytes
          * as json_dumps of ldg_body_get, without building a tree. */
         size_t mark = b->len;
-        qbuf_add(b, ",\"body\":", 8);
+        ldg_buf_add(b, ",\"body\":", 8);
         if (b->err) {
             free(extra);
             return LDG_ENOMEM;
         }
-        rc = ldg_body_json_append(t, ev->seq, &b->p, &b->len, &b->cap);
+        rc = ldg_body_json_append(t, ev->seq, &b->s, &b->len, &b->cap);
         if (rc == LDG_EERASED) {
             b->len = mark;
-            qbuf_add(b, ",\"erased\":true", 14);
+            ldg_buf_add(b, ",\"erased\":true", 14);
         } else if (rc < 0) {
             free(extra);
             return rc;
@@ -965,8 +904,8 @@ render_json_pretty(struct ldg_query_render *r, struct ldg_txn *t,
         ldg_query_cursor(ev, cur);
         json_object_set_new(o, "cursor", json_string(cur));
     }
-    qbuf_json(&r->out, o, JSON_INDENT(2));
-    qbuf_add(&r->out, "\n", 1);
+    q_json_value(&r->out, o, JSON_INDENT(2));
+    ldg_buf_add(&r->out, "\n", 1);
     json_decref(o);
     return 0;
 }
@@ -978,13 +917,13 @@ render_cat(struct ldg_query_render *r, struct ldg_txn *t,
     json_t *body = NULL;
     int rc = get_body(r, t, ev->seq, &body);
     if (rc == LDG_EERASED) {
-        qbuf_puts(&r->out, "[body erased]\n");
+        ldg_buf_puts(&r->out, "[body erased]\n");
         return 0;
     }
     if (rc < 0)
         return rc;
-    qbuf_json(&r->out, body, JSON_COMPACT);
-    qbuf_add(&r->out, "\n", 1);
+    q_json_value(&r->out, body, JSON_COMPACT);
+    ldg_buf_add(&r->out, "\n", 1);
     json_decref(body);
     return 0;
 }
@@ -1088,7 +1027,7 @@ ldg_query_render_event(struct ldg_query_render *r, struct ldg_txn *t,
                        (unsigned long long)ev->seq, ldg_strerror(rc));
         return rc;
     }
-    *text = r->out.p;
+    *text = r->out.s;
     *len = r->out.len;
     return 0;
 }

@@ -51,7 +51,7 @@ struct batch {
     struct item *items; /* BATCH of them */
     size_t n;
     enum bstate state;
-    struct qbuf out;
+    struct ldg_buf out;
     int rc;          /* rendering failed at items[good] with rc */
     size_t good;     /* items rendered */
     size_t good_len; /* bytes of out they take */
@@ -168,7 +168,7 @@ drain_one(struct stream *s, const struct ldg_query_stream_opts *o,
     }
     pthread_mutex_unlock(&s->mu);
     if (b->good_len > 0)
-        rc = o->write(o->ctx, b->out.p, b->good_len);
+        rc = o->write(o->ctx, b->out.s, b->good_len);
     if ((rc == 0 || rc == LDG_QUERY_WRITE_PAUSE) && b->good > 0) {
         *count += b->good;
         if (last != NULL)
@@ -383,7 +383,7 @@ out:
         for (size_t k = 0; s->ring[i].items != NULL && k < BATCH; k++)
             free(s->ring[i].items[k].extra);
         free(s->ring[i].items);
-        qbuf_release(&s->ring[i].out);
+        ldg_buf_release(&s->ring[i].out);
     }
     free(s);
     return rc;

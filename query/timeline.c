@@ -903,66 +903,66 @@ sget(const json_t *o, const char *k)
 }
 
 static void
-put_val(struct qbuf *b, const char *label, const json_t *v)
+put_val(struct ldg_buf *b, const char *label, const json_t *v)
 {
     if (v == NULL || json_is_null(v))
         return;
-    qbuf_puts(b, "  ");
+    ldg_buf_puts(b, "  ");
     if (label != NULL)
-        qbuf_printf(b, "%s=", label);
+        ldg_buf_printf(b, "%s=", label);
     if (json_is_string(v))
-        qbuf_puts(b, json_string_value(v));
+        ldg_buf_puts(b, json_string_value(v));
     else
-        qbuf_json(b, v, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        q_json_value(b, v, JSON_COMPACT | JSON_REAL_PRECISION(15));
 }
 
 /* Beside a claimed actor, the key that signed the event (its name, else
  * its id) and, when `ledger serve` recorded it, the process that submitted
  * it: "by=alice signer=ops source=uid 1000 pid 42 agent.service". */
 static void
-put_signer(struct qbuf *b, const json_t *e, const json_t *by)
+put_signer(struct ldg_buf *b, const json_t *e, const json_t *by)
 {
     const json_t *sg = json_object_get(e, "signer");
     const json_t *src = json_object_get(e, "source");
     const char *nm = json_string_value(json_object_get(sg, "name"));
     if (by == NULL || json_is_null(by) || sg == NULL)
         return;
-    qbuf_printf(b, "  signer=%s", nm ? nm : sget(sg, "key_id"));
+    ldg_buf_printf(b, "  signer=%s", nm ? nm : sget(sg, "key_id"));
     if (json_is_object(src)) {
-        qbuf_printf(b, " source=uid %lld pid %lld",
+        ldg_buf_printf(b, " source=uid %lld pid %lld",
                     (long long)json_integer_value(json_object_get(src, "uid")),
                     (long long)json_integer_value(json_object_get(src, "pid")));
         if (json_is_string(json_object_get(src, "unit")))
-            qbuf_printf(b, " %s", sget(src, "unit"));
+            ldg_buf_printf(b, " %s", sget(src, "unit"));
         else if (json_is_string(json_object_get(src, "exe")))
-            qbuf_printf(b, " %s", sget(src, "exe"));
+            ldg_buf_printf(b, " %s", sget(src, "exe"));
     }
 }
 
 /* "  weights sha256:0123456789ab… verified" (or "not verified", "verified
  * later at #N", "digest unknown") for an entry with "model_at". */
 static void
-put_model_at(struct qbuf *b, const json_t *m)
+put_model_at(struct ldg_buf *b, const json_t *m)
 {
     const char *d = json_string_value(json_object_get(m, "digest"));
 
     if (m == NULL)
         return;
     if (d == NULL) {
-        qbuf_puts(b, "  weights: digest unknown (never registered)");
+        ldg_buf_puts(b, "  weights: digest unknown (never registered)");
         return;
     }
-    qbuf_printf(b, "  weights %.19s%s", d, strlen(d) > 19 ? "…" : "");
+    ldg_buf_printf(b, "  weights %.19s%s", d, strlen(d) > 19 ? "…" : "");
     if (json_is_true(json_object_get(m, "verified")))
-        qbuf_puts(b, " verified");
+        ldg_buf_puts(b, " verified");
     else if (json_is_true(json_object_get(m, "ever_verified")))
-        qbuf_printf(b, " verified later (#%s)", sget(m, "verified_seq"));
+        ldg_buf_printf(b, " verified later (#%s)", sget(m, "verified_seq"));
     else
-        qbuf_puts(b, " never verified");
+        ldg_buf_puts(b, " never verified");
 }
 
 static void
-event_line(struct qbuf *b, const json_t *e)
+event_line(struct ldg_buf *b, const json_t *e)
 {
     const char *kind = sget(e, "kind");
     const json_t *body = json_object_get(e, "body");
@@ -982,11 +982,11 @@ event_line(struct qbuf *b, const json_t *e)
                 json_is_false(json_object_get(body, "passed")) ||
                 json_is_false(json_object_get(body, "ok"))));
 
-    qbuf_printf(b, "%s %+10.3fs  #%-8s %-7s", bad ? "!" : " ",
+    ldg_buf_printf(b, "%s %+10.3fs  #%-8s %-7s", bad ? "!" : " ",
                 (double)json_integer_value(json_object_get(e, "rel_us")) / 1e6,
                 sget(e, "seq"), deny ? "DENY" : kind);
     if (body == NULL) {
-        qbuf_printf(b, "  %s [body erased]\n", sget(e, "type"));
+        ldg_buf_printf(b, "  %s [body erased]\n", sget(e, "type"));
         return;
     }
     if (strcmp(kind, "start") == 0) {
@@ -1002,28 +1002,28 @@ event_line(struct qbuf *b, const json_t *e)
         put_val(b, "tool", json_object_get(body, "tool"));
         put_val(b, NULL, json_object_get(body, "status"));
         if (json_is_integer(json_object_get(body, "duration_ms")))
-            qbuf_printf(b, "  %lldms",
+            ldg_buf_printf(b, "  %lldms",
                         (long long)json_integer_value(
                             json_object_get(body, "duration_ms")));
         if (json_array_size(arts) > 0) {
-            qbuf_puts(b, "  artifacts:");
+            ldg_buf_puts(b, "  artifacts:");
             json_array_foreach(arts, i, a)
             {
-                qbuf_printf(b, " %s",
+                ldg_buf_printf(b, " %s",
                             json_is_string(json_object_get(a, "name"))
                                 ? sget(a, "name")
                                 : "?");
                 if (json_is_string(json_object_get(a, "sha256")))
-                    qbuf_printf(b, " (%.12s)", sget(a, "sha256"));
+                    ldg_buf_printf(b, " (%.12s)", sget(a, "sha256"));
             }
         }
     } else if (strcmp(kind, "route") == 0) {
-        qbuf_printf(b, "  %s -> %s", sget(body, "route"),
+        ldg_buf_printf(b, "  %s -> %s", sget(body, "route"),
                     sget(body, "chosen_model"));
         if (json_is_true(json_object_get(body, "fallback")))
-            qbuf_puts(b, "  FALLBACK");
+            ldg_buf_puts(b, "  FALLBACK");
         if (json_is_integer(json_object_get(body, "latency_ms")))
-            qbuf_printf(b, "  %lldms",
+            ldg_buf_printf(b, "  %lldms",
                         (long long)json_integer_value(
                             json_object_get(body, "latency_ms")));
         put_val(b, NULL, json_object_get(body, "outcome"));
@@ -1039,7 +1039,7 @@ event_line(struct qbuf *b, const json_t *e)
             "state",   "status",  "group",     "scope", "decision",
             "eval_id", "passed",  "candidate", "to",    "version",
             "by",      "expires", "reason",    "detail"};
-        qbuf_printf(b, "  %s %s", sget(e, "type"), sget(e, "subject"));
+        ldg_buf_printf(b, "  %s %s", sget(e, "type"), sget(e, "subject"));
         for (size_t i = 0; i < sizeof show / sizeof show[0]; i++) {
             put_val(b, show[i], json_object_get(body, show[i]));
             if (strcmp(show[i], "by") == 0)
@@ -1048,21 +1048,21 @@ event_line(struct qbuf *b, const json_t *e)
     } else if (strcmp(kind, "end") == 0) {
         put_val(b, NULL, json_object_get(body, "status"));
         if (json_is_integer(json_object_get(body, "duration_ms")))
-            qbuf_printf(b, "  %lldms",
+            ldg_buf_printf(b, "  %lldms",
                         (long long)json_integer_value(
                             json_object_get(body, "duration_ms")));
         put_val(b, "error", json_object_get(body, "error"));
     } else {
-        qbuf_printf(b, "  %s %s", sget(e, "type"), sget(e, "subject"));
+        ldg_buf_printf(b, "  %s %s", sget(e, "type"), sget(e, "subject"));
     }
     put_model_at(b, json_object_get(e, "model_at"));
-    qbuf_add(b, "\n", 1);
+    ldg_buf_add(b, "\n", 1);
 }
 
 int
 ldg_query_timeline_text(const json_t *tl, char **out)
 {
-    struct qbuf b;
+    struct ldg_buf b;
     const json_t *v, *e, *c;
     size_t i;
 
@@ -1071,12 +1071,12 @@ ldg_query_timeline_text(const json_t *tl, char **out)
     *out = NULL;
     memset(&b, 0, sizeof b);
     c = json_object_get(tl, "counts");
-    qbuf_printf(&b, "run %s", sget(tl, "run"));
+    ldg_buf_printf(&b, "run %s", sget(tl, "run"));
     if (json_is_string(json_object_get(tl, "pack")))
-        qbuf_printf(&b, "  pack %s", sget(tl, "pack"));
+        ldg_buf_printf(&b, "  pack %s", sget(tl, "pack"));
     v = json_object_get(json_object_get(tl, "pack_version"), "version");
     if (json_is_string(v))
-        qbuf_printf(&b, " %s", json_string_value(v));
+        ldg_buf_printf(&b, " %s", json_string_value(v));
     v = json_object_get(tl, "start");
     if (json_is_object(v)) {
         /* human text: the one time format of the CLI's human output,
@@ -1093,28 +1093,28 @@ ldg_query_timeline_text(const json_t *tl, char **out)
             if (localtime_r(&secs, &tm) != NULL)
                 strftime(when, sizeof when, "%b %d %H:%M:%S", &tm);
         }
-        qbuf_printf(&b, "  started %s (#%s)", when, sget(v, "seq"));
+        ldg_buf_printf(&b, "  started %s (#%s)", when, sget(v, "seq"));
     }
-    qbuf_printf(&b, "  status %s", sget(tl, "status"));
+    ldg_buf_printf(&b, "  status %s", sget(tl, "status"));
     if (jstr_is(tl, "clock", "source"))
-        qbuf_puts(&b, "  (times: the source's clock)");
+        ldg_buf_puts(&b, "  (times: the source's clock)");
     v = json_object_get(json_object_get(tl, "end"), "duration_ms");
     if (json_is_integer(v))
-        qbuf_printf(&b, " in %.3fs", (double)json_integer_value(v) / 1000.0);
-    qbuf_add(&b, "\n", 1);
+        ldg_buf_printf(&b, " in %.3fs", (double)json_integer_value(v) / 1000.0);
+    ldg_buf_add(&b, "\n", 1);
 
     if (json_is_string(json_object_get(tl, "pack"))) {
         v = json_object_get(tl, "permissions");
-        qbuf_printf(&b, "\npermissions in force at the start (pack %s):\n",
+        ldg_buf_printf(&b, "\npermissions in force at the start (pack %s):\n",
                     sget(tl, "pack"));
         if (json_array_size(v) == 0)
-            qbuf_puts(&b, "  (none recorded)\n");
+            ldg_buf_puts(&b, "  (none recorded)\n");
         json_array_foreach(v, i, e)
         {
             const char *st = sget(e, "state");
             int bad = strcmp(st, "denied") == 0 || strcmp(st, "revoked") == 0 ||
                       strcmp(st, "expired") == 0;
-            qbuf_printf(&b, "%s %-10s %-12s %-28s", bad ? "!" : " ",
+            ldg_buf_printf(&b, "%s %-10s %-12s %-28s", bad ? "!" : " ",
                         !bad           ? st
                         : st[0] == 'd' ? "DENIED"
                         : st[0] == 'r' ? "REVOKED"
@@ -1124,22 +1124,22 @@ ldg_query_timeline_text(const json_t *tl, char **out)
             put_val(&b, "by", json_object_get(e, "by"));
             put_signer(&b, e, json_object_get(e, "by"));
             put_val(&b, "expires", json_object_get(e, "expires"));
-            qbuf_printf(&b, "  #%s", sget(e, "seq"));
+            ldg_buf_printf(&b, "  #%s", sget(e, "seq"));
             put_val(&b, "reason", json_object_get(e, "reason"));
-            qbuf_add(&b, "\n", 1);
+            ldg_buf_add(&b, "\n", 1);
         }
         v = json_object_get(tl, "evals");
-        qbuf_puts(&b, "\nevals in force at the start:\n");
+        ldg_buf_puts(&b, "\nevals in force at the start:\n");
         if (json_array_size(v) == 0)
-            qbuf_puts(&b, "  (none recorded)\n");
+            ldg_buf_puts(&b, "  (none recorded)\n");
         json_array_foreach(v, i, e)
         {
             if (json_is_true(json_object_get(e, "none"))) {
-                qbuf_printf(&b, "! %-32s no eval before the start\n",
+                ldg_buf_printf(&b, "! %-32s no eval before the start\n",
                             sget(e, "target"));
                 continue;
             }
-            qbuf_printf(&b, "%s %-32s %s %s %s %s",
+            ldg_buf_printf(&b, "%s %-32s %s %s %s %s",
                         json_is_true(json_object_get(e, "passed")) ? " " : "!",
                         sget(e, "target"), sget(e, "eval_id"), sget(e, "suite"),
                         sget(e, "candidate"),
@@ -1147,22 +1147,22 @@ ldg_query_timeline_text(const json_t *tl, char **out)
                                                                    : "FAILED");
             if (json_is_integer(json_object_get(e, "cases_passed")) &&
                 json_is_integer(json_object_get(e, "cases_total")))
-                qbuf_printf(&b, " %lld/%lld",
+                ldg_buf_printf(&b, " %lld/%lld",
                             (long long)json_integer_value(
                                 json_object_get(e, "cases_passed")),
                             (long long)json_integer_value(
                                 json_object_get(e, "cases_total")));
-            qbuf_printf(&b, "  #%s\n", sget(e, "seq"));
+            ldg_buf_printf(&b, "  #%s\n", sget(e, "seq"));
         }
     }
 
-    qbuf_puts(&b, "\ntimeline:\n");
+    ldg_buf_puts(&b, "\ntimeline:\n");
     json_array_foreach(json_object_get(tl, "events"), i, e) event_line(&b, e);
     if (json_is_true(json_object_get(tl, "truncated")))
-        qbuf_printf(&b, "  ... (%lld events in all; use ledger query run=%s)\n",
+        ldg_buf_printf(&b, "  ... (%lld events in all; use ledger query run=%s)\n",
                     (long long)json_integer_value(json_object_get(c, "events")),
                     sget(tl, "run"));
-    qbuf_printf(
+    ldg_buf_printf(
         &b,
         "\n%lld events: %lld steps (%lld failed), %lld route decisions (%lld "
         "fallback), %lld policy decisions (%lld denied)\n",
@@ -1174,9 +1174,9 @@ ldg_query_timeline_text(const json_t *tl, char **out)
         (long long)json_integer_value(json_object_get(c, "policy_decisions")),
         (long long)json_integer_value(json_object_get(c, "denials")));
     if (b.err) {
-        qbuf_release(&b);
+        ldg_buf_release(&b);
         return LDG_ENOMEM;
     }
-    *out = b.p;
+    *out = b.s;
     return 0;
 }

@@ -33,7 +33,7 @@ ldg_buf_release(struct ldg_buf *b)
 /* Doubling from 256 bytes; the allocation is at most the ceiling plus
  * one byte for the NUL. */
 uint8_t *
-ldg_buf_room(struct ldg_buf *b, size_t n)
+ldg_buf_grow(struct ldg_buf *b, size_t n)
 {
     size_t max = ceiling(b);
     if (b->err)

@@ -40,9 +40,20 @@ struct ldg_buf {
 void ldg_buf_init(struct ldg_buf *b, size_t max);
 /* Frees what b holds and leaves it empty (the ceiling is kept). */
 void ldg_buf_release(struct ldg_buf *b);
+/* ldg_buf_room's growing half (call ldg_buf_room). */
+uint8_t *ldg_buf_grow(struct ldg_buf *b, size_t n);
 /* Room for n more bytes and a NUL after them at p + len, or NULL (err
- * set). The caller writes there and then adds what it wrote to len. */
-uint8_t *ldg_buf_room(struct ldg_buf *b, size_t n);
+ * set). The caller writes there and then adds what it wrote to len.
+ * Inline when the room is there already: writers of large outputs (query
+ * -o json) call it a few times an event. (cap never exceeds the ceiling
+ * plus one, so room within cap is within the ceiling.) */
+static inline uint8_t *
+ldg_buf_room(struct ldg_buf *b, size_t n)
+{
+    if (b->err == 0 && b->p != NULL && n < b->cap - b->len)
+        return b->p + b->len;
+    return ldg_buf_grow(b, n);
+}
 void ldg_buf_add(struct ldg_buf *b, const void *p, size_t n);
 void ldg_buf_puts(struct ldg_buf *b, const char *s);
 void ldg_buf_printf(struct ldg_buf *b, const char *fmt, ...)
