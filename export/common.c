@@ -101,85 +101,51 @@ envelope_json(const struct ldg_event *ev)
 
 /* ------------------------------------------------------- text JSON -- */
 
-/* Appends; errors are sticky in b->err (checked once at the end). */
-void
-gb_add(struct growbuf *b, const char *p, size_t n)
-{
-    if (b->err)
-        return;
-    if (n > b->cap - b->len) {
-        size_t cap = b->cap ? b->cap : 4096;
-        char *np;
-        while (cap - b->len < n) {
-            if (cap > ((size_t)1 << 40)) {
-                b->err = LDG_ETOOBIG;
-                return;
-            }
-            cap *= 2;
-        }
-        np = realloc(b->p, cap);
-        if (np == NULL) {
-            b->err = LDG_ENOMEM;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-}
-
-void
-gb_lit(struct growbuf *b, const char *s)
-{
-    gb_add(b, s, strlen(s));
-}
-
 /* A JSON string: quotes, backslashes and control characters escaped;
  * the rest (valid UTF-8, as the ledger stores it) as is. */
 void
-gb_jstr(struct growbuf *b, const char *s)
+gb_jstr(struct ldg_buf *b, const char *s)
 {
     const char *run = s;
-    gb_add(b, "\"", 1);
+    ldg_buf_add(b, "\"", 1);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         char esc[8];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        gb_add(b, run, (size_t)(s - run));
+        ldg_buf_add(b, run, (size_t)(s - run));
         if (c == '"' || c == '\\')
             snprintf(esc, sizeof esc, "\\%c", c);
         else
             snprintf(esc, sizeof esc, "\\u%04x", c);
-        gb_lit(b, esc);
+        ldg_buf_puts(b, esc);
         run = s + 1;
     }
-    gb_add(b, run, (size_t)(s - run));
-    gb_add(b, "\"", 1);
+    ldg_buf_add(b, run, (size_t)(s - run));
+    ldg_buf_add(b, "\"", 1);
 }
 
 void
-gb_u64(struct growbuf *b, uint64_t v)
+gb_u64(struct ldg_buf *b, uint64_t v)
 {
     char buf[24];
     int n = snprintf(buf, sizeof buf, "\"%llu\"", (unsigned long long)v);
-    gb_add(b, buf, (size_t)n);
+    ldg_buf_add(b, buf, (size_t)n);
 }
 
 void
-gb_hex(struct growbuf *b, const uint8_t *p, size_t n)
+gb_hex(struct ldg_buf *b, const uint8_t *p, size_t n)
 {
     char buf[131];
     buf[0] = '"';
     ldg_hex(buf + 1, p, n);
     buf[1 + 2 * n] = '"';
-    gb_add(b, buf, 2 + 2 * n);
+    ldg_buf_add(b, buf, 2 + 2 * n);
 }
 
 /* A JSON value, compact. */
 void
-gb_value(struct growbuf *b, const json_t *v)
+gb_value(struct ldg_buf *b, const json_t *v)
 {
     char *s;
     if (b->err)
@@ -189,46 +155,46 @@ gb_value(struct growbuf *b, const json_t *v)
         b->err = LDG_ENOMEM;
         return;
     }
-    gb_lit(b, s);
+    ldg_buf_puts(b, s);
     free(s);
 }
 
 /* The envelope as envelope_json() shows it, written as text (without the
  * closing brace). */
 void
-gb_envelope(struct growbuf *b, const struct ldg_event *ev)
+gb_envelope(struct ldg_buf *b, const struct ldg_event *ev)
 {
     char tbuf[64];
 
     ldg_time_rfc3339_ns(tbuf, sizeof tbuf, ldg_event_time(ev));
-    gb_lit(b, "{\"seq\":");
+    ldg_buf_puts(b, "{\"seq\":");
     gb_u64(b, ev->seq);
-    gb_lit(b, ",\"ts\":");
+    ldg_buf_puts(b, ",\"ts\":");
     gb_u64(b, ldg_event_time(ev));
-    gb_lit(b, ",\"time\":");
+    ldg_buf_puts(b, ",\"time\":");
     gb_jstr(b, tbuf);
     if (is_v2(ev)) {
         ldg_time_rfc3339_ns(tbuf, sizeof tbuf, ev->ts_ns);
-        gb_lit(b, ",\"recorded_ts\":");
+        ldg_buf_puts(b, ",\"recorded_ts\":");
         gb_u64(b, ev->ts_ns);
-        gb_lit(b, ",\"recorded_time\":");
+        ldg_buf_puts(b, ",\"recorded_time\":");
         gb_jstr(b, tbuf);
-        gb_lit(b, ev->has_time ? ",\"clock\":\"source\""
+        ldg_buf_puts(b, ev->has_time ? ",\"clock\":\"source\""
                                : ",\"clock\":\"ledger\"");
     }
-    gb_lit(b, ",\"type\":");
+    ldg_buf_puts(b, ",\"type\":");
     gb_jstr(b, ev->type);
-    gb_lit(b, ",\"subject\":");
+    ldg_buf_puts(b, ",\"subject\":");
     gb_jstr(b, ev->subject);
     if (ev->run[0]) {
-        gb_lit(b, ",\"run\":");
+        ldg_buf_puts(b, ",\"run\":");
         gb_jstr(b, ev->run);
     }
     if (ev->has_parent) {
-        gb_lit(b, ",\"parent\":");
+        ldg_buf_puts(b, ",\"parent\":");
         gb_u64(b, ev->parent);
     }
-    gb_lit(b, ",\"actor\":");
+    ldg_buf_puts(b, ",\"actor\":");
     gb_jstr(b, ev->actor);
     if (ev->id_len > 0 || ev->has_source) {
         /* the same bytes as json_dumps of envelope_json's values */
@@ -241,22 +207,22 @@ gb_envelope(struct growbuf *b, const struct ldg_event *ev)
             b->err = LDG_ENOMEM;
         } else {
             if (json_object_get(o, "id") != NULL) {
-                gb_lit(b, ",\"id\":");
+                ldg_buf_puts(b, ",\"id\":");
                 gb_value(b, json_object_get(o, "id"));
             }
             if (json_object_get(o, "source") != NULL) {
-                gb_lit(b, ",\"source\":");
+                ldg_buf_puts(b, ",\"source\":");
                 gb_value(b, json_object_get(o, "source"));
             }
         }
         json_decref(o);
     }
-    gb_lit(b, ",\"prev\":");
+    ldg_buf_puts(b, ",\"prev\":");
     gb_hex(b, ev->prev, 32);
-    gb_lit(b, ",\"body_commitment\":");
+    ldg_buf_puts(b, ",\"body_commitment\":");
     gb_hex(b, ev->body_root, 32);
-    gb_lit(b, ",\"leaf_hash\":");
+    ldg_buf_puts(b, ",\"leaf_hash\":");
     gb_hex(b, ev->leaf, 32);
-    gb_lit(b, ",\"signature\":");
+    ldg_buf_puts(b, ",\"signature\":");
     gb_hex(b, ev->sig, 64);
 }

@@ -194,23 +194,16 @@ json_t *envelope_json(const struct ldg_event *ev);
 /* The keys of envelope_json, NULL-terminated (for comparisons). */
 extern const char *const envelope_keys[];
 
-/* A growing text buffer; errors are sticky in err (LDG_ENOMEM, ETOOBIG). */
-struct growbuf {
-    char *p;
-    size_t len, cap;
-    int err;
-};
-void gb_add(struct growbuf *b, const char *p, size_t n);
-void gb_lit(struct growbuf *b, const char *s);
+/* JSON text into util's buffer (struct ldg_buf; errors sticky in err). */
 /* A JSON string: quotes, backslashes and control characters escaped. */
-void gb_jstr(struct growbuf *b, const char *s);
+void gb_jstr(struct ldg_buf *b, const char *s);
 /* A 64-bit number as a JSON string; n bytes as a JSON hex string. */
-void gb_u64(struct growbuf *b, uint64_t v);
-void gb_hex(struct growbuf *b, const uint8_t *p, size_t n);
+void gb_u64(struct ldg_buf *b, uint64_t v);
+void gb_hex(struct ldg_buf *b, const uint8_t *p, size_t n);
 /* A JSON value, compact (jansson). */
-void gb_value(struct growbuf *b, const json_t *v);
+void gb_value(struct ldg_buf *b, const json_t *v);
 /* The envelope exactly as events.jsonl writes it: envelope_json's keys,
  * compact, without the closing brace. */
-void gb_envelope(struct growbuf *b, const struct ldg_event *ev);
+void gb_envelope(struct ldg_buf *b, const struct ldg_event *ev);
 
 #endif

@@ -264,7 +264,7 @@ vkey_pub(const char *vkey, uint8_t pub[32])
 struct wctx {
     struct ldg_tlog_proof_cache pc;
     struct ldg_tlog_memo mm;
-    struct growbuf buf; /* reused for each expected events.jsonl line */
+    struct ldg_buf buf; /* reused for each expected events.jsonl line */
 };
 
 struct pfor {
@@ -1793,38 +1793,38 @@ struct jline {
 /* The line exactly as the exporter writes it (format-bundle.md, 5), from
  * the verified entry, the disclosed fields and the manifest's record. */
 static void
-expected_line(struct vctx *v, const struct vev *e, struct growbuf *b)
+expected_line(struct vctx *v, const struct vev *e, struct ldg_buf *b)
 {
     const struct vkey *k = find_key(v, e->ev.actor);
 
     gb_envelope(b, &e->ev);
     if (k != NULL) {
-        gb_lit(b, ",\"actor_name\":");
+        ldg_buf_puts(b, ",\"actor_name\":");
         gb_jstr(b, k->actor);
     }
     if (e->bstate == BS_ERASED) {
-        gb_lit(b, ",\"erased\":true}");
+        ldg_buf_puts(b, ",\"erased\":true}");
         return;
     }
     if (e->bstate == BS_WITHHELD) {
-        gb_lit(b, ",\"body_withheld\":true}");
+        ldg_buf_puts(b, ",\"body_withheld\":true}");
         return;
     }
     /* one dump of the disclosed fields, in their order in the body member */
-    gb_lit(b, ",\"body\":");
+    ldg_buf_puts(b, ",\"body\":");
     gb_value(b, e->shown);
     if (e->bstate == BS_REDACTED) {
-        gb_lit(b, ",\"withheld\":");
+        ldg_buf_puts(b, ",\"withheld\":");
         gb_value(b, json_object_get(e->mrec, "withheld"));
     }
-    gb_lit(b, "}");
+    ldg_buf_puts(b, "}");
 }
 
 static void
 jsonl_one(struct vctx *v, size_t i, struct wctx *w)
 {
     struct jline *jl = &v->jl[i];
-    struct growbuf own = {NULL, 0, 0, 0}, *want = w ? &w->buf : &own;
+    struct ldg_buf own = {0}, *want = w ? &w->buf : &own;
     json_t *line = NULL;
 
     /* Fast path: the exporter's own bytes. Anything else is compared as

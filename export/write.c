@@ -98,8 +98,8 @@ struct ex {
     struct bwriter *w;
     /* The manifest's two long lists, as JSON text: "files" (written by
      * the writer thread only) and "events". */
-    struct growbuf mfiles, msizes, mevents;
-    struct growbuf jsonl;
+    struct ldg_buf mfiles, msizes, mevents;
+    struct ldg_buf jsonl;
     uint64_t tar_bytes; /* uncompressed archive size so far */
     struct ldg_export_report rep;
     struct mqueue q;
@@ -227,13 +227,13 @@ write_member(struct ex *x, const struct qitem *it)
         return rc;
     }
     ldg_sha256(d, it->data, it->len);
-    gb_lit(&x->mfiles, x->mfiles.len ? ",\n  " : "\n  ");
+    ldg_buf_puts(&x->mfiles, x->mfiles.len ? ",\n  " : "\n  ");
     gb_jstr(&x->mfiles, it->name);
-    gb_lit(&x->mfiles, ": ");
+    ldg_buf_puts(&x->mfiles, ": ");
     gb_hex(&x->mfiles, d, 32);
-    gb_lit(&x->msizes, x->msizes.len ? ",\n  " : "\n  ");
+    ldg_buf_puts(&x->msizes, x->msizes.len ? ",\n  " : "\n  ");
     gb_jstr(&x->msizes, it->name);
-    gb_lit(&x->msizes, ": ");
+    ldg_buf_puts(&x->msizes, ": ");
     gb_u64(&x->msizes, it->len);
     if (x->mfiles.err || x->msizes.err) {
         snprintf(x->q.errmsg, sizeof x->q.errmsg, "out of memory");
@@ -648,10 +648,10 @@ cmp_digest(const void *a, const void *b)
  */
 static int
 body_member(struct ex *x, const struct ldg_event *ev, enum bmode *mode,
-            struct growbuf *lb, json_t *names)
+            struct ldg_buf *lb, json_t *names)
 {
     const struct ldg_export_opts *o = x->o;
-    struct growbuf d = {NULL, 0, 0, 0};
+    struct ldg_buf d = {0};
     struct ldg_field *f = NULL;
     uint8_t(*wd)[32] = NULL;
     size_t n = 0, nw = 0, nshown = 0;
@@ -678,8 +678,8 @@ body_member(struct ex *x, const struct ldg_event *ev, enum bmode *mode,
         rc = LDG_ENOMEM;
         goto out;
     }
-    gb_lit(&d, "{\"fields\":{");
-    gb_lit(lb, "{");
+    ldg_buf_puts(&d, "{\"fields\":{");
+    ldg_buf_puts(lb, "{");
     for (size_t i = 0; i < n; i++) {
         char *v, salt[25];
         if (whole ||
@@ -697,29 +697,29 @@ body_member(struct ex *x, const struct ldg_event *ev, enum bmode *mode,
         }
         ldg_base64(salt, f[i].salt, 16);
         if (nshown++ > 0) {
-            gb_lit(&d, ",");
-            gb_lit(lb, ",");
+            ldg_buf_puts(&d, ",");
+            ldg_buf_puts(lb, ",");
         }
         gb_jstr(&d, f[i].name);
-        gb_lit(&d, ":{\"salt\":\"");
-        gb_lit(&d, salt);
-        gb_lit(&d, "\",\"value\":");
-        gb_lit(&d, v);
-        gb_lit(&d, "}");
+        ldg_buf_puts(&d, ":{\"salt\":\"");
+        ldg_buf_puts(&d, salt);
+        ldg_buf_puts(&d, "\",\"value\":");
+        ldg_buf_puts(&d, v);
+        ldg_buf_puts(&d, "}");
         gb_jstr(lb, f[i].name);
-        gb_lit(lb, ":");
-        gb_lit(lb, v);
+        ldg_buf_puts(lb, ":");
+        ldg_buf_puts(lb, v);
         free(v);
     }
-    gb_lit(lb, "}");
-    gb_lit(&d, "},\"withheld\":[");
+    ldg_buf_puts(lb, "}");
+    ldg_buf_puts(&d, "},\"withheld\":[");
     qsort(wd, nw, 32, cmp_digest);
     for (size_t i = 0; i < nw; i++) {
         if (i > 0)
-            gb_lit(&d, ",");
+            ldg_buf_puts(&d, ",");
         gb_hex(&d, wd[i], 32);
     }
-    gb_lit(&d, "]}");
+    ldg_buf_puts(&d, "]}");
     if ((rc = d.err) < 0 || (rc = lb->err) < 0)
         goto out;
     if (whole) {
@@ -746,41 +746,41 @@ out:
  * as disclosed (or a flag saying why not). */
 static int
 jsonl_line(struct ex *x, const struct ldg_event *ev, enum bmode mode,
-           const struct growbuf *lb, const json_t *names)
+           const struct ldg_buf *lb, const json_t *names)
 {
-    struct growbuf *b = &x->jsonl;
+    struct ldg_buf *b = &x->jsonl;
     struct keyent *k = find_key(x, ev->actor);
 
     gb_envelope(b, ev);
     if (k != NULL) {
-        gb_lit(b, ",\"actor_name\":");
+        ldg_buf_puts(b, ",\"actor_name\":");
         gb_jstr(b, k->ki.name);
     }
     if (mode == BM_ERASED) {
-        gb_lit(b, ",\"erased\":true");
+        ldg_buf_puts(b, ",\"erased\":true");
     } else if (mode == BM_WITHHELD) {
-        gb_lit(b, ",\"body_withheld\":true");
+        ldg_buf_puts(b, ",\"body_withheld\":true");
     } else {
-        gb_lit(b, ",\"body\":");
-        gb_add(b, lb->p, lb->len);
+        ldg_buf_puts(b, ",\"body\":");
+        ldg_buf_add(b, lb->p, lb->len);
         if (mode == BM_REDACTED) {
             /* how many, never which: the names stay out of the bundle */
-            gb_lit(b, ",\"withheld\":");
+            ldg_buf_puts(b, ",\"withheld\":");
             gb_u64(b, json_array_size(names));
         }
     }
     if (mode == BM_FULL && x->models != NULL) {
         /* the weights the model it names had then (docs/EXPORT.md) */
-        json_t *body = json_loadb(lb->p, lb->len, 0, NULL);
+        json_t *body = json_loadb(lb->s, lb->len, 0, NULL);
         struct ldg_model_at m;
         const char *model = NULL;
         int rc = model_at(x, ev, body, &m, &model);
         if (rc > 0) {
             json_t *o = ldg_query_model_at_json(model, &m);
             char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
-            gb_lit(b, ",\"model_at\":");
+            ldg_buf_puts(b, ",\"model_at\":");
             if (txt != NULL)
-                gb_add(b, txt, strlen(txt));
+                ldg_buf_add(b, txt, strlen(txt));
             else
                 b->err = LDG_ENOMEM;
             free(txt);
@@ -788,11 +788,11 @@ jsonl_line(struct ex *x, const struct ldg_event *ev, enum bmode mode,
         }
         json_decref(body);
         if (rc < 0) {
-            gb_lit(b, "}\n");
+            ldg_buf_puts(b, "}\n");
             return rc;
         }
     }
-    gb_lit(b, "}\n");
+    ldg_buf_puts(b, "}\n");
     return b->err;
 }
 
@@ -801,7 +801,7 @@ write_event(struct ex *x, const struct sel *s)
 {
     struct ldg_event ev;
     enum bmode mode = BM_FULL;
-    struct growbuf lb = {NULL, 0, 0, 0};
+    struct ldg_buf lb = {0};
     json_t *names = NULL;
     char name[48], *proof = NULL;
     int rc;
@@ -835,26 +835,26 @@ write_event(struct ex *x, const struct sel *s)
         goto out;
     /* the manifest's record, as text */
     {
-        struct growbuf *m = &x->mevents;
-        gb_lit(m, m->len ? ",\n  {\"seq\": " : "\n  {\"seq\": ");
+        struct ldg_buf *m = &x->mevents;
+        ldg_buf_puts(m, m->len ? ",\n  {\"seq\": " : "\n  {\"seq\": ");
         gb_u64(m, s->seq);
-        gb_lit(m, ", \"type\": ");
+        ldg_buf_puts(m, ", \"type\": ");
         gb_jstr(m, ev.type);
-        gb_lit(m, (s->role & ROLE_SELECTED) ? ", \"role\": \"selected\""
+        ldg_buf_puts(m, (s->role & ROLE_SELECTED) ? ", \"role\": \"selected\""
                                             : ", \"role\": \"support\"");
         if ((s->role & ROLE_SELECTED) && (s->role & ROLE_SUPPORT))
-            gb_lit(m, ", \"support\": true");
-        gb_lit(m, ", \"body\": ");
+            ldg_buf_puts(m, ", \"support\": true");
+        ldg_buf_puts(m, ", \"body\": ");
         gb_jstr(m, bmode_name[mode]);
         if (mode == BM_REDACTED) {
-            gb_lit(m, ", \"withheld\": ");
+            ldg_buf_puts(m, ", \"withheld\": ");
             gb_u64(m, json_array_size(names));
         }
         if (mode == BM_ERASED && s->erased_by != UINT64_MAX) {
-            gb_lit(m, ", \"erased_by\": ");
+            ldg_buf_puts(m, ", \"erased_by\": ");
             gb_u64(m, s->erased_by);
         }
-        gb_lit(m, "}");
+        ldg_buf_puts(m, "}");
         if (m->err) {
             rc = m->err;
             goto out;
@@ -1021,7 +1021,7 @@ manifest_head_all(struct ex *x, uint64_t now_ns)
  *   }
  */
 static int
-manifest_text(struct ex *x, uint64_t now_ns, struct growbuf *b)
+manifest_text(struct ex *x, uint64_t now_ns, struct ldg_buf *b)
 {
     json_t *head = manifest_head(x, now_ns);
     char *s;
@@ -1036,17 +1036,17 @@ manifest_text(struct ex *x, uint64_t now_ns, struct growbuf *b)
     n = strlen(s);
     while (n > 0 && s[n - 1] != '}') /* drop the closing brace */
         n--;
-    gb_add(b, s, n > 0 ? n - 1 : 0);
+    ldg_buf_add(b, s, n > 0 ? n - 1 : 0);
     free(s);
     while (b->len > 0 && b->p[b->len - 1] == '\n')
         b->len--;
-    gb_lit(b, ",\n \"events\": [");
-    gb_add(b, x->mevents.p ? x->mevents.p : "", x->mevents.len);
-    gb_lit(b, "\n ],\n \"files\": {");
-    gb_add(b, x->mfiles.p ? x->mfiles.p : "", x->mfiles.len);
-    gb_lit(b, "\n },\n \"sizes\": {");
-    gb_add(b, x->msizes.p ? x->msizes.p : "", x->msizes.len);
-    gb_lit(b, "\n }\n}\n");
+    ldg_buf_puts(b, ",\n \"events\": [");
+    ldg_buf_add(b, x->mevents.s ? x->mevents.s : "", x->mevents.len);
+    ldg_buf_puts(b, "\n ],\n \"files\": {");
+    ldg_buf_add(b, x->mfiles.s ? x->mfiles.s : "", x->mfiles.len);
+    ldg_buf_puts(b, "\n },\n \"sizes\": {");
+    ldg_buf_add(b, x->msizes.s ? x->msizes.s : "", x->msizes.len);
+    ldg_buf_puts(b, "\n }\n}\n");
     return b->err;
 }
 
@@ -1054,7 +1054,7 @@ manifest_text(struct ex *x, uint64_t now_ns, struct growbuf *b)
 static int
 write_manifest(struct ex *x, uint64_t now_ns)
 {
-    struct growbuf m = {NULL, 0, 0, 0};
+    struct ldg_buf m = {0};
     char *note = NULL, text[sizeof B_SIG_PURPOSE + 80];
     uint8_t d[32];
     char hex[65];
@@ -1379,39 +1379,22 @@ human_utc(char *buf, size_t cap, uint64_t ts_ns)
     snprintf(buf, cap, "%s UTC", base);
 }
 
-static void gb_printf(struct growbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-gb_printf(struct growbuf *b, const char *fmt, ...)
-{
-    char tmp[1024];
-    va_list ap;
-    int n;
-    va_start(ap, fmt);
-    n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    gb_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
 /* README.txt: what the bundle is and how to check it, with the exact
  * commands (the verifier key spelled out, to be compared with one
  * received another way). */
 static int
 write_readme(struct ex *x, uint64_t now_ns)
 {
-    struct growbuf b = {NULL, 0, 0, 0};
+    struct ldg_buf b = {0};
     char when[48];
     const char *file = x->file;
 
     human_utc(when, sizeof when, now_ns);
-    gb_printf(&b,
+    ldg_buf_printf(&b,
               "This is a ledger evidence bundle (format %s), named %s.\n"
               "\n",
               LDG_BUNDLE_MAGIC, x->top);
-    gb_printf(&b,
+    ldg_buf_printf(&b,
               "It holds %llu signed, hash-chained events from the ledger "
               "of\n%s, exported with `ledger export` on\n%s. Each event "
               "comes with a Merkle inclusion proof against the\nlog's "
@@ -1422,32 +1405,32 @@ write_readme(struct ex *x, uint64_t now_ns)
               "decoded, one JSON object a line.\n\n",
               (unsigned long long)x->nev, x->origin, when,
               (unsigned long long)x->cksize);
-    gb_lit(&b, "How to verify it (offline: no ledger and no network are "
+    ldg_buf_puts(&b, "How to verify it (offline: no ledger and no network are "
                "needed)\n\n");
-    gb_printf(&b,
+    ldg_buf_printf(&b,
               "1. Get the log's verifier key from the box's owner through a "
               "channel you\n   trust (`ledger keys verifier` prints it on "
               "the box). Not from this\n   bundle: its own copy, log.vkey, "
               "only shows the bundle agrees with itself.\n   The key this "
               "bundle was signed with is:\n\n     %s\n\n",
               x->vkey);
-    gb_printf(&b,
+    ldg_buf_printf(&b,
               "2. Check the bundle file (exit 0: verified; 1: a check "
               "failed; 65: not a\n   readable bundle):\n\n"
               "     ledger verify-bundle --trusted-key '%s' %s\n\n",
               x->vkey, file);
-    gb_printf(&b,
+    ldg_buf_printf(&b,
               "3. If you unpacked it, pack the directory again and check "
               "that (the order\n   of the files does not matter):\n\n"
               "     tar --zstd -cf %s.tar.zst %s\n"
               "     ledger verify-bundle --trusted-key '%s' %s.tar.zst\n\n",
               x->top, x->top, x->vkey, x->top);
-    gb_printf(&b,
+    ldg_buf_printf(&b,
               "   To check and unpack in one go:\n\n"
               "     ledger verify-bundle --trusted-key '%s' %s --extract "
               "DIR\n\n",
               x->vkey, file);
-    gb_printf(&b,
+    ldg_buf_printf(&b,
               "With the key passed the same way, `ledger timeline RUN "
               "--bundle %s`,\n`ledger query --bundle %s` and `ledger "
               "doctor --bundle %s` read the\nbundle after verifying it. "
@@ -1505,7 +1488,7 @@ failure_of(const json_t *e)
 
 /* The doctor (log-derived clauses) after the first size events. */
 static json_t *
-summary_doctor(struct ex *x, struct growbuf *b, const char *title,
+summary_doctor(struct ex *x, struct ldg_buf *b, const char *title,
                uint64_t size, const char *pack)
 {
     struct ldg_view_opts vo;
@@ -1518,11 +1501,11 @@ summary_doctor(struct ex *x, struct growbuf *b, const char *title,
     vo.at_size = size;
     snprintf(msg, sizeof msg, "%s", ldg_errmsg(x->l));
     if (ldg_projections_view(x->l, LDG_VIEW_DOCTOR, &vo, &d) < 0) {
-        gb_printf(b, "\n%s: not available (%s)\n", title, ldg_errmsg(x->l));
+        ldg_buf_printf(b, "\n%s: not available (%s)\n", title, ldg_errmsg(x->l));
         ldg_set_errmsg(x->l, "%s", msg);
         return NULL;
     }
-    gb_printf(b, "\n%s (log size %llu): %s\n", title, (unsigned long long)size,
+    ldg_buf_printf(b, "\n%s (log size %llu): %s\n", title, (unsigned long long)size,
               jget(d, "verdict"));
     json_array_foreach(json_object_get(d, "packs"), i, p)
     {
@@ -1533,11 +1516,11 @@ summary_doctor(struct ex *x, struct growbuf *b, const char *title,
             json_t *line;
             if (jis(c, "status", "ok"))
                 continue;
-            gb_printf(b, "  %-4s pack %s: %s\n",
+            ldg_buf_printf(b, "  %-4s pack %s: %s\n",
                       jis(c, "status", "fail") ? "FAIL" : "WARN",
                       jget(p, "pack"), jget(c, "name"));
             json_array_foreach(json_object_get(c, "detail"), k, line)
-                gb_printf(b, "         %s\n", json_string_value(line));
+                ldg_buf_printf(b, "         %s\n", json_string_value(line));
             shown++;
         }
     }
@@ -1546,14 +1529,14 @@ summary_doctor(struct ex *x, struct growbuf *b, const char *title,
         json_t *line;
         if (jis(c, "status", "ok"))
             continue;
-        gb_printf(b, "  %-4s %s\n", jis(c, "status", "fail") ? "FAIL" : "WARN",
+        ldg_buf_printf(b, "  %-4s %s\n", jis(c, "status", "fail") ? "FAIL" : "WARN",
                   jget(c, "name"));
         json_array_foreach(json_object_get(c, "detail"), k, line)
-            gb_printf(b, "         %s\n", json_string_value(line));
+            ldg_buf_printf(b, "         %s\n", json_string_value(line));
         shown++;
     }
     if (shown == 0)
-        gb_lit(b, "  every clause holds\n");
+        ldg_buf_puts(b, "  every clause holds\n");
     return d;
 }
 
@@ -1636,7 +1619,7 @@ doctor_points(struct ex *x, uint64_t lo, uint64_t hi)
 /* The run's timeline and the doctor at its start and end. Only for a
  * bundle that redacts nothing: both read whole bodies. */
 static void
-summary_run(struct ex *x, struct growbuf *b)
+summary_run(struct ex *x, struct ldg_buf *b)
 {
     const char *run = x->o->run;
     json_t *tl = NULL, *docs, *d;
@@ -1644,7 +1627,7 @@ summary_run(struct ex *x, struct growbuf *b)
     uint64_t s = 0, e = 0;
 
     if (x->o->nredact_fields > 0 || x->o->nredact_types > 0) {
-        gb_printf(b,
+        ldg_buf_printf(b,
                   "\nThe timeline of run %s and the doctor are left out: "
                   "fields or bodies\nwere redacted, and both would show "
                   "them.\n",
@@ -1653,12 +1636,12 @@ summary_run(struct ex *x, struct growbuf *b)
     }
     if (ldg_query_timeline(x->t, run, &tl) < 0 ||
         ldg_query_timeline_text(tl, &text) < 0) {
-        gb_printf(b, "\nRun %s: no timeline (%s)\n", run, ldg_errmsg(x->l));
+        ldg_buf_printf(b, "\nRun %s: no timeline (%s)\n", run, ldg_errmsg(x->l));
         json_decref(tl);
         return;
     }
-    gb_printf(b, "\nRun %s, as `ledger timeline %s` shows it:\n\n", run, run);
-    gb_lit(b, text);
+    ldg_buf_printf(b, "\nRun %s, as `ledger timeline %s` shows it:\n\n", run, run);
+    ldg_buf_puts(b, text);
     if (parse_dec(jget(json_object_get(tl, "start"), "seq"),
                   strlen(jget(json_object_get(tl, "start"), "seq")), &s) < 0)
         s = 0;
@@ -1676,7 +1659,7 @@ summary_run(struct ex *x, struct growbuf *b)
             NULL)
         json_array_append_new(docs, d);
     else if (e == 0)
-        gb_printf(b, "\nThe run has no end event up to the checkpoint.\n");
+        ldg_buf_printf(b, "\nThe run has no end event up to the checkpoint.\n");
     free(text);
     /* timeline.json: the same, for `ledger timeline --bundle` and `ledger
      * doctor --bundle --at` on the receiving side */
@@ -1693,7 +1676,7 @@ static int
 write_summary(struct ex *x, uint64_t now_ns)
 {
     const struct ldg_export_opts *o = x->o;
-    struct growbuf b = {NULL, 0, 0, 0};
+    struct ldg_buf b = {0};
     char when[48], t0[48] = "", t1[48] = "";
     const char *p, *end;
     size_t nfail = 0, nlist = 0;
@@ -1702,28 +1685,28 @@ write_summary(struct ex *x, uint64_t now_ns)
     int rc = 0;
 
     human_utc(when, sizeof when, now_ns);
-    gb_printf(&b, "Summary of evidence bundle %s\n\n", x->top);
-    gb_printf(&b, "From the ledger of %s, exported on %s%s%s.\n", x->origin,
+    ldg_buf_printf(&b, "Summary of evidence bundle %s\n\n", x->top);
+    ldg_buf_printf(&b, "From the ledger of %s, exported on %s%s%s.\n", x->origin,
               when, o->exported_by ? " by " : "",
               o->exported_by ? o->exported_by : "");
-    gb_lit(&b, "Selection:");
+    ldg_buf_puts(&b, "Selection:");
     if (o->nterms == 0 && !o->since && !o->until)
-        gb_lit(&b, " every event");
+        ldg_buf_puts(&b, " every event");
     for (int i = 0; i < o->nterms; i++)
-        gb_printf(&b, " %s", o->terms[i]);
+        ldg_buf_printf(&b, " %s", o->terms[i]);
     if (o->since)
-        gb_printf(&b, " since %s", o->since);
+        ldg_buf_printf(&b, " since %s", o->since);
     if (o->until)
-        gb_printf(&b, " until %s", o->until);
-    gb_lit(&b, "\n");
-    gb_printf(&b,
+        ldg_buf_printf(&b, " until %s", o->until);
+    ldg_buf_puts(&b, "\n");
+    ldg_buf_printf(&b,
               "Events: %llu: %llu selected, %llu added to establish keys "
               "or erasures,\n        each proven against the signed "
               "checkpoint of size %llu.\n",
               (unsigned long long)x->nev, (unsigned long long)x->rep.selected,
               (unsigned long long)x->rep.support,
               (unsigned long long)x->cksize);
-    gb_printf(&b,
+    ldg_buf_printf(&b,
               "Bodies: %llu whole, %llu redacted (%llu fields withheld), "
               "%llu withheld whole,\n        %llu erased in the ledger.\n",
               (unsigned long long)x->rep.bodies_full,
@@ -1731,10 +1714,10 @@ write_summary(struct ex *x, uint64_t now_ns)
               (unsigned long long)x->rep.fields_withheld,
               (unsigned long long)x->rep.bodies_withheld,
               (unsigned long long)x->rep.bodies_erased);
-    gb_printf(&b, "Projected state: %s.\n", x->rep.state_detail);
+    ldg_buf_printf(&b, "Projected state: %s.\n", x->rep.state_detail);
 
     /* the selected events, from events.jsonl (already redacted) */
-    p = x->jsonl.p;
+    p = x->jsonl.s;
     end = p ? p + x->jsonl.len : p;
     while (p != NULL && p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -1761,14 +1744,14 @@ write_summary(struct ex *x, uint64_t now_ns)
             human_utc(t0, sizeof t0, a);
         if (parse_dec(tz, strlen(tz), &z) == 0)
             human_utc(t1, sizeof t1, z);
-        gb_printf(&b, "Time span: %s to %s.\n", t0, t1);
+        ldg_buf_printf(&b, "Time span: %s to %s.\n", t0, t1);
     }
     for (size_t i = 0; i < nsel; i++)
         nfail += failure_of(sel[i]) != NULL;
-    gb_printf(&b, "\nWhat failed or was refused: %zu event%s\n", nfail,
+    ldg_buf_printf(&b, "\nWhat failed or was refused: %zu event%s\n", nfail,
               nfail == 1 ? "" : "s");
     if (nfail == 0)
-        gb_lit(&b, "  nothing: no selected event reports a failure, a "
+        ldg_buf_puts(&b, "  nothing: no selected event reports a failure, a "
                    "denial, a withdrawn\n  permission, a model offline or "
                    "a runtime down\n");
     for (size_t i = 0; i < nsel; i++) {
@@ -1779,7 +1762,7 @@ write_summary(struct ex *x, uint64_t now_ns)
             continue;
         if (parse_dec(tss, strlen(tss), &ts) == 0)
             human_utc(t0, sizeof t0, ts);
-        gb_printf(&b, "  #%-6s %s  %-22s %s  (%s)\n", jget(sel[i], "seq"), t0,
+        ldg_buf_printf(&b, "  #%-6s %s  %-22s %s  (%s)\n", jget(sel[i], "seq"), t0,
                   jget(sel[i], "type"), jget(sel[i], "subject"), why);
     }
     if (o->run != NULL)
@@ -1787,13 +1770,13 @@ write_summary(struct ex *x, uint64_t now_ns)
     else if (x->state != NULL)
         json_decref(
             summary_doctor(x, &b, "Doctor at the checkpoint", x->cksize, NULL));
-    gb_printf(&b, "\nEvents selected (%zu):\n", nsel);
+    ldg_buf_printf(&b, "\nEvents selected (%zu):\n", nsel);
     for (size_t i = 0; i < nsel && nlist < SUMMARY_LIST_MAX; i++, nlist++) {
         uint64_t ts = 0;
         const char *tss = jget(sel[i], "ts"), *run = jget(sel[i], "run");
         if (parse_dec(tss, strlen(tss), &ts) == 0)
             human_utc(t0, sizeof t0, ts);
-        gb_printf(&b, "  #%-6s %s  %-22s %s%s%s%s\n", jget(sel[i], "seq"), t0,
+        ldg_buf_printf(&b, "  #%-6s %s  %-22s %s%s%s%s\n", jget(sel[i], "seq"), t0,
                   jget(sel[i], "type"), jget(sel[i], "subject"),
                   *run ? "  run " : "", run,
                   json_is_true(json_object_get(sel[i], "body_withheld"))
@@ -1803,7 +1786,7 @@ write_summary(struct ex *x, uint64_t now_ns)
                       : "");
     }
     if (nsel > nlist)
-        gb_printf(&b, "  ... and %zu more: events.jsonl has every one\n",
+        ldg_buf_printf(&b, "  ... and %zu more: events.jsonl has every one\n",
                   nsel - nlist);
     if (b.err) {
         rc = b.err;
@@ -1847,7 +1830,7 @@ write_all_members(struct ex *x)
         (rc = member_json(x, B_TIMELINE, json_incref(x->timeline),
                           JSON_INDENT(1))) < 0)
         return rc;
-    rc = member_put(x, B_EVENTS, x->jsonl.p ? x->jsonl.p : "", x->jsonl.len,
+    rc = member_put(x, B_EVENTS, x->jsonl.s ? x->jsonl.s : "", x->jsonl.len,
                     x->jsonl.p);
     x->jsonl.p = NULL;
     return rc;

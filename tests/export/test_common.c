@@ -92,7 +92,7 @@ test_common__envelope_of_a_version_2_entry(void **state)
     struct ldg_event_in in;
     struct ldg_txn *t;
     struct ldg_event ev;
-    struct growbuf b;
+    struct ldg_buf b;
     json_t *o, *src_o;
     char *dumped;
     uint64_t seq = 0;
@@ -131,10 +131,10 @@ test_common__envelope_of_a_version_2_entry(void **state)
                         "agent.service");
     memset(&b, 0, sizeof b);
     gb_envelope(&b, &ev);
-    gb_add(&b, "}", 2); /* with the NUL */
+    ldg_buf_add(&b, "}", 1); /* ldg_buf keeps a NUL after the text */
     assert_int_equal(b.err, 0);
     dumped = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    assert_string_equal(b.p, dumped);
+    assert_string_equal(b.s, dumped);
     free(dumped);
     free(b.p);
     json_decref(o);
