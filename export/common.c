@@ -180,7 +180,7 @@ gb_envelope(struct ldg_buf *b, const struct ldg_event *ev)
         ldg_buf_puts(b, ",\"recorded_time\":");
         gb_jstr(b, tbuf);
         ldg_buf_puts(b, ev->has_time ? ",\"clock\":\"source\""
-                               : ",\"clock\":\"ledger\"");
+                                     : ",\"clock\":\"ledger\"");
     }
     ldg_buf_puts(b, ",\"type\":");
     gb_jstr(b, ev->type);

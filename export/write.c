@@ -841,7 +841,7 @@ write_event(struct ex *x, const struct sel *s)
         ldg_buf_puts(m, ", \"type\": ");
         gb_jstr(m, ev.type);
         ldg_buf_puts(m, (s->role & ROLE_SELECTED) ? ", \"role\": \"selected\""
-                                            : ", \"role\": \"support\"");
+                                                  : ", \"role\": \"support\"");
         if ((s->role & ROLE_SELECTED) && (s->role & ROLE_SUPPORT))
             ldg_buf_puts(m, ", \"support\": true");
         ldg_buf_puts(m, ", \"body\": ");
@@ -1391,52 +1391,55 @@ write_readme(struct ex *x, uint64_t now_ns)
 
     human_utc(when, sizeof when, now_ns);
     ldg_buf_printf(&b,
-              "This is a ledger evidence bundle (format %s), named %s.\n"
-              "\n",
-              LDG_BUNDLE_MAGIC, x->top);
-    ldg_buf_printf(&b,
-              "It holds %llu signed, hash-chained events from the ledger "
-              "of\n%s, exported with `ledger export` on\n%s. Each event "
-              "comes with a Merkle inclusion proof against the\nlog's "
-              "signed checkpoint of size %llu (the file `checkpoint`), "
-              "and\nmanifest.json, which lists every file with its SHA-256, "
-              "is signed with the\nlog's key (manifest.sig). SUMMARY.txt "
-              "says in words what the events\nshow; events.jsonl has them "
-              "decoded, one JSON object a line.\n\n",
-              (unsigned long long)x->nev, x->origin, when,
-              (unsigned long long)x->cksize);
+                   "This is a ledger evidence bundle (format %s), named %s.\n"
+                   "\n",
+                   LDG_BUNDLE_MAGIC, x->top);
+    ldg_buf_printf(
+        &b,
+        "It holds %llu signed, hash-chained events from the ledger "
+        "of\n%s, exported with `ledger export` on\n%s. Each event "
+        "comes with a Merkle inclusion proof against the\nlog's "
+        "signed checkpoint of size %llu (the file `checkpoint`), "
+        "and\nmanifest.json, which lists every file with its SHA-256, "
+        "is signed with the\nlog's key (manifest.sig). SUMMARY.txt "
+        "says in words what the events\nshow; events.jsonl has them "
+        "decoded, one JSON object a line.\n\n",
+        (unsigned long long)x->nev, x->origin, when,
+        (unsigned long long)x->cksize);
     ldg_buf_puts(&b, "How to verify it (offline: no ledger and no network are "
-               "needed)\n\n");
+                     "needed)\n\n");
+    ldg_buf_printf(
+        &b,
+        "1. Get the log's verifier key from the box's owner through a "
+        "channel you\n   trust (`ledger keys verifier` prints it on "
+        "the box). Not from this\n   bundle: its own copy, log.vkey, "
+        "only shows the bundle agrees with itself.\n   The key this "
+        "bundle was signed with is:\n\n     %s\n\n",
+        x->vkey);
     ldg_buf_printf(&b,
-              "1. Get the log's verifier key from the box's owner through a "
-              "channel you\n   trust (`ledger keys verifier` prints it on "
-              "the box). Not from this\n   bundle: its own copy, log.vkey, "
-              "only shows the bundle agrees with itself.\n   The key this "
-              "bundle was signed with is:\n\n     %s\n\n",
-              x->vkey);
+                   "2. Check the bundle file (exit 0: verified; 1: a check "
+                   "failed; 65: not a\n   readable bundle):\n\n"
+                   "     ledger verify-bundle --trusted-key '%s' %s\n\n",
+                   x->vkey, file);
+    ldg_buf_printf(
+        &b,
+        "3. If you unpacked it, pack the directory again and check "
+        "that (the order\n   of the files does not matter):\n\n"
+        "     tar --zstd -cf %s.tar.zst %s\n"
+        "     ledger verify-bundle --trusted-key '%s' %s.tar.zst\n\n",
+        x->top, x->top, x->vkey, x->top);
     ldg_buf_printf(&b,
-              "2. Check the bundle file (exit 0: verified; 1: a check "
-              "failed; 65: not a\n   readable bundle):\n\n"
-              "     ledger verify-bundle --trusted-key '%s' %s\n\n",
-              x->vkey, file);
+                   "   To check and unpack in one go:\n\n"
+                   "     ledger verify-bundle --trusted-key '%s' %s --extract "
+                   "DIR\n\n",
+                   x->vkey, file);
     ldg_buf_printf(&b,
-              "3. If you unpacked it, pack the directory again and check "
-              "that (the order\n   of the files does not matter):\n\n"
-              "     tar --zstd -cf %s.tar.zst %s\n"
-              "     ledger verify-bundle --trusted-key '%s' %s.tar.zst\n\n",
-              x->top, x->top, x->vkey, x->top);
-    ldg_buf_printf(&b,
-              "   To check and unpack in one go:\n\n"
-              "     ledger verify-bundle --trusted-key '%s' %s --extract "
-              "DIR\n\n",
-              x->vkey, file);
-    ldg_buf_printf(&b,
-              "With the key passed the same way, `ledger timeline RUN "
-              "--bundle %s`,\n`ledger query --bundle %s` and `ledger "
-              "doctor --bundle %s` read the\nbundle after verifying it. "
-              "Every byte of the layout is described in\n"
-              "docs/format-bundle.md of the ledger's source.\n",
-              file, file, file);
+                   "With the key passed the same way, `ledger timeline RUN "
+                   "--bundle %s`,\n`ledger query --bundle %s` and `ledger "
+                   "doctor --bundle %s` read the\nbundle after verifying it. "
+                   "Every byte of the layout is described in\n"
+                   "docs/format-bundle.md of the ledger's source.\n",
+                   file, file, file);
     if (b.err) {
         free(b.p);
         return b.err;
@@ -1501,12 +1504,13 @@ summary_doctor(struct ex *x, struct ldg_buf *b, const char *title,
     vo.at_size = size;
     snprintf(msg, sizeof msg, "%s", ldg_errmsg(x->l));
     if (ldg_projections_view(x->l, LDG_VIEW_DOCTOR, &vo, &d) < 0) {
-        ldg_buf_printf(b, "\n%s: not available (%s)\n", title, ldg_errmsg(x->l));
+        ldg_buf_printf(b, "\n%s: not available (%s)\n", title,
+                       ldg_errmsg(x->l));
         ldg_set_errmsg(x->l, "%s", msg);
         return NULL;
     }
-    ldg_buf_printf(b, "\n%s (log size %llu): %s\n", title, (unsigned long long)size,
-              jget(d, "verdict"));
+    ldg_buf_printf(b, "\n%s (log size %llu): %s\n", title,
+                   (unsigned long long)size, jget(d, "verdict"));
     json_array_foreach(json_object_get(d, "packs"), i, p)
     {
         if (pack != NULL && !jis(p, "pack", pack))
@@ -1517,8 +1521,8 @@ summary_doctor(struct ex *x, struct ldg_buf *b, const char *title,
             if (jis(c, "status", "ok"))
                 continue;
             ldg_buf_printf(b, "  %-4s pack %s: %s\n",
-                      jis(c, "status", "fail") ? "FAIL" : "WARN",
-                      jget(p, "pack"), jget(c, "name"));
+                           jis(c, "status", "fail") ? "FAIL" : "WARN",
+                           jget(p, "pack"), jget(c, "name"));
             json_array_foreach(json_object_get(c, "detail"), k, line)
                 ldg_buf_printf(b, "         %s\n", json_string_value(line));
             shown++;
@@ -1529,8 +1533,9 @@ summary_doctor(struct ex *x, struct ldg_buf *b, const char *title,
         json_t *line;
         if (jis(c, "status", "ok"))
             continue;
-        ldg_buf_printf(b, "  %-4s %s\n", jis(c, "status", "fail") ? "FAIL" : "WARN",
-                  jget(c, "name"));
+        ldg_buf_printf(b, "  %-4s %s\n",
+                       jis(c, "status", "fail") ? "FAIL" : "WARN",
+                       jget(c, "name"));
         json_array_foreach(json_object_get(c, "detail"), k, line)
             ldg_buf_printf(b, "         %s\n", json_string_value(line));
         shown++;
@@ -1628,19 +1633,21 @@ summary_run(struct ex *x, struct ldg_buf *b)
 
     if (x->o->nredact_fields > 0 || x->o->nredact_types > 0) {
         ldg_buf_printf(b,
-                  "\nThe timeline of run %s and the doctor are left out: "
-                  "fields or bodies\nwere redacted, and both would show "
-                  "them.\n",
-                  run);
+                       "\nThe timeline of run %s and the doctor are left out: "
+                       "fields or bodies\nwere redacted, and both would show "
+                       "them.\n",
+                       run);
         return;
     }
     if (ldg_query_timeline(x->t, run, &tl) < 0 ||
         ldg_query_timeline_text(tl, &text) < 0) {
-        ldg_buf_printf(b, "\nRun %s: no timeline (%s)\n", run, ldg_errmsg(x->l));
+        ldg_buf_printf(b, "\nRun %s: no timeline (%s)\n", run,
+                       ldg_errmsg(x->l));
         json_decref(tl);
         return;
     }
-    ldg_buf_printf(b, "\nRun %s, as `ledger timeline %s` shows it:\n\n", run, run);
+    ldg_buf_printf(b, "\nRun %s, as `ledger timeline %s` shows it:\n\n", run,
+                   run);
     ldg_buf_puts(b, text);
     if (parse_dec(jget(json_object_get(tl, "start"), "seq"),
                   strlen(jget(json_object_get(tl, "start"), "seq")), &s) < 0)
@@ -1686,9 +1693,9 @@ write_summary(struct ex *x, uint64_t now_ns)
 
     human_utc(when, sizeof when, now_ns);
     ldg_buf_printf(&b, "Summary of evidence bundle %s\n\n", x->top);
-    ldg_buf_printf(&b, "From the ledger of %s, exported on %s%s%s.\n", x->origin,
-              when, o->exported_by ? " by " : "",
-              o->exported_by ? o->exported_by : "");
+    ldg_buf_printf(&b, "From the ledger of %s, exported on %s%s%s.\n",
+                   x->origin, when, o->exported_by ? " by " : "",
+                   o->exported_by ? o->exported_by : "");
     ldg_buf_puts(&b, "Selection:");
     if (o->nterms == 0 && !o->since && !o->until)
         ldg_buf_puts(&b, " every event");
@@ -1699,21 +1706,21 @@ write_summary(struct ex *x, uint64_t now_ns)
     if (o->until)
         ldg_buf_printf(&b, " until %s", o->until);
     ldg_buf_puts(&b, "\n");
+    ldg_buf_printf(
+        &b,
+        "Events: %llu: %llu selected, %llu added to establish keys "
+        "or erasures,\n        each proven against the signed "
+        "checkpoint of size %llu.\n",
+        (unsigned long long)x->nev, (unsigned long long)x->rep.selected,
+        (unsigned long long)x->rep.support, (unsigned long long)x->cksize);
     ldg_buf_printf(&b,
-              "Events: %llu: %llu selected, %llu added to establish keys "
-              "or erasures,\n        each proven against the signed "
-              "checkpoint of size %llu.\n",
-              (unsigned long long)x->nev, (unsigned long long)x->rep.selected,
-              (unsigned long long)x->rep.support,
-              (unsigned long long)x->cksize);
-    ldg_buf_printf(&b,
-              "Bodies: %llu whole, %llu redacted (%llu fields withheld), "
-              "%llu withheld whole,\n        %llu erased in the ledger.\n",
-              (unsigned long long)x->rep.bodies_full,
-              (unsigned long long)x->rep.bodies_redacted,
-              (unsigned long long)x->rep.fields_withheld,
-              (unsigned long long)x->rep.bodies_withheld,
-              (unsigned long long)x->rep.bodies_erased);
+                   "Bodies: %llu whole, %llu redacted (%llu fields withheld), "
+                   "%llu withheld whole,\n        %llu erased in the ledger.\n",
+                   (unsigned long long)x->rep.bodies_full,
+                   (unsigned long long)x->rep.bodies_redacted,
+                   (unsigned long long)x->rep.fields_withheld,
+                   (unsigned long long)x->rep.bodies_withheld,
+                   (unsigned long long)x->rep.bodies_erased);
     ldg_buf_printf(&b, "Projected state: %s.\n", x->rep.state_detail);
 
     /* the selected events, from events.jsonl (already redacted) */
@@ -1749,11 +1756,12 @@ write_summary(struct ex *x, uint64_t now_ns)
     for (size_t i = 0; i < nsel; i++)
         nfail += failure_of(sel[i]) != NULL;
     ldg_buf_printf(&b, "\nWhat failed or was refused: %zu event%s\n", nfail,
-              nfail == 1 ? "" : "s");
+                   nfail == 1 ? "" : "s");
     if (nfail == 0)
-        ldg_buf_puts(&b, "  nothing: no selected event reports a failure, a "
-                   "denial, a withdrawn\n  permission, a model offline or "
-                   "a runtime down\n");
+        ldg_buf_puts(&b,
+                     "  nothing: no selected event reports a failure, a "
+                     "denial, a withdrawn\n  permission, a model offline or "
+                     "a runtime down\n");
     for (size_t i = 0; i < nsel; i++) {
         const char *why = failure_of(sel[i]);
         uint64_t ts = 0;
@@ -1762,8 +1770,8 @@ write_summary(struct ex *x, uint64_t now_ns)
             continue;
         if (parse_dec(tss, strlen(tss), &ts) == 0)
             human_utc(t0, sizeof t0, ts);
-        ldg_buf_printf(&b, "  #%-6s %s  %-22s %s  (%s)\n", jget(sel[i], "seq"), t0,
-                  jget(sel[i], "type"), jget(sel[i], "subject"), why);
+        ldg_buf_printf(&b, "  #%-6s %s  %-22s %s  (%s)\n", jget(sel[i], "seq"),
+                       t0, jget(sel[i], "type"), jget(sel[i], "subject"), why);
     }
     if (o->run != NULL)
         summary_run(x, &b);
@@ -1776,18 +1784,18 @@ write_summary(struct ex *x, uint64_t now_ns)
         const char *tss = jget(sel[i], "ts"), *run = jget(sel[i], "run");
         if (parse_dec(tss, strlen(tss), &ts) == 0)
             human_utc(t0, sizeof t0, ts);
-        ldg_buf_printf(&b, "  #%-6s %s  %-22s %s%s%s%s\n", jget(sel[i], "seq"), t0,
-                  jget(sel[i], "type"), jget(sel[i], "subject"),
-                  *run ? "  run " : "", run,
-                  json_is_true(json_object_get(sel[i], "body_withheld"))
-                      ? "  [body withheld]"
-                  : json_is_true(json_object_get(sel[i], "erased"))
-                      ? "  [body erased]"
-                      : "");
+        ldg_buf_printf(&b, "  #%-6s %s  %-22s %s%s%s%s\n", jget(sel[i], "seq"),
+                       t0, jget(sel[i], "type"), jget(sel[i], "subject"),
+                       *run ? "  run " : "", run,
+                       json_is_true(json_object_get(sel[i], "body_withheld"))
+                           ? "  [body withheld]"
+                       : json_is_true(json_object_get(sel[i], "erased"))
+                           ? "  [body erased]"
+                           : "");
     }
     if (nsel > nlist)
         ldg_buf_printf(&b, "  ... and %zu more: events.jsonl has every one\n",
-                  nsel - nlist);
+                       nsel - nlist);
     if (b.err) {
         rc = b.err;
         goto out;

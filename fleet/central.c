@@ -20,78 +20,44 @@
 #include "fleet/fleet_int.h"
 #include "http/http.h"
 
-/* ------------------------------------------------------ small buffer -- */
-
-struct buf {
-    char *p;
-    size_t len, cap;
-};
-
-static int
-buf_need(struct buf *b, size_t more)
-{
-    if (b->len + more + 1 <= b->cap)
-        return 0;
-    size_t nc = b->cap ? b->cap : 1 << 16;
-    while (nc < b->len + more + 1)
-        nc *= 2;
-    char *np = realloc(b->p, nc);
-    if (np == NULL)
-        return LDG_ENOMEM;
-    b->p = np;
-    b->cap = nc;
-    return 0;
-}
-
-static int
-buf_add(struct buf *b, const char *s, size_t n)
-{
-    if (buf_need(b, n) < 0)
-        return LDG_ENOMEM;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
-static int
-buf_str(struct buf *b, const char *s)
-{
-    return buf_add(b, s, strlen(s));
-}
+/* ------------------------------------------- JSON into an ldg_buf -- */
 
 /* A JSON string literal of s. */
-static int
-buf_json(struct buf *b, const char *s, size_t n)
+static void
+buf_json(struct ldg_buf *b, const char *s, size_t n)
 {
-    if (buf_need(b, 6 * n + 2) < 0)
-        return LDG_ENOMEM;
-    b->len = (size_t)(ldg_json_str_write(b->p + b->len, s, n) - b->p);
-    b->p[b->len] = '\0';
-    return 0;
+    char *o = (char *)ldg_buf_room(b, 6 * n + 2);
+    if (o == NULL)
+        return;
+    b->len += (size_t)(ldg_json_str_write(o, s, n) - o);
+    b->s[b->len] = '\0';
 }
 
-/* Lowercase hex of n bytes (a table, not libsodium's constant-time
- * bin2hex: nothing here is secret, and it was a tenth of ship's time). */
-static int
-buf_hex(struct buf *b, const uint8_t *p, size_t n)
+/* Lowercase hex of n bytes. */
+static void
+buf_hex(struct ldg_buf *b, const uint8_t *p, size_t n)
 {
-    static const char d[] = "0123456789abcdef";
-    char *o;
-
-    if (buf_need(b, 2 * n + 2) < 0)
-        return LDG_ENOMEM;
-    o = b->p + b->len;
-    for (size_t i = 0; i < n; i++) {
-        *o++ = d[p[i] >> 4];
-        *o++ = d[p[i] & 15];
-    }
+    char *o = (char *)ldg_buf_room(b, 2 * n);
+    if (o == NULL)
+        return;
+    ldg_hex(o, p, n); /* and the NUL */
     b->len += 2 * n;
-    b->p[b->len] = '\0';
-    return 0;
 }
 
 /* ---------------------------------------------------------- ClickHouse -- */
+
+/* A ClickHouse string literal: quote and backslash escaped. */
+static void
+sql_origin(struct ldg_buf *b, const char *origin)
+{
+    ldg_buf_puts(b, "'");
+    for (const char *p = origin; *p; p++) {
+        if (*p == '\'' || *p == '\\')
+            ldg_buf_add(b, "\\", 1);
+        ldg_buf_add(b, p, 1);
+    }
+    ldg_buf_puts(b, "'");
+}
 
 static int
 table_ok(const char *t)
@@ -153,8 +119,8 @@ ch(struct ldg_http_client *c, const char *base, const char *query,
 /* Appends one JSONEachRow line for event seq to b (the row layout of
  * docs/FLEET.md). tmp is scratch space for the body's text. */
 static int
-ship_row(struct buf *b, struct buf *tmp, struct ldg_txn *t, const char *origin,
-         uint64_t seq, char *err, size_t errcap)
+ship_row(struct ldg_buf *b, struct ldg_buf *tmp, struct ldg_txn *t,
+         const char *origin, uint64_t seq, char *err, size_t errcap)
 {
     struct ldg_event ev;
     struct ldg_field *f = NULL;
@@ -176,68 +142,69 @@ ship_row(struct buf *b, struct buf *tmp, struct ldg_txn *t, const char *origin,
                  ldg_strerror(rc));
         return rc;
     }
-    buf_str(b, "{\"origin\":");
+    ldg_buf_puts(b, "{\"origin\":");
     buf_json(b, origin, strlen(origin));
     snprintf(num, sizeof num,
              ",\"seq\":%llu,\"ts_ns\":%llu,\"time\":%llu,\"type\":",
              (unsigned long long)seq, (unsigned long long)ev.ts_ns,
              (unsigned long long)(ev.ts_ns / 1000000000u));
-    buf_str(b, num);
+    ldg_buf_puts(b, num);
     buf_json(b, ev.type, strlen(ev.type));
-    buf_str(b, ",\"subject\":");
+    ldg_buf_puts(b, ",\"subject\":");
     buf_json(b, ev.subject, strlen(ev.subject));
-    buf_str(b, ",\"run\":");
+    ldg_buf_puts(b, ",\"run\":");
     buf_json(b, ev.run, strlen(ev.run));
-    buf_str(b, ",\"actor\":");
+    ldg_buf_puts(b, ",\"actor\":");
     buf_json(b, ev.actor, strlen(ev.actor));
     snprintf(num, sizeof num, ",\"parent\":%lld,\"body\":",
              ev.has_parent ? (long long)ev.parent : -1LL);
-    buf_str(b, num);
+    ldg_buf_puts(b, num);
     /* the body as the text of a JSON object, keys sorted (a string
      * column: ldg_body_json_append writes it straight from the stored
      * record), then its salts as another: {"name":"32 hex",...} */
     if (erased) {
-        buf_str(b, "\"\"");
+        ldg_buf_puts(b, "\"\"");
     } else {
         tmp->len = 0;
-        if (buf_need(tmp, 256) < 0) {
+        if (ldg_buf_room(tmp, 256) == NULL) {
             ldg_fields_free(f, nf);
             return LDG_ENOMEM;
         }
-        rc = ldg_body_json_append(t, seq, &tmp->p, &tmp->len, &tmp->cap);
+        rc = ldg_body_json_append(t, seq, &tmp->s, &tmp->len, &tmp->cap);
         if (rc < 0) {
             ldg_fields_free(f, nf);
             snprintf(err, errcap, "event %llu: body: %s",
                      (unsigned long long)seq, ldg_strerror(rc));
             return rc;
         }
-        buf_json(b, tmp->p, tmp->len);
+        buf_json(b, tmp->s, tmp->len);
     }
     tmp->len = 0;
-    buf_str(tmp, "{");
+    ldg_buf_puts(tmp, "{");
     for (size_t i = 0; i < nf; i++) {
         char sh[33];
         if (i > 0)
-            buf_str(tmp, ",");
+            ldg_buf_puts(tmp, ",");
         buf_json(tmp, f[i].name, strlen(f[i].name));
         ldg_hex(sh, f[i].salt, 16);
-        buf_str(tmp, ":\"");
-        buf_add(tmp, sh, 32);
-        buf_str(tmp, "\"");
+        ldg_buf_puts(tmp, ":\"");
+        ldg_buf_add(tmp, sh, 32);
+        ldg_buf_puts(tmp, "\"");
     }
-    buf_str(tmp, "}");
+    ldg_buf_puts(tmp, "}");
     ldg_fields_free(f, nf);
-    buf_str(b, ",\"body_salts\":");
-    buf_json(b, tmp->p, tmp->len);
+    ldg_buf_puts(b, ",\"body_salts\":");
+    buf_json(b, tmp->s, tmp->len);
     snprintf(num, sizeof num, ",\"body_erased\":%d,\"entry\":\"", erased);
-    buf_str(b, num);
+    ldg_buf_puts(b, num);
     buf_hex(b, ev.entry, ev.entry_len);
-    buf_str(b, "\",\"leaf_hash\":\"");
+    ldg_buf_puts(b, "\",\"leaf_hash\":\"");
     buf_hex(b, ev.leaf, 32);
-    buf_str(b, "\",\"body_root\":\"");
+    ldg_buf_puts(b, "\",\"body_root\":\"");
     buf_hex(b, ev.body_root, 32);
-    if (buf_str(b, "\"}\n") < 0 || b->p == NULL || tmp->p == NULL)
-        return LDG_ENOMEM;
+    ldg_buf_puts(b, "\"}\n");
+    if (b->err || tmp->err)
+        return b->err ? b->err : tmp->err;
     return 0;
 }
 
@@ -264,7 +231,7 @@ struct ship_pipe {
     const char *origin;
     uint64_t from, size;
     size_t batch;
-    struct buf rows[2], tmp;
+    struct ldg_buf rows[2], tmp;
     uint64_t end[2];
     int full[2];    /* rows[k] holds a batch to send */
     int done, stop; /* the builder finished; the sender gave up */
@@ -364,7 +331,7 @@ ship_batches(struct ldg_ledger *l, struct ldg_http_client *c, const char *url,
         }
         pthread_mutex_unlock(&p->mu);
         memset(&resp, 0, sizeof resp);
-        rc = ch(c, url, q, p->rows[k].p, p->rows[k].len, &resp, err, errcap);
+        rc = ch(c, url, q, p->rows[k].s, p->rows[k].len, &resp, err, errcap);
         ldg_http_response_release(&resp);
         pthread_mutex_lock(&p->mu);
         if (rc < 0)
@@ -402,7 +369,7 @@ ldg_ship(struct ldg_ledger *l, const char *url, const char *table, size_t batch,
 {
     struct ldg_http_client *c = NULL;
     struct ldg_http_response resp;
-    struct buf b = {0};
+    struct ldg_buf b = {0};
     char q[512];
     const char *origin = ldg_origin(l);
     uint64_t from = 0, size = 0;
@@ -428,21 +395,12 @@ ldg_ship(struct ldg_ledger *l, const char *url, const char *table, size_t batch,
     if (rc < 0)
         goto out;
     /* resume: what the table holds for this origin */
-    buf_str(&b, "SELECT count(), max(seq) FROM ");
-    buf_str(&b, table);
-    buf_str(&b, " WHERE origin = ");
-    {
-        /* a ClickHouse string literal: quote and backslash escaped */
-        buf_str(&b, "'");
-        for (const char *p = origin; *p; p++) {
-            if (*p == '\'' || *p == '\\')
-                buf_add(&b, "\\", 1);
-            buf_add(&b, p, 1);
-        }
-        buf_str(&b, "'");
-    }
-    buf_str(&b, " FORMAT TabSeparated");
-    rc = ch(c, url, b.p, NULL, 0, &resp, err, errcap);
+    ldg_buf_puts(&b, "SELECT count(), max(seq) FROM ");
+    ldg_buf_puts(&b, table);
+    ldg_buf_puts(&b, " WHERE origin = ");
+    sql_origin(&b, origin);
+    ldg_buf_puts(&b, " FORMAT TabSeparated");
+    rc = ch(c, url, b.s, NULL, 0, &resp, err, errcap);
     if (rc == 0) {
         unsigned long long cnt = 0, mx = 0;
         if (resp.body == NULL ||
@@ -668,18 +626,6 @@ check_row(struct audit *a, const char *origin, json_t *row, uint64_t seq)
     free(entry);
 }
 
-static int
-sql_origin(struct buf *b, const char *origin)
-{
-    buf_str(b, "'");
-    for (const char *p = origin; *p; p++) {
-        if (*p == '\'' || *p == '\\')
-            buf_add(b, "\\", 1);
-        buf_add(b, p, 1);
-    }
-    return buf_str(b, "'");
-}
-
 static void
 report_missing(struct audit *a, const char *origin, uint64_t lo, uint64_t hi)
 {
@@ -783,7 +729,7 @@ static int
 audit_origin(struct audit *a, const char *origin)
 {
     struct ldg_http_response resp;
-    struct buf q = {0};
+    struct ldg_buf q = {0};
     uint64_t next = 0;
     int rc = 0;
 
@@ -791,11 +737,12 @@ audit_origin(struct audit *a, const char *origin)
     for (uint64_t lo = 0; lo < a->size; lo += PAGE) {
         char num[96];
         q.len = 0;
-        buf_str(&q, "SELECT seq, type, subject, run, actor, toString(ts_ns) "
-                    "AS ts_ns, body, body_salts, body_erased, entry, "
-                    "leaf_hash FROM ");
-        buf_str(&q, a->table);
-        buf_str(&q, " FINAL WHERE origin = ");
+        ldg_buf_puts(&q,
+                     "SELECT seq, type, subject, run, actor, toString(ts_ns) "
+                     "AS ts_ns, body, body_salts, body_erased, entry, "
+                     "leaf_hash FROM ");
+        ldg_buf_puts(&q, a->table);
+        ldg_buf_puts(&q, " FINAL WHERE origin = ");
         sql_origin(&q, origin);
         snprintf(
             num, sizeof num,
@@ -803,9 +750,9 @@ audit_origin(struct audit *a, const char *origin)
             "JSONEachRow",
             (unsigned long long)lo,
             (unsigned long long)(lo + PAGE < a->size ? lo + PAGE : a->size));
-        buf_str(&q, num);
+        ldg_buf_puts(&q, num);
         memset(&resp, 0, sizeof resp);
-        rc = ch(a->c, a->url, q.p, NULL, 0, &resp, a->err, a->errcap);
+        rc = ch(a->c, a->url, q.s, NULL, 0, &resp, a->err, a->errcap);
         if (rc < 0) {
             ldg_http_response_release(&resp);
             goto out;
@@ -818,9 +765,9 @@ audit_origin(struct audit *a, const char *origin)
         report_missing(a, origin, next, a->size);
     /* rows beyond the log */
     q.len = 0;
-    buf_str(&q, "SELECT seq FROM ");
-    buf_str(&q, a->table);
-    buf_str(&q, " WHERE origin = ");
+    ldg_buf_puts(&q, "SELECT seq FROM ");
+    ldg_buf_puts(&q, a->table);
+    ldg_buf_puts(&q, " WHERE origin = ");
     sql_origin(&q, origin);
     {
         char num[96];
@@ -828,10 +775,10 @@ audit_origin(struct audit *a, const char *origin)
                  " AND seq >= %llu GROUP BY seq ORDER BY seq LIMIT 1000 "
                  "FORMAT TabSeparated",
                  (unsigned long long)a->size);
-        buf_str(&q, num);
+        ldg_buf_puts(&q, num);
     }
     memset(&resp, 0, sizeof resp);
-    rc = ch(a->c, a->url, q.p, NULL, 0, &resp, a->err, a->errcap);
+    rc = ch(a->c, a->url, q.s, NULL, 0, &resp, a->err, a->errcap);
     if (rc == 0 && resp.body != NULL) {
         for (char *s = resp.body; *s;) {
             char *nl = strchr(s, '\n');
@@ -1072,17 +1019,17 @@ int
 ldg_ship_rows(struct ldg_txn *t, const char *origin, uint64_t lo, uint64_t hi,
               char **out, size_t *len, char *err, size_t errcap)
 {
-    struct buf b = {0}, tmp = {0};
+    struct ldg_buf b = {0}, tmp = {0};
     int rc = 0;
 
     for (uint64_t s = lo; s < hi && rc == 0; s++)
         rc = ship_row(&b, &tmp, t, origin, s, err, errcap);
     free(tmp.p);
-    if (rc < 0 || b.p == NULL) {
+    if (rc < 0 || b.err || b.p == NULL) {
         free(b.p);
-        return rc < 0 ? rc : LDG_ENOMEM;
+        return rc < 0 ? rc : b.err ? b.err : LDG_ENOMEM;
     }
-    *out = b.p;
+    *out = b.s;
     *len = b.len;
     return 0;
 }

@@ -379,7 +379,7 @@ source_label(struct ldg_buf *b, const struct ldg_event *ev)
     if (!ev->has_source)
         return;
     ldg_buf_printf(b, "uid %llu pid %llu", (unsigned long long)ev->src_uid,
-                (unsigned long long)ev->src_pid);
+                   (unsigned long long)ev->src_pid);
     if (ev->src_unit_len > 0)
         ldg_buf_printf(b, " %.*s", (int)ev->src_unit_len, ev->src_unit);
     else if (ev->src_exe_len > 0)
@@ -452,23 +452,24 @@ render_verbose(struct ldg_query_render *r, struct ldg_txn *t,
     ldg_time_rfc3339_ns(tbuf, sizeof tbuf, ev->ts_ns);
     ldg_query_cursor(ev, cur);
     ldg_buf_printf(b, "%s %s [seq %llu, cursor %s]\n", wd, tbuf,
-                (unsigned long long)ev->seq, cur);
+                   (unsigned long long)ev->seq, cur);
     ldg_buf_printf(b, "    type=%s\n    subject=%s\n", ev->type, ev->subject);
     if (ev->run[0])
         ldg_buf_printf(b, "    run=%s\n", ev->run);
     if (ev->has_parent)
         ldg_buf_printf(b, "    parent=%llu\n", (unsigned long long)ev->parent);
-    ldg_buf_printf(b, "    actor=%s%s%s%s\n", ev->actor, name[0] ? " (" : "", name,
-                name[0] ? ")" : "");
+    ldg_buf_printf(b, "    actor=%s%s%s%s\n", ev->actor, name[0] ? " (" : "",
+                   name, name[0] ? ")" : "");
     if (ev->has_source) {
         ldg_buf_printf(b, "    source=uid %llu gid %llu pid %llu",
-                    (unsigned long long)ev->src_uid,
-                    (unsigned long long)ev->src_gid,
-                    (unsigned long long)ev->src_pid);
+                       (unsigned long long)ev->src_uid,
+                       (unsigned long long)ev->src_gid,
+                       (unsigned long long)ev->src_pid);
         if (ev->src_exe_len > 0)
             ldg_buf_printf(b, " exe %.*s", (int)ev->src_exe_len, ev->src_exe);
         if (ev->src_unit_len > 0)
-            ldg_buf_printf(b, " unit %.*s", (int)ev->src_unit_len, ev->src_unit);
+            ldg_buf_printf(b, " unit %.*s", (int)ev->src_unit_len,
+                           ev->src_unit);
         ldg_buf_add(b, "\n", 1);
     }
     if (ev->id_len > 0)

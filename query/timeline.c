@@ -929,9 +929,10 @@ put_signer(struct ldg_buf *b, const json_t *e, const json_t *by)
         return;
     ldg_buf_printf(b, "  signer=%s", nm ? nm : sget(sg, "key_id"));
     if (json_is_object(src)) {
-        ldg_buf_printf(b, " source=uid %lld pid %lld",
-                    (long long)json_integer_value(json_object_get(src, "uid")),
-                    (long long)json_integer_value(json_object_get(src, "pid")));
+        ldg_buf_printf(
+            b, " source=uid %lld pid %lld",
+            (long long)json_integer_value(json_object_get(src, "uid")),
+            (long long)json_integer_value(json_object_get(src, "pid")));
         if (json_is_string(json_object_get(src, "unit")))
             ldg_buf_printf(b, " %s", sget(src, "unit"));
         else if (json_is_string(json_object_get(src, "exe")))
@@ -983,8 +984,9 @@ event_line(struct ldg_buf *b, const json_t *e)
                 json_is_false(json_object_get(body, "ok"))));
 
     ldg_buf_printf(b, "%s %+10.3fs  #%-8s %-7s", bad ? "!" : " ",
-                (double)json_integer_value(json_object_get(e, "rel_us")) / 1e6,
-                sget(e, "seq"), deny ? "DENY" : kind);
+                   (double)json_integer_value(json_object_get(e, "rel_us")) /
+                       1e6,
+                   sget(e, "seq"), deny ? "DENY" : kind);
     if (body == NULL) {
         ldg_buf_printf(b, "  %s [body erased]\n", sget(e, "type"));
         return;
@@ -1003,29 +1005,29 @@ event_line(struct ldg_buf *b, const json_t *e)
         put_val(b, NULL, json_object_get(body, "status"));
         if (json_is_integer(json_object_get(body, "duration_ms")))
             ldg_buf_printf(b, "  %lldms",
-                        (long long)json_integer_value(
-                            json_object_get(body, "duration_ms")));
+                           (long long)json_integer_value(
+                               json_object_get(body, "duration_ms")));
         if (json_array_size(arts) > 0) {
             ldg_buf_puts(b, "  artifacts:");
             json_array_foreach(arts, i, a)
             {
                 ldg_buf_printf(b, " %s",
-                            json_is_string(json_object_get(a, "name"))
-                                ? sget(a, "name")
-                                : "?");
+                               json_is_string(json_object_get(a, "name"))
+                                   ? sget(a, "name")
+                                   : "?");
                 if (json_is_string(json_object_get(a, "sha256")))
                     ldg_buf_printf(b, " (%.12s)", sget(a, "sha256"));
             }
         }
     } else if (strcmp(kind, "route") == 0) {
         ldg_buf_printf(b, "  %s -> %s", sget(body, "route"),
-                    sget(body, "chosen_model"));
+                       sget(body, "chosen_model"));
         if (json_is_true(json_object_get(body, "fallback")))
             ldg_buf_puts(b, "  FALLBACK");
         if (json_is_integer(json_object_get(body, "latency_ms")))
             ldg_buf_printf(b, "  %lldms",
-                        (long long)json_integer_value(
-                            json_object_get(body, "latency_ms")));
+                           (long long)json_integer_value(
+                               json_object_get(body, "latency_ms")));
         put_val(b, NULL, json_object_get(body, "outcome"));
         put_val(b, "reason", json_object_get(body, "reason"));
     } else if (strcmp(kind, "policy") == 0) {
@@ -1049,8 +1051,8 @@ event_line(struct ldg_buf *b, const json_t *e)
         put_val(b, NULL, json_object_get(body, "status"));
         if (json_is_integer(json_object_get(body, "duration_ms")))
             ldg_buf_printf(b, "  %lldms",
-                        (long long)json_integer_value(
-                            json_object_get(body, "duration_ms")));
+                           (long long)json_integer_value(
+                               json_object_get(body, "duration_ms")));
         put_val(b, "error", json_object_get(body, "error"));
     } else {
         ldg_buf_printf(b, "  %s %s", sget(e, "type"), sget(e, "subject"));
@@ -1106,7 +1108,7 @@ ldg_query_timeline_text(const json_t *tl, char **out)
     if (json_is_string(json_object_get(tl, "pack"))) {
         v = json_object_get(tl, "permissions");
         ldg_buf_printf(&b, "\npermissions in force at the start (pack %s):\n",
-                    sget(tl, "pack"));
+                       sget(tl, "pack"));
         if (json_array_size(v) == 0)
             ldg_buf_puts(&b, "  (none recorded)\n");
         json_array_foreach(v, i, e)
@@ -1115,11 +1117,11 @@ ldg_query_timeline_text(const json_t *tl, char **out)
             int bad = strcmp(st, "denied") == 0 || strcmp(st, "revoked") == 0 ||
                       strcmp(st, "expired") == 0;
             ldg_buf_printf(&b, "%s %-10s %-12s %-28s", bad ? "!" : " ",
-                        !bad           ? st
-                        : st[0] == 'd' ? "DENIED"
-                        : st[0] == 'r' ? "REVOKED"
-                                       : "EXPIRED",
-                        sget(e, "group"), sget(e, "scope"));
+                           !bad           ? st
+                           : st[0] == 'd' ? "DENIED"
+                           : st[0] == 'r' ? "REVOKED"
+                                          : "EXPIRED",
+                           sget(e, "group"), sget(e, "scope"));
             put_val(&b, NULL, json_object_get(e, "tier"));
             put_val(&b, "by", json_object_get(e, "by"));
             put_signer(&b, e, json_object_get(e, "by"));
@@ -1136,22 +1138,23 @@ ldg_query_timeline_text(const json_t *tl, char **out)
         {
             if (json_is_true(json_object_get(e, "none"))) {
                 ldg_buf_printf(&b, "! %-32s no eval before the start\n",
-                            sget(e, "target"));
+                               sget(e, "target"));
                 continue;
             }
-            ldg_buf_printf(&b, "%s %-32s %s %s %s %s",
-                        json_is_true(json_object_get(e, "passed")) ? " " : "!",
-                        sget(e, "target"), sget(e, "eval_id"), sget(e, "suite"),
-                        sget(e, "candidate"),
-                        json_is_true(json_object_get(e, "passed")) ? "passed"
-                                                                   : "FAILED");
+            ldg_buf_printf(
+                &b, "%s %-32s %s %s %s %s",
+                json_is_true(json_object_get(e, "passed")) ? " " : "!",
+                sget(e, "target"), sget(e, "eval_id"), sget(e, "suite"),
+                sget(e, "candidate"),
+                json_is_true(json_object_get(e, "passed")) ? "passed"
+                                                           : "FAILED");
             if (json_is_integer(json_object_get(e, "cases_passed")) &&
                 json_is_integer(json_object_get(e, "cases_total")))
                 ldg_buf_printf(&b, " %lld/%lld",
-                            (long long)json_integer_value(
-                                json_object_get(e, "cases_passed")),
-                            (long long)json_integer_value(
-                                json_object_get(e, "cases_total")));
+                               (long long)json_integer_value(
+                                   json_object_get(e, "cases_passed")),
+                               (long long)json_integer_value(
+                                   json_object_get(e, "cases_total")));
             ldg_buf_printf(&b, "  #%s\n", sget(e, "seq"));
         }
     }
@@ -1159,9 +1162,10 @@ ldg_query_timeline_text(const json_t *tl, char **out)
     ldg_buf_puts(&b, "\ntimeline:\n");
     json_array_foreach(json_object_get(tl, "events"), i, e) event_line(&b, e);
     if (json_is_true(json_object_get(tl, "truncated")))
-        ldg_buf_printf(&b, "  ... (%lld events in all; use ledger query run=%s)\n",
-                    (long long)json_integer_value(json_object_get(c, "events")),
-                    sget(tl, "run"));
+        ldg_buf_printf(
+            &b, "  ... (%lld events in all; use ledger query run=%s)\n",
+            (long long)json_integer_value(json_object_get(c, "events")),
+            sget(tl, "run"));
     ldg_buf_printf(
         &b,
         "\n%lld events: %lld steps (%lld failed), %lld route decisions (%lld "
