@@ -40,29 +40,29 @@ key_path(char *buf, size_t cap, const char *dir, const char *name)
     return n > 0 && (size_t)n < cap ? 0 : LDG_EINVAL;
 }
 
-int
-ldg_keyfile_write(const char *dir, const struct ldg_key *k, char *err,
-                  size_t errcap)
+/* Writes k's key file at path (which must not exist): through a
+ * temporary file in the same directory, synced, linked to path (never
+ * replacing what is there), the directory synced. */
+static int
+keyfile_write_at(const char *path, const char *dirpath, const struct ldg_key *k,
+                 char *err, size_t errcap)
 {
-    char kdir[4200], path[4300], tmp[4400];
+    char tmp[4400];
     char *text = NULL;
     uint8_t seed[32];
     char hex[65];
     int fd = -1, rc = LDG_EIO, n;
     const size_t cap = KEYFILE_MAX;
 
-    snprintf(kdir, sizeof kdir, "%s/keys", dir);
-    if (mkdir(kdir, 0700) != 0 && errno != EEXIST) {
-        snprintf(err, errcap, "cannot create %s: %s", kdir, strerror(errno));
-        return LDG_EIO;
-    }
-    if (key_path(path, sizeof path, dir, k->name) < 0)
-        return LDG_EINVAL;
-    if (access(path, F_OK) == 0) {
+    struct stat st;
+
+    if (lstat(path, &st) == 0) {
         snprintf(err, errcap, "key file %s already exists", path);
         return LDG_EEXIST;
     }
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+    if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >=
+        (int)sizeof tmp)
+        return LDG_EINVAL;
     text = ldg_secure_alloc(cap);
     if (text == NULL)
         return LDG_ENOMEM;
@@ -78,12 +78,21 @@ ldg_keyfile_write(const char *dir, const struct ldg_key *k, char *err,
     }
     close(fd);
     fd = -1;
-    if (rename(tmp, path) != 0) {
-        snprintf(err, errcap, "cannot rename %s: %s", tmp, strerror(errno));
-        rc = LDG_EIO;
+    /* link(2), not rename(2): a file that appeared at path meanwhile is
+     * never replaced */
+    if (link(tmp, path) != 0) {
+        if (errno == EEXIST) {
+            snprintf(err, errcap, "key file %s already exists", path);
+            rc = LDG_EEXIST;
+        } else {
+            snprintf(err, errcap, "cannot create %s: %s", path,
+                     strerror(errno));
+            rc = LDG_EIO;
+        }
         goto out;
     }
-    fd = open(kdir, O_RDONLY | O_DIRECTORY);
+    unlink(tmp);
+    fd = open(dirpath, O_RDONLY | O_DIRECTORY);
     if (fd >= 0)
         fsync(fd);
     rc = 0;
@@ -96,6 +105,45 @@ out:
     ldg_wipe(hex, sizeof hex);
     ldg_secure_free(text);
     return rc;
+}
+
+int
+ldg_keyfile_write(const char *dir, const struct ldg_key *k, char *err,
+                  size_t errcap)
+{
+    char kdir[4200], path[4300];
+
+    snprintf(kdir, sizeof kdir, "%s/keys", dir);
+    if (mkdir(kdir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errcap, "cannot create %s: %s", kdir, strerror(errno));
+        return LDG_EIO;
+    }
+    if (key_path(path, sizeof path, dir, k->name) < 0)
+        return LDG_EINVAL;
+    return keyfile_write_at(path, kdir, k, err, errcap);
+}
+
+int
+ldg_keyfile_save(const char *path, const struct ldg_key *k, char *err,
+                 size_t errcap)
+{
+    char dirpath[4300];
+    const char *slash;
+
+    if (errcap > 0)
+        err[0] = '\0';
+    if (path == NULL || *path == '\0' || strlen(path) >= 4096) {
+        snprintf(err, errcap, "no key file name given");
+        return LDG_EINVAL;
+    }
+    slash = strrchr(path, '/');
+    if (slash == NULL)
+        snprintf(dirpath, sizeof dirpath, ".");
+    else if (slash == path)
+        snprintf(dirpath, sizeof dirpath, "/");
+    else
+        snprintf(dirpath, sizeof dirpath, "%.*s", (int)(slash - path), path);
+    return keyfile_write_at(path, dirpath, k, err, errcap);
 }
 
 /* A process about to hold a secret key writes no core file and cannot be
@@ -114,18 +162,129 @@ harden_process(void)
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
+/* Reads the key file at path: a regular file of this user's, 0600, one
+ * link. name: the name it must hold, or NULL for any valid one. */
+static int
+keyfile_read_at(const char *path, const char *name, struct ldg_key **out,
+                char *err, size_t errcap)
+{
+    struct stat st;
+    char *text = NULL;
+    uint8_t *seed = NULL;
+    const char *p;
+    char want[LDG_NAME_MAX + 16], fname[LDG_NAME_MAX + 1];
+    ssize_t got;
+    int fd = -1, rc = LDG_EKEY;
+
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (name != NULL)
+            snprintf(err, errcap, "no key '%s' (%s: %s)", name, path,
+                     strerror(errno));
+        else
+            snprintf(err, errcap, "cannot open key file %s: %s", path,
+                     strerror(errno));
+        return errno == ENOENT && name == NULL ? LDG_ENOTFOUND : LDG_EKEY;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errcap, "key file %s is not a regular file", path);
+        goto out;
+    }
+    if ((st.st_mode & 077) != 0) {
+        snprintf(err, errcap,
+                 "key file %s has mode %04o; it must be 0600 (chmod 600 %s)",
+                 path, (unsigned)(st.st_mode & 07777), path);
+        goto out;
+    }
+    if (st.st_uid != geteuid()) {
+        snprintf(err, errcap,
+                 "key file %s is owned by uid %u, not by this user (uid %u)",
+                 path, (unsigned)st.st_uid, (unsigned)geteuid());
+        goto out;
+    }
+    if (st.st_nlink != 1) {
+        /* another name for the same secret, maybe somewhere readable */
+        snprintf(err, errcap,
+                 "key file %s has %lu hard links; a key file must have one",
+                 path, (unsigned long)st.st_nlink);
+        goto out;
+    }
+    harden_process();
+    text = ldg_secure_alloc(KEYFILE_MAX + 1);
+    seed = ldg_secure_alloc(32);
+    if (text == NULL || seed == NULL) {
+        snprintf(err, errcap, "key file %s: out of memory", path);
+        rc = LDG_ENOMEM;
+        goto out;
+    }
+    got = read(fd, text, KEYFILE_MAX);
+    if (got <= 0) {
+        snprintf(err, errcap, "cannot read key file %s", path);
+        goto out;
+    }
+    text[got] = '\0';
+    if (name == NULL) {
+        /* any valid name: the file's */
+        const char *nl, *np = text + strlen(KEYFILE_MAGIC);
+        if (strncmp(text, KEYFILE_MAGIC, strlen(KEYFILE_MAGIC)) != 0 ||
+            strncmp(np, "name ", 5) != 0 ||
+            (nl = strchr(np + 5, '\n')) == NULL ||
+            (size_t)(nl - np - 5) > LDG_NAME_MAX) {
+            snprintf(err, errcap,
+                     "key file %s is not a ledger secret key "
+                     "(it must start with 'ledger-secret-key v1')",
+                     path);
+            goto out;
+        }
+        memcpy(fname, np + 5, (size_t)(nl - np - 5));
+        fname[nl - np - 5] = '\0';
+        if (!ldg_key_name_valid(fname)) {
+            snprintf(err, errcap, "key file %s: invalid key name", path);
+            goto out;
+        }
+        name = fname;
+    }
+    snprintf(want, sizeof want, "name %s\nseed ", name);
+    if (strncmp(text, KEYFILE_MAGIC, strlen(KEYFILE_MAGIC)) != 0 ||
+        strncmp(text + strlen(KEYFILE_MAGIC), want, strlen(want)) != 0) {
+        snprintf(err, errcap, "key file %s is not a ledger key named '%s'",
+                 path, name);
+        goto out;
+    }
+    p = text + strlen(KEYFILE_MAGIC) + strlen(want);
+    if (strlen(p) != 65 || p[64] != '\n') {
+        snprintf(err, errcap, "key file %s: malformed seed line", path);
+        goto out;
+    }
+    {
+        char hex[65];
+        memcpy(hex, p, 64);
+        hex[64] = '\0';
+        rc = ldg_unhex(seed, 32, hex);
+        ldg_wipe(hex, sizeof hex);
+    }
+    if (rc < 0) {
+        snprintf(err, errcap, "key file %s: malformed seed", path);
+        rc = LDG_EKEY;
+        goto out;
+    }
+    rc = ldg_key_from_seed(out, name, seed);
+    if (rc < 0)
+        snprintf(err, errcap, "key file %s: %s", path, ldg_strerror(rc));
+out:
+    if (fd >= 0)
+        close(fd);
+    ldg_secure_free(text);
+    ldg_secure_free(seed);
+    return rc;
+}
+
 int
 ldg_keyfile_read(const char *dir, const char *name, struct ldg_key **out,
                  char *err, size_t errcap)
 {
     char kdir[4200], path[4300];
     struct stat st;
-    char *text = NULL;
-    uint8_t *seed = NULL;
-    const char *p;
-    char want[LDG_NAME_MAX + 16];
-    ssize_t got;
-    int fd = -1, rc = LDG_EKEY;
 
     *out = NULL;
     if (errcap > 0)
@@ -182,82 +341,21 @@ ldg_keyfile_read(const char *dir, const char *name, struct ldg_key **out,
                  kdir, (unsigned)(st.st_mode & 07777), kdir);
         return LDG_EKEY;
     }
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errcap, "no key '%s' (%s: %s)", name, path,
-                 strerror(errno));
-        return LDG_EKEY;
+    return keyfile_read_at(path, name, out, err, errcap);
+}
+
+int
+ldg_keyfile_load(const char *path, struct ldg_key **out, char *err,
+                 size_t errcap)
+{
+    *out = NULL;
+    if (errcap > 0)
+        err[0] = '\0';
+    if (path == NULL || *path == '\0') {
+        snprintf(err, errcap, "no key file name given");
+        return LDG_EINVAL;
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errcap, "key file %s is not a regular file", path);
-        goto out;
-    }
-    if ((st.st_mode & 077) != 0) {
-        snprintf(err, errcap,
-                 "key file %s has mode %04o; it must be 0600 (chmod 600 %s)",
-                 path, (unsigned)(st.st_mode & 07777), path);
-        goto out;
-    }
-    if (st.st_uid != geteuid()) {
-        snprintf(err, errcap,
-                 "key file %s is owned by uid %u, not by this user (uid %u)",
-                 path, (unsigned)st.st_uid, (unsigned)geteuid());
-        goto out;
-    }
-    if (st.st_nlink != 1) {
-        /* another name for the same secret, maybe somewhere readable */
-        snprintf(err, errcap,
-                 "key file %s has %lu hard links; a key file must have one",
-                 path, (unsigned long)st.st_nlink);
-        goto out;
-    }
-    harden_process();
-    text = ldg_secure_alloc(KEYFILE_MAX + 1);
-    seed = ldg_secure_alloc(32);
-    if (text == NULL || seed == NULL) {
-        snprintf(err, errcap, "key file %s: out of memory", path);
-        rc = LDG_ENOMEM;
-        goto out;
-    }
-    got = read(fd, text, KEYFILE_MAX);
-    if (got <= 0) {
-        snprintf(err, errcap, "cannot read key file %s", path);
-        goto out;
-    }
-    text[got] = '\0';
-    snprintf(want, sizeof want, "name %s\nseed ", name);
-    if (strncmp(text, KEYFILE_MAGIC, strlen(KEYFILE_MAGIC)) != 0 ||
-        strncmp(text + strlen(KEYFILE_MAGIC), want, strlen(want)) != 0) {
-        snprintf(err, errcap, "key file %s is not a ledger key named '%s'",
-                 path, name);
-        goto out;
-    }
-    p = text + strlen(KEYFILE_MAGIC) + strlen(want);
-    if (strlen(p) != 65 || p[64] != '\n') {
-        snprintf(err, errcap, "key file %s: malformed seed line", path);
-        goto out;
-    }
-    {
-        char hex[65];
-        memcpy(hex, p, 64);
-        hex[64] = '\0';
-        rc = ldg_unhex(seed, 32, hex);
-        ldg_wipe(hex, sizeof hex);
-    }
-    if (rc < 0) {
-        snprintf(err, errcap, "key file %s: malformed seed", path);
-        rc = LDG_EKEY;
-        goto out;
-    }
-    rc = ldg_key_from_seed(out, name, seed);
-    if (rc < 0)
-        snprintf(err, errcap, "key file %s: %s", path, ldg_strerror(rc));
-out:
-    if (fd >= 0)
-        close(fd);
-    ldg_secure_free(text);
-    ldg_secure_free(seed);
-    return rc;
+    return keyfile_read_at(path, NULL, out, err, errcap);
 }
 
 /* ---------------------------------------------------------- registry -- */
