@@ -730,7 +730,7 @@ ingest_served(struct cli *c, FILE *in, struct ingest_ctx *ic, int acks,
     struct feed f;
     pthread_t th;
     uint64_t answered = 0, committed = 0, rejected = 0, first = 0, last = 0;
-    uint64_t dups = 0;
+    uint64_t dups = 0, key_refused = 0;
     char err[600];
     int rc;
 
@@ -771,6 +771,8 @@ ingest_served(struct cli *c, FILE *in, struct ingest_ctx *ic, int acks,
             }
         } else {
             rejected++;
+            if (ans.code == EX_NOPERM)
+                key_refused++;
             served_error(ic->name, ans.error);
         }
     }
@@ -783,7 +785,9 @@ ingest_served(struct cli *c, FILE *in, struct ingest_ctx *ic, int acks,
                 (unsigned long long)answered, (unsigned long long)f.requests);
         rc = EX_IOERR;
     } else
-        rc = rejected > 0 ? EX_DATAERR : EX_OK;
+        rc = rejected == 0             ? EX_OK
+             : key_refused == rejected ? EX_NOPERM
+                                       : EX_DATAERR;
     if (committed > 0)
         fprintf(stderr,
                 "ingest: %llu events committed through ledger serve (seq "
@@ -890,7 +894,8 @@ cmd_ingest(struct cli *c, int argc, char **argv)
     rc = ldg_ingest(l, in, &o, &rep);
     if (c->progress)
         fputs("\r\033[K", stderr); /* the summary follows */
-    if (rc < 0 && rc != LDG_EBADINPUT)
+    if (rc < 0 && rc != LDG_EBADINPUT &&
+        !(rc == LDG_EKEY && rep.held_refused > 0))
         cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
     if (o.strict && rep.rejected > 0)
         fprintf(stderr,
@@ -1641,14 +1646,20 @@ keys_list(struct cli *c, struct ldg_ledger *l)
     size_t n;
     int rc = ldg_keys_list(l, &k, &n);
     if (rc < 0) {
-        cli_err(c, "%s", ldg_strerror(rc));
+        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
         return cli_exit_code(rc);
     }
     if (c->out == OUT_HUMAN)
         printf("%-16s %-16s %-7s %-7s %-6s %s\n", "NAME", "KEY ID", "ADDED",
-               "REVOKED", "SECRET", "ROLES");
+               "REVOKED", "HELD", "ROLES");
     for (size_t i = 0; i < n; i++) {
         char added[24], rev[24], pub[65];
+        /* who holds the secret: the ledger (keys/NAME.key on this box),
+         * the writer (enrolled with --public-key: its events arrive
+         * sealed), or nobody here (a ledger-held key whose file is gone) */
+        const char *held = k[i].writer_held  ? "writer"
+                           : k[i].has_secret ? "ledger"
+                                             : "none";
         snprintf(added, sizeof added, "%llu",
                  (unsigned long long)k[i].added_seq);
         if (k[i].revoked_seq == UINT64_MAX)
@@ -1661,8 +1672,7 @@ keys_list(struct cli *c, struct ldg_ledger *l)
             /* 80 columns on a terminal: a long name or role list is cut
              * with "…" (whole when piped) */
             cli_cell(c, k[i].name, 16, 0);
-            printf("%-16s %-7s %-7s %-6s ", k[i].key_id, added, rev,
-                   k[i].has_secret ? "yes" : "no");
+            printf("%-16s %-7s %-7s %-6s ", k[i].key_id, added, rev, held);
             cli_cell(c,
                      k[i].roles[0] == '*'    ? "* (log key: any type)"
                      : k[i].roles[0] == '\0' ? "(none: any actor type)"
@@ -1670,9 +1680,10 @@ keys_list(struct cli *c, struct ldg_ledger *l)
                      CLI_COLUMNS - 57, 1);
         } else {
             json_t *o =
-                json_pack("{s:s, s:s, s:s, s:s, s:b}", "name", k[i].name,
+                json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "name", k[i].name,
                           "key_id", k[i].key_id, "public_key", pub, "added_seq",
-                          added, "has_secret", k[i].has_secret);
+                          added, "has_secret", k[i].has_secret, "held",
+                          k[i].writer_held ? "writer" : "ledger");
             json_t *rl = json_array();
             char *dup = strdup(k[i].roles), *save = NULL;
             /* the log key: ["*"]; none: [] (any actor type) */
@@ -1690,6 +1701,8 @@ keys_list(struct cli *c, struct ldg_ledger *l)
     return EX_OK;
 }
 
+enum { OPT_PUBKEY = 400, OPT_KEYOUT, OPT_KEYNAME };
+
 static const struct cli_opt keys_opts[] = {
     CLI_VALUE('r', 0, "roles", "R,...",
               "with add: the event types the key may sign, as roles: host, "
@@ -1697,11 +1710,25 @@ static const struct cli_opt keys_opts[] = {
               "promotion, run, x, erase, sensor, control-plane, any "
               "(docs/FORMAT.md, Key roles; none: any actor type)"),
     CLI_VALUE('R', 0, "reason", "TEXT", "with revoke (required): why"),
+    CLI_VALUE(OPT_PUBKEY, 0, "public-key", "KEY",
+              "with add: enrol a key held by its writer: its public key as "
+              "64 hex digits, or @FILE holding what `ledger keys generate` "
+              "printed; no secret key file is written, and the key's events "
+              "must arrive sealed (`ledger seal`). Format version 2 ledgers "
+              "only"),
+    CLI_VALUE(OPT_KEYOUT, 0, "out", "FILE",
+              "with generate (required): the secret key file to create, "
+              "mode 0600; an existing file is never overwritten"),
+    CLI_VALUE(OPT_KEYNAME, 0, "name", "NAME",
+              "with generate: the name written in the key file (default: "
+              "FILE's base name without .key)"),
     QUIET_OPT,
-    CLI_ARG("add NAME|list|revoke NAME|verifier",
-            "add: create actor NAME's key and record it; list: every key; "
-            "revoke: record that NAME's key is no longer trusted; verifier: "
-            "the log's verifier key, for a third party",
+    CLI_ARG("add NAME|list|revoke NAME|verifier|generate",
+            "add: create actor NAME's key and record it (with --public-key: "
+            "record a key its writer holds); list: every key; revoke: record "
+            "that NAME's key is no longer trusted; verifier: the log's "
+            "verifier key, for a third party; generate: make a secret key "
+            "file outside any ledger (--out) and print its public key",
             0),
     CLI_OPT_END};
 
@@ -1714,7 +1741,17 @@ const struct cli_command cli_cmd_keys = {
     "evaluator, an operator) signs its events with its own Ed25519 key; "
     "adding and revoking a key are themselves events in the log, so a "
     "verifier knows which key was valid when. The secret keys stay in the "
-    "ledger directory's keys/ (0600); only public keys enter the log.",
+    "ledger directory's keys/ (0600); only public keys enter the log."
+    "\n\n"
+    "A writer may hold its own key instead: `ledger keys generate --out "
+    "FILE` makes a secret key file anywhere (no ledger needed) and prints "
+    "its public key; `ledger keys add NAME --public-key @FILE.pub` records "
+    "it with \"held\": \"writer\" in its key.added and writes no secret. "
+    "The ledger then never signs as that key: appending or ingesting as it "
+    "without a seal is refused (exit 77); its events must arrive sealed by "
+    "their writer. Enrolling one needs a format version 2 ledger. `keys "
+    "list` shows who holds each key (HELD: ledger, writer, or none when a "
+    "ledger-held key's file is gone).",
     keys_opts,
     CLI_OUT_BASIC,
     "# prints \"seq 5: key runtime (id 3f9a1c2e5b7d0a41) added\"\n"
@@ -1722,7 +1759,11 @@ const struct cli_command cli_cmd_keys = {
     "ledger keys list\n"
     "ledger keys revoke runtime --reason 'host reinstalled'\n"
     "# give this to whoever verifies your bundles\n"
-    "ledger keys verifier > box.vkey\n",
+    "ledger keys verifier > box.vkey\n"
+    "# a key the control plane holds itself: make it on its own box ...\n"
+    "ledger keys generate --out ~/cp.key > cp.pub\n"
+    "# ... and enrol only its public key in the ledger\n"
+    "ledger keys add control-plane --public-key @cp.pub --roles pack,run\n",
     CLI_CMD_PAGER};
 
 /* "key NAME (id KEYID) added" */
@@ -1736,15 +1777,180 @@ key_added(struct ldg_ledger *l, const char *name, char *what, size_t cap)
         return;
     for (size_t i = 0; i < n; i++)
         if (strcmp(k[i].name, name) == 0 && k[i].revoked_seq == UINT64_MAX)
-            snprintf(what, cap, "key %s (id %s) added", name, k[i].key_id);
+            snprintf(what, cap, "key %s (id %s) added%s", name, k[i].key_id,
+                     k[i].writer_held ? ", held by its writer" : "");
     free(k);
+}
+
+/* 1 if s is exactly 64 hex digits. */
+static int
+is_hex64(const char *s, size_t n)
+{
+    if (n != 64)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (strchr("0123456789abcdefABCDEF", s[i]) == NULL || s[i] == '\0')
+            return 0;
+    return 1;
+}
+
+/* --public-key KEY: 64 hex digits, or @FILE holding what `keys generate`
+ * prints (its "public_key HEX" line, its -o json object, or the bare hex).
+ * 0, or an exit code after saying why. */
+static int
+parse_public_key(struct cli *c, const char *arg, uint8_t pub[32])
+{
+    char text[4096], hex[65];
+    const char *what = arg;
+    size_t n;
+
+    if (arg[0] != '@') {
+        if (!is_hex64(arg, strlen(arg)) || ldg_unhex(pub, 32, arg) < 0) {
+            cli_err(c,
+                    "--public-key: '%.80s' is not a public key (64 hex "
+                    "digits, or @FILE as `ledger keys generate` prints it)",
+                    arg);
+            return EX_USAGE;
+        }
+        return 0;
+    }
+    what = arg + 1;
+    {
+        FILE *f = fopen(what, "r");
+        if (f == NULL) {
+            cli_err(c, "--public-key: cannot open %s: %s", what,
+                    strerror(errno));
+            return errno == ENOENT ? EX_NOINPUT : EX_IOERR;
+        }
+        n = fread(text, 1, sizeof text - 1, f);
+        if (ferror(f)) {
+            cli_err(c, "--public-key: cannot read %s: %s", what,
+                    strerror(errno));
+            fclose(f);
+            return EX_IOERR;
+        }
+        if (n == sizeof text - 1 && fgetc(f) != EOF) {
+            fclose(f);
+            cli_err(c, "--public-key: %s is larger than a public key file",
+                    what);
+            return EX_DATAERR;
+        }
+        fclose(f);
+        text[n] = '\0';
+    }
+    hex[0] = '\0';
+    {
+        /* the bare hex, with or without a newline */
+        size_t m = strcspn(text, " \t\r\n");
+        if (is_hex64(text, m) && text[m + strspn(text + m, " \t\r\n")] == '\0')
+            snprintf(hex, sizeof hex, "%.64s", text);
+    }
+    if (hex[0] == '\0' && text[0] == '{') {
+        json_error_t je;
+        json_t *o = json_loads(text, 0, &je);
+        const char *v = json_string_value(json_object_get(o, "public_key"));
+        if (v != NULL && is_hex64(v, strlen(v)))
+            snprintf(hex, sizeof hex, "%s", v);
+        json_decref(o);
+    }
+    if (hex[0] == '\0') {
+        /* "public_key HEX" on a line of its own */
+        for (char *line = text; line && *line;) {
+            char *nl = strchr(line, '\n');
+            if (nl)
+                *nl = '\0';
+            if (strncmp(line, "public_key ", 11) == 0 &&
+                is_hex64(line + 11, strcspn(line + 11, " \t\r")) &&
+                line[11 + 64 + strspn(line + 75, " \t\r")] == '\0') {
+                snprintf(hex, sizeof hex, "%.64s", line + 11);
+                break;
+            }
+            line = nl ? nl + 1 : NULL;
+        }
+    }
+    if (hex[0] == '\0' || ldg_unhex(pub, 32, hex) < 0) {
+        cli_err(c,
+                "--public-key: %s holds no public key (a line 'public_key "
+                "<64 hex digits>' as `ledger keys generate` prints it, its "
+                "-o json object, or the 64 hex digits alone)",
+                what);
+        return EX_DATAERR;
+    }
+    return 0;
+}
+
+/* `keys generate --out FILE [--name NAME]`: no ledger involved. */
+static int
+keys_generate(struct cli *c, const char *out, const char *name)
+{
+    char nbuf[LDG_NAME_MAX + 1], err[1024], pub[65];
+    struct ldg_key *k = NULL;
+    int rc;
+
+    if (out == NULL || *out == '\0') {
+        cli_err(c, "generate needs --out FILE (the secret key file to "
+                   "create)");
+        return EX_USAGE;
+    }
+    if (name == NULL) {
+        const char *base = strrchr(out, '/');
+        size_t len;
+        base = base ? base + 1 : out;
+        len = strlen(base);
+        if (len > 4 && strcmp(base + len - 4, ".key") == 0)
+            len -= 4;
+        if (len == 0 || len > LDG_NAME_MAX) {
+            cli_err(c,
+                    "--out %s: no key name in the file name; give --name "
+                    "NAME",
+                    out);
+            return EX_USAGE;
+        }
+        snprintf(nbuf, sizeof nbuf, "%.*s", (int)len, base);
+        name = nbuf;
+        if (!ldg_key_name_valid(name)) {
+            cli_err(c,
+                    "--out %s: '%s' is not a valid key name (1-%d of A-Z "
+                    "a-z 0-9 . _ -); give --name NAME",
+                    out, name, LDG_NAME_MAX);
+            return EX_USAGE;
+        }
+    } else if (!ldg_key_name_valid(name)) {
+        cli_err(c,
+                "--name: '%s' is not a valid key name (1-%d of A-Z a-z 0-9 "
+                ". _ -)",
+                name, LDG_NAME_MAX);
+        return EX_USAGE;
+    }
+    if ((rc = ldg_key_generate(&k, name)) < 0) {
+        cli_err(c, "cannot generate a key: %s", ldg_strerror(rc));
+        return cli_exit_code(rc);
+    }
+    rc = ldg_keyfile_save(out, k, err, sizeof err);
+    if (rc < 0) {
+        cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
+        ldg_key_free(k);
+        return rc == LDG_EEXIST ? EX_CANTCREAT : cli_exit_code(rc);
+    }
+    ldg_hex(pub, k->pub, 32);
+    if (c->out != OUT_HUMAN)
+        cli_print_json(c, json_pack("{s:s, s:s, s:s, s:s}", "name", k->name,
+                                    "key_id", k->key_id, "public_key", pub,
+                                    "file", out));
+    else if (c->quiet)
+        printf("%s\n", pub);
+    else
+        printf("public_key %s\nkey_id %s\nname %s\n", pub, k->key_id, k->name);
+    ldg_key_free(k);
+    return EX_OK;
 }
 
 int
 cmd_keys(struct cli *c, int argc, char **argv)
 {
     struct cli_args a;
-    const char *roles = NULL, *reason = NULL, *sub;
+    const char *roles = NULL, *reason = NULL, *sub, *pubkey = NULL;
+    const char *kout = NULL, *kname = NULL;
     struct ldg_ledger *l = NULL;
     uint64_t seq;
     int ch, rc;
@@ -1757,6 +1963,12 @@ cmd_keys(struct cli *c, int argc, char **argv)
             reason = a.value;
         else if (ch == 'q')
             c->quiet = 1;
+        else if (ch == OPT_PUBKEY)
+            pubkey = a.value;
+        else if (ch == OPT_KEYOUT)
+            kout = a.value;
+        else if (ch == OPT_KEYNAME)
+            kname = a.value;
         else
             return cli_usage(c);
     }
@@ -1766,6 +1978,18 @@ cmd_keys(struct cli *c, int argc, char **argv)
     if (ind >= argc)
         return cli_usage(c);
     sub = argv[ind];
+    if (pubkey != NULL && strcmp(sub, "add") != 0)
+        return cli_usage_err(c, "--public-key goes with add");
+    if ((kout != NULL || kname != NULL) && strcmp(sub, "generate") != 0)
+        return cli_usage_err(c, "--out and --name go with generate");
+    if (strcmp(sub, "generate") == 0) {
+        if (ind + 1 != argc)
+            return cli_usage(c);
+        if (roles != NULL || reason != NULL)
+            return cli_usage_err(c, "generate makes a key file only; give "
+                                    "--roles to keys add");
+        return keys_generate(c, kout, kname);
+    }
     if ((rc = resolve_dir(c)) != 0)
         return rc;
     if (strcmp(sub, "list") == 0 && ind + 1 == argc) {
@@ -1783,9 +2007,13 @@ cmd_keys(struct cli *c, int argc, char **argv)
             cli_print_json(c, json_pack("{s:s}", "verifier", vkey));
         rc = EX_OK;
     } else if (strcmp(sub, "add") == 0 && ind + 2 == argc) {
+        uint8_t pub[32];
+        if (pubkey != NULL && (rc = parse_public_key(c, pubkey, pub)) != 0)
+            return rc;
         if ((rc = cli_open(c, 0, &l)) != 0)
             return rc;
-        rc = ldg_keys_add(l, argv[ind + 1], roles, &seq);
+        rc = pubkey != NULL ? ldg_keys_enrol(l, argv[ind + 1], roles, pub, &seq)
+                            : ldg_keys_add(l, argv[ind + 1], roles, &seq);
         if (rc < 0) {
             cli_err(c, "%s",
                     ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));

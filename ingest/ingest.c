@@ -509,6 +509,9 @@ pass(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
              * validation before anything is queued. */
             report_error(o, lineno, 1, ldg_errmsg(l));
             rep->rejected++;
+            if (rc == LDG_EKEY && ev.actor != NULL &&
+                ldg_keys_held_by_writer(l, ev.actor) == 1)
+                rep->held_refused++;
             rc = 0;
         }
         json_decref(holder);
@@ -578,7 +581,7 @@ ingest_strict(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
     if (spool != NULL)
         fclose(spool);
     if (rc == 0 && rep->rejected > 0)
-        rc = LDG_EBADINPUT;
+        rc = rep->held_refused == rep->rejected ? LDG_EKEY : LDG_EBADINPUT;
     if (rc < 0)
         rep->committed = 0;
     return rc;
@@ -626,7 +629,7 @@ ldg_ingest(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
     if (rc == 0 && rep->lines >= rep->rejected + rep->committed)
         rep->duplicates = rep->lines - rep->rejected - rep->committed;
     if (rc == 0 && rep->rejected > 0)
-        rc = LDG_EBADINPUT;
+        rc = rep->held_refused == rep->rejected ? LDG_EKEY : LDG_EBADINPUT;
 out:
     ldg_writer_free(w);
     return rc;

@@ -39,12 +39,15 @@ struct ldg_ingest_opts {
 };
 
 struct ldg_ingest_report {
-    uint64_t lines;     /* non-empty lines read */
-    uint64_t committed; /* events durably committed */
-    uint64_t rejected;  /* invalid lines */
-    uint64_t duplicates; /* lines whose "id" was already in the log (or
-                          * earlier in the input): not appended again */
-    uint64_t first_seq; /* sequence number of the first committed event */
+    uint64_t lines;        /* non-empty lines read */
+    uint64_t committed;    /* events durably committed */
+    uint64_t rejected;     /* invalid lines */
+    uint64_t held_refused; /* of those, refused because their actor key
+                            * is held by its writer and they came unsealed
+                            * (ldg_keys_held_by_writer) */
+    uint64_t duplicates;   /* lines whose "id" was already in the log (or
+                            * earlier in the input): not appended again */
+    uint64_t first_seq;    /* sequence number of the first committed event */
 };
 
 /* The fields a request line of the serve protocol (docs/PROTOCOL.md) may
@@ -89,7 +92,9 @@ int ldg_ingest_parse_time(const char *s, uint64_t *ns, const char **why);
 
 /*
  * Reads JSON Lines from in and appends them. Returns 0 if every line was
- * valid and committed; LDG_EBADINPUT if some lines were rejected (the
+ * valid and committed; LDG_EKEY if some lines were rejected, every one of
+ * them unsealed from a key held by its writer (report->held_refused);
+ * LDG_EBADINPUT if some lines were rejected otherwise (the
  * valid ones are committed unless strict); another code on I/O or storage
  * failure, with report->committed saying exactly how many events are
  * durable. Messages for storage failures are in ldg_errmsg(l).

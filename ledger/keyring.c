@@ -18,6 +18,16 @@
 
 /* -------------------------------------------------------------- keys -- */
 
+/* The ledger's format version (meta "format"). Until format version 2
+ * lands in the core, the only one ldg_open accepts is LDG_FORMAT_VERSION;
+ * the core's own accessor replaces this. */
+int
+ldg_format(const struct ldg_ledger *l)
+{
+    (void)l;
+    return LDG_FORMAT_VERSION;
+}
+
 int
 ldg_log_secret_load(struct ldg_ledger *l)
 {
@@ -45,11 +55,70 @@ ldg_log_secret_load(struct ldg_ledger *l)
     return 0;
 }
 
+/* Is the key named name (the newest of that name) held by its writer, as
+ * its key.added says ("held": "writer")? 1 yes, 0 no or unknown; *ks gets
+ * the key when found. */
+static int
+writer_held_name(struct ldg_ledger *l, const char *name,
+                 struct ldg_key_state *ks)
+{
+    struct ldg_txn *t;
+    int held = 0;
+
+    if (ldg_txn_begin(l, LDG_TXN_READ, &t) < 0)
+        return 0;
+    if (ldg_keys_lookup_name(t, name, ks) == 0)
+        held = ldg_key_writer_held(t, ks->added_seq) == 1;
+    ldg_txn_abort(t);
+    return held;
+}
+
+int
+ldg_keys_held_by_writer(struct ldg_ledger *l, const char *name)
+{
+    struct ldg_key_state ks;
+    if (l == NULL || name == NULL || !ldg_key_name_valid(name))
+        return 0;
+    return writer_held_name(l, name, &ks);
+}
+
+int
+ldg_key_writer_held(struct ldg_txn *t, uint64_t added_seq)
+{
+    json_t *body = NULL;
+    const char *held;
+    int rc;
+
+    if (added_seq == 0)
+        return 0; /* the log key */
+    rc = ldg_body_get(t, added_seq, &body);
+    if (rc < 0)
+        return rc;
+    held = json_string_value(json_object_get(body, "held"));
+    rc = held != NULL && strcmp(held, "writer") == 0;
+    json_decref(body);
+    return rc;
+}
+
 int
 ldg_keys_load(struct ldg_ledger *l, const char *name, struct ldg_key **out)
 {
     char err[512];
-    int rc = ldg_keyfile_read(l->dir, name, out, err, sizeof err);
+    int rc;
+    struct ldg_key_state hk;
+
+    *out = NULL;
+    /* A key held by its writer never signs through the ledger, whatever
+     * file lies in keys/ under its name. */
+    if (name != NULL && strcmp(name, LDG_LOG_KEY_NAME) != 0 &&
+        writer_held_name(l, name, &hk)) {
+        ldg_seterr(l,
+                   "key %s (id %s) is held by its writer: its events must "
+                   "arrive sealed",
+                   name, hk.key_id);
+        return LDG_EKEY;
+    }
+    rc = ldg_keyfile_read(l->dir, name, out, err, sizeof err);
     if (rc < 0) {
         struct ldg_txn *t;
         struct ldg_key_state ks;
@@ -186,6 +255,91 @@ ldg_keys_add(struct ldg_ledger *l, const char *name, const char *roles,
 out:
     json_decref(body);
     ldg_key_free(k);
+    return rc;
+}
+
+int
+ldg_keys_enrol(struct ldg_ledger *l, const char *name, const char *roles,
+               const uint8_t pub[32], uint64_t *seq_out)
+{
+    struct ldg_event_in in;
+    struct ldg_txn *t;
+    struct ldg_key_state ks;
+    char hex[65], err[512], id[LDG_KEYID_LEN + 1];
+    json_t *body = NULL, *rl = NULL;
+    int rc, fmt;
+
+    if (!ldg_key_name_valid(name)) {
+        ldg_seterr(l, "invalid key name '%s': use 1-%d of A-Z a-z 0-9 . _ -",
+                   name ? name : "", LDG_NAME_MAX);
+        return LDG_EINVAL;
+    }
+    if (strcmp(name, LDG_LOG_KEY_NAME) == 0) {
+        ldg_seterr(l, "the name 'log' is the log key's");
+        return LDG_EEXIST;
+    }
+    fmt = ldg_format(l);
+    if (fmt < 2) {
+        ldg_seterr(l,
+                   "this ledger is format version %d: a key held by its "
+                   "writer needs format version 2, where a writer seals its "
+                   "events before it knows their sequence numbers",
+                   fmt);
+        return LDG_EVERSION;
+    }
+    ldg_key_id(id, pub);
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    rc = ldg_keys_lookup_raw(t, id, &ks);
+    if (rc == 0) {
+        ldg_seterr(l,
+                   "this public key (id %s) is already in the log as key "
+                   "%s (added at event %llu%s)",
+                   id, ks.name, (unsigned long long)ks.added_seq,
+                   ks.revoked_seq != UINT64_MAX ? ", since revoked" : "");
+        rc = LDG_EEXIST;
+    } else if (rc == LDG_ENOTFOUND) {
+        rc = ldg_keys_lookup_name(t, name, &ks);
+        if (rc == 0 && ks.revoked_seq == UINT64_MAX) {
+            ldg_seterr(l,
+                       "key %s is already in the log (id %s, added at "
+                       "event %llu); revoke it first to give the name a new "
+                       "key",
+                       name, ks.key_id, (unsigned long long)ks.added_seq);
+            rc = LDG_EEXIST;
+        } else if (rc == 0 || rc == LDG_ENOTFOUND) {
+            rc = 0;
+        }
+    }
+    ldg_txn_abort(t);
+    if (rc < 0)
+        return rc;
+    if ((rc = ldg_log_secret_load(l)) < 0)
+        return rc;
+    rl = json_array();
+    if (roles != NULL && *roles) {
+        char *dup = strdup(roles), *save = NULL;
+        for (char *r = dup ? strtok_r(dup, ",", &save) : NULL; r;
+             r = strtok_r(NULL, ",", &save))
+            json_array_append_new(rl, json_string(r));
+        free(dup);
+    }
+    if (ldg_roles_check(rl, err, sizeof err) < 0) {
+        const char *why = strstr(err, "unknown role");
+        ldg_seterr(l, "--roles: %s", why ? why : err);
+        json_decref(rl);
+        return LDG_EINVAL;
+    }
+    ldg_hex(hex, pub, 32);
+    body = json_pack("{s:s, s:s, s:s, s:o, s:s}", "key_id", id, "public_key",
+                     hex, "actor", name, "roles", rl, "held", "writer");
+    if (body == NULL)
+        return LDG_ENOMEM;
+    memset(&in, 0, sizeof in);
+    in.type = "key.added";
+    in.body = body;
+    rc = ldg_append(l, &in, seq_out);
+    json_decref(body);
     return rc;
 }
 

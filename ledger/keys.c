@@ -861,6 +861,7 @@ ldg_keys_list(struct ldg_ledger *l, struct ldg_keyinfo **out, size_t *n)
         arr[cnt].added_seq = ks.added_seq;
         arr[cnt].revoked_seq = ks.revoked_seq;
         roles_text(t, &ks, arr[cnt].roles, sizeof arr[cnt].roles);
+        arr[cnt].writer_held = ldg_key_writer_held(t, ks.added_seq) == 1;
         key_path(path, sizeof path, l->dir, ks.name);
         arr[cnt].has_secret = access(path, F_OK) == 0;
         cnt++;

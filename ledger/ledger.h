@@ -181,10 +181,38 @@ void ldg_set_clock(struct ldg_ledger *l, const uint64_t *clock_ns);
 /* Loads the secret key NAME from DIR/keys/NAME.key. The file must be 0600
  * (no group/other bits) in a 0700 directory, else LDG_EKEY. */
 int ldg_keys_load(struct ldg_ledger *l, const char *name, struct ldg_key **out);
+/* A key file anywhere (a writer's own key, kept outside the ledger
+ * directory): the same file format as DIR/keys/NAME.key (docs/FORMAT.md,
+ * "Secret key file"). ldg_keyfile_save writes k's secret to path with mode 0600
+ * and refuses (LDG_EEXIST) a path that exists; ldg_keyfile_load reads one
+ * back (a regular file of this user's, 0600, one link; the name is the
+ * file's), LDG_ENOTFOUND if there is none, LDG_EKEY if it is unusable.
+ * err receives a message naming the file. */
+int ldg_keyfile_save(const char *path, const struct ldg_key *k, char *err,
+                     size_t errcap);
+int ldg_keyfile_load(const char *path, struct ldg_key **out, char *err,
+                     size_t errcap);
 /* Creates key NAME, writes its file and appends key.added (signed by the
  * log key). roles may be NULL. *seq_out gets the event number. */
 int ldg_keys_add(struct ldg_ledger *l, const char *name, const char *roles,
                  uint64_t *seq_out);
+/* Enrols a key held by its writer: appends key.added for NAME with the
+ * public key pub, roles (may be NULL) and "held": "writer"; no secret key
+ * file is written, and the ledger never signs or seals with it (its events
+ * must arrive sealed, ldg_batch_add_sealed). Format version 2 only
+ * (LDG_EVERSION on format 1). LDG_EEXIST if the public key is in the log
+ * already or NAME names an active key. */
+int ldg_keys_enrol(struct ldg_ledger *l, const char *name, const char *roles,
+                   const uint8_t pub[32], uint64_t *seq_out);
+/* 1 if the key added at added_seq is held by its writer (its key.added
+ * says "held": "writer"), 0 if not, or a negative ldg_error. */
+int ldg_key_writer_held(struct ldg_txn *t, uint64_t added_seq);
+/* 1 if the key NAME (the newest of that name) is held by its writer, else
+ * 0: after an LDG_EKEY refusal, says whether it was because the event came
+ * unsealed from such a key. */
+int ldg_keys_held_by_writer(struct ldg_ledger *l, const char *name);
+/* The ledger's format version: 1 or 2 (docs/FORMAT.md). */
+int ldg_format(const struct ldg_ledger *l);
 /* Appends key.revoked for NAME. The log key cannot be revoked. */
 int ldg_keys_revoke(struct ldg_ledger *l, const char *name, const char *reason,
                     uint64_t *seq_out);
@@ -197,6 +225,7 @@ struct ldg_keyinfo {
     uint64_t added_seq;
     uint64_t revoked_seq; /* UINT64_MAX if not revoked */
     int has_secret;       /* a key file is present on this box */
+    int writer_held;      /* ldg_keys_list only: held by its writer */
     /* ldg_keys_list only: the roles its key.added gave it, comma-separated
      * ("" for none: any type an actor key may sign; "*" for the log key,
      * which signs anything). Cut at 255 bytes. */

@@ -20,7 +20,7 @@ struct vtype {
 
 static const struct vtype vocab[] = {
     {"ledger.genesis", "origin*:s log_key*:s"},
-    {"key.added", "key_id*:s public_key*:s actor*:s roles:a"},
+    {"key.added", "key_id*:s public_key*:s actor*:s roles:a held:s=writer"},
     {"key.revoked", "key_id*:s reason*:s"},
     {"body.erased", "target_seq*:i reason*:s"},
     {"host.profile", "cpu*:s cores*:i ram_mb*:i gpus:a disk_free_mb:i tier:i"},

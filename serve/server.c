@@ -199,7 +199,13 @@ commit_once(struct ldg_server *s, struct req *group, int *full)
             snprintf(msg, sizeof msg, "line %llu: %s",
                      (unsigned long long)r->lineno,
                      ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
-            req_error(r, msg, SERVE_CODE_DATA);
+            /* unsealed from a key held by its writer: the ledger may
+             * not sign as it (77, as ledger append exits) */
+            req_error(r, msg,
+                      rc == LDG_EKEY && r->ev.actor != NULL &&
+                              ldg_keys_held_by_writer(l, r->ev.actor) == 1
+                          ? SERVE_CODE_NOPERM
+                          : SERVE_CODE_DATA);
         }
         if (r->resp == NULL)
             goto nomem;

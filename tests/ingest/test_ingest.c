@@ -338,6 +338,68 @@ test_ingest__request_fields(void **state)
     assert_non_null(strstr(msg, "field 'time': must be a string"));
 }
 
+/* A line from a key held by its writer, unsealed: refused, counted in
+ * held_refused; LDG_EKEY when every refused line is one (the CLI's exit
+ * 77), LDG_EBADINPUT when other lines were refused too. Both modes. */
+static void
+test_ingest__unsealed_from_writer_held_key(void **state)
+{
+    static const char one[] =
+        "{\"type\":\"run.started\",\"actor\":\"cp\",\"body\":{\"run\":\"R\","
+        "\"pack\":\"p\"}}\n";
+    static const char two[] =
+        "{\"type\":\"run.started\",\"actor\":\"cp\",\"body\":{\"run\":\"R\","
+        "\"pack\":\"p\"}}\n{\"type\":\"run.started\",\"body\":{}}\n";
+    char dir[256], hex[65];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_ingest_opts o;
+    struct ldg_ingest_report rep;
+    struct ldg_event_in in;
+    struct ldg_key *k = NULL;
+    struct errs e;
+    uint64_t seq, n0, n1;
+    json_t *body;
+    FILE *f;
+    (void)state;
+    assert_int_equal(ldg_key_generate(&k, "cp"), 0);
+    ldg_hex(hex, k->pub, 32);
+    body = json_pack("{s:s, s:s, s:s, s:s}", "key_id", k->key_id, "public_key",
+                     hex, "actor", "cp", "held", "writer");
+    memset(&in, 0, sizeof in);
+    in.type = "key.added";
+    in.body = body;
+    assert_int_equal(ldg_append(l, &in, &seq), 0);
+    json_decref(body);
+    ldg_key_free(k);
+    assert_int_equal(ldg_size(l, &n0), 0);
+    for (int strict = 0; strict < 2; strict++) {
+        memset(&o, 0, sizeof o);
+        memset(&e, 0, sizeof e);
+        o.on_error = on_err;
+        o.ctx = &e;
+        o.strict = strict;
+        f = mem(one, sizeof one - 1);
+        assert_int_equal(ldg_ingest(l, f, &o, &rep), LDG_EKEY);
+        fclose(f);
+        assert_int_equal(rep.rejected, 1);
+        assert_int_equal(rep.held_refused, 1);
+        assert_int_equal(rep.committed, 0);
+        assert_int_equal(e.n, 1);
+        assert_non_null(strstr(e.msg[0], "key cp (id "));
+        assert_non_null(strstr(e.msg[0], "held by its writer"));
+        memset(&e, 0, sizeof e);
+        f = mem(two, sizeof two - 1);
+        assert_int_equal(ldg_ingest(l, f, &o, &rep), LDG_EBADINPUT);
+        fclose(f);
+        assert_int_equal(rep.rejected, 2);
+        assert_int_equal(rep.held_refused, 1);
+    }
+    assert_int_equal(ldg_size(l, &n1), 0);
+    assert_int_equal(n1, n0);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -349,6 +411,7 @@ main(void)
         cmocka_unit_test(test_ingest__line_corpus_holds_invariants),
         cmocka_unit_test(test_ingest__parse_time_rfc3339_and_ns),
         cmocka_unit_test(test_ingest__request_fields),
+        cmocka_unit_test(test_ingest__unsealed_from_writer_held_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

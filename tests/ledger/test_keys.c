@@ -200,6 +200,71 @@ test_keys__signer_json_names_the_signing_key(void **state)
     t_rmrf(dir);
 }
 
+/* A key file anywhere (keys generate --out): written 0600, never over an
+ * existing file, read back to the same key; loose or foreign files are
+ * refused as from keys/. */
+static void
+test_keys__keyfile_anywhere(void **state)
+{
+    char dir[256], path[512], err[512];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_key *k = NULL, *back = NULL;
+    struct stat st;
+    FILE *f;
+    (void)state;
+    snprintf(path, sizeof path, "%s/client.key", dir);
+    assert_int_equal(ldg_keyfile_load(path, &back, err, sizeof err),
+                     LDG_ENOTFOUND);
+    assert_non_null(strstr(err, path));
+    assert_int_equal(ldg_key_generate(&k, "client"), 0);
+    assert_int_equal(ldg_keyfile_save(path, k, err, sizeof err), 0);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(ldg_keyfile_load(path, &back, err, sizeof err), 0);
+    assert_string_equal(back->name, "client");
+    assert_memory_equal(back->pub, k->pub, 32);
+    assert_non_null(back->sk);
+    ldg_key_free(back);
+    back = NULL;
+    /* never overwritten */
+    {
+        struct ldg_key *k2 = NULL;
+        assert_int_equal(ldg_key_generate(&k2, "client"), 0);
+        assert_int_equal(ldg_keyfile_save(path, k2, err, sizeof err),
+                         LDG_EEXIST);
+        assert_non_null(strstr(err, "already exists"));
+        ldg_key_free(k2);
+        assert_int_equal(ldg_keyfile_load(path, &back, err, sizeof err), 0);
+        assert_memory_equal(back->pub, k->pub, 32);
+        ldg_key_free(back);
+        back = NULL;
+    }
+    /* loose mode: refused, named */
+    assert_int_equal(chmod(path, 0640), 0);
+    assert_int_equal(ldg_keyfile_load(path, &back, err, sizeof err), LDG_EKEY);
+    assert_non_null(strstr(err, "has mode 0640"));
+    assert_null(back);
+    /* not a key file */
+    snprintf(path, sizeof path, "%s/junk.key", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("hello\n", f);
+    fclose(f);
+    assert_int_equal(chmod(path, 0600), 0);
+    assert_int_equal(ldg_keyfile_load(path, &back, err, sizeof err), LDG_EKEY);
+    assert_non_null(strstr(err, "is not a ledger secret key"));
+    /* a truncated one */
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("ledger-secret-key v1\nname x\nseed 00\n", f);
+    fclose(f);
+    assert_int_equal(ldg_keyfile_load(path, &back, err, sizeof err), LDG_EKEY);
+    assert_non_null(strstr(err, "malformed seed"));
+    ldg_key_free(k);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -209,6 +274,7 @@ main(void)
         cmocka_unit_test(test_keys__file_holding_another_names_key_refused),
         cmocka_unit_test(test_keys__secret_holder_dumps_no_core),
         cmocka_unit_test(test_keys__revoked_secret_is_wiped),
+        cmocka_unit_test(test_keys__keyfile_anywhere),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
