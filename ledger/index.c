@@ -29,10 +29,12 @@ str_key(uint8_t *k, const char *s, uint64_t seq)
     return n + 9;
 }
 
-/* Calls fn for each (db, key) of ev. */
+/* Calls fn for each (db, key) of ev. at_end is set for idx.time, whose
+ * keys grow with seq (ts is strictly increasing), so an append's key
+ * belongs after every other. */
 static int
 each_key(struct ldg_txn *t, const struct ldg_event *ev,
-         int (*fn)(struct ldg_txn *, ldg_dbi, const uint8_t *, size_t))
+         int (*fn)(struct ldg_txn *, ldg_dbi, const uint8_t *, size_t, int))
 {
     struct ldg_store *s = ldg_txn_store(t);
     uint8_t k[LDG_SUBJECT_MAX + 16];
@@ -40,30 +42,30 @@ each_key(struct ldg_txn *t, const struct ldg_event *ev,
     int rc;
 
     n = str_key(k, ev->type, ev->seq);
-    if ((rc = fn(t, ldg_store_core_dbi(s, LDG_DB_IDX_TYPE), k, n)) < 0)
+    if ((rc = fn(t, ldg_store_core_dbi(s, LDG_DB_IDX_TYPE), k, n, 0)) < 0)
         return rc;
     n = str_key(k, ev->subject, ev->seq);
-    if ((rc = fn(t, ldg_store_core_dbi(s, LDG_DB_IDX_SUBJECT), k, n)) < 0)
+    if ((rc = fn(t, ldg_store_core_dbi(s, LDG_DB_IDX_SUBJECT), k, n, 0)) < 0)
         return rc;
     if (ev->run[0] != '\0') {
         n = str_key(k, ev->run, ev->seq);
-        if ((rc = fn(t, ldg_store_core_dbi(s, LDG_DB_IDX_RUN), k, n)) < 0)
+        if ((rc = fn(t, ldg_store_core_dbi(s, LDG_DB_IDX_RUN), k, n, 0)) < 0)
             return rc;
     }
     n = str_key(k, ev->actor, ev->seq);
-    if ((rc = fn(t, ldg_store_core_dbi(s, LDG_DB_IDX_ACTOR), k, n)) < 0)
+    if ((rc = fn(t, ldg_store_core_dbi(s, LDG_DB_IDX_ACTOR), k, n, 0)) < 0)
         return rc;
     if (ev->id_len > 0) {
         memcpy(k, ev->id, ev->id_len);
         k[ev->id_len] = 0;
         ldg_be64(k + ev->id_len + 1, ev->seq);
-        if ((rc = fn(t, ldg_store_core_dbi(s, LDG_DB_IDX_ID), k,
-                     ev->id_len + 9)) < 0)
+        if ((rc = fn(t, ldg_store_core_dbi(s, LDG_DB_IDX_ID), k, ev->id_len + 9,
+                     0)) < 0)
             return rc;
     }
     ldg_be64(k, ev->ts_ns);
     ldg_be64(k + 8, ev->seq);
-    return fn(t, ldg_store_core_dbi(s, LDG_DB_IDX_TIME), k, 16);
+    return fn(t, ldg_store_core_dbi(s, LDG_DB_IDX_TIME), k, 16, 1);
 }
 
 /* The id index names one event per id: the first key at or after
@@ -95,15 +97,25 @@ ldg_index_id_lookup(struct ldg_txn *t, const char *id, size_t len,
     return rc;
 }
 
+/* A key expected at the end goes in with LMDB's append (no search from
+ * the root, full pages); if it is not past the last key after all (a log
+ * whose ts went back, or the key is there), the ordinary put does exactly
+ * what it did before. */
 static int
-put_one(struct ldg_txn *t, ldg_dbi db, const uint8_t *k, size_t n)
+put_one(struct ldg_txn *t, ldg_dbi db, const uint8_t *k, size_t n, int at_end)
 {
+    if (at_end) {
+        int rc = ldg_kv_put_new(t, db, k, n, "", 0);
+        if (rc != LDG_EEXIST)
+            return rc;
+    }
     return ldg_core_kv_put(t, db, k, n, "", 0);
 }
 
 static int
-check_one(struct ldg_txn *t, ldg_dbi db, const uint8_t *k, size_t n)
+check_one(struct ldg_txn *t, ldg_dbi db, const uint8_t *k, size_t n, int at_end)
 {
+    (void)at_end;
     struct ldg_val v;
     return ldg_kv_get(t, db, k, n, &v);
 }

@@ -1,6 +1,7 @@
 /*
  * test_index.c — the secondary indexes (ledger/index.c): ldg_index_walk
- * in both directions and windows, stopping, errors; ldg_index_rebuild.
+ * in both directions and windows, stopping, errors; ldg_index_rebuild;
+ * the idx.time put that appends at the end of its database.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 
 #include "ledger/ledger.h"
+#include "ledger/ledger_int.h"
 #include "tests/support/support.h"
 
 struct got {
@@ -192,10 +194,48 @@ test_index__rebuild_reports_progress_to_the_log_size(void **state)
     t_rmrf(dir);
 }
 
+/* idx.time keys go in with LMDB's append when they are past the last
+ * one; a key that is not (a ts earlier than the last, or a key already
+ * there) still goes in, through the ordinary put, as before. */
+static void
+test_index__time_key_not_at_the_end_is_still_indexed(void **state)
+{
+    char dir[512];
+    struct ldg_ledger *l = setup_log(dir, sizeof dir);
+    struct ldg_txn *t;
+    struct ldg_event ev;
+    (void)state;
+    memset(&ev, 0, sizeof ev);
+    strcpy(ev.type, "x.one");
+    strcpy(ev.subject, "host:local");
+    strcpy(ev.actor, "0123456789abcdef");
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
+    ev.seq = 1000;
+    ev.ts_ns = UINT64_MAX - 1; /* past every key: appended */
+    assert_int_equal(ldg_index_put(t, &ev), 0);
+    assert_int_equal(ldg_index_check(t, &ev), 0);
+    ev.seq = 1001;
+    ev.ts_ns = 1; /* before every key: the append refuses, the put does it */
+    assert_int_equal(ldg_index_check(t, &ev), LDG_ENOTFOUND);
+    assert_int_equal(ldg_index_put(t, &ev), 0);
+    assert_int_equal(ldg_index_check(t, &ev), 0);
+    /* the very key again */
+    assert_int_equal(ldg_index_put(t, &ev), 0);
+    assert_int_equal(ldg_index_check(t, &ev), 0);
+    ev.seq = 1002;
+    ev.ts_ns = UINT64_MAX; /* the append works after the fallback */
+    assert_int_equal(ldg_index_put(t, &ev), 0);
+    assert_int_equal(ldg_index_check(t, &ev), 0);
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_index__time_key_not_at_the_end_is_still_indexed),
         cmocka_unit_test(test_index__walks_a_value_in_order_within_the_window),
         cmocka_unit_test(test_index__no_match_stop_and_errors),
         cmocka_unit_test(test_index__rebuild_gives_the_same_walks),
