@@ -24,6 +24,9 @@
 #   BENCH_FRESH=1    rebuild the query stores even if a matching set from
 #                    an earlier run is in bench/out/
 #   BENCH_OUT        output directory (default bench/out)
+#   BENCH_FORMAT     ledger format the stores are created in (default 2:
+#                    sealed entries, issue 12; passed to `ledger init` as
+#                    $LEDGER_FORMAT, so a ledger without format 2 ignores it)
 #   TARGET_*         override a target (see "Targets" below)
 #
 # Everything is written under bench/out/ (gitignored): data, stores, logs,
@@ -225,7 +228,9 @@ echo "== ledger benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "   machine: $NPROC cores, $cpu, $mem, disk $disk"
 echo "   events: ingest/verify N=$N, query N=$QN; append/proof runs=$REPS;" \
     "peer threads=$THREADS batch=$BATCH"
-echo "   ledger: $LEDGER $([ "$ledger_ok" = 1 ] || echo "(missing)")"
+echo "   ledger: $LEDGER $([ "$ledger_ok" = 1 ] || echo "(missing)")," \
+    "stores made with LEDGER_FORMAT=${BENCH_FORMAT:-2};" \
+    "$("$LEDGER" --version 2>/dev/null | head -n 1)"
 # Other work on the box skews every figure (both sides alike, but not
 # evenly): say so next to the numbers.
 load_note() {
@@ -243,9 +248,10 @@ PEERB1_DB=$OUT/peer-batch-ingest-1.db
 PEERB_DB=$OUT/peer-batch-ingest.db
 
 # Creates a fresh ledger in DIR; sets ledger_why on failure.
+FMT=${BENCH_FORMAT:-2}
 ledger_fresh() {
     rm -rf "$1"
-    if ! timed "$2-init" "$LEDGER" --dir "$1" init; then
+    if ! LEDGER_FORMAT=$FMT timed "$2-init" "$LEDGER" --dir "$1" init; then
         ledger_why="init: $(reason "$2-init")"
         return 1
     fi
