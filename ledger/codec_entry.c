@@ -524,7 +524,20 @@ ldg_event_decode_flags(const uint8_t *buf, size_t len, struct ldg_event *ev,
     if (buf == NULL || ev == NULL)
         return LDG_EINVAL;
     memset(ev, 0, sizeof *ev);
-    if (len < LDG_ENTRY_OVERHEAD || len > LDG_ENTRY_MAX || buf[0] != 0x93)
+    if (len < 2 || len > LDG_ENTRY_MAX || buf[0] != 0x93)
+        return LDG_ECORRUPT;
+    /* A sealed entry (format version 2) has a map after its first map
+     * (the stamp after the claim) where format 1 has prev's bin 32. */
+    {
+        size_t m = ldg_mp_bounded_len(buf + 1, len - 1);
+        if (m > 0 && m + 1 < len && (buf[1 + m] & 0xf0) == 0x80) {
+            rc = ldg_entry2_decode(buf, len, ev);
+            if (rc == 0 && !(flags & LDG_DECODE_TRUSTED))
+                ldg_tlog_leaf_hash(ev->leaf, buf, len);
+            return rc;
+        }
+    }
+    if (len < LDG_ENTRY_OVERHEAD)
         return LDG_ECORRUPT;
     if ((flags & LDG_DECODE_TRUSTED) && decode_trusted_fast(buf, len, ev) == 0)
         return 0;

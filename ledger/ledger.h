@@ -305,6 +305,14 @@ struct ldg_event {
     uint64_t src_uid, src_gid, src_pid;
     const char *src_exe, *src_unit;
     size_t src_exe_len, src_unit_len;
+    /* Format version 2 (sealed entries, FORMAT.md section 3.2): sealed is
+     * 1, signed_part/signed_len are the claim bytes, sig is unused (zero);
+     * digest is the stamp's claim digest (verify checks it against the
+     * claim), seal_seq the seq of its seal's first event and seal_leaf its
+     * index among that seal's events. */
+    int sealed;
+    uint64_t seal_seq, seal_leaf;
+    uint8_t digest[32];
 };
 
 /* Validates an event against the vocabulary (type known or "x." prefixed,
@@ -431,6 +439,161 @@ uint64_t ldg_writer_first_seq(const struct ldg_writer *w);
  * cannot be returned: call ldg_writer_flush first to commit everything
  * and see errors. */
 void ldg_writer_free(struct ldg_writer *w);
+
+/* --------------------------------------------- seals (format version 2) -- */
+
+/*
+ * Format version 2 (docs/FORMAT.md section 3.2) replaces the signature in
+ * each entry with seals: an entry is
+ *
+ *     0x93 ‖ claim ‖ stamp ‖ 0xc4 0x20 ‖ prev[32]
+ *
+ * where the claim is what the actor vouches for (known before any
+ * sequence number), the stamp what the ledger assigns, and one seal per
+ * key per commit (or per client batch) signs the RFC 6962 root of the
+ * claim digests of that key's events in it. These are the pure
+ * primitives (ledger/seal.c): no ledger handle, no I/O; each is safe to
+ * call from any thread.
+ */
+#define LDG_CTX_CLAIM "ledger/claim/v1" /* claim digest domain (NUL follows) */
+#define LDG_CTX_SEAL "ledger/seal/v1"   /* seal signature domain */
+#define LDG_CLAIM_V 3                   /* the claim's "v" */
+/* Most events one seal covers (a client's sealed batch, or one key's
+ * events in one commit). */
+#define LDG_SEAL_EVENTS_MAX 100000
+/* Most bytes of a seal map, and of a stored seal record (map + sig). */
+#define LDG_SEAL_MAP_MAX 400
+#define LDG_SEAL_REC_MAX (LDG_SEAL_MAP_MAX + 1 + 66)
+
+/* A claim: canonical map { "actor": str(16 hex key id), "body": bin32,
+ * "id": str (opt), "parent": uint (opt), "run": str (opt), "subject": str,
+ * "time": uint (opt), "type": str, "v": 3 }, keys in bytewise order.
+ * Strings are (pointer, length), not NUL-terminated; a length of 0 means
+ * absent for id and run. */
+struct ldg_claim {
+    char actor[LDG_KEYID_LEN + 1];
+    uint8_t body[32];
+    const char *id;
+    size_t id_len;
+    int has_parent;
+    uint64_t parent;
+    const char *run;
+    size_t run_len;
+    const char *subject;
+    size_t subject_len;
+    int has_time;
+    uint64_t time_ns;
+    const char *type;
+    size_t type_len;
+};
+/* Encodes c canonically into out (cap bytes; LDG_ENTRY_MAX is always
+ * enough); *len gets the length. LDG_EBADINPUT if a field breaks the
+ * limits of FORMAT.md (actor not 16 lowercase hex digits, type 1..
+ * LDG_TYPE_MAX bytes, subject up to LDG_SUBJECT_MAX, run up to
+ * LDG_RUN_MAX, id up to LDG_ID_MAX without control characters, any NUL),
+ * LDG_ETOOBIG if it does not fit in cap. */
+int ldg_claim_encode(const struct ldg_claim *c, uint8_t *out, size_t cap,
+                     size_t *len);
+/* Decodes exactly len bytes as one canonical claim (strict: shortest
+ * forms, known keys in order, the limits above, v 3). out's strings point
+ * into p (valid while p is). 0 or LDG_ECORRUPT (LDG_EVERSION for another
+ * v). */
+int ldg_claim_decode(const uint8_t *p, size_t len, struct ldg_claim *out);
+/* d = SHA-256("ledger/claim/v1" ‖ 0x00 ‖ claim), over the exact bytes. */
+void ldg_claim_digest(uint8_t out[32], const uint8_t *claim, size_t len);
+
+/* A seal's tree: the RFC 6962 Merkle tree whose leaves are the claim
+ * digests d_0..d_{n-1} in seq order (leaf hash SHA-256(0x00 ‖ d_i), node
+ * SHA-256(0x01 ‖ l ‖ r): the log's tree math, ledger/tlog.c). n >= 1.
+ * LDG_EINVAL for n 0 or above LDG_SEAL_EVENTS_MAX. */
+int ldg_seal_root(const uint8_t (*digests)[32], size_t n, uint8_t root[32]);
+/* Inclusion proof of leaf index among n digests (proof needs room for
+ * LDG_PROOF_MAX hashes; *np gets the count, bottom-up as RFC 6962). */
+int ldg_seal_inclusion(const uint8_t (*digests)[32], size_t n, size_t index,
+                       uint8_t proof[][32], size_t *np);
+/* Checks that digest is leaf index of a seal of count events whose root
+ * is root. 0 or LDG_EBADPROOF. */
+int ldg_seal_verify_inclusion(const uint8_t digest[32], uint64_t index,
+                              uint64_t count, const uint8_t proof[][32],
+                              size_t np, const uint8_t root[32]);
+
+/* A seal: the seal map { "count": uint, "first": uint, "key": str (key
+ * id), "origin": str, "root": bin32 } and its signature, Ed25519 by key
+ * over "ledger/seal/v1" ‖ 0x00 ‖ seal map. first is the key-local range:
+ * how many events this key had in the log before this seal. Stored (DB
+ * "seals", key u64be(seq of its first event)) as the record
+ * 0x92 ‖ seal map ‖ 0xc4 0x40 ‖ sig[64]. */
+struct ldg_seal {
+    uint64_t count, first;
+    char key_id[LDG_KEYID_LEN + 1];
+    char origin[LDG_ORIGIN_MAX + 1];
+    uint8_t root[32];
+    uint8_t sig[64];
+};
+/* The canonical seal map of s (sig not included) into out (cap >=
+ * LDG_SEAL_MAP_MAX). LDG_EBADINPUT for count 0 or above
+ * LDG_SEAL_EVENTS_MAX, a key id not 16 lowercase hex digits, an origin
+ * empty or with control characters. */
+int ldg_seal_map_encode(const struct ldg_seal *s, uint8_t *out, size_t cap,
+                        size_t *len);
+/* Strict decoder of a seal map (sig left zero). 0 or LDG_ECORRUPT. */
+int ldg_seal_map_decode(const uint8_t *p, size_t len, struct ldg_seal *s);
+/* Stored record: encode (cap >= LDG_SEAL_REC_MAX) and strict decode. */
+int ldg_seal_record_encode(const struct ldg_seal *s, uint8_t *out, size_t cap,
+                           size_t *len);
+int ldg_seal_record_decode(const uint8_t *p, size_t len, struct ldg_seal *s);
+/* Signs s's map with key (which must have its secret and whose id must be
+ * s->key_id: LDG_EINVAL otherwise), filling s->sig. */
+int ldg_seal_sign(struct ldg_seal *s, const struct ldg_key *key);
+/* Verifies s->sig over s's map with pub. 0 or LDG_EBADSIG (also for a
+ * map that does not encode). */
+int ldg_seal_verify(const struct ldg_seal *s, const uint8_t pub[32]);
+
+/*
+ * The sealed-batch wire format: one JSON object (one line of `ingest`
+ * input, or one request to `serve`; FORMAT.md section 3.4):
+ *
+ *   {"sealed": {"key": "<key id>", "first": K, "count": N,
+ *               "sig": "<base64 of 64 bytes>",
+ *               "events": [{"type": T, "subject": S (opt), "run": R (opt),
+ *                           "parent": P (opt), "id": I (opt),
+ *                           "time": NS (opt, integer ns since the epoch),
+ *                           "body": {...} (opt, default {}),
+ *                           "salts": {"<field>": "<32 hex digits>", ...}},
+ *                          ...]}}
+ *
+ * salts holds exactly one salt per body field. The seal map is
+ * {count N, first K, key, origin (the ledger's), root of the events'
+ * claim digests}; a claim's subject is the given one or derived from the
+ * body as ldg_append does, its run the given one or the body's "run".
+ */
+struct ldg_sealed_event {
+    struct ldg_event_in in; /* actor NULL; strings and body borrowed from
+                               the parsed JSON */
+    const json_t *salts;    /* borrowed */
+};
+struct ldg_sealed_batch {
+    char key_id[LDG_KEYID_LEN + 1];
+    uint64_t first, count;
+    uint8_t sig[64];
+    size_t n; /* == count */
+    struct ldg_sealed_event *ev;
+    json_t *json; /* a reference to the parsed object */
+};
+/* Parses j (the whole {"sealed": ...} object) strictly: unknown fields,
+ * wrong types, count not the number of events, count 0 or above
+ * LDG_SEAL_EVENTS_MAX, a bad sig or salt are LDG_EBADINPUT with err
+ * naming the field and event index ("sealed.events[3].salts: ...").
+ * *out is the caller's (ldg_sealed_batch_free); it holds a reference to
+ * j. Checks only the shape: the ledger checks the seal
+ * (ldg_batch_add_sealed). */
+int ldg_sealed_batch_parse(struct ldg_sealed_batch **out, const json_t *j,
+                           char *err, size_t errcap);
+void ldg_sealed_batch_free(struct ldg_sealed_batch *b);
+
+/* The stored seal whose first event is seal_seq. 0, LDG_ENOTFOUND, or
+ * LDG_ECORRUPT for a record that does not decode. */
+int ldg_seal_get(struct ldg_txn *t, uint64_t seal_seq, struct ldg_seal *out);
 
 /* --------------------------------------------------- storage & reading -- */
 

@@ -62,6 +62,25 @@ int ldg_entry_finish(struct ldg_buf *b, const uint8_t prev[32],
                      const uint8_t sig[64]);
 #define LDG_ENTRY_OVERHEAD (1 + 34 + 66)
 
+/* Format version 2 entries (seal.c): 0x93 ‖ claim ‖ stamp ‖ 0xc4 0x20 ‖
+ * prev. The stamp: canonical map { "digest": bin32, "leaf": uint, "seal":
+ * uint, "seq": uint, "source": map (opt), "ts": uint }. */
+struct ldg_stamp {
+    uint8_t digest[32];
+    uint64_t leaf, seal, seq, ts;
+    const struct ldg_source *source; /* NULL: none */
+};
+/* Encodes a sealed entry from the claim bytes (as ldg_claim_encode wrote
+ * them), the stamp and prev into out; LDG_ETOOBIG past LDG_ENTRY_MAX. */
+int ldg_entry2_encode(uint8_t *out, size_t cap, size_t *len,
+                      const uint8_t *claim, size_t claim_len,
+                      const struct ldg_stamp *st, const uint8_t prev[32]);
+/* Strict (canonical) decoder of a sealed entry: fills ev (sealed = 1,
+ * signed_part = the claim) except ev->leaf. Checks the stamp's own
+ * consistency (seal <= seq, leaf 0 exactly when seal == seq). 0,
+ * LDG_ECORRUPT, LDG_EVERSION. */
+int ldg_entry2_decode(const uint8_t *buf, size_t len, struct ldg_event *ev);
+
 /* Canonical msgpack writer into a bounded buffer (util.h's ldg_buf). */
 void ldg_mp_uint(struct ldg_buf *b, uint64_t v);
 void ldg_mp_int(struct ldg_buf *b, int64_t v);

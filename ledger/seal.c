@@ -1,0 +1,1081 @@
+/*
+ * seal.c — format version 2 primitives: claims, stamps, sealed entries,
+ * seal trees, seal maps and their signatures, and the sealed-batch wire
+ * format (docs/FORMAT.md section 3.2 to 3.4).
+ *
+ * Claims, stamps and seal maps are small maps of known keys, so they are
+ * written and read here byte by byte rather than through msgpack-c: the
+ * writer emits msgpack's shortest forms (the canonical encoding of
+ * codec.c), and the reader accepts only those, with the keys in bytewise
+ * order and nothing else, so "decodes" already means "is canonical" and
+ * no re-pack is needed. That reader is what ledger verify runs on every
+ * entry, at a few hundred nanoseconds each.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ledger/crypto_int.h"
+#include "ledger/ledger_int.h"
+#include "ledger/tlog_int.h"
+
+/* ------------------------------------------------------------ writing -- */
+
+struct wr {
+    uint8_t *p;
+    size_t n, cap;
+    int err;
+};
+
+static void
+w_bytes(struct wr *w, const void *p, size_t n)
+{
+    if (w->err)
+        return;
+    if (w->cap - w->n < n) {
+        w->err = LDG_ETOOBIG;
+        return;
+    }
+    memcpy(w->p + w->n, p, n);
+    w->n += n;
+}
+
+static void
+w_byte(struct wr *w, uint8_t c)
+{
+    w_bytes(w, &c, 1);
+}
+
+/* msgpack's shortest form of an unsigned integer. */
+static void
+w_uint(struct wr *w, uint64_t v)
+{
+    uint8_t b[9];
+    size_t n;
+    if (v < 0x80) {
+        w_byte(w, (uint8_t)v);
+        return;
+    }
+    if (v <= 0xff) {
+        b[0] = 0xcc;
+        n = 1;
+    } else if (v <= 0xffff) {
+        b[0] = 0xcd;
+        n = 2;
+    } else if (v <= 0xffffffffu) {
+        b[0] = 0xce;
+        n = 4;
+    } else {
+        b[0] = 0xcf;
+        n = 8;
+    }
+    for (size_t i = 0; i < n; i++)
+        b[1 + i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+    w_bytes(w, b, 1 + n);
+}
+
+static void
+w_str(struct wr *w, const char *s, size_t n)
+{
+    uint8_t h[3];
+    if (n < 32) {
+        w_byte(w, (uint8_t)(0xa0 | n));
+    } else if (n < 256) {
+        h[0] = 0xd9;
+        h[1] = (uint8_t)n;
+        w_bytes(w, h, 2);
+    } else if (n < 65536) {
+        h[0] = 0xda;
+        h[1] = (uint8_t)(n >> 8);
+        h[2] = (uint8_t)n;
+        w_bytes(w, h, 3);
+    } else {
+        w->err = LDG_ETOOBIG;
+        return;
+    }
+    w_bytes(w, s, n);
+}
+
+static void
+w_key(struct wr *w, const char *k)
+{
+    w_str(w, k, strlen(k));
+}
+
+static void
+w_bin(struct wr *w, const uint8_t *p, uint8_t n)
+{
+    uint8_t h[2] = {0xc4, n};
+    w_bytes(w, h, 2);
+    w_bytes(w, p, n);
+}
+
+/* ------------------------------------------------------------ reading -- */
+
+/* A strict reader: every read accepts only msgpack's shortest form. */
+struct rd {
+    const uint8_t *p, *end;
+};
+
+static int
+r_uint(struct rd *r, uint64_t *v)
+{
+    size_t w;
+    uint8_t c;
+    if (r->p >= r->end)
+        return -1;
+    c = *r->p;
+    if (c < 0x80) {
+        *v = c;
+        r->p++;
+        return 0;
+    }
+    if (c < 0xcc || c > 0xcf)
+        return -1;
+    w = (size_t)1 << (c - 0xcc);
+    if ((size_t)(r->end - r->p) < 1 + w)
+        return -1;
+    *v = 0;
+    for (size_t i = 1; i <= w; i++)
+        *v = *v << 8 | r->p[i];
+    /* the shortest form only */
+    if ((c == 0xcc && *v < 0x80) || (c == 0xcd && *v <= 0xff) ||
+        (c == 0xce && *v <= 0xffff) || (c == 0xcf && *v <= 0xffffffffu))
+        return -1;
+    r->p += 1 + w;
+    return 0;
+}
+
+static int
+r_str(struct rd *r, const char **s, size_t *n)
+{
+    size_t avail = (size_t)(r->end - r->p);
+    uint8_t c;
+    if (avail < 1)
+        return -1;
+    c = *r->p;
+    if ((c & 0xe0) == 0xa0) {
+        *n = c & 0x1f;
+        r->p += 1;
+    } else if (c == 0xd9 && avail >= 2) {
+        *n = r->p[1];
+        if (*n < 32)
+            return -1;
+        r->p += 2;
+    } else if (c == 0xda && avail >= 3) {
+        *n = (size_t)r->p[1] << 8 | r->p[2];
+        if (*n < 256)
+            return -1;
+        r->p += 3;
+    } else {
+        return -1;
+    }
+    if ((size_t)(r->end - r->p) < *n)
+        return -1;
+    *s = (const char *)r->p;
+    r->p += *n;
+    return 0;
+}
+
+static int
+r_bin(struct rd *r, uint8_t *out, uint8_t n)
+{
+    if ((size_t)(r->end - r->p) < 2u + n || r->p[0] != 0xc4 || r->p[1] != n)
+        return -1;
+    memcpy(out, r->p + 2, n);
+    r->p += 2 + n;
+    return 0;
+}
+
+/* A fixmap header of 1..15 entries. */
+static int
+r_map(struct rd *r, unsigned *n)
+{
+    if (r->p >= r->end || (*r->p & 0xf0) != 0x80 || (*r->p & 0x0f) == 0)
+        return -1;
+    *n = *r->p++ & 0x0f;
+    return 0;
+}
+
+/* The next key: its index in keys[from..count), which must be later than
+ * the previous key's (bytewise order, no duplicates). */
+static int
+r_key(struct rd *r, const char *const *keys, int count, int from)
+{
+    const char *s;
+    size_t n;
+    if (r_str(r, &s, &n) < 0)
+        return -1;
+    for (int i = from; i < count; i++)
+        if (strlen(keys[i]) == n && memcmp(keys[i], s, n) == 0)
+            return i;
+    return -1;
+}
+
+/* --------------------------------------------------------- field rules -- */
+
+static int
+keyid_ok(const char *s, size_t n)
+{
+    if (n != LDG_KEYID_LEN)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+/* min..max bytes, no NUL; no control characters either if no_ctl. */
+static int
+text_ok(const char *s, size_t n, size_t min, size_t max, int no_ctl)
+{
+    if (n < min || n > max || (n > 0 && s == NULL))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == 0 || (no_ctl && (c < 0x20 || c == 0x7f)))
+            return 0;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------- claims -- */
+
+enum claim_key {
+    C_ACTOR,
+    C_BODY,
+    C_ID,
+    C_PARENT,
+    C_RUN,
+    C_SUBJECT,
+    C_TIME,
+    C_TYPE,
+    C_V,
+    C_COUNT
+};
+static const char *const claim_keys[C_COUNT] = {
+    "actor", "body", "id", "parent", "run", "subject", "time", "type", "v"};
+
+static int
+claim_fields_ok(const struct ldg_claim *c)
+{
+    return keyid_ok(c->actor, strnlen(c->actor, sizeof c->actor)) &&
+           text_ok(c->type, c->type_len, 1, LDG_TYPE_MAX, 0) &&
+           text_ok(c->subject, c->subject_len, 0, LDG_SUBJECT_MAX, 0) &&
+           text_ok(c->run, c->run_len, 0, LDG_RUN_MAX, 0) &&
+           text_ok(c->id, c->id_len, 0, LDG_ID_MAX, 1);
+}
+
+int
+ldg_claim_encode(const struct ldg_claim *c, uint8_t *out, size_t cap,
+                 size_t *len)
+{
+    struct wr w = {out, 0, cap, 0};
+
+    if (c == NULL || out == NULL || len == NULL)
+        return LDG_EINVAL;
+    if (!claim_fields_ok(c))
+        return LDG_EBADINPUT;
+    w_byte(&w, (uint8_t)(0x80 | (5 + (c->id_len > 0) + (c->has_parent != 0) +
+                                 (c->run_len > 0) + (c->has_time != 0))));
+    w_key(&w, "actor");
+    w_str(&w, c->actor, LDG_KEYID_LEN);
+    w_key(&w, "body");
+    w_bin(&w, c->body, 32);
+    if (c->id_len > 0) {
+        w_key(&w, "id");
+        w_str(&w, c->id, c->id_len);
+    }
+    if (c->has_parent) {
+        w_key(&w, "parent");
+        w_uint(&w, c->parent);
+    }
+    if (c->run_len > 0) {
+        w_key(&w, "run");
+        w_str(&w, c->run, c->run_len);
+    }
+    w_key(&w, "subject");
+    w_str(&w, c->subject, c->subject_len);
+    if (c->has_time) {
+        w_key(&w, "time");
+        w_uint(&w, c->time_ns);
+    }
+    w_key(&w, "type");
+    w_str(&w, c->type, c->type_len);
+    w_key(&w, "v");
+    w_uint(&w, LDG_CLAIM_V);
+    if (w.err)
+        return w.err;
+    *len = w.n;
+    return 0;
+}
+
+/* Reads one claim map at r (not necessarily to the end). */
+static int
+claim_read(struct rd *r, struct ldg_claim *c)
+{
+    unsigned n, seen = 0;
+    int next = 0;
+    uint64_t v = 0;
+    const char *s;
+    size_t sn;
+
+    memset(c, 0, sizeof *c);
+    if (r_map(r, &n) < 0)
+        return LDG_ECORRUPT;
+    for (unsigned i = 0; i < n; i++) {
+        int k = r_key(r, claim_keys, C_COUNT, next);
+        if (k < 0)
+            return LDG_ECORRUPT;
+        next = k + 1;
+        seen |= 1u << k;
+        switch (k) {
+        case C_ACTOR:
+            if (r_str(r, &s, &sn) < 0 || !keyid_ok(s, sn))
+                return LDG_ECORRUPT;
+            memcpy(c->actor, s, sn);
+            c->actor[sn] = '\0';
+            break;
+        case C_BODY:
+            if (r_bin(r, c->body, 32) < 0)
+                return LDG_ECORRUPT;
+            break;
+        case C_ID:
+            if (r_str(r, &c->id, &c->id_len) < 0 ||
+                !text_ok(c->id, c->id_len, 1, LDG_ID_MAX, 1))
+                return LDG_ECORRUPT;
+            break;
+        case C_PARENT:
+            if (r_uint(r, &c->parent) < 0)
+                return LDG_ECORRUPT;
+            c->has_parent = 1;
+            break;
+        case C_RUN:
+            if (r_str(r, &c->run, &c->run_len) < 0 ||
+                !text_ok(c->run, c->run_len, 1, LDG_RUN_MAX, 0))
+                return LDG_ECORRUPT;
+            break;
+        case C_SUBJECT:
+            if (r_str(r, &c->subject, &c->subject_len) < 0 ||
+                !text_ok(c->subject, c->subject_len, 0, LDG_SUBJECT_MAX, 0))
+                return LDG_ECORRUPT;
+            break;
+        case C_TIME:
+            if (r_uint(r, &c->time_ns) < 0)
+                return LDG_ECORRUPT;
+            c->has_time = 1;
+            break;
+        case C_TYPE:
+            if (r_str(r, &c->type, &c->type_len) < 0 ||
+                !text_ok(c->type, c->type_len, 1, LDG_TYPE_MAX, 0))
+                return LDG_ECORRUPT;
+            break;
+        case C_V:
+            if (r_uint(r, &v) < 0)
+                return LDG_ECORRUPT;
+            break;
+        }
+    }
+    {
+        unsigned need = (1u << C_ACTOR) | (1u << C_BODY) | (1u << C_SUBJECT) |
+                        (1u << C_TYPE) | (1u << C_V);
+        if ((seen & need) != need)
+            return LDG_ECORRUPT;
+    }
+    if (v != LDG_CLAIM_V)
+        return LDG_EVERSION;
+    return 0;
+}
+
+int
+ldg_claim_decode(const uint8_t *p, size_t len, struct ldg_claim *out)
+{
+    struct rd r;
+    int rc;
+    if (p == NULL || out == NULL)
+        return LDG_EINVAL;
+    r.p = p;
+    r.end = p + len;
+    rc = claim_read(&r, out);
+    if (rc == 0 && r.p != r.end)
+        rc = LDG_ECORRUPT;
+    return rc;
+}
+
+void
+ldg_claim_digest(uint8_t out[32], const uint8_t *claim, size_t len)
+{
+    struct ldg_sha256_ctx c;
+    ldg_sha256_init(&c);
+    ldg_sha256_update(&c, LDG_CTX_CLAIM, sizeof LDG_CTX_CLAIM);
+    ldg_sha256_update(&c, claim, len);
+    ldg_sha256_final(&c, out);
+}
+
+/* ------------------------------------------------------------- stamps -- */
+
+enum stamp_key { T_DIGEST, T_LEAF, T_SEAL, T_SEQ, T_SOURCE, T_TS, T_COUNT };
+static const char *const stamp_keys[T_COUNT] = {"digest", "leaf",   "seal",
+                                                "seq",    "source", "ts"};
+enum src_key { S_EXE, S_GID, S_PID, S_UID, S_UNIT, S_COUNT };
+static const char *const src_keys[S_COUNT] = {"exe", "gid", "pid", "uid",
+                                              "unit"};
+
+static void
+w_source(struct wr *w, const struct ldg_source *src)
+{
+    size_t ne = src->exe ? strlen(src->exe) : 0;
+    size_t nu = src->unit ? strlen(src->unit) : 0;
+    w_byte(w, (uint8_t)(0x80 | (3 + (ne > 0) + (nu > 0))));
+    if (ne > 0) {
+        w_key(w, "exe");
+        w_str(w, src->exe, ne);
+    }
+    w_key(w, "gid");
+    w_uint(w, src->gid);
+    w_key(w, "pid");
+    w_uint(w, src->pid);
+    w_key(w, "uid");
+    w_uint(w, src->uid);
+    if (nu > 0) {
+        w_key(w, "unit");
+        w_str(w, src->unit, nu);
+    }
+}
+
+int
+ldg_entry2_encode(uint8_t *out, size_t cap, size_t *len, const uint8_t *claim,
+                  size_t claim_len, const struct ldg_stamp *st,
+                  const uint8_t prev[32])
+{
+    struct wr w = {out, 0, cap < LDG_ENTRY_MAX ? cap : LDG_ENTRY_MAX, 0};
+
+    w_byte(&w, 0x93);
+    w_bytes(&w, claim, claim_len);
+    w_byte(&w, (uint8_t)(0x80 | (5 + (st->source != NULL))));
+    w_key(&w, "digest");
+    w_bin(&w, st->digest, 32);
+    w_key(&w, "leaf");
+    w_uint(&w, st->leaf);
+    w_key(&w, "seal");
+    w_uint(&w, st->seal);
+    w_key(&w, "seq");
+    w_uint(&w, st->seq);
+    if (st->source != NULL) {
+        w_key(&w, "source");
+        w_source(&w, st->source);
+    }
+    w_key(&w, "ts");
+    w_uint(&w, st->ts);
+    w_bin(&w, prev, 32);
+    if (w.err)
+        return w.err;
+    *len = w.n;
+    return 0;
+}
+
+static int
+source_read(struct rd *r, struct ldg_event *ev)
+{
+    unsigned n, seen = 0;
+    int next = 0;
+
+    if (r_map(r, &n) < 0)
+        return -1;
+    for (unsigned i = 0; i < n; i++) {
+        int k = r_key(r, src_keys, S_COUNT, next);
+        const char *s;
+        size_t sn;
+        if (k < 0)
+            return -1;
+        next = k + 1;
+        seen |= 1u << k;
+        switch (k) {
+        case S_EXE:
+            if (r_str(r, &s, &sn) < 0 || !text_ok(s, sn, 1, LDG_EXE_MAX, 0))
+                return -1;
+            ev->src_exe = s;
+            ev->src_exe_len = sn;
+            break;
+        case S_UNIT:
+            if (r_str(r, &s, &sn) < 0 || !text_ok(s, sn, 1, LDG_UNIT_MAX, 0))
+                return -1;
+            ev->src_unit = s;
+            ev->src_unit_len = sn;
+            break;
+        case S_GID:
+            if (r_uint(r, &ev->src_gid) < 0)
+                return -1;
+            break;
+        case S_PID:
+            if (r_uint(r, &ev->src_pid) < 0)
+                return -1;
+            break;
+        case S_UID:
+            if (r_uint(r, &ev->src_uid) < 0)
+                return -1;
+            break;
+        }
+    }
+    if ((seen & 0xe) != 0xe) /* gid, pid, uid */
+        return -1;
+    ev->has_source = 1;
+    return 0;
+}
+
+/* Copies a (pointer, length) string into a NUL-terminated field. */
+static void
+copy_to(char *dst, const char *s, size_t n)
+{
+    if (n > 0)
+        memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
+int
+ldg_entry2_decode(const uint8_t *buf, size_t len, struct ldg_event *ev)
+{
+    struct ldg_claim c;
+    struct rd r;
+    unsigned n, seen = 0;
+    int next = 0, rc;
+
+    memset(ev, 0, sizeof *ev);
+    if (len < 1 || len > LDG_ENTRY_MAX || buf[0] != 0x93)
+        return LDG_ECORRUPT;
+    r.p = buf + 1;
+    r.end = buf + len;
+    if ((rc = claim_read(&r, &c)) < 0)
+        return rc;
+    ev->sealed = 1;
+    ev->signed_part = buf + 1;
+    ev->signed_len = (size_t)(r.p - (buf + 1));
+    copy_to(ev->type, c.type, c.type_len);
+    copy_to(ev->subject, c.subject, c.subject_len);
+    copy_to(ev->run, c.run, c.run_len);
+    memcpy(ev->actor, c.actor, sizeof ev->actor);
+    memcpy(ev->body_root, c.body, 32);
+    ev->has_parent = c.has_parent;
+    ev->parent = c.parent;
+    ev->id = c.id_len > 0 ? c.id : NULL;
+    ev->id_len = c.id_len;
+    ev->has_time = c.has_time;
+    ev->time_ns = c.time_ns;
+    if (r_map(&r, &n) < 0)
+        return LDG_ECORRUPT;
+    for (unsigned i = 0; i < n; i++) {
+        int k = r_key(&r, stamp_keys, T_COUNT, next);
+        if (k < 0)
+            return LDG_ECORRUPT;
+        next = k + 1;
+        seen |= 1u << k;
+        switch (k) {
+        case T_DIGEST:
+            rc = r_bin(&r, ev->digest, 32);
+            break;
+        case T_LEAF:
+            rc = r_uint(&r, &ev->seal_leaf);
+            break;
+        case T_SEAL:
+            rc = r_uint(&r, &ev->seal_seq);
+            break;
+        case T_SEQ:
+            rc = r_uint(&r, &ev->seq);
+            break;
+        case T_SOURCE:
+            rc = source_read(&r, ev);
+            break;
+        case T_TS:
+            rc = r_uint(&r, &ev->ts_ns);
+            break;
+        }
+        if (rc < 0)
+            return LDG_ECORRUPT;
+    }
+    if ((seen & ~(1u << T_SOURCE)) != ((1u << T_COUNT) - 1 - (1u << T_SOURCE)))
+        return LDG_ECORRUPT;
+    if (r_bin(&r, ev->prev, 32) < 0 || r.p != r.end)
+        return LDG_ECORRUPT;
+    /* the stamp's own consistency: leaf 0 opens the seal at its seq */
+    if (ev->seal_seq > ev->seq ||
+        (ev->seal_leaf == 0) != (ev->seal_seq == ev->seq) ||
+        ev->seal_leaf > ev->seq - ev->seal_seq)
+        return LDG_ECORRUPT;
+    ev->entry = buf;
+    ev->entry_len = len;
+    return 0;
+}
+
+/* ---------------------------------------------------------- seal tree -- */
+
+/* The stored-hash reader over an array of claim digests: the hash of the
+ * complete subtree (level, index), computed from its leaves. The tree
+ * code (tlog.c) asks only for O(log n) of them, together covering each
+ * leaf once, so a root or a proof costs O(n) hashes. */
+struct dig_tree {
+    const uint8_t (*d)[32];
+    size_t n;
+};
+
+static void
+sub_hash(const struct dig_tree *t, int level, uint64_t index, uint8_t out[32])
+{
+    uint8_t l[32], r[32];
+    if (level == 0) {
+        ldg_tlog_leaf_hash(out, t->d[index], 32);
+        return;
+    }
+    sub_hash(t, level - 1, 2 * index, l);
+    sub_hash(t, level - 1, 2 * index + 1, r);
+    ldg_tlog_node_hash(out, l, r);
+}
+
+static int
+dig_reader(void *ctx, int level, uint64_t index, uint8_t out[32])
+{
+    const struct dig_tree *t = ctx;
+    if (level > 62 || ((index + 1) << level) > t->n)
+        return LDG_ENOTFOUND;
+    sub_hash(t, level, index, out);
+    return 0;
+}
+
+int
+ldg_seal_root(const uint8_t (*digests)[32], size_t n, uint8_t root[32])
+{
+    struct dig_tree t = {digests, n};
+    if (digests == NULL || root == NULL || n == 0 || n > LDG_SEAL_EVENTS_MAX)
+        return LDG_EINVAL;
+    return ldg_tlog_root(dig_reader, &t, n, root);
+}
+
+int
+ldg_seal_inclusion(const uint8_t (*digests)[32], size_t n, size_t index,
+                   uint8_t proof[][32], size_t *np)
+{
+    struct dig_tree t = {digests, n};
+    if (digests == NULL || proof == NULL || np == NULL || n == 0 ||
+        n > LDG_SEAL_EVENTS_MAX || index >= n)
+        return LDG_EINVAL;
+    return ldg_tlog_inclusion_proof(dig_reader, &t, index, n, proof, np);
+}
+
+int
+ldg_seal_verify_inclusion(const uint8_t digest[32], uint64_t index,
+                          uint64_t count, const uint8_t proof[][32], size_t np,
+                          const uint8_t root[32])
+{
+    uint8_t leaf[32];
+    if (digest == NULL || root == NULL)
+        return LDG_EINVAL;
+    if (count == 0 || count > LDG_SEAL_EVENTS_MAX)
+        return LDG_EBADPROOF;
+    ldg_tlog_leaf_hash(leaf, digest, 32);
+    return ldg_tlog_verify_inclusion(leaf, index, count, proof, np, root);
+}
+
+/* --------------------------------------------------------------- seals -- */
+
+enum seal_key { M_COUNT, M_FIRST, M_KEY, M_ORIGIN, M_ROOT, M_N };
+static const char *const seal_keys[M_N] = {"count", "first", "key", "origin",
+                                           "root"};
+
+static int
+seal_fields_ok(const struct ldg_seal *s)
+{
+    return s->count >= 1 && s->count <= LDG_SEAL_EVENTS_MAX &&
+           keyid_ok(s->key_id, strnlen(s->key_id, sizeof s->key_id)) &&
+           text_ok(s->origin, strnlen(s->origin, sizeof s->origin), 1,
+                   LDG_ORIGIN_MAX, 1);
+}
+
+int
+ldg_seal_map_encode(const struct ldg_seal *s, uint8_t *out, size_t cap,
+                    size_t *len)
+{
+    struct wr w = {out, 0, cap, 0};
+    if (s == NULL || out == NULL || len == NULL)
+        return LDG_EINVAL;
+    if (!seal_fields_ok(s))
+        return LDG_EBADINPUT;
+    w_byte(&w, 0x85);
+    w_key(&w, "count");
+    w_uint(&w, s->count);
+    w_key(&w, "first");
+    w_uint(&w, s->first);
+    w_key(&w, "key");
+    w_str(&w, s->key_id, LDG_KEYID_LEN);
+    w_key(&w, "origin");
+    w_str(&w, s->origin, strlen(s->origin));
+    w_key(&w, "root");
+    w_bin(&w, s->root, 32);
+    if (w.err)
+        return w.err;
+    *len = w.n;
+    return 0;
+}
+
+static int
+seal_map_read(struct rd *r, struct ldg_seal *s)
+{
+    unsigned n;
+    const char *str;
+    size_t sn;
+
+    if (r_map(r, &n) < 0 || n != M_N)
+        return LDG_ECORRUPT;
+    /* all five keys, in order */
+    for (int k = 0; k < M_N; k++) {
+        if (r_key(r, seal_keys, k + 1, k) != k)
+            return LDG_ECORRUPT;
+        switch (k) {
+        case M_COUNT:
+            if (r_uint(r, &s->count) < 0)
+                return LDG_ECORRUPT;
+            break;
+        case M_FIRST:
+            if (r_uint(r, &s->first) < 0)
+                return LDG_ECORRUPT;
+            break;
+        case M_KEY:
+            if (r_str(r, &str, &sn) < 0 || !keyid_ok(str, sn))
+                return LDG_ECORRUPT;
+            copy_to(s->key_id, str, sn);
+            break;
+        case M_ORIGIN:
+            if (r_str(r, &str, &sn) < 0 ||
+                !text_ok(str, sn, 1, LDG_ORIGIN_MAX, 1))
+                return LDG_ECORRUPT;
+            copy_to(s->origin, str, sn);
+            break;
+        case M_ROOT:
+            if (r_bin(r, s->root, 32) < 0)
+                return LDG_ECORRUPT;
+            break;
+        }
+    }
+    if (s->count == 0 || s->count > LDG_SEAL_EVENTS_MAX)
+        return LDG_ECORRUPT;
+    return 0;
+}
+
+int
+ldg_seal_map_decode(const uint8_t *p, size_t len, struct ldg_seal *s)
+{
+    struct rd r;
+    int rc;
+    if (p == NULL || s == NULL)
+        return LDG_EINVAL;
+    memset(s, 0, sizeof *s);
+    r.p = p;
+    r.end = p + len;
+    rc = seal_map_read(&r, s);
+    if (rc == 0 && r.p != r.end)
+        rc = LDG_ECORRUPT;
+    return rc;
+}
+
+int
+ldg_seal_record_encode(const struct ldg_seal *s, uint8_t *out, size_t cap,
+                       size_t *len)
+{
+    size_t n;
+    int rc;
+    if (s == NULL || out == NULL || len == NULL)
+        return LDG_EINVAL;
+    if (cap < 1 + 66)
+        return LDG_ETOOBIG;
+    out[0] = 0x92;
+    if ((rc = ldg_seal_map_encode(s, out + 1, cap - 1 - 66, &n)) < 0)
+        return rc;
+    out[1 + n] = 0xc4;
+    out[2 + n] = 64;
+    memcpy(out + 3 + n, s->sig, 64);
+    *len = 1 + n + 66;
+    return 0;
+}
+
+int
+ldg_seal_record_decode(const uint8_t *p, size_t len, struct ldg_seal *s)
+{
+    struct rd r;
+    int rc;
+    if (p == NULL || s == NULL)
+        return LDG_EINVAL;
+    memset(s, 0, sizeof *s);
+    if (len < 1 || len > LDG_SEAL_REC_MAX || p[0] != 0x92)
+        return LDG_ECORRUPT;
+    r.p = p + 1;
+    r.end = p + len;
+    if ((rc = seal_map_read(&r, s)) < 0)
+        return rc;
+    if (r_bin(&r, s->sig, 64) < 0 || r.p != r.end)
+        return LDG_ECORRUPT;
+    return 0;
+}
+
+int
+ldg_seal_sign(struct ldg_seal *s, const struct ldg_key *key)
+{
+    uint8_t map[LDG_SEAL_MAP_MAX];
+    size_t n;
+    int rc;
+    if (s == NULL || key == NULL || key->sk == NULL ||
+        strcmp(key->key_id, s->key_id) != 0)
+        return LDG_EINVAL;
+    if ((rc = ldg_seal_map_encode(s, map, sizeof map, &n)) < 0)
+        return rc;
+    return ldg_ed25519_sign_ctx(s->sig, LDG_CTX_SEAL, map, n, key);
+}
+
+int
+ldg_seal_verify(const struct ldg_seal *s, const uint8_t pub[32])
+{
+    uint8_t map[LDG_SEAL_MAP_MAX];
+    size_t n;
+    if (s == NULL || pub == NULL)
+        return LDG_EINVAL;
+    if (ldg_seal_map_encode(s, map, sizeof map, &n) < 0)
+        return LDG_EBADSIG;
+    return ldg_ed25519_verify_ctx(s->sig, LDG_CTX_SEAL, map, n, pub) == 0
+               ? 0
+               : LDG_EBADSIG;
+}
+
+/* ------------------------------------------------------ sealed batches -- */
+
+static int perr(char *err, size_t cap, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+perr(char *err, size_t cap, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    if (err != NULL && cap > 0) {
+        va_start(ap, fmt);
+        vsnprintf(err, cap, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+/* A JSON integer in [0, max]. */
+static int
+json_u64(const json_t *v, uint64_t max, uint64_t *out)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+        (uint64_t)json_integer_value(v) > max)
+        return -1;
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+static int
+parse_event(struct ldg_sealed_event *e, const json_t *o, size_t i, char *err,
+            size_t cap)
+{
+    const char *k;
+    json_t *v;
+    uint64_t u;
+
+    if (!json_is_object(o))
+        return perr(err, cap, LDG_EBADINPUT,
+                    "sealed.events[%zu]: must be an object", i);
+    memset(e, 0, sizeof *e);
+    json_object_foreach((json_t *)(uintptr_t)o, k, v)
+    {
+        int str = strcmp(k, "type") == 0 || strcmp(k, "subject") == 0 ||
+                  strcmp(k, "run") == 0 || strcmp(k, "id") == 0;
+        if (str && !json_is_string(v))
+            return perr(err, cap, LDG_EBADINPUT,
+                        "sealed.events[%zu].%s: must be a string", i, k);
+        if (str && strlen(json_string_value(v)) != json_string_length(v))
+            return perr(err, cap, LDG_EBADINPUT,
+                        "sealed.events[%zu].%s: contains a NUL byte", i, k);
+        if (strcmp(k, "type") == 0) {
+            e->in.type = json_string_value(v);
+        } else if (strcmp(k, "subject") == 0) {
+            e->in.subject = json_string_value(v);
+        } else if (strcmp(k, "run") == 0) {
+            e->in.run = json_string_value(v);
+        } else if (strcmp(k, "id") == 0) {
+            e->in.id = json_string_value(v);
+        } else if (strcmp(k, "parent") == 0) {
+            if (json_u64(v, INT64_MAX, &u) < 0)
+                return perr(err, cap, LDG_EBADINPUT,
+                            "sealed.events[%zu].parent: must be a "
+                            "non-negative integer",
+                            i);
+            e->in.has_parent = 1;
+            e->in.parent = u;
+        } else if (strcmp(k, "time") == 0) {
+            if (json_u64(v, INT64_MAX, &u) < 0)
+                return perr(err, cap, LDG_EBADINPUT,
+                            "sealed.events[%zu].time: must be integer "
+                            "nanoseconds since the epoch",
+                            i);
+            e->in.has_time = 1;
+            e->in.time_ns = u;
+        } else if (strcmp(k, "body") == 0) {
+            if (!json_is_object(v))
+                return perr(err, cap, LDG_EBADINPUT,
+                            "sealed.events[%zu].body: must be an object", i);
+            e->in.body = v; /* borrowed from b->json */
+        } else if (strcmp(k, "salts") == 0) {
+            if (!json_is_object(v))
+                return perr(err, cap, LDG_EBADINPUT,
+                            "sealed.events[%zu].salts: must be an object", i);
+            e->salts = v;
+        } else {
+            return perr(err, cap, LDG_EBADINPUT,
+                        "sealed.events[%zu]: unknown field '%s'", i, k);
+        }
+    }
+    if (e->in.type == NULL)
+        return perr(err, cap, LDG_EBADINPUT,
+                    "sealed.events[%zu].type: required", i);
+    if (e->salts == NULL && json_object_size(e->in.body) > 0)
+        return perr(err, cap, LDG_EBADINPUT,
+                    "sealed.events[%zu].salts: required for a body with "
+                    "fields",
+                    i);
+    /* one 16-byte salt per body field, nothing else */
+    json_object_foreach((json_t *)(uintptr_t)e->salts, k, v)
+    {
+        uint8_t salt[16];
+        if (!json_is_string(v) || json_string_length(v) != 32 ||
+            ldg_unhex(salt, 16, json_string_value(v)) < 0)
+            return perr(err, cap, LDG_EBADINPUT,
+                        "sealed.events[%zu].salts.%s: must be 32 hex digits", i,
+                        k);
+        if (json_object_get(e->in.body, k) == NULL)
+            return perr(err, cap, LDG_EBADINPUT,
+                        "sealed.events[%zu].salts.%s: the body has no such "
+                        "field",
+                        i, k);
+    }
+    json_object_foreach((json_t *)(uintptr_t)e->in.body, k, v)
+    {
+        if (json_object_get(e->salts, k) == NULL)
+            return perr(err, cap, LDG_EBADINPUT,
+                        "sealed.events[%zu].salts: no salt for body field "
+                        "'%s'",
+                        i, k);
+    }
+    return 0;
+}
+
+int
+ldg_sealed_batch_parse(struct ldg_sealed_batch **out, const json_t *j,
+                       char *err, size_t errcap)
+{
+    struct ldg_sealed_batch *b;
+    const json_t *s, *evs = NULL;
+    const char *k;
+    json_t *v;
+    int have = 0, rc;
+
+    if (out == NULL || j == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    if (!json_is_object(j) || json_object_size(j) != 1 ||
+        !json_is_object(s = json_object_get(j, "sealed")))
+        return perr(err, errcap, LDG_EBADINPUT,
+                    "a sealed batch is one object {\"sealed\": {...}}");
+    b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return LDG_ENOMEM;
+    json_object_foreach((json_t *)(uintptr_t)s, k, v)
+    {
+        if (strcmp(k, "key") == 0) {
+            if (!json_is_string(v) ||
+                !keyid_ok(json_string_value(v), json_string_length(v))) {
+                rc = perr(err, errcap, LDG_EBADINPUT,
+                          "sealed.key: must be a key id (16 lowercase hex "
+                          "digits)");
+                goto fail;
+            }
+            memcpy(b->key_id, json_string_value(v), LDG_KEYID_LEN + 1);
+            have |= 1;
+        } else if (strcmp(k, "first") == 0) {
+            if (json_u64(v, INT64_MAX, &b->first) < 0) {
+                rc = perr(err, errcap, LDG_EBADINPUT,
+                          "sealed.first: must be a non-negative integer");
+                goto fail;
+            }
+            have |= 2;
+        } else if (strcmp(k, "count") == 0) {
+            if (json_u64(v, LDG_SEAL_EVENTS_MAX, &b->count) < 0 ||
+                b->count == 0) {
+                rc = perr(err, errcap, LDG_EBADINPUT,
+                          "sealed.count: must be 1 to %d", LDG_SEAL_EVENTS_MAX);
+                goto fail;
+            }
+            have |= 4;
+        } else if (strcmp(k, "sig") == 0) {
+            if (!json_is_string(v) ||
+                ldg_unbase64(b->sig, 64, json_string_value(v),
+                             json_string_length(v)) < 0) {
+                rc = perr(err, errcap, LDG_EBADINPUT,
+                          "sealed.sig: must be base64 of 64 bytes");
+                goto fail;
+            }
+            have |= 8;
+        } else if (strcmp(k, "events") == 0) {
+            if (!json_is_array(v)) {
+                rc = perr(err, errcap, LDG_EBADINPUT,
+                          "sealed.events: must be an array");
+                goto fail;
+            }
+            evs = v;
+            have |= 16;
+        } else {
+            rc = perr(err, errcap, LDG_EBADINPUT, "sealed: unknown field '%s'",
+                      k);
+            goto fail;
+        }
+    }
+    if (have != 31) {
+        static const char *const names[] = {"key", "first", "count", "sig",
+                                            "events"};
+        int i = 0;
+        while (have & (1 << i))
+            i++;
+        rc = perr(err, errcap, LDG_EBADINPUT, "sealed.%s: required", names[i]);
+        goto fail;
+    }
+    if (json_array_size(evs) != b->count) {
+        rc = perr(err, errcap, LDG_EBADINPUT,
+                  "sealed.count: is %llu but sealed.events holds %zu",
+                  (unsigned long long)b->count, json_array_size(evs));
+        goto fail;
+    }
+    b->n = (size_t)b->count;
+    b->ev = calloc(b->n, sizeof *b->ev);
+    if (b->ev == NULL) {
+        rc = LDG_ENOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < b->n; i++)
+        if ((rc = parse_event(&b->ev[i], json_array_get(evs, i), i, err,
+                              errcap)) < 0)
+            goto fail;
+    b->json = json_incref((json_t *)(uintptr_t)j);
+    *out = b;
+    return 0;
+fail:
+    free(b->ev);
+    free(b);
+    return rc;
+}
+
+void
+ldg_sealed_batch_free(struct ldg_sealed_batch *b)
+{
+    if (b == NULL)
+        return;
+    json_decref(b->json);
+    free(b->ev);
+    free(b);
+}
