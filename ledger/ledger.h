@@ -591,10 +591,6 @@ int ldg_sealed_batch_parse(struct ldg_sealed_batch **out, const json_t *j,
                            char *err, size_t errcap);
 void ldg_sealed_batch_free(struct ldg_sealed_batch *b);
 
-/* The stored seal whose first event is seal_seq. 0, LDG_ENOTFOUND, or
- * LDG_ECORRUPT for a record that does not decode. */
-int ldg_seal_get(struct ldg_txn *t, uint64_t seal_seq, struct ldg_seal *out);
-
 /* --------------------------------------------------- storage & reading -- */
 
 /* A transaction over the ledger's LMDB environment. Read transactions see
