@@ -286,6 +286,46 @@ prep_init_ex(struct ldg_ledger *l, struct ldg_prep *p,
     return 0;
 }
 
+/* Format 2's step 4: the claim (0x93 ‖ claim in p->entry) and its digest.
+ * Nothing in it depends on seq or ts: the stamp is written at store. */
+static int
+prep_claim(struct ldg_prep *p, uint64_t seq, uint64_t ts)
+{
+    struct ldg_claim c;
+    uint8_t buf[1 + LDG_CLAIM_MAX];
+    size_t n;
+    int rc;
+
+    memset(&c, 0, sizeof c);
+    memcpy(c.actor, p->signer->key_id, sizeof c.actor);
+    memcpy(c.body, p->body_rec.root, 32);
+    c.id = p->id;
+    c.id_len = strlen(p->id);
+    c.has_parent = p->has_parent;
+    c.parent = p->parent;
+    c.run = p->run;
+    c.run_len = strlen(p->run);
+    c.subject = p->subject;
+    c.subject_len = strlen(p->subject);
+    c.has_time = p->has_time;
+    c.time_ns = p->time_ns;
+    c.type = p->type;
+    c.type_len = strlen(p->type);
+    buf[0] = 0x93;
+    if ((rc = ldg_claim_encode(&c, buf + 1, sizeof buf - 1, &n)) < 0)
+        return rc == LDG_EBADINPUT ? LDG_EBADINPUT : rc;
+    ldg_claim_digest(p->digest, buf + 1, n);
+    ldg_buf_init(&p->entry, LDG_ENTRY_MAX);
+    ldg_buf_add(&p->entry, buf, 1 + n);
+    if (p->entry.err)
+        return p->entry.err;
+    p->map_len = n;
+    p->seq = seq;
+    p->ts = ts;
+    p->signed_ok = 1;
+    return 0;
+}
+
 /* Steps 2-4 for a given stamp. Thread-safe: touches only p and read-only
  * handle fields. */
 int
@@ -299,15 +339,22 @@ ldg_prep_sign(const struct ldg_ledger *l, struct ldg_prep *p, uint64_t seq,
     ldg_buf_release(&p->entry);
     p->signed_ok = 0;
     /* Salts depend on seq only in test mode (seeded salts). */
-    if (p->body_rec.rec == NULL || (l->has_salt_seed && p->body_seq != seq)) {
+    if (p->body_rec.rec == NULL ||
+        (l->has_salt_seed && p->salts == NULL && p->body_seq != seq)) {
         ldg_body_rec_release(&p->body_rec);
-        rc = ldg_body_prepare(
-            p->body, seq, l->has_salt_seed ? l->salt_seed : NULL,
-            l->opts.body_max_bytes, &p->body_rec, err, sizeof err);
+        rc = p->salts != NULL
+                 ? ldg_body_prepare_salts(p->body, p->salts,
+                                          l->opts.body_max_bytes, &p->body_rec,
+                                          err, sizeof err)
+                 : ldg_body_prepare(
+                       p->body, seq, l->has_salt_seed ? l->salt_seed : NULL,
+                       l->opts.body_max_bytes, &p->body_rec, err, sizeof err);
         if (rc < 0)
             return rc;
         p->body_seq = seq;
     }
+    if (l->format >= 2)
+        return prep_claim(p, seq, ts);
     memset(&env, 0, sizeof env);
     env.seq = seq;
     env.ts_ns = ts;
@@ -619,9 +666,24 @@ store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
     int rc;
 
     p->entry.len = 1 + p->map_len; /* drop a trailer from a retried try */
-    if ((rc = ldg_entry_finish(&p->entry, prev, p->sig)) < 0)
-        return rc;
     memset(&ev, 0, sizeof ev);
+    if (l->format >= 2) {
+        struct ldg_stamp st;
+        memcpy(st.digest, p->digest, 32);
+        st.leaf = p->seal_leaf;
+        st.seal = p->seal_seq;
+        st.seq = p->seq;
+        st.ts = p->ts;
+        st.source = p->has_source ? &p->source : NULL;
+        if ((rc = ldg_entry2_finish(&p->entry, &st, prev)) < 0)
+            return rc;
+        ev.sealed = 1;
+        ev.seal_seq = p->seal_seq;
+        ev.seal_leaf = p->seal_leaf;
+        memcpy(ev.digest, p->digest, 32);
+    } else if ((rc = ldg_entry_finish(&p->entry, prev, p->sig)) < 0) {
+        return rc;
+    }
     ev.seq = p->seq;
     ev.ts_ns = p->ts;
     memcpy(ev.type, p->type, sizeof ev.type);
@@ -632,7 +694,8 @@ store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
     ev.parent = p->parent;
     memcpy(ev.prev, prev, 32);
     memcpy(ev.body_root, p->body_rec.root, 32);
-    memcpy(ev.sig, p->sig, 64);
+    if (l->format < 2)
+        memcpy(ev.sig, p->sig, 64);
     ev.entry = p->entry.p;
     ev.entry_len = p->entry.len;
     ev.signed_part = p->entry.p + 1;
@@ -682,6 +745,129 @@ store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
     return rc;
 }
 
+/* ------------------------------------------------------------ sealing -- */
+
+/*
+ * Format 2: each key that appends in a commit seals its events of that
+ * commit with one seal, opened at its first event there (FORMAT.md
+ * section 3.3). A seal_set holds the open ones; closing signs each root
+ * once and stores the seal and the key's new sealed count.
+ */
+struct open_seal {
+    const struct ldg_key *key; /* ledger-held: has its secret */
+    uint64_t seal_seq, first;
+    struct ldg_seal_acc acc;
+};
+struct seal_set {
+    struct open_seal *s;
+    size_t n, cap;
+};
+
+static void
+seal_set_release(struct seal_set *ss)
+{
+    free(ss->s);
+    memset(ss, 0, sizeof *ss);
+}
+
+/* Stores a signed seal whose first event is seal_seq, and the key's
+ * sealed count after it. */
+static int
+seal_store(struct ldg_txn *t, uint64_t seal_seq, const struct ldg_seal *s)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    uint8_t rec[LDG_SEAL_REC_MAX], k[8];
+    size_t n;
+    int rc;
+
+    if ((rc = ldg_seal_record_encode(s, rec, sizeof rec, &n)) < 0)
+        return rc;
+    ldg_be64(k, seal_seq);
+    rc = ldg_kv_put_new(t, ldg_core(l, LDG_DB_SEALS), k, 8, rec, n);
+    if (rc == 0)
+        rc = ldg_keys_sealed_put(t, s->key_id, s->first + s->count);
+    return rc;
+}
+
+static int
+seal_close_one(struct ldg_txn *t, struct open_seal *o)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_seal s;
+    int rc;
+
+    memset(&s, 0, sizeof s);
+    s.count = o->acc.count;
+    s.first = o->first;
+    memcpy(s.key_id, o->key->key_id, sizeof s.key_id);
+    memcpy(s.origin, l->origin, sizeof s.origin);
+    ldg_seal_acc_root(&o->acc, s.root);
+    if ((rc = ldg_seal_sign(&s, o->key)) < 0) {
+        ldg_seterr(l, "cannot seal with key %s: %s", o->key->key_id,
+                   ldg_strerror(rc));
+        return rc;
+    }
+    return seal_store(t, o->seal_seq, &s);
+}
+
+/* Gives p (about to be stored as seq) its place in its key's seal of this
+ * commit: *slot gets the seal's index in ss. */
+static int
+seal_place(struct seal_set *ss, struct ldg_txn *t, struct ldg_prep *p,
+           uint64_t seq, size_t *slot)
+{
+    struct open_seal *o = NULL;
+    size_t i;
+    int rc;
+
+    for (i = 0; i < ss->n; i++)
+        if (ss->s[i].key == p->signer) {
+            o = &ss->s[i];
+            break;
+        }
+    if (o != NULL && o->acc.count == LDG_SEAL_EVENTS_MAX) {
+        /* a seal covers at most LDG_SEAL_EVENTS_MAX: close it here and
+         * go on in a new one */
+        if ((rc = seal_close_one(t, o)) < 0)
+            return rc;
+        o->first += o->acc.count;
+        o->seal_seq = seq;
+        ldg_seal_acc_init(&o->acc);
+    }
+    if (o == NULL) {
+        if (ss->n == ss->cap) {
+            size_t cap = ss->cap ? ss->cap * 2 : 4;
+            struct open_seal *ns = realloc(ss->s, cap * sizeof *ns);
+            if (ns == NULL)
+                return LDG_ENOMEM;
+            ss->s = ns;
+            ss->cap = cap;
+        }
+        o = &ss->s[ss->n];
+        o->key = p->signer;
+        o->seal_seq = seq;
+        if ((rc = ldg_key_sealed(t, p->signer->key_id, &o->first)) < 0)
+            return rc;
+        ldg_seal_acc_init(&o->acc);
+        i = ss->n++;
+    }
+    p->seal_seq = o->seal_seq;
+    p->seal_leaf = o->acc.count;
+    *slot = i;
+    return 0;
+}
+
+/* Seals every open seal of the commit. */
+static int
+seal_set_close(struct seal_set *ss, struct ldg_txn *t)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < ss->n; i++)
+        rc = seal_close_one(t, &ss->s[i]);
+    ss->n = 0;
+    return rc;
+}
+
 /*
  * Commits preps[0..n) as one transaction (steps 2-8). Retries after
  * growing the map when it is full. On success the events are durable.
@@ -699,6 +885,7 @@ ldg_commit_group_n(struct ldg_ledger *l, struct ldg_prep *preps, size_t n,
 {
     struct ldg_txn *t = NULL;
     struct tail tl;
+    struct seal_set ss = {0};
     uint8_t prev[32];
     uint64_t k = 0; /* events stored so far in this try */
     int rc, tries = 0;
@@ -709,6 +896,7 @@ ldg_commit_group_n(struct ldg_ledger *l, struct ldg_prep *preps, size_t n,
         return 0;
 again:
     k = 0;
+    ss.n = 0;
     ldg_errbuf(l)[0] = '\0';
     rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t);
     if (rc < 0) {
@@ -741,16 +929,26 @@ again:
                 goto fail;
         }
         tl.ts = p->ts;
-        if ((rc = store_one(t, p, prev, prev)) < 0)
+        if (l->format >= 2) {
+            size_t slot;
+            if ((rc = seal_place(&ss, t, p, seq, &slot)) < 0 ||
+                (rc = store_one(t, p, prev, prev)) < 0)
+                goto fail;
+            ldg_seal_acc_add(&ss.s[slot].acc, p->digest);
+        } else if ((rc = store_one(t, p, prev, prev)) < 0) {
             goto fail;
+        }
         k++;
     }
     if (k == 0) { /* every event was already there: nothing to commit */
         ldg_txn_abort(t);
+        seal_set_release(&ss);
         if (first_seq != NULL)
             *first_seq = tl.size;
         return 0;
     }
+    if ((rc = seal_set_close(&ss, t)) < 0)
+        goto fail;
     if (!(l->opts.flags & LDG_BENCH_NOTREE) &&
         (rc = ldg_checkpoint_put(t, tl.size + k)) < 0)
         goto fail;
@@ -765,6 +963,7 @@ again:
     t = NULL;
     if (rc < 0)
         goto fail;
+    seal_set_release(&ss);
     if (first_seq != NULL)
         *first_seq = tl.size;
     if (stored != NULL)
@@ -772,6 +971,9 @@ again:
     return 0;
 fail:
     ldg_txn_abort(t);
+    t = NULL;
+    if (rc != LDG_EFULL)
+        seal_set_release(&ss);
     if (rc == LDG_EFULL) {
         char why[256];
         why[0] = '\0';
@@ -782,6 +984,7 @@ fail:
                    why[0] ? why : "storage full", n, n == 1 ? "" : "s");
     } else if (ldg_errbuf(l)[0] == '\0')
         ldg_seterr(l, "append failed: %s", ldg_strerror(rc));
+    seal_set_release(&ss);
     return rc;
 }
 
@@ -847,9 +1050,10 @@ struct ldg_batch {
     struct ldg_txn *t;
     struct tail tl;
     uint8_t prev[32];
-    uint64_t n; /* events stored in the transaction */
-    int dead;   /* a storage failure: only ldg_batch_free is left */
-    int full;   /* that failure was LDG_EFULL */
+    uint64_t n;         /* events stored in the transaction */
+    int dead;           /* a storage failure: only ldg_batch_free is left */
+    int full;           /* that failure was LDG_EFULL */
+    struct seal_set ss; /* format 2: the ledger-held keys' open seals */
 };
 
 int
@@ -934,7 +1138,16 @@ ldg_batch_add_seq(struct ldg_batch *b, const struct ldg_event_in *ev,
         ldg_prep_release(&p);
         return rc;
     }
-    rc = store_checked(b->t, &p, b->prev, b->prev, erase, target);
+    if (l->format >= 2) {
+        size_t slot;
+        rc = seal_place(&b->ss, b->t, &p, seq, &slot);
+        if (rc == 0)
+            rc = store_checked(b->t, &p, b->prev, b->prev, erase, target);
+        if (rc == 0)
+            ldg_seal_acc_add(&b->ss.s[slot].acc, p.digest);
+    } else {
+        rc = store_checked(b->t, &p, b->prev, b->prev, erase, target);
+    }
     if (rc < 0)
         goto dead;
     if (seq_out != NULL)
@@ -975,7 +1188,9 @@ ldg_batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n)
         return LDG_EINVAL;
     }
     size = b->tl.size + b->n;
-    if (b->n > 0 && !(l->opts.flags & LDG_BENCH_NOTREE))
+    if (b->n > 0)
+        rc = seal_set_close(&b->ss, b->t);
+    if (rc == 0 && b->n > 0 && !(l->opts.flags & LDG_BENCH_NOTREE))
         rc = ldg_checkpoint_put(b->t, size);
     for (size_t i = 0; rc == 0 && b->n > 0 && i < l->nappliers; i++)
         if (l->appliers[i].at_commit != NULL)
@@ -1021,5 +1236,6 @@ ldg_batch_free(struct ldg_batch *b)
         char why[256];
         ldg_store_grow(b->l->store, why, sizeof why);
     }
+    seal_set_release(&b->ss);
     free(b);
 }

@@ -211,9 +211,15 @@ sort_names(const char **names, size_t n)
 }
 
 static void
-make_salt(uint8_t salt[16], const uint8_t *seed, uint64_t seq, const char *name)
+make_salt(uint8_t salt[16], const uint8_t *seed, uint64_t seq, const char *name,
+          const json_t *given)
 {
-    if (seed == NULL) {
+    if (given != NULL) {
+        /* a sealed batch's salts: checked by ldg_sealed_batch_parse */
+        if (ldg_unhex(salt, 16,
+                      json_string_value(json_object_get(given, name))) < 0)
+            memset(salt, 0, 16);
+    } else if (seed == NULL) {
         ldg_random(salt, 16);
     } else {
         uint8_t msg[8 + 256];
@@ -231,9 +237,28 @@ make_salt(uint8_t salt[16], const uint8_t *seed, uint64_t seq, const char *name)
  * header, salt, value) so each name and value is encoded once, and hashes
  * the very slices it wrote.
  */
+static int prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
+                   const json_t *salts, size_t max, struct ldg_body_rec *out,
+                   char *err, size_t errcap);
+
 int
 ldg_body_prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
                  size_t max, struct ldg_body_rec *out, char *err, size_t errcap)
+{
+    return prepare(body, seq, salt_seed, NULL, max, out, err, errcap);
+}
+
+int
+ldg_body_prepare_salts(const json_t *body, const json_t *salts, size_t max,
+                       struct ldg_body_rec *out, char *err, size_t errcap)
+{
+    return prepare(body, 0, NULL, salts, max, out, err, errcap);
+}
+
+static int
+prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
+        const json_t *salts, size_t max, struct ldg_body_rec *out, char *err,
+        size_t errcap)
 {
     const char *names_stack[32], **names = names_stack;
     uint8_t digests_stack[32][32], (*digests)[32] = digests_stack;
@@ -288,7 +313,7 @@ ldg_body_prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
     for (i = 0; i < n && !b.err; i++) {
         uint8_t salt[16];
         size_t name_at, val_at;
-        make_salt(salt, salt_seed, seq, names[i]);
+        make_salt(salt, salt_seed, seq, names[i], salts);
         name_at = b.len;
         ldg_mp_str(&b, names[i], strlen(names[i]));
         ldg_mp_array(&b, 2);

@@ -48,7 +48,7 @@ env_version(const struct ldg_envelope *env)
     return (env->id != NULL && env->id[0] != '\0') || env->has_time ||
                    env->source != NULL
                ? LDG_ENTRY_V2
-               : LDG_FORMAT_VERSION;
+               : LDG_ENTRY_V1;
 }
 
 static void
@@ -307,7 +307,7 @@ decode_map(const msgpack_object *m, struct ldg_event *ev)
         case K_V:
             if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
                 return LDG_ECORRUPT;
-            if (v->via.u64 != LDG_FORMAT_VERSION && v->via.u64 != LDG_ENTRY_V2)
+            if (v->via.u64 != LDG_ENTRY_V1 && v->via.u64 != LDG_ENTRY_V2)
                 return LDG_EVERSION;
             version = v->via.u64;
             break;
@@ -474,7 +474,7 @@ decode_trusted_fast(const uint8_t *buf, size_t len, struct ldg_event *ev)
                 return -1;
             break;
         case K_V:
-            if (fast_uint(&p, end, &v) < 0 || v != LDG_FORMAT_VERSION)
+            if (fast_uint(&p, end, &v) < 0 || v != LDG_ENTRY_V1)
                 return -1;
             break;
         default: /* a version 2 key: the general decoder takes it */

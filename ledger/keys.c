@@ -570,6 +570,49 @@ ldg_keys_lookup_raw(struct ldg_txn *t, const char *key_id,
     return rec_decode(&v, key_id, ks);
 }
 
+/* "sealed:" key_id -> u64be: events the key's seals cover (format 2). */
+static void
+sealed_key(uint8_t k[7 + LDG_KEYID_LEN], const char *key_id)
+{
+    memcpy(k, "sealed:", 7);
+    memcpy(k + 7, key_id, LDG_KEYID_LEN);
+}
+
+int
+ldg_key_sealed(struct ldg_txn *t, const char *key_id, uint64_t *n)
+{
+    ldg_dbi db;
+    uint8_t k[7 + LDG_KEYID_LEN];
+    struct ldg_val v;
+    int rc;
+
+    if (t == NULL || key_id == NULL || n == NULL ||
+        strlen(key_id) != LDG_KEYID_LEN)
+        return LDG_EINVAL;
+    db = ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_KEYS);
+    sealed_key(k, key_id);
+    *n = 0;
+    rc = ldg_kv_get(t, db, k, sizeof k, &v);
+    if (rc == LDG_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    if (v.len != 8)
+        return LDG_ECORRUPT;
+    *n = ldg_rd_be64(v.data);
+    return 0;
+}
+
+int
+ldg_keys_sealed_put(struct ldg_txn *t, const char *key_id, uint64_t n)
+{
+    uint8_t k[7 + LDG_KEYID_LEN], v[8];
+    sealed_key(k, key_id);
+    ldg_be64(v, n);
+    return ldg_core_kv_put(t, ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_KEYS),
+                           k, sizeof k, v, 8);
+}
+
 int
 ldg_keys_lookup_name(struct ldg_txn *t, const char *name,
                      struct ldg_key_state *ks)
@@ -731,6 +774,22 @@ ldg_keys_registry_check(struct ldg_txn *t, const struct ldg_key_state *p,
                 rc = LDG_ETAMPER;
                 break;
             }
+        } else if (k.len == 7 + LDG_KEYID_LEN &&
+                   memcmp(k.data, "sealed:", 7) == 0 && v.len == 8) {
+            /* a key's sealed count (format 2): ledger verify compares
+             * it with the seals it counted */
+            char sid[LDG_KEYID_LEN + 1];
+            memcpy(sid, (const char *)k.data + 7, LDG_KEYID_LEN);
+            sid[LDG_KEYID_LEN] = '\0';
+            if (proven_find(p, n, sid) == NULL) {
+                snprintf(why, cap,
+                         "the key registry counts sealed events of key %s, "
+                         "which no key event of the log adds",
+                         sid);
+                *seq = UINT64_MAX;
+                rc = LDG_ETAMPER;
+                break;
+            }
         } else {
             snprintf(why, cap, "the key registry holds a record it should not");
             *seq = UINT64_MAX;
@@ -864,6 +923,8 @@ ldg_keys_list(struct ldg_ledger *l, struct ldg_keyinfo **out, size_t *n)
         arr[cnt].writer_held = ldg_key_writer_held(t, ks.added_seq) == 1;
         key_path(path, sizeof path, l->dir, ks.name);
         arr[cnt].has_secret = access(path, F_OK) == 0;
+        if ((rc = ldg_key_sealed(t, ks.key_id, &arr[cnt].sealed)) < 0)
+            goto out;
         cnt++;
     }
     if (rc == LDG_ENOTFOUND)

@@ -25,9 +25,12 @@
 
 #include "util/util.h"
 
-#define LDG_FORMAT_VERSION 1
-/* The newest entry format read and written: 2 for entries that carry an
- * id, a source time or a source (FORMAT.md section 3.1); the others stay 1. */
+/* The ledger format ldg_init writes (meta "format"): 2, sealed entries
+ * (FORMAT.md section 3.2). A format 1 ledger (per-event signatures) still
+ * opens, verifies, exports and is appended to in format 1. */
+#define LDG_FORMAT_VERSION 2
+#define LDG_FORMAT_VERSION_MIN 1
+/* The newest format read and written. */
 #define LDG_FORMAT_VERSION_MAX 2
 
 /* Limits. Inputs beyond them are refused before anything is allocated. */
@@ -127,6 +130,9 @@ struct ldg_options {
     size_t map_size_bytes; /* initial LMDB map size; 0 = default */
     size_t body_max_bytes; /* 0 = LDG_BODY_MAX_DEFAULT */
     size_t map_max_bytes;  /* growth ceiling; 0 = unlimited */
+    /* ldg_init only: the ledger format to create, 1 or 2; 0 =
+     * LDG_FORMAT_VERSION. Opens read the format from the ledger. */
+    unsigned format;
 };
 
 /* Resolves the ledger directory: dir if non-NULL, else $LEDGER_DIR if set,
@@ -164,6 +170,8 @@ int ldg_clear_dead_readers(struct ldg_ledger *l);
 /* The body size limit in force (bytes of encoded body). */
 size_t ldg_body_max(const struct ldg_ledger *l);
 const char *ldg_origin(const struct ldg_ledger *l);
+/* The ledger's format version (1 or 2). */
+int ldg_format(const struct ldg_ledger *l);
 /* The log public key (borrowed, lives as long as l). */
 const struct ldg_key *ldg_log_key(const struct ldg_ledger *l);
 /* Number of events in the log (the next sequence number). */
@@ -230,6 +238,9 @@ struct ldg_keyinfo {
      * ("" for none: any type an actor key may sign; "*" for the log key,
      * which signs anything). Cut at 255 bytes. */
     char roles[256];
+    /* ldg_keys_list only: events this key's seals cover so far (format 2;
+     * the `first` its next seal must carry). 0 in a format 1 ledger. */
+    uint64_t sealed;
 };
 /* The key with id key_id as the log knows it (has_secret not filled). */
 int ldg_key_info(struct ldg_txn *t, const char *key_id,
@@ -240,6 +251,10 @@ int ldg_key_info(struct ldg_txn *t, const char *key_id,
  * "by" or "requested_by"). NULL if the event cannot be read or on ENOMEM.
  * Costs one entry read and one key lookup (proven keys are cached). */
 json_t *ldg_signer_json(struct ldg_txn *t, uint64_t seq);
+/* Events key_id's seals cover in the log as t sees it (format 2): the
+ * `first` of its next seal. 0 for a key with none (or a format 1 ledger).
+ * 0, LDG_EINVAL, LDG_ECORRUPT. */
+int ldg_key_sealed(struct ldg_txn *t, const char *key_id, uint64_t *n);
 /* Lists known keys in added order. *out is malloc'd; caller frees. Each
  * record of the key registry is checked against the key events it names:
  * LDG_ETAMPER (message on l) if the registry says anything else. */
@@ -587,6 +602,30 @@ struct ldg_sealed_batch {
  * *out is the caller's (ldg_sealed_batch_free); it holds a reference to
  * j. Checks only the shape: the ledger checks the seal
  * (ldg_batch_add_sealed). */
+/* The stored seal whose first event is seal_seq (ldg_event's seal_seq).
+ * 0, LDG_ENOTFOUND, or LDG_ECORRUPT for a record that does not decode. */
+int ldg_seal_get(struct ldg_txn *t, uint64_t seal_seq, struct ldg_seal *out);
+/* What attributes one event to its seal (FORMAT.md section 3.3): the
+ * seal, the event's leaf index among its count events, its claim digest
+ * and the RFC 6962 inclusion path from that digest to the seal's root.
+ * A verifier checks: SHA-256("ledger/claim/v1" 0x00 claim) == digest,
+ * ldg_seal_verify_inclusion(digest, leaf, seal.count, path, n,
+ * seal.root), then ldg_seal_verify(&seal, pub of seal.key_id). */
+struct ldg_seal_proof {
+    uint64_t seal_seq; /* seq of the seal's first event */
+    uint64_t leaf;
+    uint8_t digest[32];
+    struct ldg_seal seal;
+    size_t n;
+    uint8_t path[64][32]; /* LDG_PROOF_MAX */
+};
+/* The proof for event seq, from the stored entries and seal (not
+ * verified: ldg_vouch_event does that). 0; LDG_ENOTFOUND if seq does not
+ * exist or is a format 1 entry (signed, not sealed); LDG_ECORRUPT if its
+ * seal or the seal's events are not as stored by the ledger. Cost: reads
+ * the seal's events (one commit's worth at most). */
+int ldg_seal_proof(struct ldg_txn *t, uint64_t seq, struct ldg_seal_proof *out);
+
 int ldg_sealed_batch_parse(struct ldg_sealed_batch **out, const json_t *j,
                            char *err, size_t errcap);
 void ldg_sealed_batch_free(struct ldg_sealed_batch *b);

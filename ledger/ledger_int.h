@@ -25,6 +25,7 @@
 
 /* Envelope fields to encode (strings NUL-terminated). */
 /* The v of an entry with format version 2 keys (FORMAT.md 3.1). */
+#define LDG_ENTRY_V1 1
 #define LDG_ENTRY_V2 2
 
 struct ldg_envelope {
@@ -80,6 +81,24 @@ int ldg_entry2_encode(uint8_t *out, size_t cap, size_t *len,
  * consistency (seal <= seq, leaf 0 exactly when seal == seq). 0,
  * LDG_ECORRUPT, LDG_EVERSION. */
 int ldg_entry2_decode(const uint8_t *buf, size_t len, struct ldg_event *ev);
+/* Appends stamp and prev to b (which holds 0x93 ‖ claim). */
+int ldg_entry2_finish(struct ldg_buf *b, const struct ldg_stamp *st,
+                      const uint8_t prev[32]);
+/* Most bytes of a claim (every field at its limit). */
+#define LDG_CLAIM_MAX 1100
+
+/* A seal's tree grown one claim digest at a time (the right edge of the
+ * RFC 6962 tree: O(log n) hashes, no memory per event). */
+struct ldg_seal_acc {
+    uint64_t count;
+    int n;
+    int level[64];
+    uint8_t h[64][32];
+};
+void ldg_seal_acc_init(struct ldg_seal_acc *a);
+void ldg_seal_acc_add(struct ldg_seal_acc *a, const uint8_t digest[32]);
+/* The root of the digests added so far (count >= 1). */
+void ldg_seal_acc_root(const struct ldg_seal_acc *a, uint8_t root[32]);
 
 /* Canonical msgpack writer into a bounded buffer (util.h's ldg_buf). */
 void ldg_mp_uint(struct ldg_buf *b, uint64_t v);
@@ -136,6 +155,10 @@ struct ldg_body_rec {
 int ldg_body_prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
                      size_t max, struct ldg_body_rec *out, char *err,
                      size_t errcap);
+/* The same with the salts given: salts maps each field name to 32 hex
+ * digits (a sealed batch's, checked by ldg_sealed_batch_parse). */
+int ldg_body_prepare_salts(const json_t *body, const json_t *salts, size_t max,
+                           struct ldg_body_rec *out, char *err, size_t errcap);
 void ldg_body_rec_release(struct ldg_body_rec *b);
 /* Decodes a stored body record into fields (sorted by name). */
 int ldg_body_decode(const uint8_t *rec, size_t len, size_t max,
@@ -202,6 +225,7 @@ enum ldg_core_db {
     LDG_DB_IDX_ACTOR,
     LDG_DB_IDX_TIME,
     LDG_DB_IDX_ID, /* format version 2; absent in older read-only ledgers */
+    LDG_DB_SEALS,  /* ledger format 2; absent in older read-only ledgers */
     LDG_CORE_DBS
 };
 ldg_dbi ldg_store_core_dbi(struct ldg_store *s, enum ldg_core_db which);
@@ -237,6 +261,7 @@ int ldg_roles_mask_allows(uint32_t mask, const char *type);
 struct ldg_ledger {
     char dir[4096];
     char origin[LDG_ORIGIN_MAX + 1];
+    int format; /* ledger format version: 1 or 2 (sealed entries) */
     struct ldg_store *store;
     struct ldg_options opts;
     struct ldg_key *log_key; /* secret loaded when writable */
@@ -310,6 +335,12 @@ struct ldg_prep {
     uint64_t time_ns;
     int has_source;
     struct ldg_source source; /* exe, unit malloc'd (or NULL) */
+    /* ledger format 2: entry holds 0x93 ‖ claim (map_len bytes) once
+     * prepared; digest is the claim digest. salts: a sealed batch's
+     * (borrowed), else NULL. */
+    uint8_t digest[32];
+    const json_t *salts;
+    uint64_t seal_seq, seal_leaf; /* its stamp's seal and leaf */
     int dup;          /* its id was found in the log: not stored */
     uint64_t dup_seq; /* the event that carries the id */
     unsigned dup_differs; /* enum ldg_dup_diff: what of it differs */
@@ -359,6 +390,8 @@ int ldg_keys_lookup(struct ldg_txn *t, const char *key_id,
 int ldg_keys_registry_check(struct ldg_txn *t,
                             const struct ldg_key_state *proven, size_t n,
                             uint64_t *seq, char *why, size_t cap);
+/* Sets key_id's sealed count (keys DB "sealed:" key_id -> u64be). */
+int ldg_keys_sealed_put(struct ldg_txn *t, const char *key_id, uint64_t n);
 int ldg_keys_lookup_name(struct ldg_txn *t, const char *name,
                          struct ldg_key_state *ks);
 int ldg_keys_apply(struct ldg_txn *t, const struct ldg_event *ev,

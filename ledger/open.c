@@ -48,6 +48,12 @@ ldg_origin(const struct ldg_ledger *l)
     return l->origin;
 }
 
+int
+ldg_format(const struct ldg_ledger *l)
+{
+    return l->format;
+}
+
 const struct ldg_key *
 ldg_log_key(const struct ldg_ledger *l)
 {
@@ -171,12 +177,13 @@ load_meta(struct ldg_ledger *l)
         goto out;
     }
     ver = (uint32_t)ldg_rd_be64((const uint8_t *)v.data) & 0xffffffffu;
-    if (ver != LDG_FORMAT_VERSION) {
-        ldg_seterr(l, "%s: format version %u, this build reads %d", l->dir, ver,
-                   LDG_FORMAT_VERSION);
+    if (ver < LDG_FORMAT_VERSION_MIN || ver > LDG_FORMAT_VERSION_MAX) {
+        ldg_seterr(l, "%s: format version %u, this build reads %d to %d",
+                   l->dir, ver, LDG_FORMAT_VERSION_MIN, LDG_FORMAT_VERSION_MAX);
         rc = LDG_EVERSION;
         goto out;
     }
+    l->format = (int)ver;
     rc = meta_get(t, "origin", &v);
     if (rc < 0 || v.len == 0 || v.len > LDG_ORIGIN_MAX) {
         ldg_seterr(l, "%s: meta record has no origin", l->dir);
@@ -349,6 +356,13 @@ ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
 
     if (dir == NULL)
         return LDG_EINVAL;
+    if (opts != NULL && opts->format != 0 &&
+        (opts->format < LDG_FORMAT_VERSION_MIN ||
+         opts->format > LDG_FORMAT_VERSION_MAX)) {
+        snprintf(err, errcap, "format %u: this build writes format %d or %d",
+                 opts->format, LDG_FORMAT_VERSION_MIN, LDG_FORMAT_VERSION_MAX);
+        return LDG_EINVAL;
+    }
     if (origin == NULL) {
         char hex[13];
         ldg_random(rnd, sizeof rnd);
@@ -383,6 +397,8 @@ ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
     if (rc < 0)
         goto out;
     memcpy(l->origin, origin, strlen(origin) + 1);
+    l->format = opts != NULL && opts->format != 0 ? (int)opts->format
+                                                  : LDG_FORMAT_VERSION;
     l->log_key = key;
     key = NULL;
     rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t);
@@ -390,7 +406,7 @@ ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
         goto out;
     memcpy(fmt, META_FORMAT_MAGIC, 4);
     fmt[4] = fmt[5] = fmt[6] = 0;
-    fmt[7] = LDG_FORMAT_VERSION;
+    fmt[7] = (uint8_t)l->format;
     rc = meta_put(t, "format", fmt, 8);
     if (rc == 0)
         rc = meta_put(t, "origin", origin, strlen(origin));

@@ -171,6 +171,8 @@ ldg_body_fields(struct ldg_txn *t, uint64_t seq, struct ldg_field **out,
 int
 ldg_event_verify_sig(const struct ldg_event *ev, const uint8_t pub[32])
 {
+    if (ev->sealed) /* no signature of its own: its seal vouches for it */
+        return LDG_EBADSIG;
     return ldg_ed25519_verify_ctx(ev->sig, LDG_CTX_EVENT, ev->signed_part,
                                   ev->signed_len, pub);
 }

@@ -607,6 +607,70 @@ ldg_entry2_decode(const uint8_t *buf, size_t len, struct ldg_event *ev)
     return 0;
 }
 
+int
+ldg_entry2_finish(struct ldg_buf *b, const struct ldg_stamp *st,
+                  const uint8_t prev[32])
+{
+    uint8_t tmp[2048];
+    struct wr w = {tmp, 0, sizeof tmp, 0};
+
+    w_byte(&w, (uint8_t)(0x80 | (5 + (st->source != NULL))));
+    w_key(&w, "digest");
+    w_bin(&w, st->digest, 32);
+    w_key(&w, "leaf");
+    w_uint(&w, st->leaf);
+    w_key(&w, "seal");
+    w_uint(&w, st->seal);
+    w_key(&w, "seq");
+    w_uint(&w, st->seq);
+    if (st->source != NULL) {
+        w_key(&w, "source");
+        w_source(&w, st->source);
+    }
+    w_key(&w, "ts");
+    w_uint(&w, st->ts);
+    w_bin(&w, prev, 32);
+    if (w.err)
+        return w.err;
+    if (b->len + w.n > LDG_ENTRY_MAX)
+        return LDG_ETOOBIG;
+    ldg_buf_add(b, tmp, w.n);
+    return b->err;
+}
+
+void
+ldg_seal_acc_init(struct ldg_seal_acc *a)
+{
+    a->count = 0;
+    a->n = 0;
+}
+
+void
+ldg_seal_acc_add(struct ldg_seal_acc *a, const uint8_t digest[32])
+{
+    ldg_tlog_leaf_hash(a->h[a->n], digest, 32);
+    a->level[a->n] = 0;
+    a->n++;
+    a->count++;
+    while (a->n >= 2 && a->level[a->n - 1] == a->level[a->n - 2]) {
+        ldg_tlog_node_hash(a->h[a->n - 2], a->h[a->n - 2], a->h[a->n - 1]);
+        a->level[a->n - 2]++;
+        a->n--;
+    }
+}
+
+void
+ldg_seal_acc_root(const struct ldg_seal_acc *a, uint8_t root[32])
+{
+    if (a->n == 0) {
+        ldg_sha256(root, "", 0);
+        return;
+    }
+    memcpy(root, a->h[a->n - 1], 32);
+    for (int i = a->n - 2; i >= 0; i--)
+        ldg_tlog_node_hash(root, a->h[i], root);
+}
+
 /* ---------------------------------------------------------- seal tree -- */
 
 /* The stored-hash reader over an array of claim digests: the hash of the

@@ -30,7 +30,8 @@
 
 static const char *const core_names[LDG_CORE_DBS] = {
     "meta",     "entries",     "bodies",  "tree",      "checkpoints", "keys",
-    "idx.type", "idx.subject", "idx.run", "idx.actor", "idx.time",    "idx.id"};
+    "idx.type", "idx.subject", "idx.run", "idx.actor", "idx.time",    "idx.id",
+    "seals"};
 
 struct ldg_store {
     MDB_env *env;
@@ -242,7 +243,8 @@ ldg_store_open(struct ldg_store **out, const char *path,
         /* idx.id came with format version 2: a ledger written before
          * has none, and a read-only open cannot create it (it holds no
          * event with an id then). */
-        if (rc == MDB_NOTFOUND && o->rdonly && i == LDG_DB_IDX_ID) {
+        if (rc == MDB_NOTFOUND && o->rdonly &&
+            (i == LDG_DB_IDX_ID || i == LDG_DB_SEALS)) {
             s->missing[i] = 1;
             s->core[i] = 0;
             rc = 0;

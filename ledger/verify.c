@@ -51,7 +51,15 @@ struct vkey {
     char name[LDG_NAME_MAX + 1];
     uint8_t pub[32];
     uint64_t added, revoked;
-    uint32_t roles; /* ldg_roles_mask of its key.added; the log key: all */
+    uint32_t roles;  /* ldg_roles_mask of its key.added; the log key: all */
+    uint64_t sealed; /* format 2: events its seals covered so far (pass 1) */
+};
+
+/* A seal pass 1 has seen opened and not yet all of its events (format 2). */
+struct vseal {
+    uint64_t seal_seq;
+    struct ldg_seal rec;
+    struct ldg_seal_acc acc;
 };
 
 struct vstate {
@@ -75,6 +83,10 @@ struct vstate {
     void (*progress)(void *, uint64_t, uint64_t);
     void *progress_ctx;
     int io_rc;
+    /* format 2 (pass 1 only) */
+    struct vseal *open;
+    size_t nopen, capopen;
+    uint64_t nseals; /* seals opened */
 };
 
 static void bad(struct vstate *vs, uint64_t seq, const char *fmt, ...)
@@ -245,18 +257,179 @@ check_sig(struct vstate *vs, const struct ldg_event *ev)
             ev->actor, (unsigned long long)k->revoked);
         return 1;
     }
-    if (ldg_event_verify_sig(ev, k->pub) != 0) {
+    if (ev->sealed) {
+        /* format 2: the key vouches through the seal (pass 1 checks it,
+         * one signature a seal); the entry must bind its claim */
+        uint8_t d[32];
+        ldg_claim_digest(d, ev->signed_part, ev->signed_len);
+        if (memcmp(d, ev->digest, 32) != 0) {
+            bad(vs, ev->seq, "claim digest does not match its stamp");
+            return 1;
+        }
+    } else if (ldg_event_verify_sig(ev, k->pub) != 0) {
         bad(vs, ev->seq, "signature does not verify with key %s", ev->actor);
         return 1;
     }
     if (k->added != 0 && !ldg_roles_mask_allows(k->roles, ev->type)) {
         bad(vs, ev->seq,
-            "%s signed by key %s (%s), whose roles (key.added at event "
+            "%s %s by key %s (%s), whose roles (key.added at event "
             "%llu) do not allow it",
-            ev->type, ev->actor, k->name, (unsigned long long)k->added);
+            ev->type, ev->sealed ? "sealed" : "signed", ev->actor, k->name,
+            (unsigned long long)k->added);
         return 1;
     }
     return 0;
+}
+
+/* Format 2, pass 1, in seq order: ev's place in its seal. Opens a seal
+ * at its first event (the record must be stored, by the claim's actor,
+ * with the key's running count as first), continues an open one at the
+ * next leaf, and when a seal has all its events checks its root and its
+ * one signature. Returns 1 on a finding. */
+static int
+seal_step(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
+{
+    struct ldg_ledger *l = vs->l;
+    struct vseal *o = NULL;
+    struct vkey *k;
+    size_t i;
+
+    for (i = 0; i < vs->nopen; i++)
+        if (vs->open[i].seal_seq == ev->seal_seq) {
+            o = &vs->open[i];
+            break;
+        }
+    if (ev->seal_leaf == 0) {
+        struct ldg_val v;
+        uint8_t key[8];
+        int rc;
+        if (o != NULL) { /* cannot happen: seal_seq == seq is new */
+            bad(vs, ev->seq, "opens seal %llu twice",
+                (unsigned long long)ev->seal_seq);
+            return 1;
+        }
+        ldg_be64(key, ev->seq);
+        rc = ldg_store_has_core(l->store, LDG_DB_SEALS)
+                 ? ldg_kv_get(t, ldg_core(l, LDG_DB_SEALS), key, 8, &v)
+                 : LDG_ENOTFOUND;
+        if (rc == LDG_ENOTFOUND) {
+            bad(vs, ev->seq,
+                "opens a seal but no seal record is stored for it (seal "
+                "deleted)");
+            return 1;
+        }
+        if (rc < 0) {
+            bad(vs, ev->seq, "its seal record cannot be read (%s)",
+                ldg_strerror(rc));
+            return 1;
+        }
+        if (vs->nopen == vs->capopen) {
+            size_t cap = vs->capopen ? vs->capopen * 2 : 8;
+            struct vseal *ns = realloc(vs->open, cap * sizeof *ns);
+            if (ns == NULL)
+                return -1;
+            vs->open = ns;
+            vs->capopen = cap;
+        }
+        o = &vs->open[vs->nopen];
+        o->seal_seq = ev->seq;
+        if (ldg_seal_record_decode(v.data, v.len, &o->rec) < 0) {
+            bad(vs, ev->seq, "its seal record does not decode");
+            return 1;
+        }
+        if (strcmp(o->rec.key_id, ev->actor) != 0) {
+            bad(vs, ev->seq, "actor %s but its seal is by %s", ev->actor,
+                o->rec.key_id);
+            return 1;
+        }
+        if (strcmp(o->rec.origin, l->origin) != 0) {
+            bad(vs, ev->seq, "its seal names origin '%s', not the log's",
+                o->rec.origin);
+            return 1;
+        }
+        k = (struct vkey *)(uintptr_t)find_key(vs, ev->actor);
+        if (k == NULL) {
+            bad(vs, ev->seq, "sealed by key %s, which the log had not added",
+                ev->actor);
+            return 1;
+        }
+        if (o->rec.first != k->sealed) {
+            bad(vs, ev->seq,
+                "its seal's first is %llu but key %s had %llu events sealed "
+                "before it (a seal replayed, dropped or reordered)",
+                (unsigned long long)o->rec.first, ev->actor,
+                (unsigned long long)k->sealed);
+            return 1;
+        }
+        ldg_seal_acc_init(&o->acc);
+        vs->nopen++;
+        vs->nseals++;
+    } else if (o == NULL) {
+        bad(vs, ev->seq,
+            "continues seal %llu, which is not open (never opened or "
+            "already complete)",
+            (unsigned long long)ev->seal_seq);
+        return 1;
+    } else if (o->acc.count != ev->seal_leaf) {
+        bad(vs, ev->seq, "is leaf %llu of seal %llu, which expects leaf %llu",
+            (unsigned long long)ev->seal_leaf, (unsigned long long)ev->seal_seq,
+            (unsigned long long)o->acc.count);
+        return 1;
+    } else if (strcmp(o->rec.key_id, ev->actor) != 0) {
+        bad(vs, ev->seq, "actor %s but its seal is by %s", ev->actor,
+            o->rec.key_id);
+        return 1;
+    }
+    ldg_seal_acc_add(&o->acc, ev->digest);
+    if (o->acc.count < o->rec.count)
+        return 0;
+    /* complete: the root, then the one signature */
+    {
+        uint8_t root[32];
+        ldg_seal_acc_root(&o->acc, root);
+        k = (struct vkey *)(uintptr_t)find_key(vs, o->rec.key_id);
+        if (memcmp(root, o->rec.root, 32) != 0) {
+            bad(vs, o->seal_seq,
+                "seal of %llu events by key %s: the claim digests of its "
+                "events do not give the root it signed (an event altered, "
+                "moved or swapped)",
+                (unsigned long long)o->rec.count, o->rec.key_id);
+            return 1;
+        }
+        if (k == NULL || ldg_seal_verify(&o->rec, k->pub) != 0) {
+            bad(vs, o->seal_seq,
+                "seal of %llu events: signature does not verify with key %s",
+                (unsigned long long)o->rec.count, o->rec.key_id);
+            return 1;
+        }
+        pthread_mutex_lock(&vs->mu);
+        k->sealed += o->rec.count;
+        pthread_mutex_unlock(&vs->mu);
+    }
+    vs->nopen--;
+    vs->open[i] = vs->open[vs->nopen];
+    return 0;
+}
+
+/* Format 2: a size (checkpoint, end of log) must fall between seals. */
+static int
+seals_closed(struct vstate *vs, uint64_t size, const char *what)
+{
+    uint64_t first = UINT64_MAX;
+    const struct vseal *o = NULL;
+    for (size_t i = 0; i < vs->nopen; i++)
+        if (vs->open[i].seal_seq < first) {
+            first = vs->open[i].seal_seq;
+            o = &vs->open[i];
+        }
+    if (o == NULL)
+        return 0;
+    bad(vs, o->seal_seq,
+        "seal of %llu events has only %llu of them before %s %llu (a seal "
+        "straddles it, or events were deleted)",
+        (unsigned long long)o->rec.count, (unsigned long long)o->acc.count,
+        what, (unsigned long long)size);
+    return 1;
 }
 
 /* Key history and erasures from one event (pass 1). */
@@ -305,7 +478,7 @@ collect(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
                 snprintf(vs->keys[vs->nkeys - 1].name, sizeof vs->keys[0].name,
                          "%s", LDG_LOG_KEY_NAME);
             pthread_mutex_unlock(&vs->mu);
-            if (rc == 0 && ldg_event_verify_sig(ev, pub) != 0) {
+            if (rc == 0 && !ev->sealed && ldg_event_verify_sig(ev, pub) != 0) {
                 bad(vs, 0, "signature does not verify with the log key");
                 rc = 1;
             }
@@ -593,6 +766,15 @@ pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size, uint64_t saved_size,
                 rc = 0;
             break;
         }
+        if (ev.sealed != (l->format >= 2)) {
+            bad(vs, seq, "a format %d entry in a format %d ledger",
+                ev.sealed ? 2 : 1, l->format);
+            break;
+        }
+        if (ev.sealed && (rc = seal_step(vs, t, &ev)) != 0) {
+            rc = rc > 0 ? 0 : LDG_ENOMEM;
+            break;
+        }
         if (seq + 1 == saved_size || seq + 1 == cksize) {
             edge_root(e, root);
             if (seq + 1 == saved_size && memcmp(root, saved_root, 32) != 0) {
@@ -605,6 +787,10 @@ pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size, uint64_t saved_size,
             }
             while (seq + 1 == cksize) {
                 (*ncheck)++;
+                if (seals_closed(vs, cksize, "the checkpoint of size")) {
+                    stop = 1;
+                    break;
+                }
                 if (check_checkpoint(vs, cv.data, cv.len, cksize, root)) {
                     stop = 1;
                     break;
@@ -626,6 +812,12 @@ pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size, uint64_t saved_size,
         if (((seq + 1) & (CHUNK - 1)) == 0)
             p1_publish(vs, seq + 1, 0);
     }
+    /* A seal still open at the end: events were deleted from its end
+     * (unless a checkpoint or a verified size says the tail was cut: that
+     * names the first missing event, below). */
+    if (rc == 0 && seq == size && !stop &&
+        !(cksize != UINT64_MAX && cksize > size) && saved_size <= size)
+        seals_closed(vs, size, "the end of the log at size");
     /* Every commit stores a checkpoint of its new size: the newest is
      * part of the log (checkpoint, proof and export stand on it). */
     if (rc == 0 && seq == size && size > 0 && last_ck != size)
@@ -820,6 +1012,64 @@ check_registry(struct vstate *vs, struct ldg_txn *t, uint64_t size)
         LDG_ETAMPER)
         bad(vs, seq < size ? seq : (size ? size - 1 : 0), "%s", why);
     free(p);
+}
+
+/* Format 2: the seals database holds exactly the seals the entries open,
+ * and each key's sealed count in the registry is what the seals add up
+ * to. Only after pass 1 went through the whole log. */
+static void
+check_seals(struct vstate *vs, struct ldg_txn *t, uint64_t size)
+{
+    struct ldg_ledger *l = vs->l;
+    uint64_t n = 0, last = size ? size - 1 : 0;
+
+    if (!ldg_store_has_core(l->store, LDG_DB_SEALS)) {
+        if (vs->nseals > 0)
+            bad(vs, last, "the seals database is missing");
+        return;
+    }
+    if (ldg_db_count(t, ldg_core(l, LDG_DB_SEALS), &n) == 0 &&
+        n != vs->nseals) {
+        /* name the first record no entry opens, if it is one */
+        struct ldg_cursor *c = NULL;
+        struct ldg_val k, v;
+        uint64_t at = last;
+        if (ldg_cursor_open(t, ldg_core(l, LDG_DB_SEALS), &c) == 0) {
+            int rc;
+            for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v); rc == 0;
+                 rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+                struct ldg_event ev;
+                uint64_t s;
+                if (k.len != 8) {
+                    break;
+                }
+                s = ldg_rd_be64(k.data);
+                if (s >= size || ldg_event_get(t, s, &ev) != 0 || !ev.sealed ||
+                    ev.seal_leaf != 0) {
+                    at = s < size ? s : last;
+                    break;
+                }
+            }
+            ldg_cursor_close(c);
+        }
+        bad(vs, at,
+            "the seals database holds %llu seals, the entries open %llu (a "
+            "seal record no entry opens)",
+            (unsigned long long)n, (unsigned long long)vs->nseals);
+        return;
+    }
+    for (size_t i = 0; i < vs->nkeys; i++) {
+        uint64_t have = 0;
+        if (ldg_key_sealed(t, vs->keys[i].key_id, &have) < 0 ||
+            have != vs->keys[i].sealed) {
+            bad(vs, last,
+                "the key registry counts %llu sealed events of key %s (%s), "
+                "the seals add up to %llu",
+                (unsigned long long)have, vs->keys[i].key_id, vs->keys[i].name,
+                (unsigned long long)vs->keys[i].sealed);
+            return;
+        }
+    }
 }
 
 /* The indexes: one entry per event each (idx.run: per event with a run). */
@@ -1187,6 +1437,9 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
     deferred_body_checks(&vs, t);
     if (vs.p1_finished && vs.p1_done == size)
         check_registry(&vs, t, size);
+    if (vs.p1_finished && vs.p1_done == size && vs.bad_seq == UINT64_MAX &&
+        l->format >= 2)
+        check_seals(&vs, t, size);
     /* Counts name no event of their own: only when nothing else did. */
     if (vs.bad_seq == UINT64_MAX)
         check_index_counts(&vs, t, size, with_run);
@@ -1237,6 +1490,7 @@ out:
     free(vs.keys);
     free(vs.erased);
     free(vs.missing);
+    free(vs.open);
     pthread_cond_destroy(&vs.p1_cv);
     pthread_mutex_destroy(&vs.mu);
     return rc;
@@ -1244,6 +1498,7 @@ out:
 
 /* ------------------------------------------------------------ vouch -- */
 
+#define VOUCH_SEALS 16
 struct ldg_vouch {
     struct ldg_txn *t;
     struct ldg_ledger *l;
@@ -1251,7 +1506,99 @@ struct ldg_vouch {
     size_t nkeys;
     uint64_t *erased; /* sorted */
     size_t nerased;
+    /* format 2: seals checked in this transaction (the seq of the first
+     * and of the last event each covers), round robin */
+    uint64_t seal_first[VOUCH_SEALS], seal_last[VOUCH_SEALS];
+    unsigned nseal, seal_next;
 };
+
+/* Format 2: ev's claim is bound by its stamp's digest, and that digest is
+ * a leaf of the seal the stamp names: its events' digests give the
+ * sealed root, and the seal's signature verifies with pub (the claim's
+ * actor's key). Each seal is checked once (its events are read to
+ * rebuild the root) and remembered. */
+static int
+vouch_seal(struct ldg_vouch *v, const struct ldg_event *ev,
+           const uint8_t pub[32], char *why, size_t cap)
+{
+    struct ldg_seal s;
+    struct ldg_seal_acc acc;
+    uint8_t d[32], root[32];
+    unsigned long long q = (unsigned long long)ev->seq;
+    uint64_t size = 0, at, last = 0;
+    int rc;
+
+    ldg_claim_digest(d, ev->signed_part, ev->signed_len);
+    if (memcmp(d, ev->digest, 32) != 0) {
+        snprintf(why, cap, "event %llu: claim digest does not match its stamp",
+                 q);
+        return LDG_ETAMPER;
+    }
+    for (unsigned i = 0; i < v->nseal; i++)
+        if (v->seal_first[i] == ev->seal_seq && ev->seq <= v->seal_last[i])
+            return 0;
+    rc = ldg_seal_get(v->t, ev->seal_seq, &s);
+    if (rc == LDG_ENOTFOUND || rc == LDG_ECORRUPT) {
+        snprintf(why, cap, "event %llu: its seal (at event %llu) is %s", q,
+                 (unsigned long long)ev->seal_seq,
+                 rc == LDG_ENOTFOUND ? "missing" : "malformed");
+        return LDG_ETAMPER;
+    }
+    if (rc < 0)
+        return rc;
+    if (strcmp(s.key_id, ev->actor) != 0) {
+        snprintf(why, cap, "event %llu: actor %s but its seal is by %s", q,
+                 ev->actor, s.key_id);
+        return LDG_ETAMPER;
+    }
+    if ((rc = ldg_txn_size(v->t, &size)) < 0)
+        return rc;
+    ldg_seal_acc_init(&acc);
+    for (at = ev->seal_seq; acc.count < s.count && at < size; at++) {
+        struct ldg_event e;
+        if ((rc = ldg_event_get(v->t, at, &e)) < 0) {
+            if (rc != LDG_ENOTFOUND && rc != LDG_ECORRUPT)
+                return rc;
+            snprintf(why, cap,
+                     "event %llu: event %llu of its seal's range does not "
+                     "decode",
+                     q, (unsigned long long)at);
+            return LDG_ETAMPER;
+        }
+        if (!e.sealed || e.seal_seq != ev->seal_seq)
+            continue;
+        if (e.seal_leaf != acc.count || strcmp(e.actor, s.key_id) != 0) {
+            snprintf(why, cap,
+                     "event %llu: its seal's events are out of place (event "
+                     "%llu)",
+                     q, (unsigned long long)at);
+            return LDG_ETAMPER;
+        }
+        ldg_seal_acc_add(&acc, e.digest);
+        last = at;
+    }
+    if (acc.count < s.count || ev->seq > last) {
+        snprintf(why, cap,
+                 "event %llu: its seal covers %llu events, the log has %llu "
+                 "of them",
+                 q, (unsigned long long)s.count, (unsigned long long)acc.count);
+        return LDG_ETAMPER;
+    }
+    ldg_seal_acc_root(&acc, root);
+    if (memcmp(root, s.root, 32) != 0 || ldg_seal_verify(&s, pub) != 0) {
+        snprintf(why, cap,
+                 "event %llu: its seal (at event %llu) does not verify with "
+                 "key %s",
+                 q, (unsigned long long)ev->seal_seq, s.key_id);
+        return LDG_ETAMPER;
+    }
+    v->seal_first[v->seal_next] = ev->seal_seq;
+    v->seal_last[v->seal_next] = last;
+    v->seal_next = (v->seal_next + 1) % VOUCH_SEALS;
+    if (v->nseal < VOUCH_SEALS)
+        v->nseal++;
+    return 0;
+}
 
 /* Seqs of events of one type, from the type index, into a growing array. */
 static int
@@ -1300,8 +1647,12 @@ vouch_key_event(struct ldg_vouch *v, uint64_t seq, struct ldg_event *ev,
     *body = NULL;
     if (rc == 0 && ev->seq != seq)
         rc = LDG_ECORRUPT;
-    if (rc == 0 && (strcmp(ev->actor, v->l->log_key->key_id) != 0 ||
-                    ldg_event_verify_sig(ev, v->l->log_key->pub) != 0))
+    if (rc == 0 &&
+        (strcmp(ev->actor, v->l->log_key->key_id) != 0 ||
+         (!ev->sealed && ldg_event_verify_sig(ev, v->l->log_key->pub) != 0)))
+        rc = LDG_EBADSIG;
+    if (rc == 0 && ev->sealed &&
+        vouch_seal(v, ev, v->l->log_key->pub, why, cap) != 0)
         rc = LDG_EBADSIG;
     ldg_be64(k, seq);
     if (rc == 0 &&
@@ -1491,6 +1842,8 @@ vouch_struct(struct ldg_vouch *v, uint64_t seq, struct ldg_event *evp,
                  s, ev.type, ev.actor, (unsigned long long)k->added);
         return LDG_ETAMPER;
     }
+    if (ev.sealed && (rc = vouch_seal(v, &ev, k->pub, why, cap)) != 0)
+        return rc;
     *evp = ev;
     *pub = k->pub;
     ldg_be64(kb, seq);
@@ -1532,7 +1885,7 @@ ldg_vouch_event(struct ldg_vouch *v, uint64_t seq, char *why, size_t cap)
     const uint8_t *pub = NULL;
     int rc = vouch_struct(v, seq, &ev, &pub, why, cap);
 
-    if (rc == 0 && ldg_event_verify_sig(&ev, pub) != 0) {
+    if (rc == 0 && !ev.sealed && ldg_event_verify_sig(&ev, pub) != 0) {
         snprintf(why, cap, "event %llu: signature does not verify with key %s",
                  (unsigned long long)seq, ev.actor);
         rc = LDG_ETAMPER;
@@ -1564,7 +1917,8 @@ vsig_worker(void *arg)
         if (lo >= hi)
             return NULL;
         for (size_t i = lo; i < hi; i++)
-            if (ldg_event_verify_sig(&w->ev[i], w->pub[i]) != 0) {
+            if (!w->ev[i].sealed &&
+                ldg_event_verify_sig(&w->ev[i], w->pub[i]) != 0) {
                 pthread_mutex_lock(&w->mu);
                 if (i < w->first_bad)
                     w->first_bad = i;

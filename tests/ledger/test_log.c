@@ -689,7 +689,7 @@ test_log__ids_are_idempotent(void **state)
 {
     char dir[256], err[256];
     struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
-    struct ldg_options o = {LDG_NOSYNC, 0, 0, 0};
+    struct ldg_options o = {.flags = LDG_NOSYNC};
     struct ldg_source src = {1000, 1000, 77, "/bin/x", NULL};
     struct ldg_event_in in;
     struct ldg_verify_report rep;

@@ -17,6 +17,12 @@
 struct ldg_ledger *
 t_ledger_new(char *dir, size_t cap, int durable)
 {
+    return t_ledger_new_format(dir, cap, durable, 0);
+}
+
+struct ldg_ledger *
+t_ledger_new_format(char *dir, size_t cap, int durable, unsigned format)
+{
     struct ldg_options o;
     struct ldg_ledger *l = NULL;
     char err[512];
@@ -27,8 +33,10 @@ t_ledger_new(char *dir, size_t cap, int durable)
     memset(&o, 0, sizeof o);
     o.flags = durable ? 0 : LDG_NOSYNC;
     o.map_size_bytes = 64u << 20;
+    o.format = format;
     if (ldg_init(dir, "test.local/unit", &o, err, sizeof err) != 0)
         fail_msg("init: %s", err);
+    o.format = 0;
     if (ldg_open(&l, dir, &o, err, sizeof err) != 0)
         fail_msg("open: %s", err);
     return l;

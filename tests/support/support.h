@@ -11,6 +11,9 @@
 /* Creates a fresh ledger in a new temporary directory (mkdtemp), opens it
  * with NOSYNC unless durable, and returns it. dir receives the path. */
 struct ldg_ledger *t_ledger_new(char *dir, size_t cap, int durable);
+/* The same with a ledger format (1 or 2; 0: the default). */
+struct ldg_ledger *t_ledger_new_format(char *dir, size_t cap, int durable,
+                                       unsigned format);
 /* Removes a directory tree (rm -rf). */
 void t_rmrf(const char *dir);
 /* Appends an event from a JSON body text; returns its seq (fails the test
