@@ -73,6 +73,10 @@ static const struct cli_opt init_opts[] = {
               "the log's name in every checkpoint: printable ASCII without "
               "spaces or '+' (default: ledger.local/ and 12 random hex "
               "digits)"),
+    CLI_VALUE('F', 0, "format", "1|2",
+              "the ledger format: 2, sealed entries (one signature per key "
+              "per commit); 1, a signature per event, as ledgers before "
+              "format 2 (default: 1, or $LEDGER_FORMAT)"),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_init = {
@@ -88,22 +92,27 @@ const struct cli_command cli_cmd_init = {
     init_opts,
     CLI_OUT_BASIC,
     "# a ledger in ./box, named for its checkpoints\n"
-    "ledger init --origin box.example/ledger --dir ./box\n",
+    "ledger init --origin box.example/ledger --dir ./box\n"
+    "# a format 2 ledger (sealed entries)\n"
+    "ledger init --format 2 --dir ./box2\n",
     0};
 
 int
 cmd_init(struct cli *c, int argc, char **argv)
 {
     struct cli_args a;
-    const char *origin = NULL;
+    const char *origin = NULL, *format = getenv("LEDGER_FORMAT");
     char err[1024], vkey[512];
     struct ldg_ledger *l;
+    struct ldg_options o;
     int ch, rc;
 
     cli_args_init(&a, c, argc, argv);
     while ((ch = cli_args_next(&a)) > 0) {
         if (ch == 'g')
             origin = a.value;
+        else if (ch == 'F')
+            format = a.value;
         else
             return cli_usage(c);
     }
@@ -111,9 +120,18 @@ cmd_init(struct cli *c, int argc, char **argv)
         return a.exit;
     if (a.ind != argc)
         return cli_usage(c);
+    memset(&o, 0, sizeof o);
+    if (format != NULL && format[0] != '\0') {
+        if (strcmp(format, "1") != 0 && strcmp(format, "2") != 0) {
+            cli_err(c, "--format: '%s' is not a ledger format (1 or 2)",
+                    format);
+            return EX_USAGE;
+        }
+        o.format = (unsigned)(format[0] - '0');
+    }
     if ((rc = resolve_dir(c)) != 0)
         return rc;
-    rc = ldg_init(c->dir, origin, NULL, err, sizeof err);
+    rc = ldg_init(c->dir, origin, &o, err, sizeof err);
     if (rc < 0) {
         cli_err(c, "%s", err);
         return cli_exit_code(rc);

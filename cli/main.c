@@ -366,8 +366,8 @@ print_version(void)
     char libs[512], *p, *save = NULL;
     ldg_lib_versions(libs, sizeof libs);
     printf("ledger %s\n", LEDGER_VERSION);
-    printf("formats:   ledger format %d and %d (%d, the default: sealed\n"
-           "           entries), bundle format %d,\n"
+    printf("formats:   ledger format %d and %d (%d: sealed entries; init\n"
+           "           --format), bundle format %d,\n"
            "           c2sp.org/tlog-checkpoint, c2sp.org/tlog-proof@v1,\n"
            "           c2sp.org/tlog-tiles\n",
            LDG_FORMAT_VERSION_MIN, LDG_FORMAT_VERSION_MAX, LDG_FORMAT_VERSION,

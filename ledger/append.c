@@ -127,7 +127,8 @@ actor_active(struct ldg_ledger *l, const struct ldg_key *k, const char *type)
 
 static int prep_init_ex(struct ldg_ledger *l, struct ldg_prep *p,
                         const struct ldg_event_in *in, uint64_t seq_hint,
-                        int in_txn);
+                        int in_txn, struct ldg_key *signer,
+                        const json_t *salts);
 
 /* 1..max bytes without control characters (id) or NUL (exe, unit). */
 static int
@@ -181,7 +182,7 @@ int
 ldg_prep_init(struct ldg_ledger *l, struct ldg_prep *p,
               const struct ldg_event_in *in, uint64_t seq_hint)
 {
-    return prep_init_ex(l, p, in, seq_hint, 0);
+    return prep_init_ex(l, p, in, seq_hint, 0, NULL, NULL);
 }
 
 /* in_txn: the caller holds the write transaction the event goes into, and
@@ -189,7 +190,8 @@ ldg_prep_init(struct ldg_ledger *l, struct ldg_prep *p,
  * not see the key events of that transaction). */
 static int
 prep_init_ex(struct ldg_ledger *l, struct ldg_prep *p,
-             const struct ldg_event_in *in, uint64_t seq_hint, int in_txn)
+             const struct ldg_event_in *in, uint64_t seq_hint, int in_txn,
+             struct ldg_key *signer, const json_t *salts)
 {
     char err[512];
     const json_t *run;
@@ -260,14 +262,15 @@ prep_init_ex(struct ldg_ledger *l, struct ldg_prep *p,
         ldg_seterr(l, "field 'actor': invalid key name '%s'", in->actor);
         return LDG_EBADINPUT;
     }
-    rc = ldg_actor_key(l, in->actor, &p->signer);
-    if (rc < 0)
+    if (signer != NULL) /* a sealed batch's key (public only) */
+        p->signer = signer;
+    else if ((rc = ldg_actor_key(l, in->actor, &p->signer)) < 0)
         return rc;
     if ((strncmp(p->type, "key.", 4) == 0) && p->signer != l->log_key) {
         ldg_seterr(l, "%s must be signed by the log key", p->type);
         return LDG_EKEY;
     }
-    if (!in_txn && p->signer != l->log_key &&
+    if (!in_txn && signer == NULL && p->signer != l->log_key &&
         (rc = actor_active(l, p->signer, p->type)) < 0)
         return rc;
     p->body = in->body ? json_incref(in->body) : json_object();
@@ -276,9 +279,14 @@ prep_init_ex(struct ldg_ledger *l, struct ldg_prep *p,
     /* The body's limits (size, fields, depth) are checked here, so a bad
      * body is refused on its own and never fails a group commit. */
     p->body_seq = seq_hint;
-    rc = ldg_body_prepare(
-        p->body, seq_hint, l->has_salt_seed ? l->salt_seed : NULL,
-        l->opts.body_max_bytes, &p->body_rec, err, sizeof err);
+    p->salts = salts;
+    rc = salts != NULL
+             ? ldg_body_prepare_salts(p->body, salts, l->opts.body_max_bytes,
+                                      &p->body_rec, err, sizeof err)
+             : ldg_body_prepare(p->body, seq_hint,
+                                l->has_salt_seed ? l->salt_seed : NULL,
+                                l->opts.body_max_bytes, &p->body_rec, err,
+                                sizeof err);
     if (rc < 0) {
         ldg_seterr(l, "%s", err);
         return rc;
@@ -857,6 +865,20 @@ seal_place(struct seal_set *ss, struct ldg_txn *t, struct ldg_prep *p,
     return 0;
 }
 
+/* Closes key_id's open seal in ss, if any (a client's sealed batch of
+ * that key comes next: a key's seals never interleave). */
+static int
+seal_close_key(struct seal_set *ss, struct ldg_txn *t, const char *key_id)
+{
+    for (size_t i = 0; i < ss->n; i++)
+        if (strcmp(ss->s[i].key->key_id, key_id) == 0) {
+            int rc = seal_close_one(t, &ss->s[i]);
+            ss->s[i] = ss->s[--ss->n];
+            return rc;
+        }
+    return 0;
+}
+
 /* Seals every open seal of the commit. */
 static int
 seal_set_close(struct seal_set *ss, struct ldg_txn *t)
@@ -1121,7 +1143,7 @@ ldg_batch_add_seq(struct ldg_batch *b, const struct ldg_event_in *ev,
     if (differs != NULL)
         *differs = 0;
     seq = b->tl.size + b->n;
-    rc = prep_init_ex(l, &p, ev, seq, 1);
+    rc = prep_init_ex(l, &p, ev, seq, 1, NULL, NULL);
     if (rc == 0) {
         now = ldg_clock_now(l);
         min_ts = seq == 0 ? 0 : b->tl.ts + 1;
@@ -1238,4 +1260,225 @@ ldg_batch_free(struct ldg_batch *b)
     }
     seal_set_release(&b->ss);
     free(b);
+}
+
+/* -------------------------------------------------- sealed batches -- */
+
+static int
+cmp_idp(const void *a, const void *b)
+{
+    const struct ldg_prep *const *x = a, *const *y = b;
+    return strcmp((*x)->id, (*y)->id);
+}
+
+/* Refuses the sealed batch (nothing of it written, the batch goes on). */
+static int
+sealed_refuse(struct ldg_ledger *l, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+sealed_refuse(struct ldg_ledger *l, int rc, const char *fmt, ...)
+{
+    char msg[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ldg_seterr(l, "sealed batch refused (nothing of it written): %s", msg);
+    return rc;
+}
+
+int
+ldg_batch_add_sealed(struct ldg_batch *b, const struct ldg_sealed_batch *sb,
+                     uint64_t *first_seq)
+{
+    struct ldg_ledger *l;
+    struct ldg_key_state ks;
+    struct ldg_key *pk = NULL;
+    struct ldg_prep *preps = NULL, **byid = NULL;
+    struct ldg_seal_acc acc;
+    struct ldg_seal seal;
+    uint64_t seq0, have = 0, ndup = 0, dup_first = 0, ts = 0;
+    size_t n, nid = 0, i;
+    int rc;
+
+    if (b == NULL || sb == NULL || sb->n == 0 || sb->n != sb->count)
+        return LDG_EINVAL;
+    l = b->l;
+    if (b->dead) {
+        ldg_seterr(l, "the batch failed earlier; nothing of it is written");
+        return LDG_EINVAL;
+    }
+    l->errmsg[0] = '\0';
+    if (l->format < 2)
+        return sealed_refuse(l, LDG_EBADINPUT,
+                             "this ledger is format 1, whose events are "
+                             "signed one by one; sealed batches need format "
+                             "2");
+    n = sb->n;
+    seq0 = b->tl.size + b->n;
+    rc = ldg_keys_lookup(b->t, sb->key_id, &ks);
+    if (rc == LDG_ENOTFOUND)
+        return sealed_refuse(l, LDG_EKEY, "key %s is not enrolled in this "
+                                          "ledger (ledger keys add)",
+                             sb->key_id);
+    if (rc < 0)
+        return rc;
+    if (ks.revoked_seq != UINT64_MAX)
+        return sealed_refuse(l, LDG_EKEY, "key '%s' (%s) was revoked at "
+                                          "event %llu",
+                             ks.name, ks.key_id,
+                             (unsigned long long)ks.revoked_seq);
+    /* a retried batch: all its events already there (by id) */
+    for (i = 0; i < n; i++) {
+        const char *id = sb->ev[i].in.id;
+        uint64_t at;
+        if (id == NULL)
+            continue;
+        rc = ldg_index_id_lookup(b->t, id, strlen(id), &at);
+        if (rc == LDG_ENOTFOUND)
+            continue;
+        if (rc < 0)
+            return rc;
+        if (ndup++ == 0)
+            dup_first = at;
+        if (ndup != i + 1)
+            break;
+    }
+    if (ndup == n) {
+        if (first_seq != NULL)
+            *first_seq = dup_first;
+        ldg_seterr(l,
+                   "sealed batch of %zu events: every event's id is already "
+                   "in the log (from event %llu): not appended again",
+                   n, (unsigned long long)dup_first);
+        return LDG_EDUPLICATE;
+    }
+    if (ndup > 0)
+        return sealed_refuse(l, LDG_EBADINPUT,
+                             "some of its events' ids are already in the log "
+                             "and some are not (a sealed batch is appended "
+                             "whole)");
+    /* this key's ledger-held seal in the batch so far is complete now: a
+     * key's seals never interleave */
+    if ((rc = seal_close_key(&b->ss, b->t, ks.key_id)) < 0)
+        goto dead;
+    if ((rc = ldg_key_sealed(b->t, ks.key_id, &have)) < 0)
+        return rc;
+    if (sb->first != have)
+        return sealed_refuse(l, LDG_EBADINPUT,
+                             "sealed.first is %llu but key '%s' (%s) has %llu "
+                             "events sealed: a stale or replayed batch "
+                             "(ledger keys list -o json shows \"sealed\")",
+                             (unsigned long long)sb->first, ks.name,
+                             ks.key_id, (unsigned long long)have);
+    if ((rc = ldg_key_from_public(&pk, ks.name, ks.pub)) < 0)
+        return rc;
+    preps = calloc(n, sizeof *preps);
+    byid = calloc(n, sizeof *byid);
+    if (preps == NULL || byid == NULL) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
+    ldg_seal_acc_init(&acc);
+    for (i = 0; i < n; i++) {
+        struct ldg_event_in in = sb->ev[i].in;
+        struct ldg_prep *p = &preps[i];
+        in.actor = NULL;
+        rc = prep_init_ex(l, p, &in, seq0 + i, 1, pk, sb->ev[i].salts);
+        if (rc == 0 && (strncmp(p->type, "key.", 4) == 0 ||
+                        strcmp(p->type, "body.erased") == 0)) {
+            ldg_seterr(l, "%s is the log key's and never arrives sealed",
+                       p->type);
+            rc = LDG_EKEY;
+        }
+        if (rc == 0)
+            rc = roles_refuse(l, &ks, p->type);
+        if (rc == 0 && p->has_parent && p->parent >= seq0 + i) {
+            ldg_seterr(l, "parent %llu is not an earlier event than %llu",
+                       (unsigned long long)p->parent,
+                       (unsigned long long)(seq0 + i));
+            rc = LDG_EBADINPUT;
+        }
+        if (rc == 0)
+            rc = ldg_prep_sign(l, p, seq0 + i, 0);
+        if (rc < 0) {
+            char why[1024];
+            snprintf(why, sizeof why, "%s", ldg_errmsg(l));
+            if (rc == LDG_EBADINPUT || rc == LDG_ETOOBIG || rc == LDG_EKEY)
+                rc = sealed_refuse(l, rc, "sealed.events[%zu]: %s", i,
+                                   why[0] ? why : ldg_strerror(rc));
+            goto out;
+        }
+        if (p->id[0] != '\0')
+            byid[nid++] = p;
+        ldg_seal_acc_add(&acc, p->digest);
+    }
+    /* ids must differ from each other too */
+    qsort(byid, nid, sizeof *byid, cmp_idp);
+    for (i = 1; i < nid; i++)
+        if (strcmp(byid[i - 1]->id, byid[i]->id) == 0) {
+            rc = sealed_refuse(l, LDG_EBADINPUT,
+                               "sealed.events[%zu] and [%zu] carry the same "
+                               "id '%s'",
+                               (size_t)(byid[i - 1] - preps),
+                               (size_t)(byid[i] - preps), byid[i]->id);
+            goto out;
+        }
+    memset(&seal, 0, sizeof seal);
+    seal.count = n;
+    seal.first = sb->first;
+    memcpy(seal.key_id, ks.key_id, sizeof seal.key_id);
+    memcpy(seal.origin, l->origin, sizeof seal.origin);
+    ldg_seal_acc_root(&acc, seal.root);
+    memcpy(seal.sig, sb->sig, 64);
+    if (ldg_seal_verify(&seal, ks.pub) != 0) {
+        rc = sealed_refuse(l, LDG_EBADSIG,
+                           "the seal does not verify with key '%s' (%s): "
+                           "these %zu events, first %llu or origin '%s' are "
+                           "not what it signed",
+                           ks.name, ks.key_id, n,
+                           (unsigned long long)sb->first, l->origin);
+        goto out;
+    }
+    /* everything is checked: store the events contiguously, then the
+     * seal as given; a failure from here on is the storage's */
+    ts = b->tl.ts;
+    for (i = 0; i < n; i++) {
+        struct ldg_prep *p = &preps[i];
+        uint64_t now = ldg_clock_now(l), min_ts = seq0 + i == 0 ? 0 : ts + 1;
+        p->seq = seq0 + i;
+        p->ts = now > min_ts ? now : min_ts;
+        ts = p->ts;
+        p->seal_seq = seq0;
+        p->seal_leaf = i;
+        if ((rc = store_checked(b->t, p, b->prev, b->prev, 0, 0)) < 0)
+            goto dead;
+    }
+    if ((rc = seal_store(b->t, seq0, &seal)) < 0)
+        goto dead;
+    b->n += n;
+    b->tl.ts = ts;
+    if (first_seq != NULL)
+        *first_seq = seq0;
+    rc = 0;
+    goto out;
+dead:
+    b->dead = 1;
+    b->full = rc == LDG_EFULL;
+    if (rc == LDG_EFULL)
+        ldg_seterr(l, "storage full (map or disk); nothing of the batch is "
+                      "written");
+    else if (l->errmsg[0] == '\0')
+        ldg_seterr(l, "append failed: %s", ldg_strerror(rc));
+    if (rc == LDG_EBADINPUT || rc == LDG_ETOOBIG || rc == LDG_EKEY ||
+        rc == LDG_EEXIST || rc == LDG_EDUPLICATE || rc == LDG_EBADSIG)
+        rc = LDG_EIO;
+out:
+    for (i = 0; preps != NULL && i < n; i++)
+        ldg_prep_release(&preps[i]);
+    free(preps);
+    free(byid);
+    ldg_key_free(pk);
+    return rc;
 }

@@ -25,11 +25,14 @@
 
 #include "util/util.h"
 
-/* The ledger format ldg_init writes (meta "format"): 2, sealed entries
- * (FORMAT.md section 3.2). A format 1 ledger (per-event signatures) still
- * opens, verifies, exports and is appended to in format 1. */
+/* Ledger formats (meta "format"): 1, per-event signatures; 2, sealed
+ * entries (FORMAT.md section 3.2). A format 1 ledger still opens,
+ * verifies, exports and is appended to in format 1. ldg_init writes
+ * LDG_FORMAT_DEFAULT unless ldg_options.format says otherwise. */
 #define LDG_FORMAT_VERSION 2
 #define LDG_FORMAT_VERSION_MIN 1
+/* 1 until evidence bundles carry seals (export/, issue 12). */
+#define LDG_FORMAT_DEFAULT 1
 /* The newest format read and written. */
 #define LDG_FORMAT_VERSION_MAX 2
 
@@ -131,7 +134,7 @@ struct ldg_options {
     size_t body_max_bytes; /* 0 = LDG_BODY_MAX_DEFAULT */
     size_t map_max_bytes;  /* growth ceiling; 0 = unlimited */
     /* ldg_init only: the ledger format to create, 1 or 2; 0 =
-     * LDG_FORMAT_VERSION. Opens read the format from the ledger. */
+     * LDG_FORMAT_DEFAULT. Opens read the format from the ledger. */
     unsigned format;
 };
 
@@ -372,6 +375,7 @@ int ldg_append_ex(struct ldg_ledger *l, const struct ldg_event_in *ev,
  * ledger's write lock until commit or free; signing is on the caller's
  * thread. */
 struct ldg_batch;
+struct ldg_sealed_batch; /* below, "seals" */
 int ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l);
 /* 0: stored in the batch. LDG_EBADINPUT, LDG_ETOOBIG, LDG_EKEY or
  * LDG_EEXIST: this event is refused (message in ldg_errmsg), nothing of
@@ -399,6 +403,23 @@ const char *ldg_dup_diff_names(unsigned differs, char *buf, size_t cap);
  * (enum ldg_dup_diff; 0: the same event). */
 int ldg_batch_add_seq(struct ldg_batch *b, const struct ldg_event_in *ev,
                       uint64_t *seq, unsigned *differs);
+/* Format 2: adds a client's sealed batch (ldg_sealed_batch_parse), all
+ * or nothing: its key must be enrolled and active, sb->first must be the
+ * key's sealed count (ldg_key_sealed) as the batch has it, every type
+ * allowed by the key's roles (key.* and body.erased never arrive
+ * sealed), every parent earlier, and the seal map rebuilt from the events
+ * (commitments recomputed from body and salts, claims, digests, root,
+ * origin) must verify with the key's signature sb->sig. Then the events
+ * go in contiguously (stamps seal = *first_seq, leaf = index) with the
+ * seal as given. Returns 0 (*first_seq, may be NULL, gets the first
+ * seq); LDG_EDUPLICATE when every event carries an id already in the log
+ * (a retried batch: nothing written, *first_seq the first one's seq);
+ * LDG_EBADINPUT, LDG_ETOOBIG, LDG_EKEY or LDG_EBADSIG: refused, nothing of
+ * it written (the message names the cause, and the event index when it
+ * is one event's: "sealed.events[3]: ..."), the batch goes on. Any other
+ * code: as ldg_batch_add. */
+int ldg_batch_add_sealed(struct ldg_batch *b, const struct ldg_sealed_batch *sb,
+                         uint64_t *first_seq);
 /* Commits every stored event durably (with one checkpoint). *first_seq
  * and *n (may be NULL) get the first sequence number and the count. */
 int ldg_batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n);

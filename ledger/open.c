@@ -398,7 +398,7 @@ ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
         goto out;
     memcpy(l->origin, origin, strlen(origin) + 1);
     l->format = opts != NULL && opts->format != 0 ? (int)opts->format
-                                                  : LDG_FORMAT_VERSION;
+                                                  : LDG_FORMAT_DEFAULT;
     l->log_key = key;
     key = NULL;
     rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t);

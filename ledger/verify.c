@@ -303,11 +303,14 @@ seal_step(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
         struct ldg_val v;
         uint8_t key[8];
         int rc;
-        if (o != NULL) { /* cannot happen: seal_seq == seq is new */
-            bad(vs, ev->seq, "opens seal %llu twice",
-                (unsigned long long)ev->seal_seq);
-            return 1;
-        }
+        for (i = 0; i < vs->nopen; i++)
+            if (strcmp(vs->open[i].rec.key_id, ev->actor) == 0) {
+                bad(vs, ev->seq,
+                    "opens a seal of key %s while its seal at event %llu is "
+                    "still open (a key's seals never interleave)",
+                    ev->actor, (unsigned long long)vs->open[i].seal_seq);
+                return 1;
+            }
         ldg_be64(key, ev->seq);
         rc = ldg_store_has_core(l->store, LDG_DB_SEALS)
                  ? ldg_kv_get(t, ldg_core(l, LDG_DB_SEALS), key, 8, &v)
@@ -812,12 +815,9 @@ pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size, uint64_t saved_size,
         if (((seq + 1) & (CHUNK - 1)) == 0)
             p1_publish(vs, seq + 1, 0);
     }
-    /* A seal still open at the end: events were deleted from its end
-     * (unless a checkpoint or a verified size says the tail was cut: that
-     * names the first missing event, below). */
-    if (rc == 0 && seq == size && !stop &&
-        !(cksize != UINT64_MAX && cksize > size) && saved_size <= size)
-        seals_closed(vs, size, "the end of the log at size");
+    /* A seal still open at the end needs no finding of its own: the log
+     * then has no checkpoint at its size (said below), as every
+     * checkpoint is at a seal boundary (checked above). */
     /* Every commit stores a checkpoint of its new size: the newest is
      * part of the log (checkpoint, proof and export stand on it). */
     if (rc == 0 && seq == size && size > 0 && last_ck != size)

@@ -122,6 +122,60 @@ last_seq(MDB_txn *txn, uint64_t *size)
     return 0;
 }
 
+/* Format 2 (meta "format" ends in 2): for each entry from size on, its
+ * actor's "sealed:" count in keys goes down by one. The actor key id sits
+ * at bytes 9..24 of every entry (0x93, a map, "actor", a 16-byte str). */
+static int
+uncount_sealed(MDB_txn *txn, uint64_t size)
+{
+    MDB_dbi meta, ent, keys;
+    MDB_cursor *c;
+    MDB_val k, v;
+    unsigned char key[8];
+    int rc;
+
+    k.mv_size = 6;
+    k.mv_data = "format";
+    if (mdb_dbi_open(txn, "meta", 0, &meta) != 0 ||
+        mdb_get(txn, meta, &k, &v) != 0 || v.mv_size != 8 ||
+        ((const unsigned char *)v.mv_data)[7] != 2)
+        return 0;
+    if ((rc = mdb_dbi_open(txn, "entries", 0, &ent)) != 0 ||
+        (rc = mdb_dbi_open(txn, "keys", 0, &keys)) != 0 ||
+        (rc = mdb_cursor_open(txn, ent, &c)) != 0)
+        return die("entries", rc);
+    for (int i = 7; i >= 0; i--)
+        key[i] = (unsigned char)(size >> (8 * (7 - i)));
+    k.mv_size = 8;
+    k.mv_data = key;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        unsigned char sk[7 + 16], nb[8];
+        MDB_val kk, kv, nv;
+        uint64_t cnt;
+        if (v.mv_size < 25)
+            continue;
+        memcpy(sk, "sealed:", 7);
+        memcpy(sk + 7, (const unsigned char *)v.mv_data + 9, 16);
+        kk.mv_size = sizeof sk;
+        kk.mv_data = sk;
+        if (mdb_get(txn, keys, &kk, &kv) != 0 || kv.mv_size != 8)
+            continue;
+        cnt = rd_be64(kv.mv_data);
+        cnt = cnt > 0 ? cnt - 1 : 0;
+        for (int i = 7; i >= 0; i--)
+            nb[i] = (unsigned char)(cnt >> (8 * (7 - i)));
+        nv.mv_size = 8;
+        nv.mv_data = nb;
+        if ((rc = mdb_put(txn, keys, &kk, &nv, 0)) != 0) {
+            mdb_cursor_close(c);
+            return die("keys: put", rc);
+        }
+    }
+    mdb_cursor_close(c);
+    return 0;
+}
+
 static int
 truncate_log(MDB_txn *txn, uint64_t cut, int keep_checkpoints)
 {
@@ -137,6 +191,16 @@ truncate_log(MDB_txn *txn, uint64_t cut, int keep_checkpoints)
         return 1;
     }
     size -= cut;
+    /* a format 2 ledger: the cut events' seals go too, and each key's
+     * sealed count loses them (as one who cuts it consistently would) */
+    if (uncount_sealed(txn, size) != 0)
+        return 1;
+    {
+        MDB_dbi sdbi;
+        if (mdb_dbi_open(txn, "seals", 0, &sdbi) == 0 &&
+            sweep(txn, "seals", drop_seq_key, size, &n))
+            return 1;
+    }
     if (sweep(txn, "entries", drop_seq_key, size, &n) ||
         sweep(txn, "bodies", drop_seq_key, size, &n) ||
         sweep(txn, "tree", drop_tree, size, &n))

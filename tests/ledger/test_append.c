@@ -1,0 +1,428 @@
+/*
+ * test_append.c — the append path's sealed batches (ldg_batch_add_sealed,
+ * ldg_writer_add_sealed): a client's seal is checked whole (commitments
+ * recomputed from body and salts, claims, root, signature, first, roles,
+ * key) and its events go in contiguously, or nothing does.
+ *
+ * The sealed batches here are built by the test itself from the public
+ * primitives (field digests, body root, claims, seal tree, seal map), so
+ * the ledger's recomputation is checked against an independent one.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ledger/ledger_int.h"
+#include "tests/support/support.h"
+
+struct fx {
+    char dir[256];
+    struct ldg_ledger *l;
+    struct ldg_key *alice; /* roles "run" */
+    struct ldg_key *bob;   /* any actor type */
+};
+
+static int
+setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    f->l = t_ledger_new_format(f->dir, sizeof f->dir, 0, 2);
+    assert_int_equal(ldg_keys_add(f->l, "alice", "run", NULL), 0);
+    assert_int_equal(ldg_keys_add(f->l, "bob", NULL, NULL), 0);
+    assert_int_equal(ldg_keys_load(f->l, "alice", &f->alice), 0);
+    assert_int_equal(ldg_keys_load(f->l, "bob", &f->bob), 0);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *f = *state;
+    ldg_key_free(f->alice);
+    ldg_key_free(f->bob);
+    ldg_close(f->l);
+    t_rmrf(f->dir);
+    free(f);
+    return 0;
+}
+
+/* What a client does: salts, commitments, claims, digests, root, seal.
+ * Events: type types[i], body {"run": "R-1", "step": "s<i>", ...}; ids
+ * "<idp>-<i>" when idp is set. */
+static json_t *
+make_sealed(struct fx *f, const struct ldg_key *k, uint64_t first, size_t n,
+            const char *type, const char *idp)
+{
+    json_t *evs = json_array();
+    uint8_t(*d)[32] = calloc(n, 32);
+    struct ldg_seal s;
+    char sig[128];
+
+    for (size_t i = 0; i < n; i++) {
+        json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:i}", "run", "R-1",
+                                 "step", "s", "tool", "t", "status", "ok",
+                                 "duration_ms", (int)i);
+        json_t *salts = json_object(), *ev;
+        uint8_t fd[8][32], root[32], claim[LDG_ENTRY_MAX];
+        char subject[LDG_SUBJECT_MAX + 1], id[64];
+        const char *key;
+        json_t *val;
+        size_t nf = 0, cn;
+        struct ldg_claim c;
+
+        json_object_foreach(body, key, val)
+        {
+            uint8_t salt[16];
+            char hex[33];
+            for (int b = 0; b < 16; b++)
+                salt[b] = (uint8_t)(i * 16 + nf + (size_t)b);
+            ldg_hex(hex, salt, 16);
+            json_object_set_new(salts, key, json_string(hex));
+            assert_int_equal(ldg_field_digest(fd[nf], salt, key, val), 0);
+            nf++;
+        }
+        ldg_body_root(root, (const uint8_t(*)[32])fd, nf);
+        assert_int_equal(
+            ldg_vocab_subject(type, body, subject, sizeof subject), 0);
+        memset(&c, 0, sizeof c);
+        memcpy(c.actor, k->key_id, sizeof c.actor);
+        memcpy(c.body, root, 32);
+        c.run = "R-1";
+        c.run_len = 3;
+        c.subject = subject;
+        c.subject_len = strlen(subject);
+        c.type = type;
+        c.type_len = strlen(type);
+        if (idp != NULL) {
+            snprintf(id, sizeof id, "%s-%zu", idp, i);
+            c.id = id;
+            c.id_len = strlen(id);
+        }
+        assert_int_equal(ldg_claim_encode(&c, claim, sizeof claim, &cn), 0);
+        ldg_claim_digest(d[i], claim, cn);
+        ev = json_pack("{s:s, s:o, s:o}", "type", type, "body", body, "salts",
+                       salts);
+        if (idp != NULL)
+            json_object_set_new(ev, "id", json_string(id));
+        json_array_append_new(evs, ev);
+    }
+    memset(&s, 0, sizeof s);
+    s.count = n;
+    s.first = first;
+    memcpy(s.key_id, k->key_id, sizeof s.key_id);
+    snprintf(s.origin, sizeof s.origin, "%s", ldg_origin(f->l));
+    assert_int_equal(ldg_seal_root((const uint8_t(*)[32])d, n, s.root), 0);
+    assert_int_equal(ldg_seal_sign(&s, k), 0);
+    ldg_base64(sig, s.sig, 64);
+    free(d);
+    return json_pack("{s:{s:s, s:I, s:I, s:s, s:o}}", "sealed", "key",
+                     k->key_id, "first", (json_int_t)first, "count",
+                     (json_int_t)n, "sig", sig, "events", evs);
+}
+
+static uint64_t
+sealed_count(struct fx *f, const struct ldg_key *k)
+{
+    struct ldg_txn *t;
+    uint64_t n = 0;
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_key_sealed(t, k->key_id, &n), 0);
+    ldg_txn_abort(t);
+    return n;
+}
+
+/* Adds j as a sealed batch in a batch of its own; returns the code, the
+ * batch committed only on 0. */
+static int
+add_one(struct fx *f, json_t *j, uint64_t *first)
+{
+    struct ldg_sealed_batch *sb = NULL;
+    struct ldg_batch *b;
+    char err[512];
+    int rc;
+
+    if (ldg_sealed_batch_parse(&sb, j, err, sizeof err) != 0)
+        fail_msg("parse: %s", err);
+    assert_int_equal(ldg_batch_begin(&b, f->l), 0);
+    rc = ldg_batch_add_sealed(b, sb, first);
+    if (rc == 0)
+        assert_int_equal(ldg_batch_commit(b, NULL, NULL), 0);
+    ldg_batch_free(b);
+    ldg_sealed_batch_free(sb);
+    return rc;
+}
+
+static void
+verify_ok(struct fx *f)
+{
+    struct ldg_verify_report r;
+    if (ldg_verify(f->l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0, &r, NULL,
+                   NULL) != 0)
+        fail_msg("verify: %s", r.what);
+}
+
+static void
+test_append__sealed_batch_goes_in_whole(void **state)
+{
+    struct fx *f = *state;
+    uint64_t first = 0, size0, size1;
+    json_t *j = make_sealed(f, f->alice, 0, 5, "run.step", "b1");
+    struct ldg_seal_proof pr;
+    struct ldg_txn *t;
+    json_t *body;
+
+    assert_int_equal(ldg_size(f->l, &size0), 0);
+    assert_int_equal(add_one(f, j, &first), 0);
+    assert_int_equal(first, size0);
+    assert_int_equal(ldg_size(f->l, &size1), 0);
+    assert_int_equal(size1, size0 + 5);
+    assert_int_equal(sealed_count(f, f->alice), 5);
+    verify_ok(f);
+    /* the stored events: the client's seal, its bodies */
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_seal_proof(t, first + 3, &pr), 0);
+    assert_int_equal(pr.seal_seq, first);
+    assert_int_equal(pr.leaf, 3);
+    assert_int_equal(pr.seal.first, 0);
+    assert_int_equal(ldg_seal_verify(&pr.seal, f->alice->pub), 0);
+    assert_int_equal(ldg_body_get(t, first + 3, &body), 0);
+    assert_int_equal(json_integer_value(json_object_get(body, "duration_ms")),
+                     3);
+    json_decref(body);
+    ldg_txn_abort(t);
+    /* the same batch again: its ids are all there */
+    assert_int_equal(add_one(f, j, &first), LDG_EDUPLICATE);
+    assert_int_equal(first, size0);
+    json_decref(j);
+    /* the next one must carry first 5; a stale first is a replay */
+    j = make_sealed(f, f->alice, 0, 2, "run.step", NULL);
+    assert_int_equal(add_one(f, j, NULL), LDG_EBADINPUT);
+    assert_non_null(strstr(ldg_errmsg(f->l), "stale or replayed"));
+    json_decref(j);
+    j = make_sealed(f, f->alice, 5, 2, "run.step", NULL);
+    assert_int_equal(add_one(f, j, NULL), 0);
+    json_decref(j);
+    assert_int_equal(sealed_count(f, f->alice), 7);
+    /* ledger-held appends of the same key go on from there */
+    t_append(f->l, "run.step", "{\"run\":\"R-1\",\"step\":\"x\"}", "alice");
+    assert_int_equal(sealed_count(f, f->alice), 8);
+    verify_ok(f);
+}
+
+/* Everything the ledger recomputes must match what was sealed. */
+static void
+test_append__sealed_batch_refused_whole(void **state)
+{
+    struct fx *f = *state;
+    uint64_t size0, size1;
+    json_t *j, *ev;
+
+    assert_int_equal(ldg_size(f->l, &size0), 0);
+    /* a body value changed after sealing */
+    j = make_sealed(f, f->alice, 0, 3, "run.step", NULL);
+    ev = json_array_get(json_object_get(json_object_get(j, "sealed"),
+                                        "events"),
+                        1);
+    json_object_set_new(json_object_get(ev, "body"), "status",
+                        json_string("failed"));
+    assert_int_equal(add_one(f, j, NULL), LDG_EBADSIG);
+    assert_non_null(strstr(ldg_errmsg(f->l), "does not verify with key"));
+    json_decref(j);
+    /* a salt changed */
+    j = make_sealed(f, f->alice, 0, 3, "run.step", NULL);
+    ev = json_array_get(json_object_get(json_object_get(j, "sealed"),
+                                        "events"),
+                        2);
+    json_object_set_new(json_object_get(ev, "salts"), "tool",
+                        json_string("00000000000000000000000000000000"));
+    assert_int_equal(add_one(f, j, NULL), LDG_EBADSIG);
+    json_decref(j);
+    /* the events reordered */
+    j = make_sealed(f, f->alice, 0, 3, "run.step", NULL);
+    {
+        json_t *evs =
+            json_object_get(json_object_get(j, "sealed"), "events");
+        json_t *e0 = json_incref(json_array_get(evs, 0));
+        json_array_remove(evs, 0);
+        json_array_append_new(evs, e0);
+    }
+    assert_int_equal(add_one(f, j, NULL), LDG_EBADSIG);
+    json_decref(j);
+    /* sealed by bob, sent as alice's */
+    j = make_sealed(f, f->bob, 0, 2, "run.step", NULL);
+    json_object_set_new(json_object_get(j, "sealed"), "key",
+                        json_string(f->alice->key_id));
+    assert_int_equal(add_one(f, j, NULL), LDG_EBADSIG);
+    json_decref(j);
+    /* a type alice's roles do not allow: the event is named */
+    j = make_sealed(f, f->alice, 0, 2, "x.other", NULL);
+    assert_int_equal(add_one(f, j, NULL), LDG_EKEY);
+    assert_non_null(strstr(ldg_errmsg(f->l), "sealed.events[0]"));
+    json_decref(j);
+    /* the log key's types never arrive sealed */
+    j = make_sealed(f, f->bob, 0, 1, "body.erased", NULL);
+    assert_int_equal(add_one(f, j, NULL), LDG_EKEY);
+    json_decref(j);
+    /* a key the ledger does not know */
+    {
+        struct ldg_key *m;
+        assert_int_equal(ldg_key_generate(&m, "mallory"), 0);
+        j = make_sealed(f, m, 0, 1, "run.step", NULL);
+        assert_int_equal(add_one(f, j, NULL), LDG_EKEY);
+        assert_non_null(strstr(ldg_errmsg(f->l), "not enrolled"));
+        json_decref(j);
+        ldg_key_free(m);
+    }
+    /* ids repeated inside the batch */
+    j = make_sealed(f, f->bob, 0, 2, "run.step", "same");
+    {
+        json_t *evs =
+            json_object_get(json_object_get(j, "sealed"), "events");
+        json_object_set_new(json_array_get(evs, 1), "id",
+                            json_string("same-0"));
+    }
+    /* (the seal no longer matches either; the ids are named first only if
+     * the seal holds, so re-seal isn't needed: it is refused) */
+    assert_int_not_equal(add_one(f, j, NULL), 0);
+    json_decref(j);
+    assert_int_equal(ldg_size(f->l, &size1), 0);
+    assert_int_equal(size1, size0);
+    assert_int_equal(sealed_count(f, f->alice), 0);
+    /* a revoked key */
+    assert_int_equal(ldg_keys_revoke(f->l, "bob", "lost", NULL), 0);
+    j = make_sealed(f, f->bob, 0, 1, "run.step", NULL);
+    assert_int_equal(add_one(f, j, NULL), LDG_EKEY);
+    assert_non_null(strstr(ldg_errmsg(f->l), "revoked"));
+    json_decref(j);
+    verify_ok(f);
+}
+
+/* In one batch (as serve groups many connections' requests): ledger-held
+ * events, a client's sealed batch, more ledger-held events, and a refused
+ * sealed batch that leaves the rest alone. */
+static void
+test_append__sealed_batch_among_others(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_sealed_batch *sb = NULL, *bad = NULL;
+    struct ldg_batch *b;
+    struct ldg_event_in in;
+    json_t *j = make_sealed(f, f->bob, 1, 3, "run.step", NULL);
+    json_t *k = make_sealed(f, f->bob, 7, 1, "run.step", NULL);
+    json_t *body = json_pack("{s:s, s:s}", "run", "R-1", "step", "a");
+    char err[256];
+    uint64_t first = 0, n = 0, at = 0;
+
+    assert_int_equal(ldg_sealed_batch_parse(&sb, j, err, sizeof err), 0);
+    assert_int_equal(ldg_sealed_batch_parse(&bad, k, err, sizeof err), 0);
+    memset(&in, 0, sizeof in);
+    in.type = "run.step";
+    in.body = body;
+    assert_int_equal(ldg_batch_begin(&b, f->l), 0);
+    in.actor = "bob";
+    assert_int_equal(ldg_batch_add(b, &in), 0);
+    in.actor = "alice";
+    assert_int_equal(ldg_batch_add(b, &in), 0);
+    /* bob's ledger-held seal of this batch is closed before his client's
+     * seal goes in (a key's seals never interleave): first is 1 */
+    assert_int_equal(ldg_batch_add_sealed(b, sb, &at), 0);
+    assert_int_equal(ldg_batch_add_sealed(b, bad, NULL), LDG_EBADINPUT);
+    in.actor = "bob";
+    assert_int_equal(ldg_batch_add(b, &in), 0);
+    assert_int_equal(ldg_batch_commit(b, &first, &n), 0);
+    ldg_batch_free(b);
+    assert_int_equal(n, 6);
+    assert_int_equal(at, first + 2);
+    ldg_sealed_batch_free(sb);
+    ldg_sealed_batch_free(bad);
+    json_decref(j);
+    json_decref(k);
+    json_decref(body);
+    verify_ok(f);
+    assert_int_equal(sealed_count(f, f->bob), 5);
+}
+
+/* A format 1 ledger takes no sealed batch. */
+static void
+test_append__sealed_batch_needs_format_2(void **state)
+{
+    struct fx *f = *state;
+    char dir[256];
+    struct ldg_ledger *l1 = t_ledger_new_format(dir, sizeof dir, 0, 1);
+    struct ldg_sealed_batch *sb = NULL;
+    struct ldg_batch *b;
+    char err[256];
+    json_t *j = make_sealed(f, f->alice, 0, 1, "run.step", NULL);
+
+    assert_int_equal(ldg_format(l1), 1);
+    assert_int_equal(ldg_sealed_batch_parse(&sb, j, err, sizeof err), 0);
+    assert_int_equal(ldg_batch_begin(&b, l1), 0);
+    assert_int_equal(ldg_batch_add_sealed(b, sb, NULL), LDG_EBADINPUT);
+    assert_non_null(strstr(ldg_errmsg(l1), "format 1"));
+    ldg_batch_free(b);
+    ldg_sealed_batch_free(sb);
+    json_decref(j);
+    ldg_close(l1);
+    t_rmrf(dir);
+}
+
+/* Through the bulk writer: what was queued is committed first. */
+static void
+test_append__sealed_batch_through_the_writer(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_writer *w;
+    struct ldg_sealed_batch *sb = NULL;
+    struct ldg_event_in in;
+    json_t *j = make_sealed(f, f->alice, 0, 4, "run.step", NULL);
+    json_t *body = json_pack("{s:s, s:s}", "run", "R-1", "step", "a");
+    char err[256];
+    uint64_t at = 0, size;
+
+    assert_int_equal(ldg_sealed_batch_parse(&sb, j, err, sizeof err), 0);
+    assert_int_equal(ldg_writer_new(&w, f->l, NULL), 0);
+    memset(&in, 0, sizeof in);
+    in.type = "run.step";
+    in.body = body;
+    in.actor = "alice";
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(ldg_writer_add(w, &in), 0);
+    /* alice's 10 queued events are sealed first: first 0 is stale now */
+    assert_int_equal(ldg_writer_add_sealed(w, sb, &at), LDG_EBADINPUT);
+    assert_int_equal(ldg_writer_committed(w), 10);
+    ldg_sealed_batch_free(sb);
+    json_decref(j);
+    j = make_sealed(f, f->alice, 10, 4, "run.step", NULL);
+    assert_int_equal(ldg_sealed_batch_parse(&sb, j, err, sizeof err), 0);
+    assert_int_equal(ldg_writer_add_sealed(w, sb, &at), 0);
+    assert_int_equal(ldg_writer_add(w, &in), 0);
+    assert_int_equal(ldg_writer_flush(w), 0);
+    assert_int_equal(ldg_writer_committed(w), 15);
+    ldg_writer_free(w);
+    assert_int_equal(ldg_size(f->l, &size), 0);
+    assert_int_equal(at, size - 5);
+    ldg_sealed_batch_free(sb);
+    json_decref(j);
+    json_decref(body);
+    verify_ok(f);
+}
+
+int
+main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_append__sealed_batch_goes_in_whole),
+        T(test_append__sealed_batch_refused_whole),
+        T(test_append__sealed_batch_among_others),
+        T(test_append__sealed_batch_needs_format_2),
+        T(test_append__sealed_batch_through_the_writer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
