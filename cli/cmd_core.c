@@ -501,8 +501,8 @@ struct ingest_ctx {
  * or with -v; at most DUPS_SAID_MAX without -v. line 0: not known (an
  * answer of ledger serve, which names the id). */
 static void
-say_dup_line(struct ingest_ctx *ic, uint64_t line, const char *id,
-             uint64_t seq, unsigned differs)
+say_dup_line(struct ingest_ctx *ic, uint64_t line, const char *id, uint64_t seq,
+             unsigned differs)
 {
     char what[96], where[64] = "";
     if (!ic->verbose && differs == 0)
@@ -625,9 +625,11 @@ const struct cli_command cli_cmd_ingest = {
     "idempotent, a line whose id is already in the log is not appended "
     "again (the summary counts them; a line that differs from the event "
     "recorded under its id is named on standard error as FILE:LINE, with "
-    "what differs, and -v names every such line); \"time\" (RFC 3339, or nanoseconds "
+    "what differs, and -v names every such line); \"time\" (RFC 3339, or "
+    "nanoseconds "
     "as a string) is when it happened at the source, stored beside the "
-    "ledger's own time. Lines that do not parse are reported as FILE:LINE:COLUMN on "
+    "ledger's own time. Lines that do not parse are reported as "
+    "FILE:LINE:COLUMN on "
     "standard error and skipped, unless --strict. Events are committed in "
     "batches; a summary of what was committed goes to standard error, and "
     "an event is acknowledged only once its batch is durable.\n\n"

@@ -283,10 +283,9 @@ prep_init_ex(struct ldg_ledger *l, struct ldg_prep *p,
     rc = salts != NULL
              ? ldg_body_prepare_salts(p->body, salts, l->opts.body_max_bytes,
                                       &p->body_rec, err, sizeof err)
-             : ldg_body_prepare(p->body, seq_hint,
-                                l->has_salt_seed ? l->salt_seed : NULL,
-                                l->opts.body_max_bytes, &p->body_rec, err,
-                                sizeof err);
+             : ldg_body_prepare(
+                   p->body, seq_hint, l->has_salt_seed ? l->salt_seed : NULL,
+                   l->opts.body_max_bytes, &p->body_rec, err, sizeof err);
     if (rc < 0) {
         ldg_seterr(l, "%s", err);
         return rc;
@@ -791,7 +790,17 @@ seal_store(struct ldg_txn *t, uint64_t seal_seq, const struct ldg_seal *s)
     if ((rc = ldg_seal_record_encode(s, rec, sizeof rec, &n)) < 0)
         return rc;
     ldg_be64(k, seal_seq);
-    rc = ldg_kv_put_new(t, ldg_core(l, LDG_DB_SEALS), k, 8, rec, n);
+    /* seals close in any order within a commit: no put_new (sorts last),
+     * but never over another */
+    {
+        struct ldg_val v;
+        rc = ldg_kv_get(t, ldg_core(l, LDG_DB_SEALS), k, 8, &v);
+        if (rc == 0)
+            return LDG_ECORRUPT;
+        if (rc != LDG_ENOTFOUND)
+            return rc;
+    }
+    rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_SEALS), k, 8, rec, n);
     if (rc == 0)
         rc = ldg_keys_sealed_put(t, s->key_id, s->first + s->count);
     return rc;
@@ -1272,8 +1281,7 @@ cmp_idp(const void *a, const void *b)
 }
 
 /* Refuses the sealed batch (nothing of it written, the batch goes on). */
-static int
-sealed_refuse(struct ldg_ledger *l, int rc, const char *fmt, ...)
+static int sealed_refuse(struct ldg_ledger *l, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
@@ -1319,14 +1327,16 @@ ldg_batch_add_sealed(struct ldg_batch *b, const struct ldg_sealed_batch *sb,
     seq0 = b->tl.size + b->n;
     rc = ldg_keys_lookup(b->t, sb->key_id, &ks);
     if (rc == LDG_ENOTFOUND)
-        return sealed_refuse(l, LDG_EKEY, "key %s is not enrolled in this "
-                                          "ledger (ledger keys add)",
+        return sealed_refuse(l, LDG_EKEY,
+                             "key %s is not enrolled in this "
+                             "ledger (ledger keys add)",
                              sb->key_id);
     if (rc < 0)
         return rc;
     if (ks.revoked_seq != UINT64_MAX)
-        return sealed_refuse(l, LDG_EKEY, "key '%s' (%s) was revoked at "
-                                          "event %llu",
+        return sealed_refuse(l, LDG_EKEY,
+                             "key '%s' (%s) was revoked at "
+                             "event %llu",
                              ks.name, ks.key_id,
                              (unsigned long long)ks.revoked_seq);
     /* a retried batch: all its events already there (by id) */
@@ -1370,8 +1380,8 @@ ldg_batch_add_sealed(struct ldg_batch *b, const struct ldg_sealed_batch *sb,
                              "sealed.first is %llu but key '%s' (%s) has %llu "
                              "events sealed: a stale or replayed batch "
                              "(ledger keys list -o json shows \"sealed\")",
-                             (unsigned long long)sb->first, ks.name,
-                             ks.key_id, (unsigned long long)have);
+                             (unsigned long long)sb->first, ks.name, ks.key_id,
+                             (unsigned long long)have);
     if ((rc = ldg_key_from_public(&pk, ks.name, ks.pub)) < 0)
         return rc;
     preps = calloc(n, sizeof *preps);
@@ -1437,8 +1447,8 @@ ldg_batch_add_sealed(struct ldg_batch *b, const struct ldg_sealed_batch *sb,
                            "the seal does not verify with key '%s' (%s): "
                            "these %zu events, first %llu or origin '%s' are "
                            "not what it signed",
-                           ks.name, ks.key_id, n,
-                           (unsigned long long)sb->first, l->origin);
+                           ks.name, ks.key_id, n, (unsigned long long)sb->first,
+                           l->origin);
         goto out;
     }
     /* everything is checked: store the events contiguously, then the

@@ -457,6 +457,17 @@ int ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev);
  * on_duplicate hands back. */
 int ldg_writer_add_tagged(struct ldg_writer *w, const struct ldg_event_in *ev,
                           uint64_t tag);
+/* Format 2: a client's sealed batch through the writer: everything
+ * queued is committed first, then the batch goes in as
+ * ldg_batch_add_sealed says, in a commit of its own (acknowledged, and
+ * counted by ldg_writer_committed, when this returns 0). *first_seq gets
+ * its first seq (on LDG_EDUPLICATE: the seq of the event already
+ * carrying its first id). A refusal (LDG_EBADINPUT, LDG_ETOOBIG,
+ * LDG_EKEY, LDG_EBADSIG, LDG_EDUPLICATE) writes nothing of it and leaves
+ * the writer usable. */
+int ldg_writer_add_sealed(struct ldg_writer *w,
+                          const struct ldg_sealed_batch *sb,
+                          uint64_t *first_seq);
 /* Commits everything queued. */
 int ldg_writer_flush(struct ldg_writer *w);
 /* Events durably committed by this writer so far (an event whose id was

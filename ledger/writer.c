@@ -49,8 +49,8 @@ struct ldg_writer {
     size_t batch;
     void (*on_commit)(void *ctx, uint64_t first_seq, uint64_t n);
     void *on_commit_ctx;
-    void (*on_duplicate)(void *ctx, uint64_t tag, const char *id,
-                         uint64_t seq, unsigned differs);
+    void (*on_duplicate)(void *ctx, uint64_t tag, const char *id, uint64_t seq,
+                         unsigned differs);
     struct wbatch ring[RING];
     uint64_t head;   /* counter of the batch being filled */
     uint64_t tail;   /* counter of the next batch to commit */
@@ -454,4 +454,42 @@ ldg_writer_free(struct ldg_writer *w)
     pthread_cond_destroy(&w->ready);
     pthread_cond_destroy(&w->space);
     free(w);
+}
+
+int
+ldg_writer_add_sealed(struct ldg_writer *w, const struct ldg_sealed_batch *sb,
+                      uint64_t *first_seq)
+{
+    struct ldg_ledger *l;
+    struct ldg_batch *b = NULL;
+    uint64_t first = 0, n = 0, at = 0;
+    int rc;
+
+    if (w == NULL || sb == NULL)
+        return LDG_EINVAL;
+    l = w->l;
+    /* What is queued goes first, in order; then the client's batch in a
+     * commit of its own, judged against the log as it is then. */
+    if ((rc = ldg_writer_flush(w)) < 0)
+        return rc;
+    l->errmsg[0] = '\0';
+    if ((rc = ldg_batch_begin(&b, l)) < 0)
+        return rc;
+    rc = ldg_batch_add_sealed(b, sb, &at);
+    if (rc == 0)
+        rc = ldg_batch_commit(b, &first, &n);
+    ldg_batch_free(b);
+    if (rc == LDG_EDUPLICATE && first_seq != NULL)
+        *first_seq = at;
+    if (rc < 0)
+        return rc;
+    if (w->committed == 0)
+        __atomic_store_n(&w->first_seq, first, __ATOMIC_RELEASE);
+    __atomic_store_n(&w->committed, w->committed + n, __ATOMIC_RELEASE);
+    w->next_seq = first + n;
+    if (w->on_commit != NULL && n > 0)
+        w->on_commit(w->on_commit_ctx, first, n);
+    if (first_seq != NULL)
+        *first_seq = at;
+    return 0;
 }
