@@ -18,36 +18,59 @@
 
 #include "ledger/ledger_int.h"
 
-static const char CLAIM_HEX[] =
-    "89a56163746f72b030313233343536373839616263646566a4626f6479c420000102"
-    "030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1fa26964a365"
-    "2d31a6706172656e7407a372756ea27231a77375626a656374a9746f6f6c3a677265"
-    "70a474696d65cf17979cfe362a0000a474797065ab746f6f6c2e63616c6c6564a176"
-    "03";
-static const char DIGEST_HEX[] =
-    "fa8e21538720eb386b4a8c757adb2b49887666fd43970a56703ce8f526f24456";
-static const char ROOT3_HEX[] =
-    "67ed1c3cb1382bece1925524210d4734fa17cd8effa09c1677acb3b8d0006355";
-static const char SEALMAP_HEX[] =
-    "85a5636f756e7403a56669727374ccc8a36b6579b03536343735616137353436333437"
-    "3463a66f726967696eaf6578616d706c652e6f72672f6c6f67a4726f6f74c42067ed1c"
-    "3cb1382bece1925524210d4734fa17cd8effa09c1677acb3b8d0006355";
-static const char SIG_HEX[] =
-    "fdf7bcc023a59118c33d043158afd7a9ea76774ba4d7e067327c44e4fa75ac6b97616c"
-    "814cce95ef81a677a547c56df121cbf577c0f1b576309e57e8c844130a";
-static const char ENTRY_HEX[] =
-    "9389a56163746f72b030313233343536373839616263646566a4626f6479c4200001"
-    "02030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1fa26964a3"
-    "652d31a6706172656e7407a372756ea27231a77375626a656374a9746f6f6c3a6772"
-    "6570a474696d65cf17979cfe362a0000a474797065ab746f6f6c2e63616c6c6564a1"
-    "760386a6646967657374c420fa8e21538720eb386b4a8c757adb2b49887666fd4397"
-    "0a56703ce8f526f24456a46c65616602a47365616c28a37365712aa6736f75726365"
-    "85a3657865ae2f7573722f62696e2f6167656e74a3676964cd03e8a3706964cd1092"
-    "a3756964cd03e8a4756e6974ad6167656e742e73657276696365a27473cf17979cfe"
-    "3d85cd15c420abababababababababababababababababababababababababababab"
-    "abababab";
-static const char ENTRY_LEAF_HEX[] =
-    "00f6897e27d16c17c923c2c245478bdebf6fb9f3248364e4254d54e62fb3a108";
+/* The known answers: tests/vectors/core-v2.txt ("key: hex" lines). */
+#define VECTORS "tests/vectors/core-v2.txt"
+static char vkeys[64][32], *vvals[64];
+static size_t nv;
+
+static const char *
+vec(const char *key)
+{
+    for (size_t i = 0; i < nv; i++)
+        if (strcmp(vkeys[i], key) == 0)
+            return vvals[i];
+    fail_msg("%s: no '%s'", VECTORS, key);
+    return NULL;
+}
+
+static int
+load_vectors(void **state)
+{
+    FILE *f = fopen(VECTORS, "r");
+    char line[4096];
+    (void)state;
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL && nv < 64) {
+        char *c = strstr(line, ": ");
+        if (line[0] == '#' || c == NULL)
+            continue;
+        *c = '\0';
+        line[strcspn(line, "\n")] = '\0';
+        c[2 + strcspn(c + 2, "\n")] = '\0';
+        snprintf(vkeys[nv], sizeof vkeys[nv], "%.31s", line);
+        vvals[nv++] = strdup(c + 2);
+    }
+    fclose(f);
+    return nv > 0 ? 0 : -1;
+}
+
+static int
+free_vectors(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < nv; i++)
+        free(vvals[i]);
+    return 0;
+}
+
+#define CLAIM_HEX vec("claim")
+#define DIGEST_HEX vec("claim.digest")
+#define ROOT3_HEX vec("seal.root")
+#define SEALMAP_HEX vec("seal.map")
+#define SIG_HEX vec("seal.signature")
+#define ENTRY_HEX vec("entry")
+#define ENTRY_LEAF_HEX vec("entry.leaf_hash")
 
 static size_t
 unhex_alloc(uint8_t **out, const char *hex)
@@ -220,6 +243,12 @@ test_seal__entry_vector(void **state)
     assert_int_equal(
         ldg_entry2_encode(entry, sizeof entry, &en, claim, cn, &st, prev), 0);
     assert_hex(entry, en, ENTRY_HEX);
+    {
+        char *h = malloc(2 * en + 1);
+        ldg_hex(h, entry + 1 + cn, en - 1 - cn - 34);
+        assert_string_equal(h, vec("stamp"));
+        free(h);
+    }
 
     /* the public decoder takes it, strictly, and hashes the leaf */
     assert_int_equal(ldg_event_decode(entry, en, &ev), 0);
@@ -327,24 +356,27 @@ test_seal__tree(void **state)
     (void)state;
 
     three_digests(d);
+    assert_hex(d[0], 32, vec("seal.digest0"));
+    assert_hex(d[1], 32, vec("seal.digest1"));
+    assert_hex(d[2], 32, vec("seal.digest2"));
     assert_int_equal(ldg_seal_root((const uint8_t(*)[32])d, 3, root), 0);
     assert_hex(root, 32, ROOT3_HEX);
     /* leaf 2's proof is the one hash of leaves 0..1 */
     assert_int_equal(
         ldg_seal_inclusion((const uint8_t(*)[32])d, 3, 2, proof, &np), 0);
     assert_int_equal(np, 1);
-    assert_hex(proof[0], 32,
-               "0db069da10b7c762390a79b09b4bf3a25b822e298efdac0d7815f430f592"
-               "5ae1");
+    assert_hex(proof[0], 32, vec("seal.proof2"));
     assert_int_equal(
         ldg_seal_inclusion((const uint8_t(*)[32])d, 3, 0, proof, &np), 0);
     assert_int_equal(np, 2);
-    assert_hex(proof[0], 32,
-               "bcb04c8552c79d0fc1655d13b2ea2b03115379168f77395f4f9d2980570f"
-               "c35c");
-    assert_hex(proof[1], 32,
-               "bbae387e7eac5183460845b65d29c478575155e35d3d92160fc80a867f4b"
-               "806b");
+    {
+        char two[200];
+        char h0[65], h1[65];
+        ldg_hex(h0, proof[0], 32);
+        ldg_hex(h1, proof[1], 32);
+        snprintf(two, sizeof two, "%s %s", h0, h1);
+        assert_string_equal(two, vec("seal.proof0"));
+    }
     assert_int_equal(ldg_seal_verify_inclusion(
                          d[0], 0, 3, (const uint8_t(*)[32])proof, np, root),
                      0);
@@ -375,6 +407,17 @@ test_seal__tree(void **state)
                 memcpy(lh + 1, dd[0], 32);
                 ldg_sha256(want, lh, 33);
                 assert_memory_equal(root, want, 32);
+            }
+            {
+                /* the one-digest-at-a-time tree of the append path and of
+                 * verify gives the same root */
+                struct ldg_seal_acc acc;
+                uint8_t r2[32];
+                ldg_seal_acc_init(&acc);
+                for (size_t i = 0; i < n; i++)
+                    ldg_seal_acc_add(&acc, dd[i]);
+                ldg_seal_acc_root(&acc, r2);
+                assert_memory_equal(r2, root, 32);
             }
             for (size_t i = 0; i < n; i++) {
                 assert_int_equal(ldg_seal_inclusion((const uint8_t(*)[32])dd, n,
@@ -417,7 +460,9 @@ test_seal__seal_vector(void **state)
     for (int i = 0; i < 32; i++)
         seed[i] = (uint8_t)i;
     assert_int_equal(ldg_key_from_seed(&k, "alice", seed), 0);
-    assert_string_equal(k->key_id, "56475aa75463474c");
+    assert_hex(seed, 32, vec("key.seed"));
+    assert_hex(k->pub, 32, vec("key.public"));
+    assert_string_equal(k->key_id, vec("key.id"));
     the_seal(&s);
     assert_int_equal(ldg_seal_map_encode(&s, map, sizeof map, &n), 0);
     assert_hex(map, n, SEALMAP_HEX);
@@ -433,6 +478,7 @@ test_seal__seal_vector(void **state)
     assert_int_equal(ldg_seal_record_encode(&s, rec, sizeof rec, &rn), 0);
     assert_int_equal(rn, 1 + n + 66);
     assert_int_equal(rec[0], 0x92);
+    assert_hex(rec, rn, vec("seal.record"));
     assert_memory_equal(rec + 1, map, n);
     assert_int_equal(ldg_seal_record_decode(rec, rn, &d), 0);
     assert_memory_equal(d.sig, s.sig, 64);
@@ -599,5 +645,5 @@ main(void)
         cmocka_unit_test(test_seal__seal_vector),
         cmocka_unit_test(test_seal__batch_parse),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, load_vectors, free_vectors);
 }
