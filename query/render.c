@@ -485,8 +485,16 @@ render_verbose(struct ldg_query_render *r, struct ldg_txn *t,
     ldg_buf_printf(b, "    body_commitment=%s\n", hex);
     ldg_hex(hex, ev->leaf, 32);
     ldg_buf_printf(b, "    leaf_hash=%s\n", hex);
-    ldg_hex(hex, ev->sig, 64);
-    ldg_buf_printf(b, "    signature=%s\n", hex);
+    if (ev->sealed) { /* format 2: its seal vouches for it */
+        ldg_hex(hex, ev->digest, 32);
+        ldg_buf_printf(b, "    claim_digest=%s\n", hex);
+        ldg_buf_printf(b, "    seal=%llu leaf=%llu\n",
+                       (unsigned long long)ev->seal_seq,
+                       (unsigned long long)ev->seal_leaf);
+    } else {
+        ldg_hex(hex, ev->sig, 64);
+        ldg_buf_printf(b, "    signature=%s\n", hex);
+    }
     rc = get_body(r, t, ev->seq, &body);
     if (rc == LDG_EERASED) {
         ldg_buf_puts(b, "    body=[erased]\n");
@@ -686,8 +694,16 @@ json_head(struct ldg_buf *b, struct q_jsonstate *js, const struct ldg_event *ev,
     o = w_hex(o, ev->body_root, 32);
     o = w_lit(o, ",\"leaf_hash\":", 13);
     o = w_hex(o, ev->leaf, 32);
-    o = w_lit(o, ",\"signature\":", 13);
-    o = w_hex(o, ev->sig, 64);
+    if (ev->sealed) {
+        o = w_lit(o, ",\"claim_digest\":", 16);
+        o = w_hex(o, ev->digest, 32);
+        o += sprintf(o, ",\"seal\":\"%llu\",\"seal_leaf\":\"%llu\"",
+                     (unsigned long long)ev->seal_seq,
+                     (unsigned long long)ev->seal_leaf);
+    } else {
+        o = w_lit(o, ",\"signature\":", 13);
+        o = w_hex(o, ev->sig, 64);
+    }
     b->len = (size_t)(o - b->s);
     b->s[b->len] = '\0';
     return 0;
@@ -854,7 +870,16 @@ event_json(struct ldg_query_render *r, struct ldg_txn *t,
     json_object_set_new(o, "prev", hexs(ev->prev, 32));
     json_object_set_new(o, "body_commitment", hexs(ev->body_root, 32));
     json_object_set_new(o, "leaf_hash", hexs(ev->leaf, 32));
-    json_object_set_new(o, "signature", hexs(ev->sig, 64));
+    if (ev->sealed) {
+        char n[24];
+        json_object_set_new(o, "claim_digest", hexs(ev->digest, 32));
+        snprintf(n, sizeof n, "%llu", (unsigned long long)ev->seal_seq);
+        json_object_set_new(o, "seal", json_string(n));
+        snprintf(n, sizeof n, "%llu", (unsigned long long)ev->seal_leaf);
+        json_object_set_new(o, "seal_leaf", json_string(n));
+    } else {
+        json_object_set_new(o, "signature", hexs(ev->sig, 64));
+    }
     rc = get_body(r, t, ev->seq, &body);
     if (rc == 0)
         json_object_set_new(o, "body", body);
