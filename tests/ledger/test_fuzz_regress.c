@@ -5,6 +5,8 @@
  * clang or libFuzzer:
  *
  *   tests/fuzz/corpus_entry/   ldg_event_decode        (fuzz_entry.c)
+ *   tests/fuzz/corpus_sealed/  sealed batches, seal records, claims
+ *                              (fuzz_sealed.c)
  *   tests/fuzz/corpus_body/    stored body records     (fuzz_body.c)
  *   tests/fuzz/corpus_ingest/  one JSON Lines line     (fuzz_ingest.c)
  *   tests/vectors/bad/ (.jsonl) also through fuzz_ingest
@@ -45,6 +47,9 @@ static char current[2400]; /* the corpus file being run, for messages */
 #undef FUZZ_ENTRY
 #define FUZZ_ENTRY fuzz_ingest_one
 #include "tests/fuzz/fuzz_ingest.c"
+#undef FUZZ_ENTRY
+#define FUZZ_ENTRY fuzz_sealed_one
+#include "tests/fuzz/fuzz_sealed.c"
 #undef FUZZ_ENTRY
 
 #define FILE_MAX (16u << 20)
@@ -202,6 +207,36 @@ test_fuzz_regress__entry_of_another_version_is_eversion(void **state)
     assert_true(seen_version);
 }
 
+/* ------------------------------------------------------------- seals -- */
+
+static void
+run_sealed(const char *name, const uint8_t *data, size_t len)
+{
+    struct ldg_seal s;
+    struct ldg_claim c;
+    struct ldg_sealed_batch *b = NULL;
+    json_t *j = json_loadb((const char *)data, len, 0, NULL);
+    char err[256];
+    int ok = ldg_seal_record_decode(data, len, &s) == 0 ||
+             ldg_claim_decode(data, len, &c) == 0;
+    if (j != NULL && ldg_sealed_batch_parse(&b, j, err, sizeof err) == 0)
+        ok = 1;
+    ldg_sealed_batch_free(b);
+    json_decref(j);
+    if (has_prefix(name, "good-") && !ok)
+        fail_msg("%s: a good seed does not decode", current);
+    if (has_prefix(name, "bad-") && ok)
+        fail_msg("%s: a malformed seed decodes", current);
+    fuzz_sealed_one(data, len);
+}
+
+static void
+test_fuzz_regress__sealed_corpus_holds_invariants(void **state)
+{
+    (void)state;
+    assert_true(each_file("tests/fuzz/corpus_sealed", NULL, run_sealed) >= 5);
+}
+
 /* ------------------------------------------------------------- bodies -- */
 
 static void
@@ -274,6 +309,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fuzz_regress__sealed_corpus_holds_invariants),
         cmocka_unit_test(test_fuzz_regress__entry_corpus_holds_invariants),
         cmocka_unit_test(
             test_fuzz_regress__entry_of_another_version_is_eversion),
