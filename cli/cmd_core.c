@@ -1497,14 +1497,17 @@ verify_run(struct cli *c, int argc, char **argv)
         goto out;
     }
     if (c->out == OUT_HUMAN) {
+        /* format 2: one signature per seal, every seal checked from 0 */
+        int sealed = ldg_format(l) >= 2;
+        const char *sigs = sealed ? "seals" : "signatures";
         if (r.full)
             cli_printf_fit(
                 c, 4,
                 "%sok%s: full verification of %llu events (0..%llu): "
-                "signatures, bodies, chain, tree, %llu checkpoints; "
+                "%s, bodies, chain, tree, %llu checkpoints; "
                 "%llu erased bodies\n",
                 OKP, OFFO, (unsigned long long)r.to,
-                (unsigned long long)(r.to ? r.to - 1 : 0),
+                (unsigned long long)(r.to ? r.to - 1 : 0), sigs,
                 (unsigned long long)r.checkpoints,
                 (unsigned long long)r.erased);
         else if (r.checked == 0)
@@ -1517,14 +1520,15 @@ verify_run(struct cli *c, int argc, char **argv)
         else
             cli_printf_fit(
                 c, 4,
-                "%sok%s: checked %llu new events %llu..%llu (signatures, "
-                "indexes); chain, tree, bodies and %llu checkpoints "
+                "%sok%s: checked %llu new events %llu..%llu (%s, "
+                "indexes); chain, tree, bodies%s and %llu checkpoints "
                 "re-checked from 0; %llu erased bodies\n",
                 OKP, OFFO, (unsigned long long)r.checked,
                 (unsigned long long)r.from, (unsigned long long)(r.to - 1),
+                sealed ? "claims" : "signatures", sealed ? ", seals" : "",
                 (unsigned long long)r.checkpoints,
                 (unsigned long long)r.erased);
-        if (!r.full && r.from > 0) {
+        if (!r.full && r.from > 0 && !sealed) {
             char last[128];
             if (r.full_ts_ns != 0) {
                 cli_when(t1, sizeof t1, r.full_ts_ns);
