@@ -73,7 +73,11 @@ done
 
 # output modes
 expect_code 0 q seq=26 -o verbose
-grep -q '^    signature=' "$T/out" || fail "verbose lacks the signature"
+# a format 1 entry shows its signature, a sealed one (format 2) its claim
+# digest and its place in its seal
+grep -q '^    signature=' "$T/out" ||
+    { grep -q '^    claim_digest=' "$T/out" && grep -q '^    seal=' "$T/out"; } ||
+    fail "verbose lacks the signature (or the claim digest and seal)"
 grep -q '^    body.chosen_model=' "$T/out" || fail "verbose lacks body fields"
 expect_code 0 q seq=26 -o cat
 grep -q '^{"candidates":' "$T/out" || fail "cat: $(cat "$T/out")"
