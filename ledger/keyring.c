@@ -18,16 +18,6 @@
 
 /* -------------------------------------------------------------- keys -- */
 
-/* The ledger's format version (meta "format"). Until format version 2
- * lands in the core, the only one ldg_open accepts is LDG_FORMAT_VERSION;
- * the core's own accessor replaces this. */
-int
-ldg_format(const struct ldg_ledger *l)
-{
-    (void)l;
-    return LDG_FORMAT_VERSION;
-}
-
 int
 ldg_log_secret_load(struct ldg_ledger *l)
 {

@@ -222,8 +222,6 @@ int ldg_key_writer_held(struct ldg_txn *t, uint64_t added_seq);
  * 0: after an LDG_EKEY refusal, says whether it was because the event came
  * unsealed from such a key. */
 int ldg_keys_held_by_writer(struct ldg_ledger *l, const char *name);
-/* The ledger's format version: 1 or 2 (docs/FORMAT.md). */
-int ldg_format(const struct ldg_ledger *l);
 /* Appends key.revoked for NAME. The log key cannot be revoked. */
 int ldg_keys_revoke(struct ldg_ledger *l, const char *name, const char *reason,
                     uint64_t *seq_out);
