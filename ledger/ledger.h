@@ -1055,6 +1055,12 @@ void ldg_body_view_free(struct ldg_body_view *b);
 void ldg_body_view_set_json(struct ldg_body_view *b, const json_t *body);
 /* Makes b a view with no fields that is not erased (a body not read). */
 void ldg_body_view_set_none(struct ldg_body_view *b);
+/* Makes b a view of a stored body record (ldg_reader_body's, borrowed):
+ * 0, or 1 when the record cannot be read in place (compressed, or
+ * anything unexpected): then b is a view with no fields and the caller
+ * decodes the body (ldg_body_get) instead; the answers never differ. */
+int ldg_body_view_set_record(struct ldg_body_view *b, const uint8_t *rec,
+                             size_t len);
 int ldg_body_view_erased(const struct ldg_body_view *b);
 int ldg_body_view_str(const struct ldg_body_view *b, const char *name,
                       struct ldg_slice *out);
@@ -1108,6 +1114,11 @@ int ldg_seqscan_bodies(struct ldg_seqscan **out, struct ldg_txn *t, uint64_t lo,
                        uint64_t hi, int reverse);
 /* Moves to the next seq: 1 with *seq, 0 when there is none, or an error. */
 int ldg_seqscan_next(struct ldg_seqscan *s, uint64_t *seq);
+/* Skips ahead: the next ldg_seqscan_next returns the first seq at or after
+ * seq (at or before it when reversed), never one already returned. One
+ * cursor seek: for intersecting two scans by leapfrogging (a rare value's
+ * events among a common one's). */
+void ldg_seqscan_skip(struct ldg_seqscan *s, uint64_t seq);
 /* The body record at the current seq of a _bodies scan (valid until the
  * transaction ends). */
 void ldg_seqscan_record(const struct ldg_seqscan *s, const uint8_t **rec,

@@ -35,6 +35,7 @@ struct ldg_seqscan {
     uint64_t lo, hi;
     int reverse;
     int started, done;
+    uint64_t pos;       /* the seq returned last, once started */
     struct ldg_val val; /* bodies: the record at the current seq */
 };
 
@@ -154,11 +155,28 @@ ldg_seqscan_next(struct ldg_seqscan *s, uint64_t *seq)
     if (rc == 0 && key_seq(s, &k, &at) == 0 &&
         (s->reverse ? at >= s->lo : at <= s->hi)) {
         *seq = at;
+        s->pos = at;
         s->val = v;
         return 1;
     }
     s->done = 1;
     return rc == LDG_ENOTFOUND || rc == 0 ? 0 : rc;
+}
+
+void
+ldg_seqscan_skip(struct ldg_seqscan *s, uint64_t seq)
+{
+    if (s == NULL || s->done)
+        return;
+    if (s->reverse ? seq >= s->hi : seq <= s->lo)
+        return; /* nothing to skip */
+    if (s->started && (s->reverse ? seq >= s->pos : seq <= s->pos))
+        return; /* the next step passes seq anyway */
+    if (s->reverse)
+        s->hi = seq;
+    else
+        s->lo = seq;
+    s->started = 0; /* the next step seeks to prefix ‖ lo (‖ hi) */
 }
 
 void
@@ -480,6 +498,18 @@ ldg_reader_event(struct ldg_reader *r, uint64_t seq, struct ldg_event *ev)
         memcpy(r->leaf, ev->prev, 32);
     }
     return 0;
+}
+
+int
+ldg_body_view_set_record(struct ldg_body_view *b, const uint8_t *rec,
+                         size_t len)
+{
+    if (b == NULL || rec == NULL)
+        return LDG_EINVAL;
+    if (ldg_body_view_from_record(b, rec, len) == 0)
+        return 0;
+    ldg_body_view_set_none(b);
+    return 1;
 }
 
 int

@@ -9,7 +9,10 @@
  * A cache keeps, per model, its registrations and successful
  * verifications in seq order, read once through idx.subject "model:M";
  * a lookup is then a walk of two short lists. One cache belongs to one
- * read transaction (its snapshot).
+ * read transaction (its snapshot). The bodies are read in place (a body
+ * view over the stored record: two fields of each, no jansson tree), and
+ * the text of the last answer for each model is kept, so the events of a
+ * run that name the same model at the same state share one rendering.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,17 +26,93 @@ struct mrec {
     char digest[LDG_MODEL_DIGEST_MAX + 1];
 };
 
+/* The events in two index scans both (subject "model:M" and one type),
+ * by leapfrogging: each scan skips to the other's seq, so a rare type
+ * among a model's many events costs a few seeks, not a walk. */
+struct isect {
+    struct ldg_seqscan *a, *b;
+};
+
 struct mentry {
     char *model;
-    struct mrec *reg, *ver; /* registrations; successful verifications */
-    size_t nreg, nver;
+    struct mrec *reg; /* registrations, all (seq order) */
+    size_t nreg;
+    /* successful verifications read so far (seq order): read on demand,
+     * up to the first one of a digest asked about (all an answer needs) */
+    struct mrec *ver;
+    size_t nver;
+    struct isect vs;          /* where the verifications not read yet begin */
+    int vdone;                /* all read */
+    struct ldg_model_at last; /* the answer text is the rendering of */
+    char *text;               /* ,"model_at":{..}, or NULL */
 };
 
 struct q_modelcache {
     struct ldg_txn *t;
     struct mentry *e;
     size_t n;
+    struct ldg_reader *rd;      /* body records by seq */
+    struct ldg_body_view *view; /* for reading them in place */
 };
+
+static void
+isect_close(struct isect *x)
+{
+    ldg_seqscan_free(x->a);
+    ldg_seqscan_free(x->b);
+    x->a = x->b = NULL;
+}
+
+static int
+isect_open(struct isect *x, struct ldg_txn *t, const char *subject,
+           const char *type)
+{
+    int rc = ldg_seqscan_index(&x->a, t, LDG_INDEX_SUBJECT, subject, 0,
+                               UINT64_MAX, 0);
+    if (rc == 0)
+        rc =
+            ldg_seqscan_index(&x->b, t, LDG_INDEX_TYPE, type, 0, UINT64_MAX, 0);
+    if (rc < 0)
+        isect_close(x);
+    return rc;
+}
+
+/* Moves s to its first seq at or after target into *cur: a few steps
+ * first (a step is much cheaper than a seek), then a seek. 1, 0 at the
+ * end, or an error. */
+static int
+advance_to(struct ldg_seqscan *s, uint64_t target, uint64_t *cur)
+{
+    int rc;
+    for (int i = 0; i < 4; i++)
+        if ((rc = ldg_seqscan_next(s, cur)) <= 0 || *cur >= target)
+            return rc;
+    ldg_seqscan_skip(s, target);
+    return ldg_seqscan_next(s, cur);
+}
+
+/* The next seq in both scans: 1 with *seq, 0 at the end, or an error. */
+static int
+isect_next(struct isect *x, uint64_t *seq)
+{
+    uint64_t a, b;
+    int rc;
+
+    if ((rc = ldg_seqscan_next(x->a, &a)) <= 0)
+        return rc;
+    for (;;) {
+        if ((rc = advance_to(x->b, a, &b)) <= 0)
+            return rc;
+        if (b == a)
+            break;
+        if ((rc = advance_to(x->a, b, &a)) <= 0)
+            return rc;
+        if (a == b)
+            break;
+    }
+    *seq = a;
+    return 1;
+}
 
 static void
 entry_release(struct mentry *e)
@@ -41,6 +120,8 @@ entry_release(struct mentry *e)
     free(e->model);
     free(e->reg);
     free(e->ver);
+    isect_close(&e->vs);
+    free(e->text);
     memset(e, 0, sizeof *e);
 }
 
@@ -52,6 +133,8 @@ q_modelcache_free(struct q_modelcache *c)
     for (size_t i = 0; i < c->n; i++)
         entry_release(&c->e[i]);
     free(c->e);
+    ldg_reader_free(c->rd);
+    ldg_body_view_free(c->view);
     free(c);
 }
 
@@ -68,54 +151,127 @@ push(struct mrec **a, size_t *n, uint64_t seq, const char *digest)
     return 0;
 }
 
-/* Reads model's model.registered and model.verified events (seq order). */
+/* The digest and ok of the model.registered/model.verified body of event
+ * seq, read in place from its stored record where the view can, else
+ * decoded: 1 with digest (NUL-terminated, at most LDG_MODEL_DIGEST_MAX
+ * bytes) when the body has one, 0 when it has none or is erased. */
 static int
-load(struct ldg_txn *t, const char *model, struct mentry *e)
+digest_of(struct q_modelcache *c, uint64_t seq,
+          char digest[LDG_MODEL_DIGEST_MAX + 1], int *ok)
 {
-    struct ldg_query *q = NULL;
-    struct ldg_query_iter *it = NULL;
-    struct ldg_event ev;
-    char subj[LDG_SUBJECT_MAX + 16], ty1[] = "type=model.registered",
-                                     ty2[] = "type=model.verified", err[256];
-    char *terms[] = {subj, ty1, ty2};
-    int rc;
+    const uint8_t *rec;
+    size_t rlen, n;
+    struct ldg_slice d;
+    json_t *body = NULL;
+    const char *js;
+    int b = 0;
 
-    if (strlen(model) > LDG_SUBJECT_MAX - 6)
-        return 0; /* no subject can name it: never registered */
-    snprintf(subj, sizeof subj, "subject=model:%s", model);
-    rc = ldg_query_compile(&q, 3, terms, NULL, NULL, err, sizeof err);
-    if (rc < 0)
-        return rc == LDG_EBADINPUT ? 0 : rc; /* a name no term can hold */
-    if ((rc = ldg_query_iter_new(&it, q, t, 0)) < 0)
-        goto out;
-    while ((rc = ldg_query_iter_next(it, &ev)) == 0) {
-        json_t *body = NULL;
-        const char *d;
-        int reg = strcmp(ev.type, "model.registered") == 0;
-        if (ldg_body_get(t, ev.seq, &body) < 0)
-            continue; /* erased: it says nothing any more */
-        d = json_string_value(json_object_get(body, "digest"));
-        if (d != NULL && strlen(d) <= LDG_MODEL_DIGEST_MAX) {
-            if (reg)
-                rc = push(&e->reg, &e->nreg, ev.seq, d);
-            else if (json_is_true(json_object_get(body, "ok")))
-                rc = push(&e->ver, &e->nver, ev.seq, d);
-        }
-        json_decref(body);
-        if (rc < 0)
-            goto out;
+    *ok = 0;
+    if (ldg_reader_body(c->rd, seq, &rec, &rlen) < 0)
+        return 0; /* erased: it says nothing any more */
+    if (c->view != NULL && ldg_body_view_set_record(c->view, rec, rlen) == 0) {
+        if (!ldg_body_view_str(c->view, "digest", &d))
+            return 0;
+        n = strnlen(d.p, d.n); /* as the C string jansson would give */
+        if (n > LDG_MODEL_DIGEST_MAX)
+            return 0;
+        memcpy(digest, d.p, n);
+        digest[n] = '\0';
+        *ok = ldg_body_view_bool(c->view, "ok", &b) && b;
+        return 1;
     }
-    if (rc == LDG_ENOTFOUND)
-        rc = 0;
-out:
-    ldg_query_iter_free(it);
-    ldg_query_free(q);
-    return rc;
+    if (ldg_body_get(c->t, seq, &body) < 0)
+        return 0;
+    js = json_string_value(json_object_get(body, "digest"));
+    if (js == NULL || strlen(js) > LDG_MODEL_DIGEST_MAX) {
+        json_decref(body);
+        return 0;
+    }
+    snprintf(digest, LDG_MODEL_DIGEST_MAX + 1, "%s", js);
+    *ok = json_is_true(json_object_get(body, "ok"));
+    json_decref(body);
+    return 1;
 }
 
-static void
-answer(const struct mentry *e, uint64_t seq, struct ldg_model_at *out)
+/* Reads model's model.registered events and opens the scan of its
+ * model.verified ones (read by first_verified). */
+static int
+load(struct q_modelcache *c, const char *model, struct mentry *e)
 {
+    struct isect rs = {NULL, NULL};
+    char subj[LDG_SUBJECT_MAX + 16];
+    uint64_t seq;
+    int rc;
+
+    if (strlen(model) > LDG_SUBJECT_MAX - 6) {
+        e->vdone = 1;
+        return 0; /* no subject can name it: never registered */
+    }
+    snprintf(subj, sizeof subj, "model:%s", model);
+    if ((rc = isect_open(&rs, c->t, subj, "model.registered")) < 0)
+        return rc;
+    while ((rc = isect_next(&rs, &seq)) == 1) {
+        char d[LDG_MODEL_DIGEST_MAX + 1];
+        int ok;
+        if (digest_of(c, seq, d, &ok) == 1 &&
+            (rc = push(&e->reg, &e->nreg, seq, d)) < 0)
+            break;
+    }
+    isect_close(&rs);
+    if (rc < 0)
+        return rc;
+    if (e->nreg == 0) {
+        e->vdone = 1; /* never registered: no digest to look for */
+        return 0;
+    }
+    return isect_open(&e->vs, c->t, subj, "model.verified");
+}
+
+/* The first successful verification of digest: 1 with *seq, 0 if there
+ * is none, or an error. Reads the verifications on from where the last
+ * call stopped, only as far as needed. */
+static int
+first_verified(struct q_modelcache *c, struct mentry *e, const char *digest,
+               uint64_t *seq)
+{
+    for (size_t i = 0; i < e->nver; i++)
+        if (strcmp(e->ver[i].digest, digest) == 0) {
+            *seq = e->ver[i].seq;
+            return 1;
+        }
+    while (!e->vdone) {
+        char d[LDG_MODEL_DIGEST_MAX + 1];
+        uint64_t s;
+        int ok, rc = isect_next(&e->vs, &s);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            e->vdone = 1;
+            isect_close(&e->vs);
+            break;
+        }
+        if (digest_of(c, s, d, &ok) != 1 || !ok)
+            continue;
+        if ((rc = push(&e->ver, &e->nver, s, d)) < 0)
+            return rc;
+        if (strcmp(d, digest) == 0) {
+            *seq = s;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The digest registered last at seq, and whether a successful
+ * verification of that digest came at or before seq (verified) or ever
+ * (ever_verified; verified_seq the first). */
+static int
+answer(struct q_modelcache *c, struct mentry *e, uint64_t seq,
+       struct ldg_model_at *out)
+{
+    uint64_t vseq = 0;
+    int rc;
+
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < e->nreg && e->reg[i].seq <= seq; i++) {
         out->known = 1;
@@ -123,27 +279,21 @@ answer(const struct mentry *e, uint64_t seq, struct ldg_model_at *out)
         snprintf(out->digest, sizeof out->digest, "%s", e->reg[i].digest);
     }
     if (!out->known)
-        return;
-    for (size_t i = 0; i < e->nver; i++) {
-        if (strcmp(e->ver[i].digest, out->digest) != 0)
-            continue;
-        if (!out->ever_verified) {
-            out->ever_verified = 1;
-            out->verified_seq = e->ver[i].seq;
-        }
-        if (e->ver[i].seq <= seq)
-            out->verified = 1;
-    }
+        return 0;
+    if ((rc = first_verified(c, e, out->digest, &vseq)) <= 0)
+        return rc;
+    out->ever_verified = 1;
+    out->verified_seq = vseq;
+    out->verified = vseq <= seq;
+    return 0;
 }
 
-int
-q_modelcache_lookup(struct q_modelcache **cp, struct ldg_txn *t,
-                    const char *model, uint64_t seq, struct ldg_model_at *out)
+/* The cache of snapshot t in *cp, made (or remade for another snapshot)
+ * as needed; NULL when out of memory. */
+static struct q_modelcache *
+cache_for(struct q_modelcache **cp, struct ldg_txn *t)
 {
     struct q_modelcache *c = *cp;
-    struct mentry one, *e = NULL;
-    int rc;
-
     if (c != NULL && c->t != t) { /* another snapshot: start again */
         q_modelcache_free(c);
         c = *cp = NULL;
@@ -151,21 +301,42 @@ q_modelcache_lookup(struct q_modelcache **cp, struct ldg_txn *t,
     if (c == NULL) {
         c = calloc(1, sizeof *c);
         if (c == NULL)
-            return LDG_ENOMEM;
+            return NULL;
         c->t = t;
+        if (ldg_reader_new(&c->rd, t) < 0) {
+            free(c);
+            return NULL;
+        }
         *cp = c;
+        if (ldg_body_view_new(&c->view) < 0)
+            c->view = NULL; /* bodies are decoded instead */
     }
+    return c;
+}
+
+/* q_modelcache_lookup, with *ep the model's cache entry (NULL when the
+ * cache is full and the model was looked up uncached). */
+static int
+lookup(struct q_modelcache **cp, struct ldg_txn *t, const char *model,
+       uint64_t seq, struct ldg_model_at *out, struct mentry **ep)
+{
+    struct q_modelcache *c = cache_for(cp, t);
+    struct mentry one, *e = NULL;
+    int rc;
+
+    *ep = NULL;
+    if (c == NULL)
+        return LDG_ENOMEM;
     for (size_t i = 0; i < c->n; i++)
         if (strcmp(c->e[i].model, model) == 0) {
-            answer(&c->e[i], seq, out);
-            return 0;
+            *ep = &c->e[i];
+            return answer(c, &c->e[i], seq, out);
         }
     memset(&one, 0, sizeof one);
-    if ((rc = load(t, model, &one)) < 0) {
+    if ((rc = load(c, model, &one)) < 0) {
         entry_release(&one);
         return rc;
     }
-    answer(&one, seq, out);
     if (c->n < MC_MODELS_MAX) {
         struct mentry *ne = realloc(c->e, (c->n + 1) * sizeof *ne);
         one.model = strdup(model);
@@ -173,13 +344,67 @@ q_modelcache_lookup(struct q_modelcache **cp, struct ldg_txn *t,
             c->e = ne;
             e = &c->e[c->n++];
             *e = one;
-            return 0;
+            *ep = e;
+            return answer(c, e, seq, out);
         }
         if (ne != NULL)
             c->e = ne;
     }
+    rc = answer(c, &one, seq, out);
     entry_release(&one);
-    return 0;
+    return rc;
+}
+
+int
+q_modelcache_lookup(struct q_modelcache **cp, struct ldg_txn *t,
+                    const char *model, uint64_t seq, struct ldg_model_at *out)
+{
+    struct mentry *e;
+    return lookup(cp, t, model, seq, out, &e);
+}
+
+/* ,"model_at":{..}: ldg_query_model_at_json's object, compact. */
+static char *
+render(const char *model, const struct ldg_model_at *m)
+{
+    json_t *o = ldg_query_model_at_json(model, m);
+    char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL, *out = NULL;
+    json_decref(o);
+    if (txt == NULL)
+        return NULL;
+    out = malloc(strlen(txt) + 13);
+    if (out != NULL)
+        sprintf(out, ",\"model_at\":%s", txt);
+    free(txt);
+    return out;
+}
+
+int
+q_modelcache_text(struct q_modelcache **cp, struct ldg_txn *t,
+                  const char *model, uint64_t seq, char **out)
+{
+    struct ldg_model_at m;
+    struct mentry *e;
+    int rc;
+
+    *out = NULL;
+    if ((rc = lookup(cp, t, model, seq, &m, &e)) < 0)
+        return rc;
+    if (e == NULL) { /* not cached: rendered for this event only */
+        *out = render(model, &m);
+        return *out ? 0 : LDG_ENOMEM;
+    }
+    /* answer() zeroes the struct first: equal answers compare equal */
+    if (e->text == NULL || memcmp(&e->last, &m, sizeof m) != 0) {
+        char *txt = render(model, &m);
+        if (txt == NULL)
+            return LDG_ENOMEM;
+        free(e->text);
+        e->text = txt;
+        e->last = m;
+    }
+    *out = strdup(e->text);
+    return *out ? 0 : LDG_ENOMEM;
 }
 
 int
@@ -231,20 +456,70 @@ ldg_query_models_free(struct ldg_query_models *c)
     free(c);
 }
 
+int
+q_model_at_text(struct q_modelcache **mc, struct ldg_txn *t,
+                const struct ldg_event *ev, const json_t *body,
+                const uint8_t *rec, size_t rec_len, char **out)
+{
+    const char *field = q_model_field(ev->type), *model;
+    struct q_modelcache *c;
+    struct ldg_slice s;
+    json_t *own = NULL;
+    char *name;
+    int rc;
+
+    *out = NULL;
+    if (field == NULL)
+        return 0;
+    if (body == NULL && rec != NULL && (c = cache_for(mc, t)) != NULL &&
+        c->view != NULL &&
+        ldg_body_view_set_record(c->view, rec, rec_len) == 0) {
+        /* the name read in place (as the C string jansson would give) */
+        if (!ldg_body_view_str(c->view, field, &s))
+            return 0;
+        name = strndup(s.p, s.n);
+    } else {
+        if (body == NULL) {
+            rc = ldg_body_get(t, ev->seq, &own);
+            if (rc == LDG_EERASED)
+                return 0;
+            if (rc < 0)
+                return rc;
+            body = own;
+        }
+        model = json_string_value(json_object_get(body, field));
+        if (model == NULL) {
+            json_decref(own);
+            return 0;
+        }
+        name = strdup(model);
+        json_decref(own);
+    }
+    if (name == NULL)
+        return LDG_ENOMEM;
+    rc = q_modelcache_text(mc, t, name, ev->seq, out);
+    free(name);
+    return rc;
+}
+
+const char *
+q_model_field(const char *type)
+{
+    if (strcmp(type, "route.decision") == 0)
+        return "chosen_model";
+    if (strcmp(type, "eval.started") == 0 || strcmp(type, "eval.result") == 0 ||
+        strcmp(type, "promotion.promoted") == 0 ||
+        strcmp(type, "promotion.rejected") == 0)
+        return "candidate";
+    if (strcmp(type, "promotion.rolled_back") == 0)
+        return "to";
+    return NULL;
+}
+
 const char *
 ldg_query_model_of(const char *type, const json_t *body)
 {
-    const char *field = NULL;
-
-    if (strcmp(type, "route.decision") == 0)
-        field = "chosen_model";
-    else if (strcmp(type, "eval.started") == 0 ||
-             strcmp(type, "eval.result") == 0 ||
-             strcmp(type, "promotion.promoted") == 0 ||
-             strcmp(type, "promotion.rejected") == 0)
-        field = "candidate";
-    else if (strcmp(type, "promotion.rolled_back") == 0)
-        field = "to";
+    const char *field = q_model_field(type);
     if (field == NULL || body == NULL)
         return NULL;
     return json_string_value(json_object_get(body, field));

@@ -150,11 +150,24 @@ struct q_modelcache **q_render_modelcache(struct ldg_query_render *r);
  * verifications. *c may be NULL (created on first use) and is replaced
  * when t differs from the transaction it was made for. */
 struct q_modelcache;
+/* ,"model_at":{...} for an event about a model (ldg_query_model_of),
+ * malloc'd into *out; *out NULL for other events. The model's name is
+ * read from body if at hand (the decoded body), else from rec (the stored
+ * record, rec_len bytes; NULL if not at hand), else from the log. */
 int q_model_at_text(struct q_modelcache **mc, struct ldg_txn *t,
-                    const struct ldg_event *ev, const json_t *body, char **out);
+                    const struct ldg_event *ev, const json_t *body,
+                    const uint8_t *rec, size_t rec_len, char **out);
 int q_modelcache_lookup(struct q_modelcache **c, struct ldg_txn *t,
                         const char *model, uint64_t seq,
                         struct ldg_model_at *out);
+/* The same as the text q_model_at_text writes (malloc'd into *out): the
+ * last rendering of each cached model is kept and reused while its
+ * answer stays the same. */
+int q_modelcache_text(struct q_modelcache **c, struct ldg_txn *t,
+                      const char *model, uint64_t seq, char **out);
+/* The body field that names the model an event of this type is about
+ * (ldg_query_model_of), or NULL. */
+const char *q_model_field(const char *type);
 void q_modelcache_free(struct q_modelcache *c);
 
 #endif

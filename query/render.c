@@ -549,55 +549,6 @@ w_hex(char *o, const uint8_t *p, size_t n)
     return o;
 }
 
-/* ,"model_at":{...} for an event about a model (ldg_query_model_of),
- * malloc'd into *out; *out NULL for other events. body: the decoded body
- * if at hand, else it is read (only for those types). */
-int
-q_model_at_text(struct q_modelcache **mc, struct ldg_txn *t,
-                const struct ldg_event *ev, const json_t *body, char **out)
-{
-    json_t *own = NULL, *o;
-    const char *model;
-    struct ldg_model_at m;
-    char *txt;
-    int rc;
-
-    *out = NULL;
-    if (strncmp(ev->type, "route.decision", 14) != 0 &&
-        strncmp(ev->type, "eval.", 5) != 0 &&
-        strncmp(ev->type, "promotion.", 10) != 0)
-        return 0;
-    if (body == NULL) {
-        rc = ldg_body_get(t, ev->seq, &own);
-        if (rc == LDG_EERASED)
-            return 0;
-        if (rc < 0)
-            return rc;
-        body = own;
-    }
-    model = ldg_query_model_of(ev->type, body);
-    if (model == NULL) {
-        json_decref(own);
-        return 0;
-    }
-    rc = q_modelcache_lookup(mc, t, model, ev->seq, &m);
-    if (rc < 0) {
-        json_decref(own);
-        return rc;
-    }
-    o = ldg_query_model_at_json(model, &m);
-    json_decref(own);
-    txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    if (txt == NULL)
-        return LDG_ENOMEM;
-    *out = malloc(strlen(txt) + 13);
-    if (*out != NULL)
-        sprintf(*out, ",\"model_at\":%s", txt);
-    free(txt);
-    return *out ? 0 : LDG_ENOMEM;
-}
-
 /* Format version 2 (FORMAT.md 3.1): ,"id":.. and
  * ,"source":{"uid":U,"gid":G,"pid":P[,"exe":..][,"unit":..]} as present
  * (the time is in the head: see json_head). */
@@ -766,23 +717,24 @@ render_json(struct ldg_query_render *r, struct ldg_txn *t,
             const struct ldg_event *ev, const char *name)
 {
     struct ldg_buf *b = &r->out;
+    const uint8_t *rec = NULL; /* the record the iterator has at hand */
+    size_t n = 0;
     char *extra = NULL;
     int rc;
 
-    if ((rc = q_model_at_text(
-             &r->mc, t, ev, r->given == 1 ? r->given_body : NULL, &extra)) < 0)
-        return rc;
-
-    if (r->it != NULL) { /* the record the iterator has at hand */
-        const uint8_t *rec = NULL;
-        size_t n = 0;
+    if (r->it != NULL) {
         rc = q_iter_body_record(r->it, &rec, &n);
-        if (rc < 0 && rc != LDG_EERASED) {
-            free(extra);
+        if (rc == LDG_EERASED)
+            rec = NULL;
+        else if (rc < 0)
             return rc;
-        }
-        rc = q_render_json_rec(b, &r->js, r->flags, ev, name,
-                               rc == LDG_EERASED ? NULL : rec, n,
+    }
+    if ((rc = q_model_at_text(&r->mc, t, ev,
+                              r->given == 1 ? r->given_body : NULL,
+                              r->given == 0 ? rec : NULL, n, &extra)) < 0)
+        return rc;
+    if (r->it != NULL) {
+        rc = q_render_json_rec(b, &r->js, r->flags, ev, name, rec, n,
                                ldg_body_max(ldg_txn_ledger(t)), extra);
         free(extra);
         return rc;

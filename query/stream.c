@@ -267,7 +267,8 @@ run_threaded(struct stream *s, struct ldg_query_iter *it,
                 iter_rc = item->rec == NULL
                               ? 0
                               : q_model_at_text(q_render_modelcache(r), t,
-                                                &item->ev, body, &item->extra);
+                                                &item->ev, body, item->rec,
+                                                item->rec_len, &item->extra);
                 if (iter_rc < 0) {
                     end = 1;
                     break;
