@@ -230,8 +230,9 @@ struct ldg_model_at {
 int ldg_query_model_at(struct ldg_txn *t, const char *model, uint64_t seq,
                        struct ldg_model_at *out);
 /* The same lookups for many events of one snapshot, cached per model
- * (one read of its model.* events through idx.subject). The handle
- * borrows t and lives no longer than it. */
+ * (its registrations read once, its verifications as far as the digests
+ * asked about need, through idx.subject and idx.type). The handle borrows
+ * t and lives no longer than it. */
 struct ldg_query_models;
 int ldg_query_models_new(struct ldg_query_models **out, struct ldg_txn *t);
 int ldg_query_models_at(struct ldg_query_models *c, const char *model,

@@ -331,6 +331,118 @@ test_reader__index_values_by_prefix(void **state)
     t_rmrf(dir);
 }
 
+/* ldg_seqscan_skip: after k steps, a skip to target gives the first seq
+ * past target (before it, reversed) that is also past what was returned,
+ * checked against the plain scan for every k and target; a skip before
+ * the first step moves the start. */
+static void
+test_reader__skip_is_the_plain_scan_from_the_target(void **state)
+{
+    char dir[512];
+    uint64_t size, all[2 * N], seq;
+    struct ldg_ledger *l = setup_log(dir, sizeof dir, &size);
+    struct ldg_txn *t;
+    (void)state;
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    for (int rev = 0; rev < 2; rev++) {
+        struct ldg_seqscan *s;
+        size_t n;
+        assert_int_equal(ldg_seqscan_index(&s, t, LDG_INDEX_TYPE, "x.one", 0,
+                                           UINT64_MAX, rev),
+                         0);
+        n = drain(s, all, 2 * N);
+        ldg_seqscan_free(s);
+        assert_int_equal(n, N / 2);
+        for (size_t k = 0; k <= n; k++) {
+            for (uint64_t target = 0; target <= N + 2; target++) {
+                size_t want = k; /* index into all of the expected seq */
+                assert_int_equal(ldg_seqscan_index(&s, t, LDG_INDEX_TYPE,
+                                                   "x.one", 0, UINT64_MAX, rev),
+                                 0);
+                for (size_t i = 0; i < k; i++) {
+                    assert_int_equal(ldg_seqscan_next(s, &seq), 1);
+                    assert_int_equal(seq, all[i]);
+                }
+                ldg_seqscan_skip(s, target);
+                while (want < n &&
+                       (rev ? all[want] > target : all[want] < target))
+                    want++;
+                if (want < n) {
+                    assert_int_equal(ldg_seqscan_next(s, &seq), 1);
+                    assert_int_equal(seq, all[want]);
+                } else {
+                    assert_int_equal(ldg_seqscan_next(s, &seq), 0);
+                }
+                ldg_seqscan_free(s);
+            }
+        }
+    }
+    ldg_seqscan_skip(NULL, 3); /* harmless */
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* ldg_body_view_set_record: a view of the stored record answers as a view
+ * of the decoded body does; an erased body's record is not there. */
+static void
+test_reader__view_of_a_record_answers_as_the_json_view(void **state)
+{
+    char dir[512];
+    uint64_t size;
+    struct ldg_ledger *l = setup_log(dir, sizeof dir, &size);
+    struct ldg_body_view *a, *b;
+    struct ldg_reader *r;
+    struct ldg_txn *t;
+    (void)state;
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_reader_new(&r, t), 0);
+    assert_int_equal(ldg_body_view_new(&a), 0);
+    assert_int_equal(ldg_body_view_new(&b), 0);
+    for (uint64_t seq = 1; seq <= N; seq++) {
+        const uint8_t *rec;
+        size_t len;
+        json_t *body = NULL;
+        struct ldg_slice sa, sb;
+        int64_t ia = 0, ib = 0;
+        int rc = ldg_reader_body(r, seq, &rec, &len);
+        if (seq == 5) { /* erased */
+            assert_int_equal(rc, LDG_EERASED);
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        assert_int_equal(ldg_body_view_set_record(a, rec, len), 0);
+        assert_int_equal(ldg_body_get(t, seq, &body), 0);
+        ldg_body_view_set_json(b, body);
+        assert_int_equal(ldg_body_view_int(a, "i", &ia), 1);
+        assert_int_equal(ldg_body_view_int(b, "i", &ib), 1);
+        assert_int_equal(ia, (int64_t)seq);
+        assert_int_equal(ib, ia);
+        assert_int_equal(ldg_body_view_str(a, "k", &sa), 1);
+        assert_int_equal(ldg_body_view_str(b, "k", &sb), 1);
+        assert_int_equal(sa.n, 1);
+        assert_memory_equal(sa.p, sb.p, 1);
+        assert_int_equal(ldg_body_view_str(a, "i", &sa), 0); /* not a str */
+        assert_int_equal(ldg_body_view_str(a, "nope", &sa), 0);
+        json_decref(body);
+    }
+    /* bytes that are no body record: 1, a view with no fields */
+    {
+        static const uint8_t junk[] = {0xff, 0x00, 0x01};
+        int64_t v;
+        assert_int_equal(ldg_body_view_set_record(a, junk, sizeof junk), 1);
+        assert_int_equal(ldg_body_view_int(a, "i", &v), 0);
+        assert_int_equal(ldg_body_view_erased(a), 0);
+    }
+    assert_int_equal(ldg_body_view_set_record(NULL, NULL, 0), LDG_EINVAL);
+    ldg_body_view_free(a);
+    ldg_body_view_free(b);
+    ldg_reader_free(r);
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 static void
 test_reader__misuse_is_einval(void **state)
 {
@@ -359,6 +471,9 @@ main(void)
             test_reader__events_and_leaves_in_any_order_match_the_strict_decoder),
         cmocka_unit_test(test_reader__time_window_is_the_brute_force_answer),
         cmocka_unit_test(test_reader__index_values_by_prefix),
+        cmocka_unit_test(test_reader__skip_is_the_plain_scan_from_the_target),
+        cmocka_unit_test(
+            test_reader__view_of_a_record_answers_as_the_json_view),
         cmocka_unit_test(test_reader__misuse_is_einval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

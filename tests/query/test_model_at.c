@@ -1,0 +1,157 @@
+/*
+ * test_model_at.c — what the log knew of a model's weights at an event
+ * (query/model_at.c): a shared cache (ldg_query_models_at, which reads
+ * verifications only as far as the digests asked about need) answers
+ * exactly as a fresh lookup per question (ldg_query_model_at), in any
+ * order of questions; the model's name is matched exactly, never as a
+ * pattern; the "model_at" text is the same from the cache and fresh.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "query/query.h"
+#include "query/query_int.h"
+#include "tests/support/support.h"
+
+/* seq: 1 m registered A, 2 verified B ok, 3 verified A failed, 4 m*
+ * registered Z, 5 verified A ok, 6 m registered B, 7 verified Z ok (m*),
+ * 8 verified B ok, 9 verified A ok, 10 m registered C (never verified). */
+static struct ldg_ledger *
+setup_log(char *dir, size_t cap, uint64_t *last)
+{
+    static const char *const ev[][2] = {
+        {"model.registered", "{\"model\":\"m\",\"digest\":\"A\"}"},
+        {"model.verified", "{\"model\":\"m\",\"digest\":\"B\",\"ok\":true}"},
+        {"model.verified", "{\"model\":\"m\",\"digest\":\"A\",\"ok\":false}"},
+        {"model.registered", "{\"model\":\"m*\",\"digest\":\"Z\"}"},
+        {"model.verified", "{\"model\":\"m\",\"digest\":\"A\",\"ok\":true}"},
+        {"model.registered", "{\"model\":\"m\",\"digest\":\"B\"}"},
+        {"model.verified", "{\"model\":\"m*\",\"digest\":\"Z\",\"ok\":true}"},
+        {"model.verified", "{\"model\":\"m\",\"digest\":\"B\",\"ok\":true}"},
+        {"model.verified", "{\"model\":\"m\",\"digest\":\"A\",\"ok\":true}"},
+        {"model.registered", "{\"model\":\"m\",\"digest\":\"C\"}"},
+    };
+    struct ldg_ledger *l = t_ledger_new(dir, cap, 0);
+    for (size_t i = 0; i < sizeof ev / sizeof ev[0]; i++)
+        *last = t_append(l, ev[i][0], ev[i][1], NULL);
+    return l;
+}
+
+static void
+expect(const struct ldg_model_at *m, int known, const char *digest,
+       uint64_t reg, int verified, int ever, uint64_t vseq)
+{
+    assert_int_equal(m->known, known);
+    if (known) {
+        assert_string_equal(m->digest, digest);
+        assert_int_equal(m->registered_seq, reg);
+    }
+    assert_int_equal(m->verified, verified);
+    assert_int_equal(m->ever_verified, ever);
+    if (ever)
+        assert_int_equal(m->verified_seq, vseq);
+}
+
+static void
+test_model_at__answers_at_each_seq(void **state)
+{
+    char dir[512];
+    uint64_t last;
+    struct ldg_ledger *l = setup_log(dir, sizeof dir, &last);
+    struct ldg_txn *t;
+    struct ldg_model_at m;
+    (void)state;
+    assert_int_equal(last, 10);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_query_model_at(t, "m", 0, &m), 0);
+    expect(&m, 0, NULL, 0, 0, 0, 0);
+    assert_int_equal(ldg_query_model_at(t, "m", 1, &m), 0);
+    expect(&m, 1, "A", 1, 0, 1, 5); /* A's first ok verification is 5 */
+    assert_int_equal(ldg_query_model_at(t, "m", 5, &m), 0);
+    expect(&m, 1, "A", 1, 1, 1, 5);
+    assert_int_equal(ldg_query_model_at(t, "m", 6, &m), 0);
+    expect(&m, 1, "B", 6, 1, 1, 2); /* B was verified before it was m's */
+    assert_int_equal(ldg_query_model_at(t, "m", 10, &m), 0);
+    expect(&m, 1, "C", 10, 0, 0, 0);
+    /* "m*" is a name, not a pattern: its own registration only */
+    assert_int_equal(ldg_query_model_at(t, "m*", 3, &m), 0);
+    expect(&m, 0, NULL, 0, 0, 0, 0);
+    assert_int_equal(ldg_query_model_at(t, "m*", 4, &m), 0);
+    expect(&m, 1, "Z", 4, 0, 1, 7);
+    assert_int_equal(ldg_query_model_at(t, "m?", 10, &m), 0);
+    expect(&m, 0, NULL, 0, 0, 0, 0);
+    assert_int_equal(ldg_query_model_at(t, "nobody", 10, &m), 0);
+    expect(&m, 0, NULL, 0, 0, 0, 0);
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* One cache asked in descending, ascending and scattered order answers as
+ * fresh lookups do, and its "model_at" text is the fresh rendering. */
+static void
+test_model_at__a_cache_in_any_order_is_a_fresh_lookup(void **state)
+{
+    static const char *const models[] = {"m", "m*", "x"};
+    static const uint64_t orders[][11] = {
+        {10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0},
+        {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10},
+        {6, 1, 10, 0, 5, 9, 2, 8, 3, 7, 4},
+    };
+    char dir[512];
+    uint64_t last;
+    struct ldg_ledger *l = setup_log(dir, sizeof dir, &last);
+    struct ldg_txn *t;
+    (void)state;
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    for (size_t o = 0; o < 3; o++) {
+        struct ldg_query_models *c;
+        struct q_modelcache *mc = NULL;
+        assert_int_equal(ldg_query_models_new(&c, t), 0);
+        for (size_t i = 0; i < 11; i++) {
+            for (size_t k = 0; k < 3; k++) {
+                struct ldg_model_at a, b;
+                json_t *j;
+                char *want, *got = NULL, *line;
+                uint64_t seq = orders[o][i];
+                assert_int_equal(ldg_query_models_at(c, models[k], seq, &a), 0);
+                assert_int_equal(ldg_query_model_at(t, models[k], seq, &b), 0);
+                assert_memory_equal(&a, &b, sizeof a);
+                j = ldg_query_model_at_json(models[k], &b);
+                want = json_dumps(j, JSON_COMPACT);
+                json_decref(j);
+                assert_int_equal(
+                    q_modelcache_text(&mc, t, models[k], seq, &got), 0);
+                assert_non_null(want);
+                line = malloc(strlen(want) + 13);
+                sprintf(line, ",\"model_at\":%s", want);
+                assert_string_equal(got, line);
+                free(line);
+                free(want);
+                free(got);
+            }
+        }
+        q_modelcache_free(mc);
+        ldg_query_models_free(c);
+    }
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_model_at__answers_at_each_seq),
+        cmocka_unit_test(test_model_at__a_cache_in_any_order_is_a_fresh_lookup),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
