@@ -24,6 +24,10 @@
 struct mrec {
     uint64_t seq;
     char digest[LDG_MODEL_DIGEST_MAX + 1];
+    /* registrations: the digest's first successful verification, once
+     * looked for: 0 not yet, 1 at vseq, 2 none */
+    int vstate;
+    uint64_t vseq;
 };
 
 /* The events in two index scans both (subject "model:M" and one type),
@@ -51,6 +55,7 @@ struct q_modelcache {
     struct ldg_txn *t;
     struct mentry *e;
     size_t n;
+    size_t hint;                /* the entry found last */
     struct ldg_reader *rd;      /* body records by seq */
     struct ldg_body_view *view; /* for reading them in place */
 };
@@ -145,6 +150,7 @@ push(struct mrec **a, size_t *n, uint64_t seq, const char *digest)
     if (na == NULL)
         return LDG_ENOMEM;
     *a = na;
+    memset(&na[*n], 0, sizeof na[*n]);
     na[*n].seq = seq;
     snprintf(na[*n].digest, sizeof na[*n].digest, "%s", digest);
     (*n)++;
@@ -269,22 +275,27 @@ static int
 answer(struct q_modelcache *c, struct mentry *e, uint64_t seq,
        struct ldg_model_at *out)
 {
-    uint64_t vseq = 0;
+    struct mrec *r = NULL;
     int rc;
 
     memset(out, 0, sizeof *out);
-    for (size_t i = 0; i < e->nreg && e->reg[i].seq <= seq; i++) {
-        out->known = 1;
-        out->registered_seq = e->reg[i].seq;
-        snprintf(out->digest, sizeof out->digest, "%s", e->reg[i].digest);
-    }
-    if (!out->known)
+    for (size_t i = 0; i < e->nreg && e->reg[i].seq <= seq; i++)
+        r = &e->reg[i];
+    if (r == NULL)
         return 0;
-    if ((rc = first_verified(c, e, out->digest, &vseq)) <= 0)
-        return rc;
+    out->known = 1;
+    out->registered_seq = r->seq;
+    memcpy(out->digest, r->digest, strlen(r->digest) + 1);
+    if (r->vstate == 0) {
+        if ((rc = first_verified(c, e, r->digest, &r->vseq)) < 0)
+            return rc;
+        r->vstate = rc == 1 ? 1 : 2;
+    }
+    if (r->vstate != 1)
+        return 0;
     out->ever_verified = 1;
-    out->verified_seq = vseq;
-    out->verified = vseq <= seq;
+    out->verified_seq = r->vseq;
+    out->verified = r->vseq <= seq;
     return 0;
 }
 
@@ -327,11 +338,14 @@ lookup(struct q_modelcache **cp, struct ldg_txn *t, const char *model,
     *ep = NULL;
     if (c == NULL)
         return LDG_ENOMEM;
-    for (size_t i = 0; i < c->n; i++)
+    for (size_t k = 0; k < c->n; k++) {
+        size_t i = k == 0 ? c->hint : k - (k <= c->hint);
         if (strcmp(c->e[i].model, model) == 0) {
+            c->hint = i;
             *ep = &c->e[i];
             return answer(c, &c->e[i], seq, out);
         }
+    }
     memset(&one, 0, sizeof one);
     if ((rc = load(c, model, &one)) < 0) {
         entry_release(&one);
