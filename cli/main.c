@@ -234,15 +234,13 @@ cli_when(char *buf, size_t cap, uint64_t ts_ns)
 void
 cli_when_rfc3339(char *buf, size_t cap, const char *t)
 {
-    struct tm tm;
-    const char *end;
-    memset(&tm, 0, sizeof tm);
-    end = t != NULL ? strptime(t, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-    if (end == NULL) {
+    uint64_t ns;
+    if (t == NULL ||
+        ldg_time_parse_rfc3339(t, strlen(t), LDG_TIME_LONGFRAC, &ns) < 0) {
         snprintf(buf, cap, "%s", t != NULL ? t : "-");
         return;
     }
-    cli_when(buf, cap, (uint64_t)timegm(&tm) * 1000000000u);
+    cli_when(buf, cap, ns);
 }
 
 void

@@ -21,41 +21,10 @@
 static const char *const allowed_keys[] = {"type", "body",   "subject",
                                            "run",  "parent", "actor"};
 
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-    int64_t era, yoe, doy, doe;
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static int
-digits(const char **p, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if ((*p)[i] < '0' || (*p)[i] > '9')
-            return -1;
-        v = v * 10 + ((*p)[i] - '0');
-    }
-    *p += n;
-    *out = v;
-    return 0;
-}
-
 int
 ldg_ingest_parse_time(const char *s, uint64_t *ns, const char **why)
 {
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     const char *p = s;
-    int y, mo, d, h, mi, sec, zh = 0, zm = 0, sign = 0;
-    uint64_t frac = 0;
-    int64_t t;
 
     *why = "must be RFC 3339 (2026-11-22T20:55:01.5Z) or nanoseconds since "
            "the epoch as a string";
@@ -73,48 +42,14 @@ ldg_ingest_parse_time(const char *s, uint64_t *ns, const char **why)
         *ns = v;
         return 0;
     }
-    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
-        digits(&p, 2, &d) || (*p != 'T' && *p != 't') ||
-        (p++, digits(&p, 2, &h)) || *p++ != ':' || digits(&p, 2, &mi) ||
-        *p++ != ':' || digits(&p, 2, &sec))
+    switch (ldg_time_parse_rfc3339(s, strlen(s), 0, ns)) {
+    case 0:
+        return 0;
+    case -2:
+        goto range;
+    default:
         return LDG_EBADINPUT;
-    if (*p == '.') {
-        int n = 0;
-        p++;
-        while (*p >= '0' && *p <= '9') {
-            if (++n > 9)
-                return LDG_EBADINPUT;
-            frac = frac * 10 + (uint64_t)(*p++ - '0');
-        }
-        if (n == 0)
-            return LDG_EBADINPUT;
-        for (; n < 9; n++)
-            frac *= 10;
     }
-    if (*p == 'Z' || *p == 'z')
-        p++;
-    else if (*p == '+' || *p == '-') {
-        sign = *p++ == '+' ? 1 : -1;
-        if (digits(&p, 2, &zh) || *p++ != ':' || digits(&p, 2, &zm) ||
-            zh > 23 || zm > 59)
-            return LDG_EBADINPUT;
-    } else
-        return LDG_EBADINPUT;
-    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
-        (mo == 2 && d == 29 &&
-         !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))) ||
-        h > 23 || mi > 59 || sec > 60)
-        return LDG_EBADINPUT;
-    if (sec == 60) /* a leap second: the next second's start */
-        sec = 59, frac = 999999999;
-    t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
-        sign * (zh * 3600 + zm * 60);
-    if (t < 0)
-        goto range;
-    if ((uint64_t)t > (UINT64_MAX - frac) / 1000000000u)
-        goto range;
-    *ns = (uint64_t)t * 1000000000u + frac;
-    return 0;
 range:
     *why = "is outside 1970-01-01T00:00:00Z .. 2554-07-21T23:34:33Z";
     return LDG_EBADINPUT;

@@ -155,81 +155,17 @@ scan_events(struct ldg_txn *t, uint64_t from, uint64_t to,
 
 /* ------------------------------------------------------------- time -- */
 
-static int
-digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-/* RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM). 0 if malformed. */
+/* RFC 3339 (util's parser; a space for the 'T' and a fraction past
+ * nanoseconds are let pass). 0 if malformed or before 1970; a time past
+ * 2^64 - 1 ns (an expiry in 2999) is UINT64_MAX: far ahead. */
 static uint64_t
 parse_rfc3339(const char *s, size_t n)
 {
-    char buf[64];
-    struct tm tm;
-    int Y, M, D, h, m, sec, oh = 0, om = 0, sign = 0;
-    uint64_t frac = 0;
-    size_t i = 19;
-    int64_t secs;
-
-    if (n < 20 || n >= sizeof buf)
+    uint64_t ns = 0;
+    if (ldg_time_parse_rfc3339(s, n, LDG_TIME_SPACE | LDG_TIME_LONGFRAC, &ns) ==
+        -1)
         return 0;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    if (digits(buf, 4, &Y) || buf[4] != '-' || digits(buf + 5, 2, &M) ||
-        buf[7] != '-' || digits(buf + 8, 2, &D) ||
-        (buf[10] != 'T' && buf[10] != 't' && buf[10] != ' ') ||
-        digits(buf + 11, 2, &h) || buf[13] != ':' || digits(buf + 14, 2, &m) ||
-        buf[16] != ':' || digits(buf + 17, 2, &sec))
-        return 0;
-    if (buf[i] == '.') {
-        int nd = 0;
-        i++;
-        while (buf[i] >= '0' && buf[i] <= '9') {
-            if (nd < 9) {
-                frac = frac * 10 + (uint64_t)(buf[i] - '0');
-                nd++;
-            }
-            i++;
-        }
-        if (nd == 0)
-            return 0;
-        while (nd++ < 9)
-            frac *= 10;
-    }
-    if (buf[i] == 'Z' || buf[i] == 'z') {
-        i++;
-    } else if (buf[i] == '+' || buf[i] == '-') {
-        sign = buf[i] == '-' ? -1 : 1;
-        if (digits(buf + i + 1, 2, &oh) || buf[i + 3] != ':' ||
-            digits(buf + i + 4, 2, &om))
-            return 0;
-        i += 6;
-    } else {
-        return 0;
-    }
-    if (i != n || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 ||
-        sec > 60 || Y < 1970)
-        return 0;
-    memset(&tm, 0, sizeof tm);
-    tm.tm_year = Y - 1900;
-    tm.tm_mon = M - 1;
-    tm.tm_mday = D;
-    tm.tm_hour = h;
-    tm.tm_min = m;
-    tm.tm_sec = sec;
-    secs = (int64_t)timegm(&tm);
-    secs -= (int64_t)sign * (oh * 3600 + om * 60);
-    if (secs < 0)
-        return 0;
-    return (uint64_t)secs * 1000000000u + frac;
+    return ns;
 }
 
 uint64_t

@@ -202,19 +202,6 @@ tokenize(char *s, char **tok, int max)
     }
 }
 
-static int
-leap(int y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int
-mdays(int y, int m)
-{
-    static const int d[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && leap(y) ? 29 : d[m - 1];
-}
-
 /* Day of week of a civil date (0 = Sunday), Sakamoto's method. */
 static int
 weekday(int y, int m, int d)
@@ -223,19 +210,6 @@ weekday(int y, int m, int d)
     if (m < 3)
         y -= 1;
     return (y + y / 4 - y / 100 + y / 400 + t[m - 1] + d) % 7;
-}
-
-/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-    int64_t era, yoe, doy, doe;
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
 }
 
 enum zone { Z_LOCAL, Z_OFFSET };
@@ -355,7 +329,7 @@ parse_date(const char **pp, struct abs *a)
         num(&p, 2, &a->d) < 0)
         return -1;
     a->y = y;
-    if (a->mo < 1 || a->mo > 12 || a->d < 1 || a->d > mdays(y, a->mo))
+    if (a->mo < 1 || a->mo > 12 || a->d < 1 || a->d > ldg_days_in_month(y, a->mo))
         return -2;
     a->have_date = 1;
     *pp = p;
@@ -376,7 +350,7 @@ static int
 abs_to_ns(const struct abs *a, int64_t *secs_out)
 {
     if (a->zone == Z_OFFSET) {
-        int64_t days = days_from_civil(a->y, a->mo, a->d);
+        int64_t days = ldg_days_from_civil(a->y, a->mo, a->d);
         *secs_out =
             days * 86400 + a->h * 3600 + a->mi * 60 + a->s - a->offset_sec;
         return 0;
@@ -419,16 +393,10 @@ today_in_zone(struct abs *a, uint64_t now_ns)
 static void
 add_days(struct abs *a, int delta)
 {
-    int64_t days = days_from_civil(a->y, a->mo, a->d) + delta;
-    /* back to civil (Hinnant) */
-    int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    a->d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    a->mo = (int)(mp < 10 ? mp + 3 : mp - 9);
-    a->y = (int)(yoe + era * 400 + (a->mo <= 2));
+    int64_t y;
+    ldg_civil_from_days(ldg_days_from_civil(a->y, a->mo, a->d) + delta, &y,
+                        &a->mo, &a->d);
+    a->y = (int)y;
 }
 
 static int

@@ -1,5 +1,7 @@
 /*
- * time.c — RFC 3339 time text, the one formatter every view uses.
+ * time.c — RFC 3339 time text: the one formatter every view uses, the one
+ * parser of RFC 3339 date-times (ingest's "time", the projections' body
+ * times) and the civil-date arithmetic under both.
  */
 #include <stdio.h>
 #include <time.h>
@@ -40,4 +42,137 @@ ldg_time_rfc3339_sec(char *buf, size_t cap, uint64_t ts_ns)
     else
         snprintf(buf, cap, "%sZ", base);
     return buf;
+}
+
+/* ------------------------------------------------------ civil dates -- */
+
+int64_t
+ldg_days_from_civil(int64_t y, int m, int d)
+{
+    int64_t era, yoe, doy, doe;
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+void
+ldg_civil_from_days(int64_t days, int64_t *y, int *m, int *d)
+{
+    int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+int
+ldg_days_in_month(int64_t y, int m)
+{
+    static const int n[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m < 1 || m > 12)
+        return 0;
+    if (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
+        return 29;
+    return n[m - 1];
+}
+
+/* ---------------------------------------------------------- parsing -- */
+
+/* k decimal digits at s[*i]: 0 with the value, or -1. */
+static int
+digits(const char *s, size_t n, size_t *i, int k, int *out)
+{
+    int v = 0;
+    if (n - *i < (size_t)k)
+        return -1;
+    for (int j = 0; j < k; j++) {
+        char c = s[*i + (size_t)j];
+        if (c < '0' || c > '9')
+            return -1;
+        v = v * 10 + (c - '0');
+    }
+    *i += (size_t)k;
+    *out = v;
+    return 0;
+}
+
+static int
+lit(const char *s, size_t n, size_t *i, char c)
+{
+    if (*i >= n || s[*i] != c)
+        return -1;
+    (*i)++;
+    return 0;
+}
+
+int
+ldg_time_parse_rfc3339(const char *s, size_t n, unsigned flags, uint64_t *ns)
+{
+    int y, mo, d, h, mi, sec, zh = 0, zm = 0, sign = 0;
+    uint64_t frac = 0;
+    size_t i = 0;
+    int64_t t;
+
+    if (s == NULL || ns == NULL)
+        return -1;
+    if (digits(s, n, &i, 4, &y) || lit(s, n, &i, '-') ||
+        digits(s, n, &i, 2, &mo) || lit(s, n, &i, '-') ||
+        digits(s, n, &i, 2, &d) || i >= n ||
+        !(s[i] == 'T' || s[i] == 't' ||
+          (s[i] == ' ' && (flags & LDG_TIME_SPACE))))
+        return -1;
+    i++;
+    if (digits(s, n, &i, 2, &h) || lit(s, n, &i, ':') ||
+        digits(s, n, &i, 2, &mi) || lit(s, n, &i, ':') ||
+        digits(s, n, &i, 2, &sec))
+        return -1;
+    if (i < n && s[i] == '.') {
+        int nd = 0;
+        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+            if (nd == 9) {
+                if (!(flags & LDG_TIME_LONGFRAC))
+                    return -1;
+                continue;
+            }
+            frac = frac * 10 + (uint64_t)(s[i] - '0');
+            nd++;
+        }
+        if (nd == 0)
+            return -1;
+        for (; nd < 9; nd++)
+            frac *= 10;
+    }
+    if (i < n && (s[i] == 'Z' || s[i] == 'z')) {
+        i++;
+    } else if (i < n && (s[i] == '+' || s[i] == '-')) {
+        sign = s[i++] == '+' ? 1 : -1;
+        if (digits(s, n, &i, 2, &zh) || lit(s, n, &i, ':') ||
+            digits(s, n, &i, 2, &zm) || zh > 23 || zm > 59)
+            return -1;
+    } else {
+        return -1;
+    }
+    if (i != n || mo < 1 || mo > 12 || d < 1 || d > ldg_days_in_month(y, mo) ||
+        h > 23 || mi > 59 || sec > 60)
+        return -1;
+    if (sec == 60) /* a leap second: the last nanosecond of the minute */
+        sec = 59, frac = 999999999;
+    t = ldg_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
+        sign * (zh * 3600 + zm * 60);
+    if (t < 0) {
+        *ns = 0;
+        return -2;
+    }
+    if ((uint64_t)t > (UINT64_MAX - frac) / 1000000000u) {
+        *ns = UINT64_MAX;
+        return -2;
+    }
+    *ns = (uint64_t)t * 1000000000u + frac;
+    return 0;
 }

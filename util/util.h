@@ -132,6 +132,27 @@ char *ldg_time_rfc3339_sec(char *buf, size_t cap, uint64_t ts_ns);
  * second secs, for writers that add the fraction themselves. 0 or -1. */
 int ldg_time_rfc3339_base(char *buf, size_t cap, int64_t secs);
 
+/* Days from 1970-01-01 to the proleptic Gregorian date y-m-d (negative
+ * before it); and back. Howard Hinnant's algorithms: exact for any date
+ * an int64_t of days holds. */
+int64_t ldg_days_from_civil(int64_t y, int m, int d);
+void ldg_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
+/* The days in month m (1..12) of year y. */
+int ldg_days_in_month(int64_t y, int m);
+
+/* ldg_time_parse_rfc3339 flags. */
+#define LDG_TIME_SPACE 1u    /* a space may stand for the 'T' */
+#define LDG_TIME_LONGFRAC 2u /* fraction digits past the ninth are dropped */
+/* Parses exactly the n bytes at s as an RFC 3339 date-time,
+ * YYYY-MM-DD(T|t)HH:MM:SS[.F](Z|z|+HH:MM|-HH:MM) with F 1 to 9 digits,
+ * into *ns, nanoseconds since the epoch; a leap second (:60) is the last
+ * nanosecond of its minute. 0; -1 if it is not one (malformed, a day its
+ * month has not, an hour past 23, an offset past 23:59, ...); -2 if it is
+ * before 1970-01-01T00:00:00Z or past 2^64 - 1 ns, with *ns saturated (0
+ * or UINT64_MAX) for callers to whom "long ago"/"far ahead" is enough. */
+int ldg_time_parse_rfc3339(const char *s, size_t n, unsigned flags,
+                           uint64_t *ns);
+
 /* ---------------------------------------------------------------- hex -- */
 
 /* Lowercase hex of n bytes into out (2n+1 bytes with NUL). */

@@ -169,6 +169,14 @@ test_scan__times_in_rfc3339_and_by_magnitude(void **state)
     assert_int_equal(time_of("{\"t\":\"2026-13-01T00:00:00Z\"}"), 0);
     assert_int_equal(time_of("{\"t\":\"2026-01-01T00:00:00\"}"), 0);
     assert_int_equal(time_of("{\"t\":-5}"), 0);
+    /* past 2^64 - 1 ns: far ahead, not a wrapped-around time (an expiry in
+     * 2999 came out in 2413) */
+    assert_int_equal(time_of("{\"t\":\"2999-01-01T00:00:00Z\"}"), UINT64_MAX);
+    assert_int_equal(time_of("{\"t\":\"1969-12-31T23:59:59Z\"}"), 0);
+    /* a day the month has not is malformed, not the next month's */
+    assert_int_equal(time_of("{\"t\":\"2026-02-30T00:00:00Z\"}"), 0);
+    assert_int_equal(time_of("{\"t\":\"2026-11-21 10:00:00Z\"}"),
+                     time_of("{\"t\":\"2026-11-21T10:00:00Z\"}"));
 }
 
 int

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -48,6 +49,131 @@ test_time__base_and_a_short_buffer(void **state)
     assert_string_equal(small, "1970-01");
 }
 
+static uint64_t
+parse(const char *s, unsigned flags, int want_rc)
+{
+    uint64_t ns = 0;
+    assert_int_equal(ldg_time_parse_rfc3339(s, strlen(s), flags, &ns), want_rc);
+    return ns;
+}
+
+static void
+test_time__parses_rfc3339(void **state)
+{
+    (void)state;
+    assert_int_equal(parse("1970-01-01T00:00:00Z", 0, 0), 0);
+    assert_int_equal(parse("2026-11-22T20:55:01.25Z", 0, 0),
+                     1795380901250000000ull);
+    assert_int_equal(parse("2026-11-22t20:55:01.250000000z", 0, 0),
+                     1795380901250000000ull);
+    assert_int_equal(parse("2026-11-22T21:55:01.25+01:00", 0, 0),
+                     1795380901250000000ull);
+    assert_int_equal(parse("2026-11-22T19:25:01.25-01:30", 0, 0),
+                     1795380901250000000ull);
+    assert_int_equal(parse("2026-01-01T00:00:00.123456789Z", 0, 0),
+                     1767225600123456789ull);
+    /* 2024 is a leap year, 2100 is not, 2000 is */
+    assert_int_equal(parse("2024-02-29T00:00:00Z", 0, 0),
+                     1709164800000000000ull);
+    assert_int_equal(parse("2000-02-29T00:00:00Z", 0, 0),
+                     951782400000000000ull);
+    /* a leap second is the last nanosecond of its minute */
+    assert_int_equal(parse("2016-12-31T23:59:60Z", 0, 0),
+                     1483228799999999999ull);
+    /* the last representable nanosecond, and one past it */
+    assert_int_equal(parse("2554-07-21T23:34:33.709551615Z", 0, 0), UINT64_MAX);
+    /* out of range: saturated */
+    assert_int_equal(parse("2554-07-21T23:34:33.709551616Z", 0, -2),
+                     UINT64_MAX);
+    assert_int_equal(parse("2999-01-01T00:00:00Z", 0, -2), UINT64_MAX);
+    assert_int_equal(parse("1969-12-31T23:59:59Z", 0, -2), 0);
+    assert_int_equal(parse("1970-01-01T00:30:00+01:00", 0, -2), 0);
+    /* the text is taken as exactly n bytes */
+    {
+        uint64_t ns;
+        const char *t = "2026-01-01T00:00:00Zjunk";
+        assert_int_equal(ldg_time_parse_rfc3339(t, 20, 0, &ns), 0);
+        assert_int_equal(ns, 1767225600000000000ull);
+        assert_int_equal(ldg_time_parse_rfc3339(t, strlen(t), 0, &ns), -1);
+        assert_int_equal(ldg_time_parse_rfc3339(t, 19, 0, &ns), -1);
+        assert_int_equal(ldg_time_parse_rfc3339(NULL, 0, 0, &ns), -1);
+    }
+}
+
+static void
+test_time__refuses_what_is_not_rfc3339(void **state)
+{
+    static const char *const bad[] = {
+        "",
+        "2026-11-22",
+        "2026-11-22T20:55Z",
+        "2026-11-22T20:55:01",
+        "2026-11-22 20:55:01Z",
+        "2026-11-22T20:55:01.Z",
+        "2026-11-22T20:55:01.1234567891Z",
+        "2026-11-22T20:55:01+0100",
+        "2026-11-22T20:55:01+24:00",
+        "2026-11-22T20:55:01+01:60",
+        "2026-13-01T00:00:00Z",
+        "2026-00-01T00:00:00Z",
+        "2026-02-29T00:00:00Z",
+        "2100-02-29T00:00:00Z",
+        "2026-04-31T00:00:00Z",
+        "2026-11-00T00:00:00Z",
+        "2026-11-22T24:00:00Z",
+        "2026-11-22T23:60:00Z",
+        "2026-11-22T23:59:61Z",
+        "2026-1-22T23:59:59Z",
+        "+026-11-22T23:59:59Z",
+        "2026-11-22T20:55:01ZZ",
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint64_t ns;
+        if (ldg_time_parse_rfc3339(bad[i], strlen(bad[i]), 0, &ns) != -1)
+            fail_msg("accepted '%s'", bad[i]);
+    }
+}
+
+static void
+test_time__flags_let_a_space_and_a_long_fraction_pass(void **state)
+{
+    (void)state;
+    assert_int_equal(parse("2026-11-22 20:55:01.25Z", LDG_TIME_SPACE, 0),
+                     1795380901250000000ull);
+    parse("2026-11-22 20:55:01.25Z", LDG_TIME_LONGFRAC, -1);
+    assert_int_equal(
+        parse("2026-01-01T00:00:00.1234567899999Z", LDG_TIME_LONGFRAC, 0),
+        1767225600123456789ull);
+    parse("2026-01-01T00:00:00.1234567899999Z", LDG_TIME_SPACE, -1);
+}
+
+/* days_from_civil and back agree on every day from 1600 to 2600, and with
+ * the day counts of the months (leap years included). */
+static void
+test_time__civil_days_round_trip(void **state)
+{
+    int64_t days = ldg_days_from_civil(1600, 1, 1);
+    (void)state;
+    assert_int_equal(ldg_days_from_civil(1970, 1, 1), 0);
+    assert_int_equal(ldg_days_from_civil(1969, 12, 31), -1);
+    assert_int_equal(ldg_days_from_civil(2000, 3, 1), 11017);
+    for (int64_t y = 1600; y < 2600; y++)
+        for (int m = 1; m <= 12; m++)
+            for (int d = 1; d <= ldg_days_in_month(y, m); d++, days++) {
+                int64_t yy;
+                int mm, dd;
+                assert_int_equal(ldg_days_from_civil(y, m, d), days);
+                ldg_civil_from_days(days, &yy, &mm, &dd);
+                assert_int_equal(yy, y);
+                assert_int_equal(mm, m);
+                assert_int_equal(dd, d);
+            }
+    assert_int_equal(ldg_days_in_month(2024, 2), 29);
+    assert_int_equal(ldg_days_in_month(1900, 2), 28);
+    assert_int_equal(ldg_days_in_month(2026, 13), 0);
+}
+
 int
 main(void)
 {
@@ -55,6 +181,10 @@ main(void)
         cmocka_unit_test(test_time__formats_nanoseconds_in_utc),
         cmocka_unit_test(test_time__formats_seconds_in_utc),
         cmocka_unit_test(test_time__base_and_a_short_buffer),
+        cmocka_unit_test(test_time__parses_rfc3339),
+        cmocka_unit_test(test_time__refuses_what_is_not_rfc3339),
+        cmocka_unit_test(test_time__flags_let_a_space_and_a_long_fraction_pass),
+        cmocka_unit_test(test_time__civil_days_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
