@@ -36,11 +36,28 @@ int ldg_fleet_state_dir(struct ldg_ledger *l, const char *what, const char *url,
 uint64_t ldg_fleet_read_u64(const char *dir, const char *name);
 int ldg_fleet_write_u64(const char *dir, const char *name, uint64_t v);
 
+/* ClickHouse over HTTP (fleet/central.c). */
+struct ldg_buf;
+struct ldg_http_client;
+struct ldg_http_response;
+/* Appends a ClickHouse string literal of s: quoted, quote and backslash
+ * escaped. */
+void ldg_ch_sql_string(struct ldg_buf *b, const char *s);
+/* 1 if t may be a table name (1-64 of [A-Za-z0-9_], not starting with a
+ * digit): it is written into queries as it is. */
+int ldg_ch_table_ok(const char *t);
+/* POSTs query (URL-encoded into base's query string) with body (may be
+ * NULL) as its data; resp as ldg_http_request's (the caller releases it).
+ * LDG_EHTTP with ClickHouse's first line of complaint in err. */
+int ldg_ch_query(struct ldg_http_client *c, const char *base, const char *query,
+                 const char *body, size_t len, struct ldg_http_response *resp,
+                 char *err, size_t errcap);
+
 struct ldg_audit_report;
 /* Audits rows (ClickHouse's JSONEachRow answer: one object a line, seq
  * ascending) as the whole central table for the origin of the verified
  * mirror state directory mirror, without a server: what
- * ldg_audit_central does with each page it fetches (fleet/central.c; for
+ * ldg_audit_central does with each page it fetches (fleet/audit.c; for
  * the fuzz target and tests). 0, LDG_ETAMPER with findings, or an error. */
 int ldg_audit_rows(const char *mirror, const char *rows, size_t len,
                    void (*finding)(void *ctx, const char *line), void *ctx,
