@@ -1528,7 +1528,7 @@ verify_run(struct cli *c, int argc, char **argv)
                 sealed ? "claims" : "signatures", sealed ? ", seals" : "",
                 (unsigned long long)r.checkpoints,
                 (unsigned long long)r.erased);
-        if (!r.full && r.from > 0 && !sealed) {
+        if (!r.full && r.from > 0) {
             char last[128];
             if (r.full_ts_ns != 0) {
                 cli_when(t1, sizeof t1, r.full_ts_ns);
@@ -1540,9 +1540,11 @@ verify_run(struct cli *c, int argc, char **argv)
                 snprintf(last, sizeof last, "never fully verified");
             }
             cli_printf_fit(c, 4,
-                           "%s; signatures of events before %llu were not "
+                           "%s; %s of events before %llu were not "
                            "re-checked (`ledger verify --full` does)\n",
-                           last, (unsigned long long)r.from);
+                           last,
+                           sealed ? "claims, keys and indexes" : "signatures",
+                           (unsigned long long)r.from);
         }
         if (note != NULL)
             cli_printf_fit(c, 4, "%sok%s: %s\n", OKP, OFFO, tr.what);

@@ -45,7 +45,9 @@ L append x.test.step --body '{"marker":"new"}' >/dev/null
 L verify >"$T/out" 2>&1 || fail "plain verify of 2 new"
 grep -q '^ok: checked 2 new events 31..32' "$T/out" ||
     fail "new-events output: $(cat "$T/out")"
-grep -q "signatures of events before 31 were not re-checked" "$T/out" ||
+# (a format 2 ledger checks every seal from 0: what it leaves is the
+# events' claims, keys and indexes)
+grep -Eq "(signatures|claims, keys and indexes) of events before 31 were not re-checked" "$T/out" ||
     fail "plain verify does not say what it did not re-check"
 L doctor -o json >"$T/doc" 2>/dev/null
 grep -q '"chain-verified".*plain runs' "$T/doc" ||
