@@ -33,7 +33,7 @@ enum ev_key {
     K_COUNT
 };
 static const char *const ev_keys[K_COUNT] = {
-    "actor", "body",    "id",   "parent", "run",  "seq",
+    "actor",  "body",    "id",   "parent", "run",  "seq",
     "source", "subject", "time", "ts",     "type", "v"};
 
 /* Keys of the source map (format version 2), in canonical order. */
@@ -204,8 +204,7 @@ decode_source(const msgpack_object *m, struct ldg_event *ev)
                 return LDG_ECORRUPT;
             break;
         case S_UNIT:
-            if (str_ref(v, LDG_UNIT_MAX, &ev->src_unit, &ev->src_unit_len) <
-                0)
+            if (str_ref(v, LDG_UNIT_MAX, &ev->src_unit, &ev->src_unit_len) < 0)
                 return LDG_ECORRUPT;
             break;
         default:
@@ -497,6 +496,48 @@ decode_trusted_fast(const uint8_t *buf, size_t len, struct ldg_event *ev)
     return 0;
 }
 
+/*
+ * Which layout an entry has, cheaply: both start 0x93, a map, "actor" (a
+ * 16-byte str) and "body" (bin 32), then maybe "id", "parent", "run";
+ * the next key is "seq" in a format 1 entry and "subject" in a sealed
+ * one. 1 sealed, 0 format 1, -1 cannot tell (the caller then looks past
+ * the first map: a stamp map follows a claim, prev's bin 32 an event map).
+ */
+static int
+layout_sealed(const uint8_t *buf, size_t len)
+{
+    static const uint8_t head[] = {0xa5, 'a', 'c', 't', 'o', 'r', 0xb0};
+    static const uint8_t body[] = {0xa4, 'b', 'o', 'd', 'y', 0xc4, 0x20};
+    const uint8_t *p = buf + 2, *end = buf + len;
+
+    if (len < 2 + 7 + 16 + 7 + 32 + 1 || (buf[1] & 0xf0) != 0x80 ||
+        memcmp(p, head, 7) != 0 || memcmp(p + 23, body, 7) != 0)
+        return -1;
+    p += 23 + 7 + 32;
+    for (int i = 0; i < 4 && p < end; i++) {
+        const uint8_t *k;
+        size_t kn;
+        uint64_t v;
+        if (fast_str(&p, end, &k, &kn) < 0)
+            return -1;
+        if (kn == 3 && memcmp(k, "seq", 3) == 0)
+            return 0;
+        if (kn == 7 && memcmp(k, "subject", 7) == 0)
+            return 1;
+        if ((kn == 2 && memcmp(k, "id", 2) == 0) ||
+            (kn == 3 && memcmp(k, "run", 3) == 0)) {
+            if (fast_str(&p, end, &k, &kn) < 0)
+                return -1;
+        } else if (kn == 6 && memcmp(k, "parent", 6) == 0) {
+            if (fast_uint(&p, end, &v) < 0)
+                return -1;
+        } else {
+            return -1;
+        }
+    }
+    return -1;
+}
+
 /* The positive-integer 0 in a canonical position would pack as a
  * positive fixint; the unpacker may hand the same value back as
  * NEGATIVE_INTEGER for some encodings. unpack_canonical rejects those. */
@@ -529,8 +570,13 @@ ldg_event_decode_flags(const uint8_t *buf, size_t len, struct ldg_event *ev,
     /* A sealed entry (format version 2) has a map after its first map
      * (the stamp after the claim) where format 1 has prev's bin 32. */
     {
-        size_t m = ldg_mp_bounded_len(buf + 1, len - 1);
-        if (m > 0 && m + 1 < len && (buf[1 + m] & 0xf0) == 0x80) {
+        int sealed = layout_sealed(buf, len);
+        size_t m = 0;
+        if (sealed < 0) {
+            m = ldg_mp_bounded_len(buf + 1, len - 1);
+            sealed = m > 0 && m + 1 < len && (buf[1 + m] & 0xf0) == 0x80;
+        }
+        if (sealed) {
             rc = ldg_entry2_decode(buf, len, ev);
             if (rc == 0 && !(flags & LDG_DECODE_TRUSTED))
                 ldg_tlog_leaf_hash(ev->leaf, buf, len);
