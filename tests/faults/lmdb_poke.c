@@ -15,6 +15,11 @@
  *       saved verify position, a trusted checkpoint) can reveal the cut.
  *   lmdb_poke DIR flip-body SEQ
  *       Flips one bit in the last byte of the stored body record of SEQ.
+ *   lmdb_poke DIR flip-seal SEQ
+ *       Flips one bit in the last byte (the signature) of the seal record
+ *       keyed SEQ (format 2).
+ *   lmdb_poke DIR drop-seal SEQ
+ *       Deletes the seal record keyed SEQ.
  *   lmdb_poke DIR drop-db NAME
  *       Deletes the named database (idx.id: a ledger as written before
  *       format version 2 had none).
@@ -216,8 +221,16 @@ truncate_log(MDB_txn *txn, uint64_t cut, int keep_checkpoints)
     return 0;
 }
 
+static int flip_rec(MDB_txn *txn, const char *db, uint64_t seq, int del);
+
 static int
 flip_body(MDB_txn *txn, uint64_t seq)
+{
+    return flip_rec(txn, "bodies", seq, 0);
+}
+
+static int
+flip_rec(MDB_txn *txn, const char *db, uint64_t seq, int del)
 {
     MDB_dbi dbi;
     MDB_val k, v, nv;
@@ -229,10 +242,12 @@ flip_body(MDB_txn *txn, uint64_t seq)
     }
     k.mv_size = 8;
     k.mv_data = key;
-    if ((rc = mdb_dbi_open(txn, "bodies", 0, &dbi)) != 0)
-        return die("bodies", rc);
+    if ((rc = mdb_dbi_open(txn, db, 0, &dbi)) != 0)
+        return die(db, rc);
     if ((rc = mdb_get(txn, dbi, &k, &v)) != 0)
-        return die("bodies: get", rc);
+        return die(db, rc);
+    if (del)
+        return (rc = mdb_del(txn, dbi, &k, NULL)) != 0 ? die(db, rc) : 0;
     copy = malloc(v.mv_size);
     if (copy == NULL)
         return 1;
@@ -242,7 +257,7 @@ flip_body(MDB_txn *txn, uint64_t seq)
     nv.mv_data = copy;
     rc = mdb_put(txn, dbi, &k, &nv, 0);
     free(copy);
-    return rc ? die("bodies: put", rc) : 0;
+    return rc ? die(db, rc) : 0;
 }
 
 static int
@@ -266,9 +281,12 @@ main(int argc, char **argv)
 
     if (argc < 4 || (strcmp(argv[2], "truncate") != 0 &&
                      strcmp(argv[2], "flip-body") != 0 &&
+                     strcmp(argv[2], "flip-seal") != 0 &&
+                     strcmp(argv[2], "drop-seal") != 0 &&
                      strcmp(argv[2], "drop-db") != 0)) {
         fprintf(stderr, "usage: lmdb_poke DIR truncate N [keep-checkpoints]"
-                        " | DIR flip-body SEQ | DIR drop-db NAME\n");
+                        " | DIR flip-body|flip-seal|drop-seal SEQ"
+                        " | DIR drop-db NAME\n");
         return 64;
     }
     if ((rc = mdb_env_create(&env)) != 0 ||
@@ -283,6 +301,10 @@ main(int argc, char **argv)
                          argc > 4 && strcmp(argv[4], "keep-checkpoints") == 0);
     else if (strcmp(argv[2], "drop-db") == 0)
         bad = drop_db(txn, argv[3]);
+    else if (strcmp(argv[2], "flip-seal") == 0)
+        bad = flip_rec(txn, "seals", strtoull(argv[3], NULL, 10), 0);
+    else if (strcmp(argv[2], "drop-seal") == 0)
+        bad = flip_rec(txn, "seals", strtoull(argv[3], NULL, 10), 1);
     else
         bad = flip_body(txn, strtoull(argv[3], NULL, 10));
     if (bad) {
