@@ -16,7 +16,9 @@ static int
 setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
-    f->l = t_ledger_new(f->dir, sizeof f->dir, 0);
+    /* format 1: these tests check each event's signature (a format 2
+     * event's place in its seal: test_render__sealed_event_shows_its_seal) */
+    f->l = t_ledger_new_format(f->dir, sizeof f->dir, 0, 1);
     q_load_pdf_ops(f->l);
     q_append(f->l, "body.erased", NULL, NULL, NULL,
              "{\"target_seq\":25,\"reason\":\"test\"}"); /* seq 32 */
@@ -98,6 +100,47 @@ test_render__json_is_the_show_shape_for_every_event(void **state)
         json_decref(want);
         free(text);
     }
+}
+
+/* A sealed event (ledger format 2) has no signature of its own: the
+ * views show its claim digest and its place in its seal instead. */
+static void
+test_render__sealed_event_shows_its_seal(void **state)
+{
+    struct fx g;
+    struct ldg_event ev;
+    char hex[65], line[160];
+    char *s;
+    json_t *o;
+    (void)state;
+
+    memset(&g, 0, sizeof g);
+    g.l = t_ledger_new_format(g.dir, sizeof g.dir, 0, 2);
+    t_append(g.l, "x.test.sealed", "{\"k\":1}", NULL);
+    assert_int_equal(ldg_txn_begin(g.l, LDG_TXN_READ, &g.t), 0);
+    assert_int_equal(ldg_event_get(g.t, 1, &ev), 0);
+    assert_true(ev.sealed);
+    ldg_hex(hex, ev.digest, 32);
+    s = render(&g, LDG_QFMT_JSON, 0, 1);
+    o = json_loads(s, 0, NULL);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "claim_digest")),
+                        hex);
+    assert_string_equal(json_string_value(json_object_get(o, "seal")), "1");
+    assert_string_equal(json_string_value(json_object_get(o, "seal_leaf")),
+                        "0");
+    assert_null(json_object_get(o, "signature"));
+    json_decref(o);
+    free(s);
+    s = render(&g, LDG_QFMT_VERBOSE, 0, 1);
+    snprintf(line, sizeof line, "    claim_digest=%s\n", hex);
+    assert_non_null(strstr(s, line));
+    assert_non_null(strstr(s, "    seal=1 leaf=0\n"));
+    assert_null(strstr(s, "signature="));
+    free(s);
+    ldg_txn_abort(g.t);
+    ldg_close(g.l);
+    t_rmrf(g.dir);
 }
 
 static void
@@ -623,6 +666,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render__json_is_the_show_shape_for_every_event),
         cmocka_unit_test(test_render__json_keys_and_64bit_numbers_as_strings),
+        cmocka_unit_test(test_render__sealed_event_shows_its_seal),
         cmocka_unit_test(test_render__version_2_fields_and_the_two_clocks),
         cmocka_unit_test(test_render__erased_body_is_erased_in_every_mode),
         cmocka_unit_test(test_render__escapes_are_valid_json),
