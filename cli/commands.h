@@ -21,6 +21,10 @@ int cmd_erase(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_init, cli_cmd_append, cli_cmd_ingest,
     cli_cmd_show, cli_cmd_verify, cli_cmd_stats, cli_cmd_keys, cli_cmd_erase;
 
+/* cli/cmd_seal.c — sealing with a key the writer holds */
+int cmd_seal(struct cli *c, int argc, char **argv);
+extern const struct cli_command cli_cmd_seal;
+
 /* cli/cmd_serve.c — the daemon clients stream events into */
 int cmd_serve(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_serve;
@@ -88,6 +92,7 @@ extern const struct cli_command cli_cmd_witness, cli_cmd_publish,
     &cli_cmd_verify, \
     &cli_cmd_stats, \
     &cli_cmd_keys, \
+    &cli_cmd_seal, \
     &cli_cmd_erase, \
     &cli_cmd_checkpoint, \
     &cli_cmd_proof, \

@@ -670,6 +670,61 @@ int ldg_sealed_batch_parse(struct ldg_sealed_batch **out, const json_t *j,
                            char *err, size_t errcap);
 void ldg_sealed_batch_free(struct ldg_sealed_batch *b);
 
+/* ------------------------------------- sealing on the writer's side -- */
+
+/*
+ * A writer that holds its own key (ldg_keys_enrol) seals its events
+ * itself, before it knows their sequence numbers (ledger/seal_client.c):
+ *
+ *   ldg_sealer_begin(&s, origin, key, first);  origin: the ledger's;
+ *                                               first: the key's "sealed"
+ *   ldg_sealer_add(s, &ev, err, cap);          per event, in order
+ *   ldg_sealer_finish(s, &batch, err, cap);    the sealed-batch JSON above
+ *   ldg_sealer_free(s);
+ *
+ * Each event gets a fresh random 16-byte salt per body field; the sealed
+ * event carries its subject and run outright (derived as ldg_append
+ * derives them when not given). ev->actor is ignored (the key is the
+ * actor), ev->source refused (the ledger records that).
+ */
+struct ldg_sealer;
+/* key must hold its secret (it is copied). LDG_EINVAL otherwise. */
+int ldg_sealer_begin(struct ldg_sealer **out, const char *origin,
+                     const struct ldg_key *key, uint64_t first);
+/* Test hook: salts derived from seed (fixed vectors); NULL: random. */
+void ldg_sealer_set_salt_seed(struct ldg_sealer *s, const uint8_t seed[32]);
+/* The ledger's body limit, when not LDG_BODY_MAX_DEFAULT. */
+void ldg_sealer_set_body_max(struct ldg_sealer *s, size_t body_max);
+/* Adds one event: LDG_EBADINPUT / LDG_ETOOBIG with err naming the field
+ * ("body: ...", "subject: ...", a vocabulary message), nothing added. */
+int ldg_sealer_add(struct ldg_sealer *s, const struct ldg_event_in *ev,
+                   char *err, size_t errcap);
+size_t ldg_sealer_count(const struct ldg_sealer *s);
+/* The sealed batch {"sealed": {...}} of every event added (caller
+ * json_decref's); LDG_EBADINPUT when none was. */
+int ldg_sealer_finish(struct ldg_sealer *s, json_t **out, char *err,
+                      size_t errcap);
+void ldg_sealer_free(struct ldg_sealer *s);
+
+/* The claim of one sealed event, as both the sealer and the ledger that
+ * checks a sealed batch compute it: subject in->subject or derived from
+ * the body (ldg_vocab_subject), run in->run or the body's "run" string,
+ * body commitment from in->body and salts (exactly one 32-hex-digit salt
+ * per top-level field: ldg_field_digest, ldg_body_root), vocabulary and
+ * limits checked (body_max: the body limit, 0 = default; key.* and
+ * ledger.genesis refused: the log key's alone). claim gets the canonical
+ * bytes (cap >= LDG_ENTRY_MAX is always enough) and *len their length,
+ * digest the claim digest. LDG_EBADINPUT / LDG_ETOOBIG with err naming the
+ * field. in->actor and in->source are not part of a claim. */
+int ldg_sealed_claim(const struct ldg_event_in *in, const json_t *salts,
+                     const char *key_id, size_t body_max, uint8_t *claim,
+                     size_t cap, size_t *len, uint8_t digest[32], char *err,
+                     size_t errcap);
+/* Just the body commitment of body under salts (the same checks). */
+int ldg_sealed_commitment(const json_t *body, const json_t *salts,
+                          size_t body_max, uint8_t root[32], char *err,
+                          size_t errcap);
+
 /* --------------------------------------------------- storage & reading -- */
 
 /* A transaction over the ledger's LMDB environment. Read transactions see

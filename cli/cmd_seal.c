@@ -1,0 +1,331 @@
+/*
+ * cmd_seal.c — `ledger seal`: the writer's side of a key it holds itself
+ * (docs/FORMAT.md, "Client-held keys"): event lines in, one sealed-batch
+ * line out, signed with a key file that never enters the ledger's keys/.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "ingest/ingest.h"
+
+enum { OPT_SEAL_KEY = 500, OPT_SEAL_ORIGIN, OPT_SEAL_FIRST };
+
+static const struct cli_opt seal_opts[] = {
+    {OPT_SEAL_KEY, 0, "key", "FILE",
+     "the writer's secret key file (`ledger keys generate --out FILE`), "
+     "enrolled with `ledger keys add NAME --public-key`",
+     CLI_REQUIRED},
+    CLI_VALUE(OPT_SEAL_ORIGIN, 0, "origin", "LINE",
+              "the ledger's origin line (first line of `ledger checkpoint`); "
+              "with --first, no ledger is read"),
+    CLI_VALUE(OPT_SEAL_FIRST, 0, "first", "K",
+              "how many events the key's earlier seals cover (`ledger keys "
+              "list -o json` shows it as \"sealed\")"),
+    CLI_ARG("EVENTS.jsonl",
+            "event lines, as `ledger ingest` takes them (default: standard "
+            "input)",
+            CLI_OPTIONAL),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_seal = {
+    "seal",
+    CLI_GROUP_EVENTS,
+    cmd_seal,
+    "seal events with a key the writer holds",
+    "Reads event lines (the lines `ledger ingest` takes: type, body, "
+    "subject, run, parent, id, time) and prints one sealed batch, one JSON "
+    "line, to send to `ledger ingest` or `ledger serve`: each event's "
+    "claim (its body committed under fresh random salts), the RFC 6962 "
+    "root of their digests and one Ed25519 seal over it by the key in "
+    "--key, for the ledger's origin and the key's range [first, first + "
+    "count). The ledger takes the whole batch, contiguously in one commit, "
+    "or nothing.\n\n"
+    "The secret key is read from --key only, never from a ledger's keys/. "
+    "With --origin and --first nothing else is read, so the events can be "
+    "sealed on another machine; without them, the ledger directory "
+    "(--dir) is opened read-only for its origin and the key's count. A "
+    "line naming an \"actor\" other than the key's name is refused. Exit "
+    "65 names FILE:LINE:COLUMN of a bad line; nothing is printed then.",
+    seal_opts,
+    NULL,
+    "# on the writer's machine: make a key, enrol its public key\n"
+    "ledger keys generate --out cp.key > cp.pub\n"
+    "ledger keys add cp --public-key @cp.pub --roles run\n"
+    "# seal a batch and hand it to the ledger\n"
+    "ledger seal --key cp.key events.jsonl > batch.json\n"
+    "ledger ingest batch.json\n"
+    "# sealing away from the box: origin and count given\n"
+    "ledger seal --key cp.key --origin example.org/box1 --first 12 e.jsonl\n",
+    0};
+
+/* Reads one line of at most max bytes into *buf (grown as needed up to
+ * max + 1). 1 with *len, 0 at the end, -1 on a read error, -2 for a line
+ * longer than max (skipped to its end). */
+static int
+read_line(FILE *in, char **buf, size_t *cap, size_t max, size_t *len)
+{
+    size_t n = 0;
+    int ch, over = 0;
+
+    while ((ch = getc(in)) != EOF && ch != '\n') {
+        if (over)
+            continue;
+        if (n >= max) {
+            over = 1;
+            continue;
+        }
+        if (n + 1 >= *cap) {
+            size_t nc = *cap ? *cap * 2 : 4096;
+            char *nb;
+            if (nc > max + 1)
+                nc = max + 1;
+            nb = realloc(*buf, nc);
+            if (nb == NULL)
+                return -1;
+            *buf = nb;
+            *cap = nc;
+        }
+        (*buf)[n++] = (char)ch;
+    }
+    if (ferror(in))
+        return -1;
+    if (ch == EOF && n == 0 && !over)
+        return 0;
+    if (over)
+        return -2;
+    if (n > 0 && (*buf)[n - 1] == '\r')
+        n--;
+    if (*buf == NULL && (*buf = malloc(1)) == NULL)
+        return -1;
+    (*buf)[n] = '\0';
+    *len = n;
+    return 1;
+}
+
+static int
+is_blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t')
+            return 0;
+    return 1;
+}
+
+/* The origin and the key's count from the ledger in c->dir. */
+static int
+from_ledger(struct cli *c, const struct ldg_key *key, char *origin,
+            size_t ocap, uint64_t *first)
+{
+    struct ldg_ledger *l = NULL;
+    struct ldg_txn *t = NULL;
+    struct ldg_keyinfo ki;
+    int rc;
+
+    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
+        cli_dir_error(c);
+        return EX_USAGE;
+    }
+    if ((rc = cli_open(c, 1, &l)) != 0)
+        return rc;
+    if (ldg_format(l) < 2) {
+        cli_err(c,
+                "the ledger in %s is format version %d: sealed batches need "
+                "format version 2",
+                c->dir, ldg_format(l));
+        ldg_close(l);
+        return EX_DATAERR;
+    }
+    snprintf(origin, ocap, "%s", ldg_origin(l));
+    rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
+    if (rc == 0)
+        rc = ldg_key_info(t, key->key_id, &ki);
+    if (rc == LDG_ENOTFOUND) {
+        cli_err(c,
+                "key %s (id %s) is not enrolled in the ledger in %s (ledger "
+                "keys add NAME --public-key)",
+                key->name, key->key_id, c->dir);
+        rc = EX_NOPERM;
+    } else if (rc == 0 && ki.revoked_seq != UINT64_MAX) {
+        cli_err(c, "key %s (id %s) was revoked at event %llu", ki.name,
+                key->key_id, (unsigned long long)ki.revoked_seq);
+        rc = EX_NOPERM;
+    } else if (rc == 0) {
+        rc = ldg_key_sealed(t, key->key_id, first);
+        if (rc < 0) {
+            cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l)
+                                              : ldg_strerror(rc));
+            rc = cli_exit_code(rc);
+        }
+    } else {
+        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        rc = cli_exit_code(rc);
+    }
+    ldg_txn_abort(t);
+    ldg_close(l);
+    return rc;
+}
+
+int
+cmd_seal(struct cli *c, int argc, char **argv)
+{
+    struct cli_args a;
+    const char *keyfile = NULL, *origin_opt = NULL, *first_opt = NULL;
+    const char *name = "<stdin>";
+    char origin[LDG_ORIGIN_MAX + 1], err[1024];
+    struct ldg_key *key = NULL;
+    struct ldg_sealer *s = NULL;
+    uint64_t first = 0, lineno = 0;
+    FILE *in = stdin;
+    char *buf = NULL;
+    size_t cap = 0, len = 0;
+    json_t *batch = NULL;
+    int ch, rc, got;
+
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        if (ch == OPT_SEAL_KEY)
+            keyfile = a.value;
+        else if (ch == OPT_SEAL_ORIGIN)
+            origin_opt = a.value;
+        else if (ch == OPT_SEAL_FIRST)
+            first_opt = a.value;
+        else
+            return cli_usage(c);
+    }
+    if (ch < 0)
+        return a.exit;
+    if (a.ind + 1 < argc || keyfile == NULL)
+        return cli_usage(c);
+    if ((origin_opt == NULL) != (first_opt == NULL))
+        return cli_usage_err(c, "--origin and --first go together (without "
+                                "them the ledger in --dir says both)");
+    if (first_opt != NULL && cli_parse_u64(first_opt, &first) < 0)
+        return cli_usage_err(c, "--first: '%s' is not a count", first_opt);
+    if (origin_opt != NULL &&
+        (strlen(origin_opt) == 0 || strlen(origin_opt) > LDG_ORIGIN_MAX ||
+         strpbrk(origin_opt, "\n\r\t") != NULL))
+        return cli_usage_err(c, "--origin: 1 to %d bytes on one line",
+                             LDG_ORIGIN_MAX);
+    if (origin_opt != NULL && c->dir_opt != NULL)
+        return cli_usage_err(c, "--dir or --origin and --first, not both");
+    err[0] = '\0';
+    rc = ldg_keyfile_load(keyfile, &key, err, sizeof err);
+    if (rc < 0) {
+        cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
+        return rc == LDG_ENOTFOUND ? EX_NOINPUT : EX_NOPERM;
+    }
+    if (origin_opt != NULL) {
+        snprintf(origin, sizeof origin, "%s", origin_opt);
+    } else if ((rc = from_ledger(c, key, origin, sizeof origin, &first)) !=
+               0) {
+        goto out;
+    }
+    if (a.ind < argc && strcmp(argv[a.ind], "-") != 0) {
+        name = argv[a.ind];
+        in = fopen(name, "rb");
+        if (in == NULL) {
+            cli_err(c, "cannot open %s: %s", name, strerror(errno));
+            rc = EX_NOINPUT;
+            goto out;
+        }
+    }
+    if ((rc = ldg_sealer_begin(&s, origin, key, first)) < 0) {
+        cli_err(c, "cannot seal: %s", ldg_strerror(rc));
+        rc = cli_exit_code(rc);
+        goto out;
+    }
+    while ((got = read_line(in, &buf, &cap, LDG_BODY_MAX_DEFAULT + 65536,
+                            &len)) != 0) {
+        struct ldg_event_in ev;
+        struct ldg_ingest_meta meta;
+        json_t *holder = NULL;
+        char msg[600];
+        int col = 1;
+
+        lineno++;
+        if (got == -1) {
+            cli_err(c, "%s: read error at line %llu: %s", name,
+                    (unsigned long long)lineno, strerror(errno));
+            rc = EX_IOERR;
+            goto out;
+        }
+        if (got == -2) {
+            fprintf(stderr, "%s:%llu:1: line is longer than %d bytes\n", name,
+                    (unsigned long long)lineno,
+                    LDG_BODY_MAX_DEFAULT + 65536);
+            rc = EX_DATAERR;
+            goto out;
+        }
+        if (is_blank(buf, len))
+            continue;
+        if (ldg_ingest_parse_line_ex(buf, len, LDG_BODY_MAX_DEFAULT, 0, &ev,
+                                     &meta, &holder, &col, msg,
+                                     sizeof msg) < 0) {
+            fprintf(stderr, "%s:%llu:%d: %s\n", name,
+                    (unsigned long long)lineno, col, msg);
+            rc = EX_DATAERR;
+            goto out;
+        }
+        if (ev.actor != NULL && strcmp(ev.actor, key->name) != 0) {
+            fprintf(stderr,
+                    "%s:%llu:1: actor '%s': these events are sealed by key "
+                    "%s (id %s); leave \"actor\" out\n",
+                    name, (unsigned long long)lineno, ev.actor, key->name,
+                    key->key_id);
+            json_decref(holder);
+            rc = EX_DATAERR;
+            goto out;
+        }
+        rc = ldg_sealer_add(s, &ev, msg, sizeof msg);
+        json_decref(holder);
+        if (rc < 0) {
+            fprintf(stderr, "%s:%llu:1: %s\n", name,
+                    (unsigned long long)lineno, msg[0] ? msg : ldg_strerror(rc));
+            rc = cli_exit_code(rc);
+            goto out;
+        }
+    }
+    if (ldg_sealer_count(s) == 0) {
+        cli_err(c, "%s: no events to seal", name);
+        rc = EX_DATAERR;
+        goto out;
+    }
+    if ((rc = ldg_sealer_finish(s, &batch, err, sizeof err)) < 0) {
+        cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
+        rc = cli_exit_code(rc);
+        goto out;
+    }
+    {
+        char *text = json_dumps(batch, JSON_COMPACT | JSON_SORT_KEYS);
+        if (text == NULL) {
+            rc = EX_OSERR;
+            goto out;
+        }
+        if (printf("%s\n", text) < 0 || fflush(stdout) != 0) {
+            cli_err(c, "cannot write the sealed batch: %s", strerror(errno));
+            free(text);
+            rc = EX_IOERR;
+            goto out;
+        }
+        free(text);
+    }
+    fprintf(stderr,
+            "sealed %zu events with key %s (id %s), range %llu..%llu, for "
+            "%s\n",
+            ldg_sealer_count(s), key->name, key->key_id,
+            (unsigned long long)first,
+            (unsigned long long)(first + ldg_sealer_count(s) - 1), origin);
+    rc = EX_OK;
+out:
+    if (in != stdin && in != NULL)
+        fclose(in);
+    free(buf);
+    json_decref(batch);
+    ldg_sealer_free(s);
+    ldg_key_free(key);
+    return rc;
+}
