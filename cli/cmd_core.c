@@ -776,17 +776,19 @@ ingest_served(struct cli *c, FILE *in, struct ingest_ctx *ic, int acks,
     while ((rc = ldg_client_wait(cl, &ans, -1)) == 0) {
         answered++;
         if (ans.ok && ans.duplicate) {
-            dups++; /* its id was in the log: nothing appended */
+            dups += ans.count; /* its id was in the log: nothing appended */
             say_dup_line(ic, 0, ans.id, ans.seq, ans.differs);
         } else if (ans.ok) {
-            if (committed++ == 0)
+            /* one event, or a sealed batch of count */
+            if (committed == 0)
                 first = ans.seq;
-            last = ans.seq;
+            committed += ans.count;
+            last = ans.seq + ans.count - 1;
             if (acks) {
                 printf("{\"committed_first\":\"%llu\",\"committed_last\":"
                        "\"%llu\"}\n",
                        (unsigned long long)ans.seq,
-                       (unsigned long long)ans.seq);
+                       (unsigned long long)(ans.seq + ans.count - 1));
                 fflush(stdout);
             }
         } else {
@@ -915,7 +917,7 @@ cmd_ingest(struct cli *c, int argc, char **argv)
     if (c->progress)
         fputs("\r\033[K", stderr); /* the summary follows */
     if (rc < 0 && rc != LDG_EBADINPUT &&
-        !(rc == LDG_EKEY && rep.held_refused > 0))
+        !(rc == LDG_EKEY && rep.key_refused > 0))
         cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
     if (o.strict && rep.rejected > 0)
         fprintf(stderr,
@@ -1676,8 +1678,8 @@ keys_list(struct cli *c, struct ldg_ledger *l)
         return cli_exit_code(rc);
     }
     if (c->out == OUT_HUMAN)
-        printf("%-16s %-16s %-7s %-7s %-6s %s\n", "NAME", "KEY ID", "ADDED",
-               "REVOKED", "HELD", "ROLES");
+        printf("%-16s %-16s %-7s %-7s %-6s %-7s %s\n", "NAME", "KEY ID",
+               "ADDED", "REVOKED", "HELD", "SEALED", "ROLES");
     for (size_t i = 0; i < n; i++) {
         char added[24], rev[24], pub[65];
         /* who holds the secret: the ledger (keys/NAME.key on this box),
@@ -1698,18 +1700,22 @@ keys_list(struct cli *c, struct ldg_ledger *l)
             /* 80 columns on a terminal: a long name or role list is cut
              * with "…" (whole when piped) */
             cli_cell(c, k[i].name, 16, 0);
-            printf("%-16s %-7s %-7s %-6s ", k[i].key_id, added, rev, held);
+            printf("%-16s %-7s %-7s %-6s %-7llu ", k[i].key_id, added, rev,
+                   held, (unsigned long long)k[i].sealed);
             cli_cell(c,
                      k[i].roles[0] == '*'    ? "* (log key: any type)"
                      : k[i].roles[0] == '\0' ? "(none: any actor type)"
                                              : k[i].roles,
-                     CLI_COLUMNS - 57, 1);
+                     CLI_COLUMNS - 65, 1);
         } else {
             json_t *o =
                 json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "name", k[i].name,
                           "key_id", k[i].key_id, "public_key", pub, "added_seq",
                           added, "has_secret", k[i].has_secret, "held",
                           k[i].writer_held ? "writer" : "ledger");
+            /* the `first` this key's next seal must carry (a count) */
+            json_object_set_new(o, "sealed",
+                                json_integer((json_int_t)k[i].sealed));
             json_t *rl = json_array();
             char *dup = strdup(k[i].roles), *save = NULL;
             /* the log key: ["*"]; none: [] (any actor type) */
@@ -1777,7 +1783,9 @@ const struct cli_command cli_cmd_keys = {
     "without a seal is refused (exit 77); its events must arrive sealed by "
     "their writer. Enrolling one needs a format version 2 ledger. `keys "
     "list` shows who holds each key (HELD: ledger, writer, or none when a "
-    "ledger-held key's file is gone).",
+    "ledger-held key's file is gone) and how many events its seals cover "
+    "(SEALED; in a format 2 ledger, the \"first\" its next seal carries: "
+    "-o json \"sealed\").",
     keys_opts,
     CLI_OUT_BASIC,
     "# prints \"seq 5: key runtime (id 3f9a1c2e5b7d0a41) added\"\n"

@@ -211,6 +211,47 @@ ldg_ingest_parse_line_ex(const char *line, size_t len, size_t body_max,
     return 0;
 }
 
+int
+ldg_ingest_is_sealed(const char *line, size_t len)
+{
+    size_t i = 0;
+    while (i < len && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    if (i >= len || line[i] != '{')
+        return 0;
+    i++;
+    while (i < len && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    return len - i >= 8 && memcmp(line + i, "\"sealed\"", 8) == 0;
+}
+
+int
+ldg_ingest_parse_sealed(const char *line, size_t len,
+                        struct ldg_sealed_batch **out, int *col, char *msg,
+                        size_t msgcap)
+{
+    json_error_t je;
+    json_t *root;
+    int rc;
+
+    *out = NULL;
+    *col = 1;
+    if (len > LDG_SEALED_LINE_MAX) {
+        snprintf(msg, msgcap, "sealed batch is %zu bytes, more than the %zu "
+                 "allowed", len, (size_t)LDG_SEALED_LINE_MAX);
+        return LDG_ETOOBIG;
+    }
+    root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+    if (root == NULL) {
+        *col = je.column > 0 ? je.column : 1;
+        snprintf(msg, msgcap, "%s", je.text);
+        return LDG_EBADINPUT;
+    }
+    rc = ldg_sealed_batch_parse(out, root, msg, msgcap);
+    json_decref(root); /* the batch holds its own reference */
+    return rc;
+}
+
 /* Reads the next line into r->buf (NUL-terminated, newline removed; a
  * NUL byte inside the line is kept and counted in *len). Returns
  * LDG_LINE_OK with *len set, LDG_LINE_END at the end of input,
@@ -248,10 +289,13 @@ ldg_line_read(struct ldg_line_reader *r, size_t *len)
             continue;
         }
         if (n + 1 >= r->cap) {
-            size_t cap = r->cap * 2;
+            size_t cap = r->cap * 2, max = r->max;
             char *nb;
-            if (cap > r->max + 1)
-                cap = r->max + 1;
+            /* a sealed batch carries many events on one line */
+            if (r->sealed_max > max && n >= 9 && ldg_ingest_is_sealed(r->buf, n))
+                max = r->sealed_max;
+            if (cap > max + 1)
+                cap = max + 1;
             if (n + 1 >= cap) {
                 over = 1;
                 n++;
@@ -357,6 +401,62 @@ is_stream(FILE *in)
            !S_ISBLK(st.st_mode);
 }
 
+/* One sealed-batch line: appended whole, contiguously, in one commit, or
+ * refused whole. Without strict, what the writer holds is committed first
+ * (so the log keeps the input's order) and the batch gets a commit of its
+ * own (ldg_writer_add_sealed); with strict it joins the all-or-nothing
+ * batch. 0 (refusals are reported and counted), or a storage failure. */
+static int
+sealed_line(struct ldg_ledger *l, const struct ldg_ingest_opts *o,
+            struct ldg_writer *w, struct ldg_batch *batch,
+            struct ldg_ingest_report *rep, uint64_t lineno, const char *line,
+            size_t len)
+{
+    struct ldg_sealed_batch *sb = NULL;
+    uint64_t first = 0;
+    char msg[900];
+    int col = 1, rc;
+
+    rep->sealed_lines++;
+    rc = ldg_ingest_parse_sealed(line, len, &sb, &col, msg, sizeof msg);
+    if (rc < 0) {
+        report_error(o, lineno, col, msg);
+        rep->rejected++;
+        rep->sealed_refused++;
+        return rc == LDG_ENOMEM ? rc : 0;
+    }
+    rc = w != NULL ? ldg_writer_add_sealed(w, sb, &first)
+                   : ldg_batch_add_sealed(batch, sb, &first);
+    if (rc == LDG_EDUPLICATE) {
+        /* a retried batch: every event's id is in the log */
+        rep->duplicates += sb->n;
+        if (o->on_duplicate != NULL)
+            for (size_t i = 0; i < sb->n; i++)
+                o->on_duplicate(o->ctx, lineno, sb->ev[i].in.id, first + i,
+                                0);
+        rc = 0;
+        goto out;
+    }
+    if (rc == LDG_EBADINPUT || rc == LDG_ETOOBIG || rc == LDG_EKEY ||
+        rc == LDG_EBADSIG || rc == LDG_EEXIST) {
+        report_error(o, lineno, 1, ldg_errmsg(l));
+        rep->rejected++;
+        rep->sealed_refused++;
+        if (rc == LDG_EKEY)
+            rep->key_refused++;
+        rc = 0;
+        goto out;
+    }
+    if (rc < 0)
+        goto out;
+    /* through the writer: committed (and on_commit called) by now */
+    rep->sealed_batches++;
+    rep->sealed_events += sb->n;
+out:
+    ldg_sealed_batch_free(sb);
+    return rc;
+}
+
 /*
  * One pass over the input: each valid event goes to the writer w (commits
  * in groups) or, in strict mode, to the all-or-nothing batch. Either way
@@ -376,6 +476,7 @@ pass(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
     memset(&r, 0, sizeof r);
     r.in = in;
     r.max = body_max + ENVELOPE_ROOM;
+    r.sealed_max = LDG_SEALED_LINE_MAX;
     while ((got = ldg_line_read(&r, &len)) != LDG_LINE_END) {
         struct ldg_event_in ev;
         json_t *holder;
@@ -417,6 +518,14 @@ pass(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
             rep->rejected++;
             break;
         }
+        if (ldg_ingest_is_sealed(r.buf, len)) {
+            rc = sealed_line(l, o, w, batch, rep, lineno, r.buf, len);
+            if (rc < 0)
+                break;
+            if (idle != NULL)
+                idle->pending = 0; /* the writer was flushed */
+            continue;
+        }
         if (ldg_ingest_parse_line(r.buf, len, body_max, &ev, &holder, &col, msg,
                                   sizeof msg) < 0) {
             report_error(o, lineno, col, msg);
@@ -446,7 +555,7 @@ pass(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
             rep->rejected++;
             if (rc == LDG_EKEY && ev.actor != NULL &&
                 ldg_keys_held_by_writer(l, ev.actor) == 1)
-                rep->held_refused++;
+                rep->key_refused++;
             rc = 0;
         }
         json_decref(holder);
@@ -516,7 +625,7 @@ ingest_strict(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
     if (spool != NULL)
         fclose(spool);
     if (rc == 0 && rep->rejected > 0)
-        rc = rep->held_refused == rep->rejected ? LDG_EKEY : LDG_EBADINPUT;
+        rc = rep->key_refused == rep->rejected ? LDG_EKEY : LDG_EBADINPUT;
     if (rc < 0)
         rep->committed = 0;
     return rc;
@@ -560,11 +669,18 @@ ldg_ingest(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
     rep->committed = ldg_writer_committed(w);
     rep->first_seq = ldg_writer_first_seq(w);
     /* the writer skips a line whose id is in the log when it commits:
-     * every accepted line was committed or was such a one */
-    if (rc == 0 && rep->lines >= rep->rejected + rep->committed)
-        rep->duplicates = rep->lines - rep->rejected - rep->committed;
+     * every accepted plain line was committed or was such a one */
+    {
+        /* sealed events went through the writer too */
+        uint64_t plain = rep->lines - rep->sealed_lines;
+        uint64_t refused = rep->rejected - rep->sealed_refused;
+        uint64_t done = rep->committed - rep->sealed_events;
+        if (rc == 0 && rep->committed >= rep->sealed_events &&
+            plain >= refused + done)
+            rep->duplicates += plain - refused - done;
+    }
     if (rc == 0 && rep->rejected > 0)
-        rc = rep->held_refused == rep->rejected ? LDG_EKEY : LDG_EBADINPUT;
+        rc = rep->key_refused == rep->rejected ? LDG_EKEY : LDG_EBADINPUT;
 out:
     ldg_writer_free(w);
     return rc;

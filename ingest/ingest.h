@@ -42,11 +42,19 @@ struct ldg_ingest_report {
     uint64_t lines;        /* non-empty lines read */
     uint64_t committed;    /* events durably committed */
     uint64_t rejected;     /* invalid lines */
-    uint64_t held_refused; /* of those, refused because their actor key
-                            * is held by its writer and they came unsealed
-                            * (ldg_keys_held_by_writer) */
-    uint64_t duplicates;   /* lines whose "id" was already in the log (or
-                            * earlier in the input): not appended again */
+    uint64_t key_refused;  /* of those, refused because of their key: a
+                            * key held by its writer sent unsealed
+                            * (ldg_keys_held_by_writer), or a sealed batch
+                            * whose key is unknown, revoked or whose roles
+                            * forbid a type */
+    uint64_t sealed_lines;   /* of the lines, sealed batches */
+    uint64_t sealed_refused; /* of the rejected, sealed batches */
+    uint64_t sealed_batches; /* sealed batches committed */
+    uint64_t sealed_events;  /* events they carried (in committed) */
+    uint64_t duplicates;   /* events whose "id" was already in the log (or
+                            * earlier in the input): not appended again (a
+                            * plain line is one event; a retried sealed
+                            * batch counts all of its events) */
     uint64_t first_seq;    /* sequence number of the first committed event */
 };
 
@@ -90,10 +98,24 @@ int ldg_ingest_parse_line_ex(const char *line, size_t len, size_t body_max,
  * before 1970 or one past 2^64 - 1 ns. */
 int ldg_ingest_parse_time(const char *s, uint64_t *ns, const char **why);
 
+/* Sealed batches (docs/FORMAT.md, "Client-held keys"): one line
+ * {"sealed": {...}} carries a writer's whole batch, which is appended
+ * contiguously in one commit or not at all. At most LDG_SEALED_LINE_MAX
+ * bytes (ordinary lines: the body limit and 64 KiB). */
+#define LDG_SEALED_LINE_MAX ((size_t)64 << 20)
+/* 1 if the line begins as a sealed batch (its first key is "sealed"). */
+int ldg_ingest_is_sealed(const char *line, size_t len);
+/* Parses a sealed-batch line strictly (ldg_sealed_batch_parse): *out the
+ * caller's (ldg_sealed_batch_free). LDG_EBADINPUT / LDG_ETOOBIG with msg
+ * naming the field and event index, *col for a JSON syntax error. */
+int ldg_ingest_parse_sealed(const char *line, size_t len,
+                            struct ldg_sealed_batch **out, int *col,
+                            char *msg, size_t msgcap);
+
 /*
  * Reads JSON Lines from in and appends them. Returns 0 if every line was
  * valid and committed; LDG_EKEY if some lines were rejected, every one of
- * them unsealed from a key held by its writer (report->held_refused);
+ * them because of its key (report->key_refused);
  * LDG_EBADINPUT if some lines were rejected otherwise (the
  * valid ones are committed unless strict); another code on I/O or storage
  * failure, with report->committed saying exactly how many events are

@@ -21,12 +21,13 @@ enum {
 };
 
 /* A bounded line reader over a FILE: zero it, set in and max (the longest
- * line kept, in bytes) and optionally skip_max (0 = LDG_LINE_SKIP_MAX);
- * free(buf) when done. */
+ * line kept, in bytes) and optionally skip_max (0 = LDG_LINE_SKIP_MAX) and
+ * sealed_max (a line that begins as a sealed batch, ldg_ingest_is_sealed,
+ * may be that long; 0 = max); free(buf) when done. */
 struct ldg_line_reader {
     FILE *in;
     char *buf;
-    size_t cap, max, skip_max;
+    size_t cap, max, skip_max, sealed_max;
     int eof;
 };
 

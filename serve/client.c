@@ -213,7 +213,20 @@ parse_answer(struct ldg_client *c, const char *line, size_t len,
         if (*end != '\0' || errno != 0 || json_string_value(v)[0] == '\0')
             goto bad;
         a->ok = 1;
+        a->count = 1;
         a->duplicate = json_is_true(json_object_get(o, "duplicate"));
+        if ((v = json_object_get(o, "count")) != NULL) {
+            /* a sealed batch's answer */
+            if (!json_is_integer(v) || json_integer_value(v) < 1)
+                goto bad;
+            a->count = (uint64_t)json_integer_value(v);
+        }
+        if ((v = json_object_get(o, "sealed")) != NULL) {
+            if (!json_is_integer(v) || json_integer_value(v) < 0)
+                goto bad;
+            a->has_sealed = 1;
+            a->sealed = (uint64_t)json_integer_value(v);
+        }
         if ((v = json_object_get(o, "differs")) != NULL) {
             static const char *const names[] = {
                 "type", "subject", "run", "parent", "actor", "time", "body"};

@@ -89,6 +89,27 @@ serve_ack_line(const char *id, size_t id_len, uint64_t seq, int dup,
 }
 
 char *
+serve_sealed_ack_line(uint64_t seq, uint64_t count, int dup, uint64_t sealed,
+                      size_t *len)
+{
+    char *buf = malloc(128);
+    int n;
+    if (buf == NULL)
+        return NULL;
+    if (dup)
+        n = snprintf(buf, 128, "{\"seq\":\"%llu\",\"count\":%llu,"
+                               "\"duplicate\":true}\n",
+                     (unsigned long long)seq, (unsigned long long)count);
+    else
+        n = snprintf(buf, 128, "{\"seq\":\"%llu\",\"count\":%llu,"
+                               "\"sealed\":%llu}\n",
+                     (unsigned long long)seq, (unsigned long long)count,
+                     (unsigned long long)sealed);
+    *len = (size_t)n;
+    return buf;
+}
+
+char *
 serve_error_line(const char *id, size_t id_len, const char *msg, int code,
                  size_t *len)
 {

@@ -217,6 +217,11 @@ struct ldg_client_answer {
     int duplicate; /* ok, and the id was recorded before (as seq) */
     unsigned differs; /* duplicate: what of the request differs from that
                          event (enum ldg_dup_diff; 0: the same) */
+    uint64_t count;   /* ok: events the answer covers (seq..seq+count-1):
+                         1, or a sealed batch's count */
+    int has_sealed;   /* a committed sealed batch: sealed is its key's
+                         count now (the next batch's "first") */
+    uint64_t sealed;
     int code; /* when !ok: 65 bad request, 74 not committed, ... */
     char error[1024];
 };

@@ -30,6 +30,16 @@ char *serve_ack_line(const char *id, size_t id_len, uint64_t seq, int dup,
                      unsigned differs, size_t *len);
 char *serve_error_line(const char *id, size_t id_len, const char *msg, int code,
                        size_t *len);
+/* The answer to a sealed batch (docs/PROTOCOL.md, "Sealed batches"):
+ *   {"seq":"F","count":N,"sealed":S}   committed as events F..F+N-1; S
+ *                                      the key's count now (the next
+ *                                      batch's "first")
+ *   {"seq":"F","count":N,"duplicate":true}   every event's id was in the
+ *                                      log already, the first as event F */
+char *serve_sealed_ack_line(uint64_t seq, uint64_t count, int dup,
+                            uint64_t sealed, size_t *len);
+/* A sealed-batch line may be this many times --max-line long. */
+#define SERVE_SEALED_LINE_FACTOR 8
 
 /* Who is at the other end of a connection, from the kernel: uid, gid
  * and pid from SO_PEERCRED at connect time, the executable from

@@ -61,6 +61,7 @@ struct req {
     struct conn *c;
     json_t *holder; /* owns ev's strings */
     struct ldg_event_in ev;
+    struct ldg_sealed_batch *sb; /* a sealed batch instead of ev */
     struct ldg_ingest_meta meta;
     size_t bytes;
     uint64_t lineno;  /* the line's number on its connection */
@@ -183,6 +184,31 @@ commit_once(struct ldg_server *s, struct req *group, int *full)
         return rc;
     for (r = group; r != NULL; r = r->qnext) {
         r->dup = 0;
+        if (r->sb != NULL) {
+            /* a client's sealed batch: whole, contiguous, or refused */
+            rc = ldg_batch_add_sealed(b, r->sb, &r->seq);
+            if (rc == 0)
+                continue;
+            if (rc == LDG_EDUPLICATE) {
+                r->dup = 1;
+                continue;
+            }
+            if (rc != LDG_EBADINPUT && rc != LDG_ETOOBIG && rc != LDG_EKEY &&
+                rc != LDG_EBADSIG && rc != LDG_EEXIST)
+                goto fail;
+            {
+                char msg[1100];
+                snprintf(msg, sizeof msg, "line %llu: %s",
+                         (unsigned long long)r->lineno,
+                         ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+                req_error(r, msg,
+                          rc == LDG_EKEY ? SERVE_CODE_NOPERM
+                                         : SERVE_CODE_DATA);
+            }
+            if (r->resp == NULL)
+                goto nomem;
+            continue;
+        }
         rc = ldg_batch_add_seq(b, &r->ev, &r->seq, &r->differs);
         if (rc == 0)
             continue;
@@ -219,8 +245,13 @@ commit_once(struct ldg_server *s, struct req *group, int *full)
         char *line;
         if (r->resp != NULL)
             continue; /* refused */
-        line = serve_ack_line(r->meta.has_id ? r->meta.id : NULL,
-                              r->meta.id_len, r->seq, r->dup, r->differs, &len);
+        if (r->sb != NULL)
+            line = serve_sealed_ack_line(r->seq, r->sb->n, r->dup,
+                                         r->sb->first + r->sb->n, &len);
+        else
+            line = serve_ack_line(r->meta.has_id ? r->meta.id : NULL,
+                                  r->meta.id_len, r->seq, r->dup, r->differs,
+                                  &len);
         if (line == NULL)
             continue; /* answered by the caller as a failure */
         req_answer(r, line, len);
@@ -367,6 +398,7 @@ conn_free(struct conn *c)
     for (; r != NULL; r = nx) {
         nx = r->next;
         json_decref(r->holder);
+        ldg_sealed_batch_free(r->sb);
         free(r->resp);
         free(r);
     }
@@ -463,6 +495,7 @@ conn_drain_fifo(struct ldg_server *s, struct conn *c)
         c->waiting--;
         c->waiting_bytes -= r->bytes;
         json_decref(r->holder);
+        ldg_sealed_batch_free(r->sb);
         free(r->resp);
         free(r);
     }
@@ -560,6 +593,91 @@ answer_now(struct ldg_server *s, struct conn *c, const char *fmt, ...)
     s->st.errors++;
 }
 
+static void answer_now_req(struct ldg_server *s, struct req *r, int code,
+                           const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Answers r at once with an error (no writer involved). */
+static void
+answer_now_req(struct ldg_server *s, struct req *r, int code, const char *fmt,
+               ...)
+{
+    char msg[1100];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    req_error(r, msg, code);
+    r->ready = 1;
+    s->st.errors++;
+    if (code == SERVE_CODE_NOPERM)
+        s->st.denied++;
+}
+
+static void queue_req(struct ldg_server *s, struct conn *c, struct req *r);
+
+/* A sealed batch (docs/PROTOCOL.md, "Sealed batches"): parsed here, its
+ * events checked against access.json as its key's name, then queued for
+ * the writer, which appends it whole or refuses it whole. */
+static void
+handle_sealed(struct ldg_server *s, struct conn *c, struct req *r,
+              const char *line, size_t len)
+{
+    char msg[900];
+    int col = 1, rc;
+
+    rc = ldg_ingest_parse_sealed(line, len, &r->sb, &col, msg, sizeof msg);
+    if (rc < 0) {
+        if (col > 1)
+            answer_now_req(s, r, SERVE_CODE_DATA, "line %llu, column %d: %s",
+                           (unsigned long long)c->lineno, col, msg);
+        else
+            answer_now_req(s, r, SERVE_CODE_DATA, "line %llu: %s",
+                           (unsigned long long)c->lineno, msg);
+        return;
+    }
+    if (s->auth != NULL && c->may != SERVE_AUTH_SELF) {
+        /* access.json names actors by key name: the enrolled name of the
+         * batch's key (an unknown key is the writer's to refuse) */
+        struct ldg_txn *t = NULL;
+        struct ldg_keyinfo ki;
+        memset(&ki, 0, sizeof ki);
+        if (ldg_txn_begin(s->l, LDG_TXN_READ, &t) == 0) {
+            if (ldg_key_info(t, r->sb->key_id, &ki) < 0)
+                ki.name[0] = '\0';
+            ldg_txn_abort(t);
+        }
+        for (size_t i = 0; i < r->sb->n; i++) {
+            if (!serve_auth_check(s->auth, c->may, &c->peer,
+                                  r->sb->ev[i].in.type,
+                                  ki.name[0] ? ki.name : r->sb->key_id, msg,
+                                  sizeof msg)) {
+                answer_now_req(s, r, SERVE_CODE_NOPERM,
+                               "line %llu: sealed.events[%zu]: %s",
+                               (unsigned long long)c->lineno, i, msg);
+                return;
+            }
+        }
+    }
+    /* who sent it, as the kernel says, is not part of a seal: it is not
+     * recorded for sealed events */
+    queue_req(s, c, r);
+}
+
+static void
+queue_req(struct ldg_server *s, struct conn *c, struct req *r)
+{
+    c->held++;
+    pthread_mutex_lock(&s->mu);
+    if (s->q_tail)
+        s->q_tail->qnext = r;
+    else
+        s->q_head = r;
+    s->q_tail = r;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
 static void
 handle_line(struct ldg_server *s, struct conn *c, const char *line, size_t len)
 {
@@ -579,6 +697,17 @@ handle_line(struct ldg_server *s, struct conn *c, const char *line, size_t len)
         return;
     }
     r->lineno = c->lineno;
+    if (ldg_ingest_is_sealed(line, len)) {
+        handle_sealed(s, c, r, line, len);
+        return;
+    }
+    if (len > s->o.max_line) {
+        /* room is made for sealed batches only */
+        answer_now_req(s, r, SERVE_CODE_DATA,
+                       "line %llu: longer than %zu bytes: not recorded",
+                       (unsigned long long)c->lineno, s->o.max_line);
+        return;
+    }
     rc = ldg_ingest_parse_line_ex(line, len, s->o.max_line, LDG_INGEST_REQUEST,
                                   &r->ev, &r->meta, &r->holder, &col, msg,
                                   sizeof msg);
@@ -612,15 +741,7 @@ handle_line(struct ldg_server *s, struct conn *c, const char *line, size_t len)
     r->ev.has_time = r->meta.has_time;
     r->ev.time_ns = r->meta.time_ns;
     r->ev.source = c->peer.ok ? &c->source : NULL;
-    c->held++;
-    pthread_mutex_lock(&s->mu);
-    if (s->q_tail)
-        s->q_tail->qnext = r;
-    else
-        s->q_head = r;
-    s->q_tail = r;
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
+    queue_req(s, c, r);
 }
 
 /* Handles every complete line in c->in while there is room. */
@@ -659,10 +780,15 @@ conn_read(struct ldg_server *s, struct conn *c)
         if (conn_paused(s, c))
             break;
         if (c->in_len == c->in_cap) {
-            size_t cap = c->in_cap ? c->in_cap * 2 : READ_MIN;
+            size_t cap = c->in_cap ? c->in_cap * 2 : READ_MIN, lim = limit;
             char *nb;
-            if (cap > limit)
-                cap = limit;
+            /* a sealed batch carries many events on one line: it may be
+             * SERVE_SEALED_LINE_FACTOR times as long */
+            if (c->in_len > 0 && !c->skipping &&
+                ldg_ingest_is_sealed(c->in, c->in_len))
+                lim = SERVE_SEALED_LINE_FACTOR * s->o.max_line + 1;
+            if (cap > lim)
+                cap = lim;
             if (cap <= c->in_len) {
                 /* a full buffer without a newline: over-long. Refused
                  * before it grows any further; the rest of the line is
@@ -672,7 +798,7 @@ conn_read(struct ldg_server *s, struct conn *c)
                 answer_now(s, c,
                            "line %llu: longer than %zu bytes: not recorded "
                            "(the rest of the line is skipped)",
-                           (unsigned long long)c->lineno, s->o.max_line);
+                           (unsigned long long)c->lineno, lim - 1);
                 c->lineno--; /* counted again when its newline comes */
                 c->skipping = 1;
                 c->in_len = 0;

@@ -75,6 +75,40 @@ FUZZ_ENTRY(const uint8_t *data, size_t size)
     int col = 0, rc;
 
     msg[0] = '\0';
+    if (ldg_ingest_is_sealed((const char *)data, size)) {
+        /* a sealed batch: the strict parse, then every event's claim as
+         * the ledger would rebuild it (ldg_sealed_claim) */
+        struct ldg_sealed_batch *sb = NULL;
+        static uint8_t claim[LDG_ENTRY_MAX];
+        uint8_t d[32];
+        size_t clen;
+        rc = ldg_ingest_parse_sealed((const char *)data, size, &sb, &col, msg,
+                                     sizeof msg);
+        if (rc != 0) {
+            FUZZ_ASSERT(rc == LDG_EBADINPUT || rc == LDG_ETOOBIG ||
+                        rc == LDG_ENOMEM);
+            FUZZ_ASSERT(sb == NULL);
+            FUZZ_ASSERT(col >= 1 && msg[0] != '\0');
+            return 0;
+        }
+        FUZZ_ASSERT(sb != NULL && sb->n == sb->count && sb->n >= 1);
+        for (size_t i = 0; i < sb->n; i++) {
+            struct ldg_claim c;
+            err[0] = '\0';
+            rc = ldg_sealed_claim(&sb->ev[i].in, sb->ev[i].salts, sb->key_id,
+                                  INGEST_BODY_MAX, claim, sizeof claim, &clen,
+                                  d, err, sizeof err);
+            FUZZ_ASSERT(rc == 0 || rc == LDG_EBADINPUT || rc == LDG_ETOOBIG);
+            FUZZ_ASSERT(rc == 0 || err[0] != '\0');
+            if (rc == 0) {
+                /* what it encodes decodes back, canonically */
+                FUZZ_ASSERT(ldg_claim_decode(claim, clen, &c) == 0);
+                FUZZ_ASSERT(strcmp(c.actor, sb->key_id) == 0);
+            }
+        }
+        ldg_sealed_batch_free(sb);
+        return 0;
+    }
     rc = ldg_ingest_parse_line((const char *)data, size, INGEST_BODY_MAX, &ev,
                                &holder, &col, msg, sizeof msg);
     if (rc != 0) {

@@ -339,7 +339,7 @@ test_ingest__request_fields(void **state)
 }
 
 /* A line from a key held by its writer, unsealed: refused, counted in
- * held_refused; LDG_EKEY when every refused line is one (the CLI's exit
+ * key_refused; LDG_EKEY when every refused line is one (the CLI's exit
  * 77), LDG_EBADINPUT when other lines were refused too. Both modes. */
 static void
 test_ingest__unsealed_from_writer_held_key(void **state)
@@ -382,7 +382,7 @@ test_ingest__unsealed_from_writer_held_key(void **state)
         assert_int_equal(ldg_ingest(l, f, &o, &rep), LDG_EKEY);
         fclose(f);
         assert_int_equal(rep.rejected, 1);
-        assert_int_equal(rep.held_refused, 1);
+        assert_int_equal(rep.key_refused, 1);
         assert_int_equal(rep.committed, 0);
         assert_int_equal(e.n, 1);
         assert_non_null(strstr(e.msg[0], "key cp (id "));
@@ -392,7 +392,7 @@ test_ingest__unsealed_from_writer_held_key(void **state)
         assert_int_equal(ldg_ingest(l, f, &o, &rep), LDG_EBADINPUT);
         fclose(f);
         assert_int_equal(rep.rejected, 2);
-        assert_int_equal(rep.held_refused, 1);
+        assert_int_equal(rep.key_refused, 1);
     }
     assert_int_equal(ldg_size(l, &n1), 0);
     assert_int_equal(n1, n0);
