@@ -90,6 +90,10 @@ bundle_name_kind(const char *name, uint64_t *seq)
         return BN_PROOF;
     if (numbered(name, "bodies/", ".json", seq))
         return BN_BODY;
+    if (numbered(name, "seals/", ".seal", seq))
+        return BN_SEAL;
+    if (numbered(name, "sealproofs/", ".proof", seq))
+        return BN_SEAL_PROOF;
     if (strlen(name) == 5 + LDG_KEYID_LEN + 5 &&
         strncmp(name, "keys/", 5) == 0 &&
         strcmp(name + 5 + LDG_KEYID_LEN, ".json") == 0) {
@@ -367,8 +371,9 @@ bundle_top_valid(const char *s)
 static int
 layout_dir(const char *rel)
 {
-    static const char *const dirs[] = {"",       "keys",  "entries", "proofs",
-                                       "bodies", "state", "cosigned"};
+    static const char *const dirs[] = {"",       "keys",  "entries",
+                                       "proofs", "bodies", "state",
+                                       "cosigned", "seals", "sealproofs"};
     size_t n = strlen(rel);
     if (n > 0 && rel[n - 1] == '/')
         n--;

@@ -53,6 +53,8 @@ enum bname {
     BN_PROOF, /* proofs/<seq>.proof */
     BN_BODY,  /* bodies/<seq>.json */
     BN_KEY,   /* keys/<16 hex>.json */
+    BN_SEAL,  /* seals/<seq>.seal (format 2) */
+    BN_SEAL_PROOF, /* sealproofs/<seq>.proof (format 2) */
     BN_README,
     BN_SUMMARY,
     BN_TIMELINE

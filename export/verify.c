@@ -52,6 +52,7 @@ struct jline;
 struct vev {
     uint64_t seq;
     const struct bmember *entry, *proof, *body;
+    const struct bmember *seal_proof; /* format 2: sealproofs/<seq>.proof */
     struct ldg_event ev;
     int decoded, proof_ok, body_ok, sig_ok;
     /* Checked early with the log key (sig_early 1: it verified, -1: it
@@ -914,6 +915,9 @@ collect_events(struct vctx *v)
         snprintf(name, sizeof name, "bodies/%llu.json",
                  (unsigned long long)seq);
         e->body = bundle_get(&v->b, name);
+        snprintf(name, sizeof name, "sealproofs/%llu.proof",
+                 (unsigned long long)seq);
+        e->seal_proof = bundle_get(&v->b, name);
     }
     /* member names sort as strings; events by number */
     for (size_t i = 1; i < v->nev; i++) {
@@ -1090,6 +1094,124 @@ out:
     json_decref(doc);
 }
 
+/* A sealed entry (format 2) is vouched for by its seal, not by a
+ * signature of its own (docs/format-bundle.md section 12): its claim's
+ * digest is the one its stamp binds, the path in sealproofs/<seq>.proof
+ * leads from that digest, as leaf `leaf` of `count`, to the root of
+ * seals/<seal>.seal, whose key is the claim's actor, whose origin is the
+ * bundle's, and whose signature verifies with pub. 0, or -1 with why. */
+static int
+seal_attest(struct vctx *v, const struct vev *e, const uint8_t pub[32],
+            const char *keyname, char *why, size_t cap)
+{
+    unsigned long long seq = (unsigned long long)e->seq;
+    unsigned long long sseq = (unsigned long long)e->ev.seal_seq;
+    uint8_t d[32], path[LDG_PROOF_MAX][32];
+    const struct bmember *sm;
+    struct ldg_seal seal;
+    char name[48];
+    size_t np = 0;
+
+    ldg_claim_digest(d, e->ev.signed_part, e->ev.signed_len);
+    if (memcmp(d, e->ev.digest, 32) != 0) {
+        snprintf(why, cap, "event %llu: claim digest does not match its stamp",
+                 seq);
+        return -1;
+    }
+    snprintf(name, sizeof name, "seals/%llu.seal", sseq);
+    sm = bundle_get(&v->b, name);
+    if (sm == NULL) {
+        snprintf(why, cap, "event %llu: its seal (%s) is not in the bundle",
+                 seq, name);
+        return -1;
+    }
+    if (ldg_seal_record_decode(sm->data, sm->len, &seal) < 0) {
+        snprintf(why, cap, "event %llu: %s does not decode as a seal", seq,
+                 name);
+        return -1;
+    }
+    if (strcmp(seal.key_id, e->ev.actor) != 0) {
+        snprintf(why, cap, "event %llu: actor %s but its seal %llu is by %s",
+                 seq, e->ev.actor, sseq, seal.key_id);
+        return -1;
+    }
+    if (strcmp(seal.origin, v->ck_origin) != 0) {
+        snprintf(why, cap,
+                 "event %llu: seal %llu is for origin %s, not the bundle's "
+                 "%s",
+                 seq, sseq, seal.origin, v->ck_origin);
+        return -1;
+    }
+    if (e->ev.seal_leaf >= seal.count ||
+        e->ev.seq != e->ev.seal_seq + e->ev.seal_leaf) {
+        snprintf(why, cap,
+                 "event %llu: leaf %llu of seal %llu, which covers %llu "
+                 "events",
+                 seq, (unsigned long long)e->ev.seal_leaf, sseq,
+                 (unsigned long long)seal.count);
+        return -1;
+    }
+    if (e->seal_proof == NULL) {
+        snprintf(why, cap, "event %llu: no seal proof (sealproofs/%llu.proof)",
+                 seq, seq);
+        return -1;
+    }
+    {
+        const char *p = (const char *)e->seal_proof->data;
+        size_t len = e->seal_proof->len;
+        while (len > 0) {
+            if (np == LDG_PROOF_MAX || len < 45 || p[44] != '\n' ||
+                ldg_unbase64(path[np], 32, p, 44) < 0) {
+                snprintf(why, cap,
+                         "event %llu: sealproofs/%llu.proof is not base64 "
+                         "hashes, one a line",
+                         seq, seq);
+                return -1;
+            }
+            np++;
+            p += 45;
+            len -= 45;
+        }
+    }
+    if (ldg_seal_verify_inclusion(d, e->ev.seal_leaf, seal.count,
+                                  (const uint8_t(*)[32])path, np,
+                                  seal.root) < 0) {
+        snprintf(why, cap,
+                 "event %llu: its claim is not in seal %llu (the seal proof "
+                 "does not verify)",
+                 seq, sseq);
+        return -1;
+    }
+    if (ldg_seal_verify(&seal, pub) < 0) {
+        snprintf(why, cap, "event %llu: seal %llu does not verify with key %s%s%s%s",
+                 seq, sseq, e->ev.actor, keyname ? " (" : "",
+                 keyname ? keyname : "", keyname ? ")" : "");
+        return -1;
+    }
+    return 0;
+}
+
+/* The event's own signature (format 1) or its seal (format 2) with pub:
+ * 0, or -1 with why (when why is not NULL). */
+static int
+attest(struct vctx *v, const struct vev *e, const uint8_t pub[32],
+       const char *keyname, char *why, size_t cap)
+{
+    char local[WHY_MAX];
+    if (why == NULL) {
+        why = local;
+        cap = sizeof local;
+    }
+    if (e->ev.sealed)
+        return seal_attest(v, e, pub, keyname, why, cap);
+    if (ldg_event_verify_sig(&e->ev, pub) == 0)
+        return 0;
+    snprintf(why, cap, "event %llu: signature does not verify with key %s%s%s%s",
+             (unsigned long long)e->seq, e->ev.actor, keyname ? " (" : "",
+             keyname ? keyname : "", keyname ? ")" : "");
+    return -1;
+}
+
 /* Pass 1, per event: decode, proof, body, and the signature when the log
  * key made it (the usual case: keys are only known after pass 1). */
 static void
@@ -1118,7 +1240,7 @@ event_pass1(struct vctx *v, size_t i, struct wctx *w)
         check_proof(v, e, w);
         if (v->vkey_ok && strcmp(e->ev.actor, v->logid) == 0)
             e->sig_early =
-                ldg_event_verify_sig(&e->ev, v->logpub) == 0 ? 1 : -1;
+                attest(v, e, v->logpub, NULL, NULL, 0) == 0 ? 1 : -1;
     }
     if (!e->decoded)
         snprintf(e->why_proof, WHY_MAX, "%s", e->why_entry);
@@ -1182,17 +1304,12 @@ event_sig(struct vctx *v, size_t i, struct wctx *w)
     k = find_key(v, e->ev.actor);
     if (key_refusal(v, e, k, e->why_sig, WHY_MAX) != NULL)
         return;
-    if (e->sig_early != 0 && memcmp(k->pub, v->logpub, 32) == 0)
-        bad = e->sig_early < 0; /* already checked with this very key */
+    if (e->sig_early > 0 && memcmp(k->pub, v->logpub, 32) == 0)
+        bad = 0; /* already checked with this very key */
     else
-        bad = ldg_event_verify_sig(&e->ev, k->pub) < 0;
-    if (bad) {
-        snprintf(e->why_sig, WHY_MAX,
-                 "event %llu: signature does not "
-                 "verify with key %s (%s)",
-                 (unsigned long long)e->seq, k->id, k->actor);
+        bad = attest(v, e, k->pub, k->actor, e->why_sig, WHY_MAX) < 0;
+    if (bad)
         return;
-    }
     e->sig_ok = 1;
 }
 
@@ -1221,7 +1338,7 @@ key_event_usable(struct vctx *v, struct vev *e, struct fails *f)
         return 0;
     }
     if (strcmp(e->ev.actor, v->logid) != 0 ||
-        ldg_event_verify_sig(&e->ev, v->logpub) < 0) {
+        (e->sig_early != 1 && attest(v, e, v->logpub, NULL, NULL, 0) < 0)) {
         fail_add(f, "%s event %llu is not signed by the log key", e->ev.type,
                  seq);
         return 0;
@@ -1508,10 +1625,39 @@ report_pass(struct vctx *v)
                 "%zu inclusion proofs against the "
                 "checkpoint of size %llu",
                 v->nev, (unsigned long long)v->cksize);
-    check_fails(v->r, "signatures", &fs,
-                "%zu entry signatures, each by a "
-                "key valid at that event",
-                v->nev);
+    {
+        /* format 2: a seal or seal proof no included sealed entry uses
+         * is not the bundle's to carry */
+        size_t nsealed = 0;
+        for (size_t i = 0; i < v->nev; i++)
+            nsealed += v->ev[i].decoded && v->ev[i].ev.sealed;
+        for (size_t m = 0; m < v->b.n; m++) {
+            uint64_t n;
+            enum bname k = bundle_name_kind(v->b.m[m].name, &n);
+            int used = 0;
+            if (k != BN_SEAL && k != BN_SEAL_PROOF)
+                continue;
+            for (size_t i = 0; i < v->nev && !used; i++)
+                used = v->ev[i].decoded && v->ev[i].ev.sealed &&
+                       (k == BN_SEAL ? v->ev[i].ev.seal_seq == n
+                                     : v->ev[i].seq == n);
+            if (!used)
+                fail_add(&fs, "%s: no sealed event of the bundle is %s",
+                         v->b.m[m].name,
+                         k == BN_SEAL ? "under this seal" : "this one");
+        }
+        if (nsealed == 0)
+            check_fails(v->r, "signatures", &fs,
+                        "%zu entry signatures, each by a key valid at that "
+                        "event",
+                        v->nev);
+        else
+            check_fails(v->r, "signatures", &fs,
+                        "%zu events vouched for by a key valid at each: %zu "
+                        "sealed (claim digest, seal proof, seal signature), "
+                        "%zu signed",
+                        v->nev, nsealed, v->nev - nsealed);
+    }
     check_fails(v->r, "chain", &fc, "%llu links between consecutive events",
                 (unsigned long long)links);
     check_fails(v->r, "bodies", &fb,

@@ -111,6 +111,12 @@ struct ex {
     char file[300];                 /* the bundle's file name, for README */
     uint64_t now_ns;
     struct ldg_query_models *models; /* "model_at" (none when redacting) */
+    /* format 2: the seal of the event being written, with its events'
+     * claim digests (the seal of consecutive sealed events is read once) */
+    int has_seal;
+    uint64_t seal_seq;
+    struct ldg_seal seal;
+    uint8_t (*seal_dig)[32];
 };
 
 /* ------------------------------------------------------------ helpers -- */
@@ -796,6 +802,81 @@ jsonl_line(struct ex *x, const struct ldg_event *ev, enum bmode mode,
     return b->err;
 }
 
+/* Format 2: seals/<seal>.seal (once per seal, as stored) and
+ * sealproofs/<seq>.proof: the RFC 6962 path from the event's claim digest
+ * to its seal's root, one base64 hash a line, bottom-up (docs/
+ * format-bundle.md section 12). */
+static int
+write_seal(struct ex *x, const struct ldg_event *ev)
+{
+    uint8_t path[LDG_PROOF_MAX][32], rec[LDG_SEAL_REC_MAX];
+    char name[64], *text;
+    size_t np = 0, len;
+    int rc;
+
+    if (!x->has_seal || x->seal_seq != ev->seal_seq) {
+        struct ldg_event se;
+        x->has_seal = 0;
+        if ((rc = ldg_seal_get(x->t, ev->seal_seq, &x->seal)) < 0) {
+            ldg_set_errmsg(x->l, "event %llu: its seal at %llu: %s",
+                           (unsigned long long)ev->seq,
+                           (unsigned long long)ev->seal_seq,
+                           ldg_strerror(rc));
+            return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
+        }
+        free(x->seal_dig);
+        x->seal_dig = malloc((size_t)x->seal.count * 32);
+        if (x->seal_dig == NULL)
+            return LDG_ENOMEM;
+        for (uint64_t i = 0; i < x->seal.count; i++) {
+            rc = ldg_event_get_ex(x->t, ev->seal_seq + i, &se,
+                                  LDG_DECODE_TRUSTED);
+            if (rc == 0 && (!se.sealed || se.seal_seq != ev->seal_seq ||
+                            se.seal_leaf != i))
+                rc = LDG_ECORRUPT;
+            if (rc < 0) {
+                ldg_set_errmsg(x->l,
+                               "event %llu: seal %llu's event %llu is not "
+                               "as stored (%s): run ledger verify",
+                               (unsigned long long)ev->seq,
+                               (unsigned long long)ev->seal_seq,
+                               (unsigned long long)(ev->seal_seq + i),
+                               ldg_strerror(rc));
+                return LDG_ECORRUPT;
+            }
+            memcpy(x->seal_dig[i], se.digest, 32);
+        }
+        x->seal_seq = ev->seal_seq;
+        x->has_seal = 1;
+        if ((rc = ldg_seal_record_encode(&x->seal, rec, sizeof rec, &len)) <
+            0)
+            return rc;
+        snprintf(name, sizeof name, "seals/%llu.seal",
+                 (unsigned long long)ev->seal_seq);
+        if ((rc = member(x, name, rec, len)) < 0)
+            return rc;
+    }
+    if (ev->seal_leaf >= x->seal.count)
+        return LDG_ECORRUPT;
+    if ((rc = ldg_seal_inclusion((const uint8_t(*)[32])x->seal_dig,
+                                 (size_t)x->seal.count, (size_t)ev->seal_leaf,
+                                 path, &np)) < 0)
+        return rc;
+    text = malloc(np * 45 + 1);
+    if (text == NULL)
+        return LDG_ENOMEM;
+    len = 0;
+    for (size_t i = 0; i < np; i++) {
+        ldg_base64(text + len, path[i], 32);
+        len += 44;
+        text[len++] = '\n';
+    }
+    text[len] = '\0';
+    snprintf(name, sizeof name, "sealproofs/%llu.proof",
+             (unsigned long long)ev->seq);
+    return member_put(x, name, text, len, text);
+}
+
 static int
 write_event(struct ex *x, const struct sel *s)
 {
@@ -827,6 +908,8 @@ write_event(struct ex *x, const struct sel *s)
     snprintf(name, sizeof name, "proofs/%llu.proof",
              (unsigned long long)s->seq);
     if ((rc = member_put(x, name, proof, strlen(proof), proof)) < 0)
+        return rc;
+    if (ev.sealed && (rc = write_seal(x, &ev)) < 0)
         return rc;
     names = json_array();
     if (names == NULL)
@@ -1930,6 +2013,7 @@ out:
         *report = x.rep;
     bwriter_free(x.w);
     ldg_proof_batch_free(x.proofs);
+    free(x.seal_dig);
     ldg_query_models_free(x.models);
     ldg_txn_abort(x.t);
     ldg_query_free(q);

@@ -1599,6 +1599,210 @@ test_verify__model_at_is_backed_by_support_events(void **state)
     }
 }
 
+/* ------------------------------------------- format 2: seals -- */
+
+/* A format 2 ledger where alice's three events of run R1 share one seal
+ * (one batch) and the log key's events have seals of their own. */
+static struct ldg_ledger *
+sealed_ledger(const char *dir)
+{
+    struct ldg_options o;
+    struct ldg_ledger *l = NULL;
+    struct ldg_batch *b = NULL;
+    char path[4200], err[512];
+    static const char *const bodies[] = {
+        "{\"route\":\"pdf-ops/extract\",\"chosen_model\":\"qwen\","
+        "\"run\":\"R1\"}",
+        "{\"run\":\"R1\",\"step\":\"ocr\",\"tool\":\"tesseract\","
+        "\"status\":\"ok\"}",
+        "{\"run\":\"R1\",\"step\":\"table\",\"tool\":\"camelot\","
+        "\"status\":\"ok\"}"};
+    static const char *const types[] = {"route.decision", "run.step",
+                                        "run.step"};
+    uint64_t seq;
+
+    memset(&o, 0, sizeof o);
+    o.flags = LDG_NOSYNC;
+    o.format = 2;
+    snprintf(path, sizeof path, "%s/l2", dir);
+    if (ldg_init(path, NULL, &o, err, sizeof err) < 0 ||
+        ldg_open(&l, path, &o, err, sizeof err) < 0) {
+        fprintf(stderr, "ledger %s: %s\n", path, err);
+        abort();
+    }
+    assert_int_equal(ldg_format(l), 2);
+    assert_int_equal(ldg_keys_add(l, "alice", NULL, &seq), 0);
+    add(l, "run.started", NULL, "{\"run\":\"R1\",\"pack\":\"pdf-ops\"}");
+    assert_int_equal(ldg_batch_begin(&b, l), 0);
+    for (size_t i = 0; i < 3; i++) {
+        struct ldg_event_in in;
+        memset(&in, 0, sizeof in);
+        in.type = types[i];
+        in.actor = "alice";
+        in.body = json_loads(bodies[i], 0, NULL);
+        assert_int_equal(ldg_batch_add(b, &in), 0);
+        json_decref(in.body);
+    }
+    assert_int_equal(ldg_batch_commit(b, NULL, NULL), 0);
+    ldg_batch_free(b);
+    add(l, "run.finished", NULL, "{\"run\":\"R1\",\"status\":\"ok\"}");
+    return l;
+}
+
+/* Flips one bit of member name (at offset off from its end). */
+static void
+flip_in(struct bundle *b, const char *name, size_t from_end)
+{
+    struct bmember *m = member_get(b, name);
+    assert_non_null(m);
+    assert_true(m->len > from_end);
+    m->data[m->len - 1 - from_end] ^= 0x01;
+}
+
+static void
+test_verify__sealed_events_carry_their_seals(void **state)
+{
+    static const char *const r1[] = {"run=R1", NULL};
+    struct fx *f = *state;
+    char *dir = tmp_dir();
+    struct ldg_ledger *l = sealed_ledger(dir);
+    char *vk = vkey_of(l);
+    uint8_t *buf = NULL, *out;
+    size_t len, olen;
+    struct bundle b;
+    uint64_t step;
+    char name[64], name2[64];
+    (void)f;
+    assert_int_equal(export_terms(l, r1, &buf, &len), 0);
+    expect_pass(buf, len, vk);
+
+    read_bundle(&b, buf, len);
+    step = first_of_type(&b, "run.step"); /* leaf 1 of alice's seal */
+    /* the members: one seal for alice's three events, a path per event */
+    snprintf(name, sizeof name, "seals/%llu.seal",
+             (unsigned long long)(step - 1));
+    assert_non_null(member_get(&b, name));
+    snprintf(name2, sizeof name2, "sealproofs/%llu.proof",
+             (unsigned long long)step);
+    assert_int_equal(member_get(&b, name2)->len, 2 * 45); /* 3 leaves */
+    snprintf(name2, sizeof name2, "seals/%llu.seal",
+             (unsigned long long)step);
+    assert_null(member_get(&b, name2));
+    bundle_release(&b);
+
+    /* a bit of the seal's signature flipped: every event it covers */
+    read_bundle(&b, buf, len);
+    flip_in(&b, name, 3);
+    resign(&b, l);
+    write_bundle(&b, &out, &olen);
+    expect_fail(out, olen, vk, "signatures", "does not verify with key");
+    free(out);
+    bundle_release(&b);
+
+    /* a bit of the seal map (its root) flipped */
+    read_bundle(&b, buf, len);
+    flip_in(&b, name, 70);
+    resign(&b, l);
+    write_bundle(&b, &out, &olen);
+    expect_fail(out, olen, vk, "signatures", NULL);
+    free(out);
+    bundle_release(&b);
+
+    /* the path of one event altered: that event is not in the seal */
+    read_bundle(&b, buf, len);
+    snprintf(name2, sizeof name2, "sealproofs/%llu.proof",
+             (unsigned long long)step);
+    {
+        struct bmember *m = member_get(&b, name2);
+        m->data[0] = m->data[0] == 'A' ? 'B' : 'A';
+    }
+    resign(&b, l);
+    write_bundle(&b, &out, &olen);
+    {
+        char want[96];
+        snprintf(want, sizeof want, "event %llu: its claim is not in seal",
+                 (unsigned long long)step);
+        expect_fail(out, olen, vk, "signatures", want);
+    }
+    free(out);
+    bundle_release(&b);
+
+    /* the path cut short: not the seal's either */
+    read_bundle(&b, buf, len);
+    {
+        char first_hash[45];
+        memcpy(first_hash, member_get(&b, name2)->data, 45);
+        member_set(&b, name2, first_hash, 45);
+    }
+    resign(&b, l);
+    write_bundle(&b, &out, &olen);
+    expect_fail(out, olen, vk, "signatures", "is not in seal");
+    free(out);
+    bundle_release(&b);
+
+    /* the seal left out */
+    read_bundle(&b, buf, len);
+    member_del(&b, name);
+    resign(&b, l);
+    write_bundle(&b, &out, &olen);
+    expect_fail(out, olen, vk, "signatures", "is not in the bundle");
+    free(out);
+    bundle_release(&b);
+
+    /* the seal proof left out */
+    read_bundle(&b, buf, len);
+    member_del(&b, name2);
+    resign(&b, l);
+    write_bundle(&b, &out, &olen);
+    expect_fail(out, olen, vk, "signatures", "no seal proof");
+    free(out);
+    bundle_release(&b);
+
+    /* alice's seal replaced by the log key's seal of another event: the
+     * claim's actor is not the seal's key */
+    read_bundle(&b, buf, len);
+    {
+        uint64_t first = first_of_type(&b, "run.started");
+        struct bmember *other;
+        snprintf(name2, sizeof name2, "seals/%llu.seal",
+                 (unsigned long long)first);
+        other = member_get(&b, name2);
+        assert_non_null(other);
+        member_set(&b, name, other->data, other->len);
+    }
+    resign(&b, l);
+    write_bundle(&b, &out, &olen);
+    expect_fail(out, olen, vk, "signatures", "but its seal");
+    free(out);
+    bundle_release(&b);
+
+    /* a seal no event of the bundle is under */
+    read_bundle(&b, buf, len);
+    {
+        struct bmember *m = member_get(&b, name);
+        member_set(&b, "seals/999.seal", m->data, m->len);
+    }
+    resign(&b, l);
+    write_bundle(&b, &out, &olen);
+    expect_fail(out, olen, vk, "signatures", "seals/999.seal: no sealed event");
+    free(out);
+    bundle_release(&b);
+
+    /* without re-signing, the files check names the change too */
+    read_bundle(&b, buf, len);
+    flip_in(&b, name, 3);
+    write_bundle(&b, &out, &olen);
+    expect_fail(out, olen, vk, "files", "digest does not match");
+    free(out);
+    bundle_release(&b);
+
+    free(buf);
+    free(vk);
+    ldg_close(l);
+    rm_rf(dir);
+    free(dir);
+}
+
 int
 main(void)
 {
@@ -1634,6 +1838,7 @@ main(void)
         T(test_verify__every_truncation_is_refused),
         T(test_verify__bit_flips_pass_only_if_the_content_is_unchanged),
         T(test_verify__model_at_is_backed_by_support_events),
+        T(test_verify__sealed_events_carry_their_seals),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -71,6 +71,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                  (unsigned long long)seq);
         FUZZ_ASSERT(strcmp(back, name) == 0);
         break;
+    case BN_SEAL:
+        snprintf(back, sizeof back, "seals/%llu.seal", (unsigned long long)seq);
+        FUZZ_ASSERT(strcmp(back, name) == 0);
+        break;
+    case BN_SEAL_PROOF:
+        snprintf(back, sizeof back, "sealproofs/%llu.proof",
+                 (unsigned long long)seq);
+        FUZZ_ASSERT(strcmp(back, name) == 0);
+        break;
     case BN_KEY:
         FUZZ_ASSERT(strncmp(name, "keys/", 5) == 0 && strlen(name) == 26);
         for (int i = 5; i < 21; i++)

@@ -61,6 +61,18 @@ if [ -x "$LEDGER" ]; then
         exit 1
     fi
     rm -rf "$T"
+    # and one of a format 2 log: seals/ and sealproofs/ members
+    T=$(mktemp -d)
+    if "$LEDGER" --dir "$T/l" init --format 2 >/dev/null 2>&1 &&
+        "$LEDGER" --dir "$T/l" ingest examples/pdf-ops.jsonl 2>/dev/null &&
+        "$LEDGER" --dir "$T/l" export --run R-0001 \
+            --out "$T/b.tar.zst" 2>/dev/null; then
+        seed "$T/b.tar.zst" real-sealed
+    else
+        echo "run_bundle.sh: could not make the sealed bundle seed" >&2
+        exit 1
+    fi
+    rm -rf "$T"
 fi
 
 # the member-name allow-list on its own (fuzz_bundle_names.c), seeded
@@ -73,7 +85,8 @@ i=0
 for n in manifest.json manifest.sig entries/0.entry entries/18446744073709551615.entry \
     proofs/12.proof bodies/7.json keys/0123456789abcdef.json ../x /etc/passwd \
     entries/07.entry entries//1.entry bodies/1.json/x keys/0123456789ABCDEF.json \
-    cosigned/checkpoint cosigned/consistency cosigned/ cosigned/x; do
+    cosigned/checkpoint cosigned/consistency cosigned/ cosigned/x \
+    seals/4.seal sealproofs/5.proof seals/04.seal sealproofs/x.proof; do
     printf '%s' "$n" >"$B/names-seeds/$i"
     i=$((i + 1))
 done
