@@ -112,7 +112,7 @@ else
 fi
 [ -e "$D/keys/cp.key" ] && fail "keys add --public-key wrote a secret key file"
 L keys list >"$T/list" || fail "keys list"
-grep -Eq "^cp +$KID +[0-9]+ +- +writer +run" "$T/list" || fail "keys list: $(cat "$T/list")"
+grep -Eq "^cp +$KID +[0-9]+ +- +writer +[0-9]+ +run" "$T/list" || fail "keys list: $(cat "$T/list")"
 grep -Eq "^log .* ledger " "$T/list" || fail "keys list: log key not held by the ledger"
 L keys list -o json >"$T/list.json" || fail "keys list -o json"
 [ "$(jq -r 'select(.name=="cp") | .held' "$T/list.json")" = writer ] ||
