@@ -52,12 +52,10 @@ const struct cli_command cli_cmd_seal = {
     "65 names FILE:LINE:COLUMN of a bad line; nothing is printed then.",
     seal_opts,
     NULL,
-    "# on the writer's machine: make a key, enrol its public key\n"
-    "ledger keys generate --out cp.key > cp.pub\n"
-    "ledger keys add cp --public-key @cp.pub --roles run\n"
-    "# seal a batch and hand it to the ledger\n"
+    "# seal a batch with the key cp.key (made by `ledger keys generate`,\n"
+    "# enrolled by `ledger keys add cp --public-key`), then hand the one\n"
+    "# line to `ledger ingest` or `ledger serve`\n"
     "ledger seal --key cp.key events.jsonl > batch.json\n"
-    "ledger ingest batch.json\n"
     "# sealing away from the box: origin and count given\n"
     "ledger seal --key cp.key --origin example.org/box1 --first 12 e.jsonl\n",
     0};
