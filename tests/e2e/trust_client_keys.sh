@@ -151,7 +151,7 @@ rm -f "$D/keys/cp.key"
 
 # through ledger serve: answered with code 77 naming the key
 if command -v python3 >/dev/null 2>&1; then
-    L serve >"$T/serve.out" 2>"$T/serve.err" &
+    "$LEDGER" --dir "$D" serve >"$T/serve.out" 2>"$T/serve.err" &
     pid=$!
     i=0
     while ! grep -q '^listening on ' "$T/serve.out" 2>/dev/null; do

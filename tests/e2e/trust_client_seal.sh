@@ -94,7 +94,7 @@ L ingest --strict "$T/a2.json" >/dev/null 2>"$T/err" || fail "ingest --strict se
 [ "$(sealed_of alpha)" = 6 ] || fail "alpha sealed $(sealed_of alpha) after --strict, want 6"
 
 # sealed away from the ledger (--origin, --first), sent through ledger serve
-L serve >"$T/serve.out" 2>"$T/serve.err" &
+"$LEDGER" --dir "$D" serve >"$T/serve.out" 2>"$T/serve.err" &
 pid=$!
 i=0
 while ! grep -q '^listening on ' "$T/serve.out" 2>/dev/null; do
