@@ -76,7 +76,7 @@ static const struct cli_opt init_opts[] = {
     CLI_VALUE('F', 0, "format", "1|2",
               "the ledger format: 2, sealed entries (one signature per key "
               "per commit); 1, a signature per event, as ledgers before "
-              "format 2 (default: 1, or $LEDGER_FORMAT)"),
+              "format 2 (default: 2, or $LEDGER_FORMAT)"),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_init = {

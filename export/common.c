@@ -46,10 +46,11 @@ json_hex(const uint8_t *p, size_t n)
 }
 
 const char *const envelope_keys[] = {
-    "seq",       "ts",        "time",    "recorded_ts", "recorded_time",
-    "clock",     "type",      "subject", "run",         "parent",
-    "actor",     "id",        "source",  "prev",        "body_commitment",
-    "leaf_hash", "signature", NULL};
+    "seq",       "ts",        "time",         "recorded_ts", "recorded_time",
+    "clock",     "type",      "subject",      "run",         "parent",
+    "actor",     "id",        "source",       "prev",        "body_commitment",
+    "leaf_hash", "signature", "claim_digest", "seal",        "seal_leaf",
+    NULL};
 
 /* A format version 2 entry (id, source time or source): its line says
  * when it happened ("ts"/"time": the source's claim if any), when the
@@ -95,7 +96,15 @@ envelope_json(const struct ldg_event *ev)
     json_object_set_new(o, "prev", json_hex(ev->prev, 32));
     json_object_set_new(o, "body_commitment", json_hex(ev->body_root, 32));
     json_object_set_new(o, "leaf_hash", json_hex(ev->leaf, 32));
-    json_object_set_new(o, "signature", json_hex(ev->sig, 64));
+    if (ev->sealed) {
+        /* format 2: no signature of its own; its claim digest and the
+         * seal that covers it (seals/, sealproofs/) */
+        json_object_set_new(o, "claim_digest", json_hex(ev->digest, 32));
+        json_object_set_new(o, "seal", json_u64(ev->seal_seq));
+        json_object_set_new(o, "seal_leaf", json_u64(ev->seal_leaf));
+    } else {
+        json_object_set_new(o, "signature", json_hex(ev->sig, 64));
+    }
     return o;
 }
 
@@ -223,6 +232,15 @@ gb_envelope(struct ldg_buf *b, const struct ldg_event *ev)
     gb_hex(b, ev->body_root, 32);
     ldg_buf_puts(b, ",\"leaf_hash\":");
     gb_hex(b, ev->leaf, 32);
-    ldg_buf_puts(b, ",\"signature\":");
-    gb_hex(b, ev->sig, 64);
+    if (ev->sealed) {
+        ldg_buf_puts(b, ",\"claim_digest\":");
+        gb_hex(b, ev->digest, 32);
+        ldg_buf_puts(b, ",\"seal\":");
+        gb_u64(b, ev->seal_seq);
+        ldg_buf_puts(b, ",\"seal_leaf\":");
+        gb_u64(b, ev->seal_leaf);
+    } else {
+        ldg_buf_puts(b, ",\"signature\":");
+        gb_hex(b, ev->sig, 64);
+    }
 }

@@ -31,8 +31,8 @@
  * LDG_FORMAT_DEFAULT unless ldg_options.format says otherwise. */
 #define LDG_FORMAT_VERSION 2
 #define LDG_FORMAT_VERSION_MIN 1
-/* 1 until evidence bundles carry seals (export/, issue 12). */
-#define LDG_FORMAT_DEFAULT 1
+/* What ldg_init writes: sealed entries. */
+#define LDG_FORMAT_DEFAULT 2
 /* The newest format read and written. */
 #define LDG_FORMAT_VERSION_MAX 2
 

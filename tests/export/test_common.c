@@ -52,7 +52,8 @@ test_common__envelope_json_shows_the_decoded_entry(void **state)
     o = envelope_json(&ev);
     for (size_t i = 0; envelope_keys[i]; i++) {
         static const char *const absent[] = {
-            "parent", "recorded_ts", "recorded_time", "clock", "id", "source"};
+            "parent", "recorded_ts",  "recorded_time", "clock",    "id",
+            "source", "claim_digest", "seal",          "seal_leaf"};
         json_t *v = json_object_get(o, envelope_keys[i]);
         int want_absent = 0;
         for (size_t j = 0; j < sizeof absent / sizeof absent[0]; j++)
@@ -144,6 +145,45 @@ test_common__envelope_of_a_version_2_entry(void **state)
     free(dir);
 }
 
+/* A format 2 (sealed) entry: no signature; its claim digest, its seal
+ * and its place in it, as `ledger show -o json` gives them. */
+static void
+test_common__envelope_of_a_sealed_entry(void **state)
+{
+    char *dir = tmp_dir(), path[4200], err[512], hex[65];
+    struct ldg_options o;
+    struct ldg_ledger *l = NULL;
+    struct ldg_txn *t;
+    struct ldg_event ev;
+    json_t *env;
+    uint64_t seq;
+    (void)state;
+
+    memset(&o, 0, sizeof o);
+    o.flags = LDG_NOSYNC;
+    o.format = 2;
+    snprintf(path, sizeof path, "%s/l2", dir);
+    assert_int_equal(ldg_init(path, NULL, &o, err, sizeof err), 0);
+    assert_int_equal(ldg_open(&l, path, &o, err, sizeof err), 0);
+    seq = add(l, "run.started", NULL, "{\"run\":\"R9\",\"pack\":\"p\"}");
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_event_get(t, seq, &ev), 0);
+    assert_true(ev.sealed);
+    env = envelope_json(&ev);
+    assert_null(json_object_get(env, "signature"));
+    ldg_hex(hex, ev.digest, 32);
+    assert_string_equal(json_string_value(json_object_get(env, "claim_digest")),
+                        hex);
+    assert_string_equal(json_string_value(json_object_get(env, "seal")), "1");
+    assert_string_equal(json_string_value(json_object_get(env, "seal_leaf")),
+                        "0");
+    json_decref(env);
+    ldg_txn_abort(t);
+    ldg_close(l);
+    rm_rf(dir);
+    free(dir);
+}
+
 int
 main(void)
 {
@@ -151,6 +191,7 @@ main(void)
         cmocka_unit_test(test_common__parse_dec_takes_only_canonical_decimals),
         cmocka_unit_test(test_common__envelope_json_shows_the_decoded_entry),
         cmocka_unit_test(test_common__envelope_of_a_version_2_entry),
+        cmocka_unit_test(test_common__envelope_of_a_sealed_entry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
