@@ -57,6 +57,11 @@ for r in "$lm" "$pm" "$l1" "$p1"; do
 done
 lrss=$(awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$lp/status")
 prss=$(awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$pp/status")
+# VmHWM counts the pages of data.mdb that LMDB's read-only map touched
+# (file-backed, reclaimable, shared with every reader); RssAnon is the
+# daemon's own memory
+lanon=$(awk '/RssAnon/ { print int($2 / 1024) }' "/proc/$lp/status")
+panon=$(awk '/RssAnon/ { print int($2 / 1024) }' "/proc/$pp/status")
 kill -TERM "$lp" "$pp"
 wait "$lp" "$pp" 2>/dev/null
 pids=""
@@ -72,6 +77,7 @@ ratio=$(awk -v a="$le" -v b="$pe" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
     printf 'one at a time p50 ms\t%s\t%s\n' "$(field "$l1" p50_ms)" "$(field "$p1" p50_ms)"
     printf 'one at a time p99 ms\t%s\t%s\n' "$(field "$l1" p99_ms)" "$(field "$p1" p99_ms)"
     printf 'daemon peak RSS MiB\t%s\t%s\n' "$lrss" "$prss"
+    printf 'daemon anonymous RSS MiB (at the end)\t%s\t%s\n' "$lanon" "$panon"
     printf 'ledger/peer events/s\t%s\t\n' "$ratio"
 } | tee "$OUT/serve.tsv"
 echo "ledger: $lm"
