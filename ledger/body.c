@@ -156,8 +156,8 @@ ldg_field_digest(uint8_t out[32], const uint8_t salt[16], const char *name,
 /* Nesting depth of a JSON value: a scalar is 0, a container (even an
  * empty one) is one more than its deepest member. Stops counting past
  * limit (the result is then limit + 1 or more). */
-static int
-json_depth(const json_t *v, int limit)
+int
+ldg_json_depth(const json_t *v, int limit)
 {
     int d = 0;
     if (!json_is_object(v) && !json_is_array(v))
@@ -169,7 +169,7 @@ json_depth(const json_t *v, int limit)
         json_t *e;
         json_object_foreach((json_t *)(uintptr_t)v, k, e)
         {
-            int x = json_depth(e, limit - 1);
+            int x = ldg_json_depth(e, limit - 1);
             if (x > d)
                 d = x;
             if (d >= limit)
@@ -177,7 +177,7 @@ json_depth(const json_t *v, int limit)
         }
     } else {
         for (size_t i = 0; i < json_array_size(v) && d < limit; i++) {
-            int x = json_depth(json_array_get(v, i), limit - 1);
+            int x = ldg_json_depth(json_array_get(v, i), limit - 1);
             if (x > d)
                 d = x;
         }
@@ -282,7 +282,7 @@ prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
     if (body != NULL) {
         json_object_foreach((json_t *)(uintptr_t)body, key, val)
         {
-            if (json_depth(val, LDG_DEPTH_MAX) > LDG_DEPTH_MAX) {
+            if (ldg_json_depth(val, LDG_DEPTH_MAX) > LDG_DEPTH_MAX) {
                 snprintf(err, errcap,
                          "body field '%s' nests deeper than %d levels", key,
                          LDG_DEPTH_MAX);

@@ -909,21 +909,6 @@ ldg_seal_verify(const struct ldg_seal *s, const uint8_t pub[32])
 
 /* ------------------------------------------------------ sealed batches -- */
 
-static int perr(char *err, size_t cap, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-perr(char *err, size_t cap, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    if (err != NULL && cap > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 /* A JSON integer in [0, max]. */
 static int
 json_u64(const json_t *v, uint64_t max, uint64_t *out)
@@ -944,19 +929,19 @@ parse_event(struct ldg_sealed_event *e, const json_t *o, size_t i, char *err,
     uint64_t u;
 
     if (!json_is_object(o))
-        return perr(err, cap, LDG_EBADINPUT,
-                    "sealed.events[%zu]: must be an object", i);
+        return ldg_errf(err, cap, LDG_EBADINPUT,
+                        "sealed.events[%zu]: must be an object", i);
     memset(e, 0, sizeof *e);
     json_object_foreach((json_t *)(uintptr_t)o, k, v)
     {
         int str = strcmp(k, "type") == 0 || strcmp(k, "subject") == 0 ||
                   strcmp(k, "run") == 0 || strcmp(k, "id") == 0;
         if (str && !json_is_string(v))
-            return perr(err, cap, LDG_EBADINPUT,
-                        "sealed.events[%zu].%s: must be a string", i, k);
+            return ldg_errf(err, cap, LDG_EBADINPUT,
+                            "sealed.events[%zu].%s: must be a string", i, k);
         if (str && strlen(json_string_value(v)) != json_string_length(v))
-            return perr(err, cap, LDG_EBADINPUT,
-                        "sealed.events[%zu].%s: contains a NUL byte", i, k);
+            return ldg_errf(err, cap, LDG_EBADINPUT,
+                            "sealed.events[%zu].%s: contains a NUL byte", i, k);
         if (strcmp(k, "type") == 0) {
             e->in.type = json_string_value(v);
         } else if (strcmp(k, "subject") == 0) {
@@ -967,65 +952,67 @@ parse_event(struct ldg_sealed_event *e, const json_t *o, size_t i, char *err,
             e->in.id = json_string_value(v);
         } else if (strcmp(k, "parent") == 0) {
             if (json_u64(v, INT64_MAX, &u) < 0)
-                return perr(err, cap, LDG_EBADINPUT,
-                            "sealed.events[%zu].parent: must be a "
-                            "non-negative integer",
-                            i);
+                return ldg_errf(err, cap, LDG_EBADINPUT,
+                                "sealed.events[%zu].parent: must be a "
+                                "non-negative integer",
+                                i);
             e->in.has_parent = 1;
             e->in.parent = u;
         } else if (strcmp(k, "time") == 0) {
             if (json_u64(v, INT64_MAX, &u) < 0)
-                return perr(err, cap, LDG_EBADINPUT,
-                            "sealed.events[%zu].time: must be integer "
-                            "nanoseconds since the epoch",
-                            i);
+                return ldg_errf(err, cap, LDG_EBADINPUT,
+                                "sealed.events[%zu].time: must be integer "
+                                "nanoseconds since the epoch",
+                                i);
             e->in.has_time = 1;
             e->in.time_ns = u;
         } else if (strcmp(k, "body") == 0) {
             if (!json_is_object(v))
-                return perr(err, cap, LDG_EBADINPUT,
-                            "sealed.events[%zu].body: must be an object", i);
+                return ldg_errf(err, cap, LDG_EBADINPUT,
+                                "sealed.events[%zu].body: must be an object",
+                                i);
             e->in.body = v; /* borrowed from b->json */
         } else if (strcmp(k, "salts") == 0) {
             if (!json_is_object(v))
-                return perr(err, cap, LDG_EBADINPUT,
-                            "sealed.events[%zu].salts: must be an object", i);
+                return ldg_errf(err, cap, LDG_EBADINPUT,
+                                "sealed.events[%zu].salts: must be an object",
+                                i);
             e->salts = v;
         } else {
-            return perr(err, cap, LDG_EBADINPUT,
-                        "sealed.events[%zu]: unknown field '%s'", i, k);
+            return ldg_errf(err, cap, LDG_EBADINPUT,
+                            "sealed.events[%zu]: unknown field '%s'", i, k);
         }
     }
     if (e->in.type == NULL)
-        return perr(err, cap, LDG_EBADINPUT,
-                    "sealed.events[%zu].type: required", i);
+        return ldg_errf(err, cap, LDG_EBADINPUT,
+                        "sealed.events[%zu].type: required", i);
     if (e->salts == NULL && json_object_size(e->in.body) > 0)
-        return perr(err, cap, LDG_EBADINPUT,
-                    "sealed.events[%zu].salts: required for a body with "
-                    "fields",
-                    i);
+        return ldg_errf(err, cap, LDG_EBADINPUT,
+                        "sealed.events[%zu].salts: required for a body with "
+                        "fields",
+                        i);
     /* one 16-byte salt per body field, nothing else */
     json_object_foreach((json_t *)(uintptr_t)e->salts, k, v)
     {
         uint8_t salt[16];
         if (!json_is_string(v) || json_string_length(v) != 32 ||
             ldg_unhex(salt, 16, json_string_value(v)) < 0)
-            return perr(err, cap, LDG_EBADINPUT,
-                        "sealed.events[%zu].salts.%s: must be 32 hex digits", i,
-                        k);
+            return ldg_errf(
+                err, cap, LDG_EBADINPUT,
+                "sealed.events[%zu].salts.%s: must be 32 hex digits", i, k);
         if (json_object_get(e->in.body, k) == NULL)
-            return perr(err, cap, LDG_EBADINPUT,
-                        "sealed.events[%zu].salts.%s: the body has no such "
-                        "field",
-                        i, k);
+            return ldg_errf(err, cap, LDG_EBADINPUT,
+                            "sealed.events[%zu].salts.%s: the body has no such "
+                            "field",
+                            i, k);
     }
     json_object_foreach((json_t *)(uintptr_t)e->in.body, k, v)
     {
         if (json_object_get(e->salts, k) == NULL)
-            return perr(err, cap, LDG_EBADINPUT,
-                        "sealed.events[%zu].salts: no salt for body field "
-                        "'%s'",
-                        i, k);
+            return ldg_errf(err, cap, LDG_EBADINPUT,
+                            "sealed.events[%zu].salts: no salt for body field "
+                            "'%s'",
+                            i, k);
     }
     return 0;
 }
@@ -1045,8 +1032,8 @@ ldg_sealed_batch_parse(struct ldg_sealed_batch **out, const json_t *j,
     *out = NULL;
     if (!json_is_object(j) || json_object_size(j) != 1 ||
         !json_is_object(s = json_object_get(j, "sealed")))
-        return perr(err, errcap, LDG_EBADINPUT,
-                    "a sealed batch is one object {\"sealed\": {...}}");
+        return ldg_errf(err, errcap, LDG_EBADINPUT,
+                        "a sealed batch is one object {\"sealed\": {...}}");
     b = calloc(1, sizeof *b);
     if (b == NULL)
         return LDG_ENOMEM;
@@ -1055,25 +1042,26 @@ ldg_sealed_batch_parse(struct ldg_sealed_batch **out, const json_t *j,
         if (strcmp(k, "key") == 0) {
             if (!json_is_string(v) ||
                 !keyid_ok(json_string_value(v), json_string_length(v))) {
-                rc = perr(err, errcap, LDG_EBADINPUT,
-                          "sealed.key: must be a key id (16 lowercase hex "
-                          "digits)");
+                rc = ldg_errf(err, errcap, LDG_EBADINPUT,
+                              "sealed.key: must be a key id (16 lowercase hex "
+                              "digits)");
                 goto fail;
             }
             memcpy(b->key_id, json_string_value(v), LDG_KEYID_LEN + 1);
             have |= 1;
         } else if (strcmp(k, "first") == 0) {
             if (json_u64(v, INT64_MAX, &b->first) < 0) {
-                rc = perr(err, errcap, LDG_EBADINPUT,
-                          "sealed.first: must be a non-negative integer");
+                rc = ldg_errf(err, errcap, LDG_EBADINPUT,
+                              "sealed.first: must be a non-negative integer");
                 goto fail;
             }
             have |= 2;
         } else if (strcmp(k, "count") == 0) {
             if (json_u64(v, LDG_SEAL_EVENTS_MAX, &b->count) < 0 ||
                 b->count == 0) {
-                rc = perr(err, errcap, LDG_EBADINPUT,
-                          "sealed.count: must be 1 to %d", LDG_SEAL_EVENTS_MAX);
+                rc = ldg_errf(err, errcap, LDG_EBADINPUT,
+                              "sealed.count: must be 1 to %d",
+                              LDG_SEAL_EVENTS_MAX);
                 goto fail;
             }
             have |= 4;
@@ -1081,22 +1069,22 @@ ldg_sealed_batch_parse(struct ldg_sealed_batch **out, const json_t *j,
             if (!json_is_string(v) ||
                 ldg_unbase64(b->sig, 64, json_string_value(v),
                              json_string_length(v)) < 0) {
-                rc = perr(err, errcap, LDG_EBADINPUT,
-                          "sealed.sig: must be base64 of 64 bytes");
+                rc = ldg_errf(err, errcap, LDG_EBADINPUT,
+                              "sealed.sig: must be base64 of 64 bytes");
                 goto fail;
             }
             have |= 8;
         } else if (strcmp(k, "events") == 0) {
             if (!json_is_array(v)) {
-                rc = perr(err, errcap, LDG_EBADINPUT,
-                          "sealed.events: must be an array");
+                rc = ldg_errf(err, errcap, LDG_EBADINPUT,
+                              "sealed.events: must be an array");
                 goto fail;
             }
             evs = v;
             have |= 16;
         } else {
-            rc = perr(err, errcap, LDG_EBADINPUT, "sealed: unknown field '%s'",
-                      k);
+            rc = ldg_errf(err, errcap, LDG_EBADINPUT,
+                          "sealed: unknown field '%s'", k);
             goto fail;
         }
     }
@@ -1106,13 +1094,14 @@ ldg_sealed_batch_parse(struct ldg_sealed_batch **out, const json_t *j,
         int i = 0;
         while (have & (1 << i))
             i++;
-        rc = perr(err, errcap, LDG_EBADINPUT, "sealed.%s: required", names[i]);
+        rc = ldg_errf(err, errcap, LDG_EBADINPUT, "sealed.%s: required",
+                      names[i]);
         goto fail;
     }
     if (json_array_size(evs) != b->count) {
-        rc = perr(err, errcap, LDG_EBADINPUT,
-                  "sealed.count: is %llu but sealed.events holds %zu",
-                  (unsigned long long)b->count, json_array_size(evs));
+        rc = ldg_errf(err, errcap, LDG_EBADINPUT,
+                      "sealed.count: is %llu but sealed.events holds %zu",
+                      (unsigned long long)b->count, json_array_size(evs));
         goto fail;
     }
     b->n = (size_t)b->count;

@@ -20,51 +20,6 @@
 #include "ledger/crypto_int.h"
 #include "ledger/ledger_int.h"
 
-static int cerr(char *err, size_t cap, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-cerr(char *err, size_t cap, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    if (err != NULL && cap > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
-/* Nesting depth of a JSON value, counting stopped past limit. */
-static int
-depth(const json_t *v, int limit)
-{
-    int d = 0;
-    if (!json_is_object(v) && !json_is_array(v))
-        return 0;
-    if (limit <= 0)
-        return 1;
-    if (json_is_object(v)) {
-        const char *k;
-        json_t *e;
-        json_object_foreach((json_t *)(uintptr_t)v, k, e)
-        {
-            int x = depth(e, limit - 1);
-            if (x > d)
-                d = x;
-            if (d >= limit)
-                break;
-        }
-    } else {
-        for (size_t i = 0; i < json_array_size(v) && d < limit; i++) {
-            int x = depth(json_array_get(v, i), limit - 1);
-            if (x > d)
-                d = x;
-        }
-    }
-    return d + 1;
-}
-
 int
 ldg_sealed_commitment(const json_t *body, const json_t *salts, size_t body_max,
                       uint8_t root[32], char *err, size_t errcap)
@@ -76,18 +31,18 @@ ldg_sealed_commitment(const json_t *body, const json_t *salts, size_t body_max,
     int rc = 0;
 
     if (body != NULL && !json_is_object(body))
-        return cerr(err, errcap, LDG_EBADINPUT, "body: must be an object");
+        return ldg_errf(err, errcap, LDG_EBADINPUT, "body: must be an object");
     if (salts != NULL && !json_is_object(salts))
-        return cerr(err, errcap, LDG_EBADINPUT, "salts: must be an object");
+        return ldg_errf(err, errcap, LDG_EBADINPUT, "salts: must be an object");
     n = body ? json_object_size(body) : 0;
     if (n > LDG_FIELDS_MAX)
-        return cerr(err, errcap, LDG_ETOOBIG, "body has %zu fields, more than %d",
-                    n, LDG_FIELDS_MAX);
+        return ldg_errf(err, errcap, LDG_ETOOBIG,
+                        "body has %zu fields, more than %d", n, LDG_FIELDS_MAX);
     json_object_foreach((json_t *)(uintptr_t)salts, k, v)
     {
         if (body == NULL || json_object_get(body, k) == NULL)
-            return cerr(err, errcap, LDG_EBADINPUT,
-                        "salts.%s: the body has no such field", k);
+            return ldg_errf(err, errcap, LDG_EBADINPUT,
+                            "salts.%s: the body has no such field", k);
     }
     if (n > 0 && (dig = malloc(n * sizeof *dig)) == NULL)
         return LDG_ENOMEM;
@@ -100,16 +55,16 @@ ldg_sealed_commitment(const json_t *body, const json_t *salts, size_t body_max,
             size_t mlen = 0;
             if (!json_is_string(s) || json_string_length(s) != 32 ||
                 ldg_unhex(salt, 16, json_string_value(s)) < 0) {
-                rc = cerr(err, errcap, LDG_EBADINPUT,
-                          s == NULL ? "salts: no salt for body field '%s'"
-                                    : "salts.%s: must be 32 hex digits",
-                          k);
+                rc = ldg_errf(err, errcap, LDG_EBADINPUT,
+                              s == NULL ? "salts: no salt for body field '%s'"
+                                        : "salts.%s: must be 32 hex digits",
+                              k);
                 break;
             }
-            if (depth(v, LDG_DEPTH_MAX) > LDG_DEPTH_MAX) {
-                rc = cerr(err, errcap, LDG_ETOOBIG,
-                          "body field '%s' nests deeper than %d levels", k,
-                          LDG_DEPTH_MAX);
+            if (ldg_json_depth(v, LDG_DEPTH_MAX) > LDG_DEPTH_MAX) {
+                rc = ldg_errf(err, errcap, LDG_ETOOBIG,
+                              "body field '%s' nests deeper than %d levels", k,
+                              LDG_DEPTH_MAX);
                 break;
             }
             /* the stored record holds name, salt and value: bound it as
@@ -118,13 +73,13 @@ ldg_sealed_commitment(const json_t *body, const json_t *salts, size_t body_max,
             free(mp);
             total += mlen + strlen(k) + 24;
             if (rc == LDG_ETOOBIG || total > body_max) {
-                rc = cerr(err, errcap, LDG_ETOOBIG, "body exceeds %zu bytes",
-                          body_max);
+                rc = ldg_errf(err, errcap, LDG_ETOOBIG,
+                              "body exceeds %zu bytes", body_max);
                 break;
             }
             if (rc < 0 || (rc = ldg_field_digest(dig[i], salt, k, v)) < 0) {
-                rc = cerr(err, errcap, rc, "body field '%s': %s", k,
-                          ldg_strerror(rc));
+                rc = ldg_errf(err, errcap, rc, "body field '%s': %s", k,
+                              ldg_strerror(rc));
                 break;
             }
             i++;
@@ -160,21 +115,21 @@ ldg_sealed_claim(const struct ldg_event_in *in, const json_t *salts,
     int rc;
 
     if (in == NULL || in->type == NULL)
-        return cerr(err, errcap, LDG_EBADINPUT, "type: required");
+        return ldg_errf(err, errcap, LDG_EBADINPUT, "type: required");
     if (in->body != NULL && !json_is_object(in->body))
-        return cerr(err, errcap, LDG_EBADINPUT, "body: must be an object");
+        return ldg_errf(err, errcap, LDG_EBADINPUT, "body: must be an object");
     if (strcmp(in->type, "ledger.genesis") == 0 ||
         strncmp(in->type, "key.", 4) == 0)
-        return cerr(err, errcap, LDG_EBADINPUT,
-                    "type %s: the log key's alone, never sealed by a writer",
-                    in->type);
+        return ldg_errf(
+            err, errcap, LDG_EBADINPUT,
+            "type %s: the log key's alone, never sealed by a writer", in->type);
     if ((rc = ldg_vocab_check(in->type, in->body, verr, sizeof verr)) < 0)
-        return cerr(err, errcap, rc, "%s", verr);
+        return ldg_errf(err, errcap, rc, "%s", verr);
     if (body_max == 0)
         body_max = LDG_BODY_MAX_DEFAULT;
     memset(&c, 0, sizeof c);
     if (key_id == NULL || strlen(key_id) != LDG_KEYID_LEN)
-        return cerr(err, errcap, LDG_EINVAL, "key: not a key id");
+        return ldg_errf(err, errcap, LDG_EINVAL, "key: not a key id");
     memcpy(c.actor, key_id, LDG_KEYID_LEN + 1);
     if ((rc = ldg_sealed_commitment(in->body, salts, body_max, c.body, err,
                                     errcap)) < 0)
@@ -184,26 +139,27 @@ ldg_sealed_claim(const struct ldg_event_in *in, const json_t *salts,
     if (in->subject != NULL) {
         const char *colon = strchr(in->subject, ':');
         if (strlen(in->subject) > LDG_SUBJECT_MAX)
-            return cerr(err, errcap, LDG_ETOOBIG,
-                        "subject: longer than %d bytes", LDG_SUBJECT_MAX);
+            return ldg_errf(err, errcap, LDG_ETOOBIG,
+                            "subject: longer than %d bytes", LDG_SUBJECT_MAX);
         if (colon == NULL || colon == in->subject || colon[1] == '\0')
-            return cerr(err, errcap, LDG_EBADINPUT,
-                        "subject: must be kind:name, got '%s'", in->subject);
+            return ldg_errf(err, errcap, LDG_EBADINPUT,
+                            "subject: must be kind:name, got '%s'",
+                            in->subject);
         c.subject = in->subject;
     } else {
         if (ldg_vocab_subject(in->type, in->body, subject, sizeof subject) < 0)
-            return cerr(err, errcap, LDG_ETOOBIG,
-                        "derived subject longer than %d bytes",
-                        LDG_SUBJECT_MAX);
+            return ldg_errf(err, errcap, LDG_ETOOBIG,
+                            "derived subject longer than %d bytes",
+                            LDG_SUBJECT_MAX);
         c.subject = subject;
     }
     c.subject_len = strlen(c.subject);
     run = in->body ? json_object_get(in->body, "run") : NULL;
     if (in->run != NULL) {
         if (in->run[0] == '\0')
-            return cerr(err, errcap, LDG_EBADINPUT,
-                        "run: must not be empty (leave it out for an event "
-                        "outside a run)");
+            return ldg_errf(err, errcap, LDG_EBADINPUT,
+                            "run: must not be empty (leave it out for an event "
+                            "outside a run)");
         c.run = in->run;
     } else if (json_is_string(run) && json_string_length(run) > 0) {
         c.run = json_string_value(run);
@@ -211,15 +167,15 @@ ldg_sealed_claim(const struct ldg_event_in *in, const json_t *salts,
     if (c.run != NULL) {
         c.run_len = strlen(c.run);
         if (c.run_len > LDG_RUN_MAX)
-            return cerr(err, errcap, LDG_ETOOBIG, "run: longer than %d bytes",
-                        LDG_RUN_MAX);
+            return ldg_errf(err, errcap, LDG_ETOOBIG,
+                            "run: longer than %d bytes", LDG_RUN_MAX);
     }
     if (in->id != NULL) {
         if (!text_ok(in->id, LDG_ID_MAX))
-            return cerr(err, errcap, LDG_EBADINPUT,
-                        "id: must be 1 to %d bytes without control "
-                        "characters",
-                        LDG_ID_MAX);
+            return ldg_errf(err, errcap, LDG_EBADINPUT,
+                            "id: must be 1 to %d bytes without control "
+                            "characters",
+                            LDG_ID_MAX);
         c.id = in->id;
         c.id_len = strlen(in->id);
     }
@@ -229,8 +185,8 @@ ldg_sealed_claim(const struct ldg_event_in *in, const json_t *salts,
     c.time_ns = in->time_ns;
     rc = ldg_claim_encode(&c, claim, cap, len);
     if (rc < 0)
-        return cerr(err, errcap, rc, "the claim does not encode: %s",
-                    ldg_strerror(rc));
+        return ldg_errf(err, errcap, rc, "the claim does not encode: %s",
+                        ldg_strerror(rc));
     ldg_claim_digest(digest, claim, *len);
     return 0;
 }
@@ -323,8 +279,8 @@ salt_for(struct ldg_sealer *s, const char *name, uint8_t salt[16])
 }
 
 int
-ldg_sealer_add(struct ldg_sealer *s, const struct ldg_event_in *in,
-               char *err, size_t errcap)
+ldg_sealer_add(struct ldg_sealer *s, const struct ldg_event_in *in, char *err,
+               size_t errcap)
 {
     uint8_t *claim = NULL;
     size_t clen;
@@ -339,13 +295,13 @@ ldg_sealer_add(struct ldg_sealer *s, const struct ldg_event_in *in,
     if (err != NULL && errcap > 0)
         err[0] = '\0';
     if (s->n >= LDG_SEAL_EVENTS_MAX)
-        return cerr(err, errcap, LDG_ETOOBIG,
-                    "a seal covers at most %d events", LDG_SEAL_EVENTS_MAX);
+        return ldg_errf(err, errcap, LDG_ETOOBIG,
+                        "a seal covers at most %d events", LDG_SEAL_EVENTS_MAX);
     if (in->source != NULL)
-        return cerr(err, errcap, LDG_EBADINPUT,
-                    "source: the ledger's to record, not a writer's");
+        return ldg_errf(err, errcap, LDG_EBADINPUT,
+                        "source: the ledger's to record, not a writer's");
     if (in->body != NULL && !json_is_object(in->body))
-        return cerr(err, errcap, LDG_EBADINPUT, "body: must be an object");
+        return ldg_errf(err, errcap, LDG_EBADINPUT, "body: must be an object");
     body = in->body ? json_incref(in->body) : json_object();
     salts = json_object();
     o = json_object();
@@ -384,12 +340,10 @@ ldg_sealer_add(struct ldg_sealer *s, const struct ldg_event_in *in,
         if (e.subject == NULL &&
             ldg_vocab_subject(in->type, body, subject, sizeof subject) == 0)
             e.subject = subject;
-        if (e.run == NULL && json_is_string(run) &&
-            json_string_length(run) > 0)
+        if (e.run == NULL && json_is_string(run) && json_string_length(run) > 0)
             e.run = json_string_value(run);
         rc = ldg_sealed_claim(&e, salts, s->key->key_id, s->body_max, claim,
-                              LDG_ENTRY_MAX, &clen, s->dig[s->n], err,
-                              errcap);
+                              LDG_ENTRY_MAX, &clen, s->dig[s->n], err, errcap);
         if (rc < 0)
             goto out;
         if (json_object_set_new(o, "type", json_string(e.type)) < 0 ||
@@ -422,8 +376,7 @@ out:
 }
 
 int
-ldg_sealer_finish(struct ldg_sealer *s, json_t **out, char *err,
-                  size_t errcap)
+ldg_sealer_finish(struct ldg_sealer *s, json_t **out, char *err, size_t errcap)
 {
     struct ldg_seal seal;
     char sig[89];
@@ -433,9 +386,9 @@ ldg_sealer_finish(struct ldg_sealer *s, json_t **out, char *err,
         return LDG_EINVAL;
     *out = NULL;
     if (s->n == 0)
-        return cerr(err, errcap, LDG_EBADINPUT,
-                    "no events to seal (a seal covers 1 to %d)",
-                    LDG_SEAL_EVENTS_MAX);
+        return ldg_errf(err, errcap, LDG_EBADINPUT,
+                        "no events to seal (a seal covers 1 to %d)",
+                        LDG_SEAL_EVENTS_MAX);
     memset(&seal, 0, sizeof seal);
     seal.count = s->n;
     seal.first = s->first;
@@ -444,7 +397,7 @@ ldg_sealer_finish(struct ldg_sealer *s, json_t **out, char *err,
     if ((rc = ldg_seal_root((const uint8_t(*)[32])s->dig, s->n, seal.root)) <
             0 ||
         (rc = ldg_seal_sign(&seal, s->key)) < 0)
-        return cerr(err, errcap, rc, "cannot seal: %s", ldg_strerror(rc));
+        return ldg_errf(err, errcap, rc, "cannot seal: %s", ldg_strerror(rc));
     ldg_base64(sig, seal.sig, 64);
     *out = json_pack("{s:{s:s, s:I, s:I, s:s, s:O}}", "sealed", "key",
                      seal.key_id, "first", (json_int_t)seal.first, "count",
