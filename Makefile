@@ -38,9 +38,12 @@ STATIC_DEPS = lmdb msgpack libzstd libsodium nettle jansson libpcre2-8
 STATIC_ARCHIVES = lmdb msgpackc zstd sodium nettle jansson pcre2-8
 STATIC_LIBS ?= $(if $(strip $(foreach a,$(STATIC_ARCHIVES),$(if $(filter     /%,$(shell $(CC) -print-file-name=lib$(a).a)),,no))),0,1)
 ifeq ($(STATIC_LIBS),1)
+# (pkg-config with no package names complains on stderr: ask only when
+# some are left to link dynamically)
+DYN_DEPS = $(filter-out $(STATIC_DEPS),$(LINK_DEPS))
 CLI_LDLIBS = -Wl,-Bstatic $(shell $(PKG_CONFIG) --libs $(STATIC_DEPS)) \
-             -Wl,-Bdynamic $(shell $(PKG_CONFIG) --libs \
-             $(filter-out $(STATIC_DEPS),$(LINK_DEPS))) -ldl -lpthread -lm
+             -Wl,-Bdynamic $(if $(DYN_DEPS),$(shell $(PKG_CONFIG) --libs \
+             $(DYN_DEPS))) -ldl -lpthread -lm
 else
 CLI_LDLIBS = $(LDLIBS)
 endif
