@@ -102,6 +102,7 @@ cmd_init(struct cli *c, int argc, char **argv)
 {
     struct cli_args a;
     const char *origin = NULL, *format = getenv("LEDGER_FORMAT");
+    const char *format_from = "$LEDGER_FORMAT";
     char err[1024], vkey[512];
     struct ldg_ledger *l;
     struct ldg_options o;
@@ -111,9 +112,10 @@ cmd_init(struct cli *c, int argc, char **argv)
     while ((ch = cli_args_next(&a)) > 0) {
         if (ch == 'g')
             origin = a.value;
-        else if (ch == 'F')
+        else if (ch == 'F') {
             format = a.value;
-        else
+            format_from = "--format";
+        } else
             return cli_usage(c);
     }
     if (ch < 0)
@@ -123,7 +125,7 @@ cmd_init(struct cli *c, int argc, char **argv)
     memset(&o, 0, sizeof o);
     if (format != NULL && format[0] != '\0') {
         if (strcmp(format, "1") != 0 && strcmp(format, "2") != 0) {
-            cli_err(c, "--format: '%s' is not a ledger format (1 or 2)",
+            cli_err(c, "%s: '%s' is not a ledger format (1 or 2)", format_from,
                     format);
             return EX_USAGE;
         }

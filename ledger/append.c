@@ -125,6 +125,24 @@ actor_active(struct ldg_ledger *l, const struct ldg_key *k, const char *type)
     return roles_refuse(l, &ks, type);
 }
 
+/* p's body record: with the client's salts (a sealed batch), else fresh
+ * ones (seeded by seq in test mode); p->body_seq says for which seq. */
+static int
+prep_body(const struct ldg_ledger *l, struct ldg_prep *p, uint64_t seq,
+          char *err, size_t errcap)
+{
+    int rc =
+        p->salts != NULL
+            ? ldg_body_prepare_salts(p->body, p->salts, l->opts.body_max_bytes,
+                                     &p->body_rec, err, errcap)
+            : ldg_body_prepare(
+                  p->body, seq, l->has_salt_seed ? l->salt_seed : NULL,
+                  l->opts.body_max_bytes, &p->body_rec, err, errcap);
+    if (rc == 0)
+        p->body_seq = seq;
+    return rc;
+}
+
 static int prep_init_ex(struct ldg_ledger *l, struct ldg_prep *p,
                         const struct ldg_event_in *in, uint64_t seq_hint,
                         int in_txn, struct ldg_key *signer,
@@ -278,14 +296,8 @@ prep_init_ex(struct ldg_ledger *l, struct ldg_prep *p,
         return LDG_ENOMEM;
     /* The body's limits (size, fields, depth) are checked here, so a bad
      * body is refused on its own and never fails a group commit. */
-    p->body_seq = seq_hint;
     p->salts = salts;
-    rc = salts != NULL
-             ? ldg_body_prepare_salts(p->body, salts, l->opts.body_max_bytes,
-                                      &p->body_rec, err, sizeof err)
-             : ldg_body_prepare(
-                   p->body, seq_hint, l->has_salt_seed ? l->salt_seed : NULL,
-                   l->opts.body_max_bytes, &p->body_rec, err, sizeof err);
+    rc = prep_body(l, p, seq_hint, err, sizeof err);
     if (rc < 0) {
         ldg_seterr(l, "%s", err);
         return rc;
@@ -320,7 +332,7 @@ prep_claim(struct ldg_prep *p, uint64_t seq, uint64_t ts)
     c.type_len = strlen(p->type);
     buf[0] = 0x93;
     if ((rc = ldg_claim_encode(&c, buf + 1, sizeof buf - 1, &n)) < 0)
-        return rc == LDG_EBADINPUT ? LDG_EBADINPUT : rc;
+        return rc;
     ldg_claim_digest(p->digest, buf + 1, n);
     ldg_buf_init(&p->entry, LDG_ENTRY_MAX);
     ldg_buf_add(&p->entry, buf, 1 + n);
@@ -349,16 +361,8 @@ ldg_prep_sign(const struct ldg_ledger *l, struct ldg_prep *p, uint64_t seq,
     if (p->body_rec.rec == NULL ||
         (l->has_salt_seed && p->salts == NULL && p->body_seq != seq)) {
         ldg_body_rec_release(&p->body_rec);
-        rc = p->salts != NULL
-                 ? ldg_body_prepare_salts(p->body, p->salts,
-                                          l->opts.body_max_bytes, &p->body_rec,
-                                          err, sizeof err)
-                 : ldg_body_prepare(
-                       p->body, seq, l->has_salt_seed ? l->salt_seed : NULL,
-                       l->opts.body_max_bytes, &p->body_rec, err, sizeof err);
-        if (rc < 0)
+        if ((rc = prep_body(l, p, seq, err, sizeof err)) < 0)
             return rc;
-        p->body_seq = seq;
     }
     if (l->format >= 2)
         return prep_claim(p, seq, ts);

@@ -24,6 +24,11 @@ rc=$?
 [ "$rc" = 64 ] || fail "init --format 3: exit $rc, want 64"
 grep -q "not a ledger format" "$T/e" || fail "init --format 3: $(cat "$T/e")"
 [ ! -e "$T/bad/data.mdb" ] || fail "init --format 3 made a ledger"
+LEDGER_FORMAT=two "$LEDGER" --dir "$T/bad" init >/dev/null 2>"$T/e"
+rc=$?
+[ "$rc" = 64 ] || fail "LEDGER_FORMAT=two init: exit $rc, want 64"
+grep -q "^ledger init: \$LEDGER_FORMAT: 'two' is not a ledger format" "$T/e" || fail "LEDGER_FORMAT=two names the variable: $(cat "$T/e")"
+[ ! -e "$T/bad/data.mdb" ] || fail "LEDGER_FORMAT=two made a ledger"
 
 L init --format 2 >/dev/null || exit 1
 L keys add alice >/dev/null || fail "keys add alice"
