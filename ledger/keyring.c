@@ -164,6 +164,54 @@ ldg_actor_key(struct ldg_ledger *l, const char *name, struct ldg_key **out)
 
 /* ------------------------------------------------------ key commands -- */
 
+/* A name a new key may take: valid, and not the log key's. */
+static int
+new_key_name(struct ldg_ledger *l, const char *name)
+{
+    if (!ldg_key_name_valid(name)) {
+        ldg_seterr(l, "invalid key name '%s': use 1-%d of A-Z a-z 0-9 . _ -",
+                   name ? name : "", LDG_NAME_MAX);
+        return LDG_EINVAL;
+    }
+    if (strcmp(name, LDG_LOG_KEY_NAME) == 0) {
+        ldg_seterr(l, "the name 'log' is the log key's");
+        return LDG_EEXIST;
+    }
+    return 0;
+}
+
+/* --roles R,... as the key.added body's "roles" array (*out, the caller
+ * owns it), each a known role: LDG_EINVAL naming the unknown one. */
+static int
+roles_array(struct ldg_ledger *l, const char *roles, json_t **out)
+{
+    char err[512];
+    json_t *rl = json_array();
+
+    *out = NULL;
+    if (rl == NULL)
+        return LDG_ENOMEM;
+    if (roles != NULL && *roles) {
+        char *dup = strdup(roles), *save = NULL;
+        if (dup == NULL) {
+            json_decref(rl);
+            return LDG_ENOMEM;
+        }
+        for (char *r = strtok_r(dup, ",", &save); r;
+             r = strtok_r(NULL, ",", &save))
+            json_array_append_new(rl, json_string(r));
+        free(dup);
+    }
+    if (ldg_roles_check(rl, err, sizeof err) < 0) {
+        const char *why = strstr(err, "unknown role");
+        ldg_seterr(l, "--roles: %s", why ? why : err);
+        json_decref(rl);
+        return LDG_EINVAL;
+    }
+    *out = rl;
+    return 0;
+}
+
 int
 ldg_keys_add(struct ldg_ledger *l, const char *name, const char *roles,
              uint64_t *seq_out)
@@ -174,35 +222,15 @@ ldg_keys_add(struct ldg_ledger *l, const char *name, const char *roles,
     json_t *body = NULL, *rl = NULL;
     int rc;
 
-    if (!ldg_key_name_valid(name)) {
-        ldg_seterr(l, "invalid key name '%s': use 1-%d of A-Z a-z 0-9 . _ -",
-                   name ? name : "", LDG_NAME_MAX);
-        return LDG_EINVAL;
-    }
-    if (strcmp(name, LDG_LOG_KEY_NAME) == 0) {
-        ldg_seterr(l, "the name 'log' is the log key's");
-        return LDG_EEXIST;
-    }
+    if ((rc = new_key_name(l, name)) < 0)
+        return rc;
     if ((rc = ldg_log_secret_load(l)) < 0)
         return rc;
     if ((rc = ldg_key_generate(&k, name)) < 0)
         return rc;
-    rl = json_array();
-    if (roles != NULL && *roles) {
-        char *dup = strdup(roles), *save = NULL;
-        for (char *r = strtok_r(dup, ",", &save); r;
-             r = strtok_r(NULL, ",", &save))
-            json_array_append_new(rl, json_string(r));
-        free(dup);
-    }
     /* checked before the key file is written */
-    if (ldg_roles_check(rl, err, sizeof err) < 0) {
-        const char *why = strstr(err, "unknown role");
-        ldg_seterr(l, "--roles: %s", why ? why : err);
-        json_decref(rl);
-        rc = LDG_EINVAL;
+    if ((rc = roles_array(l, roles, &rl)) < 0)
         goto out;
-    }
     ldg_hex(hex, k->pub, 32);
     body = json_pack("{s:s, s:s, s:s, s:o}", "key_id", k->key_id, "public_key",
                      hex, "actor", name, "roles", rl);
@@ -255,19 +283,12 @@ ldg_keys_enrol(struct ldg_ledger *l, const char *name, const char *roles,
     struct ldg_event_in in;
     struct ldg_txn *t;
     struct ldg_key_state ks;
-    char hex[65], err[512], id[LDG_KEYID_LEN + 1];
+    char hex[65], id[LDG_KEYID_LEN + 1];
     json_t *body = NULL, *rl = NULL;
     int rc, fmt;
 
-    if (!ldg_key_name_valid(name)) {
-        ldg_seterr(l, "invalid key name '%s': use 1-%d of A-Z a-z 0-9 . _ -",
-                   name ? name : "", LDG_NAME_MAX);
-        return LDG_EINVAL;
-    }
-    if (strcmp(name, LDG_LOG_KEY_NAME) == 0) {
-        ldg_seterr(l, "the name 'log' is the log key's");
-        return LDG_EEXIST;
-    }
+    if ((rc = new_key_name(l, name)) < 0)
+        return rc;
     fmt = ldg_format(l);
     if (fmt < 2) {
         ldg_seterr(l,
@@ -306,20 +327,8 @@ ldg_keys_enrol(struct ldg_ledger *l, const char *name, const char *roles,
         return rc;
     if ((rc = ldg_log_secret_load(l)) < 0)
         return rc;
-    rl = json_array();
-    if (roles != NULL && *roles) {
-        char *dup = strdup(roles), *save = NULL;
-        for (char *r = dup ? strtok_r(dup, ",", &save) : NULL; r;
-             r = strtok_r(NULL, ",", &save))
-            json_array_append_new(rl, json_string(r));
-        free(dup);
-    }
-    if (ldg_roles_check(rl, err, sizeof err) < 0) {
-        const char *why = strstr(err, "unknown role");
-        ldg_seterr(l, "--roles: %s", why ? why : err);
-        json_decref(rl);
-        return LDG_EINVAL;
-    }
+    if ((rc = roles_array(l, roles, &rl)) < 0)
+        return rc;
     ldg_hex(hex, pub, 32);
     body = json_pack("{s:s, s:s, s:s, s:o, s:s}", "key_id", id, "public_key",
                      hex, "actor", name, "roles", rl, "held", "writer");
