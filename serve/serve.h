@@ -59,6 +59,12 @@ struct ldg_serve_options {
     size_t group_max;   /* events per commit at most; 0 = 4096 */
     unsigned sweep_ms;  /* clear dead readers' slots this often, idle or
                            not (ldg_clear_dead_readers); 0 = 60000 */
+    /* Drop the server's mappings of data.mdb's pages after this many
+     * committed events (LDG_ACCESS_RELEASE: LMDB reads through a shared
+     * map, so every page the idempotency and index lookups touch would
+     * otherwise stay counted in the daemon's resident size as the log
+     * grows; the pages stay in the page cache). 0 = 8192. */
+    unsigned trim_events;
     /* Who may write: NULL: DIR/access.json (docs/SYSTEMD.md; a missing
      * file lets only the server's own uid and root write). A malformed
      * file fails ldg_serve_new with LDG_EBADINPUT naming line and column
@@ -116,6 +122,7 @@ struct ldg_serve_stats {
     uint64_t denied;   /* errors that were "not authorised" (access.json) */
     uint64_t sweeps;   /* dead-reader sweeps done */
     uint64_t cleared;  /* reader slots of dead processes cleared */
+    uint64_t trims;    /* mappings of data.mdb dropped (trim_events) */
 };
 void ldg_serve_stats(const struct ldg_server *s, struct ldg_serve_stats *st);
 

@@ -326,7 +326,7 @@ writer_main(void *arg)
     struct ldg_server *s = arg;
     sigset_t all;
 
-    uint64_t next_sweep = 0;
+    uint64_t next_sweep = 0, since_trim = 0;
     struct timespec wake;
 
     sigfillset(&all);
@@ -364,6 +364,14 @@ writer_main(void *arg)
         pthread_mutex_unlock(&s->mu);
 
         commit_group(s, group);
+        since_trim += n;
+        if (since_trim >= s->o.trim_events) {
+            /* the pages this writer's lookups touched: unmapped, so the
+             * resident size stays the daemon's own memory */
+            ldg_access_hint(s->l, LDG_ACCESS_RELEASE);
+            since_trim = 0;
+            __atomic_add_fetch(&s->st.trims, 1, __ATOMIC_RELAXED);
+        }
 
         pthread_mutex_lock(&s->mu);
         last->qnext = s->done_head;
@@ -1242,6 +1250,8 @@ ldg_serve_new(struct ldg_server **out, struct ldg_ledger *l,
         s->o.group_max = 4096;
     if (s->o.sweep_ms == 0)
         s->o.sweep_ms = 60000;
+    if (s->o.trim_events == 0)
+        s->o.trim_events = 8192;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     {

@@ -127,6 +127,63 @@ test_server__second_server_on_a_live_socket_is_refused(void **state)
     t_rmrf(dir);
 }
 
+/* The server drops its mappings of data.mdb every trim_events committed
+ * events (the pages its lookups touched would otherwise stay resident as
+ * the log grows), and what it committed reads back the same afterwards. */
+static void
+test_server__drops_its_map_every_trim_events(void **state)
+{
+    char dir[256], buf[4096];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_serve_options o;
+    struct ldg_serve_stats st;
+    struct run r;
+    pthread_t th;
+    uint64_t size = 0;
+    int fd;
+    (void)state;
+
+    memset(&r, 0, sizeof r);
+    memset(&o, 0, sizeof o);
+    o.trim_events = 2;
+    assert_int_equal(ldg_serve_new(&r.s, l, &o, buf, sizeof buf), 0);
+    assert_int_equal(pthread_create(&th, NULL, run_main, &r), 0);
+    fd = dial(ldg_serve_path(r.s));
+    for (int i = 1; i <= 5; i++) {
+        char req[128], want[64];
+        int n = snprintf(req, sizeof req,
+                         "{\"type\":\"x.a\",\"body\":{\"i\":%d},"
+                         "\"id\":\"e%d\"}\n",
+                         i, i);
+        assert_int_equal(write(fd, req, (size_t)n), n);
+        read_lines(fd, buf, sizeof buf, 1);
+        snprintf(want, sizeof want, "{\"id\":\"e%d\",\"seq\":\"%d\"}\n", i,
+                 i);
+        assert_string_equal(buf, want);
+    }
+    /* after the trims an id committed before them is still found */
+    assert_int_equal(write(fd, "{\"type\":\"x.a\",\"body\":{\"i\":1},"
+                               "\"id\":\"e1\"}\n",
+                           41),
+                     41);
+    read_lines(fd, buf, sizeof buf, 1);
+    assert_non_null(strstr(buf, "\"seq\":\"1\""));
+    ldg_serve_stop(r.s);
+    pthread_join(th, NULL);
+    assert_int_equal(r.rc, 0);
+    ldg_serve_stats(r.s, &st);
+    /* five events committed one at a time, then a duplicate: a trim
+     * after the 2nd, 4th and 6th request */
+    assert_true(st.acked == 6 && st.commits == 6);
+    assert_int_equal(st.trims, 3);
+    close(fd);
+    ldg_serve_free(r.s);
+    assert_int_equal(ldg_size(l, &size), 0);
+    assert_true(size == 6); /* the first event, then the five */
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -134,6 +191,7 @@ main(void)
         cmocka_unit_test(test_server__answers_in_order_and_drains),
         cmocka_unit_test(
             test_server__second_server_on_a_live_socket_is_refused),
+        cmocka_unit_test(test_server__drops_its_map_every_trim_events),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
