@@ -736,7 +736,7 @@ say_dups(uint64_t dups)
 {
     if (dups > 0)
         fprintf(stderr,
-                ", %llu lines with an id already in the log (not "
+                ", %llu events with an id already in the log (not "
                 "appended again)",
                 (unsigned long long)dups);
     fputc('\n', stderr);

@@ -1312,7 +1312,7 @@ ldg_batch_add_sealed(struct ldg_batch *b, const struct ldg_sealed_batch *sb,
     struct ldg_seal seal;
     uint64_t seq0, have = 0, ndup = 0, dup_first = 0, ts = 0;
     size_t n, nid = 0, i;
-    int rc;
+    int rc, retry;
 
     if (b == NULL || sb == NULL || sb->n == 0 || sb->n != sb->count)
         return LDG_EINVAL;
@@ -1359,33 +1359,31 @@ ldg_batch_add_sealed(struct ldg_batch *b, const struct ldg_sealed_batch *sb,
         if (ndup != i + 1)
             break;
     }
-    if (ndup == n) {
-        if (first_seq != NULL)
-            *first_seq = dup_first;
-        ldg_seterr(l,
-                   "sealed batch of %zu events: every event's id is already "
-                   "in the log (from event %llu): not appended again",
-                   n, (unsigned long long)dup_first);
-        return LDG_EDUPLICATE;
-    }
-    if (ndup > 0)
+    /* A retry (every id already there) is answered as duplicates only
+     * once it proves to be the batch recorded: its seal verifies and is
+     * the stored one (below). */
+    retry = ndup == n;
+    if (ndup > 0 && !retry)
         return sealed_refuse(l, LDG_EBADINPUT,
                              "some of its events' ids are already in the log "
                              "and some are not (a sealed batch is appended "
                              "whole)");
-    /* this key's ledger-held seal in the batch so far is complete now: a
-     * key's seals never interleave */
-    if ((rc = seal_close_key(&b->ss, b->t, ks.key_id)) < 0)
-        goto dead;
-    if ((rc = ldg_key_sealed(b->t, ks.key_id, &have)) < 0)
-        return rc;
-    if (sb->first != have)
-        return sealed_refuse(l, LDG_EBADINPUT,
-                             "sealed.first is %llu but key '%s' (%s) has %llu "
-                             "events sealed: a stale or replayed batch "
-                             "(ledger keys list -o json shows \"sealed\")",
-                             (unsigned long long)sb->first, ks.name, ks.key_id,
-                             (unsigned long long)have);
+    if (!retry) {
+        /* this key's ledger-held seal in the batch so far is complete
+         * now: a key's seals never interleave */
+        if ((rc = seal_close_key(&b->ss, b->t, ks.key_id)) < 0)
+            goto dead;
+        if ((rc = ldg_key_sealed(b->t, ks.key_id, &have)) < 0)
+            return rc;
+        if (sb->first != have)
+            return sealed_refuse(
+                l, LDG_EBADINPUT,
+                "sealed.first is %llu but key '%s' (%s) has %llu "
+                "events sealed: a stale or replayed batch "
+                "(ledger keys list -o json shows \"sealed\")",
+                (unsigned long long)sb->first, ks.name, ks.key_id,
+                (unsigned long long)have);
+    }
     if ((rc = ldg_key_from_public(&pk, ks.name, ks.pub)) < 0)
         return rc;
     preps = calloc(n, sizeof *preps);
@@ -1453,6 +1451,32 @@ ldg_batch_add_sealed(struct ldg_batch *b, const struct ldg_sealed_batch *sb,
                            "not what it signed",
                            ks.name, ks.key_id, n, (unsigned long long)sb->first,
                            l->origin);
+        goto out;
+    }
+    if (retry) {
+        struct ldg_seal stored;
+        rc = ldg_seal_get(b->t, dup_first, &stored);
+        if (rc < 0 && rc != LDG_ENOTFOUND)
+            goto out;
+        if (rc == LDG_ENOTFOUND || stored.count != n ||
+            stored.first != sb->first ||
+            strcmp(stored.key_id, ks.key_id) != 0 ||
+            memcmp(stored.root, seal.root, sizeof seal.root) != 0) {
+            rc = sealed_refuse(l, LDG_EBADINPUT,
+                               "every event's id is already in the log (from "
+                               "event %llu), but not from this batch: its "
+                               "seal is not the one stored there (changed "
+                               "events re-sent under recorded ids)",
+                               (unsigned long long)dup_first);
+            goto out;
+        }
+        if (first_seq != NULL)
+            *first_seq = dup_first;
+        ldg_seterr(l,
+                   "sealed batch of %zu events: every event's id is already "
+                   "in the log (from event %llu): not appended again",
+                   n, (unsigned long long)dup_first);
+        rc = LDG_EDUPLICATE;
         goto out;
     }
     /* everything is checked: store the events contiguously, then the

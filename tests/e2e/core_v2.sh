@@ -59,7 +59,7 @@ cat >"$T/run.jsonl" <<'EOF'
 EOF
 L ingest "$T/run.jsonl" 2>"$T/e" || fail "ingest the run: $(cat "$T/e")"
 L ingest "$T/run.jsonl" 2>"$T/e" || fail "ingest the run again: $(cat "$T/e")"
-grep -q '0 events committed, 0 lines rejected, 4 lines with an id already in the log' "$T/e" || fail "ingest again: $(cat "$T/e")"
+grep -q '0 events committed, 0 lines rejected, 4 events with an id already in the log' "$T/e" || fail "ingest again: $(cat "$T/e")"
 L timeline R-v2 >"$T/tl" 2>"$T/e" || fail "timeline: $(cat "$T/e")"
 grep -q "(times: the source's clock)" "$T/tl" || fail "timeline clock: $(cat "$T/tl")"
 grep -q '+1.250s .*read' "$T/tl" || fail "timeline step at +1.250s: $(cat "$T/tl")"

@@ -98,7 +98,7 @@ printf '%s\n' '{"type":"x.ids","body":{"i":1},"id":"i-1","time":"2026-11-22T20:0
     '{"type":"x.ids","body":{"i":2},"id":"i-2","time":"1795377301250000000"}' \
     '{"type":"x.ids","body":{"i":2},"id":"i-2"}' >"$T/ids.jsonl"
 "$LEDGER" --dir "$D" ingest "$T/ids.jsonl" 2>"$T/e" || fail "ingest ids: $(cat "$T/e")"
-grep -q '^ingest: 2 events committed (seq [0-9.]*), 0 lines rejected, 1 lines with an id already in the log (not appended again)$' "$T/e" || fail "ingest ids summary: $(cat "$T/e")"
+grep -q '^ingest: 2 events committed (seq [0-9.]*), 0 lines rejected, 1 events with an id already in the log (not appended again)$' "$T/e" || fail "ingest ids summary: $(cat "$T/e")"
 # the duplicate line is named (it differs from the event with its id: no time)
 grep -q "^$T/ids.jsonl:3: id 'i-2' is already event [0-9]*, which differs from this line in time: not appended again\$" "$T/e" || fail "ingest names the duplicate line: $(cat "$T/e")"
 [ "$(grep -c 'already event' "$T/e")" = 1 ] || fail "ingest: only the differing duplicate is named without -v: $(cat "$T/e")"
@@ -106,7 +106,7 @@ grep -q "^$T/ids.jsonl:3: id 'i-2' is already event [0-9]*, which differs from t
 grep -q "^$T/ids.jsonl:1: id 'i-1' is already event [0-9]*: not appended again\$" "$T/e" || fail "ingest -v names line 1: $(cat "$T/e")"
 grep -q "^$T/ids.jsonl:2: id 'i-2' is already event [0-9]*: not appended again\$" "$T/e" || fail "ingest -v names line 2: $(cat "$T/e")"
 "$LEDGER" --dir "$D" ingest "$T/ids.jsonl" 2>"$T/e" || fail "ingest ids again"
-grep -q '^ingest: 0 events committed, 0 lines rejected, 3 lines with an id already in the log' "$T/e" || fail "ingest ids again: $(cat "$T/e")"
+grep -q '^ingest: 0 events committed, 0 lines rejected, 3 events with an id already in the log' "$T/e" || fail "ingest ids again: $(cat "$T/e")"
 "$LEDGER" --dir "$D" -o json ingest --strict "$T/ids.jsonl" 2>/dev/null >"$T/o" || fail "ingest --strict ids again"
 grep -q '"committed":0,"rejected":0,"duplicates":3' "$T/o" || fail "ingest --strict -o json: $(cat "$T/o")"
 n=$("$LEDGER" --dir "$D" query -o json type=x.ids | wc -l | tr -d ' ')
@@ -120,7 +120,7 @@ start || exit 1
 "$LEDGER" --dir "$D" ingest -v "$T/ids.jsonl" 2>"$T/e" || fail "served ingest ids: $(cat "$T/e")"
 grep -q "^$T/ids.jsonl: id 'i-1' is already event [0-9]*: not appended again\$" "$T/e" || fail "served ingest -v names the duplicate: $(cat "$T/e")"
 grep -q "^$T/ids.jsonl: id 'i-2' is already event [0-9]*, which differs from this line in time: not appended again\$" "$T/e" || fail "served ingest names the differing duplicate: $(cat "$T/e")"
-grep -q '^ingest: 0 events committed, 0 lines rejected, 3 lines with an id already in the log' "$T/e" || fail "served ingest ids: $(cat "$T/e")"
+grep -q '^ingest: 0 events committed, 0 lines rejected, 3 events with an id already in the log' "$T/e" || fail "served ingest ids: $(cat "$T/e")"
 stop
 n=$("$LEDGER" --dir "$D" query -o json type=x.ids | wc -l | tr -d ' ')
 [ "$n" = 2 ] || fail "served ingest with ids again: $n events, want 2"

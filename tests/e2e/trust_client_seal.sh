@@ -79,7 +79,7 @@ n1=$(events)
 L ingest --direct "$T/a1.json" >/dev/null 2>"$T/err"
 rc=$?
 [ $rc = 0 ] || fail "retried batch: exit $rc ($(cat "$T/err"))"
-grep -q "3 lines with an id already in the log" "$T/err" ||
+grep -q "3 events with an id already in the log" "$T/err" ||
     fail "retried batch not answered as duplicates: $(cat "$T/err")"
 [ "$(events)" = "$n1" ] || fail "a retried batch was appended again"
 
@@ -189,6 +189,15 @@ refused "a replayed batch" 65 "sealed.first is 0 but key 'alpha'.*a stale or rep
 # first said to be the current count, seal made for 0: the signature fails
 jq -c --argjson f "$(sealed_of alpha)" '.sealed.first = $f' "$T/replay.json" >"$T/refirst.json"
 refused "a replay with first rewritten" 65 "the seal does not verify" "$T/refirst.json"
+# a1's ids again with a body changed: not a retry of what is recorded
+jq -c '.sealed.events[2].body.status = "failed"' "$T/a1.json" >"$T/retry-body.json"
+refused "a recorded batch's ids with a body changed" 65 "the seal does not verify with key 'alpha'" "$T/retry-body.json"
+# a1's ids in a batch alpha really sealed (at first 0, as a1), but other
+# events: the signature holds, the stored seal is not this one
+sed 's/pdf-ops/pdf-tools/' "$T/run1.jsonl" >"$T/run1b.jsonl"
+"$LEDGER" seal --key "$T/writer/alpha.key" --origin "$ORIGIN" --first 0 \
+    "$T/run1b.jsonl" >"$T/retry-other.json" 2>/dev/null || fail "seal run1b"
+refused "recorded ids under a different sealed batch" 65 "already in the log (from event $F), but not from this batch" "$T/retry-other.json"
 # a key whose roles forbid the type
 echo '{"type":"model.registered","body":{"model":"m1","digest":"sha256:00"}}' |
     L seal --key "$T/writer/alpha.key" >"$T/roles.json" 2>/dev/null
