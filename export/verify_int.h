@@ -1,0 +1,154 @@
+/*
+ * verify_int.h — private to `ledger verify-bundle` (export/verify*.c): the
+ * verifier's context, its per-event and per-key records, and the steps each
+ * file gives the others. Nothing here is API; see export.h.
+ *
+ * The context (struct vctx) is owned by ldg_export_verify*; every pointer in
+ * it lives until that call returns. Worker threads (bv_pfor_run) write only
+ * their own events' struct vev and read the key table, which is complete
+ * before they start.
+ */
+#ifndef LEDGER_EXPORT_VERIFY_INT_H
+#define LEDGER_EXPORT_VERIFY_INT_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "export/export_int.h"
+
+#define WHY_MAX 200
+#define THREADS_MAX 16
+
+enum bstate { BS_FULL, BS_REDACTED, BS_WITHHELD, BS_ERASED };
+/* "full", "redacted", "withheld", "erased" (verify.c) */
+extern const char *const bv_bstate_name[];
+
+struct jline;
+
+/* One event in the bundle (one entries/<seq>.entry member). */
+struct vev {
+    uint64_t seq;
+    const struct bmember *entry, *proof, *body;
+    const struct bmember *seal_proof; /* format 2: sealproofs/<seq>.proof */
+    struct ldg_event ev;
+    int decoded, proof_ok, body_ok, sig_ok;
+    /* Checked early with the log key (sig_early 1: it verified, -1: it
+     * did not); the signature check uses this only if the event's key
+     * turns out to be that same public key. */
+    int sig_early;
+    enum bstate bstate;
+    size_t nwithheld;
+    json_t *shown; /* disclosed fields, name -> value */
+    char why_entry[WHY_MAX], why_proof[WHY_MAX], why_body[WHY_MAX],
+        why_sig[WHY_MAX];
+    const json_t *mrec; /* the manifest's record for it, or NULL */
+};
+
+struct vkey {
+    char id[LDG_KEYID_LEN + 1];
+    char actor[LDG_NAME_MAX + 1];
+    uint8_t pub[32];
+    uint64_t added, revoked; /* revoked: UINT64_MAX if never */
+    int is_log;
+    const json_t *roles; /* its key.added's "roles" (borrowed), or NULL */
+};
+
+/* First failure and count, per check. */
+struct fails {
+    char first[WHY_MAX + 64];
+    uint64_t n;
+};
+
+struct vctx {
+    const struct ldg_bundle_verify_opts *o;
+    struct ldg_bundle_report *r;
+    struct bundle b;
+    json_t *manifest;
+    char vkey[512];
+    uint8_t logpub[32];
+    char logid[LDG_KEYID_LEN + 1];
+    int vkey_ok;
+    const struct bmember *ck;
+    int ck_ok, ck_rc;
+    char ck_origin[LDG_ORIGIN_MAX + 1];
+    uint64_t cksize;
+    uint8_t root[32];
+    struct vev *ev;
+    size_t nev;
+    struct vkey *keys;
+    size_t nkeys;
+    unsigned threads;
+    uint8_t (*mdigest)[32]; /* per-member SHA-256, computed with pass 1 */
+    uint8_t *member_ok;     /* per-member digest results (files check) */
+    int manifest_rc;        /* load_manifest's result (run beside pass 1) */
+    json_t *state;          /* state/projections.json parsed, or NULL */
+    struct jline *jl;       /* events.jsonl lines */
+    /* cosigned/checkpoint, proven consistent with the checkpoint */
+    const struct bmember *cs;
+    int cs_ok;
+    uint64_t cs_size;
+    uint8_t cs_root[32];
+};
+
+/* Per-thread scratch: proofs of neighbouring entries share most of their
+ * hash lines and path nodes (ldg_tlog_proof_parse_cached,
+ * ldg_tlog_verify_inclusion_memo). */
+struct wctx {
+    struct ldg_tlog_proof_cache pc;
+    struct ldg_tlog_memo mm;
+    struct ldg_buf buf; /* reused for each expected events.jsonl line */
+};
+
+/* verify.c: reports, small helpers, the worker pool, the flow */
+const char *bv_jstr(const json_t *o, const char *k);
+int bv_cmp_vkey(const void *a, const void *b);
+int bv_ju64(const json_t *o, const char *k, uint64_t *v);
+int bv_vkey_pub(const char *vkey, uint8_t pub[32]);
+struct vev *bv_find_ev(struct vctx *v, uint64_t seq);
+struct vkey *bv_find_key(struct vctx *v, const char *id);
+void bv_check(struct ldg_bundle_report *r, const char *name,
+              enum ldg_check_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void bv_check_fails(struct ldg_bundle_report *r, const char *name,
+                    const struct fails *f, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void bv_fail_add(struct fails *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void bv_pfor_run(struct vctx *v, size_t n,
+                 void (*fn)(struct vctx *, size_t, struct wctx *));
+
+/* verify_trust.c: the log key, the manifest and its signature, the checkpoint,
+ * cosignatures and witnesses, the members' digests */
+int bv_open_checkpoint(struct vctx *v);
+void bv_check_checkpoint(struct vctx *v);
+void bv_check_cosigned(struct vctx *v);
+void bv_check_files(struct vctx *v);
+void bv_check_log_key(struct vctx *v);
+void bv_check_manifest_sig(struct vctx *v);
+void bv_check_trusted_checkpoint(struct vctx *v);
+void bv_check_witnesses(struct vctx *v);
+void bv_digest_member(struct vctx *v, size_t i);
+void bv_pick_log_key(struct vctx *v);
+void bv_side_task(struct vctx *v, int k);
+
+/* verify_events.c: each event on its own (decode, inclusion proof, body,
+ * signature or seal) */
+int bv_attest(struct vctx *v, const struct vev *e, const uint8_t pub[32],
+              const char *keyname, char *why, size_t cap);
+int bv_collect_events(struct vctx *v);
+void bv_event_pass1(struct vctx *v, size_t i, struct wctx *w);
+void bv_event_sig(struct vctx *v, size_t i, struct wctx *w);
+
+/* verify_keys.c: the actor keys, from the proven key events and the bundle's
+ * key files */
+void bv_build_keys(struct vctx *v);
+
+/* verify_listing.c: what the bundle lists agrees with what it proves (chain,
+ * erasures, events.jsonl, the manifest's events, state, redactions) */
+void bv_check_erasures(struct vctx *v);
+void bv_check_events(struct vctx *v);
+void bv_check_redactions(struct vctx *v);
+void bv_check_state(struct vctx *v);
+void bv_report_pass(struct vctx *v);
+
+#endif

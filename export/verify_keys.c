@@ -1,0 +1,287 @@
+/*
+ * verify_keys.c — the actor keys, from the proven key events and the
+ * bundle's key files (`ledger verify-bundle`; the flow is in verify.c, the
+ * shared context in verify_int.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "export/verify_int.h"
+#include "query/query.h"
+
+/* ------------------------------------------------------------- keys -- */
+
+static struct vkey *
+push_key(struct vctx *v)
+{
+    struct vkey *n = realloc(v->keys, (v->nkeys + 1) * sizeof *n);
+    if (n == NULL)
+        return NULL;
+    v->keys = n;
+    memset(&n[v->nkeys], 0, sizeof *n);
+    n[v->nkeys].revoked = UINT64_MAX;
+    return &n[v->nkeys++];
+}
+
+/* A key event is usable when proven, signed by the log key and whole. */
+static int
+key_event_usable(struct vctx *v, struct vev *e, struct fails *f)
+{
+    unsigned long long seq = (unsigned long long)e->seq;
+    if (!e->decoded || !e->proof_ok) {
+        bv_fail_add(f, "%s event %llu is not proven: %s", e->ev.type, seq,
+                    e->decoded ? e->why_proof : e->why_entry);
+        return 0;
+    }
+    if (strcmp(e->ev.actor, v->logid) != 0 ||
+        (e->sig_early != 1 && bv_attest(v, e, v->logpub, NULL, NULL, 0) < 0)) {
+        bv_fail_add(f, "%s event %llu is not signed by the log key", e->ev.type,
+                    seq);
+        return 0;
+    }
+    if (!e->body_ok || e->bstate != BS_FULL) {
+        bv_fail_add(f, "%s event %llu: its body is needed whole (%s)",
+                    e->ev.type, seq,
+                    e->body_ok ? bv_bstate_name[e->bstate] : e->why_body);
+        return 0;
+    }
+    return 1;
+}
+
+static void
+add_actor_key(struct vctx *v, struct vev *e, struct fails *f)
+{
+    const char *id = bv_jstr(e->shown, "key_id");
+    const char *hex = bv_jstr(e->shown, "public_key");
+    const char *actor = bv_jstr(e->shown, "actor");
+    char want[LDG_KEYID_LEN + 1];
+    uint8_t pub[32];
+    struct vkey *k;
+
+    if (id == NULL || hex == NULL || actor == NULL ||
+        ldg_unhex(pub, 32, hex) < 0) {
+        bv_fail_add(f, "key.added event %llu: malformed body",
+                    (unsigned long long)e->seq);
+        return;
+    }
+    ldg_key_id(want, pub);
+    if (strcmp(want, id) != 0) {
+        bv_fail_add(f,
+                    "key.added event %llu: key_id %s is not the id of its "
+                    "public key (%s)",
+                    (unsigned long long)e->seq, id, want);
+        return;
+    }
+    if ((k = push_key(v)) == NULL) {
+        bv_fail_add(f, "out of memory");
+        return;
+    }
+    snprintf(k->id, sizeof k->id, "%s", id);
+    snprintf(k->actor, sizeof k->actor, "%s", actor);
+    memcpy(k->pub, pub, 32);
+    k->added = e->seq;
+    k->roles = json_object_get(e->shown, "roles");
+}
+
+static void
+revoke_key(struct vctx *v, struct vev *e, struct fails *f)
+{
+    const char *id = bv_jstr(e->shown, "key_id");
+    struct vkey *k = id ? bv_find_key(v, id) : NULL;
+
+    if (k == NULL || k->added >= e->seq) {
+        bv_fail_add(f,
+                    "key.revoked event %llu: revokes key %s, which no "
+                    "earlier proven key.added establishes",
+                    (unsigned long long)e->seq, id ? id : "?");
+        return;
+    }
+    if (k->is_log) {
+        bv_fail_add(f, "key.revoked event %llu: the log key cannot be revoked",
+                    (unsigned long long)e->seq);
+        return;
+    }
+    if (e->seq < k->revoked)
+        k->revoked = e->seq;
+}
+
+/* Is there a keys/<id>.json member? */
+static int
+has_key_file(struct vctx *v, const char *id)
+{
+    char name[5 + LDG_KEYID_LEN + 6];
+    snprintf(name, sizeof name, "keys/%s.json", id);
+    return bundle_get(&v->b, name) != NULL;
+}
+
+/* The manifest's "keys": exactly the key files, each once (format-bundle.md
+ * 2 and 7); and a file for the log key and every key that signs an
+ * included event. */
+static void
+check_key_list(struct vctx *v, struct fails *f)
+{
+    const json_t *list = json_object_get(v->manifest, "keys");
+    const json_t *id;
+    size_t i, nfiles = 0;
+
+    for (size_t j = 0; j < v->b.n; j++)
+        nfiles += bundle_name_kind(v->b.m[j].name, NULL) == BN_KEY;
+    if (!json_is_array(list)) {
+        bv_fail_add(f, "manifest: no keys list");
+        return;
+    }
+    json_array_foreach(list, i, id)
+    {
+        const char *s = json_string_value(id);
+        if (s == NULL || strlen(s) != LDG_KEYID_LEN || !has_key_file(v, s)) {
+            bv_fail_add(f, "manifest: keys names %s, which has no key file",
+                        s ? s : "a non-string");
+            return;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (json_equal(json_array_get(list, j), id)) {
+                bv_fail_add(f, "manifest: keys names %s twice", s);
+                return;
+            }
+    }
+    if (json_array_size(list) != nfiles)
+        bv_fail_add(f,
+                    "manifest: keys names %zu keys, the bundle has %zu key "
+                    "files",
+                    json_array_size(list), nfiles);
+    if (!has_key_file(v, v->logid))
+        bv_fail_add(f, "keys/%s.json (the log key) is missing", v->logid);
+    for (size_t j = 0; j < v->nev; j++)
+        if (v->ev[j].decoded && !has_key_file(v, v->ev[j].ev.actor)) {
+            bv_fail_add(f,
+                        "event %llu: the key file of its signer %s is "
+                        "missing",
+                        (unsigned long long)v->ev[j].seq, v->ev[j].ev.actor);
+            break;
+        }
+}
+
+/* keys/<id>.json must agree with what the proven events say. */
+static void
+check_key_files(struct vctx *v, struct fails *f)
+{
+    check_key_list(v, f);
+    for (size_t i = 0; i < v->b.n; i++) {
+        const struct bmember *m = &v->b.m[i];
+        char id[LDG_KEYID_LEN + 1], pubhex[65];
+        uint64_t added = 0, revoked = UINT64_MAX;
+        const struct vkey *k;
+        json_t *j;
+
+        if (bundle_name_kind(m->name, NULL) != BN_KEY)
+            continue;
+        memcpy(id, m->name + 5, LDG_KEYID_LEN);
+        id[LDG_KEYID_LEN] = '\0';
+        k = bv_find_key(v, id);
+        j = json_loadb((const char *)m->data, m->len, JSON_REJECT_DUPLICATES,
+                       NULL);
+        if (k != NULL)
+            ldg_hex(pubhex, k->pub, 32);
+        if (k == NULL) {
+            bv_fail_add(f, "%s: no proven event establishes this key", m->name);
+        } else if (j == NULL || !json_is_object(j) ||
+                   json_object_size(j) !=
+                       4u + (json_object_get(j, "revoked_seq") != NULL) ||
+                   bv_jstr(j, "key_id") == NULL ||
+                   strcmp(bv_jstr(j, "key_id"), id) ||
+                   bv_jstr(j, "actor") == NULL ||
+                   strcmp(bv_jstr(j, "actor"), k->actor) != 0) {
+            bv_fail_add(f,
+                        "%s: key_id or actor name is not the one its proven "
+                        "events give (%s), or it has other keys",
+                        m->name, k->actor);
+        } else if (bv_jstr(j, "public_key") == NULL ||
+                   strcmp(bv_jstr(j, "public_key"), pubhex) != 0 ||
+                   bv_ju64(j, "added_seq", &added) < 0 ||
+                   (!k->is_log && added != k->added) ||
+                   (json_object_get(j, "revoked_seq") != NULL &&
+                    bv_ju64(j, "revoked_seq", &revoked) < 0) ||
+                   revoked != k->revoked) {
+            bv_fail_add(f, "%s: does not agree with the key's proven events",
+                        m->name);
+        }
+        json_decref(j);
+    }
+}
+
+void
+bv_build_keys(struct vctx *v)
+{
+    struct vev *g = bv_find_ev(v, 0);
+    struct fails f = {{0}, 0};
+    struct vkey *k;
+    size_t nactors = 0;
+
+    if (!v->vkey_ok) {
+        bv_check(v->r, "keys", LDG_CHECK_FAIL, "no usable log key");
+        return;
+    }
+    if (g == NULL || !g->decoded || strcmp(g->ev.type, "ledger.genesis") != 0) {
+        bv_fail_add(&f, "the genesis event (0), which names the log key, is "
+                        "missing");
+    } else if (key_event_usable(v, g, &f)) {
+        const char *hex = bv_jstr(g->shown, "log_key");
+        uint8_t pub[32];
+        if (hex == NULL || ldg_unhex(pub, 32, hex) < 0 ||
+            memcmp(pub, v->logpub, 32) != 0)
+            bv_fail_add(&f, "the genesis event names another log key than %s",
+                        v->logid);
+    }
+    if ((k = push_key(v)) != NULL) { /* the log key itself */
+        snprintf(k->id, sizeof k->id, "%s", v->logid);
+        snprintf(k->actor, sizeof k->actor, "log");
+        memcpy(k->pub, v->logpub, 32);
+        k->is_log = 1;
+    }
+    for (size_t i = 0; i < v->nev; i++) { /* additions, in seq order */
+        struct vev *e = &v->ev[i];
+        if (!e->decoded || strcmp(e->ev.type, "key.added") != 0 ||
+            !key_event_usable(v, e, &f))
+            continue;
+        add_actor_key(v, e, &f);
+        nactors++;
+    }
+    /* sort by id for lookups; an id added twice keeps its first addition */
+    if (v->nkeys > 0)
+        qsort(v->keys, v->nkeys, sizeof *v->keys, bv_cmp_vkey);
+    for (size_t i = 1, j = 1; i <= v->nkeys; i++) {
+        if (i == v->nkeys) { /* done: j distinct ids */
+            v->nkeys = j;
+            break;
+        }
+        if (strcmp(v->keys[i].id, v->keys[j - 1].id) == 0) {
+            struct vkey *keep = &v->keys[j - 1], *dup = &v->keys[i];
+            bv_fail_add(&f, "key %s is added twice (events %llu and %llu)",
+                        dup->id, (unsigned long long)keep->added,
+                        (unsigned long long)dup->added);
+            if (dup->is_log || (!keep->is_log && dup->added < keep->added))
+                *keep = *dup;
+            nactors--;
+        } else {
+            v->keys[j++] = v->keys[i];
+        }
+    }
+    for (size_t i = 0; i < v->nev; i++) { /* then revocations */
+        struct vev *e = &v->ev[i];
+        if (!e->decoded || strcmp(e->ev.type, "key.revoked") != 0 ||
+            !key_event_usable(v, e, &f))
+            continue;
+        revoke_key(v, e, &f);
+    }
+    check_key_files(v, &f);
+    bv_check_fails(v->r, "keys", &f,
+                   "the log key and %zu actor key%s, "
+                   "established by proven events",
+                   nactors, nactors == 1 ? "" : "s");
+}
