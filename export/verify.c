@@ -73,7 +73,7 @@ bv_fail_add(struct fails *f, const char *fmt, ...)
     }
 }
 
-/* Reports a bv_check from its failures, or PASS with the given text. */
+/* Reports a check from its failures, or PASS with the given text. */
 
 void
 bv_check_fails(struct ldg_bundle_report *r, const char *name,
@@ -150,7 +150,7 @@ bv_cmp_vkey(const void *a, const void *b)
     return strcmp(x->id, y->id);
 }
 
-/* The key with id (the table is sorted by bv_build_keys). */
+/* The key with id (the table is sorted by build_keys). */
 struct vkey *
 bv_find_key(struct vctx *v, const char *id)
 {
@@ -375,7 +375,7 @@ ctx_init(struct vctx *v, const struct ldg_bundle_verify_opts *o,
             "no trust anchor: pass --trusted-key with the log's verifier "
             "key (`ledger keys verifier` on the box that wrote it), or "
             "--trusted-checkpoint with a checkpoint of that log you trust, "
-            "or --insecure-trust-bundle-key to bv_check the bundle only "
+            "or --insecure-trust-bundle-key to check the bundle only "
             "against the key it carries");
         return LDG_EKEY;
     }

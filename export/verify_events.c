@@ -204,7 +204,7 @@ check_body(struct vev *e)
     ldg_body_root(root, (const uint8_t(*)[32])d, k);
     if (!e->decoded) {
         snprintf(why, WHY_MAX,
-                 "event %llu: no entry to bv_check the body "
+                 "event %llu: no entry to check the body "
                  "against",
                  seq);
         goto out;

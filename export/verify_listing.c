@@ -546,7 +546,7 @@ bv_check_events(struct vctx *v)
     struct fails f = {{0}, 0};
     uint64_t prev = 0, nsel = 0, nsup = 0, c;
     uint64_t nb[4] = {0, 0, 0, 0}, fw = 0;
-    int allbodies = 1; /* else the counts are the bodies bv_check's finding */
+    int allbodies = 1; /* else the counts are the bodies check's finding */
     size_t i;
     const json_t *rec;
 

@@ -70,7 +70,7 @@ load_manifest(struct vctx *v)
 }
 
 /* The two large JSON documents of a bundle, the manifest and the state,
- * are parsed beside pass 1. Only the manifest's task adds a bv_check while
+ * are parsed beside pass 1. Only the manifest's task adds a check while
  * pass 1 runs, so the report keeps its order. */
 void
 bv_side_task(struct vctx *v, int k)
@@ -99,7 +99,7 @@ own_vkey(struct vctx *v, char *own, size_t cap)
         snprintf(own, cap, "%.*s", (int)(m->len - 1), (const char *)m->data);
 }
 
-/* Picks the log key: trusted, or the bundle's own (bv_check_log_key reports
+/* Picks the log key: trusted, or the bundle's own (check_log_key reports
  * which, with a warning for the latter). Needs no manifest. */
 void
 bv_pick_log_key(struct vctx *v)
@@ -155,12 +155,12 @@ bv_check_log_key(struct vctx *v)
     else if (v->o->trusted_checkpoint != NULL)
         bv_check(v->r, "log-key", LDG_CHECK_PASS,
                  "the bundle's log key %s, held to the trusted checkpoint (the "
-                 "trusted-checkpoint bv_check)",
+                 "trusted-checkpoint check)",
                  own);
     else
         bv_check(v->r, "log-key", LDG_CHECK_WARN,
                  "taken on trust from the bundle itself (%s); pass "
-                 "--trusted-key with the log's verifier key to bv_check it",
+                 "--trusted-key with the log's verifier key to check it",
                  own);
 }
 
@@ -198,7 +198,7 @@ bv_check_manifest_sig(struct vctx *v)
 }
 
 /* Opens the checkpoint with the log key (before pass 1, whose proofs need
- * its size and root); bv_check_checkpoint reports. */
+ * its size and root); check_checkpoint reports. */
 int
 bv_open_checkpoint(struct vctx *v)
 {
