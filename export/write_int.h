@@ -1,0 +1,128 @@
+/*
+ * write_int.h — private to `ledger export` (export/write*.c): the export's
+ * context (struct ex), its selection and key records, the member queue,
+ * and the steps each file gives the others. Nothing here is API; see
+ * export.h.
+ *
+ * One struct ex lives for one ldg_export_write* call and reads one
+ * snapshot (x->t); the member queue's writer thread alone touches the
+ * archive and the digest list until it is joined (ex_queue_finish).
+ */
+#ifndef LEDGER_EXPORT_WRITE_INT_H
+#define LEDGER_EXPORT_WRITE_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "export/export_int.h"
+#include "query/query.h"
+
+#define ROLE_SELECTED 1u
+#define ROLE_SUPPORT 2u
+#define MAX_EVENTS_DEFAULT 200000
+#define PROGRESS_EVERY 256
+
+struct sel {
+    uint64_t seq;
+    unsigned role;
+    uint64_t erased_by; /* UINT64_MAX if none */
+};
+
+struct keyent {
+    char id[LDG_KEYID_LEN + 1];
+    struct ldg_keyinfo ki;
+};
+
+/*
+ * Members go through a queue to a writer thread, which hashes them, adds
+ * them to the archive (whose zstd stream has worker threads of its own)
+ * and records the digests; the calling thread keeps reading the ledger and
+ * formatting. Only the writer touches the archive and the digest list
+ * until it is joined.
+ */
+#define QCAP 1024
+#define WBATCH 256 /* members the writer takes at once */
+struct qitem {
+    char name[48];
+    const void *data;
+    size_t len;
+    void *owned; /* freed after writing */
+};
+struct mqueue {
+    pthread_mutex_t mu;
+    pthread_cond_t nonempty, nonfull;
+    struct qitem items[QCAP];
+    size_t head, count;
+    int closed, started, inited, err;
+    pthread_t th;
+    char errmsg[320];
+};
+
+struct ex {
+    struct ldg_ledger *l;
+    const struct ldg_export_opts *o;
+    struct ldg_txn *t;
+    char vkey[512];
+    char origin[LDG_ORIGIN_MAX + 1];
+    char *ck;
+    char *cosigned_proof; /* cosigned/consistency, or NULL: none carried */
+    uint64_t cksize;
+    uint8_t root[32];
+    uint64_t max_events;
+    struct sel *ev;
+    size_t nev, capev;
+    struct keyent *keys;
+    size_t nkeys, capkeys;
+    struct bwriter *w;
+    /* The manifest's two long lists, as JSON text: "files" (written by
+     * the writer thread only) and "events". */
+    struct ldg_buf mfiles, msizes, mevents;
+    struct ldg_buf jsonl;
+    uint64_t tar_bytes; /* uncompressed archive size so far */
+    struct ldg_export_report rep;
+    struct mqueue q;
+    struct ldg_proof_batch *proofs; /* every proof against cksize */
+    json_t *state;                  /* projected state at cksize, or NULL */
+    char *state_note;               /* its signed projection note, or NULL */
+    json_t *timeline;               /* timeline.json, or NULL */
+    char top[B_TOP_MAX + 1];        /* the archive's one directory */
+    char file[300];                 /* the bundle's file name, for README */
+    uint64_t now_ns;
+    struct ldg_query_models *models; /* "model_at" (none when redacting) */
+    /* format 2: the seal of the event being written, with its events'
+     * claim digests (the seal of consecutive sealed events is read once) */
+    int has_seal;
+    uint64_t seal_seq;
+    struct ldg_seal seal;
+    uint8_t (*seal_dig)[32];
+};
+
+/* write_select.c: which events go into the bundle */
+struct keyent *ex_find_key(struct ex *x, const char *id);
+int ex_select_events(struct ex *x, const struct ldg_query *q);
+int ex_model_at(struct ex *x, const struct ldg_event *ev, const json_t *body,
+                struct ldg_model_at *m, const char **model);
+int ex_select_support(struct ex *x);
+
+/* write_queue.c: the members' queue */
+int ex_queue_start(struct ex *x);
+int ex_queue_finish(struct ex *x);
+int ex_member_put(struct ex *x, const char *name, const void *data, size_t len,
+                  void *owned);
+int ex_member(struct ex *x, const char *name, const void *data, size_t len);
+int ex_member_json(struct ex *x, const char *name, json_t *v, size_t flags);
+int ex_in_list(const char *s, char *const *list, size_t n);
+int ex_protected_type(const char *type);
+
+/* write_members.c: the members */
+int ex_write_keys(struct ex *x);
+int ex_write_event(struct ex *x, const struct sel *s);
+void ex_load_state(struct ex *x);
+int ex_write_state(struct ex *x);
+int ex_write_manifest(struct ex *x, uint64_t now_ns);
+
+/* write_readme.c: README and SUMMARY.md */
+int ex_write_readme(struct ex *x, uint64_t now_ns);
+int ex_write_summary(struct ex *x, uint64_t now_ns);
+
+#endif

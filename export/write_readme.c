@@ -1,0 +1,466 @@
+/*
+ * write_readme.c — README and SUMMARY.md: what a person reads first in a
+ * bundle (`ledger export`; the flow is in write.c, the shared context in
+ * write_int.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "export/write_int.h"
+#include "projections/projections.h"
+#include "query/query.h"
+
+/* --------------------------------------------------- README and SUMMARY -- */
+
+/* "2026-11-22 09:39:01 UTC": seconds, no fraction (human text). */
+static void
+human_utc(char *buf, size_t cap, uint64_t ts_ns)
+{
+    char base[32];
+    if (ldg_time_rfc3339_base(base, sizeof base,
+                              (int64_t)(ts_ns / 1000000000u)) < 0) {
+        snprintf(buf, cap, "?");
+        return;
+    }
+    base[10] = ' '; /* "2026-11-22T09:39:01" -> "2026-11-22 09:39:01" */
+    snprintf(buf, cap, "%s UTC", base);
+}
+
+/* README.txt: what the bundle is and how to check it, with the exact
+ * commands (the verifier key spelled out, to be compared with one
+ * received another way). */
+int
+ex_write_readme(struct ex *x, uint64_t now_ns)
+{
+    struct ldg_buf b = {0};
+    char when[48];
+    const char *file = x->file;
+
+    human_utc(when, sizeof when, now_ns);
+    ldg_buf_printf(&b,
+                   "This is a ledger evidence bundle (format %s), named %s.\n"
+                   "\n",
+                   LDG_BUNDLE_MAGIC, x->top);
+    ldg_buf_printf(
+        &b,
+        "It holds %llu signed, hash-chained events from the ledger "
+        "of\n%s, exported with `ledger export` on\n%s. Each event "
+        "comes with a Merkle inclusion proof against the\nlog's "
+        "signed checkpoint of size %llu (the file `checkpoint`), "
+        "and\nmanifest.json, which lists every file with its SHA-256, "
+        "is signed with the\nlog's key (manifest.sig). SUMMARY.txt "
+        "says in words what the events\nshow; events.jsonl has them "
+        "decoded, one JSON object a line.\n\n",
+        (unsigned long long)x->nev, x->origin, when,
+        (unsigned long long)x->cksize);
+    ldg_buf_puts(&b, "How to verify it (offline: no ledger and no network are "
+                     "needed)\n\n");
+    ldg_buf_printf(
+        &b,
+        "1. Get the log's verifier key from the box's owner through a "
+        "channel you\n   trust (`ledger keys verifier` prints it on "
+        "the box). Not from this\n   bundle: its own copy, log.vkey, "
+        "only shows the bundle agrees with itself.\n   The key this "
+        "bundle was signed with is:\n\n     %s\n\n",
+        x->vkey);
+    ldg_buf_printf(&b,
+                   "2. Check the bundle file (exit 0: verified; 1: a check "
+                   "failed; 65: not a\n   readable bundle):\n\n"
+                   "     ledger verify-bundle --trusted-key '%s' %s\n\n",
+                   x->vkey, file);
+    ldg_buf_printf(
+        &b,
+        "3. If you unpacked it, pack the directory again and check "
+        "that (the order\n   of the files does not matter):\n\n"
+        "     tar --zstd -cf %s.tar.zst %s\n"
+        "     ledger verify-bundle --trusted-key '%s' %s.tar.zst\n\n",
+        x->top, x->top, x->vkey, x->top);
+    ldg_buf_printf(&b,
+                   "   To check and unpack in one go:\n\n"
+                   "     ledger verify-bundle --trusted-key '%s' %s --extract "
+                   "DIR\n\n",
+                   x->vkey, file);
+    ldg_buf_printf(&b,
+                   "With the key passed the same way, `ledger timeline RUN "
+                   "--bundle %s`,\n`ledger query --bundle %s` and `ledger "
+                   "doctor --bundle %s` read the\nbundle after verifying it. "
+                   "Every byte of the layout is described in\n"
+                   "docs/format-bundle.md of the ledger's source.\n",
+                   file, file, file);
+    if (b.err) {
+        free(b.p);
+        return b.err;
+    }
+    return ex_member_put(x, B_README, b.p, b.len, b.p);
+}
+
+static const char *
+jget(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s != NULL ? s : "";
+}
+
+static int
+jis(const json_t *o, const char *k, const char *v)
+{
+    return strcmp(jget(o, k), v) == 0;
+}
+
+/* Does the event (a line of events.jsonl) report a failure, a denial or
+ * something down? The timeline's rule for marking a line with '!'. */
+static const char *
+failure_of(const json_t *e)
+{
+    const json_t *body = json_object_get(e, "body");
+    const char *type = jget(e, "type");
+    if (body == NULL)
+        return NULL;
+    if (jis(body, "decision", "deny"))
+        return "denied";
+    if (jis(body, "status", "failed") || jis(body, "status", "aborted") ||
+        jis(body, "outcome", "error"))
+        return "failed";
+    if (strcmp(type, "permission.revoked") == 0 ||
+        strcmp(type, "permission.denied") == 0)
+        return "permission withdrawn";
+    if (strcmp(type, "promotion.rolled_back") == 0)
+        return "rolled back";
+    if (jis(body, "state", "offline") || jis(body, "state", "removed"))
+        return "model unavailable";
+    if (jis(body, "status", "down") || jis(body, "status", "degraded"))
+        return "runtime unhealthy";
+    if (json_is_false(json_object_get(body, "passed")) ||
+        json_is_false(json_object_get(body, "ok")))
+        return "check failed";
+    return NULL;
+}
+
+/* The doctor (log-derived clauses) after the first size events. */
+static json_t *
+summary_doctor(struct ex *x, struct ldg_buf *b, const char *title,
+               uint64_t size, const char *pack)
+{
+    struct ldg_view_opts vo;
+    json_t *d = NULL, *p, *c;
+    char msg[512];
+    size_t i, j, k;
+    int shown = 0;
+
+    memset(&vo, 0, sizeof vo);
+    vo.at_size = size;
+    snprintf(msg, sizeof msg, "%s", ldg_errmsg(x->l));
+    if (ldg_projections_view(x->l, LDG_VIEW_DOCTOR, &vo, &d) < 0) {
+        ldg_buf_printf(b, "\n%s: not available (%s)\n", title,
+                       ldg_errmsg(x->l));
+        ldg_set_errmsg(x->l, "%s", msg);
+        return NULL;
+    }
+    ldg_buf_printf(b, "\n%s (log size %llu): %s\n", title,
+                   (unsigned long long)size, jget(d, "verdict"));
+    json_array_foreach(json_object_get(d, "packs"), i, p)
+    {
+        if (pack != NULL && !jis(p, "pack", pack))
+            continue;
+        json_array_foreach(json_object_get(p, "clauses"), j, c)
+        {
+            json_t *line;
+            if (jis(c, "status", "ok"))
+                continue;
+            ldg_buf_printf(b, "  %-4s pack %s: %s\n",
+                           jis(c, "status", "fail") ? "FAIL" : "WARN",
+                           jget(p, "pack"), jget(c, "name"));
+            json_array_foreach(json_object_get(c, "detail"), k, line)
+                ldg_buf_printf(b, "         %s\n", json_string_value(line));
+            shown++;
+        }
+    }
+    json_array_foreach(json_object_get(d, "box"), i, c)
+    {
+        json_t *line;
+        if (jis(c, "status", "ok"))
+            continue;
+        ldg_buf_printf(b, "  %-4s %s\n",
+                       jis(c, "status", "fail") ? "FAIL" : "WARN",
+                       jget(c, "name"));
+        json_array_foreach(json_object_get(c, "detail"), k, line)
+            ldg_buf_printf(b, "         %s\n", json_string_value(line));
+        shown++;
+    }
+    if (shown == 0)
+        ldg_buf_puts(b, "  every clause holds\n");
+    return d;
+}
+
+/* Sizes of the longest run whose doctor is kept at every point. */
+#define DOCTOR_POINTS_MAX 512
+
+static json_t *
+dec_json(uint64_t v)
+{
+    char b[24];
+    snprintf(b, sizeof b, "%llu", (unsigned long long)v);
+    return json_string(b);
+}
+
+/*
+ * timeline.json's "doctor_points": the doctor after every size from lo to
+ * hi (the events before the run's start through its end), so that `ledger
+ * doctor --bundle --at` answers at any event or time of the run. Kept
+ * where it changes: {"size", "seq" (the last event in), "ts" (its time),
+ * "doctor"}; "ts" lists the time of every event lo-1..hi-1 (for --at
+ * TIME), "first_ts" and "last_ts" are the first and last of them,
+ * "next_ts" the time of the event after hi, when the checkpoint holds
+ * one: a time before it is still at hi. A run longer than
+ * DOCTOR_POINTS_MAX events keeps only the start and end ("doctor").
+ */
+static void
+doctor_points(struct ex *x, uint64_t lo, uint64_t hi)
+{
+    json_t *pts, *prev = NULL, *o, *times;
+    struct ldg_event ev;
+    char msg[512];
+
+    if (hi < lo || hi - lo > DOCTOR_POINTS_MAX)
+        return;
+    snprintf(msg, sizeof msg, "%s", ldg_errmsg(x->l));
+    pts = json_array();
+    times = json_array();
+    for (uint64_t size = lo; size <= hi; size++) {
+        struct ldg_view_opts vo;
+        json_t *d = NULL, *cmp;
+        memset(&vo, 0, sizeof vo);
+        vo.at_size = size;
+        if (ldg_projections_view(x->l, LDG_VIEW_DOCTOR, &vo, &d) < 0 ||
+            ldg_event_get(x->t, size - 1, &ev) < 0) {
+            json_decref(d);
+            json_decref(pts);
+            json_decref(times);
+            json_decref(prev);
+            ldg_set_errmsg(x->l, "%s", msg);
+            return; /* the start and end doctors remain */
+        }
+        json_array_append_new(times, dec_json(ev.ts_ns));
+        cmp = json_deep_copy(d);
+        json_object_del(cmp, "size");
+        if (prev != NULL && json_equal(prev, cmp)) {
+            json_decref(cmp);
+            json_decref(d);
+            continue;
+        }
+        json_decref(prev);
+        prev = cmp;
+        json_array_append_new(pts, json_pack("{s:o, s:o, s:o, s:o}", "size",
+                                             dec_json(size), "seq",
+                                             dec_json(size - 1), "ts",
+                                             dec_json(ev.ts_ns), "doctor", d));
+    }
+    json_decref(prev);
+    o = json_pack("{s:o, s:o, s:o, s:o}", "first_size", dec_json(lo),
+                  "last_size", dec_json(hi), "points", pts, "ts", times);
+    if (ldg_event_get(x->t, lo - 1, &ev) == 0)
+        json_object_set_new(o, "first_ts", dec_json(ev.ts_ns));
+    if (ldg_event_get(x->t, hi - 1, &ev) == 0)
+        json_object_set_new(o, "last_ts", dec_json(ev.ts_ns));
+    if (hi < x->cksize && ldg_event_get(x->t, hi, &ev) == 0)
+        json_object_set_new(o, "next_ts", dec_json(ev.ts_ns));
+    json_object_set_new(x->timeline, "doctor_points", o);
+    ldg_set_errmsg(x->l, "%s", msg);
+}
+
+/* The run's timeline and the doctor at its start and end. Only for a
+ * bundle that redacts nothing: both read whole bodies. */
+static void
+summary_run(struct ex *x, struct ldg_buf *b)
+{
+    const char *run = x->o->run;
+    json_t *tl = NULL, *docs, *d;
+    char *text = NULL;
+    uint64_t s = 0, e = 0;
+
+    if (x->o->nredact_fields > 0 || x->o->nredact_types > 0) {
+        ldg_buf_printf(b,
+                       "\nThe timeline of run %s and the doctor are left out: "
+                       "fields or bodies\nwere redacted, and both would show "
+                       "them.\n",
+                       run);
+        return;
+    }
+    if (ldg_query_timeline(x->t, run, &tl) < 0 ||
+        ldg_query_timeline_text(tl, &text) < 0) {
+        ldg_buf_printf(b, "\nRun %s: no timeline (%s)\n", run,
+                       ldg_errmsg(x->l));
+        json_decref(tl);
+        return;
+    }
+    ldg_buf_printf(b, "\nRun %s, as `ledger timeline %s` shows it:\n\n", run,
+                   run);
+    ldg_buf_puts(b, text);
+    if (parse_dec(jget(json_object_get(tl, "start"), "seq"),
+                  strlen(jget(json_object_get(tl, "start"), "seq")), &s) < 0)
+        s = 0;
+    if (parse_dec(jget(json_object_get(tl, "end"), "seq"),
+                  strlen(jget(json_object_get(tl, "end"), "seq")), &e) < 0)
+        e = 0;
+    docs = json_array();
+    if (s > 0 && (d = summary_doctor(
+                      x, b, "Doctor at the run's start", s,
+                      json_string_value(json_object_get(tl, "pack")))) != NULL)
+        json_array_append_new(docs, d);
+    if (e > 0 && e < x->cksize &&
+        (d = summary_doctor(x, b, "Doctor at the run's end", e + 1,
+                            json_string_value(json_object_get(tl, "pack")))) !=
+            NULL)
+        json_array_append_new(docs, d);
+    else if (e == 0)
+        ldg_buf_printf(b, "\nThe run has no end event up to the checkpoint.\n");
+    free(text);
+    /* timeline.json: the same, for `ledger timeline --bundle` and `ledger
+     * doctor --bundle --at` on the receiving side */
+    x->timeline = json_pack("{s:s, s:o, s:o}", "run", run, "timeline", tl,
+                            "doctor", docs);
+    if (x->timeline != NULL && s > 0 && e >= s)
+        doctor_points(x, s, e + 1 < x->cksize ? e + 1 : x->cksize);
+}
+
+#define SUMMARY_LIST_MAX 200
+
+/* SUMMARY.txt: the bundle in words, for the person who receives it. */
+int
+ex_write_summary(struct ex *x, uint64_t now_ns)
+{
+    const struct ldg_export_opts *o = x->o;
+    struct ldg_buf b = {0};
+    char when[48], t0[48] = "", t1[48] = "";
+    const char *p, *end;
+    size_t nfail = 0, nlist = 0;
+    json_t **sel = NULL;
+    size_t nsel = 0;
+    int rc = 0;
+
+    human_utc(when, sizeof when, now_ns);
+    ldg_buf_printf(&b, "Summary of evidence bundle %s\n\n", x->top);
+    ldg_buf_printf(&b, "From the ledger of %s, exported on %s%s%s.\n",
+                   x->origin, when, o->exported_by ? " by " : "",
+                   o->exported_by ? o->exported_by : "");
+    ldg_buf_puts(&b, "Selection:");
+    if (o->nterms == 0 && !o->since && !o->until)
+        ldg_buf_puts(&b, " every event");
+    for (int i = 0; i < o->nterms; i++)
+        ldg_buf_printf(&b, " %s", o->terms[i]);
+    if (o->since)
+        ldg_buf_printf(&b, " since %s", o->since);
+    if (o->until)
+        ldg_buf_printf(&b, " until %s", o->until);
+    ldg_buf_puts(&b, "\n");
+    ldg_buf_printf(
+        &b,
+        "Events: %llu: %llu selected, %llu added to establish keys "
+        "or erasures,\n        each proven against the signed "
+        "checkpoint of size %llu.\n",
+        (unsigned long long)x->nev, (unsigned long long)x->rep.selected,
+        (unsigned long long)x->rep.support, (unsigned long long)x->cksize);
+    ldg_buf_printf(&b,
+                   "Bodies: %llu whole, %llu redacted (%llu fields withheld), "
+                   "%llu withheld whole,\n        %llu erased in the ledger.\n",
+                   (unsigned long long)x->rep.bodies_full,
+                   (unsigned long long)x->rep.bodies_redacted,
+                   (unsigned long long)x->rep.fields_withheld,
+                   (unsigned long long)x->rep.bodies_withheld,
+                   (unsigned long long)x->rep.bodies_erased);
+    ldg_buf_printf(&b, "Projected state: %s.\n", x->rep.state_detail);
+
+    /* the selected events, from events.jsonl (already redacted) */
+    p = x->jsonl.s;
+    end = p ? p + x->jsonl.len : p;
+    while (p != NULL && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        json_t *e, **n;
+        if (nl == NULL)
+            nl = end;
+        e = json_loadb(p, (size_t)(nl - p), 0, NULL);
+        p = nl + 1;
+        if (e == NULL)
+            continue;
+        n = realloc(sel, (nsel + 1) * sizeof *n);
+        if (n == NULL) {
+            json_decref(e);
+            rc = LDG_ENOMEM;
+            goto out;
+        }
+        sel = n;
+        sel[nsel++] = e;
+    }
+    if (nsel > 0) {
+        uint64_t a = 0, z = 0;
+        const char *ta = jget(sel[0], "ts"), *tz = jget(sel[nsel - 1], "ts");
+        if (parse_dec(ta, strlen(ta), &a) == 0)
+            human_utc(t0, sizeof t0, a);
+        if (parse_dec(tz, strlen(tz), &z) == 0)
+            human_utc(t1, sizeof t1, z);
+        ldg_buf_printf(&b, "Time span: %s to %s.\n", t0, t1);
+    }
+    for (size_t i = 0; i < nsel; i++)
+        nfail += failure_of(sel[i]) != NULL;
+    ldg_buf_printf(&b, "\nWhat failed or was refused: %zu event%s\n", nfail,
+                   nfail == 1 ? "" : "s");
+    if (nfail == 0)
+        ldg_buf_puts(&b,
+                     "  nothing: no selected event reports a failure, a "
+                     "denial, a withdrawn\n  permission, a model offline or "
+                     "a runtime down\n");
+    for (size_t i = 0; i < nsel; i++) {
+        const char *why = failure_of(sel[i]);
+        uint64_t ts = 0;
+        const char *tss = jget(sel[i], "ts");
+        if (why == NULL)
+            continue;
+        if (parse_dec(tss, strlen(tss), &ts) == 0)
+            human_utc(t0, sizeof t0, ts);
+        ldg_buf_printf(&b, "  #%-6s %s  %-22s %s  (%s)\n", jget(sel[i], "seq"),
+                       t0, jget(sel[i], "type"), jget(sel[i], "subject"), why);
+    }
+    if (o->run != NULL)
+        summary_run(x, &b);
+    else if (x->state != NULL)
+        json_decref(
+            summary_doctor(x, &b, "Doctor at the checkpoint", x->cksize, NULL));
+    ldg_buf_printf(&b, "\nEvents selected (%zu):\n", nsel);
+    for (size_t i = 0; i < nsel && nlist < SUMMARY_LIST_MAX; i++, nlist++) {
+        uint64_t ts = 0;
+        const char *tss = jget(sel[i], "ts"), *run = jget(sel[i], "run");
+        if (parse_dec(tss, strlen(tss), &ts) == 0)
+            human_utc(t0, sizeof t0, ts);
+        ldg_buf_printf(&b, "  #%-6s %s  %-22s %s%s%s%s\n", jget(sel[i], "seq"),
+                       t0, jget(sel[i], "type"), jget(sel[i], "subject"),
+                       *run ? "  run " : "", run,
+                       json_is_true(json_object_get(sel[i], "body_withheld"))
+                           ? "  [body withheld]"
+                       : json_is_true(json_object_get(sel[i], "erased"))
+                           ? "  [body erased]"
+                           : "");
+    }
+    if (nsel > nlist)
+        ldg_buf_printf(&b, "  ... and %zu more: events.jsonl has every one\n",
+                       nsel - nlist);
+    if (b.err) {
+        rc = b.err;
+        goto out;
+    }
+    rc = ex_member_put(x, B_SUMMARY, b.p, b.len, b.p);
+    b.p = NULL;
+out:
+    for (size_t i = 0; i < nsel; i++)
+        json_decref(sel[i]);
+    free(sel);
+    free(b.p);
+    return rc;
+}

@@ -1,0 +1,321 @@
+/*
+ * write_select.c — which events go into the bundle: the selection, the
+ * support events (genesis, key events, erasures) and the actor keys they
+ * need (`ledger export`; the flow is in write.c, the shared context in
+ * write_int.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "export/write_int.h"
+#include "projections/projections.h"
+#include "query/query.h"
+
+/* ------------------------------------------------------------ helpers -- */
+
+static int
+push_sel(struct ex *x, uint64_t seq, unsigned role)
+{
+    if (x->nev == x->capev) {
+        size_t cap = x->capev ? x->capev * 2 : 256;
+        struct sel *n = realloc(x->ev, cap * sizeof *n);
+        if (n == NULL)
+            return LDG_ENOMEM;
+        x->ev = n;
+        x->capev = cap;
+    }
+    x->ev[x->nev].seq = seq;
+    x->ev[x->nev].role = role;
+    x->ev[x->nev].erased_by = UINT64_MAX;
+    x->nev++;
+    return 0;
+}
+
+static int
+cmp_sel(const void *a, const void *b)
+{
+    const struct sel *x = a, *y = b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Sorts the list and merges duplicates (their roles OR together). */
+static void
+sort_sel(struct ex *x)
+{
+    size_t j = 0;
+    qsort(x->ev, x->nev, sizeof *x->ev, cmp_sel);
+    for (size_t i = 0; i < x->nev; i++) {
+        if (j > 0 && x->ev[j - 1].seq == x->ev[i].seq) {
+            x->ev[j - 1].role |= x->ev[i].role;
+            if (x->ev[i].erased_by != UINT64_MAX)
+                x->ev[j - 1].erased_by = x->ev[i].erased_by;
+        } else {
+            x->ev[j++] = x->ev[i];
+        }
+    }
+    x->nev = j;
+}
+
+/* Index of the first key whose id is >= id (keys are kept sorted). */
+static size_t
+key_pos(const struct ex *x, const char *id)
+{
+    size_t lo = 0, hi = x->nkeys;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(x->keys[mid].id, id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+struct keyent *
+ex_find_key(struct ex *x, const char *id)
+{
+    size_t i = key_pos(x, id);
+    return i < x->nkeys && strcmp(x->keys[i].id, id) == 0 ? &x->keys[i] : NULL;
+}
+
+/* Remembers an actor key id; looks it up in the log once. */
+static int
+add_key(struct ex *x, const char *id)
+{
+    struct keyent k;
+    size_t i = key_pos(x, id);
+    int rc;
+
+    if (i < x->nkeys && strcmp(x->keys[i].id, id) == 0)
+        return 0;
+    memset(&k, 0, sizeof k);
+    snprintf(k.id, sizeof k.id, "%s", id);
+    rc = ldg_key_info(x->t, id, &k.ki);
+    if (rc < 0) {
+        ldg_set_errmsg(x->l,
+                       "key %s signs selected events but the log does "
+                       "not know it: %s",
+                       id, ldg_strerror(rc));
+        return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
+    }
+    if (x->nkeys == x->capkeys) {
+        size_t cap = x->capkeys ? x->capkeys * 2 : 8;
+        struct keyent *n = realloc(x->keys, cap * sizeof *n);
+        if (n == NULL)
+            return LDG_ENOMEM;
+        x->keys = n;
+        x->capkeys = cap;
+    }
+    memmove(&x->keys[i + 1], &x->keys[i], (x->nkeys - i) * sizeof k);
+    x->keys[i] = k;
+    x->nkeys++;
+    return 0;
+}
+
+/* ---------------------------------------------------------- selection -- */
+
+int
+ex_select_events(struct ex *x, const struct ldg_query *q)
+{
+    struct ldg_query_iter *it = NULL;
+    struct ldg_event ev;
+    int rc;
+
+    if ((rc = ldg_query_iter_new(&it, q, x->t, 0)) < 0) {
+        ldg_set_errmsg(x->l, "selection: %s", ldg_strerror(rc));
+        return rc;
+    }
+    while ((rc = ldg_query_iter_next(it, &ev)) == 0) {
+        if (ev.seq >= x->cksize)
+            continue; /* after the checkpoint: cannot be proven */
+        if (x->rep.selected >= x->max_events) {
+            ldg_set_errmsg(x->l,
+                           "the selection has more than %llu events; "
+                           "narrow it or raise the limit",
+                           (unsigned long long)x->max_events);
+            rc = LDG_ETOOBIG;
+            break;
+        }
+        if ((rc = push_sel(x, ev.seq, ROLE_SELECTED)) < 0 ||
+            (rc = add_key(x, ev.actor)) < 0)
+            break;
+        x->rep.selected++;
+    }
+    if (rc == LDG_ENOTFOUND)
+        rc = 0;
+    else if (rc < 0 && rc != LDG_ETOOBIG)
+        ldg_set_errmsg(x->l, "selection: %s", ldg_strerror(rc));
+    ldg_query_iter_free(it);
+    return rc;
+}
+
+/* For every selected event whose body was erased, the body.erased event
+ * that did it. Uses the query module's type index. */
+static int
+select_erasures(struct ex *x)
+{
+    static char term[] = "type=body.erased";
+    char *terms[1] = {term};
+    struct ldg_query *q = NULL;
+    struct ldg_query_iter *it = NULL;
+    struct ldg_event ev;
+    char err[256];
+    size_t nsel = x->nev;
+    int rc;
+
+    rc = ldg_query_compile(&q, 1, terms, NULL, NULL, err, sizeof err);
+    if (rc == 0)
+        rc = ldg_query_iter_new(&it, q, x->t, 0);
+    while (rc == 0 && (rc = ldg_query_iter_next(it, &ev)) == 0) {
+        json_t *body = NULL;
+        json_int_t tgt;
+        struct sel *s;
+        if (ev.seq >= x->cksize)
+            break;
+        if ((rc = ldg_body_get(x->t, ev.seq, &body)) < 0)
+            break;
+        tgt = json_integer_value(json_object_get(body, "target_seq"));
+        json_decref(body);
+        /* x->ev[0..nsel) is sorted: only selected events so far */
+        {
+            struct sel key = {(uint64_t)tgt, 0, 0};
+            s = tgt < 0 || nsel == 0
+                    ? NULL
+                    : bsearch(&key, x->ev, nsel, sizeof *x->ev, cmp_sel);
+        }
+        if (s == NULL)
+            continue;
+        s->erased_by = ev.seq;
+        if ((rc = push_sel(x, ev.seq, ROLE_SUPPORT)) < 0)
+            break;
+        if ((rc = add_key(x, ev.actor)) < 0)
+            break;
+    }
+    if (rc == LDG_ENOTFOUND)
+        rc = 0;
+    if (rc < 0 && ldg_errmsg(x->l)[0] == '\0')
+        ldg_set_errmsg(x->l, "looking for body.erased events: %s",
+                       ldg_strerror(rc));
+    ldg_query_iter_free(it);
+    ldg_query_free(q);
+    return rc;
+}
+
+/* What the log knew of the weights of the model a selected event names,
+ * within the checkpoint's size: 1 with *m filled, 0 for an event about
+ * no model (or when the bundle redacts: a model's name could be what was
+ * withheld, so no "model_at" and no model support events then). */
+int
+ex_model_at(struct ex *x, const struct ldg_event *ev, const json_t *body,
+            struct ldg_model_at *m, const char **model)
+{
+    int rc;
+
+    if (x->models == NULL || body == NULL ||
+        (*model = ldg_query_model_of(ev->type, body)) == NULL)
+        return 0;
+    if ((rc = ldg_query_models_at(x->models, *model, ev->seq, m)) < 0)
+        return rc;
+    if (m->ever_verified && m->verified_seq >= x->cksize)
+        m->ever_verified = 0; /* after the bundle's checkpoint */
+    return 1;
+}
+
+/* Event seq as support, with its signer's key events. */
+static int
+push_support(struct ex *x, uint64_t seq)
+{
+    struct ldg_event ev;
+    int rc;
+
+    if ((rc = ldg_event_get(x->t, seq, &ev)) < 0 ||
+        (rc = push_sel(x, seq, ROLE_SUPPORT)) < 0)
+        return rc;
+    return add_key(x, ev.actor);
+}
+
+/* The model.registered (and model.verified) events that back the
+ * "model_at" of the selected route decisions, evals and promotions. */
+static int
+select_model_support(struct ex *x)
+{
+    size_t nsel = x->nev;
+    int rc;
+
+    if (x->o->nredact_fields > 0 || x->o->nredact_types > 0)
+        return 0;
+    if ((rc = ldg_query_models_new(&x->models, x->t)) < 0)
+        return rc;
+    for (size_t i = 0; i < nsel; i++) {
+        struct ldg_event ev;
+        struct ldg_model_at m;
+        const char *model;
+        json_t *body = NULL;
+        if (!(x->ev[i].role & ROLE_SELECTED))
+            continue;
+        if ((rc = ldg_event_get(x->t, x->ev[i].seq, &ev)) < 0)
+            return rc;
+        if (strncmp(ev.type, "route.", 6) != 0 &&
+            strncmp(ev.type, "eval.", 5) != 0 &&
+            strncmp(ev.type, "promotion.", 10) != 0)
+            continue;
+        rc = ldg_body_get(x->t, ev.seq, &body);
+        if (rc == LDG_EERASED)
+            continue;
+        if (rc < 0)
+            return rc;
+        rc = ex_model_at(x, &ev, body, &m, &model);
+        json_decref(body);
+        /* m is filled only when ex_model_at says 1 */
+        if (rc > 0 && m.known) {
+            rc = push_support(x, m.registered_seq);
+            if (rc >= 0 && m.ever_verified)
+                rc = push_support(x, m.verified_seq);
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int
+ex_select_support(struct ex *x)
+{
+    const char *logid = ldg_log_key(x->l)->key_id;
+    int rc;
+
+    if (x->nev > 0)
+        qsort(x->ev, x->nev, sizeof *x->ev, cmp_sel);
+    if ((rc = select_erasures(x)) < 0)
+        return rc;
+    if ((rc = select_model_support(x)) < 0)
+        return rc;
+    if ((rc = add_key(x, logid)) < 0)
+        return rc;
+    if ((rc = push_sel(x, 0, ROLE_SUPPORT)) < 0) /* genesis */
+        return rc;
+    for (size_t i = 0; i < x->nkeys; i++) {
+        const struct ldg_keyinfo *ki = &x->keys[i].ki;
+        if (strcmp(x->keys[i].id, logid) == 0)
+            continue;
+        if (ki->added_seq < x->cksize &&
+            (rc = push_sel(x, ki->added_seq, ROLE_SUPPORT)) < 0)
+            return rc;
+        if (ki->revoked_seq < x->cksize &&
+            (rc = push_sel(x, ki->revoked_seq, ROLE_SUPPORT)) < 0)
+            return rc;
+    }
+    sort_sel(x);
+    for (size_t i = 0; i < x->nev; i++)
+        if (!(x->ev[i].role & ROLE_SELECTED))
+            x->rep.support++;
+    return 0;
+}
