@@ -1,7 +1,7 @@
 /*
  * fuzz_bundle.c — libFuzzer target for the bundle reader and verifier
- * (export/archive.c, export/verify.c, the core's proof parser): arbitrary bytes in,
- * no crash, no leak, no undefined behaviour, bounded memory.
+ * (export/archive.c, export/verify*.c, the core's proof parser): arbitrary
+ * bytes in, no crash, no leak, no undefined behaviour, bounded memory.
  *
  * The first byte picks the layer to aim at:
  *   even: the rest is the file as is (zstd framing, then everything);

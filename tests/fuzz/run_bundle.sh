@@ -18,7 +18,7 @@ mkdir -p "$B/obj" "$B/corpus" "$B/seeds" "$B/artifacts"
 # the reader's closure: export's reading side and the core
 objs=""
 for src in util/*.c ledger/*.c export/archive.c export/common.c export/manifest.c \
-    export/verify.c query/*.c projections/*.c; do
+    export/verify*.c query/*.c projections/*.c; do
     o="$B/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')"
     if [ ! -f "$o" ] || [ "$src" -nt "$o" ]; then
         $CC $FLAGS $SAN -fsanitize=fuzzer-no-link -c "$src" -o "$o"
