@@ -57,9 +57,10 @@ for r in "$lm" "$pm" "$l1" "$p1"; do
 done
 lrss=$(awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$lp/status")
 prss=$(awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$pp/status")
-# VmHWM counts the pages of data.mdb that LMDB's read-only map touched
-# (file-backed, reclaimable, shared with every reader); RssAnon is the
-# daemon's own memory
+# VmHWM counts, besides the daemon's own memory (RssAnon), the pages of
+# data.mdb that LMDB's read-only map touched; the server drops those every
+# 8,192 committed events (serve.h, trim_events), so it stays bounded as
+# the log grows
 lanon=$(awk '/RssAnon/ { print int($2 / 1024) }' "/proc/$lp/status")
 panon=$(awk '/RssAnon/ { print int($2 / 1024) }' "/proc/$pp/status")
 kill -TERM "$lp" "$pp"
