@@ -342,3 +342,76 @@ ldg_body_view_from_record(struct ldg_body_view *b, const uint8_t *rec,
     b->n = (size_t)n;
     return 0;
 }
+
+/* The length of the msgpack value at p (at most len bytes), for the
+ * values a body holds most often without a walk; else the walker's. */
+static size_t
+value_len(const uint8_t *p, size_t len)
+{
+    uint8_t c = p[0];
+    size_t n;
+    if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
+        return 1;
+    if ((c & 0xe0) == 0xa0) {
+        n = 1 + (size_t)(c & 0x1f);
+        return n <= len ? n : 0;
+    }
+    return ldg_mp_bounded_len(p, len);
+}
+
+int
+ldg_body_record_str(const uint8_t *rec, size_t len, const char *name,
+                    struct ldg_slice *out)
+{
+    const uint8_t *p, *end;
+    size_t plen, want;
+    uint64_t n;
+    uint8_t c;
+
+    if (rec == NULL || name == NULL || out == NULL)
+        return LDG_EINVAL;
+    if (ldg_body_record_plain(rec, len, &p, &plen) != 1 || plen < 1)
+        return 2; /* compressed or unknown flag */
+    want = strlen(name);
+    end = p + plen;
+    c = *p++;
+    if ((c & 0xf0) == 0x80) {
+        n = c & 0x0f;
+    } else if (c == 0xde && end - p >= 2) {
+        n = rd_be(p, 2);
+        p += 2;
+    } else if (c == 0xdf && end - p >= 4) {
+        n = rd_be(p, 4);
+        p += 4;
+    } else {
+        return 2;
+    }
+    if (n > LDG_FIELDS_MAX)
+        return 2;
+    /* as ldg_body_view_from_record splits them, up to the first field
+     * of that name */
+    for (uint64_t i = 0; i < n; i++) {
+        struct ldg_slice nm;
+        size_t l;
+        if (p >= end)
+            return 2;
+        if ((*p & 0xe0) == 0xa0 && (size_t)(end - p) > (size_t)(*p & 0x1f)) {
+            nm.p = (const char *)p + 1; /* a fixstr name, the usual */
+            nm.n = *p & 0x1f;
+            l = 1 + nm.n;
+        } else if ((l = ldg_mp_bounded_len(p, (size_t)(end - p))) == 0 ||
+                   mp_str(p, l, &nm) < 0) {
+            return 2;
+        }
+        p += l;
+        if (end - p < 1 + 18 || p[0] != 0x92 || p[1] != 0xc4 || p[2] != 16)
+            return 2;
+        p += 1 + 18;
+        if (p >= end || (l = value_len(p, (size_t)(end - p))) == 0)
+            return 2;
+        if (nm.n == want && memcmp(nm.p, name, want) == 0)
+            return mp_str(p, l, out) == 0 ? 1 : 0;
+        p += l;
+    }
+    return p == end ? 0 : 2;
+}

@@ -736,6 +736,11 @@ int ldg_txn_begin(struct ldg_ledger *l, unsigned flags, struct ldg_txn **out);
 int ldg_txn_commit(struct ldg_txn *t);
 void ldg_txn_abort(struct ldg_txn *t);
 struct ldg_ledger *ldg_txn_ledger(struct ldg_txn *t);
+/* Which committed state a transaction sees, as a number (LMDB's
+ * transaction id: each committed write makes a new one): two read
+ * transactions with the same number see the same bytes, so what was read
+ * in one holds in the other. */
+uint64_t ldg_txn_snapshot(struct ldg_txn *t);
 
 /* Size of the log as seen by t. */
 int ldg_txn_size(struct ldg_txn *t, uint64_t *size);
@@ -1116,6 +1121,16 @@ void ldg_body_view_set_none(struct ldg_body_view *b);
  * decodes the body (ldg_body_get) instead; the answers never differ. */
 int ldg_body_view_set_record(struct ldg_body_view *b, const uint8_t *rec,
                              size_t len);
+/* One top-level string field of a stored body record, read in place
+ * without splitting the whole record into a view (for the display paths
+ * that want one field of each event: query's model_at): 1 with the slice
+ * (borrowed, as ldg_body_view_str's) when the field is there as a
+ * string, 0 when it is absent or of another type; 2 when the record
+ * cannot be read in place (compressed, or anything unexpected before the
+ * field): then ask a view (ldg_body_view_set_record) or ldg_body_get.
+ * On a well-formed record the answers are ldg_body_view_str's. */
+int ldg_body_record_str(const uint8_t *rec, size_t len, const char *name,
+                        struct ldg_slice *out);
 int ldg_body_view_erased(const struct ldg_body_view *b);
 int ldg_body_view_str(const struct ldg_body_view *b, const char *name,
                       struct ldg_slice *out);

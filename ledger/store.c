@@ -522,6 +522,12 @@ ldg_txn_ledger(struct ldg_txn *t)
     return t->l;
 }
 
+uint64_t
+ldg_txn_snapshot(struct ldg_txn *t)
+{
+    return (uint64_t)mdb_txn_id(t->txn);
+}
+
 struct ldg_store *
 ldg_txn_store(struct ldg_txn *t)
 {

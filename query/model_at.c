@@ -46,13 +46,16 @@ struct mentry {
     struct mrec *ver;
     size_t nver;
     struct isect vs;          /* where the verifications not read yet begin */
+    uint64_t vfrom;           /* the seq they begin at */
+    int vreopen;              /* vs to be opened again (another txn) at vfrom */
     int vdone;                /* all read */
     struct ldg_model_at last; /* the answer text is the rendering of */
     char *text;               /* ,"model_at":{..}, or NULL */
 };
 
 struct q_modelcache {
-    struct ldg_txn *t;
+    struct ldg_txn *t; /* NULL when detached (q_modelcache_detach) */
+    uint64_t snap;     /* ldg_txn_snapshot of the transactions it holds for */
     struct mentry *e;
     size_t n;
     size_t hint;                /* the entry found last */
@@ -70,13 +73,13 @@ isect_close(struct isect *x)
 
 static int
 isect_open(struct isect *x, struct ldg_txn *t, const char *subject,
-           const char *type)
+           const char *type, uint64_t lo)
 {
-    int rc = ldg_seqscan_index(&x->a, t, LDG_INDEX_SUBJECT, subject, 0,
+    int rc = ldg_seqscan_index(&x->a, t, LDG_INDEX_SUBJECT, subject, lo,
                                UINT64_MAX, 0);
     if (rc == 0)
-        rc =
-            ldg_seqscan_index(&x->b, t, LDG_INDEX_TYPE, type, 0, UINT64_MAX, 0);
+        rc = ldg_seqscan_index(&x->b, t, LDG_INDEX_TYPE, type, lo, UINT64_MAX,
+                               0);
     if (rc < 0)
         isect_close(x);
     return rc;
@@ -214,7 +217,7 @@ load(struct q_modelcache *c, const char *model, struct mentry *e)
         return 0; /* no subject can name it: never registered */
     }
     snprintf(subj, sizeof subj, "model:%s", model);
-    if ((rc = isect_open(&rs, c->t, subj, "model.registered")) < 0)
+    if ((rc = isect_open(&rs, c->t, subj, "model.registered", 0)) < 0)
         return rc;
     while ((rc = isect_next(&rs, &seq)) == 1) {
         char d[LDG_MODEL_DIGEST_MAX + 1];
@@ -230,7 +233,7 @@ load(struct q_modelcache *c, const char *model, struct mentry *e)
         e->vdone = 1; /* never registered: no digest to look for */
         return 0;
     }
-    return isect_open(&e->vs, c->t, subj, "model.verified");
+    return isect_open(&e->vs, c->t, subj, "model.verified", 0);
 }
 
 /* The first successful verification of digest: 1 with *seq, 0 if there
@@ -248,14 +251,23 @@ first_verified(struct q_modelcache *c, struct mentry *e, const char *digest,
     while (!e->vdone) {
         char d[LDG_MODEL_DIGEST_MAX + 1];
         uint64_t s;
-        int ok, rc = isect_next(&e->vs, &s);
-        if (rc < 0)
+        int ok, rc;
+        if (e->vreopen) { /* the cache moved to another transaction */
+            char subj[LDG_SUBJECT_MAX + 16];
+            snprintf(subj, sizeof subj, "model:%s", e->model);
+            if ((rc = isect_open(&e->vs, c->t, subj, "model.verified",
+                                 e->vfrom)) < 0)
+                return rc;
+            e->vreopen = 0;
+        }
+        if ((rc = isect_next(&e->vs, &s)) < 0)
             return rc;
         if (rc == 0) {
             e->vdone = 1;
             isect_close(&e->vs);
             break;
         }
+        e->vfrom = s + 1;
         if (digest_of(c, s, d, &ok) != 1 || !ok)
             continue;
         if ((rc = push(&e->ver, &e->nver, s, d)) < 0)
@@ -299,12 +311,35 @@ answer(struct q_modelcache *c, struct mentry *e, uint64_t seq,
     return 0;
 }
 
+void
+q_modelcache_detach(struct q_modelcache *c)
+{
+    if (c == NULL)
+        return;
+    ldg_reader_free(c->rd);
+    c->rd = NULL;
+    for (size_t i = 0; i < c->n; i++)
+        if (!c->e[i].vdone && c->e[i].vs.a != NULL) {
+            isect_close(&c->e[i].vs);
+            c->e[i].vreopen = 1;
+        }
+    c->t = NULL;
+}
+
 /* The cache of snapshot t in *cp, made (or remade for another snapshot)
- * as needed; NULL when out of memory. */
+ * as needed; NULL when out of memory. A detached cache is taken on by a
+ * transaction of the same snapshot: what it read holds there too. */
 static struct q_modelcache *
 cache_for(struct q_modelcache **cp, struct ldg_txn *t)
 {
     struct q_modelcache *c = *cp;
+    if (c != NULL && c->t == NULL && c->snap == ldg_txn_snapshot(t)) {
+        if (ldg_reader_new(&c->rd, t) < 0) {
+            c->rd = NULL;
+            return NULL;
+        }
+        c->t = t;
+    }
     if (c != NULL && c->t != t) { /* another snapshot: start again */
         q_modelcache_free(c);
         c = *cp = NULL;
@@ -314,6 +349,7 @@ cache_for(struct q_modelcache **cp, struct ldg_txn *t)
         if (c == NULL)
             return NULL;
         c->t = t;
+        c->snap = ldg_txn_snapshot(t);
         if (ldg_reader_new(&c->rd, t) < 0) {
             free(c);
             return NULL;
@@ -485,9 +521,16 @@ q_model_at_text(struct q_modelcache **mc, struct ldg_txn *t,
     *out = NULL;
     if (field == NULL)
         return 0;
-    if (body == NULL && rec != NULL && (c = cache_for(mc, t)) != NULL &&
-        c->view != NULL &&
-        ldg_body_view_set_record(c->view, rec, rec_len) == 0) {
+    if (body == NULL && rec != NULL &&
+        (rc = ldg_body_record_str(rec, rec_len, field, &s)) != 2) {
+        /* the one field read in place (as the C string jansson would
+         * give) */
+        if (rc != 1)
+            return rc < 0 ? rc : 0;
+        name = strndup(s.p, strnlen(s.p, s.n));
+    } else if (body == NULL && rec != NULL && (c = cache_for(mc, t)) != NULL &&
+               c->view != NULL &&
+               ldg_body_view_set_record(c->view, rec, rec_len) == 0) {
         /* the name read in place (as the C string jansson would give) */
         if (!ldg_body_view_str(c->view, field, &s))
             return 0;

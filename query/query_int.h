@@ -148,7 +148,8 @@ struct q_modelcache **q_render_modelcache(struct ldg_query_render *r);
 
 /* model_at.c: per-snapshot cache of models' registrations and
  * verifications. *c may be NULL (created on first use) and is replaced
- * when t differs from the transaction it was made for. */
+ * when t differs from the transaction it was made for (unless detached
+ * and t sees the same snapshot). */
 struct q_modelcache;
 /* ,"model_at":{...} for an event about a model (ldg_query_model_of),
  * malloc'd into *out; *out NULL for other events. The model's name is
@@ -169,5 +170,11 @@ int q_modelcache_text(struct q_modelcache **c, struct ldg_txn *t,
  * (ldg_query_model_of), or NULL. */
 const char *q_model_field(const char *type);
 void q_modelcache_free(struct q_modelcache *c);
+/* Lets go of c's transaction (its cursors) when the caller is about to
+ * end it, keeping what was read: a later call with a transaction of the
+ * same snapshot (ldg_txn_snapshot) goes on with it, any other starts
+ * again. ldg_query_stream calls it as it returns, so a renderer may
+ * outlive the transaction it rendered in. */
+void q_modelcache_detach(struct q_modelcache *c);
 
 #endif

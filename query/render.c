@@ -648,9 +648,11 @@ json_head(struct ldg_buf *b, struct q_jsonstate *js, const struct ldg_event *ev,
     if (ev->sealed) {
         o = w_lit(o, ",\"claim_digest\":", 16);
         o = w_hex(o, ev->digest, 32);
-        o += sprintf(o, ",\"seal\":\"%llu\",\"seal_leaf\":\"%llu\"",
-                     (unsigned long long)ev->seal_seq,
-                     (unsigned long long)ev->seal_leaf);
+        o = w_lit(o, ",\"seal\":\"", 9);
+        o = w_u64(o, ev->seal_seq);
+        o = w_lit(o, "\",\"seal_leaf\":\"", 15);
+        o = w_u64(o, ev->seal_leaf);
+        *o++ = '"';
     } else {
         o = w_lit(o, ",\"signature\":", 13);
         o = w_hex(o, ev->sig, 64);

@@ -355,18 +355,25 @@ ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
     *count = 0;
     /* (the CPU count is asked for only once a full batch is waiting) */
     threads = o->threads ? o->threads : THREADS_MAX;
-    if (threads < 2 || q_render_fmt(r) != LDG_QFMT_JSON)
-        return run_plain(it, r, o, count, last);
+    if (threads < 2 || q_render_fmt(r) != LDG_QFMT_JSON) {
+        rc = run_plain(it, r, o, count, last);
+        q_modelcache_detach(*q_render_modelcache(r));
+        return rc;
+    }
 
     s = calloc(1, sizeof *s);
     if (s == NULL)
         return LDG_ENOMEM;
     for (size_t i = 0; i < RING; i++) {
-        s->ring[i].items = calloc(BATCH, sizeof *s->ring[i].items);
+        /* not zeroed (2 MB a call, and a call per CLI chunk): each item
+         * is written before it is read, but for extra */
+        s->ring[i].items = malloc(BATCH * sizeof *s->ring[i].items);
         if (s->ring[i].items == NULL) {
             rc = LDG_ENOMEM;
             goto out;
         }
+        for (size_t k = 0; k < BATCH; k++)
+            s->ring[i].items[k].extra = NULL;
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->work, NULL);
@@ -380,6 +387,7 @@ ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
     pthread_cond_destroy(&s->work);
     pthread_mutex_destroy(&s->mu);
 out:
+    q_modelcache_detach(*q_render_modelcache(r));
     for (size_t i = 0; i < RING; i++) {
         for (size_t k = 0; s->ring[i].items != NULL && k < BATCH; k++)
             free(s->ring[i].items[k].extra);

@@ -115,11 +115,64 @@ test_codec_view__json_and_msgpack_views_agree(void **state)
     json_decref(body);
 }
 
+/* ldg_body_record_str answers as the view's str does, field by field;
+ * records it cannot read are handed back (2), never read past the end. */
+static void
+test_codec_view__record_str_is_the_views(void **state)
+{
+    json_t *body = json_loads(
+        "{\"a_arr\":[\"x\",{\"k\":[1,2]},3.5],\"b_str\":\"qwen\","
+        "\"c_int\":300,\"d_long\":\"a string of more than thirty-one "
+        "bytes, a str8\",\"e_nul\":\"a\\u0000b\",\"f_null\":null,"
+        "\"g_empty\":\"\"}",
+        JSON_PRESERVE_ORDER | JSON_ALLOW_NUL, NULL);
+    static const char *const names[] = {"a_arr",   "b_str",   "c_int",
+                                        "d_long",  "e_nul",   "f_null",
+                                        "g_empty", "missing", "b_st"};
+    struct ldg_body_view *m = NULL;
+    uint8_t *rec;
+    size_t len;
+    (void)state;
+
+    assert_non_null(body);
+    assert_int_equal(ldg_body_view_new(&m), 0);
+    rec = record_of(body, &len);
+    assert_int_equal(ldg_body_view_from_record(m, rec, len), 0);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        struct ldg_slice a, b;
+        int va = ldg_body_view_str(m, names[i], &a);
+        assert_int_equal(ldg_body_record_str(rec, len, names[i], &b), va);
+        if (va) {
+            assert_int_equal(a.n, b.n);
+            assert_memory_equal(a.p, b.p, a.n);
+        }
+    }
+    /* truncated records: the field if it was whole before the cut, else
+     * handed back; never a read past the end (ASan) */
+    for (size_t cut = 1; cut < len; cut++) {
+        struct ldg_slice b;
+        int rc = ldg_body_record_str(rec, cut, "g_empty", &b);
+        assert_true(rc == 2 || (rc == 1 && b.n == 0));
+        rc = ldg_body_record_str(rec, cut, "missing", &b);
+        assert_int_equal(rc, 2);
+    }
+    /* compressed or foreign: handed back */
+    rec[0] = 0x01;
+    {
+        struct ldg_slice b;
+        assert_int_equal(ldg_body_record_str(rec, len, "b_str", &b), 2);
+    }
+    free(rec);
+    ldg_body_view_free(m);
+    json_decref(body);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codec_view__json_and_msgpack_views_agree),
+        cmocka_unit_test(test_codec_view__record_str_is_the_views),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -146,12 +146,63 @@ test_model_at__a_cache_in_any_order_is_a_fresh_lookup(void **state)
     t_rmrf(dir);
 }
 
+/* A detached cache goes on in a later transaction of the same snapshot
+ * (reading on from where it stopped) and starts again in one that sees
+ * more of the log: its answers are always a fresh lookup's. */
+static void
+test_model_at__a_detached_cache_follows_the_snapshot(void **state)
+{
+    char dir[512];
+    uint64_t last;
+    struct ldg_ledger *l = setup_log(dir, sizeof dir, &last);
+    struct q_modelcache *mc = NULL;
+    struct ldg_txn *t;
+    struct ldg_model_at m;
+    static const uint64_t asks[] = {1, 6, 10, 4};
+    (void)state;
+    for (size_t i = 0; i < sizeof asks / sizeof asks[0]; i++) {
+        char *got = NULL, *want;
+        json_t *j;
+        /* a new transaction for each question, the cache detached from
+         * the one before (as ldg_query_stream leaves it) */
+        assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+        assert_int_equal(q_modelcache_text(&mc, t, "m", asks[i], &got), 0);
+        assert_int_equal(ldg_query_model_at(t, "m", asks[i], &m), 0);
+        j = ldg_query_model_at_json("m", &m);
+        want = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+        assert_non_null(strstr(got, want));
+        free(want);
+        free(got);
+        q_modelcache_detach(mc);
+        ldg_txn_abort(t);
+    }
+    /* C (registered at 10) verified at 11: a new snapshot, a new answer */
+    assert_int_equal(t_append(l, "model.verified",
+                              "{\"model\":\"m\",\"digest\":\"C\",\"ok\":true}",
+                              NULL),
+                     11);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    {
+        char *got = NULL;
+        assert_int_equal(q_modelcache_text(&mc, t, "m", 10, &got), 0);
+        assert_non_null(strstr(got, "\"ever_verified\":true"));
+        assert_non_null(strstr(got, "\"verified_seq\":\"11\""));
+        free(got);
+    }
+    q_modelcache_free(mc);
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model_at__answers_at_each_seq),
         cmocka_unit_test(test_model_at__a_cache_in_any_order_is_a_fresh_lookup),
+        cmocka_unit_test(test_model_at__a_detached_cache_follows_the_snapshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
