@@ -477,11 +477,17 @@ ldg_body_rec_root(const uint8_t *rec, size_t len, size_t max, uint8_t root[32])
     const uint8_t *p;
     size_t pn, n = 0;
     uint8_t *owned, d_stack[32][32], (*d)[32] = NULL;
-    struct ldg_field_slice *sl = NULL;
+    struct ldg_field_slice sl_stack[32], *sl = sl_stack;
     int rc = payload(rec, len, max, &p, &pn, &owned);
     if (rc < 0)
         return rc;
-    rc = ldg_codec_fields_slices(p, pn, &sl, &n);
+    /* verify --full calls this for every event: one walk over the bytes
+     * and no allocation for up to 32 fields */
+    rc = ldg_codec_fields_walk(p, pn, sl_stack, 32, &n);
+    if (rc == 0 && n > 32) {
+        sl = NULL;
+        rc = ldg_codec_fields_slices(p, pn, &sl, &n);
+    }
     if (rc == 0) {
         /* verify --full calls this for every event: no allocation for
          * the usual dozen fields */
@@ -497,7 +503,8 @@ ldg_body_rec_root(const uint8_t *rec, size_t len, size_t max, uint8_t root[32])
     }
     if (d != d_stack)
         free(d);
-    free(sl);
+    if (sl != sl_stack)
+        free(sl);
     free(owned);
     return rc;
 }

@@ -93,39 +93,6 @@ out:
     return rc;
 }
 
-/* Reads a map header (fixmap, map16, map32) at *p; canonicality of the
- * form is checked by unpack_canonical before we get here. */
-static int
-rd_map_header(const uint8_t **p, const uint8_t *end, uint32_t *n)
-{
-    const uint8_t *q = *p;
-    if (q >= end)
-        return LDG_ECORRUPT;
-    if ((*q & 0xf0) == 0x80) {
-        *n = *q & 0x0f;
-        *p = q + 1;
-    } else if (*q == 0xde && end - q >= 3) {
-        *n = (uint32_t)q[1] << 8 | q[2];
-        *p = q + 3;
-    } else if (*q == 0xdf && end - q >= 5) {
-        *n = (uint32_t)q[1] << 24 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 8 |
-             q[4];
-        *p = q + 5;
-    } else {
-        return LDG_ECORRUPT;
-    }
-    return 0;
-}
-
-/* Length of the one msgpack object at p (msgpack-c tells us how many bytes
- * it consumed). */
-static int
-obj_len(const uint8_t *p, const uint8_t *end, size_t *len)
-{
-    *len = ldg_mp_bounded_len(p, (size_t)(end - p));
-    return *len ? 0 : LDG_ECORRUPT;
-}
-
 /* Would obj_to_json accept o? (No bin, ext, float32, huge uints, NUL in
  * keys, unsorted keys; depth-limited.) */
 static int
@@ -165,81 +132,65 @@ json_compatible(const msgpack_object *o, int depth)
     }
 }
 
+/*
+ * The reference for codec_canon.c: the canonical check as it was made
+ * before, by msgpack-c (unpack, pack again, compare the bytes) and the
+ * shape of the payload on the unpacked objects. Only the differential
+ * fuzz target (tests/fuzz/fuzz_canon.c) and its regression test call it:
+ * both checks must accept exactly the same payloads.
+ */
+int
+ldg_codec_fields_check_repack(const uint8_t *p, size_t len)
+{
+    msgpack_unpacked u;
+    const msgpack_object *m;
+    int rc = ldg_mp_unpack_canonical(p, len, &u);
+
+    m = &u.data;
+    if (rc == 0 &&
+        (m->type != MSGPACK_OBJECT_MAP || m->via.map.size > LDG_FIELDS_MAX))
+        rc = LDG_ECORRUPT;
+    for (uint32_t i = 0; rc == 0 && i < m->via.map.size; i++) {
+        const msgpack_object_kv *kv = &m->via.map.ptr[i];
+        const msgpack_object *arr = &kv->val;
+        if (kv->key.type != MSGPACK_OBJECT_STR ||
+            memchr(ldg_mp_sptr(&kv->key.via.str), 0, kv->key.via.str.size) ||
+            (i > 0 && ldg_mp_key_cmp(&m->via.map.ptr[i - 1].key.via.str,
+                                     &kv->key.via.str) >= 0) ||
+            arr->type != MSGPACK_OBJECT_ARRAY || arr->via.array.size != 2 ||
+            arr->via.array.ptr[0].type != MSGPACK_OBJECT_BIN ||
+            arr->via.array.ptr[0].via.bin.size != 16 ||
+            !json_compatible(&arr->via.array.ptr[1], 1))
+            rc = LDG_ECORRUPT;
+    }
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
 int
 ldg_codec_fields_slices(const uint8_t *p, size_t len,
                         struct ldg_field_slice **out, size_t *n)
 {
-    const uint8_t *q = p, *end = p + len;
-    struct ldg_field_slice *s = NULL;
-    uint32_t cnt;
-    int rc;
+    struct ldg_field_slice *s;
+    size_t cnt = 0;
+    /* canonical form, key order, [salt, value] shape, checked on the
+     * bytes (codec_canon.c): this is on verify's hot path */
+    int rc = ldg_codec_fields_walk(p, len, NULL, 0, &cnt);
 
     *out = NULL;
     *n = 0;
-    /* Strictness first: canonical form, key order, [salt, value] shape
-     * (without building JSON values: this is on verify's hot path). */
-    {
-        msgpack_unpacked u;
-        const msgpack_object *m;
-        rc = ldg_mp_unpack_canonical(p, len, &u);
-        m = &u.data;
-        if (rc == 0 &&
-            (m->type != MSGPACK_OBJECT_MAP || m->via.map.size > LDG_FIELDS_MAX))
-            rc = LDG_ECORRUPT;
-        for (uint32_t i = 0; rc == 0 && i < m->via.map.size; i++) {
-            const msgpack_object_kv *kv = &m->via.map.ptr[i];
-            const msgpack_object *arr = &kv->val;
-            if (kv->key.type != MSGPACK_OBJECT_STR ||
-                memchr(ldg_mp_sptr(&kv->key.via.str), 0,
-                       kv->key.via.str.size) ||
-                (i > 0 && ldg_mp_key_cmp(&m->via.map.ptr[i - 1].key.via.str,
-                                         &kv->key.via.str) >= 0) ||
-                arr->type != MSGPACK_OBJECT_ARRAY || arr->via.array.size != 2 ||
-                arr->via.array.ptr[0].type != MSGPACK_OBJECT_BIN ||
-                arr->via.array.ptr[0].via.bin.size != 16 ||
-                !json_compatible(&arr->via.array.ptr[1], 1))
-                rc = LDG_ECORRUPT;
-        }
-        msgpack_unpacked_destroy(&u);
-        if (rc < 0)
-            return rc;
-    }
-    rc = rd_map_header(&q, end, &cnt);
     if (rc < 0)
         return rc;
     s = calloc(cnt ? cnt : 1, sizeof *s);
     if (s == NULL)
         return LDG_ENOMEM;
-    for (uint32_t i = 0; i < cnt; i++) {
-        size_t l;
-        s[i].name_enc = q;
-        if ((rc = obj_len(q, end, &l)) < 0)
-            goto fail;
-        s[i].name_enc_len = l;
-        q += l;
-        /* array(2) = 0x92, then bin8 header 0xc4 0x10 and 16 salt bytes */
-        if (end - q < 19 || q[0] != 0x92 || q[1] != 0xc4 || q[2] != 16) {
-            rc = LDG_ECORRUPT;
-            goto fail;
-        }
-        s[i].salt = q + 3;
-        q += 19;
-        s[i].value_enc = q;
-        if ((rc = obj_len(q, end, &l)) < 0)
-            goto fail;
-        s[i].value_enc_len = l;
-        q += l;
-    }
-    if (q != end) {
-        rc = LDG_ECORRUPT;
-        goto fail;
+    if ((rc = ldg_codec_fields_walk(p, len, s, cnt, &cnt)) < 0) {
+        free(s);
+        return rc;
     }
     *out = s;
     *n = cnt;
     return 0;
-fail:
-    free(s);
-    return rc;
 }
 
 /*

@@ -205,6 +205,13 @@ ldg_keyed_hash16(uint8_t out[16], const uint8_t key[32], const void *msg,
     crypto_generichash(out, 16, msg, n, key, 32);
 }
 
+void
+ldg_shorthash128(uint8_t out[16], const uint8_t key[16], const void *msg,
+                 size_t n)
+{
+    crypto_shorthash_siphashx24(out, msg, n, key);
+}
+
 /*
  * Small random values (a 16-byte salt per body field, ten or more per
  * event) come from a per-thread pool, refilled 4 KiB at a time by a

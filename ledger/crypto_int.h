@@ -33,6 +33,11 @@ int ldg_ed25519_verify_raw(const uint8_t sig[64], const void *msg, size_t n,
 void ldg_keyed_hash16(uint8_t out[16], const uint8_t key[32], const void *msg,
                       size_t n);
 void ldg_random(void *buf, size_t n);
+/* SipHash-2-4 with a 128-bit output under a 16-byte key (libsodium's
+ * crypto_shorthash_siphashx24): a keyed PRF over short inputs, for the
+ * multiset hashes verify compares (the key is random per run). */
+void ldg_shorthash128(uint8_t out[16], const uint8_t key[16], const void *msg,
+                      size_t n);
 
 /* The 32-byte seed of a secret key (the first half of libsodium's 64-byte
  * secret key), for writing key files. */

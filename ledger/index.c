@@ -29,43 +29,88 @@ str_key(uint8_t *k, const char *s, uint64_t seq)
     return n + 9;
 }
 
-/* Calls fn for each (db, key) of ev. at_end is set for idx.time, whose
- * keys grow with seq (ts is strictly increasing), so an append's key
- * belongs after every other. */
+/* The keys of ev, without a transaction (ldg_index_keys). */
+struct keys_ctx {
+    void (*fn)(void *, enum ldg_core_db, const uint8_t *, size_t);
+    void *ctx;
+};
+
+/* Builds each key of ev and calls fn(t or ctx, db, key, n, at_end). */
 static int
-each_key(struct ldg_txn *t, const struct ldg_event *ev,
-         int (*fn)(struct ldg_txn *, ldg_dbi, const uint8_t *, size_t, int))
+build_keys(const struct ldg_event *ev, void *arg,
+           int (*fn)(void *, enum ldg_core_db, const uint8_t *, size_t, int))
 {
-    struct ldg_store *s = ldg_txn_store(t);
     uint8_t k[LDG_SUBJECT_MAX + 16];
     size_t n;
     int rc;
 
     n = str_key(k, ev->type, ev->seq);
-    if ((rc = fn(t, ldg_store_core_dbi(s, LDG_DB_IDX_TYPE), k, n, 0)) < 0)
+    if ((rc = fn(arg, LDG_DB_IDX_TYPE, k, n, 0)) < 0)
         return rc;
     n = str_key(k, ev->subject, ev->seq);
-    if ((rc = fn(t, ldg_store_core_dbi(s, LDG_DB_IDX_SUBJECT), k, n, 0)) < 0)
+    if ((rc = fn(arg, LDG_DB_IDX_SUBJECT, k, n, 0)) < 0)
         return rc;
     if (ev->run[0] != '\0') {
         n = str_key(k, ev->run, ev->seq);
-        if ((rc = fn(t, ldg_store_core_dbi(s, LDG_DB_IDX_RUN), k, n, 0)) < 0)
+        if ((rc = fn(arg, LDG_DB_IDX_RUN, k, n, 0)) < 0)
             return rc;
     }
     n = str_key(k, ev->actor, ev->seq);
-    if ((rc = fn(t, ldg_store_core_dbi(s, LDG_DB_IDX_ACTOR), k, n, 0)) < 0)
+    if ((rc = fn(arg, LDG_DB_IDX_ACTOR, k, n, 0)) < 0)
         return rc;
     if (ev->id_len > 0) {
         memcpy(k, ev->id, ev->id_len);
         k[ev->id_len] = 0;
         ldg_be64(k + ev->id_len + 1, ev->seq);
-        if ((rc = fn(t, ldg_store_core_dbi(s, LDG_DB_IDX_ID), k, ev->id_len + 9,
-                     0)) < 0)
+        if ((rc = fn(arg, LDG_DB_IDX_ID, k, ev->id_len + 9, 0)) < 0)
             return rc;
     }
     ldg_be64(k, ev->ts_ns);
     ldg_be64(k + 8, ev->seq);
-    return fn(t, ldg_store_core_dbi(s, LDG_DB_IDX_TIME), k, 16, 1);
+    return fn(arg, LDG_DB_IDX_TIME, k, 16, 1);
+}
+
+static int
+keys_cb(void *arg, enum ldg_core_db db, const uint8_t *k, size_t n, int at_end)
+{
+    struct keys_ctx *c = arg;
+    (void)at_end;
+    c->fn(c->ctx, db, k, n);
+    return 0;
+}
+
+void
+ldg_index_keys(const struct ldg_event *ev,
+               void (*fn)(void *ctx, enum ldg_core_db db, const uint8_t *key,
+                          size_t n),
+               void *ctx)
+{
+    struct keys_ctx c = {fn, ctx};
+    (void)build_keys(ev, &c, keys_cb);
+}
+
+/* Calls fn for each (db, key) of ev. at_end is set for idx.time, whose
+ * keys grow with seq (ts is strictly increasing), so an append's key
+ * belongs after every other. */
+struct each_ctx {
+    struct ldg_txn *t;
+    int (*fn)(struct ldg_txn *, ldg_dbi, const uint8_t *, size_t, int);
+};
+
+static int
+each_cb(void *arg, enum ldg_core_db db, const uint8_t *k, size_t n, int at_end)
+{
+    struct each_ctx *c = arg;
+    return c->fn(c->t, ldg_store_core_dbi(ldg_txn_store(c->t), db), k, n,
+                 at_end);
+}
+
+static int
+each_key(struct ldg_txn *t, const struct ldg_event *ev,
+         int (*fn)(struct ldg_txn *, ldg_dbi, const uint8_t *, size_t, int))
+{
+    struct each_ctx c = {t, fn};
+    return build_keys(ev, &c, each_cb);
 }
 
 /* The id index names one event per id: the first key at or after

@@ -141,6 +141,14 @@ struct ldg_field_slice {
 /* Checks the payload is canonical and slices it. *out malloc'd. */
 int ldg_codec_fields_slices(const uint8_t *p, size_t len,
                             struct ldg_field_slice **out, size_t *n);
+/* codec_canon.c: the same check on the bytes, in one pass, without
+ * allocating: 0 and *n fields (the first cap of them sliced into out, if
+ * out is not NULL), or LDG_ECORRUPT. */
+int ldg_codec_fields_walk(const uint8_t *p, size_t len,
+                          struct ldg_field_slice *out, size_t cap, size_t *n);
+/* codec_fields.c: the same check made by msgpack-c (unpack, pack again,
+ * compare): the reference the differential fuzz target compares with. */
+int ldg_codec_fields_check_repack(const uint8_t *p, size_t len);
 
 /* ------------------------------------------------------------ body.c -- */
 
@@ -418,6 +426,12 @@ int ldg_body_view_from_record(struct ldg_body_view *b, const uint8_t *rec,
 int ldg_index_put(struct ldg_txn *t, const struct ldg_event *ev);
 /* Checks that every index entry for ev exists. */
 int ldg_index_check(struct ldg_txn *t, const struct ldg_event *ev);
+/* Calls fn with each index key ev calls for (the keys ldg_index_put
+ * writes, in the same order), without a transaction. */
+void ldg_index_keys(const struct ldg_event *ev,
+                    void (*fn)(void *ctx, enum ldg_core_db db,
+                               const uint8_t *key, size_t n),
+                    void *ctx);
 
 /* Internal tree maintenance (tree.c). */
 int ldg_tree_add_leaf(struct ldg_txn *t, uint64_t seq, const uint8_t leaf[32]);

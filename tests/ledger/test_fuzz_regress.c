@@ -8,6 +8,8 @@
  *   tests/fuzz/corpus_sealed/  sealed batches, seal records, claims
  *                              (fuzz_sealed.c)
  *   tests/fuzz/corpus_body/    stored body records     (fuzz_body.c)
+ *   tests/fuzz/corpus_canon/   body payloads: the byte walk against
+ *                              msgpack-c's unpack + repack (fuzz_canon.c)
  *   tests/fuzz/corpus_ingest/  one JSON Lines line     (fuzz_ingest.c)
  *   tests/vectors/bad/ (.jsonl) also through fuzz_ingest
  *
@@ -50,6 +52,9 @@ static char current[2400]; /* the corpus file being run, for messages */
 #undef FUZZ_ENTRY
 #define FUZZ_ENTRY fuzz_sealed_one
 #include "tests/fuzz/fuzz_sealed.c"
+#undef FUZZ_ENTRY
+#define FUZZ_ENTRY fuzz_canon_one
+#include "tests/fuzz/fuzz_canon.c"
 #undef FUZZ_ENTRY
 
 #define FILE_MAX (16u << 20)
@@ -261,6 +266,51 @@ test_fuzz_regress__body_corpus_holds_invariants(void **state)
     assert_true(each_file("tests/fuzz/corpus_body", NULL, run_body) >= 10);
 }
 
+/* -------------------------------------------------- canonical walk -- */
+
+static void
+run_canon(const char *name, const uint8_t *data, size_t len)
+{
+    size_t n = 0;
+    int rc = ldg_codec_fields_walk(data, len, NULL, 0, &n);
+    if (has_prefix(name, "good-") && rc != 0)
+        fail_msg("%s: a real body payload is refused", current);
+    if (has_prefix(name, "bad-") && rc == 0)
+        fail_msg("%s: a malformed body payload is accepted", current);
+    fuzz_canon_one(data, len);
+}
+
+static void
+test_fuzz_regress__canon_corpus_holds_invariants(void **state)
+{
+    (void)state;
+    assert_true(each_file("tests/fuzz/corpus_canon", NULL, run_canon) >= 50);
+}
+
+/* Both checks put the depth limit at one place: a field's value is level
+ * 1, so 29 arrays around a scalar pass and 30 do not (FORMAT.md 2). */
+static void
+test_fuzz_regress__canon_depth_limit_is_shared(void **state)
+{
+    static const uint8_t head[] = {0x81, 0xa1, 'a', 0x92, 0xc4, 0x10};
+    uint8_t buf[128];
+    (void)state;
+    for (size_t k = 0; k <= 40; k++) {
+        size_t n = 0, len = 0;
+        memcpy(buf, head, sizeof head);
+        len = sizeof head;
+        memset(buf + len, 0x07, 16); /* salt */
+        len += 16;
+        memset(buf + len, 0x91, k);
+        len += k;
+        buf[len++] = 0x01;
+        snprintf(current, sizeof current, "%zu arrays deep", k);
+        fuzz_canon_one(buf, len);
+        assert_int_equal(ldg_codec_fields_walk(buf, len, NULL, 0, &n),
+                         k <= 29 ? 0 : LDG_ECORRUPT);
+    }
+}
+
 /* ------------------------------------------------------------- ingest -- */
 
 static void
@@ -314,6 +364,8 @@ main(void)
         cmocka_unit_test(
             test_fuzz_regress__entry_of_another_version_is_eversion),
         cmocka_unit_test(test_fuzz_regress__body_corpus_holds_invariants),
+        cmocka_unit_test(test_fuzz_regress__canon_corpus_holds_invariants),
+        cmocka_unit_test(test_fuzz_regress__canon_depth_limit_is_shared),
         cmocka_unit_test(test_fuzz_regress__ingest_corpus_holds_invariants),
         cmocka_unit_test(
             test_fuzz_regress__bad_input_vectors_hold_ingest_invariants),

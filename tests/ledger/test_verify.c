@@ -478,6 +478,52 @@ test_verify__detects_missing_index_entry(void **state)
     }
 }
 
+/* An index key replaced by another that keeps the count and the order
+ * (so only the keys themselves tell): every mode names the event whose
+ * key is gone. verify --full compares each index with what the entries
+ * call for by a keyed hash, and looks the keys up one by one only when
+ * the hashes differ; this is that path. */
+static void
+test_verify__detects_replaced_index_keys(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_txn *t;
+    struct ldg_event ev;
+    ldg_dbi dbi;
+    uint8_t k[32];
+    size_t n = strlen("R-1");
+
+    /* idx.run: "R-1" NUL 30 becomes "R-2" NUL 30 (sorts after every R-1) */
+    memcpy(k, "R-1", n);
+    k[n] = 0;
+    ldg_be64(k + n + 1, 30);
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_db_open(t, "idx.run", 0, &dbi), 0);
+    assert_int_equal(ldg_core_kv_del(t, dbi, k, n + 9, NULL, 0), 0);
+    k[2] = '2';
+    assert_int_equal(ldg_core_kv_put(t, dbi, k, n + 9, "", 0), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    expect_bad(f, LDG_VERIFY_FULL, 30, "index entry");
+    expect_bad(f, 0, 30, "index entry");
+    /* back, then idx.time: (ts, 25) becomes (ts + 1, 25), still between
+     * its neighbours */
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_db_open(t, "idx.run", 0, &dbi), 0);
+    assert_int_equal(ldg_core_kv_del(t, dbi, k, n + 9, NULL, 0), 0);
+    k[2] = '1';
+    assert_int_equal(ldg_core_kv_put(t, dbi, k, n + 9, "", 0), 0);
+    assert_int_equal(ldg_event_get(t, 25, &ev), 0);
+    ldg_be64(k, ev.ts_ns);
+    ldg_be64(k + 8, 25);
+    assert_int_equal(ldg_db_open(t, "idx.time", 0, &dbi), 0);
+    assert_int_equal(ldg_core_kv_del(t, dbi, k, 16, NULL, 0), 0);
+    ldg_be64(k, ev.ts_ns + 1);
+    assert_int_equal(ldg_core_kv_put(t, dbi, k, 16, "", 0), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    expect_bad(f, LDG_VERIFY_FULL, 25, "index entry");
+    expect_bad(f, 0, 25, "index entry");
+}
+
 /* idx.id (format version 2) holds one key per event with an id: a key
  * taken away is found at its event (plain and full), one added for an
  * event without an id by the full count of the index. */
@@ -1287,6 +1333,7 @@ main(void)
         T(test_verify__detects_deleted_body_without_erasure),
         T(test_verify__detects_stale_stored_tree_hash),
         T(test_verify__detects_missing_index_entry),
+        T(test_verify__detects_replaced_index_keys),
         T(test_verify__counts_the_id_index),
         T(test_verify__a_finding_stands_until_a_full_verification_passes),
         T(test_verify__read_only_verify_records_nothing_until_asked),
