@@ -191,7 +191,17 @@ json_t *json_hex(const uint8_t *p, size_t n);
 /* RFC 3339 UTC with nanoseconds into buf (>= 32 bytes). */
 /* The envelope of an event as events.jsonl shows it: seq, ts, time, type,
  * subject, run, parent, actor, prev, body_commitment, leaf_hash,
- * signature (64-bit numbers as strings). */
+ * signature (64-bit numbers as strings).
+ *
+ * This is not query's event JSON (query/render.c, ldg_query_event_json
+ * and `-o json`) and is deliberately not built on it or under it: the
+ * bundle's line is a format of its own (docs/format-bundle.md section 5),
+ * the contract verify-bundle checks key by key and "no other key", and it
+ * differs in bytes: recorded_ts/recorded_time/clock only for format
+ * version 2 entries (query shows them for every event), actor_name after
+ * the envelope rather than after actor, and the body as disclosed
+ * (withheld, body_withheld). A change to query's display must not change
+ * what old bundles verify against, nor the reverse. */
 json_t *envelope_json(const struct ldg_event *ev);
 /* The keys of envelope_json, NULL-terminated (for comparisons). */
 extern const char *const envelope_keys[];

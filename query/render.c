@@ -789,6 +789,14 @@ hexs(const uint8_t *p, size_t n)
     return json_string(b);
 }
 
+/* The event as `ledger show -o json` and `query -o json-pretty` show it
+ * (json_head and q_render_json_rec write the same keys as text). Not the
+ * evidence bundle's events.jsonl envelope (export/common.c envelope_json)
+ * and not shared with it: that one is the bundle format's
+ * (docs/format-bundle.md section 5), checked key by key by verify-bundle,
+ * and its bytes differ (recorded_* only for format 2 entries, actor_name
+ * after the envelope, the disclosed body); either may change only with
+ * its own format. */
 static json_t *
 event_json(struct ldg_query_render *r, struct ldg_txn *t,
            const struct ldg_event *ev, const char *name, int *body_rc)
