@@ -577,6 +577,9 @@ ldg_event_decode_flags(const uint8_t *buf, size_t len, struct ldg_event *ev,
             sealed = m > 0 && m + 1 < len && (buf[1 + m] & 0xf0) == 0x80;
         }
         if (sealed) {
+            if ((flags & LDG_DECODE_TRUSTED) &&
+                ldg_entry2_decode_trusted(buf, len, ev) == 0)
+                return 0;
             rc = ldg_entry2_decode(buf, len, ev);
             if (rc == 0 && !(flags & LDG_DECODE_TRUSTED))
                 ldg_tlog_leaf_hash(ev->leaf, buf, len);

@@ -81,6 +81,12 @@ int ldg_entry2_encode(uint8_t *out, size_t cap, size_t *len,
  * consistency (seal <= seq, leaf 0 exactly when seal == seq). 0,
  * LDG_ECORRUPT, LDG_EVERSION. */
 int ldg_entry2_decode(const uint8_t *buf, size_t len, struct ldg_event *ev);
+/* The display path's reader of a sealed entry (LDG_DECODE_TRUSTED): the
+ * layout ldg_entry2_encode writes, read by position, with the same bounds
+ * and text checks but any integer width; ev must be zeroed. 0, or -1 for
+ * anything else (a source, another order): then ldg_entry2_decode. */
+int ldg_entry2_decode_trusted(const uint8_t *buf, size_t len,
+                              struct ldg_event *ev);
 /* Appends stamp and prev to b (which holds 0x93 ‖ claim). */
 int ldg_entry2_finish(struct ldg_buf *b, const struct ldg_stamp *st,
                       const uint8_t prev[32]);

@@ -348,6 +348,112 @@ three_digests(uint8_t d[3][32])
     }
 }
 
+/* The display path's reader (ldg_entry2_decode_trusted) gives exactly
+ * the strict decoder's event for every optional-field combination it
+ * reads, leaves one with a source to the strict decoder, and on flipped
+ * bits either declines or gives what the strict decoder gives when that
+ * one accepts (it only skips the shortest-integer rule). */
+static void
+test_seal__trusted_reader_is_the_strict_one(void **state)
+{
+    struct ldg_source src = {1000, 1000, 4242, "/usr/bin/agent", NULL};
+    uint8_t claim[LDG_ENTRY_MAX], entry[LDG_ENTRY_MAX], prev[32];
+    (void)state;
+
+    memset(prev, 0x5c, 32);
+    for (unsigned m = 0; m < 32; m++) {
+        struct ldg_claim c;
+        struct ldg_stamp st;
+        struct ldg_event a, b;
+        size_t cn, en;
+        the_claim(&c);
+        if (!(m & 1)) {
+            c.id = NULL;
+            c.id_len = 0;
+        }
+        c.has_parent = (m & 2) != 0;
+        if (!(m & 4)) {
+            c.run = NULL;
+            c.run_len = 0;
+        }
+        c.has_time = (m & 8) != 0;
+        assert_int_equal(ldg_claim_encode(&c, claim, sizeof claim, &cn), 0);
+        memset(&st, 0, sizeof st);
+        ldg_claim_digest(st.digest, claim, cn);
+        st.seq = 300000 + m;
+        st.seal = st.seq - (m & 3);
+        st.leaf = m & 3;
+        st.ts = 1700000000123456789ull + m;
+        st.source = (m & 16) ? &src : NULL;
+        assert_int_equal(
+            ldg_entry2_encode(entry, sizeof entry, &en, claim, cn, &st, prev),
+            0);
+        memset(&a, 0, sizeof a);
+        memset(&b, 0, sizeof b);
+        assert_int_equal(ldg_entry2_decode(entry, en, &a), 0);
+        if (m & 16) { /* a source: the strict reader's */
+            assert_int_equal(ldg_entry2_decode_trusted(entry, en, &b), -1);
+            continue;
+        }
+        assert_int_equal(ldg_entry2_decode_trusted(entry, en, &b), 0);
+        assert_memory_equal(&a, &b, sizeof a);
+        /* through the public decoder too */
+        assert_int_equal(ldg_event_decode_ex(entry, en, &b, LDG_DECODE_TRUSTED),
+                         0);
+        assert_memory_equal(&a, &b, sizeof a);
+        for (size_t i = 0; i < en * 8; i += 3) {
+            int rs, rt;
+            entry[i / 8] ^= (uint8_t)(1u << (i % 8));
+            memset(&a, 0, sizeof a);
+            memset(&b, 0, sizeof b);
+            rs = ldg_entry2_decode(entry, en, &a);
+            rt = ldg_entry2_decode_trusted(entry, en, &b);
+            if (rt == 0 && rs == 0)
+                assert_memory_equal(&a, &b, sizeof a);
+            if (rt == 0 && rs != 0) {
+                /* only an integer written longer than needed: what it
+                 * read re-encodes (canonically) shorter */
+                struct ldg_claim d;
+                struct ldg_stamp ds;
+                uint8_t again[LDG_ENTRY_MAX], dclaim[LDG_ENTRY_MAX];
+                size_t dcn, an;
+                memset(&d, 0, sizeof d);
+                memcpy(d.actor, b.actor, sizeof d.actor);
+                memcpy(d.body, b.body_root, 32);
+                d.id = b.id;
+                d.id_len = b.id_len;
+                d.has_parent = b.has_parent;
+                d.parent = b.parent;
+                d.run = b.run[0] ? b.run : NULL;
+                d.run_len = strlen(b.run);
+                d.subject = b.subject;
+                d.subject_len = strlen(b.subject);
+                d.has_time = b.has_time;
+                d.time_ns = b.time_ns;
+                d.type = b.type;
+                d.type_len = strlen(b.type);
+                assert_int_equal(
+                    ldg_claim_encode(&d, dclaim, sizeof dclaim, &dcn), 0);
+                memset(&ds, 0, sizeof ds);
+                memcpy(ds.digest, b.digest, 32);
+                ds.leaf = b.seal_leaf;
+                ds.seal = b.seal_seq;
+                ds.seq = b.seq;
+                ds.ts = b.ts_ns;
+                assert_int_equal(ldg_entry2_encode(again, sizeof again, &an,
+                                                   dclaim, dcn, &ds, b.prev),
+                                 0);
+                assert_true(an < en);
+            }
+            for (size_t cut = 0; cut < en; cut += 11) { /* never past the end */
+                memset(&b, 0, sizeof b);
+                (void)ldg_entry2_decode_trusted(entry, cut, &b);
+            }
+            entry[i / 8] ^= (uint8_t)(1u << (i % 8));
+        }
+    }
+}
+
 static void
 test_seal__tree(void **state)
 {
@@ -641,6 +747,7 @@ main(void)
         cmocka_unit_test(test_seal__claim_vector),
         cmocka_unit_test(test_seal__claim_refuses),
         cmocka_unit_test(test_seal__entry_vector),
+        cmocka_unit_test(test_seal__trusted_reader_is_the_strict_one),
         cmocka_unit_test(test_seal__tree),
         cmocka_unit_test(test_seal__seal_vector),
         cmocka_unit_test(test_seal__batch_parse),
