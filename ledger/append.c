@@ -39,6 +39,9 @@
 #include "ledger/tlog_int.h"
 
 #define GROW_RETRIES 24
+/* A stamp without source (digest, leaf, seal, seq, ts: at most 95 bytes)
+ * and prev (34 bytes). */
+#define STAMP_ROOM 160
 
 /* ----------------------------------------------------------- prepared -- */
 
@@ -335,6 +338,9 @@ prep_claim(struct ldg_prep *p, uint64_t seq, uint64_t ts)
         return rc;
     ldg_claim_digest(p->digest, buf + 1, n);
     ldg_buf_init(&p->entry, LDG_ENTRY_MAX);
+    /* Room for the stamp and prev too (store_checked appends them on the
+     * commit thread): one allocation here, no realloc there. */
+    (void)ldg_buf_room(&p->entry, 1 + n + STAMP_ROOM);
     ldg_buf_add(&p->entry, buf, 1 + n);
     if (p->entry.err)
         return p->entry.err;
@@ -730,9 +736,15 @@ store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
     ldg_be64(k, p->seq);
     rc = ldg_kv_put_new(t, ldg_core(l, LDG_DB_ENTRIES), k, 8, ev.entry,
                         ev.entry_len);
-    if (rc == 0)
-        rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_BODIES), k, 8,
-                             p->body_rec.rec, p->body_rec.rec_len);
+    if (rc == 0) {
+        /* The body's key is the entry's: past every other (LMDB's append,
+         * no search from the root). */
+        rc = ldg_kv_put_new(t, ldg_core(l, LDG_DB_BODIES), k, 8,
+                            p->body_rec.rec, p->body_rec.rec_len);
+        if (rc == LDG_EEXIST) /* not last after all: as before */
+            rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_BODIES), k, 8,
+                                 p->body_rec.rec, p->body_rec.rec_len);
+    }
     if (rc == 0 && !(l->opts.flags & LDG_BENCH_NOTREE))
         rc = ldg_tree_add_leaf(t, p->seq, ev.leaf);
     if (rc == 0)
