@@ -930,6 +930,15 @@ int
 ldg_commit_group_n(struct ldg_ledger *l, struct ldg_prep *preps, size_t n,
                    uint64_t *first_seq, uint64_t *stored)
 {
+    struct ldg_prep_span one = {preps, n};
+    return ldg_commit_spans(l, &one, 1, first_seq, stored);
+}
+
+int
+ldg_commit_spans(struct ldg_ledger *l, const struct ldg_prep_span *spans,
+                 size_t nspans, uint64_t *first_seq, uint64_t *stored)
+{
+    size_t n = 0;
     struct ldg_txn *t = NULL;
     struct tail tl;
     struct seal_set ss = {0};
@@ -939,6 +948,8 @@ ldg_commit_group_n(struct ldg_ledger *l, struct ldg_prep *preps, size_t n,
 
     if (stored != NULL)
         *stored = 0;
+    for (size_t j = 0; j < nspans; j++)
+        n += spans[j].n;
     if (n == 0)
         return 0;
 again:
@@ -953,39 +964,41 @@ again:
     if ((rc = read_tail(t, &tl)) < 0)
         goto fail;
     memcpy(prev, tl.leaf, 32);
-    for (size_t i = 0; i < n; i++) {
-        uint64_t seq = tl.size + k;
-        uint64_t min_ts = (seq == 0) ? 0 : tl.ts + 1;
-        struct ldg_prep *p = &preps[i];
-        if (p->rc < 0) {
-            rc = p->rc;
-            goto fail;
-        }
-        /* its id is in the log (or earlier in this group): not appended
-         * again; the caller learns the seq from p */
-        if ((rc = find_dup(t, p)) > 0)
-            continue;
-        if (rc < 0)
-            goto fail;
-        /* A stamp made ahead of time holds if the log is where we thought
-         * and time still moves forward; otherwise stamp and sign again. */
-        if (!p->signed_ok || p->seq != seq || p->ts < min_ts) {
-            uint64_t now = ldg_clock_now(l);
-            rc = ldg_prep_sign(l, p, seq, now > min_ts ? now : min_ts);
+    for (size_t j = 0; j < nspans; j++) {
+        for (size_t i = 0; i < spans[j].n; i++) {
+            uint64_t seq = tl.size + k;
+            uint64_t min_ts = (seq == 0) ? 0 : tl.ts + 1;
+            struct ldg_prep *p = &spans[j].p[i];
+            if (p->rc < 0) {
+                rc = p->rc;
+                goto fail;
+            }
+            /* its id is in the log (or earlier in this group): not appended
+             * again; the caller learns the seq from p */
+            if ((rc = find_dup(t, p)) > 0)
+                continue;
             if (rc < 0)
                 goto fail;
-        }
-        tl.ts = p->ts;
-        if (l->format >= 2) {
-            size_t slot;
-            if ((rc = seal_place(&ss, t, p, seq, &slot)) < 0 ||
-                (rc = store_one(t, p, prev, prev)) < 0)
+            /* A stamp made ahead of time holds if the log is where we thought
+             * and time still moves forward; otherwise stamp and sign again. */
+            if (!p->signed_ok || p->seq != seq || p->ts < min_ts) {
+                uint64_t now = ldg_clock_now(l);
+                rc = ldg_prep_sign(l, p, seq, now > min_ts ? now : min_ts);
+                if (rc < 0)
+                    goto fail;
+            }
+            tl.ts = p->ts;
+            if (l->format >= 2) {
+                size_t slot;
+                if ((rc = seal_place(&ss, t, p, seq, &slot)) < 0 ||
+                    (rc = store_one(t, p, prev, prev)) < 0)
+                    goto fail;
+                ldg_seal_acc_add(&ss.s[slot].acc, p->digest);
+            } else if ((rc = store_one(t, p, prev, prev)) < 0) {
                 goto fail;
-            ldg_seal_acc_add(&ss.s[slot].acc, p->digest);
-        } else if ((rc = store_one(t, p, prev, prev)) < 0) {
-            goto fail;
+            }
+            k++;
         }
-        k++;
     }
     if (k == 0) { /* every event was already there: nothing to commit */
         ldg_txn_abort(t);

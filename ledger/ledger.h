@@ -444,7 +444,14 @@ struct ldg_writer_options {
      * 0: the same). id is valid for the call only. */
     void (*on_duplicate)(void *ctx, uint64_t tag, const char *id,
                          uint64_t seq, unsigned differs);
+    /* Batches one commit may take (0 or 1: one, so exactly batch events a
+     * commit). More: when several batches are ready together because the
+     * commits are behind, they go into one commit, up to this many (at
+     * most LDG_WRITER_GROUP_MAX): fewer commits, the same events in
+     * flight. */
+    unsigned group;
 };
+#define LDG_WRITER_GROUP_MAX 4
 int ldg_writer_new(struct ldg_writer **out, struct ldg_ledger *l,
                    const struct ldg_writer_options *opts);
 /* Validates and queues one event. Invalid input: LDG_EBADINPUT/ETOOBIG

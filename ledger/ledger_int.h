@@ -376,6 +376,14 @@ int ldg_commit_group(struct ldg_ledger *l, struct ldg_prep *preps, size_t n,
  * p->dup set and p->dup_seq naming that event. */
 int ldg_commit_group_n(struct ldg_ledger *l, struct ldg_prep *preps, size_t n,
                        uint64_t *first_seq, uint64_t *stored);
+/* The same over several arrays of preps, in order, as one transaction
+ * (the bulk writer commits every batch that is ready at once). */
+struct ldg_prep_span {
+    struct ldg_prep *p;
+    size_t n;
+};
+int ldg_commit_spans(struct ldg_ledger *l, const struct ldg_prep_span *spans,
+                     size_t nspans, uint64_t *first_seq, uint64_t *stored);
 /* The event that carries id (idx.id): 0 and *seq, or LDG_ENOTFOUND. */
 int ldg_index_id_lookup(struct ldg_txn *t, const char *id, size_t len,
                         uint64_t *seq);

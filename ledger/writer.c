@@ -52,7 +52,8 @@ struct wbatch {
 struct ldg_writer {
     struct ldg_ledger *l;
     size_t batch;
-    size_t chunk; /* SIGN_CHUNK or CLAIM_CHUNK */
+    unsigned group; /* batches a commit may take, 1..RING */
+    size_t chunk;   /* SIGN_CHUNK or CLAIM_CHUNK */
     void (*on_commit)(void *ctx, uint64_t first_seq, uint64_t n);
     void *on_commit_ctx;
     void (*on_duplicate)(void *ctx, uint64_t tag, const char *id, uint64_t seq,
@@ -152,30 +153,44 @@ commit_worker(void *arg)
     ldg_err_on_commit_thread();
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        struct wbatch *b;
-        uint64_t first = 0, stored = 0;
-        int rc;
+        struct ldg_prep_span spans[RING];
+        uint64_t first = 0, stored = 0, total = 0;
+        unsigned m = 1;
+        int rc, trim = 0;
         while (!(w->tail < w->head && w->ring[w->tail % RING].nsigned ==
                                           w->ring[w->tail % RING].n) &&
                !(w->stop && w->tail == w->head))
             pthread_cond_wait(&w->ready, &w->mu);
         if (w->tail == w->head)
             break; /* stopping, nothing sealed left */
-        b = &w->ring[w->tail % RING];
+        /* With group > 1, every batch that is sealed and prepared behind
+         * this one goes into the same commit (the disk was behind). */
+        while (m < w->group && w->tail + m < w->head &&
+               w->ring[(w->tail + m) % RING].nsigned ==
+                   w->ring[(w->tail + m) % RING].n)
+            m++;
+        for (unsigned i = 0; i < m; i++) {
+            struct wbatch *b = &w->ring[(w->tail + i) % RING];
+            spans[i].p = b->preps;
+            spans[i].n = b->n;
+            total += b->n;
+            trim |= ((w->tail + i) & 3) == 3;
+        }
         rc = w->commit_rc;
         pthread_mutex_unlock(&w->mu);
         stored = 0;
         if (rc == 0) {
             /* events whose id is already in the log are skipped */
-            rc = ldg_commit_group_n(l, b->preps, b->n, &first, &stored);
+            rc = ldg_commit_spans(l, spans, m, &first, &stored);
             if (rc < 0)
                 snprintf(w->commit_err, sizeof w->commit_err, "%s", l->err_alt);
         }
         if (rc == 0 && stored > 0 && w->on_commit != NULL)
             w->on_commit(w->on_commit_ctx, first, stored);
-        if (rc == 0 && stored < b->n)
-            say_duplicates(w, b->preps, b->n);
-        if (rc == 0 && (w->tail & 3) == 3)
+        if (rc == 0 && stored < total)
+            for (unsigned i = 0; i < m; i++)
+                say_duplicates(w, spans[i].p, spans[i].n);
+        if (rc == 0 && trim)
             ldg_store_trim(l->store);
         /* The preps are released by the caller thread when it fills this
          * slot again (writer_reclaim): it allocated their JSON and body
@@ -189,10 +204,13 @@ commit_worker(void *arg)
         } else if (rc < 0 && w->commit_rc == 0) {
             w->commit_rc = rc;
         }
-        b->dirty = b->n;
-        b->n = 0;
-        b->nsigned = 0;
-        w->tail++;
+        for (unsigned i = 0; i < m; i++) {
+            struct wbatch *b = &w->ring[w->tail % RING];
+            b->dirty = b->n;
+            b->n = 0;
+            b->nsigned = 0;
+            w->tail++;
+        }
         pthread_cond_broadcast(&w->space);
     }
     pthread_mutex_unlock(&w->mu);
@@ -235,6 +253,9 @@ ldg_writer_new(struct ldg_writer **out, struct ldg_ledger *l,
     w->l = l;
     w->batch = opts && opts->batch ? opts->batch : 1000;
     w->chunk = ldg_format(l) >= 2 ? CLAIM_CHUNK : SIGN_CHUNK;
+    w->group = opts && opts->group > 1 ? opts->group : 1;
+    if (w->group > RING)
+        w->group = RING;
     if (opts != NULL) {
         w->on_commit = opts->on_commit;
         w->on_commit_ctx = opts->ctx;

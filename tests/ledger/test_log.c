@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -207,6 +208,106 @@ test_log__writer_commits_in_groups_and_counts(void **state)
     }
     ldg_close(l);
     t_rmrf(dir);
+}
+
+/* The first commit's acknowledgement is held until the test releases it,
+ * so the batches added meanwhile are all waiting when the commit thread
+ * comes back. */
+struct held {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int released;
+    uint64_t sizes[16];
+    size_t n;
+};
+
+static void
+held_commit(void *ctx, uint64_t first, uint64_t n)
+{
+    struct held *h = ctx;
+    (void)first;
+    pthread_mutex_lock(&h->mu);
+    if (h->n < 16)
+        h->sizes[h->n] = n;
+    h->n++;
+    while (h->n == 1 && !h->released)
+        pthread_cond_wait(&h->cv, &h->mu);
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* One round: batches of 10; the first commit held while 25 more events
+ * are added (two more batches sealed, 5 queued); then flush. Returns the
+ * largest commit after the first; every event is committed and the log
+ * verifies. */
+static uint64_t
+group_round(unsigned group)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_writer_options wo;
+    struct ldg_writer *w;
+    struct ldg_verify_report r;
+    struct held h;
+    uint64_t most = 0, total = 0;
+
+    memset(&h, 0, sizeof h);
+    pthread_mutex_init(&h.mu, NULL);
+    pthread_cond_init(&h.cv, NULL);
+    memset(&wo, 0, sizeof wo);
+    wo.batch = 10;
+    wo.threads = 2;
+    wo.group = group;
+    wo.on_commit = held_commit;
+    wo.ctx = &h;
+    assert_int_equal(ldg_writer_new(&w, l, &wo), 0);
+    for (int i = 0; i < 35; i++) {
+        struct ldg_event_in in;
+        json_t *b = json_pack("{s:i}", "i", i);
+        memset(&in, 0, sizeof in);
+        in.type = "x.test.n";
+        in.body = b;
+        assert_int_equal(ldg_writer_add(w, &in), 0);
+        json_decref(b);
+    }
+    usleep(200000); /* the workers prepare batches 2 and 3 */
+    pthread_mutex_lock(&h.mu);
+    h.released = 1;
+    pthread_cond_broadcast(&h.cv);
+    pthread_mutex_unlock(&h.mu);
+    assert_int_equal(ldg_writer_flush(w), 0);
+    assert_int_equal(ldg_writer_committed(w), 35);
+    ldg_writer_free(w);
+    assert_true(h.n >= 2 && h.n <= 16);
+    assert_int_equal(h.sizes[0], 10);
+    for (size_t i = 0; i < h.n; i++) {
+        total += h.sizes[i];
+        if (i > 0 && h.sizes[i] > most)
+            most = h.sizes[i];
+    }
+    assert_int_equal(total, 35);
+    assert_int_equal(ldg_verify(l, LDG_VERIFY_FULL, 0, &r, NULL, NULL), 0);
+    ldg_close(l);
+    t_rmrf(dir);
+    pthread_mutex_destroy(&h.mu);
+    pthread_cond_destroy(&h.cv);
+    return most;
+}
+
+/* ldg_writer_options.group: batches that are ready together go into one
+ * commit; without it every commit holds exactly one batch. (Whether the
+ * workers have prepared both waiting batches when the commit thread looks
+ * depends on the scheduler, so up to ten rounds may be tried; without
+ * grouping no round ever groups.) */
+static void
+test_log__writer_groups_ready_batches(void **state)
+{
+    int grouped = 0;
+    (void)state;
+
+    assert_int_equal(group_round(1), 10);
+    for (int round = 0; round < 10 && !grouped; round++)
+        grouped = group_round(4) > 10;
+    assert_true(grouped);
 }
 
 static void
@@ -810,6 +911,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_log__ids_are_idempotent),
         cmocka_unit_test(test_log__writer_names_duplicates_by_tag),
+        cmocka_unit_test(test_log__writer_groups_ready_batches),
         cmocka_unit_test(test_log__init_writes_genesis_and_checkpoint),
         cmocka_unit_test(test_log__append_derives_subject_and_run),
         cmocka_unit_test(
