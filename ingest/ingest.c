@@ -655,6 +655,10 @@ ldg_ingest(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
      * events in flight, and so memory, stay what they were. With --batch
      * N a commit holds exactly N events, as that option says. */
     wo.group = o->batch == 0 ? LDG_WRITER_GROUP_MAX : 1;
+    /* A file is all there: a commit waits for two batches (events in
+     * flight as before, half the commits). Input that arrives over time
+     * is committed as it comes (and when it pauses, idle_read). */
+    wo.gather = o->batch == 0 && !is_stream(in) ? 2 : 1;
     wo.threads = o->threads;
     wo.on_commit = o->on_commit;
     wo.on_duplicate = o->on_duplicate; /* the tag is the line */

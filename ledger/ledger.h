@@ -450,6 +450,11 @@ struct ldg_writer_options {
      * most LDG_WRITER_GROUP_MAX): fewer commits, the same events in
      * flight. */
     unsigned group;
+    /* Batches a commit waits for (0 or 1: none; at most group): a commit
+     * holds at least this many batches unless ldg_writer_flush or
+     * ldg_writer_free wants everything committed. For input that is all
+     * there (a file), not for events that arrive over time. */
+    unsigned gather;
 };
 #define LDG_WRITER_GROUP_MAX 4
 int ldg_writer_new(struct ldg_writer **out, struct ldg_ledger *l,

@@ -52,8 +52,10 @@ struct wbatch {
 struct ldg_writer {
     struct ldg_ledger *l;
     size_t batch;
-    unsigned group; /* batches a commit may take, 1..RING */
-    size_t chunk;   /* SIGN_CHUNK or CLAIM_CHUNK */
+    unsigned group;  /* batches a commit may take, 1..RING */
+    unsigned gather; /* batches a commit waits for, 1..group */
+    int flushing;    /* callers waiting for everything to commit */
+    size_t chunk;    /* SIGN_CHUNK or CLAIM_CHUNK */
     void (*on_commit)(void *ctx, uint64_t first_seq, uint64_t n);
     void *on_commit_ctx;
     void (*on_duplicate)(void *ctx, uint64_t tag, const char *id, uint64_t seq,
@@ -144,6 +146,19 @@ say_duplicates(struct ldg_writer *w, const struct ldg_prep *preps, size_t n)
                             preps[i].dup_seq, preps[i].dup_differs);
 }
 
+/* With mu held: how many batches from tail on are sealed and prepared,
+ * up to group (so the commit thread may take them together). */
+static unsigned
+ready_run(const struct ldg_writer *w)
+{
+    unsigned m = 0;
+    while (m < w->group && w->tail + m < w->head &&
+           w->ring[(w->tail + m) % RING].nsigned ==
+               w->ring[(w->tail + m) % RING].n)
+        m++;
+    return m;
+}
+
 static void *
 commit_worker(void *arg)
 {
@@ -157,18 +172,19 @@ commit_worker(void *arg)
         uint64_t first = 0, stored = 0, total = 0;
         unsigned m = 1;
         int rc, trim = 0;
-        while (!(w->tail < w->head && w->ring[w->tail % RING].nsigned ==
-                                          w->ring[w->tail % RING].n) &&
-               !(w->stop && w->tail == w->head))
+        for (;;) {
+            m = ready_run(w);
+            /* gather: wait for that many batches unless someone waits
+             * for everything (flush, free) or the ring is full */
+            if (m > 0 && (m >= w->gather || w->flushing || w->stop ||
+                          w->head - w->tail >= RING))
+                break;
+            if (w->stop && w->tail == w->head)
+                break;
             pthread_cond_wait(&w->ready, &w->mu);
+        }
         if (w->tail == w->head)
             break; /* stopping, nothing sealed left */
-        /* With group > 1, every batch that is sealed and prepared behind
-         * this one goes into the same commit (the disk was behind). */
-        while (m < w->group && w->tail + m < w->head &&
-               w->ring[(w->tail + m) % RING].nsigned ==
-                   w->ring[(w->tail + m) % RING].n)
-            m++;
         for (unsigned i = 0; i < m; i++) {
             struct wbatch *b = &w->ring[(w->tail + i) % RING];
             spans[i].p = b->preps;
@@ -256,6 +272,9 @@ ldg_writer_new(struct ldg_writer **out, struct ldg_ledger *l,
     w->group = opts && opts->group > 1 ? opts->group : 1;
     if (w->group > RING)
         w->group = RING;
+    w->gather = opts && opts->gather > 1 ? opts->gather : 1;
+    if (w->gather > w->group)
+        w->gather = w->group;
     if (opts != NULL) {
         w->on_commit = opts->on_commit;
         w->on_commit_ctx = opts->ctx;
@@ -330,8 +349,11 @@ ldg_writer_flush(struct ldg_writer *w)
         return LDG_EINVAL;
     pthread_mutex_lock(&w->mu);
     seal(w);
+    w->flushing++;
+    pthread_cond_signal(&w->ready); /* no gathering now */
     while (w->tail < w->head)
         pthread_cond_wait(&w->space, &w->mu);
+    w->flushing--;
     rc = w->commit_rc;
     pthread_mutex_unlock(&w->mu);
     if (rc < 0)
@@ -466,8 +488,11 @@ ldg_writer_free(struct ldg_writer *w)
      * commit thread may have done it already); the unsealed one is dropped
      * (it was never acknowledged). ledger.h states this contract. */
     pthread_mutex_lock(&w->mu);
+    w->flushing++;
+    pthread_cond_signal(&w->ready); /* no gathering now */
     while (w->tail < w->head)
         pthread_cond_wait(&w->space, &w->mu);
+    w->flushing--;
     pthread_mutex_unlock(&w->mu);
     writer_stop(w);
     for (int i = 0; i < RING; i++) {

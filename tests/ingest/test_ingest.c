@@ -241,17 +241,17 @@ test_ingest__parse_time_rfc3339_and_ns(void **state)
         "",
         "yesterday",
         "2026-11-22",
-        "2026-11-22T20:55:01",           /* no zone */
-        "2026-11-22 20:55:01Z",          /* space */
-        "2026-11-22T20:55:01.Z",         /* empty fraction */
+        "2026-11-22T20:55:01",             /* no zone */
+        "2026-11-22 20:55:01Z",            /* space */
+        "2026-11-22T20:55:01.Z",           /* empty fraction */
         "2026-11-22T20:55:01.1234567890Z", /* 10 digits */
         "2026-13-01T00:00:00Z",
         "2026-02-29T00:00:00Z",
         "1900-02-29T00:00:00Z",
         "2026-11-22T24:00:00Z",
         "2026-11-22T20:55:01+24:00",
-        "1969-12-31T23:59:59Z",          /* before 1970 */
-        "18446744073709551616",          /* 2^64 ns */
+        "1969-12-31T23:59:59Z", /* before 1970 */
+        "18446744073709551616", /* 2^64 ns */
         "-5",
         "2026-11-22T20:55:01Zjunk",
     };
@@ -309,8 +309,8 @@ test_ingest__request_fields(void **state)
     memset(longid, 'a', 129);
     longid[129] = '\0';
     char line[512];
-    snprintf(line, sizeof line,
-             "{\"type\":\"x.a\",\"body\":{},\"id\":\"%s\"}", longid);
+    snprintf(line, sizeof line, "{\"type\":\"x.a\",\"body\":{},\"id\":\"%s\"}",
+             longid);
     assert_int_equal(ldg_ingest_parse_line_ex(line, strlen(line), 1 << 20,
                                               LDG_INGEST_REQUEST, &ev, &m, &h,
                                               &col, msg, sizeof msg),
@@ -318,8 +318,8 @@ test_ingest__request_fields(void **state)
     assert_int_equal(m.has_id, 0);
     assert_non_null(strstr(msg, "field 'id'"));
     longid[128] = '\0'; /* 128 bytes: allowed */
-    snprintf(line, sizeof line,
-             "{\"type\":\"x.a\",\"body\":{},\"id\":\"%s\"}", longid);
+    snprintf(line, sizeof line, "{\"type\":\"x.a\",\"body\":{},\"id\":\"%s\"}",
+             longid);
     assert_int_equal(ldg_ingest_parse_line_ex(line, strlen(line), 1 << 20,
                                               LDG_INGEST_REQUEST, &ev, &m, &h,
                                               &col, msg, sizeof msg),
@@ -400,6 +400,63 @@ test_ingest__unsealed_from_writer_held_key(void **state)
     t_rmrf(dir);
 }
 
+struct commits {
+    size_t n;
+    uint64_t size[8];
+};
+
+static void
+on_commit(void *ctx, uint64_t first, uint64_t n)
+{
+    struct commits *c = ctx;
+    (void)first;
+    if (c->n < 8)
+        c->size[c->n] = n;
+    c->n++;
+}
+
+/* A file without --batch: each commit waits for two batches of 1,000
+ * (ldg_writer_options.gather), the rest goes at the end; with --batch
+ * 1000 every commit holds exactly 1,000. */
+static void
+test_ingest__file_commits_two_batches_at_once(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_ingest_opts o;
+    struct ldg_ingest_report rep;
+    struct commits c;
+    (void)state;
+
+    for (int pass = 0; pass < 2; pass++) {
+        FILE *f = tmpfile();
+        assert_non_null(f);
+        for (int i = 0; i < 2500; i++)
+            fprintf(f, "{\"type\":\"x.t\",\"body\":{\"i\":%d}}\n", i);
+        rewind(f);
+        memset(&o, 0, sizeof o);
+        memset(&c, 0, sizeof c);
+        o.batch = pass == 0 ? 0 : 1000;
+        o.on_commit = on_commit;
+        o.ctx = &c;
+        assert_int_equal(ldg_ingest(l, f, &o, &rep), 0);
+        assert_int_equal(rep.committed, 2500);
+        if (pass == 0) {
+            assert_int_equal(c.n, 2);
+            assert_int_equal(c.size[0], 2000);
+            assert_int_equal(c.size[1], 500);
+        } else {
+            assert_int_equal(c.n, 3);
+            assert_int_equal(c.size[0], 1000);
+            assert_int_equal(c.size[1], 1000);
+            assert_int_equal(c.size[2], 500);
+        }
+        fclose(f);
+    }
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -412,6 +469,7 @@ main(void)
         cmocka_unit_test(test_ingest__parse_time_rfc3339_and_ns),
         cmocka_unit_test(test_ingest__request_fields),
         cmocka_unit_test(test_ingest__unsealed_from_writer_held_key),
+        cmocka_unit_test(test_ingest__file_commits_two_batches_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

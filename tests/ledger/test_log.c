@@ -235,10 +235,9 @@ held_commit(void *ctx, uint64_t first, uint64_t n)
     pthread_mutex_unlock(&h->mu);
 }
 
-/* One round: batches of 10; the first commit held while 25 more events
- * are added (two more batches sealed, 5 queued); then flush. Returns the
- * largest commit after the first; every event is committed and the log
- * verifies. */
+/* One round: batches of 10; the first commit held while the rest of 35
+ * events are added (more batches sealed, 5 queued); then flush. Returns
+ * the largest commit; every event is committed and the log verifies. */
 static uint64_t
 group_round(unsigned group)
 {
@@ -277,11 +276,10 @@ group_round(unsigned group)
     assert_int_equal(ldg_writer_flush(w), 0);
     assert_int_equal(ldg_writer_committed(w), 35);
     ldg_writer_free(w);
-    assert_true(h.n >= 2 && h.n <= 16);
-    assert_int_equal(h.sizes[0], 10);
+    assert_true(h.n >= 1 && h.n <= 16);
     for (size_t i = 0; i < h.n; i++) {
         total += h.sizes[i];
-        if (i > 0 && h.sizes[i] > most)
+        if (h.sizes[i] > most)
             most = h.sizes[i];
     }
     assert_int_equal(total, 35);
@@ -308,6 +306,70 @@ test_log__writer_groups_ready_batches(void **state)
     for (int round = 0; round < 10 && !grouped; round++)
         grouped = group_round(4) > 10;
     assert_true(grouped);
+}
+
+static void
+sizes_commit(void *ctx, uint64_t first, uint64_t n)
+{
+    struct held *h = ctx;
+    (void)first;
+    pthread_mutex_lock(&h->mu);
+    if (h->n < 16)
+        h->sizes[h->n] = n;
+    h->n++;
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* ldg_writer_options.gather: a commit waits until two batches are ready;
+ * a flush commits what there is. */
+static void
+test_log__writer_gathers_batches(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_writer_options wo;
+    struct ldg_writer *w;
+    struct held h;
+    (void)state;
+
+    memset(&h, 0, sizeof h);
+    pthread_mutex_init(&h.mu, NULL);
+    memset(&wo, 0, sizeof wo);
+    wo.batch = 10;
+    wo.group = 4;
+    wo.gather = 2;
+    wo.on_commit = sizes_commit;
+    wo.ctx = &h;
+    assert_int_equal(ldg_writer_new(&w, l, &wo), 0);
+    for (int i = 0; i < 25; i++) {
+        struct ldg_event_in in;
+        json_t *b = json_pack("{s:i}", "i", i);
+        memset(&in, 0, sizeof in);
+        in.type = "x.test.n";
+        in.body = b;
+        assert_int_equal(ldg_writer_add(w, &in), 0);
+        json_decref(b);
+        if (i == 9) {
+            usleep(100000);
+            /* one batch sealed: it waits for a second */
+            assert_int_equal(ldg_writer_committed(w), 0);
+        }
+        /* two batches: committed together, without a flush */
+        for (int k = 0; i == 19 && k < 1000 && ldg_writer_committed(w) < 20;
+             k++)
+            usleep(10000);
+        if (i == 19)
+            assert_int_equal(ldg_writer_committed(w), 20);
+    }
+    assert_int_equal(ldg_writer_flush(w), 0);
+    assert_int_equal(ldg_writer_committed(w), 25);
+    ldg_writer_free(w);
+    assert_int_equal(h.n, 2);
+    assert_int_equal(h.sizes[0], 20);
+    assert_int_equal(h.sizes[1], 5);
+    ldg_close(l);
+    t_rmrf(dir);
+    pthread_mutex_destroy(&h.mu);
 }
 
 static void
@@ -912,6 +974,7 @@ main(void)
         cmocka_unit_test(test_log__ids_are_idempotent),
         cmocka_unit_test(test_log__writer_names_duplicates_by_tag),
         cmocka_unit_test(test_log__writer_groups_ready_batches),
+        cmocka_unit_test(test_log__writer_gathers_batches),
         cmocka_unit_test(test_log__init_writes_genesis_and_checkpoint),
         cmocka_unit_test(test_log__append_derives_subject_and_run),
         cmocka_unit_test(
