@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -572,6 +573,358 @@ pass(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
     return rc;
 }
 
+/* ---------------------------------------------------------- pipelined -- */
+
+/*
+ * Input that is all there (a file) is cut into lines by this thread and
+ * parsed on parse threads: a parse thread turns each line of a chunk into
+ * a prepared event (ldg_ingest_parse_line, then ldg_prepare: jansson, the
+ * vocabulary, the body's record and commitment), and this thread takes
+ * the chunks back in input order and does with each line what pass()
+ * does, through ldg_writer_add_prepared. So refusals are reported in line
+ * order with the same messages, the writer sees the events in input
+ * order, and what ingest does is what pass() does; only the parsing runs
+ * on the other cores.
+ */
+#define PIPE_CHUNKS 8
+#define CHUNK_LINES 128
+#define CHUNK_BYTES ((size_t)256 * 1024)
+#define PIPE_THREADS_MAX 8
+
+enum { PL_EVENT, PL_LONG, PL_STOP, PL_ERROR, PL_SEALED };
+enum { C_FREE, C_FILLED, C_TAKEN, C_DONE };
+
+struct pline {
+    uint64_t lineno;
+    int kind;
+    size_t off, len; /* the line in its chunk's buf; a long line's length */
+    int err;         /* PL_ERROR: errno */
+    int parse_rc;    /* < 0: the line does not parse (col, msg) */
+    int col;
+    char msg[600];
+    struct ldg_prepared *pe; /* PL_EVENT that parsed */
+};
+
+struct chunk {
+    int state;
+    char *buf;
+    size_t len, cap;
+    struct pline lines[CHUNK_LINES];
+    size_t n;
+};
+
+struct pipe {
+    struct ldg_ledger *l;
+    size_t body_max;
+    struct chunk *c; /* PIPE_CHUNKS */
+    uint64_t fill, take, cons;
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    int stop;
+    pthread_t th[PIPE_THREADS_MAX];
+    unsigned nth;
+};
+
+static void
+parse_chunk(struct pipe *pp, struct chunk *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        struct pline *ln = &c->lines[i];
+        struct ldg_event_in ev;
+        json_t *holder = NULL;
+        if (ln->kind != PL_EVENT)
+            continue;
+        ln->parse_rc =
+            ldg_ingest_parse_line(c->buf + ln->off, ln->len, pp->body_max, &ev,
+                                  &holder, &ln->col, ln->msg, sizeof ln->msg);
+        if (ln->parse_rc < 0)
+            continue;
+        if (ldg_prepare(pp->l, &ev, ln->pe) < 0)
+            ln->parse_rc = LDG_ENOMEM; /* reading stops there */
+        json_decref(holder);
+    }
+}
+
+static void *
+parse_worker(void *arg)
+{
+    struct pipe *pp = arg;
+    pthread_mutex_lock(&pp->mu);
+    for (;;) {
+        struct chunk *c;
+        while (!pp->stop && pp->take == pp->fill)
+            pthread_cond_wait(&pp->work, &pp->mu);
+        if (pp->stop)
+            break;
+        c = &pp->c[pp->take++ % PIPE_CHUNKS];
+        c->state = C_TAKEN;
+        pthread_mutex_unlock(&pp->mu);
+        parse_chunk(pp, c);
+        pthread_mutex_lock(&pp->mu);
+        c->state = C_DONE;
+        pthread_cond_broadcast(&pp->done);
+    }
+    pthread_mutex_unlock(&pp->mu);
+    return NULL;
+}
+
+static void
+pipe_free(struct pipe *pp)
+{
+    pthread_mutex_lock(&pp->mu);
+    pp->stop = 1;
+    pthread_cond_broadcast(&pp->work);
+    pthread_mutex_unlock(&pp->mu);
+    for (unsigned i = 0; i < pp->nth; i++)
+        pthread_join(pp->th[i], NULL);
+    for (int k = 0; pp->c != NULL && k < PIPE_CHUNKS; k++) {
+        for (size_t i = 0; i < CHUNK_LINES; i++)
+            ldg_prepared_free(pp->c[k].lines[i].pe);
+        free(pp->c[k].buf);
+    }
+    free(pp->c);
+    pthread_mutex_destroy(&pp->mu);
+    pthread_cond_destroy(&pp->work);
+    pthread_cond_destroy(&pp->done);
+}
+
+static int
+pipe_init(struct pipe *pp, struct ldg_ledger *l)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned want = ncpu > 0 ? (unsigned)ncpu : 1;
+
+    memset(pp, 0, sizeof *pp);
+    pp->l = l;
+    pp->body_max = ldg_body_max(l);
+    pthread_mutex_init(&pp->mu, NULL);
+    pthread_cond_init(&pp->work, NULL);
+    pthread_cond_init(&pp->done, NULL);
+    pp->c = calloc(PIPE_CHUNKS, sizeof *pp->c);
+    if (pp->c == NULL)
+        goto nomem;
+    for (int k = 0; k < PIPE_CHUNKS; k++)
+        for (size_t i = 0; i < CHUNK_LINES; i++)
+            if ((pp->c[k].lines[i].pe = ldg_prepared_alloc()) == NULL)
+                goto nomem;
+    if (want > PIPE_THREADS_MAX)
+        want = PIPE_THREADS_MAX;
+    for (unsigned i = 0; i < want; i++) {
+        if (pthread_create(&pp->th[i], NULL, parse_worker, pp) != 0)
+            break;
+        pp->nth++;
+    }
+    if (pp->nth == 0) {
+        pipe_free(pp);
+        ldg_set_errmsg(l, "cannot start the parse threads");
+        return LDG_ENOMEM;
+    }
+    return 0;
+nomem:
+    pipe_free(pp);
+    return LDG_ENOMEM;
+}
+
+/* Appends a line's bytes to c's buffer (NUL-terminated). */
+static int
+chunk_put(struct chunk *c, const char *s, size_t n, struct pline *ln)
+{
+    if (c->len + n + 1 > c->cap) {
+        size_t cap = c->cap ? c->cap : CHUNK_BYTES + 4096;
+        char *nb;
+        while (cap < c->len + n + 1)
+            cap *= 2;
+        if ((nb = realloc(c->buf, cap)) == NULL)
+            return LDG_ENOMEM;
+        c->buf = nb;
+        c->cap = cap;
+    }
+    memcpy(c->buf + c->len, s, n);
+    c->buf[c->len + n] = '\0';
+    ln->off = c->len;
+    ln->len = n;
+    c->len += n + 1;
+    return 0;
+}
+
+/* Reads lines into the free chunk c until it is full or the input ends
+ * (*eof set). Blank lines only count. 0, or LDG_ENOMEM. */
+static int
+chunk_fill(struct chunk *c, struct ldg_line_reader *r, uint64_t *lineno,
+           int *eof)
+{
+    c->n = 0;
+    c->len = 0;
+    while (c->n < CHUNK_LINES && c->len < CHUNK_BYTES && !*eof) {
+        struct pline *ln = &c->lines[c->n];
+        size_t len = 0;
+        int got = ldg_line_read(r, &len);
+        if (got == LDG_LINE_END) {
+            *eof = 1;
+            break;
+        }
+        ++*lineno;
+        if (got == LDG_LINE_OK && is_blank(r->buf, len))
+            continue;
+        ln->lineno = *lineno;
+        ln->parse_rc = 0;
+        ln->len = len;
+        switch (got) {
+        case LDG_LINE_ERROR:
+            ln->kind = PL_ERROR;
+            ln->err = errno;
+            *eof = 1;
+            break;
+        case LDG_LINE_LONG:
+            ln->kind = PL_LONG;
+            break;
+        case LDG_LINE_STOP:
+            ln->kind = PL_STOP;
+            *eof = 1;
+            break;
+        default:
+            ln->kind = ldg_ingest_is_sealed(r->buf, len) ? PL_SEALED : PL_EVENT;
+            if (chunk_put(c, r->buf, len, ln) < 0)
+                return LDG_ENOMEM;
+        }
+        c->n++;
+    }
+    return 0;
+}
+
+/* One line back from the parse threads, in order: what pass() does with
+ * it. *stop is set where pass() stops reading. */
+static int
+consume_line(struct ldg_ledger *l, const struct ldg_ingest_opts *o,
+             struct ldg_writer *w, struct ldg_ingest_report *rep,
+             const struct ldg_line_reader *r, struct chunk *c, struct pline *ln,
+             int *stop)
+{
+    size_t body_max = ldg_body_max(l);
+    char msg[600];
+    int rc;
+
+    if (ln->kind == PL_ERROR) {
+        rc = ln->err == ENOMEM ? LDG_ENOMEM : LDG_EIO;
+        ldg_set_errmsg(l, "read error at line %llu: %s",
+                       (unsigned long long)ln->lineno, strerror(ln->err));
+        *stop = 1;
+        return rc;
+    }
+    rep->lines++;
+    if (ln->kind == PL_LONG) {
+        snprintf(msg, sizeof msg,
+                 "line is longer than %zu bytes (body limit %zu)", r->max,
+                 body_max);
+        report_error(o, ln->lineno, 1, msg);
+        rep->rejected++;
+        return 0;
+    }
+    if (ln->kind == PL_STOP) {
+        snprintf(msg, sizeof msg,
+                 "line is longer than %zu bytes (body limit %zu) and "
+                 "has no newline within %zu MiB more: stopped reading "
+                 "the input here",
+                 r->max, body_max, (size_t)(LDG_LINE_SKIP_MAX >> 20));
+        report_error(o, ln->lineno, 1, msg);
+        rep->rejected++;
+        *stop = 1;
+        return 0;
+    }
+    if (ln->kind == PL_SEALED) {
+        rc = sealed_line(l, o, w, NULL, rep, ln->lineno, c->buf + ln->off,
+                         ln->len);
+        if (rc < 0)
+            *stop = 1;
+        return rc;
+    }
+    if (ln->parse_rc == LDG_ENOMEM) {
+        ldg_set_errmsg(l, "line %llu: %s", (unsigned long long)ln->lineno,
+                       ldg_strerror(LDG_ENOMEM));
+        *stop = 1;
+        return LDG_ENOMEM;
+    }
+    if (ln->parse_rc < 0) {
+        report_error(o, ln->lineno, ln->col, ln->msg);
+        rep->rejected++;
+        return 0;
+    }
+    rc = ldg_writer_add_prepared(w, ln->pe, ln->lineno);
+    if (rc == LDG_EDUPLICATE) {
+        rc = 0; /* its id is in the log: not appended again */
+        rep->duplicates++;
+    }
+    if (refuses_line(rc)) {
+        const char *actor = ldg_prepared_actor(ln->pe);
+        report_error(o, ln->lineno, 1, ldg_errmsg(l));
+        rep->rejected++;
+        if (rc == LDG_EKEY && actor != NULL &&
+            ldg_keys_held_by_writer(l, actor) == 1)
+            rep->key_refused++;
+        rc = 0;
+    }
+    if (rc < 0) {
+        *stop = 1;
+        return rc;
+    }
+    if (o->on_progress != NULL && (ln->lineno & 0x3fff) == 0)
+        o->on_progress(o->ctx, ln->lineno, ldg_writer_committed(w));
+    return 0;
+}
+
+static int
+pass_piped(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
+           struct ldg_writer *w, struct ldg_ingest_report *rep)
+{
+    struct ldg_line_reader r;
+    struct pipe pp;
+    uint64_t lineno = 0;
+    int rc, eof = 0, stop = 0;
+
+    if ((rc = pipe_init(&pp, l)) < 0)
+        return rc;
+    memset(&r, 0, sizeof r);
+    r.in = in;
+    r.max = ldg_body_max(l) + ENVELOPE_ROOM;
+    r.sealed_max = LDG_SEALED_LINE_MAX;
+    while (!stop) {
+        struct chunk *head = &pp.c[pp.cons % PIPE_CHUNKS];
+        int ready;
+        pthread_mutex_lock(&pp.mu);
+        ready = pp.cons < pp.fill && head->state == C_DONE;
+        pthread_mutex_unlock(&pp.mu);
+        if (!ready && !eof && pp.fill - pp.cons < PIPE_CHUNKS) {
+            struct chunk *c = &pp.c[pp.fill % PIPE_CHUNKS];
+            if ((rc = chunk_fill(c, &r, &lineno, &eof)) < 0)
+                break;
+            if (c->n == 0)
+                continue;
+            pthread_mutex_lock(&pp.mu);
+            c->state = C_FILLED;
+            pp.fill++;
+            pthread_cond_signal(&pp.work);
+            pthread_mutex_unlock(&pp.mu);
+            continue;
+        }
+        if (pp.cons == pp.fill)
+            break; /* all read, all done */
+        pthread_mutex_lock(&pp.mu);
+        while (head->state != C_DONE)
+            pthread_cond_wait(&pp.done, &pp.mu);
+        pthread_mutex_unlock(&pp.mu);
+        for (size_t i = 0; i < head->n && !stop; i++)
+            rc = consume_line(l, o, w, rep, &r, head, &head->lines[i], &stop);
+        pthread_mutex_lock(&pp.mu);
+        head->state = C_FREE;
+        pp.cons++;
+        pthread_mutex_unlock(&pp.mu);
+    }
+    /* what was read past a stop is dropped unread, as pass() never read it */
+    pipe_free(&pp);
+    free(r.buf);
+    return rc;
+}
+
 /* Strict mode: every line into one all-or-nothing batch; committed only
  * if no line was refused. A batch that outgrows the map is retried from
  * the start after the map grows (the input is seekable or spooled). */
@@ -673,8 +1026,10 @@ ldg_ingest(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
         idle.w = w;
         stream = fopencookie(&idle, "r", fns);
     }
-    rc = pass(l, stream ? stream : in, o, w, NULL, rep, NULL,
-              stream ? &idle : NULL);
+    if (stream == NULL)
+        rc = pass_piped(l, in, o, w, rep);
+    else
+        rc = pass(l, stream, o, w, NULL, rep, NULL, &idle);
     if (stream != NULL)
         fclose(stream); /* the cookie does not close fd */
     if (rc == 0)

@@ -57,14 +57,13 @@ ldg_prep_release(struct ldg_prep *p)
 }
 
 static int
-copy_field(struct ldg_ledger *l, char *dst, size_t cap, const char *src,
+copy_field(char *err, size_t errcap, char *dst, size_t cap, const char *src,
            const char *what)
 {
     size_t n = strlen(src);
-    if (n >= cap) {
-        ldg_seterr(l, "%s longer than %zu bytes", what, cap - 1);
-        return LDG_ETOOBIG;
-    }
+    if (n >= cap)
+        return ldg_errf(err, errcap, LDG_ETOOBIG, "%s longer than %zu bytes",
+                        what, cap - 1);
     memcpy(dst, src, n + 1);
     return 0;
 }
@@ -150,6 +149,13 @@ static int prep_init_ex(struct ldg_ledger *l, struct ldg_prep *p,
                         const struct ldg_event_in *in, uint64_t seq_hint,
                         int in_txn, struct ldg_key *signer,
                         const json_t *salts);
+static int prep_event(struct ldg_prep *p, const struct ldg_event_in *in,
+                      char *err, size_t errcap);
+static int prep_actor(struct ldg_ledger *l, struct ldg_prep *p,
+                      const char *actor, int in_txn, struct ldg_key *signer);
+static int prep_body_of(const struct ldg_ledger *l, struct ldg_prep *p,
+                        const json_t *body, uint64_t seq_hint,
+                        const json_t *salts, char *err, size_t errcap);
 
 /* 1..max bytes without control characters (id) or NUL (exe, unit). */
 static int
@@ -166,16 +172,15 @@ text_ok(const char *s, size_t max, int no_ctl)
 
 /* The format version 2 fields: id, source time, source. */
 static int
-prep_v2(struct ldg_ledger *l, struct ldg_prep *p, const struct ldg_event_in *in)
+prep_v2(struct ldg_prep *p, const struct ldg_event_in *in, char *err,
+        size_t errcap)
 {
     if (in->id != NULL) {
-        if (!text_ok(in->id, LDG_ID_MAX, 1)) {
-            ldg_seterr(l,
-                       "field 'id': must be 1 to %d bytes without control "
-                       "characters",
-                       LDG_ID_MAX);
-            return LDG_EBADINPUT;
-        }
+        if (!text_ok(in->id, LDG_ID_MAX, 1))
+            return ldg_errf(err, errcap, LDG_EBADINPUT,
+                            "field 'id': must be 1 to %d bytes without "
+                            "control characters",
+                            LDG_ID_MAX);
         memcpy(p->id, in->id, strlen(in->id) + 1);
     }
     p->has_time = in->has_time;
@@ -183,18 +188,18 @@ prep_v2(struct ldg_ledger *l, struct ldg_prep *p, const struct ldg_event_in *in)
     if (in->source != NULL) {
         const struct ldg_source *src = in->source;
         if ((src->exe != NULL && !text_ok(src->exe, LDG_EXE_MAX, 0)) ||
-            (src->unit != NULL && !text_ok(src->unit, LDG_UNIT_MAX, 0))) {
-            ldg_seterr(l, "source: exe is 1 to %d bytes, unit 1 to %d",
-                       LDG_EXE_MAX, LDG_UNIT_MAX);
-            return LDG_EBADINPUT;
-        }
+            (src->unit != NULL && !text_ok(src->unit, LDG_UNIT_MAX, 0)))
+            return ldg_errf(err, errcap, LDG_EBADINPUT,
+                            "source: exe is 1 to %d bytes, unit 1 to %d",
+                            LDG_EXE_MAX, LDG_UNIT_MAX);
         p->has_source = 1;
         p->source.uid = src->uid;
         p->source.gid = src->gid;
         p->source.pid = src->pid;
         if ((src->exe != NULL && (p->source.exe = strdup(src->exe)) == NULL) ||
             (src->unit != NULL && (p->source.unit = strdup(src->unit)) == NULL))
-            return LDG_ENOMEM;
+            return ldg_errf(err, errcap, LDG_ENOMEM, "%s",
+                            ldg_strerror(LDG_ENOMEM));
     }
     return 0;
 }
@@ -214,78 +219,105 @@ prep_init_ex(struct ldg_ledger *l, struct ldg_prep *p,
              const struct ldg_event_in *in, uint64_t seq_hint, int in_txn,
              struct ldg_key *signer, const json_t *salts)
 {
-    char err[512];
-    const json_t *run;
+    char err[sizeof l->errmsg];
     int rc;
 
     memset(p, 0, sizeof *p);
-    if (in == NULL || in->type == NULL) {
-        ldg_seterr(l, "field 'type': required");
-        return LDG_EBADINPUT;
-    }
-    if (in->body != NULL && !json_is_object(in->body)) {
-        ldg_seterr(l, "field 'body': must be an object");
-        return LDG_EBADINPUT;
-    }
-    rc = ldg_vocab_check(in->type, in->body, err, sizeof err);
-    if (rc == 0 && strcmp(in->type, "key.added") == 0)
-        rc = ldg_roles_check(json_object_get(in->body, "roles"), err,
-                             sizeof err);
-    if (rc < 0) {
+    if ((rc = prep_event(p, in, err, sizeof err)) < 0) {
         ldg_seterr(l, "%s", err);
         return rc;
     }
-    if (strcmp(in->type, "ledger.genesis") == 0) {
-        ldg_seterr(l, "ledger.genesis is written by 'ledger init' only");
-        return LDG_EBADINPUT;
+    if ((rc = prep_actor(l, p, in->actor, in_txn, signer)) < 0)
+        return rc;
+    if ((rc = prep_body_of(l, p, in->body, seq_hint, salts, err, sizeof err)) <
+        0) {
+        ldg_seterr(l, "%s", err);
+        return rc;
     }
-    if ((rc = copy_field(l, p->type, sizeof p->type, in->type, "type")) < 0)
+    return 0;
+}
+
+/* Step 1, the event itself: type, vocabulary, subject, run, id, time,
+ * source, parent, the actor's name. Touches nothing but p: safe on any
+ * thread (ldg_prepare). */
+static int
+prep_event(struct ldg_prep *p, const struct ldg_event_in *in, char *err,
+           size_t errcap)
+{
+    const json_t *run;
+    int rc;
+
+    if (in == NULL || in->type == NULL)
+        return ldg_errf(err, errcap, LDG_EBADINPUT, "field 'type': required");
+    if (in->body != NULL && !json_is_object(in->body))
+        return ldg_errf(err, errcap, LDG_EBADINPUT,
+                        "field 'body': must be an object");
+    rc = ldg_vocab_check(in->type, in->body, err, errcap);
+    if (rc == 0 && strcmp(in->type, "key.added") == 0)
+        rc = ldg_roles_check(json_object_get(in->body, "roles"), err, errcap);
+    if (rc < 0)
+        return rc;
+    if (strcmp(in->type, "ledger.genesis") == 0)
+        return ldg_errf(err, errcap, LDG_EBADINPUT,
+                        "ledger.genesis is written by 'ledger init' only");
+    if ((rc = copy_field(err, errcap, p->type, sizeof p->type, in->type,
+                         "type")) < 0)
         return rc;
     if (in->subject != NULL) {
-        if ((rc = copy_field(l, p->subject, sizeof p->subject, in->subject,
-                             "subject")) < 0)
+        if ((rc = copy_field(err, errcap, p->subject, sizeof p->subject,
+                             in->subject, "subject")) < 0)
             return rc;
-        if (!subject_valid(p->subject)) {
-            ldg_seterr(l, "field 'subject': must be kind:name, got '%s'",
-                       p->subject);
-            return LDG_EBADINPUT;
-        }
+        if (!subject_valid(p->subject))
+            return ldg_errf(err, errcap, LDG_EBADINPUT,
+                            "field 'subject': must be kind:name, got '%s'",
+                            p->subject);
     } else if (ldg_vocab_subject(in->type, in->body, p->subject,
                                  sizeof p->subject) < 0) {
-        ldg_seterr(l, "derived subject longer than %d bytes", LDG_SUBJECT_MAX);
-        return LDG_ETOOBIG;
+        return ldg_errf(err, errcap, LDG_ETOOBIG,
+                        "derived subject longer than %d bytes",
+                        LDG_SUBJECT_MAX);
     }
     run = in->body ? json_object_get(in->body, "run") : NULL;
     if (in->run != NULL) {
-        if (in->run[0] == '\0') {
+        if (in->run[0] == '\0')
             /* Not "no run": an empty run id would be dropped from the
              * entry, so the caller's event would silently lose it. */
-            ldg_seterr(l, "field 'run': must not be empty (leave it out "
-                          "for an event outside a run)");
-            return LDG_EBADINPUT;
-        }
-        if ((rc = copy_field(l, p->run, sizeof p->run, in->run, "run")) < 0)
+            return ldg_errf(err, errcap, LDG_EBADINPUT,
+                            "field 'run': must not be empty (leave it out "
+                            "for an event outside a run)");
+        if ((rc = copy_field(err, errcap, p->run, sizeof p->run, in->run,
+                             "run")) < 0)
             return rc;
     } else if (json_is_string(run)) {
-        if ((rc = copy_field(l, p->run, sizeof p->run, json_string_value(run),
-                             "body field 'run'")) < 0)
+        if ((rc = copy_field(err, errcap, p->run, sizeof p->run,
+                             json_string_value(run), "body field 'run'")) < 0)
             return rc;
     }
-    if (strlen(p->run) != strlen(in->run ? in->run : p->run)) {
-        ldg_seterr(l, "field 'run': contains a NUL byte");
-        return LDG_EBADINPUT;
-    }
-    if ((rc = prep_v2(l, p, in)) < 0)
+    if (strlen(p->run) != strlen(in->run ? in->run : p->run))
+        return ldg_errf(err, errcap, LDG_EBADINPUT,
+                        "field 'run': contains a NUL byte");
+    if ((rc = prep_v2(p, in, err, errcap)) < 0)
         return rc;
     p->has_parent = in->has_parent;
     p->parent = in->parent;
-    if (in->actor != NULL && !ldg_key_name_valid(in->actor)) {
-        ldg_seterr(l, "field 'actor': invalid key name '%s'", in->actor);
-        return LDG_EBADINPUT;
-    }
+    if (in->actor != NULL && !ldg_key_name_valid(in->actor))
+        return ldg_errf(err, errcap, LDG_EBADINPUT,
+                        "field 'actor': invalid key name '%s'", in->actor);
+    return 0;
+}
+
+/* Step 1, the actor: its key (the handle's key cache) and, as the log is
+ * now, whether it may append this type (a read transaction). The
+ * caller's thread, in the order events are added. */
+static int
+prep_actor(struct ldg_ledger *l, struct ldg_prep *p, const char *actor,
+           int in_txn, struct ldg_key *signer)
+{
+    int rc;
+
     if (signer != NULL) /* a sealed batch's key (public only) */
         p->signer = signer;
-    else if ((rc = ldg_actor_key(l, in->actor, &p->signer)) < 0)
+    else if ((rc = ldg_actor_key(l, actor, &p->signer)) < 0)
         return rc;
     if ((strncmp(p->type, "key.", 4) == 0) && p->signer != l->log_key) {
         ldg_seterr(l, "%s must be signed by the log key", p->type);
@@ -294,17 +326,93 @@ prep_init_ex(struct ldg_ledger *l, struct ldg_prep *p,
     if (!in_txn && signer == NULL && p->signer != l->log_key &&
         (rc = actor_active(l, p->signer, p->type)) < 0)
         return rc;
-    p->body = in->body ? json_incref(in->body) : json_object();
+    return 0;
+}
+
+/* Step 1, the body: its record and commitment. The body's limits (size,
+ * fields, depth) are checked here, so a bad body is refused on its own
+ * and never fails a group commit. Reads only the handle's options: safe
+ * on any thread. */
+static int
+prep_body_of(const struct ldg_ledger *l, struct ldg_prep *p, const json_t *body,
+             uint64_t seq_hint, const json_t *salts, char *err, size_t errcap)
+{
+    p->body = body ? json_incref((json_t *)(uintptr_t)body) : json_object();
     if (p->body == NULL)
-        return LDG_ENOMEM;
-    /* The body's limits (size, fields, depth) are checked here, so a bad
-     * body is refused on its own and never fails a group commit. */
+        return ldg_errf(err, errcap, LDG_ENOMEM, "%s",
+                        ldg_strerror(LDG_ENOMEM));
     p->salts = salts;
-    rc = prep_body(l, p, seq_hint, err, sizeof err);
+    return prep_body(l, p, seq_hint, err, errcap);
+}
+
+/* ------------------------------------------------ prepared elsewhere -- */
+
+struct ldg_prepared *
+ldg_prepared_alloc(void)
+{
+    return calloc(1, sizeof(struct ldg_prepared));
+}
+
+void
+ldg_prepared_free(struct ldg_prepared *pe)
+{
+    if (pe == NULL)
+        return;
+    ldg_prep_release(&pe->p);
+    free(pe);
+}
+
+int
+ldg_prepare(const struct ldg_ledger *l, const struct ldg_event_in *ev,
+            struct ldg_prepared *pe)
+{
+    ldg_prep_release(&pe->p);
+    pe->rc = pe->body_rc = 0;
+    pe->err[0] = '\0';
+    pe->has_actor = 0;
+    pe->rc = prep_event(&pe->p, ev, pe->err, sizeof pe->err);
+    if (pe->rc < 0)
+        return 0;
+    if (ev->actor != NULL) {
+        /* valid by now: at most LDG_NAME_MAX bytes */
+        memcpy(pe->actor, ev->actor, strlen(ev->actor) + 1);
+        pe->has_actor = 1;
+    }
+    /* seq 0: the writer prepares it again for its seq where salts depend
+     * on it (test mode) */
+    pe->body_rc =
+        prep_body_of(l, &pe->p, ev->body, 0, NULL, pe->err, sizeof pe->err);
+    return pe->body_rc == LDG_ENOMEM ? LDG_ENOMEM : 0;
+}
+
+const char *
+ldg_prepared_actor(const struct ldg_prepared *pe)
+{
+    return pe->has_actor ? pe->actor : NULL;
+}
+
+/* The rest of step 1 for an event ldg_prepare made: its refusal, if it
+ * had one, else its actor, else its body's refusal (the order
+ * prep_init_ex judges them in). On success p holds the prep (moved out of
+ * pe); on failure pe is emptied, the message set. */
+int
+ldg_prep_finish(struct ldg_ledger *l, struct ldg_prepared *pe,
+                struct ldg_prep *p)
+{
+    int rc = pe->rc;
+
+    if (rc == 0)
+        rc = prep_actor(l, &pe->p, ldg_prepared_actor(pe), 0, NULL);
+    else
+        ldg_seterr(l, "%s", pe->err);
+    if (rc == 0 && (rc = pe->body_rc) < 0)
+        ldg_seterr(l, "%s", pe->err);
     if (rc < 0) {
-        ldg_seterr(l, "%s", err);
+        ldg_prep_release(&pe->p);
         return rc;
     }
+    *p = pe->p;
+    memset(&pe->p, 0, sizeof pe->p);
     return 0;
 }
 

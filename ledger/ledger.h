@@ -478,6 +478,29 @@ int ldg_writer_add_tagged(struct ldg_writer *w, const struct ldg_event_in *ev,
 int ldg_writer_add_sealed(struct ldg_writer *w,
                           const struct ldg_sealed_batch *sb,
                           uint64_t *first_seq);
+/* Events prepared off the caller's thread (ingest's parse threads):
+ * ldg_prepare does what can be judged of an event without the log
+ * (vocabulary, fields, subject, the body's record and commitment) on any
+ * thread, with no ledger state changed; ldg_writer_add_prepared then does
+ * the rest in the caller's order (the actor key as the log is now, then
+ * as ldg_writer_add_tagged): a refusal ldg_prepare found is returned
+ * there, with its message, so refusals come in the order events are
+ * added, exactly as ldg_writer_add_tagged would have given them. */
+struct ldg_prepared;
+struct ldg_prepared *ldg_prepared_alloc(void);
+/* NULL-safe. */
+void ldg_prepared_free(struct ldg_prepared *pe);
+/* Fills pe (reusable) from ev; ev's strings and body need not outlive the
+ * call (the body is referenced). 0 (a refusal is kept in pe), or
+ * LDG_ENOMEM. */
+int ldg_prepare(const struct ldg_ledger *l, const struct ldg_event_in *ev,
+                struct ldg_prepared *pe);
+/* The actor key name ev named, or NULL. */
+const char *ldg_prepared_actor(const struct ldg_prepared *pe);
+/* ldg_writer_add_tagged for a prepared event; pe is emptied (reusable)
+ * whatever the outcome. */
+int ldg_writer_add_prepared(struct ldg_writer *w, struct ldg_prepared *pe,
+                            uint64_t tag);
 /* Commits everything queued. */
 int ldg_writer_flush(struct ldg_writer *w);
 /* Events durably committed by this writer so far (an event whose id was

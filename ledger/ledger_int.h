@@ -361,6 +361,21 @@ struct ldg_prep {
     uint64_t tag;         /* the writer's caller's (ldg_writer_add_tagged) */
 };
 void ldg_prep_release(struct ldg_prep *p);
+/* An event ldg_prepare made (off the writer's caller's thread): the prep
+ * and what refused it, reported by ldg_prep_finish in order. */
+struct ldg_prepared {
+    struct ldg_prep p;
+    int rc;      /* refused as an event (prep_event) */
+    int body_rc; /* refused for its body (judged after the actor) */
+    int has_actor;
+    char actor[LDG_NAME_MAX + 1];
+    char err[1024];
+};
+/* ldg_writer_add_prepared's step 1: pe's refusal, or its actor checked as
+ * the log is now, or its body's refusal (message set), else 0 with the
+ * prep moved into *p. */
+int ldg_prep_finish(struct ldg_ledger *l, struct ldg_prepared *pe,
+                    struct ldg_prep *p);
 /* Step 1 (validate) with a predicted seq. */
 int ldg_prep_init(struct ldg_ledger *l, struct ldg_prep *p,
                   const struct ldg_event_in *in, uint64_t seq_hint);

@@ -390,34 +390,73 @@ ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev)
     return ldg_writer_add_tagged(w, ev, 0);
 }
 
-int
-ldg_writer_add_tagged(struct ldg_writer *w, const struct ldg_event_in *ev,
-                      uint64_t tag)
-{
-    struct ldg_ledger *l;
-    struct wbatch *b;
-    struct ldg_prep p;
-    uint64_t now;
-    int rc;
+static int writer_queue(struct ldg_writer *w, struct ldg_prep p, uint64_t tag);
 
-    if (w == NULL || ev == NULL)
-        return LDG_EINVAL;
-    l = w->l;
+/* What every add does first: a failed commit is the answer; the slot
+ * about to be filled is reclaimed. */
+static int
+writer_begin_add(struct ldg_writer *w)
+{
+    int rc;
     pthread_mutex_lock(&w->mu);
     rc = w->commit_rc;
     pthread_mutex_unlock(&w->mu);
     if (rc < 0)
         return commit_failure(w);
-    l->errmsg[0] = '\0';
+    w->l->errmsg[0] = '\0';
     if (w->reclaim) {
         w->reclaim = 0;
         writer_reclaim(w);
     }
-    rc = ldg_prep_init(l, &p, ev, w->next_seq);
+    return 0;
+}
+
+int
+ldg_writer_add_tagged(struct ldg_writer *w, const struct ldg_event_in *ev,
+                      uint64_t tag)
+{
+    struct ldg_prep p;
+    int rc;
+
+    if (w == NULL || ev == NULL)
+        return LDG_EINVAL;
+    if ((rc = writer_begin_add(w)) < 0)
+        return rc;
+    rc = ldg_prep_init(w->l, &p, ev, w->next_seq);
     if (rc < 0) {
         ldg_prep_release(&p);
         return rc;
     }
+    return writer_queue(w, p, tag);
+}
+
+int
+ldg_writer_add_prepared(struct ldg_writer *w, struct ldg_prepared *pe,
+                        uint64_t tag)
+{
+    struct ldg_prep p;
+    int rc;
+
+    if (w == NULL || pe == NULL)
+        return LDG_EINVAL;
+    if ((rc = writer_begin_add(w)) < 0) {
+        ldg_prep_release(&pe->p);
+        return rc;
+    }
+    if ((rc = ldg_prep_finish(w->l, pe, &p)) < 0)
+        return rc;
+    return writer_queue(w, p, tag);
+}
+
+/* Queues an accepted prep (or commits it alone: key events, erasures). */
+static int
+writer_queue(struct ldg_writer *w, struct ldg_prep p, uint64_t tag)
+{
+    struct ldg_ledger *l = w->l;
+    struct wbatch *b;
+    uint64_t now;
+    int rc;
+
     p.tag = tag;
     /* Key events and erasures are checked against the log as it is when
      * they commit, so they go alone: flush what is queued, then append. */

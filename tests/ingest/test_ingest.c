@@ -5,6 +5,7 @@
  * (tests/fuzz/corpus_lines/) through the fuzz target's own entry point.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -457,6 +459,200 @@ test_ingest__file_commits_two_batches_at_once(void **state)
     t_rmrf(dir);
 }
 
+/* Every refusal, as text "LINE:COL: message", in the order reported. */
+struct log {
+    char *text;
+    size_t len, cap;
+};
+
+static void
+log_err(void *ctx, uint64_t line, int col, const char *msg)
+{
+    struct log *g = ctx;
+    char one[1024];
+    int n = snprintf(one, sizeof one, "%llu:%d: %s\n", (unsigned long long)line,
+                     col, msg);
+    if (g->len + (size_t)n + 1 > g->cap) {
+        g->cap = (g->len + (size_t)n + 1) * 2;
+        g->text = realloc(g->text, g->cap);
+        assert_non_null(g->text);
+    }
+    memcpy(g->text + g->len, one, (size_t)n + 1);
+    g->len += (size_t)n;
+}
+
+struct feed {
+    int fd;
+    const char *s;
+    size_t n;
+};
+
+static void *
+feeder(void *arg)
+{
+    struct feed *f = arg;
+    size_t off = 0;
+    while (off < f->n) {
+        ssize_t k = write(f->fd, f->s + off, f->n - off);
+        if (k <= 0)
+            break;
+        off += (size_t)k;
+    }
+    close(f->fd);
+    return NULL;
+}
+
+/* 3,000 lines of every kind: events, lines that do not parse (with their
+ * column), unknown fields, a refused type, a bad actor name, an unknown
+ * actor, a body over the limit, a bad parent, blank lines, an over-long
+ * line, repeated ids. */
+static char *
+mixed_input(size_t *len)
+{
+    size_t cap = 4u << 20, n = 0;
+    char *s = malloc(cap);
+    assert_non_null(s);
+    for (int i = 0; i < 3000; i++) {
+        int k = i % 23;
+        if (n + 1300000 > cap)
+            s = realloc(s, cap *= 2);
+        assert_non_null(s);
+        switch (k) {
+        case 3:
+            n +=
+                (size_t)sprintf(s + n, "{\"type\":\"x.t\",\"body\":{\"a\":}\n");
+            break;
+        case 5:
+            n += (size_t)sprintf(s + n, "{\"type\":\"x.t\",\"nope\":1}\n");
+            break;
+        case 7:
+            n +=
+                (size_t)sprintf(s + n, "{\"type\":\"bad type\",\"body\":{}}\n");
+            break;
+        case 9:
+            n += (size_t)sprintf(s + n, "\n   \n");
+            break;
+        case 11:
+            n += (size_t)sprintf(
+                s + n,
+                "{\"type\":\"x.t\",\"actor\":\"no body\",\"body\":{}}\n");
+            break;
+        case 13:
+            n += (size_t)sprintf(
+                s + n, "{\"type\":\"x.t\",\"actor\":\"nobody\",\"body\":{}}\n");
+            break;
+        case 15:
+            /* once a body over the limit (1 MiB), once a line over the
+             * line limit (1 MiB + 64 KiB) */
+            if (i == 15 || i == 38) {
+                size_t big = i == 15 ? 1100000 : 1200000;
+                n += (size_t)sprintf(s + n,
+                                     "{\"type\":\"x.t\",\"body\":{\"a\":\"");
+                memset(s + n, 'x', big);
+                n += big;
+                n += (size_t)sprintf(s + n, "\"}}\n");
+                break;
+            }
+            n += (size_t)sprintf(s + n, "{\"type\":\"x.t\",\"body\":{}}\n");
+            break;
+        case 17:
+            n += (size_t)sprintf(
+                s + n, "{\"type\":\"x.t\",\"parent\":99999999,\"body\":{}}\n");
+            break;
+        case 19:
+            n += (size_t)sprintf(
+                s + n, "{\"type\":\"x.t\",\"id\":\"i%d\",\"body\":{}}\n",
+                i % 5);
+            break;
+        case 21:
+            n += (size_t)sprintf(s + n, "[%d]\n", i);
+            break;
+        default:
+            n += (size_t)sprintf(s + n,
+                                 "{\"type\":\"x.t\",\"body\":{\"i\":%d}}\n", i);
+        }
+    }
+    *len = n;
+    return s;
+}
+
+/* A file goes through the parse threads (pass_piped), a pipe through
+ * pass() line by line: both report the same refusals, in line order, with
+ * the same columns and messages, and commit the same events. */
+static void
+test_ingest__file_and_pipe_refuse_alike(void **state)
+{
+    size_t n;
+    char *in = mixed_input(&n);
+    struct log got[2];
+    struct ldg_ingest_report rep[2];
+    uint64_t size[2];
+    (void)state;
+
+    for (int way = 0; way < 2; way++) {
+        char dir[256];
+        struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+        struct ldg_ingest_opts o;
+        FILE *f;
+        pthread_t th;
+        struct feed fd;
+        int p[2];
+
+        memset(&got[way], 0, sizeof got[way]);
+        memset(&o, 0, sizeof o);
+        o.on_error = log_err;
+        o.ctx = &got[way];
+        if (way == 0) {
+            f = tmpfile();
+            assert_non_null(f);
+            assert_int_equal(fwrite(in, 1, n, f), n);
+            rewind(f);
+        } else {
+            assert_int_equal(pipe(p), 0);
+            fd.fd = p[1];
+            fd.s = in;
+            fd.n = n;
+            assert_int_equal(pthread_create(&th, NULL, feeder, &fd), 0);
+            f = fdopen(p[0], "r");
+            assert_non_null(f);
+        }
+        assert_int_equal(ldg_ingest(l, f, &o, &rep[way]), LDG_EBADINPUT);
+        if (way == 1)
+            pthread_join(th, NULL);
+        fclose(f);
+        assert_int_equal(ldg_size(l, &size[way]), 0);
+        ldg_close(l);
+        t_rmrf(dir);
+        /* the messages name the ledger's directory: cut it out */
+        for (char *q; (q = strstr(got[way].text, dir)) != NULL;)
+            memmove(q, q + strlen(dir), strlen(q + strlen(dir)) + 1);
+    }
+    assert_string_equal(got[0].text, got[1].text);
+    assert_int_equal(rep[0].lines, rep[1].lines);
+    assert_int_equal(rep[0].rejected, rep[1].rejected);
+    assert_int_equal(rep[0].committed, rep[1].committed);
+    assert_int_equal(rep[0].duplicates, rep[1].duplicates);
+    assert_int_equal(size[0], size[1]);
+    /* every kind was refused, each line once, in order */
+    assert_true(rep[0].rejected > 900);
+    assert_non_null(strstr(got[0].text, ": body exceeds 1048576 bytes\n"));
+    assert_non_null(strstr(got[0].text, ":1: line is longer than"));
+    assert_non_null(strstr(got[0].text, "no key 'nobody'"));
+    assert_non_null(strstr(got[0].text, "invalid key name 'no body'"));
+    assert_non_null(strstr(got[0].text, "is not an earlier event"));
+    {
+        uint64_t last = 0;
+        for (const char *q = got[0].text; *q; q = strchr(q, '\n') + 1) {
+            uint64_t line = strtoull(q, NULL, 10);
+            assert_true(line > last);
+            last = line;
+        }
+    }
+    free(got[0].text);
+    free(got[1].text);
+    free(in);
+}
+
 int
 main(void)
 {
@@ -470,6 +666,7 @@ main(void)
         cmocka_unit_test(test_ingest__request_fields),
         cmocka_unit_test(test_ingest__unsealed_from_writer_held_key),
         cmocka_unit_test(test_ingest__file_commits_two_batches_at_once),
+        cmocka_unit_test(test_ingest__file_and_pipe_refuse_alike),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
