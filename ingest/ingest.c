@@ -586,7 +586,7 @@ pass(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
  * order, and what ingest does is what pass() does; only the parsing runs
  * on the other cores.
  */
-#define PIPE_CHUNKS 8
+#define PIPE_CHUNKS 6
 #define CHUNK_LINES 128
 #define CHUNK_BYTES ((size_t)256 * 1024)
 #define PIPE_THREADS_MAX 8
