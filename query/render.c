@@ -594,8 +594,9 @@ json_head(struct ldg_buf *b, struct q_jsonstate *js, const struct ldg_event *ev,
 {
     size_t ntype = strlen(ev->type), nsubj = strlen(ev->subject);
     size_t nrun = strlen(ev->run), nact = strlen(ev->actor);
-    size_t nname = strlen(name);
-    char *o;
+    size_t nname = strlen(name), nts, ntm;
+    uint64_t when = ldg_event_time(ev);
+    char *o, *ts, *tm;
 
     /* The envelope is written in one go into room reserved once: fixed
      * text and numbers under 512 bytes, hex 320, each string at most 6
@@ -608,13 +609,24 @@ json_head(struct ldg_buf *b, struct q_jsonstate *js, const struct ldg_event *ev,
     o = w_lit(o, "{\"seq\":\"", 8);
     o = w_u64(o, ev->seq);
     o = w_lit(o, "\",\"ts\":\"", 8);
-    o = w_u64(o, ldg_event_time(ev));
+    ts = o;
+    o = w_u64(o, when);
+    nts = (size_t)(o - ts);
     o = w_lit(o, "\",\"time\":\"", 10);
-    o = w_utc(js, o, ldg_event_time(ev));
+    tm = o;
+    o = w_utc(js, o, when);
+    ntm = (size_t)(o - tm);
+    /* the ledger's own clock (no source time): the same text again */
     o = w_lit(o, "\",\"recorded_ts\":\"", 17);
-    o = w_u64(o, ev->ts_ns);
+    if (when == ev->ts_ns)
+        o = w_lit(o, ts, nts);
+    else
+        o = w_u64(o, ev->ts_ns);
     o = w_lit(o, "\",\"recorded_time\":\"", 19);
-    o = w_utc(js, o, ev->ts_ns);
+    if (when == ev->ts_ns)
+        o = w_lit(o, tm, ntm);
+    else
+        o = w_utc(js, o, ev->ts_ns);
     if (ev->has_time)
         o = w_lit(o, "\",\"clock\":\"source", 17);
     else
