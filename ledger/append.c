@@ -858,6 +858,8 @@ store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
     if (rc == 0)
         rc = ldg_index_put(t, &ev);
     if (rc == 0)
+        rc = ldg_index_verified_put(t, &ev, p->body);
+    if (rc == 0)
         rc = ldg_keys_apply(t, &ev, p->body);
     if (rc == 0 && erase) {
         ldg_be64(k, target);

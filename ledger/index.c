@@ -19,6 +19,8 @@
 
 #include "ledger/ledger_int.h"
 
+static int verified_fill(struct ldg_txn *t);
+
 static size_t
 str_key(uint8_t *k, const char *s, uint64_t seq)
 {
@@ -250,6 +252,12 @@ ldg_index_rebuild_progress(struct ldg_ledger *l,
     }
     ldg_cursor_close(c);
     c = NULL;
+    /* idx.verified from the model.verified events the new idx.type has */
+    if (ldg_store_has_core(ldg_txn_store(t), LDG_DB_IDX_VERIFIED) &&
+        (rc = verified_fill(t)) < 0) {
+        ldg_seterr(l, "reindex: idx.verified: %s", ldg_strerror(rc));
+        goto out;
+    }
     rc = ldg_txn_commit(t);
     t = NULL;
     if (rc < 0)
@@ -324,6 +332,159 @@ ldg_index_walk(struct ldg_txn *t, enum ldg_index which, const char *value,
         if (reverse ? seq < lo : seq > hi)
             break;
         if ((rc = fn(ctx, seq)) != 0)
+            break;
+    }
+    ldg_cursor_close(c);
+    return rc == LDG_ENOTFOUND || rc > 0 ? 0 : rc;
+}
+
+/*
+ * idx.verified: the successful model verifications, by what they verify:
+ *
+ *   subject ‖ 0x00 ‖ digest ‖ 0x00 ‖ seq be64     (empty value)
+ *
+ * one key for each model.verified event whose body has "ok": true and a
+ * string "digest" (up to its first NUL, as a C string), when the key fits
+ * in LMDB's 511 bytes. "Has the digest D of model M ever been verified,
+ * and first when?" is then one range scan of the keys "model:M ‖ 0 ‖ D ‖
+ * 0", however long the log (query's model_at). Ledgers written before
+ * the index have none: a writable open fills it from the log once and
+ * sets meta "idx.verified"; without that record readers do not use it.
+ */
+#define VKEY_MAX 511
+
+static size_t
+verified_key(uint8_t *k, const char *subject, const char *digest, size_t dn,
+             uint64_t seq)
+{
+    size_t sn = strlen(subject);
+    if (sn + dn + 10 > VKEY_MAX)
+        return 0;
+    memcpy(k, subject, sn);
+    k[sn] = 0;
+    memcpy(k + sn + 1, digest, dn);
+    k[sn + 1 + dn] = 0;
+    ldg_be64(k + sn + dn + 2, seq);
+    return sn + dn + 10;
+}
+
+int
+ldg_index_verified_put(struct ldg_txn *t, const struct ldg_event *ev,
+                       const json_t *body)
+{
+    struct ldg_store *s = ldg_txn_store(t);
+    uint8_t k[VKEY_MAX];
+    const char *d;
+    size_t n;
+
+    if (body == NULL || strcmp(ev->type, "model.verified") != 0 ||
+        !json_is_true(json_object_get(body, "ok")) ||
+        (d = json_string_value(json_object_get(body, "digest"))) == NULL ||
+        !ldg_store_has_core(s, LDG_DB_IDX_VERIFIED))
+        return 0;
+    if ((n = verified_key(k, ev->subject, d, strlen(d), ev->seq)) == 0)
+        return 0; /* too long for a key: readers look it up the slow way */
+    return ldg_core_kv_put(t, ldg_store_core_dbi(s, LDG_DB_IDX_VERIFIED), k, n,
+                           "", 0);
+}
+
+static int
+verified_fill_one(void *ctx, uint64_t seq)
+{
+    struct ldg_txn *t = ctx;
+    struct ldg_event ev;
+    json_t *body = NULL;
+    int rc = ldg_event_get(t, seq, &ev);
+    if (rc < 0)
+        return rc;
+    rc = ldg_body_get(t, seq, &body);
+    if (rc == LDG_EERASED)
+        return 0;
+    if (rc < 0)
+        return rc;
+    rc = ldg_index_verified_put(t, &ev, body);
+    json_decref(body);
+    return rc;
+}
+
+/* Empties idx.verified, fills it from the model.verified events (found
+ * through idx.type, as t sees it) and sets meta "idx.verified". */
+static int
+verified_fill(struct ldg_txn *t)
+{
+    struct ldg_store *s = ldg_txn_store(t);
+    int rc = ldg_core_db_drop(t, ldg_store_core_dbi(s, LDG_DB_IDX_VERIFIED), 0);
+    if (rc == 0)
+        rc = ldg_index_walk(t, LDG_INDEX_TYPE, "model.verified", 0, UINT64_MAX,
+                            0, verified_fill_one, t);
+    if (rc == 0)
+        rc = ldg_core_kv_put(t, ldg_store_core_dbi(s, LDG_DB_META),
+                             "idx.verified", 12, "1", 1);
+    return rc;
+}
+
+static int
+verified_complete(struct ldg_txn *t)
+{
+    struct ldg_store *s = ldg_txn_store(t);
+    struct ldg_val v;
+    return ldg_store_has_core(s, LDG_DB_IDX_VERIFIED) &&
+           ldg_kv_get(t, ldg_store_core_dbi(s, LDG_DB_META), "idx.verified", 12,
+                      &v) == 0;
+}
+
+int
+ldg_index_verified_ensure(struct ldg_ledger *l)
+{
+    struct ldg_txn *t = NULL;
+    int rc, done;
+
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    done = verified_complete(t);
+    ldg_txn_abort(t);
+    if (done)
+        return 0;
+    if ((rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t)) < 0)
+        return rc;
+    if ((rc = verified_fill(t)) < 0) {
+        ldg_seterr(l, "filling idx.verified: %s", ldg_strerror(rc));
+        ldg_txn_abort(t);
+        return rc;
+    }
+    rc = ldg_txn_commit(t);
+    if (rc < 0)
+        ldg_seterr(l, "filling idx.verified: commit: %s", ldg_strerror(rc));
+    return rc;
+}
+
+int
+ldg_index_verified_walk(struct ldg_txn *t, const char *subject,
+                        const char *digest, int (*fn)(void *ctx, uint64_t seq),
+                        void *ctx)
+{
+    uint8_t key[VKEY_MAX];
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    size_t n;
+    int rc;
+
+    if (t == NULL || subject == NULL || digest == NULL || fn == NULL)
+        return LDG_EINVAL;
+    if (!verified_complete(t))
+        return LDG_EVERSION; /* written before the index: no answer here */
+    if ((n = verified_key(key, subject, digest, strlen(digest), 0)) == 0)
+        return LDG_ETOOBIG; /* never indexed: no answer here either */
+    n -= 8;                 /* the prefix: subject ‖ 0 ‖ digest ‖ 0 */
+    rc = ldg_cursor_open(
+        t, ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_IDX_VERIFIED), &c);
+    if (rc < 0)
+        return rc;
+    for (rc = ldg_cursor_get(c, LDG_SET_RANGE, key, n, &k, &v); rc == 0;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        if (k.len != n + 8 || memcmp(k.data, key, n) != 0)
+            break;
+        if ((rc = fn(ctx, ldg_rd_be64((const uint8_t *)k.data + n))) != 0)
             break;
     }
     ldg_cursor_close(c);

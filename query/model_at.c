@@ -236,13 +236,49 @@ load(struct q_modelcache *c, const char *model, struct mentry *e)
     return isect_open(&e->vs, c->t, subj, "model.verified", 0);
 }
 
+struct vwalk {
+    struct q_modelcache *c;
+    const char *digest;
+    uint64_t seq;
+    int found;
+};
+
+/* idx.verified's candidates, checked as the scan below checks them: the
+ * body still there (not erased), ok true, that digest. */
+static int
+vwalk_one(void *ctx, uint64_t seq)
+{
+    struct vwalk *w = ctx;
+    char d[LDG_MODEL_DIGEST_MAX + 1];
+    int ok;
+    if (digest_of(w->c, seq, d, &ok) != 1 || !ok || strcmp(d, w->digest) != 0)
+        return 0;
+    w->seq = seq;
+    w->found = 1;
+    return 1;
+}
+
 /* The first successful verification of digest: 1 with *seq, 0 if there
- * is none, or an error. Reads the verifications on from where the last
- * call stopped, only as far as needed. */
+ * is none, or an error. Asks idx.verified (a seek, however long the log);
+ * a ledger without it (written before it, read-only) has its
+ * verifications read on from where the last call stopped, only as far as
+ * needed. */
 static int
 first_verified(struct q_modelcache *c, struct mentry *e, const char *digest,
                uint64_t *seq)
 {
+    char vsubj[LDG_SUBJECT_MAX + 16];
+    struct vwalk w = {c, digest, 0, 0};
+    int vrc;
+
+    snprintf(vsubj, sizeof vsubj, "model:%s", e->model);
+    vrc = ldg_index_verified_walk(c->t, vsubj, digest, vwalk_one, &w);
+    if (vrc == 0) {
+        *seq = w.seq;
+        return w.found;
+    }
+    if (vrc != LDG_EVERSION && vrc != LDG_ETOOBIG)
+        return vrc;
     for (size_t i = 0; i < e->nver; i++)
         if (strcmp(e->ver[i].digest, digest) == 0) {
             *seq = e->ver[i].seq;
@@ -383,14 +419,15 @@ lookup(struct q_modelcache **cp, struct ldg_txn *t, const char *model,
         }
     }
     memset(&one, 0, sizeof one);
+    if ((one.model = strdup(model)) == NULL)
+        return LDG_ENOMEM;
     if ((rc = load(c, model, &one)) < 0) {
         entry_release(&one);
         return rc;
     }
     if (c->n < MC_MODELS_MAX) {
         struct mentry *ne = realloc(c->e, (c->n + 1) * sizeof *ne);
-        one.model = strdup(model);
-        if (ne != NULL && one.model != NULL) {
+        if (ne != NULL) {
             c->e = ne;
             e = &c->e[c->n++];
             *e = one;

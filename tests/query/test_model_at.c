@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "query/query.h"
+#include "ledger/ledger_int.h"
 #include "query/query_int.h"
 #include "tests/support/support.h"
 
@@ -196,6 +197,120 @@ test_model_at__a_detached_cache_follows_the_snapshot(void **state)
     t_rmrf(dir);
 }
 
+/* Every answer for models m, m* and x at every seq, as text. */
+static void
+all_answers(struct ldg_ledger *l, uint64_t last, char *out, size_t cap)
+{
+    static const char *const models[] = {"m", "m*", "x"};
+    struct ldg_txn *t;
+    size_t n = 0;
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    for (uint64_t seq = 0; seq <= last; seq++)
+        for (size_t k = 0; k < 3; k++) {
+            struct ldg_model_at m;
+            json_t *j;
+            char *txt;
+            assert_int_equal(ldg_query_model_at(t, models[k], seq, &m), 0);
+            j = ldg_query_model_at_json(models[k], &m);
+            txt = json_dumps(j, JSON_COMPACT);
+            json_decref(j);
+            n += (size_t)snprintf(out + n, cap - n, "%s\n", txt);
+            assert_true(n < cap);
+            free(txt);
+        }
+    ldg_txn_abort(t);
+}
+
+static int
+seqs_of(void *ctx, uint64_t seq)
+{
+    char *out = ctx;
+    snprintf(out + strlen(out), 64 - strlen(out), "%llu,",
+             (unsigned long long)seq);
+    return 0;
+}
+
+static void
+drop_marker(struct ldg_ledger *l)
+{
+    struct ldg_txn *t;
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_core_kv_del(t, ldg_core(l, LDG_DB_META),
+                                     "idx.verified", 12, NULL, 0),
+                     0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+}
+
+/* The answers through idx.verified are the answers of reading every
+ * verification (a ledger without the index: no meta "idx.verified"),
+ * with an erased verification and a failed one among them; filling the
+ * index again (a writable open of an older ledger) or rebuilding the
+ * indexes gives them again. */
+static void
+test_model_at__the_index_answers_as_the_scan(void **state)
+{
+    char dir[512], *with = malloc(1 << 16), *without = malloc(1 << 16);
+    uint64_t last;
+    struct ldg_ledger *l = setup_log(dir, sizeof dir, &last);
+    (void)state;
+    /* 11: B verified again, 12: its body erased; 13: A ok, 14: C failed */
+    t_append(l, "model.verified",
+             "{\"model\":\"m\",\"digest\":\"C\",\"ok\":true}", NULL);
+    t_append(l, "body.erased", "{\"target_seq\":11,\"reason\":\"test\"}", NULL);
+    t_append(l, "model.verified",
+             "{\"model\":\"m\",\"digest\":\"A\",\"ok\":true}", NULL);
+    last = t_append(l, "model.verified",
+                    "{\"model\":\"m\",\"digest\":\"C\",\"ok\":false}", NULL);
+    /* the index holds the successes, the erased one's key included */
+    {
+        static const char *const d[] = {"A", "B", "C", "D"};
+        static const char *const want[] = {"5,9,13,", "2,8,", "11,", ""};
+        struct ldg_txn *t;
+        assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+        for (size_t i = 0; i < 4; i++) {
+            char got[64] = "";
+            assert_int_equal(
+                ldg_index_verified_walk(t, "model:m", d[i], seqs_of, got), 0);
+            assert_string_equal(got, want[i]);
+        }
+        ldg_txn_abort(t);
+    }
+    all_answers(l, last, with, 1 << 16);
+    /* C: its one success erased, so never verified (as the scan says) */
+    assert_null(strstr(with, "\"verified_seq\":\"11\""));
+    drop_marker(l);
+    {
+        struct ldg_txn *t;
+        char got[64] = "";
+        assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+        assert_int_equal(
+            ldg_index_verified_walk(t, "model:m", "A", seqs_of, got),
+            LDG_EVERSION);
+        ldg_txn_abort(t);
+    }
+    all_answers(l, last, without, 1 << 16);
+    assert_string_equal(with, without);
+    assert_int_equal(ldg_index_verified_ensure(l), 0);
+    all_answers(l, last, without, 1 << 16);
+    assert_string_equal(with, without);
+    drop_marker(l);
+    assert_int_equal(ldg_index_rebuild(l), 0);
+    {
+        struct ldg_txn *t;
+        struct ldg_val v;
+        assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+        assert_int_equal(
+            ldg_kv_get(t, ldg_core(l, LDG_DB_META), "idx.verified", 12, &v), 0);
+        ldg_txn_abort(t);
+    }
+    all_answers(l, last, without, 1 << 16);
+    assert_string_equal(with, without);
+    free(with);
+    free(without);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -203,6 +318,7 @@ main(void)
         cmocka_unit_test(test_model_at__answers_at_each_seq),
         cmocka_unit_test(test_model_at__a_cache_in_any_order_is_a_fresh_lookup),
         cmocka_unit_test(test_model_at__a_detached_cache_follows_the_snapshot),
+        cmocka_unit_test(test_model_at__the_index_answers_as_the_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
