@@ -187,6 +187,14 @@ struct vstate {
     int idx_fast;
     uint8_t idx_key[6][16];
     uint64_t idx_sum[6][2]; /* mod 2^128: [0] low, [1] high; under mu */
+    /* the walks of the six indexes, taken by pass 2 workers whenever
+     * pass 1 has no chunk for them yet (under mu) */
+    struct vwalk {
+        int state; /* 0 to do, 1 taken, 2 done */
+        int finding;
+        uint64_t n, sum[2];
+    } walks[6];
+    int walk_next;
 };
 
 static void bad(struct vstate *vs, uint64_t seq, const char *fmt, ...)
@@ -1056,6 +1064,9 @@ idx_acc_key(void *ctx, enum ldg_core_db db, const uint8_t *key, size_t n)
     sum_add(a->sum[i], h);
 }
 
+static void walk_one(struct vstate *vs, struct ldg_txn *t, int i,
+                     struct vwalk *w);
+
 static void *
 pass2_worker(void *arg)
 {
@@ -1076,6 +1087,7 @@ pass2_worker(void *arg)
     acc.vs = vs;
     for (;;) {
         uint64_t lo, hi, limit;
+        int walk = -1;
         pthread_mutex_lock(&vs->mu);
         for (;;) {
             lo = vs->next;
@@ -1091,7 +1103,25 @@ pass2_worker(void *arg)
                 hi = vs->p1_done;
                 break;
             }
+            /* waiting for pass 1: walk an index meanwhile */
+            if (vs->idx_fast && vs->walk_next < 6) {
+                walk = vs->walk_next++;
+                break;
+            }
             pthread_cond_wait(&vs->p1_cv, &vs->mu);
+        }
+        /* no events left for pass 2: the walks no worker took yet */
+        if (walk < 0 && lo >= hi && vs->idx_fast && vs->walk_next < 6)
+            walk = vs->walk_next++;
+        if (walk >= 0) {
+            vs->walks[walk].state = 1;
+            struct vwalk w;
+            pthread_mutex_unlock(&vs->mu);
+            walk_one(vs, t, walk, &w);
+            pthread_mutex_lock(&vs->mu);
+            vs->walks[walk] = w;
+            pthread_mutex_unlock(&vs->mu);
+            continue;
         }
         vs->next = hi;
         limit = vs->bad_seq;
@@ -1362,11 +1392,11 @@ check_index_counts(struct vstate *vs, struct ldg_txn *t, uint64_t size,
 static int
 walk_index(struct vstate *vs, struct ldg_txn *t, enum ldg_core_db db,
            const char *name, uint64_t size, uint64_t want, int report,
-           const uint8_t hkey[16], uint64_t sum[2])
+           const uint8_t hkey[16], uint64_t sum[2], uint64_t *nout)
 {
     struct ldg_cursor *c = NULL;
     struct ldg_val k, v;
-    uint8_t prev[LDG_SUBJECT_MAX + 16];
+    const uint8_t *prev = NULL; /* the key before (mapped: stays valid) */
     size_t prevlen = 0;
     uint64_t n = 0;
     int rc, op = LDG_FIRST;
@@ -1396,7 +1426,7 @@ walk_index(struct vstate *vs, struct ldg_txn *t, enum ldg_core_db db,
         }
         p = k.data;
         if (db == LDG_DB_IDX_TIME ? k.len != 16
-                                  : k.len < 9 || k.len > sizeof prev)
+                                  : k.len < 9 || k.len > LDG_SUBJECT_MAX + 16)
             why = "has a key of the wrong size";
         else if (db != LDG_DB_IDX_TIME &&
                  (p[k.len - 9] != 0 || memchr(p, 0, k.len - 9) != NULL))
@@ -1420,7 +1450,7 @@ walk_index(struct vstate *vs, struct ldg_txn *t, enum ldg_core_db db,
             ldg_cursor_close(c);
             return 1;
         }
-        memcpy(prev, p, k.len);
+        prev = p;
         prevlen = k.len;
         if (sum != NULL) {
             uint8_t h[16];
@@ -1429,7 +1459,9 @@ walk_index(struct vstate *vs, struct ldg_txn *t, enum ldg_core_db db,
         }
     }
     ldg_cursor_close(c);
-    if (n != want) {
+    if (nout != NULL)
+        *nout = n;
+    if (want != UINT64_MAX && n != want) {
         if (report)
             bad(vs, size ? size - 1 : 0,
                 "index %s: a walk of it finds %llu entries, the log calls for "
@@ -1449,7 +1481,7 @@ walk_indexes(struct vstate *vs, struct ldg_txn *t, uint64_t size,
             continue; /* check_index_counts said so if it matters */
         if (walk_index(vs, t, idx[i].db, idx[i].name, size,
                        index_want(vs, idx[i].db, size, with_run), 1, NULL,
-                       NULL))
+                       NULL, NULL))
             return;
     }
 }
@@ -1467,18 +1499,31 @@ walk_indexes(struct vstate *vs, struct ldg_txn *t, uint64_t size,
  * done too); 0 otherwise: check_indexes_slow then names the first event
  * whose entry is missing, and the counts and the walk report the rest.
  */
+/* Walk i of the fast index check (no findings reported: a walk that
+ * stops or a count or sum that differs sends verify to the slow path). */
+static void
+walk_one(struct vstate *vs, struct ldg_txn *t, int i, struct vwalk *w)
+{
+    memset(w, 0, sizeof *w);
+    w->finding = !ldg_store_has_core(vs->l->store, idx[i].db) ||
+                 walk_index(vs, t, idx[i].db, idx[i].name, vs->to, UINT64_MAX,
+                            0, vs->idx_key[idx_slot(idx[i].db)], w->sum,
+                            &w->n);
+    w->state = 2;
+}
+
 static int
 check_indexes_fast(struct vstate *vs, struct ldg_txn *t, uint64_t size,
                    uint64_t with_run)
 {
     for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
         int slot = idx_slot(idx[i].db);
-        uint64_t sum[2] = {0, 0};
-        if (!ldg_store_has_core(vs->l->store, idx[i].db) ||
-            walk_index(vs, t, idx[i].db, idx[i].name, size,
-                       index_want(vs, idx[i].db, size, with_run), 0,
-                       vs->idx_key[slot], sum) ||
-            sum[0] != vs->idx_sum[slot][0] || sum[1] != vs->idx_sum[slot][1])
+        struct vwalk *w = &vs->walks[i];
+        if (w->state != 2)
+            walk_one(vs, t, (int)i, w); /* no worker took it */
+        if (w->finding || w->n != index_want(vs, idx[i].db, size, with_run) ||
+            w->sum[0] != vs->idx_sum[slot][0] ||
+            w->sum[1] != vs->idx_sum[slot][1])
             return 0;
     }
     return 1;
