@@ -1,0 +1,288 @@
+/*
+ * verify_indexes.c — the six index databases in verify: per-event lookups
+ * (plain verify, and the slow path of verify --full), the keyed multiset
+ * hash verify --full compares with a walk of each index, the walks
+ * themselves and the counts.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ledger/crypto_int.h"
+#include "ledger/ledger_int.h"
+#include "ledger/tlog_int.h"
+#include "ledger/verify_int.h"
+
+/* The slot of an index database in vstate's idx_* arrays (the order of
+ * idx[] below). */
+static int
+idx_slot(enum ldg_core_db db)
+{
+    switch (db) {
+    case LDG_DB_IDX_TYPE:
+        return 0;
+    case LDG_DB_IDX_SUBJECT:
+        return 1;
+    case LDG_DB_IDX_RUN:
+        return 2;
+    case LDG_DB_IDX_ACTOR:
+        return 3;
+    case LDG_DB_IDX_TIME:
+        return 4;
+    case LDG_DB_IDX_ID:
+        return 5;
+    default:
+        return -1;
+    }
+}
+
+static void
+sum_add(uint64_t sum[2], const uint8_t h[16])
+{
+    uint64_t lo = 0, hi = 0;
+    for (int i = 0; i < 8; i++) {
+        lo = lo << 8 | h[i];
+        hi = hi << 8 | h[8 + i];
+    }
+    sum[0] += lo;
+    sum[1] += hi + (sum[0] < lo);
+}
+
+void
+vf_idx_acc_key(void *ctx, enum ldg_core_db db, const uint8_t *key, size_t n)
+{
+    struct idx_acc *a = ctx;
+    int i = idx_slot(db);
+    uint8_t h[16];
+    if (i < 0)
+        return;
+    ldg_shorthash128(h, a->vs->idx_key[i], key, n);
+    sum_add(a->sum[i], h);
+}
+
+/* The indexes: one entry per event each (idx.run: per event with a run). */
+static const struct {
+    enum ldg_core_db db;
+    const char *name;
+} idx[] = {{LDG_DB_IDX_TYPE, "idx.type"}, {LDG_DB_IDX_SUBJECT, "idx.subject"},
+           {LDG_DB_IDX_RUN, "idx.run"},   {LDG_DB_IDX_ACTOR, "idx.actor"},
+           {LDG_DB_IDX_TIME, "idx.time"}, {LDG_DB_IDX_ID, "idx.id"}};
+
+/* Entries an index holds for the log: one per event, one per event with
+ * a run (idx.run), one per event with an id (idx.id). */
+static uint64_t
+index_want(const struct vstate *vs, enum ldg_core_db db, uint64_t size,
+           uint64_t with_run)
+{
+    return db == LDG_DB_IDX_RUN  ? with_run
+           : db == LDG_DB_IDX_ID ? vs->with_id
+                                 : size;
+}
+
+/* Every index holds exactly one entry per event (run: per event with a
+ * run); more means entries that point at nothing. */
+void
+vf_check_index_counts(struct vstate *vs, struct ldg_txn *t, uint64_t size,
+                      uint64_t with_run)
+{
+    for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
+        uint64_t n = 0, want = index_want(vs, idx[i].db, size, with_run);
+        if (!ldg_store_has_core(vs->l->store, idx[i].db)) {
+            if (want > 0)
+                vf_bad(vs, size ? size - 1 : 0,
+                       "index %s is missing, the log calls for %llu entries",
+                       idx[i].name, (unsigned long long)want);
+            continue;
+        }
+        if (ldg_db_count(t, ldg_store_core_dbi(vs->l->store, idx[i].db), &n) ==
+                0 &&
+            n != want) {
+            vf_bad(vs, size ? size - 1 : 0,
+                   "index %s holds %llu entries, the log calls for %llu",
+                   idx[i].name, (unsigned long long)n,
+                   (unsigned long long)want);
+            return;
+        }
+    }
+}
+
+/*
+ * verify --full: every index walked key by key, in order, as a scan reads
+ * it (query by type, subject, run, actor or time; timeline). The
+ * per-event lookups above reach only the paths to the keys they look for,
+ * and LMDB trusts its pages: a flipped bit elsewhere in an index page
+ * passed them while a later scan of it failed or crashed. Each key must
+ * be well formed (a string without NUL, a NUL, a big-endian seq; for
+ * idx.time two big-endian numbers), hold an empty value, name an event
+ * below size, and come in strictly increasing order; and the walk must
+ * find as many keys as the log calls for. The walk runs in the verifying
+ * child (cli/cmd_core.c): a page that faults kills it, which is reported
+ * as corrupt storage. Returns 1 on a finding.
+ */
+static int
+walk_index(struct vstate *vs, struct ldg_txn *t, enum ldg_core_db db,
+           const char *name, uint64_t size, uint64_t want, int report,
+           const uint8_t hkey[16], uint64_t sum[2], uint64_t *nout)
+{
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    const uint8_t *prev = NULL; /* the key before (mapped: stays valid) */
+    size_t prevlen = 0;
+    uint64_t n = 0;
+    int rc, op = LDG_FIRST;
+
+    if (ldg_cursor_open(t, ldg_store_core_dbi(vs->l->store, db), &c) < 0) {
+        if (report)
+            vf_bad(vs, size ? size - 1 : 0, "index %s cannot be read", name);
+        return 1;
+    }
+    for (;; op = LDG_NEXT, n++) {
+        const uint8_t *p;
+        uint64_t seq;
+        const char *why = NULL;
+        int cmp;
+
+        rc = ldg_cursor_get(c, (enum ldg_seek)op, NULL, 0, &k, &v);
+        if (rc == LDG_ENOTFOUND)
+            break;
+        if (rc < 0) {
+            if (report)
+                vf_bad(
+                    vs, size ? size - 1 : 0,
+                    "index %s: reading entry %llu failed (%s): its pages are "
+                    "corrupt",
+                    name, (unsigned long long)n, ldg_strerror(rc));
+            ldg_cursor_close(c);
+            return 1;
+        }
+        p = k.data;
+        if (db == LDG_DB_IDX_TIME ? k.len != 16
+                                  : k.len < 9 || k.len > LDG_SUBJECT_MAX + 16)
+            why = "has a key of the wrong size";
+        else if (db != LDG_DB_IDX_TIME &&
+                 (p[k.len - 9] != 0 || memchr(p, 0, k.len - 9) != NULL))
+            why = "has a key that is not \"value NUL seq\"";
+        else if (v.len != 0)
+            why = "has a key with a value (index values are empty)";
+        seq = why == NULL ? ldg_rd_be64(p + k.len - 8) : 0;
+        if (why == NULL && seq >= size)
+            why = "names an event past the end of the log";
+        if (why == NULL && n > 0) {
+            size_t m = prevlen < k.len ? prevlen : k.len;
+            cmp = memcmp(prev, p, m);
+            if (cmp > 0 || (cmp == 0 && prevlen >= k.len))
+                why = "is out of order (a corrupt page)";
+        }
+        if (why != NULL) {
+            if (report)
+                vf_bad(vs, seq < size ? seq : (size ? size - 1 : 0),
+                       "index %s: entry %llu %s", name, (unsigned long long)n,
+                       why);
+            ldg_cursor_close(c);
+            return 1;
+        }
+        prev = p;
+        prevlen = k.len;
+        if (sum != NULL) {
+            uint8_t h[16];
+            ldg_shorthash128(h, hkey, p, k.len);
+            sum_add(sum, h);
+        }
+    }
+    ldg_cursor_close(c);
+    if (nout != NULL)
+        *nout = n;
+    if (want != UINT64_MAX && n != want) {
+        if (report)
+            vf_bad(
+                vs, size ? size - 1 : 0,
+                "index %s: a walk of it finds %llu entries, the log calls for "
+                "%llu",
+                name, (unsigned long long)n, (unsigned long long)want);
+        return 1;
+    }
+    return 0;
+}
+
+void
+vf_walk_indexes(struct vstate *vs, struct ldg_txn *t, uint64_t size,
+                uint64_t with_run)
+{
+    for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
+        if (!ldg_store_has_core(vs->l->store, idx[i].db))
+            continue; /* check_index_counts said so if it matters */
+        if (walk_index(vs, t, idx[i].db, idx[i].name, size,
+                       index_want(vs, idx[i].db, size, with_run), 1, NULL, NULL,
+                       NULL))
+            return;
+    }
+}
+
+/*
+ * verify --full from 0, instead of six lookups per event: pass 2 summed a
+ * keyed hash of every index key the entries call for (per index, mod
+ * 2^128, under a key drawn at random for this run); here each index is
+ * walked once, in order, with walk_index's checks, summing the same hash
+ * of every key it holds. The keys of an index are distinct and so are the
+ * ones the entries call for (each ends in its seq), so equal counts and
+ * equal sums mean the same set of keys, except with a probability near
+ * 2^-128 that nobody can raise without the key. Returns 1 when every
+ * index walked cleanly and matched (the walk verify --full makes is then
+ * done too); 0 otherwise: check_indexes_slow then names the first event
+ * whose entry is missing, and the counts and the walk report the rest.
+ */
+/* Walk i of the fast index check (no findings reported: a walk that
+ * stops or a count or sum that differs sends verify to the slow path). */
+void
+vf_walk_one(struct vstate *vs, struct ldg_txn *t, int i, struct vwalk *w)
+{
+    memset(w, 0, sizeof *w);
+    w->finding = !ldg_store_has_core(vs->l->store, idx[i].db) ||
+                 walk_index(vs, t, idx[i].db, idx[i].name, vs->to, UINT64_MAX,
+                            0, vs->idx_key[idx_slot(idx[i].db)], w->sum, &w->n);
+    w->state = 2;
+}
+
+int
+vf_check_indexes_fast(struct vstate *vs, struct ldg_txn *t, uint64_t size,
+                      uint64_t with_run)
+{
+    for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
+        int slot = idx_slot(idx[i].db);
+        struct vwalk *w = &vs->walks[i];
+        if (w->state != 2)
+            vf_walk_one(vs, t, (int)i, w); /* no worker took it */
+        if (w->finding || w->n != index_want(vs, idx[i].db, size, with_run) ||
+            w->sum[0] != vs->idx_sum[slot][0] ||
+            w->sum[1] != vs->idx_sum[slot][1])
+            return 0;
+    }
+    return 1;
+}
+
+/* The per-event lookups of every index entry, for the events pass 2
+ * looked at (before the first finding), as pass 2 makes them without
+ * idx_fast. */
+int
+vf_check_indexes_slow(struct vstate *vs, struct ldg_txn *t)
+{
+    struct seqrd ent;
+    uint64_t end = vs->next < vs->to ? vs->next : vs->to;
+    int rc = 0;
+
+    vf_seqrd_open(&ent, t, ldg_store_core_dbi(vs->l->store, LDG_DB_ENTRIES));
+    for (uint64_t seq = vs->from; seq < end && seq < vs->bad_seq; seq++) {
+        struct ldg_event ev;
+        struct ldg_val v;
+        if (vf_seqrd_seq(&ent, seq, &v) < 0 ||
+            ldg_event_decode_flags(v.data, v.len, &ev, LDG_DECODE_TRUSTED) < 0)
+            break; /* pass 2 said so */
+        if (ldg_index_check(t, &ev) != 0) {
+            vf_bad(vs, seq, "an index entry for this event is missing");
+            break;
+        }
+    }
+    vf_seqrd_close(&ent);
+    return rc;
+}

@@ -1,0 +1,141 @@
+/*
+ * verify_int.h — shared by verify's files in ledger/ (verify.c,
+ * verify_chain.c, verify_keys.c, verify_seals.c, verify_bodies.c,
+ * verify_indexes.c, vouch.c). Nothing outside them includes it.
+ */
+#ifndef LDG_VERIFY_INT_H
+#define LDG_VERIFY_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "ledger/ledger_int.h"
+
+#define CHUNK 512
+/* pass 1 drops the mapped pages every 2^18 events (see vf_pass1) */
+#define VERIFY_TRIM_MASK ((UINT64_C(1) << 18) - 1)
+
+/* A sequential reader of one database (verify.c, vf_seqrd_get). */
+struct seqrd {
+    struct ldg_txn *t;
+    ldg_dbi dbi;
+    struct ldg_cursor *c; /* NULL: gets only */
+    int at;               /* the cursor is on key k (value v) */
+    struct ldg_val k, v;
+};
+
+struct vkey {
+    char key_id[LDG_KEYID_LEN + 1];
+    char name[LDG_NAME_MAX + 1];
+    uint8_t pub[32];
+    uint64_t added, revoked;
+    uint32_t roles;  /* ldg_roles_mask of its key.added; the log key: all */
+    uint64_t sealed; /* format 2: events its seals covered so far (pass 1) */
+};
+
+/* A seal pass 1 has seen opened and not yet all of its events (format 2). */
+struct vseal {
+    uint64_t seal_seq;
+    struct ldg_seal rec;
+    struct ldg_seal_acc acc;
+};
+
+struct vstate {
+    uint64_t with_id; /* events with an id (idx.id entries) */
+    struct ldg_ledger *l;
+    struct vkey *keys;
+    size_t nkeys, capkeys;
+    uint64_t *erased; /* sorted targets of body.erased */
+    size_t nerased, caperased;
+    uint64_t bad_seq; /* UINT64_MAX while none */
+    char what[512];
+    pthread_mutex_t mu; /* guards keys, missing, bad_seq, p1_*, next, done */
+    pthread_cond_t p1_cv;
+    uint64_t p1_done; /* events pass 1 has passed */
+    int p1_finished;
+    uint64_t *missing; /* seqs pass 2 found without a stored body */
+    size_t nmissing, capmissing;
+    /* pass 2 */
+    uint64_t from, to, next;
+    uint64_t done;
+    void (*progress)(void *, uint64_t, uint64_t);
+    void *progress_ctx;
+    int io_rc;
+    /* format 2 (pass 1 only) */
+    struct vseal *open;
+    size_t nopen, capopen;
+    uint64_t nseals; /* seals opened */
+    /* verify --full from 0: the index keys the entries call for, as a
+     * keyed multiset hash per index (a random key per run), compared
+     * with the same hash over a walk of each index (check_indexes_fast) */
+    int idx_fast;
+    uint8_t idx_key[6][16];
+    uint64_t idx_sum[6][2]; /* mod 2^128: [0] low, [1] high; under mu */
+    /* the walks of the six indexes, taken by pass 2 workers whenever
+     * pass 1 has no chunk for them yet (under mu) */
+    struct vwalk {
+        int state; /* 0 to do, 1 taken, 2 done */
+        int finding;
+        uint64_t n, sum[2];
+    } walks[6];
+    int walk_next;
+};
+
+/* verify.c */
+void vf_bad(struct vstate *vs, uint64_t seq, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+const struct vkey *vf_find_key(const struct vstate *vs, const char *id);
+int vf_key_copy(struct vstate *vs, const char *id, struct vkey *out);
+int vf_add_key(struct vstate *vs, const char *id, const uint8_t pub[32],
+               uint64_t seq);
+int vf_is_erased(const struct vstate *vs, uint64_t seq);
+int vf_cmp_u64(const void *a, const void *b);
+void vf_seqrd_open(struct seqrd *r, struct ldg_txn *t, ldg_dbi dbi);
+void vf_seqrd_close(struct seqrd *r);
+int vf_seqrd_get(struct seqrd *r, const uint8_t *key, size_t klen,
+                 struct ldg_val *v);
+int vf_seqrd_seq(struct seqrd *r, uint64_t seq, struct ldg_val *v);
+void vf_p1_publish(struct vstate *vs, uint64_t done, int finished);
+
+/* verify_chain.c */
+int vf_pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
+             uint64_t saved_size, const uint8_t saved_root[32],
+             uint64_t *ncheck, uint8_t final_root[32], uint64_t *with_run);
+
+/* verify_keys.c */
+int vf_check_sig(struct vstate *vs, const struct ldg_event *ev);
+int vf_collect(struct vstate *vs, struct ldg_txn *t,
+               const struct ldg_event *ev);
+void vf_check_registry(struct vstate *vs, struct ldg_txn *t, uint64_t size);
+
+/* verify_seals.c */
+int vf_seal_step(struct vstate *vs, struct ldg_txn *t,
+                 const struct ldg_event *ev);
+int vf_seals_closed(struct vstate *vs, uint64_t size, const char *what);
+void vf_check_seals(struct vstate *vs, struct ldg_txn *t, uint64_t size);
+
+/* verify_bodies.c */
+extern const char vf_msg_nobody[], vf_msg_still[];
+int vf_check_body_val(struct vstate *vs, const struct ldg_event *ev, int defer,
+                      int rc, struct ldg_val v);
+int vf_check_body(struct vstate *vs, struct ldg_txn *t,
+                  const struct ldg_event *ev, int defer);
+void vf_deferred_body_checks(struct vstate *vs, struct ldg_txn *t);
+
+/* verify_indexes.c */
+struct idx_acc {
+    const struct vstate *vs;
+    uint64_t sum[6][2];
+};
+void vf_idx_acc_key(void *ctx, enum ldg_core_db db, const uint8_t *key,
+                    size_t n);
+void vf_walk_one(struct vstate *vs, struct ldg_txn *t, int i, struct vwalk *w);
+void vf_check_index_counts(struct vstate *vs, struct ldg_txn *t, uint64_t size,
+                           uint64_t with_run);
+void vf_walk_indexes(struct vstate *vs, struct ldg_txn *t, uint64_t size,
+                     uint64_t with_run);
+int vf_check_indexes_fast(struct vstate *vs, struct ldg_txn *t, uint64_t size,
+                          uint64_t with_run);
+int vf_check_indexes_slow(struct vstate *vs, struct ldg_txn *t);
+
+#endif

@@ -1,0 +1,213 @@
+/*
+ * verify_keys.c — the key history verify collects in pass 1 (genesis,
+ * key.added, key.revoked, their bodies and signatures checked on the
+ * spot) and the erasures (body.erased); which key may vouch for an event
+ * (vf_check_sig, both passes); and the key registry checked against that
+ * history once both passes are done.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ledger/crypto_int.h"
+#include "ledger/ledger_int.h"
+#include "ledger/tlog_int.h"
+#include "ledger/verify_int.h"
+
+int
+vf_check_sig(struct vstate *vs, const struct ldg_event *ev)
+{
+    struct vkey kc;
+    const struct vkey *k = vf_key_copy(vs, ev->actor, &kc) ? &kc : NULL;
+    if (k == NULL ||
+        (k->added >= ev->seq && !(ev->seq == 0 && k->added == 0))) {
+        vf_bad(vs, ev->seq,
+               "signed by key %s, which the log had not added "
+               "before this event",
+               ev->actor);
+        return 1;
+    }
+    if (k->revoked < ev->seq) {
+        vf_bad(vs, ev->seq,
+               "signed by key %s after it was revoked at event %llu", ev->actor,
+               (unsigned long long)k->revoked);
+        return 1;
+    }
+    if (ev->sealed) {
+        /* format 2: the key vouches through the seal (pass 1 checks it,
+         * one signature a seal); the entry must bind its claim */
+        uint8_t d[32];
+        ldg_claim_digest(d, ev->signed_part, ev->signed_len);
+        if (memcmp(d, ev->digest, 32) != 0) {
+            vf_bad(vs, ev->seq, "claim digest does not match its stamp");
+            return 1;
+        }
+    } else if (ldg_event_verify_sig(ev, k->pub) != 0) {
+        vf_bad(vs, ev->seq, "signature does not verify with key %s", ev->actor);
+        return 1;
+    }
+    if (k->added != 0 && !ldg_roles_mask_allows(k->roles, ev->type)) {
+        vf_bad(vs, ev->seq,
+               "%s %s by key %s (%s), whose roles (key.added at event "
+               "%llu) do not allow it",
+               ev->type, ev->sealed ? "sealed" : "signed", ev->actor, k->name,
+               (unsigned long long)k->added);
+        return 1;
+    }
+    return 0;
+}
+
+/* Key history and erasures from one event (pass 1). */
+int
+vf_collect(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
+{
+    struct ldg_ledger *l = vs->l;
+    json_t *body = NULL;
+    int rc = 0, is_key = strncmp(ev->type, "key.", 4) == 0;
+    int is_gen = strcmp(ev->type, "ledger.genesis") == 0;
+
+    if ((ev->seq == 0) != is_gen) {
+        vf_bad(vs, ev->seq,
+               is_gen ? "ledger.genesis after event 0"
+                      : "event 0 is not ledger.genesis");
+        return 1;
+    }
+    if (!is_key && !is_gen && strcmp(ev->type, "body.erased") != 0)
+        return 0;
+    if (vf_check_body(vs, t, ev, 0))
+        return 1;
+    rc = ldg_body_get(t, ev->seq, &body);
+    if (rc < 0) {
+        vf_bad(vs, ev->seq, "cannot read body: %s", ldg_strerror(rc));
+        return 1;
+    }
+    rc = 0;
+    if (is_gen) {
+        const char *hex = json_string_value(json_object_get(body, "log_key"));
+        const char *org = json_string_value(json_object_get(body, "origin"));
+        uint8_t pub[32];
+        if (hex == NULL || ldg_unhex(pub, 32, hex) < 0 ||
+            memcmp(pub, l->log_key->pub, 32) != 0) {
+            vf_bad(vs, 0, "genesis names another log key than the ledger's");
+            rc = 1;
+        } else if (org == NULL || strcmp(org, l->origin) != 0) {
+            vf_bad(vs, 0, "genesis names another origin than the ledger's");
+            rc = 1;
+        } else if (strcmp(ev->actor, l->log_key->key_id) != 0) {
+            vf_bad(vs, 0, "genesis is not signed by the log key");
+            rc = 1;
+        } else {
+            pthread_mutex_lock(&vs->mu);
+            rc = vf_add_key(vs, l->log_key->key_id, pub, 0) < 0 ? -1 : 0;
+            if (rc == 0)
+                snprintf(vs->keys[vs->nkeys - 1].name, sizeof vs->keys[0].name,
+                         "%s", LDG_LOG_KEY_NAME);
+            pthread_mutex_unlock(&vs->mu);
+            if (rc == 0 && !ev->sealed && ldg_event_verify_sig(ev, pub) != 0) {
+                vf_bad(vs, 0, "signature does not verify with the log key");
+                rc = 1;
+            }
+        }
+    } else if (is_key) {
+        const char *id = json_string_value(json_object_get(body, "key_id"));
+        if (strcmp(ev->actor, l->log_key->key_id) != 0) {
+            vf_bad(vs, ev->seq, "%s is not signed by the log key", ev->type);
+            rc = 1;
+        } else if (vf_check_sig(vs, ev)) {
+            rc = 1;
+        } else if (strcmp(ev->type, "key.added") == 0) {
+            const char *hex =
+                json_string_value(json_object_get(body, "public_key"));
+            uint8_t pub[32];
+            char want[LDG_KEYID_LEN + 1];
+            if (hex == NULL || id == NULL || ldg_unhex(pub, 32, hex) < 0) {
+                vf_bad(vs, ev->seq, "key.added without a valid public key");
+                rc = 1;
+            } else if (ldg_key_id(want, pub), strcmp(want, id) != 0) {
+                vf_bad(vs, ev->seq,
+                       "key.added: key_id %s does not match the "
+                       "public key (%s)",
+                       id, want);
+                rc = 1;
+            } else if (vf_find_key(vs, id) != NULL) {
+                vf_bad(vs, ev->seq, "key %s added twice", id);
+                rc = 1;
+            } else {
+                pthread_mutex_lock(&vs->mu);
+                const char *nm =
+                    json_string_value(json_object_get(body, "actor"));
+                rc = vf_add_key(vs, id, pub, ev->seq) < 0 ? -1 : 0;
+                if (rc == 0) {
+                    snprintf(vs->keys[vs->nkeys - 1].name,
+                             sizeof vs->keys[0].name, "%s", nm ? nm : "");
+                    vs->keys[vs->nkeys - 1].roles =
+                        ldg_roles_mask(json_object_get(body, "roles"));
+                }
+                pthread_mutex_unlock(&vs->mu);
+            }
+        } else {
+            struct vkey *k =
+                (struct vkey *)(uintptr_t)(id ? vf_find_key(vs, id) : NULL);
+            if (k == NULL) {
+                vf_bad(vs, ev->seq, "key.revoked names unknown key %s",
+                       id ? id : "(none)");
+                rc = 1;
+            } else if (k->revoked == UINT64_MAX) {
+                pthread_mutex_lock(&vs->mu);
+                k->revoked = ev->seq;
+                pthread_mutex_unlock(&vs->mu);
+            }
+        }
+    } else { /* body.erased */
+        json_int_t tgt =
+            json_integer_value(json_object_get(body, "target_seq"));
+        if (tgt < 0 || (uint64_t)tgt >= ev->seq) {
+            vf_bad(vs, ev->seq,
+                   "body.erased names event %lld, not an earlier "
+                   "one",
+                   (long long)tgt);
+            rc = 1;
+        } else {
+            if (vs->nerased == vs->caperased) {
+                size_t cap = vs->caperased ? vs->caperased * 2 : 64;
+                uint64_t *e = realloc(vs->erased, cap * sizeof *e);
+                if (e == NULL) {
+                    json_decref(body);
+                    return -1;
+                }
+                vs->erased = e;
+                vs->caperased = cap;
+            }
+            vs->erased[vs->nerased++] = (uint64_t)tgt;
+        }
+    }
+    json_decref(body);
+    return rc;
+}
+
+/* The key registry is derived from the key events pass 1 collected (the
+ * whole log's): it must say exactly what they say. */
+void
+vf_check_registry(struct vstate *vs, struct ldg_txn *t, uint64_t size)
+{
+    struct ldg_key_state *p = calloc(vs->nkeys ? vs->nkeys : 1, sizeof *p);
+    char why[400];
+    uint64_t seq = 0;
+
+    if (p == NULL) {
+        vs->io_rc = LDG_ENOMEM;
+        return;
+    }
+    for (size_t i = 0; i < vs->nkeys; i++) {
+        memcpy(p[i].key_id, vs->keys[i].key_id, sizeof p[i].key_id);
+        memcpy(p[i].name, vs->keys[i].name, sizeof p[i].name);
+        memcpy(p[i].pub, vs->keys[i].pub, 32);
+        p[i].added_seq = vs->keys[i].added;
+        p[i].revoked_seq = vs->keys[i].revoked;
+    }
+    if (ldg_keys_registry_check(t, p, vs->nkeys, &seq, why, sizeof why) ==
+        LDG_ETAMPER)
+        vf_bad(vs, seq < size ? seq : (size ? size - 1 : 0), "%s", why);
+    free(p);
+}

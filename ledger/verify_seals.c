@@ -1,0 +1,228 @@
+/*
+ * verify_seals.c — format 2 seals in verify: each event's place in its
+ * seal (pass 1, in seq order), a seal's root and one signature when it
+ * has all its events, sizes that must fall between seals, and the seals
+ * database against the seals the entries open.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ledger/crypto_int.h"
+#include "ledger/ledger_int.h"
+#include "ledger/tlog_int.h"
+#include "ledger/verify_int.h"
+
+/* Format 2, pass 1, in seq order: ev's place in its seal. Opens a seal
+ * at its first event (the record must be stored, by the claim's actor,
+ * with the key's running count as first), continues an open one at the
+ * next leaf, and when a seal has all its events checks its root and its
+ * one signature. Returns 1 on a finding. */
+int
+vf_seal_step(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
+{
+    struct ldg_ledger *l = vs->l;
+    struct vseal *o = NULL;
+    struct vkey *k;
+    size_t i;
+
+    for (i = 0; i < vs->nopen; i++)
+        if (vs->open[i].seal_seq == ev->seal_seq) {
+            o = &vs->open[i];
+            break;
+        }
+    if (ev->seal_leaf == 0) {
+        struct ldg_val v;
+        uint8_t key[8];
+        int rc;
+        for (i = 0; i < vs->nopen; i++)
+            if (strcmp(vs->open[i].rec.key_id, ev->actor) == 0) {
+                vf_bad(vs, ev->seq,
+                       "opens a seal of key %s while its seal at event %llu is "
+                       "still open (a key's seals never interleave)",
+                       ev->actor, (unsigned long long)vs->open[i].seal_seq);
+                return 1;
+            }
+        ldg_be64(key, ev->seq);
+        rc = ldg_store_has_core(l->store, LDG_DB_SEALS)
+                 ? ldg_kv_get(t, ldg_core(l, LDG_DB_SEALS), key, 8, &v)
+                 : LDG_ENOTFOUND;
+        if (rc == LDG_ENOTFOUND) {
+            vf_bad(vs, ev->seq,
+                   "opens a seal but no seal record is stored for it (seal "
+                   "deleted)");
+            return 1;
+        }
+        if (rc < 0) {
+            vf_bad(vs, ev->seq, "its seal record cannot be read (%s)",
+                   ldg_strerror(rc));
+            return 1;
+        }
+        if (vs->nopen == vs->capopen) {
+            size_t cap = vs->capopen ? vs->capopen * 2 : 8;
+            struct vseal *ns = realloc(vs->open, cap * sizeof *ns);
+            if (ns == NULL)
+                return -1;
+            vs->open = ns;
+            vs->capopen = cap;
+        }
+        o = &vs->open[vs->nopen];
+        o->seal_seq = ev->seq;
+        if (ldg_seal_record_decode(v.data, v.len, &o->rec) < 0) {
+            vf_bad(vs, ev->seq, "its seal record does not decode");
+            return 1;
+        }
+        if (strcmp(o->rec.key_id, ev->actor) != 0) {
+            vf_bad(vs, ev->seq, "actor %s but its seal is by %s", ev->actor,
+                   o->rec.key_id);
+            return 1;
+        }
+        if (strcmp(o->rec.origin, l->origin) != 0) {
+            vf_bad(vs, ev->seq, "its seal names origin '%s', not the log's",
+                   o->rec.origin);
+            return 1;
+        }
+        k = (struct vkey *)(uintptr_t)vf_find_key(vs, ev->actor);
+        if (k == NULL) {
+            vf_bad(vs, ev->seq, "sealed by key %s, which the log had not added",
+                   ev->actor);
+            return 1;
+        }
+        if (o->rec.first != k->sealed) {
+            vf_bad(vs, ev->seq,
+                   "its seal's first is %llu but key %s had %llu events sealed "
+                   "before it (a seal replayed, dropped or reordered)",
+                   (unsigned long long)o->rec.first, ev->actor,
+                   (unsigned long long)k->sealed);
+            return 1;
+        }
+        ldg_seal_acc_init(&o->acc);
+        vs->nopen++;
+        vs->nseals++;
+    } else if (o == NULL) {
+        vf_bad(vs, ev->seq,
+               "continues seal %llu, which is not open (never opened or "
+               "already complete)",
+               (unsigned long long)ev->seal_seq);
+        return 1;
+    } else if (o->acc.count != ev->seal_leaf) {
+        vf_bad(
+            vs, ev->seq, "is leaf %llu of seal %llu, which expects leaf %llu",
+            (unsigned long long)ev->seal_leaf, (unsigned long long)ev->seal_seq,
+            (unsigned long long)o->acc.count);
+        return 1;
+    } else if (strcmp(o->rec.key_id, ev->actor) != 0) {
+        vf_bad(vs, ev->seq, "actor %s but its seal is by %s", ev->actor,
+               o->rec.key_id);
+        return 1;
+    }
+    ldg_seal_acc_add(&o->acc, ev->digest);
+    if (o->acc.count < o->rec.count)
+        return 0;
+    /* complete: the root, then the one signature */
+    {
+        uint8_t root[32];
+        ldg_seal_acc_root(&o->acc, root);
+        k = (struct vkey *)(uintptr_t)vf_find_key(vs, o->rec.key_id);
+        if (memcmp(root, o->rec.root, 32) != 0) {
+            vf_bad(vs, o->seal_seq,
+                   "seal of %llu events by key %s: the claim digests of its "
+                   "events do not give the root it signed (an event altered, "
+                   "moved or swapped)",
+                   (unsigned long long)o->rec.count, o->rec.key_id);
+            return 1;
+        }
+        if (k == NULL || ldg_seal_verify(&o->rec, k->pub) != 0) {
+            vf_bad(vs, o->seal_seq,
+                   "seal of %llu events: signature does not verify with key %s",
+                   (unsigned long long)o->rec.count, o->rec.key_id);
+            return 1;
+        }
+        pthread_mutex_lock(&vs->mu);
+        k->sealed += o->rec.count;
+        pthread_mutex_unlock(&vs->mu);
+    }
+    vs->nopen--;
+    vs->open[i] = vs->open[vs->nopen];
+    return 0;
+}
+
+/* Format 2: a size (checkpoint, end of log) must fall between seals. */
+int
+vf_seals_closed(struct vstate *vs, uint64_t size, const char *what)
+{
+    uint64_t first = UINT64_MAX;
+    const struct vseal *o = NULL;
+    for (size_t i = 0; i < vs->nopen; i++)
+        if (vs->open[i].seal_seq < first) {
+            first = vs->open[i].seal_seq;
+            o = &vs->open[i];
+        }
+    if (o == NULL)
+        return 0;
+    vf_bad(vs, o->seal_seq,
+           "seal of %llu events has only %llu of them before %s %llu (a seal "
+           "straddles it, or events were deleted)",
+           (unsigned long long)o->rec.count, (unsigned long long)o->acc.count,
+           what, (unsigned long long)size);
+    return 1;
+}
+
+/* Format 2: the seals database holds exactly the seals the entries open,
+ * and each key's sealed count in the registry is what the seals add up
+ * to. Only after pass 1 went through the whole log. */
+void
+vf_check_seals(struct vstate *vs, struct ldg_txn *t, uint64_t size)
+{
+    struct ldg_ledger *l = vs->l;
+    uint64_t n = 0, last = size ? size - 1 : 0;
+
+    if (!ldg_store_has_core(l->store, LDG_DB_SEALS)) {
+        if (vs->nseals > 0)
+            vf_bad(vs, last, "the seals database is missing");
+        return;
+    }
+    if (ldg_db_count(t, ldg_core(l, LDG_DB_SEALS), &n) == 0 &&
+        n != vs->nseals) {
+        /* name the first record no entry opens, if it is one */
+        struct ldg_cursor *c = NULL;
+        struct ldg_val k, v;
+        uint64_t at = last;
+        if (ldg_cursor_open(t, ldg_core(l, LDG_DB_SEALS), &c) == 0) {
+            int rc;
+            for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v); rc == 0;
+                 rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+                struct ldg_event ev;
+                uint64_t s;
+                if (k.len != 8) {
+                    break;
+                }
+                s = ldg_rd_be64(k.data);
+                if (s >= size || ldg_event_get(t, s, &ev) != 0 || !ev.sealed ||
+                    ev.seal_leaf != 0) {
+                    at = s < size ? s : last;
+                    break;
+                }
+            }
+            ldg_cursor_close(c);
+        }
+        vf_bad(vs, at,
+               "the seals database holds %llu seals, the entries open %llu (a "
+               "seal record no entry opens)",
+               (unsigned long long)n, (unsigned long long)vs->nseals);
+        return;
+    }
+    for (size_t i = 0; i < vs->nkeys; i++) {
+        uint64_t have = 0;
+        if (ldg_key_sealed(t, vs->keys[i].key_id, &have) < 0 ||
+            have != vs->keys[i].sealed) {
+            vf_bad(vs, last,
+                   "the key registry counts %llu sealed events of key %s (%s), "
+                   "the seals add up to %llu",
+                   (unsigned long long)have, vs->keys[i].key_id,
+                   vs->keys[i].name, (unsigned long long)vs->keys[i].sealed);
+            return;
+        }
+    }
+}

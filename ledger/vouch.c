@@ -1,0 +1,512 @@
+/*
+ * vouch.c — single events as evidence (ldg_vouch_*: export's pre-check
+ * and bundle building): canonical entry, the stored tree's leaf, the
+ * chain link, a key valid at that seq, its seal or signature, the body
+ * against its commitment; the key history read from the type index
+ * rather than from a walk of the whole log.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ledger/crypto_int.h"
+#include "ledger/ledger_int.h"
+#include "ledger/tlog_int.h"
+#include "ledger/verify_int.h"
+
+/* ------------------------------------------------------------ vouch -- */
+
+#define VOUCH_SEALS 16
+struct ldg_vouch {
+    struct ldg_txn *t;
+    struct ldg_ledger *l;
+    struct vkey *keys;
+    size_t nkeys;
+    uint64_t *erased; /* sorted */
+    size_t nerased;
+    /* format 2: seals checked in this transaction (the seq of the first
+     * and of the last event each covers), round robin */
+    uint64_t seal_first[VOUCH_SEALS], seal_last[VOUCH_SEALS];
+    unsigned nseal, seal_next;
+};
+
+/* Format 2: ev's claim is bound by its stamp's digest, and that digest is
+ * a leaf of the seal the stamp names: its events' digests give the
+ * sealed root, and the seal's signature verifies with pub (the claim's
+ * actor's key). Each seal is checked once (its events are read to
+ * rebuild the root) and remembered. */
+static int
+vouch_seal(struct ldg_vouch *v, const struct ldg_event *ev,
+           const uint8_t pub[32], char *why, size_t cap)
+{
+    struct ldg_seal s;
+    struct ldg_seal_acc acc;
+    uint8_t d[32], root[32];
+    unsigned long long q = (unsigned long long)ev->seq;
+    uint64_t size = 0, at, last = 0;
+    int rc;
+
+    ldg_claim_digest(d, ev->signed_part, ev->signed_len);
+    if (memcmp(d, ev->digest, 32) != 0) {
+        snprintf(why, cap, "event %llu: claim digest does not match its stamp",
+                 q);
+        return LDG_ETAMPER;
+    }
+    for (unsigned i = 0; i < v->nseal; i++)
+        if (v->seal_first[i] == ev->seal_seq && ev->seq <= v->seal_last[i])
+            return 0;
+    rc = ldg_seal_get(v->t, ev->seal_seq, &s);
+    if (rc == LDG_ENOTFOUND || rc == LDG_ECORRUPT) {
+        snprintf(why, cap, "event %llu: its seal (at event %llu) is %s", q,
+                 (unsigned long long)ev->seal_seq,
+                 rc == LDG_ENOTFOUND ? "missing" : "malformed");
+        return LDG_ETAMPER;
+    }
+    if (rc < 0)
+        return rc;
+    if (strcmp(s.key_id, ev->actor) != 0) {
+        snprintf(why, cap, "event %llu: actor %s but its seal is by %s", q,
+                 ev->actor, s.key_id);
+        return LDG_ETAMPER;
+    }
+    if ((rc = ldg_txn_size(v->t, &size)) < 0)
+        return rc;
+    ldg_seal_acc_init(&acc);
+    for (at = ev->seal_seq; acc.count < s.count && at < size; at++) {
+        struct ldg_event e;
+        if ((rc = ldg_event_get(v->t, at, &e)) < 0) {
+            if (rc != LDG_ENOTFOUND && rc != LDG_ECORRUPT)
+                return rc;
+            snprintf(why, cap,
+                     "event %llu: event %llu of its seal's range does not "
+                     "decode",
+                     q, (unsigned long long)at);
+            return LDG_ETAMPER;
+        }
+        if (!e.sealed || e.seal_seq != ev->seal_seq)
+            continue;
+        if (e.seal_leaf != acc.count || strcmp(e.actor, s.key_id) != 0) {
+            snprintf(why, cap,
+                     "event %llu: its seal's events are out of place (event "
+                     "%llu)",
+                     q, (unsigned long long)at);
+            return LDG_ETAMPER;
+        }
+        ldg_seal_acc_add(&acc, e.digest);
+        last = at;
+    }
+    if (acc.count < s.count || ev->seq > last) {
+        snprintf(why, cap,
+                 "event %llu: its seal covers %llu events, the log has %llu "
+                 "of them",
+                 q, (unsigned long long)s.count, (unsigned long long)acc.count);
+        return LDG_ETAMPER;
+    }
+    ldg_seal_acc_root(&acc, root);
+    if (memcmp(root, s.root, 32) != 0 || ldg_seal_verify(&s, pub) != 0) {
+        snprintf(why, cap,
+                 "event %llu: its seal (at event %llu) does not verify with "
+                 "key %s",
+                 q, (unsigned long long)ev->seal_seq, s.key_id);
+        return LDG_ETAMPER;
+    }
+    v->seal_first[v->seal_next] = ev->seal_seq;
+    v->seal_last[v->seal_next] = last;
+    v->seal_next = (v->seal_next + 1) % VOUCH_SEALS;
+    if (v->nseal < VOUCH_SEALS)
+        v->nseal++;
+    return 0;
+}
+
+/* Seqs of events of one type, from the type index, into a growing array. */
+static int
+type_seqs(struct ldg_txn *t, const char *type, uint64_t **out, size_t *n)
+{
+    uint8_t key[LDG_TYPE_MAX + 1 + 8];
+    size_t tl = strlen(type), cap = *n;
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    int rc;
+
+    memcpy(key, type, tl + 1);
+    ldg_be64(key + tl + 1, 0);
+    if ((rc = ldg_cursor_open(
+             t, ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_IDX_TYPE), &c)) < 0)
+        return rc;
+    for (rc = ldg_cursor_get(c, LDG_SET_RANGE, key, tl + 9, &k, &v); rc == 0;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        if (k.len != tl + 9 || memcmp(k.data, key, tl + 1) != 0)
+            break;
+        if (*n == cap) {
+            uint64_t *a;
+            cap = cap ? cap * 2 : 16;
+            if ((a = realloc(*out, cap * sizeof *a)) == NULL) {
+                rc = LDG_ENOMEM;
+                break;
+            }
+            *out = a;
+        }
+        (*out)[(*n)++] = ldg_rd_be64((const uint8_t *)k.data + tl + 1);
+    }
+    ldg_cursor_close(c);
+    return rc == LDG_ENOTFOUND ? 0 : rc;
+}
+
+/* A key event (or the genesis) read as evidence: canonical, signed by the
+ * log key, its body whole. *body is the caller's. */
+static int
+vouch_key_event(struct ldg_vouch *v, uint64_t seq, struct ldg_event *ev,
+                json_t **body, char *why, size_t cap)
+{
+    struct ldg_val bv;
+    uint8_t k[8], root[32];
+    int rc = ldg_event_get(v->t, seq, ev);
+
+    *body = NULL;
+    if (rc == 0 && ev->seq != seq)
+        rc = LDG_ECORRUPT;
+    if (rc == 0 &&
+        (strcmp(ev->actor, v->l->log_key->key_id) != 0 ||
+         (!ev->sealed && ldg_event_verify_sig(ev, v->l->log_key->pub) != 0)))
+        rc = LDG_EBADSIG;
+    if (rc == 0 && ev->sealed &&
+        vouch_seal(v, ev, v->l->log_key->pub, why, cap) != 0)
+        rc = LDG_EBADSIG;
+    ldg_be64(k, seq);
+    if (rc == 0 &&
+        (ldg_kv_get(v->t,
+                    ldg_store_core_dbi(ldg_txn_store(v->t), LDG_DB_BODIES), k,
+                    8, &bv) < 0 ||
+         ldg_body_rec_root(bv.data, bv.len, v->l->opts.body_max_bytes, root) <
+             0 ||
+         memcmp(root, ev->body_root, 32) != 0))
+        rc = LDG_ECORRUPT;
+    if (rc == 0)
+        rc = ldg_body_get(v->t, seq, body);
+    if (rc < 0) {
+        snprintf(why, cap, "event %llu (a key event): %s",
+                 (unsigned long long)seq, ldg_strerror(rc));
+        return LDG_ETAMPER;
+    }
+    return 0;
+}
+
+int
+ldg_vouch_new(struct ldg_vouch **out, struct ldg_txn *t)
+{
+    struct ldg_vouch *v = calloc(1, sizeof *v);
+    uint64_t *seqs = NULL;
+    size_t n = 0, nadd;
+    char why[256];
+    int rc;
+
+    *out = NULL;
+    if (v == NULL)
+        return LDG_ENOMEM;
+    v->t = t;
+    v->l = ldg_txn_ledger(t);
+    v->keys = calloc(1, sizeof *v->keys);
+    if (v->keys == NULL) {
+        rc = LDG_ENOMEM;
+        goto fail;
+    }
+    memcpy(v->keys[0].key_id, v->l->log_key->key_id, LDG_KEYID_LEN + 1);
+    memcpy(v->keys[0].pub, v->l->log_key->pub, 32);
+    v->keys[0].revoked = UINT64_MAX;
+    v->keys[0].roles = UINT32_MAX;
+    v->nkeys = 1;
+    if ((rc = type_seqs(t, "key.added", &seqs, &n)) < 0)
+        goto fail;
+    nadd = n;
+    if ((rc = type_seqs(t, "key.revoked", &seqs, &n)) < 0)
+        goto fail;
+    {
+        struct vkey *a = realloc(v->keys, (1 + nadd) * sizeof *a);
+        if (a == NULL) {
+            rc = LDG_ENOMEM;
+            goto fail;
+        }
+        v->keys = a;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct ldg_event ev;
+        json_t *body;
+        const char *id, *hex;
+        if (vouch_key_event(v, seqs[i], &ev, &body, why, sizeof why) < 0)
+            continue; /* such a key is simply not valid: its events fail */
+        id = json_string_value(json_object_get(body, "key_id"));
+        hex = json_string_value(json_object_get(body, "public_key"));
+        if (i < nadd && id != NULL && hex != NULL &&
+            strlen(id) == LDG_KEYID_LEN) {
+            struct vkey *k = &v->keys[v->nkeys];
+            char want[LDG_KEYID_LEN + 1];
+            memset(k, 0, sizeof *k);
+            if (ldg_unhex(k->pub, 32, hex) == 0 &&
+                (ldg_key_id(want, k->pub), strcmp(want, id) == 0)) {
+                memcpy(k->key_id, id, LDG_KEYID_LEN + 1);
+                k->added = seqs[i];
+                k->revoked = UINT64_MAX;
+                k->roles = ldg_roles_mask(json_object_get(body, "roles"));
+                v->nkeys++;
+            }
+        } else if (i >= nadd && id != NULL) {
+            for (size_t j = 0; j < v->nkeys; j++)
+                if (strcmp(v->keys[j].key_id, id) == 0 && j > 0 &&
+                    seqs[i] < v->keys[j].revoked)
+                    v->keys[j].revoked = seqs[i];
+        }
+        json_decref(body);
+    }
+    n = 0;
+    if ((rc = type_seqs(t, "body.erased", &seqs, &n)) < 0)
+        goto fail;
+    v->erased = malloc((n ? n : 1) * sizeof *v->erased);
+    if (v->erased == NULL) {
+        rc = LDG_ENOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *body = NULL;
+        json_int_t tg;
+        if (ldg_body_get(t, seqs[i], &body) < 0)
+            continue;
+        tg = json_integer_value(json_object_get(body, "target_seq"));
+        if (tg >= 0 && (uint64_t)tg < seqs[i])
+            v->erased[v->nerased++] = (uint64_t)tg;
+        json_decref(body);
+    }
+    if (v->nerased > 1)
+        qsort(v->erased, v->nerased, sizeof *v->erased, vf_cmp_u64);
+    free(seqs);
+    *out = v;
+    return 0;
+fail:
+    free(seqs);
+    ldg_vouch_free(v);
+    return rc;
+}
+
+void
+ldg_vouch_free(struct ldg_vouch *v)
+{
+    if (v == NULL)
+        return;
+    free(v->keys);
+    free(v->erased);
+    free(v);
+}
+
+/* Everything ldg_vouch_event checks but the signature; *ev and *pub are
+ * for it (valid while the transaction lives). */
+static int
+vouch_struct(struct ldg_vouch *v, uint64_t seq, struct ldg_event *evp,
+             const uint8_t **pub, char *why, size_t cap)
+{
+    struct ldg_event ev;
+    struct ldg_val bv;
+    const struct vkey *k = NULL;
+    uint8_t leaf[32], prev[32] = {0}, kb[8], root[32];
+    unsigned long long s = (unsigned long long)seq;
+    int rc;
+
+    rc = ldg_event_get(v->t, seq, &ev);
+    if (rc == LDG_ENOTFOUND || rc == LDG_ECORRUPT || rc == LDG_EBADINPUT) {
+        snprintf(why, cap,
+                 "event %llu: the entry is missing or does not "
+                 "decode canonically",
+                 s);
+        return LDG_ETAMPER;
+    }
+    if (rc < 0)
+        return rc;
+    if (ev.seq != seq) {
+        snprintf(why, cap,
+                 "event %llu: the entry carries sequence number "
+                 "%llu",
+                 s, (unsigned long long)ev.seq);
+        return LDG_ETAMPER;
+    }
+    if (ldg_tree_stored_hash(v->t, 0, seq, leaf) < 0 ||
+        memcmp(leaf, ev.leaf, 32) != 0) {
+        snprintf(why, cap,
+                 "event %llu: the entry is not the stored tree's "
+                 "leaf (entry or tree altered)",
+                 s);
+        return LDG_ETAMPER;
+    }
+    if ((seq > 0 && ldg_tree_stored_hash(v->t, 0, seq - 1, prev) < 0) ||
+        memcmp(prev, ev.prev, 32) != 0) {
+        snprintf(why, cap,
+                 "event %llu: hash chain broken: prev is not the "
+                 "leaf hash of event %llu",
+                 s, s ? s - 1 : 0);
+        return LDG_ETAMPER;
+    }
+    for (size_t i = 0; i < v->nkeys; i++)
+        if (strcmp(v->keys[i].key_id, ev.actor) == 0)
+            k = &v->keys[i];
+    if (k == NULL || (k->added >= seq && !(seq == 0 && k->added == 0)) ||
+        k->revoked < seq) {
+        snprintf(why, cap,
+                 "event %llu: signed by key %s, which the log's "
+                 "key events do not make valid at this event",
+                 s, ev.actor);
+        return LDG_ETAMPER;
+    }
+    if (k->added != 0 && !ldg_roles_mask_allows(k->roles, ev.type)) {
+        snprintf(why, cap,
+                 "event %llu: %s signed by key %s, whose roles (key.added "
+                 "at event %llu) do not allow it",
+                 s, ev.type, ev.actor, (unsigned long long)k->added);
+        return LDG_ETAMPER;
+    }
+    if (ev.sealed && (rc = vouch_seal(v, &ev, k->pub, why, cap)) != 0)
+        return rc;
+    *evp = ev;
+    *pub = k->pub;
+    ldg_be64(kb, seq);
+    rc =
+        ldg_kv_get(v->t, ldg_store_core_dbi(ldg_txn_store(v->t), LDG_DB_BODIES),
+                   kb, 8, &bv);
+    if (rc == LDG_ENOTFOUND) {
+        size_t lo = 0, hi = v->nerased;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (v->erased[mid] == seq)
+                return 0;
+            if (v->erased[mid] < seq)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        snprintf(why, cap, "event %llu: %s", s, vf_msg_nobody);
+        return LDG_ETAMPER;
+    }
+    if (rc < 0)
+        return rc;
+    if (ldg_body_rec_root(bv.data, bv.len, v->l->opts.body_max_bytes, root) <
+            0 ||
+        memcmp(root, ev.body_root, 32) != 0) {
+        snprintf(why, cap,
+                 "event %llu: body does not match its commitment "
+                 "in the entry",
+                 s);
+        return LDG_ETAMPER;
+    }
+    return 0;
+}
+
+int
+ldg_vouch_event(struct ldg_vouch *v, uint64_t seq, char *why, size_t cap)
+{
+    struct ldg_event ev;
+    const uint8_t *pub = NULL;
+    int rc = vouch_struct(v, seq, &ev, &pub, why, cap);
+
+    if (rc == 0 && !ev.sealed && ldg_event_verify_sig(&ev, pub) != 0) {
+        snprintf(why, cap, "event %llu: signature does not verify with key %s",
+                 (unsigned long long)seq, ev.actor);
+        rc = LDG_ETAMPER;
+    }
+    return rc;
+}
+
+/* Signatures of a chunk, on threads: pure CPU over mapped bytes that stay
+ * valid while the caller's transaction lives. */
+struct vsig {
+    struct ldg_event *ev;
+    const uint8_t **pub;
+    size_t n, next;
+    size_t first_bad; /* lowest failing index, n if none */
+    pthread_mutex_t mu;
+};
+
+static void *
+vsig_worker(void *arg)
+{
+    struct vsig *w = arg;
+    for (;;) {
+        size_t lo, hi;
+        pthread_mutex_lock(&w->mu);
+        lo = w->next;
+        hi = lo + 64 < w->n ? lo + 64 : w->n;
+        w->next = hi;
+        pthread_mutex_unlock(&w->mu);
+        if (lo >= hi)
+            return NULL;
+        for (size_t i = lo; i < hi; i++)
+            if (!w->ev[i].sealed &&
+                ldg_event_verify_sig(&w->ev[i], w->pub[i]) != 0) {
+                pthread_mutex_lock(&w->mu);
+                if (i < w->first_bad)
+                    w->first_bad = i;
+                pthread_mutex_unlock(&w->mu);
+                break;
+            }
+    }
+}
+
+#define VOUCH_CHUNK 4096
+
+int
+ldg_vouch_events(struct ldg_vouch *v, const uint64_t *seqs, size_t n,
+                 unsigned threads, char *why, size_t cap)
+{
+    struct vsig w;
+    pthread_t th[16];
+    int rc = 0;
+
+    if (v == NULL || (seqs == NULL && n > 0))
+        return LDG_EINVAL;
+    if (threads == 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = c > 0 ? (unsigned)c : 1;
+    }
+    if (threads > 16)
+        threads = 16;
+    memset(&w, 0, sizeof w);
+    w.ev = malloc(VOUCH_CHUNK * sizeof *w.ev);
+    w.pub = malloc(VOUCH_CHUNK * sizeof *w.pub);
+    if (w.ev == NULL || w.pub == NULL) {
+        free(w.ev);
+        free(w.pub);
+        return LDG_ENOMEM;
+    }
+    pthread_mutex_init(&w.mu, NULL);
+    for (size_t base = 0; rc == 0 && base < n; base += VOUCH_CHUNK) {
+        size_t m = n - base < VOUCH_CHUNK ? n - base : VOUCH_CHUNK, k = 0;
+        char swhy[400] = "";
+        int src = 0;
+        unsigned nt = 0;
+        for (; k < m; k++)
+            if ((src = vouch_struct(v, seqs[base + k], &w.ev[k], &w.pub[k],
+                                    swhy, sizeof swhy)) < 0)
+                break;
+        w.n = k;
+        w.next = 0;
+        w.first_bad = k;
+        for (unsigned i = 0; i < threads && k > 256; i++)
+            if (pthread_create(&th[nt], NULL, vsig_worker, &w) == 0)
+                nt++;
+        if (nt == 0)
+            vsig_worker(&w);
+        for (unsigned i = 0; i < nt; i++)
+            pthread_join(th[i], NULL);
+        if (w.first_bad < k) {
+            snprintf(why, cap,
+                     "event %llu: signature does not verify with key %s",
+                     (unsigned long long)w.ev[w.first_bad].seq,
+                     w.ev[w.first_bad].actor);
+            rc = LDG_ETAMPER;
+        } else if (src < 0) {
+            snprintf(why, cap, "%s", swhy);
+            rc = src;
+        }
+    }
+    pthread_mutex_destroy(&w.mu);
+    free(w.ev);
+    free(w.pub);
+    return rc;
+}
