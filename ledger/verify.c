@@ -256,7 +256,6 @@ pass2_worker(void *arg)
     acc.vs = vs;
     for (;;) {
         uint64_t lo, hi, limit;
-        int walk = -1;
         pthread_mutex_lock(&vs->mu);
         for (;;) {
             lo = vs->next;
@@ -272,25 +271,7 @@ pass2_worker(void *arg)
                 hi = vs->p1_done;
                 break;
             }
-            /* waiting for pass 1: walk an index meanwhile */
-            if (vs->idx_fast && vs->walk_next < 6) {
-                walk = vs->walk_next++;
-                break;
-            }
             pthread_cond_wait(&vs->p1_cv, &vs->mu);
-        }
-        /* no events left for pass 2: the walks no worker took yet */
-        if (walk < 0 && lo >= hi && vs->idx_fast && vs->walk_next < 6)
-            walk = vs->walk_next++;
-        if (walk >= 0) {
-            vs->walks[walk].state = 1;
-            struct vwalk w;
-            pthread_mutex_unlock(&vs->mu);
-            vf_walk_one(vs, t, walk, &w);
-            pthread_mutex_lock(&vs->mu);
-            vs->walks[walk] = w;
-            pthread_mutex_unlock(&vs->mu);
-            continue;
         }
         vs->next = hi;
         limit = vs->bad_seq;
@@ -576,7 +557,12 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
      * before the deferred body checks' for the same event, as when pass
      * 2 made them */
     if (vs.idx_fast) {
-        walked = vf_check_indexes_fast(&vs, t, size, with_run);
+        /* only on a log with no finding so far: a walk is what meets a
+         * damaged index page first, and where one of the passes has found
+         * something already, the lookups the passes made before are made
+         * instead (the old order, the same finding) */
+        walked = vs.bad_seq == UINT64_MAX &&
+                 vf_check_indexes_fast(&vs, t, size, with_run);
         if (!walked)
             vf_check_indexes_slow(&vs, t);
     }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ledger/crypto_int.h"
 #include "ledger/ledger_int.h"
@@ -244,16 +245,59 @@ vf_walk_one(struct vstate *vs, struct ldg_txn *t, int i, struct vwalk *w)
     w->state = 2;
 }
 
+/* Takes the walks not yet taken, one at a time, in transaction t. */
+static void
+walk_tasks(struct vstate *vs, struct ldg_txn *t)
+{
+    for (;;) {
+        struct vwalk w;
+        int i = -1;
+        pthread_mutex_lock(&vs->mu);
+        if (vs->walk_next < 6)
+            i = vs->walk_next++;
+        pthread_mutex_unlock(&vs->mu);
+        if (i < 0)
+            return;
+        vf_walk_one(vs, t, i, &w);
+        pthread_mutex_lock(&vs->mu);
+        vs->walks[i] = w;
+        pthread_mutex_unlock(&vs->mu);
+    }
+}
+
+static void *
+walk_thread(void *arg)
+{
+    struct vstate *vs = arg;
+    struct ldg_txn *t = NULL;
+    /* its own snapshot: one written since makes the sums differ, and the
+     * slow path then decides in the caller's */
+    if (ldg_txn_begin(vs->l, LDG_TXN_READ, &t) < 0)
+        return NULL; /* the caller's thread takes the walks */
+    walk_tasks(vs, t);
+    ldg_txn_abort(t);
+    return NULL;
+}
+
 int
 vf_check_indexes_fast(struct vstate *vs, struct ldg_txn *t, uint64_t size,
                       uint64_t with_run)
 {
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    pthread_t th;
+    int helper;
+
+    /* the six walks on two threads: this one and a helper */
+    vs->walk_next = 0;
+    helper = ncpu > 1 && pthread_create(&th, NULL, walk_thread, vs) == 0;
+    walk_tasks(vs, t);
+    if (helper)
+        pthread_join(th, NULL);
     for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
         int slot = idx_slot(idx[i].db);
         struct vwalk *w = &vs->walks[i];
-        if (w->state != 2)
-            vf_walk_one(vs, t, (int)i, w); /* no worker took it */
-        if (w->finding || w->n != index_want(vs, idx[i].db, size, with_run) ||
+        if (w->state != 2 || w->finding ||
+            w->n != index_want(vs, idx[i].db, size, with_run) ||
             w->sum[0] != vs->idx_sum[slot][0] ||
             w->sum[1] != vs->idx_sum[slot][1])
             return 0;

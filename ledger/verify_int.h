@@ -71,8 +71,8 @@ struct vstate {
     int idx_fast;
     uint8_t idx_key[6][16];
     uint64_t idx_sum[6][2]; /* mod 2^128: [0] low, [1] high; under mu */
-    /* the walks of the six indexes, taken by pass 2 workers whenever
-     * pass 1 has no chunk for them yet (under mu) */
+    /* the walks of the six indexes, after both passes, on two threads
+     * (vf_check_indexes_fast; under mu) */
     struct vwalk {
         int state; /* 0 to do, 1 taken, 2 done */
         int finding;
