@@ -86,6 +86,16 @@ static int
 key_cmp(const struct ldg_val *a, const uint8_t *b, size_t bn)
 {
     size_t n = a->len < bn ? a->len : bn;
+    if (a->len == bn && (bn == 8 || bn == 9)) {
+        /* entries and bodies (seq), tree (level, index): no call */
+        const uint8_t *p = a->data;
+        uint64_t x, y;
+        if (bn == 9 && p[0] != b[0])
+            return p[0] < b[0] ? -1 : 1;
+        x = ldg_rd_be64(p + bn - 8);
+        y = ldg_rd_be64(b + bn - 8);
+        return (x > y) - (x < y);
+    }
     int c = n ? memcmp(a->data, b, n) : 0;
     return c ? c : (a->len > bn) - (a->len < bn);
 }
@@ -537,6 +547,12 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
         ldg_random(vs.idx_key, sizeof vs.idx_key);
     if (nthreads > 16)
         nthreads = 16;
+    /* Verification reads nearly all of data.mdb (every entry, body and
+     * tree hash, whatever the mode), roughly from front to back: the
+     * kernel may read ahead for it (the map is otherwise MADV_RANDOM).
+     * With the file out of the page cache, a fault read one page at a
+     * time: 1M events, 53 s against 18 s, 37 s of CPU against 7. */
+    ldg_access_hint(l, LDG_ACCESS_SEQUENTIAL);
     /* Pass 2 workers start now and follow pass 1 on this thread. */
     for (unsigned i = 0; i < nthreads; i++)
         if (pthread_create(&th[i], NULL, pass2_worker, &vs) != 0)
@@ -618,6 +634,7 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
         rc = LDG_ETAMPER;
     }
 out:
+    ldg_access_hint(l, LDG_ACCESS_RANDOM);
     ldg_txn_abort(t);
     free(vs.keys);
     free(vs.erased);

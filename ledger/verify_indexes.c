@@ -41,11 +41,9 @@ idx_slot(enum ldg_core_db db)
 static void
 sum_add(uint64_t sum[2], const uint8_t h[16])
 {
-    uint64_t lo = 0, hi = 0;
-    for (int i = 0; i < 8; i++) {
-        lo = lo << 8 | h[i];
-        hi = hi << 8 | h[8 + i];
-    }
+    uint64_t lo, hi; /* any fixed reading of the 16 bytes will do */
+    memcpy(&lo, h, 8);
+    memcpy(&hi, h + 8, 8);
     sum[0] += lo;
     sum[1] += hi + (sum[0] < lo);
 }

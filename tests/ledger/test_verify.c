@@ -6,6 +6,7 @@
  * tampers with the stored bytes through the raw KV API, and checks the
  * report.
  */
+#include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -476,6 +477,74 @@ test_verify__detects_missing_index_entry(void **state)
                          LDG_ETAMPER);
         assert_non_null(strstr(r.what, "index"));
     }
+}
+
+/* The VmFlags of this process's mapping of dir/data.mdb, or "" (as
+ * test_store.c reads them). */
+static void
+map_flags(const char *dir, char *out, size_t cap)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[4096], want[600];
+    int in = 0;
+    out[0] = '\0';
+    if (f == NULL)
+        return;
+    snprintf(want, sizeof want, "%s/data.mdb", dir);
+    while (fgets(line, sizeof line, f) != NULL) {
+        const char *dash = strchr(line, '-'), *sp = strchr(line, ' ');
+        if (isxdigit((unsigned char)line[0]) && dash != NULL && sp != NULL &&
+            dash < sp)
+            in = strstr(line, want) != NULL;
+        if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            size_t n = strnlen(line + 8, cap - 1);
+            memcpy(out, line + 8, n);
+            out[n] = '\0';
+            break;
+        }
+    }
+    fclose(f);
+}
+
+struct seen_flags {
+    const char *dir;
+    char during[512];
+};
+
+static void
+note_flags(void *ctx, uint64_t done, uint64_t total)
+{
+    struct seen_flags *s = ctx;
+    (void)done;
+    (void)total;
+    if (s->during[0] == '\0')
+        map_flags(s->dir, s->during, sizeof s->during);
+}
+
+/* verify reads nearly all of data.mdb: the kernel reads ahead while it
+ * runs (a cold page cache otherwise costs a disk read per page), and the
+ * map is random access again afterwards. */
+static void
+test_verify__reads_ahead_while_it_runs(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_verify_report r;
+    struct seen_flags s;
+    char after[512];
+
+    memset(&s, 0, sizeof s);
+    s.dir = f->dir;
+    map_flags(f->dir, after, sizeof after);
+    if (after[0] == '\0')
+        skip(); /* no smaps (not Linux): the hint is a no-op */
+    assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0,
+                                &r, note_flags, &s),
+                     0);
+    map_flags(f->dir, after, sizeof after);
+    if (strstr(s.during, " sr") == NULL || strstr(s.during, " rr") != NULL)
+        fail_msg("during verify, VmFlags:%s", s.during);
+    if (strstr(after, " rr") == NULL || strstr(after, " sr") != NULL)
+        fail_msg("after verify, VmFlags:%s", after);
 }
 
 /* An index key replaced by another that keeps the count and the order
@@ -1334,6 +1403,7 @@ main(void)
         T(test_verify__detects_stale_stored_tree_hash),
         T(test_verify__detects_missing_index_entry),
         T(test_verify__detects_replaced_index_keys),
+        T(test_verify__reads_ahead_while_it_runs),
         T(test_verify__counts_the_id_index),
         T(test_verify__a_finding_stands_until_a_full_verification_passes),
         T(test_verify__read_only_verify_records_nothing_until_asked),
