@@ -19,8 +19,29 @@
 
 #define ENVELOPE_ROOM (64 * 1024)
 
-static const char *const allowed_keys[] = {"type", "body",   "subject",
-                                           "run",  "parent", "actor"};
+/* The fields of an event line (and of a serve request). */
+enum {
+    F_TYPE,
+    F_BODY,
+    F_SUBJECT,
+    F_RUN,
+    F_PARENT,
+    F_ACTOR,
+    F_ID,
+    F_TIME,
+    F_COUNT
+};
+static const char *const field_names[F_COUNT] = {
+    "type", "body", "subject", "run", "parent", "actor", "id", "time"};
+
+static int
+field_index(const char *key)
+{
+    for (int i = 0; i < F_COUNT; i++)
+        if (key[0] == field_names[i][0] && strcmp(key, field_names[i]) == 0)
+            return i;
+    return -1;
+}
 
 int
 ldg_ingest_parse_time(const char *s, uint64_t *ns, const char **why)
@@ -88,7 +109,8 @@ ldg_ingest_parse_line_ex(const char *line, size_t len, size_t body_max,
     json_t *root, *v;
     const char *key;
     struct ldg_ingest_meta local;
-    const char *id_str = NULL;
+    const char *id_str = NULL, *unknown = NULL;
+    json_t *fv[F_COUNT] = {NULL};
     int request = 1; /* every line may carry "id" and "time" */
 
     (void)flags;
@@ -116,8 +138,18 @@ ldg_ingest_parse_line_ex(const char *line, size_t len, size_t body_max,
         json_decref(root);
         return LDG_EBADINPUT;
     }
-    /* id first, so that an error about any other field can name it */
-    if (request && (v = json_object_get(root, "id")) != NULL) {
+    /* One walk over the fields finds each known one and the first
+     * unknown; they are judged below in a fixed order (id first, so that
+     * an error about any other field can name it). */
+    json_object_foreach(root, key, v)
+    {
+        int f = field_index(key);
+        if (f >= 0)
+            fv[f] = v;
+        else if (unknown == NULL)
+            unknown = key;
+    }
+    if (request && (v = fv[F_ID]) != NULL) {
         if (!json_is_string(v) ||
             !id_valid(json_string_value(v), json_string_length(v))) {
             snprintf(msg, msgcap,
@@ -132,7 +164,7 @@ ldg_ingest_parse_line_ex(const char *line, size_t len, size_t body_max,
         meta->has_id = 1;
         id_str = json_string_value(v);
     }
-    if (request && (v = json_object_get(root, "time")) != NULL) {
+    if (request && (v = fv[F_TIME]) != NULL) {
         const char *why = "must be a string";
         if (!json_is_string(v) ||
             strlen(json_string_value(v)) != json_string_length(v) ||
@@ -144,25 +176,17 @@ ldg_ingest_parse_line_ex(const char *line, size_t len, size_t body_max,
         }
         meta->has_time = 1;
     }
-    json_object_foreach(root, key, v)
-    {
-        int ok = 0;
-        for (size_t i = 0; i < sizeof allowed_keys / sizeof *allowed_keys; i++)
-            ok |= strcmp(key, allowed_keys[i]) == 0;
-        if (request && (strcmp(key, "id") == 0 || strcmp(key, "time") == 0))
-            ok = 1;
-        if (!ok) {
-            snprintf(msg, msgcap,
-                     "unknown field '%s' (an event has type, body, subject, "
-                     "run, parent, actor%s)",
-                     key, request ? ", id, time" : "");
-            json_decref(root);
-            return LDG_EBADINPUT;
-        }
+    if (unknown != NULL) {
+        snprintf(msg, msgcap,
+                 "unknown field '%s' (an event has type, body, subject, "
+                 "run, parent, actor%s)",
+                 unknown, request ? ", id, time" : "");
+        json_decref(root);
+        return LDG_EBADINPUT;
     }
-#define STR_FIELD(name, dst)                                                   \
+#define STR_FIELD(f, name, dst)                                                \
     do {                                                                       \
-        v = json_object_get(root, name);                                       \
+        v = fv[f];                                                             \
         if (v != NULL) {                                                       \
             if (!json_is_string(v) ||                                          \
                 strlen(json_string_value(v)) != json_string_length(v)) {       \
@@ -173,17 +197,17 @@ ldg_ingest_parse_line_ex(const char *line, size_t len, size_t body_max,
             dst = json_string_value(v);                                        \
         }                                                                      \
     } while (0)
-    STR_FIELD("type", ev->type);
-    STR_FIELD("subject", ev->subject);
-    STR_FIELD("run", ev->run);
-    STR_FIELD("actor", ev->actor);
+    STR_FIELD(F_TYPE, "type", ev->type);
+    STR_FIELD(F_SUBJECT, "subject", ev->subject);
+    STR_FIELD(F_RUN, "run", ev->run);
+    STR_FIELD(F_ACTOR, "actor", ev->actor);
 #undef STR_FIELD
     if (ev->type == NULL) {
         snprintf(msg, msgcap, "field 'type': required");
         json_decref(root);
         return LDG_EBADINPUT;
     }
-    v = json_object_get(root, "parent");
+    v = fv[F_PARENT];
     if (v != NULL) {
         if (!json_is_integer(v) || json_integer_value(v) < 0) {
             snprintf(msg, msgcap, "field 'parent': must be a sequence number");
@@ -193,7 +217,7 @@ ldg_ingest_parse_line_ex(const char *line, size_t len, size_t body_max,
         ev->has_parent = 1;
         ev->parent = (uint64_t)json_integer_value(v);
     }
-    v = json_object_get(root, "body");
+    v = fv[F_BODY];
     if (v == NULL) {
         snprintf(msg, msgcap, "field 'body': required");
         json_decref(root);

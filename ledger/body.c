@@ -323,7 +323,10 @@ prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
         ldg_mp_array(&b, 2);
         ldg_mp_bin(&b, salt, 16);
         val_at = b.len;
-        ldg_mp_json(&b, json_object_get(body, names[i]));
+        /* names[i] is the object's own key: its value without a hash
+         * lookup */
+        ldg_mp_json(&b,
+                    json_object_iter_value(json_object_key_to_iter(names[i])));
         if (b.err)
             break;
         digest_slices(digests[i], salt, b.p + name_at, val_at - 19 - name_at,
