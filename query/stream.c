@@ -55,6 +55,7 @@ struct batch {
     int rc;          /* rendering failed at items[good] with rc */
     size_t good;     /* items rendered */
     size_t good_len; /* bytes of out they take */
+    size_t inited;   /* items[0..inited) have extra set (see below) */
 };
 
 struct stream {
@@ -236,7 +237,10 @@ run_threaded(struct stream *s, struct ldg_query_iter *it,
         examined0 = q_iter_examined(it);
         while (b->n < BATCH) {
             struct item *item = &b->items[b->n];
-            free(item->extra);
+            if (b->n >= b->inited) /* first use of this item */
+                b->inited = b->n + 1;
+            else
+                free(item->extra);
             item->extra = NULL;
             if ((o->limit > 0 && taken >= o->limit) ||
                 (o->stop != NULL && *o->stop)) {
@@ -365,15 +369,14 @@ ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
     if (s == NULL)
         return LDG_ENOMEM;
     for (size_t i = 0; i < RING; i++) {
-        /* not zeroed (2 MB a call, and a call per CLI chunk): each item
-         * is written before it is read, but for extra */
+        /* neither zeroed nor touched (2 MB a call, a call per CLI chunk,
+         * and a run=R uses 100 items): each item is written before it is
+         * read, extra on first use (inited) */
         s->ring[i].items = malloc(BATCH * sizeof *s->ring[i].items);
         if (s->ring[i].items == NULL) {
             rc = LDG_ENOMEM;
             goto out;
         }
-        for (size_t k = 0; k < BATCH; k++)
-            s->ring[i].items[k].extra = NULL;
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->work, NULL);
@@ -389,7 +392,8 @@ ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
 out:
     q_modelcache_detach(*q_render_modelcache(r));
     for (size_t i = 0; i < RING; i++) {
-        for (size_t k = 0; s->ring[i].items != NULL && k < BATCH; k++)
+        for (size_t k = 0; s->ring[i].items != NULL && k < s->ring[i].inited;
+             k++)
             free(s->ring[i].items[k].extra);
         free(s->ring[i].items);
         ldg_buf_release(&s->ring[i].out);
