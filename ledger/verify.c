@@ -9,7 +9,7 @@
  *
  * Two passes over one read snapshot.
  *
- * Pass 1, sequential, over the whole log (cheap: ~3 µs an event): each
+ * Pass 1, sequential, over the whole log: each
  * entry decodes canonically; its seq is its key; prev is the leaf hash of
  * the entry before; ts never goes back; the stored Merkle hashes equal the
  * ones recomputed from the entries (a compact range of the right edge);
@@ -21,17 +21,21 @@
  * then, so a change to an already verified part cannot go unnoticed.
  *
  * Pass 2, on every core: for events at or after the starting point (the
- * saved position, or 0 with --full), the signature with a key that was
- * added before and not revoked before the event, and the index entries;
- * for every event, the body against its commitment (or a body.erased for
- * it). Bodies are checked from 0 in every mode because nothing else would
+ * saved position, or 0 with --full), the signature (format 2: the claim
+ * digest; pass 1 checks the seals) with a key that was added before and
+ * not revoked before the event, and the index entries; for every event,
+ * the body against its commitment (or a body.erased for it). Bodies are checked from 0 in every mode because nothing else would
  * see a stored body swapped with another or deleted after its event was
  * verified, and a body costs a fraction of a signature.
  *
  * The passes overlap: pass 1 runs on the calling thread and publishes how
  * far it has got (p1_done); pass 2 workers take chunks below that mark, so
- * the key history they need is already collected, and decode entries
- * without the canonical re-pack that pass 1 already did on the same bytes.
+ * the key history they need is already collected. Both read with cursors
+ * stepped in key order (struct seqrd), not a lookup from the root per
+ * item, and the kernel reads the file ahead meanwhile.
+ * With verify --full from 0, pass 2 does not look the index keys up: it
+ * sums a keyed hash of them, compared after both passes with a walk of
+ * each index (verify_indexes.c; FORMAT.md section 6).
  * Whether a body may be missing, or must be missing, depends on body.erased
  * events that come later in the log, so pass 2 notes missing bodies and
  * those two checks run once both passes are done.
