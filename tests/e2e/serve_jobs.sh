@@ -71,13 +71,17 @@ L serve --status >"$T/st" 2>"$T/st.err"
 A=$(printf 'a%.0s' $(seq 64))
 B=$(printf 'b%.0s' $(seq 64))
 C=$(printf 'c%.0s' $(seq 64))
+# written whole (a temporary file renamed): the stub re-reads the file on
+# every request, and a probe that read it half-written saw no models, so
+# the next one registered m1 again
 state() {
-    cat >"$T/state.json" <<J
+    cat >"$T/state.json.tmp" <<J
 {"version": "0.5.7", "models": [
  {"name": "m1:7b", "digest": "$A", "size": 1000, "quant": "Q4_K_M", "family": "qwen2", "loaded": true},
  {"name": "m2:3b", "digest": "$1", "size": 500, "quant": "Q8_0", "family": "llama", "loaded": false}],
  "model_path": "$T/w.gguf"}
 J
+    mv "$T/state.json.tmp" "$T/state.json"
 }
 state "$B"
 python3 "$ROOT/tests/stubs/stub.py" --state "$T/state.json" --port-file "$T/port" >/dev/null 2>&1 &
