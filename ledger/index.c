@@ -15,6 +15,8 @@
  * Strings never contain NUL, so "value ‖ 0x00" is a prefix no other value
  * shares and a range scan from it yields that value's events in order.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ledger/ledger_int.h"
@@ -489,4 +491,161 @@ ldg_index_verified_walk(struct ldg_txn *t, const char *subject,
     }
     ldg_cursor_close(c);
     return rc == LDG_ENOTFOUND || rc > 0 ? 0 : rc;
+}
+
+/* ----------------------------------------------- idx.verified, checked -- */
+
+struct vkeyrec {
+    uint8_t k[VKEY_MAX];
+    size_t n;
+    uint64_t seq;
+};
+
+struct vexpect {
+    struct ldg_txn *t;
+    uint64_t size;
+    struct vkeyrec *v;
+    size_t n, cap;
+};
+
+/* LMDB's default order: bytes, then the shorter first. */
+static int
+vkey_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c ? c : (an > bn) - (an < bn);
+}
+
+static int
+vkeyrec_cmp(const void *a, const void *b)
+{
+    const struct vkeyrec *x = a, *y = b;
+    return vkey_cmp(x->k, x->n, y->k, y->n);
+}
+
+static int
+verified_expect_one(void *ctx, uint64_t seq)
+{
+    struct vexpect *e = ctx;
+    struct ldg_event ev;
+    json_t *body = NULL;
+    const char *d;
+    int rc;
+
+    if (seq >= e->size)
+        return 1; /* idx.type is in seq order: the rest is beyond */
+    if ((rc = ldg_event_get(e->t, seq, &ev)) < 0)
+        return rc;
+    rc = ldg_body_get(e->t, seq, &body);
+    if (rc == LDG_EERASED)
+        return 0; /* its key may stay or not: not judged */
+    if (rc < 0)
+        return rc;
+    if (json_is_true(json_object_get(body, "ok")) &&
+        (d = json_string_value(json_object_get(body, "digest"))) != NULL) {
+        if (e->n == e->cap) {
+            size_t cap = e->cap ? e->cap * 2 : 64;
+            struct vkeyrec *nv = realloc(e->v, cap * sizeof *nv);
+            if (nv == NULL) {
+                json_decref(body);
+                return LDG_ENOMEM;
+            }
+            e->v = nv;
+            e->cap = cap;
+        }
+        e->v[e->n].n = verified_key(e->v[e->n].k, ev.subject, d, strlen(d),
+                                    seq);
+        e->v[e->n].seq = seq;
+        if (e->v[e->n].n > 0)
+            e->n++;
+    }
+    json_decref(body);
+    return 0;
+}
+
+static void
+verified_note(uint64_t *bad, char *what, size_t cap, uint64_t seq,
+              const char *why)
+{
+    if (seq < *bad) {
+        *bad = seq;
+        snprintf(what, cap, "index idx.verified: %s", why);
+    }
+}
+
+int
+ldg_index_verified_check(struct ldg_txn *t, uint64_t size, uint64_t *bad_seq,
+                         char *what, size_t cap)
+{
+    struct vexpect e;
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    size_t i = 0;
+    int rc;
+
+    *bad_seq = UINT64_MAX;
+    if (!verified_complete(t))
+        return 0; /* not in use: readers look through the events */
+    memset(&e, 0, sizeof e);
+    e.t = t;
+    e.size = size;
+    rc = ldg_index_walk(t, LDG_INDEX_TYPE, "model.verified", 0, UINT64_MAX, 0,
+                        verified_expect_one, &e);
+    if (rc < 0)
+        goto out;
+    qsort(e.v, e.n, sizeof *e.v, vkeyrec_cmp);
+    rc = ldg_cursor_open(
+        t, ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_IDX_VERIFIED), &c);
+    if (rc < 0)
+        goto out;
+    for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v); rc == 0;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        const uint8_t *kp = k.data;
+        uint64_t seq;
+        if (k.len < 10 || kp[k.len - 9] != 0 || v.len != 0 ||
+            memchr(kp, 0, k.len - 9) == NULL) {
+            verified_note(bad_seq, what, cap, size ? size - 1 : 0,
+                          "a key that is not subject, digest and seq");
+            break;
+        }
+        seq = ldg_rd_be64(kp + k.len - 8);
+        if (seq >= size) {
+            verified_note(bad_seq, what, cap, size ? size - 1 : 0,
+                          "a key names an event beyond the log");
+            continue;
+        }
+        /* keys the log calls for that sort before this one are missing */
+        while (i < e.n && vkey_cmp(e.v[i].k, e.v[i].n, kp, k.len) < 0)
+            verified_note(bad_seq, what, cap, e.v[i++].seq,
+                          "no key for this successful model.verified");
+        if (i < e.n && vkey_cmp(e.v[i].k, e.v[i].n, kp, k.len) == 0) {
+            i++;
+            continue;
+        }
+        /* a key the log does not call for, unless its body is erased */
+        {
+            json_t *body = NULL;
+            int brc = ldg_body_get(t, seq, &body);
+            json_decref(body);
+            if (brc == LDG_EERASED)
+                continue;
+            if (brc < 0 && brc != LDG_ENOTFOUND) {
+                rc = brc;
+                goto out;
+            }
+        }
+        verified_note(bad_seq, what, cap, seq,
+                      "a key for an event that is not this successful "
+                      "verification");
+    }
+    if (rc != LDG_ENOTFOUND && rc < 0)
+        goto out;
+    for (; i < e.n; i++)
+        verified_note(bad_seq, what, cap, e.v[i].seq,
+                      "no key for this successful model.verified");
+    rc = *bad_seq == UINT64_MAX ? 0 : 1;
+out:
+    ldg_cursor_close(c);
+    free(e.v);
+    return rc;
 }

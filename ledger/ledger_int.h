@@ -465,6 +465,13 @@ int ldg_index_verified_put(struct ldg_txn *t, const struct ldg_event *ev,
 /* On a writable handle: fills idx.verified from the log and sets meta
  * "idx.verified" unless it is set (a ledger written before the index). */
 int ldg_index_verified_ensure(struct ldg_ledger *l);
+/* verify: idx.verified holds exactly the keys t's model.verified events
+ * below size call for (a successful one's key; an erased one's key may
+ * stay or not). 0: it does, or the index is not in use (no meta record);
+ * 1: it does not, *bad_seq the first event that differs and what says
+ * how; negative on a storage error. */
+int ldg_index_verified_check(struct ldg_txn *t, uint64_t size,
+                             uint64_t *bad_seq, char *what, size_t cap);
 /* Calls fn with each index key ev calls for (the keys ldg_index_put
  * writes, in the same order), without a transaction. */
 void ldg_index_keys(const struct ldg_event *ev,
