@@ -444,9 +444,18 @@ test_ingest__file_commits_two_batches_at_once(void **state)
         assert_int_equal(ldg_ingest(l, f, &o, &rep), 0);
         assert_int_equal(rep.committed, 2500);
         if (pass == 0) {
-            assert_int_equal(c.n, 2);
-            assert_int_equal(c.size[0], 2000);
-            assert_int_equal(c.size[1], 500);
+            /* two batches a commit at least, four at most (more when
+             * the commit thread fell behind: then 2,500 in one), the
+             * rest at the end; how many were ready is the scheduler's */
+            uint64_t sum = 0;
+            assert_true(c.n >= 1 && c.n <= 2);
+            for (size_t i = 0; i < c.n; i++) {
+                sum += c.size[i];
+                assert_true(c.size[i] <= 4000);
+                if (i + 1 < c.n)
+                    assert_true(c.size[i] >= 2000);
+            }
+            assert_int_equal(sum, 2500);
         } else {
             assert_int_equal(c.n, 3);
             assert_int_equal(c.size[0], 1000);
