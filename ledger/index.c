@@ -593,7 +593,8 @@ ldg_index_verified_check(struct ldg_txn *t, uint64_t size, uint64_t *bad_seq,
                         verified_expect_one, &e);
     if (rc < 0)
         goto out;
-    qsort(e.v, e.n, sizeof *e.v, vkeyrec_cmp);
+    if (e.n > 1)
+        qsort(e.v, e.n, sizeof *e.v, vkeyrec_cmp);
     rc = ldg_cursor_open(
         t, ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_IDX_VERIFIED), &c);
     if (rc < 0)
