@@ -290,34 +290,49 @@ ldg_body_view_json(const struct ldg_body_view *b, const char *name)
 
 /* ------------------------------------------------------------ records -- */
 
+/* The field map of a plain (uncompressed) body record: *p at its first
+ * key, *end past its last byte, *n its number of fields (at most
+ * LDG_FIELDS_MAX). -1 for a compressed record, an unknown flag, or bytes
+ * that do not begin a map. */
+static int
+record_map(const uint8_t *rec, size_t len, const uint8_t **p,
+           const uint8_t **end, uint64_t *n)
+{
+    const uint8_t *q;
+    size_t plen;
+    uint8_t c;
+
+    if (ldg_body_record_plain(rec, len, &q, &plen) != 1 || plen < 1)
+        return -1;
+    *end = q + plen;
+    c = *q++;
+    if ((c & 0xf0) == 0x80) {
+        *n = c & 0x0f;
+    } else if (c == 0xde && *end - q >= 2) {
+        *n = rd_be(q, 2);
+        q += 2;
+    } else if (c == 0xdf && *end - q >= 4) {
+        *n = rd_be(q, 4);
+        q += 4;
+    } else {
+        return -1;
+    }
+    *p = q;
+    return *n > LDG_FIELDS_MAX ? -1 : 0;
+}
+
 int
 ldg_body_view_from_record(struct ldg_body_view *b, const uint8_t *rec,
                           size_t len)
 {
     const uint8_t *p, *end;
-    size_t plen;
     uint64_t n;
-    uint8_t c;
 
     b->json = NULL;
     b->erased = 0;
     b->n = 0;
-    if (ldg_body_record_plain(rec, len, &p, &plen) != 1 || plen < 1)
-        return 1; /* compressed or unknown flag: the strict decoder */
-    end = p + plen;
-    c = *p++;
-    if ((c & 0xf0) == 0x80) {
-        n = c & 0x0f;
-    } else if (c == 0xde && end - p >= 2) {
-        n = rd_be(p, 2);
-        p += 2;
-    } else if (c == 0xdf && end - p >= 4) {
-        n = rd_be(p, 4);
-        p += 4;
-    } else {
-        return 1;
-    }
-    if (n > LDG_FIELDS_MAX)
+    /* compressed, unknown flag or not a map: the strict decoder */
+    if (record_map(rec, len, &p, &end, &n) < 0)
         return 1;
     for (uint64_t i = 0; i < n; i++) {
         struct ldg_slice name;
@@ -364,30 +379,14 @@ ldg_body_record_str(const uint8_t *rec, size_t len, const char *name,
                     struct ldg_slice *out)
 {
     const uint8_t *p, *end;
-    size_t plen, want;
+    size_t want;
     uint64_t n;
-    uint8_t c;
 
     if (rec == NULL || name == NULL || out == NULL)
         return LDG_EINVAL;
-    if (ldg_body_record_plain(rec, len, &p, &plen) != 1 || plen < 1)
-        return 2; /* compressed or unknown flag */
+    if (record_map(rec, len, &p, &end, &n) < 0)
+        return 2; /* compressed, unknown flag or not a map */
     want = strlen(name);
-    end = p + plen;
-    c = *p++;
-    if ((c & 0xf0) == 0x80) {
-        n = c & 0x0f;
-    } else if (c == 0xde && end - p >= 2) {
-        n = rd_be(p, 2);
-        p += 2;
-    } else if (c == 0xdf && end - p >= 4) {
-        n = rd_be(p, 4);
-        p += 4;
-    } else {
-        return 2;
-    }
-    if (n > LDG_FIELDS_MAX)
-        return 2;
     /* as ldg_body_view_from_record splits them, up to the first field
      * of that name */
     for (uint64_t i = 0; i < n; i++) {
