@@ -123,6 +123,7 @@ tool() {
 GEN=$(tool gen_events) || exit 1
 PEER=$(tool peer_sqlite) || exit 1
 RSS=$(tool rss) || exit 1
+FLOOR=$(tool append_floor) || exit 1
 
 # ------------------------------------------------------------- helpers --
 
@@ -382,9 +383,17 @@ if want append; then
     : >"$OUT/logs/append-ledger.secs"
     : >"$OUT/logs/append-peer.secs"
     : >"$OUT/logs/append-peer-batch.secs"
+    : >"$OUT/logs/append-floor.secs"
+    : >"$OUT/logs/append-true.secs"
+    rm -rf "$OUT/append-floor"
     l_fail=""
     for i in $(seq 1 "$REPS"); do
         body=$(append_body "$i")
+        # the floor: a process that only exits, and one that makes one
+        # durable LMDB commit (bench/append_floor.c), by the same wrapper
+        timed append-true /bin/true && echo "$SECS" >>"$OUT/logs/append-true.secs"
+        timed append-floor "$FLOOR" "$OUT/append-floor" &&
+            echo "$SECS" >>"$OUT/logs/append-floor.secs"
         if [ "$l_ing_ok" = 1 ] && [ -z "$l_fail" ]; then
             if timed ledger-append "$LEDGER" --dir "$ING_DIR" append route.decision \
                 --body "$body"; then
@@ -416,6 +425,13 @@ if want append; then
         "$T_APPEND" "$REPS runs, start to exit; row peer"
     row "append, one process" "ms p50" "$l_a" "${pb_a:-n/a (no batch peer store)}" lo \
         "-" "batch peer (one signature for its one-row transaction)"
+    f_a=$(median <"$OUT/logs/append-floor.secs" |
+        awk '{ printf "%.2f", $1 * 1000 }')
+    t_a=$(median <"$OUT/logs/append-true.secs" |
+        awk '{ printf "%.2f", $1 * 1000 }')
+    row "append floor: exec + one durable LMDB commit" "ms p50" \
+        "${f_a:-n/a (failed)}" "${t_a:-n/a (failed)}" lo "-" \
+        "ledger column: bench/append_floor.c; peer column: /bin/true"
 fi
 
 if want proof; then
