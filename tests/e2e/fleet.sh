@@ -57,6 +57,7 @@ done > "$T/load.jsonl"
 # one witness trusting the three boxes
 WV=$("$L" witness init --dir "$T/wit" --name w.example/w1) || fail "witness init"
 start_witness() {
+    : >"$T/wout" # else a restart may read the last witness's line
     "$L" witness serve --listen "$SERVE_ADDR:${WPORT:-0}" --dir "$T/wit" \
         --trust "$(cat "$T/box1.vkey")" --trust "$(cat "$T/box2.vkey")" \
         --trust "$(cat "$T/box3.vkey")" > "$T/wout" 2>> "$T/werr" &

@@ -39,6 +39,7 @@ ROOT=0
 NOBODY=65534
 
 start() {
+    : >"$T/serve.out" # else a restart may read the last daemon's line
     "$LEDGER" --dir "$D" serve "$@" >"$T/serve.out" 2>"$T/serve.err" &
     pid=$!
     i=0

@@ -22,6 +22,7 @@ fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
 
 # start [OPTIONS]: starts the server, waits for "listening on"
 start() {
+    : >"$T/serve.out" # else a restart may read the last daemon's line
     "$LEDGER" --dir "$D" serve "$@" >"$T/serve.out" 2>"$T/serve.err" &
     pid=$!
     i=0

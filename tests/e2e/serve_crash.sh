@@ -29,6 +29,7 @@ fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
 : >"$T/acks"
 r=0
 while [ $r -lt "$ROUNDS" ]; do
+    : >"$T/serve.out" # else a restart may read the last daemon's line
     "$LEDGER" --dir "$D" serve >"$T/serve.out" 2>"$T/serve.err" &
     pid=$!
     i=0

@@ -16,6 +16,7 @@ S=$D/ledger.sock
 fails=0
 fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
 start() {
+    : >"$T/serve.out" # else a restart may read the last daemon's line
     "$LEDGER" --dir "$D" serve "$@" >"$T/serve.out" 2>"$T/serve.err" &
     pid=$!
     i=0

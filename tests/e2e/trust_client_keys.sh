@@ -151,6 +151,7 @@ rm -f "$D/keys/cp.key"
 
 # through ledger serve: answered with code 77 naming the key
 if command -v python3 >/dev/null 2>&1; then
+    : >"$T/serve.out" # else a restart may read the last daemon's line
     "$LEDGER" --dir "$D" serve >"$T/serve.out" 2>"$T/serve.err" &
     pid=$!
     i=0
