@@ -113,7 +113,12 @@ chunk_write(void *ctx, const char *text, size_t len)
 {
     struct chunk *ch = ctx;
     if (ch->len + len > ch->cap) {
-        size_t cap = ch->cap ? ch->cap * 2 : 1 << 16;
+        /* Room for a whole chunk at once: a block this size is mapped
+         * (not touched) by malloc, so only the pages written are paid
+         * for, and growing never copies what is there (a 64 KiB start
+         * doubled twice copied and faulted in 64 KiB more for a 100
+         * event -o json). */
+        size_t cap = ch->cap ? ch->cap * 2 : CHUNK_BYTES + ((size_t)1 << 16);
         char *np;
         while (cap < ch->len + len)
             cap *= 2;

@@ -333,6 +333,8 @@ struct ldg_reader {
     int has_leaf;
     uint64_t leaf_seq;
     uint8_t leaf[32];
+    int asked; /* last_asked: the seq reader_leaf was asked for last */
+    uint64_t last_asked;
 };
 
 static int
@@ -448,29 +450,44 @@ entry_prev(const uint8_t *e, size_t len, uint8_t prev[32])
     return 0;
 }
 
+/* Is seq next to the last event whose leaf was asked for (a scan)? */
+static int
+reader_scanning(const struct ldg_reader *r, uint64_t seq)
+{
+    return r->asked && (seq == r->last_asked + 1 || seq + 1 == r->last_asked);
+}
+
 /* The leaf hash of the event just decoded into ev: from the chain (the
- * prev of the entry after it, which a forward scan reads next anyway),
- * else from level 0 of the stored tree, else by hashing the entry. */
+ * prev of the entry after it, which a forward scan reads next anyway; a
+ * format 1 entry only), else from level 0 of the stored tree when the
+ * lookups come in seq order (a cursor step), else by hashing the entry
+ * (SHA-256(0x00 ‖ entry), what the tree stores): a lookup far from the
+ * last one would touch a tree page of its own, which costs more here
+ * than hashing a few hundred bytes. */
 static int
 reader_leaf(struct ldg_reader *r, struct ldg_event *ev)
 {
     struct ldg_val next, leaf;
-    int rc;
+    int scanning = reader_scanning(r, ev->seq);
 
+    r->asked = 1;
+    r->last_asked = ev->seq;
     if (r->has_leaf && r->leaf_seq == ev->seq) {
         memcpy(ev->leaf, r->leaf, 32);
         return 0;
     }
-    if (seekc_get(&r->ec, ev->seq + 1, &next) == 0 &&
+    if (!ev->sealed && seekc_get(&r->ec, ev->seq + 1, &next) == 0 &&
         entry_prev(next.data, next.len, ev->leaf) == 0)
         return 0;
-    if (r->have_tree && seekc_get(&r->tc, ev->seq, &leaf) == 0 &&
+    if (scanning && r->have_tree && seekc_get(&r->tc, ev->seq, &leaf) == 0 &&
         leaf.len == 32) {
         memcpy(ev->leaf, leaf.data, 32);
         return 0;
     }
-    rc = ldg_event_decode(ev->entry, ev->entry_len, ev);
-    return rc;
+    if (ev->entry == NULL || ev->entry_len == 0)
+        return LDG_ECORRUPT;
+    ldg_tlog_leaf_hash(ev->leaf, ev->entry, ev->entry_len);
+    return 0;
 }
 
 int

@@ -20,10 +20,16 @@
  * is full, when the iterator ends, or when the iterator has looked at many
  * events since the batch began (a sparse match, e.g. a body term, does
  * not wait for BATCH matches). Workers start only once a full batch is
- * waiting, so a small result (run=R) never starts a thread.
+ * waiting.
  *
  * Other formats, and json with threads = 1, take the plain loop:
- * ldg_query_iter_next, ldg_query_render_iter, write.
+ * ldg_query_iter_next, ldg_query_render_iter, write. So do the first
+ * BATCH events of json: a small result (run=R) then allocates no ring and
+ * copies no envelope, and renders into the renderer's one line buffer.
+ * Fresh memory costs a page fault a page on first touch, which is dear on
+ * a virtual machine (about 10 us on the PVM guest of bench/RESULTS.md);
+ * the ring of a small result touched ~150 pages of it. The same bytes
+ * come out either way: both render with q_render_json_rec.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -69,6 +75,7 @@ struct stream {
     int decided;           /* want_th is set (at the first full batch) */
     unsigned flags;
     size_t body_max;
+    uint64_t limit;        /* events at most (0 = all), after the plain start */
     struct q_jsonstate js; /* the calling thread's */
 };
 
@@ -233,6 +240,14 @@ run_threaded(struct stream *s, struct ldg_query_iter *it,
             (rc = drain_one(s, o, it, count, last)) != 0)
             break;
         b = &s->ring[s->tail % RING];
+        /* each batch's items allocated on its first use (neither zeroed
+         * nor touched: each item is written before it is read, extra on
+         * first use, see inited) */
+        if (b->items == NULL &&
+            (b->items = malloc(BATCH * sizeof *b->items)) == NULL) {
+            rc = LDG_ENOMEM;
+            break;
+        }
         b->n = 0;
         examined0 = q_iter_examined(it);
         while (b->n < BATCH) {
@@ -242,7 +257,7 @@ run_threaded(struct stream *s, struct ldg_query_iter *it,
             else
                 free(item->extra);
             item->extra = NULL;
-            if ((o->limit > 0 && taken >= o->limit) ||
+            if ((s->limit > 0 && taken >= s->limit) ||
                 (o->stop != NULL && *o->stop)) {
                 end = 1;
                 break;
@@ -308,16 +323,26 @@ run_threaded(struct stream *s, struct ldg_query_iter *it,
     return rc;
 }
 
+/* The plain loop, for at most limit events (0 = all). *more (may be
+ * NULL) is set when it stopped at the limit with nothing else ending it:
+ * the iterator may have more. */
 static int
 run_plain(struct ldg_query_iter *it, struct ldg_query_render *r,
-          const struct ldg_query_stream_opts *o, uint64_t *count,
-          struct ldg_event *last)
+          const struct ldg_query_stream_opts *o, uint64_t limit,
+          uint64_t *count, struct ldg_event *last, int *more)
 {
     struct ldg_event ev;
     uint64_t n = 0;
     int rc = 0;
 
-    while ((o->limit == 0 || n < o->limit) && !(o->stop != NULL && *o->stop)) {
+    if (more != NULL)
+        *more = 0;
+    while (!(o->stop != NULL && *o->stop)) {
+        if (limit > 0 && n >= limit) {
+            if (more != NULL)
+                *more = 1;
+            break;
+        }
         const char *text;
         size_t len;
         rc = ldg_query_iter_next(it, &ev);
@@ -360,24 +385,27 @@ ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
     /* (the CPU count is asked for only once a full batch is waiting) */
     threads = o->threads ? o->threads : THREADS_MAX;
     if (threads < 2 || q_render_fmt(r) != LDG_QFMT_JSON) {
-        rc = run_plain(it, r, o, count, last);
+        rc = run_plain(it, r, o, o->limit, count, last, NULL);
         q_modelcache_detach(*q_render_modelcache(r));
         return rc;
     }
-
-    s = calloc(1, sizeof *s);
-    if (s == NULL)
-        return LDG_ENOMEM;
-    for (size_t i = 0; i < RING; i++) {
-        /* neither zeroed nor touched (2 MB a call, a call per CLI chunk,
-         * and a run=R uses 100 items): each item is written before it is
-         * read, extra on first use (inited) */
-        s->ring[i].items = malloc(BATCH * sizeof *s->ring[i].items);
-        if (s->ring[i].items == NULL) {
-            rc = LDG_ENOMEM;
-            goto out;
+    /* json: the first BATCH events on this thread alone (see the top) */
+    {
+        uint64_t first = o->limit > 0 && o->limit < BATCH ? o->limit : BATCH;
+        int more = 0;
+        rc = run_plain(it, r, o, first, count, last, &more);
+        if (rc != 0 || !more || (o->limit > 0 && *count >= o->limit)) {
+            q_modelcache_detach(*q_render_modelcache(r));
+            return rc;
         }
     }
+
+    s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        q_modelcache_detach(*q_render_modelcache(r));
+        return LDG_ENOMEM;
+    }
+    s->limit = o->limit > 0 ? o->limit - *count : 0;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->work, NULL);
     pthread_cond_init(&s->done, NULL);
@@ -389,7 +417,6 @@ ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
     pthread_cond_destroy(&s->done);
     pthread_cond_destroy(&s->work);
     pthread_mutex_destroy(&s->mu);
-out:
     q_modelcache_detach(*q_render_modelcache(r));
     for (size_t i = 0; i < RING; i++) {
         for (size_t k = 0; s->ring[i].items != NULL && k < s->ring[i].inited;

@@ -3,7 +3,9 @@
  * the output is byte for byte what the plain loop (iter_next,
  * render_iter, write) prints, in order, for every format, limit and
  * query; a writer that says stop, a stop flag and a damaged body record
- * end it the way the plain loop ends, after everything before is written.
+ * end it the way the plain loop ends, after everything before is written;
+ * json's plain start (the first 256 events) hands over to the ring at any
+ * limit or pause.
  */
 #include "tests/query/qtest.h"
 
@@ -247,6 +249,84 @@ test_stream__erased_body_shows_as_erased_from_workers(void **state)
     free(got);
 }
 
+/* A writer that says pause on its k-th call (and takes the text). */
+struct pausing {
+    struct sink k;
+    size_t pause_at;
+};
+
+static int
+pause_write(void *ctx, const char *text, size_t len)
+{
+    struct pausing *p = ctx;
+    int rc = sink_write(&p->k, text, len);
+    return rc == 0 && p->k.calls == p->pause_at ? LDG_QUERY_WRITE_PAUSE : rc;
+}
+
+/* -o json renders its first 256 events on the caller's thread, then goes
+ * on with the ring: limits around that boundary, and a pause on either
+ * side of it, print what the plain loop prints and count what was taken. */
+static void
+test_stream__json_plain_start_then_ring_at_every_boundary(void **state)
+{
+    struct fx *f = *state;
+    static const uint64_t limits[] = {1, 255, 256, 257, 511, 512, 513, 0};
+    static const size_t pauses[] = {1, 255, 256, 257, 258};
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        char *want = NULL, *got = NULL;
+        uint64_t wn = 0, gn = 0, wl = 0, gl = 0;
+        assert_int_equal(stream(f->l, 0, NULL, NULL, LDG_QFMT_JSON, 1, 0,
+                                limits[i], 0, &want, &wn, &wl),
+                         0);
+        assert_int_equal(stream(f->l, 0, NULL, NULL, LDG_QFMT_JSON, 3, 0,
+                                limits[i], 0, &got, &gn, &gl),
+                         0);
+        assert_string_equal(got, want);
+        assert_int_equal(gn, wn);
+        assert_int_equal(gl, wl);
+        assert_int_equal(wn, limits[i] ? limits[i] : N_EVENTS + 2);
+        free(want);
+        free(got);
+    }
+    for (size_t i = 0; i < sizeof pauses / sizeof pauses[0]; i++) {
+        struct ldg_query *q = NULL;
+        struct ldg_query_iter *it = NULL;
+        struct ldg_query_render *r = NULL;
+        struct ldg_query_stream_opts o;
+        struct ldg_txn *t = NULL;
+        struct ldg_event last;
+        struct pausing p;
+        uint64_t n = 0;
+        size_t lines = 0;
+        char err[256];
+        memset(&p, 0, sizeof p);
+        p.pause_at = pauses[i];
+        assert_int_equal(
+            ldg_query_compile(&q, 0, NULL, NULL, NULL, err, sizeof err), 0);
+        assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+        assert_int_equal(ldg_query_iter_new(&it, q, t, 0), 0);
+        assert_int_equal(ldg_query_render_new(&r, LDG_QFMT_JSON, 0), 0);
+        memset(&o, 0, sizeof o);
+        o.threads = 2;
+        o.write = pause_write;
+        o.ctx = &p;
+        memset(&last, 0, sizeof last);
+        assert_int_equal(ldg_query_stream(it, r, &o, &n, &last),
+                         LDG_QUERY_WRITE_PAUSE);
+        for (size_t c = 0; c < p.k.len; c++)
+            lines += p.k.p[c] == '\n';
+        /* what was taken is counted, and ends with the last one */
+        assert_int_equal(n, lines);
+        assert_true(n >= pauses[i] && n < N_EVENTS);
+        assert_int_equal(last.seq, n - 1);
+        ldg_query_render_free(r);
+        ldg_query_iter_free(it);
+        ldg_txn_abort(t);
+        ldg_query_free(q);
+        free(p.k.p);
+    }
+}
+
 int
 main(void)
 {
@@ -257,6 +337,8 @@ main(void)
         cmocka_unit_test(
             test_stream__damaged_record_fails_after_the_events_before_it),
         cmocka_unit_test(test_stream__erased_body_shows_as_erased_from_workers),
+        cmocka_unit_test(
+            test_stream__json_plain_start_then_ring_at_every_boundary),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
