@@ -145,6 +145,11 @@ const char *q_render_key_name(struct ldg_query_render *r, struct ldg_txn *t,
                               const char *id);
 struct q_modelcache;
 struct q_modelcache **q_render_modelcache(struct ldg_query_render *r);
+/* stream.c's ring of batches, kept in the renderer between calls of
+ * ldg_query_stream (NULL until the first needs it); freed with it. */
+struct q_stream;
+struct q_stream **q_render_stream(struct ldg_query_render *r);
+void q_stream_free(struct q_stream *s);
 
 /* model_at.c: per-snapshot cache of models' registrations and
  * verifications. *c may be NULL (created on first use) and is replaced

@@ -122,6 +122,7 @@ struct ldg_query_render {
     const json_t *given_body;
     struct ldg_query_iter *it; /* ldg_query_render_iter: its body record */
     struct q_modelcache *mc;   /* "model_at" lookups, per transaction */
+    struct q_stream *stream;   /* ldg_query_stream's ring, kept */
 };
 
 /* The body of the event being rendered: the one supplied by the caller
@@ -165,6 +166,7 @@ ldg_query_render_free(struct ldg_query_render *r)
     ldg_buf_release(&r->out);
     free(r->names);
     q_modelcache_free(r->mc);
+    q_stream_free(r->stream);
     free(r);
 }
 
@@ -966,6 +968,12 @@ struct q_modelcache **
 q_render_modelcache(struct ldg_query_render *r)
 {
     return &r->mc;
+}
+
+struct q_stream **
+q_render_stream(struct ldg_query_render *r)
+{
+    return &r->stream;
 }
 
 int

@@ -327,6 +327,82 @@ test_stream__json_plain_start_then_ring_at_every_boundary(void **state)
     }
 }
 
+/* A writer that says pause once it holds `every` more bytes. */
+struct chunker {
+    struct sink k;
+    size_t every, mark;
+};
+
+static int
+chunk_pause(void *ctx, const char *text, size_t len)
+{
+    struct chunker *c = ctx;
+    int rc = sink_write(&c->k, text, len);
+    if (rc == 0 && c->k.len - c->mark >= c->every) {
+        c->mark = c->k.len;
+        return LDG_QUERY_WRITE_PAUSE;
+    }
+    return rc;
+}
+
+/* The CLI's way: one renderer for many calls, each in a new transaction
+ * going on after the last event of the one before (the ring is kept in
+ * the renderer between calls). The same text as one plain loop. */
+static void
+test_stream__one_renderer_across_paused_calls_prints_it_all_once(void **state)
+{
+    struct fx *f = *state;
+    char *want = NULL, err[256];
+    uint64_t wn = 0, wl = 0;
+    struct ldg_query *q = NULL;
+    struct ldg_query_render *r = NULL;
+    struct chunker c;
+    uint64_t lo = 0, total = 0, calls = 0;
+
+    assert_int_equal(
+        stream(f->l, 0, NULL, NULL, LDG_QFMT_JSON, 1, 0, 0, 0, &want, &wn, &wl),
+        0);
+    memset(&c, 0, sizeof c);
+    c.every = 150000; /* a few hundred events a call */
+    assert_int_equal(
+        ldg_query_compile(&q, 0, NULL, NULL, NULL, err, sizeof err), 0);
+    assert_int_equal(ldg_query_render_new(&r, LDG_QFMT_JSON, LDG_RENDER_CURSOR),
+                     0);
+    for (;;) {
+        struct ldg_txn *t = NULL;
+        struct ldg_query_iter *it = NULL;
+        struct ldg_query_stream_opts o;
+        struct ldg_event last;
+        uint64_t n = 0;
+        int rc;
+        assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+        ldg_query_restrict(q, lo, N_EVENTS + 1);
+        assert_int_equal(ldg_query_iter_new(&it, q, t, 0), 0);
+        memset(&o, 0, sizeof o);
+        o.threads = 3;
+        o.write = chunk_pause;
+        o.ctx = &c;
+        memset(&last, 0, sizeof last);
+        rc = ldg_query_stream(it, r, &o, &n, &last);
+        ldg_query_iter_free(it);
+        ldg_txn_abort(t);
+        calls++;
+        total += n;
+        if (rc == 0)
+            break;
+        assert_int_equal(rc, LDG_QUERY_WRITE_PAUSE);
+        assert_true(n > 0);
+        lo = last.seq + 1;
+    }
+    assert_true(calls > 3);
+    assert_int_equal(total, wn);
+    assert_string_equal(c.k.p, want);
+    ldg_query_render_free(r);
+    ldg_query_free(q);
+    free(c.k.p);
+    free(want);
+}
+
 int
 main(void)
 {
@@ -339,6 +415,8 @@ main(void)
         cmocka_unit_test(test_stream__erased_body_shows_as_erased_from_workers),
         cmocka_unit_test(
             test_stream__json_plain_start_then_ring_at_every_boundary),
+        cmocka_unit_test(
+            test_stream__one_renderer_across_paused_calls_prints_it_all_once),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
