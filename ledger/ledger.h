@@ -1326,6 +1326,12 @@ enum ldg_access {
     LDG_ACCESS_RELEASE
 };
 void ldg_access_hint(struct ldg_ledger *l, enum ldg_access how);
+/* LDG_ACCESS_RELEASE for one part (0..parts-1, in file order) of the
+ * file's pages: a long-running writer that releases a part at a time
+ * refaults a part of what it still uses at a time, not all of it at once
+ * (ledger serve: no pause of a whole map's page faults in one commit). */
+void ldg_access_release_part(struct ldg_ledger *l, unsigned part,
+                             unsigned parts);
 
 struct ldg_cursor;
 enum ldg_seek {

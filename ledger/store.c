@@ -285,15 +285,28 @@ fail:
 }
 
 /* Calls madvise(advice) on this process's mappings of data.mdb (LMDB does
- * not say where its map is; /proc/self/maps does). */
+ * not say where its map is; /proc/self/maps does); with parts > 1, only on
+ * part `part` (0..parts-1) of the file's used length (the map reserves
+ * more than the file holds). */
 static void
-advise_map(struct ldg_store *s, int advice)
+advise_map_part(struct ldg_store *s, int advice, unsigned part, unsigned parts)
 {
     FILE *f;
     char line[PATH_MAX + 128];
+    unsigned long used = 0;
 
     if (s->data_path[0] == '\0')
         return;
+    if (parts > 1) {
+        MDB_envinfo info;
+        MDB_stat st;
+        unsigned long pg = (unsigned long)sysconf(_SC_PAGESIZE);
+        if (part >= parts || mdb_env_info(s->env, &info) != 0 ||
+            mdb_env_stat(s->env, &st) != 0)
+            return;
+        used = ((unsigned long)info.me_last_pgno + 1) * st.ms_psize;
+        used = (used + pg - 1) / pg * pg;
+    }
     f = fopen("/proc/self/maps", "r");
     if (f == NULL)
         return;
@@ -306,10 +319,27 @@ advise_map(struct ldg_store *s, int advice)
         n = strlen(path);
         if (n && path[n - 1] == '\n')
             path[n - 1] = '\0';
-        if (strcmp(path, s->data_path) == 0 && strstr(line, " r--s ") != NULL)
+        if (strcmp(path, s->data_path) != 0 || strstr(line, " r--s ") == NULL)
+            continue;
+        if (parts > 1) {
+            /* page-aligned slices of [lo, lo + used) */
+            unsigned long pg = (unsigned long)sysconf(_SC_PAGESIZE);
+            unsigned long npg = (used < hi - lo ? used : hi - lo) / pg;
+            unsigned long a = lo + npg * part / parts * pg;
+            unsigned long b = lo + npg * (part + 1) / parts * pg;
+            if (b > a)
+                madvise((void *)a, b - a, advice);
+        } else {
             madvise((void *)lo, hi - lo, advice);
+        }
     }
     fclose(f);
+}
+
+static void
+advise_map(struct ldg_store *s, int advice)
+{
+    advise_map_part(s, advice, 0, 1);
 }
 
 /*
@@ -325,6 +355,14 @@ void
 ldg_store_trim(struct ldg_store *s)
 {
     advise_map(s, MADV_DONTNEED);
+}
+
+void
+ldg_access_release_part(struct ldg_ledger *l, unsigned part, unsigned parts)
+{
+    if (l == NULL || l->store == NULL || parts == 0)
+        return;
+    advise_map_part(l->store, MADV_DONTNEED, part, parts);
 }
 
 void

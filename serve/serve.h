@@ -40,6 +40,8 @@
 
 /* Default socket name inside the ledger directory. */
 #define LDG_SERVE_SOCKET "ledger.sock"
+/* The parts data.mdb's mapping is released in, one at a time (trim_events). */
+#define LDG_SERVE_TRIM_PARTS 8
 
 struct ldg_serve_options {
     /* Socket path; NULL: DIR/ledger.sock. Ignored when listen_fd >= 0. */
@@ -63,7 +65,9 @@ struct ldg_serve_options {
      * committed events (LDG_ACCESS_RELEASE: LMDB reads through a shared
      * map, so every page the idempotency and index lookups touch would
      * otherwise stay counted in the daemon's resident size as the log
-     * grows; the pages stay in the page cache). 0 = 8192. */
+     * grows; the pages stay in the page cache), a part at a time: one of
+     * LDG_SERVE_TRIM_PARTS parts of the file every trim_events /
+     * LDG_SERVE_TRIM_PARTS events (at least 1). 0 = 8192. */
     unsigned trim_events;
     /* Who may write: NULL: DIR/access.json (docs/SYSTEMD.md; a missing
      * file lets only the server's own uid and root write). A malformed
@@ -122,7 +126,7 @@ struct ldg_serve_stats {
     uint64_t denied;   /* errors that were "not authorised" (access.json) */
     uint64_t sweeps;   /* dead-reader sweeps done */
     uint64_t cleared;  /* reader slots of dead processes cleared */
-    uint64_t trims;    /* mappings of data.mdb dropped (trim_events) */
+    uint64_t trims;    /* parts of data.mdb's mapping dropped (trim_events) */
 };
 void ldg_serve_stats(const struct ldg_server *s, struct ldg_serve_stats *st);
 

@@ -327,6 +327,12 @@ writer_main(void *arg)
     sigset_t all;
 
     uint64_t next_sweep = 0, since_trim = 0;
+    /* one part of the map released every trim_events / LDG_SERVE_TRIM_PARTS
+     * events: each page's mapping is still dropped every trim_events,
+     * and the commit after a release refaults an eighth of what it reads,
+     * not all of it (a whole-map release cost the next commit 3-5 ms) */
+    uint64_t trim_step = s->o.trim_events / LDG_SERVE_TRIM_PARTS;
+    unsigned trim_part = 0;
     struct timespec wake;
 
     sigfillset(&all);
@@ -365,10 +371,11 @@ writer_main(void *arg)
 
         commit_group(s, group);
         since_trim += n;
-        if (since_trim >= s->o.trim_events) {
+        if (since_trim >= (trim_step > 0 ? trim_step : 1)) {
             /* the pages this writer's lookups touched: unmapped, so the
              * resident size stays the daemon's own memory */
-            ldg_access_hint(s->l, LDG_ACCESS_RELEASE);
+            ldg_access_release_part(s->l, trim_part, LDG_SERVE_TRIM_PARTS);
+            trim_part = (trim_part + 1) % LDG_SERVE_TRIM_PARTS;
             since_trim = 0;
             __atomic_add_fetch(&s->st.trims, 1, __ATOMIC_RELAXED);
         }

@@ -131,6 +131,48 @@ test_store__access_release_drops_mapped_pages(void **state)
     t_rmrf(dir);
 }
 
+/* ldg_access_release_part drops one part of the file's pages at a time:
+ * part 0 of 2 leaves the upper half mapped, part 1 then the rest; the
+ * data reads the same afterwards. */
+static void
+test_store__release_part_drops_one_part(void **state)
+{
+    char dir[512];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_txn *t;
+    struct ldg_event ev;
+    long before, half, after;
+    (void)state;
+    t_append_many(l, 2000);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    for (uint64_t seq = 0; seq < 2001; seq++)
+        assert_int_equal(ldg_event_get(t, seq, &ev), 0);
+    before = map_rss_kb(dir);
+    if (before < 0) { /* no smaps: nothing to look at */
+        ldg_txn_abort(t);
+        ldg_close(l);
+        t_rmrf(dir);
+        skip();
+    }
+    assert_true(before > 0);
+    ldg_access_release_part(l, 2, 2); /* no such part: nothing */
+    assert_int_equal(map_rss_kb(dir), before);
+    ldg_access_release_part(l, 0, 2);
+    half = map_rss_kb(dir);
+    assert_true(half > 0 && half < before);
+    ldg_access_release_part(l, 1, 2);
+    after = map_rss_kb(dir);
+    /* at most the meta pages it read to find the file's length (faulted
+     * in with their neighbours: 16 pages) */
+    assert_true(after < half && after <= 64);
+    assert_int_equal(ldg_event_get(t, 1234, &ev), 0);
+    assert_int_equal(ev.seq, 1234);
+    ldg_access_release_part(NULL, 0, 2); /* no-op */
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 /* LDG_ROOM_TO_REWRITE: the core sizes the map for one transaction that
  * rewrites a store-sized copy (a projections rebuild), from data.mdb's
  * size, within map_max_bytes; a plain open keeps the default. */
@@ -228,6 +270,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store__access_hint_turns_readahead_on_and_off),
         cmocka_unit_test(test_store__access_release_drops_mapped_pages),
+        cmocka_unit_test(test_store__release_part_drops_one_part),
         cmocka_unit_test(
             test_store__room_to_rewrite_sizes_the_map_from_the_file),
         cmocka_unit_test(test_store__core_databases_refuse_outside_writes),

@@ -128,6 +128,7 @@ test_server__second_server_on_a_live_socket_is_refused(void **state)
 }
 
 /* The server drops its mappings of data.mdb every trim_events committed
+ * events, one of LDG_SERVE_TRIM_PARTS parts every trim_events / parts
  * events (the pages its lookups touched would otherwise stay resident as
  * the log grows), and what it committed reads back the same afterwards. */
 static void
@@ -145,7 +146,7 @@ test_server__drops_its_map_every_trim_events(void **state)
 
     memset(&r, 0, sizeof r);
     memset(&o, 0, sizeof o);
-    o.trim_events = 2;
+    o.trim_events = 2 * LDG_SERVE_TRIM_PARTS; /* a part every 2 events */
     assert_int_equal(ldg_serve_new(&r.s, l, &o, buf, sizeof buf), 0);
     assert_int_equal(pthread_create(&th, NULL, run_main, &r), 0);
     fd = dial(ldg_serve_path(r.s));
@@ -172,8 +173,8 @@ test_server__drops_its_map_every_trim_events(void **state)
     pthread_join(th, NULL);
     assert_int_equal(r.rc, 0);
     ldg_serve_stats(r.s, &st);
-    /* five events committed one at a time, then a duplicate: a trim
-     * after the 2nd, 4th and 6th request */
+    /* five events committed one at a time, then a duplicate: a part
+     * released after the 2nd, 4th and 6th request */
     assert_true(st.acked == 6 && st.commits == 6);
     assert_int_equal(st.trims, 3);
     close(fd);
