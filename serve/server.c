@@ -116,8 +116,13 @@ struct ldg_server {
     int writer_started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    struct req *lq_head, *lq_tail; /* the loop's, for queue_flush */
+    size_t lq_n;
     struct req *q_head, *q_tail; /* to the writer */
+    size_t q_n;                  /* requests in it */
     struct req *done_head;       /* from the writer */
+    struct req *spare;           /* the loop's freed requests, to reuse */
+    size_t nspare;
     int writer_quit;
 };
 
@@ -178,11 +183,13 @@ commit_once(struct ldg_server *s, struct req *group, int *full)
     int rc;
 
     *full = 0;
-    for (r = group; r != NULL; r = r->qnext)
-        req_answer(r, NULL, 0);
-    if ((rc = ldg_batch_begin(&b, l)) < 0)
+    if ((rc = ldg_batch_begin(&b, l)) < 0) {
+        for (r = group; r != NULL; r = r->qnext)
+            req_answer(r, NULL, 0); /* answered by the caller */
         return rc;
+    }
     for (r = group; r != NULL; r = r->qnext) {
+        req_answer(r, NULL, 0); /* a retry's try starts afresh */
         r->dup = 0;
         if (r->sb != NULL) {
             /* a client's sealed batch: whole, contiguous, or refused */
@@ -360,12 +367,20 @@ writer_main(void *arg)
             pthread_mutex_unlock(&s->mu);
             break;
         }
-        group = last = s->q_head;
-        for (n = 1; n < s->o.group_max && last->qnext != NULL; n++)
-            last = last->qnext;
+        group = s->q_head;
+        if (s->q_n <= s->o.group_max) {
+            /* all of it: no walk over the list with the lock held */
+            n = s->q_n;
+            last = s->q_tail;
+        } else {
+            last = group;
+            for (n = 1; n < s->o.group_max && last->qnext != NULL; n++)
+                last = last->qnext;
+        }
         s->q_head = last->qnext;
         if (s->q_head == NULL)
             s->q_tail = NULL;
+        s->q_n -= n;
         last->qnext = NULL;
         pthread_mutex_unlock(&s->mu);
 
@@ -406,16 +421,32 @@ ep_set(struct ldg_server *s, struct conn *c, uint32_t mask)
     c->mask = mask;
 }
 
+/* Requests the loop keeps for reuse (a calloc and a free fewer a line). */
+#define SPARE_MAX 4096
+
+/* Frees what r holds and keeps r for req_new (loop thread only). */
 static void
-conn_free(struct conn *c)
+req_free(struct ldg_server *s, struct req *r)
+{
+    json_decref(r->holder);
+    ldg_sealed_batch_free(r->sb);
+    free(r->resp);
+    if (s->nspare < SPARE_MAX) {
+        r->next = s->spare;
+        s->spare = r;
+        s->nspare++;
+    } else {
+        free(r);
+    }
+}
+
+static void
+conn_free(struct ldg_server *s, struct conn *c)
 {
     struct req *r = c->head, *nx;
     for (; r != NULL; r = nx) {
         nx = r->next;
-        json_decref(r->holder);
-        ldg_sealed_batch_free(r->sb);
-        free(r->resp);
-        free(r);
+        req_free(s, r);
     }
     free(c->in);
     free(c->out);
@@ -460,7 +491,7 @@ sweep(struct ldg_server *s)
     while ((c = *pp) != NULL) {
         if (c->held == 0) {
             *pp = c->next;
-            conn_free(c);
+            conn_free(s, c);
         } else
             pp = &c->next;
     }
@@ -509,10 +540,7 @@ conn_drain_fifo(struct ldg_server *s, struct conn *c)
             c->tail = NULL;
         c->waiting--;
         c->waiting_bytes -= r->bytes;
-        json_decref(r->holder);
-        ldg_sealed_batch_free(r->sb);
-        free(r->resp);
-        free(r);
+        req_free(s, r);
     }
 }
 
@@ -574,11 +602,16 @@ conn_update(struct ldg_server *s, struct conn *c)
 }
 
 static struct req *
-req_new(struct conn *c, size_t bytes)
+req_new(struct ldg_server *s, struct conn *c, size_t bytes)
 {
-    struct req *r = calloc(1, sizeof *r);
-    if (r == NULL)
+    struct req *r = s->spare;
+    if (r != NULL) {
+        s->spare = r->next;
+        s->nspare--;
+        memset(r, 0, sizeof *r);
+    } else if ((r = calloc(1, sizeof *r)) == NULL) {
         return NULL;
+    }
     r->c = c;
     r->bytes = bytes;
     if (c->tail)
@@ -597,7 +630,7 @@ answer_now(struct ldg_server *s, struct conn *c, const char *fmt, ...)
 {
     char msg[700];
     va_list ap;
-    struct req *r = req_new(c, 0);
+    struct req *r = req_new(s, c, 0);
     if (r == NULL)
         return;
     va_start(ap, fmt);
@@ -679,18 +712,38 @@ handle_sealed(struct ldg_server *s, struct conn *c, struct req *r,
     queue_req(s, c, r);
 }
 
+/* Queues r on the loop's own list; queue_flush hands the list to the
+ * writer once a loop round: one lock and one wake-up for all the
+ * requests a round read, not one each (the writer takes the lock to cut
+ * every group). */
 static void
 queue_req(struct ldg_server *s, struct conn *c, struct req *r)
 {
     c->held++;
+    if (s->lq_tail)
+        s->lq_tail->qnext = r;
+    else
+        s->lq_head = r;
+    s->lq_tail = r;
+    s->lq_n++;
+}
+
+static void
+queue_flush(struct ldg_server *s)
+{
+    if (s->lq_head == NULL)
+        return;
     pthread_mutex_lock(&s->mu);
     if (s->q_tail)
-        s->q_tail->qnext = r;
+        s->q_tail->qnext = s->lq_head;
     else
-        s->q_head = r;
-    s->q_tail = r;
+        s->q_head = s->lq_head;
+    s->q_tail = s->lq_tail;
+    s->q_n += s->lq_n;
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
+    s->lq_head = s->lq_tail = NULL;
+    s->lq_n = 0;
 }
 
 static void
@@ -706,7 +759,7 @@ handle_line(struct ldg_server *s, struct conn *c, const char *line, size_t len)
     if (len == 0)
         return; /* blank lines are not requests */
     s->st.requests++;
-    r = req_new(c, len);
+    r = req_new(s, c, len);
     if (r == NULL) {
         c->rd_eof = 1; /* out of memory: answer what it has, then close */
         return;
@@ -1118,11 +1171,13 @@ ldg_serve_run(struct ldg_server *s)
                 conn_update(s, c);
             }
         }
+        queue_flush(s);
         check_stalls(s);
         sweep(s);
     }
     /* The writer finishes its queue (it is empty unless the drain timed
      * out, and then what it holds is still committed), then stops. */
+    queue_flush(s);
     pthread_mutex_lock(&s->mu);
     s->writer_quit = 1;
     pthread_cond_signal(&s->cv);
@@ -1365,7 +1420,12 @@ ldg_serve_free(struct ldg_server *s)
         conn_close(s, s->conns);
     for (struct conn *c = s->graveyard; c != NULL; c = s->graveyard) {
         s->graveyard = c->next;
-        conn_free(c);
+        conn_free(s, c);
+    }
+    while (s->spare != NULL) {
+        struct req *r = s->spare;
+        s->spare = r->next;
+        free(r);
     }
     if (s->lfd >= 0)
         close(s->lfd);
