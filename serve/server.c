@@ -14,7 +14,16 @@
  * error, the others go on), then one ldg_batch_commit makes the group
  * durable and only then are the seqs written into the answers. While the
  * writer sits in fsync the loop keeps reading, so under load events share
- * commits; a lone event is committed at once.
+ * commits; a lone event is committed at once. The loop queues what one
+ * round of epoll_wait read on a list of its own and hands it over at the
+ * end of the round (one lock and one wake-up a round, not one a line).
+ *
+ * Why one writer and no pipeline: preparing group N+1 (ldg_prepare on a
+ * second thread) while group N commits was measured (eighth session,
+ * bench/RESULTS.md): as fast, and about 15% more daemon CPU, on two cores
+ * the bench's 64 clients already fill. What bounds the 64-client figure is
+ * CPU a request (jansson's parse and free in the loop, LMDB's puts in the
+ * writer), not the writer waiting on fsync.
  *
  * Answers leave a connection strictly in request order: the loop writes
  * out the FIFO's head while it is answered. `ready` is the loop's own
