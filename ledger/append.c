@@ -362,6 +362,39 @@ ldg_prepared_free(struct ldg_prepared *pe)
     free(pe);
 }
 
+/* Does the commit read p's body as JSON? Key events, erasures and the
+ * genesis are judged and applied from it (check_in_txn, ldg_keys_apply),
+ * a successful model.verified feeds idx.verified, and with seeded salts
+ * (test mode) the record is made again for the event's seq. */
+static int
+prep_needs_json(const struct ldg_ledger *l, const struct ldg_prep *p)
+{
+    return l->has_salt_seed || strncmp(p->type, "key.", 4) == 0 ||
+           strcmp(p->type, "body.erased") == 0 ||
+           strcmp(p->type, "ledger.genesis") == 0 ||
+           strcmp(p->type, "model.verified") == 0;
+}
+
+/* An event prepared for the bulk writer waits in its ring, maybe 10,000
+ * of them: keep only what the commit stores. The body's JSON tree (about
+ * 2 KB an event, freed here on the thread that made it) goes where the
+ * commit does not read it (projections read the record, a duplicate's
+ * body is compared decoded), and the record gives back its slack. */
+void
+ldg_prep_compact(const struct ldg_ledger *l, struct ldg_prep *p)
+{
+    uint8_t *rec;
+
+    if (p->body == NULL || p->body_rec.rec == NULL || p->salts != NULL ||
+        prep_needs_json(l, p))
+        return;
+    json_decref(p->body);
+    p->body = NULL;
+    rec = realloc(p->body_rec.rec, p->body_rec.rec_len);
+    if (rec != NULL)
+        p->body_rec.rec = rec;
+}
+
 int
 ldg_prepare(const struct ldg_ledger *l, const struct ldg_event_in *ev,
             struct ldg_prepared *pe)
@@ -382,6 +415,8 @@ ldg_prepare(const struct ldg_ledger *l, const struct ldg_event_in *ev,
      * on it (test mode) */
     pe->body_rc =
         prep_body_of(l, &pe->p, ev->body, 0, NULL, pe->err, sizeof pe->err);
+    if (pe->body_rc == 0)
+        ldg_prep_compact(l, &pe->p);
     return pe->body_rc == LDG_ENOMEM ? LDG_ENOMEM : 0;
 }
 
@@ -579,8 +614,24 @@ dup_differs(struct ldg_txn *t, const struct ldg_prep *p, uint64_t seq,
         return 0; /* nothing left to compare with */
     if (rc < 0)
         return rc;
-    if (!json_equal(body, p->body))
-        *differs |= LDG_DIFF_BODY;
+    if (p->body != NULL) {
+        if (!json_equal(body, p->body))
+            *differs |= LDG_DIFF_BODY;
+    } else {
+        /* the writer kept only the record (ldg_prep_compact): compare it
+         * decoded, as the stored one is */
+        json_t *mine = NULL;
+        rc =
+            ldg_body_decode_json(p->body_rec.rec, p->body_rec.rec_len,
+                                 ldg_txn_ledger(t)->opts.body_max_bytes, &mine);
+        if (rc < 0) {
+            json_decref(body);
+            return rc;
+        }
+        if (!json_equal(body, mine))
+            *differs |= LDG_DIFF_BODY;
+        json_decref(mine);
+    }
     json_decref(body);
     return 0;
 }
@@ -761,6 +812,45 @@ empty_object(void)
     return empty;
 }
 
+/* The appliers (projections) on event ev, p's. Where the writer kept
+ * only p's body record, an applier that reads records gets it; the
+ * others (or one that cannot read it in place) the body decoded. */
+static int
+apply_all(struct ldg_txn *t, const struct ldg_prep *p,
+          const struct ldg_event *ev)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    const json_t *json = p->body;
+    json_t *decoded = NULL;
+    int rc = 0;
+
+    if (json == NULL && p->body_rec.rec == NULL)
+        json = empty_object();
+    for (size_t i = 0; rc == 0 && i < l->nappliers; i++) {
+        const struct ldg_applier *a = &l->appliers[i];
+        int done = 0;
+        if (json == NULL && a->apply_record != NULL) {
+            rc = a->apply_record(a->ctx, t, ev, p->body_rec.rec,
+                                 p->body_rec.rec_len);
+            done = rc != 1;
+        }
+        if (!done) {
+            rc = 0;
+            if (json == NULL && (rc = ldg_body_decode_json(
+                                     p->body_rec.rec, p->body_rec.rec_len,
+                                     l->opts.body_max_bytes, &decoded)) == 0)
+                json = decoded;
+            if (rc == 0)
+                rc = a->apply(a->ctx, t, ev, json);
+        }
+        if (rc < 0 && ldg_errbuf(l)[0] == '\0')
+            ldg_seterr(l, "event %llu: projection '%s' failed: %s",
+                       (unsigned long long)p->seq, a->name, ldg_strerror(rc));
+    }
+    json_decref(decoded);
+    return rc;
+}
+
 static int store_checked(struct ldg_txn *t, struct ldg_prep *p,
                          const uint8_t prev[32], uint8_t leaf_out[32],
                          int erase, uint64_t target);
@@ -865,14 +955,8 @@ store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
         ldg_be64(k, target);
         rc = ldg_core_kv_del(t, ldg_core(l, LDG_DB_BODIES), k, 8, NULL, 0);
     }
-    for (size_t i = 0; rc == 0 && i < l->nappliers; i++) {
-        rc = l->appliers[i].apply(l->appliers[i].ctx, t, &ev,
-                                  p->body ? p->body : empty_object());
-        if (rc < 0 && ldg_errbuf(l)[0] == '\0')
-            ldg_seterr(l, "event %llu: projection '%s' failed: %s",
-                       (unsigned long long)p->seq, l->appliers[i].name,
-                       ldg_strerror(rc));
-    }
+    if (rc == 0 && l->nappliers > 0)
+        rc = apply_all(t, p, &ev);
     if (rc == 0)
         memcpy(leaf_out, ev.leaf, 32);
     return rc;

@@ -456,7 +456,7 @@ struct ldg_writer_options {
      * there (a file), not for events that arrive over time. */
     unsigned gather;
 };
-#define LDG_WRITER_GROUP_MAX 4
+#define LDG_WRITER_GROUP_MAX 8
 int ldg_writer_new(struct ldg_writer **out, struct ldg_ledger *l,
                    const struct ldg_writer_options *opts);
 /* Validates and queues one event. Invalid input: LDG_EBADINPUT/ETOOBIG
@@ -1355,6 +1355,14 @@ struct ldg_applier {
     const char *name;
     int (*apply)(void *ctx, struct ldg_txn *t, const struct ldg_event *ev,
                  const json_t *body);
+    /* Optional: apply for an event whose body the writer holds only as
+     * its stored record (the bulk writer keeps no JSON tree of an event
+     * in flight): rec as ldg_body_view_set_record takes it, valid for the
+     * call. 1: it cannot be read in place, call apply with the body
+     * decoded instead (as it also is for an applier without this). */
+    int (*apply_record)(void *ctx, struct ldg_txn *t,
+                        const struct ldg_event *ev, const uint8_t *rec,
+                        size_t len);
     /* Optional: called once per commit group, after the last event and
      * after the checkpoint of the new size was stored, still inside the
      * transaction (e.g. to sign a projection note for that size). */

@@ -364,6 +364,10 @@ struct ldg_prep {
     uint64_t tag;         /* the writer's caller's (ldg_writer_add_tagged) */
 };
 void ldg_prep_release(struct ldg_prep *p);
+/* For an event that waits in the bulk writer: drops what the commit does
+ * not read (the body's JSON tree where the record serves, the record's
+ * slack), so many more fit in the same memory. */
+void ldg_prep_compact(const struct ldg_ledger *l, struct ldg_prep *p);
 /* An event ldg_prepare made (off the writer's caller's thread): the prep
  * and what refused it, reported by ldg_prep_finish in order. */
 struct ldg_prepared {

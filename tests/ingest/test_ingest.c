@@ -29,6 +29,7 @@ static char current[2400];
 #undef FUZZ_ENTRY
 
 #include "ingest/ingest.h"
+#include "projections/projections.h"
 #include "tests/support/support.h"
 
 static FILE *
@@ -662,6 +663,112 @@ test_ingest__file_and_pipe_refuse_alike(void **state)
     free(in);
 }
 
+struct dups {
+    int n;
+    uint64_t line[4];
+    unsigned differs[4];
+};
+
+static void
+on_dup(void *ctx, uint64_t line, const char *id, uint64_t seq, unsigned differs)
+{
+    struct dups *d = ctx;
+    (void)id;
+    (void)seq;
+    if (d->n < 4) {
+        d->line[d->n] = line;
+        d->differs[d->n] = differs;
+    }
+    d->n++;
+}
+
+static int
+count_seq(void *ctx, uint64_t seq)
+{
+    (void)seq;
+    ++*(int *)ctx;
+    return 0;
+}
+
+/* Events from a file wait in the writer as their records only: the parse
+ * thread drops the body's JSON tree (ldg_prep_compact). What the commit
+ * reads of a body still comes out right: the projections fold it from
+ * the record (their stored state equals a replay), idx.verified gets a
+ * successful model.verified, a duplicate's differing body is named, and
+ * the log verifies. */
+static void
+test_ingest__file_events_wait_compact(void **state)
+{
+    static const char first[] =
+        "{\"type\":\"model.registered\",\"body\":{\"model\":\"m\","
+        "\"digest\":\"sha256:01\",\"runtime\":\"ollama\",\"format\":"
+        "\"gguf\",\"capabilities\":[\"chat\"],\"size_bytes\":4683087332}}\n"
+        "{\"type\":\"model.verified\",\"body\":{\"model\":\"m\","
+        "\"digest\":\"sha256:01\",\"ok\":true}}\n"
+        "{\"type\":\"runtime.health\",\"id\":\"h1\",\"body\":{\"runtime\":"
+        "\"ollama\",\"status\":\"up\",\"latency_ms\":2.5}}\n"
+        "{\"type\":\"runtime.health\",\"id\":\"h2\",\"body\":{\"runtime\":"
+        "\"ollama\",\"status\":\"up\",\"latency_ms\":3}}\n";
+    static const char again[] =
+        "{\"type\":\"runtime.health\",\"id\":\"h1\",\"body\":{\"runtime\":"
+        "\"ollama\",\"status\":\"up\",\"latency_ms\":2.5}}\n"
+        "{\"type\":\"runtime.health\",\"id\":\"h2\",\"body\":{\"runtime\":"
+        "\"ollama\",\"status\":\"down\",\"latency_ms\":3}}\n";
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_ingest_opts o;
+    struct ldg_ingest_report rep;
+    struct ldg_verify_report vr;
+    struct dups d;
+    struct ldg_txn *t;
+    json_t *diffs = NULL;
+    uint64_t ndiff = 1;
+    int nverified = 0;
+    (void)state;
+
+    assert_int_equal(ldg_projections_attach(l), 0);
+    for (int pass = 0; pass < 2; pass++) {
+        const char *in = pass == 0 ? first : again;
+        FILE *f = tmpfile(); /* a regular file: the parse threads */
+        assert_non_null(f);
+        fputs(in, f);
+        rewind(f);
+        memset(&o, 0, sizeof o);
+        memset(&d, 0, sizeof d);
+        o.on_duplicate = on_dup;
+        o.ctx = &d;
+        assert_int_equal(ldg_ingest(l, f, &o, &rep), 0);
+        fclose(f);
+        assert_int_equal(rep.committed, pass == 0 ? 4 : 0);
+        assert_int_equal(rep.duplicates, pass == 0 ? 0 : 2);
+    }
+    assert_int_equal(d.n, 2);
+    assert_int_equal(d.line[0], 1);
+    assert_int_equal(d.differs[0], 0);
+    assert_int_equal(d.line[1], 2);
+    assert_int_equal(d.differs[1], LDG_DIFF_BODY);
+
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_index_verified_walk(t, "model:m", "sha256:01",
+                                             count_seq, &nverified),
+                     0);
+    ldg_txn_abort(t);
+    assert_int_equal(nverified, 1);
+
+    assert_int_equal(ldg_projections_check(l, LDG_PROJECTIONS_ALL, NULL, NULL,
+                                           &diffs, &ndiff),
+                     0);
+    if (ndiff != 0)
+        fail_msg("projections differ from a replay: %s",
+                 json_dumps(diffs, JSON_COMPACT));
+    json_decref(diffs);
+
+    memset(&vr, 0, sizeof vr);
+    assert_int_equal(ldg_verify(l, LDG_VERIFY_FULL, 0, &vr, NULL, NULL), 0);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -675,6 +782,7 @@ main(void)
         cmocka_unit_test(test_ingest__request_fields),
         cmocka_unit_test(test_ingest__unsealed_from_writer_held_key),
         cmocka_unit_test(test_ingest__file_commits_two_batches_at_once),
+        cmocka_unit_test(test_ingest__file_events_wait_compact),
         cmocka_unit_test(test_ingest__file_and_pipe_refuse_alike),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
