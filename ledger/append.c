@@ -39,6 +39,9 @@
 #include "ledger/tlog_int.h"
 
 #define GROW_RETRIES 24
+/* ldg_commit_spans drops the map's resident pages every this many events
+ * (a power of two). */
+#define TRIM_EVERY 1024
 /* A stamp without source (digest, leaf, seal, seq, ts: at most 95 bytes)
  * and prev (34 bytes). */
 #define STAMP_ROOM 160
@@ -1192,6 +1195,14 @@ again:
                 goto fail;
             }
             k++;
+            /* The leaf pages this group's puts read through the map were
+             * copied into dirty pages: drop the mapped ones now and then
+             * (they are page cache; LMDB never writes through the map, so
+             * a page read again faults back the same bytes), or a group
+             * of 8,000 events holds both copies of ~2,600 pages at once
+             * in the resident size. */
+            if ((k & (TRIM_EVERY - 1)) == 0)
+                ldg_store_trim(l->store);
         }
     }
     if (k == 0) { /* every event was already there: nothing to commit */

@@ -456,7 +456,7 @@ struct ldg_writer_options {
      * there (a file), not for events that arrive over time. */
     unsigned gather;
 };
-#define LDG_WRITER_GROUP_MAX 8
+#define LDG_WRITER_GROUP_MAX 12
 int ldg_writer_new(struct ldg_writer **out, struct ldg_ledger *l,
                    const struct ldg_writer_options *opts);
 /* Validates and queues one event. Invalid input: LDG_EBADINPUT/ETOOBIG

@@ -34,11 +34,13 @@
  * failed commit is sticky: later batches are dropped unacknowledged, and
  * ldg_writer_committed says exactly how many events are durable.
  */
-/* Batches in flight. 8 since events wait compacted (ldg_prep_compact:
- * about 2.2 KB an event instead of 4.7): a commit of up to 8 batches
- * rewrites each index leaf page once for more events, in the memory 4
- * took before (1M-event ingest peak RSS ~56 MiB, bench/RESULTS.md). */
-#define RING 8
+/* Batches in flight. 12 since events wait compacted (ldg_prep_compact:
+ * about 2.2 KB an event instead of 4.7) and a group commit drops the
+ * map's pages as it goes (ldg_commit_spans): a commit of up to 12
+ * batches rewrites each index leaf page once for more events, within
+ * ingest's 64 MiB (1M-event ingest peak RSS ~59 MiB, bench/RESULTS.md;
+ * 16 took ~72). */
+#define RING 12
 /* Events a worker takes per lock round: 8 where each is signed (format
  * 1), 64 where a worker only encodes claims and digests (format 2: with
  * 8, waking and locking cost more than the work, and the caller thread

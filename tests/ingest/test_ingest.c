@@ -445,14 +445,15 @@ test_ingest__file_commits_two_batches_at_once(void **state)
         assert_int_equal(ldg_ingest(l, f, &o, &rep), 0);
         assert_int_equal(rep.committed, 2500);
         if (pass == 0) {
-            /* two batches a commit at least, four at most (more when
-             * the commit thread fell behind: then 2,500 in one), the
+            /* two batches a commit at least, LDG_WRITER_GROUP_MAX at
+             * most (more when the commit thread fell behind: then 2,500
+             * in one), the
              * rest at the end; how many were ready is the scheduler's */
             uint64_t sum = 0;
             assert_true(c.n >= 1 && c.n <= 2);
             for (size_t i = 0; i < c.n; i++) {
                 sum += c.size[i];
-                assert_true(c.size[i] <= 4000);
+                assert_true(c.size[i] <= LDG_WRITER_GROUP_MAX * 1000);
                 if (i + 1 < c.n)
                     assert_true(c.size[i] >= 2000);
             }
