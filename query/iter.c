@@ -32,8 +32,11 @@
  * never to be exact). Memory is one cursor per source. How the events
  * are stored is the core's business (ledger.h, "fast scans").
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "query/query_int.h"
 
@@ -41,6 +44,38 @@ enum src_kind { S_INDEX, S_ENTRIES, S_BODIES };
 
 /* Scans of at least this many events ask for readahead. */
 #define SCAN_HINT_EVENTS 65536
+
+/* A forward scan of the bodies over at least this many events has its
+ * second half prefiltered by a thread beside it (see struct prescan). */
+uint64_t q_iter_prescan_min = 131072;
+/* candidates a prescan keeps at most (8 bytes each; tests lower it) */
+size_t q_iter_prescan_cap = (size_t)1 << 20;
+
+/*
+ * The bodies scan of a body term (body.X=V) reads every record of the
+ * window through the map and runs the byte prefilter on it: on this
+ * PVM guest most of its time goes to touching the pages (each first touch
+ * of a page is dear), not to the prefilter. A second thread takes the
+ * second half [from, to] in its own read transaction of the same snapshot
+ * and keeps the seqs whose record passes the prefilter; the source scans
+ * [lo, from) itself, then takes those candidates (by a lookup each, on
+ * pages the thread has touched already), then scans on from `reached` if
+ * the thread stopped early (its cap of candidates, an error: the source
+ * meets the error itself then, and reports it). The same seqs come out,
+ * in the same order.
+ */
+struct prescan {
+    pthread_t th;
+    struct ldg_txn *t; /* its own, begun and ended by the caller's thread */
+    struct ldg_seqscan *sc;
+    const struct qpred *bp;
+    uint64_t from, to;
+    uint64_t *seqs; /* candidates, ascending */
+    size_t n, cap;
+    uint64_t reached; /* every seq < reached was looked at */
+    atomic_int stop;
+    int joined;
+};
 
 struct src {
     enum src_kind kind;
@@ -51,7 +86,72 @@ struct src {
     const uint8_t *rec; /* S_BODIES: the body record at cur */
     size_t rlen;
     int live; /* positioned at cur (0 once exhausted) */
+    /* S_BODIES with a prescan: sc covers [lo, pre->from), sc2 [from, hi];
+     * pre_state 1 scanning sc, 2 taking candidates, 3 scanning sc2 on */
+    struct prescan *pre;
+    struct ldg_seqscan *sc2;
+    int pre_state;
+    size_t pre_i;
 };
+
+static void *
+prescan_run(void *arg)
+{
+    struct prescan *p = arg;
+    uint64_t seq;
+    size_t k = 0;
+
+    p->reached = p->from;
+    for (;;) {
+        const uint8_t *rec;
+        size_t len;
+        int rc;
+        if ((++k & 1023) == 0 && atomic_load(&p->stop))
+            break;
+        rc = ldg_seqscan_next(p->sc, &seq);
+        if (rc == 0)
+            p->reached = p->to + 1;
+        if (rc <= 0)
+            break;
+        ldg_seqscan_record(p->sc, &rec, &len);
+        if (q_prefilter(p->bp, rec, len)) {
+            if (p->n == p->cap) {
+                size_t nc = p->cap ? p->cap * 2 : 4096;
+                uint64_t *ns;
+                if (nc > q_iter_prescan_cap ||
+                    (ns = realloc(p->seqs, nc * sizeof *ns)) == NULL)
+                    break; /* the source scans on from reached */
+                p->seqs = ns;
+                p->cap = nc;
+            }
+            p->seqs[p->n++] = seq;
+        }
+        p->reached = seq + 1;
+    }
+    return NULL;
+}
+
+static void
+prescan_join(struct prescan *p)
+{
+    if (!p->joined) {
+        pthread_join(p->th, NULL);
+        p->joined = 1;
+    }
+}
+
+static void
+prescan_free(struct prescan *p)
+{
+    if (p == NULL)
+        return;
+    atomic_store(&p->stop, 1);
+    prescan_join(p);
+    ldg_seqscan_free(p->sc);
+    ldg_txn_abort(p->t);
+    free(p->seqs);
+    free(p);
+}
 
 struct keyname {
     char id[LDG_KEYID_LEN + 1];
@@ -108,10 +208,29 @@ src_step(struct src *s, int reverse, int first)
         return 1;
     }
     for (;;) {
-        if ((rc = ldg_seqscan_next(s->sc, &seq)) <= 0)
+        struct ldg_seqscan *sc = s->sc;
+        if (s->pre_state == 2) { /* the prescan's candidates */
+            if (s->pre_i < s->pre->n) {
+                ldg_seqscan_skip(s->sc2, s->pre->seqs[s->pre_i++]);
+            } else {
+                s->pre_state = 3;
+                if (s->pre->reached > s->hi)
+                    return 0;
+                ldg_seqscan_skip(s->sc2, s->pre->reached);
+            }
+        }
+        if (s->pre_state >= 2)
+            sc = s->sc2;
+        rc = ldg_seqscan_next(sc, &seq);
+        if (rc == 0 && s->pre_state == 1) { /* on to the second half */
+            prescan_join(s->pre);
+            s->pre_state = 2;
+            continue;
+        }
+        if (rc <= 0)
             return rc;
         if (s->kind == S_BODIES) {
-            ldg_seqscan_record(s->sc, &s->rec, &s->rlen);
+            ldg_seqscan_record(sc, &s->rec, &s->rlen);
             if (!q_prefilter(s->bp, s->rec, s->rlen))
                 continue;
         }
@@ -341,6 +460,8 @@ plan_ids(struct ldg_query_iter *it, char *const *ids, uint64_t lo, uint64_t hi)
     return 1;
 }
 
+static void prescan_start(struct ldg_query_iter *it, struct src *s);
+
 static int
 add_scan(struct ldg_query_iter *it, enum src_kind kind, const struct qpred *bp,
          uint64_t lo, uint64_t hi)
@@ -351,7 +472,41 @@ add_scan(struct ldg_query_iter *it, enum src_kind kind, const struct qpred *bp,
     s->bp = bp;
     if (kind == S_ENTRIES)
         return 0;
-    return ldg_seqscan_bodies(&s->sc, it->t, lo, hi, it->reverse);
+    prescan_start(it, s);
+    return ldg_seqscan_bodies(
+        &s->sc, it->t, lo, s->pre != NULL ? s->pre->from - 1 : hi, it->reverse);
+}
+
+/* Starts a prescan of the second half of s's window when it is worth it
+ * (a long forward scan, a second CPU) and possible (a read transaction of
+ * the same snapshot, a thread); nothing changes otherwise. */
+static void
+prescan_start(struct ldg_query_iter *it, struct src *s)
+{
+    struct prescan *p;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (it->reverse || s->hi < s->lo || s->hi - s->lo < q_iter_prescan_min ||
+        cpus < 2 || (p = calloc(1, sizeof *p)) == NULL)
+        return;
+    p->bp = s->bp;
+    p->from = s->lo + (s->hi - s->lo) / 2 + 1;
+    p->to = s->hi;
+    atomic_init(&p->stop, 0);
+    if (ldg_txn_begin(ldg_txn_ledger(it->t), LDG_TXN_READ, &p->t) < 0 ||
+        ldg_txn_snapshot(p->t) != ldg_txn_snapshot(it->t) ||
+        ldg_seqscan_bodies(&p->sc, p->t, p->from, p->to, 0) < 0 ||
+        ldg_seqscan_bodies(&s->sc2, it->t, p->from, p->to, 0) < 0 ||
+        pthread_create(&p->th, NULL, prescan_run, p) != 0) {
+        ldg_seqscan_free(s->sc2);
+        s->sc2 = NULL;
+        ldg_seqscan_free(p->sc);
+        ldg_txn_abort(p->t);
+        free(p);
+        return;
+    }
+    s->pre = p;
+    s->pre_state = 1;
 }
 
 static void
@@ -565,8 +720,11 @@ ldg_query_iter_free(struct ldg_query_iter *it)
 {
     if (it == NULL)
         return;
-    for (size_t i = 0; i < it->ns; i++)
+    for (size_t i = 0; i < it->ns; i++) {
+        prescan_free(it->s[i].pre);
         ldg_seqscan_free(it->s[i].sc);
+        ldg_seqscan_free(it->s[i].sc2);
+    }
     free(it->s);
     free(it->heap);
     ldg_reader_free(it->rd);

@@ -149,6 +149,10 @@ struct q_modelcache **q_render_modelcache(struct ldg_query_render *r);
  * ldg_query_stream (NULL until the first needs it); freed with it. */
 struct q_stream;
 struct q_stream **q_render_stream(struct ldg_query_render *r);
+/* iter.c: a forward bodies scan of at least this many events has a
+ * thread prefilter its second half (tests lower it) */
+extern uint64_t q_iter_prescan_min;
+extern size_t q_iter_prescan_cap; /* candidates it keeps at most */
 void q_stream_free(struct q_stream *s);
 
 /* model_at.c: per-snapshot cache of models' registrations and

@@ -9,6 +9,8 @@
 
 #include "tests/query/qtest.h"
 
+#include "query/query_int.h"
+
 #define MAXR 4096
 
 struct fx {
@@ -114,8 +116,8 @@ test_iter__type_glob_and_or_of_same_field(void **state)
         const char *terms[] = {"type=*"};
         uint64_t got[64];
         char err[256] = "";
-        int k = q_collect(f->l, 1, terms, NULL, NULL, 0, got, 64, err,
-                          sizeof err);
+        int k =
+            q_collect(f->l, 1, terms, NULL, NULL, 0, got, 64, err, sizeof err);
         assert_int_equal(k, 32);
         for (int i = 0; i < k; i++)
             assert_int_equal(got[i], (uint64_t)i);
@@ -242,6 +244,30 @@ test_iter__restrict_bounds_the_seq_window(void **state)
     ldg_query_iter_free(it);
     ldg_txn_abort(t);
     ldg_query_free(q);
+}
+
+/* A long forward bodies scan has its second half prefiltered by a
+ * thread (iter.c, struct prescan): with the threshold lowered to every
+ * scan, and the prescan's room for candidates cut so that it stops early
+ * and the source scans on, body terms find what they found. */
+static void
+test_iter__body_scans_with_a_prescan_find_the_same(void **state)
+{
+    static const size_t caps[] = {(size_t)1 << 20, 1};
+    for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
+        q_iter_prescan_cap = caps[c];
+        for (uint64_t min = 0; min <= 3; min++) {
+            q_iter_prescan_min = min;
+            test_iter__different_fields_and(state);
+            test_iter__plus_starts_an_or_group(state);
+            test_iter__pack_model_route_match_subject_or_body(state);
+            test_iter__body_fields_strings_numbers_bools_arrays_paths(state);
+            test_iter__reverse_gives_the_same_set_backwards(state);
+            test_iter__restrict_bounds_the_seq_window(state);
+        }
+    }
+    q_iter_prescan_min = 131072;
+    q_iter_prescan_cap = (size_t)1 << 20;
 }
 
 static void
@@ -398,10 +424,10 @@ test_iter__negation(void **state)
     {
         const char *t[] = {"type!=x.t"};
         uint64_t every[64];
-        int ne = q_collect(f->l, 0, NULL, NULL, NULL, 0, every, 64, err,
-                           sizeof err);
-        int nt = q_collect(f->l, 1, t, NULL, NULL, 0, all + 32, 32, err,
-                           sizeof err);
+        int ne =
+            q_collect(f->l, 0, NULL, NULL, NULL, 0, every, 64, err, sizeof err);
+        int nt =
+            q_collect(f->l, 1, t, NULL, NULL, 0, all + 32, 32, err, sizeof err);
         assert_int_equal(nt, ne - na);
     }
     {
@@ -434,11 +460,11 @@ test_iter__grep_patterns_or(void **state)
     struct ldg_event ev;
     char err[256];
     int n = 0;
-    assert_int_equal(ldg_query_compile(&q, 0, NULL, NULL, NULL, err, sizeof err),
-                     0);
+    assert_int_equal(
+        ldg_query_compile(&q, 0, NULL, NULL, NULL, err, sizeof err), 0);
     assert_int_equal(ldg_query_set_grep(q, "deny", err, sizeof err), 0);
-    assert_int_equal(ldg_query_set_grep(q, "\"fallback\":true", err, sizeof err),
-                     0);
+    assert_int_equal(
+        ldg_query_set_grep(q, "\"fallback\":true", err, sizeof err), 0);
     assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
     assert_int_equal(ldg_query_iter_new(&it, q, t, 0), 0);
     while (ldg_query_iter_next(it, &ev) == 0)
@@ -1062,6 +1088,9 @@ main(void)
         cmocka_unit_test_setup_teardown(
             test_iter__reverse_gives_the_same_set_backwards, setup_pdf,
             teardown),
+        cmocka_unit_test_setup_teardown(
+            test_iter__body_scans_with_a_prescan_find_the_same, setup_pdf,
+            teardown),
         cmocka_unit_test_setup_teardown(test_iter__no_terms_is_every_event,
                                         setup_pdf, teardown),
         cmocka_unit_test_setup_teardown(
@@ -1083,8 +1112,8 @@ main(void)
             teardown),
         cmocka_unit_test_setup_teardown(test_iter__negation, setup_pdf,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_iter__grep_patterns_or,
-                                        setup_pdf, teardown),
+        cmocka_unit_test_setup_teardown(test_iter__grep_patterns_or, setup_pdf,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             test_iter__cursor_round_trip_and_mismatch, setup_pdf, teardown),
         cmocka_unit_test_setup_teardown(
