@@ -132,6 +132,7 @@ struct ldg_server {
     struct req *done_head;       /* from the writer */
     struct req *spare;           /* the loop's freed requests, to reuse */
     size_t nspare;
+    struct req *retired; /* answered and written out, freed by retire_flush */
     int writer_quit;
 };
 
@@ -394,6 +395,18 @@ writer_main(void *arg)
         pthread_mutex_unlock(&s->mu);
 
         commit_group(s, group);
+
+        /* The answers go to the loop first; the trim (a madvise of an
+         * eighth of the map, up to a millisecond) waits until they are
+         * on their way, not the answers until it is done. */
+        pthread_mutex_lock(&s->mu);
+        last->qnext = s->done_head;
+        s->done_head = group;
+        pthread_mutex_unlock(&s->mu);
+        if (write(s->done_fd, &one, sizeof one) < 0) {
+            /* the counter is full: the loop is already woken */
+        }
+
         since_trim += n;
         if (since_trim >= (trim_step > 0 ? trim_step : 1)) {
             /* the pages this writer's lookups touched: unmapped, so the
@@ -402,14 +415,6 @@ writer_main(void *arg)
             trim_part = (trim_part + 1) % LDG_SERVE_TRIM_PARTS;
             since_trim = 0;
             __atomic_add_fetch(&s->st.trims, 1, __ATOMIC_RELAXED);
-        }
-
-        pthread_mutex_lock(&s->mu);
-        last->qnext = s->done_head;
-        s->done_head = group;
-        pthread_mutex_unlock(&s->mu);
-        if (write(s->done_fd, &one, sizeof one) < 0) {
-            /* the counter is full: the loop is already woken */
         }
     }
     return NULL;
@@ -447,6 +452,21 @@ req_free(struct ldg_server *s, struct req *r)
     } else {
         free(r);
     }
+}
+
+/* Frees the requests conn_drain_fifo retired (loop thread only). Their
+ * answers are written out first, all connections' of a group, and the
+ * parsed requests freed after: the frees (jansson's, a few microseconds
+ * a request) no longer hold back the next connection's acks. */
+static void
+retire_flush(struct ldg_server *s)
+{
+    struct req *r, *nx;
+    for (r = s->retired; r != NULL; r = nx) {
+        nx = r->next;
+        req_free(s, r);
+    }
+    s->retired = NULL;
 }
 
 static void
@@ -549,7 +569,8 @@ conn_drain_fifo(struct ldg_server *s, struct conn *c)
             c->tail = NULL;
         c->waiting--;
         c->waiting_bytes -= r->bytes;
-        req_free(s, r);
+        r->next = s->retired;
+        s->retired = r;
     }
 }
 
@@ -1001,7 +1022,7 @@ static void
 take_done(struct ldg_server *s)
 {
     struct req *r, *nx;
-    struct conn *dirty = NULL, *c;
+    struct conn *dirty = NULL, **dtail = &dirty, *c;
     uint64_t v;
 
     if (read(s->done_fd, &v, sizeof v) < 0) {
@@ -1022,9 +1043,13 @@ take_done(struct ldg_server *s)
         c = r->c;
         c->held--;
         if (!c->dead && !c->dirty) {
+            /* in the order of each connection's first answered request:
+             * the connection whose request reached the writer first gets
+             * its answers first (a group is in queue order) */
             c->dirty = 1;
-            c->dirty_next = dirty;
-            dirty = c;
+            c->dirty_next = NULL;
+            *dtail = c;
+            dtail = &c->dirty_next;
         }
     }
     for (c = dirty; c != NULL; c = dirty) {
@@ -1033,6 +1058,7 @@ take_done(struct ldg_server *s)
         c->dirty_next = NULL;
         conn_update(s, c);
     }
+    retire_flush(s);
 }
 
 /* Drops connections that have not read their answers for stall_ms. */
@@ -1181,6 +1207,7 @@ ldg_serve_run(struct ldg_server *s)
             }
         }
         queue_flush(s);
+        retire_flush(s);
         check_stalls(s);
         sweep(s);
     }
@@ -1197,6 +1224,7 @@ ldg_serve_run(struct ldg_server *s)
     while (s->conns != NULL)
         conn_close(s, s->conns);
     sweep(s);
+    retire_flush(s);
     return rc;
 }
 
@@ -1431,6 +1459,7 @@ ldg_serve_free(struct ldg_server *s)
         s->graveyard = c->next;
         conn_free(s, c);
     }
+    retire_flush(s);
     while (s->spare != NULL) {
         struct req *r = s->spare;
         s->spare = r->next;
