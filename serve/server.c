@@ -134,6 +134,7 @@ struct ldg_server {
     size_t nspare;
     struct req *retired; /* answered and written out, freed by retire_flush */
     int writer_quit;
+    int done_ready; /* atomic: the writer handed answers back */
 };
 
 static uint64_t
@@ -403,6 +404,7 @@ writer_main(void *arg)
         last->qnext = s->done_head;
         s->done_head = group;
         pthread_mutex_unlock(&s->mu);
+        __atomic_store_n(&s->done_ready, 1, __ATOMIC_RELEASE);
         if (write(s->done_fd, &one, sizeof one) < 0) {
             /* the counter is full: the loop is already woken */
         }
@@ -1028,6 +1030,7 @@ take_done(struct ldg_server *s)
     if (read(s->done_fd, &v, sizeof v) < 0) {
         /* nothing to read: another wake-up took it */
     }
+    __atomic_store_n(&s->done_ready, 0, __ATOMIC_RELAXED);
     pthread_mutex_lock(&s->mu);
     r = s->done_head;
     s->done_head = NULL;
@@ -1201,10 +1204,20 @@ ldg_serve_run(struct ldg_server *s)
                     /* gone both ways: nothing more can be delivered (what
                      * it sent in full is still committed) */
                     conn_close(s, c);
+                    queue_flush(s);
                     continue;
                 }
                 conn_update(s, c);
+                /* What this connection sent goes to the writer now, not
+                 * at the end of the round: a round over 64 busy
+                 * connections parses for milliseconds, and a group cut
+                 * meanwhile would leave all of it for the next commit. */
+                queue_flush(s);
             }
+            /* Answers the writer handed back go out before the next
+             * connection is read: a group's acks wait for no read. */
+            if (__atomic_load_n(&s->done_ready, __ATOMIC_ACQUIRE))
+                take_done(s);
         }
         queue_flush(s);
         retire_flush(s);
