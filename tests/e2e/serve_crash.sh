@@ -1,10 +1,17 @@
 #!/bin/sh
 # serve_crash.sh — kill -9 of `ledger serve` at random points under load
-# from several clients, each recording the acks it got: every acked event
-# is stored exactly once, at the seq it was acked with, in order per
-# client, and `verify --full` passes after every restart.
+# from several clients, each recording the acks it got: the next round's
+# daemon opens the ledger each kill left, `ledger verify` passes after
+# every tenth kill (chain, tree, checkpoints and every body from event 0;
+# the new events' seals and indexes) and after the last; at the end
+# every acked event is stored exactly once, at the seq it was acked with,
+# in order per client, and `verify --full` passes.
 #
-#   SERVE_CRASH_ROUNDS=100 sh tests/e2e/serve_crash.sh   (make torture)
+#   SERVE_CRASH_ROUNDS=100 sh tests/e2e/serve_crash.sh
+#
+# `make check` runs 100 rounds (issue 13 asks for at least 100 random kill
+# points); make asan and make tsan, whose daemons are several times slower,
+# run 6 (CHECK_SERVE_CRASH_ROUNDS in the Makefile).
 #
 # Each round the clients send the previous round's events again (same ids:
 # what was committed without an ack is answered with its first seq, not
@@ -55,6 +62,13 @@ while [ $r -lt "$ROUNDS" ]; do
     pid=""
     wait $cp
     grep -q '^acked [0-9]*$' "$T/c.out" || fail "round $r: $(cat "$T/c.out")"
+    # the ledger a kill left verifies (a plain verify: what the rounds
+    # since the last one added is checked whole, the rest as of then);
+    # every tenth round, as each costs a pass over the bodies
+    if [ $((r % 10)) = 9 ] || [ $((r + 1)) = "$ROUNDS" ]; then
+        "$LEDGER" --dir "$D" verify >"$T/verify" 2>&1 ||
+            fail "round $r: verify after the kill: $(cat "$T/verify")"
+    fi
     r=$((r + 1))
 done
 "$LEDGER" --dir "$D" verify --full >"$T/verify" 2>&1 || fail "verify --full: $(cat "$T/verify")"
