@@ -494,6 +494,30 @@ serve_auth_check(const struct serve_auth *a, uint64_t may,
  * to write (LMDB readers register in it: without it a reader would read
  * without the lock, unsafe beside a live writer), the socket to connect.
  * keys/ and its files are not touched: they stay 0700 and 0600. */
+/* Gives file f group gid and mode, changing only what differs: under the
+ * shipped unit the files already have the group, and chown is outside its
+ * system calls (SystemCallFilter=~@privileged). For the directory (is_dir)
+ * the setgid bit of its mode (files made later keep the group) is wanted
+ * only when those files would not get the group anyway, as this process's
+ * own: the unit's RestrictSUIDSGID= refuses to set it, and its
+ * StateDirectoryMode=0750 clears it at every start. 0 or an errno. */
+static int
+give_group(const char *f, gid_t gid, mode_t mode, int is_dir)
+{
+    struct stat st;
+    mode_t have;
+    if (stat(f, &st) != 0)
+        return errno;
+    have = st.st_mode & 07777;
+    if (is_dir && have == (mode & 0777) && getegid() == gid)
+        mode = have;
+    if (st.st_gid != gid && chown(f, (uid_t)-1, gid) != 0)
+        return errno;
+    if (have != mode && chmod(f, mode) != 0)
+        return errno;
+    return 0;
+}
+
 int
 serve_auth_apply_readers(const struct serve_auth *a, const char *dir,
                          const char *sock, char *err, size_t cap)
@@ -503,6 +527,7 @@ serve_auth_apply_readers(const struct serve_auth *a, const char *dir,
         mode_t mode;
     } files[] = {{"", 02750}, {"data.mdb", 0640}, {"lock.mdb", 0660}};
     char p[4300];
+    int e;
     if (a == NULL || !a->has_readers)
         return 0;
     for (size_t i = 0; i < 4; i++) {
@@ -519,18 +544,17 @@ serve_auth_apply_readers(const struct serve_auth *a, const char *dir,
             f = sock;
             mode = 0660;
         }
-        /* Only what differs is changed: under the shipped unit the files
-         * already have the group, and chown is outside its system calls
-         * (SystemCallFilter=~@privileged). */
-        struct stat st;
-        if (stat(f, &st) != 0 ||
-            (st.st_gid != a->readers && chown(f, (uid_t)-1, a->readers) != 0) ||
-            ((st.st_mode & 07777) != mode && chmod(f, mode) != 0)) {
+        if ((e = give_group(f, a->readers, mode, i == 0)) != 0) {
             snprintf(err, cap,
                      "%s: \"readers\": \"%s\": cannot give the group "
-                     "access to %s: %s",
+                     "access to %s: %s%s",
                      a->path, a->readers_name[0] ? a->readers_name : "(gid)", f,
-                     strerror(errno));
+                     strerror(e),
+                     e == EPERM ? " (the daemon may not chown or set a "
+                                  "setgid bit here, as under the shipped "
+                                  "unit: give the directory and its files "
+                                  "that group first, chgrp -R)"
+                                : "");
             return LDG_EIO;
         }
     }

@@ -2,7 +2,8 @@
  * test_auth.c — serve/auth.c: DIR/access.json (docs/SYSTEMD.md, "Who may
  * write and who may read"): the default without a file, matching by uid,
  * group (primary and supplementary), unit, narrowed by types and actors,
- * and every refusal of a malformed file naming its place.
+ * and every refusal of a malformed file naming its place; "readers":
+ * the modes and group the server gives the directory and its files.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -209,6 +211,73 @@ test_auth__too_many_entries(void **state)
     bad(buf, "64 entries, at most 63");
 }
 
+
+/* Readers: the directory, data.mdb and lock.mdb get the group and the
+ * modes reading needs. The directory's setgid bit only when files the
+ * server makes would not get the group anyway: a directory already 0750
+ * in the server's own group is left as it is (the shipped unit's
+ * RestrictSUIDSGID= refuses the bit, found by tests/systemd/boot.sh). */
+static mode_t
+mode_of(const char *f)
+{
+    struct stat st;
+    assert_int_equal(stat(f, &st), 0);
+    return st.st_mode & 07777;
+}
+
+static void
+touch(const char *f, mode_t mode)
+{
+    FILE *fp = fopen(f, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    assert_int_equal(chmod(f, mode), 0);
+}
+
+static void
+test_auth__readers_modes(void **state)
+{
+    struct serve_auth *a = NULL;
+    char err[600], data[160], lock[160], text[200];
+    (void)state;
+    snprintf(data, sizeof data, "%s/data.mdb", dir);
+    snprintf(lock, sizeof lock, "%s/lock.mdb", dir);
+    touch(data, 0600);
+    touch(lock, 0600);
+
+    /* the server's own group: 0750 stays, the files get their modes */
+    assert_int_equal(chmod(dir, 0750), 0);
+    snprintf(text, sizeof text, "{\"readers\": %u, \"writers\": []}",
+             (unsigned)getegid());
+    put(text);
+    assert_int_equal(serve_auth_load(&a, path, getuid(), err, sizeof err), 0);
+    assert_int_equal(serve_auth_apply_readers(a, dir, NULL, err, sizeof err),
+                     0);
+    assert_int_equal(mode_of(dir), 0750);
+    assert_int_equal(mode_of(data), 0640);
+    assert_int_equal(mode_of(lock), 0660);
+    serve_auth_free(a);
+
+    /* another group (root only may give it): the setgid directory */
+    if (geteuid() == 0) {
+        struct stat st;
+        gid_t other = getegid() == 65534 ? 65533 : 65534;
+        snprintf(text, sizeof text, "{\"readers\": %u, \"writers\": []}",
+                 (unsigned)other);
+        put(text);
+        assert_int_equal(serve_auth_load(&a, path, getuid(), err, sizeof err),
+                         0);
+        assert_int_equal(
+            serve_auth_apply_readers(a, dir, NULL, err, sizeof err), 0);
+        assert_int_equal(mode_of(dir), 02750);
+        assert_int_equal(stat(data, &st), 0);
+        assert_int_equal(st.st_gid, other);
+        serve_auth_free(a);
+    }
+    unlink(data);
+    unlink(lock);
+}
+
 int
 main(void)
 {
@@ -218,6 +287,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_auth__entries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth__malformed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth__too_many_entries, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_auth__readers_modes, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
