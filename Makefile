@@ -64,6 +64,7 @@ BENCH_BIN = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 HEADERS = $(foreach m,$(MODULES),$(wildcard $(m)/$(m).h))
 
 .PHONY: all check asan tsan bench install uninstall demo clean headertest fmt \
+	boot-test \
 	unit fuzz shared man torture $(TORTURE_PARTS) FORCE
 
 # Quiet by default: one short line a step; `make V=1` prints every
@@ -220,6 +221,14 @@ tsan:
 	LEDGER_TESTS="$(TSAN_TESTS)" \
 	$(MAKE) B=build/tsan OPT="-O1 -g -fsanitize=thread \
 	    -fno-omit-frame-pointer" CHECK_SERVE_CRASH_ROUNDS=6 check
+
+# The shipped units under a real systemd: tests/systemd/boot.sh boots a
+# Debian 12 container (systemd-nspawn -b), installs the ledger into it and
+# follows docs/SYSTEMD.md's set-up. Needs root, systemd-nspawn
+# (systemd-container), debootstrap and the Debian mirror; CI runs it on
+# the host (it cannot run inside the chroot make check runs in).
+boot-test: all
+	@sh tests/systemd/boot.sh $(B)
 
 headertest:
 	@mkdir -p $(B)/headertest
