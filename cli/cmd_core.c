@@ -235,7 +235,7 @@ static const struct cli_opt append_opts[] = {
     CLI_VALUE('r', 0, "run", "R", "the run it belongs to"),
     CLI_VALUE('p', 0, "parent", "SEQ", "the event it follows from"),
     CLI_VALUE('a', 0, "actor", "NAME",
-              "sign with this actor's key (`ledger keys add`); default: "
+              "vouch with this actor's key (`ledger keys add`); default: "
               "the log key"),
     CLI_VALUE('b', 0, "body", "JSON", "the body, a JSON object"),
     CLI_VALUE('f', 0, "body-file", "FILE",
@@ -259,7 +259,8 @@ const struct cli_command cli_cmd_append = {
     CLI_GROUP_EVENTS,
     cmd_append,
     "append one event",
-    "Appends one signed event of type TYPE and prints its sequence number "
+    "Appends one event of type TYPE, sealed (format 2) or signed (format "
+    "1) with its actor's key, and prints its sequence number "
     "(\"seq 33\") once it is durably committed. The body is a JSON object "
     "given with "
     "--body, read from --body-file, or read from standard input when "
@@ -1121,8 +1122,10 @@ const struct cli_command cli_cmd_verify = {
     CLI_GROUP_EVENTS,
     cmd_verify,
     "re-check signatures, chain and tree",
-    "Re-checks the ledger: every event's signature against its actor's "
-    "key, the hash chain, the bodies against their hashes, the Merkle tree "
+    "Re-checks the ledger: that each event's actor key vouched for it (in "
+    "a format 2 ledger its seal: the claim's digest in the seal's root, "
+    "one signature per seal; in format 1 the event's own signature), the "
+    "hash chain, the bodies against their hashes, the Merkle tree "
     "against the signed checkpoints, the key registry and the indexes. "
     "Without --full, signatures and indexes are checked only for events "
     "appended since the last verify (the rest from event 0), and it says "
@@ -1773,8 +1776,10 @@ const struct cli_command cli_cmd_keys = {
     CLI_GROUP_EVENTS,
     cmd_keys,
     "actor keys and the log key",
-    "Manages the keys events are signed with. Every actor (a runtime, an "
-    "evaluator, an operator) signs its events with its own Ed25519 key; "
+    "Manages the keys that vouch for events. Every actor (a runtime, an "
+    "evaluator, an operator) has its own Ed25519 key, which seals its "
+    "events (format 2: one signature per commit or batch covers them) or "
+    "signs each one (format 1); "
     "adding and revoking a key are themselves events in the log, so a "
     "verifier knows which key was valid when. The secret keys stay in the "
     "ledger directory's keys/ (0600); only public keys enter the log."

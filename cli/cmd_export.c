@@ -142,8 +142,9 @@ const struct cli_command cli_cmd_export = {
     cmd_export,
     "write a signed evidence bundle",
     "Writes the selected events to a bundle a third party can verify "
-    "offline with `ledger verify-bundle`: the events, the keys that signed "
-    "them, Merkle inclusion proofs against a signed checkpoint, and the "
+    "offline with `ledger verify-bundle`: the events, the keys that vouched "
+    "for them (with their seals in a format 2 ledger), Merkle inclusion proofs "
+    "against a signed checkpoint, and the "
     "projected state. The selection is the query terms, time bounds and "
     "--run; with --run, the context events `ledger timeline` shows (its "
     "pack's permission changes, its models' state changes, its routes' "
@@ -565,7 +566,9 @@ const struct cli_command cli_cmd_verify_bundle = {
     cmd_verify_bundle,
     "check a bundle offline",
     "Checks an evidence bundle without the ledger it came from: every "
-    "event's signature and chain link, the inclusion proofs against the "
+    "event's seal (format 2: its claim's path to the seal's root, each "
+    "seal's signature once) or signature (format 1) and its chain link, "
+    "the inclusion proofs against the "
     "signed checkpoint, redactions against their hashes, and the projected "
     "state against the events. Each check is printed on standard error "
     "(ok, FAIL, ...) with a one-line verdict. Exits 0 when the bundle "

@@ -345,6 +345,7 @@ verify_common(struct vctx *v, int rc, const char *err)
     for (size_t i = 0; i < v->nev; i++)
         json_decref(v->ev[i].shown);
     free(v->ev);
+    bv_release_seals(v);
     free(v->keys);
     free(v->member_ok);
     free(v->mdigest);

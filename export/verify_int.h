@@ -11,6 +11,7 @@
 #ifndef LEDGER_EXPORT_VERIFY_INT_H
 #define LEDGER_EXPORT_VERIFY_INT_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -53,6 +54,19 @@ struct vkey {
     const json_t *roles; /* its key.added's "roles" (borrowed), or NULL */
 };
 
+/* One seals/<seq>.seal member (format 2). A seal's signature is checked
+ * once, not once per event it covers: the slot remembers the last check,
+ * with the exact record bytes and public key it was made with, and an
+ * event's check reuses it only when both are the same (bv_seal_sig). */
+struct vseal {
+    uint64_t seq;
+    pthread_mutex_t mu; /* held while the slot is read or checked */
+    const uint8_t *rec; /* the record last checked (borrowed), or NULL */
+    size_t rec_len;
+    uint8_t pub[32];
+    int result; /* of that check: 0 verified, -1 did not */
+};
+
 /* First failure and count, per check. */
 struct fails {
     char first[WHY_MAX + 64];
@@ -88,6 +102,10 @@ struct vctx {
     int cs_ok;
     uint64_t cs_size;
     uint8_t cs_root[32];
+    /* format 2: one slot per seals/ member, by seq */
+    struct vseal *seals;
+    size_t nseals;
+    unsigned long long seal_sigs; /* Ed25519 seal checks made (atomic) */
 };
 
 /* Per-thread scratch: proofs of neighbouring entries share most of their
@@ -136,6 +154,15 @@ void bv_side_task(struct vctx *v, int k);
 int bv_attest(struct vctx *v, const struct vev *e, const uint8_t pub[32],
               const char *keyname, char *why, size_t cap);
 int bv_collect_events(struct vctx *v);
+/* Whether the seal record rec (len bytes, stored as seals/<seq>.seal)
+ * decodes and its signature verifies with pub: 0 or -1. The Ed25519 check
+ * runs only when seq's slot holds no result for these very bytes and this
+ * key (each check counts in v->seal_sigs); concurrent callers for one seal
+ * wait for one check. rec must live as long as v. */
+int bv_seal_sig(struct vctx *v, uint64_t seq, const uint8_t *rec, size_t len,
+                const uint8_t pub[32]);
+/* Frees the slots bv_collect_events made. */
+void bv_release_seals(struct vctx *v);
 void bv_event_pass1(struct vctx *v, size_t i, struct wctx *w);
 void bv_event_sig(struct vctx *v, size_t i, struct wctx *w);
 

@@ -89,8 +89,11 @@ bv_report_pass(struct vctx *v)
             bv_check_fails(v->r, "signatures", &fs,
                            "%zu events vouched for by a key valid at each: %zu "
                            "sealed (claim digest, seal proof, seal signature), "
-                           "%zu signed",
-                           v->nev, nsealed, v->nev - nsealed);
+                           "%zu signed; %llu seal signature checks for %zu "
+                           "seals",
+                           v->nev, nsealed, v->nev - nsealed,
+                           __atomic_load_n(&v->seal_sigs, __ATOMIC_RELAXED),
+                           v->nseals);
     }
     bv_check_fails(v->r, "chain", &fc, "%llu links between consecutive events",
                    (unsigned long long)links);

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <zstd.h>
 
+#include "export/verify_int.h"
 #include "tests/export/helpers.h"
 
 struct fx {
@@ -1803,6 +1804,110 @@ test_verify__sealed_events_carry_their_seals(void **state)
     free(dir);
 }
 
+/* Each seal's signature is checked once, however many of the bundle's
+ * events it covers, and a remembered result stands only for the very
+ * record bytes and key it was computed with. */
+static void
+test_verify__each_seal_is_checked_once(void **state)
+{
+    static const char *const r1[] = {"run=R1", NULL};
+    char *dir = tmp_dir();
+    struct ldg_ledger *l = sealed_ledger(dir);
+    char *vk = vkey_of(l);
+    uint8_t *buf = NULL, *out, pub[32], other[32], *copy;
+    size_t len, olen, nseals = 0, nentries = 0;
+    struct ldg_bundle_report r;
+    struct bundle b;
+    struct bmember *m;
+    struct ldg_seal seal, bad;
+    struct vctx v;
+    uint64_t step, first;
+    char name[64], want[96];
+    (void)state;
+    assert_int_equal(export_terms(l, r1, &buf, &len), 0);
+
+    /* a good bundle: as many checks as seals, fewer than sealed events */
+    assert_int_equal(verify_mem(buf, len, vk, &r), 0);
+    read_bundle(&b, buf, len);
+    for (size_t i = 0; i < b.n; i++) {
+        uint64_t q;
+        enum bname k = bundle_name_kind(b.m[i].name, &q);
+        nseals += k == BN_SEAL;
+        nentries += k == BN_ENTRY;
+    }
+    assert_true(nseals >= 2 && nseals < nentries);
+    snprintf(want, sizeof want, "%zu sealed", nentries);
+    assert_non_null(strstr(detail_of(&r, "signatures"), want));
+    snprintf(want, sizeof want, "; %zu seal signature checks for %zu seals",
+             nseals, nseals);
+    assert_non_null(strstr(detail_of(&r, "signatures"), want));
+
+    /* alice's seal (three events) with its signature flipped: one check,
+     * still a failure for each of the three */
+    step = first_of_type(&b, "run.step");
+    snprintf(name, sizeof name, "seals/%llu.seal",
+             (unsigned long long)(step - 1));
+    flip_in(&b, name, 3);
+    resign(&b, l);
+    write_bundle(&b, &out, &olen);
+    expect_fail(out, olen, vk, "signatures", "does not verify with key");
+    assert_int_equal(verify_mem(out, olen, vk, &r), LDG_ETAMPER);
+    assert_non_null(strstr(detail_of(&r, "signatures"), "(and 2 more)"));
+    free(out);
+    bundle_release(&b);
+
+    /* the cache itself: the log key's seal of run.started */
+    read_bundle(&b, buf, len);
+    first = first_of_type(&b, "run.started");
+    snprintf(name, sizeof name, "seals/%llu.seal", (unsigned long long)first);
+    m = member_get(&b, name);
+    assert_non_null(m);
+    assert_int_equal(ldg_seal_record_decode(m->data, m->len, &seal), 0);
+    assert_int_equal(bv_vkey_pub(vk, pub), 0);
+    memcpy(other, pub, 32);
+    other[0] ^= 0x01;
+    copy = malloc(m->len);
+    memcpy(copy, m->data, m->len);
+    copy[m->len - 1] ^= 0x01; /* the signature's last byte */
+    assert_int_equal(ldg_seal_record_decode(copy, m->len, &bad), 0);
+    assert_memory_not_equal(bad.sig, seal.sig, 64);
+    memset(&v, 0, sizeof v);
+    v.b = b;
+    assert_int_equal(bv_collect_events(&v), 0);
+    assert_true(v.nseals == nseals);
+    assert_int_equal(bv_seal_sig(&v, first, m->data, m->len, pub), 0);
+    assert_int_equal(bv_seal_sig(&v, first, m->data, m->len, pub), 0);
+    assert_int_equal(v.seal_sigs, 1);
+    /* another record for the same seal does not ride on that result */
+    assert_int_equal(bv_seal_sig(&v, first, copy, m->len, pub), -1);
+    assert_int_equal(v.seal_sigs, 2);
+    assert_int_equal(bv_seal_sig(&v, first, copy, m->len, pub), -1);
+    assert_int_equal(v.seal_sigs, 2);
+    /* back to the good record: checked again; the same bytes elsewhere
+     * are a hit (the bytes count, not where they are) */
+    assert_int_equal(bv_seal_sig(&v, first, m->data, m->len, pub), 0);
+    assert_int_equal(v.seal_sigs, 3);
+    memcpy(copy, m->data, m->len);
+    assert_int_equal(bv_seal_sig(&v, first, copy, m->len, pub), 0);
+    assert_int_equal(v.seal_sigs, 3);
+    /* nor does another key */
+    assert_int_equal(bv_seal_sig(&v, first, m->data, m->len, other), -1);
+    assert_int_equal(v.seal_sigs, 4);
+    /* nor another seal's slot */
+    assert_int_equal(bv_seal_sig(&v, step - 1, m->data, m->len, pub), 0);
+    assert_int_equal(v.seal_sigs, 5);
+    bv_release_seals(&v);
+    free(v.ev);
+    free(copy);
+    bundle_release(&b);
+
+    free(buf);
+    free(vk);
+    ldg_close(l);
+    rm_rf(dir);
+    free(dir);
+}
+
 int
 main(void)
 {
@@ -1839,6 +1944,7 @@ main(void)
         T(test_verify__bit_flips_pass_only_if_the_content_is_unchanged),
         T(test_verify__model_at_is_backed_by_support_events),
         T(test_verify__sealed_events_carry_their_seals),
+        T(test_verify__each_seal_is_checked_once),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
