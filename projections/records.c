@@ -154,17 +154,14 @@ io_f64(struct io *io, double *v)
     uint64_t u;
     if (io->mode == IO_ENC) {
         memcpy(&u, v, 8);
-        for (int i = 0; i < 8; i++)
-            b[i] = (uint8_t)(u >> (56 - 8 * i));
+        ldg_be64(b, u);
         io_put(io, b, 8);
     } else if (io->mode == IO_DEC && !io->err) {
         if (io->end - io->p < 8) {
             io->err = LDG_ECORRUPT;
             return;
         }
-        u = 0;
-        for (int i = 0; i < 8; i++)
-            u = (u << 8) | io->p[i];
+        u = ldg_rd_be64(io->p);
         io->p += 8;
         memcpy(v, &u, 8);
     }
