@@ -4,7 +4,7 @@
 # uses LMDB or uses msgpack (tests/leaks/check_leaks.py), and the check
 # would catch a leak put back:
 #
-#   1. the tree as it is passes, with no exceptions;
+#   1. the tree as it is passes (the script's allow-list aside);
 #   2. a copy of the tree with a leak put into doctor/doctor.c fails,
 #      naming the file and line — for each kind of leak in turn;
 #   3. the same words in a comment, a JSON member name or a message are
