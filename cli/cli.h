@@ -233,7 +233,8 @@ int cli_set_output(struct cli *c, const char *v);
 /* Parses an unsigned decimal; 0 or -1. */
 int cli_parse_u64(const char *s, uint64_t *out);
 /* The one time format of human output: "Nov 22 09:39:01", local time (UTC
- * after --utc), to the second, as `ledger query` shows it. */
+ * after --utc), to the second, as `ledger query` shows it (util.h's
+ * ldg_time_local). */
 void cli_when(char *buf, size_t cap, uint64_t ts_ns);
 /* The same from an RFC 3339 UTC time as the JSON forms carry it (the
  * text itself if it does not parse, "-" for NULL). */

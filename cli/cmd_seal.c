@@ -60,47 +60,41 @@ const struct cli_command cli_cmd_seal = {
     "ledger seal --key cp.key --origin example.org/box1 --first 12 e.jsonl\n",
     0};
 
-/* Reads one line of at most max bytes into *buf (grown as needed up to
- * max + 1). 1 with *len, 0 at the end, -1 on a read error, -2 for a line
- * longer than max (skipped to its end). */
+/* Reads one line of at most max bytes into b (its ceiling, b->max: so it
+ * grows to at most max + 1), NUL-terminated. 1, 0 at the end, -1 on a read
+ * error (or no memory), -2 for a line longer than max (skipped to its
+ * end). */
 static int
-read_line(FILE *in, char **buf, size_t *cap, size_t max, size_t *len)
+read_line(FILE *in, struct ldg_buf *b)
 {
-    size_t n = 0;
     int ch, over = 0;
 
+    b->len = 0;
     while ((ch = getc(in)) != EOF && ch != '\n') {
+        uint8_t *o;
         if (over)
             continue;
-        if (n >= max) {
+        if (b->len >= b->max) {
             over = 1;
             continue;
         }
-        if (n + 1 >= *cap) {
-            size_t nc = *cap ? *cap * 2 : 4096;
-            char *nb;
-            if (nc > max + 1)
-                nc = max + 1;
-            nb = realloc(*buf, nc);
-            if (nb == NULL)
-                return -1;
-            *buf = nb;
-            *cap = nc;
-        }
-        (*buf)[n++] = (char)ch;
+        o = ldg_buf_room(b, 1);
+        if (o == NULL)
+            return -1;
+        *o = (uint8_t)ch;
+        b->len++;
     }
     if (ferror(in))
         return -1;
-    if (ch == EOF && n == 0 && !over)
+    if (ch == EOF && b->len == 0 && !over)
         return 0;
     if (over)
         return -2;
-    if (n > 0 && (*buf)[n - 1] == '\r')
-        n--;
-    if (*buf == NULL && (*buf = malloc(1)) == NULL)
+    if (b->len > 0 && b->s[b->len - 1] == '\r')
+        b->len--;
+    if (ldg_buf_room(b, 0) == NULL)
         return -1;
-    (*buf)[n] = '\0';
-    *len = n;
+    b->s[b->len] = '\0';
     return 1;
 }
 
@@ -178,8 +172,7 @@ cmd_seal(struct cli *c, int argc, char **argv)
     struct ldg_sealer *s = NULL;
     uint64_t first = 0, lineno = 0;
     FILE *in = stdin;
-    char *buf = NULL;
-    size_t cap = 0, len = 0;
+    struct ldg_buf line = {0};
     json_t *batch = NULL;
     int ch, rc, got;
 
@@ -236,8 +229,8 @@ cmd_seal(struct cli *c, int argc, char **argv)
         rc = cli_exit_code(rc);
         goto out;
     }
-    while ((got = read_line(in, &buf, &cap, LDG_BODY_MAX_DEFAULT + 65536,
-                            &len)) != 0) {
+    ldg_buf_init(&line, LDG_BODY_MAX_DEFAULT + 65536);
+    while ((got = read_line(in, &line)) != 0) {
         struct ldg_event_in ev;
         struct ldg_ingest_meta meta;
         json_t *holder = NULL;
@@ -258,10 +251,10 @@ cmd_seal(struct cli *c, int argc, char **argv)
             rc = EX_DATAERR;
             goto out;
         }
-        if (is_blank(buf, len))
+        if (is_blank(line.s, line.len))
             continue;
-        if (ldg_ingest_parse_line_ex(buf, len, LDG_BODY_MAX_DEFAULT, 0, &ev,
-                                     &meta, &holder, &col, msg,
+        if (ldg_ingest_parse_line_ex(line.s, line.len, LDG_BODY_MAX_DEFAULT, 0,
+                                     &ev, &meta, &holder, &col, msg,
                                      sizeof msg) < 0) {
             fprintf(stderr, "%s:%llu:%d: %s\n", name,
                     (unsigned long long)lineno, col, msg);
@@ -321,7 +314,7 @@ cmd_seal(struct cli *c, int argc, char **argv)
 out:
     if (in != stdin && in != NULL)
         fclose(in);
-    free(buf);
+    ldg_buf_release(&line);
     json_decref(batch);
     ldg_sealer_free(s);
     ldg_key_free(key);

@@ -224,11 +224,7 @@ cli_set_utc(void)
 void
 cli_when(char *buf, size_t cap, uint64_t ts_ns)
 {
-    time_t secs = (time_t)(ts_ns / 1000000000u);
-    struct tm tm;
-    if (localtime_r(&secs, &tm) == NULL ||
-        strftime(buf, cap, "%b %d %H:%M:%S", &tm) == 0)
-        snprintf(buf, cap, "?");
+    ldg_time_local(buf, cap, ts_ns);
 }
 
 void

@@ -287,8 +287,7 @@ mp_walk(const uint8_t *p, size_t len, unsigned *depth)
             counted:
                 if (len - pos < 1 + w)
                     return 0;
-                for (size_t i = 0; i < w; i++)
-                    n = n << 8 | p[pos + 1 + i];
+                n = ldg_rd_ben(p + pos + 1, w);
                 hdr = 1 + w;
                 if (c >= 0xdc) {
                     more = (c >= 0xde) ? 2 * (size_t)n : (size_t)n;

@@ -50,13 +50,10 @@ struct cw {
 static int
 rd_n(struct cw *w, size_t width, uint64_t *v)
 {
-    uint64_t x = 0;
     if ((size_t)(w->end - w->p) < width)
         return -1;
-    for (size_t i = 0; i < width; i++)
-        x = x << 8 | w->p[i];
+    *v = ldg_rd_ben(w->p, width);
     w->p += width;
-    *v = x;
     return 0;
 }
 

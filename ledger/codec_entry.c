@@ -353,7 +353,7 @@ fast_str(const uint8_t **pp, const uint8_t *end, const uint8_t **s, size_t *n)
         *n = p[1];
         p += 2;
     } else if (*p == 0xda && end - p >= 3) {
-        *n = (size_t)p[1] << 8 | p[2];
+        *n = ldg_rd_be16(p + 1);
         p += 3;
     } else {
         return -1;
@@ -382,9 +382,7 @@ fast_uint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
     w = (size_t)1 << (*p - 0xcc);
     if ((size_t)(end - p) < 1 + w)
         return -1;
-    *v = 0;
-    for (size_t i = 1; i <= w; i++)
-        *v = *v << 8 | p[i];
+    *v = ldg_rd_ben(p + 1, w);
     *pp = p + 1 + w;
     return 0;
 }

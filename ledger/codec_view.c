@@ -76,15 +76,6 @@ ldg_body_view_erased(const struct ldg_body_view *b)
 
 /* ------------------------------------------------------ value readers -- */
 
-static uint64_t
-rd_be(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 /* A string at p: 0 and the slice, or -1 if not a string. */
 static int
 mp_str(const uint8_t *p, size_t len, struct ldg_slice *out)
@@ -100,10 +91,10 @@ mp_str(const uint8_t *p, size_t len, struct ldg_slice *out)
         n = p[1];
     } else if (p[0] == 0xda && len >= 3) {
         hdr = 3;
-        n = (size_t)rd_be(p + 1, 2);
+        n = (size_t)ldg_rd_ben(p + 1, 2);
     } else if (p[0] == 0xdb && len >= 5) {
         hdr = 5;
-        n = (size_t)rd_be(p + 1, 4);
+        n = (size_t)ldg_rd_ben(p + 1, 4);
     } else {
         return -1;
     }
@@ -138,7 +129,7 @@ mp_int(const uint8_t *p, size_t len, int64_t *out)
     w = width[c - 0xcc];
     if (len < (size_t)w + 1)
         return -1;
-    u = rd_be(p + 1, w);
+    u = ldg_rd_ben(p + 1, (size_t)w);
     if (c <= 0xcf) { /* uint8..uint64 */
         if (u > INT64_MAX)
             return -1;
@@ -159,12 +150,12 @@ static int
 mp_float(const uint8_t *p, size_t len, double *out)
 {
     if (len >= 9 && p[0] == 0xcb) {
-        uint64_t u = rd_be(p + 1, 8);
+        uint64_t u = ldg_rd_ben(p + 1, 8);
         memcpy(out, &u, 8);
         return 0;
     }
     if (len >= 5 && p[0] == 0xca) {
-        uint32_t u = (uint32_t)rd_be(p + 1, 4);
+        uint32_t u = (uint32_t)ldg_rd_ben(p + 1, 4);
         float f;
         memcpy(&f, &u, 4);
         *out = f;
@@ -309,10 +300,10 @@ record_map(const uint8_t *rec, size_t len, const uint8_t **p,
     if ((c & 0xf0) == 0x80) {
         *n = c & 0x0f;
     } else if (c == 0xde && *end - q >= 2) {
-        *n = rd_be(q, 2);
+        *n = ldg_rd_ben(q, 2);
         q += 2;
     } else if (c == 0xdf && *end - q >= 4) {
-        *n = rd_be(q, 4);
+        *n = ldg_rd_ben(q, 4);
         q += 4;
     } else {
         return -1;

@@ -122,10 +122,8 @@ ldg_cosig_sign(char **line, const char *text, size_t text_len, const char *name,
     if (msg == NULL)
         return LDG_ENOMEM;
     id = cosig_key_id(name, strlen(name), key->pub);
-    for (int i = 0; i < 4; i++)
-        raw[i] = (uint8_t)(id >> (24 - 8 * i));
-    for (int i = 0; i < 8; i++)
-        raw[4 + i] = (uint8_t)(time_s >> (56 - 8 * i));
+    ldg_be32(raw, id);
+    ldg_be64(raw + 4, time_s);
     rc = ldg_ed25519_sign_raw(raw + 12, msg, mlen, key);
     free(msg);
     if (rc < 0)
@@ -193,14 +191,12 @@ ldg_cosig_verify(const char *note, size_t len, const char *vkey,
             p = nl + 1; /* someone else's line (or another type's) */
             continue;
         }
-        for (int i = 0; i < 4; i++)
-            sid = sid << 8 | raw[i];
+        sid = ldg_rd_be32(raw);
         if (sid != id) {
             p = nl + 1;
             continue;
         }
-        for (int i = 0; i < 8; i++)
-            t = t << 8 | raw[4 + i];
+        t = ldg_rd_be64(raw + 4);
         if (t >= TIME_MAX)
             return LDG_EBADSIG;
         msg = signed_message(note, tlen, t, &mlen);

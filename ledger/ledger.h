@@ -164,6 +164,15 @@ const char *ldg_errmsg(const struct ldg_ledger *l);
 void ldg_set_errmsg(struct ldg_ledger *l, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 const char *ldg_dir(const struct ldg_ledger *l);
+/* The files LMDB keeps a ledger's store in, inside its directory: the data
+ * file every commit writes (in place: the pages, then a meta page) and the
+ * lock file every reader registers in (a reader needs to write it). */
+enum ldg_store_file { LDG_FILE_DATA, LDG_FILE_LOCK };
+/* The base name of the store's file f, without a directory (the name
+ * readdir and inotify report; ldg_dir gives the directory): a static
+ * string, valid for the life of the program. NULL for an f not in the
+ * enum. Modules above the core name the files only through this. */
+const char *ldg_store_file_name(enum ldg_store_file f);
 /* Clears the reader slots of processes that died holding a read
  * transaction (mdb_reader_check): their slots pin old pages, so the file
  * grows, and fill the reader table. Writers do it as they begin a write,

@@ -156,8 +156,7 @@ ldg_note_key_id_alg(const char *name, size_t n, uint8_t alg,
     ldg_sha256_update(&c, sep, sizeof sep);
     ldg_sha256_update(&c, pub, 32);
     ldg_sha256_final(&c, h);
-    return (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 |
-           (uint32_t)h[3];
+    return ldg_rd_be32(h);
 }
 
 uint32_t
@@ -336,8 +335,7 @@ check_sig_line(const char *line, size_t len, const char *text, size_t text_len,
         rc = LDG_EBADINPUT;
         goto out;
     }
-    sid = (uint32_t)raw[0] << 24 | (uint32_t)raw[1] << 16 |
-          (uint32_t)raw[2] << 8 | (uint32_t)raw[3];
+    sid = ldg_rd_be32(raw);
     if (sid != id || nlen != strlen(name) || memcmp(sname, name, nlen) != 0)
         goto out; /* someone else's: ignored */
     if (raw_len != 4 + SIG_LEN ||

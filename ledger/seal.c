@@ -136,9 +136,7 @@ r_uint(struct rd *r, uint64_t *v)
     w = (size_t)1 << (c - 0xcc);
     if ((size_t)(r->end - r->p) < 1 + w)
         return -1;
-    *v = 0;
-    for (size_t i = 1; i <= w; i++)
-        *v = *v << 8 | r->p[i];
+    *v = ldg_rd_ben(r->p + 1, w);
     /* the shortest form only */
     if ((c == 0xcc && *v < 0x80) || (c == 0xcd && *v <= 0xff) ||
         (c == 0xce && *v <= 0xffff) || (c == 0xcf && *v <= 0xffffffffu))
@@ -164,7 +162,7 @@ r_str(struct rd *r, const char **s, size_t *n)
             return -1;
         r->p += 2;
     } else if (c == 0xda && avail >= 3) {
-        *n = (size_t)r->p[1] << 8 | r->p[2];
+        *n = ldg_rd_be16(r->p + 1);
         if (*n < 256)
             return -1;
         r->p += 3;

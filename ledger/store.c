@@ -93,6 +93,20 @@ xlate(int rc)
     }
 }
 
+/* LMDB's names for an environment's files (mdb.c's DATANAME and LOCKNAME,
+ * the environment being a directory: no MDB_NOSUBDIR). */
+const char *
+ldg_store_file_name(enum ldg_store_file f)
+{
+    switch (f) {
+    case LDG_FILE_DATA:
+        return "data.mdb";
+    case LDG_FILE_LOCK:
+        return "lock.mdb";
+    }
+    return NULL;
+}
+
 const char *
 ldg_store_strerror(int mdb_rc)
 {

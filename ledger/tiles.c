@@ -60,9 +60,8 @@ struct tiles {
     struct ldg_ledger *l;
     struct ldg_txn *t;
     const char *dir;
-    uint8_t *buf; /* the file being built */
-    size_t len, cap;
-    char **dirs; /* directories whose entries changed, to fsync */
+    struct ldg_buf buf; /* the file being built (util.h) */
+    char **dirs;        /* directories whose entries changed, to fsync */
     size_t ndirs;
     int dirs_overflow;
 };
@@ -250,7 +249,7 @@ put_file(struct tiles *c, const char *rel)
     rc = join(c, path, rel);
     if (rc < 0)
         return rc;
-    if (file_matches(path, c->buf, c->len))
+    if (file_matches(path, c->buf.p, c->buf.len))
         return 0;
     rc = make_parents(c, path);
     if (rc < 0)
@@ -261,7 +260,7 @@ put_file(struct tiles *c, const char *rel)
     if (fd < 0)
         return io_error(c, "create", tmp);
     /* No fsync per file: see "Durability" at the top. */
-    if (fchmod(fd, 0644) < 0 || write_all(fd, c->buf, c->len) < 0) {
+    if (fchmod(fd, 0644) < 0 || write_all(fd, c->buf.p, c->buf.len) < 0) {
         rc = io_error(c, "write", tmp);
         goto fail;
     }
@@ -284,23 +283,13 @@ fail:
     return rc;
 }
 
+/* Room for more bytes at the end of c->buf: 0, or LDG_ENOMEM. (The
+ * buffer's default ceiling is never reached: the largest file is an entry
+ * bundle, 256 entries of at most 2 + 65535 bytes.) */
 static int
 buf_reserve(struct tiles *c, size_t more)
 {
-    uint8_t *p;
-    size_t cap;
-
-    if (c->len + more <= c->cap)
-        return 0;
-    cap = c->cap ? c->cap : 8192;
-    while (cap < c->len + more)
-        cap *= 2;
-    p = realloc(c->buf, cap);
-    if (p == NULL)
-        return LDG_ENOMEM;
-    c->buf = p;
-    c->cap = cap;
-    return 0;
+    return ldg_buf_room(&c->buf, more) != NULL ? 0 : c->buf.err;
 }
 
 /* ------------------------------------------------------ tile contents -- */
@@ -311,21 +300,21 @@ build_tile(struct tiles *c, int level, uint64_t n, unsigned w)
 {
     int rc;
 
-    c->len = 0;
+    c->buf.len = 0;
     rc = buf_reserve(c, (size_t)w * LDG_HASH_LEN);
     if (rc < 0)
         return rc;
     for (unsigned i = 0; i < w; i++) {
         uint64_t idx = n * LDG_TILE_WIDTH + i;
         rc = ldg_tree_stored_hash(c->t, LDG_TILE_HEIGHT * level, idx,
-                                  c->buf + c->len);
+                                  c->buf.p + c->buf.len);
         if (rc < 0) {
             ldg_seterr(c->l, "tiles: stored hash (%d, %llu): %s",
                        LDG_TILE_HEIGHT * level, (unsigned long long)idx,
                        ldg_strerror(rc));
             return rc;
         }
-        c->len += LDG_HASH_LEN;
+        c->buf.len += LDG_HASH_LEN;
     }
     return 0;
 }
@@ -344,7 +333,7 @@ build_bundle(struct tiles *c, uint64_t n, unsigned w)
     struct ldg_val v;
     int rc;
 
-    c->len = 0;
+    c->buf.len = 0;
     for (unsigned i = 0; i < w; i++) {
         uint64_t seq = n * LDG_TILE_WIDTH + i;
         /* The exact stored bytes; their hash must be the tree's leaf,
@@ -371,10 +360,9 @@ build_bundle(struct tiles *c, uint64_t n, unsigned w)
         rc = buf_reserve(c, 2 + ev.entry_len);
         if (rc < 0)
             return rc;
-        c->buf[c->len++] = (uint8_t)(ev.entry_len >> 8);
-        c->buf[c->len++] = (uint8_t)ev.entry_len;
-        memcpy(c->buf + c->len, ev.entry, ev.entry_len);
-        c->len += ev.entry_len;
+        ldg_be16(c->buf.p + c->buf.len, (uint16_t)ev.entry_len);
+        memcpy(c->buf.p + c->buf.len + 2, ev.entry, ev.entry_len);
+        c->buf.len += 2 + ev.entry_len;
     }
     return 0;
 }
@@ -534,12 +522,12 @@ ldg_tiles_write(struct ldg_ledger *l, const char *dir,
         goto out;
 
     /* Last, the checkpoint that makes the new tiles reachable. */
-    c.len = 0;
+    c.buf.len = 0;
     rc = buf_reserve(&c, strlen(note));
     if (rc < 0)
         goto out;
-    memcpy(c.buf, note, strlen(note));
-    c.len = strlen(note);
+    memcpy(c.buf.p, note, strlen(note));
+    c.buf.len = strlen(note);
     rc = put_file(&c, "checkpoint");
     if (rc < 0)
         goto out;
@@ -554,7 +542,7 @@ out:
     for (size_t i = 0; i < c.ndirs; i++)
         free(c.dirs[i]);
     free(c.dirs);
-    free(c.buf);
+    ldg_buf_release(&c.buf);
     free(note);
     return rc < 0 ? rc : 0;
 }

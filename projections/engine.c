@@ -44,36 +44,6 @@
 
 /* ---------------------------------------------------------------- util -- */
 
-static void
-be32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-
-static void
-be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
-static uint64_t
-rd64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint32_t
-rd32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-           ((uint32_t)p[2] << 8) | p[3];
-}
-
 unsigned
 ldg_projections_bit(const char *name)
 {
@@ -110,12 +80,12 @@ meta_read(struct ldg_txn *t, enum proj_id p, struct pmeta *m)
         return rc;
     b = v.data;
     if (v.len != META_LEN || memcmp(b, "LDGP", 4) != 0 ||
-        rd32(b + 4) != PROJ_FORMAT)
+        ldg_rd_be32(b + 4) != PROJ_FORMAT)
         return 0; /* unknown layout: treated as absent, so rebuilt */
     m->present = 1;
-    m->version = rd32(b + 8);
-    m->applied = rd64(b + 12);
-    m->dig.count = rd64(b + 20);
+    m->version = ldg_rd_be32(b + 8);
+    m->applied = ldg_rd_be64(b + 12);
+    m->dig.count = ldg_rd_be64(b + 20);
     memcpy(m->dig.acc, b + 28, 32);
     return 0;
 }
@@ -130,10 +100,10 @@ meta_write(struct ldg_txn *t, enum proj_id p, uint64_t applied,
     if (rc < 0)
         return rc;
     memcpy(b, "LDGP", 4);
-    be32(b + 4, PROJ_FORMAT);
-    be32(b + 8, proj_defs[p].version);
-    be64(b + 12, applied);
-    be64(b + 20, d->count);
+    ldg_be32(b + 4, PROJ_FORMAT);
+    ldg_be32(b + 8, proj_defs[p].version);
+    ldg_be64(b + 12, applied);
+    ldg_be64(b + 20, d->count);
     memcpy(b + 28, d->acc, 32);
     return ldg_kv_put(t, dbi, proj_defs[p].name, strlen(proj_defs[p].name), b,
                       sizeof b);
@@ -253,11 +223,11 @@ doctor_inputs(uint8_t out[32], uint64_t size, uint64_t ts,
     uint8_t buf[sizeof ctx + 4 + 8 + 8 + 32 * P_COUNT];
     size_t n = sizeof ctx;
     memcpy(buf, ctx, sizeof ctx);
-    be32(buf + n, V_DOCTOR);
+    ldg_be32(buf + n, V_DOCTOR);
     n += 4;
-    be64(buf + n, size);
+    ldg_be64(buf + n, size);
     n += 8;
-    be64(buf + n, ts);
+    ldg_be64(buf + n, ts);
     n += 8;
     for (int p = 0; p < P_COUNT; p++) {
         if (!(DOCTOR_INPUTS & (1u << p)))
@@ -339,7 +309,7 @@ note_store(struct ldg_txn *t, uint64_t size)
     rc = ldg_log_sign_note(ldg_txn_ledger(t), text, strlen(text), &note);
     if (rc < 0)
         return rc;
-    be64(k, size);
+    ldg_be64(k, size);
     rc = ldg_db_open(t, NOTES_DB, LDG_DB_CREATE, &dbi);
     if (rc == 0)
         rc = ldg_kv_put(t, dbi, k, 8, note, strlen(note));
@@ -366,7 +336,7 @@ note_get(struct ldg_txn *t, uint64_t size, char **out)
             return rc;
         rc = ldg_cursor_get(c, LDG_LAST, NULL, 0, &kk, &v);
     } else {
-        be64(k, size);
+        ldg_be64(k, size);
         rc = ldg_kv_get(t, dbi, k, 8, &v);
     }
     if (rc == 0) {
@@ -1422,7 +1392,7 @@ key_json(const uint8_t *k, size_t n)
     for (size_t i = 1; i < n && o + 4 < sizeof buf; i++) {
         if (k[i] == 0x00 && k[0] == TAG_PHIST && n - i - 1 == 8) {
             o += (size_t)snprintf(buf + o, sizeof buf - o, "#%llu",
-                                  (unsigned long long)rd64(k + i + 1));
+                                  (unsigned long long)ldg_rd_be64(k + i + 1));
             break;
         }
         if (k[i] == 0x00)

@@ -950,8 +950,7 @@ add_history(struct pstate *ps, const struct penv *e, struct ldg_slice target,
     struct ldg_slice s;
     size_t kl;
     int rc;
-    for (int i = 0; i < 8; i++)
-        seqb[i] = (uint8_t)(e->seq >> (56 - 8 * i));
+    ldg_be64(seqb, e->seq);
     s.p = (const char *)seqb;
     s.n = 8;
     kl = KEY2(key, TAG_PHIST, target, s);

@@ -159,8 +159,7 @@ void arena_release(struct arena *a);
 enum io_mode { IO_ENC, IO_DEC, IO_FREE };
 struct io {
     enum io_mode mode;
-    uint8_t *buf; /* IO_ENC: growing output */
-    size_t len, cap;
+    struct ldg_buf out;     /* IO_ENC: the record (bounded, IO_BUF_MAX) */
     const uint8_t *p, *end; /* IO_DEC: input */
     struct arena *arena;    /* IO_DEC: allocate here instead of malloc */
     int err;

@@ -25,30 +25,13 @@
 
 #define IO_BUF_MAX (16u << 20) /* a record is never larger than this */
 
+/* Encoding's one error is the output's (sticky: LDG_ETOOBIG past
+ * IO_BUF_MAX, LDG_ENOMEM); nothing else sets io->err when encoding. */
 static void
 io_put(struct io *io, const void *p, size_t n)
 {
-    if (io->err)
-        return;
-    if (io->len + n > io->cap) {
-        size_t cap = io->cap ? io->cap : 256;
-        uint8_t *nb;
-        while (cap < io->len + n)
-            cap *= 2;
-        if (cap > IO_BUF_MAX) {
-            io->err = LDG_ETOOBIG;
-            return;
-        }
-        nb = realloc(io->buf, cap);
-        if (nb == NULL) {
-            io->err = LDG_ENOMEM;
-            return;
-        }
-        io->buf = nb;
-        io->cap = cap;
-    }
-    memcpy(io->buf + io->len, p, n);
-    io->len += n;
+    ldg_buf_add(&io->out, p, n);
+    io->err = io->out.err;
 }
 
 /* Zeroed memory for decoding: from the arena when the io has one (the
@@ -154,17 +137,14 @@ io_f64(struct io *io, double *v)
     uint64_t u;
     if (io->mode == IO_ENC) {
         memcpy(&u, v, 8);
-        for (int i = 0; i < 8; i++)
-            b[i] = (uint8_t)(u >> (56 - 8 * i));
+        ldg_be64(b, u);
         io_put(io, b, 8);
     } else if (io->mode == IO_DEC && !io->err) {
         if (io->end - io->p < 8) {
             io->err = LDG_ECORRUPT;
             return;
         }
-        u = 0;
-        for (int i = 0; i < 8; i++)
-            u = (u << 8) | io->p[i];
+        u = ldg_rd_be64(io->p);
         io->p += 8;
         memcpy(v, &u, 8);
     }
@@ -622,13 +602,14 @@ rec_encode(const struct rtype *rt, void *rec, uint8_t **out, size_t *len)
     struct io io;
     memset(&io, 0, sizeof io);
     io.mode = IO_ENC;
+    ldg_buf_init(&io.out, IO_BUF_MAX);
     rt->io(&io, rec);
     if (io.err) {
-        free(io.buf);
+        ldg_buf_release(&io.out);
         return io.err;
     }
-    *out = io.buf;
-    *len = io.len;
+    *out = io.out.p; /* malloc'd (NUL after len), or NULL if empty */
+    *len = io.out.len;
     return 0;
 }
 

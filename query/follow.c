@@ -40,11 +40,13 @@ ldg_query_follow_new(struct ldg_query_follow **out, const char *dir)
     return 0;
 }
 
-/* Reads all pending events; 1 if one of them is about data.mdb. */
+/* Reads all pending events; 1 if one of them is about the store's data
+ * file (data.mdb, named by ledger.h's ldg_store_file_name). */
 static int
 drain(int fd)
 {
     char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    const char *data = ldg_store_file_name(LDG_FILE_DATA);
     int hit = 0;
     for (;;) {
         ssize_t n = read(fd, buf, sizeof buf);
@@ -52,7 +54,7 @@ drain(int fd)
             return hit;
         for (char *p = buf; p < buf + n;) {
             const struct inotify_event *e = (const struct inotify_event *)p;
-            if (e->len > 0 && strcmp(e->name, "data.mdb") == 0)
+            if (e->len > 0 && strcmp(e->name, data) == 0)
                 hit = 1;
             p += sizeof *e + e->len;
         }

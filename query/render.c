@@ -234,9 +234,9 @@ short_time(struct ldg_query_render *r, uint64_t ts_ns, struct ldg_buf *b)
         return;
     }
     if (secs != r->last_sec) {
-        localtime_r(&secs, &tm);
         if (r->fmt == LDG_QFMT_SHORT_ISO) {
             char z[8];
+            localtime_r(&secs, &tm);
             strftime(r->last_time, sizeof r->last_time, "%Y-%m-%dT%H:%M:%S",
                      &tm);
             strftime(z, sizeof z, "%z", &tm); /* +0100 -> +01:00 */
@@ -246,7 +246,7 @@ short_time(struct ldg_query_render *r, uint64_t ts_ns, struct ldg_buf *b)
                          z, z + 3);
             }
         } else {
-            strftime(r->last_time, sizeof r->last_time, "%b %d %H:%M:%S", &tm);
+            ldg_time_local(r->last_time, sizeof r->last_time, ts_ns);
         }
         r->last_sec = secs;
     }

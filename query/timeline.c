@@ -34,7 +34,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "projections/projections.h"
 #include "query/query_int.h"
@@ -1086,15 +1085,10 @@ ldg_query_timeline_text(const json_t *tl, char **out)
          * query` shows it */
         uint64_t ns = 0;
         const char *ts = sget(v, "ts");
-        char when[32] = "?";
+        char when[32];
         for (; *ts >= '0' && *ts <= '9'; ts++)
             ns = ns * 10 + (uint64_t)(*ts - '0');
-        {
-            time_t secs = (time_t)(ns / 1000000000u);
-            struct tm tm;
-            if (localtime_r(&secs, &tm) != NULL)
-                strftime(when, sizeof when, "%b %d %H:%M:%S", &tm);
-        }
+        ldg_time_local(when, sizeof when, ns);
         ldg_buf_printf(&b, "  started %s (#%s)", when, sget(v, "seq"));
     }
     ldg_buf_printf(&b, "  status %s", sget(tl, "status"));

@@ -523,9 +523,9 @@ serve_auth_apply_readers(const struct serve_auth *a, const char *dir,
                          const char *sock, char *err, size_t cap)
 {
     static const struct {
-        const char *name;
+        int file; /* enum ldg_store_file; -1: the directory itself */
         mode_t mode;
-    } files[] = {{"", 02750}, {"data.mdb", 0640}, {"lock.mdb", 0660}};
+    } files[] = {{-1, 02750}, {LDG_FILE_DATA, 0640}, {LDG_FILE_LOCK, 0660}};
     char p[4300];
     int e;
     if (a == NULL || !a->has_readers)
@@ -534,8 +534,9 @@ serve_auth_apply_readers(const struct serve_auth *a, const char *dir,
         const char *f;
         mode_t mode;
         if (i < 3) {
-            snprintf(p, sizeof p, "%s%s%s", dir, files[i].name[0] ? "/" : "",
-                     files[i].name);
+            const char *name =
+                files[i].file < 0 ? "" : ldg_store_file_name(files[i].file);
+            snprintf(p, sizeof p, "%s%s%s", dir, name[0] ? "/" : "", name);
             f = p;
             mode = files[i].mode;
         } else {

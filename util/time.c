@@ -1,7 +1,8 @@
 /*
  * time.c — RFC 3339 time text: the one formatter every view uses, the one
  * parser of RFC 3339 date-times (ingest's "time", the projections' body
- * times) and the civil-date arithmetic under both.
+ * times) and the civil-date arithmetic under both; and the local time of
+ * human output.
  */
 #include <stdio.h>
 #include <time.h>
@@ -17,6 +18,17 @@ ldg_time_rfc3339_base(char *buf, size_t cap, int64_t secs)
         strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
         return -1;
     return 0;
+}
+
+char *
+ldg_time_local(char *buf, size_t cap, uint64_t ts_ns)
+{
+    time_t secs = (time_t)(ts_ns / 1000000000u);
+    struct tm tm;
+    if (localtime_r(&secs, &tm) == NULL ||
+        strftime(buf, cap, "%b %d %H:%M:%S", &tm) == 0)
+        snprintf(buf, cap, "?");
+    return buf;
 }
 
 char *

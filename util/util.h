@@ -128,6 +128,15 @@ ldg_rd_be64(const uint8_t *p)
  * cuts). Returns buf. */
 char *ldg_time_rfc3339_ns(char *buf, size_t cap, uint64_t ts_ns);
 char *ldg_time_rfc3339_sec(char *buf, size_t cap, uint64_t ts_ns);
+/* "Nov 22 09:39:01": local time (TZ: the CLI's --utc sets UTC) to the
+ * second, month abbreviated as strftime's %b gives it: the one time format
+ * of human output (ledger query's short format, the timeline, the CLI's
+ * tables). 15 characters in the C locale; LDG_TIME_LOCAL_LEN with the
+ * NUL. "?" if the time cannot be shown or does not fit in cap (then cut
+ * as snprintf cuts). Returns buf. Costs a localtime_r (TZ is read once
+ * per process, as tzset reads it). */
+#define LDG_TIME_LOCAL_LEN 16
+char *ldg_time_local(char *buf, size_t cap, uint64_t ts_ns);
 /* The date and clock part "2026-05-01T12:00:00" (19 characters) of the
  * second secs, for writers that add the fraction themselves. 0 or -1. */
 int ldg_time_rfc3339_base(char *buf, size_t cap, int64_t secs);

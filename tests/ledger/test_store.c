@@ -264,6 +264,30 @@ test_store__core_databases_refuse_outside_writes(void **state)
     t_rmrf(dir);
 }
 
+/* The names ldg_store_file_name gives are the files LMDB made. */
+static void
+test_store__file_names_are_the_files_in_the_directory(void **state)
+{
+    static const enum ldg_store_file files[] = {LDG_FILE_DATA, LDG_FILE_LOCK};
+    char dir[512], p[600];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct stat st;
+    (void)state;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        const char *name = ldg_store_file_name(files[i]);
+        assert_non_null(name);
+        assert_null(strchr(name, '/'));
+        snprintf(p, sizeof p, "%s/%s", ldg_dir(l), name);
+        assert_int_equal(stat(p, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+    }
+    assert_string_not_equal(ldg_store_file_name(LDG_FILE_DATA),
+                            ldg_store_file_name(LDG_FILE_LOCK));
+    assert_null(ldg_store_file_name((enum ldg_store_file)99));
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -274,6 +298,7 @@ main(void)
         cmocka_unit_test(
             test_store__room_to_rewrite_sizes_the_map_from_the_file),
         cmocka_unit_test(test_store__core_databases_refuse_outside_writes),
+        cmocka_unit_test(test_store__file_names_are_the_files_in_the_directory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,6 +64,36 @@ test_records__pack_round_trips_to_the_same_bytes(void **state)
     rec_free(rt, q);
 }
 
+/* An encoded record is at most 16 MiB: a host record whose cpu string
+ * takes it to exactly that encodes, one byte more is LDG_ETOOBIG. (cpu
+ * is a 4-byte varint length and the bytes; the other 14 fields, zero, a
+ * byte each.) */
+static void
+test_records__encoding_stops_at_16_mib(void **state)
+{
+    const struct rtype *rt = rtype_of(P_MODELS, TAG_HOST);
+    const size_t max = (size_t)16 << 20, rest = 4 + 14;
+    struct rec_host h;
+    uint8_t *a = NULL;
+    size_t na = 0;
+    (void)state;
+    memset(&h, 0, sizeof h);
+    h.cpu = malloc(max - rest + 2);
+    assert_non_null(h.cpu);
+    memset(h.cpu, 'x', max - rest + 1);
+    h.cpu[max - rest] = '\0';
+    assert_int_equal(rec_encode(rt, &h, &a, &na), 0);
+    assert_int_equal(na, max);
+    assert_int_equal(a[0], 0x80 | (uint8_t)(max - rest + 1)); /* varint */
+    free(a);
+    h.cpu[max - rest] = 'x';
+    h.cpu[max - rest + 1] = '\0';
+    a = NULL;
+    assert_int_equal(rec_encode(rt, &h, &a, &na), LDG_ETOOBIG);
+    assert_null(a); /* untouched */
+    free(h.cpu);
+}
+
 static void
 test_records__decoding_refuses_truncated_and_trailing_bytes(void **state)
 {
@@ -186,6 +216,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_records__pack_round_trips_to_the_same_bytes),
+        cmocka_unit_test(test_records__encoding_stops_at_16_mib),
         cmocka_unit_test(
             test_records__decoding_refuses_truncated_and_trailing_bytes),
         cmocka_unit_test(test_records__varints_must_be_shortest),

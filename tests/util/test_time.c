@@ -1,12 +1,15 @@
 /*
- * test_time.c — RFC 3339 time text (util/time.c).
+ * test_time.c — RFC 3339 time text and human output's local time
+ * (util/time.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -47,6 +50,78 @@ test_time__base_and_a_short_buffer(void **state)
     /* a buffer too small for the text is cut, never overrun */
     ldg_time_rfc3339_ns(small, sizeof small, 0);
     assert_string_equal(small, "1970-01");
+}
+
+static void
+set_tz(const char *tz)
+{
+    if (tz != NULL)
+        setenv("TZ", tz, 1);
+    else
+        unsetenv("TZ");
+    tzset();
+}
+
+/* Local time to the second, in the zone TZ names (--utc sets UTC). */
+static void
+test_time__local_follows_tz(void **state)
+{
+    char b[LDG_TIME_LOCAL_LEN];
+    const char *tz0 = getenv("TZ");
+    char *saved = tz0 != NULL ? strdup(tz0) : NULL;
+    (void)state;
+    set_tz("UTC");
+    assert_string_equal(ldg_time_local(b, sizeof b, 0), "Jan 01 00:00:00");
+    assert_int_equal(strlen(b), LDG_TIME_LOCAL_LEN - 1);
+    /* to the second: the fraction is dropped, never rounded up */
+    assert_string_equal(ldg_time_local(b, sizeof b, 1767225599999999999ull),
+                        "Dec 31 23:59:59");
+    assert_string_equal(ldg_time_local(b, sizeof b, UINT64_MAX),
+                        "Jul 21 23:34:33"); /* 2554 */
+    set_tz("XYZ-2");                        /* POSIX: two hours east of UTC */
+    assert_string_equal(ldg_time_local(b, sizeof b, 0), "Jan 01 02:00:00");
+    set_tz("XYZ+5");
+    assert_string_equal(ldg_time_local(b, sizeof b, 0), "Dec 31 19:00:00");
+    set_tz(saved);
+    free(saved);
+}
+
+/* The text is what localtime_r and strftime("%b %d %H:%M:%S") give, which
+ * the CLI, ledger query's short format and the timeline each wrote
+ * themselves before. */
+static void
+test_time__local_is_strftimes_text(void **state)
+{
+    uint64_t x = 0x2545f4914f6cdd1du;
+    (void)state;
+    for (int i = 0; i < 2000; i++) {
+        char got[LDG_TIME_LOCAL_LEN], want[64];
+        uint64_t ns;
+        time_t secs;
+        struct tm tm;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        ns = x % 4102444800000000000u; /* to 2100 */
+        secs = (time_t)(ns / 1000000000u);
+        assert_non_null(localtime_r(&secs, &tm));
+        assert_true(strftime(want, sizeof want, "%b %d %H:%M:%S", &tm) > 0);
+        assert_string_equal(ldg_time_local(got, sizeof got, ns), want);
+    }
+}
+
+static void
+test_time__local_in_a_short_buffer_is_a_question_mark(void **state)
+{
+    char b[LDG_TIME_LOCAL_LEN];
+    (void)state;
+    assert_string_equal(ldg_time_local(b, LDG_TIME_LOCAL_LEN - 1, 0), "?");
+    assert_string_equal(ldg_time_local(b, 2, 0), "?");
+    b[0] = 'x';
+    assert_string_equal(ldg_time_local(b, 1, 0), "");
+    b[0] = 'x';
+    ldg_time_local(b, 0, 0); /* writes nothing */
+    assert_int_equal(b[0], 'x');
 }
 
 static uint64_t
@@ -181,6 +256,9 @@ main(void)
         cmocka_unit_test(test_time__formats_nanoseconds_in_utc),
         cmocka_unit_test(test_time__formats_seconds_in_utc),
         cmocka_unit_test(test_time__base_and_a_short_buffer),
+        cmocka_unit_test(test_time__local_follows_tz),
+        cmocka_unit_test(test_time__local_is_strftimes_text),
+        cmocka_unit_test(test_time__local_in_a_short_buffer_is_a_question_mark),
         cmocka_unit_test(test_time__parses_rfc3339),
         cmocka_unit_test(test_time__refuses_what_is_not_rfc3339),
         cmocka_unit_test(test_time__flags_let_a_space_and_a_long_fraction_pass),
