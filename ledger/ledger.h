@@ -503,6 +503,13 @@ int ldg_writer_add_prepared(struct ldg_writer *w, struct ldg_prepared *pe,
                             uint64_t tag);
 /* Commits everything queued. */
 int ldg_writer_flush(struct ldg_writer *w);
+/* Hands the events queued so far (the batch being filled, however few)
+ * to the commit thread without waiting for their commit: with gather 1
+ * they are committed as soon as they are signed and the commits ahead of
+ * them are done, and on_commit acknowledges them then. Blocks only while
+ * every batch slot is in flight, as a full batch does. 0, or the error of
+ * an earlier failed commit. */
+int ldg_writer_push(struct ldg_writer *w);
 /* Events durably committed by this writer so far (an event whose id was
  * already in the log is not committed again and not counted). */
 uint64_t ldg_writer_committed(const struct ldg_writer *w);
