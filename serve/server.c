@@ -748,8 +748,12 @@ handle_sealed(struct ldg_server *s, struct conn *c, struct req *r,
             }
         }
     }
-    /* who sent it, as the kernel says, is not part of a seal: it is not
-     * recorded for sealed events */
+    /* Who sent it, as the kernel says, goes with every event as for an
+     * unsealed one: into each entry's stamp, the ledger's part, outside
+     * the claim the client sealed (FORMAT.md 3.2), so the seal still
+     * verifies. c outlives r (c->held). */
+    for (size_t i = 0; i < r->sb->n; i++)
+        r->sb->ev[i].in.source = c->peer.ok ? &c->source : NULL;
     queue_req(s, c, r);
 }
 
