@@ -379,20 +379,42 @@ refuses_line(int rc)
 
 /*
  * Input that arrives over time (a pipe, a socket, a terminal) is read
- * through idle_read: when nothing more has come IDLE_MS after the last
- * byte and events are queued, they are committed before the read blocks,
- * so an event written to `ledger ingest -` is durable (and acknowledged
- * with --acks) within IDLE_MS plus one commit, whatever the batch size.
- * A regular file is read as it is: it never goes idle.
+ * through idle_read, which commits what is queued on two conditions,
+ * whatever the batch size:
+ *
+ *  - idle: nothing more has come IDLE_MS after the last byte. What is
+ *    queued is committed (ldg_writer_flush) before the read blocks.
+ *  - age: the oldest event not yet handed to a commit was read AGE_MS
+ *    ago, though input keeps coming (a steady trickle, or a producer
+ *    that keeps the pipe full). What is queued goes to the commit thread
+ *    (ldg_writer_push) and reading goes on while it commits.
+ *
+ * So an event written to `ledger ingest -` is handed to a commit at most
+ * AGE_MS after it was read (IDLE_MS once the input pauses), and is durable
+ * (acknowledged with --acks) when that commit and the ones ahead of it
+ * are. The age is looked at each time the reader wants more bytes; a
+ * read never waits past the bound (the poll's timeout is cut to it).
+ * A regular file is read as it is (pass_piped, full batches): it never
+ * goes idle and nothing in it waits for more input.
  */
 #define IDLE_MS 2
+#define AGE_MS 10
 
 struct idle_src {
     int fd;
     struct ldg_writer *w;
-    uint64_t pending; /* events added since the last commit */
-    int rc;           /* a failed commit: reading stops */
+    uint64_t pending;   /* events added since the last commit or push */
+    uint64_t oldest_ns; /* when the first of them was added (monotonic) */
+    int rc;             /* a failed commit: reading stops */
 };
+
+/* pass(): an event went to the writer. */
+static void
+idle_added(struct idle_src *src)
+{
+    if (src->pending++ == 0)
+        src->oldest_ns = ldg_now_mono_ns();
+}
 
 static ssize_t
 idle_read(void *cookie, char *buf, size_t size)
@@ -402,14 +424,27 @@ idle_read(void *cookie, char *buf, size_t size)
     ssize_t k;
 
     if (src->pending > 0 && src->rc == 0) {
-        int n;
-        p.fd = src->fd;
-        p.events = POLLIN;
-        p.revents = 0;
-        while ((n = poll(&p, 1, IDLE_MS)) < 0 && errno == EINTR)
-            ;
-        if (n == 0) {
+        uint64_t age_ms = (ldg_now_mono_ns() - src->oldest_ns) / 1000000u;
+        int idle = 0, aged = age_ms >= AGE_MS;
+        if (!aged) {
+            int n, wait_ms = IDLE_MS;
+            if (AGE_MS - age_ms < IDLE_MS)
+                wait_ms = (int)(AGE_MS - age_ms);
+            p.fd = src->fd;
+            p.events = POLLIN;
+            p.revents = 0;
+            while ((n = poll(&p, 1, wait_ms)) < 0 && errno == EINTR)
+                ;
+            if (n == 0 && wait_ms == IDLE_MS)
+                idle = 1;
+            else if (n == 0)
+                aged = 1;
+        }
+        if (idle)
             src->rc = ldg_writer_flush(src->w);
+        else if (aged)
+            src->rc = ldg_writer_push(src->w); /* reading goes on */
+        if (idle || aged) {
             src->pending = 0;
             if (src->rc < 0)
                 return 0; /* ends the input; pass() reports src->rc */
@@ -569,7 +604,7 @@ pass(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
                 o->on_duplicate(o->ctx, lineno, ev.id, dseq, differs);
         }
         if (rc == 0 && idle != NULL)
-            idle->pending++;
+            idle_added(idle);
         if (rc == LDG_EDUPLICATE) {
             rc = 0; /* its id is in the log: not appended again */
             rep->duplicates++;

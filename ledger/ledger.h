@@ -417,8 +417,9 @@ int ldg_batch_add_seq(struct ldg_batch *b, const struct ldg_event_in *ev,
  * sealed), every parent earlier, and the seal map rebuilt from the events
  * (commitments recomputed from body and salts, claims, digests, root,
  * origin) must verify with the key's signature sb->sig. Then the events
- * go in contiguously (stamps seal = *first_seq, leaf = index) with the
- * seal as given. Returns 0 (*first_seq, may be NULL, gets the first
+ * go in contiguously (stamps seal = *first_seq, leaf = index, and each
+ * event's in.source when set: the stamp is the ledger's, not sealed) with
+ * the seal as given. Returns 0 (*first_seq, may be NULL, gets the first
  * seq); LDG_EDUPLICATE when every event carries an id already in the log
  * (a retried batch: nothing written, *first_seq the first one's seq);
  * LDG_EBADINPUT, LDG_ETOOBIG, LDG_EKEY or LDG_EBADSIG: refused, nothing of
@@ -512,6 +513,13 @@ int ldg_writer_add_prepared(struct ldg_writer *w, struct ldg_prepared *pe,
                             uint64_t tag);
 /* Commits everything queued. */
 int ldg_writer_flush(struct ldg_writer *w);
+/* Hands the events queued so far (the batch being filled, however few)
+ * to the commit thread without waiting for their commit: with gather 1
+ * they are committed as soon as they are signed and the commits ahead of
+ * them are done, and on_commit acknowledges them then. Blocks only while
+ * every batch slot is in flight, as a full batch does. 0, or the error of
+ * an earlier failed commit. */
+int ldg_writer_push(struct ldg_writer *w);
 /* Events durably committed by this writer so far (an event whose id was
  * already in the log is not committed again and not counted). */
 uint64_t ldg_writer_committed(const struct ldg_writer *w);
@@ -658,7 +666,13 @@ int ldg_seal_verify(const struct ldg_seal *s, const uint8_t pub[32]);
  */
 struct ldg_sealed_event {
     struct ldg_event_in in; /* actor NULL; strings and body borrowed from
-                               the parsed JSON */
+                               the parsed JSON. source is NULL as parsed
+                               (the wire format has none); a server sets
+                               it to the sender as the kernel names it
+                               (ledger serve does), and
+                               ldg_batch_add_sealed records it in the
+                               event's stamp, outside the claim and the
+                               seal. Borrowed for that call. */
     const json_t *salts;    /* borrowed */
 };
 struct ldg_sealed_batch {

@@ -369,6 +369,22 @@ ldg_writer_flush(struct ldg_writer *w)
     return ldg_size(w->l, &w->next_seq);
 }
 
+int
+ldg_writer_push(struct ldg_writer *w)
+{
+    int rc;
+    if (w == NULL)
+        return LDG_EINVAL;
+    pthread_mutex_lock(&w->mu);
+    seal(w);
+    /* the slot the next add fills must be free, as after a full batch */
+    while (w->head - w->tail >= RING)
+        pthread_cond_wait(&w->space, &w->mu);
+    rc = w->commit_rc;
+    pthread_mutex_unlock(&w->mu);
+    return rc < 0 ? commit_failure(w) : 0;
+}
+
 /* Releases the committed preps of the slot about to be filled, once per
  * slot (after seal() moved head on). Only the caller thread fills slots,
  * and no other thread looks at a slot's preps beyond its n, which is 0

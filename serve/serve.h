@@ -114,7 +114,8 @@ void ldg_serve_reload(struct ldg_server *s);
 const char *ldg_serve_path(const struct ldg_server *s);
 const char *ldg_serve_errmsg(const struct ldg_server *s);
 
-/* Counters, readable while it runs (approximate) or after. */
+/* Counters, readable from any thread while it runs or after: each is
+ * read whole (atomically), but together they are not one snapshot. */
 struct ldg_serve_stats {
     uint64_t conns;    /* connections accepted */
     uint64_t refused;  /* connections refused (max_conns) */

@@ -137,6 +137,15 @@ struct ldg_server {
     int done_ready; /* atomic: the writer handed answers back */
 };
 
+/* A counter of ldg_serve_stats, which any thread may read while the
+ * server runs: each is added to atomically (relaxed: a count, not a
+ * signal). */
+static void
+bump(uint64_t *counter)
+{
+    __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
+}
+
 static uint64_t
 now_ms(void)
 {
@@ -670,7 +679,7 @@ answer_now(struct ldg_server *s, struct conn *c, const char *fmt, ...)
     va_end(ap);
     req_error(r, msg, SERVE_CODE_DATA);
     r->ready = 1;
-    s->st.errors++;
+    bump(&s->st.errors);
 }
 
 static void answer_now_req(struct ldg_server *s, struct req *r, int code,
@@ -689,9 +698,9 @@ answer_now_req(struct ldg_server *s, struct req *r, int code, const char *fmt,
     va_end(ap);
     req_error(r, msg, code);
     r->ready = 1;
-    s->st.errors++;
+    bump(&s->st.errors);
     if (code == SERVE_CODE_NOPERM)
-        s->st.denied++;
+        bump(&s->st.denied);
 }
 
 static void queue_req(struct ldg_server *s, struct conn *c, struct req *r);
@@ -739,8 +748,12 @@ handle_sealed(struct ldg_server *s, struct conn *c, struct req *r,
             }
         }
     }
-    /* who sent it, as the kernel says, is not part of a seal: it is not
-     * recorded for sealed events */
+    /* Who sent it, as the kernel says, goes with every event as for an
+     * unsealed one: into each entry's stamp, the ledger's part, outside
+     * the claim the client sealed (FORMAT.md 3.2), so the seal still
+     * verifies. c outlives r (c->held). */
+    for (size_t i = 0; i < r->sb->n; i++)
+        r->sb->ev[i].in.source = c->peer.ok ? &c->source : NULL;
     queue_req(s, c, r);
 }
 
@@ -790,7 +803,7 @@ handle_line(struct ldg_server *s, struct conn *c, const char *line, size_t len)
     c->lineno++;
     if (len == 0)
         return; /* blank lines are not requests */
-    s->st.requests++;
+    bump(&s->st.requests);
     r = req_new(s, c, len);
     if (r == NULL) {
         c->rd_eof = 1; /* out of memory: answer what it has, then close */
@@ -821,7 +834,7 @@ handle_line(struct ldg_server *s, struct conn *c, const char *line, size_t len)
                      (unsigned long long)c->lineno, msg);
         req_error(r, full, SERVE_CODE_DATA);
         r->ready = 1;
-        s->st.errors++;
+        bump(&s->st.errors);
         return;
     }
     if (!serve_auth_check(s->auth, c->may, &c->peer, r->ev.type, r->ev.actor,
@@ -831,8 +844,8 @@ handle_line(struct ldg_server *s, struct conn *c, const char *line, size_t len)
                  (unsigned long long)c->lineno, msg);
         req_error(r, full, SERVE_CODE_NOPERM);
         r->ready = 1;
-        s->st.errors++;
-        s->st.denied++;
+        bump(&s->st.errors);
+        bump(&s->st.denied);
         return;
     }
     /* What the client claims, and who it is as the kernel says: the
@@ -894,7 +907,7 @@ conn_read(struct ldg_server *s, struct conn *c)
                  * before it grows any further; the rest of the line is
                  * read and dropped. */
                 c->lineno++;
-                s->st.requests++;
+                bump(&s->st.requests);
                 answer_now(s, c,
                            "line %llu: longer than %zu bytes: not recorded "
                            "(the rest of the line is skipped)",
@@ -931,7 +944,7 @@ conn_read(struct ldg_server *s, struct conn *c)
                     len--;
                 if (len > 0) {
                     c->lineno++;
-                    s->st.requests++;
+                    bump(&s->st.requests);
                     answer_now(s, c,
                                "line %llu: cut short (the connection's "
                                "input ended before its newline): not "
@@ -982,7 +995,7 @@ accept_all(struct ldg_server *s)
                 /* nothing more to tell it */
             }
             close(fd);
-            s->st.refused++;
+            bump(&s->st.refused);
             continue;
         }
         c = calloc(1, sizeof *c);
@@ -1012,7 +1025,7 @@ accept_all(struct ldg_server *s)
             s->conns->prev = c;
         s->conns = c;
         s->nconns++;
-        s->st.conns++;
+        bump(&s->st.conns);
     }
 }
 
@@ -1040,9 +1053,9 @@ take_done(struct ldg_server *s)
         r->qnext = NULL;
         r->ready = 1;
         if (r->is_err)
-            s->st.errors++;
+            bump(&s->st.errors);
         else
-            s->st.acked++;
+            bump(&s->st.acked);
         c = r->c;
         c->held--;
         if (!c->dead && !c->dirty) {
@@ -1074,7 +1087,7 @@ check_stalls(struct ldg_server *s)
         nx = c->next;
         if (c->stall_since_ms != 0 &&
             now - c->stall_since_ms >= s->o.stall_ms) {
-            s->st.dropped++;
+            bump(&s->st.dropped);
             conn_close(s, c);
         }
     }
@@ -1450,8 +1463,21 @@ ldg_serve_errmsg(const struct ldg_server *s)
 void
 ldg_serve_stats(const struct ldg_server *s, struct ldg_serve_stats *st)
 {
-    if (s != NULL && st != NULL)
-        *st = s->st;
+    const struct ldg_serve_stats *c;
+    if (s == NULL || st == NULL)
+        return;
+    c = &s->st; /* each counter read whole; together, not a snapshot */
+    st->conns = __atomic_load_n(&c->conns, __ATOMIC_RELAXED);
+    st->refused = __atomic_load_n(&c->refused, __ATOMIC_RELAXED);
+    st->dropped = __atomic_load_n(&c->dropped, __ATOMIC_RELAXED);
+    st->requests = __atomic_load_n(&c->requests, __ATOMIC_RELAXED);
+    st->acked = __atomic_load_n(&c->acked, __ATOMIC_RELAXED);
+    st->errors = __atomic_load_n(&c->errors, __ATOMIC_RELAXED);
+    st->commits = __atomic_load_n(&c->commits, __ATOMIC_RELAXED);
+    st->denied = __atomic_load_n(&c->denied, __ATOMIC_RELAXED);
+    st->sweeps = __atomic_load_n(&c->sweeps, __ATOMIC_RELAXED);
+    st->cleared = __atomic_load_n(&c->cleared, __ATOMIC_RELAXED);
+    st->trims = __atomic_load_n(&c->trims, __ATOMIC_RELAXED);
 }
 
 void

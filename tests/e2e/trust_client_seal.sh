@@ -5,7 +5,10 @@
 # (`ledger seal`, from the ledger or from --origin/--first alone) and go in
 # through `ledger ingest` (plain and --strict, beside ordinary lines) and
 # `ledger serve`; the log verifies, `keys list` counts what the key sealed,
-# an export of the events verifies offline. Then the misattribution
+# an export of the events verifies offline. A batch sent through serve
+# records its sender (`source`: uid, gid, pid, exe) with every event, in
+# the stamp, outside the seal: a retry is still recognised and the bundle
+# still verifies. Then the misattribution
 # attempts — a batch sealed by key A sent as key B, an event moved between
 # two clients' batches, a replayed (stale) batch, one event's body changed
 # after sealing, a revoked key, an unknown key, a key whose roles forbid a
@@ -122,18 +125,48 @@ if command -v python3 >/dev/null 2>&1; then
     sed 's/R-1/R-4/g; s/r1-/r4-/g' "$T/run1.jsonl" >"$T/run4.jsonl"
     "$LEDGER" seal --key "$T/writer/alpha.key" --origin "$ORIGIN" \
         --first "$(sealed_of alpha)" "$T/run4.jsonl" >"$T/a4.json" 2>/dev/null
-    python3 - "$D/ledger.sock" "$T/a4.json" >"$T/ans" <<'EOF' || fail "raw serve request"
-import socket, sys
+    cat >"$T/raw.py" <<'EOF'
+import os, socket, sys
+open(sys.argv[3], "w").write("%d\n" % os.getpid())
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
 s.sendall(open(sys.argv[2], "rb").read())
 s.shutdown(socket.SHUT_WR)
 print(s.makefile().readline().strip())
 EOF
+    python3 "$T/raw.py" "$D/ledger.sock" "$T/a4.json" "$T/pid4" >"$T/ans" ||
+        fail "raw serve request"
     [ "$(jq -r .count "$T/ans")" = 3 ] && [ "$(jq -r .sealed "$T/ans")" = 12 ] &&
         [ "$(jq -r .seq "$T/ans")" = $((n2 + 3)) ] ||
         fail "serve's answer to a sealed batch: $(cat "$T/ans")"
+    # every event of it records its sender as the kernel names it (in the
+    # stamp, outside what the writer sealed): this python's uid and pid
+    for k in 0 1 2; do
+        L show -o json $((n2 + 3 + k)) >"$T/show4" 2>&1
+        [ "$(jq -r .source.uid "$T/show4")" = "$(id -u)" ] &&
+            [ "$(jq -r .source.gid "$T/show4")" = "$(id -g)" ] &&
+            [ "$(jq -r .source.pid "$T/show4")" = "$(cat "$T/pid4")" ] &&
+            jq -r .source.exe "$T/show4" | grep -q python ||
+            fail "sealed event $((n2 + 3 + k)) through serve: source $(jq -c .source "$T/show4") (pid $(cat "$T/pid4"))"
+        [ "$(jq -r .actor_name "$T/show4")" = alpha ] ||
+            fail "sealed event $((n2 + 3 + k)): actor $(jq -r .actor_name "$T/show4")"
+    done
+    # sent again (a lost answer): the seal is compared, not the stamp, so
+    # a retry from another process is answered as the batch recorded
+    python3 "$T/raw.py" "$D/ledger.sock" "$T/a4.json" "$T/pid4b" >"$T/ans" ||
+        fail "raw serve request again"
+    [ "$(jq -r .duplicate "$T/ans")" = true ] && [ "$(jq -r .seq "$T/ans")" = $((n2 + 3)) ] ||
+        fail "a sealed batch sent again through serve: $(cat "$T/ans")"
+    [ "$(events)" = $((n2 + 6)) ] || fail "the retried batch was appended again"
 fi
+# the batch `ledger ingest` sent through serve: its events name that
+# process (uid, and the ledger program as exe); those ingested directly
+# name none
+L query -o json >"$T/q3.json"
+jq -c --argjson u "$(id -u)" 'select(.id=="r3-s1") | select(.source.uid == $u and (.source.exe | test("ledger")))' \
+    "$T/q3.json" | grep -q . || fail "sealed via ingest through serve: $(jq -c 'select(.id=="r3-s1") | .source' "$T/q3.json")"
+[ "$(jq -r 'select(.id=="r1-s1") | has("source")' "$T/q3.json")" = false ] ||
+    fail "a directly ingested sealed event has a source: $(jq -c 'select(.id=="r1-s1") | .source' "$T/q3.json")"
 kill -TERM "$pid"
 wait "$pid"
 pid=""
@@ -151,6 +184,18 @@ grep -q "/sealproofs/$((F + 1)).proof\$" "$T/members" || fail "no sealproofs/$((
     fail "verify-bundle: $(grep -v '^PASS\|^SKIP' "$T/vb")"
 grep -q "^PASS signatures: 5 events .* 5 sealed (claim digest, seal proof, seal signature), 0 signed" "$T/vb" ||
     fail "verify-bundle does not say it checked the seals: $(grep signatures "$T/vb")"
+# a run sealed by its writer and sent through serve: the sources recorded
+# beside the seal change nothing of its proof
+if [ -s "$T/pid4" ]; then
+    L export --run R-4 --out "$T/r4.bundle" >/dev/null 2>"$T/err" || fail "export R-4: $(cat "$T/err")"
+    "$LEDGER" verify-bundle "$T/r4.bundle" --trusted-key "$T/box.vkey" >"$T/vb4" 2>&1 ||
+        fail "verify-bundle R-4: $(grep -v '^PASS\|^SKIP' "$T/vb4")"
+    grep -q "^PASS signatures: \([0-9]*\) events .* \1 sealed (claim digest, seal proof, seal signature), 0 signed" "$T/vb4" &&
+        grep -q "^PASS events: 3 selected" "$T/vb4" ||
+        fail "verify-bundle R-4: $(grep 'signatures\|events:' "$T/vb4")"
+    tar --zstd -xOf "$T/r4.bundle" --wildcards '*events.jsonl' 2>/dev/null |
+        grep -c '"source":{"uid":' | grep -qx 3 || fail "R-4's bundle does not carry the 3 sources"
+fi
 
 # --- misattribution attempts: refused, named, nothing written ------------
 refused() { # refused WHAT CODE PATTERN FILE

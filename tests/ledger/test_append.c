@@ -2,7 +2,8 @@
  * test_append.c — the append path's sealed batches (ldg_batch_add_sealed,
  * ldg_writer_add_sealed): a client's seal is checked whole (commitments
  * recomputed from body and salts, claims, root, signature, first, roles,
- * key) and its events go in contiguously, or nothing does.
+ * key) and its events go in contiguously, or nothing does; a source
+ * set on them (ledger serve's) goes in their stamps, outside the seal.
  *
  * The sealed batches here are built by the test itself from the public
  * primitives (field digests, body root, claims, seal tree, seal map), so
@@ -422,6 +423,73 @@ test_append__sealed_batch_through_the_writer(void **state)
     verify_ok(f);
 }
 
+/* A sealed batch's events with a source (what ledger serve sets from the
+ * connection): each stamp records it, the claims and the seal are the
+ * client's as sealed, the log verifies, and the batch sent again with
+ * another source is still recognised as the one recorded. */
+static int
+add_with_source(struct fx *f, json_t *j, const struct ldg_source *src,
+                uint64_t *first)
+{
+    struct ldg_sealed_batch *sb = NULL;
+    struct ldg_batch *b;
+    char err[512];
+    int rc;
+
+    if (ldg_sealed_batch_parse(&sb, j, err, sizeof err) != 0)
+        fail_msg("parse: %s", err);
+    for (size_t i = 0; i < sb->n; i++) {
+        assert_null(sb->ev[i].in.source); /* none on the wire */
+        sb->ev[i].in.source = src;
+    }
+    assert_int_equal(ldg_batch_begin(&b, f->l), 0);
+    rc = ldg_batch_add_sealed(b, sb, first);
+    if (rc == 0)
+        assert_int_equal(ldg_batch_commit(b, NULL, NULL), 0);
+    ldg_batch_free(b);
+    ldg_sealed_batch_free(sb);
+    return rc;
+}
+
+static void
+test_append__sealed_batch_records_its_source(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_source a = {1000, 100, 4242, "/usr/bin/agent", "agent.service"};
+    struct ldg_source b = {0, 0, 7, NULL, NULL};
+    json_t *j = make_sealed(f, f->alice, 0, 3, "run.step", "src");
+    struct ldg_seal_proof pr;
+    struct ldg_txn *t;
+    struct ldg_event ev;
+    uint64_t first = 0, again = 0;
+
+    assert_int_equal(add_with_source(f, j, &a, &first), 0);
+    verify_ok(f);
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+    for (uint64_t i = 0; i < 3; i++) {
+        uint8_t d[32];
+        assert_int_equal(ldg_event_get(t, first + i, &ev), 0);
+        assert_true(ev.sealed && ev.has_source);
+        assert_true(ev.src_uid == 1000 && ev.src_gid == 100 &&
+                    ev.src_pid == 4242);
+        assert_true(ev.src_exe_len == 14 &&
+                    memcmp(ev.src_exe, "/usr/bin/agent", 14) == 0);
+        assert_true(ev.src_unit_len == 13 &&
+                    memcmp(ev.src_unit, "agent.service", 13) == 0);
+        /* the claim is the client's: its digest is the stamp's */
+        ldg_claim_digest(d, ev.signed_part, ev.signed_len);
+        assert_memory_equal(d, ev.digest, 32);
+        assert_int_equal(ldg_seal_proof(t, first + i, &pr), 0);
+        assert_int_equal(ldg_seal_verify(&pr.seal, f->alice->pub), 0);
+    }
+    ldg_txn_abort(t);
+    /* a retry from another process: the seal decides, not the stamp */
+    assert_int_equal(add_with_source(f, j, &b, &again), LDG_EDUPLICATE);
+    assert_int_equal(again, first);
+    json_decref(j);
+    verify_ok(f);
+}
+
 int
 main(void)
 {
@@ -432,6 +500,7 @@ main(void)
         T(test_append__sealed_batch_among_others),
         T(test_append__sealed_batch_needs_format_2),
         T(test_append__sealed_batch_through_the_writer),
+        T(test_append__sealed_batch_records_its_source),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

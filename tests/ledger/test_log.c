@@ -496,6 +496,68 @@ test_log__writer_free_commits_sealed_batches_drops_partial(void **state)
     t_rmrf(dir);
 }
 
+/* ldg_writer_push hands a partial batch to the commit thread: pushed
+ * events are committed (free commits every handed-over batch) though no
+ * batch filled, more pushes than the ring has slots wait for room, and
+ * what was added after the last push is still the partial batch. */
+static void
+test_log__writer_push_commits_partial_batches(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_writer_options wo;
+    struct ldg_writer *w;
+    struct ldg_verify_report r;
+    uint64_t size, reported = 0;
+    int n = 0;
+    (void)state;
+
+    memset(&wo, 0, sizeof wo);
+    wo.batch = 1000;
+    wo.threads = 2;
+    wo.on_commit = count_commits;
+    wo.ctx = &reported;
+    assert_int_equal(ldg_writer_new(&w, l, &wo), 0);
+    for (int p = 0; p < 40; p++) { /* 40 pushes: over three rings' worth */
+        for (int k = 0; k <= p % 3; k++) {
+            struct ldg_event_in in;
+            json_t *b = json_pack("{s:i}", "i", n++);
+            memset(&in, 0, sizeof in);
+            in.type = "x.test.n";
+            in.body = b;
+            assert_int_equal(ldg_writer_add(w, &in), 0);
+            json_decref(b);
+        }
+        assert_int_equal(ldg_writer_push(w), 0);
+    }
+    assert_int_equal(ldg_writer_push(w), 0); /* nothing queued: a no-op */
+    {
+        struct ldg_event_in in;
+        json_t *b = json_pack("{s:i}", "i", -1);
+        memset(&in, 0, sizeof in);
+        in.type = "x.test.n";
+        in.body = b;
+        assert_int_equal(ldg_writer_add(w, &in), 0); /* never pushed */
+        json_decref(b);
+    }
+    ldg_writer_free(w); /* no flush */
+    assert_int_equal(reported, (uint64_t)n);
+    assert_int_equal(ldg_size(l, &size), 0);
+    assert_int_equal(size, (uint64_t)n + 1); /* genesis + every pushed one */
+    {
+        struct ldg_txn *t;
+        json_t *b;
+        assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+        assert_int_equal(ldg_body_get(t, (uint64_t)n, &b), 0);
+        assert_int_equal(json_integer_value(json_object_get(b, "i")), n - 1);
+        json_decref(b);
+        ldg_txn_abort(t);
+    }
+    assert_int_equal(ldg_verify(l, LDG_VERIFY_FULL, 0, &r, NULL, NULL), 0);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 /* A second handle appending between the writer's groups: the writer's
  * predicted stamps are wrong and must be redone. */
 static void
@@ -979,6 +1041,7 @@ main(void)
         cmocka_unit_test(test_log__append_derives_subject_and_run),
         cmocka_unit_test(
             test_log__writer_free_commits_sealed_batches_drops_partial),
+        cmocka_unit_test(test_log__writer_push_commits_partial_batches),
         cmocka_unit_test(test_log__bad_input_changes_nothing),
         cmocka_unit_test(test_log__key_roles_are_enforced_at_append),
         cmocka_unit_test(test_log__timestamps_never_go_backwards),
