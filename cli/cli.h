@@ -222,6 +222,16 @@ void cli_err(const struct cli *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Maps a library error code to an exit code. */
 int cli_exit_code(int rc);
+/* The doors' way to `ledger serve` (append, ingest, probe): connects to
+ * DIR/ledger.sock. 0: *out is connected (the caller closes it). -1: no
+ * server serves the ledger (no socket, or nobody listens on it): write
+ * directly (with verbose, says so on stderr, as "ledger CMD: no server
+ * (...)"). Otherwise the socket could not be reached for another reason
+ * (Permission denied, say: a server may be there or not): never a silent
+ * direct write that might go behind a running server's back; says so,
+ * naming the cause and --direct, and returns the exit code (74). */
+struct ldg_client;
+int cli_serve_connect(struct cli *c, struct ldg_client **out, int verbose);
 /* Says why the ledger directory could not be resolved (ldg_default_dir). */
 void cli_dir_error(struct cli *c);
 /* Opens the ledger (read-only when ro); on failure prints and returns an

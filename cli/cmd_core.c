@@ -269,8 +269,10 @@ const struct cli_command cli_cmd_append = {
     "transaction.\n\n"
     "When `ledger serve` serves the ledger (its socket DIR/ledger.sock "
     "answers), the event goes through it and is committed with what other "
-    "clients send; otherwise, or with --direct, append writes the ledger "
-    "itself. -v says which.",
+    "clients send; when nothing listens there, or with --direct, append "
+    "writes the ledger itself. A socket it may not reach (permission "
+    "denied: a server may be there) is an error (74), not a direct write "
+    "behind a server's back. -v says which way the event went.",
     append_opts,
     CLI_OUT_BASIC,
     "# a run starts, using pack summarize\n"
@@ -307,21 +309,10 @@ append_served(struct cli *c, const struct ldg_event_in *in, int verbose)
 {
     struct ldg_client *cl = NULL;
     struct ldg_client_answer ans;
-    char err[600];
     int rc;
 
-    err[0] = '\0';
-    rc = ldg_client_connect(&cl, c->dir, NULL, err, sizeof err);
-    if (rc < 0) {
-        if (verbose)
-            fprintf(stderr,
-                    "ledger append: no server (%s): writing %s directly\n", err,
-                    c->dir);
-        return -1;
-    }
-    if (verbose)
-        fprintf(stderr, "ledger append: through ledger serve at %s/%s\n",
-                c->dir, LDG_SERVE_SOCKET);
+    if ((rc = cli_serve_connect(c, &cl, verbose)) != 0)
+        return rc;
     rc = ldg_client_append(cl, in, in->id, in->has_time, in->time_ns);
     if (rc == LDG_EBADINPUT) { /* refused before anything was sent */
         cli_err(c, "%s", ldg_client_errmsg(cl));
@@ -655,7 +646,8 @@ const struct cli_command cli_cmd_ingest = {
     "protocol takes ingest lines as they are, docs/PROTOCOL.md), each "
     "answered once committed (--acks then prints one line per event); "
     "--direct, or --strict (all or nothing needs one transaction of its "
-    "own), writes the ledger itself. -v says which.",
+    "own), writes the ledger itself; a socket it may not reach is an error "
+    "(74), as for append. -v says which.",
     ingest_opts,
     CLI_OUT_BASIC,
     "# append every line of events.jsonl, or nothing if one is invalid\n"
@@ -760,20 +752,10 @@ ingest_served(struct cli *c, FILE *in, struct ingest_ctx *ic, int acks,
     pthread_t th;
     uint64_t answered = 0, committed = 0, rejected = 0, first = 0, last = 0;
     uint64_t dups = 0, key_refused = 0;
-    char err[600];
     int rc;
 
-    err[0] = '\0';
-    if (ldg_client_connect(&cl, c->dir, NULL, err, sizeof err) < 0) {
-        if (verbose)
-            fprintf(stderr,
-                    "ledger ingest: no server (%s): writing %s directly\n", err,
-                    c->dir);
-        return -1;
-    }
-    if (verbose)
-        fprintf(stderr, "ledger ingest: through ledger serve at %s/%s\n",
-                c->dir, LDG_SERVE_SOCKET);
+    if ((rc = cli_serve_connect(c, &cl, verbose)) != 0)
+        return rc;
     memset(&f, 0, sizeof f);
     f.in = in;
     f.cl = cl;

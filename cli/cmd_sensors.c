@@ -360,21 +360,12 @@ probe_served(struct cli *c, json_t *news, uint64_t *seqs, int verbose)
 {
     struct ldg_client *cl = NULL;
     struct ldg_client_answer ans;
-    char err[600] = "";
     size_t i, n = json_array_size(news), got = 0;
     json_t *e;
     int rc, ex = EX_OK;
 
-    if (ldg_client_connect(&cl, c->dir, NULL, err, sizeof err) < 0) {
-        if (verbose)
-            fprintf(stderr,
-                    "ledger probe: no server (%s): writing %s directly\n", err,
-                    c->dir);
-        return -1;
-    }
-    if (verbose)
-        fprintf(stderr, "ledger probe: through ledger serve at %s/%s\n", c->dir,
-                LDG_SERVE_SOCKET);
+    if ((rc = cli_serve_connect(c, &cl, verbose)) != 0)
+        return rc;
     json_array_foreach(news, i, e)
     {
         struct ldg_event_in in = {

@@ -20,6 +20,7 @@
 #include "http/http.h"
 #include "projections/projections.h"
 #include "query/query.h"
+#include "serve/serve.h"
 
 void
 cli_err(const struct cli *c, const char *fmt, ...)
@@ -48,6 +49,35 @@ cli_dir_error(struct cli *c)
     else
         cli_err(c, "cannot tell where the ledger is: give --dir DIR or set "
                    "LEDGER_DIR (HOME is not set)");
+}
+
+int
+cli_serve_connect(struct cli *c, struct ldg_client **out, int verbose)
+{
+    char err[600] = "";
+    int rc = ldg_client_connect(out, c->dir, NULL, err, sizeof err);
+
+    if (rc == 0) {
+        if (verbose)
+            fprintf(stderr, "ledger %s: through ledger serve at %s/%s\n",
+                    c->cmd, c->dir, LDG_SERVE_SOCKET);
+        return 0;
+    }
+    if (rc == LDG_ENOTFOUND || rc == LDG_EINVAL) {
+        /* no socket, nobody listening on it, or a path no server could
+         * have bound: nothing serves this ledger */
+        if (verbose)
+            fprintf(stderr, "ledger %s: no server (%s): writing %s directly\n",
+                    c->cmd, err, c->dir);
+        return -1;
+    }
+    /* EACCES and the like: whether a server is there is not known, so
+     * neither is it said; but no direct write behind one's back */
+    cli_err(c,
+            "%s (where ledger serve listens); nothing written (--direct "
+            "writes the ledger directly instead)",
+            err);
+    return rc == LDG_ENOMEM ? EX_OSERR : EX_IOERR;
 }
 
 int

@@ -2,7 +2,8 @@
 # serve_doors.sh — the other doors of issue 13: `ledger append` and
 # `ledger ingest` go through `ledger serve` when it serves the ledger (and
 # say so with -v), write directly when no server answers or with --direct
-# (and --strict); a served ingest reports bad lines as FILE:LINE:COL like a
+# (and --strict), and say so and write nothing when its socket cannot be
+# reached (permission denied: a server may be there); a served ingest reports bad lines as FILE:LINE:COL like a
 # direct one; a direct `ledger ingest -` commits and acknowledges an event
 # while its input stays open (it used to wait for 1,000 lines or the end).
 set -u
@@ -52,6 +53,27 @@ grep -q "^ledger append: run.started: field '.*': required" "$T/e" || fail "refu
 "$LEDGER" --dir "$D" append -v --direct x.door --body '{"i":4}' >"$T/o" 2>"$T/e" || fail "--direct"
 grep -q -- '--direct: writing' "$T/e" || fail "--direct -v: $(cat "$T/e")"
 grep -q '^seq 4$' "$T/o" || fail "--direct: $(cat "$T/o")"
+# --- a server serves the ledger but refuses this user the socket: said,
+#     exit 74, nothing written (it used to write directly without a word)
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
+    n0=$("$LEDGER" --dir "$D" stats -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["events"])' 2>/dev/null)
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$LEDGER" --dir "$D" \
+        append x.door --body '{"i":5}' >"$T/o" 2>"$T/e"
+    rc=$?
+    [ $rc = 74 ] || fail "append refused the socket: exit $rc: $(cat "$T/e")"
+    grep -q "^ledger append: cannot connect to $S: Permission denied (where ledger serve listens); nothing written (--direct" "$T/e" ||
+        fail "append refused the socket: $(cat "$T/e")"
+    printf '{"type":"x.door","body":{"i":6}}\n' >"$T/one.jsonl"
+    chmod 644 "$T/one.jsonl"
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$LEDGER" --dir "$D" \
+        ingest - <"$T/one.jsonl" >"$T/o" 2>"$T/e"
+    rc=$?
+    [ $rc = 74 ] || fail "ingest refused the socket: exit $rc: $(cat "$T/e")"
+    grep -q "^ledger ingest: cannot connect to $S: Permission denied" "$T/e" ||
+        fail "ingest refused the socket: $(cat "$T/e")"
+    n1=$("$LEDGER" --dir "$D" stats -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["events"])' 2>/dev/null)
+    [ -n "$n0" ] && [ "$n0" = "$n1" ] || fail "events before/after the refused doors: '$n0' '$n1'"
+fi
 
 # --- append --id is idempotent, through the server and directly
 s1=$("$LEDGER" --dir "$D" append -q --id once --time 2026-11-22T20:00:00Z x.door --body '{"i":10}')
