@@ -450,15 +450,17 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
     fprintf(stderr,
             "ledger serve: stopped: %llu connections (%llu refused, %llu "
             "dropped), %llu requests, %llu events committed in %llu "
-            "commits, %llu errors (%llu not authorised); %llu dead "
-            "readers cleared\n",
+            "commits, %llu duplicates answered (not appended again), %llu "
+            "errors (%llu not authorised); %llu dead readers cleared\n",
             (unsigned long long)st.conns, (unsigned long long)st.refused,
             (unsigned long long)st.dropped, (unsigned long long)st.requests,
             (unsigned long long)st.acked, (unsigned long long)st.commits,
-            (unsigned long long)st.errors, (unsigned long long)st.denied,
-            (unsigned long long)st.cleared);
-    notify("STATUS=stopped: %llu events committed, %llu errors",
-           (unsigned long long)st.acked, (unsigned long long)st.errors);
+            (unsigned long long)st.duplicates, (unsigned long long)st.errors,
+            (unsigned long long)st.denied, (unsigned long long)st.cleared);
+    notify("STATUS=stopped: %llu events committed, %llu duplicates, %llu "
+           "errors",
+           (unsigned long long)st.acked, (unsigned long long)st.duplicates,
+           (unsigned long long)st.errors);
     if (rc < 0) {
         cli_err(c, "%s", ldg_serve_errmsg(s));
         rc = cli_exit_code(rc);

@@ -121,13 +121,16 @@ struct ldg_serve_stats {
     uint64_t refused;  /* connections refused (max_conns) */
     uint64_t dropped;  /* connections dropped (stalled readers) */
     uint64_t requests; /* request lines read */
-    uint64_t acked;    /* events committed and answered with a seq */
+    uint64_t acked;    /* events committed and answered with their seq */
     uint64_t errors;   /* requests answered with an error */
-    uint64_t commits;  /* group commits */
+    uint64_t commits;  /* group commits that appended events */
     uint64_t denied;   /* errors that were "not authorised" (access.json) */
     uint64_t sweeps;   /* dead-reader sweeps done */
     uint64_t cleared;  /* reader slots of dead processes cleared */
     uint64_t trims;    /* parts of data.mdb's mapping dropped (trim_events) */
+    /* requests whose id was already in the log, answered with that
+     * event's seq and "duplicate": nothing appended (not in acked) */
+    uint64_t duplicates;
 };
 void ldg_serve_stats(const struct ldg_server *s, struct ldg_serve_stats *st);
 

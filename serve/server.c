@@ -194,7 +194,8 @@ refuses_event(int rc)
 /* Tries to commit the group once. 0: every request answered (ack or
  * refusal). Otherwise a storage failure; *full says it was LDG_EFULL. */
 static int
-commit_once(struct ldg_server *s, struct req *group, int *full)
+commit_once(struct ldg_server *s, struct req *group, int *full,
+            uint64_t *appended)
 {
     struct ldg_ledger *l = s->l;
     struct ldg_batch *b = NULL;
@@ -266,6 +267,7 @@ commit_once(struct ldg_server *s, struct req *group, int *full)
     if ((rc = ldg_batch_commit(b, &first, &n)) < 0)
         goto fail;
     ldg_batch_free(b);
+    *appended = n;
     /* Durable: now, and only now, the seqs go into the answers. */
     for (r = group; r != NULL; r = r->qnext) {
         size_t len;
@@ -283,7 +285,6 @@ commit_once(struct ldg_server *s, struct req *group, int *full)
             continue; /* answered by the caller as a failure */
         req_answer(r, line, len);
     }
-    (void)n;
     (void)first;
     return 0;
 nomem:
@@ -298,14 +299,17 @@ static void
 commit_group(struct ldg_server *s, struct req *group)
 {
     int rc, full = 0;
+    uint64_t appended = 0;
     struct req *r;
 
     for (int tries = 0; tries < 3; tries++) {
-        rc = commit_once(s, group, &full);
+        rc = commit_once(s, group, &full, &appended);
         if (rc == 0 || !full)
             break;
     }
-    __atomic_add_fetch(&s->st.commits, 1, __ATOMIC_RELAXED);
+    /* a group of duplicates and refusals appended nothing: no commit */
+    if (rc == 0 && appended > 0)
+        __atomic_add_fetch(&s->st.commits, 1, __ATOMIC_RELAXED);
     if (rc < 0) {
         char msg[700];
         snprintf(msg, sizeof msg,
@@ -1054,6 +1058,11 @@ take_done(struct ldg_server *s)
         r->ready = 1;
         if (r->is_err)
             bump(&s->st.errors);
+        else if (r->dup)
+            bump(&s->st.duplicates);
+        else if (r->sb != NULL)
+            __atomic_add_fetch(&s->st.acked, (uint64_t)r->sb->n,
+                               __ATOMIC_RELAXED);
         else
             bump(&s->st.acked);
         c = r->c;
@@ -1478,6 +1487,7 @@ ldg_serve_stats(const struct ldg_server *s, struct ldg_serve_stats *st)
     st->sweeps = __atomic_load_n(&c->sweeps, __ATOMIC_RELAXED);
     st->cleared = __atomic_load_n(&c->cleared, __ATOMIC_RELAXED);
     st->trims = __atomic_load_n(&c->trims, __ATOMIC_RELAXED);
+    st->duplicates = __atomic_load_n(&c->duplicates, __ATOMIC_RELAXED);
 }
 
 void
