@@ -9,6 +9,11 @@
 #     64 clients x W requests in flight take 64 W / (events/s) to drain
 #     (Little's law), so W = 64 would put p99 near 68 ms at 60,000/s
 #     however fast each commit is; W = 16 (1,024 in flight) leaves 17 ms;
+#     twice: with bench/serve_load.c (a sender and a receiver thread a
+#     client, ~10 us of CPU an event on this box) and with
+#     bench/serve_load_ep.c (the same requests from one epoll loop, ~2 us
+#     an event), since on two cores the load's own CPU is taken from the
+#     server it measures; each against both servers;
 #   - one client, one event at a time (SERVE_ONE, 500 events): p50/p99;
 #   - the daemon's peak RSS (VmHWM).
 # Prints one line per figure and writes bench/out/serve.tsv.
@@ -46,9 +51,11 @@ wait_listen "$T/p.out"
 
 lm=$("$B/bench/serve_load" "$T/l/ledger.sock" "$NC" "$NE" "$W")
 pm=$("$B/bench/serve_load" "$T/p.sock" "$NC" "$NE" "$W")
+le=$("$B/bench/serve_load_ep" "$T/l/ledger.sock" "$NC" "$NE" "$W")
+pe=$("$B/bench/serve_load_ep" "$T/p.sock" "$NC" "$NE" "$W")
 l1=$("$B/bench/serve_load" "$T/l/ledger.sock" 1 "$ONE" 1)
 p1=$("$B/bench/serve_load" "$T/p.sock" 1 "$ONE" 1)
-for r in "$lm" "$pm" "$l1" "$p1"; do
+for r in "$lm" "$pm" "$le" "$pe" "$l1" "$p1"; do
     case "$r" in
     *" errors=0"*) ;;
     *) echo "serve bench: a load run failed or had errors, not counted: '$r'" >&2
@@ -67,22 +74,29 @@ kill -TERM "$lp" "$pp"
 wait "$lp" "$pp" 2>/dev/null
 pids=""
 
-le=$(field "$lm" eps)
-pe=$(field "$pm" eps)
-ratio=$(awk -v a="$le" -v b="$pe" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+ratio=$(awk -v a="$(field "$lm" eps)" -v b="$(field "$pm" eps)" \
+    'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+ratio_ep=$(awk -v a="$(field "$le" eps)" -v b="$(field "$pe" eps)" \
+    'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 {
     printf 'scenario\tledger\tpeer\n'
-    printf '%s clients acked events/s\t%s\t%s\n' "$NC" "$le" "$pe"
+    printf '%s clients acked events/s\t%s\t%s\n' "$NC" "$(field "$lm" eps)" "$(field "$pm" eps)"
     printf '%s clients ack p50 ms\t%s\t%s\n' "$NC" "$(field "$lm" p50_ms)" "$(field "$pm" p50_ms)"
     printf '%s clients ack p99 ms\t%s\t%s\n' "$NC" "$(field "$lm" p99_ms)" "$(field "$pm" p99_ms)"
+    printf '%s clients, epoll load: acked events/s\t%s\t%s\n' "$NC" "$(field "$le" eps)" "$(field "$pe" eps)"
+    printf '%s clients, epoll load: ack p50 ms\t%s\t%s\n' "$NC" "$(field "$le" p50_ms)" "$(field "$pe" p50_ms)"
+    printf '%s clients, epoll load: ack p99 ms\t%s\t%s\n' "$NC" "$(field "$le" p99_ms)" "$(field "$pe" p99_ms)"
     printf 'one at a time p50 ms\t%s\t%s\n' "$(field "$l1" p50_ms)" "$(field "$p1" p50_ms)"
     printf 'one at a time p99 ms\t%s\t%s\n' "$(field "$l1" p99_ms)" "$(field "$p1" p99_ms)"
     printf 'daemon peak RSS MiB\t%s\t%s\n' "$lrss" "$prss"
     printf 'daemon anonymous RSS MiB (at the end)\t%s\t%s\n' "$lanon" "$panon"
     printf 'ledger/peer events/s\t%s\t\n' "$ratio"
+    printf 'ledger/peer events/s, epoll load\t%s\t\n' "$ratio_ep"
 } | tee "$OUT/serve.tsv"
 echo "ledger: $lm"
 echo "peer:   $pm"
+echo "ledger, epoll load: $le"
+echo "peer,   epoll load: $pe"
 echo "ledger one: $l1"
 echo "peer one:   $p1"
 grep 'stopped' "$T/l.err"
