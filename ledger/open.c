@@ -257,6 +257,13 @@ ldg_open(struct ldg_ledger **out, const char *dir,
         return LDG_EINVAL;
     snprintf(path, sizeof path, "%s/data.mdb", dir);
     if (stat(path, &st) != 0) {
+        int e = errno;
+        /* Only a file that is not there is "no ledger": one this user
+         * may not reach is there or not, and init is not the remedy. */
+        if (e != ENOENT && e != ENOTDIR) {
+            snprintf(err, errcap, "cannot open %s: %s", path, strerror(e));
+            return LDG_EIO;
+        }
         snprintf(err, errcap, "no ledger in %s (run 'ledger init')", dir);
         return LDG_ENOTFOUND;
     }

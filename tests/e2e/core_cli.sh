@@ -148,6 +148,18 @@ for c in "stats" "show 0" "verify" "append x.a --body {}"; do
         bad missing "'$c' without a ledger: exit $rc ($(errtxt))"
 done
 [ -e "$T/none" ] && bad missing "a read of a missing ledger created $T/none"
+# a ledger this user may not reach is not "no ledger": 74, the cause named
+# (it used to say "no ledger in DIR (run 'ledger init')", exit 66)
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
+    mkdir -m 0700 "$T/private" && "$LEDGER" --dir "$T/private/l" init >/dev/null 2>&1
+    for c in "stats" "show 0" "verify" "append --direct x.a --body {}"; do
+        run setpriv --reuid=65534 --regid=65534 --clear-groups "$LEDGER" \
+            --dir "$T/private/l" $c
+        [ "$rc" = 74 ] && grep -q "Permission denied" "$T/err" &&
+            ! grep -q "ledger init" "$T/err" ||
+            bad missing "'$c' on a ledger it may not read: exit $rc ($(errtxt))"
+    done
+fi
 expect 66 missing L ingest "$T/nonexistent.jsonl"
 grep -q "cannot open $T/nonexistent.jsonl" "$T/err" || bad missing "ingest: $(errtxt)"
 
