@@ -22,6 +22,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/serve_load.h"
+
 #include "serve/serve.h"
 
 struct client {
@@ -89,13 +91,6 @@ client_main(void *arg)
     return NULL;
 }
 
-static int
-cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -123,12 +118,7 @@ main(int argc, char **argv)
     all = malloc(total * sizeof *all);
     if (cs == NULL || th == NULL || all == NULL)
         return 71;
-    /* A run's ids are its own: a second run against the same server
-     * would otherwise be answered "duplicate" from the index and never
-     * commit (the one-at-a-time figure of bench/serve.sh measured that
-     * until the ninth session). */
-    snprintf(tag, sizeof tag, "%x.%llx", (unsigned)getpid(),
-             (unsigned long long)(ldg_now_mono_ns() & 0xffffffu));
+    load_tag(tag, sizeof tag);
     for (int k = 0; k < nc; k++) {
         cs[k].tag = tag;
         cs[k].path = argv[1];
@@ -147,11 +137,7 @@ main(int argc, char **argv)
         free(cs[k].sent_ns);
     }
     secs = (double)(ldg_now_mono_ns() - t0) / 1e9;
-    qsort(all, total, sizeof *all, cmp_d);
-    printf("serve_load clients=%d window=%d events=%zu secs=%.3f eps=%.0f "
-           "p50_ms=%.3f p99_ms=%.3f max_ms=%.3f errors=%d\n",
-           nc, window, total, secs, (double)total / secs, all[total / 2],
-           all[(size_t)((double)total * 0.99)], all[total - 1], errors);
+    load_report(nc, window, all, total, secs, errors);
     free(all);
     free(cs);
     free(th);

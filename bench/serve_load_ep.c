@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/serve_load.h"
+
 #define LINE_MAX_BYTES 200
 #define IN_CAP 65536
 
@@ -116,13 +118,6 @@ answers(struct conn *c)
     c->in_len -= off;
 }
 
-static int
-cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -151,8 +146,7 @@ main(int argc, char **argv)
     ep = epoll_create1(EPOLL_CLOEXEC);
     if (cs == NULL || all == NULL || ep < 0)
         return 71;
-    snprintf(tag, sizeof tag, "%x.%llx", (unsigned)getpid(),
-             (unsigned long long)(now_ns() & 0xffffffu));
+    load_tag(tag, sizeof tag);
     memset(&sa, 0, sizeof sa);
     sa.sun_family = AF_UNIX;
     memcpy(sa.sun_path, argv[1], strlen(argv[1]));
@@ -236,11 +230,7 @@ main(int argc, char **argv)
         free(cs[k].sent_ns);
         free(cs[k].out);
     }
-    qsort(all, total, sizeof *all, cmp_d);
-    printf("serve_load clients=%d window=%d events=%zu secs=%.3f eps=%.0f "
-           "p50_ms=%.3f p99_ms=%.3f max_ms=%.3f errors=%d\n",
-           nc, window, total, secs, (double)total / secs, all[total / 2],
-           all[(size_t)((double)total * 0.99)], all[total - 1], errors);
+    load_report(nc, window, all, total, secs, errors);
     free(all);
     free(cs);
     return errors ? 1 : 0;
