@@ -196,7 +196,7 @@ $(B)/libledger.pc: FORCE
 # serve_crash.sh's kill -9 rounds: the issue's 100 in a plain build, 6
 # under the sanitizers (their daemons are several times slower; the
 # rounds test the daemon's durability, not the sanitizers' findings).
-CHECK_SERVE_CRASH_ROUNDS ?= 100
+CHECK_SERVE_CRASH_ROUNDS ?= $(or $(SERVE_CRASH_ROUNDS),100)
 check: all $(TEST_BIN) headertest
 	@SERVE_CRASH_ROUNDS=$(CHECK_SERVE_CRASH_ROUNDS) tests/run_tests.sh $(B)
 
@@ -215,7 +215,7 @@ asan:
 # test that hit it: the process stops at the first report with exit 86, a
 # code no test expects. TSAN_TESTS='*' runs every end-to-end test.
 TSAN_TESTS ?= serve_* core_cli core_crash evals_cli fleet export_roundtrip \
-	verify_remember query_follow query_cli
+	verify_remember query_follow query_cli ingest_trickle
 tsan:
 	TSAN_OPTIONS="halt_on_error=1 exitcode=86 $(TSAN_OPTIONS)" \
 	LEDGER_TESTS="$(TSAN_TESTS)" \

@@ -314,7 +314,8 @@ const struct cli_command cli_cmd_probe = {
     "ledger directory (one NAME=URL a line, # comments). Prints the events "
     "appended; exit 0. When `ledger serve` serves the ledger, the events go "
     "through it (its write path and its access.json), as `ledger append`'s "
-    "do; --direct writes directly.",
+    "do; --direct writes directly. A socket it may not reach (permission "
+    "denied: a server may be there) is an error (74), not a direct write.",
     probe_opts,
     CLI_OUT_BASIC,
     "# a local Ollama and a llama.cpp server\n"

@@ -517,8 +517,8 @@ int ldg_writer_flush(struct ldg_writer *w);
  * to the commit thread without waiting for their commit: with gather 1
  * they are committed as soon as they are signed and the commits ahead of
  * them are done, and on_commit acknowledges them then. Blocks only while
- * every batch slot is in flight, as a full batch does. 0, or the error of
- * an earlier failed commit. */
+ * every batch slot is in flight, as a full batch does. 0, the error of an
+ * earlier failed commit, or LDG_EINVAL when w is NULL. */
 int ldg_writer_push(struct ldg_writer *w);
 /* Events durably committed by this writer so far (an event whose id was
  * already in the log is not committed again and not counted). */

@@ -255,7 +255,8 @@ ldg_open(struct ldg_ledger **out, const char *dir,
     *out = NULL;
     if (dir == NULL)
         return LDG_EINVAL;
-    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    snprintf(path, sizeof path, "%s/%s", dir,
+             ldg_store_file_name(LDG_FILE_DATA));
     if (stat(path, &st) != 0) {
         int e = errno;
         /* Only a file that is not there is "no ledger": one this user

@@ -489,11 +489,6 @@ serve_auth_check(const struct serve_auth *a, uint64_t may,
     return 0;
 }
 
-/* Gives the readers' group what reading needs: the directory (setgid,
- * so files made later inherit the group) and data.mdb to read, lock.mdb
- * to write (LMDB readers register in it: without it a reader would read
- * without the lock, unsafe beside a live writer), the socket to connect.
- * keys/ and its files are not touched: they stay 0700 and 0600. */
 /* Gives file f group gid and mode, changing only what differs: under the
  * shipped unit the files already have the group, and chown is outside its
  * system calls (SystemCallFilter=~@privileged). For the directory (is_dir)
@@ -518,6 +513,11 @@ give_group(const char *f, gid_t gid, mode_t mode, int is_dir)
     return 0;
 }
 
+/* Gives the readers' group what reading needs: the directory (0750, and
+ * setgid only when needed: give_group) and data.mdb to read, lock.mdb to
+ * write (LMDB readers register in it: without it a reader would read
+ * without the lock, unsafe beside a live writer), the socket to connect.
+ * keys/ and its files are not touched: they stay 0700 and 0600. */
 int
 serve_auth_apply_readers(const struct serve_auth *a, const char *dir,
                          const char *sock, char *err, size_t cap)

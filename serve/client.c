@@ -71,6 +71,7 @@ ldg_client_connect(struct ldg_client **out, const char *dir, const char *path,
     if (c == NULL || (c->in = malloc(ANSWER_MAX)) == NULL) {
         free(c);
         close(fd);
+        snprintf(err, errcap, "out of memory");
         return LDG_ENOMEM;
     }
     c->fd = fd;

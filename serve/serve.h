@@ -128,8 +128,9 @@ struct ldg_serve_stats {
     uint64_t sweeps;   /* dead-reader sweeps done */
     uint64_t cleared;  /* reader slots of dead processes cleared */
     uint64_t trims;    /* parts of data.mdb's mapping dropped (trim_events) */
-    /* requests whose id was already in the log, answered with that
-     * event's seq and "duplicate": nothing appended (not in acked) */
+    /* events whose id was already in the log (a sealed batch's count
+     * for a batch sent again), answered with that event's seq and
+     * "duplicate": nothing appended, not in acked */
     uint64_t duplicates;
 };
 void ldg_serve_stats(const struct ldg_server *s, struct ldg_serve_stats *st);

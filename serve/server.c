@@ -1058,13 +1058,10 @@ take_done(struct ldg_server *s)
         r->ready = 1;
         if (r->is_err)
             bump(&s->st.errors);
-        else if (r->dup)
-            bump(&s->st.duplicates);
-        else if (r->sb != NULL)
-            __atomic_add_fetch(&s->st.acked, (uint64_t)r->sb->n,
+        else /* events: a sealed batch counts its events */
+            __atomic_add_fetch(r->dup ? &s->st.duplicates : &s->st.acked,
+                               r->sb != NULL ? (uint64_t)r->sb->n : 1,
                                __ATOMIC_RELAXED);
-        else
-            bump(&s->st.acked);
         c = r->c;
         c->held--;
         if (!c->dead && !c->dirty) {

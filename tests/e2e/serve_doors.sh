@@ -53,26 +53,46 @@ grep -q "^ledger append: run.started: field '.*': required" "$T/e" || fail "refu
 "$LEDGER" --dir "$D" append -v --direct x.door --body '{"i":4}' >"$T/o" 2>"$T/e" || fail "--direct"
 grep -q -- '--direct: writing' "$T/e" || fail "--direct -v: $(cat "$T/e")"
 grep -q '^seq 4$' "$T/o" || fail "--direct: $(cat "$T/o")"
-# --- a server serves the ledger but refuses this user the socket: said,
-#     exit 74, nothing written (it used to write directly without a word)
+# --- a socket this user may not reach, beside a ledger it may write: said,
+#     exit 74, nothing written (before, the event went in directly, behind
+#     the server's back and without a word)
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
-    n0=$("$LEDGER" --dir "$D" stats -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["events"])' 2>/dev/null)
-    setpriv --reuid=65534 --regid=65534 --clear-groups "$LEDGER" --dir "$D" \
-        append x.door --body '{"i":5}' >"$T/o" 2>"$T/e"
+    U=$(mktemp -d)
+    chmod 755 "$U"
+    chown 65534:65534 "$U"
+    as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+    as_nobody "$LEDGER" --dir "$U/l" init >/dev/null 2>"$T/e" ||
+        fail "init as nobody: $(cat "$T/e")"
+    # root's server: its socket is root's, 0660, so nobody may not connect
+    "$LEDGER" --dir "$U/l" serve >"$T/userve.out" 2>"$T/userve.err" &
+    upid=$!
+    i=0
+    while ! grep -q '^listening on ' "$T/userve.out" 2>/dev/null && [ $i -lt 400 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    n0=$("$LEDGER" --dir "$U/l" stats -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["events"])')
+    as_nobody "$LEDGER" --dir "$U/l" append x.door --body '{"i":5}' >"$T/o" 2>"$T/e"
     rc=$?
-    [ $rc = 74 ] || fail "append refused the socket: exit $rc: $(cat "$T/e")"
-    grep -q "^ledger append: cannot connect to $S: Permission denied (where ledger serve listens); nothing written (--direct" "$T/e" ||
-        fail "append refused the socket: $(cat "$T/e")"
-    printf '{"type":"x.door","body":{"i":6}}\n' >"$T/one.jsonl"
-    chmod 644 "$T/one.jsonl"
-    setpriv --reuid=65534 --regid=65534 --clear-groups "$LEDGER" --dir "$D" \
-        ingest - <"$T/one.jsonl" >"$T/o" 2>"$T/e"
+    [ $rc = 74 ] || fail "append beside an unreachable socket: exit $rc: $(cat "$T/e")"
+    grep -q "^ledger append: cannot connect to $U/l/ledger.sock: Permission denied (where ledger serve listens); nothing written (--direct" "$T/e" ||
+        fail "append beside an unreachable socket: $(cat "$T/e")"
+    printf '{"type":"x.door","body":{"i":6}}\n' |
+        as_nobody "$LEDGER" --dir "$U/l" ingest - >"$T/o" 2>"$T/e"
     rc=$?
-    [ $rc = 74 ] || fail "ingest refused the socket: exit $rc: $(cat "$T/e")"
-    grep -q "^ledger ingest: cannot connect to $S: Permission denied" "$T/e" ||
-        fail "ingest refused the socket: $(cat "$T/e")"
-    n1=$("$LEDGER" --dir "$D" stats -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["events"])' 2>/dev/null)
+    [ $rc = 74 ] || fail "ingest beside an unreachable socket: exit $rc: $(cat "$T/e")"
+    grep -q "^ledger ingest: cannot connect to $U/l/ledger.sock: Permission denied" "$T/e" ||
+        fail "ingest beside an unreachable socket: $(cat "$T/e")"
+    n1=$("$LEDGER" --dir "$U/l" stats -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["events"])')
     [ -n "$n0" ] && [ "$n0" = "$n1" ] || fail "events before/after the refused doors: '$n0' '$n1'"
+    # the direct write the refusal stands in for would have worked
+    as_nobody "$LEDGER" --dir "$U/l" append --direct x.door --body '{"i":7}' >"$T/o" 2>"$T/e" ||
+        fail "append --direct as nobody: $(cat "$T/e")"
+    kill -TERM "$upid"
+    wait "$upid"
+    rm -rf "$U"
+else
+    echo "SKIP: the unreachable-socket case needs root and setpriv"
 fi
 
 # --- append --id is idempotent, through the server and directly

@@ -15,7 +15,7 @@ any module added later) knows the stored format:
     is never allowed. Adjacent literals are joined as the compiler joins
     them ("ent" "ries"), and \\x / octal escapes decoded;
   * names one of the store's files ("data.mdb", "lock.mdb", or a path
-    ending in one): ledger.h's ldg_store_file() names them;
+    ending in one): ledger.h's ldg_store_file_name() names them;
   * uses LMDB: includes <lmdb.h>, calls mdb_*() or uses an MDB_* name;
   * uses msgpack: includes <msgpack.h>, calls msgpack-c, the core's
     canonical msgpack helpers (ldg_mp_*, ldg_json_to_msgpack,
