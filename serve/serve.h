@@ -67,7 +67,10 @@ struct ldg_serve_options {
      * otherwise stay counted in the daemon's resident size as the log
      * grows; the pages stay in the page cache), a part at a time: one of
      * LDG_SERVE_TRIM_PARTS parts of the file every trim_events /
-     * LDG_SERVE_TRIM_PARTS events (at least 1). 0 = 8192. */
+     * LDG_SERVE_TRIM_PARTS events (at least 1); and all of it every
+     * trim_events / (2 LDG_SERVE_TRIM_PARTS) requests answered
+     * "duplicate", whose lookups read pages anywhere in the file. 0 =
+     * 8192. */
     unsigned trim_events;
     /* Who may write: NULL: DIR/access.json (docs/SYSTEMD.md; a missing
      * file lets only the server's own uid and root write). A malformed
@@ -127,7 +130,8 @@ struct ldg_serve_stats {
     uint64_t denied;   /* errors that were "not authorised" (access.json) */
     uint64_t sweeps;   /* dead-reader sweeps done */
     uint64_t cleared;  /* reader slots of dead processes cleared */
-    uint64_t trims;    /* parts of data.mdb's mapping dropped (trim_events) */
+    uint64_t trims;    /* parts of data.mdb's mapping dropped (trim_events),
+                        * and whole drops for duplicates (trim_events) */
     /* events whose id was already in the log (a sealed batch's count
      * for a batch sent again), answered with that event's seq and
      * "duplicate": nothing appended, not in acked */

@@ -337,7 +337,9 @@ test_server__drops_its_map_every_trim_events(void **state)
      * counted it as both); a part released after the 2nd, 4th and 6th
      * request */
     assert_true(st.acked == 5 && st.commits == 5 && st.duplicates == 1);
-    assert_int_equal(st.trims, 3);
+    /* and the whole map once for the duplicate: every trim_step / 2
+     * duplicates (here 1), as a retry storm reads pages anywhere */
+    assert_int_equal(st.trims, 4);
     close(fd);
     ldg_serve_free(r.s);
     assert_int_equal(ldg_size(l, &size), 0);
