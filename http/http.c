@@ -173,7 +173,9 @@ ldg_http_method_idempotent(const char *method)
 struct xfer {
     struct ldg_http_response *resp;
     size_t cap;
-    size_t alloc;
+    /* the body as it arrives, at most cap bytes; resp->body is its bytes
+     * (owned by resp from the first byte on, freed with it) */
+    struct ldg_buf body;
     int toobig;      /* the cap stopped the transfer */
     int oom;         /* an allocation failed in a callback */
     char reason[64]; /* reason phrase of the last status line */
@@ -283,30 +285,16 @@ static size_t
 on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
     struct xfer *x = arg;
-    struct ldg_http_response *r = x->resp;
     size_t n = size * nmemb;
 
-    if (n > x->cap - r->body_len) {
-        x->toobig = 1;
+    ldg_buf_add(&x->body, data, n);
+    if (x->body.err != 0) {
+        x->toobig = x->body.err == LDG_ETOOBIG;
+        x->oom = x->body.err == LDG_ENOMEM;
         return 0;
     }
-    if (r->body_len + n + 1 > x->alloc) {
-        size_t want = x->alloc ? x->alloc : 4096;
-        while (want < r->body_len + n + 1)
-            want *= 2;
-        if (want > x->cap + 1)
-            want = x->cap + 1;
-        char *nb = realloc(r->body, want);
-        if (!nb) {
-            x->oom = 1;
-            return 0;
-        }
-        r->body = nb;
-        x->alloc = want;
-    }
-    memcpy(r->body + r->body_len, data, n);
-    r->body_len += n;
-    r->body[r->body_len] = 0;
+    x->resp->body = x->body.s; /* NUL-terminated, as before */
+    x->resp->body_len = x->body.len;
     return n;
 }
 
@@ -513,6 +501,7 @@ ldg_http_request(struct ldg_http_client *c, const struct ldg_http_request *req,
         }
         ldg_http_response_release(resp);
         struct xfer x = {.resp = resp, .cap = cap};
+        ldg_buf_init(&x.body, cap);
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         CURLcode cc = attempt(h, req, method, hdrs, &x, cerr);
