@@ -116,7 +116,7 @@ $(B)/tests/%: tests/%.c $(TEST_SUPPORT) $(TEST_HEADERS) $(B)/libledger-int.a
 	    -MF $@.d -o $@ $(TEST_SUPPORT) $< $(B)/libledger-int.a $(LDLIBS) \
 	    $(TEST_LDLIBS)
 
-$(B)/bench/%: bench/%.c $(B)/libledger-int.a
+$(B)/bench/%: bench/%.c $(wildcard bench/*.h) $(B)/libledger-int.a
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libledger-int.a \
 	    $(LDLIBS) -lsqlite3

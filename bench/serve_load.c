@@ -102,16 +102,14 @@ main(int argc, char **argv)
     uint64_t t0;
     size_t total;
 
-    if (argc < 4) {
-        fprintf(stderr, "usage: serve_load SOCKET CLIENTS EVENTS [WINDOW]\n");
-        return 64;
-    }
+    if (argc < 4)
+        return load_usage("serve_load");
     nc = atoi(argv[2]);
     n = atoi(argv[3]);
     if (argc > 4)
         window = atoi(argv[4]);
     if (nc < 1 || n < 1 || window < 1)
-        return 64;
+        return load_usage("serve_load");
     cs = calloc((size_t)nc, sizeof *cs);
     th = calloc((size_t)nc, sizeof *th);
     total = (size_t)nc * (size_t)n;

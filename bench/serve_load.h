@@ -1,6 +1,7 @@
 /*
  * serve_load.h — what bench/serve_load.c and bench/serve_load_ep.c share:
- * the run's id tag and the result line bench/serve.sh reads.
+ * the run's id tag, the usage line and the result line bench/serve.sh
+ * reads.
  */
 #ifndef BENCH_SERVE_LOAD_H
 #define BENCH_SERVE_LOAD_H
@@ -22,6 +23,15 @@ load_tag(char *tag, size_t cap)
     clock_gettime(CLOCK_MONOTONIC, &t);
     snprintf(tag, cap, "%x.%lx", (unsigned)getpid(),
              (unsigned long)(t.tv_nsec & 0xffffff));
+}
+
+/* The usage line, for a missing or bad argument: exit code 64. */
+static int
+load_usage(const char *prog)
+{
+    fprintf(stderr, "usage: %s SOCKET CLIENTS EVENTS [WINDOW] (counts >= 1)\n",
+            prog);
+    return 64;
 }
 
 static int

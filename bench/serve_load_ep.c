@@ -129,17 +129,14 @@ main(int argc, char **argv)
     size_t total;
     struct sockaddr_un sa;
 
-    if (argc < 4) {
-        fprintf(stderr,
-                "usage: serve_load_ep SOCKET CLIENTS EVENTS [WINDOW]\n");
-        return 64;
-    }
+    if (argc < 4)
+        return load_usage("serve_load_ep");
     nc = atoi(argv[2]);
     n = atoi(argv[3]);
     if (argc > 4)
         window = atoi(argv[4]);
     if (nc < 1 || n < 1 || window < 1 || strlen(argv[1]) >= sizeof sa.sun_path)
-        return 64;
+        return load_usage("serve_load_ep");
     cs = calloc((size_t)nc, sizeof *cs);
     total = (size_t)nc * (size_t)n;
     all = malloc(total * sizeof *all);

@@ -77,7 +77,7 @@ cli_serve_connect(struct cli *c, struct ldg_client **out, int verbose)
             "%s (where ledger serve listens); nothing written (--direct "
             "writes the ledger directly instead)",
             err);
-    return rc == LDG_ENOMEM ? EX_OSERR : EX_IOERR;
+    return cli_exit_code(rc);
 }
 
 int

@@ -302,6 +302,7 @@ commit_group(struct ldg_server *s, struct req *group)
 {
     int rc, full = 0;
     uint64_t appended = 0;
+    size_t dups = 0;
     struct req *r;
 
     for (int tries = 0; tries < 3; tries++) {
@@ -311,7 +312,7 @@ commit_group(struct ldg_server *s, struct req *group)
     }
     /* a group of duplicates and refusals appended nothing: no commit */
     if (rc == 0 && appended > 0)
-        __atomic_add_fetch(&s->st.commits, 1, __ATOMIC_RELAXED);
+        bump(&s->st.commits);
     if (rc < 0) {
         char msg[700];
         snprintf(msg, sizeof msg,
@@ -330,13 +331,9 @@ commit_group(struct ldg_server *s, struct req *group)
             r->resp_len = r->resp ? sizeof oom - 1 : 0;
             r->is_err = 1;
         }
+        dups += r->dup && !r->is_err;
     }
-    {
-        size_t dups = 0;
-        for (r = group; r != NULL; r = r->qnext)
-            dups += r->dup && !r->is_err;
-        return dups;
-    }
+    return dups;
 }
 
 /* One dead-reader sweep; sets the next one's time, and wake, the
@@ -346,7 +343,7 @@ sweep_readers(struct ldg_server *s, uint64_t *next, struct timespec *wake)
 {
     uint64_t ms = s->o.sweep_ms;
     int dead = ldg_clear_dead_readers(s->l);
-    __atomic_add_fetch(&s->st.sweeps, 1, __ATOMIC_RELAXED);
+    bump(&s->st.sweeps);
     if (dead > 0)
         __atomic_add_fetch(&s->st.cleared, (uint64_t)dead, __ATOMIC_RELAXED);
     *next = ldg_now_mono_ns() + ms * 1000000u;
@@ -441,7 +438,7 @@ writer_main(void *arg)
         if (dups_since >= (trim_step > 1 ? trim_step / 2 : 1)) {
             ldg_access_hint(s->l, LDG_ACCESS_RELEASE);
             dups_since = 0;
-            __atomic_add_fetch(&s->st.trims, 1, __ATOMIC_RELAXED);
+            bump(&s->st.trims);
         }
         if (since_trim >= (trim_step > 0 ? trim_step : 1)) {
             /* the pages this writer's lookups touched: unmapped, so the
@@ -449,7 +446,7 @@ writer_main(void *arg)
             ldg_access_release_part(s->l, trim_part, LDG_SERVE_TRIM_PARTS);
             trim_part = (trim_part + 1) % LDG_SERVE_TRIM_PARTS;
             since_trim = 0;
-            __atomic_add_fetch(&s->st.trims, 1, __ATOMIC_RELAXED);
+            bump(&s->st.trims);
         }
     }
     return NULL;

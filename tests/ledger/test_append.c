@@ -138,10 +138,12 @@ sealed_count(struct fx *f, const struct ldg_key *k)
     return n;
 }
 
-/* Adds j as a sealed batch in a batch of its own; returns the code, the
- * batch committed only on 0. */
+/* Adds j as a sealed batch in a batch of its own, each event's source
+ * src (NULL: none, as parsed); returns the code, the batch committed only
+ * on 0. */
 static int
-add_one(struct fx *f, json_t *j, uint64_t *first)
+add_from(struct fx *f, json_t *j, const struct ldg_source *src,
+         uint64_t *first)
 {
     struct ldg_sealed_batch *sb = NULL;
     struct ldg_batch *b;
@@ -150,6 +152,10 @@ add_one(struct fx *f, json_t *j, uint64_t *first)
 
     if (ldg_sealed_batch_parse(&sb, j, err, sizeof err) != 0)
         fail_msg("parse: %s", err);
+    for (size_t i = 0; i < sb->n; i++) {
+        assert_null(sb->ev[i].in.source); /* none on the wire */
+        sb->ev[i].in.source = src;
+    }
     assert_int_equal(ldg_batch_begin(&b, f->l), 0);
     rc = ldg_batch_add_sealed(b, sb, first);
     if (rc == 0)
@@ -157,6 +163,12 @@ add_one(struct fx *f, json_t *j, uint64_t *first)
     ldg_batch_free(b);
     ldg_sealed_batch_free(sb);
     return rc;
+}
+
+static int
+add_one(struct fx *f, json_t *j, uint64_t *first)
+{
+    return add_from(f, j, NULL, first);
 }
 
 static void
@@ -427,30 +439,6 @@ test_append__sealed_batch_through_the_writer(void **state)
  * connection): each stamp records it, the claims and the seal are the
  * client's as sealed, the log verifies, and the batch sent again with
  * another source is still recognised as the one recorded. */
-static int
-add_with_source(struct fx *f, json_t *j, const struct ldg_source *src,
-                uint64_t *first)
-{
-    struct ldg_sealed_batch *sb = NULL;
-    struct ldg_batch *b;
-    char err[512];
-    int rc;
-
-    if (ldg_sealed_batch_parse(&sb, j, err, sizeof err) != 0)
-        fail_msg("parse: %s", err);
-    for (size_t i = 0; i < sb->n; i++) {
-        assert_null(sb->ev[i].in.source); /* none on the wire */
-        sb->ev[i].in.source = src;
-    }
-    assert_int_equal(ldg_batch_begin(&b, f->l), 0);
-    rc = ldg_batch_add_sealed(b, sb, first);
-    if (rc == 0)
-        assert_int_equal(ldg_batch_commit(b, NULL, NULL), 0);
-    ldg_batch_free(b);
-    ldg_sealed_batch_free(sb);
-    return rc;
-}
-
 static void
 test_append__sealed_batch_records_its_source(void **state)
 {
@@ -463,7 +451,7 @@ test_append__sealed_batch_records_its_source(void **state)
     struct ldg_event ev;
     uint64_t first = 0, again = 0;
 
-    assert_int_equal(add_with_source(f, j, &a, &first), 0);
+    assert_int_equal(add_from(f, j, &a, &first), 0);
     verify_ok(f);
     assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
     for (uint64_t i = 0; i < 3; i++) {
@@ -484,7 +472,7 @@ test_append__sealed_batch_records_its_source(void **state)
     }
     ldg_txn_abort(t);
     /* a retry from another process: the seal decides, not the stamp */
-    assert_int_equal(add_with_source(f, j, &b, &again), LDG_EDUPLICATE);
+    assert_int_equal(add_from(f, j, &b, &again), LDG_EDUPLICATE);
     assert_int_equal(again, first);
     json_decref(j);
     verify_ok(f);
