@@ -359,6 +359,7 @@ enum {
     OPT_SHOWCUR,
     OPT_EXPLAIN,
     OPT_DEPS,
+    OPT_FIELDS,
 };
 
 static const struct cli_opt query_opts[] = {
@@ -379,6 +380,12 @@ static const struct cli_opt query_opts[] = {
              "end with a cursor to continue from"),
     CLI_FLAG(OPT_EXPLAIN, 0, "explain",
              "say on standard error which index answered"),
+    CLI_VALUE(OPT_FIELDS, 0, "output-fields", "LIST",
+              "with -o json or json-pretty: only these keys, a comma-separated "
+              "list of seq ts time recorded_ts recorded_time clock type "
+              "subject run parent actor actor_name id source prev "
+              "body_commitment leaf_hash claim_digest seal seal_leaf "
+              "signature body model_at (as journalctl's)"),
     CLI_FLAG(OPT_DEPS, 0, "deps",
              "with pack=P: also what the pack depends on - its routes "
              "(declarations, decisions, evals, promotions) and their "
@@ -576,7 +583,7 @@ bundle_event_short(const struct cli *c, const json_t *e,
 static int
 query_bundle(struct cli *c, const struct cli_bundle_args *ba,
              const struct ldg_query *q, enum ldg_query_format fmt,
-             uint64_t limit, int reverse)
+             uint32_t fields, uint64_t limit, int reverse)
 {
     struct ldg_bundle_contents *bc = NULL;
     size_t n, first = 0, shown = 0, *hits = NULL, nhits = 0;
@@ -612,15 +619,22 @@ query_bundle(struct cli *c, const struct cli_bundle_args *ba,
     signal(SIGPIPE, SIG_IGN);
     for (size_t k = 0; k < nhits - first; k++) {
         size_t idx = reverse ? hits[nhits - 1 - k] : hits[first + k];
-        const json_t *e = json_array_get(bc->events, idx);
+        json_t *e = json_array_get(bc->events, idx);
         if (reverse && limit > 0 && shown == limit)
             break;
         if (fmt == LDG_QFMT_JSON || fmt == LDG_QFMT_JSON_PRETTY) {
-            char *j = json_dumps(
-                e, (fmt == LDG_QFMT_JSON ? JSON_COMPACT : JSON_INDENT(2)) |
-                       JSON_PRESERVE_ORDER);
-            if (j != NULL)
-                printf("%s\n", j);
+            char *j;
+            if (fields != LDG_QF_ALL)
+                ldg_query_fields_filter(e, fields); /* printed once */
+            j = json_dumps(e, (fmt == LDG_QFMT_JSON ? JSON_COMPACT
+                                                    : JSON_INDENT(2)) |
+                                  JSON_PRESERVE_ORDER);
+            if (j == NULL) {
+                cli_err(c, "out of memory");
+                rc = EX_OSERR;
+                goto out;
+            }
+            printf("%s\n", j);
             free(j);
         } else {
             bundle_event_short(c, e, fmt);
@@ -646,6 +660,8 @@ cmd_query(struct cli *c, int argc, char **argv)
     struct cli_args a;
     char **dterms = NULL;
     int ndterms = 0, deps = 0;
+    const char *fields_s = NULL;
+    uint32_t fields = LDG_QF_ALL;
     json_t *dstore = NULL;
     const char *since = NULL, *until = NULL, *after = NULL;
     const char *patterns[64];
@@ -701,6 +717,9 @@ cmd_query(struct cli *c, int argc, char **argv)
         case OPT_DEPS:
             deps = 1;
             break;
+        case OPT_FIELDS:
+            fields_s = a.value;
+            break;
         default:
             rc = cli_bundle_opt(c, &ba, ch, a.value);
             if (rc < 0)
@@ -727,6 +746,13 @@ cmd_query(struct cli *c, int argc, char **argv)
                 "cat)",
                 c->out_name);
         return EX_USAGE;
+    }
+    if (fields_s != NULL) {
+        if (fmt != LDG_QFMT_JSON && fmt != LDG_QFMT_JSON_PRETTY)
+            return cli_usage_err(c, "--output-fields goes with -o json or "
+                                    "-o json-pretty");
+        if (ldg_query_fields_parse(fields_s, &fields, err, sizeof err) < 0)
+            return cli_usage_err(c, "--output-fields: %s", err);
     }
     if (follow_mode && reverse) {
         cli_err(c, "-f/--follow and -r/--reverse conflict: follow prints new "
@@ -769,7 +795,7 @@ cmd_query(struct cli *c, int argc, char **argv)
         return rc == LDG_EBADINPUT ? EX_USAGE : cli_exit_code(rc);
     }
     if (ba.file != NULL) {
-        rc = query_bundle(c, &ba, q, fmt, limit, reverse);
+        rc = query_bundle(c, &ba, q, fmt, fields, limit, reverse);
         ldg_query_free(q);
         return rc;
     }
@@ -783,7 +809,9 @@ cmd_query(struct cli *c, int argc, char **argv)
     o.json = fmt == LDG_QFMT_JSON || fmt == LDG_QFMT_JSON_PRETTY;
     o.cut = c->fit && !o.json && fmt != LDG_QFMT_CAT;
     if ((rc = ldg_query_render_new(&o.r, fmt,
-                                   show_cursor ? LDG_RENDER_CURSOR : 0)) < 0) {
+                                   show_cursor ? LDG_RENDER_CURSOR : 0)) < 0 ||
+        (fields != LDG_QF_ALL &&
+         (rc = ldg_query_render_set_fields(o.r, fields)) < 0)) {
         cli_err(c, "%s", ldg_strerror(rc));
         rc = cli_exit_code(rc);
         goto out;

@@ -1296,6 +1296,10 @@ int ldg_reader_event(struct ldg_reader *r, uint64_t seq, struct ldg_event *ev);
  * 0, LDG_EERASED, LDG_ENOTFOUND (no such event). */
 int ldg_reader_body(struct ldg_reader *r, uint64_t seq, const uint8_t **rec,
                     size_t *len);
+/* With want 0, ldg_reader_event leaves ev->leaf zero and reads nothing
+ * for it (no step of the tree's cursor): for a display that shows no leaf
+ * hash and no cursor. 1 (the default) takes it again. */
+void ldg_reader_want_leaf(struct ldg_reader *r, int want);
 void ldg_reader_free(struct ldg_reader *r);
 
 /* The payload of a body record stored uncompressed (canonical msgpack, in

@@ -328,6 +328,7 @@ struct ldg_reader {
     struct ldg_txn *t;
     struct seekc ec, bc, tc; /* entries, bodies, tree level 0 */
     int have_tree;
+    int no_leaf; /* ldg_reader_want_leaf(r, 0) */
     /* the leaf hash of event leaf_seq, learnt from the prev of the entry
      * after it */
     int has_leaf;
@@ -425,6 +426,13 @@ ldg_reader_new(struct ldg_reader **out, struct ldg_txn *t)
 }
 
 void
+ldg_reader_want_leaf(struct ldg_reader *r, int want)
+{
+    if (r != NULL)
+        r->no_leaf = !want;
+}
+
+void
 ldg_reader_free(struct ldg_reader *r)
 {
     if (r == NULL)
@@ -505,7 +513,9 @@ ldg_reader_event(struct ldg_reader *r, uint64_t seq, struct ldg_event *ev)
         rc = LDG_ECORRUPT;
     if (rc < 0)
         return rc;
-    if ((rc = reader_leaf(r, ev)) < 0)
+    if (r->no_leaf)
+        memset(ev->leaf, 0, sizeof ev->leaf);
+    else if ((rc = reader_leaf(r, ev)) < 0)
         return rc;
     /* this entry's prev is the leaf of the event before it: a reverse
      * scan asks for that one next */

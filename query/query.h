@@ -145,6 +145,42 @@ enum ldg_query_render_flags {
 struct ldg_query_render;
 int ldg_query_render_new(struct ldg_query_render **out,
                          enum ldg_query_format fmt, unsigned flags);
+
+/* The keys of a json / json-pretty event that a renderer can be limited
+ * to (`ledger query --output-fields`, as journalctl's), in the order a
+ * line writes them. LDG_QF_BODY stands for "body", or "erased":true when
+ * the body was erased. Keys an event does not have (run, parent,
+ * actor_name, id, source; claim_digest, seal and seal_leaf of a sealed
+ * event, signature of a signed one; model_at) are left out as always. */
+enum ldg_query_field {
+    LDG_QF_SEQ, LDG_QF_TS, LDG_QF_TIME, LDG_QF_RECORDED_TS,
+    LDG_QF_RECORDED_TIME, LDG_QF_CLOCK, LDG_QF_TYPE, LDG_QF_SUBJECT,
+    LDG_QF_RUN, LDG_QF_PARENT, LDG_QF_ACTOR, LDG_QF_ACTOR_NAME, LDG_QF_ID,
+    LDG_QF_SOURCE, LDG_QF_PREV, LDG_QF_BODY_COMMITMENT, LDG_QF_LEAF_HASH,
+    LDG_QF_CLAIM_DIGEST, LDG_QF_SEAL, LDG_QF_SEAL_LEAF, LDG_QF_SIGNATURE,
+    LDG_QF_BODY, LDG_QF_MODEL_AT,
+    LDG_QF_COUNT
+};
+#define LDG_QF_ALL ((UINT32_C(1) << LDG_QF_COUNT) - 1)
+/* Parses a comma-separated list of those names ("seq,type,body") into
+ * *mask, a bit (1 << enum ldg_query_field) for each. LDG_EBADINPUT, with
+ * err (errcap bytes; may be NULL) naming the unknown or empty name and
+ * listing the known ones; *mask is then unchanged. */
+int ldg_query_fields_parse(const char *list, uint32_t *mask, char *err,
+                           size_t errcap);
+/* Limits json and json-pretty to the keys in mask (the default is
+ * LDG_QF_ALL); "cursor" stays LDG_RENDER_CURSOR's. What no asked-for key
+ * needs is not looked up: the actor's name, the body record, the model
+ * lookups of "model_at" (and ldg_query_stream skips the leaf hash when
+ * neither "leaf_hash" nor a cursor is wanted). LDG_EINVAL for an empty
+ * mask or unknown bits. Other formats ignore it. */
+int ldg_query_render_set_fields(struct ldg_query_render *r, uint32_t mask);
+/* Deletes from an event object (the shape of `ledger show -o json`, or a
+ * bundle's events.jsonl line) every key not in mask: "erased" and
+ * "body_error" go with LDG_QF_BODY, and keys of no enum ldg_query_field
+ * name (a bundle's own, "cursor") are deleted too. No-op if event is not
+ * an object. */
+void ldg_query_fields_filter(json_t *event, uint32_t mask);
 /* Renders ev as text ending in '\n' (several lines for verbose and
  * json-pretty). *text is borrowed until the next call on r. Erased bodies
  * render as erased ("erased": true in JSON). Key names are cached in r

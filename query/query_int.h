@@ -134,13 +134,21 @@ struct q_jsonstate {
  * NULL: ,"model_at":{..} from q_model_at_text). Touches nothing but its
  * arguments: worker threads call it on events of the caller's snapshot. */
 int q_render_json_rec(struct ldg_buf *b, struct q_jsonstate *js, unsigned flags,
-                      const struct ldg_event *ev, const char *name,
-                      const uint8_t *rec, size_t rec_len, size_t body_max,
-                      const char *extra);
+                      uint32_t fields, const struct ldg_event *ev,
+                      const char *name, const uint8_t *rec, size_t rec_len,
+                      size_t body_max, const char *extra);
+/* The fields that need the body record at hand: the body, and model_at
+ * (whose model is named in the body). */
+#define Q_FIELDS_REC                                                        \
+    ((UINT32_C(1) << LDG_QF_BODY) | (UINT32_C(1) << LDG_QF_MODEL_AT))
 /* A renderer's format, flags, and the name of key id (cached in r; the
  * pointer is valid until the next call on r). */
 enum ldg_query_format q_render_fmt(const struct ldg_query_render *r);
 unsigned q_render_flags(const struct ldg_query_render *r);
+uint32_t q_render_fields(const struct ldg_query_render *r);
+/* iter.c: events from it have ev->leaf zero from here on, unread (for a
+ * stream that shows no leaf hash and no cursor) */
+void q_iter_skip_leaf(struct ldg_query_iter *it);
 const char *q_render_key_name(struct ldg_query_render *r, struct ldg_txn *t,
                               const char *id);
 struct q_modelcache;

@@ -20,6 +20,15 @@
 #define SUMMARY_MAX 240 /* bytes of the one-line body summary */
 #define NAMES_MAX 256   /* cached key names */
 
+/* enum ldg_query_field's names, in its order (the order of a json line) */
+static const char *const field_names[LDG_QF_COUNT] = {
+    "seq",       "ts",           "time",  "recorded_ts",  "recorded_time",
+    "clock",     "type",         "subject", "run",        "parent",
+    "actor",     "actor_name",   "id",    "source",       "prev",
+    "body_commitment", "leaf_hash", "claim_digest", "seal", "seal_leaf",
+    "signature", "body",         "model_at",
+};
+
 /* ---------------------------------------------- JSON into an ldg_buf -- */
 
 /* A JSON string literal, escaped as jansson does by default. */
@@ -112,6 +121,7 @@ struct keyname {
 struct ldg_query_render {
     enum ldg_query_format fmt;
     unsigned flags;
+    uint32_t fields; /* json, json-pretty: the keys to write */
     struct ldg_buf out;
     struct keyname *names;
     size_t nnames;
@@ -152,6 +162,7 @@ ldg_query_render_new(struct ldg_query_render **out, enum ldg_query_format fmt,
         return LDG_ENOMEM;
     r->fmt = fmt;
     r->flags = flags;
+    r->fields = LDG_QF_ALL;
     r->last_sec = (time_t)-1;
     r->js.utc_sec = (time_t)-1;
     *out = r;
@@ -555,13 +566,13 @@ w_hex(char *o, const uint8_t *p, size_t n)
  * ,"source":{"uid":U,"gid":G,"pid":P[,"exe":..][,"unit":..]} as present
  * (the time is in the head: see json_head). */
 static char *
-w_v2(char *o, const struct ldg_event *ev)
+w_v2(char *o, uint32_t fields, const struct ldg_event *ev)
 {
-    if (ev->id_len > 0) {
+    if ((fields & (UINT32_C(1) << LDG_QF_ID)) && ev->id_len > 0) {
         o = w_lit(o, ",\"id\":", 6);
         o = ldg_json_str_write(o, ev->id, ev->id_len);
     }
-    if (ev->has_source) {
+    if ((fields & (UINT32_C(1) << LDG_QF_SOURCE)) && ev->has_source) {
         o = w_lit(o, ",\"source\":{\"uid\":", 17);
         o = w_u64(o, ev->src_uid);
         o = w_lit(o, ",\"gid\":", 7);
@@ -589,16 +600,19 @@ w_v2(char *o, const struct ldg_event *ev)
  *  "body_commitment":"hex","leaf_hash":"hex","signature":"hex",
  *  "body":{..} | "erased":true [,"cursor":".."]}
  */
-/* The envelope, up to and including "signature". */
+/* The envelope, up to and including "signature", or the fields of it in
+ * fields (1 << enum ldg_query_field bits). Every key is written with a
+ * comma before it; q_json_close turns the line's first byte into '{'. */
 static int
-json_head(struct ldg_buf *b, struct q_jsonstate *js, const struct ldg_event *ev,
-          const char *name)
+json_head(struct ldg_buf *b, struct q_jsonstate *js, uint32_t fields,
+          const struct ldg_event *ev, const char *name)
 {
     size_t ntype = strlen(ev->type), nsubj = strlen(ev->subject);
     size_t nrun = strlen(ev->run), nact = strlen(ev->actor);
-    size_t nname = strlen(name), nts, ntm;
+    size_t nname = strlen(name), nts = 0, ntm = 0;
     uint64_t when = ldg_event_time(ev);
-    char *o, *ts, *tm;
+    char *o, *ts = NULL, *tm = NULL;
+#define F(x) (fields & (UINT32_C(1) << LDG_QF_##x))
 
     /* The envelope is written in one go into room reserved once: fixed
      * text and numbers under 512 bytes, hex 320, each string at most 6
@@ -608,81 +622,119 @@ json_head(struct ldg_buf *b, struct q_jsonstate *js, const struct ldg_event *ev,
                                     ev->src_unit_len)) == NULL)
         return LDG_ENOMEM;
     o = b->s + b->len;
-    o = w_lit(o, "{\"seq\":\"", 8);
-    o = w_u64(o, ev->seq);
-    o = w_lit(o, "\",\"ts\":\"", 8);
-    ts = o;
-    o = w_u64(o, when);
-    nts = (size_t)(o - ts);
-    o = w_lit(o, "\",\"time\":\"", 10);
-    tm = o;
-    o = w_utc(js, o, when);
-    ntm = (size_t)(o - tm);
+    if (F(SEQ)) {
+        o = w_lit(o, ",\"seq\":\"", 8);
+        o = w_u64(o, ev->seq);
+        *o++ = '"';
+    }
+    if (F(TS)) {
+        o = w_lit(o, ",\"ts\":\"", 7);
+        ts = o;
+        o = w_u64(o, when);
+        nts = (size_t)(o - ts);
+        *o++ = '"';
+    }
+    if (F(TIME)) {
+        o = w_lit(o, ",\"time\":\"", 9);
+        tm = o;
+        o = w_utc(js, o, when);
+        ntm = (size_t)(o - tm);
+        *o++ = '"';
+    }
     /* the ledger's own clock (no source time): the same text again */
-    o = w_lit(o, "\",\"recorded_ts\":\"", 17);
-    if (when == ev->ts_ns)
-        o = w_lit(o, ts, nts);
-    else
-        o = w_u64(o, ev->ts_ns);
-    o = w_lit(o, "\",\"recorded_time\":\"", 19);
-    if (when == ev->ts_ns)
-        o = w_lit(o, tm, ntm);
-    else
-        o = w_utc(js, o, ev->ts_ns);
-    if (ev->has_time)
-        o = w_lit(o, "\",\"clock\":\"source", 17);
-    else
-        o = w_lit(o, "\",\"clock\":\"ledger", 17);
-    o = w_lit(o, "\",\"type\":", 9);
-    o = ldg_json_str_write(o, ev->type, ntype);
-    o = w_lit(o, ",\"subject\":", 11);
-    o = ldg_json_str_write(o, ev->subject, nsubj);
-    if (nrun > 0) {
+    if (F(RECORDED_TS)) {
+        o = w_lit(o, ",\"recorded_ts\":\"", 16);
+        if (when == ev->ts_ns && ts != NULL)
+            o = w_lit(o, ts, nts);
+        else
+            o = w_u64(o, ev->ts_ns);
+        *o++ = '"';
+    }
+    if (F(RECORDED_TIME)) {
+        o = w_lit(o, ",\"recorded_time\":\"", 18);
+        if (when == ev->ts_ns && tm != NULL)
+            o = w_lit(o, tm, ntm);
+        else
+            o = w_utc(js, o, ev->ts_ns);
+        *o++ = '"';
+    }
+    if (F(CLOCK)) {
+        if (ev->has_time)
+            o = w_lit(o, ",\"clock\":\"source\"", 17);
+        else
+            o = w_lit(o, ",\"clock\":\"ledger\"", 17);
+    }
+    if (F(TYPE)) {
+        o = w_lit(o, ",\"type\":", 8);
+        o = ldg_json_str_write(o, ev->type, ntype);
+    }
+    if (F(SUBJECT)) {
+        o = w_lit(o, ",\"subject\":", 11);
+        o = ldg_json_str_write(o, ev->subject, nsubj);
+    }
+    if (F(RUN) && nrun > 0) {
         o = w_lit(o, ",\"run\":", 7);
         o = ldg_json_str_write(o, ev->run, nrun);
     }
-    if (ev->has_parent) {
+    if (F(PARENT) && ev->has_parent) {
         o = w_lit(o, ",\"parent\":\"", 11);
         o = w_u64(o, ev->parent);
         *o++ = '"';
     }
-    o = w_lit(o, ",\"actor\":", 9);
-    o = ldg_json_str_write(o, ev->actor, nact);
-    if (nname > 0) {
+    if (F(ACTOR)) {
+        o = w_lit(o, ",\"actor\":", 9);
+        o = ldg_json_str_write(o, ev->actor, nact);
+    }
+    if (F(ACTOR_NAME) && nname > 0) {
         o = w_lit(o, ",\"actor_name\":", 14);
         o = ldg_json_str_write(o, name, nname);
     }
-    o = w_v2(o, ev);
-    o = w_lit(o, ",\"prev\":", 8);
-    o = w_hex(o, ev->prev, 32);
-    o = w_lit(o, ",\"body_commitment\":", 19);
-    o = w_hex(o, ev->body_root, 32);
-    o = w_lit(o, ",\"leaf_hash\":", 13);
-    o = w_hex(o, ev->leaf, 32);
+    o = w_v2(o, fields, ev);
+    if (F(PREV)) {
+        o = w_lit(o, ",\"prev\":", 8);
+        o = w_hex(o, ev->prev, 32);
+    }
+    if (F(BODY_COMMITMENT)) {
+        o = w_lit(o, ",\"body_commitment\":", 19);
+        o = w_hex(o, ev->body_root, 32);
+    }
+    if (F(LEAF_HASH)) {
+        o = w_lit(o, ",\"leaf_hash\":", 13);
+        o = w_hex(o, ev->leaf, 32);
+    }
     if (ev->sealed) {
-        o = w_lit(o, ",\"claim_digest\":", 16);
-        o = w_hex(o, ev->digest, 32);
-        o = w_lit(o, ",\"seal\":\"", 9);
-        o = w_u64(o, ev->seal_seq);
-        o = w_lit(o, "\",\"seal_leaf\":\"", 15);
-        o = w_u64(o, ev->seal_leaf);
-        *o++ = '"';
-    } else {
+        if (F(CLAIM_DIGEST)) {
+            o = w_lit(o, ",\"claim_digest\":", 16);
+            o = w_hex(o, ev->digest, 32);
+        }
+        if (F(SEAL)) {
+            o = w_lit(o, ",\"seal\":\"", 9);
+            o = w_u64(o, ev->seal_seq);
+            *o++ = '"';
+        }
+        if (F(SEAL_LEAF)) {
+            o = w_lit(o, ",\"seal_leaf\":\"", 14);
+            o = w_u64(o, ev->seal_leaf);
+            *o++ = '"';
+        }
+    } else if (F(SIGNATURE)) {
         o = w_lit(o, ",\"signature\":", 13);
         o = w_hex(o, ev->sig, 64);
     }
+#undef F
     b->len = (size_t)(o - b->s);
     b->s[b->len] = '\0';
     return 0;
 }
 
-/* "model_at" (when extra is not empty), the cursor if asked for, and the
- * end of the line. */
+/* "model_at" (when extra is not empty and asked for), the cursor if asked
+ * for, and the end of the line that began at start: its first byte, the
+ * comma before the first key, becomes the '{'. */
 static void
-json_tail(struct ldg_buf *b, unsigned flags, const struct ldg_event *ev,
-          const char *extra)
+json_tail(struct ldg_buf *b, size_t start, unsigned flags, uint32_t fields,
+          const struct ldg_event *ev, const char *extra)
 {
-    if (extra != NULL)
+    if (extra != NULL && (fields & (UINT32_C(1) << LDG_QF_MODEL_AT)))
         ldg_buf_puts(b, extra);
     if (flags & LDG_RENDER_CURSOR) {
         char cur[LDG_QUERY_CURSOR_MAX];
@@ -691,32 +743,49 @@ json_tail(struct ldg_buf *b, unsigned flags, const struct ldg_event *ev,
         ldg_buf_puts(b, cur);
         ldg_buf_add(b, "\"", 1);
     }
+    if (b->err)
+        return;
+    if (b->len > start)
+        b->s[start] = '{';
+    else
+        ldg_buf_add(b, "{", 1);
     ldg_buf_add(b, "}\n", 2);
+}
+
+/* ,"body":{..} from the stored record, or ,"erased":true (rec NULL), if
+ * body is among fields. */
+static int
+json_body_rec(struct ldg_buf *b, uint32_t fields, const uint8_t *rec,
+              size_t rec_len, size_t body_max)
+{
+    if (!(fields & (UINT32_C(1) << LDG_QF_BODY)))
+        return 0;
+    if (rec == NULL) {
+        ldg_buf_add(b, ",\"erased\":true", 14);
+        return b->err;
+    }
+    ldg_buf_add(b, ",\"body\":", 8);
+    if (b->err)
+        return b->err;
+    /* the stored record straight to text: the same bytes as json_dumps
+     * of the decoded body */
+    return ldg_body_record_json_append(rec, rec_len, body_max, &b->s, &b->len,
+                                       &b->cap);
 }
 
 int
 q_render_json_rec(struct ldg_buf *b, struct q_jsonstate *js, unsigned flags,
-                  const struct ldg_event *ev, const char *name,
-                  const uint8_t *rec, size_t rec_len, size_t body_max,
-                  const char *extra)
+                  uint32_t fields, const struct ldg_event *ev,
+                  const char *name, const uint8_t *rec, size_t rec_len,
+                  size_t body_max, const char *extra)
 {
-    int rc = json_head(b, js, ev, name);
+    size_t start = b->len;
+    int rc = json_head(b, js, fields, ev, name);
     if (rc < 0)
         return rc;
-    if (rec == NULL) {
-        ldg_buf_add(b, ",\"erased\":true", 14);
-    } else {
-        ldg_buf_add(b, ",\"body\":", 8);
-        if (b->err)
-            return b->err;
-        /* the stored record straight to text: the same bytes as
-         * json_dumps of the decoded body */
-        rc = ldg_body_record_json_append(rec, rec_len, body_max, &b->s, &b->len,
-                                         &b->cap);
-        if (rc < 0)
-            return rc;
-    }
-    json_tail(b, flags, ev, extra);
+    if ((rc = json_body_rec(b, fields, rec, rec_len, body_max)) < 0)
+        return rc;
+    json_tail(b, start, flags, fields, ev, extra);
     return b->err;
 }
 
@@ -734,32 +803,35 @@ render_json(struct ldg_query_render *r, struct ldg_txn *t,
 {
     struct ldg_buf *b = &r->out;
     const uint8_t *rec = NULL; /* the record the iterator has at hand */
-    size_t n = 0;
+    size_t n = 0, start = b->len;
     char *extra = NULL;
     int rc;
 
-    if (r->it != NULL) {
+    if (r->it != NULL && (r->fields & Q_FIELDS_REC)) {
         rc = q_iter_body_record(r->it, &rec, &n);
         if (rc == LDG_EERASED)
             rec = NULL;
         else if (rc < 0)
             return rc;
     }
-    if ((rc = q_model_at_text(&r->mc, t, ev,
+    if ((r->fields & (UINT32_C(1) << LDG_QF_MODEL_AT)) &&
+        (rc = q_model_at_text(&r->mc, t, ev,
                               r->given == 1 ? r->given_body : NULL,
                               r->given == 0 ? rec : NULL, n, &extra)) < 0)
         return rc;
     if (r->it != NULL) {
-        rc = q_render_json_rec(b, &r->js, r->flags, ev, name, rec, n,
-                               ldg_body_max(ldg_txn_ledger(t)), extra);
+        rc = q_render_json_rec(b, &r->js, r->flags, r->fields, ev, name, rec,
+                               n, ldg_body_max(ldg_txn_ledger(t)), extra);
         free(extra);
         return rc;
     }
-    if ((rc = json_head(b, &r->js, ev, name)) < 0) {
+    if ((rc = json_head(b, &r->js, r->fields, ev, name)) < 0) {
         free(extra);
         return rc;
     }
-    if (r->given == -1) {
+    if (!(r->fields & (UINT32_C(1) << LDG_QF_BODY))) {
+        /* not asked for */
+    } else if (r->given == -1) {
         ldg_buf_add(b, ",\"erased\":true", 14);
     } else if (r->given == 1) {
         ldg_buf_add(b, ",\"body\":", 8);
@@ -782,7 +854,7 @@ render_json(struct ldg_query_render *r, struct ldg_txn *t,
             return rc;
         }
     }
-    json_tail(b, r->flags, ev, extra);
+    json_tail(b, start, r->flags, r->fields, ev, extra);
     free(extra);
     return 0;
 }
@@ -901,6 +973,8 @@ render_json_pretty(struct ldg_query_render *r, struct ldg_txn *t,
         json_decref(o);
         return rc;
     }
+    if (r->fields != LDG_QF_ALL)
+        ldg_query_fields_filter(o, r->fields);
     if (r->flags & LDG_RENDER_CURSOR) {
         char cur[LDG_QUERY_CURSOR_MAX];
         ldg_query_cursor(ev, cur);
@@ -958,6 +1032,94 @@ q_render_flags(const struct ldg_query_render *r)
     return r->flags;
 }
 
+uint32_t
+q_render_fields(const struct ldg_query_render *r)
+{
+    return r->fields;
+}
+
+
+int
+ldg_query_fields_parse(const char *list, uint32_t *mask, char *err,
+                       size_t errcap)
+{
+    uint32_t m = 0;
+    const char *p = list;
+
+    if (list == NULL || mask == NULL)
+        return LDG_EINVAL;
+    for (;;) {
+        const char *e = strchr(p, ',');
+        size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
+        int f;
+        for (f = 0; f < LDG_QF_COUNT; f++)
+            if (strlen(field_names[f]) == n &&
+                memcmp(field_names[f], p, n) == 0)
+                break;
+        if (f == LDG_QF_COUNT) {
+            struct ldg_buf known = {0};
+            for (int k = 0; k < LDG_QF_COUNT; k++) {
+                ldg_buf_puts(&known, k ? ", " : "");
+                ldg_buf_puts(&known, field_names[k]);
+            }
+            if (err == NULL || errcap == 0)
+                ; /* no room for a message */
+            else if (n == 0)
+                snprintf(err, errcap, "empty field name in '%s' (known: %s)",
+                         list, known.err ? "?" : known.s);
+            else
+                snprintf(err, errcap, "unknown field '%.*s' (known: %s)",
+                         (int)(n > 64 ? 64 : n), p,
+                         known.err ? "?" : known.s);
+            ldg_buf_release(&known);
+            return LDG_EBADINPUT;
+        }
+        m |= UINT32_C(1) << f;
+        if (e == NULL)
+            break;
+        p = e + 1;
+    }
+    *mask = m;
+    return 0;
+}
+
+/* Is key one of mask's? "erased" and "body_error" go with "body". */
+static int
+field_wanted(const char *key, uint32_t mask)
+{
+    if (strcmp(key, "erased") == 0 || strcmp(key, "body_error") == 0)
+        key = "body";
+    for (int f = 0; f < LDG_QF_COUNT; f++)
+        if (strcmp(field_names[f], key) == 0)
+            return (mask & (UINT32_C(1) << f)) != 0;
+    return 0;
+}
+
+void
+ldg_query_fields_filter(json_t *event, uint32_t mask)
+{
+    const char *k;
+    json_t *v;
+    void *tmp;
+    if (!json_is_object(event))
+        return;
+    json_object_foreach_safe(event, tmp, k, v)
+    {
+        (void)v;
+        if (!field_wanted(k, mask))
+            json_object_del(event, k);
+    }
+}
+
+int
+ldg_query_render_set_fields(struct ldg_query_render *r, uint32_t mask)
+{
+    if (r == NULL || mask == 0 || (mask & ~LDG_QF_ALL) != 0)
+        return LDG_EINVAL;
+    r->fields = mask;
+    return 0;
+}
+
 const char *
 q_render_key_name(struct ldg_query_render *r, struct ldg_txn *t, const char *id)
 {
@@ -1010,7 +1172,11 @@ ldg_query_render_event(struct ldg_query_render *r, struct ldg_txn *t,
         return LDG_EINVAL;
     r->out.len = 0;
     r->out.err = 0;
-    name = key_name(r, t, ev->actor);
+    /* json without actor_name has no use for the name */
+    name = (r->fmt == LDG_QFMT_JSON || r->fmt == LDG_QFMT_JSON_PRETTY) &&
+                   !(r->fields & (UINT32_C(1) << LDG_QF_ACTOR_NAME))
+               ? ""
+               : key_name(r, t, ev->actor);
     switch (r->fmt) {
     case LDG_QFMT_VERBOSE:
         rc = render_verbose(r, t, ev, name);

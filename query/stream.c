@@ -74,6 +74,7 @@ struct q_stream {
     unsigned nth, want_th; /* workers running, wanted */
     int decided;           /* want_th is set (at the first full batch) */
     unsigned flags;
+    uint32_t fields; /* the renderer's: what the items need */
     size_t body_max;
     uint64_t limit;        /* events at most (0 = all), after the plain start */
     struct q_jsonstate js; /* the calling thread's */
@@ -90,9 +91,9 @@ render_batch(struct q_stream *s, struct batch *b, struct q_jsonstate *js)
     b->good_len = 0;
     for (size_t i = 0; i < b->n; i++) {
         const struct item *it = &b->items[i];
-        int rc =
-            q_render_json_rec(&b->out, js, s->flags, &it->ev, it->name, it->rec,
-                              it->rec_len, s->body_max, it->extra);
+        int rc = q_render_json_rec(&b->out, js, s->flags, s->fields, &it->ev,
+                                   it->name, it->rec, it->rec_len,
+                                   s->body_max, it->extra);
         if (rc < 0) {
             b->rc = rc;
             return;
@@ -263,7 +264,9 @@ run_threaded(struct q_stream *s, struct ldg_query_iter *it,
                 break;
             }
             iter_rc = ldg_query_iter_next(it, &item->ev);
-            if (iter_rc == 0)
+            item->rec = NULL;
+            item->rec_len = 0;
+            if (iter_rc == 0 && (s->fields & Q_FIELDS_REC))
                 iter_rc = q_iter_body_record(it, &item->rec, &item->rec_len);
             if (iter_rc == LDG_EERASED) {
                 item->rec = NULL;
@@ -275,7 +278,9 @@ run_threaded(struct q_stream *s, struct ldg_query_iter *it,
                 break;
             }
             {
-                const char *nm = q_render_key_name(r, t, item->ev.actor);
+                const char *nm = (s->fields & (UINT32_C(1) << LDG_QF_ACTOR_NAME))
+                                     ? q_render_key_name(r, t, item->ev.actor)
+                                     : "";
                 size_t nl = strnlen(nm, LDG_NAME_MAX);
                 const json_t *body = NULL;
                 memcpy(item->name, nm, nl);
@@ -283,7 +288,8 @@ run_threaded(struct q_stream *s, struct ldg_query_iter *it,
                 /* the model lookups need LMDB: done here, not in workers */
                 if (item->rec != NULL && ldg_query_iter_body(it, &body) != 1)
                     body = NULL;
-                iter_rc = item->rec == NULL
+                iter_rc = item->rec == NULL ||
+                                  !(s->fields & (UINT32_C(1) << LDG_QF_MODEL_AT))
                               ? 0
                               : q_model_at_text(q_render_modelcache(r), t,
                                                 &item->ev, body, item->rec,
@@ -389,6 +395,11 @@ ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
         q_modelcache_detach(*q_render_modelcache(r));
         return rc;
     }
+    /* a line with no leaf hash and no cursor needs no leaf: no step in
+     * the tree's cursor an event (the caller's *last has none then) */
+    if (!(q_render_fields(r) & (UINT32_C(1) << LDG_QF_LEAF_HASH)) &&
+        !(q_render_flags(r) & LDG_RENDER_CURSOR))
+        q_iter_skip_leaf(it);
     /* json: the first BATCH events on this thread alone (see the top) */
     {
         uint64_t first = o->limit > 0 && o->limit < BATCH ? o->limit : BATCH;
@@ -425,6 +436,7 @@ ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
     pthread_cond_init(&s->work, NULL);
     pthread_cond_init(&s->done, NULL);
     s->flags = q_render_flags(r);
+    s->fields = q_render_fields(r);
     s->body_max = ldg_body_max(ldg_txn_ledger(q_iter_txn(it)));
     rc = run_threaded(s, it, r, o, count, last);
     stop_workers(s);

@@ -54,6 +54,15 @@ for terms in "type=route.decision" "actor=log type=run.*" "body.outcome=ok" \
     cmp -s "$T/got" "$T/want" ||
         fail "query --bundle $terms: $(tr '\n' ' ' <"$T/got") want $(tr '\n' ' ' <"$T/want")"
 done
+# --output-fields selects the bundle's keys as a ledger's
+# shellcheck disable=SC2086
+R query --bundle "$B" $K type=route.decision -o json --output-fields seq,type
+[ "$rc" = 0 ] && [ "$(jq -c 'keys_unsorted' "$T/out" | sort -u)" = '["seq","type"]' ] ||
+    fail "query --bundle --output-fields: exit $rc $(cat "$T/out" "$T/err")"
+# shellcheck disable=SC2086
+R query --bundle "$B" $K -o json --output-fields sequence
+[ "$rc" = 64 ] && grep -q "unknown field 'sequence'" "$T/err" ||
+    fail "query --bundle --output-fields typo: exit $rc $(cat "$T/err")"
 # shellcheck disable=SC2086
 R query --bundle "$B" $K type=route.decision -n 1 -r
 [ "$(wc -l <"$T/out")" = 1 ] && grep -q ' 29 route.decision ' "$T/out" ||

@@ -158,5 +158,31 @@ awk 'BEGIN { for (i = 0; i < 3000; i++)
 [ "$(cat "$T/pipe.rc")" = 0 ] || fail "SIGPIPE: exit $(cat "$T/pipe.rc")"
 [ -s "$T/pipe.err" ] && fail "SIGPIPE: stderr $(cat "$T/pipe.err")"
 
+# --output-fields (journalctl's): only the keys named, in the line's order
+expect_code 0 q type=route.decision -o json --output-fields body,seq,model_at
+[ "$(lines)" = 2 ] || fail "--output-fields: $(lines) lines"
+head -1 "$T/out" | jq -e 'keys_unsorted == ["seq","body","model_at"]' \
+    >/dev/null || fail "--output-fields keys: $(head -1 "$T/out")"
+q type=route.decision -o json >"$T/full"
+jq -c '{seq, body, model_at}' "$T/full" >"$T/want"
+jq -c . "$T/out" | cmp -s - "$T/want" ||
+    fail "--output-fields differs from the full line's keys"
+expect_code 0 q seq=5 -o json-pretty --output-fields type,leaf_hash --show-cursor
+jq -e 'keys_unsorted == ["type","leaf_hash","cursor"]' "$T/out" >/dev/null ||
+    fail "json-pretty --output-fields: $(cat "$T/out")"
+# a cursor still names the leaf when leaf_hash is left out
+c5=$(q seq=5 -o json --show-cursor | jq -r .cursor)
+expect_code 0 q seq=5 -o json --output-fields seq --show-cursor
+[ "$(jq -r .cursor "$T/out")" = "$c5" ] || fail "cursor without leaf_hash: $(cat "$T/out")"
+expect_code 64 q -o json --output-fields seq,bdy
+grep -q "unknown field 'bdy'" "$T/err" || fail "typo: $(cat "$T/err")"
+[ -s "$T/out" ] && fail "a typo printed events"
+expect_code 64 q -o json --output-fields ''
+grep -q "empty field name" "$T/err" || fail "empty: $(cat "$T/err")"
+expect_code 64 q --output-fields seq
+grep -q "goes with -o json" "$T/err" || fail "short: $(cat "$T/err")"
+expect_code 0 q -S tomorrow -o json --output-fields seq
+[ "$(lines)" = 0 ] || fail "empty selection with --output-fields: $(lines)"
+
 [ "$fails" = 0 ] || { echo "$fails failures"; exit 1; }
 echo "query_cli: ok"

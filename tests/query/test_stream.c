@@ -81,13 +81,14 @@ sink_write(void *ctx, const char *text, size_t len)
     return 0;
 }
 
-/* Runs one query through ldg_query_stream with `threads`; the text in *out
+/* Runs one query through ldg_query_stream with `threads`, the renderer
+ * limited to fields (LDG_QF_ALL: all) and given rflags; the text in *out
  * (malloc'd), the stream's return value. */
 static int
-stream(struct ldg_ledger *l, int n, const char *const *terms, const char *since,
-       enum ldg_query_format fmt, unsigned threads, unsigned flags,
-       uint64_t limit, size_t stop_after, char **out, uint64_t *count,
-       uint64_t *last_seq)
+stream_f(struct ldg_ledger *l, int n, const char *const *terms,
+         const char *since, enum ldg_query_format fmt, unsigned threads,
+         unsigned flags, uint64_t limit, size_t stop_after, uint32_t fields,
+         unsigned rflags, char **out, uint64_t *count, uint64_t *last_seq)
 {
     struct ldg_query *q = NULL;
     struct ldg_query_iter *it = NULL;
@@ -106,7 +107,8 @@ stream(struct ldg_ledger *l, int n, const char *const *terms, const char *since,
                      0);
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
     assert_int_equal(ldg_query_iter_new(&it, q, t, flags), 0);
-    assert_int_equal(ldg_query_render_new(&r, fmt, LDG_RENDER_CURSOR), 0);
+    assert_int_equal(ldg_query_render_new(&r, fmt, rflags), 0);
+    assert_int_equal(ldg_query_render_set_fields(r, fields), 0);
     memset(&o, 0, sizeof o);
     o.threads = threads;
     o.limit = limit;
@@ -121,6 +123,148 @@ stream(struct ldg_ledger *l, int n, const char *const *terms, const char *since,
     ldg_query_free(q);
     *out = k.p ? k.p : strdup("");
     return rc;
+}
+
+static int
+stream(struct ldg_ledger *l, int n, const char *const *terms, const char *since,
+       enum ldg_query_format fmt, unsigned threads, unsigned flags,
+       uint64_t limit, size_t stop_after, char **out, uint64_t *count,
+       uint64_t *last_seq)
+{
+    return stream_f(l, n, terms, since, fmt, threads, flags, limit,
+                    stop_after, LDG_QF_ALL, LDG_RENDER_CURSOR, out, count,
+                    last_seq);
+}
+
+/* Every line of got is the line of full with the keys not in fields
+ * deleted: the same keys in the same order with the same values. */
+static void
+lines_are_filtered(const char *full, const char *got, uint32_t fields,
+                   size_t want_lines)
+{
+    const char *a = full, *b = got;
+    size_t lines = 0;
+    while (*a != '\0') {
+        const char *ea = strchr(a, '\n'), *eb = strchr(b, '\n');
+        json_error_t je;
+        json_t *ja, *jb;
+        void *ia, *ib;
+        assert_non_null(ea);
+        if (eb == NULL)
+            fail_msg("line %zu: missing", lines + 1);
+        ja = json_loadb(a, (size_t)(ea - a), 0, &je);
+        jb = json_loadb(b, (size_t)(eb - b), 0, &je);
+        assert_non_null(ja);
+        if (jb == NULL)
+            fail_msg("line %zu: not JSON: %.*s", lines + 1, (int)(eb - b), b);
+        ldg_query_fields_filter(ja, fields);
+        if (!json_equal(ja, jb))
+            fail_msg("line %zu: %.*s", lines + 1, (int)(eb - b), b);
+        /* and in the same order */
+        for (ia = json_object_iter(ja), ib = json_object_iter(jb);
+             ia != NULL && ib != NULL; ia = json_object_iter_next(ja, ia),
+            ib = json_object_iter_next(jb, ib))
+            assert_string_equal(json_object_iter_key(ia),
+                                json_object_iter_key(ib));
+        json_decref(ja);
+        json_decref(jb);
+        a = ea + 1;
+        b = eb + 1;
+        lines++;
+    }
+    assert_int_equal(*b, '\0');
+    assert_int_equal(lines, want_lines);
+}
+
+static void
+test_stream__output_fields_are_the_full_line_less_the_others(void **state)
+{
+    struct fx *f = *state;
+#define B(x) (UINT32_C(1) << LDG_QF_##x)
+    static const uint32_t masks[] = {
+        /* what bench/run.sh's peer prints */
+        B(SEQ) | B(TS) | B(TYPE) | B(SUBJECT) | B(RUN) | B(ACTOR) | B(BODY),
+        B(BODY),
+        B(SEQ),
+        B(LEAF_HASH) | B(ACTOR_NAME),
+        B(MODEL_AT) | B(TYPE),
+        B(RECORDED_TIME) | B(CLOCK) | B(SEAL) | B(SEAL_LEAF),
+        LDG_QF_ALL & ~B(BODY),
+        LDG_QF_ALL & ~B(TS) & ~B(TIME),
+    };
+#undef B
+    char *full = NULL, *got = NULL;
+    uint64_t fn = 0, fl = 0, gn = 0, gl = 0;
+
+    /* the whole log, and a time window, without a cursor */
+    for (int w = 0; w < 2; w++) {
+        const char *since = w ? "@1900000100" : NULL;
+        assert_int_equal(stream_f(f->l, 0, NULL, since, LDG_QFMT_JSON, 1, 0,
+                                  0, 0, LDG_QF_ALL, 0, &full, &fn, &fl),
+                         0);
+        for (size_t m = 0; m < sizeof masks / sizeof masks[0]; m++) {
+            for (unsigned th = 1; th <= 2; th++) {
+                assert_int_equal(stream_f(f->l, 0, NULL, since, LDG_QFMT_JSON,
+                                          th, 0, 0, 0, masks[m], 0, &got, &gn,
+                                          &gl),
+                                 0);
+                assert_int_equal(gn, fn);
+                assert_int_equal(gl, fl);
+                lines_are_filtered(full, got, masks[m], (size_t)fn);
+                free(got);
+            }
+        }
+        free(full);
+    }
+    /* a cursor still names the event's leaf when leaf_hash is left out */
+    assert_int_equal(stream_f(f->l, 0, NULL, NULL, LDG_QFMT_JSON, 2, 0, 0, 0,
+                              LDG_QF_ALL, LDG_RENDER_CURSOR, &full, &fn, &fl),
+                     0);
+    assert_int_equal(stream_f(f->l, 0, NULL, NULL, LDG_QFMT_JSON, 2, 0, 0, 0,
+                              UINT32_C(1) << LDG_QF_SEQ, LDG_RENDER_CURSOR,
+                              &got, &gn, &gl),
+                     0);
+    {
+        const char *a = full, *b = got;
+        size_t k = 0;
+        while ((a = strstr(a, "\"cursor\":\"")) != NULL) {
+            b = strstr(b, "\"cursor\":\"");
+            assert_non_null(b);
+            assert_memory_equal(a, b, 30);
+            a++;
+            b++;
+            k++;
+        }
+        assert_int_equal(k, fn);
+    }
+    free(full);
+    free(got);
+}
+
+static void
+test_stream__fields_parse_names_the_unknown_one(void **state)
+{
+    uint32_t m = 7;
+    char err[512];
+    (void)state;
+    assert_int_equal(ldg_query_fields_parse("seq,body", &m, err, sizeof err),
+                     0);
+    assert_int_equal(m, (UINT32_C(1) << LDG_QF_SEQ) |
+                            (UINT32_C(1) << LDG_QF_BODY));
+    m = 7;
+    assert_int_equal(ldg_query_fields_parse("seq,bdy", &m, err, sizeof err),
+                     LDG_EBADINPUT);
+    assert_non_null(strstr(err, "unknown field 'bdy'"));
+    assert_non_null(strstr(err, "model_at"));
+    assert_int_equal(m, 7);
+    assert_int_equal(ldg_query_fields_parse("seq,,body", &m, err, sizeof err),
+                     LDG_EBADINPUT);
+    assert_non_null(strstr(err, "empty field name"));
+    assert_int_equal(ldg_query_fields_parse("", &m, NULL, 0), LDG_EBADINPUT);
+    assert_int_equal(ldg_query_fields_parse("Seq", &m, err, sizeof err),
+                     LDG_EBADINPUT);
+    assert_int_equal(ldg_query_fields_parse("seq,", &m, err, sizeof err),
+                     LDG_EBADINPUT);
 }
 
 static void
@@ -408,6 +552,9 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stream__threads_print_what_the_plain_loop_prints),
+        cmocka_unit_test(
+            test_stream__output_fields_are_the_full_line_less_the_others),
+        cmocka_unit_test(test_stream__fields_parse_names_the_unknown_one),
         cmocka_unit_test(
             test_stream__writer_stop_ends_it_with_the_writers_value),
         cmocka_unit_test(
