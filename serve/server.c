@@ -90,15 +90,23 @@ struct conn {
     uint64_t may; /* the access.json entries it matches (serve/auth.c) */
     struct ldg_source source; /* from peer: recorded with every event */
     uint64_t lineno;
-    char *in;
-    size_t in_len, in_cap;
+    /* What was read and not yet made requests: complete lines waiting
+     * for room in the queue, then the start of the next line. Grows by
+     * doubling from READ_MIN up to the line limit (conn_read), freed when
+     * empty above 64 KiB (process_lines). */
+    struct ldg_buf in;
     int skipping; /* discarding an over-long line up to its newline */
     struct req *head, *tail;
     unsigned waiting; /* requests not yet answered */
     size_t waiting_bytes;
     unsigned held; /* requests the writer holds */
-    char *out;
-    size_t out_len, out_off, out_cap;
+    /* Answers not yet sent: out.p[out_off..out.len). What was sent is
+     * dropped (ldg_buf_consume) only when an answer needs room or all of
+     * it was sent, so a socket that takes a little at a time costs no
+     * memmove a send. No ceiling of its own: out_max stops the reading,
+     * and what is already queued must still be answered. */
+    struct ldg_buf out;
+    size_t out_off;
     int rd_eof, dead;
     uint32_t mask; /* epoll events registered */
     int dirty;     /* in take_done's list */
@@ -509,8 +517,8 @@ conn_free(struct ldg_server *s, struct conn *c)
         nx = r->next;
         req_free(s, r);
     }
-    free(c->in);
-    free(c->out);
+    ldg_buf_release(&c->in);
+    ldg_buf_release(&c->out);
     free(c);
 }
 
@@ -558,32 +566,24 @@ sweep(struct ldg_server *s)
     }
 }
 
+/* Queues n bytes of answers; -1 when out of memory (c->out unchanged:
+ * tried again at the next update). */
 static int
-out_append(struct ldg_server *s, struct conn *c, const char *p, size_t n)
+out_append(struct conn *c, const char *p, size_t n)
 {
-    if (c->out_off > 0 && c->out_off == c->out_len)
-        c->out_off = c->out_len = 0;
-    if (c->out_len + n > c->out_cap) {
-        size_t cap = c->out_cap ? c->out_cap : 4096;
-        char *nb;
-        if (c->out_off > 0) {
-            memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
-            c->out_len -= c->out_off;
-            c->out_off = 0;
-        }
-        while (cap < c->out_len + n)
-            cap *= 2;
-        if (cap != c->out_cap) {
-            nb = realloc(c->out, cap);
-            if (nb == NULL)
-                return -1;
-            c->out = nb;
-            c->out_cap = cap;
-        }
+    uint8_t *o;
+    if (c->out_off > 0 &&
+        (c->out_off == c->out.len || n >= c->out.cap - c->out.len)) {
+        /* all sent, or no room: what was sent goes first */
+        ldg_buf_consume(&c->out, c->out_off);
+        c->out_off = 0;
     }
-    memcpy(c->out + c->out_len, p, n);
-    c->out_len += n;
-    (void)s;
+    if ((o = ldg_buf_room(&c->out, n)) == NULL) {
+        c->out.err = 0; /* not sticky here: the bytes held are intact */
+        return -1;
+    }
+    memcpy(o, p, n);
+    c->out.len += n;
     return 0;
 }
 
@@ -594,7 +594,7 @@ conn_drain_fifo(struct ldg_server *s, struct conn *c)
     struct req *r;
     while ((r = c->head) != NULL && r->ready) {
         if (!c->dead && r->resp != NULL &&
-            out_append(s, c, r->resp, r->resp_len) < 0)
+            out_append(c, r->resp, r->resp_len) < 0)
             break;
         c->head = r->next;
         if (c->head == NULL)
@@ -611,7 +611,7 @@ conn_paused(const struct ldg_server *s, const struct conn *c)
 {
     return c->waiting >= s->o.queue_max ||
            c->waiting_bytes >= s->o.queue_bytes ||
-           c->out_len - c->out_off >= s->o.out_max;
+           c->out.len - c->out_off >= s->o.out_max;
 }
 
 static void process_lines(struct ldg_server *s, struct conn *c);
@@ -625,8 +625,8 @@ conn_update(struct ldg_server *s, struct conn *c)
     if (c->dead)
         return;
     conn_drain_fifo(s, c);
-    while (c->out_off < c->out_len) {
-        ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+    while (c->out_off < c->out.len) {
+        ssize_t w = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off,
                          MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w < 0 && errno == EINTR)
             continue;
@@ -639,24 +639,26 @@ conn_update(struct ldg_server *s, struct conn *c)
         c->out_off += (size_t)w;
         c->stall_since_ms = 0;
     }
-    if (c->out_off == c->out_len)
-        c->out_off = c->out_len = 0;
-    if (c->out_len - c->out_off >= s->o.out_max) {
+    if (c->out_off == c->out.len) {
+        ldg_buf_consume(&c->out, c->out_off); /* all sent: no memmove */
+        c->out_off = 0;
+    }
+    if (c->out.len - c->out_off >= s->o.out_max) {
         if (c->stall_since_ms == 0)
             c->stall_since_ms = now_ms();
     } else
         c->stall_since_ms = 0;
     /* Lines already read wait for room in the queue. */
-    if (!conn_paused(s, c) && c->in_len > 0 && !c->skipping)
+    if (!conn_paused(s, c) && c->in.len > 0 && !c->skipping)
         process_lines(s, c);
     if (c->dead)
         return;
-    if (c->out_off < c->out_len)
+    if (c->out_off < c->out.len)
         mask |= EPOLLOUT;
     if (!c->rd_eof && !s->stopping && !conn_paused(s, c))
         mask |= EPOLLIN | EPOLLRDHUP;
     if ((c->rd_eof || s->stopping) && c->head == NULL &&
-        c->out_off == c->out_len) {
+        c->out_off == c->out.len) {
         conn_close(s, c); /* all answered */
         return;
     }
@@ -878,75 +880,85 @@ handle_line(struct ldg_server *s, struct conn *c, const char *line, size_t len)
     queue_req(s, c, r);
 }
 
-/* Handles every complete line in c->in while there is room. */
+/* Handles every complete line in c->in while there is room. The lines
+ * are parsed where they lie; what is left (a line not yet complete, or
+ * lines waiting for room) moves to the front once, after the loop. */
 static void
 process_lines(struct ldg_server *s, struct conn *c)
 {
+    char *in = c->in.s;
     size_t pos = 0;
-    while (pos < c->in_len && !c->dead && (s->stopping || !conn_paused(s, c))) {
-        char *nl = memchr(c->in + pos, '\n', c->in_len - pos);
+    while (pos < c->in.len && !c->dead && (s->stopping || !conn_paused(s, c))) {
+        char *nl = memchr(in + pos, '\n', c->in.len - pos);
         if (nl == NULL)
             break;
-        handle_line(s, c, c->in + pos, (size_t)(nl - (c->in + pos)));
-        pos = (size_t)(nl - c->in) + 1;
+        handle_line(s, c, in + pos, (size_t)(nl - (in + pos)));
+        pos = (size_t)(nl - in) + 1;
     }
     if (c->dead)
         return;
-    if (pos > 0) {
-        memmove(c->in, c->in + pos, c->in_len - pos);
-        c->in_len -= pos;
-    }
+    ldg_buf_consume(&c->in, pos);
     /* Keep idle connections small. */
-    if (c->in_len == 0 && c->in_cap > 64 * 1024) {
-        free(c->in);
-        c->in = NULL;
-        c->in_cap = 0;
+    if (c->in.len == 0 && c->in.cap > 64 * 1024)
+        ldg_buf_release(&c->in);
+}
+
+/* Makes room in c->in to read into when it is full (only its NUL's byte
+ * left): twice as much, from READ_MIN, up to the line limit. 0; 1 when
+ * the buffer holds a whole line's limit without a newline (over-long:
+ * answered, and skipped from here to its newline); -1 out of memory. */
+static int
+in_room(struct ldg_server *s, struct conn *c)
+{
+    struct ldg_buf *in = &c->in;
+    size_t lim = s->o.max_line + 1; /* a full line and its newline */
+    size_t want;
+
+    if (in->len + 1 < in->cap)
+        return 0;
+    /* a sealed batch carries many events on one line: it may be
+     * SERVE_SEALED_LINE_FACTOR times as long */
+    if (in->len > 0 && !c->skipping && ldg_ingest_is_sealed(in->s, in->len))
+        lim = SERVE_SEALED_LINE_FACTOR * s->o.max_line + 1;
+    if (in->len >= lim) {
+        /* a full buffer without a newline: over-long. Refused before it
+         * grows any further; the rest of the line is read and dropped. */
+        c->lineno++;
+        bump(&s->st.requests);
+        answer_now(s, c,
+                   "line %llu: longer than %zu bytes: not recorded "
+                   "(the rest of the line is skipped)",
+                   (unsigned long long)c->lineno, lim - 1);
+        c->lineno--; /* counted again when its newline comes */
+        c->skipping = 1;
+        in->len = 0;
+        return 1;
     }
+    /* in->cap - 1 more doubles the allocation (ldg_buf_grow) */
+    want = in->cap ? in->cap - 1 : READ_MIN - 1;
+    if (want > lim - in->len)
+        want = lim - in->len;
+    in->max = lim;
+    return ldg_buf_room(in, want) != NULL ? 0 : -1;
 }
 
 static void
 conn_read(struct ldg_server *s, struct conn *c)
 {
-    size_t limit = s->o.max_line + 1; /* a full line and its newline */
+    struct ldg_buf *in = &c->in;
 
     for (int rounds = 0; rounds < 16 && !c->dead; rounds++) {
         ssize_t n;
+        int room;
         if (conn_paused(s, c))
             break;
-        if (c->in_len == c->in_cap) {
-            size_t cap = c->in_cap ? c->in_cap * 2 : READ_MIN, lim = limit;
-            char *nb;
-            /* a sealed batch carries many events on one line: it may be
-             * SERVE_SEALED_LINE_FACTOR times as long */
-            if (c->in_len > 0 && !c->skipping &&
-                ldg_ingest_is_sealed(c->in, c->in_len))
-                lim = SERVE_SEALED_LINE_FACTOR * s->o.max_line + 1;
-            if (cap > lim)
-                cap = lim;
-            if (cap <= c->in_len) {
-                /* a full buffer without a newline: over-long. Refused
-                 * before it grows any further; the rest of the line is
-                 * read and dropped. */
-                c->lineno++;
-                bump(&s->st.requests);
-                answer_now(s, c,
-                           "line %llu: longer than %zu bytes: not recorded "
-                           "(the rest of the line is skipped)",
-                           (unsigned long long)c->lineno, lim - 1);
-                c->lineno--; /* counted again when its newline comes */
-                c->skipping = 1;
-                c->in_len = 0;
-                continue;
-            }
-            nb = realloc(c->in, cap);
-            if (nb == NULL) {
-                conn_close(s, c);
-                return;
-            }
-            c->in = nb;
-            c->in_cap = cap;
+        if ((room = in_room(s, c)) < 0) {
+            conn_close(s, c);
+            return;
         }
-        n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, MSG_DONTWAIT);
+        if (room > 0)
+            continue;
+        n = recv(c->fd, in->p + in->len, in->cap - in->len - 1, MSG_DONTWAIT);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -957,11 +969,11 @@ conn_read(struct ldg_server *s, struct conn *c)
         }
         if (n == 0) {
             c->rd_eof = 1;
-            if (c->in_len > 0 && !c->skipping) {
-                size_t len = c->in_len;
+            if (in->len > 0 && !c->skipping) {
+                size_t len = in->len;
                 while (len > 0 &&
-                       (c->in[len - 1] == ' ' || c->in[len - 1] == '\t' ||
-                        c->in[len - 1] == '\r'))
+                       (in->s[len - 1] == ' ' || in->s[len - 1] == '\t' ||
+                        in->s[len - 1] == '\r'))
                     len--;
                 if (len > 0) {
                     c->lineno++;
@@ -973,21 +985,21 @@ conn_read(struct ldg_server *s, struct conn *c)
                                (unsigned long long)c->lineno);
                 }
             }
-            c->in_len = 0;
+            in->len = 0;
             break;
         }
         if (c->skipping) {
-            char *nl = memchr(c->in + c->in_len, '\n', (size_t)n);
-            if (nl == NULL) {
-                continue; /* dropped: in_len stays */
-            }
+            /* read at in->p (in->len is 0 while skipping) and dropped up
+             * to the newline, if one came */
+            char *nl = memchr(in->s, '\n', (size_t)n);
+            if (nl == NULL)
+                continue;
             c->skipping = 0;
             c->lineno++;
-            n = (c->in + c->in_len + n) - (nl + 1);
-            memmove(c->in, nl + 1, (size_t)n);
-            c->in_len = (size_t)n;
+            in->len = (size_t)n;
+            ldg_buf_consume(in, (size_t)(nl + 1 - in->s));
         } else
-            c->in_len += (size_t)n;
+            in->len += (size_t)n;
         process_lines(s, c);
     }
 }
@@ -1168,7 +1180,7 @@ begin_stop(struct ldg_server *s)
      * answered. Nothing more is read. */
     for (c = s->conns; c != NULL; c = nx) {
         nx = c->next;
-        if (!c->skipping && c->in_len > 0)
+        if (!c->skipping && c->in.len > 0)
             process_lines(s, c);
         conn_update(s, c);
     }
@@ -1178,7 +1190,7 @@ static int
 held_total(const struct ldg_server *s)
 {
     for (const struct conn *c = s->conns; c != NULL; c = c->next)
-        if (c->held > 0 || c->head != NULL || c->out_off < c->out_len)
+        if (c->held > 0 || c->head != NULL || c->out_off < c->out.len)
             return 1;
     return 0;
 }
