@@ -132,6 +132,7 @@ enum {
     OPT_MAX_CONNS,
     OPT_MAX_LINE,
     OPT_STALL,
+    OPT_BUDGET,
     OPT_PROBE_EVERY,
     OPT_PUBLISH_EVERY,
     OPT_SHIP_EVERY,
@@ -149,6 +150,12 @@ static const struct cli_opt serve_opts[] = {
     CLI_VALUE(OPT_STALL, 0, "stall-timeout", "MS",
               "drop a client that has not read its answers for MS "
               "milliseconds once 1 MiB of them wait (default 10000)"),
+    CLI_VALUE(OPT_BUDGET, 0, "budget", "BYTES",
+              "hold at most BYTES for all clients together: input read, "
+              "requests waiting, answers unsent (default 67108864, 64 MiB); "
+              "at it no client is read until less is held, and a client "
+              "that reads none of its answers for --stall-timeout is "
+              "dropped"),
     CLI_VALUE(OPT_PROBE_EVERY, 0, "probe-every", "DUR",
               "run `ledger probe` (the runtimes in DIR/runtimes) every DUR "
               "(30s, 5m, 1h); its events go through this server"),
@@ -369,6 +376,12 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
                 return cli_usage_err(c, "--stall-timeout: 1 to 86400000");
             o.stall_ms = (unsigned)v;
             break;
+        case OPT_BUDGET:
+            if (cli_parse_u64(a.value, &v) < 0 || v < 65536 ||
+                v > ((uint64_t)64 << 30) || v > SIZE_MAX)
+                return cli_usage_err(c, "--budget: 65536 to 68719476736");
+            o.budget_bytes = (size_t)v;
+            break;
         default:
             return cli_usage(c);
         }
@@ -451,12 +464,17 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
             "ledger serve: stopped: %llu connections (%llu refused, %llu "
             "dropped), %llu requests, %llu events committed in %llu "
             "commits, %llu duplicates answered (not appended again), %llu "
-            "errors (%llu not authorised); %llu dead readers cleared\n",
+            "errors (%llu not authorised); at most %llu KiB held at once "
+            "(reading stopped at the budget %llu times); %llu dead readers "
+            "cleared\n",
             (unsigned long long)st.conns, (unsigned long long)st.refused,
             (unsigned long long)st.dropped, (unsigned long long)st.requests,
             (unsigned long long)st.acked, (unsigned long long)st.commits,
             (unsigned long long)st.duplicates, (unsigned long long)st.errors,
-            (unsigned long long)st.denied, (unsigned long long)st.cleared);
+            (unsigned long long)st.denied,
+            (unsigned long long)(st.held_peak + 1023) / 1024,
+            (unsigned long long)st.budget_stops,
+            (unsigned long long)st.cleared);
     notify("STATUS=stopped: %llu events committed, %llu duplicates, %llu "
            "errors",
            (unsigned long long)st.acked, (unsigned long long)st.duplicates,

@@ -666,8 +666,9 @@ struct pline {
 
 struct chunk {
     int state;
-    char *buf;
-    size_t len, cap;
+    /* the lines, each followed by a NUL; reused from one fill to the next
+     * (a zeroed struct is an empty buffer: calloc'd by pipe_init) */
+    struct ldg_buf buf;
     struct pline lines[CHUNK_LINES];
     size_t n;
 };
@@ -693,9 +694,9 @@ parse_chunk(struct pipe *pp, struct chunk *c)
         json_t *holder = NULL;
         if (ln->kind != PL_EVENT)
             continue;
-        ln->parse_rc =
-            ldg_ingest_parse_line(c->buf + ln->off, ln->len, pp->body_max, &ev,
-                                  &holder, &ln->col, ln->msg, sizeof ln->msg);
+        ln->parse_rc = ldg_ingest_parse_line(c->buf.s + ln->off, ln->len,
+                                             pp->body_max, &ev, &holder,
+                                             &ln->col, ln->msg, sizeof ln->msg);
         if (ln->parse_rc < 0)
             continue;
         if (ldg_prepare(pp->l, &ev, ln->pe) < 0)
@@ -739,7 +740,7 @@ pipe_free(struct pipe *pp)
     for (int k = 0; pp->c != NULL && k < PIPE_CHUNKS; k++) {
         for (size_t i = 0; i < CHUNK_LINES; i++)
             ldg_prepared_free(pp->c[k].lines[i].pe);
-        free(pp->c[k].buf);
+        ldg_buf_release(&pp->c[k].buf);
     }
     free(pp->c);
     pthread_mutex_destroy(&pp->mu);
@@ -784,25 +785,19 @@ nomem:
     return LDG_ENOMEM;
 }
 
-/* Appends a line's bytes to c's buffer (NUL-terminated). */
+/* Appends a line's bytes to c's buffer, and a NUL after them. 0, or the
+ * buffer's error (LDG_ENOMEM: chunk_fill's ceiling is never reached). */
 static int
 chunk_put(struct chunk *c, const char *s, size_t n, struct pline *ln)
 {
-    if (c->len + n + 1 > c->cap) {
-        size_t cap = c->cap ? c->cap : CHUNK_BYTES + 4096;
-        char *nb;
-        while (cap < c->len + n + 1)
-            cap *= 2;
-        if ((nb = realloc(c->buf, cap)) == NULL)
-            return LDG_ENOMEM;
-        c->buf = nb;
-        c->cap = cap;
-    }
-    memcpy(c->buf + c->len, s, n);
-    c->buf[c->len + n] = '\0';
-    ln->off = c->len;
+    uint8_t *o = ldg_buf_room(&c->buf, n + 1);
+    if (o == NULL)
+        return c->buf.err;
+    memcpy(o, s, n);
+    o[n] = '\0';
+    ln->off = c->buf.len;
     ln->len = n;
-    c->len += n + 1;
+    c->buf.len += n + 1;
     return 0;
 }
 
@@ -813,8 +808,13 @@ chunk_fill(struct chunk *c, struct ldg_line_reader *r, uint64_t *lineno,
            int *eof)
 {
     c->n = 0;
-    c->len = 0;
-    while (c->n < CHUNK_LINES && c->len < CHUNK_BYTES && !*eof) {
+    c->buf.len = 0;
+    /* Lines are added while less than CHUNK_BYTES is held, each at most
+     * the reader's longest (a sealed batch's) and its NUL: the ceiling is
+     * never reached, it only says that the chunk is bounded. */
+    c->buf.max =
+        CHUNK_BYTES + (r->sealed_max > r->max ? r->sealed_max : r->max);
+    while (c->n < CHUNK_LINES && c->buf.len < CHUNK_BYTES && !*eof) {
         struct pline *ln = &c->lines[c->n];
         size_t len = 0;
         int got = ldg_line_read(r, &len);
@@ -891,7 +891,7 @@ consume_line(struct ldg_ledger *l, const struct ldg_ingest_opts *o,
         return 0;
     }
     if (ln->kind == PL_SEALED) {
-        rc = sealed_line(l, o, w, NULL, rep, ln->lineno, c->buf + ln->off,
+        rc = sealed_line(l, o, w, NULL, rep, ln->lineno, c->buf.s + ln->off,
                          ln->len);
         if (rc < 0)
             *stop = 1;

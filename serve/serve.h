@@ -24,7 +24,16 @@
  *     catches up (backpressure);
  *   - a connection whose unread responses reach out_max bytes is not
  *     read any more, and is dropped if it has not read them within
- *     stall_ms.
+ *     stall_ms;
+ *   - when all connections together hold budget_bytes (input read and not
+ *     yet requests, requests waiting, responses unsent), no connection is
+ *     read until they hold less; meanwhile a connection that reads none
+ *     of its responses for stall_ms is dropped, however few they are.
+ *     If no request is waiting, one connection at a time (the one with
+ *     the longest incomplete line) may read on up to the newline that
+ *     completes its line (dropped if it has not within stall_ms): what
+ *     is held may pass the budget by one read and one line.
+ *     docs/PROTOCOL.md, "Limits".
  */
 #ifndef LDG_SERVE_H
 #define LDG_SERVE_H
@@ -40,6 +49,9 @@
 
 /* Default socket name inside the ledger directory. */
 #define LDG_SERVE_SOCKET "ledger.sock"
+/* ldg_serve_options.budget_bytes's default: 64 MiB. A normal load (64
+ * clients, 16 requests in flight each) holds about 100 KiB. */
+#define LDG_SERVE_BUDGET_DEFAULT ((size_t)64 << 20)
 /* The parts data.mdb's mapping is released in, one at a time (trim_events). */
 #define LDG_SERVE_TRIM_PARTS 8
 
@@ -55,6 +67,11 @@ struct ldg_serve_options {
     unsigned queue_max; /* requests waiting per connection; 0 = 256 */
     size_t queue_bytes; /* request bytes waiting per connection; 0 = 4 MiB */
     size_t out_max;     /* unread response bytes per connection; 0 = 1 MiB */
+    /* Bytes held for all connections together (input read and not yet
+     * requests, request text waiting, answers unsent); at or over it no
+     * connection is read until it falls below. 0 =
+     * LDG_SERVE_BUDGET_DEFAULT. */
+    size_t budget_bytes;
     unsigned stall_ms;  /* drop a stalled reader after; 0 = 10000 */
     unsigned drain_ms;  /* on stop: time to hand out the last responses;
                            0 = 5000 */
@@ -136,6 +153,11 @@ struct ldg_serve_stats {
      * for a batch sent again), answered with that event's seq and
      * "duplicate": nothing appended, not in acked */
     uint64_t duplicates;
+    /* the budget (budget_bytes): bytes held now for all connections, the
+     * most held at once, and how many times reading stopped at it */
+    uint64_t held;
+    uint64_t held_peak;
+    uint64_t budget_stops;
 };
 void ldg_serve_stats(const struct ldg_server *s, struct ldg_serve_stats *st);
 

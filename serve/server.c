@@ -90,20 +90,29 @@ struct conn {
     uint64_t may; /* the access.json entries it matches (serve/auth.c) */
     struct ldg_source source; /* from peer: recorded with every event */
     uint64_t lineno;
-    char *in;
-    size_t in_len, in_cap;
+    /* What was read and not yet made requests: complete lines waiting
+     * for room in the queue, then the start of the next line. Grows by
+     * doubling from READ_MIN up to the line limit (conn_read), freed when
+     * empty above 64 KiB (process_lines). */
+    struct ldg_buf in;
     int skipping; /* discarding an over-long line up to its newline */
     struct req *head, *tail;
     unsigned waiting; /* requests not yet answered */
     size_t waiting_bytes;
     unsigned held; /* requests the writer holds */
-    char *out;
-    size_t out_len, out_off, out_cap;
+    /* Answers not yet sent: out.p[out_off..out.len). What was sent is
+     * dropped (ldg_buf_consume) only when an answer needs room or all of
+     * it was sent, so a socket that takes a little at a time costs no
+     * memmove a send. No ceiling of its own: out_max stops the reading,
+     * and what is already queued must still be answered. */
+    struct ldg_buf out;
+    size_t out_off;
     int rd_eof, dead;
     uint32_t mask; /* epoll events registered */
     int dirty;     /* in take_done's list */
     struct conn *dirty_next;
     uint64_t stall_since_ms;
+    size_t counted; /* its bytes in s->held, as held_sync last saw them */
 };
 
 struct ldg_server {
@@ -118,6 +127,18 @@ struct ldg_server {
     struct conn *graveyard; /* closed, freed once the writer is done */
     unsigned nconns;
     int stopping;
+    /* The budget (o.budget_bytes, docs/PROTOCOL.md): held is what every
+     * open connection holds (held_sync); over says some connection was
+     * not read for it since it was last under. fin, the finisher, may read
+     * past it until a line of its completes (fin_lineno is its line count
+     * when chosen, at fin_ms): see budget_round. Loop thread only. */
+    size_t held;
+    int over;
+    struct conn *fin;
+    uint64_t fin_lineno, fin_ms;
+    /* when the next stalled connection (or finisher) is due to be
+     * dropped, for epoll_wait's timeout; 0: none */
+    uint64_t wake_ms;
     char err[512];
     struct ldg_serve_stats st;
 
@@ -150,6 +171,14 @@ static uint64_t
 now_ms(void)
 {
     return ldg_now_mono_ns() / 1000000u;
+}
+
+/* Something is due at at_ms: the loop wakes then at the latest. */
+static void
+wake_at(struct ldg_server *s, uint64_t at_ms)
+{
+    if (s->wake_ms == 0 || at_ms < s->wake_ms)
+        s->wake_ms = at_ms;
 }
 
 static void
@@ -509,9 +538,98 @@ conn_free(struct ldg_server *s, struct conn *c)
         nx = r->next;
         req_free(s, r);
     }
-    free(c->in);
-    free(c->out);
+    ldg_buf_release(&c->in);
+    ldg_buf_release(&c->out);
     free(c);
+}
+
+/* A connection's own limits: not read while it has this much waiting. */
+static int
+conn_paused(const struct ldg_server *s, const struct conn *c)
+{
+    return c->waiting >= s->o.queue_max ||
+           c->waiting_bytes >= s->o.queue_bytes ||
+           c->out.len - c->out_off >= s->o.out_max;
+}
+
+/* ------------------------------------------------------------ budget -- */
+
+/*
+ * The budget bounds the bytes held for all connections together (the
+ * per-connection limits bound each alone, and 4,096 connections at their
+ * limits would hold gigabytes): what was read and not yet made requests
+ * (c->in), the text of requests waiting for the disk or for their turn to
+ * be answered (waiting_bytes), and answers not yet sent (c->out). At or
+ * over it no connection is read (conn_may_read, and the epoll mask that
+ * conn_update sets from it); committing and answering go on, and when
+ * what is held falls below, budget_round looks at every connection again.
+ *
+ * What is held then goes down by itself unless it is stuck, and it can be
+ * stuck two ways, each undone by a rule:
+ *   - answers a client does not read: while the daemon is at its budget, a
+ *     connection with unsent answers that takes none for stall_ms is
+ *     dropped (conn_update, check_stalls), however few they are: the
+ *     out_max rule alone would never fire once reading has stopped;
+ *   - lines not yet complete: if no request is waiting (what is held is
+ *     the starts of lines and answers not yet sent), no line could ever
+ *     complete. One connection, the one holding the longest start of a
+ *     line, is then let read on up to the newline that completes it and
+ *     no further (the finisher, conn_recv); if it has not within stall_ms
+ *     it is dropped. Another is chosen once its line is a request
+ *     answered: what it held is then less than before, so finishers one
+ *     after another never add up.
+ * So what is held may pass the budget by what one read brings (a read
+ * takes at most the room in the connection's buffer) and by the rest of
+ * the finisher's line.
+ *
+ * The bytes counted are the text's: the memory behind them is more (a
+ * buffer is up to twice what it holds, a parsed request several times
+ * its line), and a closed connection's requests still held by the writer
+ * are no longer counted.
+ */
+
+/* Brings c's share of s->held up to date. Cheap (a few additions): called
+ * wherever c's buffers may have changed before the budget is consulted. */
+static void
+held_sync(struct ldg_server *s, struct conn *c)
+{
+    size_t now = c->in.len + c->waiting_bytes + (c->out.len - c->out_off);
+    if (now == c->counted)
+        return;
+    s->held = s->held - c->counted + now;
+    c->counted = now;
+    __atomic_store_n(&s->st.held, (uint64_t)s->held, __ATOMIC_RELAXED);
+    if (s->held > s->st.held_peak) /* only this thread writes it */
+        __atomic_store_n(&s->st.held_peak, (uint64_t)s->held, __ATOMIC_RELAXED);
+}
+
+/* c is closed: what it holds is no longer counted. */
+static void
+held_forget(struct ldg_server *s, struct conn *c)
+{
+    s->held -= c->counted;
+    c->counted = 0;
+    __atomic_store_n(&s->st.held, (uint64_t)s->held, __ATOMIC_RELAXED);
+    if (s->fin == c)
+        s->fin = NULL;
+}
+
+/* Whether c may be read now: its own limits, then the budget, which only
+ * the finisher passes (until a line of its completes). */
+static int
+conn_may_read(struct ldg_server *s, struct conn *c)
+{
+    if (conn_paused(s, c))
+        return 0;
+    held_sync(s, c);
+    if (s->held < s->o.budget_bytes ||
+        (c == s->fin && c->lineno == s->fin_lineno))
+        return 1;
+    if (!s->over) {
+        s->over = 1;
+        bump(&s->st.budget_stops);
+    }
+    return 0;
 }
 
 /* Closes the socket and unlinks c. It is freed by sweep() once the
@@ -533,6 +651,7 @@ conn_close(struct ldg_server *s, struct conn *c)
     close(c->fd);
     c->fd = -1;
     c->dead = 1;
+    held_forget(s, c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -558,32 +677,24 @@ sweep(struct ldg_server *s)
     }
 }
 
+/* Queues n bytes of answers; -1 when out of memory (c->out unchanged:
+ * tried again at the next update). */
 static int
-out_append(struct ldg_server *s, struct conn *c, const char *p, size_t n)
+out_append(struct conn *c, const char *p, size_t n)
 {
-    if (c->out_off > 0 && c->out_off == c->out_len)
-        c->out_off = c->out_len = 0;
-    if (c->out_len + n > c->out_cap) {
-        size_t cap = c->out_cap ? c->out_cap : 4096;
-        char *nb;
-        if (c->out_off > 0) {
-            memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
-            c->out_len -= c->out_off;
-            c->out_off = 0;
-        }
-        while (cap < c->out_len + n)
-            cap *= 2;
-        if (cap != c->out_cap) {
-            nb = realloc(c->out, cap);
-            if (nb == NULL)
-                return -1;
-            c->out = nb;
-            c->out_cap = cap;
-        }
+    uint8_t *o;
+    if (c->out_off > 0 &&
+        (c->out_off == c->out.len || n >= c->out.cap - c->out.len)) {
+        /* all sent, or no room: what was sent goes first */
+        ldg_buf_consume(&c->out, c->out_off);
+        c->out_off = 0;
     }
-    memcpy(c->out + c->out_len, p, n);
-    c->out_len += n;
-    (void)s;
+    if ((o = ldg_buf_room(&c->out, n)) == NULL) {
+        c->out.err = 0; /* not sticky here: the bytes held are intact */
+        return -1;
+    }
+    memcpy(o, p, n);
+    c->out.len += n;
     return 0;
 }
 
@@ -594,7 +705,7 @@ conn_drain_fifo(struct ldg_server *s, struct conn *c)
     struct req *r;
     while ((r = c->head) != NULL && r->ready) {
         if (!c->dead && r->resp != NULL &&
-            out_append(s, c, r->resp, r->resp_len) < 0)
+            out_append(c, r->resp, r->resp_len) < 0)
             break;
         c->head = r->next;
         if (c->head == NULL)
@@ -604,14 +715,6 @@ conn_drain_fifo(struct ldg_server *s, struct conn *c)
         r->next = s->retired;
         s->retired = r;
     }
-}
-
-static int
-conn_paused(const struct ldg_server *s, const struct conn *c)
-{
-    return c->waiting >= s->o.queue_max ||
-           c->waiting_bytes >= s->o.queue_bytes ||
-           c->out_len - c->out_off >= s->o.out_max;
 }
 
 static void process_lines(struct ldg_server *s, struct conn *c);
@@ -625,8 +728,8 @@ conn_update(struct ldg_server *s, struct conn *c)
     if (c->dead)
         return;
     conn_drain_fifo(s, c);
-    while (c->out_off < c->out_len) {
-        ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+    while (c->out_off < c->out.len) {
+        ssize_t w = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off,
                          MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w < 0 && errno == EINTR)
             continue;
@@ -639,24 +742,32 @@ conn_update(struct ldg_server *s, struct conn *c)
         c->out_off += (size_t)w;
         c->stall_since_ms = 0;
     }
-    if (c->out_off == c->out_len)
-        c->out_off = c->out_len = 0;
-    if (c->out_len - c->out_off >= s->o.out_max) {
+    if (c->out_off == c->out.len) {
+        ldg_buf_consume(&c->out, c->out_off); /* all sent: no memmove */
+        c->out_off = 0;
+    }
+    held_sync(s, c);
+    /* Unsent answers past out_max stop its reading; at the budget, any
+     * stop everyone's: a client that takes none of them for stall_ms is
+     * dropped (check_stalls). */
+    if (c->out.len - c->out_off >= s->o.out_max ||
+        (c->out_off < c->out.len && s->held >= s->o.budget_bytes)) {
         if (c->stall_since_ms == 0)
             c->stall_since_ms = now_ms();
+        wake_at(s, c->stall_since_ms + s->o.stall_ms);
     } else
         c->stall_since_ms = 0;
     /* Lines already read wait for room in the queue. */
-    if (!conn_paused(s, c) && c->in_len > 0 && !c->skipping)
+    if (!conn_paused(s, c) && c->in.len > 0 && !c->skipping)
         process_lines(s, c);
     if (c->dead)
         return;
-    if (c->out_off < c->out_len)
+    if (c->out_off < c->out.len)
         mask |= EPOLLOUT;
-    if (!c->rd_eof && !s->stopping && !conn_paused(s, c))
+    if (!c->rd_eof && !s->stopping && conn_may_read(s, c))
         mask |= EPOLLIN | EPOLLRDHUP;
     if ((c->rd_eof || s->stopping) && c->head == NULL &&
-        c->out_off == c->out_len) {
+        c->out_off == c->out.len) {
         conn_close(s, c); /* all answered */
         return;
     }
@@ -878,75 +989,107 @@ handle_line(struct ldg_server *s, struct conn *c, const char *line, size_t len)
     queue_req(s, c, r);
 }
 
-/* Handles every complete line in c->in while there is room. */
+/* Handles every complete line in c->in while there is room. The lines
+ * are parsed where they lie; what is left (a line not yet complete, or
+ * lines waiting for room) moves to the front once, after the loop. */
 static void
 process_lines(struct ldg_server *s, struct conn *c)
 {
+    char *in = c->in.s;
     size_t pos = 0;
-    while (pos < c->in_len && !c->dead && (s->stopping || !conn_paused(s, c))) {
-        char *nl = memchr(c->in + pos, '\n', c->in_len - pos);
+    while (pos < c->in.len && !c->dead && (s->stopping || !conn_paused(s, c))) {
+        char *nl = memchr(in + pos, '\n', c->in.len - pos);
         if (nl == NULL)
             break;
-        handle_line(s, c, c->in + pos, (size_t)(nl - (c->in + pos)));
-        pos = (size_t)(nl - c->in) + 1;
+        handle_line(s, c, in + pos, (size_t)(nl - (in + pos)));
+        pos = (size_t)(nl - in) + 1;
     }
     if (c->dead)
         return;
-    if (pos > 0) {
-        memmove(c->in, c->in + pos, c->in_len - pos);
-        c->in_len -= pos;
-    }
+    ldg_buf_consume(&c->in, pos);
     /* Keep idle connections small. */
-    if (c->in_len == 0 && c->in_cap > 64 * 1024) {
-        free(c->in);
-        c->in = NULL;
-        c->in_cap = 0;
+    if (c->in.len == 0 && c->in.cap > 64 * 1024)
+        ldg_buf_release(&c->in);
+}
+
+/* Makes room in c->in to read into when it is full (only its NUL's byte
+ * left): twice as much, from READ_MIN, up to the line limit. 0; 1 when
+ * the buffer holds a whole line's limit without a newline (over-long:
+ * answered, and skipped from here to its newline); -1 out of memory. */
+static int
+in_room(struct ldg_server *s, struct conn *c)
+{
+    struct ldg_buf *in = &c->in;
+    size_t lim = s->o.max_line + 1; /* a full line and its newline */
+    size_t want;
+
+    if (in->len + 1 < in->cap)
+        return 0;
+    /* a sealed batch carries many events on one line: it may be
+     * SERVE_SEALED_LINE_FACTOR times as long */
+    if (in->len > 0 && !c->skipping && ldg_ingest_is_sealed(in->s, in->len))
+        lim = SERVE_SEALED_LINE_FACTOR * s->o.max_line + 1;
+    if (in->len >= lim) {
+        /* a full buffer without a newline: over-long. Refused before it
+         * grows any further; the rest of the line is read and dropped. */
+        c->lineno++;
+        bump(&s->st.requests);
+        answer_now(s, c,
+                   "line %llu: longer than %zu bytes: not recorded "
+                   "(the rest of the line is skipped)",
+                   (unsigned long long)c->lineno, lim - 1);
+        c->lineno--; /* counted again when its newline comes */
+        c->skipping = 1;
+        in->len = 0;
+        return 1;
     }
+    /* in->cap - 1 more doubles the allocation (ldg_buf_grow) */
+    want = in->cap ? in->cap - 1 : READ_MIN - 1;
+    if (want > lim - in->len)
+        want = lim - in->len;
+    in->max = lim;
+    return ldg_buf_room(in, want) != NULL ? 0 : -1;
+}
+
+/* Reads what c sent into the room in c->in. The finisher (past the
+ * budget) takes nothing past its line's newline: it looks first
+ * (MSG_PEEK) and then takes up to the newline, so what it holds after its
+ * line is only ever less. */
+static ssize_t
+conn_recv(struct ldg_server *s, struct conn *c)
+{
+    uint8_t *at = c->in.p + c->in.len;
+    size_t room = c->in.cap - c->in.len - 1;
+    ssize_t n;
+    const uint8_t *nl;
+
+    if (s->held < s->o.budget_bytes)
+        return recv(c->fd, at, room, MSG_DONTWAIT);
+    n = recv(c->fd, at, room, MSG_PEEK | MSG_DONTWAIT);
+    if (n <= 0)
+        return n;
+    if ((nl = memchr(at, '\n', (size_t)n)) != NULL)
+        n = nl + 1 - at;
+    return recv(c->fd, at, (size_t)n, MSG_DONTWAIT);
 }
 
 static void
 conn_read(struct ldg_server *s, struct conn *c)
 {
-    size_t limit = s->o.max_line + 1; /* a full line and its newline */
+    struct ldg_buf *in = &c->in;
 
     for (int rounds = 0; rounds < 16 && !c->dead; rounds++) {
         ssize_t n;
-        if (conn_paused(s, c))
+        int room;
+        if (!conn_may_read(s, c))
             break;
-        if (c->in_len == c->in_cap) {
-            size_t cap = c->in_cap ? c->in_cap * 2 : READ_MIN, lim = limit;
-            char *nb;
-            /* a sealed batch carries many events on one line: it may be
-             * SERVE_SEALED_LINE_FACTOR times as long */
-            if (c->in_len > 0 && !c->skipping &&
-                ldg_ingest_is_sealed(c->in, c->in_len))
-                lim = SERVE_SEALED_LINE_FACTOR * s->o.max_line + 1;
-            if (cap > lim)
-                cap = lim;
-            if (cap <= c->in_len) {
-                /* a full buffer without a newline: over-long. Refused
-                 * before it grows any further; the rest of the line is
-                 * read and dropped. */
-                c->lineno++;
-                bump(&s->st.requests);
-                answer_now(s, c,
-                           "line %llu: longer than %zu bytes: not recorded "
-                           "(the rest of the line is skipped)",
-                           (unsigned long long)c->lineno, lim - 1);
-                c->lineno--; /* counted again when its newline comes */
-                c->skipping = 1;
-                c->in_len = 0;
-                continue;
-            }
-            nb = realloc(c->in, cap);
-            if (nb == NULL) {
-                conn_close(s, c);
-                return;
-            }
-            c->in = nb;
-            c->in_cap = cap;
+        if ((room = in_room(s, c)) < 0) {
+            conn_close(s, c);
+            return;
         }
-        n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, MSG_DONTWAIT);
+        if (room > 0)
+            continue;
+        n = conn_recv(s, c);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -957,11 +1100,11 @@ conn_read(struct ldg_server *s, struct conn *c)
         }
         if (n == 0) {
             c->rd_eof = 1;
-            if (c->in_len > 0 && !c->skipping) {
-                size_t len = c->in_len;
+            if (in->len > 0 && !c->skipping) {
+                size_t len = in->len;
                 while (len > 0 &&
-                       (c->in[len - 1] == ' ' || c->in[len - 1] == '\t' ||
-                        c->in[len - 1] == '\r'))
+                       (in->s[len - 1] == ' ' || in->s[len - 1] == '\t' ||
+                        in->s[len - 1] == '\r'))
                     len--;
                 if (len > 0) {
                     c->lineno++;
@@ -973,21 +1116,21 @@ conn_read(struct ldg_server *s, struct conn *c)
                                (unsigned long long)c->lineno);
                 }
             }
-            c->in_len = 0;
+            in->len = 0;
             break;
         }
         if (c->skipping) {
-            char *nl = memchr(c->in + c->in_len, '\n', (size_t)n);
-            if (nl == NULL) {
-                continue; /* dropped: in_len stays */
-            }
+            /* read at in->p (in->len is 0 while skipping) and dropped up
+             * to the newline, if one came */
+            char *nl = memchr(in->s, '\n', (size_t)n);
+            if (nl == NULL)
+                continue;
             c->skipping = 0;
             c->lineno++;
-            n = (c->in + c->in_len + n) - (nl + 1);
-            memmove(c->in, nl + 1, (size_t)n);
-            c->in_len = (size_t)n;
+            in->len = (size_t)n;
+            ldg_buf_consume(in, (size_t)(nl + 1 - in->s));
         } else
-            c->in_len += (size_t)n;
+            in->len += (size_t)n;
         process_lines(s, c);
     }
 }
@@ -1105,15 +1248,78 @@ static void
 check_stalls(struct ldg_server *s)
 {
     uint64_t now = now_ms();
+    int over = s->held >= s->o.budget_bytes;
     struct conn *c, *nx;
+    s->wake_ms = 0;
     for (c = s->conns; c != NULL; c = nx) {
         nx = c->next;
-        if (c->stall_since_ms != 0 &&
-            now - c->stall_since_ms >= s->o.stall_ms) {
+        /* at the budget, unsent answers are a stall too (conn_update
+         * says so for the connections it looks at; this for the rest) */
+        if (over && c->stall_since_ms == 0 && c->out_off < c->out.len)
+            c->stall_since_ms = now;
+        if (c->stall_since_ms == 0)
+            continue;
+        if (now - c->stall_since_ms >= s->o.stall_ms) {
             bump(&s->st.dropped);
             conn_close(s, c);
-        }
+        } else
+            wake_at(s, c->stall_since_ms + s->o.stall_ms);
     }
+}
+
+/* Once a loop round, after check_stalls: under the budget again after
+ * some connection was not read for it, every connection is looked at
+ * again (conn_update sets its epoll mask). At or over it, the finisher
+ * (see "budget" above) is let go once a line of its completed, dropped if
+ * none did within stall_ms, and chosen when no request is waiting. */
+static void
+budget_round(struct ldg_server *s)
+{
+    struct conn *c, *nx, *best = NULL;
+    size_t waiting = 0;
+    uint64_t now;
+
+    if (s->stopping)
+        return;
+    if (s->fin != NULL && s->fin->lineno != s->fin_lineno)
+        s->fin = NULL; /* done: a line of its completed */
+    if (s->held < s->o.budget_bytes) {
+        s->fin = NULL;
+        if (!s->over)
+            return;
+        s->over = 0;
+        for (c = s->conns; c != NULL; c = nx) {
+            nx = c->next; /* conn_update may close c */
+            conn_update(s, c);
+        }
+        return;
+    }
+    now = now_ms();
+    if (s->fin != NULL) {
+        if (now - s->fin_ms >= s->o.stall_ms) {
+            bump(&s->st.dropped);
+            conn_close(s, s->fin); /* and s->fin = NULL */
+        } else
+            wake_at(s, s->fin_ms + s->o.stall_ms);
+        return;
+    }
+    for (c = s->conns; c != NULL; c = c->next) {
+        waiting += c->waiting_bytes;
+        if (c->in.len > 0 && !c->skipping && !c->rd_eof && !conn_paused(s, c) &&
+            (best == NULL || c->in.len > best->in.len))
+            best = c;
+    }
+    /* Requests waiting go to the disk and come back as answers (fewer
+     * bytes) by themselves: while there are any, no finisher. Answers are
+     * not waited for: a reader takes them, a non-reader is dropped, and
+     * neither needs a line to complete. */
+    if (waiting > 0 || best == NULL)
+        return;
+    s->fin = best;
+    s->fin_lineno = best->lineno;
+    s->fin_ms = now;
+    wake_at(s, now + s->o.stall_ms);
+    conn_update(s, best);
 }
 
 /* ------------------------------------------------------------ the loop -- */
@@ -1168,7 +1374,7 @@ begin_stop(struct ldg_server *s)
      * answered. Nothing more is read. */
     for (c = s->conns; c != NULL; c = nx) {
         nx = c->next;
-        if (!c->skipping && c->in_len > 0)
+        if (!c->skipping && c->in.len > 0)
             process_lines(s, c);
         conn_update(s, c);
     }
@@ -1178,7 +1384,7 @@ static int
 held_total(const struct ldg_server *s)
 {
     for (const struct conn *c = s->conns; c != NULL; c = c->next)
-        if (c->held > 0 || c->head != NULL || c->out_off < c->out_len)
+        if (c->held > 0 || c->head != NULL || c->out_off < c->out.len)
             return 1;
     return 0;
 }
@@ -1207,6 +1413,14 @@ ldg_serve_run(struct ldg_server *s)
                 break;
             timeout =
                 (int)(stop_deadline - now < 100 ? stop_deadline - now : 100);
+        }
+        if (s->wake_ms != 0) {
+            /* a stalled connection is due: dropped on time, not at the
+             * next second's round */
+            uint64_t now = now_ms();
+            uint64_t due = s->wake_ms > now ? s->wake_ms - now : 0;
+            if (due < (uint64_t)timeout)
+                timeout = (int)due;
         }
         n = epoll_wait(s->ep, ev, 64, timeout);
         if (n < 0 && errno != EINTR) {
@@ -1258,6 +1472,7 @@ ldg_serve_run(struct ldg_server *s)
         queue_flush(s);
         retire_flush(s);
         check_stalls(s);
+        budget_round(s);
         sweep(s);
     }
     /* The writer finishes its queue (it is empty unless the drain timed
@@ -1400,6 +1615,8 @@ ldg_serve_new(struct ldg_server **out, struct ldg_ledger *l,
         s->o.sweep_ms = 60000;
     if (s->o.trim_events == 0)
         s->o.trim_events = 8192;
+    if (s->o.budget_bytes == 0)
+        s->o.budget_bytes = LDG_SERVE_BUDGET_DEFAULT;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     {
@@ -1502,6 +1719,9 @@ ldg_serve_stats(const struct ldg_server *s, struct ldg_serve_stats *st)
     st->cleared = __atomic_load_n(&c->cleared, __ATOMIC_RELAXED);
     st->trims = __atomic_load_n(&c->trims, __ATOMIC_RELAXED);
     st->duplicates = __atomic_load_n(&c->duplicates, __ATOMIC_RELAXED);
+    st->held = __atomic_load_n(&c->held, __ATOMIC_RELAXED);
+    st->held_peak = __atomic_load_n(&c->held_peak, __ATOMIC_RELAXED);
+    st->budget_stops = __atomic_load_n(&c->budget_stops, __ATOMIC_RELAXED);
 }
 
 void

@@ -108,6 +108,20 @@ ldg_buf_printf(struct ldg_buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
+void
+ldg_buf_consume(struct ldg_buf *b, size_t n)
+{
+    if (b->p == NULL || n == 0)
+        return;
+    if (n < b->len) {
+        memmove(b->p, b->p + n, b->len - n);
+        b->len -= n;
+    } else {
+        b->len = 0;
+    }
+    b->p[b->len] = '\0';
+}
+
 char *
 ldg_buf_detach(struct ldg_buf *b, size_t *len)
 {

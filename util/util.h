@@ -60,6 +60,13 @@ void ldg_buf_printf(struct ldg_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void ldg_buf_vprintf(struct ldg_buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
+/* Drops the first n bytes (all of them if n >= len): the rest moves to
+ * the front, p[len] stays a NUL, capacity and err are kept. Costs a
+ * memmove of the len - n bytes kept, none when n >= len: a queue read
+ * from the front a little at a time (serve's output, sent as the socket
+ * takes it) keeps a read offset of its own and drops what it has read
+ * only when it needs room or has read it all, not after every read. */
+void ldg_buf_consume(struct ldg_buf *b, size_t n);
 /* Hands the bytes to the caller (malloc'd, NUL-terminated, *len if not
  * NULL gets their count) and leaves b empty; NULL if b->err is set or
  * nothing was added (then b is released). */

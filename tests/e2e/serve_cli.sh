@@ -3,8 +3,9 @@
 # (docs/PROTOCOL.md): answers in order, acks only for committed events,
 # errors naming the field or column while the connection goes on, many
 # clients sharing commits, and the hostile clients of issue 13 (a 100 MB
-# line, a disconnect mid-line, a client that never reads, 1,000 idle
-# connections, one connection too many), each with a clear error and no
+# line, a disconnect mid-line, a client that never reads, with the
+# default budget and with a small one, 1,000 idle connections, one
+# connection too many), each with a clear error and no
 # effect on the others; SIGTERM drains; a stale socket is replaced, a live
 # one is not; the socket is not world-writable.
 set -u
@@ -201,6 +202,27 @@ wait "$nr"
 grep -q '^dropped$' "$T/noread" || fail "non-reader: $(cat "$T/noread")"
 stop
 grep -q ' 1 dropped' "$T/serve.err" || fail "stats: $(cat "$T/serve.err")"
+
+# --- the same with a budget of 64 KiB for all clients: the non-reader's
+#     answers hold it (reading stops for everyone), it is dropped after
+#     --stall-timeout all the same, and the other is served
+start --budget 65536 --stall-timeout 500 || exit 1
+$PROBE "$S" noread 20000 >"$T/noread" 2>&1 &
+nr=$!
+sleep 1
+$PROBE "$S" lines >"$T/other" <<'EOF'
+{"type":"x.other","body":{},"id":"at-the-budget"}
+EOF
+grep -q '"id":"at-the-budget","seq"' "$T/other" || fail "a client beside a non-reader at the budget: $(cat "$T/other")"
+wait "$nr"
+grep -q '^dropped$' "$T/noread" || fail "non-reader at the budget: $(cat "$T/noread")"
+stop
+grep -q ' 1 dropped' "$T/serve.err" || fail "budget stats: $(cat "$T/serve.err")"
+grep -q 'at most [0-9]* KiB held at once (reading stopped at the budget [1-9][0-9]* times)' "$T/serve.err" ||
+    fail "budget stop line: $(cat "$T/serve.err")"
+"$LEDGER" --dir "$D" serve --budget 1000 >/dev/null 2>"$T/budget.err"
+[ $? = 64 ] || fail "--budget 1000: want 64"
+grep -q -- '--budget: 65536 to' "$T/budget.err" || fail "--budget 1000: $(cat "$T/budget.err")"
 
 # --- one connection too many is told so and closed
 start --max-conns 3 || exit 1

@@ -3,9 +3,12 @@
  * commit shared by events that arrive together (from one connection or
  * several), a lone event committed alone, a refused event beside
  * committed ones, backpressure on a sender that does not read, stop
- * drains. (The hostile clients are in
+ * drains, an over-long line skipped to its newline, and the budget for
+ * all connections together: what they hold, a non-reader holding it,
+ * incomplete lines filling it. (The hostile clients are in
  * tests/e2e/serve_cli.sh.)
  */
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -348,6 +352,410 @@ test_server__drops_its_map_every_trim_events(void **state)
     t_rmrf(dir);
 }
 
+/* ------------------------------------------------ input and the budget -- */
+
+static uint64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Reads one line (without its newline) into line from fd through the
+ * buffer *rb (have bytes in it); 0, or -1 when nothing came for
+ * timeout_ms or the connection ended. */
+struct rbuf {
+    char b[8192];
+    size_t have;
+};
+static int
+read_line_tm(int fd, struct rbuf *rb, char *line, size_t cap, int timeout_ms)
+{
+    for (;;) {
+        char *nl = memchr(rb->b, '\n', rb->have);
+        struct pollfd p = {fd, POLLIN, 0};
+        ssize_t k;
+        if (nl != NULL) {
+            size_t n = (size_t)(nl - rb->b);
+            snprintf(line, cap, "%.*s", (int)n, rb->b);
+            memmove(rb->b, nl + 1, rb->have - n - 1);
+            rb->have -= n + 1;
+            return 0;
+        }
+        if (rb->have == sizeof rb->b || poll(&p, 1, timeout_ms) != 1)
+            return -1;
+        k = read(fd, rb->b + rb->have, sizeof rb->b - rb->have);
+        if (k <= 0)
+            return -1;
+        rb->have += (size_t)k;
+    }
+}
+
+/* A client streaming n requests (ids TAG-0, TAG-1, ...) from one thread
+ * while another reads the answers and checks them (the checks are
+ * counted here and asserted by the test's own thread). noread: it never
+ * reads, and sends until the server drops it. */
+#define STREAM_PAD "0123456789abcdef0123456789abcdef"
+struct stream {
+    int fd;
+    char tag[16];
+    int n, noread;
+    pthread_t tx, rx;
+    int answered, bad;
+    uint64_t last_seq, max_gap_ms;
+    char first_bad[600];
+};
+
+static void *
+stream_send(void *arg)
+{
+    struct stream *c = arg;
+    char batch[16 * 160];
+    size_t len = 0;
+    for (int i = 0; i < c->n; i++) {
+        len += (size_t)snprintf(batch + len, sizeof batch - len,
+                                "{\"type\":\"x.s\",\"body\":{\"i\":%d,"
+                                "\"pad\":\"" STREAM_PAD "\"},"
+                                "\"id\":\"%s-%d\"}\n",
+                                i, c->tag, i);
+        if (len > sizeof batch - 160 || i == c->n - 1) {
+            /* many lines a send: the server sees lines cut anywhere */
+            for (size_t off = 0; off < len;) {
+                ssize_t w = send(c->fd, batch + off, len - off, MSG_NOSIGNAL);
+                if (w <= 0)
+                    return NULL; /* dropped (the non-reader) */
+                off += (size_t)w;
+            }
+            len = 0;
+        }
+    }
+    return NULL;
+}
+
+static void *
+stream_recv(void *arg)
+{
+    struct stream *c = arg;
+    struct rbuf *rb = calloc(1, sizeof *rb);
+    uint64_t last = mono_ms();
+    char line[512], want[64];
+    while (rb != NULL && c->answered < c->n) {
+        uint64_t seq, now;
+        if (read_line_tm(c->fd, rb, line, sizeof line, 15000) < 0) {
+            snprintf(c->first_bad, sizeof c->first_bad,
+                     "%s: no answer %d within 15 s", c->tag, c->answered);
+            c->bad++;
+            break;
+        }
+        now = mono_ms();
+        if (now - last > c->max_gap_ms)
+            c->max_gap_ms = now - last;
+        last = now;
+        snprintf(want, sizeof want, "{\"id\":\"%s-%d\",\"seq\":\"", c->tag,
+                 c->answered);
+        seq = ack_seq(line);
+        if (strncmp(line, want, strlen(want)) != 0 || seq <= c->last_seq) {
+            if (c->bad++ == 0)
+                snprintf(c->first_bad, sizeof c->first_bad, "%s: answer %d: %s",
+                         c->tag, c->answered, line);
+        }
+        c->last_seq = seq;
+        c->answered++;
+    }
+    free(rb);
+    return NULL;
+}
+
+static void
+stream_start(struct stream *c, const char *path, const char *tag, int n,
+             int noread)
+{
+    memset(c, 0, sizeof *c);
+    c->fd = dial(path);
+    snprintf(c->tag, sizeof c->tag, "%s", tag);
+    c->n = n;
+    c->noread = noread;
+    assert_int_equal(pthread_create(&c->tx, NULL, stream_send, c), 0);
+    if (!noread)
+        assert_int_equal(pthread_create(&c->rx, NULL, stream_recv, c), 0);
+}
+
+/* Waits for its reader (all answers read, or none for 15 s), then shuts
+ * the socket down, which ends a sender still blocked (a non-reader's, or
+ * one the server does not read), waits for it and closes the socket. */
+static void
+stream_join(struct stream *c)
+{
+    if (!c->noread)
+        pthread_join(c->rx, NULL);
+    shutdown(c->fd, SHUT_RDWR);
+    pthread_join(c->tx, NULL);
+    close(c->fd);
+}
+
+/* It got every answer, in order. */
+static void
+stream_check(const struct stream *c)
+{
+    if (c->bad)
+        fail_msg("%s (%d bad answers)", c->first_bad, c->bad);
+    assert_int_equal(c->answered, c->n);
+}
+
+/* Waits (30 s at most) until the server holds at least n bytes. */
+static void
+wait_held(struct ldg_server *s, uint64_t n)
+{
+    struct ldg_serve_stats st;
+    for (int i = 0; i < 30000; i++) {
+        ldg_serve_stats(s, &st);
+        if (st.held >= n)
+            return;
+        usleep(1000);
+    }
+    fail_msg("the server holds %llu bytes, never %llu",
+             (unsigned long long)st.held, (unsigned long long)n);
+}
+
+/* Waits (30 s at most) until the server has held at least n bytes for
+ * ms milliseconds on end. */
+static void
+wait_held_for(struct ldg_server *s, uint64_t n, int ms)
+{
+    struct ldg_serve_stats st;
+    int on_end = 0;
+    for (int i = 0; i < 30000 && on_end < ms; i++) {
+        ldg_serve_stats(s, &st);
+        on_end = st.held >= n ? on_end + 1 : 0;
+        usleep(1000);
+    }
+    if (on_end < ms)
+        fail_msg("the server never held %llu bytes for %d ms",
+                 (unsigned long long)n, ms);
+}
+
+/* A connection's input buffer: a line over max_line is answered once it
+ * fills the buffer and is skipped to its newline, however many reads it
+ * takes; the line after it on the same connection (here in the same
+ * write as the over-long line's end) is committed; a line the
+ * connection's input ends in the middle of is answered as cut short. */
+static void
+test_server__an_over_long_line_is_skipped_to_its_newline(void **state)
+{
+    char dir[256], buf[4096], big[1000];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_serve_options o;
+    struct run r;
+    pthread_t th;
+    const char *tail = "\"}}\n{\"type\":\"x.a\",\"body\":{},\"id\":\"next\"}\n";
+    int fd;
+    (void)state;
+
+    memset(&r, 0, sizeof r);
+    memset(&o, 0, sizeof o);
+    o.max_line = 100;
+    assert_int_equal(ldg_serve_new(&r.s, l, &o, buf, sizeof buf), 0);
+    assert_int_equal(pthread_create(&th, NULL, run_main, &r), 0);
+    fd = dial(ldg_serve_path(r.s));
+    memset(big, 'x', sizeof big);
+    memcpy(big, "{\"type\":\"x.a\",\"body\":{\"s\":\"", 27);
+    assert_int_equal(write(fd, big, 500), 500);
+    read_lines(fd, buf, sizeof buf, 1); /* answered before its end came */
+    assert_string_equal(buf, "{\"error\":\"line 1: longer than 100 bytes: not "
+                             "recorded (the rest of the line is skipped)\","
+                             "\"code\":65}\n");
+    assert_int_equal(write(fd, big + 500, 500), 500);
+    assert_int_equal(write(fd, tail, strlen(tail)), (ssize_t)strlen(tail));
+    read_lines(fd, buf, sizeof buf, 1);
+    assert_string_equal(buf, "{\"id\":\"next\",\"seq\":\"1\"}\n");
+    /* a partial line, then the end of the connection's input */
+    assert_int_equal(write(fd, "{\"type\":", 8), 8);
+    shutdown(fd, SHUT_WR);
+    read_lines(fd, buf, sizeof buf, 1);
+    assert_string_equal(buf, "{\"error\":\"line 3: cut short (the "
+                             "connection's input ended before its newline): "
+                             "not recorded\",\"code\":65}\n");
+    close(fd);
+    ldg_serve_stop(r.s);
+    pthread_join(th, NULL);
+    assert_int_equal(r.rc, 0);
+    ldg_serve_free(r.s);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* The budget: with 16 KiB for all connections, six clients streaming at
+ * once are read until they hold 16 KiB together, not each up to its own
+ * limits (256 requests waiting: 1,536 requests and ~150 KiB); the writer
+ * is held in its first group meanwhile (as above) so that what the loop
+ * read is certain. Then all of them get every answer, in order, and what
+ * was held never passed the budget by more than one read (the buffer a
+ * connection reads into is 4 KiB here: lines are short). */
+#define BUDGET_SMALL ((size_t)16 << 10)
+#define ONE_READ ((size_t)4096)
+static void
+test_server__the_budget_bounds_all_connections_together(void **state)
+{
+    char dir[256], buf[4096];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_serve_options o;
+    struct ldg_serve_stats st;
+    struct ldg_txn *hold = NULL;
+    struct stream cs[6];
+    struct run r;
+    pthread_t th;
+    uint64_t size = 0;
+    (void)state;
+
+    memset(&r, 0, sizeof r);
+    memset(&o, 0, sizeof o);
+    o.budget_bytes = BUDGET_SMALL;
+    assert_int_equal(ldg_serve_new(&r.s, l, &o, buf, sizeof buf), 0);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &hold), 0);
+    assert_int_equal(pthread_create(&th, NULL, run_main, &r), 0);
+    for (int i = 0; i < 6; i++) {
+        char tag[8];
+        snprintf(tag, sizeof tag, "c%d", i);
+        stream_start(&cs[i], ldg_serve_path(r.s), tag, 1500, 0);
+    }
+    wait_held(r.s, BUDGET_SMALL);
+    usleep(200 * 1000); /* time to read more, if it would */
+    ldg_serve_stats(r.s, &st);
+    assert_true(st.held_peak <= BUDGET_SMALL + ONE_READ);
+    /* ~110 bytes a request: about 150 read, far from 6 x 256 */
+    assert_true(st.requests < 400);
+    assert_true(st.budget_stops >= 1);
+    ldg_txn_abort(hold); /* the writer goes on */
+    for (int i = 0; i < 6; i++)
+        stream_join(&cs[i]);
+    for (int i = 0; i < 6; i++)
+        stream_check(&cs[i]);
+    ldg_serve_stop(r.s);
+    pthread_join(th, NULL);
+    assert_int_equal(r.rc, 0);
+    ldg_serve_stats(r.s, &st);
+    assert_int_equal(st.acked, 6 * 1500);
+    assert_int_equal(st.dropped, 0);
+    assert_true(st.held_peak <= BUDGET_SMALL + ONE_READ);
+    assert_int_equal(st.held, 0);
+    ldg_serve_free(r.s);
+    assert_int_equal(ldg_size(l, &size), 0);
+    assert_true(size == 6 * 1500 + 1); /* and the first event */
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* A client that sends and never reads its answers fills the budget with
+ * them (its socket's buffer full, they wait in the server), and then no
+ * connection is read any more. Two clients that come then must not wait
+ * for it longer than the stall rule allows: it is dropped after stall_ms
+ * although its answers are far below out_max, and they get every answer,
+ * none (the first included) later than stall_ms and a second after the
+ * one before (the loop looks at stalls at least once a second). */
+static void
+test_server__a_client_that_never_reads_does_not_hold_the_budget(void **state)
+{
+    char dir[256], buf[4096];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_serve_options o;
+    struct ldg_serve_stats st;
+    struct stream a, b, c;
+    struct run r;
+    pthread_t th;
+    (void)state;
+
+    memset(&r, 0, sizeof r);
+    memset(&o, 0, sizeof o);
+    o.budget_bytes = BUDGET_SMALL;
+    o.stall_ms = 500;
+    assert_int_equal(ldg_serve_new(&r.s, l, &o, buf, sizeof buf), 0);
+    assert_int_equal(pthread_create(&th, NULL, run_main, &r), 0);
+    stream_start(&a, ldg_serve_path(r.s), "a", 100000, 1);
+    /* until its answers hold the budget: nothing moves any more */
+    wait_held_for(r.s, BUDGET_SMALL, 100);
+    stream_start(&b, ldg_serve_path(r.s), "b", 3000, 0);
+    stream_start(&c, ldg_serve_path(r.s), "c", 3000, 0);
+    stream_join(&b);
+    stream_join(&c);
+    ldg_serve_stats(r.s, &st); /* before a is shut down here */
+    stream_join(&a);
+    stream_check(&b);
+    stream_check(&c);
+    assert_int_equal(st.dropped, 1);
+    assert_true(st.budget_stops >= 1);
+    assert_true(b.max_gap_ms < o.stall_ms + 1500);
+    assert_true(c.max_gap_ms < o.stall_ms + 1500);
+    ldg_serve_stop(r.s);
+    pthread_join(th, NULL);
+    assert_int_equal(r.rc, 0);
+    ldg_serve_free(r.s);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* Lines still incomplete can fill the budget by themselves: four clients
+ * each send 12 KiB of a line (more than the 16 KiB budget together) and
+ * wait before sending its end. Nothing else is held, so nothing would
+ * ever be read again; instead the connection with the longest start is
+ * read on up to its newline, its event is committed and answered, and
+ * then the others. Every client gets its answer. */
+static void
+test_server__incomplete_lines_at_the_budget_still_complete(void **state)
+{
+    char dir[256], buf[4096], *line;
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_serve_options o;
+    struct ldg_serve_stats st;
+    struct run r;
+    pthread_t th;
+    size_t part = 12 << 10, len;
+    int fd[4];
+    (void)state;
+
+    memset(&r, 0, sizeof r);
+    memset(&o, 0, sizeof o);
+    o.budget_bytes = BUDGET_SMALL;
+    assert_int_equal(ldg_serve_new(&r.s, l, &o, buf, sizeof buf), 0);
+    assert_int_equal(pthread_create(&th, NULL, run_main, &r), 0);
+    line = malloc(2 * part);
+    assert_non_null(line);
+    len = (size_t)snprintf(line, 64, "{\"type\":\"x.a\",\"body\":{\"s\":\"");
+    memset(line + len, 'y', 2 * part - len);
+    len = part + 1000; /* the whole line, with its end below */
+    memcpy(line + len - 4, "\"}}\n", 4);
+    for (int i = 0; i < 4; i++) {
+        fd[i] = dial(ldg_serve_path(r.s));
+        assert_int_equal(write(fd[i], line, part), (ssize_t)part);
+    }
+    wait_held(r.s, BUDGET_SMALL); /* and then no one is read */
+    usleep(100 * 1000);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(write(fd[i], line + part, len - part),
+                         (ssize_t)(len - part));
+    for (int i = 0; i < 4; i++) {
+        struct rbuf rb = {.have = 0};
+        char ans[512];
+        assert_int_equal(read_line_tm(fd[i], &rb, ans, sizeof ans, 15000), 0);
+        assert_true(ack_seq(ans) >= 1 && ack_seq(ans) <= 4);
+        close(fd[i]);
+    }
+    free(line);
+    ldg_serve_stop(r.s);
+    pthread_join(th, NULL);
+    assert_int_equal(r.rc, 0);
+    ldg_serve_stats(r.s, &st);
+    assert_int_equal(st.acked, 4);
+    assert_int_equal(st.dropped, 0);
+    assert_true(st.budget_stops >= 1);
+    /* past the budget by one read (the buffers grew to 16 KiB for these
+     * lines: 8 KiB a read) and the rest of the finisher's line */
+    assert_true(st.held_peak <= BUDGET_SMALL + (8 << 10) + len);
+    ldg_serve_free(r.s);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -358,6 +766,14 @@ main(void)
         cmocka_unit_test(test_server__drops_its_map_every_trim_events),
         cmocka_unit_test(test_server__connections_share_a_commit),
         cmocka_unit_test(test_server__a_fast_sender_is_held_back),
+        cmocka_unit_test(
+            test_server__an_over_long_line_is_skipped_to_its_newline),
+        cmocka_unit_test(
+            test_server__the_budget_bounds_all_connections_together),
+        cmocka_unit_test(
+            test_server__a_client_that_never_reads_does_not_hold_the_budget),
+        cmocka_unit_test(
+            test_server__incomplete_lines_at_the_budget_still_complete),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -105,6 +105,37 @@ test_buf__detach_hands_over_the_text(void **state)
     assert_null(b.p);
 }
 
+static void
+test_buf__consume_drops_from_the_front(void **state)
+{
+    struct ldg_buf b;
+    size_t cap;
+    (void)state;
+    ldg_buf_init(&b, 16);
+    ldg_buf_consume(&b, 3); /* nothing held: nothing to do */
+    assert_null(b.p);
+    ldg_buf_puts(&b, "abcdefgh");
+    cap = b.cap;
+    ldg_buf_consume(&b, 0);
+    assert_string_equal(b.s, "abcdefgh");
+    ldg_buf_consume(&b, 3);
+    assert_int_equal(b.len, 5);
+    assert_string_equal(b.s, "defgh"); /* still a C string */
+    assert_int_equal(b.cap, cap);      /* the memory is kept */
+    /* the room consumed counts again under the ceiling: 5 + 11 = 16 */
+    ldg_buf_puts(&b, "ijklmnopqrs");
+    assert_int_equal(b.err, 0);
+    assert_string_equal(b.s, "defghijklmnopqrs");
+    cap = b.cap;
+    ldg_buf_consume(&b, 100); /* more than held: all of it */
+    assert_int_equal(b.len, 0);
+    assert_string_equal(b.s, "");
+    assert_int_equal(b.cap, cap);
+    ldg_buf_add(&b, "x", 1);
+    assert_string_equal(b.s, "x");
+    ldg_buf_release(&b);
+}
+
 int
 main(void)
 {
@@ -114,6 +145,7 @@ main(void)
         cmocka_unit_test(test_buf__refuses_past_the_ceiling_and_stays_refused),
         cmocka_unit_test(test_buf__room_then_commit),
         cmocka_unit_test(test_buf__detach_hands_over_the_text),
+        cmocka_unit_test(test_buf__consume_drops_from_the_front),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
