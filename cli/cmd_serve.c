@@ -335,13 +335,19 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
             break;
         case OPT_MAX_CONNS:
             if (cli_parse_u64(a.value, &v) < 0 || v == 0 || v > 1000000)
-                return cli_usage_err(c, "--max-conns: 1 to 1000000");
+                return cli_usage_err(c,
+                                     "--max-conns: '%s' is not a whole number "
+                                     "from 1 to 1000000",
+                                     a.value);
             o.max_conns = (unsigned)v;
             break;
         case OPT_MAX_LINE:
             if (cli_parse_u64(a.value, &v) < 0 || v < 64 ||
                 v > ((uint64_t)256 << 20))
-                return cli_usage_err(c, "--max-line: 64 to 268435456");
+                return cli_usage_err(c,
+                                     "--max-line: '%s' is not a whole number "
+                                     "from 64 to 268435456",
+                                     a.value);
             o.max_line = (size_t)v;
             break;
         case OPT_PROBE_EVERY:
@@ -379,7 +385,10 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
         case OPT_BUDGET:
             if (cli_parse_u64(a.value, &v) < 0 || v < 65536 ||
                 v > ((uint64_t)64 << 30) || v > SIZE_MAX)
-                return cli_usage_err(c, "--budget: 65536 to 68719476736");
+                return cli_usage_err(c,
+                                     "--budget: '%s' is not a whole number "
+                                     "from 65536 to 68719476736",
+                                     a.value);
             o.budget_bytes = (size_t)v;
             break;
         default:

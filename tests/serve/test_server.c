@@ -114,22 +114,29 @@ test_server__answers_in_order_and_drains(void **state)
     t_rmrf(dir);
 }
 
-/* Waits until the server has read n request lines (ldg_serve_stats may
- * be read while it runs). A guard of 30 s fails a test that would never
- * get there; it measures nothing. */
+/* Waits until the counter at offset `at` of the server's stats
+ * (ldg_serve_stats may be read while it runs) is at least n. A guard of
+ * 30 s fails a test that would never get there; it measures nothing. */
 static void
-wait_requests(struct ldg_server *s, uint64_t n)
+wait_stat(struct ldg_server *s, size_t at, const char *what, uint64_t n)
 {
     struct ldg_serve_stats st;
+    uint64_t v = 0;
     for (int i = 0; i < 30000; i++) {
         ldg_serve_stats(s, &st);
-        if (st.requests >= n)
+        memcpy(&v, (const char *)&st + at, sizeof v);
+        if (v >= n)
             return;
         usleep(1000);
     }
-    fail_msg("the server read %llu requests, not %llu",
-             (unsigned long long)st.requests, (unsigned long long)n);
+    fail_msg("the server's %s is %llu, never %llu", what,
+             (unsigned long long)v, (unsigned long long)n);
 }
+/* request lines read; bytes held */
+#define wait_requests(s, n)                                                 \
+    wait_stat((s), offsetof(struct ldg_serve_stats, requests), "requests", (n))
+#define wait_held(s, n)                                                     \
+    wait_stat((s), offsetof(struct ldg_serve_stats, held), "held", (n))
 
 /* The seq of an ack line, or 0. */
 static uint64_t
@@ -501,21 +508,6 @@ stream_check(const struct stream *c)
     if (c->bad)
         fail_msg("%s (%d bad answers)", c->first_bad, c->bad);
     assert_int_equal(c->answered, c->n);
-}
-
-/* Waits (30 s at most) until the server holds at least n bytes. */
-static void
-wait_held(struct ldg_server *s, uint64_t n)
-{
-    struct ldg_serve_stats st;
-    for (int i = 0; i < 30000; i++) {
-        ldg_serve_stats(s, &st);
-        if (st.held >= n)
-            return;
-        usleep(1000);
-    }
-    fail_msg("the server holds %llu bytes, never %llu",
-             (unsigned long long)st.held, (unsigned long long)n);
 }
 
 /* Waits (30 s at most) until the server has held at least n bytes for
