@@ -289,24 +289,35 @@ ldg_ingest_parse_sealed(const char *line, size_t len,
  * runs out (errno says which).
  *
  * The buffer exists after every LDG_LINE_OK, even for an empty first line,
- * and never grows past r->max + 1 bytes. */
+ * and never grows past r->max + 1 bytes (r->sealed_max + 1 for a sealed
+ * batch): the line's limit is the buffer's ceiling. */
 int
 ldg_line_read(struct ldg_line_reader *r, size_t *len)
 {
     size_t n = 0, skip_max = r->skip_max ? r->skip_max : LDG_LINE_SKIP_MAX;
+    size_t limit = r->max;
     int c, over = 0;
 
     *len = 0;
     if (r->eof)
         return LDG_LINE_END;
-    if (r->buf == NULL) {
-        size_t cap = r->max + 1 < 4096 ? r->max + 1 : 4096;
-        r->buf = malloc(cap);
-        if (r->buf == NULL)
-            return LDG_LINE_ERROR;
-        r->cap = cap;
+    r->buf.len = 0;
+    r->buf.err = 0;
+    r->buf.max = limit ? limit : 1; /* (0 would be ldg_buf's default) */
+    if (ldg_buf_room(&r->buf, limit < 4095 ? limit : 4095) == NULL) {
+        errno = ENOMEM;
+        return LDG_LINE_ERROR;
     }
     while ((c = getc_unlocked(r->in)) != EOF && c != '\n') {
+        uint8_t *o;
+        if (!over && n == limit) {
+            /* a sealed batch carries many events on one line */
+            if (limit < r->sealed_max && n >= 9 &&
+                ldg_ingest_is_sealed(r->buf.s, n))
+                r->buf.max = limit = r->sealed_max;
+            else
+                over = 1;
+        }
         if (over) {
             if (++n - r->max > skip_max) {
                 *len = n;
@@ -315,27 +326,12 @@ ldg_line_read(struct ldg_line_reader *r, size_t *len)
             }
             continue;
         }
-        if (n + 1 >= r->cap) {
-            size_t cap = r->cap * 2, max = r->max;
-            char *nb;
-            /* a sealed batch carries many events on one line */
-            if (r->sealed_max > max && n >= 9 &&
-                ldg_ingest_is_sealed(r->buf, n))
-                max = r->sealed_max;
-            if (cap > max + 1)
-                cap = max + 1;
-            if (n + 1 >= cap) {
-                over = 1;
-                n++;
-                continue;
-            }
-            nb = realloc(r->buf, cap);
-            if (nb == NULL)
-                return LDG_LINE_ERROR;
-            r->buf = nb;
-            r->cap = cap;
+        if ((o = ldg_buf_room(&r->buf, 1)) == NULL) {
+            errno = ENOMEM;
+            return LDG_LINE_ERROR;
         }
-        r->buf[n++] = (char)c;
+        *o = (uint8_t)c;
+        r->buf.len = ++n;
     }
     if (c == EOF) {
         if (ferror(r->in))
@@ -347,7 +343,7 @@ ldg_line_read(struct ldg_line_reader *r, size_t *len)
     *len = n;
     if (over)
         return LDG_LINE_LONG;
-    r->buf[n] = '\0';
+    r->buf.p[n] = '\0';
     return LDG_LINE_OK;
 }
 
@@ -553,10 +549,10 @@ pass(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
             break;
         }
         if (spool != NULL && got == LDG_LINE_OK) {
-            fwrite(r.buf, 1, len, spool);
+            fwrite(r.buf.s, 1, len, spool);
             fputc('\n', spool);
         }
-        if (got == LDG_LINE_OK && is_blank(r.buf, len))
+        if (got == LDG_LINE_OK && is_blank(r.buf.s, len))
             continue;
         rep->lines++;
         if (got == LDG_LINE_LONG) {
@@ -580,15 +576,15 @@ pass(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
             rep->rejected++;
             break;
         }
-        if (ldg_ingest_is_sealed(r.buf, len)) {
-            rc = sealed_line(l, o, w, batch, rep, lineno, r.buf, len);
+        if (ldg_ingest_is_sealed(r.buf.s, len)) {
+            rc = sealed_line(l, o, w, batch, rep, lineno, r.buf.s, len);
             if (rc < 0)
                 break;
             if (idle != NULL)
                 idle->pending = 0; /* the writer was flushed */
             continue;
         }
-        if (ldg_ingest_parse_line(r.buf, len, body_max, &ev, &holder, &col, msg,
+        if (ldg_ingest_parse_line(r.buf.s, len, body_max, &ev, &holder, &col, msg,
                                   sizeof msg) < 0) {
             report_error(o, lineno, col, msg);
             rep->rejected++;
@@ -626,7 +622,7 @@ pass(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
         if (o->on_progress != NULL && (lineno & 0x3fff) == 0)
             o->on_progress(o->ctx, lineno, w ? ldg_writer_committed(w) : 0);
     }
-    free(r.buf);
+    ldg_buf_release(&r.buf);
     if (rc == 0 && idle != NULL && idle->rc < 0)
         rc = idle->rc;
     return rc;
@@ -823,7 +819,7 @@ chunk_fill(struct chunk *c, struct ldg_line_reader *r, uint64_t *lineno,
             break;
         }
         ++*lineno;
-        if (got == LDG_LINE_OK && is_blank(r->buf, len))
+        if (got == LDG_LINE_OK && is_blank(r->buf.s, len))
             continue;
         ln->lineno = *lineno;
         ln->parse_rc = 0;
@@ -842,8 +838,8 @@ chunk_fill(struct chunk *c, struct ldg_line_reader *r, uint64_t *lineno,
             *eof = 1;
             break;
         default:
-            ln->kind = ldg_ingest_is_sealed(r->buf, len) ? PL_SEALED : PL_EVENT;
-            if (chunk_put(c, r->buf, len, ln) < 0)
+            ln->kind = ldg_ingest_is_sealed(r->buf.s, len) ? PL_SEALED : PL_EVENT;
+            if (chunk_put(c, r->buf.s, len, ln) < 0)
                 return LDG_ENOMEM;
         }
         c->n++;
@@ -980,7 +976,7 @@ pass_piped(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
     }
     /* what was read past a stop is dropped unread, as pass() never read it */
     pipe_free(&pp);
-    free(r.buf);
+    ldg_buf_release(&r.buf);
     return rc;
 }
 

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "util/util.h"
+
 /* How far past the line limit an over-long line is skipped looking for its
  * newline before reading stops (so `ingest /dev/zero` ends). */
 #define LDG_LINE_SKIP_MAX ((size_t)64 << 20)
@@ -23,11 +25,12 @@ enum {
 /* A bounded line reader over a FILE: zero it, set in and max (the longest
  * line kept, in bytes) and optionally skip_max (0 = LDG_LINE_SKIP_MAX) and
  * sealed_max (a line that begins as a sealed batch, ldg_ingest_is_sealed,
- * may be that long; 0 = max); free(buf) when done. */
+ * may be that long; 0 = max); ldg_buf_release(&buf) when done. The line
+ * is buf.s; buf's ceiling is set by ldg_line_read. */
 struct ldg_line_reader {
     FILE *in;
-    char *buf;
-    size_t cap, max, skip_max, sealed_max;
+    struct ldg_buf buf;
+    size_t max, skip_max, sealed_max;
     int eof;
 };
 

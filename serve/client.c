@@ -14,14 +14,16 @@
 #include <unistd.h>
 
 #include "serve/serve.h"
+#include "util/util.h"
 
 #define ANSWER_MAX (64 * 1024) /* longest answer line read */
+#define RECV_BYTES 16384         /* asked of recv at most */
 
 struct ldg_client {
     int fd;
     pthread_mutex_t send_mu, recv_mu;
-    char *in;
-    size_t in_len, in_off;
+    struct ldg_buf in; /* received, ceiling ANSWER_MAX; read from in_off */
+    size_t in_off;
     char err[512];
 };
 
@@ -68,13 +70,13 @@ ldg_client_connect(struct ldg_client **out, const char *dir, const char *path,
         return e == ENOENT || e == ECONNREFUSED ? LDG_ENOTFOUND : LDG_EIO;
     }
     c = calloc(1, sizeof *c);
-    if (c == NULL || (c->in = malloc(ANSWER_MAX)) == NULL) {
-        free(c);
+    if (c == NULL) {
         close(fd);
         snprintf(err, errcap, "out of memory");
         return LDG_ENOMEM;
     }
     c->fd = fd;
+    ldg_buf_init(&c->in, ANSWER_MAX);
     pthread_mutex_init(&c->send_mu, NULL);
     pthread_mutex_init(&c->recv_mu, NULL);
     *out = c;
@@ -269,23 +271,30 @@ ldg_client_wait(struct ldg_client *c, struct ldg_client_answer *a,
         return LDG_EINVAL;
     pthread_mutex_lock(&c->recv_mu);
     for (;;) {
-        char *nl = memchr(c->in + c->in_off, '\n', c->in_len - c->in_off);
+        size_t have = c->in.len - c->in_off, want;
+        char *nl = have > 0 ? memchr(c->in.s + c->in_off, '\n', have) : NULL;
+        uint8_t *room;
         struct pollfd p;
         ssize_t n;
         if (nl != NULL) {
-            size_t len = (size_t)(nl - (c->in + c->in_off));
-            rc = parse_answer(c, c->in + c->in_off, len, a);
+            size_t len = (size_t)(nl - (c->in.s + c->in_off));
+            rc = parse_answer(c, c->in.s + c->in_off, len, a);
             c->in_off += len + 1;
             break;
         }
-        if (c->in_off > 0) {
-            memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
-            c->in_len -= c->in_off;
-            c->in_off = 0;
-        }
-        if (c->in_len == ANSWER_MAX) {
+        ldg_buf_consume(&c->in, c->in_off);
+        c->in_off = 0;
+        if (c->in.len == ANSWER_MAX) {
             cerr(c, "an answer longer than %d bytes", ANSWER_MAX);
             rc = LDG_EBADINPUT;
+            break;
+        }
+        want = ANSWER_MAX - c->in.len;
+        if (want > RECV_BYTES)
+            want = RECV_BYTES;
+        if ((room = ldg_buf_room(&c->in, want)) == NULL) {
+            cerr(c, "out of memory");
+            rc = LDG_ENOMEM;
             break;
         }
         p.fd = c->fd;
@@ -298,7 +307,7 @@ ldg_client_wait(struct ldg_client *c, struct ldg_client_answer *a,
             rc = LDG_ETIMEOUT;
             break;
         }
-        n = recv(c->fd, c->in + c->in_len, ANSWER_MAX - c->in_len, 0);
+        n = recv(c->fd, room, want, 0);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -307,7 +316,7 @@ ldg_client_wait(struct ldg_client *c, struct ldg_client_answer *a,
             rc = LDG_EIO;
             break;
         }
-        c->in_len += (size_t)n;
+        c->in.len += (size_t)n;
     }
     pthread_mutex_unlock(&c->recv_mu);
     return rc;
@@ -341,6 +350,6 @@ ldg_client_close(struct ldg_client *c)
     close(c->fd);
     pthread_mutex_destroy(&c->send_mu);
     pthread_mutex_destroy(&c->recv_mu);
-    free(c->in);
+    ldg_buf_release(&c->in);
     free(c);
 }

@@ -63,14 +63,14 @@ FUZZ_ENTRY(const uint8_t *data, size_t size)
         got = ldg_line_read(&r, &len);
         FUZZ_ASSERT(got == LDG_LINE_END || got == LDG_LINE_OK ||
                     got == LDG_LINE_LONG || got == LDG_LINE_STOP);
-        FUZZ_ASSERT(r.cap <= r.max + 1);
+        FUZZ_ASSERT(r.buf.cap <= r.max + 1);
         if (got == LDG_LINE_END)
             break;
         if (got == LDG_LINE_OK) {
-            FUZZ_ASSERT(r.buf != NULL && len <= r.max);
-            FUZZ_ASSERT(r.buf[len] == '\0');
-            FUZZ_ASSERT(pos + len <= n && memcmp(r.buf, s + pos, len) == 0);
-            FUZZ_ASSERT(memchr(r.buf, '\n', len) == NULL);
+            FUZZ_ASSERT(r.buf.s != NULL && len <= r.max);
+            FUZZ_ASSERT(r.buf.s[len] == '\0');
+            FUZZ_ASSERT(pos + len <= n && memcmp(r.buf.s, s + pos, len) == 0);
+            FUZZ_ASSERT(memchr(r.buf.s, '\n', len) == NULL);
         } else if (got == LDG_LINE_LONG) {
             FUZZ_ASSERT(len > r.max && len <= r.max + r.skip_max);
             FUZZ_ASSERT(pos + len <= n && memchr(s + pos, '\n', len) == NULL);
@@ -91,7 +91,7 @@ FUZZ_ENTRY(const uint8_t *data, size_t size)
     if (!stopped)
         FUZZ_ASSERT(pos == n);
     FUZZ_ASSERT(ldg_line_read(&r, &len) == LDG_LINE_END);
-    free(r.buf);
+    ldg_buf_release(&r.buf);
     fclose(f);
     return 0;
 }

@@ -96,23 +96,23 @@ test_ingest__line_reader_awkward_streams(void **state)
     r.max = 64;
     assert_int_equal(ldg_line_read(&r, &len), LDG_LINE_OK);
     assert_int_equal(len, 0);
-    assert_non_null(r.buf);
-    assert_string_equal(r.buf, "");
+    assert_non_null(r.buf.s);
+    assert_string_equal(r.buf.s, "");
     assert_int_equal(ldg_line_read(&r, &len), LDG_LINE_OK);
     assert_int_equal(len, 1);
-    assert_string_equal(r.buf, "\r");
+    assert_string_equal(r.buf.s, "\r");
     assert_int_equal(ldg_line_read(&r, &len), LDG_LINE_OK);
-    assert_string_equal(r.buf, "{\"a\":1}\r");
+    assert_string_equal(r.buf.s, "{\"a\":1}\r");
     assert_int_equal(ldg_line_read(&r, &len), LDG_LINE_OK);
     assert_int_equal(len, 5);
-    assert_memory_equal(r.buf, "ab\0cd", 5);
+    assert_memory_equal(r.buf.s, "ab\0cd", 5);
     assert_int_equal(ldg_line_read(&r, &len), LDG_LINE_OK);
     assert_int_equal(len, 0);
     assert_int_equal(ldg_line_read(&r, &len), LDG_LINE_OK);
-    assert_string_equal(r.buf, "last");
+    assert_string_equal(r.buf.s, "last");
     assert_int_equal(ldg_line_read(&r, &len), LDG_LINE_END);
     assert_int_equal(ldg_line_read(&r, &len), LDG_LINE_END);
-    free(r.buf);
+    ldg_buf_release(&r.buf);
     fclose(f);
 }
 
@@ -131,12 +131,12 @@ test_ingest__line_reader_skips_then_stops(void **state)
     assert_int_equal(ldg_line_read(&r, &len), LDG_LINE_LONG);
     assert_int_equal(len, 10);
     assert_int_equal(ldg_line_read(&r, &len), LDG_LINE_OK);
-    assert_string_equal(r.buf, "ok");
+    assert_string_equal(r.buf.s, "ok");
     assert_int_equal(ldg_line_read(&r, &len), LDG_LINE_STOP);
     assert_int_equal(len, 15);
     assert_int_equal(ldg_line_read(&r, &len), LDG_LINE_END);
-    assert_true(r.cap <= 5);
-    free(r.buf);
+    assert_true(r.buf.cap <= 5);
+    ldg_buf_release(&r.buf);
     fclose(f);
 }
 
