@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "export/export.h"
 #include "projections/projections.h"
 #include "query/query.h"
+#include "util/util.h"
 
 #define FOLLOW_POLL_MS 100 /* safety net under inotify */
 
@@ -105,16 +107,15 @@ iter_error(struct cli *c, struct ldg_txn *t, int rc)
 #define CHUNK_BYTES ((size_t)4 << 20)
 
 struct chunk {
-    char *p;
-    size_t len, cap;
-    size_t ready; /* bytes of p known mapped (populated or written) */
+    struct ldg_buf b;
+    size_t ready; /* bytes of b.p known mapped (populated or written) */
 };
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
 
-/* Maps the pages of ch->p that the next len bytes will be written to,
+/* Maps the pages of ch->b.p that the next len bytes will be written to,
  * ahead, in steps that double (so at most twice what is written): one
  * madvise instead of a page fault a page, which costs ~10 us on a
  * virtual machine (bench/RESULTS.md). Only speed depends on it. */
@@ -122,8 +123,8 @@ static void
 chunk_prefault(struct chunk *ch, size_t len)
 {
     const size_t pg = 4096;
-    uintptr_t base = (uintptr_t)ch->p, lo, hi;
-    size_t want = ch->len + len, step;
+    uintptr_t base = (uintptr_t)ch->b.p, lo, hi;
+    size_t want = ch->b.len + len, step;
 
     if (want <= ch->ready)
         return;
@@ -132,8 +133,8 @@ chunk_prefault(struct chunk *ch, size_t len)
         step = (size_t)1 << 20;
     if (want < ch->ready + step)
         want = ch->ready + step;
-    if (want > ch->cap)
-        want = ch->cap;
+    if (want > ch->b.cap)
+        want = ch->b.cap;
     lo = (base + ch->ready + pg - 1) & ~(uintptr_t)(pg - 1);
     hi = (base + want) & ~(uintptr_t)(pg - 1);
     if (hi > lo)
@@ -145,28 +146,160 @@ static int
 chunk_write(void *ctx, const char *text, size_t len)
 {
     struct chunk *ch = ctx;
-    if (ch->len + len > ch->cap) {
+    uint8_t *o;
+    if (ch->b.p == NULL || len >= ch->b.cap - ch->b.len) {
         /* Room for a whole chunk at once: a block this size is mapped
          * (not touched) by malloc, so only the pages written are paid
          * for, and growing never copies what is there (a 64 KiB start
          * doubled twice copied and faulted in 64 KiB more for a 100
          * event -o json). */
-        size_t cap = ch->cap ? ch->cap * 2 : CHUNK_BYTES + ((size_t)1 << 16);
-        char *np;
-        while (cap < ch->len + len)
-            cap *= 2;
-        np = realloc(ch->p, cap);
-        if (np == NULL)
+        const uint8_t *was = ch->b.p;
+        size_t want = len;
+        if (was == NULL && want < CHUNK_BYTES + ((size_t)1 << 16))
+            want = CHUNK_BYTES + ((size_t)1 << 16);
+        if (ldg_buf_room(&ch->b, want) == NULL)
             return LDG_ENOMEM;
-        if (np != ch->p)
+        if (ch->b.p != was)
             ch->ready = 0;
-        ch->p = np;
-        ch->cap = cap;
     }
     chunk_prefault(ch, len);
-    memcpy(ch->p + ch->len, text, len);
-    ch->len += len;
-    return ch->len >= CHUNK_BYTES ? LDG_QUERY_WRITE_PAUSE : 0;
+    o = ch->b.p + ch->b.len;
+    memcpy(o, text, len);
+    ch->b.len += len;
+    return ch->b.len >= CHUNK_BYTES ? LDG_QUERY_WRITE_PAUSE : 0;
+}
+
+/*
+ * A thread that writes a full chunk while the next one is filled: the
+ * query goes on while a pipe's reader takes the output (on a two-core box
+ * the scan stood still for every 4 MiB written). Chunks go out in order,
+ * one at a time; run_once lets its snapshot go before it waits for the
+ * thread, so a reader that stops reading still pins no snapshot.
+ */
+struct bgw {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct out *o;
+    struct chunk *job; /* being written; NULL when idle */
+    int rc;            /* the first nonzero write_out result */
+    int quit, started;
+};
+
+static void *
+bgw_main(void *arg)
+{
+    struct bgw *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        struct chunk *ch;
+        int rc = 0, failed = w->rc != 0;
+        while (w->job == NULL && !w->quit)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if ((ch = w->job) == NULL)
+            break;
+        pthread_mutex_unlock(&w->mu);
+        if (!failed) /* after a failed write nothing more is written */
+            rc = write_out(w->o, ch->b.s, ch->b.len);
+        ch->b.len = 0;
+        pthread_mutex_lock(&w->mu);
+        if (rc != 0 && w->rc == 0)
+            w->rc = rc;
+        w->job = NULL;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Waits until w has written what it was given: 0, or the first nonzero
+ * result of its writes. */
+static int
+bgw_idle(struct bgw *w)
+{
+    int rc;
+    if (!w->started)
+        return 0;
+    pthread_mutex_lock(&w->mu);
+    while (w->job != NULL)
+        pthread_cond_wait(&w->cv, &w->mu);
+    rc = w->rc;
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+/* Gives idle w ch to write (started on first use): 0, or -1 when no
+ * thread can be had (the caller writes ch itself). */
+static int
+bgw_give(struct bgw *w, struct chunk *ch)
+{
+    if (!w->started) {
+        pthread_mutex_init(&w->mu, NULL);
+        pthread_cond_init(&w->cv, NULL);
+        if (pthread_create(&w->th, NULL, bgw_main, w) != 0) {
+            pthread_cond_destroy(&w->cv);
+            pthread_mutex_destroy(&w->mu);
+            return -1;
+        }
+        w->started = 1;
+    }
+    pthread_mutex_lock(&w->mu);
+    w->job = ch;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+/* Waits for w's last write and ends the thread: as bgw_idle. */
+static int
+bgw_stop(struct bgw *w)
+{
+    int rc = bgw_idle(w);
+    if (!w->started)
+        return rc;
+    pthread_mutex_lock(&w->mu);
+    w->quit = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->th, NULL);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    w->started = 0;
+    return rc;
+}
+
+/* The end of run_once's stream (rc 0 or a failure): what came before a
+ * failure is printed, then the error. The last chunk goes out after the
+ * one the thread writes; if there is a thread, its write may be blocked
+ * by a reader that stopped reading, so the snapshot is let go first, and
+ * a new one begun for the caller (--explain) once all is written. */
+static int
+finish(struct out *o, struct ldg_ledger *l, struct ldg_txn **tp, struct bgw *w,
+       struct chunk *ch, int rc)
+{
+    char msg[1024] = "";
+    int code = 0, wr;
+
+    if (rc < 0) {
+        const char *m = ldg_errmsg(l);
+        snprintf(msg, sizeof msg, "%s", m && m[0] ? m : ldg_strerror(rc));
+        code = cli_exit_code(rc);
+    }
+    if (w->started) {
+        ldg_txn_abort(*tp);
+        *tp = NULL;
+    }
+    wr = bgw_idle(w);
+    if (wr == 0 && ch->b.len > 0)
+        wr = write_out(o, ch->b.s, ch->b.len);
+    ch->b.len = 0;
+    if (*tp == NULL && ldg_txn_begin(l, LDG_TXN_READ, tp) < 0)
+        *tp = NULL;
+    if (code != 0) {
+        cli_err(o->c, "%s", msg);
+        return code;
+    }
+    return wr;
 }
 
 /*
@@ -176,7 +309,8 @@ chunk_write(void *ctx, const char *text, size_t len)
  * pass prints them (two passes over the same snapshot, constant memory).
  * Every CHUNK_BYTES of output the transaction is ended and a new one
  * begun (*tp replaced) to go on after the last event printed, never past
- * the first snapshot's size.
+ * the first snapshot's size; the full chunk is written by a thread (struct
+ * bgw) while the next is filled.
  */
 static int
 run_once(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
@@ -186,10 +320,14 @@ run_once(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
     struct ldg_query_iter *it = NULL;
     struct ldg_query_stream_opts so;
     struct ldg_event ev;
-    struct chunk ch = {NULL, 0, 0, 0};
+    struct chunk ch[2];
+    struct bgw w;
     uint64_t n = 0, size, hi;
-    int rc;
+    int rc, cur = 0, wr;
 
+    memset(ch, 0, sizeof ch);
+    memset(&w, 0, sizeof w);
+    w.o = o;
     if ((rc = ldg_txn_size(*tp, &size)) < 0)
         return iter_error(o->c, *tp, rc);
     if (size == 0)
@@ -230,7 +368,7 @@ run_once(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
         memset(&so, 0, sizeof so);
         so.limit = limit ? limit - n : 0;
         so.write = chunk_write;
-        so.ctx = &ch;
+        so.ctx = &ch[cur];
         so.stop = &stop_flag;
         rc = ldg_query_stream(it, o->r, &so, &got, &ev);
         ldg_query_iter_free(it);
@@ -243,28 +381,25 @@ run_once(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
             if (last_seq != NULL)
                 *last_seq = ev.seq;
         }
-        if (rc < 0 && rc != LDG_QUERY_WRITE_PAUSE) {
-            /* what came before the failure is printed, then the error */
-            if (ch.len > 0)
-                write_out(o, ch.p, ch.len);
-            rc = iter_error(o->c, *tp, rc);
-            break;
-        }
         if (rc != LDG_QUERY_WRITE_PAUSE) {
-            if (ch.len > 0) {
-                int w = write_out(o, ch.p, ch.len);
-                rc = w != 0 ? w : rc;
-            }
+            rc = finish(o, l, tp, &w, &ch[cur], rc);
             break;
         }
-        /* Paused with a chunk in hand: let the snapshot go, write, then
-         * go on from the event after the last one printed. */
+        /* Paused with a chunk in hand: let the snapshot go, have the chunk
+         * written (after the one before it), then go on from the event
+         * after the last one printed, into the other chunk. */
         ldg_txn_abort(*tp);
         *tp = NULL;
-        rc = write_out(o, ch.p, ch.len);
-        ch.len = 0;
-        if (rc != 0)
+        if ((rc = bgw_idle(&w)) != 0)
             break;
+        if (bgw_give(&w, &ch[cur]) == 0) {
+            cur ^= 1;
+        } else {
+            rc = write_out(o, ch[cur].b.s, ch[cur].b.len);
+            ch[cur].b.len = 0;
+            if (rc != 0)
+                break;
+        }
         if ((rc = ldg_txn_begin(l, LDG_TXN_READ, tp)) < 0) {
             cli_err(o->c, "reading the ledger: %s", ldg_strerror(rc));
             rc = cli_exit_code(rc);
@@ -278,7 +413,10 @@ run_once(struct out *o, struct ldg_ledger *l, struct ldg_query *q,
             lo = ev.seq + 1;
         ldg_query_restrict(q, lo, hi);
     }
-    free(ch.p);
+    if ((wr = bgw_stop(&w)) != 0 && rc == 0)
+        rc = wr;
+    ldg_buf_release(&ch[0].b);
+    ldg_buf_release(&ch[1].b);
     return rc == 1 ? 0 : rc;
 }
 
