@@ -372,6 +372,10 @@ run_command(struct cli *c, const struct cli_command *cmd, int argc, char **argv)
          * error flag, so ask the pipe whether its reader is gone. */
         if (ferr == EPIPE || (ferr == -1 && reader_gone(1)))
             return rc;
+        /* a command that met the failed write said why (and with errno
+         * then, not this stale EIO): once is enough */
+        if (ferr == -1 && rc == EX_IOERR)
+            return rc;
         cli_err(c, "cannot write to standard output: %s",
                 strerror(ferr > 0 ? ferr : EIO));
         return rc == EX_OK ? EX_IOERR : rc;

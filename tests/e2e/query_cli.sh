@@ -184,5 +184,26 @@ grep -q "goes with -o json" "$T/err" || fail "short: $(cat "$T/err")"
 expect_code 0 q -S tomorrow -o json --output-fields seq
 [ "$(lines)" = 0 ] || fail "empty selection with --output-fields: $(lines)"
 
+# Output past two 4 MiB chunks (a thread writes one while the next is
+# filled): every event once, in order, the same as the reverse pass read
+# backwards; a full disk is an I/O error (74) naming the cause; a reader
+# gone after the first chunks ends quietly.
+awk 'BEGIN { for (i = 0; i < 12000; i++)
+    printf "{\"type\":\"x.big\",\"body\":{\"i\":%d,\"pad\":\"%0900d\"}}\n", i, i }' \
+    >"$T/big.jsonl"
+"$LEDGER" --dir "$D" ingest "$T/big.jsonl" 2>/dev/null || fail "big ingest"
+expect_code 0 q type=x.big -o json
+[ "$(wc -c <"$T/out")" -gt $((9 << 20)) ] || fail "big: only $(wc -c <"$T/out") bytes"
+jq -r '.body.i' "$T/out" | awk '$1 != NR - 1 { bad = 1 } END { exit bad || NR != 12000 }' ||
+    fail "big: events missing or out of order"
+q type=x.big -o json -r | tac | cmp -s - "$T/out" || fail "big: reverse pass differs"
+expect_code 74 sh -c "\"\$0\" --dir \"\$1\" query type=x.big -o json >/dev/full" "$LEDGER" "$D"
+grep -q "writing the output: No space left on device" "$T/err" ||
+    fail "big into /dev/full: $(cat "$T/err")"
+[ "$(grep -c . "$T/err")" = 1 ] || fail "big into /dev/full: more than one error: $(cat "$T/err")"
+{ q type=x.big -o json 2>"$T/pipe.err"; echo $? >"$T/pipe.rc"; } | head -c $((5 << 20)) >/dev/null
+[ "$(cat "$T/pipe.rc")" = 0 ] || fail "big SIGPIPE: exit $(cat "$T/pipe.rc")"
+[ -s "$T/pipe.err" ] && fail "big SIGPIPE: stderr $(cat "$T/pipe.err")"
+
 [ "$fails" = 0 ] || { echo "$fails failures"; exit 1; }
 echo "query_cli: ok"
