@@ -24,8 +24,9 @@
  *
  * Other formats, and json with threads = 1, take the plain loop:
  * ldg_query_iter_next, ldg_query_render_iter, write. So do the first
- * BATCH events of json: a small result (run=R) then allocates no ring and
- * copies no envelope, and renders into the renderer's one line buffer.
+ * PLAIN_FIRST events of json: a small result (run=R) then allocates no
+ * ring and copies no envelope, and renders into the renderer's one line
+ * buffer.
  * Fresh memory costs a page fault a page on first touch, which is dear on
  * a virtual machine (about 10 us on the PVM guest of bench/RESULTS.md);
  * the ring of a small result touched ~150 pages of it. The same bytes
@@ -38,8 +39,15 @@
 
 #include "query/query_int.h"
 
-#define BATCH 256            /* events a batch */
-#define RING 8               /* batches in flight at most */
+/* Small batches in a short ring: the text of every batch in flight
+ * (about 70 kB a batch of whole lines) stays in the caches between the
+ * worker that writes it and the thread that copies it out. 256 events in
+ * 8 batches (2.2 MB of text in flight) missed the cache on most stores:
+ * a 196,000-event window of whole lines took 185-220 ms into a pipe,
+ * 138-145 ms with 64 in 4 (bench/RESULTS.md). */
+#define BATCH 64
+#define RING 4
+#define PLAIN_FIRST 256 /* events of json on the caller's thread alone */
 #define SPARSE_EXAMINED 4096 /* hand a batch on after this many misses */
 #define THREADS_MAX 4
 
@@ -400,9 +408,11 @@ ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
     if (!(q_render_fields(r) & (UINT32_C(1) << LDG_QF_LEAF_HASH)) &&
         !(q_render_flags(r) & LDG_RENDER_CURSOR))
         q_iter_skip_leaf(it);
-    /* json: the first BATCH events on this thread alone (see the top) */
+    /* json: the first PLAIN_FIRST events on this thread alone (see the
+     * top) */
     {
-        uint64_t first = o->limit > 0 && o->limit < BATCH ? o->limit : BATCH;
+        uint64_t first =
+            o->limit > 0 && o->limit < PLAIN_FIRST ? o->limit : PLAIN_FIRST;
         int more = 0;
         rc = run_plain(it, r, o, first, count, last, &more);
         if (rc != 0 || !more || (o->limit > 0 && *count >= o->limit)) {
