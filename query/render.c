@@ -545,19 +545,16 @@ static const char hex2[] =
     "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
 
 /* Quoted lowercase hex of n bytes (n a multiple of 4: hashes and
- * signatures), four bytes to one 8-byte store. */
+ * signatures). Each pair of digits is stored straight to o: four pairs
+ * gathered in a local word and copied as one 8-byte store stalled on the
+ * read of the word (a load that spans four smaller stores is not
+ * forwarded from them), 11% of a whole-line window's samples. */
 static char *
 w_hex(char *o, const uint8_t *p, size_t n)
 {
     *o++ = '"';
-    for (size_t i = 0; i < n; i += 4, o += 8) {
-        char d[8];
-        memcpy(d, hex2 + 2 * (size_t)p[i], 2);
-        memcpy(d + 2, hex2 + 2 * (size_t)p[i + 1], 2);
-        memcpy(d + 4, hex2 + 2 * (size_t)p[i + 2], 2);
-        memcpy(d + 6, hex2 + 2 * (size_t)p[i + 3], 2);
-        memcpy(o, d, 8);
-    }
+    for (size_t i = 0; i < n; i++, o += 2)
+        memcpy(o, hex2 + 2 * (size_t)p[i], 2);
     *o++ = '"';
     return o;
 }
