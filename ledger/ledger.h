@@ -1300,6 +1300,11 @@ int ldg_reader_body(struct ldg_reader *r, uint64_t seq, const uint8_t **rec,
  * for it (no step of the tree's cursor): for a display that shows no leaf
  * hash and no cursor. 1 (the default) takes it again. */
 void ldg_reader_want_leaf(struct ldg_reader *r, int want);
+/* Events lo..hi are about to be read through r in seq order, forward: if
+ * their pages are mostly not in the page cache, the kernel is asked to
+ * read them in ahead of the reads, a stretch at a time (see reader.c).
+ * Only speed depends on it; call it before the first ldg_reader_event. */
+void ldg_reader_readahead(struct ldg_reader *r, uint64_t lo, uint64_t hi);
 void ldg_reader_free(struct ldg_reader *r);
 
 /* The payload of a body record stored uncompressed (canonical msgpack, in

@@ -198,6 +198,13 @@ void ldg_store_close(struct ldg_store *s);
 /* Drops this process's mapped pages of data.mdb (they stay in the page
  * cache); keeps long jobs' resident size bounded. */
 void ldg_store_trim(struct ldg_store *s);
+/* [p, p + len) is part of the map (values handed out by cursors): how
+ * many of `samples` pages spread over it are not in the page cache (0
+ * when that cannot be told); and a request that the kernel read it in now,
+ * asynchronously (MADV_WILLNEED: big reads, not a page per fault). Only
+ * speed depends on them. */
+unsigned ldg_map_missing(const void *p, size_t len, unsigned samples);
+void ldg_map_willneed(const void *p, size_t len);
 /* After a commit failed with LDG_EFULL (no transaction may be open):
  * clears dead readers' slots and returns 0 if there were any (retry in the
  * same map); else grows the map, doubling but never past map_max nor past

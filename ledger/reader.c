@@ -336,7 +336,17 @@ struct ldg_reader {
     uint8_t leaf[32];
     int asked; /* last_asked: the seq reader_leaf was asked for last */
     uint64_t last_asked;
+    /* ldg_reader_readahead: [ra_next, ra_end) of the map is still to be
+     * asked of the kernel, RA_STEP at a time ahead of the entries read */
+    int ra_on;
+    uintptr_t ra_next, ra_end;
 };
+
+/* How far ahead of a forward scan the kernel is asked to read. */
+#ifndef RA_MB
+#define RA_MB 64
+#endif
+#define RA_STEP ((uintptr_t)RA_MB << 20)
 
 static int
 seekc_open(struct ldg_txn *t, struct seekc *sc, enum ldg_core_db db,
@@ -498,6 +508,74 @@ reader_leaf(struct ldg_reader *r, struct ldg_event *ev)
     return 0;
 }
 
+/* Keeps the kernel reading RA_STEP ahead of the scan, which is at `at`. */
+static void
+reader_ra(struct ldg_reader *r, uintptr_t at)
+{
+    while (r->ra_next < r->ra_end && at + RA_STEP > r->ra_next) {
+        uintptr_t n = r->ra_end - r->ra_next;
+        if (n > RA_STEP)
+            n = RA_STEP;
+        ldg_map_willneed((const void *)r->ra_next, n);
+        r->ra_next += n;
+    }
+    if (r->ra_next >= r->ra_end)
+        r->ra_on = 0;
+}
+
+/*
+ * A window of the log is written in the order of its events, so its
+ * entries and bodies (and the index pages written beside them) lie mostly
+ * in one stretch of the file, in file order (a 196,000-event window: 98%
+ * of the leaf pages a few pages after the one before). The map is random
+ * access (MDB_NORDAHEAD) and even with MADV_SEQUENTIAL a cold scan reads
+ * it 128 KiB per fault, waiting on each: 0.92 s for that window against
+ * 0.10 s warm (the SQLite peer, reading its table with pread: 0.24 s and
+ * 0.20 s). So when a sample of the stretch's pages says it is mostly not
+ * in the page cache, the stretch is asked of the kernel (MADV_WILLNEED)
+ * 64 MiB at a time ahead of the scan, and the reads run while the scan
+ * works on what has come in.
+ */
+void
+ldg_reader_readahead(struct ldg_reader *r, uint64_t lo, uint64_t hi)
+{
+    static const enum ldg_core_db dbs[] = {LDG_DB_ENTRIES, LDG_DB_BODIES};
+    uintptr_t a = UINTPTR_MAX, b = 0;
+
+    if (r == NULL || lo > hi)
+        return;
+    r->ra_on = 0;
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
+        struct ldg_cursor *c = NULL;
+        const uint64_t seqs[2] = {lo, hi};
+        if (ldg_cursor_open(r->t, ldg_core(ldg_txn_ledger(r->t), dbs[i]),
+                            &c) < 0)
+            return;
+        for (size_t k = 0; k < 2; k++) {
+            uint8_t key[8];
+            struct ldg_val kv, v;
+            int rc;
+            ldg_be64(key, seqs[k]);
+            rc = ldg_cursor_get(c, LDG_SET_RANGE, key, 8, &kv, &v);
+            if (rc == LDG_ENOTFOUND)
+                rc = ldg_cursor_get(c, LDG_LAST, NULL, 0, &kv, &v);
+            if (rc < 0)
+                continue;
+            if ((uintptr_t)v.data < a)
+                a = (uintptr_t)v.data;
+            if ((uintptr_t)v.data + v.len > b)
+                b = (uintptr_t)v.data + v.len;
+        }
+        ldg_cursor_close(c);
+    }
+    if (b <= a || ldg_map_missing((const void *)a, b - a, 64) < 8)
+        return; /* mostly in the page cache already */
+    r->ra_on = 1;
+    r->ra_next = a;
+    r->ra_end = b;
+    reader_ra(r, a);
+}
+
 int
 ldg_reader_event(struct ldg_reader *r, uint64_t seq, struct ldg_event *ev)
 {
@@ -508,6 +586,8 @@ ldg_reader_event(struct ldg_reader *r, uint64_t seq, struct ldg_event *ev)
         return LDG_EINVAL;
     if ((rc = seekc_get(&r->ec, seq, &ent)) < 0)
         return rc;
+    if (r->ra_on)
+        reader_ra(r, (uintptr_t)ent.data);
     rc = ldg_event_decode_ex(ent.data, ent.len, ev, LDG_DECODE_TRUSTED);
     if (rc == 0 && ev->seq != seq)
         rc = LDG_ECORRUPT;

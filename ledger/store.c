@@ -371,6 +371,47 @@ ldg_store_trim(struct ldg_store *s)
     advise_map(s, MADV_DONTNEED);
 }
 
+unsigned
+ldg_map_missing(const void *p, size_t len, unsigned samples)
+{
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), lo, n;
+    unsigned missing = 0;
+    if (len == 0 || samples == 0)
+        return 0;
+    lo = (uintptr_t)p & ~(pg - 1);
+    n = ((uintptr_t)p + len - lo + pg - 1) / pg; /* pages */
+    for (unsigned i = 0; i < samples; i++) {
+        unsigned char in;
+        uintptr_t at = lo + (uintptr_t)((uint64_t)n * i / samples) * pg;
+        if (mincore((void *)at, pg, &in) == 0 && !(in & 1))
+            missing++;
+    }
+    return missing;
+}
+
+/* A MADV_WILLNEED reads at most the device's readahead or largest
+ * request (max(read_ahead_kb, max_sectors_kb); 128 KiB and 1,280 KiB are
+ * common) of what it is given and drops the rest, so it is given 1 MiB at
+ * a time. */
+#define WILLNEED_STEP ((uintptr_t)1 << 20)
+
+void
+ldg_map_willneed(const void *p, size_t len)
+{
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = (uintptr_t)p & ~(pg - 1);
+    uintptr_t hi = ((uintptr_t)p + len + pg - 1) & ~(pg - 1);
+    for (; lo < hi; lo += WILLNEED_STEP) {
+        uintptr_t n = hi - lo < WILLNEED_STEP ? hi - lo : WILLNEED_STEP;
+        /* a step of which four pages spread over it are cached was most
+         * likely read already (the CLI starts a new scan every 4 MiB of
+         * output, asking again for what is ahead of it) */
+        if (ldg_map_missing((const void *)lo, n, 4) == 0)
+            continue;
+        (void)madvise((void *)lo, n, MADV_WILLNEED);
+    }
+}
+
 void
 ldg_access_release_part(struct ldg_ledger *l, unsigned part, unsigned parts)
 {

@@ -793,6 +793,10 @@ ldg_query_iter_new(struct ldg_query_iter **out, const struct ldg_query *q,
             it->s[i].hi - it->s[i].lo >= SCAN_HINT_EVENTS) {
             ldg_access_hint(ldg_txn_ledger(t), LDG_ACCESS_SEQUENTIAL);
             it->seq_hint = 1;
+            /* a time window: its stretch of the file read in ahead when
+             * it is cold */
+            if (it->s[i].kind == S_ENTRIES && !it->reverse)
+                ldg_reader_readahead(it->rd, it->s[i].lo, it->s[i].hi);
         }
     }
     it->heap = calloc(it->ns ? it->ns : 1, sizeof *it->heap);

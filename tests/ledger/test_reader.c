@@ -13,8 +13,12 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "ledger/ledger.h"
+#include "ledger/ledger_int.h"
 #include "tests/support/support.h"
 
 #define N 40
@@ -448,6 +452,110 @@ test_reader__view_of_a_record_answers_as_the_json_view(void **state)
     t_rmrf(dir);
 }
 
+/* A checksum of the bytes at p (FNV-1a). */
+static uint64_t
+fnv(const uint8_t *p, size_t n, uint64_t h)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3u;
+    return h;
+}
+
+#define RA_N 2000
+
+/* ldg_reader_readahead: a window whose pages were dropped from the page
+ * cache is asked of the kernel (ldg_map_missing says the stretch is cold,
+ * then that it came in), and reads the same events and bodies as warm. */
+static void
+test_reader__readahead_of_a_cold_window(void **state)
+{
+    char dir[512], path[600], pad[601];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    static uint64_t warm[RA_N + 1];
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    struct ldg_reader *r;
+    struct ldg_txn *t;
+    unsigned missing;
+    int fd;
+    (void)state;
+    memset(pad, 'p', 600);
+    pad[600] = '\0';
+    for (int i = 1; i <= RA_N; i++) {
+        char body[700];
+        snprintf(body, sizeof body, "{\"i\":%d,\"pad\":\"%s\"}", i, pad);
+        t_append(l, "x.big", body, NULL);
+    }
+    /* warm: what each event and body reads as, and where they lie */
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_reader_new(&r, t), 0);
+    for (uint64_t seq = 1; seq <= RA_N; seq++) {
+        struct ldg_event ev;
+        const uint8_t *rec;
+        size_t len;
+        assert_int_equal(ldg_reader_event(r, seq, &ev), 0);
+        assert_int_equal(ldg_reader_body(r, seq, &rec, &len), 0);
+        warm[seq] =
+            fnv(rec, len, fnv(ev.entry, ev.entry_len, 14695981039346656037u));
+        /* the stretch: from the first to the last event's records */
+        if (seq == 1 || seq == RA_N) {
+            if ((uintptr_t)ev.entry < lo)
+                lo = (uintptr_t)ev.entry;
+            if ((uintptr_t)rec < lo)
+                lo = (uintptr_t)rec;
+            if ((uintptr_t)ev.entry + ev.entry_len > hi)
+                hi = (uintptr_t)ev.entry + ev.entry_len;
+            if ((uintptr_t)rec + len > hi)
+                hi = (uintptr_t)rec + len;
+        }
+    }
+    ldg_reader_free(r);
+    ldg_txn_abort(t);
+    /* cold: our mapping let go, the file's clean pages dropped */
+    ldg_access_hint(l, LDG_ACCESS_RELEASE);
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(fdatasync(fd), 0);
+    assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+    close(fd);
+    missing = ldg_map_missing((const void *)lo, hi - lo, 64);
+    if (missing < 32) {
+        /* a file system that keeps files in memory (tmpfs) */
+        ldg_close(l);
+        t_rmrf(dir);
+        skip();
+    }
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_reader_new(&r, t), 0);
+    ldg_reader_readahead(r, 1, RA_N);
+    /* the reads were asked for, not made: they come in by themselves */
+    for (int i = 0;
+         i < 500 && ldg_map_missing((const void *)lo, hi - lo, 64) > 0; i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(ldg_map_missing((const void *)lo, hi - lo, 64), 0);
+    for (uint64_t seq = 1; seq <= RA_N; seq++) {
+        struct ldg_event ev;
+        const uint8_t *rec;
+        size_t len;
+        assert_int_equal(ldg_reader_event(r, seq, &ev), 0);
+        assert_int_equal(ldg_reader_body(r, seq, &rec, &len), 0);
+        assert_true(fnv(rec, len,
+                        fnv(ev.entry, ev.entry_len, 14695981039346656037u)) ==
+                    warm[seq]);
+    }
+    /* a window in the page cache asks for nothing; nonsense is harmless */
+    ldg_reader_readahead(r, 1, RA_N);
+    ldg_reader_readahead(r, 5, 1);
+    ldg_reader_readahead(r, RA_N + 10, RA_N + 20);
+    ldg_reader_readahead(NULL, 1, 2);
+    ldg_reader_free(r);
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 static void
 test_reader__misuse_is_einval(void **state)
 {
@@ -479,6 +587,7 @@ main(void)
         cmocka_unit_test(test_reader__skip_is_the_plain_scan_from_the_target),
         cmocka_unit_test(
             test_reader__view_of_a_record_answers_as_the_json_view),
+        cmocka_unit_test(test_reader__readahead_of_a_cold_window),
         cmocka_unit_test(test_reader__misuse_is_einval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
