@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "export/export_int.h"
+#include "util/util.h"
 
 static json_t *
 load_json(const struct bundle *b, const char *name)
@@ -54,13 +55,15 @@ load_events(const struct bundle *b)
     return arr;
 }
 
+/* The whole file at path, at most max bytes (LDG_ETOOBIG past that),
+ * into *out (malloc'd, never NULL on success). */
 static int
 read_file(const char *path, uint64_t max, uint8_t **out, size_t *len)
 {
     struct stat st;
-    uint8_t *buf = NULL;
-    size_t n = 0, cap;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct ldg_buf b;
+    int rc = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t ceil = max < (uint64_t)SIZE_MAX - 1 ? (size_t)max : SIZE_MAX - 1;
 
     *out = NULL;
     *len = 0;
@@ -75,42 +78,40 @@ read_file(const char *path, uint64_t max, uint8_t **out, size_t *len)
         close(fd);
         return LDG_ETOOBIG;
     }
-    cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 1 << 16;
-    buf = malloc(cap);
-    while (buf != NULL) {
+    ldg_buf_init(&b, ceil ? ceil : 1);
+    /* a regular file's size at once; room for the NUL even if empty */
+    (void)ldg_buf_room(&b, S_ISREG(st.st_mode) ? (size_t)st.st_size : 0);
+    while (rc == 0) {
+        size_t want = ceil - b.len < ((size_t)1 << 16) ? ceil - b.len
+                                                       : (size_t)1 << 16;
+        uint8_t *o, one;
         ssize_t got;
-        if (n == cap) {
-            uint8_t *nb;
-            if ((uint64_t)cap * 2 > max + 1) {
-                free(buf);
-                close(fd);
-                return LDG_ETOOBIG;
-            }
-            nb = realloc(buf, cap * 2);
-            if (nb == NULL)
-                break;
-            buf = nb;
-            cap *= 2;
+        if (want == 0) { /* at the limit: is there more? */
+            got = read(fd, &one, 1);
+            if (got < 0 && errno == EINTR)
+                continue;
+            rc = got < 0 ? LDG_EIO : got > 0 ? LDG_ETOOBIG : 1;
+            break;
         }
-        got = read(fd, buf + n, cap - n);
+        if ((o = ldg_buf_room(&b, want)) == NULL) {
+            rc = b.err;
+            break;
+        }
+        got = read(fd, o, want);
         if (got < 0 && errno == EINTR)
             continue;
-        if (got < 0) {
-            free(buf);
-            close(fd);
-            return LDG_EIO;
-        }
-        if (got == 0) {
-            close(fd);
-            *out = buf;
-            *len = n;
-            return 0;
-        }
-        n += (size_t)got;
+        if (got < 0)
+            rc = LDG_EIO;
+        else if (got == 0)
+            rc = 1; /* the end */
+        else
+            b.len += (size_t)got;
     }
-    free(buf);
     close(fd);
-    return LDG_ENOMEM;
+    if (rc == 1 && (*out = (uint8_t *)ldg_buf_detach(&b, len)) != NULL)
+        return 0;
+    ldg_buf_release(&b);
+    return rc == 1 ? LDG_ENOMEM : rc;
 }
 
 int
