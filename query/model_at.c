@@ -50,7 +50,8 @@ struct mentry {
     int vreopen;              /* vs to be opened again (another txn) at vfrom */
     int vdone;                /* all read */
     struct ldg_model_at last; /* the answer text is the rendering of */
-    char *text;               /* ,"model_at":{..}, or NULL */
+    struct q_mtext *text;     /* ,"model_at":{..}, or NULL */
+    uint64_t text_lo, text_hi; /* last holds for the seqs [lo, hi) */
 };
 
 struct q_modelcache {
@@ -129,7 +130,7 @@ entry_release(struct mentry *e)
     free(e->reg);
     free(e->ver);
     isect_close(&e->vs);
-    free(e->text);
+    q_mtext_drop(e->text);
     memset(e, 0, sizeof *e);
 }
 
@@ -318,33 +319,55 @@ first_verified(struct q_modelcache *c, struct mentry *e, const char *digest,
 
 /* The digest registered last at seq, and whether a successful
  * verification of that digest came at or before seq (verified) or ever
- * (ever_verified; verified_seq the first). */
+ * (ever_verified; verified_seq the first). [*lo, *hi) (may be NULL): the
+ * seqs around seq for which the answer is the same (it changes at the next
+ * registration, and at the verification when that comes after seq). */
+static int
+answer_range(struct q_modelcache *c, struct mentry *e, uint64_t seq,
+             struct ldg_model_at *out, uint64_t *lo, uint64_t *hi)
+{
+    struct mrec *r = NULL;
+    uint64_t l = 0, h = UINT64_MAX;
+    size_t i;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    for (i = 0; i < e->nreg && e->reg[i].seq <= seq; i++)
+        r = &e->reg[i];
+    if (i < e->nreg)
+        h = e->reg[i].seq;
+    if (r != NULL) {
+        l = r->seq;
+        out->known = 1;
+        out->registered_seq = r->seq;
+        memcpy(out->digest, r->digest, strlen(r->digest) + 1);
+        if (r->vstate == 0) {
+            if ((rc = first_verified(c, e, r->digest, &r->vseq)) < 0)
+                return rc;
+            r->vstate = rc == 1 ? 1 : 2;
+        }
+        if (r->vstate == 1) {
+            out->ever_verified = 1;
+            out->verified_seq = r->vseq;
+            out->verified = r->vseq <= seq;
+            if (r->vseq > seq && r->vseq < h)
+                h = r->vseq;
+            else if (r->vseq <= seq && r->vseq > l)
+                l = r->vseq;
+        }
+    }
+    if (lo != NULL)
+        *lo = l;
+    if (hi != NULL)
+        *hi = h;
+    return 0;
+}
+
 static int
 answer(struct q_modelcache *c, struct mentry *e, uint64_t seq,
        struct ldg_model_at *out)
 {
-    struct mrec *r = NULL;
-    int rc;
-
-    memset(out, 0, sizeof *out);
-    for (size_t i = 0; i < e->nreg && e->reg[i].seq <= seq; i++)
-        r = &e->reg[i];
-    if (r == NULL)
-        return 0;
-    out->known = 1;
-    out->registered_seq = r->seq;
-    memcpy(out->digest, r->digest, strlen(r->digest) + 1);
-    if (r->vstate == 0) {
-        if ((rc = first_verified(c, e, r->digest, &r->vseq)) < 0)
-            return rc;
-        r->vstate = rc == 1 ? 1 : 2;
-    }
-    if (r->vstate != 1)
-        return 0;
-    out->ever_verified = 1;
-    out->verified_seq = r->vseq;
-    out->verified = r->vseq <= seq;
-    return 0;
+    return answer_range(c, e, seq, out, NULL, NULL);
 }
 
 void
@@ -397,6 +420,20 @@ cache_for(struct q_modelcache **cp, struct ldg_txn *t)
     return c;
 }
 
+/* The cache entry of model, if it is cached. */
+static struct mentry *
+cached(struct q_modelcache *c, const char *model)
+{
+    for (size_t k = 0; k < c->n; k++) {
+        size_t i = k == 0 ? c->hint : k - (k <= c->hint);
+        if (strcmp(c->e[i].model, model) == 0) {
+            c->hint = i;
+            return &c->e[i];
+        }
+    }
+    return NULL;
+}
+
 /* q_modelcache_lookup, with *ep the model's cache entry (NULL when the
  * cache is full and the model was looked up uncached). */
 static int
@@ -410,13 +447,9 @@ lookup(struct q_modelcache **cp, struct ldg_txn *t, const char *model,
     *ep = NULL;
     if (c == NULL)
         return LDG_ENOMEM;
-    for (size_t k = 0; k < c->n; k++) {
-        size_t i = k == 0 ? c->hint : k - (k <= c->hint);
-        if (strcmp(c->e[i].model, model) == 0) {
-            c->hint = i;
-            *ep = &c->e[i];
-            return answer(c, &c->e[i], seq, out);
-        }
+    if ((e = cached(c, model)) != NULL) {
+        *ep = e;
+        return answer(c, e, seq, out);
     }
     memset(&one, 0, sizeof one);
     if ((one.model = strdup(model)) == NULL)
@@ -450,48 +483,78 @@ q_modelcache_lookup(struct q_modelcache **cp, struct ldg_txn *t,
     return lookup(cp, t, model, seq, out, &e);
 }
 
-/* ,"model_at":{..}: ldg_query_model_at_json's object, compact. */
-static char *
+/* ,"model_at":{..}: ldg_query_model_at_json's object, compact, with one
+ * reference (the caller's). */
+static struct q_mtext *
 render(const char *model, const struct ldg_model_at *m)
 {
     json_t *o = ldg_query_model_at_json(model, m);
-    char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL, *out = NULL;
+    char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    struct q_mtext *x = NULL;
     json_decref(o);
     if (txt == NULL)
         return NULL;
-    out = malloc(strlen(txt) + 13);
-    if (out != NULL)
-        sprintf(out, ",\"model_at\":%s", txt);
+    x = malloc(sizeof *x + strlen(txt) + 13);
+    if (x != NULL) {
+        x->refs = 1;
+        sprintf(x->s, ",\"model_at\":%s", txt);
+    }
     free(txt);
-    return out;
+    return x;
+}
+
+void
+q_mtext_drop(struct q_mtext *x)
+{
+    if (x != NULL && --x->refs == 0)
+        free(x);
 }
 
 int
 q_modelcache_text(struct q_modelcache **cp, struct ldg_txn *t,
-                  const char *model, uint64_t seq, char **out)
+                  const char *model, uint64_t seq, struct q_mtext **out)
 {
+    struct q_modelcache *c = cache_for(cp, t);
     struct ldg_model_at m;
     struct mentry *e;
+    uint64_t lo, hi;
     int rc;
 
     *out = NULL;
-    if ((rc = lookup(cp, t, model, seq, &m, &e)) < 0)
-        return rc;
-    if (e == NULL) { /* not cached: rendered for this event only */
-        *out = render(model, &m);
-        return *out ? 0 : LDG_ENOMEM;
+    if (c == NULL)
+        return LDG_ENOMEM;
+    /* the next event of a scan, in the range the last answer holds for */
+    if ((e = cached(c, model)) != NULL && e->text != NULL &&
+        seq >= e->text_lo && seq < e->text_hi) {
+        e->text->refs++;
+        *out = e->text;
+        return 0;
     }
-    /* answer() zeroes the struct first: equal answers compare equal */
+    if (e == NULL) { /* read the model's history into the cache */
+        if ((rc = lookup(cp, t, model, seq, &m, &e)) < 0)
+            return rc;
+        if (e == NULL) { /* the cache is full: for this event only */
+            *out = render(model, &m);
+            return *out ? 0 : LDG_ENOMEM;
+        }
+    }
+    if ((rc = answer_range(c, e, seq, &m, &lo, &hi)) < 0)
+        return rc;
+    /* answer_range() zeroes the struct first: equal answers compare
+     * equal */
     if (e->text == NULL || memcmp(&e->last, &m, sizeof m) != 0) {
-        char *txt = render(model, &m);
-        if (txt == NULL)
+        struct q_mtext *x = render(model, &m);
+        if (x == NULL)
             return LDG_ENOMEM;
-        free(e->text);
-        e->text = txt;
+        q_mtext_drop(e->text);
+        e->text = x;
         e->last = m;
     }
-    *out = strdup(e->text);
-    return *out ? 0 : LDG_ENOMEM;
+    e->text_lo = lo;
+    e->text_hi = hi;
+    e->text->refs++;
+    *out = e->text;
+    return 0;
 }
 
 int
@@ -548,11 +611,26 @@ q_model_at_text(struct q_modelcache **mc, struct ldg_txn *t,
                 const struct ldg_event *ev, const json_t *body,
                 const uint8_t *rec, size_t rec_len, char **out)
 {
+    struct q_mtext *x;
+    int rc = q_model_at_ref(mc, t, ev, body, rec, rec_len, &x);
+    *out = NULL;
+    if (rc < 0 || x == NULL)
+        return rc;
+    *out = strdup(x->s);
+    q_mtext_drop(x);
+    return *out != NULL ? 0 : LDG_ENOMEM;
+}
+
+int
+q_model_at_ref(struct q_modelcache **mc, struct ldg_txn *t,
+               const struct ldg_event *ev, const json_t *body,
+               const uint8_t *rec, size_t rec_len, struct q_mtext **out)
+{
     const char *field = q_model_field(ev->type), *model;
     struct q_modelcache *c;
     struct ldg_slice s;
     json_t *own = NULL;
-    char *name;
+    char *name, small[128];
     int rc;
 
     *out = NULL;
@@ -561,10 +639,17 @@ q_model_at_text(struct q_modelcache **mc, struct ldg_txn *t,
     if (body == NULL && rec != NULL &&
         (rc = ldg_body_record_str(rec, rec_len, field, &s)) != 2) {
         /* the one field read in place (as the C string jansson would
-         * give) */
+         * give); the usual short name without an allocation */
+        size_t n;
         if (rc != 1)
             return rc < 0 ? rc : 0;
-        name = strndup(s.p, strnlen(s.p, s.n));
+        n = strnlen(s.p, s.n);
+        if (n < sizeof small) {
+            memcpy(small, s.p, n);
+            small[n] = '\0';
+            return q_modelcache_text(mc, t, small, ev->seq, out);
+        }
+        name = strndup(s.p, n);
     } else if (body == NULL && rec != NULL && (c = cache_for(mc, t)) != NULL &&
                c->view != NULL &&
                ldg_body_view_set_record(c->view, rec, rec_len) == 0) {

@@ -175,14 +175,30 @@ struct q_modelcache;
 int q_model_at_text(struct q_modelcache **mc, struct ldg_txn *t,
                     const struct ldg_event *ev, const json_t *body,
                     const uint8_t *rec, size_t rec_len, char **out);
+/* A rendered ,"model_at":{..} shared between the cache and the events it
+ * was rendered for. Only the thread that owns the cache takes and drops
+ * references (q_model_at_ref, q_mtext_drop); other threads may read s
+ * while a reference they were handed is held. */
+struct q_mtext {
+    unsigned refs;
+    char s[];
+};
+void q_mtext_drop(struct q_mtext *x);
+/* As q_model_at_text, with *out a reference to the text (NULL for an
+ * event about no model) instead of a copy: the events of a scan that name
+ * a model in the same state share one text, and a scan's next event in
+ * the seq range its answer holds for costs no lookup (the stream path). */
+int q_model_at_ref(struct q_modelcache **mc, struct ldg_txn *t,
+                   const struct ldg_event *ev, const json_t *body,
+                   const uint8_t *rec, size_t rec_len, struct q_mtext **out);
 int q_modelcache_lookup(struct q_modelcache **c, struct ldg_txn *t,
                         const char *model, uint64_t seq,
                         struct ldg_model_at *out);
-/* The same as the text q_model_at_text writes (malloc'd into *out): the
- * last rendering of each cached model is kept and reused while its
- * answer stays the same. */
+/* The same as the text q_model_at_ref gives, for model at seq: the last
+ * rendering of each cached model is kept and reused while its answer
+ * stays the same. */
 int q_modelcache_text(struct q_modelcache **c, struct ldg_txn *t,
-                      const char *model, uint64_t seq, char **out);
+                      const char *model, uint64_t seq, struct q_mtext **out);
 /* The body field that names the model an event of this type is about
  * (ldg_query_model_of), or NULL. */
 const char *q_model_field(const char *type);

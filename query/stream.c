@@ -58,7 +58,8 @@ struct item {
     char name[LDG_NAME_MAX + 1];
     const uint8_t *rec; /* NULL: erased */
     size_t rec_len;
-    char *extra; /* ,"model_at":{..} made by the caller's thread, or NULL */
+    /* ,"model_at":{..}, a reference the caller's thread took, or NULL */
+    struct q_mtext *extra;
 };
 
 struct batch {
@@ -101,7 +102,8 @@ render_batch(struct q_stream *s, struct batch *b, struct q_jsonstate *js)
         const struct item *it = &b->items[i];
         int rc = q_render_json_rec(&b->out, js, s->flags, s->fields, &it->ev,
                                    it->name, it->rec, it->rec_len,
-                                   s->body_max, it->extra);
+                                   s->body_max,
+                                   it->extra != NULL ? it->extra->s : NULL);
         if (rc < 0) {
             b->rc = rc;
             return;
@@ -264,7 +266,7 @@ run_threaded(struct q_stream *s, struct ldg_query_iter *it,
             if (b->n >= b->inited) /* first use of this item */
                 b->inited = b->n + 1;
             else
-                free(item->extra);
+                q_mtext_drop(item->extra);
             item->extra = NULL;
             if ((s->limit > 0 && taken >= s->limit) ||
                 (o->stop != NULL && *o->stop)) {
@@ -299,7 +301,7 @@ run_threaded(struct q_stream *s, struct ldg_query_iter *it,
                 iter_rc = item->rec == NULL ||
                                   !(s->fields & (UINT32_C(1) << LDG_QF_MODEL_AT))
                               ? 0
-                              : q_model_at_text(q_render_modelcache(r), t,
+                              : q_model_at_ref(q_render_modelcache(r), t,
                                                 &item->ev, body, item->rec,
                                                 item->rec_len, &item->extra);
                 if (iter_rc < 0) {
@@ -458,7 +460,7 @@ ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
     for (size_t i = 0; i < RING; i++) {
         for (size_t k = 0; s->ring[i].items != NULL && k < s->ring[i].inited;
              k++)
-            free(s->ring[i].items[k].extra);
+            q_mtext_drop(s->ring[i].items[k].extra);
         s->ring[i].inited = 0;
     }
     return rc;

@@ -120,7 +120,8 @@ test_model_at__a_cache_in_any_order_is_a_fresh_lookup(void **state)
             for (size_t k = 0; k < 3; k++) {
                 struct ldg_model_at a, b;
                 json_t *j;
-                char *want, *got = NULL, *line;
+                char *want, *line;
+                struct q_mtext *got = NULL;
                 uint64_t seq = orders[o][i];
                 assert_int_equal(ldg_query_models_at(c, models[k], seq, &a), 0);
                 assert_int_equal(ldg_query_model_at(t, models[k], seq, &b), 0);
@@ -133,10 +134,10 @@ test_model_at__a_cache_in_any_order_is_a_fresh_lookup(void **state)
                 assert_non_null(want);
                 line = malloc(strlen(want) + 13);
                 sprintf(line, ",\"model_at\":%s", want);
-                assert_string_equal(got, line);
+                assert_string_equal(got->s, line);
                 free(line);
                 free(want);
-                free(got);
+                q_mtext_drop(got);
             }
         }
         q_modelcache_free(mc);
@@ -162,7 +163,8 @@ test_model_at__a_detached_cache_follows_the_snapshot(void **state)
     static const uint64_t asks[] = {1, 6, 10, 4};
     (void)state;
     for (size_t i = 0; i < sizeof asks / sizeof asks[0]; i++) {
-        char *got = NULL, *want;
+        struct q_mtext *got = NULL;
+        char *want;
         json_t *j;
         /* a new transaction for each question, the cache detached from
          * the one before (as ldg_query_stream leaves it) */
@@ -172,9 +174,9 @@ test_model_at__a_detached_cache_follows_the_snapshot(void **state)
         j = ldg_query_model_at_json("m", &m);
         want = json_dumps(j, JSON_COMPACT);
         json_decref(j);
-        assert_non_null(strstr(got, want));
+        assert_non_null(strstr(got->s, want));
         free(want);
-        free(got);
+        q_mtext_drop(got);
         q_modelcache_detach(mc);
         ldg_txn_abort(t);
     }
@@ -185,11 +187,11 @@ test_model_at__a_detached_cache_follows_the_snapshot(void **state)
                      11);
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
     {
-        char *got = NULL;
+        struct q_mtext *got = NULL;
         assert_int_equal(q_modelcache_text(&mc, t, "m", 10, &got), 0);
-        assert_non_null(strstr(got, "\"ever_verified\":true"));
-        assert_non_null(strstr(got, "\"verified_seq\":\"11\""));
-        free(got);
+        assert_non_null(strstr(got->s, "\"ever_verified\":true"));
+        assert_non_null(strstr(got->s, "\"verified_seq\":\"11\""));
+        q_mtext_drop(got);
     }
     q_modelcache_free(mc);
     ldg_txn_abort(t);
@@ -311,6 +313,99 @@ test_model_at__the_index_answers_as_the_scan(void **state)
     t_rmrf(dir);
 }
 
+/* The reference text of the model_at of "m" at seq: a fresh lookup. */
+static char *
+fresh_text(struct ldg_txn *t, uint64_t seq)
+{
+    struct ldg_model_at m;
+    json_t *o;
+    char *txt, *out;
+    assert_int_equal(ldg_query_model_at(t, "m", seq, &m), 0);
+    o = ldg_query_model_at_json("m", &m);
+    txt = json_dumps(o, JSON_COMPACT);
+    out = malloc(strlen(txt) + 13);
+    sprintf(out, ",\"model_at\":%s", txt);
+    free(txt);
+    json_decref(o);
+    return out;
+}
+
+/* q_model_at_ref over a scan (the stream's path: the name read from the
+ * stored record, one reference per event, the last text reused while its
+ * answer holds): at every route decision, forward and backward, the text
+ * is a fresh lookup's; events in a stretch with one answer share one
+ * text, and the text changes where the answer does. */
+static void
+test_model_at__references_over_a_scan_are_fresh_lookups(void **state)
+{
+    static const char *const ev[][2] = {
+        {"model.registered", "{\"model\":\"m\",\"digest\":\"A\"}"},
+        {"model.verified", "{\"model\":\"m\",\"digest\":\"B\",\"ok\":true}"},
+        {"model.verified", "{\"model\":\"m\",\"digest\":\"A\",\"ok\":false}"},
+        {"model.verified", "{\"model\":\"m\",\"digest\":\"A\",\"ok\":true}"},
+        {"model.registered", "{\"model\":\"m\",\"digest\":\"B\"}"},
+        {"model.verified", "{\"model\":\"m\",\"digest\":\"B\",\"ok\":true}"},
+        {"model.registered", "{\"model\":\"m\",\"digest\":\"C\"}"},
+    };
+    static const char rd[] =
+        "{\"route\":\"r\",\"chosen_model\":\"m\",\"candidates\":[\"m\"],"
+        "\"fallback\":false,\"reason\":\"t\",\"outcome\":\"ok\"}";
+    char dir[512];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    uint64_t last = 0, changes = 0;
+    struct ldg_txn *t;
+    (void)state;
+    /* three route decisions before, between and after each model event */
+    for (size_t i = 0; i <= sizeof ev / sizeof ev[0]; i++) {
+        for (int k = 0; k < 3; k++)
+            last = t_append(l, "route.decision", rd, NULL);
+        if (i < sizeof ev / sizeof ev[0])
+            last = t_append(l, ev[i][0], ev[i][1], NULL);
+    }
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    for (int dir_ = 0; dir_ < 2; dir_++) {
+        struct q_modelcache *mc = NULL;
+        struct ldg_reader *r;
+        struct q_mtext *prev = NULL;
+        assert_int_equal(ldg_reader_new(&r, t), 0);
+        for (uint64_t i = 1; i <= last; i++) {
+            uint64_t seq = dir_ == 0 ? i : last + 1 - i;
+            struct ldg_event e;
+            const uint8_t *rec;
+            size_t len;
+            struct q_mtext *x = NULL;
+            assert_int_equal(ldg_reader_event(r, seq, &e), 0);
+            assert_int_equal(ldg_reader_body(r, seq, &rec, &len), 0);
+            assert_int_equal(q_model_at_ref(&mc, t, &e, NULL, rec, len, &x), 0);
+            if (strcmp(e.type, "route.decision") != 0) {
+                assert_null(x);
+                continue;
+            }
+            assert_non_null(x);
+            {
+                char *want = fresh_text(t, seq);
+                assert_string_equal(x->s, want);
+                if (prev != NULL && strcmp(prev->s, x->s) == 0)
+                    assert_ptr_equal(prev, x); /* shared, not rendered again */
+                else if (prev != NULL)
+                    changes++;
+                free(want);
+            }
+            q_mtext_drop(prev);
+            prev = x;
+        }
+        q_mtext_drop(prev);
+        ldg_reader_free(r);
+        q_modelcache_free(mc);
+    }
+    /* the answer changed at each registration and each verification that
+     * counts (A ok, B ok after B's registration), both ways */
+    assert_true(changes >= 2 * 4);
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -319,6 +414,8 @@ main(void)
         cmocka_unit_test(test_model_at__a_cache_in_any_order_is_a_fresh_lookup),
         cmocka_unit_test(test_model_at__a_detached_cache_follows_the_snapshot),
         cmocka_unit_test(test_model_at__the_index_answers_as_the_scan),
+        cmocka_unit_test(
+            test_model_at__references_over_a_scan_are_fresh_lookups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
