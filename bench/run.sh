@@ -633,30 +633,17 @@ if want query; then
     lv=$LQ pv=$PQ
     isnum "$lv" && lv=$(calc '%.0f' "$LROWS / $lv")
     isnum "$pv" && pv=$(calc '%.0f' "$PROWS / $pv")
-    # The whole line is 2.5 times the peer's bytes, and both go through a
-    # pipe to wc -l: the floor is the pipe itself, measured here as `cat`
-    # of one run's output into wc -l (median of 3). The issue 5/17 ratio
-    # is on the like-for-like row below; this one says how near the floor
-    # the whole line is.
-    floor="n/a" lbytes="?" pbytes="?"
-    if [ "$q_l_ok" = 1 ] &&
-        "$LEDGER" --dir "$Q_LDIR" query -S "@$lfrom" -U "@$lto" -o json \
-            >"$OUT/q-time.out" 2>/dev/null; then
-        lbytes=$(wc -c <"$OUT/q-time.out")
-        : >"$OUT/logs/q-time-floor.secs"
-        for i in 1 2 3; do
-            timed_lines q-time-floor cat "$OUT/q-time.out" &&
-                echo "$SECS" >>"$OUT/logs/q-time-floor.secs"
-        done
-        f=$(median <"$OUT/logs/q-time-floor.secs")
-        isnum "$f" && floor=$(calc '%.0f' "$LROWS / $f")
-    fi
-    rm -f "$OUT/q-time.out"
-    "$PEER" scan-time "$Q_PDB" "$pfrom" "$pto" 2>/dev/null >"$OUT/q-time-peer.out" &&
-        pbytes=$(wc -c <"$OUT/q-time-peer.out")
-    rm -f "$OUT/q-time-peer.out"
+    # The whole line is 2.5 times the peer's bytes (the hashes, both
+    # clocks, the seal, model_at): the row says how many, from one more
+    # run of each side. The issue 5/17 ratio is on the like-for-like row
+    # below.
+    lbytes="?" pbytes="?"
+    [ "$q_l_ok" = 1 ] &&
+        lbytes=$("$LEDGER" --dir "$Q_LDIR" query -S "@$lfrom" -U "@$lto" -o json \
+            2>/dev/null | wc -c)
+    pbytes=$("$PEER" scan-time "$Q_PDB" "$pfrom" "$pto" 2>/dev/null | wc -c)
     row "query time window ($QN)" "events/s" "$lv" "$pv" hi "$T_QTIME_WHOLE" \
-        "rows: ledger $LROWS, peer $PROWS; whole lines, $lbytes bytes against the peer's $pbytes; the pipe alone (cat of them | wc -l) $floor/s"
+        "rows: ledger $LROWS, peer $PROWS; whole lines, $lbytes bytes against the peer's $pbytes"
     # The same window with the keys the peer prints (seq, ts, type,
     # subject, run, actor, body): the whole -o json line is 2.5 times the
     # peer's (hashes, both clocks, the seal, model_at), and both go through
