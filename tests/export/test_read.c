@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include "query/query.h"
 #include "tests/export/helpers.h"
@@ -192,6 +194,80 @@ test_read__query_terms_match_bundle_events(void **state)
     ldg_export_contents_free(c);
 }
 
+/* Copies the file at from into the FIFO at to, in a child (killed by
+ * SIGPIPE if the reader stops early); returns its pid. */
+static pid_t
+feed(const char *from, const char *to)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char b[65536];
+        ssize_t n;
+        int in = open(from, O_RDONLY), out = open(to, O_WRONLY);
+        signal(SIGPIPE, SIG_DFL);
+        while (in >= 0 && out >= 0 && (n = read(in, b, sizeof b)) > 0)
+            if (write(out, b, (size_t)n) != n)
+                break;
+        _exit(0);
+    }
+    return pid;
+}
+
+/* A bundle read through a pipe (no size known ahead) holds the same as
+ * the file; the reading stops at the limit: one byte under the bundle's
+ * size it is refused as too large (from a pipe and from the file), at
+ * the size the whole of it is read. */
+static void
+test_read__a_pipe_reads_to_the_limit_and_no_further(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_bundle_contents *c = NULL, *cf = NULL;
+    struct ldg_bundle_report r;
+    struct ldg_bundle_verify_opts o;
+    char fifo[700];
+    struct stat st;
+    pid_t pid;
+    char *a, *b;
+
+    assert_int_equal(stat(f->path, &st), 0);
+    snprintf(fifo, sizeof fifo, "%s/p", f->dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    /* the default limit: the same contents as the file's */
+    pid = feed(f->path, fifo);
+    assert_int_equal(read_with(fifo, f->vkey, &c, &r), 0);
+    waitpid(pid, NULL, 0);
+    assert_int_equal(read_with(f->path, f->vkey, &cf, &r), 0);
+    a = json_dumps(c->events, JSON_COMPACT);
+    b = json_dumps(cf->events, JSON_COMPACT);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    ldg_export_contents_free(c);
+    ldg_export_contents_free(cf);
+    /* a limit one byte under the size */
+    memset(&o, 0, sizeof o);
+    o.trusted_vkey = f->vkey;
+    o.limits.total_bytes = (uint64_t)st.st_size - 1;
+    pid = feed(f->path, fifo);
+    c = NULL;
+    assert_int_equal(ldg_export_read(&c, fifo, &o, &r), LDG_ETOOBIG);
+    waitpid(pid, NULL, 0);
+    assert_null(c);
+    assert_non_null(strstr(r.checks[0].detail, "larger than the limit"));
+    assert_int_equal(ldg_export_read(&c, f->path, &o, &r), LDG_ETOOBIG);
+    assert_non_null(strstr(r.checks[0].detail, "larger than the limit"));
+    /* at the size, the read is whole (what comes after is verification's,
+     * whose own limits count the members' unpacked bytes) */
+    o.limits.total_bytes = (uint64_t)st.st_size;
+    pid = feed(f->path, fifo);
+    (void)ldg_export_read(&c, fifo, &o, &r);
+    waitpid(pid, NULL, 0);
+    assert_true(r.nchecks > 0);
+    assert_null(strstr(r.checks[0].detail, "cannot read"));
+    ldg_export_contents_free(c);
+}
+
 int
 main(void)
 {
@@ -202,6 +278,9 @@ main(void)
             test_read__nothing_from_a_bundle_that_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_read__query_terms_match_bundle_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_read__a_pipe_reads_to_the_limit_and_no_further, setup,
+            teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
