@@ -463,6 +463,24 @@ fnv(const uint8_t *p, size_t n, uint64_t h)
 
 #define RA_N 2000
 
+/* A checksum of event seq's entry and body record as r reads them; *e
+ * and *b get where they lie. */
+static uint64_t
+event_sum(struct ldg_reader *r, uint64_t seq, struct ldg_val *e,
+          struct ldg_val *b)
+{
+    struct ldg_event ev;
+    const uint8_t *rec;
+    size_t len;
+    assert_int_equal(ldg_reader_event(r, seq, &ev), 0);
+    assert_int_equal(ldg_reader_body(r, seq, &rec, &len), 0);
+    e->data = ev.entry;
+    e->len = ev.entry_len;
+    b->data = rec;
+    b->len = len;
+    return fnv(rec, len, fnv(ev.entry, ev.entry_len, 14695981039346656037u));
+}
+
 /* ldg_reader_readahead: a window whose pages were dropped from the page
  * cache is asked of the kernel (ldg_map_missing says the stretch is cold,
  * then that it came in), and reads the same events and bodies as warm. */
@@ -489,23 +507,17 @@ test_reader__readahead_of_a_cold_window(void **state)
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
     assert_int_equal(ldg_reader_new(&r, t), 0);
     for (uint64_t seq = 1; seq <= RA_N; seq++) {
-        struct ldg_event ev;
-        const uint8_t *rec;
-        size_t len;
-        assert_int_equal(ldg_reader_event(r, seq, &ev), 0);
-        assert_int_equal(ldg_reader_body(r, seq, &rec, &len), 0);
-        warm[seq] =
-            fnv(rec, len, fnv(ev.entry, ev.entry_len, 14695981039346656037u));
+        struct ldg_val e, b;
+        warm[seq] = event_sum(r, seq, &e, &b);
         /* the stretch: from the first to the last event's records */
         if (seq == 1 || seq == RA_N) {
-            if ((uintptr_t)ev.entry < lo)
-                lo = (uintptr_t)ev.entry;
-            if ((uintptr_t)rec < lo)
-                lo = (uintptr_t)rec;
-            if ((uintptr_t)ev.entry + ev.entry_len > hi)
-                hi = (uintptr_t)ev.entry + ev.entry_len;
-            if ((uintptr_t)rec + len > hi)
-                hi = (uintptr_t)rec + len;
+            const struct ldg_val *v[2] = {&e, &b};
+            for (int k = 0; k < 2; k++) {
+                if ((uintptr_t)v[k]->data < lo)
+                    lo = (uintptr_t)v[k]->data;
+                if ((uintptr_t)v[k]->data + v[k]->len > hi)
+                    hi = (uintptr_t)v[k]->data + v[k]->len;
+            }
         }
     }
     ldg_reader_free(r);
@@ -536,14 +548,8 @@ test_reader__readahead_of_a_cold_window(void **state)
     }
     assert_int_equal(ldg_map_missing((const void *)lo, hi - lo, 64), 0);
     for (uint64_t seq = 1; seq <= RA_N; seq++) {
-        struct ldg_event ev;
-        const uint8_t *rec;
-        size_t len;
-        assert_int_equal(ldg_reader_event(r, seq, &ev), 0);
-        assert_int_equal(ldg_reader_body(r, seq, &rec, &len), 0);
-        assert_true(fnv(rec, len,
-                        fnv(ev.entry, ev.entry_len, 14695981039346656037u)) ==
-                    warm[seq]);
+        struct ldg_val e, b;
+        assert_true(event_sum(r, seq, &e, &b) == warm[seq]);
     }
     /* a window in the page cache asks for nothing; nonsense is harmless */
     ldg_reader_readahead(r, 1, RA_N);
