@@ -26,9 +26,11 @@
 #include "serve/serve.h"
 #include "tests/support/support.h"
 
+/* A server running on a thread of its own. */
 struct run {
     struct ldg_server *s;
     int rc;
+    pthread_t th;
 };
 
 static void *
@@ -37,6 +39,23 @@ run_main(void *arg)
     struct run *r = arg;
     r->rc = ldg_serve_run(r->s);
     return NULL;
+}
+
+/* Runs r->s (made by the caller) on r->th. */
+static void
+run_start(struct run *r)
+{
+    assert_int_equal(pthread_create(&r->th, NULL, run_main, r), 0);
+}
+
+/* Stops r->s, waits for its thread and checks it ended well; the server
+ * is still there for its stats (the caller frees it). */
+static void
+run_stop(struct run *r)
+{
+    ldg_serve_stop(r->s);
+    pthread_join(r->th, NULL);
+    assert_int_equal(r->rc, 0);
 }
 
 static int
@@ -73,7 +92,6 @@ test_server__answers_in_order_and_drains(void **state)
     struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
     struct ldg_serve_stats st;
     struct run r;
-    pthread_t th;
     uint64_t size = 0;
     const char *req = "{\"type\":\"x.a\",\"body\":{\"i\":1},\"id\":\"one\"}\n"
                       "{\"type\":\"x.a\",\"body\":{\"i\":2},\"actor\":\"none\","
@@ -86,7 +104,7 @@ test_server__answers_in_order_and_drains(void **state)
     memset(&r, 0, sizeof r);
     assert_int_equal(ldg_serve_new(&r.s, l, NULL, buf, sizeof buf), 0);
     assert_non_null(strstr(ldg_serve_path(r.s), "ledger.sock"));
-    assert_int_equal(pthread_create(&th, NULL, run_main, &r), 0);
+    run_start(&r);
     fd = dial(ldg_serve_path(r.s));
     assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
     read_lines(fd, buf, sizeof buf, 4);
@@ -100,9 +118,7 @@ test_server__answers_in_order_and_drains(void **state)
     assert_int_equal(write(fd, "{\"type\":\"x.a\",\"body\":{}}\n", 25), 25);
     read_lines(fd, buf, sizeof buf, 1);
     assert_string_equal(buf, "{\"seq\":\"3\"}\n");
-    ldg_serve_stop(r.s);
-    pthread_join(th, NULL);
-    assert_int_equal(r.rc, 0);
+    run_stop(&r);
     ldg_serve_stats(r.s, &st);
     assert_true(st.acked == 3 && st.errors == 2 && st.requests == 5);
     assert_true(st.commits <= 3);
@@ -162,7 +178,6 @@ test_server__connections_share_a_commit(void **state)
     struct ldg_serve_stats st;
     struct ldg_txn *hold = NULL;
     struct run r;
-    pthread_t th;
     uint64_t size = 0, seen[8], commits;
     int fd[8];
     (void)state;
@@ -170,7 +185,7 @@ test_server__connections_share_a_commit(void **state)
     memset(&r, 0, sizeof r);
     assert_int_equal(ldg_serve_new(&r.s, l, NULL, buf, sizeof buf), 0);
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &hold), 0);
-    assert_int_equal(pthread_create(&th, NULL, run_main, &r), 0);
+    run_start(&r);
     for (int i = 0; i < 8; i++) {
         char req[128];
         int n = snprintf(req, sizeof req,
@@ -199,9 +214,7 @@ test_server__connections_share_a_commit(void **state)
     assert_string_equal(buf, "{\"seq\":\"9\"}\n");
     ldg_serve_stats(r.s, &st);
     assert_int_equal(st.commits, commits + 1);
-    ldg_serve_stop(r.s);
-    pthread_join(th, NULL);
-    assert_int_equal(r.rc, 0);
+    run_stop(&r);
     for (int i = 0; i < 8; i++)
         close(fd[i]);
     ldg_serve_free(r.s);
@@ -230,7 +243,6 @@ test_server__a_fast_sender_is_held_back(void **state)
     struct ldg_serve_stats st;
     struct ldg_txn *hold = NULL;
     struct run r;
-    pthread_t th;
     size_t len = 0, cap = 200 * 64;
     int a, b;
     (void)state;
@@ -240,7 +252,7 @@ test_server__a_fast_sender_is_held_back(void **state)
     o.queue_max = 4;
     assert_int_equal(ldg_serve_new(&r.s, l, &o, buf, sizeof buf), 0);
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &hold), 0);
-    assert_int_equal(pthread_create(&th, NULL, run_main, &r), 0);
+    run_start(&r);
     flood = malloc(cap);
     assert_non_null(flood);
     for (int i = 0; i < 200; i++)
@@ -268,9 +280,7 @@ test_server__a_fast_sender_is_held_back(void **state)
     assert_non_null(strstr(buf, "{\"seq\":\"1\"}\n"));
     close(a);
     close(b);
-    ldg_serve_stop(r.s);
-    pthread_join(th, NULL);
-    assert_int_equal(r.rc, 0);
+    run_stop(&r);
     ldg_serve_stats(r.s, &st);
     assert_int_equal(st.dropped, 0);
     ldg_serve_free(r.s);
@@ -309,7 +319,6 @@ test_server__drops_its_map_every_trim_events(void **state)
     struct ldg_serve_options o;
     struct ldg_serve_stats st;
     struct run r;
-    pthread_t th;
     uint64_t size = 0;
     int fd;
     (void)state;
@@ -318,7 +327,7 @@ test_server__drops_its_map_every_trim_events(void **state)
     memset(&o, 0, sizeof o);
     o.trim_events = 2 * LDG_SERVE_TRIM_PARTS; /* a part every 2 events */
     assert_int_equal(ldg_serve_new(&r.s, l, &o, buf, sizeof buf), 0);
-    assert_int_equal(pthread_create(&th, NULL, run_main, &r), 0);
+    run_start(&r);
     fd = dial(ldg_serve_path(r.s));
     for (int i = 1; i <= 5; i++) {
         char req[128], want[64];
@@ -339,9 +348,7 @@ test_server__drops_its_map_every_trim_events(void **state)
                      41);
     read_lines(fd, buf, sizeof buf, 1);
     assert_non_null(strstr(buf, "\"seq\":\"1\""));
-    ldg_serve_stop(r.s);
-    pthread_join(th, NULL);
-    assert_int_equal(r.rc, 0);
+    run_stop(&r);
     ldg_serve_stats(r.s, &st);
     /* five events committed one at a time, then a duplicate, answered
      * with its seq: no event and no commit of its own (the stop line
@@ -539,7 +546,6 @@ test_server__an_over_long_line_is_skipped_to_its_newline(void **state)
     struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
     struct ldg_serve_options o;
     struct run r;
-    pthread_t th;
     const char *tail = "\"}}\n{\"type\":\"x.a\",\"body\":{},\"id\":\"next\"}\n";
     int fd;
     (void)state;
@@ -548,7 +554,7 @@ test_server__an_over_long_line_is_skipped_to_its_newline(void **state)
     memset(&o, 0, sizeof o);
     o.max_line = 100;
     assert_int_equal(ldg_serve_new(&r.s, l, &o, buf, sizeof buf), 0);
-    assert_int_equal(pthread_create(&th, NULL, run_main, &r), 0);
+    run_start(&r);
     fd = dial(ldg_serve_path(r.s));
     memset(big, 'x', sizeof big);
     memcpy(big, "{\"type\":\"x.a\",\"body\":{\"s\":\"", 27);
@@ -569,9 +575,7 @@ test_server__an_over_long_line_is_skipped_to_its_newline(void **state)
                              "connection's input ended before its newline): "
                              "not recorded\",\"code\":65}\n");
     close(fd);
-    ldg_serve_stop(r.s);
-    pthread_join(th, NULL);
-    assert_int_equal(r.rc, 0);
+    run_stop(&r);
     ldg_serve_free(r.s);
     ldg_close(l);
     t_rmrf(dir);
@@ -596,7 +600,6 @@ test_server__the_budget_bounds_all_connections_together(void **state)
     struct ldg_txn *hold = NULL;
     struct stream cs[6];
     struct run r;
-    pthread_t th;
     uint64_t size = 0;
     (void)state;
 
@@ -605,7 +608,7 @@ test_server__the_budget_bounds_all_connections_together(void **state)
     o.budget_bytes = BUDGET_SMALL;
     assert_int_equal(ldg_serve_new(&r.s, l, &o, buf, sizeof buf), 0);
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &hold), 0);
-    assert_int_equal(pthread_create(&th, NULL, run_main, &r), 0);
+    run_start(&r);
     for (int i = 0; i < 6; i++) {
         char tag[8];
         snprintf(tag, sizeof tag, "c%d", i);
@@ -623,9 +626,7 @@ test_server__the_budget_bounds_all_connections_together(void **state)
         stream_join(&cs[i]);
     for (int i = 0; i < 6; i++)
         stream_check(&cs[i]);
-    ldg_serve_stop(r.s);
-    pthread_join(th, NULL);
-    assert_int_equal(r.rc, 0);
+    run_stop(&r);
     ldg_serve_stats(r.s, &st);
     assert_int_equal(st.acked, 6 * 1500);
     assert_int_equal(st.dropped, 0);
@@ -654,7 +655,6 @@ test_server__a_client_that_never_reads_does_not_hold_the_budget(void **state)
     struct ldg_serve_stats st;
     struct stream a, b, c;
     struct run r;
-    pthread_t th;
     (void)state;
 
     memset(&r, 0, sizeof r);
@@ -662,7 +662,7 @@ test_server__a_client_that_never_reads_does_not_hold_the_budget(void **state)
     o.budget_bytes = BUDGET_SMALL;
     o.stall_ms = 500;
     assert_int_equal(ldg_serve_new(&r.s, l, &o, buf, sizeof buf), 0);
-    assert_int_equal(pthread_create(&th, NULL, run_main, &r), 0);
+    run_start(&r);
     stream_start(&a, ldg_serve_path(r.s), "a", 100000, 1);
     /* until its answers hold the budget: nothing moves any more */
     wait_held_for(r.s, BUDGET_SMALL, 100);
@@ -678,9 +678,7 @@ test_server__a_client_that_never_reads_does_not_hold_the_budget(void **state)
     assert_true(st.budget_stops >= 1);
     assert_true(b.max_gap_ms < o.stall_ms + 1500);
     assert_true(c.max_gap_ms < o.stall_ms + 1500);
-    ldg_serve_stop(r.s);
-    pthread_join(th, NULL);
-    assert_int_equal(r.rc, 0);
+    run_stop(&r);
     ldg_serve_free(r.s);
     ldg_close(l);
     t_rmrf(dir);
@@ -700,7 +698,6 @@ test_server__incomplete_lines_at_the_budget_still_complete(void **state)
     struct ldg_serve_options o;
     struct ldg_serve_stats st;
     struct run r;
-    pthread_t th;
     size_t part = 12 << 10, len;
     int fd[4];
     (void)state;
@@ -709,7 +706,7 @@ test_server__incomplete_lines_at_the_budget_still_complete(void **state)
     memset(&o, 0, sizeof o);
     o.budget_bytes = BUDGET_SMALL;
     assert_int_equal(ldg_serve_new(&r.s, l, &o, buf, sizeof buf), 0);
-    assert_int_equal(pthread_create(&th, NULL, run_main, &r), 0);
+    run_start(&r);
     line = malloc(2 * part);
     assert_non_null(line);
     len = (size_t)snprintf(line, 64, "{\"type\":\"x.a\",\"body\":{\"s\":\"");
@@ -733,9 +730,7 @@ test_server__incomplete_lines_at_the_budget_still_complete(void **state)
         close(fd[i]);
     }
     free(line);
-    ldg_serve_stop(r.s);
-    pthread_join(th, NULL);
-    assert_int_equal(r.rc, 0);
+    run_stop(&r);
     ldg_serve_stats(r.s, &st);
     assert_int_equal(st.acked, 4);
     assert_int_equal(st.dropped, 0);
