@@ -1,0 +1,571 @@
+/*
+ * server.c — the only file that includes libmicrohttpd (see server.h).
+ *
+ * libmicrohttpd is loaded with dlopen when the first server starts and
+ * its functions are called through pointers of the types <microhttpd.h>
+ * declares. The listening socket is made here (so TCP, IPv6 and Unix
+ * sockets take one path, and port 0 can be asked for) and handed to
+ * libmicrohttpd with MHD_OPTION_LISTEN_SOCKET.
+ *
+ * A request's life, in libmicrohttpd's callbacks:
+ *
+ *   uri_log     the request line arrived: a struct ldg_httpd_req is made
+ *               with the raw target (path and query) and becomes the
+ *               request's con_cls
+ *   access      called with the headers (nothing to do), then once per
+ *               piece of body (kept up to body_max), then a last time
+ *               with no body: the handler runs and queues the answer
+ *   reader      for a streamed answer, as the client takes the bytes
+ *   completed   the request ended (sent, client gone, server stopped):
+ *               a stream's done callback runs, the request is freed
+ */
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "http/server.h"
+#include "ledger/ledger.h"
+#include "util/util.h"
+
+#define MHD_SONAME "libmicrohttpd.so.12"
+#define STREAM_BLOCK (32u * 1024) /* bytes a streamed piece may hold */
+
+static struct {
+    __typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
+    __typeof__(MHD_create_response_from_callback) *create_response_from_callback;
+    __typeof__(MHD_add_response_header) *add_response_header;
+    __typeof__(MHD_queue_response) *queue_response;
+    __typeof__(MHD_destroy_response) *destroy_response;
+    __typeof__(MHD_start_daemon) *start_daemon;
+    __typeof__(MHD_stop_daemon) *stop_daemon;
+    __typeof__(MHD_get_version) *get_version;
+    __typeof__(MHD_lookup_connection_value) *lookup_connection_value;
+    __typeof__(MHD_get_connection_values) *get_connection_values;
+    __typeof__(MHD_get_connection_info) *get_connection_info;
+} mhd;
+
+static pthread_once_t mhd_once = PTHREAD_ONCE_INIT;
+static int mhd_ok;
+static char mhd_why[300];
+
+static void
+mhd_load(void)
+{
+    static const char *const names[] = {
+        "MHD_create_response_from_buffer",
+        "MHD_create_response_from_callback",
+        "MHD_add_response_header",
+        "MHD_queue_response",
+        "MHD_destroy_response",
+        "MHD_start_daemon",
+        "MHD_stop_daemon",
+        "MHD_get_version",
+        "MHD_lookup_connection_value",
+        "MHD_get_connection_values",
+        "MHD_get_connection_info"};
+    void **slot[] = {(void **)&mhd.create_response_from_buffer,
+                     (void **)&mhd.create_response_from_callback,
+                     (void **)&mhd.add_response_header,
+                     (void **)&mhd.queue_response,
+                     (void **)&mhd.destroy_response,
+                     (void **)&mhd.start_daemon,
+                     (void **)&mhd.stop_daemon,
+                     (void **)&mhd.get_version,
+                     (void **)&mhd.lookup_connection_value,
+                     (void **)&mhd.get_connection_values,
+                     (void **)&mhd.get_connection_info};
+    void *lib = dlopen(MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+    if (lib == NULL) {
+        snprintf(mhd_why, sizeof mhd_why, "cannot load %s: %s", MHD_SONAME,
+                 dlerror());
+        return;
+    }
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if ((*slot[i] = dlsym(lib, names[i])) == NULL) {
+            snprintf(mhd_why, sizeof mhd_why, "%s has no %s", MHD_SONAME,
+                     names[i]);
+            return;
+        }
+    }
+    mhd_ok = 1;
+}
+
+const char *
+ldg_httpd_lib_version(void)
+{
+    static char v[360];
+
+    pthread_once(&mhd_once, mhd_load);
+    if (mhd_ok)
+        snprintf(v, sizeof v, "libmicrohttpd %s", mhd.get_version());
+    else
+        snprintf(v, sizeof v, "libmicrohttpd (%s)", mhd_why);
+    return v;
+}
+
+struct ldg_httpd {
+    struct MHD_Daemon *d;
+    int fd;
+    unsigned port;
+    char *unix_path; /* the socket file to remove at stop, or NULL */
+    ldg_httpd_handler handle;
+    void *ctx;
+    size_t body_max;
+};
+
+struct stream {
+    ldg_httpd_read_fn rd;
+    ldg_httpd_done_fn done;
+    void *cls;
+    int eof; /* the reader said the body is whole */
+};
+
+struct ldg_httpd_req {
+    struct ldg_httpd *srv;
+    struct MHD_Connection *c;
+    char *target; /* raw request target */
+    const char *method, *path;
+    struct ldg_buf body;
+    int too_big;
+    int started; /* the access callback has seen the headers */
+    int answered;
+    struct stream *stream; /* a streamed answer's reader, or NULL */
+};
+
+static void *
+uri_log(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    struct ldg_httpd *s = cls;
+    struct ldg_httpd_req *r = calloc(1, sizeof *r);
+
+    if (r == NULL)
+        return NULL;
+    r->srv = s;
+    r->c = c;
+    r->target = strdup(uri != NULL ? uri : "");
+    /* The buffer refuses to grow past body_max; what is over is dropped
+     * and flagged (too_big), not kept. */
+    ldg_buf_init(&r->body, s->body_max);
+    return r;
+}
+
+static enum MHD_Result
+access_cb(void *cls, struct MHD_Connection *c, const char *url,
+          const char *method, const char *version, const char *upload,
+          size_t *upload_size, void **con_cls)
+{
+    struct ldg_httpd *s = cls;
+    struct ldg_httpd_req *r = *con_cls;
+
+    if (r == NULL || r->target == NULL)
+        return MHD_NO; /* out of memory in uri_log */
+    if (!r->started) {
+        r->started = 1;
+        r->method = method;
+        r->path = url;
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        if (!r->too_big) {
+            ldg_buf_add(&r->body, upload, *upload_size);
+            if (r->body.err != 0) { /* over body_max (or no memory) */
+                r->too_big = 1;
+                ldg_buf_release(&r->body);
+            }
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->answered)
+        return MHD_YES;
+    if (s->handle(s->ctx, r) < 0 || !r->answered)
+        return MHD_NO;
+    return MHD_YES;
+}
+
+static void
+completed(void *cls, struct MHD_Connection *c, void **con_cls,
+          enum MHD_RequestTerminationCode toe)
+{
+    struct ldg_httpd_req *r = *con_cls;
+
+    if (r == NULL)
+        return;
+    if (r->stream != NULL) {
+        r->stream->done(r->stream->cls,
+                        r->stream->eof &&
+                            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+        free(r->stream);
+    }
+    ldg_buf_release(&r->body);
+    free(r->target);
+    free(r);
+    *con_cls = NULL;
+}
+
+/* "Name: value" headers onto a response, the hop-by-hop ones left out. */
+static int
+add_headers(struct MHD_Response *resp, const char *const *headers)
+{
+    static const char *const hop[] = {"connection", "transfer-encoding",
+                                      "content-length", "keep-alive"};
+
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++) {
+        const char *h = headers[i], *colon = strchr(h, ':');
+        char name[128];
+        size_t n;
+        int skip = 0;
+
+        if (colon == NULL || (n = (size_t)(colon - h)) == 0 ||
+            n >= sizeof name)
+            continue;
+        memcpy(name, h, n);
+        name[n] = '\0';
+        for (size_t k = 0; k < sizeof hop / sizeof hop[0]; k++)
+            skip |= strcasecmp(name, hop[k]) == 0;
+        if (skip)
+            continue;
+        colon++;
+        while (*colon == ' ' || *colon == '\t')
+            colon++;
+        if (mhd.add_response_header(resp, name, colon) != MHD_YES)
+            return LDG_ENOMEM;
+    }
+    return 0;
+}
+
+static int
+queue(struct ldg_httpd_req *r, unsigned status, const char *const *headers,
+      struct MHD_Response *resp)
+{
+    enum MHD_Result ok;
+
+    if (resp == NULL)
+        return LDG_ENOMEM;
+    if (add_headers(resp, headers) < 0) {
+        mhd.destroy_response(resp);
+        return LDG_ENOMEM;
+    }
+    ok = mhd.queue_response(r->c, status, resp);
+    mhd.destroy_response(resp);
+    r->answered = 1;
+    return ok == MHD_YES ? 0 : LDG_EIO;
+}
+
+int
+ldg_httpd_reply(struct ldg_httpd_req *r, unsigned status,
+                const char *const *headers, const void *body, size_t len)
+{
+    void *copy;
+
+    if (r == NULL || r->answered || (body == NULL && len > 0))
+        return LDG_EINVAL;
+    copy = malloc(len > 0 ? len : 1);
+    if (copy == NULL)
+        return LDG_ENOMEM;
+    if (len > 0)
+        memcpy(copy, body, len);
+    /* libmicrohttpd frees copy with the response. */
+    return queue(r, status, headers,
+                 mhd.create_response_from_buffer(len, copy,
+                                                 MHD_RESPMEM_MUST_FREE));
+}
+
+static ssize_t
+stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct stream *st = cls;
+    ssize_t n;
+
+    if (st->eof)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    n = st->rd(st->cls, buf, max);
+    if (n == 0) {
+        st->eof = 1;
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    if (n < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return n;
+}
+
+int
+ldg_httpd_reply_stream(struct ldg_httpd_req *r, unsigned status,
+                       const char *const *headers, ldg_httpd_read_fn rd,
+                       ldg_httpd_done_fn done, void *cls)
+{
+    struct stream *st;
+
+    if (r == NULL || rd == NULL || done == NULL || r->answered) {
+        if (done != NULL)
+            done(cls, 0);
+        return LDG_EINVAL;
+    }
+    st = calloc(1, sizeof *st);
+    if (st == NULL) {
+        done(cls, 0);
+        return LDG_ENOMEM;
+    }
+    st->rd = rd;
+    st->done = done;
+    st->cls = cls;
+    /* From here the request owns st: completed() calls done once,
+     * whether or not the response could be queued. */
+    r->stream = st;
+    return queue(r, status, headers,
+                 mhd.create_response_from_callback(
+                     MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read, st, NULL));
+}
+
+const char *
+ldg_httpd_method(const struct ldg_httpd_req *r)
+{
+    return r->method;
+}
+
+const char *
+ldg_httpd_target(const struct ldg_httpd_req *r)
+{
+    return r->target;
+}
+
+const char *
+ldg_httpd_path(const struct ldg_httpd_req *r)
+{
+    return r->path;
+}
+
+const char *
+ldg_httpd_header(const struct ldg_httpd_req *r, const char *name)
+{
+    return mhd.lookup_connection_value(r->c, MHD_HEADER_KIND, name);
+}
+
+struct visit {
+    int (*fn)(void *, const char *, const char *);
+    void *arg;
+    unsigned n;
+};
+
+static enum MHD_Result
+visit_one(void *cls, enum MHD_ValueKind kind, const char *k, const char *v)
+{
+    struct visit *vi = cls;
+
+    vi->n++;
+    return vi->fn(vi->arg, k, v != NULL ? v : "") == 0 ? MHD_YES : MHD_NO;
+}
+
+unsigned
+ldg_httpd_headers(const struct ldg_httpd_req *r,
+                  int (*fn)(void *, const char *, const char *), void *arg)
+{
+    struct visit vi = {fn, arg, 0};
+
+    mhd.get_connection_values(r->c, MHD_HEADER_KIND, visit_one, &vi);
+    return vi.n;
+}
+
+const void *
+ldg_httpd_body(const struct ldg_httpd_req *r, size_t *len)
+{
+    *len = r->body.len;
+    return r->body.len > 0 ? r->body.p : NULL;
+}
+
+int
+ldg_httpd_body_too_big(const struct ldg_httpd_req *r)
+{
+    return r->too_big;
+}
+
+int
+ldg_httpd_fd(const struct ldg_httpd_req *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        mhd.get_connection_info(r->c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+    return ci != NULL ? ci->connect_fd : -1;
+}
+
+/* Makes the listening socket for addr ("HOST:PORT", "[V6]:PORT",
+ * "unix:PATH"). */
+static int
+listen_on(struct ldg_httpd *s, const char *addr, char *err, size_t errcap)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    int fd, one = 1;
+
+    memset(&ss, 0, sizeof ss);
+    if (strncmp(addr, "unix:", 5) == 0) {
+        struct sockaddr_un *su = (struct sockaddr_un *)&ss;
+        const char *p = addr + 5;
+
+        if (*p == '\0' || strlen(p) >= sizeof su->sun_path) {
+            snprintf(err, errcap, "'%s': want unix:PATH (at most %zu bytes)",
+                     addr, sizeof su->sun_path - 1);
+            return LDG_EBADINPUT;
+        }
+        su->sun_family = AF_UNIX;
+        memcpy(su->sun_path, p, strlen(p) + 1);
+        sl = sizeof *su;
+        if ((s->unix_path = strdup(p)) == NULL)
+            return LDG_ENOMEM;
+    } else {
+        const char *colon = strrchr(addr, ':');
+        char host[64], *end;
+        unsigned long port;
+        size_t hl;
+
+        if (colon == NULL || colon[1] == '\0')
+            goto bad;
+        hl = (size_t)(colon - addr);
+        if (hl >= 2 && addr[0] == '[' && addr[hl - 1] == ']') {
+            addr++;
+            hl -= 2;
+        }
+        if (hl == 0 || hl >= sizeof host)
+            goto bad;
+        memcpy(host, addr, hl);
+        host[hl] = '\0';
+        errno = 0;
+        port = strtoul(colon + 1, &end, 10);
+        if (*end != '\0' || port > 65535 || errno != 0)
+            goto bad;
+        if (strchr(host, ':') != NULL) {
+            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+            s6->sin6_family = AF_INET6;
+            s6->sin6_port = htons((uint16_t)port);
+            if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+                goto bad;
+            sl = sizeof *s6;
+        } else {
+            struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+            s4->sin_family = AF_INET;
+            s4->sin_port = htons((uint16_t)port);
+            if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+                goto bad;
+            sl = sizeof *s4;
+        }
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errcap, "cannot listen on %s: %s", addr,
+                 strerror(errno));
+        return LDG_EIO;
+    }
+    if (ss.ss_family == AF_UNIX) {
+        struct stat st;
+        if (lstat(s->unix_path, &st) == 0 && S_ISSOCK(st.st_mode))
+            unlink(s->unix_path);
+    } else {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    }
+    if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 256) < 0) {
+        snprintf(err, errcap, "cannot listen on %s: %s", addr,
+                 errno == EADDRINUSE ? "address in use" : strerror(errno));
+        close(fd);
+        return LDG_EIO;
+    }
+    if (ss.ss_family == AF_UNIX) {
+        chmod(s->unix_path, 0660);
+    } else {
+        sl = sizeof ss;
+        if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+            s->port = ntohs(ss.ss_family == AF_INET6
+                                ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                : ((struct sockaddr_in *)&ss)->sin_port);
+    }
+    s->fd = fd;
+    return 0;
+bad:
+    snprintf(err, errcap,
+             "'%s': want HOST:PORT (e.g. 127.0.0.1:8080 or [::1]:8080) "
+             "or unix:PATH",
+             addr);
+    return LDG_EBADINPUT;
+}
+
+int
+ldg_httpd_start(struct ldg_httpd **out, const struct ldg_httpd_options *o,
+                char *err, size_t errcap)
+{
+    struct ldg_httpd *s;
+    int rc;
+
+    if (out == NULL || o == NULL || o->listen == NULL || o->handle == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    pthread_once(&mhd_once, mhd_load);
+    if (!mhd_ok) {
+        snprintf(err, errcap, "%s", mhd_why);
+        return LDG_EIO;
+    }
+    if ((s = calloc(1, sizeof *s)) == NULL)
+        return LDG_ENOMEM;
+    s->fd = -1;
+    s->handle = o->handle;
+    s->ctx = o->ctx;
+    s->body_max = o->body_max ? o->body_max : LDG_HTTPD_BODY_MAX_DEFAULT;
+    if ((rc = listen_on(s, o->listen, err, errcap)) < 0)
+        goto fail;
+    s->d = mhd.start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+            MHD_USE_AUTO | MHD_USE_ERROR_LOG,
+        0, NULL, NULL, access_cb, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
+        MHD_OPTION_URI_LOG_CALLBACK, uri_log, s,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+        MHD_OPTION_CONNECTION_LIMIT,
+        o->max_conns ? o->max_conns : LDG_HTTPD_MAX_CONNS_DEFAULT,
+        MHD_OPTION_CONNECTION_TIMEOUT,
+        o->timeout_s ? o->timeout_s : LDG_HTTPD_TIMEOUT_S_DEFAULT,
+        MHD_OPTION_END);
+    if (s->d == NULL) {
+        snprintf(err, errcap, "cannot serve on %s: libmicrohttpd refused to "
+                              "start", o->listen);
+        rc = LDG_EIO;
+        goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    if (s->fd >= 0)
+        close(s->fd);
+    if (s->unix_path != NULL && s->fd >= 0)
+        unlink(s->unix_path);
+    free(s->unix_path);
+    free(s);
+    return rc;
+}
+
+unsigned
+ldg_httpd_port(const struct ldg_httpd *s)
+{
+    return s != NULL ? s->port : 0;
+}
+
+void
+ldg_httpd_stop(struct ldg_httpd *s)
+{
+    if (s == NULL)
+        return;
+    mhd.stop_daemon(s->d); /* closes the listening socket it was given */
+    if (s->unix_path != NULL)
+        unlink(s->unix_path);
+    free(s->unix_path);
+    free(s);
+}

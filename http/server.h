@@ -1,0 +1,132 @@
+/*
+ * server.h — the project's one HTTP server (a wrapper over libmicrohttpd).
+ *
+ * Every command that serves HTTP (the witness, the model proxy, the
+ * metrics endpoint) goes through this header; http/server.c is the only
+ * file that includes <microhttpd.h>. libmicrohttpd is loaded with dlopen
+ * when the first server starts (libmicrohttpd.so.12), so commands that
+ * serve nothing never pay for it; a missing library is an error naming it.
+ *
+ * Model: one thread per connection (libmicrohttpd's
+ * MHD_USE_THREAD_PER_CONNECTION), so a handler and a streaming reader may
+ * block (on an upstream, on a commit) without holding up other clients.
+ * The request body is read whole, up to body_max bytes, before the
+ * handler is called; a larger body is not kept (the handler sees
+ * ldg_httpd_body_too_big() and answers, typically 413). The handler
+ * answers each request exactly once, with ldg_httpd_reply (a buffer) or
+ * ldg_httpd_reply_stream (a reader called as the client takes the bytes;
+ * with HTTP/1.1 the body goes out chunked, each piece as soon as the
+ * reader returns it).
+ *
+ * Listening addresses:
+ *   "127.0.0.1:8080", "[::1]:8080" — TCP (port 0: any free port, see
+ *   ldg_httpd_port); "unix:/path/to/sock" — a Unix socket, created with
+ *   mode 0660 (an existing socket file at the path is replaced).
+ * Which addresses a command accepts (loopback by default) is the
+ * command's policy, not this layer's.
+ */
+#ifndef LDG_HTTP_SERVER_H
+#define LDG_HTTP_SERVER_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#define LDG_HTTPD_MAX_CONNS_DEFAULT 512u
+#define LDG_HTTPD_TIMEOUT_S_DEFAULT 30u           /* idle connection */
+#define LDG_HTTPD_BODY_MAX_DEFAULT (1024u * 1024) /* request body bytes */
+
+struct ldg_httpd;     /* a running server */
+struct ldg_httpd_req; /* one request; see the lifetimes below */
+
+/* Called once per request, on that connection's thread, when the request
+ * (headers and body) has been read. It must answer with ldg_httpd_reply
+ * or ldg_httpd_reply_stream and return 0; a negative return (or no
+ * answer) closes the connection without a response. */
+typedef int (*ldg_httpd_handler)(void *ctx, struct ldg_httpd_req *req);
+
+struct ldg_httpd_options {
+    const char *listen;         /* see above; required */
+    ldg_httpd_handler handle;   /* required */
+    void *ctx;                  /* given to handle */
+    unsigned max_conns;         /* 0 = LDG_HTTPD_MAX_CONNS_DEFAULT */
+    unsigned timeout_s;         /* idle timeout; 0 = _TIMEOUT_S_DEFAULT */
+    size_t body_max;            /* 0 = LDG_HTTPD_BODY_MAX_DEFAULT */
+};
+
+/* Starts a server in its own threads and returns at once.
+ * @return 0 and *out (free with ldg_httpd_stop); LDG_EBADINPUT for an
+ * address that does not parse, LDG_EIO when it cannot listen (the reason,
+ * "in use" or "permission denied", in err) or libmicrohttpd cannot be
+ * loaded. */
+int ldg_httpd_start(struct ldg_httpd **out, const struct ldg_httpd_options *o,
+                    char *err, size_t errcap);
+
+/* The TCP port listened on (the one chosen when the address said 0); 0
+ * for a Unix socket. */
+unsigned ldg_httpd_port(const struct ldg_httpd *s);
+
+/* Stops listening, ends every connection (a streaming reader still
+ * running is waited for: make it return) and frees s. A Unix socket file
+ * it created is removed. NULL is a no-op. */
+void ldg_httpd_stop(struct ldg_httpd *s);
+
+/* "libmicrohttpd 0.9.75", or why it cannot be loaded. Static storage. */
+const char *ldg_httpd_lib_version(void);
+
+/*
+ * Reading a request. Every pointer returned is borrowed and valid until
+ * the response ends (for a stream: until its done callback has run).
+ */
+const char *ldg_httpd_method(const struct ldg_httpd_req *r); /* "GET" */
+/* The request target as the client sent it, path and query ("/v1/x?a=b").
+ */
+const char *ldg_httpd_target(const struct ldg_httpd_req *r);
+/* The path alone, decoded as libmicrohttpd decodes it ("/v1/x"). */
+const char *ldg_httpd_path(const struct ldg_httpd_req *r);
+/* A request header's value (name case-insensitive), or NULL. */
+const char *ldg_httpd_header(const struct ldg_httpd_req *r, const char *name);
+/* Calls fn for each request header in order; stops early when fn
+ * returns non-zero. @return how many headers were visited. */
+unsigned ldg_httpd_headers(const struct ldg_httpd_req *r,
+                           int (*fn)(void *arg, const char *name,
+                                     const char *value),
+                           void *arg);
+/* The request body (not NUL-terminated; NULL with *len 0 when empty). */
+const void *ldg_httpd_body(const struct ldg_httpd_req *r, size_t *len);
+/* 1 when the body was over body_max and was not kept. */
+int ldg_httpd_body_too_big(const struct ldg_httpd_req *r);
+/* The connection's socket, for SO_PEERCRED on a Unix socket or
+ * getpeername/getsockname on TCP. Do not read, write or close it. */
+int ldg_httpd_fd(const struct ldg_httpd_req *r);
+
+/*
+ * Answering. headers: extra response headers, each "Name: value",
+ * NULL-terminated, may be NULL; copied. Hop-by-hop headers (Connection,
+ * Transfer-Encoding, Content-Length, Keep-Alive) are the server's and
+ * are dropped from the list.
+ */
+
+/* Answers with a copy of body. @return 0, LDG_ENOMEM, LDG_EINVAL when the
+ * request was already answered. */
+int ldg_httpd_reply(struct ldg_httpd_req *r, unsigned status,
+                    const char *const *headers, const void *body, size_t len);
+
+/* Reads the next piece of a streamed body into buf (at most cap bytes),
+ * blocking as long as it needs. @return bytes (> 0), 0 at the end of the
+ * body, or < 0 to cut the response short (the client sees the connection
+ * close without the final chunk, so it knows the body is incomplete). */
+typedef ssize_t (*ldg_httpd_read_fn)(void *cls, char *buf, size_t cap);
+/* Called exactly once when a streamed response ends: completed is 1 when
+ * the reader returned 0 and every byte went out, 0 when the client went
+ * away, the reader failed or the server stopped. Free cls here. */
+typedef void (*ldg_httpd_done_fn)(void *cls, int completed);
+
+/* Answers with a body produced by rd as the client reads it (chunked
+ * transfer encoding). done is called once in every case, also when this
+ * returns an error. @return 0, LDG_ENOMEM, LDG_EINVAL. */
+int ldg_httpd_reply_stream(struct ldg_httpd_req *r, unsigned status,
+                           const char *const *headers, ldg_httpd_read_fn rd,
+                           ldg_httpd_done_fn done, void *cls);
+
+#endif
