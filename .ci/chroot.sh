@@ -60,6 +60,18 @@ LIST
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod 755 "$root/usr/sbin/policy-rc.d"
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+# The machine's own trust configuration, as every machine of this
+# workplace has it: the certificate authorities it added locally (its
+# egress proxy's) and npm told to trust the system's store. Without them
+# no TLS connection leaves the chroot (the npm registry, for the tests'
+# client libraries). Nothing of the project's is copied.
+if [ -d /usr/local/share/ca-certificates ]; then
+    mkdir -p "$root/usr/local/share/ca-certificates"
+    cp /usr/local/share/ca-certificates/*.crt \
+        "$root/usr/local/share/ca-certificates/" 2>/dev/null || true
+    chroot "$root" update-ca-certificates >/dev/null 2>&1 || true
+fi
+if [ -f /etc/npmrc ]; then cp /etc/npmrc "$root/etc/npmrc"; fi
 
 for m in /proc /sys /dev /dev/pts /dev/shm; do
     mkdir -p "$root$m"
