@@ -375,8 +375,12 @@ seal_attest(struct vctx *v, const struct vev *e, const uint8_t pub[32],
                  seq, sseq, seal.origin, v->ck_origin);
         return -1;
     }
+    /* The seal's events are its key's events of one commit in seq order,
+     * not necessarily adjacent (other actors' events of the commit may sit
+     * between them): leaf `leaf` is at seal + leaf or later. Their order
+     * among each other is checked across events (seal_order). */
     if (e->ev.seal_leaf >= seal.count ||
-        e->ev.seq != e->ev.seal_seq + e->ev.seal_leaf) {
+        e->ev.seq - e->ev.seal_seq < e->ev.seal_leaf) {
         snprintf(why, cap,
                  "event %llu: leaf %llu of seal %llu, which covers %llu "
                  "events",

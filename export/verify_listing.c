@@ -18,6 +18,58 @@
 
 /* ------------------------------------------------- event-level checks -- */
 
+struct sealpos {
+    uint64_t seal, seq, leaf;
+};
+
+static int
+cmp_sealpos(const void *a, const void *b)
+{
+    const struct sealpos *x = a, *y = b;
+    if (x->seal != y->seal)
+        return x->seal < y->seal ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Format 2 (docs/format-bundle.md section 12): the included events of one
+ * seal hold its leaves in seq order, and between two of them there are
+ * at least as many entries as leaves (the seal's other events, adjacent
+ * or not). Each event's own proof cannot show this: a claim placed at two
+ * seqs, or two events swapped, would each still prove against the seal. */
+static void
+seal_order(struct vctx *v, struct fails *fs)
+{
+    struct sealpos *p;
+    size_t n = 0;
+
+    p = malloc((v->nev ? v->nev : 1) * sizeof *p);
+    if (p == NULL) {
+        bv_fail_add(fs, "out of memory checking the seals' order");
+        return;
+    }
+    for (size_t i = 0; i < v->nev; i++)
+        if (v->ev[i].decoded && v->ev[i].ev.sealed)
+            p[n++] = (struct sealpos){v->ev[i].ev.seal_seq, v->ev[i].seq,
+                                      v->ev[i].ev.seal_leaf};
+    qsort(p, n, sizeof *p, cmp_sealpos);
+    for (size_t i = 1; i < n; i++) {
+        const struct sealpos *a = &p[i - 1], *b = &p[i];
+        if (a->seal != b->seal)
+            continue;
+        if (b->leaf <= a->leaf || b->leaf - a->leaf > b->seq - a->seq)
+            bv_fail_add(fs,
+                        "event %llu: leaf %llu of seal %llu cannot follow "
+                        "event %llu's leaf %llu (a seal's events are in seq "
+                        "order, one leaf each)",
+                        (unsigned long long)b->seq,
+                        (unsigned long long)b->leaf,
+                        (unsigned long long)b->seal,
+                        (unsigned long long)a->seq,
+                        (unsigned long long)a->leaf);
+    }
+    free(p);
+}
+
 void
 bv_report_pass(struct vctx *v)
 {
@@ -80,6 +132,8 @@ bv_report_pass(struct vctx *v)
                             v->b.m[m].name,
                             k == BN_SEAL ? "under this seal" : "this one");
         }
+        if (nsealed > 1)
+            seal_order(v, &fs);
         if (nsealed == 0)
             bv_check_fails(v->r, "signatures", &fs,
                            "%zu entry signatures, each by a key valid at that "
