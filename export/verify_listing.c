@@ -329,6 +329,17 @@ model_at_backed(struct vctx *v, const struct vev *e, const json_t *ma,
     return 1;
 }
 
+/* Whether e's line must carry "model_at": its body is whole and names a
+ * model (route.decision's chosen_model, eval.*'s and promotion.promoted's
+ * or rejected's candidate, promotion.rolled_back's to) in a bundle made
+ * without redaction that declares its members' sizes. */
+static int
+model_at_due(const struct vctx *v, const struct vev *e)
+{
+    return v->model_at_due && e->bstate == BS_FULL && e->shown != NULL &&
+           ldg_query_model_of(e->ev.type, e->shown) != NULL;
+}
+
 /* An events.jsonl line must show exactly the entry and disclosed body. */
 static int
 line_matches(struct vctx *v, const struct vev *e, json_t *line, char *why,
@@ -365,7 +376,8 @@ line_matches(struct vctx *v, const struct vev *e, json_t *line, char *why,
                 (strcmp(key, "body_withheld") == 0 &&
                  e->bstate == BS_WITHHELD) ||
                 (strcmp(key, "erased") == 0 && e->bstate == BS_ERASED) ||
-                (strcmp(key, "model_at") == 0 && e->bstate == BS_FULL);
+                (strcmp(key, "model_at") == 0 && e->bstate == BS_FULL &&
+                 v->model_at_allowed);
             if (ok && !known) {
                 snprintf(why, cap,
                          "events.jsonl: event %llu: unexpected key '%.40s'",
@@ -402,6 +414,15 @@ line_matches(struct vctx *v, const struct vev *e, json_t *line, char *why,
     if (ok && json_object_get(line, "model_at") != NULL &&
         !model_at_backed(v, e, json_object_get(line, "model_at"), why, cap))
         ok = 0;
+    if (ok && json_object_get(line, "model_at") == NULL &&
+        model_at_due(v, e)) {
+        snprintf(why, cap,
+                 "events.jsonl: event %llu: no model_at (a bundle made "
+                 "without redaction gives it for every %s whose body names "
+                 "a model)",
+                 seq, e->ev.type);
+        ok = 0;
+    }
     if (ok && e->bstate == BS_ERASED &&
         !json_is_true(json_object_get(line, "erased"))) {
         snprintf(why, cap, "events.jsonl: event %llu: not shown as erased",
@@ -468,7 +489,7 @@ jsonl_one(struct vctx *v, size_t i, struct wctx *w)
 
     /* Fast path: the exporter's own bytes. Anything else is compared as
      * JSON values below, which also says what differs. */
-    if (jl->e->decoded && jl->e->body_ok) {
+    if (jl->e->decoded && jl->e->body_ok && !model_at_due(v, jl->e)) {
         want->len = 0;
         want->err = 0;
         expected_line(v, jl->e, want);
@@ -594,6 +615,20 @@ erased_by_wrong(struct vctx *v, const struct vev *e, const json_t *rec)
     return NULL;
 }
 
+/* Whether the manifest's "redaction" declares none: {"fields": "0" (or,
+ * before November 2026, []), "body_types": []}. */
+static int
+no_redaction(const json_t *manifest)
+{
+    const json_t *red = json_object_get(manifest, "redaction");
+    const json_t *fl = json_object_get(red, "fields");
+    const json_t *bt = json_object_get(red, "body_types");
+    int nofields = (json_is_string(fl) &&
+                    strcmp(json_string_value(fl), "0") == 0) ||
+                   (json_is_array(fl) && json_array_size(fl) == 0);
+    return nofields && json_is_array(bt) && json_array_size(bt) == 0;
+}
+
 /* The manifest's event list and counts against the entries present. */
 void
 bv_check_events(struct vctx *v)
@@ -607,6 +642,9 @@ bv_check_events(struct vctx *v)
     size_t i;
     const json_t *rec;
 
+    v->model_at_allowed = no_redaction(v->manifest);
+    v->model_at_due = v->model_at_allowed &&
+                      json_object_get(v->manifest, "sizes") != NULL;
     json_array_foreach(list, i, rec)
     {
         uint64_t seq;
@@ -653,6 +691,13 @@ bv_check_events(struct vctx *v)
                             (unsigned long long)seq, bv_bstate_name[e->bstate]);
             nb[e->bstate]++;
             fw += e->bstate == BS_REDACTED ? e->nwithheld : 0;
+            if (v->model_at_allowed &&
+                (e->bstate == BS_REDACTED || e->bstate == BS_WITHHELD))
+                bv_fail_add(&f,
+                            "event %llu: its body is %s, but the manifest's "
+                            "redaction declares nothing withheld",
+                            (unsigned long long)seq,
+                            bv_bstate_name[e->bstate]);
             if (strcmp(body, bv_bstate_name[e->bstate]) != 0)
                 bv_fail_add(&f,
                             "event %llu: the manifest says its body is "
@@ -758,6 +803,35 @@ bv_check_state(struct vctx *v)
                  "the state is for log size %llu, the checkpoint for %llu",
                  (unsigned long long)size, (unsigned long long)v->cksize);
         goto out;
+    }
+    /* the manifest's own words about it (format-bundle.md section 7) */
+    {
+        uint64_t msize = 0;
+        const char *scope = bv_jstr(st, "scope");
+        const json_t *note = json_object_get(st, "note");
+        if (bv_ju64(st, "size", &msize) < 0 || msize != size) {
+            bv_check(v->r, "state", LDG_CHECK_FAIL,
+                     "the manifest's state.size is %s, the state and the "
+                     "checkpoint are for %llu",
+                     bv_jstr(st, "size") ? bv_jstr(st, "size") : "missing",
+                     (unsigned long long)size);
+            goto out;
+        }
+        if (scope == NULL || strcmp(scope, "whole") != 0) {
+            bv_check(v->r, "state", LDG_CHECK_FAIL,
+                     "the manifest's state.scope is %s, not \"whole\" (the "
+                     "state is never filtered)",
+                     scope ? scope : "missing");
+            goto out;
+        }
+        if (!json_is_null(note) &&
+            (bv_jstr(st, "note") == NULL ||
+             strcmp(bv_jstr(st, "note"), B_STATE_NOTE) != 0)) {
+            bv_check(v->r, "state", LDG_CHECK_FAIL,
+                     "the manifest's state.note is neither null nor \"%s\"",
+                     B_STATE_NOTE);
+            goto out;
+        }
     }
     if (sn == NULL && bv_jstr(st, "note") != NULL) {
         bv_check(v->r, "state", LDG_CHECK_WARN,
