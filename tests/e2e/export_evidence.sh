@@ -62,6 +62,25 @@ tar --zstd -xf "$T/a.bundle" -C "$T/ax" --strip-components=1 || fail "tar"
 verify "$T/a5.bundle" "$D"
 [ "$rc" = 0 ] || fail "verify-bundle seq=5: exit $rc: $(grep FAIL "$T/verr")"
 unset LEDGER_DIR
+# the other side: with alice's seal record really gone, export refuses and
+# `verify` finds it too (a message about the disk only when verify agrees)
+CC=${CC:-cc}
+PKG=${PKG_CONFIG:-pkg-config}
+if $CC -o "$T/lmdb_poke" "$HERE/../faults/lmdb_poke.c" \
+    $($PKG --cflags --libs lmdb 2>/dev/null || echo -llmdb) 2>"$T/cc.err"; then
+    cp -a "$D" "$T/a2"
+    "$T/lmdb_poke" "$T/a2" drop-seal 3 2>"$T/e" || fail "drop-seal: $(cat "$T/e")"
+    "$LEDGER" --dir "$T/a2" export --out "$T/a2.bundle" type=route.decision 2>"$T/ee"
+    erc=$?
+    "$LEDGER" --dir "$T/a2" verify --full >"$T/out" 2>&1
+    vrc=$?
+    [ "$erc" != 0 ] || fail "export of a ledger missing a seal: exit 0"
+    [ "$vrc" = 1 ] || fail "verify of a ledger missing a seal: exit $vrc"
+    grep -q "event 3" "$T/ee" || fail "export does not name event 3: $(cat "$T/ee")"
+    [ -e "$T/a2.bundle" ] && fail "a refused export left a file"
+else
+    echo "note: no C compiler for lmdb_poke; the deleted-seal case is skipped"
+fi
 
 # --- several serve clients, each its own actor, sharing group commits -------
 D=$T/s
