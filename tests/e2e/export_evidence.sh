@@ -98,27 +98,25 @@ while ! grep -q '^listening on ' "$T/serve.out" 2>/dev/null; do
     [ $i -gt 400 ] && { fail "serve did not start: $(cat "$T/serve.err")"; break; }
 done
 S=$(sed -n 's/^listening on //p' "$T/serve.out")
-# a round: each client connects at once and sends its 300 lines a second
-# later, so all four write while the others do and their events meet in
-# group commits; up to three rounds until two clients shared a commit
+# a round: each client connects at once and, a second later, streams its
+# 1,000 lines (about 150 KB, more than one read), so all four write while
+# the others do and their events meet in group commits; up to five rounds
+# until two clients shared a commit (one is almost always enough)
 round=0
-while [ $round -lt 3 ]; do
+while [ $round -lt 5 ]; do
     round=$((round + 1))
     cpids=""
     for k in c1 c2 c3 c4; do
-        i=0
-        while [ $i -lt 300 ]; do
-            printf '{"type":"run.step","actor":"%s","id":"%s-%d-%d","body":{"run":"R-%s","step":"s%d","tool":"t","status":"ok"}}\n' \
-                "$k" "$k" $round $i "$k" $i
-            i=$((i + 1))
-        done >"$T/$k.jsonl"
+        awk -v k="$k" -v r=$round 'BEGIN { for (i = 0; i < 1000; i++)
+            printf "{\"type\":\"run.step\",\"actor\":\"%s\",\"id\":\"%s-%d-%d\",\"body\":{\"run\":\"R-%s\",\"step\":\"s%d\",\"tool\":\"t\",\"status\":\"ok\"}}\n", k, k, r, i, k, i }' \
+            >"$T/$k.jsonl"
         (sleep 1; cat "$T/$k.jsonl") | $PROBE "$S" lines >"$T/$k.ans" 2>&1 &
         cpids="$cpids $!"
     done
     for p in $cpids; do wait "$p" || fail "a serve client failed"; done
     for k in c1 c2 c3 c4; do
         n=$(grep -c '"seq"' "$T/$k.ans")
-        [ "$n" = 300 ] || fail "client $k: $n of 300 acknowledged: $(grep -v '"seq"' "$T/$k.ans" | head -n 2)"
+        [ "$n" = 1000 ] || fail "client $k: $n of 1000 acknowledged: $(grep -v '"seq"' "$T/$k.ans" | head -n 2)"
     done
     [ "$(interleaved "$D")" -gt 0 ] && break
 done
@@ -126,7 +124,7 @@ kill -TERM "$spid"
 wait "$spid"
 pids=""
 [ "$(interleaved "$D")" -gt 0 ] ||
-    fail "no commit shared by two serve clients in 3 rounds (the case is not exercised)"
+    fail "no commit shared by two serve clients in 5 rounds (the case is not exercised)"
 "$LEDGER" --dir "$D" verify --full >"$T/out" 2>&1 || fail "verify after serve: $(cat "$T/out")"
 "$LEDGER" --dir "$D" export --out "$T/s.bundle" type=run.step 2>"$T/ee"
 rc=$?
@@ -191,6 +189,49 @@ verify "$T/env.bundle" "$D"
 tar --zstd -xOf "$T/env.bundle" env/events.jsonl | grep -q '"subject":"pack:p1","run":"r1"' ||
     fail "the accepted envelope is not shipped as it is"
 L export --help | grep -q -- "--allow-envelope-disclosure" || fail "--help does not list the flag"
+
+# --- pax records a reader honours (docs/format-bundle.md section 1) -------
+# (what the reader did before issue 29 too, now written down): repack the
+# run.started bundle with Python's tarfile: a pax `path` naming each
+# member (the ustar name is junk) beside records a reader ignores, a
+# global header, and a GNU.sparse member (refused)
+mkdir "$T/px"
+tar --zstd -xf "$T/intent.bundle" -C "$T/px" || fail "tar -x intent.bundle"
+cat >"$T/pax.py" <<'PY'
+import io, os, sys, tarfile
+src, out, how = sys.argv[1], sys.argv[2], sys.argv[3]
+names = []
+for root, _, files in os.walk(os.path.join(src, "intent")):
+    names += [os.path.relpath(os.path.join(root, f), src) for f in files]
+names.sort(key=lambda n: (not n.endswith("/ledger-bundle"), n))
+with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as t:
+    if how == "global":
+        t.pax_headers = {"comment": "a global header"}
+    for n in names:
+        data = open(os.path.join(src, n), "rb").read()
+        ti = tarfile.TarInfo(n)
+        ti.size, ti.mode = len(data), 0o644
+        if how == "path":
+            ti.pax_headers = {"path": n, "uname": "mallory", "mtime": "1.5"}
+            ti.name = "junk/" + str(len(names))
+        if how == "sparse" and n.endswith("events.jsonl"):
+            # one byte, a hole, the last byte (pax format 0.1)
+            ti.pax_headers = {"GNU.sparse.size": str(len(data)),
+                              "GNU.sparse.map": "0,1,%d,1" % (len(data) - 1)}
+            data = data[:1] + data[-1:]
+            ti.size = 2
+        t.addfile(ti, io.BytesIO(data))
+PY
+for how in path global sparse; do
+    python3 "$T/pax.py" "$T/px" "$T/pax-$how.tar" "$how" || fail "pax.py $how"
+    zstd -qf "$T/pax-$how.tar" -o "$T/pax-$how.tar.zst" || fail "zstd $how"
+    verify "$T/pax-$how.tar.zst" "$D"
+    case $how in
+    sparse) [ "$rc" = 65 ] && grep -q "sparse files are refused" "$T/verr" ||
+        fail "a GNU.sparse member: exit $rc, want 65: $(grep FAIL "$T/verr")" ;;
+    *) [ "$rc" = 0 ] || fail "pax $how: exit $rc: $(grep FAIL "$T/verr")" ;;
+    esac
+done
 
 if [ "$fails" -gt 0 ]; then
     echo "export_evidence: $fails failed"
