@@ -61,10 +61,8 @@ seal_order(struct vctx *v, struct fails *fs)
                         "event %llu: leaf %llu of seal %llu cannot follow "
                         "event %llu's leaf %llu (a seal's events are in seq "
                         "order, one leaf each)",
-                        (unsigned long long)b->seq,
-                        (unsigned long long)b->leaf,
-                        (unsigned long long)b->seal,
-                        (unsigned long long)a->seq,
+                        (unsigned long long)b->seq, (unsigned long long)b->leaf,
+                        (unsigned long long)b->seal, (unsigned long long)a->seq,
                         (unsigned long long)a->leaf);
     }
     free(p);
@@ -414,8 +412,7 @@ line_matches(struct vctx *v, const struct vev *e, json_t *line, char *why,
     if (ok && json_object_get(line, "model_at") != NULL &&
         !model_at_backed(v, e, json_object_get(line, "model_at"), why, cap))
         ok = 0;
-    if (ok && json_object_get(line, "model_at") == NULL &&
-        model_at_due(v, e)) {
+    if (ok && json_object_get(line, "model_at") == NULL && model_at_due(v, e)) {
         snprintf(why, cap,
                  "events.jsonl: event %llu: no model_at (a bundle made "
                  "without redaction gives it for every %s whose body names "
@@ -623,9 +620,9 @@ no_redaction(const json_t *manifest)
     const json_t *red = json_object_get(manifest, "redaction");
     const json_t *fl = json_object_get(red, "fields");
     const json_t *bt = json_object_get(red, "body_types");
-    int nofields = (json_is_string(fl) &&
-                    strcmp(json_string_value(fl), "0") == 0) ||
-                   (json_is_array(fl) && json_array_size(fl) == 0);
+    int nofields =
+        (json_is_string(fl) && strcmp(json_string_value(fl), "0") == 0) ||
+        (json_is_array(fl) && json_array_size(fl) == 0);
     return nofields && json_is_array(bt) && json_array_size(bt) == 0;
 }
 
@@ -643,8 +640,8 @@ bv_check_events(struct vctx *v)
     const json_t *rec;
 
     v->model_at_allowed = no_redaction(v->manifest);
-    v->model_at_due = v->model_at_allowed &&
-                      json_object_get(v->manifest, "sizes") != NULL;
+    v->model_at_due =
+        v->model_at_allowed && json_object_get(v->manifest, "sizes") != NULL;
     json_array_foreach(list, i, rec)
     {
         uint64_t seq;
@@ -696,8 +693,7 @@ bv_check_events(struct vctx *v)
                 bv_fail_add(&f,
                             "event %llu: its body is %s, but the manifest's "
                             "redaction declares nothing withheld",
-                            (unsigned long long)seq,
-                            bv_bstate_name[e->bstate]);
+                            (unsigned long long)seq, bv_bstate_name[e->bstate]);
             if (strcmp(body, bv_bstate_name[e->bstate]) != 0)
                 bv_fail_add(&f,
                             "event %llu: the manifest says its body is "

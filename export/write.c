@@ -330,8 +330,8 @@ check_envelope_disclosure(struct ex *x)
         }
         for (size_t j = 0; j < n && rc == 0; j++) {
             const char *env;
-            if (!whole && !ex_in_list(f[j].name, o->redact_fields,
-                                      o->nredact_fields))
+            if (!whole &&
+                !ex_in_list(f[j].name, o->redact_fields, o->nredact_fields))
                 continue;
             if ((env = envelope_repeats(&ev, f[j].value)) == NULL)
                 continue;

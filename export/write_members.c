@@ -233,7 +233,8 @@ seal_load(struct ex *x, uint64_t seq, uint64_t seal_seq, struct exseal *o)
 
     memset(o, 0, sizeof *o);
     if ((rc = ldg_seal_get(x->t, seal_seq, &o->seal)) < 0) {
-        ldg_set_errmsg(x->l, "event %llu: its seal at %llu: %s (run ledger "
+        ldg_set_errmsg(x->l,
+                       "event %llu: its seal at %llu: %s (run ledger "
                        "verify)",
                        (unsigned long long)seq, (unsigned long long)seal_seq,
                        ldg_strerror(rc));
@@ -252,14 +253,13 @@ seal_load(struct ex *x, uint64_t seq, uint64_t seal_seq, struct exseal *o)
         if (!se.sealed || se.seal_seq != seal_seq)
             continue; /* another actor's event of the commit */
         if (se.seal_leaf != got) {
-            ldg_set_errmsg(x->l,
-                           "event %llu is leaf %llu of seal %llu, which "
-                           "expects leaf %llu (stored data is corrupt): run "
-                           "ledger verify",
-                           (unsigned long long)at,
-                           (unsigned long long)se.seal_leaf,
-                           (unsigned long long)seal_seq,
-                           (unsigned long long)got);
+            ldg_set_errmsg(
+                x->l,
+                "event %llu is leaf %llu of seal %llu, which "
+                "expects leaf %llu (stored data is corrupt): run "
+                "ledger verify",
+                (unsigned long long)at, (unsigned long long)se.seal_leaf,
+                (unsigned long long)seal_seq, (unsigned long long)got);
             return LDG_ECORRUPT;
         }
         memcpy(o->dig[got++], se.digest, 32);
@@ -272,8 +272,7 @@ seal_load(struct ex *x, uint64_t seq, uint64_t seal_seq, struct exseal *o)
                        "corrupt): run ledger verify",
                        (unsigned long long)seal_seq,
                        (unsigned long long)o->seal.count,
-                       (unsigned long long)got,
-                       (unsigned long long)x->cksize);
+                       (unsigned long long)got, (unsigned long long)x->cksize);
         return LDG_ECORRUPT;
     }
     o->seal_seq = seal_seq;
@@ -316,8 +315,7 @@ seal_of(struct ex *x, const struct ldg_event *ev, struct exseal **out)
         return rc;
     }
     *out = &x->seals[x->nseals++];
-    if ((rc = ldg_seal_record_encode(&(*out)->seal, rec, sizeof rec, &len)) <
-        0)
+    if ((rc = ldg_seal_record_encode(&(*out)->seal, rec, sizeof rec, &len)) < 0)
         return rc;
     snprintf(name, sizeof name, "seals/%llu.seal",
              (unsigned long long)ev->seal_seq);

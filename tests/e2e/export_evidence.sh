@@ -7,7 +7,8 @@
 # whose every field --redact withholds is labelled "withheld" and verifies;
 # --redact/--redact-body of a field the signed envelope repeats (subject,
 # run) is refused, exit 64, naming the envelope field, unless
-# --allow-envelope-disclosure accepts it. Each case failed before the fix.
+# --allow-envelope-disclosure accepts it. Each of those failed before the
+# fix.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 HERE=$(cd "$(dirname "$0")" && pwd)
