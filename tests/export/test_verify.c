@@ -1917,6 +1917,17 @@ test_verify__sealed_events_carry_their_seals(void **state)
     free(out);
     bundle_release(&b);
 
+    /* a seal proof for an event the bundle does not carry */
+    read_bundle(&b, buf, len);
+    member_set(&b, "sealproofs/999.proof", "", 0);
+    resign(&b, l);
+    write_bundle(&b, &out, &olen);
+    expect_fail(out, olen, vk, "signatures",
+                "sealproofs/999.proof: no sealed event of the bundle is this "
+                "one");
+    free(out);
+    bundle_release(&b);
+
     /* without re-signing, the files check names the change too */
     read_bundle(&b, buf, len);
     flip_in(&b, name, 3);
