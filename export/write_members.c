@@ -337,9 +337,20 @@ write_seal(struct ex *x, const struct ldg_event *ev)
 
     if ((rc = seal_of(x, ev, &o)) < 0)
         return rc;
-    if (ev->seal_leaf >= o->seal.count ||
-        memcmp(o->dig[ev->seal_leaf], ev->digest, 32) != 0)
-        return LDG_ECORRUPT; /* seal_load read this very entry */
+    if (ev->seal_leaf >= o->seal.count || ev->seq > o->last_seq ||
+        memcmp(o->dig[ev->seal_leaf], ev->digest, 32) != 0) {
+        /* more entries name the seal than it counts: ledger verify says
+         * "continues seal S, which is not open" */
+        ldg_set_errmsg(
+            x->l,
+            "event %llu names leaf %llu of seal %llu, whose %llu "
+            "events end at event %llu (stored data is corrupt): "
+            "run ledger verify",
+            (unsigned long long)ev->seq, (unsigned long long)ev->seal_leaf,
+            (unsigned long long)ev->seal_seq, (unsigned long long)o->seal.count,
+            (unsigned long long)o->last_seq);
+        return LDG_ECORRUPT;
+    }
     if ((rc = ldg_seal_inclusion((const uint8_t(*)[32])o->dig,
                                  (size_t)o->seal.count, (size_t)ev->seal_leaf,
                                  path, &np)) < 0)
