@@ -111,6 +111,11 @@ static const struct cli_opt export_opts[] = {
              "accept a --redact field or --redact-body type that no "
              "selected event has (otherwise an error, exit 65: a typo must "
              "not let the data out)"),
+    CLI_FLAG(302, 0, "allow-envelope-disclosure",
+             "ship an event whose envelope (subject, run) repeats the value "
+             "of a field --redact or --redact-body withholds (otherwise "
+             "refused, exit 64: the envelope is signed and would disclose "
+             "it)"),
     CLI_FLAG('E', 0, "allow-empty",
              "write a bundle even if no event matches (otherwise an error, "
              "exit 66)"),
@@ -235,6 +240,9 @@ cmd_export(struct cli *c, int argc, char **argv)
             break;
         case 301:
             no_cosigned = 1;
+            break;
+        case 302:
+            o.allow_envelope_disclosure = 1;
             break;
         case 'M':
             if (cli_parse_u64(val, &v) < 0 || v == 0) {

@@ -113,6 +113,13 @@ struct ldg_export_opts {
     /* Called now and then with (events written, events to write). */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+    /* A withheld field (redact_fields, or a body of redact_types) whose
+     * value the event's signed envelope repeats (its subject kind:VALUE or
+     * VALUE, its run) would be disclosed anyway: that is refused
+     * (LDG_EINVAL naming the event, the field and the envelope field)
+     * unless this is set, and then the bundle ships the envelope as it is
+     * (docs/EXPORT.md, "--allow-envelope-disclosure"). */
+    int allow_envelope_disclosure;
 };
 
 struct ldg_export_report {

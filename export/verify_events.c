@@ -116,9 +116,22 @@ bv_seal_sig(struct vctx *v, uint64_t seq, const uint8_t *rec, size_t len,
 
 /* ------------------------------------------------------- per-event work -- */
 
+struct entpos {
+    uint64_t seq;
+    size_t m; /* index of its entries/<seq>.entry member */
+};
+
+static int
+cmp_entpos(const void *a, const void *b)
+{
+    const struct entpos *x = a, *y = b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
 int
 bv_collect_events(struct vctx *v)
 {
+    struct entpos *pos;
     size_t n = 0;
     int rc;
 
@@ -130,17 +143,28 @@ bv_collect_events(struct vctx *v)
             n++;
     }
     v->ev = calloc(n ? n : 1, sizeof *v->ev);
-    if (v->ev == NULL)
+    pos = malloc((n ? n : 1) * sizeof *pos);
+    if (v->ev == NULL || pos == NULL) {
+        free(pos);
         return LDG_ENOMEM;
+    }
+    n = 0;
     for (size_t i = 0; i < v->b.n; i++) {
         uint64_t seq;
+        if (bundle_name_kind(v->b.m[i].name, &seq) == BN_ENTRY)
+            pos[n++] = (struct entpos){seq, i};
+    }
+    /* member names sort as strings ("10" before "9"), events by number:
+     * the small records are sorted, the events filled in that order (an
+     * insertion sort of the events themselves, 2 KiB each, took 40 s for
+     * 20,000 of them) */
+    qsort(pos, n, sizeof *pos, cmp_entpos);
+    for (size_t k = 0; k < n; k++) {
         char name[48];
-        struct vev *e;
-        if (bundle_name_kind(v->b.m[i].name, &seq) != BN_ENTRY)
-            continue;
-        e = &v->ev[v->nev++];
+        struct vev *e = &v->ev[v->nev++];
+        uint64_t seq = pos[k].seq;
         e->seq = seq;
-        e->entry = &v->b.m[i];
+        e->entry = &v->b.m[pos[k].m];
         snprintf(name, sizeof name, "proofs/%llu.proof",
                  (unsigned long long)seq);
         e->proof = bundle_get(&v->b, name);
@@ -151,16 +175,7 @@ bv_collect_events(struct vctx *v)
                  (unsigned long long)seq);
         e->seal_proof = bundle_get(&v->b, name);
     }
-    /* member names sort as strings; events by number */
-    for (size_t i = 1; i < v->nev; i++) {
-        struct vev t = v->ev[i];
-        size_t j = i;
-        while (j > 0 && v->ev[j - 1].seq > t.seq) {
-            v->ev[j] = v->ev[j - 1];
-            j--;
-        }
-        v->ev[j] = t;
-    }
+    free(pos);
     return 0;
 }
 
@@ -375,8 +390,12 @@ seal_attest(struct vctx *v, const struct vev *e, const uint8_t pub[32],
                  seq, sseq, seal.origin, v->ck_origin);
         return -1;
     }
+    /* The seal's events are its key's events of one commit in seq order,
+     * not necessarily adjacent (other actors' events of the commit may sit
+     * between them): leaf `leaf` is at seal + leaf or later. Their order
+     * among each other is checked across events (seal_order). */
     if (e->ev.seal_leaf >= seal.count ||
-        e->ev.seq != e->ev.seal_seq + e->ev.seal_leaf) {
+        e->ev.seq - e->ev.seal_seq < e->ev.seal_leaf) {
         snprintf(why, cap,
                  "event %llu: leaf %llu of seal %llu, which covers %llu "
                  "events",

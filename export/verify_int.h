@@ -106,6 +106,11 @@ struct vctx {
     struct vseal *seals;
     size_t nseals;
     unsigned long long seal_sigs; /* Ed25519 seal checks made (atomic) */
+    /* events.jsonl's "model_at" (docs/format-bundle.md section 5): allowed
+     * only when the manifest declares no redaction, and then due on every
+     * line whose whole body names a model, in a manifest with "sizes"
+     * (bundles from before November 23, 2026 may lack it). */
+    int model_at_allowed, model_at_due;
 };
 
 /* Per-thread scratch: proofs of neighbouring entries share most of their

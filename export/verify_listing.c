@@ -18,6 +18,58 @@
 
 /* ------------------------------------------------- event-level checks -- */
 
+static int cmp_u64(const void *a, const void *b);
+
+struct sealpos {
+    uint64_t seal, seq, leaf;
+};
+
+static int
+cmp_sealpos(const void *a, const void *b)
+{
+    const struct sealpos *x = a, *y = b;
+    if (x->seal != y->seal)
+        return x->seal < y->seal ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Format 2 (docs/format-bundle.md section 12): the included events of one
+ * seal hold its leaves in seq order, and between two of them there are
+ * at least as many entries as leaves (the seal's other events, adjacent
+ * or not). Each event's own proof cannot show this: a claim placed at two
+ * seqs, or two events swapped, would each still prove against the seal. */
+static void
+seal_order(struct vctx *v, struct fails *fs)
+{
+    struct sealpos *p;
+    size_t n = 0;
+
+    p = malloc((v->nev ? v->nev : 1) * sizeof *p);
+    if (p == NULL) {
+        bv_fail_add(fs, "out of memory checking the seals' order");
+        return;
+    }
+    for (size_t i = 0; i < v->nev; i++)
+        if (v->ev[i].decoded && v->ev[i].ev.sealed)
+            p[n++] = (struct sealpos){v->ev[i].ev.seal_seq, v->ev[i].seq,
+                                      v->ev[i].ev.seal_leaf};
+    qsort(p, n, sizeof *p, cmp_sealpos);
+    for (size_t i = 1; i < n; i++) {
+        const struct sealpos *a = &p[i - 1], *b = &p[i];
+        if (a->seal != b->seal)
+            continue;
+        if (b->leaf <= a->leaf || b->leaf - a->leaf > b->seq - a->seq)
+            bv_fail_add(fs,
+                        "event %llu: leaf %llu of seal %llu cannot follow "
+                        "event %llu's leaf %llu (a seal's events are in seq "
+                        "order, one leaf each)",
+                        (unsigned long long)b->seq, (unsigned long long)b->leaf,
+                        (unsigned long long)b->seal, (unsigned long long)a->seq,
+                        (unsigned long long)a->leaf);
+    }
+    free(p);
+}
+
 void
 bv_report_pass(struct vctx *v)
 {
@@ -62,24 +114,41 @@ bv_report_pass(struct vctx *v)
     {
         /* format 2: a seal or seal proof no included sealed entry uses
          * is not the bundle's to carry */
-        size_t nsealed = 0;
-        for (size_t i = 0; i < v->nev; i++)
-            nsealed += v->ev[i].decoded && v->ev[i].ev.sealed;
-        for (size_t m = 0; m < v->b.n; m++) {
+        size_t nsealed = 0, nused = 0;
+        uint64_t *sealseqs = malloc((v->nev ? v->nev : 1) * sizeof *sealseqs);
+        if (sealseqs == NULL)
+            bv_fail_add(&fs, "out of memory checking the seals");
+        for (size_t i = 0; i < v->nev; i++) {
+            int sealed = v->ev[i].decoded && v->ev[i].ev.sealed;
+            nsealed += sealed;
+            if (sealed && sealseqs != NULL)
+                sealseqs[nused++] = v->ev[i].ev.seal_seq;
+        }
+        if (sealseqs != NULL)
+            qsort(sealseqs, nused, sizeof *sealseqs, cmp_u64);
+        /* by lookup, not by a walk of the events per member: a bundle of
+         * 20,000 sealed events has as many seal proofs */
+        for (size_t m = 0; m < v->b.n && sealseqs != NULL; m++) {
             uint64_t n;
             enum bname k = bundle_name_kind(v->b.m[m].name, &n);
-            int used = 0;
+            const struct vev *e;
+            int used;
             if (k != BN_SEAL && k != BN_SEAL_PROOF)
                 continue;
-            for (size_t i = 0; i < v->nev && !used; i++)
-                used = v->ev[i].decoded && v->ev[i].ev.sealed &&
-                       (k == BN_SEAL ? v->ev[i].ev.seal_seq == n
-                                     : v->ev[i].seq == n);
+            if (k == BN_SEAL)
+                used = bsearch(&n, sealseqs, nused, sizeof *sealseqs,
+                               cmp_u64) != NULL;
+            else
+                used = (e = bv_find_ev(v, n)) != NULL && e->decoded &&
+                       e->ev.sealed;
             if (!used)
                 bv_fail_add(&fs, "%s: no sealed event of the bundle is %s",
                             v->b.m[m].name,
                             k == BN_SEAL ? "under this seal" : "this one");
         }
+        free(sealseqs);
+        if (nsealed > 1)
+            seal_order(v, &fs);
         if (nsealed == 0)
             bv_check_fails(v->r, "signatures", &fs,
                            "%zu entry signatures, each by a key valid at that "
@@ -275,6 +344,17 @@ model_at_backed(struct vctx *v, const struct vev *e, const json_t *ma,
     return 1;
 }
 
+/* Whether e's line must carry "model_at": its body is whole and names a
+ * model (route.decision's chosen_model, eval.*'s and promotion.promoted's
+ * or rejected's candidate, promotion.rolled_back's to) in a bundle made
+ * without redaction that declares its members' sizes. */
+static int
+model_at_due(const struct vctx *v, const struct vev *e)
+{
+    return v->model_at_due && e->bstate == BS_FULL && e->shown != NULL &&
+           ldg_query_model_of(e->ev.type, e->shown) != NULL;
+}
+
 /* An events.jsonl line must show exactly the entry and disclosed body. */
 static int
 line_matches(struct vctx *v, const struct vev *e, json_t *line, char *why,
@@ -311,7 +391,8 @@ line_matches(struct vctx *v, const struct vev *e, json_t *line, char *why,
                 (strcmp(key, "body_withheld") == 0 &&
                  e->bstate == BS_WITHHELD) ||
                 (strcmp(key, "erased") == 0 && e->bstate == BS_ERASED) ||
-                (strcmp(key, "model_at") == 0 && e->bstate == BS_FULL);
+                (strcmp(key, "model_at") == 0 && e->bstate == BS_FULL &&
+                 v->model_at_allowed);
             if (ok && !known) {
                 snprintf(why, cap,
                          "events.jsonl: event %llu: unexpected key '%.40s'",
@@ -348,6 +429,14 @@ line_matches(struct vctx *v, const struct vev *e, json_t *line, char *why,
     if (ok && json_object_get(line, "model_at") != NULL &&
         !model_at_backed(v, e, json_object_get(line, "model_at"), why, cap))
         ok = 0;
+    if (ok && json_object_get(line, "model_at") == NULL && model_at_due(v, e)) {
+        snprintf(why, cap,
+                 "events.jsonl: event %llu: no model_at (a bundle made "
+                 "without redaction gives it for every %s whose body names "
+                 "a model)",
+                 seq, e->ev.type);
+        ok = 0;
+    }
     if (ok && e->bstate == BS_ERASED &&
         !json_is_true(json_object_get(line, "erased"))) {
         snprintf(why, cap, "events.jsonl: event %llu: not shown as erased",
@@ -414,7 +503,7 @@ jsonl_one(struct vctx *v, size_t i, struct wctx *w)
 
     /* Fast path: the exporter's own bytes. Anything else is compared as
      * JSON values below, which also says what differs. */
-    if (jl->e->decoded && jl->e->body_ok) {
+    if (jl->e->decoded && jl->e->body_ok && !model_at_due(v, jl->e)) {
         want->len = 0;
         want->err = 0;
         expected_line(v, jl->e, want);
@@ -540,6 +629,20 @@ erased_by_wrong(struct vctx *v, const struct vev *e, const json_t *rec)
     return NULL;
 }
 
+/* Whether the manifest's "redaction" declares none: {"fields": "0" (or,
+ * before November 2026, []), "body_types": []}. */
+static int
+no_redaction(const json_t *manifest)
+{
+    const json_t *red = json_object_get(manifest, "redaction");
+    const json_t *fl = json_object_get(red, "fields");
+    const json_t *bt = json_object_get(red, "body_types");
+    int nofields =
+        (json_is_string(fl) && strcmp(json_string_value(fl), "0") == 0) ||
+        (json_is_array(fl) && json_array_size(fl) == 0);
+    return nofields && json_is_array(bt) && json_array_size(bt) == 0;
+}
+
 /* The manifest's event list and counts against the entries present. */
 void
 bv_check_events(struct vctx *v)
@@ -553,6 +656,9 @@ bv_check_events(struct vctx *v)
     size_t i;
     const json_t *rec;
 
+    v->model_at_allowed = no_redaction(v->manifest);
+    v->model_at_due =
+        v->model_at_allowed && json_object_get(v->manifest, "sizes") != NULL;
     json_array_foreach(list, i, rec)
     {
         uint64_t seq;
@@ -599,6 +705,12 @@ bv_check_events(struct vctx *v)
                             (unsigned long long)seq, bv_bstate_name[e->bstate]);
             nb[e->bstate]++;
             fw += e->bstate == BS_REDACTED ? e->nwithheld : 0;
+            if (v->model_at_allowed &&
+                (e->bstate == BS_REDACTED || e->bstate == BS_WITHHELD))
+                bv_fail_add(&f,
+                            "event %llu: its body is %s, but the manifest's "
+                            "redaction declares nothing withheld",
+                            (unsigned long long)seq, bv_bstate_name[e->bstate]);
             if (strcmp(body, bv_bstate_name[e->bstate]) != 0)
                 bv_fail_add(&f,
                             "event %llu: the manifest says its body is "
@@ -704,6 +816,35 @@ bv_check_state(struct vctx *v)
                  "the state is for log size %llu, the checkpoint for %llu",
                  (unsigned long long)size, (unsigned long long)v->cksize);
         goto out;
+    }
+    /* the manifest's own words about it (format-bundle.md section 7) */
+    {
+        uint64_t msize = 0;
+        const char *scope = bv_jstr(st, "scope");
+        const json_t *note = json_object_get(st, "note");
+        if (bv_ju64(st, "size", &msize) < 0 || msize != size) {
+            bv_check(v->r, "state", LDG_CHECK_FAIL,
+                     "the manifest's state.size is %s, the state and the "
+                     "checkpoint are for %llu",
+                     bv_jstr(st, "size") ? bv_jstr(st, "size") : "missing",
+                     (unsigned long long)size);
+            goto out;
+        }
+        if (scope == NULL || strcmp(scope, "whole") != 0) {
+            bv_check(v->r, "state", LDG_CHECK_FAIL,
+                     "the manifest's state.scope is %s, not \"whole\" (the "
+                     "state is never filtered)",
+                     scope ? scope : "missing");
+            goto out;
+        }
+        if (!json_is_null(note) &&
+            (bv_jstr(st, "note") == NULL ||
+             strcmp(bv_jstr(st, "note"), B_STATE_NOTE) != 0)) {
+            bv_check(v->r, "state", LDG_CHECK_FAIL,
+                     "the manifest's state.note is neither null nor \"%s\"",
+                     B_STATE_NOTE);
+            goto out;
+        }
     }
     if (sn == NULL && bv_jstr(st, "note") != NULL) {
         bv_check(v->r, "state", LDG_CHECK_WARN,

@@ -264,6 +264,94 @@ out:
     return rc;
 }
 
+/* The envelope field of ev that repeats value (a withheld field's), or
+ * NULL: `subject` is derived from a body field as kind:VALUE (or VALUE,
+ * for `target`) and `run` from the body's `run` (docs/VOCABULARY.md), and
+ * an input may also give either one equal to a body field. */
+static const char *
+envelope_repeats(const struct ldg_event *ev, const json_t *value)
+{
+    const char *v = json_string_value(value), *colon;
+
+    if (v == NULL || v[0] == '\0')
+        return NULL;
+    colon = strchr(ev->subject, ':');
+    if (strcmp(ev->subject, v) == 0 ||
+        (colon != NULL && strcmp(colon + 1, v) == 0))
+        return "subject";
+    if (ev->run[0] != '\0' && strcmp(ev->run, v) == 0)
+        return "run";
+    return NULL;
+}
+
+/* A withheld field reveals neither its name nor its value (FORMAT.md
+ * section 4, docs/format-bundle.md section 3), but the envelope is signed
+ * and ships whole: when it repeats a withheld field's value (run.started's
+ * subject pack:P and run R, from its body's pack and run), withholding the
+ * field would not hide it. Refused (LDG_EINVAL: exit 64) naming the
+ * event, the field and the envelope field, unless the caller accepts the
+ * disclosure (allow_envelope_disclosure). Looks at every event whose body
+ * the bundle withholds fields of. */
+static int
+check_envelope_disclosure(struct ex *x)
+{
+    const struct ldg_export_opts *o = x->o;
+    int rc = 0;
+
+    if (o->allow_envelope_disclosure ||
+        (o->nredact_fields == 0 && o->nredact_types == 0))
+        return 0;
+    for (size_t i = 0; i < x->nev && rc == 0; i++) {
+        struct ldg_event ev;
+        struct ldg_field *f = NULL;
+        size_t n = 0;
+        int whole;
+
+        rc = ldg_event_get_ex(x->t, x->ev[i].seq, &ev, LDG_DECODE_TRUSTED);
+        if (rc < 0) {
+            ldg_set_errmsg(x->l, "event %llu: %s",
+                           (unsigned long long)x->ev[i].seq, ldg_strerror(rc));
+            break;
+        }
+        if (ex_protected_type(ev.type))
+            continue;
+        whole = ex_in_list(ev.type, o->redact_types, o->nredact_types);
+        if (!whole && o->nredact_fields == 0)
+            continue;
+        rc = ldg_body_fields(x->t, ev.seq, &f, &n);
+        if (rc == LDG_EERASED) {
+            rc = 0;
+            continue;
+        }
+        if (rc < 0) {
+            ldg_set_errmsg(x->l, "event %llu: body: %s",
+                           (unsigned long long)ev.seq, ldg_strerror(rc));
+            break;
+        }
+        for (size_t j = 0; j < n && rc == 0; j++) {
+            const char *env;
+            if (!whole &&
+                !ex_in_list(f[j].name, o->redact_fields, o->nredact_fields))
+                continue;
+            if ((env = envelope_repeats(&ev, f[j].value)) == NULL)
+                continue;
+            ldg_set_errmsg(x->l,
+                           "event %llu (%s): %s %s: the envelope's %s "
+                           "\"%s\" repeats the withheld field's value, and "
+                           "the envelope is signed and cannot be withheld; "
+                           "select other events, or pass "
+                           "--allow-envelope-disclosure to ship it anyway",
+                           (unsigned long long)ev.seq, ev.type,
+                           whole ? "--redact-body" : "--redact",
+                           whole ? ev.type : f[j].name, env,
+                           strcmp(env, "run") == 0 ? ev.run : ev.subject);
+            rc = LDG_EINVAL;
+        }
+        ldg_fields_free(f, n);
+    }
+    return rc;
+}
+
 /* An empty selection is an error unless asked for: a mistyped run must
  * not give a bundle that proves nothing with exit 0. */
 static int
@@ -406,7 +494,8 @@ export_into(struct ldg_ledger *l, const struct ldg_export_opts *o, int fd,
     if ((rc = load_checkpoint(&x)) < 0 || (rc = prepare_cosigned(&x)) < 0 ||
         (rc = ex_select_events(&x, q)) < 0 || (rc = check_not_empty(&x)) < 0 ||
         (rc = ex_select_support(&x)) < 0 ||
-        (rc = check_redactions_match(&x)) < 0 || (rc = vouch_all(&x)) < 0)
+        (rc = check_redactions_match(&x)) < 0 ||
+        (rc = check_envelope_disclosure(&x)) < 0 || (rc = vouch_all(&x)) < 0)
         goto out;
     if ((rc = ldg_proof_batch_new(&x.proofs, x.t, x.cksize)) < 0) {
         ldg_set_errmsg(l, "inclusion proofs at size %llu: %s",
@@ -446,7 +535,9 @@ out:
         *report = x.rep;
     bwriter_free(x.w);
     ldg_proof_batch_free(x.proofs);
-    free(x.seal_dig);
+    for (size_t i = 0; i < x.nseals; i++)
+        free(x.seals[i].dig);
+    free(x.seals);
     ldg_query_models_free(x.models);
     ldg_txn_abort(x.t);
     ldg_query_free(q);

@@ -89,12 +89,19 @@ struct ex {
     char file[300];                 /* the bundle's file name, for README */
     uint64_t now_ns;
     struct ldg_query_models *models; /* "model_at" (none when redacting) */
-    /* format 2: the seal of the event being written, with its events'
-     * claim digests (the seal of consecutive sealed events is read once) */
-    int has_seal;
-    uint64_t seal_seq;
+    /* format 2: the seals whose events are being written, each with its
+     * events' claim digests, read once per seal. A key's seal covers its
+     * events of one commit, which need not be adjacent (FORMAT.md 3.3):
+     * several seals are open at once when actors interleave, and one is
+     * dropped once the events passed its last. */
+    struct exseal *seals;
+    size_t nseals, capseals;
+};
+
+struct exseal {
+    uint64_t seal_seq, last_seq; /* its first and last event */
     struct ldg_seal seal;
-    uint8_t (*seal_dig)[32];
+    uint8_t (*dig)[32]; /* seal.count claim digests, in leaf order */
 };
 
 /* write_select.c: which events go into the bundle */

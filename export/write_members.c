@@ -138,7 +138,11 @@ body_member(struct ex *x, const struct ldg_event *ev, enum bmode *mode,
     ldg_buf_puts(&d, "]}");
     if ((rc = d.err) < 0 || (rc = lb->err) < 0)
         goto out;
-    if (whole) {
+    /* Labelled by what the member holds, not by the flag that made it
+     * (docs/format-bundle.md section 3): every field withheld is
+     * "withheld" however it came about (--redact naming them all, or
+     * --redact-body), and a body with no field to withhold is "full". */
+    if (nw > 0 && nshown == 0) {
         *mode = BM_WITHHELD;
         x->rep.bodies_withheld++;
     } else if (nw > 0) {
@@ -212,62 +216,143 @@ jsonl_line(struct ex *x, const struct ldg_event *ev, enum bmode mode,
     return b->err;
 }
 
+/* Format 2: loads the seal at seal_seq for the event at seq: its record
+ * and its events' claim digests in leaf order. A key's seal covers its
+ * events of one commit, adjacent or not (FORMAT.md sections 3.2-3.3:
+ * other actors' events of the commit sit between them when actors
+ * interleave), so its events are the entries from seal_seq on whose stamp
+ * names this seal, up to `count` of them, all before the checkpoint (every
+ * checkpoint falls between seals). Anything else is what `ledger verify`
+ * reports as well. */
+static int
+seal_load(struct ex *x, uint64_t seq, uint64_t seal_seq, struct exseal *o)
+{
+    struct ldg_event se;
+    uint64_t got = 0, at;
+    int rc;
+
+    memset(o, 0, sizeof *o);
+    if ((rc = ldg_seal_get(x->t, seal_seq, &o->seal)) < 0) {
+        ldg_set_errmsg(x->l,
+                       "event %llu: its seal at %llu: %s (run ledger "
+                       "verify)",
+                       (unsigned long long)seq, (unsigned long long)seal_seq,
+                       ldg_strerror(rc));
+        return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
+    }
+    o->dig = malloc((size_t)o->seal.count * 32);
+    if (o->dig == NULL)
+        return LDG_ENOMEM;
+    for (at = seal_seq; got < o->seal.count && at < x->cksize; at++) {
+        if ((rc = ldg_event_get_ex(x->t, at, &se, LDG_DECODE_TRUSTED)) < 0) {
+            ldg_set_errmsg(x->l, "event %llu: event %llu of its commit: %s",
+                           (unsigned long long)seq, (unsigned long long)at,
+                           ldg_strerror(rc));
+            return rc;
+        }
+        if (!se.sealed || se.seal_seq != seal_seq)
+            continue; /* another actor's event of the commit */
+        if (se.seal_leaf != got) {
+            ldg_set_errmsg(
+                x->l,
+                "event %llu is leaf %llu of seal %llu, which "
+                "expects leaf %llu (stored data is corrupt): run "
+                "ledger verify",
+                (unsigned long long)at, (unsigned long long)se.seal_leaf,
+                (unsigned long long)seal_seq, (unsigned long long)got);
+            return LDG_ECORRUPT;
+        }
+        memcpy(o->dig[got++], se.digest, 32);
+        o->last_seq = at;
+    }
+    if (got != o->seal.count) {
+        ldg_set_errmsg(x->l,
+                       "seal %llu covers %llu events but only %llu are "
+                       "before the checkpoint of size %llu (stored data is "
+                       "corrupt): run ledger verify",
+                       (unsigned long long)seal_seq,
+                       (unsigned long long)o->seal.count,
+                       (unsigned long long)got, (unsigned long long)x->cksize);
+        return LDG_ECORRUPT;
+    }
+    o->seal_seq = seal_seq;
+    return 0;
+}
+
+/* The open seal of ev, loaded (and its seals/<seal>.seal member written,
+ * as stored) at the first of its events the bundle includes. Events come
+ * in increasing seq, so a seal whose last event is before ev is done. */
+static int
+seal_of(struct ex *x, const struct ldg_event *ev, struct exseal **out)
+{
+    uint8_t rec[LDG_SEAL_REC_MAX];
+    char name[64];
+    size_t i, len;
+    int rc;
+
+    for (i = 0; i < x->nseals;) {
+        if (x->seals[i].last_seq < ev->seq) {
+            free(x->seals[i].dig);
+            x->seals[i] = x->seals[--x->nseals];
+            continue;
+        }
+        if (x->seals[i].seal_seq == ev->seal_seq) {
+            *out = &x->seals[i];
+            return 0;
+        }
+        i++;
+    }
+    if (x->nseals == x->capseals) {
+        size_t cap = x->capseals ? x->capseals * 2 : 4;
+        struct exseal *ns = realloc(x->seals, cap * sizeof *ns);
+        if (ns == NULL)
+            return LDG_ENOMEM;
+        x->seals = ns;
+        x->capseals = cap;
+    }
+    if ((rc = seal_load(x, ev->seq, ev->seal_seq, &x->seals[x->nseals])) < 0) {
+        free(x->seals[x->nseals].dig);
+        return rc;
+    }
+    *out = &x->seals[x->nseals++];
+    if ((rc = ldg_seal_record_encode(&(*out)->seal, rec, sizeof rec, &len)) < 0)
+        return rc;
+    snprintf(name, sizeof name, "seals/%llu.seal",
+             (unsigned long long)ev->seal_seq);
+    return ex_member(x, name, rec, len);
+}
+
 /* Format 2: seals/<seal>.seal (once per seal, as stored) and
  * sealproofs/<seq>.proof: the RFC 6962 path from the event's claim digest
- * to its seal's root, one base64 hash a line, bottom-up (docs/
- * format-bundle.md section 12). */
+ * at index `leaf` among its seal's `count` to the seal's root, one base64
+ * hash a line, bottom-up (docs/format-bundle.md section 12). */
 static int
 write_seal(struct ex *x, const struct ldg_event *ev)
 {
-    uint8_t path[LDG_PROOF_MAX][32], rec[LDG_SEAL_REC_MAX];
+    uint8_t path[LDG_PROOF_MAX][32];
+    struct exseal *o;
     char name[64], *text;
     size_t np = 0, len;
     int rc;
 
-    if (!x->has_seal || x->seal_seq != ev->seal_seq) {
-        struct ldg_event se;
-        x->has_seal = 0;
-        if ((rc = ldg_seal_get(x->t, ev->seal_seq, &x->seal)) < 0) {
-            ldg_set_errmsg(x->l, "event %llu: its seal at %llu: %s",
-                           (unsigned long long)ev->seq,
-                           (unsigned long long)ev->seal_seq, ldg_strerror(rc));
-            return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
-        }
-        free(x->seal_dig);
-        x->seal_dig = malloc((size_t)x->seal.count * 32);
-        if (x->seal_dig == NULL)
-            return LDG_ENOMEM;
-        for (uint64_t i = 0; i < x->seal.count; i++) {
-            rc = ldg_event_get_ex(x->t, ev->seal_seq + i, &se,
-                                  LDG_DECODE_TRUSTED);
-            if (rc == 0 && (!se.sealed || se.seal_seq != ev->seal_seq ||
-                            se.seal_leaf != i))
-                rc = LDG_ECORRUPT;
-            if (rc < 0) {
-                ldg_set_errmsg(x->l,
-                               "event %llu: seal %llu's event %llu is not "
-                               "as stored (%s): run ledger verify",
-                               (unsigned long long)ev->seq,
-                               (unsigned long long)ev->seal_seq,
-                               (unsigned long long)(ev->seal_seq + i),
-                               ldg_strerror(rc));
-                return LDG_ECORRUPT;
-            }
-            memcpy(x->seal_dig[i], se.digest, 32);
-        }
-        x->seal_seq = ev->seal_seq;
-        x->has_seal = 1;
-        if ((rc = ldg_seal_record_encode(&x->seal, rec, sizeof rec, &len)) < 0)
-            return rc;
-        snprintf(name, sizeof name, "seals/%llu.seal",
-                 (unsigned long long)ev->seal_seq);
-        if ((rc = ex_member(x, name, rec, len)) < 0)
-            return rc;
-    }
-    if (ev->seal_leaf >= x->seal.count)
+    if ((rc = seal_of(x, ev, &o)) < 0)
+        return rc;
+    if (ev->seal_leaf >= o->seal.count || ev->seq > o->last_seq ||
+        memcmp(o->dig[ev->seal_leaf], ev->digest, 32) != 0) {
+        /* more entries name the seal than it counts: ledger verify says
+         * "continues seal S, which is not open" */
+        ldg_set_errmsg(
+            x->l,
+            "event %llu names leaf %llu of seal %llu, whose %llu "
+            "events end at event %llu (stored data is corrupt): "
+            "run ledger verify",
+            (unsigned long long)ev->seq, (unsigned long long)ev->seal_leaf,
+            (unsigned long long)ev->seal_seq, (unsigned long long)o->seal.count,
+            (unsigned long long)o->last_seq);
         return LDG_ECORRUPT;
-    if ((rc = ldg_seal_inclusion((const uint8_t(*)[32])x->seal_dig,
-                                 (size_t)x->seal.count, (size_t)ev->seal_leaf,
+    }
+    if ((rc = ldg_seal_inclusion((const uint8_t(*)[32])o->dig,
+                                 (size_t)o->seal.count, (size_t)ev->seal_leaf,
                                  path, &np)) < 0)
         return rc;
     text = malloc(np * 45 + 1);

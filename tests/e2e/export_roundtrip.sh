@@ -144,8 +144,17 @@ grep -q "run=R-9" "$T/ee" || fail "empty selection not named: $(cat "$T/ee")"
 [ -e "$T/empty.tar.zst" ] && fail "empty selection left a file"
 L export --run R-9 --allow-empty --out "$T/empty.tar.zst" 2>/dev/null ||
     fail "--allow-empty: exit $?"
+# a route decision's subject (route:R) and run repeat its body's route and
+# run: withholding the body does not hide them, so export refuses (exit 64,
+# naming the envelope field) unless the disclosure is accepted
 L export --run R-0001 --redact-body route.decision --out "$T/rb.tar.zst" \
-    2>/dev/null || fail "export --redact-body: exit $?"
+    2>"$T/ee"
+rc=$?
+[ "$rc" = 64 ] || fail "export --redact-body (envelope repeats): exit $rc, want 64"
+grep -q "the envelope's subject" "$T/ee" || fail "envelope field not named: $(cat "$T/ee")"
+[ -e "$T/rb.tar.zst" ] && fail "refused export left a file"
+L export --run R-0001 --redact-body route.decision --allow-envelope-disclosure \
+    --out "$T/rb.tar.zst" 2>/dev/null || fail "export --redact-body: exit $?"
 verify "$T/rb.tar.zst" --trusted-key "$VKEY"
 [ "$rc" = 0 ] || fail "body-redacted bundle: exit $rc"
 grep -q 'whole bodies withheld' "$T/verr" || fail "whole bodies not reported"

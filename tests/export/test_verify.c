@@ -1588,6 +1588,8 @@ test_verify__model_at_is_backed_by_support_events(void **state)
         o.terms = (char *const *)(uintptr_t)terms;
         o.nredact_fields = 1;
         o.redact_fields = red;
+        /* the subject route:R repeats the withheld route: accepted here */
+        o.allow_envelope_disclosure = 1;
         assert_int_equal(export_mem(f->l, &o, &buf, &len, NULL), 0);
         assert_int_equal(verify_mem(buf, len, NULL, &r), 0);
         read_bundle(&b, buf, len);
@@ -1596,6 +1598,132 @@ test_verify__model_at_is_backed_by_support_events(void **state)
         m = member_get(&b, B_MANIFEST);
         assert_null(memmem(m->data, m->len, "model.registered", 16));
         bundle_release(&b);
+        free(buf);
+    }
+}
+
+/* Issue 29: two changes an exporter could make and re-sign with the log
+ * key, each now refused as docs/format-bundle.md sections 5 and 7 say:
+ * a line of events.jsonl without its model_at (due on every route
+ * decision, eval and promotion whose whole body names a model, in a
+ * bundle made without redaction), and a manifest state.size (or scope)
+ * other than the state's. */
+static void
+test_verify__model_at_dropped_or_state_size_changed_fails(void **state)
+{
+    static const char *const terms[] = {"type=route.decision", NULL};
+    struct fx *f = *state;
+    struct bundle b;
+    struct bmember *m;
+    uint8_t *buf, *out;
+    size_t len, olen;
+    char *txt, *p, *q;
+    json_t *man, *st;
+
+    add(f->l, "model.registered", NULL,
+        "{\"model\":\"qwen\",\"digest\":\"sha256:aa\"}");
+    add(f->l, "route.decision", "alice",
+        "{\"route\":\"pdf-ops/extract\",\"chosen_model\":\"qwen\"}");
+    assert_int_equal(export_terms(f->l, terms, &buf, &len), 0);
+    expect_pass(buf, len, NULL);
+
+    /* the last decision's model_at taken out of its line */
+    read_bundle(&b, buf, len);
+    m = member_get(&b, B_EVENTS);
+    txt = strndup((const char *)m->data, m->len);
+    p = strstr(txt, ",\"model_at\":{\"model\":\"qwen\",\"digest\":\"sha256:aa\"");
+    assert_non_null(p);
+    q = strchr(p, '}');
+    assert_non_null(q);
+    memmove(p, q + 1, strlen(q + 1) + 1);
+    member_set(&b, B_EVENTS, txt, strlen(txt));
+    resign(&b, f->l);
+    write_bundle(&b, &out, &olen);
+    save_vector("tamper-model-at-dropped", out, olen);
+    expect_fail(out, olen, NULL, "events", "no model_at");
+    free(out);
+    free(txt);
+    bundle_release(&b);
+
+    /* the manifest's state.size changed */
+    read_bundle(&b, buf, len);
+    man = member_json_get(&b, B_MANIFEST);
+    st = json_object_get(man, "state");
+    assert_true(json_is_true(json_object_get(st, "included")));
+    json_object_set_new(st, "size", json_string("1"));
+    member_json_set(&b, B_MANIFEST, man);
+    resign(&b, f->l);
+    write_bundle(&b, &out, &olen);
+    save_vector("tamper-state-size", out, olen);
+    expect_fail(out, olen, NULL, "state", "state.size is 1");
+    free(out);
+    bundle_release(&b);
+
+    /* ... or its scope */
+    read_bundle(&b, buf, len);
+    man = member_json_get(&b, B_MANIFEST);
+    st = json_object_get(man, "state");
+    json_object_set_new(st, "scope", json_string("run"));
+    member_json_set(&b, B_MANIFEST, man);
+    resign(&b, f->l);
+    write_bundle(&b, &out, &olen);
+    expect_fail(out, olen, NULL, "state", "state.scope is run");
+    free(out);
+    bundle_release(&b);
+
+    /* a model_at in a bundle whose manifest declares a redaction */
+    read_bundle(&b, buf, len);
+    man = member_json_get(&b, B_MANIFEST);
+    json_object_set_new(json_object_get(man, "redaction"), "fields",
+                        json_string("1"));
+    member_json_set(&b, B_MANIFEST, man);
+    resign(&b, f->l);
+    write_bundle(&b, &out, &olen);
+    expect_fail(out, olen, NULL, "events", "unexpected key 'model_at'");
+    free(out);
+    bundle_release(&b);
+    free(buf);
+}
+
+/* Issue 29: a body all of whose fields --redact withholds is "withheld"
+ * (format-bundle.md section 3), as an empty body --redact-body names is
+ * "full": the label says what the member holds, and the bundle verifies. */
+static void
+test_verify__bodies_labelled_by_what_they_hold(void **state)
+{
+    static const char *const terms[] = {"type=x.d", NULL};
+    struct fx *f = *state;
+    struct ldg_export_opts o;
+    struct ldg_export_report rep;
+    struct ldg_bundle_report r;
+    char fa[] = "a", fb[] = "b", xe[] = "x.e", *red[] = {fa, fb},
+         *types[] = {xe};
+    uint8_t *buf;
+    size_t len;
+
+    add(f->l, "x.d", NULL, "{\"a\":1,\"b\":2}");
+    add(f->l, "x.e", NULL, "{}");
+    memset(&o, 0, sizeof o);
+    o.nterms = 1;
+    o.terms = (char *const *)(uintptr_t)terms;
+    o.nredact_fields = 2;
+    o.redact_fields = red;
+    assert_int_equal(export_mem(f->l, &o, &buf, &len, &rep), 0);
+    assert_int_equal(rep.bodies_withheld, 1);
+    assert_int_equal(rep.bodies_redacted, 0);
+    assert_int_equal(verify_mem(buf, len, NULL, &r), 0);
+    assert_int_equal(r.bodies_withheld, 1);
+    free(buf);
+    {
+        static const char *const t2[] = {"type=x.e", NULL};
+        o.terms = (char *const *)(uintptr_t)t2;
+        o.nredact_fields = 0;
+        o.redact_fields = NULL;
+        o.nredact_types = 1;
+        o.redact_types = types;
+        assert_int_equal(export_mem(f->l, &o, &buf, &len, &rep), 0);
+        assert_int_equal(rep.bodies_withheld, 0);
+        assert_int_equal(verify_mem(buf, len, NULL, &r), 0);
         free(buf);
     }
 }
@@ -1789,6 +1917,17 @@ test_verify__sealed_events_carry_their_seals(void **state)
     free(out);
     bundle_release(&b);
 
+    /* a seal proof for an event the bundle does not carry */
+    read_bundle(&b, buf, len);
+    member_set(&b, "sealproofs/999.proof", "", 0);
+    resign(&b, l);
+    write_bundle(&b, &out, &olen);
+    expect_fail(out, olen, vk, "signatures",
+                "sealproofs/999.proof: no sealed event of the bundle is this "
+                "one");
+    free(out);
+    bundle_release(&b);
+
     /* without re-signing, the files check names the change too */
     read_bundle(&b, buf, len);
     flip_in(&b, name, 3);
@@ -1943,6 +2082,8 @@ main(void)
         T(test_verify__every_truncation_is_refused),
         T(test_verify__bit_flips_pass_only_if_the_content_is_unchanged),
         T(test_verify__model_at_is_backed_by_support_events),
+        T(test_verify__model_at_dropped_or_state_size_changed_fails),
+        T(test_verify__bodies_labelled_by_what_they_hold),
         T(test_verify__sealed_events_carry_their_seals),
         T(test_verify__each_seal_is_checked_once),
 #undef T

@@ -373,6 +373,11 @@ test_write__redacted_body_types_are_withheld_whole(void **state)
     o.terms = t;
     o.nredact_types = 1;
     o.redact_types = types;
+    /* the decision's subject route:R and run repeat its body's route and
+     * run: refused, naming the envelope field, unless accepted */
+    assert_int_equal(export_mem(f->l, &o, &buf, &len, &rep), LDG_EINVAL);
+    assert_non_null(strstr(ldg_errmsg(f->l), "the envelope's subject"));
+    o.allow_envelope_disclosure = 1;
     assert_int_equal(export_mem(f->l, &o, &buf, &len, &rep), 0);
     assert_int_equal(verify_mem(buf, len, NULL, &r), 0);
     assert_int_equal(rep.bodies_withheld, 1);
