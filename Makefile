@@ -138,11 +138,11 @@ $(B)/pic/%.o: %.c
 # (tools/check_exports.sh). libledger.a does the same with objcopy (above).
 $(B)/libledger.api: $(HEADERS) tools/api_symbols.sh
 	@mkdir -p $(dir $@)
-	$(call say,GEN,$@)sh tools/api_symbols.sh $(CC) -I. \
+	$(call say,GEN,$@)sh tools/api_symbols.sh '$(CC)' -I. \
 	    $(shell $(PKG_CONFIG) --cflags $(DEPS)) -- $(HEADERS) > $@
 $(B)/libledger.map: $(HEADERS) tools/api_symbols.sh
 	@mkdir -p $(dir $@)
-	$(call say,GEN,$@)sh tools/api_symbols.sh --map $(CC) -I. \
+	$(call say,GEN,$@)sh tools/api_symbols.sh --map '$(CC)' -I. \
 	    $(shell $(PKG_CONFIG) --cflags $(DEPS)) -- $(HEADERS) > $@
 $(B)/$(SHLIB): $(PIC_OBJ) $(B)/libledger.map $(B)/libledger.api \
 	    tools/check_exports.sh

@@ -1,5 +1,6 @@
 #!/bin/sh
 # api_symbols.sh CC CFLAGS -- HEADER...
+#   (CC is one word, quoted when it has several: 'ccache cc')
 #   The names the public headers declare: every ldg_* identifier followed
 #   by '(' in the preprocessed headers (functions; static inline helpers
 #   come along and are harmless). One a line, sorted.
