@@ -113,6 +113,14 @@ struct conn {
     struct conn *dirty_next;
     uint64_t stall_since_ms;
     size_t counted; /* its bytes in s->held, as held_sync last saw them */
+    /* idle_ms: when it last sent something (or was accepted); line_ms:
+     * since when its current line has been read without its newline
+     * coming (0: no line under way, or the count restarts at the next
+     * read: it was not read meanwhile) */
+    uint64_t active_ms;
+    uint64_t line_since_ms;
+    uint64_t line_lineno; /* lineno when line_since_ms was set */
+    int nowrite; /* may write nothing: counted in s->nowrite */
 };
 
 struct ldg_server {
@@ -126,6 +134,7 @@ struct ldg_server {
     struct conn *conns;
     struct conn *graveyard; /* closed, freed once the writer is done */
     unsigned nconns;
+    unsigned nowrite; /* of nconns, peers that may write nothing */
     int stopping;
     /* The budget (o.budget_bytes, docs/PROTOCOL.md): held is what every
      * open connection holds (held_sync); over says some connection was
@@ -652,6 +661,7 @@ conn_close(struct ldg_server *s, struct conn *c)
     c->fd = -1;
     c->dead = 1;
     held_forget(s, c);
+    s->nowrite -= c->nowrite;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -741,6 +751,7 @@ conn_update(struct ldg_server *s, struct conn *c)
         }
         c->out_off += (size_t)w;
         c->stall_since_ms = 0;
+        c->active_ms = now_ms();
     }
     if (c->out_off == c->out.len) {
         ldg_buf_consume(&c->out, c->out_off); /* all sent: no memmove */
@@ -766,6 +777,15 @@ conn_update(struct ldg_server *s, struct conn *c)
         mask |= EPOLLOUT;
     if (!c->rd_eof && !s->stopping && conn_may_read(s, c))
         mask |= EPOLLIN | EPOLLRDHUP;
+    /* line_ms counts while it may be read and a line is under way; a
+     * pause (the server's, not the client's doing) starts it again */
+    if (!(mask & EPOLLIN) || (c->in.len == 0 && !c->skipping)) {
+        c->line_since_ms = 0;
+    } else if (c->line_since_ms == 0 || c->lineno != c->line_lineno) {
+        c->line_since_ms = now_ms();
+        c->line_lineno = c->lineno;
+        wake_at(s, c->line_since_ms + s->o.line_ms);
+    }
     if ((c->rd_eof || s->stopping) && c->head == NULL &&
         c->out_off == c->out.len) {
         conn_close(s, c); /* all answered */
@@ -1119,6 +1139,7 @@ conn_read(struct ldg_server *s, struct conn *c)
             in->len = 0;
             break;
         }
+        c->active_ms = now_ms();
         if (c->skipping) {
             /* read at in->p (in->len is 0 while skipping) and dropped up
              * to the newline, if one came */
@@ -1135,12 +1156,62 @@ conn_read(struct ldg_server *s, struct conn *c)
     }
 }
 
+/* Answers fd with a code 75 error line and closes it. */
+static void
+refuse(struct ldg_server *s, int fd, const char *why)
+{
+    char msg[300];
+    int n = snprintf(msg, sizeof msg, "{\"error\":\"%s\",\"code\":%d}\n", why,
+                     SERVE_CODE_TEMP);
+    if (send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+        /* nothing more to tell it */
+    }
+    close(fd);
+    bump(&s->st.refused);
+}
+
+/*
+ * The shares of max_conns (docs/PROTOCOL.md, "Limits"): peers that may
+ * write nothing (access.json) hold at most a quarter of it together, and
+ * one uid other than the daemon's own at most half. So a reader-group
+ * member's idle connections, or one writer's, never use up the slots
+ * the other writers need; the daemon's own uid (the control plane under
+ * the same user, `ledger append` run by the operator) has no share but
+ * the limit. Writes *msg (cap bytes) and returns 1 when c is over one.
+ */
+static int
+over_share(const struct ldg_server *s, const struct conn *c, char *msg,
+           size_t cap)
+{
+    unsigned nowrite_max = s->o.max_conns / 4, uid_max = s->o.max_conns / 2;
+    unsigned n = 0;
+    if (c->may == 0 && s->nowrite >= (nowrite_max ? nowrite_max : 1)) {
+        snprintf(msg, cap,
+                 "too many connections from peers that may not write (%u, a "
+                 "quarter of --max-conns); try again later",
+                 s->nowrite);
+        return 1;
+    }
+    if (c->may == SERVE_AUTH_SELF || s->nconns < uid_max)
+        return 0;
+    for (const struct conn *x = s->conns; x != NULL; x = x->next)
+        n += x->peer.uid == c->peer.uid;
+    if (n < (uid_max ? uid_max : 1))
+        return 0;
+    snprintf(msg, cap,
+             "too many connections from uid %u (%u, half of --max-conns); "
+             "try again later",
+             (unsigned)c->peer.uid, n);
+    return 1;
+}
+
 static void
 accept_all(struct ldg_server *s)
 {
     for (;;) {
         struct epoll_event e;
         struct conn *c;
+        char why[200];
         int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
@@ -1148,18 +1219,9 @@ accept_all(struct ldg_server *s)
             return; /* EAGAIN, or EMFILE (tried again on the next event) */
         }
         if (s->nconns >= s->o.max_conns || s->stopping) {
-            char msg[200];
-            int n =
-                snprintf(msg, sizeof msg, "{\"error\":\"%s\",\"code\":%d}\n",
-                         s->stopping ? "the server is stopping"
-                                     : "too many connections; try "
-                                       "again later",
-                         SERVE_CODE_TEMP);
-            if (send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-                /* nothing more to tell it */
-            }
-            close(fd);
-            bump(&s->st.refused);
+            refuse(s, fd,
+                   s->stopping ? "the server is stopping"
+                               : "too many connections; try again later");
             continue;
         }
         c = calloc(1, sizeof *c);
@@ -1171,6 +1233,14 @@ accept_all(struct ldg_server *s)
         serve_peer_get(fd, &c->peer);
         serve_peer_groups(fd, &c->peer);
         c->may = serve_auth_match(s->auth, &c->peer);
+        if (over_share(s, c, why, sizeof why)) {
+            refuse(s, fd, why);
+            bump(&s->st.refused_share);
+            free(c);
+            continue;
+        }
+        c->nowrite = c->may == 0;
+        c->active_ms = now_ms();
         c->source.uid = c->peer.uid;
         c->source.gid = c->peer.gid;
         c->source.pid = (uint64_t)c->peer.pid;
@@ -1189,6 +1259,8 @@ accept_all(struct ldg_server *s)
             s->conns->prev = c;
         s->conns = c;
         s->nconns++;
+        s->nowrite += (unsigned)c->nowrite;
+        wake_at(s, c->active_ms + s->o.idle_ms);
         bump(&s->st.conns);
     }
 }
@@ -1257,6 +1329,28 @@ check_stalls(struct ldg_server *s)
          * says so for the connections it looks at; this for the rest) */
         if (over && c->stall_since_ms == 0 && c->out_off < c->out.len)
             c->stall_since_ms = now;
+        if (c->line_since_ms != 0) {
+            /* slowloris: a line that does not complete */
+            if (now - c->line_since_ms >= s->o.line_ms) {
+                bump(&s->st.slow_dropped);
+                conn_close(s, c);
+                continue;
+            }
+            wake_at(s, c->line_since_ms + s->o.line_ms);
+        } else if (!(c->mask & EPOLLIN)) {
+            /* not read meanwhile (a pause): what it sent may be waiting */
+            c->active_ms = now;
+        } else if (!s->stopping && c->in.len == 0 && !c->skipping &&
+                   c->head == NULL && c->held == 0 &&
+                   c->out_off == c->out.len) {
+            /* nothing in flight: idle since it last sent or was answered */
+            if (now - c->active_ms >= s->o.idle_ms) {
+                bump(&s->st.idle_closed);
+                conn_close(s, c);
+                continue;
+            }
+            wake_at(s, c->active_ms + s->o.idle_ms);
+        }
         if (c->stall_since_ms == 0)
             continue;
         if (now - c->stall_since_ms >= s->o.stall_ms) {
@@ -1349,8 +1443,12 @@ reload_auth(struct ldg_server *s)
     }
     serve_auth_free(s->auth);
     s->auth = a;
-    for (struct conn *c = s->conns; c != NULL; c = c->next)
+    s->nowrite = 0;
+    for (struct conn *c = s->conns; c != NULL; c = c->next) {
         c->may = serve_auth_match(a, &c->peer);
+        c->nowrite = c->may == 0;
+        s->nowrite += (unsigned)c->nowrite;
+    }
     if (s->o.on_reload != NULL)
         s->o.on_reload(s->o.ctx, 0, s->auth_path);
 }
@@ -1607,6 +1705,10 @@ ldg_serve_new(struct ldg_server **out, struct ldg_ledger *l,
         s->o.out_max = (size_t)1 << 20;
     if (s->o.stall_ms == 0)
         s->o.stall_ms = 10000;
+    if (s->o.idle_ms == 0)
+        s->o.idle_ms = LDG_SERVE_IDLE_DEFAULT;
+    if (s->o.line_ms == 0)
+        s->o.line_ms = LDG_SERVE_LINE_DEFAULT;
     if (s->o.drain_ms == 0)
         s->o.drain_ms = 5000;
     if (s->o.group_max == 0)
@@ -1722,6 +1824,9 @@ ldg_serve_stats(const struct ldg_server *s, struct ldg_serve_stats *st)
     st->held = __atomic_load_n(&c->held, __ATOMIC_RELAXED);
     st->held_peak = __atomic_load_n(&c->held_peak, __ATOMIC_RELAXED);
     st->budget_stops = __atomic_load_n(&c->budget_stops, __ATOMIC_RELAXED);
+    st->idle_closed = __atomic_load_n(&c->idle_closed, __ATOMIC_RELAXED);
+    st->slow_dropped = __atomic_load_n(&c->slow_dropped, __ATOMIC_RELAXED);
+    st->refused_share = __atomic_load_n(&c->refused_share, __ATOMIC_RELAXED);
 }
 
 void
