@@ -121,6 +121,10 @@ struct conn {
     uint64_t line_since_ms;
     uint64_t line_lineno; /* lineno when line_since_ms was set */
     int nowrite; /* may write nothing: counted in s->nowrite */
+    /* its next line is a sealed batch waiting for room in the budget to
+     * be parsed (sealed_waits): not read meanwhile; counted in
+     * s->ndeferred */
+    int deferred;
 };
 
 struct ldg_server {
@@ -135,6 +139,12 @@ struct ldg_server {
     struct conn *graveyard; /* closed, freed once the writer is done */
     unsigned nconns;
     unsigned nowrite; /* of nconns, peers that may write nothing */
+    /* sealed batches parsed and not yet freed, and connections whose
+     * next sealed batch waits for them (sealed_waits); recheck: one was
+     * freed, look at those connections again */
+    size_t sealed_held;
+    unsigned ndeferred;
+    int recheck;
     int stopping;
     /* The budget (o.budget_bytes, docs/PROTOCOL.md): held is what every
      * open connection holds (held_sync); over says some connection was
@@ -513,6 +523,10 @@ static void
 req_free(struct ldg_server *s, struct req *r)
 {
     json_decref(r->holder);
+    if (r->sb != NULL) {
+        s->sealed_held--;
+        s->recheck = s->ndeferred > 0;
+    }
     ldg_sealed_batch_free(r->sb);
     free(r->resp);
     if (s->nspare < SPARE_MAX) {
@@ -628,7 +642,7 @@ held_forget(struct ldg_server *s, struct conn *c)
 static int
 conn_may_read(struct ldg_server *s, struct conn *c)
 {
-    if (conn_paused(s, c))
+    if (conn_paused(s, c) || c->deferred)
         return 0;
     held_sync(s, c);
     if (s->held < s->o.budget_bytes ||
@@ -662,6 +676,8 @@ conn_close(struct ldg_server *s, struct conn *c)
     c->dead = 1;
     held_forget(s, c);
     s->nowrite -= c->nowrite;
+    s->ndeferred -= c->deferred;
+    c->deferred = 0;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -786,7 +802,7 @@ conn_update(struct ldg_server *s, struct conn *c)
         c->line_lineno = c->lineno;
         wake_at(s, c->line_since_ms + s->o.line_ms);
     }
-    if ((c->rd_eof || s->stopping) && c->head == NULL &&
+    if ((c->rd_eof || s->stopping) && c->head == NULL && !c->deferred &&
         c->out_off == c->out.len) {
         conn_close(s, c); /* all answered */
         return;
@@ -866,7 +882,16 @@ handle_sealed(struct ldg_server *s, struct conn *c, struct req *r,
 {
     char msg[900];
     int col = 1, rc;
+    size_t cost;
 
+    if (c->may == 0) {
+        /* a peer that may write nothing: refused before the batch is
+         * parsed (its parse takes several times its line) */
+        serve_auth_check(s->auth, 0, &c->peer, "", NULL, msg, sizeof msg);
+        answer_now_req(s, r, SERVE_CODE_NOPERM, "line %llu: %s",
+                       (unsigned long long)c->lineno, msg);
+        return;
+    }
     rc = ldg_ingest_parse_sealed(line, len, &r->sb, &col, msg, sizeof msg);
     if (rc < 0) {
         if (col > 1)
@@ -877,6 +902,12 @@ handle_sealed(struct ldg_server *s, struct conn *c, struct req *r,
                            (unsigned long long)c->lineno, msg);
         return;
     }
+    /* What the parsed batch holds counts against the budget from here
+     * until it is freed, instead of its line's length. */
+    s->sealed_held++;
+    cost = ldg_ingest_sealed_cost(r->sb);
+    c->waiting_bytes = c->waiting_bytes - r->bytes + cost;
+    r->bytes = cost;
     if (s->auth != NULL && c->may != SERVE_AUTH_SELF) {
         /* access.json names actors by key name: the enrolled name of the
          * batch's key (an unknown key is the writer's to refuse) */
@@ -1009,6 +1040,44 @@ handle_line(struct ldg_server *s, struct conn *c, const char *line, size_t len)
     queue_req(s, c, r);
 }
 
+/*
+ * A sealed batch's parse takes several times its line (jansson's tree:
+ * 8 times for the issue 29 batches, up to 15 for bodies of small arrays),
+ * and 16 connections sending 8.8 MB batches had 770 MB parsed at once
+ * against a 64 MiB budget. So a complete sealed line waits, unparsed (its
+ * text is counted as read input), while another parsed batch is held and
+ * parsing this one would take what is held past the budget: it is parsed
+ * once that batch is freed (recheck), one after another. A lone batch is
+ * always parsed, even one whose parse alone passes the budget: what is
+ * held then passes it by at most one batch's parse. A peer that may write
+ * nothing is refused without a parse (handle_sealed).
+ */
+static int
+sealed_waits(struct ldg_server *s, struct conn *c, const char *line,
+             size_t len)
+{
+    if (s->sealed_held == 0 || c->may == 0 || !ldg_ingest_is_sealed(line, len))
+        return 0;
+    held_sync(s, c);
+    return s->held + len * LDG_INGEST_SEALED_FACTOR > s->o.budget_bytes;
+}
+
+/* A parsed batch was freed: the connections whose sealed batch waited
+ * for it are looked at again (once a loop round). */
+static void
+sealed_recheck(struct ldg_server *s)
+{
+    struct conn *c, *nx;
+    if (!s->recheck)
+        return;
+    s->recheck = 0;
+    for (c = s->conns; c != NULL && s->ndeferred > 0; c = nx) {
+        nx = c->next; /* conn_update may close c */
+        if (c->deferred)
+            conn_update(s, c);
+    }
+}
+
 /* Handles every complete line in c->in while there is room. The lines
  * are parsed where they lie; what is left (a line not yet complete, or
  * lines waiting for room) moves to the front once, after the loop. */
@@ -1017,10 +1086,19 @@ process_lines(struct ldg_server *s, struct conn *c)
 {
     char *in = c->in.s;
     size_t pos = 0;
+    if (c->deferred) {
+        c->deferred = 0; /* looked at again here */
+        s->ndeferred--;
+    }
     while (pos < c->in.len && !c->dead && (s->stopping || !conn_paused(s, c))) {
         char *nl = memchr(in + pos, '\n', c->in.len - pos);
         if (nl == NULL)
             break;
+        if (sealed_waits(s, c, in + pos, (size_t)(nl - (in + pos)))) {
+            c->deferred = 1;
+            s->ndeferred++;
+            break;
+        }
         handle_line(s, c, in + pos, (size_t)(nl - (in + pos)));
         pos = (size_t)(nl - in) + 1;
     }
@@ -1030,6 +1108,20 @@ process_lines(struct ldg_server *s, struct conn *c)
     /* Keep idle connections small. */
     if (c->in.len == 0 && c->in.cap > 64 * 1024)
         ldg_buf_release(&c->in);
+}
+
+/* The longest sealed-batch line: SERVE_SEALED_LINE_FACTOR times
+ * --max-line, or the budget's share a batch may take (its parse and
+ * append take up to LDG_INGEST_SEALED_FACTOR times its line: issue 29's
+ * 8.8 MB batches took 770 MB) if less, but never less than max_line. */
+static size_t
+sealed_max(const struct ldg_server *s)
+{
+    size_t lim = SERVE_SEALED_LINE_FACTOR * s->o.max_line;
+    size_t share = s->o.budget_bytes / LDG_INGEST_SEALED_FACTOR;
+    if (share < lim)
+        lim = share;
+    return lim > s->o.max_line ? lim : s->o.max_line;
 }
 
 /* Makes room in c->in to read into when it is full (only its NUL's byte
@@ -1045,19 +1137,33 @@ in_room(struct ldg_server *s, struct conn *c)
 
     if (in->len + 1 < in->cap)
         return 0;
-    /* a sealed batch carries many events on one line: it may be
-     * SERVE_SEALED_LINE_FACTOR times as long */
-    if (in->len > 0 && !c->skipping && ldg_ingest_is_sealed(in->s, in->len))
-        lim = SERVE_SEALED_LINE_FACTOR * s->o.max_line + 1;
+    /* a sealed batch carries many events on one line: it may be longer
+     * (sealed_max) */
+    int sealed = in->len > 0 && !c->skipping &&
+                 ldg_ingest_is_sealed(in->s, in->len);
+    if (sealed)
+        lim = sealed_max(s) + 1;
     if (in->len >= lim) {
         /* a full buffer without a newline: over-long. Refused before it
          * grows any further; the rest of the line is read and dropped. */
         c->lineno++;
         bump(&s->st.requests);
-        answer_now(s, c,
-                   "line %llu: longer than %zu bytes: not recorded "
-                   "(the rest of the line is skipped)",
-                   (unsigned long long)c->lineno, lim - 1);
+        if (sealed)
+            answer_now(s, c,
+                       "line %llu: a sealed batch longer than %zu bytes: "
+                       "not recorded (the rest of the line is skipped). "
+                       "Parsed and appended, a batch takes up to %d times "
+                       "its line: it may be 8 times --max-line, or --budget "
+                       "(%zu) / %d if less, at least --max-line; send "
+                       "smaller batches, or raise --budget",
+                       (unsigned long long)c->lineno, lim - 1,
+                       LDG_INGEST_SEALED_FACTOR, s->o.budget_bytes,
+                       LDG_INGEST_SEALED_FACTOR);
+        else
+            answer_now(s, c,
+                       "line %llu: longer than %zu bytes: not recorded "
+                       "(the rest of the line is skipped)",
+                       (unsigned long long)c->lineno, lim - 1);
         c->lineno--; /* counted again when its newline comes */
         c->skipping = 1;
         in->len = 0;
@@ -1399,7 +1505,8 @@ budget_round(struct ldg_server *s)
     }
     for (c = s->conns; c != NULL; c = c->next) {
         waiting += c->waiting_bytes;
-        if (c->in.len > 0 && !c->skipping && !c->rd_eof && !conn_paused(s, c) &&
+        if (c->in.len > 0 && !c->skipping && !c->rd_eof && !c->deferred &&
+            !conn_paused(s, c) &&
             (best == NULL || c->in.len > best->in.len))
             best = c;
     }
@@ -1482,7 +1589,8 @@ static int
 held_total(const struct ldg_server *s)
 {
     for (const struct conn *c = s->conns; c != NULL; c = c->next)
-        if (c->held > 0 || c->head != NULL || c->out_off < c->out.len)
+        if (c->held > 0 || c->head != NULL || c->out_off < c->out.len ||
+            c->deferred)
             return 1;
     return 0;
 }
@@ -1569,6 +1677,8 @@ ldg_serve_run(struct ldg_server *s)
         }
         queue_flush(s);
         retire_flush(s);
+        sealed_recheck(s);
+        queue_flush(s);
         check_stalls(s);
         budget_round(s);
         sweep(s);
