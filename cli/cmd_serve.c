@@ -160,7 +160,9 @@ static const struct cli_opt serve_opts[] = {
               "dropped"),
     CLI_VALUE(OPT_IDLE, 0, "idle-timeout", "MS",
               "close a client that has nothing in flight and has sent "
-              "nothing for MS milliseconds (default 600000, 10 minutes)"),
+              "nothing for MS milliseconds (default 600000, 10 minutes): "
+              "one that may write nothing always, a writer only while half "
+              "of --max-conns or more are taken"),
     CLI_VALUE(OPT_LINE_TIMEOUT, 0, "line-timeout", "MS",
               "drop a client whose request line has not ended (its "
               "newline) within MS milliseconds of its first byte (default "

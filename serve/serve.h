@@ -22,8 +22,9 @@
  *     at most a quarter of them together, and one uid other than the
  *     daemon's own at most half, so capacity is always left for writers;
  *   - a connection with nothing in flight that sends nothing for idle_ms
- *     is closed, and one whose line does not complete within line_ms of
- *     its first byte is dropped (slow senders hold no slot for long);
+ *     is closed (a writer's only while half of max_conns or more are
+ *     taken), and one whose line does not complete within line_ms of its
+ *     first byte is dropped (slow senders hold no slot for long);
  *   - a connection with more than queue_max requests (or queue_bytes of
  *     request text) waiting for the disk is not read until the writer
  *     catches up (backpressure);
@@ -82,9 +83,10 @@ struct ldg_serve_options {
     size_t budget_bytes;
     unsigned stall_ms;  /* drop a stalled reader after; 0 = 10000 */
     /* Close a connection that has nothing in flight (no partial line, no
-     * request waiting, no answer unsent) and has sent nothing for idle_ms;
-     * 0 = LDG_SERVE_IDLE_DEFAULT. A client that keeps a connection open
-     * between rare events reconnects when it finds it closed. */
+     * request waiting, no answer unsent) and has sent nothing for idle_ms,
+     * if its peer may write nothing or half of max_conns or more are
+     * taken; 0 = LDG_SERVE_IDLE_DEFAULT. A client that keeps a connection
+     * open between rare events reconnects when it finds it closed. */
     unsigned idle_ms;
     /* Drop a connection whose line has not completed (its newline read)
      * within line_ms of its first byte, counted while the server is

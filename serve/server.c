@@ -1421,6 +1421,19 @@ take_done(struct ldg_server *s)
     retire_flush(s);
 }
 
+/* Whether idle_ms closes c when it is idle: always for a peer that may
+ * write nothing, else only while slots are scarce (half of max_conns or
+ * more taken). A writer that waits hours between events (`tail -f log |
+ * ledger ingest -`) keeps its connection on a box with slots to spare,
+ * and loses it only when others need them: then it connects again (it
+ * had nothing in flight, so nothing of it is lost). */
+static int
+idle_matters(const struct ldg_server *s, const struct conn *c)
+{
+    unsigned half = s->o.max_conns / 2;
+    return c->nowrite || s->nconns >= (half ? half : 1);
+}
+
 /* Drops connections that have not read their answers for stall_ms. */
 static void
 check_stalls(struct ldg_server *s)
@@ -1448,7 +1461,7 @@ check_stalls(struct ldg_server *s)
             c->active_ms = now;
         } else if (!s->stopping && c->in.len == 0 && !c->skipping &&
                    c->head == NULL && c->held == 0 &&
-                   c->out_off == c->out.len) {
+                   c->out_off == c->out.len && idle_matters(s, c)) {
             /* nothing in flight: idle since it last sent or was answered */
             if (now - c->active_ms >= s->o.idle_ms) {
                 bump(&s->st.idle_closed);

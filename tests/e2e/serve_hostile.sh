@@ -135,14 +135,19 @@ if [ $ROOT = 1 ]; then
         fail "the append is not in the log"
 fi
 
-# --- 2. idle and slow connections do not hold their slots
-start --max-conns 64 --idle-timeout 1000 --line-timeout 1500 || exit 1
+# --- 2. idle and slow connections do not hold their slots: 20 idle and
+# 20 slow take all 40; the idle ones are closed (half of the slots or more
+# taken), the slow ones dropped; then one idle connection alone (slots to
+# spare) keeps its slot
+start --max-conns 40 --idle-timeout 1000 --line-timeout 1500 || exit 1
 "$PY" "$T/hold.py" "$S" 20 idle 4 >"$T/idle" 2>&1 &
 ip=$!
 "$PY" "$T/hold.py" "$S" 20 slow 5 >"$T/slow" 2>&1
 wait $ip
 grep -q '^closed 20 after 1\.' "$T/idle" || fail "idle connections: $(cat "$T/idle")"
 grep -q '^closed 20 after 2\.' "$T/slow" || fail "slow lines: $(cat "$T/slow")"
+"$PY" "$T/hold.py" "$S" 1 idle 2.5 >"$T/alone" 2>&1
+grep -q '^closed 0 after 2\.' "$T/alone" || fail "an idle writer alone: $(cat "$T/alone")"
 stop
 grep -q '; 20 idle connections closed, 20 slow lines dropped, ' "$T/serve.err" ||
     fail "stop line: $(cat "$T/serve.err")"
