@@ -1690,11 +1690,11 @@ ldg_serve_run(struct ldg_server *s)
         }
         queue_flush(s);
         retire_flush(s);
-        sealed_recheck(s);
-        queue_flush(s);
         check_stalls(s);
         budget_round(s);
-        sweep(s);
+        sweep(s); /* may free a closed connection's parsed batch */
+        sealed_recheck(s);
+        queue_flush(s);
     }
     /* The writer finishes its queue (it is empty unless the drain timed
      * out, and then what it holds is still committed), then stops. */
