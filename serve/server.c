@@ -1425,8 +1425,9 @@ take_done(struct ldg_server *s)
  * write nothing, else only while slots are scarce (half of max_conns or
  * more taken). A writer that waits hours between events (`tail -f log |
  * ledger ingest -`) keeps its connection on a box with slots to spare,
- * and loses it only when others need them: then it connects again (it
- * had nothing in flight, so nothing of it is lost). */
+ * and loses it only when others need them: it must then connect again
+ * (it had nothing in flight, so nothing of it is lost; `ledger ingest`
+ * says the server went away and exits 74). */
 static int
 idle_matters(const struct ldg_server *s, const struct conn *c)
 {

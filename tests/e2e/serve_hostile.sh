@@ -200,6 +200,14 @@ print("answers %d refused %d" % (len(ans), sum(1 for a in ans if b'"error"' in a
 print("first " + ans[0].decode()[:300] if ans else "none")
 EOF
 chmod 644 "$T/flood.py" "$T/f.sealed"
+# A sanitizer's allocator keeps freed memory (ASan's quarantine: 443 MiB
+# VmHWM for the forged load) and its shadow counts in the RSS: under one,
+# VmHWM is shown, not bounded (the held figure is still checked).
+RSS_CHECK=1
+if ldd "$LEDGER" 2>/dev/null | grep -q -e libasan -e libtsan; then
+    RSS_CHECK=0
+    echo "serve_hostile: a sanitizer build: VmHWM is shown, not bounded"
+fi
 hwm() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$pid/status"; }
 held() { sed -n 's/.*at most \([0-9]*\) KiB held at once.*/\1/p' "$T/serve.err"; }
 B=16777216
@@ -214,7 +222,7 @@ h=$(held)
 echo "forged batches at --budget 16 MiB: VmHWM $peak KiB (at start $base), held at most $h KiB"
 # the stop line's figure is true: the daemon's memory is what it held,
 # and its own (at start, and 24 MiB for its allocator's arenas and slack)
-[ "$peak" -le $((h + base + 24576)) ] ||
+[ $RSS_CHECK = 0 ] || [ "$peak" -le $((h + base + 24576)) ] ||
     fail "VmHWM $peak KiB, more than the $h KiB the stop line says were held and $base + 24576 KiB"
 # what is held is at most the budget and one batch's parse and append
 [ "${h:-999999}" -le $((2 * B / 1024)) ] || fail "held $h KiB, more than twice the budget"
@@ -238,7 +246,7 @@ peak=$(hwm)
 stop
 h=$(held)
 echo "a valid 6,000-event batch ($(wc -c <"$T/v.sealed") bytes): VmHWM $peak KiB (at start $base), held at most $h KiB"
-[ "$peak" -le $((h + base + 24576)) ] ||
+[ $RSS_CHECK = 0 ] || [ "$peak" -le $((h + base + 24576)) ] ||
     fail "VmHWM $peak KiB, more than the $h KiB held and $base + 24576 KiB"
 
 # a peer that may write nothing is refused before its batch is parsed
