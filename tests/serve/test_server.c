@@ -783,8 +783,8 @@ test_server__idle_and_slow_connections_are_closed(void **state)
 
     memset(&r, 0, sizeof r);
     memset(&o, 0, sizeof o);
-    o.idle_ms = 600;
-    o.line_ms = 400;
+    o.idle_ms = 1500;
+    o.line_ms = 1000;
     o.max_conns = 4; /* idle writers are closed at 2 connections or more */
     assert_int_equal(ldg_serve_new(&r.s, l, &o, buf, sizeof buf), 0);
     run_start(&r);
@@ -792,12 +792,13 @@ test_server__idle_and_slow_connections_are_closed(void **state)
     slow = dial(ldg_serve_path(r.s));
     ok = dial(ldg_serve_path(r.s));
     t0 = mono_ms();
-    /* the slow one: a byte every 50 ms, never a newline */
-    while (mono_ms() - t0 < 1500) {
-        static int i;
-        if (send(slow, "{", 1, MSG_NOSIGNAL) != 1 && i < 6)
-            fail_msg("the slow line was dropped within 300 ms");
-        /* the good one: a line in three parts over 200 ms, every 300 ms */
+    for (int i = 0; mono_ms() - t0 < 3000; i++) {
+        /* the slow one: a byte every 50 ms, never a newline */
+        if (send(slow, "{", 1, MSG_NOSIGNAL) != 1 &&
+            mono_ms() - t0 < o.line_ms / 2)
+            fail_msg("the slow line was dropped before line_ms");
+        /* the good one: a line in three parts over 200 ms, about every
+         * 500 ms (never idle for idle_ms) */
         if (i % 6 == 0) {
             assert_int_equal(write(ok, line, 10), 10);
             usleep(100 * 1000);
@@ -808,27 +809,25 @@ test_server__idle_and_slow_connections_are_closed(void **state)
             assert_int_equal(read_line_tm(ok, &rb, ans, sizeof ans, 5000), 0);
             assert_true(ack_seq(ans) >= 1);
             sent++;
-            i += 5;
-            continue;
         }
-        i++;
         usleep(50 * 1000);
     }
-    /* 1.5 s on: the slow one was dropped at 400 ms, the idle one closed
-     * at 600 ms; the good one, never idle 600 ms, is still there */
-    assert_true(closed_within(slow, 100));
-    assert_true(closed_within(idle, 100));
+    /* 3 s on: the slow one was dropped at 1 s, the idle one closed at
+     * 1.5 s (3 then 2 connections: half of max_conns); the good one,
+     * never idle 1.5 s, is still there */
+    assert_true(closed_within(slow, 1000));
+    assert_true(closed_within(idle, 1000));
     assert_int_equal(write(ok, line, sizeof line - 1), (ssize_t)(sizeof line - 1));
     assert_int_equal(read_line_tm(ok, &rb, ans, sizeof ans, 5000), 0);
     assert_true(ack_seq(ans) >= 1);
     /* alone, it keeps its connection however long it idles ... */
-    assert_false(closed_within(ok, 1500));
+    assert_false(closed_within(ok, 2500));
     /* ... until slots get scarce: with a second connection (half of
-     * max_conns) the one idle longest is closed; then the other, alone,
-     * stays */
+     * max_conns) the one idle for idle_ms is closed; then the other,
+     * alone, stays */
     idle2 = dial(ldg_serve_path(r.s));
     assert_true(closed_within(ok, 1000));
-    assert_false(closed_within(idle2, 1500));
+    assert_false(closed_within(idle2, 2500));
     close(idle2);
     close(idle);
     close(slow);
