@@ -146,7 +146,9 @@ static const struct cli_opt serve_opts[] = {
     CLI_VALUE(OPT_SOCKET, 0, "socket", "PATH",
               "serve on this Unix socket (default: DIR/ledger.sock)"),
     CLI_VALUE(OPT_MAX_CONNS, 0, "max-conns", "N",
-              "connections at most (default 4096); one more is refused"),
+              "connections at most (default 4096); one more is refused. "
+              "Peers that may write nothing hold a quarter of them at most, "
+              "one uid other than this one half"),
     CLI_VALUE(OPT_MAX_LINE, 0, "max-line", "BYTES",
               "longest request line (default: the body limit + 64 KiB)"),
     CLI_VALUE(OPT_STALL, 0, "stall-timeout", "MS",
@@ -154,7 +156,9 @@ static const struct cli_opt serve_opts[] = {
               "milliseconds once 1 MiB of them wait (default 10000)"),
     CLI_VALUE(OPT_BUDGET, 0, "budget", "BYTES",
               "hold at most BYTES for all clients together: input read, "
-              "requests waiting, answers unsent (default 67108864, 64 MiB); "
+              "requests waiting (a sealed batch: what its parse and append "
+              "take; one may be --budget / 16 bytes long), answers unsent "
+              "(default 67108864, 64 MiB); "
               "at it no client is read until less is held, and a client "
               "that reads none of its answers for --stall-timeout is "
               "dropped"),
