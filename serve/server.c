@@ -1112,8 +1112,9 @@ process_lines(struct ldg_server *s, struct conn *c)
 
 /* The longest sealed-batch line: SERVE_SEALED_LINE_FACTOR times
  * --max-line, or the budget's share a batch may take (its parse and
- * append take up to LDG_INGEST_SEALED_FACTOR times its line: issue 29's
- * 8.8 MB batches took 770 MB) if less, but never less than max_line. */
+ * append take about LDG_INGEST_SEALED_FACTOR times its line: 16 connections
+ * sending issue 29's 8.8 MB batches took 770 MB) if less, but never less
+ * than max_line. */
 static size_t
 sealed_max(const struct ldg_server *s)
 {
@@ -1152,7 +1153,7 @@ in_room(struct ldg_server *s, struct conn *c)
             answer_now(s, c,
                        "line %llu: a sealed batch longer than %zu bytes: "
                        "not recorded (the rest of the line is skipped). "
-                       "Parsed and appended, a batch takes up to %d times "
+                       "Parsed and appended, a batch takes about %d times "
                        "its line: it may be 8 times --max-line, or --budget "
                        "(%zu) / %d if less, at least --max-line; send "
                        "smaller batches, or raise --budget",
