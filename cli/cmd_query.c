@@ -270,9 +270,12 @@ bgw_stop(struct bgw *w)
 
 /* The end of run_once's stream (rc 0 or a failure): what came before a
  * failure is printed, then the error. The last chunk goes out after the
- * one the thread writes; if there is a thread, its write may be blocked
- * by a reader that stopped reading, so the snapshot is let go first, and
- * a new one begun for the caller (--explain) once all is written. */
+ * one the thread writes; either write may be blocked by a reader that
+ * stopped reading, so the snapshot is let go first, and a new one begun
+ * for the caller (--explain) once all is written. (It was let go only
+ * when a thread had written: an output under CHUNK_BYTES, a human table
+ * of up to ~25,000 events, pinned it while its last write was blocked,
+ * and `ledger query | less` left open grew data.mdb 12x; issue 29.) */
 static int
 finish(struct out *o, struct ldg_ledger *l, struct ldg_txn **tp, struct bgw *w,
        struct chunk *ch, int rc)
@@ -285,10 +288,8 @@ finish(struct out *o, struct ldg_ledger *l, struct ldg_txn **tp, struct bgw *w,
         snprintf(msg, sizeof msg, "%s", m && m[0] ? m : ldg_strerror(rc));
         code = cli_exit_code(rc);
     }
-    if (w->started) {
-        ldg_txn_abort(*tp);
-        *tp = NULL;
-    }
+    ldg_txn_abort(*tp);
+    *tp = NULL;
     wr = bgw_idle(w);
     if (wr == 0 && ch->b.len > 0)
         wr = write_out(o, ch->b.s, ch->b.len);

@@ -133,6 +133,8 @@ enum {
     OPT_MAX_LINE,
     OPT_STALL,
     OPT_BUDGET,
+    OPT_IDLE,
+    OPT_LINE_TIMEOUT,
     OPT_PROBE_EVERY,
     OPT_PUBLISH_EVERY,
     OPT_SHIP_EVERY,
@@ -144,7 +146,9 @@ static const struct cli_opt serve_opts[] = {
     CLI_VALUE(OPT_SOCKET, 0, "socket", "PATH",
               "serve on this Unix socket (default: DIR/ledger.sock)"),
     CLI_VALUE(OPT_MAX_CONNS, 0, "max-conns", "N",
-              "connections at most (default 4096); one more is refused"),
+              "connections at most (default 4096); one more is refused. "
+              "Peers that may write nothing hold a quarter of them at most, "
+              "one uid other than this one half"),
     CLI_VALUE(OPT_MAX_LINE, 0, "max-line", "BYTES",
               "longest request line (default: the body limit + 64 KiB)"),
     CLI_VALUE(OPT_STALL, 0, "stall-timeout", "MS",
@@ -152,10 +156,21 @@ static const struct cli_opt serve_opts[] = {
               "milliseconds once 1 MiB of them wait (default 10000)"),
     CLI_VALUE(OPT_BUDGET, 0, "budget", "BYTES",
               "hold at most BYTES for all clients together: input read, "
-              "requests waiting, answers unsent (default 67108864, 64 MiB); "
+              "requests waiting (a sealed batch: what its parse and append "
+              "take; one may be --budget / 16 bytes long), answers unsent "
+              "(default 67108864, 64 MiB); "
               "at it no client is read until less is held, and a client "
               "that reads none of its answers for --stall-timeout is "
               "dropped"),
+    CLI_VALUE(OPT_IDLE, 0, "idle-timeout", "MS",
+              "close a client that has nothing in flight and has sent "
+              "nothing for MS milliseconds (default 600000, 10 minutes): "
+              "one that may write nothing always, a writer only while half "
+              "of --max-conns or more are taken"),
+    CLI_VALUE(OPT_LINE_TIMEOUT, 0, "line-timeout", "MS",
+              "drop a client whose request line has not ended (its "
+              "newline) within MS milliseconds of its first byte (default "
+              "30000)"),
     CLI_VALUE(OPT_PROBE_EVERY, 0, "probe-every", "DUR",
               "run `ledger probe` (the runtimes in DIR/runtimes) every DUR "
               "(30s, 5m, 1h); its events go through this server"),
@@ -391,6 +406,20 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
                                      a.value);
             o.budget_bytes = (size_t)v;
             break;
+        case OPT_IDLE:
+        case OPT_LINE_TIMEOUT:
+            if (cli_parse_u64(a.value, &v) < 0 || v == 0 || v > 86400000)
+                return cli_usage_err(c,
+                                     "--%s: '%s' is not a whole number of "
+                                     "milliseconds from 1 to 86400000",
+                                     ch == OPT_IDLE ? "idle-timeout"
+                                                    : "line-timeout",
+                                     a.value);
+            if (ch == OPT_IDLE)
+                o.idle_ms = (unsigned)v;
+            else
+                o.line_ms = (unsigned)v;
+            break;
         default:
             return cli_usage(c);
         }
@@ -475,7 +504,8 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
             "commits, %llu duplicates answered (not appended again), %llu "
             "errors (%llu not authorised); at most %llu KiB held at once "
             "(reading stopped at the budget %llu times); %llu dead readers "
-            "cleared\n",
+            "cleared; %llu idle connections closed, %llu slow lines dropped, "
+            "%llu connections refused over a share\n",
             (unsigned long long)st.conns, (unsigned long long)st.refused,
             (unsigned long long)st.dropped, (unsigned long long)st.requests,
             (unsigned long long)st.acked, (unsigned long long)st.commits,
@@ -483,7 +513,10 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
             (unsigned long long)st.denied,
             (unsigned long long)(st.held_peak + 1023) / 1024,
             (unsigned long long)st.budget_stops,
-            (unsigned long long)st.cleared);
+            (unsigned long long)st.cleared,
+            (unsigned long long)st.idle_closed,
+            (unsigned long long)st.slow_dropped,
+            (unsigned long long)st.refused_share);
     notify("STATUS=stopped: %llu events committed, %llu duplicates, %llu "
            "errors",
            (unsigned long long)st.acked, (unsigned long long)st.duplicates,

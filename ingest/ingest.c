@@ -279,6 +279,65 @@ ldg_ingest_parse_sealed(const char *line, size_t len,
     return rc;
 }
 
+/* A malloc'd block of n bytes as glibc rounds it: 8 bytes of header, a
+ * multiple of 16, at least 32. */
+static size_t
+block(size_t n)
+{
+    n = (n + 8 + 15) & ~(size_t)15;
+    return n < 32 ? 32 : n;
+}
+
+/* Jansson's memory for j and what it holds (2.x: a json_t of 16 bytes
+ * in each node; an object's hashtable starts with 8 buckets of 16 bytes
+ * and doubles, each pair holds its key; an array's table starts with 8
+ * slots and doubles). Depth is bounded by the parser's (2048). */
+static size_t
+json_cost(const json_t *j)
+{
+    size_t n = 0, cap;
+    const char *k;
+    json_t *v;
+    switch (json_typeof(j)) {
+    case JSON_OBJECT:
+        cap = 8;
+        while (cap < json_object_size(j))
+            cap *= 2;
+        n = block(64) + block(cap * 16);
+        json_object_foreach((json_t *)(uintptr_t)j, k, v)
+            n += block(56 + strlen(k) + 1) + json_cost(v);
+        return n;
+    case JSON_ARRAY:
+        cap = 8;
+        while (cap < json_array_size(j))
+            cap *= 2;
+        n = block(40) + block(cap * sizeof(json_t *));
+        for (size_t i = 0; i < json_array_size(j); i++)
+            n += json_cost(json_array_get(j, i));
+        return n;
+    case JSON_STRING:
+        return block(32) + block(json_string_length(j) + 1);
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return block(24);
+    default:
+        return 0; /* true, false, null: shared */
+    }
+}
+
+size_t
+ldg_ingest_sealed_cost(const struct ldg_sealed_batch *b)
+{
+    if (b == NULL)
+        return 0;
+    size_t n = block(sizeof *b) + block(b->n * sizeof *b->ev) +
+               json_cost(b->json) + ldg_batch_sealed_cost(b);
+    /* the writer encodes each body (its record): about its parse again */
+    for (size_t i = 0; i < b->n; i++)
+        n += json_cost(b->ev[i].in.body);
+    return n;
+}
+
 /* Reads the next line into r->buf (NUL-terminated, newline removed; a
  * NUL byte inside the line is kept and counted in *len). Returns
  * LDG_LINE_OK with *len set, LDG_LINE_END at the end of input,

@@ -18,7 +18,13 @@
  *   - a request line is at most max_line bytes; a longer one is answered
  *     with an error and skipped to its newline, the connection goes on;
  *   - at most max_conns connections; one more is answered with an error
- *     line and closed;
+ *     line and closed. Peers that may write nothing (access.json) hold
+ *     at most a quarter of them together, and one uid other than the
+ *     daemon's own at most half, so capacity is always left for writers;
+ *   - a connection with nothing in flight that sends nothing for idle_ms
+ *     is closed (a writer's only while half of max_conns or more are
+ *     taken), and one whose line does not complete within line_ms of its
+ *     first byte is dropped (slow senders hold no slot for long);
  *   - a connection with more than queue_max requests (or queue_bytes of
  *     request text) waiting for the disk is not read until the writer
  *     catches up (backpressure);
@@ -52,6 +58,9 @@
 /* ldg_serve_options.budget_bytes's default: 64 MiB. A normal load (64
  * clients, 16 requests in flight each) holds about 100 KiB. */
 #define LDG_SERVE_BUDGET_DEFAULT ((size_t)64 << 20)
+/* ldg_serve_options.idle_ms's and line_ms's defaults: 10 min, 30 s. */
+#define LDG_SERVE_IDLE_DEFAULT 600000u
+#define LDG_SERVE_LINE_DEFAULT 30000u
 /* The parts data.mdb's mapping is released in, one at a time (trim_events). */
 #define LDG_SERVE_TRIM_PARTS 8
 
@@ -73,6 +82,17 @@ struct ldg_serve_options {
      * LDG_SERVE_BUDGET_DEFAULT. */
     size_t budget_bytes;
     unsigned stall_ms;  /* drop a stalled reader after; 0 = 10000 */
+    /* Close a connection that has nothing in flight (no partial line, no
+     * request waiting, no answer unsent) and has sent nothing for idle_ms,
+     * if its peer may write nothing or half of max_conns or more are
+     * taken; 0 = LDG_SERVE_IDLE_DEFAULT. A client that keeps a connection
+     * open between rare events reconnects when it finds it closed. */
+    unsigned idle_ms;
+    /* Drop a connection whose line has not completed (its newline read)
+     * within line_ms of its first byte, counted while the server is
+     * willing to read it (a pause for backpressure or the budget starts
+     * the count again); 0 = LDG_SERVE_LINE_DEFAULT. */
+    unsigned line_ms;
     unsigned drain_ms;  /* on stop: time to hand out the last responses;
                            0 = 5000 */
     size_t group_max;   /* events per commit at most; 0 = 4096 */
@@ -158,6 +178,15 @@ struct ldg_serve_stats {
     uint64_t held;
     uint64_t held_peak;
     uint64_t budget_stops;
+    /* connections closed for idle_ms with nothing in flight, and dropped
+     * for a line not completed within line_ms (neither in dropped) */
+    uint64_t idle_closed;
+    uint64_t slow_dropped;
+    /* of refused: connections refused for a share (docs/PROTOCOL.md,
+     * "Limits"): peers with no write right hold at most a quarter of
+     * max_conns together, and one uid other than the daemon's own at
+     * most half */
+    uint64_t refused_share;
 };
 void ldg_serve_stats(const struct ldg_server *s, struct ldg_serve_stats *st);
 

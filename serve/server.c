@@ -113,6 +113,18 @@ struct conn {
     struct conn *dirty_next;
     uint64_t stall_since_ms;
     size_t counted; /* its bytes in s->held, as held_sync last saw them */
+    /* idle_ms: when it last sent something (or was accepted); line_ms:
+     * since when its current line has been read without its newline
+     * coming (0: no line under way, or the count restarts at the next
+     * read: it was not read meanwhile) */
+    uint64_t active_ms;
+    uint64_t line_since_ms;
+    uint64_t line_lineno; /* lineno when line_since_ms was set */
+    int nowrite; /* may write nothing: counted in s->nowrite */
+    /* its next line is a sealed batch waiting for room in the budget to
+     * be parsed (sealed_waits): not read meanwhile; counted in
+     * s->ndeferred */
+    int deferred;
 };
 
 struct ldg_server {
@@ -126,6 +138,13 @@ struct ldg_server {
     struct conn *conns;
     struct conn *graveyard; /* closed, freed once the writer is done */
     unsigned nconns;
+    unsigned nowrite; /* of nconns, peers that may write nothing */
+    /* sealed batches parsed and not yet freed, and connections whose
+     * next sealed batch waits for them (sealed_waits); recheck: one was
+     * freed, look at those connections again */
+    size_t sealed_held;
+    unsigned ndeferred;
+    int recheck;
     int stopping;
     /* The budget (o.budget_bytes, docs/PROTOCOL.md): held is what every
      * open connection holds (held_sync); over says some connection was
@@ -504,6 +523,10 @@ static void
 req_free(struct ldg_server *s, struct req *r)
 {
     json_decref(r->holder);
+    if (r->sb != NULL) {
+        s->sealed_held--;
+        s->recheck = s->ndeferred > 0;
+    }
     ldg_sealed_batch_free(r->sb);
     free(r->resp);
     if (s->nspare < SPARE_MAX) {
@@ -619,7 +642,7 @@ held_forget(struct ldg_server *s, struct conn *c)
 static int
 conn_may_read(struct ldg_server *s, struct conn *c)
 {
-    if (conn_paused(s, c))
+    if (conn_paused(s, c) || c->deferred)
         return 0;
     held_sync(s, c);
     if (s->held < s->o.budget_bytes ||
@@ -652,6 +675,9 @@ conn_close(struct ldg_server *s, struct conn *c)
     c->fd = -1;
     c->dead = 1;
     held_forget(s, c);
+    s->nowrite -= c->nowrite;
+    s->ndeferred -= c->deferred;
+    c->deferred = 0;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -741,6 +767,7 @@ conn_update(struct ldg_server *s, struct conn *c)
         }
         c->out_off += (size_t)w;
         c->stall_since_ms = 0;
+        c->active_ms = now_ms();
     }
     if (c->out_off == c->out.len) {
         ldg_buf_consume(&c->out, c->out_off); /* all sent: no memmove */
@@ -766,7 +793,16 @@ conn_update(struct ldg_server *s, struct conn *c)
         mask |= EPOLLOUT;
     if (!c->rd_eof && !s->stopping && conn_may_read(s, c))
         mask |= EPOLLIN | EPOLLRDHUP;
-    if ((c->rd_eof || s->stopping) && c->head == NULL &&
+    /* line_ms counts while it may be read and a line is under way; a
+     * pause (the server's, not the client's doing) starts it again */
+    if (!(mask & EPOLLIN) || (c->in.len == 0 && !c->skipping)) {
+        c->line_since_ms = 0;
+    } else if (c->line_since_ms == 0 || c->lineno != c->line_lineno) {
+        c->line_since_ms = now_ms();
+        c->line_lineno = c->lineno;
+        wake_at(s, c->line_since_ms + s->o.line_ms);
+    }
+    if ((c->rd_eof || s->stopping) && c->head == NULL && !c->deferred &&
         c->out_off == c->out.len) {
         conn_close(s, c); /* all answered */
         return;
@@ -846,7 +882,16 @@ handle_sealed(struct ldg_server *s, struct conn *c, struct req *r,
 {
     char msg[900];
     int col = 1, rc;
+    size_t cost;
 
+    if (c->may == 0) {
+        /* a peer that may write nothing: refused before the batch is
+         * parsed (its parse takes several times its line) */
+        serve_auth_check(s->auth, 0, &c->peer, "", NULL, msg, sizeof msg);
+        answer_now_req(s, r, SERVE_CODE_NOPERM, "line %llu: %s",
+                       (unsigned long long)c->lineno, msg);
+        return;
+    }
     rc = ldg_ingest_parse_sealed(line, len, &r->sb, &col, msg, sizeof msg);
     if (rc < 0) {
         if (col > 1)
@@ -857,6 +902,12 @@ handle_sealed(struct ldg_server *s, struct conn *c, struct req *r,
                            (unsigned long long)c->lineno, msg);
         return;
     }
+    /* What the parsed batch holds counts against the budget from here
+     * until it is freed, instead of its line's length. */
+    s->sealed_held++;
+    cost = ldg_ingest_sealed_cost(r->sb);
+    c->waiting_bytes = c->waiting_bytes - r->bytes + cost;
+    r->bytes = cost;
     if (s->auth != NULL && c->may != SERVE_AUTH_SELF) {
         /* access.json names actors by key name: the enrolled name of the
          * batch's key (an unknown key is the writer's to refuse) */
@@ -989,6 +1040,44 @@ handle_line(struct ldg_server *s, struct conn *c, const char *line, size_t len)
     queue_req(s, c, r);
 }
 
+/*
+ * A sealed batch's parse takes several times its line (jansson's tree:
+ * 8 times for the issue 29 batches, up to 15 for bodies of small arrays),
+ * and 16 connections sending 8.8 MB batches had 770 MB parsed at once
+ * against a 64 MiB budget. So a complete sealed line waits, unparsed (its
+ * text is counted as read input), while another parsed batch is held and
+ * parsing this one would take what is held past the budget: it is parsed
+ * once that batch is freed (recheck), one after another. A lone batch is
+ * always parsed, even one whose parse alone passes the budget: what is
+ * held then passes it by at most one batch's parse. A peer that may write
+ * nothing is refused without a parse (handle_sealed).
+ */
+static int
+sealed_waits(struct ldg_server *s, struct conn *c, const char *line,
+             size_t len)
+{
+    if (s->sealed_held == 0 || c->may == 0 || !ldg_ingest_is_sealed(line, len))
+        return 0;
+    held_sync(s, c);
+    return s->held + len * LDG_INGEST_SEALED_FACTOR > s->o.budget_bytes;
+}
+
+/* A parsed batch was freed: the connections whose sealed batch waited
+ * for it are looked at again (once a loop round). */
+static void
+sealed_recheck(struct ldg_server *s)
+{
+    struct conn *c, *nx;
+    if (!s->recheck)
+        return;
+    s->recheck = 0;
+    for (c = s->conns; c != NULL && s->ndeferred > 0; c = nx) {
+        nx = c->next; /* conn_update may close c */
+        if (c->deferred)
+            conn_update(s, c);
+    }
+}
+
 /* Handles every complete line in c->in while there is room. The lines
  * are parsed where they lie; what is left (a line not yet complete, or
  * lines waiting for room) moves to the front once, after the loop. */
@@ -997,10 +1086,19 @@ process_lines(struct ldg_server *s, struct conn *c)
 {
     char *in = c->in.s;
     size_t pos = 0;
+    if (c->deferred) {
+        c->deferred = 0; /* looked at again here */
+        s->ndeferred--;
+    }
     while (pos < c->in.len && !c->dead && (s->stopping || !conn_paused(s, c))) {
         char *nl = memchr(in + pos, '\n', c->in.len - pos);
         if (nl == NULL)
             break;
+        if (sealed_waits(s, c, in + pos, (size_t)(nl - (in + pos)))) {
+            c->deferred = 1;
+            s->ndeferred++;
+            break;
+        }
         handle_line(s, c, in + pos, (size_t)(nl - (in + pos)));
         pos = (size_t)(nl - in) + 1;
     }
@@ -1010,6 +1108,21 @@ process_lines(struct ldg_server *s, struct conn *c)
     /* Keep idle connections small. */
     if (c->in.len == 0 && c->in.cap > 64 * 1024)
         ldg_buf_release(&c->in);
+}
+
+/* The longest sealed-batch line: SERVE_SEALED_LINE_FACTOR times
+ * --max-line, or the budget's share a batch may take (its parse and
+ * append take about LDG_INGEST_SEALED_FACTOR times its line: 16 connections
+ * sending issue 29's 8.8 MB batches took 770 MB) if less, but never less
+ * than max_line. */
+static size_t
+sealed_max(const struct ldg_server *s)
+{
+    size_t lim = SERVE_SEALED_LINE_FACTOR * s->o.max_line;
+    size_t share = s->o.budget_bytes / LDG_INGEST_SEALED_FACTOR;
+    if (share < lim)
+        lim = share;
+    return lim > s->o.max_line ? lim : s->o.max_line;
 }
 
 /* Makes room in c->in to read into when it is full (only its NUL's byte
@@ -1025,19 +1138,33 @@ in_room(struct ldg_server *s, struct conn *c)
 
     if (in->len + 1 < in->cap)
         return 0;
-    /* a sealed batch carries many events on one line: it may be
-     * SERVE_SEALED_LINE_FACTOR times as long */
-    if (in->len > 0 && !c->skipping && ldg_ingest_is_sealed(in->s, in->len))
-        lim = SERVE_SEALED_LINE_FACTOR * s->o.max_line + 1;
+    /* a sealed batch carries many events on one line: it may be longer
+     * (sealed_max) */
+    int sealed = in->len > 0 && !c->skipping &&
+                 ldg_ingest_is_sealed(in->s, in->len);
+    if (sealed)
+        lim = sealed_max(s) + 1;
     if (in->len >= lim) {
         /* a full buffer without a newline: over-long. Refused before it
          * grows any further; the rest of the line is read and dropped. */
         c->lineno++;
         bump(&s->st.requests);
-        answer_now(s, c,
-                   "line %llu: longer than %zu bytes: not recorded "
-                   "(the rest of the line is skipped)",
-                   (unsigned long long)c->lineno, lim - 1);
+        if (sealed)
+            answer_now(s, c,
+                       "line %llu: a sealed batch longer than %zu bytes: "
+                       "not recorded (the rest of the line is skipped). "
+                       "Parsed and appended, a batch takes about %d times "
+                       "its line: it may be 8 times --max-line, or --budget "
+                       "(%zu) / %d if less, at least --max-line; send "
+                       "smaller batches, or raise --budget",
+                       (unsigned long long)c->lineno, lim - 1,
+                       LDG_INGEST_SEALED_FACTOR, s->o.budget_bytes,
+                       LDG_INGEST_SEALED_FACTOR);
+        else
+            answer_now(s, c,
+                       "line %llu: longer than %zu bytes: not recorded "
+                       "(the rest of the line is skipped)",
+                       (unsigned long long)c->lineno, lim - 1);
         c->lineno--; /* counted again when its newline comes */
         c->skipping = 1;
         in->len = 0;
@@ -1119,6 +1246,7 @@ conn_read(struct ldg_server *s, struct conn *c)
             in->len = 0;
             break;
         }
+        c->active_ms = now_ms();
         if (c->skipping) {
             /* read at in->p (in->len is 0 while skipping) and dropped up
              * to the newline, if one came */
@@ -1135,12 +1263,62 @@ conn_read(struct ldg_server *s, struct conn *c)
     }
 }
 
+/* Answers fd with a code 75 error line and closes it. */
+static void
+refuse(struct ldg_server *s, int fd, const char *why)
+{
+    char msg[300];
+    int n = snprintf(msg, sizeof msg, "{\"error\":\"%s\",\"code\":%d}\n", why,
+                     SERVE_CODE_TEMP);
+    if (send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+        /* nothing more to tell it */
+    }
+    close(fd);
+    bump(&s->st.refused);
+}
+
+/*
+ * The shares of max_conns (docs/PROTOCOL.md, "Limits"): peers that may
+ * write nothing (access.json) hold at most a quarter of it together, and
+ * one uid other than the daemon's own at most half. So a reader-group
+ * member's idle connections, or one writer's, never use up the slots
+ * the other writers need; the daemon's own uid (the control plane under
+ * the same user, `ledger append` run by the operator) has no share but
+ * the limit. Writes *msg (cap bytes) and returns 1 when c is over one.
+ */
+static int
+over_share(const struct ldg_server *s, const struct conn *c, char *msg,
+           size_t cap)
+{
+    unsigned nowrite_max = s->o.max_conns / 4, uid_max = s->o.max_conns / 2;
+    unsigned n = 0;
+    if (c->may == 0 && s->nowrite >= (nowrite_max ? nowrite_max : 1)) {
+        snprintf(msg, cap,
+                 "too many connections from peers that may not write (%u, a "
+                 "quarter of --max-conns); try again later",
+                 s->nowrite);
+        return 1;
+    }
+    if (c->may == SERVE_AUTH_SELF || s->nconns < uid_max)
+        return 0;
+    for (const struct conn *x = s->conns; x != NULL; x = x->next)
+        n += x->peer.uid == c->peer.uid;
+    if (n < (uid_max ? uid_max : 1))
+        return 0;
+    snprintf(msg, cap,
+             "too many connections from uid %u (%u, half of --max-conns); "
+             "try again later",
+             (unsigned)c->peer.uid, n);
+    return 1;
+}
+
 static void
 accept_all(struct ldg_server *s)
 {
     for (;;) {
         struct epoll_event e;
         struct conn *c;
+        char why[200];
         int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
@@ -1148,18 +1326,9 @@ accept_all(struct ldg_server *s)
             return; /* EAGAIN, or EMFILE (tried again on the next event) */
         }
         if (s->nconns >= s->o.max_conns || s->stopping) {
-            char msg[200];
-            int n =
-                snprintf(msg, sizeof msg, "{\"error\":\"%s\",\"code\":%d}\n",
-                         s->stopping ? "the server is stopping"
-                                     : "too many connections; try "
-                                       "again later",
-                         SERVE_CODE_TEMP);
-            if (send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-                /* nothing more to tell it */
-            }
-            close(fd);
-            bump(&s->st.refused);
+            refuse(s, fd,
+                   s->stopping ? "the server is stopping"
+                               : "too many connections; try again later");
             continue;
         }
         c = calloc(1, sizeof *c);
@@ -1171,6 +1340,14 @@ accept_all(struct ldg_server *s)
         serve_peer_get(fd, &c->peer);
         serve_peer_groups(fd, &c->peer);
         c->may = serve_auth_match(s->auth, &c->peer);
+        if (over_share(s, c, why, sizeof why)) {
+            refuse(s, fd, why);
+            bump(&s->st.refused_share);
+            free(c);
+            continue;
+        }
+        c->nowrite = c->may == 0;
+        c->active_ms = now_ms();
         c->source.uid = c->peer.uid;
         c->source.gid = c->peer.gid;
         c->source.pid = (uint64_t)c->peer.pid;
@@ -1189,6 +1366,8 @@ accept_all(struct ldg_server *s)
             s->conns->prev = c;
         s->conns = c;
         s->nconns++;
+        s->nowrite += (unsigned)c->nowrite;
+        wake_at(s, c->active_ms + s->o.idle_ms);
         bump(&s->st.conns);
     }
 }
@@ -1243,6 +1422,20 @@ take_done(struct ldg_server *s)
     retire_flush(s);
 }
 
+/* Whether idle_ms closes c when it is idle: always for a peer that may
+ * write nothing, else only while slots are scarce (half of max_conns or
+ * more taken). A writer that waits hours between events (`tail -f log |
+ * ledger ingest -`) keeps its connection on a box with slots to spare,
+ * and loses it only when others need them: it must then connect again
+ * (it had nothing in flight, so nothing of it is lost; `ledger ingest`
+ * says the server went away and exits 74). */
+static int
+idle_matters(const struct ldg_server *s, const struct conn *c)
+{
+    unsigned half = s->o.max_conns / 2;
+    return c->nowrite || s->nconns >= (half ? half : 1);
+}
+
 /* Drops connections that have not read their answers for stall_ms. */
 static void
 check_stalls(struct ldg_server *s)
@@ -1257,6 +1450,28 @@ check_stalls(struct ldg_server *s)
          * says so for the connections it looks at; this for the rest) */
         if (over && c->stall_since_ms == 0 && c->out_off < c->out.len)
             c->stall_since_ms = now;
+        if (c->line_since_ms != 0) {
+            /* slowloris: a line that does not complete */
+            if (now - c->line_since_ms >= s->o.line_ms) {
+                bump(&s->st.slow_dropped);
+                conn_close(s, c);
+                continue;
+            }
+            wake_at(s, c->line_since_ms + s->o.line_ms);
+        } else if (!(c->mask & EPOLLIN)) {
+            /* not read meanwhile (a pause): what it sent may be waiting */
+            c->active_ms = now;
+        } else if (!s->stopping && c->in.len == 0 && !c->skipping &&
+                   c->head == NULL && c->held == 0 &&
+                   c->out_off == c->out.len && idle_matters(s, c)) {
+            /* nothing in flight: idle since it last sent or was answered */
+            if (now - c->active_ms >= s->o.idle_ms) {
+                bump(&s->st.idle_closed);
+                conn_close(s, c);
+                continue;
+            }
+            wake_at(s, c->active_ms + s->o.idle_ms);
+        }
         if (c->stall_since_ms == 0)
             continue;
         if (now - c->stall_since_ms >= s->o.stall_ms) {
@@ -1305,7 +1520,8 @@ budget_round(struct ldg_server *s)
     }
     for (c = s->conns; c != NULL; c = c->next) {
         waiting += c->waiting_bytes;
-        if (c->in.len > 0 && !c->skipping && !c->rd_eof && !conn_paused(s, c) &&
+        if (c->in.len > 0 && !c->skipping && !c->rd_eof && !c->deferred &&
+            !conn_paused(s, c) &&
             (best == NULL || c->in.len > best->in.len))
             best = c;
     }
@@ -1349,8 +1565,12 @@ reload_auth(struct ldg_server *s)
     }
     serve_auth_free(s->auth);
     s->auth = a;
-    for (struct conn *c = s->conns; c != NULL; c = c->next)
+    s->nowrite = 0;
+    for (struct conn *c = s->conns; c != NULL; c = c->next) {
         c->may = serve_auth_match(a, &c->peer);
+        c->nowrite = c->may == 0;
+        s->nowrite += (unsigned)c->nowrite;
+    }
     if (s->o.on_reload != NULL)
         s->o.on_reload(s->o.ctx, 0, s->auth_path);
 }
@@ -1384,7 +1604,8 @@ static int
 held_total(const struct ldg_server *s)
 {
     for (const struct conn *c = s->conns; c != NULL; c = c->next)
-        if (c->held > 0 || c->head != NULL || c->out_off < c->out.len)
+        if (c->held > 0 || c->head != NULL || c->out_off < c->out.len ||
+            c->deferred)
             return 1;
     return 0;
 }
@@ -1473,7 +1694,9 @@ ldg_serve_run(struct ldg_server *s)
         retire_flush(s);
         check_stalls(s);
         budget_round(s);
-        sweep(s);
+        sweep(s); /* may free a closed connection's parsed batch */
+        sealed_recheck(s);
+        queue_flush(s);
     }
     /* The writer finishes its queue (it is empty unless the drain timed
      * out, and then what it holds is still committed), then stops. */
@@ -1607,6 +1830,10 @@ ldg_serve_new(struct ldg_server **out, struct ldg_ledger *l,
         s->o.out_max = (size_t)1 << 20;
     if (s->o.stall_ms == 0)
         s->o.stall_ms = 10000;
+    if (s->o.idle_ms == 0)
+        s->o.idle_ms = LDG_SERVE_IDLE_DEFAULT;
+    if (s->o.line_ms == 0)
+        s->o.line_ms = LDG_SERVE_LINE_DEFAULT;
     if (s->o.drain_ms == 0)
         s->o.drain_ms = 5000;
     if (s->o.group_max == 0)
@@ -1722,6 +1949,9 @@ ldg_serve_stats(const struct ldg_server *s, struct ldg_serve_stats *st)
     st->held = __atomic_load_n(&c->held, __ATOMIC_RELAXED);
     st->held_peak = __atomic_load_n(&c->held_peak, __ATOMIC_RELAXED);
     st->budget_stops = __atomic_load_n(&c->budget_stops, __ATOMIC_RELAXED);
+    st->idle_closed = __atomic_load_n(&c->idle_closed, __ATOMIC_RELAXED);
+    st->slow_dropped = __atomic_load_n(&c->slow_dropped, __ATOMIC_RELAXED);
+    st->refused_share = __atomic_load_n(&c->refused_share, __ATOMIC_RELAXED);
 }
 
 void

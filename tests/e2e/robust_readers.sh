@@ -7,7 +7,10 @@
 # ingest with no reader at all. (It used to grow ~25x: 767 MB against 30.5
 # MB for 30,000 events.) Then the same with a live `query` that stops
 # reading its pipe: it must not pin its snapshot either; then `export
-# --out -` and `timeline` blocked on pipes nobody reads.
+# --out -` and `timeline` blocked on pipes nobody reads. Then (issue 29)
+# the table output of `query` on an unread pipe, a query stopped with
+# SIGSTOP on its pipe, and a reader stopped inside its read transaction
+# (measured: LMDB cannot bound it; bounded once it is killed).
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/robust_readers.XXXXXX") ||
@@ -151,5 +154,124 @@ piped=$(size_of "$T/pipes")
 echo "data.mdb after 30,000 events: $piped bytes beside a blocked export and timeline"
 [ "$piped" -le $((2 * free)) ] ||
     bad "a blocked export or timeline made data.mdb $piped bytes, more than 2x $free"
-echo "robust_readers: 3 checks, $nfail failed"
+
+# Issue 29's reporter found what the three cases above miss: the
+# default table output, and a reader stopped with SIGSTOP (ctrl-Z).
+# with_reader NAME CMD...: the same ingest as above, with CMD started
+# (by `sh -c`, its pid in $T/NAME.pid) after the first 10,000 events and
+# the rest let go once $T/NAME.go is written; prints data.mdb's size.
+with_reader() {
+    n=$1
+    shift
+    "$LEDGER" --dir "$T/$n" init >/dev/null 2>&1 || exit 1
+    mkfifo "$T/$n.fifo"
+    {
+        cat "$T/a.jsonl"
+        cat "$T/$n.fifo" >/dev/null
+        cat "$T/b.jsonl"
+    } | "$LEDGER" --dir "$T/$n" ingest --batch "$BATCH" - >/dev/null 2>"$T/$n.err" &
+    wi=$!
+    pids="$pids $wi"
+    i=0
+    while [ "$i" -lt 600 ]; do
+        k=$("$LEDGER" --dir "$T/$n" stats -o json 2>/dev/null |
+            sed -n 's/.*"size":"\([0-9]*\)".*/\1/p')
+        [ "${k:-0}" -ge 10001 ] && break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    "$@"
+    echo go >"$T/$n.fifo"
+    wait "$wi" || bad "ingest beside $n: $(head -c 300 "$T/$n.err")"
+}
+# wait (10 s at most) until pid $1 blocks writing to a pipe
+pipe_blocked() {
+    i=0
+    while [ "$i" -lt 100 ]; do
+        case $(cat "/proc/$1/wchan" 2>/dev/null) in *pipe*) return 0 ;; esac
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
+# 4. `ledger query` (the table, the default) into a pipe nobody reads:
+# 10,000 events' table is under the 4 MiB after which the snapshot is let
+# go, so it was written whole with the snapshot held (863 MB in the
+# issue; 363 MB here before the fix).
+table_reader() {
+    sh -c 'echo $$ >"$1/table.pid"; exec "$2" --dir "$1/table" query 2>/dev/null' \
+        sh "$T" "$LEDGER" | sleep 600 &
+    pids="$pids $!"
+    sleep 0.3
+    pids="$pids $(cat "$T/table.pid")"
+    pipe_blocked "$(cat "$T/table.pid")" || bad "query (table) did not block on its pipe"
+}
+with_reader table table_reader
+table=$(size_of "$T/table")
+echo "data.mdb after 30,000 events: $table bytes beside a query (table) on an unread pipe"
+[ "$table" -le $((2 * free)) ] ||
+    bad "a query (table) on an unread pipe made data.mdb $table bytes, more than 2x $free"
+
+# 5. `ledger query | less`, then ctrl-Z: the query stopped (SIGSTOP)
+# while it waits on its pipe, outside any read transaction.
+stopped_reader() {
+    sh -c 'echo $$ >"$1/stopped.pid"; exec "$2" --dir "$1/stopped" query 2>/dev/null' \
+        sh "$T" "$LEDGER" | sleep 600 &
+    pids="$pids $!"
+    sleep 0.3
+    sp=$(cat "$T/stopped.pid")
+    pids="$pids $sp"
+    pipe_blocked "$sp" || bad "query did not block on its pipe"
+    kill -STOP "$sp"
+    i=0
+    while ! grep -q '^State:.*stopped' "/proc/$sp/status" && [ $i -lt 50 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    grep -q '^State:.*stopped' "/proc/$sp/status" || bad "query $sp is not stopped"
+}
+with_reader stopped stopped_reader
+stopped=$(size_of "$T/stopped")
+echo "data.mdb after 30,000 events: $stopped bytes beside a query stopped (SIGSTOP) on its pipe"
+[ "$stopped" -le $((2 * free)) ] ||
+    bad "a stopped query made data.mdb $stopped bytes, more than 2x $free"
+
+# 6. A reader stopped inside its read transaction (the LMDB helper's
+# "hold", then SIGSTOP) pins its snapshot: LMDB keeps every page that
+# snapshot can reach for as long as the process lives, and nothing else
+# can tell a stopped reader from a slow one or end its transaction for
+# it (its slot is cleared only once its pid is gone: clearing a live
+# one would let it read reused pages). Measured, not bounded
+# (docs/TESTING.md); what is bounded is that once it is killed, the
+# sweep frees its slot and the file grows no more than with no reader.
+if command -v cc >/dev/null 2>&1 &&
+    cc -o "$T/lr" "$(dirname "$0")/lib/lmdb_readers.c" -llmdb 2>"$T/cc.err"; then
+    held_reader() {
+        "$T/lr" hold "$T/held" >"$T/held.out" &
+        hp=$!
+        pids="$pids $hp"
+        i=0
+        while ! grep -q holding "$T/held.out" && [ $i -lt 100 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        kill -STOP "$hp"
+    }
+    with_reader held held_reader
+    held=$(size_of "$T/held")
+    echo "data.mdb after 30,000 events: $held bytes beside a reader stopped inside its read transaction (not bounded: LMDB)"
+    kill -9 "$hp"
+    sleep 1.2 # the writer sweeps the reader table at most once a second
+    "$LEDGER" --dir "$T/held" ingest --batch "$BATCH" "$T/b.jsonl" >/dev/null 2>"$T/held2.err" ||
+        bad "ingest after the stopped reader was killed: $(head -c 300 "$T/held2.err")"
+    after=$(size_of "$T/held")
+    echo "data.mdb after 20,000 more events once it was killed: $after bytes"
+    [ "$after" -le $((held + free)) ] ||
+        bad "after the stopped reader was killed data.mdb grew from $held to $after bytes, more than $free"
+else
+    bad "cannot build the LMDB reader helper: $(cat "$T/cc.err")"
+fi
+
+echo "robust_readers: 6 checks, $nfail failed"
 [ "$nfail" = 0 ]

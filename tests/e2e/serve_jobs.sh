@@ -215,7 +215,7 @@ fi
 kill -TERM "$pid"
 wait "$pid" || fail "serve 2: exit $?"
 pid=""
-grep -q '^ledger serve: stopped: .*; [1-9][0-9]* dead readers cleared$' "$T/serve2.err" ||
+grep -q '^ledger serve: stopped: .*; [1-9][0-9]* dead readers cleared;' "$T/serve2.err" ||
     fail "the sweep did not clear the dead reader: $(tail -1 "$T/serve2.err")"
 
 [ $fails -eq 0 ] || exit 1

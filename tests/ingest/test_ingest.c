@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -770,6 +771,69 @@ test_ingest__file_events_wait_compact(void **state)
     t_rmrf(dir);
 }
 
+/* ldg_ingest_sealed_cost is at or above what the parse holds (issue 29:
+ * ledger serve counts it against its budget): batches of small events,
+ * of bodies of small arrays (jansson's worst: 15 times the text) and of
+ * long strings. glibc's mallinfo2 says what the parse took. */
+static void
+sealed_cost_case(int n, const char *body, const char *salts)
+{
+    struct ldg_ingest_cost_line {
+        char *p;
+        size_t len, cap;
+    } L = {NULL, 0, 0};
+    struct ldg_sealed_batch *b = NULL;
+    struct mallinfo2 m0, m1;
+    char msg[512];
+    int col;
+    FILE *f = open_memstream(&L.p, &L.len);
+    assert_non_null(f);
+    fprintf(f, "{\"sealed\":{\"key\":\"0123456789abcdef\",\"first\":0,"
+               "\"count\":%d,\"sig\":\"%.86s==\",\"events\":[",
+            n,
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s{\"type\":\"run.step\",\"id\":\"e%d\",\"body\":%s,"
+                   "\"salts\":%s}",
+                i ? "," : "", i, body, salts);
+    fprintf(f, "]}}");
+    fclose(f);
+    m0 = mallinfo2();
+    if (ldg_ingest_parse_sealed(L.p, L.len, &b, &col, msg, sizeof msg) != 0)
+        fail_msg("parse: %s", msg);
+    m1 = mallinfo2();
+    /* the parse alone: the append's part is on top */
+    assert_true(ldg_ingest_sealed_cost(b) >= m1.uordblks - m0.uordblks);
+    assert_true(ldg_ingest_sealed_cost(b) <
+                40 * L.len + (size_t)n * 4096); /* and not absurd */
+    ldg_sealed_batch_free(b);
+    free(L.p);
+}
+
+static void
+test_ingest__sealed_cost_covers_the_parse(void **state)
+{
+    static const char salt[] = "\"00000000000000000000000000000000\"";
+    char body[2200], salts[400];
+    (void)state;
+    snprintf(salts, sizeof salts,
+             "{\"run\":%s,\"step\":%s,\"tool\":%s,\"status\":%s}", salt, salt,
+             salt, salt);
+    sealed_cost_case(3000,
+                     "{\"run\":\"R-1\",\"step\":\"s\",\"tool\":\"ocr\","
+                     "\"status\":\"ok\"}",
+                     salts);
+    snprintf(salts, sizeof salts, "{\"a\":%s,\"b\":%s}", salt, salt);
+    sealed_cost_case(2000,
+                     "{\"a\":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,"
+                     "1,1,1,1,1,1,1],\"b\":{\"x\":1,\"y\":\"z\"}}",
+                     salts);
+    snprintf(body, sizeof body, "{\"a\":\"%02000d\"}", 0);
+    snprintf(salts, sizeof salts, "{\"a\":%s}", salt);
+    sealed_cost_case(500, body, salts);
+}
+
 int
 main(void)
 {
@@ -782,6 +846,7 @@ main(void)
         cmocka_unit_test(test_ingest__parse_time_rfc3339_and_ns),
         cmocka_unit_test(test_ingest__request_fields),
         cmocka_unit_test(test_ingest__unsealed_from_writer_held_key),
+        cmocka_unit_test(test_ingest__sealed_cost_covers_the_parse),
         cmocka_unit_test(test_ingest__file_commits_two_batches_at_once),
         cmocka_unit_test(test_ingest__file_events_wait_compact),
         cmocka_unit_test(test_ingest__file_and_pipe_refuse_alike),

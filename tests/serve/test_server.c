@@ -743,6 +743,106 @@ test_server__incomplete_lines_at_the_budget_still_complete(void **state)
     t_rmrf(dir);
 }
 
+/* Issue 29: connections that hold a slot and send nothing. While half
+ * of max_conns or more are taken, one that has nothing in flight and
+ * sends nothing for idle_ms is closed; with slots to spare an idle writer
+ * keeps its connection. One that trickles a line without ever ending it
+ * (slowloris) is dropped line_ms after the line's first byte, however
+ * often bytes come; a line that ends in time is answered, and a client
+ * that sends now and then, each time within idle_ms, keeps its
+ * connection. */
+static int
+closed_within(int fd, int ms)
+{
+    char b[256];
+    struct pollfd p = {fd, POLLIN, 0};
+    uint64_t until = mono_ms() + (uint64_t)ms;
+    while (mono_ms() < until) {
+        if (poll(&p, 1, 50) == 1) {
+            ssize_t k = read(fd, b, sizeof b);
+            if (k <= 0)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static void
+test_server__idle_and_slow_connections_are_closed(void **state)
+{
+    char dir[256], buf[4096], ans[512];
+    static const char line[] = "{\"type\":\"x.a\",\"body\":{\"i\":1}}\n";
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_serve_options o;
+    struct ldg_serve_stats st;
+    struct rbuf rb = {.have = 0};
+    struct run r;
+    int idle, idle2, slow, ok, sent = 1;
+    uint64_t t0;
+    (void)state;
+
+    memset(&r, 0, sizeof r);
+    memset(&o, 0, sizeof o);
+    o.idle_ms = 1500;
+    o.line_ms = 1000;
+    o.max_conns = 4; /* idle writers are closed at 2 connections or more */
+    assert_int_equal(ldg_serve_new(&r.s, l, &o, buf, sizeof buf), 0);
+    run_start(&r);
+    idle = dial(ldg_serve_path(r.s));
+    slow = dial(ldg_serve_path(r.s));
+    ok = dial(ldg_serve_path(r.s));
+    t0 = mono_ms();
+    for (int i = 0; mono_ms() - t0 < 3000; i++) {
+        /* the slow one: a byte every 50 ms, never a newline */
+        if (send(slow, "{", 1, MSG_NOSIGNAL) != 1 &&
+            mono_ms() - t0 < o.line_ms / 2)
+            fail_msg("the slow line was dropped before line_ms");
+        /* the good one: a line in three parts over 200 ms, about every
+         * 500 ms (never idle for idle_ms) */
+        if (i % 6 == 0) {
+            assert_int_equal(write(ok, line, 10), 10);
+            usleep(100 * 1000);
+            assert_int_equal(write(ok, line + 10, 10), 10);
+            usleep(100 * 1000);
+            assert_int_equal(write(ok, line + 20, sizeof line - 21),
+                             (ssize_t)(sizeof line - 21));
+            assert_int_equal(read_line_tm(ok, &rb, ans, sizeof ans, 5000), 0);
+            assert_true(ack_seq(ans) >= 1);
+            sent++;
+        }
+        usleep(50 * 1000);
+    }
+    /* 3 s on: the slow one was dropped at 1 s, the idle one closed at
+     * 1.5 s (3 then 2 connections: half of max_conns); the good one,
+     * never idle 1.5 s, is still there */
+    assert_true(closed_within(slow, 1000));
+    assert_true(closed_within(idle, 1000));
+    assert_int_equal(write(ok, line, sizeof line - 1), (ssize_t)(sizeof line - 1));
+    assert_int_equal(read_line_tm(ok, &rb, ans, sizeof ans, 5000), 0);
+    assert_true(ack_seq(ans) >= 1);
+    /* alone, it keeps its connection however long it idles ... */
+    assert_false(closed_within(ok, 2500));
+    /* ... until slots get scarce: with a second connection (half of
+     * max_conns) the one idle for idle_ms is closed; then the other,
+     * alone, stays */
+    idle2 = dial(ldg_serve_path(r.s));
+    assert_true(closed_within(ok, 1000));
+    assert_false(closed_within(idle2, 2500));
+    close(idle2);
+    close(idle);
+    close(slow);
+    close(ok);
+    run_stop(&r);
+    ldg_serve_stats(r.s, &st);
+    assert_int_equal(st.slow_dropped, 1);
+    assert_int_equal(st.idle_closed, 2);
+    assert_int_equal(st.dropped, 0);
+    assert_int_equal(st.acked, sent);
+    ldg_serve_free(r.s);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -761,6 +861,7 @@ main(void)
             test_server__a_client_that_never_reads_does_not_hold_the_budget),
         cmocka_unit_test(
             test_server__incomplete_lines_at_the_budget_still_complete),
+        cmocka_unit_test(test_server__idle_and_slow_connections_are_closed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
