@@ -60,6 +60,16 @@ extern const struct cli_command cli_cmd_packs, cli_cmd_permissions,
     cli_cmd_models, cli_cmd_routes, cli_cmd_promotions, cli_cmd_runs,
     cli_cmd_doctor, cli_cmd_projections, cli_cmd_rebuild;
 
+/* cli/cmd_projections.c — the control pipeline (issue 34) */
+int cmd_plans(struct cli *c, int argc, char **argv);
+int cmd_memory(struct cli *c, int argc, char **argv);
+int cmd_gates(struct cli *c, int argc, char **argv);
+extern const struct cli_command cli_cmd_plans, cli_cmd_memory, cli_cmd_gates;
+
+/* cli/cmd_pipeline.c — tripcodes (issue 34) */
+int cmd_tripcode(struct cli *c, int argc, char **argv);
+extern const struct cli_command cli_cmd_tripcode;
+
 /* cli/cmd_evals.c — eval run, evals, promote, rollback */
 int cmd_eval(struct cli *c, int argc, char **argv);
 int cmd_evals(struct cli *c, int argc, char **argv);
@@ -110,6 +120,10 @@ extern const struct cli_command cli_cmd_witness, cli_cmd_publish,
     &cli_cmd_doctor, \
     &cli_cmd_projections, \
     &cli_cmd_rebuild, \
+    &cli_cmd_plans, \
+    &cli_cmd_memory, \
+    &cli_cmd_tripcode, \
+    &cli_cmd_gates, \
     &cli_cmd_eval, \
     &cli_cmd_evals, \
     &cli_cmd_promote, \

@@ -920,6 +920,21 @@ ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
     case LDG_VIEW_RUNS:
         v = view_runs(ps, f);
         break;
+    case LDG_VIEW_PLANS:
+        v = view_plans(ps, f);
+        break;
+    case LDG_VIEW_SNAPSHOTS:
+        v = view_snapshots(ps);
+        break;
+    case LDG_VIEW_TRIPCODES:
+        v = view_tripcodes(ps, f);
+        break;
+    case LDG_VIEW_MEMORY:
+        v = view_memory(ps, f);
+        break;
+    case LDG_VIEW_GATES:
+        v = view_gates(ps, o->since_ns);
+        break;
     case LDG_VIEW_DOCTOR:
         v = doctor_state_json(ps, f);
         if (v != NULL) {
@@ -957,9 +972,14 @@ ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
         goto out;
     if (view == LDG_VIEW_RUNS && (rc = add_signers(t, v, "started_seq")) < 0)
         goto out;
-    if (f != NULL && view != LDG_VIEW_DOCTOR && json_array_size(v) == 0) {
+    if (f != NULL && view != LDG_VIEW_DOCTOR && view != LDG_VIEW_GATES &&
+        json_array_size(v) == 0) {
         ldg_set_errmsg(l, "%s: no such %s", f,
-                       view == LDG_VIEW_RUNS ? "run" : "pack");
+                       view == LDG_VIEW_RUNS        ? "run"
+                       : view == LDG_VIEW_PLANS     ? "plan"
+                       : view == LDG_VIEW_MEMORY    ? "memory item"
+                       : view == LDG_VIEW_TRIPCODES ? "tripcode"
+                                                    : "pack");
         rc = LDG_ENOTFOUND;
     } else if (f != NULL && view == LDG_VIEW_DOCTOR &&
                json_array_size(json_object_get(v, "packs")) == 0) {
