@@ -344,7 +344,10 @@ fold_plan_step(struct pstate *ps, const struct penv *e,
     if (ldg_body_view_str(b, "status", &s)) {
         if (sv_eq(s, "ok")) {
             p->steps_ok++;
-            if (tier >= 1) { /* it changed something: verify again */
+            /* a step that changed something before the promotion: the
+             * plan must be verified again (the promotion's own steps
+             * come after PROMOTE) */
+            if (tier >= 1 && p->state != PL_PROMOTE) {
                 p->change_seq = e->seq;
                 p->verified_seq = 0;
             }

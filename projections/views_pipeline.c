@@ -343,7 +343,7 @@ view_gates(struct pstate *ps, uint64_t since_ns)
             overall = "unknown";
     }
     GATE("errors-after-promotion", json_integer((json_int_t)errors),
-         "0 in the 10 min after each promotion",
+         "0 in 10 min after each",
          promos == 0 ? "unknown" : errors ? "fail" : "pass", ev_err);
     if (errors)
         overall = "fail";
@@ -352,7 +352,7 @@ view_gates(struct pstate *ps, uint64_t since_ns)
     if (blue)
         overall = "fail";
     GATE("deterministic-artifacts", json_integer((json_int_t)differ),
-         "0 inputs with differing digests",
+         "0 inputs built unalike",
          twice == 0 ? "unknown" : differ ? "fail" : "pass", ev_det);
     if (differ)
         overall = "fail";
