@@ -137,8 +137,9 @@ tripcode_sign(struct cli *c, const char *keyfile, const char *ts_arg,
 
     if (ts_arg != NULL) {
         if (parse_secs(ts_arg, &ts) < 0)
-            return cli_usage_err(c, "--ts: '%s' is not seconds since the "
-                                    "epoch",
+            return cli_usage_err(c,
+                                 "--ts: '%s' is not seconds since the "
+                                 "epoch",
                                  ts_arg);
     } else {
         ts = (int64_t)time(NULL);
@@ -194,11 +195,10 @@ tripcode_verify(struct cli *c, const char *arg,
     if (c->out != OUT_HUMAN) {
         char b[24];
         snprintf(b, sizeof b, "%llu", (unsigned long long)v.seq);
-        cli_print_json(c, json_pack("{s:s, s:b, s:s, s:s?, s:s?, s:s?}",
-                                    "seq", b, "accepted", v.accepted, "code",
-                                    t.code, "reason",
-                                    v.accepted ? NULL : v.reason, "key",
-                                    v.key_name[0] ? v.key_name : NULL,
+        cli_print_json(c, json_pack("{s:s, s:b, s:s, s:s?, s:s?, s:s?}", "seq",
+                                    b, "accepted", v.accepted, "code", t.code,
+                                    "reason", v.accepted ? NULL : v.reason,
+                                    "key", v.key_name[0] ? v.key_name : NULL,
                                     "key_id", v.key_id[0] ? v.key_id : NULL));
     } else if (v.accepted) {
         printf("seq %llu: tripcode %s used (controller key %s, id %s)\n",
@@ -233,20 +233,20 @@ tripcode_list(struct cli *c)
     if (c->out != OUT_HUMAN) {
         json_array_foreach(rows, i, r) cli_print_json(c, json_incref(r));
     } else {
-        printf("%-36s %4s %5s %4s %-9s %s\n", "CODE", "USES", "SPENT",
-               "REF", "LAST_USE", "LAST REFUSAL");
+        printf("%-36s %4s %5s %4s %-9s %s\n", "CODE", "USES", "SPENT", "REF",
+               "LAST_USE", "LAST REFUSAL");
         json_array_foreach(rows, i, r)
         {
             const char *us = json_string_value(json_object_get(r, "used_seq"));
             const char *why =
                 json_string_value(json_object_get(r, "refused_reason"));
-            printf("%-36s %4lld %5lld %4lld %-9s %s\n",
-                   json_string_value(json_object_get(r, "code")),
-                   (long long)json_integer_value(json_object_get(r, "uses")),
-                   (long long)json_integer_value(json_object_get(r, "spent")),
-                   (long long)json_integer_value(
-                       json_object_get(r, "refusals")),
-                   us ? us : "-", why ? why : "-");
+            printf(
+                "%-36s %4lld %5lld %4lld %-9s %s\n",
+                json_string_value(json_object_get(r, "code")),
+                (long long)json_integer_value(json_object_get(r, "uses")),
+                (long long)json_integer_value(json_object_get(r, "spent")),
+                (long long)json_integer_value(json_object_get(r, "refusals")),
+                us ? us : "-", why ? why : "-");
         }
     }
     json_decref(rows);
@@ -277,14 +277,16 @@ cmd_tripcode(struct cli *c, int argc, char **argv)
             break;
         case OPT_TTL:
             if (parse_secs(a.value, &o.ttl_s) < 0 || o.ttl_s == 0)
-                return cli_usage_err(c, "--ttl: '%s' is not a number of "
-                                        "seconds above 0",
+                return cli_usage_err(c,
+                                     "--ttl: '%s' is not a number of "
+                                     "seconds above 0",
                                      a.value);
             break;
         case OPT_COOLDOWN:
             if (parse_secs(a.value, &o.cooldown_s) < 0 || o.cooldown_s == 0)
-                return cli_usage_err(c, "--cooldown: '%s' is not a number of "
-                                        "seconds above 0",
+                return cli_usage_err(c,
+                                     "--cooldown: '%s' is not a number of "
+                                     "seconds above 0",
                                      a.value);
             break;
         default:
@@ -331,4 +333,48 @@ cmd_tripcode(struct cli *c, int argc, char **argv)
     }
     return cli_usage_err(c, "unknown subcommand '%s' (sign, verify, list)",
                          sub);
+}
+
+/* ------------------------------------------------------------ timeline -- */
+
+int
+cli_plan_timeline(struct cli *c, struct ldg_ledger *l, const char *plan)
+{
+    json_t *tl = NULL;
+    char *text = NULL;
+    int rc = ldg_pipeline_timeline(l, plan, &tl);
+
+    if (rc == LDG_ENOTFOUND) {
+        ldg_set_errmsg(l,
+                       "%s: no run or plan of that name (`ledger runs`, "
+                       "`ledger plans`)",
+                       plan);
+        return -1;
+    }
+    if (rc < 0) {
+        const char *m = ldg_errmsg(l);
+        cli_err(c, "%s", m && m[0] ? m : ldg_strerror(rc));
+        return cli_exit_code(rc);
+    }
+    if (c->out != OUT_HUMAN) {
+        cli_print_json(c, tl);
+        return EX_OK;
+    }
+    rc = ldg_pipeline_timeline_text(tl, &text);
+    json_decref(tl);
+    if (rc < 0) {
+        cli_err(c, "%s", ldg_strerror(rc));
+        return cli_exit_code(rc);
+    }
+    for (const char *p = text; *p;) {
+        size_t n = strcspn(p, "\n");
+        int bad = c->color && p[0] == '!';
+        cli_line(c, p, n, 4, bad ? cli_paint(c->color, CLI_PAINT_FAIL) : NULL,
+                 bad ? cli_paint(c->color, CLI_PAINT_OFF) : NULL);
+        p += n;
+        if (*p == '\n')
+            p++;
+    }
+    free(text);
+    return EX_OK;
 }

@@ -1133,6 +1133,14 @@ cmd_timeline(struct cli *c, int argc, char **argv)
         goto out;
     }
     rc = ldg_query_timeline(t, argv[a.ind], &tl);
+    if (rc == LDG_ENOTFOUND) {
+        /* not a run: a plan of the control pipeline (cmd_pipeline.c)? */
+        int prc = cli_plan_timeline(c, l, argv[a.ind]);
+        if (prc >= 0) {
+            rc = prc;
+            goto out;
+        }
+    }
     if (rc < 0) {
         cli_err(c, "%s", ldg_errmsg(l));
         rc = rc == LDG_EBADINPUT ? EX_USAGE : cli_exit_code(rc);

@@ -68,6 +68,9 @@ extern const struct cli_command cli_cmd_plans, cli_cmd_memory, cli_cmd_gates;
 
 /* cli/cmd_pipeline.c — tripcodes (issue 34) */
 int cmd_tripcode(struct cli *c, int argc, char **argv);
+/* `ledger timeline PLAN` for a plan (no run of that name): the exit code,
+ * or -1 if the log knows no such plan either. */
+int cli_plan_timeline(struct cli *c, struct ldg_ledger *l, const char *plan);
 extern const struct cli_command cli_cmd_tripcode;
 
 /* cli/cmd_evals.c — eval run, evals, promote, rollback */

@@ -45,8 +45,9 @@ int ldg_pipeline_code_check(const char *code, char *err, size_t errcap);
 /* Writes "TS|CODE|SIG" for code at ts_s signed by k (which must hold its
  * secret) into out (cap >= LDG_TRIPCODE_MAX). LDG_EBADINPUT if code is not
  * a tripcode (err says why), LDG_EKEY for a public-only key. */
-int ldg_pipeline_tripcode_sign(const struct ldg_key *k, int64_t ts_s, const char *code,
-                      char *out, size_t cap, char *err, size_t errcap);
+int ldg_pipeline_tripcode_sign(const struct ldg_key *k, int64_t ts_s,
+                               const char *code, char *out, size_t cap,
+                               char *err, size_t errcap);
 
 /* A parsed tripcode text; the strings point into buf. */
 struct ldg_tripcode {
@@ -58,8 +59,8 @@ struct ldg_tripcode {
 };
 /* Splits text: LDG_EBADINPUT (err says where) if it is not TS|CODE|SIG
  * with a TS and a SIG of the forms above. CODE is not checked here. */
-int ldg_pipeline_tripcode_parse(const char *text, struct ldg_tripcode *out, char *err,
-                       size_t errcap);
+int ldg_pipeline_tripcode_parse(const char *text, struct ldg_tripcode *out,
+                                char *err, size_t errcap);
 
 struct ldg_tripcode_opts {
     uint64_t now_ns;    /* the time to judge by; 0 = the clock */
@@ -72,9 +73,9 @@ struct ldg_tripcode_opts {
 };
 
 struct ldg_tripcode_verdict {
-    int accepted;            /* 1 used, 0 refused */
-    uint64_t seq;            /* the tripcode.used / tripcode.refused */
-    char reason[512];        /* why refused ("" when accepted) */
+    int accepted;                    /* 1 used, 0 refused */
+    uint64_t seq;                    /* the tripcode.used / tripcode.refused */
+    char reason[512];                /* why refused ("" when accepted) */
     char key_name[LDG_NAME_MAX + 1]; /* the key it verified with, or "" */
     char key_id[LDG_KEYID_LEN + 1];
 };
@@ -96,8 +97,8 @@ struct ldg_tripcode_verdict {
  * shows the second use as a replay (docs/PROJECTIONS.md).
  */
 int ldg_pipeline_tripcode_verify(struct ldg_ledger *l, const char *text,
-                        const struct ldg_tripcode_opts *o,
-                        struct ldg_tripcode_verdict *v);
+                                 const struct ldg_tripcode_opts *o,
+                                 struct ldg_tripcode_verdict *v);
 
 /* --------------------------------------------------------------- memory -- */
 
@@ -112,13 +113,29 @@ int ldg_pipeline_tripcode_verify(struct ldg_ledger *l, const char *text,
  * all is set. Items whose candidate body is already erased have no hash
  * and never match.
  *
- * LDG_EBADINPUT: empty or non-hex prefix or empty reason; LDG_ENOTFOUND:
- * no item matches; LDG_EEXIST: the prefix is ambiguous (several hashes
- * match and all is 0; the message lists them). *report (may be NULL) gets
+ * LDG_EBADINPUT: empty or non-hex prefix, empty reason, or an ambiguous
+ * prefix (several hashes match and all is 0; the message lists them);
+ * LDG_ENOTFOUND: no item matches. *report (may be NULL) gets
  * {"seq" (of memory.purged), "prefix", "items": [...], "hashes": [...],
  * "erased": [seq, ...]}.
  */
 int ldg_pipeline_purge(struct ldg_ledger *l, const char *prefix,
-                     const char *reason, int all, json_t **report);
+                       const char *reason, int all, json_t **report);
+
+/* ------------------------------------------------------------- timeline -- */
+
+/*
+ * A plan's story: {"plan", "state", "path", "violations" (as the plans
+ * view gives them), "events": [{"seq", "time", "type", "summary",
+ * "violations": [those broken by this event]}]} with every event whose
+ * subject is plan:PLAN (its plan.* and the debate.* on it) or whose body
+ * names it in "plan" (snapshots, tripcodes, builds), in log order.
+ * LDG_ENOTFOUND ("PLAN: no such plan") if the plans projection does not
+ * know it. Cost: one indexed query over those events.
+ */
+int ldg_pipeline_timeline(struct ldg_ledger *l, const char *plan, json_t **out);
+/* Renders it as text lines; a line starting with '!' is (or is under) an
+ * event that broke a rule. *out malloc'd. */
+int ldg_pipeline_timeline_text(const json_t *tl, char **out);
 
 #endif

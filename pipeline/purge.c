@@ -61,8 +61,8 @@ match_items(struct ldg_ledger *l, const char *prefix, json_t *items,
         if (strncmp(low, prefix, n) != 0)
             continue;
         json_array_append(items, json_object_get(r, "item"));
-        json_array_foreach(hashes, k, x) seen |= strcmp(json_string_value(x),
-                                                        low) == 0;
+        json_array_foreach(hashes, k, x) seen |=
+            strcmp(json_string_value(x), low) == 0;
         if (!seen)
             json_array_append_new(hashes, json_string(low));
     }
@@ -137,8 +137,8 @@ write_purge(struct ldg_ledger *l, const char *prefix, const char *reason,
 
     if ((rc = ldg_batch_begin(&b, l)) < 0)
         return rc;
-    body = json_pack("{s:s, s:s, s:O, s:O}", "prefix", prefix, "reason",
-                     reason, "items", items, "erased", seqs);
+    body = json_pack("{s:s, s:s, s:O, s:O}", "prefix", prefix, "reason", reason,
+                     "items", items, "erased", seqs);
     memset(&in, 0, sizeof in);
     in.type = "memory.purged";
     in.body = body;
@@ -178,8 +178,7 @@ ldg_pipeline_purge(struct ldg_ledger *l, const char *prefix_in,
     if (l == NULL || prefix_in == NULL || reason == NULL)
         return LDG_EINVAL;
     if (prefix_norm(prefix_in, prefix, sizeof prefix) < 0) {
-        ldg_set_errmsg(l,
-                       "--prefix '%.80s': a hash prefix is 1..64 hex digits",
+        ldg_set_errmsg(l, "--prefix '%.80s': a hash prefix is 1..64 hex digits",
                        prefix_in);
         return LDG_EBADINPUT;
     }

@@ -95,8 +95,8 @@ ldg_pipeline_tripcode_sign(const struct ldg_key *k, int64_t ts_s,
 }
 
 int
-ldg_pipeline_tripcode_parse(const char *text, struct ldg_tripcode *t,
-                            char *err, size_t errcap)
+ldg_pipeline_tripcode_parse(const char *text, struct ldg_tripcode *t, char *err,
+                            size_t errcap)
 {
     char *first, *last;
     size_t n;
@@ -137,7 +137,8 @@ ldg_pipeline_tripcode_parse(const char *text, struct ldg_tripcode *t,
         snprintf(err, errcap, "tripcode has an empty CODE");
         return LDG_EBADINPUT;
     }
-    if (strlen(last + 1) != 128 || strspn(last + 1, "0123456789abcdef") != 128 ||
+    if (strlen(last + 1) != 128 ||
+        strspn(last + 1, "0123456789abcdef") != 128 ||
         ldg_unhex(t->sig, 64, last + 1) < 0) {
         snprintf(err, errcap,
                  "tripcode SIG is not 128 lowercase hex digits (an Ed25519 "
@@ -337,10 +338,9 @@ ldg_pipeline_tripcode_verify(struct ldg_ledger *l, const char *text,
                            "list` shows the keys and their roles)",
                            o.key);
         else
-            ldg_set_errmsg(l,
-                           "no controller key is enrolled: `ledger keys add "
-                           "NAME --public-key @FILE --roles controller` "
-                           "enrols the controller's public key");
+            ldg_set_errmsg(l, "no controller key is enrolled: `ledger keys add "
+                              "NAME --public-key @FILE --roles controller` "
+                              "enrols the controller's public key");
         return LDG_ENOTFOUND;
     }
     if (rc == 0) {
@@ -349,7 +349,8 @@ ldg_pipeline_tripcode_verify(struct ldg_ledger *l, const char *text,
                  o.key ? "that controller key" : "any enrolled controller key");
         goto decided;
     }
-    if (t.ts_s > 0 && (uint64_t)t.ts_s > now / 1000000000ull + (uint64_t)o.skew_s) {
+    if (t.ts_s > 0 &&
+        (uint64_t)t.ts_s > now / 1000000000ull + (uint64_t)o.skew_s) {
         snprintf(v->reason, sizeof v->reason,
                  "not yet valid: signed at %lld, %lld s in the future",
                  (long long)t.ts_s,

@@ -90,8 +90,7 @@ subject_name(struct ldg_slice s, const char *kind, struct ldg_slice *out)
 
 /* Adds a violation (the first PROJ_VIOL_MAX are kept, all are counted). */
 static int
-viol_add(struct viols *v, uint64_t seq, const char *rule, const char *fmt,
-         ...)
+viol_add(struct viols *v, uint64_t seq, const char *rule, const char *fmt, ...)
 {
     char detail[512];
     struct pviol *nv;
@@ -140,8 +139,8 @@ plan_state_of(struct ldg_slice s)
     return PL_NONE;
 }
 
-static const char *const mgates[MG_COUNT] = {"sanitize", "debate",
-                                             "validators", "quarantine"};
+static const char *const mgates[MG_COUNT] = {"sanitize", "debate", "validators",
+                                             "quarantine"};
 
 const char *
 mgate_name(int g)
@@ -359,8 +358,8 @@ fold_plan_step(struct pstate *ps, const struct penv *e,
     }
     if (p->aborted_seq != 0 &&
         (rc = viol_add(&p->viols, e->seq, "step-after-abort",
-                       "step %.*s after ABORT at seq %llu", (int)step.n,
-                       step.p, (unsigned long long)p->aborted_seq)) < 0)
+                       "step %.*s after ABORT at seq %llu", (int)step.n, step.p,
+                       (unsigned long long)p->aborted_seq)) < 0)
         return rc;
     if (ldg_body_view_str(b, "slot", &s) && sv_eq(s, "blue") &&
         (rc = viol_add(&p->viols, e->seq, "mutate-blue",
@@ -383,8 +382,8 @@ fold_plan_step(struct pstate *ps, const struct penv *e,
                                 "was never taken before it",
                                 (int)step.n, step.p, (int)ref.n, ref.p)
                      : viol_add(&p->viols, e->seq, "t2-without-snapshot",
-                                "T2 step %.*s names no snapshot",
-                                (int)step.n, step.p);
+                                "T2 step %.*s names no snapshot", (int)step.n,
+                                step.p);
             if (rc < 0)
                 return rc;
         }
@@ -530,8 +529,7 @@ debate_into(const struct penv *e, const struct ldg_body_view *b,
         return viol_add(vs, e->seq, "debate-fail-closed",
                         "debate %.*s on %s decided ACCEPT after an ERROR "
                         "vote at seq %llu (a debate fails closed)",
-                        (int)id.n, id.p, subject,
-                        (unsigned long long)*err_seq);
+                        (int)id.n, id.p, subject, (unsigned long long)*err_seq);
     return 0;
 }
 
@@ -579,9 +577,8 @@ fold_admit(const struct penv *e, struct rec_mitem *m)
         return rc;
     for (int g = 0; g < MG_COUNT; g++) {
         char rule[48];
-        if (m->gate[g] == TRI_OK ||
-            (g == MG_DEBATE && m->gate[g] == TRI_NONE &&
-             m->debate == DD_ACCEPT))
+        if (m->gate[g] == TRI_OK || (g == MG_DEBATE && m->gate[g] == TRI_NONE &&
+                                     m->debate == DD_ACCEPT))
             continue;
         snprintf(rule, sizeof rule, "admitted-without-%s", mgates[g]);
         rc = m->gate[g] == TRI_FAIL
@@ -590,8 +587,7 @@ fold_admit(const struct penv *e, struct rec_mitem *m)
                             "%llu",
                             mgates[g], (unsigned long long)m->gate_seq[g])
                  : viol_add(&m->viols, e->seq, rule,
-                            "admitted without passing the %s gate",
-                            mgates[g]);
+                            "admitted without passing the %s gate", mgates[g]);
         if (rc < 0)
             return rc;
     }
@@ -720,16 +716,16 @@ fold_debate(struct pstate *ps, const struct penv *e,
         if ((p = plan_upd(ps, e, name)) == NULL)
             return ps->err ? ps->err : LDG_ENOMEM;
         return debate_into(e, b, &p->viols, &p->debate, &p->debate_seq,
-                           &p->debate_id, &p->debate_err_seq,
-                           &p->debate_err_id, what);
+                           &p->debate_id, &p->debate_err_seq, &p->debate_err_id,
+                           what);
     }
     if ((ps->mask & (1u << P_MEMORY)) && subject_name(subj, "memory", &name)) {
         struct rec_mitem *m = mitem_upd(ps, name, e->seq);
         if (m == NULL)
             return ps->err ? ps->err : LDG_ENOMEM;
         return debate_into(e, b, &m->viols, &m->debate, &m->debate_seq,
-                           &m->debate_id, &m->debate_err_seq,
-                           &m->debate_err_id, what);
+                           &m->debate_id, &m->debate_err_seq, &m->debate_err_id,
+                           what);
     }
     return 0;
 }
@@ -791,10 +787,9 @@ fold_build(struct pstate *ps, const struct penv *e,
         return 0;
     if (e->type != T_BUILD_REVERTED && ldg_body_view_str(b, "slot", &slot) &&
         sv_eq(slot, "blue") &&
-        (rc = blue_write(ps, e,
-                         e->type == T_BUILD_BUILT ? "build.built"
-                                                  : "build.promoted",
-                         art, b)) < 0)
+        (rc = blue_write(
+             ps, e, e->type == T_BUILD_BUILT ? "build.built" : "build.promoted",
+             art, b)) < 0)
         return rc;
     if (e->type == T_BUILD_BUILT) {
         struct rec_binput *r;

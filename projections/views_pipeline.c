@@ -32,12 +32,10 @@ viols_json(const struct viols *v)
 {
     json_t *a = json_array();
     for (uint32_t i = 0; i < v->n; i++)
-        json_array_append_new(a, json_pack("{s:o, s:s, s:s}", "seq",
-                                           u64_json(v->v[i].seq), "rule",
-                                           v->v[i].rule ? v->v[i].rule : "?",
-                                           "detail",
-                                           v->v[i].detail ? v->v[i].detail
-                                                          : ""));
+        json_array_append_new(
+            a, json_pack("{s:o, s:s, s:s}", "seq", u64_json(v->v[i].seq),
+                         "rule", v->v[i].rule ? v->v[i].rule : "?", "detail",
+                         v->v[i].detail ? v->v[i].detail : ""));
     return a;
 }
 
@@ -76,12 +74,12 @@ plan_json(const struct rec_plan *p)
     json_object_set_new(o, "verified_seq", seq_or_null(p->verified_seq));
     json_object_set_new(o, "promoted_seq", seq_or_null(p->promoted_seq));
     json_object_set_new(o, "aborted_seq", seq_or_null(p->aborted_seq));
-    json_object_set_new(
-        o, "steps",
-        json_pack("{s:I, s:I, s:I, s:I}", "total", (json_int_t)p->steps, "ok",
-                  (json_int_t)p->steps_ok, "failed",
-                  (json_int_t)p->steps_failed, "skipped",
-                  (json_int_t)p->steps_skipped));
+    json_object_set_new(o, "steps",
+                        json_pack("{s:I, s:I, s:I, s:I}", "total",
+                                  (json_int_t)p->steps, "ok",
+                                  (json_int_t)p->steps_ok, "failed",
+                                  (json_int_t)p->steps_failed, "skipped",
+                                  (json_int_t)p->steps_skipped));
     json_object_set_new(o, "snapshots", json_integer((json_int_t)p->snapshots));
     json_object_set_new(o, "tripcodes", json_integer((json_int_t)p->tripcodes));
     json_object_set_new(o, "violations", viols_json(&p->viols));
@@ -135,13 +133,13 @@ static json_t *
 snap_fn(const void *rec)
 {
     const struct rec_snap *r = rec;
-    return json_pack(
-        "{s:s, s:o, s:o, s:o, s:o, s:I, s:o, s:o}", "snapshot", r->snapshot,
-        "label", str_or_null(r->label), "plan", str_or_null(r->plan), "reason",
-        str_or_null(r->reason), "taken_seq", seq_or_null(r->taken_seq),
-        "restores", (json_int_t)r->restores, "restored_seq",
-        seq_or_null(r->restored_seq), "taken",
-        r->taken_seq ? tjson(r->taken_ts) : json_null());
+    return json_pack("{s:s, s:o, s:o, s:o, s:o, s:I, s:o, s:o}", "snapshot",
+                     r->snapshot, "label", str_or_null(r->label), "plan",
+                     str_or_null(r->plan), "reason", str_or_null(r->reason),
+                     "taken_seq", seq_or_null(r->taken_seq), "restores",
+                     (json_int_t)r->restores, "restored_seq",
+                     seq_or_null(r->restored_seq), "taken",
+                     r->taken_seq ? tjson(r->taken_ts) : json_null());
 }
 
 json_t *
@@ -156,13 +154,13 @@ trip_fn(const void *rec)
     const struct rec_trip *r = rec;
     return json_pack(
         "{s:s, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "code",
-        r->code, "uses", (json_int_t)r->uses, "spent",
-        (json_int_t)r->consumed, "refusals", (json_int_t)r->refusals,
-        "used_seq", seq_or_null(r->used_seq), "used",
+        r->code, "uses", (json_int_t)r->uses, "spent", (json_int_t)r->consumed,
+        "refusals", (json_int_t)r->refusals, "used_seq",
+        seq_or_null(r->used_seq), "used",
         r->used_seq ? tjson(r->used_ts) : json_null(), "payload_ts",
         r->used_seq ? json_integer((json_int_t)r->payload_ts) : json_null(),
-        "plan", str_or_null(r->plan), "sig", str_or_null(r->sig),
-        "refused_seq", seq_or_null(r->refused_seq), "refused_reason",
+        "plan", str_or_null(r->plan), "sig", str_or_null(r->sig), "refused_seq",
+        seq_or_null(r->refused_seq), "refused_reason",
         str_or_null(r->refused_reason), "used_ns",
         r->used_seq ? u64_json(r->used_ts) : json_null());
 }
@@ -194,12 +192,11 @@ mitem_fn(const void *rec)
                                                   : NULL;
         if (g == MG_DEBATE && st == NULL && m->debate == DD_ACCEPT)
             st = "passed"; /* by the debate's own decision */
-        json_object_set_new(
-            gates, mgate_name(g),
-            st ? json_pack("{s:s, s:o}", "status", st, "seq",
-                           u64_json(m->gate[g] ? m->gate_seq[g]
-                                               : m->debate_seq))
-               : json_null());
+        json_object_set_new(gates, mgate_name(g),
+                            st ? json_pack("{s:s, s:o}", "status", st, "seq",
+                                           u64_json(m->gate[g] ? m->gate_seq[g]
+                                                               : m->debate_seq))
+                               : json_null());
         if (st != NULL && strcmp(st, "passed") == 0)
             json_array_append_new(passed, json_string(mgate_name(g)));
     }
@@ -267,10 +264,10 @@ view_gates(struct pstate *ps, uint64_t since_ns)
         if (r->reverted_seq) {
             reverted++;
             json_array_append_new(
-                ev_rev, json_pack("{s:o, s:s, s:o}", "seq", u64_json(r->seq),
-                                  "artifact_digest",
-                                  r->artifact ? r->artifact : "?",
-                                  "reverted_seq", u64_json(r->reverted_seq)));
+                ev_rev,
+                json_pack("{s:o, s:s, s:o}", "seq", u64_json(r->seq),
+                          "artifact_digest", r->artifact ? r->artifact : "?",
+                          "reverted_seq", u64_json(r->reverted_seq)));
         }
         if (r->errors) {
             errors += r->errors;
@@ -291,10 +288,10 @@ view_gates(struct pstate *ps, uint64_t since_ns)
             continue;
         blue++;
         json_array_append_new(
-            ev_blue, json_pack("{s:o, s:s, s:s, s:o}", "seq", u64_json(r->seq),
-                               "type", r->type ? r->type : "?", "what",
-                               r->what ? r->what : "?", "plan",
-                               str_or_null(r->plan)));
+            ev_blue,
+            json_pack("{s:o, s:s, s:s, s:o}", "seq", u64_json(r->seq), "type",
+                      r->type ? r->type : "?", "what", r->what ? r->what : "?",
+                      "plan", str_or_null(r->plan)));
     }
     free(v);
     v = NULL;
@@ -311,12 +308,11 @@ view_gates(struct pstate *ps, uint64_t since_ns)
         if (r->differ) {
             differ++;
             json_array_append_new(
-                ev_det,
-                json_pack("{s:s, s:s, s:o, s:s, s:o}", "inputs_digest",
-                          r->inputs, "first_digest", r->first_digest,
-                          "first_seq", u64_json(r->first_seq), "digest",
-                          r->differ_digest ? r->differ_digest : "?", "seq",
-                          u64_json(r->differ_seq)));
+                ev_det, json_pack("{s:s, s:s, s:o, s:s, s:o}", "inputs_digest",
+                                  r->inputs, "first_digest", r->first_digest,
+                                  "first_seq", u64_json(r->first_seq), "digest",
+                                  r->differ_digest ? r->differ_digest : "?",
+                                  "seq", u64_json(r->differ_seq)));
         }
     }
     free(v);
@@ -344,7 +340,10 @@ view_gates(struct pstate *ps, uint64_t since_ns)
     }
     GATE("errors-after-promotion", json_integer((json_int_t)errors),
          "0 in 10 min after each",
-         promos == 0 ? "unknown" : errors ? "fail" : "pass", ev_err);
+         promos == 0 ? "unknown"
+         : errors    ? "fail"
+                     : "pass",
+         ev_err);
     if (errors)
         overall = "fail";
     GATE("no-direct-blue-writes", json_integer((json_int_t)blue), "0",
@@ -353,7 +352,10 @@ view_gates(struct pstate *ps, uint64_t since_ns)
         overall = "fail";
     GATE("deterministic-artifacts", json_integer((json_int_t)differ),
          "0 inputs built unalike",
-         twice == 0 ? "unknown" : differ ? "fail" : "pass", ev_det);
+         twice == 0 ? "unknown"
+         : differ   ? "fail"
+                    : "pass",
+         ev_det);
     if (differ)
         overall = "fail";
     else if (twice == 0 && strcmp(overall, "pass") == 0)
