@@ -316,6 +316,164 @@ disk_headroom(struct ldg_ledger *l, json_t *box)
     return clause_emit(box, &c);
 }
 
+/* ------------------------------------ the control pipeline (issue 34) -- */
+
+/* A view of the pipeline's projections at at_size (NULL on error). */
+static json_t *
+pipeline_view(struct ldg_ledger *l, enum ldg_proj_view view, uint64_t at_size)
+{
+    struct ldg_view_opts vo;
+    json_t *v = NULL;
+    memset(&vo, 0, sizeof vo);
+    vo.at_size = at_size;
+    if (ldg_projections_view(l, view, &vo, &v) < 0)
+        return NULL;
+    return v;
+}
+
+static const char *
+jstr(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "?";
+}
+
+/* plans-conform: no plan broke a rule of the pipeline (docs/PROJECTIONS.md,
+ * "plans"). Only when the log has plans. */
+static void
+plans_conform(struct ldg_ledger *l, uint64_t at_size, json_t *box)
+{
+    json_t *rows = pipeline_view(l, LDG_VIEW_PLANS, at_size), *p;
+    struct clause c;
+    size_t i, bad = 0;
+    char remedy[600];
+
+    if (rows == NULL || json_array_size(rows) == 0) {
+        json_decref(rows);
+        return;
+    }
+    clause_init(&c, "plans-conform");
+    json_array_foreach(rows, i, p)
+    {
+        const json_t *v0 = json_array_get(json_object_get(p, "violations"), 0);
+        if (v0 == NULL)
+            continue;
+        bad++;
+        snprintf(remedy, sizeof remedy, "ledger timeline %s", jstr(p, "plan"));
+        clause_add(&c, 2, remedy,
+                   "plan %s broke %lld rule(s) of the pipeline, first %s at "
+                   "seq %s: %s",
+                   jstr(p, "plan"),
+                   (long long)json_integer_value(
+                       json_object_get(p, "violations_total")),
+                   jstr(v0, "rule"), jstr(v0, "seq"), jstr(v0, "detail"));
+    }
+    if (bad == 0)
+        clause_add(&c, 0, NULL, "%zu plan(s), every one within the rules",
+                   json_array_size(rows));
+    (void)clause_emit(box, &c);
+    json_decref(rows);
+}
+
+/* memory-admission: every item in memory (admitted, not revoked or
+ * purged) came through every gate with provenance. Only when the log has
+ * memory items. */
+static void
+memory_admission(struct ldg_ledger *l, uint64_t at_size, json_t *box)
+{
+    json_t *rows = pipeline_view(l, LDG_VIEW_MEMORY, at_size), *m;
+    struct clause c;
+    size_t i, bad = 0, admitted = 0;
+    char remedy[600];
+
+    if (rows == NULL || json_array_size(rows) == 0) {
+        json_decref(rows);
+        return;
+    }
+    clause_init(&c, "memory-admission");
+    json_array_foreach(rows, i, m)
+    {
+        const json_t *v0 = json_array_get(json_object_get(m, "violations"), 0);
+        if (strcmp(jstr(m, "status"), "admitted") != 0)
+            continue;
+        admitted++;
+        if (v0 == NULL)
+            continue;
+        bad++;
+        if (json_is_string(json_object_get(m, "hash")))
+            snprintf(remedy, sizeof remedy,
+                     "ledger memory purge --prefix %.16s --reason 'admitted "
+                     "outside the pipeline'",
+                     jstr(m, "hash"));
+        else
+            snprintf(remedy, sizeof remedy,
+                     "revoke it: record memory.revoked for item %s",
+                     jstr(m, "item"));
+        clause_add(&c, 2, remedy,
+                   "memory item %s is admitted but broke %lld rule(s), first "
+                   "%s at seq %s: %s",
+                   jstr(m, "item"),
+                   (long long)json_integer_value(
+                       json_object_get(m, "violations_total")),
+                   jstr(v0, "rule"), jstr(v0, "seq"), jstr(v0, "detail"));
+    }
+    if (bad == 0)
+        clause_add(&c, 0, NULL,
+                   "%zu item(s) admitted, every one through sanitize, debate, "
+                   "validators and quarantine",
+                   admitted);
+    (void)clause_emit(box, &c);
+    json_decref(rows);
+}
+
+/* success-gates: no success gate fails (`ledger gates`). Only when the
+ * log has builds or promotions; a gate with nothing to judge is named in
+ * the detail but does not fail the clause. */
+static void
+success_gates(struct ldg_ledger *l, uint64_t at_size, json_t *box)
+{
+    json_t *o = pipeline_view(l, LDG_VIEW_GATES, at_size), *g;
+    struct clause c;
+    size_t i;
+    int failed = 0;
+
+    if (o == NULL)
+        return;
+    if (strcmp(jstr(o, "status"), "unknown") == 0 &&
+        json_integer_value(json_object_get(o, "promotions")) == 0) {
+        json_decref(o); /* no promotion and nothing failing: nothing */
+        return;
+    }
+    clause_init(&c, "success-gates");
+    json_array_foreach(json_object_get(o, "gates"), i, g)
+    {
+        const char *st = jstr(g, "status");
+        json_t *v = json_object_get(g, "value");
+        char val[40];
+        if (json_is_real(v))
+            snprintf(val, sizeof val, "%.2f %%", json_real_value(v));
+        else if (json_is_integer(v))
+            snprintf(val, sizeof val, "%lld", (long long)json_integer_value(v));
+        else
+            snprintf(val, sizeof val, "-");
+        if (strcmp(st, "fail") == 0) {
+            clause_add(&c, 2, failed ? NULL : "ledger gates",
+                       "gate %s fails: %s against %s", jstr(g, "gate"), val,
+                       jstr(g, "threshold"));
+            failed = 1;
+        } else if (strcmp(st, "unknown") == 0) {
+            clause_add(&c, 0, NULL, "gate %s: nothing to judge yet",
+                       jstr(g, "gate"));
+        }
+    }
+    if (!failed)
+        clause_add(&c, 0, NULL, "no success gate fails (%lld promotion(s))",
+                   (long long)json_integer_value(
+                       json_object_get(o, "promotions")));
+    (void)clause_emit(box, &c);
+    json_decref(o);
+}
+
 /* A box clause's rank: ok 0, unknown 1, fail 2 (a failed box clause
  * degrades, it never blocks). */
 static int
@@ -339,7 +497,11 @@ static int
 box_clause_bears_on_a_pack(const char *name)
 {
     return name == NULL || (strcmp(name, "promotions-gated") != 0 &&
-                            strcmp(name, "runtimes-up") != 0);
+                            strcmp(name, "runtimes-up") != 0 &&
+                            /* the control pipeline's: the box's */
+                            strcmp(name, "plans-conform") != 0 &&
+                            strcmp(name, "memory-admission") != 0 &&
+                            strcmp(name, "success-gates") != 0);
 }
 
 /* disk-reported is unknown when no event reported free disk, but
@@ -398,6 +560,9 @@ ldg_doctor_run(struct ldg_ledger *l, const struct ldg_doctor_opts *opts,
     (void)projections_current(l, opts->at_size, box);
     if (opts->at_size == 0 && disk_headroom(l, box) == 0)
         disk_answered(box);
+    plans_conform(l, size, box);
+    memory_admission(l, size, box);
+    success_gates(l, size, box);
     /* The verdict: the packs that count (active ones, or the one asked
      * for), then the box clauses that bear on them. */
     {
