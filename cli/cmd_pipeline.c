@@ -378,3 +378,37 @@ cli_plan_timeline(struct cli *c, struct ldg_ledger *l, const char *plan)
     free(text);
     return EX_OK;
 }
+
+int
+cli_plan_terms(struct cli *c, struct ldg_ledger *l, const char *plan,
+               int no_context, size_t termsz, char **out, size_t *n)
+{
+    json_t *tl = NULL, *e;
+    size_t i;
+    int rc = ldg_pipeline_timeline(l, plan, &tl);
+
+    *out = NULL;
+    *n = 0;
+    if (rc < 0) {
+        const char *m = ldg_errmsg(l);
+        cli_err(c, "%s", m && m[0] ? m : ldg_strerror(rc));
+        return cli_exit_code(rc);
+    }
+    *out = malloc((json_array_size(json_object_get(tl, "events")) + 1) *
+                  termsz);
+    if (*out == NULL) {
+        json_decref(tl);
+        return EX_OSERR;
+    }
+    json_array_foreach(json_object_get(tl, "events"), i, e)
+    {
+        const char *kind = json_string_value(json_object_get(e, "kind"));
+        if (no_context && kind != NULL && strcmp(kind, "context") == 0)
+            continue;
+        snprintf(*out + *n * termsz, termsz, "seq=%s",
+                 json_string_value(json_object_get(e, "seq")));
+        (*n)++;
+    }
+    json_decref(tl);
+    return 0;
+}

@@ -126,10 +126,12 @@ int ldg_pipeline_purge(struct ldg_ledger *l, const char *prefix,
 
 /*
  * A plan's story: {"plan", "state", "path", "violations" (as the plans
- * view gives them), "events": [{"seq", "time", "type", "summary",
+ * view gives them), "events": [{"seq", "time", "type", "kind", "summary",
  * "violations": [those broken by this event]}]} with every event whose
  * subject is plan:PLAN (its plan.* and the debate.* on it) or whose body
- * names it in "plan" (snapshots, tripcodes, builds), in log order.
+ * names it in "plan" (snapshots, tripcodes, builds) — kind "plan" — and,
+ * kind "context", the events of the snapshots and tripcodes its steps
+ * name, in log order. `export --plan` selects exactly these events.
  * LDG_ENOTFOUND ("PLAN: no such plan") if the plans projection does not
  * know it. Cost: one indexed query over those events.
  */

@@ -72,12 +72,13 @@ summary(const char *type, const json_t *b, char *buf, size_t cap)
     }
 }
 
+/* Runs the query of terms over the log, calling fn for each event with
+ * its body (NULL when erased). */
 static int
-collect(struct ldg_ledger *l, const char *plan, const json_t *viols,
-        json_t *events)
+each_event(struct ldg_ledger *l, char **terms, int nterms,
+           int (*fn)(void *ctx, const struct ldg_event *ev, const json_t *b),
+           void *ctx)
 {
-    char t1[300], t2[300], plus[] = "+", detail[1024];
-    char *terms[3] = {t1, plus, t2};
     struct ldg_query *q = NULL;
     struct ldg_query_iter *it = NULL;
     struct ldg_txn *t = NULL;
@@ -85,38 +86,25 @@ collect(struct ldg_ledger *l, const char *plan, const json_t *viols,
     char err[256];
     int rc;
 
-    snprintf(t1, sizeof t1, "subject=plan:%s", plan);
-    snprintf(t2, sizeof t2, "body.plan=%s", plan);
-    if ((rc = ldg_query_compile(&q, 3, terms, NULL, NULL, err, sizeof err)) <
-        0) {
-        ldg_set_errmsg(l, "plan %s: %s", plan, err);
+    if ((rc = ldg_query_compile(&q, nterms, terms, NULL, NULL, err,
+                                sizeof err)) < 0) {
+        ldg_set_errmsg(l, "%s", err);
         return rc;
     }
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0 ||
         (rc = ldg_query_iter_new(&it, q, t, 0)) < 0)
         goto out;
     while ((rc = ldg_query_iter_next(it, &ev)) == 0) {
-        json_t *body = NULL, *o, *vs = json_array(), *v;
-        char when[LDG_TIME_NS_LEN], seq[24];
-        size_t i;
+        json_t *body = NULL;
         int brc = ldg_body_get(t, ev.seq, &body);
         if (brc < 0 && brc != LDG_EERASED) {
-            json_decref(vs);
             rc = brc;
             goto out;
         }
-        summary(ev.type, brc == 0 ? body : NULL, detail, sizeof detail);
-        snprintf(seq, sizeof seq, "%llu", (unsigned long long)ev.seq);
-        json_array_foreach(viols, i, v) if (strcmp(bs(v, "seq"), seq) == 0)
-            json_array_append(vs, v);
-        o = json_pack("{s:s, s:s, s:s, s:s, s:o}", "seq", seq, "time",
-                      ldg_time_rfc3339_ns(when, sizeof when, ev.ts_ns), "type",
-                      ev.type, "summary", detail, "violations", vs);
+        rc = fn(ctx, &ev, brc == 0 ? body : NULL);
         json_decref(body);
-        if (o == NULL || json_array_append_new(events, o) < 0) {
-            rc = LDG_ENOMEM;
+        if (rc < 0)
             goto out;
-        }
     }
     if (rc == LDG_ENOTFOUND)
         rc = 0;
@@ -124,6 +112,110 @@ out:
     ldg_query_iter_free(it);
     ldg_txn_abort(t);
     ldg_query_free(q);
+    return rc;
+}
+
+struct tctx {
+    const char *plan;
+    const json_t *viols;
+    json_t *ctx;    /* "subject=snapshot:S" / "subject=tripcode:C" terms */
+    json_t *events; /* the timeline's */
+};
+
+static int
+add_ctx(json_t *ctx, const char *kind, const char *name)
+{
+    char term[300];
+    size_t i;
+    json_t *x;
+    snprintf(term, sizeof term, "subject=%s:%.250s", kind, name);
+    json_array_foreach(ctx, i, x) if (strcmp(json_string_value(x), term) == 0)
+        return 0;
+    return json_array_append_new(ctx, json_string(term)) < 0 ? LDG_ENOMEM : 0;
+}
+
+/* Pass 1: what the plan's steps name (snapshots, tripcodes). */
+static int
+names_of(void *vc, const struct ldg_event *ev, const json_t *b)
+{
+    struct tctx *c = vc;
+    int rc = 0;
+    if (b == NULL || strcmp(ev->type, "plan.step") != 0)
+        return 0;
+    if (json_is_string(json_object_get(b, "snapshot")))
+        rc = add_ctx(c->ctx, "snapshot", bs(b, "snapshot"));
+    if (rc == 0 && json_is_string(json_object_get(b, "tripcode"))) {
+        static const char rs[] = "RECOVERY:REVERT_SNAPSHOT::";
+        const char *code = bs(b, "tripcode");
+        rc = add_ctx(c->ctx, "tripcode", code);
+        /* a revert names the snapshot it goes back to */
+        if (rc == 0 && strncmp(code, rs, sizeof rs - 1) == 0)
+            rc = add_ctx(c->ctx, "snapshot", code + sizeof rs - 1);
+    }
+    return rc;
+}
+
+/* Pass 2: the timeline's events; context is what only a step names. */
+static int
+add_event(void *vc, const struct ldg_event *ev, const json_t *b)
+{
+    struct tctx *c = vc;
+    json_t *o, *vs = json_array(), *v;
+    char when[LDG_TIME_NS_LEN], seq[24], subj[LDG_SUBJECT_MAX + 8];
+    char detail[1024];
+    size_t i;
+    int own;
+
+    if (vs == NULL)
+        return LDG_ENOMEM;
+    snprintf(subj, sizeof subj, "plan:%s", c->plan);
+    own = strcmp(ev->subject, subj) == 0 ||
+          (b != NULL && strcmp(bs(b, "plan"), c->plan) == 0);
+    summary(ev->type, b, detail, sizeof detail);
+    snprintf(seq, sizeof seq, "%llu", (unsigned long long)ev->seq);
+    json_array_foreach(c->viols, i, v) if (strcmp(bs(v, "seq"), seq) == 0)
+        json_array_append(vs, v);
+    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "seq", seq, "time",
+                  ldg_time_rfc3339_ns(when, sizeof when, ev->ts_ns), "type",
+                  ev->type, "kind", own ? "plan" : "context", "summary",
+                  detail, "violations", vs);
+    if (o == NULL || json_array_append_new(c->events, o) < 0)
+        return LDG_ENOMEM;
+    return 0;
+}
+
+static int
+collect(struct ldg_ledger *l, struct tctx *c)
+{
+    char t1[300], t2[300], plus[] = "+";
+    char *base[3] = {t1, plus, t2}, **terms = NULL, *block = NULL;
+    size_t n, i;
+    int rc;
+
+    snprintf(t1, sizeof t1, "subject=plan:%.250s", c->plan);
+    snprintf(t2, sizeof t2, "body.plan=%.250s", c->plan);
+    if ((rc = each_event(l, base, 3, names_of, c)) < 0)
+        return rc;
+    n = json_array_size(c->ctx);
+    if (n == 0)
+        return each_event(l, base, 3, add_event, c);
+    terms = calloc(4 + n, sizeof *terms);
+    block = malloc(n * 300);
+    if (terms == NULL || block == NULL) {
+        free(terms);
+        free(block);
+        return LDG_ENOMEM;
+    }
+    memcpy(terms, base, sizeof base);
+    terms[3] = plus;
+    for (i = 0; i < n; i++) {
+        terms[4 + i] = block + i * 300;
+        snprintf(terms[4 + i], 300, "%s",
+                 json_string_value(json_array_get(c->ctx, i)));
+    }
+    rc = each_event(l, terms, (int)(4 + n), add_event, c);
+    free(terms);
+    free(block);
     return rc;
 }
 
@@ -146,7 +238,15 @@ ldg_pipeline_timeline(struct ldg_ledger *l, const char *plan, json_t **out)
         json_decref(rows);
         return LDG_ENOMEM;
     }
-    rc = collect(l, plan, json_object_get(p, "violations"), events);
+    {
+        struct tctx c;
+        c.plan = plan;
+        c.viols = json_object_get(p, "violations");
+        c.events = events;
+        c.ctx = json_array();
+        rc = c.ctx ? collect(l, &c) : LDG_ENOMEM;
+        json_decref(c.ctx);
+    }
     if (rc == 0) {
         *out = json_pack("{s:s, s:O, s:O, s:O, s:o}", "plan", plan, "state",
                          json_object_get(p, "state"), "path",
@@ -187,8 +287,10 @@ ldg_pipeline_timeline_text(const json_t *tl, char **out)
     json_array_foreach(json_object_get(tl, "events"), i, e)
     {
         const json_t *vs = json_object_get(e, "violations");
-        ADD("%s %.19s %6s %-16s %s\n", json_array_size(vs) ? "!" : " ",
-            bs(e, "time"), bs(e, "seq"), bs(e, "type"), bs(e, "summary"));
+        ADD("%s %.19s %6s %-16s %s%s\n", json_array_size(vs) ? "!" : " ",
+            bs(e, "time"), bs(e, "seq"), bs(e, "type"),
+            strcmp(bs(e, "kind"), "context") == 0 ? "(context) " : "",
+            bs(e, "summary"));
         json_array_foreach(vs, k, v)
         {
             ADD("!   broke %s: %s\n", bs(v, "rule"), bs(v, "detail"));

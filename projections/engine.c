@@ -1067,6 +1067,15 @@ ldg_projections_state_json(struct ldg_ledger *l, uint64_t at_size, json_t **out)
     json_object_set_new(o, "routes", routes);
     json_object_set_new(o, "promotions", promos);
     json_object_set_new(o, "doctor", doc);
+    {
+        /* the control pipeline's plans, when the log has any (a bundle
+         * of a box without them is as before) */
+        json_t *plans = view_plans(ps, NULL);
+        if (json_array_size(plans) > 0)
+            json_object_set_new(o, "plans", plans);
+        else
+            json_decref(plans);
+    }
     json_object_set_new(o, "note", note ? json_string(note) : json_null());
     *out = o;
 out:

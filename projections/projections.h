@@ -144,7 +144,8 @@ int ldg_projections_check(struct ldg_ledger *l, unsigned mask,
 
 /*
  * The projected state for bundles: {"size": "N", "packs": [...],
- * "routes": [...], "promotions": [...], "doctor": {...}, "note": "<signed
+ * "routes": [...], "promotions": [...], "doctor": {...}, "plans": [...]
+ * (only when the log has plans), "note": "<signed
  * projection note for that size>" or null}. at_size 0 = current; N = the
  * state after the first N events (same as --at N-1).
  */
