@@ -71,8 +71,8 @@ const struct cli_command cli_cmd_tripcode = {
     "controller without its own tooling; it needs no ledger.",
     tripcode_opts,
     CLI_OUT_BASIC,
-    "ledger keys generate --out ctl.key > ctl.pub\n"
-    "ledger keys add controller --public-key @ctl.pub --roles controller\n"
+    "# ctl.key made by `ledger keys generate`, its public key enrolled\n"
+    "# with `ledger keys add controller ... --roles controller`\n"
     "ledger tripcode sign --key ctl.key RECOVERY:LOCKDOWN > code.txt\n"
     "ledger tripcode verify --plan P-0917 @code.txt\n"
     "ledger tripcode list\n",

@@ -477,6 +477,15 @@ fold_tripcode(struct pstate *ps, const struct penv *e,
     if (r->code == NULL && (rc = put_sv(&r->code, code)) < 0)
         return rc;
     if (e->type == T_TRIPCODE_USED) {
+        struct ldg_slice sig;
+        int have_ts = ldg_body_view_int(b, "ts", &ts);
+        if (r->uses > 0 &&
+            ((ldg_body_view_str(b, "sig", &sig) && r->sig != NULL &&
+              sv_eq(sig, r->sig)) ||
+             (have_ts && ts <= r->payload_ts))) {
+            r->replays++;
+            r->replay_seq = e->seq;
+        }
         r->uses++;
         r->used_seq = e->seq;
         r->used_ts = e->ts;

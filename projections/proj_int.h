@@ -481,6 +481,9 @@ struct rec_trip {
     uint64_t used_seq, used_ts;  /* the latest tripcode.used */
     int64_t payload_ts;          /* its payload's ts (seconds) */
     uint64_t refused_seq;
+    /* a tripcode.used whose signature or ts repeats an earlier use (two
+     * verifies that raced): counted here, whatever the command said */
+    uint64_t replays, replay_seq;
 };
 enum mgate { MG_SANITIZE, MG_DEBATE, MG_VALIDATORS, MG_QUARANTINE, MG_COUNT };
 enum mstatus { MS_CANDIDATE = 0, MS_ADMITTED, MS_REVOKED, MS_PURGED };

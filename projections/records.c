@@ -658,6 +658,8 @@ io_trip(struct io *io, void *r)
     io_u64(io, &x->used_ts);
     io_i64(io, &x->payload_ts);
     io_u64(io, &x->refused_seq);
+    io_u64(io, &x->replays);
+    io_u64(io, &x->replay_seq);
 }
 
 static void

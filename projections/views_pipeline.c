@@ -153,7 +153,9 @@ trip_fn(const void *rec)
 {
     const struct rec_trip *r = rec;
     return json_pack(
-        "{s:s, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "code",
+        "{s:s, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, "
+        "s:o}",
+        "code",
         r->code, "uses", (json_int_t)r->uses, "spent", (json_int_t)r->consumed,
         "refusals", (json_int_t)r->refusals, "used_seq",
         seq_or_null(r->used_seq), "used",
@@ -162,7 +164,8 @@ trip_fn(const void *rec)
         "plan", str_or_null(r->plan), "sig", str_or_null(r->sig), "refused_seq",
         seq_or_null(r->refused_seq), "refused_reason",
         str_or_null(r->refused_reason), "used_ns",
-        r->used_seq ? u64_json(r->used_ts) : json_null());
+        r->used_seq ? u64_json(r->used_ts) : json_null(), "replays",
+        (json_int_t)r->replays, "replay_seq", seq_or_null(r->replay_seq));
 }
 
 json_t *
