@@ -304,8 +304,8 @@ expect_exit 0 "export --plan" L export --plan P-0920 --out "$T/p.bundle"
 expect_err "export --plan selects the timeline" "wrote .*: $n events selected"
 expect_exit 0 "verify-bundle" "$LEDGER" verify-bundle "$T/p.bundle" \
     --trusted-key "$T/vkey"
-grep -q "^bundle OK: .*($n selected)" "$T/out" ||
-    fail "verify-bundle of the plan: $(tail -1 "$T/out")"
+grep -q "^bundle OK: .*($n selected)" "$T/err" ||
+    fail "verify-bundle of the plan: $(tail -1 "$T/err")"
 expect_exit 0 "export --plan --no-context" L export --plan P-0920 --no-context \
     --out "$T/p2.bundle"
 expect_exit 66 "export unknown plan" L export --plan P-nope --out "$T/x.bundle"
