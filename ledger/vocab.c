@@ -81,9 +81,9 @@ static const struct vtype vocab[] = {
     {"snapshot.taken", "snapshot*:s label:s reason:s plan:s"},
     {"snapshot.restored", "snapshot*:s label:s reason:s plan:s"},
     {"tripcode.used",
-     "code*:s plan:s reason:s ts:i key_id:s sig:s payload_sha256:s"},
+     "code*:s plan:s reason:s ts:i key_id:s sig:s"},
     {"tripcode.refused",
-     "code*:s plan:s reason:s ts:i key_id:s sig:s payload_sha256:s"},
+     "code*:s plan:s reason:s ts:i key_id:s sig:s"},
     {"memory.candidate", "item*:s hash*:s provenance*:o"},
     {"memory.gate",
      "item*:s gate*:s=sanitize|debate|validators|quarantine passed*:b "
