@@ -1476,7 +1476,7 @@ human_plan_one(struct cli *c, json_t *rows)
            (long long)json_integer_value(json_object_get(r, "snapshots")),
            (long long)json_integer_value(json_object_get(r, "tripcodes")));
     human_violations(c, r);
-    printf("timeline       ledger timeline --plan %s\n", js(r, "plan"));
+    printf("timeline       ledger timeline %s\n", js(r, "plan"));
 }
 
 static const struct cli_opt plans_opts[] = {

@@ -1026,7 +1026,7 @@ out:
 }
 
 static const struct cli_opt timeline_opts[] = {
-    CLI_BUNDLE_OPTS, CLI_ARG("RUN", "the run's id (as in `ledger runs`)", 0),
+    CLI_BUNDLE_OPTS, CLI_ARG("RUN", "the run's id (as in `ledger runs`), or a plan's (`ledger plans`)", 0),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_timeline = {
@@ -1043,7 +1043,10 @@ const struct cli_command cli_cmd_timeline = {
     "the view to start from when someone asks what happened to their "
     "request. With --bundle FILE it reads the timeline an `export --run` "
     "put in an evidence bundle, after verifying the bundle, with no ledger "
-    "at hand.",
+    "at hand. When no run has that id but a plan of the box's control "
+    "pipeline does (`ledger plans`), it prints the plan's story: its "
+    "states, steps, debates, snapshots, tripcodes and builds, with each "
+    "broken rule marked '!' under the event that broke it.",
     timeline_opts,
     CLI_OUT_BASIC,
     "ledger timeline r1\n"
