@@ -1637,7 +1637,7 @@ const struct cli_command cli_cmd_memory = {
     "failed gate or without provenance; docs/PROJECTIONS.md). With "
     "--revoked, the revoked and purged items. With ITEM, that item in "
     "detail with its provenance and every violation.\n\n"
-    "`ledger memory purge --prefix HEX --reason TEXT` erases the bodies of "
+    "Purging: `ledger memory purge --prefix HEX --reason TEXT` erases the bodies of "
     "the memory.candidate events of every item whose hash starts with HEX "
     "(through the same erasure as `ledger erase`: the log and bundles "
     "still verify) and records a memory.purged naming the items, in one "
