@@ -382,8 +382,9 @@ cmd_export(struct cli *c, int argc, char **argv)
         fprintf(stderr, "export: context of run %s left out (--no-context)\n",
                 run);
     else if (plan != NULL)
-        fprintf(stderr, "export: plan %s, %zu events%s (`ledger timeline %s`)\n",
-                plan, ncontext, no_context ? " (--no-context)" : "", plan);
+        fprintf(stderr,
+                "export: plan %s, %zu events%s (`ledger timeline %s`)\n", plan,
+                ncontext, no_context ? " (--no-context)" : "", plan);
     else if (run != NULL)
         fprintf(stderr,
                 "export: with the %zu context events of run %s (`ledger "

@@ -1119,7 +1119,8 @@ const struct cli_command cli_cmd_projections = {
     cmd_projections,
     "versions, positions and digests of the projections",
     "Lists the projections (packs, permissions, models, routes, promotions, "
-    "runs, and the control pipeline's plans, memory and builds): each one's code version, the last event it has applied, how "
+    "runs, and the control pipeline's plans, memory and builds): each one's "
+    "code version, the last event it has applied, how "
     "many records it holds, whether the stored copy is current, and the "
     "digest of its state, which `ledger rebuild --check` and bundles "
     "compare.",
@@ -1637,7 +1638,8 @@ const struct cli_command cli_cmd_memory = {
     "failed gate or without provenance; docs/PROJECTIONS.md). With "
     "--revoked, the revoked and purged items. With ITEM, that item in "
     "detail with its provenance and every violation.\n\n"
-    "Purging: `ledger memory purge --prefix HEX --reason TEXT` erases the bodies of "
+    "Purging: `ledger memory purge --prefix HEX --reason TEXT` erases the "
+    "bodies of "
     "the memory.candidate events of every item whose hash starts with HEX "
     "(through the same erasure as `ledger erase`: the log and bundles "
     "still verify) and records a memory.purged naming the items, in one "
@@ -1836,12 +1838,12 @@ human_gates(struct cli *c, json_t *o)
                 printf("  promotion at seq %s reverted at seq %s\n",
                        js(e, "seq"), js(e, "reverted_seq"));
             else if (json_object_get(e, "errors"))
-                printf("  promotion at seq %s: %lld error event(s), the "
-                       "first at seq %s\n",
-                       js(e, "seq"),
-                       (long long)json_integer_value(
-                           json_object_get(e, "errors")),
-                       js(e, "first_error_seq"));
+                printf(
+                    "  promotion at seq %s: %lld error event(s), the "
+                    "first at seq %s\n",
+                    js(e, "seq"),
+                    (long long)json_integer_value(json_object_get(e, "errors")),
+                    js(e, "first_error_seq"));
             else if (json_object_get(e, "inputs_digest"))
                 printf("  inputs %.16s: %.16s at seq %s, %.16s at seq %s\n",
                        js(e, "inputs_digest"), js(e, "first_digest"),
@@ -1864,8 +1866,7 @@ static const struct cli_opt gates_opts[] = {
     CLI_VALUE(OPT_SINCE, 'S', "since", "TIME",
               "judge only the events at or after TIME (as `ledger query -S` "
               "takes it: '-7d', 'yesterday', RFC 3339)"),
-    CLI_FLAG('c', 0, "check", "exit 1 when a gate fails"),
-    CLI_OPT_END};
+    CLI_FLAG('c', 0, "check", "exit 1 when a gate fails"), CLI_OPT_END};
 
 const struct cli_command cli_cmd_gates = {
     "gates",

@@ -1026,7 +1026,10 @@ out:
 }
 
 static const struct cli_opt timeline_opts[] = {
-    CLI_BUNDLE_OPTS, CLI_ARG("RUN", "the run's id (as in `ledger runs`), or a plan's (`ledger plans`)", 0),
+    CLI_BUNDLE_OPTS,
+    CLI_ARG("RUN",
+            "the run's id (as in `ledger runs`), or a plan's (`ledger plans`)",
+            0),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_timeline = {

@@ -467,9 +467,9 @@ success_gates(struct ldg_ledger *l, uint64_t at_size, json_t *box)
         }
     }
     if (!failed)
-        clause_add(&c, 0, NULL, "no success gate fails (%lld promotion(s))",
-                   (long long)json_integer_value(
-                       json_object_get(o, "promotions")));
+        clause_add(
+            &c, 0, NULL, "no success gate fails (%lld promotion(s))",
+            (long long)json_integer_value(json_object_get(o, "promotions")));
     (void)clause_emit(box, &c);
     json_decref(o);
 }

@@ -80,10 +80,8 @@ static const struct vtype vocab[] = {
                        "rule:s=agreement|judge|fail-closed"},
     {"snapshot.taken", "snapshot*:s label:s reason:s plan:s"},
     {"snapshot.restored", "snapshot*:s label:s reason:s plan:s"},
-    {"tripcode.used",
-     "code*:s plan:s reason:s ts:i key_id:s sig:s"},
-    {"tripcode.refused",
-     "code*:s plan:s reason:s ts:i key_id:s sig:s"},
+    {"tripcode.used", "code*:s plan:s reason:s ts:i key_id:s sig:s"},
+    {"tripcode.refused", "code*:s plan:s reason:s ts:i key_id:s sig:s"},
     {"memory.candidate", "item*:s hash*:s provenance*:o"},
     {"memory.gate",
      "item*:s gate*:s=sanitize|debate|validators|quarantine passed*:b "
@@ -373,10 +371,10 @@ static const struct {
 
 /* The prefix of each bit, in bit order. */
 static const char *const role_prefix[] = {
-    "host.",  "runtime.", "capacity.",  "model.", "pack.", "permission.",
-    "route.", "eval.",    "promotion.", "run.",   "x.",    "body.erased",
-    "plan.",  "debate.",  "snapshot.",  "tripcode.", "memory.", "build.",
-    "health.",
+    "host.",       "runtime.",    "capacity.", "model.",     "pack.",
+    "permission.", "route.",      "eval.",     "promotion.", "run.",
+    "x.",          "body.erased", "plan.",     "debate.",    "snapshot.",
+    "tripcode.",   "memory.",     "build.",    "health.",
 };
 
 static uint32_t

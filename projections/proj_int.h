@@ -457,11 +457,11 @@ struct rec_plan {
     char *plan, *intent, *plan_hash, *reason;
     uint8_t state; /* enum plan_state */
     uint64_t state_seq, first_seq, first_ts, last_seq, last_ts;
-    struct strlist path;    /* states in order (PROJ_LIST_MAX kept) */
-    uint64_t change_seq;    /* last PLAN state or step that changed things */
-    uint64_t verified_seq;  /* passing VERIFY after change_seq, or 0 */
-    uint64_t failed_seq;    /* failed VERIFY/SIMULATE awaiting ABORT, or 0 */
-    uint8_t debate;         /* enum debate_dec, latest debate.decided */
+    struct strlist path;   /* states in order (PROJ_LIST_MAX kept) */
+    uint64_t change_seq;   /* last PLAN state or step that changed things */
+    uint64_t verified_seq; /* passing VERIFY after change_seq, or 0 */
+    uint64_t failed_seq;   /* failed VERIFY/SIMULATE awaiting ABORT, or 0 */
+    uint8_t debate;        /* enum debate_dec, latest debate.decided */
     uint64_t debate_seq;
     char *debate_id;
     uint64_t debate_err_seq; /* an ERROR vote of debate_err_id */
@@ -478,8 +478,8 @@ struct rec_snap {
 struct rec_trip {
     char *code, *plan, *sig, *refused_reason;
     uint64_t uses, consumed, refusals;
-    uint64_t used_seq, used_ts;  /* the latest tripcode.used */
-    int64_t payload_ts;          /* its payload's ts (seconds) */
+    uint64_t used_seq, used_ts; /* the latest tripcode.used */
+    int64_t payload_ts;         /* its payload's ts (seconds) */
     uint64_t refused_seq;
     /* a tripcode.used whose signature or ts repeats an earlier use (two
      * verifies that raced): counted here, whatever the command said */
@@ -526,7 +526,6 @@ struct rec_blast {
 };
 /* The window after a promotion whose errors count against it. */
 #define GATE_ERROR_WINDOW_NS (600ull * 1000000000ull)
-
 
 /* Encodes rec of type rt into a malloc'd buffer. */
 int rec_encode(const struct rtype *rt, void *rec, uint8_t **out, size_t *len);

@@ -71,7 +71,7 @@ enum ldg_proj_view {
     LDG_VIEW_DOCTOR,
     /* the control pipeline (issue 34; docs/PROJECTIONS.md) */
     LDG_VIEW_PLANS,     /* filter: plan */
-    LDG_VIEW_SNAPSHOTS,
+    LDG_VIEW_SNAPSHOTS, /* all snapshots */
     LDG_VIEW_TRIPCODES, /* filter: code */
     LDG_VIEW_MEMORY,    /* filter: item */
     LDG_VIEW_GATES      /* one object; since_ns bounds the window */
