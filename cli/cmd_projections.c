@@ -1495,6 +1495,7 @@ const struct cli_command cli_cmd_plans = {
     "every violation: the seq of the event that broke a rule and the "
     "rule's name (illegal-transition, promote-without-verify, "
     "abort-on-failure, debate-not-accepted, debate-fail-closed, "
+    "debate-rounds, debate-agreement, "
     "step-after-abort, t2-without-snapshot, t3-without-tripcode, "
     "mutate-blue, after-end; docs/PROJECTIONS.md). With -o json each plan "
     "has a \"violations\" array, empty when it conforms.",
@@ -1673,6 +1674,17 @@ memory_purge(struct cli *c, const char *prefix, const char *reason, int all)
         snprintf(b, sizeof b, "%lld",
                  (long long)json_integer_value(json_object_get(rep, "seq")));
         json_object_set_new(rep, "seq", json_string(b));
+        {
+            /* sequence numbers are strings in -o json (docs/OUTPUT.md) */
+            json_t *er = json_array(), *x;
+            size_t i;
+            json_array_foreach(json_object_get(rep, "erased"), i, x)
+            {
+                snprintf(b, sizeof b, "%lld", (long long)json_integer_value(x));
+                json_array_append_new(er, json_string(b));
+            }
+            json_object_set_new(rep, "erased", er);
+        }
         cli_print_json(c, json_incref(rep));
     } else {
         size_t i;

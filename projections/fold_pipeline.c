@@ -243,17 +243,17 @@ fold_plan_state(struct pstate *ps, const struct penv *e,
             return rc;
         p->failed_seq = 0;
     }
-    if (to == PL_SIMULATE && p->debate != DD_ACCEPT) {
-        rc = p->debate == DD_NONE
+    if (to == PL_SIMULATE && p->debate.dec != DD_ACCEPT) {
+        rc = p->debate.dec == DD_NONE
                  ? viol_add(&p->viols, e->seq, "debate-not-accepted",
                             "SIMULATE without a debate.decided ACCEPT for "
                             "plan:%s since the plan was made",
                             p->plan)
                  : viol_add(&p->viols, e->seq, "debate-not-accepted",
                             "SIMULATE after debate %s decided %s at seq %llu",
-                            p->debate_id ? p->debate_id : "?",
-                            debate_name(p->debate),
-                            (unsigned long long)p->debate_seq);
+                            p->debate.id ? p->debate.id : "?",
+                            debate_name(p->debate.dec),
+                            (unsigned long long)p->debate.seq);
         if (rc < 0)
             return rc;
     }
@@ -273,8 +273,8 @@ fold_plan_state(struct pstate *ps, const struct penv *e,
     case PL_PLAN:
         p->change_seq = e->seq;
         p->verified_seq = 0;
-        p->debate = DD_NONE; /* a new plan needs its own debate */
-        p->debate_seq = 0;
+        p->debate.dec = DD_NONE; /* a new plan needs its own debate */
+        p->debate.seq = 0;
         break;
     case PL_SIMULATE:
     case PL_VERIFY:
@@ -479,10 +479,9 @@ fold_tripcode(struct pstate *ps, const struct penv *e,
     if (e->type == T_TRIPCODE_USED) {
         struct ldg_slice sig;
         int have_ts = ldg_body_view_int(b, "ts", &ts);
-        if (r->uses > 0 &&
-            ((ldg_body_view_str(b, "sig", &sig) && r->sig != NULL &&
-              sv_eq(sig, r->sig)) ||
-             (have_ts && ts <= r->payload_ts))) {
+        if (r->uses > 0 && ((ldg_body_view_str(b, "sig", &sig) &&
+                             r->sig != NULL && sv_eq(sig, r->sig)) ||
+                            (have_ts && ts <= r->payload_ts))) {
             r->replays++;
             r->replay_seq = e->seq;
         }
@@ -512,33 +511,64 @@ fold_tripcode(struct pstate *ps, const struct penv *e,
 
 /* ------------------------------------------------------------ debates -- */
 
+/*
+ * A debate on a plan or memory item: two models and a judge, at most two
+ * rounds, stopping early on agreement, failing closed on any ERROR. A vote
+ * past round 2 breaks "debate-rounds"; a decision by "agreement" when the
+ * debate's votes disagreed breaks "debate-agreement"; an ACCEPT after an
+ * ERROR vote breaks "debate-fail-closed".
+ */
 static int
 debate_into(const struct penv *e, const struct ldg_body_view *b,
-            struct viols *vs, uint8_t *dec, uint64_t *dec_seq, char **dec_id,
-            uint64_t *err_seq, char **err_id, const char *subject)
+            struct viols *vs, struct pdebate *d, const char *subject)
 {
-    struct ldg_slice d, id;
+    struct ldg_slice dec, id, rule;
+    int64_t round;
+    uint8_t v;
     int rc;
-    if (!ldg_body_view_str(b, "decision", &d) ||
+
+    if (!ldg_body_view_str(b, "decision", &dec) ||
         !ldg_body_view_str(b, "debate", &id))
         return 0;
+    v = debate_of(dec);
+    if (d->votes_id == NULL || !sv_eq(id, d->votes_id)) {
+        if ((rc = put_sv(&d->votes_id, id)) < 0)
+            return rc;
+        d->votes_mask = 0;
+    }
     if (e->type == T_DEBATE_VOTE) {
-        if (debate_of(d) == DD_ERROR) {
-            *err_seq = e->seq;
-            if ((rc = put_sv(err_id, id)) < 0)
+        if (v != DD_NONE)
+            d->votes_mask |= (uint8_t)(1u << v);
+        if (v == DD_ERROR) {
+            d->err_seq = e->seq;
+            if ((rc = put_sv(&d->err_id, id)) < 0)
                 return rc;
         }
+        if (ldg_body_view_int(b, "round", &round) && round > 2)
+            return viol_add(vs, e->seq, "debate-rounds",
+                            "debate %.*s on %s: a vote in round %lld (two "
+                            "rounds at most)",
+                            (int)id.n, id.p, subject, (long long)round);
         return 0;
     }
-    *dec = debate_of(d);
-    *dec_seq = e->seq;
-    if ((rc = put_sv(dec_id, id)) < 0)
+    d->dec = v;
+    d->seq = e->seq;
+    if ((rc = put_sv(&d->id, id)) < 0)
         return rc;
-    if (*dec == DD_ACCEPT && *err_id != NULL && sv_eq(id, *err_id))
+    if (ldg_body_view_str(b, "rule", &rule) && sv_eq(rule, "agreement") &&
+        (d->votes_mask & (1u << DD_ACCEPT)) &&
+        (d->votes_mask & (1u << DD_REJECT)) &&
+        (rc = viol_add(vs, e->seq, "debate-agreement",
+                       "debate %.*s on %s decided by agreement although its "
+                       "votes disagreed",
+                       (int)id.n, id.p, subject)) < 0)
+        return rc;
+    if (v == DD_ACCEPT && d->err_id != NULL && sv_eq(id, d->err_id))
         return viol_add(vs, e->seq, "debate-fail-closed",
                         "debate %.*s on %s decided ACCEPT after an ERROR "
                         "vote at seq %llu (a debate fails closed)",
-                        (int)id.n, id.p, subject, (unsigned long long)*err_seq);
+                        (int)id.n, id.p, subject,
+                        (unsigned long long)d->err_seq);
     return 0;
 }
 
@@ -587,7 +617,7 @@ fold_admit(const struct penv *e, struct rec_mitem *m)
     for (int g = 0; g < MG_COUNT; g++) {
         char rule[48];
         if (m->gate[g] == TRI_OK || (g == MG_DEBATE && m->gate[g] == TRI_NONE &&
-                                     m->debate == DD_ACCEPT))
+                                     m->debate.dec == DD_ACCEPT))
             continue;
         snprintf(rule, sizeof rule, "admitted-without-%s", mgates[g]);
         rc = m->gate[g] == TRI_FAIL
@@ -679,7 +709,7 @@ fold_memory(struct pstate *ps, const struct penv *e,
         m->gate_seq[g] = e->seq;
         for (int k = 0; passed && k < g; k++) {
             if (m->gate[k] == TRI_OK ||
-                (k == MG_DEBATE && m->debate == DD_ACCEPT))
+                (k == MG_DEBATE && m->debate.dec == DD_ACCEPT))
                 continue;
             if ((rc = viol_add(&m->viols, e->seq, "gate-out-of-order",
                                "%s passed before %s (Trace -> Sanitize -> "
@@ -724,17 +754,13 @@ fold_debate(struct pstate *ps, const struct penv *e,
             return ps->err;
         if ((p = plan_upd(ps, e, name)) == NULL)
             return ps->err ? ps->err : LDG_ENOMEM;
-        return debate_into(e, b, &p->viols, &p->debate, &p->debate_seq,
-                           &p->debate_id, &p->debate_err_seq, &p->debate_err_id,
-                           what);
+        return debate_into(e, b, &p->viols, &p->debate, what);
     }
     if ((ps->mask & (1u << P_MEMORY)) && subject_name(subj, "memory", &name)) {
         struct rec_mitem *m = mitem_upd(ps, name, e->seq);
         if (m == NULL)
             return ps->err ? ps->err : LDG_ENOMEM;
-        return debate_into(e, b, &m->viols, &m->debate, &m->debate_seq,
-                           &m->debate_id, &m->debate_err_seq, &m->debate_err_id,
-                           what);
+        return debate_into(e, b, &m->viols, &m->debate, what);
     }
     return 0;
 }

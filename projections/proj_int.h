@@ -453,6 +453,18 @@ enum plan_state {
     PL_ABORT
 };
 enum debate_dec { DD_NONE = 0, DD_ACCEPT, DD_REJECT, DD_ERROR };
+/* What a plan or memory item knows of the debates on it: the latest
+ * decision, the latest ERROR vote, and the decisions voted in the latest
+ * debate (a bit per enum debate_dec). */
+struct pdebate {
+    uint8_t dec; /* enum debate_dec of the latest debate.decided */
+    uint64_t seq;
+    char *id;
+    uint64_t err_seq; /* an ERROR vote of err_id */
+    char *err_id;
+    char *votes_id; /* the debate votes_mask is of */
+    uint8_t votes_mask;
+};
 struct rec_plan {
     char *plan, *intent, *plan_hash, *reason;
     uint8_t state; /* enum plan_state */
@@ -461,11 +473,7 @@ struct rec_plan {
     uint64_t change_seq;   /* last PLAN state or step that changed things */
     uint64_t verified_seq; /* passing VERIFY after change_seq, or 0 */
     uint64_t failed_seq;   /* failed VERIFY/SIMULATE awaiting ABORT, or 0 */
-    uint8_t debate;        /* enum debate_dec, latest debate.decided */
-    uint64_t debate_seq;
-    char *debate_id;
-    uint64_t debate_err_seq; /* an ERROR vote of debate_err_id */
-    char *debate_err_id;
+    struct pdebate debate;
     uint64_t steps, steps_ok, steps_failed, steps_skipped;
     uint64_t snapshots, tripcodes;
     uint64_t promoted_seq, aborted_seq;
@@ -494,11 +502,7 @@ struct rec_mitem {
     uint64_t candidate_seq, candidate_ts;
     uint8_t gate[MG_COUNT]; /* enum tri */
     uint64_t gate_seq[MG_COUNT];
-    uint8_t debate; /* enum debate_dec */
-    uint64_t debate_seq;
-    char *debate_id;
-    uint64_t debate_err_seq; /* an ERROR vote of debate_err_id */
-    char *debate_err_id;
+    struct pdebate debate;
     uint64_t admitted_seq, revoked_seq, purged_seq;
     char *reason; /* of the latest admit/revoke/purge */
     uint64_t last_seq;

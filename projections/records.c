@@ -596,6 +596,18 @@ io_viols(struct io *io, struct viols *x)
 }
 
 static void
+io_debate(struct io *io, struct pdebate *d)
+{
+    io_u8(io, &d->dec);
+    io_u64(io, &d->seq);
+    io_str(io, &d->id);
+    io_u64(io, &d->err_seq);
+    io_str(io, &d->err_id);
+    io_str(io, &d->votes_id);
+    io_u8(io, &d->votes_mask);
+}
+
+static void
 io_plan(struct io *io, void *r)
 {
     struct rec_plan *x = r;
@@ -613,11 +625,7 @@ io_plan(struct io *io, void *r)
     io_u64(io, &x->change_seq);
     io_u64(io, &x->verified_seq);
     io_u64(io, &x->failed_seq);
-    io_u8(io, &x->debate);
-    io_u64(io, &x->debate_seq);
-    io_str(io, &x->debate_id);
-    io_u64(io, &x->debate_err_seq);
-    io_str(io, &x->debate_err_id);
+    io_debate(io, &x->debate);
     io_u64(io, &x->steps);
     io_u64(io, &x->steps_ok);
     io_u64(io, &x->steps_failed);
@@ -677,11 +685,7 @@ io_mitem(struct io *io, void *r)
         io_u8(io, &x->gate[g]);
         io_u64(io, &x->gate_seq[g]);
     }
-    io_u8(io, &x->debate);
-    io_u64(io, &x->debate_seq);
-    io_str(io, &x->debate_id);
-    io_u64(io, &x->debate_err_seq);
-    io_str(io, &x->debate_err_id);
+    io_debate(io, &x->debate);
     io_u64(io, &x->admitted_seq);
     io_u64(io, &x->revoked_seq);
     io_u64(io, &x->purged_seq);

@@ -67,9 +67,9 @@ plan_json(const struct rec_plan *p)
     json_object_set_new(o, "end", tjson(p->last_ts));
     json_object_set_new(
         o, "debate",
-        debate_word(p->debate)
-            ? json_pack("{s:s, s:s?, s:o}", "decision", debate_word(p->debate),
-                        "debate", p->debate_id, "seq", u64_json(p->debate_seq))
+        debate_word(p->debate.dec)
+            ? json_pack("{s:s, s:s?, s:o}", "decision", debate_word(p->debate.dec),
+                        "debate", p->debate.id, "seq", u64_json(p->debate.seq))
             : json_null());
     json_object_set_new(o, "verified_seq", seq_or_null(p->verified_seq));
     json_object_set_new(o, "promoted_seq", seq_or_null(p->promoted_seq));
@@ -193,12 +193,12 @@ mitem_fn(const void *rec)
         const char *st = m->gate[g] == TRI_OK     ? "passed"
                          : m->gate[g] == TRI_FAIL ? "failed"
                                                   : NULL;
-        if (g == MG_DEBATE && st == NULL && m->debate == DD_ACCEPT)
+        if (g == MG_DEBATE && st == NULL && m->debate.dec == DD_ACCEPT)
             st = "passed"; /* by the debate's own decision */
         json_object_set_new(gates, mgate_name(g),
                             st ? json_pack("{s:s, s:o}", "status", st, "seq",
                                            u64_json(m->gate[g] ? m->gate_seq[g]
-                                                               : m->debate_seq))
+                                                               : m->debate.seq))
                                : json_null());
         if (st != NULL && strcmp(st, "passed") == 0)
             json_array_append_new(passed, json_string(mgate_name(g)));
@@ -215,9 +215,9 @@ mitem_fn(const void *rec)
     json_object_set_new(o, "passed", passed);
     json_object_set_new(
         o, "debate",
-        debate_word(m->debate)
-            ? json_pack("{s:s, s:s?, s:o}", "decision", debate_word(m->debate),
-                        "debate", m->debate_id, "seq", u64_json(m->debate_seq))
+        debate_word(m->debate.dec)
+            ? json_pack("{s:s, s:s?, s:o}", "decision", debate_word(m->debate.dec),
+                        "debate", m->debate.id, "seq", u64_json(m->debate.seq))
             : json_null());
     json_object_set_new(o, "admitted_seq", seq_or_null(m->admitted_seq));
     json_object_set_new(o, "revoked_seq", seq_or_null(m->revoked_seq));

@@ -44,6 +44,22 @@ L() { "$LEDGER" --dir "$D" "$@"; }
 # seq of the first event matching query terms
 seq_of() { L query -o json "$@" | jq -r '.seq' | head -1; }
 
+# ------------------------------------------------ a fresh, empty ledger --
+D=$T/fresh
+L init >/dev/null || { echo "FAIL: init"; exit 1; }
+for v in plans memory "memory --revoked" gates "tripcode list"; do
+    # shellcheck disable=SC2086
+    L $v >"$T/out" 2>"$T/err" || fail "fresh $v: exit $?"
+    [ -s "$T/err" ] && fail "fresh $v: $(cat "$T/err")"
+    # shellcheck disable=SC2086
+    L $v -o json >"$T/out" 2>"$T/err" || fail "fresh $v -o json"
+done
+L gates -o json >"$T/out"
+expect_jq "fresh gates" "$T/out" '.status + " " + (.promotions|tostring)' \
+    "unknown 0"
+L plans -o json >"$T/out"
+[ -s "$T/out" ] && fail "fresh plans -o json printed rows"
+
 D=$T/day
 sh "$ROOT/examples/pipeline/day.sh" "$LEDGER" "$D" "$T/ctl" ||
     { echo "FAIL: examples/pipeline/day.sh"; exit 1; }
@@ -193,6 +209,7 @@ expect_exit 0 "purge: one hash, two items" L memory purge --prefix ABCD0002 \
     --reason r -o json
 expect_jq "two items" "$T/out" '.items | join(",")' "m-b,m-c"
 expect_jq "two erasures" "$T/out" '.erased | length' 2
+expect_jq "seqs are strings" "$T/out" '[.seq, .erased[]] | map(type) | unique | join(",")' string
 expect_exit 0 "purge --all" L memory purge --prefix abcd --all --reason r
 L memory --revoked -o json >"$T/rev2.json"
 expect_jqs "all purged" "$T/rev2.json" '[.[].status] | unique | join(",")' \

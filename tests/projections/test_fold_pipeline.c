@@ -188,6 +188,53 @@ test_fold_pipeline__a_step_after_abort_and_a_fail_open_debate(void **st)
 }
 
 static void
+test_fold_pipeline__debates_have_two_rounds_and_agree_for_real(void **st)
+{
+    struct pstate *ps = fresh();
+    const struct rec_plan *p;
+    const struct rec_mitem *m;
+    (void)st;
+    state(ps, "P", "PLAN", NULL);
+    fold(ps, "debate.vote", NULL,
+         "{\"debate\":\"D\",\"subject\":\"plan:P\",\"round\":1,"
+         "\"model\":\"a\",\"decision\":\"ACCEPT\"}");
+    fold(ps, "debate.vote", NULL,
+         "{\"debate\":\"D\",\"subject\":\"plan:P\",\"round\":1,"
+         "\"model\":\"b\",\"decision\":\"REJECT\"}");
+    fold(ps, "debate.vote", NULL,
+         "{\"debate\":\"D\",\"subject\":\"plan:P\",\"round\":3,"
+         "\"model\":\"b\",\"decision\":\"ACCEPT\"}"); /* 4 */
+    fold(ps, "debate.decided", NULL,
+         "{\"debate\":\"D\",\"subject\":\"plan:P\",\"decision\":"
+         "\"ACCEPT\",\"rule\":\"agreement\"}"); /* 5 */
+    /* a new debate starts its own tally: agreement holds */
+    fold(ps, "debate.vote", NULL,
+         "{\"debate\":\"E\",\"subject\":\"plan:P\",\"round\":1,"
+         "\"model\":\"a\",\"decision\":\"ACCEPT\"}");
+    fold(ps, "debate.decided", NULL,
+         "{\"debate\":\"E\",\"subject\":\"plan:P\",\"decision\":"
+         "\"ACCEPT\",\"rule\":\"agreement\"}");
+    p = get(ps, P_PLANS, TAG_PLAN, "P");
+    assert_viol(&p->viols, 0, 4, "debate-rounds");
+    assert_viol(&p->viols, 1, 5, "debate-agreement");
+    assert_int_equal(p->viols.n, 2);
+    assert_int_equal(p->debate.dec, DD_ACCEPT);
+    assert_string_equal(p->debate.id, "E");
+    /* the same rules for a memory item */
+    fold(ps, "debate.vote", NULL,
+         "{\"debate\":\"M\",\"subject\":\"memory:x\",\"round\":1,"
+         "\"model\":\"a\",\"decision\":\"ERROR\"}"); /* 8 */
+    fold(ps, "debate.decided", NULL,
+         "{\"debate\":\"M\",\"subject\":\"memory:x\",\"decision\":"
+         "\"ACCEPT\",\"rule\":\"judge\"}"); /* 9 */
+    m = get(ps, P_MEMORY, TAG_MITEM, "x");
+    assert_non_null(m);
+    assert_viol(&m->viols, 0, 9, "debate-fail-closed");
+    assert_non_null(strstr(m->viols.v[0].detail, "at seq 8"));
+    ps_free(ps);
+}
+
+static void
 test_fold_pipeline__t2_needs_a_snapshot_taken_before_it(void **st)
 {
     struct pstate *ps = fresh();
@@ -412,6 +459,8 @@ main(void)
             test_fold_pipeline__each_rule_names_the_seq_that_broke_it),
         cmocka_unit_test(
             test_fold_pipeline__a_step_after_abort_and_a_fail_open_debate),
+        cmocka_unit_test(
+            test_fold_pipeline__debates_have_two_rounds_and_agree_for_real),
         cmocka_unit_test(
             test_fold_pipeline__t2_needs_a_snapshot_taken_before_it),
         cmocka_unit_test(test_fold_pipeline__one_accepted_tripcode_one_t3_step),
