@@ -318,14 +318,17 @@ disk_headroom(struct ldg_ledger *l, json_t *box)
 
 /* ------------------------------------ the control pipeline (issue 34) -- */
 
-/* A view of the pipeline's projections at at_size (NULL on error). */
+/* A view of the pipeline's projections at at_size, only its flagged rows
+ * when flagged (NULL on error). */
 static json_t *
-pipeline_view(struct ldg_ledger *l, enum ldg_proj_view view, uint64_t at_size)
+pipeline_view(struct ldg_ledger *l, enum ldg_proj_view view, uint64_t at_size,
+              int flagged)
 {
     struct ldg_view_opts vo;
     json_t *v = NULL;
     memset(&vo, 0, sizeof vo);
     vo.at_size = at_size;
+    vo.only_flagged = flagged;
     if (ldg_projections_view(l, view, &vo, &v) < 0)
         return NULL;
     return v;
@@ -338,17 +341,34 @@ jstr(const json_t *o, const char *k)
     return s ? s : "?";
 }
 
+/* Records the projection name holds at at_size (0 = now), or 0. */
+static long long
+proj_records(struct ldg_ledger *l, const char *name, uint64_t at_size)
+{
+    json_t *list = NULL, *o;
+    long long n = 0;
+    size_t i;
+    if (ldg_projections_list(l, at_size, &list) < 0)
+        return 0;
+    json_array_foreach(list, i, o) if (strcmp(jstr(o, "name"), name) == 0) n =
+        (long long)json_integer_value(json_object_get(o, "records"));
+    json_decref(list);
+    return n;
+}
+
 /* plans-conform: no plan broke a rule of the pipeline (docs/PROJECTIONS.md,
- * "plans"). Only when the log has plans. */
+ * "Control pipeline"). Only when the log has plans, snapshots or
+ * tripcodes. Reads only the plans with violations. */
 static void
 plans_conform(struct ldg_ledger *l, uint64_t at_size, json_t *box)
 {
-    json_t *rows = pipeline_view(l, LDG_VIEW_PLANS, at_size), *p;
+    json_t *rows = pipeline_view(l, LDG_VIEW_PLANS, at_size, 1), *p;
     struct clause c;
-    size_t i, bad = 0;
+    size_t i;
     char remedy[600];
 
-    if (rows == NULL || json_array_size(rows) == 0) {
+    if (rows == NULL || (json_array_size(rows) == 0 &&
+                         proj_records(l, "plans", at_size) == 0)) {
         json_decref(rows);
         return;
     }
@@ -356,9 +376,6 @@ plans_conform(struct ldg_ledger *l, uint64_t at_size, json_t *box)
     json_array_foreach(rows, i, p)
     {
         const json_t *v0 = json_array_get(json_object_get(p, "violations"), 0);
-        if (v0 == NULL)
-            continue;
-        bad++;
         snprintf(remedy, sizeof remedy, "ledger timeline %s", jstr(p, "plan"));
         clause_add(&c, 2, remedy,
                    "plan %s broke %lld rule(s) of the pipeline, first %s at "
@@ -368,25 +385,25 @@ plans_conform(struct ldg_ledger *l, uint64_t at_size, json_t *box)
                        json_object_get(p, "violations_total")),
                    jstr(v0, "rule"), jstr(v0, "seq"), jstr(v0, "detail"));
     }
-    if (bad == 0)
-        clause_add(&c, 0, NULL, "%zu plan(s), every one within the rules",
-                   json_array_size(rows));
+    if (json_array_size(rows) == 0)
+        clause_add(&c, 0, NULL, "no plan broke a rule of the pipeline");
     (void)clause_emit(box, &c);
     json_decref(rows);
 }
 
 /* memory-admission: every item in memory (admitted, not revoked or
  * purged) came through every gate with provenance. Only when the log has
- * memory items. */
+ * memory items. Reads only the items with violations. */
 static void
 memory_admission(struct ldg_ledger *l, uint64_t at_size, json_t *box)
 {
-    json_t *rows = pipeline_view(l, LDG_VIEW_MEMORY, at_size), *m;
+    json_t *rows = pipeline_view(l, LDG_VIEW_MEMORY, at_size, 1), *m;
     struct clause c;
-    size_t i, bad = 0, admitted = 0;
+    size_t i, bad = 0;
     char remedy[600];
 
-    if (rows == NULL || json_array_size(rows) == 0) {
+    if (rows == NULL || (json_array_size(rows) == 0 &&
+                         proj_records(l, "memory", at_size) == 0)) {
         json_decref(rows);
         return;
     }
@@ -395,10 +412,7 @@ memory_admission(struct ldg_ledger *l, uint64_t at_size, json_t *box)
     {
         const json_t *v0 = json_array_get(json_object_get(m, "violations"), 0);
         if (strcmp(jstr(m, "status"), "admitted") != 0)
-            continue;
-        admitted++;
-        if (v0 == NULL)
-            continue;
+            continue; /* revoked or purged: out of memory already */
         bad++;
         if (json_is_string(json_object_get(m, "hash")))
             snprintf(remedy, sizeof remedy,
@@ -419,9 +433,8 @@ memory_admission(struct ldg_ledger *l, uint64_t at_size, json_t *box)
     }
     if (bad == 0)
         clause_add(&c, 0, NULL,
-                   "%zu item(s) admitted, every one through sanitize, debate, "
-                   "validators and quarantine",
-                   admitted);
+                   "every item in memory came through sanitize, debate, "
+                   "validators and quarantine with provenance");
     (void)clause_emit(box, &c);
     json_decref(rows);
 }
@@ -432,7 +445,7 @@ memory_admission(struct ldg_ledger *l, uint64_t at_size, json_t *box)
 static void
 success_gates(struct ldg_ledger *l, uint64_t at_size, json_t *box)
 {
-    json_t *o = pipeline_view(l, LDG_VIEW_GATES, at_size), *g;
+    json_t *o = pipeline_view(l, LDG_VIEW_GATES, at_size, 0), *g;
     struct clause c;
     size_t i;
     int failed = 0;
@@ -560,9 +573,14 @@ ldg_doctor_run(struct ldg_ledger *l, const struct ldg_doctor_opts *opts,
     (void)projections_current(l, opts->at_size, box);
     if (opts->at_size == 0 && disk_headroom(l, box) == 0)
         disk_answered(box);
-    plans_conform(l, size, box);
-    memory_admission(l, size, box);
-    success_gates(l, size, box);
+    {
+        /* the control pipeline's clauses, at the doctor's size (0: the
+         * store, read without a replay) */
+        uint64_t at = opts->at_size ? size : 0;
+        plans_conform(l, at, box);
+        memory_admission(l, at, box);
+        success_gates(l, at, box);
+    }
     /* The verdict: the packs that count (active ones, or the one asked
      * for), then the box clauses that bear on them. */
     {

@@ -921,7 +921,7 @@ ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
         v = view_runs(ps, f);
         break;
     case LDG_VIEW_PLANS:
-        v = view_plans(ps, f);
+        v = view_plans(ps, f, o->only_flagged);
         break;
     case LDG_VIEW_SNAPSHOTS:
         v = view_snapshots(ps);
@@ -930,7 +930,7 @@ ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
         v = view_tripcodes(ps, f);
         break;
     case LDG_VIEW_MEMORY:
-        v = view_memory(ps, f);
+        v = view_memory(ps, f, o->only_flagged);
         break;
     case LDG_VIEW_GATES:
         v = view_gates(ps, o->since_ns);
@@ -1070,7 +1070,7 @@ ldg_projections_state_json(struct ldg_ledger *l, uint64_t at_size, json_t **out)
     {
         /* the control pipeline's plans, when the log has any (a bundle
          * of a box without them is as before) */
-        json_t *plans = view_plans(ps, NULL);
+        json_t *plans = view_plans(ps, NULL, 0);
         if (json_array_size(plans) > 0)
             json_object_set_new(o, "plans", plans);
         else

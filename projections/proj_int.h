@@ -729,10 +729,11 @@ int fold_pipeline(struct pstate *ps, const struct penv *e,
  * build.promoted counts against it. */
 int fold_build_errors(struct pstate *ps, const struct penv *e,
                       const struct ldg_body_view *b);
-json_t *view_plans(struct pstate *ps, const char *only);
+/* flagged: only the rows with violations */
+json_t *view_plans(struct pstate *ps, const char *only, int flagged);
 json_t *view_snapshots(struct pstate *ps);
 json_t *view_tripcodes(struct pstate *ps, const char *only);
-json_t *view_memory(struct pstate *ps, const char *only);
+json_t *view_memory(struct pstate *ps, const char *only, int flagged);
 json_t *view_gates(struct pstate *ps, uint64_t since_ns);
 
 /* ------------------------------------------------------------- engine.c -- */

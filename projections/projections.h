@@ -83,6 +83,10 @@ struct ldg_view_opts {
     ldg_projections_progress_fn progress; /* for --at replays; may be NULL */
     void *progress_ctx;
     uint64_t since_ns; /* LDG_VIEW_GATES: events at or after this time */
+    int only_flagged;  /* LDG_VIEW_PLANS, LDG_VIEW_MEMORY: only the rows
+                        * with violations (the doctor's question; a
+                        * filter that names a row without any gives
+                        * LDG_ENOTFOUND) */
 };
 
 /*

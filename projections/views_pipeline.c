@@ -88,10 +88,12 @@ plan_json(const struct rec_plan *p)
     return o;
 }
 
-/* One record of tag by key, or the whole list, as a JSON array. */
+/* One record of tag by key, or the whole list, as a JSON array; with
+ * keep, only the records it says yes to (the others cost a decode, no
+ * JSON). */
 static json_t *
 list_view(struct pstate *ps, enum proj_id proj, uint8_t tag, const char *only,
-          json_t *(*fn)(const void *rec))
+          json_t *(*fn)(const void *rec), int (*keep)(const void *rec))
 {
     struct pentry **v = NULL;
     size_t n = 0;
@@ -103,7 +105,7 @@ list_view(struct pstate *ps, enum proj_id proj, uint8_t tag, const char *only,
         struct ldg_slice s = {only, strlen(only)};
         size_t kl = pkey(key, tag, &s, 1);
         const void *r = ps_get(ps, proj, key, kl);
-        if (r != NULL)
+        if (r != NULL && (keep == NULL || keep(r)))
             json_array_append_new(a, fn(r));
         return a;
     }
@@ -112,7 +114,8 @@ list_view(struct pstate *ps, enum proj_id proj, uint8_t tag, const char *only,
         return NULL;
     }
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, fn(v[i]->rec));
+        if (keep == NULL || keep(v[i]->rec))
+            json_array_append_new(a, fn(v[i]->rec));
     free(v);
     return a;
 }
@@ -123,10 +126,17 @@ plan_fn(const void *r)
     return plan_json(r);
 }
 
-json_t *
-view_plans(struct pstate *ps, const char *only)
+static int
+plan_flagged(const void *r)
 {
-    return list_view(ps, P_PLANS, TAG_PLAN, only, plan_fn);
+    return ((const struct rec_plan *)r)->viols.total > 0;
+}
+
+json_t *
+view_plans(struct pstate *ps, const char *only, int flagged)
+{
+    return list_view(ps, P_PLANS, TAG_PLAN, only, plan_fn,
+                     flagged ? plan_flagged : NULL);
 }
 
 static json_t *
@@ -145,7 +155,7 @@ snap_fn(const void *rec)
 json_t *
 view_snapshots(struct pstate *ps)
 {
-    return list_view(ps, P_PLANS, TAG_SNAP, NULL, snap_fn);
+    return list_view(ps, P_PLANS, TAG_SNAP, NULL, snap_fn, NULL);
 }
 
 static json_t *
@@ -171,7 +181,7 @@ trip_fn(const void *rec)
 json_t *
 view_tripcodes(struct pstate *ps, const char *only)
 {
-    return list_view(ps, P_PLANS, TAG_TRIP, only, trip_fn);
+    return list_view(ps, P_PLANS, TAG_TRIP, only, trip_fn, NULL);
 }
 
 static const char *
@@ -230,10 +240,17 @@ mitem_fn(const void *rec)
     return o;
 }
 
-json_t *
-view_memory(struct pstate *ps, const char *only)
+static int
+mitem_flagged(const void *r)
 {
-    return list_view(ps, P_MEMORY, TAG_MITEM, only, mitem_fn);
+    return ((const struct rec_mitem *)r)->viols.total > 0;
+}
+
+json_t *
+view_memory(struct pstate *ps, const char *only, int flagged)
+{
+    return list_view(ps, P_MEMORY, TAG_MITEM, only, mitem_fn,
+                     flagged ? mitem_flagged : NULL);
 }
 
 /* ------------------------------------------------------------- gates -- */
