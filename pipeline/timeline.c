@@ -65,6 +65,20 @@ summary(const char *type, const json_t *b, char *buf, size_t cap)
         snprintf(buf, cap, "build %.200s %.20s%s%.10s",
                  bs(b, "artifact_digest"), type + 6,
                  json_object_get(b, "slot") ? " slot " : "", bs(b, "slot"));
+    } else if (strcmp(type, "key.added") == 0) {
+        char roles[256] = "";
+        size_t i, n = 0;
+        json_t *r;
+        json_array_foreach(json_object_get(b, "roles"), i, r)
+        {
+            int w = snprintf(roles + n, sizeof roles - n, "%s%s", i ? "," : "",
+                             json_string_value(r));
+            if (w < 0 || (size_t)w >= sizeof roles - n)
+                break;
+            n += (size_t)w;
+        }
+        snprintf(buf, cap, "key %.64s (id %.16s) added, roles %s",
+                 bs(b, "actor"), bs(b, "key_id"), n ? roles : "(any)");
     } else {
         char *t = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
         snprintf(buf, cap, "%.300s", t ? t : "");
@@ -119,6 +133,7 @@ struct tctx {
     const char *plan;
     const json_t *viols;
     json_t *ctx;    /* "subject=snapshot:S" / "subject=tripcode:C" terms */
+    json_t *keys;   /* key ids tripcode events verified with */
     json_t *events; /* the timeline's */
 };
 
@@ -129,8 +144,8 @@ add_ctx(json_t *ctx, const char *kind, const char *name)
     size_t i;
     json_t *x;
     snprintf(term, sizeof term, "subject=%s:%.250s", kind, name);
-    json_array_foreach(ctx, i, x) if (strcmp(json_string_value(x), term) == 0)
-        return 0;
+    json_array_foreach(ctx, i,
+                       x) if (strcmp(json_string_value(x), term) == 0) return 0;
     return json_array_append_new(ctx, json_string(term)) < 0 ? LDG_ENOMEM : 0;
 }
 
@@ -172,20 +187,104 @@ add_event(void *vc, const struct ldg_event *ev, const json_t *b)
     own = strcmp(ev->subject, subj) == 0 ||
           (b != NULL && strcmp(bs(b, "plan"), c->plan) == 0);
     summary(ev->type, b, detail, sizeof detail);
+    if (b != NULL && strncmp(ev->type, "tripcode.", 9) == 0 &&
+        json_is_string(json_object_get(b, "key_id"))) {
+        /* the controller key that signed the code: its key.added is
+         * context, so a bundle can re-check the signature offline */
+        json_t *x;
+        int seen = 0;
+        json_array_foreach(c->keys, i, x) seen |=
+            strcmp(json_string_value(x), bs(b, "key_id")) == 0;
+        if (!seen &&
+            json_array_append_new(c->keys, json_string(bs(b, "key_id"))) < 0)
+            return LDG_ENOMEM;
+    }
     snprintf(seq, sizeof seq, "%llu", (unsigned long long)ev->seq);
     json_array_foreach(c->viols, i, v) if (strcmp(bs(v, "seq"), seq) == 0)
         json_array_append(vs, v);
     o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "seq", seq, "time",
                   ldg_time_rfc3339_ns(when, sizeof when, ev->ts_ns), "type",
-                  ev->type, "kind", own ? "plan" : "context", "summary",
-                  detail, "violations", vs);
+                  ev->type, "kind", own ? "plan" : "context", "summary", detail,
+                  "violations", vs);
     if (o == NULL || json_array_append_new(c->events, o) < 0)
         return LDG_ENOMEM;
     return 0;
 }
 
+static int collect_plan(struct ldg_ledger *l, struct tctx *c);
+
+static int
+cmp_event(const void *a, const void *b)
+{
+    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    unsigned long long p = strtoull(bs(x, "seq"), NULL, 10);
+    unsigned long long q = strtoull(bs(y, "seq"), NULL, 10);
+    return p < q ? -1 : p > q;
+}
+
+/* Pass 3: the key.added of every controller key a tripcode event names,
+ * then the events back in log order. */
+static int
+add_keys(struct ldg_ledger *l, struct tctx *c)
+{
+    struct ldg_txn *t = NULL;
+    size_t n = json_array_size(c->keys), k = 0, i;
+    char *block = NULL, **terms = NULL;
+    json_t **v = NULL, *sorted;
+    int rc = 0;
+
+    if (n == 0)
+        return 0;
+    block = malloc(n * 32);
+    terms = calloc(n, sizeof *terms);
+    if (block == NULL || terms == NULL) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        goto out;
+    for (i = 0; i < n; i++) {
+        struct ldg_keyinfo ki;
+        if (ldg_key_info(t, json_string_value(json_array_get(c->keys, i)),
+                         &ki) < 0)
+            continue; /* an id the log does not know: nothing to add */
+        terms[k] = block + k * 32;
+        snprintf(terms[k], 32, "seq=%llu", (unsigned long long)ki.added_seq);
+        k++;
+    }
+    ldg_txn_abort(t);
+    if (k > 0 && (rc = each_event(l, terms, (int)k, add_event, c)) < 0)
+        goto out;
+    n = json_array_size(c->events);
+    if ((v = malloc((n ? n : 1) * sizeof *v)) == NULL ||
+        (sorted = json_array()) == NULL) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < n; i++)
+        v[i] = json_array_get(c->events, i);
+    qsort(v, n, sizeof *v, cmp_event);
+    for (i = 0; i < n; i++)
+        json_array_append(sorted, v[i]);
+    json_array_clear(c->events);
+    json_array_extend(c->events, sorted);
+    json_decref(sorted);
+out:
+    free(v);
+    free(terms);
+    free(block);
+    return rc;
+}
+
 static int
 collect(struct ldg_ledger *l, struct tctx *c)
+{
+    int rc = collect_plan(l, c);
+    return rc < 0 ? rc : add_keys(l, c);
+}
+
+static int
+collect_plan(struct ldg_ledger *l, struct tctx *c)
 {
     char t1[300], t2[300], plus[] = "+";
     char *base[3] = {t1, plus, t2}, **terms = NULL, *block = NULL;
@@ -244,8 +343,10 @@ ldg_pipeline_timeline(struct ldg_ledger *l, const char *plan, json_t **out)
         c.viols = json_object_get(p, "violations");
         c.events = events;
         c.ctx = json_array();
-        rc = c.ctx ? collect(l, &c) : LDG_ENOMEM;
+        c.keys = json_array();
+        rc = c.ctx && c.keys ? collect(l, &c) : LDG_ENOMEM;
         json_decref(c.ctx);
+        json_decref(c.keys);
     }
     if (rc == 0) {
         *out = json_pack("{s:s, s:O, s:O, s:O, s:o}", "plan", plan, "state",

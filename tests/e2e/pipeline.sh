@@ -310,7 +310,7 @@ grep -q "^!   broke mutate-blue" "$T/out" || fail "timeline P-0919: $(cat "$T/ou
 expect_exit 0 "timeline P-0920 -o json" L timeline P-0920 -o json
 expect_jq "P-0920 context" "$T/out" \
     '[.events[] | select(.kind=="context") | .type] | unique | join(",")' \
-    "snapshot.taken,tripcode.refused"
+    "key.added,snapshot.taken,tripcode.refused"
 expect_exit 66 "timeline unknown" L timeline P-nope
 expect_err "timeline unknown" "no run or plan"
 
@@ -323,6 +323,29 @@ expect_exit 0 "verify-bundle" "$LEDGER" verify-bundle "$T/p.bundle" \
     --trusted-key "$T/vkey"
 grep -q "^bundle OK: .*($n selected)" "$T/err" ||
     fail "verify-bundle of the plan: $(tail -1 "$T/err")"
+# offline, from the bundle alone: the tripcode the plan spent verifies
+# with the controller key the bundle carries (its key.added is context)
+if python3 -c 'import cryptography' 2>/dev/null; then
+    rm -rf "$T/px"
+    "$LEDGER" verify-bundle "$T/p.bundle" --trusted-key "$T/vkey" \
+        --extract "$T/px" >/dev/null 2>&1 || fail "extract the plan bundle"
+    python3 - "$T/px" <<'PY' || fail "the tripcode does not verify offline"
+import json, os, sys
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+d = sys.argv[1]
+bodies = {}
+for f in os.listdir(d + "/bodies"):
+    b = json.load(open(d + "/bodies/" + f))["fields"]
+    bodies[int(f.split(".")[0])] = {k: v["value"] for k, v in b.items()}
+keys = {b["key_id"]: b["public_key"] for b in bodies.values() if "public_key" in b}
+used = [b for b in bodies.values() if "sig" in b and b.get("plan") == "P-0920"
+        and "reason" not in b]
+assert len(used) == 1, used
+u = used[0]
+pk = Ed25519PublicKey.from_public_bytes(bytes.fromhex(keys[u["key_id"]]))
+pk.verify(bytes.fromhex(u["sig"]), ("%d|%s" % (u["ts"], u["code"])).encode())
+PY
+fi
 expect_exit 0 "export --plan --no-context" L export --plan P-0920 --no-context \
     --out "$T/p2.bundle"
 expect_exit 66 "export unknown plan" L export --plan P-nope --out "$T/x.bundle"
