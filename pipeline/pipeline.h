@@ -131,7 +131,9 @@ int ldg_pipeline_purge(struct ldg_ledger *l, const char *prefix,
  * subject is plan:PLAN (its plan.* and the debate.* on it) or whose body
  * names it in "plan" (snapshots, tripcodes, builds) — kind "plan" — and,
  * kind "context", the events of the snapshots and tripcodes its steps
- * name, in log order. `export --plan` selects exactly these events.
+ * name and the key.added of each controller key a tripcode event names
+ * (so a bundle can re-check the signatures), in log order. `export
+ * --plan` selects exactly these events.
  * LDG_ENOTFOUND ("PLAN: no such plan") if the plans projection does not
  * know it. Cost: one indexed query over those events.
  */
