@@ -29,6 +29,9 @@ rm -f "$W/ctl.key" "$W/ctl.pub" "$W/code1" "$W/code2"
 "$L" --dir "$D" keys add controller --public-key @"$W/ctl.pub" \
     --roles controller >/dev/null
 "$L" --dir "$D" ingest "$here/day1.jsonl" 2>/dev/null
+# P-0920 is planned, debated, simulated and verified; its revert needs a
+# tripcode from the controller
+"$L" --dir "$D" ingest "$here/day2.jsonl" 2>/dev/null
 now=$(date +%s)
 "$L" tripcode sign --key "$W/ctl.key" --ts "$now" \
     RECOVERY:REVERT_SNAPSHOT::S-0917 >"$W/code1"
@@ -40,6 +43,6 @@ rc=0
 "$L" --dir "$D" tripcode verify --plan P-0920 @"$W/code2" >/dev/null \
     2>/dev/null || rc=$?
 [ "$rc" = 1 ] || { echo "day.sh: the second tripcode was not refused" >&2; exit 1; }
-"$L" --dir "$D" ingest "$here/day2.jsonl" 2>/dev/null
+"$L" --dir "$D" ingest "$here/day3.jsonl" 2>/dev/null
 "$L" --dir "$D" memory purge --prefix a9df53 \
     --reason "the user asked to forget it (ticket 88)" >/dev/null
