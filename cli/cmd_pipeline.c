@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
@@ -180,7 +181,10 @@ tripcode_verify(struct cli *c, const char *arg,
     if ((rc = read_text(c, arg, text, sizeof text)) != 0)
         return rc;
     if (ldg_pipeline_tripcode_parse(text, &t, err, sizeof err) < 0) {
-        cli_err(c, "%s", err);
+        if (arg[0] != '@' && strcmp(arg, "-") != 0 && access(arg, R_OK) == 0)
+            cli_err(c, "%s ('%s' is a file: give it as @%s)", err, arg, arg);
+        else
+            cli_err(c, "%s", err);
         return EX_DATAERR;
     }
     if ((rc = cli_open(c, 0, &l)) != 0)
