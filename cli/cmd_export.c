@@ -180,6 +180,8 @@ cmd_export(struct cli *c, int argc, char **argv)
     int no_context = 0, no_cosigned = 0;
     size_t ncontext = 0;
     const char *out = NULL, *run = NULL, *plan = NULL;
+    json_t *plan_tl = NULL;
+    char *plan_text = NULL;
     uint64_t v;
     int ch, rc, nterms = 0;
 
@@ -305,8 +307,11 @@ cmd_export(struct cli *c, int argc, char **argv)
     if (plan != NULL) {
         /* the plan's events and context: seq=A seq=B ... (cmd_pipeline.c) */
         if ((rc = cli_plan_terms(c, l, plan, no_context, CTX_TERM, &ctxterms,
-                                 &ncontext)) != 0)
+                                 &ncontext, &plan_tl, &plan_text)) != 0)
             goto out;
+        o.plan = plan;
+        o.plan_timeline = plan_tl;
+        o.plan_timeline_text = plan_text;
         all = calloc(ncontext + 1, sizeof *all);
         if (all == NULL) {
             rc = EX_OSERR;
@@ -421,6 +426,8 @@ out:
     free(cosigned);
     free(runterm);
     free(ctxterms);
+    json_decref(plan_tl);
+    free(plan_text);
     free(all);
     free(terms);
     ldg_close(l);

@@ -345,7 +345,6 @@ int
 cli_plan_timeline(struct cli *c, struct ldg_ledger *l, const char *plan)
 {
     json_t *tl = NULL;
-    char *text = NULL;
     int rc = ldg_pipeline_timeline(l, plan, &tl);
 
     if (rc == LDG_ENOTFOUND) {
@@ -360,12 +359,26 @@ cli_plan_timeline(struct cli *c, struct ldg_ledger *l, const char *plan)
         cli_err(c, "%s", m && m[0] ? m : ldg_strerror(rc));
         return cli_exit_code(rc);
     }
+    rc = cli_plan_timeline_json(c, tl);
+    json_decref(tl);
+    return rc;
+}
+
+int
+cli_plan_timeline_json(struct cli *c, json_t *tl)
+{
+    char *text = NULL;
+    int rc;
+
+    if (!json_is_object(tl)) {
+        cli_err(c, "the bundle's timeline.json has no plan timeline");
+        return EX_DATAERR;
+    }
     if (c->out != OUT_HUMAN) {
-        cli_print_json(c, tl);
+        cli_print_json(c, json_incref(tl));
         return EX_OK;
     }
     rc = ldg_pipeline_timeline_text(tl, &text);
-    json_decref(tl);
     if (rc < 0) {
         cli_err(c, "%s", ldg_strerror(rc));
         return cli_exit_code(rc);
@@ -385,7 +398,8 @@ cli_plan_timeline(struct cli *c, struct ldg_ledger *l, const char *plan)
 
 int
 cli_plan_terms(struct cli *c, struct ldg_ledger *l, const char *plan,
-               int no_context, size_t termsz, char **out, size_t *n)
+               int no_context, size_t termsz, char **out, size_t *n,
+               json_t **tlout, char **text)
 {
     json_t *tl = NULL, *e;
     size_t i;
@@ -393,15 +407,22 @@ cli_plan_terms(struct cli *c, struct ldg_ledger *l, const char *plan,
 
     *out = NULL;
     *n = 0;
+    *tlout = NULL;
+    *text = NULL;
+    if (rc == 0 && (rc = ldg_pipeline_timeline_text(tl, text)) < 0)
+        ldg_set_errmsg(l, "plan %s: %s", plan, ldg_strerror(rc));
     if (rc < 0) {
         const char *m = ldg_errmsg(l);
         cli_err(c, "%s", m && m[0] ? m : ldg_strerror(rc));
+        json_decref(tl);
         return cli_exit_code(rc);
     }
     *out = malloc((json_array_size(json_object_get(tl, "events")) + 1) *
                   termsz);
     if (*out == NULL) {
         json_decref(tl);
+        free(*text);
+        *text = NULL;
         return EX_OSERR;
     }
     json_array_foreach(json_object_get(tl, "events"), i, e)
@@ -413,6 +434,6 @@ cli_plan_terms(struct cli *c, struct ldg_ledger *l, const char *plan,
                  json_string_value(json_object_get(e, "seq")));
         (*n)++;
     }
-    json_decref(tl);
+    *tlout = tl;
     return 0;
 }

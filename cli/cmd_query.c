@@ -1101,6 +1101,14 @@ cmd_timeline(struct cli *c, int argc, char **argv)
         if ((rc = cli_bundle_read(c, &ba, &bc)) != 0)
             return rc;
         bt = bc->timeline;
+        if (bt != NULL && json_is_string(json_object_get(bt, "plan")) &&
+            strcmp(json_string_value(json_object_get(bt, "plan")),
+                   argv[a.ind]) == 0) {
+            /* export --plan's: the plan's story (cmd_pipeline.c) */
+            rc = cli_plan_timeline_json(c, json_object_get(bt, "timeline"));
+            ldg_export_contents_free(bc);
+            return rc;
+        }
         if (bt == NULL ||
             strcmp(json_string_value(json_object_get(bt, "run"))
                        ? json_string_value(json_object_get(bt, "run"))
@@ -1111,6 +1119,10 @@ cmd_timeline(struct cli *c, int argc, char **argv)
                         "bundle %s holds no timeline (`ledger export --run "
                         "R` writes one, unless something is redacted)",
                         ba.file);
+            else if (json_is_string(json_object_get(bt, "plan")))
+                cli_err(c, "bundle %s holds the timeline of plan %s, not of %s",
+                        ba.file, json_string_value(json_object_get(bt, "plan")),
+                        argv[a.ind]);
             else
                 cli_err(c,
                         "bundle %s holds the timeline of run %s, not of "

@@ -71,11 +71,16 @@ int cmd_tripcode(struct cli *c, int argc, char **argv);
 /* `ledger timeline PLAN` for a plan (no run of that name): the exit code,
  * or -1 if the log knows no such plan either. */
 int cli_plan_timeline(struct cli *c, struct ldg_ledger *l, const char *plan);
+/* Prints a plan's timeline given as JSON (from a bundle): the exit code. */
+int cli_plan_timeline_json(struct cli *c, json_t *tl);
 /* `export --plan PLAN`: "seq=N" terms (each in a termsz-byte slot of the
  * malloc'd *out) for the events of the plan's timeline (only its own with
- * no_context). 0 or an exit code (printed; 66 for an unknown plan). */
+ * no_context), and the timeline itself (*tl, json_decref) and as text
+ * (*text, free) for the bundle. 0 or an exit code (printed; 66 for an
+ * unknown plan). */
 int cli_plan_terms(struct cli *c, struct ldg_ledger *l, const char *plan,
-                   int no_context, size_t termsz, char **out, size_t *n);
+                   int no_context, size_t termsz, char **out, size_t *n,
+                   json_t **tl, char **text);
 extern const struct cli_command cli_cmd_tripcode;
 
 /* cli/cmd_evals.c — eval run, evals, promote, rollback */

@@ -346,6 +346,13 @@ pk = Ed25519PublicKey.from_public_bytes(bytes.fromhex(keys[u["key_id"]]))
 pk.verify(bytes.fromhex(u["sig"]), ("%d|%s" % (u["ts"], u["code"])).encode())
 PY
 fi
+# the receiving side: the plan's story from the bundle alone
+expect_exit 0 "timeline --bundle" L timeline P-0920 --bundle "$T/p.bundle" \
+    --trusted-key "$T/vkey"
+grep -q "^plan P-0920: PROMOTE" "$T/out" || fail "timeline --bundle: $(cat "$T/out")"
+expect_exit 66 "timeline --bundle, another plan" L timeline P-0919 \
+    --bundle "$T/p.bundle" --trusted-key "$T/vkey"
+expect_err "another plan" "holds the timeline of plan P-0920, not of P-0919"
 expect_exit 0 "export --plan --no-context" L export --plan P-0920 --no-context \
     --out "$T/p2.bundle"
 expect_exit 66 "export unknown plan" L export --plan P-nope --out "$T/x.bundle"
