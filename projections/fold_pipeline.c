@@ -89,6 +89,9 @@ subject_name(struct ldg_slice s, const char *kind, struct ldg_slice *out)
 }
 
 /* Adds a violation (the first PROJ_VIOL_MAX are kept, all are counted). */
+static int viol_add(struct viols *v, uint64_t seq, const char *rule,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 static int
 viol_add(struct viols *v, uint64_t seq, const char *rule, const char *fmt, ...)
 {
