@@ -58,7 +58,8 @@ const struct cli_command cli_cmd_tripcode = {
     "TS|CODE|SIG: TS seconds since the epoch, SIG the Ed25519 signature "
     "(128 hex digits) over the bytes \"TS|CODE\" by the controller's key "
     "(docs/VOCABULARY.md, with a test vector).\n\n"
-    "Verifying: `ledger tripcode verify` checks one against the controller keys enrolled in "
+    "Verifying: `ledger tripcode verify` checks one against the controller "
+    "keys enrolled in "
     "the log (`ledger keys add NAME --public-key @FILE --roles controller`: "
     "the controller holds its secret), then its expiry, replay (the same "
     "signature again, or a TS not after the code's last use) and cooldown "
@@ -68,7 +69,8 @@ const struct cli_command cli_cmd_tripcode = {
     "is in the log. A T3 plan.step names the code in its \"tripcode\" "
     "field, and each accepted use authorises one such step (`ledger "
     "plans`).\n\n"
-    "Signing: `ledger tripcode sign` makes one with a key file, for tests and for a "
+    "Signing: `ledger tripcode sign` makes one with a key file, for tests and "
+    "for a "
     "controller without its own tooling; it needs no ledger.",
     tripcode_opts,
     CLI_OUT_BASIC,
@@ -417,8 +419,8 @@ cli_plan_terms(struct cli *c, struct ldg_ledger *l, const char *plan,
         json_decref(tl);
         return cli_exit_code(rc);
     }
-    *out = malloc((json_array_size(json_object_get(tl, "events")) + 1) *
-                  termsz);
+    *out =
+        malloc((json_array_size(json_object_get(tl, "events")) + 1) * termsz);
     if (*out == NULL) {
         json_decref(tl);
         free(*text);
