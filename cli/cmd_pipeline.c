@@ -239,18 +239,19 @@ tripcode_list(struct cli *c)
     if (c->out != OUT_HUMAN) {
         json_array_foreach(rows, i, r) cli_print_json(c, json_incref(r));
     } else {
-        printf("%-36s %4s %5s %4s %-9s %s\n", "CODE", "USES", "SPENT", "REF",
-               "LAST_USE", "LAST REFUSAL");
+        printf("%-34s %4s %5s %4s %4s %-8s %s\n", "CODE", "USES", "SPENT",
+               "REPL", "REF", "LAST_USE", "LAST REFUSAL");
         json_array_foreach(rows, i, r)
         {
             const char *us = json_string_value(json_object_get(r, "used_seq"));
             const char *why =
                 json_string_value(json_object_get(r, "refused_reason"));
             printf(
-                "%-36s %4lld %5lld %4lld %-9s %s\n",
+                "%-34s %4lld %5lld %4lld %4lld %-8s %s\n",
                 json_string_value(json_object_get(r, "code")),
                 (long long)json_integer_value(json_object_get(r, "uses")),
                 (long long)json_integer_value(json_object_get(r, "spent")),
+                (long long)json_integer_value(json_object_get(r, "replays")),
                 (long long)json_integer_value(json_object_get(r, "refusals")),
                 us ? us : "-", why ? why : "-");
         }
