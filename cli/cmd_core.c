@@ -1734,7 +1734,9 @@ static const struct cli_opt keys_opts[] = {
     CLI_VALUE('r', 0, "roles", "R,...",
               "with add: the event types the key may sign, as roles: host, "
               "runtime, capacity, model, pack, permission, route, eval, "
-              "promotion, run, x, erase, sensor, control-plane, any "
+              "promotion, run, x, erase, sensor, control-plane, plan, "
+              "debate, snapshot, tripcode, memory, build, health, "
+              "controller, any "
               "(docs/FORMAT.md, Key roles; none: any actor type)"),
     CLI_VALUE('R', 0, "reason", "TEXT", "with revoke (required): why"),
     CLI_VALUE(OPT_PUBKEY, 0, "public-key", "KEY",

@@ -102,6 +102,9 @@ static const struct cli_opt export_opts[] = {
     CLI_VALUE('S', 'S', "since", "TIME", "events at or after TIME"),
     CLI_VALUE('U', 'U', "until", "TIME", "events at or before TIME"),
     CLI_VALUE('r', 0, "run", "R", "the events of run R"),
+    CLI_VALUE(302, 0, "plan", "PLAN",
+              "the events of the control pipeline's plan PLAN and its "
+              "context, as `ledger timeline PLAN` shows them"),
     CLI_VALUE('R', 0, "redact", "FIELD,...",
               "withhold these body fields (their hashes stay, so the "
               "bundle still verifies)"),
@@ -135,7 +138,7 @@ static const struct cli_opt export_opts[] = {
              "leave out the witnesses' cosigned checkpoint the box keeps "
              "(bundles carry it by default)"),
     CLI_FLAG('K', 0, "no-context",
-             "with --run: only the run's own events, not the context "
+             "with --run or --plan: only its own events, not the context "
              "`ledger timeline` shows with them"),
     CLI_ARG("MATCH", "query terms, as `ledger query` takes them",
             CLI_OPTIONAL | CLI_REPEAT),
@@ -181,7 +184,9 @@ cmd_export(struct cli *c, int argc, char **argv)
     char **all = NULL;
     int no_context = 0, no_cosigned = 0;
     size_t ncontext = 0;
-    const char *out = NULL, *run = NULL;
+    const char *out = NULL, *run = NULL, *plan = NULL;
+    json_t *plan_tl = NULL;
+    char *plan_text = NULL;
     uint64_t v;
     int ch, rc, nterms = 0;
 
@@ -200,6 +205,9 @@ cmd_export(struct cli *c, int argc, char **argv)
             break;
         case 'r':
             run = val;
+            break;
+        case 302:
+            plan = val;
             break;
         case 'K':
             no_context = 1;
@@ -272,6 +280,9 @@ cmd_export(struct cli *c, int argc, char **argv)
         return EX_USAGE;
     }
     nterms = argc - a.ind;
+    if (plan != NULL && (run != NULL || nterms > 0))
+        return cli_usage_err(c, "--plan selects by itself: no --run or "
+                                "MATCH terms with it");
     terms = calloc((size_t)nterms + 2, sizeof *terms);
     if (terms == NULL)
         return EX_OSERR;
@@ -301,6 +312,24 @@ cmd_export(struct cli *c, int argc, char **argv)
     }
     if ((rc = cli_open(c, 1, &l)) != 0)
         goto out;
+    if (plan != NULL) {
+        /* the plan's events and context: seq=A seq=B ... (cmd_pipeline.c) */
+        if ((rc = cli_plan_terms(c, l, plan, no_context, CTX_TERM, &ctxterms,
+                                 &ncontext, &plan_tl, &plan_text)) != 0)
+            goto out;
+        o.plan = plan;
+        o.plan_timeline = plan_tl;
+        o.plan_timeline_text = plan_text;
+        all = calloc(ncontext + 1, sizeof *all);
+        if (all == NULL) {
+            rc = EX_OSERR;
+            goto out;
+        }
+        for (size_t i = 0; i < ncontext; i++)
+            all[i] = ctxterms + i * CTX_TERM;
+        o.terms = all;
+        o.nterms = (int)ncontext;
+    }
     if (run != NULL && !no_context) {
         /* the run's context as its own OR group: + seq=A seq=B ... */
         if ((rc = context_terms(c, l, run, &ctxterms, &ncontext)) != 0)
@@ -365,6 +394,10 @@ cmd_export(struct cli *c, int argc, char **argv)
     if (run != NULL && no_context)
         fprintf(stderr, "export: context of run %s left out (--no-context)\n",
                 run);
+    else if (plan != NULL)
+        fprintf(stderr,
+                "export: plan %s, %zu events%s (`ledger timeline %s`)\n", plan,
+                ncontext, no_context ? " (--no-context)" : "", plan);
     else if (run != NULL)
         fprintf(stderr,
                 "export: with the %zu context events of run %s (`ledger "
@@ -401,6 +434,8 @@ out:
     free(cosigned);
     free(runterm);
     free(ctxterms);
+    json_decref(plan_tl);
+    free(plan_text);
     free(all);
     free(terms);
     ldg_close(l);

@@ -1027,7 +1027,10 @@ out:
 }
 
 static const struct cli_opt timeline_opts[] = {
-    CLI_BUNDLE_OPTS, CLI_ARG("RUN", "the run's id (as in `ledger runs`)", 0),
+    CLI_BUNDLE_OPTS,
+    CLI_ARG("RUN",
+            "the run's id (as in `ledger runs`), or a plan's (`ledger plans`)",
+            0),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_timeline = {
@@ -1044,7 +1047,10 @@ const struct cli_command cli_cmd_timeline = {
     "the view to start from when someone asks what happened to their "
     "request. With --bundle FILE it reads the timeline an `export --run` "
     "put in an evidence bundle, after verifying the bundle, with no ledger "
-    "at hand.",
+    "at hand. When no run has that id but a plan of the box's control "
+    "pipeline does (`ledger plans`), it prints the plan's story: its "
+    "states, steps, debates, snapshots, tripcodes and builds, with each "
+    "broken rule marked '!' under the event that broke it.",
     timeline_opts,
     CLI_OUT_BASIC,
     "ledger timeline r1\n"
@@ -1096,6 +1102,14 @@ cmd_timeline(struct cli *c, int argc, char **argv)
         if ((rc = cli_bundle_read(c, &ba, &bc)) != 0)
             return rc;
         bt = bc->timeline;
+        if (bt != NULL && json_is_string(json_object_get(bt, "plan")) &&
+            strcmp(json_string_value(json_object_get(bt, "plan")),
+                   argv[a.ind]) == 0) {
+            /* export --plan's: the plan's story (cmd_pipeline.c) */
+            rc = cli_plan_timeline_json(c, json_object_get(bt, "timeline"));
+            ldg_export_contents_free(bc);
+            return rc;
+        }
         if (bt == NULL ||
             strcmp(json_string_value(json_object_get(bt, "run"))
                        ? json_string_value(json_object_get(bt, "run"))
@@ -1106,6 +1120,10 @@ cmd_timeline(struct cli *c, int argc, char **argv)
                         "bundle %s holds no timeline (`ledger export --run "
                         "R` writes one, unless something is redacted)",
                         ba.file);
+            else if (json_is_string(json_object_get(bt, "plan")))
+                cli_err(c, "bundle %s holds the timeline of plan %s, not of %s",
+                        ba.file, json_string_value(json_object_get(bt, "plan")),
+                        argv[a.ind]);
             else
                 cli_err(c,
                         "bundle %s holds the timeline of run %s, not of "
@@ -1134,6 +1152,14 @@ cmd_timeline(struct cli *c, int argc, char **argv)
         goto out;
     }
     rc = ldg_query_timeline(t, argv[a.ind], &tl);
+    if (rc == LDG_ENOTFOUND) {
+        /* not a run: a plan of the control pipeline (cmd_pipeline.c)? */
+        int prc = cli_plan_timeline(c, l, argv[a.ind]);
+        if (prc >= 0) {
+            rc = prc;
+            goto out;
+        }
+    }
     if (rc < 0) {
         cli_err(c, "%s", ldg_errmsg(l));
         rc = rc == LDG_EBADINPUT ? EX_USAGE : cli_exit_code(rc);

@@ -60,6 +60,29 @@ extern const struct cli_command cli_cmd_packs, cli_cmd_permissions,
     cli_cmd_models, cli_cmd_routes, cli_cmd_promotions, cli_cmd_runs,
     cli_cmd_doctor, cli_cmd_projections, cli_cmd_rebuild;
 
+/* cli/cmd_projections.c — the control pipeline (issue 34) */
+int cmd_plans(struct cli *c, int argc, char **argv);
+int cmd_memory(struct cli *c, int argc, char **argv);
+int cmd_gates(struct cli *c, int argc, char **argv);
+extern const struct cli_command cli_cmd_plans, cli_cmd_memory, cli_cmd_gates;
+
+/* cli/cmd_pipeline.c — tripcodes (issue 34) */
+int cmd_tripcode(struct cli *c, int argc, char **argv);
+/* `ledger timeline PLAN` for a plan (no run of that name): the exit code,
+ * or -1 if the log knows no such plan either. */
+int cli_plan_timeline(struct cli *c, struct ldg_ledger *l, const char *plan);
+/* Prints a plan's timeline given as JSON (from a bundle): the exit code. */
+int cli_plan_timeline_json(struct cli *c, json_t *tl);
+/* `export --plan PLAN`: "seq=N" terms (each in a termsz-byte slot of the
+ * malloc'd *out) for the events of the plan's timeline (only its own with
+ * no_context), and the timeline itself (*tl, json_decref) and as text
+ * (*text, free) for the bundle. 0 or an exit code (printed; 66 for an
+ * unknown plan). */
+int cli_plan_terms(struct cli *c, struct ldg_ledger *l, const char *plan,
+                   int no_context, size_t termsz, char **out, size_t *n,
+                   json_t **tl, char **text);
+extern const struct cli_command cli_cmd_tripcode;
+
 /* cli/cmd_evals.c — eval run, evals, promote, rollback */
 int cmd_eval(struct cli *c, int argc, char **argv);
 int cmd_evals(struct cli *c, int argc, char **argv);
@@ -110,6 +133,10 @@ extern const struct cli_command cli_cmd_witness, cli_cmd_publish,
     &cli_cmd_doctor, \
     &cli_cmd_projections, \
     &cli_cmd_rebuild, \
+    &cli_cmd_plans, \
+    &cli_cmd_memory, \
+    &cli_cmd_tripcode, \
+    &cli_cmd_gates, \
     &cli_cmd_eval, \
     &cli_cmd_evals, \
     &cli_cmd_promote, \

@@ -316,6 +316,177 @@ disk_headroom(struct ldg_ledger *l, json_t *box)
     return clause_emit(box, &c);
 }
 
+/* ------------------------------------ the control pipeline (issue 34) -- */
+
+/* A view of the pipeline's projections at at_size, only its flagged rows
+ * when flagged (NULL on error). */
+static json_t *
+pipeline_view(struct ldg_ledger *l, enum ldg_proj_view view, uint64_t at_size,
+              int flagged)
+{
+    struct ldg_view_opts vo;
+    json_t *v = NULL;
+    memset(&vo, 0, sizeof vo);
+    vo.at_size = at_size;
+    vo.only_flagged = flagged;
+    if (ldg_projections_view(l, view, &vo, &v) < 0)
+        return NULL;
+    return v;
+}
+
+static const char *
+jstr(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "?";
+}
+
+/* Records the projection name holds at at_size (0 = now), or 0. */
+static long long
+proj_records(struct ldg_ledger *l, const char *name, uint64_t at_size)
+{
+    json_t *list = NULL, *o;
+    long long n = 0;
+    size_t i;
+    if (ldg_projections_list(l, at_size, &list) < 0)
+        return 0;
+    json_array_foreach(list, i, o) if (strcmp(jstr(o, "name"), name) == 0) n =
+        (long long)json_integer_value(json_object_get(o, "records"));
+    json_decref(list);
+    return n;
+}
+
+/* plans-conform: no plan broke a rule of the pipeline (docs/PROJECTIONS.md,
+ * "Control pipeline"). Only when the log has plans, snapshots or
+ * tripcodes. Reads only the plans with violations. */
+static void
+plans_conform(struct ldg_ledger *l, uint64_t at_size, json_t *box)
+{
+    json_t *rows = pipeline_view(l, LDG_VIEW_PLANS, at_size, 1), *p;
+    struct clause c;
+    size_t i;
+    char remedy[600];
+
+    if (rows == NULL || (json_array_size(rows) == 0 &&
+                         proj_records(l, "plans", at_size) == 0)) {
+        json_decref(rows);
+        return;
+    }
+    clause_init(&c, "plans-conform");
+    json_array_foreach(rows, i, p)
+    {
+        const json_t *v0 = json_array_get(json_object_get(p, "violations"), 0);
+        snprintf(remedy, sizeof remedy, "ledger timeline %s", jstr(p, "plan"));
+        clause_add(&c, 2, remedy,
+                   "plan %s broke %lld rule(s) of the pipeline, first %s at "
+                   "seq %s: %s",
+                   jstr(p, "plan"),
+                   (long long)json_integer_value(
+                       json_object_get(p, "violations_total")),
+                   jstr(v0, "rule"), jstr(v0, "seq"), jstr(v0, "detail"));
+    }
+    if (json_array_size(rows) == 0)
+        clause_add(&c, 0, NULL, "no plan broke a rule of the pipeline");
+    (void)clause_emit(box, &c);
+    json_decref(rows);
+}
+
+/* memory-admission: every item in memory (admitted, not revoked or
+ * purged) came through every gate with provenance. Only when the log has
+ * memory items. Reads only the items with violations. */
+static void
+memory_admission(struct ldg_ledger *l, uint64_t at_size, json_t *box)
+{
+    json_t *rows = pipeline_view(l, LDG_VIEW_MEMORY, at_size, 1), *m;
+    struct clause c;
+    size_t i, bad = 0;
+    char remedy[600];
+
+    if (rows == NULL || (json_array_size(rows) == 0 &&
+                         proj_records(l, "memory", at_size) == 0)) {
+        json_decref(rows);
+        return;
+    }
+    clause_init(&c, "memory-admission");
+    json_array_foreach(rows, i, m)
+    {
+        const json_t *v0 = json_array_get(json_object_get(m, "violations"), 0);
+        if (strcmp(jstr(m, "status"), "admitted") != 0)
+            continue; /* revoked or purged: out of memory already */
+        bad++;
+        if (json_is_string(json_object_get(m, "hash")))
+            snprintf(remedy, sizeof remedy,
+                     "ledger memory purge --prefix %.16s --reason 'admitted "
+                     "outside the pipeline'",
+                     jstr(m, "hash"));
+        else
+            snprintf(remedy, sizeof remedy,
+                     "revoke it: record memory.revoked for item %s",
+                     jstr(m, "item"));
+        clause_add(&c, 2, remedy,
+                   "memory item %s is admitted but broke %lld rule(s), first "
+                   "%s at seq %s: %s",
+                   jstr(m, "item"),
+                   (long long)json_integer_value(
+                       json_object_get(m, "violations_total")),
+                   jstr(v0, "rule"), jstr(v0, "seq"), jstr(v0, "detail"));
+    }
+    if (bad == 0)
+        clause_add(&c, 0, NULL,
+                   "every item in memory came through sanitize, debate, "
+                   "validators and quarantine with provenance");
+    (void)clause_emit(box, &c);
+    json_decref(rows);
+}
+
+/* success-gates: no success gate fails (`ledger gates`). Only when the
+ * log has builds or promotions; a gate with nothing to judge is named in
+ * the detail but does not fail the clause. */
+static void
+success_gates(struct ldg_ledger *l, uint64_t at_size, json_t *box)
+{
+    json_t *o = pipeline_view(l, LDG_VIEW_GATES, at_size, 0), *g;
+    struct clause c;
+    size_t i;
+    int failed = 0;
+
+    if (o == NULL)
+        return;
+    if (strcmp(jstr(o, "status"), "unknown") == 0 &&
+        json_integer_value(json_object_get(o, "promotions")) == 0) {
+        json_decref(o); /* no promotion and nothing failing: nothing */
+        return;
+    }
+    clause_init(&c, "success-gates");
+    json_array_foreach(json_object_get(o, "gates"), i, g)
+    {
+        const char *st = jstr(g, "status");
+        json_t *v = json_object_get(g, "value");
+        char val[40];
+        if (json_is_real(v))
+            snprintf(val, sizeof val, "%.2f %%", json_real_value(v));
+        else if (json_is_integer(v))
+            snprintf(val, sizeof val, "%lld", (long long)json_integer_value(v));
+        else
+            snprintf(val, sizeof val, "-");
+        if (strcmp(st, "fail") == 0) {
+            clause_add(&c, 2, failed ? NULL : "ledger gates",
+                       "gate %s fails: %s against %s", jstr(g, "gate"), val,
+                       jstr(g, "threshold"));
+            failed = 1;
+        } else if (strcmp(st, "unknown") == 0) {
+            clause_add(&c, 0, NULL, "gate %s: nothing to judge yet",
+                       jstr(g, "gate"));
+        }
+    }
+    if (!failed)
+        clause_add(
+            &c, 0, NULL, "no success gate fails (%lld promotion(s))",
+            (long long)json_integer_value(json_object_get(o, "promotions")));
+    (void)clause_emit(box, &c);
+    json_decref(o);
+}
+
 /* A box clause's rank: ok 0, unknown 1, fail 2 (a failed box clause
  * degrades, it never blocks). */
 static int
@@ -339,7 +510,11 @@ static int
 box_clause_bears_on_a_pack(const char *name)
 {
     return name == NULL || (strcmp(name, "promotions-gated") != 0 &&
-                            strcmp(name, "runtimes-up") != 0);
+                            strcmp(name, "runtimes-up") != 0 &&
+                            /* the control pipeline's: the box's */
+                            strcmp(name, "plans-conform") != 0 &&
+                            strcmp(name, "memory-admission") != 0 &&
+                            strcmp(name, "success-gates") != 0);
 }
 
 /* disk-reported is unknown when no event reported free disk, but
@@ -398,6 +573,14 @@ ldg_doctor_run(struct ldg_ledger *l, const struct ldg_doctor_opts *opts,
     (void)projections_current(l, opts->at_size, box);
     if (opts->at_size == 0 && disk_headroom(l, box) == 0)
         disk_answered(box);
+    {
+        /* the control pipeline's clauses, at the doctor's size (0: the
+         * store, read without a replay) */
+        uint64_t at = opts->at_size ? size : 0;
+        plans_conform(l, at, box);
+        memory_admission(l, at, box);
+        success_gates(l, at, box);
+    }
     /* The verdict: the packs that count (active ones, or the one asked
      * for), then the box clauses that bear on them. */
     {

@@ -37,4 +37,23 @@ printf '(the verifier key, given to whoever checks bundles: %s)\n' \
 run export --run R-0001 --out "$D.bundle"
 run verify-bundle "$D.bundle" --trusted-key "$D.vkey"
 
+say "The box's control pipeline: a day of plans, tripcodes and memory (examples/pipeline)"
+P=$D-pipeline
+rm -rf "$P" "$P.ctl"
+sh "$here/pipeline/day.sh" "$L" "$P" "$P.ctl"
+prun() { printf '$ ledger %s\n' "$*" >&2; "$L" --dir "$P" "$@"; }
+prun plans
+say "P-0919 promoted without a passing verify: which events broke which rule?"
+prun timeline P-0919
+say "A tripcode used inside its cooldown was refused, and recorded"
+prun tripcode list
+say "note-42 was admitted past its gates, then purged by its hash prefix"
+prun memory --revoked
+prun gates || true
+say "The doctor flags the broken promises (exit 1: degraded)"
+prun verify
+rc=0
+prun doctor || rc=$?
+[ "$rc" -le 1 ] || exit "$rc"
+
 say "The demo ledger is in $D; try: $L --dir $D help"

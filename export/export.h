@@ -120,6 +120,13 @@ struct ldg_export_opts {
      * unless this is set, and then the bundle ships the envelope as it is
      * (docs/EXPORT.md, "--allow-envelope-disclosure"). */
     int allow_envelope_disclosure;
+    /* The control pipeline's plan the bundle is about (export --plan), or
+     * NULL, with its timeline as ldg_pipeline_timeline gives it and as
+     * text (both borrowed): SUMMARY.txt then carries the text and
+     * timeline.json {"plan", "timeline"} (unless something is redacted). */
+    const char *plan;
+    const json_t *plan_timeline;
+    const char *plan_timeline_text;
 };
 
 struct ldg_export_report {
@@ -280,7 +287,8 @@ struct ldg_bundle_contents {
     json_t *state;
     /* timeline.json, or NULL: {"run", "timeline" (ldg_query_timeline's
      * object at export), "doctor": [doctor views at the run's start and
-     * end]} — written by export --run when nothing is redacted. */
+     * end]} — written by export --run when nothing is redacted; or
+     * {"plan", "timeline"} by export --plan. */
     json_t *timeline;
     uint64_t checkpoint_size;
     char origin[LDG_ORIGIN_MAX + 1];

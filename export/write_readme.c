@@ -331,6 +331,26 @@ summary_run(struct ex *x, struct ldg_buf *b)
         doctor_points(x, s, e + 1 < x->cksize ? e + 1 : x->cksize);
 }
 
+/* The control pipeline's plan (export --plan): its timeline as the CLI
+ * computed it (pipeline/pipeline.h). Only when nothing is redacted. */
+static void
+summary_plan(struct ex *x, struct ldg_buf *b)
+{
+    const char *plan = x->o->plan;
+    if (x->o->nredact_fields > 0 || x->o->nredact_types > 0) {
+        ldg_buf_printf(b,
+                       "\nThe timeline of plan %s is left out: fields or "
+                       "bodies were redacted,\nand it would show them.\n",
+                       plan);
+        return;
+    }
+    ldg_buf_printf(b, "\nPlan %s, as `ledger timeline %s` shows it:\n\n",
+                   plan, plan);
+    ldg_buf_puts(b, x->o->plan_timeline_text);
+    x->timeline = json_pack("{s:s, s:O}", "plan", plan, "timeline",
+                            x->o->plan_timeline);
+}
+
 #define SUMMARY_LIST_MAX 200
 
 /* SUMMARY.txt: the bundle in words, for the person who receives it. */
@@ -430,6 +450,9 @@ ex_write_summary(struct ex *x, uint64_t now_ns)
     }
     if (o->run != NULL)
         summary_run(x, &b);
+    else if (o->plan != NULL && o->plan_timeline != NULL &&
+             o->plan_timeline_text != NULL)
+        summary_plan(x, &b);
     else if (x->state != NULL)
         json_decref(
             summary_doctor(x, &b, "Doctor at the checkpoint", x->cksize, NULL));

@@ -198,6 +198,24 @@ ldg_ed25519_verify_raw(const uint8_t sig[64], const void *msg, size_t n,
     return crypto_sign_verify_detached(sig, msg, n, pub) == 0 ? 0 : LDG_EBADSIG;
 }
 
+int
+ldg_key_sign_plain(const struct ldg_key *k, const void *msg, size_t n,
+                   uint8_t sig[64])
+{
+    if (sig == NULL || (msg == NULL && n > 0))
+        return LDG_EINVAL;
+    return ldg_ed25519_sign_raw(sig, msg, n, k);
+}
+
+int
+ldg_sig_verify_plain(const uint8_t pub[32], const void *msg, size_t n,
+                     const uint8_t sig[64])
+{
+    if (pub == NULL || sig == NULL || (msg == NULL && n > 0))
+        return LDG_EINVAL;
+    return ldg_ed25519_verify_raw(sig, msg, n, pub);
+}
+
 void
 ldg_keyed_hash16(uint8_t out[16], const uint8_t key[32], const void *msg,
                  size_t n)

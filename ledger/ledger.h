@@ -96,6 +96,14 @@ struct ldg_key {
 
 /* Fills key_id (17 bytes with NUL) from a public key. */
 void ldg_key_id(char key_id[LDG_KEYID_LEN + 1], const uint8_t pub[32]);
+/* Plain Ed25519 (no domain prefix: the caller's format fixes the signed
+ * bytes, e.g. a tripcode's "ts|code", docs/VOCABULARY.md): sig gets the
+ * signature of msg by k (LDG_EKEY for a public-only key); ldg_sig_verify
+ * returns 0 if sig is pub's over msg, LDG_EBADSIG if not. */
+int ldg_key_sign_plain(const struct ldg_key *k, const void *msg, size_t n,
+                       uint8_t sig[64]);
+int ldg_sig_verify_plain(const uint8_t pub[32], const void *msg, size_t n,
+                         const uint8_t sig[64]);
 /* Generates a new key named name. Caller frees with ldg_key_free. */
 int ldg_key_generate(struct ldg_key **out, const char *name);
 /* Deterministic key from a 32-byte seed (test vectors). */

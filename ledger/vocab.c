@@ -67,6 +67,35 @@ static const struct vtype vocab[] = {
     {"run.policy", "run*:s decision*:s=allow|deny rule*:s tool:s tier:s"},
     {"run.finished",
      "run*:s status*:s=ok|failed|aborted duration_ms:n error:s"},
+    /* The control pipeline (issue 34; VOCABULARY.md "Control pipeline"). */
+    {"plan.state",
+     "plan*:s state*:s=IDLE|PLAN|DEBATE_PLAN|SIMULATE|VERIFY|PROMOTE|ABORT "
+     "passed:b intent:s plan_hash:s reason:s"},
+    {"plan.step", "plan*:s step*:s tool*:s tier*:s=T0|T1|T2|T3 "
+                  "status*:s=ok|failed|skipped snapshot:s tripcode:s "
+                  "slot:s=blue|green duration_ms:n"},
+    {"debate.vote", "debate*:s subject*:s round*:i model*:s "
+                    "decision*:s=ACCEPT|REJECT|ERROR scores:o"},
+    {"debate.decided", "debate*:s subject*:s decision*:s=ACCEPT|REJECT|ERROR "
+                       "rule:s=agreement|judge|fail-closed"},
+    {"snapshot.taken", "snapshot*:s label:s reason:s plan:s"},
+    {"snapshot.restored", "snapshot*:s label:s reason:s plan:s"},
+    {"tripcode.used", "code*:s plan:s reason:s ts:i key_id:s sig:s"},
+    {"tripcode.refused", "code*:s plan:s reason:s ts:i key_id:s sig:s"},
+    {"memory.candidate", "item*:s hash*:s provenance*:o"},
+    {"memory.gate",
+     "item*:s gate*:s=sanitize|debate|validators|quarantine passed*:b "
+     "reason:s"},
+    {"memory.admitted", "item*:s reason:s"},
+    {"memory.revoked", "item*:s reason:s"},
+    {"memory.purged", "prefix*:s reason*:s items*:a erased:a"},
+    {"build.built", "artifact_digest*:s inputs_digest*:s sbom_digest:s "
+                    "plan:s slot:s=blue|green"},
+    {"build.promoted", "artifact_digest*:s sbom_digest:s plan:s "
+                       "slot:s=blue|green inputs_digest:s"},
+    {"build.reverted", "artifact_digest*:s sbom_digest:s plan:s "
+                       "slot:s=blue|green reason:s"},
+    {"health.probe", "target*:s status*:s=green|red seconds:n"},
 };
 
 static const struct vtype *
@@ -232,8 +261,33 @@ ldg_vocab_subject(const char *type, const json_t *body, char *buf, size_t cap)
     } order[] = {{"pack", "pack"},      {"model", "model"}, {"route", "route"},
                  {"target", NULL},      {"run", "run"},     {"key_id", "key"},
                  {"runtime", "runtime"}};
+    /* The control pipeline's types name their thing by a field of their
+     * own (issue 34): a plan, a memory item, a snapshot, a tripcode, a
+     * build's artifact, a debate's subject (already kind:name). */
+    static const struct {
+        const char *prefix, *field, *kind;
+    } pipeline[] = {{"plan.", "plan", "plan"},
+                    {"memory.", "item", "memory"},
+                    {"snapshot.", "snapshot", "snapshot"},
+                    {"tripcode.", "code", "tripcode"},
+                    {"build.", "artifact_digest", "build"},
+                    {"debate.", "subject", NULL}};
     int n;
-    (void)type;
+    for (size_t i = 0; body && type && i < sizeof pipeline / sizeof pipeline[0];
+         i++) {
+        const json_t *v;
+        if (strncmp(type, pipeline[i].prefix, strlen(pipeline[i].prefix)) != 0)
+            continue;
+        v = json_object_get(body, pipeline[i].field);
+        if (!json_is_string(v) || json_string_length(v) == 0)
+            break;
+        if (pipeline[i].kind == NULL)
+            n = snprintf(buf, cap, "%s", json_string_value(v));
+        else
+            n = snprintf(buf, cap, "%s:%s", pipeline[i].kind,
+                         json_string_value(v));
+        return n >= 0 && (size_t)n < cap ? 0 : LDG_ETOOBIG;
+    }
     for (size_t i = 0; body && i < sizeof order / sizeof order[0]; i++) {
         const json_t *v = json_object_get(body, order[i].field);
         if (!json_is_string(v) || json_string_length(v) == 0)
@@ -273,7 +327,15 @@ enum {
     R_RUN = 1u << 9,
     R_X = 1u << 10,
     R_ERASE = 1u << 11,
-    R_ALL = (1u << 12) - 1,
+    /* the control pipeline (issue 34) */
+    R_PLAN = 1u << 12,
+    R_DEBATE = 1u << 13,
+    R_SNAPSHOT = 1u << 14,
+    R_TRIPCODE = 1u << 15,
+    R_MEMORY = 1u << 16,
+    R_BUILD = 1u << 17,
+    R_HEALTH = 1u << 18,
+    R_ALL = (1u << 19) - 1,
 };
 
 static const struct {
@@ -295,13 +357,24 @@ static const struct {
     {"sensor", R_HOST | R_RUNTIME | R_CAPACITY},
     {"control-plane",
      R_MODEL | R_PACK | R_PERMISSION | R_ROUTE | R_EVAL | R_PROMOTION},
+    {"plan", R_PLAN},
+    {"debate", R_DEBATE},
+    {"snapshot", R_SNAPSHOT},
+    {"tripcode", R_TRIPCODE},
+    {"memory", R_MEMORY},
+    {"build", R_BUILD},
+    {"health", R_HEALTH},
+    {"controller", R_PLAN | R_DEBATE | R_SNAPSHOT | R_TRIPCODE | R_MEMORY |
+                       R_BUILD | R_HEALTH},
     {"any", R_ALL},
 };
 
 /* The prefix of each bit, in bit order. */
 static const char *const role_prefix[] = {
-    "host.",  "runtime.", "capacity.",  "model.", "pack.", "permission.",
-    "route.", "eval.",    "promotion.", "run.",   "x.",    "body.erased",
+    "host.",       "runtime.",    "capacity.", "model.",     "pack.",
+    "permission.", "route.",      "eval.",     "promotion.", "run.",
+    "x.",          "body.erased", "plan.",     "debate.",    "snapshot.",
+    "tripcode.",   "memory.",     "build.",    "health.",
 };
 
 static uint32_t
@@ -357,7 +430,8 @@ const char *
 ldg_roles_names(void)
 {
     return "host, runtime, capacity, model, pack, permission, route, eval, "
-           "promotion, run, x, erase, sensor, control-plane, any";
+           "promotion, run, x, erase, sensor, control-plane, plan, debate, "
+           "snapshot, tripcode, memory, build, health, controller, any";
 }
 
 int

@@ -920,6 +920,21 @@ ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
     case LDG_VIEW_RUNS:
         v = view_runs(ps, f);
         break;
+    case LDG_VIEW_PLANS:
+        v = view_plans(ps, f, o->only_flagged);
+        break;
+    case LDG_VIEW_SNAPSHOTS:
+        v = view_snapshots(ps);
+        break;
+    case LDG_VIEW_TRIPCODES:
+        v = view_tripcodes(ps, f);
+        break;
+    case LDG_VIEW_MEMORY:
+        v = view_memory(ps, f, o->only_flagged);
+        break;
+    case LDG_VIEW_GATES:
+        v = view_gates(ps, o->since_ns);
+        break;
     case LDG_VIEW_DOCTOR:
         v = doctor_state_json(ps, f);
         if (v != NULL) {
@@ -957,9 +972,14 @@ ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
         goto out;
     if (view == LDG_VIEW_RUNS && (rc = add_signers(t, v, "started_seq")) < 0)
         goto out;
-    if (f != NULL && view != LDG_VIEW_DOCTOR && json_array_size(v) == 0) {
+    if (f != NULL && view != LDG_VIEW_DOCTOR && view != LDG_VIEW_GATES &&
+        json_array_size(v) == 0) {
         ldg_set_errmsg(l, "%s: no such %s", f,
-                       view == LDG_VIEW_RUNS ? "run" : "pack");
+                       view == LDG_VIEW_RUNS        ? "run"
+                       : view == LDG_VIEW_PLANS     ? "plan"
+                       : view == LDG_VIEW_MEMORY    ? "memory item"
+                       : view == LDG_VIEW_TRIPCODES ? "tripcode"
+                                                    : "pack");
         rc = LDG_ENOTFOUND;
     } else if (f != NULL && view == LDG_VIEW_DOCTOR &&
                json_array_size(json_object_get(v, "packs")) == 0) {
@@ -1047,6 +1067,15 @@ ldg_projections_state_json(struct ldg_ledger *l, uint64_t at_size, json_t **out)
     json_object_set_new(o, "routes", routes);
     json_object_set_new(o, "promotions", promos);
     json_object_set_new(o, "doctor", doc);
+    {
+        /* the control pipeline's plans, when the log has any (a bundle
+         * of a box without them is as before) */
+        json_t *plans = view_plans(ps, NULL, 0);
+        if (json_array_size(plans) > 0)
+            json_object_set_new(o, "plans", plans);
+        else
+            json_decref(plans);
+    }
     json_object_set_new(o, "note", note ? json_string(note) : json_null());
     *out = o;
 out:

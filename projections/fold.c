@@ -1312,6 +1312,8 @@ fold_event(struct pstate *ps, const struct penv *e,
         break;
     case T_ROUTE_DECISION:
         rc = fold_decision(ps, e, b);
+        if (rc == 0)
+            rc = fold_build_errors(ps, e, b); /* errors after a promotion */
         break;
     case T_EVAL_RESULT:
         rc = fold_eval_result(ps, e, b);
@@ -1328,8 +1330,12 @@ fold_event(struct pstate *ps, const struct penv *e,
     case T_RUN_FINISHED:
         if (m & (1u << P_RUNS))
             rc = fold_run(ps, e, b);
+        if (rc == 0 && e->type == T_RUN_FINISHED)
+            rc = fold_build_errors(ps, e, b); /* errors after a promotion */
         break;
     default:
+        if (e->type >= T_PLAN_STATE && e->type < T_COUNT)
+            rc = fold_pipeline(ps, e, b); /* fold_pipeline.c */
         break;
     }
     if (rc == 0 && (m & (1u << P_RUNS)) && e->run.n > 0 &&

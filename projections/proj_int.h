@@ -41,6 +41,9 @@
 #define V_PROMOTIONS 1
 #define V_RUNS 1
 #define V_DOCTOR 1
+#define V_PLANS 1  /* the control pipeline (issue 34): plans, snapshots, */
+#define V_MEMORY 1 /* tripcodes; memory items; builds and success gates */
+#define V_BUILDS 1
 
 enum proj_id {
     P_PACKS,
@@ -49,6 +52,9 @@ enum proj_id {
     P_ROUTES,
     P_PROMOTIONS,
     P_RUNS,
+    P_PLANS,
+    P_MEMORY,
+    P_BUILDS,
     P_COUNT
 };
 #define P_ALL ((1u << P_COUNT) - 1)
@@ -107,6 +113,24 @@ enum ev_type {
     T_RUN_POLICY,
     T_RUN_FINISHED,
     T_BODY_ERASED,
+    /* the control pipeline (issue 34) */
+    T_PLAN_STATE,
+    T_PLAN_STEP,
+    T_DEBATE_VOTE,
+    T_DEBATE_DECIDED,
+    T_SNAPSHOT_TAKEN,
+    T_SNAPSHOT_RESTORED,
+    T_TRIPCODE_USED,
+    T_TRIPCODE_REFUSED,
+    T_MEMORY_CANDIDATE,
+    T_MEMORY_GATE,
+    T_MEMORY_ADMITTED,
+    T_MEMORY_REVOKED,
+    T_MEMORY_PURGED,
+    T_BUILD_BUILT,
+    T_BUILD_PROMOTED,
+    T_BUILD_REVERTED,
+    T_HEALTH_PROBE,
     T_COUNT
 };
 enum ev_type ev_type_of(const char *type, size_t len);
@@ -185,6 +209,14 @@ void io_strlist(struct io *io, struct strlist *l);
 #define TAG_PTARGET 't' /* promotions:  target                      */
 #define TAG_PHIST 'h'   /* promotions:  target \0 seq(8 BE)         */
 #define TAG_RUN 'u'     /* runs:        run                         */
+#define TAG_PLAN 'l'    /* plans:       plan                        */
+#define TAG_SNAP 'n'    /* plans:       snapshot                    */
+#define TAG_TRIP 'c'    /* plans:       tripcode                    */
+#define TAG_MITEM 'i'   /* memory:      item                        */
+#define TAG_BPROMO 'b'  /* builds:      seq(8 BE) of build.promoted */
+#define TAG_BINPUT 'i'  /* builds:      inputs_digest               */
+#define TAG_BBLUE 'w'   /* builds:      seq(8 BE) of a write to Blue */
+#define TAG_BLAST 'x'   /* builds:      "last" (the latest promotion) */
 
 struct rtype {
     uint8_t tag;
@@ -195,7 +227,7 @@ struct rtype {
 };
 const struct rtype *rtype_of(enum proj_id p, uint8_t tag);
 /* Index of a record type in 0..RTYPE_COUNT-1. */
-#define RTYPE_COUNT 12
+#define RTYPE_COUNT 20
 int rtype_index(const struct rtype *rt);
 
 enum lifecycle { LC_INSTALLED = 1, LC_ENABLED, LC_DISABLED, LC_REMOVED };
@@ -396,6 +428,109 @@ struct rec_run {
     uint64_t first_failed_seq, first_deny_seq;
 };
 
+/* ---- the control pipeline (issue 34; fold_pipeline.c) ---- */
+
+/* A broken promise: the event that broke it and the rule's name. */
+struct pviol {
+    uint64_t seq;
+    char *rule, *detail;
+};
+#define PROJ_VIOL_MAX 64 /* violations kept per record (more are counted) */
+struct viols {
+    struct pviol *v;
+    uint32_t n;
+    uint64_t total; /* including those past PROJ_VIOL_MAX */
+};
+
+enum plan_state {
+    PL_NONE = 0,
+    PL_IDLE,
+    PL_PLAN,
+    PL_DEBATE_PLAN,
+    PL_SIMULATE,
+    PL_VERIFY,
+    PL_PROMOTE,
+    PL_ABORT
+};
+enum debate_dec { DD_NONE = 0, DD_ACCEPT, DD_REJECT, DD_ERROR };
+/* What a plan or memory item knows of the debates on it: the latest
+ * decision, the latest ERROR vote, and the decisions voted in the latest
+ * debate (a bit per enum debate_dec). */
+struct pdebate {
+    uint8_t dec; /* enum debate_dec of the latest debate.decided */
+    uint64_t seq;
+    char *id;
+    uint64_t err_seq; /* an ERROR vote of err_id */
+    char *err_id;
+    char *votes_id; /* the debate votes_mask is of */
+    uint8_t votes_mask;
+};
+struct rec_plan {
+    char *plan, *intent, *plan_hash, *reason;
+    uint8_t state; /* enum plan_state */
+    uint64_t state_seq, first_seq, first_ts, last_seq, last_ts;
+    struct strlist path;   /* states in order (PROJ_LIST_MAX kept) */
+    uint64_t change_seq;   /* last PLAN state or step that changed things */
+    uint64_t verified_seq; /* passing VERIFY after change_seq, or 0 */
+    uint64_t failed_seq;   /* failed VERIFY/SIMULATE awaiting ABORT, or 0 */
+    struct pdebate debate;
+    uint64_t steps, steps_ok, steps_failed, steps_skipped;
+    uint64_t snapshots, tripcodes;
+    uint64_t promoted_seq, aborted_seq;
+    struct viols viols;
+};
+struct rec_snap {
+    char *snapshot, *label, *plan, *reason;
+    uint64_t taken_seq, taken_ts, restored_seq, restores;
+};
+struct rec_trip {
+    char *code, *plan, *sig, *refused_reason;
+    uint64_t uses, consumed, refusals;
+    uint64_t used_seq, used_ts; /* the latest tripcode.used */
+    int64_t payload_ts;         /* its payload's ts (seconds) */
+    uint64_t refused_seq;
+    /* a tripcode.used whose signature or ts repeats an earlier use (two
+     * verifies that raced): counted here, whatever the command said */
+    uint64_t replays, replay_seq;
+};
+enum mgate { MG_SANITIZE, MG_DEBATE, MG_VALIDATORS, MG_QUARANTINE, MG_COUNT };
+enum mstatus { MS_CANDIDATE = 0, MS_ADMITTED, MS_REVOKED, MS_PURGED };
+struct rec_mitem {
+    char *item, *hash, *provenance; /* provenance: canonical JSON */
+    uint8_t status;                 /* enum mstatus */
+    uint8_t erased;                 /* its candidate body was erased */
+    uint64_t candidate_seq, candidate_ts;
+    uint8_t gate[MG_COUNT]; /* enum tri */
+    uint64_t gate_seq[MG_COUNT];
+    struct pdebate debate;
+    uint64_t admitted_seq, revoked_seq, purged_seq;
+    char *reason; /* of the latest admit/revoke/purge */
+    uint64_t last_seq;
+    struct viols viols;
+};
+struct rec_bpromo {
+    uint64_t seq, ts;
+    char *artifact, *sbom, *plan, *slot, *inputs;
+    uint64_t reverted_seq;
+    uint64_t errors; /* error events in the window after it */
+    uint64_t first_error_seq;
+};
+struct rec_binput {
+    char *inputs, *first_digest;
+    uint64_t first_seq, first_ts, builds, differ;
+    char *differ_digest;
+    uint64_t differ_seq, differ_ts;
+};
+struct rec_bblue {
+    uint64_t seq, ts;
+    char *type, *what, *plan;
+};
+struct rec_blast {
+    uint64_t seq, ts; /* the latest build.promoted */
+};
+/* The window after a promotion whose errors count against it. */
+#define GATE_ERROR_WINDOW_NS (600ull * 1000000000ull)
+
 /* Encodes rec of type rt into a malloc'd buffer. */
 int rec_encode(const struct rtype *rt, void *rec, uint8_t **out, size_t *len);
 /* Decodes into a new calloc'd record. */
@@ -580,6 +715,26 @@ json_t *u64_json(uint64_t v);
 json_t *sv_json(const char *s);
 /* Canonical bytes of a JSON value: compact, keys sorted. */
 char *canonical_json(const json_t *v);
+
+/* ---------------------------------- fold_pipeline.c, views_pipeline.c -- */
+
+const char *plan_state_name(uint8_t s);
+const char *mgate_name(int g);
+/* Folds a pipeline event (plan.*, debate.*, snapshot.*, tripcode.*,
+ * memory.*, build.*, health.probe). */
+int fold_pipeline(struct pstate *ps, const struct penv *e,
+                  const struct ldg_body_view *b);
+/* An error event (route.decision outcome error, health.probe red,
+ * run.finished or plan.step failed) in the window after the latest
+ * build.promoted counts against it. */
+int fold_build_errors(struct pstate *ps, const struct penv *e,
+                      const struct ldg_body_view *b);
+/* flagged: only the rows with violations */
+json_t *view_plans(struct pstate *ps, const char *only, int flagged);
+json_t *view_snapshots(struct pstate *ps);
+json_t *view_tripcodes(struct pstate *ps, const char *only);
+json_t *view_memory(struct pstate *ps, const char *only, int flagged);
+json_t *view_gates(struct pstate *ps, uint64_t since_ns);
 
 /* ------------------------------------------------------------- engine.c -- */
 

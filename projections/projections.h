@@ -55,10 +55,11 @@ int ldg_projections_attach_progress(struct ldg_ledger *l,
                                     ldg_projections_progress_fn fn, void *ctx);
 
 /* Bit of the projection named name ("packs", "permissions", "models",
- * "routes", "promotions", "runs"), or 0 if unknown. */
+ * "routes", "promotions", "runs", "plans", "memory", "builds"), or 0 if
+ * unknown. */
 unsigned ldg_projections_bit(const char *name);
 /* All projection bits. */
-#define LDG_PROJECTIONS_ALL 0x3fu
+#define LDG_PROJECTIONS_ALL 0x1ffu
 
 enum ldg_proj_view {
     LDG_VIEW_PACKS,
@@ -67,7 +68,13 @@ enum ldg_proj_view {
     LDG_VIEW_ROUTES,
     LDG_VIEW_PROMOTIONS,
     LDG_VIEW_RUNS,
-    LDG_VIEW_DOCTOR
+    LDG_VIEW_DOCTOR,
+    /* the control pipeline (issue 34; docs/PROJECTIONS.md) */
+    LDG_VIEW_PLANS,     /* filter: plan */
+    LDG_VIEW_SNAPSHOTS, /* all snapshots */
+    LDG_VIEW_TRIPCODES, /* filter: code */
+    LDG_VIEW_MEMORY,    /* filter: item */
+    LDG_VIEW_GATES      /* one object; since_ns bounds the window */
 };
 
 struct ldg_view_opts {
@@ -75,6 +82,11 @@ struct ldg_view_opts {
     const char *filter; /* pack (packs, permissions, doctor) or run */
     ldg_projections_progress_fn progress; /* for --at replays; may be NULL */
     void *progress_ctx;
+    uint64_t since_ns; /* LDG_VIEW_GATES: events at or after this time */
+    int only_flagged;  /* LDG_VIEW_PLANS, LDG_VIEW_MEMORY: only the rows
+                        * with violations (the doctor's question; a
+                        * filter that names a row without any gives
+                        * LDG_ENOTFOUND) */
 };
 
 /*
@@ -136,7 +148,8 @@ int ldg_projections_check(struct ldg_ledger *l, unsigned mask,
 
 /*
  * The projected state for bundles: {"size": "N", "packs": [...],
- * "routes": [...], "promotions": [...], "doctor": {...}, "note": "<signed
+ * "routes": [...], "promotions": [...], "doctor": {...}, "plans": [...]
+ * (only when the log has plans), "note": "<signed
  * projection note for that size>" or null}. at_size 0 = current; N = the
  * state after the first N events (same as --at N-1).
  */

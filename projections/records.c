@@ -562,6 +562,188 @@ io_run(struct io *io, void *r)
     io_u64(io, &x->first_deny_seq);
 }
 
+/* ---- the control pipeline (issue 34) ---- */
+
+/* varint(n) ‖ n × (u64 seq ‖ str rule ‖ str detail) ‖ u64 total */
+static void
+io_viols(struct io *io, struct viols *x)
+{
+    uint32_t n = x->n;
+    io_u32(io, &n);
+    if (io->mode == IO_DEC) {
+        if (n > PROJ_VIOL_MAX) {
+            io->err = LDG_ECORRUPT;
+            return;
+        }
+        x->v = n ? io_alloc(io, n * sizeof *x->v) : NULL;
+        if (n && x->v == NULL) {
+            io->err = LDG_ENOMEM;
+            return;
+        }
+        x->n = n;
+    }
+    for (uint32_t i = 0; i < x->n && !io->err; i++) {
+        io_u64(io, &x->v[i].seq);
+        io_str(io, &x->v[i].rule);
+        io_str(io, &x->v[i].detail);
+    }
+    if (io->mode == IO_FREE) {
+        free(x->v);
+        x->v = NULL;
+        x->n = 0;
+    }
+    io_u64(io, &x->total);
+}
+
+static void
+io_debate(struct io *io, struct pdebate *d)
+{
+    io_u8(io, &d->dec);
+    io_u64(io, &d->seq);
+    io_str(io, &d->id);
+    io_u64(io, &d->err_seq);
+    io_str(io, &d->err_id);
+    io_str(io, &d->votes_id);
+    io_u8(io, &d->votes_mask);
+}
+
+static void
+io_plan(struct io *io, void *r)
+{
+    struct rec_plan *x = r;
+    io_str(io, &x->plan);
+    io_str(io, &x->intent);
+    io_str(io, &x->plan_hash);
+    io_str(io, &x->reason);
+    io_u8(io, &x->state);
+    io_u64(io, &x->state_seq);
+    io_u64(io, &x->first_seq);
+    io_u64(io, &x->first_ts);
+    io_u64(io, &x->last_seq);
+    io_u64(io, &x->last_ts);
+    io_strlist(io, &x->path);
+    io_u64(io, &x->change_seq);
+    io_u64(io, &x->verified_seq);
+    io_u64(io, &x->failed_seq);
+    io_debate(io, &x->debate);
+    io_u64(io, &x->steps);
+    io_u64(io, &x->steps_ok);
+    io_u64(io, &x->steps_failed);
+    io_u64(io, &x->steps_skipped);
+    io_u64(io, &x->snapshots);
+    io_u64(io, &x->tripcodes);
+    io_u64(io, &x->promoted_seq);
+    io_u64(io, &x->aborted_seq);
+    io_viols(io, &x->viols);
+}
+
+static void
+io_snap(struct io *io, void *r)
+{
+    struct rec_snap *x = r;
+    io_str(io, &x->snapshot);
+    io_str(io, &x->label);
+    io_str(io, &x->plan);
+    io_str(io, &x->reason);
+    io_u64(io, &x->taken_seq);
+    io_u64(io, &x->taken_ts);
+    io_u64(io, &x->restored_seq);
+    io_u64(io, &x->restores);
+}
+
+static void
+io_trip(struct io *io, void *r)
+{
+    struct rec_trip *x = r;
+    io_str(io, &x->code);
+    io_str(io, &x->plan);
+    io_str(io, &x->sig);
+    io_str(io, &x->refused_reason);
+    io_u64(io, &x->uses);
+    io_u64(io, &x->consumed);
+    io_u64(io, &x->refusals);
+    io_u64(io, &x->used_seq);
+    io_u64(io, &x->used_ts);
+    io_i64(io, &x->payload_ts);
+    io_u64(io, &x->refused_seq);
+    io_u64(io, &x->replays);
+    io_u64(io, &x->replay_seq);
+}
+
+static void
+io_mitem(struct io *io, void *r)
+{
+    struct rec_mitem *x = r;
+    io_str(io, &x->item);
+    io_str(io, &x->hash);
+    io_str(io, &x->provenance);
+    io_u8(io, &x->status);
+    io_u8(io, &x->erased);
+    io_u64(io, &x->candidate_seq);
+    io_u64(io, &x->candidate_ts);
+    for (int g = 0; g < MG_COUNT; g++) {
+        io_u8(io, &x->gate[g]);
+        io_u64(io, &x->gate_seq[g]);
+    }
+    io_debate(io, &x->debate);
+    io_u64(io, &x->admitted_seq);
+    io_u64(io, &x->revoked_seq);
+    io_u64(io, &x->purged_seq);
+    io_str(io, &x->reason);
+    io_u64(io, &x->last_seq);
+    io_viols(io, &x->viols);
+}
+
+static void
+io_bpromo(struct io *io, void *r)
+{
+    struct rec_bpromo *x = r;
+    io_u64(io, &x->seq);
+    io_u64(io, &x->ts);
+    io_str(io, &x->artifact);
+    io_str(io, &x->sbom);
+    io_str(io, &x->plan);
+    io_str(io, &x->slot);
+    io_str(io, &x->inputs);
+    io_u64(io, &x->reverted_seq);
+    io_u64(io, &x->errors);
+    io_u64(io, &x->first_error_seq);
+}
+
+static void
+io_binput(struct io *io, void *r)
+{
+    struct rec_binput *x = r;
+    io_str(io, &x->inputs);
+    io_str(io, &x->first_digest);
+    io_u64(io, &x->first_seq);
+    io_u64(io, &x->first_ts);
+    io_u64(io, &x->builds);
+    io_u64(io, &x->differ);
+    io_str(io, &x->differ_digest);
+    io_u64(io, &x->differ_seq);
+    io_u64(io, &x->differ_ts);
+}
+
+static void
+io_bblue(struct io *io, void *r)
+{
+    struct rec_bblue *x = r;
+    io_u64(io, &x->seq);
+    io_u64(io, &x->ts);
+    io_str(io, &x->type);
+    io_str(io, &x->what);
+    io_str(io, &x->plan);
+}
+
+static void
+io_blast(struct io *io, void *r)
+{
+    struct rec_blast *x = r;
+    io_u64(io, &x->seq);
+    io_u64(io, &x->ts);
+}
+
 static const struct rtype rtypes[] = {
     {TAG_PACK, P_PACKS, sizeof(struct rec_pack), io_pack, "pack"},
     {TAG_PERM, P_PERMISSIONS, sizeof(struct rec_perm), io_perm, "permission"},
@@ -576,6 +758,14 @@ static const struct rtype rtypes[] = {
      "target"},
     {TAG_PHIST, P_PROMOTIONS, sizeof(struct rec_phist), io_phist, "history"},
     {TAG_RUN, P_RUNS, sizeof(struct rec_run), io_run, "run"},
+    {TAG_PLAN, P_PLANS, sizeof(struct rec_plan), io_plan, "plan"},
+    {TAG_SNAP, P_PLANS, sizeof(struct rec_snap), io_snap, "snapshot"},
+    {TAG_TRIP, P_PLANS, sizeof(struct rec_trip), io_trip, "tripcode"},
+    {TAG_MITEM, P_MEMORY, sizeof(struct rec_mitem), io_mitem, "memory-item"},
+    {TAG_BPROMO, P_BUILDS, sizeof(struct rec_bpromo), io_bpromo, "promotion"},
+    {TAG_BINPUT, P_BUILDS, sizeof(struct rec_binput), io_binput, "inputs"},
+    {TAG_BBLUE, P_BUILDS, sizeof(struct rec_bblue), io_bblue, "blue-write"},
+    {TAG_BLAST, P_BUILDS, sizeof(struct rec_blast), io_blast, "last"},
 };
 
 _Static_assert(sizeof rtypes / sizeof rtypes[0] == RTYPE_COUNT,

@@ -69,6 +69,23 @@ static const struct {
     {"run.policy", T_RUN_POLICY},
     {"run.finished", T_RUN_FINISHED},
     {"body.erased", T_BODY_ERASED},
+    {"plan.state", T_PLAN_STATE},
+    {"plan.step", T_PLAN_STEP},
+    {"debate.vote", T_DEBATE_VOTE},
+    {"debate.decided", T_DEBATE_DECIDED},
+    {"snapshot.taken", T_SNAPSHOT_TAKEN},
+    {"snapshot.restored", T_SNAPSHOT_RESTORED},
+    {"tripcode.used", T_TRIPCODE_USED},
+    {"tripcode.refused", T_TRIPCODE_REFUSED},
+    {"memory.candidate", T_MEMORY_CANDIDATE},
+    {"memory.gate", T_MEMORY_GATE},
+    {"memory.admitted", T_MEMORY_ADMITTED},
+    {"memory.revoked", T_MEMORY_REVOKED},
+    {"memory.purged", T_MEMORY_PURGED},
+    {"build.built", T_BUILD_BUILT},
+    {"build.promoted", T_BUILD_PROMOTED},
+    {"build.reverted", T_BUILD_REVERTED},
+    {"health.probe", T_HEALTH_PROBE},
 };
 
 enum ev_type

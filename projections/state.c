@@ -31,6 +31,9 @@ const struct proj_def proj_defs[P_COUNT] = {
     {"routes", "proj.routes", V_ROUTES},
     {"promotions", "proj.promotions", V_PROMOTIONS},
     {"runs", "proj.runs", V_RUNS},
+    {"plans", "proj.plans", V_PLANS},
+    {"memory", "proj.memory", V_MEMORY},
+    {"builds", "proj.builds", V_BUILDS},
 };
 
 int

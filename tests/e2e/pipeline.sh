@@ -1,0 +1,387 @@
+#!/bin/sh
+# pipeline.sh — the control pipeline's evidence (issue 34) end to end, on
+# the example box day (examples/pipeline/day.sh): plans and their
+# violations by seq, memory items and the purge by hash prefix, tripcodes
+# (accepted, cooldown, replay, forged, expired, future, malformed, no
+# controller key), the success gates, the doctor's clauses, timeline PLAN,
+# export --plan checked by verify-bundle, rebuild --check; and the unhappy
+# paths: illegal transitions, unknown plans and items, purges with an
+# empty, non-hex, ambiguous or unmatched prefix, vocabulary refusals.
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/pipeline.XXXXXX") ||
+    exit 1
+trap 'rm -rf "$T"' EXIT
+nfail=0
+fail() {
+    echo "FAIL: $*"
+    nfail=$((nfail + 1))
+}
+# expect_exit CODE what command...
+expect_exit() {
+    want=$1
+    what=$2
+    shift 2
+    "$@" >"$T/out" 2>"$T/err"
+    got=$?
+    [ "$got" = "$want" ] ||
+        fail "$what: exit $got, want $want ($(head -c 300 "$T/err"))"
+}
+# expect_jq what JSON-file jq-filter expected
+expect_jq() {
+    got=$(jq -r "$3" <"$2" 2>&1)
+    [ "$got" = "$4" ] || fail "$1: $3 is '$got', want '$4'"
+}
+expect_jqs() {
+    got=$(jq -r -s "$3" <"$2" 2>&1)
+    [ "$got" = "$4" ] || fail "$1: $3 is '$got', want '$4'"
+}
+expect_err() { # what pattern: stderr of the last expect_exit names it
+    grep -q -- "$2" "$T/err" || fail "$1: stderr lacks '$2': $(cat "$T/err")"
+}
+L() { "$LEDGER" --dir "$D" "$@"; }
+# seq of the first event matching query terms
+seq_of() { L query -o json "$@" | jq -r '.seq' | head -1; }
+
+# ------------------------------------------------ a fresh, empty ledger --
+D=$T/fresh
+L init >/dev/null || { echo "FAIL: init"; exit 1; }
+for v in plans memory "memory --revoked" gates "tripcode list"; do
+    # shellcheck disable=SC2086
+    L $v >"$T/out" 2>"$T/err" || fail "fresh $v: exit $?"
+    [ -s "$T/err" ] && fail "fresh $v: $(cat "$T/err")"
+    # shellcheck disable=SC2086
+    L $v -o json >"$T/out" 2>"$T/err" || fail "fresh $v -o json"
+done
+L gates -o json >"$T/out"
+expect_jq "fresh gates" "$T/out" '.status + " " + (.promotions|tostring)' \
+    "unknown 0"
+L plans -o json >"$T/out"
+[ -s "$T/out" ] && fail "fresh plans -o json printed rows"
+
+D=$T/day
+sh "$ROOT/examples/pipeline/day.sh" "$LEDGER" "$D" "$T/ctl" ||
+    { echo "FAIL: examples/pipeline/day.sh"; exit 1; }
+
+# ------------------------------------------------------------- plans --
+L plans -o json >"$T/plans.json" || fail "plans"
+expect_jqs "plans" "$T/plans.json" '[.[].plan] | join(",")' \
+    "P-0917,P-0918,P-0919,P-0920"
+expect_jqs "plans" "$T/plans.json" '[.[].state] | join(",")' \
+    "PROMOTE,ABORT,PROMOTE,PROMOTE"
+expect_jqs "conforming plans" "$T/plans.json" \
+    '[.[] | select(.plan != "P-0919") | .violations | length] | add' 0
+expect_jq "P-0918 path" "$T/plans.json" \
+    'select(.plan=="P-0918") | .path | join(">")' \
+    "IDLE>PLAN>DEBATE_PLAN>SIMULATE>VERIFY>ABORT"
+s_blue=$(seq_of type=plan.step body.step=edit-router)
+s_prom=$(seq_of type=plan.state body.plan=P-0919 body.state=PROMOTE)
+s_t3=$(seq_of type=plan.step body.step=reimage)
+expect_jq "P-0919 violations" "$T/plans.json" \
+    'select(.plan=="P-0919") | [.violations[] | .seq + " " + .rule] | join(",")' \
+    "$s_blue mutate-blue,$s_prom promote-without-verify,$s_t3 t3-without-tripcode"
+expect_jq "seq is a string" "$T/plans.json" \
+    'select(.plan=="P-0919") | .violations[0].seq | type' string
+expect_exit 0 "plans P-0919" L plans P-0919
+grep -q "promote-without-verify" "$T/out" || fail "plans P-0919: $(cat "$T/out")"
+expect_exit 66 "plans nope" L plans P-nope
+expect_err "plans nope" "P-nope: no such plan"
+expect_exit 64 "plans two" L plans P-0917 P-0918
+expect_exit 0 "plans --at" L plans --at 5 -o json
+[ "$(wc -l <"$T/out")" = 1 ] || fail "plans --at 5: $(cat "$T/out")"
+
+# ------------------------------------------ rules, one plan at a time --
+D=$T/rules
+L init >/dev/null || fail "init rules"
+ev() { printf '%s\n' "$1" >>"$T/rules.jsonl"; }
+: >"$T/rules.jsonl"
+# R1: skips DEBATE_PLAN and SIMULATE, goes back to IDLE, steps after ABORT
+ev '{"type":"plan.state","body":{"plan":"R1","state":"IDLE"}}'
+ev '{"type":"plan.state","body":{"plan":"R1","state":"PLAN"}}'
+ev '{"type":"plan.state","body":{"plan":"R1","state":"VERIFY","passed":true}}'
+ev '{"type":"plan.state","body":{"plan":"R1","state":"IDLE"}}'
+ev '{"type":"plan.state","body":{"plan":"R1","state":"ABORT"}}'
+ev '{"type":"plan.step","body":{"plan":"R1","step":"late","tool":"x","tier":"T0","status":"ok"}}'
+ev '{"type":"plan.state","body":{"plan":"R1","state":"PLAN"}}'
+# R2: simulate without a debate; a failed VERIFY not followed by ABORT
+ev '{"type":"plan.state","body":{"plan":"R2","state":"PLAN"}}'
+ev '{"type":"plan.state","body":{"plan":"R2","state":"DEBATE_PLAN"}}'
+ev '{"type":"plan.state","body":{"plan":"R2","state":"SIMULATE","passed":true}}'
+ev '{"type":"plan.state","body":{"plan":"R2","state":"VERIFY","passed":false}}'
+ev '{"type":"plan.state","body":{"plan":"R2","state":"PROMOTE"}}'
+# R3: a debate that accepted after an ERROR vote; T2 steps without a
+# snapshot and with one never taken; a T3 step with a tripcode never used;
+# a verify undone by a later change
+ev '{"type":"plan.state","body":{"plan":"R3","state":"PLAN"}}'
+ev '{"type":"plan.state","body":{"plan":"R3","state":"DEBATE_PLAN"}}'
+ev '{"type":"debate.vote","body":{"debate":"D3","subject":"plan:R3","round":1,"model":"a","decision":"ERROR"}}'
+ev '{"type":"debate.decided","body":{"debate":"D3","subject":"plan:R3","decision":"ACCEPT","rule":"judge"}}'
+ev '{"type":"plan.state","body":{"plan":"R3","state":"SIMULATE","passed":true}}'
+ev '{"type":"plan.step","body":{"plan":"R3","step":"a","tool":"x","tier":"T2","status":"ok"}}'
+ev '{"type":"plan.step","body":{"plan":"R3","step":"b","tool":"x","tier":"T2","status":"ok","snapshot":"S-none"}}'
+ev '{"type":"plan.step","body":{"plan":"R3","step":"c","tool":"x","tier":"T3","status":"ok","tripcode":"RECOVERY:LOCKDOWN"}}'
+ev '{"type":"plan.state","body":{"plan":"R3","state":"VERIFY","passed":true}}'
+ev '{"type":"plan.step","body":{"plan":"R3","step":"d","tool":"x","tier":"T1","status":"ok"}}'
+ev '{"type":"plan.state","body":{"plan":"R3","state":"PROMOTE"}}'
+L ingest "$T/rules.jsonl" 2>"$T/err" || fail "ingest rules: $(cat "$T/err")"
+L plans -o json >"$T/rules.json" || fail "plans (rules)"
+expect_jq "R1 rules" "$T/rules.json" \
+    'select(.plan=="R1") | [.violations[].rule] | join(",")' \
+    "illegal-transition,illegal-transition,step-after-abort,after-end"
+expect_jq "R1 first illegal transition" "$T/rules.json" \
+    'select(.plan=="R1") | .violations[0] | .seq + " " + .detail' \
+    "3 PLAN -> VERIFY is not a step of IDLE -> PLAN -> DEBATE_PLAN -> SIMULATE -> VERIFY -> PROMOTE"
+expect_jq "R2 rules" "$T/rules.json" \
+    'select(.plan=="R2") | [.violations[].rule] | join(",")' \
+    "debate-not-accepted,abort-on-failure,promote-without-verify"
+expect_jq "R3 rules" "$T/rules.json" \
+    'select(.plan=="R3") | [.violations[].rule] | join(",")' \
+    "debate-fail-closed,t2-without-snapshot,t2-without-snapshot,t3-without-tripcode,promote-without-verify"
+expect_jq "R3 verify undone" "$T/rules.json" \
+    'select(.plan=="R3") | .violations[-1].detail' \
+    "no passing VERIFY after the last change at seq 22"
+expect_exit 0 "rebuild --check (rules)" L rebuild --check
+# the vocabulary: required fields, enumerations
+expect_exit 65 "plan.state bad state" L append plan.state \
+    --body '{"plan":"R9","state":"DEPLOY"}'
+expect_err "bad state" "field 'state': must be one of"
+expect_exit 65 "plan.step without tier" L append plan.step \
+    --body '{"plan":"R9","step":"s","tool":"t","status":"ok"}'
+expect_err "no tier" "field 'tier': required"
+expect_exit 65 "memory.gate bad gate" L append memory.gate \
+    --body '{"item":"i","gate":"vibes","passed":true}'
+expect_exit 65 "debate.vote round as text" L append debate.vote \
+    --body '{"debate":"d","subject":"plan:R9","round":"1","model":"m","decision":"ACCEPT"}'
+expect_err "round" "field 'round': must be an integer"
+L append plan.state --body '{"plan":"R9","state":"IDLE"}' >/dev/null 2>&1
+expect_jq "subject" "$(L show -o json "$(seq_of type=plan.state body.plan=R9)" \
+    >"$T/show.json"; echo "$T/show.json")" '.subject' "plan:R9"
+
+# ------------------------------------------------------------ memory --
+D=$T/day
+L memory -o json >"$T/mem.json" || fail "memory"
+expect_jqs "memory" "$T/mem.json" '[.[].item] | join(",")' "note-41"
+expect_jq "note-41 gates" "$T/mem.json" '.passed | join(",")' \
+    "sanitize,debate,validators,quarantine"
+expect_jq "note-41 provenance" "$T/mem.json" '.provenance.toolchain' \
+    "tc-2026.11"
+expect_jq "note-41 conforms" "$T/mem.json" '.violations | length' 0
+L memory --revoked -o json >"$T/rev.json" || fail "memory --revoked"
+expect_jq "note-42 purged" "$T/rev.json" '.status + " " + (.hash|tostring)' \
+    "purged null"
+expect_jq "note-42 violations" "$T/rev.json" '[.violations[].rule] | join(",")' \
+    "admitted-without-debate,admitted-without-validators,admitted-without-quarantine"
+s_cand=$(L query -o json type=memory.candidate subject=memory:note-42 |
+    jq -r '.seq')
+L show -o json "$s_cand" >"$T/cand.json" 2>/dev/null
+grep -q a9df53ed "$T/cand.json" && fail "note-42's candidate body still there"
+s_purge=$(seq_of type=memory.purged)
+expect_jq "purge record" "$(L show -o json "$s_purge" >"$T/p.json"; echo "$T/p.json")" \
+    '.body.items | join(",")' "note-42"
+expect_exit 0 "verify --full after the purge" L verify --full
+expect_exit 66 "memory nope" L memory nope
+expect_exit 0 "memory note-42" L memory note-42
+grep -q "purged" "$T/out" || fail "memory note-42: $(cat "$T/out")"
+# purges that must be refused, and change nothing
+size0=$(L stats -o json | jq -r '.events')
+expect_exit 64 "purge: empty prefix" L memory purge --prefix "" --reason r
+expect_exit 64 "purge: no prefix" L memory purge --reason r
+expect_exit 64 "purge: no reason" L memory purge --prefix 93
+expect_exit 65 "purge: not hex" L memory purge --prefix 93zz --reason r
+expect_err "not hex" "1..64 hex digits"
+expect_exit 66 "purge: no match" L memory purge --prefix ffff --reason r
+expect_exit 66 "purge: already purged" L memory purge --prefix a9df53 --reason r
+expect_exit 64 "purge with --revoked" L memory purge --prefix 93 --reason r --revoked
+expect_exit 64 "--prefix without purge" L memory --prefix 93
+size1=$(L stats -o json | jq -r '.events')
+[ "$size0" = "$size1" ] || fail "refused purges wrote events ($size0 -> $size1)"
+# an ambiguous prefix: two items whose hashes start alike
+cat >"$T/amb.jsonl" <<'EOF'
+{"type":"memory.candidate","body":{"item":"m-a","hash":"abcd0001","provenance":{"models":["m"]}}}
+{"type":"memory.candidate","body":{"item":"m-b","hash":"abcd0002","provenance":{"models":["m"]}}}
+{"type":"memory.candidate","body":{"item":"m-c","hash":"abcd0002","provenance":{"models":["m"]}}}
+EOF
+L ingest "$T/amb.jsonl" 2>/dev/null || fail "ingest amb"
+expect_exit 65 "purge: ambiguous" L memory purge --prefix abcd --reason r
+expect_err "ambiguous" "ambiguous: 2 different hashes"
+expect_exit 0 "purge: one hash, two items" L memory purge --prefix ABCD0002 \
+    --reason r -o json
+expect_jq "two items" "$T/out" '.items | join(",")' "m-b,m-c"
+expect_jq "two erasures" "$T/out" '.erased | length' 2
+expect_jq "seqs are strings" "$T/out" '[.seq, .erased[]] | map(type) | unique | join(",")' string
+expect_exit 0 "purge --all" L memory purge --prefix abcd --all --reason r
+L memory --revoked -o json >"$T/rev2.json"
+expect_jqs "all purged" "$T/rev2.json" '[.[].status] | unique | join(",")' \
+    purged
+
+# --------------------------------------------------------- tripcodes --
+L tripcode list -o json >"$T/tc.json" || fail "tripcode list"
+expect_jq "tripcode" "$T/tc.json" '"\(.uses) \(.spent) \(.refusals)"' "1 1 1"
+expect_jq "cooldown" "$T/tc.json" '.refused_reason | startswith("inside its cooldown")' true
+K=$T/ctl/ctl.key
+now=$(date +%s)
+# replay: the accepted text again
+expect_exit 1 "replayed" L tripcode verify @"$T/ctl/code1"
+expect_err "replayed" "refused: replayed"
+# forged: another key's signature, then a flipped signature digit
+"$LEDGER" keys generate --out "$T/ctl/other.key" >/dev/null
+"$LEDGER" tripcode sign --key "$T/ctl/other.key" RECOVERY:LOCKDOWN >"$T/forged"
+expect_exit 1 "forged" L tripcode verify @"$T/forged"
+expect_err "forged" "forged"
+"$LEDGER" tripcode sign --key "$K" RECOVERY:LOCKDOWN >"$T/good"
+sed 's/.$/X/; s/X$/0/' "$T/good" >"$T/flip"
+cmp -s "$T/good" "$T/flip" && sed 's/.$/1/' "$T/good" >"$T/flip"
+expect_exit 1 "bit-flipped" L tripcode verify @"$T/flip"
+expect_err "bit-flipped" "forged"
+# a changed code under the same signature
+sed 's/LOCKDOWN/REIMAGE_TO_GOLDEN/' "$T/good" >"$T/swap"
+expect_exit 1 "code swapped" L tripcode verify @"$T/swap"
+# expired, from the future
+"$LEDGER" tripcode sign --key "$K" --ts $((now - 3600)) RECOVERY:LOCKDOWN >"$T/old"
+expect_exit 1 "expired" L tripcode verify @"$T/old"
+expect_err "expired" "expired"
+"$LEDGER" tripcode sign --key "$K" --ts $((now + 3600)) RECOVERY:LOCKDOWN >"$T/fut"
+expect_exit 1 "future" L tripcode verify @"$T/fut"
+expect_err "future" "not yet valid"
+# accepted, then used twice
+expect_exit 0 "lockdown" L tripcode verify --plan P-0919 @"$T/good"
+expect_exit 1 "lockdown again" L tripcode verify @"$T/good"
+L tripcode list -o json >"$T/tc2.json"
+expect_jq "recorded" "$T/tc2.json" \
+    'select(.code=="RECOVERY:LOCKDOWN") | "\(.uses) \(.refusals)"' "1 5"
+expect_jqs "refusals are events" \
+    "$(L query -o json type=tripcode.refused >"$T/r.json"; echo "$T/r.json")" \
+    'length' 8
+# malformed: nothing recorded
+size0=$(L stats -o json | jq -r '.events')
+expect_exit 65 "malformed" L tripcode verify "12|RECOVERY:LOCKDOWN"
+expect_exit 65 "bad sig" L tripcode verify "12|RECOVERY:LOCKDOWN|zz"
+expect_exit 65 "bad ts" L tripcode verify "012|RECOVERY:LOCKDOWN|$(printf '%0128d' 0)"
+expect_exit 65 "sign: unknown code" "$LEDGER" tripcode sign --key "$K" RECOVERY:NUKE
+expect_err "unknown code" "is not a tripcode"
+expect_exit 65 "sign: bad id" "$LEDGER" tripcode sign --key "$K" "RECOVERY:DIAGNOSTIC::a b"
+expect_exit 66 "sign: no key file" "$LEDGER" tripcode sign --key "$T/none.key" RECOVERY:LOCKDOWN
+expect_exit 64 "sign: no --key" "$LEDGER" tripcode sign RECOVERY:LOCKDOWN
+expect_exit 64 "tripcode bogus" L tripcode bogus
+expect_exit 66 "verify: no file" L tripcode verify @"$T/nofile"
+size1=$(L stats -o json | jq -r '.events')
+[ "$size0" = "$size1" ] || fail "malformed tripcodes wrote events"
+# no controller key enrolled: nothing recorded, 66
+D=$T/nokey
+L init >/dev/null
+expect_exit 66 "no controller key" L tripcode verify @"$T/good"
+expect_err "no controller key" "no controller key is enrolled"
+D=$T/day
+
+# ------------------------------------------------------------- gates --
+L gates -o json >"$T/gates.json" || fail "gates"
+expect_jq "gates" "$T/gates.json" \
+    '[.gates[] | .gate + "=" + .status] | join(",")' \
+    "promotion-success=fail,errors-after-promotion=fail,no-direct-blue-writes=fail,deterministic-artifacts=pass"
+expect_jq "gates" "$T/gates.json" '.gates[0].value' 50
+expect_jq "blue evidence" "$T/gates.json" '.gates[2].evidence[0].seq' "$s_blue"
+expect_exit 1 "gates --check" L gates --check
+expect_exit 0 "gates --since tomorrow" L gates --since tomorrow -o json
+expect_jq "gates --since tomorrow" "$T/out" '.status + " " + (.promotions|tostring)' \
+    "unknown 0"
+expect_exit 64 "gates --since bad" L gates --since yesterdayish
+
+# ------------------------------------------------------------ doctor --
+expect_exit 1 "doctor" L doctor -o json
+expect_jq "doctor" "$T/out" \
+    '[.box[] | select(.name=="plans-conform" or .name=="memory-admission" or .name=="success-gates") | .name + "=" + .status] | join(",")' \
+    "plans-conform=fail,memory-admission=ok,success-gates=fail"
+expect_jq "doctor remedy" "$T/out" \
+    '.box[] | select(.name=="plans-conform") | .remedy[0]' \
+    "ledger timeline P-0919"
+# a box without the pipeline gets none of these clauses
+D=$T/plain
+L init >/dev/null
+L ingest "$ROOT/examples/pdf-ops.jsonl" 2>/dev/null
+L doctor -o json >"$T/out" 2>/dev/null
+expect_jq "no pipeline clauses" "$T/out" \
+    '[.box[].name | select(.=="plans-conform" or .=="success-gates" or .=="memory-admission")] | length' 0
+D=$T/day
+
+# ---------------------------------------------------------- timeline --
+expect_exit 0 "timeline P-0919" L timeline P-0919
+grep -q "^!   broke mutate-blue" "$T/out" || fail "timeline P-0919: $(cat "$T/out")"
+expect_exit 0 "timeline P-0920 -o json" L timeline P-0920 -o json
+expect_jq "P-0920 context" "$T/out" \
+    '[.events[] | select(.kind=="context") | .type] | unique | join(",")' \
+    "key.added,snapshot.taken,tripcode.refused"
+expect_exit 66 "timeline unknown" L timeline P-nope
+expect_err "timeline unknown" "no run or plan"
+
+# ------------------------------------------------------------ export --
+L keys verifier >"$T/vkey"
+n=$(L timeline P-0920 -o json | jq '.events | length')
+expect_exit 0 "export --plan" L export --plan P-0920 --out "$T/p.bundle"
+expect_err "export --plan selects the timeline" "wrote .*: $n events selected"
+expect_exit 0 "verify-bundle" "$LEDGER" verify-bundle "$T/p.bundle" \
+    --trusted-key "$T/vkey"
+grep -q "^bundle OK: .*($n selected)" "$T/err" ||
+    fail "verify-bundle of the plan: $(tail -1 "$T/err")"
+# offline, from the bundle alone: the tripcode the plan spent verifies
+# with the controller key the bundle carries (its key.added is context)
+if python3 -c 'import cryptography' 2>/dev/null; then
+    rm -rf "$T/px"
+    "$LEDGER" verify-bundle "$T/p.bundle" --trusted-key "$T/vkey" \
+        --extract "$T/px" >/dev/null 2>&1 || fail "extract the plan bundle"
+    python3 - "$T/px" <<'PY' || fail "the tripcode does not verify offline"
+import json, os, sys
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+d = sys.argv[1]
+bodies = {}
+for f in os.listdir(d + "/bodies"):
+    b = json.load(open(d + "/bodies/" + f))["fields"]
+    bodies[int(f.split(".")[0])] = {k: v["value"] for k, v in b.items()}
+keys = {b["key_id"]: b["public_key"] for b in bodies.values() if "public_key" in b}
+used = [b for b in bodies.values() if "sig" in b and b.get("plan") == "P-0920"
+        and "reason" not in b]
+assert len(used) == 1, used
+u = used[0]
+pk = Ed25519PublicKey.from_public_bytes(bytes.fromhex(keys[u["key_id"]]))
+pk.verify(bytes.fromhex(u["sig"]), ("%d|%s" % (u["ts"], u["code"])).encode())
+PY
+fi
+# the receiving side: the plan's story from the bundle alone
+expect_exit 0 "timeline --bundle" L timeline P-0920 --bundle "$T/p.bundle" \
+    --trusted-key "$T/vkey"
+grep -q "^plan P-0920: PROMOTE" "$T/out" || fail "timeline --bundle: $(cat "$T/out")"
+expect_exit 66 "timeline --bundle, another plan" L timeline P-0919 \
+    --bundle "$T/p.bundle" --trusted-key "$T/vkey"
+expect_err "another plan" "holds the timeline of plan P-0920, not of P-0919"
+expect_exit 0 "export --plan --no-context" L export --plan P-0920 --no-context \
+    --out "$T/p2.bundle"
+expect_exit 66 "export unknown plan" L export --plan P-nope --out "$T/x.bundle"
+expect_exit 64 "export --plan --run" L export --plan P-0920 --run R --out "$T/x.bundle"
+# the purge's bundle: erased bodies still verify
+expect_exit 0 "export memory" L export type='memory.*' --out "$T/m.bundle"
+expect_exit 0 "verify-bundle memory" "$LEDGER" verify-bundle "$T/m.bundle" \
+    --trusted-key "$T/vkey"
+# a tampered bundle fails
+cp "$T/p.bundle" "$T/bad.bundle"
+printf 'x' | dd of="$T/bad.bundle" bs=1 seek=200 conv=notrunc 2>/dev/null
+expect_exit 65 "tampered bundle" "$LEDGER" verify-bundle "$T/bad.bundle" \
+    --trusted-key "$T/vkey"
+
+# ----------------------------------------------------------- rebuild --
+expect_exit 0 "rebuild --check" L rebuild --check
+expect_exit 0 "rebuild plans memory builds" L rebuild plans memory builds -o json
+expect_jqs "rebuild" "$T/out" '[.[].changed] | any' false
+L projections -o json >"$T/proj.json"
+expect_jqs "projections" "$T/proj.json" \
+    '[.[] | select(.name=="plans" or .name=="memory" or .name=="builds") | .current] | all' \
+    true
+L projections --note >"$T/note"
+for name in plans memory builds; do
+    grep -q "^$name 1 " "$T/note" || fail "the signed note does not bind $name"
+done
+
+if [ "$nfail" -ne 0 ]; then
+    echo "pipeline: $nfail failure(s)"
+    exit 1
+fi
+echo "pipeline: plans, memory, tripcodes, gates, doctor, timeline, export as documented"
