@@ -208,6 +208,8 @@ void
 proxy_obs_whole(struct proxy_obs *o, const char *p, size_t n)
 {
     json_t *j = json_loadb(p, n, 0, NULL);
+    if (!json_is_object(j))
+        o->bad_json = 1;
     obs_object(o, j);
     json_decref(j);
 }
@@ -232,8 +234,12 @@ obs_line(struct proxy_obs *o, const char *p, size_t n)
         p++;
         n--;
     }
+    if (n >= 6 && memcmp(p, "[DONE]", 6) == 0) {
+        o->done = 1; /* OpenAI's end of a stream */
+        return;
+    }
     if (n == 0 || *p != '{')
-        return; /* "[DONE]", an SSE comment or event name, a blank line */
+        return; /* an SSE comment or event name, a blank line */
     if (o->model[0] && !o->want_content && !has(p, n, "usage") &&
         !has(p, n, "eval_count") && !has(p, n, "\"error\"") &&
         !has(p, n, "\"done\""))

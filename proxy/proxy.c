@@ -400,7 +400,8 @@ stream_read(void *cls, char *buf, size_t cap)
             c->outcome = "error";
             snprintf(c->reason, sizeof c->reason, "%s", err);
             __atomic_fetch_add(&c->p->upstream_errors, 1, __ATOMIC_RELAXED);
-            record(c, 0, why, sizeof why);
+            /* committed before the client sees the cut, as an answer */
+            record(c, !c->p->async, why, sizeof why);
             c->state = 3;
             continue;
         }
@@ -408,6 +409,12 @@ stream_read(void *cls, char *buf, size_t cap)
             c->outcome = "error";
             if (c->obs.error[0] && !c->reason[0])
                 snprintf(c->reason, sizeof c->reason, "%s", c->obs.error);
+        } else if (c->api != API_OTHER && !c->obs.done) {
+            c->outcome = "error";
+            snprintf(c->reason, sizeof c->reason,
+                     "upstream %s: the stream ended without its end marker "
+                     "(\"done\": true or [DONE])",
+                     c->upstream);
         } else {
             c->outcome = "ok";
         }
@@ -617,6 +624,11 @@ forward_answer(struct call *c, struct ldg_httpd_req *req, int *streamed)
         else
             snprintf(c->reason, sizeof c->reason, "upstream %s: HTTP %ld",
                      c->upstream, c->status);
+    } else if (c->api != API_OTHER && c->obs.bad_json) {
+        c->outcome = "error";
+        snprintf(c->reason, sizeof c->reason,
+                 "upstream %s: the answer is not a JSON object (%zu bytes)",
+                 c->upstream, body.len);
     } else {
         c->outcome = "ok";
     }

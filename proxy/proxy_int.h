@@ -93,6 +93,7 @@ struct proxy_obs {
     int has_in, has_out;
     int64_t tokens_in, tokens_out;
     int done;        /* a stream's end marker was seen */
+    int bad_json;    /* a whole answer or a stream's line is not JSON */
     int error_seen;  /* an {"error": ...} object in the stream */
     char error[256]; /* its message */
     struct ldg_buf content; /* completion text (want_content) */
