@@ -125,6 +125,7 @@ call_free(struct call *c)
 {
     if (c == NULL)
         return;
+    proxy_peer_finish(&c->peer);
     ldg_http_stream_close(c->up);
     pool_put(c->p, c->client);
     json_decref(c->req_json);
@@ -218,6 +219,7 @@ event_body(struct call *c, const char **type)
         json_object_set_new(b, "reason", json_string(c->reason));
     if (c->has_rid)
         json_object_set_new(b, "request_id", json_string(c->rid));
+    proxy_peer_finish(&c->peer);
     json_object_set_new(b, "client", proxy_peer_json(&c->peer));
     return b;
 }
@@ -683,7 +685,7 @@ handle(void *ctx, struct ldg_httpd_req *req)
     c->method = ldg_httpd_method(req);
     c->outcome = NULL;
     proxy_obs_init(&c->obs, API_OTHER, 0);
-    proxy_peer_get(ldg_httpd_fd(req), &c->peer);
+    proxy_peer_start(ldg_httpd_fd(req), &c->peer);
     /* 1. an upstream named by the first path segment */
     if (p->cfg->nup > 1 && path[0] == '/') {
         const char *e = strchr(path + 1, '/');

@@ -123,10 +123,20 @@ struct proxy_peer {
     uint64_t pid;
     char exe[1024]; /* "" unknown */
     char addr[64];  /* the client's address and port over TCP */
+    /* the scan for the pid (peer.c) */
+    uint64_t inode;
+    int scan, running;
+    pthread_t thr;
+    char key[200];
 };
 /* Who is at the other end of fd (a client connection). Never fails:
  * what cannot be learned is left out. */
 void proxy_peer_get(int fd, struct proxy_peer *p);
+/* The same in two halves: start learns what is cheap and starts the scan
+ * for the pid on a thread; finish (on the same thread as start, before p
+ * is read) waits for it. */
+void proxy_peer_start(int fd, struct proxy_peer *p);
+void proxy_peer_finish(struct proxy_peer *p);
 json_t *proxy_peer_json(const struct proxy_peer *p);
 /* For tests: the uid and socket inode owning local -> remote in a
  * /proc/net/tcp text (hex addresses as the kernel writes them). 0 found,
