@@ -414,6 +414,42 @@ grep -q 'could not record' "$T/ans" || fail "no server: $(cat "$T/ans")"
 stop_proxy $P5
 grep -q '1 not recorded' "$T/p5.err" || fail "p5 stop: $(cat "$T/p5.err")"
 
+# ------------------------------------------------------ serve --proxy --
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+expect_exit 64 "serve --proxy without a proxy file" L serve --proxy
+grep -q 'proxy.json' "$T/err" || fail "serve --proxy without a file: $(cat "$T/err")"
+echo "{\"listen\": \"127.0.0.1:$PORT\", \"upstreams\": {\"ollama\": \"$U\"}}" >"$D/proxy.json"
+"$LEDGER" --dir "$D" serve --proxy >"$T/sp.out" 2>"$T/sp.err" &
+SV=$!
+PIDS="$PIDS $SV"
+PP="http://127.0.0.1:$PORT"
+up() {
+    i=0
+    while ! curl -s -o /dev/null "$PP/api/version" && [ $i -lt 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+up
+post /api/generate '{"model":"llama3:8b","prompt":"why is the sky blue","stream":false}' -H 'X-Request-Id: sp-1'
+[ "$(cat "$T/st")" = 200 ] || fail "serve --proxy: status $(cat "$T/st")"
+grep -q 'through ledger serve' "$T/sp.out" || fail "serve --proxy: $(cat "$T/sp.out")"
+# the proxy dies: the server starts it again
+CH=$(ps -o pid= --ppid $SV | tr -d ' ' | head -1)
+[ -n "$CH" ] && kill -9 "$CH"
+sleep 1.5
+up
+post /api/generate '{"model":"llama3:8b","prompt":"why is the sky blue","stream":false}' -H 'X-Request-Id: sp-2'
+[ "$(cat "$T/st")" = 200 ] || fail "serve --proxy after kill: status $(cat "$T/st")"
+grep -q 'the proxy exited (signal 9); starting it again' "$T/sp.err" || fail "serve --proxy restart: $(cat "$T/sp.err")"
+kill -TERM $SV
+wait $SV 2>/dev/null
+curl -s -o /dev/null "$PP/api/version" && fail "serve stopped, the proxy still answers"
+for id in sp-1 sp-2; do
+    L query -o json | grep -q "\"id\":\"$id\"" || fail "serve --proxy: no event $id"
+done
+rm -f "$D/proxy.json"
+
 L verify >/dev/null 2>&1 || fail "verify"
 if [ "$nfail" -gt 0 ]; then
     echo "proxy_cli: $nfail failures"
