@@ -243,6 +243,7 @@ bench: all $(BENCH_BIN)
 	@bench/run.sh $(B)
 	@sh bench/sensors.sh $(B)
 	@sh bench/serve.sh $(B)
+	@sh bench/proxy.sh $(B)
 
 demo: all
 	@sh examples/demo.sh $(B)/ledger
