@@ -55,6 +55,7 @@ http {
     upstream stub { server 127.0.0.1:$SP; keepalive 128; }
     server {
         listen 127.0.0.1:$NP;
+        keepalive_requests 1000000;
         location / {
             proxy_pass http://stub;
             proxy_http_version 1.1;
