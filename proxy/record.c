@@ -41,12 +41,14 @@ struct proxy_item {
     int wait;
     int done, rc;
     char why[256];
+    pthread_cond_t cv; /* wait: signalled when done (one waiter, one
+                          wake-up: no herd of handlers on one condition) */
     struct proxy_item *next;
 };
 
 struct proxy_rec {
     pthread_mutex_t mu;
-    pthread_cond_t cv_work, cv_done;
+    pthread_cond_t cv_work, cv_done, cv_room;
     struct proxy_item *head, *tail;
     size_t queued;
     int stop;
@@ -88,6 +90,8 @@ item_free(struct proxy_item *it)
 {
     if (it == NULL)
         return;
+    if (it->wait)
+        pthread_cond_destroy(&it->cv);
     json_decref(it->body);
     free(it->run);
     free(it->id);
@@ -110,6 +114,8 @@ finish(struct proxy_rec *r, struct proxy_item *it, int rc, const char *why)
     }
     if (!it->wait)
         item_free(it);
+    else
+        pthread_cond_signal(&it->cv);
 }
 
 /* ---------------------------------------------------------- registry -- */
@@ -462,8 +468,9 @@ rec_main(void *arg)
         struct proxy_item *list = r->head;
         size_t n = r->queued;
         r->head = r->tail = NULL;
+        if (r->queued >= QUEUE_MAX)
+            pthread_cond_broadcast(&r->cv_room);
         r->queued = 0;
-        pthread_cond_broadcast(&r->cv_done); /* room in the queue */
         if (r->ledger) {
             pthread_mutex_unlock(&r->mu);
             run_direct(r, list, n);
@@ -507,6 +514,7 @@ proxy_rec_new(struct proxy_rec **out, const struct proxy_rec_options *o,
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv_work, NULL);
     pthread_cond_init(&r->cv_done, NULL);
+    pthread_cond_init(&r->cv_room, NULL);
     r->ledger = o->ledger;
     r->client = o->client;
     r->registry = o->registry;
@@ -553,11 +561,15 @@ proxy_rec_submit(struct proxy_rec *r, const char *type, json_t *body,
     snprintf(it->type, sizeof it->type, "%s", type);
     it->body = body;
     it->wait = wait;
+    if (wait)
+        pthread_cond_init(&it->cv, NULL);
     pthread_mutex_lock(&r->mu);
     while (r->queued >= QUEUE_MAX && !r->stop)
-        pthread_cond_wait(&r->cv_done, &r->mu);
+        pthread_cond_wait(&r->cv_room, &r->mu);
     if (r->stop && !r->has_thr) {
         pthread_mutex_unlock(&r->mu);
+        if (it->wait)
+            pthread_cond_destroy(&it->cv);
         it->wait = 0;
         snprintf(why, whycap, "the proxy is stopping");
         pthread_mutex_lock(&r->mu);
@@ -577,7 +589,7 @@ proxy_rec_submit(struct proxy_rec *r, const char *type, json_t *body,
         return 0;
     }
     while (!it->done)
-        pthread_cond_wait(&r->cv_done, &r->mu);
+        pthread_cond_wait(&it->cv, &r->mu);
     pthread_mutex_unlock(&r->mu);
     rc = it->rc;
     if (rc < 0)
@@ -618,6 +630,7 @@ proxy_rec_free(struct proxy_rec *r, uint64_t *recorded, uint64_t *failed,
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv_work);
     pthread_cond_destroy(&r->cv_done);
+    pthread_cond_destroy(&r->cv_room);
     free(r);
     return rc;
 }
