@@ -87,6 +87,8 @@ handler(void *ctx, struct ldg_httpd_req *r)
         char out[128];
         int k = snprintf(out, sizeof out, "got %zu:%.*s", len, (int)len,
                          b ? (const char *)b : "");
+        if (k < 0 || (size_t)k >= sizeof out)
+            k = (int)sizeof out - 1; /* a long body: its start */
         return ldg_httpd_reply(r, 200, hdrs, out, (size_t)k);
     }
     if (strcmp(path, "/stream") == 0 || strcmp(path, "/forever") == 0) {
