@@ -385,6 +385,23 @@ post /api/chat "$Q" -H 'X-Ledger-Run: bad	run'
 stop_proxy $P3 p3
 rm -f "$T/proxy.json"
 
+# ------------------------------------------------------- unix socket --
+"$LEDGER" --dir "$D" proxy --listen "unix:$T/p.sock" --upstream ollama=$U \
+    >"$T/pu.out" 2>"$T/pu.err" &
+PU=$!
+PIDS="$PIDS $PU"
+i=0
+while [ ! -S "$T/p.sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+curl -sS --unix-socket "$T/p.sock" -o "$T/ans" -H 'Content-Type: application/json' \
+    -d '{"model":"llama3:8b","prompt":"why is the sky blue","stream":false}' \
+    http://proxy/api/generate || fail "unix socket: curl"
+grep -q Rayleigh "$T/ans" || fail "unix socket: $(cat "$T/ans")"
+lastis "unix socket" route.decision '
+e["client"]["transport"] == "unix" and e["client"]["uid"] >= 0
+and e["client"]["exe"].endswith("curl") and e["client"]["pid"] > 0'
+stop_proxy $PU pu
+[ -S "$T/p.sock" ] && fail "unix socket: left behind"
+
 # ------------------------------------------------------------- async --
 start_proxy p4 --upstream ollama=$U --record async
 P4=$PPID_
