@@ -90,8 +90,10 @@ const struct cli_command cli_cmd_proxy = {
     "event is durable (a stream's last piece waits for it); a request "
     "whose event cannot be written gets 503. When `ledger serve` serves "
     "the ledger, events go through its socket. Runs until SIGINT or "
-    "SIGTERM, then says what it recorded. Exit 64 for a bad option or "
-    "proxy file, 74 when it cannot listen or write. See docs/PROXY.md.",
+    "SIGTERM, then says what it recorded: exit 0, or 74 when an event "
+    "could not be recorded. Exit 64 for a bad option or proxy file, 66 "
+    "for a --config FILE that is not there, 74 when it cannot listen or "
+    "open the ledger. See docs/PROXY.md.",
     proxy_opts,
     NULL,
     "# in front of Ollama; applications use http://127.0.0.1:11435\n"
