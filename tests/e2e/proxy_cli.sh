@@ -322,6 +322,16 @@ P
 post /api/generate '{"model":"llama3:8b","prompt":"x"}' --max-time 0.7
 sleep 1
 lastis "client gone" route.decision 'e["outcome"] == "client-gone" and e["api"] == "ollama.generate"'
+# a slow drip, whole: forwarded as it comes (the first piece long before
+# the end), recorded ok with its time to first token
+curl -sS -N -o "$T/ans" -w '%{time_starttransfer} %{time_total}' \
+    -d '{"model":"llama3:8b","prompt":"x","stream":true}' "$PP/api/generate" >"$T/tt"
+python3 -c 'import sys; a, b = map(float, open(sys.argv[1]).read().split()); sys.exit(0 if a < 1.0 and b > 2.5 else 1)' "$T/tt" ||
+    fail "slow drip: first byte and end at $(cat "$T/tt") s"
+[ "$(grep -c '"done": false' "$T/ans")" = 10 ] || fail "slow drip: $(cat "$T/ans")"
+lastis "slow drip" route.decision '
+e["outcome"] == "ok" and e["stream"] is True and e["tokens_out"] == 10
+and e["ttft_ms"] < 1000 and e["latency_ms"] > 2500'
 python3 - "$T/state.json" <<'P'
 import json, sys
 st = json.load(open(sys.argv[1]))
