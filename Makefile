@@ -52,7 +52,7 @@ TEST_LDLIBS = $(shell $(PKG_CONFIG) --libs $(TEST_DEPS) libarchive)
 B ?= build
 MODULES = util ledger http projections ingest query export doctor evals sensors fleet \
           pipeline \
-          serve
+          serve proxy
 LIB_SRC = $(sort $(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIB_OBJ = $(LIB_SRC:%.c=$(B)/obj/%.o)
 CLI_SRC = $(sort $(wildcard cli/*.c))
@@ -244,6 +244,7 @@ bench: all $(BENCH_BIN)
 	@bench/run.sh $(B)
 	@sh bench/sensors.sh $(B)
 	@sh bench/serve.sh $(B)
+	@sh bench/proxy.sh $(B)
 
 demo: all
 	@sh examples/demo.sh $(B)/ledger

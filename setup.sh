@@ -11,6 +11,13 @@ libpcre2-dev libarchive-dev zstd tar golang-go golang-golang-x-mod-dev \
 libsqlite3-dev clang jq python3 nginx-light clickhouse-server scdoc \
 libsystemd-dev libmicrohttpd-dev curl iproute2 strace zsh lmdb-utils"
 
+# node and npm, for the proxy's tests with the official OpenAI and Ollama
+# libraries (tests/e2e/proxy_npm.sh): Debian's packages only when they are
+# missing (a nodejs from another repository conflicts with Debian's npm)
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    PKGS="$PKGS nodejs npm"
+fi
+
 missing=""
 for p in $PKGS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
@@ -27,4 +34,8 @@ if [ -n "$missing" ]; then
     apt-get install -y -qq $missing >/dev/null
 fi
 make -j"$(nproc)"
+# the npm clients of tests/e2e/proxy_npm.sh, under the build directory
+mkdir -p build/npm && cp tests/npm/package.json build/npm/ &&
+    npm install --prefix build/npm --no-audit --no-fund >/dev/null ||
+    echo "setup: npm install into build/npm failed (proxy_npm.sh will try again)" >&2
 make demo

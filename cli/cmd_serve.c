@@ -2,16 +2,22 @@
  * cmd_serve.c — `ledger serve`: the daemon a box's control plane streams
  * events into (serve/serve.h, docs/PROTOCOL.md).
  */
+#include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "proxy/proxy.h"
 #include "serve/serve.h"
 #include "util/util.h"
 
@@ -69,6 +75,81 @@ take_url(struct cli_args *a)
     return NULL;
 }
 
+/* --proxy: `ledger --dir DIR proxy` (DIR/proxy.json) as a child process
+ * that writes through this server, started once the socket accepts and
+ * started again (after 1 s, 2 s, 4 s, ... at most 30 s) when it exits; on
+ * stopping it is sent SIGTERM, and the server commits what it sent. */
+static struct {
+    int on;
+    pthread_t thr;
+    int started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int quit;
+    pid_t pid;
+} px = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void *
+proxy_main(void *arg)
+{
+    unsigned backoff = 1;
+    (void)arg;
+    pthread_mutex_lock(&px.mu);
+    while (!px.quit) {
+        time_t t0 = time(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            execl("/proc/self/exe", "ledger", "--dir", jobs_dir, "proxy",
+                  (char *)NULL);
+            fprintf(stderr, "ledger serve: cannot run the proxy: %s\n",
+                    strerror(errno));
+            _exit(127);
+        }
+        if (pid < 0) {
+            fprintf(stderr, "ledger serve: cannot start the proxy: %s\n",
+                    strerror(errno));
+        } else {
+            int st = 0;
+            px.pid = pid;
+            pthread_mutex_unlock(&px.mu);
+            while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+                ;
+            pthread_mutex_lock(&px.mu);
+            px.pid = 0;
+            if (px.quit)
+                break;
+            if (time(NULL) - t0 > 60)
+                backoff = 1; /* it ran a while: a fresh failure */
+            fprintf(stderr,
+                    "ledger serve: the proxy exited (%s %d); starting it "
+                    "again in %u s\n",
+                    WIFSIGNALED(st) ? "signal" : "exit",
+                    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
+                    backoff);
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += backoff;
+        while (!px.quit &&
+               pthread_cond_timedwait(&px.cv, &px.mu, &ts) != ETIMEDOUT)
+            ;
+        backoff = backoff >= 16 ? 30 : backoff * 2;
+    }
+    pthread_mutex_unlock(&px.mu);
+    return NULL;
+}
+
+static void
+proxy_quit(void)
+{
+    pthread_mutex_lock(&px.mu);
+    px.quit = 1;
+    if (px.pid > 0)
+        kill(px.pid, SIGTERM);
+    pthread_cond_broadcast(&px.cv);
+    pthread_mutex_unlock(&px.mu);
+}
+
 static void
 on_ready(void *ctx, const char *path)
 {
@@ -82,6 +163,8 @@ on_ready(void *ctx, const char *path)
         if (ldg_jobs_start(jobs, jobs_dir, path, err, sizeof err) < 0)
             fprintf(stderr, "ledger serve: %s: no interval jobs\n", err);
     }
+    if (px.on && pthread_create(&px.thr, NULL, proxy_main, NULL) == 0)
+        px.started = 1;
 }
 
 static void
@@ -102,6 +185,8 @@ on_stopping(void *ctx)
 {
     (void)ctx;
     ldg_jobs_quit(jobs); /* no job starts any more; one in flight is cut */
+    if (px.on)
+        proxy_quit();
     notify("STOPPING=1\nSTATUS=stopping: committing and answering what "
            "is in flight");
 }
@@ -139,7 +224,8 @@ enum {
     OPT_PUBLISH_EVERY,
     OPT_SHIP_EVERY,
     OPT_SWEEP_EVERY,
-    OPT_STATUS
+    OPT_STATUS,
+    OPT_PROXY
 };
 
 static const struct cli_opt serve_opts[] = {
@@ -180,6 +266,9 @@ static const struct cli_opt serve_opts[] = {
               "run `ledger ship URL` (ClickHouse) every DUR"),
     CLI_VALUE(OPT_SWEEP_EVERY, 0, "sweep-every", "DUR",
               "clear dead readers' slots every DUR (default 60s)"),
+    CLI_FLAG(OPT_PROXY, 0, "proxy",
+             "run `ledger proxy` with the server, as DIR/" LDG_PROXY_FILE
+             " says (docs/PROXY.md); its events go through this server"),
     CLI_FLAG(OPT_STATUS, 0, "status",
              "show what the server of DIR is doing and how its interval jobs "
              "fare, then exit (0 serving and every job's last run ok, 1 a "
@@ -214,7 +303,11 @@ const struct cli_command cli_cmd_serve = {
     "logged on stderr and retried after 5 s, 10 s, 20 s, ... up to the "
     "interval; it never stops the server. DIR/serve-status.json and "
     "`ledger serve --status` show each job's last run, and under systemd "
-    "so does STATUS=.",
+    "so does STATUS=.\n\n"
+    "--proxy runs `ledger proxy` (the model proxy, docs/PROXY.md) as a "
+    "child process configured by DIR/proxy.json, writing through this "
+    "server; it is started again when it exits (after 1 s, 2 s, ... at "
+    "most 30 s) and stopped with the server.",
     serve_opts,
     NULL,
     "# serve the default ledger\n"
@@ -392,6 +485,9 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
         case OPT_STATUS:
             status = 1;
             break;
+        case OPT_PROXY:
+            px.on = 1;
+            break;
         case OPT_STALL:
             if (cli_parse_u64(a.value, &v) < 0 || v == 0 || v > 86400000)
                 return cli_usage_err(c, "--stall-timeout: 1 to 86400000");
@@ -435,6 +531,21 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
     if (status)
         return serve_status(c);
     jobs_dir = c->dir;
+    if (px.on) { /* a proxy file that will not do: said now, not later */
+        struct ldg_proxy_config *pc = NULL;
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", c->dir, LDG_PROXY_FILE);
+        if (ldg_proxy_config_new(&pc) < 0)
+            return EX_OSERR;
+        rc = ldg_proxy_config_load(pc, path, err, sizeof err);
+        if (rc == 0 && ldg_proxy_config_upstreams(pc) == 0) {
+            snprintf(err, sizeof err, "%.900s: no \"upstreams\"", path);
+            rc = LDG_EBADINPUT;
+        }
+        ldg_proxy_config_free(pc);
+        if (rc < 0)
+            return cli_usage_err(c, "--proxy: %s", err);
+    }
     {
         unsigned want = o.max_conns ? o.max_conns : 4096;
         unsigned got = raise_nofile(want);
@@ -497,6 +608,11 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
     rc = ldg_serve_run(s);
     serving = NULL;
     ldg_jobs_quit(jobs);
+    if (px.started) {
+        proxy_quit();
+        pthread_join(px.thr, NULL);
+        px.started = 0;
+    }
     ldg_serve_stats(s, &st);
     fprintf(stderr,
             "ledger serve: stopped: %llu connections (%llu refused, %llu "

@@ -29,6 +29,10 @@ extern const struct cli_command cli_cmd_seal;
 int cmd_serve(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_serve;
 
+/* cli/cmd_proxy.c — the recorder in the request path of the models */
+int cmd_proxy(struct cli *c, int argc, char **argv);
+extern const struct cli_command cli_cmd_proxy;
+
 /* cli/cmd_tlog.c — transparency (Merkle tree, checkpoints, proofs, tiles) */
 int cmd_checkpoint(struct cli *c, int argc, char **argv);
 int cmd_proof(struct cli *c, int argc, char **argv);
@@ -111,6 +115,7 @@ extern const struct cli_command cli_cmd_witness, cli_cmd_publish,
     &cli_cmd_append, \
     &cli_cmd_ingest, \
     &cli_cmd_serve, \
+    &cli_cmd_proxy, \
     &cli_cmd_show, \
     &cli_cmd_verify, \
     &cli_cmd_stats, \

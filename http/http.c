@@ -36,6 +36,8 @@
 
 struct ldg_http_client {
     CURL *easy;
+    CURLM *multi; /* for streams (ldg_http_stream_open): keeps their
+                     connections for the next stream */
 };
 
 #define CURL_SONAME "libcurl.so.4"
@@ -53,6 +55,14 @@ static struct {
     __typeof__(curl_slist_append) *slist_append;
     __typeof__(curl_slist_free_all) *slist_free_all;
     __typeof__(curl_version_info) *version_info;
+    __typeof__(curl_easy_pause) *easy_pause;
+    __typeof__(curl_multi_init) *multi_init;
+    __typeof__(curl_multi_cleanup) *multi_cleanup;
+    __typeof__(curl_multi_add_handle) *multi_add_handle;
+    __typeof__(curl_multi_remove_handle) *multi_remove_handle;
+    __typeof__(curl_multi_perform) *multi_perform;
+    __typeof__(curl_multi_poll) *multi_poll;
+    __typeof__(curl_multi_info_read) *multi_info_read;
 } cu;
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -66,14 +76,21 @@ load(void)
         "curl_global_init",   "curl_easy_init",     "curl_easy_cleanup",
         "curl_easy_reset",    "curl_easy_setopt",   "curl_easy_perform",
         "curl_easy_getinfo",  "curl_easy_strerror", "curl_slist_append",
-        "curl_slist_free_all", "curl_version_info"};
+        "curl_slist_free_all", "curl_version_info", "curl_easy_pause",
+        "curl_multi_init", "curl_multi_cleanup", "curl_multi_add_handle",
+        "curl_multi_remove_handle", "curl_multi_perform", "curl_multi_poll",
+        "curl_multi_info_read"};
     void **slot[] = {
         (void **)&cu.global_init,  (void **)&cu.easy_init,
         (void **)&cu.easy_cleanup, (void **)&cu.easy_reset,
         (void **)&cu.easy_setopt,  (void **)&cu.easy_perform,
         (void **)&cu.easy_getinfo, (void **)&cu.easy_strerror,
         (void **)&cu.slist_append, (void **)&cu.slist_free_all,
-        (void **)&cu.version_info};
+        (void **)&cu.version_info, (void **)&cu.easy_pause,
+        (void **)&cu.multi_init, (void **)&cu.multi_cleanup,
+        (void **)&cu.multi_add_handle, (void **)&cu.multi_remove_handle,
+        (void **)&cu.multi_perform, (void **)&cu.multi_poll,
+        (void **)&cu.multi_info_read};
     void *lib = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
     if (lib == NULL) {
         snprintf(load_why, sizeof load_why, "cannot load %s: %s", CURL_SONAME,
@@ -143,6 +160,8 @@ ldg_http_client_free(struct ldg_http_client *c)
 {
     if (!c)
         return;
+    if (c->multi)
+        cu.multi_cleanup(c->multi);
     if (c->easy)
         cu.easy_cleanup(c->easy);
     free(c);
@@ -570,4 +589,443 @@ ldg_http_lib_version(void)
         snprintf(v, sizeof v, "libcurl %s",
                  cu.version_info(CURLVERSION_NOW)->version);
     return v;
+}
+
+/* ------------------------------------------------------------ streams -- */
+
+/*
+ * A stream drives one easy handle through a multi handle on the caller's
+ * thread: open performs until the headers are in, read performs until a
+ * piece of body is there. Body bytes go into a small buffer; when the
+ * caller is not reading and the buffer cannot take the next piece, the
+ * write callback pauses the transfer (curl keeps that piece and hands it
+ * over again on unpause), so a slow client never makes us hold more than
+ * the buffer and one piece.
+ */
+#define STREAM_BUF 65536
+#define STREAM_HDRS_MAX 128
+
+struct ldg_http_stream {
+    struct ldg_http_client *client; /* NULL: own handles */
+    CURL *easy;
+    CURLM *multi;
+    struct curl_slist *hdrs;
+    char cerr[CURL_ERROR_SIZE];
+    char method[8];
+    char *url;
+    long status;
+    int headers_done; /* a final (>= 200) response's headers are in */
+    int finished;     /* curl said the transfer is over (result) */
+    CURLcode result;
+    int paused;
+    int toobig, oom;
+    int err_rc; /* sticky error of read */
+    char err_msg[LDG_HTTP_ERR_MAX];
+    size_t max_body, got_body;
+    long idle_ms;
+    /* response headers: "Name: value" strings in one arena */
+    char *harena;
+    size_t hlen;
+    size_t hoff[STREAM_HDRS_MAX];
+    size_t nh;
+    /* body bytes waiting for the reader */
+    char *buf;
+    size_t blen, boff, bcap;
+};
+
+static long
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static size_t
+st_header(char *line, size_t size, size_t nitems, void *arg)
+{
+    struct ldg_http_stream *s = arg;
+    size_t n = size * nitems;
+
+    if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+        /* a new response (100 Continue, then the real one) */
+        s->nh = 0;
+        s->hlen = 0;
+        const char *sp = memchr(line, ' ', n);
+        s->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+        return n;
+    }
+    size_t k = n;
+    while (k > 0 && (line[k - 1] == '\r' || line[k - 1] == '\n'))
+        k--;
+    if (k == 0) { /* the blank line after the headers */
+        if (s->status >= 200)
+            s->headers_done = 1;
+        return n;
+    }
+    if (s->nh >= STREAM_HDRS_MAX ||
+        s->hlen + k + 1 > LDG_HTTP_STREAM_HEADERS_MAX) {
+        s->toobig = 1;
+        return 0;
+    }
+    if (s->harena == NULL) {
+        s->harena = malloc(LDG_HTTP_STREAM_HEADERS_MAX);
+        if (s->harena == NULL) {
+            s->oom = 1;
+            return 0;
+        }
+    }
+    s->hoff[s->nh++] = s->hlen;
+    memcpy(s->harena + s->hlen, line, k);
+    s->hlen += k;
+    s->harena[s->hlen++] = 0;
+    return n;
+}
+
+static size_t
+st_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+    struct ldg_http_stream *s = arg;
+    size_t n = size * nmemb;
+
+    if (s->max_body && s->got_body + n > s->max_body) {
+        s->toobig = 1;
+        return 0;
+    }
+    if (s->boff == s->blen)
+        s->boff = s->blen = 0;
+    if (s->blen > 0 && s->blen + n > STREAM_BUF) {
+        s->paused = 1; /* curl keeps this piece for the unpause */
+        return CURL_WRITEFUNC_PAUSE;
+    }
+    if (s->blen + n > s->bcap) {
+        size_t nc = s->blen + n > STREAM_BUF ? s->blen + n : STREAM_BUF;
+        char *nb = realloc(s->buf, nc);
+        if (nb == NULL) {
+            s->oom = 1;
+            return 0;
+        }
+        s->buf = nb;
+        s->bcap = nc;
+    }
+    memcpy(s->buf + s->blen, data, n);
+    s->blen += n;
+    s->got_body += n;
+    return n;
+}
+
+/* One round of the transfer: perform, then wait up to wait_ms for the
+ * sockets (0: do not wait). 0, or LDG_ENOMEM/LDG_EIO when curl's multi
+ * layer fails. */
+static int
+st_pump(struct ldg_http_stream *s, int wait_ms)
+{
+    int running = 0;
+    CURLMcode mc = cu.multi_perform(s->multi, &running);
+    if (mc != CURLM_OK)
+        return mc == CURLM_OUT_OF_MEMORY ? LDG_ENOMEM : LDG_EIO;
+    CURLMsg *m;
+    int left;
+    while ((m = cu.multi_info_read(s->multi, &left)) != NULL) {
+        if (m->msg == CURLMSG_DONE && m->easy_handle == s->easy) {
+            s->finished = 1;
+            s->result = m->data.result;
+        }
+    }
+    if (s->finished || wait_ms <= 0)
+        return 0;
+    if (s->blen > s->boff) /* something to hand out already */
+        return 0;
+    mc = cu.multi_poll(s->multi, NULL, 0, wait_ms, NULL);
+    return mc == CURLM_OK ? 0 : LDG_EIO;
+}
+
+/* The message and code for a transfer curl ended with an error. */
+static int
+st_fail(struct ldg_http_stream *s, char *err, size_t errlen)
+{
+    struct xfer x = {.toobig = s->toobig, .oom = s->oom};
+    const char *cause;
+    int rc = translate(s->result, &x, &cause);
+    if (rc == LDG_ETOOBIG)
+        seterr(err, errlen, "%s %s: response exceeds %s; transfer aborted",
+               s->method, s->url,
+               s->got_body || s->max_body ? "the body limit"
+                                          : "the header limit");
+    else if (s->status > 0)
+        seterr(err, errlen, "%s %s: HTTP %ld, then %s (%s)", s->method,
+               s->url, s->status, cause,
+               s->cerr[0] ? s->cerr : cu.easy_strerror(s->result));
+    else
+        seterr(err, errlen, "%s %s: %s (%s)", s->method, s->url, cause,
+               s->cerr[0] ? s->cerr : cu.easy_strerror(s->result));
+    return rc;
+}
+
+static int
+st_setup(struct ldg_http_stream *s, const struct ldg_http_request *req)
+{
+    CURL *h = s->easy;
+    cu.easy_reset(h);
+    SET(CURLOPT_URL, req->url);
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_ERRORBUFFER, s->cerr);
+    SET(CURLOPT_CONNECTTIMEOUT_MS,
+        req->connect_timeout_ms > 0
+            ? req->connect_timeout_ms
+            : (long)LDG_HTTP_CONNECT_TIMEOUT_MS_DEFAULT);
+    SET(CURLOPT_SSL_VERIFYPEER, req->insecure ? 0L : 1L);
+    SET(CURLOPT_SSL_VERIFYHOST, req->insecure ? 0L : 2L);
+    if (req->ca_file)
+        SET(CURLOPT_CAINFO, req->ca_file);
+    if (req->userpwd)
+        SET(CURLOPT_USERPWD, req->userpwd);
+    SET(CURLOPT_HEADERFUNCTION, st_header);
+    SET(CURLOPT_HEADERDATA, s);
+    SET(CURLOPT_WRITEFUNCTION, st_body);
+    SET(CURLOPT_WRITEDATA, s);
+    /* bytes as they come: no decoding, the client gets what was sent */
+    SET(CURLOPT_HTTP_CONTENT_DECODING, 0L);
+    SET(CURLOPT_HTTP_TRANSFER_DECODING, 1L);
+    SET(CURLOPT_TCP_NODELAY, 1L);
+    if (s->hdrs)
+        SET(CURLOPT_HTTPHEADER, s->hdrs);
+    if (strcmp(s->method, "GET") == 0) {
+        SET(CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(s->method, "HEAD") == 0) {
+        SET(CURLOPT_NOBODY, 1L);
+    } else {
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        SET(CURLOPT_POSTFIELDS, req->body ? (const char *)req->body : "");
+        if (strcmp(s->method, "POST") != 0)
+            SET(CURLOPT_CUSTOMREQUEST, s->method);
+    }
+    return 0;
+setopt_failed:
+    return LDG_EINVAL;
+}
+
+int
+ldg_http_stream_open(struct ldg_http_stream **out, struct ldg_http_client *c,
+                     const struct ldg_http_request *req, long first_byte_ms,
+                     long idle_ms, int *connected, char *err, size_t errlen)
+{
+    struct ldg_http_stream *s = NULL;
+    int rc;
+
+    if (err && errlen)
+        err[0] = 0;
+    if (connected)
+        *connected = 0;
+    if (!out || !req || !req->url) {
+        seterr(err, errlen, "http: no URL or nowhere to put the stream");
+        return LDG_EINVAL;
+    }
+    *out = NULL;
+    const char *method = req->method ? req->method : "GET";
+    if (strlen(method) >= sizeof s->method || strspn(method,
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(method) || !*method) {
+        seterr(err, errlen, "%s %s: unsupported method", method, req->url);
+        return LDG_EINVAL;
+    }
+    if (strncasecmp(req->url, "http://", 7) != 0 &&
+        strncasecmp(req->url, "https://", 8) != 0) {
+        seterr(err, errlen, "%s %s: only http:// and https:// URLs", method,
+               req->url);
+        return LDG_EINVAL;
+    }
+    if ((rc = ensure_global()) < 0) {
+        seterr(err, errlen, "%s %s: %s", method, req->url, load_why);
+        return rc;
+    }
+    s = calloc(1, sizeof *s);
+    if (s == NULL || (s->url = strdup(req->url)) == NULL)
+        goto oom;
+    snprintf(s->method, sizeof s->method, "%s", method);
+    s->client = c;
+    s->idle_ms = idle_ms;
+    s->max_body = req->max_response_bytes;
+    if (c) {
+        if (!c->easy && (c->easy = cu.easy_init()) == NULL)
+            goto oom;
+        if (!c->multi && (c->multi = cu.multi_init()) == NULL)
+            goto oom;
+        s->easy = c->easy;
+        s->multi = c->multi;
+    } else {
+        if ((s->easy = cu.easy_init()) == NULL ||
+            (s->multi = cu.multi_init()) == NULL)
+            goto oom;
+    }
+    for (const char *const *p = req->headers; p && *p; p++) {
+        struct curl_slist *n = cu.slist_append(s->hdrs, *p);
+        if (!n)
+            goto oom;
+        s->hdrs = n;
+    }
+    if ((rc = st_setup(s, req)) < 0) {
+        seterr(err, errlen, "%s %s: curl rejected an option", method,
+               req->url);
+        goto fail;
+    }
+    if (cu.multi_add_handle(s->multi, s->easy) != CURLM_OK)
+        goto oom;
+    long limit = first_byte_ms > 0   ? first_byte_ms
+                 : req->timeout_ms > 0 ? req->timeout_ms
+                                       : LDG_HTTP_TIMEOUT_MS_DEFAULT;
+    long t0 = mono_ms();
+    while (!s->headers_done && !s->finished) {
+        long left = limit - (mono_ms() - t0);
+        if (left <= 0) {
+            curl_off_t ct = 0;
+            cu.easy_getinfo(s->easy, CURLINFO_CONNECT_TIME_T, &ct);
+            if (connected)
+                *connected = ct > 0;
+            seterr(err, errlen,
+                   "%s %s: timed out (no response within %ld ms)", method,
+                   req->url, limit);
+            rc = LDG_ETIMEOUT;
+            goto fail;
+        }
+        if ((rc = st_pump(s, left < 100 ? (int)left : 100)) < 0) {
+            seterr(err, errlen, "%s %s: curl's transfer loop failed", method,
+                   req->url);
+            goto fail;
+        }
+    }
+    if (connected) {
+        curl_off_t ct = 0;
+        cu.easy_getinfo(s->easy, CURLINFO_CONNECT_TIME_T, &ct);
+        *connected = ct > 0 || s->status > 0;
+    }
+    if (!s->headers_done) { /* finished without a response */
+        if (s->result == CURLE_OK) {
+            s->result = CURLE_GOT_NOTHING;
+        }
+        rc = st_fail(s, err, errlen);
+        goto fail;
+    }
+    *out = s;
+    return 0;
+oom:
+    seterr(err, errlen, "%s %s: out of memory", method, req->url);
+    rc = LDG_ENOMEM;
+fail:
+    ldg_http_stream_close(s);
+    return rc;
+}
+
+long
+ldg_http_stream_status(const struct ldg_http_stream *s)
+{
+    return s ? s->status : 0;
+}
+
+const char *
+ldg_http_stream_header(const struct ldg_http_stream *s, size_t i)
+{
+    if (!s || i >= s->nh)
+        return NULL;
+    return s->harena + s->hoff[i];
+}
+
+const char *
+ldg_http_stream_header_get(const struct ldg_http_stream *s, const char *name)
+{
+    size_t k = strlen(name);
+    for (size_t i = 0; s && i < s->nh; i++) {
+        const char *h = s->harena + s->hoff[i];
+        if (strncasecmp(h, name, k) == 0 && h[k] == ':') {
+            h += k + 1;
+            while (*h == ' ' || *h == '\t')
+                h++;
+            return h;
+        }
+    }
+    return NULL;
+}
+
+long
+ldg_http_stream_read(struct ldg_http_stream *s, char *buf, size_t cap,
+                     char *err, size_t errlen)
+{
+    if (!s || !buf || cap == 0)
+        return LDG_EINVAL;
+    long t0 = mono_ms();
+    for (;;) {
+        if (s->blen > s->boff) {
+            size_t n = s->blen - s->boff;
+            if (n > cap)
+                n = cap;
+            memcpy(buf, s->buf + s->boff, n);
+            s->boff += n;
+            if (s->boff == s->blen)
+                s->boff = s->blen = 0;
+            return (long)n;
+        }
+        if (s->err_rc) {
+            seterr(err, errlen, "%s", s->err_msg);
+            return s->err_rc;
+        }
+        if (s->finished) {
+            if (s->result == CURLE_OK)
+                return 0;
+            s->err_rc = st_fail(s, s->err_msg, sizeof s->err_msg);
+            continue;
+        }
+        if (s->paused) {
+            s->paused = 0;
+            /* may call st_body at once with what curl kept */
+            cu.easy_pause(s->easy, CURLPAUSE_CONT);
+            if (s->blen > s->boff)
+                continue;
+        }
+        int wait = 100;
+        if (s->idle_ms > 0) {
+            long left = s->idle_ms - (mono_ms() - t0);
+            if (left <= 0) {
+                snprintf(s->err_msg, sizeof s->err_msg,
+                         "%s %s: no data for %ld ms; transfer aborted",
+                         s->method, s->url, s->idle_ms);
+                s->err_rc = LDG_ETIMEOUT;
+                continue;
+            }
+            if (left < wait)
+                wait = (int)left;
+        }
+        int rc = st_pump(s, wait);
+        if (rc < 0) {
+            snprintf(s->err_msg, sizeof s->err_msg,
+                     "%s %s: curl's transfer loop failed", s->method, s->url);
+            s->err_rc = rc;
+        }
+    }
+}
+
+void
+ldg_http_stream_close(struct ldg_http_stream *s)
+{
+    if (!s)
+        return;
+    if (s->multi && s->easy) {
+        /* a transfer cut short: curl closes its connection (it cannot be
+         * reused mid-body); a finished one stays in the multi's cache */
+        cu.multi_remove_handle(s->multi, s->easy);
+    }
+    if (!s->client) {
+        if (s->multi)
+            cu.multi_cleanup(s->multi);
+        if (s->easy)
+            cu.easy_cleanup(s->easy);
+    } else if (s->easy) {
+        /* the header list and callbacks point at s: forget them */
+        cu.easy_reset(s->easy);
+    }
+    if (s->hdrs)
+        cu.slist_free_all(s->hdrs);
+    free(s->harena);
+    free(s->buf);
+    free(s->url);
+    free(s);
 }

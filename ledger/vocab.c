@@ -52,7 +52,15 @@ static const struct vtype vocab[] = {
     {"route.decision",
      "route*:s chosen_model*:s run:s request_id:s candidates:a reason:s "
      "fallback:b latency_ms:n tokens_in:i tokens_out:i "
-     "outcome:s=ok|error|refused"},
+     "outcome:s=ok|error|refused|client-gone "
+     /* written by `ledger proxy` (docs/PROXY.md) */
+     "model_requested:s upstream:s api:s path:s status:i ttft_ms:n stream:b "
+     "request_bytes:i response_bytes:i model_digest:s model_verified:b "
+     "client:o completion:s"},
+    {"proxy.request",
+     "upstream*:s method*:s path*:s outcome*:s=ok|error|refused|client-gone "
+     "status:i latency_ms:n request_bytes:i response_bytes:i request_id:s "
+     "run:s reason:s client:o"},
     {"eval.started", "eval_id*:s suite*:s target*:s candidate*:s"},
     {"eval.result",
      "eval_id*:s suite*:s target*:s candidate*:s passed*:b cases_total*:i "
@@ -409,6 +417,9 @@ ldg_roles_mask(const json_t *rl)
 int
 ldg_roles_mask_allows(uint32_t mask, const char *type)
 {
+    /* the proxy's other requests go with its route decisions */
+    if (strcmp(type, "proxy.request") == 0)
+        type = "route.decision";
     for (size_t b = 0; b < sizeof role_prefix / sizeof role_prefix[0]; b++) {
         const char *p = role_prefix[b];
         size_t n = strlen(p);

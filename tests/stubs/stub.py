@@ -3,8 +3,14 @@
 
 Answers with the response shapes the runtimes document:
   Ollama      GET /api/tags, POST /api/show, GET /api/ps, GET /api/version
+  Ollama      POST /api/chat, /api/generate (NDJSON streams by default,
+              "stream": false for one object), POST /api/embed
   OpenAI-compatible (vLLM, LM Studio, llama.cpp, Ollama's /v1)
-              GET /v1/models, POST /v1/chat/completions
+              GET /v1/models, POST /v1/chat/completions, /v1/completions
+              ("stream": true: Server-Sent Events, with a usage chunk when
+              stream_options.include_usage), POST /v1/embeddings
+  Token counts are words: tokens in = words of the prompt, tokens out =
+  words of the answer; an answer streams one word a chunk.
   llama.cpp   GET /props, GET /health
 and misbehaves on demand, for the HTTP client's tests:
   /ok                 200 "hello" (ETag "v1", text/plain)
@@ -24,8 +30,14 @@ test can change a model between two probes:
    "version": "0.5.7", "alias": "name llama.cpp claims",
    "model_path": "/m/x.gguf",
    "answers": {"prompt text": "reply"}, "default_answer": "...",
-   "delay_ms": 0,
-   "fail": {"/api/tags": "500"|"hang"|"truncated"|"big"|"drip"|"badjson"}}
+   "delay_ms": 0, "strict_models": false (true: a model call naming a
+   model not in "models" gets 404),
+   "fail": {"/api/tags": "500"|"hang"|"truncated"|"big"|"drip"|"badjson"|
+            "streamhang"|"streamcut"|"close"}}
+   ("streamhang": a stream's first chunk, then nothing; "streamcut": two
+   chunks, then the connection closes without the end; "close": the
+   connection closes before any answer), "chunk_ms": a pause between the
+   chunks of a stream.
 A chat reply is answers[last user message] or default_answer. With
 --port-file, the chosen port is written there; it is always printed on
 stdout as the first line. Binds 127.0.0.1 only, port 0 (the kernel's pick).
@@ -114,6 +126,32 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b'{"models":[')
             self.wfile.flush()
             self.close_connection = True
+        elif how == "streamhang":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-ndjson")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            piece = b'{"model":"m","response":"a","done":false}\n'
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.flush()
+            time.sleep(3600)
+        elif how == "streamcut":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for _ in range(2):
+                piece = b'data: {"model":"m","choices":[{"delta":{"content":"a"}}]}\n\n'
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.flush()
+            self.close_connection = True
+        elif how == "close":
+            self.close_connection = True
+            import socket
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         elif how == "badjson":
             self.send(200, '{"models": [ {"name": ')
         elif how == "big":
@@ -229,24 +267,11 @@ class Handler(BaseHTTPRequestHandler):
                 "id": st.get("alias") or m["name"], "object": "model",
                 "created": 1730000000, "owned_by": "library"}
                 for m in models]})
-        if p == "/v1/chat/completions":
-            if req is None or not isinstance(req.get("messages"), list):
-                return self.send(400, {"error": {"message": "bad request"}})
-            last = ""
-            for msg in req["messages"]:
-                if msg.get("role") == "user":
-                    last = msg.get("content", "")
-            ans = st.get("answers", {}).get(last, st.get("default_answer",
-                                                         "I don't know."))
-            return self.send(200, {
-                "id": "chatcmpl-1", "object": "chat.completion",
-                "created": 1730000000, "model": req.get("model", ""),
-                "system_fingerprint": "fp_stub",
-                "choices": [{"index": 0, "message": {
-                    "role": "assistant", "content": ans},
-                    "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 5, "completion_tokens": 3,
-                          "total_tokens": 8}})
+        if p in ("/v1/chat/completions", "/v1/completions",
+                 "/api/chat", "/api/generate"):
+            return self.generate(p, req, st, models)
+        if p in ("/v1/embeddings", "/api/embed"):
+            return self.embed(p, req, st, models)
         # --- llama.cpp
         if p == "/health":
             return self.send(200, {"status": "ok"})
@@ -259,7 +284,166 @@ class Handler(BaseHTTPRequestHandler):
                 "chat_template": "", "build_info": "b4000-stub"})
         return self.send(404, {"error": "no such path %s" % p})
 
-    do_GET = do_POST = do_PUT = do_HEAD = handle_any
+    def known(self, name, models):
+        if not models or not load_state().get("strict_models"):
+            return True
+        for m in models:
+            if name in (m["name"], m["name"].split(":")[0]):
+                return True
+        return False
+
+    def generate(self, p, req, st, models):
+        ollama = p.startswith("/api/")
+        if req is None or not isinstance(req, dict):
+            return self.send(400, {"error": "bad json"} if ollama else
+                             {"error": {"message": "bad json"}})
+        model = req.get("model", "")
+        if not self.known(model, models):
+            msg = "model '%s' not found" % model
+            return self.send(404, {"error": msg} if ollama else
+                             {"error": {"message": msg,
+                                        "type": "invalid_request_error"}})
+        if "messages" in req:
+            if not isinstance(req["messages"], list):
+                return self.send(400, {"error": "bad messages"})
+            last = ""
+            words = 0
+            for msg in req["messages"]:
+                words += len(str(msg.get("content", "")).split())
+                if msg.get("role") == "user":
+                    last = msg.get("content", "")
+        else:
+            last = str(req.get("prompt", ""))
+            words = len(last.split())
+        ans = st.get("answers", {}).get(last, st.get("default_answer",
+                                                     "I don't know."))
+        toks = ans.split(" ")
+        nin, nout = words, len(toks)
+        stream = req.get("stream", ollama)
+        ms = st.get("chunk_ms", 0)
+        if not stream:
+            if p == "/v1/chat/completions":
+                body = {"id": "chatcmpl-1", "object": "chat.completion",
+                        "created": 1730000000, "model": model,
+                        "system_fingerprint": "fp_stub",
+                        "choices": [{"index": 0, "message": {
+                            "role": "assistant", "content": ans},
+                            "logprobs": None, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": nin,
+                                  "completion_tokens": nout,
+                                  "total_tokens": nin + nout}}
+            elif p == "/v1/completions":
+                body = {"id": "cmpl-1", "object": "text_completion",
+                        "created": 1730000000, "model": model,
+                        "choices": [{"index": 0, "text": ans,
+                                     "logprobs": None,
+                                     "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": nin,
+                                  "completion_tokens": nout,
+                                  "total_tokens": nin + nout}}
+            else:
+                body = {"model": model,
+                        "created_at": "2026-11-24T10:00:00Z",
+                        "done": True, "done_reason": "stop",
+                        "total_duration": 1000, "load_duration": 10,
+                        "prompt_eval_count": nin, "eval_count": nout}
+                if p == "/api/chat":
+                    body["message"] = {"role": "assistant", "content": ans}
+                else:
+                    body["response"] = ans
+            return self.send(200, body)
+        # a stream: one word a chunk
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson" if ollama
+                         else "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        def out(b):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(b), b))
+            self.wfile.flush()
+            if ms:
+                time.sleep(ms / 1000.0)
+        try:
+            for i, t in enumerate(toks):
+                t = t if i == 0 else " " + t
+                if ollama:
+                    o = {"model": model,
+                         "created_at": "2026-11-24T10:00:00Z", "done": False}
+                    if p == "/api/chat":
+                        o["message"] = {"role": "assistant", "content": t}
+                    else:
+                        o["response"] = t
+                    out(json.dumps(o).encode() + b"\n")
+                else:
+                    if p == "/v1/chat/completions":
+                        ch = {"index": 0, "delta": {"content": t},
+                              "finish_reason": None}
+                        obj = "chat.completion.chunk"
+                    else:
+                        ch = {"index": 0, "text": t, "finish_reason": None}
+                        obj = "text_completion"
+                    o = {"id": "chatcmpl-1", "object": obj,
+                         "created": 1730000000, "model": model,
+                         "choices": [ch]}
+                    out(b"data: " + json.dumps(o).encode() + b"\n\n")
+            if ollama:
+                o = {"model": model, "created_at": "2026-11-24T10:00:00Z",
+                     "done": True, "done_reason": "stop",
+                     "total_duration": 1000, "prompt_eval_count": nin,
+                     "eval_count": nout}
+                if p == "/api/chat":
+                    o["message"] = {"role": "assistant", "content": ""}
+                else:
+                    o["response"] = ""
+                out(json.dumps(o).encode() + b"\n")
+            else:
+                fin = {"id": "chatcmpl-1",
+                       "object": "chat.completion.chunk",
+                       "created": 1730000000, "model": model,
+                       "choices": [{"index": 0, "delta": {},
+                                    "finish_reason": "stop"}]}
+                out(b"data: " + json.dumps(fin).encode() + b"\n\n")
+                so = req.get("stream_options") or {}
+                if so.get("include_usage"):
+                    u = {"id": "chatcmpl-1",
+                         "object": "chat.completion.chunk",
+                         "created": 1730000000, "model": model,
+                         "choices": [],
+                         "usage": {"prompt_tokens": nin,
+                                   "completion_tokens": nout,
+                                   "total_tokens": nin + nout}}
+                    out(b"data: " + json.dumps(u).encode() + b"\n\n")
+                out(b"data: [DONE]\n\n")
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True
+
+    def embed(self, p, req, st, models):
+        ollama = p.startswith("/api/")
+        if req is None or not isinstance(req, dict):
+            return self.send(400, {"error": "bad json"})
+        model = req.get("model", "")
+        if not self.known(model, models):
+            msg = "model '%s' not found" % model
+            return self.send(404, {"error": msg} if ollama else
+                             {"error": {"message": msg}})
+        inp = req.get("input", "")
+        items = inp if isinstance(inp, list) else [inp]
+        nin = sum(len(str(x).split()) for x in items)
+        vecs = [[0.1, 0.2, 0.3] for _ in items]
+        if ollama:
+            return self.send(200, {"model": model, "embeddings": vecs,
+                                   "prompt_eval_count": nin})
+        return self.send(200, {"object": "list", "model": model,
+                               "data": [{"object": "embedding", "index": i,
+                                         "embedding": v}
+                                        for i, v in enumerate(vecs)],
+                               "usage": {"prompt_tokens": nin,
+                                         "total_tokens": nin}})
+
+    do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = handle_any
 
 
 class Server(socketserver.ThreadingMixIn, HTTPServer):

@@ -1,0 +1,155 @@
+#!/bin/sh
+# bench/proxy.sh BUILD_DIR — `ledger proxy` side by side with nginx as a
+# reverse proxy (nginx-light, an access log, keep-alive to the upstream),
+# in front of the same upstream (bench/proxy_stub.c), in one run, loaded by
+# bench/proxy_load.c (keep-alive clients, POST /v1/chat/completions):
+#   - PROXY_CLIENTS (64) clients, non-streaming, PROXY_SECONDS (5) s each:
+#     requests/s and p50/p99 through the upstream directly, nginx, the
+#     proxy (sync, the default) and the proxy with --record async;
+#   - one client: p50 latency of each, and what each proxy adds to a
+#     direct call;
+#   - one streaming client: time to first byte, added;
+#   - PROXY_CLIENTS streaming clients through the proxy: its peak RSS.
+# The ledger is on the same disk as the build (every event of the sync
+# proxy is durably committed before its answer). Prints one line per
+# figure and writes bench/out/proxy.tsv.
+set -u
+B=${1:-build}
+cd "$(dirname "$0")/.." || exit 1
+OUT=${BENCH_OUT:-bench/out}
+mkdir -p "$OUT"
+NC=${PROXY_CLIENTS:-64}
+SEC=${PROXY_SECONDS:-5}
+T=$(mktemp -d)
+pids=""
+trap 'for p in $pids; do kill "$p" 2>/dev/null; done; [ -f "$T/nginx.pid" ] && kill "$(cat "$T/nginx.pid")" 2>/dev/null; rm -rf "$T"' EXIT
+command -v nginx >/dev/null 2>&1 || { echo "proxy bench: nginx is not installed (nginx-light)"; exit 1; }
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+"$B/bench/proxy_stub" "$T/sport" 0 20 &
+pids="$pids $!"
+i=0
+while [ ! -s "$T/sport" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+SP=$(cat "$T/sport")
+
+NP=$(free_port)
+mkdir -p "$T/ngx/tmp"
+u=""
+[ "$(id -u)" = 0 ] && u="user root;"
+cat >"$T/ngx/nginx.conf" <<NGX
+$u
+worker_processes 1;
+pid $T/nginx.pid;
+error_log $T/ngx/error.log;
+events { worker_connections 4096; }
+http {
+    access_log $T/ngx/access.log;
+    client_body_temp_path $T/ngx/tmp/body;
+    proxy_temp_path $T/ngx/tmp/proxy;
+    fastcgi_temp_path $T/ngx/tmp/fastcgi;
+    uwsgi_temp_path $T/ngx/tmp/uwsgi;
+    scgi_temp_path $T/ngx/tmp/scgi;
+    upstream stub { server 127.0.0.1:$SP; keepalive 128; }
+    server {
+        listen 127.0.0.1:$NP;
+        keepalive_requests 1000000;
+        location / {
+            proxy_pass http://stub;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }
+    }
+}
+NGX
+nginx -c "$T/ngx/nginx.conf" -p "$T/ngx" 2>"$T/ngx/start.err" ||
+    { echo "proxy bench: nginx: $(cat "$T/ngx/start.err")"; exit 1; }
+
+"$B/ledger" --dir "$T/sync" init >/dev/null
+"$B/ledger" --dir "$T/sync" proxy --listen 127.0.0.1:0 --upstream "stub=http://127.0.0.1:$SP" \
+    >"$T/sync.out" 2>"$T/sync.err" &
+SYNC=$!
+pids="$pids $SYNC"
+"$B/ledger" --dir "$T/async" init >/dev/null
+"$B/ledger" --dir "$T/async" proxy --listen 127.0.0.1:0 --record async \
+    --upstream "stub=http://127.0.0.1:$SP" >"$T/async.out" 2>"$T/async.err" &
+ASYNC=$!
+pids="$pids $ASYNC"
+i=0
+while { ! grep -q '^listening on' "$T/sync.out" 2>/dev/null ||
+    ! grep -q '^listening on' "$T/async.out" 2>/dev/null; } && [ $i -lt 200 ]; do
+    sleep 0.05
+    i=$((i + 1))
+done
+PS=$(sed -n 's/^listening on 127.0.0.1://p' "$T/sync.out")
+PA=$(sed -n 's/^listening on 127.0.0.1://p' "$T/async.out")
+
+: >"$OUT/proxy.tsv"
+say() { printf '%s\n' "$*"; }
+rec() { printf '%s\t%s\n' "$1" "$2" >>"$OUT/proxy.tsv"; }
+
+# 64 clients, non-streaming
+for who in direct:$SP nginx:$NP proxy:$PS proxy-async:$PA; do
+    n=${who%%:*}
+    p=${who#*:}
+    r=$("$B/bench/proxy_load" "127.0.0.1:$p" "$NC" "$SEC")
+    eval "rps_$(echo $n | tr - _)=$(field "$r" rps)"
+    say "$NC clients  $n: $r"
+    rec "c${NC}_${n}_rps" "$(field "$r" rps)"
+    rec "c${NC}_${n}_p50_ms" "$(field "$r" p50_ms)"
+    rec "c${NC}_${n}_p99_ms" "$(field "$r" p99_ms)"
+done
+ratio=$(python3 -c "print('%.2f' % ($rps_proxy / $rps_nginx))")
+ratio_a=$(python3 -c "print('%.2f' % ($rps_proxy_async / $rps_nginx))")
+say "throughput vs nginx: sync ${ratio}x, async ${ratio_a}x (target >= 0.8x in the default mode)"
+rec "c${NC}_sync_vs_nginx" "$ratio"
+rec "c${NC}_async_vs_nginx" "$ratio_a"
+
+# one client
+for who in direct:$SP nginx:$NP proxy:$PS proxy-async:$PA; do
+    n=${who%%:*}
+    p=${who#*:}
+    r=$("$B/bench/proxy_load" "127.0.0.1:$p" 1 "$SEC")
+    eval "p50_$(echo $n | tr - _)=$(field "$r" p50_ms)"
+    say "1 client  $n: $r"
+    rec "c1_${n}_p50_ms" "$(field "$r" p50_ms)"
+done
+add() { python3 -c "print('%.3f' % ($1 - $2))"; }
+say "added p50 latency: nginx $(add $p50_nginx $p50_direct) ms, proxy sync $(add $p50_proxy $p50_direct) ms (target <= 1.5), async $(add $p50_proxy_async $p50_direct) ms (target <= 0.3)"
+rec c1_added_nginx_ms "$(add $p50_nginx $p50_direct)"
+rec c1_added_sync_ms "$(add $p50_proxy $p50_direct)"
+rec c1_added_async_ms "$(add $p50_proxy_async $p50_direct)"
+
+# one streaming client: time to first byte
+for who in direct:$SP nginx:$NP proxy:$PS; do
+    n=${who%%:*}
+    p=${who#*:}
+    r=$("$B/bench/proxy_load" "127.0.0.1:$p" 1 "$SEC" stream)
+    eval "tt_$n=$(field "$r" ttfb_p50_ms)"
+    say "1 stream  $n: $r"
+    rec "s1_${n}_ttfb_p50_ms" "$(field "$r" ttfb_p50_ms)"
+done
+say "added time to first byte: nginx $(add $tt_nginx $tt_direct) ms, proxy $(add $tt_proxy $tt_direct) ms (target <= 1)"
+rec s1_added_ttfb_nginx_ms "$(add $tt_nginx $tt_direct)"
+rec s1_added_ttfb_proxy_ms "$(add $tt_proxy $tt_direct)"
+
+# 64 streaming clients: the proxy's peak RSS (a fresh one)
+kill "$SYNC"
+wait "$SYNC" 2>/dev/null
+"$B/ledger" --dir "$T/sync" proxy --listen 127.0.0.1:0 --upstream "stub=http://127.0.0.1:$SP" \
+    >"$T/sync2.out" 2>"$T/sync2.err" &
+SYNC=$!
+pids="$pids $SYNC"
+i=0
+while ! grep -q '^listening on' "$T/sync2.out" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+PS=$(sed -n 's/^listening on 127.0.0.1://p' "$T/sync2.out")
+r=$("$B/bench/proxy_load" "127.0.0.1:$PS" "$NC" "$SEC" stream)
+rss=$(awk '/VmHWM/ {print $2}' "/proc/$SYNC/status")
+say "$NC streams  proxy: $r; peak RSS $((rss / 1024)) MiB (target <= 64)"
+rec "s${NC}_proxy_rps" "$(field "$r" rps)"
+rec "s${NC}_proxy_peak_rss_kib" "$rss"
+n_ev=$("$B/ledger" --dir "$T/sync" stats -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("events", "?"))' 2>/dev/null)
+say "events in the sync proxy's ledger: $n_ev"

@@ -1,0 +1,348 @@
+/*
+ * cmd_proxy.c — `ledger proxy`: the recorder in the request path of the
+ * box's models (proxy/proxy.h, docs/PROXY.md).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "proxy/proxy.h"
+#include "serve/serve.h"
+
+enum {
+    OPT_LISTEN = 500,
+    OPT_UPSTREAM,
+    OPT_CONFIG,
+    OPT_RECORD,
+    OPT_CONTENT,
+    OPT_DIRECT,
+    OPT_ACTOR,
+    OPT_BODY_MAX,
+    OPT_FIRST_BYTE,
+    OPT_IDLE
+};
+
+static const struct cli_opt proxy_opts[] = {
+    CLI_VALUE(OPT_LISTEN, 0, "listen", "ADDR",
+              "where to listen: HOST:PORT or unix:PATH (default "
+              LDG_PROXY_LISTEN_DEFAULT "; an address other than loopback "
+              "only when given here)"),
+    CLI_VALUE(OPT_UPSTREAM, 0, "upstream", "NAME=URL",
+              "a runtime to pass requests to, e.g. "
+              "ollama=http://127.0.0.1:11434; repeatable, the first is the "
+              "default"),
+    CLI_VALUE(OPT_CONFIG, 0, "config", "FILE",
+              "the proxy file (default: DIR/" LDG_PROXY_FILE
+              " when it exists): upstreams, routes, record mode"),
+    CLI_VALUE(OPT_RECORD, 0, "record", "MODE",
+              "sync (default): an answer only after its event is durable; "
+              "async: answer first, commit after"),
+    CLI_FLAG(OPT_CONTENT, 0, "record-content",
+             "record prompts and completions too (body fields prompt and "
+             "completion; off by default)"),
+    CLI_FLAG(OPT_DIRECT, 0, "direct",
+             "write the ledger directly even when `ledger serve` serves it"),
+    CLI_VALUE(OPT_ACTOR, 0, "actor", "NAME",
+              "sign the events with this actor's key (direct writes)"),
+    CLI_VALUE(OPT_BODY_MAX, 0, "body-max", "BYTES",
+              "largest request body passed on (default 32 MiB; larger: 413)"),
+    CLI_VALUE(OPT_FIRST_BYTE, 0, "first-byte-timeout", "MS",
+              "wait this long for an upstream's answer to begin (default "
+              "300000: a cold model load)"),
+    CLI_VALUE(OPT_IDLE, 0, "idle-timeout", "MS",
+              "end a stream whose upstream sends nothing for this long "
+              "(default 300000)"),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_proxy = {
+    "proxy",
+    CLI_GROUP_EVENTS,
+    cmd_proxy,
+    "record every model request passing through a local proxy",
+    "A reverse proxy for the box's model runtimes (Ollama, llama.cpp's "
+    "server, vLLM, LM Studio, anything OpenAI-compatible): applications "
+    "call it instead of the runtime's port, every request is passed on "
+    "unchanged and its answer passed back (streams piece by piece), and "
+    "each becomes one event: route.decision for a model call (OpenAI "
+    "/v1/chat/completions, /v1/completions, /v1/embeddings; Ollama "
+    "/api/chat, /api/generate, /api/embed), proxy.request for anything "
+    "else. An event says which upstream and model answered, the model's "
+    "digest in the registry and whether it was verified, status, outcome "
+    "(ok, error, refused, client-gone), latency, time to first token, "
+    "tokens, sizes, and who asked (uid, pid and executable, from the "
+    "kernel). Prompts and completions are not recorded without "
+    "--record-content; Authorization and API keys never are. A header "
+    "X-Ledger-Run: R puts the event in run R; X-Request-Id becomes its "
+    "id.\n\n"
+    "With several upstreams, a request picks one with a first path "
+    "segment naming it (/vllm/v1/chat/completions) or the header "
+    "X-Ledger-Upstream: NAME; the proxy file's routes may give a model "
+    "an ordered list of candidates, tried in turn on refusal, 5xx or "
+    "timeout (fallback: true).\n\n"
+    "By default (--record sync) an answer is released only once its "
+    "event is durable (a stream's last piece waits for it); a request "
+    "whose event cannot be written gets 503. When `ledger serve` serves "
+    "the ledger, events go through its socket. Runs until SIGINT or "
+    "SIGTERM, then says what it recorded: exit 0, or 74 when an event "
+    "could not be recorded. Exit 64 for a bad option or proxy file, 66 "
+    "for a --config FILE that is not there, 74 when it cannot listen or "
+    "open the ledger. See docs/PROXY.md.",
+    proxy_opts,
+    NULL,
+    "# in front of Ollama; applications use http://127.0.0.1:11435\n"
+    "ledger proxy --upstream ollama=http://127.0.0.1:11434\n"
+    "# two runtimes, answers before commits\n"
+    "ledger proxy --upstream ollama=http://127.0.0.1:11434 \\\n"
+    "    --upstream vllm=http://127.0.0.1:8000 --record async\n"
+    "# the model calls of run r1\n"
+    "curl -H 'X-Ledger-Run: r1' http://127.0.0.1:11435/api/chat -d @req.json\n"
+    "ledger timeline r1\n",
+    0};
+
+static volatile sig_atomic_t stop_flag;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static int
+parse_num(struct cli *c, const char *opt, const char *v, uint64_t *out)
+{
+    if (cli_parse_u64(v, out) < 0 || *out == 0)
+        return cli_usage_err(c, "%s: '%s' is not a positive number", opt, v);
+    return 0;
+}
+
+/* Enough descriptors for max_conns clients and their upstreams. */
+static void
+raise_nofile(rlim_t want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max
+                      ? rl.rlim_max
+                      : want;
+    setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+int
+cmd_proxy(struct cli *c, int argc, char **argv)
+{
+    struct cli_args a;
+    struct ldg_proxy_options o = {0};
+    struct ldg_proxy_config *cfg = NULL;
+    struct ldg_proxy *p = NULL;
+    struct ldg_ledger *l = NULL, *reg = NULL;
+    struct ldg_client *cl = NULL;
+    const char *config = NULL, *record = NULL;
+    char err[1024] = "", path[4200];
+    int ch, rc, direct = 0, content = 0;
+    uint64_t n;
+
+    if (ldg_proxy_config_new(&cfg) < 0)
+        return EX_OSERR;
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        switch (ch) {
+        case OPT_LISTEN:
+            o.listen = a.value;
+            break;
+        case OPT_UPSTREAM:
+            if (ldg_proxy_config_add_upstream(cfg, a.value, err,
+                                              sizeof err) < 0) {
+                rc = cli_usage_err(c, "%s", err);
+                goto out;
+            }
+            break;
+        case OPT_CONFIG:
+            config = a.value;
+            break;
+        case OPT_RECORD:
+            record = a.value;
+            if (strcmp(record, "sync") && strcmp(record, "async")) {
+                rc = cli_usage_err(c, "--record: '%s' is not sync or async",
+                                   record);
+                goto out;
+            }
+            break;
+        case OPT_CONTENT:
+            content = 1;
+            break;
+        case OPT_DIRECT:
+            direct = 1;
+            break;
+        case OPT_ACTOR:
+            o.actor = a.value;
+            break;
+        case OPT_BODY_MAX:
+            if ((rc = parse_num(c, "--body-max", a.value, &n)) != 0)
+                goto out;
+            o.body_max = (size_t)n;
+            break;
+        case OPT_FIRST_BYTE:
+            if ((rc = parse_num(c, "--first-byte-timeout", a.value, &n)) != 0)
+                goto out;
+            o.first_byte_ms = (long)n;
+            break;
+        case OPT_IDLE:
+            if ((rc = parse_num(c, "--idle-timeout", a.value, &n)) != 0)
+                goto out;
+            o.idle_ms = (long)n;
+            break;
+        default:
+            rc = cli_usage(c);
+            goto out;
+        }
+    }
+    if (ch < 0) {
+        rc = a.exit;
+        goto out;
+    }
+    if (a.ind != argc) {
+        rc = cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
+        goto out;
+    }
+    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
+        cli_dir_error(c);
+        rc = EX_USAGE;
+        goto out;
+    }
+    /* the proxy file: named, or the ledger directory's when it is there */
+    if (config == NULL) {
+        snprintf(path, sizeof path, "%s/%s", c->dir, LDG_PROXY_FILE);
+        struct stat st;
+        if (stat(path, &st) == 0)
+            config = path;
+    }
+    if (config != NULL) {
+        rc = ldg_proxy_config_load(cfg, config, err, sizeof err);
+        if (rc == LDG_ENOTFOUND) {
+            cli_err(c, "%s", err);
+            rc = EX_NOINPUT;
+            goto out;
+        }
+        if (rc < 0) {
+            rc = cli_usage_err(c, "%s", err);
+            goto out;
+        }
+    }
+    if (ldg_proxy_config_upstreams(cfg) == 0) {
+        rc = cli_usage_err(c, "no upstream: give --upstream NAME=URL (e.g. "
+                              "ollama=http://127.0.0.1:11434) or a proxy "
+                              "file");
+        goto out;
+    }
+    if (o.listen == NULL)
+        o.listen = ldg_proxy_config_listen(cfg);
+    o.record = record ? (strcmp(record, "async") == 0
+                             ? LDG_PROXY_RECORD_ASYNC
+                             : LDG_PROXY_RECORD_SYNC)
+                      : (ldg_proxy_config_async(cfg) == 1
+                             ? LDG_PROXY_RECORD_ASYNC
+                             : LDG_PROXY_RECORD_SYNC);
+    o.record_content = content || ldg_proxy_config_content(cfg) == 1;
+    o.config = cfg;
+
+    /* where the events go: through ledger serve when it serves the
+     * ledger, else directly */
+    if (!direct) {
+        rc = cli_serve_connect(c, &cl, 0);
+        if (rc > 0)
+            goto out;
+    }
+    if (cl != NULL) {
+        struct ldg_options lo = {0};
+        lo.flags = LDG_RDONLY;
+        if (ldg_open(&reg, c->dir, &lo, err, sizeof err) < 0) {
+            fprintf(stderr,
+                    "ledger proxy: cannot read the registry (%s): events "
+                    "carry no model digest\n",
+                    err);
+            reg = NULL;
+        }
+        o.client = cl;
+        o.serve_dir = c->dir;
+        o.registry = reg;
+        if (o.actor) {
+            rc = cli_usage_err(c, "--actor: ledger serve signs what it "
+                                  "commits; give --direct to sign with an "
+                                  "actor's key");
+            goto out;
+        }
+    } else {
+        if ((rc = cli_open(c, 0, &l)) != 0)
+            goto out;
+        o.ledger = l;
+        o.registry = l;
+    }
+    raise_nofile(4096);
+    {
+        struct sigaction sa = {0};
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+    }
+    err[0] = 0;
+    rc = ldg_proxy_start(&p, &o, err, sizeof err);
+    cl = NULL; /* the proxy's now (closed on failure too) */
+    if (rc < 0) {
+        cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
+        rc = rc == LDG_EBADINPUT ? EX_USAGE : EX_IOERR;
+        goto out;
+    }
+    {
+        const char *lis = o.listen ? o.listen : LDG_PROXY_LISTEN_DEFAULT;
+        unsigned port = ldg_proxy_port(p);
+        if (strncmp(lis, "unix:", 5) == 0 || port == 0) {
+            printf("listening on %s\n", lis);
+        } else {
+            const char *colon = strrchr(lis, ':');
+            printf("listening on %.*s:%u\n",
+                   colon ? (int)(colon - lis) : (int)strlen(lis), lis, port);
+        }
+        printf("recording %s into %s (%s)\n",
+               o.record == LDG_PROXY_RECORD_ASYNC ? "async" : "sync",
+               c->dir, o.client ? "through ledger serve" : "directly");
+        fflush(stdout);
+    }
+    while (!stop_flag)
+        pause();
+    {
+        struct ldg_proxy_stats st;
+        char last[256];
+        ldg_proxy_last_error(p, last, sizeof last);
+        rc = ldg_proxy_stop(p, &st);
+        p = NULL;
+        fprintf(stderr,
+                "ledger proxy: stopped: %llu requests, %llu events recorded, "
+                "%llu not recorded, %llu upstream errors, %llu clients "
+                "gone\n",
+                (unsigned long long)st.requests,
+                (unsigned long long)st.recorded,
+                (unsigned long long)st.record_failed,
+                (unsigned long long)st.upstream_errors,
+                (unsigned long long)st.client_gone);
+        if (last[0])
+            fprintf(stderr, "ledger proxy: last recording error: %s\n", last);
+        rc = rc < 0 ? EX_IOERR : EX_OK;
+    }
+out:
+    ldg_proxy_stop(p, NULL);
+    ldg_client_close(cl);
+    ldg_close(reg);
+    ldg_close(l);
+    ldg_proxy_config_free(cfg);
+    return rc;
+}

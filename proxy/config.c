@@ -1,0 +1,380 @@
+/*
+ * config.c — the proxy's upstreams and routes, from --upstream NAME=URL
+ * and the proxy file (proxy.h, docs/PROXY.md).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "proxy/proxy_int.h"
+
+static void
+seterr(char *err, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    if (err == NULL || cap == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}
+
+int
+ldg_proxy_config_new(struct ldg_proxy_config **out)
+{
+    if (out == NULL)
+        return LDG_EINVAL;
+    *out = calloc(1, sizeof **out);
+    if (*out == NULL)
+        return LDG_ENOMEM;
+    (*out)->async = -1;
+    (*out)->content = -1;
+    return 0;
+}
+
+void
+ldg_proxy_config_free(struct ldg_proxy_config *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->nup; i++)
+        free(c->up[i].url);
+    for (size_t i = 0; i < c->nroutes; i++) {
+        for (size_t k = 0; k < c->routes[i].n; k++)
+            free(c->routes[i].cand[k].model);
+        free(c->routes[i].cand);
+        free(c->routes[i].model);
+    }
+    free(c->routes);
+    free(c->listen);
+    free(c);
+}
+
+static int
+name_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > LDG_PROXY_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+              ch == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+int
+proxy_upstream_find(const struct ldg_proxy_config *c, const char *name,
+                    size_t n)
+{
+    for (size_t i = 0; i < c->nup; i++)
+        if (strlen(c->up[i].name) == n && memcmp(c->up[i].name, name, n) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int
+add_upstream(struct ldg_proxy_config *c, const char *name, size_t n,
+             const char *url, const char *where, char *err, size_t cap)
+{
+    if (!name_ok(name, n)) {
+        seterr(err, cap,
+               "%supstream name '%.*s': 1 to %d letters, digits, '.', '_' "
+               "or '-'",
+               where, (int)n, name, LDG_PROXY_NAME_MAX);
+        return LDG_EBADINPUT;
+    }
+    if (proxy_upstream_find(c, name, n) >= 0) {
+        seterr(err, cap, "%supstream '%.*s' is given twice", where, (int)n,
+               name);
+        return LDG_EBADINPUT;
+    }
+    if (c->nup >= LDG_PROXY_UPSTREAMS_MAX) {
+        seterr(err, cap, "%smore than %d upstreams", where,
+               LDG_PROXY_UPSTREAMS_MAX);
+        return LDG_EBADINPUT;
+    }
+    size_t skip = strncasecmp(url, "http://", 7) == 0    ? 7
+                  : strncasecmp(url, "https://", 8) == 0 ? 8
+                                                         : 0;
+    if (skip == 0 || url[skip] == 0 || url[skip] == '/' ||
+        strpbrk(url, "?# \t\r\n") != NULL) {
+        seterr(err, cap,
+               "%supstream '%.*s': '%s' is not an http:// or https:// URL "
+               "(a host, an optional port and path, no query)",
+               where, (int)n, name, url);
+        return LDG_EBADINPUT;
+    }
+    char *u = strdup(url);
+    if (u == NULL)
+        return LDG_ENOMEM;
+    size_t ul = strlen(u);
+    while (ul > skip && u[ul - 1] == '/')
+        u[--ul] = 0;
+    memcpy(c->up[c->nup].name, name, n);
+    c->up[c->nup].name[n] = 0;
+    c->up[c->nup].url = u;
+    c->nup++;
+    return 0;
+}
+
+int
+ldg_proxy_config_add_upstream(struct ldg_proxy_config *c, const char *spec,
+                              char *err, size_t errcap)
+{
+    if (c == NULL || spec == NULL)
+        return LDG_EINVAL;
+    const char *eq = strchr(spec, '=');
+    if (eq == NULL) {
+        seterr(err, errcap,
+               "--upstream '%s': expected NAME=URL, e.g. "
+               "ollama=http://127.0.0.1:11434",
+               spec);
+        return LDG_EBADINPUT;
+    }
+    return add_upstream(c, spec, (size_t)(eq - spec), eq + 1, "--upstream: ",
+                        err, errcap);
+}
+
+static int
+load_routes(struct ldg_proxy_config *c, json_t *routes, char *err, size_t cap)
+{
+    const char *model;
+    json_t *list;
+
+    if (!json_is_object(routes)) {
+        seterr(err, cap, "\"routes\": must be an object of model names");
+        return LDG_EBADINPUT;
+    }
+    c->routes = calloc(json_object_size(routes) + 1, sizeof *c->routes);
+    if (c->routes == NULL)
+        return LDG_ENOMEM;
+    json_object_foreach(routes, model, list)
+    {
+        struct proxy_route *r = &c->routes[c->nroutes];
+        size_t i;
+        json_t *e;
+        if (!json_is_array(list) || json_array_size(list) == 0) {
+            seterr(err, cap,
+                   "\"routes\".\"%s\": must be a list of candidates "
+                   "({\"upstream\": NAME, \"model\": MODEL})",
+                   model);
+            return LDG_EBADINPUT;
+        }
+        if ((r->model = strdup(model)) == NULL ||
+            (r->cand = calloc(json_array_size(list), sizeof *r->cand)) ==
+                NULL)
+            return LDG_ENOMEM;
+        c->nroutes++;
+        json_array_foreach(list, i, e)
+        {
+            const char *k;
+            json_t *v, *up = json_object_get(e, "upstream"),
+                       *m = json_object_get(e, "model");
+            if (!json_is_object(e) || !json_is_string(up)) {
+                seterr(err, cap,
+                       "\"routes\".\"%s\"[%zu]: needs \"upstream\", a name "
+                       "of \"upstreams\"",
+                       model, i);
+                return LDG_EBADINPUT;
+            }
+            json_object_foreach(e, k, v)
+            {
+                if (strcmp(k, "upstream") && strcmp(k, "model")) {
+                    seterr(err, cap,
+                           "\"routes\".\"%s\"[%zu]: unknown key \"%s\" "
+                           "(known: upstream, model)",
+                           model, i, k);
+                    return LDG_EBADINPUT;
+                }
+            }
+            int ui = proxy_upstream_find(c, json_string_value(up),
+                                         json_string_length(up));
+            if (ui < 0) {
+                seterr(err, cap,
+                       "\"routes\".\"%s\"[%zu]: no upstream named '%s'",
+                       model, i, json_string_value(up));
+                return LDG_EBADINPUT;
+            }
+            if (m != NULL && !json_is_string(m)) {
+                seterr(err, cap,
+                       "\"routes\".\"%s\"[%zu].model: must be a string",
+                       model, i);
+                return LDG_EBADINPUT;
+            }
+            r->cand[r->n].up = (size_t)ui;
+            if (m && (r->cand[r->n].model = strdup(json_string_value(m))) ==
+                         NULL)
+                return LDG_ENOMEM;
+            r->n++;
+        }
+    }
+    return 0;
+}
+
+int
+ldg_proxy_config_load(struct ldg_proxy_config *c, const char *path, char *err,
+                      size_t errcap)
+{
+    json_error_t je;
+    json_t *j, *v;
+    const char *k;
+    int rc = 0;
+
+    if (c == NULL || path == NULL)
+        return LDG_EINVAL;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        seterr(err, errcap, "%s: %s", path, strerror(errno));
+        return errno == ENOENT ? LDG_ENOTFOUND : LDG_EIO;
+    }
+    j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+    fclose(f);
+    if (j == NULL) {
+        seterr(err, errcap, "%s:%d:%d: %s", path, je.line, je.column,
+               je.text);
+        return LDG_EBADINPUT;
+    }
+    if (!json_is_object(j)) {
+        seterr(err, errcap, "%s: must be a JSON object", path);
+        rc = LDG_EBADINPUT;
+        goto out;
+    }
+    json_object_foreach(j, k, v)
+    {
+        if (strcmp(k, "listen") && strcmp(k, "upstreams") &&
+            strcmp(k, "routes") && strcmp(k, "record") &&
+            strcmp(k, "record_content")) {
+            seterr(err, errcap,
+                   "%s: unknown key \"%s\" (known: listen, upstreams, "
+                   "routes, record, record_content)",
+                   path, k);
+            rc = LDG_EBADINPUT;
+            goto out;
+        }
+    }
+    if ((v = json_object_get(j, "listen")) != NULL) {
+        if (!json_is_string(v)) {
+            seterr(err, errcap, "%s: \"listen\": must be a string", path);
+            rc = LDG_EBADINPUT;
+            goto out;
+        }
+        free(c->listen);
+        if ((c->listen = strdup(json_string_value(v))) == NULL) {
+            rc = LDG_ENOMEM;
+            goto out;
+        }
+    }
+    if ((v = json_object_get(j, "record")) != NULL) {
+        const char *s = json_string_value(v);
+        if (s == NULL || (strcmp(s, "sync") && strcmp(s, "async"))) {
+            seterr(err, errcap,
+                   "%s: \"record\": must be \"sync\" or \"async\"", path);
+            rc = LDG_EBADINPUT;
+            goto out;
+        }
+        c->async = strcmp(s, "async") == 0;
+    }
+    if ((v = json_object_get(j, "record_content")) != NULL) {
+        if (!json_is_boolean(v)) {
+            seterr(err, errcap, "%s: \"record_content\": must be true or false",
+                   path);
+            rc = LDG_EBADINPUT;
+            goto out;
+        }
+        c->content = json_is_true(v);
+    }
+    if ((v = json_object_get(j, "upstreams")) != NULL) {
+        const char *name;
+        json_t *u;
+        char where[300];
+        if (!json_is_object(v)) {
+            seterr(err, errcap,
+                   "%s: \"upstreams\": must be an object {NAME: URL}", path);
+            rc = LDG_EBADINPUT;
+            goto out;
+        }
+        snprintf(where, sizeof where, "%s: \"upstreams\": ", path);
+        json_object_foreach(v, name, u)
+        {
+            if (!json_is_string(u)) {
+                seterr(err, errcap, "%s\"%s\": must be a URL string", where,
+                       name);
+                rc = LDG_EBADINPUT;
+                goto out;
+            }
+            rc = add_upstream(c, name, strlen(name), json_string_value(u),
+                              where, err, errcap);
+            if (rc < 0)
+                goto out;
+        }
+    }
+    if ((v = json_object_get(j, "routes")) != NULL) {
+        char e2[400] = "";
+        rc = load_routes(c, v, e2, sizeof e2);
+        if (rc < 0) {
+            seterr(err, errcap, "%s: %s", path, e2);
+            goto out;
+        }
+    }
+out:
+    json_decref(j);
+    return rc;
+}
+
+const char *
+ldg_proxy_config_listen(const struct ldg_proxy_config *c)
+{
+    return c ? c->listen : NULL;
+}
+
+int
+ldg_proxy_config_async(const struct ldg_proxy_config *c)
+{
+    return c ? c->async : -1;
+}
+
+int
+ldg_proxy_config_content(const struct ldg_proxy_config *c)
+{
+    return c ? c->content : -1;
+}
+
+size_t
+ldg_proxy_config_upstreams(const struct ldg_proxy_config *c)
+{
+    return c ? c->nup : 0;
+}
+
+int
+ldg_proxy_config_upstream(const struct ldg_proxy_config *c, size_t i,
+                          const char **name, const char **url)
+{
+    if (c == NULL || i >= c->nup)
+        return -1;
+    if (name)
+        *name = c->up[i].name;
+    if (url)
+        *url = c->up[i].url;
+    return 0;
+}
+
+size_t
+ldg_proxy_config_routes(const struct ldg_proxy_config *c)
+{
+    return c ? c->nroutes : 0;
+}
+
+const struct proxy_route *
+proxy_route_find(const struct ldg_proxy_config *c, const char *model)
+{
+    for (size_t i = 0; c && model && i < c->nroutes; i++)
+        if (strcmp(c->routes[i].model, model) == 0)
+            return &c->routes[i];
+    return NULL;
+}

@@ -1,0 +1,495 @@
+/*
+ * peer.c — who is at the other end of a client's connection, as the
+ * kernel says (never as the client says):
+ *
+ *   Unix socket   SO_PEERCRED: uid, gid, pid at connect time
+ *   loopback TCP  the client's socket is the one whose local address is
+ *                 the connection's peer address and whose remote address
+ *                 is ours: the kernel's sock_diag netlink interface
+ *                 looks it up by those four (reading /proc/net/tcp*, the
+ *                 fallback, costs milliseconds on a busy box) and names
+ *                 the owner's uid and the socket's inode; the process
+ *                 holding that inode is found in /proc/PID/fd (only
+ *                 processes we may read: a process of another user is
+ *                 named by its uid alone unless we run as root)
+ *
+ * and the executable from /proc/PID/exe. The scan of /proc/PID/fd costs
+ * from one to tens of milliseconds (every descriptor of every process of
+ * that uid is a readlink), so it is never on a request's path: it runs on
+ * a thread of its own beside the upstream request (proxy_peer_start) and
+ * is joined when the event is built (proxy_peer_finish); and its answer
+ * is kept for the connection: the proxy's server runs one thread per
+ * connection, and a thread-local entry keyed by the connection's
+ * addresses is reused by the requests of a keep-alive connection (and
+ * cannot outlive it: the thread ends with the connection).
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+
+#include "proxy/proxy_int.h"
+
+static void
+exe_of(uint64_t pid, char *buf, size_t cap)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%llu/exe", (unsigned long long)pid);
+    ssize_t n = readlink(path, buf, cap - 1);
+    buf[n > 0 ? n : 0] = 0;
+}
+
+/* "0100007F:1F90" style, as /proc/net/tcp{,6} print an address. */
+static int
+hexaddr(const struct sockaddr_storage *ss, char *buf, size_t cap, int *v6)
+{
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        *v6 = 0;
+        snprintf(buf, cap, "%08X:%04X", (unsigned)a->sin_addr.s_addr,
+                 (unsigned)ntohs(a->sin_port));
+        return 0;
+    }
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        uint32_t w[4];
+        memcpy(w, &a->sin6_addr, 16);
+        *v6 = 1;
+        snprintf(buf, cap, "%08X%08X%08X%08X:%04X", (unsigned)w[0],
+                 (unsigned)w[1], (unsigned)w[2], (unsigned)w[3],
+                 (unsigned)ntohs(a->sin6_port));
+        return 0;
+    }
+    return -1;
+}
+
+int
+proxy_tcp_lookup(const char *text, size_t len, const char *local,
+                 const char *remote, uint64_t *uid, uint64_t *inode)
+{
+    const char *p = text, *end = text + len;
+    size_t ll = strlen(local), rl = strlen(remote);
+
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *e = nl ? nl : end;
+        /* "  12: 0100007F:9C40 0100007F:1F90 01 00000000:00000000
+         *  00:00000000 00000000  1000        0 123456 ..." */
+        const char *q = memchr(p, ':', (size_t)(e - p));
+        if (q != NULL) {
+            q++;
+            while (q < e && *q == ' ')
+                q++;
+            if ((size_t)(e - q) > ll + rl + 1 && memcmp(q, local, ll) == 0 &&
+                q[ll] == ' ' && memcmp(q + ll + 1, remote, rl) == 0) {
+                /* fields after the addresses: st, tx:rx, tr:when,
+                 * retrnsmt, uid, timeout, inode */
+                char tmp[256];
+                size_t n = (size_t)(e - q);
+                if (n >= sizeof tmp)
+                    n = sizeof tmp - 1;
+                memcpy(tmp, q, n);
+                tmp[n] = 0;
+                unsigned long long u, ino;
+                char a[80], b[80], st[8], tx[40], tr[40], rt[20], to[20];
+                if (sscanf(tmp, "%79s %79s %7s %39s %39s %19s %llu %19s %llu",
+                           a, b, st, tx, tr, rt, &u, to, &ino) == 9) {
+                    *uid = u;
+                    *inode = ino;
+                    return 0;
+                }
+            }
+        }
+        p = e + 1;
+    }
+    return -1;
+}
+
+static char *
+slurp(const char *path, size_t *len)
+{
+    size_t cap = 65536, n = 0;
+    char *b = malloc(cap);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (b == NULL || fd < 0) {
+        free(b);
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    for (;;) {
+        if (n == cap) {
+            if (cap >= (64u << 20))
+                break; /* bounded: a box with millions of sockets */
+            char *nb = realloc(b, cap * 2);
+            if (nb == NULL)
+                break;
+            b = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, b + n, cap - n);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    *len = n;
+    return b;
+}
+
+/* 1 if process pid (a string) holds want ("socket:[INODE]"). */
+static int
+holds(const char *pid, const char *want, size_t wl, uint64_t uid, int root)
+{
+    char path[64], lp[400], link[64];
+    struct dirent *f;
+    int hit = 0;
+
+    if (!root) {
+        struct stat st;
+        snprintf(path, sizeof path, "/proc/%s", pid);
+        if (stat(path, &st) < 0 || (uint64_t)st.st_uid != uid)
+            return 0;
+    }
+    snprintf(path, sizeof path, "/proc/%s/fd", pid);
+    DIR *fd = opendir(path);
+    if (fd == NULL)
+        return 0;
+    while (!hit && (f = readdir(fd)) != NULL) {
+        if (f->d_name[0] == '.')
+            continue;
+        snprintf(lp, sizeof lp, "%s/%s", path, f->d_name);
+        ssize_t n = readlink(lp, link, sizeof link - 1);
+        hit = n == (ssize_t)wl && memcmp(link, want, wl) == 0;
+    }
+    closedir(fd);
+    return hit;
+}
+
+/* The processes found most recently: a client opens its connections one
+ * after another (a pool, a load generator), so the next one is most
+ * likely theirs again. */
+#define RECENT 8
+static pthread_mutex_t recent_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t recent[RECENT];
+
+static void
+remember(uint64_t pid)
+{
+    pthread_mutex_lock(&recent_mu);
+    size_t i = 0;
+    while (i < RECENT - 1 && recent[i] != pid)
+        i++;
+    memmove(recent + 1, recent, i * sizeof recent[0]);
+    recent[0] = pid;
+    pthread_mutex_unlock(&recent_mu);
+}
+
+static int
+by_pid_desc(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The pid of a process (of uid, unless we are root) holding socket
+ * inode, or 0. The recent finders first, then every process from the
+ * newest pid down (a short-lived client such as curl is new). */
+static uint64_t
+pid_of_inode(uint64_t inode, uint64_t uid)
+{
+    char want[48], name[24];
+    uint64_t found = 0, mine[RECENT], *pids = NULL;
+    size_t n = 0, cap = 0;
+    int root = geteuid() == 0;
+    struct dirent *e;
+
+    snprintf(want, sizeof want, "socket:[%llu]", (unsigned long long)inode);
+    size_t wl = strlen(want);
+    pthread_mutex_lock(&recent_mu);
+    memcpy(mine, recent, sizeof mine);
+    pthread_mutex_unlock(&recent_mu);
+    for (size_t i = 0; i < RECENT && mine[i]; i++) {
+        snprintf(name, sizeof name, "%llu", (unsigned long long)mine[i]);
+        if (holds(name, want, wl, uid, root)) {
+            found = mine[i];
+            goto out;
+        }
+    }
+    DIR *d = opendir("/proc");
+    if (d == NULL)
+        return 0;
+    while ((e = readdir(d)) != NULL) {
+        if (!isdigit((unsigned char)e->d_name[0]))
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 1024;
+            uint64_t *np = realloc(pids, nc * sizeof *np);
+            if (np == NULL)
+                break;
+            pids = np;
+            cap = nc;
+        }
+        pids[n++] = strtoull(e->d_name, NULL, 10);
+    }
+    closedir(d);
+    if (pids)
+        qsort(pids, n, sizeof *pids, by_pid_desc);
+    for (size_t i = 0; i < n && !found; i++) {
+        snprintf(name, sizeof name, "%llu", (unsigned long long)pids[i]);
+        if (holds(name, want, wl, uid, root))
+            found = pids[i];
+    }
+    free(pids);
+out:
+    if (found)
+        remember(found);
+    return found;
+}
+
+/* The connection this thread serves, and who it was (see above). */
+static _Thread_local struct {
+    char key[200];
+    struct proxy_peer p;
+} cache;
+
+static void proxy_peer_get_fast(int fd, struct proxy_peer *p);
+
+/* The client's socket (local = peer, remote = self) from the kernel's
+ * sock_diag: uid and inode. 0, or -1 (no netlink, not found). */
+static int
+diag_lookup(const struct sockaddr_storage *peer,
+            const struct sockaddr_storage *self, uint64_t *uid,
+            uint64_t *inode)
+{
+    struct {
+        struct nlmsghdr nlh;
+        struct inet_diag_req_v2 r;
+    } req;
+    union {
+        struct nlmsghdr h;
+        char b[8192];
+    } ans;
+    struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+    int rc = -1;
+
+    memset(&req, 0, sizeof req);
+    req.nlh.nlmsg_len = sizeof req;
+    req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    req.nlh.nlmsg_flags = NLM_F_REQUEST;
+    req.nlh.nlmsg_seq = 1;
+    req.r.sdiag_family = (uint8_t)peer->ss_family;
+    req.r.sdiag_protocol = IPPROTO_TCP;
+    req.r.idiag_states = ~0u;
+    req.r.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+    req.r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+    if (peer->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)peer;
+        const struct sockaddr_in *b = (const struct sockaddr_in *)self;
+        req.r.id.idiag_sport = a->sin_port;
+        req.r.id.idiag_dport = b->sin_port;
+        memcpy(req.r.id.idiag_src, &a->sin_addr, 4);
+        memcpy(req.r.id.idiag_dst, &b->sin_addr, 4);
+    } else if (peer->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)peer;
+        const struct sockaddr_in6 *b = (const struct sockaddr_in6 *)self;
+        req.r.id.idiag_sport = a->sin6_port;
+        req.r.id.idiag_dport = b->sin6_port;
+        memcpy(req.r.id.idiag_src, &a->sin6_addr, 16);
+        memcpy(req.r.id.idiag_dst, &b->sin6_addr, 16);
+    } else {
+        return -1;
+    }
+    int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (fd < 0)
+        return -1;
+    if (sendto(fd, &req, sizeof req, 0, (struct sockaddr *)&sa, sizeof sa) ==
+        (ssize_t)sizeof req) {
+        ssize_t n = recv(fd, &ans, sizeof ans, 0);
+        if (n >= (ssize_t)NLMSG_LENGTH(sizeof(struct inet_diag_msg)) &&
+            ans.h.nlmsg_type == SOCK_DIAG_BY_FAMILY) {
+            const struct inet_diag_msg *m = NLMSG_DATA(&ans.h);
+            *uid = m->idiag_uid;
+            *inode = m->idiag_inode;
+            rc = *inode != 0 ? 0 : -1;
+        }
+    }
+    close(fd);
+    return rc;
+}
+
+static void
+tcp_peer(int fd, struct proxy_peer *p)
+{
+    struct sockaddr_storage peer, self;
+    socklen_t pl = sizeof peer, sl = sizeof self;
+    char local[64], remote[64], key[200];
+    int v6 = 0, v6b = 0;
+
+    if (getpeername(fd, (struct sockaddr *)&peer, &pl) < 0 ||
+        getsockname(fd, (struct sockaddr *)&self, &sl) < 0 ||
+        hexaddr(&peer, local, sizeof local, &v6) < 0 ||
+        hexaddr(&self, remote, sizeof remote, &v6b) < 0)
+        return;
+    if (peer.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&peer;
+        char ip[INET_ADDRSTRLEN] = "";
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+        snprintf(p->addr, sizeof p->addr, "%s:%u", ip,
+                 (unsigned)ntohs(a->sin_port));
+    } else {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&peer;
+        char ip[INET6_ADDRSTRLEN] = "";
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+        snprintf(p->addr, sizeof p->addr, "[%s]:%u", ip,
+                 (unsigned)ntohs(a->sin6_port));
+    }
+    snprintf(key, sizeof key, "%d %s %s", fd, local, remote);
+    if (strcmp(cache.key, key) == 0) {
+        char addr[64];
+        memcpy(addr, p->addr, sizeof addr);
+        *p = cache.p;
+        p->transport = "tcp";
+        p->running = 0;
+        p->scan = 0;
+        memcpy(p->addr, addr, sizeof addr);
+        return;
+    }
+    size_t len = 0;
+    char *text = NULL;
+    uint64_t uid, inode;
+    if (diag_lookup(&peer, &self, &uid, &inode) == 0 ||
+        ((text = slurp(v6 ? "/proc/net/tcp6" : "/proc/net/tcp", &len)) &&
+         proxy_tcp_lookup(text, len, local, remote, &uid, &inode) == 0)) {
+        p->has_ids = 1;
+        p->uid = uid;
+        p->gid = (uint64_t)-1;
+        p->inode = inode;
+        p->scan = 1; /* the pid: by proxy_peer_start's thread */
+    }
+    free(text);
+    snprintf(p->key, sizeof p->key, "%s", key);
+}
+
+/* The scan for the process holding p->inode. */
+static void
+resolve_pid(struct proxy_peer *p)
+{
+    uint64_t pid = pid_of_inode(p->inode, p->uid);
+    if (pid) {
+        struct stat st;
+        char path[64];
+        p->has_pid = 1;
+        p->pid = pid;
+        exe_of(pid, p->exe, sizeof p->exe);
+        snprintf(path, sizeof path, "/proc/%llu", (unsigned long long)pid);
+        if (stat(path, &st) == 0)
+            p->gid = st.st_gid;
+    }
+}
+
+static void *
+scan_main(void *arg)
+{
+    resolve_pid(arg);
+    return NULL;
+}
+
+void
+proxy_peer_start(int fd, struct proxy_peer *p)
+{
+    proxy_peer_get_fast(fd, p);
+    if (!p->scan)
+        return;
+    if (pthread_create(&p->thr, NULL, scan_main, p) == 0)
+        p->running = 1;
+    else
+        resolve_pid(p); /* no thread: here */
+    p->scan = 0;
+}
+
+void
+proxy_peer_finish(struct proxy_peer *p)
+{
+    if (p->running) {
+        pthread_join(p->thr, NULL);
+        p->running = 0;
+    }
+    if (p->key[0] && strcmp(cache.key, p->key) != 0 && p->has_ids) {
+        snprintf(cache.key, sizeof cache.key, "%s", p->key);
+        cache.p = *p;
+    }
+}
+
+static void
+proxy_peer_get_fast(int fd, struct proxy_peer *p)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+
+    memset(p, 0, sizeof *p);
+    p->transport = "tcp";
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+        return;
+    if (ss.ss_family == AF_UNIX) {
+        struct ucred uc;
+        socklen_t ul = sizeof uc;
+        p->transport = "unix";
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0 &&
+            ul == sizeof uc) {
+            p->has_ids = 1;
+            p->uid = uc.uid;
+            p->gid = uc.gid;
+            if (uc.pid > 0) {
+                p->has_pid = 1;
+                p->pid = (uint64_t)uc.pid;
+                exe_of(p->pid, p->exe, sizeof p->exe);
+            }
+        }
+        return;
+    }
+    tcp_peer(fd, p);
+}
+
+void
+proxy_peer_get(int fd, struct proxy_peer *p)
+{
+    proxy_peer_get_fast(fd, p);
+    if (p->scan) {
+        resolve_pid(p);
+        p->scan = 0;
+    }
+    proxy_peer_finish(p);
+}
+
+json_t *
+proxy_peer_json(const struct proxy_peer *p)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    json_object_set_new(o, "transport", json_string(p->transport));
+    if (p->addr[0])
+        json_object_set_new(o, "addr", json_string(p->addr));
+    if (p->has_ids) {
+        json_object_set_new(o, "uid", json_integer((json_int_t)p->uid));
+        if (p->gid != (uint64_t)-1)
+            json_object_set_new(o, "gid", json_integer((json_int_t)p->gid));
+    }
+    if (p->has_pid)
+        json_object_set_new(o, "pid", json_integer((json_int_t)p->pid));
+    if (p->exe[0])
+        json_object_set_new(o, "exe", json_string(p->exe));
+    return o;
+}

@@ -1,0 +1,182 @@
+/*
+ * proxy_int.h — shared between the files of proxy/, not public.
+ *
+ *   config.c   upstreams, routes, the proxy file
+ *   observe.c  which API a request calls; what its request and response
+ *              say (models, tokens, content), streams line by line
+ *   peer.c     who is at the other end of a client connection
+ *   record.c   the recorder: events queued, committed in groups
+ *              (directly or through `ledger serve`), waited for
+ *   proxy.c    the HTTP handler: forwarding, fallback, events
+ */
+#ifndef LDG_PROXY_INT_H
+#define LDG_PROXY_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proxy/proxy.h"
+#include "util/util.h"
+
+/* ------------------------------------------------------------ config -- */
+
+struct proxy_upstream {
+    char name[LDG_PROXY_NAME_MAX + 1];
+    char *url; /* without a trailing '/' */
+};
+
+struct proxy_cand {
+    size_t up;   /* index into upstreams */
+    char *model; /* the model to ask it for; NULL: the one asked for */
+};
+
+struct proxy_route {
+    char *model; /* the name clients ask for */
+    struct proxy_cand *cand;
+    size_t n;
+};
+
+struct ldg_proxy_config {
+    struct proxy_upstream up[LDG_PROXY_UPSTREAMS_MAX];
+    size_t nup;
+    struct proxy_route *routes;
+    size_t nroutes;
+    char *listen;
+    int async;   /* -1: not said */
+    int content; /* -1: not said */
+};
+
+/* The route for model, or NULL. */
+const struct proxy_route *proxy_route_find(const struct ldg_proxy_config *c,
+                                           const char *model);
+/* The upstream named name (n bytes), or -1. */
+int proxy_upstream_find(const struct ldg_proxy_config *c, const char *name,
+                        size_t n);
+
+/* ----------------------------------------------------------- observe -- */
+
+enum proxy_api {
+    API_OTHER = 0,
+    API_OPENAI_CHAT,
+    API_OPENAI_COMPLETIONS,
+    API_OPENAI_EMBEDDINGS,
+    API_OLLAMA_CHAT,
+    API_OLLAMA_GENERATE,
+    API_OLLAMA_EMBED
+};
+/* The model API a method and path call (API_OTHER: not a model call). */
+enum proxy_api proxy_api_of(const char *method, const char *path);
+/* "openai.chat", ...; NULL for API_OTHER. */
+const char *proxy_api_name(enum proxy_api a);
+/* 1 for the Ollama APIs (errors are {"error": "..."}), 0 for OpenAI's
+ * ({"error": {"message": ...}}). */
+int proxy_api_ollama(enum proxy_api a);
+
+/* What a request body says. */
+struct proxy_reqinfo {
+    int json_ok;     /* the body is a JSON object */
+    char model[256]; /* "" when it names none */
+    int stream;      /* what it asks for (Ollama's default: 1) */
+    json_t *prompt;  /* with content: messages / prompt / input (a ref) */
+};
+void proxy_req_parse(enum proxy_api a, const void *body, size_t len,
+                     int want_content, struct proxy_reqinfo *ri,
+                     json_t **parsed);
+
+/* What the response says, fed whole or piece by piece. */
+struct proxy_obs {
+    enum proxy_api api;
+    int want_content;
+    char model[256];
+    int has_in, has_out;
+    int64_t tokens_in, tokens_out;
+    int done;        /* a stream's end marker was seen */
+    int bad_json;    /* a whole answer or a stream's line is not JSON */
+    int error_seen;  /* an {"error": ...} object in the stream */
+    char error[256]; /* its message */
+    struct ldg_buf content; /* completion text (want_content) */
+    int content_cut;        /* more than LDG_PROXY_CONTENT_MAX */
+    struct ldg_buf line;    /* a stream line not yet complete */
+    int line_skip;          /* the line is too long: skip to its end */
+};
+void proxy_obs_init(struct proxy_obs *o, enum proxy_api a, int want_content);
+void proxy_obs_release(struct proxy_obs *o);
+/* A whole JSON response body. */
+void proxy_obs_whole(struct proxy_obs *o, const char *p, size_t n);
+/* A piece of a stream (SSE "data: {...}" lines or NDJSON lines). */
+void proxy_obs_piece(struct proxy_obs *o, const char *p, size_t n);
+/* At the end of a stream: a last line without its newline. */
+void proxy_obs_flush(struct proxy_obs *o);
+/* 1 if a piece holds a stream's end marker: "data: [DONE]" or
+ * "done":true (with or without a space). */
+int proxy_piece_ends(const char *p, size_t n);
+
+/* -------------------------------------------------------------- peer -- */
+
+struct proxy_peer {
+    const char *transport; /* "unix", "tcp" */
+    int has_ids;           /* uid and gid known */
+    uint64_t uid, gid;
+    int has_pid;
+    uint64_t pid;
+    char exe[1024]; /* "" unknown */
+    char addr[64];  /* the client's address and port over TCP */
+    /* the scan for the pid (peer.c) */
+    uint64_t inode;
+    int scan, running;
+    pthread_t thr;
+    char key[200];
+};
+/* Who is at the other end of fd (a client connection). Never fails:
+ * what cannot be learned is left out. */
+void proxy_peer_get(int fd, struct proxy_peer *p);
+/* The same in two halves: start learns what is cheap and starts the scan
+ * for the pid on a thread; finish (on the same thread as start, before p
+ * is read) waits for it. */
+void proxy_peer_start(int fd, struct proxy_peer *p);
+void proxy_peer_finish(struct proxy_peer *p);
+json_t *proxy_peer_json(const struct proxy_peer *p);
+/* For tests: the uid and socket inode owning local -> remote in a
+ * /proc/net/tcp text (hex addresses as the kernel writes them). 0 found,
+ * -1 not. */
+int proxy_tcp_lookup(const char *text, size_t len, const char *local,
+                     const char *remote, uint64_t *uid, uint64_t *inode);
+
+/* ------------------------------------------------------------ record -- */
+
+struct proxy_rec;
+struct proxy_item; /* one event on its way */
+
+struct proxy_rec_options {
+    struct ldg_ledger *ledger;
+    struct ldg_client *client;
+    const char *serve_dir;
+    struct ldg_ledger *registry;
+    const char *actor;
+};
+int proxy_rec_new(struct proxy_rec **out, const struct proxy_rec_options *o,
+                  char *err, size_t errcap);
+/* Queues an event (type, body taken over, run and id copied, may be
+ * NULL). wait 1: returns once it is committed (0) or not (< 0, message in
+ * why); wait 0: returns 0 at once (the event is committed later; what
+ * happens is counted in the stats). */
+int proxy_rec_submit(struct proxy_rec *r, const char *type, json_t *body,
+                     const char *run, const char *id, int wait, char *why,
+                     size_t whycap);
+/* The registry's word on model: digest (into buf, "" unknown) and
+ * whether it was verified (-1 unknown). */
+void proxy_rec_model(struct proxy_rec *r, const char *model, char *digest,
+                     size_t cap, int *verified);
+/* Commits what is queued, stops the threads, frees r (and the client it
+ * was given, also when proxy_rec_new fails); the final counts into the
+ * pointers that are not NULL. The error of the last failed commit, or
+ * 0. */
+int proxy_rec_free(struct proxy_rec *r, uint64_t *recorded, uint64_t *failed,
+                   uint64_t *commits);
+void proxy_rec_stats(struct proxy_rec *r, uint64_t *recorded,
+                     uint64_t *failed, uint64_t *commits);
+void proxy_rec_last_error(struct proxy_rec *r, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,655 @@
+/*
+ * record.c — the proxy's recorder: events queued by the connections'
+ * threads, committed in groups by one thread, waited for by the request
+ * that needs its event durable before it answers.
+ *
+ * Directly: the recorder thread takes everything queued, adds it to one
+ * batch (ldg_batch_add_seq) and commits it (one fsync for the group);
+ * events that arrive meanwhile form the next group. So under load the
+ * commits are shared, and a lone event commits at once.
+ *
+ * Through `ledger serve`: the recorder thread sends each event as a
+ * request line as soon as it is queued (pipelined) and a second thread
+ * reads the answers, in order; the server groups the commits. When the
+ * connection breaks, the events whose answers did not come are failed
+ * (their requests were answered 503, or counted as not recorded) and the
+ * next event connects again.
+ *
+ * An X-Request-Id becomes the event's id (the log's idempotency key). If
+ * an event with that id and another content is already in the log (a
+ * client that reuses its ids), the event is recorded again without the id
+ * rather than lost: the body's request_id still says it.
+ *
+ * The registry: the models view (model -> digest, verified) is read by
+ * the recorder thread at start and then at most once a second while
+ * events come, and kept in a JSON object the handlers read under the
+ * lock.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "projections/projections.h"
+#include "proxy/proxy_int.h"
+
+struct proxy_item {
+    char type[32];
+    json_t *body;
+    char *run, *id;
+    int wait;
+    int done, rc;
+    char why[256];
+    pthread_cond_t cv; /* wait: signalled when done (one waiter, one
+                          wake-up: no herd of handlers on one condition) */
+    struct proxy_item *next;
+};
+
+struct proxy_rec {
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work, cv_done, cv_room;
+    struct proxy_item *head, *tail;
+    size_t queued;
+    int stop;
+    pthread_t thr;
+    int has_thr;
+    struct ldg_ledger *ledger;
+    /* through ledger serve */
+    struct ldg_client *client;
+    char *serve_dir;
+    pthread_t rthr;
+    int has_rthr;
+    int broken; /* the connection failed: reconnect before the next send */
+    struct proxy_item *ihead, *itail; /* sent, answer not yet read */
+    size_t inflight;
+    /* registry */
+    struct ldg_ledger *registry;
+    json_t *models;
+    long models_ms;
+    char *actor;
+    uint64_t recorded, failed, commits;
+    char last_err[256];
+    int last_rc;
+};
+
+/* Queued events at most: a handler that would queue more waits (async
+ * mode's backpressure; sync handlers wait for their own anyway). */
+#define QUEUE_MAX 65536
+
+static long
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+item_free(struct proxy_item *it)
+{
+    if (it == NULL)
+        return;
+    if (it->wait)
+        pthread_cond_destroy(&it->cv);
+    json_decref(it->body);
+    free(it->run);
+    free(it->id);
+    free(it);
+}
+
+/* With mu held: the item's outcome is known. */
+static void
+finish(struct proxy_rec *r, struct proxy_item *it, int rc, const char *why)
+{
+    it->rc = rc;
+    it->done = 1;
+    if (rc == 0) {
+        r->recorded++;
+    } else {
+        r->failed++;
+        r->last_rc = rc;
+        snprintf(it->why, sizeof it->why, "%s", why ? why : ldg_strerror(rc));
+        snprintf(r->last_err, sizeof r->last_err, "%s", it->why);
+    }
+    if (!it->wait)
+        item_free(it);
+    else
+        pthread_cond_signal(&it->cv);
+}
+
+/* ---------------------------------------------------------- registry -- */
+
+static void
+registry_refresh(struct proxy_rec *r)
+{
+    json_t *rows = NULL, *m, *row;
+    size_t i;
+
+    if (r->registry == NULL)
+        return;
+    r->models_ms = now_ms();
+    if (ldg_projections_view(r->registry, LDG_VIEW_MODELS, NULL, &rows) < 0)
+        return;
+    m = json_object();
+    json_array_foreach(rows, i, row)
+    {
+        const char *name = json_string_value(json_object_get(row, "model"));
+        json_t *d = json_object_get(row, "digest");
+        const char *v = json_string_value(json_object_get(row, "verified"));
+        if (name == NULL)
+            continue;
+        json_t *e = json_object();
+        if (json_is_string(d))
+            json_object_set(e, "digest", d);
+        json_object_set_new(e, "verified",
+                            json_boolean(v && strcmp(v, "ok") == 0));
+        json_object_set_new(m, name, e);
+    }
+    json_decref(rows);
+    pthread_mutex_lock(&r->mu);
+    json_decref(r->models);
+    r->models = m;
+    pthread_mutex_unlock(&r->mu);
+}
+
+void
+proxy_rec_model(struct proxy_rec *r, const char *model, char *digest,
+                size_t cap, int *verified)
+{
+    digest[0] = 0;
+    *verified = -1;
+    if (model == NULL || !model[0])
+        return;
+    pthread_mutex_lock(&r->mu);
+    json_t *e = r->models ? json_object_get(r->models, model) : NULL;
+    if (e == NULL && r->models && strchr(model, ':') == NULL) {
+        /* Ollama: "llama3" is "llama3:latest" */
+        char tagged[300];
+        snprintf(tagged, sizeof tagged, "%s:latest", model);
+        e = json_object_get(r->models, tagged);
+    }
+    if (e != NULL) {
+        const char *d = json_string_value(json_object_get(e, "digest"));
+        if (d)
+            snprintf(digest, cap, "%s", d);
+        *verified = json_is_true(json_object_get(e, "verified"));
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* ------------------------------------------------------------ direct -- */
+
+static int
+refused_code(int rc)
+{
+    return rc == LDG_EBADINPUT || rc == LDG_ETOOBIG || rc == LDG_EKEY ||
+           rc == LDG_EEXIST;
+}
+
+static void
+event_of(const struct proxy_rec *r, const struct proxy_item *it,
+         struct ldg_event_in *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->type = it->type;
+    ev->body = it->body;
+    ev->run = it->run;
+    ev->id = it->id;
+    ev->actor = r->actor;
+}
+
+/* Commits the items of list in one batch; their outcomes into rcs. */
+static void
+commit_direct(struct proxy_rec *r, struct proxy_item *list, size_t n,
+              int *rcs, char (*whys)[256])
+{
+    struct ldg_batch *b = NULL;
+    struct proxy_item *it;
+    size_t i;
+    int rc;
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        rc = ldg_batch_begin(&b, r->ledger);
+        for (it = list, i = 0; rc == 0 && it; it = it->next, i++) {
+            struct ldg_event_in ev;
+            uint64_t seq;
+            unsigned differs = 0;
+            event_of(r, it, &ev);
+            rcs[i] = ldg_batch_add_seq(b, &ev, &seq, &differs);
+            if (rcs[i] == LDG_EDUPLICATE && differs) {
+                ev.id = NULL; /* a reused id: record it without */
+                rcs[i] = ldg_batch_add_seq(b, &ev, &seq, &differs);
+            }
+            if (rcs[i] == LDG_EDUPLICATE)
+                rcs[i] = 0; /* the same event is in the log already */
+            if (rcs[i] < 0 && refused_code(rcs[i])) {
+                snprintf(whys[i], 256, "%s", ldg_errmsg(r->ledger));
+            } else if (rcs[i] < 0) {
+                rc = rcs[i];
+            }
+        }
+        if (rc == 0)
+            rc = ldg_batch_commit(b, NULL, NULL);
+        if (rc < 0)
+            snprintf(whys[0], 256, "%s",
+                     ldg_errmsg(r->ledger)[0] ? ldg_errmsg(r->ledger)
+                                              : ldg_strerror(rc));
+        ldg_batch_free(b);
+        b = NULL;
+        if (rc != LDG_EFULL) /* after EFULL the map grew: once more */
+            break;
+    }
+    if (rc < 0) {
+        for (i = 0; i < n; i++) {
+            rcs[i] = rc;
+            if (i > 0)
+                snprintf(whys[i], 256, "%s", whys[0]);
+        }
+    }
+}
+
+static void
+run_direct(struct proxy_rec *r, struct proxy_item *list, size_t n)
+{
+    int *rcs = calloc(n, sizeof *rcs);
+    char(*whys)[256] = calloc(n, sizeof *whys);
+    struct proxy_item *it, *next;
+    size_t i;
+
+    if (rcs == NULL || whys == NULL) {
+        pthread_mutex_lock(&r->mu);
+        for (it = list; it; it = next) {
+            next = it->next;
+            finish(r, it, LDG_ENOMEM, "out of memory");
+        }
+        pthread_cond_broadcast(&r->cv_done);
+        pthread_mutex_unlock(&r->mu);
+        free(rcs);
+        free(whys);
+        return;
+    }
+    commit_direct(r, list, n, rcs, whys);
+    pthread_mutex_lock(&r->mu);
+    r->commits++;
+    for (it = list, i = 0; it; it = next, i++) {
+        next = it->next;
+        finish(r, it, rcs[i], whys[i]);
+    }
+    pthread_cond_broadcast(&r->cv_done);
+    pthread_mutex_unlock(&r->mu);
+    free(rcs);
+    free(whys);
+}
+
+/* ------------------------------------------------------------ served -- */
+
+/* With mu held: every event sent and not answered fails. */
+static void
+fail_inflight(struct proxy_rec *r, const char *why)
+{
+    struct proxy_item *it, *next;
+    for (it = r->ihead; it; it = next) {
+        next = it->next;
+        finish(r, it, LDG_EIO, why);
+    }
+    r->ihead = r->itail = NULL;
+    r->inflight = 0;
+    pthread_cond_broadcast(&r->cv_done);
+}
+
+static void *
+reader_main(void *arg)
+{
+    struct proxy_rec *r = arg;
+    struct ldg_client_answer a;
+    char why[300];
+
+    for (;;) {
+        int rc = ldg_client_wait(r->client, &a, -1);
+        pthread_mutex_lock(&r->mu);
+        if (rc < 0) {
+            snprintf(why, sizeof why, "ledger serve: %s",
+                     ldg_client_errmsg(r->client));
+            r->broken = 1;
+            fail_inflight(r, why);
+            pthread_cond_broadcast(&r->cv_work);
+            pthread_mutex_unlock(&r->mu);
+            return NULL;
+        }
+        struct proxy_item *it = r->ihead;
+        if (it == NULL) { /* an answer to nothing: not the protocol */
+            r->broken = 1;
+            pthread_cond_broadcast(&r->cv_work);
+            pthread_mutex_unlock(&r->mu);
+            return NULL;
+        }
+        r->ihead = it->next;
+        if (r->ihead == NULL)
+            r->itail = NULL;
+        r->inflight--;
+        it->next = NULL;
+        r->commits++;
+        if (a.ok && a.duplicate && a.differs && it->id) {
+            /* a reused id: send it again without */
+            free(it->id);
+            it->id = NULL;
+            if (r->tail)
+                r->tail->next = it;
+            else
+                r->head = it;
+            r->tail = it;
+            r->queued++;
+            pthread_cond_broadcast(&r->cv_work);
+        } else if (a.ok) {
+            finish(r, it, 0, NULL);
+        } else {
+            snprintf(why, sizeof why, "ledger serve: %.250s", a.error);
+            finish(r, it, a.code == 65 ? LDG_EBADINPUT : LDG_EIO, why);
+        }
+        pthread_cond_broadcast(&r->cv_done);
+        pthread_mutex_unlock(&r->mu);
+    }
+}
+
+/* With mu held (released while connecting): a working connection and its
+ * reader thread, or < 0 with why. */
+static int
+ensure_client(struct proxy_rec *r, char *why, size_t cap)
+{
+    if (r->client && !r->broken)
+        return 0;
+    if (r->has_rthr) {
+        pthread_mutex_unlock(&r->mu);
+        pthread_join(r->rthr, NULL);
+        pthread_mutex_lock(&r->mu);
+        r->has_rthr = 0;
+    }
+    if (r->client) {
+        ldg_client_close(r->client);
+        r->client = NULL;
+    }
+    if (r->serve_dir == NULL) {
+        snprintf(why, cap, "ledger serve went away (not connecting again)");
+        return LDG_EIO;
+    }
+    pthread_mutex_unlock(&r->mu);
+    struct ldg_client *c = NULL;
+    char err[400] = "";
+    int rc = ldg_client_connect(&c, r->serve_dir, NULL, err, sizeof err);
+    pthread_mutex_lock(&r->mu);
+    if (rc < 0) {
+        snprintf(why, cap, "ledger serve: %s", err);
+        return LDG_EIO;
+    }
+    r->client = c;
+    r->broken = 0;
+    if (pthread_create(&r->rthr, NULL, reader_main, r) != 0) {
+        snprintf(why, cap, "cannot start a thread");
+        r->broken = 1;
+        return LDG_EIO;
+    }
+    r->has_rthr = 1;
+    return 0;
+}
+
+/* With mu held: sends the items of list, moving each to the in-flight
+ * list before it goes out (its answer may come at once). */
+static void
+run_served(struct proxy_rec *r, struct proxy_item *list)
+{
+    struct proxy_item *it, *next;
+    char why[400];
+
+    for (it = list; it; it = next) {
+        next = it->next;
+        it->next = NULL;
+        int rc = ensure_client(r, why, sizeof why);
+        if (rc < 0) {
+            finish(r, it, rc, why);
+            pthread_cond_broadcast(&r->cv_done);
+            continue;
+        }
+        struct ldg_event_in ev;
+        event_of(r, it, &ev);
+        if (r->itail)
+            r->itail->next = it;
+        else
+            r->ihead = it;
+        r->itail = it;
+        r->inflight++;
+        struct ldg_client *c = r->client;
+        pthread_mutex_unlock(&r->mu);
+        rc = ldg_client_append(c, &ev, it->id, 0, 0);
+        pthread_mutex_lock(&r->mu);
+        if (rc < 0 && !r->broken) {
+            /* not sent (a bad id is checked before) or the server went
+             * away: the reader fails what is in flight when it sees the
+             * connection close; a refusal before sending is ours */
+            if (rc == LDG_EBADINPUT) {
+                /* it is the last in flight: take it back */
+                struct proxy_item **pp = &r->ihead, *prev = NULL;
+                while (*pp && *pp != it) {
+                    prev = *pp;
+                    pp = &(*pp)->next;
+                }
+                if (*pp) {
+                    *pp = it->next;
+                    if (r->itail == it)
+                        r->itail = prev;
+                    r->inflight--;
+                }
+                finish(r, it, rc, ldg_client_errmsg(c));
+                pthread_cond_broadcast(&r->cv_done);
+            } else {
+                r->broken = 1;
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------ thread -- */
+
+static void *
+rec_main(void *arg)
+{
+    struct proxy_rec *r = arg;
+
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        while (r->head == NULL && !r->stop) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&r->cv_work, &r->mu, &ts);
+        }
+        if (r->head == NULL && r->stop)
+            break;
+        struct proxy_item *list = r->head;
+        size_t n = r->queued;
+        r->head = r->tail = NULL;
+        if (r->queued >= QUEUE_MAX)
+            pthread_cond_broadcast(&r->cv_room);
+        r->queued = 0;
+        if (r->ledger) {
+            pthread_mutex_unlock(&r->mu);
+            run_direct(r, list, n);
+            if (now_ms() - r->models_ms >= 1000)
+                registry_refresh(r);
+            pthread_mutex_lock(&r->mu);
+        } else {
+            run_served(r, list);
+            if (now_ms() - r->models_ms >= 1000) {
+                pthread_mutex_unlock(&r->mu);
+                registry_refresh(r);
+                pthread_mutex_lock(&r->mu);
+            }
+        }
+    }
+    if (!r->ledger) {
+        /* every answer, then the end */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 10;
+        while (r->inflight > 0 && r->has_rthr && !r->broken)
+            if (pthread_cond_timedwait(&r->cv_done, &r->mu, &ts) ==
+                ETIMEDOUT)
+                break;
+        if (r->inflight > 0)
+            fail_inflight(r, "ledger serve did not answer in 10 s");
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+int
+proxy_rec_new(struct proxy_rec **out, const struct proxy_rec_options *o,
+              char *err, size_t errcap)
+{
+    struct proxy_rec *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        ldg_client_close(o->client);
+        return LDG_ENOMEM;
+    }
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv_work, NULL);
+    pthread_cond_init(&r->cv_done, NULL);
+    pthread_cond_init(&r->cv_room, NULL);
+    r->ledger = o->ledger;
+    r->client = o->client;
+    r->registry = o->registry;
+    if ((o->serve_dir && (r->serve_dir = strdup(o->serve_dir)) == NULL) ||
+        (o->actor && (r->actor = strdup(o->actor)) == NULL)) {
+        proxy_rec_free(r, NULL, NULL, NULL);
+        return LDG_ENOMEM;
+    }
+    registry_refresh(r);
+    if (r->client) {
+        if (pthread_create(&r->rthr, NULL, reader_main, r) != 0)
+            goto nothread;
+        r->has_rthr = 1;
+    }
+    if (pthread_create(&r->thr, NULL, rec_main, r) != 0)
+        goto nothread;
+    r->has_thr = 1;
+    *out = r;
+    return 0;
+nothread:
+    snprintf(err, errcap, "cannot start the recorder's thread");
+    proxy_rec_free(r, NULL, NULL, NULL);
+    return LDG_EIO;
+}
+
+int
+proxy_rec_submit(struct proxy_rec *r, const char *type, json_t *body,
+                 const char *run, const char *id, int wait, char *why,
+                 size_t whycap)
+{
+    struct proxy_item *it = calloc(1, sizeof *it);
+    int rc;
+
+    if (it == NULL || (run && (it->run = strdup(run)) == NULL) ||
+        (id && (it->id = strdup(id)) == NULL)) {
+        json_decref(body);
+        item_free(it);
+        snprintf(why, whycap, "out of memory");
+        pthread_mutex_lock(&r->mu);
+        r->failed++;
+        pthread_mutex_unlock(&r->mu);
+        return LDG_ENOMEM;
+    }
+    snprintf(it->type, sizeof it->type, "%s", type);
+    it->body = body;
+    it->wait = wait;
+    if (wait)
+        pthread_cond_init(&it->cv, NULL);
+    pthread_mutex_lock(&r->mu);
+    while (r->queued >= QUEUE_MAX && !r->stop)
+        pthread_cond_wait(&r->cv_room, &r->mu);
+    if (r->stop && !r->has_thr) {
+        pthread_mutex_unlock(&r->mu);
+        if (it->wait)
+            pthread_cond_destroy(&it->cv);
+        it->wait = 0;
+        snprintf(why, whycap, "the proxy is stopping");
+        pthread_mutex_lock(&r->mu);
+        finish(r, it, LDG_EIO, "the proxy is stopping");
+        pthread_mutex_unlock(&r->mu);
+        return LDG_EIO;
+    }
+    if (r->tail)
+        r->tail->next = it;
+    else
+        r->head = it;
+    r->tail = it;
+    r->queued++;
+    pthread_cond_signal(&r->cv_work);
+    if (!wait) {
+        pthread_mutex_unlock(&r->mu);
+        return 0;
+    }
+    while (!it->done)
+        pthread_cond_wait(&it->cv, &r->mu);
+    pthread_mutex_unlock(&r->mu);
+    rc = it->rc;
+    if (rc < 0)
+        snprintf(why, whycap, "%s", it->why);
+    item_free(it);
+    return rc;
+}
+
+int
+proxy_rec_free(struct proxy_rec *r, uint64_t *recorded, uint64_t *failed,
+               uint64_t *commits)
+{
+    if (r == NULL)
+        return 0;
+    pthread_mutex_lock(&r->mu);
+    r->stop = 1;
+    pthread_cond_broadcast(&r->cv_work);
+    pthread_mutex_unlock(&r->mu);
+    if (r->has_thr)
+        pthread_join(r->thr, NULL);
+    if (r->client)
+        ldg_client_done(r->client);
+    if (r->has_rthr) {
+        /* the server closes after the last answer; the reader ends */
+        pthread_join(r->rthr, NULL);
+    }
+    ldg_client_close(r->client);
+    int rc = r->last_rc;
+    if (recorded)
+        *recorded = r->recorded;
+    if (failed)
+        *failed = r->failed;
+    if (commits)
+        *commits = r->commits;
+    json_decref(r->models);
+    free(r->serve_dir);
+    free(r->actor);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv_work);
+    pthread_cond_destroy(&r->cv_done);
+    pthread_cond_destroy(&r->cv_room);
+    free(r);
+    return rc;
+}
+
+void
+proxy_rec_stats(struct proxy_rec *r, uint64_t *recorded, uint64_t *failed,
+                uint64_t *commits)
+{
+    pthread_mutex_lock(&r->mu);
+    *recorded = r->recorded;
+    *failed = r->failed;
+    *commits = r->commits;
+    pthread_mutex_unlock(&r->mu);
+}
+
+void
+proxy_rec_last_error(struct proxy_rec *r, char *buf, size_t cap)
+{
+    pthread_mutex_lock(&r->mu);
+    snprintf(buf, cap, "%s", r->last_err);
+    pthread_mutex_unlock(&r->mu);
+}

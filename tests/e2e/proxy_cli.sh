@@ -1,0 +1,494 @@
+#!/bin/sh
+# proxy_cli.sh — `ledger proxy` end to end, in front of tests/stubs/stub.py,
+# with curl and Python's standard library as clients:
+#   - every API of the issue (OpenAI chat/completions/embeddings/models,
+#     Ollama chat/generate/embed/tags/ps/version), streamed and not: the
+#     answer is the upstream's, byte for byte, and each request is exactly
+#     one event with the right model, tokens, outcome, digest, run, id and
+#     client (uid, pid, exe of the caller);
+#   - Authorization and a query's key are forwarded but never recorded;
+#     prompts only with --record-content (and export --redact withholds
+#     them);
+#   - misbehaving upstreams: 500, refused, an answer that never ends, a
+#     stream that stops, a stream cut short, truncated JSON, a 100 MB
+#     answer; misbehaving clients: a 100 MB body, a client gone
+#     mid-stream, 1,000 idle connections (and the proxy's RSS after);
+#   - a route file's fallback; --record async; writing through
+#     `ledger serve`, and 503 when the event cannot be written;
+#   - usage errors (64), a missing proxy file (66), an address in use (74).
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/proxy_cli.XXXXXX") || exit 1
+PIDS=""
+trap 'for p in $PIDS; do kill $p 2>/dev/null; done; rm -rf "$T"' EXIT
+export no_proxy=127.0.0.1 NO_PROXY=127.0.0.1
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+nfail=0
+fail() {
+    echo "FAIL: $*"
+    nfail=$((nfail + 1))
+}
+expect_exit() {
+    want=$1
+    what=$2
+    shift 2
+    "$@" >"$T/out" 2>"$T/err"
+    got=$?
+    [ "$got" = "$want" ] ||
+        fail "$what: exit $got, want $want ($(head -c 300 "$T/err"))"
+}
+D=$T/l
+L() { "$LEDGER" --dir "$D" "$@"; }
+DIG=sha256:$(printf 'd%.0s' $(seq 64))
+
+cat >"$T/state.json" <<J
+{"models": [{"name": "llama3:8b", "digest": "$DIG"},
+            {"name": "qwen:7b", "digest": "sha256:beef"}],
+ "answers": {"why is the sky blue": "because of Rayleigh scattering"},
+ "default_answer": "I do not know"}
+J
+python3 "$ROOT/tests/stubs/stub.py" --state "$T/state.json" \
+    --port-file "$T/sport" >/dev/null 2>&1 &
+PIDS="$PIDS $!"
+i=0
+while [ ! -s "$T/sport" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+U="http://127.0.0.1:$(cat "$T/sport")"
+DEAD="http://127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+
+L init >/dev/null || { echo "FAIL: init"; exit 1; }
+L append model.registered --body "{\"model\":\"llama3:8b\",\"digest\":\"$DIG\"}" >/dev/null
+L append model.verified --body "{\"model\":\"llama3:8b\",\"digest\":\"$DIG\",\"ok\":true}" >/dev/null
+
+# start_proxy NAME ARGS...: runs `ledger proxy` in the background on a
+# free port; sets PP (its URL) and PPID_NAME's pid in PPID_
+start_proxy() {
+    n=$1
+    shift
+    rm -f "$T/$n.out"
+    "$LEDGER" --dir "$D" proxy --listen 127.0.0.1:0 "$@" >"$T/$n.out" \
+        2>"$T/$n.err" &
+    PPID_=$!
+    PIDS="$PIDS $PPID_"
+    i=0
+    while ! grep -q '^listening on' "$T/$n.out" 2>/dev/null &&
+        [ $i -lt 100 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    PP="http://$(sed -n 's/^listening on //p' "$T/$n.out")"
+}
+# stop_proxy PID NAME: SIGTERM, and it exits 0 (under ASan: no leak)
+stop_proxy() {
+    kill -TERM "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+    rc=$?
+    [ "$rc" = 0 ] || fail "proxy $2 exit $rc: $(tail -c 2000 "$T/$2.err")"
+}
+# RSS bounds do not hold under the sanitizers (shadow memory)
+case $LEDGER in */asan/*|*/tsan/*) SAN=1 ;; *) SAN=0 ;; esac
+# events TYPE: the bodies of every TYPE event, one JSON a line, with the
+# envelope's run and id as "_run" and "_id"
+events() {
+    L query "type=$1" -o json | python3 -c '
+import json, sys
+for l in sys.stdin:
+    e = json.loads(l)
+    b = e["body"]
+    b["_run"] = e.get("run")
+    b["_id"] = e.get("id")
+    print(json.dumps(b, sort_keys=True))'
+}
+# check PYTHON-EXPR over the events of TYPE matching a path, as list `es`
+check() {
+    what=$1
+    type=$2
+    expr=$3
+    events "$type" >"$T/ev.json"
+    python3 - "$T/ev.json" "$expr" <<'P' || fail "$what: $(tail -c 1500 "$T/ev.json")"
+import json, sys
+es = [json.loads(l) for l in open(sys.argv[1])]
+ok = eval("(" + sys.argv[2] + ")")
+sys.exit(0 if ok else 1)
+P
+}
+
+# ------------------------------------------------------------ usage --
+expect_exit 64 "no upstream" L proxy
+grep -q 'no upstream' "$T/err" || fail "no upstream: $(cat "$T/err")"
+expect_exit 64 "bad upstream" L proxy --upstream nourl
+grep -q 'NAME=URL' "$T/err" || fail "bad upstream: $(cat "$T/err")"
+expect_exit 64 "bad url" L proxy --upstream a=ftp://x
+expect_exit 64 "twice" L proxy --upstream a=$U --upstream a=$U
+grep -q 'given twice' "$T/err" || fail "twice: $(cat "$T/err")"
+expect_exit 64 "bad record" L proxy --upstream a=$U --record sometimes
+expect_exit 64 "bad body-max" L proxy --upstream a=$U --body-max x
+expect_exit 66 "no config" L proxy --config "$T/nope.json"
+echo '{"upstreams": {"a": "'$U'"}, "routs": {}}' >"$T/bad.json"
+expect_exit 64 "bad config key" L proxy --config "$T/bad.json"
+grep -q 'unknown key "routs"' "$T/err" || fail "bad config key: $(cat "$T/err")"
+echo '{"upstreams": {"a": "'$U'"}, "routes": {"m": [{"upstream": "b"}]}}' >"$T/bad.json"
+expect_exit 64 "route to nowhere" L proxy --config "$T/bad.json"
+grep -q "no upstream named 'b'" "$T/err" || fail "route to nowhere: $(cat "$T/err")"
+printf '{"upstreams": \n{"a": }' >"$T/bad.json"
+expect_exit 64 "bad json" L proxy --config "$T/bad.json"
+grep -q 'bad.json:2:' "$T/err" || fail "bad json: $(cat "$T/err")"
+expect_exit 0 "help" L proxy --help
+grep -q 'ledger proxy --upstream' "$T/out" || fail "help has no example"
+python3 -c 'import socket,time; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(30)' >"$T/busy" &
+BUSY=$!
+PIDS="$PIDS $BUSY"
+i=0
+while [ ! -s "$T/busy" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+expect_exit 74 "in use" L proxy --upstream a=$U --listen "127.0.0.1:$(cat "$T/busy")"
+kill $BUSY
+
+# --------------------------------------------------- every API, sync --
+start_proxy p1 --upstream ollama=$U
+P1=$PPID_
+grep -q 'recording sync into .* (directly)' "$T/p1.out" || fail "p1 banner: $(cat "$T/p1.out")"
+Q='{"model":"llama3:8b","messages":[{"role":"user","content":"why is the sky blue"}]}'
+post() { # PATH BODY [curl args]: the answer into $T/ans, status in $T/st
+    p=$1
+    b=$2
+    shift 2
+    curl -sS -o "$T/ans" -w '%{http_code}' "$@" -H 'Content-Type: application/json' \
+        -d "$b" "$PP$p" >"$T/st" 2>"$T/cerr"
+}
+same() { # PATH BODY: through the proxy and straight, the same answer
+    post "$1" "$2" -H 'X-Ledger-Run: r1'
+    cp "$T/ans" "$T/via"
+    curl -sS -H 'Content-Type: application/json' -d "$2" "$U$1" >"$T/direct"
+    cmp -s "$T/via" "$T/direct" || fail "$1: the answer differs: $(head -c 300 "$T/via")"
+}
+same /v1/chat/completions "$Q"
+same /v1/chat/completions '{"model":"llama3:8b","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"why is the sky blue"}]}'
+same /v1/completions '{"model":"llama3:8b","prompt":"why is the sky blue"}'
+same /v1/embeddings '{"model":"llama3:8b","input":"hello world"}'
+same /api/chat "$Q"
+same /api/generate '{"model":"llama3:8b","prompt":"why is the sky blue","stream":false}'
+same /api/embed '{"model":"llama3:8b","input":["a b","c"]}'
+for p in /v1/models /api/tags /api/ps /api/version; do
+    curl -sS -H 'X-Ledger-Run: r1' "$PP$p" >"$T/via"
+    curl -sS "$U$p" >"$T/direct"
+    cmp -s "$T/via" "$T/direct" || fail "GET $p: the answer differs"
+done
+grep -q 'Rayleigh' "$T/via" && fail "GET answered a chat"
+# a path no API names: passed through; Authorization and the query's key
+# reach the upstream and are not recorded
+curl -sS -H 'Authorization: Bearer sk-secret-123' -H 'X-Request-Id: req-echo-1' \
+    -H 'X-Ledger-Run: r1' "$PP/echo?key=qk-secret-456" >"$T/echo"
+grep -q 'sk-secret-123' "$T/echo" || fail "Authorization not forwarded: $(cat "$T/echo")"
+grep -q 'qk-secret-456' "$T/echo" || fail "query not forwarded"
+grep -q 'x-ledger-run' "$T/echo" && fail "X-Ledger-Run forwarded"
+# Python's standard library, streamed and not
+python3 - "$PP" >"$T/py" <<'P' || fail "python client: $(cat "$T/py")"
+import json, sys, urllib.request
+base = sys.argv[1]
+def call(path, body):
+    r = urllib.request.Request(base + path, json.dumps(body).encode(),
+                               {"Content-Type": "application/json",
+                                "X-Ledger-Run": "r1",
+                                "X-Request-Id": "py-" + path})
+    return urllib.request.urlopen(r, timeout=10)
+a = json.load(call("/api/chat", {"model": "llama3:8b", "stream": False,
+     "messages": [{"role": "user", "content": "why is the sky blue"}]}))
+assert a["message"]["content"] == "because of Rayleigh scattering", a
+text = ""
+for line in call("/api/generate", {"model": "llama3:8b",
+                                    "prompt": "why is the sky blue"}):
+    text += json.loads(line)["response"]
+assert text == "because of Rayleigh scattering", text
+print("ok")
+P
+sleep 0.3
+N=$(L query type=route.decision -o json | wc -l)
+[ "$N" = 9 ] || fail "route.decision events: $N, want 9"
+N=$(L query type=proxy.request -o json | wc -l)
+[ "$N" = 5 ] || fail "proxy.request events: $N, want 5"
+check "each call once" route.decision '
+sorted((e["api"], e["stream"]) for e in es) == sorted([
+ ("openai.chat", False), ("openai.chat", True), ("openai.completions", False),
+ ("openai.embeddings", False), ("ollama.chat", True), ("ollama.generate", False),
+ ("ollama.embed", False), ("ollama.chat", False), ("ollama.generate", True)])'
+check "models, tokens, outcome" route.decision '
+all(e["outcome"] == "ok" and e["status"] == 200 and e["upstream"] == "ollama"
+    and e["_run"] == "r1" and e["run"] == "r1" and e["fallback"] is False
+    and e["chosen_model"] == "llama3:8b" and e["model_requested"] == "llama3:8b"
+    and e["tokens_in"] > 0 and e["latency_ms"] > 0
+    and e["request_bytes"] > 0 and e["response_bytes"] > 0
+    and e["client"]["transport"] == "tcp" and e["client"]["uid"] >= 0
+    and "pid" in e["client"] and e["client"].get("exe", "").split("/")[-1]
+        in ("curl", "python3", "python3.11", "python3.12", "python")
+    for e in es)'
+check "tokens out" route.decision '
+all(e["tokens_out"] == 4 for e in es if "embed" not in e["api"])
+and all("tokens_out" not in e for e in es if "embed" in e["api"])
+and [e["tokens_in"] for e in es if e["api"] == "ollama.embed"] == [3]'
+check "ttft for streams only" route.decision '
+all(("ttft_ms" in e) == e["stream"] for e in es)
+and all(e["ttft_ms"] <= e["latency_ms"] for e in es if e["stream"])'
+check "digest and verified" route.decision '
+all(e["model_digest"] == "'"$DIG"'" and e["model_verified"] is True for e in es)'
+check "no content by default" route.decision '
+all("prompt" not in e and "completion" not in e for e in es)'
+check "python ids" route.decision '
+sorted(e["_id"] for e in es if e["_id"]) == ["py-/api/chat", "py-/api/generate"]
+and all(e["request_id"] == e["_id"] for e in es if e["_id"])'
+check "proxy.request" proxy.request '
+sorted(e["path"] for e in es) == ["/api/ps", "/api/tags", "/api/version", "/echo", "/v1/models"]
+and all(e["method"] == "GET" and e["outcome"] == "ok" and e["status"] == 200
+        and e["_run"] == "r1" for e in es)
+and [e["_id"] for e in es if e["path"] == "/echo"] == ["req-echo-1"]'
+L query -o json >"$T/all.json"
+grep -q 'secret' "$T/all.json" && fail "a secret is in the log"
+L timeline r1 >"$T/tl" 2>&1 || fail "timeline r1: $(cat "$T/tl")"
+[ "$(grep -c ' route  *llama3:8b -> llama3:8b  ok' "$T/tl")" = 9 ] ||
+    fail "timeline r1: $(head -20 "$T/tl")"
+
+# ----------------------------------------------------- misbehaviours --
+fails() { # PATH HOW: the stub misbehaves on PATH
+    python3 - "$T/state.json" "$1" "$2" <<'P'
+import json, sys
+st = json.load(open(sys.argv[1]))
+st.setdefault("fail", {})
+if sys.argv[3] == "-":
+    st["fail"].pop(sys.argv[2], None)
+else:
+    st["fail"][sys.argv[2]] = sys.argv[3]
+json.dump(st, open(sys.argv[1], "w"))
+P
+}
+last() { events "$1" | tail -n 1 >"$T/last.json"; }
+lastis() { # WHAT TYPE EXPR over `e`, the last event of TYPE
+    last "$2"
+    python3 -c '
+import json, sys
+e = json.load(open(sys.argv[1]))
+sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' "$T/last.json" "$3" ||
+        fail "$1: $(cat "$T/last.json")"
+}
+stop_proxy $P1 p1
+start_proxy p2 --upstream ollama=$U --idle-timeout 1000 --first-byte-timeout 1500
+P2=$PPID_
+fails /api/chat 500
+post /api/chat "$Q"
+[ "$(cat "$T/st")" = 500 ] || fail "500: status $(cat "$T/st")"
+lastis "500" route.decision 'e["outcome"] == "error" and e["status"] == 500 and "stub failure" in e["reason"]'
+fails /api/chat streamhang
+s0=$(date +%s)
+post /api/chat "$Q" --max-time 10
+[ $(($(date +%s) - s0)) -le 5 ] || fail "a stream that stops: not ended by the idle timeout"
+lastis "stream stops" route.decision 'e["outcome"] == "error" and "no data for 1000 ms" in e["reason"]'
+fails /api/chat streamcut
+post /api/chat "$Q" --max-time 10
+lastis "stream cut" route.decision 'e["outcome"] == "error" and e["stream"] is True'
+fails /api/chat badjson
+post /api/chat "$Q"
+lastis "truncated json" route.decision 'e["outcome"] == "error" and "not a JSON object" in e["reason"]'
+fails /api/chat close
+post /api/chat "$Q"
+[ "$(cat "$T/st")" = 502 ] || fail "closed: status $(cat "$T/st")"
+lastis "closed" route.decision 'e["outcome"] == "error" and e["status"] == 0'
+fails /api/chat hang
+s0=$(date +%s)
+post /api/chat "$Q" --max-time 10
+[ "$(cat "$T/st")" = 502 ] || fail "hang: status $(cat "$T/st")"
+[ $(($(date +%s) - s0)) -le 5 ] || fail "hang: not ended by the idle timeout"
+lastis "hang" route.decision 'e["outcome"] == "error"'
+fails /api/chat -
+# a 100 MB answer: over the 64 MiB limit for a whole answer
+curl -sS -o /dev/null -w '%{http_code}' "$PP/big?bytes=104857600" >"$T/st"
+[ "$(cat "$T/st")" = 502 ] || fail "big answer: status $(cat "$T/st")"
+lastis "big answer" proxy.request 'e["outcome"] == "error" and "over 67108864 bytes" in e["reason"]'
+RSS=$(awk '/VmHWM/ {print $2}' /proc/$P2/status)
+[ "$SAN" = 1 ] || [ "$RSS" -lt 204800 ] || fail "peak RSS after a 100 MB answer: $RSS kB"
+# a 100 MB body: 413, refused, the upstream never asked
+head -c 104857600 /dev/zero | tr '\0' 'a' >"$T/big.json"
+curl -sS -o "$T/ans" -w '%{http_code}' -H 'Content-Type: application/json' \
+    --data-binary @"$T/big.json" "$PP/api/chat" >"$T/st"
+rm -f "$T/big.json"
+[ "$(cat "$T/st")" = 413 ] || fail "100 MB body: status $(cat "$T/st")"
+grep -q '"error"' "$T/ans" || fail "100 MB body: $(head -c 200 "$T/ans")"
+lastis "big body" route.decision 'e["outcome"] == "refused" and e["status"] == 0 and "over the proxy" in e["reason"]'
+# a client gone mid-stream
+python3 - "$T/state.json" <<'P'
+import json, sys
+st = json.load(open(sys.argv[1]))
+st["chunk_ms"] = 300
+st["default_answer"] = "one two three four five six seven eight nine ten"
+json.dump(st, open(sys.argv[1], "w"))
+P
+post /api/generate '{"model":"llama3:8b","prompt":"x"}' --max-time 0.7
+sleep 1
+lastis "client gone" route.decision 'e["outcome"] == "client-gone" and e["api"] == "ollama.generate"'
+# a slow drip, whole: forwarded as it comes (the first piece long before
+# the end), recorded ok with its time to first token
+curl -sS -N -o "$T/ans" -w '%{time_starttransfer} %{time_total}' \
+    -d '{"model":"llama3:8b","prompt":"x","stream":true}' "$PP/api/generate" >"$T/tt"
+python3 -c 'import sys; a, b = map(float, open(sys.argv[1]).read().split()); sys.exit(0 if a < 1.0 and b > 2.5 else 1)' "$T/tt" ||
+    fail "slow drip: first byte and end at $(cat "$T/tt") s"
+[ "$(grep -c '"done": false' "$T/ans")" = 10 ] || fail "slow drip: $(cat "$T/ans")"
+lastis "slow drip" route.decision '
+e["outcome"] == "ok" and e["stream"] is True and e["tokens_out"] == 10
+and e["ttft_ms"] < 1000 and e["latency_ms"] > 2500'
+python3 - "$T/state.json" <<'P'
+import json, sys
+st = json.load(open(sys.argv[1]))
+st["chunk_ms"] = 0
+json.dump(st, open(sys.argv[1], "w"))
+P
+# 1,000 idle connections, then a request still goes through
+python3 - "$PP" <<'P' || fail "1000 idle connections"
+import socket, sys, urllib.request, json
+host, port = sys.argv[1][7:].split(":")
+idle = []
+for _ in range(1000):
+    s = socket.create_connection((host, int(port)))
+    idle.append(s)
+r = urllib.request.urlopen(sys.argv[1] + "/api/version", timeout=10)
+assert "version" in json.load(r)
+for s in idle:
+    s.close()
+P
+RSS=$(awk '/VmRSS/ {print $2}' /proc/$P2/status)
+echo "proxy RSS with 1000 idle connections: $RSS kB"
+[ "$SAN" = 1 ] || [ "$RSS" -lt 204800 ] || fail "RSS after 1000 idle connections: $RSS kB"
+stop_proxy $P2 p2
+
+# ------------------------------------------ refused, routes, fallback --
+cat >"$T/proxy.json" <<J
+{"upstreams": {"dead": "$DEAD", "ollama": "$U"},
+ "routes": {"smart": [{"upstream": "dead", "model": "qwen:7b"},
+                      {"upstream": "ollama", "model": "llama3:8b"}]},
+ "record_content": true}
+J
+start_proxy p3 --config "$T/proxy.json"
+P3=$PPID_
+post /api/chat '{"model":"smart","stream":false,"messages":[{"role":"user","content":"why is the sky blue"}]}'
+[ "$(cat "$T/st")" = 200 ] || fail "fallback: status $(cat "$T/st")"
+grep -q Rayleigh "$T/ans" || fail "fallback: $(cat "$T/ans")"
+lastis "fallback" route.decision '
+e["fallback"] is True and e["route"] == "smart" and e["model_requested"] == "smart"
+and e["chosen_model"] == "llama3:8b" and e["upstream"] == "ollama"
+and "upstream dead" in e["reason"] and "refused" in e["reason"]
+and e["candidates"] == ["dead/qwen:7b", "ollama/llama3:8b"]'
+lastis "content" route.decision '
+e["prompt"] == [{"role": "user", "content": "why is the sky blue"}]
+and e["completion"] == "because of Rayleigh scattering"'
+SEQ=$(L query type=route.decision -o json | tail -n 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["seq"])')
+L export "seq=$SEQ" --redact prompt,completion --no-state --out "$T/r.bundle" >/dev/null 2>"$T/xerr" ||
+    fail "export --redact: $(cat "$T/xerr")"
+if [ -f "$T/r.bundle" ]; then
+    zstd -dc "$T/r.bundle" 2>/dev/null | tar -xOf - 2>/dev/null | grep -q Rayleigh &&
+        fail "export --redact kept the completion"
+fi
+# the upstream named in the path; the dead one refuses
+post /dead/api/chat "$Q"
+[ "$(cat "$T/st")" = 502 ] || fail "refused: status $(cat "$T/st")"
+grep -q 'refused' "$T/ans" || fail "refused: $(cat "$T/ans")"
+lastis "refused" route.decision 'e["outcome"] == "refused" and e["upstream"] == "dead" and e["status"] == 0'
+post /api/chat "$Q" -H 'X-Ledger-Upstream: nosuch'
+[ "$(cat "$T/st")" = 400 ] || fail "unknown upstream header: status $(cat "$T/st")"
+post /api/chat "$Q" -H 'X-Ledger-Run: bad	run'
+[ "$(cat "$T/st")" = 400 ] || fail "bad run header: status $(cat "$T/st")"
+stop_proxy $P3 p3
+rm -f "$T/proxy.json"
+
+# ------------------------------------------------------- unix socket --
+"$LEDGER" --dir "$D" proxy --listen "unix:$T/p.sock" --upstream ollama=$U \
+    >"$T/pu.out" 2>"$T/pu.err" &
+PU=$!
+PIDS="$PIDS $PU"
+i=0
+while [ ! -S "$T/p.sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+curl -sS --unix-socket "$T/p.sock" -o "$T/ans" -H 'Content-Type: application/json' \
+    -d '{"model":"llama3:8b","prompt":"why is the sky blue","stream":false}' \
+    http://proxy/api/generate || fail "unix socket: curl"
+grep -q Rayleigh "$T/ans" || fail "unix socket: $(cat "$T/ans")"
+lastis "unix socket" route.decision '
+e["client"]["transport"] == "unix" and e["client"]["uid"] >= 0
+and e["client"]["exe"].endswith("curl") and e["client"]["pid"] > 0'
+stop_proxy $PU pu
+[ -S "$T/p.sock" ] && fail "unix socket: left behind"
+
+# ------------------------------------------------------------- async --
+start_proxy p4 --upstream ollama=$U --record async
+P4=$PPID_
+grep -q 'recording async' "$T/p4.out" || fail "p4 banner"
+B0=$(L query type=route.decision -o json | wc -l)
+for k in 1 2 3; do post /v1/chat/completions "$Q" -H "X-Request-Id: async-$k"; done
+stop_proxy $P4 p4
+grep -q '3 events recorded' "$T/p4.err" || fail "async stop: $(cat "$T/p4.err")"
+B1=$(L query type=route.decision -o json | wc -l)
+[ $((B1 - B0)) = 3 ] || fail "async: $((B1 - B0)) events, want 3"
+
+# ------------------------------------------------- through ledger serve --
+"$LEDGER" --dir "$D" serve >"$T/serve.out" 2>"$T/serve.err" &
+SV=$!
+PIDS="$PIDS $SV"
+i=0
+while ! grep -q '^listening' "$T/serve.out" 2>/dev/null && [ $i -lt 100 ]; do
+    sleep 0.05
+    i=$((i + 1))
+done
+start_proxy p5 --upstream ollama=$U
+P5=$PPID_
+grep -q 'through ledger serve' "$T/p5.out" || fail "p5 banner: $(cat "$T/p5.out")"
+post /api/generate '{"model":"llama3:8b","prompt":"why is the sky blue","stream":false}' -H 'X-Request-Id: served-1'
+[ "$(cat "$T/st")" = 200 ] || fail "served: status $(cat "$T/st")"
+lastis "served" route.decision 'e["_id"] == "served-1" and e["model_digest"] == "'"$DIG"'"'
+# the server goes away: the next request is not answered without a record
+kill -TERM $SV
+wait $SV 2>/dev/null
+post /api/generate '{"model":"llama3:8b","prompt":"why is the sky blue","stream":false}'
+[ "$(cat "$T/st")" = 503 ] || fail "no server: status $(cat "$T/st") $(cat "$T/ans")"
+grep -q 'could not record' "$T/ans" || fail "no server: $(cat "$T/ans")"
+kill -TERM $P5
+wait $P5
+rc=$?
+[ "$rc" = 74 ] || fail "p5: exit $rc after an event it could not record, want 74"
+grep -q '1 not recorded' "$T/p5.err" || fail "p5 stop: $(cat "$T/p5.err")"
+
+# ------------------------------------------------------ serve --proxy --
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+expect_exit 64 "serve --proxy without a proxy file" L serve --proxy
+grep -q 'proxy.json' "$T/err" || fail "serve --proxy without a file: $(cat "$T/err")"
+echo "{\"listen\": \"127.0.0.1:$PORT\", \"upstreams\": {\"ollama\": \"$U\"}}" >"$D/proxy.json"
+"$LEDGER" --dir "$D" serve --proxy >"$T/sp.out" 2>"$T/sp.err" &
+SV=$!
+PIDS="$PIDS $SV"
+PP="http://127.0.0.1:$PORT"
+up() {
+    i=0
+    while ! curl -s -o /dev/null "$PP/api/version" && [ $i -lt 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+up
+post /api/generate '{"model":"llama3:8b","prompt":"why is the sky blue","stream":false}' -H 'X-Request-Id: sp-1'
+[ "$(cat "$T/st")" = 200 ] || fail "serve --proxy: status $(cat "$T/st")"
+grep -q 'through ledger serve' "$T/sp.out" || fail "serve --proxy: $(cat "$T/sp.out")"
+# the proxy dies: the server starts it again
+CH=$(ps -o pid= --ppid $SV | tr -d ' ' | head -1)
+[ -n "$CH" ] && kill -9 "$CH"
+sleep 1.5
+up
+post /api/generate '{"model":"llama3:8b","prompt":"why is the sky blue","stream":false}' -H 'X-Request-Id: sp-2'
+[ "$(cat "$T/st")" = 200 ] || fail "serve --proxy after kill: status $(cat "$T/st")"
+grep -q 'the proxy exited (signal 9); starting it again' "$T/sp.err" || fail "serve --proxy restart: $(cat "$T/sp.err")"
+kill -TERM $SV
+wait $SV 2>/dev/null
+curl -s -o /dev/null "$PP/api/version" && fail "serve stopped, the proxy still answers"
+for id in sp-1 sp-2; do
+    L query -o json | grep -q "\"id\":\"$id\"" || fail "serve --proxy: no event $id"
+done
+rm -f "$D/proxy.json"
+
+L verify >/dev/null 2>&1 || fail "verify"
+if [ "$nfail" -gt 0 ]; then
+    echo "proxy_cli: $nfail failures"
+    exit 1
+fi
+echo "proxy_cli: ok"

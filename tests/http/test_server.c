@@ -1,0 +1,310 @@
+/*
+ * test_server.c — the HTTP server (http/server.h) on loopback, with the
+ * project's HTTP client and a raw socket as clients: a buffered answer
+ * with its headers and the raw target, a streamed answer piece by piece
+ * (its done callback told "completed"), a body over body_max (the handler
+ * sees it too big and answers 413, nothing kept), a client that goes away
+ * mid-stream (done told "not completed", the reader not called again),
+ * a Unix socket with the peer's credentials, and misuse.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <cmocka.h>
+
+#include "http/http.h"
+#include "http/server.h"
+#include "ledger/ledger.h"
+
+struct srv {
+    struct ldg_httpd *h;
+    char base[64];
+    /* what the handler and the streams saw */
+    volatile int done_calls, done_completed, reads_after_gone;
+    volatile int too_big_seen;
+    volatile int peer_uid;
+    char target[256];
+};
+
+struct stream {
+    struct srv *s;
+    int n;     /* pieces given */
+    int limit; /* pieces to give; -1: forever (every 20 ms) */
+};
+
+static ssize_t
+rd(void *cls, char *buf, size_t cap)
+{
+    struct stream *st = cls;
+    if (st->limit >= 0 && st->n >= st->limit)
+        return 0;
+    if (st->limit < 0) {
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    int k = snprintf(buf, cap, "piece %d\n", st->n++);
+    return k;
+}
+
+static void
+done(void *cls, int completed)
+{
+    struct stream *st = cls;
+    st->s->done_completed = completed;
+    __atomic_fetch_add(&st->s->done_calls, 1, __ATOMIC_SEQ_CST);
+    free(st);
+}
+
+static int
+handler(void *ctx, struct ldg_httpd_req *r)
+{
+    struct srv *s = ctx;
+    const char *path = ldg_httpd_path(r);
+    static const char *const hdrs[] = {"Content-Type: text/plain",
+                                       "X-Test: yes", "Connection: bogus",
+                                       NULL};
+
+    snprintf(s->target, sizeof s->target, "%s", ldg_httpd_target(r));
+    if (ldg_httpd_body_too_big(r)) {
+        size_t len;
+        s->too_big_seen = 1;
+        assert_null(ldg_httpd_body(r, &len));
+        return ldg_httpd_reply(r, 413, NULL, "too big", 7);
+    }
+    if (strcmp(path, "/buf") == 0) {
+        size_t len;
+        const void *b = ldg_httpd_body(r, &len);
+        char out[128];
+        int k = snprintf(out, sizeof out, "got %zu:%.*s", len, (int)len,
+                         b ? (const char *)b : "");
+        if (k < 0 || (size_t)k >= sizeof out)
+            k = (int)sizeof out - 1; /* a long body: its start */
+        return ldg_httpd_reply(r, 200, hdrs, out, (size_t)k);
+    }
+    if (strcmp(path, "/stream") == 0 || strcmp(path, "/forever") == 0) {
+        struct stream *st = calloc(1, sizeof *st);
+        st->s = s;
+        st->limit = strcmp(path, "/stream") == 0 ? 3 : -1;
+        return ldg_httpd_reply_stream(r, 200, hdrs, rd, done, st);
+    }
+    if (strcmp(path, "/peer") == 0) {
+        struct ucred uc;
+        socklen_t sl = sizeof uc;
+        if (getsockopt(ldg_httpd_fd(r), SOL_SOCKET, SO_PEERCRED, &uc, &sl) ==
+            0)
+            s->peer_uid = (int)uc.uid;
+        return ldg_httpd_reply(r, 200, NULL, "peer", 4);
+    }
+    if (strcmp(path, "/twice") == 0) {
+        assert_int_equal(ldg_httpd_reply(r, 200, NULL, "1", 1), 0);
+        assert_int_equal(ldg_httpd_reply(r, 200, NULL, "2", 1), LDG_EINVAL);
+        return 0;
+    }
+    return ldg_httpd_reply(r, 404, NULL, "no", 2);
+}
+
+static void
+start(struct srv *s, const char *listen, size_t body_max)
+{
+    struct ldg_httpd_options o = {0};
+    char err[256] = "";
+    memset(s, 0, sizeof *s);
+    o.listen = listen;
+    o.handle = handler;
+    o.ctx = s;
+    o.body_max = body_max;
+    int rc = ldg_httpd_start(&s->h, &o, err, sizeof err);
+    if (rc != 0)
+        fail_msg("start %s: %s", listen, err);
+    snprintf(s->base, sizeof s->base, "http://127.0.0.1:%u",
+             ldg_httpd_port(s->h));
+}
+
+static int
+fetch(struct srv *s, const char *method, const char *path, const char *body,
+      size_t len, struct ldg_http_response *resp)
+{
+    struct ldg_http_request r = {0};
+    char url[128], err[LDG_HTTP_ERR_MAX];
+    snprintf(url, sizeof url, "%s%s", s->base, path);
+    r.method = method;
+    r.url = url;
+    r.body = body;
+    r.body_len = len;
+    r.accept_error_status = 1;
+    return ldg_http_request(NULL, &r, resp, err, sizeof err);
+}
+
+static void
+test_server__buffered_answer_headers_and_target(void **state)
+{
+    struct srv s;
+    struct ldg_http_response resp;
+    start(&s, "127.0.0.1:0", 0);
+    assert_int_not_equal(ldg_httpd_port(s.h), 0);
+    assert_int_equal(fetch(&s, "POST", "/buf?a=b%20c", "xyz", 3, &resp), 0);
+    assert_int_equal(resp.status, 200);
+    assert_string_equal(resp.body, "got 3:xyz");
+    assert_string_equal(resp.content_type, "text/plain");
+    assert_string_equal(s.target, "/buf?a=b%20c"); /* raw, as sent */
+    ldg_http_response_release(&resp);
+    ldg_httpd_stop(s.h);
+}
+
+static void
+test_server__streamed_answer_piece_by_piece(void **state)
+{
+    struct srv s;
+    struct ldg_http_request r = {0};
+    struct ldg_http_stream *st = NULL;
+    char url[128], err[LDG_HTTP_ERR_MAX], buf[256], all[256] = "";
+    long n;
+    start(&s, "127.0.0.1:0", 0);
+    snprintf(url, sizeof url, "%s/stream", s.base);
+    r.url = url;
+    assert_int_equal(
+        ldg_http_stream_open(&st, NULL, &r, 2000, 2000, NULL, err, sizeof err),
+        0);
+    assert_int_equal(ldg_http_stream_status(st), 200);
+    assert_string_equal(ldg_http_stream_header_get(st, "X-Test"), "yes");
+    /* the server's own hop-by-hop headers are not taken from the list */
+    const char *conn = ldg_http_stream_header_get(st, "Connection");
+    assert_true(conn == NULL || strcmp(conn, "bogus") != 0);
+    while ((n = ldg_http_stream_read(st, buf, sizeof buf - 1, err,
+                                     sizeof err)) > 0) {
+        buf[n] = 0;
+        strcat(all, buf);
+    }
+    assert_int_equal(n, 0);
+    assert_string_equal(all, "piece 0\npiece 1\npiece 2\n");
+    ldg_http_stream_close(st);
+    for (int i = 0; i < 100 && s.done_calls == 0; i++)
+        usleep(10000);
+    assert_int_equal(s.done_calls, 1);
+    assert_int_equal(s.done_completed, 1);
+    ldg_httpd_stop(s.h);
+}
+
+static void
+test_server__too_big_body_is_not_kept(void **state)
+{
+    struct srv s;
+    struct ldg_http_response resp;
+    char *big = malloc(5000);
+    memset(big, 'a', 5000);
+    start(&s, "127.0.0.1:0", 1024);
+    assert_int_equal(fetch(&s, "POST", "/buf", big, 5000, &resp), 0);
+    assert_int_equal(resp.status, 413);
+    assert_int_equal(s.too_big_seen, 1);
+    ldg_http_response_release(&resp);
+    /* at the limit: kept whole */
+    s.too_big_seen = 0;
+    assert_int_equal(fetch(&s, "POST", "/buf", big, 1024, &resp), 0);
+    assert_int_equal(resp.status, 200);
+    assert_int_equal(s.too_big_seen, 0);
+    ldg_http_response_release(&resp);
+    free(big);
+    ldg_httpd_stop(s.h);
+}
+
+static void
+test_server__client_gone_mid_stream(void **state)
+{
+    struct srv s;
+    struct sockaddr_in a = {0};
+    char buf[512];
+    start(&s, "127.0.0.1:0", 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)ldg_httpd_port(s.h));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    const char *req = "GET /forever HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    ssize_t got = 0;
+    while (got < 200) { /* a few pieces arrive */
+        ssize_t k = read(fd, buf, sizeof buf);
+        assert_true(k > 0);
+        got += k;
+    }
+    close(fd);
+    for (int i = 0; i < 300 && s.done_calls == 0; i++)
+        usleep(10000);
+    assert_int_equal(s.done_calls, 1);
+    assert_int_equal(s.done_completed, 0);
+    ldg_httpd_stop(s.h);
+}
+
+static void
+test_server__unix_socket_peer(void **state)
+{
+    struct srv s;
+    char path[100], listen[160];
+    struct sockaddr_un a = {0};
+    char buf[512];
+    snprintf(path, sizeof path, "/tmp/test_server.%d.sock", (int)getpid());
+    snprintf(listen, sizeof listen, "unix:%s", path);
+    start(&s, listen, 0);
+    assert_int_equal(ldg_httpd_port(s.h), 0);
+    s.peer_uid = -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    a.sun_family = AF_UNIX;
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    const char *req = "GET /peer HTTP/1.0\r\n\r\n";
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    ssize_t k, got = 0;
+    while ((k = read(fd, buf + got, sizeof buf - 1 - (size_t)got)) > 0)
+        got += k;
+    buf[got] = 0;
+    close(fd);
+    assert_non_null(strstr(buf, "200"));
+    assert_int_equal(s.peer_uid, (int)getuid());
+    ldg_httpd_stop(s.h);
+    assert_int_equal(access(path, F_OK), -1); /* the socket file is gone */
+}
+
+static void
+test_server__misuse(void **state)
+{
+    struct srv s;
+    struct ldg_http_response resp;
+    struct ldg_httpd *h = NULL;
+    struct ldg_httpd_options o = {0};
+    char err[256];
+    o.handle = handler;
+    o.listen = "not an address";
+    assert_int_equal(ldg_httpd_start(&h, &o, err, sizeof err), LDG_EBADINPUT);
+    assert_null(h);
+    start(&s, "127.0.0.1:0", 0);
+    assert_int_equal(fetch(&s, "GET", "/twice", NULL, 0, &resp), 0);
+    assert_int_equal(resp.status, 200);
+    ldg_http_response_release(&resp);
+    ldg_httpd_stop(s.h);
+    ldg_httpd_stop(NULL);
+}
+
+int
+main(void)
+{
+    setenv("no_proxy", "127.0.0.1", 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_server__buffered_answer_headers_and_target),
+        cmocka_unit_test(test_server__streamed_answer_piece_by_piece),
+        cmocka_unit_test(test_server__too_big_body_is_not_kept),
+        cmocka_unit_test(test_server__client_gone_mid_stream),
+        cmocka_unit_test(test_server__unix_socket_peer),
+        cmocka_unit_test(test_server__misuse),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
