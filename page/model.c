@@ -350,3 +350,76 @@ ldg_page_set_doctor(json_t *model, const json_t *doctor, const char *pack,
                                   "lines", lines));
     return 0;
 }
+
+/* The kind of an event for its lane: its type's first word. */
+static void
+kind_of(const char *type, char *b, size_t cap)
+{
+    size_t n = strcspn(type, ".");
+    snprintf(b, cap, "%.*s", (int)(n < cap ? n : cap - 1), type);
+}
+
+int
+ldg_page_events(const json_t *events, size_t total, const char *title,
+                const char *subtitle, json_t **out)
+{
+    json_t *list, *e, *m;
+    uint64_t t0 = 0;
+    size_t i;
+
+    if (out == NULL || !json_is_array(events))
+        return LDG_EINVAL;
+    *out = NULL;
+    list = json_array();
+    json_array_foreach(events, i, e)
+    {
+        json_t *body = json_object_get(e, "body"), *o, *fake;
+        const char *ts = sget(e, "ts"), *type = sget(e, "type");
+        uint64_t t = strtoull(ts, NULL, 10);
+        char kind[64];
+        struct ldg_buf b;
+        if (i >= LDG_PAGE_EVENTS_MAX)
+            break;
+        if (i == 0)
+            t0 = t;
+        if (!json_is_object(body))
+            body = NULL;
+        kind_of(type, kind, sizeof kind);
+        /* the timeline's view of it: route decisions and steps are told
+         * as a run's are, anything else as context */
+        fake = json_pack("{s:s, s:s, s:s, s:b}", "type", type, "subject",
+                         sget(e, "subject"), "kind",
+                         strcmp(type, "route.decision") == 0 ? "route"
+                         : strcmp(type, "run.step") == 0     ? "step"
+                         : strcmp(type, "run.policy") == 0   ? "policy"
+                         : strcmp(type, "run.started") == 0  ? "start"
+                         : strcmp(type, "run.finished") == 0 ? "end"
+                                                             : "context",
+                         "denied",
+                         body != NULL && sis(body, "decision", "deny"));
+        ldg_buf_init(&b, 8192);
+        label(&b, fake, body);
+        o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:O}", "seq",
+                      sget(e, "seq"), "rel_us",
+                      (json_int_t)(t >= t0 ? (t - t0) / 1000 : 0), "time",
+                      sget(e, "time"), "lane", kind, "type", type, "label",
+                      b.s ? b.s : "", "bad", is_bad(fake, body), "fallback",
+                      body != NULL &&
+                          json_is_true(json_object_get(body, "fallback")),
+                      "body", body ? body : json_null());
+        ldg_buf_release(&b);
+        json_decref(fake);
+        if (o == NULL) {
+            json_decref(list);
+            return LDG_ENOMEM;
+        }
+        json_array_append_new(list, o);
+    }
+    m = json_pack("{s:s, s:s, s:o, s:I}", "title", title ? title : "Events",
+                  "subtitle", subtitle ? subtitle : "", "events", list,
+                  "events_total", (json_int_t)total);
+    if (m == NULL)
+        return LDG_ENOMEM;
+    *out = m;
+    return 0;
+}

@@ -56,6 +56,17 @@ int ldg_page_html(const json_t *model, struct ldg_buf *out);
  * caller json_decref's). LDG_EINVAL when tl is not a timeline. */
 int ldg_page_run(const json_t *tl, json_t **out);
 
+/* The page model of a list of events, as `ledger show -o json` and a
+ * bundle's events.jsonl give them ({"seq", "ts", "time", "type",
+ * "subject", "actor_name"?, "body"?}, in seq order): one lane per kind of
+ * event (the type's first word: run, route, permission, model, ...), each
+ * labelled with its subject and the body's telling fields, bad as for a
+ * run. At most LDG_PAGE_EVENTS_MAX are kept; total says how many there
+ * are in all. *out: a new object. LDG_EINVAL when events is not an
+ * array. */
+int ldg_page_events(const json_t *events, size_t total, const char *title,
+                    const char *subtitle, json_t **out);
+
 /* Sets the model's "verdict" from a doctor object (ldg_doctor_run's or
  * the projections' LDG_VIEW_DOCTOR, or a bundle's timeline.json doctor):
  * the verdict of pack (NULL: the box's), with each clause that does not
