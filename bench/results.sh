@@ -71,6 +71,13 @@ compares across boxes and loads**; absolute figures move with the load of
 a shared box. "better" says which way is good; "target" is the issue's,
 "verdict" whether this run met it. A missed target is explained under
 "What bounds the missed targets" at the end.
+
+To run: `make bench` (every part at full scale, about an hour; the box
+should be quiet), `BENCH_QUICK=1 make bench` for a quick look; `sh
+bench/results.sh bench/out > bench/RESULTS.md` writes this file again from
+a run's outputs. Each part's options are in its header (`bench/run.sh`,
+`bench/serve.sh`, `bench/sensors.sh`, `bench/fleet.sh`,
+`bench/glance.sh`).
 EOF
 
 # ------------------------------------------------------- run.sh's tables --
