@@ -75,8 +75,9 @@ cmd_metrics(struct cli *c, int argc, char **argv)
     if (a.ind != argc)
         return cli_usage(c);
     if (c->out_name != NULL && strcmp(c->out_name, "prometheus") != 0) {
-        cli_err(c, "unknown output format '%s' (metrics print the Prometheus "
-                   "text format only)",
+        cli_err(c,
+                "unknown output format '%s' (metrics print the Prometheus "
+                "text format only)",
                 c->out_name);
         return EX_USAGE;
     }
@@ -115,9 +116,9 @@ cmd_metrics(struct cli *c, int argc, char **argv)
         fprintf(stderr, "ledger metrics: %s (the next run counts again)\n",
                 err);
     if ((rc = ldg_metrics_render(m, l, &b)) < 0) {
-        cli_err(c, "%s", rc == LDG_ENOMEM || rc == LDG_ETOOBIG
-                             ? ldg_strerror(rc)
-                             : ldg_errmsg(l));
+        cli_err(c, "%s",
+                rc == LDG_ENOMEM || rc == LDG_ETOOBIG ? ldg_strerror(rc)
+                                                      : ldg_errmsg(l));
         rc = cli_exit_code(rc);
         goto out;
     }

@@ -1051,7 +1051,7 @@ const struct cli_command cli_cmd_timeline = {
     "request. With --bundle FILE it reads the timeline an `export --run` "
     "put in an evidence bundle, after verifying the bundle, with no ledger "
     "at hand.\n\n"
-    "--html FILE writes the same run as one HTML page that needs nothing "
+    "With --html FILE it writes the same run as one HTML page that needs nothing "
     "else (no script, font or image from anywhere): a time axis with one "
     "lane per kind of event, each event a mark with its type and body as a "
     "tooltip, failures and denials in red with a cross, route decisions "

@@ -45,22 +45,20 @@ ex_write_index(struct ex *x, uint64_t now_ns)
 
     ldg_time_rfc3339_sec(when, sizeof when, now_ns);
     if (x->timeline != NULL) {
-        const json_t *d = json_array_get(json_object_get(x->timeline,
-                                                         "doctor"),
-                                         0);
+        const json_t *d =
+            json_array_get(json_object_get(x->timeline, "doctor"), 0);
         rc = ldg_page_run(json_object_get(x->timeline, "timeline"), &m);
         if (rc == 0 && d != NULL) {
             char dt[200];
-            snprintf(dt, sizeof dt,
-                     "Doctor at the run's start (log size %s)",
+            snprintf(dt, sizeof dt, "Doctor at the run's start (log size %s)",
                      json_string_value(json_object_get(d, "size"))
                          ? json_string_value(json_object_get(d, "size"))
                          : "?");
-            ldg_page_set_doctor(m, d,
-                                json_string_value(json_object_get(
-                                    json_object_get(x->timeline, "timeline"),
-                                    "pack")),
-                                dt);
+            ldg_page_set_doctor(
+                m, d,
+                json_string_value(json_object_get(
+                    json_object_get(x->timeline, "timeline"), "pack")),
+                dt);
         }
     } else {
         json_t *evs = jsonl_events(x);

@@ -22,9 +22,8 @@
 
 #include "metrics/metrics_int.h"
 
-const double metrics_bounds[M_NBUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1,
-                                           0.25,  0.5,  1,     2.5,  5,
-                                           10,    30,   60,    120};
+const double metrics_bounds[M_NBUCKETS] = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
 const char *const metrics_outcomes[M_NOUTCOMES] = {"ok", "error", "refused",
                                                    "client-gone", "other"};
 
@@ -244,7 +243,8 @@ static int
 want_body(void *ctx, const struct ldg_event *ev)
 {
     (void)ctx;
-    return strcmp(ev->type, ROUTE_TYPE) == 0 || strcmp(ev->type, PROXY_TYPE) == 0;
+    return strcmp(ev->type, ROUTE_TYPE) == 0 ||
+           strcmp(ev->type, PROXY_TYPE) == 0;
 }
 
 static int
@@ -265,8 +265,8 @@ on_event(void *ctx, const struct ldg_event *ev, const struct ldg_body_view *b)
 }
 
 int
-ldg_metrics_update(struct ldg_metrics *m, struct ldg_txn *t,
-                   uint64_t *scanned, char *err, size_t errcap)
+ldg_metrics_update(struct ldg_metrics *m, struct ldg_txn *t, uint64_t *scanned,
+                   char *err, size_t errcap)
 {
     struct ldg_scan_fns fns;
     struct scan s;
@@ -311,8 +311,8 @@ ldg_metrics_update(struct ldg_metrics *m, struct ldg_txn *t,
     m->size = size;
     return 0;
 fail:
-    snprintf(err, errcap, "counting the log's events: %s%s%s",
-             ldg_strerror(rc), rc == LDG_ECORRUPT ? ": " : "",
+    snprintf(err, errcap, "counting the log's events: %s%s%s", ldg_strerror(rc),
+             rc == LDG_ECORRUPT ? ": " : "",
              rc == LDG_ECORRUPT ? ldg_errmsg(ldg_txn_ledger(t)) : "");
     return rc;
 }
@@ -390,10 +390,10 @@ ldg_metrics_save(const struct ldg_metrics *m, const char *path, char *err,
             models,
             json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "name",
                       x->name, "lat", hist_json(&x->lat), "ttft",
-                      hist_json(&x->ttft), "tok_in", u64s(x->tok_in),
-                      "tok_out", u64s(x->tok_out), "req_bytes",
-                      u64s(x->req_bytes), "resp_bytes", u64s(x->resp_bytes),
-                      "fallbacks", u64s(x->fallbacks)));
+                      hist_json(&x->ttft), "tok_in", u64s(x->tok_in), "tok_out",
+                      u64s(x->tok_out), "req_bytes", u64s(x->req_bytes),
+                      "resp_bytes", u64s(x->resp_bytes), "fallbacks",
+                      u64s(x->fallbacks)));
     }
     st = json_array();
     for (size_t i = 0; i < m->nstatuses; i++)
@@ -401,9 +401,8 @@ ldg_metrics_save(const struct ldg_metrics *m, const char *path, char *err,
     reqs = json_array();
     for (size_t i = 0; i < m->nreqs; i++)
         json_array_append_new(
-            reqs, json_pack("[i, i, i, o]", m->reqs[i].model,
-                            m->reqs[i].status, m->reqs[i].outcome,
-                            u64s(m->reqs[i].n)));
+            reqs, json_pack("[i, i, i, o]", m->reqs[i].model, m->reqs[i].status,
+                            m->reqs[i].outcome, u64s(m->reqs[i].n)));
     o = json_pack("{s:i, s:o, s:s, s:o, s:o, s:o, s:o, s:o}", "version",
                   CACHE_VERSION, "size", u64s(m->size), "leaf", hex, "types",
                   types, "models", models, "statuses", st, "requests", reqs,
@@ -452,8 +451,8 @@ load_into(struct ldg_metrics *m, const json_t *o)
         struct m_model *x;
         if (name == NULL)
             return -1;
-        x = strcmp(name, "other") == 0 && i + 1 == json_array_size(
-                                                       json_object_get(o, "models"))
+        x = strcmp(name, "other") == 0 &&
+                    i + 1 == json_array_size(json_object_get(o, "models"))
                 ? &m->models[LDG_METRICS_MODELS_MAX]
                 : &m->models[model_slot(m, name, strlen(name))];
         if (hist_read(json_object_get(v, "lat"), &x->lat) ||

@@ -156,9 +156,11 @@ run_child(struct ldg_metrics_endpoint *e, struct ldg_buf *out, char *why,
         return -1;
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        snprintf(why, cap, "`ledger metrics` exited with %d (its stderr is "
+        snprintf(why, cap,
+                 "`ledger metrics` exited with %d (its stderr is "
                  "this server's)",
-                 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+                 WIFEXITED(status) ? WEXITSTATUS(status)
+                                   : 128 + WTERMSIG(status));
         return -1;
     }
     return 0;
@@ -216,8 +218,8 @@ handle(void *ctx, struct ldg_httpd_req *req)
 
 int
 ldg_metrics_endpoint_start(struct ldg_metrics_endpoint **out,
-                           const struct ldg_metrics_endpoint_opts *o,
-                           char *err, size_t errcap)
+                           const struct ldg_metrics_endpoint_opts *o, char *err,
+                           size_t errcap)
 {
     struct ldg_metrics_endpoint *e;
     struct ldg_httpd_options ho;

@@ -140,8 +140,7 @@ render_log(struct ldg_buf *o, struct ldg_ledger *l, struct ldg_txn *t)
              "none yet).");
         if (size > 0 &&
             ldg_event_get_ex(t, size - 1, &ev, LDG_DECODE_TRUSTED) == 0)
-            sample_ts(o, "ledger_checkpoint_timestamp_seconds", NULL,
-                      ev.ts_ns);
+            sample_ts(o, "ledger_checkpoint_timestamp_seconds", NULL, ev.ts_ns);
     }
     if ((rc = ldg_verify_state(l, &vs)) < 0)
         return rc;
@@ -246,19 +245,17 @@ render_doctor(struct ldg_buf *o, struct ldg_ledger *l)
               verdicts, in_set(jstr(d, "verdict"), verdicts));
     head(o, "ledger_doctor_pack_verdict", "gauge",
          "The doctor's verdict per pack (state set).");
-    json_array_foreach(json_object_get(d, "packs"), i, p)
-        state_set(o, "ledger_doctor_pack_verdict", "pack", jstr(p, "pack"),
-                  NULL, NULL, "verdict", verdicts,
-                  in_set(jstr(p, "verdict"), verdicts));
+    json_array_foreach(json_object_get(d, "packs"), i, p) state_set(
+        o, "ledger_doctor_pack_verdict", "pack", jstr(p, "pack"), NULL, NULL,
+        "verdict", verdicts, in_set(jstr(p, "verdict"), verdicts));
     head(o, "ledger_doctor_clause_status", "gauge",
          "Each clause of each pack's verdict (state set: ok, warn, fail, "
          "unknown).");
     json_array_foreach(json_object_get(d, "packs"), i, p)
     {
-        json_array_foreach(json_object_get(p, "ok"), j, x)
-            state_set(o, "ledger_doctor_clause_status", "pack", jstr(p, "pack"),
-                      "clause", json_string_value(x), "status", clause_states,
-                      "ok");
+        json_array_foreach(json_object_get(p, "ok"), j, x) state_set(
+            o, "ledger_doctor_clause_status", "pack", jstr(p, "pack"), "clause",
+            json_string_value(x), "status", clause_states, "ok");
         json_array_foreach(json_object_get(p, "clauses"), j, c)
             state_set(o, "ledger_doctor_clause_status", "pack", jstr(p, "pack"),
                       "clause", jstr(c, "name"), "status", clause_states,
@@ -274,10 +271,9 @@ render_doctor(struct ldg_buf *o, struct ldg_ledger *l)
     return 0;
 }
 
-static const char *const readiness[] = {"proven",  "declared-not-proven",
-                                        "failing", "fallback-active",
-                                        "offline", "undeclared",
-                                        NULL};
+static const char *const readiness[] = {
+    "proven",  "declared-not-proven", "failing", "fallback-active",
+    "offline", "undeclared",          NULL};
 
 static int
 render_routes(struct ldg_buf *o, struct ldg_ledger *l)
@@ -293,10 +289,9 @@ render_routes(struct ldg_buf *o, struct ldg_ledger *l)
     head(o, "ledger_route_readiness", "gauge",
          "Each route's readiness (state set: proven only when an eval "
          "proved the model serving it now).");
-    json_array_foreach(a, i, r)
-        state_set(o, "ledger_route_readiness", "route", jstr(r, "route"), NULL,
-                  NULL, "readiness", readiness,
-                  in_set(jstr(r, "readiness"), readiness));
+    json_array_foreach(a, i, r) state_set(
+        o, "ledger_route_readiness", "route", jstr(r, "route"), NULL, NULL,
+        "readiness", readiness, in_set(jstr(r, "readiness"), readiness));
     json_decref(a);
     return 0;
 }
@@ -364,8 +359,7 @@ render_jobs(struct ldg_buf *o, struct ldg_ledger *l)
     int alive = 0, failing = 0;
     size_t i;
 
-    if (ldg_jobs_status(ldg_dir(l), &st, &alive, &failing, err, sizeof err) <
-        0)
+    if (ldg_jobs_status(ldg_dir(l), &st, &alive, &failing, err, sizeof err) < 0)
         return; /* no server has run here: no such families */
     head(o, "ledger_serve_up", "gauge",
          "1 while a `ledger serve` of this ledger runs (its status file and "
@@ -385,10 +379,10 @@ render_jobs(struct ldg_buf *o, struct ldg_ledger *l)
                  (uint64_t)json_integer_value(json_object_get(j, "failures")));
     head(o, "ledger_serve_job_failing", "gauge",
          "1 when the job's last run failed, else 0.");
-    json_array_foreach(json_object_get(st, "jobs"), i, j)
-        sample_u(o, "ledger_serve_job_failing",
-                 (const char *const[]){"job", jstr(j, "name"), NULL},
-                 json_integer_value(json_object_get(j, "failing_in_a_row")) > 0);
+    json_array_foreach(json_object_get(st, "jobs"), i, j) sample_u(
+        o, "ledger_serve_job_failing",
+        (const char *const[]){"job", jstr(j, "name"), NULL},
+        json_integer_value(json_object_get(j, "failing_in_a_row")) > 0);
     head(o, "ledger_serve_job_last_success_timestamp_seconds", "gauge",
          "When each interval job last succeeded (Unix time; absent: never).");
     json_array_foreach(json_object_get(st, "jobs"), i, j)
@@ -491,14 +485,14 @@ render_proxy(struct ldg_buf *o, const struct ldg_metrics *m)
         const struct m_model *x = model_at(m, i);
         if (strcmp(x->name, "none") == 0)
             continue;
-        sample_u(o, "ledger_proxy_tokens_total",
-                 (const char *const[]){"model", x->name, "direction", "in",
-                                       NULL},
-                 x->tok_in);
-        sample_u(o, "ledger_proxy_tokens_total",
-                 (const char *const[]){"model", x->name, "direction", "out",
-                                       NULL},
-                 x->tok_out);
+        sample_u(
+            o, "ledger_proxy_tokens_total",
+            (const char *const[]){"model", x->name, "direction", "in", NULL},
+            x->tok_in);
+        sample_u(
+            o, "ledger_proxy_tokens_total",
+            (const char *const[]){"model", x->name, "direction", "out", NULL},
+            x->tok_out);
     }
     head(o, "ledger_proxy_transferred_bytes_total", "counter",
          "Bytes through the proxy by model and direction (request, "
@@ -506,8 +500,8 @@ render_proxy(struct ldg_buf *o, const struct ldg_metrics *m)
     for (size_t i = 0; i < nm; i++) {
         const struct m_model *x = model_at(m, i);
         sample_u(o, "ledger_proxy_transferred_bytes_total",
-                 (const char *const[]){"model", x->name, "direction",
-                                       "request", NULL},
+                 (const char *const[]){"model", x->name, "direction", "request",
+                                       NULL},
                  x->req_bytes);
         sample_u(o, "ledger_proxy_transferred_bytes_total",
                  (const char *const[]){"model", x->name, "direction",

@@ -6,8 +6,9 @@
  * clause; the evidence status; the facts (permissions and evals in force
  * at the start); the picture — a time axis and one lane per kind of event,
  * each event a mark placed at its time, its type and body in a tooltip,
- * linked to its line; and the list of every event with its whole body. No script: the tooltips are title attributes, the links
- * are anchors, so the page works where script is off and prints whole.
+ * linked to its line; and the list of every event with its whole body. No
+ * script: the tooltips are title attributes, the links are anchors, so the page
+ * works where script is off and prints whole.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,7 +128,8 @@ static const char *const style =
     ".t{min-width:0}}\n"
     "@media print{body{max-width:none;font-size:10pt}ol.ev li{"
     "content-visibility:visible}.chart{overflow:"
-    "visible;border:none}.plot{min-width:0}.m{border-color:#000;print-color-adjust:exact;"
+    "visible;border:none}.plot{min-width:0}.m{border-color:#000;print-color-"
+    "adjust:exact;"
     "-webkit-print-color-adjust:exact}a{color:inherit}"
     ".notice{break-inside:avoid}}\n";
 
@@ -141,8 +143,8 @@ lanes_of(const json_t *evs, const char **lanes, size_t cap)
     json_t *e;
 
     for (size_t k = 0; k < sizeof order / sizeof order[0]; k++)
-        json_array_foreach(evs, i, e) if (strcmp(sget(e, "lane"),
-                                                 order[k]) == 0)
+        json_array_foreach(evs, i,
+                           e) if (strcmp(sget(e, "lane"), order[k]) == 0)
         {
             lanes[n++] = order[k];
             break;
@@ -209,9 +211,10 @@ picture(struct ldg_buf *b, const json_t *evs)
             rel_unit(t, sizeof t, lo + (hi - lo) * k / 4, hi - lo);
         else
             snprintf(t, sizeof t, "%s",
-                     k == 0 ? "first" : k == 4 ? "last" : "");
-        ldg_buf_printf(b,
-                       "<span style=\"left:%d%%%s\">%s</span>", k * 25,
+                     k == 0   ? "first"
+                     : k == 4 ? "last"
+                              : "");
+        ldg_buf_printf(b, "<span style=\"left:%d%%%s\">%s</span>", k * 25,
                        k == 0   ? ";transform:none"
                        : k == 4 ? ";transform:translateX(-100%)"
                                 : "",
@@ -235,13 +238,12 @@ picture(struct ldg_buf *b, const json_t *evs)
                     (double)(hi - lo);
             else
                 x = ne > 1 ? 100.0 * (double)i / (double)(ne - 1) : 50.0;
-            ldg_buf_printf(b, "<a class=\"m k%zu%s%s\" style=\"left:%.2f%%\" "
-                              "href=\"#e",
-                           l % 7, json_is_true(json_object_get(e, "bad")) ? " b"
-                                                                          : "",
-                           json_is_true(json_object_get(e, "fallback")) ? " f"
-                                                                        : "",
-                           x);
+            ldg_buf_printf(
+                b,
+                "<a class=\"m k%zu%s%s\" style=\"left:%.2f%%\" "
+                "href=\"#e",
+                l % 7, json_is_true(json_object_get(e, "bad")) ? " b" : "",
+                json_is_true(json_object_get(e, "fallback")) ? " f" : "", x);
             esc(b, sget(e, "seq"));
             ldg_buf_puts(b, "\" title=\"");
             esc(b, sget(e, "type"));
@@ -284,8 +286,8 @@ static void
 events_list(struct ldg_buf *b, const json_t *model)
 {
     const json_t *evs = json_object_get(model, "events");
-    json_int_t total = json_integer_value(json_object_get(model,
-                                                          "events_total"));
+    json_int_t total =
+        json_integer_value(json_object_get(model, "events_total"));
     size_t i;
     json_t *e;
 
@@ -312,8 +314,8 @@ events_list(struct ldg_buf *b, const json_t *model)
         esc(b, sget(e, "time"));
         ldg_buf_printf(b, "\">%s #", t);
         esc(b, sget(e, "seq"));
-        ldg_buf_puts(b, bad ? "</span> <em>&#x2715; BAD</em> <b>"
-                            : "</span> <b>");
+        ldg_buf_puts(b,
+                     bad ? "</span> <em>&#x2715; BAD</em> <b>" : "</span> <b>");
         esc(b, sget(e, "type"));
         ldg_buf_puts(b, "</b> ");
         esc(b, sget(e, "label"));
@@ -377,8 +379,7 @@ verdict(struct ldg_buf *b, const json_t *v)
 }
 
 static void
-lines_box(struct ldg_buf *b, const char *id, const char *title,
-          const json_t *o)
+lines_box(struct ldg_buf *b, const char *id, const char *title, const json_t *o)
 {
     size_t i;
     json_t *x;
@@ -439,8 +440,9 @@ ldg_page_html(const json_t *model, struct ldg_buf *b)
                     "content=\"default-src 'none'; style-src "
                     "'unsafe-inline'\">\n<title>");
     esc(b, sget(model, "title"));
-    ldg_buf_printf(b, "</title>\n<style>\n%s</style></head>\n<body>\n<header>"
-                      "<h1>",
+    ldg_buf_printf(b,
+                   "</title>\n<style>\n%s</style></head>\n<body>\n<header>"
+                   "<h1>",
                    style);
     esc(b, sget(model, "title"));
     ldg_buf_puts(b, "</h1>\n<p class=\"sub\">");
@@ -454,7 +456,8 @@ ldg_page_html(const json_t *model, struct ldg_buf *b)
     if (json_is_object(json_object_get(model, "verdict")))
         verdict(b, json_object_get(model, "verdict"));
     if (json_is_object(json_object_get(model, "evidence")))
-        lines_box(b, "evidence", "Evidence", json_object_get(model, "evidence"));
+        lines_box(b, "evidence", "Evidence",
+                  json_object_get(model, "evidence"));
     facts(b, json_object_get(model, "facts"));
     picture(b, evs);
     events_list(b, model);

@@ -115,9 +115,9 @@ label(struct ldg_buf *b, const json_t *e, const json_t *body)
         if (json_is_true(json_object_get(body, "fallback")))
             ldg_buf_puts(b, "  FALLBACK");
         if (json_is_number(json_object_get(body, "latency_ms")))
-            ldg_buf_printf(b, "  %g ms",
-                           json_number_value(
-                               json_object_get(body, "latency_ms")));
+            ldg_buf_printf(
+                b, "  %g ms",
+                json_number_value(json_object_get(body, "latency_ms")));
         put(b, NULL, json_object_get(body, "outcome"));
         put(b, "reason", json_object_get(body, "reason"));
     } else if (strcmp(kind, "policy") == 0) {
@@ -128,10 +128,9 @@ label(struct ldg_buf *b, const json_t *e, const json_t *body)
         put(b, "tool", json_object_get(body, "tool"));
         put(b, NULL, json_object_get(body, "tier"));
     } else if (strcmp(kind, "context") == 0) {
-        static const char *const show[] = {"state", "status", "group",
-                                           "scope", "decision", "eval_id",
-                                           "passed", "candidate", "to",
-                                           "by", "reason"};
+        static const char *const show[] = {
+            "state",  "status",    "group", "scope", "decision", "eval_id",
+            "passed", "candidate", "to",    "by",    "reason"};
         ldg_buf_printf(b, "%s %s", sget(e, "type"), sget(e, "subject"));
         for (size_t i = 0; i < sizeof show / sizeof show[0]; i++)
             put(b, show[i], json_object_get(body, show[i]));
@@ -145,15 +144,14 @@ label(struct ldg_buf *b, const json_t *e, const json_t *body)
     } else
         ldg_buf_printf(b, "%s %s", sget(e, "type"), sget(e, "subject"));
     if (json_is_object(ma) && json_is_string(json_object_get(ma, "digest")))
-        ldg_buf_printf(b, "  weights %.19s\xe2\x80\xa6 %s",
-                       sget(ma, "digest"),
+        ldg_buf_printf(b, "  weights %.19s\xe2\x80\xa6 %s", sget(ma, "digest"),
                        json_is_true(json_object_get(ma, "verified"))
                            ? "verified"
                            : "never verified");
 }
 
-static json_t *
-text_line(int bad, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static json_t *text_line(int bad, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static json_t *
 text_line(int bad, const char *fmt, ...)
 {
@@ -188,30 +186,30 @@ facts(const json_t *tl)
     json_array_foreach(json_object_get(tl, "evals"), i, x)
     {
         if (json_is_true(json_object_get(x, "none")))
-            json_array_append_new(ev, text_line(1, "%s: no eval before the "
-                                                   "start",
+            json_array_append_new(ev, text_line(1,
+                                                "%s: no eval before the "
+                                                "start",
                                                 sget(x, "target")));
         else
             json_array_append_new(
-                ev, text_line(!json_is_true(json_object_get(x, "passed")),
-                              "%s: %s %s %s %s %lld/%lld  #%s",
-                              sget(x, "target"), sget(x, "eval_id"),
-                              sget(x, "suite"), sget(x, "candidate"),
-                              json_is_true(json_object_get(x, "passed"))
-                                  ? "passed"
-                                  : "FAILED",
-                              (long long)json_integer_value(
-                                  json_object_get(x, "cases_passed")),
-                              (long long)json_integer_value(
-                                  json_object_get(x, "cases_total")),
-                              sget(x, "seq")));
+                ev,
+                text_line(!json_is_true(json_object_get(x, "passed")),
+                          "%s: %s %s %s %s %lld/%lld  #%s", sget(x, "target"),
+                          sget(x, "eval_id"), sget(x, "suite"),
+                          sget(x, "candidate"),
+                          json_is_true(json_object_get(x, "passed")) ? "passed"
+                                                                     : "FAILED",
+                          (long long)json_integer_value(
+                              json_object_get(x, "cases_passed")),
+                          (long long)json_integer_value(
+                              json_object_get(x, "cases_total")),
+                          sget(x, "seq")));
     }
     if (json_object_get(tl, "pack") != NULL &&
         json_is_string(json_object_get(tl, "pack"))) {
-        json_array_append_new(out,
-                              json_pack("{s:s, s:o}", "title",
-                                        "Permissions in force at the start",
-                                        "lines", perm));
+        json_array_append_new(
+            out, json_pack("{s:s, s:o}", "title",
+                           "Permissions in force at the start", "lines", perm));
         json_array_append_new(out, json_pack("{s:s, s:o}", "title",
                                              "Evals in force at the start",
                                              "lines", ev));
@@ -236,23 +234,21 @@ ldg_page_run(const json_t *tl, json_t **out)
         return LDG_EINVAL;
     *out = NULL;
     snprintf(title, sizeof title, "Run %s", sget(tl, "run"));
-    snprintf(sub, sizeof sub,
-             "pack %s %s \xc2\xb7 started %s \xc2\xb7 status %s \xc2\xb7 "
-             "%lld events: %lld steps (%lld failed), %lld route decisions "
-             "(%lld fallback), %lld policy decisions (%lld denied)",
-             json_is_string(json_object_get(tl, "pack")) ? sget(tl, "pack")
-                                                         : "?",
-             sget(json_object_get(tl, "pack_version"), "version"),
-             sget(json_object_get(tl, "start"), "time"), sget(tl, "status"),
-             (long long)json_integer_value(json_object_get(c, "events")),
-             (long long)json_integer_value(json_object_get(c, "steps")),
-             (long long)json_integer_value(json_object_get(c, "steps_failed")),
-             (long long)json_integer_value(
-                 json_object_get(c, "route_decisions")),
-             (long long)json_integer_value(json_object_get(c, "fallbacks")),
-             (long long)json_integer_value(
-                 json_object_get(c, "policy_decisions")),
-             (long long)json_integer_value(json_object_get(c, "denials")));
+    snprintf(
+        sub, sizeof sub,
+        "pack %s %s \xc2\xb7 started %s \xc2\xb7 status %s \xc2\xb7 "
+        "%lld events: %lld steps (%lld failed), %lld route decisions "
+        "(%lld fallback), %lld policy decisions (%lld denied)",
+        json_is_string(json_object_get(tl, "pack")) ? sget(tl, "pack") : "?",
+        sget(json_object_get(tl, "pack_version"), "version"),
+        sget(json_object_get(tl, "start"), "time"), sget(tl, "status"),
+        (long long)json_integer_value(json_object_get(c, "events")),
+        (long long)json_integer_value(json_object_get(c, "steps")),
+        (long long)json_integer_value(json_object_get(c, "steps_failed")),
+        (long long)json_integer_value(json_object_get(c, "route_decisions")),
+        (long long)json_integer_value(json_object_get(c, "fallbacks")),
+        (long long)json_integer_value(json_object_get(c, "policy_decisions")),
+        (long long)json_integer_value(json_object_get(c, "denials")));
     list = json_array();
     json_array_foreach(evs, i, e)
     {
@@ -265,17 +261,15 @@ ldg_page_run(const json_t *tl, json_t **out)
             body = NULL;
         ldg_buf_init(&b, 8192);
         label(&b, e, body);
-        o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:O}", "seq",
-                      sget(e, "seq"), "rel_us",
-                      (json_int_t)json_integer_value(json_object_get(e,
-                                                                     "rel_us")),
-                      "time", sget(e, "time"), "lane",
-                      lane_of(sget(e, "kind")), "type", sget(e, "type"),
-                      "label", b.s ? b.s : "", "bad", is_bad(e, body),
-                      "fallback",
-                      body != NULL &&
-                          json_is_true(json_object_get(body, "fallback")),
-                      "body", body ? body : json_null());
+        o = json_pack(
+            "{s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:O}", "seq",
+            sget(e, "seq"), "rel_us",
+            (json_int_t)json_integer_value(json_object_get(e, "rel_us")),
+            "time", sget(e, "time"), "lane", lane_of(sget(e, "kind")), "type",
+            sget(e, "type"), "label", b.s ? b.s : "", "bad", is_bad(e, body),
+            "fallback",
+            body != NULL && json_is_true(json_object_get(body, "fallback")),
+            "body", body ? body : json_null());
         ldg_buf_release(&b);
         if (o == NULL) {
             json_decref(list);
@@ -304,15 +298,15 @@ ldg_page_set_doctor(json_t *model, const json_t *doctor, const char *pack,
     if (!json_is_object(model) || !json_is_object(doctor))
         return LDG_EINVAL;
     if (pack != NULL)
-        json_array_foreach(json_object_get(doctor, "packs"), i, x) if (
-            sis(x, "pack", pack)) p = x;
+        json_array_foreach(json_object_get(doctor, "packs"), i,
+                           x) if (sis(x, "pack", pack)) p = x;
     if (p != NULL) {
         verdict = sget(p, "verdict");
         json_array_foreach(json_object_get(p, "ok"), i, x)
             json_array_append_new(
-                lines, json_pack("{s:s, s:s}", "status", "ok", "text",
-                                 json_string_value(x) ? json_string_value(x)
-                                                      : ""));
+                lines,
+                json_pack("{s:s, s:s}", "status", "ok", "text",
+                          json_string_value(x) ? json_string_value(x) : ""));
         json_array_foreach(json_object_get(p, "clauses"), i, c)
         {
             struct ldg_buf b;
@@ -322,10 +316,9 @@ ldg_page_set_doctor(json_t *model, const json_t *doctor, const char *pack,
                 ldg_buf_printf(&b, "%s%s", j ? "; " : ": ",
                                json_string_value(d) ? json_string_value(d)
                                                     : "");
-            json_array_append_new(lines,
-                                  json_pack("{s:s, s:s}", "status",
-                                            sget(c, "status"), "text",
-                                            b.s ? b.s : ""));
+            json_array_append_new(lines, json_pack("{s:s, s:s}", "status",
+                                                   sget(c, "status"), "text",
+                                                   b.s ? b.s : ""));
             ldg_buf_release(&b);
         }
     }
@@ -344,10 +337,10 @@ ldg_page_set_doctor(json_t *model, const json_t *doctor, const char *pack,
                                                b.s ? b.s : ""));
         ldg_buf_release(&b);
     }
-    json_object_set_new(model, "verdict",
-                        json_pack("{s:s, s:s, s:o}", "title", title ? title : "Doctor",
-                                  "verdict", verdict[0] ? verdict : "unknown",
-                                  "lines", lines));
+    json_object_set_new(
+        model, "verdict",
+        json_pack("{s:s, s:s, s:o}", "title", title ? title : "Doctor",
+                  "verdict", verdict[0] ? verdict : "unknown", "lines", lines));
     return 0;
 }
 
@@ -387,16 +380,16 @@ ldg_page_events(const json_t *events, size_t total, const char *title,
         kind_of(type, kind, sizeof kind);
         /* the timeline's view of it: route decisions and steps are told
          * as a run's are, anything else as context */
-        fake = json_pack("{s:s, s:s, s:s, s:b}", "type", type, "subject",
-                         sget(e, "subject"), "kind",
-                         strcmp(type, "route.decision") == 0 ? "route"
-                         : strcmp(type, "run.step") == 0     ? "step"
-                         : strcmp(type, "run.policy") == 0   ? "policy"
-                         : strcmp(type, "run.started") == 0  ? "start"
-                         : strcmp(type, "run.finished") == 0 ? "end"
-                                                             : "context",
-                         "denied",
-                         body != NULL && sis(body, "decision", "deny"));
+        fake =
+            json_pack("{s:s, s:s, s:s, s:b}", "type", type, "subject",
+                      sget(e, "subject"), "kind",
+                      strcmp(type, "route.decision") == 0 ? "route"
+                      : strcmp(type, "run.step") == 0     ? "step"
+                      : strcmp(type, "run.policy") == 0   ? "policy"
+                      : strcmp(type, "run.started") == 0  ? "start"
+                      : strcmp(type, "run.finished") == 0 ? "end"
+                                                          : "context",
+                      "denied", body != NULL && sis(body, "decision", "deny"));
         ldg_buf_init(&b, 8192);
         label(&b, fake, body);
         o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:O}", "seq",

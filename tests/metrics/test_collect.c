@@ -95,8 +95,9 @@ test_collect__counts_proxy_requests(void **state)
                                "status=\"502\",outcome=\"error\"} 1"));
     assert_true(has_line(text, "ledger_proxy_requests_total{model=\"llama\","
                                "status=\"0\",outcome=\"refused\"} 1"));
-    assert_true(has_line(text, "ledger_proxy_requests_total{model="
-                               "\"q\\\"uote\",status=\"200\",outcome=\"ok\"} 1"));
+    assert_true(has_line(text,
+                         "ledger_proxy_requests_total{model="
+                         "\"q\\\"uote\",status=\"200\",outcome=\"ok\"} 1"));
     /* 40 ms and 7 ms are <= 0.05 s, 3 s is not */
     assert_true(has_line(text, "ledger_proxy_request_duration_seconds_bucket{"
                                "model=\"qwen\",le=\"0.05\"} 2"));
@@ -231,8 +232,8 @@ test_collect__labels_are_bounded(void **state)
 
     for (int i = 0; i < LDG_METRICS_MODELS_MAX + 6; i++) {
         snprintf(name, sizeof name, "model-%d", i);
-        proxy_req(l, name, 200 + i % (LDG_METRICS_STATUSES_MAX + 4), "ok", 1,
-                  1, 1, 1);
+        proxy_req(l, name, 200 + i % (LDG_METRICS_STATUSES_MAX + 4), "ok", 1, 1,
+                  1, 1);
     }
     proxy_req(l, "one-more", 200, "ok", 1, 1, 1, 1);
     assert_int_equal(ldg_metrics_new(&m), 0);
