@@ -291,12 +291,13 @@ ldg_page_set_doctor(json_t *model, const json_t *doctor, const char *pack,
                     const char *title)
 {
     const json_t *p = NULL, *x, *c, *d;
-    json_t *lines = json_array();
+    json_t *lines;
     const char *verdict = sget(doctor, "verdict");
     size_t i, j;
 
     if (!json_is_object(model) || !json_is_object(doctor))
         return LDG_EINVAL;
+    lines = json_array();
     if (pack != NULL)
         json_array_foreach(json_object_get(doctor, "packs"), i,
                            x) if (sis(x, "pack", pack)) p = x;
