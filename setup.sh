@@ -9,7 +9,8 @@ PKGS="build-essential pkg-config liblmdb-dev libmsgpack-dev libzstd-dev \
 libsodium-dev nettle-dev libcurl4-openssl-dev libcmocka-dev libjansson-dev \
 libpcre2-dev libarchive-dev zstd tar golang-go golang-golang-x-mod-dev \
 libsqlite3-dev clang jq python3 nginx-light clickhouse-server scdoc \
-libsystemd-dev libmicrohttpd-dev curl iproute2 strace zsh lmdb-utils"
+libsystemd-dev libmicrohttpd-dev curl iproute2 strace zsh lmdb-utils \
+prometheus chromium"
 
 missing=""
 for p in $PKGS; do

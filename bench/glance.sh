@@ -66,7 +66,8 @@ EOF
     "$L" --dir "$T/p" ingest "$T/big.jsonl" >/dev/null 2>&1 || exit 1
 html=$(secs "$L" --dir "$T/p" timeline BIG --html "$T/big.html")
 row "timeline --html, 10,000 events" s "$html" - "$(wc -c <"$T/big.html") bytes"
-if command -v chromium >/dev/null 2>&1 && command -v node >/dev/null 2>&1; then
+if command -v chromium >/dev/null 2>&1 && node --experimental-websocket -e \
+    'process.exit(typeof WebSocket === "function" ? 0 : 1)' 2>/dev/null; then
     # a fresh browser each time: a second navigation in the same tab
     # also pays for tearing the first page's 50,000 elements down
     for i in 1 2 3; do
@@ -78,7 +79,7 @@ if command -v chromium >/dev/null 2>&1 && command -v node >/dev/null 2>&1; then
     row "page of 10,000 events: load and render in Chromium" ms "${load:-n/a}" max:2000 \
         "median of 3, in the browser (DevTools), first paint ${paint:-?} ms"
 else
-    row "page of 10,000 events: load and render in Chromium" ms n/a max:2000 "needs chromium and node"
+    row "page of 10,000 events: load and render in Chromium" ms n/a max:2000 "needs chromium and node 20.10+"
 fi
 printf 'glance: load %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 cat "$R"
