@@ -1180,7 +1180,7 @@ add_line(json_t *ev, const char *fmt, ...)
 /* What the run's events in the ledger rest on: the newest checkpoint, the
  * log key and what `ledger verify` last found. */
 static json_t *
-ledger_evidence(struct ldg_ledger *l, struct ldg_txn *t)
+ledger_evidence(struct ldg_ledger *l, struct ldg_txn *t, const char *run)
 {
     struct ldg_verify_state vs;
     uint64_t size = 0;
@@ -1224,9 +1224,10 @@ ledger_evidence(struct ldg_ledger *l, struct ldg_txn *t)
                                           ? size - vs.verified_size
                                           : 0));
     }
-    add_line(ev, "To prove the events to someone else: `ledger export --run "
-                 "RUN` writes a bundle that `ledger verify-bundle` checks "
-                 "offline.");
+    add_line(ev,
+             "To prove the events to someone else: `ledger export --run %s` "
+             "writes a bundle that `ledger verify-bundle` checks offline.",
+             run);
     return ev;
 }
 
@@ -1357,7 +1358,7 @@ cmd_timeline(struct cli *c, int argc, char **argv)
             json_object_get(json_object_get(tl, "start"), "seq"));
         memset(&vo, 0, sizeof vo);
         vo.at_size = ss ? strtoull(ss, NULL, 10) : 0;
-        evidence = ledger_evidence(l, t);
+        evidence = ledger_evidence(l, t, argv[a.ind]);
         ldg_txn_abort(t);
         t = NULL;
         if (vo.at_size > 0 &&

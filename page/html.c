@@ -70,7 +70,7 @@ static const char *const style =
     "*{box-sizing:border-box}\n"
     "body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;"
     "color:var(--fg);background:var(--bg);margin:0 auto;padding:1em;"
-    "max-width:72em}\n"
+    "max-width:72em;overflow-wrap:anywhere}\n"
     "h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.15em;margin:1.2em 0 .4em}"
     "\n.sub{color:var(--mu);margin:.2em 0 1em}\n"
     "code,pre,.seq,.t{font-family:ui-monospace,'DejaVu Sans Mono',Menlo,"
