@@ -74,7 +74,7 @@ cmd_metrics(struct cli *c, int argc, char **argv)
         return a.exit;
     if (a.ind != argc)
         return cli_usage(c);
-    if (c->out_name != NULL && strcmp(c->out_name, "prometheus") != 0) {
+    if (c->out_name != NULL) {
         cli_err(c,
                 "unknown output format '%s' (metrics print the Prometheus "
                 "text format only)",
