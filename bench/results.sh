@@ -16,7 +16,8 @@
 #   fleet.txt     bench/fleet.sh's lines
 #   glance.tsv    bench/glance.sh: scenario, unit, value, target, note
 #   proxy.tsv     the proxy bench part (issue 33), when there is one:
-#                 scenario, unit, ledger, nginx, better, target, note —
+#                 scenario, unit, ledger, nginx, better (hi|lo), target
+#                 (min:X, max:X, ratio:X against nginx, or -), note —
 #                 the "Proxy" section; or proxy.md, a Markdown fragment
 #                 taken as it is
 # and bench/bounds.tsv (kept by hand): "scenario prefix<TAB>what bounds
@@ -196,10 +197,20 @@ printf '\n## Proxy (issue 33)\n\n'
 if [ -f "$O/proxy.md" ]; then
     cat "$O/proxy.md"
 elif [ -f "$O/proxy.tsv" ]; then
-    echo "| scenario | unit | ledger | nginx | ledger/nginx | target | note |"
-    echo "|---|---|---|---|---|---|---|"
-    awk -F '\t' '{ r = "-"; if ($3 ~ /^[0-9.]+$/ && $4 ~ /^[0-9.]+$/ && $4 + 0 > 0) r = sprintf("%.2f", $3 / $4)
-        printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, r, $6, $7 }' "$O/proxy.tsv"
+    echo "| scenario | unit | ledger | nginx | ledger/nginx | target | verdict | note |"
+    echo "|---|---|---|---|---|---|---|---|"
+    awk -F '\t' '
+function isnum(x) { return x ~ /^[0-9.]+$/ }
+{
+    r = ""; if (isnum($3) && isnum($4) && $4 + 0 > 0) r = sprintf("%.2f", $3 / $4)
+    k = $6; sub(/:.*/, "", k); v = $6; sub(/^[^:]*:/, "", v); t = "-"; j = "-"
+    if (k == "min") { t = ">= " v; j = isnum($3) ? ($3 + 0 >= v + 0 ? "meets" : "**misses**") : "?" }
+    if (k == "max") { t = "<= " v; j = isnum($3) ? ($3 + 0 <= v + 0 ? "meets" : "**misses**") : "?" }
+    if (k == "ratio") { t = ($5 == "hi" ? ">= " : "<= ") v "x nginx"
+        j = r == "" ? "?" : (($5 == "hi" ? r + 0 >= v + 0 : r + 0 <= v + 0) ? "meets" : "**misses**") }
+    if (j ~ /misses/) print $1 > "/dev/stderr"
+    printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, ($4 == "" ? "-" : $4), (r == "" ? "-" : r), t, j, $7
+}' "$O/proxy.tsv" 2>>"$O/.missed"
 else
     echo 'No proxy bench part in this run (`bench/out/proxy.tsv` or `proxy.md`).'
 fi
