@@ -174,12 +174,6 @@ rel_unit(char *b, size_t cap, json_int_t us, json_int_t span)
 }
 
 static void
-rel_text(char *b, size_t cap, json_int_t us)
-{
-    snprintf(b, cap, "%+.3fs", (double)us / 1e6);
-}
-
-static void
 picture(struct ldg_buf *b, const json_t *evs)
 {
     const char *lanes[64];
@@ -288,6 +282,7 @@ events_list(struct ldg_buf *b, const json_t *model)
     const json_t *evs = json_object_get(model, "events");
     json_int_t total =
         json_integer_value(json_object_get(model, "events_total"));
+    json_int_t lo = 0, hi = 0;
     size_t i;
     json_t *e;
 
@@ -298,13 +293,23 @@ events_list(struct ldg_buf *b, const json_t *model)
                        "<p class=\"notice\">Only the first %zu of %lld events "
                        "are shown.</p>\n",
                        json_array_size(evs), (long long)total);
+    json_array_foreach(evs, i, e)
+    {
+        json_int_t r = json_integer_value(json_object_get(e, "rel_us"));
+        if (i == 0 || r < lo)
+            lo = r;
+        if (i == 0 || r > hi)
+            hi = r;
+    }
     ldg_buf_puts(b, "<ol class=\"ev\">\n");
     json_array_foreach(evs, i, e)
     {
         char t[40];
         int bad = json_is_true(json_object_get(e, "bad"));
         char *body;
-        rel_text(t, sizeof t, json_integer_value(json_object_get(e, "rel_us")));
+        /* in the unit the run's span needs, as on the axis */
+        rel_unit(t, sizeof t, json_integer_value(json_object_get(e, "rel_us")),
+                 hi - lo);
         ldg_buf_puts(b, "<li id=\"e");
         esc(b, sget(e, "seq"));
         /* few elements a line: a page of 10,000 events is 60,000 of
