@@ -480,9 +480,10 @@ load_into(struct ldg_metrics *m, const json_t *o)
             (mi >= (json_int_t)m->nmodels && mi != LDG_METRICS_MODELS_MAX) ||
             (si >= (json_int_t)m->nstatuses && si != M_OTHER_STATUS) ||
             si < 0 || oi < 0 || oi >= M_NOUTCOMES ||
-            req_add(m, (uint16_t)mi, (uint16_t)si, (uint16_t)oi) < 0)
+            req_add(m, (uint16_t)mi, (uint16_t)si, (uint16_t)oi) < 0 ||
+            m->nreqs != i + 1) /* a series given twice */
             return -1;
-        m->reqs[m->nreqs - 1].n = strtoull(n, NULL, 10);
+        m->reqs[i].n = strtoull(n, NULL, 10);
     }
     return 0;
 }

@@ -220,6 +220,40 @@ test_collect__damaged_cache_is_refused(void **state)
     t_rmrf(dir);
 }
 
+/* A cache that gives a series twice, or an index past the labels it
+ * lists, is not one this code wrote. */
+static void
+test_collect__cache_with_bad_series_is_refused(void **state)
+{
+    char dir[512], path[600], err[512];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_metrics *m;
+    json_t *o, *reqs;
+    (void)state;
+
+    proxy_req(l, "a", 200, "ok", 1, 1, 1, 1);
+    assert_int_equal(ldg_metrics_new(&m), 0);
+    update(m, l, 2);
+    snprintf(path, sizeof path, "%s/c.json", dir);
+    assert_int_equal(ldg_metrics_save(m, path, err, sizeof err), 0);
+    assert_int_equal(ldg_metrics_load(m, path), 0);
+    o = json_load_file(path, 0, NULL);
+    assert_non_null(o);
+    reqs = json_object_get(o, "requests");
+    assert_int_equal(json_array_size(reqs), 1);
+    json_array_append(reqs, json_array_get(reqs, 0));
+    assert_int_equal(json_dump_file(o, path, 0), 0);
+    assert_int_equal(ldg_metrics_load(m, path), LDG_ECORRUPT);
+    json_array_remove(reqs, 1);
+    json_array_set_new(json_array_get(reqs, 0), 0, json_integer(7));
+    assert_int_equal(json_dump_file(o, path, 0), 0);
+    assert_int_equal(ldg_metrics_load(m, path), LDG_ECORRUPT);
+    json_decref(o);
+    ldg_metrics_free(m);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 static void
 test_collect__labels_are_bounded(void **state)
 {
@@ -260,6 +294,7 @@ main(void)
         cmocka_unit_test(test_collect__incremental_equals_scratch),
         cmocka_unit_test(test_collect__another_log_starts_again),
         cmocka_unit_test(test_collect__damaged_cache_is_refused),
+        cmocka_unit_test(test_collect__cache_with_bad_series_is_refused),
         cmocka_unit_test(test_collect__labels_are_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
