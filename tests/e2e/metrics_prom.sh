@@ -183,6 +183,13 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/")
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$MPORT/metrics")
 [ "$code" = 405 ] || fail "POST /metrics: $code, want 405"
 
+# a second server cannot take the same port: exit 75, and says why
+"$LEDGER" --dir "$T/l2" init --origin metrics.test/two >/dev/null || fail "init l2"
+"$LEDGER" --dir "$T/l2" serve --metrics "127.0.0.1:$MPORT" >/dev/null 2>"$T/e7"; rc=$?
+[ $rc = 75 ] || fail "--metrics on a port in use: exit $rc, want 75"
+grep -q "in use" "$T/e7" || fail "port in use: $(cat "$T/e7")"
+[ -e "$T/l2/ledger.sock" ] && fail "the refused server left its socket"
+
 # prometheus scrapes it every second; its API returns the series
 PPORT=$(free_port)
 cat >"$T/prom.yml" <<EOF
