@@ -874,6 +874,9 @@ cmd_query(struct cli *c, int argc, char **argv)
         return cli_usage_err(c, "--trusted-key and "
                                 "--insecure-trust-bundle-key go with "
                                 "--bundle FILE");
+    if (html != NULL && c->out_name != NULL)
+        return cli_usage_err(c, "--html writes a page: -o does not go with "
+                                "it");
     if (ba.file != NULL &&
         (follow_mode || after != NULL || show_cursor || explain || deps))
         return cli_usage_err(c, "--bundle reads a bundle's events: -f, "
@@ -1027,6 +1030,7 @@ out:
     return rc;
 }
 
+/* (a long option's id: above the common options' and CLI_OPT_BUNDLE's) */
 enum { OPT_TL_HTML = 0x4c48 };
 static const struct cli_opt timeline_opts[] = {
     CLI_BUNDLE_OPTS,

@@ -139,6 +139,8 @@ L timeline R-9999 --html "$T/x.html" 2>/dev/null; rc=$?
 [ -e "$T/x.html" ] && fail "an unknown run wrote a page"
 L timeline R-0001 --html "" 2>/dev/null; rc=$?
 [ $rc = 64 ] || fail "--html '': exit $rc, want 64"
+L timeline R-0001 --html "$T/y.html" -o json 2>/dev/null; rc=$?
+[ $rc = 64 ] || fail "--html with -o json: exit $rc, want 64"
 
 # ------------------------------------------------- 10,000 events run --
 python3 - "$T/big.jsonl" <<'EOF'
