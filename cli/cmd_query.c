@@ -874,9 +874,6 @@ cmd_query(struct cli *c, int argc, char **argv)
         return cli_usage_err(c, "--trusted-key and "
                                 "--insecure-trust-bundle-key go with "
                                 "--bundle FILE");
-    if (html != NULL && c->out_name != NULL)
-        return cli_usage_err(c, "--html writes a page: -o does not go with "
-                                "it");
     if (ba.file != NULL &&
         (follow_mode || after != NULL || show_cursor || explain || deps))
         return cli_usage_err(c, "--bundle reads a bundle's events: -f, "
@@ -1273,6 +1270,9 @@ cmd_timeline(struct cli *c, int argc, char **argv)
         return cli_usage_err(c, "--trusted-key and "
                                 "--insecure-trust-bundle-key go with "
                                 "--bundle FILE");
+    if (html != NULL && c->out_name != NULL)
+        return cli_usage_err(c, "--html writes a page: -o does not go with "
+                                "it");
     if (c->out == OUT_HUMAN && c->out_name != NULL &&
         strcmp(c->out_name, "human") != 0 &&
         strcmp(c->out_name, "short") != 0) {
