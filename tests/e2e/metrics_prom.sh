@@ -12,7 +12,8 @@
 #   - serve --metrics on a free loopback port: GET /metrics (promtool
 #     again, the server's own counters after a request through its
 #     socket), 404 elsewhere, 405 for POST; Debian's prometheus scrapes it
-#     every second and its HTTP API returns the series;
+#     every second and its HTTP API returns the series; the interval
+#     jobs of the status file a stopped server left;
 #   - unhappy paths: no ledger (66), an argument or -o json (64), a bad or
 #     non-loopback --metrics address (64), --metrics-remote alone (64).
 set -u
@@ -230,6 +231,26 @@ kill "$ppid_"; wait "$ppid_" 2>/dev/null; ppid_=""
 kill "$spid"; wait "$spid"; rc=$?; spid=""
 [ $rc = 0 ] || fail "serve --metrics: exit $rc after SIGTERM"
 grep -q 'ledger serve: metrics:' "$T/serve.err" && fail "a scrape failed: $(grep metrics: "$T/serve.err")"
+
+# the interval jobs as the stopped server's status file tells them (a
+# probe job that last succeeded at 10:00:05 and then failed twice)
+python3 - "$D/serve-status.json" <<'EOF'
+import json, sys
+p = sys.argv[1]
+st = json.load(open(p))
+st["jobs"] = [{"name": "probe", "every_ms": 60000, "url": None, "runs": 5,
+               "failures": 2, "failing_in_a_row": 2, "last_exit": 1,
+               "last_run": "2026-11-24T10:02:00Z", "last_ok": "2026-11-24T10:00:05Z",
+               "next_run": None, "last_error": "runtime down"}]
+json.dump(st, open(p, "w"))
+EOF
+L metrics >"$T/m5" || fail "metrics after serve"
+promtool check metrics <"$T/m5" >"$T/pc5" 2>&1 || fail "promtool (jobs): $(cat "$T/pc5")"
+expect "$T/m5" ledger_serve_up 0
+expect "$T/m5" 'ledger_serve_job_runs_total{job="probe"}' 5
+expect "$T/m5" 'ledger_serve_job_failures_total{job="probe"}' 2
+expect "$T/m5" 'ledger_serve_job_failing{job="probe"}' 1
+expect "$T/m5" 'ledger_serve_job_last_success_timestamp_seconds{job="probe"}' 1795514405.000
 
 if [ $fails -eq 0 ]; then
     echo "metrics_prom: ok"
