@@ -52,7 +52,7 @@ TEST_LDLIBS = $(shell $(PKG_CONFIG) --libs $(TEST_DEPS) libarchive)
 B ?= build
 MODULES = util ledger http projections ingest query export doctor evals sensors fleet \
           pipeline \
-          serve proxy
+          serve proxy metrics page
 LIB_SRC = $(sort $(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIB_OBJ = $(LIB_SRC:%.c=$(B)/obj/%.o)
 CLI_SRC = $(sort $(wildcard cli/*.c))
@@ -240,11 +240,25 @@ headertest:
 	        -fsyntax-only $(B)/headertest/t.c || exit 1; \
 	done; echo "headertest: $(words $(HEADERS)) headers compile alone"
 
+# Each part leaves its figures in $(BENCH_OUT); bench/results.sh then
+# rewrites bench/RESULTS.md from them (machine, date, commit, one table a
+# scenario; history is git's).
+BENCH_OUT ?= bench/out
 bench: all $(BENCH_BIN)
-	@bench/run.sh $(B)
-	@sh bench/sensors.sh $(B)
-	@sh bench/serve.sh $(B)
-	@sh bench/proxy.sh $(B)
+	@mkdir -p $(BENCH_OUT) && printf 'machine\t%s\ndate\t%s\ncommit\t%s\n' \
+	    "$$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $$(nproc) CPUs" \
+	    "$$(date -u '+%Y-%m-%d %H:%M UTC')" \
+	    "$$(git rev-parse --short HEAD 2>/dev/null)$$(git diff --quiet HEAD 2>/dev/null || echo ' (modified)')" \
+	    > $(BENCH_OUT)/meta
+	@BENCH_OUT=$(BENCH_OUT) bench/run.sh $(B)
+	@sh bench/sensors.sh $(B) | tee $(BENCH_OUT)/sensors.txt
+	@BENCH_OUT=$(BENCH_OUT) sh bench/serve.sh $(B)
+	@BENCH_OUT=$(BENCH_OUT) sh bench/proxy.sh $(B)
+	@BENCH_OUT=$(BENCH_OUT) sh bench/glance.sh $(B)
+	@printf 'load\t%s (at the end)\n' "$$(cut -d' ' -f1-3 /proc/loadavg)" >> $(BENCH_OUT)/meta
+	@sh bench/results.sh $(BENCH_OUT) > bench/RESULTS.md.tmp && \
+	    mv bench/RESULTS.md.tmp bench/RESULTS.md && \
+	    echo "bench/RESULTS.md rewritten from $(BENCH_OUT)"
 
 demo: all
 	@sh examples/demo.sh $(B)/ledger

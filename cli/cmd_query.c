@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "export/export.h"
+#include "page/page.h"
 #include "projections/projections.h"
 #include "query/query.h"
 #include "util/util.h"
@@ -1026,8 +1028,14 @@ out:
     return rc;
 }
 
+/* (a long option's id: above the common options' and CLI_OPT_BUNDLE's) */
+enum { OPT_TL_HTML = 0x4c48 };
 static const struct cli_opt timeline_opts[] = {
     CLI_BUNDLE_OPTS,
+    CLI_VALUE(OPT_TL_HTML, 0, "html", "FILE",
+              "write the run as one self-contained HTML page to FILE (- for "
+              "standard output): a picture on a time axis, the doctor at its "
+              "start, the evidence status, every event (docs/PAGE.md)"),
     CLI_ARG("RUN",
             "the run's id (as in `ledger runs`), or a plan's (`ledger plans`)",
             0),
@@ -1050,14 +1058,186 @@ const struct cli_command cli_cmd_timeline = {
     "at hand. When no run has that id but a plan of the box's control "
     "pipeline does (`ledger plans`), it prints the plan's story: its "
     "states, steps, debates, snapshots, tripcodes and builds, with each "
-    "broken rule marked '!' under the event that broke it.",
+    "broken rule marked '!' under the event that broke it.\n\n"
+        "With --html FILE it writes the same run as one HTML page that needs nothing "
+    "else (no script, font or image from anywhere): a time axis with one "
+    "lane per kind of event, each event a mark with its type and body as a "
+    "tooltip, failures and denials in red with a cross, route decisions "
+    "with the model that answered and any fallback, the doctor's verdict "
+    "for the run's pack at its start, and what the events are proven "
+    "against. Every evidence bundle carries such a page as index.html.",
     timeline_opts,
     CLI_OUT_BASIC,
     "ledger timeline r1\n"
     "ledger timeline r1 -o json-pretty\n"
     "# on the receiving side: the run's story from the bundle alone\n"
-    "ledger timeline r1 --bundle r1.bundle --trusted-key box.vkey\n",
+    "ledger timeline r1 --bundle r1.bundle --trusted-key box.vkey\n"
+    "# a page to attach to the ticket\n"
+    "ledger timeline r1 --html r1.html\n",
     CLI_CMD_PAGER};
+
+/* Writes text to file whole (a temporary file renamed over it), or to
+ * standard output for "-". */
+static int
+write_whole(struct cli *c, const char *file, const char *text, size_t len)
+{
+    char tmp[4200];
+    int fd;
+    if (strcmp(file, "-") == 0) {
+        if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
+            if (errno == EPIPE)
+                return EX_OK;
+            cli_err(c, "writing the page: %s", strerror(errno));
+            return EX_IOERR;
+        }
+        return EX_OK;
+    }
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", file, (long)getpid());
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        cli_err(c, "cannot create %s: %s", file, strerror(errno));
+        return EX_CANTCREAT;
+    }
+    for (size_t off = 0; off < len;) {
+        ssize_t n = write(fd, text + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            cli_err(c, "writing %s: %s", file, strerror(errno));
+            close(fd);
+            unlink(tmp);
+            return EX_IOERR;
+        }
+        off += (size_t)n;
+    }
+    if (close(fd) != 0 || rename(tmp, file) != 0) {
+        cli_err(c, "writing %s: %s", file, strerror(errno));
+        unlink(tmp);
+        return EX_IOERR;
+    }
+    return EX_OK;
+}
+
+/* The page of a run (page/page.h): tl, the doctor at its start (may be
+ * NULL), what the events are proven against (evidence, taken), and a
+ * notice (may be NULL). */
+static int
+timeline_page(struct cli *c, const json_t *tl, const json_t *doctor,
+              const char *doctor_title, json_t *evidence, const char *notice,
+              const char *file)
+{
+    json_t *m = NULL;
+    struct ldg_buf b;
+    char gen[128], when[64];
+    int rc;
+
+    if (ldg_page_run(tl, &m) < 0) {
+        json_decref(evidence);
+        cli_err(c, "the timeline cannot be drawn (not a timeline)");
+        return EX_DATAERR;
+    }
+    if (doctor != NULL)
+        ldg_page_set_doctor(m, doctor,
+                            json_string_value(json_object_get(tl, "pack")),
+                            doctor_title);
+    json_object_set_new(m, "evidence", evidence);
+    if (notice != NULL)
+        json_object_set_new(m, "notice", json_string(notice));
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ldg_time_rfc3339_sec(when, sizeof when,
+                             (uint64_t)ts.tv_sec * 1000000000u +
+                                 (uint64_t)ts.tv_nsec);
+    }
+    snprintf(gen, sizeof gen, "Written by `ledger timeline --html` at %s.",
+             when);
+    json_object_set_new(m, "generator", json_string(gen));
+    ldg_buf_init(&b, 0);
+    rc = ldg_page_html(m, &b);
+    json_decref(m);
+    if (rc < 0) {
+        cli_err(c, "drawing the page: %s", ldg_strerror(rc));
+        ldg_buf_release(&b);
+        return cli_exit_code(rc);
+    }
+    rc = write_whole(c, file, b.s, b.len);
+    ldg_buf_release(&b);
+    return rc;
+}
+
+static json_t *
+evidence_lines(const char *status)
+{
+    return json_pack("{s:s, s:[]}", "status", status, "lines");
+}
+
+static void
+add_line(json_t *ev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void
+add_line(json_t *ev, const char *fmt, ...)
+{
+    char s[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s, sizeof s, fmt, ap);
+    va_end(ap);
+    json_array_append_new(json_object_get(ev, "lines"), json_string(s));
+}
+
+/* What the run's events in the ledger rest on: the newest checkpoint, the
+ * log key and what `ledger verify` last found. */
+static json_t *
+ledger_evidence(struct ldg_ledger *l, struct ldg_txn *t, const char *run)
+{
+    struct ldg_verify_state vs;
+    uint64_t size = 0;
+    char vkey[512] = "?", when[64];
+    json_t *ev;
+    int have_vs = ldg_verify_state(l, &vs) == 0;
+
+    ldg_txn_size(t, &size);
+    ldg_verifier_key(l, vkey, sizeof vkey);
+    ev = evidence_lines(!have_vs || vs.finding ? "fail"
+                        : vs.verified_size >= size ? "ok"
+                                                   : "warn");
+    add_line(ev,
+             "From the ledger %s (origin %s), the box's own log: its newest "
+             "checkpoint covers events 0 to %llu and is signed by the log "
+             "key %s.",
+             ldg_dir(l), ldg_origin(l),
+             (unsigned long long)(size ? size - 1 : 0), vkey);
+    if (!have_vs)
+        add_line(ev, "What `ledger verify` last found cannot be read.");
+    else if (vs.finding)
+        add_line(ev,
+                 "A verification FAILED and that finding stands: event %llu: "
+                 "%s. Do not trust this page until `ledger verify` passes.",
+                 (unsigned long long)vs.finding_seq, vs.finding_what);
+    else if (vs.verified_size == 0)
+        add_line(ev, "`ledger verify` has not checked this log yet: run it "
+                     "to re-check every signature, the chain and the tree.");
+    else {
+        if (vs.full_ts_ns)
+            ldg_time_rfc3339_sec(when, sizeof when, vs.full_ts_ns);
+        add_line(ev,
+                 "`ledger verify` has checked events 0 to %llu%s%s%s; %llu "
+                 "appended since are not yet verified.",
+                 (unsigned long long)(vs.verified_size
+                                          ? vs.verified_size - 1
+                                          : 0),
+                 vs.full_ts_ns ? " (last full verification " : "",
+                 vs.full_ts_ns ? when : "", vs.full_ts_ns ? ")" : "",
+                 (unsigned long long)(size > vs.verified_size
+                                          ? size - vs.verified_size
+                                          : 0));
+    }
+    add_line(ev,
+             "To prove the events to someone else: `ledger export --run %s` "
+             "writes a bundle that `ledger verify-bundle` checks offline.",
+             run);
+    return ev;
+}
 
 int
 cmd_timeline(struct cli *c, int argc, char **argv)
@@ -1069,11 +1249,20 @@ cmd_timeline(struct cli *c, int argc, char **argv)
     char *text = NULL;
     struct cli_bundle_args ba;
     struct ldg_bundle_contents *bc = NULL;
+    const char *html = NULL;
+    json_t *doctor = NULL, *evidence = NULL;
+    char dtitle[200] = "Doctor at the run's start";
     int ch, rc;
 
     memset(&ba, 0, sizeof ba);
     cli_args_init(&a, c, argc, argv);
     while ((ch = cli_args_next(&a)) > 0) {
+        if (ch == OPT_TL_HTML) {
+            if (a.value[0] == '\0')
+                return cli_usage_err(c, "--html: empty file name");
+            html = a.value;
+            continue;
+        }
         rc = cli_bundle_opt(c, &ba, ch, a.value);
         if (rc < 0)
             return -rc;
@@ -1088,6 +1277,9 @@ cmd_timeline(struct cli *c, int argc, char **argv)
         return cli_usage_err(c, "--trusted-key and "
                                 "--insecure-trust-bundle-key go with "
                                 "--bundle FILE");
+    if (html != NULL && c->out_name != NULL)
+        return cli_usage_err(c, "--html writes a page: -o does not go with "
+                                "it");
     if (c->out == OUT_HUMAN && c->out_name != NULL &&
         strcmp(c->out_name, "human") != 0 &&
         strcmp(c->out_name, "short") != 0) {
@@ -1134,6 +1326,30 @@ cmd_timeline(struct cli *c, int argc, char **argv)
             return EX_NOINPUT;
         }
         tl = json_incref(json_object_get(bt, "timeline"));
+        if (html != NULL) {
+            /* the exporter's doctor at the run's start, and what
+             * verify-bundle has just proven */
+            doctor = json_incref(json_array_get(json_object_get(bt, "doctor"), 0));
+            if (doctor != NULL)
+                snprintf(dtitle, sizeof dtitle,
+                         "Doctor at the run's start (the exporter's view, log "
+                         "size %s)",
+                         json_string_value(json_object_get(doctor, "size"))
+                             ? json_string_value(json_object_get(doctor, "size"))
+                             : "?");
+            evidence = evidence_lines(ba.insecure ? "warn" : "ok");
+            add_line(evidence,
+                     "Verified just now by this program, as `ledger "
+                     "verify-bundle %s` does: the bundle's %zu events are "
+                     "proven against its checkpoint of size %llu of the log "
+                     "%s, signed by %s.",
+                     ba.file, json_array_size(bc->events),
+                     (unsigned long long)bc->checkpoint_size, bc->origin,
+                     ba.insecure ? "the key the bundle carries (not checked "
+                                   "against a trusted key: "
+                                   "--insecure-trust-bundle-key)"
+                                 : "the trusted key given");
+        }
         ldg_export_contents_free(bc);
         if (!json_is_object(tl)) {
             json_decref(tl);
@@ -1165,9 +1381,36 @@ cmd_timeline(struct cli *c, int argc, char **argv)
         rc = rc == LDG_EBADINPUT ? EX_USAGE : cli_exit_code(rc);
         goto out;
     }
+    if (html != NULL) {
+        /* the log-derived doctor after the events before the run's start
+         * (export's SUMMARY.txt takes the same) */
+        struct ldg_view_opts vo;
+        const char *ss = json_string_value(
+            json_object_get(json_object_get(tl, "start"), "seq"));
+        memset(&vo, 0, sizeof vo);
+        vo.at_size = ss ? strtoull(ss, NULL, 10) : 0;
+        evidence = ledger_evidence(l, t, argv[a.ind]);
+        ldg_txn_abort(t);
+        t = NULL;
+        if (vo.at_size > 0 &&
+            ldg_projections_view(l, LDG_VIEW_DOCTOR, &vo, &doctor) == 0)
+            snprintf(dtitle, sizeof dtitle,
+                     "Doctor at the run's start (log size %llu)",
+                     (unsigned long long)vo.at_size);
+    }
     ldg_txn_abort(t);
     t = NULL;
 show:
+    if (html != NULL) {
+        rc = timeline_page(c, tl, doctor, dtitle, evidence,
+                           ba.file != NULL
+                               ? "This page is drawn from an evidence bundle "
+                                 "by its receiver, after verifying it."
+                               : NULL,
+                           html);
+        evidence = NULL;
+        goto out;
+    }
     if (c->out != OUT_HUMAN) {
         cli_print_json(c, tl);
         tl = NULL;
@@ -1207,6 +1450,8 @@ show:
 out:
     free(text);
     json_decref(tl);
+    json_decref(doctor);
+    json_decref(evidence);
     ldg_txn_abort(t);
     ldg_close(l);
     return rc;

@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "proxy/proxy.h"
+#include "metrics/metrics.h"
 #include "serve/serve.h"
 #include "util/util.h"
 
@@ -225,7 +226,9 @@ enum {
     OPT_SHIP_EVERY,
     OPT_SWEEP_EVERY,
     OPT_STATUS,
-    OPT_PROXY
+    OPT_PROXY,
+    OPT_METRICS,
+    OPT_METRICS_REMOTE
 };
 
 static const struct cli_opt serve_opts[] = {
@@ -273,6 +276,13 @@ static const struct cli_opt serve_opts[] = {
              "show what the server of DIR is doing and how its interval jobs "
              "fare, then exit (0 serving and every job's last run ok, 1 a "
              "job failing, 69 not serving, 66 never served)"),
+    CLI_VALUE(OPT_METRICS, 0, "metrics", "ADDR",
+              "serve `ledger metrics` and this server's counters at "
+              "http://ADDR/metrics (127.0.0.1:PORT, [::1]:PORT, "
+              "localhost:PORT or PORT; port 0: any free one)"),
+    CLI_FLAG(OPT_METRICS_REMOTE, 0, "metrics-remote",
+             "let --metrics listen on an address that is not loopback (the "
+             "figures name packs, models and routes)"),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_serve = {
@@ -307,7 +317,13 @@ const struct cli_command cli_cmd_serve = {
     "--proxy runs `ledger proxy` (the model proxy, docs/PROXY.md) as a "
     "child process configured by DIR/proxy.json, writing through this "
     "server; it is started again when it exits (after 1 s, 2 s, ... at "
-    "most 30 s) and stopped with the server.",
+    "most 30 s) and stopped with the server.\n\n"
+    "With --metrics ADDR it serves GET /metrics for Prometheus: what "
+    "`ledger metrics` prints (run as a child for each scrape) and this server's "
+    "connections, requests, commits, duplicates and refusals "
+    "(docs/METRICS.md). It listens on loopback only, unless "
+    "--metrics-remote is given too, and prints \"metrics on "
+    "http://ADDR/metrics\" once it listens.",
     serve_opts,
     NULL,
     "# serve the default ledger\n"
@@ -316,6 +332,8 @@ const struct cli_command cli_cmd_serve = {
     "ledger serve --probe-every 1m --publish-every 5m "
     "https://logs.example/box1 &\n"
     "ledger serve --status\n"
+    "# Prometheus scrapes http://127.0.0.1:9464/metrics\n"
+    "ledger serve --metrics 127.0.0.1:9464 &\n"
     "# send one event and read its answer\n"
     "echo '{\"type\":\"x.hello\",\"body\":{},\"id\":\"a1\"}' |\n"
     "  socat - UNIX-CONNECT:\"$LEDGER_DIR/ledger.sock\"\n",
@@ -400,6 +418,18 @@ serve_status(struct cli *c)
     return failing ? EX_VERIFY : EX_OK;
 }
 
+/* --metrics: the server whose counters the endpoint adds. */
+static struct ldg_server *metrics_server;
+
+static void
+metrics_extra(void *ctx, struct ldg_buf *out)
+{
+    struct ldg_serve_stats st;
+    (void)ctx;
+    ldg_serve_stats(metrics_server, &st);
+    ldg_metrics_render_serve(&st, out);
+}
+
 static int serve_main(struct cli *c, int argc, char **argv,
                       struct ldg_serve_options *op);
 
@@ -429,6 +459,9 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
     struct ldg_ledger *l = NULL;
     struct ldg_server *s = NULL;
     struct sigaction sa;
+    struct ldg_metrics_endpoint *mep = NULL;
+    const char *metrics_addr = NULL;
+    int metrics_remote = 0;
     char err[1024];
     uint64_t v;
     int ch, rc, status = 0;
@@ -488,6 +521,18 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
         case OPT_PROXY:
             px.on = 1;
             break;
+        case OPT_METRICS:
+            if (ldg_metrics_addr_loopback(a.value) < 0)
+                return cli_usage_err(c,
+                                     "--metrics: '%s' is not an address "
+                                     "(127.0.0.1:PORT, [::1]:PORT, "
+                                     "localhost:PORT or PORT)",
+                                     a.value);
+            metrics_addr = a.value;
+            break;
+        case OPT_METRICS_REMOTE:
+            metrics_remote = 1;
+            break;
         case OPT_STALL:
             if (cli_parse_u64(a.value, &v) < 0 || v == 0 || v > 86400000)
                 return cli_usage_err(c, "--stall-timeout: 1 to 86400000");
@@ -524,6 +569,15 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
         return a.exit;
     if (a.ind != argc)
         return cli_usage(c);
+    if (metrics_remote && metrics_addr == NULL)
+        return cli_usage_err(c, "--metrics-remote goes with --metrics ADDR");
+    if (metrics_addr != NULL && !metrics_remote &&
+        ldg_metrics_addr_loopback(metrics_addr) == 0)
+        return cli_usage_err(c,
+                             "--metrics %s is not a loopback address: the "
+                             "metrics name packs, models and routes; add "
+                             "--metrics-remote to serve them off this box",
+                             metrics_addr);
     if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
         cli_dir_error(c);
         return EX_USAGE;
@@ -596,6 +650,36 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
                                    : cli_exit_code(rc);
         goto out;
     }
+    if (metrics_addr != NULL) {
+        struct ldg_metrics_endpoint_opts mo;
+        memset(&mo, 0, sizeof mo);
+        mo.listen = metrics_addr;
+        mo.dir = c->dir;
+        mo.allow_remote = metrics_remote;
+        mo.extra = metrics_extra;
+        metrics_server = s;
+        err[0] = '\0';
+        rc = ldg_metrics_endpoint_start(&mep, &mo, err, sizeof err);
+        if (rc < 0) {
+            cli_err(c, "--metrics %s: %s", metrics_addr, err);
+            rc = rc == LDG_EBADINPUT ? EX_USAGE : 75;
+            goto out;
+        }
+        if (strncmp(metrics_addr, "unix:", 5) == 0)
+            printf("metrics on %s (GET /metrics)\n", metrics_addr);
+        else {
+            char host[300];
+            const char *colon = strrchr(metrics_addr, ':');
+            if (colon == NULL || strncmp(metrics_addr, "localhost:", 10) == 0)
+                snprintf(host, sizeof host, "127.0.0.1");
+            else
+                snprintf(host, sizeof host, "%.*s",
+                         (int)(colon - metrics_addr), metrics_addr);
+            printf("metrics on http://%s:%u/metrics\n", host,
+                   ldg_metrics_endpoint_port(mep));
+        }
+        fflush(stdout);
+    }
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
@@ -607,6 +691,8 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
     sigaction(SIGHUP, &sa, NULL);
     rc = ldg_serve_run(s);
     serving = NULL;
+    ldg_metrics_endpoint_stop(mep); /* before the server it reads */
+    mep = NULL;
     ldg_jobs_quit(jobs);
     if (px.started) {
         proxy_quit();
@@ -643,6 +729,7 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
     } else
         rc = EX_OK;
 out:
+    ldg_metrics_endpoint_stop(mep);
     ldg_serve_free(s);
     ldg_close(l);
     return rc;

@@ -109,6 +109,10 @@ int cmd_audit_central(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_witness, cli_cmd_publish,
     cli_cmd_mirror, cli_cmd_ship, cli_cmd_audit_central;
 
+/* cli/cmd_metrics.c — the ledger's state for Prometheus */
+int cmd_metrics(struct cli *c, int argc, char **argv);
+extern const struct cli_command cli_cmd_metrics;
+
 /* clang-format off */
 #define CLI_COMMANDS \
     &cli_cmd_init, \
@@ -136,6 +140,7 @@ extern const struct cli_command cli_cmd_witness, cli_cmd_publish,
     &cli_cmd_promotions, \
     &cli_cmd_runs, \
     &cli_cmd_doctor, \
+    &cli_cmd_metrics, \
     &cli_cmd_projections, \
     &cli_cmd_rebuild, \
     &cli_cmd_plans, \

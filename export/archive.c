@@ -74,7 +74,8 @@ bundle_name_kind(const char *name, uint64_t *seq)
                  {B_COSIGNED_PROOF, BN_COSIGNED_PROOF},
                  {B_README, BN_README},
                  {B_SUMMARY, BN_SUMMARY},
-                 {B_TIMELINE, BN_TIMELINE}};
+                 {B_TIMELINE, BN_TIMELINE},
+                 {B_INDEX, BN_INDEX}};
     uint64_t dummy;
 
     if (seq == NULL)

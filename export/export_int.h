@@ -31,6 +31,7 @@
 #define B_README "README.txt"
 #define B_SUMMARY "SUMMARY.txt"
 #define B_TIMELINE "timeline.json"
+#define B_INDEX "index.html"
 /* The bundle's one top directory (NAME/): at most this many bytes. */
 #define B_TOP_MAX 64
 /* The first line of the manifest's signed note (domain separation). */
@@ -57,7 +58,8 @@ enum bname {
     BN_SEAL_PROOF, /* sealproofs/<seq>.proof (format 2) */
     BN_README,
     BN_SUMMARY,
-    BN_TIMELINE
+    BN_TIMELINE,
+    BN_INDEX
 };
 
 /* Classifies a member name against the layout's allow-list. *seq gets

@@ -436,7 +436,8 @@ write_all_members(struct ex *x)
         return x->jsonl.err;
     if ((rc = ex_write_state(x)) < 0 ||
         (rc = ex_write_summary(x, x->now_ns)) < 0 ||
-        (rc = ex_write_readme(x, x->now_ns)) < 0)
+        (rc = ex_write_readme(x, x->now_ns)) < 0 ||
+        (rc = ex_write_index(x, x->now_ns)) < 0)
         return rc;
     if (x->timeline != NULL &&
         (rc = ex_member_json(x, B_TIMELINE, json_incref(x->timeline),

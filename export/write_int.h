@@ -132,4 +132,7 @@ int ex_write_manifest(struct ex *x, uint64_t now_ns);
 int ex_write_readme(struct ex *x, uint64_t now_ns);
 int ex_write_summary(struct ex *x, uint64_t now_ns);
 
+/* write_html.c: index.html */
+int ex_write_index(struct ex *x, uint64_t now_ns);
+
 #endif

@@ -24,6 +24,7 @@
  *   flag 0x00: payload as is; 0x01: payload is one zstd frame (with its
  *   content size), used when the payload exceeds 512 bytes and shrinks.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -375,6 +376,43 @@ ldg_body_rec_release(struct ldg_body_rec *b)
     memset(b, 0, sizeof *b);
 }
 
+/* One zstd decompression context per thread, made on its first
+ * compressed body and freed when the thread ends: ZSTD_decompress makes
+ * and frees one per call, and that set-up (ZSTD_initDCtx_internal) was
+ * 62% of a scan reading 775,000 compressed bodies (metrics, query -o
+ * json). NULL when it cannot be made: the caller uses ZSTD_decompress. */
+static pthread_key_t dctx_key;
+static pthread_once_t dctx_once = PTHREAD_ONCE_INIT;
+static int dctx_key_ok;
+
+static void
+dctx_free(void *p)
+{
+    ZSTD_freeDCtx(p);
+}
+
+static void
+dctx_key_make(void)
+{
+    dctx_key_ok = pthread_key_create(&dctx_key, dctx_free) == 0;
+}
+
+static ZSTD_DCtx *
+thread_dctx(void)
+{
+    ZSTD_DCtx *d;
+    pthread_once(&dctx_once, dctx_key_make);
+    if (!dctx_key_ok)
+        return NULL;
+    d = pthread_getspecific(dctx_key);
+    if (d == NULL && (d = ZSTD_createDCtx()) != NULL &&
+        pthread_setspecific(dctx_key, d) != 0) {
+        ZSTD_freeDCtx(d);
+        d = NULL;
+    }
+    return d;
+}
+
 /* Returns the payload of a record, decompressing into *owned if needed.
  * Decompression is bounded by max: the frame must state its content size
  * and it must not exceed max. */
@@ -401,7 +439,9 @@ payload(const uint8_t *rec, size_t len, size_t max, const uint8_t **p,
         *owned = malloc(sz ? sz : 1);
         if (*owned == NULL)
             return LDG_ENOMEM;
-        got = ZSTD_decompress(*owned, sz, rec + 1, len - 1);
+        ZSTD_DCtx *d = thread_dctx();
+        got = d ? ZSTD_decompressDCtx(d, *owned, sz, rec + 1, len - 1)
+                : ZSTD_decompress(*owned, sz, rec + 1, len - 1);
         if (ZSTD_isError(got) || got != sz) {
             free(*owned);
             *owned = NULL;

@@ -1,0 +1,138 @@
+/*
+ * cmd_metrics.c — `ledger metrics`: the ledger's state in the Prometheus
+ * text exposition format (metrics/metrics.h, docs/METRICS.md).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "metrics/metrics.h"
+#include "util/util.h"
+
+enum { OPT_NO_CACHE = 256 };
+
+static const struct cli_opt metrics_opts[] = {
+    CLI_FLAG(OPT_NO_CACHE, 0, "no-cache",
+             "count every event again instead of starting from "
+             "DIR/metrics-cache.json (and do not write it)"),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_metrics = {
+    "metrics",
+    CLI_GROUP_STATE,
+    cmd_metrics,
+    "the ledger's state for Prometheus",
+    "Prints the ledger's state in the Prometheus text exposition format "
+    "(the format node_exporter's textfile collector reads): events by "
+    "type, log size, last commit and checkpoint, verification, the "
+    "doctor's verdict per pack and clause, route readiness, disk used and "
+    "free, the interval jobs of `ledger serve` when one has run here, and "
+    "the proxy's requests by model, status and outcome with latency and "
+    "time-to-first-token histograms and token counters, counted from its "
+    "events in the log. docs/METRICS.md lists every series.\n\n"
+    "Counting the events costs one step per event; the counts are kept in "
+    "DIR/metrics-cache.json (when the directory is writable), so the next "
+    "run counts only the events appended since. `ledger serve --metrics "
+    "ADDR` serves the same at http://ADDR/metrics, with the server's own "
+    "counters. Exit 0, or 66 when there is no ledger, 74 on a read error.",
+    metrics_opts,
+    NULL,
+    "ledger metrics\n"
+    "# for node_exporter's textfile collector (written whole, then "
+    "renamed)\n"
+    "ledger metrics > /var/lib/node_exporter/ledger.prom.tmp &&\n"
+    "  mv /var/lib/node_exporter/ledger.prom.tmp "
+    "/var/lib/node_exporter/ledger.prom\n",
+    0};
+
+int
+cmd_metrics(struct cli *c, int argc, char **argv)
+{
+    struct cli_args a;
+    struct ldg_ledger *l = NULL;
+    struct ldg_metrics *m = NULL;
+    struct ldg_txn *t = NULL;
+    struct ldg_buf b;
+    char cache[4200], err[1024];
+    int ch, rc, use_cache = 1;
+    uint64_t before;
+
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        switch (ch) {
+        case OPT_NO_CACHE:
+            use_cache = 0;
+            break;
+        default:
+            return cli_usage(c);
+        }
+    }
+    if (ch < 0)
+        return a.exit;
+    if (a.ind != argc)
+        return cli_usage(c);
+    if (c->out_name != NULL) {
+        cli_err(c,
+                "unknown output format '%s' (metrics print the Prometheus "
+                "text format only)",
+                c->out_name);
+        return EX_USAGE;
+    }
+    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
+        cli_dir_error(c);
+        return EX_USAGE;
+    }
+    if ((rc = cli_open(c, 1, &l)) != 0)
+        return rc;
+    ldg_buf_init(&b, 0);
+    if (ldg_metrics_new(&m) < 0) {
+        rc = EX_OSERR;
+        cli_err(c, "%s", ldg_strerror(LDG_ENOMEM));
+        goto out;
+    }
+    snprintf(cache, sizeof cache, "%s/%s", c->dir, LDG_METRICS_CACHE_FILE);
+    if (use_cache && ldg_metrics_load(m, cache) == LDG_ECORRUPT)
+        fprintf(stderr,
+                "ledger metrics: %s is not a cache this version wrote: "
+                "counting every event again\n",
+                cache);
+    before = ldg_metrics_size(m);
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0 ||
+        (rc = ldg_metrics_update(m, t, NULL, err, sizeof err)) < 0) {
+        cli_err(c, "%s", rc == LDG_ECORRUPT || err[0] ? err : ldg_strerror(rc));
+        rc = cli_exit_code(rc);
+        goto out;
+    }
+    ldg_txn_abort(t);
+    t = NULL;
+    /* a cache that cannot be written (a read-only directory, another
+     * user's) only costs the next run a full count: not an error */
+    if (use_cache && ldg_metrics_size(m) != before &&
+        access(c->dir, W_OK) == 0 &&
+        ldg_metrics_save(m, cache, err, sizeof err) < 0)
+        fprintf(stderr, "ledger metrics: %s (the next run counts again)\n",
+                err);
+    if ((rc = ldg_metrics_render(m, l, &b)) < 0) {
+        cli_err(c, "%s",
+                rc == LDG_ENOMEM || rc == LDG_ETOOBIG ? ldg_strerror(rc)
+                                                      : ldg_errmsg(l));
+        rc = cli_exit_code(rc);
+        goto out;
+    }
+    rc = EX_OK;
+    if (fwrite(b.p, 1, b.len, stdout) != b.len || fflush(stdout) != 0) {
+        if (errno != EPIPE) {
+            cli_err(c, "writing the output: %s", strerror(errno));
+            rc = EX_IOERR;
+        }
+    }
+out:
+    ldg_txn_abort(t);
+    ldg_buf_release(&b);
+    ldg_metrics_free(m);
+    ldg_close(l);
+    return rc;
+}

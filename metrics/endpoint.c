@@ -1,0 +1,294 @@
+/*
+ * endpoint.c — GET /metrics for `ledger serve --metrics ADDR`, through the
+ * project's one HTTP server (http/server.h).
+ *
+ * Each scrape runs `ledger --dir DIR metrics` as a child (metrics.h says
+ * why: the server's ledger handle is its writer's, and LMDB refuses a
+ * second handle on the same environment in one process), reads what it
+ * prints (at most CHILD_OUT_MAX bytes, within the time limit) and appends
+ * the serving process's own families. A child that fails or runs out of
+ * time still leaves a valid answer: the server's own families and
+ * ledger_metrics_scrape_ok 0, with the reason on the server's stderr, so
+ * the scrape keeps its series and the alert can name the cause.
+ * Scrapes run one at a time (a mutex): a second scraper waits instead of
+ * starting a second scan of the log.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "http/server.h"
+#include "metrics/metrics_int.h"
+
+extern char **environ;
+
+#define CHILD_OUT_MAX ((size_t)64 << 20)
+#define TIMEOUT_MS_DEFAULT 10000u
+
+struct ldg_metrics_endpoint {
+    struct ldg_httpd *h;
+    char dir[4096];
+    char exe[4096];
+    unsigned timeout_ms;
+    void (*extra)(void *ctx, struct ldg_buf *out);
+    void *ctx;
+    pthread_mutex_t mu;
+};
+
+int
+ldg_metrics_addr_loopback(const char *s)
+{
+    const char *colon;
+    char host[64];
+    size_t n;
+
+    if (s == NULL || *s == '\0')
+        return -1;
+    if (strncmp(s, "unix:", 5) == 0)
+        return s[5] ? 1 : -1; /* a local socket: on the box only */
+    colon = strrchr(s, ':');
+    if (colon == NULL) /* a bare port */
+        return strspn(s, "0123456789") == strlen(s) && strlen(s) <= 5 ? 1 : -1;
+    n = (size_t)(colon - s);
+    if (n == 0 || n >= sizeof host || colon[1] == '\0' ||
+        strspn(colon + 1, "0123456789") != strlen(colon + 1))
+        return -1;
+    memcpy(host, s, n);
+    host[n] = '\0';
+    if (strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
+        strncmp(host, "127.", 4) == 0)
+        return 1;
+    return 0;
+}
+
+/* The address as http/server.h takes it: a bare port and localhost
+ * become 127.0.0.1. */
+static void
+normal_addr(const char *s, char *b, size_t cap)
+{
+    if (strchr(s, ':') == NULL)
+        snprintf(b, cap, "127.0.0.1:%s", s);
+    else if (strncmp(s, "localhost:", 10) == 0)
+        snprintf(b, cap, "127.0.0.1:%s", s + 10);
+    else
+        snprintf(b, cap, "%s", s);
+}
+
+/* Runs the child; its standard output into out. 0, or -1 with why. */
+static int
+run_child(struct ldg_metrics_endpoint *e, struct ldg_buf *out, char *why,
+          size_t cap)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t none, def;
+    int pfd[2], status = 0, rc, killed = 0;
+    pid_t pid;
+    char a_dir[] = "--dir", a_cmd[] = "metrics";
+    char *argv[] = {e->exe, a_dir, e->dir, a_cmd, NULL};
+    uint64_t deadline;
+
+    if (pipe2(pfd, O_CLOEXEC) < 0) {
+        snprintf(why, cap, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+    posix_spawnattr_init(&at);
+    sigemptyset(&none);
+    sigemptyset(&def);
+    sigaddset(&def, SIGPIPE);
+    sigaddset(&def, SIGTERM);
+    sigaddset(&def, SIGINT);
+    sigaddset(&def, SIGHUP);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &def);
+    posix_spawnattr_setflags(&at,
+                             POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    rc = posix_spawn(&pid, e->exe, &fa, &at, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    close(pfd[1]);
+    if (rc != 0) {
+        close(pfd[0]);
+        snprintf(why, cap, "cannot start %.300s: %s", e->exe, strerror(rc));
+        return -1;
+    }
+    deadline = ldg_now_mono_ns() + (uint64_t)e->timeout_ms * 1000000u;
+    for (;;) {
+        struct pollfd p = {.fd = pfd[0], .events = POLLIN};
+        uint8_t *room;
+        ssize_t r;
+        if (ldg_now_mono_ns() >= deadline && !killed) {
+            kill(pid, SIGKILL);
+            killed = 1;
+        }
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        if ((room = ldg_buf_room(out, 65536)) == NULL) {
+            kill(pid, SIGKILL);
+            killed = 2;
+            break;
+        }
+        r = read(pfd[0], room, 65536);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        out->len += (size_t)r;
+        out->p[out->len] = '\0';
+    }
+    close(pfd[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (killed) {
+        snprintf(why, cap, "`ledger metrics` %s",
+                 killed == 2 ? "printed too much" : "ran out of time");
+        return -1;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        snprintf(why, cap,
+                 "`ledger metrics` exited with %d (its stderr is "
+                 "this server's)",
+                 WIFEXITED(status) ? WEXITSTATUS(status)
+                                   : 128 + WTERMSIG(status));
+        return -1;
+    }
+    return 0;
+}
+
+static int
+handle(void *ctx, struct ldg_httpd_req *req)
+{
+    static const char *const text[] = {
+        "Content-Type: text/plain; version=0.0.4; charset=utf-8", NULL};
+    static const char *const plain[] = {"Content-Type: text/plain", NULL};
+    struct ldg_metrics_endpoint *e = ctx;
+    struct ldg_buf b;
+    char why[512];
+    int ok, rc;
+
+    if (strcmp(ldg_httpd_path(req), "/metrics") != 0) {
+        const char *msg = "not found: the metrics are at /metrics\n";
+        return ldg_httpd_reply(req, 404, plain, msg, strlen(msg));
+    }
+    if (strcmp(ldg_httpd_method(req), "GET") != 0 &&
+        strcmp(ldg_httpd_method(req), "HEAD") != 0) {
+        static const char *const allow[] = {"Content-Type: text/plain",
+                                            "Allow: GET, HEAD", NULL};
+        const char *msg = "method not allowed: use GET\n";
+        return ldg_httpd_reply(req, 405, allow, msg, strlen(msg));
+    }
+    ldg_buf_init(&b, CHILD_OUT_MAX);
+    pthread_mutex_lock(&e->mu);
+    ok = run_child(e, &b, why, sizeof why) == 0;
+    pthread_mutex_unlock(&e->mu);
+    if (!ok) {
+        fprintf(stderr, "ledger serve: metrics: %s\n", why);
+        ldg_buf_release(&b);
+        ldg_buf_init(&b, CHILD_OUT_MAX);
+    }
+    ldg_buf_printf(&b,
+                   "# HELP ledger_metrics_scrape_ok 1 when the ledger's "
+                   "figures were read for this scrape, 0 when only the "
+                   "server's own are here (the reason is on its stderr).\n"
+                   "# TYPE ledger_metrics_scrape_ok gauge\n"
+                   "ledger_metrics_scrape_ok %d\n",
+                   ok);
+    if (e->extra)
+        e->extra(e->ctx, &b);
+    if (b.err) {
+        const char *msg = "metrics: out of memory\n";
+        ldg_buf_release(&b);
+        return ldg_httpd_reply(req, 500, plain, msg, strlen(msg));
+    }
+    rc = ldg_httpd_reply(req, 200, text, b.p, b.len);
+    ldg_buf_release(&b);
+    return rc;
+}
+
+int
+ldg_metrics_endpoint_start(struct ldg_metrics_endpoint **out,
+                           const struct ldg_metrics_endpoint_opts *o, char *err,
+                           size_t errcap)
+{
+    struct ldg_metrics_endpoint *e;
+    struct ldg_httpd_options ho;
+    char addr[300];
+    ssize_t n;
+    int lb, rc;
+
+    if (out == NULL || o == NULL || o->listen == NULL || o->dir == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    lb = ldg_metrics_addr_loopback(o->listen);
+    if (lb < 0) {
+        snprintf(err, errcap,
+                 "'%s' is not an address (127.0.0.1:PORT, [::1]:PORT, "
+                 "localhost:PORT, PORT or HOST:PORT)",
+                 o->listen);
+        return LDG_EBADINPUT;
+    }
+    if (lb == 0 && !o->allow_remote) {
+        snprintf(err, errcap,
+                 "%s is not a loopback address: the metrics name packs, "
+                 "models and routes; to serve them off this box say so with "
+                 "--metrics-remote",
+                 o->listen);
+        return LDG_EBADINPUT;
+    }
+    if ((e = calloc(1, sizeof *e)) == NULL)
+        return LDG_ENOMEM;
+    n = readlink("/proc/self/exe", e->exe, sizeof e->exe - 1);
+    if (n <= 0) {
+        snprintf(err, errcap, "cannot find this program (/proc/self/exe): %s",
+                 strerror(errno));
+        free(e);
+        return LDG_EIO;
+    }
+    e->exe[n] = '\0';
+    snprintf(e->dir, sizeof e->dir, "%s", o->dir);
+    e->timeout_ms = o->timeout_ms ? o->timeout_ms : TIMEOUT_MS_DEFAULT;
+    e->extra = o->extra;
+    e->ctx = o->ctx;
+    pthread_mutex_init(&e->mu, NULL);
+    normal_addr(o->listen, addr, sizeof addr);
+    memset(&ho, 0, sizeof ho);
+    ho.listen = addr;
+    ho.handle = handle;
+    ho.ctx = e;
+    ho.max_conns = 16;
+    ho.body_max = 4096;
+    if ((rc = ldg_httpd_start(&e->h, &ho, err, errcap)) < 0) {
+        pthread_mutex_destroy(&e->mu);
+        free(e);
+        return rc;
+    }
+    *out = e;
+    return 0;
+}
+
+unsigned
+ldg_metrics_endpoint_port(const struct ldg_metrics_endpoint *e)
+{
+    return e ? ldg_httpd_port(e->h) : 0;
+}
+
+void
+ldg_metrics_endpoint_stop(struct ldg_metrics_endpoint *e)
+{
+    if (e == NULL)
+        return;
+    ldg_httpd_stop(e->h);
+    pthread_mutex_destroy(&e->mu);
+    free(e);
+}

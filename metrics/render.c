@@ -1,0 +1,597 @@
+/*
+ * render.c — the ledger's figures in the Prometheus text exposition
+ * format (docs/METRICS.md lists every family). Names follow Prometheus's
+ * conventions: a `ledger_` prefix, base units in the name (_seconds,
+ * _bytes), counters ending in _total, a HELP and a TYPE line before each
+ * family, states as state sets (one series per possible value, 1 for the
+ * current one) so that a series never vanishes when a state changes.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <jansson.h>
+
+#include "doctor/doctor.h"
+#include "metrics/metrics_int.h"
+#include "projections/projections.h"
+
+static void
+head(struct ldg_buf *o, const char *name, const char *type, const char *help)
+{
+    ldg_buf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A label value, escaped as the format asks (backslash, quote, newline). */
+static void
+esc(struct ldg_buf *o, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            ldg_buf_printf(o, "\\%c", *s);
+        else if (*s == '\n')
+            ldg_buf_puts(o, "\\n");
+        else
+            ldg_buf_add(o, s, 1);
+    }
+}
+
+/* name{k1="v1",k2="v2"} value: labels as NULL-terminated pairs. */
+static void
+sample(struct ldg_buf *o, const char *name, const char *const *labels,
+       const char *value)
+{
+    ldg_buf_puts(o, name);
+    if (labels != NULL && labels[0] != NULL) {
+        ldg_buf_puts(o, "{");
+        for (size_t i = 0; labels[i] != NULL; i += 2) {
+            ldg_buf_printf(o, "%s%s=\"", i ? "," : "", labels[i]);
+            esc(o, labels[i + 1] ? labels[i + 1] : "");
+            ldg_buf_puts(o, "\"");
+        }
+        ldg_buf_puts(o, "}");
+    }
+    ldg_buf_printf(o, " %s\n", value);
+}
+
+static void
+sample_u(struct ldg_buf *o, const char *name, const char *const *labels,
+         uint64_t v)
+{
+    char b[24];
+    snprintf(b, sizeof b, "%llu", (unsigned long long)v);
+    sample(o, name, labels, b);
+}
+
+static void
+sample_d(struct ldg_buf *o, const char *name, const char *const *labels,
+         double v)
+{
+    char b[40];
+    snprintf(b, sizeof b, "%.17g", v);
+    sample(o, name, labels, b);
+}
+
+/* A time in ns as Unix seconds with milliseconds. */
+static void
+sample_ts(struct ldg_buf *o, const char *name, const char *const *labels,
+          uint64_t ns)
+{
+    char b[40];
+    snprintf(b, sizeof b, "%llu.%03llu", (unsigned long long)(ns / 1000000000u),
+             (unsigned long long)(ns % 1000000000u / 1000000u));
+    sample(o, name, labels, b);
+}
+
+static const char *
+jstr(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+/* ------------------------------------------------------- the log itself -- */
+
+static int
+render_log(struct ldg_buf *o, struct ldg_ledger *l, struct ldg_txn *t)
+{
+    struct ldg_stats st;
+    struct ldg_verify_state vs;
+    char *ck = NULL;
+    int rc;
+
+    if ((rc = ldg_stats(l, &st)) < 0)
+        return rc;
+    head(o, "ledger_log_events", "gauge", "Events in the log (its size).");
+    sample_u(o, "ledger_log_events", NULL, st.events);
+    head(o, "ledger_log_file_bytes", "gauge",
+         "Size of the log's data file (data.mdb).");
+    sample_u(o, "ledger_log_file_bytes", NULL, st.file_bytes);
+    head(o, "ledger_log_stored_bytes", "gauge",
+         "Bytes of the log's pages in use, by part (entries, bodies).");
+    sample_u(o, "ledger_log_stored_bytes",
+             (const char *const[]){"part", "entries", NULL}, st.entry_bytes);
+    sample_u(o, "ledger_log_stored_bytes",
+             (const char *const[]){"part", "bodies", NULL}, st.body_bytes);
+    head(o, "ledger_last_commit_timestamp_seconds", "gauge",
+         "When the last event was committed (Unix time; absent when the log "
+         "is empty).");
+    if (st.events > 0)
+        sample_ts(o, "ledger_last_commit_timestamp_seconds", NULL, st.last_ts);
+    /* one checkpoint is signed in every commit (FORMAT.md section 7): the
+     * newest covers the log's size and was signed with its last event */
+    {
+        uint64_t size = 0;
+        struct ldg_event ev;
+        if (st.events > 0 && ldg_checkpoint_get(t, 0, &ck) == 0) {
+            const char *nl = strchr(ck, '\n');
+            size = nl ? strtoull(nl + 1, NULL, 10) : 0;
+            free(ck);
+        }
+        head(o, "ledger_checkpoint_size_events", "gauge",
+             "Events covered by the newest signed checkpoint.");
+        sample_u(o, "ledger_checkpoint_size_events", NULL, size);
+        head(o, "ledger_checkpoint_timestamp_seconds", "gauge",
+             "When the newest signed checkpoint was made (Unix time; absent: "
+             "none yet).");
+        if (size > 0 &&
+            ldg_event_get_ex(t, size - 1, &ev, LDG_DECODE_TRUSTED) == 0)
+            sample_ts(o, "ledger_checkpoint_timestamp_seconds", NULL, ev.ts_ns);
+    }
+    if ((rc = ldg_verify_state(l, &vs)) < 0)
+        return rc;
+    head(o, "ledger_verify_verified_events", "gauge",
+         "Events `ledger verify` has checked so far (any mode).");
+    sample_u(o, "ledger_verify_verified_events", NULL, vs.verified_size);
+    head(o, "ledger_verify_unverified_events", "gauge",
+         "Events appended since the last verification.");
+    sample_u(o, "ledger_verify_unverified_events", NULL,
+             st.events > vs.verified_size ? st.events - vs.verified_size : 0);
+    head(o, "ledger_verify_last_full_timestamp_seconds", "gauge",
+         "When the last full verification (ledger verify --full) passed "
+         "(Unix time; absent: never).");
+    if (vs.full_ts_ns)
+        sample_ts(o, "ledger_verify_last_full_timestamp_seconds", NULL,
+                  vs.full_ts_ns);
+    head(o, "ledger_verify_last_full_size_events", "gauge",
+         "Events the last full verification covered.");
+    sample_u(o, "ledger_verify_last_full_size_events", NULL, vs.full_size);
+    head(o, "ledger_verify_failed", "gauge",
+         "1 when a failed verification stands (the log is tampered or "
+         "damaged: ledger verify names the event), else 0.");
+    sample_u(o, "ledger_verify_failed", NULL, vs.finding ? 1 : 0);
+    head(o, "ledger_verify_failed_timestamp_seconds", "gauge",
+         "When the standing failed verification was found (Unix time).");
+    if (vs.finding && vs.finding_ts_ns)
+        sample_ts(o, "ledger_verify_failed_timestamp_seconds", NULL,
+                  vs.finding_ts_ns);
+    return 0;
+}
+
+static void
+render_types(struct ldg_buf *o, const struct ldg_metrics *m)
+{
+    head(o, "ledger_events_total", "counter",
+         "Events in the log by type (types past the 256th are \"other\").");
+    for (size_t i = 0; i < m->ntypes; i++)
+        sample_u(o, "ledger_events_total",
+                 (const char *const[]){"type", m->types[i].name, NULL},
+                 m->types[i].n);
+    if (m->types != NULL && m->types[LDG_METRICS_TYPES_MAX].n)
+        sample_u(o, "ledger_events_total",
+                 (const char *const[]){"type", "other", NULL},
+                 m->types[LDG_METRICS_TYPES_MAX].n);
+}
+
+/* ------------------------------------------------- doctor, routes, disk -- */
+
+static const char *const verdicts[] = {"healthy", "degraded", "blocked",
+                                       "unknown", NULL};
+static const char *const clause_states[] = {"ok", "warn", "fail", "unknown",
+                                            NULL};
+
+static void
+state_set(struct ldg_buf *o, const char *name, const char *k1, const char *v1,
+          const char *k2, const char *v2, const char *key,
+          const char *const *states, const char *now)
+{
+    for (size_t i = 0; states[i]; i++) {
+        const char *lab[8];
+        size_t n = 0;
+        if (k1) {
+            lab[n++] = k1;
+            lab[n++] = v1;
+        }
+        if (k2) {
+            lab[n++] = k2;
+            lab[n++] = v2;
+        }
+        lab[n++] = key;
+        lab[n++] = states[i];
+        lab[n] = NULL;
+        sample(o, name, lab, strcmp(states[i], now) == 0 ? "1" : "0");
+    }
+}
+
+/* A state not in the set shows as "unknown". */
+static const char *
+in_set(const char *s, const char *const *set)
+{
+    for (size_t i = 0; set[i]; i++)
+        if (strcmp(s, set[i]) == 0)
+            return s;
+    return "unknown";
+}
+
+static int
+render_doctor(struct ldg_buf *o, struct ldg_ledger *l)
+{
+    struct ldg_doctor_opts dopt;
+    json_t *d = NULL, *p, *c, *x;
+    size_t i, j;
+    int verdict, rc;
+
+    memset(&dopt, 0, sizeof dopt);
+    if ((rc = ldg_doctor_run(l, &dopt, &d, &verdict)) < 0)
+        return rc;
+    head(o, "ledger_doctor_verdict", "gauge",
+         "The doctor's verdict for the box (state set: 1 for the current "
+         "verdict).");
+    state_set(o, "ledger_doctor_verdict", NULL, NULL, NULL, NULL, "verdict",
+              verdicts, in_set(jstr(d, "verdict"), verdicts));
+    head(o, "ledger_doctor_pack_verdict", "gauge",
+         "The doctor's verdict per pack (state set).");
+    json_array_foreach(json_object_get(d, "packs"), i, p) state_set(
+        o, "ledger_doctor_pack_verdict", "pack", jstr(p, "pack"), NULL, NULL,
+        "verdict", verdicts, in_set(jstr(p, "verdict"), verdicts));
+    head(o, "ledger_doctor_clause_status", "gauge",
+         "Each clause of each pack's verdict (state set: ok, warn, fail, "
+         "unknown).");
+    json_array_foreach(json_object_get(d, "packs"), i, p)
+    {
+        json_array_foreach(json_object_get(p, "ok"), j, x) state_set(
+            o, "ledger_doctor_clause_status", "pack", jstr(p, "pack"), "clause",
+            json_string_value(x), "status", clause_states, "ok");
+        json_array_foreach(json_object_get(p, "clauses"), j, c)
+            state_set(o, "ledger_doctor_clause_status", "pack", jstr(p, "pack"),
+                      "clause", jstr(c, "name"), "status", clause_states,
+                      in_set(jstr(c, "status"), clause_states));
+    }
+    head(o, "ledger_doctor_box_clause_status", "gauge",
+         "Each box-wide clause of the doctor (state set).");
+    json_array_foreach(json_object_get(d, "box"), i, c)
+        state_set(o, "ledger_doctor_box_clause_status", "clause",
+                  jstr(c, "name"), NULL, NULL, "status", clause_states,
+                  in_set(jstr(c, "status"), clause_states));
+    json_decref(d);
+    return 0;
+}
+
+static const char *const readiness[] = {
+    "proven",  "declared-not-proven", "failing", "fallback-active",
+    "offline", "undeclared",          NULL};
+
+static int
+render_routes(struct ldg_buf *o, struct ldg_ledger *l)
+{
+    struct ldg_view_opts vo;
+    json_t *a = NULL, *r;
+    size_t i;
+    int rc;
+
+    memset(&vo, 0, sizeof vo);
+    if ((rc = ldg_projections_view(l, LDG_VIEW_ROUTES, &vo, &a)) < 0)
+        return rc;
+    head(o, "ledger_route_readiness", "gauge",
+         "Each route's readiness (state set: proven only when an eval "
+         "proved the model serving it now).");
+    json_array_foreach(a, i, r) state_set(
+        o, "ledger_route_readiness", "route", jstr(r, "route"), NULL, NULL,
+        "readiness", readiness, in_set(jstr(r, "readiness"), readiness));
+    json_decref(a);
+    return 0;
+}
+
+static void
+render_disk(struct ldg_buf *o, struct ldg_ledger *l)
+{
+    struct statvfs sv;
+    uint64_t used = 0;
+    DIR *dp;
+    struct dirent *de;
+
+    /* the ledger directory's own files (data.mdb, lock, keys, status) */
+    if ((dp = opendir(ldg_dir(l))) != NULL) {
+        while ((de = readdir(dp)) != NULL) {
+            struct stat sb;
+            if (fstatat(dirfd(dp), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISREG(sb.st_mode))
+                used += (uint64_t)sb.st_blocks * 512u;
+        }
+        closedir(dp);
+    }
+    head(o, "ledger_dir_used_bytes", "gauge",
+         "Disk space used by the files in the ledger directory.");
+    sample_u(o, "ledger_dir_used_bytes", NULL, used);
+    if (statvfs(ldg_dir(l), &sv) != 0)
+        return;
+    head(o, "ledger_filesystem_avail_bytes", "gauge",
+         "Free space left to the ledger on its file system (the headroom).");
+    sample_u(o, "ledger_filesystem_avail_bytes", NULL,
+             (uint64_t)sv.f_bavail * sv.f_frsize);
+    head(o, "ledger_filesystem_size_bytes", "gauge",
+         "Size of the ledger's file system.");
+    sample_u(o, "ledger_filesystem_size_bytes", NULL,
+             (uint64_t)sv.f_blocks * sv.f_frsize);
+    head(o, "ledger_filesystem_headroom_bytes", "gauge",
+         "Free space above the doctor's minimum (1 GiB or 5% of the file "
+         "system, whichever is larger); negative: below it.");
+    {
+        double total = (double)sv.f_blocks * sv.f_frsize;
+        double min = (double)LDG_DOCTOR_DISK_MIN_MB * 1048576.0;
+        if (total * LDG_DOCTOR_DISK_MIN_PERCENT / 100.0 > min)
+            min = total * LDG_DOCTOR_DISK_MIN_PERCENT / 100.0;
+        sample_d(o, "ledger_filesystem_headroom_bytes", NULL,
+                 (double)sv.f_bavail * sv.f_frsize - min);
+    }
+}
+
+/* ---------------------------------------------------------------- jobs -- */
+
+static uint64_t
+parse_time(const char *s)
+{
+    uint64_t ns = 0;
+    if (s == NULL || ldg_time_parse_rfc3339(s, strlen(s), 0, &ns) < 0)
+        return 0;
+    return ns;
+}
+
+static void
+render_jobs(struct ldg_buf *o, struct ldg_ledger *l)
+{
+    json_t *st = NULL, *j;
+    char err[512];
+    int alive = 0, failing = 0;
+    size_t i;
+
+    if (ldg_jobs_status(ldg_dir(l), &st, &alive, &failing, err, sizeof err) < 0)
+        return; /* no server has run here: no such families */
+    head(o, "ledger_serve_up", "gauge",
+         "1 while a `ledger serve` of this ledger runs (its status file and "
+         "pid), else 0.");
+    sample_u(o, "ledger_serve_up", NULL, alive ? 1 : 0);
+    head(o, "ledger_serve_job_runs_total", "counter",
+         "Runs of each interval job of the server (since it started).");
+    json_array_foreach(json_object_get(st, "jobs"), i, j)
+        sample_u(o, "ledger_serve_job_runs_total",
+                 (const char *const[]){"job", jstr(j, "name"), NULL},
+                 (uint64_t)json_integer_value(json_object_get(j, "runs")));
+    head(o, "ledger_serve_job_failures_total", "counter",
+         "Failed runs of each interval job (since the server started).");
+    json_array_foreach(json_object_get(st, "jobs"), i, j)
+        sample_u(o, "ledger_serve_job_failures_total",
+                 (const char *const[]){"job", jstr(j, "name"), NULL},
+                 (uint64_t)json_integer_value(json_object_get(j, "failures")));
+    head(o, "ledger_serve_job_failing", "gauge",
+         "1 when the job's last run failed, else 0.");
+    json_array_foreach(json_object_get(st, "jobs"), i, j) sample_u(
+        o, "ledger_serve_job_failing",
+        (const char *const[]){"job", jstr(j, "name"), NULL},
+        json_integer_value(json_object_get(j, "failing_in_a_row")) > 0);
+    head(o, "ledger_serve_job_last_success_timestamp_seconds", "gauge",
+         "When each interval job last succeeded (Unix time; absent: never).");
+    json_array_foreach(json_object_get(st, "jobs"), i, j)
+    {
+        uint64_t ns = parse_time(jstr(j, "last_ok"));
+        if (ns)
+            sample_ts(o, "ledger_serve_job_last_success_timestamp_seconds",
+                      (const char *const[]){"job", jstr(j, "name"), NULL}, ns);
+    }
+    json_decref(st);
+}
+
+/* --------------------------------------------------------------- proxy -- */
+
+static void
+status_name(const struct ldg_metrics *m, uint16_t s, char *b, size_t cap)
+{
+    if (s == M_OTHER_STATUS || s >= m->nstatuses)
+        snprintf(b, cap, "other");
+    else
+        snprintf(b, cap, "%u", m->statuses[s]);
+}
+
+static const struct m_model *
+model_at(const struct ldg_metrics *m, size_t i)
+{
+    return i < m->nmodels ? &m->models[i] : &m->models[LDG_METRICS_MODELS_MAX];
+}
+
+/* The models to show: those named, then "other" if anything fell there. */
+static size_t
+models_shown(const struct ldg_metrics *m)
+{
+    const struct m_model *x;
+    if (m->models == NULL)
+        return 0;
+    x = &m->models[LDG_METRICS_MODELS_MAX];
+    return m->nmodels + (x->lat.count || x->ttft.count || x->tok_in ||
+                                 x->tok_out || x->req_bytes || x->resp_bytes
+                             ? 1
+                             : 0);
+}
+
+static void
+hist(struct ldg_buf *o, const char *name, const char *model,
+     const struct m_hist *h)
+{
+    char n[96], le[24];
+    uint64_t cum = 0;
+    for (size_t i = 0; i < M_NBUCKETS; i++) {
+        cum += h->b[i];
+        snprintf(n, sizeof n, "%s_bucket", name);
+        snprintf(le, sizeof le, "%g", metrics_bounds[i]);
+        sample_u(o, n, (const char *const[]){"model", model, "le", le, NULL},
+                 cum);
+    }
+    snprintf(n, sizeof n, "%s_bucket", name);
+    sample_u(o, n, (const char *const[]){"model", model, "le", "+Inf", NULL},
+             h->count);
+    snprintf(n, sizeof n, "%s_sum", name);
+    sample_d(o, n, (const char *const[]){"model", model, NULL}, h->sum);
+    snprintf(n, sizeof n, "%s_count", name);
+    sample_u(o, n, (const char *const[]){"model", model, NULL}, h->count);
+}
+
+static void
+render_proxy(struct ldg_buf *o, const struct ldg_metrics *m)
+{
+    size_t nm = models_shown(m);
+
+    head(o, "ledger_proxy_requests_total", "counter",
+         "Requests the proxy served, from its events in the log, by model "
+         "(\"none\": not a model call), HTTP status (0: no response) and "
+         "outcome.");
+    for (size_t i = 0; i < m->nreqs; i++) {
+        const struct m_req *r = &m->reqs[i];
+        char st[16];
+        status_name(m, r->status, st, sizeof st);
+        sample_u(o, "ledger_proxy_requests_total",
+                 (const char *const[]){"model", model_at(m, r->model)->name,
+                                       "status", st, "outcome",
+                                       metrics_outcomes[r->outcome], NULL},
+                 r->n);
+    }
+    head(o, "ledger_proxy_request_duration_seconds", "histogram",
+         "Time the proxy took to answer a request (latency_ms), by model.");
+    for (size_t i = 0; i < nm; i++)
+        hist(o, "ledger_proxy_request_duration_seconds", model_at(m, i)->name,
+             &model_at(m, i)->lat);
+    head(o, "ledger_proxy_time_to_first_token_seconds", "histogram",
+         "Time to the first token of a streamed answer (ttft_ms), by model.");
+    for (size_t i = 0; i < nm; i++)
+        if (strcmp(model_at(m, i)->name, "none") != 0)
+            hist(o, "ledger_proxy_time_to_first_token_seconds",
+                 model_at(m, i)->name, &model_at(m, i)->ttft);
+    head(o, "ledger_proxy_tokens_total", "counter",
+         "Tokens through the proxy by model and direction (in: prompt, out: "
+         "completion).");
+    for (size_t i = 0; i < nm; i++) {
+        const struct m_model *x = model_at(m, i);
+        if (strcmp(x->name, "none") == 0)
+            continue;
+        sample_u(
+            o, "ledger_proxy_tokens_total",
+            (const char *const[]){"model", x->name, "direction", "in", NULL},
+            x->tok_in);
+        sample_u(
+            o, "ledger_proxy_tokens_total",
+            (const char *const[]){"model", x->name, "direction", "out", NULL},
+            x->tok_out);
+    }
+    head(o, "ledger_proxy_transferred_bytes_total", "counter",
+         "Bytes through the proxy by model and direction (request, "
+         "response).");
+    for (size_t i = 0; i < nm; i++) {
+        const struct m_model *x = model_at(m, i);
+        sample_u(o, "ledger_proxy_transferred_bytes_total",
+                 (const char *const[]){"model", x->name, "direction", "request",
+                                       NULL},
+                 x->req_bytes);
+        sample_u(o, "ledger_proxy_transferred_bytes_total",
+                 (const char *const[]){"model", x->name, "direction",
+                                       "response", NULL},
+                 x->resp_bytes);
+    }
+    head(o, "ledger_proxy_fallbacks_total", "counter",
+         "Model requests answered by a fallback model, by the model that "
+         "answered.");
+    for (size_t i = 0; i < nm; i++)
+        if (strcmp(model_at(m, i)->name, "none") != 0)
+            sample_u(o, "ledger_proxy_fallbacks_total",
+                     (const char *const[]){"model", model_at(m, i)->name, NULL},
+                     model_at(m, i)->fallbacks);
+}
+
+int
+ldg_metrics_render(struct ldg_metrics *m, struct ldg_ledger *l,
+                   struct ldg_buf *out)
+{
+    struct ldg_txn *t = NULL;
+    int rc;
+
+    if (m == NULL || l == NULL || out == NULL)
+        return LDG_EINVAL;
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    rc = render_log(out, l, t);
+    ldg_txn_abort(t);
+    if (rc < 0)
+        return rc;
+    render_types(out, m);
+    if ((rc = render_doctor(out, l)) < 0 || (rc = render_routes(out, l)) < 0)
+        return rc;
+    render_disk(out, l);
+    render_jobs(out, l);
+    render_proxy(out, m);
+    head(out, "ledger_metrics_counted_events", "gauge",
+         "Events the event counts (events by type, proxy) are up to.");
+    sample_u(out, "ledger_metrics_counted_events", NULL, m->size);
+    return out->err;
+}
+
+void
+ldg_metrics_render_serve(const struct ldg_serve_stats *st, struct ldg_buf *o)
+{
+    static const struct {
+        const char *name, *type, *help;
+        size_t off;
+    } f[] = {
+        {"ledger_serve_connections_total", "counter",
+         "Connections the server accepted.",
+         offsetof(struct ldg_serve_stats, conns)},
+        {"ledger_serve_connections_refused_total", "counter",
+         "Connections refused (--max-conns reached).",
+         offsetof(struct ldg_serve_stats, refused)},
+        {"ledger_serve_connections_dropped_total", "counter",
+         "Connections dropped (readers stalled past --stall-timeout).",
+         offsetof(struct ldg_serve_stats, dropped)},
+        {"ledger_serve_requests_total", "counter", "Request lines read.",
+         offsetof(struct ldg_serve_stats, requests)},
+        {"ledger_serve_events_committed_total", "counter",
+         "Events committed and answered with their seq.",
+         offsetof(struct ldg_serve_stats, acked)},
+        {"ledger_serve_commits_total", "counter",
+         "Group commits that appended events.",
+         offsetof(struct ldg_serve_stats, commits)},
+        {"ledger_serve_duplicates_total", "counter",
+         "Requests whose id was already in the log (answered, not appended).",
+         offsetof(struct ldg_serve_stats, duplicates)},
+        {"ledger_serve_request_errors_total", "counter",
+         "Requests refused with an error (bad request, not committed).",
+         offsetof(struct ldg_serve_stats, errors)},
+        {"ledger_serve_requests_denied_total", "counter",
+         "Requests refused as not authorised (access.json).",
+         offsetof(struct ldg_serve_stats, denied)},
+        {"ledger_serve_budget_stops_total", "counter",
+         "Times reading stopped at the memory budget (--budget).",
+         offsetof(struct ldg_serve_stats, budget_stops)},
+        {"ledger_serve_held_bytes", "gauge",
+         "Bytes held now for all connections (input, requests, answers).",
+         offsetof(struct ldg_serve_stats, held)},
+        {"ledger_serve_held_peak_bytes", "gauge",
+         "The most bytes held at once since the server started.",
+         offsetof(struct ldg_serve_stats, held_peak)},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)st + f[i].off, sizeof v);
+        head(o, f[i].name, f[i].type, f[i].help);
+        sample_u(o, f[i].name, NULL, v);
+    }
+}

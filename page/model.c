@@ -1,0 +1,419 @@
+/*
+ * model.c — page models (page.h) from a run's timeline and a doctor.
+ *
+ * What counts as bad is what `ledger timeline` marks with '!' (query's
+ * event_line): a denial, a failed or aborted step or run, an error, and
+ * among the context events a permission withdrawn, a model gone, a
+ * runtime down, a failed eval.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "page/page.h"
+
+static const char *
+sget(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+static int
+sis(const json_t *o, const char *k, const char *v)
+{
+    return strcmp(sget(o, k), v) == 0;
+}
+
+/* " key=value" for a string, number or bool field that is there. */
+static void
+put(struct ldg_buf *b, const char *key, const json_t *v)
+{
+    if (v == NULL || json_is_null(v))
+        return;
+    ldg_buf_puts(b, b->len ? "  " : "");
+    if (key != NULL)
+        ldg_buf_printf(b, "%s=", key);
+    if (json_is_string(v))
+        ldg_buf_puts(b, json_string_value(v));
+    else if (json_is_integer(v))
+        ldg_buf_printf(b, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        ldg_buf_printf(b, "%g", json_real_value(v));
+    else if (json_is_boolean(v))
+        ldg_buf_puts(b, json_is_true(v) ? "true" : "false");
+    else {
+        char *s = json_dumps(v, JSON_COMPACT);
+        if (s != NULL)
+            ldg_buf_puts(b, s);
+        free(s);
+    }
+}
+
+static int
+is_bad(const json_t *e, const json_t *body)
+{
+    const char *kind = sget(e, "kind"), *type = sget(e, "type");
+    return json_is_true(json_object_get(e, "denied")) ||
+           sis(body, "status", "failed") || sis(body, "status", "aborted") ||
+           sis(body, "outcome", "error") ||
+           (strcmp(kind, "context") == 0 &&
+            (strcmp(type, "permission.revoked") == 0 ||
+             strcmp(type, "permission.denied") == 0 ||
+             strcmp(type, "promotion.rolled_back") == 0 ||
+             sis(body, "state", "offline") || sis(body, "state", "removed") ||
+             sis(body, "status", "down") || sis(body, "status", "degraded") ||
+             json_is_false(json_object_get(body, "passed")) ||
+             json_is_false(json_object_get(body, "ok"))));
+}
+
+static const char *
+lane_of(const char *kind)
+{
+    if (strcmp(kind, "start") == 0 || strcmp(kind, "end") == 0)
+        return "run";
+    if (strcmp(kind, "step") == 0)
+        return "steps";
+    if (strcmp(kind, "route") == 0)
+        return "route decisions";
+    if (strcmp(kind, "policy") == 0)
+        return "policy";
+    if (strcmp(kind, "context") == 0)
+        return "context";
+    return kind[0] ? kind : "other";
+}
+
+/* The words of one event, as `ledger timeline` gives them. */
+static void
+label(struct ldg_buf *b, const json_t *e, const json_t *body)
+{
+    const char *kind = sget(e, "kind");
+    const json_t *ma = json_object_get(e, "model_at");
+
+    if (body == NULL) {
+        ldg_buf_printf(b, "%s %s [body erased]", sget(e, "type"),
+                       sget(e, "subject"));
+        return;
+    }
+    if (strcmp(kind, "start") == 0) {
+        put(b, "pack", json_object_get(body, "pack"));
+        put(b, "intent", json_object_get(body, "intent"));
+        put(b, "by", json_object_get(body, "requested_by"));
+        put(b, "plan", json_object_get(body, "plan_hash"));
+    } else if (strcmp(kind, "step") == 0) {
+        put(b, NULL, json_object_get(body, "step"));
+        put(b, "tool", json_object_get(body, "tool"));
+        put(b, NULL, json_object_get(body, "status"));
+        if (json_is_integer(json_object_get(body, "duration_ms")))
+            ldg_buf_printf(b, "  %lld ms",
+                           (long long)json_integer_value(
+                               json_object_get(body, "duration_ms")));
+    } else if (strcmp(kind, "route") == 0) {
+        ldg_buf_printf(b, "%s \xe2\x86\x92 %s", sget(body, "route"),
+                       sget(body, "chosen_model"));
+        if (json_is_true(json_object_get(body, "fallback")))
+            ldg_buf_puts(b, "  FALLBACK");
+        if (json_is_number(json_object_get(body, "latency_ms")))
+            ldg_buf_printf(
+                b, "  %g ms",
+                json_number_value(json_object_get(body, "latency_ms")));
+        put(b, NULL, json_object_get(body, "outcome"));
+        put(b, "reason", json_object_get(body, "reason"));
+    } else if (strcmp(kind, "policy") == 0) {
+        ldg_buf_puts(b, json_is_true(json_object_get(e, "denied"))
+                            ? "DENIED"
+                            : sget(body, "decision"));
+        put(b, NULL, json_object_get(body, "rule"));
+        put(b, "tool", json_object_get(body, "tool"));
+        put(b, NULL, json_object_get(body, "tier"));
+    } else if (strcmp(kind, "context") == 0) {
+        static const char *const show[] = {
+            "state",  "status",    "group", "scope", "decision", "eval_id",
+            "passed", "candidate", "to",    "by",    "reason"};
+        ldg_buf_printf(b, "%s %s", sget(e, "type"), sget(e, "subject"));
+        for (size_t i = 0; i < sizeof show / sizeof show[0]; i++)
+            put(b, show[i], json_object_get(body, show[i]));
+    } else if (strcmp(kind, "end") == 0) {
+        put(b, NULL, json_object_get(body, "status"));
+        if (json_is_integer(json_object_get(body, "duration_ms")))
+            ldg_buf_printf(b, "  %lld ms",
+                           (long long)json_integer_value(
+                               json_object_get(body, "duration_ms")));
+        put(b, "error", json_object_get(body, "error"));
+    } else
+        ldg_buf_printf(b, "%s %s", sget(e, "type"), sget(e, "subject"));
+    if (json_is_object(ma) && json_is_string(json_object_get(ma, "digest")))
+        ldg_buf_printf(b, "  weights %.19s\xe2\x80\xa6 %s", sget(ma, "digest"),
+                       json_is_true(json_object_get(ma, "verified"))
+                           ? "verified"
+                           : "never verified");
+}
+
+static json_t *text_line(int bad, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static json_t *
+text_line(int bad, const char *fmt, ...)
+{
+    char s[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s, sizeof s, fmt, ap);
+    va_end(ap);
+    return json_pack("{s:b, s:s}", "bad", bad, "text", s);
+}
+
+static json_t *
+facts(const json_t *tl)
+{
+    json_t *out = json_array(), *perm = json_array(), *ev = json_array(), *x;
+    size_t i;
+
+    json_array_foreach(json_object_get(tl, "permissions"), i, x)
+    {
+        int bad = !sis(x, "state", "granted");
+        struct ldg_buf b;
+        ldg_buf_init(&b, 4096);
+        ldg_buf_printf(&b, "%s %s %s", sget(x, "state"), sget(x, "group"),
+                       sget(x, "scope"));
+        put(&b, NULL, json_object_get(x, "tier"));
+        put(&b, "by", json_object_get(x, "by"));
+        put(&b, "reason", json_object_get(x, "reason"));
+        ldg_buf_printf(&b, "  #%s", sget(x, "seq"));
+        json_array_append_new(perm, text_line(bad, "%s", b.s ? b.s : ""));
+        ldg_buf_release(&b);
+    }
+    json_array_foreach(json_object_get(tl, "evals"), i, x)
+    {
+        if (json_is_true(json_object_get(x, "none")))
+            json_array_append_new(ev, text_line(1,
+                                                "%s: no eval before the "
+                                                "start",
+                                                sget(x, "target")));
+        else
+            json_array_append_new(
+                ev,
+                text_line(!json_is_true(json_object_get(x, "passed")),
+                          "%s: %s %s %s %s %lld/%lld  #%s", sget(x, "target"),
+                          sget(x, "eval_id"), sget(x, "suite"),
+                          sget(x, "candidate"),
+                          json_is_true(json_object_get(x, "passed")) ? "passed"
+                                                                     : "FAILED",
+                          (long long)json_integer_value(
+                              json_object_get(x, "cases_passed")),
+                          (long long)json_integer_value(
+                              json_object_get(x, "cases_total")),
+                          sget(x, "seq")));
+    }
+    if (json_object_get(tl, "pack") != NULL &&
+        json_is_string(json_object_get(tl, "pack"))) {
+        json_array_append_new(
+            out, json_pack("{s:s, s:o}", "title",
+                           "Permissions in force at the start", "lines", perm));
+        json_array_append_new(out, json_pack("{s:s, s:o}", "title",
+                                             "Evals in force at the start",
+                                             "lines", ev));
+    } else {
+        json_decref(perm);
+        json_decref(ev);
+    }
+    return out;
+}
+
+int
+ldg_page_run(const json_t *tl, json_t **out)
+{
+    const json_t *evs = json_object_get(tl, "events");
+    json_t *e;
+    const json_t *c = json_object_get(tl, "counts");
+    json_t *m, *list;
+    char title[600], sub[1200];
+    size_t i;
+
+    if (out == NULL || !json_is_object(tl) || !json_is_array(evs))
+        return LDG_EINVAL;
+    *out = NULL;
+    snprintf(title, sizeof title, "Run %s", sget(tl, "run"));
+    snprintf(
+        sub, sizeof sub,
+        "pack %s %s \xc2\xb7 started %s \xc2\xb7 status %s \xc2\xb7 "
+        "%lld events: %lld steps (%lld failed), %lld route decisions "
+        "(%lld fallback), %lld policy decisions (%lld denied)",
+        json_is_string(json_object_get(tl, "pack")) ? sget(tl, "pack") : "?",
+        sget(json_object_get(tl, "pack_version"), "version"),
+        sget(json_object_get(tl, "start"), "time"), sget(tl, "status"),
+        (long long)json_integer_value(json_object_get(c, "events")),
+        (long long)json_integer_value(json_object_get(c, "steps")),
+        (long long)json_integer_value(json_object_get(c, "steps_failed")),
+        (long long)json_integer_value(json_object_get(c, "route_decisions")),
+        (long long)json_integer_value(json_object_get(c, "fallbacks")),
+        (long long)json_integer_value(json_object_get(c, "policy_decisions")),
+        (long long)json_integer_value(json_object_get(c, "denials")));
+    list = json_array();
+    json_array_foreach(evs, i, e)
+    {
+        json_t *body = json_object_get(e, "body");
+        struct ldg_buf b;
+        json_t *o;
+        if (i >= LDG_PAGE_EVENTS_MAX)
+            break;
+        if (!json_is_object(body))
+            body = NULL;
+        ldg_buf_init(&b, 8192);
+        label(&b, e, body);
+        o = json_pack(
+            "{s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:O}", "seq",
+            sget(e, "seq"), "rel_us",
+            (json_int_t)json_integer_value(json_object_get(e, "rel_us")),
+            "time", sget(e, "time"), "lane", lane_of(sget(e, "kind")), "type",
+            sget(e, "type"), "label", b.s ? b.s : "", "bad", is_bad(e, body),
+            "fallback",
+            body != NULL && json_is_true(json_object_get(body, "fallback")),
+            "body", body ? body : json_null());
+        ldg_buf_release(&b);
+        if (o == NULL) {
+            json_decref(list);
+            return LDG_ENOMEM;
+        }
+        json_array_append_new(list, o);
+    }
+    m = json_pack("{s:s, s:s, s:o, s:o, s:I}", "title", title, "subtitle", sub,
+                  "facts", facts(tl), "events", list, "events_total",
+                  (json_int_t)json_integer_value(json_object_get(c, "events")));
+    if (m == NULL)
+        return LDG_ENOMEM;
+    *out = m;
+    return 0;
+}
+
+int
+ldg_page_set_doctor(json_t *model, const json_t *doctor, const char *pack,
+                    const char *title)
+{
+    const json_t *p = NULL, *x, *c, *d;
+    json_t *lines;
+    const char *verdict = sget(doctor, "verdict");
+    size_t i, j;
+
+    if (!json_is_object(model) || !json_is_object(doctor))
+        return LDG_EINVAL;
+    lines = json_array();
+    if (pack != NULL)
+        json_array_foreach(json_object_get(doctor, "packs"), i,
+                           x) if (sis(x, "pack", pack)) p = x;
+    if (p != NULL) {
+        verdict = sget(p, "verdict");
+        json_array_foreach(json_object_get(p, "ok"), i, x)
+            json_array_append_new(
+                lines,
+                json_pack("{s:s, s:s}", "status", "ok", "text",
+                          json_string_value(x) ? json_string_value(x) : ""));
+        json_array_foreach(json_object_get(p, "clauses"), i, c)
+        {
+            struct ldg_buf b;
+            ldg_buf_init(&b, 8192);
+            ldg_buf_printf(&b, "%s", sget(c, "name"));
+            json_array_foreach(json_object_get(c, "detail"), j, d)
+                ldg_buf_printf(&b, "%s%s", j ? "; " : ": ",
+                               json_string_value(d) ? json_string_value(d)
+                                                    : "");
+            json_array_append_new(lines, json_pack("{s:s, s:s}", "status",
+                                                   sget(c, "status"), "text",
+                                                   b.s ? b.s : ""));
+            ldg_buf_release(&b);
+        }
+    }
+    json_array_foreach(json_object_get(doctor, "box"), i, c)
+    {
+        if (sis(c, "status", "ok"))
+            continue;
+        struct ldg_buf b;
+        ldg_buf_init(&b, 8192);
+        ldg_buf_printf(&b, "box: %s", sget(c, "name"));
+        json_array_foreach(json_object_get(c, "detail"), j, d)
+            ldg_buf_printf(&b, "%s%s", j ? "; " : ": ",
+                           json_string_value(d) ? json_string_value(d) : "");
+        json_array_append_new(lines, json_pack("{s:s, s:s}", "status",
+                                               sget(c, "status"), "text",
+                                               b.s ? b.s : ""));
+        ldg_buf_release(&b);
+    }
+    json_object_set_new(
+        model, "verdict",
+        json_pack("{s:s, s:s, s:o}", "title", title ? title : "Doctor",
+                  "verdict", verdict[0] ? verdict : "unknown", "lines", lines));
+    return 0;
+}
+
+/* The kind of an event for its lane: its type's first word. */
+static void
+kind_of(const char *type, char *b, size_t cap)
+{
+    size_t n = strcspn(type, ".");
+    snprintf(b, cap, "%.*s", (int)(n < cap ? n : cap - 1), type);
+}
+
+int
+ldg_page_events(const json_t *events, size_t total, const char *title,
+                const char *subtitle, json_t **out)
+{
+    json_t *list, *e, *m;
+    uint64_t t0 = 0;
+    size_t i;
+
+    if (out == NULL || !json_is_array(events))
+        return LDG_EINVAL;
+    *out = NULL;
+    list = json_array();
+    json_array_foreach(events, i, e)
+    {
+        json_t *body = json_object_get(e, "body"), *o, *fake;
+        const char *ts = sget(e, "ts"), *type = sget(e, "type");
+        uint64_t t = strtoull(ts, NULL, 10);
+        char kind[64];
+        struct ldg_buf b;
+        if (i >= LDG_PAGE_EVENTS_MAX)
+            break;
+        if (i == 0)
+            t0 = t;
+        if (!json_is_object(body))
+            body = NULL;
+        kind_of(type, kind, sizeof kind);
+        /* the timeline's view of it: route decisions and steps are told
+         * as a run's are, anything else as context */
+        fake =
+            json_pack("{s:s, s:s, s:s, s:b}", "type", type, "subject",
+                      sget(e, "subject"), "kind",
+                      strcmp(type, "route.decision") == 0 ? "route"
+                      : strcmp(type, "run.step") == 0     ? "step"
+                      : strcmp(type, "run.policy") == 0   ? "policy"
+                      : strcmp(type, "run.started") == 0  ? "start"
+                      : strcmp(type, "run.finished") == 0 ? "end"
+                                                          : "context",
+                      "denied", body != NULL && sis(body, "decision", "deny"));
+        ldg_buf_init(&b, 8192);
+        label(&b, fake, body);
+        o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:O}", "seq",
+                      sget(e, "seq"), "rel_us",
+                      (json_int_t)(t >= t0 ? (t - t0) / 1000 : 0), "time",
+                      sget(e, "time"), "lane", kind, "type", type, "label",
+                      b.s ? b.s : "", "bad", is_bad(fake, body), "fallback",
+                      body != NULL &&
+                          json_is_true(json_object_get(body, "fallback")),
+                      "body", body ? body : json_null());
+        ldg_buf_release(&b);
+        json_decref(fake);
+        if (o == NULL) {
+            json_decref(list);
+            return LDG_ENOMEM;
+        }
+        json_array_append_new(list, o);
+    }
+    m = json_pack("{s:s, s:s, s:o, s:I}", "title", title ? title : "Events",
+                  "subtitle", subtitle ? subtitle : "", "events", list,
+                  "events_total", (json_int_t)total);
+    if (m == NULL)
+        return LDG_ENOMEM;
+    *out = m;
+    return 0;
+}

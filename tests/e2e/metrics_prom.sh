@@ -1,0 +1,260 @@
+#!/bin/sh
+# metrics_prom.sh — `ledger metrics` and `ledger serve --metrics` (issue
+# 35) against the real thing:
+#   - the output passes `promtool check metrics`, and its figures are the
+#     log's: events by type, the proxy's requests by model, status and
+#     outcome, latency histogram and tokens, summed here from the events
+#     ingested (route.decision events with the proxy's fields, the
+#     contract in docs/METRICS.md);
+#   - the cache: a second run counts only new events and prints what a
+#     count from scratch (--no-cache) prints; a damaged cache is said on
+#     stderr and the figures are still right;
+#   - serve --metrics on a free loopback port: GET /metrics (promtool
+#     again, the server's own counters after a request through its
+#     socket), 404 elsewhere, 405 for POST; Debian's prometheus scrapes it
+#     every second and its HTTP API returns the series; the interval
+#     jobs of the status file a stopped server left;
+#   - unhappy paths: no ledger (66), an argument or -o json (64), a bad or
+#     non-loopback --metrics address (64), --metrics-remote alone (64).
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+for t in promtool prometheus curl python3; do
+    command -v $t >/dev/null 2>&1 || { echo "SKIP: needs $t"; exit 0; }
+done
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+. "$HERE/lib/servers.sh"
+T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/metrics_prom.XXXXXX") || exit 1
+spid="" ppid_=""
+trap '[ -n "$spid" ] && kill "$spid" 2>/dev/null; [ -n "$ppid_" ] && kill "$ppid_" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
+export no_proxy=127.0.0.1
+D=$T/l
+fails=0
+fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
+case $LEDGER in /*) ;; *) LEDGER=$PWD/$LEDGER ;; esac
+L() { "$LEDGER" --dir "$D" "$@"; }
+# value FILE SERIES: the value of the series (exact name and labels)
+value() { awk -v s="$2" '$1 == s { print $2 }' "$1"; }
+expect() { # expect FILE SERIES VALUE
+    got=$(value "$1" "$2")
+    [ "$got" = "$3" ] || fail "$2: '$got', want '$3' ($1)"
+}
+
+L init --origin metrics.test/box >/dev/null || { echo "FAIL: init"; exit 1; }
+L ingest "$ROOT/examples/pdf-ops.jsonl" >/dev/null 2>&1 || fail "ingest pdf-ops"
+
+# The proxy's events, as the contract writes them (route.decision with
+# "upstream"; proxy.request is not in this branch's vocabulary yet).
+gen() { # gen N SEED > file
+    python3 - "$1" "$2" <<'EOF'
+import json, random, sys
+n, seed = int(sys.argv[1]), int(sys.argv[2])
+r = random.Random(seed)
+for i in range(n):
+    m = r.choice(["qwen2.5-7b-instruct@q4_k_m", "llama3.2-3b-instruct@q8_0"])
+    st, oc = r.choice([(200, "ok"), (200, "ok"), (502, "error"), (0, "refused")])
+    b = {"route": "chat/default", "chosen_model": m, "model_requested": m,
+         "upstream": "ollama", "api": "ollama.chat", "status": st,
+         "outcome": oc, "latency_ms": r.choice([3, 40, 700, 2600, 45000]),
+         "stream": True, "ttft_ms": r.choice([2, 90, 1500]),
+         "tokens_in": r.randint(1, 4000), "tokens_out": r.randint(0, 900),
+         "request_bytes": 800, "response_bytes": 5000, "fallback": False,
+         "request_id": "rq-%d-%d" % (seed, i), "run": "R-%d" % (i % 7),
+         "client": {"transport": "tcp", "uid": 1000, "pid": 4242}}
+    print(json.dumps({"type": "route.decision", "body": b}))
+EOF
+}
+# sums FILE...: the figures the metrics must show, from the events
+sums() {
+    python3 - "$@" <<'EOF'
+import json, sys, collections
+req = collections.Counter(); tin = collections.Counter()
+lat = collections.Counter(); le1 = collections.Counter()
+for f in sys.argv[1:]:
+    for line in open(f):
+        b = json.loads(line)["body"]
+        if "upstream" not in b: continue
+        m = b["chosen_model"]
+        req[(m, b["status"], b["outcome"])] += 1
+        tin[m] += b["tokens_in"]; lat[m] += 1
+        if b["latency_ms"] <= 1000: le1[m] += 1
+for (m, s, o), n in sorted(req.items()):
+    print('ledger_proxy_requests_total{model="%s",status="%d",outcome="%s"} %d' % (m, s, o, n))
+for m in sorted(tin):
+    print('ledger_proxy_tokens_total{model="%s",direction="in"} %d' % (m, tin[m]))
+    print('ledger_proxy_request_duration_seconds_count{model="%s"} %d' % (m, lat[m]))
+    print('ledger_proxy_request_duration_seconds_bucket{model="%s",le="1"} %d' % (m, le1[m]))
+EOF
+}
+gen 300 1 >"$T/p1.jsonl"
+L ingest "$T/p1.jsonl" >/dev/null 2>&1 || fail "ingest proxy events"
+
+# ------------------------------------------------------ ledger metrics --
+L metrics >"$T/m1" 2>"$T/e1" || fail "metrics exit $?"
+[ -s "$T/e1" ] && fail "metrics wrote on stderr: $(cat "$T/e1")"
+promtool check metrics <"$T/m1" >"$T/pc" 2>&1 || fail "promtool: $(cat "$T/pc")"
+n=$(L stats -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["events"])')
+expect "$T/m1" ledger_log_events "$n"
+expect "$T/m1" 'ledger_events_total{type="route.decision"}' 302
+expect "$T/m1" 'ledger_events_total{type="run.started"}' 1
+expect "$T/m1" ledger_metrics_counted_events "$n"
+sums "$T/p1.jsonl" >"$T/want1"
+while read -r s v; do expect "$T/m1" "$s" "$v"; done <"$T/want1"
+# the two pdf-ops decisions (no upstream) are not the proxy's
+grep -q 'ledger_proxy_requests_total{.*} ' "$T/m1" || fail "no proxy series"
+[ "$(grep -c '^ledger_proxy_requests_total{' "$T/m1")" = "$(wc -l <"$T/want1" | awk '{print $1 - 6}')" ] ||
+    fail "proxy request series: not exactly the events' (model, status, outcome)"
+# the doctor, routes, verification, disk
+expect "$T/m1" 'ledger_doctor_verdict{verdict="degraded"}' 1
+expect "$T/m1" 'ledger_doctor_verdict{verdict="healthy"}' 0
+expect "$T/m1" 'ledger_doctor_clause_status{pack="pdf-ops",clause="routes-proven",status="fail"}' 1
+expect "$T/m1" 'ledger_doctor_clause_status{pack="pdf-ops",clause="enabled",status="ok"}' 1
+expect "$T/m1" 'ledger_route_readiness{route="pdf-ops/extract",readiness="fallback-active"}' 1
+expect "$T/m1" 'ledger_route_readiness{route="pdf-ops/summarize",readiness="declared-not-proven"}' 1
+expect "$T/m1" ledger_verify_failed 0
+expect "$T/m1" ledger_verify_unverified_events "$n"
+grep -q '^ledger_filesystem_avail_bytes [0-9]' "$T/m1" || fail "no disk figure"
+grep -q 'request_id\|rq-1-\|R-3' "$T/m1" && fail "a request or run id in a label"
+L verify >/dev/null || fail "verify"
+L metrics >"$T/m1b" || fail "metrics after verify"
+expect "$T/m1b" ledger_verify_unverified_events 0
+
+# the cache: only the new events are counted, and the figures are a
+# count from scratch's
+[ -s "$D/metrics-cache.json" ] || fail "no cache file after a run"
+gen 120 2 >"$T/p2.jsonl"
+L ingest "$T/p2.jsonl" >/dev/null 2>&1 || fail "ingest more"
+L metrics >"$T/m2" || fail "metrics (cached)"
+L metrics --no-cache >"$T/m2s" || fail "metrics --no-cache"
+grep -v '_timestamp_seconds\|avail_bytes\|headroom_bytes\|used_bytes\|file_bytes' "$T/m2" >"$T/m2.c"
+grep -v '_timestamp_seconds\|avail_bytes\|headroom_bytes\|used_bytes\|file_bytes' "$T/m2s" >"$T/m2s.c"
+cmp -s "$T/m2.c" "$T/m2s.c" || fail "cached and scratch counts differ: $(diff "$T/m2.c" "$T/m2s.c" | head -5)"
+sums "$T/p1.jsonl" "$T/p2.jsonl" >"$T/want2"
+while read -r s v; do expect "$T/m2" "$s" "$v"; done <"$T/want2"
+echo 'not a cache' >"$D/metrics-cache.json"
+L metrics >"$T/m3" 2>"$T/e3" || fail "metrics with a damaged cache: exit $?"
+grep -q 'metrics-cache.json is not a cache' "$T/e3" || fail "damaged cache not said: $(cat "$T/e3")"
+while read -r s v; do expect "$T/m3" "$s" "$v"; done <"$T/want2"
+
+# unhappy paths
+"$LEDGER" --dir "$T/none" metrics >/dev/null 2>"$T/e4"; rc=$?
+[ $rc = 66 ] || fail "metrics without a ledger: exit $rc, want 66"
+[ -s "$T/e4" ] || fail "metrics without a ledger: nothing on stderr"
+L metrics extra >/dev/null 2>&1; rc=$?
+[ $rc = 64 ] || fail "metrics extra: exit $rc, want 64"
+L metrics -o json >/dev/null 2>"$T/e5"; rc=$?
+[ $rc = 64 ] || fail "metrics -o json: exit $rc, want 64"
+grep -q "unknown output format 'json'" "$T/e5" || fail "-o json: $(cat "$T/e5")"
+L metrics --help >"$T/h" || fail "metrics --help"
+grep -q 'ledger metrics' "$T/h" || fail "metrics --help has no example"
+for a in "nonsense" "127.0.0.1:" "127.0.0.1:x"; do
+    L serve --metrics "$a" >/dev/null 2>&1; rc=$?
+    [ $rc = 64 ] || fail "serve --metrics '$a': exit $rc, want 64"
+done
+L serve --metrics 192.0.2.1:9 >/dev/null 2>"$T/e6"; rc=$?
+[ $rc = 64 ] || fail "non-loopback --metrics: exit $rc, want 64"
+grep -q 'not a loopback address' "$T/e6" || fail "non-loopback: $(cat "$T/e6")"
+L serve --metrics-remote >/dev/null 2>&1; rc=$?
+[ $rc = 64 ] || fail "--metrics-remote alone: exit $rc, want 64"
+[ -e "$D/ledger.sock" ] && fail "a refused serve left a socket"
+
+# ---------------------------------------------------- serve --metrics --
+MPORT=$(free_port)
+"$LEDGER" --dir "$D" serve --metrics "127.0.0.1:$MPORT" >"$T/serve.out" 2>"$T/serve.err" &
+spid=$!
+i=0
+while ! grep -q '^listening on ' "$T/serve.out" 2>/dev/null && [ $i -lt 100 ]; do
+    sleep 0.1; i=$((i + 1))
+done
+grep -q "^metrics on http://127.0.0.1:$MPORT/metrics$" "$T/serve.out" ||
+    fail "serve did not say where the metrics are: $(cat "$T/serve.out" "$T/serve.err")"
+printf '%s\n' '{"type":"x.metrics-test","body":{"n":1}}' | L ingest - >/dev/null 2>&1 ||
+    fail "ingest through the server"
+curl -sf "http://127.0.0.1:$MPORT/metrics" >"$T/s1" || fail "GET /metrics"
+promtool check metrics <"$T/s1" >"$T/pc2" 2>&1 || fail "promtool (serve): $(cat "$T/pc2")"
+expect "$T/s1" ledger_metrics_scrape_ok 1
+expect "$T/s1" ledger_serve_up 1
+expect "$T/s1" 'ledger_events_total{type="x.metrics-test"}' 1
+[ "$(value "$T/s1" ledger_serve_requests_total)" -ge 1 ] 2>/dev/null ||
+    fail "ledger_serve_requests_total: '$(value "$T/s1" ledger_serve_requests_total)'"
+[ "$(value "$T/s1" ledger_serve_events_committed_total)" -ge 1 ] 2>/dev/null ||
+    fail "ledger_serve_events_committed_total: '$(value "$T/s1" ledger_serve_events_committed_total)'"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/")
+[ "$code" = 404 ] || fail "GET /: $code, want 404"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$MPORT/metrics")
+[ "$code" = 405 ] || fail "POST /metrics: $code, want 405"
+
+# a second server cannot take the same port: exit 75, and says why
+"$LEDGER" --dir "$T/l2" init --origin metrics.test/two >/dev/null || fail "init l2"
+"$LEDGER" --dir "$T/l2" serve --metrics "127.0.0.1:$MPORT" >/dev/null 2>"$T/e7"; rc=$?
+[ $rc = 75 ] || fail "--metrics on a port in use: exit $rc, want 75"
+grep -q "in use" "$T/e7" || fail "port in use: $(cat "$T/e7")"
+[ -e "$T/l2/ledger.sock" ] && fail "the refused server left its socket"
+
+# prometheus scrapes it every second; its API returns the series
+PPORT=$(free_port)
+cat >"$T/prom.yml" <<EOF
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: ledger
+    static_configs:
+      - targets: ['127.0.0.1:$MPORT']
+EOF
+promtool check config "$T/prom.yml" >/dev/null 2>&1 || fail "promtool check config"
+prometheus --config.file="$T/prom.yml" --storage.tsdb.path="$T/prom" \
+    --web.listen-address="127.0.0.1:$PPORT" >"$T/prom.log" 2>&1 &
+ppid_=$!
+q() { curl -sf --get "http://127.0.0.1:$PPORT/api/v1/query" --data-urlencode "query=$1"; }
+# qv QUERY: the first result's value, or empty
+qv() { q "$1" 2>/dev/null | python3 -c 'import json,sys
+r=json.load(sys.stdin)["data"]["result"]
+print(r[0]["value"][1] if r else "")' 2>/dev/null; }
+i=0
+while [ -z "$(qv 'ledger_log_events')" ] && [ $i -lt 300 ]; do
+    sleep 0.1; i=$((i + 1))
+done
+[ -n "$(qv 'ledger_log_events')" ] ||
+    fail "prometheus has no ledger_log_events after 30 s: $(tail -5 "$T/prom.log")"
+[ "$(qv 'up{job="ledger"}')" = 1 ] || fail "prometheus: up is not 1"
+want=$(awk '/^ledger_proxy_requests_total/ { s += $2 } END { print s }' "$T/s1")
+got=$(qv 'sum(ledger_proxy_requests_total)')
+[ "$got" = "$want" ] || fail "prometheus: sum(ledger_proxy_requests_total) '$got', want '$want'"
+got=$(qv 'ledger_doctor_verdict{verdict="degraded"}')
+[ "$got" = 1 ] || fail "prometheus: doctor verdict '$got'"
+got=$(qv 'histogram_quantile(0.5, sum by (le) (ledger_proxy_request_duration_seconds_bucket))')
+[ -n "$got" ] || fail "prometheus: no latency quantile"
+[ -n "$(qv 'ledger_serve_requests_total')" ] || fail "prometheus: no ledger_serve_requests_total"
+kill "$ppid_"; wait "$ppid_" 2>/dev/null; ppid_=""
+
+kill "$spid"; wait "$spid"; rc=$?; spid=""
+[ $rc = 0 ] || fail "serve --metrics: exit $rc after SIGTERM"
+grep -q 'ledger serve: metrics:' "$T/serve.err" && fail "a scrape failed: $(grep metrics: "$T/serve.err")"
+
+# the interval jobs as the stopped server's status file tells them (a
+# probe job that last succeeded at 10:00:05 and then failed twice)
+python3 - "$D/serve-status.json" <<'EOF'
+import json, sys
+p = sys.argv[1]
+st = json.load(open(p))
+st["jobs"] = [{"name": "probe", "every_ms": 60000, "url": None, "runs": 5,
+               "failures": 2, "failing_in_a_row": 2, "last_exit": 1,
+               "last_run": "2026-11-24T10:02:00Z", "last_ok": "2026-11-24T10:00:05Z",
+               "next_run": None, "last_error": "runtime down"}]
+json.dump(st, open(p, "w"))
+EOF
+L metrics >"$T/m5" || fail "metrics after serve"
+promtool check metrics <"$T/m5" >"$T/pc5" 2>&1 || fail "promtool (jobs): $(cat "$T/pc5")"
+expect "$T/m5" ledger_serve_up 0
+expect "$T/m5" 'ledger_serve_job_runs_total{job="probe"}' 5
+expect "$T/m5" 'ledger_serve_job_failures_total{job="probe"}' 2
+expect "$T/m5" 'ledger_serve_job_failing{job="probe"}' 1
+expect "$T/m5" 'ledger_serve_job_last_success_timestamp_seconds{job="probe"}' 1795514405.000
+
+if [ $fails -eq 0 ]; then
+    echo "metrics_prom: ok"
+    exit 0
+fi
+echo "metrics_prom: $fails failure(s)"
+exit 1

@@ -1,0 +1,162 @@
+/*
+ * test_html.c — the page (page/html.c, page/model.c): a run's timeline
+ * becomes marks in lanes and lines with their bodies, bad events are
+ * marked, text from the log is escaped (a body cannot inject markup), the
+ * page refers to nothing outside itself, the doctor's verdict is the
+ * pack's, a list of events is drawn by kind, and a model that is not one
+ * is refused.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "page/page.h"
+
+static const char *tl_text =
+    "{\"run\":\"R-1\",\"pack\":\"p\",\"status\":\"failed\","
+    "\"start\":{\"seq\":\"3\",\"time\":\"2026-11-24T10:00:00Z\"},"
+    "\"counts\":{\"events\":4},"
+    "\"permissions\":[{\"state\":\"denied\",\"group\":\"net.egress\","
+    "\"scope\":\"x\",\"seq\":\"2\"}],\"evals\":[],"
+    "\"events\":["
+    "{\"seq\":\"3\",\"kind\":\"start\",\"type\":\"run.started\",\"rel_us\":0,"
+    "\"body\":{\"run\":\"R-1\",\"pack\":\"p\",\"intent\":\"<script>alert(1)"
+    "</script>\"}},"
+    "{\"seq\":\"4\",\"kind\":\"route\",\"type\":\"route.decision\","
+    "\"rel_us\":1000,\"body\":{\"route\":\"p/r\",\"chosen_model\":\"small\","
+    "\"fallback\":true,\"latency_ms\":12,\"outcome\":\"ok\"}},"
+    "{\"seq\":\"5\",\"kind\":\"step\",\"type\":\"run.step\",\"rel_us\":2000,"
+    "\"body\":{\"step\":\"s\",\"status\":\"failed\"}},"
+    "{\"seq\":\"6\",\"kind\":\"policy\",\"type\":\"run.policy\","
+    "\"rel_us\":3000,\"denied\":true,\"body\":{\"decision\":\"deny\","
+    "\"rule\":\"net.egress:x\"}}]}";
+
+static char *
+page_of(json_t *model)
+{
+    struct ldg_buf b;
+    ldg_buf_init(&b, 0);
+    assert_int_equal(ldg_page_html(model, &b), 0);
+    return ldg_buf_detach(&b, NULL);
+}
+
+static void
+test_html__run_page(void **state)
+{
+    json_t *tl = json_loads(tl_text, 0, NULL), *m = NULL, *doc;
+    char *html;
+    (void)state;
+
+    assert_non_null(tl);
+    assert_int_equal(ldg_page_run(tl, &m), 0);
+    doc = json_loads("{\"verdict\":\"blocked\",\"packs\":[{\"pack\":\"q\","
+                     "\"verdict\":\"healthy\"},{\"pack\":\"p\",\"verdict\":"
+                     "\"degraded\",\"ok\":[\"enabled\"],\"clauses\":[{"
+                     "\"name\":\"routes-proven\",\"status\":\"fail\","
+                     "\"detail\":[\"route p/r: failing\"]}]}],\"box\":[]}",
+                     0, NULL);
+    assert_int_equal(ldg_page_set_doctor(m, doc, "p", "Doctor at the start"),
+                     0);
+    html = page_of(m);
+    /* every event has its line and its mark */
+    for (int s = 3; s <= 6; s++) {
+        char id[32], href[32];
+        snprintf(id, sizeof id, "id=\"e%d\"", s);
+        snprintf(href, sizeof href, "href=\"#e%d\"", s);
+        assert_non_null(strstr(html, id));
+        assert_non_null(strstr(html, href));
+    }
+    /* the failed step and the denial are bad, the others not */
+    assert_non_null(strstr(html, "id=\"e5\" class=\"bad\""));
+    assert_non_null(strstr(html, "id=\"e6\" class=\"bad\""));
+    assert_non_null(strstr(html, "id=\"e4\" class=\"ok\""));
+    /* the route decision names the model that answered and the fallback */
+    assert_non_null(strstr(html, "p/r \xe2\x86\x92 small  FALLBACK"));
+    assert_non_null(strstr(html, " f\" style=\"left:"));
+    /* the pack's verdict, not the box's or another pack's */
+    assert_non_null(strstr(html, "Doctor at the start: <span class=\"vd\">"
+                                 "degraded"));
+    assert_non_null(strstr(html, "routes-proven: route p/r: failing"));
+    /* lanes by kind */
+    assert_non_null(strstr(html, "<div class=\"ln\">route decisions</div>"));
+    assert_non_null(strstr(html, "<div class=\"ln\">steps</div>"));
+    /* the body's text is escaped: no markup from the log */
+    assert_null(strstr(html, "<script"));
+    assert_non_null(strstr(html, "&lt;script&gt;alert(1)&lt;/script&gt;"));
+    /* nothing from elsewhere */
+    assert_null(strstr(html, "src="));
+    assert_null(strstr(html, "http://"));
+    assert_null(strstr(html, "https://"));
+    assert_non_null(strstr(html, "default-src 'none'"));
+    /* the permission denied at the start */
+    assert_non_null(strstr(html, "class=\"bad\">&#x2715; denied net.egress"));
+    free(html);
+    json_decref(m);
+    json_decref(doc);
+    json_decref(tl);
+}
+
+static void
+test_html__events_page(void **state)
+{
+    json_t *evs = json_loads(
+        "[{\"seq\":\"10\",\"ts\":\"1000\",\"type\":\"model.state\","
+        "\"subject\":\"model:a\",\"body\":{\"state\":\"offline\"}},"
+        "{\"seq\":\"11\",\"ts\":\"5000\",\"type\":\"route.decision\","
+        "\"subject\":\"route:r\",\"body\":{\"route\":\"r\",\"chosen_model\":"
+        "\"a\",\"outcome\":\"error\"}},"
+        "{\"seq\":\"12\",\"ts\":\"9000\",\"type\":\"x.note\",\"subject\":"
+        "\"x\"}]",
+        0, NULL);
+    json_t *m = NULL;
+    char *html;
+    (void)state;
+
+    assert_int_equal(ldg_page_events(evs, 40, "T \"q\"", "S", &m), 0);
+    html = page_of(m);
+    assert_non_null(strstr(html, "<title>T &quot;q&quot;</title>"));
+    assert_non_null(strstr(html, "<div class=\"ln\">model</div>"));
+    assert_non_null(strstr(html, "<div class=\"ln\">route</div>"));
+    assert_non_null(strstr(html, "<div class=\"ln\">x</div>"));
+    assert_non_null(strstr(html, "id=\"e10\" class=\"bad\"")); /* offline */
+    assert_non_null(strstr(html, "id=\"e11\" class=\"bad\"")); /* error */
+    assert_non_null(strstr(html, "id=\"e12\" class=\"ok\""));
+    assert_non_null(strstr(html, "Only the first 3 of 40 events"));
+    free(html);
+    json_decref(m);
+    json_decref(evs);
+}
+
+static void
+test_html__refuses_what_is_not_a_model(void **state)
+{
+    struct ldg_buf b;
+    json_t *bad = json_loads("{\"events\":{}}", 0, NULL), *m = NULL;
+    (void)state;
+
+    ldg_buf_init(&b, 0);
+    assert_int_equal(ldg_page_html(bad, &b), LDG_EINVAL);
+    assert_int_equal(ldg_page_html(NULL, &b), LDG_EINVAL);
+    assert_int_equal(ldg_page_run(bad, &m), LDG_EINVAL);
+    assert_null(m);
+    assert_int_equal(ldg_page_events(bad, 0, NULL, NULL, &m), LDG_EINVAL);
+    assert_int_equal(ldg_page_set_doctor(bad, NULL, NULL, NULL), LDG_EINVAL);
+    ldg_buf_release(&b);
+    json_decref(bad);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_html__run_page),
+        cmocka_unit_test(test_html__events_page),
+        cmocka_unit_test(test_html__refuses_what_is_not_a_model),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
