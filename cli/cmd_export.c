@@ -401,11 +401,13 @@ out:
 
 /* ------------------------------------------------------- verify-bundle -- */
 
-/* --trusted-key: a verifier key ("name+hexid+base64"; names never hold
- * '+'), or a file holding one on its first line. Anything else is a file
- * name, and one that cannot be read is EX_NOINPUT before any check. */
-static int
-trusted_key(struct cli *c, const char *arg, char *buf, size_t cap)
+/* --trusted-key (and mirror's --key): a verifier key ("name+hexid+base64";
+ * names never hold '+'), or a file holding one on its first line. Anything
+ * else is a file name, and one that cannot be read is EX_NOINPUT before
+ * any check. */
+int
+cli_vkey_arg(struct cli *c, const char *opt, const char *arg, char *buf,
+             size_t cap)
 {
     struct stat st;
     FILE *f;
@@ -417,7 +419,7 @@ trusted_key(struct cli *c, const char *arg, char *buf, size_t cap)
     }
     f = fopen(arg, "r");
     if (f == NULL || fgets(buf, (int)cap, f) == NULL) {
-        cli_err(c, "--trusted-key: cannot read %s: %s", arg,
+        cli_err(c, "%s: cannot read %s: %s", opt, arg,
                 f ? (ferror(f) ? strerror(errno) : "empty") : strerror(errno));
         if (f)
             fclose(f);
@@ -426,6 +428,12 @@ trusted_key(struct cli *c, const char *arg, char *buf, size_t cap)
     fclose(f);
     buf[strcspn(buf, "\r\n")] = '\0';
     return 0;
+}
+
+static int
+trusted_key(struct cli *c, const char *arg, char *buf, size_t cap)
+{
+    return cli_vkey_arg(c, "--trusted-key", arg, buf, cap);
 }
 
 /* --trusted-checkpoint FILE: read whole (a checkpoint note is small);
