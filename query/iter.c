@@ -22,8 +22,9 @@
  *   type=     likewise on idx.type
  *   actor=    one per resolved key id on idx.actor
  *   body.X=   one S_BODIES with X's prefilter
- *   pack=/model=/route=   S_INDEX on idx.subject "kind:V" for each value,
- *             plus one S_BODIES with the predicate's prefilter
+ *   pack=/model=/route=   S_INDEX on idx.subject "kind:V" for each value
+ *             (a glob expanded as for subject=), plus one S_BODIES with
+ *             the predicate's prefilter
  *   else      one S_ENTRIES over the window
  * The sources of all groups go into one binary heap keyed by their current
  * seq; the iterator pops the smallest, drops duplicates, decodes the event
