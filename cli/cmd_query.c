@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -574,9 +575,12 @@ const struct cli_command cli_cmd_query = {
 /*
  * --deps: the terms, then for each pack=P among them an OR group for each
  * of its routes (route=R) and each model they use (model=M: the current
- * and declared model and the fallbacks), from the routes view. *out
- * points into the terms and into *store (a JSON array that owns the new
- * strings). 0 or an exit code (printed).
+ * and declared model and the fallbacks), from the routes view. Each such
+ * group carries the other terms of the group its pack=P is in (type=,
+ * run=, body.X=, ...: `pack=P type=route.decision --deps` keeps only the
+ * route decisions of P and of what it depends on). P may be a glob, as
+ * pack= takes. *out points into the terms and into *store (a JSON array
+ * that owns the new strings). 0 or an exit code (printed).
  */
 static int
 deps_terms(struct cli *c, int nterms, char **terms, char ***out, int *nout,
@@ -586,10 +590,10 @@ deps_terms(struct cli *c, int nterms, char **terms, char ***out, int *nout,
     struct ldg_view_opts vo;
     struct ldg_ledger *l = NULL;
     json_t *rows = NULL, *r, *names = json_array(), *m;
-    size_t i, k, extra;
-    int rc, npacks = 0;
+    size_t i, k, cap;
+    int rc, npacks = 0, g0, g1, t;
 
-    for (int t = 0; t < nterms; t++)
+    for (t = 0; t < nterms; t++)
         npacks += strncmp(terms[t], "pack=", 5) == 0;
     if (npacks == 0) {
         json_decref(names);
@@ -610,49 +614,72 @@ deps_terms(struct cli *c, int nterms, char **terms, char ***out, int *nout,
         return cli_exit_code(rc);
     }
     ldg_close(l);
-    json_array_foreach(rows, i, r)
-    {
-        const char *pk = json_string_value(json_object_get(r, "pack"));
-        int mine = 0;
-        char buf[600];
-        for (int t = 0; pk && t < nterms; t++)
-            mine |= strncmp(terms[t], "pack=", 5) == 0 &&
-                    strcmp(terms[t] + 5, pk) == 0;
-        if (!mine)
-            continue;
-        snprintf(buf, sizeof buf, "route=%s",
-                 json_string_value(json_object_get(r, "route")));
-        json_array_append_new(names, json_string(buf));
-        static const char *const mk[] = {"model", "declared_model"};
-        for (k = 0; k < 2; k++)
-            if (json_is_string(json_object_get(r, mk[k]))) {
-                snprintf(buf, sizeof buf, "model=%s",
-                         json_string_value(json_object_get(r, mk[k])));
-                json_array_append_new(names, json_string(buf));
-            }
-        json_array_foreach(json_object_get(r, "fallbacks"), k, m)
+    /* names: for each group of the terms (split at "+") that has pack=
+     * terms, [group start, group end, "route=R", "model=M", ...] */
+    cap = (size_t)nterms;
+    for (g0 = 0; g0 < nterms; g0 = g1 + 1) {
+        json_t *deps = json_array();
+        for (g1 = g0; g1 < nterms && strcmp(terms[g1], "+") != 0; g1++)
+            ;
+        json_array_foreach(rows, i, r)
         {
-            if (!json_is_string(m))
+            const char *pk = json_string_value(json_object_get(r, "pack"));
+            int mine = 0;
+            char buf[600];
+            for (t = g0; pk && t < g1; t++)
+                mine |= strncmp(terms[t], "pack=", 5) == 0 &&
+                        fnmatch(terms[t] + 5, pk, 0) == 0;
+            if (!mine)
                 continue;
-            snprintf(buf, sizeof buf, "model=%s", json_string_value(m));
-            json_array_append_new(names, json_string(buf));
+            snprintf(buf, sizeof buf, "route=%s",
+                     json_string_value(json_object_get(r, "route")));
+            json_array_append_new(deps, json_string(buf));
+            static const char *const mk[] = {"model", "declared_model"};
+            for (k = 0; k < 2; k++)
+                if (json_is_string(json_object_get(r, mk[k]))) {
+                    snprintf(buf, sizeof buf, "model=%s",
+                             json_string_value(json_object_get(r, mk[k])));
+                    json_array_append_new(deps, json_string(buf));
+                }
+            json_array_foreach(json_object_get(r, "fallbacks"), k, m)
+            {
+                if (!json_is_string(m))
+                    continue;
+                snprintf(buf, sizeof buf, "model=%s", json_string_value(m));
+                json_array_append_new(deps, json_string(buf));
+            }
+        }
+        if (json_array_size(deps) > 0) {
+            json_array_append_new(names,
+                                  json_pack("{s:i, s:i, s:o}", "from", g0,
+                                            "to", g1, "deps", deps));
+            cap += json_array_size(deps) * (size_t)(g1 - g0 + 2);
+        } else {
+            json_decref(deps);
         }
     }
     json_decref(rows);
-    extra = json_array_size(names);
-    *out = calloc((size_t)nterms + 2 * extra + 1, sizeof **out);
+    *out = calloc(cap + 1, sizeof **out);
     if (*out == NULL) {
         json_decref(names);
         return EX_OSERR;
     }
     memcpy(*out, terms, (size_t)nterms * sizeof **out);
     *nout = nterms;
-    /* each dependency its own group: + route=R + model=M ... (a
-     * duplicate group is harmless) */
-    json_array_foreach(names, i, m)
+    /* each dependency its own group: + OTHER-TERMS route=R + OTHER-TERMS
+     * model=M ... (a duplicate group is harmless) */
+    json_array_foreach(names, i, r)
     {
-        (*out)[(*nout)++] = plus;
-        (*out)[(*nout)++] = (char *)(uintptr_t)json_string_value(m);
+        g0 = (int)json_integer_value(json_object_get(r, "from"));
+        g1 = (int)json_integer_value(json_object_get(r, "to"));
+        json_array_foreach(json_object_get(r, "deps"), k, m)
+        {
+            (*out)[(*nout)++] = plus;
+            for (t = g0; t < g1; t++)
+                if (strncmp(terms[t], "pack=", 5) != 0)
+                    (*out)[(*nout)++] = terms[t];
+            (*out)[(*nout)++] = (char *)(uintptr_t)json_string_value(m);
+        }
     }
     *store = names;
     return 0;
