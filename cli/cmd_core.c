@@ -275,12 +275,15 @@ const struct cli_command cli_cmd_append = {
     "behind a server's back. -v says which way the event went.",
     append_opts,
     CLI_OUT_BASIC,
-    "# a run starts, using pack summarize\n"
-    "ledger append run.started --run r1 --body '{\"pack\":\"summarize\"}'\n"
-    "# the body from a file\n"
-    "ledger append model.loaded --subject llama-3-8b --body-file body.json\n"
+    "# run r1 of pack summarize starts (the run link is the body's run)\n"
+    "ledger append run.started --body '{\"run\":\"r1\",\"pack\":\"summarize\"}'\n"
+    "# the body from a file, e.g. {\"model\":\"llama-3-8b\",\"state\":\"loaded\"}\n"
+    "ledger append model.state --body-file body.json\n"
     "# keep the sequence number for a later --parent\n"
-    "seq=$(ledger append run.step --run r1 -q --body '{\"step\":\"ocr\"}')\n",
+    "seq=$(ledger append run.step -q \\\n"
+    "    --body '{\"run\":\"r1\",\"step\":\"ocr\",\"tool\":\"ocr\",\"status\":\"ok\"}')\n"
+    "ledger append run.finished --parent \"$seq\" \\\n"
+    "    --body '{\"run\":\"r1\",\"status\":\"ok\"}'\n",
     0};
 
 /* Through `ledger serve` when it serves c->dir: the exit code, or -1
@@ -1792,7 +1795,7 @@ const struct cli_command cli_cmd_keys = {
     "# give this to whoever verifies your bundles\n"
     "ledger keys verifier > box.vkey\n"
     "# a key the control plane holds itself: make it on its own box ...\n"
-    "ledger keys generate --out ~/cp.key > cp.pub\n"
+    "ledger keys generate --out cp.key > cp.pub\n"
     "# ... and enrol only its public key in the ledger\n"
     "ledger keys add control-plane --public-key @cp.pub --roles pack,run\n",
     CLI_CMD_PAGER};

@@ -87,8 +87,8 @@ const struct cli_command cli_cmd_model = {
     model_opts,
     CLI_OUT_BASIC,
     "# verify a model Ollama serves\nledger model verify qwen2.5:7b\n"
-    "# verify a GGUF file against a published digest\n"
-    "ledger model verify m.gguf --model m --expect sha256:9f86d0...\n",
+    "# verify a GGUF file against a published digest (sha256:64 hex)\n"
+    "ledger model verify m.gguf --model m --expect \"$DIGEST\"\n",
     0};
 
 int
