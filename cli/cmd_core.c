@@ -1037,10 +1037,17 @@ cmd_show(struct cli *c, int argc, char **argv)
     }
     if (raw) {
         fwrite(ev.entry, 1, ev.entry_len, stdout);
-    } else if (c->out != OUT_HUMAN) {
-        cli_print_json(c, event_json(t, &ev));
     } else {
         json_t *o = event_json(t, &ev), *v;
+        uint64_t bad;
+        char what[512];
+        /* what `ledger verify` found, beside the data it found altered */
+        if (cli_finding(c, l, &bad, what, sizeof what) && bad == seq)
+            json_object_set_new(o, "verify", json_sprintf("failed: %s", what));
+        if (c->out != OUT_HUMAN) {
+            cli_print_json(c, o);
+            goto done;
+        }
         const char *k;
         json_object_foreach(o, k, v)
         {
@@ -1069,6 +1076,7 @@ cmd_show(struct cli *c, int argc, char **argv)
         }
         json_decref(o);
     }
+done:
     rc = EX_OK;
 out:
     ldg_txn_abort(t);

@@ -572,6 +572,32 @@ const struct cli_command cli_cmd_query = {
     "ledger query -f\n",
     CLI_CMD_PAGER};
 
+/* A standing verification finding (ledger verify found event *seq
+ * altered, and no full verification has passed since): said once on
+ * stderr, since what follows may show the altered data, and 1 returned
+ * with *seq and what ("event N: ...") set; 0 when there is none (or it
+ * cannot be read: the command shows what it can). */
+int
+cli_finding(struct cli *c, struct ldg_ledger *l, uint64_t *seq, char *what,
+            size_t cap)
+{
+    struct ldg_verify_state st;
+    char when[32];
+
+    if (ldg_verify_state(l, &st) < 0 || !st.finding)
+        return 0;
+    ldg_time_rfc3339_sec(when, sizeof when, st.finding_ts_ns);
+    cli_err(c,
+            "WARNING: ledger verify found event %llu altered or not "
+            "verifiable (%s): %s; it is marked where it is shown, and what "
+            "is shown may be altered data until a full verification "
+            "passes (ledger verify --full)",
+            (unsigned long long)st.finding_seq, when, st.finding_what);
+    *seq = st.finding_seq;
+    snprintf(what, cap, "%s", st.finding_what);
+    return 1;
+}
+
 /*
  * --deps: the terms, then for each pack=P among them an OR group for each
  * of its routes (route=R) and each model they use (model=M: the current
@@ -981,6 +1007,16 @@ cmd_query(struct cli *c, int argc, char **argv)
         rc = cli_exit_code(rc);
         goto out;
     }
+    {
+        uint64_t bad;
+        char what[512];
+        if (cli_finding(c, l, &bad, what, sizeof what) &&
+            (rc = ldg_query_render_set_finding(o.r, bad, what)) < 0) {
+            cli_err(c, "%s", ldg_strerror(rc));
+            rc = cli_exit_code(rc);
+            goto out_r;
+        }
+    }
     signal(SIGPIPE, SIG_IGN);
     if (follow_mode) {
         struct sigaction sa;
@@ -1167,6 +1203,23 @@ cmd_timeline(struct cli *c, int argc, char **argv)
     }
     ldg_txn_abort(t);
     t = NULL;
+    {
+        uint64_t bad;
+        char what[512], sq[24];
+        size_t i;
+        json_t *e;
+        if (cli_finding(c, l, &bad, what, sizeof what)) {
+            snprintf(sq, sizeof sq, "%llu", (unsigned long long)bad);
+            json_array_foreach(json_object_get(tl, "events"), i, e)
+            {
+                const char *es = json_string_value(json_object_get(e, "seq"));
+                if (es != NULL && strcmp(es, sq) == 0)
+                    json_object_set_new(
+                        e, "verify",
+                        json_sprintf("failed: %s", what));
+            }
+        }
+    }
 show:
     if (c->out != OUT_HUMAN) {
         cli_print_json(c, tl);

@@ -1154,7 +1154,16 @@ ldg_query_timeline_text(const json_t *tl, char **out)
     }
 
     ldg_buf_puts(&b, "\ntimeline:\n");
-    json_array_foreach(json_object_get(tl, "events"), i, e) event_line(&b, e);
+    json_array_foreach(json_object_get(tl, "events"), i, e)
+    {
+        event_line(&b, e);
+        /* what `ledger verify` found, beside the data it found altered */
+        if (json_is_string(json_object_get(e, "verify")))
+            ldg_buf_printf(&b,
+                           "! %10s  #%-8s !! verification %s (this event's "
+                           "data may be altered)\n",
+                           "", sget(e, "seq"), sget(e, "verify"));
+    }
     if (json_is_true(json_object_get(tl, "truncated")))
         ldg_buf_printf(
             &b, "  ... (%lld events in all; use ledger query run=%s)\n",
