@@ -17,6 +17,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "doctor/doctor.h"
 #include "ingest/ingest.h"
 #include "query/query.h"
 #include "serve/serve.h"
@@ -1104,6 +1105,11 @@ static const struct cli_opt verify_opts[] = {
     CLI_FLAG('F', 0, "full",
              "check everything from event 0, not only what was appended "
              "since the last verify, and walk every index key by key"),
+    CLI_FLAG('N', 0, "new",
+             "check only the events appended since the last recorded "
+             "verification, at what they cost (what `ledger doctor` does "
+             "on demand and `serve --verify-every` on an interval): chain "
+             "link, signatures or seals, bodies, tree consistency"),
     CLI_VALUE('t', 0, "trusted", "FILE",
               "also check that this log extends FILE, a checkpoint saved "
               "earlier (`ledger checkpoint > FILE`)"),
@@ -1136,6 +1142,8 @@ const struct cli_command cli_cmd_verify = {
     verify_opts,
     CLI_OUT_BASIC,
     "ledger verify\n"
+    "# only what was appended since the last verification (cheap)\n"
+    "ledger verify --new\n"
     "# everything, and that the log still extends a checkpoint kept "
     "elsewhere\n"
     "ledger verify --full --trusted saved-checkpoint.txt\n"
@@ -1294,7 +1302,7 @@ verify_run(struct cli *c, int argc, char **argv)
     uint64_t from = 0, quorum = 0;
     unsigned flags = 0;
     char nowrite[600] = "", t1[32];
-    int ch, rc, trc = 0;
+    int ch, rc, trc = 0, only_new = 0;
     const char *wkeys[32];
     int wok[32];
     size_t nw = 0;
@@ -1322,6 +1330,9 @@ verify_run(struct cli *c, int argc, char **argv)
         case 'F':
             flags |= LDG_VERIFY_FULL;
             break;
+        case 'N':
+            only_new = 1;
+            break;
         case 't':
             trusted = a.value;
             break;
@@ -1333,6 +1344,9 @@ verify_run(struct cli *c, int argc, char **argv)
         return a.exit;
     if (a.ind != argc)
         return cli_usage(c);
+    if (only_new && (flags != 0 || from != 0 || trusted != NULL))
+        return cli_usage_err(c, "--new checks only new events: it takes no "
+                                "--full, --from or --trusted");
     if ((nw > 0 || quorum > 0) && trusted == NULL)
         return cli_usage_err(c, "--witness-key and --quorum need --trusted");
     if (quorum > 0 && nw == 0)
@@ -1383,12 +1397,23 @@ verify_run(struct cli *c, int argc, char **argv)
         vshared->start = from; /* 0 unless --from: a lower bound */
         vshared->started = 1;
     }
-    rc = ldg_verify(l, flags, from, &r, verify_progress, c);
-    if ((rc == 0 || rc == LDG_ETAMPER) && !r.finding_stands &&
-        record_result(c, &r, nowrite, sizeof nowrite) == 0)
-        nowrite[0] = '\0';
-    else if (r.finding_stands)
-        nowrite[0] = '\0';
+    if (only_new) {
+        /* records itself, where the files allow it */
+        rc = ldg_doctor_verify_new(l, UINT64_MAX, &r, nowrite,
+                                   sizeof nowrite);
+        if (r.recorded || r.finding_stands ||
+            (rc == 0 && r.checked == 0))
+            nowrite[0] = '\0';
+        else if (nowrite[0] == '\0')
+            snprintf(nowrite, sizeof nowrite, "not recorded");
+    } else {
+        rc = ldg_verify(l, flags, from, &r, verify_progress, c);
+        if ((rc == 0 || rc == LDG_ETAMPER) && !r.finding_stands &&
+            record_result(c, &r, nowrite, sizeof nowrite) == 0)
+            nowrite[0] = '\0';
+        else if (r.finding_stands)
+            nowrite[0] = '\0';
+    }
     if (c->progress)
         cli_progress_done(c);
     if (rc < 0 && rc != LDG_ETAMPER) {
@@ -1448,7 +1473,8 @@ verify_run(struct cli *c, int argc, char **argv)
         snprintf(n0, sizeof n0, "%llu", (unsigned long long)r.from);
         snprintf(b, sizeof b, "%llu", (unsigned long long)r.to);
         o = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:b}", "ok",
-                      rc == 0 && trc == 0, "mode", r.full ? "full" : "new",
+                      rc == 0 && trc == 0, "mode",
+                      only_new ? "new-only" : r.full ? "full" : "new",
                       "from", n0, "to", b, "checkpoints",
                       (json_int_t)r.checkpoints, "erased", (json_int_t)r.erased,
                       "recorded", nowrite[0] == '\0');
@@ -1508,7 +1534,23 @@ verify_run(struct cli *c, int argc, char **argv)
         /* format 2: one signature per seal, every seal checked from 0 */
         int sealed = ldg_format(l) >= 2;
         const char *sigs = sealed ? "seals" : "signatures";
-        if (r.full)
+        if (only_new && r.checked == 0)
+            cli_printf_fit(c, 4,
+                           "%sok%s: nothing new since seq %llu (the last "
+                           "recorded verification)\n",
+                           OKP, OFFO,
+                           (unsigned long long)(r.to ? r.to - 1 : 0));
+        else if (only_new)
+            cli_printf_fit(
+                c, 4,
+                "%sok%s: checked %llu new events %llu..%llu (chain link, %s, "
+                "bodies, tree consistency); their indexes%s are left to "
+                "`ledger verify`\n",
+                OKP, OFFO, (unsigned long long)r.checked,
+                (unsigned long long)r.from, (unsigned long long)(r.to - 1),
+                sealed ? "seals" : "signatures",
+                r.from > 0 ? " and the events before them" : "");
+        else if (r.full)
             cli_printf_fit(
                 c, 4,
                 "%sok%s: full verification of %llu events (0..%llu): "
@@ -1536,7 +1578,7 @@ verify_run(struct cli *c, int argc, char **argv)
                 sealed ? "claims" : "signatures", sealed ? ", seals" : "",
                 (unsigned long long)r.checkpoints,
                 (unsigned long long)r.erased);
-        if (!r.full && r.from > 0) {
+        if (!only_new && !r.full && r.from > 0) {
             char last[128];
             if (r.full_ts_ns != 0) {
                 cli_when(t1, sizeof t1, r.full_ts_ns);
