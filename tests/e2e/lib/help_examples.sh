@@ -179,6 +179,9 @@ ex_run() {
     esac
 }
 
+# what this part starts is stopped however the script ends
+trap 'ex_stop; [ -n "$ex_stub" ] && kill "$ex_stub" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'exit 130' INT TERM HUP
 if ! ex_setup > "$X/setup.log" 2>&1; then
     bad "help examples: the demo could not be made: $(tail -5 "$X/setup.log")"
 else
@@ -231,5 +234,6 @@ else
     done < "$T/cmds"
     kill "$ex_stub" 2>/dev/null
     wait "$ex_stub" 2>/dev/null
+    ex_stub=""
     [ "$nex" -ge 80 ] || bad "help examples: only $nex examples run"
 fi
