@@ -19,6 +19,7 @@ set -u
 T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/doctor_follows.XXXXXX") || exit 1
 pid=""
 trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'exit 130' INT TERM HUP
 D=$T/l
 nfail=0
 fail() {
@@ -51,7 +52,7 @@ L verify --new --full >/dev/null 2>&1
 [ $? = 64 ] || fail "verify --new --full: want 64"
 L verify >/dev/null 2>&1 || fail "first verify"
 
-L serve --verify-every 1s >"$T/serve.out" 2>"$T/serve.err" &
+"$LEDGER" --dir "$D" serve --verify-every 1s >"$T/serve.out" 2>"$T/serve.err" &
 pid=$!
 waitfor 10 grep -q listening "$T/serve.out" || { echo "FAIL: serve did not start"; exit 1; }
 
@@ -83,7 +84,12 @@ L serve --status -o json >"$T/st" 2>/dev/null
 grep -q '"name":"verify"' "$T/st" || fail "serve --status: no verify job: $(cat "$T/st")"
 grep -q '"last_exit":0' "$T/st" || fail "serve --status: verify job not ok: $(cat "$T/st")"
 
-# tampering still fails
+# tampering still fails: the server is stopped so that nothing verifies
+# the event before its byte is altered (checked once, an event is not
+# checked again but by a plain or full `ledger verify`), then started
+# again: the job's first run, at once, checks it
+kill "$pid"
+wait "$pid" 2>/dev/null
 L append x.test.c --body '{"marker":"tamper-zzqq"}' >/dev/null
 seq=$(($(L stats -o json | sed 's/.*"events":\([0-9]*\).*/\1/') - 1))
 python3 - "$D/data.mdb" <<'EOF' || exit 1
@@ -97,6 +103,9 @@ while i >= 0:
     i = b.find(b"tamper-zzqq", i + 1)
 open(p, "r+b").write(b)
 EOF
+"$LEDGER" --dir "$D" serve --verify-every 1s >"$T/serve.out" 2>"$T/serve.err" &
+pid=$!
+waitfor 10 grep -q listening "$T/serve.out" || { echo "FAIL: serve did not start again: $(cat "$T/serve.err")"; exit 1; }
 job_failed() { L serve --status -o json 2>/dev/null | grep -q '"last_exit":1'; }
 waitfor 15 job_failed || fail "the verify job did not fail on tampering: $(L serve --status 2>&1)"
 grep -q "event $seq" "$T/serve.err" || fail "the job's log does not name event $seq"
