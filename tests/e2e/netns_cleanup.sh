@@ -1,8 +1,8 @@
 #!/bin/sh
 # netns_cleanup.sh — tests/e2e/lib/servers.sh's netns_up leaves nothing
 # behind when a step fails (issue 29: a `make check` network namespace was
-# left after a failed setup step). Against tests/stubs/fake_ip.py, a
-# stand-in for ip(8) that keeps what exists in a file, each of the calls
+# left after a failed setup step). Against tests/stubs/fake_ip.sh, a
+# stand-in for ip(8) that keeps what exists as files, each of the calls
 # a successful `netns_up 3` makes is made to fail in turn: netns_up must
 # then return non-zero with no namespace and no link left. The successful
 # run must leave 3 namespaces that netns_down removes with every link.
@@ -17,29 +17,33 @@ fail() {
     nfail=$((nfail + 1))
 }
 mkdir -p "$T/bin"
-ln -s "$ROOT/tests/stubs/fake_ip.py" "$T/bin/ip"
+ln -s "$ROOT/tests/stubs/fake_ip.sh" "$T/bin/ip"
 printf '#!/bin/sh\necho 0\n' > "$T/bin/id"
 chmod +x "$T/bin/id"
-export PATH="$T/bin:$PATH" FAKE_IP_STATE="$T/state.json"
-command -v python3 >/dev/null || { echo "skip: no python3"; exit 0; }
+export PATH="$T/bin:$PATH" FAKE_IP_STATE="$T/state"
 
 # up N [down]: a fresh state, netns_up 3 with call N failing (0: none);
-# prints netns_up's status, then what exists (and after netns_down)
+# prints netns_up's status, then what exists (and after netns_down, in the
+# same shell: what netns_up made is remembered there)
 up() {
-    rm -f "$T/state.json" "$T/state.json.calls"
+    rm -rf "$T/state"
     FAKE_IP_FAIL_AT=$1 sh -c '
+        left() {
+            (cd "$FAKE_IP_STATE" && ls netns links | grep -v ":$" | grep . |
+                sort | tr "\n" " ")
+        }
         . "$1/tests/e2e/lib/servers.sh"
         netns_up 3 2>/dev/null
         echo "rc=$?"
-        python3 -c "import json,sys; s=json.load(open(sys.argv[1])); print(\"left=\" + \" \".join(sorted(s[\"netns\"]) + sorted(s[\"links\"])))" "$FAKE_IP_STATE" 2>/dev/null || echo "left="
+        echo "left=$(left)"
         if [ "$2" = down ]; then
             netns_down
-            python3 -c "import json,sys; s=json.load(open(sys.argv[1])); print(\"down=\" + \" \".join(sorted(s[\"netns\"]) + sorted(s[\"links\"])))" "$FAKE_IP_STATE"
+            echo "down=$(left)"
         fi' sh "$ROOT" "${2:-}"
 }
 
 up 0 > /dev/null
-calls=$(cat "$T/state.json.calls") # those of netns_up 3 alone
+calls=$(cat "$T/state/calls") # those of netns_up 3 alone
 up 0 down > "$T/ok"
 grep -q '^rc=0$' "$T/ok" || fail "netns_up 3 with nothing failing: $(cat "$T/ok")"
 [ "$(grep '^left=' "$T/ok" | tr ' ' '\n' | grep -c -- '-box[0-9]*$')" = 3 ] ||
