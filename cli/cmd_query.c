@@ -528,7 +528,8 @@ static const struct cli_opt query_opts[] = {
     CLI_FLAG(OPT_DEPS, 0, "deps",
              "with pack=P: also what the pack depends on - its routes "
              "(declarations, decisions, evals, promotions) and their "
-             "models and fallbacks (registrations, states, verifications)"),
+             "models and fallbacks (registrations, states, verifications), "
+             "each with the other terms of pack=P's group (type=, run=, ...)"),
     CLI_BUNDLE_OPTS,
     CLI_ARG("FIELD=VALUE",
             "type=GLOB subject=GLOB run=ID actor=NAME|ID pack=P model=M "
@@ -565,9 +566,12 @@ const struct cli_command cli_cmd_query = {
     "# route decisions of the last hour, newest first\n"
     "ledger query type='route.*' -S -1h -r\n"
     "# failures of pack summarize, as JSON Lines\n"
-    "ledger query pack=summarize type=run.failed -o json\n"
+    "ledger query pack=summarize type=run.finished body.status=failed "
+    "-o json\n"
     "# everything about pack pdf-ops and what it depends on\n"
     "ledger query pack=pdf-ops --deps\n"
+    "# only route decisions, of the pack and of its routes and models\n"
+    "ledger query pack=pdf-ops type=route.decision --deps\n"
     "# follow new events like tail -f\n"
     "ledger query -f\n",
     CLI_CMD_PAGER};
