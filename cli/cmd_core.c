@@ -277,12 +277,15 @@ const struct cli_command cli_cmd_append = {
     append_opts,
     CLI_OUT_BASIC,
     "# run r1 of pack summarize starts (the run link is the body's run)\n"
-    "ledger append run.started --body '{\"run\":\"r1\",\"pack\":\"summarize\"}'\n"
-    "# the body from a file, e.g. {\"model\":\"llama-3-8b\",\"state\":\"loaded\"}\n"
+    "ledger append run.started --body "
+    "'{\"run\":\"r1\",\"pack\":\"summarize\"}'\n"
+    "# the body from a file, e.g. "
+    "{\"model\":\"llama-3-8b\",\"state\":\"loaded\"}\n"
     "ledger append model.state --body-file body.json\n"
     "# keep the sequence number for a later --parent\n"
     "seq=$(ledger append run.step -q \\\n"
-    "    --body '{\"run\":\"r1\",\"step\":\"ocr\",\"tool\":\"ocr\",\"status\":\"ok\"}')\n"
+    "    --body "
+    "'{\"run\":\"r1\",\"step\":\"ocr\",\"tool\":\"ocr\",\"status\":\"ok\"}')\n"
     "ledger append run.finished --parent \"$seq\" \\\n"
     "    --body '{\"run\":\"r1\",\"status\":\"ok\"}'\n",
     0};
@@ -1399,10 +1402,8 @@ verify_run(struct cli *c, int argc, char **argv)
     }
     if (only_new) {
         /* records itself, where the files allow it */
-        rc = ldg_doctor_verify_new(l, UINT64_MAX, &r, nowrite,
-                                   sizeof nowrite);
-        if (r.recorded || r.finding_stands ||
-            (rc == 0 && r.checked == 0))
+        rc = ldg_doctor_verify_new(l, UINT64_MAX, &r, nowrite, sizeof nowrite);
+        if (r.recorded || r.finding_stands || (rc == 0 && r.checked == 0))
             nowrite[0] = '\0';
         else if (nowrite[0] == '\0')
             snprintf(nowrite, sizeof nowrite, "not recorded");
@@ -1474,7 +1475,9 @@ verify_run(struct cli *c, int argc, char **argv)
         snprintf(b, sizeof b, "%llu", (unsigned long long)r.to);
         o = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:b}", "ok",
                       rc == 0 && trc == 0, "mode",
-                      only_new ? "new-only" : r.full ? "full" : "new",
+                      only_new ? "new-only"
+                      : r.full ? "full"
+                               : "new",
                       "from", n0, "to", b, "checkpoints",
                       (json_int_t)r.checkpoints, "erased", (json_int_t)r.erased,
                       "recorded", nowrite[0] == '\0');

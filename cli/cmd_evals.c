@@ -568,8 +568,7 @@ cmd_promote(struct cli *c, int argc, char **argv)
     rc = eval_has_result(l, eval_id, why, sizeof why);
     if (rc <= 0) {
         if (rc < 0)
-            cli_err(c, "cannot look up eval %s: %s", eval_id,
-                    ldg_strerror(rc));
+            cli_err(c, "cannot look up eval %s: %s", eval_id, ldg_strerror(rc));
         else
             cli_err(c, "--eval: %s; nothing was written", why);
         ldg_close(l);

@@ -680,9 +680,8 @@ deps_terms(struct cli *c, int nterms, char **terms, char ***out, int *nout,
             }
         }
         if (json_array_size(deps) > 0) {
-            json_array_append_new(names,
-                                  json_pack("{s:i, s:i, s:o}", "from", g0,
-                                            "to", g1, "deps", deps));
+            json_array_append_new(names, json_pack("{s:i, s:i, s:o}", "from",
+                                                   g0, "to", g1, "deps", deps));
             cap += json_array_size(deps) * (size_t)(g1 - g0 + 2);
         } else {
             json_decref(deps);
@@ -1218,9 +1217,8 @@ cmd_timeline(struct cli *c, int argc, char **argv)
             {
                 const char *es = json_string_value(json_object_get(e, "seq"));
                 if (es != NULL && strcmp(es, sq) == 0)
-                    json_object_set_new(
-                        e, "verify",
-                        json_sprintf("failed: %s", what));
+                    json_object_set_new(e, "verify",
+                                        json_sprintf("failed: %s", what));
             }
         }
     }

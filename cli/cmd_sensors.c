@@ -79,7 +79,8 @@ const struct cli_command cli_cmd_model = {
     "terminal) and appends model.verified with the digest and whether it "
     "matches. A FILE (e.g. a GGUF) is compared with --expect or with the "
     "digest registered for --model (neither: exit 64, nothing written). A "
-    "MODEL served by Ollama is found in Ollama's store: its manifest must hash to the digest Ollama reported "
+    "MODEL served by Ollama is found in Ollama's store: its manifest must "
+    "hash to the digest Ollama reported "
     "(the registered one) and the weights blob the manifest names must hash "
     "to the digest the manifest gives; a registered model with a path (from "
     "llama.cpp's /props) hashes that file. Exit 0 when it matches, 1 when "
@@ -418,21 +419,20 @@ say_warnings(struct cli *c, json_t **news)
     json_array_foreach(*news, i, e)
     {
         json_t *b = json_object_get(e, "body");
-        if (strcmp(json_string_value(json_object_get(e, "type")),
-                   "_warning") != 0) {
+        if (strcmp(json_string_value(json_object_get(e, "type")), "_warning") !=
+            0) {
             json_array_append(keep, e);
             continue;
         }
         char *v = json_dumps(json_object_get(b, "value"),
                              JSON_COMPACT | JSON_ENCODE_ANY);
         cli_err(c,
-                 "runtime %s: model %s: field '%s' is %s, not a byte count: "
-                 "%s left out of model.registered",
-                 json_string_value(json_object_get(b, "runtime")),
-                 json_string_value(json_object_get(b, "model")),
-                 json_string_value(json_object_get(b, "field")),
-                 v ? v : "?",
-                 json_string_value(json_object_get(b, "left_out")));
+                "runtime %s: model %s: field '%s' is %s, not a byte count: "
+                "%s left out of model.registered",
+                json_string_value(json_object_get(b, "runtime")),
+                json_string_value(json_object_get(b, "model")),
+                json_string_value(json_object_get(b, "field")), v ? v : "?",
+                json_string_value(json_object_get(b, "left_out")));
         free(v);
     }
     json_decref(*news);
@@ -444,8 +444,7 @@ say_warnings(struct cli *c, json_t **news)
  * runtime listing 20,000 models is one transaction and one sync, not
  * 40,000), seqs filled. EX_OK or an exit code (printed). */
 static int
-probe_commit(struct cli *c, struct ldg_ledger *l, json_t *news,
-             uint64_t *seqs)
+probe_commit(struct cli *c, struct ldg_ledger *l, json_t *news, uint64_t *seqs)
 {
     struct ldg_batch *b = NULL;
     uint64_t first = 0, n = 0;
@@ -461,18 +460,22 @@ again:
         struct ldg_event_in in = {
             .type = json_string_value(json_object_get(e, "type")),
             .body = json_object_get(e, "body")};
-        if ((rc = ldg_batch_add_seq(b, &in, &seqs[i], NULL)) < 0) {
-            cli_err(c, "cannot append %s: %s (nothing appended)", in.type,
-                    ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
-            ldg_batch_free(b);
-            return cli_exit_code(rc);
-        }
+        if ((rc = ldg_batch_add_seq(b, &in, &seqs[i], NULL)) < 0)
+            break;
     }
-    rc = ldg_batch_commit(b, &first, &n);
-    ldg_batch_free(b);
+    if (rc == 0)
+        rc = ldg_batch_commit(b, &first, &n);
+    ldg_batch_free(b); /* after LDG_EFULL it grows the map */
     b = NULL;
     if (rc == LDG_EFULL && !retried++)
-        goto again; /* free grew the map */
+        goto again;
+    if (rc < 0 && i < json_array_size(news)) {
+        cli_err(
+            c, "cannot append %s: %s (nothing appended)",
+            json_string_value(json_object_get(json_array_get(news, i), "type")),
+            ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        return cli_exit_code(rc);
+    }
     if (rc < 0)
         goto fail;
     return EX_OK;

@@ -185,14 +185,13 @@ chain_verified(struct ldg_ledger *l, uint64_t size, int check_new, json_t *box)
                    (unsigned long long)size);
     }
     if (nrc == 0 && rep.checked > 0 && !st.finding)
-        clause_add(&c, 0, NULL,
-                   "events %llu..%llu (new since the last verification) "
-                   "checked just now: chain link, signatures or seals, "
-                   "bodies, tree consistency%s%s",
-                   (unsigned long long)rep.from,
-                   (unsigned long long)rep.to - 1,
-                   rep.recorded ? "" : "; not recorded: ",
-                   rep.recorded ? "" : nerr);
+        clause_add(
+            &c, 0, NULL,
+            "events %llu..%llu (new since the last verification) "
+            "checked just now: chain link, signatures or seals, "
+            "bodies, tree consistency%s%s",
+            (unsigned long long)rep.from, (unsigned long long)rep.to - 1,
+            rep.recorded ? "" : "; not recorded: ", rep.recorded ? "" : nerr);
     return clause_emit(box, &c);
 }
 

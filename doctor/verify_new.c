@@ -60,7 +60,7 @@ check_new(struct ldg_ledger *l, const struct ldg_verify_state *st,
 {
     struct ldg_txn *t = NULL;
     struct ldg_vouch *v = NULL;
-    uint8_t (*proof)[32] = NULL, old_root[32], root[32];
+    uint8_t(*proof)[32] = NULL, old_root[32], root[32];
     uint64_t size = 0, *seqs = NULL, prev_ts = 0;
     size_t np = 0;
     char why[512];
@@ -112,9 +112,8 @@ check_new(struct ldg_ledger *l, const struct ldg_verify_state *st,
         if ((rc = ldg_tree_consistency(t, st->verified_size, size, proof,
                                        &np)) < 0)
             goto out;
-        if (ldg_tlog_verify_consistency(st->verified_size, size, old_root,
-                                        root, (const uint8_t(*)[32])proof,
-                                        np) != 0) {
+        if (ldg_tlog_verify_consistency(st->verified_size, size, old_root, root,
+                                        (const uint8_t(*)[32])proof, np) != 0) {
             snprintf(why, sizeof why,
                      "the tree at %llu events is not consistent with the "
                      "tree verified at %llu",
@@ -140,8 +139,8 @@ check_new(struct ldg_ledger *l, const struct ldg_verify_state *st,
     if ((rc = ldg_vouch_new(&v, t)) < 0)
         goto out;
     why[0] = '\0';
-    rc = ldg_vouch_events(v, seqs, (size_t)(size - st->verified_size), 0,
-                          why, sizeof why);
+    rc = ldg_vouch_events(v, seqs, (size_t)(size - st->verified_size), 0, why,
+                          sizeof why);
     if (rc == LDG_ETAMPER) {
         unsigned long long bad = st->verified_size;
         sscanf(why, "event %llu", &bad);

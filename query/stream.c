@@ -85,7 +85,7 @@ struct q_stream {
     unsigned flags;
     uint32_t fields; /* the renderer's: what the items need */
     size_t body_max;
-    uint64_t bad_seq;      /* the renderer's finding (UINT64_MAX: none) */
+    uint64_t bad_seq; /* the renderer's finding (UINT64_MAX: none) */
     const char *bad_what;
     uint64_t limit;        /* events at most (0 = all), after the plain start */
     struct q_jsonstate js; /* the calling thread's */

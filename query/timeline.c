@@ -581,17 +581,16 @@ context_rel(const struct tl *tl, const json_t *v, uint64_t base,
 {
     uint64_t ts = strtoull(json_string_value(json_object_get(v, "recorded_ts")),
                            NULL, 10),
-             seq = strtoull(json_string_value(json_object_get(v, "seq")),
-                            NULL, 10);
+             seq = strtoull(json_string_value(json_object_get(v, "seq")), NULL,
+                            10);
 
     if (runs != NULL) { /* the run is on the source's clock */
         size_t lo = 0, hi = nruns;
         if (jstr_is(v, "clock", "source")) {
-            uint64_t s = strtoull(json_string_value(json_object_get(v, "ts")),
-                                  NULL, 10);
-            return s >= tl->src_base
-                       ? (json_int_t)((s - tl->src_base) / 1000)
-                       : -(json_int_t)((tl->src_base - s) / 1000);
+            uint64_t s =
+                strtoull(json_string_value(json_object_get(v, "ts")), NULL, 10);
+            return s >= tl->src_base ? (json_int_t)((s - tl->src_base) / 1000)
+                                     : -(json_int_t)((tl->src_base - s) / 1000);
         }
         while (lo < hi) { /* the first run event after seq */
             size_t mid = lo + (hi - lo) / 2;

@@ -170,10 +170,10 @@ void ldg_serve_free(struct ldg_server *s);
  * serve/jobs.c: the jobs `ledger serve` runs on an interval
  * (--probe-every, --publish-every URL, --ship-every URL, --verify-every),
  * each as a child process of the same program (`ledger --dir DIR probe`,
- * `publish URL`, `ship URL`, `verify --new`), one at a time, on a thread of their own, with a time limit
- * (the interval, at least 30 s, at most 10 min). A failed run is logged on
- * stderr with the child's last lines and retried after 5 s, 10 s, 20 s,
- * ... up to the interval. What each job did last is kept in
+ * `publish URL`, `ship URL`, `verify --new`), one at a time, on a thread
+ * of their own, with a time limit (the interval, at least 30 s, at most
+ * 10 min). A failed run is logged on stderr with the child's last lines
+ * and retried after 5 s, 10 s, 20 s, ... up to the interval. What each job did last is kept in
  * DIR/serve-status.json (written whole: temporary file, fsync, rename)
  * and sent as systemd's STATUS=.
  *

@@ -131,10 +131,10 @@ test_doctor__verify_makes_the_chain_clause_hold(void **state)
     d = run(l, "notes", 0, &verdict);
     assert_string_equal(status(box(d, "chain-verified")), "ok");
     assert_int_equal(verdict, LDG_DOCTOR_HEALTHY);
-    assert_non_null(strstr(
-        json_string_value(json_array_get(
-            json_object_get(box(d, "chain-verified"), "detail"), 1)),
-        "checked just now"));
+    assert_non_null(
+        strstr(json_string_value(json_array_get(
+                   json_object_get(box(d, "chain-verified"), "detail"), 1)),
+               "checked just now"));
     json_decref(d);
     {
         struct ldg_verify_state vs;

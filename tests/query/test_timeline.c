@@ -378,7 +378,9 @@ test_timeline__source_clock_orders_and_times_the_run(void **state)
     snprintf(want, sizeof want, "%llu", (unsigned long long)t0);
     assert_string_equal(s(json_object_get(tl, "start"), "ts"), want);
     assert_int_equal(ldg_query_timeline_text(tl, &text), 0);
-    assert_non_null(strstr(text, "(times from the start: the source's clock, which puts the start at "));
+    assert_non_null(strstr(
+        text,
+        "(times from the start: the source's clock, which puts the start at "));
     assert_non_null(strstr(text, "by=alice  signer="));
     assert_non_null(strstr(text, " source=uid 1000 pid 4242 agent.service"));
     assert_non_null(strstr(text, "+1.000s"));
@@ -423,8 +425,8 @@ test_timeline__context_on_the_source_clock(void **state)
     json_t *tl, *ev;
     char *text = NULL, sq[24];
     const char *want_seq[6];
-    const json_int_t want_rel[] = {0, 5000000, 5000000, 10000000, 11000000,
-                                   12000000};
+    const json_int_t want_rel[] = {0,        5000000,  5000000,
+                                   10000000, 11000000, 12000000};
     char seqs[6][24];
     size_t i, n = 0;
 
@@ -479,8 +481,8 @@ test_timeline__context_on_the_source_clock(void **state)
     {
         /* the header: the ledger's time of the start, the claim beside */
         char ledger_when[32];
-        uint64_t rts = strtoull(
-            s(json_object_get(tl, "start"), "recorded_ts"), NULL, 10);
+        uint64_t rts =
+            strtoull(s(json_object_get(tl, "start"), "recorded_ts"), NULL, 10);
         ldg_time_local(ledger_when, sizeof ledger_when, rts);
         assert_non_null(strstr(text, "started "));
         assert_non_null(strstr(strstr(text, "started "), ledger_when));
