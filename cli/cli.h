@@ -312,4 +312,14 @@ int cli_bundle_opt(struct cli *c, struct cli_bundle_args *b, int id,
  * every check that did not pass and why nothing is shown. */
 int cli_bundle_read(struct cli *c, const struct cli_bundle_args *b,
                     struct ldg_bundle_contents **out);
+/* A verifier-key option's value (opt names it in messages): the key
+ * itself ("name+hexid+base64"), or a file holding it on its first line.
+ * 0 with buf set, or EX_NOINPUT after printing why the file is unreadable. */
+int cli_vkey_arg(struct cli *c, const char *opt, const char *arg, char *buf,
+                 size_t cap);
+/* A standing verification finding: warned about once on stderr; 1 with
+ * *seq (the event it names) and what set, 0 if none (cmd_query.c). */
+struct ldg_ledger;
+int cli_finding(struct cli *c, struct ldg_ledger *l, uint64_t *seq, char *what,
+                size_t cap);
 #endif

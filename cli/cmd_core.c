@@ -17,6 +17,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "doctor/doctor.h"
 #include "ingest/ingest.h"
 #include "query/query.h"
 #include "serve/serve.h"
@@ -275,12 +276,18 @@ const struct cli_command cli_cmd_append = {
     "behind a server's back. -v says which way the event went.",
     append_opts,
     CLI_OUT_BASIC,
-    "# a run starts, using pack summarize\n"
-    "ledger append run.started --run r1 --body '{\"pack\":\"summarize\"}'\n"
-    "# the body from a file\n"
-    "ledger append model.loaded --subject llama-3-8b --body-file body.json\n"
+    "# run r1 of pack summarize starts (the run link is the body's run)\n"
+    "ledger append run.started --body "
+    "'{\"run\":\"r1\",\"pack\":\"summarize\"}'\n"
+    "# the body from a file, e.g. "
+    "{\"model\":\"llama-3-8b\",\"state\":\"loaded\"}\n"
+    "ledger append model.state --body-file body.json\n"
     "# keep the sequence number for a later --parent\n"
-    "seq=$(ledger append run.step --run r1 -q --body '{\"step\":\"ocr\"}')\n",
+    "seq=$(ledger append run.step -q \\\n"
+    "    --body "
+    "'{\"run\":\"r1\",\"step\":\"ocr\",\"tool\":\"ocr\",\"status\":\"ok\"}')\n"
+    "ledger append run.finished --parent \"$seq\" \\\n"
+    "    --body '{\"run\":\"r1\",\"status\":\"ok\"}'\n",
     0};
 
 /* Through `ledger serve` when it serves c->dir: the exit code, or -1
@@ -1034,10 +1041,17 @@ cmd_show(struct cli *c, int argc, char **argv)
     }
     if (raw) {
         fwrite(ev.entry, 1, ev.entry_len, stdout);
-    } else if (c->out != OUT_HUMAN) {
-        cli_print_json(c, event_json(t, &ev));
     } else {
         json_t *o = event_json(t, &ev), *v;
+        uint64_t bad;
+        char what[512];
+        /* what `ledger verify` found, beside the data it found altered */
+        if (cli_finding(c, l, &bad, what, sizeof what) && bad == seq)
+            json_object_set_new(o, "verify", json_sprintf("failed: %s", what));
+        if (c->out != OUT_HUMAN) {
+            cli_print_json(c, o);
+            goto done;
+        }
         const char *k;
         json_object_foreach(o, k, v)
         {
@@ -1066,6 +1080,7 @@ cmd_show(struct cli *c, int argc, char **argv)
         }
         json_decref(o);
     }
+done:
     rc = EX_OK;
 out:
     ldg_txn_abort(t);
@@ -1093,6 +1108,11 @@ static const struct cli_opt verify_opts[] = {
     CLI_FLAG('F', 0, "full",
              "check everything from event 0, not only what was appended "
              "since the last verify, and walk every index key by key"),
+    CLI_FLAG('N', 0, "new",
+             "check only the events appended since the last recorded "
+             "verification, at what they cost (what `ledger doctor` does "
+             "on demand and `serve --verify-every` on an interval): chain "
+             "link, signatures or seals, bodies, tree consistency"),
     CLI_VALUE('t', 0, "trusted", "FILE",
               "also check that this log extends FILE, a checkpoint saved "
               "earlier (`ledger checkpoint > FILE`)"),
@@ -1125,6 +1145,8 @@ const struct cli_command cli_cmd_verify = {
     verify_opts,
     CLI_OUT_BASIC,
     "ledger verify\n"
+    "# only what was appended since the last verification (cheap)\n"
+    "ledger verify --new\n"
     "# everything, and that the log still extends a checkpoint kept "
     "elsewhere\n"
     "ledger verify --full --trusted saved-checkpoint.txt\n"
@@ -1283,7 +1305,7 @@ verify_run(struct cli *c, int argc, char **argv)
     uint64_t from = 0, quorum = 0;
     unsigned flags = 0;
     char nowrite[600] = "", t1[32];
-    int ch, rc, trc = 0;
+    int ch, rc, trc = 0, only_new = 0;
     const char *wkeys[32];
     int wok[32];
     size_t nw = 0;
@@ -1311,6 +1333,9 @@ verify_run(struct cli *c, int argc, char **argv)
         case 'F':
             flags |= LDG_VERIFY_FULL;
             break;
+        case 'N':
+            only_new = 1;
+            break;
         case 't':
             trusted = a.value;
             break;
@@ -1322,6 +1347,9 @@ verify_run(struct cli *c, int argc, char **argv)
         return a.exit;
     if (a.ind != argc)
         return cli_usage(c);
+    if (only_new && (flags != 0 || from != 0 || trusted != NULL))
+        return cli_usage_err(c, "--new checks only new events: it takes no "
+                                "--full, --from or --trusted");
     if ((nw > 0 || quorum > 0) && trusted == NULL)
         return cli_usage_err(c, "--witness-key and --quorum need --trusted");
     if (quorum > 0 && nw == 0)
@@ -1372,12 +1400,21 @@ verify_run(struct cli *c, int argc, char **argv)
         vshared->start = from; /* 0 unless --from: a lower bound */
         vshared->started = 1;
     }
-    rc = ldg_verify(l, flags, from, &r, verify_progress, c);
-    if ((rc == 0 || rc == LDG_ETAMPER) && !r.finding_stands &&
-        record_result(c, &r, nowrite, sizeof nowrite) == 0)
-        nowrite[0] = '\0';
-    else if (r.finding_stands)
-        nowrite[0] = '\0';
+    if (only_new) {
+        /* records itself, where the files allow it */
+        rc = ldg_doctor_verify_new(l, UINT64_MAX, &r, nowrite, sizeof nowrite);
+        if (r.recorded || r.finding_stands || (rc == 0 && r.checked == 0))
+            nowrite[0] = '\0';
+        else if (nowrite[0] == '\0')
+            snprintf(nowrite, sizeof nowrite, "not recorded");
+    } else {
+        rc = ldg_verify(l, flags, from, &r, verify_progress, c);
+        if ((rc == 0 || rc == LDG_ETAMPER) && !r.finding_stands &&
+            record_result(c, &r, nowrite, sizeof nowrite) == 0)
+            nowrite[0] = '\0';
+        else if (r.finding_stands)
+            nowrite[0] = '\0';
+    }
     if (c->progress)
         cli_progress_done(c);
     if (rc < 0 && rc != LDG_ETAMPER) {
@@ -1437,7 +1474,10 @@ verify_run(struct cli *c, int argc, char **argv)
         snprintf(n0, sizeof n0, "%llu", (unsigned long long)r.from);
         snprintf(b, sizeof b, "%llu", (unsigned long long)r.to);
         o = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:b}", "ok",
-                      rc == 0 && trc == 0, "mode", r.full ? "full" : "new",
+                      rc == 0 && trc == 0, "mode",
+                      only_new ? "new-only"
+                      : r.full ? "full"
+                               : "new",
                       "from", n0, "to", b, "checkpoints",
                       (json_int_t)r.checkpoints, "erased", (json_int_t)r.erased,
                       "recorded", nowrite[0] == '\0');
@@ -1497,7 +1537,23 @@ verify_run(struct cli *c, int argc, char **argv)
         /* format 2: one signature per seal, every seal checked from 0 */
         int sealed = ldg_format(l) >= 2;
         const char *sigs = sealed ? "seals" : "signatures";
-        if (r.full)
+        if (only_new && r.checked == 0)
+            cli_printf_fit(c, 4,
+                           "%sok%s: nothing new since seq %llu (the last "
+                           "recorded verification)\n",
+                           OKP, OFFO,
+                           (unsigned long long)(r.to ? r.to - 1 : 0));
+        else if (only_new)
+            cli_printf_fit(
+                c, 4,
+                "%sok%s: checked %llu new events %llu..%llu (chain link, %s, "
+                "bodies, tree consistency); their indexes%s are left to "
+                "`ledger verify`\n",
+                OKP, OFFO, (unsigned long long)r.checked,
+                (unsigned long long)r.from, (unsigned long long)(r.to - 1),
+                sealed ? "seals" : "signatures",
+                r.from > 0 ? " and the events before them" : "");
+        else if (r.full)
             cli_printf_fit(
                 c, 4,
                 "%sok%s: full verification of %llu events (0..%llu): "
@@ -1525,7 +1581,7 @@ verify_run(struct cli *c, int argc, char **argv)
                 sealed ? "claims" : "signatures", sealed ? ", seals" : "",
                 (unsigned long long)r.checkpoints,
                 (unsigned long long)r.erased);
-        if (!r.full && r.from > 0) {
+        if (!only_new && !r.full && r.from > 0) {
             char last[128];
             if (r.full_ts_ns != 0) {
                 cli_when(t1, sizeof t1, r.full_ts_ns);
@@ -1794,7 +1850,7 @@ const struct cli_command cli_cmd_keys = {
     "# give this to whoever verifies your bundles\n"
     "ledger keys verifier > box.vkey\n"
     "# a key the control plane holds itself: make it on its own box ...\n"
-    "ledger keys generate --out ~/cp.key > cp.pub\n"
+    "ledger keys generate --out cp.key > cp.pub\n"
     "# ... and enrol only its public key in the ledger\n"
     "ledger keys add control-plane --public-key @cp.pub --roles pack,run\n",
     CLI_CMD_PAGER};

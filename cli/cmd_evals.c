@@ -472,13 +472,55 @@ const struct cli_command cli_cmd_promote = {
     "for this target and candidate, with a pass rate at least the current "
     "promoted candidate's, a p50 latency no worse and no more policy "
     "violations. If it holds, appends promotion.promoted (exit 0); if not, "
-    "appends promotion.rejected with the reason (exit 1). --force promotes "
+    "appends promotion.rejected with the reason (exit 1). An --eval id with "
+    "no eval.result in the log is refused (exit 66) and nothing is written. "
+    "--force promotes "
     "anyway and the promotions view marks it ungated.",
     promote_opts,
     CLI_OUT_BASIC,
     "# promote after a passing eval\n"
     "ledger promote route:qa qwen2.5:7b --eval E-20261122T101500Z-3fa9c1\n",
     0};
+
+/* Does the log hold an eval.result of eval_id? 1 yes; 0 no, with why
+ * saying whether the eval is unknown or has not finished; < 0 an error. */
+static int
+eval_has_result(struct ldg_ledger *l, const char *eval_id, char *why,
+                size_t cap)
+{
+    char t1[] = "type=eval.result", t2[] = "type=eval.started", id[600];
+    char *terms[] = {t1, t2, id}, err[256];
+    struct ldg_query *q = NULL;
+    struct ldg_query_iter *it = NULL;
+    struct ldg_txn *t = NULL;
+    struct ldg_event ev;
+    int rc, started = 0, result = 0;
+
+    snprintf(id, sizeof id, "body.eval_id=%s", eval_id);
+    rc = ldg_query_compile(&q, 3, terms, NULL, NULL, err, sizeof err);
+    if (rc == 0)
+        rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
+    if (rc == 0)
+        rc = ldg_query_iter_new(&it, q, t, 0);
+    while (rc == 0 && !result && (rc = ldg_query_iter_next(it, &ev)) == 0) {
+        result |= strcmp(ev.type, "eval.result") == 0;
+        started |= strcmp(ev.type, "eval.started") == 0;
+    }
+    if (rc == LDG_ENOTFOUND || result)
+        rc = 0;
+    ldg_query_iter_free(it);
+    ldg_txn_abort(t);
+    ldg_query_free(q);
+    if (rc < 0)
+        return rc;
+    if (!result)
+        snprintf(why, cap,
+                 started ? "eval %s has started but has no result yet"
+                         : "no eval %s in the log (`ledger evals` lists "
+                           "them)",
+                 eval_id);
+    return result;
+}
 
 int
 cmd_promote(struct cli *c, int argc, char **argv)
@@ -521,6 +563,17 @@ cmd_promote(struct cli *c, int argc, char **argv)
     }
     if ((rc = set_dir(c)) != 0 || (rc = cli_open(c, 0, &l)) != 0)
         return rc;
+    /* An eval id that names no result (a typo, an eval still running)
+     * decides nothing: refused, nothing written, --force or not. */
+    rc = eval_has_result(l, eval_id, why, sizeof why);
+    if (rc <= 0) {
+        if (rc < 0)
+            cli_err(c, "cannot look up eval %s: %s", eval_id, ldg_strerror(rc));
+        else
+            cli_err(c, "--eval: %s; nothing was written", why);
+        ldg_close(l);
+        return rc < 0 ? cli_exit_code(rc) : EX_NOINPUT;
+    }
     rc = ldg_projections_gate(l, target, cand, eval_id, why, sizeof why);
     if (rc < 0) {
         const char *m = ldg_errmsg(l);

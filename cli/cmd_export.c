@@ -114,7 +114,7 @@ static const struct cli_opt export_opts[] = {
              "accept a --redact field or --redact-body type that no "
              "selected event has (otherwise an error, exit 65: a typo must "
              "not let the data out)"),
-    CLI_FLAG(302, 0, "allow-envelope-disclosure",
+    CLI_FLAG(303, 0, "allow-envelope-disclosure",
              "ship an event whose envelope (subject, run) repeats the value "
              "of a field --redact or --redact-body withholds (otherwise "
              "refused, exit 64: the envelope is signed and would disclose "
@@ -249,7 +249,7 @@ cmd_export(struct cli *c, int argc, char **argv)
         case 301:
             no_cosigned = 1;
             break;
-        case 302:
+        case 303:
             o.allow_envelope_disclosure = 1;
             break;
         case 'M':
@@ -444,11 +444,13 @@ out:
 
 /* ------------------------------------------------------- verify-bundle -- */
 
-/* --trusted-key: a verifier key ("name+hexid+base64"; names never hold
- * '+'), or a file holding one on its first line. Anything else is a file
- * name, and one that cannot be read is EX_NOINPUT before any check. */
-static int
-trusted_key(struct cli *c, const char *arg, char *buf, size_t cap)
+/* --trusted-key (and mirror's --key): a verifier key ("name+hexid+base64";
+ * names never hold '+'), or a file holding one on its first line. Anything
+ * else is a file name, and one that cannot be read is EX_NOINPUT before
+ * any check. */
+int
+cli_vkey_arg(struct cli *c, const char *opt, const char *arg, char *buf,
+             size_t cap)
 {
     struct stat st;
     FILE *f;
@@ -460,7 +462,7 @@ trusted_key(struct cli *c, const char *arg, char *buf, size_t cap)
     }
     f = fopen(arg, "r");
     if (f == NULL || fgets(buf, (int)cap, f) == NULL) {
-        cli_err(c, "--trusted-key: cannot read %s: %s", arg,
+        cli_err(c, "%s: cannot read %s: %s", opt, arg,
                 f ? (ferror(f) ? strerror(errno) : "empty") : strerror(errno));
         if (f)
             fclose(f);
@@ -469,6 +471,12 @@ trusted_key(struct cli *c, const char *arg, char *buf, size_t cap)
     fclose(f);
     buf[strcspn(buf, "\r\n")] = '\0';
     return 0;
+}
+
+static int
+trusted_key(struct cli *c, const char *arg, char *buf, size_t cap)
+{
+    return cli_vkey_arg(c, "--trusted-key", arg, buf, cap);
 }
 
 /* --trusted-checkpoint FILE: read whole (a checkpoint note is small);

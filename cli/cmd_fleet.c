@@ -364,9 +364,9 @@ static const struct cli_opt mirror_opts[] = {
     CLI_VALUE(OPT_STATE, 0, "state", "DIR",
               "the verified copy (a servable tlog-tiles tree) and what the "
               "mirror remembers"),
-    CLI_VALUE(OPT_KEY, 0, "key", "VKEY",
-              "the log's verifier key (`ledger keys verifier` on the box); "
-              "needed once, then remembered in DIR"),
+    CLI_VALUE(OPT_KEY, 0, "key", "VKEY|FILE",
+              "the log's verifier key (`ledger keys verifier` on the box), "
+              "or a file holding it; needed once, then remembered in DIR"),
     CLI_VALUE(OPT_LIST, 0, "list", "FILE",
               "mirror many logs: one \"URL DIR [VKEY]\" a line (# comments)"),
     CLI_OPT_END};
@@ -398,9 +398,16 @@ mirror_one(struct cli *c, const char *url, const char *state, const char *key)
     struct ldg_remote *r = NULL;
     struct ldg_fetcher f;
     struct ldg_mirror_report rep;
-    char err[1536] = "";
+    char err[1536] = "", vkey[1024];
     int rc;
 
+    /* the key or a file holding it, read as verify-bundle reads
+     * --trusted-key: the text of a file name is never a key */
+    if (key != NULL) {
+        if ((rc = cli_vkey_arg(c, "--key", key, vkey, sizeof vkey)) != 0)
+            return rc;
+        key = vkey;
+    }
     rc = ldg_remote_open(&r, url, err, sizeof err);
     if (rc < 0) {
         cli_err(c, "%s", err);

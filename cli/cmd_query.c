@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -530,7 +531,8 @@ static const struct cli_opt query_opts[] = {
     CLI_FLAG(OPT_DEPS, 0, "deps",
              "with pack=P: also what the pack depends on - its routes "
              "(declarations, decisions, evals, promotions) and their "
-             "models and fallbacks (registrations, states, verifications)"),
+             "models and fallbacks (registrations, states, verifications), "
+             "each with the other terms of pack=P's group (type=, run=, ...)"),
     CLI_BUNDLE_OPTS,
     CLI_ARG("FIELD=VALUE",
             "type=GLOB subject=GLOB run=ID actor=NAME|ID pack=P model=M "
@@ -567,19 +569,51 @@ const struct cli_command cli_cmd_query = {
     "# route decisions of the last hour, newest first\n"
     "ledger query type='route.*' -S -1h -r\n"
     "# failures of pack summarize, as JSON Lines\n"
-    "ledger query pack=summarize type=run.failed -o json\n"
+    "ledger query pack=summarize type=run.finished body.status=failed "
+    "-o json\n"
     "# everything about pack pdf-ops and what it depends on\n"
     "ledger query pack=pdf-ops --deps\n"
+    "# only route decisions, of the pack and of its routes and models\n"
+    "ledger query pack=pdf-ops type=route.decision --deps\n"
     "# follow new events like tail -f\n"
     "ledger query -f\n",
     CLI_CMD_PAGER};
 
+/* A standing verification finding (ledger verify found event *seq
+ * altered, and no full verification has passed since): said once on
+ * stderr, since what follows may show the altered data, and 1 returned
+ * with *seq and what ("event N: ...") set; 0 when there is none (or it
+ * cannot be read: the command shows what it can). */
+int
+cli_finding(struct cli *c, struct ldg_ledger *l, uint64_t *seq, char *what,
+            size_t cap)
+{
+    struct ldg_verify_state st;
+    char when[32];
+
+    if (ldg_verify_state(l, &st) < 0 || !st.finding)
+        return 0;
+    ldg_time_rfc3339_sec(when, sizeof when, st.finding_ts_ns);
+    cli_err(c,
+            "WARNING: ledger verify found event %llu altered or not "
+            "verifiable (%s): %s; it is marked where it is shown, and what "
+            "is shown may be altered data until a full verification "
+            "passes (ledger verify --full)",
+            (unsigned long long)st.finding_seq, when, st.finding_what);
+    *seq = st.finding_seq;
+    snprintf(what, cap, "%s", st.finding_what);
+    return 1;
+}
+
 /*
  * --deps: the terms, then for each pack=P among them an OR group for each
  * of its routes (route=R) and each model they use (model=M: the current
- * and declared model and the fallbacks), from the routes view. *out
- * points into the terms and into *store (a JSON array that owns the new
- * strings). 0 or an exit code (printed).
+ * and declared model and the fallbacks), from the routes view. Each such
+ * group carries the other terms of the group its pack=P is in (type=,
+ * run=, body.X=, ...: `pack=P type=route.decision --deps` keeps only the
+ * route decisions of P and of what it depends on). P may be a glob, as
+ * pack= takes. *out points into the terms and into *store (a JSON array
+ * that owns the new strings). 0 or an exit code (printed).
  */
 static int
 deps_terms(struct cli *c, int nterms, char **terms, char ***out, int *nout,
@@ -589,10 +623,10 @@ deps_terms(struct cli *c, int nterms, char **terms, char ***out, int *nout,
     struct ldg_view_opts vo;
     struct ldg_ledger *l = NULL;
     json_t *rows = NULL, *r, *names = json_array(), *m;
-    size_t i, k, extra;
-    int rc, npacks = 0;
+    size_t i, k, cap;
+    int rc, npacks = 0, g0, g1, t;
 
-    for (int t = 0; t < nterms; t++)
+    for (t = 0; t < nterms; t++)
         npacks += strncmp(terms[t], "pack=", 5) == 0;
     if (npacks == 0) {
         json_decref(names);
@@ -613,49 +647,71 @@ deps_terms(struct cli *c, int nterms, char **terms, char ***out, int *nout,
         return cli_exit_code(rc);
     }
     ldg_close(l);
-    json_array_foreach(rows, i, r)
-    {
-        const char *pk = json_string_value(json_object_get(r, "pack"));
-        int mine = 0;
-        char buf[600];
-        for (int t = 0; pk && t < nterms; t++)
-            mine |= strncmp(terms[t], "pack=", 5) == 0 &&
-                    strcmp(terms[t] + 5, pk) == 0;
-        if (!mine)
-            continue;
-        snprintf(buf, sizeof buf, "route=%s",
-                 json_string_value(json_object_get(r, "route")));
-        json_array_append_new(names, json_string(buf));
-        static const char *const mk[] = {"model", "declared_model"};
-        for (k = 0; k < 2; k++)
-            if (json_is_string(json_object_get(r, mk[k]))) {
-                snprintf(buf, sizeof buf, "model=%s",
-                         json_string_value(json_object_get(r, mk[k])));
-                json_array_append_new(names, json_string(buf));
-            }
-        json_array_foreach(json_object_get(r, "fallbacks"), k, m)
+    /* names: for each group of the terms (split at "+") that has pack=
+     * terms, [group start, group end, "route=R", "model=M", ...] */
+    cap = (size_t)nterms;
+    for (g0 = 0; g0 < nterms; g0 = g1 + 1) {
+        json_t *deps = json_array();
+        for (g1 = g0; g1 < nterms && strcmp(terms[g1], "+") != 0; g1++)
+            ;
+        json_array_foreach(rows, i, r)
         {
-            if (!json_is_string(m))
+            const char *pk = json_string_value(json_object_get(r, "pack"));
+            int mine = 0;
+            char buf[600];
+            for (t = g0; pk && t < g1; t++)
+                mine |= strncmp(terms[t], "pack=", 5) == 0 &&
+                        fnmatch(terms[t] + 5, pk, 0) == 0;
+            if (!mine)
                 continue;
-            snprintf(buf, sizeof buf, "model=%s", json_string_value(m));
-            json_array_append_new(names, json_string(buf));
+            snprintf(buf, sizeof buf, "route=%s",
+                     json_string_value(json_object_get(r, "route")));
+            json_array_append_new(deps, json_string(buf));
+            static const char *const mk[] = {"model", "declared_model"};
+            for (k = 0; k < 2; k++)
+                if (json_is_string(json_object_get(r, mk[k]))) {
+                    snprintf(buf, sizeof buf, "model=%s",
+                             json_string_value(json_object_get(r, mk[k])));
+                    json_array_append_new(deps, json_string(buf));
+                }
+            json_array_foreach(json_object_get(r, "fallbacks"), k, m)
+            {
+                if (!json_is_string(m))
+                    continue;
+                snprintf(buf, sizeof buf, "model=%s", json_string_value(m));
+                json_array_append_new(deps, json_string(buf));
+            }
+        }
+        if (json_array_size(deps) > 0) {
+            json_array_append_new(names, json_pack("{s:i, s:i, s:o}", "from",
+                                                   g0, "to", g1, "deps", deps));
+            cap += json_array_size(deps) * (size_t)(g1 - g0 + 2);
+        } else {
+            json_decref(deps);
         }
     }
     json_decref(rows);
-    extra = json_array_size(names);
-    *out = calloc((size_t)nterms + 2 * extra + 1, sizeof **out);
+    *out = calloc(cap + 1, sizeof **out);
     if (*out == NULL) {
         json_decref(names);
         return EX_OSERR;
     }
     memcpy(*out, terms, (size_t)nterms * sizeof **out);
     *nout = nterms;
-    /* each dependency its own group: + route=R + model=M ... (a
-     * duplicate group is harmless) */
-    json_array_foreach(names, i, m)
+    /* each dependency its own group: + OTHER-TERMS route=R + OTHER-TERMS
+     * model=M ... (a duplicate group is harmless) */
+    json_array_foreach(names, i, r)
     {
-        (*out)[(*nout)++] = plus;
-        (*out)[(*nout)++] = (char *)(uintptr_t)json_string_value(m);
+        g0 = (int)json_integer_value(json_object_get(r, "from"));
+        g1 = (int)json_integer_value(json_object_get(r, "to"));
+        json_array_foreach(json_object_get(r, "deps"), k, m)
+        {
+            (*out)[(*nout)++] = plus;
+            for (t = g0; t < g1; t++)
+                if (strncmp(terms[t], "pack=", 5) != 0)
+                    (*out)[(*nout)++] = terms[t];
+            (*out)[(*nout)++] = (char *)(uintptr_t)json_string_value(m);
+        }
     }
     *store = names;
     return 0;
@@ -956,6 +1012,16 @@ cmd_query(struct cli *c, int argc, char **argv)
         cli_err(c, "%s", ldg_strerror(rc));
         rc = cli_exit_code(rc);
         goto out;
+    }
+    {
+        uint64_t bad;
+        char what[512];
+        if (cli_finding(c, l, &bad, what, sizeof what) &&
+            (rc = ldg_query_render_set_finding(o.r, bad, what)) < 0) {
+            cli_err(c, "%s", ldg_strerror(rc));
+            rc = cli_exit_code(rc);
+            goto out_r;
+        }
     }
     signal(SIGPIPE, SIG_IGN);
     if (follow_mode) {
@@ -1400,6 +1466,22 @@ cmd_timeline(struct cli *c, int argc, char **argv)
     }
     ldg_txn_abort(t);
     t = NULL;
+    {
+        uint64_t bad;
+        char what[512], sq[24];
+        size_t i;
+        json_t *e;
+        if (cli_finding(c, l, &bad, what, sizeof what)) {
+            snprintf(sq, sizeof sq, "%llu", (unsigned long long)bad);
+            json_array_foreach(json_object_get(tl, "events"), i, e)
+            {
+                const char *es = json_string_value(json_object_get(e, "seq"));
+                if (es != NULL && strcmp(es, sq) == 0)
+                    json_object_set_new(e, "verify",
+                                        json_sprintf("failed: %s", what));
+            }
+        }
+    }
 show:
     if (html != NULL) {
         rc = timeline_page(c, tl, doctor, dtitle, evidence,

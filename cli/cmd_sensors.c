@@ -78,8 +78,9 @@ const struct cli_command cli_cmd_model = {
     "Streams the weights through SHA-256 (a progress line when stderr is a "
     "terminal) and appends model.verified with the digest and whether it "
     "matches. A FILE (e.g. a GGUF) is compared with --expect or with the "
-    "digest registered for --model. A MODEL served by Ollama is found in "
-    "Ollama's store: its manifest must hash to the digest Ollama reported "
+    "digest registered for --model (neither: exit 64, nothing written). A "
+    "MODEL served by Ollama is found in Ollama's store: its manifest must "
+    "hash to the digest Ollama reported "
     "(the registered one) and the weights blob the manifest names must hash "
     "to the digest the manifest gives; a registered model with a path (from "
     "llama.cpp's /props) hashes that file. Exit 0 when it matches, 1 when "
@@ -87,8 +88,8 @@ const struct cli_command cli_cmd_model = {
     model_opts,
     CLI_OUT_BASIC,
     "# verify a model Ollama serves\nledger model verify qwen2.5:7b\n"
-    "# verify a GGUF file against a published digest\n"
-    "ledger model verify m.gguf --model m --expect sha256:9f86d0...\n",
+    "# verify a GGUF file against a published digest (sha256:64 hex)\n"
+    "ledger model verify m.gguf --model m --expect \"$DIGEST\"\n",
     0};
 
 int
@@ -152,6 +153,17 @@ cmd_model(struct cli *c, int argc, char **argv)
         reg = registered(l, name);
         const char *want =
             expect ? expect : json_string_value(json_object_get(reg, "digest"));
+        if (want == NULL) {
+            /* a model.verified with nothing compared would put a model
+             * into the registry that was never registered, for good */
+            cli_err(c,
+                    "%s: nothing to compare with: model '%s' is not "
+                    "registered; give --expect DIGEST, or --model NAME of a "
+                    "registered model (nothing was written)",
+                    arg, name);
+            ex = EX_USAGE;
+            goto out;
+        }
         rc = ldg_file_sha256(arg, digest, &bytes, cli_progress, c, err,
                              sizeof err);
         cli_progress_done(c);
@@ -160,15 +172,9 @@ cmd_model(struct cli *c, int argc, char **argv)
             ex = cli_exit_code(rc);
             goto out;
         }
-        ok = want && ldg_digest_same(want, digest);
+        ok = ldg_digest_same(want, digest);
         json_object_set_new(body, "path", json_string(arg));
-        json_object_set_new(body, "expected",
-                            want ? json_string(want) : json_null());
-        if (!want)
-            json_object_set_new(
-                body, "detail",
-                json_string("no registered digest to compare with (give "
-                            "--expect or register the model)"));
+        json_object_set_new(body, "expected", json_string(want));
         json_object_set_new(body, "digest", json_string(ok ? want : digest));
         json_object_set_new(body, "weights_digest", json_string(digest));
     } else {
@@ -400,6 +406,85 @@ probe_served(struct cli *c, json_t *news, uint64_t *seqs, int verbose)
     return ex;
 }
 
+/* Prints each _warning of ldg_probe_collect on stderr and leaves them out
+ * of *news (replaced by a new array). 0 or an exit code. */
+static int
+say_warnings(struct cli *c, json_t **news)
+{
+    json_t *keep = json_array(), *e;
+    size_t i;
+
+    if (keep == NULL)
+        return EX_OSERR;
+    json_array_foreach(*news, i, e)
+    {
+        json_t *b = json_object_get(e, "body");
+        if (strcmp(json_string_value(json_object_get(e, "type")), "_warning") !=
+            0) {
+            json_array_append(keep, e);
+            continue;
+        }
+        char *v = json_dumps(json_object_get(b, "value"),
+                             JSON_COMPACT | JSON_ENCODE_ANY);
+        cli_err(c,
+                "runtime %s: model %s: field '%s' is %s, not a byte count: "
+                "%s left out of model.registered",
+                json_string_value(json_object_get(b, "runtime")),
+                json_string_value(json_object_get(b, "model")),
+                json_string_value(json_object_get(b, "field")), v ? v : "?",
+                json_string_value(json_object_get(b, "left_out")));
+        free(v);
+    }
+    json_decref(*news);
+    *news = keep;
+    return 0;
+}
+
+/* Appends news directly in one commit (all or nothing: a probe of a
+ * runtime listing 20,000 models is one transaction and one sync, not
+ * 40,000), seqs filled. EX_OK or an exit code (printed). */
+static int
+probe_commit(struct cli *c, struct ldg_ledger *l, json_t *news, uint64_t *seqs)
+{
+    struct ldg_batch *b = NULL;
+    uint64_t first = 0, n = 0;
+    size_t i;
+    json_t *e;
+    int rc, retried = 0;
+
+again:
+    if ((rc = ldg_batch_begin(&b, l)) < 0)
+        goto fail;
+    json_array_foreach(news, i, e)
+    {
+        struct ldg_event_in in = {
+            .type = json_string_value(json_object_get(e, "type")),
+            .body = json_object_get(e, "body")};
+        if ((rc = ldg_batch_add_seq(b, &in, &seqs[i], NULL)) < 0)
+            break;
+    }
+    if (rc == 0)
+        rc = ldg_batch_commit(b, &first, &n);
+    ldg_batch_free(b); /* after LDG_EFULL it grows the map */
+    b = NULL;
+    if (rc == LDG_EFULL && !retried++)
+        goto again;
+    if (rc < 0 && i < json_array_size(news)) {
+        cli_err(
+            c, "cannot append %s: %s (nothing appended)",
+            json_string_value(json_object_get(json_array_get(news, i), "type")),
+            ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        return cli_exit_code(rc);
+    }
+    if (rc < 0)
+        goto fail;
+    return EX_OK;
+fail:
+    cli_err(c, "cannot append: %s",
+            ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+    return cli_exit_code(rc);
+}
+
 int
 cmd_probe(struct cli *c, int argc, char **argv)
 {
@@ -517,6 +602,10 @@ cmd_probe(struct cli *c, int argc, char **argv)
     }
     size_t i;
     json_t *e;
+    if ((rc = say_warnings(c, &news)) != 0) {
+        ex = rc;
+        goto out;
+    }
     seqs = calloc(json_array_size(news) + 1, sizeof *seqs);
     if (seqs == NULL) {
         cli_err(c, "out of memory");
@@ -534,20 +623,14 @@ cmd_probe(struct cli *c, int argc, char **argv)
     } else if (!dry && direct && verbose)
         fprintf(stderr, "ledger probe: --direct: writing %s directly\n",
                 c->dir);
+    if (dry == 0 && json_array_size(news) > 0 &&
+        (ex = probe_commit(c, l, news, seqs)) != EX_OK)
+        goto out;
     json_array_foreach(news, i, e)
     {
         const char *type = json_string_value(json_object_get(e, "type"));
         json_t *body = json_object_get(e, "body");
         uint64_t seq = seqs[i];
-        if (dry == 0) {
-            struct ldg_event_in in = {.type = type, .body = body};
-            if ((rc = ldg_append(l, &in, &seq)) < 0) {
-                cli_err(c, "cannot append %s: %s", type,
-                        ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
-                ex = cli_exit_code(rc);
-                goto out;
-            }
-        }
         if (c->out != OUT_HUMAN) {
             json_t *row = json_pack("{s:s, s:O}", "type", type, "body", body);
             if (dry <= 0)

@@ -228,7 +228,8 @@ enum {
     OPT_STATUS,
     OPT_PROXY,
     OPT_METRICS,
-    OPT_METRICS_REMOTE
+    OPT_METRICS_REMOTE,
+    OPT_VERIFY_EVERY
 };
 
 static const struct cli_opt serve_opts[] = {
@@ -267,6 +268,10 @@ static const struct cli_opt serve_opts[] = {
               "run `ledger publish URL` every DUR"),
     CLI_VALUE(OPT_SHIP_EVERY, 0, "ship-every", "DUR URL",
               "run `ledger ship URL` (ClickHouse) every DUR"),
+    CLI_VALUE(OPT_VERIFY_EVERY, 0, "verify-every", "DUR",
+              "run `ledger verify --new` every DUR: the events appended "
+              "since the last verification are checked and the result "
+              "recorded, so `ledger doctor` says chain-verified ok"),
     CLI_VALUE(OPT_SWEEP_EVERY, 0, "sweep-every", "DUR",
               "clear dead readers' slots every DUR (default 60s)"),
     CLI_FLAG(OPT_PROXY, 0, "proxy",
@@ -308,7 +313,8 @@ const struct cli_command cli_cmd_serve = {
     "DIR/access.json says who may write (docs/SYSTEMD.md); without it only "
     "this user and root may. SIGHUP reads it again (a bad file changes "
     "nothing and is reported on stderr).\n\n"
-    "Interval jobs (--probe-every, --publish-every, --ship-every) run as "
+    "Interval jobs (--probe-every, --publish-every, --ship-every, "
+    "--verify-every) run as "
     "child processes, one at a time, the first at once. A failed run is "
     "logged on stderr and retried after 5 s, 10 s, 20 s, ... up to the "
     "interval; it never stops the server. DIR/serve-status.json and "
@@ -493,6 +499,11 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
             break;
         case OPT_PROBE_EVERY:
             if (ldg_jobs_add(jobs, "probe", a.value, NULL, err, sizeof err) <
+                0)
+                return cli_usage_err(c, "%s", err);
+            break;
+        case OPT_VERIFY_EVERY:
+            if (ldg_jobs_add(jobs, "verify", a.value, NULL, err, sizeof err) <
                 0)
                 return cli_usage_err(c, "%s", err);
             break;

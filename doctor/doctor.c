@@ -105,17 +105,40 @@ clause_emit(json_t *box, struct clause *c)
  * (ldg_verify_state): a standing finding fails it until a full
  * verification passes; otherwise it says whether the verified position
  * comes from a full verification or from plain runs over new events
- * since one (which did not re-check older signatures and bodies). */
+ * since one (which did not re-check older signatures and bodies). Once a
+ * verification is recorded, the events appended since are checked here
+ * (check_new: the doctor of now, not --at), at most
+ * LDG_DOCTOR_VERIFY_NEW_MAX of them; a log never verified is left to
+ * `ledger verify`, the baseline the checks of new events build on. */
 static int
-chain_verified(struct ldg_ledger *l, uint64_t size, json_t *box)
+chain_verified(struct ldg_ledger *l, uint64_t size, int check_new, json_t *box)
 {
     struct clause c;
     struct ldg_verify_state st;
-    char when[32], fwhen[32];
-    int rc;
+    struct ldg_verify_report rep;
+    char when[32], fwhen[32], nerr[512] = "";
+    int rc, nrc = 1; /* 1: no check of new events made */
 
     clause_init(&c, "chain-verified");
     rc = ldg_verify_state(l, &st);
+    /* New events since the last verification are checked now (what they
+     * cost, not what the log costs: verify_new.c), so that a busy box's
+     * clause does not turn unknown with every write. */
+    if (rc == 0 && check_new && !st.finding && st.verified_size > 0 &&
+        st.verified_size < size) {
+        nrc = ldg_doctor_verify_new(l, LDG_DOCTOR_VERIFY_NEW_MAX, &rep, nerr,
+                                    sizeof nerr);
+        if ((nrc == 0 || nrc == LDG_ETAMPER) && rep.recorded) {
+            rc = ldg_verify_state(l, &st);
+        } else if (nrc == LDG_ETAMPER) { /* found, not recorded */
+            st.finding = 1;
+            st.finding_seq = rep.bad_seq;
+            st.finding_ts_ns = rep.found_ts_ns;
+            snprintf(st.finding_what, sizeof st.finding_what, "%s", rep.what);
+        } else if (nrc == 0) {
+            st.verified_size = rep.to;
+        }
+    }
     ldg_time_rfc3339_sec(fwhen, sizeof fwhen, st.full_ts_ns);
     if (rc < 0) {
         clause_add(&c, 1, "ledger verify --full",
@@ -132,9 +155,16 @@ chain_verified(struct ldg_ledger *l, uint64_t size, json_t *box)
     } else if (st.verified_size < size) {
         clause_add(&c, 1, "ledger verify",
                    "verified through %llu of %llu events; the rest are not "
-                   "verified yet",
+                   "verified yet%s",
                    (unsigned long long)st.verified_size,
-                   (unsigned long long)size);
+                   (unsigned long long)size,
+                   nrc == LDG_EFULL
+                       ? " (more new events than the doctor checks on demand: "
+                         "`ledger verify`, or `ledger serve --verify-every`)"
+                       : "");
+        if (nrc < 0 && nrc != LDG_EFULL && nrc != LDG_ETAMPER)
+            clause_add(&c, 1, NULL, "checking the new events failed: %s",
+                       nerr[0] ? nerr : ldg_strerror(nrc));
     } else if (st.full_ts_ns != 0 && st.full_size >= st.verified_size) {
         clause_add(&c, 0, NULL,
                    "signatures, bodies, chain and tree verified through "
@@ -154,6 +184,14 @@ chain_verified(struct ldg_ledger *l, uint64_t size, json_t *box)
                    "the events new to it (never a full verification)",
                    (unsigned long long)size);
     }
+    if (nrc == 0 && rep.checked > 0 && !st.finding)
+        clause_add(
+            &c, 0, NULL,
+            "events %llu..%llu (new since the last verification) "
+            "checked just now: chain link, signatures or seals, "
+            "bodies, tree consistency%s%s",
+            (unsigned long long)rep.from, (unsigned long long)rep.to - 1,
+            rep.recorded ? "" : "; not recorded: ", rep.recorded ? "" : nerr);
     return clause_emit(box, &c);
 }
 
@@ -568,7 +606,7 @@ ldg_doctor_run(struct ldg_ledger *l, const struct ldg_doctor_opts *opts,
     size = strtoull(json_string_value(json_object_get(d, "size")), NULL, 10);
     box = json_object_get(d, "box");
     packs = json_object_get(d, "packs");
-    (void)chain_verified(l, size, box);
+    (void)chain_verified(l, size, opts->at_size == 0, box);
     (void)keys_valid(l, box);
     (void)projections_current(l, opts->at_size, box);
     if (opts->at_size == 0 && disk_headroom(l, box) == 0)

@@ -8,6 +8,9 @@
  * adds the box-wide clauses that look at the box itself:
  *
  *   chain-verified       the core's saved verify position covers the log
+ *                        (once there is one, events new since it are
+ *                        checked on demand, up to
+ *                        LDG_DOCTOR_VERIFY_NEW_MAX: ldg_doctor_verify_new)
  *   keys-valid           the log key file is present with mode 0600, no
  *                        revoked key still has a secret key file here
  *   projections-current  every projection is stored at this code's version
@@ -49,6 +52,32 @@ struct ldg_doctor_opts {
 /* Free space below either bound fails disk-headroom. */
 #define LDG_DOCTOR_DISK_MIN_MB 1024
 #define LDG_DOCTOR_DISK_MIN_PERCENT 5
+
+/* The most new events the doctor checks on demand (ldg_doctor_run); a
+ * box further behind is left to `ledger verify` or `serve --verify-every`.
+ * About 0.05 ms an event on one core (a signature check each). */
+#define LDG_DOCTOR_VERIFY_NEW_MAX 65536
+
+/*
+ * Verifies the events new since the last recorded verification, and
+ * only them (doctor/verify_new.c says what is checked and what is left
+ * to `ledger verify`): the stored tree still has the verified root at the
+ * verified size and grew consistently from it; each new event is vouched
+ * for as export vouches (entry, leaf, chain link, key, signature or seal,
+ * body); times never decrease. The result is recorded as a plain `ledger
+ * verify` run's (through l if it is writable, else through a writable
+ * handle on its directory): the verified position moves to the log's
+ * size, a failure becomes a standing finding. r gets what was checked
+ * (from, to, checked, root; bad_seq and what on a failure; recorded).
+ * Returns 0 (also when nothing is new), LDG_ETAMPER (a finding, new or
+ * standing: r->finding_stands), LDG_EFULL when more than max_events are
+ * new (nothing checked or recorded), or an I/O code. err (may be NULL)
+ * says why the result could not be recorded. Cost: about one signature
+ * check per new event (on every CPU), plus a few tree reads.
+ */
+int ldg_doctor_verify_new(struct ldg_ledger *l, uint64_t max_events,
+                          struct ldg_verify_report *r, char *err,
+                          size_t errcap);
 
 /*
  * Runs the doctor. *out gets {"size", "verdict", "packs": [{pack, state,

@@ -425,6 +425,20 @@ remembered_key(const char *dir, const char *vkey, char *out, size_t cap,
                      dir);
             return LDG_EKEY;
         }
+        {
+            char name[LDG_ORIGIN_MAX + 1];
+            uint8_t pub[32];
+            /* checked before it is remembered: a remembered key is never
+             * replaced, so a wrong one would stay */
+            if (ldg_note_parse_verifier(vkey, name, sizeof name, pub) < 0) {
+                snprintf(err, errcap,
+                         "--key: '%.200s' is not a log verifier key "
+                         "(name+id+key, the line `ledger keys verifier` "
+                         "prints on the box, or a file holding it)",
+                         vkey);
+                return LDG_EINVAL; /* a usage error: nothing written */
+            }
+        }
         if (ldg_fleet_mkdirs_for(path) < 0) {
             snprintf(err, errcap, "%s: cannot create: %s", dir,
                      strerror(errno));

@@ -1505,6 +1505,7 @@ int ldg_verify_record_dir(const char *dir, const struct ldg_options *opts,
  * section 6). *_ts_ns are wall-clock ns; 0 means never. */
 struct ldg_verify_state {
     uint64_t verified_size;         /* events verified so far (any mode) */
+    uint8_t verified_root[32];      /* the tree root at verified_size */
     uint64_t full_size, full_ts_ns; /* the last full verification */
     int finding;                    /* a failed verification stands */
     uint64_t finding_seq, finding_ts_ns;

@@ -405,7 +405,8 @@ ldg_verify_state(struct ldg_ledger *l, struct ldg_verify_state *st)
         return LDG_EINVAL;
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
         return rc;
-    state_read(t, ldg_store_core_dbi(l->store, LDG_DB_META), st, NULL);
+    state_read(t, ldg_store_core_dbi(l->store, LDG_DB_META), st,
+               st->verified_root);
     ldg_txn_abort(t);
     return 0;
 }

@@ -171,6 +171,19 @@ value_needles(struct qvalue *v)
     return rc;
 }
 
+/* A glob value (pack=, model=, route=): a string field that matches it
+ * holds its literal prefix's bytes (as they are, inside the encoded
+ * string); an empty prefix is an empty needle, found in any record. */
+static int
+glob_needle(struct qvalue *v)
+{
+    uint8_t *p = malloc(v->prefix + 1);
+    if (p == NULL)
+        return LDG_ENOMEM;
+    memcpy(p, v->s, v->prefix);
+    return push_needle(&v->vneedles, &v->nvneedles, p, v->prefix);
+}
+
 /* The needle of a field name. */
 static int
 name_needle(struct qpred *p, const char *name)
@@ -409,12 +422,15 @@ add_term(struct qgroup *g, const char *term, char *err, size_t errcap)
     if (v->s == NULL)
         return LDG_ENOMEM;
     p->nv++;
-    if (f == QF_TYPE || f == QF_SUBJECT) {
+    if (f == QF_TYPE || f == QF_SUBJECT || f == QF_PACK || f == QF_MODEL ||
+        f == QF_ROUTE) {
         v->prefix = strcspn(v->s, "*?[\\");
         v->glob = v->s[v->prefix] != '\0';
     }
     if (f == QF_SEQ)
         return parse_seq(v, term, err, errcap);
+    if (v->glob)
+        return glob_needle(v);
     if (f >= QF_PACK)
         return value_needles(v);
     return 0;

@@ -22,8 +22,9 @@
  *   type=     likewise on idx.type
  *   actor=    one per resolved key id on idx.actor
  *   body.X=   one S_BODIES with X's prefilter
- *   pack=/model=/route=   S_INDEX on idx.subject "kind:V" for each value,
- *             plus one S_BODIES with the predicate's prefilter
+ *   pack=/model=/route=   S_INDEX on idx.subject "kind:V" for each value
+ *             (a glob expanded as for subject=), plus one S_BODIES with
+ *             the predicate's prefilter
  *   else      one S_ENTRIES over the window
  * The sources of all groups go into one binary heap keyed by their current
  * seq; the iterator pops the smallest, drops duplicates, decodes the event
@@ -462,6 +463,44 @@ plan_ids(struct ldg_query_iter *it, char *const *ids, uint64_t lo, uint64_t hi)
 
 static void prescan_start(struct ldg_query_iter *it, struct src *s);
 
+/* pack=/model=/route=: an index source on idx.subject for "kind:V" of each
+ * value, a glob expanded into the subjects it matches. 1 done, 0 too many
+ * sources (nothing added), < 0 error. */
+static int
+plan_kind_subjects(struct ldg_query_iter *it, const struct qpred *p,
+                   const char *kind, uint64_t lo, uint64_t hi)
+{
+    struct qpred kp;
+    struct qvalue *kv;
+    size_t kl = strlen(kind);
+    int rc;
+
+    kv = calloc(p->nv, sizeof *kv);
+    if (kv == NULL)
+        return LDG_ENOMEM;
+    memset(&kp, 0, sizeof kp);
+    kp.f = QF_SUBJECT;
+    kp.v = kv;
+    kp.nv = p->nv;
+    rc = 0;
+    for (size_t j = 0; j < p->nv && rc == 0; j++) {
+        size_t n = kl + strlen(p->v[j].s) + 1;
+        if ((kv[j].s = malloc(n)) == NULL) {
+            rc = LDG_ENOMEM;
+            break;
+        }
+        snprintf(kv[j].s, n, "%s%s", kind, p->v[j].s);
+        kv[j].glob = p->v[j].glob;
+        kv[j].prefix = kl + p->v[j].prefix;
+    }
+    if (rc == 0)
+        rc = plan_index(it, &kp, LDG_INDEX_SUBJECT, lo, hi);
+    for (size_t j = 0; j < p->nv; j++)
+        free(kv[j].s);
+    free(kv);
+    return rc;
+}
+
 static int
 add_scan(struct ldg_query_iter *it, enum src_kind kind, const struct qpred *bp,
          uint64_t lo, uint64_t hi)
@@ -591,13 +630,11 @@ plan_group(struct ldg_query_iter *it, size_t gi, uint64_t lo, uint64_t hi)
                                                   : "route:";
             if (it->ns + p->nv + 1 > Q_SOURCES_MAX)
                 break;
-            for (size_t j = 0; j < p->nv; j++) {
-                char subj[Q_VALUE_MAX + 16];
-                snprintf(subj, sizeof subj, "%s%s", kind, p->v[j].s);
-                if ((rc = add_index_src(it, LDG_INDEX_SUBJECT, subj, lo, hi)) <
-                    0)
-                    return rc;
-            }
+            rc = plan_kind_subjects(it, p, kind, lo, hi);
+            if (rc < 0)
+                return rc;
+            if (rc == 0)
+                break; /* too many subjects: the entries, below */
             char note[64];
             snprintf(note, sizeof note, "%s+bodies+prefilter",
                      ldg_index_name(LDG_INDEX_SUBJECT));

@@ -107,6 +107,8 @@ scalar_match(const json_t *v, const struct qvalue *qv)
 {
     switch (json_typeof(v)) {
     case JSON_STRING:
+        if (qv->glob) /* pack=, model=, route= globs */
+            return q_str_match(qv, json_string_value(v));
         return json_string_length(v) == strlen(qv->s) &&
                memcmp(json_string_value(v), qv->s, json_string_length(v)) == 0;
     case JSON_INTEGER:
@@ -202,7 +204,7 @@ subject_kind_match(const struct qpred *p, const char *subject)
     if (strncmp(subject, kind, kl) != 0)
         return 0;
     for (size_t i = 0; i < p->nv; i++)
-        if (strcmp(subject + kl, p->v[i].s) == 0)
+        if (q_str_match(&p->v[i], subject + kl))
             return 1;
     return 0;
 }

@@ -204,6 +204,16 @@ int ldg_query_render_body(struct ldg_query_render *r, struct ldg_txn *t,
 int ldg_query_render_iter(struct ldg_query_render *r, struct ldg_query_iter *it,
                           const struct ldg_event *ev, const char **text,
                           size_t *len);
+/* Marks the event a standing verification finding names (struct
+ * ldg_verify_state: finding_seq, finding_what), so that what `ledger
+ * verify` found is shown beside the data it found altered: json and
+ * json-pretty add "verify": "failed: WHAT" (whatever --output-fields
+ * says: a warning is not a field to leave out), verbose a line
+ * "verify=failed: WHAT", the short formats a line "!! verification
+ * failed: WHAT ..." after the event's; cat (the body alone) nothing.
+ * seq UINT64_MAX clears it. what is copied. 0, LDG_EINVAL, LDG_ENOMEM. */
+int ldg_query_render_set_finding(struct ldg_query_render *r, uint64_t seq,
+                                 const char *what);
 void ldg_query_render_free(struct ldg_query_render *r);
 
 /* ---------------------------------------------------------- streaming -- */

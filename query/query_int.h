@@ -144,6 +144,11 @@ int q_render_json_rec(struct ldg_buf *b, struct q_jsonstate *js, unsigned flags,
 /* A renderer's format, flags, and the name of key id (cached in r; the
  * pointer is valid until the next call on r). */
 enum ldg_query_format q_render_fmt(const struct ldg_query_render *r);
+/* The renderer's standing finding (ldg_query_render_set_finding): its seq
+ * (UINT64_MAX: none) and *what, "failed: ..." (borrowed). */
+uint64_t q_render_finding(const struct ldg_query_render *r, const char **what);
+/* Adds ,"verify":what to the json line [start, b->len) ending in "}\n". */
+void q_json_mark_finding(struct ldg_buf *b, size_t start, const char *what);
 unsigned q_render_flags(const struct ldg_query_render *r);
 uint32_t q_render_fields(const struct ldg_query_render *r);
 /* iter.c: events from it have ev->leaf zero from here on, unread (for a

@@ -133,6 +133,8 @@ struct ldg_query_render {
     struct ldg_query_iter *it; /* ldg_query_render_iter: its body record */
     struct q_modelcache *mc;   /* "model_at" lookups, per transaction */
     struct q_stream *stream;   /* ldg_query_stream's ring, kept */
+    uint64_t bad_seq;          /* a standing verification finding's event */
+    char *bad_what;            /* (UINT64_MAX: none) and what it says */
 };
 
 /* The body of the event being rendered: the one supplied by the caller
@@ -165,6 +167,7 @@ ldg_query_render_new(struct ldg_query_render **out, enum ldg_query_format fmt,
     r->fields = LDG_QF_ALL;
     r->last_sec = (time_t)-1;
     r->js.utc_sec = (time_t)-1;
+    r->bad_seq = UINT64_MAX;
     *out = r;
     return 0;
 }
@@ -174,6 +177,7 @@ ldg_query_render_free(struct ldg_query_render *r)
 {
     if (r == NULL)
         return;
+    free(r->bad_what);
     ldg_buf_release(&r->out);
     free(r->names);
     q_modelcache_free(r->mc);
@@ -977,6 +981,8 @@ render_json_pretty(struct ldg_query_render *r, struct ldg_txn *t,
         ldg_query_cursor(ev, cur);
         json_object_set_new(o, "cursor", json_string(cur));
     }
+    if (ev->seq == r->bad_seq)
+        json_object_set_new(o, "verify", json_string(r->bad_what));
     q_json_value(&r->out, o, JSON_INDENT(2));
     ldg_buf_add(&r->out, "\n", 1);
     json_decref(o);
@@ -1136,6 +1142,70 @@ q_render_stream(struct ldg_query_render *r)
 }
 
 int
+ldg_query_render_set_finding(struct ldg_query_render *r, uint64_t seq,
+                             const char *what)
+{
+    char *w;
+    if (r == NULL || (seq != UINT64_MAX && what == NULL))
+        return LDG_EINVAL;
+    w = NULL;
+    if (seq != UINT64_MAX) {
+        size_t n = strlen(what) + 9;
+        if ((w = malloc(n)) == NULL)
+            return LDG_ENOMEM;
+        snprintf(w, n, "failed: %s", what);
+    }
+    free(r->bad_what);
+    r->bad_what = w;
+    r->bad_seq = seq;
+    return 0;
+}
+
+uint64_t
+q_render_finding(const struct ldg_query_render *r, const char **what)
+{
+    *what = r->bad_what;
+    return r->bad_seq;
+}
+
+void
+q_json_mark_finding(struct ldg_buf *b, size_t start, const char *what)
+{
+    /* the line [start, len) ends in "}\n": the key goes before it */
+    if (b->err || b->len < start + 2 || b->s[b->len - 2] != '}')
+        return;
+    b->len -= 2;
+    ldg_buf_add(b, ",\"verify\":", 10);
+    q_json_str(b, what, strlen(what));
+    ldg_buf_add(b, "}\n", 2);
+}
+
+/* The event a standing verification finding names, marked in the text
+ * just rendered (json-pretty has it in its object already; cat writes the
+ * body only). */
+static void
+mark_finding(struct ldg_query_render *r)
+{
+    switch (r->fmt) {
+    case LDG_QFMT_JSON:
+        q_json_mark_finding(&r->out, 0, r->bad_what);
+        break;
+    case LDG_QFMT_JSON_PRETTY:
+    case LDG_QFMT_CAT:
+        break;
+    case LDG_QFMT_VERBOSE:
+        ldg_buf_printf(&r->out, "    verify=%s\n", r->bad_what);
+        break;
+    default:
+        ldg_buf_printf(&r->out,
+                       "  !! verification %s (ledger verify; this event's "
+                       "data may be altered)\n",
+                       r->bad_what);
+        break;
+    }
+}
+
+int
 ldg_query_render_iter(struct ldg_query_render *r, struct ldg_query_iter *it,
                       const struct ldg_event *ev, const char **text,
                       size_t *len)
@@ -1191,6 +1261,8 @@ ldg_query_render_event(struct ldg_query_render *r, struct ldg_txn *t,
         rc = render_short(r, t, ev, name);
         break;
     }
+    if (rc == 0 && ev->seq == r->bad_seq)
+        mark_finding(r);
     if (rc == 0 && r->out.err)
         rc = r->out.err;
     if (rc < 0) {

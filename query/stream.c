@@ -85,6 +85,8 @@ struct q_stream {
     unsigned flags;
     uint32_t fields; /* the renderer's: what the items need */
     size_t body_max;
+    uint64_t bad_seq; /* the renderer's finding (UINT64_MAX: none) */
+    const char *bad_what;
     uint64_t limit;        /* events at most (0 = all), after the plain start */
     struct q_jsonstate js; /* the calling thread's */
 };
@@ -100,10 +102,15 @@ render_batch(struct q_stream *s, struct batch *b, struct q_jsonstate *js)
     b->good_len = 0;
     for (size_t i = 0; i < b->n; i++) {
         const struct item *it = &b->items[i];
+        size_t start = b->out.len;
         int rc = q_render_json_rec(&b->out, js, s->flags, s->fields, &it->ev,
                                    it->name, it->rec, it->rec_len,
                                    s->body_max,
                                    it->extra != NULL ? it->extra->s : NULL);
+        if (rc == 0 && it->ev.seq == s->bad_seq) {
+            q_json_mark_finding(&b->out, start, s->bad_what);
+            rc = b->out.err;
+        }
         if (rc < 0) {
             b->rc = rc;
             return;
@@ -449,6 +456,7 @@ ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
     pthread_cond_init(&s->done, NULL);
     s->flags = q_render_flags(r);
     s->fields = q_render_fields(r);
+    s->bad_seq = q_render_finding(r, &s->bad_what);
     s->body_max = ldg_body_max(ldg_txn_ledger(q_iter_txn(it)));
     rc = run_threaded(s, it, r, o, count, last);
     stop_workers(s);

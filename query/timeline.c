@@ -551,6 +551,62 @@ rel_cmp(const void *a, const void *b)
 }
 
 /*
+ * Where a context event goes, in microseconds from the start, on the clock
+ * the run is laid out on (issue 29: a revocation 10 s into a run was shown
+ * at +0.000s, before the denial it caused, because the run was laid out on
+ * the source's clock and the context on the ledger's):
+ *   - the ledger's clock: its ledger time;
+ *   - the source's clock (every event of the run claims a time), and it
+ *     claims one too: that, from the start's claimed time, as the run's
+ *     own events;
+ *   - the source's clock, and it claims none: just after the run event
+ *     that precedes it in the log (the log's order is all there is to go
+ *     by), or at its ledger time when it comes before all of them.
+ */
+struct seqrel {
+    uint64_t seq;
+    json_int_t rel;
+};
+
+static int
+seqrel_cmp(const void *a, const void *b)
+{
+    const struct seqrel *x = a, *y = b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static json_int_t
+context_rel(const struct tl *tl, const json_t *v, uint64_t base,
+            const struct seqrel *runs, size_t nruns)
+{
+    uint64_t ts = strtoull(json_string_value(json_object_get(v, "recorded_ts")),
+                           NULL, 10),
+             seq = strtoull(json_string_value(json_object_get(v, "seq")), NULL,
+                            10);
+
+    if (runs != NULL) { /* the run is on the source's clock */
+        size_t lo = 0, hi = nruns;
+        if (jstr_is(v, "clock", "source")) {
+            uint64_t s =
+                strtoull(json_string_value(json_object_get(v, "ts")), NULL, 10);
+            return s >= tl->src_base ? (json_int_t)((s - tl->src_base) / 1000)
+                                     : -(json_int_t)((tl->src_base - s) / 1000);
+        }
+        while (lo < hi) { /* the first run event after seq */
+            size_t mid = lo + (hi - lo) / 2;
+            if (runs[mid].seq < seq)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo > 0)
+            return runs[lo - 1].rel;
+    }
+    return ts >= base ? (json_int_t)((ts - base) / 1000)
+                      : -(json_int_t)((base - ts) / 1000);
+}
+
+/*
  * The events that explain the run (see the head of this file), merged
  * into tl->events in seq order, with their time relative to the start.
  * Permissions and evals before the start are already "in force at the
@@ -562,7 +618,8 @@ context_events(struct tl *tl)
     char subj[Q_VALUE_MAX + 8];
     const char *k;
     json_t *v, **all = NULL, *merged;
-    size_t n = 0, i;
+    struct seqrel *runs;
+    size_t n = 0, i, nruns;
     uint64_t base = tl->have_start ? tl->start_ts : tl->first_ts;
     int rc = 0;
 
@@ -614,16 +671,24 @@ context_events(struct tl *tl)
     }
     n = 0;
     json_array_foreach(tl->events, i, v) all[n++] = v;
+    runs = NULL;
+    if (jstr_is(tl->root, "clock", "source") &&
+        (runs = malloc((n ? n : 1) * sizeof *runs)) != NULL) {
+        for (i = 0; i < n; i++) {
+            runs[i].seq = strtoull(
+                json_string_value(json_object_get(all[i], "seq")), NULL, 10);
+            runs[i].rel = json_integer_value(json_object_get(all[i], "rel_us"));
+        }
+        qsort(runs, n, sizeof *runs, seqrel_cmp);
+    }
+    nruns = n;
     json_object_foreach(tl->context, k, v)
     {
-        uint64_t ts = strtoull(
-            json_string_value(json_object_get(v, "recorded_ts")), NULL, 10);
         json_object_set_new(
-            v, "rel_us",
-            json_integer(ts >= base ? (json_int_t)((ts - base) / 1000)
-                                    : -(json_int_t)((base - ts) / 1000)));
+            v, "rel_us", json_integer(context_rel(tl, v, base, runs, nruns)));
         all[n++] = v;
     }
+    free(runs);
     /* by time from the start, then seq: seq order on the ledger's clock
      * (its time grows with seq), the run's own order on the source's */
     qsort(all, n, sizeof *all, rel_cmp);
@@ -1079,21 +1144,29 @@ ldg_query_timeline_text(const json_t *tl, char **out)
     if (json_is_string(v))
         ldg_buf_printf(&b, " %s", json_string_value(v));
     v = json_object_get(tl, "start");
+    char claimed[32] = "";
     if (json_is_object(v)) {
         /* human text: the one time format of the CLI's human output,
          * local time (TZ; `--utc` sets UTC) to the second, as `ledger
-         * query` shows it */
-        uint64_t ns = 0;
-        const char *ts = sget(v, "ts");
+         * query` and `ledger runs` show it: the ledger's clock (docs/
+         * QUERY.md, "Which clock") */
+        uint64_t ns = 0, src = 0;
+        const char *ts = sget(v, "recorded_ts"), *st = sget(v, "ts");
         char when[32];
         for (; *ts >= '0' && *ts <= '9'; ts++)
             ns = ns * 10 + (uint64_t)(*ts - '0');
+        for (; *st >= '0' && *st <= '9'; st++)
+            src = src * 10 + (uint64_t)(*st - '0');
         ldg_time_local(when, sizeof when, ns);
+        ldg_time_local(claimed, sizeof claimed, src);
         ldg_buf_printf(&b, "  started %s (#%s)", when, sget(v, "seq"));
     }
     ldg_buf_printf(&b, "  status %s", sget(tl, "status"));
     if (jstr_is(tl, "clock", "source"))
-        ldg_buf_puts(&b, "  (times: the source's clock)");
+        ldg_buf_printf(&b,
+                       "  (times from the start: the source's clock, "
+                       "which puts the start at %s)",
+                       claimed[0] ? claimed : "?");
     v = json_object_get(json_object_get(tl, "end"), "duration_ms");
     if (json_is_integer(v))
         ldg_buf_printf(&b, " in %.3fs", (double)json_integer_value(v) / 1000.0);
@@ -1154,7 +1227,16 @@ ldg_query_timeline_text(const json_t *tl, char **out)
     }
 
     ldg_buf_puts(&b, "\ntimeline:\n");
-    json_array_foreach(json_object_get(tl, "events"), i, e) event_line(&b, e);
+    json_array_foreach(json_object_get(tl, "events"), i, e)
+    {
+        event_line(&b, e);
+        /* what `ledger verify` found, beside the data it found altered */
+        if (json_is_string(json_object_get(e, "verify")))
+            ldg_buf_printf(&b,
+                           "! %10s  #%-8s !! verification %s (this event's "
+                           "data may be altered)\n",
+                           "", sget(e, "seq"), sget(e, "verify"));
+    }
     if (json_is_true(json_object_get(tl, "truncated")))
         ldg_buf_printf(
             &b, "  ... (%lld events in all; use ledger query run=%s)\n",

@@ -137,8 +137,13 @@ probe_ollama(json_t *out, const struct ldg_probe_runtime *rt, long tmo)
         json_t *b = json_pack("{s:s, s:s, s:s}", "model", name, "digest", dg,
                               "runtime", rt->name);
         json_t *sz = json_object_get(m, "size");
-        if (json_is_integer(sz))
+        if (json_is_integer(sz) && json_integer_value(sz) >= 0)
             json_object_set(b, "size_bytes", sz);
+        else if (sz != NULL) /* not a byte count: left out, and said */
+            push(out, "_warning",
+                 json_pack("{s:s, s:s, s:s, s:O, s:s}", "runtime", rt->name,
+                           "model", name, "field", "size", "value", sz,
+                           "left_out", "size_bytes"));
         set_str(b, "format", json_string_value(json_object_get(d, "format")));
         set_str(b, "quant",
                 json_string_value(json_object_get(d, "quantization_level")));
@@ -548,6 +553,10 @@ ldg_probe_diff(struct ldg_ledger *l, json_t *events,
     {
         const char *type = json_string_value(json_object_get(e, "type"));
         json_t *body = json_object_get(e, "body");
+        if (strcmp(type, "_warning") == 0) {
+            json_array_append(keep, e); /* for the caller to say */
+            continue;
+        }
         if (strcmp(type, "_runtime") != 0) {
             consider(t, keep, type, body);
             continue;

@@ -82,7 +82,11 @@ struct ldg_probe_opts {
  * runtime; then host.profile and capacity.snapshot. A runtime that does
  * not answer gives runtime.health down (with the cause) and model.state
  * offline for the models the log has registered on it (ldg_probe_diff
- * supplies those). Never fails for a runtime's sake; LDG_ENOMEM only. */
+ * supplies those). A value the runtime gives that cannot be recorded as
+ * it is (a negative or non-integer model size) is left out of the event,
+ * and a {"type": "_warning", "body": {runtime, model, field, value,
+ * left_out}} entry says so (ldg_probe_diff keeps it; it is never
+ * appended). Never fails for a runtime's sake; LDG_ENOMEM only. */
 int ldg_probe_collect(const struct ldg_probe_opts *o, json_t **out);
 
 /* Keeps of events only those that change what the log says now: for each

@@ -1,7 +1,7 @@
 /*
  * jobs.c — the interval jobs of `ledger serve`: --probe-every,
- * --publish-every and --ship-every, and DIR/serve-status.json, which says
- * how they fare (serve/serve.h).
+ * --publish-every, --ship-every and --verify-every, and
+ * DIR/serve-status.json, which says how they fare (serve/serve.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,11 +46,18 @@ extern char **environ;
  * What each job did last is in DIR/serve-status.json (`ledger serve
  * --status`) and in systemd's STATUS= line.
  */
-#define JOB_MAX 3
+#define JOB_MAX 4
 #define JOB_BACKOFF_MS 5000u
 
+/*
+ * `--verify-every DUR`: `ledger --dir DIR verify --new`, which checks the
+ * events appended since the last recorded verification and records the
+ * result (doctor/verify_new.c), so that the doctor's chain-verified
+ * clause follows a busy box. A finding makes the job fail (exit 1, the
+ * child's lines say which event) until a full verification passes.
+ */
 struct job {
-    const char *name; /* probe, publish, ship */
+    const char *name; /* probe, publish, ship, verify */
     const char *url;
     uint64_t every_ms;
     uint64_t next_ns; /* monotonic */
@@ -268,6 +275,9 @@ job_run(struct ldg_jobs *js, struct job *j, char *err, size_t cap)
         snprintf(a_url, sizeof a_url, "%s", j->url);
         argv[an++] = a_url;
     }
+    char a_new[] = "--new";
+    if (strcmp(j->name, "verify") == 0)
+        argv[an++] = a_new;
     argv[an] = NULL;
     if (pipe2(pfd, O_CLOEXEC) < 0) {
         snprintf(err, cap, "pipe: %s", strerror(errno));
@@ -458,8 +468,9 @@ ldg_jobs_add(struct ldg_jobs *js, const char *name, const char *every,
 {
     struct job *j;
     uint64_t ms;
+    int no_url = strcmp(name, "probe") == 0 || strcmp(name, "verify") == 0;
     if (strcmp(name, "probe") != 0 && strcmp(name, "publish") != 0 &&
-        strcmp(name, "ship") != 0) {
+        strcmp(name, "ship") != 0 && strcmp(name, "verify") != 0) {
         snprintf(err, errcap, "no interval job called '%s'", name);
         return LDG_EBADINPUT;
     }
@@ -475,7 +486,7 @@ ldg_jobs_add(struct ldg_jobs *js, const char *name, const char *every,
                  name, every);
         return LDG_EBADINPUT;
     }
-    if ((strcmp(name, "probe") == 0) != (url == NULL)) {
+    if (no_url != (url == NULL)) {
         snprintf(err, errcap, "--%s-every: %s", name,
                  url == NULL ? "the URL is missing" : "takes no URL");
         return LDG_EBADINPUT;
@@ -494,6 +505,7 @@ ldg_jobs_add(struct ldg_jobs *js, const char *name, const char *every,
     memset(j, 0, sizeof *j);
     j->name = strcmp(name, "probe") == 0     ? "probe"
               : strcmp(name, "publish") == 0 ? "publish"
+              : strcmp(name, "verify") == 0  ? "verify"
                                              : "ship";
     j->url = url;
     j->every_ms = ms;

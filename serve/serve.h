@@ -197,14 +197,14 @@ void ldg_serve_free(struct ldg_server *s);
 
 /*
  * serve/jobs.c: the jobs `ledger serve` runs on an interval
- * (--probe-every, --publish-every URL, --ship-every URL), each as a child
- * process of the same program (`ledger --dir DIR probe`, `publish URL`,
- * `ship URL`), one at a time, on a thread of their own, with a time limit
- * (the interval, at least 30 s, at most 10 min). A failed run is logged on
- * stderr with the child's last lines and retried after 5 s, 10 s, 20 s,
- * ... up to the interval. What each job did last is kept in
- * DIR/serve-status.json (written whole: temporary file, fsync, rename)
- * and sent as systemd's STATUS=.
+ * (--probe-every, --publish-every URL, --ship-every URL, --verify-every),
+ * each as a child process of the same program (`ledger --dir DIR probe`,
+ * `publish URL`, `ship URL`, `verify --new`), one at a time, on a thread
+ * of their own, with a time limit (the interval, at least 30 s, at most
+ * 10 min). A failed run is logged on stderr with the child's last lines
+ * and retried after 5 s, 10 s, 20 s, ... up to the interval. What each
+ * job did last is kept in DIR/serve-status.json (written whole: temporary
+ * file, fsync, rename) and sent as systemd's STATUS=.
  *
  * Threads: one owner calls new/add/start/free; ldg_jobs_quit may be
  * called from any thread (not from a signal handler).
@@ -216,10 +216,11 @@ struct ldg_jobs;
 int ldg_jobs_parse_every(const char *s, uint64_t *ms);
 /* An empty set of jobs. LDG_ENOMEM. */
 int ldg_jobs_new(struct ldg_jobs **out);
-/* Adds job name ("probe", "publish" or "ship") every `every` (a duration
- * as above); url (borrowed: must outlive js) is required for publish and
- * ship, refused for probe, and must be http(s). LDG_EBADINPUT with the
- * reason in err (a job given twice, a bad duration or URL). */
+/* Adds job name ("probe", "publish", "ship" or "verify") every `every` (a
+ * duration as above); url (borrowed: must outlive js) is required for
+ * publish and ship, refused for probe and verify, and must be http(s).
+ * LDG_EBADINPUT with the reason in err (a job given twice, a bad duration
+ * or URL). */
 int ldg_jobs_add(struct ldg_jobs *js, const char *name, const char *every,
                  const char *url, char *err, size_t errcap);
 size_t ldg_jobs_count(const struct ldg_jobs *js);

@@ -124,17 +124,87 @@ test_doctor__verify_makes_the_chain_clause_hold(void **state)
                         "healthy");
     assert_int_equal(verdict, LDG_DOCTOR_HEALTHY);
     json_decref(d);
-    /* one more event: the verified part no longer covers the log */
+    /* one more event: the doctor checks what is new since the recorded
+     * verification and records it (issue 29: it said "unknown" after
+     * every write until someone ran ledger verify) */
     t_append(l, "x.test.more", "{}", NULL);
     d = run(l, "notes", 0, &verdict);
-    assert_string_equal(status(box(d, "chain-verified")), "unknown");
-    assert_int_equal(verdict, LDG_DOCTOR_UNKNOWN);
+    assert_string_equal(status(box(d, "chain-verified")), "ok");
+    assert_int_equal(verdict, LDG_DOCTOR_HEALTHY);
+    assert_non_null(
+        strstr(json_string_value(json_array_get(
+                   json_object_get(box(d, "chain-verified"), "detail"), 1)),
+               "checked just now"));
     json_decref(d);
+    {
+        struct ldg_verify_state vs;
+        uint64_t n = 0;
+        struct ldg_txn *t = NULL;
+        assert_int_equal(ldg_verify_state(l, &vs), 0);
+        assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+        assert_int_equal(ldg_txn_size(t, &n), 0);
+        ldg_txn_abort(t);
+        assert_true(vs.verified_size == n); /* recorded */
+    }
+    /* more new events than max_events: nothing checked or recorded */
+    for (int i = 0; i < 3; i++)
+        t_append(l, "x.test.more", "{}", NULL);
+    {
+        struct ldg_verify_report nr;
+        assert_int_equal(ldg_doctor_verify_new(l, 2, &nr, NULL, 0), LDG_EFULL);
+        assert_int_equal(nr.recorded, 0);
+        assert_int_equal(ldg_doctor_verify_new(l, 3, &nr, NULL, 0), 0);
+        assert_int_equal(nr.checked, 3);
+        assert_int_equal(nr.recorded, 1);
+        assert_int_equal(ldg_doctor_verify_new(l, 3, &nr, NULL, 0), 0);
+        assert_int_equal(nr.checked, 0); /* nothing new */
+    }
     /* but --at a verified size says ok */
     d = run(l, "notes", 17, &verdict);
     assert_string_equal(status(box(d, "chain-verified")), "ok");
     assert_int_equal(verdict, LDG_DOCTOR_HEALTHY);
     json_decref(d);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* A body altered after it was appended and before anything verified it:
+ * the doctor's check of new events finds it, records the finding (so
+ * `ledger verify` fails with it too) and the clause fails naming it. */
+static void
+test_doctor__a_new_event_altered_fails_the_chain_clause(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_verify_report vr;
+    struct ldg_verify_state vs;
+    uint8_t buf[4096];
+    uint64_t seq;
+    size_t n;
+    json_t *d;
+    int verdict;
+    (void)state;
+    assert_int_equal(ldg_projections_attach(l), 0);
+    ingest(l, "examples/scenarios/ready.jsonl");
+    assert_int_equal(ldg_verify(l, 0, 0, &vr, NULL, NULL), 0);
+    t_append(l, "x.test.more", "{\"a\":1}", NULL);
+    seq = t_append(l, "x.test.more", "{\"a\":2}", NULL);
+    t_append(l, "x.test.more", "{\"a\":3}", NULL);
+    n = t_raw_get(l, "bodies", seq, buf, sizeof buf);
+    buf[n - 1] ^= 0x01;
+    t_raw_put(l, "bodies", seq, buf, n);
+    d = run(l, NULL, 0, &verdict);
+    assert_string_equal(status(box(d, "chain-verified")), "fail");
+    assert_int_equal(verdict, LDG_DOCTOR_DEGRADED);
+    json_decref(d);
+    assert_int_equal(ldg_verify_state(l, &vs), 0);
+    assert_int_equal(vs.finding, 1);
+    assert_true(vs.finding_seq == seq);
+    assert_non_null(strstr(vs.finding_what, "body"));
+    /* a plain verify fails with it; the doctor's new-event check too */
+    assert_int_equal(ldg_verify(l, 0, 0, &vr, NULL, NULL), LDG_ETAMPER);
+    assert_int_equal(ldg_doctor_verify_new(l, 100, &vr, NULL, 0), LDG_ETAMPER);
+    assert_int_equal(vr.finding_stands, 1);
     ldg_close(l);
     t_rmrf(dir);
 }
@@ -368,6 +438,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_doctor__pdf_ops_is_degraded),
         cmocka_unit_test(test_doctor__verify_makes_the_chain_clause_hold),
+        cmocka_unit_test(
+            test_doctor__a_new_event_altered_fails_the_chain_clause),
         cmocka_unit_test(test_doctor__a_blocked_pack_exits_2),
         cmocka_unit_test(
             test_doctor__a_revoked_key_left_on_disk_fails_keys_valid),

@@ -8,7 +8,9 @@
 #     --option an example uses exists;
 #   - `ledger --help` and `ledger help` list every command;
 #   - an unknown option, a missing value, an unknown command or help topic
-#     exit 64 with a usage line on stderr and nothing on stdout.
+#     exit 64 with a usage line on stderr and nothing on stdout;
+#   - every example in every --help runs against a demo ledger
+#     (lib/help_examples.sh says what counts as working).
 set -u
 L=${LEDGER:?set LEDGER to the ledger binary}
 T=$(mktemp -d)
@@ -103,5 +105,9 @@ for w in '^ledger [0-9]' 'ledger format [0-9]' 'bundle format [0-9]' \
     grep -q "$w" "$T/v" || bad "--version does not say '$w': $(cat "$T/v")"
 done
 
+# every example of every command's --help runs (issue 29: the three
+# `ledger append` examples exited 65)
+. "$(dirname "$0")/lib/help_examples.sh"
+
 [ $nfail = 0 ] || exit 1
-echo "cli_help: $n commands, help and usage errors as documented"
+echo "cli_help: $n commands, help and usage errors as documented, $nex examples run"

@@ -123,8 +123,9 @@ L promotions -o json >"$T/p"
 expect_jq "rolled back" "$T/p" '.candidate' m1
 
 # 5. wrong eval for the target, unknown eval
-expect_exit 1 "promote unknown eval" L promote route:qa m2 --eval E-nope
-grep -q "has no result" "$T/err" || fail "unknown eval: $(cat "$T/err")"
+# (an id that names no eval decides nothing: refused, nothing written)
+expect_exit 66 "promote unknown eval" L promote route:qa m2 --eval E-nope
+grep -q "no eval E-nope in the log" "$T/err" || fail "unknown eval: $(cat "$T/err")"
 expect_exit 1 "promote other candidate" L promote route:qa m1 --eval "$E2"
 
 # 6. refused endpoint: every case fails, exit 1

@@ -21,6 +21,8 @@ L=${LEDGER:?set LEDGER to the ledger binary}
 T=$(mktemp -d)
 . tests/e2e/lib/servers.sh
 trap 'stop_servers; netns_down; rm -rf "$T"' EXIT
+# a signal (a runner's timeout, ^C) ends through the EXIT trap too
+trap 'exit 130' INT TERM HUP
 fail() { echo "FAIL: $*"; exit 1; }
 for p in nginx curl python3 clickhouse-server; do
     command -v $p >/dev/null || { echo "skip: $p not installed"; exit 0; }

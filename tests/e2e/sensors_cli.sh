@@ -140,8 +140,10 @@ OLLAMA_MODELS=$S expect_exit 66 "verify unknown" L model verify nope
 FD=$(sha256sum "$T/w.gguf" | cut -d' ' -f1)
 expect_exit 0 "verify file" L model verify "$T/w.gguf" --model w --expect "sha256:$FD"
 expect_exit 1 "verify file wrong" L model verify "$T/w.gguf" --model w --expect "$A"
-expect_exit 1 "verify file unregistered" L model verify "$T/w.gguf" -o json
-[ "$(jq -r .expected "$T/out")" = null ] || fail "unregistered: $(cat "$T/out")"
+# nothing to compare with: refused, nothing written (issue 29)
+expect_exit 64 "verify file unregistered" L model verify "$T/w.gguf" -o json
+[ -s "$T/out" ] && fail "unregistered: printed $(cat "$T/out")"
+L models -o json | grep -q '"w.gguf"' && fail "unregistered: w.gguf is in the models view"
 expect_exit 64 "verify bad expect" L model verify "$T/w.gguf" --expect xyz
 expect_exit 66 "verify missing file" L model verify /nonexistent/x.gguf
 expect_exit 64 "verify no subcommand" L model

@@ -164,6 +164,27 @@ test_iter__pack_model_route_match_subject_or_body(void **state)
     EXPECT(f->l, 0, L(-1), "pack=nope");
 }
 
+/* issue 29: the README's model='qwen2.5*' found nothing (the value was
+ * compared exactly). A glob matches the subject's name and the body
+ * fields alike, through the subject index and the bodies scan. */
+static void
+test_iter__pack_model_route_globs(void **state)
+{
+    struct fx *f = *state;
+    EXPECT(f->l, 0, L(4, 6, 18, 19, 26, 28), "model=qwen2.5*");
+    EXPECT(f->l, 0, L(6, 28), "type=model.state", "model=qwen2.5*");
+    EXPECT(f->l, 0, L(5, 7, 29), "model=llama3.?-3b-instruct@q[0-9]_0");
+    EXPECT(f->l, 0, L(-1), "model=nope*");
+    /* 19 declares pdf-ops/summarize */
+    EXPECT(f->l, 0, L(18, 19, 20, 21, 26, 29), "route=pdf-ops/*");
+    EXPECT(f->l, 0, L(8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 22, 23),
+           "pack=pdf-*");
+    /* negated: the complement, as for an exact value */
+    EXPECT(f->l, 0, L(29), "type=route.decision", "model!=qwen*");
+    /* a body term still compares exactly */
+    EXPECT(f->l, 0, L(-1), "body.model=qwen2.5*");
+}
+
 static void
 test_iter__seq_single_and_ranges(void **state)
 {
@@ -1074,6 +1095,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_iter__different_fields_and,
                                         setup_pdf, teardown),
         cmocka_unit_test_setup_teardown(test_iter__plus_starts_an_or_group,
+                                        setup_pdf, teardown),
+        cmocka_unit_test_setup_teardown(test_iter__pack_model_route_globs,
                                         setup_pdf, teardown),
         cmocka_unit_test_setup_teardown(test_iter__subject_exact_and_glob,
                                         setup_pdf, teardown),

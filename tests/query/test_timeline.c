@@ -378,7 +378,9 @@ test_timeline__source_clock_orders_and_times_the_run(void **state)
     snprintf(want, sizeof want, "%llu", (unsigned long long)t0);
     assert_string_equal(s(json_object_get(tl, "start"), "ts"), want);
     assert_int_equal(ldg_query_timeline_text(tl, &text), 0);
-    assert_non_null(strstr(text, "(times: the source's clock)"));
+    assert_non_null(strstr(
+        text,
+        "(times from the start: the source's clock, which puts the start at "));
     assert_non_null(strstr(text, "by=alice  signer="));
     assert_non_null(strstr(text, " source=uid 1000 pid 4242 agent.service"));
     assert_non_null(strstr(text, "+1.000s"));
@@ -408,12 +410,96 @@ test_timeline__source_clock_orders_and_times_the_run(void **state)
     json_decref(tl);
 }
 
+/* issue 29: on the source's clock the context is placed on it too: a
+ * revocation that claims a time 10 s into the run is at +10.000s, before
+ * the denial it caused (it was at +0.000s, the ledger's time of a batch),
+ * and a context event that claims no time comes right after the run event
+ * before it in the log. The header's start time is the ledger's, as
+ * `runs` and `query` show it, with the source's claim beside it. */
+static void
+test_timeline__context_on_the_source_clock(void **state)
+{
+    struct fx *f = *state;
+    const uint64_t t0 = 1767225600000000000ull, sec = 1000000000ull;
+    uint64_t s0, s1, rv, dn, gr, s3;
+    json_t *tl, *ev;
+    char *text = NULL, sq[24];
+    const char *want_seq[6];
+    const json_int_t want_rel[] = {0,        5000000,  5000000,
+                                   10000000, 11000000, 12000000};
+    char seqs[6][24];
+    size_t i, n = 0;
+
+    s0 = append_at(f->l, "run.started", "{\"run\":\"R-ctx\",\"pack\":\"cx\"}",
+                   1, t0);
+    s1 = append_at(f->l, "run.step",
+                   "{\"run\":\"R-ctx\",\"step\":\"fetch\",\"tool\":\"t\","
+                   "\"status\":\"ok\"}",
+                   1, t0 + 5 * sec);
+    gr = append_at(f->l, "permission.granted",
+                   "{\"pack\":\"cx\",\"group\":\"fs.read\",\"scope\":\"/x\","
+                   "\"by\":\"admin\"}",
+                   0, 0);
+    rv = append_at(f->l, "permission.revoked",
+                   "{\"pack\":\"cx\",\"group\":\"net.egress\",\"scope\":"
+                   "\"api\",\"by\":\"admin\",\"reason\":\"leak\"}",
+                   1, t0 + 10 * sec);
+    dn = append_at(f->l, "run.policy",
+                   "{\"run\":\"R-ctx\",\"decision\":\"deny\",\"rule\":"
+                   "\"net.egress\"}",
+                   1, t0 + 11 * sec);
+    s3 = append_at(f->l, "run.finished",
+                   "{\"run\":\"R-ctx\",\"status\":\"failed\"}", 1,
+                   t0 + 12 * sec);
+    tl = timeline(f->l, "R-ctx", 0);
+    assert_string_equal(s(tl, "clock"), "source");
+    {
+        const uint64_t order[] = {s0, s1, gr, rv, dn, s3};
+        for (i = 0; i < 6; i++) {
+            snprintf(seqs[i], sizeof seqs[i], "%llu",
+                     (unsigned long long)order[i]);
+            want_seq[i] = seqs[i];
+        }
+    }
+    json_array_foreach(json_object_get(tl, "events"), i, ev)
+    {
+        size_t k;
+        for (k = 0; k < 6 && strcmp(s(ev, "seq"), want_seq[k]) != 0; k++)
+            ;
+        if (k == 6)
+            continue; /* context of the fixture's own (runtime.health) */
+        assert_true(n < 6);
+        assert_string_equal(s(ev, "seq"), want_seq[n]);
+        assert_int_equal(json_integer_value(json_object_get(ev, "rel_us")),
+                         want_rel[n]);
+        n++;
+    }
+    assert_int_equal(n, 6);
+    assert_int_equal(ldg_query_timeline_text(tl, &text), 0);
+    snprintf(sq, sizeof sq, "#%llu", (unsigned long long)rv);
+    assert_non_null(strstr(strstr(text, "+10.000s"), sq));
+    {
+        /* the header: the ledger's time of the start, the claim beside */
+        char ledger_when[32];
+        uint64_t rts =
+            strtoull(s(json_object_get(tl, "start"), "recorded_ts"), NULL, 10);
+        ldg_time_local(ledger_when, sizeof ledger_when, rts);
+        assert_non_null(strstr(text, "started "));
+        assert_non_null(strstr(strstr(text, "started "), ledger_when));
+        assert_non_null(strstr(text, "which puts the start at "));
+    }
+    free(text);
+    json_decref(tl);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_timeline__run_events_in_order_with_kinds, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_timeline__context_on_the_source_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_timeline__context_explains_the_fallback, setup, teardown),
         cmocka_unit_test_setup_teardown(

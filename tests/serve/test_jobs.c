@@ -111,6 +111,17 @@ test_jobs__add_refusals(void **state)
                                   err, sizeof err),
                      0);
     assert_int_equal(ldg_jobs_count(js), 2);
+    /* verify (`verify --new`) takes no URL, and all four fit */
+    assert_int_equal(ldg_jobs_add(js, "verify", "1m", "http://127.0.0.1:1/",
+                                  err, sizeof err),
+                     LDG_EBADINPUT);
+    assert_non_null(strstr(err, "--verify-every: takes no URL"));
+    assert_int_equal(ldg_jobs_add(js, "verify", "1m", NULL, err, sizeof err),
+                     0);
+    assert_int_equal(ldg_jobs_add(js, "publish", "5m", "http://127.0.0.1:1/",
+                                  err, sizeof err),
+                     0);
+    assert_int_equal(ldg_jobs_count(js), 4);
     ldg_jobs_free(js); /* never started: writes nothing */
     assert_int_equal(ldg_jobs_status(dir, &(json_t *){NULL}, &(int){0},
                                      &(int){0}, err, sizeof err),

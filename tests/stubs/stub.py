@@ -44,6 +44,7 @@ stdout as the first line. Binds 127.0.0.1 only, port 0 (the kernel's pick).
 """
 import argparse
 import json
+import os
 import socketserver
 import sys
 import threading
@@ -57,11 +58,24 @@ LOCK = threading.Lock()
 
 
 def load_state():
+    """The state file, parsed again only when it changed (a state of
+    20,000 models is not parsed for each of 20,000 /api/show requests)."""
     if not STATE["path"]:
         return {}
     try:
+        st = os.stat(STATE["path"])
+        key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        with LOCK:
+            if STATE.get("key") == key:
+                return STATE["cached"]
         with open(STATE["path"]) as f:
-            return json.load(f)
+            data = json.load(f)
+        data["_by_name"] = {m.get("name"): m for m in data.get("models", [])
+                            if isinstance(m, dict)}
+        with LOCK:
+            STATE["key"] = key
+            STATE["cached"] = data
+        return data
     except (OSError, ValueError):
         return {}
 
@@ -243,15 +257,15 @@ class Handler(BaseHTTPRequestHandler):
             if req is None:
                 return self.send(400, {"error": "bad json"})
             name = req.get("model") or req.get("name")
-            for m in models:
-                if m["name"] == name:
-                    return self.send(200, {
-                        "modelfile": "FROM %s" % name, "parameters": "",
-                        "template": "{{ .Prompt }}", "details": details(m),
-                        "model_info": {"general.architecture":
-                                       m.get("family", "llama")},
-                        "capabilities": m.get("capabilities", ["completion"]),
-                        "modified_at": "2026-11-01T10:00:00Z"})
+            m = st.get("_by_name", {}).get(name)
+            if m is not None:
+                return self.send(200, {
+                    "modelfile": "FROM %s" % name, "parameters": "",
+                    "template": "{{ .Prompt }}", "details": details(m),
+                    "model_info": {"general.architecture":
+                                   m.get("family", "llama")},
+                    "capabilities": m.get("capabilities", ["completion"]),
+                    "modified_at": "2026-11-01T10:00:00Z"})
             return self.send(404, {"error": "model '%s' not found" % name})
         if p == "/api/ps":
             return self.send(200, {"models": [{

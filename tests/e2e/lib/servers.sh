@@ -20,27 +20,38 @@ free_port() {
 # picked from the pid, the names carry the pid: tests running at the same
 # time do not meet. netns_down removes everything. LEDGER_NO_NETNS=1: no
 # namespaces (to try the loopback form).
+#
+# Each thing made is remembered the moment it exists (a namespace in
+# NETNS, the bridge and each veth's host end in NS_LINKS), so a step that
+# fails at any point leaves nothing: netns_down deletes the namespaces
+# (and the veth ends inside them) and the links on this host (a veth's
+# host end takes its peer with it). tests/e2e/netns_cleanup.sh makes each
+# step fail in turn against a stand-in for ip(8).
 NS_TAG=lf$$
+NS_LINKS=""
 netns_up() {
     [ "${LEDGER_NO_NETNS:-0}" != 1 ] && [ "$(id -u)" = 0 ] &&
         command -v ip >/dev/null 2>&1 || return 1
     ns_net=10.$((100 + ($$ / 250) % 100)).$(($$ % 250))
+    NETNS=""
     ip link add "${NS_TAG}br" type bridge 2>/dev/null || return 1
-    NETNS=" "
+    NS_LINKS="${NS_TAG}br"
     ip addr add "$ns_net.1/24" dev "${NS_TAG}br" &&
         ip link set "${NS_TAG}br" up || { netns_down; return 1; }
     b=1
     while [ "$b" -le "$1" ]; do
-        ip netns add "${NS_TAG}-box$b" &&
-            ip link add "${NS_TAG}h$b" type veth peer name "${NS_TAG}v$b" &&
-            ip link set "${NS_TAG}v$b" netns "${NS_TAG}-box$b" &&
+        ip netns add "${NS_TAG}-box$b" || { netns_down; return 1; }
+        NETNS="$NETNS${NS_TAG}-box$b "
+        ip link add "${NS_TAG}h$b" type veth peer name "${NS_TAG}v$b" ||
+            { netns_down; return 1; }
+        NS_LINKS="$NS_LINKS ${NS_TAG}h$b"
+        ip link set "${NS_TAG}v$b" netns "${NS_TAG}-box$b" &&
             ip link set "${NS_TAG}h$b" master "${NS_TAG}br" &&
             ip link set "${NS_TAG}h$b" up &&
             ip -n "${NS_TAG}-box$b" link set lo up &&
             ip -n "${NS_TAG}-box$b" link set "${NS_TAG}v$b" name eth0 &&
             ip -n "${NS_TAG}-box$b" addr add "$ns_net.$((10 + b))/24" dev eth0 &&
             ip -n "${NS_TAG}-box$b" link set eth0 up || { netns_down; return 1; }
-        NETNS="$NETNS${NS_TAG}-box$b "
         b=$((b + 1))
     done
     SERVE_ADDR=$ns_net.1
@@ -48,8 +59,9 @@ netns_up() {
 }
 netns_down() {
     for ns in $NETNS; do ip netns del "$ns" 2>/dev/null; done
-    [ -n "$NETNS" ] && ip link del "${NS_TAG}br" 2>/dev/null
+    for ln in $NS_LINKS; do ip link del "$ln" 2>/dev/null; done
     NETNS=""
+    NS_LINKS=""
     SERVE_ADDR=127.0.0.1
 }
 # box B CMD...: runs CMD inside box B's namespace (on this host, without

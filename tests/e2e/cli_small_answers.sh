@@ -1,0 +1,124 @@
+#!/bin/sh
+# cli_small_answers.sh — the small wrong answers of issue 29, each as a user
+# met it:
+#   - `mirror --key box.vkey` stored the text "box.vkey" as the log's key
+#     (for good: a remembered key is never replaced): the file is read, and
+#     text that is no key is refused (64) before anything is written;
+#   - `model verify FILE` with nothing to compare registered a model that
+#     never was: refused (64), nothing written;
+#   - `promote` with a mistyped eval id wrote a permanent promotion.rejected:
+#     refused (66), nothing written (also with --force);
+#   - the README's `query type=model.state model='qwen2.5*'` found nothing;
+#   - `query pack=P type=T --deps` printed every event of P's routes and
+#     models, whatever T;
+#   - `probe` of a runtime listing 2,000 models committed one event at a
+#     time, and stored a size of -5: one commit (one seal), the negative
+#     size left out and named on stderr.
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/cli_small.XXXXXX") || exit 1
+SPID=
+trap '[ -n "$SPID" ] && kill $SPID 2>/dev/null; rm -rf "$T"' EXIT
+export no_proxy=127.0.0.1 LEDGER_NVIDIA_SMI=
+nfail=0
+fail() {
+    echo "FAIL: $*"
+    nfail=$((nfail + 1))
+}
+expect_exit() {
+    want=$1
+    what=$2
+    shift 2
+    "$@" >"$T/out" 2>"$T/err"
+    got=$?
+    [ "$got" = "$want" ] ||
+        fail "$what: exit $got, want $want ($(head -c 300 "$T/err"))"
+}
+D=$T/l
+L() { "$LEDGER" --dir "$D" "$@"; }
+size() { L stats -o json | sed 's/.*"events":\([0-9]*\).*/\1/'; }
+
+L init --origin example.org/box1 >/dev/null || { echo "FAIL: init"; exit 1; }
+L ingest "$ROOT/examples/pdf-ops.jsonl" >/dev/null || { echo "FAIL: ingest"; exit 1; }
+
+# --- mirror --key FILE
+L keys verifier > "$T/box.vkey"
+L publish "$T/pub" >/dev/null || fail "publish to a directory"
+expect_exit 0 "mirror --key FILE" "$LEDGER" mirror "$T/pub" --state "$T/m1" --key "$T/box.vkey"
+cmp -s "$T/m1/vkey" "$T/box.vkey" ||
+    fail "mirror --key FILE remembered '$(cat "$T/m1/vkey" 2>/dev/null)', not the key in the file"
+expect_exit 0 "mirror again, key remembered" "$LEDGER" mirror "$T/pub" --state "$T/m1"
+expect_exit 66 "mirror --key missing file" "$LEDGER" mirror "$T/pub" --state "$T/m2" --key "$T/nope.vkey"
+grep -q "nope.vkey" "$T/err" || fail "missing key file not named: $(cat "$T/err")"
+expect_exit 64 "mirror --key not a key" "$LEDGER" mirror "$T/pub" --state "$T/m3" --key 'box+not+a+key'
+grep -q "not a log verifier key" "$T/err" || fail "bad key not said: $(cat "$T/err")"
+[ -e "$T/m2/vkey" ] || [ -e "$T/m3/vkey" ] && fail "a refused --key was remembered"
+
+# --- model verify FILE with nothing to compare
+head -c 1000 /dev/urandom > "$T/w.gguf"
+n0=$(size)
+expect_exit 64 "model verify FILE, nothing to compare" L model verify "$T/w.gguf"
+grep -q "nothing to compare" "$T/err" || fail "model verify: $(cat "$T/err")"
+[ "$(size)" = "$n0" ] || fail "model verify with nothing to compare wrote an event"
+L models -o json | grep -q 'w.gguf' && fail "models view lists w.gguf"
+fd=$(sha256sum < "$T/w.gguf" | cut -c1-64)
+expect_exit 0 "model verify FILE --expect" L model verify "$T/w.gguf" --model w --expect "sha256:$fd"
+
+# --- promote with an eval id that names no result
+n0=$(size)
+expect_exit 66 "promote, mistyped eval" L promote route:pdf-ops/extract qwen2.5-7b-instruct@q4_k_m --eval E-l
+grep -q "no eval E-l in the log" "$T/err" || fail "promote typo: $(cat "$T/err")"
+expect_exit 66 "promote --force, mistyped eval" L promote route:pdf-ops/extract qwen2.5-7b-instruct@q4_k_m --eval E-l --force
+[ "$(size)" = "$n0" ] || fail "promote with a mistyped eval id wrote an event"
+echo '{"type":"eval.started","body":{"eval_id":"E-9","suite":"s","target":"route:pdf-ops/extract","candidate":"m"}}' |
+    L ingest - >/dev/null
+n0=$(size)
+expect_exit 66 "promote, eval without a result" L promote route:pdf-ops/extract m --eval E-9
+grep -q "has started but has no result" "$T/err" || fail "promote unfinished: $(cat "$T/err")"
+[ "$(size)" = "$n0" ] || fail "promote of an unfinished eval wrote an event"
+# a real eval still goes through the gate (E-1 is for another candidate)
+expect_exit 1 "promote, gate fails" L promote route:pdf-ops/extract m --eval E-1
+L query type=promotion.rejected | grep -q "E-1" || fail "a gated rejection is still recorded"
+
+# --- the README's glob
+L query type=model.state model='qwen2.5*' -o json --output-fields seq > "$T/q"
+[ "$(wc -l < "$T/q")" = 2 ] || fail "model='qwen2.5*': $(cat "$T/q")"
+
+# --- --deps keeps the other terms
+L query pack=pdf-ops type=route.decision --deps -o json --output-fields type > "$T/q"
+[ -s "$T/q" ] || fail "--deps with type=: nothing"
+grep -v '"route.decision"' "$T/q" && fail "--deps with type=route.decision printed other types"
+L query pack=pdf-ops --deps -o json --output-fields type | grep -q '"model.state"' ||
+    fail "--deps without type= lost the models' events"
+
+# --- probe: one commit, no negative size
+python3 - "$T/state.json" <<'EOF'
+import json, sys
+ms = [{"name": "m%d:7b" % i, "digest": "%064x" % i, "size": 1000 + i}
+      for i in range(2000)]
+ms[3]["size"] = -5
+json.dump({"version": "0.5.7", "models": ms}, open(sys.argv[1], "w"))
+EOF
+python3 "$ROOT/tests/stubs/stub.py" --state "$T/state.json" \
+    --port-file "$T/port" >/dev/null 2>&1 &
+SPID=$!
+i=0
+while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+n0=$(size)
+expect_exit 0 "probe 2,000 models" L probe --no-host --direct -r "ol=http://127.0.0.1:$(cat "$T/port")"
+grep -q "model m3:7b: field 'size' is -5, not a byte count: size_bytes left out" "$T/err" ||
+    fail "negative size not named: $(head -c 300 "$T/err")"
+n1=$(size)
+[ $((n1 - n0)) -ge 4000 ] || fail "probe appended $((n1 - n0)) events"
+L query seq=$n0.. -o json --output-fields seal | sort -u > "$T/seals"
+[ "$(wc -l < "$T/seals")" = 1 ] ||
+    fail "probe's events are in $(wc -l < "$T/seals") commits, want 1"
+L query model=m3:7b type=model.registered -o json > "$T/q"
+grep -q '"size_bytes"' "$T/q" && fail "a negative size was stored: $(cat "$T/q")"
+grep -q '"model":"m3:7b"' "$T/q" || fail "m3:7b not registered"
+L query model=m4:7b type=model.registered -o json | grep -q '"size_bytes":1004' ||
+    fail "a good size was not stored"
+
+[ $nfail = 0 ] || exit 1
+echo "cli_small_answers: mirror key files, model verify, promote, glob, --deps, probe batch"

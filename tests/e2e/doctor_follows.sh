@@ -1,0 +1,124 @@
+#!/bin/sh
+# doctor_follows.sh — chain-verified follows a busy box (issue 29: the
+# doctor said "unknown", exit 3, after every write until someone ran
+# `ledger verify`):
+#   - once a verification is recorded, a box written to through `ledger
+#     serve` gets "ok" for chain-verified from every doctor run, writes in
+#     between (the doctor checks the new events itself and records it);
+#   - `ledger serve --verify-every 1s` runs `ledger verify --new` as an
+#     interval job: the new events are checked and recorded without any
+#     doctor (`verify --new` then has nothing new), `serve --status` shows
+#     the job's runs;
+#   - tampering still fails: a byte of a new event's body altered inside
+#     data.mdb makes the job fail (the status says so), the doctor fail
+#     chain-verified naming the event (exit 1), and `ledger verify` exit 1;
+#   - a never-verified log stays "unknown" (the doctor does not take the
+#     first verification on itself), `verify --new` with --full is 64.
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/doctor_follows.XXXXXX") || exit 1
+pid=""
+trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'exit 130' INT TERM HUP
+D=$T/l
+nfail=0
+fail() {
+    printf 'FAIL: %s\n' "$*"
+    nfail=$((nfail + 1))
+}
+case $LEDGER in /*) ;; *) LEDGER=$PWD/$LEDGER ;; esac
+L() { "$LEDGER" --dir "$D" "$@"; }
+chain() { # the status of chain-verified in the doctor's JSON
+    L doctor -o json 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print([c["status"] for c in d["box"] if c["name"] == "chain-verified"][0])'
+}
+waitfor() { # SECONDS CMD...
+    wf_n=$(($1 * 10))
+    shift
+    wf_i=0
+    until "$@"; do
+        wf_i=$((wf_i + 1))
+        [ $wf_i -gt $wf_n ] && return 1
+        sleep 0.1
+    done
+}
+
+L init >/dev/null || exit 1
+L append x.test.a --body '{}' >/dev/null
+[ "$(chain)" = unknown ] || fail "never verified: chain-verified $(chain), want unknown"
+L verify --new --full >/dev/null 2>&1
+[ $? = 64 ] || fail "verify --new --full: want 64"
+L verify >/dev/null 2>&1 || fail "first verify"
+
+"$LEDGER" --dir "$D" serve --verify-every 1s >"$T/serve.out" 2>"$T/serve.err" &
+pid=$!
+waitfor 10 grep -q listening "$T/serve.out" || { echo "FAIL: serve did not start"; exit 1; }
+
+# a busy box: writes, doctor, writes, doctor ...
+round=0
+while [ $round -lt 5 ]; do
+    i=0
+    while [ $i -lt 20 ]; do
+        echo '{"type":"x.test.busy","body":{"round":'$round',"i":'$i'}}'
+        i=$((i + 1))
+    done | L ingest - >/dev/null 2>&1 || fail "ingest round $round"
+    st=$(chain)
+    [ "$st" = ok ] || fail "round $round: chain-verified $st after writes"
+    L doctor >/dev/null 2>&1
+    rc=$?
+    [ $rc = 0 ] || fail "round $round: doctor exit $rc"
+    round=$((round + 1))
+done
+
+# the job alone: new events, no doctor; the job checks and records them
+L append x.test.b --body '{}' >/dev/null
+L append x.test.b --body '{}' >/dev/null
+n=$(L stats -o json | sed 's/.*"events":\([0-9]*\).*/\1/')
+job_caught_up() {
+    L verify --new 2>/dev/null | grep -q "nothing new since seq $((n - 1))"
+}
+waitfor 10 job_caught_up || fail "the verify job did not record the new events: $(L verify --new -o json 2>&1)"
+L serve --status -o json >"$T/st" 2>/dev/null
+grep -q '"name":"verify"' "$T/st" || fail "serve --status: no verify job: $(cat "$T/st")"
+grep -q '"last_exit":0' "$T/st" || fail "serve --status: verify job not ok: $(cat "$T/st")"
+
+# tampering still fails: the server is stopped so that nothing verifies
+# the event before its byte is altered (checked once, an event is not
+# checked again but by a plain or full `ledger verify`), then started
+# again: the job's first run, at once, checks it
+kill "$pid"
+wait "$pid" 2>/dev/null
+L append x.test.c --body '{"marker":"tamper-zzqq"}' >/dev/null
+seq=$(($(L stats -o json | sed 's/.*"events":\([0-9]*\).*/\1/') - 1))
+python3 - "$D/data.mdb" <<'EOF' || exit 1
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+i = b.find(b"tamper-zzqq")
+assert i >= 0
+while i >= 0:
+    b[i + 10] ^= 0x01
+    i = b.find(b"tamper-zzqq", i + 1)
+open(p, "r+b").write(b)
+EOF
+"$LEDGER" --dir "$D" serve --verify-every 1s >"$T/serve.out" 2>"$T/serve.err" &
+pid=$!
+waitfor 10 grep -q listening "$T/serve.out" || { echo "FAIL: serve did not start again: $(cat "$T/serve.err")"; exit 1; }
+job_failed() { L serve --status -o json 2>/dev/null | grep -q '"last_exit":1'; }
+waitfor 15 job_failed || fail "the verify job did not fail on tampering: $(L serve --status 2>&1)"
+grep -q "event $seq" "$T/serve.err" || fail "the job's log does not name event $seq"
+L doctor >"$T/doc" 2>&1
+rc=$?
+[ $rc = 1 ] || fail "doctor after tampering: exit $rc, want 1"
+grep 'chain-verified' "$T/doc" | grep -q "FAIL.*event $seq" ||
+    fail "doctor: $(grep -A1 chain-verified "$T/doc")"
+L verify >/dev/null 2>&1
+[ $? = 1 ] || fail "verify after tampering: want 1"
+
+kill "$pid"
+wait "$pid" 2>/dev/null
+pid=""
+[ $nfail = 0 ] || exit 1
+echo "doctor_follows: ok after every write, serve --verify-every records, tampering fails"
