@@ -1551,8 +1551,7 @@ verify_run(struct cli *c, int argc, char **argv)
                 "`ledger verify`\n",
                 OKP, OFFO, (unsigned long long)r.checked,
                 (unsigned long long)r.from, (unsigned long long)(r.to - 1),
-                sealed ? "seals" : "signatures",
-                r.from > 0 ? " and the events before them" : "");
+                sigs, r.from > 0 ? " and the events before them" : "");
         else if (r.full)
             cli_printf_fit(
                 c, 4,

@@ -113,10 +113,10 @@ render_log(struct ldg_buf *o, struct ldg_ledger *l, struct ldg_txn *t)
     sample_u(o, "ledger_log_file_bytes", NULL, st.file_bytes);
     head(o, "ledger_log_stored_bytes", "gauge",
          "Bytes of the log's pages in use, by part (entries, bodies).");
-    sample_u(o, "ledger_log_stored_bytes",
-             (const char *const[]){"part", "entries", NULL}, st.entry_bytes);
-    sample_u(o, "ledger_log_stored_bytes",
-             (const char *const[]){"part", "bodies", NULL}, st.body_bytes);
+    static const char *const part_entries[] = {"part", "entries", NULL};
+    static const char *const part_bodies[] = {"part", "bodies", NULL};
+    sample_u(o, "ledger_log_stored_bytes", part_entries, st.entry_bytes);
+    sample_u(o, "ledger_log_stored_bytes", part_bodies, st.body_bytes);
     head(o, "ledger_last_commit_timestamp_seconds", "gauge",
          "When the last event was committed (Unix time; absent when the log "
          "is empty).");
