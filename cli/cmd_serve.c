@@ -320,7 +320,7 @@ const struct cli_command cli_cmd_serve = {
     "interval; it never stops the server. DIR/serve-status.json and "
     "`ledger serve --status` show each job's last run, and under systemd "
     "so does STATUS=.\n\n"
-    "--proxy runs `ledger proxy` (the model proxy, docs/PROXY.md) as a "
+    "With --proxy it runs `ledger proxy` (the model proxy, docs/PROXY.md) as a "
     "child process configured by DIR/proxy.json, writing through this "
     "server; it is started again when it exits (after 1 s, 2 s, ... at "
     "most 30 s) and stopped with the server.\n\n"

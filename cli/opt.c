@@ -500,10 +500,13 @@ cli_help_overview(FILE *f)
 static void
 sc_text(FILE *f, const char *s)
 {
-    for (; *s; s++) {
-        if (*s == '*' || *s == '_' || *s == '\\')
+    for (const char *p = s; *p; p++) {
+        /* a '-' or '.' opening a line would start a scdoc list entry
+         * ("--proxy runs ..." did) */
+        if (*p == '*' || *p == '_' || *p == '\\' ||
+            ((p == s || p[-1] == '\n') && (*p == '-' || *p == '.')))
             fputc('\\', f);
-        fputc(*s, f);
+        fputc(*p, f);
     }
 }
 
