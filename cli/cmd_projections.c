@@ -1651,7 +1651,7 @@ const struct cli_command cli_cmd_memory = {
     "ledger memory\n"
     "ledger memory --revoked\n"
     "ledger memory note-42 -o json-pretty\n"
-    "ledger memory purge --prefix 9f86d081 --reason 'user asked, ticket 88'\n",
+    "ledger memory purge --prefix a9df53 --reason 'user asked, ticket 88'\n",
     CLI_CMD_PAGER};
 
 static int

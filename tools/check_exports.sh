@@ -6,6 +6,10 @@
 set -eu
 so=$1
 api=$2
+# (a pipeline's status is its last command's: nm's failure, a missing or
+# unreadable library, must not read as "0 symbols")
+nm -D --defined-only "$so" > /dev/null || exit 1
+[ -s "$api" ] || { echo "$api: empty API list" >&2; exit 1; }
 syms=$(nm -D --defined-only "$so" | awk 'NF == 3 && $2 ~ /[TDBRVWi]/ { print $3 }' |
     sed 's/@.*//' | sort -u)
 extra=$(printf '%s\n' "$syms" | grep -vxF -f "$api" | grep -v '^LIBLEDGER_' || true)

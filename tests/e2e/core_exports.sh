@@ -38,7 +38,7 @@ int ldg_open(void) { return 0; }
 int helper_leak(void);
 int helper_leak(void) { return 1; }
 C
-"$CC" -shared -fPIC -o "$T/leaky.so" "$T/lib.c"
+$CC -shared -fPIC -o "$T/leaky.so" "$T/lib.c"
 if sh tools/check_exports.sh "$T/leaky.so" "$T/api" 2> "$T/err"; then
     bad "a library exporting helper_leak passed"
 elif grep -q 'helper_leak' "$T/err"; then
@@ -48,7 +48,7 @@ else
     bad "the failure does not name helper_leak"
 fi
 printf 'LIBLEDGER_0 { global: ldg_open; local: *; };\n' > "$T/map"
-"$CC" -shared -fPIC -Wl,--version-script="$T/map" -o "$T/clean.so" "$T/lib.c"
+$CC -shared -fPIC -Wl,--version-script="$T/map" -o "$T/clean.so" "$T/lib.c"
 if sh tools/check_exports.sh "$T/clean.so" "$T/api" > "$T/out" 2>&1; then
     ok "the same library with a version script passes ($(cat "$T/out"))"
 else
