@@ -523,26 +523,38 @@ ldg_metrics_render(struct ldg_metrics *m, struct ldg_ledger *l,
                    struct ldg_buf *out)
 {
     struct ldg_txn *t = NULL;
+    struct ldg_buf doc;
     int rc;
 
     if (m == NULL || l == NULL || out == NULL)
         return LDG_EINVAL;
+    /* The doctor first: it verifies and records the events new since
+     * the last verification, and the verify series below must say what
+     * it found, not what was recorded before it ran. Its series are
+     * printed after the log's. */
+    ldg_buf_init(&doc, 0);
+    if ((rc = render_doctor(&doc, l)) < 0)
+        goto out;
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
-        return rc;
+        goto out;
     rc = render_log(out, l, t);
     ldg_txn_abort(t);
     if (rc < 0)
-        return rc;
+        goto out;
     render_types(out, m);
-    if ((rc = render_doctor(out, l)) < 0 || (rc = render_routes(out, l)) < 0)
-        return rc;
+    ldg_buf_add(out, doc.p, doc.len);
+    if ((rc = doc.err) < 0 || (rc = render_routes(out, l)) < 0)
+        goto out;
     render_disk(out, l);
     render_jobs(out, l);
     render_proxy(out, m);
     head(out, "ledger_metrics_counted_events", "gauge",
          "Events the event counts (events by type, proxy) are up to.");
     sample_u(out, "ledger_metrics_counted_events", NULL, m->size);
-    return out->err;
+    rc = out->err;
+out:
+    ldg_buf_release(&doc);
+    return rc;
 }
 
 void
