@@ -8,10 +8,14 @@
  * cooldown) is read from the plans projection's tripcode records, which
  * fold every tripcode.used in the log.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pipeline/pipeline.h"
 #include "projections/projections.h"
@@ -270,6 +274,36 @@ judge_history(const json_t *rec, const struct ldg_tripcode *t, uint64_t now,
                  (long long)cooldown_s);
 }
 
+/* An exclusive lock on DIR/tripcode.lock (made 0600 when missing), held
+ * by the returned descriptor until it is closed; every `tripcode verify`
+ * of the ledger, from any process, takes it before reading a code's
+ * history. @return the descriptor or LDG_EIO (the message on l). */
+static int
+lock_uses(struct ldg_ledger *l)
+{
+    char path[4096];
+    int fd;
+
+    if ((size_t)snprintf(path, sizeof path, "%s/tripcode.lock", ldg_dir(l)) >=
+        sizeof path) {
+        ldg_set_errmsg(l, "%s", "ledger directory path too long");
+        return LDG_EIO;
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        ldg_set_errmsg(l, "cannot open %s: %s", path, strerror(errno));
+        return LDG_EIO;
+    }
+    while (flock(fd, LOCK_EX) < 0) {
+        if (errno != EINTR) {
+            ldg_set_errmsg(l, "cannot lock %s: %s", path, strerror(errno));
+            close(fd);
+            return LDG_EIO;
+        }
+    }
+    return fd;
+}
+
 static int
 record(struct ldg_ledger *l, const struct ldg_tripcode *t,
        const struct ldg_tripcode_opts *o, struct ldg_tripcode_verdict *v)
@@ -306,7 +340,7 @@ ldg_pipeline_tripcode_verify(struct ldg_ledger *l, const char *text,
     json_t *rec = NULL;
     char err[512];
     uint64_t now;
-    int rc, nkeys = 0;
+    int rc, nkeys = 0, lock_fd = -1;
 
     if (l == NULL || text == NULL || v == NULL)
         return LDG_EINVAL;
@@ -365,12 +399,20 @@ ldg_pipeline_tripcode_verify(struct ldg_ledger *l, const char *text,
                  (long long)o.ttl_s);
         goto decided;
     }
+    /* The history is read and the use recorded under one lock, so two
+     * verifies of one code cannot both see it unused and both accept it. */
+    if ((lock_fd = lock_uses(l)) < 0)
+        return lock_fd;
     if ((rc = code_record(l, t.code, &rec)) < 0)
-        return rc;
+        goto out;
     judge_history(rec, &t, now, o.cooldown_s, v->reason, sizeof v->reason);
     json_decref(rec);
     if (v->reason[0] == '\0')
         v->accepted = 1;
 decided:
-    return record(l, &t, &o, v);
+    rc = record(l, &t, &o, v);
+out:
+    if (lock_fd >= 0)
+        close(lock_fd); /* releases the lock */
+    return rc;
 }

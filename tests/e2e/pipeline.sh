@@ -267,6 +267,19 @@ expect_exit 64 "tripcode bogus" L tripcode bogus
 expect_exit 66 "verify: no file" L tripcode verify @"$T/nofile"
 size1=$(L stats -o json | jq -r '.events')
 [ "$size0" = "$size1" ] || fail "malformed tripcodes wrote events"
+# one code verified by eight processes at once: exactly one is accepted
+# (the history is read and the use recorded under one lock)
+"$LEDGER" tripcode sign --key "$K" RECOVERY:DIAGNOSTIC::race >"$T/race"
+for i in 1 2 3 4 5 6 7 8; do
+    (L tripcode verify @"$T/race" >/dev/null 2>&1; echo $? >"$T/race.$i") &
+done
+wait
+acc=$(cat "$T"/race.? | grep -c '^0$')
+ref=$(cat "$T"/race.? | grep -c '^1$')
+[ "$acc" = 1 ] && [ "$ref" = 7 ] ||
+    fail "racing verifies: $acc accepted and $ref refused, want 1 and 7"
+n=$(L query -o json type=tripcode.used body.code=RECOVERY:DIAGNOSTIC::race | grep -c .)
+[ "$n" = 1 ] || fail "racing verifies recorded $n uses, want 1"
 # no controller key enrolled: nothing recorded, 66
 D=$T/nokey
 L init >/dev/null
