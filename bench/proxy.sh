@@ -153,3 +153,16 @@ rec "s${NC}_proxy_rps" "$(field "$r" rps)"
 rec "s${NC}_proxy_peak_rss_kib" "$rss"
 n_ev=$("$B/ledger" --dir "$T/sync" stats -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("events", "?"))' 2>/dev/null)
 say "events in the sync proxy's ledger: $n_ev"
+
+# The section bench/results.sh puts in bench/RESULTS.md: one table, the
+# figures of this run beside nginx's, each with its target.
+v() { sed -n "s/^$1	//p" "$OUT/proxy.tsv"; }
+yes_no() { python3 -c "print('yes' if $1 else '**no**')"; }
+{
+    echo "| figure | nginx | proxy sync (default) | proxy async | target | met |"
+    echo "|---|---|---|---|---|---|"
+    echo "| $NC clients, requests/s (direct: $(v c${NC}_direct_rps)) | $(v c${NC}_nginx_rps) | $(v c${NC}_proxy_rps) ($(v c${NC}_sync_vs_nginx)x) | $(v c${NC}_proxy-async_rps) ($(v c${NC}_async_vs_nginx)x) | sync >= 0.8x nginx | $(yes_no "$(v c${NC}_sync_vs_nginx) >= 0.8") |"
+    echo "| 1 client, p50 added over direct, ms | $(v c1_added_nginx_ms) | $(v c1_added_sync_ms) | $(v c1_added_async_ms) | <= 1.5 sync, <= 0.3 async | $(yes_no "$(v c1_added_sync_ms) <= 1.5 and $(v c1_added_async_ms) <= 0.3") |"
+    echo "| 1 stream, time to first byte added, ms | $(v s1_added_ttfb_nginx_ms) | $(v s1_added_ttfb_proxy_ms) | | <= 1 | $(yes_no "$(v s1_added_ttfb_proxy_ms) <= 1") |"
+    echo "| $NC streaming clients, proxy peak RSS, MiB | | $(($(v s${NC}_proxy_peak_rss_kib) / 1024)) | | <= 64 | $(yes_no "$(v s${NC}_proxy_peak_rss_kib) <= 65536") |"
+} >"$OUT/proxy.md"

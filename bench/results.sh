@@ -196,6 +196,8 @@ fi
 printf '\n## Proxy (issue 33)\n\n'
 if [ -f "$O/proxy.md" ]; then
     cat "$O/proxy.md"
+    grep -q 'sync >= 0.8x nginx | \*\*no' "$O/proxy.md" &&
+        echo "proxy sync throughput" >>"$O/.missed"
 elif [ -f "$O/proxy.tsv" ]; then
     echo "| scenario | unit | ledger | nginx | ledger/nginx | target | verdict | note |"
     echo "|---|---|---|---|---|---|---|---|"
