@@ -18,6 +18,7 @@
 #include "cli/commands.h"
 #include "export/export.h"
 #include "page/page.h"
+#include "pipeline/pipeline.h"
 #include "projections/projections.h"
 #include "query/query.h"
 #include "util/util.h"
@@ -1099,7 +1100,7 @@ enum { OPT_TL_HTML = 0x4c48 };
 static const struct cli_opt timeline_opts[] = {
     CLI_BUNDLE_OPTS,
     CLI_VALUE(OPT_TL_HTML, 0, "html", "FILE",
-              "write the run as one self-contained HTML page to FILE (- for "
+              "write the run (or plan) as one self-contained HTML page to FILE (- for "
               "standard output): a picture on a time axis, the doctor at its "
               "start, the evidence status, every event (docs/PAGE.md)"),
     CLI_ARG("RUN",
@@ -1196,8 +1197,11 @@ timeline_page(struct cli *c, const json_t *tl, const json_t *doctor,
     struct ldg_buf b;
     char gen[128], when[64];
     int rc;
+    /* a plan's story (ldg_pipeline_timeline's) or a run's timeline */
+    int is_plan = json_is_string(json_object_get(tl, "plan")) &&
+                  json_is_array(json_object_get(tl, "path"));
 
-    if (ldg_page_run(tl, &m) < 0) {
+    if ((is_plan ? ldg_page_plan(tl, &m) : ldg_page_run(tl, &m)) < 0) {
         json_decref(evidence);
         cli_err(c, "the timeline cannot be drawn (not a timeline)");
         return EX_DATAERR;
@@ -1254,7 +1258,8 @@ add_line(json_t *ev, const char *fmt, ...)
 /* What the run's events in the ledger rest on: the newest checkpoint, the
  * log key and what `ledger verify` last found. */
 static json_t *
-ledger_evidence(struct ldg_ledger *l, struct ldg_txn *t, const char *run)
+ledger_evidence(struct ldg_ledger *l, struct ldg_txn *t, const char *flag,
+                const char *run)
 {
     struct ldg_verify_state vs;
     uint64_t size = 0;
@@ -1299,9 +1304,9 @@ ledger_evidence(struct ldg_ledger *l, struct ldg_txn *t, const char *run)
                                           : 0));
     }
     add_line(ev,
-             "To prove the events to someone else: `ledger export --run %s` "
+             "To prove the events to someone else: `ledger export %s %s` "
              "writes a bundle that `ledger verify-bundle` checks offline.",
-             run);
+             flag, run);
     return ev;
 }
 
@@ -1364,7 +1369,24 @@ cmd_timeline(struct cli *c, int argc, char **argv)
             strcmp(json_string_value(json_object_get(bt, "plan")),
                    argv[a.ind]) == 0) {
             /* export --plan's: the plan's story (cmd_pipeline.c) */
-            rc = cli_plan_timeline_json(c, json_object_get(bt, "timeline"));
+            if (html != NULL) {
+                json_t *ev = evidence_lines(ba.insecure ? "warn" : "ok");
+                add_line(ev,
+                         "Verified just now by this program, as `ledger "
+                         "verify-bundle %s` does: the bundle's %zu events are "
+                         "proven against its checkpoint of size %llu of the "
+                         "log %s.",
+                         ba.file, json_array_size(bc->events),
+                         (unsigned long long)bc->checkpoint_size, bc->origin);
+                rc = timeline_page(c, json_object_get(bt, "timeline"), NULL,
+                                   NULL, ev,
+                                   "This page is drawn from an evidence "
+                                   "bundle by its receiver, after verifying "
+                                   "it.",
+                                   html);
+            } else {
+                rc = cli_plan_timeline_json(c, json_object_get(bt, "timeline"));
+            }
             ldg_export_contents_free(bc);
             return rc;
         }
@@ -1436,7 +1458,25 @@ cmd_timeline(struct cli *c, int argc, char **argv)
     rc = ldg_query_timeline(t, argv[a.ind], &tl);
     if (rc == LDG_ENOTFOUND) {
         /* not a run: a plan of the control pipeline (cmd_pipeline.c)? */
-        int prc = cli_plan_timeline(c, l, argv[a.ind]);
+        int prc;
+        if (html != NULL) {
+            json_t *ptl = NULL;
+            int r2 = ldg_pipeline_timeline(l, argv[a.ind], &ptl);
+            if (r2 == 0) {
+                json_t *ev = ledger_evidence(l, t, "--plan", argv[a.ind]);
+                ldg_txn_abort(t);
+                t = NULL;
+                rc = timeline_page(c, ptl, NULL, NULL, ev, NULL, html);
+                json_decref(ptl);
+                goto out;
+            }
+            if (r2 != LDG_ENOTFOUND) {
+                cli_err(c, "%s", ldg_errmsg(l));
+                rc = cli_exit_code(r2);
+                goto out;
+            }
+        }
+        prc = cli_plan_timeline(c, l, argv[a.ind]);
         if (prc >= 0) {
             rc = prc;
             goto out;
@@ -1455,7 +1495,7 @@ cmd_timeline(struct cli *c, int argc, char **argv)
             json_object_get(json_object_get(tl, "start"), "seq"));
         memset(&vo, 0, sizeof vo);
         vo.at_size = ss ? strtoull(ss, NULL, 10) : 0;
-        evidence = ledger_evidence(l, t, argv[a.ind]);
+        evidence = ledger_evidence(l, t, "--run", argv[a.ind]);
         ldg_txn_abort(t);
         t = NULL;
         if (vo.at_size > 0 &&

@@ -44,7 +44,11 @@ ex_write_index(struct ex *x, uint64_t now_ns)
     int rc;
 
     ldg_time_rfc3339_sec(when, sizeof when, now_ns);
-    if (x->timeline != NULL) {
+    if (x->timeline != NULL &&
+        json_is_string(json_object_get(x->timeline, "plan"))) {
+        /* export --plan: the plan's page */
+        rc = ldg_page_plan(json_object_get(x->timeline, "timeline"), &m);
+    } else if (x->timeline != NULL) {
         const json_t *d =
             json_array_get(json_object_get(x->timeline, "doctor"), 0);
         rc = ldg_page_run(json_object_get(x->timeline, "timeline"), &m);

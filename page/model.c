@@ -417,3 +417,81 @@ ldg_page_events(const json_t *events, size_t total, const char *title,
     *out = m;
     return 0;
 }
+
+int
+ldg_page_plan(const json_t *tl, json_t **out)
+{
+    json_t *list, *e, *m, *facts_, *vlines, *v;
+    const char *plan, *state;
+    uint64_t t0 = 0;
+    size_t i, j;
+    char title[600], path[1024] = "";
+
+    if (out == NULL || !json_is_object(tl) ||
+        !json_is_array(json_object_get(tl, "events")))
+        return LDG_EINVAL;
+    *out = NULL;
+    plan = sget(tl, "plan");
+    state = sget(tl, "state");
+    snprintf(title, sizeof title, "Plan %s: %s", plan, state[0] ? state : "?");
+    json_array_foreach(json_object_get(tl, "path"), i, e)
+    {
+        size_t n = strlen(path);
+        snprintf(path + n, sizeof path - n, "%s%s", i ? " > " : "path: ",
+                 json_string_value(e) ? json_string_value(e) : "?");
+    }
+    list = json_array();
+    json_array_foreach(json_object_get(tl, "events"), i, e)
+    {
+        const char *time = sget(e, "time"), *type = sget(e, "type");
+        json_t *viol = json_object_get(e, "violations"), *o;
+        struct ldg_buf b;
+        uint64_t t = 0;
+        char kind[64];
+        if (i >= LDG_PAGE_EVENTS_MAX)
+            break;
+        ldg_time_parse_rfc3339(time, strlen(time), 0, &t);
+        if (i == 0)
+            t0 = t;
+        kind_of(type, kind, sizeof kind);
+        ldg_buf_init(&b, 8192);
+        ldg_buf_puts(&b, sget(e, "summary"));
+        json_array_foreach(viol, j, v)
+        ldg_buf_printf(&b, " ! %s", sget(v, "rule"));
+        if (sis(e, "kind", "context"))
+            ldg_buf_puts(&b, " (context)");
+        o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:n}", "seq",
+                      sget(e, "seq"), "rel_us",
+                      (json_int_t)(t >= t0 ? (t - t0) / 1000 : 0), "time",
+                      time, "lane", kind, "type", type, "label",
+                      b.s ? b.s : "", "bad", json_array_size(viol) > 0,
+                      "fallback", 0, "body");
+        ldg_buf_release(&b);
+        if (o == NULL) {
+            json_decref(list);
+            return LDG_ENOMEM;
+        }
+        json_array_append_new(list, o);
+    }
+    /* the rules it broke, each by the event that broke it */
+    vlines = json_array();
+    json_array_foreach(json_object_get(tl, "violations"), i, v)
+    json_array_append_new(vlines,
+                          text_line(1, "seq %s: %s%s%s", sget(v, "seq"),
+                                    sget(v, "rule"),
+                                    sget(v, "detail")[0] ? ": " : "",
+                                    sget(v, "detail")));
+    if (json_array_size(vlines) == 0)
+        json_array_append_new(vlines,
+                              text_line(0, "%s", "none: the plan kept every "
+                                                 "rule (docs/PROJECTIONS.md)"));
+    facts_ = json_pack("[{s:s, s:o}]", "title", "Rules broken", "lines",
+                       vlines);
+    m = json_pack("{s:s, s:s, s:o, s:o, s:I}", "title", title, "subtitle",
+                  path, "facts", facts_, "events", list, "events_total",
+                  (json_int_t)json_array_size(json_object_get(tl, "events")));
+    if (m == NULL)
+        return LDG_ENOMEM;
+    *out = m;
+    return 0;
+}

@@ -67,6 +67,16 @@ int ldg_page_run(const json_t *tl, json_t **out);
 int ldg_page_events(const json_t *events, size_t total, const char *title,
                     const char *subtitle, json_t **out);
 
+/* The page model of a control-pipeline plan's story
+ * (ldg_pipeline_timeline's object, as `ledger timeline PLAN -o json`
+ * prints it): title "Plan P: STATE", its path of states, the rules it
+ * broke (each by seq) as facts, and one event per timeline event in lanes
+ * by kind of thing (plan, debate, snapshot, tripcode, build, ...), an
+ * event that broke a rule marked bad with the rule in its label. Plan
+ * timelines carry no bodies. *out: a new object. LDG_EINVAL when tl is not
+ * a plan timeline. */
+int ldg_page_plan(const json_t *tl, json_t **out);
+
 /* Sets the model's "verdict" from a doctor object (ldg_doctor_run's or
  * the projections' LDG_VIEW_DOCTOR, or a bundle's timeline.json doctor):
  * the verdict of pack (NULL: the box's), with each clause that does not

@@ -336,6 +336,25 @@ expect_exit 0 "verify-bundle" "$LEDGER" verify-bundle "$T/p.bundle" \
     --trusted-key "$T/vkey"
 grep -q "^bundle OK: .*($n selected)" "$T/err" ||
     fail "verify-bundle of the plan: $(tail -1 "$T/err")"
+# the plan as a page: from the ledger, from the bundle, and the bundle's
+# own index.html; each names the plan, its broken rules and every event
+expect_exit 0 "timeline PLAN --html" L timeline P-0919 --html "$T/p19.html"
+[ -s "$T/p19.html" ] || fail "timeline PLAN --html wrote no page"
+grep -q "<title>Plan P-0919" "$T/p19.html" || fail "the plan page's title"
+for r in mutate-blue promote-without-verify t3-without-tripcode; do
+    grep -q "$r" "$T/p19.html" || fail "the plan page lacks rule $r"
+done
+for sq in $(L timeline P-0919 -o json | jq -r '.events[].seq'); do
+    grep -q "#$sq<" "$T/p19.html" || fail "the plan page lacks event $sq"
+done
+expect_exit 0 "timeline PLAN --html --bundle" "$LEDGER" timeline P-0920 \
+    --bundle "$T/p.bundle" --trusted-key "$T/vkey" --html "$T/p20.html"
+grep -q "<title>Plan P-0920" "$T/p20.html" || fail "the bundle's plan page"
+rm -rf "$T/pi"
+"$LEDGER" verify-bundle "$T/p.bundle" --trusted-key "$T/vkey" \
+    --extract "$T/pi" >/dev/null 2>&1 || fail "extract for index.html"
+grep -q "<title>Plan P-0920" "$T/pi/index.html" ||
+    fail "export --plan's index.html is not the plan's page"
 # offline, from the bundle alone: the tripcode the plan spent verifies
 # with the controller key the bundle carries (its key.added is context)
 if python3 -c 'import cryptography' 2>/dev/null; then
