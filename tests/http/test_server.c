@@ -60,7 +60,7 @@ static void
 done(void *cls, int completed)
 {
     struct stream *st = cls;
-    st->s->done_completed = completed;
+    __atomic_store_n(&st->s->done_completed, completed, __ATOMIC_SEQ_CST);
     __atomic_fetch_add(&st->s->done_calls, 1, __ATOMIC_SEQ_CST);
     free(st);
 }
@@ -188,10 +188,10 @@ test_server__streamed_answer_piece_by_piece(void **state)
     assert_int_equal(n, 0);
     assert_string_equal(all, "piece 0\npiece 1\npiece 2\n");
     ldg_http_stream_close(st);
-    for (int i = 0; i < 100 && s.done_calls == 0; i++)
+    for (int i = 0; i < 100 && __atomic_load_n(&s.done_calls, __ATOMIC_SEQ_CST) == 0; i++)
         usleep(10000);
-    assert_int_equal(s.done_calls, 1);
-    assert_int_equal(s.done_completed, 1);
+    assert_int_equal(__atomic_load_n(&s.done_calls, __ATOMIC_SEQ_CST), 1);
+    assert_int_equal(__atomic_load_n(&s.done_completed, __ATOMIC_SEQ_CST), 1);
     ldg_httpd_stop(s.h);
 }
 
@@ -238,10 +238,10 @@ test_server__client_gone_mid_stream(void **state)
         got += k;
     }
     close(fd);
-    for (int i = 0; i < 300 && s.done_calls == 0; i++)
+    for (int i = 0; i < 300 && __atomic_load_n(&s.done_calls, __ATOMIC_SEQ_CST) == 0; i++)
         usleep(10000);
-    assert_int_equal(s.done_calls, 1);
-    assert_int_equal(s.done_completed, 0);
+    assert_int_equal(__atomic_load_n(&s.done_calls, __ATOMIC_SEQ_CST), 1);
+    assert_int_equal(__atomic_load_n(&s.done_completed, __ATOMIC_SEQ_CST), 0);
     ldg_httpd_stop(s.h);
 }
 

@@ -119,6 +119,34 @@ test_collect__counts_proxy_requests(void **state)
     t_rmrf(dir);
 }
 
+/* text without the series that follow the clock and the disk (free
+ * space moves whenever anything on the box writes): what a count from
+ * scratch and an incremental one must agree on. Modifies text. */
+static char *
+stable(char *text)
+{
+    static const char *const volatile_[] = {
+        "_timestamp_seconds", "avail_bytes", "headroom_bytes", "used_bytes",
+        "file_bytes", "stored_bytes"};
+    char *w = text, *r = text;
+
+    while (*r) {
+        size_t n = strcspn(r, "\n");
+        int drop = 0;
+        for (size_t i = 0; i < sizeof volatile_ / sizeof volatile_[0]; i++) {
+            const char *hit = strstr(r, volatile_[i]);
+            drop |= hit != NULL && hit < r + n;
+        }
+        if (!drop) {
+            memmove(w, r, n + (r[n] == '\n'));
+            w += n + (r[n] == '\n');
+        }
+        r += n + (r[n] == '\n');
+    }
+    *w = '\0';
+    return text;
+}
+
 static void
 test_collect__incremental_equals_scratch(void **state)
 {
@@ -151,8 +179,8 @@ test_collect__incremental_equals_scratch(void **state)
     ta = render(a, l);
     tb = render(b, l);
     tc = render(c, l);
-    assert_string_equal(ta, tb);
-    assert_string_equal(ta, tc);
+    assert_string_equal(stable(ta), stable(tb));
+    assert_string_equal(ta, stable(tc));
     free(ta);
     free(tb);
     free(tc);
