@@ -212,11 +212,13 @@ asan:
 # ThreadSanitizer build: every unit test, and the end-to-end tests that
 # drive the threaded code (the writer's signing and commit threads behind
 # every append and ingest, ledger serve and the client API, parallel
-# verify, export and evals, ship's row builder, query -f). A race fails the
+# verify, export and evals, ship's row builder, query -f, the model proxy,
+# the metrics endpoint, the doctor's own verification). A race fails the
 # test that hit it: the process stops at the first report with exit 86, a
 # code no test expects. TSAN_TESTS='*' runs every end-to-end test.
 TSAN_TESTS ?= serve_* core_cli core_crash evals_cli fleet export_roundtrip \
-	verify_remember query_follow query_cli ingest_trickle
+	verify_remember query_follow query_cli ingest_trickle proxy_* \
+	metrics_prom doctor_follows
 tsan:
 	TSAN_OPTIONS="halt_on_error=1 exitcode=86 $(TSAN_OPTIONS)" \
 	LEDGER_TESTS="$(TSAN_TESTS)" \
