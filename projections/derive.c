@@ -19,15 +19,6 @@
 
 #include "projections/proj_int.h"
 
-static struct ldg_slice
-svs(const char *s)
-{
-    struct ldg_slice v;
-    v.p = s ? s : "";
-    v.n = s ? strlen(s) : 0;
-    return v;
-}
-
 /* Backs a string cut at cap-1 bytes off to a UTF-8 boundary. */
 static void
 utf8_trim(char *buf, size_t cap)

@@ -165,32 +165,6 @@ strlist_add_json_text(struct strlist *l, const json_t *v)
 }
 
 /* Key of a record from one or more string parts. */
-#define KEY1(buf, tag, a) pkey((buf), (tag), (struct ldg_slice[]){(a)}, 1)
-#define KEY2(buf, tag, a, b)                                                   \
-    pkey((buf), (tag), (struct ldg_slice[]){(a), (b)}, 2)
-#define KEY3(buf, tag, a, b, c)                                                \
-    pkey((buf), (tag), (struct ldg_slice[]){(a), (b), (c)}, 3)
-
-static struct ldg_slice
-svs(const char *s)
-{
-    struct ldg_slice v;
-    v.p = s;
-    v.n = strlen(s);
-    return v;
-}
-
-/* Name after "kind:" in a subject or target, if it has that kind. */
-static int
-kind_name(struct ldg_slice s, const char *kind, struct ldg_slice *out)
-{
-    size_t k = strlen(kind);
-    if (s.n <= k + 1 || memcmp(s.p, kind, k) != 0 || s.p[k] != ':')
-        return 0;
-    out->p = s.p + k + 1;
-    out->n = s.n - k - 1;
-    return 1;
-}
 
 #define UPD(ps, proj, key, klen)                                               \
     do {                                                                       \

@@ -67,27 +67,6 @@ keep_field(char **dst, const struct ldg_body_view *b, const char *name)
     return 0;
 }
 
-static struct ldg_slice
-sl(const char *s)
-{
-    struct ldg_slice v;
-    v.p = s;
-    v.n = strlen(s);
-    return v;
-}
-
-/* The name after "kind:" in a subject. */
-static int
-subject_name(struct ldg_slice s, const char *kind, struct ldg_slice *out)
-{
-    size_t k = strlen(kind);
-    if (s.n <= k + 1 || memcmp(s.p, kind, k) != 0 || s.p[k] != ':')
-        return 0;
-    out->p = s.p + k + 1;
-    out->n = s.n - k - 1;
-    return 1;
-}
-
 /* Adds a violation (the first PROJ_VIOL_MAX are kept, all are counted). */
 static int viol_add(struct viols *v, uint64_t seq, const char *rule,
                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -169,7 +148,6 @@ debate_name(uint8_t d)
                             : "none";
 }
 
-#define KEY1(buf, tag, a) pkey((buf), (tag), (struct ldg_slice[]){(a)}, 1)
 
 /* ------------------------------------------------------------- plans -- */
 
@@ -339,7 +317,7 @@ fold_plan_step(struct pstate *ps, const struct penv *e,
     size_t kl;
 
     if (!ldg_body_view_str(b, "step", &step))
-        step = sl("?");
+        step = svs("?");
     if (ldg_body_view_str(b, "tier", &tier_s))
         tier = tier_of(tier_s);
     p->steps++;
@@ -672,7 +650,7 @@ fold_memory(struct pstate *ps, const struct penv *e,
     if (!ldg_body_view_str(b, "item", &name)) {
         /* an erased candidate still names its item by its subject */
         if (!(ldg_body_view_erased(b) && e->type == T_MEMORY_CANDIDATE &&
-              subject_name(e->subject, "memory", &name)))
+              kind_name(e->subject, "memory", &name)))
             return 0;
     }
     if ((m = mitem_upd(ps, name, e->seq)) == NULL)
@@ -751,7 +729,7 @@ fold_debate(struct pstate *ps, const struct penv *e,
     if (!ldg_body_view_str(b, "subject", &subj))
         return 0;
     snprintf(what, sizeof what, "%.*s", (int)subj.n, subj.p);
-    if ((ps->mask & (1u << P_PLANS)) && subject_name(subj, "plan", &name)) {
+    if ((ps->mask & (1u << P_PLANS)) && kind_name(subj, "plan", &name)) {
         struct rec_plan *p;
         if (plan_get(ps, name) == NULL && e->type == T_DEBATE_VOTE)
             return ps->err;
@@ -759,7 +737,7 @@ fold_debate(struct pstate *ps, const struct penv *e,
             return ps->err ? ps->err : LDG_ENOMEM;
         return debate_into(e, b, &p->viols, &p->debate, what);
     }
-    if ((ps->mask & (1u << P_MEMORY)) && subject_name(subj, "memory", &name)) {
+    if ((ps->mask & (1u << P_MEMORY)) && kind_name(subj, "memory", &name)) {
         struct rec_mitem *m = mitem_upd(ps, name, e->seq);
         if (m == NULL)
             return ps->err ? ps->err : LDG_ENOMEM;
@@ -786,7 +764,7 @@ blue_write(struct pstate *ps, const struct penv *e, const char *type,
         return ps->err ? ps->err : LDG_ENOMEM;
     r->seq = e->seq;
     r->ts = e->ts;
-    if ((rc = put_sv(&r->type, sl(type))) < 0 ||
+    if ((rc = put_sv(&r->type, svs(type))) < 0 ||
         (rc = put_sv(&r->what, what)) < 0 ||
         (rc = keep_field(&r->plan, b, "plan")) < 0)
         return rc;
@@ -797,7 +775,7 @@ static struct rec_blast *
 blast_get(struct pstate *ps, int create)
 {
     uint8_t key[PROJ_KEY_MAX + 1];
-    size_t kl = KEY1(key, TAG_BLAST, sl("last"));
+    size_t kl = KEY1(key, TAG_BLAST, svs("last"));
     return create ? ps_upd(ps, P_BUILDS, key, kl)
                   : ps_get(ps, P_BUILDS, key, kl);
 }
@@ -937,7 +915,7 @@ fold_pipeline(struct pstate *ps, const struct penv *e,
             ldg_body_view_str(b, "slot", &name) && sv_eq(name, "blue")) {
             struct ldg_slice st;
             if (!ldg_body_view_str(b, "step", &st))
-                st = sl("?");
+                st = svs("?");
             if ((rc = blue_write(ps, e, "plan.step", st, b)) < 0)
                 return rc;
         }

@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "ledger/ledger.h"
 #include "projections/projections.h"
@@ -79,6 +80,28 @@ int proj_find(const char *name);
 /* Strings of a stored event or body are the core's slices (ledger.h). */
 int sv_eq(struct ldg_slice a, const char *s);
 int sv_prefix(struct ldg_slice a, const char *s);
+
+/* A C string as a slice (NULL: the empty slice). */
+static inline struct ldg_slice
+svs(const char *s)
+{
+    struct ldg_slice v;
+    v.p = s ? s : "";
+    v.n = s ? strlen(s) : 0;
+    return v;
+}
+
+/* The name after "kind:" in a subject or target, if it has that kind. */
+static inline int
+kind_name(struct ldg_slice s, const char *kind, struct ldg_slice *out)
+{
+    size_t k = strlen(kind);
+    if (s.n <= k + 1 || memcmp(s.p, kind, k) != 0 || s.p[k] != ':')
+        return 0;
+    out->p = s.p + k + 1;
+    out->n = s.n - k - 1;
+    return 1;
+}
 
 enum ev_type {
     T_OTHER = 0,
@@ -596,6 +619,11 @@ void ps_free(struct pstate *ps);
 /* Key building: tag ‖ parts joined with 0x00; long keys are shortened to
  * a prefix ‖ 0x01 ‖ hex(SHA-256(full))[0:32]. buf needs PROJ_KEY_MAX+1. */
 size_t pkey(uint8_t *buf, uint8_t tag, const struct ldg_slice *parts, size_t n);
+#define KEY1(buf, tag, a) pkey((buf), (tag), (struct ldg_slice[]){(a)}, 1)
+#define KEY2(buf, tag, a, b)                                                   \
+    pkey((buf), (tag), (struct ldg_slice[]){(a), (b)}, 2)
+#define KEY3(buf, tag, a, b, c)                                                \
+    pkey((buf), (tag), (struct ldg_slice[]){(a), (b), (c)}, 3)
 /* The record for key (loaded from the backing store if needed), or NULL
  * if there is none or it cannot be read (then ps->err says why). */
 void *ps_get(struct pstate *ps, enum proj_id p, const uint8_t *key,
