@@ -18,7 +18,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +27,6 @@
 #include "http/server.h"
 #include "metrics/metrics_int.h"
 
-extern char **environ;
 
 #define CHILD_OUT_MAX ((size_t)64 << 20)
 #define TIMEOUT_MS_DEFAULT 10000u
@@ -87,39 +85,13 @@ static int
 run_child(struct ldg_metrics_endpoint *e, struct ldg_buf *out, char *why,
           size_t cap)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    sigset_t none, def;
-    int pfd[2], status = 0, rc, killed = 0;
+    int pfd[1], status = 0, rc, killed = 0;
     pid_t pid;
     char a_dir[] = "--dir", a_cmd[] = "metrics";
     char *argv[] = {e->exe, a_dir, e->dir, a_cmd, NULL};
     uint64_t deadline;
 
-    if (pipe2(pfd, O_CLOEXEC) < 0) {
-        snprintf(why, cap, "pipe: %s", strerror(errno));
-        return -1;
-    }
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-    posix_spawnattr_init(&at);
-    sigemptyset(&none);
-    sigemptyset(&def);
-    sigaddset(&def, SIGPIPE);
-    sigaddset(&def, SIGTERM);
-    sigaddset(&def, SIGINT);
-    sigaddset(&def, SIGHUP);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &def);
-    posix_spawnattr_setflags(&at,
-                             POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    rc = posix_spawn(&pid, e->exe, &fa, &at, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-    close(pfd[1]);
-    if (rc != 0) {
-        close(pfd[0]);
+    if ((rc = ldg_spawn_piped(e->exe, argv, 0, &pid, &pfd[0])) != 0) {
         snprintf(why, cap, "cannot start %.300s: %s", e->exe, strerror(rc));
         return -1;
     }

@@ -8,7 +8,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +29,6 @@
 #endif
 #define EX_TEMPFAIL 75
 
-extern char **environ;
 
 /*
  * `--probe-every`, `--publish-every`, `--ship-every`: jobs the daemon runs
@@ -248,10 +246,7 @@ jobs_notify(struct ldg_jobs *js)
 static int
 job_run(struct ldg_jobs *js, struct job *j, char *err, size_t cap)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    sigset_t none, def;
-    int pfd[2], status = 0, rc;
+    int pfd[1], status = 0, rc;
     pid_t pid;
     char *argv[8];
     size_t an = 0, tail_len = 0;
@@ -279,30 +274,7 @@ job_run(struct ldg_jobs *js, struct job *j, char *err, size_t cap)
     if (strcmp(j->name, "verify") == 0)
         argv[an++] = a_new;
     argv[an] = NULL;
-    if (pipe2(pfd, O_CLOEXEC) < 0) {
-        snprintf(err, cap, "pipe: %s", strerror(errno));
-        return EX_OSERR;
-    }
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
-    posix_spawnattr_init(&at);
-    sigemptyset(&none);
-    sigemptyset(&def);
-    sigaddset(&def, SIGPIPE);
-    sigaddset(&def, SIGTERM);
-    sigaddset(&def, SIGINT);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &def);
-    posix_spawnattr_setflags(&at,
-                             POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    rc = posix_spawn(&pid, js->exe, &fa, &at, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-    close(pfd[1]);
-    if (rc != 0) {
-        close(pfd[0]);
+    if ((rc = ldg_spawn_piped(js->exe, argv, 1, &pid, &pfd[0])) != 0) {
         snprintf(err, cap, "cannot start %.200s: %s", js->exe, strerror(rc));
         return EX_OSERR;
     }

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* ------------------------------------------------------------- buffer -- */
 
@@ -178,5 +179,16 @@ int ldg_unhex(uint8_t *out, size_t n, const char *hex);
 /* The same for the first 2n characters of hex only (the rest is not looked
  * at; a NUL among them is a bad digit): for hex inside a longer text. */
 int ldg_unhex_prefix(uint8_t *out, size_t n, const char *hex);
+
+/* -------------------------------------------------------------- spawn -- */
+
+/* Starts exe with argv (argv[0] first, NULL-terminated): standard input
+ * from /dev/null, standard output (and standard error too when
+ * with_stderr) into a pipe whose read end, close-on-exec, is *fd;
+ * SIGPIPE, SIGTERM, SIGINT and SIGHUP at their defaults and no signal
+ * blocked, whatever the caller's. The caller reads *fd, closes it and
+ * waits for *pid. @return 0, or an errno value (pipe or posix_spawn's). */
+int ldg_spawn_piped(const char *exe, char *const argv[], int with_stderr,
+                    pid_t *pid, int *fd);
 
 #endif
