@@ -7,6 +7,11 @@ import { createRequire } from "node:module";
 
 const [npmDir, base, run, model] = process.argv.slice(2);
 const require = createRequire(npmDir + "/package.json");
+// The runtime's own fetch (undici), as ollama's library uses, not the
+// node-fetch 2 that openai 4 takes on Node by default: on Debian 12's
+// Node 18 node-fetch once failed a whole, well-framed stream through the
+// proxy with "Premature close" (its heuristic for a cut chunked body).
+require("openai/shims/web");
 const OpenAI = require("openai");
 const { Ollama } = require("ollama");
 
