@@ -62,7 +62,17 @@ TEST_BIN = $(TEST_SRC:tests/%.c=$(B)/tests/%)
 TEST_SUPPORT = $(wildcard tests/support/*.c)
 BENCH_SRC = $(sort $(wildcard bench/*.c))
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
-HEADERS = $(foreach m,$(MODULES),$(wildcard $(m)/$(m).h))
+# The public headers, the only ones installed, compiled alone by
+# headertest and exported from libledger: the core's embedding API
+# (ledger/ledger.h, with util/error.h's error codes) and each other
+# module's own header. ledger/module.h (the modules' interface to the
+# core), ledger/format.h (the stored layouts) and util/util.h are not.
+HEADERS = ledger/ledger.h util/error.h \
+          $(foreach m,$(filter-out util ledger,$(MODULES)),$(wildcard $(m)/$(m).h))
+# util/ is not part of the API: libledger keeps its symbols local, and
+# the program links its own copy (util keeps no global state, so two
+# copies cannot disagree).
+UTIL_OBJ = $(filter $(B)/obj/util/%,$(LIB_OBJ))
 
 .PHONY: all check asan tsan bench install uninstall demo clean headertest fmt \
 	boot-test \
@@ -106,9 +116,14 @@ $(B)/libledger-int.a: $(LIB_OBJ)
 	$(Q)rm -f $@
 	$(call say,AR,$@)ar rcs $@ $^
 
-$(B)/ledger: $(CLI_OBJ) $(B)/libledger.a
+$(B)/libledger-util.a: $(UTIL_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@
+	$(call say,AR,$@)ar rcs $@ $^
+
+$(B)/ledger: $(CLI_OBJ) $(B)/libledger.a $(B)/libledger-util.a
 	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(B)/libledger.a \
-	    $(CLI_LDLIBS)
+	    $(B)/libledger-util.a $(CLI_LDLIBS)
 
 TEST_HEADERS = $(wildcard tests/*/*.h)
 $(B)/tests/%: tests/%.c $(TEST_SUPPORT) $(TEST_HEADERS) $(B)/libledger-int.a
@@ -137,11 +152,11 @@ $(B)/pic/%.o: %.c
 # It exports only the API: a version script made from the public headers
 # hides every other symbol, and the link is checked with nm
 # (tools/check_exports.sh). libledger.a does the same with objcopy (above).
-$(B)/libledger.api: $(HEADERS) tools/api_symbols.sh
+$(B)/libledger.api: $(HEADERS) tools/api_symbols.sh Makefile
 	@mkdir -p $(dir $@)
 	$(call say,GEN,$@)sh tools/api_symbols.sh '$(CC)' -I. \
 	    $(shell $(PKG_CONFIG) --cflags $(DEPS)) -- $(HEADERS) > $@
-$(B)/libledger.map: $(HEADERS) tools/api_symbols.sh
+$(B)/libledger.map: $(HEADERS) tools/api_symbols.sh Makefile
 	@mkdir -p $(dir $@)
 	$(call say,GEN,$@)sh tools/api_symbols.sh --map '$(CC)' -I. \
 	    $(shell $(PKG_CONFIG) --cflags $(DEPS)) -- $(HEADERS) > $@
@@ -241,6 +256,7 @@ headertest:
 	        $(shell $(PKG_CONFIG) --cflags $(DEPS)) \
 	        -fsyntax-only $(B)/headertest/t.c || exit 1; \
 	done; echo "headertest: $(words $(HEADERS)) headers compile alone"
+	@python3 tools/check_api_docs.py ledger/ledger.h 100
 
 # Each part leaves its figures in $(BENCH_OUT); bench/results.sh then
 # rewrites bench/RESULTS.md from them (machine, date, commit, one table a

@@ -18,7 +18,8 @@
 #include <unistd.h>
 
 #include "ingest/ingest.h"
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 #include "projections/projections.h"
 
 static double

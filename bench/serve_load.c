@@ -25,6 +25,8 @@
 #include "bench/serve_load.h"
 
 #include "serve/serve.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 struct client {
     const char *path;

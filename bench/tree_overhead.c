@@ -16,7 +16,8 @@
 #include <unistd.h>
 
 #include "ingest/ingest.h"
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 static void
 rmrf(const char *dir)

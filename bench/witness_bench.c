@@ -22,6 +22,8 @@
 
 #include "fleet/fleet.h"
 #include "http/http.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 static volatile int stop;
 static volatile unsigned port;

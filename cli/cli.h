@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "ledger/ledger.h"
+#include "util/util.h"
 
 #define EX_OK 0
 #define EX_VERIFY 1

@@ -55,7 +55,8 @@ cmd_metrics(struct cli *c, int argc, char **argv)
     struct ldg_ledger *l = NULL;
     struct ldg_metrics *m = NULL;
     struct ldg_txn *t = NULL;
-    struct ldg_buf b;
+    char *text = NULL;
+    size_t tlen = 0;
     char cache[4200], err[1024];
     int ch, rc, use_cache = 1;
     uint64_t before;
@@ -87,7 +88,6 @@ cmd_metrics(struct cli *c, int argc, char **argv)
     }
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
-    ldg_buf_init(&b, 0);
     if (ldg_metrics_new(&m) < 0) {
         rc = EX_OSERR;
         cli_err(c, "%s", ldg_strerror(LDG_ENOMEM));
@@ -115,7 +115,7 @@ cmd_metrics(struct cli *c, int argc, char **argv)
         ldg_metrics_save(m, cache, err, sizeof err) < 0)
         fprintf(stderr, "ledger metrics: %s (the next run counts again)\n",
                 err);
-    if ((rc = ldg_metrics_render(m, l, &b)) < 0) {
+    if ((rc = ldg_metrics_render(m, l, &text, &tlen)) < 0) {
         cli_err(c, "%s",
                 rc == LDG_ENOMEM || rc == LDG_ETOOBIG ? ldg_strerror(rc)
                                                       : ldg_errmsg(l));
@@ -123,7 +123,7 @@ cmd_metrics(struct cli *c, int argc, char **argv)
         goto out;
     }
     rc = EX_OK;
-    if (fwrite(b.p, 1, b.len, stdout) != b.len || fflush(stdout) != 0) {
+    if (fwrite(text, 1, tlen, stdout) != tlen || fflush(stdout) != 0) {
         if (errno != EPIPE) {
             cli_err(c, "writing the output: %s", strerror(errno));
             rc = EX_IOERR;
@@ -131,7 +131,7 @@ cmd_metrics(struct cli *c, int argc, char **argv)
     }
 out:
     ldg_txn_abort(t);
-    ldg_buf_release(&b);
+    free(text);
     ldg_metrics_free(m);
     ldg_close(l);
     return rc;

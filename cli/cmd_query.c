@@ -1194,7 +1194,8 @@ timeline_page(struct cli *c, const json_t *tl, const json_t *doctor,
               const char *file)
 {
     json_t *m = NULL;
-    struct ldg_buf b;
+    char *html = NULL;
+    size_t hlen = 0;
     char gen[128], when[64];
     int rc;
     /* a plan's story (ldg_pipeline_timeline's) or a run's timeline */
@@ -1223,16 +1224,14 @@ timeline_page(struct cli *c, const json_t *tl, const json_t *doctor,
     snprintf(gen, sizeof gen, "Written by `ledger timeline --html` at %s.",
              when);
     json_object_set_new(m, "generator", json_string(gen));
-    ldg_buf_init(&b, 0);
-    rc = ldg_page_html(m, &b);
+    rc = ldg_page_html(m, &html, &hlen);
     json_decref(m);
     if (rc < 0) {
         cli_err(c, "drawing the page: %s", ldg_strerror(rc));
-        ldg_buf_release(&b);
         return cli_exit_code(rc);
     }
-    rc = write_whole(c, file, b.s, b.len);
-    ldg_buf_release(&b);
+    rc = write_whole(c, file, html, hlen);
+    free(html);
     return rc;
 }
 

@@ -427,13 +427,16 @@ serve_status(struct cli *c)
 /* --metrics: the server whose counters the endpoint adds. */
 static struct ldg_server *metrics_server;
 
-static void
-metrics_extra(void *ctx, struct ldg_buf *out)
+static char *
+metrics_extra(void *ctx, size_t *len)
 {
     struct ldg_serve_stats st;
+    char *s = NULL;
     (void)ctx;
     ldg_serve_stats(metrics_server, &st);
-    ldg_metrics_render_serve(&st, out);
+    if (ldg_metrics_render_serve(&st, &s, len) < 0)
+        return NULL;
+    return s;
 }
 
 static int serve_main(struct cli *c, int argc, char **argv,

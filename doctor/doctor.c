@@ -16,6 +16,8 @@
 #include <sys/statvfs.h>
 
 #include "doctor/doctor.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 /* Ranks: healthy 0 < unknown 1 < degraded 2 < blocked 3. */
 static int

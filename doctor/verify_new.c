@@ -33,6 +33,8 @@
 #include <time.h>
 
 #include "doctor/doctor.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 static uint64_t
 now_ns(void)

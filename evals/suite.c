@@ -13,6 +13,8 @@
 
 #include "evals/evals_int.h"
 #include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 struct pctx {
     const char *name;

@@ -39,6 +39,8 @@
 #include <zstd_errors.h>
 
 #include "export/export_int.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 #define TAR_END_ZEROS 1024 /* two zero blocks end a tar archive */
 

@@ -6,6 +6,8 @@
 #include <time.h>
 
 #include "export/export_int.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 int
 parse_dec(const char *s, size_t n, uint64_t *out)

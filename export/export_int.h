@@ -14,6 +14,8 @@
 #include <stdint.h>
 
 #include "export/export.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 /* Member names of the layout (docs/format-bundle.md). */
 #define B_MAGIC "ledger-bundle"

@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include "export/export_int.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 static int
 cmp_bmfile(const void *a, const void *b)

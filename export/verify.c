@@ -38,6 +38,8 @@
 
 #include "export/verify_int.h"
 #include "query/query.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 const char *const bv_bstate_name[] = {"full", "redacted", "withheld", "erased"};
 

@@ -16,6 +16,8 @@
 #include <stddef.h>
 
 #include "export/export_int.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 #define WHY_MAX 200
 #define THREADS_MAX 16

@@ -14,6 +14,8 @@
 
 #include "export/verify_int.h"
 #include "query/query.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 /* ------------------------------------------------------------- keys -- */
 

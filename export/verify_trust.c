@@ -15,6 +15,8 @@
 
 #include "export/verify_int.h"
 #include "query/query.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 /* ------------------------------------------------- the manifest & keys -- */
 

@@ -39,7 +39,8 @@ int
 ex_write_index(struct ex *x, uint64_t now_ns)
 {
     json_t *m = NULL, *ev;
-    struct ldg_buf b = {0};
+    char *html = NULL;
+    size_t hlen = 0;
     char title[200], sub[600], when[48], notice[1200], line[1400];
     int rc;
 
@@ -97,11 +98,9 @@ ex_write_index(struct ex *x, uint64_t now_ns)
     json_object_set_new(m, "evidence", ev);
     snprintf(line, sizeof line, "Written by `ledger export` at %s.", when);
     json_object_set_new(m, "generator", json_string(line));
-    rc = ldg_page_html(m, &b);
+    rc = ldg_page_html(m, &html, &hlen);
     json_decref(m);
-    if (rc < 0) {
-        free(b.p);
+    if (rc < 0)
         return rc;
-    }
-    return ex_member_put(x, B_INDEX, b.p, b.len, b.p);
+    return ex_member_put(x, B_INDEX, html, hlen, html);
 }

@@ -16,6 +16,8 @@
 
 #include "export/export_int.h"
 #include "query/query.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 #define ROLE_SELECTED 1u
 #define ROLE_SUPPORT 2u

@@ -18,6 +18,8 @@
 #include "export/write_int.h"
 #include "projections/projections.h"
 #include "query/query.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 /* --------------------------------------------------- the member queue -- */
 

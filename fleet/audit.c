@@ -13,6 +13,8 @@
 #include "fleet/fleet.h"
 #include "fleet/fleet_int.h"
 #include "http/http.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 struct audit {
     struct ldg_http_client *c;

@@ -11,6 +11,8 @@
 #include "fleet/fleet.h"
 #include "fleet/fleet_int.h"
 #include "http/http.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 /* A ClickHouse string literal: quote and backslash escaped. */
 void

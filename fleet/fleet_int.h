@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ledger/module.h"
+#include "util/util.h"
+
 /* 1 if name is a valid signed-note key name (a witness name). */
 int ldg_fleet_name_ok(const char *name);
 /* Writes len bytes to dir/rel atomically and durably: a temporary file in

@@ -30,6 +30,8 @@
 
 #include "fleet/fleet.h"
 #include "fleet/fleet_int.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 #define H 32
 #define W LDG_TILE_WIDTH

@@ -20,6 +20,8 @@
 
 #include "fleet/fleet.h"
 #include "fleet/fleet_int.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 int
 ldg_fleet_state_dir(struct ldg_ledger *l, const char *what, const char *url,

@@ -15,6 +15,8 @@
 #include "fleet/fleet.h"
 #include "fleet/fleet_int.h"
 #include "http/http.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 /* ------------------------------------------- JSON into an ldg_buf -- */
 

@@ -25,6 +25,8 @@
 
 #include "fleet/fleet.h"
 #include "fleet/fleet_int.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 #define BACKOFF_FIRST_S 2
 #define BACKOFF_MAX_S 3600

@@ -14,6 +14,8 @@
 
 #include "fleet/fleet.h"
 #include "fleet/fleet_int.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 int
 ldg_fleet_name_ok(const char *name)

@@ -19,6 +19,8 @@
 
 #include "fleet/fleet.h"
 #include "fleet/fleet_int.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 /*
  * Durability with group commit. Each accepted checkpoint is written to its

@@ -32,7 +32,7 @@
 #include <curl/curl.h>
 
 #include "http/http.h"
-#include "ledger/ledger.h"
+#include "util/util.h"
 
 struct ldg_http_client {
     CURL *easy;

@@ -4,7 +4,7 @@
  * Every module that speaks HTTP (the probe, the eval runner, publishing
  * and mirroring) goes through this header; http/http.c is the only file
  * that includes <curl/curl.h>, and it translates curl's codes into
- * enum ldg_error (ledger/ledger.h). The library never prints: a failure
+ * enum ldg_error (util/error.h). The library never prints: a failure
  * writes one line into the caller's err buffer naming the method, the URL
  * and, when the server answered, the HTTP status, e.g.
  *

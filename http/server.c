@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #include "http/server.h"
-#include "ledger/ledger.h"
+#include "util/error.h"
 #include "util/util.h"
 
 #define MHD_SONAME "libmicrohttpd.so.12"

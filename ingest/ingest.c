@@ -16,6 +16,8 @@
 
 #include "ingest/ingest.h"
 #include "ingest/ingest_int.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 #define ENVELOPE_ROOM (64 * 1024)
 

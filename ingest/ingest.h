@@ -16,6 +16,8 @@
 
 #include "ledger/ledger.h"
 
+struct ldg_sealed_batch;
+
 struct ldg_ingest_opts {
     int strict;       /* all or nothing: commit only if every line is
                        * accepted (one transaction) */

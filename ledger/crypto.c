@@ -446,14 +446,6 @@ ldg_unbase64(uint8_t *out, size_t n, const char *b64, size_t b64len)
     return 0;
 }
 
-uint64_t
-ldg_now_mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 const char *
 ldg_crypto_lib_version(void)
 {

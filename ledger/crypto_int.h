@@ -11,7 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 /* Incremental SHA-256 (ldg_sha256_ctx): declared in ledger.h. */
 

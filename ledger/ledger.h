@@ -1,19 +1,32 @@
 /*
- * ledger.h — the core of ledger: signed, hash-chained events in LMDB,
- * covered by an RFC 6962 Merkle tree with signed checkpoints.
+ * ledger.h — libledger for programs that embed it: signed, hash-chained
+ * events in LMDB, covered by an RFC 6962 Merkle tree with C2SP signed
+ * checkpoints. The byte formats are in docs/FORMAT.md.
  *
- * This header is the manual for libledger's core. Every other module
- * (projections/, ingest/, query/, export/, doctor/) builds on it and on
- * nothing else of ledger/. The byte formats are in docs/FORMAT.md.
+ * Three headers, one audience each (SQLite's sqlite3.h, btree.h and
+ * btreeInt.h):
+ *   ledger/ledger.h   this one: the embedding API. Installed, exported
+ *                     from libledger, compiled alone by `make headertest`.
+ *   ledger/module.h   what the sibling modules (projections/, query/,
+ *                     export/, ...) build on: module key-value stores,
+ *                     cursors, log scans, body views, index walks,
+ *                     appliers, the seal and transparency primitives.
+ *                     Neither installed nor exported.
+ *   ledger/format.h   the stored layouts, private to the files of ledger/.
  *
  * Conventions
- *   - Functions return 0 on success or a negative enum ldg_error.
+ *   - Functions return 0 on success or a negative enum ldg_error
+ *     (util/error.h). "@return" lists the codes a caller can act on;
+ *     LDG_ENOMEM and LDG_EIO are possible wherever memory is allocated or
+ *     the store is read, and are not repeated.
  *   - A human message for the last failure on a handle is available from
  *     ldg_errmsg(); it names what and where ("event 4812: ...").
  *   - `T **out` first means the caller owns the result and frees it with
- *     the matching _free. `const T *` results are borrowed; each says for
- *     how long.
- *   - A ledger handle is used by one thread at a time.
+ *     the matching _free (each says so under "Lifetime"). `const T *`
+ *     results are borrowed; "Lifetime" says for how long, as LMDB's
+ *     lmdb.h does for every getter.
+ *   - A ledger handle is used by one thread at a time; the bulk writer
+ *     (ldg_writer_*) runs threads of its own behind it.
  */
 #ifndef LDG_LEDGER_H
 #define LDG_LEDGER_H
@@ -23,7 +36,7 @@
 
 #include <jansson.h>
 
-#include "util/util.h"
+#include "util/error.h"
 
 /* Ledger formats (meta "format"): 1, per-event signatures; 2, sealed
  * entries (FORMAT.md section 3.2). A format 1 ledger still opens,
@@ -31,10 +44,8 @@
  * LDG_FORMAT_DEFAULT unless ldg_options.format says otherwise. */
 #define LDG_FORMAT_VERSION 2
 #define LDG_FORMAT_VERSION_MIN 1
-/* What ldg_init writes: sealed entries. */
-#define LDG_FORMAT_DEFAULT 2
-/* The newest format read and written. */
-#define LDG_FORMAT_VERSION_MAX 2
+#define LDG_FORMAT_DEFAULT 2     /* what ldg_init writes: sealed entries */
+#define LDG_FORMAT_VERSION_MAX 2 /* the newest format read and written */
 
 /* Limits. Inputs beyond them are refused before anything is allocated. */
 #define LDG_TYPE_MAX 64 /* bytes in an event type */
@@ -53,37 +64,16 @@
 #define LDG_EXE_MAX 1024 /* bytes in a source executable path */
 #define LDG_UNIT_MAX 256 /* bytes in a source systemd unit name */
 
-enum ldg_error {
-    LDG_OK = 0,
-    LDG_EINVAL = -1,     /* misuse: bad argument or flag */
-    LDG_ENOMEM = -2,     /* out of memory */
-    LDG_EIO = -3,        /* I/O error from the OS or LMDB */
-    LDG_ENOTFOUND = -4,  /* no such event, key, record */
-    LDG_EEXIST = -5,     /* already exists (ledger, key name) */
-    LDG_ECORRUPT = -6,   /* stored data is malformed */
-    LDG_EBADSIG = -7,    /* a signature does not verify */
-    LDG_EFULL = -8,      /* disk or map full and could not grow */
-    LDG_EBADINPUT = -9,  /* outside input is malformed or invalid */
-    LDG_ETOOBIG = -10,   /* input exceeds a limit */
-    LDG_EVERSION = -11,  /* unknown format version */
-    LDG_EKEY = -12,      /* key unusable: missing, bad permissions, revoked */
-    LDG_ETAMPER = -13,   /* verification found the log altered */
-    LDG_EERASED = -14,   /* the body of this event was erased */
-    LDG_EBADPROOF = -15, /* a Merkle proof does not verify */
-    LDG_EBUSY = -16,     /* resource busy (lock, readers) */
-    LDG_ESTALE = -17,    /* state is older than the log (projection) */
-    LDG_ENET = -18,      /* network: refused, reset, DNS, TLS, cut short */
-    LDG_ETIMEOUT = -19,  /* a network operation timed out */
-    LDG_EHTTP = -20,     /* an HTTP server answered with status >= 400 */
-    LDG_EDUPLICATE = -21 /* an event with this id is already in the log */
-};
+/* RFC 6962 and C2SP tlog-tiles sizes. */
+#define LDG_HASH_LEN 32
+#define LDG_TILE_HEIGHT 8
+#define LDG_TILE_WIDTH 256
+#define LDG_PROOF_MAX 64 /* hashes in any proof of a 2^63-leaf tree */
 
-/* Static name of a code, e.g. "signature does not verify". */
-const char *ldg_strerror(int code);
+struct ldg_ledger; /* an open ledger */
+struct ldg_txn;    /* a read (or, inside the library, write) transaction */
 
 /* ---------------------------------------------------------------- keys -- */
-
-struct ldg_txn; /* a transaction; see "storage & reading" below */
 
 /* An Ed25519 key. sk is NULL for a public-only key; otherwise it points to
  * 64 bytes of sodium_malloc'd memory, wiped by ldg_key_free. */
@@ -94,33 +84,35 @@ struct ldg_key {
     uint8_t *sk;
 };
 
-/* Fills key_id (17 bytes with NUL) from a public key. */
-void ldg_key_id(char key_id[LDG_KEYID_LEN + 1], const uint8_t pub[32]);
-/* Plain Ed25519 (no domain prefix: the caller's format fixes the signed
- * bytes, e.g. a tripcode's "ts|code", docs/VOCABULARY.md): sig gets the
- * signature of msg by k (LDG_EKEY for a public-only key); ldg_sig_verify
- * returns 0 if sig is pub's over msg, LDG_EBADSIG if not. */
-int ldg_key_sign_plain(const struct ldg_key *k, const void *msg, size_t n,
-                       uint8_t sig[64]);
-int ldg_sig_verify_plain(const uint8_t pub[32], const void *msg, size_t n,
-                         const uint8_t sig[64]);
-/* Generates a new key named name. Caller frees with ldg_key_free. */
+/* Generates a new key named name (not written anywhere).
+ * @return 0; LDG_EINVAL for a name ldg_key_name_valid refuses.
+ * Lifetime: *out is the caller's, freed with ldg_key_free. */
 int ldg_key_generate(struct ldg_key **out, const char *name);
-/* Deterministic key from a 32-byte seed (test vectors). */
-int ldg_key_from_seed(struct ldg_key **out, const char *name,
-                      const uint8_t seed[32]);
-/* A public-only key (sk NULL): for verifying, or for a key whose secret
- * is loaded later. Caller frees with ldg_key_free. */
-int ldg_key_from_public(struct ldg_key **out, const char *name,
-                        const uint8_t pub[32]);
+/* Wipes the secret and frees k. NULL-safe.
+ * @return nothing. Lifetime: k is gone when this returns. */
 void ldg_key_free(struct ldg_key *k);
-/* A valid key name: 1..LDG_NAME_MAX of [A-Za-z0-9._-], not starting with
- * '.' or '-'. */
+/* Whether name is a valid key name: 1..LDG_NAME_MAX of [A-Za-z0-9._-],
+ * not starting with '.' or '-'.
+ * @return 1 valid, 0 not. Lifetime: name is read during the call only. */
 int ldg_key_name_valid(const char *name);
 
-/* -------------------------------------------------------------- ledger -- */
+/* A key file anywhere (a writer's own key, kept outside the ledger
+ * directory): the format of DIR/keys/NAME.key (FORMAT.md, "Secret key
+ * file"). ldg_keyfile_save writes k's secret to path with mode 0600 and
+ * refuses a path that exists; err receives a message naming the file.
+ * @return 0; LDG_EEXIST (path exists), LDG_EKEY (k has no secret), LDG_EIO.
+ * Lifetime: k and path are read during the call only. */
+int ldg_keyfile_save(const char *path, const struct ldg_key *k, char *err,
+                     size_t errcap);
+/* Reads a key file back: a regular file of this user's, 0600, one link;
+ * the key's name is the file's base name without ".key".
+ * @return 0; LDG_ENOTFOUND (no such file), LDG_EKEY (unusable: modes,
+ * owner, links, content). err names the file.
+ * Lifetime: *out is the caller's, freed with ldg_key_free. */
+int ldg_keyfile_load(const char *path, struct ldg_key **out, char *err,
+                     size_t errcap);
 
-struct ldg_ledger;
+/* -------------------------------------------------------------- ledger -- */
 
 enum ldg_open_flags {
     LDG_RDONLY = 1 << 0, /* read-only: no appends, no verify state update */
@@ -147,99 +139,103 @@ struct ldg_options {
 };
 
 /* Resolves the ledger directory: dir if non-NULL, else $LEDGER_DIR if set,
- * else ${XDG_STATE_HOME:-$HOME/.local/state}/ledger. Returns 0, or
- * LDG_EINVAL if dir or a set $LEDGER_DIR is empty, if neither is given and
- * HOME is not set, or if the name does not fit in buf. */
+ * else ${XDG_STATE_HOME:-$HOME/.local/state}/ledger, into buf.
+ * @return 0; LDG_EINVAL if dir or a set $LEDGER_DIR is empty, if neither
+ * is given and HOME is not set, or if the name does not fit in buf.
+ * Lifetime: nothing is kept; buf is the caller's. */
 int ldg_default_dir(char *buf, size_t cap, const char *dir);
 
 /* Creates a new ledger in dir (created 0700 if missing; must not already
  * hold one), its log key (named "log", file keys/log.key) and the genesis
  * event 0. origin: the checkpoint origin line, a valid key name; NULL
- * means a unique "ledger.local/<random>". On failure *err (if non-NULL)
- * receives a message. */
+ * means a unique "ledger.local/<random>". opts may be NULL.
+ * @return 0; LDG_EEXIST (a ledger is there), LDG_EINVAL (bad origin or
+ * format), LDG_EIO; *err (if non-NULL) receives a message.
+ * Lifetime: nothing is kept open; open the ledger with ldg_open. */
 int ldg_init(const char *dir, const char *origin,
              const struct ldg_options *opts, char *err, size_t errcap);
 
-/* Opens an existing ledger. Checks the meta record (magic, format version,
- * origin) first. err gets a message on failure. */
+/* Opens an existing ledger: checks the meta record (magic, format version,
+ * origin) first. opts may be NULL.
+ * @return 0; LDG_ENOTFOUND (no ledger in dir), LDG_EVERSION (a format this
+ * build does not know), LDG_ECORRUPT (meta records unreadable), LDG_EIO;
+ * err gets a message.
+ * Lifetime: *out is the caller's until ldg_close. */
 int ldg_open(struct ldg_ledger **out, const char *dir,
              const struct ldg_options *opts, char *err, size_t errcap);
+/* Closes the ledger and frees the handle, as mdb_env_close does the
+ * environment: every transaction, writer, batch and reader of it must be
+ * ended first (their memory is not freed here and their use after this is
+ * undefined). Only the handle's memory is freed: what was committed is
+ * durable already; nothing is flushed here. NULL-safe.
+ * @return nothing. Lifetime: l and every string borrowed from it (ldg_dir,
+ * ldg_origin, ldg_errmsg) are gone when this returns. */
 void ldg_close(struct ldg_ledger *l);
 
-/* Message for the last failure on l; valid until the next call on l. */
+/* The message for the last failure on l ("" if none).
+ * @return a string, never NULL.
+ * Lifetime: valid until the next call on l. */
 const char *ldg_errmsg(const struct ldg_ledger *l);
-/* Sets the handle's message (for modules built on the core). */
+/* Sets the handle's message (for code built on the core that reports its
+ * own failures through the handle, as the modules do).
+ * @return nothing. Lifetime: the text is copied. */
 void ldg_set_errmsg(struct ldg_ledger *l, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The ledger's directory, its checkpoint origin line, its format (1/2).
+ * @return the directory / origin (never NULL), the format.
+ * Lifetime: the strings are valid until ldg_close(l). */
 const char *ldg_dir(const struct ldg_ledger *l);
-/* The files LMDB keeps a ledger's store in, inside its directory: the data
- * file every commit writes (in place: the pages, then a meta page) and the
- * lock file every reader registers in (a reader needs to write it). */
-enum ldg_store_file { LDG_FILE_DATA, LDG_FILE_LOCK };
-/* The base name of the store's file f, without a directory (the name
- * readdir and inotify report; ldg_dir gives the directory): a static
- * string, valid for the life of the program. NULL for an f not in the
- * enum. Modules above the core name the files only through this. */
-const char *ldg_store_file_name(enum ldg_store_file f);
-/* Clears the reader slots of processes that died holding a read
- * transaction (mdb_reader_check): their slots pin old pages, so the file
- * grows, and fill the reader table. Writers do it as they begin a write,
- * at most once a second; a long-running writer that may sit idle (ledger
- * serve) calls this now and then. Returns how many were cleared (>= 0). */
-int ldg_clear_dead_readers(struct ldg_ledger *l);
-/* The body size limit in force (bytes of encoded body). */
-size_t ldg_body_max(const struct ldg_ledger *l);
 const char *ldg_origin(const struct ldg_ledger *l);
-/* The ledger's format version (1 or 2). */
 int ldg_format(const struct ldg_ledger *l);
-/* The log public key (borrowed, lives as long as l). */
-const struct ldg_key *ldg_log_key(const struct ldg_ledger *l);
-/* Number of events in the log (the next sequence number). */
+/* Number of events in the log (the next sequence number), committed.
+ * @return 0 with *size set. Lifetime: nothing borrowed. */
 int ldg_size(struct ldg_ledger *l, uint64_t *size);
 
-/* Test hook: derive body salts deterministically from seed (test vectors).
- * NULL restores random salts. */
-void ldg_set_salt_seed(struct ldg_ledger *l, const uint8_t seed[32]);
-/* Test hook: fixed time source; ts_ns values are then taken from *clock_ns
- * (still forced to increase). NULL restores CLOCK_REALTIME. */
-void ldg_set_clock(struct ldg_ledger *l, const uint64_t *clock_ns);
+/* Counts and sizes. */
+struct ldg_stats {
+    uint64_t events;      /* entries in the log */
+    uint64_t bodies;      /* bodies stored (events - erased) */
+    uint64_t checkpoints; /* signed checkpoints stored */
+    uint64_t keys;        /* keys known to the log */
+    uint64_t entry_bytes; /* bytes of entries (LMDB pages in use) */
+    uint64_t body_bytes;  /* bytes of stored bodies (pages in use) */
+    uint64_t file_bytes;  /* size of data.mdb */
+    uint64_t map_bytes;   /* current LMDB map size */
+    uint64_t first_ts, last_ts;
+    char first_type[LDG_TYPE_MAX + 1], last_type[LDG_TYPE_MAX + 1];
+};
+/* Fills st from one read snapshot.
+ * @return 0. Lifetime: st is the caller's; nothing borrowed. */
+int ldg_stats(struct ldg_ledger *l, struct ldg_stats *st);
+/* The versions of the libraries the core is built with, as
+ * "lmdb 0.9.31, libsodium 1.0.18, ..." into buf (truncated to cap).
+ * @return nothing. Lifetime: buf is the caller's. */
+void ldg_lib_versions(char *buf, size_t cap);
 
 /* ------------------------------------------------------------ key store -- */
 
-/* Loads the secret key NAME from DIR/keys/NAME.key. The file must be 0600
- * (no group/other bits) in a 0700 directory, else LDG_EKEY. */
-int ldg_keys_load(struct ldg_ledger *l, const char *name, struct ldg_key **out);
-/* A key file anywhere (a writer's own key, kept outside the ledger
- * directory): the same file format as DIR/keys/NAME.key (docs/FORMAT.md,
- * "Secret key file"). ldg_keyfile_save writes k's secret to path with mode 0600
- * and refuses (LDG_EEXIST) a path that exists; ldg_keyfile_load reads one
- * back (a regular file of this user's, 0600, one link; the name is the
- * file's), LDG_ENOTFOUND if there is none, LDG_EKEY if it is unusable.
- * err receives a message naming the file. */
-int ldg_keyfile_save(const char *path, const struct ldg_key *k, char *err,
-                     size_t errcap);
-int ldg_keyfile_load(const char *path, struct ldg_key **out, char *err,
-                     size_t errcap);
-/* Creates key NAME, writes its file and appends key.added (signed by the
- * log key). roles may be NULL. *seq_out gets the event number. */
+/* Creates key NAME, writes its file (DIR/keys/NAME.key, 0600) and appends
+ * key.added, signed by the log key. roles: a comma-separated list of role
+ * names (FORMAT.md, "Key roles") or NULL for none.
+ * @return 0 with *seq_out (may be NULL) the key.added event's seq;
+ * LDG_EEXIST (an active key of that name), LDG_EBADINPUT (bad name or
+ * role), LDG_EKEY (the log key file is unusable).
+ * Lifetime: nothing borrowed. */
 int ldg_keys_add(struct ldg_ledger *l, const char *name, const char *roles,
                  uint64_t *seq_out);
 /* Enrols a key held by its writer: appends key.added for NAME with the
  * public key pub, roles (may be NULL) and "held": "writer"; no secret key
  * file is written, and the ledger never signs or seals with it (its events
- * must arrive sealed, ldg_batch_add_sealed). Format version 2 only
- * (LDG_EVERSION on format 1). LDG_EEXIST if the public key is in the log
- * already or NAME names an active key. */
+ * must arrive sealed: ldg_sealer_*). Format version 2 only.
+ * @return 0 with *seq_out (may be NULL); LDG_EVERSION (format 1),
+ * LDG_EEXIST (the public key is in the log already or NAME names an
+ * active key), LDG_EBADINPUT. Lifetime: nothing borrowed. */
 int ldg_keys_enrol(struct ldg_ledger *l, const char *name, const char *roles,
                    const uint8_t pub[32], uint64_t *seq_out);
-/* 1 if the key added at added_seq is held by its writer (its key.added
- * says "held": "writer"), 0 if not, or a negative ldg_error. */
-int ldg_key_writer_held(struct ldg_txn *t, uint64_t added_seq);
-/* 1 if the key NAME (the newest of that name) is held by its writer, else
- * 0: after an LDG_EKEY refusal, says whether it was because the event came
- * unsealed from such a key. */
-int ldg_keys_held_by_writer(struct ldg_ledger *l, const char *name);
-/* Appends key.revoked for NAME. The log key cannot be revoked. */
+/* Appends key.revoked for NAME (the newest key of that name), with reason
+ * (may be NULL). The log key cannot be revoked.
+ * @return 0 with *seq_out (may be NULL); LDG_ENOTFOUND (no active key of
+ * that name), LDG_EINVAL (the log key). Lifetime: nothing borrowed. */
 int ldg_keys_revoke(struct ldg_ledger *l, const char *name, const char *reason,
                     uint64_t *seq_out);
 
@@ -260,27 +256,27 @@ struct ldg_keyinfo {
      * the `first` its next seal must carry). 0 in a format 1 ledger. */
     uint64_t sealed;
 };
-/* The key with id key_id as the log knows it (has_secret not filled). */
+/* Every key the log knows, in added order. Each record of the key registry
+ * is checked against the key events it names.
+ * @return 0 with *out and *n; LDG_ETAMPER (the registry says anything but
+ * what the key events say; message on l).
+ * Lifetime: *out is malloc'd, the caller's to free(). */
+int ldg_keys_list(struct ldg_ledger *l, struct ldg_keyinfo **out, size_t *n);
+/* The key with id key_id as t's snapshot of the log knows it (has_secret
+ * not filled).
+ * @return 0; LDG_ENOTFOUND; LDG_ECORRUPT.
+ * Lifetime: out is the caller's; nothing borrowed from t. */
 int ldg_key_info(struct ldg_txn *t, const char *key_id,
                  struct ldg_keyinfo *out);
-/* Who signed event seq, from the log (not from any claim in its body):
- * {"key_id": K, "name": N}, N the name the log's key events gave K (null
- * if none does). Views put it as "signer" beside a claimed actor (a body's
- * "by" or "requested_by"). NULL if the event cannot be read or on ENOMEM.
- * Costs one entry read and one key lookup (proven keys are cached). */
-json_t *ldg_signer_json(struct ldg_txn *t, uint64_t seq);
 /* Events key_id's seals cover in the log as t sees it (format 2): the
- * `first` of its next seal. 0 for a key with none (or a format 1 ledger).
- * 0, LDG_EINVAL, LDG_ECORRUPT. */
+ * `first` its next seal must carry (ldg_sealer_begin). 0 for a key with
+ * none, or in a format 1 ledger.
+ * @return 0 with *n; LDG_EINVAL (bad key id), LDG_ECORRUPT.
+ * Lifetime: nothing borrowed. */
 int ldg_key_sealed(struct ldg_txn *t, const char *key_id, uint64_t *n);
-/* Lists known keys in added order. *out is malloc'd; caller frees. Each
- * record of the key registry is checked against the key events it names:
- * LDG_ETAMPER (message on l) if the registry says anything else. */
-int ldg_keys_list(struct ldg_ledger *l, struct ldg_keyinfo **out, size_t *n);
 
 /* -------------------------------------------------------------- events -- */
 
-/* An event to append. All pointers are borrowed for the call. */
 /* Who submitted an event, as the kernel says (SO_PEERCRED, /proc): set
  * by `ledger serve` for each connection, never from input. exe and unit
  * may be NULL (unknown); otherwise 1..LDG_EXE_MAX / LDG_UNIT_MAX bytes. */
@@ -290,6 +286,7 @@ struct ldg_source {
     const char *unit;
 };
 
+/* An event to append. All pointers are borrowed for the call. */
 struct ldg_event_in {
     const char *type;    /* required */
     const char *subject; /* NULL: derived from the body */
@@ -309,8 +306,7 @@ struct ldg_event_in {
 };
 
 /* A decoded entry (envelope). Strings are copied in; entry points into the
- * stored bytes and is valid until the read transaction ends (or, from
- * ldg_append paths, until the next call on the ledger). */
+ * stored bytes and is valid until the read transaction ends. */
 struct ldg_event {
     uint64_t seq;
     uint64_t ts_ns;
@@ -348,56 +344,6 @@ struct ldg_event {
     uint8_t digest[32];
 };
 
-/* Validates an event against the vocabulary (type known or "x." prefixed,
- * required fields present with the right JSON types, sizes). On failure
- * returns LDG_EBADINPUT and writes "field 'route': required" style text. */
-int ldg_vocab_check(const char *type, const json_t *body, char *err,
-                    size_t errcap);
-/* Key roles (docs/FORMAT.md, "Key roles"): may a key whose key.added
- * carries roles rl (the body's "roles"; NULL or an empty array: every type
- * an actor key may sign) sign an event of this type? 1 yes, 0 no. Unknown
- * role names allow nothing; ledger.genesis and key.* are never allowed
- * (the log key's alone, and the log key signs anything). */
-int ldg_roles_allow(const json_t *rl, const char *type);
-/* Checks a key.added "roles" value: an array of known role names. On
- * failure LDG_EBADINPUT and text naming the entry. */
-int ldg_roles_check(const json_t *rl, char *err, size_t errcap);
-/* The known role names, comma-separated (static). */
-const char *ldg_roles_names(void);
-/* Derives the subject from a body as VOCABULARY.md says. */
-int ldg_vocab_subject(const char *type, const json_t *body, char *buf,
-                      size_t cap);
-
-/* Appends one event and commits it durably. *seq_out (may be NULL) gets
- * its sequence number only once the commit is durable. Bad input returns
- * LDG_EBADINPUT/LDG_ETOOBIG with nothing written. An event whose id is
- * already in the log is not appended: LDG_EDUPLICATE, *seq_out gets the
- * sequence number of the event that carries it, and the message says so
- * and, when they differ, which fields of ev differ from that event. */
-int ldg_append(struct ldg_ledger *l, const struct ldg_event_in *ev,
-               uint64_t *seq_out);
-/* ldg_append that, on LDG_EDUPLICATE, also gets what of ev differs from
- * the event already carrying its id into *differs (enum ldg_dup_diff,
- * below; 0: the same event; may be NULL). */
-int ldg_append_ex(struct ldg_ledger *l, const struct ldg_event_in *ev,
-                  uint64_t *seq_out, unsigned *differs);
-
-/* All-or-nothing append: every event added goes into one write
- * transaction, and nothing is durable until ldg_batch_commit. Each event
- * is judged by every check a commit makes, against the log as the batch
- * has it so far (keys added or revoked, bodies erased, sequence numbers
- * taken by earlier events of the batch count). The transaction holds the
- * ledger's write lock until commit or free; signing is on the caller's
- * thread. */
-struct ldg_batch;
-struct ldg_sealed_batch; /* below, "seals" */
-int ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l);
-/* 0: stored in the batch. LDG_EBADINPUT, LDG_ETOOBIG, LDG_EKEY or
- * LDG_EEXIST: this event is refused (message in ldg_errmsg), nothing of
- * it written, the batch goes on. Any other code: the batch failed and only
- * ldg_batch_free is left (after LDG_EFULL, free grows the map so that a
- * new batch of the same events may fit). */
-int ldg_batch_add(struct ldg_batch *b, const struct ldg_event_in *ev);
 /* What of an event sent again with an id differs from the event already
  * carrying that id (LDG_EDUPLICATE): nothing is appended either way. */
 enum ldg_dup_diff {
@@ -409,43 +355,60 @@ enum ldg_dup_diff {
     LDG_DIFF_TIME = 1 << 5,  /* the source time, or having one */
     LDG_DIFF_BODY = 1 << 6   /* (an erased body is not compared) */
 };
-/* The names of the bits, "type, body", into buf (cap >= 64); "" for 0. */
+/* The names of the bits of differs, "type, body", into buf (cap >= 64).
+ * @return buf ("" for 0). Lifetime: buf is the caller's. */
 const char *ldg_dup_diff_names(unsigned differs, char *buf, size_t cap);
+
+/* Appends one event and commits it durably (fsync before it returns).
+ * @return 0 with *seq_out (may be NULL) its sequence number, set only once
+ * the commit is durable; LDG_EBADINPUT / LDG_ETOOBIG (bad input: nothing
+ * written, message names the field); LDG_EKEY (actor unusable or not
+ * allowed the type); LDG_EDUPLICATE (its id is in the log: *seq_out gets
+ * that event's seq, and the message says which fields differ); LDG_EFULL.
+ * Lifetime: ev is read during the call only. */
+int ldg_append(struct ldg_ledger *l, const struct ldg_event_in *ev,
+               uint64_t *seq_out);
+/* ldg_append that, on LDG_EDUPLICATE, also gets what of ev differs from
+ * the event already carrying its id into *differs (enum ldg_dup_diff;
+ * 0: the same event; may be NULL).
+ * @return as ldg_append. Lifetime: as ldg_append. */
+int ldg_append_ex(struct ldg_ledger *l, const struct ldg_event_in *ev,
+                  uint64_t *seq_out, unsigned *differs);
+
+/* All-or-nothing append: every event added goes into one write
+ * transaction, and nothing is durable until ldg_batch_commit. Each event
+ * is judged by every check a commit makes, against the log as the batch
+ * has it so far (keys added or revoked, bodies erased, sequence numbers
+ * taken by earlier events of the batch count). The transaction holds the
+ * ledger's write lock until commit or free; signing is on the caller's
+ * thread. */
+struct ldg_batch;
+/* Begins a batch (takes the write lock; waits for another writer).
+ * @return 0; LDG_EINVAL (read-only handle).
+ * Lifetime: *out is the caller's until ldg_batch_commit or _free. */
+int ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l);
+/* Adds one event.
+ * @return 0 (stored in the batch); LDG_EBADINPUT, LDG_ETOOBIG, LDG_EKEY or
+ * LDG_EEXIST: this event is refused (message in ldg_errmsg), nothing of it
+ * written, the batch goes on; LDG_EDUPLICATE: its id is in the log or
+ * earlier in the batch, nothing written, the batch goes on. Any other
+ * code: the batch failed and only ldg_batch_free is left (after
+ * LDG_EFULL, free grows the map so that a new batch of the same events
+ * may fit). Lifetime: ev is read during the call only. */
+int ldg_batch_add(struct ldg_batch *b, const struct ldg_event_in *ev);
 /* ldg_batch_add that says where the event went: on 0, *seq the sequence
- * number it will have once committed; on LDG_EDUPLICATE (its id is in the
- * log, or earlier in this batch: nothing written, the batch goes on),
- * *seq that event's and *differs (may be NULL) what of ev differs from it
- * (enum ldg_dup_diff; 0: the same event). */
+ * number it will have once committed; on LDG_EDUPLICATE, *seq that of the
+ * event carrying its id and *differs (may be NULL) what of ev differs.
+ * @return as ldg_batch_add. Lifetime: as ldg_batch_add. */
 int ldg_batch_add_seq(struct ldg_batch *b, const struct ldg_event_in *ev,
                       uint64_t *seq, unsigned *differs);
-/* Format 2: adds a client's sealed batch (ldg_sealed_batch_parse), all
- * or nothing: its key must be enrolled and active, sb->first must be the
- * key's sealed count (ldg_key_sealed) as the batch has it, every type
- * allowed by the key's roles (key.* and body.erased never arrive
- * sealed), every parent earlier, and the seal map rebuilt from the events
- * (commitments recomputed from body and salts, claims, digests, root,
- * origin) must verify with the key's signature sb->sig. Then the events
- * go in contiguously (stamps seal = *first_seq, leaf = index, and each
- * event's in.source when set: the stamp is the ledger's, not sealed) with
- * the seal as given. Returns 0 (*first_seq, may be NULL, gets the first
- * seq); LDG_EDUPLICATE when every event carries an id already in the log
- * (a retried batch: nothing written, *first_seq the first one's seq);
- * LDG_EBADINPUT, LDG_ETOOBIG, LDG_EKEY or LDG_EBADSIG: refused, nothing of
- * it written (the message names the cause, and the event index when it
- * is one event's: "sealed.events[3]: ..."), the batch goes on. Any other
- * code: as ldg_batch_add. */
-int ldg_batch_add_sealed(struct ldg_batch *b, const struct ldg_sealed_batch *sb,
-                         uint64_t *first_seq);
-/* What ldg_batch_add_sealed allocates for sb while it runs, in bytes,
- * without its events' bodies' encodings (about their parsed size again,
- * which the caller knows better): a prepared event each, with its
- * entry's and body record's buffers. An estimate at or above the truth
- * for bodies of up to a few KiB (23,000 run.step events: 63 MB). */
-size_t ldg_batch_sealed_cost(const struct ldg_sealed_batch *sb);
-/* Commits every stored event durably (with one checkpoint). *first_seq
- * and *n (may be NULL) get the first sequence number and the count. */
+/* Commits every stored event durably, with one checkpoint, and frees b.
+ * @return 0 with *first_seq and *n (may be NULL) the first sequence number
+ * and the count; LDG_EFULL or LDG_EIO: nothing committed (b is freed).
+ * Lifetime: b is gone when this returns, whatever the result. */
 int ldg_batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n);
-/* Frees the batch; what was not committed is discarded. */
+/* Frees the batch; what was not committed is discarded. NULL-safe.
+ * @return nothing. Lifetime: b is gone when this returns. */
 void ldg_batch_free(struct ldg_batch *b);
 
 /* Bulk writer: prepares, signs (on worker threads) and commits events in
@@ -481,537 +444,233 @@ struct ldg_writer_options {
     unsigned gather;
 };
 #define LDG_WRITER_GROUP_MAX 12
+/* Starts a writer and its threads. opts may be NULL (defaults).
+ * @return 0; LDG_EINVAL (read-only handle, or a writer is running).
+ * Lifetime: *out is the caller's until ldg_writer_free, which must come
+ * before ldg_close(l). */
 int ldg_writer_new(struct ldg_writer **out, struct ldg_ledger *l,
                    const struct ldg_writer_options *opts);
-/* Validates and queues one event. Invalid input: LDG_EBADINPUT/ETOOBIG
- * with a message in ldg_errmsg(l), nothing queued, writer still usable.
- * May commit a full batch before returning (its errors are returned). */
+/* Validates and queues one event. May commit a full batch before
+ * returning.
+ * @return 0; LDG_EBADINPUT / LDG_ETOOBIG / LDG_EKEY: refused with a
+ * message in ldg_errmsg(l), nothing queued, writer still usable; any other
+ * code is a failed commit of an earlier batch.
+ * Lifetime: ev is read during the call only. */
 int ldg_writer_add(struct ldg_writer *w, const struct ldg_event_in *ev);
 /* ldg_writer_add with a caller's tag (an input line number, say) that
- * on_duplicate hands back. */
+ * on_duplicate hands back.
+ * @return as ldg_writer_add. Lifetime: as ldg_writer_add. */
 int ldg_writer_add_tagged(struct ldg_writer *w, const struct ldg_event_in *ev,
                           uint64_t tag);
-/* Format 2: a client's sealed batch through the writer: everything
- * queued is committed first, then the batch goes in as
- * ldg_batch_add_sealed says, in a commit of its own (acknowledged, and
- * counted by ldg_writer_committed, when this returns 0). *first_seq gets
- * its first seq (on LDG_EDUPLICATE: the seq of the event already
- * carrying its first id). A refusal (LDG_EBADINPUT, LDG_ETOOBIG,
- * LDG_EKEY, LDG_EBADSIG, LDG_EDUPLICATE) writes nothing of it and leaves
- * the writer usable. */
-int ldg_writer_add_sealed(struct ldg_writer *w,
-                          const struct ldg_sealed_batch *sb,
-                          uint64_t *first_seq);
-/* Events prepared off the caller's thread (ingest's parse threads):
- * ldg_prepare does what can be judged of an event without the log
- * (vocabulary, fields, subject, the body's record and commitment) on any
- * thread, with no ledger state changed; ldg_writer_add_prepared then does
- * the rest in the caller's order (the actor key as the log is now, then
- * as ldg_writer_add_tagged): a refusal ldg_prepare found is returned
- * there, with its message, so refusals come in the order events are
- * added, exactly as ldg_writer_add_tagged would have given them. */
-struct ldg_prepared;
-struct ldg_prepared *ldg_prepared_alloc(void);
-/* NULL-safe. */
-void ldg_prepared_free(struct ldg_prepared *pe);
-/* Fills pe (reusable) from ev; ev's strings and body need not outlive the
- * call (the body is referenced). 0 (a refusal is kept in pe), or
- * LDG_ENOMEM. */
-int ldg_prepare(const struct ldg_ledger *l, const struct ldg_event_in *ev,
-                struct ldg_prepared *pe);
-/* The actor key name ev named, or NULL. */
-const char *ldg_prepared_actor(const struct ldg_prepared *pe);
-/* ldg_writer_add_tagged for a prepared event; pe is emptied (reusable)
- * whatever the outcome. */
-int ldg_writer_add_prepared(struct ldg_writer *w, struct ldg_prepared *pe,
-                            uint64_t tag);
-/* Commits everything queued. */
+/* Commits everything queued and waits for it.
+ * @return 0, or the error of a failed commit (nothing after it is
+ * acknowledged). Lifetime: nothing borrowed. */
 int ldg_writer_flush(struct ldg_writer *w);
-/* Hands the events queued so far (the batch being filled, however few)
- * to the commit thread without waiting for their commit: with gather 1
- * they are committed as soon as they are signed and the commits ahead of
- * them are done, and on_commit acknowledges them then. Blocks only while
- * every batch slot is in flight, as a full batch does. 0, the error of an
- * earlier failed commit, or LDG_EINVAL when w is NULL. */
-int ldg_writer_push(struct ldg_writer *w);
 /* Events durably committed by this writer so far (an event whose id was
- * already in the log is not committed again and not counted). */
+ * already in the log is not committed again and not counted), and the
+ * sequence number of the first (valid when committed > 0).
+ * @return the count / the seq. Lifetime: nothing borrowed. */
 uint64_t ldg_writer_committed(const struct ldg_writer *w);
-/* Sequence number of the first event this writer committed (valid when
- * committed > 0). */
 uint64_t ldg_writer_first_seq(const struct ldg_writer *w);
 /* Frees the writer. Every full batch ldg_writer_add has sealed is
- * committed first (ldg_writer_add hands it to the commit thread, which may
- * already have committed it); only the partial batch still being filled
- * is dropped, never acknowledged. With batch 10, 25 adds and no flush,
- * exactly 20 events are committed. on_commit has been called for every
- * committed event by the time this returns, so a caller that needs the
- * count without a flush learns it there; a commit error of those batches
- * cannot be returned: call ldg_writer_flush first to commit everything
- * and see errors. */
+ * committed first; only the partial batch still being filled is dropped,
+ * never acknowledged. With batch 10, 25 adds and no flush, exactly 20
+ * events are committed. on_commit has been called for every committed
+ * event by the time this returns; a commit error of those batches cannot
+ * be returned: call ldg_writer_flush first to commit everything and see
+ * errors. NULL-safe.
+ * @return nothing. Lifetime: w and its threads are gone on return. */
 void ldg_writer_free(struct ldg_writer *w);
-
-/* --------------------------------------------- seals (format version 2) -- */
-
-/*
- * Format version 2 (docs/FORMAT.md section 3.2) replaces the signature in
- * each entry with seals: an entry is
- *
- *     0x93 ‖ claim ‖ stamp ‖ 0xc4 0x20 ‖ prev[32]
- *
- * where the claim is what the actor vouches for (known before any
- * sequence number), the stamp what the ledger assigns, and one seal per
- * key per commit (or per client batch) signs the RFC 6962 root of the
- * claim digests of that key's events in it. These are the pure
- * primitives (ledger/seal.c): no ledger handle, no I/O; each is safe to
- * call from any thread.
- */
-#define LDG_CTX_CLAIM "ledger/claim/v1" /* claim digest domain (NUL follows) */
-#define LDG_CTX_SEAL "ledger/seal/v1"   /* seal signature domain */
-#define LDG_CLAIM_V 3                   /* the claim's "v" */
-/* Most events one seal covers (a client's sealed batch, or one key's
- * events in one commit). */
-#define LDG_SEAL_EVENTS_MAX 100000
-/* Most bytes of a seal map, and of a stored seal record (map + sig). */
-#define LDG_SEAL_MAP_MAX 400
-#define LDG_SEAL_REC_MAX (LDG_SEAL_MAP_MAX + 1 + 66)
-
-/* A claim: canonical map { "actor": str(16 hex key id), "body": bin32,
- * "id": str (opt), "parent": uint (opt), "run": str (opt), "subject": str,
- * "time": uint (opt), "type": str, "v": 3 }, keys in bytewise order.
- * Strings are (pointer, length), not NUL-terminated; a length of 0 means
- * absent for id and run. */
-struct ldg_claim {
-    char actor[LDG_KEYID_LEN + 1];
-    uint8_t body[32];
-    const char *id;
-    size_t id_len;
-    int has_parent;
-    uint64_t parent;
-    const char *run;
-    size_t run_len;
-    const char *subject;
-    size_t subject_len;
-    int has_time;
-    uint64_t time_ns;
-    const char *type;
-    size_t type_len;
-};
-/* Encodes c canonically into out (cap bytes; LDG_ENTRY_MAX is always
- * enough); *len gets the length. LDG_EBADINPUT if a field breaks the
- * limits of FORMAT.md (actor not 16 lowercase hex digits, type 1..
- * LDG_TYPE_MAX bytes, subject up to LDG_SUBJECT_MAX, run up to
- * LDG_RUN_MAX, id up to LDG_ID_MAX without control characters, any NUL),
- * LDG_ETOOBIG if it does not fit in cap. */
-int ldg_claim_encode(const struct ldg_claim *c, uint8_t *out, size_t cap,
-                     size_t *len);
-/* Decodes exactly len bytes as one canonical claim (strict: shortest
- * forms, known keys in order, the limits above, v 3). out's strings point
- * into p (valid while p is). 0 or LDG_ECORRUPT (LDG_EVERSION for another
- * v). */
-int ldg_claim_decode(const uint8_t *p, size_t len, struct ldg_claim *out);
-/* d = SHA-256("ledger/claim/v1" ‖ 0x00 ‖ claim), over the exact bytes. */
-void ldg_claim_digest(uint8_t out[32], const uint8_t *claim, size_t len);
-
-/* A seal's tree: the RFC 6962 Merkle tree whose leaves are the claim
- * digests d_0..d_{n-1} in seq order (leaf hash SHA-256(0x00 ‖ d_i), node
- * SHA-256(0x01 ‖ l ‖ r): the log's tree math, ledger/tlog.c). n >= 1.
- * LDG_EINVAL for n 0 or above LDG_SEAL_EVENTS_MAX. */
-int ldg_seal_root(const uint8_t (*digests)[32], size_t n, uint8_t root[32]);
-/* Inclusion proof of leaf index among n digests (proof needs room for
- * LDG_PROOF_MAX hashes; *np gets the count, bottom-up as RFC 6962). */
-int ldg_seal_inclusion(const uint8_t (*digests)[32], size_t n, size_t index,
-                       uint8_t proof[][32], size_t *np);
-/* Checks that digest is leaf index of a seal of count events whose root
- * is root. 0 or LDG_EBADPROOF. */
-int ldg_seal_verify_inclusion(const uint8_t digest[32], uint64_t index,
-                              uint64_t count, const uint8_t proof[][32],
-                              size_t np, const uint8_t root[32]);
-
-/* A seal: the seal map { "count": uint, "first": uint, "key": str (key
- * id), "origin": str, "root": bin32 } and its signature, Ed25519 by key
- * over "ledger/seal/v1" ‖ 0x00 ‖ seal map. first is the key-local range:
- * how many events this key had in the log before this seal. Stored (DB
- * "seals", key u64be(seq of its first event)) as the record
- * 0x92 ‖ seal map ‖ 0xc4 0x40 ‖ sig[64]. */
-struct ldg_seal {
-    uint64_t count, first;
-    char key_id[LDG_KEYID_LEN + 1];
-    char origin[LDG_ORIGIN_MAX + 1];
-    uint8_t root[32];
-    uint8_t sig[64];
-};
-/* The canonical seal map of s (sig not included) into out (cap >=
- * LDG_SEAL_MAP_MAX). LDG_EBADINPUT for count 0 or above
- * LDG_SEAL_EVENTS_MAX, a key id not 16 lowercase hex digits, an origin
- * empty or with control characters. */
-int ldg_seal_map_encode(const struct ldg_seal *s, uint8_t *out, size_t cap,
-                        size_t *len);
-/* Strict decoder of a seal map (sig left zero). 0 or LDG_ECORRUPT. */
-int ldg_seal_map_decode(const uint8_t *p, size_t len, struct ldg_seal *s);
-/* Stored record: encode (cap >= LDG_SEAL_REC_MAX) and strict decode. */
-int ldg_seal_record_encode(const struct ldg_seal *s, uint8_t *out, size_t cap,
-                           size_t *len);
-int ldg_seal_record_decode(const uint8_t *p, size_t len, struct ldg_seal *s);
-/* Signs s's map with key (which must have its secret and whose id must be
- * s->key_id: LDG_EINVAL otherwise), filling s->sig. */
-int ldg_seal_sign(struct ldg_seal *s, const struct ldg_key *key);
-/* Verifies s->sig over s's map with pub. 0 or LDG_EBADSIG (also for a
- * map that does not encode). */
-int ldg_seal_verify(const struct ldg_seal *s, const uint8_t pub[32]);
-
-/*
- * The sealed-batch wire format: one JSON object (one line of `ingest`
- * input, or one request to `serve`; FORMAT.md section 3.4):
- *
- *   {"sealed": {"key": "<key id>", "first": K, "count": N,
- *               "sig": "<base64 of 64 bytes>",
- *               "events": [{"type": T, "subject": S (opt), "run": R (opt),
- *                           "parent": P (opt), "id": I (opt),
- *                           "time": NS (opt, integer ns since the epoch),
- *                           "body": {...} (opt, default {}),
- *                           "salts": {"<field>": "<32 hex digits>", ...}},
- *                          ...]}}
- *
- * salts holds exactly one salt per body field. The seal map is
- * {count N, first K, key, origin (the ledger's), root of the events'
- * claim digests}; a claim's subject is the given one or derived from the
- * body as ldg_append does, its run the given one or the body's "run".
- */
-struct ldg_sealed_event {
-    struct ldg_event_in in; /* actor NULL; strings and body borrowed from
-                               the parsed JSON. source is NULL as parsed
-                               (the wire format has none); a server sets
-                               it to the sender as the kernel names it
-                               (ledger serve does), and
-                               ldg_batch_add_sealed records it in the
-                               event's stamp, outside the claim and the
-                               seal. Borrowed for that call. */
-    const json_t *salts;    /* borrowed */
-};
-struct ldg_sealed_batch {
-    char key_id[LDG_KEYID_LEN + 1];
-    uint64_t first, count;
-    uint8_t sig[64];
-    size_t n; /* == count */
-    struct ldg_sealed_event *ev;
-    json_t *json; /* a reference to the parsed object */
-};
-/* Parses j (the whole {"sealed": ...} object) strictly: unknown fields,
- * wrong types, count not the number of events, count 0 or above
- * LDG_SEAL_EVENTS_MAX, a bad sig or salt are LDG_EBADINPUT with err
- * naming the field and event index ("sealed.events[3].salts: ...").
- * *out is the caller's (ldg_sealed_batch_free); it holds a reference to
- * j. Checks only the shape: the ledger checks the seal
- * (ldg_batch_add_sealed). */
-/* The stored seal whose first event is seal_seq (ldg_event's seal_seq).
- * 0, LDG_ENOTFOUND, or LDG_ECORRUPT for a record that does not decode. */
-int ldg_seal_get(struct ldg_txn *t, uint64_t seal_seq, struct ldg_seal *out);
-/* What attributes one event to its seal (FORMAT.md section 3.3): the
- * seal, the event's leaf index among its count events, its claim digest
- * and the RFC 6962 inclusion path from that digest to the seal's root.
- * A verifier checks: SHA-256("ledger/claim/v1" 0x00 claim) == digest,
- * ldg_seal_verify_inclusion(digest, leaf, seal.count, path, n,
- * seal.root), then ldg_seal_verify(&seal, pub of seal.key_id). */
-struct ldg_seal_proof {
-    uint64_t seal_seq; /* seq of the seal's first event */
-    uint64_t leaf;
-    uint8_t digest[32];
-    struct ldg_seal seal;
-    size_t n;
-    uint8_t path[64][32]; /* LDG_PROOF_MAX */
-};
-/* The proof for event seq, from the stored entries and seal (not
- * verified: ldg_vouch_event does that). 0; LDG_ENOTFOUND if seq does not
- * exist or is a format 1 entry (signed, not sealed); LDG_ECORRUPT if its
- * seal or the seal's events are not as stored by the ledger. Cost: reads
- * the seal's events (one commit's worth at most). */
-int ldg_seal_proof(struct ldg_txn *t, uint64_t seq, struct ldg_seal_proof *out);
-/* The same for many events (a bundle's thousands): the prover keeps the
- * last seal it loaded with its whole tree, so further events of that
- * seal cost log2(count) copies each, not a read of the seal's events.
- * Valid while t lives; one thread at a time; the proof is the same as
- * ldg_seal_proof's. */
-struct ldg_seal_prover;
-int ldg_seal_prover_new(struct ldg_seal_prover **out, struct ldg_txn *t);
-int ldg_seal_prover_proof(struct ldg_seal_prover *p, uint64_t seq,
-                          struct ldg_seal_proof *out);
-void ldg_seal_prover_free(struct ldg_seal_prover *p);
-
-int ldg_sealed_batch_parse(struct ldg_sealed_batch **out, const json_t *j,
-                           char *err, size_t errcap);
-void ldg_sealed_batch_free(struct ldg_sealed_batch *b);
 
 /* ------------------------------------- sealing on the writer's side -- */
 
 /*
  * A writer that holds its own key (ldg_keys_enrol) seals its events
- * itself, before it knows their sequence numbers (ledger/seal_client.c):
+ * itself, before it knows their sequence numbers (FORMAT.md 3.2-3.4):
  *
  *   ldg_sealer_begin(&s, origin, key, first);  origin: the ledger's;
- *                                               first: the key's "sealed"
+ *                                               first: ldg_key_sealed
  *   ldg_sealer_add(s, &ev, err, cap);          per event, in order
- *   ldg_sealer_finish(s, &batch, err, cap);    the sealed-batch JSON above
+ *   ldg_sealer_finish(s, &batch, err, cap);    the sealed-batch JSON
  *   ldg_sealer_free(s);
  *
- * Each event gets a fresh random 16-byte salt per body field; the sealed
- * event carries its subject and run outright (derived as ldg_append
- * derives them when not given). ev->actor is ignored (the key is the
- * actor), ev->source refused (the ledger records that).
+ * The batch is one line of `ledger ingest` input or one request to
+ * `ledger serve`. Each event gets a fresh random 16-byte salt per body
+ * field; the sealed event carries its subject and run outright (derived
+ * as ldg_append derives them when not given). ev->actor is ignored (the
+ * key is the actor), ev->source refused (the ledger records that).
  */
 struct ldg_sealer;
-/* key must hold its secret (it is copied). LDG_EINVAL otherwise. */
+/* @return 0; LDG_EINVAL (key without its secret, bad origin).
+ * Lifetime: key is copied; *out is the caller's until ldg_sealer_free. */
 int ldg_sealer_begin(struct ldg_sealer **out, const char *origin,
                      const struct ldg_key *key, uint64_t first);
-/* Test hook: salts derived from seed (fixed vectors); NULL: random. */
-void ldg_sealer_set_salt_seed(struct ldg_sealer *s, const uint8_t seed[32]);
-/* The ledger's body limit, when not LDG_BODY_MAX_DEFAULT. */
-void ldg_sealer_set_body_max(struct ldg_sealer *s, size_t body_max);
-/* Adds one event: LDG_EBADINPUT / LDG_ETOOBIG with err naming the field
- * ("body: ...", "subject: ...", a vocabulary message), nothing added. */
+/* Adds one event.
+ * @return 0; LDG_EBADINPUT / LDG_ETOOBIG with err naming the field
+ * ("body: ...", "subject: ...", a vocabulary message), nothing added.
+ * Lifetime: ev's strings are copied; its body is referenced until
+ * ldg_sealer_free. */
 int ldg_sealer_add(struct ldg_sealer *s, const struct ldg_event_in *ev,
                    char *err, size_t errcap);
+/* @return the number of events added. Lifetime: nothing borrowed. */
 size_t ldg_sealer_count(const struct ldg_sealer *s);
-/* The sealed batch {"sealed": {...}} of every event added (caller
- * json_decref's); LDG_EBADINPUT when none was. */
+/* The sealed batch {"sealed": {...}} of every event added, signed.
+ * @return 0; LDG_EBADINPUT when none was added.
+ * Lifetime: *out is the caller's (json_decref). */
 int ldg_sealer_finish(struct ldg_sealer *s, json_t **out, char *err,
                       size_t errcap);
+/* Wipes and frees s. NULL-safe. @return nothing.
+ * Lifetime: s is gone when this returns. */
 void ldg_sealer_free(struct ldg_sealer *s);
 
-/* The claim of one sealed event, as both the sealer and the ledger that
- * checks a sealed batch compute it: subject in->subject or derived from
- * the body (ldg_vocab_subject), run in->run or the body's "run" string,
- * body commitment from in->body and salts (exactly one 32-hex-digit salt
- * per top-level field: ldg_field_digest, ldg_body_root), vocabulary and
- * limits checked (body_max: the body limit, 0 = default; key.* and
- * ledger.genesis refused: the log key's alone). claim gets the canonical
- * bytes (cap >= LDG_ENTRY_MAX is always enough) and *len their length,
- * digest the claim digest. LDG_EBADINPUT / LDG_ETOOBIG with err naming the
- * field. in->actor and in->source are not part of a claim. */
-int ldg_sealed_claim(const struct ldg_event_in *in, const json_t *salts,
-                     const char *key_id, size_t body_max, uint8_t *claim,
-                     size_t cap, size_t *len, uint8_t digest[32], char *err,
-                     size_t errcap);
-/* Just the body commitment of body under salts (the same checks). */
-int ldg_sealed_commitment(const json_t *body, const json_t *salts,
-                          size_t body_max, uint8_t root[32], char *err,
-                          size_t errcap);
+/* ------------------------------------------------------------- reading -- */
 
-/* --------------------------------------------------- storage & reading -- */
-
-/* A transaction over the ledger's LMDB environment. Read transactions see
- * a consistent snapshot; write transactions are exclusive. */
-struct ldg_txn;
+/* A read transaction sees one consistent snapshot of the ledger. */
 enum ldg_txn_flags { LDG_TXN_READ = 0, LDG_TXN_WRITE = 1 };
+/* Begins a transaction (embedders: LDG_TXN_READ).
+ * @return 0; LDG_EBUSY (the reader table is full); LDG_EINVAL (a write
+ * transaction on a read-only handle).
+ * Lifetime: *out is the caller's until ldg_txn_abort (read) or, inside
+ * the library, ldg_txn_commit; it must end before ldg_close. */
 int ldg_txn_begin(struct ldg_ledger *l, unsigned flags, struct ldg_txn **out);
-/* Commits (durably, unless opened LDG_NOSYNC) and frees t. */
-int ldg_txn_commit(struct ldg_txn *t);
+/* Ends (and for a write, discards) t. NULL-safe. @return nothing.
+ * Lifetime: every pointer borrowed from t is invalid after this. */
 void ldg_txn_abort(struct ldg_txn *t);
+/* @return the ledger t was begun on. Lifetime: as the ledger's. */
 struct ldg_ledger *ldg_txn_ledger(struct ldg_txn *t);
-/* Which committed state a transaction sees, as a number (LMDB's
- * transaction id: each committed write makes a new one): two read
- * transactions with the same number see the same bytes, so what was read
- * in one holds in the other. */
-uint64_t ldg_txn_snapshot(struct ldg_txn *t);
-
-/* Size of the log as seen by t. */
+/* Size of the log as seen by t. @return 0 with *size.
+ * Lifetime: nothing borrowed. */
 int ldg_txn_size(struct ldg_txn *t, uint64_t *size);
-/* Reads and decodes event seq. ev->entry is valid until t ends. */
+/* Reads and decodes event seq (strictly: canonical form, exact length;
+ * the signature is not checked: ldg_verify does that).
+ * @return 0; LDG_ENOTFOUND (no such seq); LDG_ECORRUPT.
+ * Lifetime: ev is the caller's; ev->entry and the pointers into it are
+ * valid until t ends. */
 int ldg_event_get(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev);
-/* Decodes an entry from bytes (strict: canonical msgpack, exact length).
- * Does not verify the signature. ev->entry points into buf. */
-int ldg_event_decode(const uint8_t *buf, size_t len, struct ldg_event *ev);
+/* The body of event seq as JSON.
+ * @return 0; LDG_EERASED (erased by body.erased); LDG_ENOTFOUND;
+ * LDG_ECORRUPT. Lifetime: *out is the caller's (json_decref). */
+int ldg_body_get(struct ldg_txn *t, uint64_t seq, json_t **out);
 /* When the event happened, in ns since the epoch: the source's claim
  * (format version 2 "time") when it carries one, else the ledger's own
- * commit time ts_ns. The ledger orders and indexes by ts_ns. */
+ * commit time ts_ns. The ledger orders and indexes by ts_ns.
+ * @return the time. Lifetime: nothing borrowed. */
 uint64_t ldg_event_time(const struct ldg_event *ev);
 /* The process that submitted the event through ledger serve (format
- * version 2 "source"), as views show it: {"uid":U,"gid":G,"pid":P} plus
- * "exe" and "unit" when known. NULL when the event carries none or on
- * ENOMEM; the caller json_decref's. */
+ * version 2 "source"): {"uid":U,"gid":G,"pid":P} plus "exe" and "unit"
+ * when known.
+ * @return a new object; NULL when the event carries none or on ENOMEM.
+ * Lifetime: the caller's (json_decref). */
 json_t *ldg_event_source_json(const struct ldg_event *ev);
-/* The body of event seq as JSON (caller json_decref's). LDG_EERASED if it
- * was erased, LDG_ENOTFOUND if seq does not exist. */
-int ldg_body_get(struct ldg_txn *t, uint64_t seq, json_t **out);
 
-/* Read paths that display rather than verify (query, export): */
-enum ldg_decode_flags {
-    /* Trust the stored bytes: skip the canonical-form check (a re-pack) and
-     * take the leaf hash from the stored tree instead of hashing the entry.
-     * ledger verify uses it only in pass 2, on entries its pass 1 has
-     * already decoded canonically. */
-    LDG_DECODE_TRUSTED = 1 << 0
-};
-int ldg_event_get_ex(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev,
-                     unsigned flags);
-/* ldg_event_decode with flags; with LDG_DECODE_TRUSTED ev->leaf is left
- * zeroed (take it from ldg_tree_stored_hash(t, 0, seq) if needed). */
-int ldg_event_decode_ex(const uint8_t *buf, size_t len, struct ldg_event *ev,
-                        unsigned flags);
-/* Appends the body of event seq as compact JSON text (the same bytes as
- * json_dumps(body, JSON_COMPACT) of ldg_body_get's object: keys in bytewise
- * order) to the malloc'd buffer *buf (*len used, *cap allocated; grown as
- * needed; a NUL follows the text but is not counted). No digests, no
- * jansson tree. LDG_EERASED if erased. */
-int ldg_body_json_append(struct ldg_txn *t, uint64_t seq, char **buf,
-                         size_t *len, size_t *cap);
-/* The same from a stored body record at hand (the value of the event's key
- * in the "bodies" database, as a cursor over it returns it; FORMAT.md
- * section 4), so a scan needs no second lookup. body_max is the ledger's
- * body limit (ldg_body_max), which bounds a compressed record's size. No
- * checks against the commitment: a display path. A pure function of its
- * arguments: threads may call it at once on records of one transaction.
- * LDG_ECORRUPT if the record is malformed. */
-int ldg_body_record_json_append(const uint8_t *rec, size_t rec_len,
-                                size_t body_max, char **buf, size_t *len,
-                                size_t *cap);
-/* Writes the n bytes at s as a JSON string literal at o, escaped as
- * jansson does by default (\uXXXX for other control characters, '/' and
- * non-ASCII as they are); o has room for 6n + 2 bytes. Returns the end.
- * The one JSON string writer of the display paths (query, show). */
-char *ldg_json_str_write(char *o, const char *s, size_t n);
+/* Drops and rebuilds the secondary indexes from the log in one write
+ * transaction: readers see the old indexes or the complete new ones (the
+ * repair `ledger reindex` makes). progress, if set, is called about every
+ * 1024 events with the events indexed and the log's size, and once at the
+ * end. Needs free map space about the indexes' size.
+ * @return 0; LDG_ECORRUPT (an entry does not decode or seqs have a gap;
+ * the event is in the message); LDG_EFULL.
+ * Lifetime: nothing borrowed. */
+int ldg_index_rebuild_progress(struct ldg_ledger *l,
+                               void (*progress)(void *ctx, uint64_t done,
+                                                uint64_t total),
+                               void *progress_ctx);
 
-/* One top-level body field with its salt, as committed (for exports and
- * redaction). value is a JSON value owned by the struct. */
-struct ldg_field {
-    char *name;
-    uint8_t salt[16];
-    json_t *value;
-    uint8_t digest[32];
-};
-/* The fields of event seq's body, sorted by name. Caller frees with
- * ldg_fields_free. LDG_EERASED if erased. */
-int ldg_body_fields(struct ldg_txn *t, uint64_t seq, struct ldg_field **out,
-                    size_t *n);
-void ldg_fields_free(struct ldg_field *f, size_t n);
-/* Field digest: SHA-256("ledger/field/v1" 0x00 ‖ salt ‖ msgpack(name) ‖
- * msgpack(value)); the value is encoded canonically from JSON. */
-int ldg_field_digest(uint8_t out[32], const uint8_t salt[16], const char *name,
-                     const json_t *value);
-/* Body commitment from field digests (any order; sorted inside). */
-void ldg_body_root(uint8_t out[32], const uint8_t (*digests)[32], size_t n);
+/* ------------------------------------------- checkpoints and proofs -- */
 
-/* Verifies an event's signature with pub. 0 or LDG_EBADSIG. */
-int ldg_event_verify_sig(const struct ldg_event *ev, const uint8_t pub[32]);
-
-/* --------------------------------------------------------- transparency -- */
-
-/* RFC 6962 root of the first size entries, from stored hashes. */
-int ldg_tree_root(struct ldg_txn *t, uint64_t size, uint8_t root[32]);
-/* Inclusion proof of entry index in the tree of size; proof needs room for
- * 64 hashes. */
-int ldg_tree_inclusion(struct ldg_txn *t, uint64_t index, uint64_t size,
-                       uint8_t proof[][32], size_t *n);
-int ldg_tree_consistency(struct ldg_txn *t, uint64_t old, uint64_t size,
-                         uint8_t proof[][32], size_t *n);
-/* The stored signed checkpoint of size (0 = latest). *out malloc'd. */
+/* The stored signed checkpoint (a C2SP signed note) of tree size size
+ * (0 = the latest).
+ * @return 0; LDG_ENOTFOUND (none of that size).
+ * Lifetime: *out is malloc'd, the caller's to free(). */
 int ldg_checkpoint_get(struct ldg_txn *t, uint64_t size, char **out);
 /* C2SP tlog-proof@v1 text for entry index against the stored checkpoint
- * of size (0 = latest). *out malloc'd. */
+ * of size (0 = latest).
+ * @return 0; LDG_ENOTFOUND (index >= size, or no checkpoint of size).
+ * Lifetime: *out is malloc'd, the caller's to free(). */
 int ldg_proof_text(struct ldg_txn *t, uint64_t index, uint64_t size,
                    char **out);
-/* Many tlog-proof@v1 texts against the stored checkpoint of one size, in
- * one pass (ledger/proofs_batch.c): the checkpoint is read once, and the
- * sibling hashes that proofs of nearby entries share are read and
- * base64-encoded once. Valid until t ends; one thread at a time. */
-struct ldg_proof_batch;
-/* size > 0 must have a stored checkpoint: LDG_ENOTFOUND otherwise. */
-int ldg_proof_batch_new(struct ldg_proof_batch **out, struct ldg_txn *t,
-                        uint64_t size);
-/* The same bytes as ldg_proof_text(t, index, size, out), malloc'd, with
- * its length in *len (may be NULL). Cheapest for increasing indexes: a run
- * of consecutive entries costs about two hash reads each instead of
- * log2(size). LDG_ENOTFOUND if index >= size. */
-int ldg_proof_batch_text(struct ldg_proof_batch *b, uint64_t index, char **out,
-                         size_t *len);
-/* Stored hashes read so far (for tests and benchmarks). */
-uint64_t ldg_proof_batch_reads(const struct ldg_proof_batch *b);
-void ldg_proof_batch_free(struct ldg_proof_batch *b);
 /* The body of a C2SP tlog-witness add-checkpoint request: "old OLD\n",
  * the consistency proof from OLD to size (base64, one a line; none for
- * OLD 0, the empty tree, as C2SP tlog-witness accepts), an empty line,
- * and the stored checkpoint of size (0 = latest). LDG_ENOTFOUND if old or
- * size is beyond the log or no checkpoint of size is stored, LDG_EINVAL if
- * old is larger than size. */
+ * OLD 0, the empty tree), an empty line, and the stored checkpoint of
+ * size (0 = latest).
+ * @return 0; LDG_ENOTFOUND (old or size beyond the log, or no checkpoint
+ * of size); LDG_EINVAL (old > size).
+ * Lifetime: *out is malloc'd, the caller's to free(). */
 int ldg_consistency_text(struct ldg_txn *t, uint64_t old, uint64_t size,
                          char **out);
-/* Signs text (non-empty, ending in '\n') as a C2SP signed note with the
- * log key under the origin name. *out malloc'd. Needs the log key file. */
-int ldg_log_sign_note(struct ldg_ledger *l, const char *text, size_t len,
-                      char **out);
-/* Verifies a note signed by the log key (name = origin, pub = log key);
- * *text_len gets the signed text's length. 0 or LDG_EBADSIG/EBADINPUT. */
-int ldg_log_verify_note(struct ldg_ledger *l, const char *note, size_t len,
-                        size_t *text_len);
-/* Same for any verifier key string "name+hexid+base64" (offline use). */
-int ldg_note_verify_vkey(const char *vkey, const char *note, size_t len,
-                         size_t *text_len);
-/* Offline checks (no ledger needed), for bundles and auditors. */
-/* Verifies a signed checkpoint note with a verifier key string and parses
- * it. origin needs LDG_ORIGIN_MAX+1 bytes. */
-int ldg_checkpoint_open(const char *vkey, const char *note, size_t len,
-                        char *origin, size_t origin_cap, uint64_t *size,
-                        uint8_t root[32]);
-/* Verifies a tlog-proof@v1 text: its checkpoint against vkey, and that the
- * entry bytes are the leaf at the proof's index. *index and *size (may be
- * NULL) get the proof's index and tree size; root (may be NULL) the root.
- * 0, LDG_EBADINPUT (malformed), LDG_EBADSIG (checkpoint signature) or
- * LDG_EBADPROOF; err gets a message. */
-int ldg_proof_check(const char *vkey, const char *proof, size_t len,
-                    const uint8_t *entry, size_t entry_len, uint64_t *index,
-                    uint64_t *size, uint8_t root[32], char *err, size_t errcap);
-/* Log verifier key in signed-note form, into buf. */
+/* The log's verifier key in C2SP signed-note form, "origin+hexid+base64",
+ * into buf. @return 0; LDG_ETOOBIG (cap too small).
+ * Lifetime: buf is the caller's. */
 int ldg_verifier_key(struct ldg_ledger *l, char *buf, size_t cap);
-/* The stored hash of the complete subtree (level, index): leaves
- * [index*2^level, (index+1)*2^level). LDG_ENOTFOUND if not yet complete. */
-int ldg_tree_stored_hash(struct ldg_txn *t, int level, uint64_t index,
-                         uint8_t out[32]);
 
 /* Writes the log as C2SP tlog-tiles under dir: dir/checkpoint,
  * dir/tile/<L>/<N>[.p/<W>], dir/tile/entries/<N>[.p/<W>]. Only tiles that
- * are new or grew are written; each file is replaced atomically (write to a
- * temporary name, fsync, rename). The checkpoint is written last. */
+ * are new or grew are written; each file is replaced atomically (write to
+ * a temporary name, fsync, rename). The checkpoint is written last. */
 struct ldg_tiles_report {
     uint64_t size;            /* tree size published */
     uint64_t tiles_written;   /* hash tiles written this run */
     uint64_t bundles_written; /* entry bundles written this run */
 };
+/* @return 0 with *report (may be NULL); LDG_EIO (naming the file).
+ * Lifetime: nothing borrowed. */
 int ldg_tiles_write(struct ldg_ledger *l, const char *dir,
                     struct ldg_tiles_report *report);
 
-/* ------------------------------------- transparency primitives (pure) -- */
+/* ----------------------------------------- offline checks (no ledger) -- */
 
-/* RFC 6962 hashing and proofs and the C2SP encodings, with no ledger
- * behind them (ledger/tlog.c, ledger/note.c, ledger/cosig.c): for
- * mirrors, witnesses and auditors that hold only published tiles and
- * signed notes. */
-#define LDG_HASH_LEN 32
-#define LDG_TILE_HEIGHT 8
-#define LDG_TILE_WIDTH 256
-#define LDG_PROOF_MAX 64 /* hashes in any proof of a 2^63-leaf tree */
+/* For auditors, mirrors and bundle readers that hold only published notes,
+ * proofs and tiles. Each is a pure function of its arguments, safe on any
+ * thread; nothing is kept. */
 
-/* Reads the stored hash of the complete subtree (level, index). Returns 0,
- * or a negative ldg_error (LDG_ENOTFOUND if it is not stored). */
-typedef int (*ldg_hash_reader)(void *ctx, int level, uint64_t index,
-                               uint8_t out[32]);
-
-/* SHA-256(0x00 ‖ entry) */
+/* Parses a checkpoint body (the signed text of the note; extension lines
+ * after the root are allowed and ignored). origin needs origin_cap bytes
+ * (LDG_ORIGIN_MAX + 1 always suffices).
+ * @return 0; LDG_EBADINPUT (malformed). Lifetime: nothing borrowed. */
+int ldg_checkpoint_parse(const char *text, size_t len, char *origin,
+                         size_t origin_cap, uint64_t *size, uint8_t root[32]);
+/* Verifies a signed checkpoint note with a verifier key string and parses
+ * it. @return 0; LDG_EBADINPUT (malformed note or key); LDG_EBADSIG.
+ * Lifetime: nothing borrowed. */
+int ldg_checkpoint_open(const char *vkey, const char *note, size_t len,
+                        char *origin, size_t origin_cap, uint64_t *size,
+                        uint8_t root[32]);
+/* Verifies that note carries a valid signature by the verifier key vkey
+ * ("name+hexid+base64"); *text_len gets the signed text's length.
+ * @return 0; LDG_EBADINPUT (malformed); LDG_EBADSIG.
+ * Lifetime: nothing borrowed; the text is note's first *text_len bytes. */
+int ldg_note_verify_vkey(const char *vkey, const char *note, size_t len,
+                         size_t *text_len);
+/* Verifies a tlog-proof@v1 text: its checkpoint against vkey, and that the
+ * entry bytes are the leaf at the proof's index. *index and *size (may be
+ * NULL) get the proof's index and tree size; root (may be NULL) the root.
+ * @return 0; LDG_EBADINPUT (malformed), LDG_EBADSIG (checkpoint
+ * signature), LDG_EBADPROOF; err gets a message.
+ * Lifetime: nothing borrowed. */
+int ldg_proof_check(const char *vkey, const char *proof, size_t len,
+                    const uint8_t *entry, size_t entry_len, uint64_t *index,
+                    uint64_t *size, uint8_t root[32], char *err, size_t errcap);
+/* Parses C2SP tlog-proof@v1 text:
+ *     "c2sp.org/tlog-proof@v1\n" ["extra <base64>\n"] "index N\n"
+ *     one base64 hash a line (at most LDG_PROOF_MAX), "\n",
+ *     the signed checkpoint note (to the end)
+ * Does not verify the note nor the proof.
+ * @return 0; LDG_EBADINPUT (malformed); LDG_EINVAL (NULL pointers).
+ * Lifetime: *checkpoint points into text (valid while text is). */
+int ldg_tlog_proof_parse(const char *text, size_t len, uint64_t *index,
+                         uint8_t proof[][32], size_t *n,
+                         const char **checkpoint, size_t *checkpoint_len);
+/* SHA-256(0x00 ‖ entry): an RFC 6962 leaf hash. @return nothing.
+ * Lifetime: nothing borrowed. */
 void ldg_tlog_leaf_hash(uint8_t out[32], const void *entry, size_t n);
-/* SHA-256(0x01 ‖ left ‖ right) */
-void ldg_tlog_node_hash(uint8_t out[32], const uint8_t left[32],
-                        const uint8_t right[32]);
-
-/* RFC 6962 root of the tree of the first size leaves (size 0: SHA-256 of
- * the empty string). */
-int ldg_tlog_root(ldg_hash_reader rd, void *ctx, uint64_t size,
-                  uint8_t out[32]);
-/* RFC 9162 section 2.1.3.2 / 2.1.4.2 verification. 0 if the proof holds,
- * LDG_EBADPROOF otherwise (also for index >= size, old > size, a size
- * above 2^63 or more than LDG_PROOF_MAX hashes); LDG_EINVAL only for NULL
- * pointers. Consistency with old == size needs an empty proof and equal
- * roots; with old == 0, an empty proof and old_root = SHA-256("").
- * An inclusion proof binds (index, size) only together with the root of
- * that size: check the root comes from a checkpoint of that size. */
+/* RFC 9162 sections 2.1.3.2 / 2.1.4.2 verification. Consistency with
+ * old == size needs an empty proof and equal roots; with old == 0, an
+ * empty proof and old_root = SHA-256(""). An inclusion proof binds
+ * (index, size) only together with the root of that size: check the root
+ * comes from a checkpoint of that size.
+ * @return 0 if the proof holds; LDG_EBADPROOF otherwise (also for index >=
+ * size, old > size, a size above 2^63 or more than LDG_PROOF_MAX hashes);
+ * LDG_EINVAL only for NULL pointers. Lifetime: nothing borrowed. */
 int ldg_tlog_verify_inclusion(const uint8_t leaf_hash[32], uint64_t index,
                               uint64_t size, const uint8_t proof[][32],
                               size_t n, const uint8_t root[32]);
@@ -1019,419 +678,28 @@ int ldg_tlog_verify_consistency(uint64_t old, uint64_t size,
                                 const uint8_t old_root[32],
                                 const uint8_t new_root[32],
                                 const uint8_t proof[][32], size_t n);
-
-/* Parses C2SP tlog-proof@v1 text:
- *     "c2sp.org/tlog-proof@v1\n" ["extra <base64>\n"] "index N\n"
- *     one base64 hash a line (at most LDG_PROOF_MAX), "\n",
- *     the signed checkpoint note (to the end)
- * *checkpoint points into text (borrowed). Does not verify the note nor
- * the proof (ldg_tlog_verify_inclusion; ldg_proof_check does both).
- * LDG_EBADINPUT if malformed, LDG_EINVAL for NULL pointers. */
-int ldg_tlog_proof_parse(const char *text, size_t len, uint64_t *index,
-                         uint8_t proof[][32], size_t *n,
-                         const char **checkpoint, size_t *checkpoint_len);
-/* The hash lines of the last proof parsed with it (text and decoding), so
- * the lines a proof shares with the previous one are not decoded again.
- * Zero it before first use; one per thread. */
-struct ldg_tlog_proof_cache {
-    char text[LDG_PROOF_MAX][44];
-    uint8_t hash[LDG_PROOF_MAX][32];
-    size_t n;
-};
-/* ldg_tlog_proof_parse, reusing and updating cache (NULL: none); the
- * result is exactly ldg_tlog_proof_parse's. */
-int ldg_tlog_proof_parse_cached(const char *text, size_t len, uint64_t *index,
-                                uint8_t proof[][32], size_t *n,
-                                const char **checkpoint, size_t *checkpoint_len,
-                                struct ldg_tlog_proof_cache *cache);
-/* The path of the last proof that verified against (size, root): the
- * node reached after each step, named by (shifts, fn), its hash and the
- * proof hash used. Zero it before first use; one per thread. */
-struct ldg_tlog_memo {
-    uint64_t size;
-    uint8_t root[32];
-    size_t n;
-    uint64_t shifts[LDG_PROOF_MAX], fn[LDG_PROOF_MAX];
-    uint8_t node[LDG_PROOF_MAX][32], sib[LDG_PROOF_MAX][32];
-};
-/* ldg_tlog_verify_inclusion with the same result, faster for runs of
- * proofs in one tree (a bundle's thousands of proofs against its one
- * checkpoint): a proof that joins the memo's path (same node, same hash,
- * same remaining proof hashes) is accepted there, so neighbouring leaves
- * cost about two hashes each instead of log2(size); a proof that
- * verifies in full becomes the memo. m NULL: no memo. */
-int ldg_tlog_verify_inclusion_memo(struct ldg_tlog_memo *m,
-                                   const uint8_t leaf_hash[32], uint64_t index,
-                                   uint64_t size, const uint8_t proof[][32],
-                                   size_t n, const uint8_t root[32]);
-
 /* C2SP tlog-tiles path, relative, e.g. "tile/0/x001/234" or
  * "tile/entries/005.p/17". level -1 means the entries bundle. width is
- * 1..256; 256 means a full tile (no .p/ suffix). Returns length or
- * LDG_EINVAL if it does not fit. */
+ * 1..256; 256 means a full tile (no .p/ suffix).
+ * @return the length; LDG_EINVAL if it does not fit.
+ * Lifetime: buf is the caller's. */
 int ldg_tlog_tile_path(char *buf, size_t cap, int level, uint64_t index,
                        unsigned width);
-/* Parses a verifier string; name must fit in name_cap with its NUL.
- * LDG_EBADINPUT if malformed (bad name, id not matching the key, ...). */
-int ldg_note_parse_verifier(const char *vkey, char *name, size_t name_cap,
-                            uint8_t pub[32]);
-/* Verifies that note carries a valid signature by (name, pub). On success
- * *text_len is the length of the signed text (which starts at note).
- * LDG_EBADINPUT for a malformed note (any malformed signature line, bad
- * UTF-8, control characters, more than 100 signatures), LDG_EBADSIG if no
- * signature line by this key verifies or if any line by this key (same
- * name and key ID) fails to verify. Unknown signers' lines are ignored. */
-int ldg_note_verify(const char *note, size_t len, const char *name,
-                    const uint8_t pub[32], size_t *text_len);
-/* Parses a checkpoint body (the signed text of the note; extension lines
- * after the root are allowed and ignored). LDG_EBADINPUT if malformed. */
-int ldg_checkpoint_parse(const char *text, size_t len, char *origin,
-                         size_t origin_cap, uint64_t *size, uint8_t root[32]);
-/* Parses a C2SP tlog-witness add-checkpoint request body: "old N\n", at
- * most 63 base64 hashes one a line, "\n", the checkpoint note. Does not
- * verify the proof or the note; *checkpoint points into text (borrowed).
- * LDG_EBADINPUT if malformed. */
-int ldg_tlog_consistency_parse(const char *text, size_t len, uint64_t *old,
-                               uint8_t proof[][32], size_t *n,
-                               const char **checkpoint, size_t *checkpoint_len);
-
-/* C2SP tlog-cosignature/v1 with Ed25519 (ledger/cosig.c).
- *
- * A cosigner's key ID is SHA-256(name ‖ 0x0A ‖ 0x04 ‖ pub)[0:4] and its
- * verifier key "name+<8 hex of key ID>+base64(0x04 ‖ pub)". A cosignature
- * is one signed-note line
- *     "— name base64(key ID [4] ‖ time [8, big-endian] ‖ sig [64])\n"
- * where sig is Ed25519 over "cosignature/v1\ntime <time>\n" followed by
- * the whole checkpoint text (every line up to, not including, the empty
- * line before the signatures). time is POSIX seconds, < 2^63. */
-int ldg_cosig_verifier(char *buf, size_t cap, const char *name,
-                       const uint8_t pub[32]);
-/* Parses a cosigner verifier key into name (name_cap bytes with the NUL)
- * and pub; LDG_EBADINPUT if malformed, of another type than 0x04, or the
- * key ID does not match. */
+/* C2SP tlog-cosignature/v1 witnesses: parses a cosigner verifier key
+ * "name+<8 hex of key ID>+base64(0x04 ‖ pub)" into name (name_cap bytes
+ * with the NUL) and pub.
+ * @return 0; LDG_EBADINPUT (malformed, another type than 0x04, or the key
+ * ID does not match). Lifetime: nothing borrowed. */
 int ldg_cosig_parse_verifier(const char *vkey, char *name, size_t name_cap,
                              uint8_t pub[32]);
-/* Cosigns checkpoint text (text_len bytes, ending in '\n') at time_s.
- * *line (malloc'd, NUL-terminated) gets the signature line with its
- * '\n'. LDG_EINVAL for a bad name or text, or a key without a secret. */
-int ldg_cosig_sign(char **line, const char *text, size_t text_len,
-                   const char *name, const struct ldg_key *key,
-                   uint64_t time_s);
-/* Looks for the cosignature by vkey among the signature lines of a signed
- * note. 0 when one verifies (*time_s, may be NULL, gets its time);
- * LDG_ENOTFOUND if the note has no line by that key; LDG_EBADSIG if such
- * a line does not verify; LDG_EBADINPUT for a malformed note or vkey. */
-int ldg_cosig_verify(const char *note, size_t len, const char *vkey,
-                     uint64_t *time_s);
 /* A k-of-n witness policy's count: how many of the n cosigner keys in
  * vkeys have a cosignature on note that verifies. cosigned (n ints, may
- * be NULL) gets 1 for each key that cosigned, 0 otherwise. Returns the
- * count, or LDG_EBADINPUT (a malformed vkey or note) / LDG_EBADSIG (a line
- * by one of the keys that does not verify: a forgery, never counted). */
+ * be NULL) gets 1 for each key that cosigned, 0 otherwise.
+ * @return the count (>= 0); LDG_EBADINPUT (a malformed vkey or note);
+ * LDG_EBADSIG (a line by one of the keys that does not verify: a forgery,
+ * never counted). Lifetime: nothing borrowed. */
 int ldg_cosig_count(const char *note, size_t len, const char *const *vkeys,
                     size_t n, int *cosigned);
-
-/* Drops and rebuilds the secondary indexes (by type, subject, run, actor,
- * time and id, and idx.verified, the successful model verifications by
- * subject and digest) from the log in one write transaction: readers see the
- * old indexes or the complete new ones. Cost: one pass over the entries;
- * the transaction holds every index page, so it needs free map space
- * about the indexes' size. LDG_ECORRUPT (with the event in the message)
- * if an entry does not decode or seqs have a gap. */
-int ldg_index_rebuild(struct ldg_ledger *l);
-/* The same; progress, if set, is called about every 1024 events with the
- * events indexed and the log's size (and once at the end). */
-int ldg_index_rebuild_progress(struct ldg_ledger *l,
-                               void (*progress)(void *ctx, uint64_t done,
-                                                uint64_t total),
-                               void *progress_ctx);
-
-/* The secondary indexes: the events with a given type, subject, run or
- * actor (key ID), in seq order. */
-enum ldg_index {
-    LDG_INDEX_TYPE,
-    LDG_INDEX_SUBJECT,
-    LDG_INDEX_RUN, /* events without a run are in none */
-    LDG_INDEX_ACTOR
-};
-/* Calls fn(ctx, seq) for each event whose field `which` is exactly value
- * and whose seq is in [lo, hi], in increasing seq order (decreasing if
- * reverse). fn returns 0 to go on, a positive number to stop (then 0 is
- * returned) or a negative ldg_error, which is returned. 0 also when no
- * event matches. Cost: one cursor seek, then one step per event. */
-int ldg_index_walk(struct ldg_txn *t, enum ldg_index which, const char *value,
-                   uint64_t lo, uint64_t hi, int reverse,
-                   int (*fn)(void *ctx, uint64_t seq), void *ctx);
-
-/* The successful verifications (model.verified with "ok": true) of digest
- * among the events of subject ("model:M"): calls fn(ctx, seq) for each,
- * in increasing seq order, as ldg_index_walk does (the body is not
- * re-read: an erased one's seq is still given). LDG_EVERSION when this
- * ledger has no complete idx.verified (written before it and not opened
- * for writing since), LDG_ETOOBIG when subject and digest are too long
- * for a key (never indexed): then look through the subject's events.
- * Cost: one cursor seek, then one step per verification of that digest. */
-int ldg_index_verified_walk(struct ldg_txn *t, const char *subject,
-                            const char *digest,
-                            int (*fn)(void *ctx, uint64_t seq), void *ctx);
-
-/* ---------------------------------------------------------- fast scans -- */
-
-/* The read paths that walk millions of events (the projections' rebuild,
- * query) get the stored events through these, never the bytes: only the
- * core knows the layout (FORMAT.md), so a format change is made here. */
-
-/* A slice of stored bytes: not NUL-terminated, borrowed. */
-struct ldg_slice {
-    const char *p;
-    size_t n;
-};
-
-/* A body's top-level fields, read in place from the stored record (no
- * jansson tree, no digests), or over a JSON object, or erased. Accessors
- * return 1 when the field is there with that type (JSON null counts as
- * absent), else 0; _num accepts integers and reals; _str's slice and the
- * view are valid while the transaction (or the JSON object) is. */
-struct ldg_body_view;
-int ldg_body_view_new(struct ldg_body_view **out);
-void ldg_body_view_free(struct ldg_body_view *b);
-/* Makes b a view of a JSON object (borrowed), or of an erased body when
- * body is NULL. */
-void ldg_body_view_set_json(struct ldg_body_view *b, const json_t *body);
-/* Makes b a view with no fields that is not erased (a body not read). */
-void ldg_body_view_set_none(struct ldg_body_view *b);
-/* Makes b a view of a stored body record (ldg_reader_body's, borrowed):
- * 0, or 1 when the record cannot be read in place (compressed, or
- * anything unexpected): then b is a view with no fields and the caller
- * decodes the body (ldg_body_get) instead; the answers never differ. */
-int ldg_body_view_set_record(struct ldg_body_view *b, const uint8_t *rec,
-                             size_t len);
-/* One top-level string field of a stored body record, read in place
- * without splitting the whole record into a view (for the display paths
- * that want one field of each event: query's model_at): 1 with the slice
- * (borrowed, as ldg_body_view_str's) when the field is there as a
- * string, 0 when it is absent or of another type; 2 when the record
- * cannot be read in place (compressed, or anything unexpected before the
- * field): then ask a view (ldg_body_view_set_record) or ldg_body_get.
- * On a well-formed record the answers are ldg_body_view_str's. */
-int ldg_body_record_str(const uint8_t *rec, size_t len, const char *name,
-                        struct ldg_slice *out);
-int ldg_body_view_erased(const struct ldg_body_view *b);
-int ldg_body_view_str(const struct ldg_body_view *b, const char *name,
-                      struct ldg_slice *out);
-int ldg_body_view_int(const struct ldg_body_view *b, const char *name,
-                      int64_t *out);
-int ldg_body_view_num(const struct ldg_body_view *b, const char *name,
-                      double *out);
-int ldg_body_view_bool(const struct ldg_body_view *b, const char *name,
-                       int *out);
-/* Any field as JSON (a new reference), or NULL if absent or null. */
-json_t *ldg_body_view_json(const struct ldg_body_view *b, const char *name);
-
-/* ldg_log_scan: every event of [from, to) in seq order with its body.
- * event gets each envelope (decoded as ldg_event_decode_ex with
- * LDG_DECODE_TRUSTED: ev->leaf is zero) and a view of its body: erased
- * when the body was erased, empty when want_body (optional) said 0 for
- * it. A non-zero return of event stops the scan and is returned if
- * negative. progress (optional) is called every 65,536 events and at the
- * end. LDG_ECORRUPT, with the event in the message, if an event is
- * missing or does not decode. Cost: two cursors stepping side by side, a
- * body split in place only when wanted; resident pages are dropped every
- * 65,536 events (LDG_ACCESS_RELEASE). */
-struct ldg_scan_fns {
-    int (*want_body)(void *ctx, const struct ldg_event *ev);
-    int (*event)(void *ctx, const struct ldg_event *ev,
-                 const struct ldg_body_view *b);
-    void *ctx;
-    void (*progress)(void *ctx, uint64_t done, uint64_t total);
-    void *progress_ctx;
-};
-struct ldg_scan_stats {
-    uint64_t events;
-    uint64_t fast_bodies; /* read in place */
-    uint64_t slow_bodies; /* decoded strictly (compressed, unexpected) */
-    uint64_t erased;
-};
-int ldg_log_scan(struct ldg_txn *t, uint64_t from, uint64_t to,
-                 const struct ldg_scan_fns *fns, struct ldg_scan_stats *st);
-
-/* Seq scans, the sources of a query planner: streams of strictly
- * increasing seqs in [lo, hi] (decreasing if reverse). _index: the events
- * whose field `which` is exactly value; _bodies: the events with a stored
- * (not erased) body, whose record ldg_seqscan_record hands out (for
- * ldg_body_record_plain and ldg_body_record_json_append). One cursor
- * each; a step costs one cursor move. */
-struct ldg_seqscan;
-int ldg_seqscan_index(struct ldg_seqscan **out, struct ldg_txn *t,
-                      enum ldg_index which, const char *value, uint64_t lo,
-                      uint64_t hi, int reverse);
-int ldg_seqscan_bodies(struct ldg_seqscan **out, struct ldg_txn *t, uint64_t lo,
-                       uint64_t hi, int reverse);
-/* Moves to the next seq: 1 with *seq, 0 when there is none, or an error. */
-int ldg_seqscan_next(struct ldg_seqscan *s, uint64_t *seq);
-/* Skips ahead: the next ldg_seqscan_next returns the first seq at or after
- * seq (at or before it when reversed), never one already returned. One
- * cursor seek: for intersecting two scans by leapfrogging (a rare value's
- * events among a common one's). */
-void ldg_seqscan_skip(struct ldg_seqscan *s, uint64_t seq);
-/* The body record at the current seq of a _bodies scan (valid until the
- * transaction ends). */
-void ldg_seqscan_record(const struct ldg_seqscan *s, const uint8_t **rec,
-                        size_t *len);
-void ldg_seqscan_free(struct ldg_seqscan *s);
-
-/* The name of an index as FORMAT.md and query plans give it ("idx.run"). */
-const char *ldg_index_name(enum ldg_index which);
-
-/* Narrows [*lo, *hi] to the events with since_ns <= ts <= until_ns (0 and
- * UINT64_MAX leave that side open), by two lookups in the time index.
- * 0, or 1 when no event is left. */
-int ldg_time_window(struct ldg_txn *t, uint64_t since_ns, uint64_t until_ns,
-                    uint64_t *lo, uint64_t *hi);
-/* Calls fn(ctx, value) for each distinct value of index `which` that
- * starts with the plen bytes at prefix, in bytewise order, one cursor
- * seek per value. fn returns 0 to go on, > 0 to stop (then 1 is
- * returned) or a negative ldg_error (returned). */
-int ldg_index_values(struct ldg_txn *t, enum ldg_index which,
-                     const char *prefix, size_t plen,
-                     int (*fn)(void *ctx, const char *value), void *ctx);
-
-/* A reader: events, leaf hashes and body records by seq, through cursors
- * that stay where the last lookup left them, so lookups in seq order
- * (either way) cost a cursor step each. For display paths: entries are
- * decoded trusted (LDG_DECODE_TRUSTED), and ev->leaf is taken from the
- * next entry's prev or the stored tree. */
-struct ldg_reader;
-int ldg_reader_new(struct ldg_reader **out, struct ldg_txn *t);
-/* Event seq: 0, LDG_ENOTFOUND, LDG_ECORRUPT. ev->entry valid until the
- * transaction ends. */
-int ldg_reader_event(struct ldg_reader *r, uint64_t seq, struct ldg_event *ev);
-/* The stored body record of event seq (valid until the transaction ends):
- * 0, LDG_EERASED, LDG_ENOTFOUND (no such event). */
-int ldg_reader_body(struct ldg_reader *r, uint64_t seq, const uint8_t **rec,
-                    size_t *len);
-/* With want 0, ldg_reader_event leaves ev->leaf zero and reads nothing
- * for it (no step of the tree's cursor): for a display that shows no leaf
- * hash and no cursor. 1 (the default) takes it again. */
-void ldg_reader_want_leaf(struct ldg_reader *r, int want);
-/* Events lo..hi are about to be read through r in seq order, forward: if
- * their pages are mostly not in the page cache, the kernel is asked to
- * read them in ahead of the reads, a stretch at a time (see reader.c).
- * Only speed depends on it; call it before the first ldg_reader_event. */
-void ldg_reader_readahead(struct ldg_reader *r, uint64_t lo, uint64_t hi);
-void ldg_reader_free(struct ldg_reader *r);
-
-/* The payload of a body record stored uncompressed (canonical msgpack, in
- * which ldg_body_needle_* may be searched): 1 with *p and *n, 0 when the
- * record is compressed (nothing can be told without decoding it). */
-int ldg_body_record_plain(const uint8_t *rec, size_t len, const uint8_t **p,
-                          size_t *n);
-
-/* ------------------------------------------------- module storage (KV) -- */
-
-/* Other modules keep their state in named LMDB databases of the same
- * environment, so they change in the same transaction as the log. Names
- * are "<module>.<name>" (e.g. "proj.packs"). A dbi is valid for the life
- * of the ledger handle.
- *
- * The core's own databases (the log, its bodies, tree, checkpoints, key
- * registry, meta records and indexes; FORMAT.md) are written only by the
- * core: ldg_db_open refuses to create one (LDG_DB_CREATE) and ldg_kv_put,
- * ldg_kv_del and ldg_db_drop refuse a dbi of one, with LDG_EINVAL and a
- * message naming it. Read them through the accessors above. */
-typedef unsigned ldg_dbi;
-enum ldg_db_flags { LDG_DB_CREATE = 1, LDG_DB_DUPSORT = 2 };
-int ldg_db_open(struct ldg_txn *t, const char *name, unsigned flags,
-                ldg_dbi *dbi);
-/* Empties (del=0) or deletes (del=1) a database. */
-int ldg_db_drop(struct ldg_txn *t, ldg_dbi dbi, int del);
-
-/* A borrowed value: valid until the transaction ends or the next write. */
-struct ldg_val {
-    const void *data;
-    size_t len;
-};
-int ldg_kv_get(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
-               struct ldg_val *val);
-int ldg_kv_put(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
-               const void *val, size_t vlen);
-/* Deletes key (all its duplicates in a DUPSORT db if val is NULL). */
-int ldg_kv_del(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
-               const void *val, size_t vlen);
-
-/* How the mapped file is about to be read. RANDOM (the default: the file
- * may be larger than memory, lookups want one page) reads one page a
- * fault; SEQUENTIAL lets the kernel read ahead, for a scan over much of
- * the log from a cold page cache. RELEASE drops this process's mappings
- * of pages read so far (they stay in the page cache and fault back in),
- * so a long scan's resident size stays what it really holds. A hint for
- * the whole process: it never fails and changes no data. */
-enum ldg_access {
-    LDG_ACCESS_RANDOM,
-    LDG_ACCESS_SEQUENTIAL,
-    LDG_ACCESS_RELEASE
-};
-void ldg_access_hint(struct ldg_ledger *l, enum ldg_access how);
-/* LDG_ACCESS_RELEASE for one part (0..parts-1, in file order) of the
- * file's pages: a long-running writer that releases a part at a time
- * refaults a part of what it still uses at a time, not all of it at once
- * (ledger serve: no pause of a whole map's page faults in one commit). */
-void ldg_access_release_part(struct ldg_ledger *l, unsigned part,
-                             unsigned parts);
-
-struct ldg_cursor;
-enum ldg_seek {
-    LDG_FIRST,
-    LDG_LAST,
-    LDG_NEXT,
-    LDG_PREV,
-    LDG_SET_RANGE /* first key >= the given key */
-};
-int ldg_cursor_open(struct ldg_txn *t, ldg_dbi dbi, struct ldg_cursor **out);
-/* Positions the cursor; key/klen are used by LDG_SET_RANGE only. Returns
- * LDG_ENOTFOUND past either end. */
-int ldg_cursor_get(struct ldg_cursor *c, enum ldg_seek op, const void *key,
-                   size_t klen, struct ldg_val *k, struct ldg_val *v);
-void ldg_cursor_close(struct ldg_cursor *c);
-
-/* Applier: a module's fold over new events, run inside the append's write
- * transaction, after the entry is stored, in sequence order. body is the
- * event's body (borrowed). A failing applier aborts the whole commit. */
-struct ldg_applier {
-    const char *name;
-    int (*apply)(void *ctx, struct ldg_txn *t, const struct ldg_event *ev,
-                 const json_t *body);
-    /* Optional: apply for an event whose body the writer holds only as
-     * its stored record (the bulk writer keeps no JSON tree of an event
-     * in flight): rec as ldg_body_view_set_record takes it, valid for the
-     * call. 1: it cannot be read in place, call apply with the body
-     * decoded instead (as it also is for an applier without this). */
-    int (*apply_record)(void *ctx, struct ldg_txn *t,
-                        const struct ldg_event *ev, const uint8_t *rec,
-                        size_t len);
-    /* Optional: called once per commit group, after the last event and
-     * after the checkpoint of the new size was stored, still inside the
-     * transaction (e.g. to sign a projection note for that size). */
-    int (*at_commit)(void *ctx, struct ldg_txn *t, uint64_t size);
-    void *ctx;
-};
-/* Registers an applier on this handle (at most 16). */
-int ldg_applier_add(struct ldg_ledger *l, const struct ldg_applier *a);
-
-/* Counts and sizes. */
-struct ldg_stats {
-    uint64_t events;      /* entries in the log */
-    uint64_t bodies;      /* bodies stored (events - erased) */
-    uint64_t checkpoints; /* signed checkpoints stored */
-    uint64_t keys;        /* keys known to the log */
-    uint64_t entry_bytes; /* bytes of entries (LMDB pages in use) */
-    uint64_t body_bytes;  /* bytes of stored bodies (pages in use) */
-    uint64_t file_bytes;  /* size of data.mdb */
-    uint64_t map_bytes;   /* current LMDB map size */
-    uint64_t first_ts, last_ts;
-    char first_type[LDG_TYPE_MAX + 1], last_type[LDG_TYPE_MAX + 1];
-};
-int ldg_stats(struct ldg_ledger *l, struct ldg_stats *st);
 
 /* ------------------------------------------------------------- verify -- */
 
@@ -1462,41 +730,35 @@ struct ldg_verify_report {
     uint8_t root[32];     /* tree root at `to`, when it passed */
 };
 /* Verifies the log: each entry decodes canonically, seq and prev chain,
- * timestamps never decrease, each signature with a key valid at that
- * event, each body against its commitment, the Merkle tree and stored
- * checkpoints, the indexes. Without LDG_VERIFY_FULL, signatures and
+ * timestamps never decrease, each signature or seal with a key valid at
+ * that event, each body against its commitment, the Merkle tree and
+ * stored checkpoints, the indexes. Without LDG_VERIFY_FULL, signatures and
  * indexes are checked only from the saved position on (report->from);
- * everything else (entries, chain, tree, checkpoints, key history, every
- * body) is always checked from event 0. Returns 0 if all holds, LDG_ETAMPER
- * (with report->bad_seq and report->what) if not, other codes for I/O. from is
- * a starting point (0 = saved position unless FULL). progress, if set, is
- * called now and then with (done, total). */
+ * everything else is always checked from event 0. from is a starting
+ * point (0 = saved position unless FULL). progress, if set, is called now
+ * and then with (done, total).
+ *
+ * Verification remembers what it found. It reads one snapshot and records
+ * its result afterwards, when the handle is writable and
+ * LDG_VERIFY_NOSAVE is not set (report->recorded says so): a failure is
+ * kept as a finding, and while it stands every verification but a full
+ * one from 0 fails with it (report->finding_stands); a full verification
+ * that passes clears the finding and is kept as the last full one; any
+ * pass advances the verified position.
+ * @return 0 if all holds; LDG_ETAMPER with report->bad_seq and
+ * report->what; other codes for I/O.
+ * Lifetime: report is the caller's; nothing borrowed. */
 int ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
                struct ldg_verify_report *report,
                void (*progress)(void *ctx, uint64_t done, uint64_t total),
                void *progress_ctx);
-/*
- * Verification remembers what it found. ldg_verify reads only (one read
- * snapshot) and records its result afterwards, when the handle is
- * writable and LDG_VERIFY_NOSAVE is not set (report->recorded says so):
- *   - a failure is kept as a finding (first bad seq, when, what); while it
- *     stands every ldg_verify but a full one from 0 fails with it
- *     (LDG_ETAMPER, report->finding_stands), even if the events it checks
- *     hold;
- *   - a full verification that passes clears the finding and is kept
- *     (size and time) as the last full verification;
- *   - any pass advances the verified position (size and root).
- * On a read-only handle (LDG_RDONLY: an auditor's write-protected copy)
- * nothing is written; ldg_verify_record(l, report) writes the same later
- * through a writable handle, if there is one.
- */
-int ldg_verify_record(struct ldg_ledger *l,
-                      const struct ldg_verify_report *report);
-/* The same for the ledger in dir, opened for writing only to record it
- * (no appliers, no projection rebuild). A ledger whose data.mdb carries no
- * write permission bit is evidence that may not be changed: it is not
- * written even by a user (root) whom the modes would not stop. 0, or
- * LDG_EIO/LDG_EINVAL with err saying why it could not be recorded. */
+/* Records a verification made through a read-only handle (an auditor's
+ * write-protected copy) for the ledger in dir, opened for writing only to
+ * record it. A ledger whose data.mdb carries no write permission bit is
+ * evidence that may not be changed: it is not written even by a user
+ * (root) whom the modes would not stop.
+ * @return 0; LDG_EIO / LDG_EINVAL with err saying why it could not be
+ * recorded. Lifetime: nothing borrowed. */
 int ldg_verify_record_dir(const char *dir, const struct ldg_options *opts,
                           const struct ldg_verify_report *report, char *err,
                           size_t errcap);
@@ -1511,93 +773,23 @@ struct ldg_verify_state {
     uint64_t finding_seq, finding_ts_ns;
     char finding_what[512];
 };
+/* @return 0 with *st; LDG_ECORRUPT (a meta record does not decode).
+ * Lifetime: st is the caller's. */
 int ldg_verify_state(struct ldg_ledger *l, struct ldg_verify_state *st);
 
-/* Vouching for single events, for paths that hand them out as evidence
- * (export): each is checked as ledger verify would check it, without a
- * pass over the whole log. ldg_vouch_new reads the key history from the
- * log's own key events (found through the type index; each decoded
- * canonically, signed by the log key, its body matching its commitment),
- * never from the key registry, and the body.erased targets. Valid while t
- * lives; one thread at a time. */
-struct ldg_vouch;
-int ldg_vouch_new(struct ldg_vouch **out, struct ldg_txn *t);
-/* Event seq: the entry decodes canonically and carries seq; its leaf is
- * the stored tree's leaf (so proofs from the stored tree are about it);
- * prev is the stored leaf of seq - 1; the signature verifies with a key
- * the key events made valid at seq; the body matches its commitment, or
- * is absent and named by a body.erased. 0, LDG_ETAMPER with why ("event
- * 41: ..."), or an I/O code. Cost: about one signature check. */
-int ldg_vouch_event(struct ldg_vouch *v, uint64_t seq, char *why, size_t cap);
-/* The same for n events (any order), signatures checked on threads (0 =
- * one per CPU, at most 16), the rest on the calling thread. The failure
- * reported is the first of seqs in order among those found. Memory:
- * about 4096 decoded events at a time. */
-int ldg_vouch_events(struct ldg_vouch *v, const uint64_t *seqs, size_t n,
-                     unsigned threads, char *why, size_t cap);
-void ldg_vouch_free(struct ldg_vouch *v);
-
 /* Checks the log against a checkpoint kept elsewhere (a signed note by
- * the log key). LDG_ETAMPER if the log is shorter than it (rolled back)
- * or its tree at that size has another root (forked); report->what says
- * which, with the sizes and roots. Run after ldg_verify, which checks the
- * stored tree against the entries. */
+ * the log key). Run after ldg_verify, which checks the stored tree against
+ * the entries. */
 struct ldg_trusted_report {
     uint64_t trusted_size, log_size;
     char what[512];
 };
+/* @return 0; LDG_ETAMPER if the log is shorter than the note's tree
+ * (rolled back) or its tree at that size has another root (forked):
+ * report->what says which, with the sizes and roots; LDG_EBADSIG /
+ * LDG_EBADINPUT for a note that is not the log key's.
+ * Lifetime: nothing borrowed. */
 int ldg_verify_trusted(struct ldg_ledger *l, const char *note, size_t len,
                        struct ldg_trusted_report *report);
-
-/* ------------------------------------------------------------ utilities -- */
-
-void ldg_sha256(uint8_t out[32], const void *p, size_t n);
-/* Incremental SHA-256, for data that is streamed rather than held (the
- * bundle reader hashes members as they decompress). The state is an
- * opaque, suitably aligned buffer so this header need not include
- * <nettle/sha2.h>; crypto.c checks the size. */
-struct ldg_sha256_ctx {
-    _Alignas(16) unsigned char opaque[128];
-};
-void ldg_sha256_init(struct ldg_sha256_ctx *c);
-void ldg_sha256_update(struct ldg_sha256_ctx *c, const void *p, size_t n);
-void ldg_sha256_final(struct ldg_sha256_ctx *c, uint8_t out[32]);
-/* SHA-256 of everything readable from fd, streamed through a 1 MiB buffer
- * (Nettle, with the CPU's SHA extensions where it has them). *bytes (may
- * be NULL) gets the count hashed. progress, if set, is called about every
- * 64 MiB and at the end with (done, total) where total is size_hint.
- * Returns 0, LDG_EIO on a read error, LDG_ENOMEM. */
-int ldg_sha256_fd(int fd, uint8_t out[32], uint64_t *bytes, uint64_t size_hint,
-                  void (*progress)(void *ctx, uint64_t done, uint64_t total),
-                  void *progress_ctx);
-/* ldg_hex and ldg_unhex: util/util.h. */
-/* Standard base64 with padding. out needs ((n+2)/3)*4+1 bytes. */
-void ldg_base64(char *out, const uint8_t *p, size_t n);
-/* Decodes standard padded base64 of exactly n bytes. */
-int ldg_unbase64(uint8_t *out, size_t n, const char *b64, size_t b64len);
-/* Monotonic nanoseconds since boot (for timings). */
-uint64_t ldg_now_mono_ns(void);
-
-/* Canonical msgpack of a JSON value (map keys sorted bytewise, shortest
- * integer forms, floats as float64). *out malloc'd. LDG_ETOOBIG beyond
- * max bytes. */
-int ldg_json_to_msgpack(const json_t *v, size_t max, uint8_t **out,
-                        size_t *len);
-/* Decodes msgpack produced by ldg_json_to_msgpack back to JSON. */
-int ldg_msgpack_to_json(const uint8_t *p, size_t len, json_t **out);
-
-/* Needles for a byte prefilter over stored body records (a query's
- * body.X= terms, with ldg_body_record_json_append's record bytes): a
- * record stored uncompressed contains ldg_body_needle_name(name) if it
- * has a top-level field `name`, and ldg_body_needle_value(v) if some field
- * holds the JSON value v. Without them the record cannot match; with them
- * it still has to be decoded to be sure. *out malloc'd. LDG_ETOOBIG for a
- * value encoding past 4096 bytes. */
-int ldg_body_needle_name(const char *name, uint8_t **out, size_t *len);
-int ldg_body_needle_value(const json_t *v, uint8_t **out, size_t *len);
-
-/* The versions of the libraries the core is built with, as
- * "lmdb 0.9.31, libsodium 1.0.18, ..." into buf (truncated to cap). */
-void ldg_lib_versions(char *buf, size_t cap);
 
 #endif

@@ -10,7 +10,8 @@
 #include <stdint.h>
 
 #include "ledger/crypto_int.h"
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 /* Domain-separation contexts (the NUL is part of the signed bytes). */
 #define LDG_CTX_EVENT "ledger/event/v1"

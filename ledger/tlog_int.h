@@ -18,7 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 /* Hash of the leaf range [lo, hi) (hi > lo), combining the maximal aligned
  * complete subtrees it contains, read through rd. This is MTH(D[lo:hi]) only

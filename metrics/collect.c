@@ -21,6 +21,8 @@
 #include <jansson.h>
 
 #include "metrics/metrics_int.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 const double metrics_bounds[M_NBUCKETS] = {
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};

@@ -36,7 +36,7 @@ struct ldg_metrics_endpoint {
     char dir[4096];
     char exe[4096];
     unsigned timeout_ms;
-    void (*extra)(void *ctx, struct ldg_buf *out);
+    char *(*extra)(void *ctx, size_t *len);
     void *ctx;
     pthread_mutex_t mu;
 };
@@ -176,8 +176,13 @@ handle(void *ctx, struct ldg_httpd_req *req)
                    "# TYPE ledger_metrics_scrape_ok gauge\n"
                    "ledger_metrics_scrape_ok %d\n",
                    ok);
-    if (e->extra)
-        e->extra(e->ctx, &b);
+    if (e->extra) {
+        size_t n = 0;
+        char *s = e->extra(e->ctx, &n);
+        if (s != NULL)
+            ldg_buf_add(&b, s, n);
+        free(s);
+    }
     if (b.err) {
         const char *msg = "metrics: out of memory\n";
         ldg_buf_release(&b);

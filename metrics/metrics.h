@@ -33,8 +33,8 @@
 #include <stdint.h>
 
 #include "ledger/ledger.h"
+
 #include "serve/serve.h"
-#include "util/util.h"
 
 #define LDG_METRICS_TYPES_MAX 256   /* distinct event types labelled */
 #define LDG_METRICS_MODELS_MAX 64   /* distinct proxy models labelled */
@@ -74,20 +74,24 @@ int ldg_metrics_save(const struct ldg_metrics *m, const char *path, char *err,
                      size_t errcap);
 
 /* Renders every figure of the ledger l (opened, read-only is enough) and
- * the counts in m (bring them up to date first) into out, in the text
- * exposition format: the ledger's own state, the doctor, routes, disk,
- * the interval jobs of DIR/serve-status.json when a server has run there,
- * and the proxy. 0, or a negative code with ldg_errmsg(l). The doctor and
- * the route view read the projections (no replay unless they are
- * behind). */
+ * the counts in m (bring them up to date first) in the text exposition
+ * format: the ledger's own state, the doctor, routes, disk, the interval
+ * jobs of DIR/serve-status.json when a server has run there, and the
+ * proxy. The doctor and the route view read the projections (no replay
+ * unless they are behind).
+ * @return 0 and *out, a NUL-terminated text of *len bytes; or a negative
+ *   code with ldg_errmsg(l) (LDG_ENOMEM, LDG_ETOOBIG without).
+ * Lifetime: *out is the caller's (free). */
 int ldg_metrics_render(struct ldg_metrics *m, struct ldg_ledger *l,
-                       struct ldg_buf *out);
+                       char **out, size_t *len);
 
 /* Renders a running server's counters (ldg_serve_stats) as the
  * ledger_serve_* families; the endpoint of `ledger serve --metrics` adds
- * them to ldg_metrics_render's text. */
-void ldg_metrics_render_serve(const struct ldg_serve_stats *st,
-                              struct ldg_buf *out);
+ * them to ldg_metrics_render's text.
+ * @return 0 and *out (NUL-terminated, *len bytes); LDG_ENOMEM.
+ * Lifetime: *out is the caller's (free). */
+int ldg_metrics_render_serve(const struct ldg_serve_stats *st, char **out,
+                             size_t *len);
 
 /* ------------------------------------------------------------ endpoint -- */
 
@@ -111,8 +115,10 @@ struct ldg_metrics_endpoint_opts {
     const char *dir;     /* the ledger directory; copied */
     int allow_remote;    /* accept a non-loopback address */
     unsigned timeout_ms; /* the child's time limit; 0 = 10000 */
-    /* Appends the serving process's own families to out (may be NULL). */
-    void (*extra)(void *ctx, struct ldg_buf *out);
+    /* The serving process's own families, appended to each scrape (may
+     * be NULL): a malloc'd text of *len bytes the endpoint frees, or
+     * NULL for none. Called on the endpoint's threads. */
+    char *(*extra)(void *ctx, size_t *len);
     void *ctx;
 };
 /* 0 and *out (stop with ldg_metrics_endpoint_stop); LDG_EBADINPUT for an

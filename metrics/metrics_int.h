@@ -10,6 +10,8 @@
 #define LDG_METRICS_INT_H
 
 #include "metrics/metrics.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 /* The histograms' upper bounds, in seconds (Prometheus's default buckets
  * stretched to the minutes a slow local model takes). */

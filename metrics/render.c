@@ -19,6 +19,8 @@
 #include "doctor/doctor.h"
 #include "metrics/metrics_int.h"
 #include "projections/projections.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 static void
 head(struct ldg_buf *o, const char *name, const char *type, const char *help)
@@ -518,16 +520,13 @@ render_proxy(struct ldg_buf *o, const struct ldg_metrics *m)
                      model_at(m, i)->fallbacks);
 }
 
-int
-ldg_metrics_render(struct ldg_metrics *m, struct ldg_ledger *l,
-                   struct ldg_buf *out)
+static int
+render_all(struct ldg_metrics *m, struct ldg_ledger *l, struct ldg_buf *out)
 {
     struct ldg_txn *t = NULL;
     struct ldg_buf doc;
     int rc;
 
-    if (m == NULL || l == NULL || out == NULL)
-        return LDG_EINVAL;
     /* The doctor first: it verifies and records the events new since
      * the last verification, and the verify series below must say what
      * it found, not what was recorded before it ran. Its series are
@@ -557,8 +556,36 @@ out:
     return rc;
 }
 
-void
-ldg_metrics_render_serve(const struct ldg_serve_stats *st, struct ldg_buf *o)
+/* Hands b's text to the caller: 0, or b's error (b released). */
+static int
+detach(struct ldg_buf *b, int rc, char **out, size_t *len)
+{
+    if (rc == 0 && (rc = b->err) == 0) {
+        *out = ldg_buf_detach(b, len);
+        if (*out == NULL)
+            rc = LDG_ENOMEM;
+    }
+    if (rc < 0)
+        ldg_buf_release(b);
+    return rc;
+}
+
+int
+ldg_metrics_render(struct ldg_metrics *m, struct ldg_ledger *l, char **out,
+                   size_t *len)
+{
+    struct ldg_buf b;
+
+    if (m == NULL || l == NULL || out == NULL || len == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    *len = 0;
+    ldg_buf_init(&b, 0);
+    return detach(&b, render_all(m, l, &b), out, len);
+}
+
+static void
+render_serve(const struct ldg_serve_stats *st, struct ldg_buf *o)
 {
     static const struct {
         const char *name, *type, *help;
@@ -606,4 +633,19 @@ ldg_metrics_render_serve(const struct ldg_serve_stats *st, struct ldg_buf *o)
         head(o, f[i].name, f[i].type, f[i].help);
         sample_u(o, f[i].name, NULL, v);
     }
+}
+
+int
+ldg_metrics_render_serve(const struct ldg_serve_stats *st, char **out,
+                         size_t *len)
+{
+    struct ldg_buf b;
+
+    if (st == NULL || out == NULL || len == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    *len = 0;
+    ldg_buf_init(&b, 0);
+    render_serve(st, &b);
+    return detach(&b, 0, out, len);
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "page/page.h"
+#include "util/util.h"
 
 #define TITLE_BODY_MAX 300 /* bytes of a body in a mark's tooltip */
 
@@ -430,12 +431,12 @@ facts(struct ldg_buf *b, const json_t *fs)
     }
 }
 
-int
-ldg_page_html(const json_t *model, struct ldg_buf *b)
+static int
+page_html(const json_t *model, struct ldg_buf *b)
 {
     const json_t *evs = json_object_get(model, "events");
 
-    if (!json_is_object(model) || !json_is_array(evs) || b == NULL)
+    if (!json_is_object(model) || !json_is_array(evs))
         return LDG_EINVAL;
     ldg_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
                     "<meta charset=\"utf-8\">\n"
@@ -472,4 +473,23 @@ ldg_page_html(const json_t *model, struct ldg_buf *b)
                : "written by ledger");
     ldg_buf_puts(b, "</footer>\n</body></html>\n");
     return b->err;
+}
+
+int
+ldg_page_html(const json_t *model, char **out, size_t *len)
+{
+    struct ldg_buf b;
+    int rc;
+
+    if (out == NULL || len == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    *len = 0;
+    ldg_buf_init(&b, 0);
+    if ((rc = page_html(model, &b)) < 0) {
+        ldg_buf_release(&b);
+        return rc;
+    }
+    *out = ldg_buf_detach(&b, len);
+    return *out != NULL ? 0 : LDG_ENOMEM;
 }

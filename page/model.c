@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "page/page.h"
+#include "util/util.h"
 
 static const char *
 sget(const json_t *o, const char *k)

@@ -35,17 +35,19 @@
 #include <jansson.h>
 
 #include "ledger/ledger.h"
-#include "util/util.h"
+
 
 /* Events the page lists at most; a longer timeline shows the first ones
  * and says how many more there are ("events_total"). */
 #define LDG_PAGE_EVENTS_MAX 20000
 
-/* Writes the page of model into out (appending). Every string is
- * escaped; a missing field is left out of the page. 0, LDG_EINVAL when
- * model is not an object with an "events" array, or out->err. Cost:
- * linear in the events; about 1 KiB of HTML an event. */
-int ldg_page_html(const json_t *model, struct ldg_buf *out);
+/* Writes the page of model: *out a new NUL-terminated text of *len
+ * bytes, the caller's (free). Every string is escaped; a missing field
+ * is left out of the page.
+ * @return 0; LDG_EINVAL when model is not an object with an "events"
+ *   array; LDG_ENOMEM.
+ * Cost: linear in the events; about 1 KiB of HTML an event. */
+int ldg_page_html(const json_t *model, char **out, size_t *len);
 
 /* The page model of a run's timeline (ldg_query_timeline's object, as
  * `ledger timeline R -o json` prints it): title, subtitle, the

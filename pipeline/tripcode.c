@@ -20,6 +20,8 @@
 #include "pipeline/pipeline.h"
 #include "projections/projections.h"
 #include "util/util.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 #define DEF_TTL_S 300
 #define DEF_COOLDOWN_S 900

@@ -26,7 +26,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 #include "projections/projections.h"
 
 /* ------------------------------------------------------------ versions -- */

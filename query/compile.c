@@ -19,6 +19,8 @@
 #include <time.h>
 
 #include "query/query_int.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 static const struct {
     const char *name;

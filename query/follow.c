@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "query/query_int.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 struct ldg_query_follow {
     int fd; /* inotify, or -1 when unavailable (then: timeouts only) */

@@ -40,6 +40,8 @@
 #include <unistd.h>
 
 #include "query/query_int.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 enum src_kind { S_INDEX, S_ENTRIES, S_BODIES };
 

@@ -20,6 +20,8 @@
 #include <pcre2.h>
 
 #include "query/query_int.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 void
 qbody_init(struct qbody *b, struct ldg_txn *t, struct ldg_reader *rd,

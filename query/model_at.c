@@ -18,6 +18,8 @@
 #include <string.h>
 
 #include "query/query_int.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 #define MC_MODELS_MAX 256 /* models cached; more are looked up uncached */
 

@@ -8,6 +8,10 @@
 #include <stdint.h>
 
 #include "query/query.h"
+#include "ledger/module.h"
+#include "util/util.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 #define Q_VALUE_MAX 500   /* bytes in one term value (LMDB keys <= 511) */
 #define Q_SOURCES_MAX 256 /* index ranges merged by one iterator */

@@ -16,6 +16,8 @@
 #include <time.h>
 
 #include "query/query_int.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 #define SUMMARY_MAX 240 /* bytes of the one-line body summary */
 #define NAMES_MAX 256   /* cached key names */

@@ -38,6 +38,8 @@
 #include <unistd.h>
 
 #include "query/query_int.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 /* Small batches in a short ring: the text of every batch in flight
  * (about 70 kB a batch of whole lines) stays in the caches between the

@@ -37,6 +37,8 @@
 
 #include "projections/projections.h"
 #include "query/query_int.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 #define TL_EVENTS_MAX 100000 /* events listed; the rest are counted */
 #define TL_ROUTES_MAX 256

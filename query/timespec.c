@@ -31,6 +31,8 @@
 #include <time.h>
 
 #include "query/query_int.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 #define NS 1000000000ull
 

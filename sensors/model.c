@@ -24,6 +24,8 @@
 
 #include "ledger/ledger.h"
 #include "sensors/sensors.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 int
 ldg_ollama_models_dir(char *buf, size_t cap)

@@ -28,6 +28,8 @@
 #include "ledger/ledger.h"
 #include "query/query.h"
 #include "sensors/sensors.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 #define UNREPORTED "unreported"
 

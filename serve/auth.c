@@ -35,6 +35,8 @@
 #include "ledger/ledger.h"
 #include "serve/serve.h"
 #include "serve/serve_int.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 #define MAX_LIST 64
 

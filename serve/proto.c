@@ -12,6 +12,8 @@
 
 #include "ledger/ledger.h"
 #include "serve/serve_int.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 /* Copies msg with every byte that is not part of valid UTF-8 replaced by
  * '?', so the JSON written is always valid. */

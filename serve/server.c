@@ -54,6 +54,8 @@
 #include "ingest/ingest.h"
 #include "serve/serve.h"
 #include "serve/serve_int.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 #define ENVELOPE_ROOM (64 * 1024)
 #define READ_MIN 4096

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ledger/ledger.h"
+#include "util/error.h"
 #include "util/util.h"
 
 static size_t

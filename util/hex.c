@@ -3,7 +3,7 @@
  */
 #include <string.h>
 
-#include "ledger/ledger.h"
+#include "util/error.h"
 #include "util/util.h"
 
 void

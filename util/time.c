@@ -188,3 +188,11 @@ ldg_time_parse_rfc3339(const char *s, size_t n, unsigned flags, uint64_t *ns)
     *ns = (uint64_t)t * 1000000000u + frac;
     return 0;
 }
+
+uint64_t
+ldg_now_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}

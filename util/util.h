@@ -3,8 +3,10 @@
  * growable buffer, big-endian byte order, RFC 3339 time text and hex.
  *
  * util/ sits below ledger/: it uses only libc and the library's one
- * error enum (enum ldg_error in ledger.h); ledger/ and every module above
- * it may use it. Like libgit2's src/util or curl's curlx_.
+ * error enum (util/error.h), and includes no header from above it;
+ * ledger/ and every module above it may use it. Like libgit2's src/util
+ * or curl's curlx_. Not part of libledger's API: neither installed nor
+ * exported (the CLI links its own copy, build/libledger-util.a).
  */
 #ifndef LDG_UTIL_H
 #define LDG_UTIL_H
@@ -14,12 +16,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "util/error.h"
+
 /* ------------------------------------------------------------- buffer -- */
 
 /*
  * A growable byte buffer with a ceiling (curl's dynbuf takes a `toobig`):
  * outside input can never make it allocate without bound. Errors are
- * sticky in err (LDG_ENOMEM, LDG_ETOOBIG from ledger.h's enum ldg_error):
+ * sticky in err (LDG_ENOMEM, LDG_ETOOBIG util/error.h's enum ldg_error):
  * append freely, check err once at the end. After an append through
  * these functions p[len] is a NUL (not counted in len), so text can be
  * used as a C string; p is NULL until the first append.
@@ -124,6 +128,9 @@ ldg_rd_be64(const uint8_t *p)
 }
 
 /* --------------------------------------------------------------- time -- */
+
+/* Monotonic nanoseconds since boot (for timings). */
+uint64_t ldg_now_mono_ns(void);
 
 /* "2026-05-01T12:00:00.000000001Z": RFC 3339 UTC with nanoseconds, 30
  * characters; LDG_TIME_NS_LEN with the NUL. */

@@ -55,12 +55,23 @@ grep -q "^ExecStart=$P/bin/ledger " "$P/lib/systemd/system/ledger.service" ||
     bad "ledger.service: ExecStart is not $P/bin/ledger: $(grep ExecStart= "$P/lib/systemd/system/ledger.service")"
 ! grep -q '@BINDIR@' "$P/lib/systemd/system/ledger.service" ||
     bad "ledger.service still says @BINDIR@"
-# every public header (one per module)
-for h in */*.h; do
+# every public header (ledger.h, util/error.h, one per other module), and
+# none of the private ones (issue 30: module.h, format.h and util.h are
+# neither installed nor exported)
+for h in ledger/ledger.h util/error.h */*.h; do
     m=${h%%/*}
-    [ "$h" = "$m/$m.h" ] && [ "$m" != cli ] && [ "$m" != tests ] || continue
+    case $m in cli|tests|util|ledger) [ "$h" = ledger/ledger.h ] ||
+        [ "$h" = util/error.h ] || continue ;; esac
+    [ "$h" = "$m/$m.h" ] || [ "$h" = util/error.h ] || continue
     [ -f "$P/include/libledger/$h" ] || bad "public header $h not installed"
 done
+for h in ledger/module.h ledger/format.h ledger/ledger_int.h util/util.h; do
+    [ ! -e "$P/include/libledger/$h" ] || bad "private header $h installed"
+done
+# util is not exported: none of its functions is a global of the library
+if nm -D --defined-only "$P/lib/libledger.so" | grep -q ' T ldg_buf_'; then
+    bad "libledger.so exports util's ldg_buf_*"
+fi
 # the shared library has a versioned soname
 if command -v readelf >/dev/null 2>&1; then
     readelf -d "$P/lib/libledger.so" | grep -q 'SONAME.*\[libledger\.so\.0\]' ||

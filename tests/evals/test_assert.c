@@ -11,7 +11,8 @@
 #include <cmocka.h>
 
 #include "evals/evals.h"
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 static struct ldg_eval_suite *
 one(const char *assert_json)

@@ -15,7 +15,8 @@
 #include <cmocka.h>
 
 #include "evals/evals.h"
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 #include "tests/support/stub.h"
 
 static char statef[256];

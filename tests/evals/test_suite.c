@@ -12,7 +12,8 @@
 #include <cmocka.h>
 
 #include "evals/evals.h"
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 static int
 parse(const char *text, struct ldg_eval_suite **s, char *err)

@@ -20,7 +20,8 @@
 
 #include "export/export.h"
 #include "export/export_int.h"
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 #include "projections/projections.h"
 
 #define UNUSED __attribute__((unused))

@@ -23,7 +23,8 @@
 #include <string.h>
 
 #include "ingest/ingest.h"
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 #ifndef FUZZ_ENTRY
 #define FUZZ_ENTRY LLVMFuzzerTestOneInput

@@ -19,7 +19,8 @@
 #include <string.h>
 
 #include "ingest/ingest.h"
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 #include "serve/serve_int.h"
 
 #ifndef FUZZ_ENTRY

@@ -12,7 +12,8 @@
 #include <string.h>
 
 #include "evals/evals.h"
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -20,7 +20,8 @@
 #include <jansson.h>
 
 #include "http/http.h"
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 #include "tests/support/stub.h"
 
 static struct t_stub stub;

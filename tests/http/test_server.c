@@ -24,7 +24,8 @@
 
 #include "http/http.h"
 #include "http/server.h"
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 struct srv {
     struct ldg_httpd *h;

@@ -14,7 +14,8 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 #include "ledger/tlog_int.h"
 
 static const char ck[] = "example.com/log\n42\n"

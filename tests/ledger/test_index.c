@@ -11,7 +11,8 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 #include "ledger/ledger_int.h"
 #include "tests/support/support.h"
 

@@ -16,7 +16,8 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 #include "tests/support/support.h"
 
 /* Records key NAME as held by its writer, as ldg_keys_enrol writes it. */

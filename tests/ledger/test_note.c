@@ -16,7 +16,8 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 #include "ledger/tlog_int.h"
 
 #define DASH "\xe2\x80\x94"

@@ -17,7 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 #include "ledger/ledger_int.h"
 #include "tests/support/support.h"
 

@@ -16,7 +16,8 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 static const char *const lines[] = {
     "{\"run\":\"R-1\",\"pack\":\"pdf-ops\"}",

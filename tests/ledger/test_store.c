@@ -15,7 +15,8 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 #include "tests/support/support.h"
 
 /* The VmFlags of this process's mapping of dir/data.mdb, or "". */

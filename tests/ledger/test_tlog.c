@@ -21,7 +21,8 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 #include "ledger/tlog_int.h"
 
 #define MAX_SIZE 70

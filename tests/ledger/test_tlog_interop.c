@@ -34,7 +34,8 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 #include "ledger/tlog_int.h"
 
 #define ORIGIN "example.com/ledger-interop"

@@ -10,7 +10,8 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 static int
 check(const char *type, const char *body, char *err, size_t cap)

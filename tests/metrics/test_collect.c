@@ -39,10 +39,12 @@ proxy_req(struct ldg_ledger *l, const char *model, int status,
 static char *
 render(struct ldg_metrics *m, struct ldg_ledger *l)
 {
-    struct ldg_buf b;
-    ldg_buf_init(&b, 0);
-    assert_int_equal(ldg_metrics_render(m, l, &b), 0);
-    return ldg_buf_detach(&b, NULL);
+    char *s = NULL;
+    size_t n = 0;
+    assert_int_equal(ldg_metrics_render(m, l, &s, &n), 0);
+    assert_non_null(s);
+    assert_int_equal(strlen(s), n);
+    return s;
 }
 
 static void

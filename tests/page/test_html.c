@@ -39,10 +39,12 @@ static const char *tl_text =
 static char *
 page_of(json_t *model)
 {
-    struct ldg_buf b;
-    ldg_buf_init(&b, 0);
-    assert_int_equal(ldg_page_html(model, &b), 0);
-    return ldg_buf_detach(&b, NULL);
+    char *html = NULL;
+    size_t n = 0;
+    assert_int_equal(ldg_page_html(model, &html, &n), 0);
+    assert_non_null(html);
+    assert_int_equal(strlen(html), n);
+    return html;
 }
 
 static void
@@ -135,18 +137,19 @@ test_html__events_page(void **state)
 static void
 test_html__refuses_what_is_not_a_model(void **state)
 {
-    struct ldg_buf b;
+    char *html = NULL;
+    size_t n = 0;
     json_t *bad = json_loads("{\"events\":{}}", 0, NULL), *m = NULL;
     (void)state;
 
-    ldg_buf_init(&b, 0);
-    assert_int_equal(ldg_page_html(bad, &b), LDG_EINVAL);
-    assert_int_equal(ldg_page_html(NULL, &b), LDG_EINVAL);
+    assert_int_equal(ldg_page_html(bad, &html, &n), LDG_EINVAL);
+    assert_null(html);
+    assert_int_equal(ldg_page_html(NULL, &html, &n), LDG_EINVAL);
+    assert_int_equal(ldg_page_html(bad, NULL, &n), LDG_EINVAL);
     assert_int_equal(ldg_page_run(bad, &m), LDG_EINVAL);
     assert_null(m);
     assert_int_equal(ldg_page_events(bad, 0, NULL, NULL, &m), LDG_EINVAL);
     assert_int_equal(ldg_page_set_doctor(bad, NULL, NULL, NULL), LDG_EINVAL);
-    ldg_buf_release(&b);
     json_decref(bad);
 }
 

@@ -12,6 +12,8 @@
 #include <cmocka.h>
 
 #include "pipeline/pipeline.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 /* The vector (checked with Python's cryptography package, independent of
  * libsodium): the key from the seed 00 01 02 .. 1f (public key

@@ -13,7 +13,8 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 #include "sensors/sensors.h"
 
 static char root[256];

@@ -16,7 +16,8 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 #include "serve/serve_int.h"
 
 static char dir[64];

@@ -6,7 +6,8 @@
 
 #include <stdint.h>
 
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 
 /* Creates a fresh ledger in a new temporary directory (mkdtemp), opens it
  * with NOSYNC unless durable, and returns it. dir receives the path. */

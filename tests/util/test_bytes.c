@@ -10,7 +10,8 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 #include "util/util.h"
 
 /* xorshift64: the same values on every run */

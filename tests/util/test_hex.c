@@ -9,7 +9,8 @@
 
 #include <cmocka.h>
 
-#include "ledger/ledger.h"
+#include "ledger/module.h"
+#include "util/util.h"
 #include "util/util.h"
 
 static void

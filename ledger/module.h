@@ -1,0 +1,994 @@
+/*
+ * module.h — what the sibling modules of libledger build on: the core's
+ * interface for projections/, query/, export/, ingest/, serve/, doctor/,
+ * and the rest. Neither installed nor exported (libledger.a and .so keep
+ * only ledger/ledger.h's names and the other modules' public headers');
+ * programs that embed the library use ledger/ledger.h.
+ *
+ * What is here knows none of its callers: module key-value stores in the
+ * ledger's own LMDB environment, cursors, log scans and body views, index
+ * walks and seq scans, appliers that fold new events inside the append's
+ * transaction, snapshots, the seal and transparency primitives, and the
+ * test hooks. The stored layouts stay in ledger/format.h: a module reads
+ * the core's data only through these accessors, so a format change is
+ * made in ledger/ alone.
+ *
+ * The conventions are ledger.h's: 0 or a negative enum ldg_error; `T **out`
+ * is the caller's, `const T *` borrowed for as long as each says.
+ */
+#ifndef LDG_MODULE_H
+#define LDG_MODULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "ledger/ledger.h"
+
+/* ---------------------------------------------------------------- keys -- */
+
+/* Fills key_id (17 bytes with NUL) from a public key. */
+void ldg_key_id(char key_id[LDG_KEYID_LEN + 1], const uint8_t pub[32]);
+/* Plain Ed25519 (no domain prefix: the caller's format fixes the signed
+ * bytes, e.g. a tripcode's "ts|code", docs/VOCABULARY.md): sig gets the
+ * signature of msg by k (LDG_EKEY for a public-only key); ldg_sig_verify
+ * returns 0 if sig is pub's over msg, LDG_EBADSIG if not. */
+int ldg_key_sign_plain(const struct ldg_key *k, const void *msg, size_t n,
+                       uint8_t sig[64]);
+int ldg_sig_verify_plain(const uint8_t pub[32], const void *msg, size_t n,
+                         const uint8_t sig[64]);
+/* Deterministic key from a 32-byte seed (test vectors). */
+int ldg_key_from_seed(struct ldg_key **out, const char *name,
+                      const uint8_t seed[32]);
+/* A public-only key (sk NULL): for verifying, or for a key whose secret
+ * is loaded later. Caller frees with ldg_key_free. */
+int ldg_key_from_public(struct ldg_key **out, const char *name,
+                        const uint8_t pub[32]);
+
+/* -------------------------------------------------------------- ledger -- */
+
+/* The files LMDB keeps a ledger's store in, inside its directory: the data
+ * file every commit writes (in place: the pages, then a meta page) and the
+ * lock file every reader registers in (a reader needs to write it). */
+enum ldg_store_file { LDG_FILE_DATA, LDG_FILE_LOCK };
+/* The base name of the store's file f, without a directory (the name
+ * readdir and inotify report; ldg_dir gives the directory): a static
+ * string, valid for the life of the program. NULL for an f not in the
+ * enum. Modules above the core name the files only through this. */
+const char *ldg_store_file_name(enum ldg_store_file f);
+/* Clears the reader slots of processes that died holding a read
+ * transaction (mdb_reader_check): their slots pin old pages, so the file
+ * grows, and fill the reader table. Writers do it as they begin a write,
+ * at most once a second; a long-running writer that may sit idle (ledger
+ * serve) calls this now and then. Returns how many were cleared (>= 0). */
+int ldg_clear_dead_readers(struct ldg_ledger *l);
+/* The body size limit in force (bytes of encoded body). */
+size_t ldg_body_max(const struct ldg_ledger *l);
+/* The log public key (borrowed, lives as long as l). */
+const struct ldg_key *ldg_log_key(const struct ldg_ledger *l);
+
+/* Test hook: derive body salts deterministically from seed (test vectors).
+ * NULL restores random salts. */
+void ldg_set_salt_seed(struct ldg_ledger *l, const uint8_t seed[32]);
+/* Test hook: fixed time source; ts_ns values are then taken from *clock_ns
+ * (still forced to increase). NULL restores CLOCK_REALTIME. */
+void ldg_set_clock(struct ldg_ledger *l, const uint64_t *clock_ns);
+
+/* ------------------------------------------------------------ key store -- */
+
+/* Loads the secret key NAME from DIR/keys/NAME.key. The file must be 0600
+ * (no group/other bits) in a 0700 directory, else LDG_EKEY. */
+int ldg_keys_load(struct ldg_ledger *l, const char *name, struct ldg_key **out);
+/* 1 if the key added at added_seq is held by its writer (its key.added
+ * says "held": "writer"), 0 if not, or a negative ldg_error. */
+int ldg_key_writer_held(struct ldg_txn *t, uint64_t added_seq);
+/* 1 if the key NAME (the newest of that name) is held by its writer, else
+ * 0: after an LDG_EKEY refusal, says whether it was because the event came
+ * unsealed from such a key. */
+int ldg_keys_held_by_writer(struct ldg_ledger *l, const char *name);
+
+/* Who signed event seq, from the log (not from any claim in its body):
+ * {"key_id": K, "name": N}, N the name the log's key events gave K (null
+ * if none does). Views put it as "signer" beside a claimed actor (a body's
+ * "by" or "requested_by"). NULL if the event cannot be read or on ENOMEM.
+ * Costs one entry read and one key lookup (proven keys are cached). */
+json_t *ldg_signer_json(struct ldg_txn *t, uint64_t seq);
+
+/* -------------------------------------------------------------- events -- */
+
+/* An event to append. All pointers are borrowed for the call. */
+
+/* Validates an event against the vocabulary (type known or "x." prefixed,
+ * required fields present with the right JSON types, sizes). On failure
+ * returns LDG_EBADINPUT and writes "field 'route': required" style text. */
+int ldg_vocab_check(const char *type, const json_t *body, char *err,
+                    size_t errcap);
+/* Key roles (docs/FORMAT.md, "Key roles"): may a key whose key.added
+ * carries roles rl (the body's "roles"; NULL or an empty array: every type
+ * an actor key may sign) sign an event of this type? 1 yes, 0 no. Unknown
+ * role names allow nothing; ledger.genesis and key.* are never allowed
+ * (the log key's alone, and the log key signs anything). */
+int ldg_roles_allow(const json_t *rl, const char *type);
+/* Checks a key.added "roles" value: an array of known role names. On
+ * failure LDG_EBADINPUT and text naming the entry. */
+int ldg_roles_check(const json_t *rl, char *err, size_t errcap);
+/* The known role names, comma-separated (static). */
+const char *ldg_roles_names(void);
+/* Derives the subject from a body as VOCABULARY.md says. */
+int ldg_vocab_subject(const char *type, const json_t *body, char *buf,
+                      size_t cap);
+
+/* All-or-nothing append: every event added goes into one write
+ * transaction, and nothing is durable until ldg_batch_commit. Each event
+ * is judged by every check a commit makes, against the log as the batch
+ * has it so far (keys added or revoked, bodies erased, sequence numbers
+ * taken by earlier events of the batch count). The transaction holds the
+ * ledger's write lock until commit or free; signing is on the caller's
+ * thread. */
+struct ldg_sealed_batch; /* below, "seals" */
+/* Format 2: adds a client's sealed batch (ldg_sealed_batch_parse), all
+ * or nothing: its key must be enrolled and active, sb->first must be the
+ * key's sealed count (ldg_key_sealed) as the batch has it, every type
+ * allowed by the key's roles (key.* and body.erased never arrive
+ * sealed), every parent earlier, and the seal map rebuilt from the events
+ * (commitments recomputed from body and salts, claims, digests, root,
+ * origin) must verify with the key's signature sb->sig. Then the events
+ * go in contiguously (stamps seal = *first_seq, leaf = index, and each
+ * event's in.source when set: the stamp is the ledger's, not sealed) with
+ * the seal as given. Returns 0 (*first_seq, may be NULL, gets the first
+ * seq); LDG_EDUPLICATE when every event carries an id already in the log
+ * (a retried batch: nothing written, *first_seq the first one's seq);
+ * LDG_EBADINPUT, LDG_ETOOBIG, LDG_EKEY or LDG_EBADSIG: refused, nothing of
+ * it written (the message names the cause, and the event index when it
+ * is one event's: "sealed.events[3]: ..."), the batch goes on. Any other
+ * code: as ldg_batch_add. */
+int ldg_batch_add_sealed(struct ldg_batch *b, const struct ldg_sealed_batch *sb,
+                         uint64_t *first_seq);
+/* What ldg_batch_add_sealed allocates for sb while it runs, in bytes,
+ * without its events' bodies' encodings (about their parsed size again,
+ * which the caller knows better): a prepared event each, with its
+ * entry's and body record's buffers. An estimate at or above the truth
+ * for bodies of up to a few KiB (23,000 run.step events: 63 MB). */
+size_t ldg_batch_sealed_cost(const struct ldg_sealed_batch *sb);
+
+/* Format 2: a client's sealed batch through the writer: everything
+ * queued is committed first, then the batch goes in as
+ * ldg_batch_add_sealed says, in a commit of its own (acknowledged, and
+ * counted by ldg_writer_committed, when this returns 0). *first_seq gets
+ * its first seq (on LDG_EDUPLICATE: the seq of the event already
+ * carrying its first id). A refusal (LDG_EBADINPUT, LDG_ETOOBIG,
+ * LDG_EKEY, LDG_EBADSIG, LDG_EDUPLICATE) writes nothing of it and leaves
+ * the writer usable. */
+int ldg_writer_add_sealed(struct ldg_writer *w,
+                          const struct ldg_sealed_batch *sb,
+                          uint64_t *first_seq);
+/* Events prepared off the caller's thread (ingest's parse threads):
+ * ldg_prepare does what can be judged of an event without the log
+ * (vocabulary, fields, subject, the body's record and commitment) on any
+ * thread, with no ledger state changed; ldg_writer_add_prepared then does
+ * the rest in the caller's order (the actor key as the log is now, then
+ * as ldg_writer_add_tagged): a refusal ldg_prepare found is returned
+ * there, with its message, so refusals come in the order events are
+ * added, exactly as ldg_writer_add_tagged would have given them. */
+struct ldg_prepared;
+struct ldg_prepared *ldg_prepared_alloc(void);
+/* NULL-safe. */
+void ldg_prepared_free(struct ldg_prepared *pe);
+/* Fills pe (reusable) from ev; ev's strings and body need not outlive the
+ * call (the body is referenced). 0 (a refusal is kept in pe), or
+ * LDG_ENOMEM. */
+int ldg_prepare(const struct ldg_ledger *l, const struct ldg_event_in *ev,
+                struct ldg_prepared *pe);
+/* The actor key name ev named, or NULL. */
+const char *ldg_prepared_actor(const struct ldg_prepared *pe);
+/* ldg_writer_add_tagged for a prepared event; pe is emptied (reusable)
+ * whatever the outcome. */
+int ldg_writer_add_prepared(struct ldg_writer *w, struct ldg_prepared *pe,
+                            uint64_t tag);
+/* Hands the events queued so far (the batch being filled, however few)
+ * to the commit thread without waiting for their commit: with gather 1
+ * they are committed as soon as they are signed and the commits ahead of
+ * them are done, and on_commit acknowledges them then. Blocks only while
+ * every batch slot is in flight, as a full batch does. 0, the error of an
+ * earlier failed commit, or LDG_EINVAL when w is NULL. */
+int ldg_writer_push(struct ldg_writer *w);
+
+/* --------------------------------------------- seals (format version 2) -- */
+
+/*
+ * Format version 2 (docs/FORMAT.md section 3.2) replaces the signature in
+ * each entry with seals: an entry is
+ *
+ *     0x93 ‖ claim ‖ stamp ‖ 0xc4 0x20 ‖ prev[32]
+ *
+ * where the claim is what the actor vouches for (known before any
+ * sequence number), the stamp what the ledger assigns, and one seal per
+ * key per commit (or per client batch) signs the RFC 6962 root of the
+ * claim digests of that key's events in it. These are the pure
+ * primitives (ledger/seal.c): no ledger handle, no I/O; each is safe to
+ * call from any thread.
+ */
+#define LDG_CTX_CLAIM "ledger/claim/v1" /* claim digest domain (NUL follows) */
+#define LDG_CTX_SEAL "ledger/seal/v1"   /* seal signature domain */
+#define LDG_CLAIM_V 3                   /* the claim's "v" */
+/* Most events one seal covers (a client's sealed batch, or one key's
+ * events in one commit). */
+#define LDG_SEAL_EVENTS_MAX 100000
+/* Most bytes of a seal map, and of a stored seal record (map + sig). */
+#define LDG_SEAL_MAP_MAX 400
+#define LDG_SEAL_REC_MAX (LDG_SEAL_MAP_MAX + 1 + 66)
+
+/* A claim: canonical map { "actor": str(16 hex key id), "body": bin32,
+ * "id": str (opt), "parent": uint (opt), "run": str (opt), "subject": str,
+ * "time": uint (opt), "type": str, "v": 3 }, keys in bytewise order.
+ * Strings are (pointer, length), not NUL-terminated; a length of 0 means
+ * absent for id and run. */
+struct ldg_claim {
+    char actor[LDG_KEYID_LEN + 1];
+    uint8_t body[32];
+    const char *id;
+    size_t id_len;
+    int has_parent;
+    uint64_t parent;
+    const char *run;
+    size_t run_len;
+    const char *subject;
+    size_t subject_len;
+    int has_time;
+    uint64_t time_ns;
+    const char *type;
+    size_t type_len;
+};
+/* Encodes c canonically into out (cap bytes; LDG_ENTRY_MAX is always
+ * enough); *len gets the length. LDG_EBADINPUT if a field breaks the
+ * limits of FORMAT.md (actor not 16 lowercase hex digits, type 1..
+ * LDG_TYPE_MAX bytes, subject up to LDG_SUBJECT_MAX, run up to
+ * LDG_RUN_MAX, id up to LDG_ID_MAX without control characters, any NUL),
+ * LDG_ETOOBIG if it does not fit in cap. */
+int ldg_claim_encode(const struct ldg_claim *c, uint8_t *out, size_t cap,
+                     size_t *len);
+/* Decodes exactly len bytes as one canonical claim (strict: shortest
+ * forms, known keys in order, the limits above, v 3). out's strings point
+ * into p (valid while p is). 0 or LDG_ECORRUPT (LDG_EVERSION for another
+ * v). */
+int ldg_claim_decode(const uint8_t *p, size_t len, struct ldg_claim *out);
+/* d = SHA-256("ledger/claim/v1" ‖ 0x00 ‖ claim), over the exact bytes. */
+void ldg_claim_digest(uint8_t out[32], const uint8_t *claim, size_t len);
+
+/* A seal's tree: the RFC 6962 Merkle tree whose leaves are the claim
+ * digests d_0..d_{n-1} in seq order (leaf hash SHA-256(0x00 ‖ d_i), node
+ * SHA-256(0x01 ‖ l ‖ r): the log's tree math, ledger/tlog.c). n >= 1.
+ * LDG_EINVAL for n 0 or above LDG_SEAL_EVENTS_MAX. */
+int ldg_seal_root(const uint8_t (*digests)[32], size_t n, uint8_t root[32]);
+/* Inclusion proof of leaf index among n digests (proof needs room for
+ * LDG_PROOF_MAX hashes; *np gets the count, bottom-up as RFC 6962). */
+int ldg_seal_inclusion(const uint8_t (*digests)[32], size_t n, size_t index,
+                       uint8_t proof[][32], size_t *np);
+/* Checks that digest is leaf index of a seal of count events whose root
+ * is root. 0 or LDG_EBADPROOF. */
+int ldg_seal_verify_inclusion(const uint8_t digest[32], uint64_t index,
+                              uint64_t count, const uint8_t proof[][32],
+                              size_t np, const uint8_t root[32]);
+
+/* A seal: the seal map { "count": uint, "first": uint, "key": str (key
+ * id), "origin": str, "root": bin32 } and its signature, Ed25519 by key
+ * over "ledger/seal/v1" ‖ 0x00 ‖ seal map. first is the key-local range:
+ * how many events this key had in the log before this seal. Stored (DB
+ * "seals", key u64be(seq of its first event)) as the record
+ * 0x92 ‖ seal map ‖ 0xc4 0x40 ‖ sig[64]. */
+struct ldg_seal {
+    uint64_t count, first;
+    char key_id[LDG_KEYID_LEN + 1];
+    char origin[LDG_ORIGIN_MAX + 1];
+    uint8_t root[32];
+    uint8_t sig[64];
+};
+/* The canonical seal map of s (sig not included) into out (cap >=
+ * LDG_SEAL_MAP_MAX). LDG_EBADINPUT for count 0 or above
+ * LDG_SEAL_EVENTS_MAX, a key id not 16 lowercase hex digits, an origin
+ * empty or with control characters. */
+int ldg_seal_map_encode(const struct ldg_seal *s, uint8_t *out, size_t cap,
+                        size_t *len);
+/* Strict decoder of a seal map (sig left zero). 0 or LDG_ECORRUPT. */
+int ldg_seal_map_decode(const uint8_t *p, size_t len, struct ldg_seal *s);
+/* Stored record: encode (cap >= LDG_SEAL_REC_MAX) and strict decode. */
+int ldg_seal_record_encode(const struct ldg_seal *s, uint8_t *out, size_t cap,
+                           size_t *len);
+int ldg_seal_record_decode(const uint8_t *p, size_t len, struct ldg_seal *s);
+/* Signs s's map with key (which must have its secret and whose id must be
+ * s->key_id: LDG_EINVAL otherwise), filling s->sig. */
+int ldg_seal_sign(struct ldg_seal *s, const struct ldg_key *key);
+/* Verifies s->sig over s's map with pub. 0 or LDG_EBADSIG (also for a
+ * map that does not encode). */
+int ldg_seal_verify(const struct ldg_seal *s, const uint8_t pub[32]);
+
+/*
+ * The sealed-batch wire format: one JSON object (one line of `ingest`
+ * input, or one request to `serve`; FORMAT.md section 3.4):
+ *
+ *   {"sealed": {"key": "<key id>", "first": K, "count": N,
+ *               "sig": "<base64 of 64 bytes>",
+ *               "events": [{"type": T, "subject": S (opt), "run": R (opt),
+ *                           "parent": P (opt), "id": I (opt),
+ *                           "time": NS (opt, integer ns since the epoch),
+ *                           "body": {...} (opt, default {}),
+ *                           "salts": {"<field>": "<32 hex digits>", ...}},
+ *                          ...]}}
+ *
+ * salts holds exactly one salt per body field. The seal map is
+ * {count N, first K, key, origin (the ledger's), root of the events'
+ * claim digests}; a claim's subject is the given one or derived from the
+ * body as ldg_append does, its run the given one or the body's "run".
+ */
+struct ldg_sealed_event {
+    struct ldg_event_in in; /* actor NULL; strings and body borrowed from
+                               the parsed JSON. source is NULL as parsed
+                               (the wire format has none); a server sets
+                               it to the sender as the kernel names it
+                               (ledger serve does), and
+                               ldg_batch_add_sealed records it in the
+                               event's stamp, outside the claim and the
+                               seal. Borrowed for that call. */
+    const json_t *salts;    /* borrowed */
+};
+struct ldg_sealed_batch {
+    char key_id[LDG_KEYID_LEN + 1];
+    uint64_t first, count;
+    uint8_t sig[64];
+    size_t n; /* == count */
+    struct ldg_sealed_event *ev;
+    json_t *json; /* a reference to the parsed object */
+};
+/* Parses j (the whole {"sealed": ...} object) strictly: unknown fields,
+ * wrong types, count not the number of events, count 0 or above
+ * LDG_SEAL_EVENTS_MAX, a bad sig or salt are LDG_EBADINPUT with err
+ * naming the field and event index ("sealed.events[3].salts: ...").
+ * *out is the caller's (ldg_sealed_batch_free); it holds a reference to
+ * j. Checks only the shape: the ledger checks the seal
+ * (ldg_batch_add_sealed). */
+/* The stored seal whose first event is seal_seq (ldg_event's seal_seq).
+ * 0, LDG_ENOTFOUND, or LDG_ECORRUPT for a record that does not decode. */
+int ldg_seal_get(struct ldg_txn *t, uint64_t seal_seq, struct ldg_seal *out);
+/* What attributes one event to its seal (FORMAT.md section 3.3): the
+ * seal, the event's leaf index among its count events, its claim digest
+ * and the RFC 6962 inclusion path from that digest to the seal's root.
+ * A verifier checks: SHA-256("ledger/claim/v1" 0x00 claim) == digest,
+ * ldg_seal_verify_inclusion(digest, leaf, seal.count, path, n,
+ * seal.root), then ldg_seal_verify(&seal, pub of seal.key_id). */
+struct ldg_seal_proof {
+    uint64_t seal_seq; /* seq of the seal's first event */
+    uint64_t leaf;
+    uint8_t digest[32];
+    struct ldg_seal seal;
+    size_t n;
+    uint8_t path[64][32]; /* LDG_PROOF_MAX */
+};
+/* The proof for event seq, from the stored entries and seal (not
+ * verified: ldg_vouch_event does that). 0; LDG_ENOTFOUND if seq does not
+ * exist or is a format 1 entry (signed, not sealed); LDG_ECORRUPT if its
+ * seal or the seal's events are not as stored by the ledger. Cost: reads
+ * the seal's events (one commit's worth at most). */
+int ldg_seal_proof(struct ldg_txn *t, uint64_t seq, struct ldg_seal_proof *out);
+/* The same for many events (a bundle's thousands): the prover keeps the
+ * last seal it loaded with its whole tree, so further events of that
+ * seal cost log2(count) copies each, not a read of the seal's events.
+ * Valid while t lives; one thread at a time; the proof is the same as
+ * ldg_seal_proof's. */
+struct ldg_seal_prover;
+int ldg_seal_prover_new(struct ldg_seal_prover **out, struct ldg_txn *t);
+int ldg_seal_prover_proof(struct ldg_seal_prover *p, uint64_t seq,
+                          struct ldg_seal_proof *out);
+void ldg_seal_prover_free(struct ldg_seal_prover *p);
+
+int ldg_sealed_batch_parse(struct ldg_sealed_batch **out, const json_t *j,
+                           char *err, size_t errcap);
+void ldg_sealed_batch_free(struct ldg_sealed_batch *b);
+
+/* ------------------------------------- sealing on the writer's side -- */
+
+/* Test hook: salts derived from seed (fixed vectors); NULL: random. */
+void ldg_sealer_set_salt_seed(struct ldg_sealer *s, const uint8_t seed[32]);
+/* The ledger's body limit, when not LDG_BODY_MAX_DEFAULT. */
+void ldg_sealer_set_body_max(struct ldg_sealer *s, size_t body_max);
+
+/* The claim of one sealed event, as both the sealer and the ledger that
+ * checks a sealed batch compute it: subject in->subject or derived from
+ * the body (ldg_vocab_subject), run in->run or the body's "run" string,
+ * body commitment from in->body and salts (exactly one 32-hex-digit salt
+ * per top-level field: ldg_field_digest, ldg_body_root), vocabulary and
+ * limits checked (body_max: the body limit, 0 = default; key.* and
+ * ledger.genesis refused: the log key's alone). claim gets the canonical
+ * bytes (cap >= LDG_ENTRY_MAX is always enough) and *len their length,
+ * digest the claim digest. LDG_EBADINPUT / LDG_ETOOBIG with err naming the
+ * field. in->actor and in->source are not part of a claim. */
+int ldg_sealed_claim(const struct ldg_event_in *in, const json_t *salts,
+                     const char *key_id, size_t body_max, uint8_t *claim,
+                     size_t cap, size_t *len, uint8_t digest[32], char *err,
+                     size_t errcap);
+/* Just the body commitment of body under salts (the same checks). */
+int ldg_sealed_commitment(const json_t *body, const json_t *salts,
+                          size_t body_max, uint8_t root[32], char *err,
+                          size_t errcap);
+
+/* --------------------------------------------------- storage & reading -- */
+
+/* Commits (durably, unless opened LDG_NOSYNC) and frees t. */
+int ldg_txn_commit(struct ldg_txn *t);
+/* Which committed state a transaction sees, as a number (LMDB's
+ * transaction id: each committed write makes a new one): two read
+ * transactions with the same number see the same bytes, so what was read
+ * in one holds in the other. */
+uint64_t ldg_txn_snapshot(struct ldg_txn *t);
+
+/* Decodes an entry from bytes (strict: canonical msgpack, exact length).
+ * Does not verify the signature. ev->entry points into buf. */
+int ldg_event_decode(const uint8_t *buf, size_t len, struct ldg_event *ev);
+
+/* Read paths that display rather than verify (query, export): */
+enum ldg_decode_flags {
+    /* Trust the stored bytes: skip the canonical-form check (a re-pack) and
+     * take the leaf hash from the stored tree instead of hashing the entry.
+     * ledger verify uses it only in pass 2, on entries its pass 1 has
+     * already decoded canonically. */
+    LDG_DECODE_TRUSTED = 1 << 0
+};
+int ldg_event_get_ex(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev,
+                     unsigned flags);
+/* ldg_event_decode with flags; with LDG_DECODE_TRUSTED ev->leaf is left
+ * zeroed (take it from ldg_tree_stored_hash(t, 0, seq) if needed). */
+int ldg_event_decode_ex(const uint8_t *buf, size_t len, struct ldg_event *ev,
+                        unsigned flags);
+/* Appends the body of event seq as compact JSON text (the same bytes as
+ * json_dumps(body, JSON_COMPACT) of ldg_body_get's object: keys in bytewise
+ * order) to the malloc'd buffer *buf (*len used, *cap allocated; grown as
+ * needed; a NUL follows the text but is not counted). No digests, no
+ * jansson tree. LDG_EERASED if erased. */
+int ldg_body_json_append(struct ldg_txn *t, uint64_t seq, char **buf,
+                         size_t *len, size_t *cap);
+/* The same from a stored body record at hand (the value of the event's key
+ * in the "bodies" database, as a cursor over it returns it; FORMAT.md
+ * section 4), so a scan needs no second lookup. body_max is the ledger's
+ * body limit (ldg_body_max), which bounds a compressed record's size. No
+ * checks against the commitment: a display path. A pure function of its
+ * arguments: threads may call it at once on records of one transaction.
+ * LDG_ECORRUPT if the record is malformed. */
+int ldg_body_record_json_append(const uint8_t *rec, size_t rec_len,
+                                size_t body_max, char **buf, size_t *len,
+                                size_t *cap);
+/* Writes the n bytes at s as a JSON string literal at o, escaped as
+ * jansson does by default (\uXXXX for other control characters, '/' and
+ * non-ASCII as they are); o has room for 6n + 2 bytes. Returns the end.
+ * The one JSON string writer of the display paths (query, show). */
+char *ldg_json_str_write(char *o, const char *s, size_t n);
+
+/* One top-level body field with its salt, as committed (for exports and
+ * redaction). value is a JSON value owned by the struct. */
+struct ldg_field {
+    char *name;
+    uint8_t salt[16];
+    json_t *value;
+    uint8_t digest[32];
+};
+/* The fields of event seq's body, sorted by name. Caller frees with
+ * ldg_fields_free. LDG_EERASED if erased. */
+int ldg_body_fields(struct ldg_txn *t, uint64_t seq, struct ldg_field **out,
+                    size_t *n);
+void ldg_fields_free(struct ldg_field *f, size_t n);
+/* Field digest: SHA-256("ledger/field/v1" 0x00 ‖ salt ‖ msgpack(name) ‖
+ * msgpack(value)); the value is encoded canonically from JSON. */
+int ldg_field_digest(uint8_t out[32], const uint8_t salt[16], const char *name,
+                     const json_t *value);
+/* Body commitment from field digests (any order; sorted inside). */
+void ldg_body_root(uint8_t out[32], const uint8_t (*digests)[32], size_t n);
+
+/* Verifies an event's signature with pub. 0 or LDG_EBADSIG. */
+int ldg_event_verify_sig(const struct ldg_event *ev, const uint8_t pub[32]);
+
+/* --------------------------------------------------------- transparency -- */
+
+/* RFC 6962 root of the first size entries, from stored hashes. */
+int ldg_tree_root(struct ldg_txn *t, uint64_t size, uint8_t root[32]);
+/* Inclusion proof of entry index in the tree of size; proof needs room for
+ * 64 hashes. */
+int ldg_tree_inclusion(struct ldg_txn *t, uint64_t index, uint64_t size,
+                       uint8_t proof[][32], size_t *n);
+int ldg_tree_consistency(struct ldg_txn *t, uint64_t old, uint64_t size,
+                         uint8_t proof[][32], size_t *n);
+/* Many tlog-proof@v1 texts against the stored checkpoint of one size, in
+ * one pass (ledger/proofs_batch.c): the checkpoint is read once, and the
+ * sibling hashes that proofs of nearby entries share are read and
+ * base64-encoded once. Valid until t ends; one thread at a time. */
+struct ldg_proof_batch;
+/* size > 0 must have a stored checkpoint: LDG_ENOTFOUND otherwise. */
+int ldg_proof_batch_new(struct ldg_proof_batch **out, struct ldg_txn *t,
+                        uint64_t size);
+/* The same bytes as ldg_proof_text(t, index, size, out), malloc'd, with
+ * its length in *len (may be NULL). Cheapest for increasing indexes: a run
+ * of consecutive entries costs about two hash reads each instead of
+ * log2(size). LDG_ENOTFOUND if index >= size. */
+int ldg_proof_batch_text(struct ldg_proof_batch *b, uint64_t index, char **out,
+                         size_t *len);
+/* Stored hashes read so far (for tests and benchmarks). */
+uint64_t ldg_proof_batch_reads(const struct ldg_proof_batch *b);
+void ldg_proof_batch_free(struct ldg_proof_batch *b);
+/* Signs text (non-empty, ending in '\n') as a C2SP signed note with the
+ * log key under the origin name. *out malloc'd. Needs the log key file. */
+int ldg_log_sign_note(struct ldg_ledger *l, const char *text, size_t len,
+                      char **out);
+/* Verifies a note signed by the log key (name = origin, pub = log key);
+ * *text_len gets the signed text's length. 0 or LDG_EBADSIG/EBADINPUT. */
+int ldg_log_verify_note(struct ldg_ledger *l, const char *note, size_t len,
+                        size_t *text_len);
+/* Offline checks (no ledger needed), for bundles and auditors. */
+/* The stored hash of the complete subtree (level, index): leaves
+ * [index*2^level, (index+1)*2^level). LDG_ENOTFOUND if not yet complete. */
+int ldg_tree_stored_hash(struct ldg_txn *t, int level, uint64_t index,
+                         uint8_t out[32]);
+
+/* ------------------------------------- transparency primitives (pure) -- */
+
+/* Reads the stored hash of the complete subtree (level, index). Returns 0,
+ * or a negative ldg_error (LDG_ENOTFOUND if it is not stored). */
+typedef int (*ldg_hash_reader)(void *ctx, int level, uint64_t index,
+                               uint8_t out[32]);
+
+/* SHA-256(0x01 ‖ left ‖ right) */
+void ldg_tlog_node_hash(uint8_t out[32], const uint8_t left[32],
+                        const uint8_t right[32]);
+
+/* RFC 6962 root of the tree of the first size leaves (size 0: SHA-256 of
+ * the empty string). */
+int ldg_tlog_root(ldg_hash_reader rd, void *ctx, uint64_t size,
+                  uint8_t out[32]);
+
+/* The hash lines of the last proof parsed with it (text and decoding), so
+ * the lines a proof shares with the previous one are not decoded again.
+ * Zero it before first use; one per thread. */
+struct ldg_tlog_proof_cache {
+    char text[LDG_PROOF_MAX][44];
+    uint8_t hash[LDG_PROOF_MAX][32];
+    size_t n;
+};
+/* ldg_tlog_proof_parse, reusing and updating cache (NULL: none); the
+ * result is exactly ldg_tlog_proof_parse's. */
+int ldg_tlog_proof_parse_cached(const char *text, size_t len, uint64_t *index,
+                                uint8_t proof[][32], size_t *n,
+                                const char **checkpoint, size_t *checkpoint_len,
+                                struct ldg_tlog_proof_cache *cache);
+/* The path of the last proof that verified against (size, root): the
+ * node reached after each step, named by (shifts, fn), its hash and the
+ * proof hash used. Zero it before first use; one per thread. */
+struct ldg_tlog_memo {
+    uint64_t size;
+    uint8_t root[32];
+    size_t n;
+    uint64_t shifts[LDG_PROOF_MAX], fn[LDG_PROOF_MAX];
+    uint8_t node[LDG_PROOF_MAX][32], sib[LDG_PROOF_MAX][32];
+};
+/* ldg_tlog_verify_inclusion with the same result, faster for runs of
+ * proofs in one tree (a bundle's thousands of proofs against its one
+ * checkpoint): a proof that joins the memo's path (same node, same hash,
+ * same remaining proof hashes) is accepted there, so neighbouring leaves
+ * cost about two hashes each instead of log2(size); a proof that
+ * verifies in full becomes the memo. m NULL: no memo. */
+int ldg_tlog_verify_inclusion_memo(struct ldg_tlog_memo *m,
+                                   const uint8_t leaf_hash[32], uint64_t index,
+                                   uint64_t size, const uint8_t proof[][32],
+                                   size_t n, const uint8_t root[32]);
+
+/* Parses a verifier string; name must fit in name_cap with its NUL.
+ * LDG_EBADINPUT if malformed (bad name, id not matching the key, ...). */
+int ldg_note_parse_verifier(const char *vkey, char *name, size_t name_cap,
+                            uint8_t pub[32]);
+/* Verifies that note carries a valid signature by (name, pub). On success
+ * *text_len is the length of the signed text (which starts at note).
+ * LDG_EBADINPUT for a malformed note (any malformed signature line, bad
+ * UTF-8, control characters, more than 100 signatures), LDG_EBADSIG if no
+ * signature line by this key verifies or if any line by this key (same
+ * name and key ID) fails to verify. Unknown signers' lines are ignored. */
+int ldg_note_verify(const char *note, size_t len, const char *name,
+                    const uint8_t pub[32], size_t *text_len);
+/* Parses a C2SP tlog-witness add-checkpoint request body: "old N\n", at
+ * most 63 base64 hashes one a line, "\n", the checkpoint note. Does not
+ * verify the proof or the note; *checkpoint points into text (borrowed).
+ * LDG_EBADINPUT if malformed. */
+int ldg_tlog_consistency_parse(const char *text, size_t len, uint64_t *old,
+                               uint8_t proof[][32], size_t *n,
+                               const char **checkpoint, size_t *checkpoint_len);
+
+/* C2SP tlog-cosignature/v1 with Ed25519 (ledger/cosig.c).
+ *
+ * A cosigner's key ID is SHA-256(name ‖ 0x0A ‖ 0x04 ‖ pub)[0:4] and its
+ * verifier key "name+<8 hex of key ID>+base64(0x04 ‖ pub)". A cosignature
+ * is one signed-note line
+ *     "— name base64(key ID [4] ‖ time [8, big-endian] ‖ sig [64])\n"
+ * where sig is Ed25519 over "cosignature/v1\ntime <time>\n" followed by
+ * the whole checkpoint text (every line up to, not including, the empty
+ * line before the signatures). time is POSIX seconds, < 2^63. */
+int ldg_cosig_verifier(char *buf, size_t cap, const char *name,
+                       const uint8_t pub[32]);
+/* Cosigns checkpoint text (text_len bytes, ending in '\n') at time_s.
+ * *line (malloc'd, NUL-terminated) gets the signature line with its
+ * '\n'. LDG_EINVAL for a bad name or text, or a key without a secret. */
+int ldg_cosig_sign(char **line, const char *text, size_t text_len,
+                   const char *name, const struct ldg_key *key,
+                   uint64_t time_s);
+/* Looks for the cosignature by vkey among the signature lines of a signed
+ * note. 0 when one verifies (*time_s, may be NULL, gets its time);
+ * LDG_ENOTFOUND if the note has no line by that key; LDG_EBADSIG if such
+ * a line does not verify; LDG_EBADINPUT for a malformed note or vkey. */
+int ldg_cosig_verify(const char *note, size_t len, const char *vkey,
+                     uint64_t *time_s);
+
+/* Drops and rebuilds the secondary indexes (by type, subject, run, actor,
+ * time and id, and idx.verified, the successful model verifications by
+ * subject and digest) from the log in one write transaction: readers see the
+ * old indexes or the complete new ones. Cost: one pass over the entries;
+ * the transaction holds every index page, so it needs free map space
+ * about the indexes' size. LDG_ECORRUPT (with the event in the message)
+ * if an entry does not decode or seqs have a gap. */
+int ldg_index_rebuild(struct ldg_ledger *l);
+
+/* The secondary indexes: the events with a given type, subject, run or
+ * actor (key ID), in seq order. */
+enum ldg_index {
+    LDG_INDEX_TYPE,
+    LDG_INDEX_SUBJECT,
+    LDG_INDEX_RUN, /* events without a run are in none */
+    LDG_INDEX_ACTOR
+};
+/* Calls fn(ctx, seq) for each event whose field `which` is exactly value
+ * and whose seq is in [lo, hi], in increasing seq order (decreasing if
+ * reverse). fn returns 0 to go on, a positive number to stop (then 0 is
+ * returned) or a negative ldg_error, which is returned. 0 also when no
+ * event matches. Cost: one cursor seek, then one step per event. */
+int ldg_index_walk(struct ldg_txn *t, enum ldg_index which, const char *value,
+                   uint64_t lo, uint64_t hi, int reverse,
+                   int (*fn)(void *ctx, uint64_t seq), void *ctx);
+
+/* The successful verifications (model.verified with "ok": true) of digest
+ * among the events of subject ("model:M"): calls fn(ctx, seq) for each,
+ * in increasing seq order, as ldg_index_walk does (the body is not
+ * re-read: an erased one's seq is still given). LDG_EVERSION when this
+ * ledger has no complete idx.verified (written before it and not opened
+ * for writing since), LDG_ETOOBIG when subject and digest are too long
+ * for a key (never indexed): then look through the subject's events.
+ * Cost: one cursor seek, then one step per verification of that digest. */
+int ldg_index_verified_walk(struct ldg_txn *t, const char *subject,
+                            const char *digest,
+                            int (*fn)(void *ctx, uint64_t seq), void *ctx);
+
+/* ---------------------------------------------------------- fast scans -- */
+
+/* The read paths that walk millions of events (the projections' rebuild,
+ * query) get the stored events through these, never the bytes: only the
+ * core knows the layout (FORMAT.md), so a format change is made here. */
+
+/* A slice of stored bytes: not NUL-terminated, borrowed. */
+struct ldg_slice {
+    const char *p;
+    size_t n;
+};
+
+/* A body's top-level fields, read in place from the stored record (no
+ * jansson tree, no digests), or over a JSON object, or erased. Accessors
+ * return 1 when the field is there with that type (JSON null counts as
+ * absent), else 0; _num accepts integers and reals; _str's slice and the
+ * view are valid while the transaction (or the JSON object) is. */
+struct ldg_body_view;
+int ldg_body_view_new(struct ldg_body_view **out);
+void ldg_body_view_free(struct ldg_body_view *b);
+/* Makes b a view of a JSON object (borrowed), or of an erased body when
+ * body is NULL. */
+void ldg_body_view_set_json(struct ldg_body_view *b, const json_t *body);
+/* Makes b a view with no fields that is not erased (a body not read). */
+void ldg_body_view_set_none(struct ldg_body_view *b);
+/* Makes b a view of a stored body record (ldg_reader_body's, borrowed):
+ * 0, or 1 when the record cannot be read in place (compressed, or
+ * anything unexpected): then b is a view with no fields and the caller
+ * decodes the body (ldg_body_get) instead; the answers never differ. */
+int ldg_body_view_set_record(struct ldg_body_view *b, const uint8_t *rec,
+                             size_t len);
+/* One top-level string field of a stored body record, read in place
+ * without splitting the whole record into a view (for the display paths
+ * that want one field of each event: query's model_at): 1 with the slice
+ * (borrowed, as ldg_body_view_str's) when the field is there as a
+ * string, 0 when it is absent or of another type; 2 when the record
+ * cannot be read in place (compressed, or anything unexpected before the
+ * field): then ask a view (ldg_body_view_set_record) or ldg_body_get.
+ * On a well-formed record the answers are ldg_body_view_str's. */
+int ldg_body_record_str(const uint8_t *rec, size_t len, const char *name,
+                        struct ldg_slice *out);
+int ldg_body_view_erased(const struct ldg_body_view *b);
+int ldg_body_view_str(const struct ldg_body_view *b, const char *name,
+                      struct ldg_slice *out);
+int ldg_body_view_int(const struct ldg_body_view *b, const char *name,
+                      int64_t *out);
+int ldg_body_view_num(const struct ldg_body_view *b, const char *name,
+                      double *out);
+int ldg_body_view_bool(const struct ldg_body_view *b, const char *name,
+                       int *out);
+/* Any field as JSON (a new reference), or NULL if absent or null. */
+json_t *ldg_body_view_json(const struct ldg_body_view *b, const char *name);
+
+/* ldg_log_scan: every event of [from, to) in seq order with its body.
+ * event gets each envelope (decoded as ldg_event_decode_ex with
+ * LDG_DECODE_TRUSTED: ev->leaf is zero) and a view of its body: erased
+ * when the body was erased, empty when want_body (optional) said 0 for
+ * it. A non-zero return of event stops the scan and is returned if
+ * negative. progress (optional) is called every 65,536 events and at the
+ * end. LDG_ECORRUPT, with the event in the message, if an event is
+ * missing or does not decode. Cost: two cursors stepping side by side, a
+ * body split in place only when wanted; resident pages are dropped every
+ * 65,536 events (LDG_ACCESS_RELEASE). */
+struct ldg_scan_fns {
+    int (*want_body)(void *ctx, const struct ldg_event *ev);
+    int (*event)(void *ctx, const struct ldg_event *ev,
+                 const struct ldg_body_view *b);
+    void *ctx;
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
+};
+struct ldg_scan_stats {
+    uint64_t events;
+    uint64_t fast_bodies; /* read in place */
+    uint64_t slow_bodies; /* decoded strictly (compressed, unexpected) */
+    uint64_t erased;
+};
+int ldg_log_scan(struct ldg_txn *t, uint64_t from, uint64_t to,
+                 const struct ldg_scan_fns *fns, struct ldg_scan_stats *st);
+
+/* Seq scans, the sources of a query planner: streams of strictly
+ * increasing seqs in [lo, hi] (decreasing if reverse). _index: the events
+ * whose field `which` is exactly value; _bodies: the events with a stored
+ * (not erased) body, whose record ldg_seqscan_record hands out (for
+ * ldg_body_record_plain and ldg_body_record_json_append). One cursor
+ * each; a step costs one cursor move. */
+struct ldg_seqscan;
+int ldg_seqscan_index(struct ldg_seqscan **out, struct ldg_txn *t,
+                      enum ldg_index which, const char *value, uint64_t lo,
+                      uint64_t hi, int reverse);
+int ldg_seqscan_bodies(struct ldg_seqscan **out, struct ldg_txn *t, uint64_t lo,
+                       uint64_t hi, int reverse);
+/* Moves to the next seq: 1 with *seq, 0 when there is none, or an error. */
+int ldg_seqscan_next(struct ldg_seqscan *s, uint64_t *seq);
+/* Skips ahead: the next ldg_seqscan_next returns the first seq at or after
+ * seq (at or before it when reversed), never one already returned. One
+ * cursor seek: for intersecting two scans by leapfrogging (a rare value's
+ * events among a common one's). */
+void ldg_seqscan_skip(struct ldg_seqscan *s, uint64_t seq);
+/* The body record at the current seq of a _bodies scan (valid until the
+ * transaction ends). */
+void ldg_seqscan_record(const struct ldg_seqscan *s, const uint8_t **rec,
+                        size_t *len);
+void ldg_seqscan_free(struct ldg_seqscan *s);
+
+/* The name of an index as FORMAT.md and query plans give it ("idx.run"). */
+const char *ldg_index_name(enum ldg_index which);
+
+/* Narrows [*lo, *hi] to the events with since_ns <= ts <= until_ns (0 and
+ * UINT64_MAX leave that side open), by two lookups in the time index.
+ * 0, or 1 when no event is left. */
+int ldg_time_window(struct ldg_txn *t, uint64_t since_ns, uint64_t until_ns,
+                    uint64_t *lo, uint64_t *hi);
+/* Calls fn(ctx, value) for each distinct value of index `which` that
+ * starts with the plen bytes at prefix, in bytewise order, one cursor
+ * seek per value. fn returns 0 to go on, > 0 to stop (then 1 is
+ * returned) or a negative ldg_error (returned). */
+int ldg_index_values(struct ldg_txn *t, enum ldg_index which,
+                     const char *prefix, size_t plen,
+                     int (*fn)(void *ctx, const char *value), void *ctx);
+
+/* A reader: events, leaf hashes and body records by seq, through cursors
+ * that stay where the last lookup left them, so lookups in seq order
+ * (either way) cost a cursor step each. For display paths: entries are
+ * decoded trusted (LDG_DECODE_TRUSTED), and ev->leaf is taken from the
+ * next entry's prev or the stored tree. */
+struct ldg_reader;
+int ldg_reader_new(struct ldg_reader **out, struct ldg_txn *t);
+/* Event seq: 0, LDG_ENOTFOUND, LDG_ECORRUPT. ev->entry valid until the
+ * transaction ends. */
+int ldg_reader_event(struct ldg_reader *r, uint64_t seq, struct ldg_event *ev);
+/* The stored body record of event seq (valid until the transaction ends):
+ * 0, LDG_EERASED, LDG_ENOTFOUND (no such event). */
+int ldg_reader_body(struct ldg_reader *r, uint64_t seq, const uint8_t **rec,
+                    size_t *len);
+/* With want 0, ldg_reader_event leaves ev->leaf zero and reads nothing
+ * for it (no step of the tree's cursor): for a display that shows no leaf
+ * hash and no cursor. 1 (the default) takes it again. */
+void ldg_reader_want_leaf(struct ldg_reader *r, int want);
+/* Events lo..hi are about to be read through r in seq order, forward: if
+ * their pages are mostly not in the page cache, the kernel is asked to
+ * read them in ahead of the reads, a stretch at a time (see reader.c).
+ * Only speed depends on it; call it before the first ldg_reader_event. */
+void ldg_reader_readahead(struct ldg_reader *r, uint64_t lo, uint64_t hi);
+void ldg_reader_free(struct ldg_reader *r);
+
+/* The payload of a body record stored uncompressed (canonical msgpack, in
+ * which ldg_body_needle_* may be searched): 1 with *p and *n, 0 when the
+ * record is compressed (nothing can be told without decoding it). */
+int ldg_body_record_plain(const uint8_t *rec, size_t len, const uint8_t **p,
+                          size_t *n);
+
+/* ------------------------------------------------- module storage (KV) -- */
+
+/* Other modules keep their state in named LMDB databases of the same
+ * environment, so they change in the same transaction as the log. Names
+ * are "<module>.<name>" (e.g. "proj.packs"). A dbi is valid for the life
+ * of the ledger handle.
+ *
+ * The core's own databases (the log, its bodies, tree, checkpoints, key
+ * registry, meta records and indexes; FORMAT.md) are written only by the
+ * core: ldg_db_open refuses to create one (LDG_DB_CREATE) and ldg_kv_put,
+ * ldg_kv_del and ldg_db_drop refuse a dbi of one, with LDG_EINVAL and a
+ * message naming it. Read them through the accessors above. */
+typedef unsigned ldg_dbi;
+enum ldg_db_flags { LDG_DB_CREATE = 1, LDG_DB_DUPSORT = 2 };
+int ldg_db_open(struct ldg_txn *t, const char *name, unsigned flags,
+                ldg_dbi *dbi);
+/* Empties (del=0) or deletes (del=1) a database. */
+int ldg_db_drop(struct ldg_txn *t, ldg_dbi dbi, int del);
+
+/* A borrowed value: valid until the transaction ends or the next write. */
+struct ldg_val {
+    const void *data;
+    size_t len;
+};
+int ldg_kv_get(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
+               struct ldg_val *val);
+int ldg_kv_put(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
+               const void *val, size_t vlen);
+/* Deletes key (all its duplicates in a DUPSORT db if val is NULL). */
+int ldg_kv_del(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
+               const void *val, size_t vlen);
+
+/* How the mapped file is about to be read. RANDOM (the default: the file
+ * may be larger than memory, lookups want one page) reads one page a
+ * fault; SEQUENTIAL lets the kernel read ahead, for a scan over much of
+ * the log from a cold page cache. RELEASE drops this process's mappings
+ * of pages read so far (they stay in the page cache and fault back in),
+ * so a long scan's resident size stays what it really holds. A hint for
+ * the whole process: it never fails and changes no data. */
+enum ldg_access {
+    LDG_ACCESS_RANDOM,
+    LDG_ACCESS_SEQUENTIAL,
+    LDG_ACCESS_RELEASE
+};
+void ldg_access_hint(struct ldg_ledger *l, enum ldg_access how);
+/* LDG_ACCESS_RELEASE for one part (0..parts-1, in file order) of the
+ * file's pages: a long-running writer that releases a part at a time
+ * refaults a part of what it still uses at a time, not all of it at once
+ * (ledger serve: no pause of a whole map's page faults in one commit). */
+void ldg_access_release_part(struct ldg_ledger *l, unsigned part,
+                             unsigned parts);
+
+struct ldg_cursor;
+enum ldg_seek {
+    LDG_FIRST,
+    LDG_LAST,
+    LDG_NEXT,
+    LDG_PREV,
+    LDG_SET_RANGE /* first key >= the given key */
+};
+int ldg_cursor_open(struct ldg_txn *t, ldg_dbi dbi, struct ldg_cursor **out);
+/* Positions the cursor; key/klen are used by LDG_SET_RANGE only. Returns
+ * LDG_ENOTFOUND past either end. */
+int ldg_cursor_get(struct ldg_cursor *c, enum ldg_seek op, const void *key,
+                   size_t klen, struct ldg_val *k, struct ldg_val *v);
+void ldg_cursor_close(struct ldg_cursor *c);
+
+/* Applier: a module's fold over new events, run inside the append's write
+ * transaction, after the entry is stored, in sequence order. body is the
+ * event's body (borrowed). A failing applier aborts the whole commit. */
+struct ldg_applier {
+    const char *name;
+    int (*apply)(void *ctx, struct ldg_txn *t, const struct ldg_event *ev,
+                 const json_t *body);
+    /* Optional: apply for an event whose body the writer holds only as
+     * its stored record (the bulk writer keeps no JSON tree of an event
+     * in flight): rec as ldg_body_view_set_record takes it, valid for the
+     * call. 1: it cannot be read in place, call apply with the body
+     * decoded instead (as it also is for an applier without this). */
+    int (*apply_record)(void *ctx, struct ldg_txn *t,
+                        const struct ldg_event *ev, const uint8_t *rec,
+                        size_t len);
+    /* Optional: called once per commit group, after the last event and
+     * after the checkpoint of the new size was stored, still inside the
+     * transaction (e.g. to sign a projection note for that size). */
+    int (*at_commit)(void *ctx, struct ldg_txn *t, uint64_t size);
+    void *ctx;
+};
+/* Registers an applier on this handle (at most 16). */
+int ldg_applier_add(struct ldg_ledger *l, const struct ldg_applier *a);
+
+/* ------------------------------------------------------------- verify -- */
+
+/*
+ * Verification remembers what it found. ldg_verify reads only (one read
+ * snapshot) and records its result afterwards, when the handle is
+ * writable and LDG_VERIFY_NOSAVE is not set (report->recorded says so):
+ *   - a failure is kept as a finding (first bad seq, when, what); while it
+ *     stands every ldg_verify but a full one from 0 fails with it
+ *     (LDG_ETAMPER, report->finding_stands), even if the events it checks
+ *     hold;
+ *   - a full verification that passes clears the finding and is kept
+ *     (size and time) as the last full verification;
+ *   - any pass advances the verified position (size and root).
+ * On a read-only handle (LDG_RDONLY: an auditor's write-protected copy)
+ * nothing is written; ldg_verify_record(l, report) writes the same later
+ * through a writable handle, if there is one.
+ */
+int ldg_verify_record(struct ldg_ledger *l,
+                      const struct ldg_verify_report *report);
+
+/* Vouching for single events, for paths that hand them out as evidence
+ * (export): each is checked as ledger verify would check it, without a
+ * pass over the whole log. ldg_vouch_new reads the key history from the
+ * log's own key events (found through the type index; each decoded
+ * canonically, signed by the log key, its body matching its commitment),
+ * never from the key registry, and the body.erased targets. Valid while t
+ * lives; one thread at a time. */
+struct ldg_vouch;
+int ldg_vouch_new(struct ldg_vouch **out, struct ldg_txn *t);
+/* Event seq: the entry decodes canonically and carries seq; its leaf is
+ * the stored tree's leaf (so proofs from the stored tree are about it);
+ * prev is the stored leaf of seq - 1; the signature verifies with a key
+ * the key events made valid at seq; the body matches its commitment, or
+ * is absent and named by a body.erased. 0, LDG_ETAMPER with why ("event
+ * 41: ..."), or an I/O code. Cost: about one signature check. */
+int ldg_vouch_event(struct ldg_vouch *v, uint64_t seq, char *why, size_t cap);
+/* The same for n events (any order), signatures checked on threads (0 =
+ * one per CPU, at most 16), the rest on the calling thread. The failure
+ * reported is the first of seqs in order among those found. Memory:
+ * about 4096 decoded events at a time. */
+int ldg_vouch_events(struct ldg_vouch *v, const uint64_t *seqs, size_t n,
+                     unsigned threads, char *why, size_t cap);
+void ldg_vouch_free(struct ldg_vouch *v);
+
+/* ------------------------------------------------------------ utilities -- */
+
+void ldg_sha256(uint8_t out[32], const void *p, size_t n);
+/* Incremental SHA-256, for data that is streamed rather than held (the
+ * bundle reader hashes members as they decompress). The state is an
+ * opaque, suitably aligned buffer so this header need not include
+ * <nettle/sha2.h>; crypto.c checks the size. */
+struct ldg_sha256_ctx {
+    _Alignas(16) unsigned char opaque[128];
+};
+void ldg_sha256_init(struct ldg_sha256_ctx *c);
+void ldg_sha256_update(struct ldg_sha256_ctx *c, const void *p, size_t n);
+void ldg_sha256_final(struct ldg_sha256_ctx *c, uint8_t out[32]);
+/* SHA-256 of everything readable from fd, streamed through a 1 MiB buffer
+ * (Nettle, with the CPU's SHA extensions where it has them). *bytes (may
+ * be NULL) gets the count hashed. progress, if set, is called about every
+ * 64 MiB and at the end with (done, total) where total is size_hint.
+ * Returns 0, LDG_EIO on a read error, LDG_ENOMEM. */
+int ldg_sha256_fd(int fd, uint8_t out[32], uint64_t *bytes, uint64_t size_hint,
+                  void (*progress)(void *ctx, uint64_t done, uint64_t total),
+                  void *progress_ctx);
+/* ldg_hex and ldg_unhex: util/util.h. */
+/* Standard base64 with padding. out needs ((n+2)/3)*4+1 bytes. */
+void ldg_base64(char *out, const uint8_t *p, size_t n);
+/* Decodes standard padded base64 of exactly n bytes. */
+int ldg_unbase64(uint8_t *out, size_t n, const char *b64, size_t b64len);
+
+/* Canonical msgpack of a JSON value (map keys sorted bytewise, shortest
+ * integer forms, floats as float64). *out malloc'd. LDG_ETOOBIG beyond
+ * max bytes. */
+int ldg_json_to_msgpack(const json_t *v, size_t max, uint8_t **out,
+                        size_t *len);
+/* Decodes msgpack produced by ldg_json_to_msgpack back to JSON. */
+int ldg_msgpack_to_json(const uint8_t *p, size_t len, json_t **out);
+
+/* Needles for a byte prefilter over stored body records (a query's
+ * body.X= terms, with ldg_body_record_json_append's record bytes): a
+ * record stored uncompressed contains ldg_body_needle_name(name) if it
+ * has a top-level field `name`, and ldg_body_needle_value(v) if some field
+ * holds the JSON value v. Without them the record cannot match; with them
+ * it still has to be decoded to be sure. *out malloc'd. LDG_ETOOBIG for a
+ * value encoding past 4096 bytes. */
+int ldg_body_needle_name(const char *name, uint8_t **out, size_t *len);
+int ldg_body_needle_value(const json_t *v, uint8_t **out, size_t *len);
+
+#endif

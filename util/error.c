@@ -1,0 +1,58 @@
+/*
+ * error.c — the names of the error codes (util/error.h).
+ */
+#include "util/error.h"
+
+const char *
+ldg_strerror(int code)
+{
+    switch (code) {
+    case LDG_OK:
+        return "ok";
+    case LDG_EINVAL:
+        return "invalid argument";
+    case LDG_ENOMEM:
+        return "out of memory";
+    case LDG_EIO:
+        return "I/O error";
+    case LDG_ENOTFOUND:
+        return "not found";
+    case LDG_EEXIST:
+        return "already exists";
+    case LDG_ECORRUPT:
+        return "stored data is corrupt";
+    case LDG_EBADSIG:
+        return "signature does not verify";
+    case LDG_EFULL:
+        return "storage full";
+    case LDG_EBADINPUT:
+        return "invalid input";
+    case LDG_ETOOBIG:
+        return "input too large";
+    case LDG_EVERSION:
+        return "unsupported format version";
+    case LDG_EKEY:
+        return "key unusable";
+    case LDG_ETAMPER:
+        return "verification failed";
+    case LDG_EERASED:
+        return "body erased";
+    case LDG_EBADPROOF:
+        return "proof does not verify";
+    case LDG_EBUSY:
+        return "resource busy";
+    case LDG_ESTALE:
+        return "state is stale";
+    case LDG_ENET:
+        return "network error";
+    case LDG_ETIMEOUT:
+        return "timed out";
+    case LDG_EHTTP:
+        return "HTTP error status";
+    case LDG_EDUPLICATE:
+        return "an event with this id is already in the log";
+    default:
+        return "unknown error";
+    }
+}
+
