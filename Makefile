@@ -75,6 +75,7 @@ HEADERS = ledger/ledger.h util/error.h \
 UTIL_OBJ = $(filter $(B)/obj/util/%,$(LIB_OBJ))
 
 .PHONY: all check asan tsan bench install uninstall demo clean headertest fmt \
+	print-headers \
 	boot-test \
 	unit fuzz shared man torture $(TORTURE_PARTS) FORCE
 
@@ -247,6 +248,9 @@ tsan:
 # the host (it cannot run inside the chroot make check runs in).
 boot-test: all
 	@sh tests/systemd/boot.sh $(B)
+
+print-headers:
+	@echo $(HEADERS)
 
 headertest:
 	@mkdir -p $(B)/headertest

@@ -407,8 +407,14 @@ serve_status(struct cli *c)
                 (long long)json_integer_value(json_object_get(j, "runs")),
                 (long long)json_integer_value(json_object_get(j, "failures")),
                 ok ? ok : "never");
-            if (json_is_null(ex))
+            if (json_is_null(ex) &&
+                json_integer_value(json_object_get(j, "runs")) == 0)
                 printf("not run yet\n");
+            else if (json_is_null(ex) && streak > 0)
+                printf("FAILING: %lld in a row: %s; next try %s\n",
+                       (long long)streak,
+                       json_string_value(json_object_get(j, "last_error")),
+                       nx ? nx : "-");
             else if (streak == 0)
                 printf("ok\n");
             else
@@ -422,6 +428,15 @@ serve_status(struct cli *c)
     if (!alive)
         return EX_UNAVAILABLE;
     return failing ? EX_VERIFY : EX_OK;
+}
+
+/* The interval jobs' and the metrics endpoint's reports: stderr, which
+ * is the journal under systemd. */
+static void
+serve_log(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "ledger serve: %s\n", line);
 }
 
 /* --metrics: the server whose counters the endpoint adds. */
@@ -453,6 +468,7 @@ cmd_serve(struct cli *c, int argc, char **argv)
         cli_err(c, "%s", ldg_strerror(LDG_ENOMEM));
         return EX_OSERR;
     }
+    ldg_jobs_set_log(jobs, serve_log, NULL);
     rc = serve_main(c, argc, argv, &o);
     ldg_jobs_free(jobs); /* stops them, and says so in the status file */
     jobs = NULL;
@@ -671,6 +687,7 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
         mo.dir = c->dir;
         mo.allow_remote = metrics_remote;
         mo.extra = metrics_extra;
+        mo.log = serve_log;
         metrics_server = s;
         err[0] = '\0';
         rc = ldg_metrics_endpoint_start(&mep, &mo, err, sizeof err);

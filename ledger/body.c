@@ -124,20 +124,20 @@ ldg_body_root(uint8_t out[32], const uint8_t (*digests)[32], size_t n)
 }
 
 static void
-digest_slices(uint8_t out[32], const uint8_t salt[16], const uint8_t *name,
+digest_slices(uint8_t out[32], const uint8_t salt[LDG_SALT_LEN], const uint8_t *name,
               size_t name_len, const uint8_t *val, size_t val_len)
 {
     struct ldg_sha256_ctx c;
     ldg_sha256_init(&c);
     ldg_sha256_update(&c, LDG_CTX_FIELD, sizeof LDG_CTX_FIELD);
-    ldg_sha256_update(&c, salt, 16);
+    ldg_sha256_update(&c, salt, LDG_SALT_LEN);
     ldg_sha256_update(&c, name, name_len);
     ldg_sha256_update(&c, val, val_len);
     ldg_sha256_final(&c, out);
 }
 
 int
-ldg_field_digest(uint8_t out[32], const uint8_t salt[16], const char *name,
+ldg_field_digest(uint8_t out[32], const uint8_t salt[LDG_SALT_LEN], const char *name,
                  const json_t *value)
 {
     struct ldg_buf nb, vb;
@@ -213,16 +213,16 @@ sort_names(const char **names, size_t n)
 }
 
 static void
-make_salt(uint8_t salt[16], const uint8_t *seed, uint64_t seq, const char *name,
+make_salt(uint8_t salt[LDG_SALT_LEN], const uint8_t *seed, uint64_t seq, const char *name,
           const json_t *given)
 {
     if (given != NULL) {
         /* a sealed batch's salts: checked by ldg_sealed_batch_parse */
-        if (ldg_unhex(salt, 16,
+        if (ldg_unhex(salt, LDG_SALT_LEN,
                       json_string_value(json_object_get(given, name))) < 0)
-            memset(salt, 0, 16);
+            memset(salt, 0, LDG_SALT_LEN);
     } else if (seed == NULL) {
-        ldg_random(salt, 16);
+        ldg_random(salt, LDG_SALT_LEN);
     } else {
         uint8_t msg[8 + 256];
         size_t n = strlen(name);
@@ -316,13 +316,13 @@ prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
     ldg_buf_add(&b, "\0", 1); /* flag, fixed up below */
     ldg_mp_map(&b, (uint32_t)n);
     for (i = 0; i < n && !b.err; i++) {
-        uint8_t salt[16];
+        uint8_t salt[LDG_SALT_LEN];
         size_t name_at, val_at;
         make_salt(salt, salt_seed, seq, names[i], salts);
         name_at = b.len;
         ldg_mp_str(&b, names[i], strlen(names[i]));
         ldg_mp_array(&b, 2);
-        ldg_mp_bin(&b, salt, 16);
+        ldg_mp_bin(&b, salt, LDG_SALT_LEN);
         val_at = b.len;
         /* names[i] is the object's own key: its value without a hash
          * lookup */

@@ -235,11 +235,10 @@ ldg_codec_fields_walk(const uint8_t *p, size_t len, struct ldg_field_slice *out,
         if (canon_key(&w, &prev, &prevn, i == 0) < 0)
             return LDG_ECORRUPT;
         /* [bin8(16) salt, value] */
-        if (w.end - w.p < 19 || w.p[0] != 0x92 || w.p[1] != 0xc4 ||
-            w.p[2] != 16)
+        if (!ldg_field_pair_at(w.p, w.end))
             return LDG_ECORRUPT;
-        salt = w.p + 3;
-        w.p += 19;
+        salt = w.p + LDG_FIELD_PAIR_SALT;
+        w.p += LDG_FIELD_PAIR_VALUE;
         val = w.p;
         if (canon_value(&w, 1) < 0)
             return LDG_ECORRUPT;

@@ -17,29 +17,7 @@
 /* ------------------------------------------------------------ entries -- */
 
 /* Keys of the event map, in canonical (bytewise) order. */
-enum ev_key {
-    K_ACTOR,
-    K_BODY,
-    K_ID, /* v2 */
-    K_PARENT,
-    K_RUN,
-    K_SEQ,
-    K_SOURCE, /* v2 */
-    K_SUBJECT,
-    K_TIME, /* v2 */
-    K_TS,
-    K_TYPE,
-    K_V,
-    K_COUNT
-};
-static const char *const ev_keys[K_COUNT] = {
-    "actor",  "body",    "id",   "parent", "run",  "seq",
-    "source", "subject", "time", "ts",     "type", "v"};
-
-/* Keys of the source map (format version 2), in canonical order. */
-enum src_key { S_EXE, S_GID, S_PID, S_UID, S_UNIT, S_COUNT };
-static const char *const src_keys[S_COUNT] = {"exe", "gid", "pid", "uid",
-                                              "unit"};
+/* The entry and source keys: ldg_entry_keys, ldg_source_keys (format.h). */
 
 /* Format version of an envelope: 2 when it has any version 2 key. */
 static int
@@ -52,9 +30,9 @@ env_version(const struct ldg_envelope *env)
 }
 
 static void
-mp_src_key(struct ldg_buf *b, enum src_key k)
+mp_src_key(struct ldg_buf *b, enum ldg_source_key k)
 {
-    ldg_mp_str(b, src_keys[k], strlen(src_keys[k]));
+    ldg_mp_str(b, ldg_source_keys[k], strlen(ldg_source_keys[k]));
 }
 
 /*
@@ -68,25 +46,25 @@ encode_source(struct ldg_buf *b, const struct ldg_source *src)
     int has_unit = src->unit != NULL && src->unit[0] != '\0';
     ldg_mp_map(b, 3 + (uint32_t)has_exe + (uint32_t)has_unit);
     if (has_exe) {
-        mp_src_key(b, S_EXE);
+        mp_src_key(b, LDG_SK_EXE);
         ldg_mp_str(b, src->exe, strlen(src->exe));
     }
-    mp_src_key(b, S_GID);
+    mp_src_key(b, LDG_SK_GID);
     ldg_mp_uint(b, src->gid);
-    mp_src_key(b, S_PID);
+    mp_src_key(b, LDG_SK_PID);
     ldg_mp_uint(b, src->pid);
-    mp_src_key(b, S_UID);
+    mp_src_key(b, LDG_SK_UID);
     ldg_mp_uint(b, src->uid);
     if (has_unit) {
-        mp_src_key(b, S_UNIT);
+        mp_src_key(b, LDG_SK_UNIT);
         ldg_mp_str(b, src->unit, strlen(src->unit));
     }
 }
 
 static void
-mp_key(struct ldg_buf *b, enum ev_key k)
+mp_key(struct ldg_buf *b, enum ldg_entry_key k)
 {
-    ldg_mp_str(b, ev_keys[k], strlen(ev_keys[k]));
+    ldg_mp_str(b, ldg_entry_keys[k], strlen(ldg_entry_keys[k]));
 }
 
 int
@@ -103,39 +81,39 @@ ldg_entry_encode(struct ldg_buf *b, const struct ldg_envelope *env,
     ldg_mp_map(b, 7 + (uint32_t)has_run + (uint32_t)(env->has_parent != 0) +
                       (uint32_t)has_id + (uint32_t)(env->has_time != 0) +
                       (uint32_t)(env->source != NULL));
-    mp_key(b, K_ACTOR);
+    mp_key(b, LDG_EK_ACTOR);
     ldg_mp_str(b, env->actor, strlen(env->actor));
-    mp_key(b, K_BODY);
+    mp_key(b, LDG_EK_BODY);
     ldg_mp_bin(b, env->body_root, 32);
     if (has_id) {
-        mp_key(b, K_ID);
+        mp_key(b, LDG_EK_ID);
         ldg_mp_str(b, env->id, strlen(env->id));
     }
     if (env->has_parent) {
-        mp_key(b, K_PARENT);
+        mp_key(b, LDG_EK_PARENT);
         ldg_mp_uint(b, env->parent);
     }
     if (has_run) {
-        mp_key(b, K_RUN);
+        mp_key(b, LDG_EK_RUN);
         ldg_mp_str(b, env->run, strlen(env->run));
     }
-    mp_key(b, K_SEQ);
+    mp_key(b, LDG_EK_SEQ);
     ldg_mp_uint(b, env->seq);
     if (env->source != NULL) {
-        mp_key(b, K_SOURCE);
+        mp_key(b, LDG_EK_SOURCE);
         encode_source(b, env->source);
     }
-    mp_key(b, K_SUBJECT);
+    mp_key(b, LDG_EK_SUBJECT);
     ldg_mp_str(b, env->subject, strlen(env->subject));
     if (env->has_time) {
-        mp_key(b, K_TIME);
+        mp_key(b, LDG_EK_TIME);
         ldg_mp_uint(b, env->time_ns);
     }
-    mp_key(b, K_TS);
+    mp_key(b, LDG_EK_TS);
     ldg_mp_uint(b, env->ts_ns);
-    mp_key(b, K_TYPE);
+    mp_key(b, LDG_EK_TYPE);
     ldg_mp_str(b, env->type, strlen(env->type));
-    mp_key(b, K_V);
+    mp_key(b, LDG_EK_V);
     ldg_mp_uint(b, (uint64_t)v);
     if (b->err)
         return b->err;
@@ -190,36 +168,36 @@ decode_source(const msgpack_object *m, struct ldg_event *ev)
         int which = -1;
         if (k->type != MSGPACK_OBJECT_STR)
             return LDG_ECORRUPT;
-        for (int j = 0; j < S_COUNT; j++)
-            if (strlen(src_keys[j]) == k->via.str.size &&
-                memcmp(src_keys[j], ldg_mp_sptr(&k->via.str),
+        for (int j = 0; j < LDG_SK_COUNT; j++)
+            if (strlen(ldg_source_keys[j]) == k->via.str.size &&
+                memcmp(ldg_source_keys[j], ldg_mp_sptr(&k->via.str),
                        k->via.str.size) == 0)
                 which = j;
         if (which < 0 || (seen >> which) != 0)
             return LDG_ECORRUPT;
         seen |= 1u << which;
         switch (which) {
-        case S_EXE:
+        case LDG_SK_EXE:
             if (str_ref(v, LDG_EXE_MAX, &ev->src_exe, &ev->src_exe_len) < 0)
                 return LDG_ECORRUPT;
             break;
-        case S_UNIT:
+        case LDG_SK_UNIT:
             if (str_ref(v, LDG_UNIT_MAX, &ev->src_unit, &ev->src_unit_len) < 0)
                 return LDG_ECORRUPT;
             break;
         default:
             if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
                 return LDG_ECORRUPT;
-            if (which == S_GID)
+            if (which == LDG_SK_GID)
                 ev->src_gid = v->via.u64;
-            else if (which == S_PID)
+            else if (which == LDG_SK_PID)
                 ev->src_pid = v->via.u64;
             else
                 ev->src_uid = v->via.u64;
         }
     }
-    if ((seen & ((1u << S_GID) | (1u << S_PID) | (1u << S_UID))) !=
-        ((1u << S_GID) | (1u << S_PID) | (1u << S_UID)))
+    if ((seen & ((1u << LDG_SK_GID) | (1u << LDG_SK_PID) | (1u << LDG_SK_UID))) !=
+        ((1u << LDG_SK_GID) | (1u << LDG_SK_PID) | (1u << LDG_SK_UID)))
         return LDG_ECORRUPT;
     ev->has_source = 1;
     return 0;
@@ -240,9 +218,9 @@ decode_map(const msgpack_object *m, struct ldg_event *ev)
         int which = -1;
         if (k->type != MSGPACK_OBJECT_STR)
             return LDG_ECORRUPT;
-        for (int j = 0; j < K_COUNT; j++)
-            if (strlen(ev_keys[j]) == k->via.str.size &&
-                memcmp(ev_keys[j], ldg_mp_sptr(&k->via.str), k->via.str.size) ==
+        for (int j = 0; j < LDG_EK_COUNT; j++)
+            if (strlen(ldg_entry_keys[j]) == k->via.str.size &&
+                memcmp(ldg_entry_keys[j], ldg_mp_sptr(&k->via.str), k->via.str.size) ==
                     0)
                 which = j;
         /* Unknown, duplicate or out-of-order keys are all non-canonical:
@@ -251,59 +229,59 @@ decode_map(const msgpack_object *m, struct ldg_event *ev)
             return LDG_ECORRUPT;
         seen |= 1u << which;
         switch (which) {
-        case K_ACTOR:
+        case LDG_EK_ACTOR:
             rc = copy_str(ev->actor, sizeof ev->actor, v);
             if (rc == 0 && strlen(ev->actor) != LDG_KEYID_LEN)
                 rc = LDG_ECORRUPT;
             break;
-        case K_BODY:
+        case LDG_EK_BODY:
             if (v->type != MSGPACK_OBJECT_BIN || v->via.bin.size != 32)
                 return LDG_ECORRUPT;
             memcpy(ev->body_root, v->via.bin.ptr, 32);
             break;
-        case K_ID:
+        case LDG_EK_ID:
             rc = str_ref(v, LDG_ID_MAX, &ev->id, &ev->id_len);
             for (size_t c = 0; rc == 0 && c < ev->id_len; c++)
                 if ((unsigned char)ev->id[c] < 0x20 || ev->id[c] == 0x7f)
                     rc = LDG_ECORRUPT;
             break;
-        case K_SOURCE:
+        case LDG_EK_SOURCE:
             rc = decode_source(v, ev);
             break;
-        case K_TIME:
+        case LDG_EK_TIME:
             if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
                 return LDG_ECORRUPT;
             ev->has_time = 1;
             ev->time_ns = v->via.u64;
             break;
-        case K_PARENT:
+        case LDG_EK_PARENT:
             if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
                 return LDG_ECORRUPT;
             ev->has_parent = 1;
             ev->parent = v->via.u64;
             break;
-        case K_RUN:
+        case LDG_EK_RUN:
             rc = copy_str(ev->run, sizeof ev->run, v);
             if (rc == 0 && ev->run[0] == '\0')
                 rc = LDG_ECORRUPT;
             break;
-        case K_SEQ:
+        case LDG_EK_SEQ:
             if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
                 return LDG_ECORRUPT;
             ev->seq = v->via.u64;
             break;
-        case K_SUBJECT:
+        case LDG_EK_SUBJECT:
             rc = copy_str(ev->subject, sizeof ev->subject, v);
             break;
-        case K_TS:
+        case LDG_EK_TS:
             if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
                 return LDG_ECORRUPT;
             ev->ts_ns = v->via.u64;
             break;
-        case K_TYPE:
+        case LDG_EK_TYPE:
             rc = copy_str(ev->type, sizeof ev->type, v);
             break;
-        case K_V:
+        case LDG_EK_V:
             if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
                 return LDG_ECORRUPT;
             if (v->via.u64 != LDG_ENTRY_V1 && v->via.u64 != LDG_ENTRY_V2)
@@ -316,12 +294,12 @@ decode_map(const msgpack_object *m, struct ldg_event *ev)
      * encoding. */
     if (rc == 0 &&
         (version == LDG_ENTRY_V2) !=
-            ((seen & ((1u << K_ID) | (1u << K_SOURCE) | (1u << K_TIME))) != 0))
+            ((seen & ((1u << LDG_EK_ID) | (1u << LDG_EK_SOURCE) | (1u << LDG_EK_TIME))) != 0))
         rc = LDG_ECORRUPT;
     if (rc == 0) {
-        unsigned need = (1u << K_ACTOR) | (1u << K_BODY) | (1u << K_SEQ) |
-                        (1u << K_SUBJECT) | (1u << K_TS) | (1u << K_TYPE) |
-                        (1u << K_V);
+        unsigned need = (1u << LDG_EK_ACTOR) | (1u << LDG_EK_BODY) | (1u << LDG_EK_SEQ) |
+                        (1u << LDG_EK_SUBJECT) | (1u << LDG_EK_TS) | (1u << LDG_EK_TYPE) |
+                        (1u << LDG_EK_V);
         if ((seen & need) != need)
             rc = LDG_ECORRUPT;
     }
@@ -402,7 +380,7 @@ fast_copy(char *dst, size_t cap, const uint8_t **pp, const uint8_t *end)
 static int
 decode_trusted_fast(const uint8_t *buf, size_t len, struct ldg_event *ev)
 {
-    static const unsigned char ev_key_len[K_COUNT] = {5, 4, 2, 6, 3, 3,
+    static const unsigned char ev_key_len[LDG_EK_COUNT] = {5, 4, 2, 6, 3, 3,
                                                       6, 7, 4, 2, 4, 1};
     const uint8_t *p = buf + 1, *end = buf + len;
     unsigned seen = 0, need, n;
@@ -419,11 +397,11 @@ decode_trusted_fast(const uint8_t *buf, size_t len, struct ldg_event *ev)
         if (fast_str(&p, end, &k, &kn) < 0)
             return -1;
         /* keys come in enum order: look from the one after the last */
-        for (int j = next; j < K_COUNT && which < 0; j++) {
+        for (int j = next; j < LDG_EK_COUNT && which < 0; j++) {
             size_t b = 0; /* keys are 1 to 7 bytes: no memcmp call */
             if (ev_key_len[j] != kn)
                 continue;
-            while (b < kn && k[b] == (uint8_t)ev_keys[j][b])
+            while (b < kn && k[b] == (uint8_t)ldg_entry_keys[j][b])
                 b++;
             if (b == kn)
                 which = j;
@@ -433,44 +411,44 @@ decode_trusted_fast(const uint8_t *buf, size_t len, struct ldg_event *ev)
         next = which + 1;
         seen |= 1u << which;
         switch (which) {
-        case K_ACTOR:
+        case LDG_EK_ACTOR:
             if (fast_copy(ev->actor, sizeof ev->actor, &p, end) < 0 ||
                 strlen(ev->actor) != LDG_KEYID_LEN)
                 return -1;
             break;
-        case K_BODY:
+        case LDG_EK_BODY:
             if (end - p < 34 || p[0] != 0xc4 || p[1] != 32)
                 return -1;
             memcpy(ev->body_root, p + 2, 32);
             p += 34;
             break;
-        case K_PARENT:
+        case LDG_EK_PARENT:
             if (fast_uint(&p, end, &ev->parent) < 0)
                 return -1;
             ev->has_parent = 1;
             break;
-        case K_RUN:
+        case LDG_EK_RUN:
             if (fast_copy(ev->run, sizeof ev->run, &p, end) < 0 ||
                 ev->run[0] == '\0')
                 return -1;
             break;
-        case K_SEQ:
+        case LDG_EK_SEQ:
             if (fast_uint(&p, end, &ev->seq) < 0)
                 return -1;
             break;
-        case K_SUBJECT:
+        case LDG_EK_SUBJECT:
             if (fast_copy(ev->subject, sizeof ev->subject, &p, end) < 0)
                 return -1;
             break;
-        case K_TS:
+        case LDG_EK_TS:
             if (fast_uint(&p, end, &ev->ts_ns) < 0)
                 return -1;
             break;
-        case K_TYPE:
+        case LDG_EK_TYPE:
             if (fast_copy(ev->type, sizeof ev->type, &p, end) < 0)
                 return -1;
             break;
-        case K_V:
+        case LDG_EK_V:
             if (fast_uint(&p, end, &v) < 0 || v != LDG_ENTRY_V1)
                 return -1;
             break;
@@ -478,8 +456,8 @@ decode_trusted_fast(const uint8_t *buf, size_t len, struct ldg_event *ev)
             return -1;
         }
     }
-    need = (1u << K_ACTOR) | (1u << K_BODY) | (1u << K_SEQ) |
-           (1u << K_SUBJECT) | (1u << K_TS) | (1u << K_TYPE) | (1u << K_V);
+    need = (1u << LDG_EK_ACTOR) | (1u << LDG_EK_BODY) | (1u << LDG_EK_SEQ) |
+           (1u << LDG_EK_SUBJECT) | (1u << LDG_EK_TS) | (1u << LDG_EK_TYPE) | (1u << LDG_EK_V);
     if ((seen & need) != need)
         return -1;
     if (end - p != 34 + 66 || p[0] != 0xc4 || p[1] != 32 || p[34] != 0xc4 ||

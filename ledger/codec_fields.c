@@ -27,7 +27,7 @@ ldg_codec_fields_encode(struct ldg_buf *b, const struct ldg_field *f, size_t n)
     for (size_t i = 0; i < n; i++) {
         ldg_mp_str(b, f[i].name, strlen(f[i].name));
         ldg_mp_array(b, 2);
-        ldg_mp_bin(b, f[i].salt, 16);
+        ldg_mp_bin(b, f[i].salt, LDG_SALT_LEN);
         ldg_mp_json(b, f[i].value);
     }
     return b->err;
@@ -66,7 +66,7 @@ ldg_codec_fields_decode(const uint8_t *p, size_t len, struct ldg_field **out,
                                        &kv->key.via.str) >= 0) ||
             arr->type != MSGPACK_OBJECT_ARRAY || arr->via.array.size != 2 ||
             arr->via.array.ptr[0].type != MSGPACK_OBJECT_BIN ||
-            arr->via.array.ptr[0].via.bin.size != 16)
+            arr->via.array.ptr[0].via.bin.size != LDG_SALT_LEN)
             goto out;
         f[cnt].name =
             strndup(ldg_mp_sptr(&kv->key.via.str), kv->key.via.str.size);
@@ -74,7 +74,7 @@ ldg_codec_fields_decode(const uint8_t *p, size_t len, struct ldg_field **out,
             rc = LDG_ENOMEM;
             goto out;
         }
-        memcpy(f[cnt].salt, arr->via.array.ptr[0].via.bin.ptr, 16);
+        memcpy(f[cnt].salt, arr->via.array.ptr[0].via.bin.ptr, LDG_SALT_LEN);
         rc = ldg_mp_obj_to_json(&arr->via.array.ptr[1], &f[cnt].value, 1);
         if (rc < 0) {
             cnt++;
@@ -159,7 +159,7 @@ ldg_codec_fields_check_repack(const uint8_t *p, size_t len)
                                      &kv->key.via.str) >= 0) ||
             arr->type != MSGPACK_OBJECT_ARRAY || arr->via.array.size != 2 ||
             arr->via.array.ptr[0].type != MSGPACK_OBJECT_BIN ||
-            arr->via.array.ptr[0].via.bin.size != 16 ||
+            arr->via.array.ptr[0].via.bin.size != LDG_SALT_LEN ||
             !json_compatible(&arr->via.array.ptr[1], 1))
             rc = LDG_ECORRUPT;
     }
@@ -204,7 +204,6 @@ ldg_codec_fields_slices(const uint8_t *p, size_t len,
 int
 ldg_body_needle_name(const char *name, uint8_t **out, size_t *len)
 {
-    static const uint8_t pair[3] = {0x92, 0xc4, 0x10};
     struct ldg_buf b;
     size_t n;
 
@@ -213,7 +212,7 @@ ldg_body_needle_name(const char *name, uint8_t **out, size_t *len)
     n = strlen(name);
     ldg_buf_init(&b, n + 16);
     ldg_mp_str(&b, name, n);
-    ldg_buf_add(&b, pair, sizeof pair);
+    ldg_buf_add(&b, ldg_field_pair_head, sizeof ldg_field_pair_head);
     if (b.err) {
         int rc = b.err;
         ldg_buf_release(&b);

@@ -332,9 +332,9 @@ ldg_body_view_from_record(struct ldg_body_view *b, const uint8_t *rec,
             return 1;
         p += l;
         /* [bin8(16) salt, value] */
-        if (end - p < 1 + 18 || p[0] != 0x92 || p[1] != 0xc4 || p[2] != 16)
+        if (!ldg_field_pair_at(p, end))
             return 1;
-        p += 1 + 18;
+        p += LDG_FIELD_PAIR_VALUE;
         if ((l = ldg_mp_bounded_len(p, (size_t)(end - p))) == 0)
             return 1;
         b->f[i].name = name.p;
@@ -394,9 +394,9 @@ ldg_body_record_str(const uint8_t *rec, size_t len, const char *name,
             return 2;
         }
         p += l;
-        if (end - p < 1 + 18 || p[0] != 0x92 || p[1] != 0xc4 || p[2] != 16)
+        if (!ldg_field_pair_at(p, end))
             return 2;
-        p += 1 + 18;
+        p += LDG_FIELD_PAIR_VALUE;
         if (p >= end || (l = value_len(p, (size_t)(end - p))) == 0)
             return 2;
         if (nm.n == want && memcmp(nm.p, name, want) == 0)

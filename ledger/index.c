@@ -26,11 +26,7 @@ static int verified_fill(struct ldg_txn *t);
 static size_t
 str_key(uint8_t *k, const char *s, uint64_t seq)
 {
-    size_t n = strlen(s);
-    memcpy(k, s, n);
-    k[n] = 0;
-    ldg_be64(k + n + 1, seq);
-    return n + 9;
+    return ldg_ikey_make(k, s, strlen(s), seq);
 }
 
 /* The keys of ev, without a transaction (ldg_index_keys). */
@@ -63,10 +59,8 @@ build_keys(const struct ldg_event *ev, void *arg,
     if ((rc = fn(arg, LDG_DB_IDX_ACTOR, k, n, 0)) < 0)
         return rc;
     if (ev->id_len > 0) {
-        memcpy(k, ev->id, ev->id_len);
-        k[ev->id_len] = 0;
-        ldg_be64(k + ev->id_len + 1, ev->seq);
-        if ((rc = fn(arg, LDG_DB_IDX_ID, k, ev->id_len + 9, 0)) < 0)
+        n = ldg_ikey_make(k, ev->id, ev->id_len, ev->seq);
+        if ((rc = fn(arg, LDG_DB_IDX_ID, k, n, 0)) < 0)
             return rc;
     }
     ldg_be64(k, ev->ts_ns);
@@ -141,7 +135,7 @@ ldg_index_id_lookup(struct ldg_txn *t, const char *id, size_t len,
     if (rc == 0 && (k.len != len + 9 || memcmp(k.data, key, len + 1) != 0))
         rc = LDG_ENOTFOUND;
     if (rc == 0)
-        *seq = ldg_rd_be64((const uint8_t *)k.data + len + 1);
+        *seq = ldg_ikey_seq(k.data, k.len);
     ldg_cursor_close(c);
     return rc;
 }
@@ -322,7 +316,7 @@ ldg_index_walk(struct ldg_txn *t, enum ldg_index which, const char *value,
             rc = ldg_cursor_get(c, LDG_LAST, NULL, 0, &k, &v);
         else if (rc == 0 &&
                  !(k.len == n + 9 && memcmp(k.data, key, n + 1) == 0 &&
-                   ldg_rd_be64((const uint8_t *)k.data + n + 1) <= hi))
+                   ldg_ikey_seq(k.data, k.len) <= hi))
             rc = ldg_cursor_get(c, LDG_PREV, NULL, 0, &k, &v);
     }
     for (; rc == 0; rc = ldg_cursor_get(c, reverse ? LDG_PREV : LDG_NEXT, NULL,
@@ -330,7 +324,7 @@ ldg_index_walk(struct ldg_txn *t, enum ldg_index which, const char *value,
         uint64_t seq;
         if (k.len != n + 9 || memcmp(k.data, key, n + 1) != 0)
             break;
-        seq = ldg_rd_be64((const uint8_t *)k.data + n + 1);
+        seq = ldg_ikey_seq(k.data, k.len);
         if (reverse ? seq < lo : seq > hi)
             break;
         if ((rc = fn(ctx, seq)) != 0)
@@ -609,7 +603,7 @@ ldg_index_verified_check(struct ldg_txn *t, uint64_t size, uint64_t *bad_seq,
                           "a key that is not subject, digest and seq");
             break;
         }
-        seq = ldg_rd_be64(kp + k.len - 8);
+        seq = ldg_ikey_seq(kp, k.len);
         if (seq >= size) {
             verified_note(bad_seq, what, cap, size ? size - 1 : 0,
                           "a key names an event beyond the log");

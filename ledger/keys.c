@@ -365,15 +365,16 @@ rec_decode(const struct ldg_val *v, const char *key_id,
            struct ldg_key_state *ks)
 {
     size_t nl;
-    if (v->len < 48 || v->len > 48 + LDG_NAME_MAX)
+    if (v->len < LDG_KEYREC_NAME || v->len > LDG_KEYREC_NAME + LDG_NAME_MAX)
         return LDG_ECORRUPT;
     memset(ks, 0, sizeof *ks);
     memcpy(ks->key_id, key_id, LDG_KEYID_LEN);
-    memcpy(ks->pub, v->data, 32);
-    ks->added_seq = ldg_rd_be64((const uint8_t *)v->data + 32);
-    ks->revoked_seq = ldg_rd_be64((const uint8_t *)v->data + 40);
-    nl = v->len - 48;
-    memcpy(ks->name, (const uint8_t *)v->data + 48, nl);
+    memcpy(ks->pub, (const uint8_t *)v->data + LDG_KEYREC_PUB, 32);
+    ks->added_seq = ldg_rd_be64((const uint8_t *)v->data + LDG_KEYREC_ADDED);
+    ks->revoked_seq =
+        ldg_rd_be64((const uint8_t *)v->data + LDG_KEYREC_REVOKED);
+    nl = v->len - LDG_KEYREC_NAME;
+    memcpy(ks->name, (const uint8_t *)v->data + LDG_KEYREC_NAME, nl);
     ks->name[nl] = '\0';
     return 0;
 }
@@ -382,23 +383,23 @@ static int
 rec_put(struct ldg_txn *t, const struct ldg_key_state *ks)
 {
     ldg_dbi db = ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_KEYS);
-    uint8_t k[3 + LDG_KEYID_LEN], v[48 + LDG_NAME_MAX];
-    uint8_t nk[5 + LDG_NAME_MAX];
+    uint8_t k[LDG_KEYS_ID_LEN + LDG_KEYID_LEN], v[LDG_KEYREC_NAME + LDG_NAME_MAX];
+    uint8_t nk[LDG_KEYS_NAME_LEN + LDG_NAME_MAX];
     size_t nl = strlen(ks->name);
     int rc;
 
-    memcpy(k, "id:", 3);
-    memcpy(k + 3, ks->key_id, LDG_KEYID_LEN);
-    memcpy(v, ks->pub, 32);
-    ldg_be64(v + 32, ks->added_seq);
-    ldg_be64(v + 40, ks->revoked_seq);
-    memcpy(v + 48, ks->name, nl);
-    rc = ldg_core_kv_put(t, db, k, sizeof k, v, 48 + nl);
+    memcpy(k, LDG_KEYS_ID, LDG_KEYS_ID_LEN);
+    memcpy(k + LDG_KEYS_ID_LEN, ks->key_id, LDG_KEYID_LEN);
+    memcpy(v + LDG_KEYREC_PUB, ks->pub, 32);
+    ldg_be64(v + LDG_KEYREC_ADDED, ks->added_seq);
+    ldg_be64(v + LDG_KEYREC_REVOKED, ks->revoked_seq);
+    memcpy(v + LDG_KEYREC_NAME, ks->name, nl);
+    rc = ldg_core_kv_put(t, db, k, sizeof k, v, LDG_KEYREC_NAME + nl);
     if (rc < 0)
         return rc;
-    memcpy(nk, "name:", 5);
-    memcpy(nk + 5, ks->name, nl);
-    return ldg_core_kv_put(t, db, nk, 5 + nl, ks->key_id, LDG_KEYID_LEN);
+    memcpy(nk, LDG_KEYS_NAME, LDG_KEYS_NAME_LEN);
+    memcpy(nk + LDG_KEYS_NAME_LEN, ks->name, nl);
+    return ldg_core_kv_put(t, db, nk, LDG_KEYS_NAME_LEN + nl, ks->key_id, LDG_KEYID_LEN);
 }
 
 /*
@@ -517,7 +518,7 @@ prove_revocation(struct ldg_txn *t, const struct ldg_key_state *ks)
         const char *id;
         if (k.len != sizeof key || memcmp(k.data, key, sizeof prefix) != 0)
             break;
-        seq = ldg_rd_be64((const uint8_t *)k.data + sizeof prefix);
+        seq = ldg_ikey_seq(k.data, k.len);
         if (seq >= ks->revoked_seq)
             break; /* the record's own, or later ones: irrelevant */
         if (ldg_body_get(t, seq, &body) < 0)
@@ -556,14 +557,14 @@ ldg_keys_lookup_raw(struct ldg_txn *t, const char *key_id,
                     struct ldg_key_state *ks)
 {
     ldg_dbi db = ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_KEYS);
-    uint8_t k[3 + LDG_KEYID_LEN];
+    uint8_t k[LDG_KEYS_ID_LEN + LDG_KEYID_LEN];
     struct ldg_val v;
     int rc;
 
     if (strlen(key_id) != LDG_KEYID_LEN)
         return LDG_ENOTFOUND;
-    memcpy(k, "id:", 3);
-    memcpy(k + 3, key_id, LDG_KEYID_LEN);
+    memcpy(k, LDG_KEYS_ID, LDG_KEYS_ID_LEN);
+    memcpy(k + LDG_KEYS_ID_LEN, key_id, LDG_KEYID_LEN);
     rc = ldg_kv_get(t, db, k, sizeof k, &v);
     if (rc < 0)
         return rc;
@@ -618,7 +619,7 @@ ldg_keys_lookup_name(struct ldg_txn *t, const char *name,
                      struct ldg_key_state *ks)
 {
     ldg_dbi db = ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_KEYS);
-    uint8_t nk[5 + LDG_NAME_MAX];
+    uint8_t nk[LDG_KEYS_NAME_LEN + LDG_NAME_MAX];
     char id[LDG_KEYID_LEN + 1];
     size_t nl = strlen(name);
     struct ldg_val v;
@@ -626,9 +627,9 @@ ldg_keys_lookup_name(struct ldg_txn *t, const char *name,
 
     if (nl == 0 || nl > LDG_NAME_MAX)
         return LDG_ENOTFOUND;
-    memcpy(nk, "name:", 5);
-    memcpy(nk + 5, name, nl);
-    rc = ldg_kv_get(t, db, nk, 5 + nl, &v);
+    memcpy(nk, LDG_KEYS_NAME, LDG_KEYS_NAME_LEN);
+    memcpy(nk + LDG_KEYS_NAME_LEN, name, nl);
+    rc = ldg_kv_get(t, db, nk, LDG_KEYS_NAME_LEN + nl, &v);
     if (rc < 0)
         return rc;
     if (v.len != LDG_KEYID_LEN)
@@ -721,8 +722,9 @@ ldg_keys_registry_check(struct ldg_txn *t, const struct ldg_key_state *p,
         const struct ldg_key_state *want;
         struct ldg_key_state ks;
         char id[LDG_KEYID_LEN + 1], a[24], b[24];
-        if (k.len == 3 + LDG_KEYID_LEN && memcmp(k.data, "id:", 3) == 0) {
-            memcpy(id, (const char *)k.data + 3, LDG_KEYID_LEN);
+        if (k.len == LDG_KEYS_ID_LEN + LDG_KEYID_LEN &&
+            memcmp(k.data, LDG_KEYS_ID, LDG_KEYS_ID_LEN) == 0) {
+            memcpy(id, (const char *)k.data + LDG_KEYS_ID_LEN, LDG_KEYID_LEN);
             id[LDG_KEYID_LEN] = '\0';
             want = proven_find(p, n, id);
             nid++;
@@ -755,13 +757,14 @@ ldg_keys_registry_check(struct ldg_txn *t, const struct ldg_key_state *p,
                 rc = LDG_ETAMPER;
                 break;
             }
-        } else if (k.len > 5 && k.len <= 5 + LDG_NAME_MAX &&
-                   memcmp(k.data, "name:", 5) == 0) {
+        } else if (k.len > LDG_KEYS_NAME_LEN &&
+                   k.len <= LDG_KEYS_NAME_LEN + LDG_NAME_MAX &&
+                   memcmp(k.data, LDG_KEYS_NAME, LDG_KEYS_NAME_LEN) == 0) {
             const struct ldg_key_state *newest = NULL;
-            size_t nl = k.len - 5;
+            size_t nl = k.len - LDG_KEYS_NAME_LEN;
             for (size_t i = 0; i < n; i++)
                 if (strlen(p[i].name) == nl &&
-                    memcmp(p[i].name, (const char *)k.data + 5, nl) == 0 &&
+                    memcmp(p[i].name, (const char *)k.data + LDG_KEYS_NAME_LEN, nl) == 0 &&
                     (newest == NULL || p[i].added_seq > newest->added_seq))
                     newest = &p[i];
             if (newest == NULL || v.len != LDG_KEYID_LEN ||
@@ -769,7 +772,7 @@ ldg_keys_registry_check(struct ldg_txn *t, const struct ldg_key_state *p,
                 snprintf(why, cap,
                          "the key registry's name %.*s does not point at the "
                          "newest key of that name the log added",
-                         (int)nl, (const char *)k.data + 5);
+                         (int)nl, (const char *)k.data + LDG_KEYS_NAME_LEN);
                 *seq = newest ? newest->added_seq : UINT64_MAX;
                 rc = LDG_ETAMPER;
                 break;
@@ -886,13 +889,15 @@ ldg_keys_list(struct ldg_ledger *l, struct ldg_keyinfo **out, size_t *n)
     rc = ldg_cursor_open(t, ldg_store_core_dbi(l->store, LDG_DB_KEYS), &c);
     if (rc < 0)
         goto out;
-    for (rc = ldg_cursor_get(c, LDG_SET_RANGE, "id:", 3, &k, &v); rc == 0;
+    for (rc = ldg_cursor_get(c, LDG_SET_RANGE, LDG_KEYS_ID,
+                             LDG_KEYS_ID_LEN, &k, &v); rc == 0;
          rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
         struct ldg_key_state ks;
         char id[LDG_KEYID_LEN + 1], path[4300];
-        if (k.len != 3 + LDG_KEYID_LEN || memcmp(k.data, "id:", 3) != 0)
+        if (k.len != LDG_KEYS_ID_LEN + LDG_KEYID_LEN ||
+            memcmp(k.data, LDG_KEYS_ID, LDG_KEYS_ID_LEN) != 0)
             break;
-        memcpy(id, (const char *)k.data + 3, LDG_KEYID_LEN);
+        memcpy(id, (const char *)k.data + LDG_KEYS_ID_LEN, LDG_KEYID_LEN);
         id[LDG_KEYID_LEN] = '\0';
         if ((rc = rec_decode(&v, id, &ks)) < 0)
             goto out;

@@ -10,13 +10,9 @@
 #include <stdint.h>
 
 #include "ledger/crypto_int.h"
+#include "ledger/format.h"
 #include "ledger/module.h"
 #include "util/util.h"
-
-/* Domain-separation contexts (the NUL is part of the signed bytes). */
-#define LDG_CTX_EVENT "ledger/event/v1"
-#define LDG_CTX_FIELD "ledger/field/v1"
-#define LDG_CTX_BODY "ledger/body/v1"
 
 #define LDG_LOG_KEY_NAME "log"
 #define LDG_MAX_APPLIERS 16
@@ -25,9 +21,6 @@
 /* ------------------------------------------------------------- codec.c -- */
 
 /* Envelope fields to encode (strings NUL-terminated). */
-/* The v of an entry with format version 2 keys (FORMAT.md 3.1). */
-#define LDG_ENTRY_V1 1
-#define LDG_ENTRY_V2 2
 
 struct ldg_envelope {
     uint64_t seq;
@@ -62,7 +55,6 @@ int ldg_entry_encode(struct ldg_buf *b, const struct ldg_envelope *env,
                      size_t *map_len);
 int ldg_entry_finish(struct ldg_buf *b, const uint8_t prev[32],
                      const uint8_t sig[64]);
-#define LDG_ENTRY_OVERHEAD (1 + 34 + 66)
 
 /* Format version 2 entries (seal.c): 0x93 ‖ claim ‖ stamp ‖ 0xc4 0x20 ‖
  * prev. The stamp: canonical map { "digest": bin32, "leaf": uint, "seal":
@@ -91,8 +83,6 @@ int ldg_entry2_decode_trusted(const uint8_t *buf, size_t len,
 /* Appends stamp and prev to b (which holds 0x93 ‖ claim). */
 int ldg_entry2_finish(struct ldg_buf *b, const struct ldg_stamp *st,
                       const uint8_t prev[32]);
-/* Most bytes of a claim (every field at its limit). */
-#define LDG_CLAIM_MAX 1100
 
 /* A seal's tree grown one claim digest at a time (the right edge of the
  * RFC 6962 tree: O(log n) hashes, no memory per event). */
@@ -233,26 +223,7 @@ int ldg_kv_put_new(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
                    const void *val, size_t vlen);
 int ldg_store_txn_begin(struct ldg_store *s, struct ldg_ledger *l, int write,
                         struct ldg_txn **out);
-/* Well-known databases, opened once at store open. */
-enum ldg_core_db {
-    LDG_DB_META,
-    LDG_DB_ENTRIES,
-    LDG_DB_BODIES,
-    LDG_DB_TREE,
-    LDG_DB_CHECKPOINTS,
-    LDG_DB_KEYS,
-    LDG_DB_IDX_TYPE,
-    LDG_DB_IDX_SUBJECT,
-    LDG_DB_IDX_RUN,
-    LDG_DB_IDX_ACTOR,
-    LDG_DB_IDX_TIME,
-    LDG_DB_IDX_ID, /* format version 2; absent in older read-only ledgers */
-    LDG_DB_SEALS,  /* ledger format 2; absent in older read-only ledgers */
-    /* successful model verifications by subject and digest; absent in
-     * older read-only ledgers, complete once meta "idx.verified" is set */
-    LDG_DB_IDX_VERIFIED,
-    LDG_CORE_DBS
-};
+/* The core databases: enum ldg_core_db (format.h). */
 ldg_dbi ldg_store_core_dbi(struct ldg_store *s, enum ldg_core_db which);
 /* The core database behind a public index (index.c); LDG_CORE_DBS for
  * none. */

@@ -462,11 +462,14 @@ int ldg_body_record_json_append(const uint8_t *rec, size_t rec_len,
  * The one JSON string writer of the display paths (query, show). */
 char *ldg_json_str_write(char *o, const char *s, size_t n);
 
+/* A body field's salt, in bytes (FORMAT.md 4.2; bundles carry it in hex). */
+#define LDG_SALT_LEN 16
+
 /* One top-level body field with its salt, as committed (for exports and
  * redaction). value is a JSON value owned by the struct. */
 struct ldg_field {
     char *name;
-    uint8_t salt[16];
+    uint8_t salt[LDG_SALT_LEN];
     json_t *value;
     uint8_t digest[32];
 };
@@ -477,7 +480,8 @@ int ldg_body_fields(struct ldg_txn *t, uint64_t seq, struct ldg_field **out,
 void ldg_fields_free(struct ldg_field *f, size_t n);
 /* Field digest: SHA-256("ledger/field/v1" 0x00 ‖ salt ‖ msgpack(name) ‖
  * msgpack(value)); the value is encoded canonically from JSON. */
-int ldg_field_digest(uint8_t out[32], const uint8_t salt[16], const char *name,
+int ldg_field_digest(uint8_t out[32], const uint8_t salt[LDG_SALT_LEN],
+                     const char *name,
                      const json_t *value);
 /* Body commitment from field digests (any order; sorted inside). */
 void ldg_body_root(uint8_t out[32], const uint8_t (*digests)[32], size_t n);

@@ -16,7 +16,6 @@
 #include "ledger/ledger_int.h"
 #include "ledger/tlog_int.h"
 
-#define META_FORMAT_MAGIC "LDGR"
 
 size_t
 ldg_body_max(const struct ldg_ledger *l)
@@ -170,8 +169,9 @@ load_meta(struct ldg_ledger *l)
     rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
     if (rc < 0)
         return rc;
-    rc = meta_get(t, "format", &v);
-    if (rc < 0 || v.len != 8 || memcmp(v.data, META_FORMAT_MAGIC, 4) != 0) {
+    rc = meta_get(t, LDG_META_FORMAT, &v);
+    if (rc < 0 || v.len != LDG_META_FORMAT_LEN ||
+        memcmp(v.data, LDG_META_FORMAT_MAGIC, 4) != 0) {
         ldg_seterr(l, "%s: not a ledger (no format record)", l->dir);
         rc = LDG_ECORRUPT;
         goto out;
@@ -184,7 +184,7 @@ load_meta(struct ldg_ledger *l)
         goto out;
     }
     l->format = (int)ver;
-    rc = meta_get(t, "origin", &v);
+    rc = meta_get(t, LDG_META_ORIGIN, &v);
     if (rc < 0 || v.len == 0 || v.len > LDG_ORIGIN_MAX) {
         ldg_seterr(l, "%s: meta record has no origin", l->dir);
         rc = LDG_ECORRUPT;
@@ -192,7 +192,7 @@ load_meta(struct ldg_ledger *l)
     }
     memcpy(l->origin, v.data, v.len);
     l->origin[v.len] = '\0';
-    rc = meta_get(t, "log_key", &v);
+    rc = meta_get(t, LDG_META_LOG_KEY, &v);
     if (rc < 0 || v.len != 32) {
         ldg_seterr(l, "%s: meta record has no log key", l->dir);
         rc = LDG_ECORRUPT;
@@ -416,16 +416,16 @@ ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
     rc = ldg_txn_begin(l, LDG_TXN_WRITE, &t);
     if (rc < 0)
         goto out;
-    memcpy(fmt, META_FORMAT_MAGIC, 4);
+    memcpy(fmt, LDG_META_FORMAT_MAGIC, 4);
     fmt[4] = fmt[5] = fmt[6] = 0;
     fmt[7] = (uint8_t)l->format;
-    rc = meta_put(t, "format", fmt, 8);
+    rc = meta_put(t, LDG_META_FORMAT, fmt, LDG_META_FORMAT_LEN);
     if (rc == 0)
-        rc = meta_put(t, "origin", origin, strlen(origin));
+        rc = meta_put(t, LDG_META_ORIGIN, origin, strlen(origin));
     if (rc == 0)
-        rc = meta_put(t, "log_key", l->log_key->pub, 32);
+        rc = meta_put(t, LDG_META_LOG_KEY, l->log_key->pub, 32);
     if (rc == 0) /* an empty log: idx.verified is complete (index.c) */
-        rc = meta_put(t, "idx.verified", "1", 1);
+        rc = meta_put(t, LDG_META_IDX_VERIFIED, "1", 1);
     if (rc == 0)
         rc = ldg_txn_commit(t);
     else

@@ -118,7 +118,7 @@ key_seq(const struct ldg_seqscan *s, const struct ldg_val *k, uint64_t *seq)
     if (k->len != s->plen + 8 ||
         (s->plen > 0 && memcmp(k->data, s->prefix, s->plen) != 0))
         return -1;
-    *seq = ldg_rd_be64((const uint8_t *)k->data + s->plen);
+    *seq = ldg_ikey_seq(k->data, k->len);
     return 0;
 }
 
@@ -370,7 +370,7 @@ seekc_set(struct seekc *sc, int rc, const struct ldg_val *k,
     kp = k->data;
     if (k->len == sc->plen + 8 && (sc->plen == 0 || kp[0] == sc->prefix)) {
         sc->at = 1;
-        sc->cur = ldg_rd_be64(kp + sc->plen);
+        sc->cur = ldg_ikey_seq(kp, k->len);
         sc->val = *v;
     }
 }

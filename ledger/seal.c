@@ -249,20 +249,7 @@ text_ok(const char *s, size_t n, size_t min, size_t max, int no_ctl)
 
 /* ------------------------------------------------------------- claims -- */
 
-enum claim_key {
-    C_ACTOR,
-    C_BODY,
-    C_ID,
-    C_PARENT,
-    C_RUN,
-    C_SUBJECT,
-    C_TIME,
-    C_TYPE,
-    C_V,
-    C_COUNT
-};
-static const char *const claim_keys[C_COUNT] = {
-    "actor", "body", "id", "parent", "run", "subject", "time", "type", "v"};
+/* The claim keys: ldg_claim_keys (format.h). */
 
 static int
 claim_fields_ok(const struct ldg_claim *c)
@@ -286,31 +273,31 @@ ldg_claim_encode(const struct ldg_claim *c, uint8_t *out, size_t cap,
         return LDG_EBADINPUT;
     w_byte(&w, (uint8_t)(0x80 | (5 + (c->id_len > 0) + (c->has_parent != 0) +
                                  (c->run_len > 0) + (c->has_time != 0))));
-    w_key(&w, "actor");
+    w_key(&w, ldg_claim_keys[LDG_CK_ACTOR]);
     w_str(&w, c->actor, LDG_KEYID_LEN);
-    w_key(&w, "body");
+    w_key(&w, ldg_claim_keys[LDG_CK_BODY]);
     w_bin(&w, c->body, 32);
     if (c->id_len > 0) {
-        w_key(&w, "id");
+        w_key(&w, ldg_claim_keys[LDG_CK_ID]);
         w_str(&w, c->id, c->id_len);
     }
     if (c->has_parent) {
-        w_key(&w, "parent");
+        w_key(&w, ldg_claim_keys[LDG_CK_PARENT]);
         w_uint(&w, c->parent);
     }
     if (c->run_len > 0) {
-        w_key(&w, "run");
+        w_key(&w, ldg_claim_keys[LDG_CK_RUN]);
         w_str(&w, c->run, c->run_len);
     }
-    w_key(&w, "subject");
+    w_key(&w, ldg_claim_keys[LDG_CK_SUBJECT]);
     w_str(&w, c->subject, c->subject_len);
     if (c->has_time) {
-        w_key(&w, "time");
+        w_key(&w, ldg_claim_keys[LDG_CK_TIME]);
         w_uint(&w, c->time_ns);
     }
-    w_key(&w, "type");
+    w_key(&w, ldg_claim_keys[LDG_CK_TYPE]);
     w_str(&w, c->type, c->type_len);
-    w_key(&w, "v");
+    w_key(&w, ldg_claim_keys[LDG_CK_V]);
     w_uint(&w, LDG_CLAIM_V);
     if (w.err)
         return w.err;
@@ -332,61 +319,61 @@ claim_read(struct rd *r, struct ldg_claim *c)
     if (r_map(r, &n) < 0)
         return LDG_ECORRUPT;
     for (unsigned i = 0; i < n; i++) {
-        int k = r_key(r, claim_keys, C_COUNT, next);
+        int k = r_key(r, ldg_claim_keys, LDG_CK_COUNT, next);
         if (k < 0)
             return LDG_ECORRUPT;
         next = k + 1;
         seen |= 1u << k;
         switch (k) {
-        case C_ACTOR:
+        case LDG_CK_ACTOR:
             if (r_str(r, &s, &sn) < 0 || !keyid_ok(s, sn))
                 return LDG_ECORRUPT;
             memcpy(c->actor, s, sn);
             c->actor[sn] = '\0';
             break;
-        case C_BODY:
+        case LDG_CK_BODY:
             if (r_bin(r, c->body, 32) < 0)
                 return LDG_ECORRUPT;
             break;
-        case C_ID:
+        case LDG_CK_ID:
             if (r_str(r, &c->id, &c->id_len) < 0 ||
                 !text_ok(c->id, c->id_len, 1, LDG_ID_MAX, 1))
                 return LDG_ECORRUPT;
             break;
-        case C_PARENT:
+        case LDG_CK_PARENT:
             if (r_uint(r, &c->parent) < 0)
                 return LDG_ECORRUPT;
             c->has_parent = 1;
             break;
-        case C_RUN:
+        case LDG_CK_RUN:
             if (r_str(r, &c->run, &c->run_len) < 0 ||
                 !text_ok(c->run, c->run_len, 1, LDG_RUN_MAX, 0))
                 return LDG_ECORRUPT;
             break;
-        case C_SUBJECT:
+        case LDG_CK_SUBJECT:
             if (r_str(r, &c->subject, &c->subject_len) < 0 ||
                 !text_ok(c->subject, c->subject_len, 0, LDG_SUBJECT_MAX, 0))
                 return LDG_ECORRUPT;
             break;
-        case C_TIME:
+        case LDG_CK_TIME:
             if (r_uint(r, &c->time_ns) < 0)
                 return LDG_ECORRUPT;
             c->has_time = 1;
             break;
-        case C_TYPE:
+        case LDG_CK_TYPE:
             if (r_str(r, &c->type, &c->type_len) < 0 ||
                 !text_ok(c->type, c->type_len, 1, LDG_TYPE_MAX, 0))
                 return LDG_ECORRUPT;
             break;
-        case C_V:
+        case LDG_CK_V:
             if (r_uint(r, &v) < 0)
                 return LDG_ECORRUPT;
             break;
         }
     }
     {
-        unsigned need = (1u << C_ACTOR) | (1u << C_BODY) | (1u << C_SUBJECT) |
-                        (1u << C_TYPE) | (1u << C_V);
+        unsigned need = (1u << LDG_CK_ACTOR) | (1u << LDG_CK_BODY) | (1u << LDG_CK_SUBJECT) |
+                        (1u << LDG_CK_TYPE) | (1u << LDG_CK_V);
         if ((seen & need) != need)
             return LDG_ECORRUPT;
     }
@@ -422,12 +409,7 @@ ldg_claim_digest(uint8_t out[32], const uint8_t *claim, size_t len)
 
 /* ------------------------------------------------------------- stamps -- */
 
-enum stamp_key { T_DIGEST, T_LEAF, T_SEAL, T_SEQ, T_SOURCE, T_TS, T_COUNT };
-static const char *const stamp_keys[T_COUNT] = {"digest", "leaf",   "seal",
-                                                "seq",    "source", "ts"};
-enum src_key { S_EXE, S_GID, S_PID, S_UID, S_UNIT, S_COUNT };
-static const char *const src_keys[S_COUNT] = {"exe", "gid", "pid", "uid",
-                                              "unit"};
+/* The stamp and source keys: ldg_stamp_keys, ldg_source_keys (format.h). */
 
 static void
 w_source(struct wr *w, const struct ldg_source *src)
@@ -461,19 +443,19 @@ ldg_entry2_encode(uint8_t *out, size_t cap, size_t *len, const uint8_t *claim,
     w_byte(&w, 0x93);
     w_bytes(&w, claim, claim_len);
     w_byte(&w, (uint8_t)(0x80 | (5 + (st->source != NULL))));
-    w_key(&w, "digest");
+    w_key(&w, ldg_stamp_keys[LDG_TK_DIGEST]);
     w_bin(&w, st->digest, 32);
-    w_key(&w, "leaf");
+    w_key(&w, ldg_stamp_keys[LDG_TK_LEAF]);
     w_uint(&w, st->leaf);
-    w_key(&w, "seal");
+    w_key(&w, ldg_stamp_keys[LDG_TK_SEAL]);
     w_uint(&w, st->seal);
-    w_key(&w, "seq");
+    w_key(&w, ldg_stamp_keys[LDG_TK_SEQ]);
     w_uint(&w, st->seq);
     if (st->source != NULL) {
-        w_key(&w, "source");
+        w_key(&w, ldg_stamp_keys[LDG_TK_SOURCE]);
         w_source(&w, st->source);
     }
-    w_key(&w, "ts");
+    w_key(&w, ldg_stamp_keys[LDG_TK_TS]);
     w_uint(&w, st->ts);
     w_bin(&w, prev, 32);
     if (w.err)
@@ -491,7 +473,7 @@ source_read(struct rd *r, struct ldg_event *ev)
     if (r_map(r, &n) < 0)
         return -1;
     for (unsigned i = 0; i < n; i++) {
-        int k = r_key(r, src_keys, S_COUNT, next);
+        int k = r_key(r, ldg_source_keys, LDG_SK_COUNT, next);
         const char *s;
         size_t sn;
         if (k < 0)
@@ -499,27 +481,27 @@ source_read(struct rd *r, struct ldg_event *ev)
         next = k + 1;
         seen |= 1u << k;
         switch (k) {
-        case S_EXE:
+        case LDG_SK_EXE:
             if (r_str(r, &s, &sn) < 0 || !text_ok(s, sn, 1, LDG_EXE_MAX, 0))
                 return -1;
             ev->src_exe = s;
             ev->src_exe_len = sn;
             break;
-        case S_UNIT:
+        case LDG_SK_UNIT:
             if (r_str(r, &s, &sn) < 0 || !text_ok(s, sn, 1, LDG_UNIT_MAX, 0))
                 return -1;
             ev->src_unit = s;
             ev->src_unit_len = sn;
             break;
-        case S_GID:
+        case LDG_SK_GID:
             if (r_uint(r, &ev->src_gid) < 0)
                 return -1;
             break;
-        case S_PID:
+        case LDG_SK_PID:
             if (r_uint(r, &ev->src_pid) < 0)
                 return -1;
             break;
-        case S_UID:
+        case LDG_SK_UID:
             if (r_uint(r, &ev->src_uid) < 0)
                 return -1;
             break;
@@ -572,35 +554,35 @@ ldg_entry2_decode(const uint8_t *buf, size_t len, struct ldg_event *ev)
     if (r_map(&r, &n) < 0)
         return LDG_ECORRUPT;
     for (unsigned i = 0; i < n; i++) {
-        int k = r_key(&r, stamp_keys, T_COUNT, next);
+        int k = r_key(&r, ldg_stamp_keys, LDG_TK_COUNT, next);
         if (k < 0)
             return LDG_ECORRUPT;
         next = k + 1;
         seen |= 1u << k;
         switch (k) {
-        case T_DIGEST:
+        case LDG_TK_DIGEST:
             rc = r_bin(&r, ev->digest, 32);
             break;
-        case T_LEAF:
+        case LDG_TK_LEAF:
             rc = r_uint(&r, &ev->seal_leaf);
             break;
-        case T_SEAL:
+        case LDG_TK_SEAL:
             rc = r_uint(&r, &ev->seal_seq);
             break;
-        case T_SEQ:
+        case LDG_TK_SEQ:
             rc = r_uint(&r, &ev->seq);
             break;
-        case T_SOURCE:
+        case LDG_TK_SOURCE:
             rc = source_read(&r, ev);
             break;
-        case T_TS:
+        case LDG_TK_TS:
             rc = r_uint(&r, &ev->ts_ns);
             break;
         }
         if (rc < 0)
             return LDG_ECORRUPT;
     }
-    if ((seen & ~(1u << T_SOURCE)) != ((1u << T_COUNT) - 1 - (1u << T_SOURCE)))
+    if ((seen & ~(1u << LDG_TK_SOURCE)) != ((1u << LDG_TK_COUNT) - 1 - (1u << LDG_TK_SOURCE)))
         return LDG_ECORRUPT;
     if (r_bin(&r, ev->prev, 32) < 0 || r.p != r.end)
         return LDG_ECORRUPT;
@@ -619,9 +601,10 @@ ldg_entry2_decode(const uint8_t *buf, size_t len, struct ldg_event *ev)
 /* The key k (n bytes, a fixstr as written) at *pp: 1 and past it, else 0
  * and *pp unchanged. */
 static int
-t_key(const uint8_t **pp, const uint8_t *end, const char *k, size_t n)
+t_key(const uint8_t **pp, const uint8_t *end, const char *k)
 {
     const uint8_t *p = *pp;
+    size_t n = strlen(k);
     if ((size_t)(end - p) < n + 1 || p[0] != (0xa0 | n) ||
         memcmp(p + 1, k, n) != 0)
         return 0;
@@ -677,47 +660,47 @@ ldg_entry2_decode_trusted(const uint8_t *buf, size_t len, struct ldg_event *ev)
     r.p = buf + 2;
     r.end = buf + len;
     /* the claim, in the order ldg_claim_encode writes it */
-    if (!t_key(&r.p, r.end, "actor", 5) || r_str(&r, &s, &n) < 0 ||
+    if (!t_key(&r.p, r.end, ldg_claim_keys[LDG_CK_ACTOR]) || r_str(&r, &s, &n) < 0 ||
         !keyid_ok(s, n))
         return -1;
     memcpy(ev->actor, s, n);
     ev->actor[n] = '\0';
-    if (!t_key(&r.p, r.end, "body", 4) || r_bin(&r, ev->body_root, 32) < 0)
+    if (!t_key(&r.p, r.end, ldg_claim_keys[LDG_CK_BODY]) || r_bin(&r, ev->body_root, 32) < 0)
         return -1;
     got = 2;
-    if (t_key(&r.p, r.end, "id", 2)) {
+    if (t_key(&r.p, r.end, ldg_claim_keys[LDG_CK_ID])) {
         if (r_str(&r, &ev->id, &ev->id_len) < 0 ||
             !text_ok(ev->id, ev->id_len, 1, LDG_ID_MAX, 1))
             return -1;
         got++;
     }
-    if (t_key(&r.p, r.end, "parent", 6)) {
+    if (t_key(&r.p, r.end, ldg_claim_keys[LDG_CK_PARENT])) {
         if (t_uint(&r, &ev->parent) < 0)
             return -1;
         ev->has_parent = 1;
         got++;
     }
-    if (t_key(&r.p, r.end, "run", 3)) {
+    if (t_key(&r.p, r.end, ldg_claim_keys[LDG_CK_RUN])) {
         if (t_str(&r, &s, &n, 1, LDG_RUN_MAX) < 0)
             return -1;
         copy_to(ev->run, s, n);
         got++;
     }
-    if (!t_key(&r.p, r.end, "subject", 7) ||
+    if (!t_key(&r.p, r.end, ldg_claim_keys[LDG_CK_SUBJECT]) ||
         t_str(&r, &s, &n, 0, LDG_SUBJECT_MAX) < 0)
         return -1;
     copy_to(ev->subject, s, n);
-    if (t_key(&r.p, r.end, "time", 4)) {
+    if (t_key(&r.p, r.end, ldg_claim_keys[LDG_CK_TIME])) {
         if (t_uint(&r, &ev->time_ns) < 0)
             return -1;
         ev->has_time = 1;
         got++;
     }
-    if (!t_key(&r.p, r.end, "type", 4) ||
+    if (!t_key(&r.p, r.end, ldg_claim_keys[LDG_CK_TYPE]) ||
         t_str(&r, &s, &n, 1, LDG_TYPE_MAX) < 0)
         return -1;
     copy_to(ev->type, s, n);
-    if (!t_key(&r.p, r.end, "v", 1) || t_uint(&r, &v) < 0 || v != LDG_CLAIM_V ||
+    if (!t_key(&r.p, r.end, ldg_claim_keys[LDG_CK_V]) || t_uint(&r, &v) < 0 || v != LDG_CLAIM_V ||
         got + 3 != keys)
         return -1;
     ev->sealed = 1;
@@ -728,11 +711,11 @@ ldg_entry2_decode_trusted(const uint8_t *buf, size_t len, struct ldg_event *ev)
     if (r.p >= r.end || *r.p != 0x85)
         return -1;
     r.p++;
-    if (!t_key(&r.p, r.end, "digest", 6) || r_bin(&r, ev->digest, 32) < 0 ||
-        !t_key(&r.p, r.end, "leaf", 4) || t_uint(&r, &ev->seal_leaf) < 0 ||
-        !t_key(&r.p, r.end, "seal", 4) || t_uint(&r, &ev->seal_seq) < 0 ||
-        !t_key(&r.p, r.end, "seq", 3) || t_uint(&r, &ev->seq) < 0 ||
-        !t_key(&r.p, r.end, "ts", 2) || t_uint(&r, &ev->ts_ns) < 0 ||
+    if (!t_key(&r.p, r.end, ldg_stamp_keys[LDG_TK_DIGEST]) || r_bin(&r, ev->digest, 32) < 0 ||
+        !t_key(&r.p, r.end, ldg_stamp_keys[LDG_TK_LEAF]) || t_uint(&r, &ev->seal_leaf) < 0 ||
+        !t_key(&r.p, r.end, ldg_stamp_keys[LDG_TK_SEAL]) || t_uint(&r, &ev->seal_seq) < 0 ||
+        !t_key(&r.p, r.end, ldg_stamp_keys[LDG_TK_SEQ]) || t_uint(&r, &ev->seq) < 0 ||
+        !t_key(&r.p, r.end, ldg_stamp_keys[LDG_TK_TS]) || t_uint(&r, &ev->ts_ns) < 0 ||
         r_bin(&r, ev->prev, 32) < 0 || r.p != r.end)
         return -1;
     if (ev->seal_seq > ev->seq ||
@@ -752,19 +735,19 @@ ldg_entry2_finish(struct ldg_buf *b, const struct ldg_stamp *st,
     struct wr w = {tmp, 0, sizeof tmp, 0};
 
     w_byte(&w, (uint8_t)(0x80 | (5 + (st->source != NULL))));
-    w_key(&w, "digest");
+    w_key(&w, ldg_stamp_keys[LDG_TK_DIGEST]);
     w_bin(&w, st->digest, 32);
-    w_key(&w, "leaf");
+    w_key(&w, ldg_stamp_keys[LDG_TK_LEAF]);
     w_uint(&w, st->leaf);
-    w_key(&w, "seal");
+    w_key(&w, ldg_stamp_keys[LDG_TK_SEAL]);
     w_uint(&w, st->seal);
-    w_key(&w, "seq");
+    w_key(&w, ldg_stamp_keys[LDG_TK_SEQ]);
     w_uint(&w, st->seq);
     if (st->source != NULL) {
-        w_key(&w, "source");
+        w_key(&w, ldg_stamp_keys[LDG_TK_SOURCE]);
         w_source(&w, st->source);
     }
-    w_key(&w, "ts");
+    w_key(&w, ldg_stamp_keys[LDG_TK_TS]);
     w_uint(&w, st->ts);
     w_bin(&w, prev, 32);
     if (w.err)
@@ -1131,9 +1114,9 @@ parse_event(struct ldg_sealed_event *e, const json_t *o, size_t i, char *err,
     /* one 16-byte salt per body field, nothing else */
     json_object_foreach((json_t *)(uintptr_t)e->salts, k, v)
     {
-        uint8_t salt[16];
+        uint8_t salt[LDG_SALT_LEN];
         if (!json_is_string(v) || json_string_length(v) != 32 ||
-            ldg_unhex(salt, 16, json_string_value(v)) < 0)
+            ldg_unhex(salt, LDG_SALT_LEN, json_string_value(v)) < 0)
             return ldg_errf(
                 err, cap, LDG_EBADINPUT,
                 "sealed.events[%zu].salts.%s: must be 32 hex digits", i, k);

@@ -50,11 +50,11 @@ ldg_sealed_commitment(const json_t *body, const json_t *salts, size_t body_max,
         json_object_foreach((json_t *)(uintptr_t)body, k, v)
         {
             const json_t *s = json_object_get(salts, k);
-            uint8_t salt[16];
+            uint8_t salt[LDG_SALT_LEN];
             uint8_t *mp = NULL;
             size_t mlen = 0;
             if (!json_is_string(s) || json_string_length(s) != 32 ||
-                ldg_unhex(salt, 16, json_string_value(s)) < 0) {
+                ldg_unhex(salt, LDG_SALT_LEN, json_string_value(s)) < 0) {
                 rc = ldg_errf(err, errcap, LDG_EBADINPUT,
                               s == NULL ? "salts: no salt for body field '%s'"
                                         : "salts.%s: must be 32 hex digits",
@@ -263,10 +263,10 @@ ldg_sealer_count(const struct ldg_sealer *s)
 }
 
 static void
-salt_for(struct ldg_sealer *s, const char *name, uint8_t salt[16])
+salt_for(struct ldg_sealer *s, const char *name, uint8_t salt[LDG_SALT_LEN])
 {
     if (!s->has_seed) {
-        ldg_random(salt, 16);
+        ldg_random(salt, LDG_SALT_LEN);
     } else {
         uint8_t msg[8 + 256];
         size_t n = strlen(name);
@@ -311,10 +311,10 @@ ldg_sealer_add(struct ldg_sealer *s, const struct ldg_event_in *in, char *err,
     }
     json_object_foreach(body, k, v)
     {
-        uint8_t salt[16];
+        uint8_t salt[LDG_SALT_LEN];
         char hex[33];
         salt_for(s, k, salt);
-        ldg_hex(hex, salt, 16);
+        ldg_hex(hex, salt, LDG_SALT_LEN);
         if (json_object_set_new(salts, k, json_string(hex)) < 0) {
             rc = LDG_ENOMEM;
             goto out;

@@ -28,7 +28,7 @@
 #define DEFAULT_MAP_SIZE ((size_t)1 << 30)
 #define MAX_DBS 128
 
-static const char *const core_names[LDG_CORE_DBS] = {
+const char *const ldg_core_db_names[LDG_CORE_DBS] = {
     "meta",     "entries",     "bodies",  "tree",      "checkpoints", "keys",
     "idx.type", "idx.subject", "idx.run", "idx.actor", "idx.time",    "idx.id",
     "seals",    "idx.verified"};
@@ -252,7 +252,7 @@ ldg_store_open(struct ldg_store **out, const char *path,
         goto fail;
     }
     for (int i = 0; i < LDG_CORE_DBS; i++) {
-        rc = mdb_dbi_open(txn, core_names[i], o->rdonly ? 0 : MDB_CREATE,
+        rc = mdb_dbi_open(txn, ldg_core_db_names[i], o->rdonly ? 0 : MDB_CREATE,
                           &s->core[i]);
         /* idx.id came with format version 2: a ledger written before
          * has none, and a read-only open cannot create it (it holds no
@@ -273,7 +273,7 @@ ldg_store_open(struct ldg_store **out, const char *path,
                 snprintf(err, errcap,
                          "storage corrupt: data.mdb in %s has no '%s' "
                          "database (damaged, or not a ledger's file)",
-                         path, core_names[i]);
+                         path, ldg_core_db_names[i]);
             mdb_txn_abort(txn);
             rc = MDB_CORRUPTED;
             goto fail;
@@ -645,7 +645,7 @@ ldg_db_open(struct ldg_txn *t, const char *name, unsigned flags, ldg_dbi *dbi)
         return LDG_EINVAL;
     if (flags & LDG_DB_CREATE) {
         for (int i = 0; i < LDG_CORE_DBS; i++) {
-            if (strcmp(name, core_names[i]) == 0) {
+            if (strcmp(name, ldg_core_db_names[i]) == 0) {
                 if (t->l != NULL)
                     ldg_seterr(t->l,
                                "ldg_db_open: database '%s' belongs to the "
@@ -707,7 +707,7 @@ refuse_core(struct ldg_txn *t, ldg_dbi dbi, const char *what)
                 ldg_seterr(t->l,
                            "%s: database '%s' belongs to the core and is "
                            "written only through ledger.h's append path",
-                           what, core_names[i]);
+                           what, ldg_core_db_names[i]);
             return 1;
         }
     }

@@ -17,23 +17,16 @@
 
 /* ---------------------------------------------------------- Merkle tree -- */
 
-static void
-tree_key(uint8_t k[9], int level, uint64_t index)
-{
-    k[0] = (uint8_t)level;
-    ldg_be64(k + 1, index);
-}
-
 static int
 tree_reader(void *ctx, int level, uint64_t index, uint8_t out[32])
 {
     struct ldg_txn *t = ctx;
     struct ldg_ledger *l = ldg_txn_ledger(t);
-    uint8_t k[9];
+    uint8_t k[LDG_TREE_KEY_LEN];
     struct ldg_val v;
     int rc;
-    tree_key(k, level, index);
-    rc = ldg_kv_get(t, ldg_core(l, LDG_DB_TREE), k, 9, &v);
+    ldg_tree_key(k, level, index);
+    rc = ldg_kv_get(t, ldg_core(l, LDG_DB_TREE), k, LDG_TREE_KEY_LEN, &v);
     if (rc < 0)
         return rc;
     if (v.len != 32)
@@ -49,13 +42,13 @@ ldg_tree_add_leaf(struct ldg_txn *t, uint64_t seq, const uint8_t leaf[32])
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
     ldg_dbi db = ldg_core(l, LDG_DB_TREE);
-    uint8_t k[9], h[32], left[32];
+    uint8_t k[LDG_TREE_KEY_LEN], h[32], left[32];
     uint64_t i = seq;
     int level = 0, rc;
 
     memcpy(h, leaf, 32);
-    tree_key(k, 0, seq);
-    if ((rc = ldg_core_kv_put(t, db, k, 9, h, 32)) < 0)
+    ldg_tree_key(k, 0, seq);
+    if ((rc = ldg_core_kv_put(t, db, k, LDG_TREE_KEY_LEN, h, 32)) < 0)
         return rc;
     while (i & 1) {
         if ((rc = tree_reader(t, level, i - 1, left)) < 0)
@@ -63,8 +56,8 @@ ldg_tree_add_leaf(struct ldg_txn *t, uint64_t seq, const uint8_t leaf[32])
         ldg_tlog_node_hash(h, left, h);
         level++;
         i >>= 1;
-        tree_key(k, level, i);
-        if ((rc = ldg_core_kv_put(t, db, k, 9, h, 32)) < 0)
+        ldg_tree_key(k, level, i);
+        if ((rc = ldg_core_kv_put(t, db, k, LDG_TREE_KEY_LEN, h, 32)) < 0)
             return rc;
     }
     return 0;

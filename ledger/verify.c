@@ -352,8 +352,9 @@ pass2_worker(void *arg)
  *   "verify.finding" u64be seq ‖ u64be ts_ns ‖ text (UTF-8, no NUL)
  *                                              a standing failure
  */
-static const char K_VERIFIED[] = "verified", K_FULL[] = "verify.full",
-                  K_FINDING[] = "verify.finding";
+static const char K_VERIFIED[] = LDG_META_VERIFIED,
+                  K_FULL[] = LDG_META_VERIFY_FULL,
+                  K_FINDING[] = LDG_META_VERIFY_FINDING;
 
 static uint64_t
 wall_ns(const struct ldg_ledger *l)
@@ -373,24 +374,26 @@ state_read(struct ldg_txn *t, ldg_dbi meta, struct ldg_verify_state *st,
 
     memset(st, 0, sizeof *st);
     if (ldg_kv_get(t, meta, K_VERIFIED, strlen(K_VERIFIED), &v) == 0 &&
-        v.len == 40) {
+        v.len == LDG_META_VERIFIED_LEN) {
         st->verified_size = ldg_rd_be64(v.data);
         if (root != NULL)
             memcpy(root, (const uint8_t *)v.data + 8, 32);
     }
-    if (ldg_kv_get(t, meta, K_FULL, strlen(K_FULL), &v) == 0 && v.len == 16) {
+    if (ldg_kv_get(t, meta, K_FULL, strlen(K_FULL), &v) == 0 &&
+        v.len == LDG_META_VERIFY_FULL_LEN) {
         st->full_size = ldg_rd_be64(v.data);
         st->full_ts_ns = ldg_rd_be64((const uint8_t *)v.data + 8);
     }
     if (ldg_kv_get(t, meta, K_FINDING, strlen(K_FINDING), &v) == 0 &&
-        v.len >= 16) {
-        size_t n = v.len - 16;
+        v.len >= LDG_META_VERIFY_FINDING_HEAD) {
+        size_t n = v.len - LDG_META_VERIFY_FINDING_HEAD;
         if (n >= sizeof st->finding_what)
             n = sizeof st->finding_what - 1;
         st->finding = 1;
         st->finding_seq = ldg_rd_be64(v.data);
         st->finding_ts_ns = ldg_rd_be64((const uint8_t *)v.data + 8);
-        memcpy(st->finding_what, (const uint8_t *)v.data + 16, n);
+        memcpy(st->finding_what,
+               (const uint8_t *)v.data + LDG_META_VERIFY_FINDING_HEAD, n);
         st->finding_what[n] = '\0';
     }
 }

@@ -112,7 +112,7 @@ erased_after(struct ldg_txn *t, uint64_t from, uint64_t target)
     while (!found && rc == 0 && k.len == sizeof key &&
            memcmp(k.data, key, sizeof prefix) == 0) {
         json_t *body = NULL;
-        uint64_t seq = ldg_rd_be64((const uint8_t *)k.data + sizeof prefix);
+        uint64_t seq = ldg_ikey_seq(k.data, k.len);
         if (ldg_body_get(t, seq, &body) == 0) {
             json_t *tg = json_object_get(body, "target_seq");
             found = json_is_integer(tg) && json_integer_value(tg) >= 0 &&

@@ -164,7 +164,7 @@ walk_index(struct vstate *vs, struct ldg_txn *t, enum ldg_core_db db,
             why = "has a key that is not \"value NUL seq\"";
         else if (v.len != 0)
             why = "has a key with a value (index values are empty)";
-        seq = why == NULL ? ldg_rd_be64(p + k.len - 8) : 0;
+        seq = why == NULL ? ldg_ikey_seq(p, k.len) : 0;
         if (why == NULL && seq >= size)
             why = "names an event past the end of the log";
         if (why == NULL && n > 0) {

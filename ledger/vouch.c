@@ -130,8 +130,7 @@ type_seqs(struct ldg_txn *t, const char *type, uint64_t **out, size_t *n)
     struct ldg_val k, v;
     int rc;
 
-    memcpy(key, type, tl + 1);
-    ldg_be64(key + tl + 1, 0);
+    ldg_ikey_make(key, type, tl, 0);
     if ((rc = ldg_cursor_open(
              t, ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_IDX_TYPE), &c)) < 0)
         return rc;
@@ -148,7 +147,7 @@ type_seqs(struct ldg_txn *t, const char *type, uint64_t **out, size_t *n)
             }
             *out = a;
         }
-        (*out)[(*n)++] = ldg_rd_be64((const uint8_t *)k.data + tl + 1);
+        (*out)[(*n)++] = ldg_ikey_seq(k.data, k.len);
     }
     ldg_cursor_close(c);
     return rc == LDG_ENOTFOUND ? 0 : rc;

@@ -8,7 +8,7 @@
  * prints (at most CHILD_OUT_MAX bytes, within the time limit) and appends
  * the serving process's own families. A child that fails or runs out of
  * time still leaves a valid answer: the server's own families and
- * ledger_metrics_scrape_ok 0, with the reason on the server's stderr, so
+ * ledger_metrics_scrape_ok 0, with the reason told to the log function, so
  * the scrape keeps its series and the alert can name the cause.
  * Scrapes run one at a time (a mutex): a second scraper waits instead of
  * starting a second scan of the log.
@@ -37,6 +37,7 @@ struct ldg_metrics_endpoint {
     char exe[4096];
     unsigned timeout_ms;
     char *(*extra)(void *ctx, size_t *len);
+    void (*log)(void *ctx, const char *line);
     void *ctx;
     pthread_mutex_t mu;
 };
@@ -165,7 +166,11 @@ handle(void *ctx, struct ldg_httpd_req *req)
     ok = run_child(e, &b, why, sizeof why) == 0;
     pthread_mutex_unlock(&e->mu);
     if (!ok) {
-        fprintf(stderr, "ledger serve: metrics: %s\n", why);
+        if (e->log != NULL) {
+            char line[600];
+            snprintf(line, sizeof line, "metrics: %s", why);
+            e->log(e->ctx, line);
+        }
         ldg_buf_release(&b);
         ldg_buf_init(&b, CHILD_OUT_MAX);
     }
@@ -236,6 +241,7 @@ ldg_metrics_endpoint_start(struct ldg_metrics_endpoint **out,
     snprintf(e->dir, sizeof e->dir, "%s", o->dir);
     e->timeout_ms = o->timeout_ms ? o->timeout_ms : TIMEOUT_MS_DEFAULT;
     e->extra = o->extra;
+    e->log = o->log;
     e->ctx = o->ctx;
     pthread_mutex_init(&e->mu, NULL);
     normal_addr(o->listen, addr, sizeof addr);

@@ -119,6 +119,11 @@ struct ldg_metrics_endpoint_opts {
      * be NULL): a malloc'd text of *len bytes the endpoint frees, or
      * NULL for none. Called on the endpoint's threads. */
     char *(*extra)(void *ctx, size_t *len);
+    /* Told why a scrape had only the server's own figures ("metrics:
+     * `ledger metrics` exited with 74 ..."), one line without a newline
+     * (may be NULL: nothing is said; the scrape's ledger_metrics_scrape_ok
+     * is 0 either way). Called on the endpoint's threads. */
+    void (*log)(void *ctx, const char *line);
     void *ctx;
 };
 /* 0 and *out (stop with ldg_metrics_endpoint_stop); LDG_EBADINPUT for an

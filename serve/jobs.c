@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +22,6 @@
 #include "serve/serve.h"
 #include "util/util.h"
 
-#ifndef EX_OSERR
-#define EX_OSERR 71
-#endif
-#ifndef EX_SOFTWARE
-#define EX_SOFTWARE 70
-#endif
-#define EX_TEMPFAIL 75
 
 
 /*
@@ -39,13 +33,16 @@
  * the daemon's own socket (cmd_probe writes through `ledger serve` when
  * it answers), so they share its write path and group commit.
  *
- * A failed run is logged on stderr (the journal) with the child's last
- * lines and retried with backoff: 5 s, 10 s, 20 s, ... up to the interval.
+ * A failed run is reported through the log function the caller set
+ * (ldg_jobs_set_log: the program writes it to stderr, the journal) with
+ * the child's last lines, and retried with backoff: 5 s, 10 s, 20 s, ... up to the interval.
  * What each job did last is in DIR/serve-status.json (`ledger serve
  * --status`) and in systemd's STATUS= line.
  */
 #define JOB_MAX 4
 #define JOB_BACKOFF_MS 5000u
+#define JOB_NOT_RUN (-1)
+#define JOB_NO_EXIT (-2) /* ran, but did not exit: not started, or killed */
 
 /*
  * `--verify-every DUR`: `ledger --dir DIR verify --new`, which checks the
@@ -61,7 +58,7 @@ struct job {
     uint64_t next_ns; /* monotonic */
     uint64_t runs, failures;
     unsigned streak;                       /* failures in a row */
-    int last_exit;                         /* -1: never ran */
+    int last_exit; /* the child's exit code; JOB_NOT_RUN, JOB_NO_EXIT */
     uint64_t last_run, last_ok, next_wall; /* wall-clock ns */
     char last_error[512];
 };
@@ -78,8 +75,28 @@ struct ldg_jobs {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int quit;
+    int status_warned, sd_warned; /* each said once */
     pid_t child;
+    void (*log)(void *ctx, const char *line);
+    void *log_ctx;
 };
+
+/* Says line through the caller's log function, if any. */
+static void
+jobs_log(const struct ldg_jobs *js, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void
+jobs_log(const struct ldg_jobs *js, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    if (js->log == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    js->log(js->log_ctx, line);
+}
 
 static uint64_t
 wall_ns(void)
@@ -166,6 +183,7 @@ jobs_write_status(struct ldg_jobs *js, int stopped)
         json_object_set_new(o, "last_exit",
                             j->last_exit < 0 ? json_null()
                                              : json_integer(j->last_exit));
+        json_object_set_new(o, "exited", json_boolean(j->last_exit >= 0));
         fmt_wall(t, sizeof t, j->last_run);
         json_object_set_new(o, "last_run",
                             j->last_run ? json_string(t) : json_null());
@@ -188,11 +206,9 @@ jobs_write_status(struct ldg_jobs *js, int stopped)
         json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 ||
         fputc('\n', f) == EOF || fflush(f) != 0 || fsync(fileno(f)) != 0 ||
         fclose(f) != 0 || rename(tmp, path) != 0) {
-        static int warned;
-        if (!warned)
-            fprintf(stderr, "ledger serve: cannot write %s: %s\n", path,
-                    strerror(errno));
-        warned = 1;
+        if (!js->status_warned)
+            jobs_log(js, "cannot write %s: %s", path, strerror(errno));
+        js->status_warned = 1;
         if (f == NULL && fd >= 0)
             close(fd);
         unlink(tmp);
@@ -202,27 +218,35 @@ jobs_write_status(struct ldg_jobs *js, int stopped)
 
 /* systemd's STATUS= through serve/sd.c; a failure is said once. */
 static void
-jobs_sd_notify(const char *msg)
+jobs_sd_notify(struct ldg_jobs *js, const char *msg)
 {
-    static int warned;
-    if (ldg_serve_sd_notify(msg) < 0 && !warned) {
-        warned = 1;
-        fprintf(stderr, "ledger serve: cannot notify systemd (%s)\n",
-                ldg_serve_sd_why());
+    if (ldg_serve_sd_notify(msg) < 0 && !js->sd_warned) {
+        js->sd_warned = 1;
+        jobs_log(js, "cannot notify systemd (%s)", ldg_serve_sd_why());
     }
+}
+
+/* "exit 3: " for a child that exited, "" when err says why it did not. */
+static const char *
+exit_word(int last_exit, char *w, size_t cap)
+{
+    if (last_exit < 0)
+        return "";
+    snprintf(w, cap, "exit %d: ", last_exit);
+    return w;
 }
 
 /* systemd's STATUS=: what the daemon serves and how its jobs fare. */
 static void
 jobs_notify(struct ldg_jobs *js)
 {
-    char msg[1024];
+    char msg[1024], w[32];
     size_t off = 0;
     uint64_t now = wall_ns();
     off += (size_t)snprintf(msg, sizeof msg, "STATUS=serving on %s", js->sock);
     for (size_t i = 0; i < js->n && off < sizeof msg; i++) {
         struct job *j = &js->j[i];
-        if (j->last_exit < 0)
+        if (j->last_exit == JOB_NOT_RUN)
             off += (size_t)snprintf(msg + off, sizeof msg - off,
                                     "; %s: not run yet", j->name);
         else if (j->streak == 0)
@@ -232,17 +256,19 @@ jobs_notify(struct ldg_jobs *js)
         else
             off += (size_t)snprintf(
                 msg + off, sizeof msg - off,
-                "; %s FAILING (%u in a row, exit %d: %.120s), retry in %llus",
-                j->name, j->streak, j->last_exit, j->last_error,
+                "; %s FAILING (%u in a row, %s%.120s), retry in %llus",
+                j->name, j->streak, exit_word(j->last_exit, w, sizeof w),
+                j->last_error,
                 (unsigned long long)(j->next_wall > now
                                          ? (j->next_wall - now) / 1000000000u
                                          : 0));
     }
-    jobs_sd_notify(msg);
+    jobs_sd_notify(js, msg);
 }
 
-/* Runs one job to its end (or its time limit): the exit code, with the
- * last lines it wrote in err. */
+/* Runs one job to its end (or its time limit): the child's exit code, or
+ * JOB_NO_EXIT when it could not be started or was killed; the last lines
+ * it wrote (or why it did not exit) in err. */
 static int
 job_run(struct ldg_jobs *js, struct job *j, char *err, size_t cap)
 {
@@ -276,7 +302,7 @@ job_run(struct ldg_jobs *js, struct job *j, char *err, size_t cap)
     argv[an] = NULL;
     if ((rc = ldg_spawn_piped(js->exe, argv, 1, &pid, &pfd[0])) != 0) {
         snprintf(err, cap, "cannot start %.200s: %s", js->exe, strerror(rc));
-        return EX_OSERR;
+        return JOB_NO_EXIT;
     }
     pthread_mutex_lock(&js->mu);
     js->child = pid;
@@ -308,7 +334,7 @@ job_run(struct ldg_jobs *js, struct job *j, char *err, size_t cap)
             if (buf[k] != '\n')
                 continue; /* an over-long line: cut */
             line[line_len] = '\0';
-            fprintf(stderr, "ledger serve: %s: %s\n", j->name, line);
+            jobs_log(js, "%s: %s", j->name, line);
             if (line_len + 2 > sizeof tail - tail_len)
                 tail_len = 0;
             tail_len +=
@@ -326,14 +352,19 @@ job_run(struct ldg_jobs *js, struct job *j, char *err, size_t cap)
     if (killed) {
         snprintf(err, cap, "killed after %llu s (its time limit)",
                  (unsigned long long)(limit_ms / 1000));
-        return EX_TEMPFAIL;
+        return JOB_NO_EXIT;
     }
     if (WIFSIGNALED(status)) {
         snprintf(err, cap, "killed by signal %d%s%.400s", WTERMSIG(status),
                  tail_len ? ": " : "", tail);
-        return 128 + WTERMSIG(status);
+        return JOB_NO_EXIT;
     }
-    rc = WIFEXITED(status) ? WEXITSTATUS(status) : EX_SOFTWARE;
+    if (!WIFEXITED(status)) {
+        snprintf(err, cap, "ended without an exit status (wait status %d)",
+                 status);
+        return JOB_NO_EXIT;
+    }
+    rc = WEXITSTATUS(status);
     if (rc != 0) {
         /* the last lines, which say why */
         const char *t = tail_len > 400 ? tail + tail_len - 400 : tail;
@@ -405,11 +436,16 @@ jobs_main(void *arg)
                     delay_ms *= 2;
                 if (delay_ms > due->every_ms)
                     delay_ms = due->every_ms;
-                fprintf(stderr,
-                        "ledger serve: %s failed (exit %d, %u in a row): %s; "
-                        "retrying in %llu s\n",
-                        due->name, rc, due->streak, err,
-                        (unsigned long long)(delay_ms / 1000));
+                if (rc >= 0)
+                    jobs_log(js, "%s failed (exit %d, %u in a row): %s; "
+                             "retrying in %llu s",
+                             due->name, rc, due->streak, err,
+                             (unsigned long long)(delay_ms / 1000));
+                else
+                    jobs_log(js, "%s failed (%u in a row): %s; retrying in "
+                             "%llu s",
+                             due->name, due->streak, err,
+                             (unsigned long long)(delay_ms / 1000));
             }
             due->next_ns = ldg_now_mono_ns() + delay_ms * 1000000u;
             due->next_wall = wall_ns() + delay_ms * 1000000u;
@@ -481,7 +517,7 @@ ldg_jobs_add(struct ldg_jobs *js, const char *name, const char *every,
                                              : "ship";
     j->url = url;
     j->every_ms = ms;
-    j->last_exit = -1;
+    j->last_exit = JOB_NOT_RUN;
     return 0;
 }
 
@@ -600,4 +636,12 @@ ldg_jobs_status(const char *dir, json_t **out, int *alive, int *failing,
     }
     *out = st;
     return 0;
+}
+
+void
+ldg_jobs_set_log(struct ldg_jobs *js, void (*log)(void *ctx, const char *line),
+                 void *ctx)
+{
+    js->log = log;
+    js->log_ctx = ctx;
 }

@@ -201,8 +201,9 @@ void ldg_serve_free(struct ldg_server *s);
  * each as a child process of the same program (`ledger --dir DIR probe`,
  * `publish URL`, `ship URL`, `verify --new`), one at a time, on a thread
  * of their own, with a time limit (the interval, at least 30 s, at most
- * 10 min). A failed run is logged on stderr with the child's last lines
- * and retried after 5 s, 10 s, 20 s, ... up to the interval. What each
+ * 10 min). A failed run is reported through the log function
+ * (ldg_jobs_set_log) with the child's last lines and retried after 5 s,
+ * 10 s, 20 s, ... up to the interval. The library prints nothing itself. What each
  * job did last is kept in DIR/serve-status.json (written whole: temporary
  * file, fsync, rename) and sent as systemd's STATUS=.
  *
@@ -216,6 +217,14 @@ struct ldg_jobs;
 int ldg_jobs_parse_every(const char *s, uint64_t *ms);
 /* An empty set of jobs. LDG_ENOMEM. */
 int ldg_jobs_new(struct ldg_jobs **out);
+/* Where the jobs report, one line at a time without a newline: each
+ * child's output ("probe: ..."), a failed run ("publish failed (exit 74,
+ * 2 in a row): ...; retrying in 10 s", or without "exit N" when the child
+ * could not start or was killed), a status file that cannot be written,
+ * systemd that cannot be told. Called on the jobs' thread; log may be
+ * NULL (nothing is reported). Set before ldg_jobs_start. */
+void ldg_jobs_set_log(struct ldg_jobs *js,
+                      void (*log)(void *ctx, const char *line), void *ctx);
 /* Adds job name ("probe", "publish", "ship" or "verify") every `every` (a
  * duration as above); url (borrowed: must outlive js) is required for
  * publish and ship, refused for probe and verify, and must be http(s).

@@ -1,0 +1,226 @@
+/*
+ * format.h — the stored layouts of the core, drawn once: private to the
+ * files of ledger/ (and the core's own tests). docs/FORMAT.md describes
+ * every byte; this header names them. A module outside ledger/ never
+ * includes it: it reaches the stored data through ledger/module.h's
+ * accessors, so changing one stored byte touches this header, the one
+ * encoder that writes it, FORMAT.md and tests/vectors/ — nothing else.
+ * tests/e2e/core_layers.sh holds the include rule.
+ *
+ * Byte order is big-endian throughout (util/util.h's ldg_be64 and
+ * ldg_rd_be64 are the one set of byte writers and readers).
+ */
+#ifndef LDG_FORMAT_H
+#define LDG_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "util/util.h"
+
+/* ------------------------------------------------ signed and hashed -- */
+
+/* Domain-separation contexts (FORMAT.md 2; the NUL is part of the signed
+ * bytes). */
+#define LDG_CTX_EVENT "ledger/event/v1"
+#define LDG_CTX_FIELD "ledger/field/v1"
+#define LDG_CTX_BODY "ledger/body/v1"
+
+/* A body field's salt (FORMAT.md 4.2): LDG_SALT_LEN (module.h: the
+ * modules see salts in ldg_field) random bytes per field, stored as bin8
+ * (0xc4 0x10 ‖ salt) and written in hex where JSON carries it. */
+#define LDG_SALT_HEX_LEN (2 * LDG_SALT_LEN)
+
+/* A body record's field value (FORMAT.md 4.1): under its name, the pair
+ * array(2) [bin8(16) salt, value], which begins with these three bytes
+ * (0x92 0xc4 0x10); the salt follows, then the value. */
+#define LDG_FIELD_PAIR_HEAD_LEN 3
+#define LDG_FIELD_PAIR_SALT LDG_FIELD_PAIR_HEAD_LEN
+#define LDG_FIELD_PAIR_VALUE (LDG_FIELD_PAIR_HEAD_LEN + LDG_SALT_LEN)
+static const uint8_t ldg_field_pair_head[LDG_FIELD_PAIR_HEAD_LEN] = {
+    0x92, 0xc4, LDG_SALT_LEN};
+
+/* 1 if [p, end) begins with a pair's head and its salt (the value is the
+ * caller's to read at p + LDG_FIELD_PAIR_VALUE). */
+static inline int
+ldg_field_pair_at(const uint8_t *p, const uint8_t *end)
+{
+    return end - p >= LDG_FIELD_PAIR_VALUE &&
+           memcmp(p, ldg_field_pair_head, LDG_FIELD_PAIR_HEAD_LEN) == 0;
+}
+
+/* --------------------------------------------------------- entries -- */
+
+/* An entry's "v" (FORMAT.md 3.1): 1, per-event signatures; 2, the keys of
+ * format version 2 (id, source, time) may be present. */
+#define LDG_ENTRY_V1 1
+#define LDG_ENTRY_V2 2
+/* A format 1 entry: 0x93 ‖ map ‖ bin8(32) prev ‖ bin8(64) sig; the bytes
+ * around the map. */
+#define LDG_ENTRY_OVERHEAD (1 + 34 + 66)
+/* Most bytes of a claim (format 2, FORMAT.md 3.2; every field at its
+ * limit). */
+#define LDG_CLAIM_MAX 1100
+
+/* The keys of a format 1 entry's map, in canonical (bytewise) order. */
+enum ldg_entry_key {
+    LDG_EK_ACTOR,
+    LDG_EK_BODY,
+    LDG_EK_ID, /* v2 */
+    LDG_EK_PARENT,
+    LDG_EK_RUN,
+    LDG_EK_SEQ,
+    LDG_EK_SOURCE, /* v2 */
+    LDG_EK_SUBJECT,
+    LDG_EK_TIME, /* v2 */
+    LDG_EK_TS,
+    LDG_EK_TYPE,
+    LDG_EK_V,
+    LDG_EK_COUNT
+};
+static const char *const ldg_entry_keys[LDG_EK_COUNT] = {
+    "actor",  "body",    "id",   "parent", "run",  "seq",
+    "source", "subject", "time", "ts",     "type", "v"};
+
+/* The keys of a claim (format 2, FORMAT.md 3.2), in canonical order. */
+enum ldg_claim_key {
+    LDG_CK_ACTOR,
+    LDG_CK_BODY,
+    LDG_CK_ID,
+    LDG_CK_PARENT,
+    LDG_CK_RUN,
+    LDG_CK_SUBJECT,
+    LDG_CK_TIME,
+    LDG_CK_TYPE,
+    LDG_CK_V,
+    LDG_CK_COUNT
+};
+static const char *const ldg_claim_keys[LDG_CK_COUNT] = {
+    "actor", "body", "id", "parent", "run", "subject", "time", "type", "v"};
+
+/* The keys of a stamp (format 2, FORMAT.md 3.3), in canonical order. */
+enum ldg_stamp_key {
+    LDG_TK_DIGEST,
+    LDG_TK_LEAF,
+    LDG_TK_SEAL,
+    LDG_TK_SEQ,
+    LDG_TK_SOURCE,
+    LDG_TK_TS,
+    LDG_TK_COUNT
+};
+static const char *const ldg_stamp_keys[LDG_TK_COUNT] = {
+    "digest", "leaf", "seal", "seq", "source", "ts"};
+
+/* The keys of the source map (entries v2 and stamps), canonical order. */
+enum ldg_source_key {
+    LDG_SK_EXE,
+    LDG_SK_GID,
+    LDG_SK_PID,
+    LDG_SK_UID,
+    LDG_SK_UNIT,
+    LDG_SK_COUNT
+};
+static const char *const ldg_source_keys[LDG_SK_COUNT] = {"exe", "gid", "pid",
+                                                          "uid", "unit"};
+
+/* ------------------------------------------------------- databases -- */
+
+/* The core's databases in data.mdb (FORMAT.md 6), opened once at store
+ * open; ldg_core_db_names (store.c) names them. */
+enum ldg_core_db {
+    LDG_DB_META,
+    LDG_DB_ENTRIES,
+    LDG_DB_BODIES,
+    LDG_DB_TREE,
+    LDG_DB_CHECKPOINTS,
+    LDG_DB_KEYS,
+    LDG_DB_IDX_TYPE,
+    LDG_DB_IDX_SUBJECT,
+    LDG_DB_IDX_RUN,
+    LDG_DB_IDX_ACTOR,
+    LDG_DB_IDX_TIME,
+    LDG_DB_IDX_ID, /* format version 2; absent in older read-only ledgers */
+    LDG_DB_SEALS,  /* ledger format 2; absent in older read-only ledgers */
+    /* successful model verifications by subject and digest; absent in
+     * older read-only ledgers, complete once meta "idx.verified" is set */
+    LDG_DB_IDX_VERIFIED,
+    LDG_CORE_DBS
+};
+extern const char *const ldg_core_db_names[LDG_CORE_DBS];
+
+/* ------------------------------------------------------------ meta -- */
+
+/* meta "format": the magic, then the ledger format as be32. */
+#define LDG_META_FORMAT "format"
+#define LDG_META_FORMAT_MAGIC "LDGR"
+#define LDG_META_FORMAT_LEN 8
+/* meta "origin": the checkpoint origin line (text). */
+#define LDG_META_ORIGIN "origin"
+/* meta "log_key": the log key's Ed25519 public key (32 bytes). */
+#define LDG_META_LOG_KEY "log_key"
+/* meta "verified": be64 size ‖ root[32] of the last tree verified. */
+#define LDG_META_VERIFIED "verified"
+#define LDG_META_VERIFIED_LEN 40
+/* meta "verify.full": be64 size ‖ be64 time (ns) of the last full run. */
+#define LDG_META_VERIFY_FULL "verify.full"
+#define LDG_META_VERIFY_FULL_LEN 16
+/* meta "verify.finding": be64 seq ‖ be64 time (ns) ‖ what (text). */
+#define LDG_META_VERIFY_FINDING "verify.finding"
+#define LDG_META_VERIFY_FINDING_HEAD 16
+/* meta "idx.verified": "1" once idx.verified holds every event. */
+#define LDG_META_IDX_VERIFIED "idx.verified"
+
+/* ----------------------------------------------------------- keys -- */
+
+/* db keys holds two kinds of record: "id:" ‖ key_id[16] -> a key
+ * record, and "name:" ‖ name -> key_id[16] (the newest key of that name). */
+#define LDG_KEYS_ID "id:"
+#define LDG_KEYS_ID_LEN 3
+#define LDG_KEYS_NAME "name:"
+#define LDG_KEYS_NAME_LEN 5
+/* A key record: pub[32] ‖ be64 added_seq ‖ be64
+ * revoked_seq (UINT64_MAX: never) ‖ name (1..LDG_NAME_MAX bytes). */
+#define LDG_KEYREC_PUB 0
+#define LDG_KEYREC_ADDED 32
+#define LDG_KEYREC_REVOKED 40
+#define LDG_KEYREC_NAME 48
+
+/* ----------------------------------------------------------- tree -- */
+
+/* A tree node's key (db tree): level byte ‖ be64 index; the value is the
+ * node's 32-byte hash. */
+#define LDG_TREE_KEY_LEN 9
+static inline void
+ldg_tree_key(uint8_t k[LDG_TREE_KEY_LEN], int level, uint64_t index)
+{
+    k[0] = (uint8_t)level;
+    ldg_be64(k + 1, index);
+}
+
+/* -------------------------------------------------------- indexes -- */
+
+/* An index key (idx.type, idx.subject, idx.run, idx.actor, idx.id):
+ * value ‖ 0x00 ‖ be64 seq, with an empty value. idx.time's key is be64
+ * ts ‖ be64 seq. The seq is always the last eight bytes. */
+#define LDG_IKEY_SEQ_LEN 8
+
+/* Writes value (n bytes, no NUL inside) ‖ 0x00 ‖ be64 seq at k (room for
+ * n + 9 bytes); returns the key's length. */
+static inline size_t
+ldg_ikey_make(uint8_t *k, const void *value, size_t n, uint64_t seq)
+{
+    memcpy(k, value, n);
+    k[n] = 0;
+    ldg_be64(k + n + 1, seq);
+    return n + 1 + LDG_IKEY_SEQ_LEN;
+}
+
+/* The seq of an index key of len bytes (len >= 8). */
+static inline uint64_t
+ldg_ikey_seq(const void *k, size_t len)
+{
+    return ldg_rd_be64((const uint8_t *)k + len - LDG_IKEY_SEQ_LEN);
+}
+
+#endif
