@@ -111,6 +111,14 @@ void ldg_mp_json(struct ldg_buf *b, const json_t *v); /* canonical */
  * map keys, bin/ext types) is LDG_ECORRUPT. */
 int ldg_mp_to_json_strict(const uint8_t *p, size_t len, json_t **out);
 
+/* Canonical msgpack of a JSON value (map keys sorted bytewise, shortest
+ * integer forms, floats as float64). *out malloc'd. LDG_ETOOBIG beyond
+ * max bytes. */
+int ldg_json_to_msgpack(const json_t *v, size_t max, uint8_t **out,
+                        size_t *len);
+/* Decodes msgpack produced by ldg_json_to_msgpack back to JSON. */
+int ldg_msgpack_to_json(const uint8_t *p, size_t len, json_t **out);
+
 /* Body record payload: canonical map { name: [salt bin8(16) (0xc4 0x10), value]
  * }. */
 int ldg_codec_fields_encode(struct ldg_buf *b, const struct ldg_field *f,

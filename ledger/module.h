@@ -977,14 +977,6 @@ void ldg_base64(char *out, const uint8_t *p, size_t n);
 /* Decodes standard padded base64 of exactly n bytes. */
 int ldg_unbase64(uint8_t *out, size_t n, const char *b64, size_t b64len);
 
-/* Canonical msgpack of a JSON value (map keys sorted bytewise, shortest
- * integer forms, floats as float64). *out malloc'd. LDG_ETOOBIG beyond
- * max bytes. */
-int ldg_json_to_msgpack(const json_t *v, size_t max, uint8_t **out,
-                        size_t *len);
-/* Decodes msgpack produced by ldg_json_to_msgpack back to JSON. */
-int ldg_msgpack_to_json(const uint8_t *p, size_t len, json_t **out);
-
 /* Needles for a byte prefilter over stored body records (a query's
  * body.X= terms, with ldg_body_record_json_append's record bytes): a
  * record stored uncompressed contains ldg_body_needle_name(name) if it

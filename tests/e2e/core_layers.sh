@@ -1,0 +1,109 @@
+#!/bin/sh
+# core_layers.sh — one header per audience (issue 30), held as include
+# rules by tools/check_layers.sh, and the check catches a breach put back:
+#
+#   1. the tree as it is passes, and the library's objects neither print
+#      nor exit;
+#   2. a copy of the tree with one breach at a time fails, naming the file
+#      and line: a module including ledger/format.h, a core-private header
+#      or <lmdb.h>; the program or a public header including
+#      ledger/module.h; util/ or http/ including a header from above;
+#   3. an object that prints to stderr, archived with the library's, fails
+#      naming the object;
+#   4. the same words in a comment are not a breach.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+: "${LEDGER:?set LEDGER to the ledger binary}"
+B=$(dirname "$LEDGER")
+CC=${CC:-cc}
+CHECK="sh $ROOT/tools/check_layers.sh"
+T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/core_layers.XXXXXX") ||
+    exit 1
+trap 'rm -rf "$T"' EXIT
+trap 'exit 130' INT TERM
+fails=0
+ok() { printf 'ok   %s\n' "$1"; }
+bad() { printf 'FAIL %s\n' "$1"; fails=$((fails + 1)); }
+
+# 1. the tree itself, and the library as built
+if [ -f "$B/libledger-int.a" ]; then
+    if $CHECK "$ROOT" "$B/libledger-int.a" > "$T/out" 2>&1; then
+        ok "the tree keeps its layers; $B/libledger-int.a neither prints nor exits"
+    else
+        cat "$T/out"
+        bad "the tree breaks a layer rule"
+    fi
+else
+    bad "no $B/libledger-int.a to look at"
+fi
+
+copy() {
+    rm -rf "$T/tree"
+    mkdir -p "$T/tree"
+    (cd "$ROOT" && find . -path ./build -prune -o -path ./.git -prune -o \
+        \( -name '*.c' -o -name '*.h' \) -print | tar -cf - -T -) |
+        tar -xf - -C "$T/tree"
+}
+
+# 2. one breach at a time, at the end of a file
+n=0
+while IFS='|' read -r what file line; do
+    n=$((n + 1))
+    copy < /dev/null
+    printf '%s\n' "$line" >> "$T/tree/$file"
+    at=$(wc -l < "$T/tree/$file")
+    if $CHECK "$T/tree" > "$T/out" 2>&1 < /dev/null; then
+        bad "breach $n ($what) not caught"
+    elif grep -q "^$file:$at: " "$T/out"; then
+        ok "breach $n ($what) caught at $file:$at"
+    else
+        cat "$T/out"
+        bad "breach $n ($what) failed the check without naming $file:$at"
+    fi
+done <<'BREACHES'
+a module includes format.h|doctor/doctor.c|#include "ledger/format.h"
+a module includes ledger_int.h|query/render.c|#include "ledger/ledger_int.h"
+a module includes codec_int.h|export/write.c|#include "ledger/codec_int.h"
+a module includes lmdb.h|projections/engine.c|#include <lmdb.h>
+a module includes msgpack.h|serve/server.c|#include <msgpack.h>
+the program includes module.h|cli/main.c|#include "ledger/module.h"
+a public header includes module.h|query/query.h|#include "ledger/module.h"
+a public header includes util.h|export/export.h|#include "util/util.h"
+ledger.h includes util.h|ledger/ledger.h|#include "util/util.h"
+util includes the core|util/buf.c|#include "ledger/ledger.h"
+http includes a module|http/http.c|#include "ledger/module.h"
+BREACHES
+
+# 3. a library object that prints
+cat > "$T/noisy.c" <<'C'
+#include <stdio.h>
+void noisy_(void);
+void noisy_(void) { fprintf(stderr, "hello\n"); }
+C
+if $CC -c -o "$T/noisy.o" "$T/noisy.c" && cp "$B/libledger-int.a" "$T/lib.a" &&
+    ar rcs "$T/lib.a" "$T/noisy.o"; then
+    if $CHECK "$ROOT" "$T/lib.a" > "$T/out" 2>&1; then
+        bad "an object that prints to stderr not caught"
+    elif grep -q '^noisy.o: refers to stderr' "$T/out"; then
+        ok "an object that prints caught: $(head -n 1 "$T/out")"
+    else
+        cat "$T/out"
+        bad "the printing object failed the check without naming noisy.o"
+    fi
+else
+    bad "could not build the printing object"
+fi
+
+# 4. words in comments are not breaches
+copy
+printf '/* #include "ledger/format.h" */\n// #include <lmdb.h>\n' \
+    >> "$T/tree/doctor/doctor.c"
+if $CHECK "$T/tree" > "$T/out" 2>&1; then
+    ok "the same words in comments pass"
+else
+    cat "$T/out"
+    bad "a comment was taken for a breach"
+fi
+
+[ "$fails" -eq 0 ] || { echo "core_layers: $fails failed"; exit 1; }
+echo "core_layers: all passed"
