@@ -177,7 +177,7 @@ cmd_export(struct cli *c, int argc, char **argv)
 {
     struct cli_args a;
     struct ldg_export_opts o;
-    struct ldg_export_report rep;
+    struct ldg_export_report rep = {0};
     struct ldg_ledger *l = NULL;
     char *fields[LIST_MAX], *types[LIST_MAX], **terms = NULL;
     char *runterm = NULL, *ctxterms = NULL, *cosigned = NULL;
@@ -368,9 +368,7 @@ cmd_export(struct cli *c, int argc, char **argv)
         cli_progress_done(c);
     if (rc < 0) {
         cli_err(c, "%s%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc),
-                cosigned != NULL && strstr(ldg_errmsg(l), "cosigned")
-                    ? "; --no-cosigned leaves it out"
-                    : "");
+                rep.cosigned_failed ? "; --no-cosigned leaves it out" : "");
         rc = cli_exit_code(rc);
         goto out;
     }

@@ -1051,9 +1051,7 @@ cmd_query(struct cli *c, int argc, char **argv)
         rc = ldg_query_cursor_check(t, after, &cseq, err, sizeof err);
         if (rc < 0) {
             cli_err(c, "%s", err);
-            rc = rc == LDG_EBADINPUT && strstr(err, "malformed") != NULL
-                     ? EX_USAGE
-                     : cli_exit_code(rc);
+            rc = cli_exit_code(rc);
             goto out_r;
         }
         cursor_lo = cseq + 1;

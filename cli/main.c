@@ -83,32 +83,7 @@ cli_serve_connect(struct cli *c, struct ldg_client **out, int verbose)
 int
 cli_exit_code(int rc)
 {
-    switch (rc) {
-    case LDG_OK:
-        return EX_OK;
-    case LDG_ETAMPER:
-    case LDG_EBADSIG:
-    case LDG_EBADPROOF:
-        return EX_VERIFY;
-    case LDG_EINVAL:
-        return EX_USAGE;
-    case LDG_EBADINPUT:
-    case LDG_ETOOBIG:
-    case LDG_ECORRUPT:
-    case LDG_EVERSION:
-    case LDG_EERASED:
-        return EX_DATAERR;
-    case LDG_ENOTFOUND:
-        return EX_NOINPUT;
-    case LDG_EEXIST:
-        return EX_CANTCREAT;
-    case LDG_EKEY:
-        return EX_NOPERM;
-    case LDG_ENOMEM:
-        return EX_OSERR;
-    default:
-        return EX_IOERR;
-    }
+    return ldg_exit_code(rc); /* the library's policy (util/error.h) */
 }
 
 int

@@ -145,6 +145,10 @@ struct ldg_export_report {
     uint64_t cosigned_size;   /* size of the cosigned checkpoint carried */
     uint64_t cosignatures;    /* its cosignature lines (0: none carried) */
     char cosigned_detail[256]; /* what was carried, or why not */
+    /* On failure: 1 when the cosigned checkpoint kept was what failed
+     * (not this log's, or no consistency proof to it): an export without
+     * it (opts.cosigned_note NULL) may still succeed. */
+    int cosigned_failed;
 };
 
 /* Writes a bundle of the events opts selects to fd (left open; not

@@ -142,6 +142,7 @@ prepare_cosigned(struct ex *x)
                        "the cosigned checkpoint kept is not a checkpoint of "
                        "this log signed by its key (%s)",
                        ldg_strerror(rc));
+        x->rep.cosigned_failed = 1;
         return LDG_ECORRUPT;
     }
     if (size > x->cksize) {
@@ -158,6 +159,7 @@ prepare_cosigned(struct ex *x)
                        "to %llu: %s",
                        (unsigned long long)size, (unsigned long long)x->cksize,
                        ldg_strerror(rc));
+        x->rep.cosigned_failed = 1;
         return rc;
     }
     /* the signature lines after the blank line, the log's one aside */
@@ -534,8 +536,14 @@ out:
     }
     if (rc < 0 && ldg_errmsg(l)[0] == '\0')
         ldg_set_errmsg(l, "export: %s", ldg_strerror(rc));
-    if (rc == 0 && report != NULL)
-        *report = x.rep;
+    if (report != NULL) {
+        if (rc == 0) {
+            *report = x.rep;
+        } else {
+            memset(report, 0, sizeof *report);
+            report->cosigned_failed = x.rep.cosigned_failed;
+        }
+    }
     bwriter_free(x.w);
     ldg_proof_batch_free(x.proofs);
     for (size_t i = 0; i < x.nseals; i++)

@@ -1087,5 +1087,5 @@ bad:
              "cursor '%s' is malformed (expected SEQ:HASH, as printed by "
              "--show-cursor)",
              cursor);
-    return LDG_EBADINPUT;
+    return LDG_EINVAL;
 }

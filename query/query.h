@@ -116,9 +116,11 @@ void ldg_query_iter_stats(const struct ldg_query_iter *it,
 void ldg_query_cursor(const struct ldg_event *ev,
                       char buf[LDG_QUERY_CURSOR_MAX]);
 /* Parses cursor and checks that event SEQ exists in t's log with that leaf
- * hash; *seq gets SEQ. LDG_EBADINPUT if malformed or if the hash differs
- * (the log changed, or the cursor is from another ledger), LDG_ENOTFOUND
- * if the log has no such event; err says which. */
+ * hash; *seq gets SEQ.
+ * @return 0; LDG_EINVAL if cursor is not a cursor's text (a usage error:
+ *   "SEQ:HASH16" expected); LDG_EBADINPUT if the hash differs (the log
+ *   changed, or the cursor is from another ledger); LDG_ENOTFOUND if the
+ *   log has no such event. err says which. */
 int ldg_query_cursor_check(struct ldg_txn *t, const char *cursor, uint64_t *seq,
                            char *err, size_t errcap);
 

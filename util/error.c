@@ -56,3 +56,33 @@ ldg_strerror(int code)
     }
 }
 
+int
+ldg_exit_code(int code)
+{
+    switch (code) {
+    case LDG_OK:
+        return 0;
+    case LDG_ETAMPER:
+    case LDG_EBADSIG:
+    case LDG_EBADPROOF:
+        return 1;
+    case LDG_EINVAL:
+        return 64;
+    case LDG_EBADINPUT:
+    case LDG_ETOOBIG:
+    case LDG_ECORRUPT:
+    case LDG_EVERSION:
+    case LDG_EERASED:
+        return 65;
+    case LDG_ENOTFOUND:
+        return 66;
+    case LDG_EEXIST:
+        return 73;
+    case LDG_EKEY:
+        return 77;
+    case LDG_ENOMEM:
+        return 71;
+    default:
+        return 74;
+    }
+}

@@ -41,4 +41,15 @@ enum ldg_error {
  * @return a string valid for the life of the program. */
 const char *ldg_strerror(int code);
 
+/* The process exit status a program reports for code: the project's
+ * policy, in the library so that every program built on it says the same
+ * (sysexits.h; docs/OUTPUT.md): 0 for 0; 1 when a verification failed
+ * (LDG_ETAMPER, LDG_EBADSIG, LDG_EBADPROOF); 64 for misuse (LDG_EINVAL);
+ * 65 for bad data (LDG_EBADINPUT, LDG_ETOOBIG, LDG_ECORRUPT, LDG_EVERSION,
+ * LDG_EERASED); 66 for what is not there (LDG_ENOTFOUND); 73 for
+ * LDG_EEXIST; 77 for an unusable key (LDG_EKEY); 71 for LDG_ENOMEM; 74 for
+ * the rest (I/O, a full disk, the network, a busy lock).
+ * @return the exit status, 0 to 77. */
+int ldg_exit_code(int code);
+
 #endif

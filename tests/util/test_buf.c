@@ -12,7 +12,6 @@
 
 #include "ledger/module.h"
 #include "util/util.h"
-#include "util/util.h"
 
 static void
 test_buf__appends_and_keeps_a_nul(void **state)

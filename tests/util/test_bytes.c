@@ -12,7 +12,6 @@
 
 #include "ledger/module.h"
 #include "util/util.h"
-#include "util/util.h"
 
 /* xorshift64: the same values on every run */
 static uint64_t

@@ -11,7 +11,6 @@
 
 #include "ledger/module.h"
 #include "util/util.h"
-#include "util/util.h"
 
 static void
 test_hex__round_trips_every_byte(void **state)
