@@ -75,6 +75,7 @@ HEADERS = ledger/ledger.h util/error.h \
 UTIL_OBJ = $(filter $(B)/obj/util/%,$(LIB_OBJ))
 
 .PHONY: all check asan tsan bench install uninstall demo clean headertest fmt \
+	fmt-check \
 	print-headers \
 	boot-test \
 	unit fuzz shared man torture $(TORTURE_PARTS) FORCE
@@ -371,8 +372,18 @@ uninstall:
 	    $(D_SYSUSERS)/ledger.conf
 	$(Q)rm -rf $(D_INC) $(D_DOC)
 
+FMT_FILES = $(LIB_SRC) $(CLI_SRC) $(sort $(wildcard */*.h))
 fmt:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(HEADERS)
+	clang-format -i $(FMT_FILES)
+
+# Every file as clang-format lays it out (.clang-format); names the files
+# that are not, and fails. `make fmt` rewrites them.
+fmt-check:
+	@bad=""; for f in $(FMT_FILES); do \
+	    clang-format --dry-run -Werror $$f >/dev/null 2>&1 || bad="$$bad $$f"; \
+	done; if [ -n "$$bad" ]; then \
+	    echo "fmt-check: not as clang-format lays them out (make fmt):$$bad" >&2; \
+	    exit 1; fi; echo "fmt-check: $(words $(FMT_FILES)) files as clang-format lays them out"
 
 FORCE:
 

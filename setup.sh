@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 PKGS="build-essential pkg-config liblmdb-dev libmsgpack-dev libzstd-dev \
 libsodium-dev nettle-dev libcurl4-openssl-dev libcmocka-dev libjansson-dev \
 libpcre2-dev libarchive-dev zstd tar golang-go golang-golang-x-mod-dev \
-libsqlite3-dev clang jq python3 nginx-light clickhouse-server scdoc \
+libsqlite3-dev clang clang-format jq python3 nginx-light clickhouse-server scdoc \
 libsystemd-dev libmicrohttpd-dev curl iproute2 strace zsh lmdb-utils \
 python3-cryptography prometheus chromium socat"
 
