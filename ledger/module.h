@@ -743,7 +743,7 @@ struct ldg_scan_stats {
 int ldg_log_scan(struct ldg_txn *t, uint64_t from, uint64_t to,
                  const struct ldg_scan_fns *fns, struct ldg_scan_stats *st);
 
-/* Seq scans, the sources of a query planner: streams of strictly
+/* Seq scans: streams of strictly
  * increasing seqs in [lo, hi] (decreasing if reverse). _index: the events
  * whose field `which` is exactly value; _bodies: the events with a stored
  * (not erased) body, whose record ldg_seqscan_record hands out (for

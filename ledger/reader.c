@@ -1,6 +1,9 @@
 /*
- * reader.c — the sources a query planner merges, and lookups by seq that
- * follow them (query/iter.c is the one caller).
+ * reader.c — generic cursors over the log: seq-ordered scans of one
+ * index value or of the stored bodies, the seqs of a time range, the
+ * values of an index, and lookups by seq that follow a scan. They know
+ * none of their callers: what a module merges them into (a query plan, a
+ * rebuild) is that module's.
  *
  *   ldg_seqscan_index    one value's keys in idx.type / idx.subject /
  *                        idx.run / idx.actor: value ‖ 0x00 ‖ seq_be64, so
