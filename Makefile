@@ -67,7 +67,7 @@ BENCH_BIN = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 # (ledger/ledger.h, with util/error.h's error codes) and each other
 # module's own header. ledger/module.h (the modules' interface to the
 # core), ledger/format.h (the stored layouts) and util/util.h are not.
-HEADERS = ledger/ledger.h util/error.h \
+HEADERS = ledger/ledger.h ledger/events.h util/error.h \
           $(foreach m,$(filter-out util ledger,$(MODULES)),$(wildcard $(m)/$(m).h))
 # util/ is not part of the API: libledger keeps its symbols local, and
 # the program links its own copy (util keeps no global state, so two
@@ -75,7 +75,7 @@ HEADERS = ledger/ledger.h util/error.h \
 UTIL_OBJ = $(filter $(B)/obj/util/%,$(LIB_OBJ))
 
 .PHONY: all check asan tsan bench install uninstall demo clean headertest fmt \
-	fmt-check \
+	fmt-check events \
 	print-headers \
 	boot-test \
 	unit fuzz shared man torture $(TORTURE_PARTS) FORCE
@@ -250,13 +250,19 @@ tsan:
 boot-test: all
 	@sh tests/systemd/boot.sh $(B)
 
+# ledger/events.h, the names of the event types, from docs/VOCABULARY.md
+# (committed; tests/e2e/events_fresh.sh fails when it is stale).
+events:
+	$(call say,GEN,ledger/events.h)sh tools/gen_events.sh docs/VOCABULARY.md \
+	    > ledger/events.h.tmp && mv ledger/events.h.tmp ledger/events.h
+
 print-headers:
 	@echo $(HEADERS)
 
 headertest:
 	@mkdir -p $(B)/headertest
 	@for h in $(HEADERS); do \
-	    printf '#include "%s"\n' $$h > $(B)/headertest/t.c; \
+	    printf '#include "%s"\ntypedef int headertest_t;\n' $$h > $(B)/headertest/t.c; \
 	    $(CC) -std=c11 -pedantic -Werror $(WARN) -I. \
 	        $(shell $(PKG_CONFIG) --cflags $(DEPS)) \
 	        -fsyntax-only $(B)/headertest/t.c || exit 1; \
@@ -372,7 +378,9 @@ uninstall:
 	    $(D_SYSUSERS)/ledger.conf
 	$(Q)rm -rf $(D_INC) $(D_DOC)
 
-FMT_FILES = $(LIB_SRC) $(CLI_SRC) $(sort $(wildcard */*.h))
+# (ledger/events.h is generated: `make events`)
+FMT_FILES = $(LIB_SRC) $(CLI_SRC) \
+            $(filter-out ledger/events.h,$(sort $(wildcard */*.h)))
 fmt:
 	clang-format -i $(FMT_FILES)
 

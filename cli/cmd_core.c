@@ -2211,7 +2211,7 @@ cmd_erase(struct cli *c, int argc, char **argv)
     body = json_pack("{s:I, s:s}", "target_seq", (json_int_t)target, "reason",
                      reason);
     memset(&in, 0, sizeof in);
-    in.type = "body.erased";
+    in.type = LDG_EV_BODY_ERASED;
     in.body = body;
     rc = ldg_append(l, &in, &seq);
     json_decref(body);

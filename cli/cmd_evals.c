@@ -240,7 +240,7 @@ cmd_eval(struct cli *c, int argc, char **argv)
         "candidate_digest", json_object_get(md, "digest"), "endpoint", ep,
         "harness", LDG_EVAL_HARNESS, "cases_total",
         (json_int_t)ldg_eval_suite_cases(s), "concurrency", (json_int_t)conc);
-    if (!started || append(c, l, "eval.started", started, NULL) < 0) {
+    if (!started || append(c, l, LDG_EV_EVAL_STARTED, started, NULL) < 0) {
         ex = EX_IOERR;
         goto out;
     }
@@ -268,7 +268,7 @@ cmd_eval(struct cli *c, int argc, char **argv)
         json_object_set(result, "candidate_verified",
                         json_object_get(md, "verified"));
     uint64_t seq = 0;
-    if (!result || append(c, l, "eval.result", result, &seq) < 0) {
+    if (!result || append(c, l, LDG_EV_EVAL_RESULT, result, &seq) < 0) {
         ex = EX_IOERR;
         goto out;
     }
@@ -503,8 +503,8 @@ eval_has_result(struct ldg_ledger *l, const char *eval_id, char *why,
     if (rc == 0)
         rc = ldg_query_iter_new(&it, q, t, 0);
     while (rc == 0 && !result && (rc = ldg_query_iter_next(it, &ev)) == 0) {
-        result |= strcmp(ev.type, "eval.result") == 0;
-        started |= strcmp(ev.type, "eval.started") == 0;
+        result |= strcmp(ev.type, LDG_EV_EVAL_RESULT) == 0;
+        started |= strcmp(ev.type, LDG_EV_EVAL_STARTED) == 0;
     }
     if (rc == LDG_ENOTFOUND || result)
         rc = 0;
@@ -594,7 +594,7 @@ cmd_promote(struct cli *c, int argc, char **argv)
         }
         if (body && reason)
             json_object_set_new(body, "reason", json_string(reason));
-        if (!body || append(c, l, "promotion.promoted", body, &seq) < 0) {
+        if (!body || append(c, l, LDG_EV_PROMOTION_PROMOTED, body, &seq) < 0) {
             ex = EX_IOERR;
             goto out;
         }
@@ -607,7 +607,7 @@ cmd_promote(struct cli *c, int argc, char **argv)
     } else {
         body = json_pack("{s:s, s:s, s:s, s:s}", "target", target, "candidate",
                          cand, "reason", why, "eval_id", eval_id);
-        if (!body || append(c, l, "promotion.rejected", body, &seq) < 0) {
+        if (!body || append(c, l, LDG_EV_PROMOTION_REJECTED, body, &seq) < 0) {
             ex = EX_IOERR;
             goto out;
         }
@@ -618,8 +618,8 @@ cmd_promote(struct cli *c, int argc, char **argv)
     if (c->out != OUT_HUMAN) {
         json_object_set_new(body, "seq", cli_json_u64(seq));
         json_object_set_new(body, "type",
-                            json_string(ex == EX_OK ? "promotion.promoted"
-                                                    : "promotion.rejected"));
+                            json_string(ex == EX_OK ? LDG_EV_PROMOTION_PROMOTED
+                                                    : LDG_EV_PROMOTION_REJECTED));
         cli_print_json(c, json_incref(body));
     } else if (ex == EX_OK) {
         printf("promoted %s on %s (eval %s), seq %llu\n", cand, target, eval_id,
@@ -718,7 +718,7 @@ cmd_rollback(struct cli *c, int argc, char **argv)
     }
     body = json_pack("{s:s, s:s, s:s}", "target", target, "to", to, "reason",
                      reason);
-    if (!body || append(c, l, "promotion.rolled_back", body, &seq) < 0) {
+    if (!body || append(c, l, LDG_EV_PROMOTION_ROLLED_BACK, body, &seq) < 0) {
         ex = EX_IOERR;
         goto out;
     }

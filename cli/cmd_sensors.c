@@ -263,7 +263,7 @@ cmd_model(struct cli *c, int argc, char **argv)
     json_object_set_new(body, "model", json_string(name));
     json_object_set_new(body, "ok", json_boolean(ok));
     json_object_set_new(body, "bytes", json_integer((json_int_t)bytes));
-    struct ldg_event_in in = {.type = "model.verified", .body = body};
+    struct ldg_event_in in = {.type = LDG_EV_MODEL_VERIFIED, .body = body};
     if ((rc = ldg_append(l, &in, &seq)) < 0) {
         cli_err(c, "cannot append model.verified: %s",
                 ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));

@@ -509,9 +509,9 @@ key_refusal(struct vctx *v, const struct vev *e, const struct vkey *k,
             char *buf, size_t cap)
 {
     const char *t = e->ev.type;
-    int needs_log = strcmp(t, "ledger.genesis") == 0 ||
-                    strcmp(t, "key.added") == 0 ||
-                    strcmp(t, "key.revoked") == 0;
+    int needs_log = strcmp(t, LDG_EV_LEDGER_GENESIS) == 0 ||
+                    strcmp(t, LDG_EV_KEY_ADDED) == 0 ||
+                    strcmp(t, LDG_EV_KEY_REVOKED) == 0;
     unsigned long long seq = (unsigned long long)e->seq;
 
     if (k == NULL) {

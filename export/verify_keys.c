@@ -229,7 +229,7 @@ bv_build_keys(struct vctx *v)
         bv_check(v->r, "keys", LDG_CHECK_FAIL, "no usable log key");
         return;
     }
-    if (g == NULL || !g->decoded || strcmp(g->ev.type, "ledger.genesis") != 0) {
+    if (g == NULL || !g->decoded || strcmp(g->ev.type, LDG_EV_LEDGER_GENESIS) != 0) {
         bv_fail_add(&f, "the genesis event (0), which names the log key, is "
                         "missing");
     } else if (key_event_usable(v, g, &f)) {
@@ -248,7 +248,7 @@ bv_build_keys(struct vctx *v)
     }
     for (size_t i = 0; i < v->nev; i++) { /* additions, in seq order */
         struct vev *e = &v->ev[i];
-        if (!e->decoded || strcmp(e->ev.type, "key.added") != 0 ||
+        if (!e->decoded || strcmp(e->ev.type, LDG_EV_KEY_ADDED) != 0 ||
             !key_event_usable(v, e, &f))
             continue;
         add_actor_key(v, e, &f);
@@ -276,7 +276,7 @@ bv_build_keys(struct vctx *v)
     }
     for (size_t i = 0; i < v->nev; i++) { /* then revocations */
         struct vev *e = &v->ev[i];
-        if (!e->decoded || strcmp(e->ev.type, "key.revoked") != 0 ||
+        if (!e->decoded || strcmp(e->ev.type, LDG_EV_KEY_REVOKED) != 0 ||
             !key_event_usable(v, e, &f))
             continue;
         revoke_key(v, e, &f);

@@ -87,9 +87,9 @@ bv_report_pass(struct vctx *v)
         if (!e->body_ok)
             bv_fail_add(&fb, "%s", e->why_body);
         else if (e->decoded && e->bstate != BS_FULL &&
-                 (strcmp(e->ev.type, "ledger.genesis") == 0 ||
+                 (strcmp(e->ev.type, LDG_EV_LEDGER_GENESIS) == 0 ||
                   strncmp(e->ev.type, "key.", 4) == 0 ||
-                  strcmp(e->ev.type, "body.erased") == 0))
+                  strcmp(e->ev.type, LDG_EV_BODY_ERASED) == 0))
             bv_fail_add(&fb, "event %llu: a %s body cannot be %s",
                         (unsigned long long)e->seq, e->ev.type,
                         bv_bstate_name[e->bstate]);
@@ -193,7 +193,7 @@ bv_check_erasures(struct vctx *v)
     for (size_t j = 0; j < v->nev; j++) {
         struct vev *x = &v->ev[j];
         json_t *t;
-        if (!x->decoded || strcmp(x->ev.type, "body.erased") != 0 ||
+        if (!x->decoded || strcmp(x->ev.type, LDG_EV_BODY_ERASED) != 0 ||
             !x->proof_ok || !x->sig_ok || !x->body_ok || x->bstate != BS_FULL)
             continue;
         t = json_object_get(x->shown, "target_seq");
@@ -311,7 +311,7 @@ model_at_backed(struct vctx *v, const struct vev *e, const json_t *ma,
     }
     if (bv_ju64(ma, "registered_seq", &rs) < 0 || rs >= e->seq ||
         (r = bv_find_ev(v, rs)) == NULL || !r->decoded ||
-        strcmp(r->ev.type, "model.registered") != 0 ||
+        strcmp(r->ev.type, LDG_EV_MODEL_REGISTERED) != 0 ||
         !shown_is(r, "model", model) || !shown_is(r, "digest", d)) {
         snprintf(why, cap,
                  "events.jsonl: event %llu: model_at: digest %.24s has no "
@@ -332,7 +332,7 @@ model_at_backed(struct vctx *v, const struct vev *e, const json_t *ma,
     }
     if (bv_ju64(ma, "verified_seq", &vs) < 0 ||
         (r = bv_find_ev(v, vs)) == NULL || !r->decoded ||
-        strcmp(r->ev.type, "model.verified") != 0 ||
+        strcmp(r->ev.type, LDG_EV_MODEL_VERIFIED) != 0 ||
         !shown_is(r, "model", model) || !shown_is(r, "digest", d) ||
         !json_is_true(json_object_get(r->shown, "ok")) ||
         json_is_true(json_object_get(ma, "verified")) != (vs <= e->seq)) {
@@ -621,7 +621,7 @@ erased_by_wrong(struct vctx *v, const struct vev *e, const json_t *rec)
     if (eb == NULL || bv_ju64(rec, "erased_by", &by) < 0)
         return "erased, but the manifest names no valid erased_by";
     x = bv_find_ev(v, by);
-    t = x && x->decoded && x->body_ok && strcmp(x->ev.type, "body.erased") == 0
+    t = x && x->decoded && x->body_ok && strcmp(x->ev.type, LDG_EV_BODY_ERASED) == 0
             ? json_object_get(x->shown, "target_seq")
             : NULL;
     if (!json_is_integer(t) || json_integer_value(t) < 0 ||

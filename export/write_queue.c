@@ -208,7 +208,7 @@ ex_in_list(const char *s, char *const *list, size_t n)
 int
 ex_protected_type(const char *type)
 {
-    return strcmp(type, "ledger.genesis") == 0 ||
-           strcmp(type, "key.added") == 0 || strcmp(type, "key.revoked") == 0 ||
-           strcmp(type, "body.erased") == 0;
+    return strcmp(type, LDG_EV_LEDGER_GENESIS) == 0 ||
+           strcmp(type, LDG_EV_KEY_ADDED) == 0 || strcmp(type, LDG_EV_KEY_REVOKED) == 0 ||
+           strcmp(type, LDG_EV_BODY_ERASED) == 0;
 }

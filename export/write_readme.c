@@ -131,10 +131,10 @@ failure_of(const json_t *e)
     if (jis(body, "status", "failed") || jis(body, "status", "aborted") ||
         jis(body, "outcome", "error"))
         return "failed";
-    if (strcmp(type, "permission.revoked") == 0 ||
-        strcmp(type, "permission.denied") == 0)
+    if (strcmp(type, LDG_EV_PERMISSION_REVOKED) == 0 ||
+        strcmp(type, LDG_EV_PERMISSION_DENIED) == 0)
         return "permission withdrawn";
-    if (strcmp(type, "promotion.rolled_back") == 0)
+    if (strcmp(type, LDG_EV_PROMOTION_ROLLED_BACK) == 0)
         return "rolled back";
     if (jis(body, "state", "offline") || jis(body, "state", "removed"))
         return "model unavailable";

@@ -256,11 +256,11 @@ prep_event(struct ldg_prep *p, const struct ldg_event_in *in, char *err,
         return ldg_errf(err, errcap, LDG_EBADINPUT,
                         "field 'body': must be an object");
     rc = ldg_vocab_check(in->type, in->body, err, errcap);
-    if (rc == 0 && strcmp(in->type, "key.added") == 0)
+    if (rc == 0 && strcmp(in->type, LDG_EV_KEY_ADDED) == 0)
         rc = ldg_roles_check(json_object_get(in->body, "roles"), err, errcap);
     if (rc < 0)
         return rc;
-    if (strcmp(in->type, "ledger.genesis") == 0)
+    if (strcmp(in->type, LDG_EV_LEDGER_GENESIS) == 0)
         return ldg_errf(err, errcap, LDG_EBADINPUT,
                         "ledger.genesis is written by 'ledger init' only");
     if ((rc = copy_field(err, errcap, p->type, sizeof p->type, in->type,
@@ -373,9 +373,9 @@ static int
 prep_needs_json(const struct ldg_ledger *l, const struct ldg_prep *p)
 {
     return l->has_salt_seed || strncmp(p->type, "key.", 4) == 0 ||
-           strcmp(p->type, "body.erased") == 0 ||
-           strcmp(p->type, "ledger.genesis") == 0 ||
-           strcmp(p->type, "model.verified") == 0;
+           strcmp(p->type, LDG_EV_BODY_ERASED) == 0 ||
+           strcmp(p->type, LDG_EV_LEDGER_GENESIS) == 0 ||
+           strcmp(p->type, LDG_EV_MODEL_VERIFIED) == 0;
 }
 
 /* An event prepared for the bulk writer waits in its ring, maybe 10,000
@@ -720,7 +720,7 @@ check_in_txn(struct ldg_txn *t, struct ldg_prep *p, uint64_t seq, int *erase,
         if ((rc = roles_refuse(l, &ks, p->type)) < 0)
             return rc;
     }
-    if (strcmp(p->type, "key.added") == 0) {
+    if (strcmp(p->type, LDG_EV_KEY_ADDED) == 0) {
         const char *hex =
             json_string_value(json_object_get(p->body, "public_key"));
         const char *id = json_string_value(json_object_get(p->body, "key_id"));
@@ -755,7 +755,7 @@ check_in_txn(struct ldg_txn *t, struct ldg_prep *p, uint64_t seq, int *erase,
                        ks.key_id);
             return LDG_EEXIST;
         }
-    } else if (strcmp(p->type, "key.revoked") == 0) {
+    } else if (strcmp(p->type, LDG_EV_KEY_REVOKED) == 0) {
         const char *id = json_string_value(json_object_get(p->body, "key_id"));
         if (ldg_keys_lookup(t, id, &ks) < 0) {
             ldg_seterr(l, "key.revoked: no key %s in this ledger", id);
@@ -770,7 +770,7 @@ check_in_txn(struct ldg_txn *t, struct ldg_prep *p, uint64_t seq, int *erase,
                        (unsigned long long)ks.revoked_seq);
             return LDG_EBADINPUT;
         }
-    } else if (strcmp(p->type, "body.erased") == 0) {
+    } else if (strcmp(p->type, LDG_EV_BODY_ERASED) == 0) {
         json_int_t tgt =
             json_integer_value(json_object_get(p->body, "target_seq"));
         struct ldg_event tev;
@@ -785,9 +785,9 @@ check_in_txn(struct ldg_txn *t, struct ldg_prep *p, uint64_t seq, int *erase,
         }
         if ((rc = ldg_event_get(t, (uint64_t)tgt, &tev)) < 0)
             return rc;
-        if (strcmp(tev.type, "ledger.genesis") == 0 ||
+        if (strcmp(tev.type, LDG_EV_LEDGER_GENESIS) == 0 ||
             strncmp(tev.type, "key.", 4) == 0 ||
-            strcmp(tev.type, "body.erased") == 0) {
+            strcmp(tev.type, LDG_EV_BODY_ERASED) == 0) {
             ldg_seterr(l,
                        "body.erased: event %lld (%s) is needed for "
                        "verification and cannot be erased",
@@ -1639,7 +1639,7 @@ ldg_batch_add_sealed(struct ldg_batch *b, const struct ldg_sealed_batch *sb,
         in.actor = NULL;
         rc = prep_init_ex(l, p, &in, seq0 + i, 1, pk, sb->ev[i].salts);
         if (rc == 0 && (strncmp(p->type, "key.", 4) == 0 ||
-                        strcmp(p->type, "body.erased") == 0)) {
+                        strcmp(p->type, LDG_EV_BODY_ERASED) == 0)) {
             ldg_seterr(l, "%s is the log key's and never arrives sealed",
                        p->type);
             rc = LDG_EKEY;

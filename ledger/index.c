@@ -373,7 +373,7 @@ ldg_index_verified_put(struct ldg_txn *t, const struct ldg_event *ev,
     const char *d;
     size_t n;
 
-    if (body == NULL || strcmp(ev->type, "model.verified") != 0 ||
+    if (body == NULL || strcmp(ev->type, LDG_EV_MODEL_VERIFIED) != 0 ||
         !json_is_true(json_object_get(body, "ok")) ||
         (d = json_string_value(json_object_get(body, "digest"))) == NULL ||
         !ldg_store_has_core(s, LDG_DB_IDX_VERIFIED))
@@ -411,7 +411,7 @@ verified_fill(struct ldg_txn *t)
     struct ldg_store *s = ldg_txn_store(t);
     int rc = ldg_core_db_drop(t, ldg_store_core_dbi(s, LDG_DB_IDX_VERIFIED), 0);
     if (rc == 0)
-        rc = ldg_index_walk(t, LDG_INDEX_TYPE, "model.verified", 0, UINT64_MAX,
+        rc = ldg_index_walk(t, LDG_INDEX_TYPE, LDG_EV_MODEL_VERIFIED, 0, UINT64_MAX,
                             0, verified_fill_one, t);
     if (rc == 0)
         rc = ldg_core_kv_put(t, ldg_store_core_dbi(s, LDG_DB_META),
@@ -583,7 +583,7 @@ ldg_index_verified_check(struct ldg_txn *t, uint64_t size, uint64_t *bad_seq,
     memset(&e, 0, sizeof e);
     e.t = t;
     e.size = size;
-    rc = ldg_index_walk(t, LDG_INDEX_TYPE, "model.verified", 0, UINT64_MAX, 0,
+    rc = ldg_index_walk(t, LDG_INDEX_TYPE, LDG_EV_MODEL_VERIFIED, 0, UINT64_MAX, 0,
                         verified_expect_one, &e);
     if (rc < 0)
         goto out;

@@ -262,7 +262,7 @@ ldg_keys_add(struct ldg_ledger *l, const char *name, const char *roles,
         goto out;
     }
     memset(&in, 0, sizeof in);
-    in.type = "key.added";
+    in.type = LDG_EV_KEY_ADDED;
     in.body = body;
     rc = ldg_append(l, &in, seq_out);
     if (rc < 0) {
@@ -335,7 +335,7 @@ ldg_keys_enrol(struct ldg_ledger *l, const char *name, const char *roles,
     if (body == NULL)
         return LDG_ENOMEM;
     memset(&in, 0, sizeof in);
-    in.type = "key.added";
+    in.type = LDG_EV_KEY_ADDED;
     in.body = body;
     rc = ldg_append(l, &in, seq_out);
     json_decref(body);
@@ -411,7 +411,7 @@ ldg_keys_revoke(struct ldg_ledger *l, const char *name, const char *reason,
     if (body == NULL)
         return LDG_ENOMEM;
     memset(&in, 0, sizeof in);
-    in.type = "key.revoked";
+    in.type = LDG_EV_KEY_REVOKED;
     in.body = body;
     rc = ldg_append(l, &in, seq_out);
     json_decref(body);

@@ -461,12 +461,12 @@ prove_added(struct ldg_txn *t, struct ldg_key_state *ks)
     if (hit)
         return 0;
     if (ks->added_seq == 0) {
-        rc = record_event_body(t, 0, "ledger.genesis", &body);
+        rc = record_event_body(t, 0, LDG_EV_LEDGER_GENESIS, &body);
         hex = json_string_value(json_object_get(body, "log_key"));
         name = LDG_LOG_KEY_NAME;
         ks->roles = UINT32_MAX;
     } else {
-        rc = record_event_body(t, ks->added_seq, "key.added", &body);
+        rc = record_event_body(t, ks->added_seq, LDG_EV_KEY_ADDED, &body);
         hex = json_string_value(json_object_get(body, "public_key"));
         name = json_string_value(json_object_get(body, "actor"));
         ks->roles = ldg_roles_mask(json_object_get(body, "roles"));
@@ -489,7 +489,7 @@ prove_added(struct ldg_txn *t, struct ldg_key_state *ks)
 static int
 prove_revocation(struct ldg_txn *t, const struct ldg_key_state *ks)
 {
-    static const char prefix[] = "key.revoked"; /* ‖ 0x00 ‖ seq be64 */
+    static const char prefix[] = LDG_EV_KEY_REVOKED; /* ‖ 0x00 ‖ seq be64 */
     uint8_t key[sizeof prefix + 8];
     struct ldg_cursor *c = NULL;
     struct ldg_val k, v;
@@ -498,7 +498,7 @@ prove_revocation(struct ldg_txn *t, const struct ldg_key_state *ks)
 
     if (ks->revoked_seq != UINT64_MAX) {
         const char *id;
-        rc = record_event_body(t, ks->revoked_seq, "key.revoked", &body);
+        rc = record_event_body(t, ks->revoked_seq, LDG_EV_KEY_REVOKED, &body);
         id = json_string_value(json_object_get(body, "key_id"));
         if (rc == 0 && (id == NULL || strcmp(id, ks->key_id) != 0))
             rc = LDG_ETAMPER;
@@ -649,7 +649,7 @@ ldg_keys_apply(struct ldg_txn *t, const struct ldg_event *ev,
     int rc;
 
     memset(&ks, 0, sizeof ks);
-    if (strcmp(ev->type, "ledger.genesis") == 0) {
+    if (strcmp(ev->type, LDG_EV_LEDGER_GENESIS) == 0) {
         hex = json_string_value(json_object_get(body, "log_key"));
         if (hex == NULL || ldg_unhex(ks.pub, 32, hex) < 0)
             return LDG_EBADINPUT;
@@ -659,7 +659,7 @@ ldg_keys_apply(struct ldg_txn *t, const struct ldg_event *ev,
         ks.revoked_seq = UINT64_MAX;
         return rec_put(t, &ks);
     }
-    if (strcmp(ev->type, "key.added") == 0) {
+    if (strcmp(ev->type, LDG_EV_KEY_ADDED) == 0) {
         const char *name = json_string_value(json_object_get(body, "actor"));
         hex = json_string_value(json_object_get(body, "public_key"));
         if (hex == NULL || ldg_unhex(ks.pub, 32, hex) < 0 || name == NULL ||
@@ -671,7 +671,7 @@ ldg_keys_apply(struct ldg_txn *t, const struct ldg_event *ev,
         ks.revoked_seq = UINT64_MAX;
         return rec_put(t, &ks);
     }
-    if (strcmp(ev->type, "key.revoked") == 0) {
+    if (strcmp(ev->type, LDG_EV_KEY_REVOKED) == 0) {
         const char *id = json_string_value(json_object_get(body, "key_id"));
         if (id == NULL)
             return LDG_EBADINPUT;

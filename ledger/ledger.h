@@ -36,6 +36,7 @@
 
 #include <jansson.h>
 
+#include "ledger/events.h" /* LDG_EV_*: the vocabulary's type names */
 #include "util/error.h"
 
 /* Ledger formats (meta "format"): 1, per-event signatures; 2, sealed

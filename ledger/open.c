@@ -342,7 +342,7 @@ write_genesis(struct ldg_ledger *l)
     int rc;
 
     memset(&p, 0, sizeof p);
-    memcpy(p.type, "ledger.genesis", sizeof "ledger.genesis");
+    memcpy(p.type, LDG_EV_LEDGER_GENESIS, sizeof LDG_EV_LEDGER_GENESIS);
     memcpy(p.subject, "host:local", sizeof "host:local");
     p.signer = l->log_key;
     ldg_hex(hex, l->log_key->pub, 32);

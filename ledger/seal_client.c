@@ -118,7 +118,7 @@ ldg_sealed_claim(const struct ldg_event_in *in, const json_t *salts,
         return ldg_errf(err, errcap, LDG_EBADINPUT, "type: required");
     if (in->body != NULL && !json_is_object(in->body))
         return ldg_errf(err, errcap, LDG_EBADINPUT, "body: must be an object");
-    if (strcmp(in->type, "ledger.genesis") == 0 ||
+    if (strcmp(in->type, LDG_EV_LEDGER_GENESIS) == 0 ||
         strncmp(in->type, "key.", 4) == 0)
         return ldg_errf(
             err, errcap, LDG_EBADINPUT,

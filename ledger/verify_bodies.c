@@ -97,7 +97,7 @@ vf_check_body(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev,
 static int
 erased_after(struct ldg_txn *t, uint64_t from, uint64_t target)
 {
-    static const char prefix[] = "body.erased"; /* ‖ 0x00 ‖ seq be64 */
+    static const char prefix[] = LDG_EV_BODY_ERASED; /* ‖ 0x00 ‖ seq be64 */
     uint8_t key[sizeof prefix + 8];
     struct ldg_cursor *c = NULL;
     struct ldg_val k, v;

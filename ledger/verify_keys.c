@@ -65,7 +65,7 @@ vf_collect(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
     struct ldg_ledger *l = vs->l;
     json_t *body = NULL;
     int rc = 0, is_key = strncmp(ev->type, "key.", 4) == 0;
-    int is_gen = strcmp(ev->type, "ledger.genesis") == 0;
+    int is_gen = strcmp(ev->type, LDG_EV_LEDGER_GENESIS) == 0;
 
     if ((ev->seq == 0) != is_gen) {
         vf_bad(vs, ev->seq,
@@ -73,7 +73,7 @@ vf_collect(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
                       : "event 0 is not ledger.genesis");
         return 1;
     }
-    if (!is_key && !is_gen && strcmp(ev->type, "body.erased") != 0)
+    if (!is_key && !is_gen && strcmp(ev->type, LDG_EV_BODY_ERASED) != 0)
         return 0;
     if (vf_check_body(vs, t, ev, 0))
         return 1;
@@ -116,7 +116,7 @@ vf_collect(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev)
             rc = 1;
         } else if (vf_check_sig(vs, ev)) {
             rc = 1;
-        } else if (strcmp(ev->type, "key.added") == 0) {
+        } else if (strcmp(ev->type, LDG_EV_KEY_ADDED) == 0) {
             const char *hex =
                 json_string_value(json_object_get(body, "public_key"));
             uint8_t pub[32];

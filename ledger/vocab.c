@@ -19,37 +19,37 @@ struct vtype {
 };
 
 static const struct vtype vocab[] = {
-    {"ledger.genesis", "origin*:s log_key*:s"},
-    {"key.added", "key_id*:s public_key*:s actor*:s roles:a held:s=writer"},
-    {"key.revoked", "key_id*:s reason*:s"},
-    {"body.erased", "target_seq*:i reason*:s"},
-    {"host.profile", "cpu*:s cores*:i ram_mb*:i gpus:a disk_free_mb:i tier:i"},
-    {"runtime.registered", "runtime*:s endpoint*:s version:s"},
-    {"runtime.health",
+    {LDG_EV_LEDGER_GENESIS, "origin*:s log_key*:s"},
+    {LDG_EV_KEY_ADDED, "key_id*:s public_key*:s actor*:s roles:a held:s=writer"},
+    {LDG_EV_KEY_REVOKED, "key_id*:s reason*:s"},
+    {LDG_EV_BODY_ERASED, "target_seq*:i reason*:s"},
+    {LDG_EV_HOST_PROFILE, "cpu*:s cores*:i ram_mb*:i gpus:a disk_free_mb:i tier:i"},
+    {LDG_EV_RUNTIME_REGISTERED, "runtime*:s endpoint*:s version:s"},
+    {LDG_EV_RUNTIME_HEALTH,
      "runtime*:s status*:s=up|degraded|down latency_ms:n detail:s"},
-    {"capacity.snapshot",
+    {LDG_EV_CAPACITY_SNAPSHOT,
      "ram_free_mb:i vram_free_mb:i disk_free_mb:i loaded_models:a"},
-    {"model.registered",
+    {LDG_EV_MODEL_REGISTERED,
      "model*:s digest*:s size_bytes:i format:s quant:s runtime:s "
      "capabilities:a source:o license:s"},
-    {"model.verified", "model*:s digest*:s ok*:b"},
-    {"model.state",
+    {LDG_EV_MODEL_VERIFIED, "model*:s digest*:s ok*:b"},
+    {LDG_EV_MODEL_STATE,
      "model*:s state*:s=available|loaded|parked|offline|removed reason:s"},
-    {"pack.installed",
+    {LDG_EV_PACK_INSTALLED,
      "pack*:s version*:s manifest_digest*:s requires:o source:s"},
-    {"pack.validated", "pack*:s ok*:b errors:a"},
-    {"pack.checked", "pack*:s ok*:b clauses:a"},
-    {"pack.enabled", "pack*:s reason:s"},
-    {"pack.disabled", "pack*:s reason:s"},
-    {"pack.removed", "pack*:s reason:s"},
-    {"pack.upgraded", "pack*:s from*:s to*:s manifest_digest*:s requires:o"},
-    {"permission.requested", "pack*:s group*:s scope*:s tier*:s=T0|T1|T2|T3"},
-    {"permission.granted", "pack*:s group*:s scope*:s by*:s expires:t"},
-    {"permission.denied", "pack*:s group*:s scope*:s by*:s reason:s"},
-    {"permission.revoked", "pack*:s group*:s scope*:s by*:s reason:s"},
-    {"route.declared",
+    {LDG_EV_PACK_VALIDATED, "pack*:s ok*:b errors:a"},
+    {LDG_EV_PACK_CHECKED, "pack*:s ok*:b clauses:a"},
+    {LDG_EV_PACK_ENABLED, "pack*:s reason:s"},
+    {LDG_EV_PACK_DISABLED, "pack*:s reason:s"},
+    {LDG_EV_PACK_REMOVED, "pack*:s reason:s"},
+    {LDG_EV_PACK_UPGRADED, "pack*:s from*:s to*:s manifest_digest*:s requires:o"},
+    {LDG_EV_PERMISSION_REQUESTED, "pack*:s group*:s scope*:s tier*:s=T0|T1|T2|T3"},
+    {LDG_EV_PERMISSION_GRANTED, "pack*:s group*:s scope*:s by*:s expires:t"},
+    {LDG_EV_PERMISSION_DENIED, "pack*:s group*:s scope*:s by*:s reason:s"},
+    {LDG_EV_PERMISSION_REVOKED, "pack*:s group*:s scope*:s by*:s reason:s"},
+    {LDG_EV_ROUTE_DECLARED,
      "route*:s model*:s pack:s fallbacks:a eval_suite:s threshold:o"},
-    {"route.decision",
+    {LDG_EV_ROUTE_DECISION,
      "route*:s chosen_model*:s run:s request_id:s candidates:a reason:s "
      "fallback:b latency_ms:n tokens_in:i tokens_out:i "
      "outcome:s=ok|error|refused|client-gone "
@@ -57,54 +57,62 @@ static const struct vtype vocab[] = {
      "model_requested:s upstream:s api:s path:s status:i ttft_ms:n stream:b "
      "request_bytes:i response_bytes:i model_digest:s model_verified:b "
      "client:o completion:s"},
-    {"proxy.request",
+    {LDG_EV_PROXY_REQUEST,
      "upstream*:s method*:s path*:s outcome*:s=ok|error|refused|client-gone "
      "status:i latency_ms:n request_bytes:i response_bytes:i request_id:s "
      "run:s reason:s client:o"},
-    {"eval.started", "eval_id*:s suite*:s target*:s candidate*:s"},
-    {"eval.result",
+    {LDG_EV_EVAL_STARTED, "eval_id*:s suite*:s target*:s candidate*:s"},
+    {LDG_EV_EVAL_RESULT,
      "eval_id*:s suite*:s target*:s candidate*:s passed*:b cases_total*:i "
      "cases_passed*:i metrics:o threshold:o policy_violations:i"},
-    {"promotion.requested", "target*:s candidate*:s eval_id*:s"},
-    {"promotion.promoted", "target*:s candidate*:s previous:s eval_id*:s"},
-    {"promotion.rejected", "target*:s candidate*:s reason*:s"},
-    {"promotion.rolled_back", "target*:s to*:s reason*:s"},
-    {"run.started", "run*:s pack*:s intent:s requested_by:s plan_hash:s"},
-    {"run.step", "run*:s step*:s tool*:s tier:s status*:s=ok|failed|skipped "
+    {LDG_EV_PROMOTION_REQUESTED, "target*:s candidate*:s eval_id*:s"},
+    {LDG_EV_PROMOTION_PROMOTED, "target*:s candidate*:s previous:s eval_id*:s"},
+    {LDG_EV_PROMOTION_REJECTED, "target*:s candidate*:s reason*:s"},
+    {LDG_EV_PROMOTION_ROLLED_BACK, "target*:s to*:s reason*:s"},
+    {LDG_EV_RUN_STARTED, "run*:s pack*:s intent:s requested_by:s plan_hash:s"},
+    {LDG_EV_RUN_STEP, "run*:s step*:s tool*:s tier:s status*:s=ok|failed|skipped "
                  "duration_ms:n artifacts:a"},
-    {"run.policy", "run*:s decision*:s=allow|deny rule*:s tool:s tier:s"},
-    {"run.finished",
+    {LDG_EV_RUN_POLICY, "run*:s decision*:s=allow|deny rule*:s tool:s tier:s"},
+    {LDG_EV_RUN_FINISHED,
      "run*:s status*:s=ok|failed|aborted duration_ms:n error:s"},
     /* The control pipeline (issue 34; VOCABULARY.md "Control pipeline"). */
-    {"plan.state",
+    {LDG_EV_PLAN_STATE,
      "plan*:s state*:s=IDLE|PLAN|DEBATE_PLAN|SIMULATE|VERIFY|PROMOTE|ABORT "
      "passed:b intent:s plan_hash:s reason:s"},
-    {"plan.step", "plan*:s step*:s tool*:s tier*:s=T0|T1|T2|T3 "
+    {LDG_EV_PLAN_STEP, "plan*:s step*:s tool*:s tier*:s=T0|T1|T2|T3 "
                   "status*:s=ok|failed|skipped snapshot:s tripcode:s "
                   "slot:s=blue|green duration_ms:n"},
-    {"debate.vote", "debate*:s subject*:s round*:i model*:s "
+    {LDG_EV_DEBATE_VOTE, "debate*:s subject*:s round*:i model*:s "
                     "decision*:s=ACCEPT|REJECT|ERROR scores:o"},
-    {"debate.decided", "debate*:s subject*:s decision*:s=ACCEPT|REJECT|ERROR "
+    {LDG_EV_DEBATE_DECIDED, "debate*:s subject*:s decision*:s=ACCEPT|REJECT|ERROR "
                        "rule:s=agreement|judge|fail-closed"},
-    {"snapshot.taken", "snapshot*:s label:s reason:s plan:s"},
-    {"snapshot.restored", "snapshot*:s label:s reason:s plan:s"},
-    {"tripcode.used", "code*:s plan:s reason:s ts:i key_id:s sig:s"},
-    {"tripcode.refused", "code*:s plan:s reason:s ts:i key_id:s sig:s"},
-    {"memory.candidate", "item*:s hash*:s provenance*:o"},
-    {"memory.gate",
+    {LDG_EV_SNAPSHOT_TAKEN, "snapshot*:s label:s reason:s plan:s"},
+    {LDG_EV_SNAPSHOT_RESTORED, "snapshot*:s label:s reason:s plan:s"},
+    {LDG_EV_TRIPCODE_USED, "code*:s plan:s reason:s ts:i key_id:s sig:s"},
+    {LDG_EV_TRIPCODE_REFUSED, "code*:s plan:s reason:s ts:i key_id:s sig:s"},
+    {LDG_EV_MEMORY_CANDIDATE, "item*:s hash*:s provenance*:o"},
+    {LDG_EV_MEMORY_GATE,
      "item*:s gate*:s=sanitize|debate|validators|quarantine passed*:b "
      "reason:s"},
-    {"memory.admitted", "item*:s reason:s"},
-    {"memory.revoked", "item*:s reason:s"},
-    {"memory.purged", "prefix*:s reason*:s items*:a erased:a"},
-    {"build.built", "artifact_digest*:s inputs_digest*:s sbom_digest:s "
+    {LDG_EV_MEMORY_ADMITTED, "item*:s reason:s"},
+    {LDG_EV_MEMORY_REVOKED, "item*:s reason:s"},
+    {LDG_EV_MEMORY_PURGED, "prefix*:s reason*:s items*:a erased:a"},
+    {LDG_EV_BUILD_BUILT, "artifact_digest*:s inputs_digest*:s sbom_digest:s "
                     "plan:s slot:s=blue|green"},
-    {"build.promoted", "artifact_digest*:s sbom_digest:s plan:s "
+    {LDG_EV_BUILD_PROMOTED, "artifact_digest*:s sbom_digest:s plan:s "
                        "slot:s=blue|green inputs_digest:s"},
-    {"build.reverted", "artifact_digest*:s sbom_digest:s plan:s "
+    {LDG_EV_BUILD_REVERTED, "artifact_digest*:s sbom_digest:s plan:s "
                        "slot:s=blue|green reason:s"},
-    {"health.probe", "target*:s status*:s=green|red seconds:n"},
+    {LDG_EV_HEALTH_PROBE, "target*:s status*:s=green|red seconds:n"},
 };
+
+/* Every type of docs/VOCABULARY.md (ledger/events.h) has its rules here,
+ * and no other: each entry is named by an LDG_EV_ constant (a type the
+ * document does not have does not compile), the counts agree, and
+ * test_vocab checks that no type is listed twice. */
+_Static_assert(sizeof vocab / sizeof vocab[0] == LDG_EVENT_TYPE_COUNT,
+               "ledger/vocab.c and docs/VOCABULARY.md (ledger/events.h) "
+               "list different event types");
 
 static const struct vtype *
 find_type(const char *type)

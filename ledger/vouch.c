@@ -216,10 +216,10 @@ ldg_vouch_new(struct ldg_vouch **out, struct ldg_txn *t)
     v->keys[0].revoked = UINT64_MAX;
     v->keys[0].roles = UINT32_MAX;
     v->nkeys = 1;
-    if ((rc = type_seqs(t, "key.added", &seqs, &n)) < 0)
+    if ((rc = type_seqs(t, LDG_EV_KEY_ADDED, &seqs, &n)) < 0)
         goto fail;
     nadd = n;
-    if ((rc = type_seqs(t, "key.revoked", &seqs, &n)) < 0)
+    if ((rc = type_seqs(t, LDG_EV_KEY_REVOKED, &seqs, &n)) < 0)
         goto fail;
     {
         struct vkey *a = realloc(v->keys, (1 + nadd) * sizeof *a);
@@ -259,7 +259,7 @@ ldg_vouch_new(struct ldg_vouch **out, struct ldg_txn *t)
         json_decref(body);
     }
     n = 0;
-    if ((rc = type_seqs(t, "body.erased", &seqs, &n)) < 0)
+    if ((rc = type_seqs(t, LDG_EV_BODY_ERASED, &seqs, &n)) < 0)
         goto fail;
     v->erased = malloc((n ? n : 1) * sizeof *v->erased);
     if (v->erased == NULL) {

@@ -232,8 +232,8 @@ count_proxy(struct ldg_metrics *m, const struct ldg_body_view *b, int route)
     return req_add(m, mi, status_slot(m, status), outcome_slot(&outcome));
 }
 
-#define PROXY_TYPE "proxy.request"
-#define ROUTE_TYPE "route.decision"
+#define PROXY_TYPE LDG_EV_PROXY_REQUEST
+#define ROUTE_TYPE LDG_EV_ROUTE_DECISION
 
 struct scan {
     struct ldg_metrics *m;

@@ -60,9 +60,9 @@ is_bad(const json_t *e, const json_t *body)
            sis(body, "status", "failed") || sis(body, "status", "aborted") ||
            sis(body, "outcome", "error") ||
            (strcmp(kind, "context") == 0 &&
-            (strcmp(type, "permission.revoked") == 0 ||
-             strcmp(type, "permission.denied") == 0 ||
-             strcmp(type, "promotion.rolled_back") == 0 ||
+            (strcmp(type, LDG_EV_PERMISSION_REVOKED) == 0 ||
+             strcmp(type, LDG_EV_PERMISSION_DENIED) == 0 ||
+             strcmp(type, LDG_EV_PROMOTION_ROLLED_BACK) == 0 ||
              sis(body, "state", "offline") || sis(body, "state", "removed") ||
              sis(body, "status", "down") || sis(body, "status", "degraded") ||
              json_is_false(json_object_get(body, "passed")) ||
@@ -385,11 +385,11 @@ ldg_page_events(const json_t *events, size_t total, const char *title,
         fake =
             json_pack("{s:s, s:s, s:s, s:b}", "type", type, "subject",
                       sget(e, "subject"), "kind",
-                      strcmp(type, "route.decision") == 0 ? "route"
-                      : strcmp(type, "run.step") == 0     ? "step"
-                      : strcmp(type, "run.policy") == 0   ? "policy"
-                      : strcmp(type, "run.started") == 0  ? "start"
-                      : strcmp(type, "run.finished") == 0 ? "end"
+                      strcmp(type, LDG_EV_ROUTE_DECISION) == 0 ? "route"
+                      : strcmp(type, LDG_EV_RUN_STEP) == 0     ? "step"
+                      : strcmp(type, LDG_EV_RUN_POLICY) == 0   ? "policy"
+                      : strcmp(type, LDG_EV_RUN_STARTED) == 0  ? "start"
+                      : strcmp(type, LDG_EV_RUN_FINISHED) == 0 ? "end"
                                                           : "context",
                       "denied", body != NULL && sis(body, "decision", "deny"));
         ldg_buf_init(&b, 8192);

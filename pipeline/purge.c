@@ -140,7 +140,7 @@ write_purge(struct ldg_ledger *l, const char *prefix, const char *reason,
     body = json_pack("{s:s, s:s, s:O, s:O}", "prefix", prefix, "reason", reason,
                      "items", items, "erased", seqs);
     memset(&in, 0, sizeof in);
-    in.type = "memory.purged";
+    in.type = LDG_EV_MEMORY_PURGED;
     in.body = body;
     rc = body ? ldg_batch_add_seq(b, &in, purged_seq, NULL) : LDG_ENOMEM;
     json_decref(body);
@@ -153,7 +153,7 @@ write_purge(struct ldg_ledger *l, const char *prefix, const char *reason,
         body = json_pack("{s:I, s:s}", "target_seq", json_integer_value(x),
                          "reason", why);
         memset(&in, 0, sizeof in);
-        in.type = "body.erased";
+        in.type = LDG_EV_BODY_ERASED;
         in.body = body;
         rc = body ? ldg_batch_add(b, &in) : LDG_ENOMEM;
         json_decref(body);

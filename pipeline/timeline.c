@@ -28,13 +28,13 @@ summary(const char *type, const json_t *b, char *buf, size_t cap)
     const json_t *p;
     if (b == NULL) {
         snprintf(buf, cap, "[body erased]");
-    } else if (strcmp(type, "plan.state") == 0) {
+    } else if (strcmp(type, LDG_EV_PLAN_STATE) == 0) {
         p = json_object_get(b, "passed");
         snprintf(buf, cap, "%.100s%s%s%s%.300s", bs(b, "state"),
                  json_is_true(p) ? " passed" : "",
                  json_is_false(p) ? " FAILED" : "",
                  json_object_get(b, "reason") ? ": " : "", bs(b, "reason"));
-    } else if (strcmp(type, "plan.step") == 0) {
+    } else if (strcmp(type, LDG_EV_PLAN_STEP) == 0) {
         snprintf(buf, cap,
                  "step %.200s (%.100s, %.8s) %.10s%s%.200s%s%.200s%s%.10s",
                  bs(b, "step"), bs(b, "tool"), bs(b, "tier"), bs(b, "status"),
@@ -43,12 +43,12 @@ summary(const char *type, const json_t *b, char *buf, size_t cap)
                  json_object_get(b, "tripcode") ? " tripcode " : "",
                  bs(b, "tripcode"), json_object_get(b, "slot") ? " slot " : "",
                  bs(b, "slot"));
-    } else if (strcmp(type, "debate.vote") == 0) {
+    } else if (strcmp(type, LDG_EV_DEBATE_VOTE) == 0) {
         snprintf(buf, cap, "debate %.200s round %lld: %.200s votes %.10s",
                  bs(b, "debate"),
                  (long long)json_integer_value(json_object_get(b, "round")),
                  bs(b, "model"), bs(b, "decision"));
-    } else if (strcmp(type, "debate.decided") == 0) {
+    } else if (strcmp(type, LDG_EV_DEBATE_DECIDED) == 0) {
         snprintf(buf, cap, "debate %.200s decided %.10s%s%.20s%s",
                  bs(b, "debate"), bs(b, "decision"),
                  json_object_get(b, "rule") ? " (" : "", bs(b, "rule"),
@@ -65,7 +65,7 @@ summary(const char *type, const json_t *b, char *buf, size_t cap)
         snprintf(buf, cap, "build %.200s %.20s%s%.10s",
                  bs(b, "artifact_digest"), type + 6,
                  json_object_get(b, "slot") ? " slot " : "", bs(b, "slot"));
-    } else if (strcmp(type, "key.added") == 0) {
+    } else if (strcmp(type, LDG_EV_KEY_ADDED) == 0) {
         char roles[256] = "";
         size_t i, n = 0;
         json_t *r;
@@ -155,7 +155,7 @@ names_of(void *vc, const struct ldg_event *ev, const json_t *b)
 {
     struct tctx *c = vc;
     int rc = 0;
-    if (b == NULL || strcmp(ev->type, "plan.step") != 0)
+    if (b == NULL || strcmp(ev->type, LDG_EV_PLAN_STEP) != 0)
         return 0;
     if (json_is_string(json_object_get(b, "snapshot")))
         rc = add_ctx(c->ctx, "snapshot", bs(b, "snapshot"));

@@ -325,7 +325,7 @@ record(struct ldg_ledger *l, const struct ldg_tripcode *t,
     if (!v->accepted)
         json_object_set_new(body, "reason", json_string(v->reason));
     memset(&in, 0, sizeof in);
-    in.type = v->accepted ? "tripcode.used" : "tripcode.refused";
+    in.type = v->accepted ? LDG_EV_TRIPCODE_USED : LDG_EV_TRIPCODE_REFUSED;
     in.body = body;
     rc = ldg_append(l, &in, &v->seq);
     json_decref(body);

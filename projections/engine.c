@@ -606,7 +606,7 @@ apply_record(void *ctx, struct ldg_txn *t, const struct ldg_event *ev,
              const uint8_t *rec, size_t len)
 {
     struct pctx *c = ctx;
-    if (strcmp(ev->type, "body.erased") == 0 ||
+    if (strcmp(ev->type, LDG_EV_BODY_ERASED) == 0 ||
         ldg_body_view_set_record(c->jview, rec, len) != 0)
         return 1;
     return apply_view(c, t, ev, NULL, c->jview);

@@ -804,7 +804,7 @@ fold_build(struct pstate *ps, const struct penv *e,
     if (e->type != T_BUILD_REVERTED && ldg_body_view_str(b, "slot", &slot) &&
         sv_eq(slot, "blue") &&
         (rc = blue_write(
-             ps, e, e->type == T_BUILD_BUILT ? "build.built" : "build.promoted",
+             ps, e, e->type == T_BUILD_BUILT ? LDG_EV_BUILD_BUILT : LDG_EV_BUILD_PROMOTED,
              art, b)) < 0)
         return rc;
     if (e->type == T_BUILD_BUILT) {
@@ -916,7 +916,7 @@ fold_pipeline(struct pstate *ps, const struct penv *e,
             struct ldg_slice st;
             if (!ldg_body_view_str(b, "step", &st))
                 st = svs("?");
-            if ((rc = blue_write(ps, e, "plan.step", st, b)) < 0)
+            if ((rc = blue_write(ps, e, LDG_EV_PLAN_STEP, st, b)) < 0)
                 return rc;
         }
         if (!(m & (1u << P_PLANS)) || !ldg_body_view_str(b, "plan", &name))

@@ -220,7 +220,7 @@ load(struct q_modelcache *c, const char *model, struct mentry *e)
         return 0; /* no subject can name it: never registered */
     }
     snprintf(subj, sizeof subj, "model:%s", model);
-    if ((rc = isect_open(&rs, c->t, subj, "model.registered", 0)) < 0)
+    if ((rc = isect_open(&rs, c->t, subj, LDG_EV_MODEL_REGISTERED, 0)) < 0)
         return rc;
     while ((rc = isect_next(&rs, &seq)) == 1) {
         char d[LDG_MODEL_DIGEST_MAX + 1];
@@ -236,7 +236,7 @@ load(struct q_modelcache *c, const char *model, struct mentry *e)
         e->vdone = 1; /* never registered: no digest to look for */
         return 0;
     }
-    return isect_open(&e->vs, c->t, subj, "model.verified", 0);
+    return isect_open(&e->vs, c->t, subj, LDG_EV_MODEL_VERIFIED, 0);
 }
 
 struct vwalk {
@@ -294,7 +294,7 @@ first_verified(struct q_modelcache *c, struct mentry *e, const char *digest,
         if (e->vreopen) { /* the cache moved to another transaction */
             char subj[LDG_SUBJECT_MAX + 16];
             snprintf(subj, sizeof subj, "model:%s", e->model);
-            if ((rc = isect_open(&e->vs, c->t, subj, "model.verified",
+            if ((rc = isect_open(&e->vs, c->t, subj, LDG_EV_MODEL_VERIFIED,
                                  e->vfrom)) < 0)
                 return rc;
             e->vreopen = 0;
@@ -686,13 +686,13 @@ q_model_at_ref(struct q_modelcache **mc, struct ldg_txn *t,
 const char *
 q_model_field(const char *type)
 {
-    if (strcmp(type, "route.decision") == 0)
+    if (strcmp(type, LDG_EV_ROUTE_DECISION) == 0)
         return "chosen_model";
-    if (strcmp(type, "eval.started") == 0 || strcmp(type, "eval.result") == 0 ||
-        strcmp(type, "promotion.promoted") == 0 ||
-        strcmp(type, "promotion.rejected") == 0)
+    if (strcmp(type, LDG_EV_EVAL_STARTED) == 0 || strcmp(type, LDG_EV_EVAL_RESULT) == 0 ||
+        strcmp(type, LDG_EV_PROMOTION_PROMOTED) == 0 ||
+        strcmp(type, LDG_EV_PROMOTION_REJECTED) == 0)
         return "candidate";
-    if (strcmp(type, "promotion.rolled_back") == 0)
+    if (strcmp(type, LDG_EV_PROMOTION_ROLLED_BACK) == 0)
         return "to";
     return NULL;
 }

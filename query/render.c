@@ -280,18 +280,18 @@ static const struct {
     const char *type;
     const char *fields[8];
 } lead_fields[] = {
-    {"route.decision",
+    {LDG_EV_ROUTE_DECISION,
      {"route", "chosen_model", "fallback", "latency_ms", "outcome", "reason",
       NULL}},
-    {"run.step", {"step", "tool", "status", "duration_ms", NULL}},
-    {"run.policy", {"decision", "rule", "tool", "tier", NULL}},
-    {"run.started", {"pack", "intent", "requested_by", NULL}},
-    {"run.finished", {"status", "duration_ms", "error", NULL}},
-    {"eval.result",
+    {LDG_EV_RUN_STEP, {"step", "tool", "status", "duration_ms", NULL}},
+    {LDG_EV_RUN_POLICY, {"decision", "rule", "tool", "tier", NULL}},
+    {LDG_EV_RUN_STARTED, {"pack", "intent", "requested_by", NULL}},
+    {LDG_EV_RUN_FINISHED, {"status", "duration_ms", "error", NULL}},
+    {LDG_EV_EVAL_RESULT,
      {"eval_id", "target", "candidate", "passed", "cases_passed", "cases_total",
       NULL}},
-    {"model.state", {"model", "state", "reason", NULL}},
-    {"pack.installed", {"pack", "version", NULL}},
+    {LDG_EV_MODEL_STATE, {"model", "state", "reason", NULL}},
+    {LDG_EV_PACK_INSTALLED, {"pack", "version", NULL}},
 };
 
 static int

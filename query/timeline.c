@@ -133,15 +133,15 @@ add_model_at(struct tl *tl, json_t *e, const char *type, const json_t *body,
 static const char *
 kind_of(const char *type)
 {
-    if (strcmp(type, "run.started") == 0)
+    if (strcmp(type, LDG_EV_RUN_STARTED) == 0)
         return "start";
-    if (strcmp(type, "run.finished") == 0)
+    if (strcmp(type, LDG_EV_RUN_FINISHED) == 0)
         return "end";
-    if (strcmp(type, "run.step") == 0)
+    if (strcmp(type, LDG_EV_RUN_STEP) == 0)
         return "step";
-    if (strcmp(type, "route.decision") == 0)
+    if (strcmp(type, LDG_EV_ROUTE_DECISION) == 0)
         return "route";
-    if (strcmp(type, "run.policy") == 0)
+    if (strcmp(type, LDG_EV_RUN_POLICY) == 0)
         return "policy";
     return "other";
 }
@@ -267,8 +267,8 @@ on_pack_event(void *ctx, uint64_t seq)
         tl->err = rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
         return 1;
     }
-    if (strcmp(ev.type, "pack.installed") != 0 &&
-        strcmp(ev.type, "pack.upgraded") != 0)
+    if (strcmp(ev.type, LDG_EV_PACK_INSTALLED) != 0 &&
+        strcmp(ev.type, LDG_EV_PACK_UPGRADED) != 0)
         return 0;
     rc = ldg_body_get(tl->t, seq, &body);
     if (rc == LDG_EERASED)
@@ -421,7 +421,7 @@ context_at_start(struct tl *tl, uint64_t before)
     rc = ldg_index_walk(tl->t, LDG_INDEX_SUBJECT, subj, 0, before - 1, 0,
                         on_pack_event, tl);
     if (rc == 0 && tl->err == 0)
-        rc = ldg_index_walk(tl->t, LDG_INDEX_TYPE, "route.declared", 0,
+        rc = ldg_index_walk(tl->t, LDG_INDEX_TYPE, LDG_EV_ROUTE_DECLARED, 0,
                             before - 1, 0, on_route_declared, tl);
     if (rc < 0 || tl->err)
         return rc < 0 ? rc : tl->err;
@@ -434,7 +434,7 @@ context_at_start(struct tl *tl, uint64_t before)
     }
     json_object_set_new(tl->evals, subj, json_null());
     tl->targets_left = json_object_size(tl->evals);
-    rc = ldg_index_walk(tl->t, LDG_INDEX_TYPE, "eval.result", 0, before - 1, 1,
+    rc = ldg_index_walk(tl->t, LDG_INDEX_TYPE, LDG_EV_EVAL_RESULT, 0, before - 1, 1,
                         on_eval, tl);
     if (rc < 0 || tl->err)
         return rc < 0 ? rc : tl->err;
@@ -476,7 +476,7 @@ on_context(void *ctx, uint64_t seq)
         return 1;
     }
     if (strncmp(ev.type, tl->ctx_want, strlen(tl->ctx_want)) != 0 ||
-        strcmp(ev.type, "route.decision") == 0 || strcmp(ev.run, tl->run) == 0)
+        strcmp(ev.type, LDG_EV_ROUTE_DECISION) == 0 || strcmp(ev.run, tl->run) == 0)
         return 0;
     snprintf(key, sizeof key, "%llu", (unsigned long long)seq);
     if (json_object_get(tl->context, key) != NULL)
@@ -642,9 +642,9 @@ context_events(struct tl *tl)
     json_object_foreach(tl->models_set, k, v)
     {
         snprintf(subj, sizeof subj, "model:%.*s", Q_VALUE_MAX, k);
-        if ((rc = context_walk(tl, LDG_INDEX_SUBJECT, subj, "model.state")) <
+        if ((rc = context_walk(tl, LDG_INDEX_SUBJECT, subj, LDG_EV_MODEL_STATE)) <
                 0 ||
-            (rc = context_walk(tl, LDG_INDEX_SUBJECT, subj, "model.verified")) <
+            (rc = context_walk(tl, LDG_INDEX_SUBJECT, subj, LDG_EV_MODEL_VERIFIED)) <
                 0)
             return rc;
     }
@@ -659,8 +659,8 @@ context_events(struct tl *tl)
         if (rc < 0 || tl->err)
             return rc < 0 ? rc : tl->err;
     }
-    if ((rc = context_walk(tl, LDG_INDEX_TYPE, "runtime.health",
-                           "runtime.health")) < 0)
+    if ((rc = context_walk(tl, LDG_INDEX_TYPE, LDG_EV_RUNTIME_HEALTH,
+                           LDG_EV_RUNTIME_HEALTH)) < 0)
         return rc;
     /* merge: the run's events and the context, by seq */
     n = json_array_size(tl->events) + json_object_size(tl->context);
@@ -1039,9 +1039,9 @@ event_line(struct ldg_buf *b, const json_t *e)
               jstr_is(body, "status", "aborted") ||
               jstr_is(body, "outcome", "error") ||
               (strcmp(kind, "context") == 0 &&
-               (strcmp(type, "permission.revoked") == 0 ||
-                strcmp(type, "permission.denied") == 0 ||
-                strcmp(type, "promotion.rolled_back") == 0 ||
+               (strcmp(type, LDG_EV_PERMISSION_REVOKED) == 0 ||
+                strcmp(type, LDG_EV_PERMISSION_DENIED) == 0 ||
+                strcmp(type, LDG_EV_PROMOTION_ROLLED_BACK) == 0 ||
                 jstr_is(body, "state", "offline") ||
                 jstr_is(body, "state", "removed") ||
                 jstr_is(body, "status", "down") ||

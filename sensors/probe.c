@@ -102,7 +102,7 @@ health(json_t *out, const char *name, const char *status, double ms,
                           "latency_ms", (int)(ms + 0.5));
     if (detail && *detail)
         json_object_set_new(b, "detail", json_string(detail));
-    push(out, "runtime.health", b);
+    push(out, LDG_EV_RUNTIME_HEALTH, b);
 }
 
 static void
@@ -124,7 +124,7 @@ probe_ollama(json_t *out, const struct ldg_probe_runtime *rt, long tmo)
         json_decref(ver);
         return;
     }
-    push(out, "runtime.registered", reg);
+    push(out, LDG_EV_RUNTIME_REGISTERED, reg);
     json_t *ps = ask(rt->url, "/api/ps", NULL, tmo, NULL, err, sizeof err);
     int degraded = ps == NULL;
     size_t i;
@@ -165,7 +165,7 @@ probe_ollama(json_t *out, const struct ldg_probe_runtime *rt, long tmo)
         if (!show)
             degraded = 1;
         json_decref(show);
-        push(out, "model.registered", b);
+        push(out, LDG_EV_MODEL_REGISTERED, b);
         int loaded = 0;
         size_t k;
         json_t *p;
@@ -174,7 +174,7 @@ probe_ollama(json_t *out, const struct ldg_probe_runtime *rt, long tmo)
             const char *pn = json_string_value(json_object_get(p, "name"));
             loaded |= pn && strcmp(pn, name) == 0;
         }
-        push(out, "model.state",
+        push(out, LDG_EV_MODEL_STATE,
              json_pack("{s:s, s:s, s:s}", "model", name, "state",
                        loaded ? "loaded" : "available", "runtime", rt->name));
         json_array_append_new(names, json_string(name));
@@ -211,7 +211,7 @@ probe_openai(json_t *out, const struct ldg_probe_runtime *rt, long tmo,
         json_decref(props);
         return;
     }
-    push(out, "runtime.registered", reg);
+    push(out, LDG_EV_RUNTIME_REGISTERED, reg);
     size_t i;
     json_t *m;
     const char *path = json_string_value(json_object_get(props, "model_path"));
@@ -226,8 +226,8 @@ probe_openai(json_t *out, const struct ldg_probe_runtime *rt, long tmo,
             json_object_set_new(b, "format", json_string("gguf"));
             set_str(b, "path", path);
         }
-        push(out, "model.registered", b);
-        push(out, "model.state",
+        push(out, LDG_EV_MODEL_REGISTERED, b);
+        push(out, LDG_EV_MODEL_STATE,
              json_pack("{s:s, s:s, s:s}", "model", id, "state",
                        llamacpp ? "loaded" : "available", "runtime", rt->name));
         json_array_append_new(names, json_string(id));
@@ -363,7 +363,7 @@ probe_host(json_t *out, const struct ldg_probe_opts *o, json_t *loaded)
     json_object_set_new(hp, "gpus", glist);
     if (disk >= 0)
         json_object_set_new(hp, "disk_free_mb", json_integer(disk));
-    push(out, "host.profile", hp);
+    push(out, LDG_EV_HOST_PROFILE, hp);
     json_t *cap = json_object();
     long long avail = meminfo_mb(proc, "MemAvailable");
     if (avail >= 0)
@@ -373,7 +373,7 @@ probe_host(json_t *out, const struct ldg_probe_opts *o, json_t *loaded)
     if (disk >= 0)
         json_object_set_new(cap, "disk_free_mb", json_integer(disk));
     json_object_set_new(cap, "loaded_models", loaded);
-    push(out, "capacity.snapshot", cap);
+    push(out, LDG_EV_CAPACITY_SNAPSHOT, cap);
     json_decref(g);
 }
 
@@ -408,7 +408,7 @@ ldg_probe_collect(const struct ldg_probe_opts *o, json_t **out)
         {
             json_t *b = json_object_get(e, "body");
             if (strcmp(json_string_value(json_object_get(e, "type")),
-                       "model.state") == 0 &&
+                       LDG_EV_MODEL_STATE) == 0 &&
                 strcmp(json_string_value(json_object_get(b, "state")),
                        "loaded") == 0 &&
                 n < 1024)
@@ -466,13 +466,13 @@ same(const char *type, json_t *old, json_t *nw)
     json_t *v;
     if (!old)
         return 0;
-    if (strcmp(type, "runtime.health") == 0)
+    if (strcmp(type, LDG_EV_RUNTIME_HEALTH) == 0)
         return json_equal(json_object_get(old, "status"),
                           json_object_get(nw, "status"));
-    if (strcmp(type, "model.state") == 0)
+    if (strcmp(type, LDG_EV_MODEL_STATE) == 0)
         return json_equal(json_object_get(old, "state"),
                           json_object_get(nw, "state"));
-    if (strcmp(type, "capacity.snapshot") == 0) {
+    if (strcmp(type, LDG_EV_CAPACITY_SNAPSHOT) == 0) {
         static const char *const f[] = {"ram_free_mb", "vram_free_mb",
                                         "disk_free_mb"};
         for (int i = 0; i < 3; i++)
@@ -487,7 +487,7 @@ same(const char *type, json_t *old, json_t *nw)
     json_object_foreach(nw, k, v)
     {
         json_t *ov = json_object_get(old, k);
-        if (strcmp(type, "host.profile") == 0 &&
+        if (strcmp(type, LDG_EV_HOST_PROFILE) == 0 &&
             strcmp(k, "disk_free_mb") == 0) {
             if (!near(ov, v))
                 return 0;
@@ -580,7 +580,7 @@ ldg_probe_diff(struct ldg_ledger *l, json_t *events,
                                    up ? "removed" : "offline", "runtime", rt);
             if (!up)
                 json_object_set_new(st, "reason", json_string("runtime down"));
-            consider(t, keep, "model.state", st);
+            consider(t, keep, LDG_EV_MODEL_STATE, st);
             json_decref(st);
         }
         json_decref(known);

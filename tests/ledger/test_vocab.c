@@ -197,11 +197,39 @@ test_vocab__roles_allow_the_documented_types(void **state)
     json_decref(notstr);
 }
 
+/* Every type of ledger/events.h (docs/VOCABULARY.md's tables) is known to
+ * the vocabulary, once: vocab.c's table has as many entries
+ * (_Static_assert there), so the two lists are the same. */
+static void
+test_vocab__every_generated_type_is_known_once(void **state)
+{
+#define NAME(id, name) name,
+    static const char *const names[] = {LDG_EVENT_TYPES(NAME)};
+#undef NAME
+    json_t *empty = json_object();
+    char err[256];
+    (void)state;
+    assert_int_equal(sizeof names / sizeof names[0], LDG_EVENT_TYPE_COUNT);
+    for (size_t i = 0; i < LDG_EVENT_TYPE_COUNT; i++) {
+        err[0] = '\0';
+        (void)ldg_vocab_check(names[i], empty, err, sizeof err);
+        if (strstr(err, "unknown event type") != NULL)
+            fail_msg("%s: %s", names[i], err);
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(names[k], names[i]) == 0)
+                fail_msg("%s listed twice", names[i]);
+    }
+    assert_int_not_equal(ldg_vocab_check("widget.spun", empty, err, sizeof err), 0);
+    assert_non_null(strstr(err, "unknown event type"));
+    json_decref(empty);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vocab__every_example_event_is_valid),
+        cmocka_unit_test(test_vocab__every_generated_type_is_known_once),
         cmocka_unit_test(test_vocab__roles_allow_the_documented_types),
         cmocka_unit_test(test_vocab__missing_field_is_named),
         cmocka_unit_test(test_vocab__wrong_json_type_is_named),
