@@ -248,9 +248,6 @@ enum ldg_core_db {
     LDG_DB_IDX_TIME,
     LDG_DB_IDX_ID, /* format version 2; absent in older read-only ledgers */
     LDG_DB_SEALS,  /* ledger format 2; absent in older read-only ledgers */
-    /* successful model verifications by subject and digest; absent in
-     * older read-only ledgers, complete once meta "idx.verified" is set */
-    LDG_DB_IDX_VERIFIED,
     LDG_CORE_DBS
 };
 ldg_dbi ldg_store_core_dbi(struct ldg_store *s, enum ldg_core_db which);
@@ -470,20 +467,6 @@ int ldg_body_view_from_record(struct ldg_body_view *b, const uint8_t *rec,
 int ldg_index_put(struct ldg_txn *t, const struct ldg_event *ev);
 /* Checks that every index entry for ev exists. */
 int ldg_index_check(struct ldg_txn *t, const struct ldg_event *ev);
-/* idx.verified (index.c): the key of event ev with body (NULL: none),
- * if it is a successful model.verified; 0 when it has none. */
-int ldg_index_verified_put(struct ldg_txn *t, const struct ldg_event *ev,
-                           const json_t *body);
-/* On a writable handle: fills idx.verified from the log and sets meta
- * "idx.verified" unless it is set (a ledger written before the index). */
-int ldg_index_verified_ensure(struct ldg_ledger *l);
-/* verify: idx.verified holds exactly the keys t's model.verified events
- * below size call for (a successful one's key; an erased one's key may
- * stay or not). 0: it does, or the index is not in use (no meta record);
- * 1: it does not, *bad_seq the first event that differs and what says
- * how; negative on a storage error. */
-int ldg_index_verified_check(struct ldg_txn *t, uint64_t size,
-                             uint64_t *bad_seq, char *what, size_t cap);
 /* Calls fn with each index key ev calls for (the keys ldg_index_put
  * writes, in the same order), without a transaction. */
 void ldg_index_keys(const struct ldg_event *ev,
