@@ -367,15 +367,14 @@ ldg_prepared_free(struct ldg_prepared *pe)
 
 /* Does the commit read p's body as JSON? Key events, erasures and the
  * genesis are judged and applied from it (check_in_txn, ldg_keys_apply),
- * a successful model.verified feeds idx.verified, and with seeded salts
- * (test mode) the record is made again for the event's seq. */
+ * and with seeded salts (test mode) the record is made again for the
+ * event's seq. */
 static int
 prep_needs_json(const struct ldg_ledger *l, const struct ldg_prep *p)
 {
     return l->has_salt_seed || strncmp(p->type, "key.", 4) == 0 ||
            strcmp(p->type, LDG_EV_BODY_ERASED) == 0 ||
-           strcmp(p->type, LDG_EV_LEDGER_GENESIS) == 0 ||
-           strcmp(p->type, LDG_EV_MODEL_VERIFIED) == 0;
+           strcmp(p->type, LDG_EV_LEDGER_GENESIS) == 0;
 }
 
 /* An event prepared for the bulk writer waits in its ring, maybe 10,000
@@ -950,8 +949,6 @@ store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
         rc = ldg_tree_add_leaf(t, p->seq, ev.leaf);
     if (rc == 0)
         rc = ldg_index_put(t, &ev);
-    if (rc == 0)
-        rc = ldg_index_verified_put(t, &ev, p->body);
     if (rc == 0)
         rc = ldg_keys_apply(t, &ev, p->body);
     if (rc == 0 && erase) {

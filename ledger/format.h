@@ -142,9 +142,6 @@ enum ldg_core_db {
     LDG_DB_IDX_TIME,
     LDG_DB_IDX_ID, /* format version 2; absent in older read-only ledgers */
     LDG_DB_SEALS,  /* ledger format 2; absent in older read-only ledgers */
-    /* successful model verifications by subject and digest; absent in
-     * older read-only ledgers, complete once meta "idx.verified" is set */
-    LDG_DB_IDX_VERIFIED,
     LDG_CORE_DBS
 };
 extern const char *const ldg_core_db_names[LDG_CORE_DBS];
@@ -168,8 +165,6 @@ extern const char *const ldg_core_db_names[LDG_CORE_DBS];
 /* meta "verify.finding": be64 seq ‖ be64 time (ns) ‖ what (text). */
 #define LDG_META_VERIFY_FINDING "verify.finding"
 #define LDG_META_VERIFY_FINDING_HEAD 16
-/* meta "idx.verified": "1" once idx.verified holds every event. */
-#define LDG_META_IDX_VERIFIED "idx.verified"
 
 /* ----------------------------------------------------------- keys -- */
 

@@ -449,20 +449,6 @@ int ldg_body_view_from_record(struct ldg_body_view *b, const uint8_t *rec,
 int ldg_index_put(struct ldg_txn *t, const struct ldg_event *ev);
 /* Checks that every index entry for ev exists. */
 int ldg_index_check(struct ldg_txn *t, const struct ldg_event *ev);
-/* idx.verified (index.c): the key of event ev with body (NULL: none),
- * if it is a successful model.verified; 0 when it has none. */
-int ldg_index_verified_put(struct ldg_txn *t, const struct ldg_event *ev,
-                           const json_t *body);
-/* On a writable handle: fills idx.verified from the log and sets meta
- * "idx.verified" unless it is set (a ledger written before the index). */
-int ldg_index_verified_ensure(struct ldg_ledger *l);
-/* verify: idx.verified holds exactly the keys t's model.verified events
- * below size call for (a successful one's key; an erased one's key may
- * stay or not). 0: it does, or the index is not in use (no meta record);
- * 1: it does not, *bad_seq the first event that differs and what says
- * how; negative on a storage error. */
-int ldg_index_verified_check(struct ldg_txn *t, uint64_t size,
-                             uint64_t *bad_seq, char *what, size_t cap);
 /* Calls fn with each index key ev calls for (the keys ldg_index_put
  * writes, in the same order), without a transaction. */
 void ldg_index_keys(const struct ldg_event *ev,

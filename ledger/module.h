@@ -626,8 +626,7 @@ int ldg_cosig_verify(const char *note, size_t len, const char *vkey,
                      uint64_t *time_s);
 
 /* Drops and rebuilds the secondary indexes (by type, subject, run, actor,
- * time and id, and idx.verified, the successful model verifications by
- * subject and digest) from the log in one write transaction: readers see the
+ * time and id) from the log in one write transaction: readers see the
  * old indexes or the complete new ones. Cost: one pass over the entries;
  * the transaction holds every index page, so it needs free map space
  * about the indexes' size. LDG_ECORRUPT (with the event in the message)
@@ -650,18 +649,6 @@ enum ldg_index {
 int ldg_index_walk(struct ldg_txn *t, enum ldg_index which, const char *value,
                    uint64_t lo, uint64_t hi, int reverse,
                    int (*fn)(void *ctx, uint64_t seq), void *ctx);
-
-/* The successful verifications (model.verified with "ok": true) of digest
- * among the events of subject ("model:M"): calls fn(ctx, seq) for each,
- * in increasing seq order, as ldg_index_walk does (the body is not
- * re-read: an erased one's seq is still given). LDG_EVERSION when this
- * ledger has no complete idx.verified (written before it and not opened
- * for writing since), LDG_ETOOBIG when subject and digest are too long
- * for a key (never indexed): then look through the subject's events.
- * Cost: one cursor seek, then one step per verification of that digest. */
-int ldg_index_verified_walk(struct ldg_txn *t, const char *subject,
-                            const char *digest,
-                            int (*fn)(void *ctx, uint64_t seq), void *ctx);
 
 /* ---------------------------------------------------------- fast scans -- */
 

@@ -285,10 +285,6 @@ ldg_open(struct ldg_ledger **out, const char *dir,
             rc = LDG_ECORRUPT;
         }
     }
-    /* a ledger written before idx.verified gets it on its first
-     * writable open (one pass over its model.verified events) */
-    if (rc == 0 && !(l->opts.flags & LDG_RDONLY))
-        rc = ldg_index_verified_ensure(l);
     if (rc < 0) {
         snprintf(err, errcap, "%s",
                  l->errmsg[0] ? l->errmsg : ldg_strerror(rc));
@@ -424,8 +420,6 @@ ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
         rc = meta_put(t, LDG_META_ORIGIN, origin, strlen(origin));
     if (rc == 0)
         rc = meta_put(t, LDG_META_LOG_KEY, l->log_key->pub, 32);
-    if (rc == 0) /* an empty log: idx.verified is complete (index.c) */
-        rc = meta_put(t, LDG_META_IDX_VERIFIED, "1", 1);
     if (rc == 0)
         rc = ldg_txn_commit(t);
     else

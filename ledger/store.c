@@ -31,7 +31,7 @@
 const char *const ldg_core_db_names[LDG_CORE_DBS] = {
     "meta",     "entries",     "bodies",  "tree",      "checkpoints", "keys",
     "idx.type", "idx.subject", "idx.run", "idx.actor", "idx.time",    "idx.id",
-    "seals",    "idx.verified"};
+    "seals"};
 
 struct ldg_store {
     MDB_env *env;
@@ -258,8 +258,7 @@ ldg_store_open(struct ldg_store **out, const char *path,
          * has none, and a read-only open cannot create it (it holds no
          * event with an id then). */
         if (rc == MDB_NOTFOUND && o->rdonly &&
-            (i == LDG_DB_IDX_ID || i == LDG_DB_SEALS ||
-             i == LDG_DB_IDX_VERIFIED)) {
+            (i == LDG_DB_IDX_ID || i == LDG_DB_SEALS)) {
             s->missing[i] = 1;
             s->core[i] = 0;
             rc = 0;

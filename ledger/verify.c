@@ -599,17 +599,6 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
     /* Counts name no event of their own: only when nothing else did. */
     if (vs.bad_seq == UINT64_MAX)
         vf_check_index_counts(&vs, t, size, with_run);
-    if (vs.bad_seq == UINT64_MAX) {
-        uint64_t vbad;
-        char vwhat[160];
-        int vrc = ldg_index_verified_check(t, size, &vbad, vwhat, sizeof vwhat);
-        if (vrc < 0) {
-            rc = vrc;
-            goto out;
-        }
-        if (vrc > 0)
-            vf_bad(&vs, vbad, "%s", vwhat);
-    }
     if (vs.bad_seq == UINT64_MAX && (flags & LDG_VERIFY_FULL) && !walked)
         vf_walk_indexes(&vs, t, size, with_run);
     r->from = vs.from;

@@ -762,7 +762,7 @@ ldg_projections_attach_progress(struct ldg_ledger *l,
     c->next = all_ctx;
     all_ctx = c;
     pthread_mutex_unlock(&all_mu);
-    return 0;
+    return verified_attach(l);
 }
 
 int
@@ -1323,6 +1323,9 @@ ldg_projections_rebuild(struct ldg_ledger *l, unsigned mask,
         if ((mask & (1u << p)) &&
             (rc = write_out(ps, t, (enum proj_id)p, size1)) < 0)
             goto fail;
+    /* model_at's index of verifications goes with the models */
+    if ((mask & (1u << P_MODELS)) && (rc = verified_refill(t, size1)) < 0)
+        goto fail;
     /* The note signed at this size before the rebuild, if any: the new
      * state is compared with it (an upgrade that reproduces the state
      * shows "matches"). */
@@ -1598,6 +1601,8 @@ ldg_projections_check(struct ldg_ledger *l, unsigned mask,
             add_diff(diffs, (enum proj_id)p, NULL, "digest differs",
                      hex_json(b), hex_json(a));
     }
+    if ((mask & (1u << P_MODELS)) && (rc = verified_check(t, diffs)) < 0)
+        goto out;
     *ndiff = json_array_size(diffs);
     *diffs_out = diffs;
     diffs = NULL;

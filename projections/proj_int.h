@@ -18,6 +18,9 @@
  *              route readiness, effective permissions, the doctor clauses
  *   views.c    JSON renderings of every view
  *   engine.c   the applier, catch-up, rebuild, check, meta and notes
+ *   verified.c proj.verified, the successful model verifications by
+ *              subject and digest (for query's model_at), with an
+ *              applier of its own
  */
 #ifndef LDG_PROJ_INT_H
 #define LDG_PROJ_INT_H
@@ -649,6 +652,20 @@ void record_hash(uint8_t out[32], const uint8_t *key, size_t klen,
                  const uint8_t *val, size_t vlen);
 /* Computes the digests of all records (memory-only states). */
 int ps_digest_all(struct pstate *ps, struct pdigest out[P_COUNT]);
+
+/* ----------------------------------------------------------- verified.c -- */
+
+/* Registers proj.verified's applier on l, filling the store first when
+ * it is behind the log (ldg_projections_attach). */
+int verified_attach(struct ldg_ledger *l);
+/* Empties proj.verified in t and fills it from the first size events
+ * (ledger rebuild, with the models projection). */
+int verified_refill(struct ldg_txn *t, uint64_t size);
+/* Compares proj.verified with what the events it covers call for,
+ * appending {"projection": "verified", "key", "what", "stored": null,
+ * "rebuilt": null} to diffs for each difference. A store never built
+ * is none. */
+int verified_check(struct ldg_txn *t, json_t *diffs);
 
 /* --------------------------------------------------------------- fold.c -- */
 

@@ -46,8 +46,11 @@ typedef void (*ldg_projections_progress_fn)(void *ctx, uint64_t done,
  * ldg_projections_note). Before returning it brings the store up to date:
  * projections whose stored version differs from the code's (or that were
  * never built) are rebuilt from the log, and projections behind the log
- * are caught up. Call once per handle, right after ldg_open. Cost: O(1)
- * when the store is current; O(log) for a rebuild.
+ * are caught up. It also registers the applier of proj.verified, the
+ * index of successful model verifications query's model_at seeks in
+ * (projections/verified.h), filling it first when it is behind the log.
+ * Call once per handle, right after ldg_open. Cost: O(1) when the store
+ * is current; O(log) for a rebuild.
  */
 int ldg_projections_attach(struct ldg_ledger *l);
 /* The same, reporting rebuild/catch-up progress to fn (may be NULL). */
@@ -130,7 +133,9 @@ int ldg_projections_list(struct ldg_ledger *l, uint64_t at_size, json_t **out);
  * the old state in place). *report (may be NULL) gets an array of
  * {"name", "events", "before", "after", "changed", "note"} where before
  * and after are digests and note says whether the state matches the
- * signed projection note at that size. Needs a writable handle.
+ * signed projection note at that size. With the models projection,
+ * proj.verified (the index of model verifications) is emptied and filled
+ * again too. Needs a writable handle.
  */
 int ldg_projections_rebuild(struct ldg_ledger *l, unsigned mask,
                             ldg_projections_progress_fn fn, void *ctx,
@@ -140,7 +145,10 @@ int ldg_projections_rebuild(struct ldg_ledger *l, unsigned mask,
  * Rebuilds the projections in mask into scratch memory at the size the
  * store has applied and compares with the stored records. *diffs gets an
  * array of {"projection", "key", "what", "stored", "rebuilt"} (empty when
- * they agree); *ndiff their count. Works on read-only handles.
+ * they agree); *ndiff their count. With the models projection,
+ * proj.verified is compared with what the events it covers call for too
+ * (differences with "projection": "verified"). Works on read-only
+ * handles.
  */
 int ldg_projections_check(struct ldg_ledger *l, unsigned mask,
                           ldg_projections_progress_fn fn, void *ctx,

@@ -19,6 +19,7 @@
 
 #include "query/query_int.h"
 #include "ledger/module.h"
+#include "projections/verified.h"
 #include "util/util.h"
 
 #define MC_MODELS_MAX 256 /* models cached; more are looked up uncached */
@@ -246,8 +247,9 @@ struct vwalk {
     int found;
 };
 
-/* idx.verified's candidates, checked as the scan below checks them: the
- * body still there (not erased), ok true, that digest. */
+/* The index's candidates, and the events after its mark, checked as the
+ * scan below checks them: the body still there (not erased), ok true,
+ * that digest. */
 static int
 vwalk_one(void *ctx, uint64_t seq)
 {
@@ -261,26 +263,46 @@ vwalk_one(void *ctx, uint64_t seq)
     return 1;
 }
 
+/* The subject's verifications from seq from on (those the index does not
+ * cover yet), into w: 0 or an error. */
+static int
+vwalk_tail(struct q_modelcache *c, const char *subj, uint64_t from,
+           struct vwalk *w)
+{
+    struct isect x = {NULL, NULL};
+    uint64_t s;
+    int rc = isect_open(&x, c->t, subj, LDG_EV_MODEL_VERIFIED, from);
+    while (rc == 0 && (rc = isect_next(&x, &s)) == 1)
+        rc = vwalk_one(w, s);
+    isect_close(&x);
+    return rc < 0 ? rc : 0;
+}
+
 /* The first successful verification of digest: 1 with *seq, 0 if there
- * is none, or an error. Asks idx.verified (a seek, however long the log);
- * a ledger without it (written before it, read-only) has its
- * verifications read on from where the last call stopped, only as far as
- * needed. */
+ * is none, or an error. Asks the projections' index of verifications (a
+ * seek, however long the log), and looks through the events after its
+ * mark; a ledger without it (not opened for writing with the projections
+ * since it was written) has its verifications read on from where the
+ * last call stopped, only as far as needed. */
 static int
 first_verified(struct q_modelcache *c, struct mentry *e, const char *digest,
                uint64_t *seq)
 {
     char vsubj[LDG_SUBJECT_MAX + 16];
     struct vwalk w = {c, digest, 0, 0};
+    uint64_t upto = 0;
     int vrc;
 
     snprintf(vsubj, sizeof vsubj, "model:%s", e->model);
-    vrc = ldg_index_verified_walk(c->t, vsubj, digest, vwalk_one, &w);
+    vrc = ldg_projections_verified_walk(c->t, vsubj, digest, &upto, vwalk_one,
+                                        &w);
+    if (vrc == 0 && !w.found)
+        vrc = vwalk_tail(c, vsubj, upto, &w);
     if (vrc == 0) {
         *seq = w.seq;
         return w.found;
     }
-    if (vrc != LDG_EVERSION && vrc != LDG_ETOOBIG)
+    if (vrc != LDG_ENOTFOUND && vrc != LDG_ETOOBIG)
         return vrc;
     for (size_t i = 0; i < e->nver; i++)
         if (strcmp(e->ver[i].digest, digest) == 0) {

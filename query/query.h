@@ -336,7 +336,9 @@ void ldg_query_follow_free(struct ldg_query_follow *f);
 
 /* -------------------------------------------------------------- indexes -- */
 
-/* ldg_index_rebuild (ledger.h): the indexes are the core's. */
+/* ldg_index_rebuild (ledger.h): the indexes are the core's; then the
+ * projections' index of model verifications that model_at seeks in,
+ * emptied and filled again. Needs a writable handle. */
 int ldg_query_reindex(struct ldg_ledger *l);
 
 /* The version of PCRE2 that -g/--grep runs on ("pcre2 10.42"). */

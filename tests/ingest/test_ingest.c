@@ -31,6 +31,7 @@ static char current[2400];
 
 #include "ingest/ingest.h"
 #include "projections/projections.h"
+#include "projections/verified.h"
 #include "tests/support/support.h"
 
 static FILE *
@@ -695,7 +696,7 @@ count_seq(void *ctx, uint64_t seq)
 /* Events from a file wait in the writer as their records only: the parse
  * thread drops the body's JSON tree (ldg_prep_compact). What the commit
  * reads of a body still comes out right: the projections fold it from
- * the record (their stored state equals a replay), idx.verified gets a
+ * the record (their stored state equals a replay), proj.verified gets a
  * successful model.verified, a duplicate's differing body is named, and
  * the log verifies. */
 static void
@@ -726,6 +727,7 @@ test_ingest__file_events_wait_compact(void **state)
     json_t *diffs = NULL;
     uint64_t ndiff = 1;
     int nverified = 0;
+    uint64_t upto = 0;
     (void)state;
 
     assert_int_equal(ldg_projections_attach(l), 0);
@@ -751,11 +753,13 @@ test_ingest__file_events_wait_compact(void **state)
     assert_int_equal(d.differs[1], LDG_DIFF_BODY);
 
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
-    assert_int_equal(ldg_index_verified_walk(t, "model:m", "sha256:01",
-                                             count_seq, &nverified),
+    assert_int_equal(ldg_projections_verified_walk(t, "model:m", "sha256:01",
+                                                   &upto, count_seq,
+                                                   &nverified),
                      0);
     ldg_txn_abort(t);
     assert_int_equal(nverified, 1);
+    assert_int_equal(upto, 5); /* the genesis and the four events */
 
     assert_int_equal(ldg_projections_check(l, LDG_PROJECTIONS_ALL, NULL, NULL,
                                            &diffs, &ndiff),

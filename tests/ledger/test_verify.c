@@ -655,74 +655,6 @@ test_verify__counts_the_id_index(void **state)
     }
 }
 
-/* idx.verified (model_at's index of successful verifications) holds
- * exactly the keys the log's model.verified events call for: a key taken
- * away is found at its event, one added for a failed verification too,
- * and either way plain and full verification say which index. */
-static void
-test_verify__checks_the_verified_index(void **state)
-{
-    struct fx *f = *state;
-    struct ldg_txn *t;
-    ldg_dbi dbi;
-    uint64_t ok_seq, bad_seq, size = 0;
-    uint8_t k[64];
-    size_t n;
-
-    t_append(f->l, "model.registered",
-             "{\"model\":\"m1\",\"digest\":\"sha256:aa\"}", NULL);
-    t_append(f->l, "model.verified",
-             "{\"model\":\"m1\",\"digest\":\"sha256:aa\",\"ok\":true}",
-             NULL);
-    assert_int_equal(ldg_size(f->l, &size), 0);
-    ok_seq = size - 1;
-    t_append(f->l, "model.verified",
-             "{\"model\":\"m1\",\"digest\":\"sha256:bb\",\"ok\":false}",
-             NULL);
-    bad_seq = size;
-    t_append(f->l, "x.after", "{}", NULL);
-    for (int full = 0; full < 2; full++) {
-        struct ldg_verify_report r;
-        assert_int_equal(
-            ldg_verify(f->l, (full ? LDG_VERIFY_FULL : 0) | LDG_VERIFY_NOSAVE,
-                       0, &r, NULL, NULL),
-            0);
-    }
-    /* the successful verification's key taken away */
-    n = strlen("model:m1");
-    memcpy(k, "model:m1", n);
-    k[n] = 0;
-    memcpy(k + n + 1, "sha256:aa", 9);
-    k[n + 10] = 0;
-    ldg_be64(k + n + 11, ok_seq);
-    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
-    assert_int_equal(ldg_db_open(t, "idx.verified", 0, &dbi), 0);
-    assert_int_equal(ldg_core_kv_del(t, dbi, k, n + 19, NULL, 0), 0);
-    assert_int_equal(ldg_txn_commit(t), 0);
-    expect_bad(f, 0, ok_seq, "idx.verified");
-    expect_bad(f, LDG_VERIFY_FULL, ok_seq, "no key for this successful");
-    /* back; then a key for the failed one */
-    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
-    assert_int_equal(ldg_db_open(t, "idx.verified", 0, &dbi), 0);
-    assert_int_equal(ldg_core_kv_put(t, dbi, k, n + 19, "", 0), 0);
-    memcpy(k + n + 1, "sha256:bb", 9);
-    ldg_be64(k + n + 11, bad_seq);
-    assert_int_equal(ldg_core_kv_put(t, dbi, k, n + 19, "", 0), 0);
-    assert_int_equal(ldg_txn_commit(t), 0);
-    expect_bad(f, LDG_VERIFY_FULL, bad_seq, "not this successful");
-    /* gone again: clean */
-    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
-    assert_int_equal(ldg_db_open(t, "idx.verified", 0, &dbi), 0);
-    assert_int_equal(ldg_core_kv_del(t, dbi, k, n + 19, NULL, 0), 0);
-    assert_int_equal(ldg_txn_commit(t), 0);
-    {
-        struct ldg_verify_report r;
-        assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE,
-                                    0, &r, NULL, NULL),
-                         0);
-    }
-}
-
 /* Verification remembers what it found: after a failed full verification,
  * a plain one fails too (even with nothing new, or only good new events),
  * until a full verification passes again. */
@@ -1473,7 +1405,6 @@ main(void)
         T(test_verify__detects_replaced_index_keys),
         T(test_verify__reads_ahead_while_it_runs),
         T(test_verify__counts_the_id_index),
-        T(test_verify__checks_the_verified_index),
         T(test_verify__a_finding_stands_until_a_full_verification_passes),
         T(test_verify__read_only_verify_records_nothing_until_asked),
         T(test_verify__plain_verify_sees_bodies_swapped_or_deleted_after_it),

@@ -564,12 +564,13 @@ test_iter__cursor_round_trip_and_mismatch(void **state)
     assert_int_equal(ldg_query_cursor_check(t, "9999:0123456789abcdef", &seq,
                                             err, sizeof err),
                      LDG_ENOTFOUND);
+    /* not a cursor's text at all: a usage error (exit 64) */
     assert_int_equal(ldg_query_cursor_check(t, "26", &seq, err, sizeof err),
-                     LDG_EBADINPUT);
+                     LDG_EINVAL);
     assert_non_null(strstr(err, "malformed"));
     assert_int_equal(
         ldg_query_cursor_check(t, "x:0123456789abcdef", &seq, err, sizeof err),
-        LDG_EBADINPUT);
+        LDG_EINVAL);
     ldg_txn_abort(t);
 }
 

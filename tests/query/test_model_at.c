@@ -19,6 +19,8 @@
 #include "query/query.h"
 #include "ledger/ledger_int.h"
 #include "query/query_int.h"
+#include "projections/projections.h"
+#include "projections/verified.h"
 #include "tests/support/support.h"
 
 /* seq: 1 m registered A, 2 verified B ok, 3 verified A failed, 4 m*
@@ -232,30 +234,72 @@ seqs_of(void *ctx, uint64_t seq)
     return 0;
 }
 
-static void
-drop_marker(struct ldg_ledger *l)
+/* Walks the projections' index for model m's digest d: "seq,seq," into
+ * got, its mark into *upto; the walk's return. */
+static int
+walk(struct ldg_ledger *l, const char *d, char got[64], uint64_t *upto)
 {
     struct ldg_txn *t;
+    int rc;
+    got[0] = '\0';
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    rc = ldg_projections_verified_walk(t, "model:m", d, upto, seqs_of, got);
+    ldg_txn_abort(t);
+    return rc;
+}
+
+static void
+expect_walk(struct ldg_ledger *l, const char *d, const char *want,
+            uint64_t mark)
+{
+    char got[64];
+    uint64_t upto = 0;
+    assert_int_equal(walk(l, d, got, &upto), 0);
+    assert_string_equal(got, want);
+    assert_int_equal(upto, mark);
+}
+
+/* Deletes the projections' index (a ledger that never had one). */
+static void
+drop_index(struct ldg_ledger *l)
+{
+    struct ldg_txn *t;
+    ldg_dbi dbi;
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
-    assert_int_equal(ldg_core_kv_del(t, ldg_core(l, LDG_DB_META),
-                                     "idx.verified", 12, NULL, 0),
-                     0);
+    assert_int_equal(ldg_db_open(t, "proj.verified", 0, &dbi), 0);
+    assert_int_equal(ldg_db_drop(t, dbi, 1), 0);
     assert_int_equal(ldg_txn_commit(t), 0);
 }
 
-/* The answers through idx.verified are the answers of reading every
- * verification (a ledger without the index: no meta "idx.verified"),
- * with an erased verification and a failed one among them; filling the
- * index again (a writable open of an older ledger) or rebuilding the
- * indexes gives them again. */
+static struct ldg_ledger *
+reopen(struct ldg_ledger *l, const char *dir)
+{
+    struct ldg_options o;
+    char err[256];
+    ldg_close(l);
+    memset(&o, 0, sizeof o);
+    o.flags = LDG_NOSYNC;
+    o.map_size_bytes = 64u << 20;
+    if (ldg_open(&l, dir, &o, err, sizeof err) != 0)
+        fail_msg("open: %s", err);
+    return l;
+}
+
+/* Every answer through the projections' index of verifications
+ * (projections/verified.c) is the answer of reading every verification
+ * (a ledger without the index), with an erased verification and a failed
+ * one among them: the index filled when the projections are attached to
+ * a ledger written without them, fed by appends, behind the log after an
+ * appender without them (the rest looked through), and rebuilt. */
 static void
 test_model_at__the_index_answers_as_the_scan(void **state)
 {
-    char dir[512], *with = malloc(1 << 16), *without = malloc(1 << 16);
-    uint64_t last;
+    char dir[512], got[64], *with = malloc(1 << 16),
+                            *without = malloc(1 << 16);
+    uint64_t last, upto;
     struct ldg_ledger *l = setup_log(dir, sizeof dir, &last);
     (void)state;
-    /* 11: B verified again, 12: its body erased; 13: A ok, 14: C failed */
+    /* 11: C ok, 12: its body erased; 13: A ok, 14: C failed */
     t_append(l, "model.verified",
              "{\"model\":\"m\",\"digest\":\"C\",\"ok\":true}", NULL);
     t_append(l, "body.erased", "{\"target_seq\":11,\"reason\":\"test\"}", NULL);
@@ -263,49 +307,62 @@ test_model_at__the_index_answers_as_the_scan(void **state)
              "{\"model\":\"m\",\"digest\":\"A\",\"ok\":true}", NULL);
     last = t_append(l, "model.verified",
                     "{\"model\":\"m\",\"digest\":\"C\",\"ok\":false}", NULL);
-    /* the index holds the successes, the erased one's key included */
-    {
-        static const char *const d[] = {"A", "B", "C", "D"};
-        static const char *const want[] = {"5,9,13,", "2,8,", "11,", ""};
-        struct ldg_txn *t;
-        assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
-        for (size_t i = 0; i < 4; i++) {
-            char got[64] = "";
-            assert_int_equal(
-                ldg_index_verified_walk(t, "model:m", d[i], seqs_of, got), 0);
-            assert_string_equal(got, want[i]);
-        }
-        ldg_txn_abort(t);
-    }
+    /* written without the projections: no index, the answers a scan's */
+    assert_int_equal(walk(l, "A", got, &upto), LDG_ENOTFOUND);
+    all_answers(l, last, without, 1 << 16);
+    /* C: its one success erased, so never verified */
+    assert_null(strstr(without, "\"verified_seq\":\"11\""));
+    /* attached: filled from the log (an erased body gives no key) */
+    assert_int_equal(ldg_projections_attach(l), 0);
+    expect_walk(l, "A", "5,9,13,", last + 1);
+    expect_walk(l, "B", "2,8,", last + 1);
+    expect_walk(l, "C", "", last + 1);
+    expect_walk(l, "D", "", last + 1);
     all_answers(l, last, with, 1 << 16);
-    /* C: its one success erased, so never verified (as the scan says) */
-    assert_null(strstr(with, "\"verified_seq\":\"11\""));
-    drop_marker(l);
-    {
-        struct ldg_txn *t;
-        char got[64] = "";
-        assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
-        assert_int_equal(
-            ldg_index_verified_walk(t, "model:m", "A", seqs_of, got),
-            LDG_EVERSION);
-        ldg_txn_abort(t);
-    }
+    assert_string_equal(with, without);
+    /* fed by appends: 15 m registered D, 16 D ok, 17 D failed */
+    t_append(l, "model.registered", "{\"model\":\"m\",\"digest\":\"D\"}",
+             NULL);
+    t_append(l, "model.verified",
+             "{\"model\":\"m\",\"digest\":\"D\",\"ok\":true}", NULL);
+    last = t_append(l, "model.verified",
+                    "{\"model\":\"m\",\"digest\":\"D\",\"ok\":false}", NULL);
+    expect_walk(l, "D", "16,", last + 1);
+    all_answers(l, last, with, 1 << 16);
+    assert_non_null(strstr(with, "\"verified_seq\":\"16\""));
+    /* 18: 16's body erased: its key stays, and is not taken for it */
+    last = t_append(l, "body.erased", "{\"target_seq\":16,\"reason\":\"t\"}",
+                    NULL);
+    expect_walk(l, "D", "16,", last + 1);
+    all_answers(l, last, with, 1 << 16);
+    assert_null(strstr(with, "\"verified_seq\":\"16\""));
+    drop_index(l);
+    assert_int_equal(walk(l, "D", got, &upto), LDG_ENOTFOUND);
     all_answers(l, last, without, 1 << 16);
     assert_string_equal(with, without);
-    assert_int_equal(ldg_index_verified_ensure(l), 0);
+    /* rebuilt (query's reindex), then appended to without the
+     * projections (19 m registered E, 20 E ok): the index stops at 19,
+     * the answers for E come from the events after it */
+    assert_int_equal(ldg_query_reindex(l), 0);
+    expect_walk(l, "A", "5,9,13,", last + 1);
+    l = reopen(l, dir);
+    t_append(l, "model.registered", "{\"model\":\"m\",\"digest\":\"E\"}",
+             NULL);
+    last = t_append(l, "model.verified",
+                    "{\"model\":\"m\",\"digest\":\"E\",\"ok\":true}", NULL);
+    expect_walk(l, "E", "", last - 1);
+    all_answers(l, last, with, 1 << 16);
+    assert_non_null(strstr(with, "\"verified_seq\":\"20\""));
+    drop_index(l);
     all_answers(l, last, without, 1 << 16);
     assert_string_equal(with, without);
-    drop_marker(l);
-    assert_int_equal(ldg_index_rebuild(l), 0);
-    {
-        struct ldg_txn *t;
-        struct ldg_val v;
-        assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
-        assert_int_equal(
-            ldg_kv_get(t, ldg_core(l, LDG_DB_META), "idx.verified", 12, &v), 0);
-        ldg_txn_abort(t);
-    }
-    all_answers(l, last, without, 1 << 16);
+    /* ledger rebuild of the models projection fills it again */
+    assert_int_equal(ldg_projections_rebuild(l, ldg_projections_bit("models"),
+                                             NULL, NULL, NULL),
+                     0);
+    expect_walk(l, "E", "20,", last + 1);
+    expect_walk(l, "A", "5,9,13,", last + 1);
+    all_answers(l, last, with, 1 << 16);
     assert_string_equal(with, without);
     free(with);
     free(without);
