@@ -215,7 +215,7 @@ $(B)/libledger.pc: FORCE
 # under the sanitizers (their daemons are several times slower; the
 # rounds test the daemon's durability, not the sanitizers' findings).
 CHECK_SERVE_CRASH_ROUNDS ?= $(or $(SERVE_CRASH_ROUNDS),100)
-check: all $(TEST_BIN) headertest
+check: all $(TEST_BIN) headertest fmt-check
 	@SERVE_CRASH_ROUNDS=$(CHECK_SERVE_CRASH_ROUNDS) tests/run_tests.sh $(B)
 
 unit: all $(TEST_BIN)

@@ -43,8 +43,8 @@ load_cmp_d(const void *a, const void *b)
 
 /* Sorts the latencies and prints the line serve.sh reads. */
 static void
-load_report(int clients, int window, double *lat_ms, size_t total,
-            double secs, int errors)
+load_report(int clients, int window, double *lat_ms, size_t total, double secs,
+            int errors)
 {
     qsort(lat_ms, total, sizeof *lat_ms, load_cmp_d);
     printf("serve_load clients=%d window=%d events=%zu secs=%.3f eps=%.0f "

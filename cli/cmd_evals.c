@@ -618,8 +618,9 @@ cmd_promote(struct cli *c, int argc, char **argv)
     if (c->out != OUT_HUMAN) {
         json_object_set_new(body, "seq", cli_json_u64(seq));
         json_object_set_new(body, "type",
-                            json_string(ex == EX_OK ? LDG_EV_PROMOTION_PROMOTED
-                                                    : LDG_EV_PROMOTION_REJECTED));
+                            json_string(ex == EX_OK
+                                            ? LDG_EV_PROMOTION_PROMOTED
+                                            : LDG_EV_PROMOTION_REJECTED));
         cli_print_json(c, json_incref(body));
     } else if (ex == EX_OK) {
         printf("promoted %s on %s (eval %s), seq %llu\n", cand, target, eval_id,

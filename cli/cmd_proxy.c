@@ -31,8 +31,9 @@ enum {
 
 static const struct cli_opt proxy_opts[] = {
     CLI_VALUE(OPT_LISTEN, 0, "listen", "ADDR",
-              "where to listen: HOST:PORT or unix:PATH (default "
-              LDG_PROXY_LISTEN_DEFAULT "; an address other than loopback "
+              "where to listen: HOST:PORT or unix:PATH "
+              "(default " LDG_PROXY_LISTEN_DEFAULT
+              "; an address other than loopback "
               "only when given here)"),
     CLI_VALUE(OPT_UPSTREAM, 0, "upstream", "NAME=URL",
               "a runtime to pass requests to, e.g. "
@@ -130,9 +131,8 @@ raise_nofile(rlim_t want)
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
         return;
-    rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max
-                      ? rl.rlim_max
-                      : want;
+    rl.rlim_cur =
+        rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max ? rl.rlim_max : want;
     setrlimit(RLIMIT_NOFILE, &rl);
 }
 
@@ -159,8 +159,8 @@ cmd_proxy(struct cli *c, int argc, char **argv)
             o.listen = a.value;
             break;
         case OPT_UPSTREAM:
-            if (ldg_proxy_config_add_upstream(cfg, a.value, err,
-                                              sizeof err) < 0) {
+            if (ldg_proxy_config_add_upstream(cfg, a.value, err, sizeof err) <
+                0) {
                 rc = cli_usage_err(c, "%s", err);
                 goto out;
             }
@@ -245,12 +245,11 @@ cmd_proxy(struct cli *c, int argc, char **argv)
     }
     if (o.listen == NULL)
         o.listen = ldg_proxy_config_listen(cfg);
-    o.record = record ? (strcmp(record, "async") == 0
-                             ? LDG_PROXY_RECORD_ASYNC
-                             : LDG_PROXY_RECORD_SYNC)
-                      : (ldg_proxy_config_async(cfg) == 1
-                             ? LDG_PROXY_RECORD_ASYNC
-                             : LDG_PROXY_RECORD_SYNC);
+    o.record = record
+                   ? (strcmp(record, "async") == 0 ? LDG_PROXY_RECORD_ASYNC
+                                                   : LDG_PROXY_RECORD_SYNC)
+                   : (ldg_proxy_config_async(cfg) == 1 ? LDG_PROXY_RECORD_ASYNC
+                                                       : LDG_PROXY_RECORD_SYNC);
     o.record_content = content || ldg_proxy_config_content(cfg) == 1;
     o.config = cfg;
 
@@ -313,8 +312,8 @@ cmd_proxy(struct cli *c, int argc, char **argv)
                    colon ? (int)(colon - lis) : (int)strlen(lis), lis, port);
         }
         printf("recording %s into %s (%s)\n",
-               o.record == LDG_PROXY_RECORD_ASYNC ? "async" : "sync",
-               c->dir, o.client ? "through ledger serve" : "directly");
+               o.record == LDG_PROXY_RECORD_ASYNC ? "async" : "sync", c->dir,
+               o.client ? "through ledger serve" : "directly");
         fflush(stdout);
     }
     while (!stop_flag)

@@ -824,9 +824,9 @@ query_bundle(struct cli *c, const struct cli_bundle_args *ba,
             char *j;
             if (fields != LDG_QF_ALL)
                 ldg_query_fields_filter(e, fields); /* printed once */
-            j = json_dumps(e, (fmt == LDG_QFMT_JSON ? JSON_COMPACT
-                                                    : JSON_INDENT(2)) |
-                                  JSON_PRESERVE_ORDER);
+            j = json_dumps(
+                e, (fmt == LDG_QFMT_JSON ? JSON_COMPACT : JSON_INDENT(2)) |
+                       JSON_PRESERVE_ORDER);
             if (j == NULL) {
                 cli_err(c, "out of memory");
                 rc = EX_OSERR;
@@ -1098,7 +1098,8 @@ enum { OPT_TL_HTML = 0x4c48 };
 static const struct cli_opt timeline_opts[] = {
     CLI_BUNDLE_OPTS,
     CLI_VALUE(OPT_TL_HTML, 0, "html", "FILE",
-              "write the run (or plan) as one self-contained HTML page to FILE (- for "
+              "write the run (or plan) as one self-contained HTML page to FILE "
+              "(- for "
               "standard output): a picture on a time axis, the doctor at its "
               "start, the evidence status, every event (docs/PAGE.md)"),
     CLI_ARG("RUN",
@@ -1124,7 +1125,8 @@ const struct cli_command cli_cmd_timeline = {
     "pipeline does (`ledger plans`), it prints the plan's story: its "
     "states, steps, debates, snapshots, tripcodes and builds, with each "
     "broken rule marked '!' under the event that broke it.\n\n"
-        "With --html FILE it writes the same run as one HTML page that needs nothing "
+    "With --html FILE it writes the same run as one HTML page that needs "
+    "nothing "
     "else (no script, font or image from anywhere): a time axis with one "
     "lane per kind of event, each event a mark with its type and body as a "
     "tooltip, failures and denials in red with a cross, route decisions "
@@ -1239,8 +1241,8 @@ evidence_lines(const char *status)
     return json_pack("{s:s, s:[]}", "status", status, "lines");
 }
 
-static void
-add_line(json_t *ev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_line(json_t *ev, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void
 add_line(json_t *ev, const char *fmt, ...)
 {
@@ -1266,7 +1268,7 @@ ledger_evidence(struct ldg_ledger *l, struct ldg_txn *t, const char *flag,
 
     ldg_txn_size(t, &size);
     ldg_verifier_key(l, vkey, sizeof vkey);
-    ev = evidence_lines(!have_vs || vs.finding ? "fail"
+    ev = evidence_lines(!have_vs || vs.finding     ? "fail"
                         : vs.verified_size >= size ? "ok"
                                                    : "warn");
     add_line(ev,
@@ -1288,17 +1290,16 @@ ledger_evidence(struct ldg_ledger *l, struct ldg_txn *t, const char *flag,
     else {
         if (vs.full_ts_ns)
             ldg_time_rfc3339_sec(when, sizeof when, vs.full_ts_ns);
-        add_line(ev,
-                 "`ledger verify` has checked events 0 to %llu%s%s%s; %llu "
-                 "appended since are not yet verified.",
-                 (unsigned long long)(vs.verified_size
-                                          ? vs.verified_size - 1
-                                          : 0),
-                 vs.full_ts_ns ? " (last full verification " : "",
-                 vs.full_ts_ns ? when : "", vs.full_ts_ns ? ")" : "",
-                 (unsigned long long)(size > vs.verified_size
-                                          ? size - vs.verified_size
-                                          : 0));
+        add_line(
+            ev,
+            "`ledger verify` has checked events 0 to %llu%s%s%s; %llu "
+            "appended since are not yet verified.",
+            (unsigned long long)(vs.verified_size ? vs.verified_size - 1 : 0),
+            vs.full_ts_ns ? " (last full verification " : "",
+            vs.full_ts_ns ? when : "", vs.full_ts_ns ? ")" : "",
+            (unsigned long long)(size > vs.verified_size
+                                     ? size - vs.verified_size
+                                     : 0));
     }
     add_line(ev,
              "To prove the events to someone else: `ledger export %s %s` "
@@ -1414,14 +1415,16 @@ cmd_timeline(struct cli *c, int argc, char **argv)
         if (html != NULL) {
             /* the exporter's doctor at the run's start, and what
              * verify-bundle has just proven */
-            doctor = json_incref(json_array_get(json_object_get(bt, "doctor"), 0));
+            doctor =
+                json_incref(json_array_get(json_object_get(bt, "doctor"), 0));
             if (doctor != NULL)
-                snprintf(dtitle, sizeof dtitle,
-                         "Doctor at the run's start (the exporter's view, log "
-                         "size %s)",
-                         json_string_value(json_object_get(doctor, "size"))
-                             ? json_string_value(json_object_get(doctor, "size"))
-                             : "?");
+                snprintf(
+                    dtitle, sizeof dtitle,
+                    "Doctor at the run's start (the exporter's view, log "
+                    "size %s)",
+                    json_string_value(json_object_get(doctor, "size"))
+                        ? json_string_value(json_object_get(doctor, "size"))
+                        : "?");
             evidence = evidence_lines(ba.insecure ? "warn" : "ok");
             add_line(evidence,
                      "Verified just now by this program, as `ledger "

@@ -109,8 +109,8 @@ is_blank(const char *s, size_t n)
 
 /* The origin and the key's count from the ledger in c->dir. */
 static int
-from_ledger(struct cli *c, const struct ldg_key *key, char *origin,
-            size_t ocap, uint64_t *first)
+from_ledger(struct cli *c, const struct ldg_key *key, char *origin, size_t ocap,
+            uint64_t *first)
 {
     struct ldg_ledger *l = NULL;
     struct ldg_txn *t = NULL;
@@ -148,8 +148,8 @@ from_ledger(struct cli *c, const struct ldg_key *key, char *origin,
     } else if (rc == 0) {
         rc = ldg_key_sealed(t, key->key_id, first);
         if (rc < 0) {
-            cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l)
-                                              : ldg_strerror(rc));
+            cli_err(c, "%s",
+                    ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
             rc = cli_exit_code(rc);
         }
     } else {
@@ -211,8 +211,7 @@ cmd_seal(struct cli *c, int argc, char **argv)
     }
     if (origin_opt != NULL) {
         snprintf(origin, sizeof origin, "%s", origin_opt);
-    } else if ((rc = from_ledger(c, key, origin, sizeof origin, &first)) !=
-               0) {
+    } else if ((rc = from_ledger(c, key, origin, sizeof origin, &first)) != 0) {
         goto out;
     }
     if (a.ind < argc && strcmp(argv[a.ind], "-") != 0) {
@@ -246,8 +245,7 @@ cmd_seal(struct cli *c, int argc, char **argv)
         }
         if (got == -2) {
             fprintf(stderr, "%s:%llu:1: line is longer than %d bytes\n", name,
-                    (unsigned long long)lineno,
-                    LDG_BODY_MAX_DEFAULT + 65536);
+                    (unsigned long long)lineno, LDG_BODY_MAX_DEFAULT + 65536);
             rc = EX_DATAERR;
             goto out;
         }
@@ -274,8 +272,8 @@ cmd_seal(struct cli *c, int argc, char **argv)
         rc = ldg_sealer_add(s, &ev, msg, sizeof msg);
         json_decref(holder);
         if (rc < 0) {
-            fprintf(stderr, "%s:%llu:1: %s\n", name,
-                    (unsigned long long)lineno, msg[0] ? msg : ldg_strerror(rc));
+            fprintf(stderr, "%s:%llu:1: %s\n", name, (unsigned long long)lineno,
+                    msg[0] ? msg : ldg_strerror(rc));
             rc = cli_exit_code(rc);
             goto out;
         }

@@ -125,8 +125,7 @@ proxy_main(void *arg)
                     "ledger serve: the proxy exited (%s %d); starting it "
                     "again in %u s\n",
                     WIFSIGNALED(st) ? "signal" : "exit",
-                    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
-                    backoff);
+                    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), backoff);
         }
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -325,7 +324,8 @@ const struct cli_command cli_cmd_serve = {
     "server; it is started again when it exits (after 1 s, 2 s, ... at "
     "most 30 s) and stopped with the server.\n\n"
     "With --metrics ADDR it serves GET /metrics for Prometheus: what "
-    "`ledger metrics` prints (run as a child for each scrape) and this server's "
+    "`ledger metrics` prints (run as a child for each scrape) and this "
+    "server's "
     "connections, requests, commits, duplicates and refusals "
     "(docs/METRICS.md). It listens on loopback only, unless "
     "--metrics-remote is given too, and prints \"metrics on "
@@ -517,8 +517,7 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
             o.max_line = (size_t)v;
             break;
         case OPT_PROBE_EVERY:
-            if (ldg_jobs_add(jobs, "probe", a.value, NULL, err, sizeof err) <
-                0)
+            if (ldg_jobs_add(jobs, "probe", a.value, NULL, err, sizeof err) < 0)
                 return cli_usage_err(c, "%s", err);
             break;
         case OPT_VERIFY_EVERY:
@@ -580,12 +579,11 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
         case OPT_IDLE:
         case OPT_LINE_TIMEOUT:
             if (cli_parse_u64(a.value, &v) < 0 || v == 0 || v > 86400000)
-                return cli_usage_err(c,
-                                     "--%s: '%s' is not a whole number of "
-                                     "milliseconds from 1 to 86400000",
-                                     ch == OPT_IDLE ? "idle-timeout"
-                                                    : "line-timeout",
-                                     a.value);
+                return cli_usage_err(
+                    c,
+                    "--%s: '%s' is not a whole number of "
+                    "milliseconds from 1 to 86400000",
+                    ch == OPT_IDLE ? "idle-timeout" : "line-timeout", a.value);
             if (ch == OPT_IDLE)
                 o.idle_ms = (unsigned)v;
             else
@@ -704,8 +702,8 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
             if (colon == NULL || strncmp(metrics_addr, "localhost:", 10) == 0)
                 snprintf(host, sizeof host, "127.0.0.1");
             else
-                snprintf(host, sizeof host, "%.*s",
-                         (int)(colon - metrics_addr), metrics_addr);
+                snprintf(host, sizeof host, "%.*s", (int)(colon - metrics_addr),
+                         metrics_addr);
             printf("metrics on http://%s:%u/metrics\n", host,
                    ldg_metrics_endpoint_port(mep));
         }
@@ -745,8 +743,7 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
             (unsigned long long)st.duplicates, (unsigned long long)st.errors,
             (unsigned long long)st.denied,
             (unsigned long long)(st.held_peak + 1023) / 1024,
-            (unsigned long long)st.budget_stops,
-            (unsigned long long)st.cleared,
+            (unsigned long long)st.budget_stops, (unsigned long long)st.cleared,
             (unsigned long long)st.idle_closed,
             (unsigned long long)st.slow_dropped,
             (unsigned long long)st.refused_share);

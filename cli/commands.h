@@ -92,8 +92,8 @@ int cmd_eval(struct cli *c, int argc, char **argv);
 int cmd_evals(struct cli *c, int argc, char **argv);
 int cmd_promote(struct cli *c, int argc, char **argv);
 int cmd_rollback(struct cli *c, int argc, char **argv);
-extern const struct cli_command cli_cmd_eval, cli_cmd_evals,
-    cli_cmd_promote, cli_cmd_rollback;
+extern const struct cli_command cli_cmd_eval, cli_cmd_evals, cli_cmd_promote,
+    cli_cmd_rollback;
 
 /* cli/cmd_sensors.c — model verify, probe */
 int cmd_model(struct cli *c, int argc, char **argv);

@@ -374,9 +374,9 @@ bundle_top_valid(const char *s)
 static int
 layout_dir(const char *rel)
 {
-    static const char *const dirs[] = {"",       "keys",  "entries",
-                                       "proofs", "bodies", "state",
-                                       "cosigned", "seals", "sealproofs"};
+    static const char *const dirs[] = {"",         "keys",   "entries",
+                                       "proofs",   "bodies", "state",
+                                       "cosigned", "seals",  "sealproofs"};
     size_t n = strlen(rel);
     if (n > 0 && rel[n - 1] == '/')
         n--;

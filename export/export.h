@@ -130,20 +130,20 @@ struct ldg_export_opts {
 };
 
 struct ldg_export_report {
-    uint64_t selected;        /* events matched by the selection */
-    uint64_t support;         /* events added to establish keys/erasures */
-    uint64_t checkpoint_size; /* tree size every proof is against */
-    uint64_t bodies_full;     /* bodies given whole */
-    uint64_t bodies_redacted; /* bodies with some fields withheld */
-    uint64_t bodies_withheld; /* bodies withheld whole */
-    uint64_t bodies_erased;   /* bodies erased in the ledger */
-    uint64_t fields_withheld; /* fields withheld in all */
-    uint64_t files;           /* archive members */
-    uint64_t bytes;           /* compressed bytes written */
-    int has_state;            /* projected state included */
-    char state_detail[256];   /* why not, or "with a signed note" etc. */
-    uint64_t cosigned_size;   /* size of the cosigned checkpoint carried */
-    uint64_t cosignatures;    /* its cosignature lines (0: none carried) */
+    uint64_t selected;         /* events matched by the selection */
+    uint64_t support;          /* events added to establish keys/erasures */
+    uint64_t checkpoint_size;  /* tree size every proof is against */
+    uint64_t bodies_full;      /* bodies given whole */
+    uint64_t bodies_redacted;  /* bodies with some fields withheld */
+    uint64_t bodies_withheld;  /* bodies withheld whole */
+    uint64_t bodies_erased;    /* bodies erased in the ledger */
+    uint64_t fields_withheld;  /* fields withheld in all */
+    uint64_t files;            /* archive members */
+    uint64_t bytes;            /* compressed bytes written */
+    int has_state;             /* projected state included */
+    char state_detail[256];    /* why not, or "with a signed note" etc. */
+    uint64_t cosigned_size;    /* size of the cosigned checkpoint carried */
+    uint64_t cosignatures;     /* its cosignature lines (0: none carried) */
     char cosigned_detail[256]; /* what was carried, or why not */
     /* On failure: 1 when the cosigned checkpoint kept was what failed
      * (not this log's, or no consistency proof to it): an export without
@@ -154,15 +154,15 @@ struct ldg_export_report {
 /* Writes a bundle of the events opts selects to fd (left open; not
  * synced). When fd is not a regular file (a pipe), the bundle is written
  * to an unlinked temporary file in $TMPDIR and copied to fd after the read
- * transaction ended, so a slow consumer pins no snapshot. Everything is read in one read transaction: the latest stored
- * checkpoint and every event and proof against it, so the bundle is one
- * consistent snapshot; events after that checkpoint are not selected.
- * Every event of the bundle is first checked as ledger verify would
- * (ldg_vouch_events): LDG_ETAMPER, naming the event, and nothing written,
- * if one fails. Returns 0, LDG_EBADINPUT (bad term, time or option, or a
- * redaction that matches nothing; message in ldg_errmsg(l)), LDG_ENOTFOUND
- * (no event selected, unless allow_empty), LDG_ETOOBIG (selection beyond
- * max_events), LDG_EKEY (log key file missing: the manifest cannot be
+ * transaction ended, so a slow consumer pins no snapshot. Everything is read in
+ * one read transaction: the latest stored checkpoint and every event and proof
+ * against it, so the bundle is one consistent snapshot; events after that
+ * checkpoint are not selected. Every event of the bundle is first checked as
+ * ledger verify would (ldg_vouch_events): LDG_ETAMPER, naming the event, and
+ * nothing written, if one fails. Returns 0, LDG_EBADINPUT (bad term, time or
+ * option, or a redaction that matches nothing; message in ldg_errmsg(l)),
+ * LDG_ENOTFOUND (no event selected, unless allow_empty), LDG_ETOOBIG (selection
+ * beyond max_events), LDG_EKEY (log key file missing: the manifest cannot be
  * signed), LDG_EIO. Cost: O(events * log(size)) reads and one signature
  * check an event (on threads), one zstd stream; memory O(events) for the
  * selection and file digests, not for their content. */
@@ -208,11 +208,11 @@ struct ldg_bundle_check {
 struct ldg_bundle_report {
     struct ldg_bundle_check checks[LDG_BUNDLE_CHECKS_MAX];
     size_t nchecks;
-    int ok;          /* no check failed */
-    int readable;    /* the file was read as a bundle at all */
-    int key_trusted; /* the log key came from the caller */
-    int checkpoint_trusted; /* tied to the caller's trusted checkpoint */
-    uint64_t cosigned_size; /* the cosigned checkpoint carried, 0: none */
+    int ok;                      /* no check failed */
+    int readable;                /* the file was read as a bundle at all */
+    int key_trusted;             /* the log key came from the caller */
+    int checkpoint_trusted;      /* tied to the caller's trusted checkpoint */
+    uint64_t cosigned_size;      /* the cosigned checkpoint carried, 0: none */
     unsigned witnesses_cosigned; /* of witness_keys, valid cosignatures */
     char origin[LDG_ORIGIN_MAX + 1];
     char log_vkey[512];

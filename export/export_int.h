@@ -52,11 +52,11 @@ enum bname {
     BN_STATE_NOTE,
     BN_COSIGNED,
     BN_COSIGNED_PROOF,
-    BN_ENTRY, /* entries/<seq>.entry */
-    BN_PROOF, /* proofs/<seq>.proof */
-    BN_BODY,  /* bodies/<seq>.json */
-    BN_KEY,   /* keys/<16 hex>.json */
-    BN_SEAL,  /* seals/<seq>.seal (format 2) */
+    BN_ENTRY,      /* entries/<seq>.entry */
+    BN_PROOF,      /* proofs/<seq>.proof */
+    BN_BODY,       /* bodies/<seq>.json */
+    BN_KEY,        /* keys/<16 hex>.json */
+    BN_SEAL,       /* seals/<seq>.seal (format 2) */
     BN_SEAL_PROOF, /* sealproofs/<seq>.proof (format 2) */
     BN_README,
     BN_SUMMARY,
@@ -87,10 +87,10 @@ struct bmfile {
     uint8_t has_size;  /* "sizes" lists this member */
     uint64_t declared; /* and says it has this many bytes */
     /* set by the reader's digest pass: */
-    uint8_t seen;      /* the archive has a member of this name */
-    uint8_t matches;   /* and its SHA-256 is this one */
-    uint8_t size_bad;  /* its size is not the declared one (not read) */
-    uint64_t size;     /* that member's size */
+    uint8_t seen;     /* the archive has a member of this name */
+    uint8_t matches;  /* and its SHA-256 is this one */
+    uint8_t size_bad; /* its size is not the declared one (not read) */
+    uint64_t size;    /* that member's size */
 };
 struct bmlist {
     struct bmfile *f; /* sorted by name */
@@ -130,7 +130,7 @@ struct bundle {
     uint64_t members; /* members in the archive, held or not */
     int listed;       /* the manifest's list was decoded into files */
     struct bmlist files;
-    char list_err[256]; /* why it was not, when there is a manifest */
+    char list_err[256];       /* why it was not, when there is a manifest */
     uint64_t not_held;        /* members never held (see above) */
     uint64_t not_held_bytes;  /* their bytes */
     char first_not_held[128]; /* the first one's name */

@@ -82,8 +82,8 @@ read_file(const char *path, uint64_t max, uint8_t **out, size_t *len)
     /* a regular file's size at once; room for the NUL even if empty */
     (void)ldg_buf_room(&b, S_ISREG(st.st_mode) ? (size_t)st.st_size : 0);
     while (rc == 0) {
-        size_t want = ceil - b.len < ((size_t)1 << 16) ? ceil - b.len
-                                                       : (size_t)1 << 16;
+        size_t want =
+            ceil - b.len < ((size_t)1 << 16) ? ceil - b.len : (size_t)1 << 16;
         uint8_t *o, one;
         ssize_t got;
         if (want == 0) { /* at the limit: is there more? */

@@ -229,7 +229,8 @@ bv_build_keys(struct vctx *v)
         bv_check(v->r, "keys", LDG_CHECK_FAIL, "no usable log key");
         return;
     }
-    if (g == NULL || !g->decoded || strcmp(g->ev.type, LDG_EV_LEDGER_GENESIS) != 0) {
+    if (g == NULL || !g->decoded ||
+        strcmp(g->ev.type, LDG_EV_LEDGER_GENESIS) != 0) {
         bv_fail_add(&f, "the genesis event (0), which names the log key, is "
                         "missing");
     } else if (key_event_usable(v, g, &f)) {

@@ -621,7 +621,8 @@ erased_by_wrong(struct vctx *v, const struct vev *e, const json_t *rec)
     if (eb == NULL || bv_ju64(rec, "erased_by", &by) < 0)
         return "erased, but the manifest names no valid erased_by";
     x = bv_find_ev(v, by);
-    t = x && x->decoded && x->body_ok && strcmp(x->ev.type, LDG_EV_BODY_ERASED) == 0
+    t = x && x->decoded && x->body_ok &&
+                strcmp(x->ev.type, LDG_EV_BODY_ERASED) == 0
             ? json_object_get(x->shown, "target_seq")
             : NULL;
     if (!json_is_integer(t) || json_integer_value(t) < 0 ||

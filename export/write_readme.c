@@ -346,11 +346,11 @@ summary_plan(struct ex *x, struct ldg_buf *b)
                        plan);
         return;
     }
-    ldg_buf_printf(b, "\nPlan %s, as `ledger timeline %s` shows it:\n\n",
-                   plan, plan);
+    ldg_buf_printf(b, "\nPlan %s, as `ledger timeline %s` shows it:\n\n", plan,
+                   plan);
     ldg_buf_puts(b, x->o->plan_timeline_text);
-    x->timeline = json_pack("{s:s, s:O}", "plan", plan, "timeline",
-                            x->o->plan_timeline);
+    x->timeline =
+        json_pack("{s:s, s:O}", "plan", plan, "timeline", x->o->plan_timeline);
 }
 
 #define SUMMARY_LIST_MAX 200

@@ -73,23 +73,26 @@ static int
 load(void)
 {
     static const char *const names[] = {
-        "curl_global_init",   "curl_easy_init",     "curl_easy_cleanup",
-        "curl_easy_reset",    "curl_easy_setopt",   "curl_easy_perform",
-        "curl_easy_getinfo",  "curl_easy_strerror", "curl_slist_append",
-        "curl_slist_free_all", "curl_version_info", "curl_easy_pause",
-        "curl_multi_init", "curl_multi_cleanup", "curl_multi_add_handle",
-        "curl_multi_remove_handle", "curl_multi_perform", "curl_multi_poll",
+        "curl_global_init",      "curl_easy_init",
+        "curl_easy_cleanup",     "curl_easy_reset",
+        "curl_easy_setopt",      "curl_easy_perform",
+        "curl_easy_getinfo",     "curl_easy_strerror",
+        "curl_slist_append",     "curl_slist_free_all",
+        "curl_version_info",     "curl_easy_pause",
+        "curl_multi_init",       "curl_multi_cleanup",
+        "curl_multi_add_handle", "curl_multi_remove_handle",
+        "curl_multi_perform",    "curl_multi_poll",
         "curl_multi_info_read"};
     void **slot[] = {
-        (void **)&cu.global_init,  (void **)&cu.easy_init,
-        (void **)&cu.easy_cleanup, (void **)&cu.easy_reset,
-        (void **)&cu.easy_setopt,  (void **)&cu.easy_perform,
-        (void **)&cu.easy_getinfo, (void **)&cu.easy_strerror,
-        (void **)&cu.slist_append, (void **)&cu.slist_free_all,
-        (void **)&cu.version_info, (void **)&cu.easy_pause,
-        (void **)&cu.multi_init, (void **)&cu.multi_cleanup,
+        (void **)&cu.global_init,      (void **)&cu.easy_init,
+        (void **)&cu.easy_cleanup,     (void **)&cu.easy_reset,
+        (void **)&cu.easy_setopt,      (void **)&cu.easy_perform,
+        (void **)&cu.easy_getinfo,     (void **)&cu.easy_strerror,
+        (void **)&cu.slist_append,     (void **)&cu.slist_free_all,
+        (void **)&cu.version_info,     (void **)&cu.easy_pause,
+        (void **)&cu.multi_init,       (void **)&cu.multi_cleanup,
         (void **)&cu.multi_add_handle, (void **)&cu.multi_remove_handle,
-        (void **)&cu.multi_perform, (void **)&cu.multi_poll,
+        (void **)&cu.multi_perform,    (void **)&cu.multi_poll,
         (void **)&cu.multi_info_read};
     void *lib = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
     if (lib == NULL) {
@@ -404,7 +407,7 @@ sleep_ms(long ms)
 
 #define SET(opt, val)                                                          \
     do {                                                                       \
-        if (cu.easy_setopt(h, opt, val) != CURLE_OK)                         \
+        if (cu.easy_setopt(h, opt, val) != CURLE_OK)                           \
             goto setopt_failed;                                                \
     } while (0)
 
@@ -753,8 +756,8 @@ st_fail(struct ldg_http_stream *s, char *err, size_t errlen)
                s->got_body || s->max_body ? "the body limit"
                                           : "the header limit");
     else if (s->status > 0)
-        seterr(err, errlen, "%s %s: HTTP %ld, then %s (%s)", s->method,
-               s->url, s->status, cause,
+        seterr(err, errlen, "%s %s: HTTP %ld, then %s (%s)", s->method, s->url,
+               s->status, cause,
                s->cerr[0] ? s->cerr : cu.easy_strerror(s->result));
     else
         seterr(err, errlen, "%s %s: %s (%s)", s->method, s->url, cause,
@@ -824,8 +827,9 @@ ldg_http_stream_open(struct ldg_http_stream **out, struct ldg_http_client *c,
     }
     *out = NULL;
     const char *method = req->method ? req->method : "GET";
-    if (strlen(method) >= sizeof s->method || strspn(method,
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(method) || !*method) {
+    if (strlen(method) >= sizeof s->method ||
+        strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(method) ||
+        !*method) {
         seterr(err, errlen, "%s %s: unsupported method", method, req->url);
         return LDG_EINVAL;
     }
@@ -865,13 +869,12 @@ ldg_http_stream_open(struct ldg_http_stream **out, struct ldg_http_client *c,
         s->hdrs = n;
     }
     if ((rc = st_setup(s, req)) < 0) {
-        seterr(err, errlen, "%s %s: curl rejected an option", method,
-               req->url);
+        seterr(err, errlen, "%s %s: curl rejected an option", method, req->url);
         goto fail;
     }
     if (cu.multi_add_handle(s->multi, s->easy) != CURLM_OK)
         goto oom;
-    long limit = first_byte_ms > 0   ? first_byte_ms
+    long limit = first_byte_ms > 0     ? first_byte_ms
                  : req->timeout_ms > 0 ? req->timeout_ms
                                        : LDG_HTTP_TIMEOUT_MS_DEFAULT;
     long t0 = mono_ms();
@@ -882,9 +885,8 @@ ldg_http_stream_open(struct ldg_http_stream **out, struct ldg_http_client *c,
             cu.easy_getinfo(s->easy, CURLINFO_CONNECT_TIME_T, &ct);
             if (connected)
                 *connected = ct > 0;
-            seterr(err, errlen,
-                   "%s %s: timed out (no response within %ld ms)", method,
-                   req->url, limit);
+            seterr(err, errlen, "%s %s: timed out (no response within %ld ms)",
+                   method, req->url, limit);
             rc = LDG_ETIMEOUT;
             goto fail;
         }

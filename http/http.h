@@ -165,15 +165,14 @@ struct ldg_http_stream;
  * timeout after it is not a refusal). */
 int ldg_http_stream_open(struct ldg_http_stream **out,
                          struct ldg_http_client *c,
-                         const struct ldg_http_request *req,
-                         long first_byte_ms, long idle_ms, int *connected,
-                         char *err, size_t errlen);
+                         const struct ldg_http_request *req, long first_byte_ms,
+                         long idle_ms, int *connected, char *err,
+                         size_t errlen);
 /* The response's HTTP status. */
 long ldg_http_stream_status(const struct ldg_http_stream *s);
 /* The i-th response header as "Name: value" (without CRLF), i from 0;
  * NULL past the last. Borrowed until close. */
-const char *ldg_http_stream_header(const struct ldg_http_stream *s,
-                                   size_t i);
+const char *ldg_http_stream_header(const struct ldg_http_stream *s, size_t i);
 /* A response header's value (name case-insensitive), or NULL. */
 const char *ldg_http_stream_header_get(const struct ldg_http_stream *s,
                                        const char *name);

@@ -44,7 +44,8 @@
 
 static struct {
     __typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
-    __typeof__(MHD_create_response_from_callback) *create_response_from_callback;
+    __typeof__(MHD_create_response_from_callback)
+        *create_response_from_callback;
     __typeof__(MHD_add_response_header) *add_response_header;
     __typeof__(MHD_queue_response) *queue_response;
     __typeof__(MHD_destroy_response) *destroy_response;
@@ -63,18 +64,17 @@ static char mhd_why[300];
 static void
 mhd_load(void)
 {
-    static const char *const names[] = {
-        "MHD_create_response_from_buffer",
-        "MHD_create_response_from_callback",
-        "MHD_add_response_header",
-        "MHD_queue_response",
-        "MHD_destroy_response",
-        "MHD_start_daemon",
-        "MHD_stop_daemon",
-        "MHD_get_version",
-        "MHD_lookup_connection_value",
-        "MHD_get_connection_values",
-        "MHD_get_connection_info"};
+    static const char *const names[] = {"MHD_create_response_from_buffer",
+                                        "MHD_create_response_from_callback",
+                                        "MHD_add_response_header",
+                                        "MHD_queue_response",
+                                        "MHD_destroy_response",
+                                        "MHD_start_daemon",
+                                        "MHD_stop_daemon",
+                                        "MHD_get_version",
+                                        "MHD_lookup_connection_value",
+                                        "MHD_get_connection_values",
+                                        "MHD_get_connection_info"};
     void **slot[] = {(void **)&mhd.create_response_from_buffer,
                      (void **)&mhd.create_response_from_callback,
                      (void **)&mhd.add_response_header,
@@ -229,8 +229,7 @@ add_headers(struct MHD_Response *resp, const char *const *headers)
         size_t n;
         int skip = 0;
 
-        if (colon == NULL || (n = (size_t)(colon - h)) == 0 ||
-            n >= sizeof name)
+        if (colon == NULL || (n = (size_t)(colon - h)) == 0 || n >= sizeof name)
             continue;
         memcpy(name, h, n);
         name[n] = '\0';
@@ -279,9 +278,9 @@ ldg_httpd_reply(struct ldg_httpd_req *r, unsigned status,
     if (len > 0)
         memcpy(copy, body, len);
     /* libmicrohttpd frees copy with the response. */
-    return queue(r, status, headers,
-                 mhd.create_response_from_buffer(len, copy,
-                                                 MHD_RESPMEM_MUST_FREE));
+    return queue(
+        r, status, headers,
+        mhd.create_response_from_buffer(len, copy, MHD_RESPMEM_MUST_FREE));
 }
 
 static ssize_t
@@ -464,8 +463,7 @@ listen_on(struct ldg_httpd *s, const char *addr, char *err, size_t errcap)
     }
     fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        snprintf(err, errcap, "cannot listen on %s: %s", addr,
-                 strerror(errno));
+        snprintf(err, errcap, "cannot listen on %s: %s", addr, strerror(errno));
         return LDG_EIO;
     }
     if (ss.ss_family == AF_UNIX) {
@@ -527,16 +525,17 @@ ldg_httpd_start(struct ldg_httpd **out, const struct ldg_httpd_options *o,
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
             MHD_USE_AUTO | MHD_USE_ERROR_LOG,
         0, NULL, NULL, access_cb, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
-        MHD_OPTION_URI_LOG_CALLBACK, uri_log, s,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-        MHD_OPTION_CONNECTION_LIMIT,
+        MHD_OPTION_URI_LOG_CALLBACK, uri_log, s, MHD_OPTION_NOTIFY_COMPLETED,
+        completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
         o->max_conns ? o->max_conns : LDG_HTTPD_MAX_CONNS_DEFAULT,
         MHD_OPTION_CONNECTION_TIMEOUT,
         o->timeout_s ? o->timeout_s : LDG_HTTPD_TIMEOUT_S_DEFAULT,
         MHD_OPTION_END);
     if (s->d == NULL) {
-        snprintf(err, errcap, "cannot serve on %s: libmicrohttpd refused to "
-                              "start", o->listen);
+        snprintf(err, errcap,
+                 "cannot serve on %s: libmicrohttpd refused to "
+                 "start",
+                 o->listen);
         rc = LDG_EIO;
         goto fail;
     }

@@ -46,12 +46,12 @@ struct ldg_httpd_req; /* one request; see the lifetimes below */
 typedef int (*ldg_httpd_handler)(void *ctx, struct ldg_httpd_req *req);
 
 struct ldg_httpd_options {
-    const char *listen;         /* see above; required */
-    ldg_httpd_handler handle;   /* required */
-    void *ctx;                  /* given to handle */
-    unsigned max_conns;         /* 0 = LDG_HTTPD_MAX_CONNS_DEFAULT */
-    unsigned timeout_s;         /* idle timeout; 0 = _TIMEOUT_S_DEFAULT */
-    size_t body_max;            /* 0 = LDG_HTTPD_BODY_MAX_DEFAULT */
+    const char *listen;       /* see above; required */
+    ldg_httpd_handler handle; /* required */
+    void *ctx;                /* given to handle */
+    unsigned max_conns;       /* 0 = LDG_HTTPD_MAX_CONNS_DEFAULT */
+    unsigned timeout_s;       /* idle timeout; 0 = _TIMEOUT_S_DEFAULT */
+    size_t body_max;          /* 0 = LDG_HTTPD_BODY_MAX_DEFAULT */
 };
 
 /* Starts a server in its own threads and returns at once.

@@ -306,8 +306,8 @@ json_cost(const json_t *j)
         while (cap < json_object_size(j))
             cap *= 2;
         n = block(64) + block(cap * 16);
-        json_object_foreach((json_t *)(uintptr_t)j, k, v)
-            n += block(56 + strlen(k) + 1) + json_cost(v);
+        json_object_foreach((json_t *)(uintptr_t)j, k, v) n +=
+            block(56 + strlen(k) + 1) + json_cost(v);
         return n;
     case JSON_ARRAY:
         cap = 8;
@@ -645,8 +645,8 @@ pass(struct ldg_ledger *l, FILE *in, const struct ldg_ingest_opts *o,
                 idle->pending = 0; /* the writer was flushed */
             continue;
         }
-        if (ldg_ingest_parse_line(r.buf.s, len, body_max, &ev, &holder, &col, msg,
-                                  sizeof msg) < 0) {
+        if (ldg_ingest_parse_line(r.buf.s, len, body_max, &ev, &holder, &col,
+                                  msg, sizeof msg) < 0) {
             report_error(o, lineno, col, msg);
             rep->rejected++;
             continue;
@@ -899,7 +899,8 @@ chunk_fill(struct chunk *c, struct ldg_line_reader *r, uint64_t *lineno,
             *eof = 1;
             break;
         default:
-            ln->kind = ldg_ingest_is_sealed(r->buf.s, len) ? PL_SEALED : PL_EVENT;
+            ln->kind =
+                ldg_ingest_is_sealed(r->buf.s, len) ? PL_SEALED : PL_EVENT;
             if (chunk_put(c, r->buf.s, len, ln) < 0)
                 return LDG_ENOMEM;
         }

@@ -4,9 +4,10 @@
  * Each line is one event: {"type": ..., "body": {...}} with optional
  * "subject", "run", "parent" (an earlier sequence number), "actor" (a
  * key name), "id" (idempotency key: a line whose id is in the log is not
- * appended again) and "time" (when it happened at the source). Lines are parsed with jansson (duplicate keys rejected),
- * validated against the vocabulary and appended through the ledger's bulk
- * writer, which signs on worker threads and commits in groups.
+ * appended again) and "time" (when it happened at the source). Lines are parsed
+ * with jansson (duplicate keys rejected), validated against the vocabulary and
+ * appended through the ledger's bulk writer, which signs on worker threads and
+ * commits in groups.
  */
 #ifndef LDG_INGEST_H
 #define LDG_INGEST_H
@@ -36,28 +37,28 @@ struct ldg_ingest_opts {
      * id, the event that carries it and what of that event differs from
      * the line (enum ldg_dup_diff; 0: the same). From the writer's commit
      * thread, after the commit that skipped it (--strict: at once). */
-    void (*on_duplicate)(void *ctx, uint64_t line, const char *id,
-                         uint64_t seq, unsigned differs);
+    void (*on_duplicate)(void *ctx, uint64_t line, const char *id, uint64_t seq,
+                         unsigned differs);
 };
 
 struct ldg_ingest_report {
-    uint64_t lines;        /* non-empty lines read */
-    uint64_t committed;    /* events durably committed */
-    uint64_t rejected;     /* invalid lines */
-    uint64_t key_refused;  /* of those, refused because of their key: a
-                            * key held by its writer sent unsealed
-                            * (ldg_keys_held_by_writer), or a sealed batch
-                            * whose key is unknown, revoked or whose roles
-                            * forbid a type */
+    uint64_t lines;          /* non-empty lines read */
+    uint64_t committed;      /* events durably committed */
+    uint64_t rejected;       /* invalid lines */
+    uint64_t key_refused;    /* of those, refused because of their key: a
+                              * key held by its writer sent unsealed
+                              * (ldg_keys_held_by_writer), or a sealed batch
+                              * whose key is unknown, revoked or whose roles
+                              * forbid a type */
     uint64_t sealed_lines;   /* of the lines, sealed batches */
     uint64_t sealed_refused; /* of the rejected, sealed batches */
     uint64_t sealed_batches; /* sealed batches committed */
     uint64_t sealed_events;  /* events they carried (in committed) */
-    uint64_t duplicates;   /* events whose "id" was already in the log (or
-                            * earlier in the input): not appended again (a
-                            * plain line is one event; a retried sealed
-                            * batch counts all of its events) */
-    uint64_t first_seq;    /* sequence number of the first committed event */
+    uint64_t duplicates;     /* events whose "id" was already in the log (or
+                              * earlier in the input): not appended again (a
+                              * plain line is one event; a retried sealed
+                              * batch counts all of its events) */
+    uint64_t first_seq;      /* sequence number of the first committed event */
 };
 
 /* The fields a request line of the serve protocol (docs/PROTOCOL.md) may
@@ -75,9 +76,7 @@ struct ldg_ingest_meta {
 /* Flags of ldg_ingest_parse_line_ex. Every line may carry "id" and
  * "time" (format version 2): they go into ev (ev->id owned by *holder)
  * and *meta; LDG_INGEST_REQUEST is kept for callers that name it. */
-enum ldg_ingest_parse_flags {
-    LDG_INGEST_REQUEST = 1 << 0
-};
+enum ldg_ingest_parse_flags { LDG_INGEST_REQUEST = 1 << 0 };
 
 /* Parses one input line (len bytes, no newline) into *ev. On success the
  * caller json_decref's *holder, which owns every string ev points to.
@@ -111,8 +110,8 @@ int ldg_ingest_is_sealed(const char *line, size_t len);
  * caller's (ldg_sealed_batch_free). LDG_EBADINPUT / LDG_ETOOBIG with msg
  * naming the field and event index, *col for a JSON syntax error. */
 int ldg_ingest_parse_sealed(const char *line, size_t len,
-                            struct ldg_sealed_batch **out, int *col,
-                            char *msg, size_t msgcap);
+                            struct ldg_sealed_batch **out, int *col, char *msg,
+                            size_t msgcap);
 /* The memory a parsed sealed batch holds, and what appending it takes
  * while it runs (ldg_batch_sealed_cost, and the bodies' encodings), in
  * bytes: an estimate from its parsed JSON's nodes (jansson's, with the

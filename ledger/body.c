@@ -124,8 +124,9 @@ ldg_body_root(uint8_t out[32], const uint8_t (*digests)[32], size_t n)
 }
 
 static void
-digest_slices(uint8_t out[32], const uint8_t salt[LDG_SALT_LEN], const uint8_t *name,
-              size_t name_len, const uint8_t *val, size_t val_len)
+digest_slices(uint8_t out[32], const uint8_t salt[LDG_SALT_LEN],
+              const uint8_t *name, size_t name_len, const uint8_t *val,
+              size_t val_len)
 {
     struct ldg_sha256_ctx c;
     ldg_sha256_init(&c);
@@ -137,8 +138,8 @@ digest_slices(uint8_t out[32], const uint8_t salt[LDG_SALT_LEN], const uint8_t *
 }
 
 int
-ldg_field_digest(uint8_t out[32], const uint8_t salt[LDG_SALT_LEN], const char *name,
-                 const json_t *value)
+ldg_field_digest(uint8_t out[32], const uint8_t salt[LDG_SALT_LEN],
+                 const char *name, const json_t *value)
 {
     struct ldg_buf nb, vb;
     int rc;
@@ -213,8 +214,8 @@ sort_names(const char **names, size_t n)
 }
 
 static void
-make_salt(uint8_t salt[LDG_SALT_LEN], const uint8_t *seed, uint64_t seq, const char *name,
-          const json_t *given)
+make_salt(uint8_t salt[LDG_SALT_LEN], const uint8_t *seed, uint64_t seq,
+          const char *name, const json_t *given)
 {
     if (given != NULL) {
         /* a sealed batch's salts: checked by ldg_sealed_batch_parse */

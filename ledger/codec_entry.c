@@ -196,7 +196,8 @@ decode_source(const msgpack_object *m, struct ldg_event *ev)
                 ev->src_uid = v->via.u64;
         }
     }
-    if ((seen & ((1u << LDG_SK_GID) | (1u << LDG_SK_PID) | (1u << LDG_SK_UID))) !=
+    if ((seen &
+         ((1u << LDG_SK_GID) | (1u << LDG_SK_PID) | (1u << LDG_SK_UID))) !=
         ((1u << LDG_SK_GID) | (1u << LDG_SK_PID) | (1u << LDG_SK_UID)))
         return LDG_ECORRUPT;
     ev->has_source = 1;
@@ -220,8 +221,8 @@ decode_map(const msgpack_object *m, struct ldg_event *ev)
             return LDG_ECORRUPT;
         for (int j = 0; j < LDG_EK_COUNT; j++)
             if (strlen(ldg_entry_keys[j]) == k->via.str.size &&
-                memcmp(ldg_entry_keys[j], ldg_mp_sptr(&k->via.str), k->via.str.size) ==
-                    0)
+                memcmp(ldg_entry_keys[j], ldg_mp_sptr(&k->via.str),
+                       k->via.str.size) == 0)
                 which = j;
         /* Unknown, duplicate or out-of-order keys are all non-canonical:
          * keys must appear in strictly increasing enum order. */
@@ -292,13 +293,14 @@ decode_map(const msgpack_object *m, struct ldg_event *ev)
     }
     /* v is 2 exactly when a version 2 key is there: one entry, one
      * encoding. */
-    if (rc == 0 &&
-        (version == LDG_ENTRY_V2) !=
-            ((seen & ((1u << LDG_EK_ID) | (1u << LDG_EK_SOURCE) | (1u << LDG_EK_TIME))) != 0))
+    if (rc == 0 && (version == LDG_ENTRY_V2) !=
+                       ((seen & ((1u << LDG_EK_ID) | (1u << LDG_EK_SOURCE) |
+                                 (1u << LDG_EK_TIME))) != 0))
         rc = LDG_ECORRUPT;
     if (rc == 0) {
-        unsigned need = (1u << LDG_EK_ACTOR) | (1u << LDG_EK_BODY) | (1u << LDG_EK_SEQ) |
-                        (1u << LDG_EK_SUBJECT) | (1u << LDG_EK_TS) | (1u << LDG_EK_TYPE) |
+        unsigned need = (1u << LDG_EK_ACTOR) | (1u << LDG_EK_BODY) |
+                        (1u << LDG_EK_SEQ) | (1u << LDG_EK_SUBJECT) |
+                        (1u << LDG_EK_TS) | (1u << LDG_EK_TYPE) |
                         (1u << LDG_EK_V);
         if ((seen & need) != need)
             rc = LDG_ECORRUPT;
@@ -381,7 +383,7 @@ static int
 decode_trusted_fast(const uint8_t *buf, size_t len, struct ldg_event *ev)
 {
     static const unsigned char ev_key_len[LDG_EK_COUNT] = {5, 4, 2, 6, 3, 3,
-                                                      6, 7, 4, 2, 4, 1};
+                                                           6, 7, 4, 2, 4, 1};
     const uint8_t *p = buf + 1, *end = buf + len;
     unsigned seen = 0, need, n;
     int next = 0;
@@ -457,7 +459,8 @@ decode_trusted_fast(const uint8_t *buf, size_t len, struct ldg_event *ev)
         }
     }
     need = (1u << LDG_EK_ACTOR) | (1u << LDG_EK_BODY) | (1u << LDG_EK_SEQ) |
-           (1u << LDG_EK_SUBJECT) | (1u << LDG_EK_TS) | (1u << LDG_EK_TYPE) | (1u << LDG_EK_V);
+           (1u << LDG_EK_SUBJECT) | (1u << LDG_EK_TS) | (1u << LDG_EK_TYPE) |
+           (1u << LDG_EK_V);
     if ((seen & need) != need)
         return -1;
     if (end - p != 34 + 66 || p[0] != 0xc4 || p[1] != 32 || p[34] != 0xc4 ||

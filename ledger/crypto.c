@@ -27,8 +27,7 @@
 #include "ledger/crypto_int.h"
 #include "ledger/ledger.h"
 
-_Static_assert(sizeof(struct sha256_ctx) <=
-                   sizeof(struct ldg_sha256_ctx),
+_Static_assert(sizeof(struct sha256_ctx) <= sizeof(struct ldg_sha256_ctx),
                "sha256 state does not fit");
 
 static void pool_after_fork(void);
@@ -450,8 +449,7 @@ const char *
 ldg_crypto_lib_version(void)
 {
     static char v[64];
-    snprintf(v, sizeof v, "libsodium %s, nettle %d.%d",
-             sodium_version_string(), nettle_version_major(),
-             nettle_version_minor());
+    snprintf(v, sizeof v, "libsodium %s, nettle %d.%d", sodium_version_string(),
+             nettle_version_major(), nettle_version_minor());
     return v;
 }

@@ -383,7 +383,8 @@ static int
 rec_put(struct ldg_txn *t, const struct ldg_key_state *ks)
 {
     ldg_dbi db = ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_KEYS);
-    uint8_t k[LDG_KEYS_ID_LEN + LDG_KEYID_LEN], v[LDG_KEYREC_NAME + LDG_NAME_MAX];
+    uint8_t k[LDG_KEYS_ID_LEN + LDG_KEYID_LEN],
+        v[LDG_KEYREC_NAME + LDG_NAME_MAX];
     uint8_t nk[LDG_KEYS_NAME_LEN + LDG_NAME_MAX];
     size_t nl = strlen(ks->name);
     int rc;
@@ -399,7 +400,8 @@ rec_put(struct ldg_txn *t, const struct ldg_key_state *ks)
         return rc;
     memcpy(nk, LDG_KEYS_NAME, LDG_KEYS_NAME_LEN);
     memcpy(nk + LDG_KEYS_NAME_LEN, ks->name, nl);
-    return ldg_core_kv_put(t, db, nk, LDG_KEYS_NAME_LEN + nl, ks->key_id, LDG_KEYID_LEN);
+    return ldg_core_kv_put(t, db, nk, LDG_KEYS_NAME_LEN + nl, ks->key_id,
+                           LDG_KEYID_LEN);
 }
 
 /*
@@ -764,7 +766,8 @@ ldg_keys_registry_check(struct ldg_txn *t, const struct ldg_key_state *p,
             size_t nl = k.len - LDG_KEYS_NAME_LEN;
             for (size_t i = 0; i < n; i++)
                 if (strlen(p[i].name) == nl &&
-                    memcmp(p[i].name, (const char *)k.data + LDG_KEYS_NAME_LEN, nl) == 0 &&
+                    memcmp(p[i].name, (const char *)k.data + LDG_KEYS_NAME_LEN,
+                           nl) == 0 &&
                     (newest == NULL || p[i].added_seq > newest->added_seq))
                     newest = &p[i];
             if (newest == NULL || v.len != LDG_KEYID_LEN ||
@@ -889,9 +892,9 @@ ldg_keys_list(struct ldg_ledger *l, struct ldg_keyinfo **out, size_t *n)
     rc = ldg_cursor_open(t, ldg_store_core_dbi(l->store, LDG_DB_KEYS), &c);
     if (rc < 0)
         goto out;
-    for (rc = ldg_cursor_get(c, LDG_SET_RANGE, LDG_KEYS_ID,
-                             LDG_KEYS_ID_LEN, &k, &v); rc == 0;
-         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+    for (rc = ldg_cursor_get(c, LDG_SET_RANGE, LDG_KEYS_ID, LDG_KEYS_ID_LEN, &k,
+                             &v);
+         rc == 0; rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
         struct ldg_key_state ks;
         char id[LDG_KEYID_LEN + 1], path[4300];
         if (k.len != LDG_KEYS_ID_LEN + LDG_KEYID_LEN ||

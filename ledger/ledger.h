@@ -430,8 +430,8 @@ struct ldg_writer_options {
      * (ldg_writer_add_tagged; 0 from ldg_writer_add), its id, the event
      * that carries that id, and what differs from it (enum ldg_dup_diff;
      * 0: the same). id is valid for the call only. */
-    void (*on_duplicate)(void *ctx, uint64_t tag, const char *id,
-                         uint64_t seq, unsigned differs);
+    void (*on_duplicate)(void *ctx, uint64_t tag, const char *id, uint64_t seq,
+                         unsigned differs);
     /* Batches one commit may take (0 or 1: one, so exactly batch events a
      * commit). More: when several batches are ready together because the
      * commits are behind, they go into one commit, up to this many (at

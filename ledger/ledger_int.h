@@ -345,10 +345,10 @@ struct ldg_prep {
     uint8_t digest[32];
     const json_t *salts;
     uint64_t seal_seq, seal_leaf; /* its stamp's seal and leaf */
-    int dup;          /* its id was found in the log: not stored */
-    uint64_t dup_seq; /* the event that carries the id */
-    unsigned dup_differs; /* enum ldg_dup_diff: what of it differs */
-    uint64_t tag;         /* the writer's caller's (ldg_writer_add_tagged) */
+    int dup;                      /* its id was found in the log: not stored */
+    uint64_t dup_seq;             /* the event that carries the id */
+    unsigned dup_differs;         /* enum ldg_dup_diff: what of it differs */
+    uint64_t tag; /* the writer's caller's (ldg_writer_add_tagged) */
 };
 void ldg_prep_release(struct ldg_prep *p);
 /* For an event that waits in the bulk writer: drops what the commit does

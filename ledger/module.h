@@ -209,9 +209,11 @@ int ldg_writer_push(struct ldg_writer *w);
  * primitives (ledger/seal.c): no ledger handle, no I/O; each is safe to
  * call from any thread.
  */
-#define LDG_CTX_CLAIM "ledger/claim/v1" /* claim digest domain (NUL follows) */
-#define LDG_CTX_SEAL "ledger/seal/v1"   /* seal signature domain */
-#define LDG_CLAIM_V 3                   /* the claim's "v" */
+/* The claim digest's domain (a NUL follows it), the seal signature's,
+ * and the claim's "v". */
+#define LDG_CTX_CLAIM "ledger/claim/v1"
+#define LDG_CTX_SEAL "ledger/seal/v1"
+#define LDG_CLAIM_V 3
 /* Most events one seal covers (a client's sealed batch, or one key's
  * events in one commit). */
 #define LDG_SEAL_EVENTS_MAX 100000
@@ -481,8 +483,7 @@ void ldg_fields_free(struct ldg_field *f, size_t n);
 /* Field digest: SHA-256("ledger/field/v1" 0x00 ‖ salt ‖ msgpack(name) ‖
  * msgpack(value)); the value is encoded canonically from JSON. */
 int ldg_field_digest(uint8_t out[32], const uint8_t salt[LDG_SALT_LEN],
-                     const char *name,
-                     const json_t *value);
+                     const char *name, const json_t *value);
 /* Body commitment from field digests (any order; sorted inside). */
 void ldg_body_root(uint8_t out[32], const uint8_t (*digests)[32], size_t n);
 

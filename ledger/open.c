@@ -16,7 +16,6 @@
 #include "ledger/ledger_int.h"
 #include "ledger/tlog_int.h"
 
-
 size_t
 ldg_body_max(const struct ldg_ledger *l)
 {

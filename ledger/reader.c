@@ -551,8 +551,8 @@ ldg_reader_readahead(struct ldg_reader *r, uint64_t lo, uint64_t hi)
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         struct ldg_cursor *c = NULL;
         const uint64_t seqs[2] = {lo, hi};
-        if (ldg_cursor_open(r->t, ldg_core(ldg_txn_ledger(r->t), dbs[i]),
-                            &c) < 0)
+        if (ldg_cursor_open(r->t, ldg_core(ldg_txn_ledger(r->t), dbs[i]), &c) <
+            0)
             return;
         for (size_t k = 0; k < 2; k++) {
             uint8_t key[8];

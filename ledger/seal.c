@@ -372,8 +372,9 @@ claim_read(struct rd *r, struct ldg_claim *c)
         }
     }
     {
-        unsigned need = (1u << LDG_CK_ACTOR) | (1u << LDG_CK_BODY) | (1u << LDG_CK_SUBJECT) |
-                        (1u << LDG_CK_TYPE) | (1u << LDG_CK_V);
+        unsigned need = (1u << LDG_CK_ACTOR) | (1u << LDG_CK_BODY) |
+                        (1u << LDG_CK_SUBJECT) | (1u << LDG_CK_TYPE) |
+                        (1u << LDG_CK_V);
         if ((seen & need) != need)
             return LDG_ECORRUPT;
     }
@@ -582,7 +583,8 @@ ldg_entry2_decode(const uint8_t *buf, size_t len, struct ldg_event *ev)
         if (rc < 0)
             return LDG_ECORRUPT;
     }
-    if ((seen & ~(1u << LDG_TK_SOURCE)) != ((1u << LDG_TK_COUNT) - 1 - (1u << LDG_TK_SOURCE)))
+    if ((seen & ~(1u << LDG_TK_SOURCE)) !=
+        ((1u << LDG_TK_COUNT) - 1 - (1u << LDG_TK_SOURCE)))
         return LDG_ECORRUPT;
     if (r_bin(&r, ev->prev, 32) < 0 || r.p != r.end)
         return LDG_ECORRUPT;
@@ -660,12 +662,13 @@ ldg_entry2_decode_trusted(const uint8_t *buf, size_t len, struct ldg_event *ev)
     r.p = buf + 2;
     r.end = buf + len;
     /* the claim, in the order ldg_claim_encode writes it */
-    if (!t_key(&r.p, r.end, ldg_claim_keys[LDG_CK_ACTOR]) || r_str(&r, &s, &n) < 0 ||
-        !keyid_ok(s, n))
+    if (!t_key(&r.p, r.end, ldg_claim_keys[LDG_CK_ACTOR]) ||
+        r_str(&r, &s, &n) < 0 || !keyid_ok(s, n))
         return -1;
     memcpy(ev->actor, s, n);
     ev->actor[n] = '\0';
-    if (!t_key(&r.p, r.end, ldg_claim_keys[LDG_CK_BODY]) || r_bin(&r, ev->body_root, 32) < 0)
+    if (!t_key(&r.p, r.end, ldg_claim_keys[LDG_CK_BODY]) ||
+        r_bin(&r, ev->body_root, 32) < 0)
         return -1;
     got = 2;
     if (t_key(&r.p, r.end, ldg_claim_keys[LDG_CK_ID])) {
@@ -700,8 +703,8 @@ ldg_entry2_decode_trusted(const uint8_t *buf, size_t len, struct ldg_event *ev)
         t_str(&r, &s, &n, 1, LDG_TYPE_MAX) < 0)
         return -1;
     copy_to(ev->type, s, n);
-    if (!t_key(&r.p, r.end, ldg_claim_keys[LDG_CK_V]) || t_uint(&r, &v) < 0 || v != LDG_CLAIM_V ||
-        got + 3 != keys)
+    if (!t_key(&r.p, r.end, ldg_claim_keys[LDG_CK_V]) || t_uint(&r, &v) < 0 ||
+        v != LDG_CLAIM_V || got + 3 != keys)
         return -1;
     ev->sealed = 1;
     ev->signed_part = buf + 1;
@@ -711,12 +714,17 @@ ldg_entry2_decode_trusted(const uint8_t *buf, size_t len, struct ldg_event *ev)
     if (r.p >= r.end || *r.p != 0x85)
         return -1;
     r.p++;
-    if (!t_key(&r.p, r.end, ldg_stamp_keys[LDG_TK_DIGEST]) || r_bin(&r, ev->digest, 32) < 0 ||
-        !t_key(&r.p, r.end, ldg_stamp_keys[LDG_TK_LEAF]) || t_uint(&r, &ev->seal_leaf) < 0 ||
-        !t_key(&r.p, r.end, ldg_stamp_keys[LDG_TK_SEAL]) || t_uint(&r, &ev->seal_seq) < 0 ||
-        !t_key(&r.p, r.end, ldg_stamp_keys[LDG_TK_SEQ]) || t_uint(&r, &ev->seq) < 0 ||
-        !t_key(&r.p, r.end, ldg_stamp_keys[LDG_TK_TS]) || t_uint(&r, &ev->ts_ns) < 0 ||
-        r_bin(&r, ev->prev, 32) < 0 || r.p != r.end)
+    if (!t_key(&r.p, r.end, ldg_stamp_keys[LDG_TK_DIGEST]) ||
+        r_bin(&r, ev->digest, 32) < 0 ||
+        !t_key(&r.p, r.end, ldg_stamp_keys[LDG_TK_LEAF]) ||
+        t_uint(&r, &ev->seal_leaf) < 0 ||
+        !t_key(&r.p, r.end, ldg_stamp_keys[LDG_TK_SEAL]) ||
+        t_uint(&r, &ev->seal_seq) < 0 ||
+        !t_key(&r.p, r.end, ldg_stamp_keys[LDG_TK_SEQ]) ||
+        t_uint(&r, &ev->seq) < 0 ||
+        !t_key(&r.p, r.end, ldg_stamp_keys[LDG_TK_TS]) ||
+        t_uint(&r, &ev->ts_ns) < 0 || r_bin(&r, ev->prev, 32) < 0 ||
+        r.p != r.end)
         return -1;
     if (ev->seal_seq > ev->seq ||
         (ev->seal_leaf == 0) != (ev->seal_seq == ev->seq) ||

@@ -29,9 +29,9 @@
 #define MAX_DBS 128
 
 const char *const ldg_core_db_names[LDG_CORE_DBS] = {
-    "meta",     "entries",     "bodies",  "tree",      "checkpoints", "keys",
-    "idx.type", "idx.subject", "idx.run", "idx.actor", "idx.time",    "idx.id",
-    "seals"};
+    "meta",     "entries",  "bodies",      "tree",    "checkpoints",
+    "keys",     "idx.type", "idx.subject", "idx.run", "idx.actor",
+    "idx.time", "idx.id",   "seals"};
 
 struct ldg_store {
     MDB_env *env;

@@ -35,7 +35,6 @@ int ldg_tlog_inclusion_proof(ldg_hash_reader rd, void *ctx, uint64_t index,
 int ldg_tlog_consistency_proof(ldg_hash_reader rd, void *ctx, uint64_t old,
                                uint64_t size, uint8_t proof[][32], size_t *n);
 
-
 /*
  * C2SP signed-note.
  *

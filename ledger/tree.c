@@ -236,7 +236,7 @@ ldg_checkpoint_put(struct ldg_txn *t, uint64_t size)
         return rc;
     ldg_be64(k, size);
     rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_CHECKPOINTS), k, 8, note,
-                    strlen(note));
+                         strlen(note));
     free(note);
     return rc;
 }

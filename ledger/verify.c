@@ -24,9 +24,10 @@
  * saved position, or 0 with --full), the signature (format 2: the claim
  * digest; pass 1 checks the seals) with a key that was added before and
  * not revoked before the event, and the index entries; for every event,
- * the body against its commitment (or a body.erased for it). Bodies are checked from 0 in every mode because nothing else would
- * see a stored body swapped with another or deleted after its event was
- * verified, and a body costs a fraction of a signature.
+ * the body against its commitment (or a body.erased for it). Bodies are checked
+ * from 0 in every mode because nothing else would see a stored body swapped
+ * with another or deleted after its event was verified, and a body costs a
+ * fraction of a signature.
  *
  * The passes overlap: pass 1 runs on the calling thread and publishes how
  * far it has got (p1_done); pass 2 workers take chunks below that mark, so

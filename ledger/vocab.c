@@ -20,10 +20,12 @@ struct vtype {
 
 static const struct vtype vocab[] = {
     {LDG_EV_LEDGER_GENESIS, "origin*:s log_key*:s"},
-    {LDG_EV_KEY_ADDED, "key_id*:s public_key*:s actor*:s roles:a held:s=writer"},
+    {LDG_EV_KEY_ADDED,
+     "key_id*:s public_key*:s actor*:s roles:a held:s=writer"},
     {LDG_EV_KEY_REVOKED, "key_id*:s reason*:s"},
     {LDG_EV_BODY_ERASED, "target_seq*:i reason*:s"},
-    {LDG_EV_HOST_PROFILE, "cpu*:s cores*:i ram_mb*:i gpus:a disk_free_mb:i tier:i"},
+    {LDG_EV_HOST_PROFILE,
+     "cpu*:s cores*:i ram_mb*:i gpus:a disk_free_mb:i tier:i"},
     {LDG_EV_RUNTIME_REGISTERED, "runtime*:s endpoint*:s version:s"},
     {LDG_EV_RUNTIME_HEALTH,
      "runtime*:s status*:s=up|degraded|down latency_ms:n detail:s"},
@@ -42,8 +44,10 @@ static const struct vtype vocab[] = {
     {LDG_EV_PACK_ENABLED, "pack*:s reason:s"},
     {LDG_EV_PACK_DISABLED, "pack*:s reason:s"},
     {LDG_EV_PACK_REMOVED, "pack*:s reason:s"},
-    {LDG_EV_PACK_UPGRADED, "pack*:s from*:s to*:s manifest_digest*:s requires:o"},
-    {LDG_EV_PERMISSION_REQUESTED, "pack*:s group*:s scope*:s tier*:s=T0|T1|T2|T3"},
+    {LDG_EV_PACK_UPGRADED,
+     "pack*:s from*:s to*:s manifest_digest*:s requires:o"},
+    {LDG_EV_PERMISSION_REQUESTED,
+     "pack*:s group*:s scope*:s tier*:s=T0|T1|T2|T3"},
     {LDG_EV_PERMISSION_GRANTED, "pack*:s group*:s scope*:s by*:s expires:t"},
     {LDG_EV_PERMISSION_DENIED, "pack*:s group*:s scope*:s by*:s reason:s"},
     {LDG_EV_PERMISSION_REVOKED, "pack*:s group*:s scope*:s by*:s reason:s"},
@@ -70,8 +74,9 @@ static const struct vtype vocab[] = {
     {LDG_EV_PROMOTION_REJECTED, "target*:s candidate*:s reason*:s"},
     {LDG_EV_PROMOTION_ROLLED_BACK, "target*:s to*:s reason*:s"},
     {LDG_EV_RUN_STARTED, "run*:s pack*:s intent:s requested_by:s plan_hash:s"},
-    {LDG_EV_RUN_STEP, "run*:s step*:s tool*:s tier:s status*:s=ok|failed|skipped "
-                 "duration_ms:n artifacts:a"},
+    {LDG_EV_RUN_STEP,
+     "run*:s step*:s tool*:s tier:s status*:s=ok|failed|skipped "
+     "duration_ms:n artifacts:a"},
     {LDG_EV_RUN_POLICY, "run*:s decision*:s=allow|deny rule*:s tool:s tier:s"},
     {LDG_EV_RUN_FINISHED,
      "run*:s status*:s=ok|failed|aborted duration_ms:n error:s"},
@@ -80,12 +85,13 @@ static const struct vtype vocab[] = {
      "plan*:s state*:s=IDLE|PLAN|DEBATE_PLAN|SIMULATE|VERIFY|PROMOTE|ABORT "
      "passed:b intent:s plan_hash:s reason:s"},
     {LDG_EV_PLAN_STEP, "plan*:s step*:s tool*:s tier*:s=T0|T1|T2|T3 "
-                  "status*:s=ok|failed|skipped snapshot:s tripcode:s "
-                  "slot:s=blue|green duration_ms:n"},
+                       "status*:s=ok|failed|skipped snapshot:s tripcode:s "
+                       "slot:s=blue|green duration_ms:n"},
     {LDG_EV_DEBATE_VOTE, "debate*:s subject*:s round*:i model*:s "
-                    "decision*:s=ACCEPT|REJECT|ERROR scores:o"},
-    {LDG_EV_DEBATE_DECIDED, "debate*:s subject*:s decision*:s=ACCEPT|REJECT|ERROR "
-                       "rule:s=agreement|judge|fail-closed"},
+                         "decision*:s=ACCEPT|REJECT|ERROR scores:o"},
+    {LDG_EV_DEBATE_DECIDED,
+     "debate*:s subject*:s decision*:s=ACCEPT|REJECT|ERROR "
+     "rule:s=agreement|judge|fail-closed"},
     {LDG_EV_SNAPSHOT_TAKEN, "snapshot*:s label:s reason:s plan:s"},
     {LDG_EV_SNAPSHOT_RESTORED, "snapshot*:s label:s reason:s plan:s"},
     {LDG_EV_TRIPCODE_USED, "code*:s plan:s reason:s ts:i key_id:s sig:s"},
@@ -98,11 +104,11 @@ static const struct vtype vocab[] = {
     {LDG_EV_MEMORY_REVOKED, "item*:s reason:s"},
     {LDG_EV_MEMORY_PURGED, "prefix*:s reason*:s items*:a erased:a"},
     {LDG_EV_BUILD_BUILT, "artifact_digest*:s inputs_digest*:s sbom_digest:s "
-                    "plan:s slot:s=blue|green"},
+                         "plan:s slot:s=blue|green"},
     {LDG_EV_BUILD_PROMOTED, "artifact_digest*:s sbom_digest:s plan:s "
-                       "slot:s=blue|green inputs_digest:s"},
+                            "slot:s=blue|green inputs_digest:s"},
     {LDG_EV_BUILD_REVERTED, "artifact_digest*:s sbom_digest:s plan:s "
-                       "slot:s=blue|green reason:s"},
+                            "slot:s=blue|green reason:s"},
     {LDG_EV_HEALTH_PROBE, "target*:s status*:s=green|red seconds:n"},
 };
 

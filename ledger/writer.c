@@ -482,7 +482,8 @@ writer_queue(struct ldg_writer *w, struct ldg_prep p, uint64_t tag)
     p.tag = tag;
     /* Key events and erasures are checked against the log as it is when
      * they commit, so they go alone: flush what is queued, then append. */
-    if (strncmp(p.type, "key.", 4) == 0 || strcmp(p.type, LDG_EV_BODY_ERASED) == 0) {
+    if (strncmp(p.type, "key.", 4) == 0 ||
+        strcmp(p.type, LDG_EV_BODY_ERASED) == 0) {
         uint64_t first, stored = 0;
         rc = ldg_writer_flush(w);
         if (rc == 0)

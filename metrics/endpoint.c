@@ -27,7 +27,6 @@
 #include "http/server.h"
 #include "metrics/metrics_int.h"
 
-
 #define CHILD_OUT_MAX ((size_t)64 << 20)
 #define TIMEOUT_MS_DEFAULT 10000u
 

@@ -82,8 +82,8 @@ int ldg_metrics_save(const struct ldg_metrics *m, const char *path, char *err,
  * @return 0 and *out, a NUL-terminated text of *len bytes; or a negative
  *   code with ldg_errmsg(l) (LDG_ENOMEM, LDG_ETOOBIG without).
  * Lifetime: *out is the caller's (free). */
-int ldg_metrics_render(struct ldg_metrics *m, struct ldg_ledger *l,
-                       char **out, size_t *len);
+int ldg_metrics_render(struct ldg_metrics *m, struct ldg_ledger *l, char **out,
+                       size_t *len);
 
 /* Renders a running server's counters (ldg_serve_stats) as the
  * ledger_serve_* families; the endpoint of `ledger serve --metrics` adds

@@ -390,7 +390,7 @@ ldg_page_events(const json_t *events, size_t total, const char *title,
                       : strcmp(type, LDG_EV_RUN_POLICY) == 0   ? "policy"
                       : strcmp(type, LDG_EV_RUN_STARTED) == 0  ? "start"
                       : strcmp(type, LDG_EV_RUN_FINISHED) == 0 ? "end"
-                                                          : "context",
+                                                               : "context",
                       "denied", body != NULL && sis(body, "decision", "deny"));
         ldg_buf_init(&b, 8192);
         label(&b, fake, body);
@@ -458,15 +458,14 @@ ldg_page_plan(const json_t *tl, json_t **out)
         ldg_buf_init(&b, 8192);
         ldg_buf_puts(&b, sget(e, "summary"));
         json_array_foreach(viol, j, v)
-        ldg_buf_printf(&b, " ! %s", sget(v, "rule"));
+            ldg_buf_printf(&b, " ! %s", sget(v, "rule"));
         if (sis(e, "kind", "context"))
             ldg_buf_puts(&b, " (context)");
         o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:n}", "seq",
                       sget(e, "seq"), "rel_us",
-                      (json_int_t)(t >= t0 ? (t - t0) / 1000 : 0), "time",
-                      time, "lane", kind, "type", type, "label",
-                      b.s ? b.s : "", "bad", json_array_size(viol) > 0,
-                      "fallback", 0, "body");
+                      (json_int_t)(t >= t0 ? (t - t0) / 1000 : 0), "time", time,
+                      "lane", kind, "type", type, "label", b.s ? b.s : "",
+                      "bad", json_array_size(viol) > 0, "fallback", 0, "body");
         ldg_buf_release(&b);
         if (o == NULL) {
             json_decref(list);
@@ -477,19 +476,18 @@ ldg_page_plan(const json_t *tl, json_t **out)
     /* the rules it broke, each by the event that broke it */
     vlines = json_array();
     json_array_foreach(json_object_get(tl, "violations"), i, v)
-    json_array_append_new(vlines,
-                          text_line(1, "seq %s: %s%s%s", sget(v, "seq"),
-                                    sget(v, "rule"),
-                                    sget(v, "detail")[0] ? ": " : "",
-                                    sget(v, "detail")));
+        json_array_append_new(
+            vlines,
+            text_line(1, "seq %s: %s%s%s", sget(v, "seq"), sget(v, "rule"),
+                      sget(v, "detail")[0] ? ": " : "", sget(v, "detail")));
     if (json_array_size(vlines) == 0)
-        json_array_append_new(vlines,
-                              text_line(0, "%s", "none: the plan kept every "
-                                                 "rule (docs/PROJECTIONS.md)"));
-    facts_ = json_pack("[{s:s, s:o}]", "title", "Rules broken", "lines",
-                       vlines);
-    m = json_pack("{s:s, s:s, s:o, s:o, s:I}", "title", title, "subtitle",
-                  path, "facts", facts_, "events", list, "events_total",
+        json_array_append_new(vlines, text_line(0, "%s",
+                                                "none: the plan kept every "
+                                                "rule (docs/PROJECTIONS.md)"));
+    facts_ =
+        json_pack("[{s:s, s:o}]", "title", "Rules broken", "lines", vlines);
+    m = json_pack("{s:s, s:s, s:o, s:o, s:I}", "title", title, "subtitle", path,
+                  "facts", facts_, "events", list, "events_total",
                   (json_int_t)json_array_size(json_object_get(tl, "events")));
     if (m == NULL)
         return LDG_ENOMEM;

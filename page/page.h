@@ -36,7 +36,6 @@
 
 #include "ledger/ledger.h"
 
-
 /* Events the page lists at most; a longer timeline shows the first ones
  * and says how many more there are ("events_total"). */
 #define LDG_PAGE_EVENTS_MAX 20000

@@ -148,7 +148,6 @@ debate_name(uint8_t d)
                             : "none";
 }
 
-
 /* ------------------------------------------------------------- plans -- */
 
 static struct rec_plan *
@@ -803,9 +802,10 @@ fold_build(struct pstate *ps, const struct penv *e,
         return 0;
     if (e->type != T_BUILD_REVERTED && ldg_body_view_str(b, "slot", &slot) &&
         sv_eq(slot, "blue") &&
-        (rc = blue_write(
-             ps, e, e->type == T_BUILD_BUILT ? LDG_EV_BUILD_BUILT : LDG_EV_BUILD_PROMOTED,
-             art, b)) < 0)
+        (rc = blue_write(ps, e,
+                         e->type == T_BUILD_BUILT ? LDG_EV_BUILD_BUILT
+                                                  : LDG_EV_BUILD_PROMOTED,
+                         art, b)) < 0)
         return rc;
     if (e->type == T_BUILD_BUILT) {
         struct rec_binput *r;

@@ -39,8 +39,9 @@
 #define PROJ_FORMAT 1
 /* Code versions: bump when a fold's output for the same events changes. */
 #define V_PACKS 1
-#define V_PERMISSIONS 2 /* 2: one RFC 3339 parser (a day the month lacks is
-                          * malformed, :60 is the last ns, no wrap past 2554) */
+#define V_PERMISSIONS                                                          \
+    2 /* 2: one RFC 3339 parser (a day the month lacks is                      \
+       * malformed, :60 is the last ns, no wrap past 2554) */
 #define V_MODELS 1
 #define V_ROUTES 2
 #define V_PROMOTIONS 1

@@ -114,8 +114,8 @@ int ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
  * (why gets the reason), < 0 on error.
  */
 int ldg_projections_gate(struct ldg_ledger *l, const char *target,
-                         const char *candidate, const char *eval_id,
-                         char *why, size_t whycap);
+                         const char *candidate, const char *eval_id, char *why,
+                         size_t whycap);
 
 /*
  * One object per projection: {"name", "version", "code_version",

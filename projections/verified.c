@@ -137,8 +137,8 @@ catch_up(struct ldg_txn *t, uint64_t to)
     if (from < to) {
         if ((rc = ldg_body_view_new(&f.view)) < 0)
             return rc;
-        rc = ldg_index_walk(t, LDG_INDEX_TYPE, LDG_EV_MODEL_VERIFIED, from, to - 1,
-                            0, fill_one, &f);
+        rc = ldg_index_walk(t, LDG_INDEX_TYPE, LDG_EV_MODEL_VERIFIED, from,
+                            to - 1, 0, fill_one, &f);
         ldg_body_view_free(f.view);
         if (rc < 0)
             return rc;
@@ -437,10 +437,10 @@ vkey_json(const uint8_t *k, size_t n)
 static void
 vdiff(json_t *diffs, json_t *key, const char *what)
 {
-    json_array_append_new(
-        diffs, json_pack("{s:s, s:o, s:s, s:n, s:n}", "projection", "verified",
-                         "key", key ? key : json_null(), "what", what,
-                         "stored", "rebuilt"));
+    json_array_append_new(diffs,
+                          json_pack("{s:s, s:o, s:s, s:n, s:n}", "projection",
+                                    "verified", "key", key ? key : json_null(),
+                                    "what", what, "stored", "rebuilt"));
 }
 
 int
@@ -465,8 +465,8 @@ verified_check(struct ldg_txn *t, json_t *diffs)
     if ((rc = ldg_body_view_new(&e.f.view)) < 0)
         return rc;
     if (mark > 0)
-        rc = ldg_index_walk(t, LDG_INDEX_TYPE, LDG_EV_MODEL_VERIFIED, 0, mark - 1,
-                            0, expect_one, &e);
+        rc = ldg_index_walk(t, LDG_INDEX_TYPE, LDG_EV_MODEL_VERIFIED, 0,
+                            mark - 1, 0, expect_one, &e);
     if (rc < 0)
         goto out;
     if (e.n > 1)

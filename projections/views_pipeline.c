@@ -65,12 +65,13 @@ plan_json(const struct rec_plan *p)
     json_object_set_new(o, "last_seq", u64_json(p->last_seq));
     json_object_set_new(o, "start", tjson(p->first_ts));
     json_object_set_new(o, "end", tjson(p->last_ts));
-    json_object_set_new(
-        o, "debate",
-        debate_word(p->debate.dec)
-            ? json_pack("{s:s, s:s?, s:o}", "decision", debate_word(p->debate.dec),
-                        "debate", p->debate.id, "seq", u64_json(p->debate.seq))
-            : json_null());
+    json_object_set_new(o, "debate",
+                        debate_word(p->debate.dec)
+                            ? json_pack("{s:s, s:s?, s:o}", "decision",
+                                        debate_word(p->debate.dec), "debate",
+                                        p->debate.id, "seq",
+                                        u64_json(p->debate.seq))
+                            : json_null());
     json_object_set_new(o, "verified_seq", seq_or_null(p->verified_seq));
     json_object_set_new(o, "promoted_seq", seq_or_null(p->promoted_seq));
     json_object_set_new(o, "aborted_seq", seq_or_null(p->aborted_seq));
@@ -165,10 +166,9 @@ trip_fn(const void *rec)
     return json_pack(
         "{s:s, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, "
         "s:o}",
-        "code",
-        r->code, "uses", (json_int_t)r->uses, "spent", (json_int_t)r->consumed,
-        "refusals", (json_int_t)r->refusals, "used_seq",
-        seq_or_null(r->used_seq), "used",
+        "code", r->code, "uses", (json_int_t)r->uses, "spent",
+        (json_int_t)r->consumed, "refusals", (json_int_t)r->refusals,
+        "used_seq", seq_or_null(r->used_seq), "used",
         r->used_seq ? tjson(r->used_ts) : json_null(), "payload_ts",
         r->used_seq ? json_integer((json_int_t)r->payload_ts) : json_null(),
         "plan", str_or_null(r->plan), "sig", str_or_null(r->sig), "refused_seq",
@@ -223,12 +223,13 @@ mitem_fn(const void *rec)
     json_object_set_new(o, "candidate_seq", seq_or_null(m->candidate_seq));
     json_object_set_new(o, "gates", gates);
     json_object_set_new(o, "passed", passed);
-    json_object_set_new(
-        o, "debate",
-        debate_word(m->debate.dec)
-            ? json_pack("{s:s, s:s?, s:o}", "decision", debate_word(m->debate.dec),
-                        "debate", m->debate.id, "seq", u64_json(m->debate.seq))
-            : json_null());
+    json_object_set_new(o, "debate",
+                        debate_word(m->debate.dec)
+                            ? json_pack("{s:s, s:s?, s:o}", "decision",
+                                        debate_word(m->debate.dec), "debate",
+                                        m->debate.id, "seq",
+                                        u64_json(m->debate.seq))
+                            : json_null());
     json_object_set_new(o, "admitted_seq", seq_or_null(m->admitted_seq));
     json_object_set_new(o, "revoked_seq", seq_or_null(m->revoked_seq));
     json_object_set_new(o, "purged_seq", seq_or_null(m->purged_seq));

@@ -61,8 +61,7 @@ name_ok(const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-              (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
-              ch == '-'))
+              (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
             return 0;
     }
     return 1;
@@ -137,8 +136,8 @@ ldg_proxy_config_add_upstream(struct ldg_proxy_config *c, const char *spec,
                spec);
         return LDG_EBADINPUT;
     }
-    return add_upstream(c, spec, (size_t)(eq - spec), eq + 1, "--upstream: ",
-                        err, errcap);
+    return add_upstream(c, spec, (size_t)(eq - spec), eq + 1,
+                        "--upstream: ", err, errcap);
 }
 
 static int
@@ -167,8 +166,7 @@ load_routes(struct ldg_proxy_config *c, json_t *routes, char *err, size_t cap)
             return LDG_EBADINPUT;
         }
         if ((r->model = strdup(model)) == NULL ||
-            (r->cand = calloc(json_array_size(list), sizeof *r->cand)) ==
-                NULL)
+            (r->cand = calloc(json_array_size(list), sizeof *r->cand)) == NULL)
             return LDG_ENOMEM;
         c->nroutes++;
         json_array_foreach(list, i, e)
@@ -197,19 +195,19 @@ load_routes(struct ldg_proxy_config *c, json_t *routes, char *err, size_t cap)
                                          json_string_length(up));
             if (ui < 0) {
                 seterr(err, cap,
-                       "\"routes\".\"%s\"[%zu]: no upstream named '%s'",
-                       model, i, json_string_value(up));
+                       "\"routes\".\"%s\"[%zu]: no upstream named '%s'", model,
+                       i, json_string_value(up));
                 return LDG_EBADINPUT;
             }
             if (m != NULL && !json_is_string(m)) {
                 seterr(err, cap,
-                       "\"routes\".\"%s\"[%zu].model: must be a string",
-                       model, i);
+                       "\"routes\".\"%s\"[%zu].model: must be a string", model,
+                       i);
                 return LDG_EBADINPUT;
             }
             r->cand[r->n].up = (size_t)ui;
-            if (m && (r->cand[r->n].model = strdup(json_string_value(m))) ==
-                         NULL)
+            if (m &&
+                (r->cand[r->n].model = strdup(json_string_value(m))) == NULL)
                 return LDG_ENOMEM;
             r->n++;
         }
@@ -236,8 +234,7 @@ ldg_proxy_config_load(struct ldg_proxy_config *c, const char *path, char *err,
     j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
     fclose(f);
     if (j == NULL) {
-        seterr(err, errcap, "%s:%d:%d: %s", path, je.line, je.column,
-               je.text);
+        seterr(err, errcap, "%s:%d:%d: %s", path, je.line, je.column, je.text);
         return LDG_EBADINPUT;
     }
     if (!json_is_object(j)) {
@@ -273,8 +270,8 @@ ldg_proxy_config_load(struct ldg_proxy_config *c, const char *path, char *err,
     if ((v = json_object_get(j, "record")) != NULL) {
         const char *s = json_string_value(v);
         if (s == NULL || (strcmp(s, "sync") && strcmp(s, "async"))) {
-            seterr(err, errcap,
-                   "%s: \"record\": must be \"sync\" or \"async\"", path);
+            seterr(err, errcap, "%s: \"record\": must be \"sync\" or \"async\"",
+                   path);
             rc = LDG_EBADINPUT;
             goto out;
         }

@@ -24,8 +24,7 @@ static const struct {
     enum proxy_api api;
 } apis[] = {
     {"POST", "/v1/chat/completions", "openai.chat", API_OPENAI_CHAT},
-    {"POST", "/v1/completions", "openai.completions",
-     API_OPENAI_COMPLETIONS},
+    {"POST", "/v1/completions", "openai.completions", API_OPENAI_COMPLETIONS},
     {"POST", "/v1/embeddings", "openai.embeddings", API_OPENAI_EMBEDDINGS},
     {"POST", "/api/chat", "ollama.chat", API_OLLAMA_CHAT},
     {"POST", "/api/generate", "ollama.generate", API_OLLAMA_GENERATE},

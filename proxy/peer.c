@@ -270,8 +270,7 @@ static void proxy_peer_get_fast(int fd, struct proxy_peer *p);
  * sock_diag: uid and inode. 0, or -1 (no netlink, not found). */
 static int
 diag_lookup(const struct sockaddr_storage *peer,
-            const struct sockaddr_storage *self, uint64_t *uid,
-            uint64_t *inode)
+            const struct sockaddr_storage *self, uint64_t *uid, uint64_t *inode)
 {
     struct {
         struct nlmsghdr nlh;

@@ -166,15 +166,13 @@ event_body(struct call *c, const char **type)
         json_object_set_new(b, "route", json_string(c->route));
         json_object_set_new(b, "chosen_model", json_string(chosen));
         if (c->ri.model[0])
-            json_object_set_new(b, "model_requested",
-                                json_string(c->ri.model));
+            json_object_set_new(b, "model_requested", json_string(c->ri.model));
         json_object_set_new(b, "api", json_string(proxy_api_name(c->api)));
         if (c->streamed)
-            json_object_set_new(b, "ttft_ms",
-                                json_real(c->first_ns ? ms_between(
-                                                            c->t0_ns,
-                                                            c->first_ns)
-                                                      : lat));
+            json_object_set_new(
+                b, "ttft_ms",
+                json_real(c->first_ns ? ms_between(c->t0_ns, c->first_ns)
+                                      : lat));
         json_object_set_new(b, "stream", json_boolean(c->streamed));
         if (c->obs.has_in)
             set_int(b, "tokens_in", c->obs.tokens_in);
@@ -253,8 +251,7 @@ reply_error(struct call *c, struct ldg_httpd_req *req, unsigned status,
 {
     json_t *o = json_object();
     char *text;
-    static const char *const hdrs[] = {"Content-Type: application/json",
-                                       NULL};
+    static const char *const hdrs[] = {"Content-Type: application/json", NULL};
     int ollama = proxy_api_ollama(c->api) ||
                  (c->api == API_OTHER && strncmp(c->path, "/api/", 5) == 0);
 
@@ -329,11 +326,20 @@ hdrs_free(struct hdrs *h)
     free(h->v);
 }
 
-static const char *const dropped_req[] = {
-    "host",         "connection",        "keep-alive",     "proxy-connection",
-    "transfer-encoding", "te",           "trailer",        "upgrade",
-    "content-length", "expect",          "accept-encoding", "x-ledger-run",
-    "x-ledger-upstream", NULL};
+static const char *const dropped_req[] = {"host",
+                                          "connection",
+                                          "keep-alive",
+                                          "proxy-connection",
+                                          "transfer-encoding",
+                                          "te",
+                                          "trailer",
+                                          "upgrade",
+                                          "content-length",
+                                          "expect",
+                                          "accept-encoding",
+                                          "x-ledger-run",
+                                          "x-ledger-upstream",
+                                          NULL};
 
 static int
 dropped(const char *name, const char *const *list)
@@ -460,8 +466,8 @@ is_stream_type(const char *ct)
 
 /* Response headers passed back: all but the connection's own. */
 static const char *const dropped_resp[] = {
-    "connection", "keep-alive", "transfer-encoding", "content-length",
-    "date", "te", "trailer", "upgrade", "proxy-connection", NULL};
+    "connection", "keep-alive", "transfer-encoding", "content-length",   "date",
+    "te",         "trailer",    "upgrade",           "proxy-connection", NULL};
 
 static int
 resp_headers(struct call *c, struct hdrs *h)
@@ -491,8 +497,8 @@ resp_headers(struct call *c, struct hdrs *h)
  * asked for); 0 with c->up open, or < 0 with c->reason saying why and
  * *refused 1 when no connection could be made. */
 static int
-try_upstream(struct call *c, size_t up, const char *model,
-             const void *body, size_t len, struct hdrs *h, int *refused)
+try_upstream(struct call *c, size_t up, const char *model, const void *body,
+             size_t len, struct hdrs *h, int *refused)
 {
     struct ldg_proxy *p = c->p;
     const struct proxy_upstream *u = &p->cfg->up[up];
@@ -690,8 +696,8 @@ handle(void *ctx, struct ldg_httpd_req *req)
     if (p->cfg->nup > 1 && path[0] == '/') {
         const char *e = strchr(path + 1, '/');
         if (e != NULL) {
-            int k = proxy_upstream_find(p->cfg, path + 1,
-                                        (size_t)(e - path - 1));
+            int k =
+                proxy_upstream_find(p->cfg, path + 1, (size_t)(e - path - 1));
             if (k >= 0) {
                 up = k;
                 target += e - path;
@@ -834,8 +840,8 @@ ldg_proxy_start(struct ldg_proxy **out, const struct ldg_proxy_options *o,
     struct proxy_rec_options ro = {0};
     int rc;
 
-    if (out == NULL || o == NULL || o->config == NULL ||
-        o->config->nup == 0 || (o->ledger == NULL) == (o->client == NULL)) {
+    if (out == NULL || o == NULL || o->config == NULL || o->config->nup == 0 ||
+        (o->ledger == NULL) == (o->client == NULL)) {
         snprintf(err, errcap,
                  o && o->config && o->config->nup == 0
                      ? "no upstream: give --upstream NAME=URL or a proxy "
@@ -859,7 +865,8 @@ ldg_proxy_start(struct ldg_proxy **out, const struct ldg_proxy_options *o,
     p->body_max = o->body_max ? o->body_max : LDG_PROXY_BODY_MAX_DEFAULT;
     p->response_max =
         o->response_max ? o->response_max : LDG_PROXY_RESPONSE_MAX_DEFAULT;
-    p->connect_ms = o->connect_ms ? o->connect_ms : LDG_PROXY_CONNECT_MS_DEFAULT;
+    p->connect_ms =
+        o->connect_ms ? o->connect_ms : LDG_PROXY_CONNECT_MS_DEFAULT;
     p->first_byte_ms =
         o->first_byte_ms ? o->first_byte_ms : LDG_PROXY_FIRST_BYTE_MS_DEFAULT;
     p->idle_ms = o->idle_ms ? o->idle_ms : LDG_PROXY_IDLE_MS_DEFAULT;
@@ -906,8 +913,7 @@ ldg_proxy_stats(const struct ldg_proxy *p, struct ldg_proxy_stats *st)
     st->upstream_errors =
         __atomic_load_n(&p->upstream_errors, __ATOMIC_RELAXED);
     st->client_gone = __atomic_load_n(&p->client_gone, __ATOMIC_RELAXED);
-    proxy_rec_stats(p->rec, &st->recorded, &st->record_failed,
-                    &st->commits);
+    proxy_rec_stats(p->rec, &st->recorded, &st->record_failed, &st->commits);
 }
 
 void

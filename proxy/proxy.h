@@ -69,8 +69,8 @@ void ldg_proxy_config_free(struct ldg_proxy_config *c);
  * http:// or https://, a path prefix allowed, no query). The first one
  * added is the default. LDG_EBADINPUT with err naming what is wrong (no
  * '=', a bad name, a name given twice, a bad URL, too many). */
-int ldg_proxy_config_add_upstream(struct ldg_proxy_config *c,
-                                  const char *spec, char *err, size_t errcap);
+int ldg_proxy_config_add_upstream(struct ldg_proxy_config *c, const char *spec,
+                                  char *err, size_t errcap);
 /*
  * Reads a proxy file (JSON, docs/PROXY.md):
  *   {"listen": "127.0.0.1:11435",
@@ -120,12 +120,12 @@ struct ldg_proxy_options {
      * NULL: events carry no digest. */
     struct ldg_ledger *registry;
     enum ldg_proxy_record record;
-    int record_content;  /* 1: "prompt" and "completion" fields */
-    const char *actor;   /* key name the events are signed with; NULL:
-                            the log key (direct) / the server's choice */
-    size_t body_max;     /* 0: LDG_PROXY_BODY_MAX_DEFAULT */
-    size_t response_max; /* 0: LDG_PROXY_RESPONSE_MAX_DEFAULT */
-    unsigned max_conns;  /* 0: 1024 */
+    int record_content;   /* 1: "prompt" and "completion" fields */
+    const char *actor;    /* key name the events are signed with; NULL:
+                             the log key (direct) / the server's choice */
+    size_t body_max;      /* 0: LDG_PROXY_BODY_MAX_DEFAULT */
+    size_t response_max;  /* 0: LDG_PROXY_RESPONSE_MAX_DEFAULT */
+    unsigned max_conns;   /* 0: 1024 */
     unsigned idle_conn_s; /* idle client connection; 0: 300 */
     long connect_ms, first_byte_ms, idle_ms; /* 0: the defaults above */
 };
@@ -142,12 +142,12 @@ int ldg_proxy_start(struct ldg_proxy **out, const struct ldg_proxy_options *o,
 unsigned ldg_proxy_port(const struct ldg_proxy *p);
 
 struct ldg_proxy_stats {
-    uint64_t requests;      /* requests answered or ended */
-    uint64_t recorded;      /* events durably committed */
-    uint64_t record_failed; /* events that could not be committed */
+    uint64_t requests;        /* requests answered or ended */
+    uint64_t recorded;        /* events durably committed */
+    uint64_t record_failed;   /* events that could not be committed */
     uint64_t upstream_errors; /* upstream refused, failed or timed out */
-    uint64_t client_gone;   /* clients that left before the end */
-    uint64_t commits;       /* commits (direct) or answers waited for */
+    uint64_t client_gone;     /* clients that left before the end */
+    uint64_t commits;         /* commits (direct) or answers waited for */
 };
 void ldg_proxy_stats(const struct ldg_proxy *p, struct ldg_proxy_stats *st);
 /* Why recording last failed ("" if it never did). Copied into buf. */

@@ -92,10 +92,10 @@ struct proxy_obs {
     char model[256];
     int has_in, has_out;
     int64_t tokens_in, tokens_out;
-    int done;        /* a stream's end marker was seen */
-    int bad_json;    /* a whole answer or a stream's line is not JSON */
-    int error_seen;  /* an {"error": ...} object in the stream */
-    char error[256]; /* its message */
+    int done;               /* a stream's end marker was seen */
+    int bad_json;           /* a whole answer or a stream's line is not JSON */
+    int error_seen;         /* an {"error": ...} object in the stream */
+    char error[256];        /* its message */
     struct ldg_buf content; /* completion text (want_content) */
     int content_cut;        /* more than LDG_PROXY_CONTENT_MAX */
     struct ldg_buf line;    /* a stream line not yet complete */
@@ -175,8 +175,8 @@ void proxy_rec_model(struct proxy_rec *r, const char *model, char *digest,
  * 0. */
 int proxy_rec_free(struct proxy_rec *r, uint64_t *recorded, uint64_t *failed,
                    uint64_t *commits);
-void proxy_rec_stats(struct proxy_rec *r, uint64_t *recorded,
-                     uint64_t *failed, uint64_t *commits);
+void proxy_rec_stats(struct proxy_rec *r, uint64_t *recorded, uint64_t *failed,
+                     uint64_t *commits);
 void proxy_rec_last_error(struct proxy_rec *r, char *buf, size_t cap);
 
 #endif

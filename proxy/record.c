@@ -201,8 +201,8 @@ event_of(const struct proxy_rec *r, const struct proxy_item *it,
 
 /* Commits the items of list in one batch; their outcomes into rcs. */
 static void
-commit_direct(struct proxy_rec *r, struct proxy_item *list, size_t n,
-              int *rcs, char (*whys)[256])
+commit_direct(struct proxy_rec *r, struct proxy_item *list, size_t n, int *rcs,
+              char (*whys)[256])
 {
     struct ldg_batch *b = NULL;
     struct proxy_item *it;
@@ -492,8 +492,7 @@ rec_main(void *arg)
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 10;
         while (r->inflight > 0 && r->has_rthr && !r->broken)
-            if (pthread_cond_timedwait(&r->cv_done, &r->mu, &ts) ==
-                ETIMEDOUT)
+            if (pthread_cond_timedwait(&r->cv_done, &r->mu, &ts) == ETIMEDOUT)
                 break;
         if (r->inflight > 0)
             fail_inflight(r, "ledger serve did not answer in 10 s");

@@ -710,7 +710,8 @@ q_model_field(const char *type)
 {
     if (strcmp(type, LDG_EV_ROUTE_DECISION) == 0)
         return "chosen_model";
-    if (strcmp(type, LDG_EV_EVAL_STARTED) == 0 || strcmp(type, LDG_EV_EVAL_RESULT) == 0 ||
+    if (strcmp(type, LDG_EV_EVAL_STARTED) == 0 ||
+        strcmp(type, LDG_EV_EVAL_RESULT) == 0 ||
         strcmp(type, LDG_EV_PROMOTION_PROMOTED) == 0 ||
         strcmp(type, LDG_EV_PROMOTION_REJECTED) == 0)
         return "candidate";

@@ -143,7 +143,7 @@ int q_render_json_rec(struct ldg_buf *b, struct q_jsonstate *js, unsigned flags,
                       size_t body_max, const char *extra);
 /* The fields that need the body record at hand: the body, and model_at
  * (whose model is named in the body). */
-#define Q_FIELDS_REC                                                        \
+#define Q_FIELDS_REC                                                           \
     ((UINT32_C(1) << LDG_QF_BODY) | (UINT32_C(1) << LDG_QF_MODEL_AT))
 /* A renderer's format, flags, and the name of key id (cached in r; the
  * pointer is valid until the next call on r). */

@@ -24,11 +24,29 @@
 
 /* enum ldg_query_field's names, in its order (the order of a json line) */
 static const char *const field_names[LDG_QF_COUNT] = {
-    "seq",       "ts",           "time",  "recorded_ts",  "recorded_time",
-    "clock",     "type",         "subject", "run",        "parent",
-    "actor",     "actor_name",   "id",    "source",       "prev",
-    "body_commitment", "leaf_hash", "claim_digest", "seal", "seal_leaf",
-    "signature", "body",         "model_at",
+    "seq",
+    "ts",
+    "time",
+    "recorded_ts",
+    "recorded_time",
+    "clock",
+    "type",
+    "subject",
+    "run",
+    "parent",
+    "actor",
+    "actor_name",
+    "id",
+    "source",
+    "prev",
+    "body_commitment",
+    "leaf_hash",
+    "claim_digest",
+    "seal",
+    "seal_leaf",
+    "signature",
+    "body",
+    "model_at",
 };
 
 /* ---------------------------------------------- JSON into an ldg_buf -- */
@@ -778,9 +796,9 @@ json_body_rec(struct ldg_buf *b, uint32_t fields, const uint8_t *rec,
 
 int
 q_render_json_rec(struct ldg_buf *b, struct q_jsonstate *js, unsigned flags,
-                  uint32_t fields, const struct ldg_event *ev,
-                  const char *name, const uint8_t *rec, size_t rec_len,
-                  size_t body_max, const char *extra)
+                  uint32_t fields, const struct ldg_event *ev, const char *name,
+                  const uint8_t *rec, size_t rec_len, size_t body_max,
+                  const char *extra)
 {
     size_t start = b->len;
     int rc = json_head(b, js, fields, ev, name);
@@ -823,8 +841,8 @@ render_json(struct ldg_query_render *r, struct ldg_txn *t,
                               r->given == 0 ? rec : NULL, n, &extra)) < 0)
         return rc;
     if (r->it != NULL) {
-        rc = q_render_json_rec(b, &r->js, r->flags, r->fields, ev, name, rec,
-                               n, ldg_body_max(ldg_txn_ledger(t)), extra);
+        rc = q_render_json_rec(b, &r->js, r->flags, r->fields, ev, name, rec, n,
+                               ldg_body_max(ldg_txn_ledger(t)), extra);
         free(extra);
         return rc;
     }
@@ -1043,7 +1061,6 @@ q_render_fields(const struct ldg_query_render *r)
     return r->fields;
 }
 
-
 int
 ldg_query_fields_parse(const char *list, uint32_t *mask, char *err,
                        size_t errcap)
@@ -1074,8 +1091,7 @@ ldg_query_fields_parse(const char *list, uint32_t *mask, char *err,
                          list, known.err ? "?" : known.s);
             else
                 snprintf(err, errcap, "unknown field '%.*s' (known: %s)",
-                         (int)(n > 64 ? 64 : n), p,
-                         known.err ? "?" : known.s);
+                         (int)(n > 64 ? 64 : n), p, known.err ? "?" : known.s);
             ldg_buf_release(&known);
             return LDG_EBADINPUT;
         }

@@ -49,7 +49,7 @@
  * 138-145 ms with 64 in 4 (bench/RESULTS.md). */
 #define BATCH 64
 #define RING 4
-#define PLAIN_FIRST 256 /* events of json on the caller's thread alone */
+#define PLAIN_FIRST 256      /* events of json on the caller's thread alone */
 #define SPARSE_EXAMINED 4096 /* hand a batch on after this many misses */
 #define THREADS_MAX 4
 
@@ -106,8 +106,7 @@ render_batch(struct q_stream *s, struct batch *b, struct q_jsonstate *js)
         const struct item *it = &b->items[i];
         size_t start = b->out.len;
         int rc = q_render_json_rec(&b->out, js, s->flags, s->fields, &it->ev,
-                                   it->name, it->rec, it->rec_len,
-                                   s->body_max,
+                                   it->name, it->rec, it->rec_len, s->body_max,
                                    it->extra != NULL ? it->extra->s : NULL);
         if (rc == 0 && it->ev.seq == s->bad_seq) {
             q_json_mark_finding(&b->out, start, s->bad_what);
@@ -297,9 +296,10 @@ run_threaded(struct q_stream *s, struct ldg_query_iter *it,
                 break;
             }
             {
-                const char *nm = (s->fields & (UINT32_C(1) << LDG_QF_ACTOR_NAME))
-                                     ? q_render_key_name(r, t, item->ev.actor)
-                                     : "";
+                const char *nm =
+                    (s->fields & (UINT32_C(1) << LDG_QF_ACTOR_NAME))
+                        ? q_render_key_name(r, t, item->ev.actor)
+                        : "";
                 size_t nl = strnlen(nm, LDG_NAME_MAX);
                 const json_t *body = NULL;
                 memcpy(item->name, nm, nl);
@@ -307,12 +307,13 @@ run_threaded(struct q_stream *s, struct ldg_query_iter *it,
                 /* the model lookups need LMDB: done here, not in workers */
                 if (item->rec != NULL && ldg_query_iter_body(it, &body) != 1)
                     body = NULL;
-                iter_rc = item->rec == NULL ||
-                                  !(s->fields & (UINT32_C(1) << LDG_QF_MODEL_AT))
-                              ? 0
-                              : q_model_at_ref(q_render_modelcache(r), t,
-                                                &item->ev, body, item->rec,
-                                                item->rec_len, &item->extra);
+                iter_rc =
+                    item->rec == NULL ||
+                            !(s->fields & (UINT32_C(1) << LDG_QF_MODEL_AT))
+                        ? 0
+                        : q_model_at_ref(q_render_modelcache(r), t, &item->ev,
+                                         body, item->rec, item->rec_len,
+                                         &item->extra);
                 if (iter_rc < 0) {
                     end = 1;
                     break;

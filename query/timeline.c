@@ -434,8 +434,8 @@ context_at_start(struct tl *tl, uint64_t before)
     }
     json_object_set_new(tl->evals, subj, json_null());
     tl->targets_left = json_object_size(tl->evals);
-    rc = ldg_index_walk(tl->t, LDG_INDEX_TYPE, LDG_EV_EVAL_RESULT, 0, before - 1, 1,
-                        on_eval, tl);
+    rc = ldg_index_walk(tl->t, LDG_INDEX_TYPE, LDG_EV_EVAL_RESULT, 0,
+                        before - 1, 1, on_eval, tl);
     if (rc < 0 || tl->err)
         return rc < 0 ? rc : tl->err;
 
@@ -476,7 +476,8 @@ on_context(void *ctx, uint64_t seq)
         return 1;
     }
     if (strncmp(ev.type, tl->ctx_want, strlen(tl->ctx_want)) != 0 ||
-        strcmp(ev.type, LDG_EV_ROUTE_DECISION) == 0 || strcmp(ev.run, tl->run) == 0)
+        strcmp(ev.type, LDG_EV_ROUTE_DECISION) == 0 ||
+        strcmp(ev.run, tl->run) == 0)
         return 0;
     snprintf(key, sizeof key, "%llu", (unsigned long long)seq);
     if (json_object_get(tl->context, key) != NULL)
@@ -642,10 +643,10 @@ context_events(struct tl *tl)
     json_object_foreach(tl->models_set, k, v)
     {
         snprintf(subj, sizeof subj, "model:%.*s", Q_VALUE_MAX, k);
-        if ((rc = context_walk(tl, LDG_INDEX_SUBJECT, subj, LDG_EV_MODEL_STATE)) <
-                0 ||
-            (rc = context_walk(tl, LDG_INDEX_SUBJECT, subj, LDG_EV_MODEL_VERIFIED)) <
-                0)
+        if ((rc = context_walk(tl, LDG_INDEX_SUBJECT, subj,
+                               LDG_EV_MODEL_STATE)) < 0 ||
+            (rc = context_walk(tl, LDG_INDEX_SUBJECT, subj,
+                               LDG_EV_MODEL_VERIFIED)) < 0)
             return rc;
     }
     json_object_foreach(tl->routes_set, k, v)

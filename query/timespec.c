@@ -331,7 +331,8 @@ parse_date(const char **pp, struct abs *a)
         num(&p, 2, &a->d) < 0)
         return -1;
     a->y = y;
-    if (a->mo < 1 || a->mo > 12 || a->d < 1 || a->d > ldg_days_in_month(y, a->mo))
+    if (a->mo < 1 || a->mo > 12 || a->d < 1 ||
+        a->d > ldg_days_in_month(y, a->mo))
         return -2;
     a->have_date = 1;
     *pp = p;

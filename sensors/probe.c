@@ -70,8 +70,9 @@ ask(const char *base, const char *path, const char *post, long tmo, double *ms,
         json_error_t je;
         j = json_loadb(r.body ? r.body : "", r.body_len, 0, &je);
         if (!j || !json_is_object(j)) {
-            snprintf(err, errlen, "GET %.300s: reply is not a JSON object (%.150s)",
-                     url, j ? "other JSON" : je.text);
+            snprintf(err, errlen,
+                     "GET %.300s: reply is not a JSON object (%.150s)", url,
+                     j ? "other JSON" : je.text);
             json_decref(j);
             j = NULL;
         }

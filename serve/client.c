@@ -17,7 +17,7 @@
 #include "util/util.h"
 
 #define ANSWER_MAX (64 * 1024) /* longest answer line read */
-#define RECV_BYTES 16384         /* asked of recv at most */
+#define RECV_BYTES 16384       /* asked of recv at most */
 
 struct ldg_client {
     int fd;

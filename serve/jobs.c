@@ -22,8 +22,6 @@
 #include "serve/serve.h"
 #include "util/util.h"
 
-
-
 /*
  * `--probe-every`, `--publish-every`, `--ship-every`: jobs the daemon runs
  * on an interval, each as a child process (`ledger --dir DIR probe`, ...,
@@ -35,8 +33,9 @@
  *
  * A failed run is reported through the log function the caller set
  * (ldg_jobs_set_log: the program writes it to stderr, the journal) with
- * the child's last lines, and retried with backoff: 5 s, 10 s, 20 s, ... up to the interval.
- * What each job did last is in DIR/serve-status.json (`ledger serve
+ * the child's last lines, and retried with backoff: 5 s, 10 s, 20 s, ... up to
+ * the interval. What each job did last is in DIR/serve-status.json (`ledger
+ * serve
  * --status`) and in systemd's STATUS= line.
  */
 #define JOB_MAX 4
@@ -57,8 +56,8 @@ struct job {
     uint64_t every_ms;
     uint64_t next_ns; /* monotonic */
     uint64_t runs, failures;
-    unsigned streak;                       /* failures in a row */
-    int last_exit; /* the child's exit code; JOB_NOT_RUN, JOB_NO_EXIT */
+    unsigned streak; /* failures in a row */
+    int last_exit;   /* the child's exit code; JOB_NOT_RUN, JOB_NO_EXIT */
     uint64_t last_run, last_ok, next_wall; /* wall-clock ns */
     char last_error[512];
 };
@@ -82,8 +81,7 @@ struct ldg_jobs {
 };
 
 /* Says line through the caller's log function, if any. */
-static void
-jobs_log(const struct ldg_jobs *js, const char *fmt, ...)
+static void jobs_log(const struct ldg_jobs *js, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void
 jobs_log(const struct ldg_jobs *js, const char *fmt, ...)
@@ -256,9 +254,8 @@ jobs_notify(struct ldg_jobs *js)
         else
             off += (size_t)snprintf(
                 msg + off, sizeof msg - off,
-                "; %s FAILING (%u in a row, %s%.120s), retry in %llus",
-                j->name, j->streak, exit_word(j->last_exit, w, sizeof w),
-                j->last_error,
+                "; %s FAILING (%u in a row, %s%.120s), retry in %llus", j->name,
+                j->streak, exit_word(j->last_exit, w, sizeof w), j->last_error,
                 (unsigned long long)(j->next_wall > now
                                          ? (j->next_wall - now) / 1000000000u
                                          : 0));
@@ -437,12 +434,14 @@ jobs_main(void *arg)
                 if (delay_ms > due->every_ms)
                     delay_ms = due->every_ms;
                 if (rc >= 0)
-                    jobs_log(js, "%s failed (exit %d, %u in a row): %s; "
+                    jobs_log(js,
+                             "%s failed (exit %d, %u in a row): %s; "
                              "retrying in %llu s",
                              due->name, rc, due->streak, err,
                              (unsigned long long)(delay_ms / 1000));
                 else
-                    jobs_log(js, "%s failed (%u in a row): %s; retrying in "
+                    jobs_log(js,
+                             "%s failed (%u in a row): %s; retrying in "
                              "%llu s",
                              due->name, due->streak, err,
                              (unsigned long long)(delay_ms / 1000));
@@ -501,8 +500,8 @@ ldg_jobs_add(struct ldg_jobs *js, const char *name, const char *every,
     }
     if (url != NULL && strncmp(url, "http://", 7) != 0 &&
         strncmp(url, "https://", 8) != 0) {
-        snprintf(err, errcap, "--%s-every %s: '%s' is not an http(s) URL",
-                 name, every, url);
+        snprintf(err, errcap, "--%s-every %s: '%s' is not an http(s) URL", name,
+                 every, url);
         return LDG_EBADINPUT;
     }
     if (js->n == JOB_MAX) {
@@ -606,8 +605,7 @@ ldg_jobs_status(const char *dir, json_t **out, int *alive, int *failing,
     st = json_load_file(path, 0, &je);
     if (st == NULL) {
         if (access(path, F_OK) != 0 && errno == ENOENT) {
-            snprintf(err, errcap, "no server has run on %s (no %s)", dir,
-                     path);
+            snprintf(err, errcap, "no server has run on %s (no %s)", dir, path);
             return LDG_ENOTFOUND;
         }
         snprintf(err, errcap, "%s: line %d, column %d: %s", path, je.line,

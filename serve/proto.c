@@ -99,12 +99,14 @@ serve_sealed_ack_line(uint64_t seq, uint64_t count, int dup, uint64_t sealed,
     if (buf == NULL)
         return NULL;
     if (dup)
-        n = snprintf(buf, 128, "{\"seq\":\"%llu\",\"count\":%llu,"
-                               "\"duplicate\":true}\n",
+        n = snprintf(buf, 128,
+                     "{\"seq\":\"%llu\",\"count\":%llu,"
+                     "\"duplicate\":true}\n",
                      (unsigned long long)seq, (unsigned long long)count);
     else
-        n = snprintf(buf, 128, "{\"seq\":\"%llu\",\"count\":%llu,"
-                               "\"sealed\":%llu}\n",
+        n = snprintf(buf, 128,
+                     "{\"seq\":\"%llu\",\"count\":%llu,"
+                     "\"sealed\":%llu}\n",
                      (unsigned long long)seq, (unsigned long long)count,
                      (unsigned long long)sealed);
     *len = (size_t)n;

@@ -81,7 +81,7 @@ struct ldg_serve_options {
      * connection is read until it falls below. 0 =
      * LDG_SERVE_BUDGET_DEFAULT. */
     size_t budget_bytes;
-    unsigned stall_ms;  /* drop a stalled reader after; 0 = 10000 */
+    unsigned stall_ms; /* drop a stalled reader after; 0 = 10000 */
     /* Close a connection that has nothing in flight (no partial line, no
      * request waiting, no answer unsent) and has sent nothing for idle_ms,
      * if its peer may write nothing or half of max_conns or more are
@@ -93,11 +93,11 @@ struct ldg_serve_options {
      * willing to read it (a pause for backpressure or the budget starts
      * the count again); 0 = LDG_SERVE_LINE_DEFAULT. */
     unsigned line_ms;
-    unsigned drain_ms;  /* on stop: time to hand out the last responses;
-                           0 = 5000 */
-    size_t group_max;   /* events per commit at most; 0 = 4096 */
-    unsigned sweep_ms;  /* clear dead readers' slots this often, idle or
-                           not (ldg_clear_dead_readers); 0 = 60000 */
+    unsigned drain_ms; /* on stop: time to hand out the last responses;
+                          0 = 5000 */
+    size_t group_max;  /* events per commit at most; 0 = 4096 */
+    unsigned sweep_ms; /* clear dead readers' slots this often, idle or
+                          not (ldg_clear_dead_readers); 0 = 60000 */
     /* Drop the server's mappings of data.mdb's pages after this many
      * committed events (LDG_ACCESS_RELEASE: LMDB reads through a shared
      * map, so every page the idempotency and index lookups touch would
@@ -203,8 +203,8 @@ void ldg_serve_free(struct ldg_server *s);
  * of their own, with a time limit (the interval, at least 30 s, at most
  * 10 min). A failed run is reported through the log function
  * (ldg_jobs_set_log) with the child's last lines and retried after 5 s,
- * 10 s, 20 s, ... up to the interval. The library prints nothing itself. What each
- * job did last is kept in DIR/serve-status.json (written whole: temporary
+ * 10 s, 20 s, ... up to the interval. The library prints nothing itself. What
+ * each job did last is kept in DIR/serve-status.json (written whole: temporary
  * file, fsync, rename) and sent as systemd's STATUS=.
  *
  * Threads: one owner calls new/add/start/free; ldg_jobs_quit may be
@@ -295,7 +295,7 @@ struct ldg_client_answer {
     char id[LDG_ID_MAX + 1];
     int ok; /* 1: committed, seq is its sequence number */
     uint64_t seq;
-    int duplicate; /* ok, and the id was recorded before (as seq) */
+    int duplicate;    /* ok, and the id was recorded before (as seq) */
     unsigned differs; /* duplicate: what of the request differs from that
                          event (enum ldg_dup_diff; 0: the same) */
     uint64_t count;   /* ok: events the answer covers (seq..seq+count-1):

@@ -122,7 +122,7 @@ struct conn {
     uint64_t active_ms;
     uint64_t line_since_ms;
     uint64_t line_lineno; /* lineno when line_since_ms was set */
-    int nowrite; /* may write nothing: counted in s->nowrite */
+    int nowrite;          /* may write nothing: counted in s->nowrite */
     /* its next line is a sealed batch waiting for room in the budget to
      * be parsed (sealed_waits): not read meanwhile; counted in
      * s->ndeferred */
@@ -280,8 +280,7 @@ commit_once(struct ldg_server *s, struct req *group, int *full,
                          (unsigned long long)r->lineno,
                          ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
                 req_error(r, msg,
-                          rc == LDG_EKEY ? SERVE_CODE_NOPERM
-                                         : SERVE_CODE_DATA);
+                          rc == LDG_EKEY ? SERVE_CODE_NOPERM : SERVE_CODE_DATA);
             }
             if (r->resp == NULL)
                 goto nomem;
@@ -922,10 +921,9 @@ handle_sealed(struct ldg_server *s, struct conn *c, struct req *r,
             ldg_txn_abort(t);
         }
         for (size_t i = 0; i < r->sb->n; i++) {
-            if (!serve_auth_check(s->auth, c->may, &c->peer,
-                                  r->sb->ev[i].in.type,
-                                  ki.name[0] ? ki.name : r->sb->key_id, msg,
-                                  sizeof msg)) {
+            if (!serve_auth_check(
+                    s->auth, c->may, &c->peer, r->sb->ev[i].in.type,
+                    ki.name[0] ? ki.name : r->sb->key_id, msg, sizeof msg)) {
                 answer_now_req(s, r, SERVE_CODE_NOPERM,
                                "line %llu: sealed.events[%zu]: %s",
                                (unsigned long long)c->lineno, i, msg);
@@ -1055,8 +1053,7 @@ handle_line(struct ldg_server *s, struct conn *c, const char *line, size_t len)
  * nothing is refused without a parse (handle_sealed).
  */
 static int
-sealed_waits(struct ldg_server *s, struct conn *c, const char *line,
-             size_t len)
+sealed_waits(struct ldg_server *s, struct conn *c, const char *line, size_t len)
 {
     if (s->sealed_held == 0 || c->may == 0 || !ldg_ingest_is_sealed(line, len))
         return 0;
@@ -1142,8 +1139,8 @@ in_room(struct ldg_server *s, struct conn *c)
         return 0;
     /* a sealed batch carries many events on one line: it may be longer
      * (sealed_max) */
-    int sealed = in->len > 0 && !c->skipping &&
-                 ldg_ingest_is_sealed(in->s, in->len);
+    int sealed =
+        in->len > 0 && !c->skipping && ldg_ingest_is_sealed(in->s, in->len);
     if (sealed)
         lim = sealed_max(s) + 1;
     if (in->len >= lim) {
@@ -1523,8 +1520,7 @@ budget_round(struct ldg_server *s)
     for (c = s->conns; c != NULL; c = c->next) {
         waiting += c->waiting_bytes;
         if (c->in.len > 0 && !c->skipping && !c->rd_eof && !c->deferred &&
-            !conn_paused(s, c) &&
-            (best == NULL || c->in.len > best->in.len))
+            !conn_paused(s, c) && (best == NULL || c->in.len > best->in.len))
             best = c;
     }
     /* Requests waiting go to the disk and come back as answers (fewer
