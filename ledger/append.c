@@ -993,7 +993,7 @@ static int
 seal_store(struct ldg_txn *t, uint64_t seal_seq, const struct ldg_seal *s)
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
-    uint8_t rec[LDG_SEAL_REC_MAX], k[8];
+    uint8_t rec[LDG_SEAL_REC_MAX], k[LDG_SEQ_KEY_LEN];
     size_t n;
     int rc;
 
@@ -1004,13 +1004,14 @@ seal_store(struct ldg_txn *t, uint64_t seal_seq, const struct ldg_seal *s)
      * but never over another */
     {
         struct ldg_val v;
-        rc = ldg_kv_get(t, ldg_core(l, LDG_DB_SEALS), k, 8, &v);
+        rc = ldg_kv_get(t, ldg_core(l, LDG_DB_SEALS), k, LDG_SEQ_KEY_LEN, &v);
         if (rc == 0)
             return LDG_ECORRUPT;
         if (rc != LDG_ENOTFOUND)
             return rc;
     }
-    rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_SEALS), k, 8, rec, n);
+    rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_SEALS), k, LDG_SEQ_KEY_LEN, rec,
+                         n);
     if (rc == 0)
         rc = ldg_keys_sealed_put(t, s->key_id, s->first + s->count);
     return rc;

@@ -34,8 +34,6 @@
 
 #define COMPRESS_MIN 512
 #define RECORD_ROOM 960
-#define FLAG_RAW 0x00
-#define FLAG_ZSTD 0x01
 
 static int
 cmp_digest(const void *a, const void *b)
@@ -351,7 +349,7 @@ prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
         if (z != NULL) {
             size_t zn = ZSTD_compress(z + 1, bound, b.p + 1, b.len - 1, 1);
             if (!ZSTD_isError(zn) && zn + 1 < b.len) {
-                z[0] = FLAG_ZSTD;
+                z[0] = LDG_BODY_ZSTD;
                 ldg_buf_release(&b);
                 b.p = z;
                 b.len = zn + 1;
@@ -424,12 +422,12 @@ payload(const uint8_t *rec, size_t len, size_t max, const uint8_t **p,
     *owned = NULL;
     if (len < 1)
         return LDG_ECORRUPT;
-    if (rec[0] == FLAG_RAW) {
+    if (rec[0] == LDG_BODY_RAW) {
         *p = rec + 1;
         *n = len - 1;
         return 0;
     }
-    if (rec[0] != FLAG_ZSTD)
+    if (rec[0] != LDG_BODY_ZSTD)
         return LDG_ECORRUPT;
     {
         unsigned long long sz = ZSTD_getFrameContentSize(rec + 1, len - 1);
@@ -596,7 +594,7 @@ int
 ldg_body_record_plain(const uint8_t *rec, size_t len, const uint8_t **p,
                       size_t *n)
 {
-    if (rec == NULL || len < 1 || rec[0] != FLAG_RAW)
+    if (rec == NULL || len < 1 || rec[0] != LDG_BODY_RAW)
         return 0;
     *p = rec + 1;
     *n = len - 1;

@@ -2,7 +2,7 @@
  * crypto_int.h — hashing, signatures, encodings for the ledger module.
  *
  * Internal to ledger/ (other modules use the public wrappers re-exported in
- * ledger.h). crypto.c is the only file that includes <sodium.h> or
+ * ledger/module.h). crypto.c is the only file that includes <sodium.h> or
  * Nettle headers.
  */
 #ifndef LDG_CRYPTO_INT_H
@@ -14,7 +14,7 @@
 #include "ledger/module.h"
 #include "util/util.h"
 
-/* Incremental SHA-256 (ldg_sha256_ctx): declared in ledger.h. */
+/* Incremental SHA-256 (ldg_sha256_ctx): declared in ledger/module.h. */
 
 /* Ed25519 over a message given as a prefix (domain context) and the bytes.
  * The signed message is exactly ctx ‖ msg. */

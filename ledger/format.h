@@ -63,6 +63,22 @@ ldg_field_pair_at(const uint8_t *p, const uint8_t *end)
  * limit). */
 #define LDG_CLAIM_MAX 1100
 
+/* The tail of a format 1 entry: 0xc4 0x20 prev[32] ‖ 0xc4 0x40 sig[64]. */
+#define LDG_ENTRY1_TAIL_LEN 100
+/* prev (32 bytes) from the tail of a format 1 entry of len bytes, without
+ * decoding the rest: 1, or 0 if the tail is not that. */
+static inline int
+ldg_entry1_prev(const uint8_t *e, size_t len, const uint8_t **prev)
+{
+    if (len < LDG_ENTRY_OVERHEAD)
+        return 0;
+    e += len - LDG_ENTRY1_TAIL_LEN;
+    if (e[0] != 0xc4 || e[1] != 32 || e[34] != 0xc4 || e[35] != 64)
+        return 0;
+    *prev = e + 2;
+    return 1;
+}
+
 /* The keys of a format 1 entry's map, in canonical (bytewise) order. */
 enum ldg_entry_key {
     LDG_EK_ACTOR,
@@ -145,6 +161,15 @@ enum ldg_core_db {
     LDG_CORE_DBS
 };
 extern const char *const ldg_core_db_names[LDG_CORE_DBS];
+
+/* entries, bodies, seals and checkpoints are keyed by a be64: the event's
+ * seq, the seal's seq, the checkpoint's tree size. */
+#define LDG_SEQ_KEY_LEN 8
+
+/* A stored body record (db bodies; FORMAT.md 4.3): flag ‖ payload, the
+ * payload as is or one zstd frame of it. */
+#define LDG_BODY_RAW 0x00
+#define LDG_BODY_ZSTD 0x01
 
 /* ------------------------------------------------------------ meta -- */
 

@@ -456,18 +456,15 @@ ldg_reader_free(struct ldg_reader *r)
     free(r);
 }
 
-/* The prev of a stored entry, read from its tail without decoding the
- * rest: an entry is 0x93 ‖ map ‖ 0xc4 0x20 prev[32] ‖ 0xc4 0x40 sig[64]
- * (ledger_int.h, LDG_ENTRY_OVERHEAD). 0, or -1 if the tail is not that. */
+/* The prev of a stored format 1 entry, read from its tail (format.h).
+ * 0, or -1 if the tail is not that. */
 static int
 entry_prev(const uint8_t *e, size_t len, uint8_t prev[32])
 {
-    if (len < LDG_ENTRY_OVERHEAD)
+    const uint8_t *p;
+    if (!ldg_entry1_prev(e, len, &p))
         return -1;
-    e += len - 100;
-    if (e[0] != 0xc4 || e[1] != 32 || e[34] != 0xc4 || e[35] != 64)
-        return -1;
-    memcpy(prev, e + 2, 32);
+    memcpy(prev, p, 32);
     return 0;
 }
 

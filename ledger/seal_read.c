@@ -14,7 +14,7 @@ ldg_seal_get(struct ldg_txn *t, uint64_t seal_seq, struct ldg_seal *out)
 {
     struct ldg_store *s;
     struct ldg_val v;
-    uint8_t k[8];
+    uint8_t k[LDG_SEQ_KEY_LEN];
     int rc;
 
     if (t == NULL || out == NULL)
@@ -23,7 +23,8 @@ ldg_seal_get(struct ldg_txn *t, uint64_t seal_seq, struct ldg_seal *out)
     if (!ldg_store_has_core(s, LDG_DB_SEALS))
         return LDG_ENOTFOUND;
     ldg_be64(k, seal_seq);
-    rc = ldg_kv_get(t, ldg_store_core_dbi(s, LDG_DB_SEALS), k, 8, &v);
+    rc = ldg_kv_get(t, ldg_store_core_dbi(s, LDG_DB_SEALS), k, LDG_SEQ_KEY_LEN,
+                    &v);
     if (rc < 0)
         return rc;
     return ldg_seal_record_decode(v.data, v.len, out);

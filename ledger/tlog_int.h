@@ -81,7 +81,7 @@ int ldg_checkpoint_text(char *buf, size_t cap, const char *origin,
  */
 int ldg_tlog_proof_format(char **out, uint64_t index, const uint8_t proof[][32],
                           size_t n, const char *signed_checkpoint);
-/* ldg_tlog_proof_parse and ldg_tlog_proof_parse_cached: ledger.h. */
+/* ldg_tlog_proof_parse and ldg_tlog_proof_parse_cached: ledger/module.h. */
 
 /*
  * C2SP tlog-witness add-checkpoint request body (a consistency proof from

@@ -109,7 +109,8 @@ ldg_checkpoint_get(struct ldg_txn *t, uint64_t size, char **out)
         rc = ldg_cursor_get(c, LDG_LAST, NULL, 0, &k, &v);
     } else {
         ldg_be64(key, size);
-        rc = ldg_kv_get(t, ldg_core(l, LDG_DB_CHECKPOINTS), key, 8, &v);
+        rc = ldg_kv_get(t, ldg_core(l, LDG_DB_CHECKPOINTS), key,
+                        LDG_SEQ_KEY_LEN, &v);
     }
     if (rc == 0) {
         *out = malloc(v.len + 1);
@@ -235,8 +236,8 @@ ldg_checkpoint_put(struct ldg_txn *t, uint64_t size)
     if (rc < 0)
         return rc;
     ldg_be64(k, size);
-    rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_CHECKPOINTS), k, 8, note,
-                         strlen(note));
+    rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_CHECKPOINTS), k, LDG_SEQ_KEY_LEN,
+                         note, strlen(note));
     free(note);
     return rc;
 }

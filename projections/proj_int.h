@@ -82,7 +82,7 @@ int proj_find(const char *name);
 
 /* --------------------------------------------------------------- scan.c -- */
 
-/* Strings of a stored event or body are the core's slices (ledger.h). */
+/* Strings of a stored event or body are the core's slices (ledger/module.h). */
 int sv_eq(struct ldg_slice a, const char *s);
 int sv_prefix(struct ldg_slice a, const char *s);
 
@@ -173,7 +173,7 @@ struct penv {
     struct ldg_slice subject, run;
 };
 
-/* A body is the core's ldg_body_view (ledger.h): over the stored record
+/* A body is the core's ldg_body_view (ledger/module.h): over the stored record
  * on the rebuild path, over the applier's JSON object on the append path,
  * or erased. */
 

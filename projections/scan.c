@@ -6,7 +6,7 @@
  * each envelope and a view of its body read in place, and this file turns
  * them into the folds' envelope (with the event type as an enum) and asks
  * for bodies only of the types that feed a projection. The stored bytes
- * are the core's business alone (ledger.h, "fast scans").
+ * are the core's business alone (ledger/module.h, "fast scans").
  */
 #include <math.h>
 #include <stdio.h>

@@ -43,7 +43,7 @@ ldg_query_follow_new(struct ldg_query_follow **out, const char *dir)
 }
 
 /* Reads all pending events; 1 if one of them is about the store's data
- * file (data.mdb, named by ledger.h's ldg_store_file_name). */
+ * file (data.mdb, named by ledger/module.h's ldg_store_file_name). */
 static int
 drain(int fd)
 {

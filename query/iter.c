@@ -31,7 +31,7 @@
  * (through one ldg_reader, whose cursors follow the scan) and tests the
  * whole query on it (so a source only has to cover its group's matches,
  * never to be exact). Memory is one cursor per source. How the events
- * are stored is the core's business (ledger.h, "fast scans").
+ * are stored is the core's business (ledger/module.h, "fast scans").
  */
 #include <pthread.h>
 #include <stdatomic.h>
