@@ -48,6 +48,17 @@ debate_word(uint8_t d)
                             : NULL;
 }
 
+/* The debate that gated a plan or an item: {decision, debate, seq}, or
+ * null when none decided. */
+static json_t *
+debate_json(const struct pdebate *d)
+{
+    return debate_word(d->dec)
+               ? json_pack("{s:s, s:s?, s:o}", "decision", debate_word(d->dec),
+                           "debate", d->id, "seq", u64_json(d->seq))
+               : json_null();
+}
+
 static json_t *
 plan_json(const struct rec_plan *p)
 {
@@ -65,13 +76,7 @@ plan_json(const struct rec_plan *p)
     json_object_set_new(o, "last_seq", u64_json(p->last_seq));
     json_object_set_new(o, "start", tjson(p->first_ts));
     json_object_set_new(o, "end", tjson(p->last_ts));
-    json_object_set_new(o, "debate",
-                        debate_word(p->debate.dec)
-                            ? json_pack("{s:s, s:s?, s:o}", "decision",
-                                        debate_word(p->debate.dec), "debate",
-                                        p->debate.id, "seq",
-                                        u64_json(p->debate.seq))
-                            : json_null());
+    json_object_set_new(o, "debate", debate_json(&p->debate));
     json_object_set_new(o, "verified_seq", seq_or_null(p->verified_seq));
     json_object_set_new(o, "promoted_seq", seq_or_null(p->promoted_seq));
     json_object_set_new(o, "aborted_seq", seq_or_null(p->aborted_seq));
@@ -223,13 +228,7 @@ mitem_fn(const void *rec)
     json_object_set_new(o, "candidate_seq", seq_or_null(m->candidate_seq));
     json_object_set_new(o, "gates", gates);
     json_object_set_new(o, "passed", passed);
-    json_object_set_new(o, "debate",
-                        debate_word(m->debate.dec)
-                            ? json_pack("{s:s, s:s?, s:o}", "decision",
-                                        debate_word(m->debate.dec), "debate",
-                                        m->debate.id, "seq",
-                                        u64_json(m->debate.seq))
-                            : json_null());
+    json_object_set_new(o, "debate", debate_json(&m->debate));
     json_object_set_new(o, "admitted_seq", seq_or_null(m->admitted_seq));
     json_object_set_new(o, "revoked_seq", seq_or_null(m->revoked_seq));
     json_object_set_new(o, "purged_seq", seq_or_null(m->purged_seq));
