@@ -46,8 +46,8 @@ static const uint8_t ldg_field_pair_head[LDG_FIELD_PAIR_HEAD_LEN] = {
 static inline int
 ldg_field_pair_at(const uint8_t *p, const uint8_t *end)
 {
-    return end - p >= LDG_FIELD_PAIR_VALUE &&
-           memcmp(p, ldg_field_pair_head, LDG_FIELD_PAIR_HEAD_LEN) == 0;
+    return end - p >= LDG_FIELD_PAIR_VALUE && p[0] == ldg_field_pair_head[0] &&
+           p[1] == ldg_field_pair_head[1] && p[2] == ldg_field_pair_head[2];
 }
 
 /* --------------------------------------------------------- entries -- */

@@ -603,16 +603,18 @@ ldg_entry2_decode(const uint8_t *buf, size_t len, struct ldg_event *ev)
 /* The key k (n bytes, a fixstr as written) at *pp: 1 and past it, else 0
  * and *pp unchanged. */
 static int
-t_key(const uint8_t **pp, const uint8_t *end, const char *k)
+t_key(const uint8_t **pp, const uint8_t *end, const char *k, size_t n)
 {
     const uint8_t *p = *pp;
-    size_t n = strlen(k);
     if ((size_t)(end - p) < n + 1 || p[0] != (0xa0 | n) ||
         memcmp(p + 1, k, n) != 0)
         return 0;
     *pp = p + 1 + n;
     return 1;
 }
+/* t_key with a key of format.h's tables, whose length the compiler
+ * knows. */
+#define T_KEY(pp, end, k) t_key(pp, end, k, strlen(k))
 
 /* A str of min..max bytes without NUL (as text_ok without no_ctl). */
 static int
@@ -662,48 +664,48 @@ ldg_entry2_decode_trusted(const uint8_t *buf, size_t len, struct ldg_event *ev)
     r.p = buf + 2;
     r.end = buf + len;
     /* the claim, in the order ldg_claim_encode writes it */
-    if (!t_key(&r.p, r.end, ldg_claim_keys[LDG_CK_ACTOR]) ||
+    if (!T_KEY(&r.p, r.end, ldg_claim_keys[LDG_CK_ACTOR]) ||
         r_str(&r, &s, &n) < 0 || !keyid_ok(s, n))
         return -1;
     memcpy(ev->actor, s, n);
     ev->actor[n] = '\0';
-    if (!t_key(&r.p, r.end, ldg_claim_keys[LDG_CK_BODY]) ||
+    if (!T_KEY(&r.p, r.end, ldg_claim_keys[LDG_CK_BODY]) ||
         r_bin(&r, ev->body_root, 32) < 0)
         return -1;
     got = 2;
-    if (t_key(&r.p, r.end, ldg_claim_keys[LDG_CK_ID])) {
+    if (T_KEY(&r.p, r.end, ldg_claim_keys[LDG_CK_ID])) {
         if (r_str(&r, &ev->id, &ev->id_len) < 0 ||
             !text_ok(ev->id, ev->id_len, 1, LDG_ID_MAX, 1))
             return -1;
         got++;
     }
-    if (t_key(&r.p, r.end, ldg_claim_keys[LDG_CK_PARENT])) {
+    if (T_KEY(&r.p, r.end, ldg_claim_keys[LDG_CK_PARENT])) {
         if (t_uint(&r, &ev->parent) < 0)
             return -1;
         ev->has_parent = 1;
         got++;
     }
-    if (t_key(&r.p, r.end, ldg_claim_keys[LDG_CK_RUN])) {
+    if (T_KEY(&r.p, r.end, ldg_claim_keys[LDG_CK_RUN])) {
         if (t_str(&r, &s, &n, 1, LDG_RUN_MAX) < 0)
             return -1;
         copy_to(ev->run, s, n);
         got++;
     }
-    if (!t_key(&r.p, r.end, ldg_claim_keys[LDG_CK_SUBJECT]) ||
+    if (!T_KEY(&r.p, r.end, ldg_claim_keys[LDG_CK_SUBJECT]) ||
         t_str(&r, &s, &n, 0, LDG_SUBJECT_MAX) < 0)
         return -1;
     copy_to(ev->subject, s, n);
-    if (t_key(&r.p, r.end, ldg_claim_keys[LDG_CK_TIME])) {
+    if (T_KEY(&r.p, r.end, ldg_claim_keys[LDG_CK_TIME])) {
         if (t_uint(&r, &ev->time_ns) < 0)
             return -1;
         ev->has_time = 1;
         got++;
     }
-    if (!t_key(&r.p, r.end, ldg_claim_keys[LDG_CK_TYPE]) ||
+    if (!T_KEY(&r.p, r.end, ldg_claim_keys[LDG_CK_TYPE]) ||
         t_str(&r, &s, &n, 1, LDG_TYPE_MAX) < 0)
         return -1;
     copy_to(ev->type, s, n);
-    if (!t_key(&r.p, r.end, ldg_claim_keys[LDG_CK_V]) || t_uint(&r, &v) < 0 ||
+    if (!T_KEY(&r.p, r.end, ldg_claim_keys[LDG_CK_V]) || t_uint(&r, &v) < 0 ||
         v != LDG_CLAIM_V || got + 3 != keys)
         return -1;
     ev->sealed = 1;
@@ -714,15 +716,15 @@ ldg_entry2_decode_trusted(const uint8_t *buf, size_t len, struct ldg_event *ev)
     if (r.p >= r.end || *r.p != 0x85)
         return -1;
     r.p++;
-    if (!t_key(&r.p, r.end, ldg_stamp_keys[LDG_TK_DIGEST]) ||
+    if (!T_KEY(&r.p, r.end, ldg_stamp_keys[LDG_TK_DIGEST]) ||
         r_bin(&r, ev->digest, 32) < 0 ||
-        !t_key(&r.p, r.end, ldg_stamp_keys[LDG_TK_LEAF]) ||
+        !T_KEY(&r.p, r.end, ldg_stamp_keys[LDG_TK_LEAF]) ||
         t_uint(&r, &ev->seal_leaf) < 0 ||
-        !t_key(&r.p, r.end, ldg_stamp_keys[LDG_TK_SEAL]) ||
+        !T_KEY(&r.p, r.end, ldg_stamp_keys[LDG_TK_SEAL]) ||
         t_uint(&r, &ev->seal_seq) < 0 ||
-        !t_key(&r.p, r.end, ldg_stamp_keys[LDG_TK_SEQ]) ||
+        !T_KEY(&r.p, r.end, ldg_stamp_keys[LDG_TK_SEQ]) ||
         t_uint(&r, &ev->seq) < 0 ||
-        !t_key(&r.p, r.end, ldg_stamp_keys[LDG_TK_TS]) ||
+        !T_KEY(&r.p, r.end, ldg_stamp_keys[LDG_TK_TS]) ||
         t_uint(&r, &ev->ts_ns) < 0 || r_bin(&r, ev->prev, 32) < 0 ||
         r.p != r.end)
         return -1;
