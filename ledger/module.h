@@ -808,7 +808,11 @@ int ldg_body_record_plain(const uint8_t *rec, size_t len, const uint8_t **p,
 /* Other modules keep their state in named LMDB databases of the same
  * environment, so they change in the same transaction as the log. Names
  * are "<module>.<name>" (e.g. "proj.packs"). A dbi is valid for the life
- * of the ledger handle.
+ * of the ledger handle. The stores that exist when the ledger is opened
+ * are opened then, so transactions that overlap may each ask for one; a
+ * store created later is opened by the write transaction that creates it
+ * and is the environment's once that commits (LMDB lets one transaction
+ * at a time open a handle that is not yet the environment's).
  *
  * The core's own databases (the log, its bodies, tree, checkpoints, key
  * registry, meta records and indexes; FORMAT.md) are written only by the

@@ -120,6 +120,50 @@ put_err(char *err, size_t cap, const char *what, const char *path, int rc)
         snprintf(err, cap, "%s %s: %s", what, path, mdb_strerror(rc));
 }
 
+/* Gives every other named database in the file (the modules' stores) its
+ * handle in txn, which the caller commits: the handles are then the
+ * environment's. LMDB lets only one transaction at a time open a handle
+ * that is not yet the environment's (mdb_dbi_open: "must finish before any
+ * other transaction in the process may use this function"): two
+ * overlapping transactions opening the same new name take the same slot,
+ * and one name's copy is lost. Modules read their stores from overlapping
+ * read transactions (an export's, and a timeline's inside it), so the
+ * stores that exist are opened here, once, before any of those begins.
+ * A name that is not a database, or no room for more handles, is left
+ * for ldg_db_open to report when a module asks for it. */
+static int
+open_module_dbs(MDB_txn *txn)
+{
+    MDB_dbi main_db, d;
+    MDB_cursor *c;
+    MDB_val k, v;
+    char name[512];
+    int rc = mdb_dbi_open(txn, NULL, 0, &main_db);
+
+    if (rc != 0)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, main_db, &c)) != 0)
+        return rc;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        int core = 0, orc;
+        if (k.mv_size == 0 || k.mv_size >= sizeof name ||
+            memchr(k.mv_data, 0, k.mv_size) != NULL)
+            continue;
+        memcpy(name, k.mv_data, k.mv_size);
+        name[k.mv_size] = '\0';
+        for (int i = 0; i < LDG_CORE_DBS; i++)
+            core |= strcmp(name, ldg_core_db_names[i]) == 0;
+        if (core)
+            continue;
+        orc = mdb_dbi_open(txn, name, 0, &d);
+        if (orc == MDB_DBS_FULL)
+            break;
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 int
 ldg_store_open(struct ldg_store **out, const char *path,
                const struct ldg_store_opts *o, char *err, size_t errcap)
@@ -282,6 +326,11 @@ ldg_store_open(struct ldg_store **out, const char *path,
             mdb_txn_abort(txn);
             goto fail;
         }
+    }
+    if ((rc = open_module_dbs(txn)) != 0) {
+        put_err(err, errcap, "cannot list the databases of", path, rc);
+        mdb_txn_abort(txn);
+        goto fail;
     }
     rc = mdb_txn_commit(txn);
     if (rc != 0) {

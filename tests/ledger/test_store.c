@@ -265,6 +265,48 @@ test_store__core_databases_refuse_outside_writes(void **state)
     t_rmrf(dir);
 }
 
+/* A module's store that exists when the ledger is opened is opened by the
+ * core then, so two overlapping read transactions that each ask for it
+ * get the same handle (LMDB lets only one transaction at a time open a
+ * handle that is not yet the environment's; two used to take the same
+ * slot and lose a copy of the name, a leak ASan reported in `ledger
+ * export`), and both read what it holds. */
+static void
+test_store__module_stores_open_in_overlapping_readers(void **state)
+{
+    char dir[512], err[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_txn *t, *a, *b;
+    struct ldg_val v;
+    ldg_dbi dbi, da, db;
+    uint8_t k[8] = {1};
+    (void)state;
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_db_open(t, "test.mine", LDG_DB_CREATE, &dbi), 0);
+    assert_int_equal(ldg_kv_put(t, dbi, k, 8, "x", 1), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    ldg_close(l);
+    for (int ro = 0; ro <= 1; ro++) {
+        struct ldg_options o;
+        memset(&o, 0, sizeof o);
+        if (ro)
+            o.flags |= LDG_RDONLY;
+        assert_int_equal(ldg_open(&l, dir, &o, err, sizeof err), 0);
+        assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &a), 0);
+        assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &b), 0);
+        assert_int_equal(ldg_db_open(a, "test.mine", 0, &da), 0);
+        assert_int_equal(ldg_db_open(b, "test.mine", 0, &db), 0);
+        assert_int_equal(da, db);
+        assert_int_equal(ldg_kv_get(a, da, k, 8, &v), 0);
+        assert_int_equal(ldg_kv_get(b, db, k, 8, &v), 0);
+        assert_memory_equal(v.data, "x", 1);
+        ldg_txn_abort(b);
+        ldg_txn_abort(a);
+        ldg_close(l);
+    }
+    t_rmrf(dir);
+}
+
 /* The names ldg_store_file_name gives are the files LMDB made. */
 static void
 test_store__file_names_are_the_files_in_the_directory(void **state)
@@ -299,6 +341,7 @@ main(void)
         cmocka_unit_test(
             test_store__room_to_rewrite_sizes_the_map_from_the_file),
         cmocka_unit_test(test_store__core_databases_refuse_outside_writes),
+        cmocka_unit_test(test_store__module_stores_open_in_overlapping_readers),
         cmocka_unit_test(test_store__file_names_are_the_files_in_the_directory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
