@@ -84,7 +84,15 @@ for t in ts:
     t.join()
 P
     LP=$!
-    sleep 1.5
+    # the kill comes under load: once more than 20 answers have arrived
+    # (not after a set time: a loaded machine under a sanitizer may take
+    # seconds for the first), or when the clients stop (20 s)
+    i=0
+    while [ "$(wc -l 2>/dev/null <"$T/got.$r" || echo 0)" -le 20 ] &&
+        kill -0 $LP 2>/dev/null && [ $i -lt 400 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
     kill -9 $PP
     wait $PP 2>/dev/null
     wait $LP
