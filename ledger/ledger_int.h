@@ -246,6 +246,10 @@ int ldg_db_bytes(struct ldg_txn *t, ldg_dbi dbi, uint64_t *bytes);
 uint64_t ldg_store_map_size(struct ldg_store *s);
 /* Last error detail text of the store (LMDB's message). */
 const char *ldg_store_strerror(int mdb_rc);
+/* verify --full's walk of every page of t's snapshot as LMDB lays it out
+ * (store.c says what is checked): 0 when sound, 1 with what (cap bytes)
+ * naming the database, the page and the damage, < 0 on an error. */
+int ldg_store_check_pages(struct ldg_txn *t, char *what, size_t cap);
 
 /* ---------------- the handle and the append path (open.c ... writer.c) -- */
 

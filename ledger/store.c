@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,10 @@ xlate(int rc)
         return LDG_EFULL;
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:
+    /* a transaction that met a page it cannot follow is flagged, and
+     * every later call on it says only this (a write that failed is
+     * never followed by another call on its transaction here) */
+    case MDB_BAD_TXN:
     case MDB_INVALID:
     case MDB_BAD_VALSIZE:
     case MDB_INCOMPATIBLE:
@@ -131,12 +136,26 @@ put_err(char *err, size_t cap, const char *what, const char *path, int rc)
  * stores that exist are opened here, once, before any of those begins.
  * A name that is not a database, or no room for more handles, is left
  * for ldg_db_open to report when a module asks for it. */
+/* LMDB's default key order: bytes, then length. */
 static int
-open_module_dbs(MDB_txn *txn)
+key_before(const MDB_val *a, const MDB_val *b)
+{
+    size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
+    int c = n ? memcmp(a->mv_data, b->mv_data, n) : 0;
+    return c < 0 || (c == 0 && a->mv_size < b->mv_size);
+}
+
+/* The walk also checks the catalogue's order: LMDB finds a name by
+ * binary search, and a flipped bit in one name can leave every lookup
+ * working until a write inserts a name beside it (a writable open creates
+ * a missing idx.id) and the search for another then fails. Out of order
+ * is MDB_CORRUPTED, with the name in bad (cap bytes). */
+static int
+open_module_dbs(MDB_txn *txn, char *bad, size_t cap)
 {
     MDB_dbi main_db, d;
     MDB_cursor *c;
-    MDB_val k, v;
+    MDB_val k, v, prev = {0, NULL};
     char name[512];
     int rc = mdb_dbi_open(txn, NULL, 0, &main_db);
 
@@ -147,6 +166,17 @@ open_module_dbs(MDB_txn *txn)
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         int core = 0, orc;
+        if (prev.mv_data != NULL && !key_before(&prev, &k)) {
+            size_t n = k.mv_size < cap - 1 ? k.mv_size : cap - 1;
+            for (size_t i = 0; i < n; i++) {
+                char ch = ((const char *)k.mv_data)[i];
+                bad[i] = ch > 0x20 && ch < 0x7f ? ch : '?';
+            }
+            bad[n] = '\0';
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        prev = k;
         if (k.mv_size == 0 || k.mv_size >= sizeof name ||
             memchr(k.mv_data, 0, k.mv_size) != NULL)
             continue;
@@ -171,6 +201,7 @@ ldg_store_open(struct ldg_store **out, const char *path,
     struct ldg_store *s;
     MDB_txn *txn = NULL;
     unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
+    char bad[80] = "";
     int rc, dead = 0;
 
     *out = NULL;
@@ -295,6 +326,18 @@ ldg_store_open(struct ldg_store **out, const char *path,
         put_err(err, errcap, "cannot begin a transaction on", path, rc);
         goto fail;
     }
+    /* first: nothing is created in a catalogue out of order */
+    if ((rc = open_module_dbs(txn, bad, sizeof bad)) != 0) {
+        if (rc == MDB_CORRUPTED && bad[0] != '\0' && err != NULL && errcap > 0)
+            snprintf(err, errcap,
+                     "storage corrupt: the catalogue of databases in "
+                     "data.mdb in %s is out of order at '%s' (damaged)",
+                     path, bad);
+        else
+            put_err(err, errcap, "cannot list the databases of", path, rc);
+        mdb_txn_abort(txn);
+        goto fail;
+    }
     for (int i = 0; i < LDG_CORE_DBS; i++) {
         rc = mdb_dbi_open(txn, ldg_core_db_names[i], o->rdonly ? 0 : MDB_CREATE,
                           &s->core[i]);
@@ -326,11 +369,6 @@ ldg_store_open(struct ldg_store **out, const char *path,
             mdb_txn_abort(txn);
             goto fail;
         }
-    }
-    if ((rc = open_module_dbs(txn)) != 0) {
-        put_err(err, errcap, "cannot list the databases of", path, rc);
-        mdb_txn_abort(txn);
-        goto fail;
     }
     rc = mdb_txn_commit(txn);
     if (rc != 0) {
@@ -938,4 +976,452 @@ ldg_store_lib_version(void)
     mdb_version(&a, &b, &c);
     snprintf(v, sizeof v, "lmdb %d.%d.%d", a, b, c);
     return v;
+}
+
+/* ------------------------------------------------------- page structure -- */
+
+/*
+ * ldg_store_check_pages: LMDB has no page checksums and trusts its pages,
+ * and a damaged page that every read still gets through (a flag, a count,
+ * a key that sorts wrong) can turn into lost or misplaced records at the
+ * next write. So `verify --full` walks every B-tree of the snapshot as
+ * stored, page by page, the way mdb.c lays them out (LMDB 0.9's on-disk
+ * format, frozen for the 0.9 series: lmdb.h and mdb.c's MDB_meta, MDB_db,
+ * MDB_page and MDB_node), through a read-only map of data.mdb of its own.
+ * Checked: each page is where its number says and reached once, of the
+ * kind its depth calls for (branch above, leaf at the database's depth,
+ * overflow for big values), its pointers and nodes inside it, its keys in
+ * the database's order and inside the bounds its parent gives; each
+ * database's page and entry counts are those its record holds; the free
+ * list names only pages past the meta pages, up to the last one, and none
+ * in use. docs/FORMAT.md §6 says so.
+ */
+#define PG_HDR 16
+#define PG_BRANCH 0x01
+#define PG_LEAF 0x02
+#define PG_OVERFLOW 0x04
+#define PG_LEAF2 0x20
+#define ND_BIGDATA 0x01
+#define ND_SUBDATA 0x02
+#define ND_DUPDATA 0x04
+#define DB_REVERSEKEY 0x02
+#define DB_DUPSORT 0x04
+#define DB_INTEGERKEY 0x08
+#define DB_REC_LEN 48
+#define META_TXNID 128 /* in MDB_meta: 24 + 2 x 48 + mm_last_pg */
+
+struct pgwalk {
+    const uint8_t *map;
+    size_t psize;
+    uint64_t last;   /* the snapshot's last page */
+    uint8_t *seen;   /* a bit per page */
+    const char *db;  /* the database walked */
+    unsigned dflags; /* its MDB_db flags */
+    uint64_t branch, leaf, overflow, entries;
+    char *what;
+    size_t cap;
+};
+
+struct dbrec {
+    unsigned flags, depth;
+    uint64_t branch, leaf, overflow, entries, root;
+};
+
+static uint16_t
+rd16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+static uint32_t
+rd32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static uint64_t
+rd64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static void
+dbrec_read(const uint8_t *p, struct dbrec *r)
+{
+    r->flags = rd16(p + 4);
+    r->depth = rd16(p + 6);
+    r->branch = rd64(p + 8);
+    r->leaf = rd64(p + 16);
+    r->overflow = rd64(p + 24);
+    r->entries = rd64(p + 32);
+    r->root = rd64(p + 40);
+}
+
+static int pg_bad(struct pgwalk *w, uint64_t pg, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+pg_bad(struct pgwalk *w, uint64_t pg, const char *fmt, ...)
+{
+    va_list ap;
+    int n = snprintf(w->what, w->cap, "database '%s', page %llu: ", w->db,
+                     (unsigned long long)pg);
+    if (n > 0 && (size_t)n < w->cap) {
+        va_start(ap, fmt);
+        vsnprintf(w->what + n, w->cap - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return 1;
+}
+
+/* Marks page pg as reached: 0, or 1 with w->what when it cannot be. */
+static int
+pg_take(struct pgwalk *w, uint64_t pg)
+{
+    if (pg < 2 || pg > w->last)
+        return pg_bad(w, pg, "a page number outside the file's pages 2..%llu",
+                      (unsigned long long)w->last);
+    if (w->seen[pg >> 3] & (1u << (pg & 7)))
+        return pg_bad(w, pg, "reached twice");
+    w->seen[pg >> 3] |= (uint8_t)(1u << (pg & 7));
+    return 0;
+}
+
+/* The database's key order: integer keys by value (native order, as
+ * mdb.c's cmp_int), others as bytes then length (memcmp order). */
+static int
+pg_cmp(const struct pgwalk *w, const uint8_t *a, size_t an, const uint8_t *b,
+       size_t bn)
+{
+    size_t n;
+    int c;
+    if ((w->dflags & DB_INTEGERKEY) && an == bn && (an == 8 || an == 4)) {
+        uint64_t x = an == 8 ? rd64(a) : rd32(a);
+        uint64_t y = an == 8 ? rd64(b) : rd32(b);
+        return x < y ? -1 : x > y;
+    }
+    n = an < bn ? an : bn;
+    c = n ? memcmp(a, b, n) : 0;
+    return c != 0 ? c : an < bn ? -1 : an > bn;
+}
+
+static int pg_tree(struct pgwalk *w, const char *db, unsigned dflags,
+                   const struct dbrec *r);
+
+/* Page pg at level (1 = the root) of a tree depth deep, whose keys lie in
+ * [lo, hi) (NULL: unbounded). 0, 1 with w->what, or -1 on memory. */
+static int
+pg_walk(struct pgwalk *w, uint64_t pg, unsigned level, unsigned depth,
+        const uint8_t *lo, size_t lon, const uint8_t *hi, size_t hin)
+{
+    const uint8_t *p, *pk = NULL;
+    size_t pkn = 0;
+    unsigned flags, lower, upper, n;
+    int leaf;
+
+    if (pg_take(w, pg))
+        return 1;
+    p = w->map + pg * w->psize;
+    if (rd64(p) != pg)
+        return pg_bad(w, pg, "its header says page %llu",
+                      (unsigned long long)rd64(p));
+    flags = rd16(p + 10);
+    leaf = level == depth;
+    if (leaf ? flags != PG_LEAF && flags != (PG_LEAF | PG_LEAF2)
+             : flags != PG_BRANCH)
+        return pg_bad(w, pg,
+                      "flags 0x%x where a %s page belongs (level %u of %u)",
+                      flags, leaf ? "leaf" : "branch", level, depth);
+    lower = rd16(p + 12);
+    upper = rd16(p + 14);
+    if (lower < PG_HDR + 2 || (lower & 1) || upper > w->psize || lower > upper)
+        return pg_bad(w, pg, "free space bounds %u..%u are not a page's", lower,
+                      upper);
+    n = (lower - PG_HDR) / 2;
+    if (leaf)
+        w->leaf++;
+    else
+        w->branch++;
+    if (flags & PG_LEAF2) {
+        /* fixed-size keys of a sorted-duplicates sub-database, packed
+         * without nodes: counted, not read */
+        w->entries += n;
+        return 0;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        unsigned off = rd16(p + PG_HDR + 2 * i);
+        const uint8_t *nd = p + off, *key;
+        unsigned nlo, nhi, nfl, ks;
+        size_t ds;
+        if (off < upper || off + 8 > w->psize)
+            return pg_bad(w, pg,
+                          "node %u at offset %u is outside the page's "
+                          "records (%u..%zu)",
+                          i, off, upper, w->psize);
+        nlo = rd16(nd);
+        nhi = rd16(nd + 2);
+        nfl = rd16(nd + 4);
+        ks = rd16(nd + 6);
+        key = nd + 8;
+        if (off + 8 + ks > w->psize)
+            return pg_bad(w, pg, "node %u's key runs past the page", i);
+        /* keys in order, within the parent's bounds; a branch's first
+         * key is not stored (it stands for lo) */
+        if (leaf || i > 0) {
+            if ((lo != NULL && pg_cmp(w, key, ks, lo, lon) < 0) ||
+                (hi != NULL && pg_cmp(w, key, ks, hi, hin) >= 0))
+                return pg_bad(w, pg,
+                              "node %u's key is outside the range its "
+                              "parent gives this page",
+                              i);
+            if (pk != NULL && pg_cmp(w, pk, pkn, key, ks) >= 0)
+                return pg_bad(w, pg,
+                              "node %u's key is not after the one "
+                              "before it",
+                              i);
+            pk = key;
+            pkn = ks;
+        }
+        if (!leaf) {
+            uint64_t child = nlo | (uint64_t)nhi << 16 | (uint64_t)nfl << 32;
+            const uint8_t *clo = i == 0 ? lo : key, *chi = hi;
+            size_t clon = i == 0 ? lon : ks, chin = hin;
+            int rc;
+            if (i + 1 < n) {
+                const uint8_t *nx = p + rd16(p + PG_HDR + 2 * (i + 1));
+                if ((size_t)(nx - p) + 8 > w->psize ||
+                    (size_t)(nx - p) + 8 + rd16(nx + 6) > w->psize)
+                    return pg_bad(w, pg, "node %u is outside the page", i + 1);
+                chi = nx + 8;
+                chin = rd16(nx + 6);
+            }
+            if ((rc = pg_walk(w, child, level + 1, depth, clo, clon, chi,
+                              chin)) != 0)
+                return rc;
+            continue;
+        }
+        ds = nlo | (size_t)nhi << 16;
+        if (nfl & ~(unsigned)(ND_BIGDATA | ND_SUBDATA | ND_DUPDATA))
+            return pg_bad(w, pg, "node %u has flags 0x%x", i, nfl);
+        w->entries++;
+        if (nfl & ND_BIGDATA) {
+            const uint8_t *op;
+            uint64_t opg, pages;
+            if (off + 8 + ks + 8 > w->psize)
+                return pg_bad(w, pg,
+                              "node %u's page number runs past the "
+                              "page",
+                              i);
+            opg = rd64(key + ks);
+            if (opg < 2 || opg > w->last)
+                return pg_bad(w, pg,
+                              "node %u's value is on page %llu, "
+                              "outside the file's pages",
+                              i, (unsigned long long)opg);
+            op = w->map + opg * w->psize;
+            pages = rd32(op + 12);
+            if (rd64(op) != opg || rd16(op + 10) != PG_OVERFLOW ||
+                pages < (ds + PG_HDR + w->psize - 1) / w->psize ||
+                opg + pages - 1 > w->last)
+                return pg_bad(w, pg,
+                              "node %u's value (%zu bytes) is not on "
+                              "the overflow pages from %llu",
+                              i, ds, (unsigned long long)opg);
+            for (uint64_t k = 0; k < pages; k++)
+                if (pg_take(w, opg + k))
+                    return 1;
+            w->overflow += pages;
+            continue;
+        }
+        if (off + 8 + ks + ds > w->psize)
+            return pg_bad(w, pg, "node %u's value runs past the page", i);
+        if (nfl & ND_SUBDATA) {
+            /* a named database (in the main one) or a key's duplicates */
+            struct dbrec r;
+            char name[128];
+            const char *outer = w->db;
+            unsigned oflags = w->dflags;
+            uint64_t sb = w->branch, sl = w->leaf, so = w->overflow,
+                     se = w->entries;
+            int rc;
+            if (ds != DB_REC_LEN)
+                return pg_bad(w, pg, "node %u's database record is %zu bytes",
+                              i, ds);
+            dbrec_read(key + ks, &r);
+            snprintf(name, sizeof name, "%s%.*s",
+                     (nfl & ND_DUPDATA) ? "(dups) " : "",
+                     (int)(ks < 100 ? ks : 100), (const char *)key);
+            rc = pg_tree(w, name, r.flags, &r);
+            w->db = outer;
+            w->dflags = oflags;
+            w->branch = sb;
+            w->leaf = sl;
+            w->overflow = so;
+            w->entries = se;
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* The whole tree of a database record r named db. */
+static int
+pg_tree(struct pgwalk *w, const char *db, unsigned dflags,
+        const struct dbrec *r)
+{
+    int rc;
+    w->db = db;
+    w->dflags = dflags;
+    w->branch = w->leaf = w->overflow = w->entries = 0;
+    if (r->root == UINT64_MAX) {
+        if (r->depth != 0 || r->entries != 0 || r->leaf != 0)
+            return pg_bad(w, 0, "no root page, but %llu entries",
+                          (unsigned long long)r->entries);
+        return 0;
+    }
+    if (r->depth == 0 || r->depth > 32)
+        return pg_bad(w, r->root, "a depth of %u", r->depth);
+    if ((rc = pg_walk(w, r->root, 1, r->depth, NULL, 0, NULL, 0)) != 0)
+        return rc;
+    w->db = db; /* pg_walk's sub-databases set it back */
+    if (w->branch != r->branch || w->leaf != r->leaf ||
+        w->overflow != r->overflow)
+        return pg_bad(
+            w, r->root,
+            "its record counts %llu branch, %llu leaf and %llu "
+            "overflow pages; its tree has %llu, %llu and %llu",
+            (unsigned long long)r->branch, (unsigned long long)r->leaf,
+            (unsigned long long)r->overflow, (unsigned long long)w->branch,
+            (unsigned long long)w->leaf, (unsigned long long)w->overflow);
+    if (!(dflags & DB_DUPSORT) && w->entries != r->entries)
+        return pg_bad(
+            w, r->root, "its record counts %llu entries; its leaves hold %llu",
+            (unsigned long long)r->entries, (unsigned long long)w->entries);
+    return 0;
+}
+
+/* Every page the free list names (through LMDB's own cursor on it, as
+ * mdb_stat -f reads it): past the meta pages, up to the last page, and in
+ * no tree of the snapshot. */
+static int
+free_pages_check(struct pgwalk *w, MDB_txn *txn, const uint8_t *used)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc;
+
+    w->db = "(free list)";
+    if ((rc = mdb_cursor_open(txn, 0, &c)) != 0)
+        return pg_bad(w, 0, "cannot be read (%s)", mdb_strerror(rc));
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        const uint8_t *ids = v.mv_data;
+        uint64_t n;
+        if (v.mv_size < 8 || (n = rd64(ids)) != v.mv_size / 8 - 1 ||
+            v.mv_size % 8 != 0) {
+            mdb_cursor_close(c);
+            return pg_bad(w, 0, "a list of %zu bytes is not a page list",
+                          v.mv_size);
+        }
+        for (uint64_t i = 1; i <= n; i++) {
+            uint64_t pg = rd64(ids + 8 * i);
+            if (pg < 2 || pg > w->last || (used[pg >> 3] & (1u << (pg & 7)))) {
+                mdb_cursor_close(c);
+                return pg_bad(w, pg, "named free, but %s",
+                              pg < 2 || pg > w->last
+                                  ? "outside the file's pages"
+                                  : "in use");
+            }
+        }
+    }
+    mdb_cursor_close(c);
+    if (rc != MDB_NOTFOUND)
+        return pg_bad(w, 0, "cannot be read (%s)", mdb_strerror(rc));
+    return 0;
+}
+
+int
+ldg_store_check_pages(struct ldg_txn *t, char *what, size_t cap)
+{
+    struct pgwalk w;
+    MDB_stat st;
+    const uint8_t *meta = NULL;
+    struct dbrec freedb, maindb;
+    uint64_t txnid = (uint64_t)mdb_txn_id(t->txn);
+    size_t len;
+    int fd, rc;
+    void *map;
+
+    if (what == NULL || cap == 0)
+        return LDG_EINVAL;
+    what[0] = '\0';
+    if (mdb_env_stat(t->s->env, &st) != 0 ||
+        mdb_env_get_fd(t->s->env, &fd) != 0)
+        return LDG_EIO;
+    memset(&w, 0, sizeof w);
+    w.psize = st.ms_psize;
+    w.what = what;
+    w.cap = cap;
+    /* the meta pages first: the one of this snapshot gives the rest */
+    map = mmap(NULL, 2 * w.psize, PROT_READ, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED)
+        return LDG_EIO;
+    for (int i = 0; i < 2; i++) {
+        const uint8_t *m = (const uint8_t *)map + i * w.psize + PG_HDR;
+        if (rd32(m) == 0xBEEFC0DE && rd64(m + META_TXNID) == txnid)
+            meta = m;
+    }
+    if (meta == NULL) {
+        munmap(map, 2 * w.psize);
+        snprintf(what, cap, "no meta page holds this snapshot (txn %llu)",
+                 (unsigned long long)txnid);
+        return 1;
+    }
+    dbrec_read(meta + 24, &freedb);
+    dbrec_read(meta + 24 + DB_REC_LEN, &maindb);
+    w.last = rd64(meta + 24 + 2 * DB_REC_LEN);
+    munmap(map, 2 * w.psize);
+    len = (size_t)(w.last + 1) * w.psize;
+    map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED)
+        return LDG_EIO;
+    madvise(map, len, MADV_SEQUENTIAL);
+    w.map = map;
+    w.seen = calloc((size_t)(w.last >> 3) + 1, 1);
+    if (w.seen == NULL) {
+        munmap(map, len);
+        return LDG_ENOMEM;
+    }
+    rc = pg_tree(&w, "(catalogue)", maindb.flags, &maindb);
+    if (rc == 0) {
+        /* the free list: its own tree, then the pages it names */
+        uint8_t *used = w.seen;
+        w.seen = calloc((size_t)(w.last >> 3) + 1, 1);
+        if (w.seen == NULL) {
+            w.seen = used;
+            rc = -1;
+        } else {
+            rc = pg_tree(&w, "(free list)", freedb.flags | DB_INTEGERKEY,
+                         &freedb);
+            for (uint64_t pg = 0; rc == 0 && pg <= w.last; pg++)
+                if ((used[pg >> 3] & w.seen[pg >> 3]) & (1u << (pg & 7)))
+                    rc = pg_bad(&w, pg,
+                                "a page of the free list's own tree "
+                                "is also in use");
+            /* what the free list names */
+            if (rc == 0)
+                rc = free_pages_check(&w, t->txn, used);
+            free(used);
+        }
+    }
+    free(w.seen);
+    munmap(map, len);
+    return rc < 0 ? LDG_ENOMEM : rc;
 }

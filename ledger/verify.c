@@ -556,6 +556,21 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
         ldg_random(vs.idx_key, sizeof vs.idx_key);
     if (nthreads > 16)
         nthreads = 16;
+    /* --full from 0: first, every page as stored (store.c), so that damage
+     * every read still gets through is named before it spreads */
+    if (vs.idx_fast) {
+        char pw[sizeof vs.what - 32];
+        int prc = ldg_store_check_pages(t, pw, sizeof pw);
+        if (prc < 0) {
+            rc = prc;
+            goto out;
+        }
+        if (prc > 0) {
+            vs.bad_seq = 0;
+            snprintf(vs.what, sizeof vs.what, "storage corrupt: %s", pw);
+            goto report;
+        }
+    }
     /* Verification reads nearly all of data.mdb (every entry, body and
      * tree hash, whatever the mode), roughly from front to back: the
      * kernel may read ahead for it (the map is otherwise MADV_RANDOM).
@@ -602,6 +617,7 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
         vf_check_index_counts(&vs, t, size, with_run);
     if (vs.bad_seq == UINT64_MAX && (flags & LDG_VERIFY_FULL) && !walked)
         vf_walk_indexes(&vs, t, size, with_run);
+report:
     r->from = vs.from;
     r->to = size;
     r->checked = size - vs.from;
