@@ -19,6 +19,7 @@
 #include "cli/commands.h"
 #include "doctor/doctor.h"
 #include "ingest/ingest.h"
+#include "projections/projections.h"
 #include "query/query.h"
 #include "serve/serve.h"
 
@@ -1107,7 +1108,9 @@ static const struct cli_opt verify_opts[] = {
               "start at event SEQ (implies a full check from there)"),
     CLI_FLAG('F', 0, "full",
              "check everything from event 0, not only what was appended "
-             "since the last verify, and walk every index key by key"),
+             "since the last verify: also every page of data.mdb as "
+             "stored, every index key by key, and the projections' stored "
+             "state and signed notes against the log"),
     CLI_FLAG('N', 0, "new",
              "check only the events appended since the last recorded "
              "verification, at what they cost (what `ledger doctor` does "
@@ -1139,7 +1142,9 @@ const struct cli_command cli_cmd_verify = {
     "appended since the last verify (the rest from event 0), and it says "
     "so. It reads only (a write-protected copy works) and records its "
     "result afterwards where it can; a failure is remembered and fails "
-    "every later verify until a --full one passes. Exits 0 when "
+    "every later verify until a --full one passes. A projection state "
+    "that differs from the log's fails --full too (`ledger rebuild` "
+    "makes it again). Exits 0 when "
     "everything holds and 1 with the first failure named when something "
     "does not.",
     verify_opts,
@@ -1292,6 +1297,49 @@ cmd_verify(struct cli *c, int argc, char **argv)
     return EX_VERIFY;
 }
 
+/* verify --full's check of the projections' stored records
+ * (ldg_projections_check_stored). Returns 0 when they are what the log
+ * gives, 1 with r->what naming the first difference (or a projection page
+ * that cannot be read), < 0 on another error. *diffs (the caller's) gets
+ * the differences, *checked the projections checked. */
+static int
+check_projections(struct cli *c, struct ldg_ledger *l,
+                  struct ldg_verify_report *r, json_t **diffs,
+                  unsigned *checked)
+{
+    uint64_t n = 0;
+    json_t *d;
+    char *key = NULL;
+    int rc =
+        ldg_projections_check_stored(l, cli_progress, c, diffs, &n, checked);
+    if (c->progress)
+        cli_progress_done(c);
+    if (rc == LDG_ECORRUPT || rc == LDG_EBADINPUT) {
+        snprintf(r->what, sizeof r->what,
+                 "storage corrupt: the projections' records cannot be read "
+                 "(%s); `ledger rebuild` makes them again from the log",
+                 ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        return 1;
+    }
+    if (rc < 0)
+        return rc;
+    if (n == 0)
+        return 0;
+    d = json_array_get(*diffs, 0);
+    if (json_is_string(json_object_get(d, "key")))
+        key = json_dumps(json_object_get(d, "key"), JSON_ENCODE_ANY);
+    snprintf(r->what, sizeof r->what,
+             "projection %s%s%s: %s (%llu difference%s between the stored "
+             "state and the one the log gives; the log itself verified; "
+             "`ledger rebuild` makes the state again from the log)",
+             json_string_value(json_object_get(d, "projection")),
+             key ? ", record " : "", key ? key : "",
+             json_string_value(json_object_get(d, "what")),
+             (unsigned long long)n, n == 1 ? "" : "s");
+    free(key);
+    return 1;
+}
+
 static int
 verify_run(struct cli *c, int argc, char **argv)
 {
@@ -1305,7 +1353,9 @@ verify_run(struct cli *c, int argc, char **argv)
     uint64_t from = 0, quorum = 0;
     unsigned flags = 0;
     char nowrite[600] = "", t1[32];
-    int ch, rc, trc = 0, only_new = 0;
+    int ch, rc, trc = 0, only_new = 0, prc = 0;
+    json_t *pdiffs = NULL;
+    unsigned pchecked = 0;
     const char *wkeys[32];
     int wok[32];
     size_t nw = 0;
@@ -1409,8 +1459,19 @@ verify_run(struct cli *c, int argc, char **argv)
             snprintf(nowrite, sizeof nowrite, "not recorded");
     } else {
         rc = ldg_verify(l, flags, from, &r, verify_progress, c);
-        if ((rc == 0 || rc == LDG_ETAMPER) && !r.finding_stands &&
-            record_result(c, &r, nowrite, sizeof nowrite) == 0)
+        /* --full: the projections' records the views answer from, too */
+        if (rc == 0 && r.full)
+            prc = check_projections(c, l, &r, &pdiffs, &pchecked);
+        if (prc < 0) {
+            rc = prc;
+        } else if (prc > 0) {
+            /* the log held; what failed is stored state the log makes
+             * again (`ledger rebuild`): not recorded as a passing full
+             * verification */
+            rc = LDG_ETAMPER;
+            nowrite[0] = '\0';
+        } else if ((rc == 0 || rc == LDG_ETAMPER) && !r.finding_stands &&
+                   record_result(c, &r, nowrite, sizeof nowrite) == 0)
             nowrite[0] = '\0';
         else if (r.finding_stands)
             nowrite[0] = '\0';
@@ -1489,7 +1550,9 @@ verify_run(struct cli *c, int argc, char **argv)
                 o, "last_full",
                 json_pack("{s:s, s:s}", "size", fs, "time", t1));
         }
-        if (rc == LDG_ETAMPER) {
+        if (rc == LDG_ETAMPER && prc > 0) {
+            json_object_set_new(o, "error", json_string(r.what));
+        } else if (rc == LDG_ETAMPER) {
             char bs[24];
             snprintf(bs, sizeof bs, "%llu", (unsigned long long)r.bad_seq);
             ldg_time_rfc3339_sec(t1, sizeof t1, r.found_ts_ns);
@@ -1497,6 +1560,17 @@ verify_run(struct cli *c, int argc, char **argv)
             json_object_set_new(o, "error", json_string(r.what));
             json_object_set_new(o, "found", json_string(t1));
             json_object_set_new(o, "standing", json_boolean(r.finding_stands));
+        }
+        if (r.full && (rc == 0 || prc > 0)) {
+            json_t *names = json_array();
+            for (unsigned bit = 1; bit <= LDG_PROJECTIONS_ALL; bit <<= 1)
+                if (pchecked & bit)
+                    json_array_append_new(
+                        names, json_string(ldg_projections_name(bit)));
+            json_object_set_new(o, "projections",
+                                json_pack("{s:o, s:O}", "checked", names,
+                                          "differences",
+                                          pdiffs ? pdiffs : json_null()));
         }
         if (note != NULL && rc == 0)
             json_object_set_new(
@@ -1537,6 +1611,14 @@ verify_run(struct cli *c, int argc, char **argv)
         /* format 2: one signature per seal, every seal checked from 0 */
         int sealed = ldg_format(l) >= 2;
         const char *sigs = sealed ? "seals" : "signatures";
+        char pnote[96] = "";
+        if (pchecked)
+            snprintf(pnote, sizeof pnote, "%d stored projections match the log",
+                     __builtin_popcount(pchecked));
+        else
+            snprintf(pnote, sizeof pnote,
+                     "no projection state is stored as current (views "
+                     "compute it from the log)");
         if (only_new && r.checked == 0)
             cli_printf_fit(c, 4,
                            "%sok%s: nothing new since seq %llu (the last "
@@ -1557,11 +1639,11 @@ verify_run(struct cli *c, int argc, char **argv)
                 c, 4,
                 "%sok%s: full verification of %llu events (0..%llu): "
                 "%s, bodies, chain, tree, %llu checkpoints; "
-                "%llu erased bodies\n",
+                "%llu erased bodies; %s\n",
                 OKP, OFFO, (unsigned long long)r.to,
                 (unsigned long long)(r.to ? r.to - 1 : 0), sigs,
-                (unsigned long long)r.checkpoints,
-                (unsigned long long)r.erased);
+                (unsigned long long)r.checkpoints, (unsigned long long)r.erased,
+                pnote);
         else if (r.checked == 0)
             cli_printf_fit(
                 c, 4,
@@ -1608,6 +1690,7 @@ verify_run(struct cli *c, int argc, char **argv)
     rc = EX_OK;
 out:
     free(note);
+    json_decref(pdiffs);
     ldg_close(l);
     return rc;
 }

@@ -291,6 +291,17 @@ projections_current(struct ldg_ledger *l, uint64_t at_size, json_t *box)
         json_int_t behind = json_integer_value(json_object_get(o, "behind"));
         if (json_is_true(json_object_get(o, "current")))
             continue;
+        if (name != NULL && strcmp(name, "doctor") == 0) {
+            /* the doctor's inputs (last in the list) are stale when a
+             * projection above is: that one was named already */
+            if (!bad)
+                clause_add(&c, 2, "ledger rebuild",
+                           "the doctor's inputs could not be taken from the "
+                           "stored projections (this answer was computed "
+                           "from the log)");
+            bad = 1;
+            continue;
+        }
         bad = 1;
         if (!json_is_integer(ver))
             clause_add(&c, 2, "ledger rebuild",

@@ -51,6 +51,15 @@ ldg_projections_bit(const char *name)
     return i < 0 ? 0 : 1u << i;
 }
 
+const char *
+ldg_projections_name(unsigned bit)
+{
+    for (int p = 0; p < P_COUNT; p++)
+        if (bit == 1u << p)
+            return proj_defs[p].name;
+    return NULL;
+}
+
 /* --------------------------------------------------------------- meta -- */
 
 static int
@@ -1468,7 +1477,9 @@ compare_one(struct ldg_txn *t, struct pstate *ps, enum proj_id p, json_t *diffs)
     qsort(v, n, sizeof *v, cmp_key);
     rc = ldg_db_open(t, proj_defs[p].db, 0, &dbi);
     if (rc == LDG_ENOTFOUND) {
+        /* no database: no records (each one rebuilt is missing) */
         crc = LDG_ENOTFOUND;
+        rc = 0;
     } else if (rc < 0) {
         free(v);
         return rc;
@@ -1527,6 +1538,104 @@ compare_one(struct ldg_txn *t, struct pstate *ps, enum proj_id p, json_t *diffs)
     ldg_cursor_close(c);
     free(v);
     return rc < 0 ? rc : 0;
+}
+
+/* The signed projection notes in proj.notes, as `projections --note` and
+ * bundles give them: each signed by the log key, of this log's origin and
+ * of the size it is stored under, never past the log; and the one at the
+ * stored state's size (at, when every projection is stored there) says
+ * what the stored state is (which the caller compared with the log).
+ * Differences go to diffs as {"projection": "notes", "key": size, ...}. */
+static int
+notes_check(struct ldg_txn *t, uint64_t size, uint64_t at, json_t *diffs)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    ldg_dbi dbi;
+    char want[2048], head[256];
+    int rc, crc, have_want;
+
+    rc = ldg_db_open(t, NOTES_DB, 0, &dbi);
+    if (rc == LDG_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    have_want = note_text(t, at, want, sizeof want) == 0;
+    if ((rc = ldg_cursor_open(t, dbi, &c)) < 0)
+        return rc;
+    for (crc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v); crc == 0;
+         crc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        const char *what = NULL;
+        uint64_t ks = k.len == 8 ? ldg_rd_be64(k.data) : 0;
+        size_t tlen = 0;
+        char ksz[24];
+        snprintf(ksz, sizeof ksz, "%llu", (unsigned long long)ks);
+        snprintf(head, sizeof head, "%s\norigin %s\nsize %llu\n", NOTE_HEADER,
+                 ldg_origin(l), (unsigned long long)ks);
+        if (k.len != 8)
+            what = "a key that is not a log size";
+        else if (ks > size)
+            what = "signed for a size the log has not reached";
+        else if (ldg_log_verify_note(l, v.data, v.len, &tlen) != 0)
+            what = "its signature does not verify with the log key";
+        else if (tlen < strlen(head) || memcmp(v.data, head, strlen(head)) != 0)
+            what = "its text does not name this log's origin and the size "
+                   "it is stored under";
+        else if (ks == at && have_want &&
+                 (tlen != strlen(want) || memcmp(v.data, want, tlen) != 0))
+            what = "its digests are not those of the stored state";
+        if (what != NULL)
+            json_array_append_new(diffs,
+                                  json_pack("{s:s, s:s, s:s, s:n, s:n}",
+                                            "projection", "notes", "key", ksz,
+                                            "what", what, "stored", "rebuilt"));
+    }
+    ldg_cursor_close(c);
+    return crc == LDG_ENOTFOUND ? 0 : crc;
+}
+
+int
+ldg_projections_check_stored(struct ldg_ledger *l,
+                             ldg_projections_progress_fn fn, void *ctx,
+                             json_t **diffs, uint64_t *ndiff, unsigned *checked)
+{
+    struct ldg_txn *t = NULL;
+    unsigned mask = 0;
+    uint64_t size = 0, at = 0;
+    int rc;
+
+    if (l == NULL || diffs == NULL || ndiff == NULL || checked == NULL)
+        return LDG_EINVAL;
+    *diffs = NULL;
+    *ndiff = 0;
+    *checked = 0;
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    if ((rc = ldg_txn_size(t, &size)) == 0) {
+        /* a view answers from the store only when every projection is
+         * stored at this code's version, at one size within the log (as
+         * ldg_projections_view decides); otherwise from the log alone */
+        mask = P_ALL;
+        for (int p = 0; p < P_COUNT && rc == 0; p++) {
+            struct pmeta m;
+            if ((rc = meta_read(t, (enum proj_id)p, &m)) < 0)
+                break;
+            if (!m.present || m.version != proj_defs[p].version ||
+                m.applied > size || (p > 0 && m.applied != at))
+                mask = 0;
+            at = m.applied;
+        }
+    }
+    ldg_txn_abort(t);
+    if (rc < 0)
+        return rc;
+    if (mask == 0) {
+        *diffs = json_array();
+        return *diffs != NULL ? 0 : LDG_ENOMEM;
+    }
+    *checked = mask;
+    return ldg_projections_check(l, mask, fn, ctx, diffs, ndiff);
 }
 
 int
@@ -1602,6 +1711,8 @@ ldg_projections_check(struct ldg_ledger *l, unsigned mask,
                      hex_json(b), hex_json(a));
     }
     if ((mask & (1u << P_MODELS)) && (rc = verified_check(t, diffs)) < 0)
+        goto out;
+    if ((rc = notes_check(t, size, at, diffs)) < 0)
         goto out;
     *ndiff = json_array_size(diffs);
     *diffs_out = diffs;

@@ -61,6 +61,9 @@ int ldg_projections_attach_progress(struct ldg_ledger *l,
  * "routes", "promotions", "runs", "plans", "memory", "builds"), or 0 if
  * unknown. */
 unsigned ldg_projections_bit(const char *name);
+/* The name of the projection whose bit is bit (one bit), or NULL. Static
+ * text. */
+const char *ldg_projections_name(unsigned bit);
 /* All projection bits. */
 #define LDG_PROJECTIONS_ALL 0x1ffu
 
@@ -153,6 +156,21 @@ int ldg_projections_rebuild(struct ldg_ledger *l, unsigned mask,
 int ldg_projections_check(struct ldg_ledger *l, unsigned mask,
                           ldg_projections_progress_fn fn, void *ctx,
                           json_t **diffs, uint64_t *ndiff);
+
+/*
+ * What `verify --full` asks of the projections: ldg_projections_check of
+ * the records the views answer from. They do when every projection is
+ * stored at this code's version and at one size within the log; any
+ * other state is computed from the log when read (and `ledger doctor`
+ * says so), and needs no check. *checked gets the bits checked (0 when
+ * none is answered from: *diffs is then an empty array). *diffs, owned by
+ * the caller, and *ndiff as ldg_projections_check gives them. Works on
+ * read-only handles. Cost: a fold of the log up to the stored size.
+ */
+int ldg_projections_check_stored(struct ldg_ledger *l,
+                                 ldg_projections_progress_fn fn, void *ctx,
+                                 json_t **diffs, uint64_t *ndiff,
+                                 unsigned *checked);
 
 /*
  * The projected state for bundles: {"size": "N", "packs": [...],
