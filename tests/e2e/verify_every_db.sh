@@ -1,0 +1,81 @@
+#!/bin/sh
+# verify_every_db.sh — `verify --full` checks every structure the ledger
+# answers from, as it is stored (issue 31): one bit flipped in a page of
+# any database of data.mdb (the log's entries, bodies, tree, seals,
+# checkpoints, keys, meta, every index, every projection's records and
+# its signed notes, LMDB's catalogue) is either caught by `verify --full`
+# (exit 1, naming what it found) or changes no answer: query, show,
+# proof, tiles, every projection view, `projections` and the doctor give
+# what the undamaged ledger gave (lib/flip_sweep.py says exactly).
+# Two ledgers: a day of a box (examples/pdf-ops.jsonl: packs, models,
+# routes, promotions, runs) and a day of its control pipeline
+# (examples/pipeline: plans, memory, builds). VERIFY_FLIPS flips a
+# database (default 12; make torture's FLIPS raises it).
+set -u
+L=${LEDGER:?set LEDGER to the ledger binary}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/verify_every_db.XXXXXX") ||
+    exit 1
+trap 'rm -rf "$T"' EXIT
+nfail=0
+bad() {
+    printf 'FAIL %s\n' "$*"
+    nfail=$((nfail + 1))
+}
+N=${VERIFY_FLIPS:-${FLIPS:-12}}
+
+"$L" --dir "$T/box" init >/dev/null &&
+    "$L" --dir "$T/box" ingest "$ROOT/examples/pdf-ops.jsonl" >/dev/null 2>&1 ||
+    bad "cannot make the box's ledger"
+sh "$ROOT/examples/pipeline/day.sh" "$L" "$T/pipe" "$T/pipe.ctl" >/dev/null 2>&1 ||
+    bad "cannot make the pipeline's ledger"
+
+# the undamaged ledgers verify and check their projections
+for d in box pipe; do
+    "$L" --dir "$T/$d" verify --full -o json >"$T/v.json" 2>"$T/err" ||
+        bad "$d: verify --full: $(cat "$T/err")"
+    n=$(jq '.projections.checked | length' "$T/v.json")
+    [ "$n" = 9 ] || bad "$d: verify --full checked $n projections, want 9"
+done
+"$L" --dir "$T/box" verify --full 2>&1 | grep -q '9 stored projections match the log' ||
+    bad "verify --full does not say that the projections were checked"
+
+# one projection record changed behind the ledger's back: named, exit 1,
+# and not recorded as a passing full verification; rebuild mends it
+cp -r "$T/box" "$T/one"
+python3 - "$T/one/data.mdb" "$ROOT/tests/e2e/lib/lmdb_pages.py" <<'PY' || bad "cannot damage proj.packs"
+import struct, subprocess, sys
+f, tool = sys.argv[1], sys.argv[2]
+pg = [int(l.split()[2]) for l in subprocess.run(
+    [sys.executable, tool, f], capture_output=True, text=True).stdout.splitlines()
+    if l.startswith("proj.packs leaf")][0]
+d = bytearray(open(f, "rb").read())
+o = pg * 4096
+upper = struct.unpack_from("<H", d, o + 14)[0]
+d[4095 + o] ^= 0x01  # the last byte of the page: the first record's value
+open(f, "wb").write(d)
+PY
+"$L" --dir "$T/one" verify --full -o json >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" = 1 ] || bad "damaged proj.packs: verify --full exit $rc, want 1"
+grep -q 'FAILED: projection packs' "$T/err" ||
+    bad "damaged proj.packs: the finding does not name it: $(cat "$T/err")"
+grep -q 'ledger rebuild' "$T/err" || bad "damaged proj.packs: no remedy named"
+[ "$(jq -r '.ok' "$T/out")" = false ] || bad "damaged proj.packs: json says ok"
+[ "$(jq '.projections.differences | length' "$T/out")" -ge 1 ] ||
+    bad "damaged proj.packs: json lists no difference"
+"$L" --dir "$T/one" rebuild >/dev/null 2>&1 || bad "rebuild after the damage failed"
+"$L" --dir "$T/one" verify --full >/dev/null 2>"$T/err" ||
+    bad "after rebuild, verify --full still fails: $(cat "$T/err")"
+
+# every database, bit by bit
+for d in box pipe; do
+    python3 "$ROOT/tests/e2e/lib/flip_sweep.py" "$L" "$T/$d" "$N" 31 >"$T/sweep" 2>&1 ||
+        bad "$d: $(grep -c '^FAIL' "$T/sweep") flips answered otherwise after verify said ok"
+    sed "s/^/$d: /" "$T/sweep"
+    grep -q '^tree: ' "$T/sweep" && grep -q '^proj.notes: ' "$T/sweep" ||
+        bad "$d: the sweep did not reach every database"
+done
+
+[ "$nfail" -eq 0 ] && echo "verify_every_db: ok" || echo "verify_every_db: $nfail failures"
+[ "$nfail" -eq 0 ]
