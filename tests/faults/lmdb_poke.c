@@ -10,7 +10,8 @@
  *   lmdb_poke DIR truncate N [keep-checkpoints]
  *       Deletes the last N events and everything derived from them: their
  *       entries, bodies, Merkle tree nodes, index records and (unless
- *       keep-checkpoints) the checkpoints of larger sizes. What is left is
+ *       keep-checkpoints) the checkpoints and signed projection notes of
+ *       larger sizes. What is left is
  *       a consistent shorter log; only a record of the longer one (the
  *       saved verify position, a trusted checkpoint) can reveal the cut.
  *   lmdb_poke DIR flip-body SEQ
@@ -216,6 +217,15 @@ truncate_log(MDB_txn *txn, uint64_t cut, int keep_checkpoints)
     if (!keep_checkpoints &&
         sweep(txn, "checkpoints", drop_checkpoint, size, &n))
         return 1;
+    /* the projections' signed notes of larger sizes (keyed as
+     * checkpoints; verify --full names one past the log) */
+    {
+        MDB_dbi ndbi;
+        if (!keep_checkpoints &&
+            mdb_dbi_open(txn, "proj.notes", 0, &ndbi) == 0 &&
+            sweep(txn, "proj.notes", drop_checkpoint, size, &n))
+            return 1;
+    }
     fprintf(stderr, "lmdb_poke: log cut to %llu events (%lu records)\n",
             (unsigned long long)size, n);
     return 0;
