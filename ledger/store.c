@@ -1242,14 +1242,11 @@ pg_walk(struct pgwalk *w, uint64_t pg, unsigned level, unsigned depth,
         if (off + 8 + ks + ds > w->psize)
             return pg_bad(w, pg, "node %u's value runs past the page", i);
         if (nfl & ND_SUBDATA) {
-            /* a named database (in the main one) or a key's duplicates */
+            /* a named database (in the main one) or a key's duplicates:
+             * walked with counts of its own, this one's then go on */
+            struct pgwalk outer = *w;
             struct dbrec r;
             char name[128];
-            const char *outer = w->db;
-            unsigned oflags = w->dflags;
-            uint64_t sb = w->branch, sl = w->leaf, so = w->overflow,
-                     se = w->entries;
-            int rc;
             if (ds != DB_REC_LEN)
                 return pg_bad(w, pg, "node %u's database record is %zu bytes",
                               i, ds);
@@ -1257,15 +1254,9 @@ pg_walk(struct pgwalk *w, uint64_t pg, unsigned level, unsigned depth,
             snprintf(name, sizeof name, "%s%.*s",
                      (nfl & ND_DUPDATA) ? "(dups) " : "",
                      (int)(ks < 100 ? ks : 100), (const char *)key);
-            rc = pg_tree(w, name, r.flags, &r);
-            w->db = outer;
-            w->dflags = oflags;
-            w->branch = sb;
-            w->leaf = sl;
-            w->overflow = so;
-            w->entries = se;
-            if (rc != 0)
-                return rc;
+            if (pg_tree(w, name, r.flags, &r) != 0)
+                return 1;
+            *w = outer;
         }
     }
     return 0;
@@ -1290,7 +1281,6 @@ pg_tree(struct pgwalk *w, const char *db, unsigned dflags,
         return pg_bad(w, r->root, "a depth of %u", r->depth);
     if ((rc = pg_walk(w, r->root, 1, r->depth, NULL, 0, NULL, 0)) != 0)
         return rc;
-    w->db = db; /* pg_walk's sub-databases set it back */
     if (w->branch != r->branch || w->leaf != r->leaf ||
         w->overflow != r->overflow)
         return pg_bad(
