@@ -2,7 +2,9 @@
  * test_store.c — the LMDB store (ledger/store.c): ldg_access_hint turns
  * the kernel's readahead on the mapped data.mdb on and off again (as
  * /proc/self/smaps shows: VmFlags "sr" sequential, "rr" random), and
- * drops the process's mapped pages on RELEASE (smaps "Rss").
+ * drops the process's mapped pages on RELEASE (smaps "Rss"); verify
+ * --full's walk of every page (ldg_store_check_pages) names a damaged
+ * page header.
  */
 #include <ctype.h>
 #include <setjmp.h>
@@ -331,6 +333,91 @@ test_store__file_names_are_the_files_in_the_directory(void **state)
     t_rmrf(dir);
 }
 
+/* Rewrites 2 bytes at off of dir/data.mdb (native order, as LMDB). */
+static void
+poke16(const char *dir, long off, uint16_t v)
+{
+    char p[600];
+    FILE *f;
+    snprintf(p, sizeof p, "%s/data.mdb", dir);
+    f = fopen(p, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, off, SEEK_SET), 0);
+    assert_int_equal(fwrite(&v, 2, 1, f), 1);
+    fclose(f);
+}
+
+/* The page number of the catalogue's root in the newer meta page, and
+ * its flags' file offset (mdb.c's MDB_meta and MDB_page). */
+static uint64_t
+catalogue_root(const char *dir)
+{
+    char p[600];
+    unsigned char m[2][4096];
+    uint64_t txn[2], root[2];
+    FILE *f;
+    snprintf(p, sizeof p, "%s/data.mdb", dir);
+    f = fopen(p, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(m, 4096, 2, f), 2);
+    fclose(f);
+    for (int i = 0; i < 2; i++) {
+        memcpy(&txn[i], m[i] + 16 + 128, 8);
+        memcpy(&root[i], m[i] + 16 + 24 + 48 + 40, 8);
+    }
+    return txn[0] > txn[1] ? root[0] : root[1];
+}
+
+static int
+verify_full(const char *dir, struct ldg_verify_report *r)
+{
+    struct ldg_ledger *l;
+    char err[512];
+    struct ldg_options o = {0};
+    int rc;
+    o.flags = LDG_RDONLY;
+    if ((rc = ldg_open(&l, dir, &o, err, sizeof err)) != 0)
+        return rc;
+    rc = ldg_verify(l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0, r, NULL, NULL);
+    ldg_close(l);
+    return rc;
+}
+
+/* verify --full walks every page as stored: a sound ledger passes; a
+ * page whose header names another page, or a leaf flagged overflow too,
+ * is a finding that names the database and the page, though every read
+ * still gets through. */
+static void
+test_store__verify_full_walks_every_page(void **state)
+{
+    char dir[512];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_verify_report r;
+    char want[64];
+    uint64_t root;
+    (void)state;
+    t_append_many(l, 300);
+    ldg_close(l);
+    assert_int_equal(verify_full(dir, &r), 0);
+    root = catalogue_root(dir);
+    snprintf(want, sizeof want, "database '(catalogue)', page %llu: ",
+             (unsigned long long)root);
+    /* the page number in its header (mp_pgno's low bytes) */
+    poke16(dir, (long)(root * 4096), (uint16_t)(root + 1));
+    assert_int_equal(verify_full(dir, &r), LDG_ETAMPER);
+    assert_non_null(strstr(r.what, "storage corrupt: "));
+    assert_non_null(strstr(r.what, want));
+    assert_non_null(strstr(r.what, "its header says page"));
+    poke16(dir, (long)(root * 4096), (uint16_t)root);
+    assert_int_equal(verify_full(dir, &r), 0);
+    /* the flags (mp_flags): a leaf and an overflow page at once */
+    poke16(dir, (long)(root * 4096 + 10), 0x06);
+    assert_int_equal(verify_full(dir, &r), LDG_ETAMPER);
+    assert_non_null(strstr(r.what, want));
+    assert_non_null(strstr(r.what, "flags 0x6 where a leaf page belongs"));
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -343,6 +430,7 @@ main(void)
         cmocka_unit_test(test_store__core_databases_refuse_outside_writes),
         cmocka_unit_test(test_store__module_stores_open_in_overlapping_readers),
         cmocka_unit_test(test_store__file_names_are_the_files_in_the_directory),
+        cmocka_unit_test(test_store__verify_full_walks_every_page),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
