@@ -1174,8 +1174,10 @@ pg_walk(struct pgwalk *w, uint64_t pg, unsigned level, unsigned depth,
         /* keys in order, within the parent's bounds; a branch's first
          * key is not stored (it stands for lo) */
         if (leaf || i > 0) {
-            if ((lo != NULL && pg_cmp(w, key, ks, lo, lon) < 0) ||
-                (hi != NULL && pg_cmp(w, key, ks, hi, hin) >= 0))
+            /* the keys ascend, so the first and the last keep the
+             * bounds for all */
+            if ((pk == NULL && lo != NULL && pg_cmp(w, key, ks, lo, lon) < 0) ||
+                (i + 1 == n && hi != NULL && pg_cmp(w, key, ks, hi, hin) >= 0))
                 return pg_bad(w, pg,
                               "node %u's key is outside the range its "
                               "parent gives this page",
