@@ -10,7 +10,7 @@
 # Two ledgers: a day of a box (examples/pdf-ops.jsonl: packs, models,
 # routes, promotions, runs) and a day of its control pipeline
 # (examples/pipeline: plans, memory, builds). VERIFY_FLIPS flips a
-# database (default 12; make torture's FLIPS raises it).
+# database (default 12, 4 under make asan; make torture's FLIPS raises it).
 set -u
 L=${LEDGER:?set LEDGER to the ledger binary}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)

@@ -78,7 +78,8 @@ def answers():
     n = json.loads(out)["events"] if rc == 0 else 0
     a["query"] = run(["query", "-o", "json"])[:2]
     a["query type"] = run(["query", "-o", "json", "type=run.started"])[:2]
-    a["show"] = [run(["show", str(s), "-o", "json"])[:2] for s in range(n)]
+    a["show"] = [run(["show", str(s), "-o", "json"])[:2]
+                 for s in sorted({0, n // 2, n - 1} if n else set())]
     a["proof"] = [run(["proof", str(s)])[:2] for s in range(0, n, 5)]
     a["consistency"] = run(["proof", "--consistency", "3"])[:2]
     a["tiles"] = tiles()
