@@ -12,6 +12,13 @@
 #   CI_CHROOT_DIR   where to build it (default: a new dir under /var/tmp)
 #   CI_CHROOT_KEEP  1: leave the chroot in place afterwards
 #   CI_MIRROR       Debian mirror (default http://deb.debian.org/debian)
+#   CI_APT_CACHE    a directory of .deb files to share with the chroot
+#                   (default this machine's /var/cache/apt/archives; "" for
+#                   none). A package cache, as apt-cacher would be: debootstrap
+#                   and apt check every file in it against the signed
+#                   package lists and fetch what is missing or different,
+#                   so the chroot still installs everything setup.sh names;
+#                   it only does not download again what this machine has.
 set -eu
 [ $# -eq 1 ] || { echo "usage: sh .ci/chroot.sh COMMAND" >&2; exit 64; }
 cmd=$1
@@ -43,8 +50,10 @@ if ! command -v debootstrap >/dev/null 2>&1; then
 fi
 
 t0=$(date +%s)
-echo "chroot: debootstrap bookworm into $root" >&2
-debootstrap --variant=minbase \
+cache=${CI_APT_CACHE-/var/cache/apt/archives}
+[ -n "$cache" ] && [ -d "$cache" ] && [ -w "$cache" ] || cache=""
+echo "chroot: debootstrap bookworm into $root${cache:+ (package cache: $cache)}" >&2
+debootstrap --variant=minbase ${cache:+--cache-dir="$cache"} \
     --include=build-essential,git,curl,python3,ca-certificates \
     bookworm "$root" "$mirror" >"$root.debootstrap.log" 2>&1 || {
     tail -n 30 "$root.debootstrap.log" >&2
@@ -73,6 +82,11 @@ if [ -d /usr/local/share/ca-certificates ]; then
 fi
 if [ -f /etc/npmrc ]; then cp /etc/npmrc "$root/etc/npmrc"; fi
 
+mkdir -p "$root/var/cache/apt/archives"
+if [ -n "$cache" ]; then
+    mount --bind "$cache" "$root/var/cache/apt/archives"
+    mounted="/var/cache/apt/archives $mounted"
+fi
 for m in /proc /sys /dev /dev/pts /dev/shm; do
     mkdir -p "$root$m"
     case $m in
