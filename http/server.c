@@ -55,6 +55,8 @@ static struct {
     __typeof__(MHD_lookup_connection_value) *lookup_connection_value;
     __typeof__(MHD_get_connection_values) *get_connection_values;
     __typeof__(MHD_get_connection_info) *get_connection_info;
+    __typeof__(MHD_suspend_connection) *suspend_connection;
+    __typeof__(MHD_resume_connection) *resume_connection;
 } mhd;
 
 static pthread_once_t mhd_once = PTHREAD_ONCE_INIT;
@@ -74,7 +76,9 @@ mhd_load(void)
                                         "MHD_get_version",
                                         "MHD_lookup_connection_value",
                                         "MHD_get_connection_values",
-                                        "MHD_get_connection_info"};
+                                        "MHD_get_connection_info",
+                                        "MHD_suspend_connection",
+                                        "MHD_resume_connection"};
     void **slot[] = {(void **)&mhd.create_response_from_buffer,
                      (void **)&mhd.create_response_from_callback,
                      (void **)&mhd.add_response_header,
@@ -85,7 +89,9 @@ mhd_load(void)
                      (void **)&mhd.get_version,
                      (void **)&mhd.lookup_connection_value,
                      (void **)&mhd.get_connection_values,
-                     (void **)&mhd.get_connection_info};
+                     (void **)&mhd.get_connection_info,
+                     (void **)&mhd.suspend_connection,
+                     (void **)&mhd.resume_connection};
     void *lib = dlopen(MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
 
     if (lib == NULL) {
@@ -124,9 +130,18 @@ struct ldg_httpd {
     ldg_httpd_handler handle;
     void *ctx;
     size_t body_max;
+    void (*conn_closed)(void *ctx, uint64_t conn_id);
+    uint64_t conns; /* __atomic: the last connection id given */
+    /* event-driven servers (async): the state of their requests */
+    int async;
+    pthread_mutex_t mu;
+    int stopping;
+    int stopped; /* ldg_httpd_stop returned: the last request frees s */
+    struct ldg_httpd_req *live; /* requests not yet freed */
 };
 
 struct stream {
+    struct ldg_httpd_req *r;
     ldg_httpd_read_fn rd;
     ldg_httpd_done_fn done;
     void *cls;
@@ -143,6 +158,16 @@ struct ldg_httpd_req {
     int started; /* the access callback has seen the headers */
     int answered;
     struct stream *stream; /* a streamed answer's reader, or NULL */
+    /* async servers only; under srv->mu */
+    int called;    /* the handler ran */
+    int refs;      /* libmicrohttpd's (until completed) and the holds */
+    int deferred;  /* ldg_httpd_defer: answered later */
+    int suspended; /* its connection is suspended */
+    int woken;     /* ldg_httpd_wake came while it was not suspended */
+    int gone;      /* completed: the connection's request has ended */
+    struct MHD_Response *pending; /* an answer not yet queued */
+    unsigned pending_status;
+    struct ldg_httpd_req *prev, *next; /* in srv->live */
 };
 
 static void *
@@ -155,7 +180,16 @@ uri_log(void *cls, const char *uri, struct MHD_Connection *c)
         return NULL;
     r->srv = s;
     r->c = c;
+    r->refs = 1;
     r->target = strdup(uri != NULL ? uri : "");
+    if (s->async) {
+        pthread_mutex_lock(&s->mu);
+        r->next = s->live;
+        if (s->live)
+            s->live->prev = r;
+        s->live = r;
+        pthread_mutex_unlock(&s->mu);
+    }
     /* The buffer refuses to grow past body_max; what is over is dropped
      * and flagged (too_big), not kept. */
     ldg_buf_init(&r->body, s->body_max);
@@ -191,9 +225,75 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
     }
     if (r->answered)
         return MHD_YES;
-    if (s->handle(s->ctx, r) < 0 || !r->answered)
-        return MHD_NO;
-    return MHD_YES;
+    if (!s->async)
+        return s->handle(s->ctx, r) < 0 || !r->answered ? MHD_NO : MHD_YES;
+    /* event-driven: the handler runs once; its answer, given now or
+     * later from another thread, waits in pending until this callback
+     * runs again (the connection is suspended meanwhile) */
+    if (!r->called) {
+        r->called = 1;
+        if (s->handle(s->ctx, r) < 0 && !r->deferred) {
+            pthread_mutex_lock(&s->mu);
+            int none = r->pending == NULL;
+            pthread_mutex_unlock(&s->mu);
+            if (none)
+                return MHD_NO;
+        }
+    }
+    pthread_mutex_lock(&s->mu);
+    struct MHD_Response *resp = r->pending;
+    unsigned status = r->pending_status;
+    r->pending = NULL;
+    r->answered = resp != NULL;
+    if (resp == NULL && r->deferred && !s->stopping) {
+        mhd.suspend_connection(c);
+        r->suspended = 1;
+        pthread_mutex_unlock(&s->mu);
+        return MHD_YES;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (resp == NULL)
+        return MHD_NO; /* no answer, or the server is stopping */
+    enum MHD_Result ok = mhd.queue_response(c, status, resp);
+    mhd.destroy_response(resp);
+    return ok;
+}
+
+/* Frees r (its last reference is gone). */
+static void
+req_free(struct ldg_httpd_req *r)
+{
+    if (r->pending)
+        mhd.destroy_response(r->pending);
+    ldg_buf_release(&r->body);
+    free(r->target);
+    free(r);
+}
+
+/* Drops a reference to r (of an async server); the last frees it. */
+static void
+req_unref(struct ldg_httpd_req *r)
+{
+    struct ldg_httpd *s = r->srv;
+    int free_s = 0;
+    pthread_mutex_lock(&s->mu);
+    int last = --r->refs == 0;
+    if (last) {
+        if (r->prev)
+            r->prev->next = r->next;
+        else
+            s->live = r->next;
+        if (r->next)
+            r->next->prev = r->prev;
+        free_s = s->stopped && s->live == NULL;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (last)
+        req_free(r);
+    if (free_s) {
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+    }
 }
 
 static void
@@ -204,16 +304,38 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
     if (r == NULL)
         return;
+    *con_cls = NULL;
+    if (r->srv->async) {
+        pthread_mutex_lock(&r->srv->mu);
+        r->gone = 1;
+        pthread_mutex_unlock(&r->srv->mu);
+    }
     if (r->stream != NULL) {
         r->stream->done(r->stream->cls,
                         r->stream->eof &&
                             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
         free(r->stream);
+        r->stream = NULL;
     }
-    ldg_buf_release(&r->body);
-    free(r->target);
-    free(r);
-    *con_cls = NULL;
+    if (r->srv->async)
+        req_unref(r);
+    else
+        req_free(r);
+}
+
+static void
+notify_conn(void *cls, struct MHD_Connection *c, void **socket_context,
+            enum MHD_ConnectionNotificationCode toe)
+{
+    struct ldg_httpd *s = cls;
+
+    (void)c;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        uint64_t id = __atomic_add_fetch(&s->conns, 1, __ATOMIC_RELAXED);
+        *socket_context = (void *)(uintptr_t)id;
+    } else if (s->conn_closed != NULL) {
+        s->conn_closed(s->ctx, (uint64_t)(uintptr_t)*socket_context);
+    }
 }
 
 /* "Name: value" headers onto a response, the hop-by-hop ones left out. */
@@ -258,6 +380,26 @@ queue(struct ldg_httpd_req *r, unsigned status, const char *const *headers,
         mhd.destroy_response(resp);
         return LDG_ENOMEM;
     }
+    if (r->srv->async) {
+        struct ldg_httpd *s = r->srv;
+        int rc = 0;
+        pthread_mutex_lock(&s->mu);
+        if (r->gone || r->pending != NULL || r->answered) {
+            rc = r->gone ? LDG_ENET : LDG_EINVAL;
+        } else {
+            r->pending = resp;
+            r->pending_status = status;
+            resp = NULL;
+            if (r->suspended) {
+                r->suspended = 0;
+                mhd.resume_connection(r->c);
+            }
+        }
+        pthread_mutex_unlock(&s->mu);
+        if (resp != NULL)
+            mhd.destroy_response(resp);
+        return rc;
+    }
     ok = mhd.queue_response(r->c, status, resp);
     mhd.destroy_response(resp);
     r->answered = 1;
@@ -270,7 +412,8 @@ ldg_httpd_reply(struct ldg_httpd_req *r, unsigned status,
 {
     void *copy;
 
-    if (r == NULL || r->answered || (body == NULL && len > 0))
+    if (r == NULL || (!r->srv->async && r->answered) ||
+        (body == NULL && len > 0))
         return LDG_EINVAL;
     copy = malloc(len > 0 ? len : 1);
     if (copy == NULL)
@@ -292,6 +435,21 @@ stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     if (st->eof)
         return MHD_CONTENT_READER_END_OF_STREAM;
     n = st->rd(st->cls, buf, max);
+    if (n == LDG_HTTPD_AGAIN && st->r->srv->async) {
+        struct ldg_httpd *s = st->r->srv;
+        ssize_t ret = 0;
+        pthread_mutex_lock(&s->mu);
+        if (s->stopping)
+            ret = MHD_CONTENT_READER_END_WITH_ERROR;
+        else if (st->r->woken) /* more came meanwhile: called again */
+            st->r->woken = 0;
+        else {
+            mhd.suspend_connection(st->r->c);
+            st->r->suspended = 1;
+        }
+        pthread_mutex_unlock(&s->mu);
+        return ret;
+    }
     if (n == 0) {
         st->eof = 1;
         return MHD_CONTENT_READER_END_OF_STREAM;
@@ -308,7 +466,8 @@ ldg_httpd_reply_stream(struct ldg_httpd_req *r, unsigned status,
 {
     struct stream *st;
 
-    if (r == NULL || rd == NULL || done == NULL || r->answered) {
+    if (r == NULL || rd == NULL || done == NULL ||
+        (!r->srv->async && r->answered)) {
         if (done != NULL)
             done(cls, 0);
         return LDG_EINVAL;
@@ -318,15 +477,93 @@ ldg_httpd_reply_stream(struct ldg_httpd_req *r, unsigned status,
         done(cls, 0);
         return LDG_ENOMEM;
     }
+    st->r = r;
     st->rd = rd;
     st->done = done;
     st->cls = cls;
-    /* From here the request owns st: completed() calls done once,
-     * whether or not the response could be queued. */
-    r->stream = st;
-    return queue(r, status, headers,
-                 mhd.create_response_from_callback(
-                     MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read, st, NULL));
+    if (r->srv->async) {
+        /* the request may have ended, or been answered, meanwhile */
+        pthread_mutex_lock(&r->srv->mu);
+        int bad = r->gone                                  ? LDG_ENET
+                  : r->stream || r->pending || r->answered ? LDG_EINVAL
+                                                           : 0;
+        if (!bad)
+            r->stream = st;
+        pthread_mutex_unlock(&r->srv->mu);
+        if (bad) {
+            free(st);
+            done(cls, 0);
+            return bad;
+        }
+    } else {
+        /* From here the request owns st: completed() calls done once,
+         * whether or not the response could be queued. */
+        r->stream = st;
+    }
+    int rc = queue(r, status, headers,
+                   mhd.create_response_from_callback(
+                       MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read, st, NULL));
+    if (rc < 0 && r->srv->async) {
+        /* not queued: completed() will not know of it */
+        pthread_mutex_lock(&r->srv->mu);
+        int ours = r->stream == st;
+        if (ours)
+            r->stream = NULL;
+        pthread_mutex_unlock(&r->srv->mu);
+        if (ours) {
+            free(st);
+            done(cls, 0);
+        }
+    }
+    return rc;
+}
+
+int
+ldg_httpd_defer(struct ldg_httpd_req *r)
+{
+    if (r == NULL || !r->srv->async)
+        return LDG_EINVAL;
+    pthread_mutex_lock(&r->srv->mu);
+    int again = r->deferred;
+    if (!again) {
+        r->deferred = 1;
+        r->refs++;
+    }
+    pthread_mutex_unlock(&r->srv->mu);
+    return again ? LDG_EINVAL : 0;
+}
+
+void
+ldg_httpd_release(struct ldg_httpd_req *r)
+{
+    if (r != NULL && r->srv->async)
+        req_unref(r);
+}
+
+void
+ldg_httpd_wake(struct ldg_httpd_req *r)
+{
+    if (r == NULL || !r->srv->async)
+        return;
+    pthread_mutex_lock(&r->srv->mu);
+    if (r->gone) {
+        /* nothing to wake */
+    } else if (r->suspended) {
+        r->suspended = 0;
+        mhd.resume_connection(r->c);
+    } else {
+        r->woken = 1;
+    }
+    pthread_mutex_unlock(&r->srv->mu);
+}
+
+uint64_t
+ldg_httpd_conn_id(const struct ldg_httpd_req *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        mhd.get_connection_info(r->c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return ci != NULL ? (uint64_t)(uintptr_t)ci->socket_context : 0;
 }
 
 const char *
@@ -519,18 +756,30 @@ ldg_httpd_start(struct ldg_httpd **out, const struct ldg_httpd_options *o,
     s->handle = o->handle;
     s->ctx = o->ctx;
     s->body_max = o->body_max ? o->body_max : LDG_HTTPD_BODY_MAX_DEFAULT;
+    s->conn_closed = o->conn_closed;
+    s->async = o->async;
+    pthread_mutex_init(&s->mu, NULL);
     if ((rc = listen_on(s, o->listen, err, errcap)) < 0)
         goto fail;
+    /* more than one thread: a pool (libmicrohttpd warns of a pool of 0
+     * or 1, so none is named then) */
+    struct MHD_OptionItem pool[2] = {{MHD_OPTION_END, 0, NULL},
+                                     {MHD_OPTION_END, 0, NULL}};
+    if (s->async && o->threads > 1)
+        pool[0] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
+                                          (intptr_t)o->threads, NULL};
     s->d = mhd.start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-            MHD_USE_AUTO | MHD_USE_ERROR_LOG,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
+            (s->async ? MHD_ALLOW_SUSPEND_RESUME
+                      : MHD_USE_THREAD_PER_CONNECTION),
         0, NULL, NULL, access_cb, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
         MHD_OPTION_URI_LOG_CALLBACK, uri_log, s, MHD_OPTION_NOTIFY_COMPLETED,
-        completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
+        completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, notify_conn, s,
+        MHD_OPTION_CONNECTION_LIMIT,
         o->max_conns ? o->max_conns : LDG_HTTPD_MAX_CONNS_DEFAULT,
         MHD_OPTION_CONNECTION_TIMEOUT,
         o->timeout_s ? o->timeout_s : LDG_HTTPD_TIMEOUT_S_DEFAULT,
-        MHD_OPTION_END);
+        MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
     if (s->d == NULL) {
         snprintf(err, errcap,
                  "cannot serve on %s: libmicrohttpd refused to "
@@ -547,6 +796,7 @@ fail:
     if (s->unix_path != NULL && s->fd >= 0)
         unlink(s->unix_path);
     free(s->unix_path);
+    pthread_mutex_destroy(&s->mu);
     free(s);
     return rc;
 }
@@ -562,9 +812,31 @@ ldg_httpd_stop(struct ldg_httpd *s)
 {
     if (s == NULL)
         return;
+    if (s->async) {
+        /* libmicrohttpd must not be stopped with a connection suspended:
+         * each is resumed, and with stopping set its handler or reader
+         * ends it instead of suspending it again */
+        pthread_mutex_lock(&s->mu);
+        s->stopping = 1;
+        for (struct ldg_httpd_req *r = s->live; r; r = r->next)
+            if (r->suspended) {
+                r->suspended = 0;
+                mhd.resume_connection(r->c);
+            }
+        pthread_mutex_unlock(&s->mu);
+    }
     mhd.stop_daemon(s->d); /* closes the listening socket it was given */
     if (s->unix_path != NULL)
         unlink(s->unix_path);
     free(s->unix_path);
+    s->unix_path = NULL;
+    /* requests still held (ldg_httpd_defer) keep s until released */
+    pthread_mutex_lock(&s->mu);
+    s->stopped = 1;
+    int held = s->live != NULL;
+    pthread_mutex_unlock(&s->mu);
+    if (held)
+        return;
+    pthread_mutex_destroy(&s->mu);
     free(s);
 }

@@ -7,9 +7,18 @@
  * when the first server starts (libmicrohttpd.so.12), so commands that
  * serve nothing never pay for it; a missing library is an error naming it.
  *
- * Model: one thread per connection (libmicrohttpd's
- * MHD_USE_THREAD_PER_CONNECTION), so a handler and a streaming reader may
- * block (on an upstream, on a commit) without holding up other clients.
+ * Two models:
+ *   - one thread per connection (the default: libmicrohttpd's
+ *     MHD_USE_THREAD_PER_CONNECTION), so a handler and a streaming reader
+ *     may block (on an upstream, on a commit) without holding up other
+ *     clients;
+ *   - event-driven (async = 1): a few threads (threads, default 1) each
+ *     serve many connections, so nothing may block. A handler that cannot
+ *     answer at once calls ldg_httpd_defer and answers later from any
+ *     thread (the connection is suspended meanwhile); a streaming reader
+ *     with nothing yet returns LDG_HTTPD_AGAIN and whoever produces the
+ *     next piece calls ldg_httpd_wake. A suspended connection does not see
+ *     its client go away until it is woken (libmicrohttpd's limit).
  * The request body is read whole, up to body_max bytes, before the
  * handler is called; a larger body is not kept (the handler sees
  * ldg_httpd_body_too_big() and answers, typically 413). The handler
@@ -29,6 +38,7 @@
 #define LDG_HTTP_SERVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -52,6 +62,11 @@ struct ldg_httpd_options {
     unsigned max_conns;       /* 0 = LDG_HTTPD_MAX_CONNS_DEFAULT */
     unsigned timeout_s;       /* idle timeout; 0 = _TIMEOUT_S_DEFAULT */
     size_t body_max;          /* 0 = LDG_HTTPD_BODY_MAX_DEFAULT */
+    int async;                /* 1: event-driven (see above) */
+    unsigned threads;         /* async: threads serving; 0 = 1 */
+    /* Called when a connection closes, on a server thread, with the id
+     * its requests had (ldg_httpd_conn_id); may be NULL. */
+    void (*conn_closed)(void *ctx, uint64_t conn_id);
 };
 
 /* Starts a server in its own threads and returns at once.
@@ -67,8 +82,10 @@ int ldg_httpd_start(struct ldg_httpd **out, const struct ldg_httpd_options *o,
 unsigned ldg_httpd_port(const struct ldg_httpd *s);
 
 /* Stops listening, ends every connection (a streaming reader still
- * running is waited for: make it return) and frees s. A Unix socket file
- * it created is removed. NULL is a no-op. */
+ * running is waited for: make it return; a deferred request not yet
+ * answered is closed without an answer) and frees s (of an async server:
+ * once the last held request is released). A Unix socket file it created
+ * is removed. NULL is a no-op. */
 void ldg_httpd_stop(struct ldg_httpd *s);
 
 /* "libmicrohttpd 0.9.75", or why it cannot be loaded. Static storage. */
@@ -76,7 +93,8 @@ const char *ldg_httpd_lib_version(void);
 
 /*
  * Reading a request. Every pointer returned is borrowed and valid until
- * the response ends (for a stream: until its done callback has run).
+ * the response ends (for a stream: until its done callback has run); on
+ * an async server, only in the handler (copy what is needed later).
  */
 const char *ldg_httpd_method(const struct ldg_httpd_req *r); /* "GET" */
 /* The request target as the client sent it, path and query ("/v1/x?a=b").
@@ -99,6 +117,25 @@ int ldg_httpd_body_too_big(const struct ldg_httpd_req *r);
 /* The connection's socket, for SO_PEERCRED on a Unix socket or
  * getpeername/getsockname on TCP. Do not read, write or close it. */
 int ldg_httpd_fd(const struct ldg_httpd_req *r);
+/* The connection's id: 1, 2, ... in the order connections came, the same
+ * for every request of a keep-alive connection; given to conn_closed. */
+uint64_t ldg_httpd_conn_id(const struct ldg_httpd_req *r);
+
+/*
+ * Answering later (async servers). In the handler, ldg_httpd_defer says
+ * the answer comes later and holds r: r stays valid (for ldg_httpd_reply,
+ * ldg_httpd_reply_stream and ldg_httpd_wake, from any thread) until
+ * ldg_httpd_release. If the connection ends first (the server stops),
+ * the answer is refused with LDG_ENET and nothing is sent.
+ */
+/* @return 0; LDG_EINVAL on a thread-per-connection server or twice. */
+int ldg_httpd_defer(struct ldg_httpd_req *r);
+/* Gives back the hold of ldg_httpd_defer; r may be freed at once. */
+void ldg_httpd_release(struct ldg_httpd_req *r);
+/* A streamed answer whose reader returned LDG_HTTPD_AGAIN has more: its
+ * reader is called again. From any thread while r is held; a wake before
+ * the reader's AGAIN is remembered. A no-op once the request ended. */
+void ldg_httpd_wake(struct ldg_httpd_req *r);
 
 /*
  * Answering. headers: extra response headers, each "Name: value",
@@ -108,15 +145,20 @@ int ldg_httpd_fd(const struct ldg_httpd_req *r);
  */
 
 /* Answers with a copy of body. @return 0, LDG_ENOMEM, LDG_EINVAL when the
- * request was already answered. */
+ * request was already answered, LDG_ENET when its connection ended
+ * (async). */
 int ldg_httpd_reply(struct ldg_httpd_req *r, unsigned status,
                     const char *const *headers, const void *body, size_t len);
 
 /* Reads the next piece of a streamed body into buf (at most cap bytes),
- * blocking as long as it needs. @return bytes (> 0), 0 at the end of the
- * body, or < 0 to cut the response short (the client sees the connection
- * close without the final chunk, so it knows the body is incomplete). */
+ * blocking as long as it needs (async: never blocking; see LDG_HTTPD_AGAIN).
+ * @return bytes (> 0), 0 at the end of the body, or < 0 to cut the response
+ * short (the client sees the connection close without the final chunk, so it
+ * knows the body is incomplete). */
 typedef ssize_t (*ldg_httpd_read_fn)(void *cls, char *buf, size_t cap);
+/* An async server's reader with nothing yet: the connection waits for
+ * ldg_httpd_wake (the reader must not block). */
+#define LDG_HTTPD_AGAIN ((ssize_t)-2)
 /* Called exactly once when a streamed response ends: completed is 1 when
  * the reader returned 0 and every byte went out, 0 when the client went
  * away, the reader failed or the server stopped. Free cls here. */

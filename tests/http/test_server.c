@@ -6,7 +6,16 @@
  * sees it too big and answers 413, nothing kept), a client that goes away
  * mid-stream (done told "not completed", the reader not called again),
  * a Unix socket with the peer's credentials, and misuse.
+ *
+ * The event-driven server (async): an answer deferred and given from
+ * another thread while the one server thread answers others; a stream
+ * whose reader says "nothing yet" and is woken by a producer thread; a
+ * deferred request still unanswered when the server stops (stop returns,
+ * the late answer is refused, the hold is given back); connection ids
+ * (the same for a keep-alive connection's requests, given to
+ * conn_closed); misuse.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,7 +44,13 @@ struct srv {
     volatile int too_big_seen;
     volatile int peer_uid;
     char target[256];
+    struct drip *drip;
 };
+
+struct drip;
+static int handler(void *ctx, struct ldg_httpd_req *r);
+static int fetch(struct srv *s, const char *method, const char *path,
+                 const char *body, size_t len, struct ldg_http_response *resp);
 
 struct stream {
     struct srv *s;
@@ -66,14 +81,311 @@ done(void *cls, int completed)
     free(st);
 }
 
+/* ------------------------------------------------------------ async -- */
+
+struct later {
+    struct ldg_httpd_req *r;
+    int ms;
+    int refused; /* the late reply's return */
+};
+
+static void *
+later_main(void *arg)
+{
+    struct later *l = arg;
+    struct timespec ts = {0, (long)l->ms * 1000000L};
+    nanosleep(&ts, NULL);
+    l->refused = ldg_httpd_reply(l->r, 200, NULL, "later", 5);
+    ldg_httpd_release(l->r);
+    return NULL;
+}
+
+/* A stream fed by a thread: three pieces 30 ms apart, then the end. */
+struct drip {
+    struct srv *s;
+    struct ldg_httpd_req *r;
+    pthread_mutex_t mu;
+    char buf[256];
+    size_t len;
+    int ended, agains;
+    pthread_t thr;
+};
+
+static void *
+drip_main(void *arg)
+{
+    struct drip *d = arg;
+    for (int i = 0; i < 3; i++) {
+        struct timespec ts = {0, 30 * 1000000L};
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&d->mu);
+        d->len += (size_t)snprintf(d->buf + d->len, sizeof d->buf - d->len,
+                                   "drop %d\n", i);
+        d->ended = i == 2;
+        pthread_mutex_unlock(&d->mu);
+        ldg_httpd_wake(d->r);
+    }
+    return NULL;
+}
+
+static ssize_t
+drip_read(void *cls, char *buf, size_t cap)
+{
+    struct drip *d = cls;
+    ssize_t n;
+    pthread_mutex_lock(&d->mu);
+    if (d->len > 0) {
+        n = (ssize_t)(d->len < cap ? d->len : cap);
+        memcpy(buf, d->buf, (size_t)n);
+        memmove(d->buf, d->buf + n, d->len - (size_t)n);
+        d->len -= (size_t)n;
+    } else if (d->ended) {
+        n = 0;
+    } else {
+        d->agains++;
+        n = LDG_HTTPD_AGAIN;
+    }
+    pthread_mutex_unlock(&d->mu);
+    return n;
+}
+
+static void
+drip_done(void *cls, int completed)
+{
+    struct drip *d = cls;
+    __atomic_store_n(&d->s->done_completed, completed, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&d->s->done_calls, 1, __ATOMIC_SEQ_CST);
+}
+
+static struct later *pending_later; /* /never: answered after the stop */
+static uint64_t conn_ids[8];
+static int nconn_ids;
+static uint64_t closed_ids[8];
+static int nclosed; /* __atomic */
+
+static void
+on_closed(void *ctx, uint64_t id)
+{
+    (void)ctx;
+    int k = __atomic_fetch_add(&nclosed, 1, __ATOMIC_SEQ_CST);
+    if (k < 8)
+        closed_ids[k] = id;
+}
+
+static int
+async_handler(void *ctx, struct ldg_httpd_req *r)
+{
+    struct srv *s = ctx;
+    const char *path = ldg_httpd_path(r);
+
+    if (nconn_ids < 8)
+        conn_ids[nconn_ids++] = ldg_httpd_conn_id(r);
+    if (strcmp(path, "/later") == 0 || strcmp(path, "/never") == 0) {
+        struct later *l = calloc(1, sizeof *l);
+        pthread_t t;
+        assert_int_equal(ldg_httpd_defer(r), 0);
+        assert_int_equal(ldg_httpd_defer(r), LDG_EINVAL); /* once */
+        l->r = r;
+        if (strcmp(path, "/never") == 0) {
+            pending_later = l;
+            return 0;
+        }
+        l->ms = 300;
+        assert_int_equal(pthread_create(&t, NULL, later_main, l), 0);
+        pthread_detach(t);
+        return 0;
+    }
+    if (strcmp(path, "/drip") == 0) {
+        struct drip *d = calloc(1, sizeof *d);
+        d->s = s;
+        d->r = r;
+        pthread_mutex_init(&d->mu, NULL);
+        assert_int_equal(ldg_httpd_defer(r), 0);
+        assert_int_equal(
+            ldg_httpd_reply_stream(r, 200, NULL, drip_read, drip_done, d), 0);
+        assert_int_equal(pthread_create(&d->thr, NULL, drip_main, d), 0);
+        s->drip = d;
+        return 0;
+    }
+    return handler(ctx, r);
+}
+
+static void
+start_async(struct srv *s)
+{
+    struct ldg_httpd_options o = {0};
+    char err[256] = "";
+    memset(s, 0, sizeof *s);
+    o.listen = "127.0.0.1:0";
+    o.handle = async_handler;
+    o.ctx = s;
+    o.async = 1;
+    o.conn_closed = on_closed;
+    nconn_ids = 0;
+    __atomic_store_n(&nclosed, 0, __ATOMIC_SEQ_CST);
+    if (ldg_httpd_start(&s->h, &o, err, sizeof err) != 0)
+        fail_msg("start async: %s", err);
+    snprintf(s->base, sizeof s->base, "http://127.0.0.1:%u",
+             ldg_httpd_port(s->h));
+}
+
+static int
+raw_connect(struct srv *s)
+{
+    struct sockaddr_in a = {0};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)ldg_httpd_port(s->h));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+/* Reads until the peer closes (HTTP/1.0): what came, NUL-terminated. */
+static ssize_t
+read_all(int fd, char *buf, size_t cap)
+{
+    ssize_t k, got = 0;
+    while ((k = read(fd, buf + got, cap - 1 - (size_t)got)) > 0)
+        got += k;
+    buf[got] = 0;
+    return got;
+}
+
+static long
+ms_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void
+test_server__async_deferred_answer_from_another_thread(void **state)
+{
+    struct srv s;
+    struct ldg_http_response resp;
+    struct timespec t0;
+    char buf[1024];
+    start_async(&s);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int fd = raw_connect(&s);
+    const char *req = "GET /later HTTP/1.0\r\n\r\n";
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    /* while /later waits, the one server thread answers another client */
+    assert_int_equal(fetch(&s, "POST", "/buf", "q", 1, &resp), 0);
+    assert_int_equal(resp.status, 200);
+    assert_string_equal(resp.body, "got 1:q");
+    assert_true(ms_since(&t0) < 300); /* before the deferred answer */
+    ldg_http_response_release(&resp);
+    read_all(fd, buf, sizeof buf);
+    close(fd);
+    assert_non_null(strstr(buf, " 200 "));
+    assert_non_null(strstr(buf, "\r\n\r\nlater"));
+    assert_true(ms_since(&t0) >= 300);
+    ldg_httpd_stop(s.h);
+}
+
+static void
+test_server__async_stream_woken_by_a_producer(void **state)
+{
+    struct srv s;
+    struct ldg_http_request r = {0};
+    struct ldg_http_stream *st = NULL;
+    char url[128], err[LDG_HTTP_ERR_MAX], buf[256], all[256] = "";
+    long n;
+    start_async(&s);
+    snprintf(url, sizeof url, "%s/drip", s.base);
+    r.url = url;
+    assert_int_equal(
+        ldg_http_stream_open(&st, NULL, &r, 2000, 2000, NULL, err, sizeof err),
+        0);
+    assert_int_equal(ldg_http_stream_status(st), 200);
+    while ((n = ldg_http_stream_read(st, buf, sizeof buf - 1, err,
+                                     sizeof err)) > 0) {
+        buf[n] = 0;
+        strcat(all, buf);
+    }
+    assert_int_equal(n, 0);
+    assert_string_equal(all, "drop 0\ndrop 1\ndrop 2\n");
+    ldg_http_stream_close(st);
+    for (int i = 0;
+         i < 100 && __atomic_load_n(&s.done_calls, __ATOMIC_SEQ_CST) == 0; i++)
+        usleep(10000);
+    assert_int_equal(__atomic_load_n(&s.done_calls, __ATOMIC_SEQ_CST), 1);
+    assert_int_equal(__atomic_load_n(&s.done_completed, __ATOMIC_SEQ_CST), 1);
+    /* the reader said "nothing yet" and was not called in a busy loop */
+    assert_true(s.drip->agains >= 1 && s.drip->agains < 50);
+    pthread_join(s.drip->thr, NULL);
+    ldg_httpd_release(s.drip->r);
+    pthread_mutex_destroy(&s.drip->mu);
+    free(s.drip);
+    ldg_httpd_stop(s.h);
+}
+
+static void
+test_server__async_stop_with_a_deferred_request(void **state)
+{
+    struct srv s;
+    char buf[512];
+    start_async(&s);
+    pending_later = NULL;
+    int fd = raw_connect(&s);
+    const char *req = "GET /never HTTP/1.0\r\n\r\n";
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    for (int i = 0; i < 200 && pending_later == NULL; i++)
+        usleep(5000);
+    assert_non_null(pending_later);
+    ldg_httpd_stop(s.h); /* returns: the suspended connection is ended */
+    assert_int_equal(read_all(fd, buf, sizeof buf), 0); /* no answer */
+    close(fd);
+    /* the late answer is refused; the hold given back frees it all */
+    pending_later->ms = 0;
+    later_main(pending_later);
+    assert_int_equal(pending_later->refused, LDG_ENET);
+    free(pending_later);
+}
+
+static void
+test_server__async_connection_ids(void **state)
+{
+    struct srv s;
+    char buf[2048];
+    start_async(&s);
+    int fd = raw_connect(&s);
+    const char *req = "GET /buf HTTP/1.1\r\nHost: x\r\n\r\n"
+                      "GET /buf HTTP/1.1\r\nHost: x\r\n"
+                      "Connection: close\r\n\r\n";
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    read_all(fd, buf, sizeof buf);
+    close(fd);
+    assert_int_equal(nconn_ids, 2);
+    assert_true(conn_ids[0] != 0);
+    assert_int_equal(conn_ids[0], conn_ids[1]); /* one connection */
+    fd = raw_connect(&s);
+    req = "GET /buf HTTP/1.0\r\n\r\n";
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    read_all(fd, buf, sizeof buf);
+    close(fd);
+    assert_int_equal(nconn_ids, 3);
+    assert_true(conn_ids[2] != conn_ids[0]);
+    for (int i = 0; i < 200 && __atomic_load_n(&nclosed, __ATOMIC_SEQ_CST) < 2;
+         i++)
+        usleep(5000);
+    ldg_httpd_stop(s.h);
+    assert_int_equal(__atomic_load_n(&nclosed, __ATOMIC_SEQ_CST), 2);
+    assert_true(
+        (closed_ids[0] == conn_ids[0] && closed_ids[1] == conn_ids[2]) ||
+        (closed_ids[1] == conn_ids[0] && closed_ids[0] == conn_ids[2]));
+}
+
 static int
 handler(void *ctx, struct ldg_httpd_req *r)
 {
     struct srv *s = ctx;
     const char *path = ldg_httpd_path(r);
-    static const char *const hdrs[] = {"Content-Type: text/plain",
-                                       "X-Test: yes", "Connection: bogus",
-                                       NULL};
+    static const char *const hdrs[] = {
+        "Content-Type: text/plain", "X-Test: yes", "Connection: bogus", NULL};
 
     snprintf(s->target, sizeof s->target, "%s", ldg_httpd_target(r));
     if (ldg_httpd_body_too_big(r)) {
@@ -101,11 +413,12 @@ handler(void *ctx, struct ldg_httpd_req *r)
     if (strcmp(path, "/peer") == 0) {
         struct ucred uc;
         socklen_t sl = sizeof uc;
-        if (getsockopt(ldg_httpd_fd(r), SOL_SOCKET, SO_PEERCRED, &uc, &sl) ==
-            0)
+        if (getsockopt(ldg_httpd_fd(r), SOL_SOCKET, SO_PEERCRED, &uc, &sl) == 0)
             s->peer_uid = (int)uc.uid;
         return ldg_httpd_reply(r, 200, NULL, "peer", 4);
     }
+    if (strcmp(path, "/defer") == 0) /* a thread-per-connection server */
+        assert_int_equal(ldg_httpd_defer(r), LDG_EINVAL);
     if (strcmp(path, "/twice") == 0) {
         assert_int_equal(ldg_httpd_reply(r, 200, NULL, "1", 1), 0);
         assert_int_equal(ldg_httpd_reply(r, 200, NULL, "2", 1), LDG_EINVAL);
@@ -189,7 +502,8 @@ test_server__streamed_answer_piece_by_piece(void **state)
     assert_int_equal(n, 0);
     assert_string_equal(all, "piece 0\npiece 1\npiece 2\n");
     ldg_http_stream_close(st);
-    for (int i = 0; i < 100 && __atomic_load_n(&s.done_calls, __ATOMIC_SEQ_CST) == 0; i++)
+    for (int i = 0;
+         i < 100 && __atomic_load_n(&s.done_calls, __ATOMIC_SEQ_CST) == 0; i++)
         usleep(10000);
     assert_int_equal(__atomic_load_n(&s.done_calls, __ATOMIC_SEQ_CST), 1);
     assert_int_equal(__atomic_load_n(&s.done_completed, __ATOMIC_SEQ_CST), 1);
@@ -239,7 +553,8 @@ test_server__client_gone_mid_stream(void **state)
         got += k;
     }
     close(fd);
-    for (int i = 0; i < 300 && __atomic_load_n(&s.done_calls, __ATOMIC_SEQ_CST) == 0; i++)
+    for (int i = 0;
+         i < 300 && __atomic_load_n(&s.done_calls, __ATOMIC_SEQ_CST) == 0; i++)
         usleep(10000);
     assert_int_equal(__atomic_load_n(&s.done_calls, __ATOMIC_SEQ_CST), 1);
     assert_int_equal(__atomic_load_n(&s.done_completed, __ATOMIC_SEQ_CST), 0);
@@ -291,6 +606,9 @@ test_server__misuse(void **state)
     assert_int_equal(fetch(&s, "GET", "/twice", NULL, 0, &resp), 0);
     assert_int_equal(resp.status, 200);
     ldg_http_response_release(&resp);
+    assert_int_equal(fetch(&s, "GET", "/defer", NULL, 0, &resp), 0);
+    assert_int_equal(resp.status, 404);
+    ldg_http_response_release(&resp);
     ldg_httpd_stop(s.h);
     ldg_httpd_stop(NULL);
 }
@@ -306,6 +624,11 @@ main(void)
         cmocka_unit_test(test_server__client_gone_mid_stream),
         cmocka_unit_test(test_server__unix_socket_peer),
         cmocka_unit_test(test_server__misuse),
+        cmocka_unit_test(
+            test_server__async_deferred_answer_from_another_thread),
+        cmocka_unit_test(test_server__async_stream_woken_by_a_producer),
+        cmocka_unit_test(test_server__async_stop_with_a_deferred_request),
+        cmocka_unit_test(test_server__async_connection_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
