@@ -597,6 +597,209 @@ ldg_http_lib_version(void)
 /* ------------------------------------------------------------ streams -- */
 
 /*
+ * What streams and the loop's transfers (below) share: a response's
+ * status line and headers as curl hands them over (struct resp_head), the
+ * easy handle's set-up (stream_setup) and the message for a transfer that
+ * failed (stream_fail).
+ *
+ * The headers are kept as "Name: value\0" strings in one arena that grows
+ * (doubling from 1 KiB) up to LDG_HTTP_STREAM_HEADERS_MAX bytes, at most
+ * HEAD_LINES_MAX of them; past either the transfer is aborted. Nothing is
+ * added once a final response's headers are in (a chunked body's
+ * trailers are not headers), so the strings handed out stay where they
+ * are until the transfer ends.
+ */
+#define HEAD_LINES_MAX 128
+#define HEAD_ARENA_MIN 1024
+
+struct resp_head {
+    long status;
+    int done; /* a final (>= 200) response's headers are in */
+    int toobig, oom;
+    char *arena;
+    size_t len, cap;
+    size_t off[HEAD_LINES_MAX];
+    size_t n;
+};
+
+/* One header line from curl (status line, header or the blank line).
+ * 0 to go on, -1 to abort the transfer (h->toobig or h->oom says why). */
+static int
+head_add(struct resp_head *h, const char *line, size_t n)
+{
+    if (h->done)
+        return 0;
+    if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+        /* a new response (100 Continue, then the real one) */
+        h->n = 0;
+        h->len = 0;
+        const char *sp = memchr(line, ' ', n);
+        h->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+        return 0;
+    }
+    size_t k = n;
+    while (k > 0 && (line[k - 1] == '\r' || line[k - 1] == '\n'))
+        k--;
+    if (k == 0) { /* the blank line after the headers */
+        if (h->status >= 200)
+            h->done = 1;
+        return 0;
+    }
+    if (h->n >= HEAD_LINES_MAX ||
+        h->len + k + 1 > LDG_HTTP_STREAM_HEADERS_MAX) {
+        h->toobig = 1;
+        return -1;
+    }
+    if (h->len + k + 1 > h->cap) {
+        size_t nc = h->cap ? h->cap : HEAD_ARENA_MIN;
+        while (nc < h->len + k + 1)
+            nc *= 2;
+        if (nc > LDG_HTTP_STREAM_HEADERS_MAX)
+            nc = LDG_HTTP_STREAM_HEADERS_MAX;
+        char *na = realloc(h->arena, nc);
+        if (na == NULL) {
+            h->oom = 1;
+            return -1;
+        }
+        h->arena = na;
+        h->cap = nc;
+    }
+    h->off[h->n++] = h->len;
+    memcpy(h->arena + h->len, line, k);
+    h->len += k;
+    h->arena[h->len++] = 0;
+    return 0;
+}
+
+static const char *
+head_at(const struct resp_head *h, size_t i)
+{
+    return i < h->n ? h->arena + h->off[i] : NULL;
+}
+
+static const char *
+head_get(const struct resp_head *h, const char *name)
+{
+    size_t k = name ? strlen(name) : 0;
+    for (size_t i = 0; k && i < h->n; i++) {
+        const char *v = h->arena + h->off[i];
+        if (strncasecmp(v, name, k) == 0 && v[k] == ':') {
+            v += k + 1;
+            while (*v == ' ' || *v == '\t')
+                v++;
+            return v;
+        }
+    }
+    return NULL;
+}
+
+/* 1 if method is a name curl can send as it is (GET, POST, PUT, ...). */
+static int
+stream_method_ok(const char *method)
+{
+    size_t n = strlen(method);
+    return n > 0 && n < 8 && strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == n;
+}
+
+/* Resets h and sets it up to send req (method, url, the header list
+ * hdrs made from req->headers, the body from req->body, which curl does
+ * not copy: it must outlive the transfer) as a stream: no total timeout,
+ * no decoding, the response's header lines to head_fn and its body to
+ * body_fn, both with arg, curl's message into cerr. Used by streams and
+ * by the loop's transfers. 0, or LDG_EINVAL when curl rejects an
+ * option. */
+static int
+stream_setup(CURL *h, const struct ldg_http_request *req, const char *method,
+             struct curl_slist *hdrs, char *cerr, curl_write_callback head_fn,
+             curl_write_callback body_fn, void *arg)
+{
+    cu.easy_reset(h);
+    cerr[0] = 0;
+    SET(CURLOPT_URL, req->url);
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_ERRORBUFFER, cerr);
+    SET(CURLOPT_CONNECTTIMEOUT_MS,
+        req->connect_timeout_ms > 0
+            ? req->connect_timeout_ms
+            : (long)LDG_HTTP_CONNECT_TIMEOUT_MS_DEFAULT);
+    SET(CURLOPT_SSL_VERIFYPEER, req->insecure ? 0L : 1L);
+    SET(CURLOPT_SSL_VERIFYHOST, req->insecure ? 0L : 2L);
+    if (req->ca_file)
+        SET(CURLOPT_CAINFO, req->ca_file);
+    if (req->userpwd)
+        SET(CURLOPT_USERPWD, req->userpwd);
+    SET(CURLOPT_HEADERFUNCTION, head_fn);
+    SET(CURLOPT_HEADERDATA, arg);
+    SET(CURLOPT_WRITEFUNCTION, body_fn);
+    SET(CURLOPT_WRITEDATA, arg);
+    /* an https upstream through a proxy: the proxy's "200 Connection
+     * established" is not the response */
+    SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    /* bytes as they come: no decoding, the client gets what was sent */
+    SET(CURLOPT_HTTP_CONTENT_DECODING, 0L);
+    SET(CURLOPT_HTTP_TRANSFER_DECODING, 1L);
+    SET(CURLOPT_TCP_NODELAY, 1L);
+    if (hdrs)
+        SET(CURLOPT_HTTPHEADER, hdrs);
+    if (strcmp(method, "GET") == 0) {
+        SET(CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(method, "HEAD") == 0) {
+        SET(CURLOPT_NOBODY, 1L);
+    } else {
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        SET(CURLOPT_POSTFIELDS, req->body ? (const char *)req->body : "");
+        if (strcmp(method, "POST") != 0)
+            SET(CURLOPT_CUSTOMREQUEST, method);
+    }
+    return 0;
+setopt_failed:
+    return LDG_EINVAL;
+}
+
+/* The code and the message for a streamed transfer curl ended with cc:
+ * body_toobig and oom say that our body callback refused a piece (over
+ * max_body, or out of memory), h what came of the response. */
+static int
+stream_fail(char *err, size_t errlen, const char *method, const char *url,
+            const struct resp_head *h, CURLcode cc, const char *cerr,
+            int body_toobig, int oom, size_t max_body)
+{
+    struct xfer fx = {.toobig = body_toobig || h->toobig, .oom = oom || h->oom};
+    const char *cause;
+    int rc = translate(cc, &fx, &cause);
+    if (rc == LDG_ETOOBIG && h->toobig)
+        seterr(err, errlen,
+               "%s %s: response headers exceed %u bytes or %d lines; "
+               "transfer aborted",
+               method, url, LDG_HTTP_STREAM_HEADERS_MAX, HEAD_LINES_MAX);
+    else if (rc == LDG_ETOOBIG)
+        seterr(err, errlen,
+               "%s %s: response exceeds %zu bytes; transfer aborted", method,
+               url, max_body);
+    else if (h->status > 0)
+        seterr(err, errlen, "%s %s: HTTP %ld, then %s (%s)", method, url,
+               h->status, cause, cerr[0] ? cerr : cu.easy_strerror(cc));
+    else
+        seterr(err, errlen, "%s %s: %s (%s)", method, url, cause,
+               cerr[0] ? cerr : cu.easy_strerror(cc));
+    return rc;
+}
+
+/* 1 if h's transfer had a connection to the server: it connected, sent
+ * its request (on a connection kept from before, which has no connect
+ * time of its own) or got a status. */
+static int
+stream_connected(CURL *h, long status)
+{
+    curl_off_t ct = 0;
+    long sent = 0;
+    cu.easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &ct);
+    cu.easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent);
+    return ct > 0 || sent > 0 || status > 0;
+}
+
+/*
  * A stream drives one easy handle through a multi handle on the caller's
  * thread: open performs until the headers are in, read performs until a
  * piece of body is there. Body bytes go into a small buffer; when the
@@ -606,7 +809,6 @@ ldg_http_lib_version(void)
  * the buffer and one piece.
  */
 #define STREAM_BUF 65536
-#define STREAM_HDRS_MAX 128
 
 struct ldg_http_stream {
     struct ldg_http_client *client; /* NULL: own handles */
@@ -616,21 +818,15 @@ struct ldg_http_stream {
     char cerr[CURL_ERROR_SIZE];
     char method[8];
     char *url;
-    long status;
-    int headers_done; /* a final (>= 200) response's headers are in */
-    int finished;     /* curl said the transfer is over (result) */
+    struct resp_head head;
+    int finished; /* curl said the transfer is over (result) */
     CURLcode result;
     int paused;
-    int toobig, oom;
-    int err_rc; /* sticky error of read */
+    int toobig, oom; /* the body callback refused a piece */
+    int err_rc;      /* sticky error of read */
     char err_msg[LDG_HTTP_ERR_MAX];
     size_t max_body, got_body;
     long idle_ms;
-    /* response headers: "Name: value" strings in one arena */
-    char *harena;
-    size_t hlen;
-    size_t hoff[STREAM_HDRS_MAX];
-    size_t nh;
     /* body bytes waiting for the reader */
     char *buf;
     size_t blen, boff, bcap;
@@ -649,40 +845,7 @@ st_header(char *line, size_t size, size_t nitems, void *arg)
 {
     struct ldg_http_stream *s = arg;
     size_t n = size * nitems;
-
-    if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
-        /* a new response (100 Continue, then the real one) */
-        s->nh = 0;
-        s->hlen = 0;
-        const char *sp = memchr(line, ' ', n);
-        s->status = sp ? strtol(sp + 1, NULL, 10) : 0;
-        return n;
-    }
-    size_t k = n;
-    while (k > 0 && (line[k - 1] == '\r' || line[k - 1] == '\n'))
-        k--;
-    if (k == 0) { /* the blank line after the headers */
-        if (s->status >= 200)
-            s->headers_done = 1;
-        return n;
-    }
-    if (s->nh >= STREAM_HDRS_MAX ||
-        s->hlen + k + 1 > LDG_HTTP_STREAM_HEADERS_MAX) {
-        s->toobig = 1;
-        return 0;
-    }
-    if (s->harena == NULL) {
-        s->harena = malloc(LDG_HTTP_STREAM_HEADERS_MAX);
-        if (s->harena == NULL) {
-            s->oom = 1;
-            return 0;
-        }
-    }
-    s->hoff[s->nh++] = s->hlen;
-    memcpy(s->harena + s->hlen, line, k);
-    s->hlen += k;
-    s->harena[s->hlen++] = 0;
-    return n;
+    return head_add(&s->head, line, n) < 0 ? 0 : n;
 }
 
 static size_t
@@ -747,66 +910,8 @@ st_pump(struct ldg_http_stream *s, int wait_ms)
 static int
 st_fail(struct ldg_http_stream *s, char *err, size_t errlen)
 {
-    struct xfer x = {.toobig = s->toobig, .oom = s->oom};
-    const char *cause;
-    int rc = translate(s->result, &x, &cause);
-    if (rc == LDG_ETOOBIG)
-        seterr(err, errlen, "%s %s: response exceeds %s; transfer aborted",
-               s->method, s->url,
-               s->got_body || s->max_body ? "the body limit"
-                                          : "the header limit");
-    else if (s->status > 0)
-        seterr(err, errlen, "%s %s: HTTP %ld, then %s (%s)", s->method, s->url,
-               s->status, cause,
-               s->cerr[0] ? s->cerr : cu.easy_strerror(s->result));
-    else
-        seterr(err, errlen, "%s %s: %s (%s)", s->method, s->url, cause,
-               s->cerr[0] ? s->cerr : cu.easy_strerror(s->result));
-    return rc;
-}
-
-static int
-st_setup(struct ldg_http_stream *s, const struct ldg_http_request *req)
-{
-    CURL *h = s->easy;
-    cu.easy_reset(h);
-    SET(CURLOPT_URL, req->url);
-    SET(CURLOPT_PROTOCOLS_STR, "http,https");
-    SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_ERRORBUFFER, s->cerr);
-    SET(CURLOPT_CONNECTTIMEOUT_MS,
-        req->connect_timeout_ms > 0
-            ? req->connect_timeout_ms
-            : (long)LDG_HTTP_CONNECT_TIMEOUT_MS_DEFAULT);
-    SET(CURLOPT_SSL_VERIFYPEER, req->insecure ? 0L : 1L);
-    SET(CURLOPT_SSL_VERIFYHOST, req->insecure ? 0L : 2L);
-    if (req->ca_file)
-        SET(CURLOPT_CAINFO, req->ca_file);
-    if (req->userpwd)
-        SET(CURLOPT_USERPWD, req->userpwd);
-    SET(CURLOPT_HEADERFUNCTION, st_header);
-    SET(CURLOPT_HEADERDATA, s);
-    SET(CURLOPT_WRITEFUNCTION, st_body);
-    SET(CURLOPT_WRITEDATA, s);
-    /* bytes as they come: no decoding, the client gets what was sent */
-    SET(CURLOPT_HTTP_CONTENT_DECODING, 0L);
-    SET(CURLOPT_HTTP_TRANSFER_DECODING, 1L);
-    SET(CURLOPT_TCP_NODELAY, 1L);
-    if (s->hdrs)
-        SET(CURLOPT_HTTPHEADER, s->hdrs);
-    if (strcmp(s->method, "GET") == 0) {
-        SET(CURLOPT_HTTPGET, 1L);
-    } else if (strcmp(s->method, "HEAD") == 0) {
-        SET(CURLOPT_NOBODY, 1L);
-    } else {
-        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-        SET(CURLOPT_POSTFIELDS, req->body ? (const char *)req->body : "");
-        if (strcmp(s->method, "POST") != 0)
-            SET(CURLOPT_CUSTOMREQUEST, s->method);
-    }
-    return 0;
-setopt_failed:
-    return LDG_EINVAL;
+    return stream_fail(err, errlen, s->method, s->url, &s->head, s->result,
+                       s->cerr, s->toobig, s->oom, s->max_body);
 }
 
 int
@@ -827,9 +932,7 @@ ldg_http_stream_open(struct ldg_http_stream **out, struct ldg_http_client *c,
     }
     *out = NULL;
     const char *method = req->method ? req->method : "GET";
-    if (strlen(method) >= sizeof s->method ||
-        strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(method) ||
-        !*method) {
+    if (!stream_method_ok(method)) {
         seterr(err, errlen, "%s %s: unsupported method", method, req->url);
         return LDG_EINVAL;
     }
@@ -868,7 +971,8 @@ ldg_http_stream_open(struct ldg_http_stream **out, struct ldg_http_client *c,
             goto oom;
         s->hdrs = n;
     }
-    if ((rc = st_setup(s, req)) < 0) {
+    if ((rc = stream_setup(s->easy, req, s->method, s->hdrs, s->cerr, st_header,
+                           st_body, s)) < 0) {
         seterr(err, errlen, "%s %s: curl rejected an option", method, req->url);
         goto fail;
     }
@@ -878,13 +982,11 @@ ldg_http_stream_open(struct ldg_http_stream **out, struct ldg_http_client *c,
                  : req->timeout_ms > 0 ? req->timeout_ms
                                        : LDG_HTTP_TIMEOUT_MS_DEFAULT;
     long t0 = mono_ms();
-    while (!s->headers_done && !s->finished) {
+    while (!s->head.done && !s->finished) {
         long left = limit - (mono_ms() - t0);
         if (left <= 0) {
-            curl_off_t ct = 0;
-            cu.easy_getinfo(s->easy, CURLINFO_CONNECT_TIME_T, &ct);
             if (connected)
-                *connected = ct > 0;
+                *connected = stream_connected(s->easy, s->head.status);
             seterr(err, errlen, "%s %s: timed out (no response within %ld ms)",
                    method, req->url, limit);
             rc = LDG_ETIMEOUT;
@@ -896,12 +998,9 @@ ldg_http_stream_open(struct ldg_http_stream **out, struct ldg_http_client *c,
             goto fail;
         }
     }
-    if (connected) {
-        curl_off_t ct = 0;
-        cu.easy_getinfo(s->easy, CURLINFO_CONNECT_TIME_T, &ct);
-        *connected = ct > 0 || s->status > 0;
-    }
-    if (!s->headers_done) { /* finished without a response */
+    if (connected)
+        *connected = stream_connected(s->easy, s->head.status);
+    if (!s->head.done) { /* finished without a response */
         if (s->result == CURLE_OK) {
             s->result = CURLE_GOT_NOTHING;
         }
@@ -921,33 +1020,20 @@ fail:
 long
 ldg_http_stream_status(const struct ldg_http_stream *s)
 {
-    return s ? s->status : 0;
+    return s ? s->head.status : 0;
 }
 
 const char *
 ldg_http_stream_header(const struct ldg_http_stream *s, size_t i)
 {
-    if (!s || i >= s->nh)
-        return NULL;
-    return s->harena + s->hoff[i];
+    return s ? head_at(&s->head, i) : NULL;
 }
 
 const char *
 ldg_http_stream_header_get(const struct ldg_http_stream *s, const char *name)
 {
-    size_t k = strlen(name);
-    for (size_t i = 0; s && i < s->nh; i++) {
-        const char *h = s->harena + s->hoff[i];
-        if (strncasecmp(h, name, k) == 0 && h[k] == ':') {
-            h += k + 1;
-            while (*h == ' ' || *h == '\t')
-                h++;
-            return h;
-        }
-    }
-    return NULL;
+    return s ? head_get(&s->head, name) : NULL;
 }
-
 long
 ldg_http_stream_read(struct ldg_http_stream *s, char *buf, size_t cap,
                      char *err, size_t errlen)
@@ -1026,7 +1112,7 @@ ldg_http_stream_close(struct ldg_http_stream *s)
     }
     if (s->hdrs)
         cu.slist_free_all(s->hdrs);
-    free(s->harena);
+    free(s->head.arena);
     free(s->buf);
     free(s->url);
     free(s);
