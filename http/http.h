@@ -188,4 +188,132 @@ long ldg_http_stream_read(struct ldg_http_stream *s, char *buf, size_t cap,
  * frees s; the client given to open is free again. NULL is a no-op. */
 void ldg_http_stream_close(struct ldg_http_stream *s);
 
+/* --------------------------------------------------------------- loop -- */
+
+/*
+ * An asynchronous client, for a reverse proxy that must not hold a thread
+ * per request: a loop is one thread, owned by the loop, that runs many
+ * transfers at once (curl's multi interface). A transfer sends what a
+ * stream sends (method, url, headers, body, the connect timeout and the
+ * TLS options of req; no retries, whatever the method) and hands the
+ * response to three callbacks as it arrives: head once, data for each
+ * piece of the body as curl reads it (never buffered by the loop), end
+ * once, last.
+ *
+ * The callbacks run on the loop's thread, one at a time, and must never
+ * block: every transfer on the loop waits while one runs. They may start,
+ * resume and close transfers (close only their own or ones they hold a
+ * reference to), but not free the loop.
+ *
+ * Back-pressure: data returning 1 pauses the transfer (curl stops
+ * reading its socket and keeps the piece); ldg_http_xfer_resume, from any
+ * thread, offers the same piece again. So a paused transfer holds what
+ * curl read last (one read buffer, 16 KiB by curl's default), and every
+ * transfer its response headers (at most LDG_HTTP_STREAM_HEADERS_MAX bytes
+ * or 128 lines; more ends it with LDG_ETOOBIG).
+ *
+ * Connections to a server are kept open (keep-alive) and reused by the
+ * next transfer to it on the same loop; a transfer ended before its body
+ * was read to its end closes its connection. A start, resume or close
+ * costs one wakeup of the loop's thread when nothing else is queued,
+ * none otherwise (nor from the loop's own callbacks).
+ */
+struct ldg_http_loop; /* a thread running transfers */
+struct ldg_http_xfer; /* one transfer on it */
+
+struct ldg_http_xfer_cbs {
+    /* The response's status line and headers have arrived (called once,
+     * before any data; a 1xx interim response is not reported). Return 0
+     * to go on, < 0 to end the transfer (end is then called with
+     * LDG_ENET, err "cancelled"). May be NULL: go on. */
+    int (*head)(void *cls, struct ldg_http_xfer *x, long status);
+    /* A piece of the body, n > 0; p is curl's, valid during the call.
+     * Return 0: taken; 1: not taken now — the transfer is paused
+     * (CURL_WRITEFUNC_PAUSE) and the same piece is offered again after
+     * ldg_http_xfer_resume(); < 0: abort (end is called with LDG_ENET, err
+     * "cancelled"). May be NULL: every piece taken. */
+    int (*data)(void *cls, struct ldg_http_xfer *x, const char *p, size_t n);
+    /* Exactly once per started transfer, last: rc 0 when the body is
+     * complete (err ""); LDG_ENET (refused, reset, closed early,
+     * cancelled), LDG_ETIMEOUT (connect, first byte, idle), LDG_ETOOBIG
+     * (headers over LDG_HTTP_STREAM_HEADERS_MAX, or the body over
+     * max_response_bytes when that is not 0), LDG_ENOMEM, or (rarely)
+     * LDG_EINVAL when libcurl rejects an option, with err a one-line
+     * message in the style of the stream errors ("POST http://...:
+     * connection refused (...)", "GET http://...: cancelled"), borrowed
+     * for the call. connected: 1 if a connection to the server was made
+     * (so a timeout after it is not a refusal). The status and headers
+     * can still be read here. May be NULL. */
+    void (*end)(void *cls, struct ldg_http_xfer *x, int rc, int connected,
+                const char *err);
+};
+
+/* Starts a loop: its thread, and a multi handle whose connections its
+ * transfers share. Loads libcurl if it is not loaded yet.
+ * Lifetime: *out is the caller's; free it with ldg_http_loop_free.
+ * @return 0 and *out; LDG_ENOMEM (no memory, or no thread);
+ * LDG_EIO when libcurl cannot be loaded; LDG_EINVAL for a NULL out; on
+ * failure err (if not NULL) says why, in at most errlen bytes. */
+int ldg_http_loop_new(struct ldg_http_loop **out, char *err, size_t errlen);
+
+/* Ends every transfer still running (each one's end is called, on the
+ * loop thread, with LDG_ENET "cancelled" before this returns), stops and
+ * joins the thread, frees l. NULL is a no-op. Not from a callback, and
+ * not while another thread starts, resumes or closes a transfer of l.
+ * Lifetime: transfers the caller has not closed yet stay allocated after
+ * this: ldg_http_xfer_close still has to be called for each (it only
+ * frees it then); ldg_http_xfer_resume is a no-op on them. */
+void ldg_http_loop_free(struct ldg_http_loop *l);
+
+/* Queues a transfer of req (copied whole: url, headers, body, ca_file,
+ * userpwd; the caller may free them when this returns) on l, from any
+ * thread, a callback included. It starts on the loop thread at once.
+ * first_byte_ms (0: req->timeout_ms, then LDG_HTTP_TIMEOUT_MS_DEFAULT)
+ * limits the time from this call to the response's headers; idle_ms (0:
+ * none) the time between two pieces of the body (and from the headers to
+ * the first piece; time paused by the caller does not count);
+ * req->timeout_ms is NOT a total limit (a generation may stream for
+ * minutes). req->connect_timeout_ms as in ldg_http_request;
+ * req->max_response_bytes (0: none) caps the body. No retries, whatever
+ * the method; req->retries, aws_sigv4 and accept_error_status are
+ * ignored (every status is an answer: the caller reads it in head).
+ * cb is copied; cls is passed to each callback.
+ * Lifetime: *out is the caller's reference: give it back with
+ * ldg_http_xfer_close. cb->end will be called exactly once, on the loop
+ * thread, never before this returns; cls must stay valid until then.
+ * @return 0 and *out; LDG_EINVAL (NULL l, req, url, cb or out, an
+ * unsupported method or scheme, a body_len without a body, or l being
+ * freed), LDG_ENOMEM: then no callback is ever called, *out NULL. */
+int ldg_http_xfer_start(struct ldg_http_loop *l,
+                        const struct ldg_http_request *req, long first_byte_ms,
+                        long idle_ms, const struct ldg_http_xfer_cbs *cb,
+                        void *cls, struct ldg_http_xfer **out);
+
+/* From any thread: a paused transfer takes the piece it was offered
+ * again (its data callback is called again, on the loop thread; the idle
+ * limit starts anew). A no-op for a transfer not paused or ended, or
+ * NULL. Lifetime: x must not have been closed. */
+void ldg_http_xfer_resume(struct ldg_http_xfer *x);
+
+/* From any thread (also from a callback): gives back the caller's
+ * reference. A transfer not yet ended is ended (its end is called with
+ * LDG_ENET "cancelled", on the loop thread, soon after; when close is
+ * called on the loop thread, no head or data of x follows; the connection
+ * is closed if the body was not read to its end). NULL is a no-op.
+ * Lifetime: x is freed once both the end callback has returned and close
+ * was called: the caller must not use x after this call (except inside
+ * x's end, still to come, which gets it); the caller's cls must stay
+ * valid until end has been called. */
+void ldg_http_xfer_close(struct ldg_http_xfer *x);
+
+/* Only from the head, data and end callbacks of x: the status
+ * (0 if none arrived); the i-th response header "Name: value" (no CRLF;
+ * NULL past the last); a header's value by name (case-insensitive), or
+ * NULL. Lifetime: the strings are borrowed until end returns.
+ * @return as said; 0 or NULL for a NULL x. */
+long ldg_http_xfer_status(const struct ldg_http_xfer *x);
+const char *ldg_http_xfer_header(const struct ldg_http_xfer *x, size_t i);
+const char *ldg_http_xfer_header_get(const struct ldg_http_xfer *x,
+                                     const char *name);
+
 #endif
