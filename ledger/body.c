@@ -238,6 +238,7 @@ make_salt(uint8_t salt[LDG_SALT_LEN], const uint8_t *seed, uint64_t seq,
  * header, salt, value) so each name and value is encoded once, and hashes
  * the very slices it wrote.
  */
+static ZSTD_CCtx *thread_cctx(void);
 static int prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
                    const json_t *salts, size_t max, struct ldg_body_rec *out,
                    char *err, size_t errcap);
@@ -347,7 +348,10 @@ prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
         size_t bound = ZSTD_compressBound(b.len - 1);
         uint8_t *z = malloc(1 + bound);
         if (z != NULL) {
-            size_t zn = ZSTD_compress(z + 1, bound, b.p + 1, b.len - 1, 1);
+            ZSTD_CCtx *cx = thread_cctx();
+            size_t zn =
+                cx ? ZSTD_compressCCtx(cx, z + 1, bound, b.p + 1, b.len - 1, 1)
+                   : ZSTD_compress(z + 1, bound, b.p + 1, b.len - 1, 1);
             if (!ZSTD_isError(zn) && zn + 1 < b.len) {
                 z[0] = LDG_BODY_ZSTD;
                 ldg_buf_release(&b);
@@ -373,6 +377,43 @@ ldg_body_rec_release(struct ldg_body_rec *b)
 {
     free(b->rec);
     memset(b, 0, sizeof *b);
+}
+
+/* One zstd compression context per thread, made on its first body to
+ * compress and freed when the thread ends: ZSTD_compress makes one per
+ * call, and its set-up was 12% of the proxy's CPU at 9,000 events/s
+ * (the same bytes come out: same level, same parameters). NULL when it
+ * cannot be made: the caller uses ZSTD_compress. */
+static pthread_key_t cctx_key;
+static pthread_once_t cctx_once = PTHREAD_ONCE_INIT;
+static int cctx_key_ok;
+
+static void
+cctx_free(void *p)
+{
+    ZSTD_freeCCtx(p);
+}
+
+static void
+cctx_key_make(void)
+{
+    cctx_key_ok = pthread_key_create(&cctx_key, cctx_free) == 0;
+}
+
+static ZSTD_CCtx *
+thread_cctx(void)
+{
+    ZSTD_CCtx *c;
+    pthread_once(&cctx_once, cctx_key_make);
+    if (!cctx_key_ok)
+        return NULL;
+    c = pthread_getspecific(cctx_key);
+    if (c == NULL && (c = ZSTD_createCCtx()) != NULL &&
+        pthread_setspecific(cctx_key, c) != 0) {
+        ZSTD_freeCCtx(c);
+        c = NULL;
+    }
+    return c;
 }
 
 /* One zstd decompression context per thread, made on its first
