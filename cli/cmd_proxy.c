@@ -325,11 +325,11 @@ cmd_proxy(struct cli *c, int argc, char **argv)
         rc = ldg_proxy_stop(p, &st);
         p = NULL;
         fprintf(stderr,
-                "ledger proxy: stopped: %llu requests, %llu events recorded, "
-                "%llu not recorded, %llu upstream errors, %llu clients "
-                "gone\n",
+                "ledger proxy: stopped: %llu requests, %llu events recorded "
+                "(%llu commits), %llu not recorded, %llu upstream errors, "
+                "%llu clients gone\n",
                 (unsigned long long)st.requests,
-                (unsigned long long)st.recorded,
+                (unsigned long long)st.recorded, (unsigned long long)st.commits,
                 (unsigned long long)st.record_failed,
                 (unsigned long long)st.upstream_errors,
                 (unsigned long long)st.client_gone);

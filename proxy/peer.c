@@ -15,13 +15,12 @@
  *
  * and the executable from /proc/PID/exe. The scan of /proc/PID/fd costs
  * from one to tens of milliseconds (every descriptor of every process of
- * that uid is a readlink), so it is never on a request's path: it runs on
- * a thread of its own beside the upstream request (proxy_peer_start) and
- * is joined when the event is built (proxy_peer_finish); and its answer
- * is kept for the connection: the proxy's server runs one thread per
- * connection, and a thread-local entry keyed by the connection's
- * addresses is reused by the requests of a keep-alive connection (and
- * cannot outlive it: the thread ends with the connection).
+ * that uid is a readlink), so it is never on a request's path nor on the
+ * server's threads: it runs on a thread of its own beside the upstream
+ * request, which says when it is done (proxy_peer_lookup). What is
+ * learned is kept for the connection (struct proxy_peers, by the
+ * server's connection id) and reused by the next requests of a
+ * keep-alive connection, until the connection closes.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -258,16 +257,6 @@ out:
     return found;
 }
 
-/* The connection this thread serves, and who it was (see above). */
-static _Thread_local struct {
-    char key[200];
-    struct proxy_peer p;
-} cache;
-
-static void proxy_peer_get_fast(int fd, struct proxy_peer *p);
-
-/* The client's socket (local = peer, remote = self) from the kernel's
- * sock_diag: uid and inode. 0, or -1 (no netlink, not found). */
 static int
 diag_lookup(const struct sockaddr_storage *peer,
             const struct sockaddr_storage *self, uint64_t *uid, uint64_t *inode)
@@ -333,7 +322,7 @@ tcp_peer(int fd, struct proxy_peer *p)
 {
     struct sockaddr_storage peer, self;
     socklen_t pl = sizeof peer, sl = sizeof self;
-    char local[64], remote[64], key[200];
+    char local[64], remote[64];
     int v6 = 0, v6b = 0;
 
     if (getpeername(fd, (struct sockaddr *)&peer, &pl) < 0 ||
@@ -354,17 +343,6 @@ tcp_peer(int fd, struct proxy_peer *p)
         snprintf(p->addr, sizeof p->addr, "[%s]:%u", ip,
                  (unsigned)ntohs(a->sin6_port));
     }
-    snprintf(key, sizeof key, "%d %s %s", fd, local, remote);
-    if (strcmp(cache.key, key) == 0) {
-        char addr[64];
-        memcpy(addr, p->addr, sizeof addr);
-        *p = cache.p;
-        p->transport = "tcp";
-        p->running = 0;
-        p->scan = 0;
-        memcpy(p->addr, addr, sizeof addr);
-        return;
-    }
     size_t len = 0;
     char *text = NULL;
     uint64_t uid, inode;
@@ -375,10 +353,9 @@ tcp_peer(int fd, struct proxy_peer *p)
         p->uid = uid;
         p->gid = (uint64_t)-1;
         p->inode = inode;
-        p->scan = 1; /* the pid: by proxy_peer_start's thread */
+        p->scan = 1; /* the pid: by a thread of proxy_peer_lookup */
     }
     free(text);
-    snprintf(p->key, sizeof p->key, "%s", key);
 }
 
 /* The scan for the process holding p->inode. */
@@ -398,41 +375,8 @@ resolve_pid(struct proxy_peer *p)
     }
 }
 
-static void *
-scan_main(void *arg)
-{
-    resolve_pid(arg);
-    return NULL;
-}
-
-void
-proxy_peer_start(int fd, struct proxy_peer *p)
-{
-    proxy_peer_get_fast(fd, p);
-    if (!p->scan)
-        return;
-    if (pthread_create(&p->thr, NULL, scan_main, p) == 0)
-        p->running = 1;
-    else
-        resolve_pid(p); /* no thread: here */
-    p->scan = 0;
-}
-
-void
-proxy_peer_finish(struct proxy_peer *p)
-{
-    if (p->running) {
-        pthread_join(p->thr, NULL);
-        p->running = 0;
-    }
-    if (p->key[0] && strcmp(cache.key, p->key) != 0 && p->has_ids) {
-        snprintf(cache.key, sizeof cache.key, "%s", p->key);
-        cache.p = *p;
-    }
-}
-
 static void
-proxy_peer_get_fast(int fd, struct proxy_peer *p)
+peer_fast(int fd, struct proxy_peer *p)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
@@ -464,12 +408,167 @@ proxy_peer_get_fast(int fd, struct proxy_peer *p)
 void
 proxy_peer_get(int fd, struct proxy_peer *p)
 {
-    proxy_peer_get_fast(fd, p);
+    peer_fast(fd, p);
     if (p->scan) {
         resolve_pid(p);
         p->scan = 0;
     }
-    proxy_peer_finish(p);
+}
+
+/* ------------------------------------------------- per connection -- */
+
+struct entry {
+    uint64_t conn;
+    int known; /* p is whole */
+    struct proxy_peer p;
+    struct entry *next;
+};
+
+#define PEERS_BUCKETS 256
+
+struct proxy_peers {
+    pthread_mutex_t mu;
+    pthread_cond_t idle;
+    struct entry *b[PEERS_BUCKETS];
+    unsigned scans; /* threads running */
+};
+
+struct scan {
+    struct proxy_peers *ps;
+    uint64_t conn;
+    struct proxy_peer *p;
+    void (*done)(void *);
+    void *cls;
+};
+
+int
+proxy_peers_new(struct proxy_peers **out)
+{
+    struct proxy_peers *ps = calloc(1, sizeof *ps);
+    if (ps == NULL)
+        return LDG_ENOMEM;
+    pthread_mutex_init(&ps->mu, NULL);
+    pthread_cond_init(&ps->idle, NULL);
+    *out = ps;
+    return 0;
+}
+
+void
+proxy_peers_free(struct proxy_peers *ps)
+{
+    if (ps == NULL)
+        return;
+    pthread_mutex_lock(&ps->mu);
+    while (ps->scans > 0)
+        pthread_cond_wait(&ps->idle, &ps->mu);
+    pthread_mutex_unlock(&ps->mu);
+    for (size_t i = 0; i < PEERS_BUCKETS; i++) {
+        struct entry *e, *next;
+        for (e = ps->b[i]; e; e = next) {
+            next = e->next;
+            free(e);
+        }
+    }
+    pthread_mutex_destroy(&ps->mu);
+    pthread_cond_destroy(&ps->idle);
+    free(ps);
+}
+
+/* With mu held: the entry of conn, or NULL. */
+static struct entry **
+slot_of(struct proxy_peers *ps, uint64_t conn)
+{
+    struct entry **pp = &ps->b[conn % PEERS_BUCKETS];
+    while (*pp && (*pp)->conn != conn)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+void
+proxy_peers_closed(struct proxy_peers *ps, uint64_t conn)
+{
+    pthread_mutex_lock(&ps->mu);
+    struct entry **pp = slot_of(ps, conn), *e = *pp;
+    if (e)
+        *pp = e->next;
+    pthread_mutex_unlock(&ps->mu);
+    free(e);
+}
+
+/* With mu held: keeps a whole p for conn (its entry made by the lookup
+ * and not yet removed by the connection's close). */
+static void
+remember_conn(struct proxy_peers *ps, uint64_t conn, const struct proxy_peer *p)
+{
+    struct entry *e = *slot_of(ps, conn);
+    if (e && !e->known) {
+        e->p = *p;
+        e->known = 1;
+    }
+}
+
+static void *
+scan_main(void *arg)
+{
+    struct scan *sc = arg;
+    struct proxy_peers *ps = sc->ps;
+
+    resolve_pid(sc->p);
+    pthread_mutex_lock(&ps->mu);
+    remember_conn(ps, sc->conn, sc->p);
+    pthread_mutex_unlock(&ps->mu);
+    sc->done(sc->cls);
+    free(sc);
+    pthread_mutex_lock(&ps->mu);
+    if (--ps->scans == 0)
+        pthread_cond_broadcast(&ps->idle);
+    pthread_mutex_unlock(&ps->mu);
+    return NULL;
+}
+
+int
+proxy_peer_lookup(struct proxy_peers *ps, int fd, uint64_t conn,
+                  struct proxy_peer *p, void (*done)(void *cls), void *cls)
+{
+    pthread_mutex_lock(&ps->mu);
+    struct entry **pp = slot_of(ps, conn);
+    if (*pp && (*pp)->known) {
+        *p = (*pp)->p;
+        pthread_mutex_unlock(&ps->mu);
+        return 1;
+    }
+    if (*pp == NULL && (*pp = calloc(1, sizeof **pp)) != NULL)
+        (*pp)->conn = conn;
+    pthread_mutex_unlock(&ps->mu);
+
+    peer_fast(fd, p);
+    if (p->scan) {
+        struct scan *sc = malloc(sizeof *sc);
+        pthread_attr_t at;
+        pthread_t t;
+        p->scan = 0;
+        if (sc != NULL) {
+            *sc = (struct scan){ps, conn, p, done, cls};
+            pthread_mutex_lock(&ps->mu);
+            ps->scans++;
+            pthread_mutex_unlock(&ps->mu);
+            pthread_attr_init(&at);
+            pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+            int ok = pthread_create(&t, &at, scan_main, sc) == 0;
+            pthread_attr_destroy(&at);
+            if (ok)
+                return 0;
+            pthread_mutex_lock(&ps->mu);
+            ps->scans--;
+            pthread_mutex_unlock(&ps->mu);
+            free(sc);
+        }
+        resolve_pid(p); /* no thread: here */
+    }
+    pthread_mutex_lock(&ps->mu);
+    remember_conn(ps, conn, p);
+    pthread_mutex_unlock(&ps->mu);
+    return 1;
 }
 
 json_t *

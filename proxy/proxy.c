@@ -21,6 +21,37 @@
  *      then answered;
  *   5. the event: route.decision for a model API, proxy.request for the
  *      rest (docs/PROXY.md).
+ *
+ * Nothing here blocks a thread. The server is event-driven (one thread
+ * serves every client connection, http/server.h's async model), the
+ * upstream requests all run on one thread of the HTTP client
+ * (ldg_http_loop), and the recorder commits on its own thread. A call
+ * (one request) moves between them by callbacks:
+ *
+ *   handle        (server)   parse, pick, start the transfer; the
+ *                            request is deferred (its connection waits)
+ *   up_head       (client)   the status and headers: a 5xx with another
+ *                            candidate ends this transfer; a stream is
+ *                            answered at once, its pieces to follow
+ *   up_data       (client)   a piece: kept whole, or handed to the
+ *                            stream's buffer (the transfer pauses while
+ *                            the buffer is full: a slow client slows the
+ *                            upstream, never the proxy's memory)
+ *   up_end        (client)   the next candidate, or the upstream part is
+ *                            done
+ *   stream_read   (server)   the client takes what the buffer holds
+ *   stream_done   (server)   the stream ended; a client gone before the
+ *                            end cancels the upstream transfer
+ *   do_record                the upstream part and the scan for the
+ *                            client's process (peer.c) are both done:
+ *                            the event is queued
+ *   recorded      (recorder) committed (or not): the answer goes out
+ *                            (sync mode), or the stream's last piece
+ *
+ * A call is reference-counted (the handler, the transfer, the stream,
+ * the record, the peer scan each hold one); its mutex guards what the
+ * server's and the client's threads share: the stream's buffer and the
+ * transfer handle.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -33,26 +64,38 @@
 #include "http/server.h"
 #include "proxy/proxy_int.h"
 
-#define POOL_MAX 256
+/* A stream's buffer between the upstream and the client: the transfer
+ * pauses at STREAM_HIGH bytes and goes on below STREAM_LOW. */
+#define STREAM_HIGH (64u * 1024)
+#define STREAM_LOW (16u * 1024)
 
 struct ldg_proxy {
     struct ldg_httpd *httpd;
+    struct ldg_http_loop *loop;
+    struct proxy_peers *peers;
     const struct ldg_proxy_config *cfg;
     struct proxy_rec *rec;
     int async, content;
     size_t response_max, body_max;
     long connect_ms, first_byte_ms, idle_ms;
-    pthread_mutex_t pool_mu;
-    struct ldg_http_client *pool[POOL_MAX];
-    size_t npool;
     uint64_t requests, upstream_errors, client_gone; /* __atomic */
+};
+
+struct hdrs {
+    char **v;
+    size_t n, cap;
+    int has_ctype;
 };
 
 /* One request, from the handler to the end of its answer. */
 struct call {
     struct ldg_proxy *p;
+    struct ldg_httpd_req *req; /* held (ldg_httpd_defer) until freed */
+    int refs;                  /* __atomic */
+    int waits;                 /* __atomic: the upstream part, the peer scan */
+    pthread_mutex_t mu;
     uint64_t t0_ns, first_ns, end_ns;
-    const char *method;
+    char method[16];
     char path[512]; /* as forwarded (without an upstream prefix) */
     enum proxy_api api;
     struct proxy_reqinfo ri;
@@ -71,14 +114,34 @@ struct call {
     long status;
     const char *outcome;
     int streamed;
-    struct ldg_http_stream *up;
-    struct ldg_http_client *client;
     struct proxy_obs obs;
-    /* stream state */
-    int state; /* 0 streaming, 1 held piece to send, 2 end, 3 cut */
-    char *held;
-    size_t held_len;
     int recorded;
+    /* the candidates */
+    const void *body; /* the request's (the held request's buffer) */
+    size_t body_len;
+    struct hdrs h; /* the request headers sent */
+    const struct proxy_route *rt;
+    size_t ncand, k;
+    int up;             /* the upstream, without a route */
+    char failures[512]; /* why the candidates before failed */
+    int next_candidate; /* up_head ended this transfer for the next */
+    int got_head;
+    /* the answer */
+    struct hdrs rh;       /* response headers passed back */
+    struct ldg_buf whole; /* a body read whole */
+    unsigned fail_status; /* the proxy answers itself (an error) */
+    char fail_msg[600];
+    int up_rc; /* the transfer's end */
+    /* with mu held: */
+    struct ldg_http_xfer *x; /* the transfer, until closed */
+    char *sb;                /* a stream's buffer: sb[so, so + sl) */
+    size_t so, sl, scap;
+    char *held; /* the end marker held back until committed (sync) */
+    size_t held_len;
+    int paused;      /* the transfer waits for room in sb */
+    int finished;    /* all of the stream is in sb: 0 after it */
+    int cut;         /* the stream ends cut short */
+    int client_gone; /* the stream's client went before its end */
 };
 
 static uint64_t
@@ -89,52 +152,35 @@ now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* -------------------------------------------------------------- pool -- */
+static void hdrs_free(struct hdrs *h);
 
-static struct ldg_http_client *
-pool_get(struct ldg_proxy *p)
+static void
+call_ref(struct call *c)
 {
-    struct ldg_http_client *c = NULL;
-    pthread_mutex_lock(&p->pool_mu);
-    if (p->npool > 0)
-        c = p->pool[--p->npool];
-    pthread_mutex_unlock(&p->pool_mu);
-    if (c == NULL && ldg_http_client_new(&c) < 0)
-        c = NULL;
-    return c;
+    __atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
 }
 
 static void
-pool_put(struct ldg_proxy *p, struct ldg_http_client *c)
+call_unref(struct call *c)
 {
-    if (c == NULL)
+    if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0)
         return;
-    pthread_mutex_lock(&p->pool_mu);
-    if (p->npool < POOL_MAX) {
-        p->pool[p->npool++] = c;
-        c = NULL;
-    }
-    pthread_mutex_unlock(&p->pool_mu);
-    ldg_http_client_free(c);
-}
-
-/* ------------------------------------------------------------- event -- */
-
-static void
-call_free(struct call *c)
-{
-    if (c == NULL)
-        return;
-    proxy_peer_finish(&c->peer);
-    ldg_http_stream_close(c->up);
-    pool_put(c->p, c->client);
+    __atomic_fetch_add(&c->p->requests, 1, __ATOMIC_RELAXED);
+    ldg_httpd_release(c->req);
     json_decref(c->req_json);
     json_decref(c->ri.prompt);
     json_decref(c->tried);
     proxy_obs_release(&c->obs);
+    hdrs_free(&c->h);
+    hdrs_free(&c->rh);
+    ldg_buf_release(&c->whole);
+    free(c->sb);
     free(c->held);
+    pthread_mutex_destroy(&c->mu);
     free(c);
 }
+
+/* ------------------------------------------------------------- event -- */
 
 static void
 set_int(json_t *o, const char *k, int64_t v)
@@ -217,17 +263,23 @@ event_body(struct call *c, const char **type)
         json_object_set_new(b, "reason", json_string(c->reason));
     if (c->has_rid)
         json_object_set_new(b, "request_id", json_string(c->rid));
-    proxy_peer_finish(&c->peer);
     json_object_set_new(b, "client", proxy_peer_json(&c->peer));
     return b;
 }
 
-/* Records c's event; wait: until it is durable. 0 or < 0 (why). */
-static int
-record(struct call *c, int wait, char *why, size_t cap)
+static void recorded(void *cls, int rc, const char *why);
+
+/* The upstream part and the peer are known: queue the event. Sync: the
+ * answer waits for the commit (recorded, on the recorder's thread);
+ * async, and for a client gone: at once. */
+static void
+do_record(struct call *c)
 {
+    struct ldg_proxy *p = c->p;
     const char *type = NULL;
+    char why[300] = "";
     json_t *b;
+    int rc;
 
     c->recorded = 1;
     if (!c->end_ns)
@@ -235,19 +287,43 @@ record(struct call *c, int wait, char *why, size_t cap)
     if (c->outcome == NULL)
         c->outcome = "ok";
     if ((b = event_body(c, &type)) == NULL) {
-        snprintf(why, cap, "out of memory");
-        return LDG_ENOMEM;
+        recorded(c, LDG_ENOMEM, "out of memory");
+        return;
     }
-    return proxy_rec_submit(c->p->rec, type, b, c->has_run ? c->run : NULL,
-                            c->rid_is_id ? c->rid : NULL, wait, why, cap);
+    if (p->async || c->client_gone) {
+        rc = proxy_rec_submit(p->rec, type, b, c->has_run ? c->run : NULL,
+                              c->rid_is_id ? c->rid : NULL, 0, why, sizeof why);
+        recorded(c, c->client_gone ? rc : 0, why);
+        return;
+    }
+    rc = proxy_rec_submit_cb(p->rec, type, b, c->has_run ? c->run : NULL,
+                             c->rid_is_id ? c->rid : NULL, recorded, c, why,
+                             sizeof why);
+    if (rc < 0)
+        recorded(c, rc, why);
+}
+
+/* One of what the event waits for is done; the last records it. */
+static void
+part_done(struct call *c)
+{
+    if (__atomic_sub_fetch(&c->waits, 1, __ATOMIC_ACQ_REL) == 0)
+        do_record(c);
+}
+
+static void
+peer_done(void *cls)
+{
+    struct call *c = cls;
+    part_done(c);
+    call_unref(c);
 }
 
 /* ----------------------------------------------------------- answers -- */
 
 /* An error answer in the caller's API's shape. */
 static void
-reply_error(struct call *c, struct ldg_httpd_req *req, unsigned status,
-            const char *msg)
+reply_error(struct call *c, unsigned status, const char *msg)
 {
     json_t *o = json_object();
     char *text;
@@ -266,36 +342,81 @@ reply_error(struct call *c, struct ldg_httpd_req *req, unsigned status,
     }
     text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    ldg_httpd_reply(req, status, hdrs, text ? text : "{}",
+    ldg_httpd_reply(c->req, status, hdrs, text ? text : "{}",
                     text ? strlen(text) : 2);
     free(text);
 }
 
-/* Ends a request answered by the proxy itself (refused, upstream failed,
- * not recorded): its event, then the answer. */
-static int
-answer_failure(struct call *c, struct ldg_httpd_req *req, unsigned status,
-               const char *outcome, const char *msg)
+/* The event's outcome is known (rc 0: committed, or not waited for):
+ * the answer. */
+static void
+recorded(void *cls, int rc, const char *why)
 {
-    char why[300];
-    c->status = c->status ? c->status : 0;
+    struct call *c = cls;
+    struct ldg_proxy *p = c->p;
+
+    if (c->fail_status) {
+        /* the failure was recorded too; whether or not that worked, the
+         * client gets the failure */
+        reply_error(c, c->fail_status, c->fail_msg);
+    } else if (c->streamed) {
+        pthread_mutex_lock(&c->mu);
+        if ((rc < 0 && !p->async) || c->up_rc < 0) {
+            /* not recorded, or the upstream failed: the client must not
+             * take the answer as complete */
+            c->cut = 1;
+        } else if (c->held_len > 0) {
+            if (c->sl + c->held_len > c->scap) {
+                char *nb = realloc(c->sb, c->sl + c->held_len);
+                if (nb == NULL) {
+                    c->cut = 1;
+                    goto woken;
+                }
+                c->sb = nb;
+                c->scap = c->sl + c->held_len;
+            }
+            memmove(c->sb, c->sb + c->so, c->sl);
+            c->so = 0;
+            memcpy(c->sb + c->sl, c->held, c->held_len);
+            c->sl += c->held_len;
+            c->held_len = 0;
+        }
+        c->finished = 1;
+    woken:
+        pthread_mutex_unlock(&c->mu);
+        ldg_httpd_wake(c->req);
+    } else if (c->client_gone) {
+        /* no one to answer */
+    } else if (rc < 0 && !p->async) {
+        char msg[400];
+        snprintf(msg, sizeof msg,
+                 "the ledger proxy could not record this request, so it is "
+                 "not answered: %s",
+                 why);
+        reply_error(c, 503, msg);
+    } else {
+        ldg_httpd_reply(c->req, (unsigned)c->status,
+                        (const char *const *)c->rh.v, c->whole.s, c->whole.len);
+    }
+    call_unref(c); /* the record's */
+}
+
+/* The proxy answers the request itself (refused, upstream failed):
+ * its event, then the answer. Ends the upstream part. */
+static void
+answer_failure(struct call *c, unsigned status, const char *outcome,
+               const char *msg)
+{
     c->outcome = outcome;
+    c->fail_status = status;
+    snprintf(c->fail_msg, sizeof c->fail_msg, "%s", msg);
     if (!c->reason[0])
         snprintf(c->reason, sizeof c->reason, "%.500s", msg);
-    /* the failure is recorded too; whether or not that works, the
-     * client gets the failure */
-    record(c, !c->p->async, why, sizeof why);
-    reply_error(c, req, status, msg);
-    return 0;
+    call_ref(c); /* the record's */
+    part_done(c);
 }
 
 /* ----------------------------------------------------------- headers -- */
-
-struct hdrs {
-    char **v;
-    size_t n, cap;
-    int has_ctype;
-};
 
 static int
 hdr_add(struct hdrs *h, const char *name, const char *value)
@@ -321,6 +442,8 @@ hdr_add(struct hdrs *h, const char *name, const char *value)
 static void
 hdrs_free(struct hdrs *h)
 {
+    if (h->v == NULL)
+        return;
     for (size_t i = 0; i < h->n; i++)
         free(h->v[i]);
     free(h->v);
@@ -367,94 +490,53 @@ static ssize_t
 stream_read(void *cls, char *buf, size_t cap)
 {
     struct call *c = cls;
-    char err[LDG_HTTP_ERR_MAX], why[300];
+    ssize_t n;
 
-    for (;;) {
-        if (c->state == 1) {
-            size_t n = c->held_len < cap ? c->held_len : cap;
-            memcpy(buf, c->held, n);
-            memmove(c->held, c->held + n, c->held_len - n);
-            c->held_len -= n;
-            if (c->held_len == 0)
-                c->state = 2;
-            return (ssize_t)n;
+    pthread_mutex_lock(&c->mu);
+    if (c->sl > 0) {
+        size_t k = c->sl < cap ? c->sl : cap;
+        memcpy(buf, c->sb + c->so, k);
+        c->so += k;
+        c->sl -= k;
+        if (c->sl == 0)
+            c->so = 0;
+        if (c->paused && c->sl < STREAM_LOW && c->x) {
+            c->paused = 0;
+            ldg_http_xfer_resume(c->x);
         }
-        if (c->state == 2)
-            return 0;
-        if (c->state == 3)
-            return -1;
-        long n = ldg_http_stream_read(c->up, buf, cap, err, sizeof err);
-        if (n > 0) {
-            if (!c->first_ns)
-                c->first_ns = now_ns();
-            c->response_bytes += (size_t)n;
-            proxy_obs_piece(&c->obs, buf, (size_t)n);
-            if (c->p->async || !proxy_piece_ends(buf, (size_t)n))
-                return n;
-            /* the end marker: held until the event is committed */
-            char *nh = realloc(c->held, c->held_len + (size_t)n);
-            if (nh == NULL) {
-                c->state = 3;
-                continue;
-            }
-            c->held = nh;
-            memcpy(c->held + c->held_len, buf, (size_t)n);
-            c->held_len += (size_t)n;
-            continue;
-        }
-        proxy_obs_flush(&c->obs);
-        c->end_ns = now_ns();
-        if (n < 0) {
-            c->outcome = "error";
-            snprintf(c->reason, sizeof c->reason, "%s", err);
-            __atomic_fetch_add(&c->p->upstream_errors, 1, __ATOMIC_RELAXED);
-            /* committed before the client sees the cut, as an answer */
-            record(c, !c->p->async, why, sizeof why);
-            c->state = 3;
-            continue;
-        }
-        if (c->status >= 400 || c->obs.error_seen) {
-            c->outcome = "error";
-            if (c->obs.error[0] && !c->reason[0])
-                snprintf(c->reason, sizeof c->reason, "%s", c->obs.error);
-        } else if (c->api != API_OTHER && !c->obs.done) {
-            c->outcome = "error";
-            snprintf(c->reason, sizeof c->reason,
-                     "upstream %s: the stream ended without its end marker "
-                     "(\"done\": true or [DONE])",
-                     c->upstream);
-        } else {
-            c->outcome = "ok";
-        }
-        if (record(c, !c->p->async, why, sizeof why) < 0 && !c->p->async) {
-            /* not recorded: the client must not take the answer as
-             * complete */
-            c->state = 3;
-            continue;
-        }
-        c->state = c->held_len ? 1 : 2;
+        n = (ssize_t)k;
+    } else if (c->cut) {
+        n = -1;
+    } else if (c->finished) {
+        n = 0;
+    } else {
+        n = LDG_HTTPD_AGAIN;
     }
+    pthread_mutex_unlock(&c->mu);
+    return n;
 }
 
 static void
 stream_done(void *cls, int completed)
 {
     struct call *c = cls;
-    char why[300];
+    struct ldg_http_xfer *x = NULL;
 
-    if (!c->recorded) {
-        c->end_ns = now_ns();
-        c->outcome = "client-gone";
-        snprintf(c->reason, sizeof c->reason,
-                 "the client closed the connection before the end of the "
-                 "answer");
+    pthread_mutex_lock(&c->mu);
+    if (!completed && !c->cut) {
         __atomic_fetch_add(&c->p->client_gone, 1, __ATOMIC_RELAXED);
-        record(c, 0, why, sizeof why);
-    } else if (!completed && c->state != 3) {
-        __atomic_fetch_add(&c->p->client_gone, 1, __ATOMIC_RELAXED);
+        if (!c->finished) {
+            /* gone before the end: the upstream request ends too (its
+             * end records the event) */
+            c->client_gone = 1;
+            x = c->x;
+            c->x = NULL;
+        }
     }
-    __atomic_fetch_add(&c->p->requests, 1, __ATOMIC_RELAXED);
-    call_free(c);
+    pthread_mutex_unlock(&c->mu);
+    if (x)
+        ldg_http_xfer_close(x);
+    call_unref(c); /* the stream's */
 }
 
 static int
@@ -470,10 +552,10 @@ static const char *const dropped_resp[] = {
     "te",         "trailer",    "upgrade",           "proxy-connection", NULL};
 
 static int
-resp_headers(struct call *c, struct hdrs *h)
+resp_headers(struct ldg_http_xfer *x, struct hdrs *h)
 {
     const char *s;
-    for (size_t i = 0; (s = ldg_http_stream_header(c->up, i)) != NULL; i++) {
+    for (size_t i = 0; (s = ldg_http_xfer_header(x, i)) != NULL; i++) {
         const char *colon = strchr(s, ':');
         char name[128];
         if (colon == NULL || (size_t)(colon - s) >= sizeof name)
@@ -491,140 +573,141 @@ resp_headers(struct call *c, struct hdrs *h)
     return 0;
 }
 
-/* ------------------------------------------------------------ handle -- */
+/* ---------------------------------------------------------- upstream -- */
 
-/* Sends the request to upstream up (asking for model, NULL: the one
- * asked for); 0 with c->up open, or < 0 with c->reason saying why and
- * *refused 1 when no connection could be made. */
+static void start_candidate(struct call *c);
+
 static int
-try_upstream(struct call *c, size_t up, const char *model, const void *body,
-             size_t len, struct hdrs *h, int *refused)
+up_head(void *cls, struct ldg_http_xfer *x, long status)
 {
-    struct ldg_proxy *p = c->p;
-    const struct proxy_upstream *u = &p->cfg->up[up];
-    char err[LDG_HTTP_ERR_MAX];
-    size_t ul = strlen(u->url) + strlen(c->path) + 1;
-    const char *q = NULL;
-    json_t *nj = NULL;
-    char *nb = NULL;
-    int rc, connected = 0;
+    struct call *c = cls;
+    int rc;
 
-    c->upstream = u->name;
-    snprintf(c->model_sent, sizeof c->model_sent, "%s",
-             model ? model : c->ri.model);
-    if (model && c->req_json && strcmp(model, c->ri.model) != 0) {
-        nj = json_deep_copy(c->req_json);
-        json_object_set_new(nj, "model", json_string(model));
-        nb = json_dumps(nj, JSON_COMPACT);
-        json_decref(nj);
-        if (nb == NULL)
-            return LDG_ENOMEM;
-        body = nb;
-        len = strlen(nb);
+    c->status = status;
+    if (status >= 500 && c->k + 1 < c->ncand) {
+        /* the next candidate answers instead */
+        snprintf(c->reason, sizeof c->reason, "upstream %s: HTTP %ld",
+                 c->upstream, status);
+        c->next_candidate = 1;
+        return -1;
     }
-    char *url = malloc(ul + 1);
-    if (url == NULL) {
-        free(nb);
-        return LDG_ENOMEM;
+    c->got_head = 1;
+    if (resp_headers(x, &c->rh) < 0)
+        return -1;
+    if (!is_stream_type(ldg_http_xfer_header_get(x, "Content-Type")))
+        return 0;
+    c->streamed = 1;
+    call_ref(c); /* the stream's: stream_done gives it back */
+    rc = ldg_httpd_reply_stream(c->req, (unsigned)status,
+                                (const char *const *)c->rh.v, stream_read,
+                                stream_done, c);
+    return rc < 0 ? -1 : 0; /* no client: the transfer ends */
+}
+
+static int
+up_data(void *cls, struct ldg_http_xfer *x, const char *piece, size_t n)
+{
+    struct call *c = cls;
+    struct ldg_proxy *p = c->p;
+
+    (void)x;
+    if (!c->streamed) {
+        if (!c->first_ns)
+            c->first_ns = now_ns();
+        if (c->whole.len + n > p->response_max) {
+            c->up_rc = LDG_ETOOBIG;
+            return -1;
+        }
+        ldg_buf_add(&c->whole, piece, n);
+        return c->whole.err ? -1 : 0;
     }
-    q = c->path;
-    snprintf(url, ul + 1, "%s%s", u->url, q);
-    struct ldg_http_request rq = {0};
-    rq.method = c->method;
-    rq.url = url;
-    rq.headers = (const char *const *)h->v;
-    rq.body = body;
-    rq.body_len = len;
-    rq.connect_timeout_ms = p->connect_ms;
-    if (c->client == NULL)
-        c->client = pool_get(p);
-    rc = ldg_http_stream_open(&c->up, c->client, &rq, p->first_byte_ms,
-                              p->idle_ms, &connected, err, sizeof err);
-    free(url);
-    free(nb);
-    if (c->tried) {
-        char t[400];
-        snprintf(t, sizeof t, "%s/%s", u->name, c->model_sent);
-        json_array_append_new(c->tried, json_string(t));
+    pthread_mutex_lock(&c->mu);
+    if (c->client_gone || c->cut) {
+        pthread_mutex_unlock(&c->mu);
+        return -1;
     }
-    if (rc < 0) {
-        *refused = rc == LDG_ENET && !connected;
-        snprintf(c->reason, sizeof c->reason, "upstream %s: %.400s", u->name,
-                 err);
-        /* a failed handle may hold a broken connection: a fresh one */
-        ldg_http_client_free(c->client);
-        c->client = NULL;
-        return rc;
+    if (c->sl >= STREAM_HIGH) {
+        c->paused = 1; /* offered again once the client took some */
+        pthread_mutex_unlock(&c->mu);
+        return 1;
     }
-    c->status = ldg_http_stream_status(c->up);
+    if (!c->first_ns)
+        c->first_ns = now_ns();
+    c->response_bytes += n;
+    proxy_obs_piece(&c->obs, piece, n);
+    /* the end marker, in sync mode: held until the event is committed */
+    int hold = !p->async && proxy_piece_ends(piece, n);
+    char **dst = hold ? &c->held : &c->sb;
+    size_t off = hold ? 0 : c->so, *len = hold ? &c->held_len : &c->sl;
+    size_t need = off + *len + n;
+    size_t *cap = hold ? NULL : &c->scap;
+    if (!hold && c->so > 0 && c->sl + n <= c->scap) {
+        memmove(c->sb, c->sb + c->so, c->sl);
+        c->so = off = 0;
+        need = c->sl + n;
+    }
+    if (cap == NULL || need > *cap) {
+        char *nb = realloc(*dst, need);
+        if (nb == NULL) {
+            c->cut = 1;
+            pthread_mutex_unlock(&c->mu);
+            ldg_httpd_wake(c->req);
+            return -1;
+        }
+        *dst = nb;
+        if (cap)
+            *cap = need;
+    }
+    memcpy(*dst + off + *len, piece, n);
+    *len += n;
+    pthread_mutex_unlock(&c->mu);
+    if (!hold)
+        ldg_httpd_wake(c->req);
     return 0;
 }
 
-/* The rest of a request whose upstream answered: stream it, or read it
- * whole, record it and answer. */
-static int
-forward_answer(struct call *c, struct ldg_httpd_req *req, int *streamed)
+/* The answer's outcome, once the upstream is done with it. */
+static void
+judge(struct call *c, int rc, const char *err)
 {
     struct ldg_proxy *p = c->p;
-    struct hdrs rh = {0};
-    const char *ct = ldg_http_stream_header_get(c->up, "Content-Type");
-    char err[LDG_HTTP_ERR_MAX], why[300];
-    struct ldg_buf body;
-    int rc;
 
-    if (resp_headers(c, &rh) < 0) {
-        hdrs_free(&rh);
-        return answer_failure(c, req, 500, "error", "out of memory");
-    }
-    if (is_stream_type(ct)) {
-        c->streamed = 1;
-        *streamed = 1; /* c is the stream's from here (done frees it) */
-        rc = ldg_httpd_reply_stream(req, (unsigned)c->status,
-                                    (const char *const *)rh.v, stream_read,
-                                    stream_done, c);
-        hdrs_free(&rh);
-        return rc < 0 ? -1 : 0;
-    }
-    ldg_buf_init(&body, p->response_max);
-    for (;;) {
-        char *room = (char *)ldg_buf_room(&body, 65536);
-        if (room == NULL) {
-            rc = body.err ? body.err : LDG_ENOMEM;
-            snprintf(err, sizeof err, "the answer is over %zu bytes",
-                     p->response_max);
-            break;
-        }
-        size_t want = body.cap - body.len;
-        if (p->response_max && want > p->response_max - body.len + 1)
-            want = p->response_max - body.len + 1;
-        long n = ldg_http_stream_read(c->up, room, want, err, sizeof err);
-        if (n > 0 && !c->first_ns)
-            c->first_ns = now_ns();
-        if (n <= 0) {
-            rc = (int)n;
-            break;
-        }
-        body.len += (size_t)n;
-        if (body.len > p->response_max) {
-            rc = LDG_ETOOBIG;
-            snprintf(err, sizeof err,
+    c->end_ns = now_ns();
+    if (!c->streamed)
+        c->response_bytes = c->whole.len;
+    if (rc < 0) {
+        __atomic_fetch_add(&p->upstream_errors, 1, __ATOMIC_RELAXED);
+        c->outcome = "error";
+        if (rc == LDG_ETOOBIG && !c->streamed)
+            snprintf(c->reason, sizeof c->reason,
                      "upstream %s: the answer is over %zu bytes (the "
                      "proxy's response limit)",
                      c->upstream, p->response_max);
-            break;
+        else
+            snprintf(c->reason, sizeof c->reason, "%s", err);
+        if (c->streamed)
+            proxy_obs_flush(&c->obs);
+        return;
+    }
+    if (c->streamed) {
+        proxy_obs_flush(&c->obs);
+        if (c->status >= 400 || c->obs.error_seen) {
+            c->outcome = "error";
+            if (c->obs.error[0] && !c->reason[0])
+                snprintf(c->reason, sizeof c->reason, "%s", c->obs.error);
+        } else if (c->api != API_OTHER && !c->obs.done) {
+            c->outcome = "error";
+            snprintf(c->reason, sizeof c->reason,
+                     "upstream %s: the stream ended without its end marker "
+                     "(\"done\": true or [DONE])",
+                     c->upstream);
+        } else {
+            c->outcome = "ok";
         }
+        return;
     }
-    c->end_ns = now_ns();
-    c->response_bytes = body.len;
-    if (rc < 0) {
-        ldg_buf_release(&body);
-        hdrs_free(&rh);
-        __atomic_fetch_add(&p->upstream_errors, 1, __ATOMIC_RELAXED);
-        snprintf(c->reason, sizeof c->reason, "%s", err);
-        return answer_failure(c, req, 502, "error", err);
-    }
-    if (c->api != API_OTHER && body.len > 0)
-        proxy_obs_whole(&c->obs, body.s, body.len);
+    if (c->api != API_OTHER && c->whole.len > 0)
+        proxy_obs_whole(&c->obs, c->whole.s, c->whole.len);
     if (c->status >= 400) {
         c->outcome = "error";
         if (c->obs.error[0])
@@ -636,28 +719,137 @@ forward_answer(struct call *c, struct ldg_httpd_req *req, int *streamed)
         c->outcome = "error";
         snprintf(c->reason, sizeof c->reason,
                  "upstream %s: the answer is not a JSON object (%zu bytes)",
-                 c->upstream, body.len);
+                 c->upstream, c->whole.len);
     } else {
         c->outcome = "ok";
     }
-    if (p->async) {
-        record(c, 0, why, sizeof why);
-    } else if (record(c, 1, why, sizeof why) < 0) {
-        char msg[400];
-        ldg_buf_release(&body);
-        hdrs_free(&rh);
-        snprintf(msg, sizeof msg,
-                 "the ledger proxy could not record this request, so it is "
-                 "not answered: %s",
-                 why);
-        reply_error(c, req, 503, msg);
-        return 0;
+}
+
+static void
+up_end(void *cls, struct ldg_http_xfer *x, int rc, int connected,
+       const char *err)
+{
+    struct call *c = cls;
+    struct ldg_proxy *p = c->p;
+
+    pthread_mutex_lock(&c->mu);
+    int gone = c->client_gone;
+    if (c->x == x)
+        c->x = NULL;
+    else
+        x = NULL; /* closed by stream_done */
+    pthread_mutex_unlock(&c->mu);
+    if (x)
+        ldg_http_xfer_close(x);
+    if (c->up_rc == LDG_ETOOBIG)
+        rc = LDG_ETOOBIG;
+    c->up_rc = rc;
+
+    if (gone) {
+        c->end_ns = now_ns();
+        c->outcome = "client-gone";
+        snprintf(c->reason, sizeof c->reason,
+                 "the client closed the connection before the end of the "
+                 "answer");
+        part_done(c);
+    } else if (!c->got_head) {
+        /* no answer from this candidate: the next, or the failure */
+        int refused = rc == LDG_ENET && !connected;
+        char both[1100];
+        if (!c->next_candidate)
+            snprintf(c->reason, sizeof c->reason, "upstream %s: %.400s",
+                     c->upstream, err);
+        c->next_candidate = 0;
+        snprintf(both, sizeof both, "%s%s%s", c->failures,
+                 c->failures[0] ? "; " : "", c->reason);
+        memcpy(c->failures, both, sizeof c->failures - 1);
+        c->failures[sizeof c->failures - 1] = 0;
+        c->up_rc = 0;
+        if (c->k + 1 < c->ncand && rc != LDG_ENOMEM) {
+            c->k++;
+            c->fallback = 1;
+            start_candidate(c);
+        } else {
+            __atomic_fetch_add(&p->upstream_errors, 1, __ATOMIC_RELAXED);
+            snprintf(c->reason, sizeof c->reason, "%s", c->failures);
+            answer_failure(c, rc == LDG_ETIMEOUT ? 504 : 502,
+                           refused ? "refused" : "error", c->reason);
+        }
+    } else {
+        if (c->k > 0) /* why this candidate and not the one before */
+            snprintf(c->reason, sizeof c->reason, "%s", c->failures);
+        judge(c, rc, err);
+        if (!c->streamed && rc < 0)
+            answer_failure(c, 502, "error", c->reason);
+        else {
+            call_ref(c); /* the record's */
+            part_done(c);
+        }
     }
-    rc = ldg_httpd_reply(req, (unsigned)c->status, (const char *const *)rh.v,
-                         body.s, body.len);
-    ldg_buf_release(&body);
-    hdrs_free(&rh);
-    return rc < 0 ? -1 : 0;
+    call_unref(c); /* the transfer's */
+}
+
+static const struct ldg_http_xfer_cbs up_cbs = {up_head, up_data, up_end};
+
+/* Sends the request to candidate c->k. */
+static void
+start_candidate(struct call *c)
+{
+    struct ldg_proxy *p = c->p;
+    size_t u = c->rt ? c->rt->cand[c->k].up : (size_t)c->up;
+    const char *model = c->rt ? c->rt->cand[c->k].model : NULL;
+    const struct proxy_upstream *us = &p->cfg->up[u];
+    const void *body = c->body;
+    size_t len = c->body_len;
+    char *nb = NULL, *url;
+    int rc;
+
+    c->upstream = us->name;
+    c->got_head = 0;
+    snprintf(c->model_sent, sizeof c->model_sent, "%s",
+             model ? model : c->ri.model);
+    if (model && c->req_json && strcmp(model, c->ri.model) != 0) {
+        json_t *nj = json_deep_copy(c->req_json);
+        json_object_set_new(nj, "model", json_string(model));
+        nb = json_dumps(nj, JSON_COMPACT);
+        json_decref(nj);
+        if (nb == NULL)
+            goto nomem;
+        body = nb;
+        len = strlen(nb);
+    }
+    size_t ul = strlen(us->url) + strlen(c->path) + 1;
+    if ((url = malloc(ul)) == NULL) {
+        free(nb);
+        goto nomem;
+    }
+    snprintf(url, ul, "%s%s", us->url, c->path);
+    if (c->tried) {
+        char t[400];
+        snprintf(t, sizeof t, "%s/%s", us->name, c->model_sent);
+        json_array_append_new(c->tried, json_string(t));
+    }
+    struct ldg_http_request rq = {0};
+    rq.method = c->method;
+    rq.url = url;
+    rq.headers = (const char *const *)c->h.v;
+    rq.body = body;
+    rq.body_len = len;
+    rq.connect_timeout_ms = p->connect_ms;
+    call_ref(c); /* the transfer's: up_end gives it back */
+    pthread_mutex_lock(&c->mu);
+    rc = ldg_http_xfer_start(p->loop, &rq, p->first_byte_ms, p->idle_ms,
+                             &up_cbs, c, &c->x);
+    pthread_mutex_unlock(&c->mu);
+    free(url);
+    free(nb);
+    if (rc == 0)
+        return;
+    call_unref(c);
+nomem:
+    answer_failure(c, 500, "error",
+                   "the ledger proxy is out of memory (the request was not "
+                   "sent upstream)");
 }
 
 static int
@@ -672,26 +864,45 @@ valid_text(const char *s, size_t max)
     return 1;
 }
 
+/* The request is refused before it goes upstream. */
+static int
+refuse(struct call *c, unsigned status, const char *msg)
+{
+    answer_failure(c, status, "refused", msg);
+    call_unref(c); /* the handler's */
+    return 0;
+}
+
 static int
 handle(void *ctx, struct ldg_httpd_req *req)
 {
     struct ldg_proxy *p = ctx;
     struct call *c = calloc(1, sizeof *c);
-    struct hdrs h = {0};
     const char *target = ldg_httpd_target(req);
     const char *path = ldg_httpd_path(req);
-    const void *body;
-    size_t len;
-    int up = -1, rc;
+    const char *hv;
+    int up = -1;
 
-    if (c == NULL)
+    if (c == NULL || ldg_httpd_defer(req) < 0) {
+        free(c);
         return -1;
+    }
     c->p = p;
+    c->req = req;
+    c->refs = 1; /* the handler's */
+    c->waits = 1;
+    pthread_mutex_init(&c->mu, NULL);
+    ldg_buf_init(&c->whole, p->response_max + 1);
     c->t0_ns = now_ns();
-    c->method = ldg_httpd_method(req);
-    c->outcome = NULL;
-    proxy_obs_init(&c->obs, API_OTHER, 0);
-    proxy_peer_start(ldg_httpd_fd(req), &c->peer);
+    snprintf(c->method, sizeof c->method, "%s", ldg_httpd_method(req));
+    /* who asked: at once, or when the scan for the process is done */
+    c->waits++;
+    call_ref(c);
+    if (proxy_peer_lookup(p->peers, ldg_httpd_fd(req), ldg_httpd_conn_id(req),
+                          &c->peer, peer_done, c)) {
+        c->waits--;
+        call_unref(c);
+    }
     /* 1. an upstream named by the first path segment */
     if (p->cfg->nup > 1 && path[0] == '/') {
         const char *e = strchr(path + 1, '/');
@@ -707,33 +918,27 @@ handle(void *ctx, struct ldg_httpd_req *req)
     }
     snprintf(c->path, sizeof c->path, "%s", target);
     c->api = proxy_api_of(c->method, path);
-    const char *hv = ldg_httpd_header(req, "X-Ledger-Upstream");
-    body = ldg_httpd_body(req, &len);
-    c->request_bytes = len;
+    c->body = ldg_httpd_body(req, &c->body_len);
+    c->request_bytes = c->body_len;
     c->upstream = p->cfg->up[up >= 0 ? (size_t)up : 0].name;
     if ((hv = ldg_httpd_header(req, "X-Request-Id")) != NULL && hv[0]) {
         snprintf(c->rid, sizeof c->rid, "%s", hv);
         c->has_rid = 1;
         c->rid_is_id = valid_text(hv, LDG_ID_MAX);
     }
-    proxy_obs_release(&c->obs);
     proxy_obs_init(&c->obs, c->api, p->content);
     if (c->api != API_OTHER) {
         if (!ldg_httpd_body_too_big(req))
-            proxy_req_parse(c->api, body, len, p->content, &c->ri,
+            proxy_req_parse(c->api, c->body, c->body_len, p->content, &c->ri,
                             &c->req_json);
         snprintf(c->route, sizeof c->route, "%s",
                  c->ri.model[0] ? c->ri.model : proxy_api_name(c->api));
     }
     if ((hv = ldg_httpd_header(req, "X-Ledger-Run")) != NULL) {
-        if (!valid_text(hv, LDG_RUN_MAX)) {
-            rc = answer_failure(c, req, 400, "refused",
-                                "X-Ledger-Run: a run id is 1 to 256 bytes "
-                                "without control characters");
-            call_free(c);
-            __atomic_fetch_add(&p->requests, 1, __ATOMIC_RELAXED);
-            return rc;
-        }
+        if (!valid_text(hv, LDG_RUN_MAX))
+            return refuse(c, 400,
+                          "X-Ledger-Run: a run id is 1 to 256 bytes "
+                          "without control characters");
         snprintf(c->run, sizeof c->run, "%s", hv);
         c->has_run = 1;
     }
@@ -743,10 +948,7 @@ handle(void *ctx, struct ldg_httpd_req *req)
             char msg[200];
             snprintf(msg, sizeof msg,
                      "X-Ledger-Upstream: no upstream named '%.64s'", hv);
-            rc = answer_failure(c, req, 400, "refused", msg);
-            call_free(c);
-            __atomic_fetch_add(&p->requests, 1, __ATOMIC_RELAXED);
-            return rc;
+            return refuse(c, 400, msg);
         }
         c->upstream = p->cfg->up[up].name;
     }
@@ -755,79 +957,31 @@ handle(void *ctx, struct ldg_httpd_req *req)
         snprintf(msg, sizeof msg,
                  "the request body is over the proxy's limit of %zu bytes",
                  p->body_max);
-        rc = answer_failure(c, req, 413, "refused", msg);
-        call_free(c);
-        __atomic_fetch_add(&p->requests, 1, __ATOMIC_RELAXED);
-        return rc;
+        return refuse(c, 413, msg);
     }
     /* 2. the request's headers */
-    ldg_httpd_headers(req, copy_req_header, &h);
+    ldg_httpd_headers(req, copy_req_header, &c->h);
     /* curl's own: no "Expect: 100-continue" for a large body, and no
      * Content-Type the client did not send */
-    hdr_add(&h, "Expect", "");
-    if (!h.has_ctype)
-        hdr_add(&h, "Content-Type", "");
+    hdr_add(&c->h, "Expect", "");
+    if (!c->h.has_ctype)
+        hdr_add(&c->h, "Content-Type", "");
     /* 3. the candidates */
-    const struct proxy_route *rt =
-        up < 0 ? proxy_route_find(p->cfg, c->ri.model) : NULL;
-    size_t ncand = rt ? rt->n : 1;
-    int refused = 0;
-    rc = -1;
-    if (rt)
+    c->rt = up < 0 ? proxy_route_find(p->cfg, c->ri.model) : NULL;
+    c->ncand = c->rt ? c->rt->n : 1;
+    c->up = up >= 0 ? up : 0;
+    if (c->rt)
         c->tried = json_array();
-    for (size_t k = 0; k < ncand; k++) {
-        size_t u = rt ? rt->cand[k].up : (size_t)(up >= 0 ? up : 0);
-        const char *m = rt ? rt->cand[k].model : NULL;
-        char prev[512];
-        snprintf(prev, sizeof prev, "%s", c->reason);
-        if (k > 0) {
-            c->fallback = 1;
-            ldg_http_stream_close(c->up);
-            c->up = NULL;
-        }
-        refused = 0;
-        rc = try_upstream(c, u, m, body, len, &h, &refused);
-        if (rc == 0 && c->status >= 500 && k + 1 < ncand) {
-            snprintf(c->reason, sizeof c->reason, "upstream %s: HTTP %ld",
-                     c->upstream, c->status);
-            rc = -1;
-        }
-        if (rc == 0) {
-            if (k > 0) /* why this candidate and not the one before */
-                snprintf(c->reason, sizeof c->reason, "%s", prev);
-            break;
-        }
-        if (rc == LDG_ENOMEM)
-            break;
-        if (k > 0 && prev[0]) {
-            char both[1100];
-            snprintf(both, sizeof both, "%s; %s", prev, c->reason);
-            memcpy(c->reason, both, sizeof c->reason - 1);
-            c->reason[sizeof c->reason - 1] = 0;
-        }
-    }
-    hdrs_free(&h);
-    if (rc < 0) {
-        char msg[600];
-        __atomic_fetch_add(&p->upstream_errors, 1, __ATOMIC_RELAXED);
-        snprintf(msg, sizeof msg, "%s", c->reason);
-        if (c->up) { /* a 5xx of the last but one: it is the answer */
-            ldg_http_stream_close(c->up);
-            c->up = NULL;
-        }
-        rc = answer_failure(c, req, rc == LDG_ETIMEOUT ? 504 : 502,
-                            refused ? "refused" : "error", msg);
-        call_free(c);
-        __atomic_fetch_add(&p->requests, 1, __ATOMIC_RELAXED);
-        return rc;
-    }
-    int streamed = 0;
-    rc = forward_answer(c, req, &streamed);
-    if (!streamed) {
-        call_free(c);
-        __atomic_fetch_add(&p->requests, 1, __ATOMIC_RELAXED);
-    }
-    return rc;
+    start_candidate(c);
+    call_unref(c); /* the handler's */
+    return 0;
+}
+
+static void
+conn_closed(void *ctx, uint64_t conn)
+{
+    struct ldg_proxy *p = ctx;
+    proxy_peers_closed(p->peers, conn);
 }
 
 /* ------------------------------------------------------------- start -- */
@@ -858,7 +1012,6 @@ ldg_proxy_start(struct ldg_proxy **out, const struct ldg_proxy_options *o,
             ldg_client_close(o->client);
         return LDG_ENOMEM;
     }
-    pthread_mutex_init(&p->pool_mu, NULL);
     p->cfg = o->config;
     p->async = o->record == LDG_PROXY_RECORD_ASYNC;
     p->content = o->record_content;
@@ -876,7 +1029,15 @@ ldg_proxy_start(struct ldg_proxy **out, const struct ldg_proxy_options *o,
     ro.registry = o->registry;
     ro.actor = o->actor;
     if ((rc = proxy_rec_new(&p->rec, &ro, err, errcap)) < 0) {
-        pthread_mutex_destroy(&p->pool_mu);
+        free(p);
+        return rc;
+    }
+    if ((rc = proxy_peers_new(&p->peers)) < 0 ||
+        (rc = ldg_http_loop_new(&p->loop, err, errcap)) < 0) {
+        if (rc == LDG_ENOMEM)
+            snprintf(err, errcap, "out of memory");
+        proxy_peers_free(p->peers);
+        proxy_rec_free(p->rec, NULL, NULL, NULL);
         free(p);
         return rc;
     }
@@ -887,9 +1048,13 @@ ldg_proxy_start(struct ldg_proxy **out, const struct ldg_proxy_options *o,
     ho.max_conns = o->max_conns ? o->max_conns : 1024;
     ho.timeout_s = o->idle_conn_s ? o->idle_conn_s : 300;
     ho.body_max = p->body_max;
+    ho.async = 1;
+    ho.threads = 1;
+    ho.conn_closed = conn_closed;
     if ((rc = ldg_httpd_start(&p->httpd, &ho, err, errcap)) < 0) {
+        ldg_http_loop_free(p->loop);
+        proxy_peers_free(p->peers);
         proxy_rec_free(p->rec, NULL, NULL, NULL);
-        pthread_mutex_destroy(&p->pool_mu);
         free(p);
         return rc;
     }
@@ -931,7 +1096,13 @@ ldg_proxy_stop(struct ldg_proxy *p, struct ldg_proxy_stats *st)
 {
     if (p == NULL)
         return 0;
+    /* in this order: the connections end (a stream's end cancels its
+     * transfer); the transfers end (each records its event); the scans
+     * for clients end (a call waiting for one records then); the
+     * recorder commits what is queued and answers the last calls */
     ldg_httpd_stop(p->httpd);
+    ldg_http_loop_free(p->loop);
+    proxy_peers_free(p->peers);
     int rc = proxy_rec_free(p->rec, st ? &st->recorded : NULL,
                             st ? &st->record_failed : NULL,
                             st ? &st->commits : NULL);
@@ -940,9 +1111,6 @@ ldg_proxy_stop(struct ldg_proxy *p, struct ldg_proxy_stats *st)
         st->upstream_errors = p->upstream_errors;
         st->client_gone = p->client_gone;
     }
-    for (size_t i = 0; i < p->npool; i++)
-        ldg_http_client_free(p->pool[i]);
-    pthread_mutex_destroy(&p->pool_mu);
     free(p);
     return rc;
 }

@@ -32,9 +32,13 @@
  * request whose event cannot be committed is answered 503 (a stream is
  * cut short). LDG_PROXY_RECORD_ASYNC answers first and commits after.
  *
- * Threads: the HTTP server's (one per connection), plus one recorder
- * thread (two when writing through `ledger serve`). The ledger handle
- * given is used by the recorder thread alone while the proxy runs.
+ * Threads: one serves every client connection (http/server.h's
+ * event-driven model), one runs every upstream request (the HTTP
+ * client's loop), one records (two when writing through `ledger serve`),
+ * and a short-lived one per new loopback TCP connection looks for the
+ * client's process in /proc. None blocks another: a request waiting for
+ * its upstream or its commit holds no thread. The ledger handle given is
+ * used by the recorder thread alone while the proxy runs.
  */
 #ifndef LDG_PROXY_H
 #define LDG_PROXY_H

@@ -125,18 +125,26 @@ struct proxy_peer {
     char addr[64];  /* the client's address and port over TCP */
     /* the scan for the pid (peer.c) */
     uint64_t inode;
-    int scan, running;
-    pthread_t thr;
-    char key[200];
+    int scan;
 };
 /* Who is at the other end of fd (a client connection). Never fails:
- * what cannot be learned is left out. */
+ * what cannot be learned is left out. Blocks for the scan of /proc. */
 void proxy_peer_get(int fd, struct proxy_peer *p);
-/* The same in two halves: start learns what is cheap and starts the scan
- * for the pid on a thread; finish (on the same thread as start, before p
- * is read) waits for it. */
-void proxy_peer_start(int fd, struct proxy_peer *p);
-void proxy_peer_finish(struct proxy_peer *p);
+
+/* What is known of each open connection of a server, by its id. */
+struct proxy_peers;
+int proxy_peers_new(struct proxy_peers **out);
+/* Waits for the scans still running, then frees ps. */
+void proxy_peers_free(struct proxy_peers *ps);
+/* Connection conn closed: forget it. */
+void proxy_peers_closed(struct proxy_peers *ps, uint64_t conn);
+/* Who is at fd, connection conn, into *p, without blocking on a scan:
+ * @return 1 when p is whole now (from what conn's earlier requests
+ * learned, or cheaply), 0 when the scan for the pid runs on a thread of
+ * its own, which fills p and then calls done(cls) (p and cls must stay
+ * valid until then). */
+int proxy_peer_lookup(struct proxy_peers *ps, int fd, uint64_t conn,
+                      struct proxy_peer *p, void (*done)(void *cls), void *cls);
 json_t *proxy_peer_json(const struct proxy_peer *p);
 /* For tests: the uid and socket inode owning local -> remote in a
  * /proc/net/tcp text (hex addresses as the kernel writes them). 0 found,
@@ -165,6 +173,16 @@ int proxy_rec_new(struct proxy_rec **out, const struct proxy_rec_options *o,
 int proxy_rec_submit(struct proxy_rec *r, const char *type, json_t *body,
                      const char *run, const char *id, int wait, char *why,
                      size_t whycap);
+/* The outcome of an event queued with proxy_rec_submit_cb: rc 0 (it is
+ * committed) or < 0 with why. Called once, on the recorder's thread (or
+ * the one that read the commit's answer), without its lock held. */
+typedef void (*proxy_rec_cb)(void *cls, int rc, const char *why);
+/* Queues an event as proxy_rec_submit does and returns at once; cb is
+ * called once its outcome is known. @return 0 (cb will be called), or
+ * < 0 with why when it could not be queued (cb is never called). */
+int proxy_rec_submit_cb(struct proxy_rec *r, const char *type, json_t *body,
+                        const char *run, const char *id, proxy_rec_cb cb,
+                        void *cls, char *why, size_t whycap);
 /* The registry's word on model: digest (into buf, "" unknown) and
  * whether it was verified (-1 unknown). */
 void proxy_rec_model(struct proxy_rec *r, const char *model, char *digest,

@@ -39,6 +39,8 @@ struct proxy_item {
     json_t *body;
     char *run, *id;
     int wait;
+    proxy_rec_cb cb; /* called once the outcome is known, or NULL */
+    void *cls;
     int done, rc;
     char why[256];
     pthread_cond_t cv; /* wait: signalled when done (one waiter, one
@@ -71,6 +73,9 @@ struct proxy_rec {
     uint64_t recorded, failed, commits;
     char last_err[256];
     int last_rc;
+    /* items with a callback whose outcome is known: called by the thread
+     * that took them, with mu not held */
+    struct proxy_item *cb_head, *cb_tail;
 };
 
 /* Queued events at most: a handler that would queue more waits (async
@@ -112,10 +117,39 @@ finish(struct proxy_rec *r, struct proxy_item *it, int rc, const char *why)
         snprintf(it->why, sizeof it->why, "%s", why ? why : ldg_strerror(rc));
         snprintf(r->last_err, sizeof r->last_err, "%s", it->why);
     }
-    if (!it->wait)
+    if (it->cb) {
+        it->next = NULL;
+        if (r->cb_tail)
+            r->cb_tail->next = it;
+        else
+            r->cb_head = it;
+        r->cb_tail = it;
+    } else if (!it->wait) {
         item_free(it);
-    else
+    } else {
         pthread_cond_signal(&it->cv);
+    }
+}
+
+/* With mu held: takes the items whose callbacks are due. */
+static struct proxy_item *
+take_callbacks(struct proxy_rec *r)
+{
+    struct proxy_item *list = r->cb_head;
+    r->cb_head = r->cb_tail = NULL;
+    return list;
+}
+
+/* Without mu: calls and frees them. */
+static void
+run_callbacks(struct proxy_item *list)
+{
+    struct proxy_item *it, *next;
+    for (it = list; it; it = next) {
+        next = it->next;
+        it->cb(it->cls, it->rc, it->rc < 0 ? it->why : "");
+        item_free(it);
+    }
 }
 
 /* ---------------------------------------------------------- registry -- */
@@ -264,7 +298,9 @@ run_direct(struct proxy_rec *r, struct proxy_item *list, size_t n)
             finish(r, it, LDG_ENOMEM, "out of memory");
         }
         pthread_cond_broadcast(&r->cv_done);
+        struct proxy_item *cbs = take_callbacks(r);
         pthread_mutex_unlock(&r->mu);
+        run_callbacks(cbs);
         free(rcs);
         free(whys);
         return;
@@ -277,7 +313,9 @@ run_direct(struct proxy_rec *r, struct proxy_item *list, size_t n)
         finish(r, it, rcs[i], whys[i]);
     }
     pthread_cond_broadcast(&r->cv_done);
+    struct proxy_item *cbs = take_callbacks(r);
     pthread_mutex_unlock(&r->mu);
+    run_callbacks(cbs);
     free(rcs);
     free(whys);
 }
@@ -314,7 +352,9 @@ reader_main(void *arg)
             r->broken = 1;
             fail_inflight(r, why);
             pthread_cond_broadcast(&r->cv_work);
+            struct proxy_item *cbs = take_callbacks(r);
             pthread_mutex_unlock(&r->mu);
+            run_callbacks(cbs);
             return NULL;
         }
         struct proxy_item *it = r->ihead;
@@ -348,7 +388,9 @@ reader_main(void *arg)
             finish(r, it, a.code == 65 ? LDG_EBADINPUT : LDG_EIO, why);
         }
         pthread_cond_broadcast(&r->cv_done);
+        struct proxy_item *cbs = take_callbacks(r);
         pthread_mutex_unlock(&r->mu);
+        run_callbacks(cbs);
     }
 }
 
@@ -479,11 +521,12 @@ rec_main(void *arg)
             pthread_mutex_lock(&r->mu);
         } else {
             run_served(r, list);
-            if (now_ms() - r->models_ms >= 1000) {
-                pthread_mutex_unlock(&r->mu);
+            struct proxy_item *cbs = take_callbacks(r);
+            pthread_mutex_unlock(&r->mu);
+            run_callbacks(cbs);
+            if (now_ms() - r->models_ms >= 1000)
                 registry_refresh(r);
-                pthread_mutex_lock(&r->mu);
-            }
+            pthread_mutex_lock(&r->mu);
         }
     }
     if (!r->ledger) {
@@ -497,7 +540,9 @@ rec_main(void *arg)
         if (r->inflight > 0)
             fail_inflight(r, "ledger serve did not answer in 10 s");
     }
+    struct proxy_item *cbs = take_callbacks(r);
     pthread_mutex_unlock(&r->mu);
+    run_callbacks(cbs);
     return NULL;
 }
 
@@ -539,10 +584,10 @@ nothread:
     return LDG_EIO;
 }
 
-int
-proxy_rec_submit(struct proxy_rec *r, const char *type, json_t *body,
-                 const char *run, const char *id, int wait, char *why,
-                 size_t whycap)
+static int
+submit(struct proxy_rec *r, const char *type, json_t *body, const char *run,
+       const char *id, int wait, proxy_rec_cb cb, void *cls, char *why,
+       size_t whycap)
 {
     struct proxy_item *it = calloc(1, sizeof *it);
     int rc;
@@ -560,6 +605,8 @@ proxy_rec_submit(struct proxy_rec *r, const char *type, json_t *body,
     snprintf(it->type, sizeof it->type, "%s", type);
     it->body = body;
     it->wait = wait;
+    it->cb = cb;
+    it->cls = cls;
     if (wait)
         pthread_cond_init(&it->cv, NULL);
     pthread_mutex_lock(&r->mu);
@@ -571,6 +618,7 @@ proxy_rec_submit(struct proxy_rec *r, const char *type, json_t *body,
             pthread_cond_destroy(&it->cv);
         it->wait = 0;
         snprintf(why, whycap, "the proxy is stopping");
+        it->cb = NULL; /* the caller hears it from the return */
         pthread_mutex_lock(&r->mu);
         finish(r, it, LDG_EIO, "the proxy is stopping");
         pthread_mutex_unlock(&r->mu);
@@ -595,6 +643,22 @@ proxy_rec_submit(struct proxy_rec *r, const char *type, json_t *body,
         snprintf(why, whycap, "%s", it->why);
     item_free(it);
     return rc;
+}
+
+int
+proxy_rec_submit(struct proxy_rec *r, const char *type, json_t *body,
+                 const char *run, const char *id, int wait, char *why,
+                 size_t whycap)
+{
+    return submit(r, type, body, run, id, wait, NULL, NULL, why, whycap);
+}
+
+int
+proxy_rec_submit_cb(struct proxy_rec *r, const char *type, json_t *body,
+                    const char *run, const char *id, proxy_rec_cb cb, void *cls,
+                    char *why, size_t whycap)
+{
+    return submit(r, type, body, run, id, 0, cb, cls, why, whycap);
 }
 
 int

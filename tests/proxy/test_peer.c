@@ -70,15 +70,89 @@ test_peer__loopback_tcp_is_us(void **state)
     exe[n > 0 ? n : 0] = 0;
     assert_string_equal(p.exe, exe);
     assert_non_null(strstr(p.addr, "127.0.0.1:"));
-    /* the second time comes from the connection's cache: the same */
-    struct proxy_peer q;
-    proxy_peer_get(as, &q);
-    assert_int_equal(q.pid, p.pid);
     json_t *j = proxy_peer_json(&p);
     assert_string_equal(json_string_value(json_object_get(j, "transport")),
                         "tcp");
     assert_int_equal(json_integer_value(json_object_get(j, "pid")), getpid());
     json_decref(j);
+    close(as);
+    close(cs);
+    close(ls);
+}
+
+struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+};
+
+static void
+scan_done(void *cls)
+{
+    struct waiter *w = cls;
+    pthread_mutex_lock(&w->mu);
+    w->done++;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* proxy_peer_lookup: the first request of a connection scans on a thread
+ * and says when it is done; the next ones of that connection are answered
+ * at once from what it learned; a closed connection is forgotten. */
+static void
+test_peer__lookup_per_connection(void **state)
+{
+    struct sockaddr_in a = {0};
+    socklen_t al = sizeof a;
+    struct proxy_peers *ps;
+    struct proxy_peer p, q, r;
+    struct waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+                       0};
+    int ls = socket(AF_INET, SOCK_STREAM, 0), cs, as;
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(ls, 1), 0);
+    assert_int_equal(getsockname(ls, (struct sockaddr *)&a, &al), 0);
+    cs = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(connect(cs, (struct sockaddr *)&a, sizeof a), 0);
+    as = accept(ls, NULL, NULL);
+    assert_true(as >= 0);
+    assert_int_equal(proxy_peers_new(&ps), 0);
+
+    /* the scan of /proc runs on a thread: 0, then done once */
+    assert_int_equal(proxy_peer_lookup(ps, as, 7, &p, scan_done, &w), 0);
+    pthread_mutex_lock(&w.mu);
+    while (w.done == 0)
+        pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    assert_true(p.has_pid);
+    assert_int_equal(p.pid, (uint64_t)getpid());
+    assert_int_equal(p.uid, getuid());
+
+    /* the same connection again: whole at once, done never called */
+    assert_int_equal(proxy_peer_lookup(ps, as, 7, &q, scan_done, &w), 1);
+    assert_int_equal(q.pid, p.pid);
+    assert_string_equal(q.addr, p.addr);
+    assert_string_equal(q.exe, p.exe);
+
+    /* closed: forgotten (a new connection with its id scans again) */
+    proxy_peers_closed(ps, 7);
+    assert_int_equal(proxy_peer_lookup(ps, as, 7, &r, scan_done, &w), 0);
+    proxy_peers_free(ps); /* waits for that scan */
+    assert_int_equal(w.done, 2);
+    assert_int_equal(r.pid, p.pid);
+
+    /* a Unix socket: whole at once (SO_PEERCRED) */
+    int sv[2];
+    assert_int_equal(proxy_peers_new(&ps), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(proxy_peer_lookup(ps, sv[0], 1, &p, scan_done, &w), 1);
+    assert_string_equal(p.transport, "unix");
+    assert_int_equal(p.pid, (uint64_t)getpid());
+    proxy_peers_free(ps);
+    close(sv[0]);
+    close(sv[1]);
     close(as);
     close(cs);
     close(ls);
@@ -106,6 +180,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_peer__tcp_table),
         cmocka_unit_test(test_peer__loopback_tcp_is_us),
+        cmocka_unit_test(test_peer__lookup_per_connection),
         cmocka_unit_test(test_peer__unix_is_us),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
