@@ -751,6 +751,7 @@ up_end(void *cls, struct ldg_http_xfer *x, int rc, int connected,
         snprintf(c->reason, sizeof c->reason,
                  "the client closed the connection before the end of the "
                  "answer");
+        call_ref(c); /* the record's */
         part_done(c);
     } else if (!c->got_head) {
         /* no answer from this candidate: the next, or the failure */

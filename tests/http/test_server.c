@@ -83,6 +83,8 @@ done(void *cls, int completed)
 
 /* ------------------------------------------------------------ async -- */
 
+static struct later *pending_later; /* /never: answered after the stop */
+
 struct later {
     struct ldg_httpd_req *r;
     int ms;
@@ -97,6 +99,8 @@ later_main(void *arg)
     nanosleep(&ts, NULL);
     l->refused = ldg_httpd_reply(l->r, 200, NULL, "later", 5);
     ldg_httpd_release(l->r);
+    if (l != pending_later)
+        free(l);
     return NULL;
 }
 
@@ -157,7 +161,6 @@ drip_done(void *cls, int completed)
     __atomic_fetch_add(&d->s->done_calls, 1, __ATOMIC_SEQ_CST);
 }
 
-static struct later *pending_later; /* /never: answered after the stop */
 static uint64_t conn_ids[8];
 static int nconn_ids;
 static uint64_t closed_ids[8];
