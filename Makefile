@@ -229,8 +229,13 @@ unit: all $(TEST_BIN)
 # runs both. verify_every_db.sh flips 4 bits a database, not 12 (each
 # flip that verify passes runs some twenty commands).
 ASAN_SKIP_TESTS ?= cli_install page_chromium
+# Its end-to-end tests run in two lanes (tests/run_tests.sh,
+# LEDGER_TEST_JOBS): a sanitized test spends its time starting processes
+# on one core. Those that time things run alone after them.
+ASAN_TEST_JOBS ?= 2
 asan:
-	LEDGER_SKIP_TESTS="$(ASAN_SKIP_TESTS)" VERIFY_FLIPS=4 $(MAKE) B=build/asan OPT="-O1 -g -fsanitize=address,undefined \
+	LEDGER_SKIP_TESTS="$(ASAN_SKIP_TESTS)" LEDGER_TEST_JOBS=$(ASAN_TEST_JOBS) \
+	VERIFY_FLIPS=4 $(MAKE) B=build/asan OPT="-O1 -g -fsanitize=address,undefined \
 	    -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 	    CHECK_SERVE_CRASH_ROUNDS=6 check
 
