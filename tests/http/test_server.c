@@ -88,6 +88,7 @@ static struct later *pending_later; /* /never: answered after the stop */
 struct later {
     struct ldg_httpd_req *r;
     int ms;
+    int keep;    /* the test frees it */
     int refused; /* the late reply's return */
 };
 
@@ -99,7 +100,7 @@ later_main(void *arg)
     nanosleep(&ts, NULL);
     l->refused = ldg_httpd_reply(l->r, 200, NULL, "later", 5);
     ldg_httpd_release(l->r);
-    if (l != pending_later)
+    if (!l->keep)
         free(l);
     return NULL;
 }
@@ -190,7 +191,8 @@ async_handler(void *ctx, struct ldg_httpd_req *r)
         assert_int_equal(ldg_httpd_defer(r), LDG_EINVAL); /* once */
         l->r = r;
         if (strcmp(path, "/never") == 0) {
-            pending_later = l;
+            l->keep = 1;
+            __atomic_store_n(&pending_later, l, __ATOMIC_SEQ_CST);
             return 0;
         }
         l->ms = 300;
@@ -332,11 +334,13 @@ test_server__async_stop_with_a_deferred_request(void **state)
     struct srv s;
     char buf[512];
     start_async(&s);
-    pending_later = NULL;
+    __atomic_store_n(&pending_later, NULL, __ATOMIC_SEQ_CST);
     int fd = raw_connect(&s);
     const char *req = "GET /never HTTP/1.0\r\n\r\n";
     assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
-    for (int i = 0; i < 200 && pending_later == NULL; i++)
+    for (int i = 0;
+         i < 200 && __atomic_load_n(&pending_later, __ATOMIC_SEQ_CST) == NULL;
+         i++)
         usleep(5000);
     assert_non_null(pending_later);
     ldg_httpd_stop(s.h); /* returns: the suspended connection is ended */
