@@ -198,6 +198,8 @@ if [ -f "$O/proxy.md" ]; then
     cat "$O/proxy.md"
     grep -q 'sync >= 0.8x nginx | \*\*no' "$O/proxy.md" &&
         echo "proxy sync throughput" >>"$O/.missed"
+    grep -q '0.3 async | \*\*no' "$O/proxy.md" &&
+        echo "proxy latency, one client" >>"$O/.missed"
 elif [ -f "$O/proxy.tsv" ]; then
     echo "| scenario | unit | ledger | nginx | ledger/nginx | target | verdict | note |"
     echo "|---|---|---|---|---|---|---|---|"

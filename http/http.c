@@ -1578,6 +1578,8 @@ loop_main(void *arg)
     int stopping = 0;
     sigset_t all;
 
+    pthread_setname_np(pthread_self(), "http-loop"); /* top -H, /proc */
+
     /* signals are the program's business, on its own threads */
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);

@@ -497,6 +497,7 @@ rec_main(void *arg)
 {
     struct proxy_rec *r = arg;
 
+    pthread_setname_np(pthread_self(), "proxy-record"); /* top -H, /proc */
     pthread_mutex_lock(&r->mu);
     for (;;) {
         while (r->head == NULL && !r->stop) {
