@@ -51,6 +51,8 @@ struct drip;
 static int handler(void *ctx, struct ldg_httpd_req *r);
 static int fetch(struct srv *s, const char *method, const char *path,
                  const char *body, size_t len, struct ldg_http_response *resp);
+static void read_stream_whole(struct srv *s, const char *path,
+                              const char *want, const char *xtest);
 
 struct stream {
     struct srv *s;
@@ -295,30 +297,8 @@ static void
 test_server__async_stream_woken_by_a_producer(void **state)
 {
     struct srv s;
-    struct ldg_http_request r = {0};
-    struct ldg_http_stream *st = NULL;
-    char url[128], err[LDG_HTTP_ERR_MAX], buf[256], all[256] = "";
-    long n;
     start_async(&s);
-    snprintf(url, sizeof url, "%s/drip", s.base);
-    r.url = url;
-    assert_int_equal(
-        ldg_http_stream_open(&st, NULL, &r, 2000, 2000, NULL, err, sizeof err),
-        0);
-    assert_int_equal(ldg_http_stream_status(st), 200);
-    while ((n = ldg_http_stream_read(st, buf, sizeof buf - 1, err,
-                                     sizeof err)) > 0) {
-        buf[n] = 0;
-        strcat(all, buf);
-    }
-    assert_int_equal(n, 0);
-    assert_string_equal(all, "drop 0\ndrop 1\ndrop 2\n");
-    ldg_http_stream_close(st);
-    for (int i = 0;
-         i < 100 && __atomic_load_n(&s.done_calls, __ATOMIC_SEQ_CST) == 0; i++)
-        usleep(10000);
-    assert_int_equal(__atomic_load_n(&s.done_calls, __ATOMIC_SEQ_CST), 1);
-    assert_int_equal(__atomic_load_n(&s.done_completed, __ATOMIC_SEQ_CST), 1);
+    read_stream_whole(&s, "/drip", "drop 0\ndrop 1\ndrop 2\n", NULL);
     /* the reader said "nothing yet" and was not called in a busy loop */
     assert_true(s.drip->agains >= 1 && s.drip->agains < 50);
     pthread_join(s.drip->thr, NULL);
@@ -482,22 +462,25 @@ test_server__buffered_answer_headers_and_target(void **state)
     ldg_httpd_stop(s.h);
 }
 
+/* GETs path as a stream, reads it whole and checks it is want (and its
+ * X-Test header, unless xtest is NULL); then the server's done callback
+ * must say "completed". */
 static void
-test_server__streamed_answer_piece_by_piece(void **state)
+read_stream_whole(struct srv *s, const char *path, const char *want,
+                  const char *xtest)
 {
-    struct srv s;
     struct ldg_http_request r = {0};
     struct ldg_http_stream *st = NULL;
     char url[128], err[LDG_HTTP_ERR_MAX], buf[256], all[256] = "";
     long n;
-    start(&s, "127.0.0.1:0", 0);
-    snprintf(url, sizeof url, "%s/stream", s.base);
+    snprintf(url, sizeof url, "%s%s", s->base, path);
     r.url = url;
     assert_int_equal(
         ldg_http_stream_open(&st, NULL, &r, 2000, 2000, NULL, err, sizeof err),
         0);
     assert_int_equal(ldg_http_stream_status(st), 200);
-    assert_string_equal(ldg_http_stream_header_get(st, "X-Test"), "yes");
+    if (xtest)
+        assert_string_equal(ldg_http_stream_header_get(st, "X-Test"), xtest);
     /* the server's own hop-by-hop headers are not taken from the list */
     const char *conn = ldg_http_stream_header_get(st, "Connection");
     assert_true(conn == NULL || strcmp(conn, "bogus") != 0);
@@ -507,13 +490,21 @@ test_server__streamed_answer_piece_by_piece(void **state)
         strcat(all, buf);
     }
     assert_int_equal(n, 0);
-    assert_string_equal(all, "piece 0\npiece 1\npiece 2\n");
+    assert_string_equal(all, want);
     ldg_http_stream_close(st);
     for (int i = 0;
-         i < 100 && __atomic_load_n(&s.done_calls, __ATOMIC_SEQ_CST) == 0; i++)
+         i < 100 && __atomic_load_n(&s->done_calls, __ATOMIC_SEQ_CST) == 0; i++)
         usleep(10000);
-    assert_int_equal(__atomic_load_n(&s.done_calls, __ATOMIC_SEQ_CST), 1);
-    assert_int_equal(__atomic_load_n(&s.done_completed, __ATOMIC_SEQ_CST), 1);
+    assert_int_equal(__atomic_load_n(&s->done_calls, __ATOMIC_SEQ_CST), 1);
+    assert_int_equal(__atomic_load_n(&s->done_completed, __ATOMIC_SEQ_CST), 1);
+}
+
+static void
+test_server__streamed_answer_piece_by_piece(void **state)
+{
+    struct srv s;
+    start(&s, "127.0.0.1:0", 0);
+    read_stream_whole(&s, "/stream", "piece 0\npiece 1\npiece 2\n", "yes");
     ldg_httpd_stop(s.h);
 }
 

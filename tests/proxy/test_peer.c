@@ -43,23 +43,32 @@ test_peer__tcp_table(void **state)
     assert_int_equal(proxy_tcp_lookup("", 0, "a", "b", &uid, &ino), -1);
 }
 
+/* A loopback TCP connection: the listener, the client's end and the
+ * accepted end. */
 static void
-test_peer__loopback_tcp_is_us(void **state)
+loopback_pair(int *ls, int *cs, int *as)
 {
     struct sockaddr_in a = {0};
     socklen_t al = sizeof a;
-    struct proxy_peer p;
-    char exe[1024];
-    int ls = socket(AF_INET, SOCK_STREAM, 0), cs, as;
+    *ls = socket(AF_INET, SOCK_STREAM, 0);
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(ls, 1), 0);
-    assert_int_equal(getsockname(ls, (struct sockaddr *)&a, &al), 0);
-    cs = socket(AF_INET, SOCK_STREAM, 0);
-    assert_int_equal(connect(cs, (struct sockaddr *)&a, sizeof a), 0);
-    as = accept(ls, NULL, NULL);
-    assert_true(as >= 0);
+    assert_int_equal(bind(*ls, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(*ls, 1), 0);
+    assert_int_equal(getsockname(*ls, (struct sockaddr *)&a, &al), 0);
+    *cs = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(connect(*cs, (struct sockaddr *)&a, sizeof a), 0);
+    *as = accept(*ls, NULL, NULL);
+    assert_true(*as >= 0);
+}
+
+static void
+test_peer__loopback_tcp_is_us(void **state)
+{
+    struct proxy_peer p;
+    char exe[1024];
+    int ls, cs, as;
+    loopback_pair(&ls, &cs, &as);
     proxy_peer_get(as, &p);
     assert_string_equal(p.transport, "tcp");
     assert_true(p.has_ids);
@@ -102,22 +111,12 @@ scan_done(void *cls)
 static void
 test_peer__lookup_per_connection(void **state)
 {
-    struct sockaddr_in a = {0};
-    socklen_t al = sizeof a;
     struct proxy_peers *ps;
     struct proxy_peer p, q, r;
     struct waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
                        0};
-    int ls = socket(AF_INET, SOCK_STREAM, 0), cs, as;
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(ls, 1), 0);
-    assert_int_equal(getsockname(ls, (struct sockaddr *)&a, &al), 0);
-    cs = socket(AF_INET, SOCK_STREAM, 0);
-    assert_int_equal(connect(cs, (struct sockaddr *)&a, sizeof a), 0);
-    as = accept(ls, NULL, NULL);
-    assert_true(as >= 0);
+    int ls, cs, as;
+    loopback_pair(&ls, &cs, &as);
     assert_int_equal(proxy_peers_new(&ps), 0);
 
     /* the scan of /proc runs on a thread: 0, then done once */
