@@ -1697,6 +1697,12 @@ out:
 
 /* --------------------------------------------------------------- stats -- */
 
+static const struct cli_opt stats_opts[] = {
+    CLI_FLAG('d', 0, "databases",
+             "also each database's records, pages and bytes (and bytes an "
+             "event), LMDB's own pages included: together data.mdb's size"),
+    CLI_OPT_END};
+
 const struct cli_command cli_cmd_stats = {
     "stats",
     CLI_GROUP_EVENTS,
@@ -1704,12 +1710,49 @@ const struct cli_command cli_cmd_stats = {
     "counts and sizes",
     "Prints the ledger's origin, how many events, bodies (and erased "
     "bodies), checkpoints and keys it holds, the bytes they take, and the "
-    "first and last event.",
-    NULL,
+    "first and last event. With --databases, a table of where data.mdb's "
+    "bytes are: every database the ledger keeps (the log's, the indexes, "
+    "the projections) with its records, pages, bytes and bytes an event, "
+    "then LMDB's catalogue, free and meta pages.",
+    stats_opts,
     CLI_OUT_BASIC,
     "ledger stats\n"
+    "# where the bytes go, database by database\n"
+    "ledger stats --databases\n"
     "ledger stats -o json\n",
     0};
+
+/* The --databases rows as a table, or as a JSON array. */
+static void
+stats_dbs_print(const struct ldg_db_size *d, size_t n, uint64_t events)
+{
+    uint64_t total = 0;
+    printf("\n%-24s %12s %10s %14s %12s\n", "database", "records", "pages",
+           "bytes", "bytes/event");
+    for (size_t i = 0; i < n; i++) {
+        total += d[i].bytes;
+        printf("%-24s %12llu %10llu %14llu %12.1f\n", d[i].name,
+               (unsigned long long)d[i].entries, (unsigned long long)d[i].pages,
+               (unsigned long long)d[i].bytes,
+               events ? (double)d[i].bytes / (double)events : 0.0);
+    }
+    printf("%-24s %12s %10s %14llu %12.1f\n", "total", "", "",
+           (unsigned long long)total,
+           events ? (double)total / (double)events : 0.0);
+}
+
+static json_t *
+stats_dbs_json(const struct ldg_db_size *d, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_pack("{s:s, s:I, s:I, s:I}", "name",
+                                           d[i].name, "records",
+                                           (json_int_t)d[i].entries, "pages",
+                                           (json_int_t)d[i].pages, "bytes",
+                                           (json_int_t)d[i].bytes));
+    return a;
+}
 
 int
 cmd_stats(struct cli *c, int argc, char **argv)
@@ -1717,12 +1760,21 @@ cmd_stats(struct cli *c, int argc, char **argv)
     struct cli_args a;
     struct ldg_ledger *l = NULL;
     struct ldg_stats st;
+    struct ldg_db_size *dbs = NULL;
+    size_t ndbs = 0;
     char t1[64] = "", t2[64] = "";
-    int ch, rc;
+    int ch, rc, databases = 0;
 
     cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0)
-        return cli_usage(c);
+    while ((ch = cli_args_next(&a)) > 0) {
+        switch (ch) {
+        case 'd':
+            databases = 1;
+            break;
+        default:
+            return cli_usage(c);
+        }
+    }
     if (ch < 0)
         return a.exit;
     if (a.ind != argc)
@@ -1734,8 +1786,11 @@ cmd_stats(struct cli *c, int argc, char **argv)
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
     rc = ldg_stats(l, &st);
+    if (rc == 0 && databases)
+        rc = ldg_stats_databases(l, &dbs, &ndbs);
     if (rc < 0) {
-        cli_err(c, "%s", ldg_strerror(rc));
+        cli_err(c, "%s%s", databases ? "the databases' sizes: " : "",
+                ldg_strerror(rc));
         ldg_close(l);
         return cli_exit_code(rc);
     }
@@ -1763,6 +1818,8 @@ cmd_stats(struct cli *c, int argc, char **argv)
             printf("last         %llu %s %s\n",
                    (unsigned long long)(st.events - 1), h2, st.last_type);
         }
+        if (databases)
+            stats_dbs_print(dbs, ndbs, st.events);
     } else {
         char b[2][24];
         json_t *o;
@@ -1792,8 +1849,11 @@ cmd_stats(struct cli *c, int argc, char **argv)
                                           "ts", b[1], "time", t2, "type",
                                           st.last_type));
         }
+        if (databases)
+            json_object_set_new(o, "databases", stats_dbs_json(dbs, ndbs));
         cli_print_json(c, o);
     }
+    free(dbs);
     ldg_close(l);
     return EX_OK;
 }

@@ -208,6 +208,24 @@ struct ldg_stats {
 /* Fills st from one read snapshot.
  * @return 0. Lifetime: st is the caller's; nothing borrowed. */
 int ldg_stats(struct ldg_ledger *l, struct ldg_stats *st);
+
+/* One database's size, as LMDB counts it. */
+struct ldg_db_size {
+    char name[64];    /* "entries", "idx.type", "proj.models", or LMDB's
+                         own: "(catalogue)", "(free)", "(meta)" */
+    uint64_t entries; /* records (every duplicate counted) */
+    uint64_t pages;   /* branch, leaf and overflow pages */
+    uint64_t bytes;   /* pages times the page size */
+};
+/* Every database the ledger keeps, in name order, then LMDB's own: the
+ * catalogue of databases, the pages free for reuse (free-listed, and the
+ * file's past the last one written) and the two meta pages; from one read
+ * snapshot. Their bytes add up to data.mdb's size.
+ * @return 0 with *out (n rows); LDG_ENOMEM; LDG_ECORRUPT when the
+ * catalogue holds a record that is not a database's.
+ * Lifetime: *out is the caller's, free() it. */
+int ldg_stats_databases(struct ldg_ledger *l, struct ldg_db_size **out,
+                        size_t *n);
 /* The versions of the libraries the core is built with, as
  * "lmdb 0.9.31, libsodium 1.0.18, ..." into buf (truncated to cap).
  * @return nothing. Lifetime: buf is the caller's. */

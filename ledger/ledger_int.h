@@ -250,6 +250,8 @@ const char *ldg_store_strerror(int mdb_rc);
  * (store.c says what is checked): 0 when sound, 1 with what (cap bytes)
  * naming the database, the page and the damage, < 0 on an error. */
 int ldg_store_check_pages(struct ldg_txn *t, char *what, size_t cap);
+/* ldg_stats_databases's rows from t's snapshot (store.c). */
+int ldg_store_db_sizes(struct ldg_txn *t, struct ldg_db_size **out, size_t *n);
 
 /* ---------------- the handle and the append path (open.c ... writer.c) -- */
 

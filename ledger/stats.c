@@ -71,3 +71,18 @@ ldg_stats(struct ldg_ledger *l, struct ldg_stats *st)
     }
     return rc;
 }
+
+int
+ldg_stats_databases(struct ldg_ledger *l, struct ldg_db_size **out, size_t *n)
+{
+    struct ldg_txn *t;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    rc = ldg_store_db_sizes(t, out, n);
+    ldg_txn_abort(t);
+    return rc;
+}

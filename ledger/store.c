@@ -1417,3 +1417,118 @@ ldg_store_check_pages(struct ldg_txn *t, char *what, size_t cap)
     munmap(map, len);
     return rc < 0 ? LDG_ENOMEM : rc;
 }
+
+/* ------------------------------------------------------------- sizes -- */
+
+/* Appends one row to *v (of *n, room *cap). 0 or LDG_ENOMEM. */
+static int
+size_add(struct ldg_db_size **v, size_t *n, size_t *cap, const char *name,
+         size_t nlen, uint64_t entries, uint64_t pages, uint64_t psize)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 32;
+        struct ldg_db_size *nv = realloc(*v, nc * sizeof *nv);
+        if (nv == NULL)
+            return LDG_ENOMEM;
+        *v = nv;
+        *cap = nc;
+    }
+    struct ldg_db_size *d = &(*v)[(*n)++];
+    memset(d, 0, sizeof *d);
+    if (nlen >= sizeof d->name)
+        nlen = sizeof d->name - 1;
+    memcpy(d->name, name, nlen);
+    d->entries = entries;
+    d->pages = pages;
+    d->bytes = pages * psize;
+    return 0;
+}
+
+int
+ldg_store_db_sizes(struct ldg_txn *t, struct ldg_db_size **out, size_t *nout)
+{
+    struct ldg_db_size *v = NULL;
+    size_t n = 0, cap = 0;
+    MDB_stat st;
+    MDB_envinfo ei;
+    MDB_cursor *c = NULL;
+    MDB_val k, d;
+    MDB_dbi main_db;
+    struct stat sb;
+    int fd, rc;
+
+    *out = NULL;
+    *nout = 0;
+    if (mdb_env_stat(t->s->env, &st) != 0 ||
+        mdb_env_info(t->s->env, &ei) != 0 ||
+        mdb_env_get_fd(t->s->env, &fd) != 0 || fstat(fd, &sb) != 0)
+        return LDG_EIO;
+    uint64_t psize = st.ms_psize;
+    /* each named database: its record in the catalogue (MDB_db, 48
+     * bytes: flags, depth, branch, leaf and overflow pages, entries,
+     * root; store.c's page walk reads the same) */
+    if ((rc = mdb_dbi_open(t->txn, NULL, 0, &main_db)) != 0 ||
+        (rc = mdb_cursor_open(t->txn, main_db, &c)) != 0)
+        return xlate(rc);
+    for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+        struct dbrec r;
+        if (d.mv_size != DB_REC_LEN) {
+            mdb_cursor_close(c);
+            free(v);
+            return LDG_ECORRUPT;
+        }
+        dbrec_read(d.mv_data, &r);
+        if (size_add(&v, &n, &cap, k.mv_data, k.mv_size, r.entries,
+                     r.branch + r.leaf + r.overflow, psize) < 0)
+            goto nomem;
+    }
+    mdb_cursor_close(c);
+    c = NULL;
+    if (rc != MDB_NOTFOUND) {
+        free(v);
+        return xlate(rc);
+    }
+    /* LMDB's own: the catalogue, and the pages free for reuse (the free
+     * list's tree, the pages it names, and the file's pages past the
+     * last one written) */
+    MDB_stat ms;
+    if ((rc = mdb_stat(t->txn, main_db, &ms)) != 0)
+        goto lmdb;
+    if (size_add(&v, &n, &cap, "(catalogue)", 11, ms.ms_entries,
+                 ms.ms_branch_pages + ms.ms_leaf_pages + ms.ms_overflow_pages,
+                 psize) < 0)
+        goto nomem;
+    if ((rc = mdb_stat(t->txn, 0, &ms)) != 0 ||
+        (rc = mdb_cursor_open(t->txn, 0, &c)) != 0)
+        goto lmdb;
+    uint64_t free_pages =
+        ms.ms_branch_pages + ms.ms_leaf_pages + ms.ms_overflow_pages;
+    for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT))
+        if (d.mv_size >= 8)
+            free_pages += rd64(d.mv_data);
+    mdb_cursor_close(c);
+    c = NULL;
+    if (rc != MDB_NOTFOUND)
+        goto lmdb;
+    uint64_t file_pages = (uint64_t)sb.st_size / psize;
+    if (file_pages > (uint64_t)ei.me_last_pgno + 1)
+        free_pages += file_pages - ((uint64_t)ei.me_last_pgno + 1);
+    if (size_add(&v, &n, &cap, "(free)", 6, 0, free_pages, psize) < 0 ||
+        size_add(&v, &n, &cap, "(meta)", 6, 0, 2, psize) < 0)
+        goto nomem;
+    *out = v;
+    *nout = n;
+    return 0;
+lmdb:
+    if (c)
+        mdb_cursor_close(c);
+    free(v);
+    return xlate(rc);
+nomem:
+    if (c)
+        mdb_cursor_close(c);
+    free(v);
+    return LDG_ENOMEM;
+}
