@@ -55,7 +55,7 @@ J doctor-bundle doctor --bundle "$T/r1.bundle" --trusted-key "$T/box.vkey"
 "$LEDGER" --dir "$D" serve >"$T/serve.out" 2>"$T/serve.err" &
 SPID=$!
 i=0
-while ! grep -q '^listening on ' "$T/serve.out" 2>/dev/null && [ $i -lt 100 ]; do
+while ! grep -q '^listening on ' "$T/serve.out" 2>/dev/null && [ $i -lt 600 ]; do
     sleep 0.1
     i=$((i + 1))
 done

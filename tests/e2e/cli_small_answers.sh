@@ -104,7 +104,7 @@ python3 "$ROOT/tests/stubs/stub.py" --state "$T/state.json" \
     --port-file "$T/port" >/dev/null 2>&1 &
 SPID=$!
 i=0
-while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+while [ ! -s "$T/port" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
 n0=$(size)
 expect_exit 0 "probe 2,000 models" L probe --no-host --direct -r "ol=http://127.0.0.1:$(cat "$T/port")"
 grep -q "model m3:7b: field 'size' is -5, not a byte count: size_bytes left out" "$T/err" ||

@@ -50,7 +50,7 @@ python3 "$ROOT/tests/stubs/stub.py" --state "$T/state.json" \
     --port-file "$T/port" >/dev/null 2>&1 &
 SPID=$!
 i=0
-while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+while [ ! -s "$T/port" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
 PORT=$(cat "$T/port")
 EP="http://127.0.0.1:$PORT/v1"
 

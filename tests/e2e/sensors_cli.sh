@@ -48,7 +48,7 @@ python3 "$ROOT/tests/stubs/stub.py" --state "$T/state.json" \
     --port-file "$T/port" >/dev/null 2>&1 &
 SPID=$!
 i=0
-while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+while [ ! -s "$T/port" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
 U="http://127.0.0.1:$(cat "$T/port")"
 
 L init >/dev/null || { echo "FAIL: init"; exit 1; }
@@ -101,7 +101,7 @@ python3 "$ROOT/tests/stubs/stub.py" --state "$T/state.json" \
     --port-file "$T/port" >/dev/null 2>&1 &
 SPID=$!
 i=0
-while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+while [ ! -s "$T/port" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
 U="http://127.0.0.1:$(cat "$T/port")"
 printf 'gguf weights' >"$T/w.gguf"
 expect_exit 0 "probe llama.cpp" L probe --no-host -r "lc=llamacpp:$U" -o json

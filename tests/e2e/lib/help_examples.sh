@@ -226,9 +226,15 @@ else
     "$L" witness serve --listen "127.0.0.1:$wport" --dir "$X/w1" \
         --trust "$VKEY" > "$X/wlog" 2>&1 &
     wpid=$!
+    # (a witness starting under a sanitizer on a busy box may take
+    # seconds to listen: up to 60 s, then a clear failure)
     i=0
     while ! "$L" publish "$X/run/pub2" --witness "http://127.0.0.1:$wport $W1" \
-        > "$X/pub2" 2>&1 && [ $i -lt 50 ]; do
+        > "$X/pub2" 2>&1; do
+        if [ $i -ge 600 ]; then
+            bad "no cosigned checkpoint for the examples: publish --witness: $(tail -n 3 "$X/pub2")"
+            break
+        fi
         sleep 0.1
         i=$((i + 1))
     done
