@@ -24,6 +24,7 @@
 #define EX_OSERR 71
 #define EX_CANTCREAT 73
 #define EX_IOERR 74
+#define EX_TEMPFAIL 75
 #define EX_NOPERM 77
 #define EX_CONFIG 78
 

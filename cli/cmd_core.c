@@ -79,6 +79,10 @@ static const struct cli_opt init_opts[] = {
               "the ledger format: 2, sealed entries (one signature per key "
               "per commit); 1, a signature per event, as ledgers before "
               "format 2 (default: 2, or $LEDGER_FORMAT)"),
+    CLI_VALUE('L', 0, "layout", "1|2",
+              "the store layout: 2, the Merkle tree kept as tiles; 1, a "
+              "record per tree node, as ledgers before layout 2 (default: "
+              "2, or $LEDGER_LAYOUT; `ledger migrate` converts 1 to 2)"),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_init = {
@@ -105,6 +109,8 @@ cmd_init(struct cli *c, int argc, char **argv)
     struct cli_args a;
     const char *origin = NULL, *format = getenv("LEDGER_FORMAT");
     const char *format_from = "$LEDGER_FORMAT";
+    const char *layout = getenv("LEDGER_LAYOUT"),
+               *layout_from = "$LEDGER_LAYOUT";
     char err[1024], vkey[512];
     struct ldg_ledger *l;
     struct ldg_options o;
@@ -117,6 +123,9 @@ cmd_init(struct cli *c, int argc, char **argv)
         else if (ch == 'F') {
             format = a.value;
             format_from = "--format";
+        } else if (ch == 'L') {
+            layout = a.value;
+            layout_from = "--layout";
         } else
             return cli_usage(c);
     }
@@ -132,6 +141,14 @@ cmd_init(struct cli *c, int argc, char **argv)
             return EX_USAGE;
         }
         o.format = (unsigned)(format[0] - '0');
+    }
+    if (layout != NULL && layout[0] != '\0') {
+        if (strcmp(layout, "1") != 0 && strcmp(layout, "2") != 0) {
+            cli_err(c, "%s: '%s' is not a store layout (1 or 2)", layout_from,
+                    layout);
+            return EX_USAGE;
+        }
+        o.layout = (unsigned)(layout[0] - '0');
     }
     if ((rc = resolve_dir(c)) != 0)
         return rc;
@@ -1800,6 +1817,10 @@ cmd_stats(struct cli *c, int argc, char **argv)
     }
     if (c->out == OUT_HUMAN) {
         printf("origin       %s\n", ldg_origin(l));
+        printf("layout       %d (%s)\n", st.layout,
+               st.layout >= 2 ? "Merkle tree as tiles"
+                              : "a record per tree node; ledger migrate "
+                                "converts it");
         printf("events       %llu\n", (unsigned long long)st.events);
         printf("bodies       %llu (%llu erased)\n",
                (unsigned long long)st.bodies,
@@ -1849,12 +1870,124 @@ cmd_stats(struct cli *c, int argc, char **argv)
                                           "ts", b[1], "time", t2, "type",
                                           st.last_type));
         }
+        json_object_set_new(o, "layout", json_integer(st.layout));
         if (databases)
             json_object_set_new(o, "databases", stats_dbs_json(dbs, ndbs));
         cli_print_json(c, o);
     }
     free(dbs);
     ldg_close(l);
+    return EX_OK;
+}
+
+/* ------------------------------------------------------------- migrate -- */
+
+static const struct cli_opt migrate_opts[] = {
+    CLI_VALUE('L', 0, "layout", "N",
+              "the layout to convert to (default: the newest, 2)"),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_migrate = {
+    "migrate",
+    CLI_GROUP_EVENTS,
+    cmd_migrate,
+    "convert the store to the newest layout",
+    "Converts the ledger's store, in place, to a newer layout (how the "
+    "ledger keeps its records in LMDB; docs/FORMAT.md section 6): no "
+    "signed or hashed byte changes, and every checkpoint, proof, tile and "
+    "bundle stays as it was. Layout 2 keeps the Merkle tree as tiles of 256 "
+    "hashes instead of a record per node. A crash or a full disk at any "
+    "moment leaves the ledger in the old layout or the new one, and "
+    "migrate can simply be run again. Refuses while `ledger serve` serves "
+    "the ledger (stop it first); other writers may go on. Shows progress on "
+    "a terminal and prints the bytes in use before and after (data.mdb "
+    "itself does not shrink: LMDB reuses the freed pages for later "
+    "writes). `ledger stats` says which layout a ledger has.",
+    migrate_opts,
+    CLI_OUT_BASIC,
+    "ledger migrate --dir ./box\n"
+    "ledger stats --dir ./box | grep layout\n",
+    0};
+
+int
+cmd_migrate(struct cli *c, int argc, char **argv)
+{
+    struct cli_args a;
+    struct ldg_ledger *l = NULL;
+    struct ldg_client *cl = NULL;
+    struct ldg_migrate_result r;
+    int ch, rc, to = 0;
+
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        if (ch == 'L') {
+            if (strcmp(a.value, "1") != 0 && strcmp(a.value, "2") != 0) {
+                cli_err(c, "--layout: '%s' is not a store layout (1 or 2)",
+                        a.value);
+                return EX_USAGE;
+            }
+            to = a.value[0] - '0';
+        } else
+            return cli_usage(c);
+    }
+    if (ch < 0)
+        return a.exit;
+    if (a.ind != argc)
+        return cli_usage(c);
+    if ((rc = check_output(c, NULL)) != 0)
+        return rc;
+    if ((rc = resolve_dir(c)) != 0)
+        return rc;
+    rc = cli_serve_connect(c, &cl, 0);
+    if (rc == 0) {
+        ldg_client_close(cl);
+        cli_err(c,
+                "ledger serve serves this ledger (%s/%s): stop it, migrate, "
+                "then start it again; nothing was changed",
+                c->dir, LDG_SERVE_SOCKET);
+        return EX_TEMPFAIL;
+    }
+    if (rc > 0)
+        return rc;
+    if ((rc = cli_open(c, 0, &l)) != 0)
+        return rc;
+    rc = ldg_migrate(l, to, cli_progress, c, &r);
+    cli_progress_done(c);
+    if (rc < 0) {
+        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        ldg_close(l);
+        return cli_exit_code(rc);
+    }
+    ldg_close(l);
+    if (c->out == OUT_HUMAN) {
+        if (r.from == r.to) {
+            printf("layout %d already: nothing to convert (%llu events)\n",
+                   r.to, (unsigned long long)r.events);
+        } else {
+            printf("layout %d -> %d (%llu events)\n", r.from, r.to,
+                   (unsigned long long)r.events);
+            printf("tree     %llu -> %llu bytes\n",
+                   (unsigned long long)r.tree_before,
+                   (unsigned long long)r.tree_after);
+        }
+        printf("in use   %llu -> %llu bytes (data.mdb %llu bytes; LMDB "
+               "reuses its free pages for later writes)\n",
+               (unsigned long long)r.used_before,
+               (unsigned long long)r.used_after,
+               (unsigned long long)r.file_after);
+    } else {
+        cli_print_json(
+            c, json_pack("{s:i, s:i, s:b, s:I, s:{s:I, s:I}, s:{s:I, s:I}, "
+                         "s:{s:I, s:I}}",
+                         "from", r.from, "to", r.to, "converted",
+                         r.from != r.to, "events", (json_int_t)r.events,
+                         "used_bytes", "before", (json_int_t)r.used_before,
+                         "after", (json_int_t)r.used_after, "file_bytes",
+                         "before", (json_int_t)r.file_before, "after",
+                         (json_int_t)r.file_after, "tree_bytes", "before",
+                         (json_int_t)r.tree_before, "after",
+                         (json_int_t)r.tree_after));
+    }
     return EX_OK;
 }
 

@@ -16,10 +16,12 @@ int cmd_ingest(struct cli *c, int argc, char **argv);
 int cmd_show(struct cli *c, int argc, char **argv);
 int cmd_verify(struct cli *c, int argc, char **argv);
 int cmd_stats(struct cli *c, int argc, char **argv);
+int cmd_migrate(struct cli *c, int argc, char **argv);
 int cmd_keys(struct cli *c, int argc, char **argv);
 int cmd_erase(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_init, cli_cmd_append, cli_cmd_ingest,
-    cli_cmd_show, cli_cmd_verify, cli_cmd_stats, cli_cmd_keys, cli_cmd_erase;
+    cli_cmd_show, cli_cmd_verify, cli_cmd_stats, cli_cmd_migrate, cli_cmd_keys,
+    cli_cmd_erase;
 
 /* cli/cmd_seal.c — sealing with a key the writer holds */
 int cmd_seal(struct cli *c, int argc, char **argv);
@@ -123,6 +125,7 @@ extern const struct cli_command cli_cmd_metrics;
     &cli_cmd_show, \
     &cli_cmd_verify, \
     &cli_cmd_stats, \
+    &cli_cmd_migrate, \
     &cli_cmd_keys, \
     &cli_cmd_seal, \
     &cli_cmd_erase, \

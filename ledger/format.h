@@ -158,6 +158,7 @@ enum ldg_core_db {
     LDG_DB_IDX_TIME,
     LDG_DB_IDX_ID, /* format version 2; absent in older read-only ledgers */
     LDG_DB_SEALS,  /* ledger format 2; absent in older read-only ledgers */
+    LDG_DB_TILES,  /* store layout 2; absent in older read-only ledgers */
     LDG_CORE_DBS
 };
 extern const char *const ldg_core_db_names[LDG_CORE_DBS];
@@ -191,6 +192,19 @@ extern const char *const ldg_core_db_names[LDG_CORE_DBS];
 #define LDG_META_VERIFY_FINDING "verify.finding"
 #define LDG_META_VERIFY_FINDING_HEAD 16
 
+/* meta "layout": be32, the store layout (FORMAT.md 6): how the core
+ * keeps the signed bytes in LMDB, versioned apart from the ledger format.
+ * Absent: layout 1. */
+#define LDG_META_LAYOUT "layout"
+#define LDG_META_LAYOUT_LEN 4
+#define LDG_LAYOUT_MIN 1
+#define LDG_LAYOUT_MAX 2
+/* Layout 1: db tree holds every node of the Merkle tree. Layout 2: db
+ * tiles holds full tiles, db tree only the hashes of the tiles not yet
+ * full (the right edge). */
+#define LDG_LAYOUT_TILES 2
+#define LDG_LAYOUT_DEFAULT 2
+
 /* ----------------------------------------------------------- keys -- */
 
 /* db keys holds two kinds of record: "id:" ‖ key_id[16] -> a key
@@ -217,6 +231,14 @@ ldg_tree_key(uint8_t k[LDG_TREE_KEY_LEN], int level, uint64_t index)
     k[0] = (uint8_t)level;
     ldg_be64(k + 1, index);
 }
+
+/* Layout 2. A full tile (db tiles): key tile level byte ‖ be64 tile
+ * index (LDG_TREE_KEY_LEN bytes, as ldg_tree_key makes it); value the 256
+ * hashes of tree level 8·tile level at indexes [256·n, 256·n + 256), in
+ * order (C2SP tlog-tiles' tile, 8192 bytes). The hashes of level 8·L that
+ * no full tile holds yet are in db tree, keyed (8·L, index) as in layout
+ * 1; db tree holds nothing else. Every other node is computed from them. */
+#define LDG_TILE_BYTES (LDG_TILE_WIDTH * 32)
 
 /* -------------------------------------------------------- indexes -- */
 

@@ -137,6 +137,9 @@ struct ldg_options {
     /* ldg_init only: the ledger format to create, 1 or 2; 0 =
      * LDG_FORMAT_DEFAULT. Opens read the format from the ledger. */
     unsigned format;
+    /* ldg_init only: the store layout to create (docs/FORMAT.md 6), 1 or
+     * 2; 0 = the newest. Opens read the layout from the ledger. */
+    unsigned layout;
 };
 
 /* Resolves the ledger directory: dir if non-NULL, else $LEDGER_DIR if set,
@@ -204,6 +207,7 @@ struct ldg_stats {
     uint64_t map_bytes;   /* current LMDB map size */
     uint64_t first_ts, last_ts;
     char first_type[LDG_TYPE_MAX + 1], last_type[LDG_TYPE_MAX + 1];
+    int layout; /* the store layout (docs/FORMAT.md 6): 1 or 2 */
 };
 /* Fills st from one read snapshot.
  * @return 0. Lifetime: st is the caller's; nothing borrowed. */
@@ -226,6 +230,33 @@ struct ldg_db_size {
  * Lifetime: *out is the caller's, free() it. */
 int ldg_stats_databases(struct ldg_ledger *l, struct ldg_db_size **out,
                         size_t *n);
+/* What ldg_migrate did. Bytes in use are data.mdb's pages less the free
+ * ones (the file itself never shrinks: LMDB reuses freed pages). */
+struct ldg_migrate_result {
+    int from, to;         /* layouts before and after */
+    uint64_t events;      /* events in the log */
+    uint64_t used_before; /* bytes of pages in use before */
+    uint64_t used_after;  /* and after */
+    uint64_t file_before; /* data.mdb's size before */
+    uint64_t file_after;  /* and after */
+    uint64_t tree_before; /* bytes of the tree's databases before */
+    uint64_t tree_after;  /* and after */
+};
+/* Converts the ledger's store to layout `to` (0: the newest), in place:
+ * no signed or hashed byte changes. Crash-safe: the ledger is in the old
+ * layout until the last transaction commits, which switches it; the
+ * steps before only add records the old layout never reads. Appends by
+ * other handles may go on meanwhile. progress, if set, is called now and
+ * then with tiles written of tiles to write.
+ * @return 0 with *res (also when the ledger already has that layout:
+ * from == to); LDG_EINVAL (to is older than the ledger's layout, or not
+ * one this build writes); LDG_EFULL, LDG_EIO; LDG_ECORRUPT when a tree
+ * hash the new layout needs is missing or malformed (ledger verify names
+ * the event). Lifetime: nothing kept; res is the caller's. */
+int ldg_migrate(struct ldg_ledger *l, int to,
+                void (*progress)(void *ctx, uint64_t done, uint64_t total),
+                void *progress_ctx, struct ldg_migrate_result *res);
+
 /* The versions of the libraries the core is built with, as
  * "lmdb 0.9.31, libsodium 1.0.18, ..." into buf (truncated to cap).
  * @return nothing. Lifetime: buf is the caller's. */

@@ -464,8 +464,24 @@ void ldg_index_keys(const struct ldg_event *ev,
 
 /* Internal tree maintenance (tree.c). */
 int ldg_tree_add_leaf(struct ldg_txn *t, uint64_t seq, const uint8_t leaf[32]);
+/* Layout 2: *h points at the 256 hashes of full tile n of tile level tl
+ * (valid for t's life). LDG_ENOTFOUND when that tile is not full yet. */
+int ldg_tree_tile_get(struct ldg_txn *t, int tl, uint64_t n, const uint8_t **h);
+/* Hashes of tree level 8·tl in a log of size leaves. */
+uint64_t ldg_tree_level_count(uint64_t size, int tl);
+/* ledger migrate to layout 2 (migrate.c), in write transactions of a
+ * layout 1 ledger: writes full tiles [from, to) of tile level tl from the
+ * nodes of db tree, each checked against the node above it; then, in the
+ * last one, the tiles still missing for a log of size leaves, db tree cut
+ * to the edge, meta "layout", and a check that the root is unchanged. */
+int ldg_tree_tiles_copy(struct ldg_txn *t, int tl, uint64_t from, uint64_t to);
+int ldg_tree_tiles_finish(struct ldg_txn *t, uint64_t size);
 
 struct ldg_store *ldg_txn_store(struct ldg_txn *t);
+/* The store layout of t's snapshot (format.h, LDG_LAYOUT_*): 1, 2, or
+ * -err (LDG_ECORRUPT: a malformed record; LDG_EVERSION: a newer layout). */
+int ldg_txn_layout(struct ldg_txn *t);
+void ldg_txn_set_layout(struct ldg_txn *t, int layout);
 
 /* Each third-party library's version, named by the one file that uses it
  * (see ldg_lib_versions). */

@@ -370,6 +370,12 @@ ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
                  opts->format, LDG_FORMAT_VERSION_MIN, LDG_FORMAT_VERSION_MAX);
         return LDG_EINVAL;
     }
+    if (opts != NULL && opts->layout != 0 &&
+        (opts->layout < LDG_LAYOUT_MIN || opts->layout > LDG_LAYOUT_MAX)) {
+        snprintf(err, errcap, "layout %u: this build writes layout %d or %d",
+                 opts->layout, LDG_LAYOUT_MIN, LDG_LAYOUT_MAX);
+        return LDG_EINVAL;
+    }
     if (origin == NULL) {
         char hex[13];
         ldg_random(rnd, sizeof rnd);
@@ -419,6 +425,16 @@ ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
         rc = meta_put(t, LDG_META_ORIGIN, origin, strlen(origin));
     if (rc == 0)
         rc = meta_put(t, LDG_META_LOG_KEY, l->log_key->pub, 32);
+    if (rc == 0) {
+        /* layout 1 is the absence of the record, as ledgers before it */
+        unsigned layout = opts != NULL && opts->layout != 0
+                              ? opts->layout
+                              : LDG_LAYOUT_DEFAULT;
+        uint8_t lay[LDG_META_LAYOUT_LEN];
+        ldg_be32(lay, layout);
+        if (layout > 1)
+            rc = meta_put(t, LDG_META_LAYOUT, lay, sizeof lay);
+    }
     if (rc == 0)
         rc = ldg_txn_commit(t);
     else

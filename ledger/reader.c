@@ -331,7 +331,10 @@ struct ldg_reader {
     struct ldg_txn *t;
     struct seekc ec, bc, tc; /* entries, bodies, tree level 0 */
     int have_tree;
-    int no_leaf; /* ldg_reader_want_leaf(r, 0) */
+    int tiles;           /* layout 2: leaf hashes in full tiles */
+    const uint8_t *tile; /* the last tile read, NULL if none */
+    uint64_t tile_n;     /* its index */
+    int no_leaf;         /* ldg_reader_want_leaf(r, 0) */
     /* the leaf hash of event leaf_seq, learnt from the prev of the entry
      * after it */
     int has_leaf;
@@ -434,6 +437,7 @@ ldg_reader_new(struct ldg_reader **out, struct ldg_txn *t)
     /* leaf hashes: level 0 of the stored tree; a ledger without one
      * hashes the entries instead */
     r->have_tree = seekc_open(t, &r->tc, LDG_DB_TREE, 1, 0) == 0;
+    r->tiles = ldg_txn_layout(t) >= LDG_LAYOUT_TILES;
     *out = r;
     return 0;
 }
@@ -497,6 +501,18 @@ reader_leaf(struct ldg_reader *r, struct ldg_event *ev)
     if (!ev->sealed && seekc_get(&r->ec, ev->seq + 1, &next) == 0 &&
         entry_prev(next.data, next.len, ev->leaf) == 0)
         return 0;
+    if (scanning && r->tiles) {
+        uint64_t n = ev->seq / LDG_TILE_WIDTH;
+        if (r->tile == NULL || r->tile_n != n) {
+            r->tile_n = n;
+            if (ldg_tree_tile_get(r->t, 0, n, &r->tile) < 0)
+                r->tile = NULL;
+        }
+        if (r->tile != NULL) {
+            memcpy(ev->leaf, r->tile + 32 * (ev->seq % LDG_TILE_WIDTH), 32);
+            return 0;
+        }
+    }
     if (scanning && r->have_tree && seekc_get(&r->tc, ev->seq, &leaf) == 0 &&
         leaf.len == 32) {
         memcpy(ev->leaf, leaf.data, 32);

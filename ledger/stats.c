@@ -31,6 +31,8 @@ ldg_stats(struct ldg_ledger *l, struct ldg_stats *st)
     if (rc < 0)
         return rc;
     rc = ldg_txn_size(t, &st->events);
+    if (rc == 0 && (st->layout = ldg_txn_layout(t)) < 0)
+        rc = st->layout;
     if (rc == 0)
         rc = ldg_db_count(t, ldg_core(l, LDG_DB_BODIES), &st->bodies);
     if (rc == 0)

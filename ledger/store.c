@@ -32,7 +32,7 @@
 const char *const ldg_core_db_names[LDG_CORE_DBS] = {
     "meta",     "entries",  "bodies",      "tree",    "checkpoints",
     "keys",     "idx.type", "idx.subject", "idx.run", "idx.actor",
-    "idx.time", "idx.id",   "seals"};
+    "idx.time", "idx.id",   "seals",       "tiles"};
 
 struct ldg_store {
     MDB_env *env;
@@ -50,6 +50,7 @@ struct ldg_txn {
     struct ldg_store *s;
     struct ldg_ledger *l;
     int write;
+    int layout; /* ldg_txn_layout's answer, once asked; 0 before */
 };
 
 struct ldg_cursor {
@@ -345,7 +346,7 @@ ldg_store_open(struct ldg_store **out, const char *path,
          * has none, and a read-only open cannot create it (it holds no
          * event with an id then). */
         if (rc == MDB_NOTFOUND && o->rdonly &&
-            (i == LDG_DB_IDX_ID || i == LDG_DB_SEALS)) {
+            (i == LDG_DB_IDX_ID || i == LDG_DB_SEALS || i == LDG_DB_TILES)) {
             s->missing[i] = 1;
             s->core[i] = 0;
             rc = 0;
@@ -700,6 +701,44 @@ struct ldg_ledger *
 ldg_txn_ledger(struct ldg_txn *t)
 {
     return t->l;
+}
+
+/* The store layout of this snapshot: meta "layout" (be32), 1 when there is
+ * none. Read once a transaction: ledger migrate changes it under handles
+ * other processes keep open. */
+int
+ldg_txn_layout(struct ldg_txn *t)
+{
+    MDB_val k = {sizeof LDG_META_LAYOUT - 1,
+                 (void *)(uintptr_t)LDG_META_LAYOUT},
+            v;
+    uint32_t n;
+    int rc;
+
+    if (t->layout != 0)
+        return t->layout;
+    rc = mdb_get(t->txn, t->s->core[LDG_DB_META], &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        t->layout = 1;
+        return 1;
+    }
+    if (rc != 0)
+        return xlate(rc);
+    if (v.mv_size != LDG_META_LAYOUT_LEN)
+        return LDG_ECORRUPT;
+    n = ldg_rd_be32(v.mv_data);
+    if (n < LDG_LAYOUT_MIN || n > LDG_LAYOUT_MAX ||
+        (n >= LDG_LAYOUT_TILES && t->s->missing[LDG_DB_TILES]))
+        return n > LDG_LAYOUT_MAX ? LDG_EVERSION : LDG_ECORRUPT;
+    t->layout = (int)n;
+    return t->layout;
+}
+
+/* After ledger migrate's last step wrote meta "layout" in t. */
+void
+ldg_txn_set_layout(struct ldg_txn *t, int layout)
+{
+    t->layout = layout;
 }
 
 uint64_t

@@ -17,10 +17,10 @@
 
 /* ---------------------------------------------------------- Merkle tree -- */
 
+/* Layout 1: every node is a record of db tree. */
 static int
-tree_reader(void *ctx, int level, uint64_t index, uint8_t out[32])
+node_get(struct ldg_txn *t, int level, uint64_t index, uint8_t out[32])
 {
-    struct ldg_txn *t = ctx;
     struct ldg_ledger *l = ldg_txn_ledger(t);
     uint8_t k[LDG_TREE_KEY_LEN];
     struct ldg_val v;
@@ -35,6 +35,147 @@ tree_reader(void *ctx, int level, uint64_t index, uint8_t out[32])
     return 0;
 }
 
+/* MTH of n hashes (n a power of two, at most a tile's width). */
+static void
+subtree_hash(const uint8_t *h, size_t n, uint8_t out[32])
+{
+    uint8_t l[32], r[32];
+    if (n == 1) {
+        memcpy(out, h, 32);
+        return;
+    }
+    subtree_hash(h, n / 2, l);
+    subtree_hash(h + 32 * (n / 2), n / 2, r);
+    ldg_tlog_node_hash(out, l, r);
+}
+
+int
+ldg_tree_tile_get(struct ldg_txn *t, int tl, uint64_t n, const uint8_t **h)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    uint8_t k[LDG_TREE_KEY_LEN];
+    struct ldg_val v;
+    int rc;
+
+    ldg_tree_key(k, tl, n);
+    rc = ldg_kv_get(t, ldg_core(l, LDG_DB_TILES), k, LDG_TREE_KEY_LEN, &v);
+    if (rc < 0)
+        return rc;
+    if (v.len != LDG_TILE_BYTES)
+        return LDG_ECORRUPT;
+    *h = v.data;
+    return 0;
+}
+
+/* Layout 2: the count hashes of level 8·tl from index first on, from the
+ * edge in db tree (one cursor walk); LDG_ENOTFOUND unless all are there. */
+static int
+edge_run(struct ldg_txn *t, int tl, uint64_t first, size_t count,
+         uint8_t (*out)[32])
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    uint8_t key[LDG_TREE_KEY_LEN];
+    int rc;
+
+    if ((rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_TREE), &c)) < 0)
+        return rc;
+    ldg_tree_key(key, LDG_TILE_HEIGHT * tl, first);
+    rc = ldg_cursor_get(c, LDG_SET_RANGE, key, sizeof key, &k, &v);
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        ldg_tree_key(key, LDG_TILE_HEIGHT * tl, first + i);
+        if (i > 0)
+            rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v);
+        if (rc < 0)
+            break;
+        if (k.len != LDG_TREE_KEY_LEN || memcmp(k.data, key, sizeof key) != 0)
+            rc = LDG_ENOTFOUND;
+        else if (v.len != 32)
+            rc = LDG_ECORRUPT;
+        else
+            memcpy(out[i], v.data, 32);
+    }
+    ldg_cursor_close(c);
+    return rc;
+}
+
+/* Layout 2: node (level, index) is the MTH of 2^(level mod 8) hashes of
+ * level 8·(level div 8), from a full tile or from the edge. */
+static int
+tile_node(struct ldg_txn *t, int level, uint64_t index, uint8_t out[32])
+{
+    int tl = level / LDG_TILE_HEIGHT, r = level % LDG_TILE_HEIGHT, rc;
+    size_t count = (size_t)1 << r;
+    uint64_t first;
+    const uint8_t *h;
+    uint8_t buf[LDG_TILE_WIDTH / 2][32];
+
+    if (r > 0 && index > (UINT64_MAX >> r))
+        return LDG_ENOTFOUND;
+    first = index << r;
+    rc = ldg_tree_tile_get(t, tl, first / LDG_TILE_WIDTH, &h);
+    if (rc == 0) {
+        subtree_hash(h + 32 * (first % LDG_TILE_WIDTH), count, out);
+        return 0;
+    }
+    if (rc != LDG_ENOTFOUND)
+        return rc;
+    if ((rc = edge_run(t, tl, first, count, buf)) < 0)
+        return rc;
+    subtree_hash(buf[0], count, out);
+    return 0;
+}
+
+static int
+tree_reader(void *ctx, int level, uint64_t index, uint8_t out[32])
+{
+    struct ldg_txn *t = ctx;
+    int layout = ldg_txn_layout(t);
+    if (layout < 0)
+        return layout;
+    if (layout >= LDG_LAYOUT_TILES)
+        return tile_node(t, level, index, out);
+    return node_get(t, level, index, out);
+}
+
+/* Layout 2: hash h of level 8·tl, index i joins the edge; a tile it
+ * completes moves from the edge to db tiles, and its MTH joins the level
+ * above, and so on. */
+static int
+edge_add(struct ldg_txn *t, int tl, uint64_t i, uint8_t h[32])
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    ldg_dbi tree = ldg_core(l, LDG_DB_TREE);
+    uint8_t k[LDG_TREE_KEY_LEN], tile[LDG_TILE_WIDTH][32];
+    uint64_t first;
+    int rc;
+
+    for (;; tl++, i /= LDG_TILE_WIDTH) {
+        if (tl >= 8)
+            return LDG_EINVAL;
+        ldg_tree_key(k, LDG_TILE_HEIGHT * tl, i);
+        if ((rc = ldg_core_kv_put(t, tree, k, sizeof k, h, 32)) < 0)
+            return rc;
+        if (i % LDG_TILE_WIDTH != LDG_TILE_WIDTH - 1)
+            return 0;
+        first = i - (LDG_TILE_WIDTH - 1);
+        rc = edge_run(t, tl, first, LDG_TILE_WIDTH, tile);
+        if (rc < 0)
+            return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
+        ldg_tree_key(k, tl, i / LDG_TILE_WIDTH);
+        if ((rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_TILES), k, sizeof k,
+                                  tile, sizeof tile)) < 0)
+            return rc;
+        for (uint64_t j = first; j <= i; j++) {
+            ldg_tree_key(k, LDG_TILE_HEIGHT * tl, j);
+            if ((rc = ldg_core_kv_del(t, tree, k, sizeof k, NULL, 0)) < 0)
+                return rc;
+        }
+        subtree_hash(tile[0], LDG_TILE_WIDTH, h);
+    }
+}
+
 /* Stores leaf hash (0, seq) and every complete subtree it completes:
  * while the node is a right child, hash it with its left sibling. */
 int
@@ -44,14 +185,18 @@ ldg_tree_add_leaf(struct ldg_txn *t, uint64_t seq, const uint8_t leaf[32])
     ldg_dbi db = ldg_core(l, LDG_DB_TREE);
     uint8_t k[LDG_TREE_KEY_LEN], h[32], left[32];
     uint64_t i = seq;
-    int level = 0, rc;
+    int level = 0, rc, layout = ldg_txn_layout(t);
 
+    if (layout < 0)
+        return layout;
     memcpy(h, leaf, 32);
+    if (layout >= LDG_LAYOUT_TILES)
+        return edge_add(t, 0, seq, h);
     ldg_tree_key(k, 0, seq);
     if ((rc = ldg_core_kv_put(t, db, k, LDG_TREE_KEY_LEN, h, 32)) < 0)
         return rc;
     while (i & 1) {
-        if ((rc = tree_reader(t, level, i - 1, left)) < 0)
+        if ((rc = node_get(t, level, i - 1, left)) < 0)
             return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
         ldg_tlog_node_hash(h, left, h);
         level++;
@@ -239,5 +384,126 @@ ldg_checkpoint_put(struct ldg_txn *t, uint64_t size)
     rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_CHECKPOINTS), k, LDG_SEQ_KEY_LEN,
                          note, strlen(note));
     free(note);
+    return rc;
+}
+
+/* ------------------------------------------------ layout 1 to layout 2 -- */
+
+/* Hashes of tree level 8·tl in a log of size leaves: size at level 0, the
+ * full tiles of the level below above it. */
+uint64_t
+ldg_tree_level_count(uint64_t size, int tl)
+{
+    for (int i = 0; i < tl; i++)
+        size /= LDG_TILE_WIDTH;
+    return size;
+}
+
+int
+ldg_tree_tiles_copy(struct ldg_txn *t, int tl, uint64_t from, uint64_t to)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    uint8_t k[LDG_TREE_KEY_LEN], tile[LDG_TILE_WIDTH][32], mth[32], up[32];
+    int rc;
+
+    for (uint64_t n = from; n < to; n++) {
+        rc = edge_run(t, tl, n * LDG_TILE_WIDTH, LDG_TILE_WIDTH, tile);
+        if (rc == 0)
+            rc = node_get(t, LDG_TILE_HEIGHT * (tl + 1), n, up);
+        if (rc < 0) {
+            ldg_seterr(
+                l,
+                "tree hashes of level %d, %llu..%llu: %s (ledger "
+                "verify names the event)",
+                LDG_TILE_HEIGHT * tl, (unsigned long long)(n * LDG_TILE_WIDTH),
+                (unsigned long long)(n * LDG_TILE_WIDTH + 255),
+                rc == LDG_ENOTFOUND ? "one is missing" : ldg_strerror(rc));
+            return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
+        }
+        subtree_hash(tile[0], LDG_TILE_WIDTH, mth);
+        if (memcmp(mth, up, 32) != 0) {
+            ldg_seterr(l,
+                       "tree hash (%d, %llu) is not the hash of the %d "
+                       "below it (ledger verify names the event)",
+                       LDG_TILE_HEIGHT * (tl + 1), (unsigned long long)n,
+                       LDG_TILE_WIDTH);
+            return LDG_ECORRUPT;
+        }
+        ldg_tree_key(k, tl, n);
+        if ((rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_TILES), k, sizeof k,
+                                  tile, sizeof tile)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int
+ldg_tree_tiles_finish(struct ldg_txn *t, uint64_t size)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    ldg_dbi tree = ldg_core(l, LDG_DB_TREE);
+    uint8_t(*edge)[LDG_TILE_WIDTH][32] = NULL;
+    uint8_t root1[32], root2[32], k[LDG_TREE_KEY_LEN], lay[LDG_META_LAYOUT_LEN];
+    size_t ne[8] = {0};
+    const uint8_t *h;
+    int rc, top = 0;
+
+    if (ldg_txn_layout(t) != 1)
+        return LDG_EINVAL;
+    if (size > 0 && (rc = ldg_tree_root(t, size, root1)) < 0)
+        return rc;
+    if ((edge = calloc(8, sizeof *edge)) == NULL)
+        return LDG_ENOMEM;
+    /* the tiles the steps before did not copy (appends since), and each
+     * level's hashes past its last full tile */
+    for (int tl = 0; tl < 8; tl++) {
+        uint64_t c = ldg_tree_level_count(size, tl), f = c / LDG_TILE_WIDTH;
+        if (c == 0)
+            break;
+        top = tl + 1;
+        for (uint64_t n = 0; n < f; n++) {
+            rc = ldg_tree_tile_get(t, tl, n, &h);
+            if (rc == LDG_ENOTFOUND)
+                rc = ldg_tree_tiles_copy(t, tl, n, n + 1);
+            if (rc < 0)
+                goto out;
+        }
+        ne[tl] = (size_t)(c - f * LDG_TILE_WIDTH);
+        if (ne[tl] > 0 &&
+            (rc = edge_run(t, tl, f * LDG_TILE_WIDTH, ne[tl], edge[tl])) < 0) {
+            if (rc == LDG_ENOTFOUND)
+                rc = LDG_ECORRUPT;
+            goto out;
+        }
+    }
+    /* db tree keeps the edge alone */
+    if ((rc = ldg_core_db_drop(t, tree, 0)) < 0)
+        goto out;
+    for (int tl = 0; tl < top; tl++) {
+        uint64_t f = ldg_tree_level_count(size, tl) / LDG_TILE_WIDTH;
+        for (size_t j = 0; j < ne[tl]; j++) {
+            ldg_tree_key(k, LDG_TILE_HEIGHT * tl, f * LDG_TILE_WIDTH + j);
+            if ((rc = ldg_core_kv_put(t, tree, k, sizeof k, edge[tl][j], 32)) <
+                0)
+                goto out;
+        }
+    }
+    ldg_be32(lay, LDG_LAYOUT_TILES);
+    if ((rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_META), LDG_META_LAYOUT,
+                              sizeof LDG_META_LAYOUT - 1, lay, sizeof lay)) < 0)
+        goto out;
+    ldg_txn_set_layout(t, LDG_LAYOUT_TILES);
+    /* the same tree, read the new way */
+    if (size > 0 && (rc = ldg_tree_root(t, size, root2)) < 0)
+        goto out;
+    if (size > 0 && memcmp(root1, root2, 32) != 0) {
+        ldg_seterr(l,
+                   "the tree of %llu events read from the tiles has "
+                   "another root than before: nothing was changed",
+                   (unsigned long long)size);
+        rc = LDG_ECORRUPT;
+    }
+out:
+    free(edge);
     return rc;
 }

@@ -24,11 +24,14 @@ struct edge {
     int n;
     struct seqrd rd[64]; /* stored hashes, a reader per level */
     int rd_open[64];
+    int layout;             /* the store layout (format.h) */
+    const uint8_t *tile[8]; /* layout 2: a full tile per tile level */
+    uint64_t tile_n[8];     /* which one (tile[tl] NULL: none yet) */
 };
 
 /* The stored hash of tree node (level, index), as ldg_tree_stored_hash
  * reads it, through the level's sequential reader (a level's nodes are
- * asked for in increasing order). */
+ * asked for in increasing order). 1 for a node layout 2 does not store. */
 static int
 edge_stored(struct edge *e, struct ldg_txn *t, int level, uint64_t index,
             uint8_t out[32])
@@ -37,6 +40,26 @@ edge_stored(struct edge *e, struct ldg_txn *t, int level, uint64_t index,
     uint8_t k[9];
     int rc;
 
+    if (e->layout >= LDG_LAYOUT_TILES) {
+        /* layout 2 stores the hashes of levels 8·tl only: in full tiles,
+         * and past them in db tree as layout 1 does */
+        int tl = level / LDG_TILE_HEIGHT;
+        uint64_t n = index / LDG_TILE_WIDTH;
+        if (level % LDG_TILE_HEIGHT != 0)
+            return 1; /* not stored: nothing to compare */
+        if (e->tile[tl] == NULL || e->tile_n[tl] != n) {
+            const uint8_t *h;
+            rc = ldg_tree_tile_get(t, tl, n, &h);
+            if (rc < 0 && rc != LDG_ENOTFOUND)
+                return rc;
+            e->tile[tl] = rc == 0 ? h : NULL;
+            e->tile_n[tl] = n;
+        }
+        if (e->tile[tl] != NULL) {
+            memcpy(out, e->tile[tl] + 32 * (index % LDG_TILE_WIDTH), 32);
+            return 0;
+        }
+    }
     if (!e->rd_open[level]) {
         vf_seqrd_open(&e->rd[level], t,
                       ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_TREE));
@@ -79,7 +102,7 @@ edge_add(struct edge *e, struct ldg_txn *t, uint64_t seq,
         rc = edge_stored(e, t, lv, idx, stored);
         if (rc < 0)
             return rc == LDG_ENOTFOUND ? lv + 1 : rc;
-        if (memcmp(stored, e->h[e->n - 1], 32) != 0)
+        if (rc == 0 && memcmp(stored, e->h[e->n - 1], 32) != 0)
             return lv + 1;
     }
     return 0;
@@ -159,6 +182,12 @@ vf_pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
         return LDG_ENOMEM;
     }
     *with_run = 0;
+    if ((e->layout = ldg_txn_layout(t)) < 0) {
+        rc = e->layout;
+        free(e);
+        vf_p1_publish(vs, 0, 1);
+        return rc;
+    }
     vf_seqrd_open(&ent, t, ldg_store_core_dbi(l->store, LDG_DB_ENTRIES));
     rc = ldg_cursor_open(t, ldg_store_core_dbi(l->store, LDG_DB_CHECKPOINTS),
                          &cc);

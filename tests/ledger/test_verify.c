@@ -25,10 +25,10 @@ struct fx {
 };
 
 static int
-setup_format(void **state, unsigned format)
+setup_layout(void **state, unsigned format, unsigned layout)
 {
     struct fx *f = calloc(1, sizeof *f);
-    f->l = t_ledger_new_format(f->dir, sizeof f->dir, 0, format);
+    f->l = t_ledger_new_layout(f->dir, sizeof f->dir, 0, format, layout);
     assert_int_equal(ldg_keys_add(f->l, "alice", "run", NULL), 0); /* 1 */
     for (int i = 2; i < 40; i++) {
         char body[128];
@@ -46,14 +46,21 @@ setup_format(void **state, unsigned format)
 static int
 setup(void **state)
 {
-    return setup_format(state, 2);
+    return setup_layout(state, 2, 0);
 }
 
 /* A format 1 ledger (per-event signatures), as written before. */
 static int
 setup_v1(void **state)
 {
-    return setup_format(state, 1);
+    return setup_layout(state, 1, 0);
+}
+
+/* A format 2 ledger in store layout 1 (a record per tree node). */
+static int
+setup_l1(void **state)
+{
+    return setup_layout(state, 2, 1);
 }
 
 static int
@@ -440,6 +447,8 @@ test_verify__detects_deleted_body_without_erasure(void **state)
     expect_bad(f, LDG_VERIFY_FULL, 21, "missing");
 }
 
+/* Layout 1 stores node (1, 4), over leaves 8 and 9; layout 2 stores only
+ * the leaves of a tile not yet full, so leaf 9 itself is made stale. */
 static void
 test_verify__detects_stale_stored_tree_hash(void **state)
 {
@@ -448,6 +457,12 @@ test_verify__detects_stale_stored_tree_hash(void **state)
     ldg_dbi dbi;
     uint8_t k[9] = {1, 0, 0, 0, 0, 0, 0, 0, 4}; /* level 1, index 4 */
     uint8_t h[32] = {0};
+    struct ldg_stats st;
+    assert_int_equal(ldg_stats(f->l, &st), 0);
+    if (st.layout >= 2) {
+        k[0] = 0;
+        k[8] = 9;
+    }
     assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
     assert_int_equal(ldg_db_open(t, "tree", 0, &dbi), 0);
     assert_int_equal(ldg_core_kv_put(t, dbi, k, 9, h, 32), 0);
@@ -1383,6 +1398,7 @@ main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 #define T1(name) cmocka_unit_test_setup_teardown(name, setup_v1, teardown)
+#define TL1(name) cmocka_unit_test_setup_teardown(name, setup_l1, teardown)
 #define TS(name) cmocka_unit_test_setup_teardown(name, setup_seals, teardown)
     const struct CMUnitTest tests[] = {
         T(test_verify__clean_log_passes_and_saves_position),
@@ -1423,6 +1439,10 @@ main(void)
         T1(test_verify__detects_truncated_tail_after_verified_run),
         T1(test_verify__late_erasure_and_first_finding_across_chunks),
         T1(test_verify__detects_stale_stored_tree_hash),
+        /* store layout 1 */
+        TL1(test_verify__clean_log_passes_and_saves_position),
+        TL1(test_verify__detects_stale_stored_tree_hash),
+        TL1(test_verify__detects_truncated_tail_after_verified_run),
         T1(test_verify__detects_deleted_latest_checkpoint),
         /* format 2: the seals */
         TS(test_verify__seals_are_as_designed),

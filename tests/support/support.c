@@ -23,6 +23,13 @@ t_ledger_new(char *dir, size_t cap, int durable)
 struct ldg_ledger *
 t_ledger_new_format(char *dir, size_t cap, int durable, unsigned format)
 {
+    return t_ledger_new_layout(dir, cap, durable, format, 0);
+}
+
+struct ldg_ledger *
+t_ledger_new_layout(char *dir, size_t cap, int durable, unsigned format,
+                    unsigned layout)
+{
     struct ldg_options o;
     struct ldg_ledger *l = NULL;
     char err[512];
@@ -34,9 +41,11 @@ t_ledger_new_format(char *dir, size_t cap, int durable, unsigned format)
     o.flags = durable ? 0 : LDG_NOSYNC;
     o.map_size_bytes = 64u << 20;
     o.format = format;
+    o.layout = layout;
     if (ldg_init(dir, "test.local/unit", &o, err, sizeof err) != 0)
         fail_msg("init: %s", err);
     o.format = 0;
+    o.layout = 0;
     if (ldg_open(&l, dir, &o, err, sizeof err) != 0)
         fail_msg("open: %s", err);
     return l;

@@ -15,6 +15,9 @@ struct ldg_ledger *t_ledger_new(char *dir, size_t cap, int durable);
 /* The same with a ledger format (1 or 2; 0: the default). */
 struct ldg_ledger *t_ledger_new_format(char *dir, size_t cap, int durable,
                                        unsigned format);
+/* The same with a store layout too (1 or 2; 0: the default). */
+struct ldg_ledger *t_ledger_new_layout(char *dir, size_t cap, int durable,
+                                       unsigned format, unsigned layout);
 /* Removes a directory tree (rm -rf). */
 void t_rmrf(const char *dir);
 /* Appends an event from a JSON body text; returns its seq (fails the test

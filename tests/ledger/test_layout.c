@@ -1,0 +1,316 @@
+/*
+ * test_layout.c — the store layouts (FORMAT.md section 6) and ledger
+ * migrate (ledger/tree.c, ledger/migrate.c):
+ *
+ *   - layout 2 (the tree as tiles): every root, and inclusion and
+ *     consistency proofs, of a log across three full tiles and a partial
+ *     one, against RFC 6962 computed here from the entries alone;
+ *   - migrate from layout 1: the same roots, proofs and checkpoints after,
+ *     appends go on, a second run converts nothing, there is no way back;
+ *   - a stored hash that is wrong: migrate refuses and leaves layout 1,
+ *     verify --full names the event whose hash a tile holds wrong.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ledger/ledger_int.h"
+#include "ledger/tlog_int.h"
+#include "tests/support/support.h"
+
+#define N 800 /* three full tiles and 32 leaves of a fourth */
+
+struct fx {
+    char dir[256];
+    struct ldg_ledger *l;
+    uint8_t (*leaf)[32]; /* hashed from the stored entries */
+    uint64_t n;
+};
+
+static struct fx *
+fx_new(unsigned layout, int n)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->l = t_ledger_new_layout(f->dir, sizeof f->dir, 0, 0, layout);
+    t_append_many(f->l, n - 1); /* and the genesis */
+    return f;
+}
+
+static void
+fx_free(struct fx *f)
+{
+    ldg_close(f->l);
+    t_rmrf(f->dir);
+    free(f->leaf);
+    free(f);
+}
+
+/* The leaf hashes, from the entries as stored. */
+static void
+fx_leaves(struct fx *f)
+{
+    struct ldg_txn *t;
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_txn_size(t, &f->n), 0);
+    free(f->leaf);
+    f->leaf = calloc(f->n, 32);
+    assert_non_null(f->leaf);
+    for (uint64_t i = 0; i < f->n; i++) {
+        struct ldg_event ev;
+        assert_int_equal(ldg_event_get(t, i, &ev), 0);
+        ldg_tlog_leaf_hash(f->leaf[i], ev.entry, ev.entry_len);
+    }
+    ldg_txn_abort(t);
+}
+
+/* RFC 6962 section 2.1, MTH(D[lo:hi]), straight from the definition. */
+static void
+mth(const struct fx *f, uint64_t lo, uint64_t hi, uint8_t out[32])
+{
+    uint64_t k = 1, n = hi - lo;
+    uint8_t l[32], r[32];
+    if (n == 1) {
+        memcpy(out, f->leaf[lo], 32);
+        return;
+    }
+    while (k * 2 < n)
+        k *= 2;
+    mth(f, lo, lo + k, l);
+    mth(f, lo + k, hi, r);
+    ldg_tlog_node_hash(out, l, r);
+}
+
+/* Node (level, index) of the reference tree, for ldg_tlog's proofs. */
+static int
+ref_reader(void *ctx, int level, uint64_t index, uint8_t out[32])
+{
+    const struct fx *f = ctx;
+    uint64_t lo = index << level, hi = lo + ((uint64_t)1 << level);
+    if (hi > f->n)
+        return LDG_ENOTFOUND;
+    mth(f, lo, hi, out);
+    return 0;
+}
+
+/* Every root, and proofs at some sizes, equal the reference's. */
+static void
+check_tree(struct fx *f)
+{
+    static const uint64_t sizes[] = {1, 2, 255, 256, 257, 511, 512, 513, 767, 768, 769, 800};
+    struct ldg_txn *t;
+    uint8_t got[32], want[32], p1[LDG_PROOF_MAX][32], p2[LDG_PROOF_MAX][32];
+    size_t n1, n2;
+
+    fx_leaves(f);
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+    for (uint64_t s = 1; s <= f->n; s++) {
+        assert_int_equal(ldg_tree_root(t, s, got), 0);
+        mth(f, 0, s, want);
+        assert_memory_equal(got, want, 32);
+    }
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        uint64_t s = sizes[i];
+        if (s > f->n)
+            continue;
+        for (uint64_t idx = 0; idx < s; idx += 37) {
+            assert_int_equal(ldg_tree_inclusion(t, idx, s, p1, &n1), 0);
+            assert_int_equal(
+                ldg_tlog_inclusion_proof(ref_reader, f, idx, s, p2, &n2), 0);
+            assert_int_equal(n1, n2);
+            assert_memory_equal(p1, p2, 32 * n1);
+        }
+        for (uint64_t old = 1; old <= s; old += 53) {
+            assert_int_equal(ldg_tree_consistency(t, old, s, p1, &n1), 0);
+            assert_int_equal(
+                ldg_tlog_consistency_proof(ref_reader, f, old, s, p2, &n2), 0);
+            assert_int_equal(n1, n2);
+            assert_memory_equal(p1, p2, 32 * n1);
+        }
+        /* every leaf hash as stored */
+        for (uint64_t idx = 0; idx < s; idx++) {
+            assert_int_equal(ldg_tree_stored_hash(t, 0, idx, got), 0);
+            assert_memory_equal(got, f->leaf[idx], 32);
+        }
+    }
+    ldg_txn_abort(t);
+}
+
+static int
+layout_of(struct ldg_ledger *l)
+{
+    struct ldg_stats st;
+    assert_int_equal(ldg_stats(l, &st), 0);
+    return st.layout;
+}
+
+static void
+verify_ok(struct ldg_ledger *l)
+{
+    struct ldg_verify_report r;
+    int rc = ldg_verify(l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0, &r, NULL,
+                        NULL);
+    if (rc != 0)
+        fail_msg("verify: %d at %llu: %s", rc, (unsigned long long)r.bad_seq,
+                 r.what);
+}
+
+static void
+test_layout__tiles_give_rfc6962_roots_and_proofs(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(2, N);
+    assert_int_equal(layout_of(f->l), 2);
+    check_tree(f);
+    verify_ok(f->l);
+    fx_free(f);
+}
+
+static void
+test_layout__layout_1_is_still_written_and_read(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(1, 300);
+    assert_int_equal(layout_of(f->l), 1);
+    check_tree(f);
+    verify_ok(f->l);
+    fx_free(f);
+}
+
+static void
+test_layout__migrate_keeps_every_root_and_proof(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(1, N);
+    struct ldg_migrate_result r;
+    struct ldg_txn *t;
+    char *ck1 = NULL, *ck2 = NULL, *pr1 = NULL, *pr2 = NULL;
+
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_checkpoint_get(t, 0, &ck1), 0);
+    assert_int_equal(ldg_proof_text(t, 300, 0, &pr1), 0);
+    ldg_txn_abort(t);
+
+    assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
+    assert_int_equal(r.from, 1);
+    assert_int_equal(r.to, 2);
+    assert_int_equal(r.events, N);
+    assert_true(r.tree_after < r.tree_before);
+    assert_int_equal(layout_of(f->l), 2);
+    check_tree(f);
+    verify_ok(f->l);
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_checkpoint_get(t, 0, &ck2), 0);
+    assert_int_equal(ldg_proof_text(t, 300, 0, &pr2), 0);
+    ldg_txn_abort(t);
+    assert_string_equal(ck1, ck2);
+    assert_string_equal(pr1, pr2);
+    free(ck1);
+    free(ck2);
+    free(pr1);
+    free(pr2);
+
+    /* appends go on in the new layout, across the next tile */
+    t_append_many(f->l, 300);
+    check_tree(f);
+    verify_ok(f->l);
+
+    /* a second run converts nothing; there is no way back */
+    assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
+    assert_int_equal(r.from, 2);
+    assert_int_equal(r.to, 2);
+    assert_int_equal(ldg_migrate(f->l, 1, NULL, NULL, &r), LDG_EINVAL);
+    assert_non_null(strstr(ldg_errmsg(f->l), "never back"));
+    assert_int_equal(layout_of(f->l), 2);
+    fx_free(f);
+}
+
+/* A handle opened before another migrated the ledger appends in the new
+ * layout: the layout is read in each transaction. */
+static void
+test_layout__an_older_handle_follows_the_migration(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(1, 300);
+    struct ldg_ledger *l2;
+    struct ldg_migrate_result r;
+    char err[256];
+    assert_int_equal(ldg_open(&l2, f->dir, NULL, err, sizeof err), 0);
+    assert_int_equal(ldg_migrate(l2, 0, NULL, NULL, &r), 0);
+    ldg_close(l2);
+    t_append_many(f->l, 500);
+    assert_int_equal(layout_of(f->l), 2);
+    check_tree(f);
+    verify_ok(f->l);
+    fx_free(f);
+}
+
+static void
+flip_tree_record(struct ldg_ledger *l, const char *db, int level,
+                 uint64_t index, size_t at)
+{
+    struct ldg_txn *t;
+    struct ldg_val v;
+    ldg_dbi dbi;
+    uint8_t k[LDG_TREE_KEY_LEN], *copy;
+    ldg_tree_key(k, level, index);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_db_open(t, db, 0, &dbi), 0);
+    assert_int_equal(ldg_kv_get(t, dbi, k, sizeof k, &v), 0);
+    copy = malloc(v.len);
+    memcpy(copy, v.data, v.len);
+    copy[at] ^= 0x10;
+    assert_int_equal(ldg_core_kv_put(t, dbi, k, sizeof k, copy, v.len), 0);
+    free(copy);
+    assert_int_equal(ldg_txn_commit(t), 0);
+}
+
+static void
+test_layout__migrate_refuses_a_wrong_stored_hash(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(1, 600);
+    struct ldg_migrate_result r;
+    flip_tree_record(f->l, "tree", 0, 300, 5);
+    assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), LDG_ECORRUPT);
+    assert_non_null(strstr(ldg_errmsg(f->l), "ledger verify"));
+    assert_int_equal(layout_of(f->l), 1);
+    fx_free(f);
+}
+
+static void
+test_layout__verify_names_the_event_of_a_wrong_tile_hash(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(2, 600);
+    struct ldg_verify_report r;
+    /* tile 1 of level 0 holds leaves 256..511: flip leaf 300's hash */
+    flip_tree_record(f->l, "tiles", 0, 1, 32 * (300 - 256) + 7);
+    assert_int_equal(
+        ldg_verify(f->l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0, &r, NULL, NULL),
+        LDG_ETAMPER);
+    assert_int_equal(r.bad_seq, 300);
+    assert_non_null(strstr(r.what, "Merkle"));
+    fx_free(f);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_layout__tiles_give_rfc6962_roots_and_proofs),
+        cmocka_unit_test(test_layout__layout_1_is_still_written_and_read),
+        cmocka_unit_test(test_layout__migrate_keeps_every_root_and_proof),
+        cmocka_unit_test(test_layout__an_older_handle_follows_the_migration),
+        cmocka_unit_test(test_layout__migrate_refuses_a_wrong_stored_hash),
+        cmocka_unit_test(
+            test_layout__verify_names_the_event_of_a_wrong_tile_hash),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
