@@ -35,7 +35,8 @@ if own != sorted(own):
 if names[-3:] != ["(catalogue)", "(free)", "(meta)"]:
     bad.append("LMDB's own rows: %r" % names[-3:])
 for core in ["meta", "entries", "bodies", "tree", "checkpoints", "keys", "seals",
-             "idx.type", "idx.subject", "idx.run", "idx.actor", "idx.time", "idx.id"]:
+             "idx.type", "idx.subject", "idx.run", "idx.actor", "idx.time", "idx.id",
+             "tiles"]:
     if core not in names:
         bad.append("no %s" % core)
 by = {d["name"]: d for d in dbs}

@@ -26,8 +26,9 @@
  *       format version 2 had none).
  *
  * Key layouts (docs/FORMAT.md): entries, bodies and checkpoints are keyed
- * by a big-endian u64; tree by level byte ‖ be64 index; every index key
- * ends with the event's be64 seq.
+ * by a big-endian u64; tree by level byte ‖ be64 index (in layout 2 the
+ * hashes no full tile holds; tiles by tile level ‖ be64 tile index, 256
+ * hashes); every index key ends with the event's be64 seq.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -182,6 +183,50 @@ uncount_sealed(MDB_txn *txn, uint64_t size)
     return 0;
 }
 
+/* Store layout 2: a full tile past the cut goes, and the hashes of it
+ * the shorter log still has join the edge in db tree (FORMAT.md 6). */
+static int
+cut_tiles(MDB_txn *txn, uint64_t size, unsigned long *n)
+{
+    MDB_dbi tiles, tree;
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc = mdb_dbi_open(txn, "tiles", 0, &tiles);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0 || (rc = mdb_dbi_open(txn, "tree", 0, &tree)) != 0)
+        return die("tiles", rc);
+    if ((rc = mdb_cursor_open(txn, tiles, &c)) != 0)
+        return die("tiles", rc);
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        const unsigned char *p = k.mv_data;
+        unsigned char hashes[256 * 32], key[9];
+        uint64_t first;
+        int lv;
+        if (k.mv_size != 9 || p[0] > 7 || v.mv_size != sizeof hashes)
+            continue;
+        lv = 8 * p[0];
+        first = rd_be64(p + 1) * 256;
+        if (((first + 256) << lv) <= size)
+            continue;
+        memcpy(hashes, v.mv_data, sizeof hashes);
+        if ((rc = mdb_cursor_del(c, 0)) != 0)
+            return die("tiles", rc);
+        (*n)++;
+        for (uint64_t j = 0; j < 256 && ((first + j + 1) << lv) <= size; j++) {
+            MDB_val hk = {9, key}, hv = {32, hashes + 32 * j};
+            key[0] = (unsigned char)lv;
+            for (int b = 0; b < 8; b++)
+                key[1 + b] = (unsigned char)((first + j) >> (56 - 8 * b));
+            if ((rc = mdb_put(txn, tree, &hk, &hv, 0)) != 0)
+                return die("tree", rc);
+        }
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : die("tiles", rc);
+}
+
 static int
 truncate_log(MDB_txn *txn, uint64_t cut, int keep_checkpoints)
 {
@@ -209,7 +254,7 @@ truncate_log(MDB_txn *txn, uint64_t cut, int keep_checkpoints)
     }
     if (sweep(txn, "entries", drop_seq_key, size, &n) ||
         sweep(txn, "bodies", drop_seq_key, size, &n) ||
-        sweep(txn, "tree", drop_tree, size, &n))
+        sweep(txn, "tree", drop_tree, size, &n) || cut_tiles(txn, size, &n))
         return 1;
     for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++)
         if (sweep(txn, idx[i], drop_index, size, &n))
