@@ -16,8 +16,9 @@
 
 #include "ledger/ledger_int.h"
 
-/* Tiles a transaction: 12 MiB of pages. */
-#define CHUNK 1024
+/* Tiles a transaction: 1.5 MiB of pages written, and the pages of 32,768
+ * leaf hashes read, which leave the process's memory after each. */
+#define CHUNK 128
 #define GROW_RETRIES 16
 
 /* Runs fn in a write transaction and commits, growing the map when full. */
