@@ -7,9 +7,10 @@
 # (exit 1, naming what it found) or changes no answer: query, show,
 # proof, tiles, every projection view, `projections` and the doctor give
 # what the undamaged ledger gave (lib/flip_sweep.py says exactly).
-# Two ledgers: a day of a box (examples/pdf-ops.jsonl: packs, models,
-# routes, promotions, runs) and a day of its control pipeline
-# (examples/pipeline: plans, memory, builds). VERIFY_FLIPS flips a
+# Three ledgers: a day of a box (examples/pdf-ops.jsonl: packs, models,
+# routes, promotions, runs), a day of its control pipeline
+# (examples/pipeline: plans, memory, builds), and 600 events whose Merkle
+# tree fills two tiles (db tiles). VERIFY_FLIPS flips a
 # database (default 12, 4 under make asan; make torture's FLIPS raises it).
 set -u
 L=${LEDGER:?set LEDGER to the ledger binary}
@@ -29,6 +30,12 @@ N=${VERIFY_FLIPS:-${FLIPS:-12}}
     bad "cannot make the box's ledger"
 sh "$ROOT/examples/pipeline/day.sh" "$L" "$T/pipe" "$T/pipe.ctl" >/dev/null 2>&1 ||
     bad "cannot make the pipeline's ledger"
+# a third, of 600 events: two full tiles of the Merkle tree (db tiles,
+# store layout 2) beside its edge in db tree
+"$L" --dir "$T/tile" init >/dev/null &&
+    awk 'BEGIN { for (i = 0; i < 599; i++)
+        printf("{\"type\":\"x.tile.test\",\"subject\":\"s:%d\",\"body\":{\"n\":%d}}\n", i % 5, i) }' |
+    "$L" --dir "$T/tile" ingest - >/dev/null 2>&1 || bad "cannot make the tiles' ledger"
 
 # the undamaged ledgers verify and check their projections
 for d in box pipe; do
@@ -69,13 +76,16 @@ grep -q 'ledger rebuild' "$T/err" || bad "damaged proj.packs: no remedy named"
     bad "after rebuild, verify --full still fails: $(cat "$T/err")"
 
 # every database, bit by bit
-for d in box pipe; do
+for d in box pipe tile; do
     python3 "$ROOT/tests/e2e/lib/flip_sweep.py" "$L" "$T/$d" "$N" 31 >"$T/sweep" 2>&1 ||
         bad "$d: $(grep -c '^FAIL' "$T/sweep") flips answered otherwise after verify said ok"
     sed "s/^/$d: /" "$T/sweep"
     grep -q '^tree: ' "$T/sweep" && grep -q '^proj.notes: ' "$T/sweep" ||
         bad "$d: the sweep did not reach every database"
 done
+# (the last sweep was the tiles' ledger's)
+grep -q '^tiles: ' "$T/sweep" || bad "tile: the sweep did not reach db tiles"
+
 
 [ "$nfail" -eq 0 ] && echo "verify_every_db: ok" || echo "verify_every_db: $nfail failures"
 [ "$nfail" -eq 0 ]

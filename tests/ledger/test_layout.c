@@ -300,6 +300,43 @@ test_layout__verify_names_the_event_of_a_wrong_tile_hash(void **state)
     fx_free(f);
 }
 
+/* A layout record a build does not know, or a damaged one: every open
+ * refuses it, naming it. */
+static void
+test_layout__an_unknown_or_damaged_layout_record_is_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        uint8_t v[5];
+        size_t n;
+        int rc;
+        const char *says;
+    } cases[] = {
+        {{0, 0, 0, 3}, 4, LDG_EVERSION, "store layout 3, this build reads"},
+        {{0, 0, 0, 0}, 4, LDG_ECORRUPT, "layout record is damaged"},
+        {{0, 0, 2}, 3, LDG_ECORRUPT, "layout record is damaged (3 bytes"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct fx *f = fx_new(2, 10);
+        struct ldg_txn *t;
+        struct ldg_ledger *l2 = NULL;
+        ldg_dbi dbi;
+        char err[512];
+        assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+        assert_int_equal(ldg_db_open(t, "meta", 0, &dbi), 0);
+        assert_int_equal(ldg_core_kv_put(t, dbi, "layout", 6, cases[i].v,
+                                         cases[i].n),
+                         0);
+        assert_int_equal(ldg_txn_commit(t), 0);
+        err[0] = '\0';
+        assert_int_equal(ldg_open(&l2, f->dir, NULL, err, sizeof err),
+                         cases[i].rc);
+        if (strstr(err, cases[i].says) == NULL)
+            fail_msg("case %zu: %s", i, err);
+        fx_free(f);
+    }
+}
+
 int
 main(void)
 {
@@ -311,6 +348,8 @@ main(void)
         cmocka_unit_test(test_layout__migrate_refuses_a_wrong_stored_hash),
         cmocka_unit_test(
             test_layout__verify_names_the_event_of_a_wrong_tile_hash),
+        cmocka_unit_test(
+            test_layout__an_unknown_or_damaged_layout_record_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
