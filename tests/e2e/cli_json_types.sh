@@ -29,6 +29,7 @@ J keys-list keys list
 J erase erase 33 --reason "personal data"
 J show show 26
 J stats stats
+J migrate migrate
 J verify verify
 J checkpoint checkpoint
 J proof proof 5
@@ -66,7 +67,7 @@ wait "$SPID" 2>/dev/null
 SPID=
 grep -q '^ingest-served	' "$T/all" || bad "no JSON from an ingest through ledger serve"
 
-for n in init ingest append keys-add keys-list show stats verify checkpoint proof tiles runs run \
+for n in init ingest append keys-add keys-list show stats migrate verify checkpoint proof tiles runs run \
     routes permissions models packs projections doctor timeline query export verify-bundle rebuild \
     evals doctor-bundle; do
     grep -q "^$n	" "$T/all" || bad "$n: no JSON line"
