@@ -110,12 +110,14 @@ function group(s) {
     if (s ~ /^query/) return 3
     if (s ~ /^(rebuild|doctor|projections|tree)/) return 4
     if (s ~ /^(export|verify-bundle)/) return 5
+    if (s ~ /^store/) return 7
     return 6
 }
 BEGIN {
     T[1] = "Ingest, verify, append (issues 2, 12)"; T[2] = "Proofs and tiles (issue 3)"
     T[3] = "Query (issues 5, 17)"; T[4] = "Projections and the doctor (issue 4)"
     T[5] = "Export and verify-bundle (issue 6)"; T[6] = "Other"
+    T[7] = "Store size and migrate (issue 31)"
 }
 {
     r = ""
@@ -128,7 +130,7 @@ BEGIN {
     if (v ~ /misses/) print $1 > "/dev/stderr"
 }
 END {
-    for (g = 1; g <= 6; g++) {
+    for (g = 1; g <= 7; g++) {
         if (!n[g]) continue
         printf "\n## %s\n\n", T[g]
         print "| scenario | unit | ledger | peer | ledger/peer | target | verdict | note |"

@@ -17,8 +17,12 @@
 #   BENCH_SEED, BENCH_PACKS, BENCH_BATCH   generator seed (1), packs (20),
 #                    peer commit batch (1000)
 #   BENCH_THREADS    threads for the pipelined peer (default: nproc)
-#   BENCH_ONLY       space-separated scenarios to run, from: ingest verify
-#                    append proof tiles query rebuild doctor export fleet
+#   BENCH_ONLY       space-separated scenarios to run, from: ingest store
+#                    verify append proof tiles query rebuild doctor export
+#                    fleet (store: data.mdb's bytes an event after ingest,
+#                    database by database, against the batch peer's file;
+#                    then a layout 1 ledger of the same events and its
+#                    `ledger migrate`: issue 31)
 #                    (default: all; fleet is bench/fleet.sh, BENCH_FLEET_N
 #                    events, default 1,000,000)
 #   BENCH_FRESH=1    rebuild the query stores even if a matching set from
@@ -64,7 +68,7 @@ BATCH=${BENCH_BATCH:-1000}
 NPROC=$(nproc 2>/dev/null || echo 1)
 THREADS=${BENCH_THREADS:-$NPROC}
 [ "$THREADS" -ge 2 ] || THREADS=2 # the pipelined peer needs two
-ONLY=${BENCH_ONLY:-ingest overhead verify append proof tiles query rebuild doctor export fleet}
+ONLY=${BENCH_ONLY:-ingest store overhead verify append proof tiles query rebuild doctor export fleet}
 
 # Targets: what the issue asks of the ledger. Kinds: "min:X" (the ledger's
 # figure must be at least X), "max:X" (at most X), "ratio:X" (ledger/peer at
@@ -89,6 +93,10 @@ T_QTIME=${TARGET_QUERY_TIME:-ratio:1.5}     # issue 5: >= 1M/s and >= 1.5x peer
 # peer's bytes through the same pipe, so its row shows the pipe's floor)
 T_QTIME_WHOLE=${TARGET_QUERY_TIME_WHOLE:--}
 T_QBODY=${TARGET_QUERY_BODY:-ratio:1.5}     # issue 5: >= 500k/s and >= 1.5x peer
+T_BYTES=${TARGET_BYTES:-max:300}           # issue 31: data.mdb <= 300 bytes an event
+T_BYTES_R=${TARGET_BYTES_RATIO:-ratio:0.5}  # issue 31: <= 0.5x the batch peer's file
+T_MIGRATE=${TARGET_MIGRATE:-min:200000}     # issue 31: migrate >= 200,000 events/s
+T_MIGRATE_RSS=${TARGET_MIGRATE_RSS:-max:128} # issue 31: migrate peak RSS <= 128 MiB
 T_REBUILD=${TARGET_REBUILD:-min:300000}     # issue 4: rebuild >= 300,000/s
 T_DOCTOR=${TARGET_DOCTOR:-max:50}           # issue 4: doctor <= 50 ms
 T_EXPORT=${TARGET_EXPORT:-max:1}            # issue 6: export of 10k events <= 1 s
@@ -275,7 +283,7 @@ committed() {
 
 l_ing_ok=0 # the ledger ingest store is usable for later scenarios
 ING_T0=0 ING_T1=0 P_T0=0 P_T1=0
-if want ingest || want verify || want append || want proof || want tiles ||
+if want ingest || want store || want verify || want append || want proof || want tiles ||
     { [ "$QN" = "$N" ] && { want query || want rebuild || want doctor; }; }; then
     log "ingest: $N events"
     # the ledger
@@ -345,6 +353,45 @@ if want ingest || want verify || want append || want proof || want tiles ||
         row "ingest peak RSS" "MiB" "$l_rss" "$p_rss" lo "$T_RSS" \
             "row peer pipelined (1 thread: $p1_rss; batch peer $pb_rss, 1 thread $pb1_rss)"
     fi
+fi
+
+# -------------------------------------------------------------- store --
+# Bytes on disk an event (issue 31): data.mdb after the ingest above,
+# against the batch peer's SQLite file of the same events; the breakdown
+# database by database goes to $OUT/store-databases.txt. Then the same
+# events into a ledger of store layout 1 (as ledgers before layout 2 were)
+# and `ledger migrate` of it, timed with its peak RSS.
+
+if want store; then
+    log "store: bytes an event, and migrate of $N events"
+    l_b=$(na "${ledger_why:-ingest failed}") p_b=$(na "batch peer's file missing")
+    if [ "$l_ing_ok" = 1 ] &&
+        "$LEDGER" --dir "$ING_DIR" stats --databases >"$OUT/store-databases.txt" 2>&1; then
+        l_b=$(calc '%.1f' "$(stat -c %s "$ING_DIR/data.mdb") / $N")
+    fi
+    [ -f "$PEERB_DB" ] && p_b=$(calc '%.1f' "$(stat -c %s "$PEERB_DB") / $N")
+    row "store bytes an event ($N)" "B" "$l_b" "$p_b" lo "$T_BYTES_R" \
+        "data.mdb after ingest; peer: the batch peer's file (breakdown: store-databases.txt)"
+    row "store bytes an event ($N)" "B" "$l_b" "-" lo "$T_BYTES" "absolute target"
+    MIG_DIR=$OUT/ledger-migrate
+    l_m=$(na "$ledger_why") l_mr=$l_m
+    rm -rf "$MIG_DIR"
+    if [ "$ledger_ok" = 1 ] &&
+        LEDGER_FORMAT=$FMT LEDGER_LAYOUT=1 timed migrate-init "$LEDGER" --dir "$MIG_DIR" init &&
+        timed migrate-ingest "$LEDGER" --dir "$MIG_DIR" ingest "$DATA"; then
+        if timed ledger-migrate "$LEDGER" --dir "$MIG_DIR" migrate; then
+            l_m=$(calc '%.0f' "$N / $SECS")
+            l_mr=$(calc '%.1f' "$RSSKB / 1024")
+        else
+            l_m=$(na "$(reason ledger-migrate)") l_mr=$l_m
+        fi
+    else
+        l_m=$(na "a layout 1 ledger: $(reason migrate-ingest)") l_mr=$l_m
+    fi
+    row "store migrate layout 1 to 2 ($N)" "events/s" "$l_m" "-" hi "$T_MIGRATE" \
+        "in place; $(sed -n 's/^tree *//p' "$OUT/logs/ledger-migrate.out" 2>/dev/null)"
+    row "store migrate peak RSS" "MiB" "$l_mr" "-" lo "$T_MIGRATE_RSS" ""
+    rm -rf "$MIG_DIR"
 fi
 
 # ------------------------------------------------------------- verify --
