@@ -79,17 +79,24 @@ struct step {
     int moved; /* the ledger is at layout 2 already (another migrate) */
 };
 
+/* 1 while t's snapshot is still at layout 1, 0 when another migrate got
+ * there first (s->moved), or -err. */
 static int
-step_begin(struct ldg_txn *t, void *arg)
+still_old(struct ldg_txn *t, struct step *s)
 {
-    struct step *s = arg;
     int layout = ldg_txn_layout(t);
     if (layout < 0)
         return layout;
-    if (layout != 1) {
-        s->moved = 1;
-        return 0;
-    }
+    s->moved = layout != 1;
+    return !s->moved;
+}
+
+static int
+step_begin(struct ldg_txn *t, void *arg)
+{
+    int rc = still_old(t, arg);
+    if (rc <= 0)
+        return rc;
     /* tiles a crashed run left are written again */
     return ldg_core_db_drop(t, ldg_core(ldg_txn_ledger(t), LDG_DB_TILES), 0);
 }
@@ -98,28 +105,19 @@ static int
 step_copy(struct ldg_txn *t, void *arg)
 {
     struct step *s = arg;
-    int layout = ldg_txn_layout(t);
-    if (layout < 0)
-        return layout;
-    if (layout != 1) {
-        s->moved = 1;
-        return 0;
-    }
+    int rc = still_old(t, s);
+    if (rc <= 0)
+        return rc;
     return ldg_tree_tiles_copy(t, s->tl, s->from, s->to);
 }
 
 static int
 step_finish(struct ldg_txn *t, void *arg)
 {
-    struct step *s = arg;
     uint64_t size;
-    int rc, layout = ldg_txn_layout(t);
-    if (layout < 0)
-        return layout;
-    if (layout != 1) {
-        s->moved = 1;
-        return 0;
-    }
+    int rc = still_old(t, arg);
+    if (rc <= 0)
+        return rc;
     if ((rc = ldg_txn_size(t, &size)) < 0)
         return rc;
     return ldg_tree_tiles_finish(t, size);
