@@ -5,7 +5,8 @@
 #   * the answers are the same bytes after as before: the checkpoint, the
 #     C2SP tiles (every file), inclusion and consistency proofs, query
 #     output, verify --full; stats says layout 2; the tree's bytes shrink
-#     and the output says so; appends go on; a second run converts
+#     and the output says so; progress on a terminal, erased before the
+#     summary, and none elsewhere; appends go on; a second run converts
 #     nothing; --layout 1 (back) is refused (64), as is a bad value;
 #   * a layout 1 ledger keeps working until migrated: read and append;
 #   * refused while `ledger serve` serves the ledger (75), nothing changed;
@@ -96,6 +97,18 @@ diff -r "$T/before" "$T/after" >"$T/diff" 2>&1 ||
 "$L" --dir "$D" stats --databases -o json |
     jq -e '[.databases[] | select(.name == "tiles")][0].records == 78' \
         >/dev/null || fail "after: db tiles does not hold 78 tiles"
+
+# on a terminal: a progress line with a percentage, erased before the
+# summary
+if script -qec true /dev/null </dev/null >/dev/null 2>&1; then
+    cp -r "$B" "$T/tty"
+    timeout 120 script -qec "'$L' --dir '$T/tty' migrate" /dev/null </dev/null \
+        >"$T/tty.out" 2>&1
+    grep -q 'migrate: [0-9]*/78 ([0-9]*%)' "$T/tty.out" ||
+        fail "on a terminal: no progress: $(tr '\r' '\n' <"$T/tty.out" | head -3)"
+    grep -q "$(printf '\r\033')\[Klayout 1 -> 2" "$T/tty.out" ||
+        fail "on a terminal: the progress line is not erased before the summary"
+fi
 
 # again: nothing to do; back: refused
 "$L" --dir "$D" migrate >"$T/out" 2>&1 || fail "again: exit $?"
