@@ -178,6 +178,7 @@ cmd_export(struct cli *c, int argc, char **argv)
     struct cli_args a;
     struct ldg_export_opts o;
     struct ldg_export_report rep = {0};
+    struct stat ost;
     struct ldg_ledger *l = NULL;
     char *fields[LIST_MAX], *types[LIST_MAX], **terms = NULL;
     char *runterm = NULL, *ctxterms = NULL, *cosigned = NULL;
@@ -278,6 +279,12 @@ cmd_export(struct cli *c, int argc, char **argv)
     if (strcmp(out, "-") == 0 && isatty(1)) {
         cli_err(c, "refusing to write a compressed bundle to a terminal");
         return EX_USAGE;
+    }
+    /* before the selection and the run's context are worked out (seconds
+     * on a big log), as ldg_export_write says it again at the end */
+    if (strcmp(out, "-") != 0 && lstat(out, &ost) == 0) {
+        cli_err(c, "%s already exists; not overwriting it", out);
+        return EX_CANTCREAT;
     }
     nterms = argc - a.ind;
     if (plan != NULL && (run != NULL || nterms > 0))

@@ -4,7 +4,8 @@
 # for another checkpoint; the manifest altered; a key swapped; a bundle of
 # another log under our trusted key; truncation and garbage. Each must exit
 # 1 (verification failed) or 65 (not a readable bundle) and name the check.
-# Also every must-fail vector in tests/vectors/bundles.
+# Also every must-fail vector in tests/vectors/bundles, and export over a
+# file that exists.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 T=$(mktemp -d)
@@ -25,6 +26,14 @@ VKEY=$(L keys verifier)
 L export --run R-0001 --out "$T/good.tar.zst" 2>/dev/null || exit 1
 "$LEDGER" verify-bundle "$T/good.tar.zst" --trusted-key "$VKEY" 2>/dev/null ||
     { echo "the good bundle does not verify"; exit 1; }
+
+# an --out that exists: refused at once (exit 73, naming it), unchanged
+sum0=$(sha256sum <"$T/good.tar.zst")
+L export --run R-0001 --out "$T/good.tar.zst" >/dev/null 2>"$T/eerr"
+rc=$?
+[ "$rc" = 73 ] && grep -q 'good.tar.zst already exists; not overwriting it' "$T/eerr" ||
+    fail "export over an existing file: exit $rc, $(cat "$T/eerr")"
+[ "$(sha256sum <"$T/good.tar.zst")" = "$sum0" ] || fail "export changed an existing file"
 
 # unpack DIR: a fresh copy of the good bundle's members
 unpack() {
