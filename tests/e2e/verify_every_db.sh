@@ -75,12 +75,16 @@ grep -q 'ledger rebuild' "$T/err" || bad "damaged proj.packs: no remedy named"
 "$L" --dir "$T/one" verify --full >/dev/null 2>"$T/err" ||
     bad "after rebuild, verify --full still fails: $(cat "$T/err")"
 
-# every database, bit by bit
+# every database, bit by bit (the tiles' ledger: its tree's two databases,
+# the tiles' values on overflow pages included; the others have no tile)
 for d in box pipe tile; do
-    python3 "$ROOT/tests/e2e/lib/flip_sweep.py" "$L" "$T/$d" "$N" 31 >"$T/sweep" 2>&1 ||
+    only=""
+    [ "$d" = tile ] && only="tiles tree"
+    # shellcheck disable=SC2086
+    python3 "$ROOT/tests/e2e/lib/flip_sweep.py" "$L" "$T/$d" "$N" 31 $only >"$T/sweep" 2>&1 ||
         bad "$d: $(grep -c '^FAIL' "$T/sweep") flips answered otherwise after verify said ok"
     sed "s/^/$d: /" "$T/sweep"
-    grep -q '^tree: ' "$T/sweep" && grep -q '^proj.notes: ' "$T/sweep" ||
+    [ "$d" = tile ] || { grep -q '^tree: ' "$T/sweep" && grep -q '^proj.notes: ' "$T/sweep"; } ||
         bad "$d: the sweep did not reach every database"
 done
 # (the last sweep was the tiles' ledger's)

@@ -126,16 +126,17 @@ def pages():
     by = {}
     for line in out.splitlines():
         name, kind, pg = line.split()
-        if kind == "overflow":
-            continue
-        by.setdefault(name, []).append(int(pg))
+        by.setdefault(name, []).append((int(pg), kind))
     return by
 
 
-def used(pg):
+def used(pg, kind):
     """Offsets of page pg that hold something: header and pointers
-    (16..lower) and the records (upper..end)."""
+    (16..lower) and the records (upper..end); an overflow page (a big
+    value: a tile of the Merkle tree, a large body) whole."""
     o = pg * 4096
+    if kind == "overflow":
+        return list(range(o, o + 4096))
     lower, upper = struct.unpack_from("<HH", BASE, o + 12)
     return list(range(o, o + lower)) + list(range(o + upper, o + 4096))
 
@@ -151,7 +152,7 @@ rng = random.Random(SEED)
 for name, pgs in sorted(pages().items()):
     if WANT and not any(name.startswith(w) for w in WANT):
         continue
-    offs = [x for pg in pgs for x in used(pg)]
+    offs = [x for pg, kind in pgs for x in used(pg, kind)]
     caught = same = 0
     for _ in range(FLIPS):
         off = rng.choice(offs)
