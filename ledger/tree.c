@@ -17,22 +17,34 @@
 
 /* ---------------------------------------------------------- Merkle tree -- */
 
+/* The record (a, b) of db, keyed as ldg_tree_key makes it, which must be
+ * len bytes: *p points at it for t's life. */
+static int
+rec_get(struct ldg_txn *t, enum ldg_core_db db, int a, uint64_t b, size_t len,
+        const uint8_t **p)
+{
+    uint8_t k[LDG_TREE_KEY_LEN];
+    struct ldg_val v;
+    int rc;
+    ldg_tree_key(k, a, b);
+    rc = ldg_kv_get(t, ldg_core(ldg_txn_ledger(t), db), k, sizeof k, &v);
+    if (rc < 0)
+        return rc;
+    if (v.len != len)
+        return LDG_ECORRUPT;
+    *p = v.data;
+    return 0;
+}
+
 /* Layout 1: every node is a record of db tree. */
 static int
 node_get(struct ldg_txn *t, int level, uint64_t index, uint8_t out[32])
 {
-    struct ldg_ledger *l = ldg_txn_ledger(t);
-    uint8_t k[LDG_TREE_KEY_LEN];
-    struct ldg_val v;
-    int rc;
-    ldg_tree_key(k, level, index);
-    rc = ldg_kv_get(t, ldg_core(l, LDG_DB_TREE), k, LDG_TREE_KEY_LEN, &v);
-    if (rc < 0)
-        return rc;
-    if (v.len != 32)
-        return LDG_ECORRUPT;
-    memcpy(out, v.data, 32);
-    return 0;
+    const uint8_t *h;
+    int rc = rec_get(t, LDG_DB_TREE, level, index, 32, &h);
+    if (rc == 0)
+        memcpy(out, h, 32);
+    return rc;
 }
 
 /* MTH of n hashes (n a power of two, at most a tile's width). */
@@ -52,19 +64,7 @@ subtree_hash(const uint8_t *h, size_t n, uint8_t out[32])
 int
 ldg_tree_tile_get(struct ldg_txn *t, int tl, uint64_t n, const uint8_t **h)
 {
-    struct ldg_ledger *l = ldg_txn_ledger(t);
-    uint8_t k[LDG_TREE_KEY_LEN];
-    struct ldg_val v;
-    int rc;
-
-    ldg_tree_key(k, tl, n);
-    rc = ldg_kv_get(t, ldg_core(l, LDG_DB_TILES), k, LDG_TREE_KEY_LEN, &v);
-    if (rc < 0)
-        return rc;
-    if (v.len != LDG_TILE_BYTES)
-        return LDG_ECORRUPT;
-    *h = v.data;
-    return 0;
+    return rec_get(t, LDG_DB_TILES, tl, n, LDG_TILE_BYTES, h);
 }
 
 /* Layout 2: the count hashes of level 8·tl from index first on, from the
