@@ -186,30 +186,8 @@ load_meta(struct ldg_ledger *l)
     /* the store layout is read again in every transaction (migrate changes
      * it under open handles); here a damaged or unknown one is refused
      * before anything reads by it */
-    rc = meta_get(t, LDG_META_LAYOUT, &v);
-    if (rc == 0) {
-        uint32_t lay = v.len == LDG_META_LAYOUT_LEN ? ldg_rd_be32(v.data) : 0;
-        if (lay > LDG_LAYOUT_MAX) {
-            ldg_seterr(l, "%s: store layout %u, this build reads %d to %d",
-                       l->dir, lay, LDG_LAYOUT_MIN, LDG_LAYOUT_MAX);
-            rc = LDG_EVERSION;
-            goto out;
-        }
-        if (lay < LDG_LAYOUT_MIN ||
-            (lay >= LDG_LAYOUT_TILES &&
-             !ldg_store_has_core(l->store, LDG_DB_TILES))) {
-            ldg_seterr(l,
-                       "storage corrupt: %s: the store layout record is "
-                       "damaged (%zu bytes%s)",
-                       l->dir, v.len,
-                       lay >= LDG_LAYOUT_TILES ? ", and no 'tiles' database"
-                                               : "");
-            rc = LDG_ECORRUPT;
-            goto out;
-        }
-    } else if (rc != LDG_ENOTFOUND) {
+    if ((rc = ldg_txn_layout(t)) < 0)
         goto out;
-    }
     rc = meta_get(t, LDG_META_ORIGIN, &v);
     if (rc < 0 || v.len == 0 || v.len > LDG_ORIGIN_MAX) {
         ldg_seterr(l, "%s: meta record has no origin", l->dir);

@@ -705,14 +705,15 @@ ldg_txn_ledger(struct ldg_txn *t)
 
 /* The store layout of this snapshot: meta "layout" (be32), 1 when there is
  * none. Read once a transaction: ledger migrate changes it under handles
- * other processes keep open. */
+ * other processes keep open. The one check of the record: a newer layout
+ * or a damaged record is said on the ledger's error message. */
 int
 ldg_txn_layout(struct ldg_txn *t)
 {
     MDB_val k = {sizeof LDG_META_LAYOUT - 1,
                  (void *)(uintptr_t)LDG_META_LAYOUT},
             v;
-    uint32_t n;
+    uint32_t n = 0;
     int rc;
 
     if (t->layout != 0)
@@ -724,12 +725,25 @@ ldg_txn_layout(struct ldg_txn *t)
     }
     if (rc != 0)
         return xlate(rc);
-    if (v.mv_size != LDG_META_LAYOUT_LEN)
+    if (v.mv_size == LDG_META_LAYOUT_LEN)
+        n = ldg_rd_be32(v.mv_data);
+    if (n > LDG_LAYOUT_MAX) {
+        if (t->l != NULL)
+            ldg_seterr(t->l, "%s: store layout %u, this build reads %d to %d",
+                       t->l->dir, n, LDG_LAYOUT_MIN, LDG_LAYOUT_MAX);
+        return LDG_EVERSION;
+    }
+    if (n < LDG_LAYOUT_MIN ||
+        (n >= LDG_LAYOUT_TILES && t->s->missing[LDG_DB_TILES])) {
+        if (t->l != NULL)
+            ldg_seterr(t->l,
+                       "storage corrupt: %s: the store layout record is "
+                       "damaged (%zu bytes%s)",
+                       t->l->dir, v.mv_size,
+                       n >= LDG_LAYOUT_TILES ? ", and no 'tiles' database"
+                                             : "");
         return LDG_ECORRUPT;
-    n = ldg_rd_be32(v.mv_data);
-    if (n < LDG_LAYOUT_MIN || n > LDG_LAYOUT_MAX ||
-        (n >= LDG_LAYOUT_TILES && t->s->missing[LDG_DB_TILES]))
-        return n > LDG_LAYOUT_MAX ? LDG_EVERSION : LDG_ECORRUPT;
+    }
     t->layout = (int)n;
     return t->layout;
 }
