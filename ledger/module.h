@@ -526,8 +526,10 @@ int ldg_log_sign_note(struct ldg_ledger *l, const char *text, size_t len,
 int ldg_log_verify_note(struct ldg_ledger *l, const char *note, size_t len,
                         size_t *text_len);
 /* Offline checks (no ledger needed), for bundles and auditors. */
-/* The stored hash of the complete subtree (level, index): leaves
- * [index*2^level, (index+1)*2^level). LDG_ENOTFOUND if not yet complete. */
+/* The hash of the complete subtree (level, index): leaves
+ * [index*2^level, (index+1)*2^level), as stored (layout 1), or computed
+ * from the stored tile or edge hashes under it (layout 2: up to 127
+ * hashes). LDG_ENOTFOUND if not yet complete. */
 int ldg_tree_stored_hash(struct ldg_txn *t, int level, uint64_t index,
                          uint8_t out[32]);
 
