@@ -79,10 +79,12 @@ static const struct cli_opt init_opts[] = {
               "the ledger format: 2, sealed entries (one signature per key "
               "per commit); 1, a signature per event, as ledgers before "
               "format 2 (default: 2, or $LEDGER_FORMAT)"),
-    CLI_VALUE('L', 0, "layout", "1|2",
-              "the store layout: 2, the Merkle tree kept as tiles; 1, a "
-              "record per tree node, as ledgers before layout 2 (default: "
-              "2, or $LEDGER_LAYOUT; `ledger migrate` converts 1 to 2)"),
+    CLI_VALUE('L', 0, "layout", "1|2|3",
+              "the store layout: 3, the tree as tiles and the indexes as a "
+              "key per value; 2, the tree as tiles and a key per event in "
+              "each index; 1, a record per tree node too, as ledgers "
+              "before layout 2 (default: 3, or $LEDGER_LAYOUT; `ledger "
+              "migrate` converts older layouts to newer ones)"),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_init = {
@@ -143,9 +145,10 @@ cmd_init(struct cli *c, int argc, char **argv)
         o.format = (unsigned)(format[0] - '0');
     }
     if (layout != NULL && layout[0] != '\0') {
-        if (strcmp(layout, "1") != 0 && strcmp(layout, "2") != 0) {
-            cli_err(c, "%s: '%s' is not a store layout (1 or 2)", layout_from,
-                    layout);
+        if (strcmp(layout, "1") != 0 && strcmp(layout, "2") != 0 &&
+            strcmp(layout, "3") != 0) {
+            cli_err(c, "%s: '%s' is not a store layout (1, 2 or 3)",
+                    layout_from, layout);
             return EX_USAGE;
         }
         o.layout = (unsigned)(layout[0] - '0');
@@ -1884,7 +1887,7 @@ cmd_stats(struct cli *c, int argc, char **argv)
 
 static const struct cli_opt migrate_opts[] = {
     CLI_VALUE('L', 0, "layout", "N",
-              "the layout to convert to (default: the newest, 2)"),
+              "the layout to convert to (default: the newest, 3)"),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_migrate = {
@@ -1896,7 +1899,10 @@ const struct cli_command cli_cmd_migrate = {
     "ledger keeps its records in LMDB; docs/FORMAT.md section 6): no "
     "signed or hashed byte changes, and every checkpoint, proof, tile and "
     "bundle stays as it was. Layout 2 keeps the Merkle tree as tiles of 256 "
-    "hashes instead of a record per node. A crash or a full disk at any "
+    "hashes instead of a record per node; layout 3 also keeps each index "
+    "as one key per value (a type, a subject, a run, an actor) with its "
+    "events' seqs packed under it, instead of a key per event, and no time "
+    "index (times are found in the log itself). A crash or a full disk at any "
     "moment leaves the ledger in the old layout or the new one, and "
     "migrate can simply be run again. Refuses while `ledger serve` serves "
     "the ledger (stop it first); other writers may go on. Shows progress on "
@@ -1921,8 +1927,9 @@ cmd_migrate(struct cli *c, int argc, char **argv)
     cli_args_init(&a, c, argc, argv);
     while ((ch = cli_args_next(&a)) > 0) {
         if (ch == 'L') {
-            if (strcmp(a.value, "1") != 0 && strcmp(a.value, "2") != 0) {
-                cli_err(c, "--layout: '%s' is not a store layout (1 or 2)",
+            if (strcmp(a.value, "1") != 0 && strcmp(a.value, "2") != 0 &&
+                strcmp(a.value, "3") != 0) {
+                cli_err(c, "--layout: '%s' is not a store layout (1, 2 or 3)",
                         a.value);
                 return EX_USAGE;
             }
@@ -1969,6 +1976,9 @@ cmd_migrate(struct cli *c, int argc, char **argv)
             printf("tree     %llu -> %llu bytes\n",
                    (unsigned long long)r.tree_before,
                    (unsigned long long)r.tree_after);
+            printf("indexes  %llu -> %llu bytes\n",
+                   (unsigned long long)r.index_before,
+                   (unsigned long long)r.index_after);
         }
         printf("in use   %llu -> %llu bytes (data.mdb %llu bytes; LMDB "
                "reuses its free pages for later writes)\n",
@@ -1977,16 +1987,17 @@ cmd_migrate(struct cli *c, int argc, char **argv)
                (unsigned long long)r.file_after);
     } else {
         cli_print_json(
-            c, json_pack("{s:i, s:i, s:b, s:I, s:{s:I, s:I}, s:{s:I, s:I}, "
-                         "s:{s:I, s:I}}",
-                         "from", r.from, "to", r.to, "converted",
-                         r.from != r.to, "events", (json_int_t)r.events,
-                         "used_bytes", "before", (json_int_t)r.used_before,
-                         "after", (json_int_t)r.used_after, "file_bytes",
-                         "before", (json_int_t)r.file_before, "after",
-                         (json_int_t)r.file_after, "tree_bytes", "before",
-                         (json_int_t)r.tree_before, "after",
-                         (json_int_t)r.tree_after));
+            c, json_pack(
+                   "{s:i, s:i, s:b, s:I, s:{s:I, s:I}, s:{s:I, s:I}, "
+                   "s:{s:I, s:I}, s:{s:I, s:I}}",
+                   "from", r.from, "to", r.to, "converted", r.from != r.to,
+                   "events", (json_int_t)r.events, "used_bytes", "before",
+                   (json_int_t)r.used_before, "after", (json_int_t)r.used_after,
+                   "file_bytes", "before", (json_int_t)r.file_before, "after",
+                   (json_int_t)r.file_after, "tree_bytes", "before",
+                   (json_int_t)r.tree_before, "after", (json_int_t)r.tree_after,
+                   "index_bytes", "before", (json_int_t)r.index_before, "after",
+                   (json_int_t)r.index_after));
     }
     return EX_OK;
 }

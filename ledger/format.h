@@ -159,6 +159,12 @@ enum ldg_core_db {
     LDG_DB_IDX_ID, /* format version 2; absent in older read-only ledgers */
     LDG_DB_SEALS,  /* ledger format 2; absent in older read-only ledgers */
     LDG_DB_TILES,  /* store layout 2; absent in older read-only ledgers */
+    /* store layout 3: the indexes as sorted duplicates, one key per
+     * value (FORMAT.md 6.1); absent in older read-only ledgers */
+    LDG_DB_IX_TYPE,
+    LDG_DB_IX_SUBJECT,
+    LDG_DB_IX_RUN,
+    LDG_DB_IX_ACTOR,
     LDG_CORE_DBS
 };
 extern const char *const ldg_core_db_names[LDG_CORE_DBS];
@@ -198,12 +204,16 @@ extern const char *const ldg_core_db_names[LDG_CORE_DBS];
 #define LDG_META_LAYOUT "layout"
 #define LDG_META_LAYOUT_LEN 4
 #define LDG_LAYOUT_MIN 1
-#define LDG_LAYOUT_MAX 2
+#define LDG_LAYOUT_MAX 3
 /* Layout 1: db tree holds every node of the Merkle tree. Layout 2: db
  * tiles holds full tiles, db tree only the hashes of the tiles not yet
- * full (the right edge). */
+ * full (the right edge). Layout 3: layout 2, and the type, subject, run
+ * and actor indexes in ix.* (key: the value; sorted duplicate values:
+ * be64 seqs, 8 bytes each) in place of idx.*, and no idx.time (ts grows
+ * with seq: a time is found by binary search in entries). */
 #define LDG_LAYOUT_TILES 2
-#define LDG_LAYOUT_DEFAULT 2
+#define LDG_LAYOUT_DUPS 3
+#define LDG_LAYOUT_DEFAULT 3
 
 /* ----------------------------------------------------------- keys -- */
 
@@ -241,6 +251,10 @@ ldg_tree_key(uint8_t k[LDG_TREE_KEY_LEN], int level, uint64_t index)
 #define LDG_TILE_BYTES (LDG_TILE_WIDTH * 32)
 
 /* -------------------------------------------------------- indexes -- */
+
+/* Layout 3's ix.type, ix.subject, ix.run and ix.actor: key the value
+ * (1..LDG_SUBJECT_MAX bytes), each duplicate a be64 seq. */
+#define LDG_IX_SEQ_LEN 8
 
 /* An index key (idx.type, idx.subject, idx.run, idx.actor, idx.id):
  * value ‖ 0x00 ‖ be64 seq, with an empty value. idx.time's key is be64

@@ -1,8 +1,8 @@
 /*
  * index.c — secondary indexes, maintained in the append transaction.
  *
- * Each index is an LMDB database whose keys sort events by a field, with
- * empty values:
+ * Store layouts 1 and 2 (FORMAT.md 6.1) keep each index as an LMDB
+ * database whose keys sort events by a field, with empty values:
  *
  *   idx.type     type    ‖ 0x00 ‖ seq be64
  *   idx.subject  subject ‖ 0x00 ‖ seq be64
@@ -14,6 +14,16 @@
  *
  * Strings never contain NUL, so "value ‖ 0x00" is a prefix no other value
  * shares and a range scan from it yields that value's events in order.
+ *
+ * Layout 3 keeps type, subject, run and actor in ix.* instead: one key per
+ * value, the value's events as sorted 8-byte duplicates (be64 seq), which
+ * LMDB packs without a node each (MDB_DUPFIXED). It keeps no idx.time: ts
+ * grows with seq, so ldg_time_window (reader.c) finds a time by binary
+ * search in entries. idx.id is the same in every layout.
+ *
+ * Callers see one form: the "canonical key" value ‖ 0x00 ‖ seq (what
+ * ldg_index_keys hands out and verify sums), under the layout 1 database's
+ * enum (LDG_DB_IDX_*); ix_db maps it to where the layout keeps it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,21 +31,45 @@
 
 #include "ledger/ledger_int.h"
 
+/* Where layout keeps index db (an LDG_DB_IDX_*): itself, its ix.*
+ * database, or LDG_CORE_DBS when the layout keeps no such index. */
+static enum ldg_core_db
+ix_db(int layout, enum ldg_core_db db)
+{
+    if (layout < LDG_LAYOUT_DUPS)
+        return db;
+    switch (db) {
+    case LDG_DB_IDX_TYPE:
+        return LDG_DB_IX_TYPE;
+    case LDG_DB_IDX_SUBJECT:
+        return LDG_DB_IX_SUBJECT;
+    case LDG_DB_IDX_RUN:
+        return LDG_DB_IX_RUN;
+    case LDG_DB_IDX_ACTOR:
+        return LDG_DB_IX_ACTOR;
+    case LDG_DB_IDX_TIME:
+        return LDG_CORE_DBS;
+    default:
+        return db;
+    }
+}
+
+int
+ldg_index_dups(enum ldg_core_db db)
+{
+    return db >= LDG_DB_IX_TYPE && db <= LDG_DB_IX_ACTOR;
+}
+
 static size_t
 str_key(uint8_t *k, const char *s, uint64_t seq)
 {
     return ldg_ikey_make(k, s, strlen(s), seq);
 }
 
-/* The keys of ev, without a transaction (ldg_index_keys). */
-struct keys_ctx {
-    void (*fn)(void *, enum ldg_core_db, const uint8_t *, size_t);
-    void *ctx;
-};
-
-/* Builds each key of ev and calls fn(t or ctx, db, key, n, at_end). */
+/* Builds each canonical key of ev that layout keeps and calls fn(arg,
+ * physical db, key, n, at_end). */
 static int
-build_keys(const struct ldg_event *ev, void *arg,
+build_keys(const struct ldg_event *ev, int layout, void *arg,
            int (*fn)(void *, enum ldg_core_db, const uint8_t *, size_t, int))
 {
     uint8_t k[LDG_SUBJECT_MAX + 16];
@@ -43,28 +77,36 @@ build_keys(const struct ldg_event *ev, void *arg,
     int rc;
 
     n = str_key(k, ev->type, ev->seq);
-    if ((rc = fn(arg, LDG_DB_IDX_TYPE, k, n, 0)) < 0)
+    if ((rc = fn(arg, ix_db(layout, LDG_DB_IDX_TYPE), k, n, 0)) < 0)
         return rc;
     n = str_key(k, ev->subject, ev->seq);
-    if ((rc = fn(arg, LDG_DB_IDX_SUBJECT, k, n, 0)) < 0)
+    if ((rc = fn(arg, ix_db(layout, LDG_DB_IDX_SUBJECT), k, n, 0)) < 0)
         return rc;
     if (ev->run[0] != '\0') {
         n = str_key(k, ev->run, ev->seq);
-        if ((rc = fn(arg, LDG_DB_IDX_RUN, k, n, 0)) < 0)
+        if ((rc = fn(arg, ix_db(layout, LDG_DB_IDX_RUN), k, n, 0)) < 0)
             return rc;
     }
     n = str_key(k, ev->actor, ev->seq);
-    if ((rc = fn(arg, LDG_DB_IDX_ACTOR, k, n, 0)) < 0)
+    if ((rc = fn(arg, ix_db(layout, LDG_DB_IDX_ACTOR), k, n, 0)) < 0)
         return rc;
     if (ev->id_len > 0) {
         n = ldg_ikey_make(k, ev->id, ev->id_len, ev->seq);
         if ((rc = fn(arg, LDG_DB_IDX_ID, k, n, 0)) < 0)
             return rc;
     }
+    if (layout >= LDG_LAYOUT_DUPS)
+        return 0;
     ldg_be64(k, ev->ts_ns);
     ldg_be64(k + 8, ev->seq);
     return fn(arg, LDG_DB_IDX_TIME, k, 16, 1);
 }
+
+/* The keys of ev, without a transaction (ldg_index_keys). */
+struct keys_ctx {
+    void (*fn)(void *, enum ldg_core_db, const uint8_t *, size_t);
+    void *ctx;
+};
 
 static int
 keys_cb(void *arg, enum ldg_core_db db, const uint8_t *k, size_t n, int at_end)
@@ -76,13 +118,13 @@ keys_cb(void *arg, enum ldg_core_db db, const uint8_t *k, size_t n, int at_end)
 }
 
 void
-ldg_index_keys(const struct ldg_event *ev,
+ldg_index_keys(const struct ldg_event *ev, int layout,
                void (*fn)(void *ctx, enum ldg_core_db db, const uint8_t *key,
                           size_t n),
                void *ctx)
 {
     struct keys_ctx c = {fn, ctx};
-    (void)build_keys(ev, &c, keys_cb);
+    (void)build_keys(ev, layout, &c, keys_cb);
 }
 
 /* Calls fn for each (db, key) of ev. at_end is set for idx.time, whose
@@ -90,23 +132,26 @@ ldg_index_keys(const struct ldg_event *ev,
  * belongs after every other. */
 struct each_ctx {
     struct ldg_txn *t;
-    int (*fn)(struct ldg_txn *, ldg_dbi, const uint8_t *, size_t, int);
+    int (*fn)(struct ldg_txn *, enum ldg_core_db, const uint8_t *, size_t, int);
 };
 
 static int
 each_cb(void *arg, enum ldg_core_db db, const uint8_t *k, size_t n, int at_end)
 {
     struct each_ctx *c = arg;
-    return c->fn(c->t, ldg_store_core_dbi(ldg_txn_store(c->t), db), k, n,
-                 at_end);
+    return c->fn(c->t, db, k, n, at_end);
 }
 
 static int
 each_key(struct ldg_txn *t, const struct ldg_event *ev,
-         int (*fn)(struct ldg_txn *, ldg_dbi, const uint8_t *, size_t, int))
+         int (*fn)(struct ldg_txn *, enum ldg_core_db, const uint8_t *, size_t,
+                   int))
 {
     struct each_ctx c = {t, fn};
-    return build_keys(ev, &c, each_cb);
+    int layout = ldg_txn_layout(t);
+    if (layout < 0)
+        return layout;
+    return build_keys(ev, layout, &c, each_cb);
 }
 
 /* The id index names one event per id: the first key at or after
@@ -141,24 +186,35 @@ ldg_index_id_lookup(struct ldg_txn *t, const char *id, size_t len,
 /* A key expected at the end goes in with LMDB's append (no search from
  * the root, full pages); if it is not past the last key after all (a log
  * whose ts went back, or the key is there), the ordinary put does exactly
- * what it did before. */
+ * what it did before. In ix.*, the canonical key's seq is the duplicate,
+ * appended after the value's others (an append's seq is the greatest). */
 static int
-put_one(struct ldg_txn *t, ldg_dbi db, const uint8_t *k, size_t n, int at_end)
+put_one(struct ldg_txn *t, enum ldg_core_db db, const uint8_t *k, size_t n,
+        int at_end)
 {
+    ldg_dbi dbi = ldg_store_core_dbi(ldg_txn_store(t), db);
+    if (ldg_index_dups(db))
+        return ldg_core_kv_put_dup(t, dbi, k, n - 1 - LDG_IKEY_SEQ_LEN,
+                                   k + n - LDG_IKEY_SEQ_LEN, LDG_IKEY_SEQ_LEN);
     if (at_end) {
-        int rc = ldg_kv_put_new(t, db, k, n, "", 0);
+        int rc = ldg_kv_put_new(t, dbi, k, n, "", 0);
         if (rc != LDG_EEXIST)
             return rc;
     }
-    return ldg_core_kv_put(t, db, k, n, "", 0);
+    return ldg_core_kv_put(t, dbi, k, n, "", 0);
 }
 
 static int
-check_one(struct ldg_txn *t, ldg_dbi db, const uint8_t *k, size_t n, int at_end)
+check_one(struct ldg_txn *t, enum ldg_core_db db, const uint8_t *k, size_t n,
+          int at_end)
 {
-    (void)at_end;
+    ldg_dbi dbi = ldg_store_core_dbi(ldg_txn_store(t), db);
     struct ldg_val v;
-    return ldg_kv_get(t, db, k, n, &v);
+    (void)at_end;
+    if (ldg_index_dups(db))
+        return ldg_core_kv_get_both(t, dbi, k, n - 1 - LDG_IKEY_SEQ_LEN,
+                                    k + n - LDG_IKEY_SEQ_LEN, LDG_IKEY_SEQ_LEN);
+    return ldg_kv_get(t, dbi, k, n, &v);
 }
 
 int
@@ -174,9 +230,9 @@ ldg_index_check(struct ldg_txn *t, const struct ldg_event *ev)
 }
 
 /*
- * Rebuild: the six index databases are emptied and refilled from the
- * entries in one write transaction, so a reader sees either the old
- * indexes or the complete new ones, and a crash leaves the old ones.
+ * Rebuild: the index databases (of every layout) are emptied and
+ * refilled from the entries in one write transaction, so a reader sees either
+ * the old indexes or the complete new ones, and a crash leaves the old ones.
  */
 int
 ldg_index_rebuild(struct ldg_ledger *l)
@@ -190,9 +246,10 @@ ldg_index_rebuild_progress(struct ldg_ledger *l,
                                             uint64_t total),
                            void *progress_ctx)
 {
-    static const enum ldg_core_db idx[6] = {LDG_DB_IDX_TYPE, LDG_DB_IDX_SUBJECT,
-                                            LDG_DB_IDX_RUN,  LDG_DB_IDX_ACTOR,
-                                            LDG_DB_IDX_TIME, LDG_DB_IDX_ID};
+    static const enum ldg_core_db idx[] = {
+        LDG_DB_IDX_TYPE, LDG_DB_IDX_SUBJECT, LDG_DB_IDX_RUN, LDG_DB_IDX_ACTOR,
+        LDG_DB_IDX_TIME, LDG_DB_IDX_ID,      LDG_DB_IX_TYPE, LDG_DB_IX_SUBJECT,
+        LDG_DB_IX_RUN,   LDG_DB_IX_ACTOR};
     struct ldg_txn *t = NULL;
     struct ldg_cursor *c = NULL;
     struct ldg_val k, v;
@@ -208,7 +265,9 @@ ldg_index_rebuild_progress(struct ldg_ledger *l,
     }
     if (progress != NULL && ldg_txn_size(t, &size) == 0)
         progress(progress_ctx, 0, size);
-    for (int i = 0; i < 6; i++) {
+    for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
+        if (!ldg_store_has_core(l->store, idx[i]))
+            continue;
         if ((rc = ldg_core_db_drop(t, ldg_core(l, idx[i]), 0)) < 0) {
             ldg_seterr(l, "reindex: emptying an index: %s", ldg_strerror(rc));
             goto out;
@@ -257,71 +316,39 @@ out:
 }
 
 enum ldg_core_db
-ldg_index_db(enum ldg_index which)
+ldg_index_db(enum ldg_index which, int layout)
 {
     switch (which) {
     case LDG_INDEX_TYPE:
-        return LDG_DB_IDX_TYPE;
+        return ix_db(layout, LDG_DB_IDX_TYPE);
     case LDG_INDEX_SUBJECT:
-        return LDG_DB_IDX_SUBJECT;
+        return ix_db(layout, LDG_DB_IDX_SUBJECT);
     case LDG_INDEX_RUN:
-        return LDG_DB_IDX_RUN;
+        return ix_db(layout, LDG_DB_IDX_RUN);
     case LDG_INDEX_ACTOR:
-        return LDG_DB_IDX_ACTOR;
+        return ix_db(layout, LDG_DB_IDX_ACTOR);
     }
     return LDG_CORE_DBS;
 }
 
-/*
- * One value's keys form the range [value ‖ 0x00 ‖ lo, value ‖ 0x00 ‖ hi]:
- * forward, one SET_RANGE to its start and NEXT; in reverse, SET_RANGE to
- * value ‖ 0x00 ‖ hi lands on the first key at or after it, so step back
- * once unless that key is itself in range (or there is none: then the
- * last key of the database).
- */
+/* One value's events in [lo, hi], through the seq-ordered scan of
+ * reader.c (which knows both layouts' keys). */
 int
 ldg_index_walk(struct ldg_txn *t, enum ldg_index which, const char *value,
                uint64_t lo, uint64_t hi, int reverse,
                int (*fn)(void *ctx, uint64_t seq), void *ctx)
 {
-    uint8_t key[LDG_SUBJECT_MAX + 16];
-    enum ldg_core_db db = ldg_index_db(which);
-    struct ldg_cursor *c = NULL;
-    struct ldg_val k, v;
-    size_t n;
+    struct ldg_seqscan *sc = NULL;
+    uint64_t seq;
     int rc;
 
-    if (t == NULL || value == NULL || fn == NULL || db == LDG_CORE_DBS)
+    if (t == NULL || value == NULL || fn == NULL)
         return LDG_EINVAL;
-    n = strlen(value);
-    if (n > LDG_SUBJECT_MAX || lo > hi)
-        return 0; /* no event has such a value */
-    rc = ldg_cursor_open(t, ldg_store_core_dbi(ldg_txn_store(t), db), &c);
-    if (rc < 0)
+    if ((rc = ldg_seqscan_index(&sc, t, which, value, lo, hi, reverse)) < 0)
         return rc;
-    memcpy(key, value, n);
-    key[n] = 0;
-    ldg_be64(key + n + 1, reverse ? hi : lo);
-    rc = ldg_cursor_get(c, LDG_SET_RANGE, key, n + 9, &k, &v);
-    if (reverse) {
-        if (rc == LDG_ENOTFOUND)
-            rc = ldg_cursor_get(c, LDG_LAST, NULL, 0, &k, &v);
-        else if (rc == 0 &&
-                 !(k.len == n + 9 && memcmp(k.data, key, n + 1) == 0 &&
-                   ldg_ikey_seq(k.data, k.len) <= hi))
-            rc = ldg_cursor_get(c, LDG_PREV, NULL, 0, &k, &v);
-    }
-    for (; rc == 0; rc = ldg_cursor_get(c, reverse ? LDG_PREV : LDG_NEXT, NULL,
-                                        0, &k, &v)) {
-        uint64_t seq;
-        if (k.len != n + 9 || memcmp(k.data, key, n + 1) != 0)
-            break;
-        seq = ldg_ikey_seq(k.data, k.len);
-        if (reverse ? seq < lo : seq > hi)
-            break;
+    while ((rc = ldg_seqscan_next(sc, &seq)) == 1)
         if ((rc = fn(ctx, seq)) != 0)
             break;
-    }
-    ldg_cursor_close(c);
-    return rc == LDG_ENOTFOUND || rc > 0 ? 0 : rc;
+    ldg_seqscan_free(sc);
+    return rc > 0 ? 0 : rc;
 }

@@ -488,13 +488,33 @@ prove_added(struct ldg_txn *t, struct ldg_key_state *ks)
     return rc;
 }
 
+/* An earlier key.revoked of the same key (a revocation is recorded
+ * once): LDG_ETAMPER. */
+struct revoked_ctx {
+    struct ldg_txn *t;
+    const struct ldg_key_state *ks;
+};
+
+static int
+revoked_before(void *arg, uint64_t seq)
+{
+    struct revoked_ctx *x = arg;
+    json_t *body = NULL;
+    const char *id;
+    int rc = 0;
+    if (ldg_body_get(x->t, seq, &body) < 0)
+        return 0;
+    id = json_string_value(json_object_get(body, "key_id"));
+    if (id != NULL && strcmp(id, x->ks->key_id) == 0)
+        rc = LDG_ETAMPER;
+    json_decref(body);
+    return rc;
+}
+
 static int
 prove_revocation(struct ldg_txn *t, const struct ldg_key_state *ks)
 {
-    static const char prefix[] = LDG_EV_KEY_REVOKED; /* ‖ 0x00 ‖ seq be64 */
-    uint8_t key[sizeof prefix + 8];
-    struct ldg_cursor *c = NULL;
-    struct ldg_val k, v;
+    struct revoked_ctx x = {t, ks};
     json_t *body = NULL;
     int rc;
 
@@ -508,33 +528,11 @@ prove_revocation(struct ldg_txn *t, const struct ldg_key_state *ks)
         if (rc < 0)
             return rc;
     }
-    memcpy(key, prefix, sizeof prefix);
-    ldg_be64(key + sizeof prefix, 0);
-    rc = ldg_cursor_open(
-        t, ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_IDX_TYPE), &c);
-    if (rc < 0)
-        return rc;
-    for (rc = ldg_cursor_get(c, LDG_SET_RANGE, key, sizeof key, &k, &v);
-         rc == 0; rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
-        uint64_t seq;
-        const char *id;
-        if (k.len != sizeof key || memcmp(k.data, key, sizeof prefix) != 0)
-            break;
-        seq = ldg_ikey_seq(k.data, k.len);
-        if (seq >= ks->revoked_seq)
-            break; /* the record's own, or later ones: irrelevant */
-        if (ldg_body_get(t, seq, &body) < 0)
-            continue;
-        id = json_string_value(json_object_get(body, "key_id"));
-        if (id != NULL && strcmp(id, ks->key_id) == 0) {
-            json_decref(body);
-            rc = LDG_ETAMPER;
-            break;
-        }
-        json_decref(body);
-    }
-    ldg_cursor_close(c);
-    return rc == LDG_ENOTFOUND ? 0 : rc;
+    if (ks->revoked_seq == 0)
+        return 0;
+    /* the record's own, or later ones: irrelevant */
+    return ldg_index_walk(t, LDG_INDEX_TYPE, LDG_EV_KEY_REVOKED, 0,
+                          ks->revoked_seq - 1, 0, revoked_before, &x);
 }
 
 int

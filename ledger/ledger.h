@@ -233,26 +233,29 @@ int ldg_stats_databases(struct ldg_ledger *l, struct ldg_db_size **out,
 /* What ldg_migrate did. Bytes in use are data.mdb's pages less the free
  * ones (the file itself never shrinks: LMDB reuses freed pages). */
 struct ldg_migrate_result {
-    int from, to;         /* layouts before and after */
-    uint64_t events;      /* events in the log */
-    uint64_t used_before; /* bytes of pages in use before */
-    uint64_t used_after;  /* and after */
-    uint64_t file_before; /* data.mdb's size before */
-    uint64_t file_after;  /* and after */
-    uint64_t tree_before; /* bytes of the tree's databases before */
-    uint64_t tree_after;  /* and after */
+    int from, to;          /* layouts before and after */
+    uint64_t events;       /* events in the log */
+    uint64_t used_before;  /* bytes of pages in use before */
+    uint64_t used_after;   /* and after */
+    uint64_t file_before;  /* data.mdb's size before */
+    uint64_t file_after;   /* and after */
+    uint64_t tree_before;  /* bytes of the tree's databases before */
+    uint64_t tree_after;   /* and after */
+    uint64_t index_before; /* bytes of the index databases before */
+    uint64_t index_after;  /* and after */
 };
 /* Converts the ledger's store to layout `to` (0: the newest), in place:
  * no signed or hashed byte changes. Crash-safe: the ledger is in the old
  * layout until the last transaction commits, which switches it; the
  * steps before only add records the old layout never reads. Appends by
  * other handles may go on meanwhile. progress, if set, is called now and
- * then with tiles written of tiles to write.
+ * then with tiles and index keys converted of those to convert.
  * @return 0 with *res (also when the ledger already has that layout:
  * from == to); LDG_EINVAL (to is older than the ledger's layout, or not
  * one this build writes); LDG_EFULL, LDG_EIO; LDG_ECORRUPT when a tree
- * hash the new layout needs is missing or malformed (ledger verify names
- * the event). Lifetime: nothing kept; res is the caller's. */
+ * hash the new layout needs is missing or malformed, or an index key
+ * (ledger verify names the event). Lifetime: nothing kept; res is the caller's.
+ */
 int ldg_migrate(struct ldg_ledger *l, int to,
                 void (*progress)(void *ctx, uint64_t done, uint64_t total),
                 void *progress_ctx, struct ldg_migrate_result *res);

@@ -226,6 +226,15 @@ int ldg_core_kv_put(struct ldg_txn *t, ldg_dbi dbi, const void *key,
 int ldg_core_kv_del(struct ldg_txn *t, ldg_dbi dbi, const void *key,
                     size_t klen, const void *val, size_t vlen);
 int ldg_core_db_drop(struct ldg_txn *t, ldg_dbi dbi, int del);
+/* A duplicate value of key in a database of sorted duplicates (ix.*),
+ * appended after the key's others when it is the greatest; one already
+ * there is left as it is. */
+int ldg_core_kv_put_dup(struct ldg_txn *t, ldg_dbi dbi, const void *key,
+                        size_t klen, const void *val, size_t vlen);
+/* 0 when key holds the duplicate val (a database of sorted duplicates),
+ * else LDG_ENOTFOUND or an error. */
+int ldg_core_kv_get_both(struct ldg_txn *t, ldg_dbi dbi, const void *key,
+                         size_t klen, const void *val, size_t vlen);
 /* Put that never overwrites and requires the key to sort last (entries). */
 int ldg_kv_put_new(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
                    const void *val, size_t vlen);
@@ -233,9 +242,12 @@ int ldg_store_txn_begin(struct ldg_store *s, struct ldg_ledger *l, int write,
                         struct ldg_txn **out);
 /* The core databases: enum ldg_core_db (format.h). */
 ldg_dbi ldg_store_core_dbi(struct ldg_store *s, enum ldg_core_db which);
-/* The core database behind a public index (index.c); LDG_CORE_DBS for
- * none. */
-enum ldg_core_db ldg_index_db(enum ldg_index which);
+/* The core database behind a public index in a store layout (index.c):
+ * idx.* in layouts 1 and 2, ix.* in layout 3; LDG_CORE_DBS for none. */
+enum ldg_core_db ldg_index_db(enum ldg_index which, int layout);
+/* 1 when db keeps an index as a key per value with sorted 8-byte
+ * duplicates (ix.*: the seqs), 0 for the keys-only indexes (idx.*). */
+int ldg_index_dups(enum ldg_core_db db);
 /* 0 when a read-only open found no such database (idx.id in a ledger
  * written before format version 2). */
 int ldg_store_has_core(struct ldg_store *s, enum ldg_core_db which);
@@ -455,9 +467,11 @@ int ldg_body_view_from_record(struct ldg_body_view *b, const uint8_t *rec,
 int ldg_index_put(struct ldg_txn *t, const struct ldg_event *ev);
 /* Checks that every index entry for ev exists. */
 int ldg_index_check(struct ldg_txn *t, const struct ldg_event *ev);
-/* Calls fn with each index key ev calls for (the keys ldg_index_put
- * writes, in the same order), without a transaction. */
-void ldg_index_keys(const struct ldg_event *ev,
+/* Calls fn with each index key ev calls for in store layout `layout`
+ * (the keys ldg_index_put writes, in the same order), without a
+ * transaction: the database that keeps it and its canonical form, value
+ * ‖ 0x00 ‖ be64 seq (in ix.*, the key value and the duplicate seq). */
+void ldg_index_keys(const struct ldg_event *ev, int layout,
                     void (*fn)(void *ctx, enum ldg_core_db db,
                                const uint8_t *key, size_t n),
                     void *ctx);

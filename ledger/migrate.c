@@ -10,6 +10,17 @@
  * The last transaction writes the tiles appends added meanwhile, cuts db
  * tree to the edge, writes meta "layout" and checks that the tree read the
  * new way has the root it had: the ledger is in one layout or the other.
+ *
+ * Layout 2 to 3 moves the type, subject, run and actor indexes from idx.*
+ * (a key per event) to ix.* (a key per value, the seqs as duplicates) in
+ * the same way: the steps copy the keys of the events the log held when
+ * migrate began, in key order, a chunk a transaction, into ix.*, which
+ * layout 2 never reads (and verify of a layout 2 ledger does not look at:
+ * what a crash leaves there is dropped by the next run). The last
+ * transaction indexes the events appended meanwhile from their entries,
+ * checks that every ix.* database holds as many seqs as its idx.* holds
+ * keys, empties idx.type, idx.subject, idx.run, idx.actor and idx.time and
+ * writes meta "layout" 3.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -49,9 +60,10 @@ in_txn(struct ldg_ledger *l, int (*fn)(struct ldg_txn *t, void *arg), void *arg)
     }
 }
 
-/* data.mdb's size, its bytes in use, and the tree's. */
+/* data.mdb's size, its bytes in use, the tree's and the indexes'. */
 static int
-usage(struct ldg_ledger *l, uint64_t *used, uint64_t *file, uint64_t *tree)
+usage(struct ldg_ledger *l, uint64_t *used, uint64_t *file, uint64_t *tree,
+      uint64_t *index)
 {
     struct ldg_db_size *d = NULL;
     size_t n = 0;
@@ -59,13 +71,16 @@ usage(struct ldg_ledger *l, uint64_t *used, uint64_t *file, uint64_t *tree)
     int rc = ldg_stats_databases(l, &d, &n);
     if (rc < 0)
         return rc;
-    *tree = 0;
+    *tree = *index = 0;
     for (size_t i = 0; i < n; i++) {
         all += d[i].bytes;
         if (strcmp(d[i].name, "(free)") == 0)
             free_b = d[i].bytes;
         if (strcmp(d[i].name, "tree") == 0 || strcmp(d[i].name, "tiles") == 0)
             *tree += d[i].bytes;
+        if (strncmp(d[i].name, "idx.", 4) == 0 ||
+            strncmp(d[i].name, "ix.", 3) == 0)
+            *index += d[i].bytes;
     }
     free(d);
     *file = all;
@@ -74,20 +89,35 @@ usage(struct ldg_ledger *l, uint64_t *used, uint64_t *file, uint64_t *tree)
 }
 
 struct step {
+    int from; /* the layout the steps convert from */
     int tl;
-    uint64_t from, to;
-    int moved; /* the ledger is at layout 2 already (another migrate) */
+    uint64_t from_tile, to_tile;
+    int moved; /* the ledger is past `from` already (another migrate) */
+    /* layout 2 to 3: the index copied (0..3), where the copy is (the last
+     * key copied, klen 0 before the first), the log's size when migrate
+     * began (keys of seqs below it are copied; the rest the last step
+     * indexes from the entries), and seqs copied so far */
+    int ix;
+    uint8_t key[LDG_SUBJECT_MAX + 16];
+    size_t klen;
+    uint64_t size0, done;
+    /* what ix_copy's transaction leaves, taken once it commits (a retry
+     * after a full map starts again from the committed place) */
+    int nix;
+    uint8_t nkey[LDG_SUBJECT_MAX + 16];
+    size_t nklen;
+    uint64_t n;
 };
 
-/* 1 while t's snapshot is still at layout 1, 0 when another migrate got
- * there first (s->moved), or -err. */
+/* 1 while t's snapshot is still at layout s->from, 0 when another migrate
+ * got past it first (s->moved), or -err. */
 static int
 still_old(struct ldg_txn *t, struct step *s)
 {
     int layout = ldg_txn_layout(t);
     if (layout < 0)
         return layout;
-    s->moved = layout != 1;
+    s->moved = layout != s->from;
     return !s->moved;
 }
 
@@ -108,7 +138,7 @@ step_copy(struct ldg_txn *t, void *arg)
     int rc = still_old(t, s);
     if (rc <= 0)
         return rc;
-    return ldg_tree_tiles_copy(t, s->tl, s->from, s->to);
+    return ldg_tree_tiles_copy(t, s->tl, s->from_tile, s->to_tile);
 }
 
 static int
@@ -121,6 +151,198 @@ step_finish(struct ldg_txn *t, void *arg)
     if ((rc = ldg_txn_size(t, &size)) < 0)
         return rc;
     return ldg_tree_tiles_finish(t, size);
+}
+
+/* ---------------------------------------------------- layout 2 to 3 -- */
+
+/* Index records a transaction: about 5 MiB of pages read and 1 MiB
+ * written. */
+#define IX_CHUNK 131072
+
+static const enum ldg_core_db ix_from[4] = {LDG_DB_IDX_TYPE, LDG_DB_IDX_SUBJECT,
+                                            LDG_DB_IDX_RUN, LDG_DB_IDX_ACTOR};
+static const enum ldg_core_db ix_to[4] = {LDG_DB_IX_TYPE, LDG_DB_IX_SUBJECT,
+                                          LDG_DB_IX_RUN, LDG_DB_IX_ACTOR};
+
+static int
+ix_begin(struct ldg_txn *t, void *arg)
+{
+    struct step *s = arg;
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    int rc = still_old(t, s);
+    if (rc <= 0)
+        return rc;
+    if ((rc = ldg_txn_size(t, &s->size0)) < 0)
+        return rc;
+    /* what a crashed run left is written again */
+    for (int i = 0; i < 4; i++)
+        if ((rc = ldg_core_db_drop(t, ldg_core(l, ix_to[i]), 0)) < 0)
+            return rc;
+    return 0;
+}
+
+/* Up to IX_CHUNK keys of idx.* index s->ix after s->key into ix.*; moves
+ * on to the next index at the end of one. The keys come in the order
+ * ix.* sorts them (value, then seq: "value ‖ 0x00" sorts before any
+ * longer value it begins), so each is a duplicate appended at the end. */
+static int
+ix_copy(struct ldg_txn *t, void *arg)
+{
+    struct step *s = arg;
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    ldg_dbi to = ldg_core(l, ix_to[s->ix]);
+    uint64_t n = 0;
+    int rc = still_old(t, s);
+
+    if (rc <= 0)
+        return rc;
+    s->nix = s->ix;
+    s->nklen = s->klen;
+    memcpy(s->nkey, s->key, s->klen);
+    if ((rc = ldg_cursor_open(t, ldg_core(l, ix_from[s->ix]), &c)) < 0)
+        return rc;
+    rc = s->klen ? ldg_cursor_get(c, LDG_SET_RANGE, s->key, s->klen, &k, &v)
+                 : ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v);
+    if (rc == 0 && s->klen && k.len == s->klen &&
+        memcmp(k.data, s->key, s->klen) == 0)
+        rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v);
+    for (; rc == 0 && n < IX_CHUNK;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v), n++) {
+        const uint8_t *p = k.data;
+        if (k.len < 10 || k.len > sizeof s->key || p[k.len - 9] != 0 ||
+            memchr(p, 0, k.len - 9) != NULL) {
+            ldg_seterr(l,
+                       "%s: a malformed key (near entry %llu; run ledger "
+                       "verify --full); nothing was converted",
+                       ldg_core_db_names[ix_from[s->ix]],
+                       (unsigned long long)(s->done + n));
+            rc = LDG_ECORRUPT;
+            break;
+        }
+        memcpy(s->nkey, p, k.len);
+        s->nklen = k.len;
+        if (ldg_ikey_seq(p, k.len) >= s->size0)
+            continue; /* appended since: the last step's */
+        if ((rc = ldg_core_kv_put_dup(t, to, p, k.len - 9, p + k.len - 8, 8)) <
+            0)
+            break;
+    }
+    ldg_cursor_close(c);
+    if (rc == LDG_ENOTFOUND) {
+        rc = 0;
+        s->nix = s->ix + 1; /* this index is done */
+        s->nklen = 0;
+    }
+    s->n = n;
+    return rc;
+}
+
+static int
+ix_finish(struct ldg_txn *t, void *arg)
+{
+    struct step *s = arg;
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    uint64_t size;
+    uint8_t lay[LDG_META_LAYOUT_LEN];
+    int rc = still_old(t, s);
+
+    if (rc <= 0)
+        return rc;
+    if ((rc = ldg_txn_size(t, &size)) < 0)
+        return rc;
+    /* the events appended since the copy began, indexed the new way */
+    ldg_txn_set_layout(t, LDG_LAYOUT_DUPS);
+    for (uint64_t seq = s->size0; seq < size; seq++) {
+        struct ldg_event ev;
+        uint8_t k[LDG_SEQ_KEY_LEN];
+        struct ldg_val v;
+        ldg_be64(k, seq);
+        rc = ldg_kv_get(t, ldg_core(l, LDG_DB_ENTRIES), k, sizeof k, &v);
+        if (rc == 0)
+            rc = ldg_event_decode_flags(v.data, v.len, &ev, LDG_DECODE_TRUSTED);
+        if (rc == 0)
+            rc = ldg_index_put(t, &ev);
+        if (rc < 0) {
+            ldg_seterr(l, "event %llu: cannot index it: %s (run ledger verify)",
+                       (unsigned long long)seq, ldg_strerror(rc));
+            return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
+        }
+    }
+    /* every key of the old indexes is a seq of the new */
+    for (int i = 0; i < 4; i++) {
+        uint64_t a = 0, b = 0;
+        if ((rc = ldg_db_count(t, ldg_core(l, ix_from[i]), &a)) < 0 ||
+            (rc = ldg_db_count(t, ldg_core(l, ix_to[i]), &b)) < 0)
+            return rc;
+        if (a != b) {
+            ldg_seterr(l,
+                       "%s holds %llu keys, but %llu seqs went into %s (run "
+                       "ledger verify --full); nothing was converted",
+                       ldg_core_db_names[ix_from[i]], (unsigned long long)a,
+                       (unsigned long long)b, ldg_core_db_names[ix_to[i]]);
+            return LDG_ECORRUPT;
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        if ((rc = ldg_core_db_drop(t, ldg_core(l, ix_from[i]), 0)) < 0)
+            return rc;
+    if ((rc = ldg_core_db_drop(t, ldg_core(l, LDG_DB_IDX_TIME), 0)) < 0)
+        return rc;
+    ldg_be32(lay, LDG_LAYOUT_DUPS);
+    return ldg_core_kv_put(t, ldg_core(l, LDG_DB_META), LDG_META_LAYOUT,
+                           sizeof LDG_META_LAYOUT - 1, lay, sizeof lay);
+}
+
+/* Layout 2 to 3: 0 (also when another migrate got there first), or -err
+ * with the ledger still at layout 2. progress counts index keys, on from
+ * done0. */
+static int
+to_dups(struct ldg_ledger *l,
+        void (*progress)(void *ctx, uint64_t done, uint64_t total),
+        void *progress_ctx, uint64_t done0, uint64_t total)
+{
+    struct step s;
+    int rc;
+
+    memset(&s, 0, sizeof s);
+    s.from = LDG_LAYOUT_TILES;
+    s.done = done0;
+    if ((rc = in_txn(l, ix_begin, &s)) < 0)
+        return rc;
+    while (!s.moved && s.ix < 4) {
+        if ((rc = in_txn(l, ix_copy, &s)) < 0)
+            return rc;
+        s.ix = s.nix;
+        s.klen = s.nklen;
+        memcpy(s.key, s.nkey, s.nklen);
+        s.done += s.n;
+        if (progress != NULL)
+            progress(progress_ctx, s.done < total ? s.done : total, total);
+        /* the pages read and written leave this process's memory */
+        ldg_store_trim(l->store);
+    }
+    if (!s.moved && (rc = in_txn(l, ix_finish, &s)) < 0)
+        return rc;
+    return 0;
+}
+
+/* Keys in the four indexes layout 3 converts (progress's total). */
+static uint64_t
+index_keys(struct ldg_ledger *l)
+{
+    struct ldg_txn *t;
+    uint64_t all = 0;
+    if (ldg_txn_begin(l, LDG_TXN_READ, &t) < 0)
+        return 0;
+    for (int i = 0; i < 4; i++) {
+        uint64_t n = 0;
+        if (ldg_db_count(t, ldg_core(l, ix_from[i]), &n) == 0)
+            all += n;
+    }
+    ldg_txn_abort(t);
+    return all;
 }
 
 int
@@ -154,27 +376,31 @@ ldg_migrate(struct ldg_ledger *l, int to,
                    to, res->from, res->from, LDG_LAYOUT_MAX);
         return LDG_EINVAL;
     }
-    if ((rc = usage(l, &res->used_before, &res->file_before,
-                    &res->tree_before)) < 0)
+    if ((rc = usage(l, &res->used_before, &res->file_before, &res->tree_before,
+                    &res->index_before)) < 0)
         return rc;
     res->to = res->from;
-    if (res->from < LDG_LAYOUT_TILES) {
-        memset(&s, 0, sizeof s);
+    if (res->from < LDG_LAYOUT_TILES)
         for (int tl = 0; tl < 8; tl++)
             total += ldg_tree_level_count(size, tl) / LDG_TILE_WIDTH;
-        if (progress != NULL)
-            progress(progress_ctx, 0, total);
+    if (res->from < LDG_LAYOUT_DUPS && to >= LDG_LAYOUT_DUPS)
+        total += index_keys(l);
+    if (progress != NULL && res->from < to)
+        progress(progress_ctx, 0, total);
+    if (res->from < LDG_LAYOUT_TILES) {
+        memset(&s, 0, sizeof s);
+        s.from = 1;
         if ((rc = in_txn(l, step_begin, &s)) < 0)
             return rc;
         for (int tl = 0; tl < 8 && !s.moved; tl++) {
             uint64_t f = ldg_tree_level_count(size, tl) / LDG_TILE_WIDTH;
             for (uint64_t n = 0; n < f && !s.moved; n += CHUNK) {
                 s.tl = tl;
-                s.from = n;
-                s.to = f - n > CHUNK ? n + CHUNK : f;
+                s.from_tile = n;
+                s.to_tile = f - n > CHUNK ? n + CHUNK : f;
                 if ((rc = in_txn(l, step_copy, &s)) < 0)
                     return rc;
-                done += s.to - s.from;
+                done += s.to_tile - s.from_tile;
                 if (progress != NULL)
                     progress(progress_ctx, done, total);
                 /* the pages read and written leave this process's memory */
@@ -185,5 +411,11 @@ ldg_migrate(struct ldg_ledger *l, int to,
             return rc;
         res->to = LDG_LAYOUT_TILES;
     }
-    return usage(l, &res->used_after, &res->file_after, &res->tree_after);
+    if (res->to == LDG_LAYOUT_TILES && to >= LDG_LAYOUT_DUPS) {
+        if ((rc = to_dups(l, progress, progress_ctx, done, total)) < 0)
+            return rc;
+        res->to = LDG_LAYOUT_DUPS;
+    }
+    return usage(l, &res->used_after, &res->file_after, &res->tree_after,
+                 &res->index_after);
 }

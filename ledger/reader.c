@@ -33,8 +33,12 @@
 
 struct ldg_seqscan {
     struct ldg_cursor *c;
-    uint8_t prefix[LDG_SUBJECT_MAX + 1]; /* index: value ‖ 0x00 */
+    /* an index: value ‖ 0x00, the prefix of its keys in idx.*; or, with
+     * dups (ix.* of layout 3), the value, the key whose duplicates are
+     * the seqs */
+    uint8_t prefix[LDG_SUBJECT_MAX + 1];
     size_t plen;
+    int dups;
     uint64_t lo, hi;
     int reverse;
     int started, done;
@@ -84,22 +88,27 @@ ldg_seqscan_index(struct ldg_seqscan **out, struct ldg_txn *t,
                   enum ldg_index which, const char *value, uint64_t lo,
                   uint64_t hi, int reverse)
 {
-    enum ldg_core_db db = ldg_index_db(which);
+    enum ldg_core_db db;
     size_t n;
-    int rc;
+    int rc, layout;
 
-    if (out == NULL || t == NULL || value == NULL || db == LDG_CORE_DBS)
+    if (out == NULL || t == NULL || value == NULL)
+        return LDG_EINVAL;
+    if ((layout = ldg_txn_layout(t)) < 0)
+        return layout;
+    if ((db = ldg_index_db(which, layout)) == LDG_CORE_DBS)
         return LDG_EINVAL;
     *out = NULL;
     n = strlen(value);
-    if (n > LDG_SUBJECT_MAX - 1) /* no event has such a value */
+    if (n > LDG_SUBJECT_MAX - 1 || n == 0) /* no event has such a value */
         lo = 1, hi = 0;
     if ((rc = scan_open(out, t, db, lo, hi, reverse)) < 0)
         return rc;
+    (*out)->dups = ldg_index_dups(db);
     if (lo <= hi) {
         memcpy((*out)->prefix, value, n);
         (*out)->prefix[n] = 0;
-        (*out)->plen = n + 1;
+        (*out)->plen = (*out)->dups ? n : n + 1;
     }
     return 0;
 }
@@ -118,11 +127,50 @@ ldg_seqscan_bodies(struct ldg_seqscan **out, struct ldg_txn *t, uint64_t lo,
 static int
 key_seq(const struct ldg_seqscan *s, const struct ldg_val *k, uint64_t *seq)
 {
+    if (s->dups) {
+        /* dup_step put the duplicate in k */
+        if (k->len != LDG_IX_SEQ_LEN)
+            return -1;
+        *seq = ldg_rd_be64(k->data);
+        return 0;
+    }
     if (k->len != s->plen + 8 ||
         (s->plen > 0 && memcmp(k->data, s->prefix, s->plen) != 0))
         return -1;
     *seq = ldg_ikey_seq(k->data, k->len);
     return 0;
+}
+
+/* A step of a scan of a value's duplicates (ix.*): the seq it lands on
+ * in *d (8 bytes), or LDG_ENOTFOUND past the value's first or last. */
+static int
+dup_step(struct ldg_seqscan *s, struct ldg_val *d)
+{
+    uint8_t want[LDG_IX_SEQ_LEN];
+    struct ldg_val k;
+    int rc;
+
+    if (s->started)
+        return ldg_cursor_get(s->c, s->reverse ? LDG_PREV_DUP : LDG_NEXT_DUP,
+                              NULL, 0, &k, d);
+    s->started = 1;
+    ldg_be64(want, s->reverse ? s->hi : s->lo);
+    d->data = want;
+    d->len = sizeof want;
+    /* the first duplicate >= lo; in reverse, the one >= hi, then one
+     * back unless it is hi (and the last of all when none is >= hi) */
+    rc = ldg_cursor_get(s->c, LDG_GET_BOTH_RANGE, s->prefix, s->plen, &k, d);
+    if (!s->reverse)
+        return rc;
+    if (rc == LDG_ENOTFOUND) {
+        rc = ldg_cursor_get(s->c, LDG_SET_KEY, s->prefix, s->plen, &k, d);
+        if (rc == 0)
+            rc = ldg_cursor_get(s->c, LDG_LAST_DUP, NULL, 0, &k, d);
+        return rc;
+    }
+    if (rc == 0 && (d->len != LDG_IX_SEQ_LEN || ldg_rd_be64(d->data) > s->hi))
+        rc = ldg_cursor_get(s->c, LDG_PREV_DUP, NULL, 0, &k, d);
+    return rc;
 }
 
 int
@@ -136,6 +184,19 @@ ldg_seqscan_next(struct ldg_seqscan *s, uint64_t *seq)
         return LDG_EINVAL;
     if (s->done)
         return 0;
+    if (s->dups) {
+        rc = dup_step(s, &k);
+        if (rc == 0 && key_seq(s, &k, &at) == 0 &&
+            (s->reverse ? at >= s->lo : at <= s->hi)) {
+            *seq = at;
+            s->pos = at;
+            return 1;
+        }
+        s->done = 1;
+        if (rc == 0 && k.len != LDG_IX_SEQ_LEN)
+            return LDG_ECORRUPT;
+        return rc == LDG_ENOTFOUND || rc == 0 ? 0 : rc;
+    }
     if (!s->started) {
         uint8_t key[LDG_SUBJECT_MAX + 1 + 8];
         s->started = 1;
@@ -206,7 +267,8 @@ ldg_index_values(struct ldg_txn *t, enum ldg_index which, const char *prefix,
                  size_t plen, int (*fn)(void *ctx, const char *value),
                  void *ctx)
 {
-    enum ldg_core_db db = ldg_index_db(which);
+    int layout = t != NULL ? ldg_txn_layout(t) : LDG_EINVAL;
+    enum ldg_core_db db;
     struct ldg_cursor *c = NULL;
     struct ldg_val k, v;
     uint8_t key[LDG_SUBJECT_MAX + 2];
@@ -214,14 +276,40 @@ ldg_index_values(struct ldg_txn *t, enum ldg_index which, const char *prefix,
     size_t klen = plen;
     int rc;
 
-    if (t == NULL || (prefix == NULL && plen > 0) || fn == NULL ||
-        db == LDG_CORE_DBS)
+    if (layout < 0)
+        return layout;
+    db = ldg_index_db(which, layout);
+    if ((prefix == NULL && plen > 0) || fn == NULL || db == LDG_CORE_DBS)
         return LDG_EINVAL;
     if (plen > LDG_SUBJECT_MAX)
         return 0;
     rc = ldg_cursor_open(t, ldg_core(ldg_txn_ledger(t), db), &c);
     if (rc < 0)
         return rc;
+    if (ldg_index_dups(db)) {
+        /* ix.*: the keys are the values, one each */
+        for (rc = ldg_cursor_get(c, klen ? LDG_SET_RANGE : LDG_FIRST, prefix,
+                                 klen, &k, &v);
+             rc == 0; rc = ldg_cursor_get(c, LDG_NEXT_NODUP, NULL, 0, &k, &v)) {
+            if (k.len > LDG_SUBJECT_MAX || memchr(k.data, 0, k.len) != NULL) {
+                rc = LDG_ECORRUPT;
+                ldg_seterr(ldg_txn_ledger(t),
+                           "%s: malformed key (run ledger verify --full)",
+                           ldg_core_db_names[db]);
+                break;
+            }
+            if (plen > 0 && (k.len < plen || memcmp(k.data, prefix, plen) != 0))
+                break;
+            memcpy(name, k.data, k.len);
+            name[k.len] = '\0';
+            if ((rc = fn(ctx, name)) != 0)
+                break;
+        }
+        ldg_cursor_close(c);
+        if (rc > 0)
+            return 1;
+        return rc == LDG_ENOTFOUND || (rc == 0) ? 0 : rc;
+    }
     if (plen > 0)
         memcpy(key, prefix, plen);
     /* an empty prefix starts at the first key (LMDB has no empty keys) */
@@ -249,6 +337,70 @@ ldg_index_values(struct ldg_txn *t, enum ldg_index which, const char *prefix,
 
 /* -------------------------------------------------------- time window -- */
 
+/* Layout 3 keeps no time index: ts strictly increases with seq (append
+ * stamps it so, verify checks it), so the first event at or after a time
+ * is found by binary search in entries, about 2·log2(size) lookups. *at
+ * is that seq, or size when every event is older. */
+static int
+first_at(struct ldg_txn *t, uint64_t size, uint64_t ts, uint64_t *at)
+{
+    ldg_dbi entries = ldg_core(ldg_txn_ledger(t), LDG_DB_ENTRIES);
+    uint64_t a = 0, b = size; /* the answer is in [a, b] */
+
+    while (a < b) {
+        uint64_t mid = a + (b - a) / 2;
+        uint8_t key[LDG_SEQ_KEY_LEN];
+        struct ldg_event ev;
+        struct ldg_val v;
+        int rc;
+        ldg_be64(key, mid);
+        rc = ldg_kv_get(t, entries, key, sizeof key, &v);
+        if (rc == 0)
+            rc = ldg_event_decode_flags(v.data, v.len, &ev, LDG_DECODE_TRUSTED);
+        if (rc < 0) {
+            ldg_seterr(ldg_txn_ledger(t),
+                       "event %llu: entry unreadable while finding a time "
+                       "(%s; run ledger verify)",
+                       (unsigned long long)mid, ldg_strerror(rc));
+            return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
+        }
+        if (ev.ts_ns >= ts)
+            b = mid;
+        else
+            a = mid + 1;
+    }
+    *at = a;
+    return 0;
+}
+
+static int
+time_window_search(struct ldg_txn *t, uint64_t since_ns, uint64_t until_ns,
+                   uint64_t *lo, uint64_t *hi)
+{
+    uint64_t size = 0, at;
+    int rc;
+
+    if ((rc = ldg_txn_size(t, &size)) < 0)
+        return rc;
+    if (since_ns > 0) {
+        if ((rc = first_at(t, size, since_ns, &at)) < 0)
+            return rc;
+        if (at >= size)
+            return 1;
+        if (at > *lo)
+            *lo = at;
+    }
+    if (until_ns != UINT64_MAX) {
+        if ((rc = first_at(t, size, until_ns + 1, &at)) < 0)
+            return rc;
+        if (at == 0)
+            return 1;
+        if (at - 1 < *hi)
+            *hi = at - 1;
+    }
+    return *lo > *hi ? 1 : 0;
+}
+
 int
 ldg_time_window(struct ldg_txn *t, uint64_t since_ns, uint64_t until_ns,
                 uint64_t *lo, uint64_t *hi)
@@ -257,7 +409,7 @@ ldg_time_window(struct ldg_txn *t, uint64_t since_ns, uint64_t until_ns,
     struct ldg_cursor *c = NULL;
     struct ldg_val k, v;
     uint8_t key[16];
-    int rc;
+    int rc, layout;
 
     if (t == NULL || lo == NULL || hi == NULL)
         return LDG_EINVAL;
@@ -265,6 +417,10 @@ ldg_time_window(struct ldg_txn *t, uint64_t since_ns, uint64_t until_ns,
         return 1;
     if (since_ns == 0 && until_ns == UINT64_MAX)
         return 0;
+    if ((layout = ldg_txn_layout(t)) < 0)
+        return layout;
+    if (layout >= LDG_LAYOUT_DUPS)
+        return time_window_search(t, since_ns, until_ns, lo, hi);
     l = ldg_txn_ledger(t);
     if ((rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_IDX_TIME), &c)) < 0)
         return rc;

@@ -30,9 +30,10 @@
 #define MAX_DBS 128
 
 const char *const ldg_core_db_names[LDG_CORE_DBS] = {
-    "meta",     "entries",  "bodies",      "tree",    "checkpoints",
-    "keys",     "idx.type", "idx.subject", "idx.run", "idx.actor",
-    "idx.time", "idx.id",   "seals",       "tiles"};
+    "meta",       "entries",  "bodies",      "tree",    "checkpoints",
+    "keys",       "idx.type", "idx.subject", "idx.run", "idx.actor",
+    "idx.time",   "idx.id",   "seals",       "tiles",   "ix.type",
+    "ix.subject", "ix.run",   "ix.actor"};
 
 struct ldg_store {
     MDB_env *env;
@@ -340,13 +341,16 @@ ldg_store_open(struct ldg_store **out, const char *path,
         goto fail;
     }
     for (int i = 0; i < LDG_CORE_DBS; i++) {
-        rc = mdb_dbi_open(txn, ldg_core_db_names[i], o->rdonly ? 0 : MDB_CREATE,
-                          &s->core[i]);
-        /* idx.id came with format version 2: a ledger written before
-         * has none, and a read-only open cannot create it (it holds no
-         * event with an id then). */
+        unsigned f = o->rdonly ? 0 : MDB_CREATE;
+        if (i >= LDG_DB_IX_TYPE && i <= LDG_DB_IX_ACTOR)
+            f |= MDB_DUPSORT | MDB_DUPFIXED;
+        rc = mdb_dbi_open(txn, ldg_core_db_names[i], f, &s->core[i]);
+        /* idx.id came with format version 2, seals with ledger format 2,
+         * tiles and ix.* with store layouts 2 and 3: a ledger written
+         * before has none, and a read-only open cannot create them (it
+         * holds nothing of theirs then). */
         if (rc == MDB_NOTFOUND && o->rdonly &&
-            (i == LDG_DB_IDX_ID || i == LDG_DB_SEALS || i == LDG_DB_TILES)) {
+            (i == LDG_DB_IDX_ID || i == LDG_DB_SEALS || i >= LDG_DB_TILES)) {
             s->missing[i] = 1;
             s->core[i] = 0;
             rc = 0;
@@ -734,14 +738,17 @@ ldg_txn_layout(struct ldg_txn *t)
         return LDG_EVERSION;
     }
     if (n < LDG_LAYOUT_MIN ||
-        (n >= LDG_LAYOUT_TILES && t->s->missing[LDG_DB_TILES])) {
+        (n >= LDG_LAYOUT_TILES && t->s->missing[LDG_DB_TILES]) ||
+        (n >= LDG_LAYOUT_DUPS && t->s->missing[LDG_DB_IX_TYPE])) {
         if (t->l != NULL)
             ldg_seterr(t->l,
                        "storage corrupt: %s: the store layout record is "
                        "damaged (%zu bytes%s)",
                        t->l->dir, v.mv_size,
-                       n >= LDG_LAYOUT_TILES ? ", and no 'tiles' database"
-                                             : "");
+                       n < LDG_LAYOUT_TILES ? ""
+                       : t->s->missing[LDG_DB_TILES]
+                           ? ", and no 'tiles' database"
+                           : ", and no 'ix.type' database");
         return LDG_ECORRUPT;
     }
     t->layout = (int)n;
@@ -907,6 +914,43 @@ ldg_kv_put_new(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
     return xlate(mdb_put(t->txn, dbi, &k, &v, MDB_NOOVERWRITE | MDB_APPEND));
 }
 
+/* One more duplicate, the greatest of its key as a rule (an index's seq):
+ * appended without a search of the duplicates; one that is not the
+ * greatest goes in the ordinary way, and one already there is left. */
+int
+ldg_core_kv_put_dup(struct ldg_txn *t, ldg_dbi dbi, const void *key,
+                    size_t klen, const void *val, size_t vlen)
+{
+    MDB_val k = {klen, (void *)(uintptr_t)key};
+    MDB_val v = {vlen, (void *)(uintptr_t)val};
+    int rc = mdb_put(t->txn, dbi, &k, &v, MDB_APPENDDUP);
+    if (rc == MDB_KEYEXIST) {
+        k.mv_size = klen;
+        k.mv_data = (void *)(uintptr_t)key;
+        v.mv_size = vlen;
+        v.mv_data = (void *)(uintptr_t)val;
+        rc = mdb_put(t->txn, dbi, &k, &v, MDB_NODUPDATA);
+        if (rc == MDB_KEYEXIST)
+            rc = 0;
+    }
+    return xlate(rc);
+}
+
+int
+ldg_core_kv_get_both(struct ldg_txn *t, ldg_dbi dbi, const void *key,
+                     size_t klen, const void *val, size_t vlen)
+{
+    MDB_val k = {klen, (void *)(uintptr_t)key};
+    MDB_val v = {vlen, (void *)(uintptr_t)val};
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, dbi, &c);
+    if (rc != 0)
+        return xlate(rc);
+    rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH);
+    mdb_cursor_close(c);
+    return xlate(rc);
+}
+
 int
 ldg_kv_del(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
            const void *val, size_t vlen)
@@ -984,12 +1028,53 @@ ldg_cursor_get(struct ldg_cursor *c, enum ldg_seek op, const void *key,
     case LDG_SET_RANGE:
         mop = MDB_SET_RANGE;
         break;
+    case LDG_SET_KEY:
+        mop = MDB_SET_KEY;
+        break;
+    case LDG_GET_BOTH:
+    case LDG_GET_BOTH_RANGE:
+        if (v == NULL)
+            return LDG_EINVAL;
+        mop = op == LDG_GET_BOTH ? MDB_GET_BOTH : MDB_GET_BOTH_RANGE;
+        mv.mv_size = v->len;
+        mv.mv_data = (void *)(uintptr_t)v->data;
+        break;
+    case LDG_NEXT_DUP:
+        mop = MDB_NEXT_DUP;
+        break;
+    case LDG_PREV_DUP:
+        mop = MDB_PREV_DUP;
+        break;
+    case LDG_LAST_DUP:
+        mop = MDB_LAST_DUP;
+        break;
+    case LDG_NEXT_NODUP:
+        mop = MDB_NEXT_NODUP;
+        break;
     default:
         return LDG_EINVAL;
     }
     rc = mdb_cursor_get(c->c, &mk, &mv, mop);
     if (rc != 0)
         return xlate(rc);
+    if (op >= LDG_SET_KEY) {
+        /* positioned among a key's duplicates: mk is the key (not set
+         * by every op: LMDB leaves it for the *_DUP ones) */
+        if (op == LDG_NEXT_DUP || op == LDG_PREV_DUP || op == LDG_LAST_DUP) {
+            MDB_val dk, dv;
+            if (mdb_cursor_get(c->c, &dk, &dv, MDB_GET_CURRENT) == 0)
+                mk = dk;
+        }
+        if (k != NULL) {
+            k->data = mk.mv_data;
+            k->len = mk.mv_size;
+        }
+        if (v != NULL) {
+            v->data = mv.mv_data;
+            v->len = mv.mv_size;
+        }
+        return 0;
+    }
     /* (in this function's body: gcc drops a helper holding only
      * prefetches as a pure call whose result is unused) */
     if (mop == MDB_PREV || mop == MDB_LAST) {
@@ -1054,6 +1139,8 @@ ldg_store_lib_version(void)
 #define PG_LEAF 0x02
 #define PG_OVERFLOW 0x04
 #define PG_LEAF2 0x20
+#define PG_DIRTY 0x10
+#define PG_SUBP 0x40
 #define ND_BIGDATA 0x01
 #define ND_SUBDATA 0x02
 #define ND_DUPDATA 0x04
@@ -1070,13 +1157,14 @@ struct pgwalk {
     uint8_t *seen;   /* a bit per page */
     const char *db;  /* the database walked */
     unsigned dflags; /* its MDB_db flags */
+    unsigned pad;    /* its MDB_db md_pad: the size of a LEAF2 page's keys */
     uint64_t branch, leaf, overflow, entries;
     char *what;
     size_t cap;
 };
 
 struct dbrec {
-    unsigned flags, depth;
+    unsigned pad, flags, depth;
     uint64_t branch, leaf, overflow, entries, root;
 };
 
@@ -1107,6 +1195,7 @@ rd64(const uint8_t *p)
 static void
 dbrec_read(const uint8_t *p, struct dbrec *r)
 {
+    r->pad = rd32(p);
     r->flags = rd16(p + 4);
     r->depth = rd16(p + 6);
     r->branch = rd64(p + 8);
@@ -1167,6 +1256,77 @@ pg_cmp(const struct pgwalk *w, const uint8_t *a, size_t an, const uint8_t *b,
 static int pg_tree(struct pgwalk *w, const char *db, unsigned dflags,
                    const struct dbrec *r);
 
+/* A key's duplicates kept inside its leaf node (a sub-page of ds bytes at
+ * sp, in node i of page pg): a leaf page of their own, whose items fit in
+ * it and ascend (as bytes: the duplicate order of every database the
+ * ledger keeps). LMDB reads them through the sub-page's own header, so a
+ * damaged one would send a read past its node. */
+static int
+subpage_check(struct pgwalk *w, uint64_t pg, unsigned i, const uint8_t *sp,
+              size_t ds)
+{
+    unsigned fl, lower, upper, n, pad;
+    if (ds < PG_HDR)
+        return pg_bad(w, pg,
+                      "node %u's duplicates (%zu bytes) have no page "
+                      "header",
+                      i, ds);
+    fl = rd16(sp + 10) & ~PG_DIRTY; /* LMDB marks sub-pages dirty */
+    lower = rd16(sp + 12);
+    upper = rd16(sp + 14);
+    pad = rd16(sp + 8);
+    if ((fl != (PG_LEAF | PG_SUBP) && fl != (PG_LEAF | PG_LEAF2 | PG_SUBP)) ||
+        lower < PG_HDR + 2 || (lower & 1) || lower > upper || upper > ds)
+        return pg_bad(w, pg,
+                      "node %u's duplicates are not a sub-page (flags 0x%x, "
+                      "bounds %u..%u of %zu)",
+                      i, fl, lower, upper, ds);
+    n = (lower - PG_HDR) / 2;
+    if (fl & PG_LEAF2) {
+        const uint8_t *k0 = sp + PG_HDR;
+        if (pad == 0 || PG_HDR + (size_t)n * pad > ds)
+            return pg_bad(w, pg,
+                          "node %u's %u duplicates of %u bytes do not fit "
+                          "its %zu",
+                          i, n, pad, ds);
+        for (unsigned j = 1; j < n; j++)
+            if (memcmp(k0 + (size_t)(j - 1) * pad, k0 + (size_t)j * pad, pad) >=
+                0)
+                return pg_bad(w, pg,
+                              "node %u's duplicate %u is not after the one "
+                              "before it",
+                              i, j);
+        return 0;
+    }
+    {
+        const uint8_t *pk = NULL;
+        size_t pkn = 0;
+        for (unsigned j = 0; j < n; j++) {
+            unsigned off = rd16(sp + PG_HDR + 2 * j), kn;
+            const uint8_t *k;
+            int c;
+            if (off < upper || off + 8 > ds ||
+                off + 8 + rd16(sp + off + 6) > ds)
+                return pg_bad(w, pg, "node %u's duplicate %u is outside it", i,
+                              j);
+            kn = rd16(sp + off + 6);
+            k = sp + off + 8;
+            if (pk != NULL) {
+                size_t m = pkn < kn ? pkn : kn;
+                c = m ? memcmp(pk, k, m) : 0;
+                if (c > 0 || (c == 0 && pkn >= kn))
+                    return pg_bad(w, pg,
+                                  "node %u's duplicate %u is not after the "
+                                  "one before it",
+                                  i, j);
+            }
+            pk = k;
+            pkn = kn;
+        }
+    }
+    return 0;
+}
+
 /* Page pg at level (1 = the root) of a tree depth deep, whose keys lie in
  * [lo, hi) (NULL: unbounded). 0, 1 with w->what, or -1 on memory. */
 static int
@@ -1203,7 +1363,25 @@ pg_walk(struct pgwalk *w, uint64_t pg, unsigned level, unsigned depth,
         w->branch++;
     if (flags & PG_LEAF2) {
         /* fixed-size keys of a sorted-duplicates sub-database, packed
-         * without nodes: counted, not read */
+         * without nodes from the header on: they fit, ascend and stay in
+         * the parent's bounds */
+        const uint8_t *k0 = p + PG_HDR;
+        size_t ks = w->pad;
+        if (ks == 0 || ks > w->psize || PG_HDR + (size_t)n * ks > w->psize)
+            return pg_bad(w, pg, "%u keys of %zu bytes do not fit the page", n,
+                          ks);
+        for (unsigned i = 0; i < n; i++) {
+            const uint8_t *key = k0 + (size_t)i * ks;
+            if ((i == 0 && lo != NULL && pg_cmp(w, key, ks, lo, lon) < 0) ||
+                (i + 1 == n && hi != NULL && pg_cmp(w, key, ks, hi, hin) >= 0))
+                return pg_bad(w, pg,
+                              "key %u is outside the range its parent gives "
+                              "this page",
+                              i);
+            if (i > 0 && pg_cmp(w, key - ks, ks, key, ks) >= 0)
+                return pg_bad(w, pg, "key %u is not after the one before it",
+                              i);
+        }
         w->entries += n;
         return 0;
     }
@@ -1296,6 +1474,9 @@ pg_walk(struct pgwalk *w, uint64_t pg, unsigned level, unsigned depth,
         }
         if (off + 8 + ks + ds > w->psize)
             return pg_bad(w, pg, "node %u's value runs past the page", i);
+        if ((nfl & ND_DUPDATA) && !(nfl & ND_SUBDATA) &&
+            subpage_check(w, pg, i, key + ks, ds) != 0)
+            return 1;
         if (nfl & ND_SUBDATA) {
             /* a named database (in the main one) or a key's duplicates:
              * walked with counts of its own, this one's then go on */
@@ -1325,6 +1506,7 @@ pg_tree(struct pgwalk *w, const char *db, unsigned dflags,
     int rc;
     w->db = db;
     w->dflags = dflags;
+    w->pad = r->pad;
     w->branch = w->leaf = w->overflow = w->entries = 0;
     if (r->root == UINT64_MAX) {
         if (r->depth != 0 || r->entries != 0 || r->leaf != 0)

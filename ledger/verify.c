@@ -320,7 +320,7 @@ pass2_worker(void *arg)
             if (vf_check_sig(vs, &ev) || vf_check_body_val(vs, &ev, 1, rc, v))
                 break;
             if (vs->idx_fast) {
-                ldg_index_keys(&ev, vf_idx_acc_key, &acc);
+                ldg_index_keys(&ev, vs->layout, vf_idx_acc_key, &acc);
             } else if (ldg_index_check(t, &ev) != 0) {
                 vf_bad(vs, seq, "an index entry for this event is missing");
                 break;
@@ -328,7 +328,7 @@ pass2_worker(void *arg)
         }
         pthread_mutex_lock(&vs->mu);
         if (vs->idx_fast)
-            for (int i = 0; i < 6; i++) {
+            for (int i = 0; i < VF_NIDX; i++) {
                 uint64_t lo64 = vs->idx_sum[i][0];
                 vs->idx_sum[i][0] += acc.sum[i][0];
                 vs->idx_sum[i][1] += acc.sum[i][1] + (vs->idx_sum[i][0] < lo64);
@@ -538,6 +538,10 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
         goto out;
     if ((rc = ldg_txn_size(t, &size)) < 0)
         goto out;
+    if ((vs.layout = ldg_txn_layout(t)) < 0) {
+        rc = vs.layout;
+        goto out;
+    }
     state_read(t, ldg_store_core_dbi(l->store, LDG_DB_META), &st, saved_root);
     saved_size = st.verified_size;
     r->full = (flags & LDG_VERIFY_FULL) && from == 0;

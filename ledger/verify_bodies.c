@@ -94,35 +94,33 @@ vf_check_body(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev,
  * (a bad event), so these erasures are unverified; they are only consulted
  * so that a body one of them erased is not reported as missing ahead of
  * the real first finding. Found through the type index. */
+struct erased_ctx {
+    struct ldg_txn *t;
+    uint64_t target;
+    int found;
+};
+
+static int
+erased_one(void *arg, uint64_t seq)
+{
+    struct erased_ctx *x = arg;
+    json_t *body = NULL;
+    if (ldg_body_get(x->t, seq, &body) == 0) {
+        json_t *tg = json_object_get(body, "target_seq");
+        x->found = json_is_integer(tg) && json_integer_value(tg) >= 0 &&
+                   (uint64_t)json_integer_value(tg) == x->target;
+        json_decref(body);
+    }
+    return x->found;
+}
+
 static int
 erased_after(struct ldg_txn *t, uint64_t from, uint64_t target)
 {
-    static const char prefix[] = LDG_EV_BODY_ERASED; /* ‖ 0x00 ‖ seq be64 */
-    uint8_t key[sizeof prefix + 8];
-    struct ldg_cursor *c = NULL;
-    struct ldg_val k, v;
-    int found = 0, rc;
-
-    memcpy(key, prefix, sizeof prefix); /* with its NUL */
-    ldg_be64(key + sizeof prefix, from);
-    if (ldg_cursor_open(
-            t, ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_IDX_TYPE), &c) < 0)
-        return 0;
-    rc = ldg_cursor_get(c, LDG_SET_RANGE, key, sizeof key, &k, &v);
-    while (!found && rc == 0 && k.len == sizeof key &&
-           memcmp(k.data, key, sizeof prefix) == 0) {
-        json_t *body = NULL;
-        uint64_t seq = ldg_ikey_seq(k.data, k.len);
-        if (ldg_body_get(t, seq, &body) == 0) {
-            json_t *tg = json_object_get(body, "target_seq");
-            found = json_is_integer(tg) && json_integer_value(tg) >= 0 &&
-                    (uint64_t)json_integer_value(tg) == target;
-            json_decref(body);
-        }
-        rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v);
-    }
-    ldg_cursor_close(c);
-    return found;
+    struct erased_ctx x = {t, target, 0};
+    (void)ldg_index_walk(t, LDG_INDEX_TYPE, LDG_EV_BODY_ERASED, from,
+                         UINT64_MAX, 0, erased_one, &x);
+    return x.found;
 }
 
 void

@@ -1,5 +1,5 @@
 /*
- * verify_indexes.c — the six index databases in verify: per-event lookups
+ * verify_indexes.c — the index databases in verify: per-event lookups
  * (plain verify, and the slow path of verify --full), the keyed multiset
  * hash verify --full compares with a walk of each index, the walks
  * themselves and the counts.
@@ -33,6 +33,14 @@ idx_slot(enum ldg_core_db db)
         return 4;
     case LDG_DB_IDX_ID:
         return 5;
+    case LDG_DB_IX_TYPE:
+        return 6;
+    case LDG_DB_IX_SUBJECT:
+        return 7;
+    case LDG_DB_IX_RUN:
+        return 8;
+    case LDG_DB_IX_ACTOR:
+        return 9;
     default:
         return -1;
     }
@@ -60,23 +68,43 @@ vf_idx_acc_key(void *ctx, enum ldg_core_db db, const uint8_t *key, size_t n)
     sum_add(a->sum[i], h);
 }
 
-/* The indexes: one entry per event each (idx.run: per event with a run). */
+/* The indexes: one entry per event each (idx.run: per event with a run);
+ * a layout keeps type, subject, run, actor (and time) in one family and
+ * leaves the other empty. */
 static const struct {
     enum ldg_core_db db;
     const char *name;
-} idx[] = {{LDG_DB_IDX_TYPE, "idx.type"}, {LDG_DB_IDX_SUBJECT, "idx.subject"},
-           {LDG_DB_IDX_RUN, "idx.run"},   {LDG_DB_IDX_ACTOR, "idx.actor"},
-           {LDG_DB_IDX_TIME, "idx.time"}, {LDG_DB_IDX_ID, "idx.id"}};
+} idx[VF_NIDX] = {
+    {LDG_DB_IDX_TYPE, "idx.type"}, {LDG_DB_IDX_SUBJECT, "idx.subject"},
+    {LDG_DB_IDX_RUN, "idx.run"},   {LDG_DB_IDX_ACTOR, "idx.actor"},
+    {LDG_DB_IDX_TIME, "idx.time"}, {LDG_DB_IDX_ID, "idx.id"},
+    {LDG_DB_IX_TYPE, "ix.type"},   {LDG_DB_IX_SUBJECT, "ix.subject"},
+    {LDG_DB_IX_RUN, "ix.run"},     {LDG_DB_IX_ACTOR, "ix.actor"}};
+
+/* Whether verify looks at db in this layout: not at ix.* before layout
+ * 3, which no read uses then and where an interrupted ledger migrate
+ * leaves what its next run drops (FORMAT.md 6.1). Layout 3's last step
+ * empties idx.type .. idx.time with the switch, so those are checked (to
+ * be empty). */
+static int
+idx_checked(const struct vstate *vs, enum ldg_core_db db)
+{
+    return vs->layout >= LDG_LAYOUT_DUPS || !ldg_index_dups(db);
+}
 
 /* Entries an index holds for the log: one per event, one per event with
- * a run (idx.run), one per event with an id (idx.id). */
+ * a run (idx.run), one per event with an id (idx.id); none in the
+ * family the layout does not use. */
 static uint64_t
 index_want(const struct vstate *vs, enum ldg_core_db db, uint64_t size,
            uint64_t with_run)
 {
-    return db == LDG_DB_IDX_RUN  ? with_run
-           : db == LDG_DB_IDX_ID ? vs->with_id
-                                 : size;
+    int dups = vs->layout >= LDG_LAYOUT_DUPS;
+    if (db == LDG_DB_IDX_ID)
+        return vs->with_id;
+    if (ldg_index_dups(db) != dups)
+        return 0;
+    return db == LDG_DB_IDX_RUN || db == LDG_DB_IX_RUN ? with_run : size;
 }
 
 /* Every index holds exactly one entry per event (run: per event with a
@@ -87,6 +115,8 @@ vf_check_index_counts(struct vstate *vs, struct ldg_txn *t, uint64_t size,
 {
     for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
         uint64_t n = 0, want = index_want(vs, idx[i].db, size, with_run);
+        if (!idx_checked(vs, idx[i].db))
+            continue;
         if (!ldg_store_has_core(vs->l->store, idx[i].db)) {
             if (want > 0)
                 vf_bad(vs, size ? size - 1 : 0,
@@ -113,7 +143,9 @@ vf_check_index_counts(struct vstate *vs, struct ldg_txn *t, uint64_t size,
  * and LMDB trusts its pages: a flipped bit elsewhere in an index page
  * passed them while a later scan of it failed or crashed. Each key must
  * be well formed (a string without NUL, a NUL, a big-endian seq; for
- * idx.time two big-endian numbers), hold an empty value, name an event
+ * idx.time two big-endian numbers; in ix.*, a string without NUL whose
+ * duplicates are 8-byte seqs, read as that canonical key), hold an empty
+ * value, name an event
  * below size, and come in strictly increasing order; and the walk must
  * find as many keys as the log calls for. The walk runs in the verifying
  * child (cli/cmd_core.c): a page that faults kills it, which is reported
@@ -129,7 +161,9 @@ walk_index(struct vstate *vs, struct ldg_txn *t, enum ldg_core_db db,
     const uint8_t *prev = NULL; /* the key before (mapped: stays valid) */
     size_t prevlen = 0;
     uint64_t n = 0;
-    int rc, op = LDG_FIRST;
+    int rc, op = LDG_FIRST, dups = ldg_index_dups(db);
+    /* ix.*: the canonical keys of this entry and the one before */
+    uint8_t canon[2][LDG_SUBJECT_MAX + 16];
 
     if (ldg_cursor_open(t, ldg_store_core_dbi(vs->l->store, db), &c) < 0) {
         if (report)
@@ -156,8 +190,27 @@ walk_index(struct vstate *vs, struct ldg_txn *t, enum ldg_core_db db,
             return 1;
         }
         p = k.data;
-        if (db == LDG_DB_IDX_TIME ? k.len != 16
-                                  : k.len < 9 || k.len > LDG_SUBJECT_MAX + 16)
+        if (dups) {
+            /* ix.*: key the value, the duplicate its seq; checked and
+             * hashed as the canonical key value ‖ 0x00 ‖ seq */
+            if (k.len == 0 || k.len > LDG_SUBJECT_MAX)
+                why = "has a key of the wrong size";
+            else if (memchr(p, 0, k.len) != NULL)
+                why = "has a key with a NUL in it";
+            else if (v.len != LDG_IX_SEQ_LEN)
+                why = "has a value that is not an 8-byte seq";
+            if (why == NULL) {
+                k.len =
+                    ldg_ikey_make(canon[n & 1], p, k.len, ldg_rd_be64(v.data));
+                p = canon[n & 1];
+                v.len = 0;
+            }
+        }
+        if (why != NULL)
+            ;
+        else if (db == LDG_DB_IDX_TIME
+                     ? k.len != 16
+                     : k.len < 9 || k.len > LDG_SUBJECT_MAX + 16)
             why = "has a key of the wrong size";
         else if (db != LDG_DB_IDX_TIME &&
                  (p[k.len - 9] != 0 || memchr(p, 0, k.len - 9) != NULL))
@@ -209,7 +262,8 @@ vf_walk_indexes(struct vstate *vs, struct ldg_txn *t, uint64_t size,
                 uint64_t with_run)
 {
     for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
-        if (!ldg_store_has_core(vs->l->store, idx[i].db))
+        if (!ldg_store_has_core(vs->l->store, idx[i].db) ||
+            !idx_checked(vs, idx[i].db))
             continue; /* check_index_counts said so if it matters */
         if (walk_index(vs, t, idx[i].db, idx[i].name, size,
                        index_want(vs, idx[i].db, size, with_run), 1, NULL, NULL,
@@ -237,7 +291,9 @@ void
 vf_walk_one(struct vstate *vs, struct ldg_txn *t, int i, struct vwalk *w)
 {
     memset(w, 0, sizeof *w);
-    w->finding = !ldg_store_has_core(vs->l->store, idx[i].db) ||
+    /* a read-only open of an older ledger: none (the count decides) */
+    w->finding = ldg_store_has_core(vs->l->store, idx[i].db) &&
+                 idx_checked(vs, idx[i].db) &&
                  walk_index(vs, t, idx[i].db, idx[i].name, vs->to, UINT64_MAX,
                             0, vs->idx_key[idx_slot(idx[i].db)], w->sum, &w->n);
     w->state = 2;
@@ -251,7 +307,7 @@ walk_tasks(struct vstate *vs, struct ldg_txn *t)
         struct vwalk w;
         int i = -1;
         pthread_mutex_lock(&vs->mu);
-        if (vs->walk_next < 6)
+        if (vs->walk_next < VF_NIDX)
             i = vs->walk_next++;
         pthread_mutex_unlock(&vs->mu);
         if (i < 0)
@@ -285,7 +341,7 @@ vf_check_indexes_fast(struct vstate *vs, struct ldg_txn *t, uint64_t size,
     pthread_t th;
     int helper;
 
-    /* the six walks on two threads: this one and a helper */
+    /* the walks on two threads: this one and a helper */
     vs->walk_next = 0;
     helper = ncpu > 1 && pthread_create(&th, NULL, walk_thread, vs) == 0;
     walk_tasks(vs, t);
@@ -294,6 +350,8 @@ vf_check_indexes_fast(struct vstate *vs, struct ldg_txn *t, uint64_t size,
     for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
         int slot = idx_slot(idx[i].db);
         struct vwalk *w = &vs->walks[i];
+        if (!idx_checked(vs, idx[i].db))
+            continue;
         if (w->state != 2 || w->finding ||
             w->n != index_want(vs, idx[i].db, size, with_run) ||
             w->sum[0] != vs->idx_sum[slot][0] ||

@@ -40,6 +40,11 @@ struct vseal {
     struct ldg_seal_acc acc;
 };
 
+/* The index databases verify walks: idx.type, idx.subject, idx.run,
+ * idx.actor, idx.time, idx.id (layouts 1 and 2) and ix.type, ix.subject,
+ * ix.run, ix.actor (layout 3); each layout leaves the others' empty. */
+#define VF_NIDX 10
+
 struct vstate {
     uint64_t with_id; /* events with an id (idx.id entries) */
     struct ldg_ledger *l;
@@ -69,15 +74,16 @@ struct vstate {
      * keyed multiset hash per index (a random key per run), compared
      * with the same hash over a walk of each index (check_indexes_fast) */
     int idx_fast;
-    uint8_t idx_key[6][16];
-    uint64_t idx_sum[6][2]; /* mod 2^128: [0] low, [1] high; under mu */
-    /* the walks of the six indexes, after both passes, on two threads
+    int layout; /* the store layout of the first snapshot */
+    uint8_t idx_key[VF_NIDX][16];
+    uint64_t idx_sum[VF_NIDX][2]; /* mod 2^128: [0] low, [1] high; under mu */
+    /* the walks of the index databases, after both passes, on two threads
      * (vf_check_indexes_fast; under mu) */
     struct vwalk {
         int state; /* 0 to do, 1 taken, 2 done */
         int finding;
         uint64_t n, sum[2];
-    } walks[6];
+    } walks[VF_NIDX];
     int walk_next;
 };
 
@@ -125,7 +131,7 @@ void vf_deferred_body_checks(struct vstate *vs, struct ldg_txn *t);
 /* verify_indexes.c */
 struct idx_acc {
     const struct vstate *vs;
-    uint64_t sum[6][2];
+    uint64_t sum[VF_NIDX][2];
 };
 void vf_idx_acc_key(void *ctx, enum ldg_core_db db, const uint8_t *key,
                     size_t n);

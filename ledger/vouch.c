@@ -121,36 +121,33 @@ vouch_seal(struct ldg_vouch *v, const struct ldg_event *ev,
 }
 
 /* Seqs of events of one type, from the type index, into a growing array. */
+struct seqs_ctx {
+    uint64_t **out;
+    size_t *n, cap;
+};
+
+static int
+seqs_add(void *arg, uint64_t seq)
+{
+    struct seqs_ctx *x = arg;
+    if (*x->n == x->cap) {
+        uint64_t *a;
+        size_t cap = x->cap ? x->cap * 2 : 16;
+        if ((a = realloc(*x->out, cap * sizeof *a)) == NULL)
+            return LDG_ENOMEM;
+        *x->out = a;
+        x->cap = cap;
+    }
+    (*x->out)[(*x->n)++] = seq;
+    return 0;
+}
+
 static int
 type_seqs(struct ldg_txn *t, const char *type, uint64_t **out, size_t *n)
 {
-    uint8_t key[LDG_TYPE_MAX + 1 + 8];
-    size_t tl = strlen(type), cap = *n;
-    struct ldg_cursor *c = NULL;
-    struct ldg_val k, v;
-    int rc;
-
-    ldg_ikey_make(key, type, tl, 0);
-    if ((rc = ldg_cursor_open(
-             t, ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_IDX_TYPE), &c)) < 0)
-        return rc;
-    for (rc = ldg_cursor_get(c, LDG_SET_RANGE, key, tl + 9, &k, &v); rc == 0;
-         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
-        if (k.len != tl + 9 || memcmp(k.data, key, tl + 1) != 0)
-            break;
-        if (*n == cap) {
-            uint64_t *a;
-            cap = cap ? cap * 2 : 16;
-            if ((a = realloc(*out, cap * sizeof *a)) == NULL) {
-                rc = LDG_ENOMEM;
-                break;
-            }
-            *out = a;
-        }
-        (*out)[(*n)++] = ldg_ikey_seq(k.data, k.len);
-    }
-    ldg_cursor_close(c);
-    return rc == LDG_ENOTFOUND ? 0 : rc;
+    struct seqs_ctx x = {out, n, *n};
+    return ldg_index_walk(t, LDG_INDEX_TYPE, type, 0, UINT64_MAX, 0, seqs_add,
+                          &x);
 }
 
 /* A key event (or the genesis) read as evidence: canonical, signed by the

@@ -8,7 +8,11 @@
  *   - migrate from layout 1: the same roots, proofs and checkpoints after,
  *     appends go on, a second run converts nothing, there is no way back;
  *   - a stored hash that is wrong: migrate refuses and leaves layout 1,
- *     verify --full names the event whose hash a tile holds wrong.
+ *     verify --full names the event whose hash a tile holds wrong;
+ *   - layout 3 (the indexes as a key per value): every index scan, value
+ *     list and time window answers as layout 2 did, before and after
+ *     migrate, with appends by another handle during the migration and
+ *     after it; a malformed old index key stops migrate at layout 2.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -197,7 +201,7 @@ test_layout__migrate_keeps_every_root_and_proof(void **state)
     assert_int_equal(ldg_proof_text(t, 300, 0, &pr1), 0);
     ldg_txn_abort(t);
 
-    assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
+    assert_int_equal(ldg_migrate(f->l, 2, NULL, NULL, &r), 0);
     assert_int_equal(r.from, 1);
     assert_int_equal(r.to, 2);
     assert_int_equal(r.events, N);
@@ -222,7 +226,7 @@ test_layout__migrate_keeps_every_root_and_proof(void **state)
     verify_ok(f->l);
 
     /* a second run converts nothing; there is no way back */
-    assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
+    assert_int_equal(ldg_migrate(f->l, 2, NULL, NULL, &r), 0);
     assert_int_equal(r.from, 2);
     assert_int_equal(r.to, 2);
     assert_int_equal(ldg_migrate(f->l, 1, NULL, NULL, &r), LDG_EINVAL);
@@ -245,7 +249,7 @@ test_layout__an_older_handle_follows_the_migration(void **state)
     assert_int_equal(ldg_migrate(l2, 0, NULL, NULL, &r), 0);
     ldg_close(l2);
     t_append_many(f->l, 500);
-    assert_int_equal(layout_of(f->l), 2);
+    assert_int_equal(layout_of(f->l), LDG_LAYOUT_MAX);
     check_tree(f);
     verify_ok(f->l);
     fx_free(f);
@@ -312,7 +316,7 @@ test_layout__an_unknown_or_damaged_layout_record_is_refused(void **state)
         int rc;
         const char *says;
     } cases[] = {
-        {{0, 0, 0, 3}, 4, LDG_EVERSION, "store layout 3, this build reads"},
+        {{0, 0, 0, 4}, 4, LDG_EVERSION, "store layout 4, this build reads"},
         {{0, 0, 0, 0}, 4, LDG_ECORRUPT, "layout record is damaged"},
         {{0, 0, 2}, 3, LDG_ECORRUPT, "layout record is damaged (3 bytes"},
     };
@@ -337,6 +341,343 @@ test_layout__an_unknown_or_damaged_layout_record_is_refused(void **state)
     }
 }
 
+/* ------------------------------------------------------------ layout 3 -- */
+
+/* n events of a mix of types, subjects (a few common ones, values that
+ * are prefixes of others, one of their own now and then) and runs. */
+static void
+append_mix(struct ldg_ledger *l, int n, int from)
+{
+    static const char *const types[] = {"x.a", "x.ab", "x.b", "x.a.c"};
+    struct ldg_writer *w;
+    assert_int_equal(ldg_writer_new(&w, l, NULL), 0);
+    for (int i = from; i < from + n; i++) {
+        struct ldg_event_in in;
+        char subj[64], run[32];
+        json_t *b = json_pack("{s:i}", "i", i);
+        memset(&in, 0, sizeof in);
+        in.type = types[i % 4];
+        if (i % 10 == 9)
+            snprintf(subj, sizeof subj, "pack:own%d", i);
+        else
+            snprintf(subj, sizeof subj, "pack:p%d", i % 13 == 12 ? 1 : i % 13);
+        in.subject = subj;
+        snprintf(run, sizeof run, "r%d", i % 5);
+        if (i % 3 != 0)
+            in.run = run;
+        in.body = b;
+        assert_int_equal(ldg_writer_add(w, &in), 0);
+        json_decref(b);
+    }
+    assert_int_equal(ldg_writer_flush(w), 0);
+    ldg_writer_free(w);
+}
+
+struct answers {
+    char *s;
+    size_t n, cap;
+};
+
+static void
+say(struct answers *a, const char *fmt, ...)
+{
+    va_list ap;
+    char line[512];
+    int k;
+    va_start(ap, fmt);
+    k = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    assert_true(k > 0 && (size_t)k < sizeof line);
+    if (a->n + (size_t)k + 1 > a->cap) {
+        a->cap = (a->cap + (size_t)k + 1) * 2;
+        a->s = realloc(a->s, a->cap);
+        assert_non_null(a->s);
+    }
+    memcpy(a->s + a->n, line, (size_t)k + 1);
+    a->n += (size_t)k;
+}
+
+static int
+say_seq(void *ctx, uint64_t seq)
+{
+    say(ctx, " %llu", (unsigned long long)seq);
+    return 0;
+}
+
+struct values {
+    char v[256][64];
+    int n;
+};
+
+static int
+value_add(void *ctx, const char *value)
+{
+    struct values *vs = ctx;
+    assert_true(vs->n < 256 && strlen(value) < sizeof vs->v[0]);
+    snprintf(vs->v[vs->n++], sizeof vs->v[0], "%s", value);
+    return 0;
+}
+
+/* Every answer the indexes give: the values of each index (all, and by
+ * prefix), each value's events forward and back over three ranges, a
+ * scan that skips, and time windows around some events. */
+static char *
+index_answers(struct ldg_ledger *l)
+{
+    static const enum ldg_index which[] = {LDG_INDEX_TYPE, LDG_INDEX_SUBJECT,
+                                           LDG_INDEX_RUN, LDG_INDEX_ACTOR};
+    static const char *const prefixes[] = {"", "x.a", "pack:p1", "r", "zz"};
+    struct answers a = {0};
+    struct ldg_txn *t;
+    uint64_t size;
+
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_txn_size(t, &size), 0);
+    for (size_t w = 0; w < 4; w++) {
+        struct values *vsp = calloc(1, sizeof *vsp);
+        for (size_t p = 1; p < sizeof prefixes / sizeof prefixes[0]; p++) {
+            assert_int_equal(ldg_index_values(t, which[w], prefixes[p],
+                                              strlen(prefixes[p]), value_add,
+                                              vsp),
+                             0);
+            say(&a, "\nvalues %zu '%s':", w, prefixes[p]);
+            for (int i = 0; i < vsp->n; i++)
+                say(&a, " %s", vsp->v[i]);
+            vsp->n = 0;
+        }
+        assert_int_equal(ldg_index_values(t, which[w], "", 0, value_add, vsp),
+                         0);
+        /* a value no event has, and the empty string */
+        snprintf(vsp->v[vsp->n++], sizeof vsp->v[0], "pack:p");
+        snprintf(vsp->v[vsp->n++], sizeof vsp->v[0], "%s", "");
+        for (int i = 0; i < vsp->n; i++) {
+            static const uint64_t ranges[][2] = {
+                {0, UINT64_MAX}, {100, 400}, {401, 401}, {700, 5}};
+            for (size_t r = 0; r < 4; r++)
+                for (int rev = 0; rev < 2; rev++) {
+                    struct ldg_seqscan *sc;
+                    uint64_t seq;
+                    int k = 0;
+                    /* an actor is a key id, a ledger's own: by rank */
+                    say(&a, "\n%zu '%s' #%d [%llu,%llu] %d:", w,
+                        w == 3 ? "" : vsp->v[i], i,
+                        (unsigned long long)ranges[r][0],
+                        (unsigned long long)ranges[r][1], rev);
+                    assert_int_equal(ldg_index_walk(t, which[w], vsp->v[i],
+                                                    ranges[r][0], ranges[r][1],
+                                                    rev, say_seq, &a),
+                                     0);
+                    /* the same by seqscan, skipping ahead once */
+                    say(&a, " |");
+                    assert_int_equal(ldg_seqscan_index(&sc, t, which[w],
+                                                       vsp->v[i], ranges[r][0],
+                                                       ranges[r][1], rev),
+                                     0);
+                    while (ldg_seqscan_next(sc, &seq) == 1) {
+                        say(&a, " %llu", (unsigned long long)seq);
+                        if (++k == 3)
+                            ldg_seqscan_skip(sc, rev ? seq - 50 : seq + 50);
+                    }
+                    ldg_seqscan_free(sc);
+                }
+        }
+        free(vsp);
+    }
+    for (uint64_t at = 0; at < size; at += size / 7 + 1) {
+        struct ldg_event ev;
+        assert_int_equal(ldg_event_get(t, at, &ev), 0);
+        for (int d = -1; d <= 1; d++) {
+            uint64_t lo = 0, hi = size - 1;
+            int rc = ldg_time_window(t, ev.ts_ns + (uint64_t)d, UINT64_MAX, &lo,
+                                     &hi);
+            say(&a, "\nsince %llu%+d: %d %llu %llu", (unsigned long long)at, d,
+                rc, (unsigned long long)lo, (unsigned long long)hi);
+            lo = 0, hi = size - 1;
+            rc = ldg_time_window(t, 1, ev.ts_ns + (uint64_t)d, &lo, &hi);
+            say(&a, " until: %d %llu %llu", rc, (unsigned long long)lo,
+                (unsigned long long)hi);
+            lo = 3, hi = size / 2;
+            if (at + 5 < size) {
+                struct ldg_event e2;
+                assert_int_equal(ldg_event_get(t, at + 5, &e2), 0);
+                rc = ldg_time_window(t, ev.ts_ns + (uint64_t)d,
+                                     e2.ts_ns + (uint64_t)d, &lo, &hi);
+            } else {
+                rc = ldg_time_window(t, ev.ts_ns + (uint64_t)d,
+                                     ev.ts_ns + (uint64_t)d, &lo, &hi);
+            }
+            say(&a, " both: %d %llu %llu", rc, (unsigned long long)lo,
+                (unsigned long long)hi);
+        }
+    }
+    ldg_txn_abort(t);
+    return a.s;
+}
+
+/* Fails naming the first line where a and b differ. */
+static void
+same_answers(const char *a, const char *b)
+{
+    size_t line = 1;
+    const char *p = a, *q = b;
+    while (*p != '\0' && *p == *q) {
+        line += *p == '\n';
+        p++, q++;
+    }
+    if (*p != *q) {
+        const char *ls = p, *lq = q;
+        while (ls > a && ls[-1] != '\n')
+            ls--, lq--;
+        fail_msg("answers differ at line %zu:\n  %.300s\n  %.300s", line, ls,
+                 lq);
+    }
+}
+
+struct during {
+    struct ldg_ledger *other; /* appends while migrate runs */
+    int calls;
+};
+
+static void
+append_during(void *ctx, uint64_t done, uint64_t total)
+{
+    struct during *d = ctx;
+    (void)done;
+    (void)total;
+    if (d->calls++ == 2)
+        append_mix(d->other, 40, 5000);
+}
+
+static void
+test_layout__indexes_answer_the_same_in_layout_3(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(2, 10);
+    struct ldg_migrate_result r;
+    struct ldg_ledger *l2;
+    struct during d = {0};
+    char err[256], *before, *after;
+
+    append_mix(f->l, 790, 0);
+    assert_int_equal(ldg_open(&l2, f->dir, NULL, err, sizeof err), 0);
+    /* the answers layout 2 gives, with the 40 events migrate will see
+     * appended meanwhile */
+    append_mix(l2, 40, 5000);
+    ldg_close(l2);
+    before = index_answers(f->l);
+    fx_free(f);
+
+    f = fx_new(2, 10);
+    append_mix(f->l, 790, 0);
+    assert_int_equal(ldg_open(&l2, f->dir, NULL, err, sizeof err), 0);
+    d.other = l2;
+    assert_int_equal(ldg_migrate(f->l, 3, append_during, &d, &r), 0);
+    assert_true(d.calls > 3);
+    assert_int_equal(r.from, 2);
+    assert_int_equal(r.to, 3);
+    assert_true(r.index_after < r.index_before);
+    assert_int_equal(layout_of(f->l), 3);
+    after = index_answers(f->l);
+    same_answers(before, after);
+    verify_ok(f->l);
+    check_tree(f);
+
+    /* the handle opened before appends the new way; rebuilt indexes are
+     * the same */
+    append_mix(l2, 100, 6000);
+    verify_ok(f->l);
+    free(after);
+    after = index_answers(f->l);
+    assert_int_equal(ldg_index_rebuild(f->l), 0);
+    free(before);
+    before = index_answers(f->l);
+    same_answers(before, after);
+    verify_ok(f->l);
+    ldg_close(l2);
+    free(before);
+    free(after);
+    fx_free(f);
+}
+
+/* A fresh layout 3 ledger and a layout 1 ledger migrated to 3 in one go
+ * answer alike (times and actors are each ledger's own: the answers name
+ * seqs and ranks only). */
+static void
+test_layout__layout_1_migrates_to_3_in_one_run(void **state)
+{
+    (void)state;
+    struct fx *a = fx_new(1, 10), *b = fx_new(3, 10);
+    struct ldg_migrate_result r;
+    char *x, *y;
+    append_mix(a->l, 600, 0);
+    append_mix(b->l, 600, 0);
+    assert_int_equal(ldg_migrate(a->l, 0, NULL, NULL, &r), 0);
+    assert_int_equal(r.from, 1);
+    assert_int_equal(r.to, 3);
+    assert_int_equal(layout_of(a->l), 3);
+    assert_int_equal(layout_of(b->l), 3);
+    check_tree(a);
+    verify_ok(a->l);
+    verify_ok(b->l);
+    x = index_answers(a->l);
+    y = index_answers(b->l);
+    same_answers(x, y);
+    free(x);
+    free(y);
+    fx_free(a);
+    fx_free(b);
+}
+
+/* A malformed key in an old index: migrate says so and leaves layout 2,
+ * which still verifies but for that key. */
+static void
+test_layout__migrate_refuses_a_malformed_index_key(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(2, 300);
+    struct ldg_migrate_result r;
+    struct ldg_txn *t;
+    ldg_dbi dbi;
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_db_open(t, "idx.subject", 0, &dbi), 0);
+    assert_int_equal(ldg_core_kv_put(t, dbi, "no-nul-in-here", 14, "", 0), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), LDG_ECORRUPT);
+    assert_non_null(strstr(ldg_errmsg(f->l), "idx.subject: a malformed key"));
+    assert_int_equal(layout_of(f->l), 2);
+    fx_free(f);
+}
+
+/* What a migrate killed half-way leaves in ix.* is not read in layout 2
+ * (verify passes) and is dropped by the next run. */
+static void
+test_layout__a_half_copied_index_is_ignored_then_replaced(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(2, 300);
+    struct ldg_migrate_result r;
+    struct ldg_txn *t;
+    ldg_dbi dbi;
+    uint8_t d[8];
+    char *before, *after;
+    ldg_be64(d, 7);
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_db_open(t, "ix.type", 0, &dbi), 0);
+    assert_int_equal(ldg_core_kv_put(t, dbi, "x.test.n", 8, d, 8), 0);
+    assert_int_equal(ldg_core_kv_put(t, dbi, "x.left.over", 11, d, 8), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    verify_ok(f->l);
+    before = index_answers(f->l);
+    assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
+    assert_int_equal(layout_of(f->l), 3);
+    verify_ok(f->l);
+    after = index_answers(f->l);
+    same_answers(before, after);
+    free(before);
+    free(after);
+    fx_free(f);
+}
+
 int
 main(void)
 {
@@ -350,6 +691,11 @@ main(void)
             test_layout__verify_names_the_event_of_a_wrong_tile_hash),
         cmocka_unit_test(
             test_layout__an_unknown_or_damaged_layout_record_is_refused),
+        cmocka_unit_test(test_layout__indexes_answer_the_same_in_layout_3),
+        cmocka_unit_test(test_layout__layout_1_migrates_to_3_in_one_run),
+        cmocka_unit_test(test_layout__migrate_refuses_a_malformed_index_key),
+        cmocka_unit_test(
+            test_layout__a_half_copied_index_is_ignored_then_replaced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -63,6 +63,13 @@ setup_l1(void **state)
     return setup_layout(state, 2, 1);
 }
 
+/* And in layout 2 (a key per event in each index). */
+static int
+setup_l2(void **state)
+{
+    return setup_layout(state, 2, 2);
+}
+
 static int
 teardown(void **state)
 {
@@ -470,20 +477,44 @@ test_verify__detects_stale_stored_tree_hash(void **state)
     expect_bad(f, LDG_VERIFY_FULL, 9, "Merkle");
 }
 
+/* The run index's record of (R-1, seq), as the ledger's layout keeps it:
+ * a key "R-1" NUL seq in idx.run, or the duplicate seq of key "R-1" in
+ * ix.run (layout 3). put 0 deletes it, 1 writes it under run `run`. */
+static void
+run_index(struct fx *f, struct ldg_txn *t, const char *run, uint64_t seq,
+          int put)
+{
+    struct ldg_stats st;
+    ldg_dbi dbi;
+    uint8_t k[32], d[8];
+    size_t n = strlen(run);
+    assert_int_equal(ldg_stats(f->l, &st), 0);
+    if (st.layout >= 3) {
+        ldg_be64(d, seq);
+        assert_int_equal(ldg_db_open(t, "ix.run", 0, &dbi), 0);
+        if (put)
+            assert_int_equal(ldg_core_kv_put(t, dbi, run, n, d, 8), 0);
+        else
+            assert_int_equal(ldg_core_kv_del(t, dbi, run, n, d, 8), 0);
+        return;
+    }
+    memcpy(k, run, n);
+    k[n] = 0;
+    ldg_be64(k + n + 1, seq);
+    assert_int_equal(ldg_db_open(t, "idx.run", 0, &dbi), 0);
+    if (put)
+        assert_int_equal(ldg_core_kv_put(t, dbi, k, n + 9, "", 0), 0);
+    else
+        assert_int_equal(ldg_core_kv_del(t, dbi, k, n + 9, NULL, 0), 0);
+}
+
 static void
 test_verify__detects_missing_index_entry(void **state)
 {
     struct fx *f = *state;
     struct ldg_txn *t;
-    ldg_dbi dbi;
-    uint8_t k[32];
-    size_t n = strlen("R-1");
-    memcpy(k, "R-1", n);
-    k[n] = 0;
-    ldg_be64(k + n + 1, 30);
     assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
-    assert_int_equal(ldg_db_open(t, "idx.run", 0, &dbi), 0);
-    assert_int_equal(ldg_core_kv_del(t, dbi, k, n + 9, NULL, 0), 0);
+    run_index(f, t, "R-1", 30, 0);
     assert_int_equal(ldg_txn_commit(t), 0);
     {
         struct ldg_verify_report r;
@@ -492,6 +523,60 @@ test_verify__detects_missing_index_entry(void **state)
                          LDG_ETAMPER);
         assert_non_null(strstr(r.what, "index"));
     }
+    expect_bad(f, 0, 30, "index entry");
+}
+
+/* Layout 3 keeps no idx.* but idx.id: a key left in one (a migrate that
+ * did not empty it, a write by something else) is named by verify --full;
+ * so are a duplicate in ix.* that is not 8 bytes (LMDB takes one) and a
+ * seq past the log. */
+static void
+test_verify__layout_3_names_stray_index_records(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_txn *t;
+    struct ldg_verify_report r;
+    ldg_dbi dbi;
+    uint8_t k[16], d[8];
+
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_db_open(t, "idx.type", 0, &dbi), 0);
+    assert_int_equal(ldg_core_kv_put(t, dbi, "run.step\0\0\0\0\0\0\0\0\x05",
+                                     17, "", 0),
+                     0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    assert_int_equal(
+        ldg_verify(f->l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0, &r, NULL, NULL),
+        LDG_ETAMPER);
+    if (strstr(r.what, "idx.type holds 1 entries, the log calls for 0") == NULL)
+        fail_msg("%s", r.what);
+
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_db_open(t, "idx.type", 0, &dbi), 0);
+    assert_int_equal(ldg_core_db_drop(t, dbi, 0), 0);
+    assert_int_equal(ldg_db_open(t, "ix.type", 0, &dbi), 0);
+    memset(k, 0, sizeof k);
+    assert_int_equal(ldg_core_kv_put(t, dbi, "run.step", 8, k, 4), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    assert_int_equal(
+        ldg_verify(f->l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0, &r, NULL, NULL),
+        LDG_ETAMPER);
+    if (strstr(r.what, "index ix.type") == NULL)
+        fail_msg("%s", r.what);
+    assert_int_equal(ldg_index_rebuild(f->l), 0);
+
+    /* run.step at seq 1000, past the log's 40, instead of 39 */
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_db_open(t, "ix.type", 0, &dbi), 0);
+    ldg_be64(d, 39);
+    assert_int_equal(ldg_core_kv_del(t, dbi, "run.step", 8, d, 8), 0);
+    ldg_be64(d, 1000);
+    assert_int_equal(ldg_core_kv_put(t, dbi, "run.step", 8, d, 8), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    expect_bad(f, LDG_VERIFY_FULL, 39, "index entry");
+    assert_int_equal(
+        ldg_verify(f->l, LDG_VERIFY_NOSAVE, 0, &r, NULL, NULL), LDG_ETAMPER);
+    assert_int_equal(r.bad_seq, 39);
 }
 
 /* The VmFlags of this process's mapping of dir/data.mdb, or "" (as
@@ -573,29 +658,25 @@ test_verify__detects_replaced_index_keys(void **state)
     struct fx *f = *state;
     struct ldg_txn *t;
     struct ldg_event ev;
+    struct ldg_stats st;
     ldg_dbi dbi;
     uint8_t k[32];
-    size_t n = strlen("R-1");
 
-    /* idx.run: "R-1" NUL 30 becomes "R-2" NUL 30 (sorts after every R-1) */
-    memcpy(k, "R-1", n);
-    k[n] = 0;
-    ldg_be64(k + n + 1, 30);
+    /* the run index: (R-1, 30) becomes (R-2, 30) (sorts after every R-1) */
     assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
-    assert_int_equal(ldg_db_open(t, "idx.run", 0, &dbi), 0);
-    assert_int_equal(ldg_core_kv_del(t, dbi, k, n + 9, NULL, 0), 0);
-    k[2] = '2';
-    assert_int_equal(ldg_core_kv_put(t, dbi, k, n + 9, "", 0), 0);
+    run_index(f, t, "R-1", 30, 0);
+    run_index(f, t, "R-2", 30, 1);
     assert_int_equal(ldg_txn_commit(t), 0);
     expect_bad(f, LDG_VERIFY_FULL, 30, "index entry");
     expect_bad(f, 0, 30, "index entry");
+    assert_int_equal(ldg_stats(f->l, &st), 0);
+    if (st.layout >= 3)
+        return; /* no idx.time */
     /* back, then idx.time: (ts, 25) becomes (ts + 1, 25), still between
      * its neighbours */
     assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
-    assert_int_equal(ldg_db_open(t, "idx.run", 0, &dbi), 0);
-    assert_int_equal(ldg_core_kv_del(t, dbi, k, n + 9, NULL, 0), 0);
-    k[2] = '1';
-    assert_int_equal(ldg_core_kv_put(t, dbi, k, n + 9, "", 0), 0);
+    run_index(f, t, "R-2", 30, 0);
+    run_index(f, t, "R-1", 30, 1);
     assert_int_equal(ldg_event_get(t, 25, &ev), 0);
     ldg_be64(k, ev.ts_ns);
     ldg_be64(k + 8, 25);
@@ -1399,6 +1480,7 @@ main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 #define T1(name) cmocka_unit_test_setup_teardown(name, setup_v1, teardown)
 #define TL1(name) cmocka_unit_test_setup_teardown(name, setup_l1, teardown)
+#define TL2(name) cmocka_unit_test_setup_teardown(name, setup_l2, teardown)
 #define TS(name) cmocka_unit_test_setup_teardown(name, setup_seals, teardown)
     const struct CMUnitTest tests[] = {
         T(test_verify__clean_log_passes_and_saves_position),
@@ -1419,6 +1501,7 @@ main(void)
         T(test_verify__detects_stale_stored_tree_hash),
         T(test_verify__detects_missing_index_entry),
         T(test_verify__detects_replaced_index_keys),
+        T(test_verify__layout_3_names_stray_index_records),
         T(test_verify__reads_ahead_while_it_runs),
         T(test_verify__counts_the_id_index),
         T(test_verify__a_finding_stands_until_a_full_verification_passes),
@@ -1443,6 +1526,12 @@ main(void)
         TL1(test_verify__clean_log_passes_and_saves_position),
         TL1(test_verify__detects_stale_stored_tree_hash),
         TL1(test_verify__detects_truncated_tail_after_verified_run),
+        TL1(test_verify__detects_missing_index_entry),
+        /* store layout 2: the indexes a key per event */
+        TL2(test_verify__clean_log_passes_and_saves_position),
+        TL2(test_verify__detects_missing_index_entry),
+        TL2(test_verify__detects_replaced_index_keys),
+        TL2(test_verify__counts_the_id_index),
         T1(test_verify__detects_deleted_latest_checkpoint),
         /* format 2: the seals */
         TS(test_verify__seals_are_as_designed),
