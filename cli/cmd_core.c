@@ -1821,9 +1821,11 @@ cmd_stats(struct cli *c, int argc, char **argv)
     if (c->out == OUT_HUMAN) {
         printf("origin       %s\n", ldg_origin(l));
         printf("layout       %d (%s)\n", st.layout,
-               st.layout >= 2 ? "Merkle tree as tiles"
-                              : "a record per tree node; ledger migrate "
-                                "converts it");
+               st.layout >= 3   ? "Merkle tree as tiles, an index key per value"
+               : st.layout == 2 ? "Merkle tree as tiles, an index key per "
+                                  "event; ledger migrate converts it"
+                                : "a record per tree node; ledger migrate "
+                                  "converts it");
         printf("events       %llu\n", (unsigned long long)st.events);
         printf("bodies       %llu (%llu erased)\n",
                (unsigned long long)st.bodies,

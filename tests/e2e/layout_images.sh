@@ -2,9 +2,10 @@
 # layout_images.sh — the golden store images of tests/vectors/layout/, one
 # per store layout, of the same 600-event ledger (its README says how they
 # were made): this build reads each, says its layout, verifies it in full,
-# and gives the recorded checkpoint and C2SP tiles, byte for byte, and the
-# same proofs from both; each takes appends; the layout 1 image migrated
-# gives the layout 2 image's answers.
+# and gives the recorded checkpoint, C2SP tiles and query answers (by type,
+# subject, run, actor and time), byte for byte, and the same proofs from
+# all; each takes appends; the layout 1 and 2 images migrated give the
+# layout 3 image's answers.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -48,26 +49,51 @@ answers() {
         "$LEDGER" --dir "$2" proof "$s" 2>&1
         "$LEDGER" --dir "$2" proof --consistency "$((s + 1))" 2>&1
     done >"$T/proofs.$1"
+    queries "$2" | cmp -s - "$V/queries.json" ||
+        fail "layout $1: other query answers: $(queries "$2" | diff - "$V/queries.json" | head -5)"
+}
+
+# queries DIR: by each index, and a window of time (README)
+queries() {
+    t1=$("$LEDGER" --dir "$1" show 100 -o json | jq -r .time)
+    t2=$("$LEDGER" --dir "$1" show 130 -o json | jq -r .time)
+    "$LEDGER" --dir "$1" query -o json -n all 'type=model.*'
+    "$LEDGER" --dir "$1" query -o json -n 25 -r subject=s:3
+    "$LEDGER" --dir "$1" query -o json -n all run=R-0001
+    "$LEDGER" --dir "$1" query -o json -n 10 actor=log
+    "$LEDGER" --dir "$1" query -o json -n all -S "$t1" -U "$t2"
+    "$LEDGER" --dir "$1" query -o json -n all 'subject=pack:*'
 }
 
 unpack 1 "$T/l1"
 unpack 2 "$T/l2"
+unpack 3 "$T/l3"
 answers 1 "$T/l1"
 answers 2 "$T/l2"
-cmp -s "$T/proofs.1" "$T/proofs.2" || fail "the proofs differ between layouts"
+answers 3 "$T/l3"
+cmp -s "$T/proofs.1" "$T/proofs.2" && cmp -s "$T/proofs.1" "$T/proofs.3" ||
+    fail "the proofs differ between layouts"
 grep -c '^c2sp.org/tlog-proof@v1$' "$T/proofs.1" | grep -qx 7 ||
     fail "proofs: $(head -c 300 "$T/proofs.1")"
 
-for n in 1 2; do
+for n in 1 2 3; do
     "$LEDGER" --dir "$T/l$n" append x.layout.more --body '{"n":1}' \
         >/dev/null 2>&1 || fail "layout $n: append"
     "$LEDGER" --dir "$T/l$n" verify >"$T/v" 2>&1 ||
         fail "layout $n: verify after append: $(cat "$T/v")"
 done
 
-unpack 1 "$T/m"
-"$LEDGER" --dir "$T/m" migrate >/dev/null 2>&1 || fail "migrate the layout 1 image"
-answers 2 "$T/m"
+for n in 1 2; do
+    rm -rf "$T/m"
+    unpack $n "$T/m"
+    "$LEDGER" --dir "$T/m" migrate >/dev/null 2>&1 ||
+        fail "migrate the layout $n image"
+    answers 3 "$T/m"
+done
+unpack 1 "$T/m2"
+"$LEDGER" --dir "$T/m2" migrate --layout 2 >/dev/null 2>&1 ||
+    fail "migrate the layout 1 image to 2"
+answers 2 "$T/m2"
 
 if [ "$nfail" -gt 0 ]; then
     echo "layout_images: $nfail failure(s)"

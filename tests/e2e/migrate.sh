@@ -1,20 +1,23 @@
 #!/bin/sh
 # migrate.sh — `ledger migrate`: a ledger of store layout 1 converted in
-# place to layout 2 (the Merkle tree as tiles; docs/FORMAT.md section 6).
+# place to layout 3 (the Merkle tree as tiles, the indexes a key per
+# value; docs/FORMAT.md section 6), in one run or by way of layout 2.
 #
 #   * the answers are the same bytes after as before: the checkpoint, the
 #     C2SP tiles (every file), inclusion and consistency proofs, query
-#     output, verify --full; stats says layout 2; the tree's bytes shrink
-#     and the output says so; progress on a terminal, erased before the
-#     summary, and none elsewhere; appends go on; a second run converts
-#     nothing; --layout 1 (back) is refused (64), as is a bad value;
+#     output by each index and by time, verify --full; stats says layout
+#     3; the tree's and the indexes' bytes shrink and the output says so;
+#     progress on a terminal, erased before the summary, and none
+#     elsewhere; appends go on; a second run converts nothing; --layout 1
+#     (back) is refused (64), as is a bad value;
 #   * a layout 1 ledger keeps working until migrated: read and append;
 #   * refused while `ledger serve` serves the ledger (75), nothing changed;
 #   * every I/O call of a migration, in turn, fails with ENOSPC (a full
 #     disk) and, in turn, never returns (the process is killed with -9
-#     there): each time the ledger opens in layout 1 or 2, verify --full
-#     passes, the checkpoint is the one before, and migrate run again
-#     finishes the job with the same tiles as an undisturbed run.
+#     there): each time the ledger opens in layout 1, 2 or 3, verify
+#     --full passes, the checkpoint is the one before, and migrate run
+#     again finishes the job with the same tiles and query answers as an
+#     undisturbed run.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 L=$LEDGER
@@ -39,7 +42,7 @@ LEDGER_LAYOUT=1 "$L" --dir "$B" init --origin migrate.test/log >/dev/null ||
     exit 1
 # 20,004 events: 78 full tiles of leaves and 36 leaves past them
 awk 'BEGIN { for (i = 0; i < 20000; i++)
-    printf("{\"type\":\"x.migrate.test\",\"subject\":\"s:%d\",\"body\":{\"n\":%d}}\n", i % 7, i) }' \
+    printf("{\"type\":\"x.migrate.t%d\",\"subject\":\"s:%d\",\"run\":\"r-%d\",\"body\":{\"n\":%d}}\n", i % 3, i % 7, i % 11, i) }' \
     >"$T/in.jsonl"
 "$L" --dir "$B" ingest "$T/in.jsonl" >/dev/null 2>&1 || exit 1
 for i in 1 2 3; do
@@ -60,6 +63,19 @@ answers() {
         "$L" --dir "$1" proof --consistency "$o" >"$2/cons.$o" 2>&1
     done
     "$L" --dir "$1" query -o json subject=s:3 >"$2/query" 2>&1
+    "$L" --dir "$1" query -o json -n all type=x.migrate.t1 run=r-4 \
+        >"$2/query.type-run" 2>&1
+    "$L" --dir "$1" query -o json -n 40 -r 'subject=s:*' run=r-10 \
+        >"$2/query.glob" 2>&1
+    "$L" --dir "$1" query -o json -n all actor=log type=x.migrate.late \
+        >"$2/query.actor" 2>&1
+    # the times of events 5000 and 5100, and what lies between
+    "$L" --dir "$1" show 5000 -o json >"$2/show.5000" 2>&1
+    "$L" --dir "$1" show 5100 -o json >"$2/show.5100" 2>&1
+    t1=$(jq -r .time "$2/show.5000")
+    t2=$(jq -r .time "$2/show.5100")
+    "$L" --dir "$1" query -o json -n all -S "$t1" -U "$t2" \
+        >"$2/query.window" 2>&1
     "$L" --dir "$1" show 257 -o json >"$2/show" 2>&1
     rm -rf "$2/tiles"
     "$L" --dir "$1" tiles "$2/tiles" >/dev/null 2>&1
@@ -78,18 +94,23 @@ cp -r "$B" "$D"
 "$L" --dir "$D" migrate >"$T/out" 2>"$T/err"
 rc=$?
 [ $rc -eq 0 ] || fail "migrate: exit $rc ($(cat "$T/err"))"
-grep -q '^layout 1 -> 2 (20004 events)$' "$T/out" ||
+grep -q '^layout 1 -> 3 (20004 events)$' "$T/out" ||
     fail "migrate: says $(cat "$T/out")"
 before=$(sed -n 's/^tree  *\([0-9]*\) -> \([0-9]*\) bytes$/\1/p' "$T/out")
 after=$(sed -n 's/^tree  *\([0-9]*\) -> \([0-9]*\) bytes$/\2/p' "$T/out")
 [ -n "$before" ] && [ -n "$after" ] && [ "$after" -lt $((before / 3)) ] ||
     fail "migrate: the tree went from '$before' to '$after' bytes"
+before=$(sed -n 's/^indexes  *\([0-9]*\) -> \([0-9]*\) bytes$/\1/p' "$T/out")
+after=$(sed -n 's/^indexes  *\([0-9]*\) -> \([0-9]*\) bytes$/\2/p' "$T/out")
+[ -n "$before" ] && [ -n "$after" ] && [ "$after" -lt $((before / 2)) ] ||
+    fail "migrate: the indexes went from '$before' to '$after' bytes"
 grep -q '^in use ' "$T/out" || fail "migrate: no bytes in use ($(cat "$T/out"))"
 [ -s "$T/err" ] && fail "migrate: stderr not a terminal, yet: $(cat "$T/err")"
-"$L" --dir "$D" stats | grep -q '^layout  *2 (Merkle tree as tiles)$' ||
+"$L" --dir "$D" stats |
+    grep -q '^layout  *3 (Merkle tree as tiles, an index key per value)$' ||
     fail "after: stats says $("$L" --dir "$D" stats | grep layout)"
-[ "$("$L" --dir "$D" stats -o json | jq .layout)" = 2 ] ||
-    fail "after: stats -o json has no layout 2"
+[ "$("$L" --dir "$D" stats -o json | jq .layout)" = 3 ] ||
+    fail "after: stats -o json has no layout 3"
 "$L" --dir "$D" verify --full >"$T/v" 2>&1 || fail "after: verify: $(cat "$T/v")"
 answers "$D" "$T/after"
 diff -r "$T/before" "$T/after" >"$T/diff" 2>&1 ||
@@ -97,6 +118,33 @@ diff -r "$T/before" "$T/after" >"$T/diff" 2>&1 ||
 "$L" --dir "$D" stats --databases -o json |
     jq -e '[.databases[] | select(.name == "tiles")][0].records == 78' \
         >/dev/null || fail "after: db tiles does not hold 78 tiles"
+"$L" --dir "$D" stats --databases -o json >"$T/dbs"
+jq -e '[.databases[] | select(.name | test("^idx[.](type|subject|run|actor|time)$"))
+        | .records] == [0, 0, 0, 0, 0]' "$T/dbs" >/dev/null ||
+    fail "after: the old indexes are not empty: $(jq -c '.databases' "$T/dbs")"
+jq -e '[.databases[] | select(.name == "ix.subject")][0].records == 20004' \
+    "$T/dbs" >/dev/null || fail "after: ix.subject does not hold 20004 seqs"
+
+# by way of layout 2: the same answers
+cp -r "$B" "$T/two"
+"$L" --dir "$T/two" migrate --layout 2 >"$T/out" 2>&1 &&
+    grep -q '^layout 1 -> 2 (20004 events)$' "$T/out" ||
+    fail "--layout 2: $(cat "$T/out")"
+"$L" --dir "$T/two" stats | grep -q '^layout  *2 (Merkle tree as tiles, an index key per event; ledger migrate converts it)$' ||
+    fail "--layout 2: stats says $("$L" --dir "$T/two" stats | grep layout)"
+answers "$T/two" "$T/after2"
+diff -r "$T/before" "$T/after2" >"$T/diff" 2>&1 ||
+    fail "answers differ in layout 2: $(head -c 600 "$T/diff")"
+"$L" --dir "$T/two" migrate -o json >"$T/out" 2>&1
+jq -e '.from == 2 and .to == 3 and .converted and
+       .index_bytes.after < .index_bytes.before / 2 and
+       .tree_bytes.after == .tree_bytes.before' "$T/out" >/dev/null ||
+    fail "2 -> 3 -o json: $(cat "$T/out")"
+answers "$T/two" "$T/after3"
+diff -r "$T/before" "$T/after3" >"$T/diff" 2>&1 ||
+    fail "answers differ after 2 -> 3: $(head -c 600 "$T/diff")"
+"$L" --dir "$T/two" verify --full >"$T/v" 2>&1 || fail "2 -> 3: verify: $(cat "$T/v")"
+rm -rf "$T/two" "$T/after2" "$T/after3"
 
 # on a terminal: a progress line with a percentage, erased before the
 # summary
@@ -104,26 +152,26 @@ if script -qec true /dev/null </dev/null >/dev/null 2>&1; then
     cp -r "$B" "$T/tty"
     timeout 120 script -qec "'$L' --dir '$T/tty' migrate" /dev/null </dev/null \
         >"$T/tty.out" 2>&1
-    grep -q 'migrate: [0-9]*/78 ([0-9]*%)' "$T/tty.out" ||
+    grep -q 'migrate: [0-9]*/[0-9]* ([0-9]*%)' "$T/tty.out" ||
         fail "on a terminal: no progress: $(tr '\r' '\n' <"$T/tty.out" | head -3)"
-    grep -q "$(printf '\r\033')\[Klayout 1 -> 2" "$T/tty.out" ||
+    grep -q "$(printf '\r\033')\[Klayout 1 -> 3" "$T/tty.out" ||
         fail "on a terminal: the progress line is not erased before the summary"
 fi
 
 # again: nothing to do; back: refused
 "$L" --dir "$D" migrate >"$T/out" 2>&1 || fail "again: exit $?"
-grep -q '^layout 2 already: nothing to convert (20004 events)$' "$T/out" ||
+grep -q '^layout 3 already: nothing to convert (20004 events)$' "$T/out" ||
     fail "again: says $(cat "$T/out")"
-"$L" --dir "$D" migrate -o json | jq -e '.converted == false and .from == 2' \
+"$L" --dir "$D" migrate -o json | jq -e '.converted == false and .from == 3' \
     >/dev/null || fail "again -o json"
 "$L" --dir "$D" migrate --layout 1 >"$T/out" 2>"$T/err"
 rc=$?
 [ $rc -eq 64 ] && grep -q 'never back' "$T/err" ||
     fail "--layout 1: exit $rc, $(cat "$T/err")"
-"$L" --dir "$D" migrate --layout 3 >/dev/null 2>"$T/err"
+"$L" --dir "$D" migrate --layout 4 >/dev/null 2>"$T/err"
 rc=$?
-[ $rc -eq 64 ] && grep -q "'3' is not a store layout" "$T/err" ||
-    fail "--layout 3: exit $rc, $(cat "$T/err")"
+[ $rc -eq 64 ] && grep -q "'4' is not a store layout" "$T/err" ||
+    fail "--layout 4: exit $rc, $(cat "$T/err")"
 "$L" --dir "$T/none" migrate >/dev/null 2>"$T/err"
 rc=$?
 [ $rc -eq 66 ] || fail "no ledger: exit $rc, $(cat "$T/err")"
@@ -174,6 +222,12 @@ LEDGER_LAYOUT=1 "$L" --dir "$B" init --origin migrate.test/log2 >/dev/null ||
     exit 1
 head -n 3000 "$T/in.jsonl" | "$L" --dir "$B" ingest - >/dev/null 2>&1 || exit 1
 "$L" --dir "$B" checkpoint >"$T/before/checkpoint" 2>&1
+# what the indexes answer (layout-blind), before and after each crash
+qa() {
+    "$L" --dir "$1" query -o json -n all type=x.migrate.t2 run=r-3 2>&1
+    "$L" --dir "$1" query -o json -n 30 -r 'subject=s:[15]' 2>&1
+}
+qa "$B" >"$T/before/qa"
 rm -rf "$T/c"
 cp -r "$B" "$T/c"
 FAULT_COUNT_FILE=$T/count LD_PRELOAD=$PRE "$L" --dir "$T/c" migrate \
@@ -183,18 +237,22 @@ calls=$(cat "$T/count" 2>/dev/null || echo 0)
 rm -rf "$T/good"
 "$L" --dir "$T/c" tiles "$T/good" >/dev/null 2>&1
 
-# after WHAT DIR: the ledger opens in layout 1 or 2, verifies, has the
-# checkpoint it had; migrate finishes the job and the tiles are the same
+# after WHAT DIR: the ledger opens in layout 1, 2 or 3, verifies, has the
+# checkpoint it had and answers queries as before; migrate finishes the
+# job and the tiles are the same
 after() {
     lay=$("$L" --dir "$2" stats -o json 2>"$T/e2" | jq -r .layout)
     case $lay in
-    1 | 2) ;;
+    1 | 2 | 3) ;;
     *) fail "$1: stats: layout '$lay' ($(cat "$T/e2"))" ;;
     esac
     "$L" --dir "$2" verify --full >"$T/v" 2>&1 || fail "$1: verify: $(cat "$T/v")"
     "$L" --dir "$2" checkpoint 2>&1 | cmp -s - "$T/before/checkpoint" ||
         fail "$1: another checkpoint"
+    qa "$2" | cmp -s - "$T/before/qa" || fail "$1: other query answers"
     "$L" --dir "$2" migrate >"$T/m" 2>&1 || fail "$1: migrate again: $(cat "$T/m")"
+    qa "$2" | cmp -s - "$T/before/qa" ||
+        fail "$1: other query answers after migrate again"
     rm -rf "$T/t"
     "$L" --dir "$2" tiles "$T/t" >/dev/null 2>&1
     diff -r "$T/good" "$T/t" >/dev/null 2>&1 || fail "$1: other tiles after"
@@ -237,8 +295,8 @@ while [ "$n" -le "$calls" ]; do
     n=$((n + 1))
 done
 case "$layouts" in
-*1*) ;;
-*) fail "no full disk left layout 1:$layouts" ;;
+*1*2*) ;;
+*) fail "no full disk left layout 1, then one left layout 2:$layouts" ;;
 esac
 
 if [ "$nfail" -gt 0 ]; then

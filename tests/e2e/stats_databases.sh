@@ -36,12 +36,16 @@ if names[-3:] != ["(catalogue)", "(free)", "(meta)"]:
     bad.append("LMDB's own rows: %r" % names[-3:])
 for core in ["meta", "entries", "bodies", "tree", "checkpoints", "keys", "seals",
              "idx.type", "idx.subject", "idx.run", "idx.actor", "idx.time", "idx.id",
-             "tiles"]:
+             "tiles", "ix.type", "ix.subject", "ix.run", "ix.actor"]:
     if core not in names:
         bad.append("no %s" % core)
 by = {d["name"]: d for d in dbs}
-if by["entries"]["records"] != s["events"] or by["idx.type"]["records"] != s["events"]:
-    bad.append("entries %d, idx.type %d, events %d" % (by["entries"]["records"], by["idx.type"]["records"], s["events"]))
+# layout 3 (the default): the type index holds a seq per event in ix.type,
+# and the layout 2 databases stay empty
+if by["entries"]["records"] != s["events"] or by["ix.type"]["records"] != s["events"]:
+    bad.append("entries %d, ix.type %d, events %d" % (by["entries"]["records"], by["ix.type"]["records"], s["events"]))
+if s["layout"] != 3 or any(by[n]["records"] for n in ["idx.type", "idx.subject", "idx.run", "idx.actor", "idx.time"]):
+    bad.append("layout %r, the layout 2 indexes hold records" % s["layout"])
 if by["bodies"]["records"] != s["bodies"]:
     bad.append("bodies %d, stats says %d" % (by["bodies"]["records"], s["bodies"]))
 if not any(n.startswith("proj.") for n in names):

@@ -10,7 +10,9 @@
 # Three ledgers: a day of a box (examples/pdf-ops.jsonl: packs, models,
 # routes, promotions, runs), a day of its control pipeline
 # (examples/pipeline: plans, memory, builds), and 600 events whose Merkle
-# tree fills two tiles (db tiles). VERIFY_FLIPS flips a
+# tree fills two tiles (db tiles) and whose indexes (store layout 3, ix.*)
+# keep some values' seqs in pages of their own and others' inside their
+# node. VERIFY_FLIPS flips a
 # database (default 12, 4 under make asan; make torture's FLIPS raises it).
 set -u
 L=${LEDGER:?set LEDGER to the ledger binary}
@@ -31,10 +33,12 @@ N=${VERIFY_FLIPS:-${FLIPS:-12}}
 sh "$ROOT/examples/pipeline/day.sh" "$L" "$T/pipe" "$T/pipe.ctl" >/dev/null 2>&1 ||
     bad "cannot make the pipeline's ledger"
 # a third, of 600 events: two full tiles of the Merkle tree (db tiles,
-# store layout 2) beside its edge in db tree
+# store layout 2) beside its edge in db tree; 600 seqs of one type and of
+# one actor (pages of their own in ix.type and ix.actor), 120 of each
+# subject and 6 of each run (inside their nodes)
 "$L" --dir "$T/tile" init >/dev/null &&
     awk 'BEGIN { for (i = 0; i < 599; i++)
-        printf("{\"type\":\"x.tile.test\",\"subject\":\"s:%d\",\"body\":{\"n\":%d}}\n", i % 5, i) }' |
+        printf("{\"type\":\"x.tile.test\",\"subject\":\"s:%d\",\"run\":\"r-%d\",\"body\":{\"n\":%d}}\n", i % 5, i % 100, i) }' |
     "$L" --dir "$T/tile" ingest - >/dev/null 2>&1 || bad "cannot make the tiles' ledger"
 
 # the undamaged ledgers verify and check their projections
@@ -76,10 +80,11 @@ grep -q 'ledger rebuild' "$T/err" || bad "damaged proj.packs: no remedy named"
     bad "after rebuild, verify --full still fails: $(cat "$T/err")"
 
 # every database, bit by bit (the tiles' ledger: its tree's two databases,
-# the tiles' values on overflow pages included; the others have no tile)
+# the tiles' values on overflow pages included, and its indexes; the
+# others have no tile)
 for d in box pipe tile; do
     only=""
-    [ "$d" = tile ] && only="tiles tree"
+    [ "$d" = tile ] && only="tiles tree ix.type ix.subject ix.run ix.actor"
     # shellcheck disable=SC2086
     python3 "$ROOT/tests/e2e/lib/flip_sweep.py" "$L" "$T/$d" "$N" 31 $only >"$T/sweep" 2>&1 ||
         bad "$d: $(grep -c '^FAIL' "$T/sweep") flips answered otherwise after verify said ok"
@@ -88,7 +93,9 @@ for d in box pipe tile; do
         bad "$d: the sweep did not reach every database"
 done
 # (the last sweep was the tiles' ledger's)
-grep -q '^tiles: ' "$T/sweep" || bad "tile: the sweep did not reach db tiles"
+for db in tiles ix.type ix.subject ix.run ix.actor; do
+    grep -q "^$db: " "$T/sweep" || bad "tile: the sweep did not reach db $db"
+done
 
 
 [ "$nfail" -eq 0 ] && echo "verify_every_db: ok" || echo "verify_every_db: $nfail failures"

@@ -78,8 +78,22 @@ def answers():
     n = json.loads(out)["events"] if rc == 0 else 0
     a["query"] = run(["query", "-o", "json"])[:2]
     a["query type"] = run(["query", "-o", "json", "type=run.started"])[:2]
+    # each index: a subject glob (the values, then each one's events), a
+    # run, an actor, newest first; and a time window
+    a["query subject"] = run(["query", "-o", "json", "-r", "subject=*:*1*"])[:2]
+    a["query run"] = run(["query", "-o", "json", "run=r-7", "+", "run=R-0001"])[:2]
+    a["query actor"] = run(["query", "-o", "json", "-n", "50", "actor=log"])[:2]
     a["show"] = [run(["show", str(s), "-o", "json"])[:2]
-                 for s in sorted({0, n // 2, n - 1} if n else set())]
+                 for s in sorted({0, n // 3, n // 2, n - 1} if n else set())]
+    times = []
+    for rc_s, out_s in a["show"]:
+        try:
+            times.append(json.loads(out_s)["time"] if rc_s == 0 else None)
+        except (ValueError, KeyError):
+            times.append(None)
+    if len(times) == 4 and times[1] and times[2]:
+        a["query window"] = run(["query", "-o", "json", "-n", "all", "-S",
+                                 times[1], "-U", times[2]])[:2]
     a["proof"] = [run(["proof", str(s)])[:2] for s in range(0, n, 5)]
     a["consistency"] = run(["proof", "--consistency", "3"])[:2]
     a["tiles"] = tiles()
@@ -176,10 +190,10 @@ for name, pgs in sorted(pages().items()):
                             os.path.join(KEEP, "%s-%d-%d.mdb" % (name, off, bit)))
             continue
         got = answers()
-        if KEEP and [k for k in ref if got[k] != ref[k]]:
+        if KEEP and [k for k in ref if got.get(k) != ref[k]]:
             shutil.copy(os.path.join(D, "data.mdb"),
                         os.path.join(KEEP, "%s-%d-%d.mdb" % (name, off, bit)))
-        diff = [k for k in ref if got[k] != ref[k]]
+        diff = [k for k in ref if got.get(k) != ref[k]]
         if diff in (["doctor"], ["doctor", "projections"]) and \
                 doctor_names_projections(got["doctor"][1], ref["doctor"][1]):
             # the doctor fails projections-current, naming the stored state
