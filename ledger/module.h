@@ -758,8 +758,10 @@ void ldg_seqscan_record(const struct ldg_seqscan *s, const uint8_t **rec,
                         size_t *len);
 void ldg_seqscan_free(struct ldg_seqscan *s);
 
-/* The name of an index as FORMAT.md and query plans give it ("idx.run"). */
-const char *ldg_index_name(enum ldg_index which);
+/* The name of the database that keeps an index in t's store layout, as
+ * FORMAT.md and query plans give it ("ix.run" in layout 3, "idx.run"
+ * before). Static storage. */
+const char *ldg_index_name(struct ldg_txn *t, enum ldg_index which);
 
 /* Narrows [*lo, *hi] to the events with since_ns <= ts <= until_ns (0 and
  * UINT64_MAX leave that side open), by two lookups in the time index.

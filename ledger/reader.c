@@ -47,19 +47,12 @@ struct ldg_seqscan {
 };
 
 const char *
-ldg_index_name(enum ldg_index which)
+ldg_index_name(struct ldg_txn *t, enum ldg_index which)
 {
-    switch (which) {
-    case LDG_INDEX_TYPE:
-        return "idx.type";
-    case LDG_INDEX_SUBJECT:
-        return "idx.subject";
-    case LDG_INDEX_RUN:
-        return "idx.run";
-    case LDG_INDEX_ACTOR:
-        return "idx.actor";
-    }
-    return "?";
+    int layout = t != NULL ? ldg_txn_layout(t) : LDG_LAYOUT_DEFAULT;
+    enum ldg_core_db db =
+        ldg_index_db(which, layout > 0 ? layout : LDG_LAYOUT_DEFAULT);
+    return db < LDG_CORE_DBS ? ldg_core_db_names[db] : "?";
 }
 
 static int

@@ -598,7 +598,7 @@ plan_group(struct ldg_query_iter *it, size_t gi, uint64_t lo, uint64_t hi)
             rc = plan_index(it, &g->p[i], order[o].which, lo, hi);
             if (rc != 0) {
                 if (rc > 0)
-                    plan_note(it, ldg_index_name(order[o].which));
+                    plan_note(it, ldg_index_name(it->t, order[o].which));
                 return rc < 0 ? rc : 0;
             }
         }
@@ -613,7 +613,7 @@ plan_group(struct ldg_query_iter *it, size_t gi, uint64_t lo, uint64_t hi)
         rc = plan_ids(it, it->actor_ids[gi][actor_i++], lo, hi);
         if (rc != 0) {
             if (rc > 0)
-                plan_note(it, ldg_index_name(LDG_INDEX_ACTOR));
+                plan_note(it, ldg_index_name(it->t, LDG_INDEX_ACTOR));
             return rc < 0 ? rc : 0;
         }
     }
@@ -639,7 +639,7 @@ plan_group(struct ldg_query_iter *it, size_t gi, uint64_t lo, uint64_t hi)
                 break; /* too many subjects: the entries, below */
             char note[64];
             snprintf(note, sizeof note, "%s+bodies+prefilter",
-                     ldg_index_name(LDG_INDEX_SUBJECT));
+                     ldg_index_name(it->t, LDG_INDEX_SUBJECT));
             plan_note(it, note);
             return add_scan(it, S_BODIES, p, lo, hi);
         }

@@ -55,7 +55,8 @@ die(const char *what, int rc)
 
 /* Deletes every record of db for which drop(key) says so. */
 static int
-sweep(MDB_txn *txn, const char *name, int (*drop)(const MDB_val *, uint64_t),
+sweep(MDB_txn *txn, const char *name,
+      int (*drop)(const MDB_val *, const MDB_val *, uint64_t),
       uint64_t size, unsigned long *n)
 {
     MDB_dbi dbi;
@@ -70,7 +71,7 @@ sweep(MDB_txn *txn, const char *name, int (*drop)(const MDB_val *, uint64_t),
         return die(name, rc);
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        if (drop(&k, size)) {
+        if (drop(&k, &v, size)) {
             if ((rc = mdb_cursor_del(c, 0)) != 0)
                 return die(name, rc);
             (*n)++;
@@ -81,20 +82,23 @@ sweep(MDB_txn *txn, const char *name, int (*drop)(const MDB_val *, uint64_t),
 }
 
 static int
-drop_seq_key(const MDB_val *k, uint64_t size)
+drop_seq_key(const MDB_val *k, const MDB_val *v, uint64_t size)
 {
+    (void)v;
     return k->mv_size == 8 && rd_be64(k->mv_data) >= size;
 }
 
 static int
-drop_checkpoint(const MDB_val *k, uint64_t size)
+drop_checkpoint(const MDB_val *k, const MDB_val *v, uint64_t size)
 {
+    (void)v;
     return k->mv_size == 8 && rd_be64(k->mv_data) > size;
 }
 
 static int
-drop_tree(const MDB_val *k, uint64_t size)
+drop_tree(const MDB_val *k, const MDB_val *v, uint64_t size)
 {
+    (void)v;
     const unsigned char *p = k->mv_data;
     uint64_t end;
     if (k->mv_size != 9 || p[0] > 63)
@@ -104,10 +108,19 @@ drop_tree(const MDB_val *k, uint64_t size)
 }
 
 static int
-drop_index(const MDB_val *k, uint64_t size)
+drop_index(const MDB_val *k, const MDB_val *v, uint64_t size)
 {
+    (void)v;
     return k->mv_size >= 8 &&
            rd_be64((const unsigned char *)k->mv_data + k->mv_size - 8) >= size;
+}
+
+/* store layout 3's ix.*: a duplicate, the seq of an event */
+static int
+drop_ix(const MDB_val *k, const MDB_val *v, uint64_t size)
+{
+    (void)k;
+    return v->mv_size == 8 && rd_be64(v->mv_data) >= size;
 }
 
 static int
@@ -232,6 +245,8 @@ truncate_log(MDB_txn *txn, uint64_t cut, int keep_checkpoints)
 {
     static const char *const idx[] = {"idx.type",  "idx.subject", "idx.run",
                                       "idx.actor", "idx.time",    "idx.id"};
+    static const char *const ix[] = {"ix.type", "ix.subject", "ix.run",
+                                     "ix.actor"};
     unsigned long n = 0;
     uint64_t size;
     if (last_seq(txn, &size) != 0)
@@ -258,6 +273,9 @@ truncate_log(MDB_txn *txn, uint64_t cut, int keep_checkpoints)
         return 1;
     for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++)
         if (sweep(txn, idx[i], drop_index, size, &n))
+            return 1;
+    for (size_t i = 0; i < sizeof ix / sizeof ix[0]; i++)
+        if (sweep(txn, ix[i], drop_ix, size, &n))
             return 1;
     if (!keep_checkpoints &&
         sweep(txn, "checkpoints", drop_checkpoint, size, &n))

@@ -93,7 +93,7 @@ test_iter__run_uses_run_index_and_examines_only_matches(void **state)
     while (ldg_query_iter_next(it, &ev) == 0)
         ;
     ldg_query_iter_stats(it, &st);
-    assert_string_equal(st.plan, "idx.run");
+    assert_string_equal(st.plan, "ix.run");
     assert_int_equal(st.examined, 8);
     assert_int_equal(st.matched, 8);
     ldg_query_iter_free(it);
@@ -320,16 +320,16 @@ static void
 test_iter__planner_prefers_run_subject_type_actor_body(void **state)
 {
     struct fx *f = *state;
-    PLAN(f->l, "idx.run", "type=run.step", "run=R-0001", "body.status=ok");
-    PLAN(f->l, "idx.subject", "type=route.decision",
+    PLAN(f->l, "ix.run", "type=run.step", "run=R-0001", "body.status=ok");
+    PLAN(f->l, "ix.subject", "type=route.decision",
          "subject=route:pdf-ops/extract");
-    PLAN(f->l, "idx.type", "type=route.*", "body.fallback=true");
-    PLAN(f->l, "idx.actor", "actor=log", "body.status=ok");
+    PLAN(f->l, "ix.type", "type=route.*", "body.fallback=true");
+    PLAN(f->l, "ix.actor", "actor=log", "body.status=ok");
     PLAN(f->l, "bodies+prefilter", "body.status=ok");
-    PLAN(f->l, "idx.subject+bodies+prefilter", "pack=pdf-ops");
+    PLAN(f->l, "ix.subject+bodies+prefilter", "pack=pdf-ops");
     PLAN(f->l, "entries(range)", "seq=3..9");
     PLAN(f->l, "entries", "run=");
-    PLAN(f->l, "idx.run | idx.type", "run=R-0001", "+", "type=pack.*");
+    PLAN(f->l, "ix.run | ix.type", "run=R-0001", "+", "type=pack.*");
 }
 
 static void
