@@ -231,6 +231,11 @@ int ldg_core_db_drop(struct ldg_txn *t, ldg_dbi dbi, int del);
  * there is left as it is. */
 int ldg_core_kv_put_dup(struct ldg_txn *t, ldg_dbi dbi, const void *key,
                         size_t klen, const void *val, size_t vlen);
+/* n duplicates (each bytes apiece, ascending, after key's others) of key
+ * in a database of sorted duplicates of that size, in one request where
+ * LMDB can (ledger migrate's copy into ix.*). */
+int ldg_core_kv_put_dups(struct ldg_txn *t, ldg_dbi dbi, const void *key,
+                         size_t klen, const void *vals, size_t each, size_t n);
 /* 0 when key holds the duplicate val (a database of sorted duplicates),
  * else LDG_ENOTFOUND or an error. */
 int ldg_core_kv_get_both(struct ldg_txn *t, ldg_dbi dbi, const void *key,

@@ -30,6 +30,11 @@
 /* Tiles a transaction: 1.5 MiB of pages written, and the pages of 32,768
  * leaf hashes read, which leave the process's memory after each. */
 #define CHUNK 128
+/* Index records a transaction: about 1 MiB of pages read and 128 KiB
+ * written. A transaction's dirty pages stay in the process (LMDB keeps
+ * them for reuse): 131,072 a transaction took 132 MiB at 200,000
+ * events, 16,384 take 28 MiB. */
+#define IX_CHUNK 16384
 #define GROW_RETRIES 16
 
 /* Runs fn in a write transaction and commits, growing the map when full. */
@@ -107,6 +112,10 @@ struct step {
     uint8_t nkey[LDG_SUBJECT_MAX + 16];
     size_t nklen;
     uint64_t n;
+    /* the value whose seqs are gathered, and they (IX_CHUNK at most) */
+    uint8_t val[LDG_SUBJECT_MAX + 16];
+    size_t vlen, nseq;
+    uint8_t seqs[8 * IX_CHUNK];
 };
 
 /* 1 while t's snapshot is still at layout s->from, 0 when another migrate
@@ -155,10 +164,6 @@ step_finish(struct ldg_txn *t, void *arg)
 
 /* ---------------------------------------------------- layout 2 to 3 -- */
 
-/* Index records a transaction: about 5 MiB of pages read and 1 MiB
- * written. */
-#define IX_CHUNK 131072
-
 static const enum ldg_core_db ix_from[4] = {LDG_DB_IDX_TYPE, LDG_DB_IDX_SUBJECT,
                                             LDG_DB_IDX_RUN, LDG_DB_IDX_ACTOR};
 static const enum ldg_core_db ix_to[4] = {LDG_DB_IX_TYPE, LDG_DB_IX_SUBJECT,
@@ -185,6 +190,18 @@ ix_begin(struct ldg_txn *t, void *arg)
  * on to the next index at the end of one. The keys come in the order
  * ix.* sorts them (value, then seq: "value ‖ 0x00" sorts before any
  * longer value it begins), so each is a duplicate appended at the end. */
+/* One value's seqs gathered by ix_copy, written in one request. */
+static int
+ix_flush(struct ldg_txn *t, ldg_dbi to, struct step *s)
+{
+    int rc = 0;
+    if (s->nseq > 0)
+        rc = ldg_core_kv_put_dups(t, to, s->val, s->vlen, s->seqs,
+                                  LDG_IX_SEQ_LEN, s->nseq);
+    s->nseq = 0;
+    return rc;
+}
+
 static int
 ix_copy(struct ldg_txn *t, void *arg)
 {
@@ -201,6 +218,7 @@ ix_copy(struct ldg_txn *t, void *arg)
     s->nix = s->ix;
     s->nklen = s->klen;
     memcpy(s->nkey, s->key, s->klen);
+    s->nseq = 0;
     if ((rc = ldg_cursor_open(t, ldg_core(l, ix_from[s->ix]), &c)) < 0)
         return rc;
     rc = s->klen ? ldg_cursor_get(c, LDG_SET_RANGE, s->key, s->klen, &k, &v)
@@ -211,8 +229,9 @@ ix_copy(struct ldg_txn *t, void *arg)
     for (; rc == 0 && n < IX_CHUNK;
          rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v), n++) {
         const uint8_t *p = k.data;
-        if (k.len < 10 || k.len > sizeof s->key || p[k.len - 9] != 0 ||
-            memchr(p, 0, k.len - 9) != NULL) {
+        size_t vl = k.len - 9;
+        if (k.len < 10 || k.len > sizeof s->key || p[vl] != 0 ||
+            memchr(p, 0, vl) != NULL) {
             ldg_seterr(l,
                        "%s: a malformed key (near entry %llu; run ledger "
                        "verify --full); nothing was converted",
@@ -225,11 +244,24 @@ ix_copy(struct ldg_txn *t, void *arg)
         s->nklen = k.len;
         if (ldg_ikey_seq(p, k.len) >= s->size0)
             continue; /* appended since: the last step's */
-        if ((rc = ldg_core_kv_put_dup(t, to, p, k.len - 9, p + k.len - 8, 8)) <
-            0)
+        /* the seqs of one value come one after another: gathered, and
+         * written together when the value changes */
+        if (s->nseq > 0 && (vl != s->vlen || memcmp(p, s->val, vl) != 0) &&
+            (rc = ix_flush(t, to, s)) < 0)
             break;
+        if (s->nseq == 0) {
+            memcpy(s->val, p, vl);
+            s->vlen = vl;
+        }
+        memcpy(s->seqs + LDG_IX_SEQ_LEN * s->nseq++, p + vl + 1,
+               LDG_IX_SEQ_LEN);
     }
     ldg_cursor_close(c);
+    if (rc == 0 || rc == LDG_ENOTFOUND) {
+        int frc = ix_flush(t, to, s);
+        if (frc < 0)
+            rc = frc;
+    }
     if (rc == LDG_ENOTFOUND) {
         rc = 0;
         s->nix = s->ix + 1; /* this index is done */
@@ -303,29 +335,36 @@ to_dups(struct ldg_ledger *l,
         void (*progress)(void *ctx, uint64_t done, uint64_t total),
         void *progress_ctx, uint64_t done0, uint64_t total)
 {
-    struct step s;
+    struct step *s = calloc(1, sizeof *s);
     int rc;
 
-    memset(&s, 0, sizeof s);
-    s.from = LDG_LAYOUT_TILES;
-    s.done = done0;
-    if ((rc = in_txn(l, ix_begin, &s)) < 0)
-        return rc;
-    while (!s.moved && s.ix < 4) {
-        if ((rc = in_txn(l, ix_copy, &s)) < 0)
-            return rc;
-        s.ix = s.nix;
-        s.klen = s.nklen;
-        memcpy(s.key, s.nkey, s.nklen);
-        s.done += s.n;
+    if (s == NULL)
+        return LDG_ENOMEM;
+    s->from = LDG_LAYOUT_TILES;
+    s->done = done0;
+    /* the old indexes are read through, page after page: the kernel
+     * reads ahead (else a fault a page: most of the step's time) */
+    ldg_access_hint(l, LDG_ACCESS_SEQUENTIAL);
+    if ((rc = in_txn(l, ix_begin, s)) < 0)
+        goto out;
+    while (!s->moved && s->ix < 4) {
+        if ((rc = in_txn(l, ix_copy, s)) < 0)
+            goto out;
+        s->ix = s->nix;
+        s->klen = s->nklen;
+        memcpy(s->key, s->nkey, s->nklen);
+        s->done += s->n;
         if (progress != NULL)
-            progress(progress_ctx, s.done < total ? s.done : total, total);
+            progress(progress_ctx, s->done < total ? s->done : total, total);
         /* the pages read and written leave this process's memory */
         ldg_store_trim(l->store);
     }
-    if (!s.moved && (rc = in_txn(l, ix_finish, &s)) < 0)
-        return rc;
-    return 0;
+    if (!s->moved)
+        rc = in_txn(l, ix_finish, s);
+out:
+    ldg_access_hint(l, LDG_ACCESS_RANDOM);
+    free(s);
+    return rc < 0 ? rc : 0;
 }
 
 /* Keys in the four indexes layout 3 converts (progress's total). */
@@ -351,7 +390,7 @@ ldg_migrate(struct ldg_ledger *l, int to,
             void *progress_ctx, struct ldg_migrate_result *res)
 {
     struct ldg_txn *t;
-    struct step s;
+    struct step *s;
     uint64_t size = 0, total = 0, done = 0;
     int rc;
 
@@ -388,26 +427,29 @@ ldg_migrate(struct ldg_ledger *l, int to,
     if (progress != NULL && res->from < to)
         progress(progress_ctx, 0, total);
     if (res->from < LDG_LAYOUT_TILES) {
-        memset(&s, 0, sizeof s);
-        s.from = 1;
-        if ((rc = in_txn(l, step_begin, &s)) < 0)
-            return rc;
-        for (int tl = 0; tl < 8 && !s.moved; tl++) {
+        if ((s = calloc(1, sizeof *s)) == NULL)
+            return LDG_ENOMEM;
+        s->from = 1;
+        rc = in_txn(l, step_begin, s);
+        for (int tl = 0; rc == 0 && tl < 8 && !s->moved; tl++) {
             uint64_t f = ldg_tree_level_count(size, tl) / LDG_TILE_WIDTH;
-            for (uint64_t n = 0; n < f && !s.moved; n += CHUNK) {
-                s.tl = tl;
-                s.from_tile = n;
-                s.to_tile = f - n > CHUNK ? n + CHUNK : f;
-                if ((rc = in_txn(l, step_copy, &s)) < 0)
-                    return rc;
-                done += s.to_tile - s.from_tile;
+            for (uint64_t n = 0; rc == 0 && n < f && !s->moved; n += CHUNK) {
+                s->tl = tl;
+                s->from_tile = n;
+                s->to_tile = f - n > CHUNK ? n + CHUNK : f;
+                if ((rc = in_txn(l, step_copy, s)) < 0)
+                    break;
+                done += s->to_tile - s->from_tile;
                 if (progress != NULL)
                     progress(progress_ctx, done, total);
                 /* the pages read and written leave this process's memory */
                 ldg_store_trim(l->store);
             }
         }
-        if (!s.moved && (rc = in_txn(l, step_finish, &s)) < 0)
+        if (rc == 0 && !s->moved)
+            rc = in_txn(l, step_finish, s);
+        free(s);
+        if (rc < 0)
             return rc;
         res->to = LDG_LAYOUT_TILES;
     }

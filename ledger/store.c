@@ -936,6 +936,42 @@ ldg_core_kv_put_dup(struct ldg_txn *t, ldg_dbi dbi, const void *key,
     return xlate(rc);
 }
 
+/* n duplicates of `each` bytes at vals, ascending and past key's others,
+ * in requests of many (MDB_MULTIPLE): a new key that sorts last goes in
+ * without a search (MDB_APPEND), a key there already gets them at the end
+ * of its duplicates (MDB_APPENDDUP), anything else the ordinary way. */
+int
+ldg_core_kv_put_dups(struct ldg_txn *t, ldg_dbi dbi, const void *key,
+                     size_t klen, const void *vals, size_t each, size_t n)
+{
+    static const unsigned tries[] = {MDB_MULTIPLE | MDB_APPEND | MDB_APPENDDUP,
+                                     MDB_MULTIPLE | MDB_APPENDDUP,
+                                     MDB_MULTIPLE};
+    const uint8_t *p = vals;
+    MDB_cursor *c = NULL;
+    size_t i = 0;
+    int rc = mdb_cursor_open(t->txn, dbi, &c);
+
+    while (rc == 0 && n > 0) {
+        MDB_val k = {klen, (void *)(uintptr_t)key};
+        MDB_val d[2] = {{each, (void *)(uintptr_t)p}, {n, NULL}};
+        rc = mdb_cursor_put(c, &k, d, tries[i]);
+        if (rc == MDB_KEYEXIST && i + 1 < sizeof tries / sizeof tries[0]) {
+            i++;
+            rc = 0;
+            continue;
+        }
+        if (rc == 0) {
+            size_t done = d[1].mv_size ? d[1].mv_size : n;
+            p += done * each;
+            n -= done < n ? done : n;
+        }
+    }
+    if (c != NULL)
+        mdb_cursor_close(c);
+    return xlate(rc);
+}
+
 int
 ldg_core_kv_get_both(struct ldg_txn *t, ldg_dbi dbi, const void *key,
                      size_t klen, const void *val, size_t vlen)
