@@ -1093,34 +1093,23 @@ ldg_cursor_get(struct ldg_cursor *c, enum ldg_seek op, const void *key,
     rc = mdb_cursor_get(c->c, &mk, &mv, mop);
     if (rc != 0)
         return xlate(rc);
-    if (op >= LDG_SET_KEY) {
-        /* positioned among a key's duplicates: mk is the key (not set
-         * by every op: LMDB leaves it for the *_DUP ones) */
-        if (op == LDG_NEXT_DUP || op == LDG_PREV_DUP || op == LDG_LAST_DUP) {
-            MDB_val dk, dv;
-            if (mdb_cursor_get(c->c, &dk, &dv, MDB_GET_CURRENT) == 0)
-                mk = dk;
+    if (op == LDG_LAST_DUP) {
+        /* LMDB gives the data only; the key is the cursor's */
+        MDB_val dk, dv;
+        if (mdb_cursor_get(c->c, &dk, &dv, MDB_GET_CURRENT) == 0)
+            mk = dk;
+    } else if (op < LDG_SET_KEY) {
+        /* (in this function's body: gcc drops a helper holding only
+         * prefetches as a pure call whose result is unused) */
+        if (mop == MDB_PREV || mop == MDB_LAST) {
+            const char *p = (const char *)mv.mv_data + mv.mv_size;
+            for (int i = 0; i < PREFETCH_LINES; i++)
+                __builtin_prefetch(p + 64 * i);
+        } else {
+            const char *p = (const char *)mk.mv_data - 8;
+            for (int i = 1; i <= PREFETCH_LINES; i++)
+                __builtin_prefetch(p - 64 * i);
         }
-        if (k != NULL) {
-            k->data = mk.mv_data;
-            k->len = mk.mv_size;
-        }
-        if (v != NULL) {
-            v->data = mv.mv_data;
-            v->len = mv.mv_size;
-        }
-        return 0;
-    }
-    /* (in this function's body: gcc drops a helper holding only
-     * prefetches as a pure call whose result is unused) */
-    if (mop == MDB_PREV || mop == MDB_LAST) {
-        const char *p = (const char *)mv.mv_data + mv.mv_size;
-        for (int i = 0; i < PREFETCH_LINES; i++)
-            __builtin_prefetch(p + 64 * i);
-    } else {
-        const char *p = (const char *)mk.mv_data - 8;
-        for (int i = 1; i <= PREFETCH_LINES; i++)
-            __builtin_prefetch(p - 64 * i);
     }
     if (k != NULL) {
         k->data = mk.mv_data;
