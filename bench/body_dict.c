@@ -2,25 +2,29 @@
  * body_dict.c — what a trained zstd dictionary would do to the stored
  * bodies of a ledger (issue 31's next step, measured, not built): their
  * bytes, and the cost of reading them back for the body scan's byte
- * prefilter. Reads db "bodies" of DIR/data.mdb read-only, trains a
+ * prefilter. Reads the stored body records of the ledger in DIR (through
+ * ldg_seqscan_bodies, read-only), trains a
  * dictionary (ZDICT, 64 KiB by default) on every 10th payload, then over all of
  * them times: the prefilter on the payload as stored today (memmem), and
  * inflating the dictionary-compressed payload first, then memmem.
  *
- *   cc -O2 -o body_dict bench/body_dict.c -llmdb -lzstd
- *   ./body_dict DIR [NEEDLE] [LEVEL] [DICT_KIB]
+ *   make build/bench/body_dict
+ *   build/bench/body_dict DIR [NEEDLE] [LEVEL] [DICT_KIB]
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem */
 #endif
 #define ZSTD_STATIC_LINKING_ONLY /* the magicless frame format */
-#include <lmdb.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <zdict.h>
 #include <zstd.h>
+
+#include "ledger/ledger.h"
+#include "ledger/module.h"
 
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
@@ -38,14 +42,14 @@ main(int argc, char **argv)
     const char *needle = argc > 2 ? argv[2] : "failed";
     int level = argc > 3 ? atoi(argv[3]) : 3;
     size_t dict_kib = argc > 4 ? (size_t)atoi(argv[4]) : 64;
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    MDB_cursor *c;
-    MDB_val k, v;
-    size_t n = 0, cap = 1 << 20, total = 0, stored = 0;
+    struct ldg_ledger *l;
+    struct ldg_txn *t;
+    struct ldg_seqscan *sc;
+    uint64_t seq;
+    size_t n = 0, cap = 1 << 22, total = 0, stored = 0;
     unsigned char **pl;
     size_t *plen;
+    char err[512];
 
     if (argc < 2) {
         fprintf(stderr, "usage: body_dict DIR [NEEDLE] [LEVEL] [DICT_KIB]\n");
@@ -53,29 +57,29 @@ main(int argc, char **argv)
     }
     pl = malloc(cap * sizeof *pl);
     plen = malloc(cap * sizeof *plen);
-    if (mdb_env_create(&env) || mdb_env_set_maxdbs(env, 64) ||
-        mdb_env_set_mapsize(env, (size_t)1 << 34) ||
-        mdb_env_open(env, argv[1], MDB_RDONLY | MDB_NOLOCK, 0600) ||
-        mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) ||
-        mdb_dbi_open(txn, "bodies", 0, &dbi) || mdb_cursor_open(txn, dbi, &c)) {
-        fprintf(stderr, "body_dict: cannot read %s\n", argv[1]);
+    if (ldg_open(&l, argv[1], NULL, err, sizeof err) != 0 ||
+        ldg_txn_begin(l, LDG_TXN_READ, &t) != 0 ||
+        ldg_seqscan_bodies(&sc, t, 0, UINT64_MAX, 0) != 0) {
+        fprintf(stderr, "body_dict: cannot read %s: %s\n", argv[1], err);
         return 66;
     }
-    while (n < cap && mdb_cursor_get(c, &k, &v, n ? MDB_NEXT : MDB_FIRST) == 0) {
-        const unsigned char *r = v.mv_data;
-        stored += v.mv_size;
-        if (v.mv_size < 1)
+    while (n < cap && ldg_seqscan_next(sc, &seq) == 1) {
+        const uint8_t *r;
+        size_t len;
+        ldg_seqscan_record(sc, &r, &len);
+        stored += len;
+        if (len < 1)
             continue;
         if (r[0] == 0) {
-            plen[n] = v.mv_size - 1;
+            plen[n] = len - 1;
             pl[n] = malloc(plen[n]);
             memcpy(pl[n], r + 1, plen[n]);
         } else {
-            unsigned long long sz = ZSTD_getFrameContentSize(r + 1, v.mv_size - 1);
+            unsigned long long sz = ZSTD_getFrameContentSize(r + 1, len - 1);
             if (sz == ZSTD_CONTENTSIZE_ERROR || sz == ZSTD_CONTENTSIZE_UNKNOWN)
                 continue;
             pl[n] = malloc(sz);
-            plen[n] = ZSTD_decompress(pl[n], sz, r + 1, v.mv_size - 1);
+            plen[n] = ZSTD_decompress(pl[n], sz, r + 1, len - 1);
         }
         total += plen[n];
         n++;
