@@ -134,7 +134,7 @@ cmd_init(struct cli *c, int argc, char **argv)
     if (ch < 0)
         return a.exit;
     if (a.ind != argc)
-        return cli_usage(c);
+        return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
     memset(&o, 0, sizeof o);
     if (format != NULL && format[0] != '\0') {
         if (strcmp(format, "1") != 0 && strcmp(format, "2") != 0) {
@@ -1942,7 +1942,7 @@ cmd_migrate(struct cli *c, int argc, char **argv)
     if (ch < 0)
         return a.exit;
     if (a.ind != argc)
-        return cli_usage(c);
+        return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
     if ((rc = check_output(c, NULL)) != 0)
         return rc;
     if ((rc = resolve_dir(c)) != 0)
@@ -1970,11 +1970,12 @@ cmd_migrate(struct cli *c, int argc, char **argv)
     ldg_close(l);
     if (c->out == OUT_HUMAN) {
         if (r.from == r.to) {
-            printf("layout %d already: nothing to convert (%llu events)\n",
-                   r.to, (unsigned long long)r.events);
+            printf("layout %d already: nothing to convert (%llu event%s)\n",
+                   r.to, (unsigned long long)r.events,
+                   r.events == 1 ? "" : "s");
         } else {
-            printf("layout %d -> %d (%llu events)\n", r.from, r.to,
-                   (unsigned long long)r.events);
+            printf("layout %d -> %d (%llu event%s)\n", r.from, r.to,
+                   (unsigned long long)r.events, r.events == 1 ? "" : "s");
             printf("tree     %llu -> %llu bytes\n",
                    (unsigned long long)r.tree_before,
                    (unsigned long long)r.tree_after);

@@ -186,10 +186,6 @@ ix_begin(struct ldg_txn *t, void *arg)
     return 0;
 }
 
-/* Up to IX_CHUNK keys of idx.* index s->ix after s->key into ix.*; moves
- * on to the next index at the end of one. The keys come in the order
- * ix.* sorts them (value, then seq: "value ‖ 0x00" sorts before any
- * longer value it begins), so each is a duplicate appended at the end. */
 /* One value's seqs gathered by ix_copy, written in one request. */
 static int
 ix_flush(struct ldg_txn *t, ldg_dbi to, struct step *s)
@@ -202,6 +198,10 @@ ix_flush(struct ldg_txn *t, ldg_dbi to, struct step *s)
     return rc;
 }
 
+/* Up to IX_CHUNK keys of idx.* index s->ix after s->key into ix.*; moves
+ * on to the next index at the end of one. The keys come in the order
+ * ix.* sorts them (value, then seq: "value ‖ 0x00" sorts before any
+ * longer value it begins), so each is a duplicate appended at the end. */
 static int
 ix_copy(struct ldg_txn *t, void *arg)
 {
@@ -233,10 +233,9 @@ ix_copy(struct ldg_txn *t, void *arg)
         if (k.len < 10 || k.len > sizeof s->key || p[vl] != 0 ||
             memchr(p, 0, vl) != NULL) {
             ldg_seterr(l,
-                       "%s: a malformed key (near entry %llu; run ledger "
-                       "verify --full); nothing was converted",
-                       ldg_core_db_names[ix_from[s->ix]],
-                       (unsigned long long)(s->done + n));
+                       "%s: a malformed key, %zu bytes (run ledger verify "
+                       "--full); nothing was converted",
+                       ldg_core_db_names[ix_from[s->ix]], k.len);
             rc = LDG_ECORRUPT;
             break;
         }
@@ -342,9 +341,6 @@ to_dups(struct ldg_ledger *l,
         return LDG_ENOMEM;
     s->from = LDG_LAYOUT_TILES;
     s->done = done0;
-    /* the old indexes are read through, page after page: the kernel
-     * reads ahead (else a fault a page: most of the step's time) */
-    ldg_access_hint(l, LDG_ACCESS_SEQUENTIAL);
     if ((rc = in_txn(l, ix_begin, s)) < 0)
         goto out;
     while (!s->moved && s->ix < 4) {
@@ -362,7 +358,6 @@ to_dups(struct ldg_ledger *l,
     if (!s->moved)
         rc = in_txn(l, ix_finish, s);
 out:
-    ldg_access_hint(l, LDG_ACCESS_RANDOM);
     free(s);
     return rc < 0 ? rc : 0;
 }

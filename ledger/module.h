@@ -872,7 +872,6 @@ enum ldg_seek {
     LDG_SET_RANGE, /* first key >= the given key */
     /* databases of sorted duplicates (LDG_DB_DUPSORT) only: */
     LDG_SET_KEY,        /* the given key, at its first duplicate */
-    LDG_GET_BOTH,       /* the given key and value (*v on entry) */
     LDG_GET_BOTH_RANGE, /* the given key, first value >= *v (on entry) */
     LDG_NEXT_DUP,       /* the key's next duplicate, or LDG_ENOTFOUND */
     LDG_PREV_DUP,       /* the key's one before, or LDG_ENOTFOUND */
@@ -881,7 +880,7 @@ enum ldg_seek {
 };
 int ldg_cursor_open(struct ldg_txn *t, ldg_dbi dbi, struct ldg_cursor **out);
 /* Positions the cursor; key/klen are used by LDG_SET_RANGE, LDG_SET_KEY
- * and LDG_GET_BOTH(_RANGE) only, and those two read the value sought from
+ * and LDG_GET_BOTH_RANGE only, and that one reads the value sought from
  * *v (which then says where the cursor is). Returns LDG_ENOTFOUND past
  * either end. */
 int ldg_cursor_get(struct ldg_cursor *c, enum ldg_seek op, const void *key,

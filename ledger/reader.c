@@ -267,7 +267,7 @@ ldg_index_values(struct ldg_txn *t, enum ldg_index which, const char *prefix,
     uint8_t key[LDG_SUBJECT_MAX + 2];
     char name[LDG_SUBJECT_MAX + 1];
     size_t klen = plen;
-    int rc;
+    int rc, dups;
 
     if (layout < 0)
         return layout;
@@ -279,40 +279,28 @@ ldg_index_values(struct ldg_txn *t, enum ldg_index which, const char *prefix,
     rc = ldg_cursor_open(t, ldg_core(ldg_txn_ledger(t), db), &c);
     if (rc < 0)
         return rc;
-    if (ldg_index_dups(db)) {
-        /* ix.*: the keys are the values, one each */
-        for (rc = ldg_cursor_get(c, klen ? LDG_SET_RANGE : LDG_FIRST, prefix,
-                                 klen, &k, &v);
-             rc == 0; rc = ldg_cursor_get(c, LDG_NEXT_NODUP, NULL, 0, &k, &v)) {
-            if (k.len > LDG_SUBJECT_MAX || memchr(k.data, 0, k.len) != NULL) {
-                rc = LDG_ECORRUPT;
-                ldg_seterr(ldg_txn_ledger(t),
-                           "%s: malformed key (run ledger verify --full)",
-                           ldg_core_db_names[db]);
-                break;
-            }
-            if (plen > 0 && (k.len < plen || memcmp(k.data, prefix, plen) != 0))
-                break;
-            memcpy(name, k.data, k.len);
-            name[k.len] = '\0';
-            if ((rc = fn(ctx, name)) != 0)
-                break;
-        }
-        ldg_cursor_close(c);
-        if (rc > 0)
-            return 1;
-        return rc == LDG_ENOTFOUND || (rc == 0) ? 0 : rc;
-    }
+    dups = ldg_index_dups(db);
     if (plen > 0)
         memcpy(key, prefix, plen);
-    /* an empty prefix starts at the first key (LMDB has no empty keys) */
+    /* an empty prefix starts at the first key (LMDB has no empty keys);
+     * the next value is the next key in ix.*, and in idx.* the first key
+     * at or after value ‖ 0x01 (past all of value's) */
     for (rc = ldg_cursor_get(c, klen ? LDG_SET_RANGE : LDG_FIRST, key, klen, &k,
                              &v);
-         rc == 0; rc = ldg_cursor_get(c, LDG_SET_RANGE, key, klen, &k, &v)) {
+         rc == 0;
+         rc = dups ? ldg_cursor_get(c, LDG_NEXT_NODUP, NULL, 0, &k, &v)
+                   : ldg_cursor_get(c, LDG_SET_RANGE, key, klen, &k, &v)) {
         const char *d = k.data;
-        size_t vl = strnlen(d, k.len);
-        if (vl >= k.len || vl > LDG_SUBJECT_MAX ||
-            (plen > 0 && memcmp(d, prefix, plen) != 0))
+        size_t vl = dups ? k.len : strnlen(d, k.len);
+        if ((dups ? memchr(d, 0, k.len) != NULL : vl >= k.len) ||
+            vl > LDG_SUBJECT_MAX) {
+            rc = LDG_ECORRUPT;
+            ldg_seterr(ldg_txn_ledger(t),
+                       "%s: malformed key (run ledger verify --full)",
+                       ldg_core_db_names[db]);
+            break;
+        }
+        if (plen > 0 && (vl < plen || memcmp(d, prefix, plen) != 0))
             break;
         memcpy(name, d, vl);
         name[vl] = '\0';

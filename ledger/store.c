@@ -1067,11 +1067,10 @@ ldg_cursor_get(struct ldg_cursor *c, enum ldg_seek op, const void *key,
     case LDG_SET_KEY:
         mop = MDB_SET_KEY;
         break;
-    case LDG_GET_BOTH:
     case LDG_GET_BOTH_RANGE:
         if (v == NULL)
             return LDG_EINVAL;
-        mop = op == LDG_GET_BOTH ? MDB_GET_BOTH : MDB_GET_BOTH_RANGE;
+        mop = MDB_GET_BOTH_RANGE;
         mv.mv_size = v->len;
         mv.mv_data = (void *)(uintptr_t)v->data;
         break;
@@ -1281,73 +1280,72 @@ pg_cmp(const struct pgwalk *w, const uint8_t *a, size_t an, const uint8_t *b,
 static int pg_tree(struct pgwalk *w, const char *db, unsigned dflags,
                    const struct dbrec *r);
 
+/* n fixed-size keys of ks bytes packed from k0 (a LEAF2 page or sub-page
+ * of room bytes, in page pg): they fit, ascend and lie in [lo, hi). */
+static int
+leaf2_check(struct pgwalk *w, uint64_t pg, const char *what, const uint8_t *k0,
+            unsigned n, size_t ks, size_t room, const uint8_t *lo, size_t lon,
+            const uint8_t *hi, size_t hin)
+{
+    if (ks == 0 || ks > room || PG_HDR + (size_t)n * ks > room)
+        return pg_bad(w, pg, "%s: %u keys of %zu bytes do not fit its %zu",
+                      what, n, ks, room);
+    for (unsigned i = 0; i < n; i++) {
+        const uint8_t *key = k0 + (size_t)i * ks;
+        if ((i == 0 && lo != NULL && pg_cmp(w, key, ks, lo, lon) < 0) ||
+            (i + 1 == n && hi != NULL && pg_cmp(w, key, ks, hi, hin) >= 0))
+            return pg_bad(w, pg,
+                          "%s: key %u is outside the range its parent "
+                          "gives",
+                          what, i);
+        if (i > 0 && pg_cmp(w, key - ks, ks, key, ks) >= 0)
+            return pg_bad(w, pg, "%s: key %u is not after the one before it",
+                          what, i);
+    }
+    return 0;
+}
+
 /* A key's duplicates kept inside its leaf node (a sub-page of ds bytes at
  * sp, in node i of page pg): a leaf page of their own, whose items fit in
  * it and ascend (as bytes: the duplicate order of every database the
- * ledger keeps). LMDB reads them through the sub-page's own header, so a
- * damaged one would send a read past its node. */
+ * ledger keeps; w->dflags, the database's, has no integer order). LMDB
+ * reads them through the sub-page's own header, so a damaged one would
+ * send a read past its node. */
 static int
 subpage_check(struct pgwalk *w, uint64_t pg, unsigned i, const uint8_t *sp,
               size_t ds)
 {
-    unsigned fl, lower, upper, n, pad;
+    const uint8_t *pk = NULL;
+    size_t pkn = 0;
+    unsigned fl, lower, upper, n;
+    char what[48];
+
+    snprintf(what, sizeof what, "node %u's duplicates", i);
     if (ds < PG_HDR)
-        return pg_bad(w, pg,
-                      "node %u's duplicates (%zu bytes) have no page "
-                      "header",
-                      i, ds);
+        return pg_bad(w, pg, "%s (%zu bytes) have no page header", what, ds);
     fl = rd16(sp + 10) & ~PG_DIRTY; /* LMDB marks sub-pages dirty */
     lower = rd16(sp + 12);
     upper = rd16(sp + 14);
-    pad = rd16(sp + 8);
     if ((fl != (PG_LEAF | PG_SUBP) && fl != (PG_LEAF | PG_LEAF2 | PG_SUBP)) ||
         lower < PG_HDR + 2 || (lower & 1) || lower > upper || upper > ds)
         return pg_bad(w, pg,
-                      "node %u's duplicates are not a sub-page (flags 0x%x, "
-                      "bounds %u..%u of %zu)",
-                      i, fl, lower, upper, ds);
+                      "%s are not a sub-page (flags 0x%x, bounds %u..%u of "
+                      "%zu)",
+                      what, fl, lower, upper, ds);
     n = (lower - PG_HDR) / 2;
-    if (fl & PG_LEAF2) {
-        const uint8_t *k0 = sp + PG_HDR;
-        if (pad == 0 || PG_HDR + (size_t)n * pad > ds)
-            return pg_bad(w, pg,
-                          "node %u's %u duplicates of %u bytes do not fit "
-                          "its %zu",
-                          i, n, pad, ds);
-        for (unsigned j = 1; j < n; j++)
-            if (memcmp(k0 + (size_t)(j - 1) * pad, k0 + (size_t)j * pad, pad) >=
-                0)
-                return pg_bad(w, pg,
-                              "node %u's duplicate %u is not after the one "
-                              "before it",
-                              i, j);
-        return 0;
-    }
-    {
-        const uint8_t *pk = NULL;
-        size_t pkn = 0;
-        for (unsigned j = 0; j < n; j++) {
-            unsigned off = rd16(sp + PG_HDR + 2 * j), kn;
-            const uint8_t *k;
-            int c;
-            if (off < upper || off + 8 > ds ||
-                off + 8 + rd16(sp + off + 6) > ds)
-                return pg_bad(w, pg, "node %u's duplicate %u is outside it", i,
-                              j);
-            kn = rd16(sp + off + 6);
-            k = sp + off + 8;
-            if (pk != NULL) {
-                size_t m = pkn < kn ? pkn : kn;
-                c = m ? memcmp(pk, k, m) : 0;
-                if (c > 0 || (c == 0 && pkn >= kn))
-                    return pg_bad(w, pg,
-                                  "node %u's duplicate %u is not after the "
-                                  "one before it",
-                                  i, j);
-            }
-            pk = k;
-            pkn = kn;
-        }
+    if (fl & PG_LEAF2) /* their size is the sub-page's mp_pad */
+        return leaf2_check(w, pg, what, sp + PG_HDR, n, rd16(sp + 8), ds, NULL,
+                           0, NULL, 0);
+    for (unsigned j = 0; j < n; j++) {
+        unsigned off = rd16(sp + PG_HDR + 2 * j), kn;
+        if (off < upper || off + 8 > ds || off + 8 + rd16(sp + off + 6) > ds)
+            return pg_bad(w, pg, "%s: %u is outside them", what, j);
+        kn = rd16(sp + off + 6);
+        if (pk != NULL && pg_cmp(w, pk, pkn, sp + off + 8, kn) >= 0)
+            return pg_bad(w, pg, "%s: %u is not after the one before it", what,
+                          j);
+        pk = sp + off + 8;
+        pkn = kn;
     }
     return 0;
 }
@@ -1390,23 +1388,9 @@ pg_walk(struct pgwalk *w, uint64_t pg, unsigned level, unsigned depth,
         /* fixed-size keys of a sorted-duplicates sub-database, packed
          * without nodes from the header on: they fit, ascend and stay in
          * the parent's bounds */
-        const uint8_t *k0 = p + PG_HDR;
-        size_t ks = w->pad;
-        if (ks == 0 || ks > w->psize || PG_HDR + (size_t)n * ks > w->psize)
-            return pg_bad(w, pg, "%u keys of %zu bytes do not fit the page", n,
-                          ks);
-        for (unsigned i = 0; i < n; i++) {
-            const uint8_t *key = k0 + (size_t)i * ks;
-            if ((i == 0 && lo != NULL && pg_cmp(w, key, ks, lo, lon) < 0) ||
-                (i + 1 == n && hi != NULL && pg_cmp(w, key, ks, hi, hin) >= 0))
-                return pg_bad(w, pg,
-                              "key %u is outside the range its parent gives "
-                              "this page",
-                              i);
-            if (i > 0 && pg_cmp(w, key - ks, ks, key, ks) >= 0)
-                return pg_bad(w, pg, "key %u is not after the one before it",
-                              i);
-        }
+        if (leaf2_check(w, pg, "packed keys", p + PG_HDR, n, w->pad, w->psize,
+                        lo, lon, hi, hin) != 0)
+            return 1;
         w->entries += n;
         return 0;
     }

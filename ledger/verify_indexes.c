@@ -15,35 +15,23 @@
 #include "ledger/tlog_int.h"
 #include "ledger/verify_int.h"
 
-/* The slot of an index database in vstate's idx_* arrays (the order of
- * idx[] below). */
+/* The indexes: one entry per event each (idx.run: per event with a run);
+ * a layout keeps type, subject, run, actor (and time) in one family and
+ * leaves the other empty. */
+static const enum ldg_core_db idx[VF_NIDX] = {
+    LDG_DB_IDX_TYPE, LDG_DB_IDX_SUBJECT, LDG_DB_IDX_RUN, LDG_DB_IDX_ACTOR,
+    LDG_DB_IDX_TIME, LDG_DB_IDX_ID,      LDG_DB_IX_TYPE, LDG_DB_IX_SUBJECT,
+    LDG_DB_IX_RUN,   LDG_DB_IX_ACTOR};
+
+/* The slot of an index database in vstate's idx_* arrays: its place in
+ * idx[]. */
 static int
 idx_slot(enum ldg_core_db db)
 {
-    switch (db) {
-    case LDG_DB_IDX_TYPE:
-        return 0;
-    case LDG_DB_IDX_SUBJECT:
-        return 1;
-    case LDG_DB_IDX_RUN:
-        return 2;
-    case LDG_DB_IDX_ACTOR:
-        return 3;
-    case LDG_DB_IDX_TIME:
-        return 4;
-    case LDG_DB_IDX_ID:
-        return 5;
-    case LDG_DB_IX_TYPE:
-        return 6;
-    case LDG_DB_IX_SUBJECT:
-        return 7;
-    case LDG_DB_IX_RUN:
-        return 8;
-    case LDG_DB_IX_ACTOR:
-        return 9;
-    default:
-        return -1;
-    }
+    for (int i = 0; i < VF_NIDX; i++)
+        if (idx[i] == db)
+            return i;
+    return -1;
 }
 
 static void
@@ -67,19 +55,6 @@ vf_idx_acc_key(void *ctx, enum ldg_core_db db, const uint8_t *key, size_t n)
     ldg_shorthash128(h, a->vs->idx_key[i], key, n);
     sum_add(a->sum[i], h);
 }
-
-/* The indexes: one entry per event each (idx.run: per event with a run);
- * a layout keeps type, subject, run, actor (and time) in one family and
- * leaves the other empty. */
-static const struct {
-    enum ldg_core_db db;
-    const char *name;
-} idx[VF_NIDX] = {
-    {LDG_DB_IDX_TYPE, "idx.type"}, {LDG_DB_IDX_SUBJECT, "idx.subject"},
-    {LDG_DB_IDX_RUN, "idx.run"},   {LDG_DB_IDX_ACTOR, "idx.actor"},
-    {LDG_DB_IDX_TIME, "idx.time"}, {LDG_DB_IDX_ID, "idx.id"},
-    {LDG_DB_IX_TYPE, "ix.type"},   {LDG_DB_IX_SUBJECT, "ix.subject"},
-    {LDG_DB_IX_RUN, "ix.run"},     {LDG_DB_IX_ACTOR, "ix.actor"}};
 
 /* Whether verify looks at db in this layout: not at ix.* before layout
  * 3, which no read uses then and where an interrupted ledger migrate
@@ -114,22 +89,22 @@ vf_check_index_counts(struct vstate *vs, struct ldg_txn *t, uint64_t size,
                       uint64_t with_run)
 {
     for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
-        uint64_t n = 0, want = index_want(vs, idx[i].db, size, with_run);
-        if (!idx_checked(vs, idx[i].db))
+        uint64_t n = 0, want = index_want(vs, idx[i], size, with_run);
+        if (!idx_checked(vs, idx[i]))
             continue;
-        if (!ldg_store_has_core(vs->l->store, idx[i].db)) {
+        if (!ldg_store_has_core(vs->l->store, idx[i])) {
             if (want > 0)
                 vf_bad(vs, size ? size - 1 : 0,
                        "index %s is missing, the log calls for %llu entries",
-                       idx[i].name, (unsigned long long)want);
+                       ldg_core_db_names[idx[i]], (unsigned long long)want);
             continue;
         }
-        if (ldg_db_count(t, ldg_store_core_dbi(vs->l->store, idx[i].db), &n) ==
+        if (ldg_db_count(t, ldg_store_core_dbi(vs->l->store, idx[i]), &n) ==
                 0 &&
             n != want) {
             vf_bad(vs, size ? size - 1 : 0,
                    "index %s holds %llu entries, the log calls for %llu",
-                   idx[i].name, (unsigned long long)n,
+                   ldg_core_db_names[idx[i]], (unsigned long long)n,
                    (unsigned long long)want);
             return;
         }
@@ -153,9 +128,10 @@ vf_check_index_counts(struct vstate *vs, struct ldg_txn *t, uint64_t size,
  */
 static int
 walk_index(struct vstate *vs, struct ldg_txn *t, enum ldg_core_db db,
-           const char *name, uint64_t size, uint64_t want, int report,
-           const uint8_t hkey[16], uint64_t sum[2], uint64_t *nout)
+           uint64_t size, uint64_t want, int report, const uint8_t hkey[16],
+           uint64_t sum[2], uint64_t *nout)
 {
+    const char *name = ldg_core_db_names[db];
     struct ldg_cursor *c = NULL;
     struct ldg_val k, v;
     const uint8_t *prev = NULL; /* the key before (mapped: stays valid) */
@@ -191,31 +167,25 @@ walk_index(struct vstate *vs, struct ldg_txn *t, enum ldg_core_db db,
         }
         p = k.data;
         if (dups) {
-            /* ix.*: key the value, the duplicate its seq; checked and
-             * hashed as the canonical key value ‖ 0x00 ‖ seq */
-            if (k.len == 0 || k.len > LDG_SUBJECT_MAX)
-                why = "has a key of the wrong size";
-            else if (memchr(p, 0, k.len) != NULL)
-                why = "has a key with a NUL in it";
-            else if (v.len != LDG_IX_SEQ_LEN)
-                why = "has a value that is not an 8-byte seq";
-            if (why == NULL) {
+            /* ix.*: key the value, the duplicate its seq; checked below,
+             * and hashed, as the canonical key value ‖ 0x00 ‖ seq */
+            if (k.len > LDG_SUBJECT_MAX || v.len != LDG_IX_SEQ_LEN) {
+                why = "has a value or a seq of the wrong size";
+            } else {
                 k.len =
                     ldg_ikey_make(canon[n & 1], p, k.len, ldg_rd_be64(v.data));
                 p = canon[n & 1];
                 v.len = 0;
             }
         }
-        if (why != NULL)
-            ;
-        else if (db == LDG_DB_IDX_TIME
-                     ? k.len != 16
-                     : k.len < 9 || k.len > LDG_SUBJECT_MAX + 16)
+        if (why == NULL &&
+            (db == LDG_DB_IDX_TIME ? k.len != 16
+                                   : k.len < 9 || k.len > LDG_SUBJECT_MAX + 16))
             why = "has a key of the wrong size";
-        else if (db != LDG_DB_IDX_TIME &&
+        else if (why == NULL && db != LDG_DB_IDX_TIME &&
                  (p[k.len - 9] != 0 || memchr(p, 0, k.len - 9) != NULL))
             why = "has a key that is not \"value NUL seq\"";
-        else if (v.len != 0)
+        else if (why == NULL && v.len != 0)
             why = "has a key with a value (index values are empty)";
         seq = why == NULL ? ldg_ikey_seq(p, k.len) : 0;
         if (why == NULL && seq >= size)
@@ -262,11 +232,11 @@ vf_walk_indexes(struct vstate *vs, struct ldg_txn *t, uint64_t size,
                 uint64_t with_run)
 {
     for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
-        if (!ldg_store_has_core(vs->l->store, idx[i].db) ||
-            !idx_checked(vs, idx[i].db))
+        if (!ldg_store_has_core(vs->l->store, idx[i]) ||
+            !idx_checked(vs, idx[i]))
             continue; /* check_index_counts said so if it matters */
-        if (walk_index(vs, t, idx[i].db, idx[i].name, size,
-                       index_want(vs, idx[i].db, size, with_run), 1, NULL, NULL,
+        if (walk_index(vs, t, idx[i], size,
+                       index_want(vs, idx[i], size, with_run), 1, NULL, NULL,
                        NULL))
             return;
     }
@@ -292,10 +262,10 @@ vf_walk_one(struct vstate *vs, struct ldg_txn *t, int i, struct vwalk *w)
 {
     memset(w, 0, sizeof *w);
     /* a read-only open of an older ledger: none (the count decides) */
-    w->finding = ldg_store_has_core(vs->l->store, idx[i].db) &&
-                 idx_checked(vs, idx[i].db) &&
-                 walk_index(vs, t, idx[i].db, idx[i].name, vs->to, UINT64_MAX,
-                            0, vs->idx_key[idx_slot(idx[i].db)], w->sum, &w->n);
+    w->finding = ldg_store_has_core(vs->l->store, idx[i]) &&
+                 idx_checked(vs, idx[i]) &&
+                 walk_index(vs, t, idx[i], vs->to, UINT64_MAX, 0,
+                            vs->idx_key[idx_slot(idx[i])], w->sum, &w->n);
     w->state = 2;
 }
 
@@ -348,12 +318,12 @@ vf_check_indexes_fast(struct vstate *vs, struct ldg_txn *t, uint64_t size,
     if (helper)
         pthread_join(th, NULL);
     for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
-        int slot = idx_slot(idx[i].db);
+        int slot = idx_slot(idx[i]);
         struct vwalk *w = &vs->walks[i];
-        if (!idx_checked(vs, idx[i].db))
+        if (!idx_checked(vs, idx[i]))
             continue;
         if (w->state != 2 || w->finding ||
-            w->n != index_want(vs, idx[i].db, size, with_run) ||
+            w->n != index_want(vs, idx[i], size, with_run) ||
             w->sum[0] != vs->idx_sum[slot][0] ||
             w->sum[1] != vs->idx_sum[slot][1])
             return 0;

@@ -172,6 +172,18 @@ rc=$?
 rc=$?
 [ $rc -eq 64 ] && grep -q "'4' is not a store layout" "$T/err" ||
     fail "--layout 4: exit $rc, $(cat "$T/err")"
+"$L" --dir "$D" migrate 3 >/dev/null 2>"$T/err"
+rc=$?
+[ $rc -eq 64 ] && grep -q "unexpected argument '3'" "$T/err" ||
+    fail "migrate 3: exit $rc, $(cat "$T/err")"
+"$L" --dir "$D" migrate --layout >/dev/null 2>"$T/err"
+rc=$?
+[ $rc -eq 64 ] && grep -q "'--layout' needs a value" "$T/err" ||
+    fail "--layout without a value: exit $rc, $(cat "$T/err")"
+"$L" --dir "$T/i" init --layout 4 >/dev/null 2>"$T/err"
+rc=$?
+[ $rc -eq 64 ] && grep -q "'4' is not a store layout (1, 2 or 3)" "$T/err" &&
+    [ ! -e "$T/i" ] || fail "init --layout 4: exit $rc, $(cat "$T/err")"
 "$L" --dir "$T/none" migrate >/dev/null 2>"$T/err"
 rc=$?
 [ $rc -eq 66 ] || fail "no ledger: exit $rc, $(cat "$T/err")"
