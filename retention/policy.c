@@ -1,0 +1,162 @@
+/*
+ * policy.c — DIR/retention.json (retention.h, docs/RETENTION.md).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "retention/retention.h"
+#include "util/util.h"
+
+static void
+seterr(char *err, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    if (err == NULL || cap == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}
+
+int
+ldg_retention_parse_bytes(const char *s, uint64_t *out)
+{
+    uint64_t n = 0, mul = 1;
+    const char *p = s;
+
+    if (s == NULL || *s < '0' || *s > '9')
+        return LDG_EBADINPUT;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (n > (UINT64_MAX - 9) / 10)
+            return LDG_EBADINPUT;
+        n = n * 10 + (uint64_t)(*p - '0');
+    }
+    switch (*p) {
+    case 'K': mul = (uint64_t)1 << 10; p++; break;
+    case 'M': mul = (uint64_t)1 << 20; p++; break;
+    case 'G': mul = (uint64_t)1 << 30; p++; break;
+    case 'T': mul = (uint64_t)1 << 40; p++; break;
+    default: break;
+    }
+    if (mul > 1 && strcmp(p, "iB") == 0)
+        p += 2;
+    else if (*p == 'B')
+        p++;
+    if (*p != '\0' || (n != 0 && mul > UINT64_MAX / n))
+        return LDG_EBADINPUT;
+    *out = n * mul;
+    return 0;
+}
+
+static int
+load_object(const char *path, const char *dir, json_t *j,
+            struct ldg_retention_policy *p, char *err, size_t errcap)
+{
+    const char *k;
+    json_t *v;
+
+    json_object_foreach(j, k, v)
+    {
+        if (strcmp(k, "keep_days") && strcmp(k, "disk_budget") &&
+            strcmp(k, "archive_dir")) {
+            seterr(err, errcap,
+                   "%s: unknown key \"%s\" (known: keep_days, disk_budget, "
+                   "archive_dir)",
+                   path, k);
+            return LDG_EBADINPUT;
+        }
+    }
+    if ((v = json_object_get(j, "keep_days")) != NULL) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+            json_integer_value(v) > LDG_RETENTION_KEEP_DAYS_MAX) {
+            seterr(err, errcap,
+                   "%s: \"keep_days\": must be a whole number of days, 1 to "
+                   "%d",
+                   path, LDG_RETENTION_KEEP_DAYS_MAX);
+            return LDG_EBADINPUT;
+        }
+        p->keep_days = (uint32_t)json_integer_value(v);
+    }
+    if ((v = json_object_get(j, "disk_budget")) != NULL) {
+        int bad = 0;
+        if (json_is_integer(v) && json_integer_value(v) > 0)
+            p->disk_budget = (uint64_t)json_integer_value(v);
+        else if (json_is_string(v))
+            bad = ldg_retention_parse_bytes(json_string_value(v),
+                                            &p->disk_budget) < 0 ||
+                  p->disk_budget == 0;
+        else
+            bad = 1;
+        if (bad) {
+            seterr(err, errcap,
+                   "%s: \"disk_budget\": must be a positive number of bytes, "
+                   "or a string like \"20G\" (K, M, G, T: 1024-based)",
+                   path);
+            return LDG_EBADINPUT;
+        }
+    }
+    if ((v = json_object_get(j, "archive_dir")) != NULL) {
+        const char *s = json_string_value(v);
+        int n;
+        if (s == NULL || s[0] == '\0') {
+            seterr(err, errcap, "%s: \"archive_dir\": must be a path", path);
+            return LDG_EBADINPUT;
+        }
+        if (s[0] == '/')
+            n = snprintf(p->archive_dir, sizeof p->archive_dir, "%s", s);
+        else
+            n = snprintf(p->archive_dir, sizeof p->archive_dir, "%s/%s", dir,
+                         s);
+        if (n < 0 || (size_t)n >= sizeof p->archive_dir) {
+            seterr(err, errcap, "%s: \"archive_dir\": too long", path);
+            return LDG_EBADINPUT;
+        }
+    }
+    return 0;
+}
+
+int
+ldg_retention_policy_load(const char *dir, struct ldg_retention_policy *p,
+                          char *err, size_t errcap)
+{
+    char path[4200];
+    json_error_t je;
+    json_t *j;
+    FILE *f;
+    int rc;
+
+    if (dir == NULL || p == NULL)
+        return LDG_EINVAL;
+    memset(p, 0, sizeof *p);
+    p->keep_days = LDG_RETENTION_KEEP_DAYS_DEFAULT;
+    snprintf(p->archive_dir, sizeof p->archive_dir, "%s/%s", dir,
+             LDG_RETENTION_ARCHIVE_DIR_DEFAULT);
+    snprintf(path, sizeof path, "%s/%s", dir, LDG_RETENTION_FILE);
+    if ((f = fopen(path, "rb")) == NULL) {
+        if (errno == ENOENT)
+            return 0;
+        seterr(err, errcap, "%s: %s", path, strerror(errno));
+        return LDG_EIO;
+    }
+    j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+    fclose(f);
+    if (j == NULL) {
+        seterr(err, errcap, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+        return LDG_EBADINPUT;
+    }
+    if (!json_is_object(j)) {
+        seterr(err, errcap, "%s: must be a JSON object", path);
+        json_decref(j);
+        return LDG_EBADINPUT;
+    }
+    rc = load_object(path, dir, j, p, err, errcap);
+    json_decref(j);
+    if (rc == 0)
+        p->from_file = 1;
+    return rc;
+}
