@@ -23,6 +23,11 @@ extern const struct cli_command cli_cmd_init, cli_cmd_append, cli_cmd_ingest,
     cli_cmd_show, cli_cmd_verify, cli_cmd_stats, cli_cmd_migrate, cli_cmd_keys,
     cli_cmd_erase;
 
+/* cli/cmd_retention.c — archive and prune old events */
+int cmd_archive(struct cli *c, int argc, char **argv);
+int cmd_prune(struct cli *c, int argc, char **argv);
+extern const struct cli_command cli_cmd_archive, cli_cmd_prune;
+
 /* cli/cmd_seal.c — sealing with a key the writer holds */
 int cmd_seal(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_seal;
@@ -126,6 +131,8 @@ extern const struct cli_command cli_cmd_metrics;
     &cli_cmd_verify, \
     &cli_cmd_stats, \
     &cli_cmd_migrate, \
+    &cli_cmd_archive, \
+    &cli_cmd_prune, \
     &cli_cmd_keys, \
     &cli_cmd_seal, \
     &cli_cmd_erase, \

@@ -95,6 +95,11 @@ struct ldg_export_opts {
      * log key (LDG_ECORRUPT otherwise: nothing is written). */
     const char *cosigned_note;
     size_t cosigned_len;
+    /* Prove against the stored checkpoint of this size, not the latest
+     * (ledger archive: the checkpoint at the horizon); events from it on
+     * are not selected. 0 = the latest. LDG_ENOTFOUND (nothing written)
+     * when no checkpoint of that size is stored. */
+    uint64_t checkpoint_size;
     int level;           /* zstd level 1..19; 0 = 1 */
     unsigned threads;    /* compression threads; 0 = 2 */
     uint64_t max_events; /* refuse larger selections; 0 = 1,000,000 */
@@ -217,8 +222,9 @@ struct ldg_bundle_report {
     char origin[LDG_ORIGIN_MAX + 1];
     char log_vkey[512];
     uint64_t checkpoint_size;
-    uint64_t events;   /* entries in the bundle */
-    uint64_t selected; /* of which selected (the rest support) */
+    uint64_t events;              /* entries in the bundle */
+    uint64_t selected;            /* of which selected (the rest support) */
+    uint64_t first_seq, last_seq; /* the entries' lowest and highest seq */
     uint64_t fields_withheld, bodies_withheld, bodies_erased;
 };
 

@@ -765,6 +765,14 @@ bv_check_events(struct vctx *v)
     check_jsonl(v, &f, nsel);
     v->r->events = v->nev;
     v->r->selected = nsel;
+    v->r->first_seq = v->nev ? UINT64_MAX : 0;
+    v->r->last_seq = 0;
+    for (size_t e = 0; e < v->nev; e++) {
+        if (v->ev[e].seq < v->r->first_seq)
+            v->r->first_seq = v->ev[e].seq;
+        if (v->ev[e].seq > v->r->last_seq)
+            v->r->last_seq = v->ev[e].seq;
+    }
     v->r->bodies_withheld = nb[BS_WITHHELD];
     v->r->fields_withheld = fw;
     bv_check_fails(v->r, "events", &f,

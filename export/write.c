@@ -93,10 +93,15 @@ load_checkpoint(struct ex *x)
     int rc = ldg_verifier_key(x->l, x->vkey, sizeof x->vkey);
     if (rc < 0)
         return rc;
-    rc = ldg_checkpoint_get(x->t, 0, &x->ck);
+    rc = ldg_checkpoint_get(x->t, x->o->checkpoint_size, &x->ck);
     if (rc < 0) {
-        ldg_set_errmsg(x->l, "no signed checkpoint to export against: %s",
-                       ldg_strerror(rc));
+        if (x->o->checkpoint_size != 0)
+            ldg_set_errmsg(x->l, "no signed checkpoint of size %llu: %s",
+                           (unsigned long long)x->o->checkpoint_size,
+                           ldg_strerror(rc));
+        else
+            ldg_set_errmsg(x->l, "no signed checkpoint to export against: %s",
+                           ldg_strerror(rc));
         return rc;
     }
     rc = ldg_checkpoint_open(x->vkey, x->ck, strlen(x->ck), x->origin,

@@ -59,6 +59,9 @@ ldg_prep_release(struct ldg_prep *p)
     memset(p, 0, sizeof *p);
 }
 
+/* ldg_batch_add_pruned is adding the prune's own event (this thread) */
+static _Thread_local int adding_pruned;
+
 static int
 copy_field(char *err, size_t errcap, char *dst, size_t cap, const char *src,
            const char *what)
@@ -263,6 +266,9 @@ prep_event(struct ldg_prep *p, const struct ldg_event_in *in, char *err,
     if (strcmp(in->type, LDG_EV_LEDGER_GENESIS) == 0)
         return ldg_errf(err, errcap, LDG_EBADINPUT,
                         "ledger.genesis is written by 'ledger init' only");
+    if (strcmp(in->type, LDG_EV_LEDGER_PRUNED) == 0 && !adding_pruned)
+        return ldg_errf(err, errcap, LDG_EBADINPUT,
+                        "ledger.pruned is written by 'ledger prune' only");
     if ((rc = copy_field(err, errcap, p->type, sizeof p->type, in->type,
                          "type")) < 0)
         return rc;
@@ -1354,6 +1360,26 @@ ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l)
     memcpy(b->prev, b->tl.leaf, 32);
     *out = b;
     return 0;
+}
+
+int
+ldg_batch_add_pruned(struct ldg_batch *b, const struct ldg_event_in *ev,
+                     uint64_t *seq)
+{
+    int rc;
+    if (ev == NULL || ev->type == NULL ||
+        strcmp(ev->type, LDG_EV_LEDGER_PRUNED) != 0 || ldg_batch_txn(b) == NULL)
+        return LDG_EINVAL;
+    adding_pruned = 1;
+    rc = ldg_batch_add_seq(b, ev, seq, NULL);
+    adding_pruned = 0;
+    return rc;
+}
+
+struct ldg_txn *
+ldg_batch_txn(struct ldg_batch *b)
+{
+    return b == NULL || b->dead ? NULL : b->t;
 }
 
 int

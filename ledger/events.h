@@ -9,6 +9,7 @@
 #define LDG_EVENTS_H
 
 #define LDG_EV_LEDGER_GENESIS "ledger.genesis"
+#define LDG_EV_LEDGER_PRUNED "ledger.pruned"
 #define LDG_EV_KEY_ADDED "key.added"
 #define LDG_EV_KEY_REVOKED "key.revoked"
 #define LDG_EV_BODY_ERASED "body.erased"
@@ -64,6 +65,7 @@
 /* Every type, in the document's order: X(ID, name) for each. */
 #define LDG_EVENT_TYPES(X) \
     X(LEDGER_GENESIS, LDG_EV_LEDGER_GENESIS) \
+    X(LEDGER_PRUNED, LDG_EV_LEDGER_PRUNED) \
     X(KEY_ADDED, LDG_EV_KEY_ADDED) \
     X(KEY_REVOKED, LDG_EV_KEY_REVOKED) \
     X(BODY_ERASED, LDG_EV_BODY_ERASED) \
@@ -115,6 +117,6 @@
     X(MEMORY_REVOKED, LDG_EV_MEMORY_REVOKED) \
     X(BUILD_PROMOTED, LDG_EV_BUILD_PROMOTED) \
     X(BUILD_REVERTED, LDG_EV_BUILD_REVERTED)
-#define LDG_EVENT_TYPE_COUNT 52
+#define LDG_EVENT_TYPE_COUNT 53
 
 #endif

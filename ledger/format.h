@@ -26,6 +26,7 @@
 #define LDG_CTX_EVENT "ledger/event/v1"
 #define LDG_CTX_FIELD "ledger/field/v1"
 #define LDG_CTX_BODY "ledger/body/v1"
+#define LDG_CTX_HORIZON "ledger/horizon/v1"
 
 /* A body field's salt (FORMAT.md 4.2): LDG_SALT_LEN (module.h: the
  * modules see salts in ldg_field) random bytes per field, stored as bin8
@@ -197,6 +198,10 @@ extern const char *const ldg_core_db_names[LDG_CORE_DBS];
 /* meta "verify.finding": be64 seq ‖ be64 time (ns) ‖ what (text). */
 #define LDG_META_VERIFY_FINDING "verify.finding"
 #define LDG_META_VERIFY_FINDING_HEAD 16
+
+/* meta "horizon": the horizon record (FORMAT.md 6.2, horizon.c): 0x92 ‖
+ * canonical map ‖ bin8(64) signature by the log key. Absent: never pruned. */
+#define LDG_META_HORIZON "horizon"
 
 /* meta "layout": be32, the store layout (FORMAT.md 6): how the core
  * keeps the signed bytes in LMDB, versioned apart from the ledger format.

@@ -81,6 +81,17 @@ ldg_key_writer_held(struct ldg_txn *t, uint64_t added_seq)
 
     if (added_seq == 0)
         return 0; /* the log key */
+    if (added_seq < ldg_txn_horizon(t)) {
+        struct ldg_horizon h;
+        if ((rc = ldg_horizon_get(t, &h)) < 0)
+            return rc;
+        rc = 0;
+        for (size_t i = 0; i < h.nkeys; i++)
+            if (h.keys[i].added == added_seq)
+                rc = strcmp(h.keys[i].held, "writer") == 0;
+        ldg_horizon_release(&h);
+        return rc;
+    }
     rc = ldg_body_get(t, added_seq, &body);
     if (rc < 0)
         return rc;

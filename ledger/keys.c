@@ -444,6 +444,52 @@ same_record(const struct ldg_key_state *a, const struct ldg_key_state *b)
            a->revoked_seq == b->revoked_seq;
 }
 
+/* A key's roles mask from their comma-separated names ("*": every type,
+ * the log key's; "": none given). */
+uint32_t
+ldg_horizon_roles_mask(const char *text)
+{
+    json_t *a;
+    uint32_t m;
+    char buf[LDG_HORIZON_ROLES_MAX], *save = NULL;
+
+    if (strcmp(text, "*") == 0)
+        return UINT32_MAX;
+    if ((a = json_array()) == NULL)
+        return 0;
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *r = strtok_r(buf, ",", &save); r != NULL;
+         r = strtok_r(NULL, ",", &save))
+        json_array_append_new(a, json_string(r));
+    m = ldg_roles_mask(a);
+    json_decref(a);
+    return m;
+}
+
+/* A key added before the horizon: its key.added was pruned, and the
+ * horizon record, signed by the log key, says what it was. */
+static int
+prove_by_horizon(struct ldg_txn *t, struct ldg_key_state *ks)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_horizon h;
+    const struct ldg_horizon_key *hk;
+    int rc = ldg_horizon_get(t, &h);
+
+    if (rc < 0)
+        return rc == LDG_ENOTFOUND ? LDG_ETAMPER : rc;
+    hk = ldg_horizon_key_find(&h, ks->key_id);
+    if (ldg_horizon_check_sig(&h, l->log_key->pub) != 0 || hk == NULL ||
+        memcmp(hk->pub, ks->pub, 32) != 0 || strcmp(hk->name, ks->name) != 0 ||
+        hk->added != ks->added_seq ||
+        (hk->revoked != UINT64_MAX && hk->revoked != ks->revoked_seq))
+        rc = LDG_ETAMPER;
+    else
+        ks->roles = ldg_horizon_roles_mask(hk->roles);
+    ldg_horizon_release(&h);
+    return rc;
+}
+
 /* Proves the record's addition and sets ks->roles from the event that
  * added it (the genesis' log key: every type). */
 static int
@@ -462,6 +508,8 @@ prove_added(struct ldg_txn *t, struct ldg_key_state *ks)
     pthread_mutex_unlock(&l->keys_mu);
     if (hit)
         return 0;
+    if (ks->added_seq < ldg_txn_horizon(t))
+        return prove_by_horizon(t, ks);
     if (ks->added_seq == 0) {
         rc = record_event_body(t, 0, LDG_EV_LEDGER_GENESIS, &body);
         hex = json_string_value(json_object_get(body, "log_key"));
@@ -518,6 +566,8 @@ prove_revocation(struct ldg_txn *t, const struct ldg_key_state *ks)
     json_t *body = NULL;
     int rc;
 
+    if (ks->revoked_seq != UINT64_MAX && ks->revoked_seq < ldg_txn_horizon(t))
+        return 0; /* pruned: prove_by_horizon held it to the record */
     if (ks->revoked_seq != UINT64_MAX) {
         const char *id;
         rc = record_event_body(t, ks->revoked_seq, LDG_EV_KEY_REVOKED, &body);
@@ -845,10 +895,9 @@ cmp_added(const void *a, const void *b)
     return x->added_seq < y->added_seq ? -1 : x->added_seq > y->added_seq;
 }
 
-/* The roles of a proven key's key.added, comma-separated. */
-static void
-roles_text(struct ldg_txn *t, const struct ldg_key_state *ks, char *buf,
-           size_t cap)
+void
+ldg_keys_roles_text(struct ldg_txn *t, const struct ldg_key_state *ks,
+                    char *buf, size_t cap)
 {
     json_t *body = NULL;
     const json_t *v;
@@ -857,6 +906,15 @@ roles_text(struct ldg_txn *t, const struct ldg_key_state *ks, char *buf,
     buf[0] = '\0';
     if (ks->added_seq == 0) {
         snprintf(buf, cap, "*");
+        return;
+    }
+    if (ks->added_seq < ldg_txn_horizon(t)) {
+        struct ldg_horizon h;
+        const struct ldg_horizon_key *hk;
+        if (ldg_horizon_get(t, &h) == 0 &&
+            (hk = ldg_horizon_key_find(&h, ks->key_id)) != NULL)
+            snprintf(buf, cap, "%s", hk->roles);
+        ldg_horizon_release(&h);
         return;
     }
     if (ldg_body_get(t, ks->added_seq, &body) < 0)
@@ -925,7 +983,7 @@ ldg_keys_list(struct ldg_ledger *l, struct ldg_keyinfo **out, size_t *n)
         memcpy(arr[cnt].pub, ks.pub, 32);
         arr[cnt].added_seq = ks.added_seq;
         arr[cnt].revoked_seq = ks.revoked_seq;
-        roles_text(t, &ks, arr[cnt].roles, sizeof arr[cnt].roles);
+        ldg_keys_roles_text(t, &ks, arr[cnt].roles, sizeof arr[cnt].roles);
         arr[cnt].writer_held = ldg_key_writer_held(t, ks.added_seq) == 1;
         key_path(path, sizeof path, l->dir, ks.name);
         arr[cnt].has_secret = access(path, F_OK) == 0;

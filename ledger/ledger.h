@@ -197,7 +197,9 @@ int ldg_size(struct ldg_ledger *l, uint64_t *size);
 
 /* Counts and sizes. */
 struct ldg_stats {
-    uint64_t events;      /* entries in the log */
+    uint64_t events;      /* events in the log (the next seq) */
+    uint64_t horizon;     /* a pruned ledger's first event (0: never
+                             pruned; ldg_horizon says where they went) */
     uint64_t bodies;      /* bodies stored (events - erased) */
     uint64_t checkpoints; /* signed checkpoints stored */
     uint64_t keys;        /* keys known to the log */
@@ -207,7 +209,7 @@ struct ldg_stats {
     uint64_t map_bytes;   /* current LMDB map size */
     uint64_t first_ts, last_ts;
     char first_type[LDG_TYPE_MAX + 1], last_type[LDG_TYPE_MAX + 1];
-    int layout; /* the store layout (docs/FORMAT.md 6): 1 or 2 */
+    int layout; /* the store layout (docs/FORMAT.md 6): 1 to 3 */
 };
 /* Fills st from one read snapshot.
  * @return 0. Lifetime: st is the caller's; nothing borrowed. */
@@ -327,6 +329,51 @@ int ldg_key_info(struct ldg_txn *t, const char *key_id,
  * @return 0 with *n; LDG_EINVAL (bad key id), LDG_ECORRUPT.
  * Lifetime: nothing borrowed. */
 int ldg_key_sealed(struct ldg_txn *t, const char *key_id, uint64_t *n);
+
+/* ------------------------------------------------------------ horizon -- */
+
+/* A pruned ledger's horizon (FORMAT.md 6.2; retention/retention.h prunes):
+ * events 0..seq-1 were removed into an archive; their tree hashes,
+ * checkpoints and keys stay. The record is signed by the log key. */
+#define LDG_HORIZON_KEYS_MAX 4096
+#define LDG_HORIZON_ROLES_MAX 256
+struct ldg_horizon_key {
+    char key_id[LDG_KEYID_LEN + 1];
+    char name[LDG_NAME_MAX + 1];
+    uint8_t pub[32];
+    uint64_t added;   /* seq of its key.added (0: the log key's genesis) */
+    uint64_t revoked; /* seq of its key.revoked before the horizon, or
+                         UINT64_MAX */
+    uint64_t sealed;  /* events its seals covered before the horizon */
+    /* the roles its key.added gave it, comma-separated ("" for none
+     * given: any type an actor key may sign; "*" for the log key) */
+    char roles[LDG_HORIZON_ROLES_MAX];
+    char held[8]; /* "writer": held by its writer (key.added "held") */
+};
+struct ldg_horizon {
+    uint64_t seq;        /* events before this one were pruned (> 0) */
+    uint64_t ts_ns;      /* ledger time of event seq-1 */
+    uint64_t pruned_ns;  /* when (wall clock) */
+    uint8_t archive[32]; /* SHA-256 of the archive file */
+    uint8_t leaf[32];    /* RFC 6962 leaf hash of event seq-1 */
+    uint8_t state[32];   /* SHA-256 of the projection note text at seq */
+    char origin[LDG_ORIGIN_MAX + 1];
+    struct ldg_horizon_key *keys; /* the keys added before seq */
+    size_t nkeys;
+    uint8_t sig[64];
+};
+/* The ledger's horizon as t sees it.
+ * @return 0 with *out (release it); LDG_ENOTFOUND: never pruned;
+ * LDG_ECORRUPT. */
+int ldg_horizon_get(struct ldg_txn *t, struct ldg_horizon *out);
+/* The same in a read transaction of its own. */
+int ldg_horizon(struct ldg_ledger *l, struct ldg_horizon *out);
+void ldg_horizon_release(struct ldg_horizon *h);
+/* 0 when h's signature verifies with pub; LDG_EBADSIG. */
+int ldg_horizon_check_sig(const struct ldg_horizon *h, const uint8_t pub[32]);
+/* "events 0..N-1 (up to TIME) were pruned into the archive with SHA-256
+ * HEX": what a reader says of the pruned past. */
+void ldg_horizon_describe(const struct ldg_horizon *h, char *buf, size_t cap);
 
 /* -------------------------------------------------------------- events -- */
 
@@ -636,6 +683,9 @@ int ldg_index_rebuild_progress(struct ldg_ledger *l,
  * @return 0; LDG_ENOTFOUND (none of that size).
  * Lifetime: *out is malloc'd, the caller's to free(). */
 int ldg_checkpoint_get(struct ldg_txn *t, uint64_t size, char **out);
+/* The largest size at most n with a stored checkpoint (a commit's end):
+ * 0 with *size; LDG_ENOTFOUND when there is none. */
+int ldg_checkpoint_floor(struct ldg_txn *t, uint64_t n, uint64_t *size);
 /* C2SP tlog-proof@v1 text for entry index against the stored checkpoint
  * of size (0 = latest).
  * @return 0; LDG_ENOTFOUND (index >= size, or no checkpoint of size).
@@ -765,8 +815,12 @@ struct ldg_verify_report {
     uint64_t from, to;    /* range checked [from, to) */
     uint64_t erased;      /* bodies found erased (legitimately) */
     uint64_t checkpoints; /* checkpoints checked */
-    uint64_t bad_seq;     /* first bad event when verification failed */
-    char what[512];       /* what is wrong, or "" */
+    /* a pruned ledger: events before horizon are gone (ldg_horizon says
+     * where to); the tree over their kept hashes and every checkpoint
+     * are checked, the events from horizon on; 0: never pruned */
+    uint64_t horizon;
+    uint64_t bad_seq; /* first bad event when verification failed */
+    char what[512];   /* what is wrong, or "" */
     /* What the run rests on and what it remembers (see ldg_verify_state).
      * full: signatures and bodies were checked from event 0 (--full, no
      * start); otherwise only events from `from` on were (the chain, tree,

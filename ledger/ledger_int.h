@@ -481,6 +481,21 @@ void ldg_index_keys(const struct ldg_event *ev, int layout,
                                const uint8_t *key, size_t n),
                     void *ctx);
 
+/* horizon.c */
+int ldg_horizon_decode(const uint8_t *p, size_t len, struct ldg_horizon *h);
+/* The horizon's seq as t sees it, 0 when never pruned (or unreadable:
+ * verify names that). */
+uint64_t ldg_txn_horizon(struct ldg_txn *t);
+const struct ldg_horizon_key *ldg_horizon_key_find(const struct ldg_horizon *h,
+                                                   const char *key_id);
+/* keys.c: a horizon key's roles mask from their names ("*": the log
+ * key's, every type; "": none given). */
+uint32_t ldg_horizon_roles_mask(const char *text);
+/* keys.c: a proven key's roles, comma-separated, as its key.added gave
+ * them (or the horizon record, for a key added before it). */
+void ldg_keys_roles_text(struct ldg_txn *t, const struct ldg_key_state *ks,
+                         char *buf, size_t cap);
+
 /* Internal tree maintenance (tree.c). */
 int ldg_tree_add_leaf(struct ldg_txn *t, uint64_t seq, const uint8_t leaf[32]);
 /* Layout 2: *h points at the 256 hashes of full tile n of tile level tl

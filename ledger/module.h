@@ -886,6 +886,30 @@ int ldg_cursor_open(struct ldg_txn *t, ldg_dbi dbi, struct ldg_cursor **out);
 int ldg_cursor_get(struct ldg_cursor *c, enum ldg_seek op, const void *key,
                    size_t klen, struct ldg_val *k, struct ldg_val *v);
 void ldg_cursor_close(struct ldg_cursor *c);
+/* Deletes the record under the cursor (a write transaction's); the next
+ * LDG_NEXT gives the one after it. */
+int ldg_cursor_del(struct ldg_cursor *c);
+
+/* Prune (horizon.c; retention/ calls it): in the write transaction t,
+ * signs and stores the horizon record for hz (a stored checkpoint's size,
+ * after any earlier horizon, within the log; LDG_EINVAL naming why
+ * otherwise) with the archive's SHA-256 and the projections' state digest
+ * at hz, then removes the entries, bodies and seals of the events before
+ * hz and their keys in every index. The tree, checkpoints and key
+ * registry stay. Needs the log key's secret (LDG_EKEY). */
+struct ldg_prune_stats {
+    uint64_t from, to; /* events [from, to) removed */
+    uint64_t entries, bodies, seals, index_keys;
+};
+int ldg_prune_txn(struct ldg_txn *t, uint64_t hz, const uint8_t archive[32],
+                  const uint8_t state[32], uint64_t now_ns,
+                  struct ldg_prune_stats *st);
+/* The write transaction of an open all-or-nothing batch (so a module can
+ * change more in the same commit), or NULL once it failed. */
+struct ldg_txn *ldg_batch_txn(struct ldg_batch *b);
+/* Adds the prune's ledger.pruned event (refused on every other path). */
+int ldg_batch_add_pruned(struct ldg_batch *b, const struct ldg_event_in *ev,
+                         uint64_t *seq);
 
 /* Applier: a module's fold over new events, run inside the append's write
  * transaction, after the entry is stored, in sequence order. body is the

@@ -58,6 +58,15 @@ ldg_size(struct ldg_ledger *l, uint64_t *size)
     return rc;
 }
 
+/* A seq not found: LDG_EPRUNED when it is before the ledger's horizon. */
+static int
+pruned_or(struct ldg_txn *t, uint64_t seq, int rc)
+{
+    if (rc == LDG_ENOTFOUND && seq < ldg_txn_horizon(t))
+        return LDG_EPRUNED;
+    return rc;
+}
+
 int
 ldg_event_get(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev)
 {
@@ -69,7 +78,7 @@ ldg_event_get(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev)
     seq_key(k, seq);
     rc = ldg_kv_get(t, ldg_core(l, LDG_DB_ENTRIES), k, 8, &v);
     if (rc < 0)
-        return rc;
+        return pruned_or(t, seq, rc);
     return ldg_event_decode(v.data, v.len, ev);
 }
 
@@ -109,7 +118,7 @@ ldg_event_get_ex(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev,
     seq_key(k, seq);
     rc = ldg_kv_get(t, ldg_core(l, LDG_DB_ENTRIES), k, 8, &v);
     if (rc < 0)
-        return rc;
+        return pruned_or(t, seq, rc);
     rc = ldg_event_decode_flags(v.data, v.len, ev, flags);
     if (rc == 0 && (flags & LDG_DECODE_TRUSTED) &&
         ldg_tree_stored_hash(t, 0, seq, ev->leaf) != 0)
@@ -129,6 +138,7 @@ ldg_body_raw(struct ldg_txn *t, uint64_t seq, struct ldg_val *v)
         struct ldg_val e;
         if (ldg_kv_get(t, ldg_core(l, LDG_DB_ENTRIES), k, 8, &e) == 0)
             return LDG_EERASED;
+        return pruned_or(t, seq, rc);
     }
     return rc;
 }

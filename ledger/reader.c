@@ -326,7 +326,8 @@ static int
 first_at(struct ldg_txn *t, uint64_t size, uint64_t ts, uint64_t *at)
 {
     ldg_dbi entries = ldg_core(ldg_txn_ledger(t), LDG_DB_ENTRIES);
-    uint64_t a = 0, b = size; /* the answer is in [a, b] */
+    /* the answer is in [a, b]; nothing before a pruned ledger's horizon */
+    uint64_t a = ldg_txn_horizon(t), b = size;
 
     while (a < b) {
         uint64_t mid = a + (b - a) / 2;
@@ -738,7 +739,8 @@ ldg_reader_event(struct ldg_reader *r, uint64_t seq, struct ldg_event *ev)
     if (r == NULL || ev == NULL)
         return LDG_EINVAL;
     if ((rc = seekc_get(&r->ec, seq, &ent)) < 0)
-        return rc;
+        return rc == LDG_ENOTFOUND && seq < ldg_txn_horizon(r->t) ? LDG_EPRUNED
+                                                                  : rc;
     if (r->ra_on)
         reader_ra(r, (uintptr_t)ent.data);
     rc = ldg_event_decode_ex(ent.data, ent.len, ev, LDG_DECODE_TRUSTED);
@@ -786,7 +788,7 @@ ldg_reader_body(struct ldg_reader *r, uint64_t seq, const uint8_t **rec,
         /* the entry is there and the body is not: erased */
         if (seekc_get(&r->ec, seq, &e) == 0)
             return LDG_EERASED;
-        return LDG_ENOTFOUND;
+        return seq < ldg_txn_horizon(r->t) ? LDG_EPRUNED : LDG_ENOTFOUND;
     }
     if (rc < 0)
         return rc;

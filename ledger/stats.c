@@ -46,8 +46,10 @@ ldg_stats(struct ldg_ledger *l, struct ldg_stats *st)
         rc = ldg_db_count(t, ldg_core(l, LDG_DB_KEYS), &n);
         st->keys = n; /* corrected below: records are id: and name: */
     }
-    if (rc == 0 && st->events > 0) {
-        rc = ldg_event_get(t, 0, &ev);
+    if (rc == 0)
+        st->horizon = ldg_txn_horizon(t);
+    if (rc == 0 && st->events > st->horizon) {
+        rc = ldg_event_get(t, st->horizon, &ev);
         if (rc == 0) {
             st->first_ts = ev.ts_ns;
             memcpy(st->first_type, ev.type, sizeof ev.type);

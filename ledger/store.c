@@ -1006,6 +1006,12 @@ ldg_core_kv_del(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
 }
 
 int
+ldg_cursor_del(struct ldg_cursor *c)
+{
+    return xlate(mdb_cursor_del(c->c, 0));
+}
+
+int
 ldg_cursor_open(struct ldg_txn *t, ldg_dbi dbi, struct ldg_cursor **out)
 {
     struct ldg_cursor *c = calloc(1, sizeof *c);

@@ -505,6 +505,57 @@ ldg_verify_record_dir(const char *dir, const struct ldg_options *opts,
     return rc;
 }
 
+/* A pruned ledger: the horizon record must verify with the log key and
+ * name this log; its keys are where the key history starts. Returns < 0
+ * on I/O only (a finding is vs->bad_seq). */
+static int
+horizon_load(struct vstate *vs, struct ldg_txn *t, uint64_t size)
+{
+    struct ldg_ledger *l = vs->l;
+    int rc = ldg_horizon_get(t, &vs->hz);
+
+    if (rc == LDG_ENOTFOUND)
+        return 0;
+    if (rc == LDG_ECORRUPT) {
+        vf_bad(vs, 0, "the horizon record does not decode");
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    vs->start = vs->hz.seq;
+    if (ldg_horizon_check_sig(&vs->hz, l->log_key->pub) != 0) {
+        vf_bad(vs, vs->start - 1,
+               "the horizon record's signature does not verify with the log "
+               "key");
+        return 0;
+    }
+    if (strcmp(vs->hz.origin, l->origin) != 0 || vs->start > size) {
+        vf_bad(vs, vs->start - 1,
+               "the horizon record names another log, or events past the "
+               "end of this one");
+        return 0;
+    }
+    for (size_t i = 0; i < vs->hz.nkeys; i++) {
+        const struct ldg_horizon_key *hk = &vs->hz.keys[i];
+        struct vkey *k;
+        if (hk->added >= vs->start || vf_find_key(vs, hk->key_id) != NULL) {
+            vf_bad(vs, vs->start - 1,
+                   "the horizon record lists key %s twice, or as added "
+                   "after the horizon",
+                   hk->key_id);
+            return 0;
+        }
+        if (vf_add_key(vs, hk->key_id, hk->pub, hk->added) < 0)
+            return LDG_ENOMEM;
+        k = &vs->keys[vs->nkeys - 1];
+        snprintf(k->name, sizeof k->name, "%s", hk->name);
+        k->revoked = hk->revoked;
+        k->sealed = hk->sealed;
+        k->roles = ldg_horizon_roles_mask(hk->roles);
+    }
+    return 0;
+}
+
 int
 ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
            struct ldg_verify_report *r,
@@ -544,6 +595,11 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
     }
     state_read(t, ldg_store_core_dbi(l->store, LDG_DB_META), &st, saved_root);
     saved_size = st.verified_size;
+    if ((rc = horizon_load(&vs, t, size)) < 0)
+        goto out;
+    if (from < vs.start)
+        from = from == 0 ? 0 : vs.start;
+    r->horizon = vs.start;
     r->full = (flags & LDG_VERIFY_FULL) && from == 0;
     r->full_size = st.full_size;
     r->full_ts_ns = st.full_ts_ns;
@@ -551,17 +607,22 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
         vs.from = from;
     else
         vs.from = from ? from : saved_size;
+    if (vs.from < vs.start)
+        vs.from = vs.start;
     if (vs.from > size)
         vs.from = size;
     vs.to = size;
-    vs.next = 0; /* bodies from 0; signatures and indexes from vs.from */
-    vs.idx_fast = (flags & LDG_VERIFY_FULL) && vs.from == 0;
+    /* bodies from the start; signatures and indexes from vs.from */
+    vs.next = vs.start;
+    vs.idx_fast = (flags & LDG_VERIFY_FULL) && vs.from == vs.start;
     if (vs.idx_fast)
         ldg_random(vs.idx_key, sizeof vs.idx_key);
     if (nthreads > 16)
         nthreads = 16;
     /* --full from 0: first, every page as stored (store.c), so that damage
      * every read still gets through is named before it spreads */
+    if (vs.bad_seq != UINT64_MAX)
+        goto report; /* the horizon record */
     if (vs.idx_fast) {
         char pw[sizeof vs.what - 32];
         int prc = ldg_store_check_pages(t, pw, sizeof pw);
@@ -665,6 +726,7 @@ report:
 out:
     ldg_access_hint(l, LDG_ACCESS_RANDOM);
     ldg_txn_abort(t);
+    ldg_horizon_release(&vs.hz);
     free(vs.keys);
     free(vs.erased);
     free(vs.missing);

@@ -163,6 +163,80 @@ check_checkpoint(struct vstate *vs, const char *note, size_t len, uint64_t size,
     return 0;
 }
 
+/* The events before the horizon: their leaf hashes as stored, the tree
+ * they make compared level by level with the stored one, each checkpoint
+ * of a size up to the horizon checked against its root, and the last
+ * leaf must be the horizon record's. 0, 1 on a finding, < 0 on I/O. */
+static int
+pruned_prefix(struct vstate *vs, struct edge *e, struct ldg_txn *t,
+              struct ldg_cursor *cc, struct ldg_val *ck, struct ldg_val *cv,
+              uint64_t *cksize, uint64_t *last_ck, uint64_t *ncheck)
+{
+    uint8_t leaf[32], root[32];
+    int rc, crc;
+
+    for (uint64_t seq = 0; seq < vs->start; seq++) {
+        rc = edge_stored(e, t, 0, seq, leaf);
+        if (rc == LDG_ENOTFOUND) {
+            vf_bad(vs, seq,
+                   "pruned event: its leaf hash is missing from the stored "
+                   "Merkle tree");
+            return 1;
+        }
+        if (rc == LDG_ECORRUPT || rc == LDG_EBADINPUT) {
+            vf_bad(vs, seq,
+                   "storage corrupt: the stored Merkle tree at this pruned "
+                   "event cannot be read (%s)",
+                   ldg_strerror(rc));
+            return 1;
+        }
+        if (rc < 0)
+            return rc;
+        if (seq + 1 == vs->start && memcmp(leaf, vs->hz.leaf, 32) != 0) {
+            vf_bad(vs, seq,
+                   "the stored leaf hash of the last pruned event is not "
+                   "the one the horizon record names");
+            return 1;
+        }
+        rc = edge_add(e, t, seq, leaf);
+        if (rc == LDG_ECORRUPT || rc == LDG_EBADINPUT) {
+            vf_bad(vs, seq,
+                   "storage corrupt: the stored Merkle tree at this pruned "
+                   "event cannot be read (%s)",
+                   ldg_strerror(rc));
+            return 1;
+        }
+        if (rc < 0)
+            return rc;
+        if (rc > 0) {
+            vf_bad(vs, seq,
+                   "stored Merkle hash at level %d differs from the hashes "
+                   "of the pruned events below it",
+                   rc - 1);
+            return 1;
+        }
+        while (seq + 1 == *cksize) {
+            (*ncheck)++;
+            edge_root(e, root);
+            if (check_checkpoint(vs, cv->data, cv->len, *cksize, root))
+                return 1;
+            *last_ck = *cksize;
+            crc = ldg_cursor_get(cc, LDG_NEXT, NULL, 0, ck, cv);
+            *cksize =
+                (crc == 0 && ck->len == 8) ? ldg_rd_be64(ck->data) : UINT64_MAX;
+        }
+        if ((seq & VERIFY_TRIM_MASK) == VERIFY_TRIM_MASK)
+            ldg_store_trim(vs->l->store);
+    }
+    if (*last_ck != vs->start) {
+        vf_bad(vs, vs->start - 1,
+               "no signed checkpoint at the horizon's size %llu",
+               (unsigned long long)vs->start);
+        return 1;
+    }
+    return 0;
+}
+
 int
 vf_pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
          uint64_t saved_size, const uint8_t saved_root[32], uint64_t *ncheck,
@@ -196,9 +270,22 @@ vf_pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
     crc = ldg_cursor_get(cc, LDG_FIRST, NULL, 0, &ck, &cv);
     if (crc == 0 && ck.len == 8)
         cksize = ldg_rd_be64(ck.data);
+    /* A pruned ledger: the tree over the kept hashes of the events before
+     * the horizon, with every checkpoint they reach; the chain goes on
+     * from the horizon record's last leaf and time. */
+    if (vs->start > 0) {
+        rc = pruned_prefix(vs, e, t, cc, &ck, &cv, &cksize, &last_ck, ncheck);
+        if (rc != 0) {
+            seq = 0;
+            rc = rc > 0 ? 0 : rc;
+            goto done;
+        }
+        memcpy(prev, vs->hz.leaf, 32);
+        last_ts = vs->hz.ts_ns;
+    }
     /* Pass 1 goes on whatever pass 2 finds: the erasures it collects decide
      * pass 2's deferred body checks. It stops at its own first finding. */
-    for (seq = 0; seq < size; seq++) {
+    for (seq = vs->start; seq < size; seq++) {
         struct ldg_event ev;
         struct ldg_val ev_v;
         uint8_t root[32];
@@ -349,6 +436,7 @@ vf_pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
                "the log has %llu events but %llu were verified before: the "
                "tail from here on was truncated",
                (unsigned long long)size, (unsigned long long)saved_size);
+done:
     edge_root(e, final_root);
 out:
     /* Events before seq passed; pass 2 may take all of them (none after

@@ -79,7 +79,8 @@ index_want(const struct vstate *vs, enum ldg_core_db db, uint64_t size,
         return vs->with_id;
     if (ldg_index_dups(db) != dups)
         return 0;
-    return db == LDG_DB_IDX_RUN || db == LDG_DB_IX_RUN ? with_run : size;
+    return db == LDG_DB_IDX_RUN || db == LDG_DB_IX_RUN ? with_run
+                                                       : size - vs->start;
 }
 
 /* Every index holds exactly one entry per event (run: per event with a
@@ -190,6 +191,8 @@ walk_index(struct vstate *vs, struct ldg_txn *t, enum ldg_core_db db,
         seq = why == NULL ? ldg_ikey_seq(p, k.len) : 0;
         if (why == NULL && seq >= size)
             why = "names an event past the end of the log";
+        if (why == NULL && seq < vs->start)
+            why = "names a pruned event (before the horizon)";
         if (why == NULL && n > 0) {
             size_t m = prevlen < k.len ? prevlen : k.len;
             cmp = memcmp(prev, p, m);

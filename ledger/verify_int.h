@@ -47,6 +47,10 @@ struct vseal {
 
 struct vstate {
     uint64_t with_id; /* events with an id (idx.id entries) */
+    /* a pruned ledger: the events before start are gone (the horizon
+     * record, hz, says what they left); 0 when never pruned */
+    uint64_t start;
+    struct ldg_horizon hz;
     struct ldg_ledger *l;
     struct vkey *keys;
     size_t nkeys, capkeys;

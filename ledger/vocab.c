@@ -20,6 +20,8 @@ struct vtype {
 
 static const struct vtype vocab[] = {
     {LDG_EV_LEDGER_GENESIS, "origin*:s log_key*:s"},
+    {LDG_EV_LEDGER_PRUNED, "horizon*:i first*:i events*:i archive_sha256*:s "
+                           "until*:s archive:s"},
     {LDG_EV_KEY_ADDED,
      "key_id*:s public_key*:s actor*:s roles:a held:s=writer"},
     {LDG_EV_KEY_REVOKED, "key_id*:s reason*:s"},

@@ -219,12 +219,38 @@ ldg_vouch_new(struct ldg_vouch **out, struct ldg_txn *t)
     if ((rc = type_seqs(t, LDG_EV_KEY_REVOKED, &seqs, &n)) < 0)
         goto fail;
     {
-        struct vkey *a = realloc(v->keys, (1 + nadd) * sizeof *a);
+        struct ldg_horizon h;
+        struct vkey *a;
+        size_t nh = 0;
+        rc = ldg_horizon_get(t, &h);
+        if (rc < 0 && rc != LDG_ENOTFOUND)
+            goto fail;
+        /* a pruned ledger: the keys added before the horizon, as its
+         * record (signed by the log key) says */
+        if (rc == 0 && ldg_horizon_check_sig(&h, v->l->log_key->pub) == 0)
+            nh = h.nkeys;
+        a = realloc(v->keys, (1 + nh + nadd) * sizeof *a);
         if (a == NULL) {
+            ldg_horizon_release(&h);
             rc = LDG_ENOMEM;
             goto fail;
         }
         v->keys = a;
+        for (size_t i = 0; i < nh; i++) {
+            const struct ldg_horizon_key *hk = &h.keys[i];
+            struct vkey *k = &v->keys[v->nkeys];
+            if (hk->added == 0)
+                continue; /* the log key: keys[0] */
+            memset(k, 0, sizeof *k);
+            memcpy(k->key_id, hk->key_id, sizeof k->key_id);
+            memcpy(k->pub, hk->pub, 32);
+            k->added = hk->added;
+            k->revoked = hk->revoked;
+            k->roles = ldg_horizon_roles_mask(hk->roles);
+            v->nkeys++;
+        }
+        ldg_horizon_release(&h);
+        rc = 0;
     }
     for (size_t i = 0; i < n; i++) {
         struct ldg_event ev;

@@ -118,7 +118,8 @@ meta_write(struct ldg_txn *t, enum proj_id p, uint64_t applied,
                       sizeof b);
 }
 
-/* Time of the event size-1 (the log's clock at that size), 0 if none. */
+/* Time of the event size-1 (the log's clock at that size), 0 if none;
+ * at a pruned ledger's horizon, the horizon record's. */
 static int
 log_time(struct ldg_txn *t, uint64_t size, uint64_t *ts)
 {
@@ -128,10 +129,32 @@ log_time(struct ldg_txn *t, uint64_t size, uint64_t *ts)
     if (size == 0)
         return 0;
     rc = ldg_event_get(t, size - 1, &ev);
+    if (rc == LDG_EPRUNED) {
+        struct ldg_horizon h;
+        if ((rc = ldg_horizon_get(t, &h)) < 0)
+            return rc;
+        rc = h.seq == size ? 0 : LDG_EPRUNED;
+        *ts = h.ts_ns;
+        ldg_horizon_release(&h);
+        return rc;
+    }
     if (rc < 0)
         return rc;
     *ts = ev.ts_ns;
     return 0;
+}
+
+/* The horizon of t's ledger: 0 when never pruned. */
+static uint64_t
+horizon_of(struct ldg_txn *t)
+{
+    struct ldg_horizon h;
+    uint64_t seq;
+    if (ldg_horizon_get(t, &h) < 0)
+        return 0;
+    seq = h.seq;
+    ldg_horizon_release(&h);
+    return seq;
 }
 
 /* ------------------------------------------------------------ folding -- */
@@ -148,9 +171,33 @@ fold_range(struct pstate *ps, struct ldg_txn *t, uint64_t from, uint64_t to,
            ldg_projections_progress_fn fn, void *ctx)
 {
     struct ldg_scan_stats st;
+    uint64_t hz;
     int rc;
     if (from >= to)
         return 0;
+    /* A pruned ledger: a fold from the start starts from the state kept
+     * at the horizon */
+    if (from < (hz = horizon_of(t))) {
+        if (from != 0 || to < hz || ps->t != NULL) {
+            ldg_set_errmsg(ldg_txn_ledger(t),
+                           "the state after %llu events is before the "
+                           "ledger's horizon (events 0..%llu were pruned): "
+                           "read it from the archive with --bundle",
+                           (unsigned long long)to,
+                           (unsigned long long)(hz - 1));
+            return LDG_EPRUNED;
+        }
+        if ((rc = ps_load_snapshot(ps, t)) < 0) {
+            if (rc == LDG_ECORRUPT)
+                ldg_set_errmsg(ldg_txn_ledger(t),
+                               "the projections' state at the horizon "
+                               "(proj.horizon) is missing or damaged");
+            return rc;
+        }
+        ps->applied = from = hz;
+        if (from >= to)
+            return log_time(t, hz, &ps->last_ts);
+    }
     rc = scan_events(t, from, to, fold_cb, ps, fn, ctx, &st);
     if (rc == 0) {
         ps->applied = to;
@@ -272,38 +319,53 @@ doctor_inputs_stored(struct ldg_txn *t, uint64_t size, uint8_t out[32])
 
 /* -------------------------------------------------------------- notes -- */
 
-/* The note text for the state stored in t at size. */
+/* The note text for the projections' digests d (this code's versions)
+ * at size, the log's clock there ts. */
 static int
-note_text(struct ldg_txn *t, uint64_t size, char *buf, size_t cap)
+note_text_of(struct ldg_txn *t, uint64_t size, const struct pdigest d[P_COUNT],
+             uint64_t ts, char *buf, size_t cap)
 {
+    uint8_t dd[32];
+    char hex[65];
     size_t n;
-    int rc;
+
     n = (size_t)snprintf(buf, cap, "%s\norigin %s\nsize %llu\n", NOTE_HEADER,
                          ldg_origin(ldg_txn_ledger(t)),
                          (unsigned long long)size);
     for (int p = 0; p < P_COUNT && n < cap; p++) {
-        struct pmeta m;
         uint8_t dg[32];
-        char hex[65];
-        if ((rc = meta_read(t, (enum proj_id)p, &m)) < 0)
-            return rc;
-        if (!m.present || m.applied != size)
-            return LDG_ESTALE;
-        pdigest_final(dg, (enum proj_id)p, &m.dig);
+        pdigest_final(dg, (enum proj_id)p, &d[p]);
         ldg_hex(hex, dg, 32);
         n += (size_t)snprintf(buf + n, cap - n, "%s %u %s\n", proj_defs[p].name,
-                              m.version, hex);
+                              proj_defs[p].version, hex);
     }
-    if (n < cap) {
-        uint8_t dd[32];
-        char hex[65];
-        if ((rc = doctor_inputs_stored(t, size, dd)) < 0)
-            return rc;
-        ldg_hex(hex, dd, 32);
+    doctor_inputs(dd, size, ts, d);
+    ldg_hex(hex, dd, 32);
+    if (n < cap)
         n +=
             (size_t)snprintf(buf + n, cap - n, "doctor %u %s\n", V_DOCTOR, hex);
-    }
     return n < cap ? 0 : LDG_ETOOBIG;
+}
+
+/* The note text for the state stored in t at size. */
+static int
+note_text(struct ldg_txn *t, uint64_t size, char *buf, size_t cap)
+{
+    struct pdigest d[P_COUNT];
+    uint64_t ts;
+    int rc;
+    for (int p = 0; p < P_COUNT; p++) {
+        struct pmeta m;
+        if ((rc = meta_read(t, (enum proj_id)p, &m)) < 0)
+            return rc;
+        if (!m.present || m.applied != size ||
+            m.version != proj_defs[p].version)
+            return LDG_ESTALE;
+        d[p] = m.dig;
+    }
+    if ((rc = log_time(t, size, &ts)) < 0)
+        return rc;
+    return note_text_of(t, size, d, ts, buf, cap);
 }
 
 static int
@@ -1757,5 +1819,31 @@ out:
     json_decref(diffs);
     ps_free(ps);
     ldg_txn_abort(t);
+    return rc;
+}
+
+/* ------------------------------------------------------------ horizon -- */
+
+int
+ldg_projections_horizon(struct ldg_txn *t, uint64_t hz, uint8_t state[32])
+{
+    struct pstate *ps = NULL;
+    struct pdigest d[P_COUNT];
+    char text[2048];
+    uint64_t ts;
+    int rc;
+
+    if (t == NULL || state == NULL || hz == 0)
+        return LDG_EINVAL;
+    if ((rc = ps_new(&ps, ldg_txn_ledger(t), NULL, 0, P_ALL)) < 0)
+        return rc;
+    if ((rc = fold_range(ps, t, 0, hz, NULL, NULL)) == 0 &&
+        (rc = ps_digest_all(ps, d)) == 0 && (rc = log_time(t, hz, &ts)) == 0 &&
+        (rc = note_text_of(t, hz, d, ts, text, sizeof text)) == 0 &&
+        (rc = ps_write_snapshot(ps, t)) == 0)
+        rc = verified_snapshot(t, hz);
+    if (rc == 0)
+        ldg_sha256(state, text, strlen(text));
+    ps_free(ps);
     return rc;
 }

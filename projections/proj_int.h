@@ -620,6 +620,21 @@ struct pstate {
 
 int ps_new(struct pstate **out, struct ldg_ledger *l, struct ldg_txn *t,
            int writable, unsigned mask);
+/* A pruned ledger keeps the projections' records at its horizon in
+ * proj.horizon (docs/format-projections.md): key u8 projection index ‖
+ * record key, value the record; keys whose first byte is
+ * PROJ_HORIZON_VERIFIED are proj.verified's keys before the horizon. */
+#define PROJ_HORIZON_DB "proj.horizon"
+#define PROJ_HORIZON_VERIFIED 0xfe
+/* Loads the snapshot's records of the projections in ps->mask into a
+ * memory-only ps (LDG_ECORRUPT when t has no snapshot). */
+int ps_load_snapshot(struct pstate *ps, struct ldg_txn *t);
+/* Replaces the snapshot in the write transaction t with every record of
+ * ps. */
+int ps_write_snapshot(struct pstate *ps, struct ldg_txn *t);
+/* verified.c: adds proj.verified's keys of the events before hz to the
+ * snapshot (after ps_write_snapshot, which empties it). */
+int verified_snapshot(struct ldg_txn *t, uint64_t hz);
 void ps_free(struct pstate *ps);
 /* Key building: tag ‖ parts joined with 0x00; long keys are shortened to
  * a prefix ‖ 0x01 ‖ hex(SHA-256(full))[0:32]. buf needs PROJ_KEY_MAX+1. */

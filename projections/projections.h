@@ -182,6 +182,14 @@ int ldg_projections_check_stored(struct ldg_ledger *l,
 int ldg_projections_state_json(struct ldg_ledger *l, uint64_t at_size,
                                json_t **out);
 
+/* For a prune (retention/): in the write transaction t, before the events
+ * are removed, keeps the projections' state after the first hz events
+ * (records and proj.verified's keys) in proj.horizon, where every later
+ * fold from the start begins (rebuild, --at, check), and gives the
+ * SHA-256 of the projection note text for that state (the note the
+ * applier signs at hz). */
+int ldg_projections_horizon(struct ldg_txn *t, uint64_t hz, uint8_t state[32]);
+
 /* The signed projection note stored for log size (0 = the latest one).
  * *out malloc'd. LDG_ENOTFOUND if none was signed at that size. */
 int ldg_projections_note(struct ldg_ledger *l, uint64_t size, char **out);

@@ -660,3 +660,76 @@ ps_digest_all(struct pstate *ps, struct pdigest out[P_COUNT])
     }
     return 0;
 }
+
+int
+ps_load_snapshot(struct pstate *ps, struct ldg_txn *t)
+{
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    ldg_dbi dbi;
+    int rc;
+
+    if (ps->t != NULL)
+        return LDG_EINVAL; /* memory-only states start from a snapshot */
+    rc = ldg_db_open(t, PROJ_HORIZON_DB, 0, &dbi);
+    if (rc == LDG_ENOTFOUND)
+        return LDG_ECORRUPT; /* pruned, and no state kept: say so */
+    if (rc < 0 || (rc = ldg_cursor_open(t, dbi, &c)) < 0)
+        return rc;
+    for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v); rc == 0;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        const uint8_t *key = (const uint8_t *)k.data + 1;
+        size_t klen = k.len - 1;
+        enum proj_id p;
+        const struct rtype *rt;
+        void *rec;
+        if (k.len < 2)
+            continue;
+        if (((const uint8_t *)k.data)[0] >= P_COUNT)
+            continue; /* the verified index's keys (verified.c) */
+        p = (enum proj_id)((const uint8_t *)k.data)[0];
+        if (!(ps->mask & (1u << p)))
+            continue;
+        if ((rt = rtype_of(p, key[0])) == NULL) {
+            rc = LDG_ECORRUPT;
+            break;
+        }
+        if ((rc = rec_decode(rt, v.data, v.len, &rec)) < 0)
+            break;
+        if (insert(ps, p, key[0], key, klen, khash(p, key, klen), rec, 0) ==
+            NULL) {
+            rec_free(rt, rec);
+            rc = LDG_ENOMEM;
+            break;
+        }
+    }
+    ldg_cursor_close(c);
+    return rc == LDG_ENOTFOUND ? 0 : rc;
+}
+
+int
+ps_write_snapshot(struct pstate *ps, struct ldg_txn *t)
+{
+    ldg_dbi dbi;
+    int rc = ldg_db_open(t, PROJ_HORIZON_DB, LDG_DB_CREATE, &dbi);
+
+    if (rc < 0 || (rc = ldg_db_drop(t, dbi, 0)) < 0)
+        return rc;
+    for (size_t i = 0; i < ps->cap && rc == 0; i++) {
+        struct pentry *e = ps->slots[i];
+        uint8_t *val, *key;
+        size_t vlen;
+        if (e == NULL)
+            continue;
+        if ((key = malloc(e->klen + 1)) == NULL)
+            return LDG_ENOMEM;
+        key[0] = (uint8_t)e->rt->proj;
+        memcpy(key + 1, e->key, e->klen);
+        if ((rc = rec_encode(e->rt, e->rec, &val, &vlen)) == 0) {
+            rc = ldg_kv_put(t, dbi, key, e->klen + 1, val, vlen);
+            free(val);
+        }
+        free(key);
+    }
+    return rc;
+}

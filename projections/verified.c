@@ -113,6 +113,65 @@ fill_one(void *ctx, uint64_t seq)
     return rc;
 }
 
+static int catch_up(struct ldg_txn *t, uint64_t to);
+
+/* Copies the keys proj.horizon keeps of the pruned events' verifications
+ * into dbi. */
+static int
+restore_pruned(struct ldg_txn *t, ldg_dbi dbi)
+{
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    uint8_t tag = PROJ_HORIZON_VERIFIED;
+    ldg_dbi hz;
+    int rc = ldg_db_open(t, PROJ_HORIZON_DB, 0, &hz);
+
+    if (rc == LDG_ENOTFOUND)
+        return 0;
+    if (rc < 0 || (rc = ldg_cursor_open(t, hz, &c)) < 0)
+        return rc;
+    for (rc = ldg_cursor_get(c, LDG_SET_RANGE, &tag, 1, &k, &v); rc == 0;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        if (k.len < 2 || ((const uint8_t *)k.data)[0] != tag)
+            break;
+        if ((rc = ldg_kv_put(t, dbi, (const uint8_t *)k.data + 1, k.len - 1, "",
+                             0)) < 0)
+            break;
+    }
+    ldg_cursor_close(c);
+    return rc == LDG_ENOTFOUND ? 0 : rc;
+}
+
+int
+verified_snapshot(struct ldg_txn *t, uint64_t hz)
+{
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    ldg_dbi dbi, out;
+    uint8_t key[VKEY_MAX + 1];
+    int rc;
+
+    uint64_t size;
+
+    if ((rc = ldg_txn_size(t, &size)) < 0 || (rc = catch_up(t, size)) < 0 ||
+        (rc = ldg_db_open(t, VERIFIED_DB, 0, &dbi)) < 0 ||
+        (rc = ldg_db_open(t, PROJ_HORIZON_DB, LDG_DB_CREATE, &out)) < 0 ||
+        (rc = ldg_cursor_open(t, dbi, &c)) < 0)
+        return rc;
+    for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v); rc == 0;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        if (k.len < 9 || k.len > VKEY_MAX ||
+            ldg_rd_be64((const uint8_t *)k.data + k.len - 8) >= hz)
+            continue; /* the mark, or a later event's */
+        key[0] = PROJ_HORIZON_VERIFIED;
+        memcpy(key + 1, k.data, k.len);
+        if ((rc = ldg_kv_put(t, out, key, k.len + 1, "", 0)) < 0)
+            break;
+    }
+    ldg_cursor_close(c);
+    return rc == LDG_ENOTFOUND ? 0 : rc;
+}
+
 /* Makes the store in t cover the events [0, to): from its mark when it
  * has one at or below to, else emptied and filled from the start. The
  * model.verified events are found through the type index. */
@@ -131,6 +190,10 @@ catch_up(struct ldg_txn *t, uint64_t to)
     if (rc == LDG_ENOTFOUND || (rc == 0 && from > to)) {
         from = 0;
         rc = ldg_db_drop(t, f.dbi, 0);
+        /* a pruned ledger: the keys of the pruned events, as kept at
+         * its horizon */
+        if (rc == 0)
+            rc = restore_pruned(t, f.dbi);
     }
     if (rc < 0)
         return rc;
@@ -423,6 +486,44 @@ expect_one(void *ctx, uint64_t seq)
     return 0;
 }
 
+/* A pruned ledger: the keys kept at its horizon are called for too. */
+static int
+expect_pruned(struct vexpect *e)
+{
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    uint8_t tag = PROJ_HORIZON_VERIFIED;
+    ldg_dbi hz;
+    int rc = ldg_db_open(e->f.t, PROJ_HORIZON_DB, 0, &hz);
+
+    if (rc == LDG_ENOTFOUND)
+        return 0;
+    if (rc < 0 || (rc = ldg_cursor_open(e->f.t, hz, &c)) < 0)
+        return rc;
+    for (rc = ldg_cursor_get(c, LDG_SET_RANGE, &tag, 1, &k, &v); rc == 0;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        if (k.len < 10 || k.len > VKEY_MAX + 1 ||
+            ((const uint8_t *)k.data)[0] != tag)
+            break;
+        if (e->n == e->cap) {
+            size_t cap = e->cap ? e->cap * 2 : 64;
+            struct vkeyrec *nv = realloc(e->v, cap * sizeof *nv);
+            if (nv == NULL) {
+                rc = LDG_ENOMEM;
+                break;
+            }
+            e->v = nv;
+            e->cap = cap;
+        }
+        memcpy(e->v[e->n].k, (const uint8_t *)k.data + 1, k.len - 1);
+        e->v[e->n].n = k.len - 1;
+        e->v[e->n].seq = ldg_rd_be64((const uint8_t *)k.data + k.len - 8);
+        e->n++;
+    }
+    ldg_cursor_close(c);
+    return rc == LDG_ENOTFOUND ? 0 : rc;
+}
+
 /* "model:m/sha256:aa#12" */
 static json_t *
 vkey_json(const uint8_t *k, size_t n)
@@ -467,6 +568,8 @@ verified_check(struct ldg_txn *t, json_t *diffs)
     if (mark > 0)
         rc = ldg_index_walk(t, LDG_INDEX_TYPE, LDG_EV_MODEL_VERIFIED, 0,
                             mark - 1, 0, expect_one, &e);
+    if (rc == 0)
+        rc = expect_pruned(&e);
     if (rc < 0)
         goto out;
     if (e.n > 1)

@@ -813,6 +813,27 @@ ldg_query_iter_new(struct ldg_query_iter **out, const struct ldg_query *q,
         hi = q->seq_hi;
     if (lo > hi)
         goto done;
+    /* a pruned ledger: the window's part before the horizon is gone, and
+     * the caller says so */
+    {
+        struct ldg_horizon h;
+        rc = ldg_horizon_get(t, &h);
+        if (rc < 0 && rc != LDG_ENOTFOUND)
+            goto fail;
+        if (rc == 0) {
+            it->st.horizon = h.seq;
+            if (lo < h.seq) {
+                it->st.reached_pruned = 1;
+                lo = h.seq;
+            }
+            ldg_horizon_release(&h);
+        }
+        rc = 0;
+        if (lo > hi) {
+            it->st.all_pruned = 1;
+            goto done;
+        }
+    }
     it->st.seq_lo = lo;
     it->st.seq_hi = hi;
     if (q->ng == 0) {

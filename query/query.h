@@ -104,6 +104,12 @@ struct ldg_query_stats {
     uint64_t examined;       /* candidate events decoded and tested */
     uint64_t matched;        /* events returned */
     uint64_t seq_lo, seq_hi; /* the seq window the sources were clipped to */
+    /* A pruned ledger: the window the query asked for reached before the
+     * horizon (events 0..horizon-1 were pruned, ldg_horizon says into
+     * which archive), and was clipped to it; all_pruned when nothing of
+     * the window is left. */
+    uint64_t horizon;
+    int reached_pruned, all_pruned;
 };
 void ldg_query_iter_stats(const struct ldg_query_iter *it,
                           struct ldg_query_stats *st);

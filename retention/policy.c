@@ -37,11 +37,24 @@ ldg_retention_parse_bytes(const char *s, uint64_t *out)
         n = n * 10 + (uint64_t)(*p - '0');
     }
     switch (*p) {
-    case 'K': mul = (uint64_t)1 << 10; p++; break;
-    case 'M': mul = (uint64_t)1 << 20; p++; break;
-    case 'G': mul = (uint64_t)1 << 30; p++; break;
-    case 'T': mul = (uint64_t)1 << 40; p++; break;
-    default: break;
+    case 'K':
+        mul = (uint64_t)1 << 10;
+        p++;
+        break;
+    case 'M':
+        mul = (uint64_t)1 << 20;
+        p++;
+        break;
+    case 'G':
+        mul = (uint64_t)1 << 30;
+        p++;
+        break;
+    case 'T':
+        mul = (uint64_t)1 << 40;
+        p++;
+        break;
+    default:
+        break;
     }
     if (mul > 1 && strcmp(p, "iB") == 0)
         p += 2;

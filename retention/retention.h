@@ -39,10 +39,10 @@
 #define LDG_RETENTION_ARCHIVE_DIR_DEFAULT "archive" /* under DIR */
 
 struct ldg_retention_policy {
-    uint32_t keep_days;  /* keep at least this many days; older events
-                            are what `prune --policy` removes */
-    uint64_t disk_budget; /* bytes the store may use (pages in use, as
-                             `ledger stats` counts them); 0 = no budget */
+    uint32_t keep_days;     /* keep at least this many days; older events
+                               are what `prune --policy` removes */
+    uint64_t disk_budget;   /* bytes the store may use (pages in use, as
+                               `ledger stats` counts them); 0 = no budget */
     char archive_dir[4096]; /* absolute: where --policy writes archives */
     int from_file;          /* 1 when DIR/retention.json was read */
 };
@@ -61,5 +61,83 @@ int ldg_retention_policy_load(const char *dir, struct ldg_retention_policy *p,
 /* Parses a byte size as the policy's disk_budget takes it ("20G").
  * @return 0; LDG_EBADINPUT. */
 int ldg_retention_parse_bytes(const char *s, uint64_t *out);
+
+/* ------------------------------------------------------------ horizon -- */
+
+/* Where a horizon asked for lands. */
+struct ldg_retention_horizon {
+    uint64_t first;     /* the ledger's first event now (its horizon) */
+    uint64_t requested; /* events before this were asked for */
+    uint64_t horizon;   /* rounded down to a commit's end (a checkpoint) */
+    uint64_t size;      /* events in the log */
+    uint64_t until_ns;  /* time of event horizon-1 */
+};
+
+/* Resolves `before` — a seq (digits: the events before it) or a time
+ * (systemd.time or RFC 3339, as query's -S takes it: the events before
+ * it) — against now_ns, rounded down to the largest checkpoint size at or
+ * below it. @return 0; LDG_EBADINPUT (not a seq or time); LDG_ENOTFOUND
+ * when nothing is left before it past the ledger's horizon (message on l
+ * names both). */
+int ldg_retention_resolve(struct ldg_ledger *l, const char *before,
+                          uint64_t now_ns, struct ldg_retention_horizon *h);
+
+/* ------------------------------------------------------------ archive -- */
+
+struct ldg_archive_opts {
+    const char *before; /* a seq or a time (ldg_retention_resolve) */
+    const char *out;    /* the file to write (refused if it exists) */
+    int level;          /* zstd level; 0 = 1 */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
+};
+
+struct ldg_archive_report {
+    struct ldg_retention_horizon h;
+    uint64_t events; /* events archived: h.first .. h.horizon-1 */
+    uint64_t bytes;
+    uint8_t sha256[32]; /* of the file */
+};
+
+/* Writes every event from the ledger's horizon to the horizon `before`
+ * resolves to into an evidence bundle (export/export.h) proven against
+ * the checkpoint at that horizon, with the projected state there; nothing
+ * redacted. The file is written beside its path and renamed in place.
+ * @return 0; the codes of ldg_retention_resolve and ldg_export_write. */
+int ldg_retention_archive(struct ldg_ledger *l,
+                          const struct ldg_archive_opts *o,
+                          struct ldg_archive_report *r);
+
+/* ------------------------------------------------------------- prune -- */
+
+struct ldg_prune_opts {
+    const char *before;  /* a seq or a time */
+    const char *archive; /* the archive of exactly those events */
+    /* Refuse to prune an event younger than keep_days days (by its ledger
+     * time against now_ns) unless force is set; 0 = no minimum. */
+    uint32_t keep_days;
+    int force;
+    uint64_t now_ns; /* 0 = the clock */
+};
+
+struct ldg_prune_report {
+    struct ldg_retention_horizon h;
+    uint64_t events;     /* events removed */
+    uint64_t pruned_seq; /* seq of the ledger.pruned event */
+    uint8_t archive_sha256[32];
+    uint64_t entries, bodies, seals, index_keys; /* records removed */
+    uint64_t used_before, used_after;            /* bytes of pages in use */
+};
+
+/* Checks that o->archive is a bundle that verifies with this ledger's log
+ * key, proven against its own checkpoint at the horizon, of exactly the
+ * events h.first..horizon-1, nothing withheld; then in one commit keeps
+ * the projections' state at the horizon, removes the events and appends
+ * ledger.pruned. Nothing is removed when any check fails.
+ * @return 0; LDG_ETAMPER (the archive is not that: message names what);
+ * LDG_ENOTFOUND (no archive file, nothing to prune); LDG_EINVAL (the
+ * retention minimum, without force); the codes of the write. */
+int ldg_retention_prune(struct ldg_ledger *l, const struct ldg_prune_opts *o,
+                        struct ldg_prune_report *r);
 
 #endif

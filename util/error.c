@@ -51,6 +51,8 @@ ldg_strerror(int code)
         return "HTTP error status";
     case LDG_EDUPLICATE:
         return "an event with this id is already in the log";
+    case LDG_EPRUNED:
+        return "pruned: the event is before the ledger's horizon";
     default:
         return "unknown error";
     }
@@ -75,6 +77,7 @@ ldg_exit_code(int code)
     case LDG_EERASED:
         return 65;
     case LDG_ENOTFOUND:
+    case LDG_EPRUNED:
         return 66;
     case LDG_EEXIST:
         return 73;

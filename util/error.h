@@ -13,27 +13,28 @@
 
 enum ldg_error {
     LDG_OK = 0,
-    LDG_EINVAL = -1,     /* misuse: bad argument or flag */
-    LDG_ENOMEM = -2,     /* out of memory */
-    LDG_EIO = -3,        /* I/O error from the OS or LMDB */
-    LDG_ENOTFOUND = -4,  /* no such event, key, record */
-    LDG_EEXIST = -5,     /* already exists (ledger, key name) */
-    LDG_ECORRUPT = -6,   /* stored data is malformed */
-    LDG_EBADSIG = -7,    /* a signature does not verify */
-    LDG_EFULL = -8,      /* disk or map full and could not grow */
-    LDG_EBADINPUT = -9,  /* outside input is malformed or invalid */
-    LDG_ETOOBIG = -10,   /* input exceeds a limit */
-    LDG_EVERSION = -11,  /* unknown format version */
-    LDG_EKEY = -12,      /* key unusable: missing, bad permissions, revoked */
-    LDG_ETAMPER = -13,   /* verification found the log altered */
-    LDG_EERASED = -14,   /* the body of this event was erased */
-    LDG_EBADPROOF = -15, /* a Merkle proof does not verify */
-    LDG_EBUSY = -16,     /* resource busy (lock, readers) */
-    LDG_ESTALE = -17,    /* state is older than the log (projection) */
-    LDG_ENET = -18,      /* network: refused, reset, DNS, TLS, cut short */
-    LDG_ETIMEOUT = -19,  /* a network operation timed out */
-    LDG_EHTTP = -20,     /* an HTTP server answered with status >= 400 */
-    LDG_EDUPLICATE = -21 /* an event with this id is already in the log */
+    LDG_EINVAL = -1,      /* misuse: bad argument or flag */
+    LDG_ENOMEM = -2,      /* out of memory */
+    LDG_EIO = -3,         /* I/O error from the OS or LMDB */
+    LDG_ENOTFOUND = -4,   /* no such event, key, record */
+    LDG_EEXIST = -5,      /* already exists (ledger, key name) */
+    LDG_ECORRUPT = -6,    /* stored data is malformed */
+    LDG_EBADSIG = -7,     /* a signature does not verify */
+    LDG_EFULL = -8,       /* disk or map full and could not grow */
+    LDG_EBADINPUT = -9,   /* outside input is malformed or invalid */
+    LDG_ETOOBIG = -10,    /* input exceeds a limit */
+    LDG_EVERSION = -11,   /* unknown format version */
+    LDG_EKEY = -12,       /* key unusable: missing, bad permissions, revoked */
+    LDG_ETAMPER = -13,    /* verification found the log altered */
+    LDG_EERASED = -14,    /* the body of this event was erased */
+    LDG_EBADPROOF = -15,  /* a Merkle proof does not verify */
+    LDG_EBUSY = -16,      /* resource busy (lock, readers) */
+    LDG_ESTALE = -17,     /* state is older than the log (projection) */
+    LDG_ENET = -18,       /* network: refused, reset, DNS, TLS, cut short */
+    LDG_ETIMEOUT = -19,   /* a network operation timed out */
+    LDG_EHTTP = -20,      /* an HTTP server answered with status >= 400 */
+    LDG_EDUPLICATE = -21, /* an event with this id is already in the log */
+    LDG_EPRUNED = -22     /* the event was pruned: before the horizon */
 };
 
 /* The static name of code, e.g. "signature does not verify";

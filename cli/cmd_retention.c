@@ -1,0 +1,315 @@
+/*
+ * cmd_retention.c — ledger archive, ledger prune (retention/retention.h,
+ * docs/RETENTION.md).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "cli/commands.h"
+#include "retention/retention.h"
+#include "serve/serve.h"
+
+enum { OPT_BEFORE = 400, OPT_ARCHIVE, OPT_POLICY, OPT_FORCE, OPT_LEVEL };
+
+static int
+out_ok(struct cli *c)
+{
+    if (c->out_name == NULL || c->out != OUT_HUMAN ||
+        strcmp(c->out_name, "human") == 0)
+        return 0;
+    cli_err(c, "unknown output format '%s' (use human, json or json-pretty)",
+            c->out_name);
+    return EX_USAGE;
+}
+
+static int
+dir_ok(struct cli *c)
+{
+    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
+        cli_dir_error(c);
+        return EX_USAGE;
+    }
+    return 0;
+}
+
+static void
+hex32(char out[65], const uint8_t h[32])
+{
+    static const char d[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = d[h[i] >> 4];
+        out[2 * i + 1] = d[h[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+static json_t *
+horizon_json(const struct ldg_retention_horizon *h)
+{
+    char until[40];
+    ldg_time_rfc3339_ns(until, sizeof until, h->until_ns);
+    return json_pack("{s:o, s:o, s:o, s:o, s:s}", "first",
+                     cli_json_u64(h->first), "requested",
+                     cli_json_u64(h->requested), "horizon",
+                     cli_json_u64(h->horizon), "size", cli_json_u64(h->size),
+                     "until", until);
+}
+
+/* "before 1000 (rounded down to 998, the end of a commit)" */
+static void
+say_rounding(struct cli *c, const struct ldg_retention_horizon *h)
+{
+    if (h->requested != h->horizon)
+        cli_err(
+            c,
+            "the events before %llu were asked for; rounded down to "
+            "%llu, where a commit ends (a seal boundary, with a checkpoint)",
+            (unsigned long long)h->requested, (unsigned long long)h->horizon);
+}
+
+/* ------------------------------------------------------------ archive -- */
+
+static const struct cli_opt archive_opts[] = {
+    CLI_VALUE(OPT_BEFORE, 0, "before", "SEQ|TIME",
+              "archive the events before this sequence number, or before "
+              "this time (systemd.time or RFC 3339, as query -S takes it)"),
+    CLI_VALUE(OPT_ARCHIVE, 0, "out", "FILE",
+              "the archive to write (an evidence bundle; refused if it "
+              "exists)"),
+    CLI_VALUE(OPT_LEVEL, 0, "level", "N", "zstd level 1..19 (default 1)"),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_archive = {
+    "archive",
+    CLI_GROUP_EVENTS,
+    cmd_archive,
+    "write the events before a horizon into an evidence bundle",
+    "Writes every event from the ledger's first (0, or its horizon if it "
+    "was pruned before) up to a horizon into an evidence bundle, the format "
+    "`ledger export` writes, proven against the checkpoint at the horizon "
+    "and carrying the projected state there. The horizon is --before "
+    "rounded down to the end of a commit (said on stderr). The archive "
+    "verifies with `ledger verify-bundle` like any bundle; `query`, "
+    "`timeline` and `doctor --at` read it with --bundle FILE. `ledger "
+    "prune --archive FILE` then removes those events from the ledger "
+    "(docs/RETENTION.md).",
+    archive_opts,
+    CLI_OUT_BASIC,
+    "ledger archive --before '180 days ago' --out box-2026h1.bundle\n"
+    "ledger verify-bundle box-2026h1.bundle --trusted-key \"$(ledger keys "
+    "verifier)\"\n",
+    0};
+
+int
+cmd_archive(struct cli *c, int argc, char **argv)
+{
+    struct cli_args a;
+    struct ldg_ledger *l = NULL;
+    struct ldg_archive_opts o;
+    struct ldg_archive_report r;
+    char hex[65];
+    int ch, rc;
+
+    memset(&o, 0, sizeof o);
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        if (ch == OPT_BEFORE)
+            o.before = a.value;
+        else if (ch == OPT_ARCHIVE)
+            o.out = a.value;
+        else if (ch == OPT_LEVEL) {
+            uint64_t v;
+            if (cli_parse_u64(a.value, &v) < 0 || v < 1 || v > 19)
+                return cli_usage_err(c, "--level: '%s' is not 1..19", a.value);
+            o.level = (int)v;
+        } else
+            return cli_usage(c);
+    }
+    if (ch < 0)
+        return a.exit;
+    if (a.ind != argc)
+        return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
+    if (o.before == NULL)
+        return cli_usage_err(c, "--before SEQ|TIME is required");
+    if (o.out == NULL)
+        return cli_usage_err(c, "--out FILE is required");
+    if ((rc = out_ok(c)) != 0 || (rc = dir_ok(c)) != 0)
+        return rc;
+    if ((rc = cli_open(c, 1, &l)) != 0)
+        return rc;
+    o.progress = cli_progress;
+    o.progress_ctx = c;
+    rc = ldg_retention_archive(l, &o, &r);
+    cli_progress_done(c);
+    if (rc < 0) {
+        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        ldg_close(l);
+        return cli_exit_code(rc);
+    }
+    ldg_close(l);
+    hex32(hex, r.sha256);
+    say_rounding(c, &r.h);
+    if (c->out == OUT_HUMAN) {
+        char until[40];
+        cli_when(until, sizeof until, r.h.until_ns);
+        printf("archived events %llu..%llu (%llu event%s, up to %s) into %s\n",
+               (unsigned long long)r.h.first,
+               (unsigned long long)(r.h.horizon - 1),
+               (unsigned long long)r.events, r.events == 1 ? "" : "s", until,
+               o.out);
+        printf("proven against the checkpoint of size %llu; %llu bytes; "
+               "SHA-256 %s\n",
+               (unsigned long long)r.h.horizon, (unsigned long long)r.bytes,
+               hex);
+        printf("next: ledger prune --before %llu --archive %s\n",
+               (unsigned long long)r.h.horizon, o.out);
+    } else {
+        cli_print_json(c, json_pack("{s:s, s:o, s:o, s:o, s:s}", "file", o.out,
+                                    "horizon", horizon_json(&r.h), "events",
+                                    cli_json_u64(r.events), "bytes",
+                                    cli_json_u64(r.bytes), "sha256", hex));
+    }
+    return EX_OK;
+}
+
+/* -------------------------------------------------------------- prune -- */
+
+static const struct cli_opt prune_opts[] = {
+    CLI_VALUE(OPT_BEFORE, 0, "before", "SEQ|TIME",
+              "prune the events before this sequence number, or before this "
+              "time (rounded down to the end of a commit, as archive did)"),
+    CLI_VALUE(OPT_ARCHIVE, 0, "archive", "FILE",
+              "the archive of exactly those events (ledger archive): checked "
+              "before anything is removed"),
+    CLI_FLAG(OPT_FORCE, 0, "force",
+             "prune events younger than the retention minimum "
+             "(retention.json keep_days, default 180 days)"),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_prune = {
+    "prune",
+    CLI_GROUP_EVENTS,
+    cmd_prune,
+    "remove archived events from the ledger, keeping every proof",
+    "Removes the entries, bodies, seals and index keys of the events before "
+    "a horizon, only after checking that --archive FILE is a bundle of "
+    "exactly those events that verifies with this ledger's log key against "
+    "its own checkpoint at the horizon (a missing, partial, redacted or "
+    "foreign archive is refused, naming what is wrong, and nothing is "
+    "removed). Every tree hash, checkpoint and key stays, with a horizon "
+    "record signed by the log key (the horizon, the archive's SHA-256, the "
+    "last pruned event's leaf hash and the projections' state digest "
+    "there), so proofs, tiles, consistency proofs and verify go on "
+    "working; the projections' state at the horizon is kept for rebuild. "
+    "The prune is one commit, with a ledger.pruned event: a crash or a full "
+    "disk leaves the ledger before it or after it. Events younger than the "
+    "retention minimum (DIR/retention.json keep_days, default 180) are "
+    "refused without --force. Refuses while `ledger serve` serves the "
+    "ledger. data.mdb does not shrink: LMDB reuses the freed pages "
+    "(docs/RETENTION.md).",
+    prune_opts,
+    CLI_OUT_BASIC,
+    "ledger archive --before '180 days ago' --out old.bundle\n"
+    "ledger prune --before '180 days ago' --archive old.bundle\n",
+    0};
+
+int
+cmd_prune(struct cli *c, int argc, char **argv)
+{
+    struct cli_args a;
+    struct ldg_ledger *l = NULL;
+    struct ldg_client *cl = NULL;
+    struct ldg_retention_policy pol;
+    struct ldg_prune_opts o;
+    struct ldg_prune_report r;
+    char hex[65], err[512];
+    int ch, rc;
+
+    memset(&o, 0, sizeof o);
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        if (ch == OPT_BEFORE)
+            o.before = a.value;
+        else if (ch == OPT_ARCHIVE)
+            o.archive = a.value;
+        else if (ch == OPT_FORCE)
+            o.force = 1;
+        else
+            return cli_usage(c);
+    }
+    if (ch < 0)
+        return a.exit;
+    if (a.ind != argc)
+        return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
+    if (o.before == NULL)
+        return cli_usage_err(c, "--before SEQ|TIME is required");
+    if (o.archive == NULL)
+        return cli_usage_err(c, "--archive FILE is required (write it with "
+                                "ledger archive)");
+    if ((rc = out_ok(c)) != 0 || (rc = dir_ok(c)) != 0)
+        return rc;
+    if (ldg_retention_policy_load(c->dir, &pol, err, sizeof err) < 0) {
+        cli_err(c, "%s", err);
+        return EX_DATAERR;
+    }
+    o.keep_days = pol.keep_days;
+    rc = cli_serve_connect(c, &cl, 0);
+    if (rc == 0) {
+        ldg_client_close(cl);
+        cli_err(c,
+                "ledger serve serves this ledger (%s/%s): prune with its "
+                "--prune-every, or stop it first; nothing was removed",
+                c->dir, LDG_SERVE_SOCKET);
+        return EX_TEMPFAIL;
+    }
+    if (rc > 0)
+        return rc;
+    if ((rc = cli_open(c, 0, &l)) != 0)
+        return rc;
+    rc = ldg_retention_prune(l, &o, &r);
+    if (rc < 0) {
+        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        ldg_close(l);
+        return rc == LDG_EINVAL ? EX_DATAERR : cli_exit_code(rc);
+    }
+    ldg_close(l);
+    hex32(hex, r.archive_sha256);
+    say_rounding(c, &r.h);
+    if (c->out == OUT_HUMAN) {
+        char until[40];
+        cli_when(until, sizeof until, r.h.until_ns);
+        printf("pruned events %llu..%llu (%llu event%s, up to %s); the "
+               "ledger now starts at %llu\n",
+               (unsigned long long)r.h.first,
+               (unsigned long long)(r.h.horizon - 1),
+               (unsigned long long)r.events, r.events == 1 ? "" : "s", until,
+               (unsigned long long)r.h.horizon);
+        printf("archive  %s (SHA-256 %s)\n", o.archive, hex);
+        printf("recorded as ledger.pruned, seq %llu\n",
+               (unsigned long long)r.pruned_seq);
+        printf("in use   %llu -> %llu bytes (data.mdb does not shrink; "
+               "LMDB reuses its free pages for later writes)\n",
+               (unsigned long long)r.used_before,
+               (unsigned long long)r.used_after);
+    } else {
+        cli_print_json(
+            c, json_pack("{s:o, s:o, s:s, s:s, s:o, s:{s:o, s:o}, s:{s:o, "
+                         "s:o, s:o, s:o}}",
+                         "horizon", horizon_json(&r.h), "events",
+                         cli_json_u64(r.events), "archive", o.archive,
+                         "archive_sha256", hex, "pruned_seq",
+                         cli_json_u64(r.pruned_seq), "used_bytes", "before",
+                         cli_json_u64(r.used_before), "after",
+                         cli_json_u64(r.used_after), "removed", "entries",
+                         cli_json_u64(r.entries), "bodies",
+                         cli_json_u64(r.bodies), "seals", cli_json_u64(r.seals),
+                         "index_keys", cli_json_u64(r.index_keys)));
+    }
+    return EX_OK;
+}

@@ -1,0 +1,634 @@
+/*
+ * horizon.c — the ledger's horizon (FORMAT.md 6.2): the events before it
+ * were pruned into an archive (retention/retention.h). The horizon record,
+ * signed by the log key, carries what verification needs of the pruned
+ * past: where the chain stands (the last pruned event's leaf hash and
+ * time), the keys as they stood (with their roles and sealed counts), the
+ * archive's SHA-256 and the projections' state digest there. The prune
+ * itself removes the pruned events' entries, bodies, seals and index keys
+ * inside the caller's write transaction; the tree, the checkpoints and the
+ * key registry stay.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "ledger/crypto_int.h"
+#include "ledger/format.h"
+#include "ledger/ledger_int.h"
+#include "ledger/mp_int.h"
+
+enum hz_key {
+    H_ARCHIVE,
+    H_KEYS,
+    H_LEAF,
+    H_ORIGIN,
+    H_PRUNED,
+    H_SEQ,
+    H_STATE,
+    H_TS,
+    H_N
+};
+static const char *const hz_keys[H_N] = {"archive", "keys", "leaf",  "origin",
+                                         "pruned",  "seq",  "state", "ts"};
+enum hk_key {
+    K_ADDED,
+    K_HELD,
+    K_ID,
+    K_NAME,
+    K_PUB,
+    K_REVOKED,
+    K_ROLES,
+    K_SEALED,
+    K_N
+};
+static const char *const hk_keys[K_N] = {"added", "held",    "id",    "name",
+                                         "pub",   "revoked", "roles", "sealed"};
+
+/* ------------------------------------------------------------ codec -- */
+
+static void
+w_array(struct wr *w, size_t n)
+{
+    uint8_t h[3];
+    if (n < 16) {
+        w_byte(w, (uint8_t)(0x90 | n));
+    } else if (n < 65536) {
+        h[0] = 0xdc;
+        h[1] = (uint8_t)(n >> 8);
+        h[2] = (uint8_t)n;
+        w_bytes(w, h, 3);
+    } else {
+        w->err = LDG_ETOOBIG;
+    }
+}
+
+static int
+r_array(struct rd *r, size_t *n)
+{
+    if (r->p >= r->end)
+        return -1;
+    if ((*r->p & 0xf0) == 0x90) {
+        *n = *r->p++ & 0x0f;
+        return 0;
+    }
+    if (*r->p == 0xdc && r->end - r->p >= 3) {
+        *n = ldg_rd_be16(r->p + 1);
+        if (*n < 16)
+            return -1;
+        r->p += 3;
+        return 0;
+    }
+    return -1;
+}
+
+static size_t
+map_cap(const struct ldg_horizon *h)
+{
+    return 512 + h->nkeys * (96 + LDG_NAME_MAX + LDG_HORIZON_ROLES_MAX);
+}
+
+static int
+map_encode(const struct ldg_horizon *h, uint8_t *out, size_t cap, size_t *len)
+{
+    struct wr w = {out, 0, cap, 0};
+
+    if (h->nkeys > LDG_HORIZON_KEYS_MAX)
+        return LDG_ETOOBIG;
+    w_byte(&w, 0x80 | H_N);
+    w_key(&w, "archive");
+    w_bin(&w, h->archive, 32);
+    w_key(&w, "keys");
+    w_array(&w, h->nkeys);
+    for (size_t i = 0; i < h->nkeys; i++) {
+        const struct ldg_horizon_key *k = &h->keys[i];
+        w_byte(&w, 0x80 | K_N);
+        w_key(&w, "added");
+        w_uint(&w, k->added);
+        w_key(&w, "held");
+        w_str(&w, k->held, strlen(k->held));
+        w_key(&w, "id");
+        w_str(&w, k->key_id, strlen(k->key_id));
+        w_key(&w, "name");
+        w_str(&w, k->name, strlen(k->name));
+        w_key(&w, "pub");
+        w_bin(&w, k->pub, 32);
+        w_key(&w, "revoked");
+        w_uint(&w, k->revoked);
+        w_key(&w, "roles");
+        w_str(&w, k->roles, strlen(k->roles));
+        w_key(&w, "sealed");
+        w_uint(&w, k->sealed);
+    }
+    w_key(&w, "leaf");
+    w_bin(&w, h->leaf, 32);
+    w_key(&w, "origin");
+    w_str(&w, h->origin, strlen(h->origin));
+    w_key(&w, "pruned");
+    w_uint(&w, h->pruned_ns);
+    w_key(&w, "seq");
+    w_uint(&w, h->seq);
+    w_key(&w, "state");
+    w_bin(&w, h->state, 32);
+    w_key(&w, "ts");
+    w_uint(&w, h->ts_ns);
+    if (w.err)
+        return w.err;
+    *len = w.n;
+    return 0;
+}
+
+static int
+r_text(struct rd *r, char *out, size_t cap, size_t min)
+{
+    const char *s;
+    size_t n;
+    if (r_str(r, &s, &n) < 0 || n < min || n >= cap || memchr(s, 0, n))
+        return -1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return 0;
+}
+
+static int
+key_read(struct rd *r, struct ldg_horizon_key *k)
+{
+    unsigned n;
+    if (r_map(r, &n) < 0 || n != K_N)
+        return -1;
+    for (int i = 0; i < K_N; i++) {
+        int rc = 0;
+        if (r_key(r, hk_keys, i + 1, i) != i)
+            return -1;
+        switch (i) {
+        case K_ADDED:
+            rc = r_uint(r, &k->added);
+            break;
+        case K_HELD:
+            rc = r_text(r, k->held, sizeof k->held, 0);
+            break;
+        case K_ID:
+            rc = r_text(r, k->key_id, sizeof k->key_id, LDG_KEYID_LEN);
+            if (rc == 0 && !keyid_ok(k->key_id, strlen(k->key_id)))
+                rc = -1;
+            break;
+        case K_NAME:
+            rc = r_text(r, k->name, sizeof k->name, 1);
+            break;
+        case K_PUB:
+            rc = r_bin(r, k->pub, 32);
+            break;
+        case K_REVOKED:
+            rc = r_uint(r, &k->revoked);
+            break;
+        case K_ROLES:
+            rc = r_text(r, k->roles, sizeof k->roles, 0);
+            break;
+        case K_SEALED:
+            rc = r_uint(r, &k->sealed);
+            break;
+        default:
+            break;
+        }
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int
+map_read(struct rd *r, struct ldg_horizon *h)
+{
+    unsigned n;
+    size_t nk;
+    if (r_map(r, &n) < 0 || n != H_N)
+        return LDG_ECORRUPT;
+    for (int i = 0; i < H_N; i++) {
+        int rc = 0;
+        if (r_key(r, hz_keys, i + 1, i) != i)
+            return LDG_ECORRUPT;
+        switch (i) {
+        case H_ARCHIVE:
+            rc = r_bin(r, h->archive, 32);
+            break;
+        case H_KEYS:
+            if (r_array(r, &nk) < 0 || nk > LDG_HORIZON_KEYS_MAX)
+                return LDG_ECORRUPT;
+            /* each key takes at least 40 bytes: bounded by the record */
+            if (nk > (size_t)(r->end - r->p) / 40)
+                return LDG_ECORRUPT;
+            h->keys = calloc(nk ? nk : 1, sizeof *h->keys);
+            if (h->keys == NULL)
+                return LDG_ENOMEM;
+            h->nkeys = nk;
+            for (size_t j = 0; j < nk && rc == 0; j++)
+                rc = key_read(r, &h->keys[j]);
+            break;
+        case H_LEAF:
+            rc = r_bin(r, h->leaf, 32);
+            break;
+        case H_ORIGIN:
+            rc = r_text(r, h->origin, sizeof h->origin, 1);
+            break;
+        case H_PRUNED:
+            rc = r_uint(r, &h->pruned_ns);
+            break;
+        case H_SEQ:
+            rc = r_uint(r, &h->seq);
+            break;
+        case H_STATE:
+            rc = r_bin(r, h->state, 32);
+            break;
+        case H_TS:
+            rc = r_uint(r, &h->ts_ns);
+            break;
+        default:
+            break;
+        }
+        if (rc < 0)
+            return LDG_ECORRUPT;
+    }
+    return h->seq == 0 ? LDG_ECORRUPT : 0;
+}
+
+int
+ldg_horizon_decode(const uint8_t *p, size_t len, struct ldg_horizon *h)
+{
+    struct rd r;
+    int rc;
+
+    memset(h, 0, sizeof *h);
+    if (len < 1 + 66 || p[0] != 0x92)
+        return LDG_ECORRUPT;
+    r.p = p + 1;
+    r.end = p + len;
+    rc = map_read(&r, h);
+    if (rc == 0 && (r_bin(&r, h->sig, 64) < 0 || r.p != r.end))
+        rc = LDG_ECORRUPT;
+    if (rc < 0)
+        ldg_horizon_release(h);
+    return rc;
+}
+
+void
+ldg_horizon_release(struct ldg_horizon *h)
+{
+    if (h == NULL)
+        return;
+    free(h->keys);
+    h->keys = NULL;
+    h->nkeys = 0;
+}
+
+int
+ldg_horizon_check_sig(const struct ldg_horizon *h, const uint8_t pub[32])
+{
+    uint8_t *map;
+    size_t n, cap = map_cap(h);
+    int rc;
+
+    if ((map = malloc(cap)) == NULL)
+        return LDG_ENOMEM;
+    rc = map_encode(h, map, cap, &n);
+    if (rc == 0)
+        rc = ldg_ed25519_verify_ctx(h->sig, LDG_CTX_HORIZON, map, n, pub) == 0
+                 ? 0
+                 : LDG_EBADSIG;
+    free(map);
+    return rc;
+}
+
+/* ------------------------------------------------------------ reading -- */
+
+int
+ldg_horizon_get(struct ldg_txn *t, struct ldg_horizon *out)
+{
+    struct ldg_ledger *l;
+    struct ldg_val v;
+    int rc;
+
+    if (t == NULL || out == NULL)
+        return LDG_EINVAL;
+    memset(out, 0, sizeof *out);
+    l = ldg_txn_ledger(t);
+    rc = ldg_kv_get(t, ldg_core(l, LDG_DB_META), LDG_META_HORIZON,
+                    strlen(LDG_META_HORIZON), &v);
+    if (rc < 0)
+        return rc;
+    rc = ldg_horizon_decode(v.data, v.len, out);
+    if (rc == LDG_ECORRUPT)
+        ldg_seterr(l, "the horizon record (meta \"horizon\") does not decode");
+    return rc;
+}
+
+int
+ldg_horizon(struct ldg_ledger *l, struct ldg_horizon *out)
+{
+    struct ldg_txn *t;
+    int rc;
+
+    if (l == NULL || out == NULL)
+        return LDG_EINVAL;
+    memset(out, 0, sizeof *out);
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    rc = ldg_horizon_get(t, out);
+    ldg_txn_abort(t);
+    return rc;
+}
+
+uint64_t
+ldg_txn_horizon(struct ldg_txn *t)
+{
+    struct ldg_horizon h;
+    uint64_t seq;
+    if (ldg_horizon_get(t, &h) < 0)
+        return 0;
+    seq = h.seq;
+    ldg_horizon_release(&h);
+    return seq;
+}
+
+const struct ldg_horizon_key *
+ldg_horizon_key_find(const struct ldg_horizon *h, const char *key_id)
+{
+    for (size_t i = 0; h != NULL && i < h->nkeys; i++)
+        if (strcmp(h->keys[i].key_id, key_id) == 0)
+            return &h->keys[i];
+    return NULL;
+}
+
+void
+ldg_horizon_describe(const struct ldg_horizon *h, char *buf, size_t cap)
+{
+    char ts[40], hex[65];
+    ldg_hex(hex, h->archive, 32);
+    ldg_time_rfc3339_sec(ts, sizeof ts, h->ts_ns);
+    snprintf(buf, cap,
+             "events 0..%llu (up to %s) were pruned into the archive with "
+             "SHA-256 %s",
+             (unsigned long long)(h->seq - 1), ts, hex);
+}
+
+/* ------------------------------------------------------------ pruning -- */
+
+/* The keys as they stood at horizon hz (added before it), with their
+ * roles and the events their seals covered before it. */
+static int
+keys_at(struct ldg_txn *t, const struct ldg_horizon *old, uint64_t hz,
+        struct ldg_horizon *h)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    size_t cap = 0;
+    int rc;
+
+    if ((rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_KEYS), &c)) < 0)
+        return rc;
+    for (rc = ldg_cursor_get(c, LDG_SET_RANGE, LDG_KEYS_ID, LDG_KEYS_ID_LEN, &k,
+                             &v);
+         rc == 0; rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        struct ldg_key_state ks;
+        struct ldg_horizon_key *hk;
+        const struct ldg_horizon_key *was;
+        char id[LDG_KEYID_LEN + 1];
+        if (k.len != LDG_KEYS_ID_LEN + LDG_KEYID_LEN ||
+            memcmp(k.data, LDG_KEYS_ID, LDG_KEYS_ID_LEN) != 0)
+            break;
+        memcpy(id, (const char *)k.data + LDG_KEYS_ID_LEN, LDG_KEYID_LEN);
+        id[LDG_KEYID_LEN] = '\0';
+        /* proven against the key events (or the old horizon) */
+        if ((rc = ldg_keys_lookup(t, id, &ks)) < 0)
+            break;
+        if (ks.added_seq >= hz)
+            continue;
+        if (h->nkeys == cap) {
+            struct ldg_horizon_key *nk;
+            cap = cap ? 2 * cap : 16;
+            if (cap > LDG_HORIZON_KEYS_MAX + 16 ||
+                (nk = realloc(h->keys, cap * sizeof *nk)) == NULL) {
+                rc = cap > LDG_HORIZON_KEYS_MAX ? LDG_ETOOBIG : LDG_ENOMEM;
+                break;
+            }
+            h->keys = nk;
+        }
+        hk = &h->keys[h->nkeys++];
+        memset(hk, 0, sizeof *hk);
+        memcpy(hk->key_id, ks.key_id, sizeof hk->key_id);
+        memcpy(hk->name, ks.name, sizeof hk->name);
+        memcpy(hk->pub, ks.pub, 32);
+        hk->added = ks.added_seq;
+        hk->revoked = ks.revoked_seq < hz ? ks.revoked_seq : UINT64_MAX;
+        was = ldg_horizon_key_find(old, id);
+        if (was != NULL) {
+            snprintf(hk->roles, sizeof hk->roles, "%s", was->roles);
+            hk->sealed = was->sealed;
+        } else if (ks.added_seq == 0) {
+            snprintf(hk->roles, sizeof hk->roles, "*");
+        } else {
+            ldg_keys_roles_text(t, &ks, hk->roles, sizeof hk->roles);
+        }
+        if (was != NULL)
+            snprintf(hk->held, sizeof hk->held, "%s", was->held);
+        else if (ldg_key_writer_held(t, ks.added_seq) == 1)
+            snprintf(hk->held, sizeof hk->held, "writer");
+    }
+    ldg_cursor_close(c);
+    if (rc == LDG_ENOTFOUND)
+        rc = 0;
+    if (rc < 0)
+        return rc;
+    /* the seals of the events pruned now: their counts, by key */
+    if (l->format >= 2) {
+        uint8_t key[8];
+        if ((rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_SEALS), &c)) < 0)
+            return rc;
+        ldg_be64(key, old ? old->seq : 0);
+        for (rc = ldg_cursor_get(c, LDG_SET_RANGE, key, 8, &k, &v); rc == 0;
+             rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+            struct ldg_seal s;
+            struct ldg_horizon_key *hk = NULL;
+            if (k.len != 8 || ldg_rd_be64(k.data) >= hz)
+                break;
+            if (ldg_seal_record_decode(v.data, v.len, &s) < 0) {
+                rc = LDG_ECORRUPT;
+                break;
+            }
+            for (size_t i = 0; i < h->nkeys && hk == NULL; i++)
+                if (strcmp(h->keys[i].key_id, s.key_id) == 0)
+                    hk = &h->keys[i];
+            if (hk == NULL) {
+                rc = LDG_ECORRUPT;
+                break;
+            }
+            hk->sealed += s.count;
+        }
+        ldg_cursor_close(c);
+        if (rc == LDG_ENOTFOUND)
+            rc = 0;
+    }
+    return rc;
+}
+
+/* Deletes the keys of db from the first up to (not including) the u64be
+ * key hz. */
+static int
+del_seq_range(struct ldg_txn *t, enum ldg_core_db db, uint64_t hz, uint64_t *n)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_cursor *c;
+    struct ldg_val k;
+    int rc;
+
+    if (!ldg_store_has_core(l->store, db))
+        return 0;
+    if ((rc = ldg_cursor_open(t, ldg_core(l, db), &c)) < 0)
+        return rc;
+    for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, NULL); rc == 0;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, NULL)) {
+        if (k.len != 8 || ldg_rd_be64(k.data) >= hz)
+            break;
+        if ((rc = ldg_cursor_del(c)) < 0)
+            break;
+        (*n)++;
+    }
+    ldg_cursor_close(c);
+    return rc == LDG_ENOTFOUND ? 0 : rc;
+}
+
+/* Deletes the index records of the events before hz: in ix.* the
+ * duplicates below it (each key's first ones), in idx.* the keys whose
+ * last 8 bytes are a seq below it. */
+static int
+del_index(struct ldg_txn *t, enum ldg_core_db db, uint64_t hz, uint64_t *n)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    int dups = ldg_index_dups(db);
+    struct ldg_cursor *c;
+    struct ldg_val k, v;
+    int rc;
+
+    if (!ldg_store_has_core(l->store, db))
+        return 0;
+    if ((rc = ldg_cursor_open(t, ldg_core(l, db), &c)) < 0)
+        return rc;
+    rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v);
+    while (rc == 0) {
+        const uint8_t *s = dups ? v.data : (const uint8_t *)k.data + k.len - 8;
+        if ((dups ? v.len : k.len) < 8) {
+            rc = LDG_ECORRUPT;
+            break;
+        }
+        if (ldg_rd_be64(s) < hz) {
+            if ((rc = ldg_cursor_del(c)) < 0)
+                break;
+            (*n)++;
+            rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v);
+        } else {
+            rc = ldg_cursor_get(c, dups ? LDG_NEXT_NODUP : LDG_NEXT, NULL, 0,
+                                &k, &v);
+        }
+    }
+    ldg_cursor_close(c);
+    return rc == LDG_ENOTFOUND ? 0 : rc;
+}
+
+int
+ldg_prune_txn(struct ldg_txn *t, uint64_t hz, const uint8_t archive[32],
+              const uint8_t state[32], uint64_t now_ns,
+              struct ldg_prune_stats *st)
+{
+    static const enum ldg_core_db idx[] = {
+        LDG_DB_IDX_TYPE, LDG_DB_IDX_SUBJECT, LDG_DB_IDX_RUN, LDG_DB_IDX_ACTOR,
+        LDG_DB_IDX_TIME, LDG_DB_IDX_ID,      LDG_DB_IX_TYPE, LDG_DB_IX_SUBJECT,
+        LDG_DB_IX_RUN,   LDG_DB_IX_ACTOR};
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_horizon old, h;
+    struct ldg_event ev;
+    struct ldg_val v;
+    uint8_t ck[8], *rec = NULL;
+    uint64_t size;
+    size_t n, cap;
+    int rc, has_old;
+
+    memset(st, 0, sizeof *st);
+    memset(&h, 0, sizeof h);
+    if ((rc = ldg_txn_size(t, &size)) < 0)
+        return rc;
+    rc = ldg_horizon_get(t, &old);
+    if (rc < 0 && rc != LDG_ENOTFOUND)
+        return rc;
+    has_old = rc == 0;
+    st->from = has_old ? old.seq : 0;
+    st->to = hz;
+    if (hz == 0 || hz > size || hz <= st->from) {
+        ldg_seterr(l,
+                   "cannot prune before %llu: the log holds events %llu to "
+                   "%llu",
+                   (unsigned long long)hz, (unsigned long long)st->from,
+                   (unsigned long long)(size ? size - 1 : 0));
+        rc = LDG_EINVAL;
+        goto out;
+    }
+    ldg_be64(ck, hz);
+    if ((rc = ldg_kv_get(t, ldg_core(l, LDG_DB_CHECKPOINTS), ck, 8, &v)) < 0) {
+        if (rc == LDG_ENOTFOUND) {
+            ldg_seterr(l,
+                       "no checkpoint at size %llu: a horizon must be a "
+                       "commit's end",
+                       (unsigned long long)hz);
+            rc = LDG_EINVAL;
+        }
+        goto out;
+    }
+    if ((rc = ldg_log_secret_load(l)) < 0)
+        goto out;
+    if ((rc = ldg_event_get(t, hz - 1, &ev)) < 0)
+        goto out;
+    h.seq = hz;
+    h.ts_ns = ev.ts_ns;
+    h.pruned_ns = now_ns;
+    memcpy(h.leaf, ev.leaf, 32);
+    memcpy(h.archive, archive, 32);
+    memcpy(h.state, state, 32);
+    snprintf(h.origin, sizeof h.origin, "%s", l->origin);
+    if ((rc = keys_at(t, has_old ? &old : NULL, hz, &h)) < 0)
+        goto out;
+    /* the horizon record first: from here on every reader of this
+     * transaction's view knows the events before hz are gone */
+    cap = 1 + map_cap(&h) + 66;
+    if ((rec = malloc(cap)) == NULL) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
+    rec[0] = 0x92;
+    if ((rc = map_encode(&h, rec + 1, cap - 67, &n)) < 0 ||
+        (rc = ldg_ed25519_sign_ctx(h.sig, LDG_CTX_HORIZON, rec + 1, n,
+                                   l->log_key)) < 0)
+        goto out;
+    rec[1 + n] = 0xc4;
+    rec[2 + n] = 64;
+    memcpy(rec + 3 + n, h.sig, 64);
+    rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_META), LDG_META_HORIZON,
+                         strlen(LDG_META_HORIZON), rec, n + 67);
+    if (rc < 0)
+        goto out;
+    if ((rc = del_seq_range(t, LDG_DB_ENTRIES, hz, &st->entries)) < 0 ||
+        (rc = del_seq_range(t, LDG_DB_BODIES, hz, &st->bodies)) < 0 ||
+        (rc = del_seq_range(t, LDG_DB_SEALS, hz, &st->seals)) < 0)
+        goto out;
+    for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++)
+        if ((rc = del_index(t, idx[i], hz, &st->index_keys)) < 0)
+            goto out;
+out:
+    if (rc < 0 && rc != LDG_EINVAL && ldg_errbuf(l)[0] == '\0')
+        ldg_seterr(l, "prune: %s", ldg_strerror(rc));
+    free(rec);
+    ldg_horizon_release(&h);
+    if (has_old)
+        ldg_horizon_release(&old);
+    return rc;
+}

@@ -1,0 +1,397 @@
+/*
+ * retention.c — archive and prune (retention.h, docs/RETENTION.md).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "export/export.h"
+#include "ledger/module.h"
+#include "projections/projections.h"
+#include "query/query.h"
+#include "retention/retention.h"
+#include "util/util.h"
+
+static uint64_t
+wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int
+all_digits(const char *s)
+{
+    if (*s == '\0')
+        return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return 0;
+    return 1;
+}
+
+int
+ldg_retention_resolve(struct ldg_ledger *l, const char *before, uint64_t now_ns,
+                      struct ldg_retention_horizon *h)
+{
+    struct ldg_horizon hz;
+    struct ldg_txn *t = NULL;
+    struct ldg_event ev;
+    char err[256];
+    int rc;
+
+    memset(h, 0, sizeof *h);
+    if (l == NULL || before == NULL)
+        return LDG_EINVAL;
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    if ((rc = ldg_txn_size(t, &h->size)) < 0)
+        goto out;
+    rc = ldg_horizon_get(t, &hz);
+    if (rc == 0) {
+        h->first = hz.seq;
+        ldg_horizon_release(&hz);
+    } else if (rc != LDG_ENOTFOUND) {
+        goto out;
+    }
+    if (all_digits(before)) {
+        errno = 0;
+        h->requested = strtoull(before, NULL, 10);
+        if (errno != 0) {
+            ldg_set_errmsg(l, "--before %s: not a sequence number", before);
+            rc = LDG_EBADINPUT;
+            goto out;
+        }
+    } else {
+        uint64_t ns, lo, hi;
+        rc = ldg_query_parse_time(before, now_ns, &ns, err, sizeof err);
+        if (rc < 0) {
+            ldg_set_errmsg(l,
+                           "--before %s: neither a sequence number nor a "
+                           "time (%s)",
+                           before, err);
+            goto out;
+        }
+        lo = 0;
+        hi = h->size ? h->size - 1 : 0;
+        /* the first event at or after the time: the events before it */
+        rc = h->size == 0 ? 1 : ldg_time_window(t, ns, UINT64_MAX, &lo, &hi);
+        if (rc < 0)
+            goto out;
+        h->requested = rc == 1 ? h->size : lo;
+    }
+    if (h->requested > h->size)
+        h->requested = h->size;
+    rc = ldg_checkpoint_floor(t, h->requested, &h->horizon);
+    if (rc == LDG_ENOTFOUND)
+        h->horizon = 0;
+    else if (rc < 0)
+        goto out;
+    rc = 0;
+    if (h->horizon <= h->first) {
+        if (h->first > 0)
+            ldg_set_errmsg(l,
+                           "nothing before %s is left to archive or prune: "
+                           "events 0..%llu were pruned already, and no commit "
+                           "ends between event %llu and it",
+                           before, (unsigned long long)(h->first - 1),
+                           (unsigned long long)h->first);
+        else
+            ldg_set_errmsg(l,
+                           "nothing before %s: no commit of the log ends "
+                           "at or before it (the log has %llu events)",
+                           before, (unsigned long long)h->size);
+        rc = LDG_ENOTFOUND;
+        goto out;
+    }
+    if ((rc = ldg_event_get(t, h->horizon - 1, &ev)) < 0)
+        goto out;
+    h->until_ns = ev.ts_ns;
+out:
+    ldg_txn_abort(t);
+    return rc;
+}
+
+/* SHA-256 of a file. */
+static int
+file_sha256(const char *path, uint8_t out[32])
+{
+    struct ldg_sha256_ctx c;
+    uint8_t buf[1 << 16];
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return errno == ENOENT ? LDG_ENOTFOUND : LDG_EIO;
+    ldg_sha256_init(&c);
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        ldg_sha256_update(&c, buf, (size_t)n);
+    close(fd);
+    if (n < 0)
+        return LDG_EIO;
+    ldg_sha256_final(&c, out);
+    return 0;
+}
+
+int
+ldg_retention_archive(struct ldg_ledger *l, const struct ldg_archive_opts *o,
+                      struct ldg_archive_report *r)
+{
+    struct ldg_export_opts eo;
+    struct ldg_export_report er;
+    char term[80];
+    char *terms[1];
+    int rc;
+
+    if (l == NULL || o == NULL || r == NULL || o->out == NULL)
+        return LDG_EINVAL;
+    memset(r, 0, sizeof *r);
+    if ((rc = ldg_retention_resolve(l, o->before, wall_ns(), &r->h)) < 0)
+        return rc;
+    snprintf(term, sizeof term, "seq=%llu..%llu",
+             (unsigned long long)r->h.first,
+             (unsigned long long)(r->h.horizon - 1));
+    terms[0] = term;
+    memset(&eo, 0, sizeof eo);
+    eo.nterms = 1;
+    eo.terms = terms;
+    eo.checkpoint_size = r->h.horizon;
+    eo.max_events = UINT64_MAX;
+    eo.level = o->level;
+    eo.progress = o->progress;
+    eo.progress_ctx = o->progress_ctx;
+    eo.exported_by = "ledger archive";
+    if ((rc = ldg_export_write(l, &eo, o->out, &er)) < 0)
+        return rc;
+    r->events = er.selected;
+    r->bytes = er.bytes;
+    if (er.selected != r->h.horizon - r->h.first || er.bodies_withheld ||
+        er.fields_withheld) {
+        ldg_set_errmsg(l,
+                       "the archive holds %llu events, not the %llu before "
+                       "the horizon: %s is incomplete, remove it",
+                       (unsigned long long)er.selected,
+                       (unsigned long long)(r->h.horizon - r->h.first), o->out);
+        return LDG_ECORRUPT;
+    }
+    if ((rc = file_sha256(o->out, r->sha256)) < 0)
+        ldg_set_errmsg(l, "%s: cannot read it back: %s", o->out,
+                       ldg_strerror(rc));
+    return rc;
+}
+
+/* Bytes of the pages the ledger's databases use (the free ones aside). */
+static uint64_t
+used_bytes(struct ldg_ledger *l)
+{
+    struct ldg_db_size *d = NULL;
+    uint64_t sum = 0;
+    size_t n = 0;
+    if (ldg_stats_databases(l, &d, &n) < 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(d[i].name, "(free)") != 0)
+            sum += d[i].bytes;
+    free(d);
+    return sum;
+}
+
+/* The archive must be exactly the events h.first..horizon-1, proven
+ * against this ledger's own checkpoint at the horizon, with this log's
+ * key, nothing withheld. */
+static int
+check_archive(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
+              const char *path)
+{
+    struct ldg_bundle_verify_opts vo;
+    struct ldg_bundle_report *br;
+    struct ldg_txn *t = NULL;
+    char vkey[512], *ck = NULL;
+    int rc;
+
+    if (access(path, R_OK) != 0) {
+        ldg_set_errmsg(l, "archive %s: %s", path, strerror(errno));
+        return errno == ENOENT ? LDG_ENOTFOUND : LDG_EIO;
+    }
+    if ((rc = ldg_verifier_key(l, vkey, sizeof vkey)) < 0)
+        return rc;
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    rc = ldg_checkpoint_get(t, h->horizon, &ck);
+    ldg_txn_abort(t);
+    if (rc < 0)
+        return rc;
+    if ((br = calloc(1, sizeof *br)) == NULL) {
+        free(ck);
+        return LDG_ENOMEM;
+    }
+    memset(&vo, 0, sizeof vo);
+    vo.trusted_vkey = vkey;
+    vo.trusted_checkpoint = ck;
+    vo.trusted_checkpoint_len = strlen(ck);
+    /* an archive is as large as the events it holds */
+    vo.limits.total_bytes = (uint64_t)1 << 40;
+    vo.limits.files = (uint64_t)1 << 32;
+    rc = ldg_export_verify(path, &vo, br);
+    free(ck);
+    if (rc == LDG_ENOTFOUND || rc == LDG_EIO || rc == LDG_ENOMEM) {
+        ldg_set_errmsg(l, "archive %s: cannot be read (%s)", path,
+                       ldg_strerror(rc));
+        free(br);
+        return rc;
+    }
+    if (!br->readable || !br->ok) {
+        const char *what = "it does not verify";
+        for (size_t i = 0; i < br->nchecks; i++)
+            if (br->checks[i].status == LDG_CHECK_FAIL) {
+                ldg_set_errmsg(l,
+                               "archive %s is not this ledger's archive of "
+                               "events %llu..%llu: %s: %s",
+                               path, (unsigned long long)h->first,
+                               (unsigned long long)(h->horizon - 1),
+                               br->checks[i].name, br->checks[i].detail);
+                what = NULL;
+                break;
+            }
+        if (what != NULL)
+            ldg_set_errmsg(l, "archive %s: %s", path, what);
+        free(br);
+        return LDG_ETAMPER;
+    }
+    if (br->checkpoint_size != h->horizon ||
+        br->events != h->horizon - h->first || br->selected != br->events ||
+        br->first_seq != h->first || br->last_seq != h->horizon - 1 ||
+        br->fields_withheld != 0 || br->bodies_withheld != 0) {
+        ldg_set_errmsg(
+            l,
+            "archive %s holds events %llu..%llu (%llu, %llu "
+            "selected, %llu fields and %llu bodies withheld) "
+            "proven at size %llu; pruning before %llu needs "
+            "exactly events %llu..%llu, whole, proven at size "
+            "%llu (ledger archive --before %llu)",
+            path, (unsigned long long)br->first_seq,
+            (unsigned long long)br->last_seq, (unsigned long long)br->events,
+            (unsigned long long)br->selected,
+            (unsigned long long)br->fields_withheld,
+            (unsigned long long)br->bodies_withheld,
+            (unsigned long long)br->checkpoint_size,
+            (unsigned long long)h->horizon, (unsigned long long)h->first,
+            (unsigned long long)(h->horizon - 1),
+            (unsigned long long)h->horizon, (unsigned long long)h->horizon);
+        free(br);
+        return LDG_ETAMPER;
+    }
+    free(br);
+    return 0;
+}
+
+static const char *
+base_name(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+int
+ldg_retention_prune(struct ldg_ledger *l, const struct ldg_prune_opts *o,
+                    struct ldg_prune_report *r)
+{
+    struct ldg_batch *b = NULL;
+    struct ldg_txn *t;
+    struct ldg_prune_stats st;
+    struct ldg_event_in in;
+    uint8_t state[32];
+    char hex[65], until[40];
+    uint64_t now, n;
+    json_t *body = NULL;
+    int rc;
+
+    if (l == NULL || o == NULL || r == NULL || o->archive == NULL ||
+        o->before == NULL)
+        return LDG_EINVAL;
+    memset(r, 0, sizeof *r);
+    now = o->now_ns ? o->now_ns : wall_ns();
+    if ((rc = ldg_retention_resolve(l, o->before, now, &r->h)) < 0)
+        return rc;
+    if (o->keep_days > 0 && !o->force &&
+        r->h.until_ns + (uint64_t)o->keep_days * 86400u * 1000000000u > now) {
+        char t1[40];
+        ldg_time_rfc3339_sec(t1, sizeof t1, r->h.until_ns);
+        ldg_set_errmsg(l,
+                       "events %llu..%llu reach %s, younger than the "
+                       "retention minimum of %u days (retention.json "
+                       "keep_days): nothing pruned; --force prunes them "
+                       "anyway",
+                       (unsigned long long)r->h.first,
+                       (unsigned long long)(r->h.horizon - 1), t1,
+                       o->keep_days);
+        return LDG_EINVAL;
+    }
+    if ((rc = check_archive(l, &r->h, o->archive)) < 0)
+        return rc;
+    if ((rc = file_sha256(o->archive, r->archive_sha256)) < 0)
+        return rc;
+    r->used_before = used_bytes(l);
+    if ((rc = ldg_batch_begin(&b, l)) < 0)
+        return rc;
+    t = ldg_batch_txn(b);
+    /* the archive was checked against the log as it was then: a prune
+     * of another process since moves the first event */
+    {
+        struct ldg_retention_horizon again;
+        if ((rc = ldg_retention_resolve(l, o->before, now, &again)) < 0 ||
+            again.first != r->h.first || again.horizon != r->h.horizon) {
+            if (rc == 0) {
+                ldg_set_errmsg(l, "the ledger was pruned meanwhile: run "
+                                  "again");
+                rc = LDG_EBUSY;
+            }
+            goto out;
+        }
+    }
+    if ((rc = ldg_projections_horizon(t, r->h.horizon, state)) < 0) {
+        if (ldg_errmsg(l)[0] == '\0')
+            ldg_set_errmsg(l, "the projections' state at the horizon: %s",
+                           ldg_strerror(rc));
+        goto out;
+    }
+    if ((rc = ldg_prune_txn(t, r->h.horizon, r->archive_sha256, state, now,
+                            &st)) < 0)
+        goto out;
+    r->events = st.to - st.from;
+    r->entries = st.entries;
+    r->bodies = st.bodies;
+    r->seals = st.seals;
+    r->index_keys = st.index_keys;
+    ldg_hex(hex, r->archive_sha256, 32);
+    ldg_time_rfc3339_ns(until, sizeof until, r->h.until_ns);
+    body = json_pack("{s:I, s:I, s:I, s:s, s:s, s:s}", "horizon",
+                     (json_int_t)r->h.horizon, "first", (json_int_t)r->h.first,
+                     "events", (json_int_t)r->events, "archive_sha256", hex,
+                     "until", until, "archive", base_name(o->archive));
+    if (body == NULL) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
+    memset(&in, 0, sizeof in);
+    in.type = LDG_EV_LEDGER_PRUNED;
+    in.subject = "ledger:retention";
+    in.body = body;
+    if ((rc = ldg_batch_add_pruned(b, &in, &r->pruned_seq)) < 0)
+        goto out;
+    rc = ldg_batch_commit(b, NULL, &n);
+    b = NULL; /* the commit frees it */
+out:
+    json_decref(body);
+    ldg_batch_free(b);
+    if (rc == 0)
+        r->used_after = used_bytes(l);
+    return rc;
+}
