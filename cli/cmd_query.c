@@ -1058,6 +1058,26 @@ cmd_query(struct cli *c, int argc, char **argv)
     }
     rc = run_once(&o, l, q, &t, cursor_lo, limit, reverse, NULL);
     ldg_query_restrict(q, cursor_lo, UINT64_MAX);
+    /* A pruned ledger: an answer that reaches before the horizon says
+     * where the rest went; one that lies wholly before it is an error. */
+    if (rc == 0 && t != NULL) {
+        struct ldg_query_iter *it = NULL;
+        struct ldg_query_stats st;
+        if (ldg_query_iter_new(&it, q, t, 0) == 0) {
+            ldg_query_iter_stats(it, &st);
+            if (st.all_pruned || (st.reached_pruned && o.printed == 0)) {
+                cli_pruned(c, l,
+                           st.all_pruned
+                               ? "the selection lies before the horizon"
+                               : "no kept event matches, and the selection "
+                                 "reaches before the horizon");
+                rc = EX_NOINPUT;
+            } else if (st.reached_pruned) {
+                cli_pruned(c, l, "note: this answer covers the kept events");
+            }
+        }
+        ldg_query_iter_free(it);
+    }
     if (explain && t != NULL) {
         struct ldg_query_iter *it = NULL;
         struct ldg_query_stats st;

@@ -73,6 +73,24 @@ say_rounding(struct cli *c, const struct ldg_retention_horizon *h)
             (unsigned long long)h->requested, (unsigned long long)h->horizon);
 }
 
+/* ------------------------------------------------------ the pruned past -- */
+
+int
+cli_pruned(struct cli *c, struct ldg_ledger *l, const char *what)
+{
+    struct ldg_horizon h;
+    char d[400];
+    if (ldg_horizon(l, &h) < 0)
+        return 0;
+    ldg_horizon_describe(&h, d, sizeof d);
+    cli_err(c,
+            "%s%s%s; the ledger keeps events from %llu on (read the "
+            "archive with --bundle FILE)",
+            what ? what : "", what ? ": " : "", d, (unsigned long long)h.seq);
+    ldg_horizon_release(&h);
+    return 1;
+}
+
 /* ------------------------------------------------------------ archive -- */
 
 static const struct cli_opt archive_opts[] = {

@@ -27,6 +27,10 @@ extern const struct cli_command cli_cmd_init, cli_cmd_append, cli_cmd_ingest,
 int cmd_archive(struct cli *c, int argc, char **argv);
 int cmd_prune(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_archive, cli_cmd_prune;
+/* On a pruned ledger, says on stderr "WHAT: events 0..N-1 (up to T) were
+ * pruned into the archive with SHA-256 H; ..." and returns 1; 0 (saying
+ * nothing) on a ledger never pruned. */
+int cli_pruned(struct cli *c, struct ldg_ledger *l, const char *what);
 
 /* cli/cmd_seal.c — sealing with a key the writer holds */
 int cmd_seal(struct cli *c, int argc, char **argv);

@@ -77,7 +77,8 @@ bundle_name_kind(const char *name, uint64_t *seq)
                  {B_README, BN_README},
                  {B_SUMMARY, BN_SUMMARY},
                  {B_TIMELINE, BN_TIMELINE},
-                 {B_INDEX, BN_INDEX}};
+                 {B_INDEX, BN_INDEX},
+                 {B_HORIZON, BN_HORIZON}};
     uint64_t dummy;
 
     if (seq == NULL)

@@ -34,6 +34,9 @@
 #define B_SUMMARY "SUMMARY.txt"
 #define B_TIMELINE "timeline.json"
 #define B_INDEX "index.html"
+/* a pruned ledger's: its horizon record (FORMAT.md 6.2), which
+ * establishes the keys added before the horizon */
+#define B_HORIZON "horizon"
 /* The bundle's one top directory (NAME/): at most this many bytes. */
 #define B_TOP_MAX 64
 /* The first line of the manifest's signed note (domain separation). */
@@ -61,7 +64,8 @@ enum bname {
     BN_README,
     BN_SUMMARY,
     BN_TIMELINE,
-    BN_INDEX
+    BN_INDEX,
+    BN_HORIZON
 };
 
 /* Classifies a member name against the layout's allow-list. *seq gets

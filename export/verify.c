@@ -354,6 +354,7 @@ verify_common(struct vctx *v, int rc, const char *err)
     json_decref(v->state);
     free(v->jl);
     json_decref(v->manifest);
+    json_decref(v->hz_roles);
     bundle_release(&v->b);
     return rc;
 }

@@ -113,6 +113,10 @@ struct vctx {
      * line whose whole body names a model, in a manifest with "sizes"
      * (bundles from before November 23, 2026 may lack it). */
     int model_at_allowed, model_at_due;
+    /* a bundle from a pruned ledger: its member "horizon", verified with
+     * the log key (hz_seq 0: none); the roles of its keys, owned */
+    uint64_t hz_seq;
+    json_t *hz_roles;
 };
 
 /* Per-thread scratch: proofs of neighbouring entries share most of their

@@ -217,10 +217,71 @@ check_key_files(struct vctx *v, struct fails *f)
     }
 }
 
+/* The member "horizon" of a bundle from a pruned ledger: the horizon
+ * record, signed by the log key, of this log, at or below the checkpoint,
+ * with no event of the bundle before it; its keys are established at
+ * their seqs (format-bundle.md 13). Returns the actor keys it adds. */
+static size_t
+horizon_keys(struct vctx *v, const struct bmember *m, struct fails *f)
+{
+    struct ldg_horizon h;
+    size_t n = 0;
+
+    if (ldg_horizon_parse(m->data, m->len, &h) < 0) {
+        bv_fail_add(f, "horizon: the record does not decode");
+        return 0;
+    }
+    if (ldg_horizon_check_sig(&h, v->logpub) != 0) {
+        bv_fail_add(f, "horizon: its signature does not verify with the log "
+                       "key");
+    } else if (strcmp(h.origin, v->ck_origin) != 0 || h.seq > v->cksize) {
+        bv_fail_add(f,
+                    "horizon: of another log, or past the checkpoint's size");
+    } else if (v->nev > 0 && v->ev[0].seq < h.seq) {
+        bv_fail_add(f, "horizon: event %llu of the bundle is before it (%llu)",
+                    (unsigned long long)v->ev[0].seq,
+                    (unsigned long long)h.seq);
+    } else {
+        v->hz_seq = h.seq;
+        if (v->hz_roles == NULL)
+            v->hz_roles = json_array();
+        for (size_t i = 0; i < h.nkeys; i++) {
+            const struct ldg_horizon_key *hk = &h.keys[i];
+            struct vkey *k;
+            json_t *roles = NULL;
+            if (hk->added == 0)
+                continue; /* the log key: given */
+            if ((k = push_key(v)) == NULL) {
+                bv_fail_add(f, "out of memory");
+                break;
+            }
+            snprintf(k->id, sizeof k->id, "%s", hk->key_id);
+            snprintf(k->actor, sizeof k->actor, "%s", hk->name);
+            memcpy(k->pub, hk->pub, 32);
+            k->added = hk->added;
+            k->revoked = hk->revoked;
+            if (hk->roles[0] != '\0') {
+                char buf[LDG_HORIZON_ROLES_MAX], *save = NULL;
+                roles = json_array();
+                snprintf(buf, sizeof buf, "%s", hk->roles);
+                for (char *r = strtok_r(buf, ",", &save); r != NULL;
+                     r = strtok_r(NULL, ",", &save))
+                    json_array_append_new(roles, json_string(r));
+                json_array_append_new(v->hz_roles, roles);
+            }
+            k->roles = roles;
+            n++;
+        }
+    }
+    ldg_horizon_release(&h);
+    return n;
+}
+
 void
 bv_build_keys(struct vctx *v)
 {
     struct vev *g = bv_find_ev(v, 0);
+    const struct bmember *hzm = bundle_get(&v->b, B_HORIZON);
     struct fails f = {{0}, 0};
     struct vkey *k;
     size_t nactors = 0;
@@ -229,8 +290,12 @@ bv_build_keys(struct vctx *v)
         bv_check(v->r, "keys", LDG_CHECK_FAIL, "no usable log key");
         return;
     }
-    if (g == NULL || !g->decoded ||
-        strcmp(g->ev.type, LDG_EV_LEDGER_GENESIS) != 0) {
+    if (hzm != NULL) {
+        nactors += horizon_keys(v, hzm, &f);
+        if (v->hz_seq == 0 && f.n == 0)
+            bv_fail_add(&f, "horizon: unusable");
+    } else if (g == NULL || !g->decoded ||
+               strcmp(g->ev.type, LDG_EV_LEDGER_GENESIS) != 0) {
         bv_fail_add(&f, "the genesis event (0), which names the log key, is "
                         "missing");
     } else if (key_event_usable(v, g, &f)) {
@@ -285,6 +350,9 @@ bv_build_keys(struct vctx *v)
     check_key_files(v, &f);
     bv_check_fails(v->r, "keys", &f,
                    "the log key and %zu actor key%s, "
-                   "established by proven events",
-                   nactors, nactors == 1 ? "" : "s");
+                   "established by proven events%s",
+                   nactors, nactors == 1 ? "" : "s",
+                   v->hz_seq ? " and the horizon record (events before it "
+                               "were pruned into an archive)"
+                             : "");
 }

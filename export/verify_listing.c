@@ -309,10 +309,12 @@ model_at_backed(struct vctx *v, const struct vev *e, const json_t *ma,
         }
         return 1;
     }
+    /* (before a pruned ledger's horizon: its archive holds the event) */
     if (bv_ju64(ma, "registered_seq", &rs) < 0 || rs >= e->seq ||
-        (r = bv_find_ev(v, rs)) == NULL || !r->decoded ||
-        strcmp(r->ev.type, LDG_EV_MODEL_REGISTERED) != 0 ||
-        !shown_is(r, "model", model) || !shown_is(r, "digest", d)) {
+        (rs >= v->hz_seq &&
+         ((r = bv_find_ev(v, rs)) == NULL || !r->decoded ||
+          strcmp(r->ev.type, LDG_EV_MODEL_REGISTERED) != 0 ||
+          !shown_is(r, "model", model) || !shown_is(r, "digest", d)))) {
         snprintf(why, cap,
                  "events.jsonl: event %llu: model_at: digest %.24s has no "
                  "model.registered of it before it in the bundle",
@@ -331,10 +333,11 @@ model_at_backed(struct vctx *v, const struct vev *e, const json_t *ma,
         return 1;
     }
     if (bv_ju64(ma, "verified_seq", &vs) < 0 ||
-        (r = bv_find_ev(v, vs)) == NULL || !r->decoded ||
-        strcmp(r->ev.type, LDG_EV_MODEL_VERIFIED) != 0 ||
-        !shown_is(r, "model", model) || !shown_is(r, "digest", d) ||
-        !json_is_true(json_object_get(r->shown, "ok")) ||
+        (vs >= v->hz_seq &&
+         ((r = bv_find_ev(v, vs)) == NULL || !r->decoded ||
+          strcmp(r->ev.type, LDG_EV_MODEL_VERIFIED) != 0 ||
+          !shown_is(r, "model", model) || !shown_is(r, "digest", d) ||
+          !json_is_true(json_object_get(r->shown, "ok")))) ||
         json_is_true(json_object_get(ma, "verified")) != (vs <= e->seq)) {
         snprintf(why, cap,
                  "events.jsonl: event %llu: model_at: verified_seq is no "

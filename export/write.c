@@ -433,6 +433,8 @@ write_all_members(struct ex *x)
                         strlen(LDG_BUNDLE_MAGIC "\n"))) < 0 ||
         (rc = ex_member(x, B_VKEY, vk, strlen(vk))) < 0 ||
         (rc = ex_member(x, B_CHECKPOINT, x->ck, strlen(x->ck))) < 0 ||
+        (x->hz.seq > 0 &&
+         (rc = ex_member(x, B_HORIZON, x->hz.record, x->hz.record_len)) < 0) ||
         (rc = write_cosigned(x)) < 0 || (rc = ex_write_keys(x)) < 0)
         return rc;
     for (size_t i = 0; i < x->nev; i++) {
@@ -501,6 +503,9 @@ export_into(struct ldg_ledger *l, const struct ldg_export_opts *o, int fd,
     }
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &x.t)) < 0)
         goto out;
+    rc = ldg_horizon_get(x.t, &x.hz);
+    if (rc < 0 && rc != LDG_ENOTFOUND)
+        goto out;
     if ((rc = load_checkpoint(&x)) < 0 || (rc = prepare_cosigned(&x)) < 0 ||
         (rc = ex_select_events(&x, q)) < 0 || (rc = check_not_empty(&x)) < 0 ||
         (rc = ex_select_support(&x)) < 0 ||
@@ -567,6 +572,7 @@ out:
     free(x.ev);
     free(x.keys);
     free(x.ck);
+    ldg_horizon_release(&x.hz);
     free(x.cosigned_proof);
     return rc;
 }

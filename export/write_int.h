@@ -67,6 +67,9 @@ struct ex {
     char vkey[512];
     char origin[LDG_ORIGIN_MAX + 1];
     char *ck;
+    /* a pruned ledger's horizon (hz.seq 0: never pruned): carried as the
+     * member "horizon", it establishes the keys added before it */
+    struct ldg_horizon hz;
     char *cosigned_proof; /* cosigned/consistency, or NULL: none carried */
     uint64_t cksize;
     uint8_t root[32];

@@ -124,6 +124,49 @@ add_key(struct ex *x, const char *id)
 
 /* ---------------------------------------------------------- selection -- */
 
+/* A pruned ledger: a selection that reaches before the horizon would
+ * leave out what the archive holds without saying so; refused, naming the
+ * archive. A run whose first event is after the horizon does not reach
+ * it (its record says where it starts). */
+static int
+refuse_crossing(struct ex *x, struct ldg_query_iter *it)
+{
+    struct ldg_query_stats st;
+    char d[400];
+
+    ldg_query_iter_stats(it, &st);
+    if (!st.reached_pruned && !st.all_pruned)
+        return 0;
+    if (x->o->run != NULL && !st.all_pruned) {
+        struct ldg_view_opts vo;
+        json_t *rows = NULL;
+        uint64_t first = 0;
+        int ok;
+        memset(&vo, 0, sizeof vo);
+        vo.filter = x->o->run;
+        ok = ldg_projections_view(x->l, LDG_VIEW_RUNS, &vo, &rows) == 0 &&
+             json_array_size(rows) == 1;
+        if (ok) {
+            const char *f = json_string_value(
+                json_object_get(json_array_get(rows, 0), "first_seq"));
+            ok = f != NULL && *f >= '0' && *f <= '9' &&
+                 (first = strtoull(f, NULL, 10)) >= x->hz.seq;
+        }
+        json_decref(rows);
+        if (ok)
+            return 0;
+    }
+    ldg_horizon_describe(&x->hz, d, sizeof d);
+    ldg_set_errmsg(x->l,
+                   "the selection reaches before the ledger's horizon: %s. "
+                   "Export those from the archive (verify-bundle, query "
+                   "--bundle), and from the ledger select from event %llu "
+                   "on (seq=%llu.. or -S)",
+                   d, (unsigned long long)x->hz.seq,
+                   (unsigned long long)x->hz.seq);
+    return LDG_EPRUNED;
+}
+
 int
 ex_select_events(struct ex *x, const struct ldg_query *q)
 {
@@ -155,6 +198,8 @@ ex_select_events(struct ex *x, const struct ldg_query *q)
         rc = 0;
     else if (rc < 0 && rc != LDG_ETOOBIG)
         ldg_set_errmsg(x->l, "selection: %s", ldg_strerror(rc));
+    if (rc == 0)
+        rc = refuse_crossing(x, it);
     ldg_query_iter_free(it);
     return rc;
 }
@@ -238,6 +283,8 @@ push_support(struct ex *x, uint64_t seq)
     struct ldg_event ev;
     int rc;
 
+    if (seq < x->hz.seq)
+        return 0; /* pruned: its archive holds it (format-bundle.md 13) */
     if ((rc = ldg_event_get(x->t, seq, &ev)) < 0 ||
         (rc = push_sel(x, seq, ROLE_SUPPORT)) < 0)
         return rc;
@@ -302,16 +349,18 @@ ex_select_support(struct ex *x)
         return rc;
     if ((rc = add_key(x, logid)) < 0)
         return rc;
-    if ((rc = push_sel(x, 0, ROLE_SUPPORT)) < 0) /* genesis */
+    /* a pruned ledger: the horizon record (carried) establishes the keys
+     * added before it, genesis among them */
+    if (x->hz.seq == 0 && (rc = push_sel(x, 0, ROLE_SUPPORT)) < 0) /* genesis */
         return rc;
     for (size_t i = 0; i < x->nkeys; i++) {
         const struct ldg_keyinfo *ki = &x->keys[i].ki;
         if (strcmp(x->keys[i].id, logid) == 0)
             continue;
-        if (ki->added_seq < x->cksize &&
+        if (ki->added_seq < x->cksize && ki->added_seq >= x->hz.seq &&
             (rc = push_sel(x, ki->added_seq, ROLE_SUPPORT)) < 0)
             return rc;
-        if (ki->revoked_seq < x->cksize &&
+        if (ki->revoked_seq < x->cksize && ki->revoked_seq >= x->hz.seq &&
             (rc = push_sel(x, ki->revoked_seq, ROLE_SUPPORT)) < 0)
             return rc;
     }

@@ -272,14 +272,29 @@ ldg_horizon_decode(const uint8_t *p, size_t len, struct ldg_horizon *h)
     return rc;
 }
 
+int
+ldg_horizon_parse(const uint8_t *p, size_t len, struct ldg_horizon *out)
+{
+    if (p == NULL || out == NULL)
+        return LDG_EINVAL;
+    if (len > (size_t)1 << 20) {
+        memset(out, 0, sizeof *out);
+        return LDG_ECORRUPT;
+    }
+    return ldg_horizon_decode(p, len, out);
+}
+
 void
 ldg_horizon_release(struct ldg_horizon *h)
 {
     if (h == NULL)
         return;
     free(h->keys);
+    free(h->record);
     h->keys = NULL;
     h->nkeys = 0;
+    h->record = NULL;
+    h->record_len = 0;
 }
 
 int
@@ -318,6 +333,14 @@ ldg_horizon_get(struct ldg_txn *t, struct ldg_horizon *out)
     if (rc < 0)
         return rc;
     rc = ldg_horizon_decode(v.data, v.len, out);
+    if (rc == 0) {
+        if ((out->record = malloc(v.len)) == NULL) {
+            ldg_horizon_release(out);
+            return LDG_ENOMEM;
+        }
+        memcpy(out->record, v.data, v.len);
+        out->record_len = v.len;
+    }
     if (rc == LDG_ECORRUPT)
         ldg_seterr(l, "the horizon record (meta \"horizon\") does not decode");
     return rc;

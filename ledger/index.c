@@ -265,6 +265,7 @@ ldg_index_rebuild_progress(struct ldg_ledger *l,
     }
     if (progress != NULL && ldg_txn_size(t, &size) == 0)
         progress(progress_ctx, 0, size);
+    expect = ldg_txn_horizon(t); /* a pruned ledger's first event */
     for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
         if (!ldg_store_has_core(l->store, idx[i]))
             continue;

@@ -361,6 +361,9 @@ struct ldg_horizon {
     struct ldg_horizon_key *keys; /* the keys added before seq */
     size_t nkeys;
     uint8_t sig[64];
+    uint8_t *record; /* ldg_horizon_get: the stored record's bytes, which a
+                        bundle carries as its member "horizon" */
+    size_t record_len;
 };
 /* The ledger's horizon as t sees it.
  * @return 0 with *out (release it); LDG_ENOTFOUND: never pruned;
@@ -369,6 +372,9 @@ int ldg_horizon_get(struct ldg_txn *t, struct ldg_horizon *out);
 /* The same in a read transaction of its own. */
 int ldg_horizon(struct ldg_ledger *l, struct ldg_horizon *out);
 void ldg_horizon_release(struct ldg_horizon *h);
+/* Decodes a horizon record (a bundle's "horizon" member; FORMAT.md 6.2):
+ * 0 with *out (release it; its signature not yet checked), LDG_ECORRUPT. */
+int ldg_horizon_parse(const uint8_t *p, size_t len, struct ldg_horizon *out);
 /* 0 when h's signature verifies with pub; LDG_EBADSIG. */
 int ldg_horizon_check_sig(const struct ldg_horizon *h, const uint8_t pub[32]);
 /* "events 0..N-1 (up to TIME) were pruned into the archive with SHA-256

@@ -706,7 +706,8 @@ int ldg_body_view_bool(const struct ldg_body_view *b, const char *name,
 /* Any field as JSON (a new reference), or NULL if absent or null. */
 json_t *ldg_body_view_json(const struct ldg_body_view *b, const char *name);
 
-/* ldg_log_scan: every event of [from, to) in seq order with its body.
+/* ldg_log_scan: every event of [from, to) in seq order with its body
+ * (a pruned ledger's events before its horizon skipped: they are gone).
  * event gets each envelope (decoded as ldg_event_decode_ex with
  * LDG_DECODE_TRUSTED: ev->leaf is zero) and a view of its body: erased
  * when the body was erased, empty when want_body (optional) said 0 for

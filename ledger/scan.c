@@ -36,6 +36,9 @@ ldg_log_scan(struct ldg_txn *t, uint64_t from, uint64_t to,
     if (st == NULL)
         st = &dummy;
     memset(st, 0, sizeof *st);
+    /* a pruned ledger: the events before its horizon are gone */
+    if (from < to && from < (seq = ldg_txn_horizon(t)))
+        from = seq;
     if (from >= to)
         return 0;
     l = ldg_txn_ledger(t);

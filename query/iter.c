@@ -164,6 +164,10 @@ struct keyname {
 struct ldg_query_iter {
     const struct ldg_query *q;
     struct ldg_txn *t;
+    /* a pruned ledger: its first event, and where the query's window
+     * (seq bounds and time) would begin were nothing pruned, as far as the
+     * window before the groups' own seq= terms says (reach_lo) */
+    uint64_t hz, reach_lo;
     int reverse;
     struct ldg_reader *rd; /* events and body records by seq */
     int seq_hint;          /* ldg_access_hint(SEQUENTIAL) given */
@@ -569,6 +573,7 @@ plan_group(struct ldg_query_iter *it, size_t gi, uint64_t lo, uint64_t hi)
                  {QF_SUBJECT, LDG_INDEX_SUBJECT},
                  {QF_TYPE, LDG_INDEX_TYPE}};
     size_t actor_i = 0;
+    uint64_t reach = it->reach_lo;
     int rc;
 
     /* the group's own seq= terms narrow its window */
@@ -583,9 +588,17 @@ plan_group(struct ldg_query_iter *it, size_t gi, uint64_t lo, uint64_t hi)
             }
             if (l > lo)
                 lo = l;
+            if (l > reach)
+                reach = l;
             if (h < hi)
                 hi = h;
         }
+    }
+    /* a pruned ledger: does this group reach before the horizon? */
+    if (reach < it->hz && reach <= hi) {
+        it->st.reached_pruned = 1;
+        if (lo < it->hz)
+            lo = it->hz;
     }
     if (lo > hi) {
         plan_note(it, "empty");
@@ -820,17 +833,23 @@ ldg_query_iter_new(struct ldg_query_iter **out, const struct ldg_query *q,
         rc = ldg_horizon_get(t, &h);
         if (rc < 0 && rc != LDG_ENOTFOUND)
             goto fail;
+        it->reach_lo = lo;
         if (rc == 0) {
-            it->st.horizon = h.seq;
-            if (lo < h.seq) {
-                it->st.reached_pruned = 1;
-                lo = h.seq;
-            }
+            it->hz = it->st.horizon = h.seq;
+            /* (a time window is searched from the horizon on: it reaches
+             * before it when it starts at or before the last pruned
+             * event's time) */
+            if (q->since_ns > 0 && q->since_ns <= h.ts_ns)
+                it->reach_lo = q->seq_lo;
             ldg_horizon_release(&h);
+            if (lo < it->hz)
+                lo = it->hz;
         }
         rc = 0;
+        if (q->ng == 0 && it->reach_lo < it->hz)
+            it->st.reached_pruned = 1;
         if (lo > hi) {
-            it->st.all_pruned = 1;
+            it->st.all_pruned = it->st.reached_pruned = it->reach_lo < it->hz;
             goto done;
         }
     }
@@ -843,6 +862,9 @@ ldg_query_iter_new(struct ldg_query_iter **out, const struct ldg_query *q,
         rc = 0;
         for (size_t gi = 0; gi < q->ng && rc == 0; gi++)
             rc = plan_group(it, gi, lo, hi);
+        /* every group's window lay before the horizon */
+        if (it->st.reached_pruned && it->ns == 0)
+            it->st.all_pruned = 1;
     }
     if (rc < 0)
         goto fail;
