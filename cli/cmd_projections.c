@@ -761,6 +761,7 @@ human_clauses(const struct cli *c, json_t *cl, const char *indent, int all)
         const char *st = js(x, "status");
         const char *word = strcmp(st, "ok") == 0     ? "ok"
                            : strcmp(st, "fail") == 0 ? "FAIL"
+                           : strcmp(st, "warn") == 0 ? "WARN"
                                                      : "UNKNOWN";
         json_t *det = json_object_get(x, "detail");
         json_t *rem = json_object_get(x, "remedy");
@@ -829,8 +830,10 @@ const struct cli_command cli_cmd_doctor = {
     "every pack, the clauses that must hold (permissions resolved, models "
     "available, routes proven, runtime up, last check ok, promotions gated, "
     "...) with what failed and a remedy, then the box-wide clauses (chain "
-    "verified, keys valid, projections current, disk headroom). The exit "
-    "code is the verdict: 0 healthy, 1 degraded, 2 blocked, 3 unknown.",
+    "verified, keys valid, projections current, disk headroom: free space "
+    "and the days it lasts at the log's growth, against the retention "
+    "policy's keep_days). The exit code is the verdict: 0 healthy, 1 "
+    "degraded, 2 blocked, 3 unknown; a WARN clause does not change it.",
     doctor_opts,
     CLI_OUT_BASIC,
     "ledger doctor\n"

@@ -17,6 +17,7 @@
 
 #include "doctor/doctor.h"
 #include "ledger/module.h"
+#include "retention/retention.h"
 #include "util/util.h"
 
 /* Ranks: healthy 0 < unknown 1 < degraded 2 < blocked 3. */
@@ -50,9 +51,22 @@ rank_exit(int r)
     return code[r < 0 ? 0 : r > 3 ? 3 : r];
 }
 
+/* A clause's status, as clause_add takes it: 0 ok, 1 unknown, 2 fail
+ * (the numbers every clause passes), and ST_WARN: worse than ok, milder
+ * than unknown, with remedies, but never a change of the verdict
+ * (disk-headroom's "the disk fills within twice the retention"). */
+enum { ST_OK = 0, ST_UNKNOWN = 1, ST_FAIL = 2, ST_WARN = 3 };
+
+static int
+severity(int st)
+{
+    static const int sev[] = {0, 2, 3, 1};
+    return sev[st < 0 || st > ST_WARN ? ST_FAIL : st];
+}
+
 struct clause {
     const char *name;
-    int status; /* 0 ok, 1 unknown, 2 fail */
+    int status; /* ST_* */
     json_t *detail, *remedy;
 };
 
@@ -78,7 +92,7 @@ clause_add(struct clause *c, int status, const char *remedy, const char *fmt,
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    if (status > c->status)
+    if (severity(status) > severity(c->status))
         c->status = status;
     json_array_append_new(c->detail, json_string(buf));
     if (remedy != NULL) {
@@ -88,19 +102,39 @@ clause_add(struct clause *c, int status, const char *remedy, const char *fmt,
     }
 }
 
-/* Appends the clause; returns its rank (a failure is "degraded"). */
-static int
-clause_emit(json_t *box, struct clause *c)
+/* Appends the clause (with more, an object whose keys are added to it:
+ * its measures; may be NULL) and returns it. */
+static json_t *
+clause_emit_with(json_t *box, struct clause *c, json_t *more)
 {
-    static const char *const st[] = {"ok", "unknown", "fail"};
+    static const char *const st[] = {"ok", "unknown", "fail", "warn"};
     json_t *o = json_pack("{s:s, s:s, s:o}", "name", c->name, "status",
                           st[c->status], "detail", c->detail);
-    if (c->status != 0)
+    if (c->status != ST_OK)
         json_object_set_new(o, "remedy", c->remedy ? c->remedy : json_array());
     else
         json_decref(c->remedy);
+    if (more != NULL)
+        json_object_update(o, more);
+    json_decref(more);
     json_array_append_new(box, o);
-    return c->status == 0 ? 0 : c->status == 1 ? 1 : 2;
+    return o;
+}
+
+/* A status's rank in the verdict: a failure is "degraded", unknown is
+ * "unknown", a warning changes nothing. */
+static int
+status_rank(int st)
+{
+    return st == ST_FAIL ? 2 : st == ST_UNKNOWN ? 1 : 0;
+}
+
+/* Appends the clause; returns its rank. */
+static int
+clause_emit(json_t *box, struct clause *c)
+{
+    (void)clause_emit_with(box, c, NULL);
+    return status_rank(c->status);
 }
 
 /* The clause rests on what the core remembers of its verifications
@@ -330,41 +364,315 @@ projections_current(struct ldg_ledger *l, uint64_t at_size, json_t *box)
     return clause_emit(box, &c);
 }
 
-static int
-disk_headroom(struct ldg_ledger *l, json_t *box)
+/* ------------------------------------------------------ disk-headroom -- */
+
+#define NS_PER_DAY (86400ull * 1000000000ull)
+
+/* n bytes in 1024-based units: "512 B", "63.2 GiB". */
+static void
+human_bytes(char *buf, size_t cap, double n)
 {
-    struct clause c;
+    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    int u = 0;
+    while (n >= 1024 && u < 5) {
+        n /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, cap, "%.0f B", n);
+    else
+        snprintf(buf, cap, "%.1f %s", n, unit[u]);
+}
+
+/* What the log grows by: the events appended (ledger time, which grows
+ * with seq) in the window — the LDG_DOCTOR_GROWTH_DAYS days up to now,
+ * or the log's whole span when it is younger, and never under a day: a
+ * log of minutes is not extrapolated from its minutes — and the store's
+ * bytes in use per event (data.mdb's pages less the free ones, as `ledger
+ * stats --databases` counts them, over the log's events). */
+struct growth {
+    uint64_t events;    /* appended in the window */
+    uint64_t window_ns; /* its length */
+    int young;          /* the log is younger than the window */
+    uint64_t used_bytes;
+    uint64_t size; /* events the store holds (none before a horizon) */
+};
+
+static int
+growth_measure(struct ldg_ledger *l, uint64_t now_ns, struct growth *g)
+{
+    const uint64_t full = (uint64_t)LDG_DOCTOR_GROWTH_DAYS * NS_PER_DAY;
+    uint64_t since = now_ns > full ? now_ns - full : 1, lo, hi;
+    struct ldg_db_size *dbs = NULL;
+    struct ldg_txn *t = NULL;
+    struct ldg_horizon h;
+    struct ldg_event ev;
+    size_t n = 0, i;
+    int rc;
+
+    memset(g, 0, sizeof *g);
+    g->window_ns = full;
+    if ((rc = ldg_stats_databases(l, &dbs, &n)) < 0)
+        return rc;
+    for (i = 0; i < n; i++)
+        if (strcmp(dbs[i].name, "(free)") != 0)
+            g->used_bytes += dbs[i].bytes;
+    free(dbs);
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    if ((rc = ldg_txn_size(t, &g->size)) < 0 || g->size == 0)
+        goto out;
+    /* A pruned log keeps the events from its horizon on: those are the
+     * ones the bytes in use hold, and the log is older than they are. */
+    if (ldg_horizon_get(t, &h) == 0) {
+        g->size -= h.seq < g->size ? h.seq : g->size;
+        ldg_horizon_release(&h);
+    }
+    if (g->size == 0)
+        goto out;
+    /* (An event 0 that cannot be read, a pruned log's, is taken for an
+     * old log's: the window then says what it holds, or why it cannot.) */
+    if (ldg_event_get(t, 0, &ev) == 0 && ev.ts_ns >= since) {
+        g->young = 1;
+        g->events = g->size;
+        g->window_ns = now_ns > ev.ts_ns ? now_ns - ev.ts_ns : 0;
+    } else {
+        lo = 0;
+        if ((rc = ldg_txn_size(t, &hi)) < 0)
+            goto out;
+        hi--;
+        if ((rc = ldg_time_window(t, since, UINT64_MAX, &lo, &hi)) < 0)
+            goto out;
+        g->events = rc == 0 ? hi - lo + 1 : 0;
+        rc = 0;
+    }
+    if (g->window_ns < NS_PER_DAY)
+        g->window_ns = NS_PER_DAY;
+out:
+    ldg_txn_abort(t);
+    return rc;
+}
+
+/* "(keep_days in DIR/retention.json)" or "(the default: no DIR/...)". */
+static void
+policy_source(char *buf, size_t cap, const char *dir,
+              const struct ldg_retention_policy *p)
+{
+    snprintf(buf, cap, "%s %s/%s",
+             p->from_file ? "keep_days in" : "the default: no", dir,
+             LDG_RETENTION_FILE);
+}
+
+/* A remedy on its own (no detail line of its own). */
+static void
+clause_remedy(struct clause *c, const char *remedy)
+{
+    if (c->remedy == NULL)
+        c->remedy = json_array();
+    json_array_append_new(c->remedy, json_string(remedy));
+}
+
+/* The remedies for too little room: archive and prune what the policy
+ * lets go, then move the archives off the box. */
+static void
+prune_remedies(struct clause *c, const struct ldg_retention_policy *p)
+{
+    char r[4400];
+    snprintf(r, sizeof r,
+             "archive the events older than the retention policy's %u days "
+             "into %s and prune them from the ledger:",
+             p->keep_days, p->archive_dir);
+    clause_remedy(c, r);
+    clause_remedy(c, "ledger prune --policy");
+    snprintf(r, sizeof r, "move the archives in %s off the box",
+             p->archive_dir);
+    clause_remedy(c, r);
+}
+
+/* The growth lines of disk-headroom and its measures into m: the rate,
+ * then the days left against the retention minimum (policy NULL: the
+ * policy could not be read, no minimum to judge by). */
+static void
+growth_lines(struct clause *c, const struct growth *g, uint64_t freeb,
+             const struct ldg_retention_policy *pol, const char *dir, json_t *m)
+{
+    double wdays = (double)g->window_ns / (double)NS_PER_DAY;
+    double epd = (double)g->events / wdays;
+    double bpe = g->size ? (double)g->used_bytes / (double)g->size : 0;
+    double bpd = epd * bpe, left;
+    unsigned long long days;
+    char win[96], src[4400], eb[32], db[32];
+    int st = ST_OK;
+
+    if (pol != NULL)
+        policy_source(src, sizeof src, dir, pol);
+    json_object_set_new(m, "keep_days",
+                        pol ? json_integer(pol->keep_days) : json_null());
+    json_object_set_new(m, "window_days", json_real(wdays));
+    json_object_set_new(m, "events_per_day", json_real(epd));
+    json_object_set_new(m, "bytes_per_event", json_real(bpe));
+    json_object_set_new(m, "bytes_per_day", json_integer((json_int_t)bpd));
+    if (g->events == 0 || bpd <= 0) {
+        json_object_set_new(m, "days_left", json_null());
+        clause_add(c, ST_OK, NULL,
+                   "not growing: no event appended in the last %d days",
+                   LDG_DOCTOR_GROWTH_DAYS);
+        if (pol != NULL)
+            clause_add(c, ST_OK, NULL, "the retention minimum is %u days (%s)",
+                       pol->keep_days, src);
+        return;
+    }
+    if (!g->young)
+        snprintf(win, sizeof win, "over the last %d days",
+                 LDG_DOCTOR_GROWTH_DAYS);
+    else if (g->window_ns == NS_PER_DAY)
+        snprintf(win, sizeof win,
+                 "the log is younger than a day: its events counted as a "
+                 "day's");
+    else
+        snprintf(win, sizeof win, "over the log's %.1f days", wdays);
+    human_bytes(eb, sizeof eb, bpe);
+    human_bytes(db, sizeof db, bpd);
+    clause_add(c, ST_OK, NULL,
+               "growing %.1f events/day at %s/event in the store: %s/day (%s)",
+               epd, eb, db, win);
+    /* whole days, as many as are left in full */
+    left = (double)freeb / bpd;
+    days = left > 1e15 ? (unsigned long long)1e15 : (unsigned long long)left;
+    json_object_set_new(m, "days_left", json_integer((json_int_t)days));
+    if (pol == NULL) {
+        clause_add(c, ST_OK, NULL, "%llu days left at that rate", days);
+        return;
+    }
+    if (left < (double)pol->keep_days)
+        st = ST_FAIL;
+    else if (left < 2.0 * pol->keep_days)
+        st = ST_WARN;
+    clause_add(c, st, NULL,
+               st == ST_FAIL   ? "%llu days left at that rate, fewer than "
+                                 "the retention minimum of %u days (%s)"
+               : st == ST_WARN ? "%llu days left at that rate, fewer than "
+                                 "twice the retention minimum of %u days "
+                                 "(%s)"
+                               : "%llu days left at that rate; the retention "
+                                 "minimum is %u days (%s)",
+               days, pol->keep_days, src);
+}
+
+/*
+ * disk-headroom: free space on the ledger's file system (statvfs: what
+ * an unprivileged writer may use), judged twice: against a floor
+ * (LDG_DOCTOR_DISK_MIN_MB and _PERCENT: fail below either), and against
+ * the log's growth (growth_measure): the days left at that rate fail the
+ * clause below the retention policy's keep_days (the disk would fill
+ * before `ledger prune --policy` may remove anything) and warn below
+ * twice it. A log that did not grow in the window passes that half. A
+ * malformed DIR/retention.json fails the clause, naming the file's error.
+ */
+static int
+disk_headroom(struct ldg_ledger *l, uint64_t now_ns, json_t *box)
+{
+    const char *dir = ldg_dir(l);
+    struct ldg_retention_policy pol;
     struct statvfs sv;
-    char remedy[4300];
+    struct clause c;
+    struct growth g;
+    char remedy[4300], perr[4400] = "", fb[32];
+    unsigned long long freeb, total;
+    double pct;
+    json_t *m;
+    int prc, grc;
 
     clause_init(&c, "disk-headroom");
-    if (statvfs(ldg_dir(l), &sv) != 0) {
-        clause_add(&c, 1, NULL, "cannot read free space of %s: %s", ldg_dir(l),
-                   strerror(errno));
-    } else {
-        unsigned long long freeb =
-            (unsigned long long)sv.f_bavail * sv.f_frsize;
-        unsigned long long total =
-            (unsigned long long)sv.f_blocks * sv.f_frsize;
-        unsigned long long mb = freeb >> 20;
-        double pct = total ? 100.0 * (double)freeb / (double)total : 0;
+    if (statvfs(dir, &sv) != 0) {
+        clause_add(&c, ST_UNKNOWN, NULL, "cannot read free space of %s: %s",
+                   dir, strerror(errno));
+        return clause_emit(box, &c);
+    }
+    freeb = (unsigned long long)sv.f_bavail * sv.f_frsize;
+    total = (unsigned long long)sv.f_blocks * sv.f_frsize;
+    pct = total ? 100.0 * (double)freeb / (double)total : 0;
+    human_bytes(fb, sizeof fb, (double)freeb);
+    m = json_pack("{s:I}", "free_bytes", (json_int_t)freeb);
+    if ((freeb >> 20) < LDG_DOCTOR_DISK_MIN_MB ||
+        pct < LDG_DOCTOR_DISK_MIN_PERCENT) {
         snprintf(remedy, sizeof remedy,
                  "free space on the file system of %s (need at least %d "
                  "MiB and %d%%)",
-                 ldg_dir(l), LDG_DOCTOR_DISK_MIN_MB,
-                 LDG_DOCTOR_DISK_MIN_PERCENT);
-        if (mb < LDG_DOCTOR_DISK_MIN_MB || pct < LDG_DOCTOR_DISK_MIN_PERCENT)
-            clause_add(&c, 2, remedy,
-                       "%llu MiB free (%.1f%%) on the "
-                       "ledger's file system",
-                       mb, pct);
-        else
-            clause_add(&c, 0, NULL,
-                       "%llu MiB free (%.1f%%) on the ledger's "
-                       "file system",
-                       mb, pct);
+                 dir, LDG_DOCTOR_DISK_MIN_MB, LDG_DOCTOR_DISK_MIN_PERCENT);
+        clause_add(&c, ST_FAIL, remedy,
+                   "%s free (%.1f%%) on the ledger's file system, under "
+                   "the floor of %d MiB and %d%%",
+                   fb, pct, LDG_DOCTOR_DISK_MIN_MB,
+                   LDG_DOCTOR_DISK_MIN_PERCENT);
+    } else {
+        clause_add(&c, ST_OK, NULL,
+                   "%s free (%.1f%%) on the ledger's file "
+                   "system",
+                   fb, pct);
     }
-    return clause_emit(box, &c);
+    prc = ldg_retention_policy_load(dir, &pol, perr, sizeof perr);
+    if ((grc = growth_measure(l, now_ns, &g)) < 0) {
+        clause_add(&c, ST_UNKNOWN, "ledger verify",
+                   "cannot measure the log's growth: %s",
+                   ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(grc));
+        json_object_set_new(m, "keep_days",
+                            prc < 0 ? json_null()
+                                    : json_integer(pol.keep_days));
+    } else {
+        growth_lines(&c, &g, freeb, prc < 0 ? NULL : &pol, dir, m);
+    }
+    if (prc < 0) {
+        snprintf(remedy, sizeof remedy,
+                 "correct %s/%s, or remove it for the defaults (keep %d "
+                 "days, archives in %s/%s)",
+                 dir, LDG_RETENTION_FILE, LDG_RETENTION_KEEP_DAYS_DEFAULT, dir,
+                 LDG_RETENTION_ARCHIVE_DIR_DEFAULT);
+        clause_add(&c, ST_FAIL, remedy,
+                   "the retention policy cannot be read, so the minimum "
+                   "is not known: %s",
+                   perr[0] ? perr : ldg_strerror(prc));
+    } else if (c.status == ST_FAIL || c.status == ST_WARN) {
+        prune_remedies(&c, &pol);
+    }
+    (void)clause_emit_with(box, &c, m);
+    return status_rank(c.status);
+}
+
+size_t
+ldg_doctor_full_advice(const char *dir, char *buf, size_t cap)
+{
+    struct ldg_retention_policy pol;
+    struct statvfs sv;
+    char fb[32] = "an unknown amount", perr[4400] = "";
+    int n;
+
+    if (buf == NULL || cap == 0)
+        return 0;
+    if (dir == NULL)
+        dir = ".";
+    if (statvfs(dir, &sv) == 0)
+        human_bytes(fb, sizeof fb,
+                    (double)((unsigned long long)sv.f_bavail * sv.f_frsize));
+    if (ldg_retention_policy_load(dir, &pol, perr, sizeof perr) < 0)
+        n = snprintf(buf, cap,
+                     "%s free on the file system of %s; the retention "
+                     "policy cannot be read (%s): correct it, then `ledger "
+                     "prune --policy` archives and prunes the events older "
+                     "than its keep_days; `ledger stats --databases` shows "
+                     "where the bytes go",
+                     fb, dir, perr);
+    else
+        n = snprintf(buf, cap,
+                     "%s free on the file system of %s; to make room: "
+                     "`ledger prune --policy` (archives the events older "
+                     "than the retention policy's %u days into %s and "
+                     "prunes them), then move the archives off the box; "
+                     "`ledger stats --databases` shows where the bytes go",
+                     fb, dir, pol.keep_days, pol.archive_dir);
+    if (n < 0)
+        n = 0;
+    return (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
 /* ------------------------------------ the control pipeline (issue 34) -- */
@@ -538,15 +846,16 @@ success_gates(struct ldg_ledger *l, uint64_t at_size, json_t *box)
     json_decref(o);
 }
 
-/* A box clause's rank: ok 0, unknown 1, fail 2 (a failed box clause
- * degrades, it never blocks). */
+/* A box clause's rank: ok and warn 0, unknown 1, fail 2 (a failed box
+ * clause degrades, it never blocks; a warning says what is coming and
+ * changes no verdict). */
 static int
 clause_rank(const json_t *cl)
 {
     const char *st = json_string_value(json_object_get(cl, "status"));
     if (st == NULL || strcmp(st, "unknown") == 0)
         return 1;
-    return strcmp(st, "ok") == 0 ? 0 : 2;
+    return strcmp(st, "ok") == 0 || strcmp(st, "warn") == 0 ? 0 : 2;
 }
 
 /*
@@ -603,12 +912,17 @@ ldg_doctor_run(struct ldg_ledger *l, const struct ldg_doctor_opts *opts,
 {
     struct ldg_view_opts vo;
     json_t *d = NULL, *box, *packs;
-    uint64_t size = 0;
+    uint64_t size = 0, now_ns = opts ? opts->now_ns : 0;
     int rc, rank = 0, r;
 
     if (l == NULL || out == NULL || verdict == NULL || opts == NULL)
         return LDG_EINVAL;
     *out = NULL;
+    if (now_ns == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        now_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    }
     memset(&vo, 0, sizeof vo);
     vo.at_size = opts->at_size;
     vo.filter = opts->pack;
@@ -622,7 +936,7 @@ ldg_doctor_run(struct ldg_ledger *l, const struct ldg_doctor_opts *opts,
     (void)chain_verified(l, size, opts->at_size == 0, box);
     (void)keys_valid(l, box);
     (void)projections_current(l, opts->at_size, box);
-    if (opts->at_size == 0 && disk_headroom(l, box) == 0)
+    if (opts->at_size == 0 && disk_headroom(l, now_ns, box) == 0)
         disk_answered(box);
     {
         /* the control pipeline's clauses, at the doctor's size (0: the

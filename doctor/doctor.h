@@ -15,7 +15,11 @@
  *                        revoked key still has a secret key file here
  *   projections-current  every projection is stored at this code's version
  *                        and up to the log
- *   disk-headroom        free space on the ledger's file system
+ *   disk-headroom        free space on the ledger's file system: at
+ *                        least LDG_DOCTOR_DISK_MIN_MB and _PERCENT, and
+ *                        days left at the log's growth rate against the
+ *                        retention policy's keep_days (fail below it,
+ *                        warn below twice it)
  *
  * and the verdict: healthy, degraded, blocked or unknown. A pack is
  * blocked when it cannot run (disabled, removed, not validated, a
@@ -44,6 +48,8 @@ enum ldg_doctor_verdict {
 
 struct ldg_doctor_opts {
     uint64_t at_size; /* 0 = now; N = as of the first N events */
+    uint64_t now_ns;  /* the time disk-headroom measures growth up to
+                         (ledger time, ns); 0 = the wall clock */
     const char *pack; /* one pack, or NULL for all */
     ldg_projections_progress_fn progress; /* for --at replays, may be NULL */
     void *progress_ctx;
@@ -52,6 +58,11 @@ struct ldg_doctor_opts {
 /* Free space below either bound fails disk-headroom. */
 #define LDG_DOCTOR_DISK_MIN_MB 1024
 #define LDG_DOCTOR_DISK_MIN_PERCENT 5
+/* disk-headroom's growth rate: events appended (ledger time) in the last
+ * this many days, or over the log's whole span when it is younger (a
+ * span under a day counts as a day: minutes of history are not
+ * extrapolated), times the store's bytes in use per event. */
+#define LDG_DOCTOR_GROWTH_DAYS 7
 
 /* The most new events the doctor checks on demand (ldg_doctor_run); a
  * box further behind is left to `ledger verify` or `serve --verify-every`.
@@ -80,6 +91,17 @@ int ldg_doctor_verify_new(struct ldg_ledger *l, uint64_t max_events,
                           size_t errcap);
 
 /*
+ * What to do about a full disk, for a write refused with LDG_EFULL: the
+ * free space on the file system of the ledger in dir, then the remedies
+ * disk-headroom gives (`ledger prune --policy` with the retention
+ * policy's keep_days, moving the archives off the box, `ledger stats
+ * --databases` for where the bytes go), as one line of prose into buf.
+ * Reads dir/retention.json (a malformed one is named, and the defaults
+ * are said). Returns the length written (truncated to cap - 1).
+ */
+size_t ldg_doctor_full_advice(const char *dir, char *buf, size_t cap);
+
+/*
  * Runs the doctor. *out gets {"size", "verdict", "packs": [{pack, state,
  * partial, active, verdict, clauses: [{name, status, detail: [..],
  * remedy: [..]}]}], "box": [clauses]}; *verdict the enum value (for a
@@ -87,7 +109,14 @@ int ldg_doctor_verify_new(struct ldg_ledger *l, uint64_t max_events,
  * records and a few files; never replays the log unless at_size asks for
  * a past state or the store is behind. At at_size != 0 the live clauses
  * describe the box now, except chain-verified (judged at that size) and
- * disk-headroom (the host's reported value only).
+ * disk-headroom (left out: disk-reported rests on the host's reported
+ * value only). A clause's status is "ok", "warn", "unknown" or "fail";
+ * "warn" carries remedies but does not change the verdict. disk-headroom
+ * also carries its measures: free_bytes, events_per_day, bytes_per_event,
+ * bytes_per_day, window_days (numbers), days_left (a number, null when
+ * not growing), keep_days (null when retention.json is malformed).
+ * Costs a few index lookups (a binary search over the log by time) and
+ * one pass over LMDB's catalogue for disk-headroom.
  */
 int ldg_doctor_run(struct ldg_ledger *l, const struct ldg_doctor_opts *opts,
                    json_t **out, int *verdict);

@@ -1,6 +1,7 @@
 /*
  * test_doctor.c — verdicts and exit codes, and the live box-wide clauses:
- * chain-verified, keys-valid, projections-current, disk-headroom.
+ * chain-verified, keys-valid, projections-current, disk-headroom (its
+ * growth window and thresholds; ldg_doctor_full_advice).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -315,15 +318,313 @@ test_doctor__disk_headroom_is_measured(void **state)
     d = run(l, NULL, 0, &verdict);
     c = box(d, "disk-headroom");
     assert_non_null(c);
-    assert_true(strcmp(status(c), "ok") == 0 || strcmp(status(c), "fail") == 0);
+    assert_true(strcmp(status(c), "ok") == 0 ||
+                strcmp(status(c), "warn") == 0 ||
+                strcmp(status(c), "fail") == 0);
     assert_non_null(strstr(
         json_string_value(json_array_get(json_object_get(c, "detail"), 0)),
-        "MiB free"));
+        "iB free ("));
+    assert_true(json_is_integer(json_object_get(c, "free_bytes")));
+    assert_int_equal(json_integer_value(json_object_get(c, "keep_days")), 180);
     json_decref(d);
     /* --at judges the host's reported value only */
     d = run(l, NULL, 1, &verdict);
     assert_null(box(d, "disk-headroom"));
     json_decref(d);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* ------------------------------------------------------ disk-headroom -- */
+
+#define DAY_NS (86400ull * 1000000000ull)
+
+static uint64_t
+wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Appends n events of 16 KiB of random hex each. */
+static void
+t_append_big(struct ldg_ledger *l, int n)
+{
+    static char body[16500];
+    static unsigned x = 2463534242u;
+    for (int i = 0; i < n; i++) {
+        size_t k = (size_t)snprintf(body, sizeof body, "{\"pad\":\"");
+        for (; k < 16384; k++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            body[k] = "0123456789abcdef"[x & 15];
+        }
+        snprintf(body + k, sizeof body - k, "\"}");
+        t_append(l, "x.test", body, NULL);
+    }
+}
+
+/* The doctor as of now_ns (growth up to then). */
+static json_t *
+run_at_time(struct ldg_ledger *l, uint64_t now_ns, int *verdict)
+{
+    struct ldg_doctor_opts o;
+    json_t *d = NULL;
+    memset(&o, 0, sizeof o);
+    o.now_ns = now_ns;
+    assert_int_equal(ldg_doctor_run(l, &o, &d, verdict), 0);
+    return d;
+}
+
+static double
+num(json_t *c, const char *k)
+{
+    json_t *v = json_object_get(c, k);
+    assert_true(json_is_number(v));
+    return json_number_value(v);
+}
+
+static const char *
+detail(json_t *c, size_t i)
+{
+    const char *s =
+        json_string_value(json_array_get(json_object_get(c, "detail"), i));
+    assert_non_null(s);
+    return s;
+}
+
+static void
+write_policy(const char *dir, const char *text)
+{
+    char path[512];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/retention.json", dir);
+    assert_non_null(f = fopen(path, "w"));
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The rate: the events of the last 7 days (ledger time) up to the
+ * doctor's now, or the log's whole span when it is younger, never under a
+ * day; none in the window is "not growing". */
+static void
+test_doctor__growth_is_measured_over_the_window(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    uint64_t t0 = wall_ns(), clock = t0 + 5 * DAY_NS; /* genesis ~ t0 */
+    json_t *d, *c;
+    int verdict, i;
+    (void)state;
+    ldg_set_clock(l, &clock);
+    for (i = 0; i < 14; i++)
+        t_append(l, "x.test", "{\"i\":1}", NULL);
+    ldg_set_clock(l, NULL);
+    /* 10 days on: the log is older than the window [t0+3d, t0+10d], which
+     * holds the 14 events of day 5 */
+    d = run_at_time(l, t0 + 10 * DAY_NS, &verdict);
+    c = box(d, "disk-headroom");
+    assert_true(num(c, "window_days") == 7.0);
+    assert_true(num(c, "events_per_day") == 2.0);
+    assert_non_null(strstr(detail(c, 1), "(over the last 7 days)"));
+    assert_true(json_is_integer(json_object_get(c, "days_left")));
+    json_decref(d);
+    /* 2 days on: younger than the window, its whole span: 15 in 2 days */
+    d = run_at_time(l, t0 + 2 * DAY_NS, &verdict);
+    c = box(d, "disk-headroom");
+    assert_true(num(c, "window_days") > 1.99 && num(c, "window_days") < 2.01);
+    assert_true(num(c, "events_per_day") > 7.49 &&
+                num(c, "events_per_day") < 7.51);
+    assert_non_null(strstr(detail(c, 1), "(over the log's 2.0 days)"));
+    json_decref(d);
+    /* an hour on: a day at least */
+    d = run_at_time(l, t0 + DAY_NS / 24, &verdict);
+    c = box(d, "disk-headroom");
+    assert_true(num(c, "window_days") == 1.0);
+    assert_true(num(c, "events_per_day") == 15.0);
+    assert_non_null(strstr(detail(c, 1), "younger than a day"));
+    json_decref(d);
+    /* 13 days on: nothing in the window [t0+6d, t0+13d] */
+    d = run_at_time(l, t0 + 13 * DAY_NS, &verdict);
+    c = box(d, "disk-headroom");
+    assert_string_equal(status(c), "ok");
+    assert_true(json_is_null(json_object_get(c, "days_left")));
+    assert_true(num(c, "events_per_day") == 0.0);
+    assert_string_equal(detail(c, 1),
+                        "not growing: no event appended in the last 7 days");
+    assert_null(json_object_get(c, "remedy"));
+    json_decref(d);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* Bytes an event are the store's bytes in use (every database but the
+ * free pages, as ldg_stats_databases counts them) over its events. */
+static void
+test_doctor__bytes_per_event_are_the_stores(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_db_size *dbs = NULL;
+    uint64_t used = 0, size = 0;
+    size_t n = 0, i;
+    json_t *d, *c;
+    int verdict;
+    (void)state;
+    t_append_many(l, 200);
+    d = run_at_time(l, 0, &verdict);
+    assert_int_equal(ldg_stats_databases(l, &dbs, &n), 0);
+    for (i = 0; i < n; i++)
+        if (strcmp(dbs[i].name, "(free)") != 0)
+            used += dbs[i].bytes;
+    free(dbs);
+    assert_int_equal(ldg_size(l, &size), 0);
+    c = box(d, "disk-headroom");
+    assert_true(num(c, "bytes_per_event") == (double)used / (double)size);
+    /* a log younger than a day: its bytes in use are its day's */
+    assert_true(num(c, "bytes_per_day") > (double)used * 0.999 &&
+                num(c, "bytes_per_day") < (double)used * 1.001);
+    json_decref(d);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* Days left under keep_days fail (degraded), under twice it warn (no
+ * change of verdict), else ok; warn and fail name the remedies. */
+static void
+test_doctor__days_left_against_keep_days(void **state)
+{
+    char dir[256], text[128], want[600];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_verify_report vr;
+    json_t *d, *c, *r;
+    long long left;
+    double used;
+    int verdict, floor_fails;
+    (void)state;
+    assert_int_equal(ldg_projections_attach(l), 0);
+    /* a store that lasts about 10,000 days at its rate (a log younger
+     * than a day grows by its bytes in use a day): keep_days of each case
+     * is then worked out from the days measured, on any disk */
+    for (;;) {
+        t_append_big(l, 100);
+        d = run(l, NULL, 0, &verdict);
+        c = box(d, "disk-headroom");
+        left = (long long)json_integer_value(json_object_get(c, "days_left"));
+        floor_fails = strcmp(status(c), "fail") == 0;
+        used = num(c, "bytes_per_day");
+        json_decref(d);
+        if (floor_fails || left <= 10000 || used > 512e6)
+            break;
+    }
+    assert_int_equal(ldg_verify(l, 0, 0, &vr, NULL, NULL), 0);
+    if (floor_fails || left < 3 || left > 10000) {
+        /* under the floor, or a disk too large for a test's store */
+        print_message("disk-headroom thresholds not checked: %lld days\n",
+                      left);
+        ldg_close(l);
+        t_rmrf(dir);
+        return;
+    }
+    snprintf(text, sizeof text, "{\"keep_days\": %lld}", left / 3);
+    write_policy(dir, text);
+    d = run(l, NULL, 0, &verdict);
+    assert_string_equal(status(box(d, "disk-headroom")), "ok");
+    assert_int_equal(verdict, LDG_DOCTOR_HEALTHY);
+    json_decref(d);
+    snprintf(text, sizeof text, "{\"keep_days\": %lld}", left * 2 / 3);
+    write_policy(dir, text);
+    d = run(l, NULL, 0, &verdict);
+    c = box(d, "disk-headroom");
+    assert_string_equal(status(c), "warn");
+    assert_int_equal(verdict, LDG_DOCTOR_HEALTHY); /* a warning, no more */
+    r = json_object_get(c, "remedy");
+    assert_int_equal(json_array_size(r), 3);
+    assert_string_equal(json_string_value(json_array_get(r, 1)),
+                        "ledger prune --policy");
+    snprintf(want, sizeof want, "move the archives in %s/archive off the box",
+             dir);
+    assert_string_equal(json_string_value(json_array_get(r, 2)), want);
+    json_decref(d);
+    snprintf(text, sizeof text, "{\"keep_days\": %lld}", left * 3 / 2);
+    write_policy(dir, text);
+    d = run(l, NULL, 0, &verdict);
+    c = box(d, "disk-headroom");
+    assert_string_equal(status(c), "fail");
+    assert_non_null(strstr(detail(c, 2), "fewer than the retention minimum"));
+    assert_int_equal(verdict, LDG_DOCTOR_DEGRADED);
+    json_decref(d);
+    /* not growing passes whatever keep_days says */
+    d = run_at_time(l, wall_ns() + 30 * DAY_NS, &verdict);
+    assert_string_equal(status(box(d, "disk-headroom")), "ok");
+    json_decref(d);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* A malformed retention.json fails the clause, naming the file's error;
+ * the growth is still said. */
+static void
+test_doctor__malformed_policy_fails_headroom(void **state)
+{
+    char dir[256], want[600];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    json_t *d, *c;
+    int verdict;
+    (void)state;
+    write_policy(dir, "{\"keep_days\": 30,\n}\n");
+    d = run(l, NULL, 0, &verdict);
+    c = box(d, "disk-headroom");
+    assert_string_equal(status(c), "fail");
+    assert_true(json_is_null(json_object_get(c, "keep_days")));
+    assert_true(json_is_integer(json_object_get(c, "days_left")));
+    snprintf(want, sizeof want, "%s/retention.json:2:1: ", dir);
+    assert_non_null(strstr(detail(c, 3), want));
+    assert_int_equal(verdict, LDG_DOCTOR_DEGRADED);
+    json_decref(d);
+    write_policy(dir, "{\"keep_days\": 40000}");
+    d = run(l, NULL, 0, &verdict);
+    c = box(d, "disk-headroom");
+    assert_string_equal(status(c), "fail");
+    assert_non_null(strstr(detail(c, 3), "\"keep_days\": must be"));
+    json_decref(d);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* The advice for a write refused for a full disk: the free space and
+ * what makes room, from the policy; always a NUL-terminated line. */
+static void
+test_doctor__full_advice_names_space_and_prune(void **state)
+{
+    char dir[256], buf[2048], want[600], small[40];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    size_t n;
+    (void)state;
+    n = ldg_doctor_full_advice(dir, buf, sizeof buf);
+    assert_int_equal(n, strlen(buf));
+    snprintf(want, sizeof want, " free on the file system of %s; ", dir);
+    assert_non_null(strstr(buf, want));
+    assert_non_null(strstr(buf, "`ledger prune --policy`"));
+    assert_non_null(strstr(buf, "the retention policy's 180 days"));
+    snprintf(want, sizeof want, "into %s/archive", dir);
+    assert_non_null(strstr(buf, want));
+    assert_non_null(strstr(buf, "`ledger stats --databases`"));
+    write_policy(dir, "{\"keep_days\": 30, \"archive_dir\": \"/srv/a\"}");
+    ldg_doctor_full_advice(dir, buf, sizeof buf);
+    assert_non_null(strstr(buf, "policy's 30 days into /srv/a"));
+    write_policy(dir, "{\"keep_days\": }");
+    ldg_doctor_full_advice(dir, buf, sizeof buf);
+    snprintf(want, sizeof want, "cannot be read (%s/retention.json:1:", dir);
+    assert_non_null(strstr(buf, want));
+    assert_non_null(strstr(buf, "`ledger prune --policy`"));
+    /* cut to the buffer */
+    n = ldg_doctor_full_advice(dir, small, sizeof small);
+    assert_int_equal(n, sizeof small - 1);
+    assert_int_equal(strlen(small), sizeof small - 1);
+    assert_int_equal(ldg_doctor_full_advice(dir, NULL, 0), 0);
     ldg_close(l);
     t_rmrf(dir);
 }
@@ -446,6 +747,11 @@ main(void)
         cmocka_unit_test(
             test_doctor__projections_behind_fail_but_answer_is_current),
         cmocka_unit_test(test_doctor__disk_headroom_is_measured),
+        cmocka_unit_test(test_doctor__growth_is_measured_over_the_window),
+        cmocka_unit_test(test_doctor__bytes_per_event_are_the_stores),
+        cmocka_unit_test(test_doctor__days_left_against_keep_days),
+        cmocka_unit_test(test_doctor__malformed_policy_fails_headroom),
+        cmocka_unit_test(test_doctor__full_advice_names_space_and_prune),
         cmocka_unit_test(test_doctor__another_packs_failure_is_not_this_packs),
         cmocka_unit_test(test_doctor__measured_disk_answers_disk_reported),
         cmocka_unit_test(test_doctor__remedies_are_copy_paste_safe),
