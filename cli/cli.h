@@ -224,6 +224,10 @@ void cli_err(const struct cli *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Maps a library error code to an exit code. */
 int cli_exit_code(int rc);
+/* After a write refused with LDG_EFULL: the free space on the ledger's
+ * file system and what makes room (ldg_doctor_full_advice), as one more
+ * "ledger CMD: ..." line on stderr. */
+void cli_full_advice(const struct cli *c);
 /* The doors' way to `ledger serve` (append, ingest, probe): connects to
  * DIR/ledger.sock. 0: *out is connected (the caller closes it). -1: no
  * server serves the ledger (no socket, or nobody listens on it): write

@@ -491,6 +491,8 @@ cmd_append(struct cli *c, int argc, char **argv)
     }
     if (rc < 0) {
         cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        if (rc == LDG_EFULL)
+            cli_full_advice(c);
         rc = cli_exit_code(rc);
         goto out;
     }
@@ -940,6 +942,8 @@ cmd_ingest(struct cli *c, int argc, char **argv)
     if (rc < 0 && rc != LDG_EBADINPUT &&
         !(rc == LDG_EKEY && rep.key_refused > 0))
         cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+    if (rc == LDG_EFULL)
+        cli_full_advice(c);
     if (o.strict && rep.rejected > 0)
         fprintf(stderr,
                 "ingest: --strict: %llu invalid lines, nothing "

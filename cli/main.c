@@ -15,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "doctor/doctor.h"
 #include "export/export.h"
 #include "fleet/fleet.h"
 #include "http/http.h"
@@ -84,6 +85,14 @@ int
 cli_exit_code(int rc)
 {
     return ldg_exit_code(rc); /* the library's policy (util/error.h) */
+}
+
+void
+cli_full_advice(const struct cli *c)
+{
+    char buf[8192];
+    ldg_doctor_full_advice(c->dir, buf, sizeof buf);
+    cli_err(c, "%s", buf);
 }
 
 int

@@ -51,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "doctor/doctor.h"
 #include "ingest/ingest.h"
 #include "serve/serve.h"
 #include "serve/serve_int.h"
@@ -363,11 +364,15 @@ commit_group(struct ldg_server *s, struct req *group)
     if (rc == 0 && appended > 0)
         bump(&s->st.commits);
     if (rc < 0) {
-        char msg[700];
+        char msg[6000], advice[5000] = "";
+        /* a full disk: say how much is free and what makes room */
+        if (full)
+            ldg_doctor_full_advice(ldg_dir(s->l), advice, sizeof advice);
         snprintf(msg, sizeof msg,
                  "not recorded: the ledger could not commit (%s); nothing of "
-                 "this request was written, send it again",
-                 ldg_errmsg(s->l)[0] ? ldg_errmsg(s->l) : ldg_strerror(rc));
+                 "this request was written, send it again%s%s",
+                 ldg_errmsg(s->l)[0] ? ldg_errmsg(s->l) : ldg_strerror(rc),
+                 advice[0] ? " once there is room: " : "", advice);
         for (r = group; r != NULL; r = r->qnext)
             req_error(r, msg, SERVE_CODE_IO);
     }
