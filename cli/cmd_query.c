@@ -1504,9 +1504,13 @@ cmd_timeline(struct cli *c, int argc, char **argv)
     }
     if (rc < 0) {
         cli_err(c, "%s", ldg_errmsg(l));
+        /* a pruned ledger: the run may have lived before the horizon */
+        if (rc == LDG_ENOTFOUND)
+            cli_pruned(c, l, "it may be in an archive");
         rc = rc == LDG_EBADINPUT ? EX_USAGE : cli_exit_code(rc);
         goto out;
     }
+    cli_pruned_run(c, l, argv[a.ind]);
     if (html != NULL) {
         /* the log-derived doctor after the events before the run's start
          * (export's SUMMARY.txt takes the same) */

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "cli/commands.h"
+#include "projections/projections.h"
 #include "retention/retention.h"
 #include "serve/serve.h"
 
@@ -89,6 +90,35 @@ cli_pruned(struct cli *c, struct ldg_ledger *l, const char *what)
             what ? what : "", what ? ": " : "", d, (unsigned long long)h.seq);
     ldg_horizon_release(&h);
     return 1;
+}
+
+int
+cli_pruned_run(struct cli *c, struct ldg_ledger *l, const char *run)
+{
+    struct ldg_horizon h;
+    struct ldg_view_opts vo;
+    json_t *rows = NULL;
+    const char *f;
+    char what[300];
+    int said = 0;
+
+    if (ldg_horizon(l, &h) < 0)
+        return 0;
+    memset(&vo, 0, sizeof vo);
+    vo.filter = run;
+    if (ldg_projections_view(l, LDG_VIEW_RUNS, &vo, &rows) == 0 &&
+        (f = json_string_value(
+             json_object_get(json_array_get(rows, 0), "first_seq"))) != NULL &&
+        strtoull(f, NULL, 10) < h.seq) {
+        snprintf(what, sizeof what,
+                 "note: run %s began at event %s, before the horizon: this "
+                 "shows its kept events",
+                 run, f);
+        said = cli_pruned(c, l, what);
+    }
+    json_decref(rows);
+    ldg_horizon_release(&h);
+    return said;
 }
 
 /* ------------------------------------------------------------ archive -- */
@@ -205,6 +235,10 @@ static const struct cli_opt prune_opts[] = {
     CLI_VALUE(OPT_ARCHIVE, 0, "archive", "FILE",
               "the archive of exactly those events (ledger archive): checked "
               "before anything is removed"),
+    CLI_FLAG(OPT_POLICY, 0, "policy",
+             "obey DIR/retention.json: archive (into its archive_dir) and "
+             "prune the events older than keep_days, and more of the oldest "
+             "while the store is over its disk_budget"),
     CLI_FLAG(OPT_FORCE, 0, "force",
              "prune events younger than the retention minimum "
              "(retention.json keep_days, default 180 days)"),
@@ -228,26 +262,37 @@ const struct cli_command cli_cmd_prune = {
     "The prune is one commit, with a ledger.pruned event: a crash or a full "
     "disk leaves the ledger before it or after it. Events younger than the "
     "retention minimum (DIR/retention.json keep_days, default 180) are "
-    "refused without --force. Refuses while `ledger serve` serves the "
-    "ledger. data.mdb does not shrink: LMDB reuses the freed pages "
-    "(docs/RETENTION.md).",
+    "refused without --force. With --policy it obeys DIR/retention.json "
+    "instead (keep_days, disk_budget, archive_dir): it archives and prunes "
+    "the events older than keep_days, and more of the oldest while the "
+    "store is over its disk budget (never younger than keep_days without "
+    "--force); `ledger serve --prune-every DUR` runs that. While `ledger "
+    "serve` runs, its commits wait for the prune's. data.mdb does not "
+    "shrink: LMDB reuses the freed pages (docs/RETENTION.md).",
     prune_opts,
     CLI_OUT_BASIC,
     "ledger archive --before '180 days ago' --out old.bundle\n"
-    "ledger prune --before '180 days ago' --archive old.bundle\n",
+    "ledger prune --before '180 days ago' --archive old.bundle\n"
+    "echo '{\"keep_days\": 365, \"disk_budget\": \"20G\"}' > "
+    "\"$LEDGER_DIR/retention.json\"\n"
+    "ledger prune --policy\n",
     0};
+
+static void print_pruned(struct cli *c, const char *archive,
+                         const struct ldg_prune_report *rp,
+                         const struct ldg_policy_report *pol);
+static int prune_policy(struct cli *c, int force);
 
 int
 cmd_prune(struct cli *c, int argc, char **argv)
 {
     struct cli_args a;
     struct ldg_ledger *l = NULL;
-    struct ldg_client *cl = NULL;
     struct ldg_retention_policy pol;
     struct ldg_prune_opts o;
     struct ldg_prune_report r;
-    char hex[65], err[512];
-    int ch, rc;
+    char err[512];
+    int ch, rc, policy = 0;
 
     memset(&o, 0, sizeof o);
     cli_args_init(&a, c, argc, argv);
@@ -258,6 +303,8 @@ cmd_prune(struct cli *c, int argc, char **argv)
             o.archive = a.value;
         else if (ch == OPT_FORCE)
             o.force = 1;
+        else if (ch == OPT_POLICY)
+            policy = 1;
         else
             return cli_usage(c);
     }
@@ -265,6 +312,12 @@ cmd_prune(struct cli *c, int argc, char **argv)
         return a.exit;
     if (a.ind != argc)
         return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
+    if (policy && (o.before != NULL || o.archive != NULL))
+        return cli_usage_err(c, "--policy takes the horizon and the archive "
+                                "from retention.json: not with --before or "
+                                "--archive");
+    if (policy)
+        return prune_policy(c, o.force);
     if (o.before == NULL)
         return cli_usage_err(c, "--before SEQ|TIME is required");
     if (o.archive == NULL)
@@ -277,17 +330,6 @@ cmd_prune(struct cli *c, int argc, char **argv)
         return EX_DATAERR;
     }
     o.keep_days = pol.keep_days;
-    rc = cli_serve_connect(c, &cl, 0);
-    if (rc == 0) {
-        ldg_client_close(cl);
-        cli_err(c,
-                "ledger serve serves this ledger (%s/%s): prune with its "
-                "--prune-every, or stop it first; nothing was removed",
-                c->dir, LDG_SERVE_SOCKET);
-        return EX_TEMPFAIL;
-    }
-    if (rc > 0)
-        return rc;
     if ((rc = cli_open(c, 0, &l)) != 0)
         return rc;
     rc = ldg_retention_prune(l, &o, &r);
@@ -297,9 +339,25 @@ cmd_prune(struct cli *c, int argc, char **argv)
         return rc == LDG_EINVAL ? EX_DATAERR : cli_exit_code(rc);
     }
     ldg_close(l);
-    hex32(hex, r.archive_sha256);
     say_rounding(c, &r.h);
+    print_pruned(c, o.archive, &r, NULL);
+    return EX_OK;
+}
+
+static void
+print_pruned(struct cli *c, const char *archive,
+             const struct ldg_prune_report *rp,
+             const struct ldg_policy_report *pol)
+{
+    const struct ldg_prune_report r = *rp;
+    char hex[65];
+
+    hex32(hex, r.archive_sha256);
     if (c->out == OUT_HUMAN) {
+        if (pol != NULL && pol->archived)
+            printf("archived events %llu..%llu into %s\n",
+                   (unsigned long long)r.h.first,
+                   (unsigned long long)(r.h.horizon - 1), archive);
         char until[40];
         cli_when(until, sizeof until, r.h.until_ns);
         printf("pruned events %llu..%llu (%llu event%s, up to %s); the "
@@ -308,7 +366,7 @@ cmd_prune(struct cli *c, int argc, char **argv)
                (unsigned long long)(r.h.horizon - 1),
                (unsigned long long)r.events, r.events == 1 ? "" : "s", until,
                (unsigned long long)r.h.horizon);
-        printf("archive  %s (SHA-256 %s)\n", o.archive, hex);
+        printf("archive  %s (SHA-256 %s)\n", archive, hex);
         printf("recorded as ledger.pruned, seq %llu\n",
                (unsigned long long)r.pruned_seq);
         printf("in use   %llu -> %llu bytes (data.mdb does not shrink; "
@@ -320,7 +378,7 @@ cmd_prune(struct cli *c, int argc, char **argv)
             c, json_pack("{s:o, s:o, s:s, s:s, s:o, s:{s:o, s:o}, s:{s:o, "
                          "s:o, s:o, s:o}}",
                          "horizon", horizon_json(&r.h), "events",
-                         cli_json_u64(r.events), "archive", o.archive,
+                         cli_json_u64(r.events), "archive", archive,
                          "archive_sha256", hex, "pruned_seq",
                          cli_json_u64(r.pruned_seq), "used_bytes", "before",
                          cli_json_u64(r.used_before), "after",
@@ -329,5 +387,46 @@ cmd_prune(struct cli *c, int argc, char **argv)
                          cli_json_u64(r.bodies), "seals", cli_json_u64(r.seals),
                          "index_keys", cli_json_u64(r.index_keys)));
     }
+}
+
+/* ledger prune --policy */
+static int
+prune_policy(struct cli *c, int force)
+{
+    struct ldg_retention_policy pol;
+    struct ldg_policy_report r;
+    struct ldg_ledger *l = NULL;
+    char err[512];
+    int rc;
+
+    if ((rc = out_ok(c)) != 0 || (rc = dir_ok(c)) != 0)
+        return rc;
+    if (ldg_retention_policy_load(c->dir, &pol, err, sizeof err) < 0) {
+        cli_err(c, "%s", err);
+        return EX_DATAERR;
+    }
+    if ((rc = cli_open(c, 0, &l)) != 0)
+        return rc;
+    rc = ldg_retention_apply(l, &pol, force, 0, &r);
+    if (rc < 0) {
+        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        ldg_close(l);
+        return rc == LDG_EINVAL ? EX_DATAERR : cli_exit_code(rc);
+    }
+    ldg_close(l);
+    if (r.budget_refused)
+        cli_err(c, "%s", r.budget_why);
+    if (!r.pruned) {
+        if (c->out == OUT_HUMAN)
+            printf("%s; keeping %u days%s\n", r.why, pol.keep_days,
+                   pol.from_file ? "" : " (the default: no retention.json)");
+        else
+            cli_print_json(c,
+                           json_pack("{s:b, s:s, s:i, s:b}", "pruned", 0, "why",
+                                     r.why, "keep_days", (int)pol.keep_days,
+                                     "budget_refused", r.budget_refused));
+        return EX_OK;
+    }
+    print_pruned(c, r.archive, &r.pr, &r);
     return EX_OK;
 }

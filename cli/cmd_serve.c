@@ -228,7 +228,8 @@ enum {
     OPT_PROXY,
     OPT_METRICS,
     OPT_METRICS_REMOTE,
-    OPT_VERIFY_EVERY
+    OPT_VERIFY_EVERY,
+    OPT_PRUNE_EVERY
 };
 
 static const struct cli_opt serve_opts[] = {
@@ -271,6 +272,10 @@ static const struct cli_opt serve_opts[] = {
               "run `ledger verify --new` every DUR: the events appended "
               "since the last verification are checked and the result "
               "recorded, so `ledger doctor` says chain-verified ok"),
+    CLI_VALUE(OPT_PRUNE_EVERY, 0, "prune-every", "DUR",
+              "run `ledger prune --policy` every DUR: archive the events "
+              "older than DIR/retention.json's keep_days (default 180 days) "
+              "into its archive_dir and prune them (docs/RETENTION.md)"),
     CLI_VALUE(OPT_SWEEP_EVERY, 0, "sweep-every", "DUR",
               "clear dead readers' slots every DUR (default 60s)"),
     CLI_FLAG(OPT_PROXY, 0, "proxy",
@@ -313,7 +318,7 @@ const struct cli_command cli_cmd_serve = {
     "this user and root may. SIGHUP reads it again (a bad file changes "
     "nothing and is reported on stderr).\n\n"
     "Interval jobs (--probe-every, --publish-every, --ship-every, "
-    "--verify-every) run as "
+    "--verify-every, --prune-every) run as "
     "child processes, one at a time, the first at once. A failed run is "
     "logged on stderr and retried after 5 s, 10 s, 20 s, ... up to the "
     "interval; it never stops the server. DIR/serve-status.json and "
@@ -523,6 +528,10 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
         case OPT_VERIFY_EVERY:
             if (ldg_jobs_add(jobs, "verify", a.value, NULL, err, sizeof err) <
                 0)
+                return cli_usage_err(c, "%s", err);
+            break;
+        case OPT_PRUNE_EVERY:
+            if (ldg_jobs_add(jobs, "prune", a.value, NULL, err, sizeof err) < 0)
                 return cli_usage_err(c, "%s", err);
             break;
         case OPT_PUBLISH_EVERY:

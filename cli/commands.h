@@ -31,6 +31,9 @@ extern const struct cli_command cli_cmd_archive, cli_cmd_prune;
  * pruned into the archive with SHA-256 H; ..." and returns 1; 0 (saying
  * nothing) on a ledger never pruned. */
 int cli_pruned(struct cli *c, struct ldg_ledger *l, const char *what);
+/* The same, when run's first event (as the runs projection has it) is
+ * before the horizon: a timeline that shows only its kept events. */
+int cli_pruned_run(struct cli *c, struct ldg_ledger *l, const char *run);
 
 /* cli/cmd_seal.c — sealing with a key the writer holds */
 int cmd_seal(struct cli *c, int argc, char **argv);

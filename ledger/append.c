@@ -258,6 +258,9 @@ prep_event(struct ldg_prep *p, const struct ldg_event_in *in, char *err,
     if (in->body != NULL && !json_is_object(in->body))
         return ldg_errf(err, errcap, LDG_EBADINPUT,
                         "field 'body': must be an object");
+    if (strcmp(in->type, LDG_EV_LEDGER_PRUNED) == 0 && !adding_pruned)
+        return ldg_errf(err, errcap, LDG_EBADINPUT,
+                        "ledger.pruned is written by 'ledger prune' only");
     rc = ldg_vocab_check(in->type, in->body, err, errcap);
     if (rc == 0 && strcmp(in->type, LDG_EV_KEY_ADDED) == 0)
         rc = ldg_roles_check(json_object_get(in->body, "roles"), err, errcap);
@@ -266,9 +269,6 @@ prep_event(struct ldg_prep *p, const struct ldg_event_in *in, char *err,
     if (strcmp(in->type, LDG_EV_LEDGER_GENESIS) == 0)
         return ldg_errf(err, errcap, LDG_EBADINPUT,
                         "ledger.genesis is written by 'ledger init' only");
-    if (strcmp(in->type, LDG_EV_LEDGER_PRUNED) == 0 && !adding_pruned)
-        return ldg_errf(err, errcap, LDG_EBADINPUT,
-                        "ledger.pruned is written by 'ledger prune' only");
     if ((rc = copy_field(err, errcap, p->type, sizeof p->type, in->type,
                          "type")) < 0)
         return rc;

@@ -22,6 +22,7 @@
 
 enum hz_key {
     H_ARCHIVE,
+    H_FIRST,
     H_KEYS,
     H_LEAF,
     H_ORIGIN,
@@ -31,8 +32,9 @@ enum hz_key {
     H_TS,
     H_N
 };
-static const char *const hz_keys[H_N] = {"archive", "keys", "leaf",  "origin",
-                                         "pruned",  "seq",  "state", "ts"};
+static const char *const hz_keys[H_N] = {"archive", "first",  "keys",
+                                         "leaf",    "origin", "pruned",
+                                         "seq",     "state",  "ts"};
 enum hk_key {
     K_ADDED,
     K_HELD,
@@ -100,6 +102,8 @@ map_encode(const struct ldg_horizon *h, uint8_t *out, size_t cap, size_t *len)
     w_byte(&w, 0x80 | H_N);
     w_key(&w, "archive");
     w_bin(&w, h->archive, 32);
+    w_key(&w, "first");
+    w_uint(&w, h->first);
     w_key(&w, "keys");
     w_array(&w, h->nkeys);
     for (size_t i = 0; i < h->nkeys; i++) {
@@ -213,6 +217,9 @@ map_read(struct rd *r, struct ldg_horizon *h)
         case H_ARCHIVE:
             rc = r_bin(r, h->archive, 32);
             break;
+        case H_FIRST:
+            rc = r_uint(r, &h->first);
+            break;
         case H_KEYS:
             if (r_array(r, &nk) < 0 || nk > LDG_HORIZON_KEYS_MAX)
                 return LDG_ECORRUPT;
@@ -250,7 +257,7 @@ map_read(struct rd *r, struct ldg_horizon *h)
         if (rc < 0)
             return LDG_ECORRUPT;
     }
-    return h->seq == 0 ? LDG_ECORRUPT : 0;
+    return h->seq == 0 || h->first >= h->seq ? LDG_ECORRUPT : 0;
 }
 
 int
@@ -389,10 +396,19 @@ ldg_horizon_describe(const struct ldg_horizon *h, char *buf, size_t cap)
     char ts[40], hex[65];
     ldg_hex(hex, h->archive, 32);
     ldg_time_rfc3339_sec(ts, sizeof ts, h->ts_ns);
-    snprintf(buf, cap,
-             "events 0..%llu (up to %s) were pruned into the archive with "
-             "SHA-256 %s",
-             (unsigned long long)(h->seq - 1), ts, hex);
+    if (h->first == 0)
+        snprintf(buf, cap,
+                 "events 0..%llu (up to %s) were pruned into the archive with "
+                 "SHA-256 %s",
+                 (unsigned long long)(h->seq - 1), ts, hex);
+    else
+        snprintf(buf, cap,
+                 "events 0..%llu (up to %s) were pruned: %llu..%llu into the "
+                 "archive with SHA-256 %s, the ones before into earlier "
+                 "archives",
+                 (unsigned long long)(h->seq - 1), ts,
+                 (unsigned long long)h->first, (unsigned long long)(h->seq - 1),
+                 hex);
 }
 
 /* ------------------------------------------------------------ pruning -- */
@@ -612,6 +628,7 @@ ldg_prune_txn(struct ldg_txn *t, uint64_t hz, const uint8_t archive[32],
     if ((rc = ldg_event_get(t, hz - 1, &ev)) < 0)
         goto out;
     h.seq = hz;
+    h.first = st->from;
     h.ts_ns = ev.ts_ns;
     h.pruned_ns = now_ns;
     memcpy(h.leaf, ev.leaf, 32);

@@ -352,6 +352,8 @@ struct ldg_horizon_key {
 };
 struct ldg_horizon {
     uint64_t seq;        /* events before this one were pruned (> 0) */
+    uint64_t first;      /* the first event of the archive: events first..seq-1
+                            went into it (earlier prunes took the ones before) */
     uint64_t ts_ns;      /* ledger time of event seq-1 */
     uint64_t pruned_ns;  /* when (wall clock) */
     uint8_t archive[32]; /* SHA-256 of the archive file */

@@ -383,10 +383,17 @@ write_level(struct tiles *c, int level, uint64_t old, uint64_t size,
     char rel[128];
     int rc;
 
+    uint64_t hz = level < 0 ? ldg_txn_horizon(c->t) : 0;
+
     for (uint64_t n = first; n <= full; n++) {
         unsigned w = n < full ? LDG_TILE_WIDTH : partial;
         if (w == 0)
             break;
+        /* a pruned ledger: an entry bundle with a pruned entry is gone
+         * with it (its hashes stay in the hash tiles; its archive holds
+         * the entries; an earlier publication keeps the file) */
+        if (n * LDG_TILE_WIDTH < hz)
+            continue;
         rc = ldg_tlog_tile_path(rel, sizeof rel, level, n, w);
         if (rc < 0)
             return rc;

@@ -923,6 +923,7 @@ fail:
 static int
 add_signers(struct ldg_txn *t, json_t *rows, const char *seq_field)
 {
+    uint64_t hz = horizon_of(t);
     size_t i;
     json_t *r;
 
@@ -933,6 +934,11 @@ add_signers(struct ldg_txn *t, json_t *rows, const char *seq_field)
         json_t *sg;
         if (s == NULL)
             continue;
+        /* pruned: its archive says who signed it (docs/RETENTION.md) */
+        if (strtoull(s, NULL, 10) < hz) {
+            json_object_set_new(r, "signer", json_null());
+            continue;
+        }
         sg = ldg_signer_json(t, strtoull(s, NULL, 10));
         if (sg == NULL)
             return LDG_ECORRUPT; /* the projection names an event not read */
@@ -1657,6 +1663,47 @@ notes_check(struct ldg_txn *t, uint64_t size, uint64_t at, json_t *diffs)
     return crc == LDG_ENOTFOUND ? 0 : crc;
 }
 
+/* A pruned ledger: the state kept at the horizon (proj.horizon), where
+ * every fold from the start begins, must be the one the horizon record
+ * (signed by the log key) names by its digest. */
+static int
+horizon_check(struct ldg_txn *t, json_t *diffs)
+{
+    struct ldg_horizon h;
+    struct pstate *ps = NULL;
+    struct pdigest d[P_COUNT];
+    uint8_t got[32];
+    char text[2048];
+    int rc = ldg_horizon_get(t, &h);
+
+    if (rc == LDG_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc == LDG_ECORRUPT ? 0 : rc; /* verify names the record */
+    if ((rc = ps_new(&ps, ldg_txn_ledger(t), NULL, 0, P_ALL)) == 0) {
+        rc = ps_load_snapshot(ps, t);
+        if (rc == 0)
+            rc = ps_digest_all(ps, d);
+        if (rc == 0)
+            rc = note_text_of(t, h.seq, d, h.ts_ns, text, sizeof text);
+        if (rc == 0)
+            ldg_sha256(got, text, strlen(text));
+        if (rc == LDG_ECORRUPT || (rc == 0 && memcmp(got, h.state, 32) != 0)) {
+            json_array_append_new(
+                diffs, json_pack("{s:s, s:n, s:s, s:n, s:n}", "projection",
+                                 "horizon", "key", "what",
+                                 "the state kept at the horizon "
+                                 "(proj.horizon) is not the one the horizon "
+                                 "record names",
+                                 "stored", "rebuilt"));
+            rc = 0;
+        }
+    }
+    ps_free(ps);
+    ldg_horizon_release(&h);
+    return rc;
+}
+
 int
 ldg_projections_check_stored(struct ldg_ledger *l,
                              ldg_projections_progress_fn fn, void *ctx,
@@ -1710,6 +1757,8 @@ ldg_projections_check_stored(struct ldg_ledger *l,
         rc = notes_check(t, size, mask ? at : size, d);
     if (rc == 0 && (mask & (1u << P_MODELS)))
         rc = verified_check(t, d);
+    if (rc == 0)
+        rc = horizon_check(t, d);
     ldg_txn_abort(t);
     if (rc < 0) {
         json_decref(d);

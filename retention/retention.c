@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,19 +38,17 @@ all_digits(const char *s)
     return 1;
 }
 
-int
-ldg_retention_resolve(struct ldg_ledger *l, const char *before, uint64_t now_ns,
-                      struct ldg_retention_horizon *h)
+/* The horizon for "before seq v" (by_time 0) or "before the time v". */
+static int
+resolve(struct ldg_ledger *l, const char *before, int by_time, uint64_t v,
+        struct ldg_retention_horizon *h)
 {
     struct ldg_horizon hz;
     struct ldg_txn *t = NULL;
     struct ldg_event ev;
-    char err[256];
     int rc;
 
     memset(h, 0, sizeof *h);
-    if (l == NULL || before == NULL)
-        return LDG_EINVAL;
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
         return rc;
     if ((rc = ldg_txn_size(t, &h->size)) < 0)
@@ -61,28 +60,12 @@ ldg_retention_resolve(struct ldg_ledger *l, const char *before, uint64_t now_ns,
     } else if (rc != LDG_ENOTFOUND) {
         goto out;
     }
-    if (all_digits(before)) {
-        errno = 0;
-        h->requested = strtoull(before, NULL, 10);
-        if (errno != 0) {
-            ldg_set_errmsg(l, "--before %s: not a sequence number", before);
-            rc = LDG_EBADINPUT;
-            goto out;
-        }
+    if (!by_time) {
+        h->requested = v;
     } else {
-        uint64_t ns, lo, hi;
-        rc = ldg_query_parse_time(before, now_ns, &ns, err, sizeof err);
-        if (rc < 0) {
-            ldg_set_errmsg(l,
-                           "--before %s: neither a sequence number nor a "
-                           "time (%s)",
-                           before, err);
-            goto out;
-        }
-        lo = 0;
-        hi = h->size ? h->size - 1 : 0;
+        uint64_t lo = 0, hi = h->size ? h->size - 1 : 0;
         /* the first event at or after the time: the events before it */
-        rc = h->size == 0 ? 1 : ldg_time_window(t, ns, UINT64_MAX, &lo, &hi);
+        rc = h->size == 0 ? 1 : ldg_time_window(t, v, UINT64_MAX, &lo, &hi);
         if (rc < 0)
             goto out;
         h->requested = rc == 1 ? h->size : lo;
@@ -117,6 +100,36 @@ ldg_retention_resolve(struct ldg_ledger *l, const char *before, uint64_t now_ns,
 out:
     ldg_txn_abort(t);
     return rc;
+}
+
+int
+ldg_retention_resolve(struct ldg_ledger *l, const char *before, uint64_t now_ns,
+                      struct ldg_retention_horizon *h)
+{
+    char err[256];
+    uint64_t v;
+
+    if (h != NULL)
+        memset(h, 0, sizeof *h);
+    if (l == NULL || before == NULL || h == NULL)
+        return LDG_EINVAL;
+    if (all_digits(before)) {
+        errno = 0;
+        v = strtoull(before, NULL, 10);
+        if (errno != 0) {
+            ldg_set_errmsg(l, "--before %s: not a sequence number", before);
+            return LDG_EBADINPUT;
+        }
+        return resolve(l, before, 0, v, h);
+    }
+    if (ldg_query_parse_time(before, now_ns, &v, err, sizeof err) < 0) {
+        ldg_set_errmsg(l,
+                       "--before %s: neither a sequence number nor a time "
+                       "(%s)",
+                       before, err);
+        return LDG_EBADINPUT;
+    }
+    return resolve(l, before, 1, v, h);
 }
 
 /* SHA-256 of a file. */
@@ -394,4 +407,106 @@ out:
     if (rc == 0)
         r->used_after = used_bytes(l);
     return rc;
+}
+
+/* ------------------------------------------------------------- policy -- */
+
+int
+ldg_retention_apply(struct ldg_ledger *l, const struct ldg_retention_policy *p,
+                    int force, uint64_t now_ns, struct ldg_policy_report *r)
+{
+    struct ldg_retention_horizon age, want;
+    struct ldg_archive_opts ao;
+    struct ldg_prune_opts po;
+    uint64_t keep_ns, cutoff, used;
+    char spec[32];
+    int rc;
+
+    if (l == NULL || p == NULL || r == NULL)
+        return LDG_EINVAL;
+    memset(r, 0, sizeof *r);
+    if (now_ns == 0)
+        now_ns = wall_ns();
+    keep_ns = (uint64_t)p->keep_days * 86400u * 1000000000u;
+    cutoff = now_ns > keep_ns ? now_ns - keep_ns : 0;
+    r->used = used = used_bytes(l);
+    /* by age: the events older than keep_days */
+    rc = resolve(l, "the retention minimum", 1, cutoff, &age);
+    if (rc < 0 && rc != LDG_ENOTFOUND)
+        return rc;
+    if (rc == LDG_ENOTFOUND)
+        age.horizon = 0;
+    want = age;
+    /* by the disk budget: as many of the oldest events as hold the excess,
+     * at the bytes an event takes on average */
+    if (p->disk_budget > 0 && used > p->disk_budget) {
+        struct ldg_retention_horizon b;
+        uint64_t kept, per, need;
+        rc = resolve(l, "the disk budget", 0, 0, &b);
+        if (rc < 0 && rc != LDG_ENOTFOUND)
+            return rc;
+        kept = b.size - b.first;
+        per = kept ? used / kept : 0;
+        need = per ? (used - p->disk_budget + per - 1) / per : 0;
+        r->over_budget = used - p->disk_budget;
+        if (need > 0 && b.first + need > age.horizon) {
+            rc = resolve(l, "the disk budget", 0, b.first + need, &b);
+            if (rc < 0 && rc != LDG_ENOTFOUND)
+                return rc;
+            if (rc == 0 && b.horizon > age.horizon) {
+                if (!force) {
+                    char t1[40];
+                    ldg_time_rfc3339_sec(t1, sizeof t1, b.until_ns);
+                    snprintf(
+                        r->budget_why, sizeof r->budget_why,
+                        "the disk budget (%llu bytes; %llu in use) needs "
+                        "events %llu..%llu pruned, up to %s, younger "
+                        "than the retention minimum of %u days: only "
+                        "the older ones are; --force prunes to the "
+                        "budget",
+                        (unsigned long long)p->disk_budget,
+                        (unsigned long long)used, (unsigned long long)b.first,
+                        (unsigned long long)(b.horizon - 1), t1, p->keep_days);
+                    r->budget_refused = 1;
+                } else {
+                    want = b;
+                }
+            }
+        }
+    }
+    if (want.horizon == 0 || want.horizon <= want.first) {
+        snprintf(r->why, sizeof r->why,
+                 "nothing to prune: no commit of the log ends before %u days "
+                 "ago (the retention minimum)",
+                 p->keep_days);
+        return 0;
+    }
+    if (mkdir(p->archive_dir, 0750) < 0 && errno != EEXIST) {
+        ldg_set_errmsg(l, "archive directory %s: %s", p->archive_dir,
+                       strerror(errno));
+        return LDG_EIO;
+    }
+    snprintf(r->archive, sizeof r->archive, "%s/ledger-%llu-%llu.bundle",
+             p->archive_dir, (unsigned long long)want.first,
+             (unsigned long long)(want.horizon - 1));
+    snprintf(spec, sizeof spec, "%llu", (unsigned long long)want.horizon);
+    /* an archive a crash left behind is checked like any by the prune */
+    if (access(r->archive, F_OK) != 0) {
+        memset(&ao, 0, sizeof ao);
+        ao.before = spec;
+        ao.out = r->archive;
+        if ((rc = ldg_retention_archive(l, &ao, &r->ar)) < 0)
+            return rc;
+        r->archived = 1;
+    }
+    memset(&po, 0, sizeof po);
+    po.before = spec;
+    po.archive = r->archive;
+    po.keep_days = p->keep_days;
+    po.force = force;
+    po.now_ns = now_ns;
+    if ((rc = ldg_retention_prune(l, &po, &r->pr)) < 0)
+        return rc;
+    r->pruned = 1;
+    return 0;
 }

@@ -140,4 +140,34 @@ struct ldg_prune_report {
 int ldg_retention_prune(struct ldg_ledger *l, const struct ldg_prune_opts *o,
                         struct ldg_prune_report *r);
 
+/* ------------------------------------------------------------ policy -- */
+
+struct ldg_policy_report {
+    int pruned;   /* 1: events were archived (or an archive a crash left
+                     was used) and pruned; 0: nothing to do (why says) */
+    int archived; /* the archive was written in this run */
+    /* the budget needs younger events than keep_days allows: only the
+     * older ones were pruned, without force (budget_why says) */
+    int budget_refused;
+    char budget_why[400];
+    uint64_t used;        /* bytes in use before */
+    uint64_t over_budget; /* bytes in use past the budget, before */
+    char why[256];
+    char archive[4200];
+    struct ldg_archive_report ar;
+    struct ldg_prune_report pr;
+};
+
+/* `ledger prune --policy`: archives into p->archive_dir
+ * (ledger-FIRST-LAST.bundle) and prunes the events older than p->keep_days,
+ * and, when the store's pages in use exceed p->disk_budget, as many more
+ * of the oldest as hold the excess (at the average bytes an event takes),
+ * unless that reaches events younger than keep_days and force is not set.
+ * An archive of exactly that name already there (a run a crash stopped)
+ * is checked like any. @return 0 (r->pruned says whether anything was);
+ * the codes of archive and prune. */
+int ldg_retention_apply(struct ldg_ledger *l,
+                        const struct ldg_retention_policy *p, int force,
+                        uint64_t now_ns, struct ldg_policy_report *r);
+
 #endif

@@ -293,9 +293,11 @@ job_run(struct ldg_jobs *js, struct job *j, char *err, size_t cap)
         snprintf(a_url, sizeof a_url, "%s", j->url);
         argv[an++] = a_url;
     }
-    char a_new[] = "--new";
+    char a_new[] = "--new", a_policy[] = "--policy";
     if (strcmp(j->name, "verify") == 0)
         argv[an++] = a_new;
+    if (strcmp(j->name, "prune") == 0)
+        argv[an++] = a_policy;
     argv[an] = NULL;
     if ((rc = ldg_spawn_piped(js->exe, argv, 1, &pid, &pfd[0])) != 0) {
         snprintf(err, cap, "cannot start %.200s: %s", js->exe, strerror(rc));
@@ -475,9 +477,11 @@ ldg_jobs_add(struct ldg_jobs *js, const char *name, const char *every,
 {
     struct job *j;
     uint64_t ms;
-    int no_url = strcmp(name, "probe") == 0 || strcmp(name, "verify") == 0;
+    int no_url = strcmp(name, "probe") == 0 || strcmp(name, "verify") == 0 ||
+                 strcmp(name, "prune") == 0;
     if (strcmp(name, "probe") != 0 && strcmp(name, "publish") != 0 &&
-        strcmp(name, "ship") != 0 && strcmp(name, "verify") != 0) {
+        strcmp(name, "ship") != 0 && strcmp(name, "verify") != 0 &&
+        strcmp(name, "prune") != 0) {
         snprintf(err, errcap, "no interval job called '%s'", name);
         return LDG_EBADINPUT;
     }
@@ -513,6 +517,7 @@ ldg_jobs_add(struct ldg_jobs *js, const char *name, const char *every,
     j->name = strcmp(name, "probe") == 0     ? "probe"
               : strcmp(name, "publish") == 0 ? "publish"
               : strcmp(name, "verify") == 0  ? "verify"
+              : strcmp(name, "prune") == 0   ? "prune"
                                              : "ship";
     j->url = url;
     j->every_ms = ms;

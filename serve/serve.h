@@ -197,9 +197,10 @@ void ldg_serve_free(struct ldg_server *s);
 
 /*
  * serve/jobs.c: the jobs `ledger serve` runs on an interval
- * (--probe-every, --publish-every URL, --ship-every URL, --verify-every),
- * each as a child process of the same program (`ledger --dir DIR probe`,
- * `publish URL`, `ship URL`, `verify --new`), one at a time, on a thread
+ * (--probe-every, --publish-every URL, --ship-every URL, --verify-every,
+ * --prune-every), each as a child process of the same program (`ledger
+ * --dir DIR probe`, `publish URL`, `ship URL`, `verify --new`, `prune
+ * --policy`), one at a time, on a thread
  * of their own, with a time limit (the interval, at least 30 s, at most
  * 10 min). A failed run is reported through the log function
  * (ldg_jobs_set_log) with the child's last lines and retried after 5 s,
@@ -225,9 +226,10 @@ int ldg_jobs_new(struct ldg_jobs **out);
  * NULL (nothing is reported). Set before ldg_jobs_start. */
 void ldg_jobs_set_log(struct ldg_jobs *js,
                       void (*log)(void *ctx, const char *line), void *ctx);
-/* Adds job name ("probe", "publish", "ship" or "verify") every `every` (a
- * duration as above); url (borrowed: must outlive js) is required for
- * publish and ship, refused for probe and verify, and must be http(s).
+/* Adds job name ("probe", "publish", "ship", "verify" or "prune") every
+ * `every` (a duration as above); url (borrowed: must outlive js) is
+ * required for publish and ship, refused for the others, and must be
+ * http(s).
  * LDG_EBADINPUT with the reason in err (a job given twice, a bad duration
  * or URL). */
 int ldg_jobs_add(struct ldg_jobs *js, const char *name, const char *every,

@@ -1,0 +1,480 @@
+#!/bin/sh
+# retention.sh — `ledger archive` and `ledger prune` (docs/RETENTION.md):
+# old events moved into an evidence bundle and out of the ledger, which
+# keeps proving everything.
+#
+#   * a ledger of three stretches (400 days old, 200 days old, today), with
+#     a second actor key, a model, route decisions that name it and a run
+#     that spans the horizon;
+#   * archive: rounded to a commit's end (said), verifies with verify-bundle
+#     like any bundle, read by query/doctor --bundle;
+#   * prune refuses (and changes nothing): no archive, a missing file, a
+#     partial archive, a redacted one, another ledger's, a typo, events
+#     younger than the retention minimum without --force;
+#   * after the prune: verify and verify --full pass and say what was
+#     pruned; the checkpoints, inclusion proofs of pruned and kept events
+#     and consistency proofs are the same bytes as before; hash tiles are
+#     the same, entry bundles with a pruned entry are not written; a
+#     witness cosigns the next checkpoint and a mirror made before the
+#     prune follows it; query, show and timeline name the horizon and the
+#     archive (66 when nothing kept matches); export refuses a selection
+#     that crosses the horizon and one after it verifies (the horizon
+#     record establishes the pruned keys); rebuild and rebuild --check
+#     give the digests of before; the doctor says what it said;
+#   * a second archive and prune from the horizon on, both verifying;
+#   * the policy: retention.json (keep_days, disk_budget, archive_dir),
+#     `prune --policy`, `serve --prune-every`, a malformed file named;
+#   * a full disk and kill -9 at every I/O call of a prune: the ledger is
+#     the one before or the one after, and verifies.
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+L=$LEDGER
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/retention.XXXXXX") || exit 1
+spid=""
+hpid=""
+wpid=""
+cleanup() {
+    for p in $spid $hpid $wpid; do kill -9 "$p" 2>/dev/null; done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+nfail=0
+fail() {
+    echo "FAIL: $*"
+    nfail=$((nfail + 1))
+}
+CC=${CC:-cc}
+$CC -shared -fPIC -O1 -o "$T/cs.so" "$ROOT/tests/faults/clockshift.c" -ldl \
+    2>"$T/cc.err" || { echo "FAIL: clockshift: $(cat "$T/cc.err")"; exit 1; }
+$CC -shared -fPIC -O1 -o "$T/fi.so" "$ROOT/tests/faults/faultinject.c" -ldl \
+    2>"$T/cc.err" || { echo "FAIL: faultinject: $(cat "$T/cc.err")"; exit 1; }
+san=$(ldd "$L" 2>/dev/null | awk '/libasan|libubsan|libtsan/ {print $3}' |
+    tr '\n' ':')
+CS=$T/cs.so
+FI=$T/fi.so
+if [ -n "$san" ]; then
+    CS="$san$T/cs.so"
+    FI="$san$T/fi.so"
+    ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0:detect_leaks=0
+    export ASAN_OPTIONS
+fi
+# ago DAYS CMD...: runs the ledger with the wall clock DAYS days back
+ago() {
+    d=$1
+    shift
+    CLOCK_SHIFT_S=$((-d * 86400)) LD_PRELOAD=$CS "$L" "$@"
+}
+DAY=86400000000000
+
+# ------------------------------------------------------------ the ledger --
+B=$T/base
+ago 400 --dir "$B" init --origin retention.test/log >/dev/null || exit 1
+ago 400 --dir "$B" keys add alice --roles model,route,run >/dev/null || exit 1
+# stretch I (400 days ago): a model, its verification, decisions that name
+# it, and run R-span's start
+gen() { # FROM COUNT
+    awk -v f="$1" -v n="$2" 'BEGIN { for (i = f; i < f + n; i++)
+        printf("{\"type\":\"x.ret.t%d\",\"subject\":\"s:%d\",\"run\":\"r-%d\",\"body\":{\"n\":%d}}\n",
+               i % 3, i % 7, i % 5, i) }'
+}
+gen 0 700 >"$T/in1"
+ago 400 --dir "$B" ingest "$T/in1" >/dev/null 2>&1 || exit 1
+ago 400 --dir "$B" append model.registered --actor alice \
+    --body '{"model":"m1","digest":"sha256:aa"}' >/dev/null || exit 1
+ago 400 --dir "$B" append model.verified --actor alice \
+    --body '{"model":"m1","digest":"sha256:aa","ok":true}' >/dev/null || exit 1
+ago 400 --dir "$B" append pack.installed \
+    --body '{"pack":"p1","version":"1.0","manifest_digest":"sha256:bb"}' \
+    >/dev/null || exit 1
+ago 400 --dir "$B" append run.started --actor alice \
+    --body '{"run":"R-span","pack":"p1"}' >/dev/null || exit 1
+# the ledger as it was at stretch I's end (same keys, same events)
+cp -r "$B" "$T/b1"
+# stretch II (200 days ago)
+gen 700 800 >"$T/in2"
+ago 200 --dir "$B" ingest "$T/in2" >/dev/null 2>&1 || exit 1
+ago 200 --dir "$B" append route.decision --actor alice \
+    --body '{"route":"r1","chosen_model":"m1","run":"R-span"}' >/dev/null ||
+    exit 1
+H2=$("$L" --dir "$B" stats -o json | jq -r .size) # stretch II ends here
+# stretch III (today)
+gen 1500 600 >"$T/in3"
+"$L" --dir "$B" ingest "$T/in3" >/dev/null 2>&1 || exit 1
+"$L" --dir "$B" append route.decision --actor alice \
+    --body '{"route":"r1","chosen_model":"m1","run":"R-span"}' >/dev/null ||
+    exit 1
+"$L" --dir "$B" append run.finished --actor alice \
+    --body '{"run":"R-span","status":"ok"}' >/dev/null || exit 1
+N=$("$L" --dir "$B" stats -o json | jq -r .size)
+H1=$((700 + 6)) # genesis, key.added, 700 events, 4 appends: stretch I's end
+VK=$("$L" --dir "$B" keys verifier)
+
+# what a reader gets that a prune must not change
+answers() { # DIR OUT
+    mkdir -p "$2"
+    "$L" --dir "$1" checkpoint --size "$N" >"$2/checkpoint" 2>&1
+    for s in 0 1 255 256 700 704 705 1500 1999 $((N - 1)); do
+        "$L" --dir "$1" proof --size "$N" "$s" >"$2/proof.$s" 2>&1
+    done
+    for o in 1 256 $H1 $H2 $((N - 1)); do
+        "$L" --dir "$1" proof --size "$N" --consistency "$o" >"$2/cons.$o" 2>&1
+    done
+    "$L" --dir "$1" projections --at $((N - 1)) -o json |
+        jq -c '{name, digest}' >"$2/digests" 2>&1
+    "$L" --dir "$1" doctor --at $((N - 1)) -o json | jq -c .packs >"$2/doctor" 2>&1
+}
+answers "$B" "$T/before"
+rm -rf "$T/tiles.before"
+"$L" --dir "$B" tiles "$T/tiles.before" >/dev/null 2>&1 || fail "tiles before"
+
+# ------------------------------------------------------------- archive --
+D=$T/d
+cp -r "$B" "$D"
+"$L" --dir "$D" archive --before 600 --out "$T/a1.bundle" >"$T/out" 2>"$T/err"
+[ $? -eq 0 ] || fail "archive: $(cat "$T/err")"
+R=$(sed -n 's/.*before 600 were asked for; rounded down to \([0-9]*\), where a commit ends.*/\1/p' "$T/err")
+[ -n "$R" ] && [ "$R" -lt 600 ] ||
+    fail "archive: rounding not said: $(cat "$T/err")"
+grep -q "^archived events 0..$((R - 1)) ($R events" "$T/out" ||
+    fail "archive: says $(cat "$T/out")"
+rm -f "$T/a1.bundle"
+"$L" --dir "$D" archive --before "$H1" --out "$T/a1.bundle" -o json >"$T/out" ||
+    fail "archive -o json"
+jq -e ".horizon.horizon == \"$H1\" and .horizon.first == \"0\" and
+       .events == \"$H1\" and (.sha256 | length) == 64" "$T/out" >/dev/null ||
+    fail "archive -o json: $(cat "$T/out")"
+[ "$(jq -r .sha256 "$T/out")" = "$(sha256sum "$T/a1.bundle" | cut -c1-64)" ] ||
+    fail "archive: the SHA-256 it reports is not the file's"
+"$L" verify-bundle "$T/a1.bundle" --trusted-key "$VK" >/dev/null 2>"$T/vb" ||
+    fail "verify-bundle of the archive: $(grep -v PASS "$T/vb")"
+grep -q "proven against its checkpoint of size $H1" "$T/vb" ||
+    fail "verify-bundle: $(tail -1 "$T/vb")"
+"$L" query --bundle "$T/a1.bundle" --trusted-key "$VK" -o json -n all \
+    type=x.ret.t1 2>/dev/null | wc -l | grep -qx 233 ||
+    fail "query --bundle archive"
+"$L" doctor --bundle "$T/a1.bundle" --trusted-key "$VK" --at $((H1 - 1)) \
+    >/dev/null 2>"$T/err"
+[ $? -le 3 ] || fail "doctor --bundle --at on the archive: $(cat "$T/err")"
+"$L" --dir "$D" archive --before "$H1" --out "$T/a1.bundle" 2>"$T/err"
+[ $? -eq 73 ] || fail "archive over an existing file: not 73 ($(cat "$T/err"))"
+"$L" --dir "$D" archive --before yesterdayy --out "$T/x.bundle" 2>"$T/err"
+[ $? -eq 65 ] && grep -q 'neither a sequence number nor a time' "$T/err" ||
+    fail "archive --before typo: $(cat "$T/err")"
+"$L" --dir "$D" archive --before 0 --out "$T/x.bundle" 2>"$T/err"
+[ $? -eq 66 ] && grep -q 'nothing before 0' "$T/err" ||
+    fail "archive --before 0: $(cat "$T/err")"
+"$L" --dir "$D" archive --out "$T/x.bundle" 2>/dev/null
+[ $? -eq 64 ] || fail "archive without --before: not 64"
+[ -e "$T/x.bundle" ] && fail "a refused archive left a file"
+
+# ---------------------------------------------------- prune refuses --
+"$L" --dir "$D" checkpoint >"$T/ck.now"
+unchanged() { # WHAT
+    "$L" --dir "$D" checkpoint | cmp -s - "$T/ck.now" || fail "$1: changed the log"
+    "$L" --dir "$D" show 0 >/dev/null 2>&1 || fail "$1: event 0 is gone"
+}
+"$L" --dir "$D" prune --before "$H1" 2>"$T/err"
+[ $? -eq 64 ] && grep -q -- '--archive FILE is required' "$T/err" ||
+    fail "prune without --archive: $(cat "$T/err")"
+unchanged "no --archive"
+"$L" --dir "$D" prune --before "$H1" --archive "$T/none.bundle" --force 2>"$T/err"
+[ $? -eq 66 ] && grep -q 'none.bundle' "$T/err" ||
+    fail "prune, missing archive: $(cat "$T/err")"
+unchanged "missing archive"
+"$L" --dir "$D" archive --before 703 --out "$T/short.bundle" >/dev/null 2>&1
+"$L" --dir "$D" prune --before "$H1" --archive "$T/short.bundle" --force 2>"$T/err"
+[ $? -eq 1 ] && grep -q 'trusted-checkpoint' "$T/err" ||
+    fail "prune, partial archive: $(cat "$T/err")"
+unchanged "partial archive"
+"$L" --dir "$T/b1" export --redact n --out "$T/red.bundle" \
+    >/dev/null 2>&1 || fail "export --redact"
+"$L" --dir "$D" prune --before "$H1" --archive "$T/red.bundle" --force 2>"$T/err"
+rc=$?
+[ $rc -eq 1 ] && grep -q 'withheld\|needs exactly' "$T/err" ||
+    fail "prune, redacted archive: exit $rc, $(cat "$T/err")"
+unchanged "redacted archive"
+O=$T/other
+ago 400 --dir "$O" init --origin retention.test/log >/dev/null
+gen 0 700 | ago 400 --dir "$O" ingest - >/dev/null 2>&1
+"$L" --dir "$O" archive --before 702 --out "$T/foreign.bundle" >/dev/null 2>&1
+"$L" --dir "$D" prune --before 702 --archive "$T/foreign.bundle" --force 2>"$T/err"
+[ $? -eq 1 ] && grep -q 'log-key\|not this ledger' "$T/err" ||
+    fail "prune, another ledger's archive: $(cat "$T/err")"
+unchanged "foreign archive"
+"$L" --dir "$D" prune --before "$H1" --archive "$T/a1.bundle" --froce 2>"$T/err"
+[ $? -eq 64 ] || fail "prune --froce: not 64"
+unchanged "typo"
+# the retention minimum: a year-old horizon passes, today's does not
+"$L" --dir "$D" archive --before "$N" --out "$T/all.bundle" >/dev/null 2>&1
+"$L" --dir "$D" prune --before "$N" --archive "$T/all.bundle" 2>"$T/err"
+[ $? -eq 65 ] && grep -q 'younger than the retention minimum of 180 days' "$T/err" ||
+    fail "prune of today's events: $(cat "$T/err")"
+unchanged "retention minimum"
+
+# --------------------------------------------------------------- prune --
+"$L" --dir "$D" prune --before "$H1" --archive "$T/a1.bundle" >"$T/out" 2>"$T/err"
+[ $? -eq 0 ] || fail "prune: $(cat "$T/err")"
+grep -q "^pruned events 0..$((H1 - 1)) ($H1 events" "$T/out" ||
+    fail "prune says: $(cat "$T/out")"
+grep -q "^recorded as ledger.pruned, seq $N" "$T/out" || fail "prune: no seq $N"
+"$L" --dir "$D" show "$N" -o json | jq -e ".type == \"ledger.pruned\" and
+    .body.horizon == $H1 and .body.first == 0 and
+    .body.archive == \"a1.bundle\"" >/dev/null || fail "the ledger.pruned event"
+"$L" --dir "$D" stats | grep -q "^events  *$((N + 1)) (0..$((H1 - 1)) pruned" ||
+    fail "stats: $("$L" --dir "$D" stats | grep events)"
+"$L" --dir "$D" verify >"$T/v" 2>&1 || fail "verify after prune: $(cat "$T/v")"
+"$L" --dir "$D" verify --full >"$T/v" 2>&1 ||
+    fail "verify --full after prune: $(cat "$T/v")"
+grep -q "events 0..$((H1 - 1)) pruned at .* into archive $(sha256sum "$T/a1.bundle" | cut -c1-64); verified from $H1" "$T/v" ||
+    fail "verify does not say what was pruned: $(cat "$T/v")"
+"$L" --dir "$D" verify --full -o json | jq -e ".pruned.horizon == \"$H1\"" \
+    >/dev/null || fail "verify -o json: no pruned"
+answers "$D" "$T/after"
+for f in checkpoint digests doctor $(cd "$T/before" && ls proof.* cons.*); do
+    cmp -s "$T/before/$f" "$T/after/$f" ||
+        fail "$f differs after the prune: $(head -c 300 "$T/after/$f")"
+done
+rm -rf "$T/tiles.after"
+"$L" --dir "$D" tiles "$T/tiles.after" >/dev/null 2>"$T/err" ||
+    fail "tiles after prune: $(cat "$T/err")"
+for f in $(cd "$T/tiles.before" && find tile -type f ! -path 'tile/entries/*' ! -path '*.p/*'); do
+    cmp -s "$T/tiles.before/$f" "$T/tiles.after/$f" || fail "hash tile $f differs"
+done
+[ -e "$T/tiles.after/tile/entries/000" ] && fail "an entry bundle of pruned events"
+[ -e "$T/tiles.after/tile/entries/003" ] || fail "entry bundle 3 (kept) missing"
+
+# readers name the horizon
+"$L" --dir "$D" show 5 2>"$T/err"
+[ $? -eq 66 ] && grep -q "event 5 was pruned: events 0..$((H1 - 1))" "$T/err" &&
+    grep -q 'SHA-256' "$T/err" || fail "show of a pruned event: $(cat "$T/err")"
+"$L" --dir "$D" query type=x.ret.t1 seq=0..10 >"$T/out" 2>"$T/err"
+[ $? -eq 66 ] && [ ! -s "$T/out" ] && grep -q 'lies before the horizon' "$T/err" ||
+    fail "query of the pruned range: $(cat "$T/err")"
+"$L" --dir "$D" query type=x.ret.t1 -n 1 >"$T/out" 2>"$T/err"
+[ $? -eq 0 ] && [ -s "$T/out" ] && grep -q 'covers the kept events' "$T/err" ||
+    fail "query over the horizon: $(cat "$T/err")"
+"$L" --dir "$D" query "seq=$H1..$((H1 + 3))" >"$T/out" 2>"$T/err"
+[ $? -eq 0 ] && [ ! -s "$T/err" ] || fail "query after the horizon: $(cat "$T/err")"
+t100=$("$L" --dir "$B" show 100 -o json | jq -r .time)
+"$L" --dir "$D" query -n 1 -U "$t100" >/dev/null 2>"$T/err"
+[ $? -eq 66 ] || fail "query -U before the horizon: not 66 ($(cat "$T/err"))"
+"$L" --dir "$D" timeline R-span >"$T/out" 2>"$T/err"
+[ $? -eq 0 ] && grep -q 'began at event .* before the horizon' "$T/err" ||
+    fail "timeline of a run across the horizon: $(cat "$T/err")"
+"$L" --dir "$D" doctor --at 10 2>"$T/err"
+[ $? -eq 66 ] && grep -q 'before the ledger.s horizon' "$T/err" ||
+    fail "doctor --at a pruned size: $(cat "$T/err")"
+"$L" --dir "$D" export --out "$T/e.bundle" 2>"$T/err"
+[ $? -eq 66 ] && grep -q 'reaches before the ledger.s horizon' "$T/err" &&
+    [ ! -e "$T/e.bundle" ] || fail "export across the horizon: $(cat "$T/err")"
+"$L" --dir "$D" export "seq=$H1.." --out "$T/e.bundle" >/dev/null 2>&1 ||
+    fail "export after the horizon"
+"$L" verify-bundle "$T/e.bundle" --trusted-key "$VK" >/dev/null 2>"$T/vb" ||
+    fail "verify-bundle of an export from the pruned ledger: $(grep -v PASS "$T/vb")"
+grep -q 'and the horizon record' "$T/vb" || fail "keys check: $(grep keys "$T/vb")"
+"$L" --dir "$D" export actor=alice type=route.decision "seq=$H1.." \
+    --out "$T/e2.bundle" >/dev/null 2>&1 || fail "export of alice's decisions"
+"$L" verify-bundle "$T/e2.bundle" --trusted-key "$VK" >/dev/null 2>"$T/vb" ||
+    fail "verify-bundle (a pruned key, a pruned model): $(grep -v PASS "$T/vb")"
+"$L" --dir "$D" keys list | grep -q '^alice ' || fail "keys list after prune"
+"$L" --dir "$D" append x.after --actor alice --body '{}' >/dev/null 2>&1 &&
+    fail "alice (roles model,route,run) appended an x. event"
+"$L" --dir "$D" append route.decision --actor alice \
+    --body '{"route":"r1","chosen_model":"m1"}' >/dev/null ||
+    fail "append by a key added before the horizon"
+"$L" --dir "$D" append ledger.pruned --body '{}' 2>"$T/err"
+[ $? -eq 65 ] && grep -q "written by 'ledger prune' only" "$T/err" ||
+    fail "append ledger.pruned: $(cat "$T/err")"
+
+# rebuild starts from the horizon
+"$L" --dir "$D" rebuild >"$T/out" 2>&1 || fail "rebuild: $(cat "$T/out")"
+"$L" --dir "$D" rebuild --check >"$T/out" 2>&1 &&
+    grep -q '0 differences' "$T/out" || fail "rebuild --check: $(cat "$T/out")"
+"$L" --dir "$D" projections --at $((N - 1)) -o json | jq -c '{name, digest}' |
+    cmp -s - "$T/before/digests" || fail "rebuild: other digests at $N"
+"$L" --dir "$D" verify --full >/dev/null 2>&1 || fail "verify after rebuild"
+
+# --------------------------------------------- witness and mirror go on --
+M=$T/mirror
+python3 -m http.server 0 --bind 127.0.0.1 --directory "$T/tiles.before" \
+    >"$T/hs" 2>&1 &
+hpid=$!
+i=0
+while ! grep -q 'port [0-9]' "$T/hs" 2>/dev/null && [ $i -lt 100 ]; do
+    sleep 0.05
+    i=$((i + 1))
+done
+HP=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$T/hs" | head -n 1)
+"$L" mirror "http://127.0.0.1:$HP" --state "$M" --key "$VK" >"$T/m" 2>&1 ||
+    fail "mirror before the prune: $(cat "$T/m")"
+kill "$hpid" 2>/dev/null
+wait "$hpid" 2>/dev/null
+# the prune's tiles published over the old ones (a publication keeps its
+# files): the mirror fetches only the new tiles
+cp -r "$T/tiles.after/." "$T/tiles.before/"
+python3 -m http.server 0 --bind 127.0.0.1 --directory "$T/tiles.before" \
+    >"$T/hs" 2>&1 &
+hpid=$!
+i=0
+while ! grep -q 'port [0-9]' "$T/hs" 2>/dev/null && [ $i -lt 100 ]; do
+    sleep 0.05
+    i=$((i + 1))
+done
+HP=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$T/hs" | head -n 1)
+"$L" mirror "http://127.0.0.1:$HP" --state "$M" >"$T/m" 2>&1 ||
+    fail "mirror after the prune: $(cat "$T/m")"
+grep -q "verified at size $((N + 1))" "$T/m" || fail "mirror: $(cat "$T/m")"
+kill "$hpid" 2>/dev/null
+wait "$hpid" 2>/dev/null
+hpid=""
+WV=$("$L" witness init --dir "$T/w" --name w.example/w1) || fail "witness init"
+"$L" witness serve --listen 127.0.0.1:0 --dir "$T/w" --trust "$VK" \
+    >"$T/wout" 2>"$T/werr" &
+wpid=$!
+i=0
+while ! grep -q '^listening on 127.0.0.1:' "$T/wout" 2>/dev/null && [ $i -lt 100 ]; do
+    sleep 0.05
+    i=$((i + 1))
+done
+WP=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$T/wout")
+{ echo "old 0"; echo; "$L" --dir "$B" checkpoint; } >"$T/req0"
+[ "$(curl -s -o "$T/resp" -w '%{http_code}' --data-binary @"$T/req0" \
+    "http://127.0.0.1:$WP/add-checkpoint")" = 200 ] ||
+    fail "witness: the checkpoint before the prune: $(cat "$T/resp")"
+"$L" --dir "$D" proof --consistency "$N" >"$T/req1" ||
+    fail "consistency proof from before the prune"
+[ "$(curl -s -o "$T/resp" -w '%{http_code}' --data-binary @"$T/req1" \
+    "http://127.0.0.1:$WP/add-checkpoint")" = 200 ] ||
+    fail "witness: the checkpoint after the prune: $(cat "$T/resp")"
+grep -q '^— w.example/w1 ' "$T/resp" || fail "witness: no cosignature"
+kill "$wpid" 2>/dev/null
+wait "$wpid" 2>/dev/null
+wpid=""
+
+# ------------------------------------------------- a second prune --
+"$L" --dir "$D" archive --before "$H2" --out "$T/a2.bundle" >/dev/null 2>"$T/err" ||
+    fail "second archive: $(cat "$T/err")"
+"$L" verify-bundle "$T/a2.bundle" --trusted-key "$VK" >/dev/null 2>"$T/vb" ||
+    fail "verify-bundle of the second archive: $(grep -v PASS "$T/vb")"
+"$L" --dir "$D" prune --before "$H2" --archive "$T/a1.bundle" 2>"$T/err"
+[ $? -eq 1 ] || fail "second prune with the first archive: $(cat "$T/err")"
+"$L" --dir "$D" prune --before "$H2" --archive "$T/a2.bundle" >"$T/out" 2>&1 ||
+    fail "second prune: $(cat "$T/out")"
+"$L" --dir "$D" verify --full >"$T/v" 2>&1 || fail "verify after the second prune: $(cat "$T/v")"
+"$L" --dir "$D" show 800 2>&1 | grep -q "$H1..$((H2 - 1)) into the archive with SHA-256 $(sha256sum "$T/a2.bundle" | cut -c1-64), the ones before into earlier archives" ||
+    fail "show after two prunes: $("$L" --dir "$D" show 800 2>&1)"
+"$L" --dir "$D" export "seq=$H2.." --out "$T/e3.bundle" >/dev/null 2>&1 ||
+    fail "export after two prunes"
+"$L" verify-bundle "$T/e3.bundle" --trusted-key "$VK" >/dev/null 2>"$T/vb" ||
+    fail "verify-bundle after two prunes: $(grep -v PASS "$T/vb")"
+"$L" --dir "$D" rebuild --check 2>&1 | grep -q '0 differences' ||
+    fail "rebuild --check after two prunes"
+
+# ------------------------------------------------------------ policy --
+P=$T/p
+cp -r "$B" "$P"
+"$L" --dir "$P" prune --policy >"$T/out" 2>"$T/err" || fail "prune --policy: $(cat "$T/err")"
+grep -q "^archived events 0..$((H2 - 1)) into $P/archive/ledger-0-$((H2 - 1)).bundle" "$T/out" ||
+    fail "prune --policy says: $(cat "$T/out")"
+"$L" verify-bundle "$P/archive/ledger-0-$((H2 - 1)).bundle" --trusted-key "$VK" \
+    >/dev/null 2>&1 || fail "the policy's archive does not verify"
+"$L" --dir "$P" prune --policy >"$T/out" 2>&1 &&
+    grep -q '^nothing to prune' "$T/out" || fail "prune --policy again: $(cat "$T/out")"
+printf '{"keep_days": 100,\n "dusk_budget": 1}\n' >"$P/retention.json"
+"$L" --dir "$P" prune --policy 2>"$T/err"
+[ $? -eq 65 ] && grep -q 'unknown key "dusk_budget"' "$T/err" ||
+    fail "retention.json with a typo: $(cat "$T/err")"
+printf '{"keep_days": 100,\n "disk_budget": }\n' >"$P/retention.json"
+"$L" --dir "$P" prune --policy 2>"$T/err"
+[ $? -eq 65 ] && grep -q 'retention.json:2:' "$T/err" ||
+    fail "malformed retention.json: $(cat "$T/err")"
+printf '{"keep_days": 100, "disk_budget": "1K", "archive_dir": "old"}\n' \
+    >"$P/retention.json"
+"$L" --dir "$P" prune --policy -o json >"$T/out" 2>"$T/err"
+[ $? -eq 0 ] && grep -q 'younger than the retention minimum of 100 days' "$T/err" &&
+    jq -e '.pruned == false and .budget_refused' "$T/out" >/dev/null ||
+    fail "a budget that needs young events: $(cat "$T/err") $(cat "$T/out")"
+"$L" --dir "$P" prune --policy --force >"$T/out" 2>"$T/err" ||
+    fail "prune --policy --force: $(cat "$T/err")"
+ls "$P/old" | grep -q '^ledger-' || fail "archive_dir old: $(ls "$P")"
+"$L" --dir "$P" verify --full >/dev/null 2>&1 || fail "verify after the budget prune"
+# serve --prune-every runs it
+S=$T/s
+cp -r "$B" "$S"
+"$L" --dir "$S" serve --prune-every 1s >"$T/sout" 2>"$T/serr" &
+spid=$!
+i=0
+while [ $i -lt 200 ] && ! "$L" --dir "$S" stats -o json 2>/dev/null | jq -e .horizon >/dev/null; do
+    sleep 0.1
+    i=$((i + 1))
+done
+"$L" --dir "$S" stats -o json | jq -e ".horizon == \"$H2\"" >/dev/null ||
+    fail "serve --prune-every: not pruned ($(cat "$T/serr"))"
+"$L" --dir "$S" serve --status -o json 2>/dev/null | jq -e '.jobs[] | select(.name == "prune")' \
+    >/dev/null || fail "serve --status: no prune job"
+kill "$spid"
+wait "$spid" 2>/dev/null
+spid=""
+"$L" --dir "$S" verify --full >/dev/null 2>&1 || fail "verify after serve's prune"
+
+# ----------------------------------- a full disk, kill -9, at every call --
+C=$T/c
+rm -rf "$C"
+cp -r "$B" "$C"
+FAULT_COUNT_FILE=$T/count LD_PRELOAD=$FI "$L" --dir "$C" prune --before "$H1" \
+    --archive "$T/a1.bundle" >/dev/null 2>&1 || fail "counting run failed"
+calls=$(cat "$T/count" 2>/dev/null || echo 0)
+[ "$calls" -gt 5 ] || fail "a prune made only '$calls' I/O calls"
+"$L" --dir "$B" checkpoint >"$T/ck.base"
+"$L" --dir "$C" checkpoint >"$T/ck.pruned"
+# after WHAT: the ledger before the prune or after it, verifying
+after() {
+    "$L" --dir "$C" checkpoint >"$T/ck" 2>&1
+    if cmp -s "$T/ck" "$T/ck.base"; then
+        "$L" --dir "$C" show 0 >/dev/null 2>&1 || fail "$1: before, but event 0 is gone"
+        "$L" --dir "$C" stats -o json | jq -e '.horizon == null' >/dev/null ||
+            fail "$1: before, but a horizon"
+    elif cmp -s "$T/ck" "$T/ck.pruned"; then
+        "$L" --dir "$C" show 0 >/dev/null 2>&1 && fail "$1: after, but event 0 is there"
+    else
+        fail "$1: neither the checkpoint before nor after ($(head -c 200 "$T/ck"))"
+    fi
+    "$L" --dir "$C" verify --full >"$T/v" 2>&1 || fail "$1: verify: $(cat "$T/v")"
+}
+step=${RETENTION_CALL_STEP:-1}
+n=1
+while [ "$n" -le "$calls" ]; do
+    rm -rf "$C"
+    cp -r "$B" "$C"
+    FAULT_AT=$n FAULT_ERRNO=ENOSPC LD_PRELOAD=$FI "$L" --dir "$C" prune \
+        --before "$H1" --archive "$T/a1.bundle" >"$T/out" 2>"$T/err"
+    rc=$?
+    case $rc in
+    0 | 74) ;;
+    *) fail "ENOSPC at call $n: exit $rc ($(cat "$T/err"))" ;;
+    esac
+    after "ENOSPC at call $n"
+    rm -rf "$C"
+    cp -r "$B" "$C"
+    rm -f "$T/flog"
+    FAULT_AT=$n FAULT_MODE=hang FAULT_LOG=$T/flog LD_PRELOAD=$FI "$L" \
+        --dir "$C" prune --before "$H1" --archive "$T/a1.bundle" >/dev/null 2>&1 &
+    p=$!
+    i=0
+    while kill -0 "$p" 2>/dev/null && [ ! -s "$T/flog" ] && [ $i -lt 1200 ]; do
+        sleep 0.02
+        i=$((i + 1))
+    done
+    kill -9 "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+    after "kill -9 at call $n"
+    n=$((n + step))
+done
+
+if [ "$nfail" -gt 0 ]; then
+    echo "retention: $nfail failure(s)"
+    exit 1
+fi
+echo "retention: ok ($N events, two prunes, the policy, serve's job; a prune's $calls I/O calls, one in $step failed and killed)"
