@@ -1056,8 +1056,13 @@ cmd_show(struct cli *c, int argc, char **argv)
     }
     rc = ldg_event_get(t, seq, &ev);
     if (rc < 0) {
+        char what[64];
+        snprintf(what, sizeof what, "event %llu was pruned",
+                 (unsigned long long)seq);
         if (rc == LDG_ENOTFOUND)
             cli_err(c, "no event %llu", (unsigned long long)seq);
+        else if (rc == LDG_EPRUNED)
+            cli_pruned(c, l, what);
         else
             cli_err(c, "event %llu: %s", (unsigned long long)seq,
                     ldg_strerror(rc));
@@ -1566,6 +1571,19 @@ verify_run(struct cli *c, int argc, char **argv)
                       "from", n0, "to", b, "checkpoints",
                       (json_int_t)r.checkpoints, "erased", (json_int_t)r.erased,
                       "recorded", nowrite[0] == '\0');
+        if (r.horizon > 0) {
+            struct ldg_horizon h;
+            if (ldg_horizon(l, &h) == 0) {
+                char hs[24], hx[65];
+                snprintf(hs, sizeof hs, "%llu", (unsigned long long)h.seq);
+                ldg_hex(hx, h.archive, 32);
+                ldg_time_rfc3339_sec(t1, sizeof t1, h.pruned_ns);
+                json_object_set_new(o, "pruned",
+                                    json_pack("{s:s, s:s, s:s}", "horizon", hs,
+                                              "at", t1, "archive_sha256", hx));
+                ldg_horizon_release(&h);
+            }
+        }
         if (r.full_ts_ns != 0) {
             char fs[24];
             snprintf(fs, sizeof fs, "%llu", (unsigned long long)r.full_size);
@@ -1706,6 +1724,22 @@ verify_run(struct cli *c, int argc, char **argv)
         }
         if (note != NULL)
             cli_printf_fit(c, 4, "%sok%s: %s\n", OKP, OFFO, tr.what);
+        if (r.horizon > 0) {
+            struct ldg_horizon h;
+            if (ldg_horizon(l, &h) == 0) {
+                char hx[65];
+                ldg_hex(hx, h.archive, 32);
+                cli_when(t1, sizeof t1, h.pruned_ns);
+                cli_printf_fit(c, 4,
+                               "events 0..%llu pruned at %s into archive %s; "
+                               "verified from %llu (and the tree over the "
+                               "pruned events' kept hashes, with their "
+                               "checkpoints)\n",
+                               (unsigned long long)(h.seq - 1), t1, hx,
+                               (unsigned long long)h.seq);
+                ldg_horizon_release(&h);
+            }
+        }
     }
 #undef OKP
 #undef OFFO
@@ -1830,10 +1864,16 @@ cmd_stats(struct cli *c, int argc, char **argv)
                                   "event; ledger migrate converts it"
                                 : "a record per tree node; ledger migrate "
                                   "converts it");
-        printf("events       %llu\n", (unsigned long long)st.events);
+        if (st.horizon > 0)
+            printf("events       %llu (0..%llu pruned: %llu kept)\n",
+                   (unsigned long long)st.events,
+                   (unsigned long long)(st.horizon - 1),
+                   (unsigned long long)(st.events - st.horizon));
+        else
+            printf("events       %llu\n", (unsigned long long)st.events);
         printf("bodies       %llu (%llu erased)\n",
                (unsigned long long)st.bodies,
-               (unsigned long long)(st.events - st.bodies));
+               (unsigned long long)(st.events - st.horizon - st.bodies));
         printf("checkpoints  %llu\n", (unsigned long long)st.checkpoints);
         printf("keys         %llu\n", (unsigned long long)st.keys);
         printf("entry bytes  %llu\n", (unsigned long long)st.entry_bytes);
@@ -1844,7 +1884,8 @@ cmd_stats(struct cli *c, int argc, char **argv)
             char h1[32], h2[32];
             cli_when(h1, sizeof h1, st.first_ts);
             cli_when(h2, sizeof h2, st.last_ts);
-            printf("first        0 %s %s\n", h1, st.first_type);
+            printf("first        %llu %s %s\n", (unsigned long long)st.horizon,
+                   h1, st.first_type);
             printf("last         %llu %s %s\n",
                    (unsigned long long)(st.events - 1), h2, st.last_type);
         }
@@ -1871,15 +1912,17 @@ cmd_stats(struct cli *c, int argc, char **argv)
             snprintf(last, sizeof last, "%llu",
                      (unsigned long long)(st.events - 1));
             json_object_set_new(o, "first",
-                                json_pack("{s:s, s:s, s:s, s:s}", "seq", "0",
-                                          "ts", b[0], "time", t1, "type",
-                                          st.first_type));
+                                json_pack("{s:o, s:s, s:s, s:s}", "seq",
+                                          cli_json_u64(st.horizon), "ts", b[0],
+                                          "time", t1, "type", st.first_type));
             json_object_set_new(o, "last",
                                 json_pack("{s:s, s:s, s:s, s:s}", "seq", last,
                                           "ts", b[1], "time", t2, "type",
                                           st.last_type));
         }
         json_object_set_new(o, "layout", json_integer(st.layout));
+        if (st.horizon > 0)
+            json_object_set_new(o, "horizon", cli_json_u64(st.horizon));
         if (databases)
             json_object_set_new(o, "databases", stats_dbs_json(dbs, ndbs));
         cli_print_json(c, o);

@@ -556,8 +556,10 @@ out:
     }
     bwriter_free(x.w);
     ldg_proof_batch_free(x.proofs);
-    for (size_t i = 0; i < x.nseals; i++)
+    for (size_t i = 0; i < x.nseals; i++) {
         free(x.seals[i].dig);
+        ldg_seal_tree_free(x.seals[i].tree);
+    }
     free(x.seals);
     ldg_query_models_free(x.models);
     ldg_txn_abort(x.t);

@@ -106,7 +106,8 @@ struct ex {
 struct exseal {
     uint64_t seal_seq, last_seq; /* its first and last event */
     struct ldg_seal seal;
-    uint8_t (*dig)[32]; /* seal.count claim digests, in leaf order */
+    uint8_t (*dig)[32];         /* seal.count claim digests, in leaf order */
+    struct ldg_seal_tree *tree; /* built from dig on its first proof */
 };
 
 /* write_select.c: which events go into the bundle */

@@ -295,6 +295,7 @@ seal_of(struct ex *x, const struct ldg_event *ev, struct exseal **out)
     for (i = 0; i < x->nseals;) {
         if (x->seals[i].last_seq < ev->seq) {
             free(x->seals[i].dig);
+            ldg_seal_tree_free(x->seals[i].tree);
             x->seals[i] = x->seals[--x->nseals];
             continue;
         }
@@ -314,6 +315,7 @@ seal_of(struct ex *x, const struct ldg_event *ev, struct exseal **out)
     }
     if ((rc = seal_load(x, ev->seq, ev->seal_seq, &x->seals[x->nseals])) < 0) {
         free(x->seals[x->nseals].dig);
+        x->seals[x->nseals].dig = NULL;
         return rc;
     }
     *out = &x->seals[x->nseals++];
@@ -353,9 +355,12 @@ write_seal(struct ex *x, const struct ldg_event *ev)
             (unsigned long long)o->last_seq);
         return LDG_ECORRUPT;
     }
-    if ((rc = ldg_seal_inclusion((const uint8_t(*)[32])o->dig,
-                                 (size_t)o->seal.count, (size_t)ev->seal_leaf,
-                                 path, &np)) < 0)
+    if (o->tree == NULL &&
+        (rc = ldg_seal_tree_new(&o->tree, (const uint8_t(*)[32])o->dig,
+                                (size_t)o->seal.count)) < 0)
+        return rc;
+    if ((rc = ldg_seal_tree_proof(o->tree, (size_t)ev->seal_leaf, path, &np)) <
+        0)
         return rc;
     text = malloc(np * 45 + 1);
     if (text == NULL)

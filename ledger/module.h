@@ -269,6 +269,14 @@ int ldg_seal_inclusion(const uint8_t (*digests)[32], size_t n, size_t index,
                        uint8_t proof[][32], size_t *np);
 /* Checks that digest is leaf index of a seal of count events whose root
  * is root. 0 or LDG_EBADPROOF. */
+/* The same proofs, many from one seal: its tree built once (every
+ * complete subtree kept), each proof then log2(n) lookups. */
+struct ldg_seal_tree;
+int ldg_seal_tree_new(struct ldg_seal_tree **out, const uint8_t (*digests)[32],
+                      size_t n);
+int ldg_seal_tree_proof(const struct ldg_seal_tree *t, size_t index,
+                        uint8_t proof[][32], size_t *np);
+void ldg_seal_tree_free(struct ldg_seal_tree *t);
 int ldg_seal_verify_inclusion(const uint8_t digest[32], uint64_t index,
                               uint64_t count, const uint8_t proof[][32],
                               size_t np, const uint8_t root[32]);

@@ -629,6 +629,79 @@ ldg_seal_inclusion(const uint8_t (*digests)[32], size_t n, size_t index,
     return ldg_tlog_inclusion_proof(dig_reader, &t, index, n, proof, np);
 }
 
+/* A seal's tree with every complete subtree kept: each proof is log2(n)
+ * lookups (an export of all a seal's events would otherwise rehash the
+ * seal once per event). */
+struct ldg_seal_tree {
+    uint64_t n;
+    int nlv;
+    uint8_t (*lv[64])[32]; /* lv[L][i]: subtree (L, i); n >> L of them */
+};
+
+static int
+stree_reader(void *ctx, int level, uint64_t index, uint8_t out[32])
+{
+    const struct ldg_seal_tree *t = ctx;
+    if (level < 0 || level >= t->nlv || index >= (t->n >> level))
+        return LDG_ENOTFOUND;
+    memcpy(out, t->lv[level][index], 32);
+    return 0;
+}
+
+void
+ldg_seal_tree_free(struct ldg_seal_tree *t)
+{
+    if (t == NULL)
+        return;
+    for (int i = 0; i < t->nlv; i++)
+        free(t->lv[i]);
+    free(t);
+}
+
+int
+ldg_seal_tree_new(struct ldg_seal_tree **out, const uint8_t (*digests)[32],
+                  size_t n)
+{
+    struct ldg_seal_tree *t;
+
+    *out = NULL;
+    if (digests == NULL || n == 0 || n > LDG_SEAL_EVENTS_MAX)
+        return LDG_EINVAL;
+    if ((t = calloc(1, sizeof *t)) == NULL)
+        return LDG_ENOMEM;
+    t->n = n;
+    if ((t->lv[0] = malloc(n * 32)) == NULL) {
+        free(t);
+        return LDG_ENOMEM;
+    }
+    t->nlv = 1;
+    for (size_t i = 0; i < n; i++)
+        ldg_tlog_leaf_hash(t->lv[0][i], digests[i], 32);
+    for (int L = 1; L < 64 && (n >> L) > 0; L++) {
+        uint64_t m = n >> L;
+        if ((t->lv[L] = malloc((size_t)m * 32)) == NULL) {
+            ldg_seal_tree_free(t);
+            return LDG_ENOMEM;
+        }
+        t->nlv = L + 1;
+        for (uint64_t i = 0; i < m; i++)
+            ldg_tlog_node_hash(t->lv[L][i], t->lv[L - 1][2 * i],
+                               t->lv[L - 1][2 * i + 1]);
+    }
+    *out = t;
+    return 0;
+}
+
+int
+ldg_seal_tree_proof(const struct ldg_seal_tree *t, size_t index,
+                    uint8_t proof[][32], size_t *np)
+{
+    if (t == NULL || proof == NULL || np == NULL || index >= t->n)
+        return LDG_EINVAL;
+    return ldg_tlog_inclusion_proof(stree_reader, (void *)(uintptr_t)t, index,
+                                    t->n, proof, np);
+}
+
 int
 ldg_seal_verify_inclusion(const uint8_t digest[32], uint64_t index,
                           uint64_t count, const uint8_t proof[][32], size_t np,
