@@ -1,8 +1,9 @@
 #!/bin/sh
 # run.sh [SECONDS] — builds the core's fuzz targets (fuzz_entry, fuzz_body,
-# fuzz_ingest, fuzz_lines, fuzz_suite, fuzz_serve, and the fleet's fuzz_mirror
-# for the published checkpoint, entry bundles and tiles a mirror reads, and
-# fuzz_audit for the ClickHouse rows audit-central decodes) with clang's
+# fuzz_ingest, fuzz_lines, fuzz_suite, fuzz_serve, fuzz_horizon for a pruned
+# ledger's horizon record (a bundle's member "horizon"), and the fleet's
+# fuzz_mirror for the published checkpoint, entry bundles and tiles a mirror
+# reads, and fuzz_audit for the ClickHouse rows audit-central decodes) with clang's
 # libFuzzer, AddressSanitizer and UBSan against the sources of ledger/,
 # ingest/, http/, evals/, serve/ and fleet/, and runs each for SECONDS (default
 # 30) from its seed corpus tests/fuzz/corpus_<target>/. New inputs go to
@@ -34,7 +35,7 @@ if [ "${FUZZ_TOLERATE_KNOWN:-0}" = 1 ]; then
     export ASAN_OPTIONS
     MALLOC_LIMIT="-malloc_limit_mb=1000000"
 fi
-TARGETS=${FUZZ_TARGETS:-"fuzz_entry fuzz_body fuzz_ingest fuzz_lines fuzz_suite fuzz_serve fuzz_mirror fuzz_audit fuzz_sealed fuzz_canon"}
+TARGETS=${FUZZ_TARGETS:-"fuzz_entry fuzz_body fuzz_ingest fuzz_lines fuzz_suite fuzz_serve fuzz_mirror fuzz_audit fuzz_sealed fuzz_canon fuzz_horizon"}
 DEPS="lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive libmicrohttpd"
 FLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -I. \
     $(pkg-config --cflags $DEPS)"
@@ -80,6 +81,7 @@ fuzz_one() {
     case $t in
     fuzz_entry) max=66000 ;;
     fuzz_sealed) max=70000 ;;
+    fuzz_horizon) max=20000 ;;
     fuzz_ingest | fuzz_serve) max=200000 ;;
     fuzz_lines) max=4096 ;;
     fuzz_mirror) max=20000 ;;

@@ -11,12 +11,15 @@
  *   tests/fuzz/corpus_canon/   body payloads: the byte walk against
  *                              msgpack-c's unpack + repack (fuzz_canon.c)
  *   tests/fuzz/corpus_ingest/  one JSON Lines line     (fuzz_ingest.c)
+ *   tests/fuzz/corpus_horizon/ a horizon record, a pruned ledger's bundle
+ *                              member "horizon"        (fuzz_horizon.c)
  *   tests/vectors/bad/ (.jsonl) also through fuzz_ingest
  *
  * The targets' invariants (FUZZ_ASSERT) become cmocka failures naming the
  * file. Beyond them: files named good-* must decode, bad-* must be
- * refused. Files named known-* reproduce known core bugs (see
- * docs/TESTING.md); they are skipped unless LEDGER_XFAIL_STRICT=1.
+ * refused (a good horizon record's signature verifies with its log key). Files
+ * named known-* reproduce known core bugs (see docs/TESTING.md); they are
+ * skipped unless LEDGER_XFAIL_STRICT=1.
  *
  * Paths are relative to the repository root (where `make check` runs
  * the tests), or to $LEDGER_SRC_DIR.
@@ -55,6 +58,9 @@ static char current[2400]; /* the corpus file being run, for messages */
 #undef FUZZ_ENTRY
 #define FUZZ_ENTRY fuzz_canon_one
 #include "tests/fuzz/fuzz_canon.c"
+#undef FUZZ_ENTRY
+#define FUZZ_ENTRY fuzz_horizon_one
+#include "tests/fuzz/fuzz_horizon.c"
 #undef FUZZ_ENTRY
 
 #define FILE_MAX (16u << 20)
@@ -311,6 +317,38 @@ test_fuzz_regress__canon_depth_limit_is_shared(void **state)
     }
 }
 
+/* ----------------------------------------------------------- horizon -- */
+
+static void
+run_horizon(const char *name, const uint8_t *data, size_t len)
+{
+    struct ldg_horizon h;
+    const uint8_t *pub;
+    int rc = ldg_horizon_parse(data, len, &h);
+    if (has_prefix(name, "good-")) {
+        if (rc != 0)
+            fail_msg("%s: a real horizon record does not decode (%s)", current,
+                     ldg_strerror(rc));
+        /* its own log key (the key added at 0) signed it */
+        if ((pub = horizon_log_pub(&h)) == NULL ||
+            ldg_horizon_check_sig(&h, pub) != 0)
+            fail_msg("%s: its signature does not verify with its log key",
+                     current);
+    }
+    if (has_prefix(name, "bad-") && rc == 0)
+        fail_msg("%s: a malformed horizon record decodes", current);
+    ldg_horizon_release(&h);
+    fuzz_horizon_one(data, len);
+}
+
+static void
+test_fuzz_regress__horizon_corpus_holds_invariants(void **state)
+{
+    (void)state;
+    assert_true(each_file("tests/fuzz/corpus_horizon", NULL, run_horizon) >=
+                15);
+}
+
 /* ------------------------------------------------------------- ingest -- */
 
 static void
@@ -366,6 +404,7 @@ main(void)
         cmocka_unit_test(test_fuzz_regress__body_corpus_holds_invariants),
         cmocka_unit_test(test_fuzz_regress__canon_corpus_holds_invariants),
         cmocka_unit_test(test_fuzz_regress__canon_depth_limit_is_shared),
+        cmocka_unit_test(test_fuzz_regress__horizon_corpus_holds_invariants),
         cmocka_unit_test(test_fuzz_regress__ingest_corpus_holds_invariants),
         cmocka_unit_test(
             test_fuzz_regress__bad_input_vectors_hold_ingest_invariants),
