@@ -24,6 +24,17 @@
  *   lmdb_poke DIR drop-db NAME
  *       Deletes the named database (idx.id: a ledger as written before
  *       format version 2 had none).
+ *   lmdb_poke DIR flip DB HEXKEY [OFFSET]
+ *       Flips one bit (0x01) of the record keyed HEXKEY (the key's bytes
+ *       as hex digits) in DB: of its byte OFFSET (from 0), by default its
+ *       last. E.g. the horizon record: flip meta 686f72697a6f6e; a tile
+ *       of hashes: flip tiles 000000000000000000 (level 0, tile 0).
+ *   lmdb_poke DIR del DB HEXKEY
+ *       Deletes the record keyed HEXKEY in DB (every duplicate of it).
+ *   lmdb_poke DIR keys DB
+ *       Prints each key of DB as hex digits and its value's size, one a
+ *       line (a DUPSORT database's key once for each of its values); changes
+ *       nothing.
  *
  * Key layouts (docs/FORMAT.md): entries, bodies and checkpoints are keyed
  * by a big-endian u64; tree by level byte ‖ be64 index (in layout 2 the
@@ -333,6 +344,85 @@ flip_rec(MDB_txn *txn, const char *db, uint64_t seq, int del)
     return rc ? die(db, rc) : 0;
 }
 
+/* HEXKEY into k (at most cap bytes); 0, or 1 when it is not hex. */
+static int
+unhex(const char *hex, unsigned char *k, size_t cap, size_t *n)
+{
+    size_t len = strlen(hex);
+    if (len % 2 != 0 || len / 2 > cap || len == 0)
+        return 1;
+    for (size_t i = 0; i < len / 2; i++) {
+        unsigned v = 0;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+            return 1;
+        k[i] = (unsigned char)v;
+    }
+    *n = len / 2;
+    return 0;
+}
+
+/* flip DB HEXKEY [OFFSET], del DB HEXKEY */
+static int
+poke_key(MDB_txn *txn, const char *db, const char *hex, const char *offset,
+         int del)
+{
+    MDB_dbi dbi;
+    MDB_val k, v, nv;
+    unsigned char key[511], *copy;
+    size_t klen, at;
+    int rc;
+
+    if (unhex(hex, key, sizeof key, &klen) != 0) {
+        fprintf(stderr, "lmdb_poke: %s: not a key in hex digits\n", hex);
+        return 1;
+    }
+    k.mv_size = klen;
+    k.mv_data = key;
+    if ((rc = mdb_dbi_open(txn, db, 0, &dbi)) != 0)
+        return die(db, rc);
+    if ((rc = mdb_get(txn, dbi, &k, &v)) != 0)
+        return die(hex, rc);
+    if (del)
+        return (rc = mdb_del(txn, dbi, &k, NULL)) != 0 ? die(db, rc) : 0;
+    at = offset != NULL ? (size_t)strtoull(offset, NULL, 10) : v.mv_size - 1;
+    if (v.mv_size == 0 || at >= v.mv_size) {
+        fprintf(stderr, "lmdb_poke: %s: the record has %zu bytes\n", hex,
+                v.mv_size);
+        return 1;
+    }
+    if ((copy = malloc(v.mv_size)) == NULL)
+        return 1;
+    memcpy(copy, v.mv_data, v.mv_size);
+    copy[at] ^= 1;
+    nv.mv_size = v.mv_size;
+    nv.mv_data = copy;
+    rc = mdb_put(txn, dbi, &k, &nv, 0);
+    free(copy);
+    return rc ? die(db, rc) : 0;
+}
+
+static int
+list_keys(MDB_txn *txn, const char *db)
+{
+    MDB_dbi dbi;
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc;
+
+    if ((rc = mdb_dbi_open(txn, db, 0, &dbi)) != 0)
+        return die(db, rc);
+    if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
+        return die(db, rc);
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        for (size_t i = 0; i < k.mv_size; i++)
+            printf("%02x", ((const unsigned char *)k.mv_data)[i]);
+        printf(" %zu\n", v.mv_size);
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : die(db, rc);
+}
+
 static int
 drop_db(MDB_txn *txn, const char *name)
 {
@@ -352,14 +442,18 @@ main(int argc, char **argv)
     MDB_txn *txn;
     int rc, bad;
 
-    if (argc < 4 || (strcmp(argv[2], "truncate") != 0 &&
-                     strcmp(argv[2], "flip-body") != 0 &&
-                     strcmp(argv[2], "flip-seal") != 0 &&
-                     strcmp(argv[2], "drop-seal") != 0 &&
-                     strcmp(argv[2], "drop-db") != 0)) {
+    if (argc < 4 ||
+        (strcmp(argv[2], "truncate") != 0 &&
+         strcmp(argv[2], "flip-body") != 0 &&
+         strcmp(argv[2], "flip-seal") != 0 &&
+         strcmp(argv[2], "drop-seal") != 0 && strcmp(argv[2], "drop-db") != 0 &&
+         strcmp(argv[2], "keys") != 0 &&
+         ((strcmp(argv[2], "flip") != 0 && strcmp(argv[2], "del") != 0) ||
+          argc < 5))) {
         fprintf(stderr, "usage: lmdb_poke DIR truncate N [keep-checkpoints]"
                         " | DIR flip-body|flip-seal|drop-seal SEQ"
-                        " | DIR drop-db NAME\n");
+                        " | DIR drop-db NAME | DIR flip DB HEXKEY [OFFSET]"
+                        " | DIR del DB HEXKEY | DIR keys DB\n");
         return 64;
     }
     if ((rc = mdb_env_create(&env)) != 0 ||
@@ -374,6 +468,12 @@ main(int argc, char **argv)
                          argc > 4 && strcmp(argv[4], "keep-checkpoints") == 0);
     else if (strcmp(argv[2], "drop-db") == 0)
         bad = drop_db(txn, argv[3]);
+    else if (strcmp(argv[2], "flip") == 0)
+        bad = poke_key(txn, argv[3], argv[4], argc > 5 ? argv[5] : NULL, 0);
+    else if (strcmp(argv[2], "del") == 0)
+        bad = poke_key(txn, argv[3], argv[4], NULL, 1);
+    else if (strcmp(argv[2], "keys") == 0)
+        bad = list_keys(txn, argv[3]);
     else if (strcmp(argv[2], "flip-seal") == 0)
         bad = flip_rec(txn, "seals", strtoull(argv[3], NULL, 10), 0);
     else if (strcmp(argv[2], "drop-seal") == 0)
