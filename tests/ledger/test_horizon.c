@@ -27,7 +27,14 @@
  *                      decodes (FORMAT.md 6.2 says they are);
  *   horizon-map-cap    a prune of keys with long names and roles fails
  *                      with LDG_ETOOBIG (horizon.c's map_cap is below the
- *                      largest key map).
+ *                      largest key map);
+ *   horizon-prune-stale-index  a prune leaves an index record of a pruned
+ *                      event (horizon.c del_index);
+ *   retention-prune-leak  ldg_retention_prune never frees its batch (it
+ *                      takes ledger.h's word that ldg_batch_commit frees
+ *                      it; the code does not): under LeakSanitizer the
+ *                      prunes run with leak checking off, so that the
+ *                      rest is checked (not off with LEDGER_XFAIL_STRICT=1).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -45,6 +52,17 @@
 #include "projections/projections.h"
 #include "retention/retention.h"
 #include "tests/support/support.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HZ_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HZ_LSAN 1
+#endif
+#endif
+#ifdef HZ_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
 
 #define HZ 15   /* the horizon: events 0..14 are pruned */
 #define TAIL 5  /* events after it, before the prune's own */
@@ -83,6 +101,24 @@ known(const char *id, int holds, const char *what)
         print_message("XFAIL [%s] %s\n", id, what);
 }
 
+/* ldg_retention_prune, its known leak aside (retention-prune-leak). */
+static int
+prune(struct ldg_ledger *l, const struct ldg_prune_opts *o,
+      struct ldg_prune_report *r)
+{
+    int rc;
+#ifdef HZ_LSAN
+    if (!strict())
+        __lsan_disable();
+#endif
+    rc = ldg_retention_prune(l, o, r);
+#ifdef HZ_LSAN
+    if (!strict())
+        __lsan_enable();
+#endif
+    return rc;
+}
+
 static void
 prune_before(struct fx *f, uint64_t hz, const char *archive)
 {
@@ -103,7 +139,7 @@ prune_before(struct fx *f, uint64_t hz, const char *archive)
     po.before = before;
     po.archive = archive;
     po.keep_days = 0;
-    if ((rc = ldg_retention_prune(f->l, &po, &f->pr)) != 0)
+    if ((rc = prune(f->l, &po, &f->pr)) != 0)
         fail_msg("prune: %s (%s)", ldg_strerror(rc), ldg_errmsg(f->l));
     assert_memory_equal(f->pr.archive_sha256, ar.sha256, 32);
 }
@@ -718,7 +754,7 @@ by_key_id(const void *a, const void *b)
 static void
 test_horizon__prune_of_a_revoked_key(void **state)
 {
-    char dir[256], archive[300], name[8];
+    char dir[256], archive[300], name[16];
     struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
     struct ldg_keyinfo *keys = NULL, actors[4];
     struct ldg_archive_opts ao;
@@ -734,7 +770,7 @@ test_horizon__prune_of_a_revoked_key(void **state)
 
     (void)state;
     for (int i = 0; i < 4; i++) {
-        snprintf(name, sizeof name, "k%d", i);
+        snprintf(name, sizeof name, "k%d", i % 10);
         assert_int_equal(ldg_keys_add(l, name, NULL, NULL), 0);
     }
     assert_int_equal(ldg_keys_list(l, &keys, &n), 0);
@@ -755,7 +791,7 @@ test_horizon__prune_of_a_revoked_key(void **state)
     memset(&po, 0, sizeof po);
     po.before = "9";
     po.archive = archive;
-    assert_int_equal(ldg_retention_prune(l, &po, &pr), 0);
+    assert_int_equal(prune(l, &po, &pr), 0);
     assert_int_equal(ldg_horizon(l, &h), 0);
     assert_int_equal(h.seq, 9);
     assert_non_null(hk = ldg_horizon_key_find(&h, actors[1].key_id));
@@ -794,9 +830,9 @@ test_horizon__prune_of_keys_with_long_names_and_roles(void **state)
         strcat(roles, "control-plane,");
     strcat(roles, "any");
     assert_int_equal(strlen(roles), 255);
-    for (int i = 0; i < 48; i++) {
+    for (unsigned i = 0; i < 48; i++) {
         memset(name, 'n', LDG_NAME_MAX);
-        snprintf(name + LDG_NAME_MAX - 2, 3, "%02d", i);
+        snprintf(name + LDG_NAME_MAX - 2, 3, "%02u", i % 100);
         if ((rc = ldg_keys_add(l, name, roles, NULL)) != 0)
             fail_msg("keys add %s: %s (%s)", name, ldg_strerror(rc),
                      ldg_errmsg(l));
@@ -811,7 +847,7 @@ test_horizon__prune_of_keys_with_long_names_and_roles(void **state)
     memset(&po, 0, sizeof po);
     po.before = "52";
     po.archive = archive;
-    rc = ldg_retention_prune(l, &po, &pr);
+    rc = prune(l, &po, &pr);
     known("horizon-map-cap", rc == 0,
           "a prune of 48 keys with 64-byte names and 255 bytes of roles "
           "fails (LDG_ETOOBIG: horizon.c's map_cap is below the record)");
