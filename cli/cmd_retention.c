@@ -149,9 +149,9 @@ const struct cli_command cli_cmd_archive = {
     "(docs/RETENTION.md).",
     archive_opts,
     CLI_OUT_BASIC,
-    "ledger archive --before '180 days ago' --out box-2026h1.bundle\n"
-    "ledger verify-bundle box-2026h1.bundle --trusted-key \"$(ledger keys "
-    "verifier)\"\n",
+    "# the events before event 100; then: ledger verify-bundle box-old.bundle\n"
+    "ledger archive --before 100 --out box-old.bundle\n"
+    "# or before a time: --before '180 days ago', --before 2026-05-01\n",
     0};
 
 int
@@ -271,10 +271,9 @@ const struct cli_command cli_cmd_prune = {
     "shrink: LMDB reuses the freed pages (docs/RETENTION.md).",
     prune_opts,
     CLI_OUT_BASIC,
-    "ledger archive --before '180 days ago' --out old.bundle\n"
-    "ledger prune --before '180 days ago' --archive old.bundle\n"
-    "echo '{\"keep_days\": 365, \"disk_budget\": \"20G\"}' > "
-    "\"$LEDGER_DIR/retention.json\"\n"
+    "# what ledger archive --before 100 --out old.bundle wrote, out of ./old\n"
+    "ledger --dir old prune --before 100 --archive old.bundle --force\n"
+    "# as DIR/retention.json says (keep_days 180 without one)\n"
     "ledger prune --policy\n",
     0};
 

@@ -89,7 +89,10 @@ r_array(struct rd *r, size_t *n)
 static size_t
 map_cap(const struct ldg_horizon *h)
 {
-    return 512 + h->nkeys * (96 + LDG_NAME_MAX + LDG_HORIZON_ROLES_MAX);
+    /* a key map: 8 keys (47 bytes), the numbers (3 * 9), held (8), id
+     * (17), name (66), pub (34), roles (258), its header: 458; and the
+     * record's own keys and values: well under 512 */
+    return 512 + h->nkeys * 512;
 }
 
 static int
@@ -230,8 +233,13 @@ map_read(struct rd *r, struct ldg_horizon *h)
             if (h->keys == NULL)
                 return LDG_ENOMEM;
             h->nkeys = nk;
-            for (size_t j = 0; j < nk && rc == 0; j++)
+            for (size_t j = 0; j < nk && rc == 0; j++) {
                 rc = key_read(r, &h->keys[j]);
+                /* in increasing key id, each once */
+                if (rc == 0 && j > 0 &&
+                    strcmp(h->keys[j - 1].key_id, h->keys[j].key_id) >= 0)
+                    rc = -1;
+            }
             break;
         case H_LEAF:
             rc = r_bin(r, h->leaf, 32);
@@ -526,13 +534,21 @@ del_seq_range(struct ldg_txn *t, enum ldg_core_db db, uint64_t hz, uint64_t *n)
         return 0;
     if ((rc = ldg_cursor_open(t, ldg_core(l, db), &c)) < 0)
         return rc;
-    for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, NULL); rc == 0;
-         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, NULL)) {
-        if (k.len != 8 || ldg_rd_be64(k.data) >= hz)
+    /* deleting as it goes, then from the first key again until it is past
+     * hz: a step after a delete is LMDB's to get right, the last look is
+     * ours */
+    for (;;) {
+        uint64_t before = *n;
+        for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, NULL); rc == 0;
+             rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, NULL)) {
+            if (k.len != 8 || ldg_rd_be64(k.data) >= hz)
+                break;
+            if ((rc = ldg_cursor_del(c)) < 0)
+                break;
+            (*n)++;
+        }
+        if (rc < 0 || *n == before)
             break;
-        if ((rc = ldg_cursor_del(c)) < 0)
-            break;
-        (*n)++;
     }
     ldg_cursor_close(c);
     return rc == LDG_ENOTFOUND ? 0 : rc;
@@ -562,10 +578,16 @@ del_index(struct ldg_txn *t, enum ldg_core_db db, uint64_t hz, uint64_t *n)
             break;
         }
         if (ldg_rd_be64(s) < hz) {
+            uint8_t key[LDG_SUBJECT_MAX + 16];
+            size_t klen = k.len < sizeof key ? k.len : sizeof key;
+            memcpy(key, k.data, klen);
             if ((rc = ldg_cursor_del(c)) < 0)
                 break;
             (*n)++;
-            rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v);
+            /* from the deleted record's key again: the key's next
+             * duplicate, or the next key (a step after deleting a key's
+             * last duplicate skipped the next key's first in LMDB) */
+            rc = ldg_cursor_get(c, LDG_SET_RANGE, key, klen, &k, &v);
         } else {
             rc = ldg_cursor_get(c, dups ? LDG_NEXT_NODUP : LDG_NEXT, NULL, 0,
                                 &k, &v);

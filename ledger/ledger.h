@@ -367,20 +367,31 @@ struct ldg_horizon {
                         bundle carries as its member "horizon" */
     size_t record_len;
 };
-/* The ledger's horizon as t sees it.
- * @return 0 with *out (release it); LDG_ENOTFOUND: never pruned;
- * LDG_ECORRUPT. */
+/* The ledger's horizon as t sees it (ldg_horizon: in a read transaction
+ * of its own).
+ * @return 0 with *out; LDG_ENOTFOUND: never pruned; LDG_ECORRUPT (the
+ * record does not decode); LDG_ENOMEM.
+ * Lifetime: *out owns its keys and record: ldg_horizon_release it. */
 int ldg_horizon_get(struct ldg_txn *t, struct ldg_horizon *out);
-/* The same in a read transaction of its own. */
 int ldg_horizon(struct ldg_ledger *l, struct ldg_horizon *out);
+/* Frees what h owns (NULL is fine); h may be reused.
+ * Lifetime: h's keys and record are gone. */
 void ldg_horizon_release(struct ldg_horizon *h);
-/* Decodes a horizon record (a bundle's "horizon" member; FORMAT.md 6.2):
- * 0 with *out (release it; its signature not yet checked), LDG_ECORRUPT. */
+/* Decodes a horizon record (a bundle's member "horizon"; FORMAT.md 6.2)
+ * strictly; its signature is not checked (ldg_horizon_check_sig).
+ * @return 0 with *out; LDG_ECORRUPT (not a canonical record, or over
+ * 1 MiB); LDG_ENOMEM.
+ * Lifetime: *out owns its keys (record stays NULL): release it. */
 int ldg_horizon_parse(const uint8_t *p, size_t len, struct ldg_horizon *out);
-/* 0 when h's signature verifies with pub; LDG_EBADSIG. */
+/* Checks h's signature with the log key pub.
+ * @return 0; LDG_EBADSIG; LDG_ENOMEM.
+ * Lifetime: nothing borrowed. */
 int ldg_horizon_check_sig(const struct ldg_horizon *h, const uint8_t pub[32]);
 /* "events 0..N-1 (up to TIME) were pruned into the archive with SHA-256
- * HEX": what a reader says of the pruned past. */
+ * HEX" (after earlier prunes: "...were pruned: F..N-1 into the archive
+ * with SHA-256 HEX, the ones before into earlier archives"): what a
+ * reader says of the pruned past, into buf (cut to cap).
+ * Lifetime: nothing borrowed. */
 void ldg_horizon_describe(const struct ldg_horizon *h, char *buf, size_t cap);
 
 /* -------------------------------------------------------------- events -- */
@@ -510,10 +521,12 @@ int ldg_batch_add(struct ldg_batch *b, const struct ldg_event_in *ev);
  * @return as ldg_batch_add. Lifetime: as ldg_batch_add. */
 int ldg_batch_add_seq(struct ldg_batch *b, const struct ldg_event_in *ev,
                       uint64_t *seq, unsigned *differs);
-/* Commits every stored event durably, with one checkpoint, and frees b.
+/* Commits every stored event durably, with one checkpoint; b then takes
+ * no more events.
  * @return 0 with *first_seq and *n (may be NULL) the first sequence number
- * and the count; LDG_EFULL or LDG_EIO: nothing committed (b is freed).
- * Lifetime: b is gone when this returns, whatever the result. */
+ * and the count; LDG_EFULL or LDG_EIO: nothing committed.
+ * Lifetime: b is still the caller's, whatever the result: ldg_batch_free
+ * it. */
 int ldg_batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n);
 /* Frees the batch; what was not committed is discarded. NULL-safe.
  * @return nothing. Lifetime: b is gone when this returns. */
@@ -691,8 +704,9 @@ int ldg_index_rebuild_progress(struct ldg_ledger *l,
  * @return 0; LDG_ENOTFOUND (none of that size).
  * Lifetime: *out is malloc'd, the caller's to free(). */
 int ldg_checkpoint_get(struct ldg_txn *t, uint64_t size, char **out);
-/* The largest size at most n with a stored checkpoint (a commit's end):
- * 0 with *size; LDG_ENOTFOUND when there is none. */
+/* The largest size at most n with a stored checkpoint (a commit's end).
+ * @return 0 with *size; LDG_ENOTFOUND when there is none; LDG_ECORRUPT.
+ * Lifetime: nothing borrowed. */
 int ldg_checkpoint_floor(struct ldg_txn *t, uint64_t n, uint64_t *size);
 /* C2SP tlog-proof@v1 text for entry index against the stored checkpoint
  * of size (0 = latest).

@@ -144,6 +144,62 @@ log_time(struct ldg_txn *t, uint64_t size, uint64_t *ts)
     return 0;
 }
 
+static int note_text_of(struct ldg_txn *t, uint64_t size,
+                        const struct pdigest d[P_COUNT], uint64_t ts, char *buf,
+                        size_t cap);
+
+/* A pruned ledger: whether the state kept at the horizon (proj.horizon),
+ * where every fold from the start begins, is the one the horizon record
+ * (signed by the log key) names by its digest: 1 yes, 0 no (or no
+ * proj.horizon), < 0 on I/O; LDG_ENOTFOUND when never pruned. */
+static int
+horizon_state_ok(struct ldg_txn *t)
+{
+    struct ldg_horizon h;
+    struct pstate *ps = NULL;
+    struct pdigest d[P_COUNT];
+    uint8_t got[32];
+    char text[2048];
+    int rc = ldg_horizon_get(t, &h);
+
+    if (rc < 0)
+        return rc;
+    if ((rc = ps_new(&ps, ldg_txn_ledger(t), NULL, 0, P_ALL)) == 0) {
+        rc = ps_load_snapshot(ps, t);
+        if (rc == 0)
+            rc = ps_digest_all(ps, d);
+        if (rc == 0)
+            rc = note_text_of(t, h.seq, d, h.ts_ns, text, sizeof text);
+        if (rc == 0) {
+            ldg_sha256(got, text, strlen(text));
+            rc = memcmp(got, h.state, 32) == 0;
+        } else if (rc == LDG_ECORRUPT) {
+            rc = 0;
+        }
+    }
+    ps_free(ps);
+    ldg_horizon_release(&h);
+    return rc;
+}
+
+static int
+horizon_check(struct ldg_txn *t, json_t *diffs)
+{
+    int rc = horizon_state_ok(t);
+    if (rc == LDG_ENOTFOUND || rc == LDG_ECORRUPT)
+        return 0; /* never pruned; a record that does not decode: verify
+                     names it */
+    if (rc == 0)
+        json_array_append_new(
+            diffs,
+            json_pack("{s:s, s:n, s:s, s:n, s:n}", "projection", "horizon",
+                      "key", "what",
+                      "the state kept at the horizon (proj.horizon) is not "
+                      "the one the horizon record names",
+                      "stored", "rebuilt"));
+    return rc < 0 ? rc : 0;
+}
+
 /* The horizon of t's ledger: 0 when never pruned. */
 static uint64_t
 horizon_of(struct ldg_txn *t)
@@ -187,7 +243,17 @@ fold_range(struct pstate *ps, struct ldg_txn *t, uint64_t from, uint64_t to,
                            (unsigned long long)(hz - 1));
             return LDG_EPRUNED;
         }
-        if ((rc = ps_load_snapshot(ps, t)) < 0) {
+        if ((rc = horizon_state_ok(t)) == 0) {
+            ldg_set_errmsg(ldg_txn_ledger(t),
+                           "the projections' state kept at the horizon "
+                           "(proj.horizon) is not the one the horizon record "
+                           "names: it cannot be folded from (the events before "
+                           "event %llu were pruned; restore the ledger from a "
+                           "copy)",
+                           (unsigned long long)hz);
+            return LDG_ECORRUPT;
+        }
+        if (rc < 0 || (rc = ps_load_snapshot(ps, t)) < 0) {
             if (rc == LDG_ECORRUPT)
                 ldg_set_errmsg(ldg_txn_ledger(t),
                                "the projections' state at the horizon "
@@ -1661,47 +1727,6 @@ notes_check(struct ldg_txn *t, uint64_t size, uint64_t at, json_t *diffs)
     }
     ldg_cursor_close(c);
     return crc == LDG_ENOTFOUND ? 0 : crc;
-}
-
-/* A pruned ledger: the state kept at the horizon (proj.horizon), where
- * every fold from the start begins, must be the one the horizon record
- * (signed by the log key) names by its digest. */
-static int
-horizon_check(struct ldg_txn *t, json_t *diffs)
-{
-    struct ldg_horizon h;
-    struct pstate *ps = NULL;
-    struct pdigest d[P_COUNT];
-    uint8_t got[32];
-    char text[2048];
-    int rc = ldg_horizon_get(t, &h);
-
-    if (rc == LDG_ENOTFOUND)
-        return 0;
-    if (rc < 0)
-        return rc == LDG_ECORRUPT ? 0 : rc; /* verify names the record */
-    if ((rc = ps_new(&ps, ldg_txn_ledger(t), NULL, 0, P_ALL)) == 0) {
-        rc = ps_load_snapshot(ps, t);
-        if (rc == 0)
-            rc = ps_digest_all(ps, d);
-        if (rc == 0)
-            rc = note_text_of(t, h.seq, d, h.ts_ns, text, sizeof text);
-        if (rc == 0)
-            ldg_sha256(got, text, strlen(text));
-        if (rc == LDG_ECORRUPT || (rc == 0 && memcmp(got, h.state, 32) != 0)) {
-            json_array_append_new(
-                diffs, json_pack("{s:s, s:n, s:s, s:n, s:n}", "projection",
-                                 "horizon", "key", "what",
-                                 "the state kept at the horizon "
-                                 "(proj.horizon) is not the one the horizon "
-                                 "record names",
-                                 "stored", "rebuilt"));
-            rc = 0;
-        }
-    }
-    ps_free(ps);
-    ldg_horizon_release(&h);
-    return rc;
 }
 
 int

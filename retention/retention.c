@@ -400,7 +400,6 @@ ldg_retention_prune(struct ldg_ledger *l, const struct ldg_prune_opts *o,
     if ((rc = ldg_batch_add_pruned(b, &in, &r->pruned_seq)) < 0)
         goto out;
     rc = ldg_batch_commit(b, NULL, &n);
-    b = NULL; /* the commit frees it */
 out:
     json_decref(body);
     ldg_batch_free(b);

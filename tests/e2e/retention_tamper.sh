@@ -20,20 +20,13 @@
 #     for the horizon record;
 #   * ledger rebuild from a damaged proj.horizon: refused (not 0), naming
 #     proj.horizon, the stored projections unchanged; rebuild --check
-#     names proj.horizon;
+#     refuses too (65: there is no state to fold from), naming it;
 #   * a key revoked before the horizon, the key second in key id order
 #     (ix.subject "key:ID" holds its key.added and key.revoked right after
 #     the first key's): after the prune verify --full passes.
 #
-# Known bugs are listed in KNOWN: XFAIL unless LEDGER_XFAIL_STRICT=1.
-#   rebuild-damaged-horizon    rebuild exits 0 from a damaged proj.horizon
-#                              and writes the state it gives over the good
-#                              one (verify --full then fails on the notes)
-#   rebuild-check-blames-stored  rebuild --check names the stored
-#                              projections, not proj.horizon
-#   prune-stale-index          the prune leaves the revoked key's key.added
-#                              in ix.subject (horizon.c del_index: the step
-#                              after a cursor delete skips a duplicate)
+# Known bugs are listed in KNOWN (none now): XFAIL unless
+# LEDGER_XFAIL_STRICT=1.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 L=$LEDGER
@@ -43,7 +36,7 @@ T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/retention_tamper.XXXXXX") ||
 trap 'rm -rf "$T"' EXIT
 trap 'exit 130' INT TERM
 
-KNOWN=${LEDGER_KNOWN_BUGS-"rebuild-damaged-horizon rebuild-check-blames-stored prune-stale-index"}
+KNOWN=${LEDGER_KNOWN_BUGS-""}
 . "$ROOT/tests/e2e/lib/xfail.sh"
 
 CC=${CC:-cc}
@@ -173,7 +166,7 @@ cp -r "$B" "$R"
 nchecks=$((nchecks + 1))
 "$L" --dir "$R" rebuild --check >"$T/out" 2>&1
 rc=$?
-[ "$rc" = 1 ] || bad rebuild-check "rebuild --check from a damaged proj.horizon exited $rc, want 1"
+[ "$rc" = 65 ] || bad rebuild-check "rebuild --check from a damaged proj.horizon exited $rc, want 65"
 grep -q 'proj.horizon' "$T/out" ||
     bad rebuild-check-blames-stored "rebuild --check does not name proj.horizon: $(head -c 300 "$T/out")"
 nchecks=$((nchecks + 1))

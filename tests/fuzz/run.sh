@@ -55,10 +55,12 @@ mkdir -p "$B/obj" "$B/artifacts"
 
 # The library sources, instrumented for coverage; rebuilt when newer.
 objs=""
-for src in util/*.c ledger/*.c ingest/*.c http/*.c evals/*.c serve/*.c fleet/*.c; do
+for src in util/*.c ledger/*.c ingest/*.c http/*.c evals/*.c serve/*.c fleet/*.c \
+    doctor/*.c projections/*.c retention/*.c query/*.c export/*.c page/*.c \
+    pipeline/*.c sensors/*.c; do
     o="$B/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')"
     if [ ! -f "$o" ] || [ "$src" -nt "$o" ] ||
-        [ -n "$(find util ledger ingest http evals serve fleet -name '*.h' -newer "$o" 2>/dev/null)" ]; then
+        [ -n "$(find util ledger ingest http evals serve fleet doctor projections retention query export page pipeline sensors -name '*.h' -newer "$o" 2>/dev/null)" ]; then
         # shellcheck disable=SC2086
         $CC $FLAGS $SAN -fsanitize=fuzzer-no-link -c "$src" -o "$o"
     fi

@@ -21,20 +21,7 @@
  *     signature, its map, cut short) and when the checkpoint at the
  *     horizon is gone; ldg_projections_check_stored reports a "horizon"
  *     difference when proj.horizon's records are changed or deleted.
- *
- * Known bugs (XFAIL unless LEDGER_XFAIL_STRICT=1; docs/TESTING.md):
- *   horizon-key-order  a record whose keys are not in increasing key id
- *                      decodes (FORMAT.md 6.2 says they are);
- *   horizon-map-cap    a prune of keys with long names and roles fails
- *                      with LDG_ETOOBIG (horizon.c's map_cap is below the
- *                      largest key map);
- *   horizon-prune-stale-index  a prune leaves an index record of a pruned
- *                      event (horizon.c del_index);
- *   retention-prune-leak  ldg_retention_prune never frees its batch (it
- *                      takes ledger.h's word that ldg_batch_commit frees
- *                      it; the code does not): under LeakSanitizer the
- *                      prunes run with leak checking off, so that the
- *                      rest is checked (not off with LEDGER_XFAIL_STRICT=1).
+
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -53,17 +40,6 @@
 #include "retention/retention.h"
 #include "tests/support/support.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define HZ_LSAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HZ_LSAN 1
-#endif
-#endif
-#ifdef HZ_LSAN
-#include <sanitizer/lsan_interface.h>
-#endif
-
 #define HZ 15   /* the horizon: events 0..14 are pruned */
 #define TAIL 5  /* events after it, before the prune's own */
 #define NKEYS 4 /* the log key, alice, bob, carol (held by its writer) */
@@ -81,42 +57,19 @@ struct fx {
     struct ldg_horizon h; /* ldg_horizon after the prune */
 };
 
-static int
-strict(void)
-{
-    const char *v = getenv("LEDGER_XFAIL_STRICT");
-    return v != NULL && strcmp(v, "1") == 0;
-}
-
-/* A known bug's check: fails the test only under LEDGER_XFAIL_STRICT=1. */
+/* A check that once was a known bug (docs/TESTING.md): now it holds. */
 static void
 known(const char *id, int holds, const char *what)
 {
-    if (holds)
-        print_message("XPASS [%s] %s: remove it from the known bugs\n", id,
-                      what);
-    else if (strict())
+    if (!holds)
         fail_msg("[%s] %s", id, what);
-    else
-        print_message("XFAIL [%s] %s\n", id, what);
 }
 
-/* ldg_retention_prune, its known leak aside (retention-prune-leak). */
 static int
 prune(struct ldg_ledger *l, const struct ldg_prune_opts *o,
       struct ldg_prune_report *r)
 {
-    int rc;
-#ifdef HZ_LSAN
-    if (!strict())
-        __lsan_disable();
-#endif
-    rc = ldg_retention_prune(l, o, r);
-#ifdef HZ_LSAN
-    if (!strict())
-        __lsan_enable();
-#endif
-    return rc;
+    return ldg_retention_prune(l, o, r);
 }
 
 static void

@@ -79,6 +79,14 @@ ex_setup() (
     mkdir -p "$X/var/www"
     # a second box, a published copy of the demo, and a list to mirror
     ledger --dir box1 init --origin example.org/box1b >/dev/null
+    # a box to prune, and its archive of the events before 100
+    ledger --dir old init --origin example.org/old >/dev/null
+    i=0
+    while [ $i -lt 3 ]; do
+        LEDGER_DIR=old ticks 60
+        i=$((i + 1))
+    done
+    ledger --dir old archive --before 100 --out old.bundle >/dev/null 2>&1
     ledger publish "$X/run/pub" >/dev/null
     echo "$X/run/pub m/box2 box.vkey" > boxes.txt
     # the weights examples: a GGUF file and an Ollama store for qwen2.5:7b
