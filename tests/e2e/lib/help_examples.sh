@@ -81,11 +81,12 @@ ex_setup() (
     ledger --dir box1 init --origin example.org/box1b >/dev/null
     # a box to prune, and its archive of the events before 100
     ledger --dir old init --origin example.org/old >/dev/null
-    i=0
-    while [ $i -lt 3 ]; do
-        LEDGER_DIR=old ticks 60
-        i=$((i + 1))
-    done
+    (
+        export LEDGER_DIR=old
+        ticks 60
+        ticks 60
+        ticks 60
+    )
     ledger --dir old archive --before 100 --out old.bundle >/dev/null 2>&1
     ledger publish "$X/run/pub" >/dev/null
     echo "$X/run/pub m/box2 box.vkey" > boxes.txt
