@@ -236,7 +236,7 @@ ASAN_SKIP_TESTS ?= cli_install page_chromium
 ASAN_TEST_JOBS ?= 2
 asan:
 	LEDGER_SKIP_TESTS="$(ASAN_SKIP_TESTS)" LEDGER_TEST_JOBS=$(ASAN_TEST_JOBS) \
-	VERIFY_FLIPS=4 MIGRATE_CALL_STEP=2 $(MAKE) B=build/asan OPT="-O1 -g -fsanitize=address,undefined \
+	VERIFY_FLIPS=4 MIGRATE_CALL_STEP=2 RETENTION_CALL_STEP=3 $(MAKE) B=build/asan OPT="-O1 -g -fsanitize=address,undefined \
 	    -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 	    CHECK_SERVE_CRASH_ROUNDS=6 check
 
