@@ -373,18 +373,26 @@ print_pruned(struct cli *c, const char *archive,
                (unsigned long long)r.used_before,
                (unsigned long long)r.used_after);
     } else {
-        cli_print_json(
-            c, json_pack("{s:o, s:o, s:s, s:s, s:o, s:{s:o, s:o}, s:{s:o, "
-                         "s:o, s:o, s:o}}",
-                         "horizon", horizon_json(&r.h), "events",
-                         cli_json_u64(r.events), "archive", archive,
-                         "archive_sha256", hex, "pruned_seq",
-                         cli_json_u64(r.pruned_seq), "used_bytes", "before",
-                         cli_json_u64(r.used_before), "after",
-                         cli_json_u64(r.used_after), "removed", "entries",
-                         cli_json_u64(r.entries), "bodies",
-                         cli_json_u64(r.bodies), "seals", cli_json_u64(r.seals),
-                         "index_keys", cli_json_u64(r.index_keys)));
+        json_t *o = json_pack(
+            "{s:o, s:o, s:s, s:s, s:o, s:{s:o, s:o}, s:{s:o, "
+            "s:o, s:o, s:o}}",
+            "horizon", horizon_json(&r.h), "events", cli_json_u64(r.events),
+            "archive", archive, "archive_sha256", hex, "pruned_seq",
+            cli_json_u64(r.pruned_seq), "used_bytes", "before",
+            cli_json_u64(r.used_before), "after", cli_json_u64(r.used_after),
+            "removed", "entries", cli_json_u64(r.entries), "bodies",
+            cli_json_u64(r.bodies), "seals", cli_json_u64(r.seals),
+            "index_keys", cli_json_u64(r.index_keys));
+        /* --policy: the parts it took (the object above is the last) */
+        if (o != NULL && pol != NULL)
+            json_object_set_new(
+                o, "policy",
+                json_pack("{s:b, s:i, s:i, s:o, s:o, s:b}", "pruned", 1,
+                          "parts", pol->pruned, "archives_written",
+                          pol->archived, "first", cli_json_u64(pol->first),
+                          "events", cli_json_u64(pol->events), "budget_refused",
+                          pol->budget_refused));
+        cli_print_json(c, o);
     }
 }
 
@@ -426,6 +434,13 @@ prune_policy(struct cli *c, int force)
                                      "budget_refused", r.budget_refused));
         return EX_OK;
     }
+    if (r.pruned > 1 && c->out == OUT_HUMAN)
+        printf("in %d parts: events %llu..%llu (%llu events) pruned, %d "
+               "archive%s written into %s; the last part:\n",
+               r.pruned, (unsigned long long)r.first,
+               (unsigned long long)(r.pr.h.horizon - 1),
+               (unsigned long long)r.events, r.archived,
+               r.archived == 1 ? "" : "s", pol.archive_dir);
     print_pruned(c, r.archive, &r.pr, &r);
     return EX_OK;
 }

@@ -20,9 +20,12 @@ jsonl_events(const struct ex *x)
 {
     json_t *a = json_array();
     const char *p = x->jsonl.s, *end = p ? p + x->jsonl.len : NULL;
-    size_t n = 0;
+    /* a bundle of more events than a page shows (an archive): the first
+     * thousand, and the page says how many there are */
+    size_t n = 0,
+           most = x->nev > LDG_PAGE_EVENTS_MAX ? 1000 : LDG_PAGE_EVENTS_MAX;
 
-    while (p != NULL && p < end && n < LDG_PAGE_EVENTS_MAX) {
+    while (p != NULL && p < end && n < most) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
         json_t *e = json_loadb(p, len, 0, NULL);

@@ -364,8 +364,8 @@ ex_write_summary(struct ex *x, uint64_t now_ns)
     char when[48], t0[48] = "", t1[48] = "";
     const char *p, *end;
     size_t nfail = 0, nlist = 0;
-    json_t **sel = NULL;
-    size_t nsel = 0;
+    json_t *sel[SUMMARY_LIST_MAX], *fails[SUMMARY_LIST_MAX], *last = NULL;
+    size_t nsel = 0, nfl = 0, nall = 0;
     int rc = 0;
 
     human_utc(when, sizeof when, now_ns);
@@ -400,38 +400,42 @@ ex_write_summary(struct ex *x, uint64_t now_ns)
                    (unsigned long long)x->rep.bodies_erased);
     ldg_buf_printf(&b, "Projected state: %s.\n", x->rep.state_detail);
 
-    /* the selected events, from events.jsonl (already redacted) */
+    /* the selected events, from events.jsonl (already redacted), one at a
+     * time (an archive holds a million): the first SUMMARY_LIST_MAX kept
+     * for the list, as many failures for theirs, the rest counted */
     p = x->jsonl.s;
     end = p ? p + x->jsonl.len : p;
     while (p != NULL && p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
-        json_t *e, **n;
+        json_t *e;
         if (nl == NULL)
             nl = end;
         e = json_loadb(p, (size_t)(nl - p), 0, NULL);
         p = nl + 1;
         if (e == NULL)
             continue;
-        n = realloc(sel, (nsel + 1) * sizeof *n);
-        if (n == NULL) {
-            json_decref(e);
-            rc = LDG_ENOMEM;
-            goto out;
+        nall++;
+        json_decref(last);
+        last = json_incref(e);
+        if (failure_of(e) != NULL) {
+            if (nfl < SUMMARY_LIST_MAX)
+                fails[nfl++] = json_incref(e);
+            nfail++;
         }
-        sel = n;
-        sel[nsel++] = e;
+        if (nsel < SUMMARY_LIST_MAX)
+            sel[nsel++] = e;
+        else
+            json_decref(e);
     }
-    if (nsel > 0) {
+    if (nall > 0) {
         uint64_t a = 0, z = 0;
-        const char *ta = jget(sel[0], "ts"), *tz = jget(sel[nsel - 1], "ts");
+        const char *ta = jget(sel[0], "ts"), *tz = jget(last, "ts");
         if (parse_dec(ta, strlen(ta), &a) == 0)
             human_utc(t0, sizeof t0, a);
         if (parse_dec(tz, strlen(tz), &z) == 0)
             human_utc(t1, sizeof t1, z);
         ldg_buf_printf(&b, "Time span: %s to %s.\n", t0, t1);
     }
-    for (size_t i = 0; i < nsel; i++)
-        nfail += failure_of(sel[i]) != NULL;
     ldg_buf_printf(&b, "\nWhat failed or was refused: %zu event%s\n", nfail,
                    nfail == 1 ? "" : "s");
     if (nfail == 0)
@@ -439,17 +443,19 @@ ex_write_summary(struct ex *x, uint64_t now_ns)
                      "  nothing: no selected event reports a failure, a "
                      "denial, a withdrawn\n  permission, a model offline or "
                      "a runtime down\n");
-    for (size_t i = 0; i < nsel; i++) {
-        const char *why = failure_of(sel[i]);
+    for (size_t i = 0; i < nfl; i++) {
+        const char *why = failure_of(fails[i]);
         uint64_t ts = 0;
-        const char *tss = jget(sel[i], "ts");
-        if (why == NULL)
-            continue;
+        const char *tss = jget(fails[i], "ts");
         if (parse_dec(tss, strlen(tss), &ts) == 0)
             human_utc(t0, sizeof t0, ts);
-        ldg_buf_printf(&b, "  #%-6s %s  %-22s %s  (%s)\n", jget(sel[i], "seq"),
-                       t0, jget(sel[i], "type"), jget(sel[i], "subject"), why);
+        ldg_buf_printf(&b, "  #%-6s %s  %-22s %s  (%s)\n",
+                       jget(fails[i], "seq"), t0, jget(fails[i], "type"),
+                       jget(fails[i], "subject"), why ? why : "");
     }
+    if (nfail > nfl)
+        ldg_buf_printf(&b, "  ... and %zu more: events.jsonl has every one\n",
+                       nfail - nfl);
     if (o->run != NULL)
         summary_run(x, &b);
     else if (o->plan != NULL && o->plan_timeline != NULL &&
@@ -458,7 +464,7 @@ ex_write_summary(struct ex *x, uint64_t now_ns)
     else if (x->state != NULL)
         json_decref(
             summary_doctor(x, &b, "Doctor at the checkpoint", x->cksize, NULL));
-    ldg_buf_printf(&b, "\nEvents selected (%zu):\n", nsel);
+    ldg_buf_printf(&b, "\nEvents selected (%zu):\n", nall);
     for (size_t i = 0; i < nsel && nlist < SUMMARY_LIST_MAX; i++, nlist++) {
         uint64_t ts = 0;
         const char *tss = jget(sel[i], "ts"), *run = jget(sel[i], "run");
@@ -473,9 +479,9 @@ ex_write_summary(struct ex *x, uint64_t now_ns)
                            ? "  [body erased]"
                            : "");
     }
-    if (nsel > nlist)
+    if (nall > nlist)
         ldg_buf_printf(&b, "  ... and %zu more: events.jsonl has every one\n",
-                       nsel - nlist);
+                       nall - nlist);
     if (b.err) {
         rc = b.err;
         goto out;
@@ -485,7 +491,9 @@ ex_write_summary(struct ex *x, uint64_t now_ns)
 out:
     for (size_t i = 0; i < nsel; i++)
         json_decref(sel[i]);
-    free(sel);
+    for (size_t i = 0; i < nfl; i++)
+        json_decref(fails[i]);
+    json_decref(last);
     free(b.p);
     return rc;
 }

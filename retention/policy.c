@@ -76,10 +76,10 @@ load_object(const char *path, const char *dir, json_t *j,
     json_object_foreach(j, k, v)
     {
         if (strcmp(k, "keep_days") && strcmp(k, "disk_budget") &&
-            strcmp(k, "archive_dir")) {
+            strcmp(k, "archive_dir") && strcmp(k, "archive_events")) {
             seterr(err, errcap,
                    "%s: unknown key \"%s\" (known: keep_days, disk_budget, "
-                   "archive_dir)",
+                   "archive_dir, archive_events)",
                    path, k);
             return LDG_EBADINPUT;
         }
@@ -112,6 +112,17 @@ load_object(const char *path, const char *dir, json_t *j,
                    path);
             return LDG_EBADINPUT;
         }
+    }
+    if ((v = json_object_get(j, "archive_events")) != NULL) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+            json_integer_value(v) > 10000000) {
+            seterr(err, errcap,
+                   "%s: \"archive_events\": must be a whole number of "
+                   "events, 1 to 10000000",
+                   path);
+            return LDG_EBADINPUT;
+        }
+        p->archive_events = (uint64_t)json_integer_value(v);
     }
     if ((v = json_object_get(j, "archive_dir")) != NULL) {
         const char *s = json_string_value(v);
@@ -147,6 +158,7 @@ ldg_retention_policy_load(const char *dir, struct ldg_retention_policy *p,
         return LDG_EINVAL;
     memset(p, 0, sizeof *p);
     p->keep_days = LDG_RETENTION_KEEP_DAYS_DEFAULT;
+    p->archive_events = LDG_RETENTION_ARCHIVE_MAX;
     snprintf(p->archive_dir, sizeof p->archive_dir, "%s/%s", dir,
              LDG_RETENTION_ARCHIVE_DIR_DEFAULT);
     snprintf(path, sizeof path, "%s/%s", dir, LDG_RETENTION_FILE);

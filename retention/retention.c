@@ -485,27 +485,48 @@ ldg_retention_apply(struct ldg_ledger *l, const struct ldg_retention_policy *p,
                        strerror(errno));
         return LDG_EIO;
     }
-    snprintf(r->archive, sizeof r->archive, "%s/ledger-%llu-%llu.bundle",
-             p->archive_dir, (unsigned long long)want.first,
-             (unsigned long long)(want.horizon - 1));
-    snprintf(spec, sizeof spec, "%llu", (unsigned long long)want.horizon);
-    /* an archive a crash left behind is checked like any by the prune */
-    if (access(r->archive, F_OK) != 0) {
-        memset(&ao, 0, sizeof ao);
-        ao.before = spec;
-        ao.out = r->archive;
-        if ((rc = ldg_retention_archive(l, &ao, &r->ar)) < 0)
+    /* an archive at most p->archive_events events (its writer and its
+     * checks hold a few KiB an event), one prune each */
+    r->first = want.first;
+    for (;;) {
+        struct ldg_retention_horizon cur, step;
+        uint64_t hz;
+        rc = resolve(l, "", 0, want.horizon, &cur);
+        if (rc == LDG_ENOTFOUND || (rc == 0 && cur.horizon <= cur.first))
+            break;
+        if (rc < 0)
             return rc;
-        r->archived = 1;
+        hz = cur.horizon;
+        if (p->archive_events > 0 && hz - cur.first > p->archive_events &&
+            resolve(l, "", 0, cur.first + p->archive_events, &step) == 0 &&
+            step.horizon > cur.first)
+            hz = step.horizon;
+        snprintf(r->archive, sizeof r->archive, "%s/ledger-%llu-%llu.bundle",
+                 p->archive_dir, (unsigned long long)cur.first,
+                 (unsigned long long)(hz - 1));
+        snprintf(spec, sizeof spec, "%llu", (unsigned long long)hz);
+        /* an archive a crash left behind is checked like any by the
+         * prune */
+        if (access(r->archive, F_OK) != 0) {
+            memset(&ao, 0, sizeof ao);
+            ao.before = spec;
+            ao.out = r->archive;
+            if ((rc = ldg_retention_archive(l, &ao, &r->ar)) < 0)
+                return rc;
+            r->archived++;
+        }
+        memset(&po, 0, sizeof po);
+        po.before = spec;
+        po.archive = r->archive;
+        po.keep_days = p->keep_days;
+        po.force = force;
+        po.now_ns = now_ns;
+        if ((rc = ldg_retention_prune(l, &po, &r->pr)) < 0)
+            return rc;
+        r->pruned++;
+        r->events += r->pr.events;
+        if (hz >= want.horizon)
+            break;
     }
-    memset(&po, 0, sizeof po);
-    po.before = spec;
-    po.archive = r->archive;
-    po.keep_days = p->keep_days;
-    po.force = force;
-    po.now_ns = now_ns;
-    if ((rc = ldg_retention_prune(l, &po, &r->pr)) < 0)
-        return rc;
-    r->pruned = 1;
     return 0;
 }

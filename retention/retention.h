@@ -37,22 +37,28 @@
 #define LDG_RETENTION_KEEP_DAYS_DEFAULT 180
 #define LDG_RETENTION_KEEP_DAYS_MAX 36500
 #define LDG_RETENTION_ARCHIVE_DIR_DEFAULT "archive" /* under DIR */
+/* Events an archive of `prune --policy` holds at most (retention.json
+ * "archive_events"): a longer stretch is archived and pruned in parts
+ * (writing and checking an archive holds a few KiB of memory an event). */
+#define LDG_RETENTION_ARCHIVE_MAX 100000
 
 struct ldg_retention_policy {
-    uint32_t keep_days;     /* keep at least this many days; older events
-                               are what `prune --policy` removes */
-    uint64_t disk_budget;   /* bytes the store may use (pages in use, as
-                               `ledger stats` counts them); 0 = no budget */
-    char archive_dir[4096]; /* absolute: where --policy writes archives */
-    int from_file;          /* 1 when DIR/retention.json was read */
+    uint32_t keep_days;      /* keep at least this many days; older events
+                                are what `prune --policy` removes */
+    uint64_t disk_budget;    /* bytes the store may use (pages in use, as
+                                `ledger stats` counts them); 0 = no budget */
+    char archive_dir[4096];  /* absolute: where --policy writes archives */
+    uint64_t archive_events; /* events an archive holds at most
+                                (LDG_RETENTION_ARCHIVE_MAX by default) */
+    int from_file;           /* 1 when DIR/retention.json was read */
 };
 
 /* Reads DIR/retention.json into *p; a missing file gives the defaults
  * (keep 180 days, no budget, DIR/archive) with from_file 0. The file is
  * one JSON object: {"keep_days": N (1..36500), "disk_budget": bytes as an
  * integer or a string "N", "NK", "NM", "NG", "NT" (1024-based, an
- * optional "iB" or "B"), "archive_dir": path (relative to DIR)}; every
- * key optional, no other key.
+ * optional "iB" or "B"), "archive_dir": path (relative to DIR),
+ * "archive_events": 1..10,000,000}; every key optional, no other key.
  * @return 0; LDG_EBADINPUT with err naming the file, line and column or
  * the key; LDG_EIO (unreadable). */
 int ldg_retention_policy_load(const char *dir, struct ldg_retention_policy *p,
@@ -143,9 +149,11 @@ int ldg_retention_prune(struct ldg_ledger *l, const struct ldg_prune_opts *o,
 /* ------------------------------------------------------------ policy -- */
 
 struct ldg_policy_report {
-    int pruned;   /* 1: events were archived (or an archive a crash left
-                     was used) and pruned; 0: nothing to do (why says) */
-    int archived; /* the archive was written in this run */
+    int pruned;   /* prunes made (one per archive); 0: nothing to do (why
+                     says) */
+    int archived; /* archives written in this run (an archive a crash left
+                     is used, not written again) */
+    uint64_t first, events; /* the first event pruned, how many in all */
     /* the budget needs younger events than keep_days allows: only the
      * older ones were pruned, without force (budget_why says) */
     int budget_refused;
@@ -159,7 +167,8 @@ struct ldg_policy_report {
 };
 
 /* `ledger prune --policy`: archives into p->archive_dir
- * (ledger-FIRST-LAST.bundle) and prunes the events older than p->keep_days,
+ * (ledger-FIRST-LAST.bundle, at most LDG_RETENTION_ARCHIVE_MAX events
+ * each, one prune each) and prunes the events older than p->keep_days,
  * and, when the store's pages in use exceed p->disk_budget, as many more
  * of the oldest as hold the excess (at the average bytes an event takes),
  * unless that reaches events younger than keep_days and force is not set.

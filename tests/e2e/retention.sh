@@ -399,6 +399,30 @@ printf '{"keep_days": 100, "disk_budget": "1K", "archive_dir": "old"}\n' \
 "$L" --dir "$P" prune --policy --force >"$T/out" 2>"$T/err" ||
     fail "prune --policy --force: $(cat "$T/err")"
 ls "$P/old" | grep -q '^ledger-' || fail "archive_dir old: $(ls "$P")"
+# archive_events: a long stretch archived and pruned in parts, never
+# splitting a commit (here: commits of 100 events)
+Q=$T/q
+ago 400 --dir "$Q" init --origin retention.test/q >/dev/null
+for k in 1 2 3 4 5 6 7 8; do
+    gen $((k * 100)) 100 | ago 400 --dir "$Q" ingest - >/dev/null 2>&1
+done
+echo '{"archive_events": 250}' >"$Q/retention.json"
+"$L" --dir "$Q" prune --policy -o json >"$T/out" 2>"$T/err" ||
+    fail "prune --policy in parts: $(cat "$T/err")"
+jq -e '.policy.parts == 4 and .policy.archives_written == 4 and
+       .policy.events == "801" and .horizon.horizon == "801"' "$T/out" \
+    >/dev/null || fail "prune --policy in parts: $(cat "$T/out")"
+for a in "$Q"/archive/ledger-*; do
+    n=$(tar --zstd -xOf "$a" --wildcards '*/manifest.json' | jq '.events | length')
+    [ "$n" -le 250 ] || fail "$a holds $n events, more than archive_events 250"
+    "$L" verify-bundle "$a" --trusted-key "$("$L" --dir "$Q" keys verifier)" \
+        >/dev/null 2>&1 || fail "$a does not verify"
+done
+"$L" --dir "$Q" verify --full >/dev/null 2>&1 || fail "verify after the parts"
+echo '{"archive_events": 0}' >"$Q/retention.json"
+"$L" --dir "$Q" prune --policy 2>"$T/err"
+[ $? -eq 65 ] && grep -q '"archive_events": must be' "$T/err" ||
+    fail "archive_events 0: $(cat "$T/err")"
 "$L" --dir "$P" verify --full >/dev/null 2>&1 || fail "verify after the budget prune"
 # serve --prune-every runs it
 S=$T/s
