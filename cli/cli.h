@@ -295,6 +295,7 @@ void cli_progress_done(const struct cli *c);
 #define CLI_OPT_BUNDLE 0x301
 #define CLI_OPT_BUNDLE_KEY 0x302
 #define CLI_OPT_BUNDLE_INSECURE 0x303
+#define CLI_OPT_BUNDLE_MAX 0x304
 #define CLI_BUNDLE_OPTS                                                        \
     CLI_VALUE(CLI_OPT_BUNDLE, 0, "bundle", "FILE",                             \
               "read this evidence bundle instead of a ledger, after "          \
@@ -303,11 +304,15 @@ void cli_progress_done(const struct cli *c);
                   "with --bundle: the log's verifier key, as for "             \
                   "verify-bundle"),                                            \
         CLI_FLAG(CLI_OPT_BUNDLE_INSECURE, 0, "insecure-trust-bundle-key",      \
-                 "with --bundle: check it only against the key it carries")
+                 "with --bundle: check it only against the key it carries"),   \
+        CLI_VALUE(CLI_OPT_BUNDLE_MAX, 0, "max-bytes", "N",                     \
+                  "with --bundle: read a bundle that unpacks to at most N "    \
+                  "bytes, a member of it to N (an archive: ledger archive)")
 struct cli_bundle_args {
     const char *file;
     char key[1024];
     int have_key, insecure;
+    uint64_t max_bytes; /* 0: the reader's defaults */
 };
 struct ldg_bundle_contents;
 /* Takes a CLI_BUNDLE_OPTS option: 1 if id was one (0 if not), or a

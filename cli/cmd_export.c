@@ -639,6 +639,20 @@ const struct cli_command cli_cmd_verify_bundle = {
     "ledger verify-bundle r1.bundle --trusted-key box.vkey --extract r1/\n",
     0};
 
+/* --max-bytes N: a bundle of at most N bytes unpacked, and a member of it
+ * up to N (an archive's events.jsonl is as long as its events). */
+static void
+bundle_limits(struct ldg_bundle_limits *lim, uint64_t n)
+{
+    if (n == 0)
+        return;
+    lim->total_bytes = n;
+    if (n > LDG_BUNDLE_FILE_DEFAULT)
+        lim->file_bytes = n;
+    if (n > LDG_BUNDLE_TOTAL_DEFAULT)
+        lim->files = (uint64_t)1 << 32;
+}
+
 int
 cmd_verify_bundle(struct cli *c, int argc, char **argv)
 {
@@ -708,7 +722,7 @@ cmd_verify_bundle(struct cli *c, int argc, char **argv)
         case 'm':
             if (cli_parse_u64(val, &v) < 0 || v == 0)
                 return cli_usage_err(c, "--max-bytes: a positive number");
-            o.limits.total_bytes = v;
+            bundle_limits(&o.limits, v);
             break;
         default:
             return cli_usage(c);
@@ -796,6 +810,12 @@ cli_bundle_opt(struct cli *c, struct cli_bundle_args *b, int id,
     case CLI_OPT_BUNDLE_INSECURE:
         b->insecure = 1;
         return 1;
+    case CLI_OPT_BUNDLE_MAX:
+        if (cli_parse_u64(value, &b->max_bytes) < 0 || b->max_bytes == 0) {
+            cli_usage_err(c, "--max-bytes: a positive number");
+            return -EX_USAGE;
+        }
+        return 1;
     default:
         return 0;
     }
@@ -822,6 +842,7 @@ cli_bundle_read(struct cli *c, const struct cli_bundle_args *b,
     memset(&o, 0, sizeof o);
     o.trusted_vkey = b->have_key ? b->key : NULL;
     o.insecure_trust_bundle_key = b->insecure;
+    bundle_limits(&o.limits, b->max_bytes);
     r = malloc(sizeof *r);
     if (r == NULL)
         return EX_OSERR;

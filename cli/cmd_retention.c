@@ -215,13 +215,20 @@ cmd_archive(struct cli *c, int argc, char **argv)
                "SHA-256 %s\n",
                (unsigned long long)r.h.horizon, (unsigned long long)r.bytes,
                hex);
+        if (r.max_bytes > 0)
+            printf("it unpacks to more than verify-bundle reads by default: "
+                   "read it with --max-bytes %llu\n",
+                   (unsigned long long)r.max_bytes);
         printf("next: ledger prune --before %llu --archive %s\n",
                (unsigned long long)r.h.horizon, o.out);
     } else {
-        cli_print_json(c, json_pack("{s:s, s:o, s:o, s:o, s:s}", "file", o.out,
-                                    "horizon", horizon_json(&r.h), "events",
-                                    cli_json_u64(r.events), "bytes",
-                                    cli_json_u64(r.bytes), "sha256", hex));
+        json_t *j =
+            json_pack("{s:s, s:o, s:o, s:o, s:s}", "file", o.out, "horizon",
+                      horizon_json(&r.h), "events", cli_json_u64(r.events),
+                      "bytes", cli_json_u64(r.bytes), "sha256", hex);
+        if (j != NULL && r.max_bytes > 0)
+            json_object_set_new(j, "max_bytes", cli_json_u64(r.max_bytes));
+        cli_print_json(c, j);
     }
     return EX_OK;
 }

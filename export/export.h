@@ -100,6 +100,10 @@ struct ldg_export_opts {
      * are not selected. 0 = the latest. LDG_ENOTFOUND (nothing written)
      * when no checkpoint of that size is stored. */
     uint64_t checkpoint_size;
+    /* Refuse a bundle that would unpack to more than this; 0 = what
+     * verify-bundle reads by default (LDG_BUNDLE_TOTAL_DEFAULT). An
+     * archive takes more, and its readers --max-bytes. */
+    uint64_t max_bytes;
     int level;           /* zstd level 1..19; 0 = 1 */
     unsigned threads;    /* compression threads; 0 = 2 */
     uint64_t max_events; /* refuse larger selections; 0 = 1,000,000 */
@@ -144,6 +148,8 @@ struct ldg_export_report {
     uint64_t bodies_erased;    /* bodies erased in the ledger */
     uint64_t fields_withheld;  /* fields withheld in all */
     uint64_t files;            /* archive members */
+    uint64_t unpacked_bytes;   /* the tar's bytes, uncompressed */
+    uint64_t largest_member;   /* bytes of the largest member */
     uint64_t bytes;            /* compressed bytes written */
     int has_state;             /* projected state included */
     char state_detail[256];    /* why not, or "with a signed note" etc. */

@@ -133,12 +133,18 @@ ex_member_put(struct ex *x, const char *name, const void *data, size_t len,
     int rc = 0;
 
     x->tar_bytes += 512 + ((len + 511) / 512) * 512;
-    if (x->tar_bytes > LDG_BUNDLE_TOTAL_DEFAULT) {
+    x->rep.unpacked_bytes = x->tar_bytes;
+    if (len > x->rep.largest_member)
+        x->rep.largest_member = len;
+    if (x->tar_bytes >
+        (x->o->max_bytes ? x->o->max_bytes : LDG_BUNDLE_TOTAL_DEFAULT)) {
         ldg_set_errmsg(x->l,
                        "the bundle would exceed %llu bytes "
                        "uncompressed, more than verify-bundle reads "
                        "by default: select fewer events",
-                       (unsigned long long)LDG_BUNDLE_TOTAL_DEFAULT);
+                       (unsigned long long)(x->o->max_bytes
+                                                ? x->o->max_bytes
+                                                : LDG_BUNDLE_TOTAL_DEFAULT));
         free(owned);
         return LDG_ETOOBIG;
     }

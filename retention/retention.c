@@ -177,6 +177,7 @@ ldg_retention_archive(struct ldg_ledger *l, const struct ldg_archive_opts *o,
     eo.terms = terms;
     eo.checkpoint_size = r->h.horizon;
     eo.max_events = UINT64_MAX;
+    eo.max_bytes = (uint64_t)1 << 40;
     eo.level = o->level;
     eo.progress = o->progress;
     eo.progress_ctx = o->progress_ctx;
@@ -185,6 +186,12 @@ ldg_retention_archive(struct ldg_ledger *l, const struct ldg_archive_opts *o,
         return rc;
     r->events = er.selected;
     r->bytes = er.bytes;
+    /* what a reader needs to be told (verify-bundle --max-bytes) */
+    if (er.unpacked_bytes > LDG_BUNDLE_TOTAL_DEFAULT ||
+        er.largest_member > LDG_BUNDLE_FILE_DEFAULT)
+        r->max_bytes = er.unpacked_bytes > er.largest_member
+                           ? er.unpacked_bytes
+                           : er.largest_member;
     if (er.selected != r->h.horizon - r->h.first || er.bodies_withheld ||
         er.fields_withheld) {
         ldg_set_errmsg(l,
@@ -251,6 +258,7 @@ check_archive(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
     vo.trusted_checkpoint_len = strlen(ck);
     /* an archive is as large as the events it holds */
     vo.limits.total_bytes = (uint64_t)1 << 40;
+    vo.limits.file_bytes = (uint64_t)1 << 36; /* its events.jsonl */
     vo.limits.files = (uint64_t)1 << 32;
     rc = ldg_export_verify(path, &vo, br);
     free(ck);

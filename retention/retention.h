@@ -103,6 +103,9 @@ struct ldg_archive_report {
     uint64_t events; /* events archived: h.first .. h.horizon-1 */
     uint64_t bytes;
     uint8_t sha256[32]; /* of the file */
+    /* 0, or the --max-bytes its readers need: it unpacks to more than
+     * verify-bundle reads by default, or a member is larger */
+    uint64_t max_bytes;
 };
 
 /* Writes every event from the ledger's horizon to the horizon `before`
