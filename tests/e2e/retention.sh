@@ -154,6 +154,18 @@ grep -q "proven against its checkpoint of size $H1" "$T/vb" ||
 "$L" query --bundle "$T/a1.bundle" --trusted-key "$VK" -o json -n all \
     type=x.ret.t1 2>/dev/null | wc -l | grep -qx 233 ||
     fail "query --bundle archive"
+# --max-bytes: smaller than the archive, refused naming the limit; larger,
+# read
+"$L" verify-bundle "$T/a1.bundle" --trusted-key "$VK" --max-bytes 100000 \
+    >/dev/null 2>"$T/err"
+[ $? -eq 65 ] && grep -q 'limit\|exceed\|more than' "$T/err" ||
+    fail "verify-bundle --max-bytes 100000: $(tail -n 2 "$T/err")"
+"$L" query --bundle "$T/a1.bundle" --trusted-key "$VK" --max-bytes 200000000 \
+    -n 1 type=x.ret.t1 >/dev/null 2>"$T/err" ||
+    fail "query --bundle --max-bytes: $(tail -n 2 "$T/err")"
+"$L" query --bundle "$T/a1.bundle" --trusted-key "$VK" --max-bytes 0 \
+    2>/dev/null
+[ $? -eq 64 ] || fail "query --bundle --max-bytes 0: not 64"
 "$L" doctor --bundle "$T/a1.bundle" --trusted-key "$VK" --at $((H1 - 1)) \
     >/dev/null 2>"$T/err"
 [ $? -le 3 ] || fail "doctor --bundle --at on the archive: $(cat "$T/err")"
