@@ -2552,7 +2552,17 @@ cmd_erase(struct cli *c, int argc, char **argv)
     in.body = body;
     rc = ldg_append(l, &in, &seq);
     json_decref(body);
-    if (rc < 0) {
+    if (rc == LDG_EPRUNED) {
+        /* its body is in an archive, which cannot be changed: nothing to
+         * erase here (docs/RETENTION.md) */
+        char what[160];
+        snprintf(what, sizeof what,
+                 "event %llu was pruned, its body with it (an archive "
+                 "holds it and cannot be changed); nothing erased",
+                 (unsigned long long)target);
+        cli_pruned(c, l, what);
+        rc = EX_NOINPUT;
+    } else if (rc < 0) {
         cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
         rc = cli_exit_code(rc);
     } else {

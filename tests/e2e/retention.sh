@@ -296,6 +296,9 @@ grep -q 'and the horizon record' "$T/vb" || fail "keys check: $(grep keys "$T/vb
 "$L" --dir "$D" append route.decision --actor alice \
     --body '{"route":"r1","chosen_model":"m1"}' >/dev/null ||
     fail "append by a key added before the horizon"
+"$L" --dir "$D" erase 5 --reason test 2>"$T/err"
+[ $? -eq 66 ] && grep -q 'event 5 was pruned.*nothing erased' "$T/err" ||
+    fail "erase of a pruned event: $(cat "$T/err")"
 "$L" --dir "$D" append ledger.pruned --body '{}' 2>"$T/err"
 [ $? -eq 65 ] && grep -q "written by 'ledger prune' only" "$T/err" ||
     fail "append ledger.pruned: $(cat "$T/err")"
