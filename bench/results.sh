@@ -29,7 +29,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 BOUNDS=${BENCH_BOUNDS:-$HERE/bounds.tsv}
 [ -d "$O" ] || { echo "bench/results.sh: no directory $O" >&2; exit 66; }
 any=0
-for f in results.tsv serve.tsv sensors.txt fleet.txt glance.tsv proxy.tsv proxy.md; do
+for f in results.tsv serve.tsv sensors.txt fleet.txt glance.tsv proxy.tsv proxy.md retention.txt; do
     [ -f "$O/$f" ] && any=1
 done
 [ $any = 1 ] || {
@@ -175,6 +175,16 @@ if [ -f "$O/fleet.txt" ]; then
         "$O/fleet.txt" >>"$O/.missed"
 else
     echo 'Missing: `bench/fleet.sh` left no `fleet.txt` in this run.'
+fi
+
+# ---------------------------------------------------------- retention --
+printf '\n## Retention: archive and prune (issue 32)\n\n'
+if [ -f "$O/retention.txt" ]; then
+    sed 's/^retention: /- /' "$O/retention.txt"
+    grep -q '^retention: archive .* \([0-9]\{1,5\}\) events/s' "$O/retention.txt" &&
+        echo "archive" >>"$O/.missed"
+else
+    echo 'Missing: `bench/retention.sh` left no `retention.txt` in this run.'
 fi
 
 # ----------------------------------------------- metrics and the page --

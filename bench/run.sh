@@ -19,12 +19,13 @@
 #   BENCH_THREADS    threads for the pipelined peer (default: nproc)
 #   BENCH_ONLY       space-separated scenarios to run, from: ingest store
 #                    verify append proof tiles query rebuild doctor export
-#                    fleet (store: data.mdb's bytes an event after ingest,
+#                    fleet retention (store: data.mdb's bytes an event after ingest,
 #                    database by database, against the batch peer's file;
 #                    then a layout 1 ledger of the same events and its
 #                    `ledger migrate`: issue 31)
 #                    (default: all; fleet is bench/fleet.sh, BENCH_FLEET_N
-#                    events, default 1,000,000)
+#                    events, default 1,000,000; retention is
+#                    bench/retention.sh, BENCH_RETENTION_N, the same)
 #   BENCH_FRESH=1    rebuild the query stores even if a matching set from
 #                    an earlier run is in bench/out/
 #   BENCH_OUT        output directory (default bench/out)
@@ -68,7 +69,7 @@ BATCH=${BENCH_BATCH:-1000}
 NPROC=$(nproc 2>/dev/null || echo 1)
 THREADS=${BENCH_THREADS:-$NPROC}
 [ "$THREADS" -ge 2 ] || THREADS=2 # the pipelined peer needs two
-ONLY=${BENCH_ONLY:-ingest store overhead verify append proof tiles query rebuild doctor export fleet}
+ONLY=${BENCH_ONLY:-ingest store overhead verify append proof tiles query rebuild doctor export fleet retention}
 
 # Targets: what the issue asks of the ledger. Kinds: "min:X" (the ledger's
 # figure must be at least X), "max:X" (at most X), "ratio:X" (ledger/peer at
@@ -920,6 +921,10 @@ END {
 }' "$RESULTS"
 if want fleet; then
     BENCH_OUT=$OUT bench/fleet.sh "$B" || echo "fleet: n/a (bench/fleet.sh failed)"
+fi
+if want retention; then
+    BENCH_OUT=$OUT sh bench/retention.sh "$B" ||
+        echo "retention: n/a (bench/retention.sh failed)"
 fi
 load_note "at end"
 echo "(results: $RESULTS, $OUT/results.md; logs: $OUT/logs/)"
