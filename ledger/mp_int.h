@@ -111,8 +111,10 @@ struct rd {
     const uint8_t *p, *end;
 };
 
+/* An unsigned integer: in msgpack's shortest form only when shortest
+ * (r_uint), in any width otherwise (seal.c's trusted decoder). */
 static inline int
-r_uint(struct rd *r, uint64_t *v)
+r_uint_form(struct rd *r, uint64_t *v, int shortest)
 {
     size_t w;
     uint8_t c;
@@ -130,12 +132,18 @@ r_uint(struct rd *r, uint64_t *v)
     if ((size_t)(r->end - r->p) < 1 + w)
         return -1;
     *v = ldg_rd_ben(r->p + 1, w);
-    /* the shortest form only */
-    if ((c == 0xcc && *v < 0x80) || (c == 0xcd && *v <= 0xff) ||
-        (c == 0xce && *v <= 0xffff) || (c == 0xcf && *v <= 0xffffffffu))
+    if (shortest &&
+        ((c == 0xcc && *v < 0x80) || (c == 0xcd && *v <= 0xff) ||
+         (c == 0xce && *v <= 0xffff) || (c == 0xcf && *v <= 0xffffffffu)))
         return -1;
     r->p += 1 + w;
     return 0;
+}
+
+static inline int
+r_uint(struct rd *r, uint64_t *v)
+{
+    return r_uint_form(r, v, 1);
 }
 
 static inline int

@@ -401,24 +401,7 @@ t_str(struct rd *r, const char **s, size_t *n, size_t min, size_t max)
 static int
 t_uint(struct rd *r, uint64_t *v)
 {
-    uint8_t c;
-    size_t w;
-    if (r->p >= r->end)
-        return -1;
-    c = *r->p;
-    if (c < 0x80) {
-        *v = c;
-        r->p++;
-        return 0;
-    }
-    if (c < 0xcc || c > 0xcf)
-        return -1;
-    w = (size_t)1 << (c - 0xcc);
-    if ((size_t)(r->end - r->p) < 1 + w)
-        return -1;
-    *v = ldg_rd_ben(r->p + 1, w);
-    r->p += 1 + w;
-    return 0;
+    return r_uint_form(r, v, 0);
 }
 
 int
