@@ -270,10 +270,11 @@ const struct cli_command cli_cmd_prune = {
     "disk leaves the ledger before it or after it. Events younger than the "
     "retention minimum (DIR/retention.json keep_days, default 180) are "
     "refused without --force. With --policy it obeys DIR/retention.json "
-    "instead (keep_days, disk_budget, archive_dir): it archives and prunes "
-    "the events older than keep_days, and more of the oldest while the "
-    "store is over its disk budget (never younger than keep_days without "
-    "--force); `ledger serve --prune-every DUR` runs that. While `ledger "
+    "instead (keep_days, disk_budget, archive_dir, archive_events): it "
+    "archives and prunes the events older than keep_days, and more of the "
+    "oldest while the store is over its disk budget (never younger than "
+    "keep_days without --force), in parts of at most archive_events "
+    "(100,000) events; `ledger serve --prune-every DUR` runs that. While `ledger "
     "serve` runs, its commits wait for the prune's. data.mdb does not "
     "shrink: LMDB reuses the freed pages (docs/RETENTION.md).",
     prune_opts,
