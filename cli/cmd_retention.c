@@ -274,7 +274,8 @@ const struct cli_command cli_cmd_prune = {
     "archives and prunes the events older than keep_days, and more of the "
     "oldest while the store is over its disk budget (never younger than "
     "keep_days without --force), in parts of at most archive_events "
-    "(100,000) events; `ledger serve --prune-every DUR` runs that. While `ledger "
+    "(100,000) events; `ledger serve --prune-every DUR` runs that. While "
+    "`ledger "
     "serve` runs, its commits wait for the prune's. data.mdb does not "
     "shrink: LMDB reuses the freed pages (docs/RETENTION.md).",
     prune_opts,
