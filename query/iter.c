@@ -793,7 +793,7 @@ ldg_query_iter_new(struct ldg_query_iter **out, const struct ldg_query *q,
                    struct ldg_txn *t, unsigned flags)
 {
     struct ldg_query_iter *it;
-    uint64_t size, lo, hi;
+    uint64_t size, lo, hi, hz_ts = 0;
     int rc;
 
     if (out == NULL || q == NULL || t == NULL || (flags & ~1u) != 0)
@@ -815,33 +815,43 @@ ldg_query_iter_new(struct ldg_query_iter **out, const struct ldg_query *q,
         goto done;
     lo = 0;
     hi = size - 1;
+    /* a pruned ledger: the window's part before the horizon is gone, and
+     * the caller says so. A time window is searched from the horizon on:
+     * it reaches before it when it starts at or before the last pruned
+     * event's time (hz_ts), even when none of it is kept. */
+    {
+        struct ldg_horizon h;
+        rc = ldg_horizon_get(t, &h);
+        if (rc < 0 && rc != LDG_ENOTFOUND)
+            goto fail;
+        if (rc == 0) {
+            it->hz = it->st.horizon = h.seq;
+            hz_ts = h.ts_ns;
+            ldg_horizon_release(&h);
+        }
+    }
     rc = ldg_time_window(t, q->since_ns, q->until_ns, &lo, &hi);
     if (rc < 0)
         goto fail;
-    if (rc == 1)
+    if (rc == 1) {
+        /* nothing kept in the window: all of it pruned when it reaches
+         * before the horizon by time and by seq */
+        if (it->hz > 0 && q->since_ns <= hz_ts && q->seq_lo < it->hz &&
+            q->seq_lo <= q->seq_hi)
+            it->st.all_pruned = it->st.reached_pruned = 1;
         goto done;
+    }
     if (q->seq_lo > lo)
         lo = q->seq_lo;
     if (q->seq_hi < hi)
         hi = q->seq_hi;
     if (lo > hi)
         goto done;
-    /* a pruned ledger: the window's part before the horizon is gone, and
-     * the caller says so */
     {
-        struct ldg_horizon h;
-        rc = ldg_horizon_get(t, &h);
-        if (rc < 0 && rc != LDG_ENOTFOUND)
-            goto fail;
         it->reach_lo = lo;
-        if (rc == 0) {
-            it->hz = it->st.horizon = h.seq;
-            /* (a time window is searched from the horizon on: it reaches
-             * before it when it starts at or before the last pruned
-             * event's time) */
-            if (q->since_ns > 0 && q->since_ns <= h.ts_ns)
+        if (it->hz > 0) {
+            if (q->since_ns > 0 && q->since_ns <= hz_ts)
                 it->reach_lo = q->seq_lo;
-            ldg_horizon_release(&h);
             if (lo < it->hz)
                 lo = it->hz;
         }

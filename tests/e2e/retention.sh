@@ -272,6 +272,14 @@ done
 t100=$("$L" --dir "$B" show 100 -o json | jq -r .time)
 "$L" --dir "$D" query -n 1 -U "$t100" >/dev/null 2>"$T/err"
 [ $? -eq 66 ] || fail "query -U before the horizon: not 66 ($(cat "$T/err"))"
+# a window wholly before the horizon, by time on both ends
+t50=$("$L" --dir "$B" show 50 -o json | jq -r .time)
+"$L" --dir "$D" query -S "$t50" -U "$t100" >"$T/out" 2>"$T/err"
+[ $? -eq 66 ] && [ ! -s "$T/out" ] && grep -q 'horizon' "$T/err" ||
+    fail "query -S -U before the horizon: $(cat "$T/err")"
+"$L" --dir "$D" export -S "$t50" -U "$t100" --out "$T/e0.bundle" 2>"$T/err"
+[ $? -eq 66 ] && [ ! -e "$T/e0.bundle" ] && grep -q 'horizon' "$T/err" ||
+    fail "export -S -U before the horizon: $(cat "$T/err")"
 "$L" --dir "$D" timeline R-span >"$T/out" 2>"$T/err"
 [ $? -eq 0 ] && grep -q 'began at event .* before the horizon' "$T/err" ||
     fail "timeline of a run across the horizon: $(cat "$T/err")"
