@@ -1676,6 +1676,18 @@ verify_run(struct cli *c, int argc, char **argv)
                 OKP, OFFO, (unsigned long long)r.checked,
                 (unsigned long long)r.from, (unsigned long long)(r.to - 1),
                 sigs, r.from > 0 ? " and the events before them" : "");
+        else if (r.full && r.horizon > 0)
+            cli_printf_fit(c, 4,
+                           "%sok%s: full verification of the %llu kept events "
+                           "(%llu..%llu) and the tree over all %llu: "
+                           "%s, bodies, chain, tree, %llu checkpoints; "
+                           "%llu erased bodies; %s\n",
+                           OKP, OFFO, (unsigned long long)(r.to - r.horizon),
+                           (unsigned long long)r.horizon,
+                           (unsigned long long)(r.to ? r.to - 1 : 0),
+                           (unsigned long long)r.to, sigs,
+                           (unsigned long long)r.checkpoints,
+                           (unsigned long long)r.erased, pnote);
         else if (r.full)
             cli_printf_fit(
                 c, 4,
@@ -1690,20 +1702,21 @@ verify_run(struct cli *c, int argc, char **argv)
             cli_printf_fit(
                 c, 4,
                 "%sok%s: nothing new since seq %llu (chain, tree, bodies and "
-                "%llu checkpoints re-checked from 0)\n",
+                "%llu checkpoints re-checked from %llu)\n",
                 OKP, OFFO, (unsigned long long)(r.to ? r.to - 1 : 0),
-                (unsigned long long)r.checkpoints);
+                (unsigned long long)r.checkpoints,
+                (unsigned long long)r.horizon);
         else
             cli_printf_fit(
                 c, 4,
                 "%sok%s: checked %llu new events %llu..%llu (%s, "
                 "indexes); chain, tree, bodies%s and %llu checkpoints "
-                "re-checked from 0; %llu erased bodies\n",
+                "re-checked from %llu; %llu erased bodies\n",
                 OKP, OFFO, (unsigned long long)r.checked,
                 (unsigned long long)r.from, (unsigned long long)(r.to - 1),
                 sealed ? "claims" : "signatures", sealed ? ", seals" : "",
                 (unsigned long long)r.checkpoints,
-                (unsigned long long)r.erased);
+                (unsigned long long)r.horizon, (unsigned long long)r.erased);
         if (!only_new && !r.full && r.from > 0) {
             char last[128];
             if (r.full_ts_ns != 0) {
@@ -1730,12 +1743,18 @@ verify_run(struct cli *c, int argc, char **argv)
                 char hx[65];
                 ldg_hex(hx, h.archive, 32);
                 cli_when(t1, sizeof t1, h.pruned_ns);
+                char earlier[80] = "";
+                if (h.first > 0)
+                    snprintf(earlier, sizeof earlier,
+                             " (0..%llu into earlier archives)",
+                             (unsigned long long)(h.first - 1));
                 cli_printf_fit(c, 4,
-                               "events 0..%llu pruned at %s into archive %s; "
-                               "verified from %llu (and the tree over the "
-                               "pruned events' kept hashes, with their "
+                               "events %llu..%llu pruned at %s into archive "
+                               "%s%s; verified from %llu (and the tree over "
+                               "the pruned events' kept hashes, with their "
                                "checkpoints)\n",
-                               (unsigned long long)(h.seq - 1), t1, hx,
+                               (unsigned long long)h.first,
+                               (unsigned long long)(h.seq - 1), t1, hx, earlier,
                                (unsigned long long)h.seq);
                 ldg_horizon_release(&h);
             }

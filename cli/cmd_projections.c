@@ -185,9 +185,43 @@ resolve_at(struct cli *c, struct ldg_ledger *l, struct vargs *va)
         rc = ldg_query_iter_next(it, &ev);
     if (rc == 0)
         va->at_size = ev.seq + 1;
+    if (rc == LDG_ENOTFOUND && it != NULL) {
+        /* a pruned ledger: the last event at or before TIME may be
+         * pruned. At or after the last pruned event's time, that is the
+         * horizon's state, which the ledger keeps; before it, it is in an
+         * archive. */
+        struct ldg_query_stats st;
+        struct ldg_horizon h;
+        uint64_t at_ns;
+        ldg_query_iter_stats(it, &st);
+        if (st.reached_pruned && ldg_horizon(l, &h) == 0) {
+            struct timespec now;
+            clock_gettime(CLOCK_REALTIME, &now);
+            if (ldg_query_parse_time(va->at_time,
+                                     (uint64_t)now.tv_sec * 1000000000u +
+                                         (uint64_t)now.tv_nsec,
+                                     &at_ns, err, sizeof err) == 0 &&
+                at_ns >= h.ts_ns)
+                va->at_size = h.seq, rc = 0;
+            else
+                rc = LDG_EPRUNED;
+            ldg_horizon_release(&h);
+        }
+    }
     ldg_query_iter_free(it);
     ldg_txn_abort(t);
     ldg_query_free(q);
+    if (rc == LDG_EPRUNED) {
+        char what[300];
+        snprintf(what, sizeof what,
+                 "--at %s: the state at that time is before the horizon "
+                 "(`ledger doctor --bundle FILE --at TIME` reads it from the "
+                 "archive)",
+                 va->at_time);
+        if (!cli_pruned(c, l, what))
+            cli_err(c, "%s", what);
+        return EX_NOINPUT;
+    }
     if (rc == LDG_ENOTFOUND) {
         cli_err(c, "--at %s: the log has no event at or before that time",
                 va->at_time);
@@ -197,6 +231,9 @@ resolve_at(struct cli *c, struct ldg_ledger *l, struct vargs *va)
         return fail(c, l, rc);
     return 0;
 }
+
+/* the horizon of the ledger a view was read from (0: nothing pruned) */
+static uint64_t view_horizon;
 
 static int
 run_view(struct cli *c, enum ldg_proj_view view, struct vargs *va,
@@ -227,6 +264,16 @@ run_view(struct cli *c, enum ldg_proj_view view, struct vargs *va,
         return rc;
     }
     warn_stale(c, l, va);
+    {
+        /* a pruned ledger: the human views point into the archive for
+         * states before the horizon */
+        struct ldg_horizon h;
+        view_horizon = 0;
+        if (ldg_horizon(l, &h) == 0) {
+            view_horizon = h.seq;
+            ldg_horizon_release(&h);
+        }
+    }
     if (c->out == OUT_HUMAN)
         human(c, rows);
     else
@@ -695,9 +742,16 @@ human_run_one(struct cli *c, json_t *rows)
         printf("first denial   %s at seq %s\n", js(x, "rule"), js(x, "seq"));
     if (json_object_get(r, "error"))
         printf("error          %s\n", js(r, "error"));
-    if (json_object_get(r, "snapshot_seq"))
-        printf("at its start   ledger doctor --at %s (and any view)\n",
-               js(r, "snapshot_seq"));
+    if (json_object_get(r, "snapshot_seq")) {
+        const char *snap = js(r, "snapshot_seq");
+        if (strtoull(snap, NULL, 10) < view_horizon)
+            printf("at its start   ledger doctor --bundle ARCHIVE --at %s "
+                   "(pruned: events before %llu are in an archive)\n",
+                   snap, (unsigned long long)view_horizon);
+        else
+            printf("at its start   ledger doctor --at %s (and any view)\n",
+                   snap);
+    }
 }
 
 static const struct cli_opt runs_opts[] = {

@@ -1503,14 +1503,16 @@ cmd_timeline(struct cli *c, int argc, char **argv)
         }
     }
     if (rc < 0) {
-        cli_err(c, "%s", ldg_errmsg(l));
         /* a pruned ledger: the run may have lived before the horizon */
-        if (rc == LDG_ENOTFOUND)
-            cli_pruned(c, l, "it may be in an archive");
+        if (rc != LDG_ENOTFOUND || !cli_pruned_run(c, l, argv[a.ind], 1)) {
+            cli_err(c, "%s", ldg_errmsg(l));
+            if (rc == LDG_ENOTFOUND)
+                cli_pruned(c, l, "it may be in an archive");
+        }
         rc = rc == LDG_EBADINPUT ? EX_USAGE : cli_exit_code(rc);
         goto out;
     }
-    cli_pruned_run(c, l, argv[a.ind]);
+    cli_pruned_run(c, l, argv[a.ind], 0);
     if (html != NULL) {
         /* the log-derived doctor after the events before the run's start
          * (export's SUMMARY.txt takes the same) */

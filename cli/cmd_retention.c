@@ -85,15 +85,16 @@ cli_pruned(struct cli *c, struct ldg_ledger *l, const char *what)
         return 0;
     ldg_horizon_describe(&h, d, sizeof d);
     cli_err(c,
-            "%s%s%s; the ledger keeps events from %llu on (read the "
-            "archive with --bundle FILE)",
+            "%s%s%s; the ledger keeps events from %llu on (`ledger query "
+            "--bundle FILE` reads the archive)",
             what ? what : "", what ? ": " : "", d, (unsigned long long)h.seq);
     ldg_horizon_release(&h);
     return 1;
 }
 
 int
-cli_pruned_run(struct cli *c, struct ldg_ledger *l, const char *run)
+cli_pruned_run(struct cli *c, struct ldg_ledger *l, const char *run,
+               int none_kept)
 {
     struct ldg_horizon h;
     struct ldg_view_opts vo;
@@ -110,10 +111,18 @@ cli_pruned_run(struct cli *c, struct ldg_ledger *l, const char *run)
         (f = json_string_value(
              json_object_get(json_array_get(rows, 0), "first_seq"))) != NULL &&
         strtoull(f, NULL, 10) < h.seq) {
-        snprintf(what, sizeof what,
-                 "note: run %s began at event %s, before the horizon: this "
-                 "shows its kept events",
-                 run, f);
+        const char *last = json_string_value(
+            json_object_get(json_array_get(rows, 0), "last_seq"));
+        if (none_kept && last != NULL)
+            snprintf(what, sizeof what,
+                     "run %s: its events (%s..%s) are all before the "
+                     "horizon",
+                     run, f, last);
+        else
+            snprintf(what, sizeof what,
+                     "note: run %s began at event %s, before the horizon: "
+                     "this shows its kept events",
+                     run, f);
         said = cli_pruned(c, l, what);
     }
     json_decref(rows);

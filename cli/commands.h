@@ -32,8 +32,10 @@ extern const struct cli_command cli_cmd_archive, cli_cmd_prune;
  * nothing) on a ledger never pruned. */
 int cli_pruned(struct cli *c, struct ldg_ledger *l, const char *what);
 /* The same, when run's first event (as the runs projection has it) is
- * before the horizon: a timeline that shows only its kept events. */
-int cli_pruned_run(struct cli *c, struct ldg_ledger *l, const char *run);
+ * before the horizon: a timeline that shows only its kept events, or, with
+ * none_kept, a run whose events were all pruned. */
+int cli_pruned_run(struct cli *c, struct ldg_ledger *l, const char *run,
+                   int none_kept);
 
 /* cli/cmd_seal.c — sealing with a key the writer holds */
 int cmd_seal(struct cli *c, int argc, char **argv);

@@ -238,7 +238,8 @@ fold_range(struct pstate *ps, struct ldg_txn *t, uint64_t from, uint64_t to,
             ldg_set_errmsg(ldg_txn_ledger(t),
                            "the state after %llu events is before the "
                            "ledger's horizon (events 0..%llu were pruned): "
-                           "read it from the archive with --bundle",
+                           "its archive holds them, and `ledger doctor "
+                           "--bundle FILE --at SEQ` reads a state there",
                            (unsigned long long)to,
                            (unsigned long long)(hz - 1));
             return LDG_EPRUNED;

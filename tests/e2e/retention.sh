@@ -83,7 +83,7 @@ gen 0 700 >"$T/in1"
 ago 400 --dir "$B" ingest "$T/in1" >/dev/null 2>&1 || exit 1
 ago 400 --dir "$B" append model.registered --actor alice \
     --body '{"model":"m1","digest":"sha256:aa"}' >/dev/null || exit 1
-ago 400 --dir "$B" append model.verified --actor alice \
+ago 400 --dir "$B" append model.verified --actor alice --run R-old \
     --body '{"model":"m1","digest":"sha256:aa","ok":true}' >/dev/null || exit 1
 ago 400 --dir "$B" append pack.installed \
     --body '{"pack":"p1","version":"1.0","manifest_digest":"sha256:bb"}' \
@@ -280,6 +280,25 @@ t50=$("$L" --dir "$B" show 50 -o json | jq -r .time)
 "$L" --dir "$D" export -S "$t50" -U "$t100" --out "$T/e0.bundle" 2>"$T/err"
 [ $? -eq 66 ] && [ ! -e "$T/e0.bundle" ] && grep -q 'horizon' "$T/err" ||
     fail "export -S -U before the horizon: $(cat "$T/err")"
+# --at a time: before the horizon it is in the archive; at the last pruned
+# event's time it is the state the ledger kept at the horizon
+"$L" --dir "$D" doctor --at "$t100" >/dev/null 2>"$T/err"
+[ $? -eq 66 ] && grep -q 'state at that time is before the horizon' "$T/err" &&
+    grep -q 'doctor --bundle FILE --at' "$T/err" ||
+    fail "doctor --at a pruned time: $(cat "$T/err")"
+tH=$("$L" --dir "$B" show $((H1 - 1)) -o json | jq -r .time)
+"$L" --dir "$D" projections --at "$tH" -o json >"$T/out" 2>"$T/err" ||
+    fail "projections --at the horizon's time: $(cat "$T/err")"
+"$L" --dir "$B" projections --at $((H1 - 1)) -o json | cmp -s - "$T/out" ||
+    fail "projections --at the horizon's time: not the state at $H1"
+"$L" --dir "$D" runs R-span >"$T/out" 2>"$T/err"
+grep -q '^at its start   ledger doctor --bundle ARCHIVE --at [0-9]* (pruned' "$T/out" ||
+    fail "runs R-span: where its start's state is: $(cat "$T/out" "$T/err")"
+# a run whose events were all pruned: named as such, not "no such run"
+"$L" --dir "$D" timeline R-old >"$T/out" 2>"$T/err"
+[ $? -eq 66 ] && grep -q 'run R-old: its events (.*) are all before the horizon' "$T/err" &&
+    ! grep -q 'no such run' "$T/err" ||
+    fail "timeline of a pruned run: $(cat "$T/err")"
 "$L" --dir "$D" timeline R-span >"$T/out" 2>"$T/err"
 [ $? -eq 0 ] && grep -q 'began at event .* before the horizon' "$T/err" ||
     fail "timeline of a run across the horizon: $(cat "$T/err")"
@@ -386,6 +405,9 @@ wpid=""
 "$L" --dir "$D" prune --before "$H2" --archive "$T/a2.bundle" >"$T/out" 2>&1 ||
     fail "second prune: $(cat "$T/out")"
 "$L" --dir "$D" verify --full >"$T/v" 2>&1 || fail "verify after the second prune: $(cat "$T/v")"
+grep -q "^ok: full verification of the [0-9]* kept events ($H2\.\." "$T/v" &&
+    grep -q "events $H1..$((H2 - 1)) pruned at .* into archive $(sha256sum "$T/a2.bundle" | cut -c1-64) (0..$((H1 - 1)) into earlier archives); verified from $H2" "$T/v" ||
+    fail "verify's words after the second prune: $(cat "$T/v")"
 "$L" --dir "$D" show 800 2>&1 | grep -q "$H1..$((H2 - 1)) into the archive with SHA-256 $(sha256sum "$T/a2.bundle" | cut -c1-64), the ones before into earlier archives" ||
     fail "show after two prunes: $("$L" --dir "$D" show 800 2>&1)"
 "$L" --dir "$D" export "seq=$H2.." --out "$T/e3.bundle" >/dev/null 2>&1 ||
