@@ -777,6 +777,20 @@ bundle_event_short(const struct cli *c, const json_t *e,
     free(line);
 }
 
+/* An event's seq as a bundle's events.jsonl has it ("?" if it has none). */
+static const char *
+bundle_seq(const json_t *e, char buf[24])
+{
+    const json_t *v = json_object_get(e, "seq");
+    if (json_is_string(v))
+        return json_string_value(v);
+    if (json_is_integer(v)) {
+        snprintf(buf, 24, "%lld", (long long)json_integer_value(v));
+        return buf;
+    }
+    return "?";
+}
+
 /* query --bundle: the matches among a verified bundle's selected events. */
 static int
 query_bundle(struct cli *c, const struct cli_bundle_args *ba,
@@ -810,6 +824,25 @@ query_bundle(struct cli *c, const struct cli_bundle_args *ba,
         }
         if (m == 1)
             hits[nhits++] = i;
+    }
+    if (nhits == 0) {
+        /* a bundle holds a selection: say which, so that an empty answer
+         * is not taken for the log's */
+        char b0[24], b1[24];
+        if (n == 0)
+            cli_err(c, "bundle %s holds no events", ba->file);
+        else
+            cli_err(c,
+                    "no event of bundle %s matches: it holds %zu events of "
+                    "the log %s, seq %s..%s%s",
+                    ba->file, n, bc->origin,
+                    bundle_seq(json_array_get(bc->events, 0), b0),
+                    bundle_seq(json_array_get(bc->events, n - 1), b1),
+                    n == bc->checkpoint_size ? ""
+                                             : " (a selection; an archive "
+                                               "holds the events before its "
+                                               "horizon, earlier archives "
+                                               "the ones before those)");
     }
     /* -n N: the last N (with -r, the first N newest), as on a ledger */
     if (limit > 0 && limit < nhits && !reverse)

@@ -410,6 +410,9 @@ print_pruned(struct cli *c, const char *archive,
                           pol->archived, "first", cli_json_u64(pol->first),
                           "events", cli_json_u64(pol->events), "budget_refused",
                           pol->budget_refused));
+        if (o != NULL && pol != NULL && pol->set_aside[0])
+            json_object_set_new(json_object_get(o, "policy"), "set_aside",
+                                json_string(pol->set_aside));
         cli_print_json(c, o);
     }
 }
@@ -439,6 +442,11 @@ prune_policy(struct cli *c, int force)
         return rc == LDG_EINVAL ? EX_DATAERR : cli_exit_code(rc);
     }
     ldg_close(l);
+    if (r.set_aside[0])
+        cli_err(c,
+                "an archive of that name failed its check: kept as %s, and "
+                "written again (%s)",
+                r.set_aside, r.set_aside_why);
     if (r.budget_refused)
         cli_err(c, "%s", r.budget_why);
     if (!r.pruned) {

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -268,6 +270,27 @@ check_archive(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
         free(br);
         return rc;
     }
+    if (br->readable && br->checkpoint_size != 0 && !br->ok &&
+        (br->checkpoint_size != h->horizon ||
+         (br->events > 0 &&
+          (br->first_seq != h->first || br->last_seq != h->horizon - 1)))) {
+        /* the wrong span: said before what fails because of it (the
+         * trusted checkpoint is of another size) */
+        ldg_set_errmsg(
+            l,
+            "archive %s holds events %llu..%llu proven at size "
+            "%llu; pruning before %llu needs exactly events "
+            "%llu..%llu, proven at size %llu (ledger archive "
+            "--before %llu)",
+            path, (unsigned long long)br->first_seq,
+            (unsigned long long)br->last_seq,
+            (unsigned long long)br->checkpoint_size,
+            (unsigned long long)h->horizon, (unsigned long long)h->first,
+            (unsigned long long)(h->horizon - 1),
+            (unsigned long long)h->horizon, (unsigned long long)h->horizon);
+        free(br);
+        return LDG_ETAMPER;
+    }
     if (!br->readable || !br->ok) {
         const char *what = "it does not verify";
         for (size_t i = 0; i < br->nchecks; i++)
@@ -418,16 +441,193 @@ out:
 
 /* ------------------------------------------------------------- policy -- */
 
+/* mkdir -p dir (0750). */
+static int
+mkdir_p(struct ldg_ledger *l, const char *dir)
+{
+    char buf[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof buf) {
+        ldg_set_errmsg(l, "archive directory '%s': not a usable path", dir);
+        return LDG_EINVAL;
+    }
+    memcpy(buf, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        buf[i] = '\0';
+        if (mkdir(buf, 0750) < 0 && errno != EEXIST) {
+            ldg_set_errmsg(l, "archive directory %s: creating %s: %s", dir, buf,
+                           strerror(errno));
+            return errno == ENOSPC || errno == EIO ? LDG_EIO : LDG_EINVAL;
+        }
+        buf[i] = i == n ? '\0' : '/';
+    }
+    return 0;
+}
+
+/* An exclusive lock on DIR/.prune.lock, waited for: the fd, or < 0. */
+static int
+lock_dir(struct ldg_ledger *l, const char *dir)
+{
+    char path[4200];
+    int fd;
+    snprintf(path, sizeof path, "%s/.prune.lock", dir);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        ldg_set_errmsg(l, "archive directory %s: %s: %s", dir, path,
+                       strerror(errno));
+        return errno == ENOSPC || errno == EIO ? LDG_EIO : LDG_EINVAL;
+    }
+    while (flock(fd, LOCK_EX) < 0) {
+        if (errno != EINTR) {
+            ldg_set_errmsg(l, "%s: lock: %s", path, strerror(errno));
+            close(fd);
+            return LDG_EIO;
+        }
+    }
+    return fd;
+}
+
+/* Removes DIR/ledger-*.bundle.tmp.* : archives a killed run was writing
+ * (a whole archive is linked to its name only once written and synced). */
+static void
+remove_partials(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "ledger-", 7) == 0 &&
+            strstr(e->d_name, ".bundle.tmp.") != NULL)
+            unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+}
+
+/* The horizon of the next part from cur: at most p->archive_events
+ * events, or, when one commit holds more, that commit alone. */
+static int
+part_end(struct ldg_ledger *l, const struct ldg_retention_policy *p,
+         const struct ldg_retention_horizon *cur, uint64_t *hz)
+{
+    struct ldg_retention_horizon step;
+    uint64_t lo, hi;
+    int rc;
+
+    *hz = cur->horizon;
+    if (p->archive_events == 0 ||
+        cur->horizon - cur->first <= p->archive_events)
+        return 0;
+    rc = resolve(l, "", 0, cur->first + p->archive_events, &step);
+    if (rc == 0 && step.horizon > cur->first) {
+        *hz = step.horizon;
+        return 0;
+    }
+    if (rc < 0 && rc != LDG_ENOTFOUND)
+        return rc;
+    /* the first commit end after cur->first: the smallest x with a
+     * commit ending in (first, x] (binary search; horizons only grow) */
+    lo = cur->first + p->archive_events + 1;
+    hi = cur->horizon;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        rc = resolve(l, "", 0, mid, &step);
+        if (rc < 0 && rc != LDG_ENOTFOUND)
+            return rc;
+        if (rc == 0 && step.horizon > cur->first)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    if ((rc = resolve(l, "", 0, hi, &step)) < 0)
+        return rc;
+    *hz = step.horizon;
+    return 0;
+}
+
+/* Archives and prunes up to want->horizon in parts, under the lock. */
+static int
+apply_parts(struct ldg_ledger *l, const struct ldg_retention_policy *p,
+            int force, uint64_t now_ns,
+            const struct ldg_retention_horizon *want,
+            struct ldg_policy_report *r)
+{
+    struct ldg_archive_opts ao;
+    struct ldg_prune_opts po;
+    char spec[32];
+    int rc;
+
+    /* an archive at most p->archive_events events (its writer and its
+     * checks hold a few KiB an event), one prune each */
+    r->first = want->first;
+    for (;;) {
+        struct ldg_retention_horizon cur;
+        uint64_t hz;
+        rc = resolve(l, "", 0, want->horizon, &cur);
+        if (rc == LDG_ENOTFOUND || (rc == 0 && cur.horizon <= cur.first))
+            break;
+        if (rc < 0)
+            return rc;
+        if (r->pruned == 0)
+            r->first = cur.first; /* (a run before this one took some) */
+        if ((rc = part_end(l, p, &cur, &hz)) < 0)
+            return rc;
+        snprintf(r->archive, sizeof r->archive, "%s/ledger-%llu-%llu.bundle",
+                 p->archive_dir, (unsigned long long)cur.first,
+                 (unsigned long long)(hz - 1));
+        snprintf(spec, sizeof spec, "%llu", (unsigned long long)hz);
+        memset(&po, 0, sizeof po);
+        po.before = spec;
+        po.archive = r->archive;
+        po.keep_days = p->keep_days;
+        po.force = force;
+        po.now_ns = now_ns;
+        /* an archive a crash left behind is checked like any by the
+         * prune; one that fails its check is set aside (kept, renamed)
+         * and written again */
+        if (access(r->archive, F_OK) == 0) {
+            rc = ldg_retention_prune(l, &po, &r->pr);
+            if (rc != LDG_ETAMPER)
+                goto pruned;
+            snprintf(r->set_aside, sizeof r->set_aside, "%s.rejected.%llu",
+                     r->archive, (unsigned long long)(now_ns / 1000000000u));
+            snprintf(r->set_aside_why, sizeof r->set_aside_why, "%s",
+                     ldg_errmsg(l));
+            if (rename(r->archive, r->set_aside) < 0) {
+                ldg_set_errmsg(l,
+                               "%s failed its check and cannot be moved "
+                               "aside (%s): %s",
+                               r->archive, strerror(errno), r->set_aside_why);
+                return LDG_EIO;
+            }
+        }
+        memset(&ao, 0, sizeof ao);
+        ao.before = spec;
+        ao.out = r->archive;
+        if ((rc = ldg_retention_archive(l, &ao, &r->ar)) < 0)
+            return rc;
+        r->archived++;
+        rc = ldg_retention_prune(l, &po, &r->pr);
+    pruned:
+        if (rc < 0)
+            return rc;
+        r->pruned++;
+        r->events += r->pr.events;
+        if (hz >= want->horizon)
+            break;
+    }
+    return 0;
+}
+
 int
 ldg_retention_apply(struct ldg_ledger *l, const struct ldg_retention_policy *p,
                     int force, uint64_t now_ns, struct ldg_policy_report *r)
 {
     struct ldg_retention_horizon age, want;
-    struct ldg_archive_opts ao;
-    struct ldg_prune_opts po;
     uint64_t keep_ns, cutoff, used;
-    char spec[32];
-    int rc;
+    int rc, lockfd;
 
     if (l == NULL || p == NULL || r == NULL)
         return LDG_EINVAL;
@@ -488,53 +688,19 @@ ldg_retention_apply(struct ldg_ledger *l, const struct ldg_retention_policy *p,
                  p->keep_days);
         return 0;
     }
-    if (mkdir(p->archive_dir, 0750) < 0 && errno != EEXIST) {
-        ldg_set_errmsg(l, "archive directory %s: %s", p->archive_dir,
-                       strerror(errno));
-        return LDG_EIO;
-    }
-    /* an archive at most p->archive_events events (its writer and its
-     * checks hold a few KiB an event), one prune each */
-    r->first = want.first;
-    for (;;) {
-        struct ldg_retention_horizon cur, step;
-        uint64_t hz;
-        rc = resolve(l, "", 0, want.horizon, &cur);
-        if (rc == LDG_ENOTFOUND || (rc == 0 && cur.horizon <= cur.first))
-            break;
-        if (rc < 0)
-            return rc;
-        hz = cur.horizon;
-        if (p->archive_events > 0 && hz - cur.first > p->archive_events &&
-            resolve(l, "", 0, cur.first + p->archive_events, &step) == 0 &&
-            step.horizon > cur.first)
-            hz = step.horizon;
-        snprintf(r->archive, sizeof r->archive, "%s/ledger-%llu-%llu.bundle",
-                 p->archive_dir, (unsigned long long)cur.first,
-                 (unsigned long long)(hz - 1));
-        snprintf(spec, sizeof spec, "%llu", (unsigned long long)hz);
-        /* an archive a crash left behind is checked like any by the
-         * prune */
-        if (access(r->archive, F_OK) != 0) {
-            memset(&ao, 0, sizeof ao);
-            ao.before = spec;
-            ao.out = r->archive;
-            if ((rc = ldg_retention_archive(l, &ao, &r->ar)) < 0)
-                return rc;
-            r->archived++;
-        }
-        memset(&po, 0, sizeof po);
-        po.before = spec;
-        po.archive = r->archive;
-        po.keep_days = p->keep_days;
-        po.force = force;
-        po.now_ns = now_ns;
-        if ((rc = ldg_retention_prune(l, &po, &r->pr)) < 0)
-            return rc;
-        r->pruned++;
-        r->events += r->pr.events;
-        if (hz >= want.horizon)
-            break;
-    }
-    return 0;
+    if ((rc = mkdir_p(l, p->archive_dir)) < 0)
+        return rc;
+    /* one policy run at a time: a second waits, then finds the work done;
+     * what a killed one left half-written is removed */
+    if ((lockfd = lock_dir(l, p->archive_dir)) < 0)
+        return lockfd;
+    remove_partials(p->archive_dir);
+    rc = apply_parts(l, p, force, now_ns, &want, r);
+    close(lockfd); /* (and with it the lock) */
+    if (rc == 0 && r->pruned == 0)
+        snprintf(r->why, sizeof r->why,
+                 "nothing to prune: the events before %llu were pruned "
+                 "meanwhile (by another run)",
+                 (unsigned long long)want.horizon);
+    return rc;
 }

@@ -165,6 +165,10 @@ struct ldg_policy_report {
     uint64_t over_budget; /* bytes in use past the budget, before */
     char why[256];
     char archive[4200];
+    /* an archive of the name already there that failed its check: moved
+     * to set_aside (kept) and written again; set_aside_why says why */
+    char set_aside[4300];
+    char set_aside_why[600];
     struct ldg_archive_report ar;
     struct ldg_prune_report pr;
 };
