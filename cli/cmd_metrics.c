@@ -49,6 +49,35 @@ const struct cli_command cli_cmd_metrics = {
     0};
 
 int
+cli_metrics_catch_up(struct cli *c, struct ldg_ledger *l)
+{
+    struct ldg_metrics *m = NULL;
+    struct ldg_txn *t = NULL;
+    char cache[4200], err[1024] = "";
+    uint64_t before;
+    int rc;
+
+    if (access(c->dir, W_OK) != 0 || ldg_metrics_new(&m) < 0)
+        return 0;
+    snprintf(cache, sizeof cache, "%s/%s", c->dir, LDG_METRICS_CACHE_FILE);
+    (void)ldg_metrics_load(m, cache); /* (a stale one: counted again) */
+    before = ldg_metrics_size(m);
+    rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
+    if (rc == 0)
+        rc = ldg_metrics_update(m, t, NULL, err, sizeof err);
+    ldg_txn_abort(t);
+    if (rc == 0 && ldg_metrics_size(m) != before)
+        rc = ldg_metrics_save(m, cache, err, sizeof err);
+    if (rc < 0)
+        fprintf(stderr,
+                "ledger %s: the metrics' counts before the prune were not "
+                "saved (%s): after it, a count starts at the horizon\n",
+                c->cmd, err[0] ? err : ldg_strerror(rc));
+    ldg_metrics_free(m);
+    return 0;
+}
+
+int
 cmd_metrics(struct cli *c, int argc, char **argv)
 {
     struct cli_args a;

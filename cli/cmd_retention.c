@@ -64,8 +64,20 @@ horizon_json(const struct ldg_retention_horizon *h)
 
 /* "before 1000 (rounded down to 998, the end of a commit)" */
 static void
-say_rounding(struct cli *c, const struct ldg_retention_horizon *h)
+say_rounding(struct cli *c, const char *before,
+             const struct ldg_retention_horizon *h)
 {
+    if (h->before_ns != 0) {
+        char t[48];
+        ldg_time_rfc3339_ns(t, sizeof t, h->before_ns);
+        cli_err(c, "--before %s read as the time %s%s", before, t,
+                h->past_end ? ", after the log's last event: all of it" : "");
+    } else if (h->past_end) {
+        cli_err(c,
+                "--before %s is past the log's end (%llu events): all of "
+                "it",
+                before, (unsigned long long)h->size);
+    }
     if (h->requested != h->horizon)
         cli_err(
             c,
@@ -211,7 +223,7 @@ cmd_archive(struct cli *c, int argc, char **argv)
     }
     ldg_close(l);
     hex32(hex, r.sha256);
-    say_rounding(c, &r.h);
+    say_rounding(c, o.before, &r.h);
     if (c->out == OUT_HUMAN) {
         char until[40];
         cli_when(until, sizeof until, r.h.until_ns);
@@ -231,12 +243,13 @@ cmd_archive(struct cli *c, int argc, char **argv)
         printf("next: ledger prune --before %llu --archive %s\n",
                (unsigned long long)r.h.horizon, o.out);
     } else {
-        json_t *j =
-            json_pack("{s:s, s:o, s:o, s:o, s:s}", "file", o.out, "horizon",
-                      horizon_json(&r.h), "events", cli_json_u64(r.events),
-                      "bytes", cli_json_u64(r.bytes), "sha256", hex);
+        json_t *j = json_pack("{s:s, s:o, s:o, s:o, s:s}", "file", o.out,
+                              "horizon", horizon_json(&r.h), "events",
+                              json_integer((json_int_t)r.events), "bytes",
+                              json_integer((json_int_t)r.bytes), "sha256", hex);
         if (j != NULL && r.max_bytes > 0)
-            json_object_set_new(j, "max_bytes", cli_json_u64(r.max_bytes));
+            json_object_set_new(j, "max_bytes",
+                                json_integer((json_int_t)r.max_bytes));
         cli_print_json(c, j);
     }
     return EX_OK;
@@ -349,6 +362,7 @@ cmd_prune(struct cli *c, int argc, char **argv)
     o.keep_days = pol.keep_days;
     if ((rc = cli_open(c, 0, &l)) != 0)
         return rc;
+    cli_metrics_catch_up(c, l);
     rc = ldg_retention_prune(l, &o, &r);
     if (rc < 0) {
         cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
@@ -356,7 +370,7 @@ cmd_prune(struct cli *c, int argc, char **argv)
         return rc == LDG_EINVAL ? EX_DATAERR : cli_exit_code(rc);
     }
     ldg_close(l);
-    say_rounding(c, &r.h);
+    say_rounding(c, o.before, &r.h);
     print_pruned(c, o.archive, &r, NULL);
     return EX_OK;
 }
@@ -394,13 +408,15 @@ print_pruned(struct cli *c, const char *archive,
         json_t *o = json_pack(
             "{s:o, s:o, s:s, s:s, s:o, s:{s:o, s:o}, s:{s:o, "
             "s:o, s:o, s:o}}",
-            "horizon", horizon_json(&r.h), "events", cli_json_u64(r.events),
-            "archive", archive, "archive_sha256", hex, "pruned_seq",
-            cli_json_u64(r.pruned_seq), "used_bytes", "before",
-            cli_json_u64(r.used_before), "after", cli_json_u64(r.used_after),
-            "removed", "entries", cli_json_u64(r.entries), "bodies",
-            cli_json_u64(r.bodies), "seals", cli_json_u64(r.seals),
-            "index_keys", cli_json_u64(r.index_keys));
+            "horizon", horizon_json(&r.h), "events",
+            json_integer((json_int_t)r.events), "archive", archive,
+            "archive_sha256", hex, "pruned_seq", cli_json_u64(r.pruned_seq),
+            "used_bytes", "before", json_integer((json_int_t)r.used_before),
+            "after", json_integer((json_int_t)r.used_after), "removed",
+            "entries", json_integer((json_int_t)r.entries), "bodies",
+            json_integer((json_int_t)r.bodies), "seals",
+            json_integer((json_int_t)r.seals), "index_keys",
+            json_integer((json_int_t)r.index_keys));
         /* --policy: the parts it took (the object above is the last) */
         if (o != NULL && pol != NULL)
             json_object_set_new(
@@ -408,8 +424,8 @@ print_pruned(struct cli *c, const char *archive,
                 json_pack("{s:b, s:i, s:i, s:o, s:o, s:b}", "pruned", 1,
                           "parts", pol->pruned, "archives_written",
                           pol->archived, "first", cli_json_u64(pol->first),
-                          "events", cli_json_u64(pol->events), "budget_refused",
-                          pol->budget_refused));
+                          "events", json_integer((json_int_t)pol->events),
+                          "budget_refused", pol->budget_refused));
         if (o != NULL && pol != NULL && pol->set_aside[0])
             json_object_set_new(json_object_get(o, "policy"), "set_aside",
                                 json_string(pol->set_aside));
@@ -435,6 +451,7 @@ prune_policy(struct cli *c, int force)
     }
     if ((rc = cli_open(c, 0, &l)) != 0)
         return rc;
+    cli_metrics_catch_up(c, l);
     rc = ldg_retention_apply(l, &pol, force, 0, &r);
     if (rc < 0) {
         cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));

@@ -77,6 +77,21 @@ prefix_matches(const struct cli_args *a, const char *arg)
     return k;
 }
 
+/* Whether arg ("--name" or "--name=value") names one of a's long options
+ * exactly. */
+static int
+is_long_opt(const struct cli_args *a, const char *arg)
+{
+    size_t n;
+    if (strncmp(arg, "--", 2) != 0)
+        return 0;
+    n = strcspn(arg + 2, "=");
+    for (const struct option *o = a->lo; o->name; o++)
+        if (strlen(o->name) == n && strncmp(o->name, arg + 2, n) == 0)
+            return 1;
+    return 0;
+}
+
 int
 cli_args_next(struct cli_args *a)
 {
@@ -85,6 +100,15 @@ cli_args_next(struct cli_args *a)
         const char *bad;
 
         a->value = optarg;
+        /* "--before --out x": the option left without its value, not
+         * --out taken for it */
+        if (ch != '?' && ch != ':' && optarg != NULL && optind >= 2 &&
+            optarg == a->argv[optind - 1] && is_long_opt(a, optarg)) {
+            cli_err(a->c, "option '%s' needs a value (got the option '%s')",
+                    a->argv[optind - 2], optarg);
+            a->exit = cli_usage(a->c);
+            return -1;
+        }
         switch (ch) {
         case -1:
             a->ind = optind;

@@ -373,8 +373,8 @@ ldg_metrics_save(const struct ldg_metrics *m, const char *path, char *err,
                  size_t errcap)
 {
     json_t *o, *types, *models, *st, *reqs;
-    char hex[65], tmp[4200];
-    int rc = 0, fd;
+    char hex[65], tmp[4200], *text;
+    int rc = 0, fd, err_no;
 
     ldg_hex(hex, m->leaf, 32);
     types = json_object();
@@ -409,17 +409,42 @@ ldg_metrics_save(const struct ldg_metrics *m, const char *path, char *err,
                   CACHE_VERSION, "size", u64s(m->size), "leaf", hex, "types",
                   types, "models", models, "statuses", st, "requests", reqs,
                   "proxy_events", u64s(m->proxy_events));
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-    fd = o ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640) : -1;
-    if (fd < 0 || json_dumpfd(o, fd, JSON_COMPACT) != 0 || close(fd) != 0 ||
-        rename(tmp, path) != 0) {
+    /* the text whole, then one write (jansson's dumpfd writes it a token
+     * at a time) */
+    text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (text == NULL) {
         snprintf(err, errcap, "cannot write %s: %s", path,
-                 o ? strerror(errno) : ldg_strerror(LDG_ENOMEM));
-        if (fd >= 0)
+                 ldg_strerror(LDG_ENOMEM));
+        return LDG_ENOMEM;
+    }
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd >= 0) {
+        size_t len = strlen(text), off = 0;
+        while (off < len) {
+            ssize_t w = write(fd, text + off, len - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                break;
+            off += (size_t)w;
+        }
+        err_no = off == len ? 0 : errno ? errno : EIO;
+        if (close(fd) != 0 && err_no == 0)
+            err_no = errno;
+        if (err_no == 0 && rename(tmp, path) != 0)
+            err_no = errno;
+        if (err_no != 0)
             unlink(tmp);
+    } else {
+        err_no = errno;
+    }
+    free(text);
+    if (err_no != 0) {
+        snprintf(err, errcap, "cannot write %s: %s", path, strerror(err_no));
         rc = LDG_EIO;
     }
-    json_decref(o);
     return rc;
 }
 

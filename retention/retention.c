@@ -64,13 +64,16 @@ resolve(struct ldg_ledger *l, const char *before, int by_time, uint64_t v,
     }
     if (!by_time) {
         h->requested = v;
+        h->past_end = v > h->size;
     } else {
+        h->before_ns = v;
         uint64_t lo = 0, hi = h->size ? h->size - 1 : 0;
         /* the first event at or after the time: the events before it */
         rc = h->size == 0 ? 1 : ldg_time_window(t, v, UINT64_MAX, &lo, &hi);
         if (rc < 0)
             goto out;
         h->requested = rc == 1 ? h->size : lo;
+        h->past_end = rc == 1;
     }
     if (h->requested > h->size)
         h->requested = h->size;

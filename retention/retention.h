@@ -77,6 +77,9 @@ struct ldg_retention_horizon {
     uint64_t horizon;   /* rounded down to a commit's end (a checkpoint) */
     uint64_t size;      /* events in the log */
     uint64_t until_ns;  /* time of event horizon-1 */
+    uint64_t before_ns; /* before was a time: the one it was read as (0: a
+                           seq) */
+    int past_end;       /* before lay past the log's last event: all of it */
 };
 
 /* Resolves `before` — a seq (digits: the events before it) or a time

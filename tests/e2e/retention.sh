@@ -143,7 +143,7 @@ rm -f "$T/a1.bundle"
 "$L" --dir "$D" archive --before "$H1" --out "$T/a1.bundle" -o json >"$T/out" ||
     fail "archive -o json"
 jq -e ".horizon.horizon == \"$H1\" and .horizon.first == \"0\" and
-       .events == \"$H1\" and (.sha256 | length) == 64" "$T/out" >/dev/null ||
+       .events == $H1 and (.sha256 | length) == 64" "$T/out" >/dev/null ||
     fail "archive -o json: $(cat "$T/out")"
 [ "$(jq -r .sha256 "$T/out")" = "$(sha256sum "$T/a1.bundle" | cut -c1-64)" ] ||
     fail "archive: the SHA-256 it reports is not the file's"
@@ -236,6 +236,10 @@ grep -q "^recorded as ledger.pruned, seq $N" "$T/out" || fail "prune: no seq $N"
     .body.archive == \"a1.bundle\"" >/dev/null || fail "the ledger.pruned event"
 "$L" --dir "$D" stats | grep -q "^events  *$((N + 1)) (0..$((H1 - 1)) pruned" ||
     fail "stats: $("$L" --dir "$D" stats | grep events)"
+# the counters go on over the pruned events (prune brought the metrics'
+# cache up to date first)
+m=$("$L" --dir "$D" metrics | awk '/^ledger_events_total\{/ { s += $2 } END { print s }')
+[ "$m" = "$((N + 1))" ] || fail "ledger_events_total after the prune: $m, not $((N + 1))"
 "$L" --dir "$D" verify >"$T/v" 2>&1 || fail "verify after prune: $(cat "$T/v")"
 "$L" --dir "$D" verify --full >"$T/v" 2>&1 ||
     fail "verify --full after prune: $(cat "$T/v")"
@@ -455,7 +459,7 @@ echo '{"archive_events": 250}' >"$Q/retention.json"
 "$L" --dir "$Q" prune --policy -o json >"$T/out" 2>"$T/err" ||
     fail "prune --policy in parts: $(cat "$T/err")"
 jq -e '.policy.parts == 4 and .policy.archives_written == 4 and
-       .policy.events == "801" and .horizon.horizon == "801"' "$T/out" \
+       .policy.events == 801 and .horizon.horizon == "801"' "$T/out" \
     >/dev/null || fail "prune --policy in parts: $(cat "$T/out")"
 for a in "$Q"/archive/ledger-*; do
     n=$(tar --zstd -xOf "$a" --wildcards '*/manifest.json' | jq '.events | length')
@@ -549,7 +553,10 @@ after() {
         "$L" --dir "$C" show 0 >/dev/null 2>&1 || fail "$1: before, but event 0 is gone"
         "$L" --dir "$C" stats -o json | jq -e '.horizon == null' >/dev/null ||
             fail "$1: before, but a horizon"
-    elif cmp -s "$T/ck" "$T/ck.pruned"; then
+    elif [ "$(sed -n 2p "$T/ck")" = "$(sed -n 2p "$T/ck.pruned")" ] &&
+        "$L" --dir "$C" stats -o json | jq -e ".horizon == \"$H1\"" >/dev/null; then
+        # (the size after the prune; its ledger.pruned event has its own
+        # time, so the root is another)
         "$L" --dir "$C" show 0 >/dev/null 2>&1 && fail "$1: after, but event 0 is there"
     else
         fail "$1: neither the checkpoint before nor after ($(head -c 200 "$T/ck"))"
