@@ -255,6 +255,11 @@ cmd_tiles(struct cli *c, int argc, char **argv)
                     (unsigned long long)r.size,
                     (unsigned long long)r.tiles_written,
                     (unsigned long long)r.bundles_written);
+            /* a pruned ledger: the bundles of pruned events are in no
+             * ledger any more (a publication keeps its files) */
+            cli_pruned(c, l,
+                       "the entry bundles that hold pruned events "
+                       "were not written");
         } else {
             cli_print_json(
                 c, json_pack("{s:o, s:I, s:I}", "size", cli_json_u64(r.size),
