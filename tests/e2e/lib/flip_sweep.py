@@ -116,8 +116,8 @@ def doctor():
                 if c.get("name") not in ("chain-verified", "disk-headroom")]
     d.pop("verdict", None)
     # the free space measured now, wherever a clause quotes it
-    return rc, json.loads(re.sub(r"[0-9]+ MiB free \([0-9.]+%\)", "N MiB free",
-                                 json.dumps(d)))
+    return rc, json.loads(re.sub(r"[0-9.]+ [KMGTP]?i?B free \([0-9.]+%\)",
+                                 "N free", json.dumps(d)))
 
 
 def doctor_names_projections(d, r):
