@@ -227,8 +227,11 @@ unit: all $(TEST_BIN)
 # page_chromium.sh's time is the browser's (the page it loads is made by
 # the code export_evidence.sh and the unit tests run here). make check
 # runs both. verify_every_db.sh flips 4 bits a database, not 12 (each
-# flip that verify passes runs some twenty commands), and migrate.sh
-# fails and kills a migration at every other I/O call, not every one.
+# flip that verify passes runs some twenty commands); migrate.sh and
+# core_faults.sh fault every other I/O call, not every one, retention.sh
+# every third; robust_corrupt.sh flips 10 bits, not 30, and core_crash.sh
+# kills 12 ingests, not 30. make check does all of them, on the same
+# code; make torture does many more.
 ASAN_SKIP_TESTS ?= cli_install page_chromium
 # Its end-to-end tests run in two lanes (tests/run_tests.sh,
 # LEDGER_TEST_JOBS): a sanitized test spends its time starting processes
@@ -236,7 +239,8 @@ ASAN_SKIP_TESTS ?= cli_install page_chromium
 ASAN_TEST_JOBS ?= 2
 asan:
 	LEDGER_SKIP_TESTS="$(ASAN_SKIP_TESTS)" LEDGER_TEST_JOBS=$(ASAN_TEST_JOBS) \
-	VERIFY_FLIPS=4 MIGRATE_CALL_STEP=2 RETENTION_CALL_STEP=3 $(MAKE) B=build/asan OPT="-O1 -g -fsanitize=address,undefined \
+	VERIFY_FLIPS=4 MIGRATE_CALL_STEP=2 RETENTION_CALL_STEP=3 \
+	FAULTS_CALL_STEP=2 FLIPS=10 CRASH_ROUNDS=12 $(MAKE) B=build/asan OPT="-O1 -g -fsanitize=address,undefined \
 	    -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 	    CHECK_SERVE_CRASH_ROUNDS=6 check
 

@@ -147,6 +147,16 @@ fresh() {
 }
 
 IO_CALLS=""  # default: every write and sync call
+# FAULTS_CALL_STEP=S faults every S-th call of a sweep (make asan: every
+# other); the run after the last call, with no fault, always runs
+STEP=${FAULTS_CALL_STEP:-1}
+next_call() { # N K: the call after N
+    if [ "$1" -le "$2" ] && [ $(($1 + STEP)) -gt $(($2 + 1)) ]; then
+        echo $(($2 + 1))
+    else
+        echo $(($1 + STEP))
+    fi
+}
 # Modes swept for I/O faults: "mode:errno".
 IO_MODES="fail:EIO fail:ENOSPC after:EIO short:EIO persist:EIO"
 
@@ -191,7 +201,7 @@ sweep_append() {
                     "$(head -c 200 "$T/err")"
         fi
         after_checks "$W" "$what"
-        n=$((n + 1))
+        n=$(next_call "$n" "$k")
     done
     sweep_end "append $mode $err"
 }
@@ -256,7 +266,7 @@ sweep_ingest() {
                 bad clean-run "$what: failed with no fault injected"
         fi
         after_checks "$W" "$what"
-        n=$((n + 1))
+        n=$(next_call "$n" "$k")
     done
     sweep_end "ingest $mode $err"
 }
@@ -289,7 +299,7 @@ sweep_keys() {
             bad keys-retry "$what: bob cannot sign afterwards:" \
                 "$(head -c 200 "$T/err2")"
         after_checks "$W" "$what"
-        n=$((n + 1))
+        n=$(next_call "$n" "$k")
     done
     sweep_end "keys $mode $err"
 }
@@ -315,7 +325,7 @@ sweep_erase() {
             failed_checks "$what" erase
         fi
         after_checks "$W" "$what"
-        n=$((n + 1))
+        n=$(next_call "$n" "$k")
     done
     sweep_end "erase $mode $err"
 }
@@ -337,7 +347,7 @@ sweep_verify() {
         [ "$rc" -eq 1 ] &&
             bad false-tamper "$what: a write failure reported as tampering"
         after_checks "$W" "$what"
-        n=$((n + 1))
+        n=$(next_call "$n" "$k")
     done
 }
 
@@ -375,7 +385,7 @@ sweep_init() {
                     "$(head -c 200 "$T/err2")"
             fi
         fi
-        n=$((n + 1))
+        n=$(next_call "$n" "$k")
     done
     sweep_end "init $mode $err"
 }
@@ -432,7 +442,7 @@ if [ "$SAN" = 0 ]; then
             fi
             after_checks "$W" "$what"
         fi
-        n=$((n + 1))
+        n=$(next_call "$n" "$k")
     done
 else
     echo "skip: allocation faults under a sanitizer runtime"
