@@ -57,9 +57,12 @@ cli_metrics_catch_up(struct cli *c, struct ldg_ledger *l)
     uint64_t before;
     int rc;
 
-    if (access(c->dir, W_OK) != 0 || ldg_metrics_new(&m) < 0)
-        return 0;
+    /* (no cache: `ledger metrics` was never run here, and its first run
+     * after the prune starts its counters where the log is kept) */
     snprintf(cache, sizeof cache, "%s/%s", c->dir, LDG_METRICS_CACHE_FILE);
+    if (access(cache, F_OK) != 0 || access(c->dir, W_OK) != 0 ||
+        ldg_metrics_new(&m) < 0)
+        return 0;
     (void)ldg_metrics_load(m, cache); /* (a stale one: counted again) */
     before = ldg_metrics_size(m);
     rc = ldg_txn_begin(l, LDG_TXN_READ, &t);

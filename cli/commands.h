@@ -127,7 +127,7 @@ extern const struct cli_command cli_cmd_witness, cli_cmd_publish,
 
 /* cli/cmd_metrics.c — the ledger's state for Prometheus */
 int cmd_metrics(struct cli *c, int argc, char **argv);
-/* Brings DIR/metrics-cache.json up to l's size (when DIR is writable), so
+/* Brings DIR/metrics-cache.json, when there is one, up to l's size, so
  * that the counters go on over the events a prune is about to remove;
  * a failure is said on stderr and changes nothing else. Returns 0. */
 int cli_metrics_catch_up(struct cli *c, struct ldg_ledger *l);

@@ -228,6 +228,30 @@ used_bytes(struct ldg_ledger *l)
     return sum;
 }
 
+/* "archive P holds events F..L (...) proven at size S; pruning before H
+ * needs exactly ..." on l */
+static void
+wrong_span(struct ldg_ledger *l, const char *path,
+           const struct ldg_bundle_report *br,
+           const struct ldg_retention_horizon *h)
+{
+    ldg_set_errmsg(
+        l,
+        "archive %s holds events %llu..%llu (%llu, %llu "
+        "selected, %llu fields and %llu bodies withheld) "
+        "proven at size %llu; pruning before %llu needs "
+        "exactly events %llu..%llu, whole, proven at size "
+        "%llu (ledger archive --before %llu)",
+        path, (unsigned long long)br->first_seq,
+        (unsigned long long)br->last_seq, (unsigned long long)br->events,
+        (unsigned long long)br->selected,
+        (unsigned long long)br->fields_withheld,
+        (unsigned long long)br->bodies_withheld,
+        (unsigned long long)br->checkpoint_size, (unsigned long long)h->horizon,
+        (unsigned long long)h->first, (unsigned long long)(h->horizon - 1),
+        (unsigned long long)h->horizon, (unsigned long long)h->horizon);
+}
+
 /* The archive must be exactly the events h.first..horizon-1, proven
  * against this ledger's own checkpoint at the horizon, with this log's
  * key, nothing withheld. */
@@ -279,18 +303,7 @@ check_archive(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
           (br->first_seq != h->first || br->last_seq != h->horizon - 1)))) {
         /* the wrong span: said before what fails because of it (the
          * trusted checkpoint is of another size) */
-        ldg_set_errmsg(
-            l,
-            "archive %s holds events %llu..%llu proven at size "
-            "%llu; pruning before %llu needs exactly events "
-            "%llu..%llu, proven at size %llu (ledger archive "
-            "--before %llu)",
-            path, (unsigned long long)br->first_seq,
-            (unsigned long long)br->last_seq,
-            (unsigned long long)br->checkpoint_size,
-            (unsigned long long)h->horizon, (unsigned long long)h->first,
-            (unsigned long long)(h->horizon - 1),
-            (unsigned long long)h->horizon, (unsigned long long)h->horizon);
+        wrong_span(l, path, br, h);
         free(br);
         return LDG_ETAMPER;
     }
@@ -316,22 +329,7 @@ check_archive(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
         br->events != h->horizon - h->first || br->selected != br->events ||
         br->first_seq != h->first || br->last_seq != h->horizon - 1 ||
         br->fields_withheld != 0 || br->bodies_withheld != 0) {
-        ldg_set_errmsg(
-            l,
-            "archive %s holds events %llu..%llu (%llu, %llu "
-            "selected, %llu fields and %llu bodies withheld) "
-            "proven at size %llu; pruning before %llu needs "
-            "exactly events %llu..%llu, whole, proven at size "
-            "%llu (ledger archive --before %llu)",
-            path, (unsigned long long)br->first_seq,
-            (unsigned long long)br->last_seq, (unsigned long long)br->events,
-            (unsigned long long)br->selected,
-            (unsigned long long)br->fields_withheld,
-            (unsigned long long)br->bodies_withheld,
-            (unsigned long long)br->checkpoint_size,
-            (unsigned long long)h->horizon, (unsigned long long)h->first,
-            (unsigned long long)(h->horizon - 1),
-            (unsigned long long)h->horizon, (unsigned long long)h->horizon);
+        wrong_span(l, path, br, h);
         free(br);
         return LDG_ETAMPER;
     }

@@ -197,7 +197,7 @@ unchanged "no --archive"
 unchanged "missing archive"
 "$L" --dir "$D" archive --before 703 --out "$T/short.bundle" >/dev/null 2>&1
 "$L" --dir "$D" prune --before "$H1" --archive "$T/short.bundle" --force 2>"$T/err"
-[ $? -eq 1 ] && grep -q "holds events 0..702 proven at size 703; pruning before $H1 needs exactly events 0..$((H1 - 1))" "$T/err" ||
+[ $? -eq 1 ] && grep -q "holds events 0..702 (.*) proven at size 703; pruning before $H1 needs exactly events 0..$((H1 - 1))" "$T/err" ||
     fail "prune, partial archive: $(cat "$T/err")"
 unchanged "partial archive"
 "$L" --dir "$T/b1" export --redact n --out "$T/red.bundle" \
@@ -226,6 +226,8 @@ unchanged "typo"
 unchanged "retention minimum"
 
 # --------------------------------------------------------------- prune --
+# (ledger metrics keeps a cache of its counts, which prune brings up)
+"$L" --dir "$D" metrics >/dev/null || fail "metrics before the prune"
 "$L" --dir "$D" prune --before "$H1" --archive "$T/a1.bundle" >"$T/out" 2>"$T/err"
 [ $? -eq 0 ] || fail "prune: $(cat "$T/err")"
 grep -q "^pruned events 0..$((H1 - 1)) ($H1 events" "$T/out" ||
@@ -474,6 +476,7 @@ Q2=$T/q2
 ago 400 --dir "$Q2" init --origin retention.test/q2 >/dev/null
 gen 0 300 >"$T/q2.in"
 ago 400 --dir "$Q2" ingest --batch 300 "$T/q2.in" >/dev/null 2>&1
+"$L" --dir "$Q2" metrics >/dev/null || fail "metrics of q2" # (its cache: 301)
 gen 300 200 >"$T/q2.in"
 ago 400 --dir "$Q2" ingest --batch 100 "$T/q2.in" >/dev/null 2>&1
 echo '{"archive_events": 250, "archive_dir": "n/e/s/t"}' >"$Q2/retention.json"
@@ -481,6 +484,10 @@ echo '{"archive_events": 250, "archive_dir": "n/e/s/t"}' >"$Q2/retention.json"
     fail "prune --policy, a commit larger than a part: $(cat "$T/err")"
 jq -e '.policy.parts == 3 and .horizon.horizon == "501"' "$T/out" >/dev/null ||
     fail "prune --policy, a commit larger than a part: $(cat "$T/out")"
+# the counters went on over the pruned events: the prune counted 301..500
+# into the cache before it removed them (and three ledger.pruned after)
+m=$("$L" --dir "$Q2" metrics | awk '/^ledger_events_total\{/ { s += $2 } END { print s }')
+[ "$m" = 504 ] || fail "ledger_events_total after prune --policy: $m, not 504"
 [ -e "$Q2/n/e/s/t/ledger-1-300.bundle" ] && [ -e "$Q2/n/e/s/t/ledger-301-500.bundle" ] &&
     [ -e "$Q2/n/e/s/t/ledger-0-0.bundle" ] ||
     fail "the parts around a large commit: $(ls -R "$Q2/n" 2>&1)"
