@@ -234,8 +234,13 @@ cmd_archive(struct cli *c, int argc, char **argv)
                o.out);
         printf("proven against the checkpoint of size %llu; %llu bytes; "
                "SHA-256 %s\n",
-               (unsigned long long)r.h.horizon, (unsigned long long)r.bytes,
-               hex);
+               (unsigned long long)r.checkpoint_size,
+               (unsigned long long)r.bytes, hex);
+        if (r.erased_by != UINT64_MAX)
+            printf("(the log's latest checkpoint, not the horizon's: bodies "
+                   "of archived events were erased since, by event %llu "
+                   "and any after it, which it carries)\n",
+                   (unsigned long long)r.erased_by);
         if (r.max_bytes > 0)
             printf("it unpacks to more than verify-bundle reads by default: "
                    "read it with --max-bytes %llu\n",
@@ -250,6 +255,9 @@ cmd_archive(struct cli *c, int argc, char **argv)
         if (j != NULL && r.max_bytes > 0)
             json_object_set_new(j, "max_bytes",
                                 json_integer((json_int_t)r.max_bytes));
+        if (j != NULL)
+            json_object_set_new(j, "checkpoint_size",
+                                cli_json_u64(r.checkpoint_size));
         cli_print_json(c, j);
     }
     return EX_OK;

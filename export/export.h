@@ -231,6 +231,8 @@ struct ldg_bundle_report {
     uint64_t events;              /* entries in the bundle */
     uint64_t selected;            /* of which selected (the rest support) */
     uint64_t first_seq, last_seq; /* the entries' lowest and highest seq */
+    uint64_t sel_first, sel_last; /* the selected entries' (0, 0: none) */
+    uint8_t checkpoint_root[32];  /* the checkpoint's root, when it opened */
     uint64_t fields_withheld, bodies_withheld, bodies_erased;
 };
 

@@ -694,7 +694,15 @@ bv_check_events(struct vctx *v)
         if (e->mrec != NULL)
             continue; /* duplicate: reported as out of order */
         e->mrec = rec;
-        strcmp(role, "selected") == 0 ? nsel++ : nsup++;
+        if (strcmp(role, "selected") == 0) {
+            if (nsel == 0 || seq < v->r->sel_first)
+                v->r->sel_first = seq;
+            if (nsel == 0 || seq > v->r->sel_last)
+                v->r->sel_last = seq;
+            nsel++;
+        } else {
+            nsup++;
+        }
         if (e->decoded && strcmp(type, e->ev.type) != 0)
             bv_fail_add(&f, "event %llu: the manifest says %s, the entry %s",
                         (unsigned long long)seq, type, e->ev.type);

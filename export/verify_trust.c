@@ -214,6 +214,7 @@ bv_open_checkpoint(struct vctx *v)
         return v->ck_rc;
     v->ck_ok = 1;
     v->r->checkpoint_size = v->cksize;
+    memcpy(v->r->checkpoint_root, v->root, 32);
     snprintf(v->r->origin, sizeof v->r->origin, "%s", v->ck_origin);
     return 0;
 }

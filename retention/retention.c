@@ -158,6 +158,51 @@ file_sha256(const char *path, uint8_t out[32])
     return 0;
 }
 
+/* The first body.erased at or after h->horizon that erased the body of
+ * an event in h->first..h->horizon-1: *seq gets it (UINT64_MAX: none). An
+ * archive of those events must carry it, proven, so its checkpoint must
+ * be past it. */
+static int
+erasure_after(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
+              uint64_t *seq)
+{
+    char term[48], type[] = "type=body.erased";
+    char *terms[2] = {type, term};
+    struct ldg_query *q = NULL;
+    struct ldg_query_iter *it = NULL;
+    struct ldg_txn *t = NULL;
+    struct ldg_event ev;
+    char err[256];
+    int rc;
+
+    *seq = UINT64_MAX;
+    snprintf(term, sizeof term, "seq=%llu..", (unsigned long long)h->horizon);
+    rc = ldg_query_compile(&q, 2, terms, NULL, NULL, err, sizeof err);
+    if (rc == 0)
+        rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
+    if (rc == 0)
+        rc = ldg_query_iter_new(&it, q, t, 0);
+    while (rc == 0 && (rc = ldg_query_iter_next(it, &ev)) == 0) {
+        json_t *body = NULL;
+        json_int_t tgt;
+        if ((rc = ldg_body_get(t, ev.seq, &body)) < 0)
+            break;
+        tgt = json_integer_value(json_object_get(body, "target_seq"));
+        json_decref(body);
+        if (tgt >= 0 && (uint64_t)tgt >= h->first &&
+            (uint64_t)tgt < h->horizon) {
+            *seq = ev.seq;
+            break;
+        }
+    }
+    if (rc == LDG_ENOTFOUND)
+        rc = 0;
+    ldg_query_iter_free(it);
+    ldg_txn_abort(t);
+    ldg_query_free(q);
+    return rc;
+}
+
 int
 ldg_retention_archive(struct ldg_ledger *l, const struct ldg_archive_opts *o,
                       struct ldg_archive_report *r)
@@ -177,10 +222,24 @@ ldg_retention_archive(struct ldg_ledger *l, const struct ldg_archive_opts *o,
              (unsigned long long)r->h.first,
              (unsigned long long)(r->h.horizon - 1));
     terms[0] = term;
+    /* an erasure after the horizon of an archived event's body: the
+     * archive carries it, proven against the log's latest checkpoint */
+    r->checkpoint_size = r->h.horizon;
+    if ((rc = erasure_after(l, &r->h, &r->erased_by)) < 0)
+        return rc;
+    if (r->erased_by != UINT64_MAX) {
+        struct ldg_txn *t;
+        if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+            return rc;
+        rc = ldg_txn_size(t, &r->checkpoint_size);
+        ldg_txn_abort(t);
+        if (rc < 0)
+            return rc;
+    }
     memset(&eo, 0, sizeof eo);
     eo.nterms = 1;
     eo.terms = terms;
-    eo.checkpoint_size = r->h.horizon;
+    eo.checkpoint_size = r->checkpoint_size;
     eo.max_events = UINT64_MAX;
     eo.max_bytes = (uint64_t)1 << 40;
     eo.level = o->level;
@@ -261,7 +320,6 @@ check_archive(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
 {
     struct ldg_bundle_verify_opts vo;
     struct ldg_bundle_report *br;
-    struct ldg_txn *t = NULL;
     char vkey[512], *ck = NULL;
     int rc;
 
@@ -271,36 +329,28 @@ check_archive(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
     }
     if ((rc = ldg_verifier_key(l, vkey, sizeof vkey)) < 0)
         return rc;
-    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
-        return rc;
-    rc = ldg_checkpoint_get(t, h->horizon, &ck);
-    ldg_txn_abort(t);
-    if (rc < 0)
-        return rc;
-    if ((br = calloc(1, sizeof *br)) == NULL) {
-        free(ck);
+    if ((br = calloc(1, sizeof *br)) == NULL)
         return LDG_ENOMEM;
-    }
+    /* verified with this log's key; its checkpoint is then compared with
+     * the ledger's own of that size (at the horizon, or later when it
+     * carries erasures made since) */
     memset(&vo, 0, sizeof vo);
     vo.trusted_vkey = vkey;
-    vo.trusted_checkpoint = ck;
-    vo.trusted_checkpoint_len = strlen(ck);
     /* an archive is as large as the events it holds */
     vo.limits.total_bytes = (uint64_t)1 << 40;
     vo.limits.file_bytes = (uint64_t)1 << 36; /* its events.jsonl */
     vo.limits.files = (uint64_t)1 << 32;
     rc = ldg_export_verify(path, &vo, br);
-    free(ck);
     if (rc == LDG_ENOTFOUND || rc == LDG_EIO || rc == LDG_ENOMEM) {
         ldg_set_errmsg(l, "archive %s: cannot be read (%s)", path,
                        ldg_strerror(rc));
         free(br);
         return rc;
     }
-    if (br->readable && br->checkpoint_size != 0 && !br->ok &&
-        (br->checkpoint_size != h->horizon ||
-         (br->events > 0 &&
-          (br->first_seq != h->first || br->last_seq != h->horizon - 1)))) {
+    if (br->readable && br->checkpoint_size != 0 &&
+        (br->checkpoint_size < h->horizon ||
+         (br->selected > 0 &&
+          (br->sel_first != h->first || br->sel_last != h->horizon - 1)))) {
         /* the wrong span: said before what fails because of it (the
          * trusted checkpoint is of another size) */
         wrong_span(l, path, br, h);
@@ -325,13 +375,49 @@ check_archive(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
         free(br);
         return LDG_ETAMPER;
     }
-    if (br->checkpoint_size != h->horizon ||
-        br->events != h->horizon - h->first || br->selected != br->events ||
-        br->first_seq != h->first || br->last_seq != h->horizon - 1 ||
+    if (br->selected != h->horizon - h->first || br->sel_first != h->first ||
+        br->sel_last != h->horizon - 1 ||
+        (br->events != br->selected && br->checkpoint_size == h->horizon) ||
         br->fields_withheld != 0 || br->bodies_withheld != 0) {
         wrong_span(l, path, br, h);
         free(br);
         return LDG_ETAMPER;
+    }
+    /* its checkpoint is this ledger's: same origin, size and root */
+    {
+        struct ldg_txn *t = NULL;
+        char origin[LDG_ORIGIN_MAX + 1];
+        uint8_t root[32];
+        uint64_t size = 0;
+        rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
+        if (rc == 0)
+            rc = ldg_checkpoint_get(t, br->checkpoint_size, &ck);
+        ldg_txn_abort(t);
+        if (rc == 0)
+            rc = ldg_checkpoint_open(vkey, ck, strlen(ck), origin,
+                                     sizeof origin, &size, root);
+        free(ck);
+        if (rc == LDG_ENOTFOUND ||
+            (rc == 0 &&
+             (size != br->checkpoint_size || strcmp(origin, br->origin) != 0 ||
+              memcmp(root, br->checkpoint_root, 32) != 0))) {
+            ldg_set_errmsg(l,
+                           "archive %s is not this ledger's archive of events "
+                           "%llu..%llu: its checkpoint of size %llu is not "
+                           "the ledger's%s",
+                           path, (unsigned long long)h->first,
+                           (unsigned long long)(h->horizon - 1),
+                           (unsigned long long)br->checkpoint_size,
+                           rc == LDG_ENOTFOUND
+                               ? " (the ledger has no checkpoint of that size)"
+                               : " (another root: a log that forked)");
+            free(br);
+            return LDG_ETAMPER;
+        }
+        if (rc < 0) {
+            free(br);
+            return rc;
+        }
     }
     free(br);
     return 0;

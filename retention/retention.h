@@ -109,12 +109,19 @@ struct ldg_archive_report {
     /* 0, or the --max-bytes its readers need: it unpacks to more than
      * verify-bundle reads by default, or a member is larger */
     uint64_t max_bytes;
+    /* the checkpoint it is proven against: h.horizon, or, when a body of
+     * an archived event was erased by a body.erased after the horizon,
+     * the log's latest (erasures, the first of them in erased_by, are
+     * then in it as support events) */
+    uint64_t checkpoint_size;
+    uint64_t erased_by;
 };
 
 /* Writes every event from the ledger's horizon to the horizon `before`
  * resolves to into an evidence bundle (export/export.h) proven against
- * the checkpoint at that horizon, with the projected state there; nothing
- * redacted. The file is written beside its path and renamed in place.
+ * the checkpoint at that horizon (or a later one: r->checkpoint_size),
+ * with the projected state there; nothing redacted. The file is written
+ * beside its path and renamed in place.
  * @return 0; the codes of ldg_retention_resolve and ldg_export_write. */
 int ldg_retention_archive(struct ldg_ledger *l,
                           const struct ldg_archive_opts *o,

@@ -506,6 +506,23 @@ ls "$Z/archive" | grep -q '\.rejected\.' || fail "the damaged archive was not ke
 [ -e "$Z/archive/ledger-0-99.bundle.tmp.AbC123" ] && fail "a partial archive left"
 "$L" verify-bundle "$Z/archive/ledger-0-$((H2 - 1)).bundle" --trusted-key "$VK" \
     >/dev/null 2>&1 || fail "the archive written again does not verify"
+# an event erased after it was written (the body.erased after the
+# horizon): its archive carries the erasure, proven against the latest
+# checkpoint, and the prune takes it
+E=$T/e
+"$L" --dir "$E" init --origin retention.test/e >/dev/null
+gen 0 50 >"$T/e.in"
+"$L" --dir "$E" ingest --batch 10 "$T/e.in" >/dev/null 2>&1
+"$L" --dir "$E" erase 5 --reason gdpr >/dev/null || fail "erase 5"
+"$L" --dir "$E" archive --before 21 --out "$T/e1.bundle" >"$T/out" 2>&1 &&
+    grep -q 'proven against the checkpoint of size 52' "$T/out" &&
+    grep -q 'erased since, by event 51' "$T/out" ||
+    fail "archive of an erased event: $(cat "$T/out")"
+"$L" verify-bundle "$T/e1.bundle" --trusted-key "$("$L" --dir "$E" keys verifier)" \
+    >"$T/vb" 2>&1 || fail "verify-bundle, erased event: $(grep -v PASS "$T/vb")"
+"$L" --dir "$E" prune --before 21 --archive "$T/e1.bundle" --force >"$T/out" 2>&1 ||
+    fail "prune with an erased event: $(cat "$T/out")"
+"$L" --dir "$E" verify --full >/dev/null 2>&1 || fail "verify after pruning an erased event"
 # two policy runs at once: one prunes, the other waits and finds it done
 Z2=$T/z2
 cp -r "$B" "$Z2"
