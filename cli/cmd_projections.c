@@ -214,9 +214,9 @@ resolve_at(struct cli *c, struct ldg_ledger *l, struct vargs *va)
     if (rc == LDG_EPRUNED) {
         char what[300];
         snprintf(what, sizeof what,
-                 "--at %s: the state at that time is before the horizon "
-                 "(`ledger doctor --bundle FILE --at TIME` reads it from the "
-                 "archive)",
+                 "--at %s: the state at that time is before the horizon, "
+                 "and no state before it is kept (the events are in the "
+                 "archive; the earliest state is --at the horizon)",
                  va->at_time);
         if (!cli_pruned(c, l, what))
             cli_err(c, "%s", what);
@@ -744,9 +744,9 @@ human_run_one(struct cli *c, json_t *rows)
         printf("error          %s\n", js(r, "error"));
     if (json_object_get(r, "snapshot_seq")) {
         const char *snap = js(r, "snapshot_seq");
-        if (strtoull(snap, NULL, 10) < view_horizon)
-            printf("at its start   ledger doctor --bundle ARCHIVE --at %s "
-                   "(pruned: events before %llu are in an archive)\n",
+        if (strtoull(snap, NULL, 10) + 1 < view_horizon)
+            printf("at its start   not kept (seq %s is before the horizon, "
+                   "%llu; its events are in an archive)\n",
                    snap, (unsigned long long)view_horizon);
         else
             printf("at its start   ledger doctor --at %s (and any view)\n",

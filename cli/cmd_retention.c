@@ -208,6 +208,11 @@ cmd_archive(struct cli *c, int argc, char **argv)
         return cli_usage_err(c, "--before SEQ|TIME is required");
     if (o.out == NULL)
         return cli_usage_err(c, "--out FILE is required");
+    if (o.out[0] == '\0' || strcmp(o.out, "-") == 0)
+        return cli_usage_err(c,
+                             "--out '%s': an archive is a file to keep and "
+                             "to give prune (not standard output)",
+                             o.out);
     if ((rc = out_ok(c)) != 0 || (rc = dir_ok(c)) != 0)
         return rc;
     if ((rc = cli_open(c, 1, &l)) != 0)
@@ -358,7 +363,7 @@ cmd_prune(struct cli *c, int argc, char **argv)
         return prune_policy(c, o.force);
     if (o.before == NULL)
         return cli_usage_err(c, "--before SEQ|TIME is required");
-    if (o.archive == NULL)
+    if (o.archive == NULL || o.archive[0] == '\0')
         return cli_usage_err(c, "--archive FILE is required (write it with "
                                 "ledger archive)");
     if ((rc = out_ok(c)) != 0 || (rc = dir_ok(c)) != 0)
@@ -372,6 +377,17 @@ cmd_prune(struct cli *c, int argc, char **argv)
         return rc;
     cli_metrics_catch_up(c, l);
     rc = ldg_retention_prune(l, &o, &r);
+    if (rc == LDG_ENOTFOUND && r.h.first > 0 && r.h.horizon <= r.h.first) {
+        /* run again after it was done: everything before it is pruned
+         * already, which is what was asked */
+        if (c->out == OUT_HUMAN)
+            printf("%s\n", ldg_errmsg(l));
+        else
+            cli_print_json(
+                c, json_pack("{s:b, s:s}", "pruned", 0, "why", ldg_errmsg(l)));
+        ldg_close(l);
+        return EX_OK;
+    }
     if (rc < 0) {
         cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
         ldg_close(l);
@@ -414,9 +430,9 @@ print_pruned(struct cli *c, const char *archive,
                (unsigned long long)r.used_after);
     } else {
         json_t *o = json_pack(
-            "{s:o, s:o, s:s, s:s, s:o, s:{s:o, s:o}, s:{s:o, "
+            "{s:b, s:o, s:o, s:s, s:s, s:o, s:{s:o, s:o}, s:{s:o, "
             "s:o, s:o, s:o}}",
-            "horizon", horizon_json(&r.h), "events",
+            "pruned", 1, "horizon", horizon_json(&r.h), "events",
             json_integer((json_int_t)r.events), "archive", archive,
             "archive_sha256", hex, "pruned_seq", cli_json_u64(r.pruned_seq),
             "used_bytes", "before", json_integer((json_int_t)r.used_before),

@@ -238,8 +238,9 @@ fold_range(struct pstate *ps, struct ldg_txn *t, uint64_t from, uint64_t to,
             ldg_set_errmsg(ldg_txn_ledger(t),
                            "the state after %llu events is before the "
                            "ledger's horizon (events 0..%llu were pruned): "
-                           "its archive holds them, and `ledger doctor "
-                           "--bundle FILE --at SEQ` reads a state there",
+                           "no state before the horizon is kept (the "
+                           "events are in its archive; the earliest state "
+                           "is at the horizon)",
                            (unsigned long long)to,
                            (unsigned long long)(hz - 1));
             return LDG_EPRUNED;

@@ -84,13 +84,19 @@ resolve(struct ldg_ledger *l, const char *before, int by_time, uint64_t v,
         goto out;
     rc = 0;
     if (h->horizon <= h->first) {
-        if (h->first > 0)
+        if (h->first > 0 && h->requested <= h->first)
+            ldg_set_errmsg(l,
+                           "nothing before %s is left to archive or prune: "
+                           "events 0..%llu were pruned already",
+                           before, (unsigned long long)(h->first - 1));
+        else if (h->first > 0)
             ldg_set_errmsg(l,
                            "nothing before %s is left to archive or prune: "
                            "events 0..%llu were pruned already, and no commit "
-                           "ends between event %llu and it",
+                           "ends after event %llu and before %llu",
                            before, (unsigned long long)(h->first - 1),
-                           (unsigned long long)h->first);
+                           (unsigned long long)h->first,
+                           (unsigned long long)h->requested);
         else
             ldg_set_errmsg(l,
                            "nothing before %s: no commit of the log ends "
@@ -361,19 +367,28 @@ check_archive(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
         const char *what = "it does not verify";
         for (size_t i = 0; i < br->nchecks; i++)
             if (br->checks[i].status == LDG_CHECK_FAIL) {
-                ldg_set_errmsg(l,
-                               "archive %s is not this ledger's archive of "
-                               "events %llu..%llu: %s: %s",
-                               path, (unsigned long long)h->first,
-                               (unsigned long long)(h->horizon - 1),
-                               br->checks[i].name, br->checks[i].detail);
+                if (!br->readable)
+                    ldg_set_errmsg(l,
+                                   "archive %s cannot be read as an "
+                                   "evidence bundle: %s: %s",
+                                   path, br->checks[i].name,
+                                   br->checks[i].detail);
+                else
+                    ldg_set_errmsg(l,
+                                   "archive %s is not this ledger's archive "
+                                   "of events %llu..%llu: %s: %s",
+                                   path, (unsigned long long)h->first,
+                                   (unsigned long long)(h->horizon - 1),
+                                   br->checks[i].name, br->checks[i].detail);
                 what = NULL;
                 break;
             }
         if (what != NULL)
             ldg_set_errmsg(l, "archive %s: %s", path, what);
+        /* not a bundle at all: bad data, as verify-bundle says it */
+        rc = br->readable ? LDG_ETAMPER : LDG_EBADINPUT;
         free(br);
-        return LDG_ETAMPER;
+        return rc;
     }
     if (br->selected != h->horizon - h->first || br->sel_first != h->first ||
         br->sel_last != h->horizon - 1 ||
@@ -676,7 +691,7 @@ apply_parts(struct ldg_ledger *l, const struct ldg_retention_policy *p,
          * and written again */
         if (access(r->archive, F_OK) == 0) {
             rc = ldg_retention_prune(l, &po, &r->pr);
-            if (rc != LDG_ETAMPER)
+            if (rc != LDG_ETAMPER && rc != LDG_EBADINPUT)
                 goto pruned;
             snprintf(r->set_aside, sizeof r->set_aside, "%s.rejected.%llu",
                      r->archive, (unsigned long long)(now_ns / 1000000000u));
@@ -697,6 +712,10 @@ apply_parts(struct ldg_ledger *l, const struct ldg_retention_policy *p,
             return rc;
         r->archived++;
         rc = ldg_retention_prune(l, &po, &r->pr);
+        /* one just written that fails its check is removed (the next run
+         * would only set it aside and write it again, run after run) */
+        if (rc == LDG_ETAMPER || rc == LDG_EBADINPUT)
+            unlink(r->archive);
     pruned:
         if (rc < 0)
             return rc;

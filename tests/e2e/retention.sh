@@ -200,6 +200,13 @@ unchanged "missing archive"
 [ $? -eq 1 ] && grep -q "holds events 0..702 (.*) proven at size 703; pruning before $H1 needs exactly events 0..$((H1 - 1))" "$T/err" ||
     fail "prune, partial archive: $(cat "$T/err")"
 unchanged "partial archive"
+head -c 5000 "$T/a1.bundle" >"$T/cut.bundle"
+"$L" --dir "$D" prune --before "$H1" --archive "$T/cut.bundle" --force 2>"$T/err"
+[ $? -eq 65 ] && grep -q 'cannot be read as an evidence bundle' "$T/err" ||
+    fail "prune, truncated archive: $(cat "$T/err")"
+unchanged "truncated archive"
+"$L" --dir "$D" archive --before "$H1" --out - >/dev/null 2>"$T/err"
+[ $? -eq 64 ] || fail "archive --out -: $(cat "$T/err")"
 "$L" --dir "$T/b1" export --redact n --out "$T/red.bundle" \
     >/dev/null 2>&1 || fail "export --redact"
 "$L" --dir "$D" prune --before "$H1" --archive "$T/red.bundle" --force 2>"$T/err"
@@ -238,6 +245,10 @@ grep -q "^recorded as ledger.pruned, seq $N" "$T/out" || fail "prune: no seq $N"
     .body.archive == \"a1.bundle\"" >/dev/null || fail "the ledger.pruned event"
 "$L" --dir "$D" stats | grep -q "^events  *$((N + 1)) (0..$((H1 - 1)) pruned" ||
     fail "stats: $("$L" --dir "$D" stats | grep events)"
+# run again: nothing left to do, which is what was asked (exit 0)
+"$L" --dir "$D" prune --before "$H1" --archive "$T/a1.bundle" >"$T/out" 2>&1 &&
+    grep -q "events 0..$((H1 - 1)) were pruned already" "$T/out" ||
+    fail "prune run again: $(cat "$T/out")"
 # the counters go on over the pruned events (prune brought the metrics'
 # cache up to date first)
 m=$("$L" --dir "$D" metrics | awk '/^ledger_events_total\{/ { s += $2 } END { print s }')
@@ -290,7 +301,7 @@ t50=$("$L" --dir "$B" show 50 -o json | jq -r .time)
 # event's time it is the state the ledger kept at the horizon
 "$L" --dir "$D" doctor --at "$t100" >/dev/null 2>"$T/err"
 [ $? -eq 66 ] && grep -q 'state at that time is before the horizon' "$T/err" &&
-    grep -q 'doctor --bundle FILE --at' "$T/err" ||
+    grep -q 'no state before it is kept' "$T/err" ||
     fail "doctor --at a pruned time: $(cat "$T/err")"
 tH=$("$L" --dir "$B" show $((H1 - 1)) -o json | jq -r .time)
 "$L" --dir "$D" projections --at "$tH" -o json >"$T/out" 2>"$T/err" ||
@@ -298,8 +309,13 @@ tH=$("$L" --dir "$B" show $((H1 - 1)) -o json | jq -r .time)
 "$L" --dir "$B" projections --at $((H1 - 1)) -o json | cmp -s - "$T/out" ||
     fail "projections --at the horizon's time: not the state at $H1"
 "$L" --dir "$D" runs R-span >"$T/out" 2>"$T/err"
-grep -q '^at its start   ledger doctor --bundle ARCHIVE --at [0-9]* (pruned' "$T/out" ||
+# (R-span started at the last pruned event: the state after it is the one
+# kept at the horizon)
+snap=$(sed -n 's/^at its start   ledger doctor --at \([0-9]*\) .*/\1/p' "$T/out")
+[ "$snap" = $((H1 - 1)) ] ||
     fail "runs R-span: where its start's state is: $(cat "$T/out" "$T/err")"
+"$L" --dir "$D" doctor --at "$snap" >/dev/null 2>"$T/err"
+[ $? -ne 66 ] || fail "doctor --at $snap (the horizon's state): $(cat "$T/err")"
 # a run whose events were all pruned: named as such, not "no such run"
 "$L" --dir "$D" timeline R-old >"$T/out" 2>"$T/err"
 [ $? -eq 66 ] && grep -q 'run R-old: its events (.*) are all before the horizon' "$T/err" &&
