@@ -256,10 +256,21 @@ cmd_tiles(struct cli *c, int argc, char **argv)
                     (unsigned long long)r.tiles_written,
                     (unsigned long long)r.bundles_written);
             /* a pruned ledger: the bundles of pruned events are in no
-             * ledger any more (a publication keeps its files) */
-            cli_pruned(c, l,
-                       "the entry bundles that hold pruned events "
-                       "were not written");
+             * ledger any more (a publication keeps its files); the one the
+             * horizon falls in is written with the entries the prune kept */
+            struct ldg_horizon h;
+            if (ldg_horizon(l, &h) == 0) {
+                uint64_t k0 = h.seq / LDG_TILE_WIDTH * LDG_TILE_WIDTH;
+                char what[200];
+                snprintf(what, sizeof what,
+                         "the entry bundles of events 0..%llu, all pruned, "
+                         "were not written (a publication made before the "
+                         "prune keeps them)",
+                         (unsigned long long)(k0 ? k0 - 1 : 0));
+                if (k0 > 0)
+                    cli_pruned(c, l, what);
+                ldg_horizon_release(&h);
+            }
         } else {
             cli_print_json(
                 c, json_pack("{s:o, s:I, s:I}", "size", cli_json_u64(r.size),

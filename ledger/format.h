@@ -202,6 +202,12 @@ extern const char *const ldg_core_db_names[LDG_CORE_DBS];
 /* meta "horizon": the horizon record (FORMAT.md 6.2, horizon.c): 0x92 ‖
  * canonical map ‖ bin8(64) signature by the log key. Absent: never pruned. */
 #define LDG_META_HORIZON "horizon"
+/* meta "horizon.entries": the pruned entries of the entry tile the horizon
+ * falls in (events floor(seq/256)*256 .. seq-1), as an entry bundle lays
+ * them out (be16 length ‖ entry, each), so that the bundle of that tile
+ * can still be published (FORMAT.md 6.2). Absent: the horizon is on a
+ * tile's edge. */
+#define LDG_META_HORIZON_ENTRIES "horizon.entries"
 
 /* meta "layout": be32, the store layout (FORMAT.md 6): how the core
  * keeps the signed bytes in LMDB, versioned apart from the ledger format.

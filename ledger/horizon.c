@@ -598,6 +598,108 @@ del_index(struct ldg_txn *t, enum ldg_core_db db, uint64_t hz, uint64_t *n)
 }
 
 int
+ldg_horizon_entry(struct ldg_txn *t, uint64_t hz, uint64_t seq,
+                  const uint8_t **entry, size_t *len)
+{
+    struct ldg_val v;
+    const uint8_t *p, *end;
+    uint64_t k0 = hz / LDG_TILE_WIDTH * LDG_TILE_WIDTH, s;
+    int rc;
+
+    if (seq < k0 || seq >= hz)
+        return LDG_ENOTFOUND;
+    rc = ldg_kv_get(t, ldg_core(ldg_txn_ledger(t), LDG_DB_META),
+                    LDG_META_HORIZON_ENTRIES, strlen(LDG_META_HORIZON_ENTRIES),
+                    &v);
+    if (rc < 0)
+        return rc;
+    p = v.data;
+    end = p + v.len;
+    for (s = k0; p + 2 <= end; s++) {
+        size_t n = (size_t)p[0] << 8 | p[1];
+        if ((size_t)(end - p - 2) < n)
+            return LDG_ECORRUPT;
+        if (s == seq) {
+            /* (the last one ends the record) */
+            if (seq == hz - 1 && p + 2 + n != end)
+                return LDG_ECORRUPT;
+            *entry = p + 2;
+            *len = n;
+            return 0;
+        }
+        p += 2 + n;
+    }
+    return LDG_ECORRUPT; /* (fewer entries than its span) */
+}
+
+/* Keeps the pruned entries of the entry tile hz falls in (events k0..hz-1,
+ * k0 = floor(hz/256)*256) in meta "horizon.entries", from the entries
+ * database or, for those an earlier prune (old_hz) took, its own kept
+ * ones; removes the record when hz is on a tile's edge. */
+static int
+keep_tile_entries(struct ldg_txn *t, uint64_t old_hz, uint64_t hz)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    ldg_dbi meta = ldg_core(l, LDG_DB_META);
+    const char *key = LDG_META_HORIZON_ENTRIES;
+    uint64_t k0 = hz / LDG_TILE_WIDTH * LDG_TILE_WIDTH;
+    uint8_t *buf = NULL, kb[8];
+    size_t len = 0, cap = 0;
+    int rc = 0;
+
+    if (k0 == hz) {
+        rc = ldg_core_kv_del(t, meta, key, strlen(key), NULL, 0);
+        return rc == LDG_ENOTFOUND ? 0 : rc;
+    }
+    for (uint64_t seq = k0; seq < hz && rc == 0; seq++) {
+        const uint8_t *e;
+        size_t n;
+        struct ldg_val v;
+        if (seq < old_hz) {
+            /* pruned before: kept by that prune, if it kept them */
+            rc = ldg_horizon_entry(t, old_hz, seq, &e, &n);
+        } else {
+            ldg_be64(kb, seq);
+            rc = ldg_kv_get(t, ldg_core(l, LDG_DB_ENTRIES), kb, 8, &v);
+            e = v.data;
+            n = v.len;
+        }
+        if (rc == LDG_ENOTFOUND) { /* (a ledger pruned before these were
+                                      kept: that tile's bundle is not) */
+            free(buf);
+            rc = ldg_core_kv_del(t, meta, key, strlen(key), NULL, 0);
+            return rc == LDG_ENOTFOUND ? 0 : rc;
+        }
+        if (rc < 0)
+            break;
+        if (n > 0xffff) {
+            rc = LDG_ECORRUPT;
+            break;
+        }
+        if (len + 2 + n > cap) {
+            size_t nc = cap ? cap * 2 : 16384;
+            uint8_t *nb;
+            while (nc < len + 2 + n)
+                nc *= 2;
+            if ((nb = realloc(buf, nc)) == NULL) {
+                rc = LDG_ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap = nc;
+        }
+        buf[len] = (uint8_t)(n >> 8);
+        buf[len + 1] = (uint8_t)n;
+        memcpy(buf + len + 2, e, n);
+        len += 2 + n;
+    }
+    if (rc == 0)
+        rc = ldg_core_kv_put(t, meta, key, strlen(key), buf, len);
+    free(buf);
+    return rc;
+}
+
+int
 ldg_prune_txn(struct ldg_txn *t, uint64_t hz, const uint8_t archive[32],
               const uint8_t state[32], uint64_t now_ns,
               struct ldg_prune_stats *st)
@@ -677,6 +779,8 @@ ldg_prune_txn(struct ldg_txn *t, uint64_t hz, const uint8_t archive[32],
     rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_META), LDG_META_HORIZON,
                          strlen(LDG_META_HORIZON), rec, n + 67);
     if (rc < 0)
+        goto out;
+    if ((rc = keep_tile_entries(t, st->from, hz)) < 0)
         goto out;
     if ((rc = del_seq_range(t, LDG_DB_ENTRIES, hz, &st->entries)) < 0 ||
         (rc = del_seq_range(t, LDG_DB_BODIES, hz, &st->bodies)) < 0 ||

@@ -486,6 +486,12 @@ int ldg_horizon_decode(const uint8_t *p, size_t len, struct ldg_horizon *h);
 /* The horizon's seq as t sees it, 0 when never pruned (or unreadable:
  * verify names that). */
 uint64_t ldg_txn_horizon(struct ldg_txn *t);
+/* The entry of pruned event seq kept for the horizon's entry tile (meta
+ * "horizon.entries"; hz: the horizon), borrowed from t: 0 with *entry and
+ * *len; LDG_ENOTFOUND when it is not kept; LDG_ECORRUPT (the record does
+ * not parse). */
+int ldg_horizon_entry(struct ldg_txn *t, uint64_t hz, uint64_t seq,
+                      const uint8_t **entry, size_t *len);
 const struct ldg_horizon_key *ldg_horizon_key_find(const struct ldg_horizon *h,
                                                    const char *key_id);
 /* keys.c: a horizon key's roles mask from their names ("*": the log

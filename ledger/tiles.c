@@ -59,6 +59,7 @@
 struct tiles {
     struct ldg_ledger *l;
     struct ldg_txn *t;
+    uint64_t hz; /* a pruned ledger's horizon (0: never pruned) */
     const char *dir;
     struct ldg_buf buf; /* the file being built (util.h) */
     char **dirs;        /* directories whose entries changed, to fsync */
@@ -338,10 +339,15 @@ build_bundle(struct tiles *c, uint64_t n, unsigned w)
         uint64_t seq = n * LDG_TILE_WIDTH + i;
         /* The exact stored bytes; their hash must be the tree's leaf,
          * which is all a published entry needs (verify checks the rest). */
-        ldg_be64(key, seq);
-        rc = ldg_kv_get(c->t, entries, key, 8, &v);
-        ev.entry = v.data;
-        ev.entry_len = v.len;
+        if (seq < c->hz) {
+            /* a pruned event of the horizon's tile: its kept entry */
+            rc = ldg_horizon_entry(c->t, c->hz, seq, &ev.entry, &ev.entry_len);
+        } else {
+            ldg_be64(key, seq);
+            rc = ldg_kv_get(c->t, entries, key, 8, &v);
+            ev.entry = v.data;
+            ev.entry_len = v.len;
+        }
         if (rc == 0)
             rc = ldg_tree_stored_hash(c->t, 0, seq, stored);
         if (rc < 0) {
@@ -383,17 +389,33 @@ write_level(struct tiles *c, int level, uint64_t old, uint64_t size,
     char rel[128];
     int rc;
 
-    uint64_t hz = level < 0 ? ldg_txn_horizon(c->t) : 0;
+    uint64_t hz = level < 0 ? c->hz : 0;
 
     for (uint64_t n = first; n <= full; n++) {
         unsigned w = n < full ? LDG_TILE_WIDTH : partial;
         if (w == 0)
             break;
-        /* a pruned ledger: an entry bundle with a pruned entry is gone
-         * with it (its hashes stay in the hash tiles; its archive holds
-         * the entries; an earlier publication keeps the file) */
-        if (n * LDG_TILE_WIDTH < hz)
+        /* a pruned ledger: an entry bundle of pruned events is gone with
+         * them (its hashes stay in the hash tiles; its archive holds the
+         * entries; an earlier publication keeps the file); the one the
+         * horizon falls in is made with the pruned entries the prune kept
+         * for it (meta horizon.entries), when it kept them */
+        if ((n + 1) * LDG_TILE_WIDTH <= hz)
             continue;
+        if (n * LDG_TILE_WIDTH < hz) {
+            const uint8_t *e;
+            size_t en;
+            rc = ldg_horizon_entry(c->t, hz, n * LDG_TILE_WIDTH, &e, &en);
+            if (rc == LDG_ENOTFOUND)
+                continue;
+            if (rc < 0) {
+                ldg_seterr(c->l,
+                           "tiles: the kept entries of the horizon's tile "
+                           "(meta horizon.entries): %s",
+                           ldg_strerror(rc));
+                return rc;
+            }
+        }
         rc = ldg_tlog_tile_path(rel, sizeof rel, level, n, w);
         if (rc < 0)
             return rc;
@@ -494,6 +516,7 @@ ldg_tiles_write(struct ldg_ledger *l, const char *dir,
     rc = ldg_txn_begin(l, LDG_TXN_READ, &c.t);
     if (rc < 0)
         goto out;
+    c.hz = ldg_txn_horizon(c.t);
     rc = ldg_checkpoint_get(c.t, 0, &note);
     if (rc < 0) {
         ldg_seterr(l, "tiles: no stored checkpoint to publish: %s",

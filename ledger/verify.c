@@ -553,6 +553,31 @@ horizon_load(struct vstate *vs, struct ldg_txn *t, uint64_t size)
         k->sealed = hk->sealed;
         k->roles = ldg_horizon_roles_mask(hk->roles);
     }
+    /* the pruned entries kept for the horizon's entry tile (tiles
+     * publishes them): each must hash to its leaf in the tree */
+    for (uint64_t s = vs->start / LDG_TILE_WIDTH * LDG_TILE_WIDTH;
+         s < vs->start; s++) {
+        const uint8_t *e;
+        size_t n;
+        uint8_t leaf[32], stored[32];
+        rc = ldg_horizon_entry(t, vs->start, s, &e, &n);
+        if (rc == LDG_ENOTFOUND)
+            break; /* (not kept: a prune before they were) */
+        if (rc == 0)
+            rc = ldg_tree_stored_hash(t, 0, s, stored);
+        if (rc == 0)
+            ldg_tlog_leaf_hash(leaf, e, n);
+        if (rc == LDG_ECORRUPT || (rc == 0 && memcmp(leaf, stored, 32) != 0)) {
+            vf_bad(vs, s,
+                   "the entry of pruned event %llu kept for the horizon's "
+                   "entry tile (meta horizon.entries) %s",
+                   (unsigned long long)s,
+                   rc == 0 ? "is not its leaf in the tree" : "does not parse");
+            return 0;
+        }
+        if (rc < 0)
+            return rc;
+    }
     return 0;
 }
 

@@ -273,6 +273,10 @@ for f in $(cd "$T/tiles.before" && find tile -type f ! -path 'tile/entries/*' ! 
 done
 [ -e "$T/tiles.after/tile/entries/000" ] && fail "an entry bundle of pruned events"
 [ -e "$T/tiles.after/tile/entries/003" ] || fail "entry bundle 3 (kept) missing"
+# the bundle the horizon (706) falls in, 512..767, from the entries the
+# prune kept for it: as it was
+cmp -s "$T/tiles.before/tile/entries/002" "$T/tiles.after/tile/entries/002" ||
+    fail "entry bundle 2 (the horizon's) not written as before"
 
 # readers name the horizon
 "$L" --dir "$D" show 5 2>"$T/err"

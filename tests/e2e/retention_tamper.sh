@@ -140,6 +140,13 @@ tampered horizon-map "$SIG" "" flip meta "$HORIZON_KEY" 20
 # without it the events before H are simply missing
 tampered horizon-gone "event 0: missing" --full del meta "$HORIZON_KEY"
 
+# the pruned entries kept for the horizon's entry tile (512..H-1), which
+# tiles publishes: a changed byte of an entry, or of a length
+HE_KEY=$(printf 'horizon.entries' | od -An -tx1 | tr -d ' \n')
+KE="the entry of pruned event 512 kept for the horizon's entry tile \(meta horizon.entries\)"
+tampered horizon-entries "event 512: $KE is not its leaf" "" flip meta "$HE_KEY" 20
+tampered horizon-entries "$KE" --full flip meta "$HE_KEY" 0
+
 # ------------------------------------------ the state kept at the horizon --
 PH="projection horizon: the state kept at the horizon \(proj.horizon\) is not the one the horizon record names"
 tampered proj-horizon "$PH" --full flip proj.horizon "$PACK"
