@@ -791,6 +791,72 @@ bundle_seq(const json_t *e, char buf[24])
     return "?";
 }
 
+/* timeline RUN --bundle FILE of a bundle with no timeline.json (an
+ * archive, an export by selection): the run's events it holds, in seq
+ * order, with their offsets from the first; -o json gives {"run",
+ * "bundle", "from": "events", "events": [...]}. 66 when it holds none. */
+static int
+bundle_run_events(struct cli *c, const struct cli_bundle_args *ba,
+                  const struct ldg_bundle_contents *bc, const char *run)
+{
+    json_t *evs = json_array(), *e;
+    size_t i;
+    uint64_t t0 = 0;
+    char b0[24], b1[24];
+
+    if (evs == NULL)
+        return EX_OSERR;
+    json_array_foreach(bc->events, i, e)
+    {
+        const char *r = json_string_value(json_object_get(e, "run"));
+        if (r != NULL && strcmp(r, run) == 0)
+            json_array_append(evs, e);
+    }
+    if (json_array_size(evs) == 0) {
+        cli_err(c,
+                "bundle %s holds no timeline and no event of run %s (it "
+                "holds %zu events, seq %s..%s)",
+                ba->file, run, json_array_size(bc->events),
+                bundle_seq(json_array_get(bc->events, 0), b0),
+                bundle_seq(
+                    json_array_get(bc->events, json_array_size(bc->events) - 1),
+                    b1));
+        json_decref(evs);
+        return EX_NOINPUT;
+    }
+    cli_err(c,
+            "bundle %s holds no timeline.json (`ledger export --run R` "
+            "writes one): these are the events of run %s it holds",
+            ba->file, run);
+    if (c->out != OUT_HUMAN) {
+        cli_print_json(c,
+                       json_pack("{s:s, s:s, s:s, s:o}", "run", run, "bundle",
+                                 ba->file, "from", "events", "events", evs));
+        return EX_OK;
+    }
+    printf("run %s  (%zu events in %s, seq %s..%s)\n\ntimeline:\n", run,
+           json_array_size(evs), ba->file,
+           bundle_seq(json_array_get(evs, 0), b0),
+           bundle_seq(json_array_get(evs, json_array_size(evs) - 1), b1));
+    json_array_foreach(evs, i, e)
+    {
+        const char *ts = json_string_value(json_object_get(e, "ts"));
+        const char *sub = json_string_value(json_object_get(e, "subject"));
+        uint64_t t = ts ? strtoull(ts, NULL, 10) : 0;
+        if (i == 0)
+            t0 = t;
+        printf("  %+10.3fs  #%-8s %s%s%s\n", (double)(t - t0) / 1e9,
+               bundle_seq(e, b0),
+               json_string_value(json_object_get(e, "type"))
+                   ? json_string_value(json_object_get(e, "type"))
+                   : "?",
+               sub ? " " : "", sub ? sub : "");
+    }
+    printf("\n%zu events\n", json_array_size(evs));
+    json_decref(evs);
+    return EX_OK;
+}
+
 /* query --bundle: the matches among a verified bundle's selected events. */
 static int
 query_bundle(struct cli *c, const struct cli_bundle_args *ba,
@@ -1174,7 +1240,9 @@ const struct cli_command cli_cmd_timeline = {
     "the view to start from when someone asks what happened to their "
     "request. With --bundle FILE it reads the timeline an `export --run` "
     "put in an evidence bundle, after verifying the bundle, with no ledger "
-    "at hand. When no run has that id but a plan of the box's control "
+    "at hand; a bundle without one (an archive of `ledger archive`) gives "
+    "the run's events it holds. When no run has that id but a plan of the "
+    "box's control "
     "pipeline does (`ledger plans`), it prints the plan's story: its "
     "states, steps, debates, snapshots, tripcodes and builds, with each "
     "broken rule marked '!' under the event that broke it.\n\n"
@@ -1438,6 +1506,13 @@ cmd_timeline(struct cli *c, int argc, char **argv)
             } else {
                 rc = cli_plan_timeline_json(c, json_object_get(bt, "timeline"));
             }
+            ldg_export_contents_free(bc);
+            return rc;
+        }
+        if (bt == NULL && html == NULL) {
+            /* no timeline.json (an archive, an export by selection): the
+             * run's events the bundle holds, as it gives them */
+            rc = bundle_run_events(c, &ba, bc, argv[a.ind]);
             ldg_export_contents_free(bc);
             return rc;
         }

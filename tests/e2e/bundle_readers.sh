@@ -177,8 +177,15 @@ L export --run R-0001 --redact requested_by --out "$T/red.bundle" 2>/dev/null ||
     fail "export --redact"
 # shellcheck disable=SC2086
 R timeline R-0001 --bundle "$T/red.bundle" $K
-[ "$rc" = 66 ] && grep -q 'holds no timeline' "$T/err" ||
+# (its run's events as the bundle gives them, redactions applied, saying
+# that it holds no timeline.json)
+[ "$rc" = 0 ] && grep -q 'holds no timeline.json' "$T/err" &&
+    grep -q '^run R-0001 ' "$T/out" ||
     fail "redacted bundle timeline: exit $rc $(cat "$T/err")"
+# shellcheck disable=SC2086
+R timeline R-9999 --bundle "$T/red.bundle" $K
+[ "$rc" = 66 ] && grep -q 'holds no timeline and no event of run R-9999' "$T/err" ||
+    fail "redacted bundle, another run's timeline: exit $rc $(cat "$T/err")"
 # shellcheck disable=SC2086
 R query --bundle "$T/red.bundle" $K body.requested_by=operator
 [ "$rc" = 0 ] && [ ! -s "$T/out" ] || fail "withheld field matched: $(cat "$T/out")"

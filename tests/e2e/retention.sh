@@ -163,6 +163,9 @@ grep -q "proven against its checkpoint of size $H1" "$T/vb" ||
 "$L" query --bundle "$T/a1.bundle" --trusted-key "$VK" --max-bytes 200000000 \
     -n 1 type=x.ret.t1 >/dev/null 2>"$T/err" ||
     fail "query --bundle --max-bytes: $(tail -n 2 "$T/err")"
+"$L" timeline R-old --bundle "$T/a1.bundle" --trusted-key "$VK" >"$T/out" 2>"$T/err" &&
+    grep -q '^run R-old  (1 events' "$T/out" && grep -q 'model.verified' "$T/out" ||
+    fail "timeline --bundle of the archive: $(cat "$T/out" "$T/err")"
 "$L" query --bundle "$T/a1.bundle" --trusted-key "$VK" --max-bytes 0 \
     2>/dev/null
 [ $? -eq 64 ] || fail "query --bundle --max-bytes 0: not 64"
