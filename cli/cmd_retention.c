@@ -368,9 +368,9 @@ cmd_prune(struct cli *c, int argc, char **argv)
                                 "ledger archive)");
     if ((rc = out_ok(c)) != 0 || (rc = dir_ok(c)) != 0)
         return rc;
-    if (ldg_retention_policy_load(c->dir, &pol, err, sizeof err) < 0) {
+    if ((rc = ldg_retention_policy_load(c->dir, &pol, err, sizeof err)) < 0) {
         cli_err(c, "%s", err);
-        return EX_DATAERR;
+        return cli_exit_code(rc);
     }
     o.keep_days = pol.keep_days;
     if ((rc = cli_open(c, 0, &l)) != 0)
@@ -469,9 +469,9 @@ prune_policy(struct cli *c, int force)
 
     if ((rc = out_ok(c)) != 0 || (rc = dir_ok(c)) != 0)
         return rc;
-    if (ldg_retention_policy_load(c->dir, &pol, err, sizeof err) < 0) {
+    if ((rc = ldg_retention_policy_load(c->dir, &pol, err, sizeof err)) < 0) {
         cli_err(c, "%s", err);
-        return EX_DATAERR;
+        return cli_exit_code(rc);
     }
     if ((rc = cli_open(c, 0, &l)) != 0)
         return rc;

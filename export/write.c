@@ -727,9 +727,15 @@ ldg_export_write(struct ldg_ledger *l, const struct ldg_export_opts *o,
     snprintf(tmp, n, "%s.tmp.XXXXXX", path);
     fd = mkstemp(tmp);
     if (fd < 0) {
-        ldg_set_errmsg(l, "cannot create %s: %s", tmp, strerror(errno));
+        /* a path that cannot hold a file (no such directory, no write
+         * permission): the caller's (73); the disk's failures are I/O */
+        int e = errno;
+        ldg_set_errmsg(l, "cannot create %s: %s", tmp, strerror(e));
         free(tmp);
-        return LDG_EIO;
+        return e == ENOSPC || e == EIO || e == EDQUOT || e == EMFILE ||
+                       e == ENFILE
+                   ? LDG_EIO
+                   : LDG_EEXIST;
     }
     rc = ldg_export_write_fd(l, o, fd, report);
     if (rc == 0 && fsync(fd) < 0) {

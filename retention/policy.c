@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -167,6 +168,15 @@ ldg_retention_policy_load(const char *dir, struct ldg_retention_policy *p,
             return 0;
         seterr(err, errcap, "%s: %s", path, strerror(errno));
         return LDG_EIO;
+    }
+    {
+        struct stat sb;
+        if (fstat(fileno(f), &sb) == 0 && !S_ISREG(sb.st_mode)) {
+            seterr(err, errcap, "%s: not a regular file (%s)", path,
+                   S_ISDIR(sb.st_mode) ? "a directory" : "a special file");
+            fclose(f);
+            return LDG_EIO;
+        }
     }
     j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
     fclose(f);

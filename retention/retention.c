@@ -559,9 +559,10 @@ mkdir_p(struct ldg_ledger *l, const char *dir)
             continue;
         buf[i] = '\0';
         if (mkdir(buf, 0750) < 0 && errno != EEXIST) {
-            ldg_set_errmsg(l, "archive directory %s: creating %s: %s", dir, buf,
-                           strerror(errno));
-            return errno == ENOSPC || errno == EIO ? LDG_EIO : LDG_EINVAL;
+            int e = errno;
+            ldg_set_errmsg(l, "archive directory %s: cannot create %s: %s", dir,
+                           buf, strerror(e));
+            return e == ENOSPC || e == EIO ? LDG_EIO : LDG_EEXIST;
         }
         buf[i] = i == n ? '\0' : '/';
     }
@@ -577,9 +578,10 @@ lock_dir(struct ldg_ledger *l, const char *dir)
     snprintf(path, sizeof path, "%s/.prune.lock", dir);
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0) {
-        ldg_set_errmsg(l, "archive directory %s: %s: %s", dir, path,
-                       strerror(errno));
-        return errno == ENOSPC || errno == EIO ? LDG_EIO : LDG_EINVAL;
+        int e = errno;
+        ldg_set_errmsg(l, "archive directory %s: cannot create %s: %s", dir,
+                       path, strerror(e));
+        return e == ENOSPC || e == EIO ? LDG_EIO : LDG_EEXIST;
     }
     while (flock(fd, LOCK_EX) < 0) {
         if (errno != EINTR) {
