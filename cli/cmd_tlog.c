@@ -173,7 +173,16 @@ cmd_proof(struct cli *c, int argc, char **argv)
     else
         rc = ldg_proof_text(t, seq, size, &text);
     if (rc < 0) {
-        if (rc == LDG_ENOTFOUND && !consistency)
+        uint64_t latest = 0;
+        if (size == 0 && ldg_txn_size(t, &latest) < 0)
+            latest = 0;
+        if (rc == LDG_ENOTFOUND && !consistency && size == 0)
+            cli_err(c,
+                    "event %llu is not in the tree of size %llu (the latest "
+                    "checkpoint's; the log's last event is %llu)",
+                    (unsigned long long)seq, (unsigned long long)latest,
+                    (unsigned long long)(latest ? latest - 1 : 0));
+        else if (rc == LDG_ENOTFOUND && !consistency)
             cli_err(c,
                     "event %llu is not in the tree of size %llu, or no "
                     "checkpoint of that size is stored",
