@@ -1120,6 +1120,20 @@ ldg_query_cursor_check(struct ldg_txn *t, const char *cursor, uint64_t *seq,
                  cursor, (unsigned long long)v);
         return LDG_ENOTFOUND;
     }
+    if (rc == LDG_EPRUNED) {
+        struct ldg_horizon h;
+        uint64_t first = 0;
+        if (ldg_horizon_get(t, &h) == 0) {
+            first = h.seq;
+            ldg_horizon_release(&h);
+        }
+        snprintf(err, errcap,
+                 "cursor '%s': event %llu was pruned (the ledger keeps "
+                 "events from %llu on): continue with seq=%llu..",
+                 cursor, (unsigned long long)v, (unsigned long long)first,
+                 (unsigned long long)first);
+        return rc;
+    }
     if (rc < 0) {
         snprintf(err, errcap, "cursor '%s': event %llu: %s", cursor,
                  (unsigned long long)v, ldg_strerror(rc));

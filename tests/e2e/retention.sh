@@ -291,6 +291,10 @@ cmp -s "$T/tiles.before/tile/entries/002" "$T/tiles.after/tile/entries/002" ||
 "$L" --dir "$D" query type=x.ret.t1 -n 1 >"$T/out" 2>"$T/err"
 [ $? -eq 0 ] && [ -s "$T/out" ] && grep -q 'covers the kept events' "$T/err" ||
     fail "query over the horizon: $(cat "$T/err")"
+cur=$("$L" --dir "$B" query -n 1 seq=5 --show-cursor | sed -n 's/^-- cursor: //p')
+"$L" --dir "$D" query -n 1 --after-cursor "$cur" >/dev/null 2>"$T/err"
+[ $? -eq 66 ] && grep -q "was pruned (the ledger keeps events from $H1 on): continue with seq=$H1\.\." "$T/err" ||
+    fail "--after-cursor of a pruned event: $(cat "$T/err")"
 "$L" --dir "$D" query "seq=$H1..$((H1 + 3))" >"$T/out" 2>"$T/err"
 [ $? -eq 0 ] && [ ! -s "$T/err" ] || fail "query after the horizon: $(cat "$T/err")"
 t100=$("$L" --dir "$B" show 100 -o json | jq -r .time)
