@@ -1571,7 +1571,8 @@ verify_run(struct cli *c, int argc, char **argv)
                       "from", n0, "to", b, "checkpoints",
                       (json_int_t)r.checkpoints, "erased", (json_int_t)r.erased,
                       "recorded", nowrite[0] == '\0');
-        if (r.horizon > 0) {
+        {
+            /* a pruned ledger (whatever the mode checked) */
             struct ldg_horizon h;
             if (ldg_horizon(l, &h) == 0) {
                 char hs[24], hx[65];
