@@ -741,6 +741,9 @@ bundle_event_text(FILE *f, const json_t *e, enum ldg_query_format fmt)
             json_string_value(json_object_get(e, "subject")),
             name != NULL ? name
                          : json_string_value(json_object_get(e, "actor")));
+    /* (as the ledger's short lines give it, before the body) */
+    if (json_is_string(json_object_get(e, "run")))
+        fprintf(f, " run=%s", json_string_value(json_object_get(e, "run")));
     if (json_is_object(body)) {
         json_object_foreach(body, k, v)
         {
