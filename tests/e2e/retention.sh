@@ -154,6 +154,11 @@ grep -q "proven against its checkpoint of size $H1" "$T/vb" ||
 "$L" query --bundle "$T/a1.bundle" --trusted-key "$VK" -o json -n all \
     type=x.ret.t1 2>/dev/null | wc -l | grep -qx 233 ||
     fail "query --bundle archive"
+# its short lines as the ledger's (run= before the body)
+"$L" query --bundle "$T/a1.bundle" --trusted-key "$VK" seq=5 2>/dev/null |
+    cut -d' ' -f4- >"$T/q1"
+"$L" --dir "$B" query seq=5 | cut -d' ' -f4- | cmp -s - "$T/q1" ||
+    fail "query --bundle's line is not the ledger's: $(cat "$T/q1")"
 # --max-bytes: smaller than the archive, refused naming the limit; larger,
 # read
 "$L" verify-bundle "$T/a1.bundle" --trusted-key "$VK" --max-bytes 100000 \
