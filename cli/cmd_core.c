@@ -1062,7 +1062,7 @@ cmd_show(struct cli *c, int argc, char **argv)
         if (rc == LDG_ENOTFOUND)
             cli_err(c, "no event %llu", (unsigned long long)seq);
         else if (rc == LDG_EPRUNED)
-            cli_pruned(c, l, what);
+            cli_pruned_seq(c, l, seq, what);
         else
             cli_err(c, "event %llu: %s", (unsigned long long)seq,
                     ldg_strerror(rc));

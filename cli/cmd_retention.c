@@ -13,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "projections/projections.h"
+#include "query/query.h"
 #include "retention/retention.h"
 #include "serve/serve.h"
 
@@ -102,6 +103,57 @@ cli_pruned(struct cli *c, struct ldg_ledger *l, const char *what)
             what ? what : "", what ? ": " : "", d, (unsigned long long)h.seq);
     ldg_horizon_release(&h);
     return 1;
+}
+
+int
+cli_pruned_seq(struct cli *c, struct ldg_ledger *l, uint64_t seq,
+               const char *what)
+{
+    static char type[] = "type=ledger.pruned";
+    char *terms[1] = {type}, err[256];
+    struct ldg_query *q = NULL;
+    struct ldg_query_iter *it = NULL;
+    struct ldg_txn *t = NULL;
+    struct ldg_query_stats st;
+    struct ldg_event ev;
+    int rc, said = 0;
+
+    /* the ledger.pruned event (still kept) of the prune that took seq */
+    rc = ldg_query_compile(&q, 1, terms, NULL, NULL, err, sizeof err);
+    if (rc == 0)
+        rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
+    if (rc == 0)
+        rc = ldg_query_iter_new(&it, q, t, 0);
+    while (rc == 0 && !said && (rc = ldg_query_iter_next(it, &ev)) == 0) {
+        json_t *b = NULL;
+        json_int_t f, h;
+        if (ldg_body_get(t, ev.seq, &b) < 0)
+            continue;
+        f = json_integer_value(json_object_get(b, "first"));
+        h = json_integer_value(json_object_get(b, "horizon"));
+        ldg_query_iter_stats(it, &st);
+        if (json_is_integer(json_object_get(b, "first")) && f >= 0 && h > f &&
+            seq >= (uint64_t)f && seq < (uint64_t)h &&
+            json_is_string(json_object_get(b, "archive_sha256"))) {
+            cli_err(c,
+                    "%s: events %lld..%lld were pruned into the archive %s "
+                    "with SHA-256 %s (ledger.pruned, seq %llu); the ledger "
+                    "keeps events from %llu on (`ledger query --bundle "
+                    "FILE` reads the archive)",
+                    what, (long long)f, (long long)(h - 1),
+                    json_is_string(json_object_get(b, "archive"))
+                        ? json_string_value(json_object_get(b, "archive"))
+                        : "?",
+                    json_string_value(json_object_get(b, "archive_sha256")),
+                    (unsigned long long)ev.seq, (unsigned long long)st.horizon);
+            said = 1;
+        }
+        json_decref(b);
+    }
+    ldg_query_iter_free(it);
+    ldg_txn_abort(t);
+    ldg_query_free(q);
+    return said ? 1 : cli_pruned(c, l, what);
 }
 
 int

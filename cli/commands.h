@@ -31,6 +31,11 @@ extern const struct cli_command cli_cmd_archive, cli_cmd_prune;
  * pruned into the archive with SHA-256 H; ..." and returns 1; 0 (saying
  * nothing) on a ledger never pruned. */
 int cli_pruned(struct cli *c, struct ldg_ledger *l, const char *what);
+/* The same for pruned event seq, naming the archive that holds it when
+ * the ledger.pruned event of its prune is still kept (after a later prune
+ * the horizon record names only the latest archive). */
+int cli_pruned_seq(struct cli *c, struct ldg_ledger *l, uint64_t seq,
+                   const char *what);
 /* The same, when run's first event (as the runs projection has it) is
  * before the horizon: a timeline that shows only its kept events, or, with
  * none_kept, a run whose events were all pruned. */

@@ -446,8 +446,11 @@ wpid=""
 grep -q "^ok: full verification of the [0-9]* kept events ($H2\.\." "$T/v" &&
     grep -q "events $H1..$((H2 - 1)) pruned at .* into archive $(sha256sum "$T/a2.bundle" | cut -c1-64) (0..$((H1 - 1)) into earlier archives); verified from $H2" "$T/v" ||
     fail "verify's words after the second prune: $(cat "$T/v")"
-"$L" --dir "$D" show 800 2>&1 | grep -q "$H1..$((H2 - 1)) into the archive with SHA-256 $(sha256sum "$T/a2.bundle" | cut -c1-64), the ones before into earlier archives" ||
+"$L" --dir "$D" show 800 2>&1 | grep -q "events $H1..$((H2 - 1)) were pruned into the archive a2.bundle with SHA-256 $(sha256sum "$T/a2.bundle" | cut -c1-64) (ledger.pruned, seq " ||
     fail "show after two prunes: $("$L" --dir "$D" show 800 2>&1)"
+# an event of the first prune: its own archive, from its ledger.pruned
+"$L" --dir "$D" show 5 2>&1 | grep -q "events 0..$((H1 - 1)) were pruned into the archive a1.bundle with SHA-256 $(sha256sum "$T/a1.bundle" | cut -c1-64)" ||
+    fail "show of the first prune's event after two: $("$L" --dir "$D" show 5 2>&1)"
 "$L" --dir "$D" export "seq=$H2.." --out "$T/e3.bundle" >/dev/null 2>&1 ||
     fail "export after two prunes"
 "$L" verify-bundle "$T/e3.bundle" --trusted-key "$VK" >/dev/null 2>"$T/vb" ||
