@@ -98,7 +98,10 @@ struct ldg_export_opts {
     /* Prove against the stored checkpoint of this size, not the latest
      * (ledger archive: the checkpoint at the horizon); events from it on
      * are not selected. 0 = the latest. LDG_ENOTFOUND (nothing written)
-     * when no checkpoint of that size is stored. */
+     * when no checkpoint of that size is stored; LDG_EERASED (nothing
+     * written; the report's erased_after names it) when a selected
+     * event's body was erased by a body.erased at or past it, which a
+     * bundle of that size cannot prove. */
     uint64_t checkpoint_size;
     /* Refuse a bundle that would unpack to more than this; 0 = what
      * verify-bundle reads by default (LDG_BUNDLE_TOTAL_DEFAULT). An
@@ -160,6 +163,9 @@ struct ldg_export_report {
      * (not this log's, or no consistency proof to it): an export without
      * it (opts.cosigned_note NULL) may still succeed. */
     int cosigned_failed;
+    /* LDG_EERASED: the body.erased past checkpoint_size that erased a
+     * selected event's body (set on that failure too) */
+    uint64_t erased_after;
 };
 
 /* Writes a bundle of the events opts selects to fd (left open; not

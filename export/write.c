@@ -552,6 +552,7 @@ out:
         } else {
             memset(report, 0, sizeof *report);
             report->cosigned_failed = x.rep.cosigned_failed;
+            report->erased_after = x.rep.erased_after;
         }
     }
     bwriter_free(x.w);

@@ -225,8 +225,6 @@ select_erasures(struct ex *x)
         json_t *body = NULL;
         json_int_t tgt;
         struct sel *s;
-        if (ev.seq >= x->cksize)
-            break;
         if ((rc = ldg_body_get(x->t, ev.seq, &body)) < 0)
             break;
         tgt = json_integer_value(json_object_get(body, "target_seq"));
@@ -240,6 +238,19 @@ select_erasures(struct ex *x)
         }
         if (s == NULL)
             continue;
+        if (ev.seq >= x->cksize) {
+            /* erased after the checkpoint: not provable in this bundle */
+            x->rep.erased_after = ev.seq;
+            ldg_set_errmsg(x->l,
+                           "event %llu's body was erased by event %llu, "
+                           "past the checkpoint of size %llu: a bundle "
+                           "against it cannot prove the erasure (export "
+                           "against a later checkpoint)",
+                           (unsigned long long)tgt, (unsigned long long)ev.seq,
+                           (unsigned long long)x->cksize);
+            rc = LDG_EERASED;
+            break;
+        }
         s->erased_by = ev.seq;
         if ((rc = push_sel(x, ev.seq, ROLE_SUPPORT)) < 0)
             break;

@@ -164,51 +164,6 @@ file_sha256(const char *path, uint8_t out[32])
     return 0;
 }
 
-/* The first body.erased at or after h->horizon that erased the body of
- * an event in h->first..h->horizon-1: *seq gets it (UINT64_MAX: none). An
- * archive of those events must carry it, proven, so its checkpoint must
- * be past it. */
-static int
-erasure_after(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
-              uint64_t *seq)
-{
-    char term[48], type[] = "type=body.erased";
-    char *terms[2] = {type, term};
-    struct ldg_query *q = NULL;
-    struct ldg_query_iter *it = NULL;
-    struct ldg_txn *t = NULL;
-    struct ldg_event ev;
-    char err[256];
-    int rc;
-
-    *seq = UINT64_MAX;
-    snprintf(term, sizeof term, "seq=%llu..", (unsigned long long)h->horizon);
-    rc = ldg_query_compile(&q, 2, terms, NULL, NULL, err, sizeof err);
-    if (rc == 0)
-        rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
-    if (rc == 0)
-        rc = ldg_query_iter_new(&it, q, t, 0);
-    while (rc == 0 && (rc = ldg_query_iter_next(it, &ev)) == 0) {
-        json_t *body = NULL;
-        json_int_t tgt;
-        if ((rc = ldg_body_get(t, ev.seq, &body)) < 0)
-            break;
-        tgt = json_integer_value(json_object_get(body, "target_seq"));
-        json_decref(body);
-        if (tgt >= 0 && (uint64_t)tgt >= h->first &&
-            (uint64_t)tgt < h->horizon) {
-            *seq = ev.seq;
-            break;
-        }
-    }
-    if (rc == LDG_ENOTFOUND)
-        rc = 0;
-    ldg_query_iter_free(it);
-    ldg_txn_abort(t);
-    ldg_query_free(q);
-    return rc;
-}
-
 int
 ldg_retention_archive(struct ldg_ledger *l, const struct ldg_archive_opts *o,
                       struct ldg_archive_report *r)
@@ -228,32 +183,29 @@ ldg_retention_archive(struct ldg_ledger *l, const struct ldg_archive_opts *o,
              (unsigned long long)r->h.first,
              (unsigned long long)(r->h.horizon - 1));
     terms[0] = term;
-    /* an erasure after the horizon of an archived event's body: the
-     * archive carries it, proven against the log's latest checkpoint */
-    r->checkpoint_size = r->h.horizon;
-    if ((rc = erasure_after(l, &r->h, &r->erased_by)) < 0)
-        return rc;
-    if (r->erased_by != UINT64_MAX) {
-        struct ldg_txn *t;
-        if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
-            return rc;
-        rc = ldg_txn_size(t, &r->checkpoint_size);
-        ldg_txn_abort(t);
-        if (rc < 0)
-            return rc;
-    }
     memset(&eo, 0, sizeof eo);
     eo.nterms = 1;
     eo.terms = terms;
-    eo.checkpoint_size = r->checkpoint_size;
+    eo.checkpoint_size = r->h.horizon;
     eo.max_events = UINT64_MAX;
     eo.max_bytes = (uint64_t)1 << 40;
     eo.level = o->level;
     eo.progress = o->progress;
     eo.progress_ctx = o->progress_ctx;
     eo.exported_by = "ledger archive";
-    if ((rc = ldg_export_write(l, &eo, o->out, &er)) < 0)
+    rc = ldg_export_write(l, &eo, o->out, &er);
+    r->erased_by = UINT64_MAX;
+    if (rc == LDG_EERASED) {
+        /* a body erased after the horizon: the archive carries that
+         * erasure, proven against the log's latest checkpoint */
+        r->erased_by = er.erased_after;
+        eo.checkpoint_size = 0;
+        ldg_set_errmsg(l, "%s", "");
+        rc = ldg_export_write(l, &eo, o->out, &er);
+    }
+    if (rc < 0)
         return rc;
+    r->checkpoint_size = er.checkpoint_size;
     r->events = er.selected;
     r->bytes = er.bytes;
     /* what a reader needs to be told (verify-bundle --max-bytes) */
@@ -293,6 +245,16 @@ used_bytes(struct ldg_ledger *l)
     return sum;
 }
 
+/* Whether br selects exactly h's events, whole. */
+static int
+whole_span(const struct ldg_bundle_report *br,
+           const struct ldg_retention_horizon *h)
+{
+    return br->selected == h->horizon - h->first && br->sel_first == h->first &&
+           br->sel_last == h->horizon - 1 && br->fields_withheld == 0 &&
+           br->bodies_withheld == 0;
+}
+
 /* "archive P holds events F..L (...) proven at size S; pruning before H
  * needs exactly ..." on l */
 static void
@@ -317,9 +279,10 @@ wrong_span(struct ldg_ledger *l, const char *path,
         (unsigned long long)h->horizon, (unsigned long long)h->horizon);
 }
 
-/* The archive must be exactly the events h.first..horizon-1, proven
- * against this ledger's own checkpoint at the horizon, with this log's
- * key, nothing withheld. */
+/* The archive must select exactly the events h.first..horizon-1, verify
+ * with this log's key, with nothing withheld, against a checkpoint that is
+ * this ledger's own of its size (at the horizon, or later when it carries
+ * erasures made since). */
 static int
 check_archive(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
               const char *path)
@@ -355,10 +318,9 @@ check_archive(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
     }
     if (br->readable && br->checkpoint_size != 0 &&
         (br->checkpoint_size < h->horizon ||
-         (br->selected > 0 &&
-          (br->sel_first != h->first || br->sel_last != h->horizon - 1)))) {
-        /* the wrong span: said before what fails because of it (the
-         * trusted checkpoint is of another size) */
+         (br->selected > 0 && !whole_span(br, h)))) {
+        /* not exactly the events before the horizon, whole: said before
+         * any check that fails because of it */
         wrong_span(l, path, br, h);
         free(br);
         return LDG_ETAMPER;
@@ -390,10 +352,7 @@ check_archive(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
         free(br);
         return rc;
     }
-    if (br->selected != h->horizon - h->first || br->sel_first != h->first ||
-        br->sel_last != h->horizon - 1 ||
-        (br->events != br->selected && br->checkpoint_size == h->horizon) ||
-        br->fields_withheld != 0 || br->bodies_withheld != 0) {
+    if (!whole_span(br, h)) {
         wrong_span(l, path, br, h);
         free(br);
         return LDG_ETAMPER;

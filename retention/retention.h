@@ -110,9 +110,9 @@ struct ldg_archive_report {
      * verify-bundle reads by default, or a member is larger */
     uint64_t max_bytes;
     /* the checkpoint it is proven against: h.horizon, or, when a body of
-     * an archived event was erased by a body.erased after the horizon,
-     * the log's latest (erasures, the first of them in erased_by, are
-     * then in it as support events) */
+     * an archived event was erased by a body.erased after the horizon
+     * (erased_by: the first export found; UINT64_MAX: none), the log's
+     * latest, with the erasures in it as support events */
     uint64_t checkpoint_size;
     uint64_t erased_by;
 };
