@@ -48,33 +48,57 @@ const struct cli_command cli_cmd_metrics = {
     "/var/lib/node_exporter/ledger.prom\n",
     0};
 
+/* Brings m up to l's size: from DIR/metrics-cache.json when use_cache
+ * (and saves it back when it moved and DIR is writable; a cache that
+ * cannot be written only costs the next run a full count). 0, or the
+ * code of the count with err saying why. */
+static int
+count_cached(struct cli *c, struct ldg_ledger *l, struct ldg_metrics *m,
+             int use_cache, char *err, size_t errcap)
+{
+    struct ldg_txn *t = NULL;
+    char cache[4200], serr[1024];
+    uint64_t before;
+    int rc;
+
+    snprintf(cache, sizeof cache, "%s/%s", c->dir, LDG_METRICS_CACHE_FILE);
+    if (use_cache && ldg_metrics_load(m, cache) == LDG_ECORRUPT)
+        fprintf(stderr,
+                "ledger %s: %s is not a cache this version wrote: counting "
+                "every event again\n",
+                c->cmd, cache);
+    before = ldg_metrics_size(m);
+    err[0] = '\0';
+    rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
+    if (rc == 0)
+        rc = ldg_metrics_update(m, t, NULL, err, errcap);
+    ldg_txn_abort(t);
+    if (rc < 0)
+        return rc;
+    if (use_cache && ldg_metrics_size(m) != before &&
+        access(c->dir, W_OK) == 0 &&
+        ldg_metrics_save(m, cache, serr, sizeof serr) < 0)
+        fprintf(stderr, "ledger %s: %s (the next run counts again)\n", c->cmd,
+                serr);
+    return 0;
+}
+
 int
 cli_metrics_catch_up(struct cli *c, struct ldg_ledger *l)
 {
     struct ldg_metrics *m = NULL;
-    struct ldg_txn *t = NULL;
-    char cache[4200], err[1024] = "";
-    uint64_t before;
+    char cache[4200], err[1024];
     int rc;
 
     /* (no cache: `ledger metrics` was never run here, and its first run
      * after the prune starts its counters where the log is kept) */
     snprintf(cache, sizeof cache, "%s/%s", c->dir, LDG_METRICS_CACHE_FILE);
-    if (access(cache, F_OK) != 0 || access(c->dir, W_OK) != 0 ||
-        ldg_metrics_new(&m) < 0)
+    if (access(cache, F_OK) != 0 || ldg_metrics_new(&m) < 0)
         return 0;
-    (void)ldg_metrics_load(m, cache); /* (a stale one: counted again) */
-    before = ldg_metrics_size(m);
-    rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
-    if (rc == 0)
-        rc = ldg_metrics_update(m, t, NULL, err, sizeof err);
-    ldg_txn_abort(t);
-    if (rc == 0 && ldg_metrics_size(m) != before)
-        rc = ldg_metrics_save(m, cache, err, sizeof err);
-    if (rc < 0)
+    if ((rc = count_cached(c, l, m, 1, err, sizeof err)) < 0)
         fprintf(stderr,
                 "ledger %s: the metrics' counts before the prune were not "
-                "saved (%s): after it, a count starts at the horizon\n",
+                "brought up (%s): after it, a count starts at the horizon\n",
                 c->cmd, err[0] ? err : ldg_strerror(rc));
     ldg_metrics_free(m);
     return 0;
@@ -86,12 +110,10 @@ cmd_metrics(struct cli *c, int argc, char **argv)
     struct cli_args a;
     struct ldg_ledger *l = NULL;
     struct ldg_metrics *m = NULL;
-    struct ldg_txn *t = NULL;
     char *text = NULL;
     size_t tlen = 0;
-    char cache[4200], err[1024];
+    char err[1024];
     int ch, rc, use_cache = 1;
-    uint64_t before;
 
     cli_args_init(&a, c, argc, argv);
     while ((ch = cli_args_next(&a)) > 0) {
@@ -125,28 +147,11 @@ cmd_metrics(struct cli *c, int argc, char **argv)
         cli_err(c, "%s", ldg_strerror(LDG_ENOMEM));
         goto out;
     }
-    snprintf(cache, sizeof cache, "%s/%s", c->dir, LDG_METRICS_CACHE_FILE);
-    if (use_cache && ldg_metrics_load(m, cache) == LDG_ECORRUPT)
-        fprintf(stderr,
-                "ledger metrics: %s is not a cache this version wrote: "
-                "counting every event again\n",
-                cache);
-    before = ldg_metrics_size(m);
-    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0 ||
-        (rc = ldg_metrics_update(m, t, NULL, err, sizeof err)) < 0) {
+    if ((rc = count_cached(c, l, m, use_cache, err, sizeof err)) < 0) {
         cli_err(c, "%s", rc == LDG_ECORRUPT || err[0] ? err : ldg_strerror(rc));
         rc = cli_exit_code(rc);
         goto out;
     }
-    ldg_txn_abort(t);
-    t = NULL;
-    /* a cache that cannot be written (a read-only directory, another
-     * user's) only costs the next run a full count: not an error */
-    if (use_cache && ldg_metrics_size(m) != before &&
-        access(c->dir, W_OK) == 0 &&
-        ldg_metrics_save(m, cache, err, sizeof err) < 0)
-        fprintf(stderr, "ledger metrics: %s (the next run counts again)\n",
-                err);
     if ((rc = ldg_metrics_render(m, l, &text, &tlen)) < 0) {
         cli_err(c, "%s",
                 rc == LDG_ENOMEM || rc == LDG_ETOOBIG ? ldg_strerror(rc)
@@ -162,7 +167,6 @@ cmd_metrics(struct cli *c, int argc, char **argv)
         }
     }
 out:
-    ldg_txn_abort(t);
     free(text);
     ldg_metrics_free(m);
     ldg_close(l);
