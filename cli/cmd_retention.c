@@ -131,10 +131,10 @@ cli_pruned_seq(struct cli *c, struct ldg_ledger *l, uint64_t seq,
             continue;
         f = json_integer_value(json_object_get(b, "first"));
         h = json_integer_value(json_object_get(b, "horizon"));
-        ldg_query_iter_stats(it, &st);
         if (json_is_integer(json_object_get(b, "first")) && f >= 0 && h > f &&
             seq >= (uint64_t)f && seq < (uint64_t)h &&
             json_is_string(json_object_get(b, "archive_sha256"))) {
+            ldg_query_iter_stats(it, &st); /* (its horizon) */
             cli_err(c,
                     "%s: events %lld..%lld were pruned into the archive %s "
                     "with SHA-256 %s (ledger.pruned, seq %llu); the ledger "

@@ -558,6 +558,19 @@ gen 0 50 >"$T/e.in"
 "$L" --dir "$E" prune --before 21 --archive "$T/e1.bundle" --force >"$T/out" 2>&1 ||
     fail "prune with an erased event: $(cat "$T/out")"
 "$L" --dir "$E" verify --full >/dev/null 2>&1 || fail "verify after pruning an erased event"
+# a run that started well before the horizon: its start's state is kept
+# nowhere, and runs says so rather than give a doctor --at that cannot work
+F=$T/f
+"$L" --dir "$F" init --origin retention.test/f >/dev/null
+"$L" --dir "$F" append pack.installed \
+    --body '{"pack":"p1","version":"1.0","manifest_digest":"sha256:bb"}' >/dev/null
+"$L" --dir "$F" append run.started --body '{"run":"R-f","pack":"p1"}' >/dev/null
+"$L" --dir "$F" ingest --batch 10 "$T/e.in" >/dev/null 2>&1
+"$L" --dir "$F" archive --before 23 --out "$T/f1.bundle" >/dev/null 2>&1
+"$L" --dir "$F" prune --before 23 --archive "$T/f1.bundle" --force >/dev/null 2>&1 ||
+    fail "prune of box f"
+"$L" --dir "$F" runs R-f | grep -q '^at its start   not kept (seq 2 is before the horizon, 23' ||
+    fail "runs R-f: $("$L" --dir "$F" runs R-f 2>&1 | tail -n 2)"
 # two policy runs at once: one prunes, the other waits and finds it done
 Z2=$T/z2
 cp -r "$B" "$Z2"
