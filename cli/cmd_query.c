@@ -809,6 +809,10 @@ bundle_run_events(struct cli *c, const struct cli_bundle_args *ba,
 
     if (evs == NULL)
         return EX_OSERR;
+    if (run[0] == '\0' || strlen(run) > LDG_RUN_MAX) {
+        json_decref(evs);
+        return cli_usage_err(c, "run id must be 1..%d bytes", LDG_RUN_MAX);
+    }
     json_array_foreach(bc->events, i, e)
     {
         const char *r = json_string_value(json_object_get(e, "run"));

@@ -63,6 +63,26 @@ horizon_json(const struct ldg_retention_horizon *h)
                      "until", until);
 }
 
+/* --before is a sequence number or a time (else 64, as query -S's). */
+static int
+before_ok(struct cli *c, const char *before)
+{
+    char err[256];
+    uint64_t ns;
+    struct timespec now;
+    if (before[0] != '\0' && strspn(before, "0123456789") == strlen(before))
+        return 0;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (ldg_query_parse_time(
+            before, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec,
+            &ns, err, sizeof err) == 0)
+        return 0;
+    return cli_usage_err(c,
+                         "--before %s: neither a sequence number nor a "
+                         "time (%s)",
+                         before, err);
+}
+
 /* "before 1000 (rounded down to 998, the end of a commit)" */
 static void
 say_rounding(struct cli *c, const char *before,
@@ -258,6 +278,8 @@ cmd_archive(struct cli *c, int argc, char **argv)
         return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
     if (o.before == NULL)
         return cli_usage_err(c, "--before SEQ|TIME is required");
+    if ((rc = before_ok(c, o.before)) != 0)
+        return rc;
     if (o.out == NULL)
         return cli_usage_err(c, "--out FILE is required");
     if (o.out[0] == '\0' || strcmp(o.out, "-") == 0)
@@ -415,6 +437,8 @@ cmd_prune(struct cli *c, int argc, char **argv)
         return prune_policy(c, o.force);
     if (o.before == NULL)
         return cli_usage_err(c, "--before SEQ|TIME is required");
+    if ((rc = before_ok(c, o.before)) != 0)
+        return rc;
     if (o.archive == NULL || o.archive[0] == '\0')
         return cli_usage_err(c, "--archive FILE is required (write it with "
                                 "ledger archive)");

@@ -180,7 +180,7 @@ grep -q "proven against its checkpoint of size $H1" "$T/vb" ||
 "$L" --dir "$D" archive --before "$H1" --out "$T/a1.bundle" 2>"$T/err"
 [ $? -eq 73 ] || fail "archive over an existing file: not 73 ($(cat "$T/err"))"
 "$L" --dir "$D" archive --before yesterdayy --out "$T/x.bundle" 2>"$T/err"
-[ $? -eq 65 ] && grep -q 'neither a sequence number nor a time' "$T/err" ||
+[ $? -eq 64 ] && grep -q 'neither a sequence number nor a time' "$T/err" ||
     fail "archive --before typo: $(cat "$T/err")"
 "$L" --dir "$D" archive --before 0 --out "$T/x.bundle" 2>"$T/err"
 [ $? -eq 66 ] && grep -q 'nothing before 0' "$T/err" ||
