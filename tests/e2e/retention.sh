@@ -571,6 +571,28 @@ F=$T/f
     fail "prune of box f"
 "$L" --dir "$F" runs R-f | grep -q '^at its start   not kept (seq 2 is before the horizon, 23' ||
     fail "runs R-f: $("$L" --dir "$F" runs R-f 2>&1 | tail -n 2)"
+# the horizon inside a tile that was published only in part: the tile is
+# written again, whole, from the entries the prune kept, so a mirror that
+# follows goes on, and a new one verifies from scratch, as the log grows
+G=$T/g
+"$L" --dir "$G" init --origin retention.test/g >/dev/null
+"$L" --dir "$G" ingest --batch 10 "$T/e.in" >/dev/null 2>&1
+GK=$("$L" --dir "$G" keys verifier)
+"$L" --dir "$G" tiles "$T/gpub" >/dev/null 2>&1
+"$L" mirror "file://$T/gpub" --state "$T/gm1" --key "$GK" >/dev/null 2>&1 ||
+    fail "mirror of box g"
+"$L" --dir "$G" archive --before 21 --out "$T/g1.bundle" >/dev/null 2>&1
+"$L" --dir "$G" prune --before 21 --archive "$T/g1.bundle" --force >/dev/null 2>&1 ||
+    fail "prune of box g"
+for k in 1 2 3 4 5 6; do
+    "$L" --dir "$G" ingest --batch 100 "$T/e.in" >/dev/null 2>&1
+done
+"$L" --dir "$G" tiles "$T/gpub" >/dev/null 2>&1 || fail "tiles of box g"
+[ -e "$T/gpub/tile/entries/000" ] || fail "box g: entry bundle 0 (the horizon's) not written"
+"$L" mirror "file://$T/gpub" --state "$T/gm1" --key "$GK" >"$T/out" 2>&1 ||
+    fail "the mirror of box g after its prune: $(cat "$T/out")"
+"$L" mirror "file://$T/gpub" --state "$T/gm2" --key "$GK" >"$T/out" 2>&1 ||
+    fail "a new mirror of box g after its prune: $(cat "$T/out")"
 # two policy runs at once: one prunes, the other waits and finds it done
 Z2=$T/z2
 cp -r "$B" "$Z2"
