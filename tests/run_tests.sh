@@ -31,6 +31,9 @@ picked() {
 pass=0
 fail=0
 failed=""
+# Tests see the environment a fresh machine gives them: a Python that
+# buffers its output when it goes to a file, as Debian's does.
+unset PYTHONUNBUFFERED
 export LEDGER="$PWD/$B/ledger"
 export LEDGER_TEST_TMP="${TMPDIR:-/tmp}"
 for t in $(find "$B/tests" -type f -name 'test_*' -perm -u+x | sort); do

@@ -378,7 +378,7 @@ grep -q 'and the horizon record' "$T/vb" || fail "keys check: $(grep keys "$T/vb
 
 # --------------------------------------------- witness and mirror go on --
 M=$T/mirror
-python3 -m http.server 0 --bind 127.0.0.1 --directory "$T/tiles.before" \
+python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$T/tiles.before" \
     >"$T/hs" 2>&1 &
 hpid=$!
 i=0
@@ -394,7 +394,7 @@ wait "$hpid" 2>/dev/null
 # the prune's tiles published over the old ones (a publication keeps its
 # files): the mirror fetches only the new tiles
 cp -r "$T/tiles.after/." "$T/tiles.before/"
-python3 -m http.server 0 --bind 127.0.0.1 --directory "$T/tiles.before" \
+python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$T/tiles.before" \
     >"$T/hs" 2>&1 &
 hpid=$!
 i=0
