@@ -226,12 +226,15 @@ unit: all $(TEST_BIN)
 # its own (an instrumented one cannot be linked by other programs), and
 # page_chromium.sh's time is the browser's (the page it loads is made by
 # the code export_evidence.sh and the unit tests run here). make check
-# runs both. verify_every_db.sh flips 4 bits a database, not 12 (each
-# flip that verify passes runs some twenty commands); migrate.sh and
-# core_faults.sh fault every other I/O call, not every one, retention.sh
-# every third; robust_corrupt.sh flips 10 bits, not 30, and core_crash.sh
-# kills 12 ingests, not 30. make check does all of them, on the same
-# code; make torture does many more.
+# runs both. The tests that repeat one command over many faults run fewer
+# of them: verify_every_db.sh flips 2 bits a database, not 12 (each flip
+# that verify passes runs some twenty commands); migrate.sh faults every
+# fifth I/O call, core_faults.sh every fourth and retention.sh every
+# sixth, not every one; robust_corrupt.sh flips 6 bits, not 30, and
+# core_crash.sh kills 6 ingests, not 30. Each fault is a run of the same
+# code paths the others take, and make check does all of them on the
+# same code; make torture does many more. (So make asan fits in CI's
+# half hour beside make tsan and the chroot's make check.)
 ASAN_SKIP_TESTS ?= cli_install page_chromium
 # Its end-to-end tests run in two lanes (tests/run_tests.sh,
 # LEDGER_TEST_JOBS): a sanitized test spends its time starting processes
@@ -239,10 +242,10 @@ ASAN_SKIP_TESTS ?= cli_install page_chromium
 ASAN_TEST_JOBS ?= 2
 asan:
 	LEDGER_SKIP_TESTS="$(ASAN_SKIP_TESTS)" LEDGER_TEST_JOBS=$(ASAN_TEST_JOBS) \
-	VERIFY_FLIPS=4 MIGRATE_CALL_STEP=2 RETENTION_CALL_STEP=3 \
-	FAULTS_CALL_STEP=2 FLIPS=10 CRASH_ROUNDS=12 $(MAKE) B=build/asan OPT="-O1 -g -fsanitize=address,undefined \
+	VERIFY_FLIPS=2 MIGRATE_CALL_STEP=5 RETENTION_CALL_STEP=6 \
+	FAULTS_CALL_STEP=4 FLIPS=6 CRASH_ROUNDS=6 $(MAKE) B=build/asan OPT="-O1 -g -fsanitize=address,undefined \
 	    -fno-sanitize-recover=all -fno-omit-frame-pointer" \
-	    CHECK_SERVE_CRASH_ROUNDS=6 check
+	    CHECK_SERVE_CRASH_ROUNDS=3 check
 
 # ThreadSanitizer build: every unit test, and the end-to-end tests that
 # drive the threaded code (the writer's signing and commit threads behind
@@ -250,15 +253,17 @@ asan:
 # verify, export and evals, ship's row builder, query -f, the model proxy,
 # the metrics endpoint, the doctor's own verification). A race fails the
 # test that hit it: the process stops at the first report with exit 86, a
-# code no test expects. TSAN_TESTS='*' runs every end-to-end test.
+# code no test expects. TSAN_TESTS='*' runs every end-to-end test. The
+# kill -9 rounds of core_crash.sh and serve_crash.sh are 4 and 3 (the
+# threads are the same in each round; make check runs 30 and 6).
 TSAN_TESTS ?= serve_* core_cli core_crash evals_cli fleet export_roundtrip \
 	verify_remember query_follow query_cli ingest_trickle proxy_* \
 	metrics_prom doctor_follows
 tsan:
 	TSAN_OPTIONS="halt_on_error=1 exitcode=86 $(TSAN_OPTIONS)" \
-	LEDGER_TESTS="$(TSAN_TESTS)" \
+	LEDGER_TESTS="$(TSAN_TESTS)" CRASH_ROUNDS=4 \
 	$(MAKE) B=build/tsan OPT="-O1 -g -fsanitize=thread \
-	    -fno-omit-frame-pointer" CHECK_SERVE_CRASH_ROUNDS=6 check
+	    -fno-omit-frame-pointer" CHECK_SERVE_CRASH_ROUNDS=3 check
 
 # The shipped units under a real systemd: tests/systemd/boot.sh boots a
 # Debian 12 container (systemd-nspawn -b), installs the ledger into it and

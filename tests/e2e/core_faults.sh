@@ -148,7 +148,7 @@ fresh() {
 
 IO_CALLS=""  # default: every write and sync call
 # FAULTS_CALL_STEP=S faults every S-th call of a sweep (make asan: every
-# other); the run after the last call, with no fault, always runs
+# fourth); the run after the last call, with no fault, always runs
 STEP=${FAULTS_CALL_STEP:-1}
 next_call() { # N K: the call after N
     if [ "$1" -le "$2" ] && [ $(($1 + STEP)) -gt $(($2 + 1)) ]; then

@@ -270,7 +270,7 @@ after() {
     diff -r "$T/good" "$T/t" >/dev/null 2>&1 || fail "$1: other tiles after"
 }
 layouts=""
-# MIGRATE_CALL_STEP: every call (1, make check), or every other one (2,
+# MIGRATE_CALL_STEP: every call (1, make check), or every fifth one (5,
 # make asan, where each run is slow; make check sweeps them all)
 step=${MIGRATE_CALL_STEP:-1}
 n=1

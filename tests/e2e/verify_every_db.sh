@@ -13,7 +13,7 @@
 # tree fills two tiles (db tiles) and whose indexes (store layout 3, ix.*)
 # keep some values' seqs in pages of their own and others' inside their
 # node. VERIFY_FLIPS flips a
-# database (default 12, 4 under make asan; make torture's FLIPS raises it).
+# database (default 12, 2 under make asan; make torture's FLIPS raises it).
 set -u
 L=${LEDGER:?set LEDGER to the ledger binary}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
