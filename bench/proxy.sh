@@ -92,13 +92,17 @@ say() { printf '%s\n' "$*"; }
 rec() { printf '%s\t%s\n' "$1" "$2" >>"$OUT/proxy.tsv"; }
 
 # CPU time (utime + stime, clock ticks) of processes, or of those of
-# their threads whose name is $2 (the proxy names its recorder thread
-# "proxy-record").
+# their threads whose name matches the pattern $2 (the proxy names its
+# recorder thread "proxy-record" and its curl thread "http-loop";
+# libmicrohttpd names its own "MHD-*").
 ticks() {
     for p in $1; do
         if [ -n "${2:-}" ]; then
             for t in /proc/$p/task/*; do
-                [ "$(cat "$t/comm" 2>/dev/null)" = "$2" ] && cut -d' ' -f14,15 "$t/stat"
+                # shellcheck disable=SC2254
+                case $(cat "$t/comm" 2>/dev/null) in
+                $2) cut -d' ' -f14,15 "$t/stat" ;;
+                esac
             done
         else
             cut -d' ' -f14,15 "/proc/$p/stat"
@@ -122,12 +126,14 @@ for who in direct:$SP nginx:$NP proxy:$PS proxy-async:$PA; do
     esac
     c0=$(ticks "$cp")
     k0=$(ticks "$cp" proxy-record)
+    h0=$(ticks "$cp" 'MHD-*|http-loop')
     r=$("$B/bench/proxy_load" "127.0.0.1:$p" "$NC" "$SEC")
     reqs=$(field "$r" reqs)
     if [ -n "$cp" ]; then
         r="$r cpu_us_per_req=$(us_per "$c0" "$(ticks "$cp")" "$reqs")"
         case $n in proxy*)
-            r="$r record_cpu_us_per_req=$(us_per "$k0" "$(ticks "$cp" proxy-record)" "$reqs")" ;;
+            r="$r record_cpu_us_per_req=$(us_per "$k0" "$(ticks "$cp" proxy-record)" "$reqs")"
+            r="$r http_cpu_us_per_req=$(us_per "$h0" "$(ticks "$cp" 'MHD-*|http-loop')" "$reqs")" ;;
         esac
     fi
     eval "rps_$(echo $n | tr - _)=$(field "$r" rps)"
@@ -136,7 +142,10 @@ for who in direct:$SP nginx:$NP proxy:$PS proxy-async:$PA; do
     rec "c${NC}_${n}_p50_ms" "$(field "$r" p50_ms)"
     rec "c${NC}_${n}_p99_ms" "$(field "$r" p99_ms)"
     [ -n "$cp" ] && rec "c${NC}_${n}_cpu_us_per_req" "$(field "$r" cpu_us_per_req)"
-    case $n in proxy*) rec "c${NC}_${n}_record_cpu_us_per_req" "$(field "$r" record_cpu_us_per_req)" ;; esac
+    case $n in proxy*)
+        rec "c${NC}_${n}_record_cpu_us_per_req" "$(field "$r" record_cpu_us_per_req)"
+        rec "c${NC}_${n}_http_cpu_us_per_req" "$(field "$r" http_cpu_us_per_req)" ;;
+    esac
 done
 ratio=$(python3 -c "print('%.2f' % ($rps_proxy / $rps_nginx))")
 ratio_a=$(python3 -c "print('%.2f' % ($rps_proxy_async / $rps_nginx))")
@@ -198,7 +207,7 @@ yes_no() { python3 -c "print('yes' if $1 else '**no**')"; }
     echo "| figure | nginx | proxy sync (default) | proxy async | target | met |"
     echo "|---|---|---|---|---|---|"
     echo "| $NC clients, requests/s (direct: $(v c${NC}_direct_rps)) | $(v c${NC}_nginx_rps) | $(v c${NC}_proxy_rps) ($(v c${NC}_sync_vs_nginx)x) | $(v c${NC}_proxy-async_rps) ($(v c${NC}_async_vs_nginx)x) | sync >= 0.8x nginx | $(yes_no "$(v c${NC}_sync_vs_nginx) >= 0.8") |"
-    echo "| $NC clients, server CPU a request, µs (recording the event: sync, async) | $(v c${NC}_nginx_cpu_us_per_req) | $(v c${NC}_proxy_cpu_us_per_req) ($(v c${NC}_proxy_record_cpu_us_per_req)) | $(v c${NC}_proxy-async_cpu_us_per_req) ($(v c${NC}_proxy-async_record_cpu_us_per_req)) | | |"
+    echo "| $NC clients, server CPU a request, µs (proxy: its recorder thread; its two HTTP threads, libmicrohttpd's and curl's) | $(v c${NC}_nginx_cpu_us_per_req) | $(v c${NC}_proxy_cpu_us_per_req) ($(v c${NC}_proxy_record_cpu_us_per_req); $(v c${NC}_proxy_http_cpu_us_per_req)) | $(v c${NC}_proxy-async_cpu_us_per_req) ($(v c${NC}_proxy-async_record_cpu_us_per_req); $(v c${NC}_proxy-async_http_cpu_us_per_req)) | | |"
     echo "| 1 client, p50 added over direct, ms | $(v c1_added_nginx_ms) | $(v c1_added_sync_ms) | $(v c1_added_async_ms) | <= 1.5 sync, <= 0.3 async | $(yes_no "$(v c1_added_sync_ms) <= 1.5 and $(v c1_added_async_ms) <= 0.3") |"
     echo "| 1 stream, time to first byte added, ms | $(v s1_added_ttfb_nginx_ms) | $(v s1_added_ttfb_proxy_ms) | | <= 1 | $(yes_no "$(v s1_added_ttfb_proxy_ms) <= 1") |"
     echo "| $NC streaming clients, proxy peak RSS, MiB | | $(($(v s${NC}_proxy_peak_rss_kib) / 1024)) | | <= 64 | $(yes_no "$(v s${NC}_proxy_peak_rss_kib) <= 65536") |"
