@@ -420,11 +420,14 @@ on_commit(void *ctx, uint64_t first, uint64_t n)
     c->n++;
 }
 
-/* A file without --batch: each commit waits for two batches of 1,000
- * (ldg_writer_options.gather), the rest goes at the end; with --batch
- * 1000 every commit holds exactly 1,000. */
+/* A file without --batch: commits take whole batches of 1,000 (several
+ * at once when they are ready: ldg_writer_options.gather asks for two),
+ * the rest goes at the end; with --batch 1000 every commit holds exactly
+ * 1,000. How many go together is the scheduler's: the end of the file
+ * flushes what is signed, and on a loaded machine (CI's chroot beside two
+ * sanitizer runs, 2026-11-26) the first batch was alone when it came. */
 static void
-test_ingest__file_commits_two_batches_at_once(void **state)
+test_ingest__file_commits_whole_batches(void **state)
 {
     char dir[256];
     struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
@@ -447,17 +450,14 @@ test_ingest__file_commits_two_batches_at_once(void **state)
         assert_int_equal(ldg_ingest(l, f, &o, &rep), 0);
         assert_int_equal(rep.committed, 2500);
         if (pass == 0) {
-            /* two batches a commit at least, LDG_WRITER_GROUP_MAX at
-             * most (more when the commit thread fell behind: then 2,500
-             * in one), the
-             * rest at the end; how many were ready is the scheduler's */
+            /* one to three commits of whole batches, the last with the
+             * 500 of the end, none over LDG_WRITER_GROUP_MAX batches */
             uint64_t sum = 0;
-            assert_true(c.n >= 1 && c.n <= 2);
+            assert_true(c.n >= 1 && c.n <= 3);
             for (size_t i = 0; i < c.n; i++) {
                 sum += c.size[i];
                 assert_true(c.size[i] <= LDG_WRITER_GROUP_MAX * 1000);
-                if (i + 1 < c.n)
-                    assert_true(c.size[i] >= 2000);
+                assert_int_equal(c.size[i] % 1000, i + 1 < c.n ? 0 : 500);
             }
             assert_int_equal(sum, 2500);
         } else {
@@ -851,7 +851,7 @@ main(void)
         cmocka_unit_test(test_ingest__request_fields),
         cmocka_unit_test(test_ingest__unsealed_from_writer_held_key),
         cmocka_unit_test(test_ingest__sealed_cost_covers_the_parse),
-        cmocka_unit_test(test_ingest__file_commits_two_batches_at_once),
+        cmocka_unit_test(test_ingest__file_commits_whole_batches),
         cmocka_unit_test(test_ingest__file_events_wait_compact),
         cmocka_unit_test(test_ingest__file_and_pipe_refuse_alike),
     };
