@@ -74,15 +74,16 @@ ldg_remote_open(struct ldg_remote **out, const char *url, char *err,
                      slash ? slash : "");
         snprintf(r->sigv4, sizeof r->sigv4, "aws:amz:%s:s3", region);
         snprintf(r->userpwd, sizeof r->userpwd, "%s:%s", id, secret);
-    } else if (strncmp(url, "file://", 7) == 0 || url[0] == '/' ||
-               url[0] == '.') {
+    } else if (strncmp(url, "file://", 7) == 0 ||
+               (*url != '\0' && strstr(url, "://") == NULL)) {
+        /* a directory, absolute or relative ("pub", "./pub", "/srv/x") */
         r->kind = 2;
         snprintf(r->base, sizeof r->base, "%s",
                  strncmp(url, "file://", 7) == 0 ? url + 7 : url);
     } else {
         snprintf(err, errcap,
-                 "%s: want http://, https://, s3://BUCKET/PREFIX or a "
-                 "directory",
+                 "%s: want http://, https://, s3://BUCKET/PREFIX, file:// "
+                 "or a directory",
                  url);
         free(r);
         return LDG_EINVAL;

@@ -45,6 +45,16 @@ L ingest "$ROOT/examples/pdf-ops.jsonl" >/dev/null || { echo "FAIL: ingest"; exi
 # --- mirror --key FILE
 L keys verifier > "$T/box.vkey"
 L publish "$T/pub" >/dev/null || fail "publish to a directory"
+# a relative directory is a directory too (it used to be refused as
+# "want http://, https://, s3://BUCKET/PREFIX or a directory"), and a
+# scheme that is none of these is refused, naming what it wants
+(cd "$T" && "$LEDGER" --dir "$D" publish relpub >/dev/null 2>"$T/err") ||
+    fail "publish to a relative directory: $(cat "$T/err")"
+cmp -s "$T/relpub/checkpoint" "$T/pub/checkpoint" ||
+    fail "publish to a relative directory: not the checkpoint of $T/pub"
+expect_exit 64 "publish to ftp://" "$LEDGER" --dir "$D" publish ftp://x/y
+grep -q "ftp://x/y: want http://, https://, s3://BUCKET/PREFIX, file:// or a directory" "$T/err" ||
+    fail "publish ftp://: $(cat "$T/err")"
 expect_exit 0 "mirror --key FILE" "$LEDGER" mirror "$T/pub" --state "$T/m1" --key "$T/box.vkey"
 cmp -s "$T/m1/vkey" "$T/box.vkey" ||
     fail "mirror --key FILE remembered '$(cat "$T/m1/vkey" 2>/dev/null)', not the key in the file"
