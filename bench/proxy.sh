@@ -92,17 +92,19 @@ say() { printf '%s\n' "$*"; }
 rec() { printf '%s\t%s\n' "$1" "$2" >>"$OUT/proxy.tsv"; }
 
 # CPU time (utime + stime, clock ticks) of processes, or of those of
-# their threads whose name matches the pattern $2 (the proxy names its
+# their threads whose name matches one of the patterns $2 (the proxy names its
 # recorder thread "proxy-record" and its curl thread "http-loop";
 # libmicrohttpd names its own "MHD-*").
 ticks() {
+    set -f # the patterns are case patterns, not file names
     for p in $1; do
         if [ -n "${2:-}" ]; then
             for t in /proc/$p/task/*; do
-                # shellcheck disable=SC2254
-                case $(cat "$t/comm" 2>/dev/null) in
-                $2) cut -d' ' -f14,15 "$t/stat" ;;
-                esac
+                c=$(cat "$t/comm" 2>/dev/null)
+                for pat in $2; do
+                    # shellcheck disable=SC2254
+                    case $c in $pat) cut -d' ' -f14,15 "$t/stat" ;; esac
+                done
             done
         else
             cut -d' ' -f14,15 "/proc/$p/stat"
@@ -126,14 +128,14 @@ for who in direct:$SP nginx:$NP proxy:$PS proxy-async:$PA; do
     esac
     c0=$(ticks "$cp")
     k0=$(ticks "$cp" proxy-record)
-    h0=$(ticks "$cp" 'MHD-*|http-loop')
+    h0=$(ticks "$cp" 'MHD-* http-loop')
     r=$("$B/bench/proxy_load" "127.0.0.1:$p" "$NC" "$SEC")
     reqs=$(field "$r" reqs)
     if [ -n "$cp" ]; then
         r="$r cpu_us_per_req=$(us_per "$c0" "$(ticks "$cp")" "$reqs")"
         case $n in proxy*)
             r="$r record_cpu_us_per_req=$(us_per "$k0" "$(ticks "$cp" proxy-record)" "$reqs")"
-            r="$r http_cpu_us_per_req=$(us_per "$h0" "$(ticks "$cp" 'MHD-*|http-loop')" "$reqs")" ;;
+            r="$r http_cpu_us_per_req=$(us_per "$h0" "$(ticks "$cp" 'MHD-* http-loop')" "$reqs")" ;;
         esac
     fi
     eval "rps_$(echo $n | tr - _)=$(field "$r" rps)"
