@@ -233,8 +233,8 @@ unit: all $(TEST_BIN)
 # sixth, not every one; robust_corrupt.sh flips 6 bits, not 30, and
 # core_crash.sh kills 6 ingests, not 30. Each fault is a run of the same
 # code paths the others take, and make check does all of them on the
-# same code; make torture does many more. (So make asan fits in CI's
-# half hour beside make tsan and the chroot's make check.)
+# same code; make torture does many more. (So make asan takes less of
+# CI's two cores beside the chroot's make check.)
 ASAN_SKIP_TESTS ?= cli_install page_chromium
 # Its end-to-end tests run in two lanes (tests/run_tests.sh,
 # LEDGER_TEST_JOBS): a sanitized test spends its time starting processes
@@ -255,7 +255,7 @@ asan:
 # test that hit it: the process stops at the first report with exit 86, a
 # code no test expects. TSAN_TESTS='*' runs every end-to-end test. The
 # kill -9 rounds of core_crash.sh and serve_crash.sh are 4 and 3 (the
-# threads are the same in each round; make check runs 30 and 6).
+# threads are the same in each round; make check runs 30 and 100).
 TSAN_TESTS ?= serve_* core_cli core_crash evals_cli fleet export_roundtrip \
 	verify_remember query_follow query_cli ingest_trickle proxy_* \
 	metrics_prom doctor_follows

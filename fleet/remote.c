@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fleet/fleet.h"
 #include "fleet/fleet_int.h"
@@ -26,6 +27,13 @@ struct ldg_remote {
     char userpwd[512];
     struct ldg_http_client *http;
 };
+
+static int
+is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
 
 int
 ldg_remote_open(struct ldg_remote **out, const char *url, char *err,
@@ -74,12 +82,28 @@ ldg_remote_open(struct ldg_remote **out, const char *url, char *err,
                      slash ? slash : "");
         snprintf(r->sigv4, sizeof r->sigv4, "aws:amz:%s:s3", region);
         snprintf(r->userpwd, sizeof r->userpwd, "%s:%s", id, secret);
-    } else if (strncmp(url, "file://", 7) == 0 ||
-               (*url != '\0' && strstr(url, "://") == NULL)) {
-        /* a directory, absolute or relative ("pub", "./pub", "/srv/x") */
+    } else if (strncmp(url, "file://", 7) == 0 || url[0] == '/' ||
+               url[0] == '.' || is_dir(url)) {
+        /* a directory: absolute, "./new", or one that is there ("pub") */
         r->kind = 2;
         snprintf(r->base, sizeof r->base, "%s",
                  strncmp(url, "file://", 7) == 0 ? url + 7 : url);
+        if (r->base[0] == '\0') {
+            /* "file://" alone named no directory (it used to write the
+             * log into / ) */
+            snprintf(err, errcap, "%s: no directory after file://", url);
+            free(r);
+            return LDG_EINVAL;
+        }
+    } else if (*url != '\0' && strstr(url, "://") == NULL) {
+        /* "example.com/logs" is more likely a URL without its scheme than
+         * a directory to create here */
+        snprintf(err, errcap,
+                 "%s: no such directory (a new one here: ./%s; a server: "
+                 "http://, https:// or s3://BUCKET/PREFIX)",
+                 url, url);
+        free(r);
+        return LDG_EINVAL;
     } else {
         snprintf(err, errcap,
                  "%s: want http://, https://, s3://BUCKET/PREFIX, file:// "

@@ -45,13 +45,31 @@ L ingest "$ROOT/examples/pdf-ops.jsonl" >/dev/null || { echo "FAIL: ingest"; exi
 # --- mirror --key FILE
 L keys verifier > "$T/box.vkey"
 L publish "$T/pub" >/dev/null || fail "publish to a directory"
-# a relative directory is a directory too (it used to be refused as
-# "want http://, https://, s3://BUCKET/PREFIX or a directory"), and a
-# scheme that is none of these is refused, naming what it wants
+# a relative directory that is there is a directory (it used to be
+# refused as "want http://, https://, s3://BUCKET/PREFIX or a
+# directory"), so is ./new; a bare name that is not there is more likely
+# a URL without its scheme: refused, nothing created; a scheme that is
+# none of these is refused, naming what it wants
+mkdir "$T/relpub"
 (cd "$T" && "$LEDGER" --dir "$D" publish relpub >/dev/null 2>"$T/err") ||
     fail "publish to a relative directory: $(cat "$T/err")"
 cmp -s "$T/relpub/checkpoint" "$T/pub/checkpoint" ||
     fail "publish to a relative directory: not the checkpoint of $T/pub"
+(cd "$T" && "$LEDGER" --dir "$D" publish ./newpub >/dev/null 2>"$T/err") ||
+    fail "publish to ./newpub: $(cat "$T/err")"
+[ -f "$T/newpub/checkpoint" ] || fail "publish to ./newpub: no checkpoint"
+(cd "$T" && "$LEDGER" --dir "$D" publish logs.example.org/box1 >"$T/out" 2>"$T/err")
+rc=$?
+[ "$rc" = 64 ] && [ ! -e "$T/logs.example.org" ] &&
+    grep -q "logs.example.org/box1: no such directory (a new one here: ./logs.example.org/box1; a server: http://" "$T/err" ||
+    fail "publish to a scheme-less URL: exit $rc: $(cat "$T/err")"
+expect_exit 64 "publish to file:// with no path" "$LEDGER" --dir "$D" publish file://
+grep -q "file://: no directory after file://" "$T/err" ||
+    fail "publish file://: $(cat "$T/err")"
+[ -e /checkpoint ] && [ /checkpoint -nt "$T/pub/checkpoint" ] &&
+    fail "publish file:// wrote /checkpoint"
+expect_exit 64 "mirror of a scheme-less URL" "$LEDGER" mirror nosuch.example/logs --state "$T/m9"
+grep -q "no such directory" "$T/err" || fail "mirror nosuch.example/logs: $(cat "$T/err")"
 expect_exit 64 "publish to ftp://" "$LEDGER" --dir "$D" publish ftp://x/y
 grep -q "ftp://x/y: want http://, https://, s3://BUCKET/PREFIX, file:// or a directory" "$T/err" ||
     fail "publish ftp://: $(cat "$T/err")"
