@@ -1187,7 +1187,7 @@ struct bwriter {
     int fd;
     uint8_t *outbuf;
     size_t outcap;
-    uint64_t bytes;
+    uint64_t bytes, unpacked; /* compressed, and the tar's */
     int64_t mtime;
     char *top; /* NULL: members at the archive's root */
     int failed;
@@ -1228,6 +1228,7 @@ static la_ssize_t
 zwrite(struct archive *a, void *ctx, const void *buf, size_t n)
 {
     struct bwriter *w = ctx;
+    w->unpacked += n;
     if (zpush(w, buf, n, ZSTD_e_continue) < 0) {
         archive_set_error(a, EIO, "%s", w->err);
         return -1;
@@ -1325,7 +1326,7 @@ bwriter_add(struct bwriter *w, const char *name, const void *data, size_t len)
 }
 
 int
-bwriter_finish(struct bwriter *w, uint64_t *bytes)
+bwriter_finish(struct bwriter *w, uint64_t *bytes, uint64_t *unpacked)
 {
     if (w->failed)
         return w->failed;
@@ -1335,6 +1336,8 @@ bwriter_finish(struct bwriter *w, uint64_t *bytes)
         return w->failed;
     if (bytes)
         *bytes = w->bytes;
+    if (unpacked)
+        *unpacked = w->unpacked;
     return 0;
 }
 

@@ -151,7 +151,9 @@ struct ldg_export_report {
     uint64_t bodies_erased;    /* bodies erased in the ledger */
     uint64_t fields_withheld;  /* fields withheld in all */
     uint64_t files;            /* archive members */
-    uint64_t unpacked_bytes;   /* the tar's bytes, uncompressed */
+    uint64_t unpacked_bytes;   /* the tar's bytes, uncompressed (all of
+                                * them: what verify-bundle --max-bytes
+                                * must allow) */
     uint64_t largest_member;   /* bytes of the largest member */
     uint64_t bytes;            /* compressed bytes written */
     int has_state;             /* projected state included */

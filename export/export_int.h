@@ -178,8 +178,10 @@ int bwriter_new(struct bwriter **out, int fd, int level, unsigned threads,
 int bundle_top_valid(const char *s);
 int bwriter_add(struct bwriter *w, const char *name, const void *data,
                 size_t len);
-/* Ends the archive and the zstd frame. *bytes gets compressed bytes. */
-int bwriter_finish(struct bwriter *w, uint64_t *bytes);
+/* Ends the archive and the zstd frame. *bytes gets the compressed bytes,
+ * *unpacked the tar's (headers, padding and end blocks: what a reader
+ * decompresses). */
+int bwriter_finish(struct bwriter *w, uint64_t *bytes, uint64_t *unpacked);
 void bwriter_free(struct bwriter *w);
 /* The writer's message after a failure. */
 const char *bwriter_errmsg(const struct bwriter *w);

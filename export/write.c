@@ -534,7 +534,7 @@ export_into(struct ldg_ledger *l, const struct ldg_export_opts *o, int fd,
         rc = x.q.err;
     if (rc < 0 || (rc = ex_write_manifest(&x, now_ns)) < 0)
         goto out;
-    rc = bwriter_finish(x.w, &x.rep.bytes);
+    rc = bwriter_finish(x.w, &x.rep.bytes, &x.rep.unpacked_bytes);
     if (rc < 0)
         ldg_set_errmsg(l, "writing the bundle: %s", bwriter_errmsg(x.w));
 out:
@@ -572,6 +572,7 @@ out:
     json_decref(x.timeline);
     free(x.state_note);
     free(x.jsonl.p);
+    ex_summary_free(&x);
     free(x.ev);
     free(x.keys);
     free(x.ck);

@@ -60,6 +60,9 @@ struct mqueue {
     char errmsg[320];
 };
 
+/* How many events SUMMARY.txt lists, and how many failures. */
+#define EX_SUMMARY_LIST 200
+
 struct ex {
     struct ldg_ledger *l;
     const struct ldg_export_opts *o;
@@ -101,6 +104,13 @@ struct ex {
      * dropped once the events passed its last. */
     struct exseal *seals;
     size_t nseals, capseals;
+    /* SUMMARY.txt's figures, gathered as each line of events.jsonl is
+     * made (an archive holds a million lines: none is read again): the
+     * first EX_SUMMARY_LIST lines and as many of those that report a
+     * failure, parsed (owned), every line and failure counted */
+    json_t *sum_sel[EX_SUMMARY_LIST], *sum_fail[EX_SUMMARY_LIST];
+    size_t sum_nsel, sum_nfl, sum_nall, sum_nfail;
+    uint64_t sum_last_ts; /* the last line's ts */
 };
 
 struct exseal {
@@ -134,7 +144,15 @@ void ex_load_state(struct ex *x);
 int ex_write_state(struct ex *x);
 int ex_write_manifest(struct ex *x, uint64_t now_ns);
 
-/* write_readme.c: README and SUMMARY.md */
+/* write_readme.c: README.txt and SUMMARY.txt; ex_failure_of says whether an
+ * event of type with the disclosed body (NULL: none disclosed) reports a
+ * failure, a denial or something down, and which (static text), or NULL */
+const char *ex_failure_of(const char *type, const json_t *body);
+/* ex_summary_add takes one line of events.jsonl (line, len: the whole
+ * line) for SUMMARY.txt; ex_summary_free releases what it kept. */
+void ex_summary_add(struct ex *x, const struct ldg_event *ev,
+                    const json_t *body, const char *line, size_t len);
+void ex_summary_free(struct ex *x);
 int ex_write_readme(struct ex *x, uint64_t now_ns);
 int ex_write_summary(struct ex *x, uint64_t now_ns);
 

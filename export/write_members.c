@@ -61,12 +61,13 @@ cmp_digest(const void *a, const void *b)
  * bodies/<seq>.json for one event, written as text:
  *   {"fields":{name:{"salt":b64,"value":v},...},"withheld":[hex,...]}
  * (withheld digests sorted) or {"erased":true}. Each value is dumped
- * once: lb gets the disclosed body {name:v,...} for events.jsonl, names
+ * once: lb gets the disclosed body {name:v,...} for events.jsonl, shown
+ * the same as an object (for the summary and "model_at", unparsed), names
  * the withheld names for the manifest.
  */
 static int
 body_member(struct ex *x, const struct ldg_event *ev, enum bmode *mode,
-            struct ldg_buf *lb, json_t *names)
+            struct ldg_buf *lb, json_t *shown, json_t *names)
 {
     const struct ldg_export_opts *o = x->o;
     struct ldg_buf d = {0};
@@ -128,6 +129,10 @@ body_member(struct ex *x, const struct ldg_event *ev, enum bmode *mode,
         ldg_buf_puts(lb, ":");
         ldg_buf_puts(lb, v);
         free(v);
+        if (json_object_set(shown, f[i].name, f[i].value) < 0) {
+            rc = LDG_ENOMEM;
+            goto out;
+        }
     }
     ldg_buf_puts(lb, "}");
     ldg_buf_puts(&d, "},\"withheld\":[");
@@ -168,10 +173,12 @@ out:
  * as disclosed (or a flag saying why not). */
 static int
 jsonl_line(struct ex *x, const struct ldg_event *ev, enum bmode mode,
-           const struct ldg_buf *lb, const json_t *names)
+           const struct ldg_buf *lb, const json_t *shown, const json_t *names)
 {
     struct ldg_buf *b = &x->jsonl;
     struct keyent *k = ex_find_key(x, ev->actor);
+    size_t start = b->len;
+    int rc = 0;
 
     gb_envelope(b, ev);
     if (k != NULL) {
@@ -193,10 +200,9 @@ jsonl_line(struct ex *x, const struct ldg_event *ev, enum bmode mode,
     }
     if (mode == BM_FULL && x->models != NULL) {
         /* the weights the model it names had then (docs/EXPORT.md) */
-        json_t *body = json_loadb(lb->s, lb->len, 0, NULL);
         struct ldg_model_at m;
         const char *model = NULL;
-        int rc = ex_model_at(x, ev, body, &m, &model);
+        rc = ex_model_at(x, ev, shown, &m, &model);
         if (rc > 0) {
             json_t *o = ldg_query_model_at_json(model, &m);
             char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -208,13 +214,14 @@ jsonl_line(struct ex *x, const struct ldg_event *ev, enum bmode mode,
             free(txt);
             json_decref(o);
         }
-        json_decref(body);
-        if (rc < 0) {
-            ldg_buf_puts(b, "}\n");
-            return rc;
-        }
     }
     ldg_buf_puts(b, "}\n");
+    if (rc < 0)
+        return rc;
+    if (b->err == 0)
+        ex_summary_add(x, ev,
+                       mode == BM_FULL || mode == BM_REDACTED ? shown : NULL,
+                       b->s + start, b->len - start - 1);
     return b->err;
 }
 
@@ -383,7 +390,7 @@ ex_write_event(struct ex *x, const struct sel *s)
     struct ldg_event ev;
     enum bmode mode = BM_FULL;
     struct ldg_buf lb = {0};
-    json_t *names = NULL;
+    json_t *names = NULL, *shown = NULL;
     char name[48], *proof = NULL;
     int rc;
 
@@ -412,9 +419,12 @@ ex_write_event(struct ex *x, const struct sel *s)
     if (ev.sealed && (rc = write_seal(x, &ev)) < 0)
         return rc;
     names = json_array();
-    if (names == NULL)
-        return LDG_ENOMEM;
-    if ((rc = body_member(x, &ev, &mode, &lb, names)) < 0)
+    shown = json_object();
+    if (names == NULL || shown == NULL) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
+    if ((rc = body_member(x, &ev, &mode, &lb, shown, names)) < 0)
         goto out;
     /* the manifest's record, as text */
     {
@@ -444,10 +454,11 @@ ex_write_event(struct ex *x, const struct sel *s)
         }
     }
     if (s->role & ROLE_SELECTED)
-        rc = jsonl_line(x, &ev, mode, &lb, names);
+        rc = jsonl_line(x, &ev, mode, &lb, shown, names);
 out:
     free(lb.p);
     json_decref(names);
+    json_decref(shown);
     return rc;
 }
 

@@ -117,13 +117,10 @@ jis(const json_t *o, const char *k, const char *v)
     return strcmp(jget(o, k), v) == 0;
 }
 
-/* Does the event (a line of events.jsonl) report a failure, a denial or
- * something down? The timeline's rule for marking a line with '!'. */
-static const char *
-failure_of(const json_t *e)
+/* The timeline's rule for marking a line with '!' (write_int.h). */
+const char *
+ex_failure_of(const char *type, const json_t *body)
 {
-    const json_t *body = json_object_get(e, "body");
-    const char *type = jget(e, "type");
     if (body == NULL)
         return NULL;
     if (jis(body, "decision", "deny"))
@@ -144,6 +141,44 @@ failure_of(const json_t *e)
         json_is_false(json_object_get(body, "ok")))
         return "check failed";
     return NULL;
+}
+
+/* A line of a listed event is parsed once, here; the others are only
+ * counted. */
+void
+ex_summary_add(struct ex *x, const struct ldg_event *ev, const json_t *body,
+               const char *line, size_t len)
+{
+    const char *why = ex_failure_of(ev->type, body);
+    int list = x->sum_nsel < EX_SUMMARY_LIST,
+        listfail = why != NULL && x->sum_nfl < EX_SUMMARY_LIST;
+
+    x->sum_nall++;
+    x->sum_last_ts = ldg_event_time(ev);
+    if (why != NULL)
+        x->sum_nfail++;
+    if (list || listfail) {
+        /* (a line that does not parse, which export never writes, is
+         * counted and not listed) */
+        json_t *e = json_loadb(line, len, 0, NULL);
+        if (e == NULL)
+            return;
+        if (listfail)
+            x->sum_fail[x->sum_nfl++] = json_incref(e);
+        if (list)
+            x->sum_sel[x->sum_nsel++] = json_incref(e);
+        json_decref(e);
+    }
+}
+
+void
+ex_summary_free(struct ex *x)
+{
+    for (size_t i = 0; i < x->sum_nsel; i++)
+        json_decref(x->sum_sel[i]);
+    for (size_t i = 0; i < x->sum_nfl; i++)
+        json_decref(x->sum_fail[i]);
+    x->sum_nsel = x->sum_nfl = 0;
 }
 
 /* The doctor (log-derived clauses) after the first size events. */
@@ -353,8 +388,6 @@ summary_plan(struct ex *x, struct ldg_buf *b)
         json_pack("{s:s, s:O}", "plan", plan, "timeline", x->o->plan_timeline);
 }
 
-#define SUMMARY_LIST_MAX 200
-
 /* SUMMARY.txt: the bundle in words, for the person who receives it. */
 int
 ex_write_summary(struct ex *x, uint64_t now_ns)
@@ -362,10 +395,9 @@ ex_write_summary(struct ex *x, uint64_t now_ns)
     const struct ldg_export_opts *o = x->o;
     struct ldg_buf b = {0};
     char when[48], t0[48] = "", t1[48] = "";
-    const char *p, *end;
-    size_t nfail = 0, nlist = 0;
-    json_t *sel[SUMMARY_LIST_MAX], *fails[SUMMARY_LIST_MAX], *last = NULL;
-    size_t nsel = 0, nfl = 0, nall = 0;
+    json_t **sel = x->sum_sel, **fails = x->sum_fail;
+    size_t nsel = x->sum_nsel, nfl = x->sum_nfl, nall = x->sum_nall,
+           nfail = x->sum_nfail, nlist = 0;
     int rc = 0;
 
     human_utc(when, sizeof when, now_ns);
@@ -400,40 +432,14 @@ ex_write_summary(struct ex *x, uint64_t now_ns)
                    (unsigned long long)x->rep.bodies_erased);
     ldg_buf_printf(&b, "Projected state: %s.\n", x->rep.state_detail);
 
-    /* the selected events, from events.jsonl (already redacted), one at a
-     * time (an archive holds a million): the first SUMMARY_LIST_MAX kept
-     * for the list, as many failures for theirs, the rest counted */
-    p = x->jsonl.s;
-    end = p ? p + x->jsonl.len : p;
-    while (p != NULL && p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        json_t *e;
-        if (nl == NULL)
-            nl = end;
-        e = json_loadb(p, (size_t)(nl - p), 0, NULL);
-        p = nl + 1;
-        if (e == NULL)
-            continue;
-        nall++;
-        json_decref(last);
-        last = json_incref(e);
-        if (failure_of(e) != NULL) {
-            if (nfl < SUMMARY_LIST_MAX)
-                fails[nfl++] = json_incref(e);
-            nfail++;
-        }
-        if (nsel < SUMMARY_LIST_MAX)
-            sel[nsel++] = e;
-        else
-            json_decref(e);
-    }
+    /* the selected events, as events.jsonl has them (already redacted):
+     * gathered line by line as it was written (ex_summary_add) */
     if (nall > 0) {
-        uint64_t a = 0, z = 0;
-        const char *ta = jget(sel[0], "ts"), *tz = jget(last, "ts");
+        uint64_t a = 0;
+        const char *ta = nsel > 0 ? jget(sel[0], "ts") : "";
         if (parse_dec(ta, strlen(ta), &a) == 0)
             human_utc(t0, sizeof t0, a);
-        if (parse_dec(tz, strlen(tz), &z) == 0)
-            human_utc(t1, sizeof t1, z);
+        human_utc(t1, sizeof t1, x->sum_last_ts);
         ldg_buf_printf(&b, "Time span: %s to %s.\n", t0, t1);
     }
     ldg_buf_printf(&b, "\nWhat failed or was refused: %zu event%s\n", nfail,
@@ -444,7 +450,8 @@ ex_write_summary(struct ex *x, uint64_t now_ns)
                      "denial, a withdrawn\n  permission, a model offline or "
                      "a runtime down\n");
     for (size_t i = 0; i < nfl; i++) {
-        const char *why = failure_of(fails[i]);
+        const char *why = ex_failure_of(jget(fails[i], "type"),
+                                        json_object_get(fails[i], "body"));
         uint64_t ts = 0;
         const char *tss = jget(fails[i], "ts");
         if (parse_dec(tss, strlen(tss), &ts) == 0)
@@ -465,7 +472,7 @@ ex_write_summary(struct ex *x, uint64_t now_ns)
         json_decref(
             summary_doctor(x, &b, "Doctor at the checkpoint", x->cksize, NULL));
     ldg_buf_printf(&b, "\nEvents selected (%zu):\n", nall);
-    for (size_t i = 0; i < nsel && nlist < SUMMARY_LIST_MAX; i++, nlist++) {
+    for (size_t i = 0; i < nsel && nlist < EX_SUMMARY_LIST; i++, nlist++) {
         uint64_t ts = 0;
         const char *tss = jget(sel[i], "ts"), *run = jget(sel[i], "run");
         if (parse_dec(tss, strlen(tss), &ts) == 0)
@@ -489,11 +496,6 @@ ex_write_summary(struct ex *x, uint64_t now_ns)
     rc = ex_member_put(x, B_SUMMARY, b.p, b.len, b.p);
     b.p = NULL;
 out:
-    for (size_t i = 0; i < nsel; i++)
-        json_decref(sel[i]);
-    for (size_t i = 0; i < nfl; i++)
-        json_decref(fails[i]);
-    json_decref(last);
     free(b.p);
     return rc;
 }

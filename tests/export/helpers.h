@@ -344,7 +344,7 @@ write_bundle(struct bundle *b, uint8_t **buf, size_t *len)
     for (size_t i = 0; i < b->n; i++)
         if (bwriter_add(w, b->m[i].name, b->m[i].data, b->m[i].len) < 0)
             abort();
-    if (bwriter_finish(w, NULL) < 0)
+    if (bwriter_finish(w, NULL, NULL) < 0)
         abort();
     bwriter_free(w);
     n = lseek(fileno(f), 0, SEEK_END);

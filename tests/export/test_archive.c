@@ -224,7 +224,7 @@ test_archive__written_members_read_back_exactly(void **state)
                      0);
     assert_int_equal(bwriter_add(w, "entries/5.entry", big, sizeof big), 0);
     assert_int_equal(bwriter_add(w, "bodies/5.json", "", 0), 0);
-    assert_int_equal(bwriter_finish(w, NULL), 0);
+    assert_int_equal(bwriter_finish(w, NULL, NULL), 0);
     bwriter_free(w);
     lseek(fileno(f), 0, SEEK_SET);
     assert_int_equal(bundle_read_fd(&b, fileno(f), NULL, err, sizeof err), 0);
@@ -237,6 +237,47 @@ test_archive__written_members_read_back_exactly(void **state)
                         sizeof big);
     assert_null(bundle_get(&b, "entries/6.entry"));
     bundle_release(&b);
+}
+
+/* What the writer says the tar unpacks to is exactly what a reader
+ * decompresses: a limit of that many bytes reads it, one less does not
+ * (ledger archive tells its reader that --max-bytes). */
+static void
+test_archive__unpacked_bytes_are_what_a_reader_needs(void **state)
+{
+    struct bwriter *w;
+    struct bundle b;
+    struct ldg_bundle_limits lim = {0};
+    char err[256];
+    FILE *f = tmpfile();
+    static uint8_t big[300000];
+    uint64_t bytes = 0, unpacked = 0;
+    (void)state;
+
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (uint8_t)(i * 7);
+    assert_int_equal(
+        bwriter_new(&w, fileno(f), 3, 1, 1700000000, "r1", err, sizeof err), 0);
+    assert_int_equal(bwriter_add(w, B_MAGIC, MAGIC_DATA, strlen(MAGIC_DATA)),
+                     0);
+    assert_int_equal(bwriter_add(w, "entries/5.entry", big, sizeof big), 0);
+    assert_int_equal(bwriter_finish(w, &bytes, &unpacked), 0);
+    bwriter_free(w);
+    /* the members with their headers, the top directory and the end */
+    assert_true(unpacked >= 512 * 3 + sizeof big + 1024);
+    assert_int_equal(unpacked % 512, 0);
+    assert_true(bytes > 0 && bytes < unpacked);
+    lim.total_bytes = unpacked;
+    lim.file_bytes = sizeof big;
+    lseek(fileno(f), 0, SEEK_SET);
+    assert_int_equal(bundle_read_fd(&b, fileno(f), &lim, err, sizeof err), 0);
+    bundle_release(&b);
+    lim.total_bytes = unpacked - 1;
+    lseek(fileno(f), 0, SEEK_SET);
+    assert_int_equal(bundle_read_fd(&b, fileno(f), &lim, err, sizeof err),
+                     LDG_ETOOBIG);
+    assert_non_null(strstr(err, "exceeds the limit"));
+    fclose(f);
 }
 
 /* ------------------------------------------------------ top directory -- */
@@ -260,7 +301,7 @@ test_archive__top_directory_is_taken_off(void **state)
                      0);
     assert_int_equal(bwriter_add(w, "entries/5.entry", "e", 1), 0);
     assert_int_equal(bwriter_add(w, B_README, "hi\n", 3), 0);
-    assert_int_equal(bwriter_finish(w, NULL), 0);
+    assert_int_equal(bwriter_finish(w, NULL, NULL), 0);
     bwriter_free(w);
     /* as tar lists it: r1/ first, then r1/ledger-bundle, ... */
     lseek(fileno(f), 0, SEEK_SET);
@@ -746,6 +787,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_archive__names_outside_the_layout_are_refused),
         cmocka_unit_test(test_archive__written_members_read_back_exactly),
+        cmocka_unit_test(test_archive__unpacked_bytes_are_what_a_reader_needs),
         cmocka_unit_test(test_archive__symlink_member_refused),
         cmocka_unit_test(test_archive__hardlink_member_refused),
         cmocka_unit_test(test_archive__directory_and_device_members_refused),

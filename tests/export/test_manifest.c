@@ -50,7 +50,7 @@ build(const struct mem *m, size_t n, const char *manifest, size_t *len)
     if (manifest != NULL)
         assert_int_equal(bwriter_add(w, B_MANIFEST, manifest, strlen(manifest)),
                          0);
-    assert_int_equal(bwriter_finish(w, NULL), 0);
+    assert_int_equal(bwriter_finish(w, NULL, NULL), 0);
     bwriter_free(w);
     sz = ftell(f);
     buf = malloc((size_t)sz);
