@@ -625,3 +625,40 @@ out:
     free(e.v);
     return rc;
 }
+
+int
+ldg_projections_horizon_registration(struct ldg_txn *t, const char *model,
+                                     uint64_t *seq, char *digest, size_t cap)
+{
+    uint8_t key[PROJ_KEY_MAX + 2];
+    const struct rtype *rt = rtype_of(P_MODELS, TAG_MODEL);
+    struct rec_model *m = NULL;
+    struct ldg_val v;
+    ldg_dbi dbi;
+    size_t kl;
+    int rc;
+
+    if (t == NULL || model == NULL || seq == NULL || digest == NULL ||
+        cap == 0 || rt == NULL)
+        return LDG_EINVAL;
+    rc = ldg_db_open(t, PROJ_HORIZON_DB, 0, &dbi);
+    if (rc == LDG_ENOTFOUND)
+        return 0; /* never pruned */
+    if (rc < 0)
+        return rc;
+    key[0] = (uint8_t)P_MODELS;
+    kl = 1 + KEY1(key + 1, TAG_MODEL, svs(model));
+    rc = ldg_kv_get(t, dbi, key, kl, &v);
+    if (rc == LDG_ENOTFOUND)
+        return 0;
+    if (rc < 0 || (rc = rec_decode(rt, v.data, v.len, (void **)&m)) < 0)
+        return rc;
+    rc = 0;
+    if (m->registered && m->digest != NULL && strlen(m->digest) < cap) {
+        *seq = m->registered_seq;
+        memcpy(digest, m->digest, strlen(m->digest) + 1);
+        rc = 1;
+    }
+    rec_free(rt, m);
+    return rc;
+}

@@ -33,6 +33,17 @@ int ldg_projections_verified_walk(struct ldg_txn *t, const char *subject,
                                   int (*fn)(void *ctx, uint64_t seq),
                                   void *ctx);
 
+/* A pruned ledger: model's last registration before the horizon, as the
+ * state kept at the horizon has it (its models projection): 1 with *seq
+ * and digest (NUL-terminated; cap bytes at most with the NUL), 0 when the
+ * ledger was never pruned or the model was not registered before its
+ * horizon, or an error (LDG_ECORRUPT: the record does not decode). The
+ * events are gone; the state that folded them is what remembers them.
+ * Cost: one lookup. */
+int ldg_projections_horizon_registration(struct ldg_txn *t, const char *model,
+                                         uint64_t *seq, char *digest,
+                                         size_t cap);
+
 /* Empties the index and fills it from the log in one write transaction
  * (query's reindex; ledger rebuild does it with the models projection).
  * Cost: one read of each model.verified event. */

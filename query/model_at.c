@@ -60,6 +60,7 @@ struct mentry {
 struct q_modelcache {
     struct ldg_txn *t; /* NULL when detached (q_modelcache_detach) */
     uint64_t snap;     /* ldg_txn_snapshot of the transactions it holds for */
+    uint64_t hz;       /* a pruned ledger's horizon (0: never pruned) */
     struct mentry *e;
     size_t n;
     size_t hint;                /* the entry found last */
@@ -221,7 +222,17 @@ load(struct q_modelcache *c, const char *model, struct mentry *e)
         return 0; /* no subject can name it: never registered */
     }
     snprintf(subj, sizeof subj, "model:%s", model);
-    if ((rc = isect_open(&rs, c->t, subj, LDG_EV_MODEL_REGISTERED, 0)) < 0)
+    if (c->hz > 0) {
+        /* a pruned ledger: the registrations before its horizon are gone,
+         * and the state kept there has the last of them */
+        char d[LDG_MODEL_DIGEST_MAX + 1];
+        rc = ldg_projections_horizon_registration(c->t, model, &seq, d,
+                                                  sizeof d);
+        if (rc < 0 || (rc == 1 && seq < c->hz &&
+                       (rc = push(&e->reg, &e->nreg, seq, d)) < 0))
+            return rc;
+    }
+    if ((rc = isect_open(&rs, c->t, subj, LDG_EV_MODEL_REGISTERED, c->hz)) < 0)
         return rc;
     while ((rc = isect_next(&rs, &seq)) == 1) {
         char d[LDG_MODEL_DIGEST_MAX + 1];
@@ -256,7 +267,10 @@ vwalk_one(void *ctx, uint64_t seq)
     struct vwalk *w = ctx;
     char d[LDG_MODEL_DIGEST_MAX + 1];
     int ok;
-    if (digest_of(w->c, seq, d, &ok) != 1 || !ok || strcmp(d, w->digest) != 0)
+    /* a pruned event's body is gone: the index kept at the horizon holds
+     * only what passed this check when it was folded */
+    if (seq >= w->c->hz &&
+        (digest_of(w->c, seq, d, &ok) != 1 || !ok || strcmp(d, w->digest) != 0))
         return 0;
     w->seq = seq;
     w->found = 1;
@@ -436,6 +450,13 @@ cache_for(struct q_modelcache **cp, struct ldg_txn *t)
         if (ldg_reader_new(&c->rd, t) < 0) {
             free(c);
             return NULL;
+        }
+        {
+            struct ldg_horizon h;
+            if (ldg_horizon_get(t, &h) == 0) {
+                c->hz = h.seq;
+                ldg_horizon_release(&h);
+            }
         }
         *cp = c;
         if (ldg_body_view_new(&c->view) < 0)

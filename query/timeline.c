@@ -837,19 +837,32 @@ finish(struct tl *tl)
 }
 
 /* "Who did it" from the log: each event and each permission in force gets
- * "signer", the key that signed it, beside any "by" its body claims. */
+ * "signer", the key that signed it, beside any "by" its body claims. On a
+ * pruned ledger, an event before the horizon (a permission granted then)
+ * gets "signer": null, as the permissions view gives it: its archive
+ * says who signed it (docs/RETENTION.md). */
 static int
 add_signers(struct ldg_txn *t, json_t *arr)
 {
+    struct ldg_horizon h;
+    uint64_t hz = 0;
     size_t i;
     json_t *e;
 
+    if (ldg_horizon_get(t, &h) == 0) {
+        hz = h.seq;
+        ldg_horizon_release(&h);
+    }
     json_array_foreach(arr, i, e)
     {
         const char *s = json_string_value(json_object_get(e, "seq"));
         json_t *sg;
         if (s == NULL)
             continue;
+        if (strtoull(s, NULL, 10) < hz) {
+            json_object_set_new(e, "signer", json_null());
+            continue;
+        }
         if ((sg = ldg_signer_json(t, strtoull(s, NULL, 10))) == NULL)
             return LDG_ECORRUPT;
         json_object_set_new(e, "signer", sg);
@@ -994,6 +1007,10 @@ put_signer(struct ldg_buf *b, const json_t *e, const json_t *by)
     const char *nm = json_string_value(json_object_get(sg, "name"));
     if (by == NULL || json_is_null(by) || sg == NULL)
         return;
+    if (json_is_null(sg)) { /* a pruned event: its archive names it */
+        ldg_buf_puts(b, "  signer=(pruned: in its archive)");
+        return;
+    }
     ldg_buf_printf(b, "  signer=%s", nm ? nm : sget(sg, "key_id"));
     if (json_is_object(src)) {
         ldg_buf_printf(

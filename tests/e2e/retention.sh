@@ -88,6 +88,9 @@ ago 400 --dir "$B" append model.verified --actor alice --run R-old \
 ago 400 --dir "$B" append pack.installed \
     --body '{"pack":"p1","version":"1.0","manifest_digest":"sha256:bb"}' \
     >/dev/null || exit 1
+ago 400 --dir "$B" append permission.granted \
+    --body '{"pack":"p1","group":"exec","scope":"curl","by":"operator"}' \
+    >/dev/null || exit 1
 ago 400 --dir "$B" append run.started --actor alice \
     --body '{"run":"R-span","pack":"p1"}' >/dev/null || exit 1
 # the ledger as it was at stretch I's end (same keys, same events)
@@ -107,8 +110,13 @@ gen 1500 600 >"$T/in3"
     exit 1
 "$L" --dir "$B" append run.finished --actor alice \
     --body '{"run":"R-span","status":"ok"}' >/dev/null || exit 1
+# a run wholly after the horizon, under the permission granted before it
+"$L" --dir "$B" append run.started --actor alice \
+    --body '{"run":"R-late","pack":"p1"}' >/dev/null || exit 1
+"$L" --dir "$B" append run.finished --actor alice \
+    --body '{"run":"R-late","status":"ok"}' >/dev/null || exit 1
 N=$("$L" --dir "$B" stats -o json | jq -r .size)
-H1=$((700 + 6)) # genesis, key.added, 700 events, 4 appends: stretch I's end
+H1=$((700 + 7)) # genesis, key.added, 700 events, 5 appends: stretch I's end
 VK=$("$L" --dir "$B" keys verifier)
 
 # what a reader gets that a prune must not change
@@ -124,6 +132,10 @@ answers() { # DIR OUT
     "$L" --dir "$1" projections --at $((N - 1)) -o json |
         jq -c '{name, digest}' >"$2/digests" 2>&1
     "$L" --dir "$1" doctor --at $((N - 1)) -o json | jq -c .packs >"$2/doctor" 2>&1
+    # what the log knew of m1's weights at the decisions that name it
+    # (registered and verified before the horizon)
+    "$L" --dir "$1" query type=route.decision -o json |
+        jq -c '[.seq, .model_at]' >"$2/model_at" 2>&1
 }
 answers "$B" "$T/before"
 rm -rf "$T/tiles.before"
@@ -269,7 +281,9 @@ grep -q "events 0..$((H1 - 1)) pruned at .* into archive $(sha256sum "$T/a1.bund
 "$L" --dir "$D" verify --full -o json | jq -e ".pruned.horizon == \"$H1\"" \
     >/dev/null || fail "verify -o json: no pruned"
 answers "$D" "$T/after"
-for f in checkpoint digests doctor $(cd "$T/before" && ls proof.* cons.*); do
+grep -q '"sha256:aa","registered_seq":"702","verified":true' "$T/before/model_at" ||
+    fail "model_at before the prune: $(cat "$T/before/model_at")"
+for f in checkpoint digests doctor model_at $(cd "$T/before" && ls proof.* cons.*); do
     cmp -s "$T/before/$f" "$T/after/$f" ||
         fail "$f differs after the prune: $(head -c 300 "$T/after/$f")"
 done
@@ -281,7 +295,7 @@ for f in $(cd "$T/tiles.before" && find tile -type f ! -path 'tile/entries/*' ! 
 done
 [ -e "$T/tiles.after/tile/entries/000" ] && fail "an entry bundle of pruned events"
 [ -e "$T/tiles.after/tile/entries/003" ] || fail "entry bundle 3 (kept) missing"
-# the bundle the horizon (706) falls in, 512..767, from the entries the
+# the bundle the horizon (707) falls in, 512..767, from the entries the
 # prune kept for it: as it was
 cmp -s "$T/tiles.before/tile/entries/002" "$T/tiles.after/tile/entries/002" ||
     fail "entry bundle 2 (the horizon's) not written as before"
@@ -340,6 +354,17 @@ snap=$(sed -n 's/^at its start   ledger doctor --at \([0-9]*\) .*/\1/p' "$T/out"
 "$L" --dir "$D" timeline R-span >"$T/out" 2>"$T/err"
 [ $? -eq 0 ] && grep -q 'began at event .* before the horizon' "$T/err" ||
     fail "timeline of a run across the horizon: $(cat "$T/err")"
+# a run after the horizon under a permission granted before it: the
+# permission is in force, its signer is in the archive
+"$L" --dir "$D" timeline R-late >"$T/out" 2>"$T/err"
+[ $? -eq 0 ] && grep -q 'granted *exec *curl .*signer=(pruned: in its archive)' "$T/out" ||
+    fail "timeline of a run under a pruned permission: $(cat "$T/out" "$T/err")"
+"$L" --dir "$D" timeline R-late -o json | jq -e '.permissions[0].signer == null' \
+    >/dev/null || fail "timeline -o json: the pruned permission's signer"
+"$L" --dir "$D" export --run R-late --out "$T/late.bundle" >/dev/null 2>"$T/err" ||
+    fail "export --run of a run under a pruned permission: $(cat "$T/err")"
+"$L" verify-bundle "$T/late.bundle" --trusted-key "$VK" >/dev/null 2>"$T/vb" ||
+    fail "verify-bundle of that run: $(grep -v PASS "$T/vb")"
 "$L" --dir "$D" doctor --at 10 2>"$T/err"
 [ $? -eq 66 ] && grep -q 'before the ledger.s horizon' "$T/err" ||
     fail "doctor --at a pruned size: $(cat "$T/err")"
@@ -355,6 +380,13 @@ grep -q 'and the horizon record' "$T/vb" || fail "keys check: $(grep keys "$T/vb
     --out "$T/e2.bundle" >/dev/null 2>&1 || fail "export of alice's decisions"
 "$L" verify-bundle "$T/e2.bundle" --trusted-key "$VK" >/dev/null 2>"$T/vb" ||
     fail "verify-bundle (a pruned key, a pruned model): $(grep -v PASS "$T/vb")"
+# its decisions say what the log knew of m1 then, as before the prune (the
+# registration and verification are in the archive: the exporter's word)
+n=$("$L" verify-bundle "$T/e2.bundle" --trusted-key "$VK" --extract "$T/e2x" \
+    >/dev/null 2>&1 && jq -c . "$T/e2x/events.jsonl" |
+    jq -s '[.[] | select(.model_at.registered_seq == "702" and
+        .model_at.verified_seq == "703")] | length')
+[ "$n" = 2 ] || fail "model_at in a bundle of the pruned ledger: $n decisions name m1's weights"
 "$L" --dir "$D" keys list | grep -q '^alice ' || fail "keys list after prune"
 "$L" --dir "$D" append x.after --actor alice --body '{}' >/dev/null 2>&1 &&
     fail "alice (roles model,route,run) appended an x. event"
