@@ -247,6 +247,62 @@ const struct cli_command cli_cmd_archive = {
     "# or before a time: --before '180 days ago', --before 2026-05-01\n",
     0};
 
+/* word as a shell word: as it is when it needs no quoting, else in single
+ * quotes (a ' as '\'') */
+static void
+put_shword(const char *word)
+{
+    const char *p;
+    int plain = word[0] != '\0';
+    for (p = word; *p && plain; p++)
+        plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                       "0123456789_./:=@%+,-",
+                       *p) != NULL;
+    if (plain) {
+        fputs(word, stdout);
+        return;
+    }
+    putchar('\'');
+    for (p = word; *p; p++) {
+        if (*p == '\'')
+            fputs("'\\''", stdout);
+        else
+            putchar(*p);
+    }
+    putchar('\'');
+}
+
+/* The prune to run next, as it can be pasted: the ledger named as it was
+ * (--dir), the archive's name quoted for the shell, and --force when the
+ * events are younger than the retention minimum (prune refuses them
+ * without it; retention.json's keep_days as prune reads it). */
+static void
+put_next(struct cli *c, const struct ldg_archive_report *r, const char *out)
+{
+    struct ldg_retention_policy pol;
+    struct timespec now;
+    char err[300];
+    int force = 0;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (ldg_retention_policy_load(c->dir, &pol, err, sizeof err) == 0 &&
+        pol.keep_days > 0 &&
+        r->h.until_ns + (uint64_t)pol.keep_days * 86400u * 1000000000u >
+            (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec)
+        force = 1;
+    fputs("next: ledger ", stdout);
+    if (c->dir_opt != NULL) {
+        fputs("--dir ", stdout);
+        put_shword(c->dir_opt);
+        putchar(' ');
+    }
+    printf("prune --before %llu --archive ", (unsigned long long)r->h.horizon);
+    put_shword(out);
+    if (force)
+        printf(" --force  # younger than keep_days, %u", pol.keep_days);
+    putchar('\n');
+}
+
 int
 cmd_archive(struct cli *c, int argc, char **argv)
 {
@@ -324,8 +380,7 @@ cmd_archive(struct cli *c, int argc, char **argv)
             printf("it unpacks to more than verify-bundle reads by default: "
                    "read it with --max-bytes %llu\n",
                    (unsigned long long)r.max_bytes);
-        printf("next: ledger prune --before %llu --archive %s\n",
-               (unsigned long long)r.h.horizon, o.out);
+        put_next(c, &r, o.out);
     } else {
         json_t *j = json_pack("{s:s, s:o, s:o, s:o, s:s}", "file", o.out,
                               "horizon", horizon_json(&r.h), "events",

@@ -86,6 +86,9 @@ struct ldg_export_opts {
      * is included whole and cannot be redacted, so it is also left out
      * whenever a field or body type is redacted. */
     int no_state;
+    /* With no_state: why, for the manifest and SUMMARY.txt (NULL: "left
+     * out on request"). */
+    const char *no_state_why;
     /* The newest checkpoint witnesses cosigned, with their cosignature
      * lines (what ldg_cosigned_get in fleet/ returns), or NULL. When its
      * size is at most the bundle's checkpoint size, the bundle carries it

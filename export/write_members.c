@@ -482,8 +482,9 @@ ex_load_state(struct ex *x)
     int rc;
 
     if (x->o->no_state) {
-        snprintf(x->rep.state_detail, sizeof x->rep.state_detail,
-                 "left out on request");
+        snprintf(x->rep.state_detail, sizeof x->rep.state_detail, "%s",
+                 x->o->no_state_why ? x->o->no_state_why
+                                    : "left out on request");
         return;
     }
     /* The state folds bodies (who asked, what was granted, ...) and

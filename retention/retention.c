@@ -200,6 +200,13 @@ ldg_retention_archive(struct ldg_ledger *l, const struct ldg_archive_opts *o,
          * erasure, proven against the log's latest checkpoint */
         r->erased_by = er.erased_after;
         eo.checkpoint_size = 0;
+        /* a bundle's state is at its checkpoint's size, and the state at
+         * the latest folds events the archive does not hold: left out */
+        eo.no_state = 1;
+        eo.no_state_why = "left out: the archive is proven against the "
+                          "log's later checkpoint, and the state at that "
+                          "size folds events after the horizon, which the "
+                          "archive does not hold";
         ldg_set_errmsg(l, "%s", "");
         rc = ldg_export_write(l, &eo, o->out, &er);
     }

@@ -587,6 +587,15 @@ gen 0 50 >"$T/e.in"
     fail "archive of an erased event: $(cat "$T/out")"
 "$L" verify-bundle "$T/e1.bundle" --trusted-key "$("$L" --dir "$E" keys verifier)" \
     >"$T/vb" 2>&1 || fail "verify-bundle, erased event: $(grep -v PASS "$T/vb")"
+# its state would be the latest, folding events after the horizon that it
+# does not hold: it carries none, and says why
+"$L" doctor --bundle "$T/e1.bundle" --trusted-key "$("$L" --dir "$E" keys verifier)" \
+    >"$T/out" 2>"$T/err"
+[ $? -eq 66 ] && grep -q 'holds no doctor at its checkpoint (its state was left out)' "$T/err" ||
+    fail "doctor --bundle of an archive proven at a later checkpoint: $(cat "$T/out" "$T/err")"
+tar --zstd -xOf "$T/e1.bundle" e1/manifest.json | jq -e '.state.included == false and
+    (.state.reason | test("folds events after the horizon"))' >/dev/null ||
+    fail "that archive's manifest: $(tar --zstd -xOf "$T/e1.bundle" e1/manifest.json | jq -c .state)"
 "$L" --dir "$E" prune --before 21 --archive "$T/e1.bundle" --force >"$T/out" 2>&1 ||
     fail "prune with an erased event: $(cat "$T/out")"
 "$L" --dir "$E" verify --full >/dev/null 2>&1 || fail "verify after pruning an erased event"
@@ -643,6 +652,21 @@ echo '{"archive_events": 0}' >"$Q/retention.json"
 [ $? -eq 65 ] && grep -q '"archive_events": must be' "$T/err" ||
     fail "archive_events 0: $(cat "$T/err")"
 "$L" --dir "$P" verify --full >/dev/null 2>&1 || fail "verify after the budget prune"
+# archive's "next:" line runs as it is printed: the ledger's --dir, the
+# archive's name quoted for the shell, --force for events younger than
+# keep_days (these are today's)
+Y="$T/young dir"
+"$L" --dir "$Y" init --origin retention.test/young >/dev/null || exit 1
+gen 0 30 | "$L" --dir "$Y" ingest - >/dev/null 2>&1 || exit 1
+"$L" --dir "$Y" archive --before 10 --out "$T/it's young.bundle" >"$T/out" 2>&1 ||
+    fail "archive of young events: $(cat "$T/out")"
+next=$(sed -n 's/^next: ledger //p' "$T/out")
+case $next in
+*"--dir '$Y' prune --before "*" --archive '$T/it'\\''s young.bundle' --force"*) ;;
+*) fail "archive's next line: $next" ;;
+esac
+eval "\"\$L\" $next" >"$T/out" 2>&1 && grep -q '^pruned events 0\.\.' "$T/out" ||
+    fail "archive's next line, pasted: $(cat "$T/out")"
 # serve --prune-every runs it
 S=$T/s
 cp -r "$B" "$S"
