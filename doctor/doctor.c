@@ -389,13 +389,25 @@ human_bytes(char *buf, size_t cap, double n)
  * or the log's whole span when it is younger, and never under a day: a
  * log of minutes is not extrapolated from its minutes — and the store's
  * bytes in use per event (data.mdb's pages less the free ones, as `ledger
- * stats --databases` counts them, over the log's events). */
+ * stats --databases` counts them, over the log's events). A pruned log
+ * whose horizon falls in the window is measured from its horizon (the
+ * times of the events before it went with them), and its bytes an event
+ * are what an event adds: the tree's and the checkpoints' over every event
+ * (they stay for the pruned ones), the entries', bodies', seals' and
+ * indexes' over the events kept (the state kept at the horizon does not
+ * grow with events). */
 struct growth {
     uint64_t events;    /* appended in the window */
     uint64_t window_ns; /* its length */
     int young;          /* the log is younger than the window */
+    uint64_t hz_ns;     /* measured from the horizon: its time, else 0 */
     uint64_t used_bytes;
+    /* of those, on a pruned log: what each kept event holds (entries,
+     * bodies, seals, indexes), and what every event ever appended holds
+     * (the tree's hashes, the checkpoints), the rest being the state */
+    uint64_t kept_bytes, all_bytes;
     uint64_t size; /* events the store holds (none before a horizon) */
+    uint64_t all;  /* events ever appended */
 };
 
 static int
@@ -414,19 +426,42 @@ growth_measure(struct ldg_ledger *l, uint64_t now_ns, struct growth *g)
     g->window_ns = full;
     if ((rc = ldg_stats_databases(l, &dbs, &n)) < 0)
         return rc;
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
         if (strcmp(dbs[i].name, "(free)") != 0)
             g->used_bytes += dbs[i].bytes;
+        if (strcmp(dbs[i].name, "tree") == 0 ||
+            strcmp(dbs[i].name, "tiles") == 0 ||
+            strcmp(dbs[i].name, "checkpoints") == 0)
+            g->all_bytes += dbs[i].bytes;
+        else if (strcmp(dbs[i].name, "entries") == 0 ||
+                 strcmp(dbs[i].name, "bodies") == 0 ||
+                 strcmp(dbs[i].name, "seals") == 0 ||
+                 strncmp(dbs[i].name, "ix.", 3) == 0 ||
+                 strncmp(dbs[i].name, "idx.", 4) == 0)
+            g->kept_bytes += dbs[i].bytes;
+    }
     free(dbs);
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
         return rc;
     if ((rc = ldg_txn_size(t, &g->size)) < 0 || g->size == 0)
         goto out;
+    g->all = g->size;
     /* A pruned log keeps the events from its horizon on: those are the
      * ones the bytes in use hold, and the log is older than they are. */
     if (ldg_horizon_get(t, &h) == 0) {
-        g->size -= h.seq < g->size ? h.seq : g->size;
+        uint64_t hz = h.seq < g->size ? h.seq : g->size, hts = h.ts_ns;
+        g->size -= hz;
         ldg_horizon_release(&h);
+        if (hts >= since) {
+            /* the window reaches before the horizon, whose events' times
+             * are gone: measured from it */
+            g->hz_ns = hts;
+            g->events = g->size;
+            g->window_ns = now_ns > hts ? now_ns - hts : 0;
+            if (g->window_ns < NS_PER_DAY)
+                g->window_ns = NS_PER_DAY;
+            goto out;
+        }
     }
     if (g->size == 0)
         goto out;
@@ -498,10 +533,13 @@ growth_lines(struct clause *c, const struct growth *g, uint64_t freeb,
 {
     double wdays = (double)g->window_ns / (double)NS_PER_DAY;
     double epd = (double)g->events / wdays;
-    double bpe = g->size ? (double)g->used_bytes / (double)g->size : 0;
+    double bpe = g->size == 0       ? 0
+                 : g->all > g->size ? (double)g->kept_bytes / (double)g->size +
+                                          (double)g->all_bytes / (double)g->all
+                                    : (double)g->used_bytes / (double)g->size;
     double bpd = epd * bpe, left;
     unsigned long long days;
-    char win[96], src[4400], eb[32], db[32];
+    char win[160], src[4400], eb[32], db[32];
     int st = ST_OK;
 
     if (pol != NULL)
@@ -522,7 +560,14 @@ growth_lines(struct clause *c, const struct growth *g, uint64_t freeb,
                        pol->keep_days, src);
         return;
     }
-    if (!g->young)
+    if (g->hz_ns != 0) {
+        char when[64];
+        ldg_time_rfc3339_ns(when, sizeof when, g->hz_ns);
+        snprintf(win, sizeof win,
+                 "over the %.1f days since the horizon at %.19sZ: the "
+                 "events before it were pruned",
+                 wdays, when);
+    } else if (!g->young)
         snprintf(win, sizeof win, "over the last %d days",
                  LDG_DOCTOR_GROWTH_DAYS);
     else if (g->window_ns == NS_PER_DAY)

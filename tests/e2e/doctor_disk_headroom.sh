@@ -11,7 +11,8 @@
 #     stays), otherwise ok; warn and fail give `ledger prune --policy` and
 #     moving the archives off the box as remedies;
 #   - a log with no event in the last 7 days is "not growing" and passes;
-#   - a pruned log counts the events it keeps;
+#   - a pruned log counts the events it keeps, an event the bytes it adds,
+#     and is measured from its horizon when that is in the window;
 #   - a malformed DIR/retention.json fails the clause, naming the file,
 #     line and column (or the key);
 #   - `doctor --at` leaves the clause out (the disk now is not the past's);
@@ -266,23 +267,46 @@ line 1 | grep -q "^growing 10\.0 events/day at .* (over the last 7 days)$" ||
     fail "old log: line 1: $(line 1)"
 [ "$(hr status)" = ok ] && [ "$drc" = 0 ] || fail "old log: $(hr status), exit $drc"
 
-# pruned (its first 101 events, the 20-day-old ones): the kept events are
-# what the bytes in use hold; the window counts the 70 and the
+# pruned (its first 101 events, the 20-day-old ones): an event adds its
+# entry, body, seal and index records (over the kept events) and its tree
+# hashes and checkpoints (over every event: the pruned ones' stay); the
+# state does not grow with events; the window counts the 70 and the
 # ledger.pruned event
 L archive --before '10 days ago' --out "$T/old.bundle" >/dev/null 2>&1 ||
     fail "archive the old log"
 L prune --force --before '10 days ago' --archive "$T/old.bundle" >/dev/null 2>&1 ||
     fail "prune the old log"
 doc
-used=$(L stats --databases -o json | python3 -c '
+want=$(L stats --databases -o json | python3 -c '
 import json, sys
 s = json.load(sys.stdin)
-print(sum(d["bytes"] for d in s["databases"] if d["name"] != "(free)"))')
-near "$(hr bytes_per_event)" "$((used / 71))" 2 ||
-    fail "pruned log: bytes_per_event $(hr bytes_per_event), want about $((used / 71)) ($used bytes, 71 kept)"
+db = {d["name"]: d["bytes"] for d in s["databases"]}
+kept = sum(b for n, b in db.items() if n in ("entries", "bodies", "seals")
+           or n.startswith("ix.") or n.startswith("idx."))
+every = sum(db.get(n, 0) for n in ("tree", "tiles", "checkpoints"))
+print(kept / 71 + every / int(s["size"]))')
+near "$(hr bytes_per_event)" "$want" 2 ||
+    fail "pruned log: bytes_per_event $(hr bytes_per_event), want about $want (71 kept)"
 near "$(hr events_per_day)" 10.142857 0.01 ||
     fail "pruned log: events_per_day $(hr events_per_day), want 71/7"
 [ "$(hr status)" = ok ] && [ "$drc" = 0 ] || fail "pruned log: $(hr status), exit $drc"
+# pruned again, inside the window (the 2-day-old events): their times went
+# with them, so the log is measured from the horizon; an event still adds
+# what it added before (301 kept: the two ledger.pruned events and 299 of
+# today's, in 2 days)
+bpe0=$(hr bytes_per_event)
+L archive --before '1 day ago' --out "$T/old2.bundle" >/dev/null 2>&1 ||
+    fail "archive the 2-day-old events"
+L prune --force --before '1 day ago' --archive "$T/old2.bundle" >/dev/null 2>&1 ||
+    fail "prune the 2-day-old events"
+events 299 | L ingest - >/dev/null 2>&1 || fail "ingest today"
+doc
+line 1 | grep -q "^growing 150\.5 events/day at .* (over the 2\.0 days since the horizon at .*Z: the events before it were pruned)$" ||
+    fail "pruned in the window: line 1: $(line 1)"
+[ "$(hr window_days)" = 2.0 ] || near "$(hr window_days)" 2.0 0.01 ||
+    fail "pruned in the window: window_days $(hr window_days), want 2 (since the horizon)"
+awk -v a="$(hr bytes_per_event)" -v b="$bpe0" 'BEGIN { exit !(a < 2 * b) }' ||
+    fail "pruned in the window: bytes_per_event $(hr bytes_per_event), was $bpe0"
 
 # --- a log younger than the window, older than a day: its whole span ---
 D=$T/days
