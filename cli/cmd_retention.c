@@ -576,11 +576,13 @@ print_pruned(struct cli *c, const char *archive,
         if (o != NULL && pol != NULL)
             json_object_set_new(
                 o, "policy",
-                json_pack("{s:b, s:i, s:i, s:o, s:o, s:b}", "pruned", 1,
+                json_pack("{s:b, s:i, s:i, s:o, s:o, s:b, s:I}", "pruned", 1,
                           "parts", pol->pruned, "archives_written",
                           pol->archived, "first", cli_json_u64(pol->first),
                           "events", json_integer((json_int_t)pol->events),
-                          "budget_refused", pol->budget_refused));
+                          "budget_refused", pol->budget_refused,
+                          "over_budget_after",
+                          (json_int_t)pol->over_budget_after));
         if (o != NULL && pol != NULL && pol->set_aside[0])
             json_object_set_new(json_object_get(o, "policy"), "set_aside",
                                 json_string(pol->set_aside));
@@ -632,6 +634,21 @@ prune_policy(struct cli *c, int force)
                                      "budget_refused", r.budget_refused));
         return EX_OK;
     }
+    if (r.over_budget_after > 0)
+        cli_err(c,
+                "still %llu bytes over the disk budget of %llu after this "
+                "prune: %s",
+                (unsigned long long)r.over_budget_after,
+                (unsigned long long)pol.disk_budget,
+                r.budget_refused
+                    ? "the rest is younger than the retention minimum"
+                : r.kept_for_all >= pol.disk_budget
+                    ? "what no prune removes (every event's tree hashes, the "
+                      "checkpoints, the projections' state) is more than the "
+                      "budget: raise it"
+                    : "the pruned events freed fewer pages than their "
+                      "share of the records (a page is freed when it is "
+                      "empty): run it again to prune more");
     if (r.pruned > 1 && c->out == OUT_HUMAN)
         printf("in %d parts: events %llu..%llu (%llu events) pruned, %d "
                "archive%s written into %s; the last part:\n",

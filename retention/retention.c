@@ -238,18 +238,36 @@ ldg_retention_archive(struct ldg_ledger *l, const struct ldg_archive_opts *o,
 
 /* Bytes of the pages the ledger's databases use (the free ones aside). */
 static uint64_t
-used_bytes(struct ldg_ledger *l)
+used_bytes2(struct ldg_ledger *l, uint64_t *removable)
 {
     struct ldg_db_size *d = NULL;
     uint64_t sum = 0;
     size_t n = 0;
+    if (removable != NULL)
+        *removable = 0;
     if (ldg_stats_databases(l, &d, &n) < 0)
         return 0;
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(d[i].name, "(free)") != 0)
-            sum += d[i].bytes;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(d[i].name, "(free)") == 0)
+            continue;
+        sum += d[i].bytes;
+        /* what a prune removes: the kept events' own records (their tree
+         * hashes and the checkpoints stay, and the state) */
+        if (removable != NULL && (strcmp(d[i].name, "entries") == 0 ||
+                                  strcmp(d[i].name, "bodies") == 0 ||
+                                  strcmp(d[i].name, "seals") == 0 ||
+                                  strncmp(d[i].name, "ix.", 3) == 0 ||
+                                  strncmp(d[i].name, "idx.", 4) == 0))
+            *removable += d[i].bytes;
+    }
     free(d);
     return sum;
+}
+
+static uint64_t
+used_bytes(struct ldg_ledger *l)
+{
+    return used_bytes2(l, NULL);
 }
 
 /* Whether br selects exactly h's events, whole. */
@@ -700,7 +718,7 @@ ldg_retention_apply(struct ldg_ledger *l, const struct ldg_retention_policy *p,
                     int force, uint64_t now_ns, struct ldg_policy_report *r)
 {
     struct ldg_retention_horizon age, want;
-    uint64_t keep_ns, cutoff, used;
+    uint64_t keep_ns, cutoff, used, removable;
     int rc, lockfd;
 
     if (l == NULL || p == NULL || r == NULL)
@@ -710,7 +728,7 @@ ldg_retention_apply(struct ldg_ledger *l, const struct ldg_retention_policy *p,
         now_ns = wall_ns();
     keep_ns = (uint64_t)p->keep_days * 86400u * 1000000000u;
     cutoff = now_ns > keep_ns ? now_ns - keep_ns : 0;
-    r->used = used = used_bytes(l);
+    r->used = used = used_bytes2(l, &removable);
     /* by age: the events older than keep_days */
     rc = resolve(l, "the retention minimum", 1, cutoff, &age);
     if (rc < 0 && rc != LDG_ENOTFOUND)
@@ -719,7 +737,8 @@ ldg_retention_apply(struct ldg_ledger *l, const struct ldg_retention_policy *p,
         age.horizon = 0;
     want = age;
     /* by the disk budget: as many of the oldest events as hold the excess,
-     * at the bytes an event takes on average */
+     * at the bytes a prune removes an event on average (its records: its
+     * tree hashes, the checkpoints and the state stay) */
     if (p->disk_budget > 0 && used > p->disk_budget) {
         struct ldg_retention_horizon b;
         uint64_t kept, per, need;
@@ -727,7 +746,7 @@ ldg_retention_apply(struct ldg_ledger *l, const struct ldg_retention_policy *p,
         if (rc < 0 && rc != LDG_ENOTFOUND)
             return rc;
         kept = b.size - b.first;
-        per = kept ? used / kept : 0;
+        per = kept ? removable / kept : 0;
         need = per ? (used - p->disk_budget + per - 1) / per : 0;
         r->over_budget = used - p->disk_budget;
         if (need > 0 && b.first + need > age.horizon) {
@@ -771,6 +790,12 @@ ldg_retention_apply(struct ldg_ledger *l, const struct ldg_retention_policy *p,
     remove_partials(p->archive_dir);
     rc = apply_parts(l, p, force, now_ns, &want, r);
     close(lockfd); /* (and with it the lock) */
+    if (rc == 0 && r->pruned > 0 && p->disk_budget > 0) {
+        uint64_t after = used_bytes2(l, &removable);
+        if (after > p->disk_budget)
+            r->over_budget_after = after - p->disk_budget;
+        r->kept_for_all = after - removable;
+    }
     if (rc == 0 && r->pruned == 0)
         snprintf(r->why, sizeof r->why,
                  "nothing to prune: the events before %llu were pruned "

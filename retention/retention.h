@@ -173,6 +173,10 @@ struct ldg_policy_report {
     char budget_why[400];
     uint64_t used;        /* bytes in use before */
     uint64_t over_budget; /* bytes in use past the budget, before */
+    /* after pruning, with a budget: bytes in use still past it (0: within
+     * it), and the bytes no prune removes (every event's tree hashes, the
+     * checkpoints, the projections' state, the keys) */
+    uint64_t over_budget_after, kept_for_all;
     char why[256];
     char archive[4200];
     /* an archive of the name already there that failed its check: moved

@@ -516,6 +516,9 @@ printf '{"keep_days": 100, "disk_budget": "1K", "archive_dir": "old"}\n' \
     fail "a budget that needs young events: $(cat "$T/err") $(cat "$T/out")"
 "$L" --dir "$P" prune --policy --force >"$T/out" 2>"$T/err" ||
     fail "prune --policy --force: $(cat "$T/err")"
+# 1K is less than what stays of every event: said, not passed over
+grep -q 'still [0-9]* bytes over the disk budget of 1024 after this prune: what no prune removes .* raise it' "$T/err" ||
+    fail "a budget no prune can reach: $(cat "$T/err")"
 ls "$P/old" | grep -q '^ledger-' || fail "archive_dir old: $(ls "$P")"
 # archive_events: a long stretch archived and pruned in parts, never
 # splitting a commit (here: commits of 100 events)
