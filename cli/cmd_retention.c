@@ -70,8 +70,25 @@ before_ok(struct cli *c, const char *before)
     char err[256];
     uint64_t ns;
     struct timespec now;
-    if (before[0] != '\0' && strspn(before, "0123456789") == strlen(before))
+    if (before[0] != '\0' && strspn(before, "0123456789") == strlen(before)) {
+        errno = 0;
+        (void)strtoull(before, NULL, 10);
+        if (errno == ERANGE)
+            return cli_usage_err(c,
+                                 "--before %s: more than any sequence "
+                                 "number (2^64-1)",
+                                 before);
         return 0;
+    }
+    /* a sign and digits alone reads as seconds from now: a slip of the
+     * keyboard that would take the whole log, so a unit is asked for */
+    if ((before[0] == '-' || before[0] == '+') && before[1] != '\0' &&
+        strspn(before + 1, "0123456789") == strlen(before + 1))
+        return cli_usage_err(c,
+                             "--before %s: not a sequence number; as a time "
+                             "it needs a unit ('%ss', '%smin', '%sd', or "
+                             "'N days ago')",
+                             before, before, before, before);
     clock_gettime(CLOCK_REALTIME, &now);
     if (ldg_query_parse_time(
             before, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec,

@@ -194,6 +194,14 @@ grep -q "proven against its checkpoint of size $H1" "$T/vb" ||
 "$L" --dir "$D" archive --before yesterdayy --out "$T/x.bundle" 2>"$T/err"
 [ $? -eq 64 ] && grep -q 'neither a sequence number nor a time' "$T/err" ||
     fail "archive --before typo: $(cat "$T/err")"
+# a sign and digits would be seconds from now (the whole log): a unit is
+# asked for; a number past 2^64-1 is a usage error like the others
+for b in -5 +100 18446744073709551616; do
+    "$L" --dir "$D" archive --before "$b" --out "$T/x.bundle" 2>"$T/err"
+    [ $? -eq 64 ] && [ ! -e "$T/x.bundle" ] &&
+        grep -Eq 'it needs a unit|more than any sequence number' "$T/err" ||
+        fail "archive --before $b: $(cat "$T/err")"
+done
 "$L" --dir "$D" archive --before 0 --out "$T/x.bundle" 2>"$T/err"
 [ $? -eq 66 ] && grep -q 'nothing before 0' "$T/err" ||
     fail "archive --before 0: $(cat "$T/err")"
