@@ -1578,7 +1578,7 @@ verify_run(struct cli *c, int argc, char **argv)
                 char hs[24], hx[65];
                 snprintf(hs, sizeof hs, "%llu", (unsigned long long)h.seq);
                 ldg_hex(hx, h.archive, 32);
-                ldg_time_rfc3339_sec(t1, sizeof t1, h.pruned_ns);
+                ldg_time_rfc3339_ns(t1, sizeof t1, h.pruned_ns);
                 json_object_set_new(o, "pruned",
                                     json_pack("{s:s, s:s, s:s}", "horizon", hs,
                                               "at", t1, "archive_sha256", hx));
@@ -1588,7 +1588,7 @@ verify_run(struct cli *c, int argc, char **argv)
         if (r.full_ts_ns != 0) {
             char fs[24];
             snprintf(fs, sizeof fs, "%llu", (unsigned long long)r.full_size);
-            ldg_time_rfc3339_sec(t1, sizeof t1, r.full_ts_ns);
+            ldg_time_rfc3339_ns(t1, sizeof t1, r.full_ts_ns);
             json_object_set_new(
                 o, "last_full",
                 json_pack("{s:s, s:s}", "size", fs, "time", t1));
@@ -1598,7 +1598,7 @@ verify_run(struct cli *c, int argc, char **argv)
         } else if (rc == LDG_ETAMPER) {
             char bs[24];
             snprintf(bs, sizeof bs, "%llu", (unsigned long long)r.bad_seq);
-            ldg_time_rfc3339_sec(t1, sizeof t1, r.found_ts_ns);
+            ldg_time_rfc3339_ns(t1, sizeof t1, r.found_ts_ns);
             json_object_set_new(o, "bad_seq", json_string(bs));
             json_object_set_new(o, "error", json_string(r.what));
             json_object_set_new(o, "found", json_string(t1));

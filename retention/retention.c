@@ -292,8 +292,9 @@ wrong_span(struct ldg_ledger *l, const char *path,
         "archive %s holds events %llu..%llu (%llu, %llu "
         "selected, %llu fields and %llu bodies withheld) "
         "proven at size %llu; pruning before %llu needs "
-        "exactly events %llu..%llu, whole, proven at size "
-        "%llu (ledger archive --before %llu)",
+        "exactly events %llu..%llu, whole, proven against this "
+        "ledger's checkpoint of size %llu or a later one (ledger archive "
+        "--before %llu)",
         path, (unsigned long long)br->first_seq,
         (unsigned long long)br->last_seq, (unsigned long long)br->events,
         (unsigned long long)br->selected,
