@@ -1036,8 +1036,13 @@ cmd_show(struct cli *c, int argc, char **argv)
     }
     if (ch < 0)
         return a.exit;
-    if (a.ind + 1 != argc || cli_parse_u64(argv[a.ind], &seq) < 0)
-        return cli_usage(c);
+    if (a.ind == argc)
+        return cli_usage_err(c, "SEQ is required: the event to show");
+    if (a.ind + 1 != argc)
+        return cli_usage_err(c, "one SEQ at a time ('%s' after '%s')",
+                             argv[a.ind + 1], argv[a.ind]);
+    if (cli_parse_u64(argv[a.ind], &seq) < 0)
+        return cli_usage_err(c, "'%s' is not a sequence number", argv[a.ind]);
     if ((rc = check_output(c, NULL)) != 0)
         return rc;
     if (raw && c->tty_out) {
@@ -2540,9 +2545,16 @@ cmd_erase(struct cli *c, int argc, char **argv)
     }
     if (ch < 0)
         return a.exit;
-    if (a.ind + 1 != argc || cli_parse_u64(argv[a.ind], &target) < 0 ||
-        reason == NULL || *reason == '\0')
-        return cli_usage(c);
+    if (a.ind == argc)
+        return cli_usage_err(c, "SEQ is required: the event to erase");
+    if (a.ind + 1 != argc)
+        return cli_usage_err(c, "one SEQ at a time ('%s' after '%s')",
+                             argv[a.ind + 1], argv[a.ind]);
+    if (cli_parse_u64(argv[a.ind], &target) < 0)
+        return cli_usage_err(c, "'%s' is not a sequence number", argv[a.ind]);
+    if (reason == NULL || *reason == '\0')
+        return cli_usage_err(c, "--reason TEXT is required (why the body "
+                                "is erased, kept in the log)");
     if ((rc = resolve_dir(c)) != 0)
         return rc;
     if ((rc = cli_open(c, 0, &l)) != 0)

@@ -148,5 +148,16 @@ grep -q '"model":"m3:7b"' "$T/q" || fail "m3:7b not registered"
 L query model=m4:7b type=model.registered -o json | grep -q '"size_bytes":1004' ||
     fail "a good size was not stored"
 
+# a SEQ that is not one is named, not answered with the usage alone
+for a in "show abc" "show" "show 1 2" "proof abc" "proof" \
+    "proof --consistency 3 4" "erase abc --reason x" "erase 1"; do
+    # shellcheck disable=SC2086
+    L $a >"$T/out" 2>"$T/err"
+    rc=$?
+    [ $rc = 64 ] && [ ! -s "$T/out" ] &&
+        head -n 1 "$T/err" | grep -Eq "^ledger [a-z]+: ('abc' is not a sequence number|SEQ is required|one SEQ at a time|--consistency OLD takes no SEQ|--reason TEXT is required)" ||
+        fail "ledger $a: exit $rc: $(head -n 1 "$T/err")"
+done
+
 [ $nfail = 0 ] || exit 1
-echo "cli_small_answers: mirror key files, model verify, promote, glob, --deps, probe batch"
+echo "cli_small_answers: mirror key files, model verify, promote, glob, --deps, probe batch, SEQ arguments"
