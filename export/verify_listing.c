@@ -244,6 +244,20 @@ shown_is(const struct vev *r, const char *k, const char *want)
     return got != NULL && want != NULL && strcmp(got, want) == 0;
 }
 
+/* Whether support event r is of model: its body's "model" is that name,
+ * or, for a name without a tag, "NAME:latest" (Ollama's reading, which
+ * model_at follows when only that one is registered). */
+static int
+of_model(const struct vev *r, const char *model)
+{
+    char alt[LDG_SUBJECT_MAX + 16];
+    if (shown_is(r, "model", model))
+        return 1;
+    return strchr(model, ':') == NULL &&
+           (size_t)snprintf(alt, sizeof alt, "%s:latest", model) < sizeof alt &&
+           shown_is(r, "model", alt);
+}
+
 /* "model_at" on an events.jsonl line (docs/EXPORT.md): it names the model
  * the event's own body names, and its digest and verification are backed
  * by proven events of the bundle: registered_seq a model.registered of
@@ -314,7 +328,7 @@ model_at_backed(struct vctx *v, const struct vev *e, const json_t *ma,
         (rs >= v->hz_seq &&
          ((r = bv_find_ev(v, rs)) == NULL || !r->decoded ||
           strcmp(r->ev.type, LDG_EV_MODEL_REGISTERED) != 0 ||
-          !shown_is(r, "model", model) || !shown_is(r, "digest", d)))) {
+          !of_model(r, model) || !shown_is(r, "digest", d)))) {
         snprintf(why, cap,
                  "events.jsonl: event %llu: model_at: digest %.24s has no "
                  "model.registered of it before it in the bundle",
@@ -333,11 +347,10 @@ model_at_backed(struct vctx *v, const struct vev *e, const json_t *ma,
         return 1;
     }
     if (bv_ju64(ma, "verified_seq", &vs) < 0 ||
-        (vs >= v->hz_seq &&
-         ((r = bv_find_ev(v, vs)) == NULL || !r->decoded ||
-          strcmp(r->ev.type, LDG_EV_MODEL_VERIFIED) != 0 ||
-          !shown_is(r, "model", model) || !shown_is(r, "digest", d) ||
-          !json_is_true(json_object_get(r->shown, "ok")))) ||
+        (vs >= v->hz_seq && ((r = bv_find_ev(v, vs)) == NULL || !r->decoded ||
+                             strcmp(r->ev.type, LDG_EV_MODEL_VERIFIED) != 0 ||
+                             !of_model(r, model) || !shown_is(r, "digest", d) ||
+                             !json_is_true(json_object_get(r->shown, "ok")))) ||
         json_is_true(json_object_get(ma, "verified")) != (vs <= e->seq)) {
         snprintf(why, cap,
                  "events.jsonl: event %llu: model_at: verified_seq is no "

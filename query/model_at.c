@@ -42,6 +42,10 @@ struct isect {
 
 struct mentry {
     char *model;
+    /* the name its registrations and verifications are looked up by:
+     * model, or Ollama's reading of a name without a tag, "model:latest",
+     * when only that one is registered (free it when not model) */
+    char *name;
     struct mrec *reg; /* registrations, all (seq order) */
     size_t nreg;
     /* successful verifications read so far (seq order): read on demand,
@@ -130,6 +134,8 @@ isect_next(struct isect *x, uint64_t *seq)
 static void
 entry_release(struct mentry *e)
 {
+    if (e->name != e->model)
+        free(e->name);
     free(e->model);
     free(e->reg);
     free(e->ver);
@@ -208,9 +214,9 @@ digest_of(struct q_modelcache *c, uint64_t seq,
 }
 
 /* Reads model's model.registered events and opens the scan of its
- * model.verified ones (read by first_verified). */
+ * model.verified ones (read by first_verified), under e->name. */
 static int
-load(struct q_modelcache *c, const char *model, struct mentry *e)
+load_name(struct q_modelcache *c, const char *model, struct mentry *e)
 {
     struct isect rs = {NULL, NULL};
     char subj[LDG_SUBJECT_MAX + 16];
@@ -249,6 +255,36 @@ load(struct q_modelcache *c, const char *model, struct mentry *e)
         return 0;
     }
     return isect_open(&e->vs, c->t, subj, LDG_EV_MODEL_VERIFIED, 0);
+}
+
+/* load_name for model, or for "model:latest" when model has no tag and
+ * is not registered itself: an Ollama name without a tag means that one
+ * (as the proxy reads the registry, docs/QUERY.md). */
+static int
+load(struct q_modelcache *c, const char *model, struct mentry *e)
+{
+    char alt[LDG_SUBJECT_MAX + 16];
+    int rc;
+
+    e->name = e->model;
+    if ((rc = load_name(c, model, e)) < 0 || e->nreg > 0 ||
+        strchr(model, ':') != NULL ||
+        (size_t)snprintf(alt, sizeof alt, "%s:latest", model) >= sizeof alt)
+        return rc;
+    isect_close(&e->vs);
+    e->vdone = 0;
+    if ((e->name = strdup(alt)) == NULL) {
+        e->name = e->model;
+        return LDG_ENOMEM;
+    }
+    if ((rc = load_name(c, e->name, e)) < 0 || e->nreg > 0)
+        return rc;
+    /* neither is registered: the name as given */
+    isect_close(&e->vs);
+    free(e->name);
+    e->name = e->model;
+    e->vdone = 1;
+    return 0;
 }
 
 struct vwalk {
@@ -307,7 +343,7 @@ first_verified(struct q_modelcache *c, struct mentry *e, const char *digest,
     uint64_t upto = 0;
     int vrc;
 
-    snprintf(vsubj, sizeof vsubj, "model:%s", e->model);
+    snprintf(vsubj, sizeof vsubj, "model:%s", e->name);
     vrc = ldg_projections_verified_walk(c->t, vsubj, digest, &upto, vwalk_one,
                                         &w);
     if (vrc == 0 && !w.found)
@@ -329,7 +365,7 @@ first_verified(struct q_modelcache *c, struct mentry *e, const char *digest,
         int ok, rc;
         if (e->vreopen) { /* the cache moved to another transaction */
             char subj[LDG_SUBJECT_MAX + 16];
-            snprintf(subj, sizeof subj, "model:%s", e->model);
+            snprintf(subj, sizeof subj, "model:%s", e->name);
             if ((rc = isect_open(&e->vs, c->t, subj, LDG_EV_MODEL_VERIFIED,
                                  e->vfrom)) < 0)
                 return rc;

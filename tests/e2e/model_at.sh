@@ -101,5 +101,31 @@ grep -q '"type": "model.registered", "role": "support"' "$man" ||
 grep -q '"seq": "303", "type": "model.verified", "role": "support"' "$man" ||
     fail "no model.verified support event: $(grep type "$man")"
 
+# an Ollama name without a tag is NAME:latest when only that one is
+# registered (as the proxy reads the registry): the same weights in
+# model_at, the timeline and a bundle, whose verifier accepts the backing
+P=$T/ollama
+"$L" --dir "$P" init --origin model-at.test/ollama >/dev/null || exit 1
+"$L" --dir "$P" append model.registered \
+    --body '{"model":"phi:latest","digest":"sha256:1111"}' >/dev/null || exit 1
+"$L" --dir "$P" append model.verified \
+    --body '{"model":"phi:latest","digest":"sha256:1111","ok":true}' >/dev/null || exit 1
+"$L" --dir "$P" append route.decision --run R9 \
+    --body '{"route":"chat","chosen_model":"phi","run":"R9"}' >/dev/null || exit 1
+"$L" --dir "$P" show 3 -o json | jq -e '.model_at == {"model": "phi",
+    "digest": "sha256:1111", "registered_seq": "1", "verified": true,
+    "ever_verified": true, "verified_seq": "2"}' >/dev/null ||
+    fail "model_at of 'phi' with 'phi:latest' registered: $("$L" --dir "$P" show 3 -o json | jq -c .model_at)"
+"$L" --dir "$P" timeline R9 | grep -q 'chat -> phi  weights sha256:1111 verified' ||
+    fail "timeline of 'phi': $("$L" --dir "$P" timeline R9 | grep chat)"
+"$L" --dir "$P" export seq=3..3 --out "$T/p.bundle" >/dev/null 2>&1 || fail "export of 'phi'"
+"$L" verify-bundle "$T/p.bundle" --trusted-key "$("$L" --dir "$P" keys verifier)" \
+    >"$T/vb" 2>&1 || fail "verify-bundle of 'phi': $(grep -v PASS "$T/vb")"
+# a name with a tag is never read as another
+"$L" --dir "$P" append route.decision --run R9 \
+    --body '{"route":"chat","chosen_model":"phi:2b","run":"R9"}' >/dev/null || exit 1
+"$L" --dir "$P" show 4 -o json | jq -e '.model_at.digest == null' >/dev/null ||
+    fail "model_at of 'phi:2b': $("$L" --dir "$P" show 4 -o json | jq -c .model_at)"
+
 [ "$fails" -eq 0 ] || exit 1
 echo "model_at: ok"
