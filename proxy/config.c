@@ -77,6 +77,58 @@ proxy_upstream_find(const struct ldg_proxy_config *c, const char *name,
     return -1;
 }
 
+/* What is wrong with a URL's authority (what follows "http://": an
+ * optional user@, a host or [IPv6] address, an optional :PORT, then the
+ * path), or NULL when nothing is: caught at start rather than as a 502
+ * on every request. */
+static const char *
+authority_bad(const char *a)
+{
+    size_t len = strcspn(a, "/");
+    const char *at = memchr(a, '@', len), *host, *end = a + len, *port;
+
+    host = at ? at + 1 : a;
+    if (*host == '[') {
+        const char *rb = memchr(host, ']', (size_t)(end - host));
+        if (rb == NULL || rb == host + 1)
+            return "an IPv6 address is written [ADDRESS]";
+        for (const char *s = host + 1; s < rb; s++)
+            if (!(strchr("0123456789abcdefABCDEF:.", *s) != NULL ||
+                  (*s == '%' && s > host + 1)))
+                return "not an IPv6 address between [ and ]";
+        port = rb + 1;
+        if (port < end && *port != ':')
+            return "only :PORT may follow ]";
+    } else {
+        port = memchr(host, ':', (size_t)(end - host));
+        if (port == NULL)
+            port = end;
+        if (port == host)
+            return "no host";
+        for (const char *s = host; s < port; s++)
+            if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+                  (*s >= '0' && *s <= '9') || *s == '.' || *s == '-' ||
+                  *s == '_'))
+                return "the host has a character a host name cannot have";
+    }
+    if (port < end) { /* ":PORT" */
+        unsigned long v = 0;
+        const char *s = port + 1;
+        if (s == end)
+            return "':' without a port";
+        for (; s < end; s++) {
+            if (*s < '0' || *s > '9')
+                return "the port is not a number";
+            v = v * 10 + (unsigned long)(*s - '0');
+            if (v > 65535)
+                break;
+        }
+        if (v == 0 || v > 65535)
+            return "the port is not 1 to 65535";
+    }
+    return NULL;
+}
+
 static int
 add_upstream(struct ldg_proxy_config *c, const char *name, size_t n,
              const char *url, const char *where, char *err, size_t cap)
@@ -107,6 +159,12 @@ add_upstream(struct ldg_proxy_config *c, const char *name, size_t n,
                "%supstream '%.*s': '%s' is not an http:// or https:// URL "
                "(a host, an optional port and path, no query)",
                where, (int)n, name, url);
+        return LDG_EBADINPUT;
+    }
+    const char *what = authority_bad(url + skip);
+    if (what != NULL) {
+        seterr(err, cap, "%supstream '%.*s': '%s': %s", where, (int)n, name,
+               url, what);
         return LDG_EBADINPUT;
     }
     char *u = strdup(url);

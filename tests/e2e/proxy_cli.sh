@@ -121,6 +121,21 @@ grep -q 'NAME=URL' "$T/err" || fail "bad upstream: $(cat "$T/err")"
 expect_exit 64 "bad url" L proxy --upstream a=ftp://x
 expect_exit 64 "twice" L proxy --upstream a=$U --upstream a=$U
 grep -q 'given twice' "$T/err" || fail "twice: $(cat "$T/err")"
+# URLs no request could reach: refused at start, not a 502 each request
+for u in 'http://127.0.0.1:abc' 'http://127.0.0.1:99999' 'http://:80' \
+    'http://127.0.0.1:' 'http://[::1'; do
+    expect_exit 64 "bad url $u" timeout 10 "$LEDGER" --dir "$D" proxy \
+        --listen 127.0.0.1:0 --upstream "a=$u"
+    grep -qF "$u" "$T/err" || fail "bad url $u: $(cat "$T/err")"
+done
+expect_exit 64 "port" timeout 10 "$LEDGER" --dir "$D" proxy \
+    --listen 127.0.0.1:0 --upstream a=http://127.0.0.1:99999
+grep -q 'port is not 1 to 65535' "$T/err" || fail "port: $(cat "$T/err")"
+echo '{"upstreams": {"a": "http://127.0.0.1:abc"}}' >"$T/bad.json"
+expect_exit 64 "bad url in file" timeout 10 "$LEDGER" --dir "$D" proxy \
+    --listen 127.0.0.1:0 --config "$T/bad.json"
+grep -q 'bad.json: "upstreams": upstream .a.*port is not a number' "$T/err" ||
+    fail "bad url in file: $(cat "$T/err")"
 expect_exit 64 "bad record" L proxy --upstream a=$U --record sometimes
 expect_exit 64 "bad body-max" L proxy --upstream a=$U --body-max x
 expect_exit 66 "no config" L proxy --config "$T/nope.json"
