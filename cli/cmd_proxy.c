@@ -227,9 +227,9 @@ cmd_proxy(struct cli *c, int argc, char **argv)
     }
     if (config != NULL) {
         rc = ldg_proxy_config_load(cfg, config, err, sizeof err);
-        if (rc == LDG_ENOTFOUND) {
+        if (rc == LDG_ENOTFOUND || rc == LDG_EIO) {
             cli_err(c, "%s", err);
-            rc = EX_NOINPUT;
+            rc = rc == LDG_EIO ? EX_IOERR : EX_NOINPUT;
             goto out;
         }
         if (rc < 0) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "proxy/proxy_int.h"
 
@@ -288,6 +289,13 @@ ldg_proxy_config_load(struct ldg_proxy_config *c, const char *path, char *err,
     if (f == NULL) {
         seterr(err, errcap, "%s: %s", path, strerror(errno));
         return errno == ENOENT ? LDG_ENOTFOUND : LDG_EIO;
+    }
+    struct stat sb; /* a directory opens, then reads as an empty file */
+    if (fstat(fileno(f), &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        seterr(err, errcap, "%s: not a regular file (%s)", path,
+               S_ISDIR(sb.st_mode) ? "a directory" : "a special file");
+        fclose(f);
+        return LDG_EIO;
     }
     j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
     fclose(f);

@@ -83,7 +83,8 @@ int ldg_proxy_config_add_upstream(struct ldg_proxy_config *c, const char *spec,
  *                          {"upstream": "vllm"}], ...},
  *    "record": "sync"|"async", "record_content": false}
  * Every key is optional but one upstream is needed (here or added).
- * LDG_ENOTFOUND: no such file; LDG_EBADINPUT: malformed (err names the
+ * LDG_ENOTFOUND: no such file; LDG_EIO: it cannot be read, or is not a
+ * regular file (a directory); LDG_EBADINPUT: malformed (err names the
  * line and column, or the key and what is wrong with it: an unknown key,
  * a route naming an upstream that is not there, ...). Upstreams it names
  * are added after those already added.

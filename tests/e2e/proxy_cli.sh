@@ -139,6 +139,10 @@ grep -q 'bad.json: "upstreams": upstream .a.*port is not a number' "$T/err" ||
 expect_exit 64 "bad record" L proxy --upstream a=$U --record sometimes
 expect_exit 64 "bad body-max" L proxy --upstream a=$U --body-max x
 expect_exit 66 "no config" L proxy --config "$T/nope.json"
+mkdir "$T/cfgdir"
+expect_exit 74 "config a directory" L proxy --config "$T/cfgdir"
+grep -q 'cfgdir: not a regular file (a directory)' "$T/err" ||
+    fail "config a directory: $(cat "$T/err")"
 echo '{"upstreams": {"a": "'$U'"}, "routs": {}}' >"$T/bad.json"
 expect_exit 64 "bad config key" L proxy --config "$T/bad.json"
 grep -q 'unknown key "routs"' "$T/err" || fail "bad config key: $(cat "$T/err")"
