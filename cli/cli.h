@@ -248,6 +248,11 @@ int cli_open(struct cli *c, int ro, struct ldg_ledger **out);
 int cli_set_output(struct cli *c, const char *v);
 /* Parses an unsigned decimal; 0 or -1. */
 int cli_parse_u64(const char *s, uint64_t *out);
+/* The command's one SEQ argument, argv[ind..argc): 0 with *seq, else the
+ * usage error's exit code, naming what is wrong (missing: "SEQ is
+ * required: " what; more than one; not a number). */
+int cli_one_seq(struct cli *c, int argc, char **argv, int ind, const char *what,
+                uint64_t *seq);
 /* The one time format of human output: "Nov 22 09:39:01", local time (UTC
  * after --utc), to the second, as `ledger query` shows it (util.h's
  * ldg_time_local). */

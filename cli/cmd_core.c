@@ -1036,13 +1036,8 @@ cmd_show(struct cli *c, int argc, char **argv)
     }
     if (ch < 0)
         return a.exit;
-    if (a.ind == argc)
-        return cli_usage_err(c, "SEQ is required: the event to show");
-    if (a.ind + 1 != argc)
-        return cli_usage_err(c, "one SEQ at a time ('%s' after '%s')",
-                             argv[a.ind + 1], argv[a.ind]);
-    if (cli_parse_u64(argv[a.ind], &seq) < 0)
-        return cli_usage_err(c, "'%s' is not a sequence number", argv[a.ind]);
+    if ((rc = cli_one_seq(c, argc, argv, a.ind, "the event to show", &seq)))
+        return rc;
     if ((rc = check_output(c, NULL)) != 0)
         return rc;
     if (raw && c->tty_out) {
@@ -2545,13 +2540,8 @@ cmd_erase(struct cli *c, int argc, char **argv)
     }
     if (ch < 0)
         return a.exit;
-    if (a.ind == argc)
-        return cli_usage_err(c, "SEQ is required: the event to erase");
-    if (a.ind + 1 != argc)
-        return cli_usage_err(c, "one SEQ at a time ('%s' after '%s')",
-                             argv[a.ind + 1], argv[a.ind]);
-    if (cli_parse_u64(argv[a.ind], &target) < 0)
-        return cli_usage_err(c, "'%s' is not a sequence number", argv[a.ind]);
+    if ((rc = cli_one_seq(c, argc, argv, a.ind, "the event to erase", &target)))
+        return rc;
     if (reason == NULL || *reason == '\0')
         return cli_usage_err(c, "--reason TEXT is required (why the body "
                                 "is erased, kept in the log)");

@@ -165,14 +165,10 @@ cmd_proof(struct cli *c, int argc, char **argv)
     if (consistency && a.ind != argc)
         return cli_usage_err(c, "--consistency OLD takes no SEQ ('%s' given)",
                              argv[a.ind]);
-    if (!consistency && a.ind == argc)
-        return cli_usage_err(c, "SEQ is required: the event to prove (or "
-                                "--consistency OLD)");
-    if (!consistency && a.ind + 1 != argc)
-        return cli_usage_err(c, "one SEQ at a time ('%s' after '%s')",
-                             argv[a.ind + 1], argv[a.ind]);
-    if (!consistency && cli_parse_u64(argv[a.ind], &seq) < 0)
-        return cli_usage_err(c, "'%s' is not a sequence number", argv[a.ind]);
+    if (!consistency &&
+        (rc = cli_one_seq(c, argc, argv, a.ind,
+                          "the event to prove (or --consistency OLD)", &seq)))
+        return rc;
     if ((rc = open_ro(c, &l, &t)) != 0)
         return rc;
     if (consistency)

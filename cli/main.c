@@ -162,6 +162,20 @@ cli_parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
+int
+cli_one_seq(struct cli *c, int argc, char **argv, int ind, const char *what,
+            uint64_t *seq)
+{
+    if (ind >= argc)
+        return cli_usage_err(c, "SEQ is required: %s", what);
+    if (ind + 1 != argc)
+        return cli_usage_err(c, "one SEQ at a time ('%s' after '%s')",
+                             argv[ind + 1], argv[ind]);
+    if (cli_parse_u64(argv[ind], seq) < 0)
+        return cli_usage_err(c, "'%s' is not a sequence number", argv[ind]);
+    return 0;
+}
+
 json_t *
 cli_json_u64(uint64_t v)
 {
