@@ -139,6 +139,8 @@ struct ldg_proxy;
 
 /* Starts the proxy (its own threads) and returns at once. LDG_EINVAL
  * (no config, no upstream, not exactly one of ledger and client),
+ * LDG_EKEY (actor's key file is missing or unusable, or the log does not
+ * hold it as an active key),
  * LDG_EBADINPUT / LDG_EIO from the HTTP server (address, in use), with
  * err filled. On failure the client, if given, is closed. */
 int ldg_proxy_start(struct ldg_proxy **out, const struct ldg_proxy_options *o,

@@ -547,10 +547,60 @@ rec_main(void *arg)
     return NULL;
 }
 
+/* The actor's key, checked once at start rather than found missing by
+ * every request (a 503 each): its file loads (as `ledger append --actor`
+ * loads it) and the log holds it, not revoked. LDG_EKEY with err. */
+static int
+actor_check(struct ldg_ledger *l, const char *actor, char *err, size_t errcap)
+{
+    struct ldg_key *k = NULL;
+    struct ldg_keyinfo *ks = NULL;
+    size_t n = 0, i;
+    char path[4400];
+    int rc;
+
+    if (!ldg_key_name_valid(actor)) {
+        snprintf(err, errcap, "--actor: invalid key name '%s'", actor);
+        return LDG_EKEY;
+    }
+    snprintf(path, sizeof path, "%s/keys/%s.key", ldg_dir(l), actor);
+    rc = ldg_keyfile_load(path, &k, err, errcap);
+    if (rc == LDG_ENOTFOUND)
+        snprintf(err, errcap, "no key '%s' (%s: %s)", actor, path,
+                 strerror(ENOENT));
+    if (rc < 0)
+        return rc == LDG_ENOMEM ? rc : LDG_EKEY;
+    if ((rc = ldg_keys_list(l, &ks, &n)) < 0) {
+        snprintf(err, errcap, "%s", ldg_errmsg(l));
+        ldg_key_free(k);
+        return rc;
+    }
+    for (i = 0; i < n; i++)
+        if (strcmp(ks[i].key_id, k->key_id) == 0 &&
+            ks[i].revoked_seq == UINT64_MAX)
+            break;
+    if (i == n) {
+        snprintf(err, errcap,
+                 "key '%s' (%s) is not an active key of this ledger "
+                 "(revoked, or never added with `ledger keys add`)",
+                 actor, path);
+        rc = LDG_EKEY;
+    }
+    free(ks);
+    ldg_key_free(k);
+    return rc;
+}
+
 int
 proxy_rec_new(struct proxy_rec **out, const struct proxy_rec_options *o,
               char *err, size_t errcap)
 {
+    int rc;
+    if (o->ledger && o->actor &&
+        (rc = actor_check(o->ledger, o->actor, err, errcap)) < 0) {
+        ldg_client_close(o->client);
+        return rc;
+    }
     struct proxy_rec *r = calloc(1, sizeof *r);
     if (r == NULL) {
         ldg_client_close(o->client);

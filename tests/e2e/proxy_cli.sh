@@ -152,6 +152,18 @@ grep -q "no upstream named 'b'" "$T/err" || fail "route to nowhere: $(cat "$T/er
 printf '{"upstreams": \n{"a": }' >"$T/bad.json"
 expect_exit 64 "bad json" L proxy --config "$T/bad.json"
 grep -q 'bad.json:2:' "$T/err" || fail "bad json: $(cat "$T/err")"
+# an --actor without a key: refused at start (as `append --actor`), not a
+# 503 for every request
+expect_exit 77 "no actor key" timeout 10 "$LEDGER" --dir "$D" proxy \
+    --listen 127.0.0.1:0 --direct --upstream a=$U --actor nosuch
+grep -q "no key 'nosuch'" "$T/err" || fail "no actor key: $(cat "$T/err")"
+L keys add prx >/dev/null || fail "keys add prx"
+expect_exit 124 "actor key" timeout 2 "$LEDGER" --dir "$D" proxy \
+    --listen 127.0.0.1:0 --direct --upstream a=$U --actor prx
+L keys revoke prx --reason test >/dev/null || fail "keys revoke prx"
+expect_exit 77 "revoked actor key" timeout 10 "$LEDGER" --dir "$D" proxy \
+    --listen 127.0.0.1:0 --direct --upstream a=$U --actor prx
+grep -q "prx" "$T/err" || fail "revoked actor: $(cat "$T/err")"
 expect_exit 0 "help" L proxy --help
 grep -q 'ledger proxy --upstream' "$T/out" || fail "help has no example"
 python3 -c 'import socket,time; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(30)' >"$T/busy" &
