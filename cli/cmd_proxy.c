@@ -93,9 +93,9 @@ const struct cli_command cli_cmd_proxy = {
     "the ledger, events go through its socket. Runs until SIGINT or "
     "SIGTERM, then says what it recorded: exit 0, or 74 when an event "
     "could not be recorded. Exit 64 for a bad option or proxy file, 66 "
-    "for a --config FILE that is not there, 77 for an --actor whose key "
-    "is missing or unusable, 74 when it cannot listen, open the ledger or "
-    "read the proxy file. See docs/PROXY.md.",
+    "for a --config FILE or a ledger that is not there, 77 for an --actor "
+    "whose key is missing or unusable, 74 when it cannot listen, open the "
+    "ledger that is there or read the proxy file. See docs/PROXY.md.",
     proxy_opts,
     NULL,
     "# in front of Ollama; applications use http://127.0.0.1:11435\n"

@@ -164,6 +164,8 @@ L keys revoke prx --reason test >/dev/null || fail "keys revoke prx"
 expect_exit 77 "revoked actor key" timeout 10 "$LEDGER" --dir "$D" proxy \
     --listen 127.0.0.1:0 --direct --upstream a=$U --actor prx
 grep -q "prx" "$T/err" || fail "revoked actor: $(cat "$T/err")"
+expect_exit 66 "no ledger" timeout 10 "$LEDGER" --dir "$T/none" proxy \
+    --listen 127.0.0.1:0 --upstream a=$U
 expect_exit 0 "help" L proxy --help
 grep -q 'ledger proxy --upstream' "$T/out" || fail "help has no example"
 python3 -c 'import socket,time; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(30)' >"$T/busy" &
