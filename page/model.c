@@ -58,7 +58,8 @@ is_bad(const json_t *e, const json_t *body)
     const char *kind = sget(e, "kind"), *type = sget(e, "type");
     return json_is_true(json_object_get(e, "denied")) ||
            sis(body, "status", "failed") || sis(body, "status", "aborted") ||
-           sis(body, "outcome", "error") ||
+           sis(body, "outcome", "error") || sis(body, "outcome", "refused") ||
+           sis(body, "outcome", "client-gone") ||
            (strcmp(kind, "context") == 0 &&
             (strcmp(type, LDG_EV_PERMISSION_REVOKED) == 0 ||
              strcmp(type, LDG_EV_PERMISSION_DENIED) == 0 ||

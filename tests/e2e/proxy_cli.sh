@@ -417,10 +417,15 @@ if [ -f "$T/r.bundle" ]; then
         fail "export --redact kept the completion"
 fi
 # the upstream named in the path; the dead one refuses
-post /dead/api/chat "$Q"
+post /dead/api/chat "$Q" -H 'X-Ledger-Run: refused-run'
 [ "$(cat "$T/st")" = 502 ] || fail "refused: status $(cat "$T/st")"
 grep -q 'refused' "$T/ans" || fail "refused: $(cat "$T/ans")"
 lastis "refused" route.decision 'e["outcome"] == "refused" and e["upstream"] == "dead" and e["status"] == 0'
+# a refused request is a failure on the run's page
+L timeline refused-run --html "$T/refused.html" >/dev/null 2>&1 ||
+    fail "timeline --html of a refused request"
+grep -q 'class="bad">.*route.decision' "$T/refused.html" ||
+    fail "run page: the refused request is not marked as a failure"
 post /api/chat "$Q" -H 'X-Ledger-Upstream: nosuch'
 [ "$(cat "$T/st")" = 400 ] || fail "unknown upstream header: status $(cat "$T/st")"
 post /api/chat "$Q" -H 'X-Ledger-Run: bad	run'
