@@ -922,11 +922,7 @@ handle(void *ctx, struct ldg_httpd_req *req)
     c->body = ldg_httpd_body(req, &c->body_len);
     c->request_bytes = c->body_len;
     c->upstream = p->cfg->up[up >= 0 ? (size_t)up : 0].name;
-    if ((hv = ldg_httpd_header(req, "X-Request-Id")) != NULL && hv[0]) {
-        snprintf(c->rid, sizeof c->rid, "%s", hv);
-        c->has_rid = 1;
-        c->rid_is_id = valid_text(hv, LDG_ID_MAX);
-    }
+    const char *rid = ldg_httpd_header(req, "X-Request-Id");
     proxy_obs_init(&c->obs, c->api, p->content);
     if (c->api != API_OTHER) {
         if (!ldg_httpd_body_too_big(req))
@@ -942,6 +938,17 @@ handle(void *ctx, struct ldg_httpd_req *req)
                           "without control characters");
         snprintf(c->run, sizeof c->run, "%s", hv);
         c->has_run = 1;
+    }
+    if (rid != NULL && rid[0]) {
+        /* the event's id as sent, or a 400: never an id cut short (two
+         * ids alike in their first 128 bytes would be recorded as one) */
+        if (!valid_text(rid, LDG_ID_MAX))
+            return refuse(c, 400,
+                          "X-Request-Id: a request id is 1 to 128 bytes "
+                          "without control characters");
+        snprintf(c->rid, sizeof c->rid, "%s", rid);
+        c->has_rid = 1;
+        c->rid_is_id = 1;
     }
     if (up < 0 && (hv = ldg_httpd_header(req, "X-Ledger-Upstream")) != NULL) {
         up = proxy_upstream_find(p->cfg, hv, strlen(hv));

@@ -430,6 +430,12 @@ post /api/chat "$Q" -H 'X-Ledger-Upstream: nosuch'
 [ "$(cat "$T/st")" = 400 ] || fail "unknown upstream header: status $(cat "$T/st")"
 post /api/chat "$Q" -H 'X-Ledger-Run: bad	run'
 [ "$(cat "$T/st")" = 400 ] || fail "bad run header: status $(cat "$T/st")"
+# an X-Request-Id over 128 bytes is refused, never recorded cut short
+post /api/chat "$Q" -H "X-Request-Id: $(printf 'x%.0s' $(seq 128))A"
+[ "$(cat "$T/st")" = 400 ] || fail "long request id: status $(cat "$T/st")"
+grep -q '128 bytes' "$T/ans" || fail "long request id: $(cat "$T/ans")"
+post /api/chat "$Q" -H "X-Request-Id: $(printf 'x%.0s' $(seq 128))"
+lastis "128-byte request id" route.decision 'e["request_id"] == "x" * 128 and e["_id"] == "x" * 128'
 stop_proxy $P3 p3
 rm -f "$T/proxy.json"
 
