@@ -202,12 +202,17 @@ event_body(struct call *c, const char **type)
     json_t *b = json_object();
     double lat = ms_between(c->t0_ns, c->end_ns ? c->end_ns : now_ns());
 
+    const char *chosen = c->obs.model[0]    ? c->obs.model
+                         : c->model_sent[0] ? c->model_sent
+                                            : c->ri.model;
+
     if (b == NULL)
         return NULL;
-    if (c->api != API_OTHER) {
-        const char *chosen = c->obs.model[0]    ? c->obs.model
-                             : c->model_sent[0] ? c->model_sent
-                                                : c->ri.model;
+    /* A model call that names no model (its body is not JSON, is over
+     * the limit or has no "model") decided no route: docs/VOCABULARY.md
+     * requires a route.decision's chosen_model, so it is a proxy.request
+     * (method, path, outcome), not a decision with a model "". */
+    if (c->api != API_OTHER && chosen[0]) {
         *type = "route.decision";
         json_object_set_new(b, "route", json_string(c->route));
         json_object_set_new(b, "chosen_model", json_string(chosen));

@@ -343,7 +343,13 @@ curl -sS -o "$T/ans" -w '%{http_code}' -H 'Content-Type: application/json' \
 rm -f "$T/big.json"
 [ "$(cat "$T/st")" = 413 ] || fail "100 MB body: status $(cat "$T/st")"
 grep -q '"error"' "$T/ans" || fail "100 MB body: $(head -c 200 "$T/ans")"
-lastis "big body" route.decision 'e["outcome"] == "refused" and e["status"] == 0 and "over the proxy" in e["reason"]'
+# (it names no model: a proxy.request, not a route.decision with a
+# chosen_model "")
+lastis "big body" proxy.request 'e["outcome"] == "refused" and e["status"] == 0 and "over the proxy" in e["reason"] and e["path"] == "/api/chat" and e["method"] == "POST"'
+post /api/chat 'not json' -H 'X-Ledger-Run: nomodel'
+lastis "not json" proxy.request 'e["path"] == "/api/chat" and e["outcome"] == "error" and e["_run"] == "nomodel"'
+L query run=nomodel type=route.decision -o json >"$T/nm"
+[ -s "$T/nm" ] && fail "not json: a route.decision: $(cat "$T/nm")"
 # a client gone mid-stream
 python3 - "$T/state.json" <<'P'
 import json, sys
