@@ -329,12 +329,12 @@ cmd_proxy(struct cli *c, int argc, char **argv)
         p = NULL;
         fprintf(stderr,
                 "ledger proxy: stopped: %llu requests, %llu events recorded "
-                "(%llu commits), %llu not recorded, %llu upstream errors, "
-                "%llu clients gone\n",
+                "(%llu commits), %llu not recorded; outcomes: %llu error, "
+                "%llu refused, %llu client-gone\n",
                 (unsigned long long)st.requests,
                 (unsigned long long)st.recorded, (unsigned long long)st.commits,
                 (unsigned long long)st.record_failed,
-                (unsigned long long)st.upstream_errors,
+                (unsigned long long)st.errors, (unsigned long long)st.refused,
                 (unsigned long long)st.client_gone);
         if (last[0])
             fprintf(stderr, "ledger proxy: last recording error: %s\n", last);

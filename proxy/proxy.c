@@ -78,7 +78,8 @@ struct ldg_proxy {
     int async, content;
     size_t response_max, body_max;
     long connect_ms, first_byte_ms, idle_ms;
-    uint64_t requests, upstream_errors, client_gone; /* __atomic */
+    /* __atomic; errors, refused, client_gone: events by their outcome */
+    uint64_t requests, errors, refused, client_gone;
 };
 
 struct hdrs {
@@ -291,6 +292,13 @@ do_record(struct call *c)
         c->end_ns = now_ns();
     if (c->outcome == NULL)
         c->outcome = "ok";
+    /* the stop summary counts what the events say */
+    uint64_t *n = strcmp(c->outcome, "error") == 0         ? &p->errors
+                  : strcmp(c->outcome, "refused") == 0     ? &p->refused
+                  : strcmp(c->outcome, "client-gone") == 0 ? &p->client_gone
+                                                           : NULL;
+    if (n)
+        __atomic_fetch_add(n, 1, __ATOMIC_RELAXED);
     if ((b = event_body(c, &type)) == NULL) {
         recorded(c, LDG_ENOMEM, "out of memory");
         return;
@@ -529,7 +537,6 @@ stream_done(void *cls, int completed)
 
     pthread_mutex_lock(&c->mu);
     if (!completed && !c->cut) {
-        __atomic_fetch_add(&c->p->client_gone, 1, __ATOMIC_RELAXED);
         if (!c->finished) {
             /* gone before the end: the upstream request ends too (its
              * end records the event) */
@@ -681,7 +688,6 @@ judge(struct call *c, int rc, const char *err)
     if (!c->streamed)
         c->response_bytes = c->whole.len;
     if (rc < 0) {
-        __atomic_fetch_add(&p->upstream_errors, 1, __ATOMIC_RELAXED);
         c->outcome = "error";
         if (rc == LDG_ETOOBIG && !c->streamed)
             snprintf(c->reason, sizeof c->reason,
@@ -735,7 +741,6 @@ up_end(void *cls, struct ldg_http_xfer *x, int rc, int connected,
        const char *err)
 {
     struct call *c = cls;
-    struct ldg_proxy *p = c->p;
 
     pthread_mutex_lock(&c->mu);
     int gone = c->client_gone;
@@ -776,7 +781,6 @@ up_end(void *cls, struct ldg_http_xfer *x, int rc, int connected,
             c->fallback = 1;
             start_candidate(c);
         } else {
-            __atomic_fetch_add(&p->upstream_errors, 1, __ATOMIC_RELAXED);
             snprintf(c->reason, sizeof c->reason, "%s", c->failures);
             answer_failure(c, rc == LDG_ETIMEOUT ? 504 : 502,
                            refused ? "refused" : "error", c->reason);
@@ -1088,8 +1092,8 @@ ldg_proxy_stats(const struct ldg_proxy *p, struct ldg_proxy_stats *st)
     if (p == NULL)
         return;
     st->requests = __atomic_load_n(&p->requests, __ATOMIC_RELAXED);
-    st->upstream_errors =
-        __atomic_load_n(&p->upstream_errors, __ATOMIC_RELAXED);
+    st->errors = __atomic_load_n(&p->errors, __ATOMIC_RELAXED);
+    st->refused = __atomic_load_n(&p->refused, __ATOMIC_RELAXED);
     st->client_gone = __atomic_load_n(&p->client_gone, __ATOMIC_RELAXED);
     proxy_rec_stats(p->rec, &st->recorded, &st->record_failed, &st->commits);
 }
@@ -1121,7 +1125,8 @@ ldg_proxy_stop(struct ldg_proxy *p, struct ldg_proxy_stats *st)
                             st ? &st->commits : NULL);
     if (st) {
         st->requests = p->requests;
-        st->upstream_errors = p->upstream_errors;
+        st->errors = p->errors;
+        st->refused = p->refused;
         st->client_gone = p->client_gone;
     }
     free(p);

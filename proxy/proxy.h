@@ -149,12 +149,15 @@ int ldg_proxy_start(struct ldg_proxy **out, const struct ldg_proxy_options *o,
 unsigned ldg_proxy_port(const struct ldg_proxy *p);
 
 struct ldg_proxy_stats {
-    uint64_t requests;        /* requests answered or ended */
-    uint64_t recorded;        /* events durably committed */
-    uint64_t record_failed;   /* events that could not be committed */
-    uint64_t upstream_errors; /* upstream refused, failed or timed out */
-    uint64_t client_gone;     /* clients that left before the end */
-    uint64_t commits;         /* commits (direct) or answers waited for */
+    uint64_t requests;      /* requests answered or ended */
+    uint64_t recorded;      /* events durably committed */
+    uint64_t record_failed; /* events that could not be committed */
+    /* events by outcome (docs/PROXY.md): "error" (the upstream answered
+     * >= 400, failed, timed out, sent a bad answer), "refused" (the proxy
+     * refused the request, or no upstream accepted the connection),
+     * "client-gone" (the client left before the end of the answer) */
+    uint64_t errors, refused, client_gone;
+    uint64_t commits; /* commits (direct) or answers waited for */
 };
 void ldg_proxy_stats(const struct ldg_proxy *p, struct ldg_proxy_stats *st);
 /* Why recording last failed ("" if it never did). Copied into buf. */

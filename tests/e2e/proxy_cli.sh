@@ -302,6 +302,7 @@ sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' "$T/last.json" "$3" ||
         fail "$1: $(cat "$T/last.json")"
 }
 stop_proxy $P1 p1
+E0=$(L query body.outcome=error -o json | wc -l)
 start_proxy p2 --upstream ollama=$U --idle-timeout 1000 --first-byte-timeout 1500
 P2=$PPID_
 fails /api/chat 500
@@ -394,6 +395,10 @@ RSS=$(awk '/VmRSS/ {print $2}' /proc/$P2/status)
 echo "proxy RSS with 1000 idle connections: $RSS kB"
 [ "$SAN" = 1 ] || [ "$RSS" -lt 204800 ] || fail "RSS after 1000 idle connections: $RSS kB"
 stop_proxy $P2 p2
+# the stop summary counts the events that say error (a 500 answer too)
+E1=$(L query body.outcome=error -o json | wc -l)
+grep -q "outcomes: $((E1 - E0)) error, 1 refused, 1 client-gone" "$T/p2.err" ||
+    fail "stop summary: $((E1 - E0)) error events: $(tail -2 "$T/p2.err")"
 
 # ------------------------------------------ refused, routes, fallback --
 cat >"$T/proxy.json" <<J
