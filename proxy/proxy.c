@@ -722,7 +722,8 @@ judge(struct call *c, int rc, const char *err)
     if (c->status >= 400) {
         c->outcome = "error";
         if (c->obs.error[0])
-            snprintf(c->reason, sizeof c->reason, "%s", c->obs.error);
+            snprintf(c->reason, sizeof c->reason, "upstream %s: HTTP %ld: %s",
+                     c->upstream, c->status, c->obs.error);
         else
             snprintf(c->reason, sizeof c->reason, "upstream %s: HTTP %ld",
                      c->upstream, c->status);
@@ -786,9 +787,16 @@ up_end(void *cls, struct ldg_http_xfer *x, int rc, int connected,
                            refused ? "refused" : "error", c->reason);
         }
     } else {
-        if (c->k > 0) /* why this candidate and not the one before */
-            snprintf(c->reason, sizeof c->reason, "%s", c->failures);
         judge(c, rc, err);
+        if (c->k > 0) {
+            /* why this candidate and not the ones before, then what (if
+             * anything) went wrong with this one */
+            char both[1100];
+            snprintf(both, sizeof both, "%s%s%s", c->failures,
+                     c->reason[0] ? "; " : "", c->reason);
+            memcpy(c->reason, both, sizeof c->reason - 1);
+            c->reason[sizeof c->reason - 1] = 0;
+        }
         if (!c->streamed && rc < 0)
             answer_failure(c, 502, "error", c->reason);
         else {
@@ -816,6 +824,10 @@ start_candidate(struct call *c)
 
     c->upstream = us->name;
     c->got_head = 0;
+    /* the event's status and reason are this candidate's (the ones
+     * before are in failures) */
+    c->status = 0;
+    c->reason[0] = 0;
     snprintf(c->model_sent, sizeof c->model_sent, "%s",
              model ? model : c->ri.model);
     if (model && c->req_json && strcmp(model, c->ri.model) != 0) {

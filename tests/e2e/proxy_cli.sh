@@ -404,7 +404,9 @@ grep -q "outcomes: $((E1 - E0)) error, 1 refused, 1 client-gone" "$T/p2.err" ||
 cat >"$T/proxy.json" <<J
 {"upstreams": {"dead": "$DEAD", "ollama": "$U"},
  "routes": {"smart": [{"upstream": "dead", "model": "qwen:7b"},
-                      {"upstream": "ollama", "model": "llama3:8b"}]},
+                      {"upstream": "ollama", "model": "llama3:8b"}],
+            "deadfirst": [{"upstream": "dead"}, {"upstream": "ollama"}],
+            "deadlast": [{"upstream": "ollama"}, {"upstream": "dead"}]},
  "record_content": true}
 J
 start_proxy p3 --config "$T/proxy.json"
@@ -427,6 +429,21 @@ if [ -f "$T/r.bundle" ]; then
     zstd -dc "$T/r.bundle" 2>/dev/null | tar -xOf - 2>/dev/null | grep -q Rayleigh &&
         fail "export --redact kept the completion"
 fi
+# every candidate fails: the event says the status and outcome of the
+# attempt the client's answer came from, and why each candidate failed
+fails /api/generate 503
+post /api/generate '{"model":"deadfirst","prompt":"x","stream":false}'
+[ "$(cat "$T/st")" = 503 ] || fail "dead then 503: status $(cat "$T/st")"
+lastis "dead then 503" route.decision '
+e["upstream"] == "ollama" and e["status"] == 503 and e["outcome"] == "error"
+and "upstream dead" in e["reason"] and "refused" in e["reason"]
+and "upstream ollama: HTTP 503" in e["reason"]'
+post /api/generate '{"model":"deadlast","prompt":"x","stream":false}'
+[ "$(cat "$T/st")" = 502 ] || fail "503 then dead: status $(cat "$T/st")"
+lastis "503 then dead" route.decision '
+e["upstream"] == "dead" and e["status"] == 0 and e["outcome"] == "refused"
+and "upstream ollama: HTTP 503" in e["reason"] and "upstream dead" in e["reason"]'
+fails /api/generate -
 # the upstream named in the path; the dead one refuses
 post /dead/api/chat "$Q" -H 'X-Ledger-Run: refused-run'
 [ "$(cat "$T/st")" = 502 ] || fail "refused: status $(cat "$T/st")"
