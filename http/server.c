@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -555,6 +556,26 @@ ldg_httpd_wake(struct ldg_httpd_req *r)
         r->woken = 1;
     }
     pthread_mutex_unlock(&r->srv->mu);
+}
+
+int
+ldg_httpd_client_gone(struct ldg_httpd_req *r)
+{
+    int gone;
+
+    if (r == NULL || !r->srv->async)
+        return 0;
+    pthread_mutex_lock(&r->srv->mu); /* the socket stays open while held */
+    gone = r->gone;
+    if (!gone && !r->srv->stopping) {
+        const union MHD_ConnectionInfo *ci =
+            mhd.get_connection_info(r->c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct pollfd pf = {ci ? ci->connect_fd : -1, POLLRDHUP, 0};
+        gone = pf.fd >= 0 && poll(&pf, 1, 0) == 1 &&
+               (pf.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+    }
+    pthread_mutex_unlock(&r->srv->mu);
+    return gone;
 }
 
 uint64_t

@@ -130,6 +130,12 @@ uint64_t ldg_httpd_conn_id(const struct ldg_httpd_req *r);
  */
 /* @return 0; LDG_EINVAL on a thread-per-connection server or twice. */
 int ldg_httpd_defer(struct ldg_httpd_req *r);
+/* 1 when r's client is gone: its request ended, or (while r waits,
+ * suspended, for its answer) the client closed or reset its connection
+ * (a poll of the socket for POLLRDHUP: libmicrohttpd does not watch a
+ * suspended connection). 0 otherwise, and on a thread-per-connection
+ * server. From any thread while r is held; one system call. */
+int ldg_httpd_client_gone(struct ldg_httpd_req *r);
 /* Gives back the hold of ldg_httpd_defer; r may be freed at once. */
 void ldg_httpd_release(struct ldg_httpd_req *r);
 /* A streamed answer whose reader returned LDG_HTTPD_AGAIN has more: its

@@ -275,6 +275,21 @@ event_body(struct call *c, const char **type)
 
 static void recorded(void *cls, int rc, const char *why);
 
+/* The client closed its connection while its request waited (upstream,
+ * peer scan, commit): nothing will be delivered. A suspended connection
+ * is not watched by the server: the proxy asks when it hears from the
+ * upstream (up_head, up_data) and before the event (do_record). */
+static void
+client_left(struct call *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->client_gone = 1;
+    pthread_mutex_unlock(&c->mu);
+    c->outcome = "client-gone";
+    snprintf(c->reason, sizeof c->reason,
+             "the client closed the connection before the answer was sent");
+}
+
 /* The upstream part and the peer are known: queue the event. Sync: the
  * answer waits for the commit (recorded, on the recorder's thread);
  * async, and for a client gone: at once. */
@@ -290,6 +305,8 @@ do_record(struct call *c)
     c->recorded = 1;
     if (!c->end_ns)
         c->end_ns = now_ns();
+    if (!c->streamed && !c->client_gone && ldg_httpd_client_gone(c->req))
+        client_left(c); /* the answer would go nowhere */
     if (c->outcome == NULL)
         c->outcome = "ok";
     /* the stop summary counts what the events say */
@@ -595,6 +612,13 @@ up_head(void *cls, struct ldg_http_xfer *x, long status)
     struct call *c = cls;
     int rc;
 
+    if (ldg_httpd_client_gone(c->req)) {
+        /* no one to answer: end the transfer (up_end records it) */
+        pthread_mutex_lock(&c->mu);
+        c->client_gone = 1;
+        pthread_mutex_unlock(&c->mu);
+        return -1;
+    }
     c->status = status;
     if (status >= 500 && c->k + 1 < c->ncand) {
         /* the next candidate answers instead */
@@ -626,6 +650,12 @@ up_data(void *cls, struct ldg_http_xfer *x, const char *piece, size_t n)
     if (!c->streamed) {
         if (!c->first_ns)
             c->first_ns = now_ns();
+        if (ldg_httpd_client_gone(c->req)) {
+            pthread_mutex_lock(&c->mu);
+            c->client_gone = 1;
+            pthread_mutex_unlock(&c->mu);
+            return -1;
+        }
         if (c->whole.len + n > p->response_max) {
             c->up_rc = LDG_ETOOBIG;
             return -1;
@@ -760,8 +790,8 @@ up_end(void *cls, struct ldg_http_xfer *x, int rc, int connected,
         c->end_ns = now_ns();
         c->outcome = "client-gone";
         snprintf(c->reason, sizeof c->reason,
-                 "the client closed the connection before the end of the "
-                 "answer");
+                 "the client closed the connection before %s",
+                 c->streamed ? "the end of the answer" : "the answer was sent");
         call_ref(c); /* the record's */
         part_done(c);
     } else if (!c->got_head) {

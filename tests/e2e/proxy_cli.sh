@@ -362,6 +362,32 @@ P
 post /api/generate '{"model":"llama3:8b","prompt":"x"}' --max-time 0.7
 sleep 1
 lastis "client gone" route.decision 'e["outcome"] == "client-gone" and e["api"] == "ollama.generate"'
+# a client gone before a whole (not streamed) answer: client-gone, in
+# sync mode and (below) async
+gone_whole() { # RUN: two requests that leave before the answer
+    python3 - "$T/state.json" 1500 <<'P'
+import json, sys
+st = json.load(open(sys.argv[1]))
+st["delay_ms"] = int(sys.argv[2])
+json.dump(st, open(sys.argv[1], "w"))
+P
+    post /api/generate '{"model":"llama3:8b","prompt":"x","stream":false}' \
+        --max-time 0.3 -H "X-Ledger-Run: $1"
+    curl -sS -o /dev/null --max-time 0.3 -H "X-Ledger-Run: $1" "$PP/api/tags" 2>/dev/null
+    sleep 2
+    python3 - "$T/state.json" <<'P'
+import json, sys
+st = json.load(open(sys.argv[1]))
+st.pop("delay_ms", None)
+json.dump(st, open(sys.argv[1], "w"))
+P
+    L query "run=$1" -o json | python3 -c '
+import json, sys
+es = [json.loads(l)["body"] for l in sys.stdin]
+sys.exit(0 if len(es) == 2 and all(e["outcome"] == "client-gone" for e in es) else 1)' ||
+        fail "gone before a whole answer ($1): $(L query "run=$1" -o json)"
+}
+gone_whole gone-sync
 # a slow drip, whole: forwarded as it comes (the first piece long before
 # the end), recorded ok with its time to first token
 curl -sS -N -o "$T/ans" -w '%{time_starttransfer} %{time_total}' \
@@ -397,7 +423,7 @@ echo "proxy RSS with 1000 idle connections: $RSS kB"
 stop_proxy $P2 p2
 # the stop summary counts the events that say error (a 500 answer too)
 E1=$(L query body.outcome=error -o json | wc -l)
-grep -q "outcomes: $((E1 - E0)) error, 1 refused, 1 client-gone" "$T/p2.err" ||
+grep -q "outcomes: $((E1 - E0)) error, 1 refused, 3 client-gone" "$T/p2.err" ||
     fail "stop summary: $((E1 - E0)) error events: $(tail -2 "$T/p2.err")"
 
 # ------------------------------------------ refused, routes, fallback --
@@ -494,6 +520,10 @@ stop_proxy $P4 p4
 grep -q '3 events recorded' "$T/p4.err" || fail "async stop: $(cat "$T/p4.err")"
 B1=$(L query type=route.decision -o json | wc -l)
 [ $((B1 - B0)) = 3 ] || fail "async: $((B1 - B0)) events, want 3"
+start_proxy p4b --upstream ollama=$U --record async
+P4B=$PPID_
+gone_whole gone-async
+stop_proxy $P4B p4b
 
 # ------------------------------------------------- through ledger serve --
 "$LEDGER" --dir "$D" serve >"$T/serve.out" 2>"$T/serve.err" &
