@@ -233,13 +233,7 @@ event_body(struct call *c, const char **type)
         json_object_set_new(b, "fallback", json_boolean(c->fallback));
         if (c->tried)
             json_object_set(b, "candidates", c->tried);
-        char digest[256];
-        int verified;
-        proxy_rec_model(p->rec, chosen, digest, sizeof digest, &verified);
-        if (digest[0])
-            json_object_set_new(b, "model_digest", json_string(digest));
-        if (verified >= 0)
-            json_object_set_new(b, "model_verified", json_boolean(verified));
+        /* model_digest, model_verified: the recorder's (record.c) */
         if (p->content) {
             if (c->ri.prompt)
                 json_object_set(b, "prompt", c->ri.prompt);

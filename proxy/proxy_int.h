@@ -167,9 +167,11 @@ struct proxy_rec_options {
 int proxy_rec_new(struct proxy_rec **out, const struct proxy_rec_options *o,
                   char *err, size_t errcap);
 /* Queues an event (type, body taken over, run and id copied, may be
- * NULL). wait 1: returns once it is committed (0) or not (< 0, message in
- * why); wait 0: returns 0 at once (the event is committed later; what
- * happens is counted in the stats). */
+ * NULL). A route.decision's model_digest and model_verified are added
+ * by the recorder, from the registry as it is when the event is taken
+ * for its commit (read again when it is a second old). wait 1: returns once it
+ * is committed (0) or not (< 0, message in why); wait 0: returns 0 at once (the
+ * event is committed later; what happens is counted in the stats). */
 int proxy_rec_submit(struct proxy_rec *r, const char *type, json_t *body,
                      const char *run, const char *id, int wait, char *why,
                      size_t whycap);
@@ -183,10 +185,6 @@ typedef void (*proxy_rec_cb)(void *cls, int rc, const char *why);
 int proxy_rec_submit_cb(struct proxy_rec *r, const char *type, json_t *body,
                         const char *run, const char *id, proxy_rec_cb cb,
                         void *cls, char *why, size_t whycap);
-/* The registry's word on model: digest (into buf, "" unknown) and
- * whether it was verified (-1 unknown). */
-void proxy_rec_model(struct proxy_rec *r, const char *model, char *digest,
-                     size_t cap, int *verified);
 /* Commits what is queued, stops the threads, frees r (and the client it
  * was given, also when proxy_rec_new fails); the final counts into the
  * pointers that are not NULL. The error of the last failed commit, or

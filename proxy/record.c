@@ -21,9 +21,10 @@
  * rather than lost: the body's request_id still says it.
  *
  * The registry: the models view (model -> digest, verified) is read by
- * the recorder thread at start and then at most once a second while
- * events come, and kept in a JSON object the handlers read under the
- * lock.
+ * the recorder thread at start and then, at most once a second, when a
+ * group of events is taken: before it is committed, each model call is
+ * given its model's digest and verification (stamp_models), so the
+ * registry an event reflects is at most a second older than the event.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -187,9 +188,9 @@ registry_refresh(struct proxy_rec *r)
     pthread_mutex_unlock(&r->mu);
 }
 
-void
-proxy_rec_model(struct proxy_rec *r, const char *model, char *digest,
-                size_t cap, int *verified)
+static void
+model_of(struct proxy_rec *r, const char *model, char *digest, size_t cap,
+         int *verified)
 {
     digest[0] = 0;
     *verified = -1;
@@ -210,6 +211,35 @@ proxy_rec_model(struct proxy_rec *r, const char *model, char *digest,
         *verified = json_is_true(json_object_get(e, "verified"));
     }
     pthread_mutex_unlock(&r->mu);
+}
+
+/* On the recorder's thread, just before the events of list are
+ * committed or sent: each model call gets the registry's word on its
+ * chosen_model, the registry read again first when it is a second old
+ * (so an event's digest is never more than a second older than the
+ * request, however sparse requests are). */
+static void
+stamp_models(struct proxy_rec *r, struct proxy_item *list)
+{
+    char digest[256];
+    int verified;
+
+    if (r->registry == NULL)
+        return;
+    if (now_ms() - r->models_ms >= 1000)
+        registry_refresh(r);
+    for (struct proxy_item *it = list; it; it = it->next) {
+        if (strcmp(it->type, "route.decision") != 0)
+            continue;
+        model_of(r,
+                 json_string_value(json_object_get(it->body, "chosen_model")),
+                 digest, sizeof digest, &verified);
+        if (digest[0])
+            json_object_set_new(it->body, "model_digest", json_string(digest));
+        if (verified >= 0)
+            json_object_set_new(it->body, "model_verified",
+                                json_boolean(verified));
+    }
 }
 
 /* ------------------------------------------------------------ direct -- */
@@ -514,19 +544,17 @@ rec_main(void *arg)
         if (r->queued >= QUEUE_MAX)
             pthread_cond_broadcast(&r->cv_room);
         r->queued = 0;
+        pthread_mutex_unlock(&r->mu);
+        stamp_models(r, list);
         if (r->ledger) {
-            pthread_mutex_unlock(&r->mu);
             run_direct(r, list, n);
-            if (now_ms() - r->models_ms >= 1000)
-                registry_refresh(r);
             pthread_mutex_lock(&r->mu);
         } else {
+            pthread_mutex_lock(&r->mu);
             run_served(r, list);
             struct proxy_item *cbs = take_callbacks(r);
             pthread_mutex_unlock(&r->mu);
             run_callbacks(cbs);
-            if (now_ms() - r->models_ms >= 1000)
-                registry_refresh(r);
             pthread_mutex_lock(&r->mu);
         }
     }

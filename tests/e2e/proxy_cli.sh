@@ -523,6 +523,13 @@ B1=$(L query type=route.decision -o json | wc -l)
 start_proxy p4b --upstream ollama=$U --record async
 P4B=$PPID_
 gone_whole gone-async
+# the digest is the registry's at the request (read again when a second
+# old), not as it was before the previous request
+L append model.registered --body '{"model":"fresh:1","digest":"sha256:f1"}' >/dev/null
+sleep 1.2
+post /api/generate '{"model":"fresh:1","prompt":"x","stream":false}'
+sleep 0.5
+lastis "registry fresh" route.decision 'e["chosen_model"] == "fresh:1" and e.get("model_digest") == "sha256:f1" and e.get("model_verified") is False'
 stop_proxy $P4B p4b
 
 # ------------------------------------------------- through ledger serve --
