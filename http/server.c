@@ -789,8 +789,12 @@ ldg_httpd_start(struct ldg_httpd **out, const struct ldg_httpd_options *o,
     if (s->async && o->threads > 1)
         pool[0] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
                                           (intptr_t)o->threads, NULL};
+    /* no MHD_USE_ERROR_LOG: libmicrohttpd would print on the command's
+     * stderr ("Failed to send the chunked response body..." for each
+     * client that leaves a stream), and a library does not print; what
+     * matters reaches the caller as a return code or a done callback */
     s->d = mhd.start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
             (s->async ? MHD_ALLOW_SUSPEND_RESUME
                       : MHD_USE_THREAD_PER_CONNECTION),
         0, NULL, NULL, access_cb, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
