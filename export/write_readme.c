@@ -128,6 +128,10 @@ ex_failure_of(const char *type, const json_t *body)
     if (jis(body, "status", "failed") || jis(body, "status", "aborted") ||
         jis(body, "outcome", "error"))
         return "failed";
+    if (jis(body, "outcome", "refused"))
+        return "refused";
+    if (jis(body, "outcome", "client-gone"))
+        return "client gone";
     if (strcmp(type, LDG_EV_PERMISSION_REVOKED) == 0 ||
         strcmp(type, LDG_EV_PERMISSION_DENIED) == 0)
         return "permission withdrawn";

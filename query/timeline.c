@@ -1056,6 +1056,8 @@ event_line(struct ldg_buf *b, const json_t *e)
     int bad = deny || jstr_is(body, "status", "failed") ||
               jstr_is(body, "status", "aborted") ||
               jstr_is(body, "outcome", "error") ||
+              jstr_is(body, "outcome", "refused") ||
+              jstr_is(body, "outcome", "client-gone") ||
               (strcmp(kind, "context") == 0 &&
                (strcmp(type, LDG_EV_PERMISSION_REVOKED) == 0 ||
                 strcmp(type, LDG_EV_PERMISSION_DENIED) == 0 ||

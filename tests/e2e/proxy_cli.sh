@@ -483,6 +483,9 @@ L timeline refused-run --html "$T/refused.html" >/dev/null 2>&1 ||
     fail "timeline --html of a refused request"
 grep -q 'class="bad">.*route.decision' "$T/refused.html" ||
     fail "run page: the refused request is not marked as a failure"
+# and in the text timeline
+L timeline refused-run >"$T/tl" 2>&1 && grep -q '^! .* route ' "$T/tl" ||
+    fail "timeline: the refused request is not marked '!': $(cat "$T/tl")"
 post /api/chat "$Q" -H 'X-Ledger-Upstream: nosuch'
 [ "$(cat "$T/st")" = 400 ] || fail "unknown upstream header: status $(cat "$T/st")"
 post /api/chat "$Q" -H 'X-Ledger-Run: bad	run'
