@@ -634,6 +634,12 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
             rc = LDG_EBADINPUT;
         }
         ldg_proxy_config_free(pc);
+        /* as `ledger proxy` answers for the same file: 66 missing, 74
+         * unreadable or not a file, 64 what it says */
+        if (rc == LDG_ENOTFOUND || rc == LDG_EIO) {
+            cli_err(c, "--proxy: %s", err);
+            return cli_exit_code(rc);
+        }
         if (rc < 0)
             return cli_usage_err(c, "--proxy: %s", err);
     }

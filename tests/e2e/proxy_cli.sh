@@ -567,8 +567,16 @@ grep -q '1 not recorded' "$T/p5.err" || fail "p5 stop: $(cat "$T/p5.err")"
 
 # ------------------------------------------------------ serve --proxy --
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-expect_exit 64 "serve --proxy without a proxy file" L serve --proxy
+expect_exit 66 "serve --proxy without a proxy file" L serve --proxy
 grep -q 'proxy.json' "$T/err" || fail "serve --proxy without a file: $(cat "$T/err")"
+mkdir "$D/proxy.json"
+expect_exit 74 "serve --proxy with a directory for its file" L serve --proxy
+grep -q 'proxy.json: not a regular file (a directory)' "$T/err" ||
+    fail "serve --proxy with a directory: $(cat "$T/err")"
+rmdir "$D/proxy.json"
+echo '{' >"$D/proxy.json"
+expect_exit 64 "serve --proxy with a malformed file" L serve --proxy
+grep -q 'proxy.json:2:' "$T/err" || fail "serve --proxy, malformed: $(cat "$T/err")"
 echo "{\"listen\": \"127.0.0.1:$PORT\", \"upstreams\": {\"ollama\": \"$U\"}}" >"$D/proxy.json"
 "$LEDGER" --dir "$D" serve --proxy >"$T/sp.out" 2>"$T/sp.err" &
 SV=$!
