@@ -1425,7 +1425,7 @@ verify_run(struct cli *c, int argc, char **argv)
     if (ch < 0)
         return a.exit;
     if (a.ind != argc)
-        return cli_usage(c);
+        return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
     if (only_new && (flags != 0 || from != 0 || trusted != NULL))
         return cli_usage_err(c, "--new checks only new events: it takes no "
                                 "--full, --from or --trusted");
@@ -1856,7 +1856,7 @@ cmd_stats(struct cli *c, int argc, char **argv)
     if (ch < 0)
         return a.exit;
     if (a.ind != argc)
-        return cli_usage(c);
+        return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
     if ((rc = check_output(c, NULL)) != 0)
         return rc;
     if ((rc = resolve_dir(c)) != 0)

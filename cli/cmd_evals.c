@@ -343,7 +343,7 @@ cmd_evals(struct cli *c, int argc, char **argv)
     if (ch < 0)
         return a.exit;
     if (a.ind != argc)
-        return cli_usage(c);
+        return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
     if (target && !valid_target(target)) {
         cli_err(c,
                 "--target: '%s' is not route:NAME, pack:NAME or "

@@ -128,7 +128,7 @@ cmd_metrics(struct cli *c, int argc, char **argv)
     if (ch < 0)
         return a.exit;
     if (a.ind != argc)
-        return cli_usage(c);
+        return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
     if (c->out_name != NULL) {
         cli_err(c,
                 "unknown output format '%s' (metrics print the Prometheus "

@@ -605,7 +605,7 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
     if (ch < 0)
         return a.exit;
     if (a.ind != argc)
-        return cli_usage(c);
+        return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
     if (metrics_remote && metrics_addr == NULL)
         return cli_usage_err(c, "--metrics-remote goes with --metrics ADDR");
     if (metrics_addr != NULL && !metrics_remote &&

@@ -78,7 +78,7 @@ cmd_checkpoint(struct cli *c, int argc, char **argv)
     if (ch < 0)
         return a.exit;
     if (a.ind != argc)
-        return cli_usage(c);
+        return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
     if ((rc = open_ro(c, &l, &t)) != 0)
         return rc;
     if (cosigned)

@@ -148,14 +148,16 @@ grep -q '"model":"m3:7b"' "$T/q" || fail "m3:7b not registered"
 L query model=m4:7b type=model.registered -o json | grep -q '"size_bytes":1004' ||
     fail "a good size was not stored"
 
-# a SEQ that is not one is named, not answered with the usage alone
+# a SEQ that is not one, or an argument too many, is named, not answered
+# with the usage alone
 for a in "show abc" "show" "show 1 2" "proof abc" "proof" \
-    "proof --consistency 3 4" "erase abc --reason x" "erase 1"; do
+    "proof --consistency 3 4" "erase abc --reason x" "erase 1" \
+    "verify extra" "stats extra" "metrics extra" "checkpoint extra"; do
     # shellcheck disable=SC2086
     L $a >"$T/out" 2>"$T/err"
     rc=$?
     [ $rc = 64 ] && [ ! -s "$T/out" ] &&
-        head -n 1 "$T/err" | grep -Eq "^ledger [a-z]+: ('abc' is not a sequence number|SEQ is required|one SEQ at a time|--consistency OLD takes no SEQ|--reason TEXT is required)" ||
+        head -n 1 "$T/err" | grep -Eq "^ledger [a-z]+: ('abc' is not a sequence number|SEQ is required|one SEQ at a time|--consistency OLD takes no SEQ|--reason TEXT is required|unexpected argument 'extra')" ||
         fail "ledger $a: exit $rc: $(head -n 1 "$T/err")"
 done
 
