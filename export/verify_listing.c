@@ -253,8 +253,7 @@ of_model(const struct vev *r, const char *model)
     char alt[LDG_SUBJECT_MAX + 16];
     if (shown_is(r, "model", model))
         return 1;
-    return strchr(model, ':') == NULL &&
-           (size_t)snprintf(alt, sizeof alt, "%s:latest", model) < sizeof alt &&
+    return ldg_query_model_latest(model, alt, sizeof alt) &&
            shown_is(r, "model", alt);
 }
 

@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "projections/projections.h"
+#include "query/query.h"
 #include "proxy/proxy_int.h"
 
 struct proxy_item {
@@ -198,12 +199,10 @@ model_of(struct proxy_rec *r, const char *model, char *digest, size_t cap,
         return;
     pthread_mutex_lock(&r->mu);
     json_t *e = r->models ? json_object_get(r->models, model) : NULL;
-    if (e == NULL && r->models && strchr(model, ':') == NULL) {
-        /* Ollama: "llama3" is "llama3:latest" */
-        char tagged[300];
-        snprintf(tagged, sizeof tagged, "%s:latest", model);
+    char tagged[300]; /* Ollama: "llama3" is "llama3:latest" */
+    if (e == NULL && r->models &&
+        ldg_query_model_latest(model, tagged, sizeof tagged))
         e = json_object_get(r->models, tagged);
-    }
     if (e != NULL) {
         const char *d = json_string_value(json_object_get(e, "digest"));
         if (d)

@@ -268,8 +268,7 @@ load(struct q_modelcache *c, const char *model, struct mentry *e)
 
     e->name = e->model;
     if ((rc = load_name(c, model, e)) < 0 || e->nreg > 0 ||
-        strchr(model, ':') != NULL ||
-        (size_t)snprintf(alt, sizeof alt, "%s:latest", model) >= sizeof alt)
+        !ldg_query_model_latest(model, alt, sizeof alt))
         return rc;
     isect_close(&e->vs);
     e->vdone = 0;
@@ -807,4 +806,11 @@ ldg_query_model_at_json(const char *model, const struct ldg_model_at *m)
             o, "verified_seq",
             json_sprintf("%llu", (unsigned long long)m->verified_seq));
     return o;
+}
+
+int
+ldg_query_model_latest(const char *name, char *buf, size_t cap)
+{
+    return name != NULL && strchr(name, ':') == NULL &&
+           (size_t)snprintf(buf, cap, "%s:latest", name) < cap;
 }

@@ -314,6 +314,10 @@ void ldg_query_models_free(struct ldg_query_models *c);
  * promotion.rejected's candidate, promotion.rolled_back's to; NULL for
  * other types or when the body has no such string (borrowed from body). */
 const char *ldg_query_model_of(const char *type, const json_t *body);
+/* Ollama's reading of a model name without a tag: 1 with buf "NAME:latest"
+ * when name has no ':' (and it fits in cap), else 0. model_at, the proxy
+ * and verify-bundle read an untagged name so. */
+int ldg_query_model_latest(const char *name, char *buf, size_t cap);
 /* {"model", "digest" (null when never registered), "registered_seq",
  * "verified", "ever_verified", "verified_seq"}: the "model_at" object
  * that `query -o json`, `timeline` and bundles' events.jsonl carry (seqs
