@@ -389,7 +389,7 @@ if want store; then
     else
         l_m=$(na "a layout 1 ledger: $(reason migrate-ingest)") l_mr=$l_m
     fi
-    row "store migrate layout 1 to 3 ($N)" "events/s" "$l_m" "-" hi "$T_MIGRATE" \
+    row "store migrate layout 1 to 4 ($N)" "events/s" "$l_m" "-" hi "$T_MIGRATE" \
         "in place; tree $(sed -n 's/^tree *//p' "$OUT/logs/ledger-migrate.out" 2>/dev/null), indexes $(sed -n 's/^indexes *//p' "$OUT/logs/ledger-migrate.out" 2>/dev/null)"
     row "store migrate peak RSS" "MiB" "$l_mr" "-" lo "$T_MIGRATE_RSS" ""
     rm -rf "$MIG_DIR"

@@ -79,12 +79,13 @@ static const struct cli_opt init_opts[] = {
               "the ledger format: 2, sealed entries (one signature per key "
               "per commit); 1, a signature per event, as ledgers before "
               "format 2 (default: 2, or $LEDGER_FORMAT)"),
-    CLI_VALUE('L', 0, "layout", "1|2|3",
-              "the store layout: 3, the tree as tiles and the indexes as a "
-              "key per value; 2, the tree as tiles and a key per event in "
-              "each index; 1, a record per tree node too, as ledgers "
-              "before layout 2 (default: 3, or $LEDGER_LAYOUT; `ledger "
-              "migrate` converts older layouts to newer ones)"),
+    CLI_VALUE('L', 0, "layout", "1|2|3|4",
+              "the store layout: 4, the tree as tiles of two pages and the "
+              "indexes as a key per value; 3, tiles of three pages; 2, the "
+              "tree as tiles and a key per event in each index; 1, a record "
+              "per tree node too, as ledgers before layout 2 (default: 4, "
+              "or $LEDGER_LAYOUT; `ledger migrate` converts older layouts "
+              "to newer ones)"),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_init = {
@@ -145,10 +146,10 @@ cmd_init(struct cli *c, int argc, char **argv)
         o.format = (unsigned)(format[0] - '0');
     }
     if (layout != NULL && layout[0] != '\0') {
-        if (strcmp(layout, "1") != 0 && strcmp(layout, "2") != 0 &&
-            strcmp(layout, "3") != 0) {
-            cli_err(c, "%s: '%s' is not a store layout (1, 2 or 3)",
-                    layout_from, layout);
+        if (strlen(layout) != 1 || layout[0] < '1' ||
+            layout[0] > '0' + LDG_LAYOUT_NEWEST) {
+            cli_err(c, "%s: '%s' is not a store layout (1 to %d)", layout_from,
+                    layout, LDG_LAYOUT_NEWEST);
             return EX_USAGE;
         }
         o.layout = (unsigned)(layout[0] - '0');
@@ -1879,7 +1880,11 @@ cmd_stats(struct cli *c, int argc, char **argv)
     if (c->out == OUT_HUMAN) {
         printf("origin       %s\n", ldg_origin(l));
         printf("layout       %d (%s)\n", st.layout,
-               st.layout >= 3   ? "Merkle tree as tiles, an index key per value"
+               st.layout >= 4 ? "Merkle tree as tiles of two pages, an index "
+                                "key per value"
+               : st.layout == 3
+                   ? "Merkle tree as tiles, an index key per value; ledger "
+                     "migrate converts it"
                : st.layout == 2 ? "Merkle tree as tiles, an index key per "
                                   "event; ledger migrate converts it"
                                 : "a record per tree node; ledger migrate "
@@ -1956,7 +1961,7 @@ cmd_stats(struct cli *c, int argc, char **argv)
 
 static const struct cli_opt migrate_opts[] = {
     CLI_VALUE('L', 0, "layout", "N",
-              "the layout to convert to (default: the newest, 3)"),
+              "the layout to convert to (default: the newest, 4)"),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_migrate = {
@@ -1971,9 +1976,12 @@ const struct cli_command cli_cmd_migrate = {
     "hashes instead of a record per node; layout 3 also keeps each index "
     "as one key per value (a type, a subject, a run, an actor) with its "
     "events' seqs packed under it, instead of a key per event, and no time "
-    "index (times are found in the log itself). A crash or a full disk at any "
-    "moment leaves the ledger in the old layout or the new one, and "
-    "migrate can simply be run again. Refuses while `ledger serve` serves "
+    "index (times are found in the log itself); layout 4 also keeps a full "
+    "tile's last hash apart, so that the tile takes two pages of the file "
+    "instead of three. A crash or a full disk at any moment leaves the "
+    "ledger in the old layout or the new one (from layout 3, in layout 4 "
+    "with some tiles not yet split), and migrate can simply be run again. "
+    "Refuses while `ledger serve` serves "
     "the ledger (stop it first); other writers may go on. Shows progress on "
     "a terminal and prints the bytes in use before and after (data.mdb "
     "itself does not shrink: LMDB reuses the freed pages for later "
@@ -1996,10 +2004,10 @@ cmd_migrate(struct cli *c, int argc, char **argv)
     cli_args_init(&a, c, argc, argv);
     while ((ch = cli_args_next(&a)) > 0) {
         if (ch == 'L') {
-            if (strcmp(a.value, "1") != 0 && strcmp(a.value, "2") != 0 &&
-                strcmp(a.value, "3") != 0) {
-                cli_err(c, "--layout: '%s' is not a store layout (1, 2 or 3)",
-                        a.value);
+            if (strlen(a.value) != 1 || a.value[0] < '1' ||
+                a.value[0] > '0' + LDG_LAYOUT_NEWEST) {
+                cli_err(c, "--layout: '%s' is not a store layout (1 to %d)",
+                        a.value, LDG_LAYOUT_NEWEST);
                 return EX_USAGE;
             }
             to = a.value[0] - '0';
@@ -2036,7 +2044,16 @@ cmd_migrate(struct cli *c, int argc, char **argv)
     }
     ldg_close(l);
     if (c->out == OUT_HUMAN) {
-        if (r.from == r.to) {
+        if (r.from == r.to && r.tiles_split > 0) {
+            printf("layout %d already: split the %llu tile%s an earlier "
+                   "migrate left whole (%llu event%s)\n",
+                   r.to, (unsigned long long)r.tiles_split,
+                   r.tiles_split == 1 ? "" : "s", (unsigned long long)r.events,
+                   r.events == 1 ? "" : "s");
+            printf("tree     %llu -> %llu bytes\n",
+                   (unsigned long long)r.tree_before,
+                   (unsigned long long)r.tree_after);
+        } else if (r.from == r.to) {
             printf("layout %d already: nothing to convert (%llu event%s)\n",
                    r.to, (unsigned long long)r.events,
                    r.events == 1 ? "" : "s");
@@ -2058,10 +2075,12 @@ cmd_migrate(struct cli *c, int argc, char **argv)
     } else {
         cli_print_json(
             c, json_pack(
-                   "{s:i, s:i, s:b, s:I, s:{s:I, s:I}, s:{s:I, s:I}, "
+                   "{s:i, s:i, s:b, s:I, s:I, s:{s:I, s:I}, s:{s:I, s:I}, "
                    "s:{s:I, s:I}, s:{s:I, s:I}}",
-                   "from", r.from, "to", r.to, "converted", r.from != r.to,
-                   "events", (json_int_t)r.events, "used_bytes", "before",
+                   "from", r.from, "to", r.to, "converted",
+                   r.from != r.to || r.tiles_split > 0, "events",
+                   (json_int_t)r.events, "tiles_split",
+                   (json_int_t)r.tiles_split, "used_bytes", "before",
                    (json_int_t)r.used_before, "after", (json_int_t)r.used_after,
                    "file_bytes", "before", (json_int_t)r.file_before, "after",
                    (json_int_t)r.file_after, "tree_bytes", "before",

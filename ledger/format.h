@@ -215,16 +215,20 @@ extern const char *const ldg_core_db_names[LDG_CORE_DBS];
 #define LDG_META_LAYOUT "layout"
 #define LDG_META_LAYOUT_LEN 4
 #define LDG_LAYOUT_MIN 1
-#define LDG_LAYOUT_MAX 3
+#define LDG_LAYOUT_MAX 4 /* ledger.h's LDG_LAYOUT_NEWEST (store.c checks) */
 /* Layout 1: db tree holds every node of the Merkle tree. Layout 2: db
  * tiles holds full tiles, db tree only the hashes of the tiles not yet
  * full (the right edge). Layout 3: layout 2, and the type, subject, run
  * and actor indexes in ix.* (key: the value; sorted duplicate values:
  * be64 seqs, 8 bytes each) in place of idx.*, and no idx.time (ts grows
- * with seq: a time is found by binary search in entries). */
+ * with seq: a time is found by binary search in entries). Layout 4:
+ * layout 3, and a full tile keeps its first 255 hashes in db tiles
+ * (LDG_TILE_SPLIT_BYTES: two pages, where 256 take three) and its last
+ * in db tree, where the edge had it. */
 #define LDG_LAYOUT_TILES 2
 #define LDG_LAYOUT_DUPS 3
-#define LDG_LAYOUT_DEFAULT 3
+#define LDG_LAYOUT_SPLIT 4
+#define LDG_LAYOUT_DEFAULT 4
 
 /* ----------------------------------------------------------- keys -- */
 
@@ -260,6 +264,14 @@ ldg_tree_key(uint8_t k[LDG_TREE_KEY_LEN], int level, uint64_t index)
  * no full tile holds yet are in db tree, keyed (8·L, index) as in layout
  * 1; db tree holds nothing else. Every other node is computed from them. */
 #define LDG_TILE_BYTES (LDG_TILE_WIDTH * 32)
+/* Layout 4. A full tile's record in db tiles holds its first 255 hashes
+ * (8160 bytes: an LMDB overflow value of two 4096-byte pages with their
+ * 16-byte header, where 8192 bytes take three); its last hash, of index
+ * 256·n + 255, stays in db tree, keyed (8·L, 256·n + 255) as the edge
+ * keyed it. A record of LDG_TILE_BYTES (left by layout 3 until ledger
+ * migrate has split it) holds all 256, and then db tree holds no last
+ * hash for it. */
+#define LDG_TILE_SPLIT_BYTES ((LDG_TILE_WIDTH - 1) * 32)
 
 /* -------------------------------------------------------- indexes -- */
 

@@ -137,10 +137,14 @@ struct ldg_options {
     /* ldg_init only: the ledger format to create, 1 or 2; 0 =
      * LDG_FORMAT_DEFAULT. Opens read the format from the ledger. */
     unsigned format;
-    /* ldg_init only: the store layout to create (docs/FORMAT.md 6), 1 or
-     * 2; 0 = the newest. Opens read the layout from the ledger. */
+    /* ldg_init only: the store layout to create (docs/FORMAT.md 6), 1 to
+     * LDG_LAYOUT_NEWEST; 0 = the newest. Opens read the layout from the
+     * ledger. */
     unsigned layout;
 };
+/* The newest store layout this build writes (docs/FORMAT.md 6.1); it
+ * reads every one from 1. */
+#define LDG_LAYOUT_NEWEST 4
 
 /* Resolves the ledger directory: dir if non-NULL, else $LEDGER_DIR if set,
  * else ${XDG_STATE_HOME:-$HOME/.local/state}/ledger, into buf.
@@ -209,7 +213,7 @@ struct ldg_stats {
     uint64_t map_bytes;   /* current LMDB map size */
     uint64_t first_ts, last_ts;
     char first_type[LDG_TYPE_MAX + 1], last_type[LDG_TYPE_MAX + 1];
-    int layout; /* the store layout (docs/FORMAT.md 6): 1 to 3 */
+    int layout; /* the store layout (docs/FORMAT.md 6): 1 to 4 */
 };
 /* Fills st from one read snapshot.
  * @return 0. Lifetime: st is the caller's; nothing borrowed. */
@@ -245,11 +249,15 @@ struct ldg_migrate_result {
     uint64_t tree_after;   /* and after */
     uint64_t index_before; /* bytes of the index databases before */
     uint64_t index_after;  /* and after */
+    uint64_t tiles_split;  /* layout 4: whole tiles of 256 hashes split */
 };
 /* Converts the ledger's store to layout `to` (0: the newest), in place:
  * no signed or hashed byte changes. Crash-safe: the ledger is in the old
  * layout until the last transaction commits, which switches it; the
- * steps before only add records the old layout never reads. Appends by
+ * steps before only add records the old layout never reads. Layout 3 to
+ * 4 switches first (layout 4 reads a whole tile as layout 3 wrote it),
+ * then splits the tiles a step at a time; a ledger at layout 4 with
+ * whole tiles left (a migrate that stopped) has them split. Appends by
  * other handles may go on meanwhile. progress, if set, is called now and
  * then with tiles and index keys converted of those to convert.
  * @return 0 with *res (also when the ledger already has that layout:

@@ -504,9 +504,22 @@ void ldg_keys_roles_text(struct ldg_txn *t, const struct ldg_key_state *ks,
 
 /* Internal tree maintenance (tree.c). */
 int ldg_tree_add_leaf(struct ldg_txn *t, uint64_t seq, const uint8_t leaf[32]);
-/* Layout 2: *h points at the 256 hashes of full tile n of tile level tl
- * (valid for t's life). LDG_ENOTFOUND when that tile is not full yet. */
-int ldg_tree_tile_get(struct ldg_txn *t, int tl, uint64_t n, const uint8_t **h);
+/* Layouts 2 to 4: copies the 256 hashes of full tile n of tile level tl
+ * into out (in layout 4 from its record in db tiles and its last hash in
+ * db tree). LDG_ENOTFOUND when that tile is not full yet, LDG_ECORRUPT
+ * when its record has a length the layout does not have, or its last hash
+ * is missing. */
+int ldg_tree_tile_get(struct ldg_txn *t, int tl, uint64_t n,
+                      uint8_t out[LDG_TILE_BYTES]);
+/* Layout 4 (ledger migrate from 3): splits the whole tiles (records of
+ * LDG_TILE_BYTES) of db tiles from key `from` (LDG_TREE_KEY_LEN bytes; all
+ * zero: the first) on, at most max of them: each keeps its first 255
+ * hashes, and its last goes to db tree. *next is the key to go on from and
+ * *done 1 when no tile is left after it; *split counts the tiles split. */
+int ldg_tree_tiles_split(struct ldg_txn *t,
+                         const uint8_t from[LDG_TREE_KEY_LEN], size_t max,
+                         uint8_t next[LDG_TREE_KEY_LEN], int *done,
+                         uint64_t *split);
 /* Hashes of tree level 8·tl in a log of size leaves. */
 uint64_t ldg_tree_level_count(uint64_t size, int tl);
 /* ledger migrate to layout 2 (migrate.c), in write transactions of a

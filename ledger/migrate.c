@@ -21,6 +21,14 @@
  * checks that every ix.* database holds as many seqs as its idx.* holds
  * keys, empties idx.type, idx.subject, idx.run, idx.actor and idx.time and
  * writes meta "layout" 3.
+ *
+ * Layout 3 to 4 keeps a full tile's last hash in db tree and its first
+ * 255 in db tiles (two pages where 256 hashes take three). Layout 4 reads
+ * a whole tile of 256 as layout 3 wrote it, so the first transaction
+ * writes meta "layout" 4 alone, and the steps after split the tiles, a
+ * chunk a transaction: a crash anywhere leaves a layout 4 ledger, some of
+ * its tiles whole, and migrate run again (at layout 4 already) splits the
+ * rest.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -362,6 +370,83 @@ out:
     return rc < 0 ? rc : 0;
 }
 
+/* ---------------------------------------------------- layout 3 to 4 -- */
+
+struct split {
+    uint8_t from[LDG_TREE_KEY_LEN], next[LDG_TREE_KEY_LEN];
+    int done;
+    uint64_t n;
+};
+
+static int
+split_begin(struct ldg_txn *t, void *arg)
+{
+    uint8_t lay[LDG_META_LAYOUT_LEN];
+    int layout = ldg_txn_layout(t);
+    (void)arg;
+    if (layout < 0 || layout >= LDG_LAYOUT_SPLIT)
+        return layout < 0 ? layout : 0;
+    ldg_be32(lay, LDG_LAYOUT_SPLIT);
+    return ldg_core_kv_put(t, ldg_core(ldg_txn_ledger(t), LDG_DB_META),
+                           LDG_META_LAYOUT, sizeof LDG_META_LAYOUT - 1, lay,
+                           sizeof lay);
+}
+
+static int
+split_step(struct ldg_txn *t, void *arg)
+{
+    struct split *s = arg;
+    return ldg_tree_tiles_split(t, s->from, CHUNK, s->next, &s->done, &s->n);
+}
+
+/* Layout 3 (or 4 with whole tiles left) to 4: 0, or -err with the tiles
+ * split so far split. progress counts tiles, on from done0. */
+static int
+to_split(struct ldg_ledger *l,
+         void (*progress)(void *ctx, uint64_t done, uint64_t total),
+         void *progress_ctx, uint64_t done0, uint64_t total, uint64_t *split)
+{
+    struct split s;
+    int rc;
+
+    memset(&s, 0, sizeof s);
+    if ((rc = in_txn(l, split_begin, &s)) < 0)
+        return rc;
+    while (!s.done) {
+        if ((rc = in_txn(l, split_step, &s)) < 0)
+            return rc;
+        *split += s.n;
+        memcpy(s.from, s.next, sizeof s.from);
+        if (progress != NULL)
+            progress(progress_ctx,
+                     done0 + *split < total ? done0 + *split : total, total);
+        ldg_store_trim(l->store);
+    }
+    return 0;
+}
+
+/* Whole tiles (of 256 hashes) in db tiles: what layout 4 splits. */
+static uint64_t
+whole_tiles(struct ldg_ledger *l)
+{
+    struct ldg_txn *t;
+    struct ldg_cursor *c;
+    struct ldg_val k, v;
+    uint64_t n = 0;
+    int rc;
+    if (ldg_txn_begin(l, LDG_TXN_READ, &t) < 0)
+        return 0;
+    if (ldg_txn_layout(t) >= LDG_LAYOUT_TILES &&
+        ldg_cursor_open(t, ldg_core(l, LDG_DB_TILES), &c) == 0) {
+        for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v); rc == 0;
+             rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v))
+            n += v.len == LDG_TILE_BYTES;
+        ldg_cursor_close(c);
+    }
+    ldg_txn_abort(t);
+    return n;
+}
+
 /* Keys in the four indexes layout 3 converts (progress's total). */
 static uint64_t
 index_keys(struct ldg_ledger *l)
@@ -386,7 +471,7 @@ ldg_migrate(struct ldg_ledger *l, int to,
 {
     struct ldg_txn *t;
     struct step *s;
-    uint64_t size = 0, total = 0, done = 0;
+    uint64_t size = 0, total, done = 0, tiles = 0, keys = 0, whole = 0;
     int rc;
 
     if (l == NULL || res == NULL)
@@ -414,12 +499,17 @@ ldg_migrate(struct ldg_ledger *l, int to,
                     &res->index_before)) < 0)
         return rc;
     res->to = res->from;
+    /* progress counts tiles made (layout 1 to 2), index keys copied (2 to
+     * 3) and tiles split (3 to 4) */
     if (res->from < LDG_LAYOUT_TILES)
         for (int tl = 0; tl < 8; tl++)
-            total += ldg_tree_level_count(size, tl) / LDG_TILE_WIDTH;
+            tiles += ldg_tree_level_count(size, tl) / LDG_TILE_WIDTH;
     if (res->from < LDG_LAYOUT_DUPS && to >= LDG_LAYOUT_DUPS)
-        total += index_keys(l);
-    if (progress != NULL && res->from < to)
+        keys = index_keys(l);
+    if (to >= LDG_LAYOUT_SPLIT)
+        whole = res->from < LDG_LAYOUT_TILES ? tiles : whole_tiles(l);
+    total = tiles + keys + whole;
+    if (progress != NULL && total > 0)
         progress(progress_ctx, 0, total);
     if (res->from < LDG_LAYOUT_TILES) {
         if ((s = calloc(1, sizeof *s)) == NULL)
@@ -452,6 +542,14 @@ ldg_migrate(struct ldg_ledger *l, int to,
         if ((rc = to_dups(l, progress, progress_ctx, done, total)) < 0)
             return rc;
         res->to = LDG_LAYOUT_DUPS;
+    }
+    if (res->to >= LDG_LAYOUT_DUPS && to >= LDG_LAYOUT_SPLIT &&
+        (res->to < LDG_LAYOUT_SPLIT || whole > 0)) {
+        rc = to_split(l, progress, progress_ctx, tiles + keys, total,
+                      &res->tiles_split);
+        if (rc < 0)
+            return rc;
+        res->to = LDG_LAYOUT_SPLIT;
     }
     return usage(l, &res->used_after, &res->file_after, &res->tree_after,
                  &res->index_after);

@@ -469,10 +469,11 @@ struct ldg_reader {
     struct ldg_txn *t;
     struct seekc ec, bc, tc; /* entries, bodies, tree level 0 */
     int have_tree;
-    int tiles;           /* layout 2: leaf hashes in full tiles */
-    const uint8_t *tile; /* the last tile read, NULL if none */
-    uint64_t tile_n;     /* its index */
-    int no_leaf;         /* ldg_reader_want_leaf(r, 0) */
+    int tiles;     /* layout 2: leaf hashes in full tiles */
+    int have_tile; /* tile holds full tile tile_n of level 0 */
+    uint64_t tile_n;
+    uint8_t tile[LDG_TILE_BYTES];
+    int no_leaf; /* ldg_reader_want_leaf(r, 0) */
     /* the leaf hash of event leaf_seq, learnt from the prev of the entry
      * after it */
     int has_leaf;
@@ -641,12 +642,11 @@ reader_leaf(struct ldg_reader *r, struct ldg_event *ev)
         return 0;
     if (scanning && r->tiles) {
         uint64_t n = ev->seq / LDG_TILE_WIDTH;
-        if (r->tile == NULL || r->tile_n != n) {
+        if (!r->have_tile || r->tile_n != n) {
             r->tile_n = n;
-            if (ldg_tree_tile_get(r->t, 0, n, &r->tile) < 0)
-                r->tile = NULL;
+            r->have_tile = ldg_tree_tile_get(r->t, 0, n, r->tile) == 0;
         }
-        if (r->tile != NULL) {
+        if (r->have_tile) {
             memcpy(ev->leaf, r->tile + 32 * (ev->seq % LDG_TILE_WIDTH), 32);
             return 0;
         }

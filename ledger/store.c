@@ -755,6 +755,9 @@ ldg_txn_layout(struct ldg_txn *t)
     return t->layout;
 }
 
+_Static_assert(LDG_LAYOUT_MAX == LDG_LAYOUT_NEWEST,
+               "format.h and ledger.h name the same newest layout");
+
 /* After ledger migrate's last step wrote meta "layout" in t. */
 void
 ldg_txn_set_layout(struct ldg_txn *t, int layout)

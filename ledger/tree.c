@@ -62,9 +62,35 @@ subtree_hash(const uint8_t *h, size_t n, uint8_t out[32])
 }
 
 int
-ldg_tree_tile_get(struct ldg_txn *t, int tl, uint64_t n, const uint8_t **h)
+ldg_tree_tile_get(struct ldg_txn *t, int tl, uint64_t n,
+                  uint8_t out[LDG_TILE_BYTES])
 {
-    return rec_get(t, LDG_DB_TILES, tl, n, LDG_TILE_BYTES, h);
+    uint8_t k[LDG_TREE_KEY_LEN];
+    struct ldg_val v;
+    const uint8_t *last;
+    int rc, layout = ldg_txn_layout(t);
+
+    if (layout < 0)
+        return layout;
+    ldg_tree_key(k, tl, n);
+    rc = ldg_kv_get(t, ldg_core(ldg_txn_ledger(t), LDG_DB_TILES), k, sizeof k,
+                    &v);
+    if (rc < 0)
+        return rc;
+    if (v.len == LDG_TILE_BYTES) {
+        memcpy(out, v.data, LDG_TILE_BYTES);
+        return 0;
+    }
+    if (layout < LDG_LAYOUT_SPLIT || v.len != LDG_TILE_SPLIT_BYTES ||
+        n > (UINT64_MAX - (LDG_TILE_WIDTH - 1)) / LDG_TILE_WIDTH)
+        return LDG_ECORRUPT;
+    memcpy(out, v.data, LDG_TILE_SPLIT_BYTES);
+    rc = rec_get(t, LDG_DB_TREE, LDG_TILE_HEIGHT * tl,
+                 n * LDG_TILE_WIDTH + LDG_TILE_WIDTH - 1, 32, &last);
+    if (rc < 0)
+        return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
+    memcpy(out + LDG_TILE_SPLIT_BYTES, last, 32);
+    return 0;
 }
 
 /* Layout 2: the count hashes of level 8·tl from index first on, from the
@@ -108,15 +134,14 @@ tile_node(struct ldg_txn *t, int level, uint64_t index, uint8_t out[32])
     int tl = level / LDG_TILE_HEIGHT, r = level % LDG_TILE_HEIGHT, rc;
     size_t count = (size_t)1 << r;
     uint64_t first;
-    const uint8_t *h;
-    uint8_t buf[LDG_TILE_WIDTH / 2][32];
+    uint8_t buf[LDG_TILE_WIDTH][32];
 
     if (r > 0 && index > (UINT64_MAX >> r))
         return LDG_ENOTFOUND;
     first = index << r;
-    rc = ldg_tree_tile_get(t, tl, first / LDG_TILE_WIDTH, &h);
+    rc = ldg_tree_tile_get(t, tl, first / LDG_TILE_WIDTH, (uint8_t *)buf);
     if (rc == 0) {
-        subtree_hash(h + 32 * (first % LDG_TILE_WIDTH), count, out);
+        subtree_hash(buf[first % LDG_TILE_WIDTH], count, out);
         return 0;
     }
     if (rc != LDG_ENOTFOUND)
@@ -140,8 +165,9 @@ tree_reader(void *ctx, int level, uint64_t index, uint8_t out[32])
 }
 
 /* Layout 2: hash h of level 8·tl, index i joins the edge; a tile it
- * completes moves from the edge to db tiles, and its MTH joins the level
- * above, and so on. */
+ * completes moves from the edge to db tiles (layout 4: but for its last
+ * hash, which stays in db tree), and its MTH joins the level above, and
+ * so on. */
 static int
 edge_add(struct ldg_txn *t, int tl, uint64_t i, uint8_t h[32])
 {
@@ -149,7 +175,8 @@ edge_add(struct ldg_txn *t, int tl, uint64_t i, uint8_t h[32])
     ldg_dbi tree = ldg_core(l, LDG_DB_TREE);
     uint8_t k[LDG_TREE_KEY_LEN], tile[LDG_TILE_WIDTH][32];
     uint64_t first;
-    int rc;
+    int rc, split = ldg_txn_layout(t) >= LDG_LAYOUT_SPLIT;
+    size_t keep = split ? LDG_TILE_SPLIT_BYTES : LDG_TILE_BYTES;
 
     for (;; tl++, i /= LDG_TILE_WIDTH) {
         if (tl >= 8)
@@ -165,9 +192,9 @@ edge_add(struct ldg_txn *t, int tl, uint64_t i, uint8_t h[32])
             return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
         ldg_tree_key(k, tl, i / LDG_TILE_WIDTH);
         if ((rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_TILES), k, sizeof k,
-                                  tile, sizeof tile)) < 0)
+                                  tile, keep)) < 0)
             return rc;
-        for (uint64_t j = first; j <= i; j++) {
+        for (uint64_t j = first; j < i + !split; j++) {
             ldg_tree_key(k, LDG_TILE_HEIGHT * tl, j);
             if ((rc = ldg_core_kv_del(t, tree, k, sizeof k, NULL, 0)) < 0)
                 return rc;
@@ -474,14 +501,14 @@ ldg_tree_tiles_finish(struct ldg_txn *t, uint64_t size)
     uint8_t(*edge)[LDG_TILE_WIDTH][32] = NULL;
     uint8_t root1[32], root2[32], k[LDG_TREE_KEY_LEN], lay[LDG_META_LAYOUT_LEN];
     size_t ne[8] = {0};
-    const uint8_t *h;
     int rc, top = 0;
 
     if (ldg_txn_layout(t) != 1)
         return LDG_EINVAL;
     if (size > 0 && (rc = ldg_tree_root(t, size, root1)) < 0)
         return rc;
-    if ((edge = calloc(8, sizeof *edge)) == NULL)
+    /* edge[8] holds a tile read to see that it is there */
+    if ((edge = calloc(9, sizeof *edge)) == NULL)
         return LDG_ENOMEM;
     /* the tiles the steps before did not copy (appends since), and each
      * level's hashes past its last full tile */
@@ -491,7 +518,7 @@ ldg_tree_tiles_finish(struct ldg_txn *t, uint64_t size)
             break;
         top = tl + 1;
         for (uint64_t n = 0; n < f; n++) {
-            rc = ldg_tree_tile_get(t, tl, n, &h);
+            rc = ldg_tree_tile_get(t, tl, n, (uint8_t *)edge[8]);
             if (rc == LDG_ENOTFOUND)
                 rc = ldg_tree_tiles_copy(t, tl, n, n + 1);
             if (rc < 0)
@@ -534,5 +561,82 @@ ldg_tree_tiles_finish(struct ldg_txn *t, uint64_t size)
     }
 out:
     free(edge);
+    return rc;
+}
+
+/* ------------------------------------------------ layout 3 to layout 4 -- */
+
+int
+ldg_tree_tiles_split(struct ldg_txn *t, const uint8_t from[LDG_TREE_KEY_LEN],
+                     size_t max, uint8_t next[LDG_TREE_KEY_LEN], int *done,
+                     uint64_t *split)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    uint8_t(*keys)[LDG_TREE_KEY_LEN] = NULL, tile[LDG_TILE_BYTES];
+    uint8_t tk[LDG_TREE_KEY_LEN];
+    size_t n = 0;
+    int rc;
+
+    *done = 0;
+    *split = 0;
+    memcpy(next, from, LDG_TREE_KEY_LEN);
+    if (ldg_txn_layout(t) != LDG_LAYOUT_SPLIT || max == 0)
+        return LDG_EINVAL;
+    if ((keys = malloc(max * sizeof *keys)) == NULL)
+        return LDG_ENOMEM;
+    /* the keys of the next whole tiles, then each split */
+    if ((rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_TILES), &c)) < 0)
+        goto out;
+    rc = ldg_cursor_get(c, LDG_SET_RANGE, from, LDG_TREE_KEY_LEN, &k, &v);
+    for (; rc == 0 && n < max;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        const uint8_t *p = k.data;
+        if (k.len != LDG_TREE_KEY_LEN || p[0] >= 8 ||
+            ldg_rd_be64(p + 1) > UINT64_MAX / LDG_TILE_WIDTH - 1) {
+            ldg_seterr(l,
+                       "tiles: a malformed key, %zu bytes (run ledger verify "
+                       "--full); the tiles split before it stay split",
+                       k.len);
+            rc = LDG_ECORRUPT;
+            break;
+        }
+        if (v.len == LDG_TILE_BYTES)
+            memcpy(keys[n++], p, LDG_TREE_KEY_LEN);
+        else if (v.len != LDG_TILE_SPLIT_BYTES) {
+            ldg_seterr(l,
+                       "tiles: tile %d/%llu is %zu bytes, neither whole nor "
+                       "split (run ledger verify --full)",
+                       p[0], (unsigned long long)ldg_rd_be64(p + 1), v.len);
+            rc = LDG_ECORRUPT;
+            break;
+        }
+    }
+    if (rc == 0)
+        memcpy(next, k.data, LDG_TREE_KEY_LEN); /* the first not looked at */
+    ldg_cursor_close(c);
+    if (rc == LDG_ENOTFOUND) {
+        *done = 1;
+        rc = 0;
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        uint64_t tn = ldg_rd_be64(keys[i] + 1);
+        if ((rc = ldg_kv_get(t, ldg_core(l, LDG_DB_TILES), keys[i],
+                             LDG_TREE_KEY_LEN, &v)) < 0)
+            break;
+        memcpy(tile, v.data, sizeof tile);
+        ldg_tree_key(tk, LDG_TILE_HEIGHT * keys[i][0],
+                     tn * LDG_TILE_WIDTH + LDG_TILE_WIDTH - 1);
+        if ((rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_TREE), tk, sizeof tk,
+                                  tile + LDG_TILE_SPLIT_BYTES, 32)) < 0 ||
+            (rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_TILES), keys[i],
+                                  LDG_TREE_KEY_LEN, tile,
+                                  LDG_TILE_SPLIT_BYTES)) < 0)
+            break;
+        (*split)++;
+    }
+out:
+    free(keys);
     return rc;
 }

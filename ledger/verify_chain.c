@@ -24,9 +24,13 @@ struct edge {
     int n;
     struct seqrd rd[64]; /* stored hashes, a reader per level */
     int rd_open[64];
-    int layout;             /* the store layout (format.h) */
-    const uint8_t *tile[8]; /* layout 2: a full tile per tile level */
-    uint64_t tile_n[8];     /* which one (tile[tl] NULL: none yet) */
+    int layout; /* the store layout (format.h) */
+    /* layout 2: a full tile per tile level, which one, and whether
+     * tile[tl] holds it */
+    uint8_t tile[8][LDG_TILE_BYTES];
+    uint64_t tile_n[8];
+    int tile_ok[8];
+    int tile_asked[8];
 };
 
 /* The stored hash of tree node (level, index), as ldg_tree_stored_hash
@@ -47,15 +51,15 @@ edge_stored(struct edge *e, struct ldg_txn *t, int level, uint64_t index,
         uint64_t n = index / LDG_TILE_WIDTH;
         if (level % LDG_TILE_HEIGHT != 0)
             return 1; /* not stored: nothing to compare */
-        if (e->tile[tl] == NULL || e->tile_n[tl] != n) {
-            const uint8_t *h;
-            rc = ldg_tree_tile_get(t, tl, n, &h);
+        if (!e->tile_asked[tl] || e->tile_n[tl] != n) {
+            rc = ldg_tree_tile_get(t, tl, n, e->tile[tl]);
             if (rc < 0 && rc != LDG_ENOTFOUND)
                 return rc;
-            e->tile[tl] = rc == 0 ? h : NULL;
+            e->tile_ok[tl] = rc == 0;
             e->tile_n[tl] = n;
+            e->tile_asked[tl] = 1;
         }
-        if (e->tile[tl] != NULL) {
+        if (e->tile_ok[tl]) {
             memcpy(out, e->tile[tl] + 32 * (index % LDG_TILE_WIDTH), 32);
             return 0;
         }

@@ -4,8 +4,9 @@
 # were made): this build reads each, says its layout, verifies it in full,
 # and gives the recorded checkpoint, C2SP tiles and query answers (by type,
 # subject, run, actor and time), byte for byte, and the same proofs from
-# all; each takes appends; the layout 1 and 2 images migrated give the
-# layout 3 image's answers.
+# all; each takes appends; the layout 1, 2 and 3 images migrated give the
+# layout 4 image's answers, and the layout 1 image migrated to 2 and to 3
+# those of the layout 2 and 3 images.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -68,32 +69,38 @@ queries() {
 unpack 1 "$T/l1"
 unpack 2 "$T/l2"
 unpack 3 "$T/l3"
+unpack 4 "$T/l4"
 answers 1 "$T/l1"
 answers 2 "$T/l2"
 answers 3 "$T/l3"
-cmp -s "$T/proofs.1" "$T/proofs.2" && cmp -s "$T/proofs.1" "$T/proofs.3" ||
+answers 4 "$T/l4"
+cmp -s "$T/proofs.1" "$T/proofs.2" && cmp -s "$T/proofs.1" "$T/proofs.3" &&
+    cmp -s "$T/proofs.1" "$T/proofs.4" ||
     fail "the proofs differ between layouts"
 grep -c '^c2sp.org/tlog-proof@v1$' "$T/proofs.1" | grep -qx 7 ||
     fail "proofs: $(head -c 300 "$T/proofs.1")"
 
-for n in 1 2 3; do
+for n in 1 2 3 4; do
     "$LEDGER" --dir "$T/l$n" append x.layout.more --body '{"n":1}' \
         >/dev/null 2>&1 || fail "layout $n: append"
     "$LEDGER" --dir "$T/l$n" verify >"$T/v" 2>&1 ||
         fail "layout $n: verify after append: $(cat "$T/v")"
 done
 
-for n in 1 2; do
+for n in 1 2 3; do
     rm -rf "$T/m"
     unpack $n "$T/m"
     "$LEDGER" --dir "$T/m" migrate >/dev/null 2>&1 ||
         fail "migrate the layout $n image"
-    answers 3 "$T/m"
+    answers 4 "$T/m"
 done
-unpack 1 "$T/m2"
-"$LEDGER" --dir "$T/m2" migrate --layout 2 >/dev/null 2>&1 ||
-    fail "migrate the layout 1 image to 2"
-answers 2 "$T/m2"
+for n in 2 3; do
+    rm -rf "$T/m$n"
+    unpack 1 "$T/m$n"
+    "$LEDGER" --dir "$T/m$n" migrate --layout $n >/dev/null 2>&1 ||
+        fail "migrate the layout 1 image to $n"
+    answers $n "$T/m$n"
+done
 
 if [ "$nfail" -gt 0 ]; then
     echo "layout_images: $nfail failure(s)"

@@ -1,20 +1,24 @@
 #!/bin/sh
 # migrate.sh — `ledger migrate`: a ledger of store layout 1 converted in
-# place to layout 3 (the Merkle tree as tiles, the indexes a key per
-# value; docs/FORMAT.md section 6), in one run or by way of layout 2.
+# place to layout 4 (the Merkle tree as tiles of two pages, the indexes a
+# key per value; docs/FORMAT.md section 6), in one run or by way of
+# layouts 2 and 3.
 #
 #   * the answers are the same bytes after as before: the checkpoint, the
 #     C2SP tiles (every file), inclusion and consistency proofs, query
 #     output by each index and by time, verify --full; stats says layout
-#     3; the tree's and the indexes' bytes shrink and the output says so;
+#     4; the tree's and the indexes' bytes shrink and the output says so;
 #     progress on a terminal, erased before the summary, and none
 #     elsewhere; appends go on; a second run converts nothing; --layout 1
 #     (back) is refused (64), as is a bad value;
+#   * a layout 4 ledger whose tiles are not all split yet (a migrate from
+#     3 that stopped) verifies, answers the same, and migrate splits the
+#     rest;
 #   * a layout 1 ledger keeps working until migrated: read and append;
 #   * refused while `ledger serve` serves the ledger (75), nothing changed;
 #   * every I/O call of a migration, in turn, fails with ENOSPC (a full
 #     disk) and, in turn, never returns (the process is killed with -9
-#     there): each time the ledger opens in layout 1, 2 or 3, verify
+#     there): each time the ledger opens in layout 1, 2, 3 or 4, verify
 #     --full passes, the checkpoint is the one before, and migrate run
 #     again finishes the job with the same tiles and query answers as an
 #     undisturbed run.
@@ -94,7 +98,7 @@ cp -r "$B" "$D"
 "$L" --dir "$D" migrate >"$T/out" 2>"$T/err"
 rc=$?
 [ $rc -eq 0 ] || fail "migrate: exit $rc ($(cat "$T/err"))"
-grep -q '^layout 1 -> 3 (20004 events)$' "$T/out" ||
+grep -q '^layout 1 -> 4 (20004 events)$' "$T/out" ||
     fail "migrate: says $(cat "$T/out")"
 before=$(sed -n 's/^tree  *\([0-9]*\) -> \([0-9]*\) bytes$/\1/p' "$T/out")
 after=$(sed -n 's/^tree  *\([0-9]*\) -> \([0-9]*\) bytes$/\2/p' "$T/out")
@@ -107,10 +111,10 @@ after=$(sed -n 's/^indexes  *\([0-9]*\) -> \([0-9]*\) bytes$/\2/p' "$T/out")
 grep -q '^in use ' "$T/out" || fail "migrate: no bytes in use ($(cat "$T/out"))"
 [ -s "$T/err" ] && fail "migrate: stderr not a terminal, yet: $(cat "$T/err")"
 "$L" --dir "$D" stats |
-    grep -q '^layout  *3 (Merkle tree as tiles, an index key per value)$' ||
+    grep -q '^layout  *4 (Merkle tree as tiles of two pages, an index key per value)$' ||
     fail "after: stats says $("$L" --dir "$D" stats | grep layout)"
-[ "$("$L" --dir "$D" stats -o json | jq .layout)" = 3 ] ||
-    fail "after: stats -o json has no layout 3"
+[ "$("$L" --dir "$D" stats -o json | jq .layout)" = 4 ] ||
+    fail "after: stats -o json has no layout 4"
 "$L" --dir "$D" verify --full >"$T/v" 2>&1 || fail "after: verify: $(cat "$T/v")"
 answers "$D" "$T/after"
 diff -r "$T/before" "$T/after" >"$T/diff" 2>&1 ||
@@ -136,15 +140,34 @@ answers "$T/two" "$T/after2"
 diff -r "$T/before" "$T/after2" >"$T/diff" 2>&1 ||
     fail "answers differ in layout 2: $(head -c 600 "$T/diff")"
 "$L" --dir "$T/two" migrate -o json >"$T/out" 2>&1
-jq -e '.from == 2 and .to == 3 and .converted and
+jq -e '.from == 2 and .to == 4 and .converted and .tiles_split == 78 and
        .index_bytes.after < .index_bytes.before / 2 and
-       .tree_bytes.after == .tree_bytes.before' "$T/out" >/dev/null ||
-    fail "2 -> 3 -o json: $(cat "$T/out")"
+       .tree_bytes.after < .tree_bytes.before' "$T/out" >/dev/null ||
+    fail "2 -> 4 -o json: $(cat "$T/out")"
 answers "$T/two" "$T/after3"
 diff -r "$T/before" "$T/after3" >"$T/diff" 2>&1 ||
-    fail "answers differ after 2 -> 3: $(head -c 600 "$T/diff")"
-"$L" --dir "$T/two" verify --full >"$T/v" 2>&1 || fail "2 -> 3: verify: $(cat "$T/v")"
+    fail "answers differ after 2 -> 4: $(head -c 600 "$T/diff")"
+"$L" --dir "$T/two" verify --full >"$T/v" 2>&1 || fail "2 -> 4: verify: $(cat "$T/v")"
 rm -rf "$T/two" "$T/after2" "$T/after3"
+
+# by way of layout 3, then 3 -> 4: each of the 78 tiles from three pages
+# to two (a layout 4 ledger with whole tiles left, as a migrate from 3
+# that stopped leaves it, is below: layout 4 is written first, the tiles
+# split after)
+cp -r "$B" "$T/three"
+"$L" --dir "$T/three" migrate --layout 3 >/dev/null 2>&1 || fail "--layout 3"
+"$L" --dir "$T/three" stats | grep -q '^layout  *3 (Merkle tree as tiles, an index key per value; ledger migrate converts it)$' ||
+    fail "--layout 3: stats says $("$L" --dir "$T/three" stats | grep layout)"
+"$L" --dir "$T/three" migrate -o json >"$T/out" 2>&1
+jq -e '.from == 3 and .to == 4 and .converted and .tiles_split == 78 and
+       .tree_bytes.after <= .tree_bytes.before * 3 / 4 and
+       .index_bytes.after == .index_bytes.before' "$T/out" >/dev/null ||
+    fail "3 -> 4 -o json: $(cat "$T/out")"
+answers "$T/three" "$T/after4"
+diff -r "$T/before" "$T/after4" >"$T/diff" 2>&1 ||
+    fail "answers differ after 3 -> 4: $(head -c 600 "$T/diff")"
+"$L" --dir "$T/three" verify --full >"$T/v" 2>&1 || fail "3 -> 4: verify: $(cat "$T/v")"
+rm -rf "$T/three" "$T/after4"
 
 # on a terminal: a progress line with a percentage, erased before the
 # summary
@@ -154,24 +177,28 @@ if script -qec true /dev/null </dev/null >/dev/null 2>&1; then
         >"$T/tty.out" 2>&1
     grep -q 'migrate: [0-9]*/[0-9]* ([0-9]*%)' "$T/tty.out" ||
         fail "on a terminal: no progress: $(tr '\r' '\n' <"$T/tty.out" | head -3)"
-    grep -q "$(printf '\r\033')\[Klayout 1 -> 3" "$T/tty.out" ||
+    grep -q "$(printf '\r\033')\[Klayout 1 -> 4" "$T/tty.out" ||
         fail "on a terminal: the progress line is not erased before the summary"
 fi
 
 # again: nothing to do; back: refused
 "$L" --dir "$D" migrate >"$T/out" 2>&1 || fail "again: exit $?"
-grep -q '^layout 3 already: nothing to convert (20004 events)$' "$T/out" ||
+grep -q '^layout 4 already: nothing to convert (20004 events)$' "$T/out" ||
     fail "again: says $(cat "$T/out")"
-"$L" --dir "$D" migrate -o json | jq -e '.converted == false and .from == 3' \
+"$L" --dir "$D" migrate -o json | jq -e '.converted == false and .from == 4' \
     >/dev/null || fail "again -o json"
 "$L" --dir "$D" migrate --layout 1 >"$T/out" 2>"$T/err"
 rc=$?
 [ $rc -eq 64 ] && grep -q 'never back' "$T/err" ||
     fail "--layout 1: exit $rc, $(cat "$T/err")"
-"$L" --dir "$D" migrate --layout 4 >/dev/null 2>"$T/err"
+"$L" --dir "$D" migrate --layout 5 >/dev/null 2>"$T/err"
 rc=$?
-[ $rc -eq 64 ] && grep -q "'4' is not a store layout" "$T/err" ||
-    fail "--layout 4: exit $rc, $(cat "$T/err")"
+[ $rc -eq 64 ] && grep -q "'5' is not a store layout (1 to 4)" "$T/err" ||
+    fail "--layout 5: exit $rc, $(cat "$T/err")"
+"$L" --dir "$D" migrate --layout 3 >/dev/null 2>"$T/err"
+rc=$?
+[ $rc -eq 64 ] && grep -q 'never back' "$T/err" ||
+    fail "--layout 3 at 4: exit $rc, $(cat "$T/err")"
 "$L" --dir "$D" migrate 3 >/dev/null 2>"$T/err"
 rc=$?
 [ $rc -eq 64 ] && grep -q "unexpected argument '3'" "$T/err" ||
@@ -180,10 +207,10 @@ rc=$?
 rc=$?
 [ $rc -eq 64 ] && grep -q "'--layout' needs a value" "$T/err" ||
     fail "--layout without a value: exit $rc, $(cat "$T/err")"
-"$L" --dir "$T/i" init --layout 4 >/dev/null 2>"$T/err"
+"$L" --dir "$T/i" init --layout 5 >/dev/null 2>"$T/err"
 rc=$?
-[ $rc -eq 64 ] && grep -q "'4' is not a store layout (1, 2 or 3)" "$T/err" &&
-    [ ! -e "$T/i" ] || fail "init --layout 4: exit $rc, $(cat "$T/err")"
+[ $rc -eq 64 ] && grep -q "'5' is not a store layout (1 to 4)" "$T/err" &&
+    [ ! -e "$T/i" ] || fail "init --layout 5: exit $rc, $(cat "$T/err")"
 "$L" --dir "$T/none" migrate >/dev/null 2>"$T/err"
 rc=$?
 [ $rc -eq 66 ] || fail "no ledger: exit $rc, $(cat "$T/err")"
@@ -249,13 +276,13 @@ calls=$(cat "$T/count" 2>/dev/null || echo 0)
 rm -rf "$T/good"
 "$L" --dir "$T/c" tiles "$T/good" >/dev/null 2>&1
 
-# after WHAT DIR: the ledger opens in layout 1, 2 or 3, verifies, has the
+# after WHAT DIR: the ledger opens in layout 1, 2, 3 or 4, verifies, has the
 # checkpoint it had and answers queries as before; migrate finishes the
 # job and the tiles are the same
 after() {
     lay=$("$L" --dir "$2" stats -o json 2>"$T/e2" | jq -r .layout)
     case $lay in
-    1 | 2 | 3) ;;
+    1 | 2 | 3 | 4) ;;
     *) fail "$1: stats: layout '$lay' ($(cat "$T/e2"))" ;;
     esac
     "$L" --dir "$2" verify --full >"$T/v" 2>&1 || fail "$1: verify: $(cat "$T/v")"
@@ -263,6 +290,9 @@ after() {
         fail "$1: another checkpoint"
     qa "$2" | cmp -s - "$T/before/qa" || fail "$1: other query answers"
     "$L" --dir "$2" migrate >"$T/m" 2>&1 || fail "$1: migrate again: $(cat "$T/m")"
+    # layout 4 with its tiles whole: the again splits them, and says so
+    [ "$lay" = 4 ] && grep -q '^layout 4 already: split the 11 tiles an earlier migrate left whole' "$T/m" &&
+        layouts="$layouts 4whole"
     qa "$2" | cmp -s - "$T/before/qa" ||
         fail "$1: other query answers after migrate again"
     rm -rf "$T/t"
@@ -310,8 +340,8 @@ while [ "$n" -le "$calls" ]; do
     n=$((n + step))
 done
 case "$layouts" in
-*1*2*) ;;
-*) fail "no full disk left layout 1, then one left layout 2:$layouts" ;;
+*1*2*3*4whole*) ;;
+*) fail "no crash left layout 1, then 2, then 3, then 4 with its tiles whole:$layouts" ;;
 esac
 
 if [ "$nfail" -gt 0 ]; then

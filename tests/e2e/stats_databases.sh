@@ -40,11 +40,11 @@ for core in ["meta", "entries", "bodies", "tree", "checkpoints", "keys", "seals"
     if core not in names:
         bad.append("no %s" % core)
 by = {d["name"]: d for d in dbs}
-# layout 3 (the default): the type index holds a seq per event in ix.type,
+# layout 4 (the default): the type index holds a seq per event in ix.type,
 # and the layout 2 databases stay empty
 if by["entries"]["records"] != s["events"] or by["ix.type"]["records"] != s["events"]:
     bad.append("entries %d, ix.type %d, events %d" % (by["entries"]["records"], by["ix.type"]["records"], s["events"]))
-if s["layout"] != 3 or any(by[n]["records"] for n in ["idx.type", "idx.subject", "idx.run", "idx.actor", "idx.time"]):
+if s["layout"] != 4 or any(by[n]["records"] for n in ["idx.type", "idx.subject", "idx.run", "idx.actor", "idx.time"]):
     bad.append("layout %r, the layout 2 indexes hold records" % s["layout"])
 if by["bodies"]["records"] != s["bodies"]:
     bad.append("bodies %d, stats says %d" % (by["bodies"]["records"], s["bodies"]))

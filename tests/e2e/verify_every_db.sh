@@ -10,7 +10,7 @@
 # Three ledgers: a day of a box (examples/pdf-ops.jsonl: packs, models,
 # routes, promotions, runs), a day of its control pipeline
 # (examples/pipeline: plans, memory, builds), and 600 events whose Merkle
-# tree fills two tiles (db tiles) and whose indexes (store layout 3, ix.*)
+# tree fills two tiles (db tiles) and whose indexes (store layout 4, ix.*)
 # keep some values' seqs in pages of their own and others' inside their
 # node. VERIFY_FLIPS flips a
 # database (default 12, 2 under make asan; make torture's FLIPS raises it).
@@ -33,7 +33,8 @@ N=${VERIFY_FLIPS:-${FLIPS:-12}}
 sh "$ROOT/examples/pipeline/day.sh" "$L" "$T/pipe" "$T/pipe.ctl" >/dev/null 2>&1 ||
     bad "cannot make the pipeline's ledger"
 # a third, of 600 events: two full tiles of the Merkle tree (db tiles,
-# store layout 2) beside its edge in db tree; 600 seqs of one type and of
+# store layout 4: 255 hashes each, the last in db tree) beside its edge in
+# db tree; 600 seqs of one type and of
 # one actor (pages of their own in ix.type and ix.actor), 120 of each
 # subject and 6 of each run (inside their nodes)
 "$L" --dir "$T/tile" init >/dev/null &&

@@ -38,8 +38,9 @@
  *
  * Key layouts (docs/FORMAT.md): entries, bodies and checkpoints are keyed
  * by a big-endian u64; tree by level byte ‖ be64 index (in layout 2 the
- * hashes no full tile holds; tiles by tile level ‖ be64 tile index, 256
- * hashes); every index key ends with the event's be64 seq.
+ * hashes no full tile holds, and in layout 4 each full tile's last; tiles
+ * by tile level ‖ be64 tile index, 256 hashes, or 255 in layout 4); every
+ * index key ends with the event's be64 seq.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -226,19 +227,22 @@ cut_tiles(MDB_txn *txn, uint64_t size, unsigned long *n)
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         const unsigned char *p = k.mv_data;
         unsigned char hashes[256 * 32], key[9];
-        uint64_t first;
+        uint64_t first, nh = v.mv_size / 32;
         int lv;
-        if (k.mv_size != 9 || p[0] > 7 || v.mv_size != sizeof hashes)
+        /* a whole tile, or layout 4's first 255 hashes (the last is in
+         * db tree, past the cut: the sweep of tree took it) */
+        if (k.mv_size != 9 || p[0] > 7 ||
+            (v.mv_size != sizeof hashes && v.mv_size != sizeof hashes - 32))
             continue;
         lv = 8 * p[0];
         first = rd_be64(p + 1) * 256;
         if (((first + 256) << lv) <= size)
             continue;
-        memcpy(hashes, v.mv_data, sizeof hashes);
+        memcpy(hashes, v.mv_data, v.mv_size);
         if ((rc = mdb_cursor_del(c, 0)) != 0)
             return die("tiles", rc);
         (*n)++;
-        for (uint64_t j = 0; j < 256 && ((first + j + 1) << lv) <= size; j++) {
+        for (uint64_t j = 0; j < nh && ((first + j + 1) << lv) <= size; j++) {
             MDB_val hk = {9, key}, hv = {32, hashes + 32 * j};
             key[0] = (unsigned char)lv;
             for (int b = 0; b < 8; b++)

@@ -12,7 +12,12 @@
  *   - layout 3 (the indexes as a key per value): every index scan, value
  *     list and time window answers as layout 2 did, before and after
  *     migrate, with appends by another handle during the migration and
- *     after it; a malformed old index key stops migrate at layout 2.
+ *     after it; a malformed old index key stops migrate at layout 2;
+ *   - layout 4 (a full tile's last hash apart): the same roots and proofs
+ *     as RFC 6962 gives; a ledger with some tiles split and some whole (a
+ *     migrate that stopped) reads and verifies, and migrate splits the
+ *     rest; a split tile without its last hash, or a record of another
+ *     length, is corrupt and verify names the event.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -316,7 +321,7 @@ test_layout__an_unknown_or_damaged_layout_record_is_refused(void **state)
         int rc;
         const char *says;
     } cases[] = {
-        {{0, 0, 0, 4}, 4, LDG_EVERSION, "store layout 4, this build reads"},
+        {{0, 0, 0, 5}, 4, LDG_EVERSION, "store layout 5, this build reads"},
         {{0, 0, 0, 0}, 4, LDG_ECORRUPT, "layout record is damaged"},
         {{0, 0, 2}, 3, LDG_ECORRUPT, "layout record is damaged (3 bytes"},
     };
@@ -339,6 +344,118 @@ test_layout__an_unknown_or_damaged_layout_record_is_refused(void **state)
             fail_msg("case %zu: %s", i, err);
         fx_free(f);
     }
+}
+
+/* ------------------------------------------------------------ layout 4 -- */
+
+/* The db tiles record of tile (tl, n): its length. */
+static size_t
+tile_len(struct ldg_ledger *l, int tl, uint64_t n)
+{
+    struct ldg_txn *t;
+    struct ldg_val v;
+    ldg_dbi dbi;
+    uint8_t k[LDG_TREE_KEY_LEN];
+    size_t len;
+    ldg_tree_key(k, tl, n);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_db_open(t, "tiles", 0, &dbi), 0);
+    assert_int_equal(ldg_kv_get(t, dbi, k, sizeof k, &v), 0);
+    len = v.len;
+    ldg_txn_abort(t);
+    return len;
+}
+
+static void
+test_layout__layout_4_keeps_a_tiles_last_hash_apart(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(4, N);
+    assert_int_equal(layout_of(f->l), 4);
+    for (uint64_t n = 0; n < 3; n++)
+        assert_int_equal(tile_len(f->l, 0, n), LDG_TILE_SPLIT_BYTES);
+    check_tree(f);
+    verify_ok(f->l);
+    fx_free(f);
+}
+
+/* A migrate from 3 that stopped after its first step: layout 4, one tile
+ * split, two whole. */
+static void
+test_layout__a_stopped_split_reads_and_migrate_finishes_it(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(3, N);
+    struct ldg_migrate_result r;
+    struct ldg_txn *t;
+    ldg_dbi meta;
+    uint8_t lay[4] = {0, 0, 0, 4}, from[LDG_TREE_KEY_LEN] = {0},
+            next[LDG_TREE_KEY_LEN];
+    uint64_t split = 0;
+    int done = 0;
+
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_db_open(t, "meta", 0, &meta), 0);
+    assert_int_equal(ldg_core_kv_put(t, meta, "layout", 6, lay, 4), 0);
+    ldg_txn_set_layout(t, 4);
+    assert_int_equal(ldg_tree_tiles_split(t, from, 1, next, &done, &split), 0);
+    assert_int_equal(split, 1);
+    assert_false(done);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    assert_int_equal(tile_len(f->l, 0, 0), LDG_TILE_SPLIT_BYTES);
+    assert_int_equal(tile_len(f->l, 0, 1), LDG_TILE_BYTES);
+    assert_int_equal(layout_of(f->l), 4);
+    check_tree(f);
+    verify_ok(f->l);
+    t_append_many(f->l, 300); /* a fourth tile, split as it fills */
+    assert_int_equal(tile_len(f->l, 0, 3), LDG_TILE_SPLIT_BYTES);
+    check_tree(f);
+
+    assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
+    assert_int_equal(r.from, 4);
+    assert_int_equal(r.to, 4);
+    assert_int_equal(r.tiles_split, 2);
+    for (uint64_t n = 0; n < 4; n++)
+        assert_int_equal(tile_len(f->l, 0, n), LDG_TILE_SPLIT_BYTES);
+    check_tree(f);
+    verify_ok(f->l);
+    assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
+    assert_int_equal(r.tiles_split, 0);
+    fx_free(f);
+}
+
+static void
+test_layout__a_split_tile_without_its_last_hash_is_named(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(4, 600);
+    struct ldg_verify_report r;
+    struct ldg_txn *t;
+    ldg_dbi dbi;
+    uint8_t k[LDG_TREE_KEY_LEN], out[LDG_TILE_BYTES];
+
+    /* leaf 511 is tile 1's last hash, kept in db tree */
+    ldg_tree_key(k, 0, 511);
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_db_open(t, "tree", 0, &dbi), 0);
+    assert_int_equal(ldg_core_kv_del(t, dbi, k, sizeof k, NULL, 0), 0);
+    assert_int_equal(ldg_tree_tile_get(t, 0, 1, out), LDG_ECORRUPT);
+    assert_int_equal(ldg_tree_tile_get(t, 0, 0, out), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    assert_int_not_equal(
+        ldg_verify(f->l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0, &r, NULL, NULL),
+        0);
+    assert_true(r.bad_seq >= 256 && r.bad_seq <= 511);
+    fx_free(f);
+
+    /* a flipped last hash: verify names its event */
+    f = fx_new(4, 600);
+    flip_tree_record(f->l, "tree", 0, 511, 3);
+    assert_int_equal(
+        ldg_verify(f->l, LDG_VERIFY_FULL | LDG_VERIFY_NOSAVE, 0, &r, NULL, NULL),
+        LDG_ETAMPER);
+    assert_int_equal(r.bad_seq, 511);
+    fx_free(f);
 }
 
 /* ------------------------------------------------------------ layout 3 -- */
@@ -611,7 +728,7 @@ test_layout__layout_1_migrates_to_3_in_one_run(void **state)
     char *x, *y;
     append_mix(a->l, 600, 0);
     append_mix(b->l, 600, 0);
-    assert_int_equal(ldg_migrate(a->l, 0, NULL, NULL, &r), 0);
+    assert_int_equal(ldg_migrate(a->l, 3, NULL, NULL, &r), 0);
     assert_int_equal(r.from, 1);
     assert_int_equal(r.to, 3);
     assert_int_equal(layout_of(a->l), 3);
@@ -668,7 +785,7 @@ test_layout__a_half_copied_index_is_ignored_then_replaced(void **state)
     assert_int_equal(ldg_txn_commit(t), 0);
     verify_ok(f->l);
     before = index_answers(f->l);
-    assert_int_equal(ldg_migrate(f->l, 0, NULL, NULL, &r), 0);
+    assert_int_equal(ldg_migrate(f->l, 3, NULL, NULL, &r), 0);
     assert_int_equal(layout_of(f->l), 3);
     verify_ok(f->l);
     after = index_answers(f->l);
@@ -691,6 +808,11 @@ main(void)
             test_layout__verify_names_the_event_of_a_wrong_tile_hash),
         cmocka_unit_test(
             test_layout__an_unknown_or_damaged_layout_record_is_refused),
+        cmocka_unit_test(test_layout__layout_4_keeps_a_tiles_last_hash_apart),
+        cmocka_unit_test(
+            test_layout__a_stopped_split_reads_and_migrate_finishes_it),
+        cmocka_unit_test(
+            test_layout__a_split_tile_without_its_last_hash_is_named),
         cmocka_unit_test(test_layout__indexes_answer_the_same_in_layout_3),
         cmocka_unit_test(test_layout__layout_1_migrates_to_3_in_one_run),
         cmocka_unit_test(test_layout__migrate_refuses_a_malformed_index_key),
