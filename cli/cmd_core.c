@@ -137,7 +137,7 @@ cmd_init(struct cli *c, int argc, char **argv)
     if (a.ind != argc)
         return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
     memset(&o, 0, sizeof o);
-    if (format != NULL && format[0] != '\0') {
+    if (format != NULL && (format[0] != '\0' || format_from[0] == '-')) {
         if (strcmp(format, "1") != 0 && strcmp(format, "2") != 0) {
             cli_err(c, "%s: '%s' is not a ledger format (1 or 2)", format_from,
                     format);
@@ -145,7 +145,8 @@ cmd_init(struct cli *c, int argc, char **argv)
         }
         o.format = (unsigned)(format[0] - '0');
     }
-    if (layout != NULL && layout[0] != '\0') {
+    /* an empty $LEDGER_LAYOUT is unset; an empty --layout a mistake */
+    if (layout != NULL && (layout[0] != '\0' || layout_from[0] == '-')) {
         if (strlen(layout) != 1 || layout[0] < '1' ||
             layout[0] > '0' + LDG_LAYOUT_NEWEST) {
             cli_err(c, "%s: '%s' is not a store layout (1 to %d)", layout_from,
@@ -1792,7 +1793,9 @@ const struct cli_command cli_cmd_stats = {
     "first and last event. With --databases, a table of where data.mdb's "
     "bytes are: every database the ledger keeps (the log's, the indexes, "
     "the projections) with its records, pages, bytes and bytes an event, "
-    "then LMDB's catalogue, free and meta pages.",
+    "then LMDB's catalogue, free and meta pages. The layout line names the "
+    "store layout (how the records are kept in LMDB, docs/FORMAT.md 6.1) "
+    "and says when `ledger migrate` has work to do.",
     stats_opts,
     CLI_OUT_BASIC,
     "ledger stats\n"
@@ -1879,7 +1882,7 @@ cmd_stats(struct cli *c, int argc, char **argv)
     }
     if (c->out == OUT_HUMAN) {
         printf("origin       %s\n", ldg_origin(l));
-        printf("layout       %d (%s)\n", st.layout,
+        printf("layout       %d (%s", st.layout,
                st.layout >= 4 ? "Merkle tree as tiles of two pages, an index "
                                 "key per value"
                : st.layout == 3
@@ -1889,6 +1892,12 @@ cmd_stats(struct cli *c, int argc, char **argv)
                                   "event; ledger migrate converts it"
                                 : "a record per tree node; ledger migrate "
                                   "converts it");
+        if (st.tiles_whole > 0)
+            printf("; %llu tile%s not yet split: ledger migrate splits %s",
+                   (unsigned long long)st.tiles_whole,
+                   st.tiles_whole == 1 ? "" : "s",
+                   st.tiles_whole == 1 ? "it" : "them");
+        printf(")\n");
         if (st.horizon > 0)
             printf("events       %llu (0..%llu pruned: %llu kept)\n",
                    (unsigned long long)st.events,
@@ -1946,6 +1955,9 @@ cmd_stats(struct cli *c, int argc, char **argv)
                                           st.last_type));
         }
         json_object_set_new(o, "layout", json_integer(st.layout));
+        if (st.layout >= 4)
+            json_object_set_new(o, "tiles_whole",
+                                json_integer((json_int_t)st.tiles_whole));
         if (st.horizon > 0)
             json_object_set_new(o, "horizon", cli_json_u64(st.horizon));
         if (databases)
@@ -1979,8 +1991,9 @@ const struct cli_command cli_cmd_migrate = {
     "index (times are found in the log itself); layout 4 also keeps a full "
     "tile's last hash apart, so that the tile takes two pages of the file "
     "instead of three. A crash or a full disk at any moment leaves the "
-    "ledger in the old layout or the new one (from layout 3, in layout 4 "
-    "with some tiles not yet split), and migrate can simply be run again. "
+    "ledger in a layout it had or the one it goes to (layout 4 perhaps with "
+    "some tiles not yet split, which `ledger stats` says), each verifying "
+    "with every checkpoint, and migrate can simply be run again. "
     "Refuses while `ledger serve` serves "
     "the ledger (stop it first); other writers may go on. Shows progress on "
     "a terminal and prints the bytes in use before and after (data.mdb "

@@ -214,6 +214,9 @@ struct ldg_stats {
     uint64_t first_ts, last_ts;
     char first_type[LDG_TYPE_MAX + 1], last_type[LDG_TYPE_MAX + 1];
     int layout; /* the store layout (docs/FORMAT.md 6): 1 to 4 */
+    /* layout 4: full tiles still whole (256 hashes in one record), left
+     * by a migrate that stopped; ledger migrate splits them */
+    uint64_t tiles_whole;
 };
 /* Fills st from one read snapshot.
  * @return 0. Lifetime: st is the caller's; nothing borrowed. */

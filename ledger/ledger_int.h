@@ -511,11 +511,20 @@ int ldg_tree_add_leaf(struct ldg_txn *t, uint64_t seq, const uint8_t leaf[32]);
  * is missing. */
 int ldg_tree_tile_get(struct ldg_txn *t, int tl, uint64_t n,
                       uint8_t out[LDG_TILE_BYTES]);
+/* The same, for verify: 0 with *count 256, or 255 when a split tile's
+ * last hash is missing or malformed (out holds the first 255), so that
+ * the damage is named at its own event. */
+int ldg_tree_tile_read(struct ldg_txn *t, int tl, uint64_t n,
+                       uint8_t out[LDG_TILE_BYTES], size_t *count);
 /* Layout 4 (ledger migrate from 3): splits the whole tiles (records of
  * LDG_TILE_BYTES) of db tiles from key `from` (LDG_TREE_KEY_LEN bytes; all
  * zero: the first) on, at most max of them: each keeps its first 255
  * hashes, and its last goes to db tree. *next is the key to go on from and
  * *done 1 when no tile is left after it; *split counts the tiles split. */
+/* Layout 4: *n counts the whole tiles (of 256 hashes) db tiles still
+ * holds: what a stopped migrate left for the next to split (0 before
+ * layout 4). */
+int ldg_tree_tiles_whole(struct ldg_txn *t, uint64_t *n);
 int ldg_tree_tiles_split(struct ldg_txn *t,
                          const uint8_t from[LDG_TREE_KEY_LEN], size_t max,
                          uint8_t next[LDG_TREE_KEY_LEN], int *done,

@@ -430,18 +430,15 @@ static uint64_t
 whole_tiles(struct ldg_ledger *l)
 {
     struct ldg_txn *t;
-    struct ldg_cursor *c;
-    struct ldg_val k, v;
     uint64_t n = 0;
-    int rc;
     if (ldg_txn_begin(l, LDG_TXN_READ, &t) < 0)
         return 0;
-    if (ldg_txn_layout(t) >= LDG_LAYOUT_TILES &&
-        ldg_cursor_open(t, ldg_core(l, LDG_DB_TILES), &c) == 0) {
-        for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v); rc == 0;
-             rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v))
-            n += v.len == LDG_TILE_BYTES;
-        ldg_cursor_close(c);
+    if (ldg_txn_layout(t) >= LDG_LAYOUT_TILES) {
+        /* layouts 2 and 3 hold whole tiles only */
+        if (ldg_txn_layout(t) < LDG_LAYOUT_SPLIT)
+            ldg_db_count(t, ldg_core(l, LDG_DB_TILES), &n);
+        else
+            ldg_tree_tiles_whole(t, &n);
     }
     ldg_txn_abort(t);
     return n;
@@ -488,6 +485,14 @@ ldg_migrate(struct ldg_ledger *l, int to,
     if (rc < 0)
         return rc;
     res->events = size;
+    if (to >= LDG_LAYOUT_MIN && to < res->from && res->from == LDG_LAYOUT_MAX) {
+        ldg_seterr(
+            l,
+            "layout %d: this ledger is at layout %d, the newest; a store "
+            "is converted forward, never back",
+            to, res->from);
+        return LDG_EINVAL;
+    }
     if (to < LDG_LAYOUT_MIN || to > LDG_LAYOUT_MAX || to < res->from) {
         ldg_seterr(l,
                    "layout %d: this ledger is at layout %d, and this build "

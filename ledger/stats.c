@@ -47,6 +47,8 @@ ldg_stats(struct ldg_ledger *l, struct ldg_stats *st)
         st->keys = n; /* corrected below: records are id: and name: */
     }
     if (rc == 0)
+        rc = ldg_tree_tiles_whole(t, &st->tiles_whole);
+    if (rc == 0)
         st->horizon = ldg_txn_horizon(t);
     if (rc == 0 && st->events > st->horizon) {
         rc = ldg_event_get(t, st->horizon, &ev);

@@ -65,11 +65,21 @@ int
 ldg_tree_tile_get(struct ldg_txn *t, int tl, uint64_t n,
                   uint8_t out[LDG_TILE_BYTES])
 {
+    size_t count;
+    int rc = ldg_tree_tile_read(t, tl, n, out, &count);
+    return rc == 0 && count < LDG_TILE_WIDTH ? LDG_ECORRUPT : rc;
+}
+
+int
+ldg_tree_tile_read(struct ldg_txn *t, int tl, uint64_t n,
+                   uint8_t out[LDG_TILE_BYTES], size_t *count)
+{
     uint8_t k[LDG_TREE_KEY_LEN];
     struct ldg_val v;
     const uint8_t *last;
     int rc, layout = ldg_txn_layout(t);
 
+    *count = 0;
     if (layout < 0)
         return layout;
     ldg_tree_key(k, tl, n);
@@ -79,17 +89,22 @@ ldg_tree_tile_get(struct ldg_txn *t, int tl, uint64_t n,
         return rc;
     if (v.len == LDG_TILE_BYTES) {
         memcpy(out, v.data, LDG_TILE_BYTES);
+        *count = LDG_TILE_WIDTH;
         return 0;
     }
     if (layout < LDG_LAYOUT_SPLIT || v.len != LDG_TILE_SPLIT_BYTES ||
         n > (UINT64_MAX - (LDG_TILE_WIDTH - 1)) / LDG_TILE_WIDTH)
         return LDG_ECORRUPT;
     memcpy(out, v.data, LDG_TILE_SPLIT_BYTES);
+    *count = LDG_TILE_WIDTH - 1;
     rc = rec_get(t, LDG_DB_TREE, LDG_TILE_HEIGHT * tl,
                  n * LDG_TILE_WIDTH + LDG_TILE_WIDTH - 1, 32, &last);
+    if (rc == LDG_ENOTFOUND || rc == LDG_ECORRUPT)
+        return 0; /* the last hash missing or malformed: *count says so */
     if (rc < 0)
-        return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
+        return rc;
     memcpy(out + LDG_TILE_SPLIT_BYTES, last, 32);
+    *count = LDG_TILE_WIDTH;
     return 0;
 }
 
@@ -639,4 +654,24 @@ ldg_tree_tiles_split(struct ldg_txn *t, const uint8_t from[LDG_TREE_KEY_LEN],
 out:
     free(keys);
     return rc;
+}
+
+int
+ldg_tree_tiles_whole(struct ldg_txn *t, uint64_t *n)
+{
+    struct ldg_cursor *c;
+    struct ldg_val k, v;
+    int rc;
+
+    *n = 0;
+    if (ldg_txn_layout(t) < LDG_LAYOUT_SPLIT)
+        return 0;
+    if ((rc = ldg_cursor_open(t, ldg_core(ldg_txn_ledger(t), LDG_DB_TILES),
+                              &c)) < 0)
+        return rc;
+    for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v); rc == 0;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v))
+        *n += v.len == LDG_TILE_BYTES;
+    ldg_cursor_close(c);
+    return rc == LDG_ENOTFOUND ? 0 : rc;
 }

@@ -29,7 +29,7 @@ struct edge {
      * tile[tl] holds it */
     uint8_t tile[8][LDG_TILE_BYTES];
     uint64_t tile_n[8];
-    int tile_ok[8];
+    size_t tile_count[8]; /* hashes it holds: 256, 255 (last missing), 0 */
     int tile_asked[8];
 };
 
@@ -52,14 +52,18 @@ edge_stored(struct edge *e, struct ldg_txn *t, int level, uint64_t index,
         if (level % LDG_TILE_HEIGHT != 0)
             return 1; /* not stored: nothing to compare */
         if (!e->tile_asked[tl] || e->tile_n[tl] != n) {
-            rc = ldg_tree_tile_get(t, tl, n, e->tile[tl]);
+            rc = ldg_tree_tile_read(t, tl, n, e->tile[tl], &e->tile_count[tl]);
             if (rc < 0 && rc != LDG_ENOTFOUND)
                 return rc;
-            e->tile_ok[tl] = rc == 0;
+            if (rc < 0)
+                e->tile_count[tl] = 0;
             e->tile_n[tl] = n;
             e->tile_asked[tl] = 1;
         }
-        if (e->tile_ok[tl]) {
+        if (e->tile_count[tl] > 0 &&
+            index % LDG_TILE_WIDTH >= e->tile_count[tl])
+            return LDG_ENOTFOUND; /* a split tile's last hash is missing */
+        if (e->tile_count[tl] > 0) {
             memcpy(out, e->tile[tl] + 32 * (index % LDG_TILE_WIDTH), 32);
             return 0;
         }

@@ -222,6 +222,45 @@ awk 'BEGIN { for (i = 0; i < 600; i++)
 "$L" --dir "$D" verify --full >"$T/v" 2>&1 || fail "after more: verify: $(cat "$T/v")"
 "$L" --dir "$D" proof 20300 >/dev/null 2>&1 || fail "after more: proof"
 
+# ----------------------------------------------- a full tile of level 1 --
+# 65,536 leaves make tile 1/0, whose last hash is tree (8, 255): a layout 3
+# ledger of 65,793 events migrated to 4 gives the same C2SP tiles and
+# proofs, 258 tiles split (257 of level 0, one of level 1); then 65,536 more events complete tile 1/1 the
+# way appends do (its last hash, tree (8, 511), left in tree), and verify
+# --full recomputes every stored hash from the entries
+G=$T/big
+LEDGER_LAYOUT=3 "$L" --dir "$G" init --origin migrate.test/big >/dev/null ||
+    exit 1
+awk 'BEGIN { for (i = 0; i < 65792; i++)
+    printf("{\"type\":\"x.big\",\"body\":{\"n\":%d}}\n", i) }' |
+    "$L" --dir "$G" ingest - >/dev/null 2>&1 || fail "level 1: ingest"
+"$L" --dir "$G" tiles "$T/big3" >/dev/null 2>&1 || fail "level 1: tiles"
+for s in 255 65535 65536 65792; do
+    "$L" --dir "$G" proof "$s" 2>&1
+    "$L" --dir "$G" proof --consistency "$s" 2>&1
+done >"$T/big3.proofs"
+"$L" --dir "$G" migrate -o json >"$T/out" 2>&1
+jq -e '.from == 3 and .to == 4 and .tiles_split == 258' "$T/out" >/dev/null ||
+    fail "level 1: migrate: $(cat "$T/out")"
+"$L" --dir "$G" tiles "$T/big4" >/dev/null 2>&1 || fail "level 1: tiles after"
+diff -r "$T/big3" "$T/big4" >/dev/null 2>&1 || fail "level 1: other tiles after migrate"
+for s in 255 65535 65536 65792; do
+    "$L" --dir "$G" proof "$s" 2>&1
+    "$L" --dir "$G" proof --consistency "$s" 2>&1
+done | cmp -s - "$T/big3.proofs" || fail "level 1: other proofs after migrate"
+"$L" --dir "$G" verify --full >"$T/v" 2>&1 || fail "level 1: verify: $(cat "$T/v")"
+awk 'BEGIN { for (i = 0; i < 65536; i++)
+    printf("{\"type\":\"x.big\",\"body\":{\"m\":%d}}\n", i) }' |
+    "$L" --dir "$G" ingest - >/dev/null 2>&1 || fail "level 1: more"
+"$L" --dir "$G" verify --full >"$T/v" 2>&1 ||
+    fail "level 1: verify after tile 1/1: $(cat "$T/v")"
+"$L" --dir "$G" stats --databases -o json |
+    jq -e '[.databases[] | select(.name == "tiles")][0].records == 515' \
+        >/dev/null || fail "level 1: db tiles does not hold 513 + 2 tiles"
+[ "$("$L" --dir "$G" stats -o json | jq .tiles_whole)" = 0 ] ||
+    fail "level 1: stats says some tiles are whole"
+rm -rf "$G" "$T/big3" "$T/big4"
+
 # --------------------------------------------- refused while serve holds --
 S=$T/s
 cp -r "$B" "$S"
@@ -289,6 +328,10 @@ after() {
     "$L" --dir "$2" checkpoint 2>&1 | cmp -s - "$T/before/checkpoint" ||
         fail "$1: another checkpoint"
     qa "$2" | cmp -s - "$T/before/qa" || fail "$1: other query answers"
+    # stats says what a stopped migrate left to split
+    whole=$("$L" --dir "$2" stats -o json 2>/dev/null | jq -r '.tiles_whole // 0')
+    [ "$whole" -gt 0 ] && ! "$L" --dir "$2" stats | grep -q "^layout  *4 (.*; $whole tiles\{0,1\} not yet split: ledger migrate splits" &&
+        fail "$1: stats does not say $whole tiles are whole: $("$L" --dir "$2" stats | grep layout)"
     "$L" --dir "$2" migrate >"$T/m" 2>&1 || fail "$1: migrate again: $(cat "$T/m")"
     # layout 4 with its tiles whole: the again splits them, and says so
     [ "$lay" = 4 ] && grep -q '^layout 4 already: split the 11 tiles an earlier migrate left whole' "$T/m" &&
@@ -339,9 +382,12 @@ while [ "$n" -le "$calls" ]; do
     after "kill -9 at call $n" "$T/c"
     n=$((n + step))
 done
+# (layout 3 stands between two transactions only: every call, make
+# check, finds it; one in five, make asan, may step over it)
 case "$layouts" in
 *1*2*3*4whole*) ;;
-*) fail "no crash left layout 1, then 2, then 3, then 4 with its tiles whole:$layouts" ;;
+*1*2*4whole*) [ "$step" = 1 ] && fail "no crash left layout 3:$layouts" ;;
+*) fail "no crash left layout 1, then 2, then 4 with its tiles whole:$layouts" ;;
 esac
 
 if [ "$nfail" -gt 0 ]; then
