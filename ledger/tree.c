@@ -70,16 +70,16 @@ ldg_tree_tile_get(struct ldg_txn *t, int tl, uint64_t n,
     return rc == 0 && count < LDG_TILE_WIDTH ? LDG_ECORRUPT : rc;
 }
 
-int
-ldg_tree_tile_read(struct ldg_txn *t, int tl, uint64_t n,
-                   uint8_t out[LDG_TILE_BYTES], size_t *count)
+/* The record of full tile n of tile level tl, as stored: *h points at its
+ * hashes (for t's life), *count says how many, 256 or (layout 4) 255. */
+static int
+tile_ref(struct ldg_txn *t, int tl, uint64_t n, const uint8_t **h,
+         size_t *count)
 {
     uint8_t k[LDG_TREE_KEY_LEN];
     struct ldg_val v;
-    const uint8_t *last;
     int rc, layout = ldg_txn_layout(t);
 
-    *count = 0;
     if (layout < 0)
         return layout;
     ldg_tree_key(k, tl, n);
@@ -87,18 +87,37 @@ ldg_tree_tile_read(struct ldg_txn *t, int tl, uint64_t n,
                     &v);
     if (rc < 0)
         return rc;
-    if (v.len == LDG_TILE_BYTES) {
-        memcpy(out, v.data, LDG_TILE_BYTES);
-        *count = LDG_TILE_WIDTH;
-        return 0;
-    }
-    if (layout < LDG_LAYOUT_SPLIT || v.len != LDG_TILE_SPLIT_BYTES ||
-        n > (UINT64_MAX - (LDG_TILE_WIDTH - 1)) / LDG_TILE_WIDTH)
+    if (v.len != LDG_TILE_BYTES &&
+        (layout < LDG_LAYOUT_SPLIT || v.len != LDG_TILE_SPLIT_BYTES ||
+         n > (UINT64_MAX - (LDG_TILE_WIDTH - 1)) / LDG_TILE_WIDTH))
         return LDG_ECORRUPT;
-    memcpy(out, v.data, LDG_TILE_SPLIT_BYTES);
-    *count = LDG_TILE_WIDTH - 1;
-    rc = rec_get(t, LDG_DB_TREE, LDG_TILE_HEIGHT * tl,
-                 n * LDG_TILE_WIDTH + LDG_TILE_WIDTH - 1, 32, &last);
+    *h = v.data;
+    *count = v.len / 32;
+    return 0;
+}
+
+/* Layout 4: the last hash of split tile n of tile level tl, from db tree. */
+static int
+tile_last(struct ldg_txn *t, int tl, uint64_t n, const uint8_t **last)
+{
+    return rec_get(t, LDG_DB_TREE, LDG_TILE_HEIGHT * tl,
+                   n * LDG_TILE_WIDTH + LDG_TILE_WIDTH - 1, 32, last);
+}
+
+int
+ldg_tree_tile_read(struct ldg_txn *t, int tl, uint64_t n,
+                   uint8_t out[LDG_TILE_BYTES], size_t *count)
+{
+    const uint8_t *h, *last;
+    int rc;
+
+    *count = 0;
+    if ((rc = tile_ref(t, tl, n, &h, count)) < 0)
+        return rc;
+    memcpy(out, h, 32 * *count);
+    if (*count == LDG_TILE_WIDTH)
+        return 0;
+    rc = tile_last(t, tl, n, &last);
     if (rc == LDG_ENOTFOUND || rc == LDG_ECORRUPT)
         return 0; /* the last hash missing or malformed: *count says so */
     if (rc < 0)
@@ -147,16 +166,28 @@ static int
 tile_node(struct ldg_txn *t, int level, uint64_t index, uint8_t out[32])
 {
     int tl = level / LDG_TILE_HEIGHT, r = level % LDG_TILE_HEIGHT, rc;
-    size_t count = (size_t)1 << r;
+    size_t count = (size_t)1 << r, have, at;
     uint64_t first;
+    const uint8_t *h, *last;
     uint8_t buf[LDG_TILE_WIDTH][32];
 
     if (r > 0 && index > (UINT64_MAX >> r))
         return LDG_ENOTFOUND;
     first = index << r;
-    rc = ldg_tree_tile_get(t, tl, first / LDG_TILE_WIDTH, (uint8_t *)buf);
+    at = (size_t)(first % LDG_TILE_WIDTH);
+    rc = tile_ref(t, tl, first / LDG_TILE_WIDTH, &h, &have);
+    if (rc == 0 && at + count <= have) {
+        subtree_hash(h + 32 * at, count, out); /* from the record itself */
+        return 0;
+    }
     if (rc == 0) {
-        subtree_hash(buf[first % LDG_TILE_WIDTH], count, out);
+        /* layout 4, a run that ends with the split tile's last hash */
+        rc = tile_last(t, tl, first / LDG_TILE_WIDTH, &last);
+        if (rc < 0)
+            return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
+        memcpy(buf, h + 32 * at, 32 * (count - 1));
+        memcpy(buf[count - 1], last, 32);
+        subtree_hash(buf[0], count, out);
         return 0;
     }
     if (rc != LDG_ENOTFOUND)
