@@ -198,7 +198,8 @@ cmd_proof(struct cli *c, int argc, char **argv)
                     (unsigned long long)size,
                     rc == LDG_ENOTFOUND ? " (not in this log)" : "");
         else
-            cli_err(c, "%s", ldg_strerror(rc));
+            cli_err(c, "%s",
+                    ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
         rc = rc == LDG_EINVAL ? EX_DATAERR : cli_exit_code(rc);
     } else {
         if (c->out == OUT_HUMAN)

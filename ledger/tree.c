@@ -379,6 +379,61 @@ ldg_verifier_key(struct ldg_ledger *l, char *buf, size_t cap)
     return n < 0 ? n : 0;
 }
 
+/* The root of the signed checkpoint note ck (its text: up to the blank
+ * line before the signatures). */
+static int
+note_root(const char *ck, uint8_t root[32])
+{
+    const char *end = strstr(ck, "\n\n");
+    char origin[LDG_ORIGIN_MAX + 1];
+    uint64_t size;
+    return ldg_checkpoint_parse(ck, end ? (size_t)(end - ck) + 1 : strlen(ck),
+                                origin, sizeof origin, &size, root);
+}
+
+/* A proof is made from the stored tree hashes; one damaged since it was
+ * signed makes a proof that reads well and does not hold. So each is
+ * checked against the signed root before it is given out: LDG_ECORRUPT
+ * (named) when it does not hold, or when a stored hash it needs is gone. */
+static int
+proof_damaged(struct ldg_txn *t, int rc, const char *what, uint64_t a,
+              uint64_t size)
+{
+    if (rc != LDG_ENOTFOUND && rc != LDG_EBADPROOF && rc != LDG_ECORRUPT)
+        return rc;
+    ldg_seterr(ldg_txn_ledger(t),
+               "storage corrupt: the stored Merkle tree gives no %s %llu "
+               "that holds against the signed checkpoint of size %llu (%s): "
+               "ledger verify --full names the damaged hash",
+               what, (unsigned long long)a, (unsigned long long)size,
+               rc == LDG_ENOTFOUND ? "a stored hash is missing"
+                                   : "a stored hash is wrong");
+    return LDG_ECORRUPT;
+}
+
+static int
+inclusion_holds(struct ldg_txn *t, uint64_t index, uint64_t size,
+                const uint8_t proof[][32], size_t n, const char *ck)
+{
+    uint8_t k[LDG_SEQ_KEY_LEN], leaf[32], root[32];
+    struct ldg_val v;
+    int rc;
+
+    if (note_root(ck, root) < 0)
+        return LDG_ECORRUPT;
+    /* the leaf from its entry; a pruned one's from the stored tree */
+    ldg_be64(k, index);
+    rc = ldg_kv_get(t, ldg_core(ldg_txn_ledger(t), LDG_DB_ENTRIES), k, sizeof k,
+                    &v);
+    if (rc == 0)
+        ldg_tlog_leaf_hash(leaf, v.data, v.len);
+    else if (rc == LDG_ENOTFOUND)
+        rc = ldg_tree_stored_hash(t, 0, index, leaf);
+    if (rc < 0)
+        return rc;
+    return ldg_tlog_verify_inclusion(leaf, index, size, proof, n, root);
+}
+
 int
 ldg_proof_text(struct ldg_txn *t, uint64_t index, uint64_t size, char **out)
 {
@@ -399,6 +454,11 @@ ldg_proof_text(struct ldg_txn *t, uint64_t index, uint64_t size, char **out)
         return rc;
     rc = ldg_tree_inclusion(t, index, size, proof, &n);
     if (rc == 0)
+        rc =
+            inclusion_holds(t, index, size, (const uint8_t(*)[32])proof, n, ck);
+    if (rc < 0)
+        rc = proof_damaged(t, rc, "inclusion proof of event", index, size);
+    if (rc == 0)
         rc = ldg_tlog_proof_format(out, index, (const uint8_t(*)[32])proof, n,
                                    ck);
     free(ck);
@@ -410,7 +470,7 @@ ldg_consistency_text(struct ldg_txn *t, uint64_t old, uint64_t size, char **out)
 {
     uint8_t proof[LDG_PROOF_MAX][32];
     size_t n = 0;
-    char *ck = NULL;
+    char *ck = NULL, *ck_old = NULL;
     uint64_t have;
     int rc;
 
@@ -428,6 +488,24 @@ ldg_consistency_text(struct ldg_txn *t, uint64_t old, uint64_t size, char **out)
     /* From the empty tree the proof is empty (C2SP tlog-witness accepts
      * old size 0; RFC 6962 leaves it undefined). */
     rc = old == 0 ? 0 : ldg_tree_consistency(t, old, size, proof, &n);
+    /* checked against the signed root of size, and the old size's: its
+     * signed checkpoint's when one is stored, else the root the stored
+     * tree gives (which checks the proof against the new root alone) */
+    if (rc == 0 && old > 0 && old < size) {
+        uint8_t r1[32], r2[32];
+        if (ldg_checkpoint_get(t, old, &ck_old) == 0)
+            rc = note_root(ck_old, r1) < 0 ? LDG_ECORRUPT : 0;
+        else
+            rc = ldg_tree_root(t, old, r1);
+        if (rc == 0)
+            rc = note_root(ck, r2) < 0
+                     ? LDG_ECORRUPT
+                     : ldg_tlog_verify_consistency(
+                           old, size, r1, r2, (const uint8_t(*)[32])proof, n);
+        free(ck_old);
+    }
+    if (rc < 0)
+        rc = proof_damaged(t, rc, "consistency proof from size", old, size);
     if (rc == 0)
         rc = ldg_tlog_consistency_format(out, old, (const uint8_t(*)[32])proof,
                                          n, ck);

@@ -17,7 +17,9 @@
  *     as RFC 6962 gives; a ledger with some tiles split and some whole (a
  *     migrate that stopped) reads and verifies, and migrate splits the
  *     rest; a split tile without its last hash is corrupt and verify names
- *     that hash's event.
+ *     that hash's event;
+ *   - in layouts 2 to 4, a proof made from a damaged or missing stored hash
+ *     is refused, named, never given out.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -307,6 +309,46 @@ test_layout__verify_names_the_event_of_a_wrong_tile_hash(void **state)
     assert_int_equal(r.bad_seq, 300);
     assert_non_null(strstr(r.what, "Merkle"));
     fx_free(f);
+}
+
+/* A proof is checked against the signed root before it is given out: a
+ * damaged or missing stored hash is named, never a proof that does not
+ * hold, nor "not in the tree". */
+static void
+test_layout__a_proof_from_a_damaged_tree_is_refused(void **state)
+{
+    (void)state;
+    for (unsigned layout = 2; layout <= 4; layout++) {
+        struct fx *f = fx_new(layout, 600);
+        struct ldg_txn *t;
+        ldg_dbi dbi;
+        uint8_t k[LDG_TREE_KEY_LEN];
+        char *text = NULL;
+
+        /* leaf 301: the sibling an inclusion proof of 300 carries */
+        flip_tree_record(f->l, "tiles", 0, 1, 32 * (301 - 256) + 7);
+        assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+        assert_int_equal(ldg_proof_text(t, 300, 0, &text), LDG_ECORRUPT);
+        assert_null(text);
+        assert_non_null(strstr(ldg_errmsg(f->l), "event 300"));
+        assert_non_null(strstr(ldg_errmsg(f->l), "verify --full"));
+        assert_int_equal(ldg_consistency_text(t, 300, 0, &text), LDG_ECORRUPT);
+        assert_null(text);
+        /* a proof that needs no hash of that tile is given */
+        assert_int_equal(ldg_proof_text(t, 550, 0, &text), 0);
+        free(text);
+        text = NULL;
+        ldg_txn_abort(t);
+
+        ldg_tree_key(k, 0, 1);
+        assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+        assert_int_equal(ldg_db_open(t, "tiles", 0, &dbi), 0);
+        assert_int_equal(ldg_core_kv_del(t, dbi, k, sizeof k, NULL, 0), 0);
+        assert_int_equal(ldg_proof_text(t, 300, 0, &text), LDG_ECORRUPT);
+        assert_non_null(strstr(ldg_errmsg(f->l), "missing"));
+        ldg_txn_abort(t);
+        fx_free(f);
+    }
 }
 
 /* A layout record a build does not know, or a damaged one: every open
@@ -808,6 +850,7 @@ main(void)
             test_layout__verify_names_the_event_of_a_wrong_tile_hash),
         cmocka_unit_test(
             test_layout__an_unknown_or_damaged_layout_record_is_refused),
+        cmocka_unit_test(test_layout__a_proof_from_a_damaged_tree_is_refused),
         cmocka_unit_test(test_layout__layout_4_keeps_a_tiles_last_hash_apart),
         cmocka_unit_test(
             test_layout__a_stopped_split_reads_and_migrate_finishes_it),
