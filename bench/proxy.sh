@@ -96,15 +96,18 @@ rec() { printf '%s\t%s\n' "$1" "$2" >>"$OUT/proxy.tsv"; }
 # recorder thread "proxy-record" and its curl thread "http-loop";
 # libmicrohttpd names its own "MHD-*").
 ticks() {
-    set -f # the patterns are case patterns, not file names
     for p in $1; do
         if [ -n "${2:-}" ]; then
-            for t in /proc/$p/task/*; do
-                c=$(cat "$t/comm" 2>/dev/null)
+            # (the threads listed, not globbed: the patterns below must
+            # not be expanded as file names, so globbing is off there)
+            for t in $(ls "/proc/$p/task" 2>/dev/null); do
+                c=$(cat "/proc/$p/task/$t/comm" 2>/dev/null)
+                set -f
                 for pat in $2; do
                     # shellcheck disable=SC2254
-                    case $c in $pat) cut -d' ' -f14,15 "$t/stat" ;; esac
+                    case $c in $pat) cut -d' ' -f14,15 "/proc/$p/task/$t/stat" ;; esac
                 done
+                set +f
             done
         else
             cut -d' ' -f14,15 "/proc/$p/stat"
