@@ -427,17 +427,11 @@ growth_measure(struct ldg_ledger *l, uint64_t now_ns, struct growth *g)
     if ((rc = ldg_stats_databases(l, &dbs, &n)) < 0)
         return rc;
     for (i = 0; i < n; i++) {
-        if (strcmp(dbs[i].name, "(free)") != 0)
+        if (dbs[i].cls != LDG_DBC_FREE)
             g->used_bytes += dbs[i].bytes;
-        if (strcmp(dbs[i].name, "tree") == 0 ||
-            strcmp(dbs[i].name, "tiles") == 0 ||
-            strcmp(dbs[i].name, "checkpoints") == 0)
+        if (dbs[i].cls == LDG_DBC_TREE || dbs[i].cls == LDG_DBC_CHECKPOINT)
             g->all_bytes += dbs[i].bytes;
-        else if (strcmp(dbs[i].name, "entries") == 0 ||
-                 strcmp(dbs[i].name, "bodies") == 0 ||
-                 strcmp(dbs[i].name, "seals") == 0 ||
-                 strncmp(dbs[i].name, "ix.", 3) == 0 ||
-                 strncmp(dbs[i].name, "idx.", 4) == 0)
+        else if (dbs[i].cls == LDG_DBC_EVENT || dbs[i].cls == LDG_DBC_INDEX)
             g->kept_bytes += dbs[i].bytes;
     }
     free(dbs);

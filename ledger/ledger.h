@@ -223,9 +223,21 @@ struct ldg_stats {
 int ldg_stats(struct ldg_ledger *l, struct ldg_stats *st);
 
 /* One database's size, as LMDB counts it. */
+/* What a database holds, for those who weigh the store without knowing
+ * its layout (the doctor's disk headroom, prune's budget, migrate). */
+enum ldg_db_class {
+    LDG_DBC_EVENT,      /* an event's own records: entries, bodies, seals */
+    LDG_DBC_INDEX,      /* a record or seq an event in an index */
+    LDG_DBC_TREE,       /* the Merkle tree's hashes (kept by a prune) */
+    LDG_DBC_CHECKPOINT, /* signed checkpoints (kept by a prune) */
+    LDG_DBC_STATE,      /* the projections, meta, the key registry */
+    LDG_DBC_FREE,       /* LMDB's pages free for reuse */
+    LDG_DBC_LMDB        /* LMDB's catalogue and meta pages */
+};
 struct ldg_db_size {
-    char name[64];    /* "entries", "idx.type", "proj.models", or LMDB's
-                         own: "(catalogue)", "(free)", "(meta)" */
+    char name[64]; /* "entries", "idx.type", "proj.models", or LMDB's
+                      own: "(catalogue)", "(free)", "(meta)" */
+    enum ldg_db_class cls;
     uint64_t entries; /* records (every duplicate counted) */
     uint64_t pages;   /* branch, leaf and overflow pages */
     uint64_t bytes;   /* pages times the page size */

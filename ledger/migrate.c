@@ -87,12 +87,11 @@ usage(struct ldg_ledger *l, uint64_t *used, uint64_t *file, uint64_t *tree,
     *tree = *index = 0;
     for (size_t i = 0; i < n; i++) {
         all += d[i].bytes;
-        if (strcmp(d[i].name, "(free)") == 0)
+        if (d[i].cls == LDG_DBC_FREE)
             free_b = d[i].bytes;
-        if (strcmp(d[i].name, "tree") == 0 || strcmp(d[i].name, "tiles") == 0)
+        if (d[i].cls == LDG_DBC_TREE)
             *tree += d[i].bytes;
-        if (strncmp(d[i].name, "idx.", 4) == 0 ||
-            strncmp(d[i].name, "ix.", 3) == 0)
+        if (d[i].cls == LDG_DBC_INDEX)
             *index += d[i].bytes;
     }
     free(d);

@@ -1674,6 +1674,27 @@ ldg_store_check_pages(struct ldg_txn *t, char *what, size_t cap)
 /* ------------------------------------------------------------- sizes -- */
 
 /* Appends one row to *v (of *n, room *cap). 0 or LDG_ENOMEM. */
+/* The class of the database named name (ledger.h). */
+static enum ldg_db_class
+db_class(const char *name)
+{
+    static const char *const event[] = {"entries", "bodies", "seals"};
+    if (strcmp(name, "(free)") == 0)
+        return LDG_DBC_FREE;
+    if (name[0] == '(')
+        return LDG_DBC_LMDB;
+    for (size_t i = 0; i < sizeof event / sizeof event[0]; i++)
+        if (strcmp(name, event[i]) == 0)
+            return LDG_DBC_EVENT;
+    if (strncmp(name, "idx.", 4) == 0 || strncmp(name, "ix.", 3) == 0)
+        return LDG_DBC_INDEX;
+    if (strcmp(name, "tree") == 0 || strcmp(name, "tiles") == 0)
+        return LDG_DBC_TREE;
+    if (strcmp(name, "checkpoints") == 0)
+        return LDG_DBC_CHECKPOINT;
+    return LDG_DBC_STATE;
+}
+
 static int
 size_add(struct ldg_db_size **v, size_t *n, size_t *cap, const char *name,
          size_t nlen, uint64_t entries, uint64_t pages, uint64_t psize)
@@ -1691,6 +1712,7 @@ size_add(struct ldg_db_size **v, size_t *n, size_t *cap, const char *name,
     if (nlen >= sizeof d->name)
         nlen = sizeof d->name - 1;
     memcpy(d->name, name, nlen);
+    d->cls = db_class(d->name);
     d->entries = entries;
     d->pages = pages;
     d->bytes = pages * psize;

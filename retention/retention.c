@@ -248,16 +248,13 @@ used_bytes2(struct ldg_ledger *l, uint64_t *removable)
     if (ldg_stats_databases(l, &d, &n) < 0)
         return 0;
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(d[i].name, "(free)") == 0)
+        if (d[i].cls == LDG_DBC_FREE)
             continue;
         sum += d[i].bytes;
         /* what a prune removes: the kept events' own records (their tree
          * hashes and the checkpoints stay, and the state) */
-        if (removable != NULL && (strcmp(d[i].name, "entries") == 0 ||
-                                  strcmp(d[i].name, "bodies") == 0 ||
-                                  strcmp(d[i].name, "seals") == 0 ||
-                                  strncmp(d[i].name, "ix.", 3) == 0 ||
-                                  strncmp(d[i].name, "idx.", 4) == 0))
+        if (removable != NULL &&
+            (d[i].cls == LDG_DBC_EVENT || d[i].cls == LDG_DBC_INDEX))
             *removable += d[i].bytes;
     }
     free(d);

@@ -351,6 +351,43 @@ test_layout__a_proof_from_a_damaged_tree_is_refused(void **state)
     }
 }
 
+/* Each database's class (ledger.h), which the doctor, prune's budget and
+ * migrate weigh the store by without knowing its layout. */
+static void
+test_layout__every_database_has_its_class(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        enum ldg_db_class cls;
+    } want[] = {
+        {"entries", LDG_DBC_EVENT},      {"bodies", LDG_DBC_EVENT},
+        {"seals", LDG_DBC_EVENT},        {"ix.type", LDG_DBC_INDEX},
+        {"ix.run", LDG_DBC_INDEX},       {"idx.id", LDG_DBC_INDEX},
+        {"idx.time", LDG_DBC_INDEX},     {"tree", LDG_DBC_TREE},
+        {"tiles", LDG_DBC_TREE},         {"checkpoints", LDG_DBC_CHECKPOINT},
+        {"meta", LDG_DBC_STATE},         {"keys", LDG_DBC_STATE},
+        {"(free)", LDG_DBC_FREE},
+        {"(catalogue)", LDG_DBC_LMDB},   {"(meta)", LDG_DBC_LMDB},
+    };
+    struct fx *f = fx_new(4, 300);
+    struct ldg_db_size *d = NULL;
+    size_t n = 0;
+    assert_int_equal(ldg_stats_databases(f->l, &d, &n), 0);
+    for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
+        size_t i = 0;
+        while (i < n && strcmp(d[i].name, want[w].name) != 0)
+            i++;
+        if (i == n)
+            fail_msg("no database %s", want[w].name);
+        if (d[i].cls != want[w].cls)
+            fail_msg("%s: class %d, not %d", want[w].name, (int)d[i].cls,
+                     (int)want[w].cls);
+    }
+    free(d);
+    fx_free(f);
+}
+
 /* A layout record a build does not know, or a damaged one: every open
  * refuses it, naming it. */
 static void
@@ -851,6 +888,7 @@ main(void)
         cmocka_unit_test(
             test_layout__an_unknown_or_damaged_layout_record_is_refused),
         cmocka_unit_test(test_layout__a_proof_from_a_damaged_tree_is_refused),
+        cmocka_unit_test(test_layout__every_database_has_its_class),
         cmocka_unit_test(test_layout__layout_4_keeps_a_tiles_last_hash_apart),
         cmocka_unit_test(
             test_layout__a_stopped_split_reads_and_migrate_finishes_it),
