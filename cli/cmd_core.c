@@ -1842,6 +1842,7 @@ cmd_stats(struct cli *c, int argc, char **argv)
     struct cli_args a;
     struct ldg_ledger *l = NULL;
     struct ldg_stats st;
+    uint64_t tiles_whole = 0;
     struct ldg_db_size *dbs = NULL;
     size_t ndbs = 0;
     char t1[64] = "", t2[64] = "";
@@ -1868,6 +1869,8 @@ cmd_stats(struct cli *c, int argc, char **argv)
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
     rc = ldg_stats(l, &st);
+    if (rc == 0)
+        rc = ldg_stats_tiles_whole(l, &tiles_whole);
     if (rc == 0 && databases)
         rc = ldg_stats_databases(l, &dbs, &ndbs);
     if (rc < 0) {
@@ -1892,11 +1895,10 @@ cmd_stats(struct cli *c, int argc, char **argv)
                                   "event; ledger migrate converts it"
                                 : "a record per tree node; ledger migrate "
                                   "converts it");
-        if (st.tiles_whole > 0)
+        if (tiles_whole > 0)
             printf("; %llu tile%s not yet split: ledger migrate splits %s",
-                   (unsigned long long)st.tiles_whole,
-                   st.tiles_whole == 1 ? "" : "s",
-                   st.tiles_whole == 1 ? "it" : "them");
+                   (unsigned long long)tiles_whole, tiles_whole == 1 ? "" : "s",
+                   tiles_whole == 1 ? "it" : "them");
         printf(")\n");
         if (st.horizon > 0)
             printf("events       %llu (0..%llu pruned: %llu kept)\n",
@@ -1957,7 +1959,7 @@ cmd_stats(struct cli *c, int argc, char **argv)
         json_object_set_new(o, "layout", json_integer(st.layout));
         if (st.layout >= 4)
             json_object_set_new(o, "tiles_whole",
-                                json_integer((json_int_t)st.tiles_whole));
+                                json_integer((json_int_t)tiles_whole));
         if (st.horizon > 0)
             json_object_set_new(o, "horizon", cli_json_u64(st.horizon));
         if (databases)

@@ -424,40 +424,29 @@ to_split(struct ldg_ledger *l,
     return 0;
 }
 
-/* Whole tiles (of 256 hashes) in db tiles: what layout 4 splits. */
-static uint64_t
-whole_tiles(struct ldg_ledger *l)
+/* What the steps ahead convert, for progress's total: *keys, the keys of
+ * the four indexes layout 3 moves; *whole, the whole tiles (of 256
+ * hashes) layout 4 splits (every tile in layouts 2 and 3). */
+static void
+to_convert(struct ldg_ledger *l, uint64_t *keys, uint64_t *whole)
 {
     struct ldg_txn *t;
-    uint64_t n = 0;
-    if (ldg_txn_begin(l, LDG_TXN_READ, &t) < 0)
-        return 0;
-    if (ldg_txn_layout(t) >= LDG_LAYOUT_TILES) {
-        /* layouts 2 and 3 hold whole tiles only */
-        if (ldg_txn_layout(t) < LDG_LAYOUT_SPLIT)
-            ldg_db_count(t, ldg_core(l, LDG_DB_TILES), &n);
-        else
-            ldg_tree_tiles_whole(t, &n);
-    }
-    ldg_txn_abort(t);
-    return n;
-}
+    int layout;
 
-/* Keys in the four indexes layout 3 converts (progress's total). */
-static uint64_t
-index_keys(struct ldg_ledger *l)
-{
-    struct ldg_txn *t;
-    uint64_t all = 0;
+    *keys = *whole = 0;
     if (ldg_txn_begin(l, LDG_TXN_READ, &t) < 0)
-        return 0;
-    for (int i = 0; i < 4; i++) {
+        return;
+    layout = ldg_txn_layout(t);
+    for (int i = 0; layout < LDG_LAYOUT_DUPS && i < 4; i++) {
         uint64_t n = 0;
         if (ldg_db_count(t, ldg_core(l, ix_from[i]), &n) == 0)
-            all += n;
+            *keys += n;
     }
+    if (layout >= LDG_LAYOUT_SPLIT)
+        ldg_tree_tiles_whole(t, whole);
+    else if (layout >= LDG_LAYOUT_TILES)
+        ldg_db_count(t, ldg_core(l, LDG_DB_TILES), whole);
     ldg_txn_abort(t);
-    return all;
 }
 
 int
@@ -508,10 +497,13 @@ ldg_migrate(struct ldg_ledger *l, int to,
     if (res->from < LDG_LAYOUT_TILES)
         for (int tl = 0; tl < 8; tl++)
             tiles += ldg_tree_level_count(size, tl) / LDG_TILE_WIDTH;
-    if (res->from < LDG_LAYOUT_DUPS && to >= LDG_LAYOUT_DUPS)
-        keys = index_keys(l);
-    if (to >= LDG_LAYOUT_SPLIT)
-        whole = res->from < LDG_LAYOUT_TILES ? tiles : whole_tiles(l);
+    to_convert(l, &keys, &whole);
+    if (to < LDG_LAYOUT_DUPS)
+        keys = 0;
+    if (to < LDG_LAYOUT_SPLIT)
+        whole = 0;
+    else if (res->from < LDG_LAYOUT_TILES)
+        whole = tiles; /* the tiles layout 2 is about to make */
     total = tiles + keys + whole;
     if (progress != NULL && total > 0)
         progress(progress_ctx, 0, total);

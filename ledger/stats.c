@@ -47,8 +47,6 @@ ldg_stats(struct ldg_ledger *l, struct ldg_stats *st)
         st->keys = n; /* corrected below: records are id: and name: */
     }
     if (rc == 0)
-        rc = ldg_tree_tiles_whole(t, &st->tiles_whole);
-    if (rc == 0)
         st->horizon = ldg_txn_horizon(t);
     if (rc == 0 && st->events > st->horizon) {
         rc = ldg_event_get(t, st->horizon, &ev);
@@ -75,6 +73,20 @@ ldg_stats(struct ldg_ledger *l, struct ldg_stats *st)
             st->file_bytes = (uint64_t)sb.st_size;
         st->map_bytes = ldg_store_map_size(l->store);
     }
+    return rc;
+}
+
+int
+ldg_stats_tiles_whole(struct ldg_ledger *l, uint64_t *n)
+{
+    struct ldg_txn *t;
+    int rc;
+
+    *n = 0;
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    rc = ldg_tree_tiles_whole(t, n);
+    ldg_txn_abort(t);
     return rc;
 }
 

@@ -624,15 +624,15 @@ ldg_tree_tiles_finish(struct ldg_txn *t, uint64_t size)
     ldg_dbi tree = ldg_core(l, LDG_DB_TREE);
     uint8_t(*edge)[LDG_TILE_WIDTH][32] = NULL;
     uint8_t root1[32], root2[32], k[LDG_TREE_KEY_LEN], lay[LDG_META_LAYOUT_LEN];
-    size_t ne[8] = {0};
+    size_t ne[8] = {0}, have;
+    const uint8_t *h;
     int rc, top = 0;
 
     if (ldg_txn_layout(t) != 1)
         return LDG_EINVAL;
     if (size > 0 && (rc = ldg_tree_root(t, size, root1)) < 0)
         return rc;
-    /* edge[8] holds a tile read to see that it is there */
-    if ((edge = calloc(9, sizeof *edge)) == NULL)
+    if ((edge = calloc(8, sizeof *edge)) == NULL)
         return LDG_ENOMEM;
     /* the tiles the steps before did not copy (appends since), and each
      * level's hashes past its last full tile */
@@ -642,7 +642,7 @@ ldg_tree_tiles_finish(struct ldg_txn *t, uint64_t size)
             break;
         top = tl + 1;
         for (uint64_t n = 0; n < f; n++) {
-            rc = ldg_tree_tile_get(t, tl, n, (uint8_t *)edge[8]);
+            rc = tile_ref(t, tl, n, &h, &have);
             if (rc == LDG_ENOTFOUND)
                 rc = ldg_tree_tiles_copy(t, tl, n, n + 1);
             if (rc < 0)
