@@ -19,6 +19,11 @@
  * tiles N < (s >> 8L) / 256 and, if (s >> 8L) % 256 > 0, the partial tile
  * of that width.
  *
+ * Nothing unchecked is published: each level-0 hash is checked against
+ * its entry, each higher hash against the 256 hashes under it and the
+ * root against the signed checkpoint, before the file holding it is
+ * written (check_tile).
+ *
  * Every file name fixes its content for good (a partial tile that grows is
  * a new name, ".p/<W+1>"), so a file that exists with the right bytes is
  * never rewritten; old partial tiles stay, as clients holding an older
@@ -374,6 +379,52 @@ build_bundle(struct tiles *c, uint64_t n, unsigned w)
 }
 
 /*
+ * A hash tile of level 1 or more is written only if each of its hashes is
+ * the root of the 256 stored hashes under it: a damaged stored hash is
+ * refused before any file shows it. The levels are written from the top
+ * down, then the entry bundles (each entry checked against its leaf hash),
+ * then level 0, so a file is only written once the hashes it holds are
+ * checked, and the stored root was checked against the checkpoint first.
+ */
+static int
+check_tile(struct tiles *c, int level, uint64_t n, unsigned w)
+{
+    uint8_t h[LDG_TILE_WIDTH][LDG_HASH_LEN];
+    int below = LDG_TILE_HEIGHT * (level - 1);
+
+    for (unsigned j = 0; j < w; j++) {
+        uint64_t idx = n * LDG_TILE_WIDTH + j;
+        for (unsigned i = 0; i < LDG_TILE_WIDTH; i++) {
+            uint64_t k = idx * LDG_TILE_WIDTH + i;
+            int rc = ldg_tree_stored_hash(c->t, below, k, h[i]);
+            if (rc < 0) {
+                ldg_seterr(c->l, "tiles: stored hash (%d, %llu): %s", below,
+                           (unsigned long long)k, ldg_strerror(rc));
+                return rc;
+            }
+        }
+        for (unsigned m = LDG_TILE_WIDTH / 2; m >= 1; m /= 2)
+            for (unsigned i = 0; i < m; i++)
+                ldg_tlog_node_hash(h[i], h[2 * i], h[2 * i + 1]);
+        if (memcmp(h[0], c->buf.p + (size_t)j * LDG_HASH_LEN, LDG_HASH_LEN) !=
+            0) {
+            ldg_seterr(
+                c->l,
+                "tiles: stored hash (%d, %llu) is not the hash of "
+                "the stored hashes (%d, %llu..%llu) under it: the "
+                "stored Merkle tree is damaged (ledger verify --full "
+                "names the event); nothing of tile %d/%llu written",
+                LDG_TILE_HEIGHT * level, (unsigned long long)idx, below,
+                (unsigned long long)(idx * LDG_TILE_WIDTH),
+                (unsigned long long)(idx * LDG_TILE_WIDTH + LDG_TILE_WIDTH - 1),
+                level, (unsigned long long)n);
+            return LDG_ECORRUPT;
+        }
+    }
+    return 0;
+}
+
+/*
  * Writes the files of one level (level -1: entry bundles) for a tree of
  * size, skipping full tiles already covered by a published tree of size
  * old. count is the number of hashes (entries) at that level.
@@ -420,6 +471,8 @@ write_level(struct tiles *c, int level, uint64_t old, uint64_t size,
         if (rc < 0)
             return rc;
         rc = level < 0 ? build_bundle(c, n, w) : build_tile(c, level, n, w);
+        if (rc == 0 && level > 0)
+            rc = check_tile(c, level, n, w);
         if (rc < 0)
             return rc;
         rc = put_file(c, rel);
@@ -525,6 +578,16 @@ ldg_tiles_write(struct ldg_ledger *l, const char *dir,
     }
     /* Publish exactly what the log signed, and only if it holds. */
     rc = open_checkpoint(&c, note, strlen(note), &size, root);
+    if (rc == LDG_ETAMPER) {
+        ldg_seterr(l,
+                   "tiles: the stored Merkle tree's root at size %llu is "
+                   "not the signed checkpoint's: the stored tree is "
+                   "damaged (ledger verify --full names the event); "
+                   "nothing written",
+                   (unsigned long long)size);
+        rc = LDG_ECORRUPT;
+        goto out;
+    }
     if (rc < 0) {
         ldg_seterr(l,
                    "tiles: the stored checkpoint does not verify "
@@ -535,13 +598,17 @@ ldg_tiles_write(struct ldg_ledger *l, const char *dir,
     r.size = size;
     old = published_size(&c, size);
 
-    for (int level = 0; level < 8 && (size >> (LDG_TILE_HEIGHT * level)) > 0;
-         level++) {
+    /* From the top level down, the entry bundles before level 0: see
+     * check_tile */
+    int top = 0;
+    while (top + 1 < 8 && (size >> (LDG_TILE_HEIGHT * (top + 1))) > 0)
+        top++;
+    for (int level = top; level >= 1 && rc == 0; level--)
         rc = write_level(&c, level, old, size, &r.tiles_written);
-        if (rc < 0)
-            goto out;
-    }
-    rc = write_level(&c, -1, old, size, &r.bundles_written);
+    if (rc == 0)
+        rc = write_level(&c, -1, old, size, &r.bundles_written);
+    if (rc == 0)
+        rc = write_level(&c, 0, old, size, &r.tiles_written);
     if (rc < 0)
         goto out;
     rc = sync_all(&c);
