@@ -494,7 +494,7 @@ ldg_migrate(struct ldg_ledger *l, int to,
     res->to = res->from;
     /* progress counts tiles made (layout 1 to 2), index keys copied (2 to
      * 3) and tiles split (3 to 4) */
-    if (res->from < LDG_LAYOUT_TILES)
+    if (res->from < LDG_LAYOUT_TILES && to >= LDG_LAYOUT_TILES)
         for (int tl = 0; tl < 8; tl++)
             tiles += ldg_tree_level_count(size, tl) / LDG_TILE_WIDTH;
     to_convert(l, &keys, &whole);
@@ -507,7 +507,7 @@ ldg_migrate(struct ldg_ledger *l, int to,
     total = tiles + keys + whole;
     if (progress != NULL && total > 0)
         progress(progress_ctx, 0, total);
-    if (res->from < LDG_LAYOUT_TILES) {
+    if (res->from < LDG_LAYOUT_TILES && to >= LDG_LAYOUT_TILES) {
         if ((s = calloc(1, sizeof *s)) == NULL)
             return LDG_ENOMEM;
         s->from = 1;

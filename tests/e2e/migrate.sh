@@ -129,6 +129,16 @@ jq -e '[.databases[] | select(.name | test("^idx[.](type|subject|run|actor|time)
 jq -e '[.databases[] | select(.name == "ix.subject")][0].records == 20004' \
     "$T/dbs" >/dev/null || fail "after: ix.subject does not hold 20004 seqs"
 
+# --layout 1 of a layout 1 ledger converts nothing (it converted to 2,
+# exit 0, until 2026-11-26)
+cp -r "$B" "$T/one"
+"$L" --dir "$T/one" migrate --layout 1 >"$T/out" 2>&1 &&
+    grep -q '^layout 1 already: nothing to convert (20004 events)$' "$T/out" ||
+    fail "--layout 1: $(cat "$T/out")"
+"$L" --dir "$T/one" stats -o json | jq -e '.layout == 1' >/dev/null ||
+    fail "--layout 1: stats says $("$L" --dir "$T/one" stats | grep layout)"
+rm -rf "$T/one"
+
 # by way of layout 2: the same answers
 cp -r "$B" "$T/two"
 "$L" --dir "$T/two" migrate --layout 2 >"$T/out" 2>&1 &&
