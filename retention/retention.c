@@ -302,6 +302,69 @@ wrong_span(struct ldg_ledger *l, const char *path,
         (unsigned long long)h->horizon, (unsigned long long)h->horizon);
 }
 
+struct erased_ctx {
+    struct ldg_txn *t;
+    uint64_t first, horizon; /* the range asked about */
+    uint64_t n, target, by;  /* how many erased in it; the first of them */
+};
+
+static int
+erased_add(void *ctx, uint64_t seq)
+{
+    struct erased_ctx *x = ctx;
+    json_t *body = NULL;
+    json_int_t tg;
+
+    if (ldg_body_get(x->t, seq, &body) < 0)
+        return 0; /* verify names a body.erased without its body */
+    tg = json_integer_value(json_object_get(body, "target_seq"));
+    json_decref(body);
+    if (tg >= 0 && (uint64_t)tg >= x->first && (uint64_t)tg < x->horizon &&
+        (uint64_t)tg < seq) {
+        if (x->n == 0 || (uint64_t)tg < x->target) {
+            x->target = (uint64_t)tg;
+            x->by = seq;
+        }
+        x->n++;
+    }
+    return 0;
+}
+
+/* An archive written before `ledger erase` still holds the erased body:
+ * it cannot become the archive of record (the erasure would live on in
+ * it, and a later erase could not reach it). */
+static int
+check_erasures(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
+               const char *path, uint64_t archive_erased)
+{
+    struct erased_ctx x = {0};
+    int rc;
+
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &x.t)) < 0)
+        return rc;
+    x.first = h->first;
+    x.horizon = h->horizon;
+    rc = ldg_index_walk(x.t, LDG_INDEX_TYPE, LDG_EV_BODY_ERASED, 0, UINT64_MAX,
+                        0, erased_add, &x);
+    ldg_txn_abort(x.t);
+    if (rc < 0)
+        return rc;
+    if (x.n > archive_erased) {
+        ldg_set_errmsg(l,
+                       "archive %s holds bodies erased since it was written "
+                       "(%llu erased in the ledger, %llu in the archive; "
+                       "the first: event %llu, erased by event %llu): it "
+                       "would keep them; write the archive again (ledger "
+                       "archive --before %llu) and prune with that one",
+                       path, (unsigned long long)x.n,
+                       (unsigned long long)archive_erased,
+                       (unsigned long long)x.target, (unsigned long long)x.by,
+                       (unsigned long long)h->horizon);
+        return LDG_ETAMPER;
+    }
+    return 0;
+}
+
 /* The archive must select exactly the events h.first..horizon-1, verify
  * with this log's key, with nothing withheld, against a checkpoint that is
  * this ledger's own of its size (at the horizon, or later when it carries
@@ -315,9 +378,15 @@ check_archive(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
     char vkey[512], *ck = NULL;
     int rc;
 
+    struct stat sb;
     if (access(path, R_OK) != 0) {
         ldg_set_errmsg(l, "archive %s: %s", path, strerror(errno));
         return errno == ENOENT ? LDG_ENOTFOUND : LDG_EIO;
+    }
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        ldg_set_errmsg(l, "archive %s: not a file (a bundle is one file)",
+                       path);
+        return LDG_EBADINPUT;
     }
     if ((rc = ldg_verifier_key(l, vkey, sizeof vkey)) < 0)
         return rc;
@@ -379,6 +448,10 @@ check_archive(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
         wrong_span(l, path, br, h);
         free(br);
         return LDG_ETAMPER;
+    }
+    if ((rc = check_erasures(l, h, path, br->bodies_erased)) < 0) {
+        free(br);
+        return rc;
     }
     /* its checkpoint is this ledger's: same origin, size and root */
     {

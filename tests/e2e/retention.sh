@@ -277,6 +277,16 @@ grep -q "^recorded as ledger.pruned, seq $N" "$T/out" || fail "prune: no seq $N"
 "$L" --dir "$D" prune --before "$H1" --archive "$T/a1.bundle" >"$T/out" 2>&1 &&
     grep -q "events 0..$((H1 - 1)) were pruned already" "$T/out" ||
     fail "prune run again: $(cat "$T/out")"
+# ... but not with an archive that is not there (66), or a directory (65)
+"$L" --dir "$D" prune --before "$H1" --archive "$T/gone.bundle" >"$T/out" 2>&1
+rc=$?
+[ "$rc" = 66 ] && grep -q "gone.bundle: No such file" "$T/out" ||
+    fail "prune run again, a missing archive: exit $rc: $(cat "$T/out")"
+"$L" --dir "$D" prune --before "$((H1 + 1))" --archive "$T" --force \
+    >"$T/out" 2>&1
+rc=$?
+[ "$rc" = 65 ] && grep -q "not a file" "$T/out" ||
+    fail "prune with a directory for its archive: exit $rc: $(cat "$T/out")"
 # the counters go on over the pruned events (prune brought the metrics'
 # cache up to date first)
 m=$("$L" --dir "$D" metrics | awk '/^ledger_events_total\{/ { s += $2 } END { print s }')

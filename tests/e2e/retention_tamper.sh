@@ -213,6 +213,37 @@ nchecks=$((nchecks + 1))
     bad prune-stale-index "a key revoked before the horizon ($second, second" \
         "in key id order): verify --full after the prune: $(cat "$T/v")"
 
+# an archive written before `ledger erase` holds the erased body: prune
+# refuses it (exit 1), naming the event and the erasure, and removes
+# nothing; an archive written after the erase is taken, and holds the
+# body as erased (until 2026-11-26 the first was taken, and the erased
+# body lived on in the archive of record)
+E=$T/erase
+"$L" --dir "$E" init --origin retention.test/erase >/dev/null || exit 1
+for i in 1 2 3 4 5 6; do
+    "$L" --dir "$E" append x.e --body "{\"n\":$i,\"who\":\"alice\"}" \
+        >/dev/null || exit 1
+done
+"$L" --dir "$E" archive --before 4 --out "$T/e1.bundle" >/dev/null 2>&1 ||
+    { echo "FAIL: archive of the erase ledger"; exit 1; }
+"$L" --dir "$E" erase --reason test 2 >/dev/null || exit 1
+nchecks=$((nchecks + 1))
+"$L" --dir "$E" prune --before 4 --archive "$T/e1.bundle" --force \
+    >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" = 1 ] && grep -q "holds bodies erased since it was written (1 erased in the ledger, 0 in the archive; the first: event 2, erased by event 7)" "$T/err" ||
+    bad prune-erased "an archive written before an erase: exit $rc: $(cat "$T/err")"
+"$L" --dir "$E" show 0 >/dev/null 2>&1 ||
+    bad prune-erased "the refused prune removed event 0"
+"$L" --dir "$E" archive --before 4 --out "$T/e2.bundle" >/dev/null 2>&1 &&
+    "$L" --dir "$E" prune --before 4 --archive "$T/e2.bundle" --force \
+        >/dev/null 2>"$T/err" ||
+    bad prune-erased "an archive written after the erase: $(cat "$T/err")"
+"$L" --dir "$E" query --bundle "$T/e2.bundle" --insecure-trust-bundle-key \
+    seq=1..2 -o json 2>/dev/null >"$T/q"
+[ "$(grep -c alice "$T/q")" = 1 ] && grep '"seq":"1"' "$T/q" | grep -q alice ||
+    bad prune-erased "the archive of record: events 1 and 2: $(cat "$T/q")"
+
 xfail_report
 printf 'retention_tamper: %d checks, %d failed, %d known bugs (xfail)\n' \
     "$nchecks" "$nfail" "$nxfail"
