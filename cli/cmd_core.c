@@ -1146,7 +1146,8 @@ static const struct cli_opt verify_opts[] = {
              "check only the events appended since the last recorded "
              "verification, at what they cost (what `ledger doctor` does "
              "on demand and `serve --verify-every` on an interval): chain "
-             "link, signatures or seals, bodies, tree consistency"),
+             "link, signatures or seals, bodies, tree consistency, the "
+             "checkpoints they brought"),
     CLI_VALUE('t', 0, "trusted", "FILE",
               "also check that this log extends FILE, a checkpoint saved "
               "earlier (`ledger checkpoint > FILE`)"),
@@ -1674,7 +1675,8 @@ verify_run(struct cli *c, int argc, char **argv)
             cli_printf_fit(
                 c, 4,
                 "%sok%s: checked %llu new events %llu..%llu (chain link, %s, "
-                "bodies, tree consistency); their indexes%s are left to "
+                "bodies, tree consistency, checkpoints); their indexes%s are "
+                "left to "
                 "`ledger verify`\n",
                 OKP, OFFO, (unsigned long long)r.checked,
                 (unsigned long long)r.from, (unsigned long long)(r.to - 1),

@@ -46,13 +46,31 @@ const struct cli_command cli_cmd_checkpoint = {
     "tlog-checkpoint format, byte for byte: the origin, the tree size, the "
     "root hash and the log key's signature. Save one somewhere else (or "
     "publish it) and `ledger verify --trusted FILE` later proves the log "
-    "was only appended to since.",
+    "was only appended to since. A stored checkpoint whose signature does "
+    "not verify with the log key is not printed (exit 65: storage "
+    "corrupt).",
     checkpoint_opts,
     CLI_OUT_BASIC,
     "ledger checkpoint > trusted-checkpoint.txt\n"
     "ledger checkpoint --size 100\n"
     "ledger checkpoint --cosigned\n",
     0};
+
+/* 0 when note (a checkpoint of len bytes, cosigned or not) verifies with the
+ * log key, else an ldg_error. */
+static int
+checkpoint_holds(struct ldg_ledger *l, const char *note, size_t len)
+{
+    char vkey[512], origin[LDG_ORIGIN_MAX + 1];
+    uint8_t root[32];
+    uint64_t size;
+    int rc = ldg_verifier_key(l, vkey, sizeof vkey);
+
+    if (rc == 0)
+        rc = ldg_checkpoint_open(vkey, note, len, origin, sizeof origin, &size,
+                                 root);
+    return rc;
+}
 
 int
 cmd_checkpoint(struct cli *c, int argc, char **argv)
@@ -99,6 +117,17 @@ cmd_checkpoint(struct cli *c, int argc, char **argv)
         else
             cli_err(c, "%s", ldg_strerror(rc));
         rc = cli_exit_code(rc);
+    } else if ((rc = checkpoint_holds(
+                    l, note, cosigned ? note_len : strlen(note))) < 0) {
+        /* handed out as a trust anchor: never one the log key did not
+         * sign */
+        cli_err(c,
+                "storage corrupt: the stored checkpoint does not verify "
+                "with the log key (%s); nothing printed: ledger verify "
+                "--full names it",
+                ldg_strerror(rc));
+        free(note);
+        rc = EX_DATAERR;
     } else {
         if (c->out == OUT_HUMAN)
             fputs(note, stdout);

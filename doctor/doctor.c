@@ -225,7 +225,7 @@ chain_verified(struct ldg_ledger *l, uint64_t size, int check_new, json_t *box)
             &c, 0, NULL,
             "events %llu..%llu (new since the last verification) "
             "checked just now: chain link, signatures or seals, "
-            "bodies, tree consistency%s%s",
+            "bodies, tree consistency, checkpoints%s%s",
             (unsigned long long)rep.from, (unsigned long long)rep.to - 1,
             rep.recorded ? "" : "; not recorded: ", rep.recorded ? "" : nerr);
     return clause_emit(box, &c);

@@ -18,11 +18,14 @@
  *      (ldg_vouch_events): canonical entry, the stored tree's leaf, the
  *      link to the previous leaf, a key valid at that event, its signature
  *      or seal, the body against its commitment (or its erasure);
- *   3. timestamps never decrease from S-1 on.
+ *   3. timestamps never decrease from S-1 on;
+ *   4. each checkpoint stored for a size in S+1..N is signed by the log
+ *      key, for this log, with the stored tree's root at its size (one
+ *      signature a commit: what `ledger checkpoint` hands out).
  *
  * What it leaves to `ledger verify`: the indexes of the new events, the
- * stored checkpoints, and anything before S (a full verification is the
- * only check of old signatures; a plain one of old bodies). The result is
+ * checkpoints of sizes up to S, and anything before S (a full verification is
+ * the only check of old signatures; a plain one of old bodies). The result is
  * recorded as a plain run's (the verified position moves to N with its
  * root; a failure becomes a standing finding), so `ledger verify` after
  * it starts its signatures at N, as after any plain run.
@@ -53,7 +56,51 @@ found(struct ldg_verify_report *r, uint64_t seq, const char *what)
     return LDG_ETAMPER;
 }
 
-/* Steps 1-3 above on one read snapshot; fills r (from, to, checked, root,
+/* Step 4: the checkpoints of sizes from..to (from > 0), newest first. */
+static int
+check_checkpoints(struct ldg_ledger *l, struct ldg_txn *t, uint64_t from,
+                  uint64_t to, struct ldg_verify_report *r)
+{
+    char why[256], vkey[512], origin[LDG_ORIGIN_MAX + 1];
+    uint8_t root[32], ours[32];
+    uint64_t s = to, size = 0;
+    int rc;
+
+    if ((rc = ldg_verifier_key(l, vkey, sizeof vkey)) < 0)
+        return rc;
+    while (s >= from) {
+        char *note = NULL;
+        uint64_t at;
+        rc = ldg_checkpoint_floor(t, s, &at);
+        if (rc == LDG_ENOTFOUND || (rc == 0 && at < from))
+            return 0;
+        if (rc == 0)
+            rc = ldg_checkpoint_get(t, at, &note);
+        if (rc < 0 && rc != LDG_ECORRUPT)
+            return rc;
+        if (rc == 0)
+            rc = ldg_checkpoint_open(vkey, note, strlen(note), origin,
+                                     sizeof origin, &size, root);
+        free(note);
+        if (rc == 0 && size == at && (rc = ldg_tree_root(t, at, ours)) < 0)
+            return rc;
+        if (rc < 0 || size != at || memcmp(root, ours, 32) != 0) {
+            snprintf(why, sizeof why, "the stored checkpoint of size %llu %s",
+                     (unsigned long long)at,
+                     rc == LDG_EBADSIG ? "does not verify with the log key"
+                     : rc < 0          ? "does not decode"
+                     : size != at      ? "names another size"
+                                  : "has another root than the stored tree");
+            return found(r, at - 1, why);
+        }
+        if (at == 0)
+            return 0;
+        s = at - 1;
+    }
+    return 0;
+}
+
+/* Steps 1-4 above on one read snapshot; fills r (from, to, checked, root,
  * or bad_seq/what). 0, LDG_ETAMPER, LDG_EFULL (more than max_events new:
  * nothing checked), or an I/O code. */
 static int
@@ -172,6 +219,9 @@ check_new(struct ldg_ledger *l, const struct ldg_verify_state *st,
         }
         prev_ts = ev.ts_ns;
     }
+    /* 4. the checkpoints the new events brought */
+    if ((rc = check_checkpoints(l, t, st->verified_size + 1, size, r)) < 0)
+        goto out;
     r->checked = size - st->verified_size;
     rc = 0;
 out:

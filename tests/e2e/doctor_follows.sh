@@ -120,5 +120,38 @@ L verify >/dev/null 2>&1
 kill "$pid"
 wait "$pid" 2>/dev/null
 pid=""
+# a checkpoint signed since the last verification, its signature broken:
+# verify --new and the doctor fail naming it, and `ledger checkpoint`
+# hands it out no more (until 2026-11-26 both said ok, and checkpoint
+# printed it, exit 0)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+if ${CC:-cc} -o "$T/poke" "$ROOT/tests/faults/lmdb_poke.c" \
+    $(pkg-config --cflags --libs lmdb 2>/dev/null || echo -llmdb) 2>/dev/null; then
+    D=$T/ck
+    L init >/dev/null || exit 1
+    L append x.test.a --body '{}' >/dev/null
+    L verify >/dev/null 2>&1 || fail "ck: first verify"
+    L append x.test.b --body '{}' >/dev/null
+    L append x.test.c --body '{}' >/dev/null
+    n=$(L checkpoint | sed -n 2p)
+    key=$(printf '%016x' "$n")
+    len=$("$T/poke" "$D" keys checkpoints | awk -v k="$key" '$1 == k {print $2}')
+    # a bit in the middle of the signature's base64
+    "$T/poke" "$D" flip checkpoints "$key" $((len - 20)) || fail "ck: poke"
+    L verify --new >"$T/out" 2>&1
+    rc=$?
+    [ $rc = 1 ] && grep -q "the stored checkpoint of size $n does not verify with the log key" "$T/out" ||
+        fail "verify --new of a broken checkpoint: exit $rc: $(cat "$T/out")"
+    L doctor >"$T/doc" 2>&1
+    grep 'chain-verified' "$T/doc" | grep -q "FAIL.*checkpoint of size $n" ||
+        fail "doctor, a broken checkpoint: $(grep chain-verified "$T/doc")"
+    L checkpoint >"$T/out" 2>"$T/err"
+    rc=$?
+    [ $rc = 65 ] && [ ! -s "$T/out" ] && grep -q "does not verify with the log key" "$T/err" ||
+        fail "checkpoint of a broken one: exit $rc: $(cat "$T/out" "$T/err")"
+else
+    fail "lmdb_poke does not build"
+fi
+
 [ $nfail = 0 ] || exit 1
 echo "doctor_follows: ok after every write, serve --verify-every records, tampering fails"
