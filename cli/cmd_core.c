@@ -1998,8 +1998,9 @@ const struct cli_command cli_cmd_migrate = {
     "ledger in a layout it had or the one it goes to (layout 4 perhaps with "
     "some tiles not yet split, which `ledger stats` says), each verifying "
     "with every checkpoint, and migrate can simply be run again. "
-    "Refuses while `ledger serve` serves "
-    "the ledger (stop it first); other writers may go on. Shows progress on "
+    "Refuses (exit 75) while `ledger serve` serves "
+    "the ledger, on any socket (stop it first); other writers may go on. Shows "
+    "progress on "
     "a terminal and prints the bytes in use before and after (data.mdb "
     "itself does not shrink: LMDB reuses the freed pages for later "
     "writes). `ledger stats` says which layout a ledger has.",
@@ -2050,6 +2051,19 @@ cmd_migrate(struct cli *c, int argc, char **argv)
     }
     if (rc > 0)
         return rc;
+    /* served on another socket: the server's hold on DIR/serve.lock */
+    rc = ldg_serve_held(c->dir);
+    if (rc != 0) {
+        if (rc > 0)
+            cli_err(c,
+                    "ledger serve serves this ledger (it holds %s/%s; its "
+                    "socket is elsewhere): stop it, migrate, then start it "
+                    "again; nothing was changed",
+                    c->dir, LDG_SERVE_LOCK);
+        else
+            cli_err(c, "%s/%s: %s", c->dir, LDG_SERVE_LOCK, ldg_strerror(rc));
+        return rc > 0 ? EX_TEMPFAIL : cli_exit_code(rc);
+    }
     if ((rc = cli_open(c, 0, &l)) != 0)
         return rc;
     rc = ldg_migrate(l, to, cli_progress, c, &r);

@@ -507,8 +507,8 @@ cli_help_overview(FILE *f)
     opt_line(f, "    --version", "the version, format and libraries");
     fputs("\nExit codes: 0 ok, 1 verification failed, 64 usage, 65 bad "
           "data, 66 no input,\n71 out of memory, 73 cannot create, 74 I/O, "
-          "77 key unusable (doctor: 0 healthy,\n1 degraded, 2 blocked, 3 "
-          "unknown).\n",
+          "75 try again later, 77 key unusable\n(doctor: 0 healthy, 1 "
+          "degraded, 2 blocked, 3 unknown).\n",
           f);
     fputs("\nExamples:\n"
           "  ledger init\n"

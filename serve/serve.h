@@ -55,6 +55,10 @@
 
 /* Default socket name inside the ledger directory. */
 #define LDG_SERVE_SOCKET "ledger.sock"
+/* A file in the ledger directory every running server holds a shared
+ * flock(2) on, whatever socket it serves: how `ledger migrate` knows the
+ * ledger is served (ldg_serve_held). Empty; never removed. */
+#define LDG_SERVE_LOCK "serve.lock"
 /* ldg_serve_options.budget_bytes's default: 64 MiB. A normal load (64
  * clients, 16 requests in flight each) holds about 100 KiB. */
 #define LDG_SERVE_BUDGET_DEFAULT ((size_t)64 << 20)
@@ -137,6 +141,9 @@ struct ldg_server;
 int ldg_serve_new(struct ldg_server **out, struct ldg_ledger *l,
                   const struct ldg_serve_options *opts, char *err,
                   size_t errcap);
+/* 1 when a server holds the ledger in directory dir (LDG_SERVE_LOCK), 0
+ * when none does, or a negative ldg_error. */
+int ldg_serve_held(const char *dir);
 /* Serves until ldg_serve_stop. Then it stops accepting and reading,
  * commits every complete request already read, hands out the responses
  * (within drain_ms), closes every connection and returns 0; a failure of

@@ -45,6 +45,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -137,6 +138,7 @@ struct ldg_server {
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int bound; /* we bound path and remove it at the end */
     int lfd, ep, stop_fd, done_fd, hup_fd;
+    int hold_fd; /* LDG_SERVE_LOCK, held shared while the server lives */
     char auth_path[4200];
     struct conn *conns;
     struct conn *graveyard; /* closed, freed once the writer is done */
@@ -1739,6 +1741,44 @@ ldg_serve_stop(struct ldg_server *s)
 /* --------------------------------------------------------- set up/down -- */
 
 /* Binds path, replacing a stale socket file that nothing answers on. */
+/* Takes the shared hold on DIR/serve.lock for the server's life. */
+static int
+hold(struct ldg_server *s, const char *dir)
+{
+    char path[4096];
+
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, LDG_SERVE_LOCK) >=
+        sizeof path)
+        return LDG_EINVAL;
+    s->hold_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+    if (s->hold_fd < 0 || flock(s->hold_fd, LOCK_SH) < 0) {
+        seterr(s, "%s: %s", path, strerror(errno));
+        return LDG_EIO;
+    }
+    return 0;
+}
+
+int
+ldg_serve_held(const char *dir)
+{
+    char path[4096];
+    int fd, held;
+
+    if (dir == NULL || (size_t)snprintf(path, sizeof path, "%s/%s", dir,
+                                        LDG_SERVE_LOCK) >= sizeof path)
+        return LDG_EINVAL;
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : LDG_EIO;
+    held = flock(fd, LOCK_EX | LOCK_NB) < 0;
+    if (held && errno != EWOULDBLOCK) {
+        close(fd);
+        return LDG_EIO;
+    }
+    close(fd); /* and the lock with it */
+    return held;
+}
+
 static int
 bind_socket(struct ldg_server *s)
 {
@@ -1818,7 +1858,7 @@ ldg_serve_new(struct ldg_server **out, struct ldg_ledger *l,
     if (s == NULL)
         return LDG_ENOMEM;
     s->l = l;
-    s->lfd = s->ep = s->stop_fd = s->done_fd = s->hup_fd = -1;
+    s->lfd = s->ep = s->stop_fd = s->done_fd = s->hup_fd = s->hold_fd = -1;
     if (opts != NULL)
         s->o = *opts;
     if (s->o.max_conns == 0)
@@ -1849,6 +1889,11 @@ ldg_serve_new(struct ldg_server **out, struct ldg_ledger *l,
         s->o.budget_bytes = LDG_SERVE_BUDGET_DEFAULT;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    if ((rc = hold(s, ldg_dir(l))) < 0) {
+        if (s->o.has_listen_fd)
+            s->lfd = s->o.listen_fd; /* closed with the server */
+        goto fail;
+    }
     {
         char *apath = s->auth_path;
         size_t acap = sizeof s->auth_path;
@@ -1985,6 +2030,8 @@ ldg_serve_free(struct ldg_server *s)
         close(s->lfd);
     if (s->bound)
         unlink(s->path);
+    if (s->hold_fd >= 0)
+        close(s->hold_fd);
     if (s->ep >= 0)
         close(s->ep);
     if (s->stop_fd >= 0)

@@ -15,7 +15,8 @@
 #     3 that stopped) verifies, answers the same, and migrate splits the
 #     rest;
 #   * a layout 1 ledger keeps working until migrated: read and append;
-#   * refused while `ledger serve` serves the ledger (75), nothing changed;
+#   * refused while `ledger serve` serves the ledger (75), on its socket
+#     in DIR or another, nothing changed;
 #   * every I/O call of a migration, in turn, fails with ENOSPC (a full
 #     disk) and, in turn, never returns (the process is killed with -9
 #     there): each time the ledger opens in layout 1, 2, 3 or 4, verify
@@ -291,6 +292,29 @@ kill "$spid" 2>/dev/null
 wait "$spid" 2>/dev/null
 spid=""
 "$L" --dir "$S" stats | grep -q '^layout  *1 ' || fail "under serve: converted"
+# ... on a socket of its own, outside the directory (until 2026-11-26 only
+# DIR/ledger.sock was asked, and this one converted the ledger)
+"$L" --dir "$S" serve --socket "$T/other.sock" >"$T/serve.out" \
+    2>"$T/serve.err" &
+spid=$!
+i=0
+while ! grep -q '^listening on ' "$T/serve.out" 2>/dev/null; do
+    sleep 0.05
+    i=$((i + 1))
+    [ $i -gt 1200 ] && { fail "serve did not start: $(cat "$T/serve.err")"; break; }
+done
+"$L" --dir "$S" migrate >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc -eq 75 ] && grep -q 'ledger serve serves this ledger (it holds .*serve.lock' "$T/err" ||
+    fail "under serve on another socket: exit $rc, $(cat "$T/err")"
+kill "$spid" 2>/dev/null
+wait "$spid" 2>/dev/null
+spid=""
+"$L" --dir "$S" stats | grep -q '^layout  *1 ' ||
+    fail "under serve on another socket: converted"
+# stopped: the file stays, held by nobody
+"$L" --dir "$S" migrate >/dev/null 2>"$T/err" ||
+    fail "after serve stopped: $(cat "$T/err")"
 
 # ------------------------------------ a full disk, kill -9, at every call --
 CC=${CC:-cc}
