@@ -87,6 +87,11 @@ cmd_checkpoint(struct cli *c, int argc, char **argv)
     while ((ch = cli_args_next(&a)) > 0) {
         if (ch == 's' && cli_parse_u64(a.value, &size) == 0 && size > 0)
             continue;
+        if (ch == 's')
+            return cli_usage_err(c,
+                                 "--size: '%s' is not a tree size (1 or "
+                                 "more)",
+                                 a.value);
         if (ch == 300) {
             cosigned = 1;
             continue;
@@ -187,6 +192,11 @@ cmd_proof(struct cli *c, int argc, char **argv)
             consistency = 1;
             continue;
         }
+        if (ch == 's' || ch == 'c')
+            return cli_usage_err(c, "--%s: '%s' is not a %s",
+                                 ch == 's' ? "size" : "consistency", a.value,
+                                 ch == 's' ? "tree size (1 or more)"
+                                           : "tree size (0 or more)");
         return cli_usage(c);
     }
     if (ch < 0)
@@ -210,8 +220,8 @@ cmd_proof(struct cli *c, int argc, char **argv)
             latest = 0;
         if (rc == LDG_ENOTFOUND && !consistency && size == 0)
             cli_err(c,
-                    "event %llu is not in the tree of size %llu (the latest "
-                    "checkpoint's; the log's last event is %llu)",
+                    "event %llu is not in the log, which holds %llu events "
+                    "(its last is %llu)",
                     (unsigned long long)seq, (unsigned long long)latest,
                     (unsigned long long)(latest ? latest - 1 : 0));
         else if (rc == LDG_ENOTFOUND && !consistency)

@@ -425,10 +425,24 @@ inclusion_holds(struct ldg_txn *t, uint64_t index, uint64_t size,
     ldg_be64(k, index);
     rc = ldg_kv_get(t, ldg_core(ldg_txn_ledger(t), LDG_DB_ENTRIES), k, sizeof k,
                     &v);
-    if (rc == 0)
+    if (rc == 0) {
+        uint8_t stored[32];
         ldg_tlog_leaf_hash(leaf, v.data, v.len);
-    else if (rc == LDG_ENOTFOUND)
+        /* an entry altered under a sound tree: said as such, not as a
+         * damaged hash (LDG_ETAMPER: ldg_proof_text keeps this message) */
+        if (ldg_tree_stored_hash(t, 0, index, stored) == 0 &&
+            memcmp(stored, leaf, 32) != 0) {
+            ldg_seterr(ldg_txn_ledger(t),
+                       "storage corrupt: the stored entry of event %llu does "
+                       "not hash to its leaf in the stored tree (the entry "
+                       "or the tree was altered): ledger verify --full "
+                       "names it",
+                       (unsigned long long)index);
+            return LDG_ETAMPER;
+        }
+    } else if (rc == LDG_ENOTFOUND) {
         rc = ldg_tree_stored_hash(t, 0, index, leaf);
+    }
     if (rc < 0)
         return rc;
     return ldg_tlog_verify_inclusion(leaf, index, size, proof, n, root);
@@ -456,7 +470,9 @@ ldg_proof_text(struct ldg_txn *t, uint64_t index, uint64_t size, char **out)
     if (rc == 0)
         rc =
             inclusion_holds(t, index, size, (const uint8_t(*)[32])proof, n, ck);
-    if (rc < 0)
+    if (rc == LDG_ETAMPER)
+        rc = LDG_ECORRUPT; /* named by inclusion_holds */
+    else if (rc < 0)
         rc = proof_damaged(t, rc, "inclusion proof of event", index, size);
     if (rc == 0)
         rc = ldg_tlog_proof_format(out, index, (const uint8_t(*)[32])proof, n,

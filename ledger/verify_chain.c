@@ -429,7 +429,10 @@ vf_pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
      * checkpoint is at a seal boundary (checked above). */
     /* Every commit stores a checkpoint of its new size: the newest is
      * part of the log (checkpoint, proof and export stand on it). */
-    if (rc == 0 && seq == size && size > 0 && last_ck != size)
+    /* (a checkpoint beyond the log's end says more: the tail was cut,
+     * below) */
+    if (rc == 0 && seq == size && size > 0 && last_ck != size &&
+        !(cksize != UINT64_MAX && cksize > size))
         vf_bad(vs, size - 1,
                "no signed checkpoint at the log's size %llu (the newest "
                "stored is for %llu): the latest checkpoint was deleted",

@@ -365,6 +365,25 @@ if $CC -o "$T/lmdb_poke" "$ROOT/tests/faults/lmdb_poke.c" \
     [ "$rc" = 1 ] && grep -q "event 4: " "$T/err" ||
         bad tamper "flipped body of 4: exit $rc ($(errtxt))"
     [ -s "$T/out" ] && bad tamper "a failed verify printed on stdout: $(cat "$T/out")"
+    # The last entry alone deleted (the checkpoints kept): the tail was
+    # cut, named at that event (it was blamed on a deleted checkpoint,
+    # at the event before, until 2026-11-26).
+    cp -a "$V" "$T/v5"
+    last=$((size - 1))
+    "$T/lmdb_poke" "$T/v5" del entries "$(printf '%016x' "$last")" 2>/dev/null
+    run "$LEDGER" --dir "$T/v5" verify --full
+    [ "$rc" = 1 ] && grep -q "event $last: a checkpoint was signed for $size events but the log has $last" "$T/err" ||
+        bad tail "the last entry deleted: exit $rc ($(errtxt))"
+    # An entry altered under a sound tree: proof names the entry, not a
+    # tree hash; the events next to it are proven as before.
+    cp -a "$V" "$T/v6"
+    "$T/lmdb_poke" "$T/v6" flip entries 0000000000000003 2>/dev/null
+    run "$LEDGER" --dir "$T/v6" proof 3
+    [ "$rc" = 65 ] && [ ! -s "$T/out" ] &&
+        grep -q "the stored entry of event 3 does not hash to its leaf" "$T/err" ||
+        bad tamper "proof of an altered entry: exit $rc ($(errtxt))"
+    run "$LEDGER" --dir "$T/v6" proof 4
+    [ "$rc" = 0 ] || bad tamper "proof next to an altered entry: exit $rc ($(errtxt))"
 else
     echo "skip: cannot build tests/faults/lmdb_poke.c: $(head -n 2 "$T/cc.err")"
 fi

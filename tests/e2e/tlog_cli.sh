@@ -20,6 +20,15 @@ sed -n 2p "$T/ck1" | grep -qx 32 || fail "size line"
 head -2 "$T/proof5" | tr '\n' ' ' | grep -q '^c2sp.org/tlog-proof@v1 index 5 $' || fail "proof header"
 "$L" --dir "$D" show 5 --raw > "$T/leaf5" || fail "show --raw"
 "$L" --dir "$D" proof 5 --size 1 >/dev/null 2>&1 && fail "proof beyond size"
+# a size that is no size: 64, naming it
+for s in 0 x; do
+    "$L" --dir "$D" proof --size "$s" 5 >/dev/null 2>"$T/err"
+    [ $? -eq 64 ] && grep -q "^ledger proof: --size: '$s' is not a tree size" "$T/err" ||
+        fail "proof --size $s: $(cat "$T/err")"
+    "$L" --dir "$D" checkpoint --size "$s" >/dev/null 2>"$T/err"
+    [ $? -eq 64 ] && grep -q "^ledger checkpoint: --size: '$s' is not a tree size" "$T/err" ||
+        fail "checkpoint --size $s: $(cat "$T/err")"
+done
 "$L" --dir "$D" proof 999 >/dev/null 2>&1; [ $? -eq 66 ] || fail "proof of missing event: exit code"
 
 # more events, then consistency from the old checkpoint
