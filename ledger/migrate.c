@@ -505,6 +505,23 @@ ldg_migrate(struct ldg_ledger *l, int to,
     else if (res->from < LDG_LAYOUT_TILES)
         whole = tiles; /* the tiles layout 2 is about to make */
     total = tiles + keys + whole;
+    /* A standing verify failure: the conversion rewrites the tree and the
+     * indexes from the entries, which would hide what was found. */
+    if (res->from < to || whole > 0) {
+        struct ldg_verify_state vst;
+        if ((rc = ldg_verify_state(l, &vst)) < 0)
+            return rc;
+        if (vst.finding) {
+            ldg_seterr(l,
+                       "the last verification failed (event %llu: %s) and "
+                       "stands until a full one passes: a migrate rebuilds "
+                       "the tree and the indexes from the entries and would "
+                       "hide what it found; nothing was changed (ledger "
+                       "verify --full says what holds now)",
+                       (unsigned long long)vst.finding_seq, vst.finding_what);
+            return LDG_ETAMPER;
+        }
+    }
     if (progress != NULL && total > 0)
         progress(progress_ctx, 0, total);
     if (res->from < LDG_LAYOUT_TILES && to >= LDG_LAYOUT_TILES) {

@@ -316,8 +316,28 @@ spid=""
 "$L" --dir "$S" migrate >/dev/null 2>"$T/err" ||
     fail "after serve stopped: $(cat "$T/err")"
 
-# ------------------------------------ a full disk, kill -9, at every call --
+# ------------------------------------------- a standing verify failure --
+# a damaged node of layout 1's tree (level 1, index 2: no tile keeps it)
+# makes verify fail; migrate then refuses (1), converting nothing: it
+# would rebuild the tree and hide what verify found (until 2026-11-26 it
+# converted, and the next verify --full passed)
 CC=${CC:-cc}
+$CC -o "$T/poke" "$ROOT/tests/faults/lmdb_poke.c" \
+    $(pkg-config --cflags --libs lmdb 2>/dev/null || echo -llmdb) \
+    2>"$T/cc.err" || { fail "lmdb_poke: $(cat "$T/cc.err")"; exit 1; }
+cp -r "$B" "$T/bad"
+"$T/poke" "$T/bad" flip tree 010000000000000002 || fail "poke"
+"$L" --dir "$T/bad" verify >/dev/null 2>&1
+[ $? -eq 1 ] || fail "a damaged tree node: verify does not fail"
+"$L" --dir "$T/bad" migrate >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc -eq 1 ] && grep -q 'the last verification failed (event [0-9]*: .*nothing was changed' "$T/err" ||
+    fail "migrate of a ledger that failed verify: exit $rc, $(cat "$T/err")"
+"$L" --dir "$T/bad" stats | grep -q '^layout  *1 ' ||
+    fail "migrate of a ledger that failed verify: converted"
+rm -rf "$T/bad"
+
+# ------------------------------------ a full disk, kill -9, at every call --
 $CC -shared -fPIC -O1 -o "$T/fi.so" "$ROOT/tests/faults/faultinject.c" -ldl \
     2>"$T/cc.err" || { fail "cannot build the shim: $(cat "$T/cc.err")"; exit 1; }
 PRE=$T/fi.so
