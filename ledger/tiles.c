@@ -156,7 +156,6 @@ sync_dirs(struct tiles *c)
     return 0;
 }
 
-/* mkdir -p of the directory part of path (which lies under c->dir). */
 /* One syncfs for every tile and bundle written: they are new names that
  * no published checkpoint points to yet, so they need to be on disk only
  * before the checkpoint is replaced, not one by one. */
@@ -172,6 +171,7 @@ sync_all(struct tiles *c)
     return rc;
 }
 
+/* mkdir -p of the directory part of path (which lies under c->dir). */
 static int
 make_parents(struct tiles *c, char *path)
 {
@@ -195,6 +195,39 @@ make_parents(struct tiles *c, char *path)
         *p = '/';
     }
     return 0;
+}
+
+/* mkdir -p of DIR itself; each new directory's name must reach the
+ * disk too (its parent is fsync'd with the others). */
+static int
+make_dir(struct tiles *c, const char *dir)
+{
+    char path[PATH_CAP];
+    size_t n = strlen(dir);
+    int rc;
+
+    if (n >= sizeof path)
+        return LDG_EINVAL;
+    memcpy(path, dir, n + 1);
+    for (char *p = path + 1;; p++) {
+        char keep = *p;
+        if (keep != '/' && keep != '\0')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0755) == 0) {
+            const char *slash = strrchr(path, '/');
+            rc = slash == NULL   ? note_dir(c, ".", 1)
+                 : slash == path ? note_dir(c, "/", 1)
+                                 : note_dir(c, path, (size_t)(slash - path));
+            if (rc < 0)
+                return rc;
+        } else if (errno != EEXIST) {
+            return io_error(c, "mkdir", path);
+        }
+        *p = keep;
+        if (keep == '\0')
+            return 0;
+    }
 }
 
 /* 1 if path is a regular file holding exactly data[0:len]. */
@@ -555,17 +588,8 @@ ldg_tiles_write(struct ldg_ledger *l, const char *dir,
         return LDG_EINVAL;
     c.l = l;
     c.dir = dir;
-    if (mkdir(dir, 0755) == 0) {
-        /* A new DIR: its own name must reach the disk too. */
-        const char *slash = strrchr(dir, '/');
-        rc = slash == NULL  ? note_dir(&c, ".", 1)
-             : slash == dir ? note_dir(&c, "/", 1)
-                            : note_dir(&c, dir, (size_t)(slash - dir));
-        if (rc < 0)
-            goto out;
-    } else if (errno != EEXIST) {
-        return io_error(&c, "mkdir", dir);
-    }
+    if ((rc = make_dir(&c, dir)) < 0)
+        goto out;
     rc = ldg_txn_begin(l, LDG_TXN_READ, &c.t);
     if (rc < 0)
         goto out;

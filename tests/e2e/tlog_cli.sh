@@ -50,6 +50,11 @@ grep -q 'consistent with the trusted checkpoint of size 32' "$T/vt" || fail "tru
     [ -f "$T/tiles/tile/entries/000.p/34" ] || fail "tile layout: $(find "$T/tiles" -type f)"
 "$L" --dir "$D" append x.e2e.more --body '{"n":3}' >/dev/null || fail append
 "$L" --dir "$D" tiles "$T/tiles" 2>/dev/null || fail "tiles again"
+# a directory whose parents are missing too is made whole (it was 74)
+"$L" --dir "$D" tiles "$T/nest/a/b" >/dev/null 2>"$T/err" &&
+    cmp -s "$T/tiles/checkpoint" "$T/nest/a/b/checkpoint" &&
+    cmp -s "$T/tiles/tile/0/000.p/35" "$T/nest/a/b/tile/0/000.p/35" ||
+    fail "tiles into nest/a/b: $(cat "$T/err")"
 [ -f "$T/tiles/tile/0/000.p/35" ] || fail "incremental tile"
 
 if command -v go >/dev/null 2>&1; then
