@@ -255,7 +255,8 @@ int cli_one_seq(struct cli *c, int argc, char **argv, int ind, const char *what,
                 uint64_t *seq);
 /* The one time format of human output: "Nov 22 09:39:01", local time (UTC
  * after --utc), to the second, as `ledger query` shows it (util.h's
- * ldg_time_local). */
+ * ldg_time_local); with the year, "Oct 22 2025 16:06:57", when it is not
+ * this one (cap: 21 bytes or more for that). */
 void cli_when(char *buf, size_t cap, uint64_t ts_ns);
 /* The same from an RFC 3339 UTC time as the JSON forms carry it (the
  * text itself if it does not parse, "-" for NULL). */

@@ -1685,43 +1685,46 @@ verify_run(struct cli *c, int argc, char **argv)
             cli_printf_fit(c, 4,
                            "%sok%s: full verification of the %llu kept events "
                            "(%llu..%llu) and the tree over all %llu: "
-                           "%s, bodies, chain, tree, %llu checkpoints; "
+                           "%s, bodies, chain, tree, %llu checkpoint%s; "
                            "%llu erased bodies; %s\n",
                            OKP, OFFO, (unsigned long long)(r.to - r.horizon),
                            (unsigned long long)r.horizon,
                            (unsigned long long)(r.to ? r.to - 1 : 0),
                            (unsigned long long)r.to, sigs,
                            (unsigned long long)r.checkpoints,
+                           r.checkpoints == 1 ? "" : "s",
                            (unsigned long long)r.erased, pnote);
         else if (r.full)
             cli_printf_fit(
                 c, 4,
-                "%sok%s: full verification of %llu events (0..%llu): "
-                "%s, bodies, chain, tree, %llu checkpoints; "
+                "%sok%s: full verification of %llu event%s (0..%llu): "
+                "%s, bodies, chain, tree, %llu checkpoint%s; "
                 "%llu erased bodies; %s\n",
-                OKP, OFFO, (unsigned long long)r.to,
+                OKP, OFFO, (unsigned long long)r.to, r.to == 1 ? "" : "s",
                 (unsigned long long)(r.to ? r.to - 1 : 0), sigs,
-                (unsigned long long)r.checkpoints, (unsigned long long)r.erased,
+                (unsigned long long)r.checkpoints,
+                r.checkpoints == 1 ? "" : "s", (unsigned long long)r.erased,
                 pnote);
         else if (r.checked == 0)
             cli_printf_fit(
                 c, 4,
                 "%sok%s: nothing new since seq %llu (chain, tree, bodies and "
-                "%llu checkpoints re-checked from %llu)\n",
+                "%llu checkpoint%s re-checked from %llu)\n",
                 OKP, OFFO, (unsigned long long)(r.to ? r.to - 1 : 0),
                 (unsigned long long)r.checkpoints,
-                (unsigned long long)r.horizon);
+                r.checkpoints == 1 ? "" : "s", (unsigned long long)r.horizon);
         else
             cli_printf_fit(
                 c, 4,
                 "%sok%s: checked %llu new events %llu..%llu (%s, "
-                "indexes); chain, tree, bodies%s and %llu checkpoints "
+                "indexes); chain, tree, bodies%s and %llu checkpoint%s "
                 "re-checked from %llu; %llu erased bodies\n",
                 OKP, OFFO, (unsigned long long)r.checked,
                 (unsigned long long)r.from, (unsigned long long)(r.to - 1),
                 sealed ? "claims" : "signatures", sealed ? ", seals" : "",
                 (unsigned long long)r.checkpoints,
-                (unsigned long long)r.horizon, (unsigned long long)r.erased);
+                r.checkpoints == 1 ? "" : "s", (unsigned long long)r.horizon,
+                (unsigned long long)r.erased);
         if (!only_new && !r.full && r.from > 0) {
             char last[128];
             if (r.full_ts_ns != 0) {
@@ -1733,12 +1736,21 @@ verify_run(struct cli *c, int argc, char **argv)
             } else {
                 snprintf(last, sizeof last, "never fully verified");
             }
-            cli_printf_fit(c, 4,
-                           "%s; %s of events before %llu were not "
-                           "re-checked (`ledger verify --full` does)\n",
-                           last,
-                           sealed ? "claims, keys and indexes" : "signatures",
-                           (unsigned long long)r.from);
+            char range[64];
+            if (r.horizon > 0)
+                snprintf(range, sizeof range, "the kept events %llu..%llu",
+                         (unsigned long long)r.horizon,
+                         (unsigned long long)(r.from - 1));
+            else
+                snprintf(range, sizeof range, "events before %llu",
+                         (unsigned long long)r.from);
+            if (r.horizon == 0 || r.from > r.horizon)
+                cli_printf_fit(
+                    c, 4,
+                    "%s; %s of %s were not re-checked (`ledger "
+                    "verify --full` does)\n",
+                    last, sealed ? "claims, keys and indexes" : "signatures",
+                    range);
         }
         if (note != NULL)
             cli_printf_fit(c, 4, "%sok%s: %s\n", OKP, OFFO, tr.what);

@@ -731,8 +731,8 @@ bundle_event_text(FILE *f, const json_t *e, enum ldg_query_format fmt)
     if (ts != NULL && cli_parse_u64(ts, &ns) == 0) {
         if (fmt == LDG_QFMT_SHORT_UTC || fmt == LDG_QFMT_SHORT_ISO)
             ldg_time_rfc3339_ns(when, sizeof when, ns);
-        else
-            cli_when(when, sizeof when, ns);
+        else /* the ledger's own lines' form (query/render.c) */
+            ldg_time_local(when, sizeof when, ns);
     }
     name = json_string_value(json_object_get(e, "actor_name"));
     fprintf(f, "%s %s %s %s %s:", when,
