@@ -365,6 +365,43 @@ check_erasures(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
     return 0;
 }
 
+/* The state an archive carries is the doctor's and the views' answer
+ * from it (`doctor --bundle`): the state at the horizon when it is proven
+ * there, none when it is proven at a later checkpoint (as `ledger
+ * archive` writes it when a body was erased after the horizon: the state
+ * at that size folds events it does not hold). */
+static int
+check_state(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
+            const char *path, const struct ldg_bundle_report *br)
+{
+    int has_state = 0;
+
+    for (size_t i = 0; i < br->nchecks; i++)
+        if (strcmp(br->checks[i].name, "state") == 0)
+            has_state = br->checks[i].status != LDG_CHECK_SKIP;
+    if (br->checkpoint_size == h->horizon && !has_state) {
+        ldg_set_errmsg(l,
+                       "archive %s carries no projected state (exported with "
+                       "--no-state): `doctor --bundle` could not read the "
+                       "state at the horizon from it; write it with ledger "
+                       "archive --before %llu",
+                       path, (unsigned long long)h->horizon);
+        return LDG_ETAMPER;
+    }
+    if (br->checkpoint_size > h->horizon && has_state) {
+        ldg_set_errmsg(l,
+                       "archive %s carries the projected state at size %llu, "
+                       "after the horizon %llu: it folds events the archive "
+                       "does not hold, and `doctor --bundle` would answer "
+                       "with it; write it with ledger archive --before %llu",
+                       path, (unsigned long long)br->checkpoint_size,
+                       (unsigned long long)h->horizon,
+                       (unsigned long long)h->horizon);
+        return LDG_ETAMPER;
+    }
+    return 0;
+}
+
 /* The archive must select exactly the events h.first..horizon-1, verify
  * with this log's key, with nothing withheld, against a checkpoint that is
  * this ledger's own of its size (at the horizon, or later when it carries
@@ -449,7 +486,8 @@ check_archive(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
         free(br);
         return LDG_ETAMPER;
     }
-    if ((rc = check_erasures(l, h, path, br->bodies_erased)) < 0) {
+    if ((rc = check_erasures(l, h, path, br->bodies_erased)) < 0 ||
+        (rc = check_state(l, h, path, br)) < 0) {
         free(br);
         return rc;
     }

@@ -244,6 +244,34 @@ rc=$?
 [ "$(grep -c alice "$T/q")" = 1 ] && grep '"seq":"1"' "$T/q" | grep -q alice ||
     bad prune-erased "the archive of record: events 1 and 2: $(cat "$T/q")"
 
+# the state an archive carries must be the one at the horizon: a plain
+# export of the same events, proven at the latest checkpoint with the
+# state there, and one with --no-state proven at the horizon, are each
+# refused (1), nothing removed (both were taken until 2026-11-26: doctor
+# --bundle then answered for events the archive does not hold, or not at
+# all)
+S=$T/state
+"$L" --dir "$S" init --origin retention.test/state >/dev/null || exit 1
+for i in 1 2 3; do
+    "$L" --dir "$S" append x.s --body "{\"n\":$i}" >/dev/null || exit 1
+done
+"$L" --dir "$S" export --no-state --out "$T/s-nostate.bundle" seq=0..3 \
+    >/dev/null 2>&1 || { echo "FAIL: export --no-state"; exit 1; }
+"$L" --dir "$S" append x.s --body '{"n":4}' >/dev/null || exit 1
+"$L" --dir "$S" export --out "$T/s-later.bundle" seq=0..3 >/dev/null 2>&1 ||
+    { echo "FAIL: export"; exit 1; }
+for b in s-nostate:"carries no projected state" \
+    s-later:"carries the projected state at size 5, after the horizon 4"; do
+    nchecks=$((nchecks + 1))
+    "$L" --dir "$S" prune --before 4 --archive "$T/${b%%:*}.bundle" --force \
+        >/dev/null 2>"$T/err"
+    rc=$?
+    [ "$rc" = 1 ] && grep -q "${b#*:}" "$T/err" ||
+        bad prune-state "${b%%:*}: exit $rc: $(cat "$T/err")"
+done
+"$L" --dir "$S" show 0 >/dev/null 2>&1 ||
+    bad prune-state "a refused prune removed event 0"
+
 xfail_report
 printf 'retention_tamper: %d checks, %d failed, %d known bugs (xfail)\n' \
     "$nchecks" "$nfail" "$nxfail"
