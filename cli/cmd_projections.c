@@ -216,7 +216,9 @@ resolve_at(struct cli *c, struct ldg_ledger *l, struct vargs *va)
         snprintf(what, sizeof what,
                  "--at %s: the state at that time is before the horizon, "
                  "and no state before it is kept (the events are in the "
-                 "archive; the earliest state is --at the horizon)",
+                 "archive, which carries the state at its end; the "
+                 "earliest state here is the one at the horizon: --at the "
+                 "last pruned event's seq)",
                  va->at_time);
         if (!cli_pruned(c, l, what))
             cli_err(c, "%s", what);

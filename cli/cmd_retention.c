@@ -253,8 +253,9 @@ const struct cli_command cli_cmd_archive = {
     "`ledger export` writes, proven against the checkpoint at the horizon "
     "and carrying the projected state there. The horizon is --before "
     "rounded down to the end of a commit (said on stderr). The archive "
-    "verifies with `ledger verify-bundle` like any bundle; `query`, "
-    "`timeline` and `doctor --at` read it with --bundle FILE. `ledger "
+    "verifies with `ledger verify-bundle` like any bundle; `query` and "
+    "`timeline` read its events with --bundle FILE, and `doctor --bundle "
+    "FILE` the state at its end (the only state it carries). `ledger "
     "prune --archive FILE` then removes those events from the ledger "
     "(docs/RETENTION.md).",
     archive_opts,

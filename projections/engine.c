@@ -239,9 +239,10 @@ fold_range(struct pstate *ps, struct ldg_txn *t, uint64_t from, uint64_t to,
                            "the state after %llu events is before the "
                            "ledger's horizon (events 0..%llu were pruned): "
                            "no state before the horizon is kept (the "
-                           "events are in its archive; the earliest state "
-                           "is at the horizon)",
-                           (unsigned long long)to,
+                           "events are in its archive, which carries the "
+                           "state at its end; the earliest state here is "
+                           "the one at the horizon, --at %llu)",
+                           (unsigned long long)to, (unsigned long long)(hz - 1),
                            (unsigned long long)(hz - 1));
             return LDG_EPRUNED;
         }

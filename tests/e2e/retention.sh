@@ -351,6 +351,12 @@ t50=$("$L" --dir "$B" show 50 -o json | jq -r .time)
 [ $? -eq 66 ] && grep -q 'state at that time is before the horizon' "$T/err" &&
     grep -q 'no state before it is kept' "$T/err" ||
     fail "doctor --at a pruned time: $(cat "$T/err")"
+# by seq: the earliest --at there is, named
+"$L" --dir "$D" doctor --at 100 >/dev/null 2>"$T/err"
+[ $? -eq 66 ] && grep -q "the earliest state here is the one at the horizon, --at $((H1 - 1))" "$T/err" ||
+    fail "doctor --at a pruned seq: $(cat "$T/err")"
+"$L" --dir "$D" doctor --at $((H1 - 1)) >/dev/null 2>"$T/err"
+[ $? -le 3 ] || fail "doctor --at the earliest it names: $(cat "$T/err")"
 tH=$("$L" --dir "$B" show $((H1 - 1)) -o json | jq -r .time)
 "$L" --dir "$D" projections --at "$tH" -o json >"$T/out" 2>"$T/err" ||
     fail "projections --at the horizon's time: $(cat "$T/err")"
