@@ -654,14 +654,25 @@ prune_policy(struct cli *c, int force)
     if (r.budget_refused)
         cli_err(c, "%s", r.budget_why);
     if (!r.pruned) {
+        /* over the budget with nothing the policy may prune: said on
+         * every run, not only the first */
+        if (r.over_budget_after > 0 && !r.budget_refused)
+            cli_err(c,
+                    "%llu bytes over the disk budget of %llu, and nothing "
+                    "the policy may prune: what no prune removes (every "
+                    "event's tree hashes, the checkpoints, the projections' "
+                    "state) is more than the budget: raise it",
+                    (unsigned long long)r.over_budget_after,
+                    (unsigned long long)pol.disk_budget);
         if (c->out == OUT_HUMAN)
             printf("%s; keeping %u days%s\n", r.why, pol.keep_days,
                    pol.from_file ? "" : " (the default: no retention.json)");
         else
-            cli_print_json(c,
-                           json_pack("{s:b, s:s, s:i, s:b}", "pruned", 0, "why",
-                                     r.why, "keep_days", (int)pol.keep_days,
-                                     "budget_refused", r.budget_refused));
+            cli_print_json(c, json_pack("{s:b, s:s, s:i, s:b, s:I}", "pruned",
+                                        0, "why", r.why, "keep_days",
+                                        (int)pol.keep_days, "budget_refused",
+                                        r.budget_refused, "over_budget_after",
+                                        (json_int_t)r.over_budget_after));
         return EX_OK;
     }
     if (r.over_budget_after > 0)

@@ -859,9 +859,20 @@ ldg_retention_apply(struct ldg_ledger *l, const struct ldg_retention_policy *p,
         need = per ? (used - p->disk_budget + per - 1) / per : 0;
         r->over_budget = used - p->disk_budget;
         if (need > 0 && b.first + need > age.horizon) {
-            rc = resolve(l, "the disk budget", 0, b.first + need, &b);
-            if (rc < 0 && rc != LDG_ENOTFOUND)
-                return rc;
+            /* to a commit's end: the last at or before the need, or when
+             * that is none, the first after it (an excess smaller than a
+             * commit still prunes one) */
+            uint64_t first = b.first, size = b.size, target = first + need;
+            for (;;) {
+                rc = resolve(l, "the disk budget", 0, target, &b);
+                if (rc < 0 && rc != LDG_ENOTFOUND)
+                    return rc;
+                if ((rc == 0 && b.horizon > first) || target >= size)
+                    break;
+                target = first + 2 * (target - first);
+                if (target > size)
+                    target = size;
+            }
             if (rc == 0 && b.horizon > age.horizon) {
                 if (!force) {
                     char t1[40];
@@ -884,10 +895,18 @@ ldg_retention_apply(struct ldg_ledger *l, const struct ldg_retention_policy *p,
         }
     }
     if (want.horizon == 0 || want.horizon <= want.first) {
-        snprintf(r->why, sizeof r->why,
-                 "nothing to prune: no commit of the log ends before %u days "
-                 "ago (the retention minimum)",
-                 p->keep_days);
+        int n = snprintf(r->why, sizeof r->why,
+                         "nothing to prune: no commit of the log ends before "
+                         "%u days ago (the retention minimum)",
+                         p->keep_days);
+        if (p->disk_budget > 0 && used <= p->disk_budget && n > 0 &&
+            (size_t)n < sizeof r->why)
+            snprintf(r->why + n, sizeof r->why - (size_t)n,
+                     ", and the store is within its disk budget (%llu of "
+                     "%llu bytes in use)",
+                     (unsigned long long)used,
+                     (unsigned long long)p->disk_budget);
+        r->over_budget_after = r->over_budget;
         return 0;
     }
     if ((rc = mkdir_p(l, p->archive_dir)) < 0)

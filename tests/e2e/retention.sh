@@ -544,6 +544,16 @@ printf '{"keep_days": 100, "disk_budget": "1K", "archive_dir": "old"}\n' \
 grep -q 'still [0-9]* bytes over the disk budget of 1024 after this prune: what no prune removes .* raise it' "$T/err" ||
     fail "a budget no prune can reach: $(cat "$T/err")"
 ls "$P/old" | grep -q '^ledger-' || fail "archive_dir old: $(ls "$P")"
+# run again and again, still over it: each run says so and prunes the
+# next commit (until 2026-11-26 a run whose excess was smaller than a
+# commit pruned nothing and said only "nothing to prune")
+for i in 1 2 3; do
+    "$L" --dir "$P" prune --policy --force -o json >"$T/out" 2>"$T/err" ||
+        fail "prune --policy --force, run $i: $(cat "$T/err")"
+    jq -e '(.over_budget_after // .policy.over_budget_after) > 0' "$T/out" \
+        >/dev/null && grep -q 'over the disk budget of 1024' "$T/err" ||
+        fail "prune --policy --force over budget, run $i: $(cat "$T/out" "$T/err")"
+done
 # archive_events: a long stretch archived and pruned in parts, never
 # splitting a commit (here: commits of 100 events)
 Q=$T/q
