@@ -420,6 +420,10 @@ serve_status(struct cli *c)
                        (long long)streak,
                        json_string_value(json_object_get(j, "last_error")),
                        nx ? nx : "-");
+            else if (streak == 0 &&
+                     json_is_string(json_object_get(j, "last_note")))
+                printf("ok, but: %s\n",
+                       json_string_value(json_object_get(j, "last_note")));
             else if (streak == 0)
                 printf("ok\n");
             else

@@ -60,6 +60,9 @@ struct job {
     int last_exit;   /* the child's exit code; JOB_NOT_RUN, JOB_NO_EXIT */
     uint64_t last_run, last_ok, next_wall; /* wall-clock ns */
     char last_error[512];
+    /* what a run that succeeded said on stderr (the prune job, run with
+     * -o json: its other lines), e.g. a disk budget it could not meet */
+    char last_note[512];
 };
 
 struct ldg_jobs {
@@ -195,6 +198,10 @@ jobs_write_status(struct ldg_jobs *js, int stopped)
         json_object_set_new(o, "last_error",
                             j->last_error[0] ? json_string(j->last_error)
                                              : json_null());
+        json_object_set_new(o, "last_note",
+                            j->last_note[0] && j->last_exit == 0
+                                ? json_string(j->last_note)
+                                : json_null());
         json_array_append_new(arr, o);
     }
     json_object_set_new(root, "jobs", arr);
@@ -271,7 +278,7 @@ job_run(struct ldg_jobs *js, struct job *j, char *err, size_t cap)
 {
     int pfd[1], status = 0, rc;
     pid_t pid;
-    char *argv[8];
+    char *argv[10];
     size_t an = 0, tail_len = 0;
     char tail[4096], line[1024];
     size_t line_len = 0;
@@ -293,11 +300,17 @@ job_run(struct ldg_jobs *js, struct job *j, char *err, size_t cap)
         snprintf(a_url, sizeof a_url, "%s", j->url);
         argv[an++] = a_url;
     }
-    char a_new[] = "--new", a_policy[] = "--policy";
+    char a_new[] = "--new", a_policy[] = "--policy", a_o[] = "-o",
+         a_json[] = "json";
+    int notes = strcmp(j->name, "prune") == 0;
     if (strcmp(j->name, "verify") == 0)
         argv[an++] = a_new;
-    if (strcmp(j->name, "prune") == 0)
+    if (notes) {
         argv[an++] = a_policy;
+        argv[an++] = a_o;
+        argv[an++] = a_json;
+    }
+    j->last_note[0] = '\0';
     argv[an] = NULL;
     if ((rc = ldg_spawn_piped(js->exe, argv, 1, &pid, &pfd[0])) != 0) {
         snprintf(err, cap, "cannot start %.200s: %s", js->exe, strerror(rc));
@@ -334,6 +347,11 @@ job_run(struct ldg_jobs *js, struct job *j, char *err, size_t cap)
                 continue; /* an over-long line: cut */
             line[line_len] = '\0';
             jobs_log(js, "%s: %s", j->name, line);
+            if (notes && line[0] != '{') {
+                size_t nl = strlen(j->last_note);
+                snprintf(j->last_note + nl, sizeof j->last_note - nl, "%s%s",
+                         nl ? " | " : "", line);
+            }
             if (line_len + 2 > sizeof tail - tail_len)
                 tail_len = 0;
             tail_len +=

@@ -704,9 +704,11 @@ case $next in
 esac
 eval "\"\$L\" $next" >"$T/out" 2>&1 && grep -q '^pruned events 0\.\.' "$T/out" ||
     fail "archive's next line, pasted: $(cat "$T/out")"
-# serve --prune-every runs it
+# serve --prune-every runs it; a disk budget the young events would have
+# to meet is said in its status (it was a bare "ok" until 2026-11-26)
 S=$T/s
 cp -r "$B" "$S"
+echo '{"disk_budget": "1K"}' >"$S/retention.json"
 "$L" --dir "$S" serve --prune-every 1s >"$T/sout" 2>"$T/serr" &
 spid=$!
 i=0
@@ -718,6 +720,15 @@ done
     fail "serve --prune-every: not pruned ($(cat "$T/serr"))"
 "$L" --dir "$S" serve --status -o json 2>/dev/null | jq -e '.jobs[] | select(.name == "prune")' \
     >/dev/null || fail "serve --status: no prune job"
+i=0
+while [ $i -lt 100 ] && ! "$L" --dir "$S" serve --status 2>/dev/null |
+    grep -q '^prune .*ok, but: .*the disk budget (1024 bytes'; do
+    sleep 0.1
+    i=$((i + 1))
+done
+"$L" --dir "$S" serve --status -o json 2>/dev/null |
+    jq -e '.jobs[] | select(.name == "prune") | .last_note | test("younger than the retention minimum")' \
+    >/dev/null || fail "serve --status: the refused budget: $("$L" --dir "$S" serve --status 2>&1)"
 kill "$spid"
 wait "$spid" 2>/dev/null
 spid=""
