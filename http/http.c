@@ -139,6 +139,40 @@ ensure_global(void)
     return global_rc;
 }
 
+/* Takes out of a message what a URL in it may carry that is not for a
+ * log: its user and password ("user:pass@") and its query and fragment
+ * (API keys travel there), up to the ": " or blank that ends the URL in
+ * every message here ("GET http://h/p: cause"). In place. */
+static void
+scrub_urls(char *m)
+{
+    char *p = m;
+
+    while ((p = strstr(p, "://")) != NULL) {
+        char *auth = p + 3, *end = auth, *at = NULL;
+        while (*end && *end != '/' && *end != '?' && *end != '#' &&
+               *end != ' ') {
+            if (*end == '@')
+                at = end;
+            end++;
+        }
+        if (at != NULL) {
+            memmove(auth, at + 1, strlen(at + 1) + 1);
+            end -= at + 1 - auth;
+        }
+        while (*end && *end != '?' && *end != '#' && *end != ' ' &&
+               !(end[0] == ':' && end[1] == ' '))
+            end++;
+        if (*end == '?' || *end == '#') {
+            char *q = end;
+            while (*q && *q != ' ' && !(q[0] == ':' && q[1] == ' '))
+                q++;
+            memmove(end, q, strlen(q) + 1);
+        }
+        p = end;
+    }
+}
+
 static void
 seterr(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -148,6 +182,7 @@ seterr(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+    scrub_urls(err);
 }
 
 int

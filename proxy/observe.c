@@ -11,6 +11,7 @@
  * jansson only when it may carry what is still unknown (the model, until
  * one is seen; a "usage", an "eval_count", an "error"; content wanted).
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,22 @@ int_of(json_t *v, int *has)
 }
 
 /* One JSON object of a response (the whole body, or a stream's line). */
+/* v's text when it is an identifier (1..64 of [A-Za-z0-9_.-]), or NULL. */
+static const char *
+ident(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    size_t n = 0;
+
+    if (s == NULL)
+        return NULL;
+    for (; s[n]; n++)
+        if (n == 64 || !(isalnum((unsigned char)s[n]) || s[n] == '_' ||
+                         s[n] == '.' || s[n] == '-'))
+            return NULL;
+    return n > 0 ? s : NULL;
+}
+
 static void
 obs_object(struct proxy_obs *o, json_t *j)
 {
@@ -148,10 +165,21 @@ obs_object(struct proxy_obs *o, json_t *j)
         snprintf(o->model, sizeof o->model, "%s", json_string_value(v));
     if ((v = json_object_get(j, "error")) != NULL) {
         o->error_seen = 1;
-        if (json_is_object(v))
-            v = json_object_get(v, "message");
-        if (json_is_string(v))
-            snprintf(o->error, sizeof o->error, "%s", json_string_value(v));
+        if (o->want_content) {
+            /* the upstream's words, which may quote the prompt or the
+             * key: content */
+            json_t *m = json_is_object(v) ? json_object_get(v, "message") : v;
+            if (json_is_string(m))
+                snprintf(o->error, sizeof o->error, "%s", json_string_value(m));
+        } else if (json_is_object(v)) {
+            /* an OpenAI-style error's code (else type): a name from a
+             * fixed set, not content */
+            const char *k = ident(json_object_get(v, "code"));
+            if (k == NULL)
+                k = ident(json_object_get(v, "type"));
+            if (k != NULL)
+                snprintf(o->error, sizeof o->error, "%s", k);
+        }
     }
     if (json_is_object(u = json_object_get(j, "usage"))) {
         int h = 0;

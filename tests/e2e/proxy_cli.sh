@@ -308,7 +308,25 @@ P2=$PPID_
 fails /api/chat 500
 post /api/chat "$Q"
 [ "$(cat "$T/st")" = 500 ] || fail "500: status $(cat "$T/st")"
-lastis "500" route.decision 'e["outcome"] == "error" and e["status"] == 500 and "stub failure" in e["reason"]'
+# the upstream's error message is content (it may quote the prompt or the
+# key): not recorded without --record-content (it was until 2026-11-26)
+lastis "500" route.decision 'e["outcome"] == "error" and e["status"] == 500 and e["reason"] == "upstream ollama: HTTP 500"'
+# an OpenAI-style error's code is a name, not content: recorded
+fails /v1/chat/completions openai401
+post /v1/chat/completions '{"model":"llama3:8b","messages":[{"role":"user","content":"PSECRET"}]}' \
+    -H 'Authorization: Bearer sk-ASECRET'
+lastis "401" route.decision 'e["status"] == 401 and e["reason"] == "upstream ollama: HTTP 401: invalid_api_key"'
+fails /v1/chat/completions -
+# a query string (keys travel there) never reaches the record, in the
+# path or in the reason of a failure that names the URL
+fails /api/chat close
+post "/api/chat?api_key=QSECRET" "$Q"
+fails /api/chat -
+L query -g QSECRET -o json >"$T/q" 2>&1
+L query -g PSECRET -o json >>"$T/q" 2>&1
+L query -g ASECRET -o json >>"$T/q" 2>&1
+grep -q SECRET "$T/q" && fail "a secret recorded: $(cat "$T/q")"
+grep -q SECRET "$T/ans" && fail "a secret in the answer to the client: $(cat "$T/ans")"
 fails /api/chat streamhang
 s0=$(date +%s)
 post /api/chat "$Q" --max-time 10
@@ -466,7 +484,7 @@ post /api/generate '{"model":"deadfirst","prompt":"x","stream":false}'
 lastis "dead then 503" route.decision '
 e["upstream"] == "ollama" and e["status"] == 503 and e["outcome"] == "error"
 and "upstream dead" in e["reason"] and "refused" in e["reason"]
-and "upstream ollama: HTTP 503" in e["reason"]'
+and "upstream ollama: HTTP 503: stub failure 503" in e["reason"]'
 post /api/generate '{"model":"deadlast","prompt":"x","stream":false}'
 [ "$(cat "$T/st")" = 502 ] || fail "503 then dead: status $(cat "$T/st")"
 lastis "503 then dead" route.decision '

@@ -198,6 +198,13 @@ class Handler(BaseHTTPRequestHandler):
                 self.chunked((b"." for _ in range(n)), ms)
             except OSError:
                 pass
+        elif how == "openai401":
+            # as OpenAI answers a bad key: its message quotes the key
+            self.send(401, {"error": {
+                "message": "Incorrect API key provided: %s"
+                % self.headers.get("Authorization", ""),
+                "type": "invalid_request_error", "param": None,
+                "code": "invalid_api_key"}})
         else:
             self.send(int(how), {"error": "stub failure %s" % how})
 
