@@ -725,9 +725,27 @@ listen_on(struct ldg_httpd *s, const char *addr, char *err, size_t errcap)
         return LDG_EIO;
     }
     if (ss.ss_family == AF_UNIX) {
+        /* a socket file left by a server that is gone is replaced; one a
+         * live server answers on is its: in use */
         struct stat st;
-        if (lstat(s->unix_path, &st) == 0 && S_ISSOCK(st.st_mode))
+        if (lstat(s->unix_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+            int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            int live =
+                probe >= 0 && connect(probe, (struct sockaddr *)&ss, sl) == 0;
+            if (probe >= 0)
+                close(probe);
+            if (live) {
+                snprintf(err, errcap,
+                         "cannot listen on %s: address in use (a server "
+                         "answers on it)",
+                         addr);
+                close(fd);
+                free(s->unix_path);
+                s->unix_path = NULL;
+                return LDG_EIO;
+            }
             unlink(s->unix_path);
+        }
     } else {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     }

@@ -141,6 +141,17 @@ add_upstream(struct ldg_proxy_config *c, const char *name, size_t n,
                where, (int)n, name, LDG_PROXY_NAME_MAX);
         return LDG_EBADINPUT;
     }
+    if ((n == 3 && memcmp(name, "api", 3) == 0) ||
+        (n == 2 && memcmp(name, "v1", 2) == 0)) {
+        /* a first path segment names an upstream: these would take the
+         * APIs' own paths (/api/chat, /v1/models) */
+        seterr(err, cap,
+               "%supstream name '%.*s': the first segment of the APIs' "
+               "paths (/api/..., /v1/...), which an upstream's name would "
+               "take over: choose another",
+               where, (int)n, name);
+        return LDG_EBADINPUT;
+    }
     if (proxy_upstream_find(c, name, n) >= 0) {
         seterr(err, cap, "%supstream '%.*s' is given twice", where, (int)n,
                name);
@@ -163,6 +174,24 @@ add_upstream(struct ldg_proxy_config *c, const char *name, size_t n,
         return LDG_EBADINPUT;
     }
     const char *what = authority_bad(url + skip);
+    {
+        /* the client's whole path is appended to the URL's */
+        size_t ul = strlen(url);
+        while (ul > skip && url[ul - 1] == '/')
+            ul--;
+        const char *auth_end = url + skip + strcspn(url + skip, "/");
+        if (what == NULL &&
+            memchr(url + skip, '@', (size_t)(auth_end - (url + skip))) != NULL)
+            what = "a user or password in the URL (credentials are not "
+                   "kept in a URL: the client's Authorization header is "
+                   "passed on)";
+        else if (what == NULL &&
+                 ((ul >= skip + 3 && strncmp(url + ul - 3, "/v1", 3) == 0) ||
+                  (ul >= skip + 4 && strncmp(url + ul - 4, "/api", 4) == 0)))
+            what = "the URL ends in /v1 or /api, and the proxy appends the "
+                   "client's whole path (/v1/chat/completions, /api/chat): "
+                   "give the runtime's base URL, without it";
+    }
     if (what != NULL) {
         seterr(err, cap, "%supstream '%.*s': '%s': %s", where, (int)n, name,
                url, what);

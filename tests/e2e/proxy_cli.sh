@@ -517,6 +517,19 @@ lastis "128-byte request id" route.decision 'e["request_id"] == "x" * 128 and e[
 stop_proxy $P3 p3
 rm -f "$T/proxy.json"
 
+# ----------------------------------------------- upstreams refused --
+# names the APIs' paths begin with, credentials in a URL, a URL that
+# ends in /v1: each refused at start, naming why (they were taken until
+# 2026-11-26: the first took /api/... and /v1/..., the others leaked a
+# password into failures' reasons or doubled /v1)
+for u in "api=$U" "v1=$U" "x=http://u:PW@127.0.0.1:1" "x=$U/v1" "x=$U/api/"; do
+    "$LEDGER" --dir "$D" proxy --listen 127.0.0.1:0 --upstream "$u" \
+        >/dev/null 2>"$T/ue.err"
+    rc=$?
+    [ $rc = 64 ] && grep -q "upstream" "$T/ue.err" ||
+        fail "upstream $u: exit $rc: $(cat "$T/ue.err")"
+done
+
 # ------------------------------------------------------- unix socket --
 "$LEDGER" --dir "$D" proxy --listen "unix:$T/p.sock" --upstream ollama=$U \
     >"$T/pu.out" 2>"$T/pu.err" &
@@ -531,6 +544,15 @@ grep -q Rayleigh "$T/ans" || fail "unix socket: $(cat "$T/ans")"
 lastis "unix socket" route.decision '
 e["client"]["transport"] == "unix" and e["client"]["uid"] >= 0
 and e["client"]["exe"].endswith("curl") and e["client"]["pid"] > 0'
+# a second proxy on the same socket: address in use (74), the first keeps
+# it (until 2026-11-26 the second took it over, and removed it on exit)
+"$LEDGER" --dir "$D" proxy --listen "unix:$T/p.sock" --upstream ollama=$U \
+    >/dev/null 2>"$T/pu2.err"
+rc=$?
+[ $rc = 74 ] && grep -q 'address in use' "$T/pu2.err" ||
+    fail "a second proxy on the socket: exit $rc: $(cat "$T/pu2.err")"
+curl -sS --unix-socket "$T/p.sock" -o /dev/null http://proxy/api/version ||
+    fail "unix socket: the first proxy lost it"
 stop_proxy $PU pu
 [ -S "$T/p.sock" ] && fail "unix socket: left behind"
 
