@@ -850,6 +850,19 @@ ldg_httpd_port(const struct ldg_httpd *s)
     return s != NULL ? s->port : 0;
 }
 
+int
+ldg_httpd_busy(struct ldg_httpd *s)
+{
+    int busy;
+
+    if (s == NULL)
+        return 0;
+    pthread_mutex_lock(&s->mu);
+    busy = s->live != NULL;
+    pthread_mutex_unlock(&s->mu);
+    return busy;
+}
+
 void
 ldg_httpd_stop(struct ldg_httpd *s)
 {

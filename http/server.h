@@ -87,6 +87,10 @@ unsigned ldg_httpd_port(const struct ldg_httpd *s);
  * once the last held request is released). A Unix socket file it created
  * is removed. NULL is a no-op. */
 void ldg_httpd_stop(struct ldg_httpd *s);
+/* 1 while a request is being handled or held (ldg_httpd_defer) and not
+ * yet freed, else 0: a server can wait for its requests before it
+ * stops. Any thread. */
+int ldg_httpd_busy(struct ldg_httpd *s);
 
 /* "libmicrohttpd 0.9.75", or why it cannot be loaded. Static storage. */
 const char *ldg_httpd_lib_version(void);

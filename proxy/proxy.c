@@ -59,6 +59,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http/http.h"
 #include "http/server.h"
@@ -80,6 +81,9 @@ struct ldg_proxy {
     long connect_ms, first_byte_ms, idle_ms;
     /* __atomic; errors, refused, client_gone: events by their outcome */
     uint64_t requests, errors, refused, client_gone;
+    /* __atomic: stopping (no new request is taken), cut (what is still
+     * in flight when the drain ends is cut by the proxy, not its client) */
+    int stopping, cut;
 };
 
 struct hdrs {
@@ -303,6 +307,15 @@ do_record(struct call *c)
         client_left(c); /* the answer would go nowhere */
     if (c->outcome == NULL)
         c->outcome = "ok";
+    if (__atomic_load_n(&p->cut, __ATOMIC_ACQUIRE) &&
+        strcmp(c->outcome, "client-gone") == 0) {
+        /* the proxy ended the connection, not the client */
+        c->outcome = "error";
+        snprintf(c->reason, sizeof c->reason,
+                 "the proxy was stopped before the answer %s (it waited %d "
+                 "s for the requests in flight)",
+                 c->streamed ? "ended" : "was sent", LDG_PROXY_DRAIN_MS / 1000);
+    }
     /* the stop summary counts what the events say */
     uint64_t *n = strcmp(c->outcome, "error") == 0         ? &p->errors
                   : strcmp(c->outcome, "refused") == 0     ? &p->refused
@@ -967,6 +980,8 @@ handle(void *ctx, struct ldg_httpd_req *req)
     c->body = ldg_httpd_body(req, &c->body_len);
     c->request_bytes = c->body_len;
     c->upstream = p->cfg->up[up >= 0 ? (size_t)up : 0].name;
+    if (__atomic_load_n(&p->stopping, __ATOMIC_ACQUIRE))
+        return refuse(c, 503, "the proxy is stopping: it takes no new request");
     const char *rid = ldg_httpd_header(req, "X-Request-Id");
     proxy_obs_init(&c->obs, c->api, p->content);
     if (c->api != API_OTHER) {
@@ -1149,10 +1164,18 @@ ldg_proxy_stop(struct ldg_proxy *p, struct ldg_proxy_stats *st)
 {
     if (p == NULL)
         return 0;
-    /* in this order: the connections end (a stream's end cancels its
-     * transfer); the transfers end (each records its event); the scans
-     * for clients end (a call waiting for one records then); the
-     * recorder commits what is queued and answers the last calls */
+    /* first the requests in flight get up to LDG_PROXY_DRAIN_MS to end
+     * (new ones are answered 503); then, in this order: the connections
+     * end (a stream's end cancels its transfer); the transfers end (each
+     * records its event); the scans for clients end (a call waiting for
+     * one records then); the recorder commits what is queued and answers
+     * the last calls */
+    __atomic_store_n(&p->stopping, 1, __ATOMIC_RELEASE);
+    for (uint64_t t0 = now_ns();
+         ldg_httpd_busy(p->httpd) &&
+         now_ns() - t0 < LDG_PROXY_DRAIN_MS * 1000000ull;)
+        usleep(10000);
+    __atomic_store_n(&p->cut, 1, __ATOMIC_RELEASE);
     ldg_httpd_stop(p->httpd);
     ldg_http_loop_free(p->loop);
     proxy_peers_free(p->peers);

@@ -41,6 +41,9 @@
  * used by the recorder thread alone while the proxy runs.
  */
 #ifndef LDG_PROXY_H
+/* On stop, how long the requests in flight get to end (new ones are
+ * answered 503 meanwhile); what is left is cut, recorded as "error". */
+#define LDG_PROXY_DRAIN_MS 10000
 #define LDG_PROXY_H
 
 #include <stddef.h>

@@ -517,6 +517,30 @@ lastis "128-byte request id" route.decision 'e["request_id"] == "x" * 128 and e[
 stop_proxy $P3 p3
 rm -f "$T/proxy.json"
 
+# ------------------------------------------------- stop: the drain --
+# SIGTERM with a slow answer in flight: it is served to its end and
+# recorded ok, and the proxy exits 0 after it (until 2026-11-26 the
+# proxy cut it at once and recorded it as the client's leaving)
+start_proxy pd --upstream ollama=$U
+PD=$PPID_
+fails /api/pull drip
+curl -sS -o "$T/drip" -w '%{http_code}' "$PP/api/pull?n=20&ms=100" \
+    -H 'X-Request-Id: drained' >"$T/drip.st" 2>"$T/drip.err" &
+CP=$!
+sleep 0.5
+s0=$(date +%s)
+stop_proxy $PD pd
+wait $CP || fail "drain: the client's request failed: $(cat "$T/drip.err")"
+fails /api/pull -
+[ "$(cat "$T/drip.st")" = 200 ] && [ "$(wc -c <"$T/drip")" = 20 ] ||
+    fail "drain: the answer: $(cat "$T/drip.st") $(wc -c <"$T/drip") bytes"
+[ $(($(date +%s) - s0)) -le 8 ] || fail "drain: the stop took too long"
+L query type=proxy.request -o json | python3 -c '
+import json, sys
+e = [json.loads(l) for l in sys.stdin if json.loads(l).get("id") == "drained"]
+sys.exit(0 if len(e) == 1 and e[0]["body"]["outcome"] == "ok" else 1)' ||
+    fail "drain: the event: $(L query type=proxy.request -o json | tail -n 1)"
+
 # ----------------------------------------------- upstreams refused --
 # names the APIs' paths begin with, credentials in a URL, a URL that
 # ends in /v1: each refused at start, naming why (they were taken until
