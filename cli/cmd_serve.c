@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -98,8 +99,13 @@ proxy_main(void *arg)
     pthread_mutex_lock(&px.mu);
     while (!px.quit) {
         time_t t0 = time(NULL);
+        pid_t parent = getpid();
         pid_t pid = fork();
         if (pid == 0) {
+            /* it ends with the server, a kill -9 of it included (the
+             * signal comes when this thread ends: with the server) */
+            if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+                _exit(0);
             execl("/proc/self/exe", "ledger", "--dir", jobs_dir, "proxy",
                   (char *)NULL);
             fprintf(stderr, "ledger serve: cannot run the proxy: %s\n",

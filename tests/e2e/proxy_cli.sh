@@ -668,6 +668,20 @@ grep -q 'the proxy exited (signal 9); starting it again' "$T/sp.err" || fail "se
 kill -TERM $SV
 wait $SV 2>/dev/null
 curl -s -o /dev/null "$PP/api/version" && fail "serve stopped, the proxy still answers"
+# the server killed (-9): its proxy ends too (it went on answering 503
+# until 2026-11-26, and held the port from the next server's proxy)
+"$LEDGER" --dir "$D" serve --proxy >"$T/sp.out" 2>"$T/sp.err" &
+SV=$!
+PIDS="$PIDS $SV"
+up
+kill -9 $SV
+wait $SV 2>/dev/null
+i=0
+while curl -s -o /dev/null "$PP/api/version" && [ $i -lt 50 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+curl -s -o /dev/null "$PP/api/version" && fail "serve killed, its proxy still answers"
 for id in sp-1 sp-2; do
     L query -o json | grep -q "\"id\":\"$id\"" || fail "serve --proxy: no event $id"
 done
