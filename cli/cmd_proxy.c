@@ -34,7 +34,7 @@ static const struct cli_opt proxy_opts[] = {
               "where to listen: HOST:PORT or unix:PATH "
               "(default " LDG_PROXY_LISTEN_DEFAULT
               "; an address other than loopback "
-              "only when given here)"),
+              "only when given here or as the proxy file's \"listen\")"),
     CLI_VALUE(OPT_UPSTREAM, 0, "upstream", "NAME=URL",
               "a runtime to pass requests to, e.g. "
               "ollama=http://127.0.0.1:11434; repeatable, the first is the "
@@ -234,7 +234,9 @@ cmd_proxy(struct cli *c, int argc, char **argv)
             goto out;
         }
         if (rc < 0) {
-            rc = cli_usage_err(c, "%s", err);
+            /* the file is wrong, not the command line: no usage block */
+            cli_err(c, "%s", err);
+            rc = EX_USAGE;
             goto out;
         }
     }
@@ -314,9 +316,12 @@ cmd_proxy(struct cli *c, int argc, char **argv)
             printf("listening on %.*s:%u\n",
                    colon ? (int)(colon - lis) : (int)strlen(lis), lis, port);
         }
-        printf("recording %s into %s (%s)\n",
+        printf("recording %s into %s (%s)%s\n",
                o.record == LDG_PROXY_RECORD_ASYNC ? "async" : "sync", c->dir,
-               o.client ? "through ledger serve" : "directly");
+               o.client ? "through ledger serve" : "directly",
+               o.record_content ? ", with prompts and completions "
+                                  "(--record-content)"
+                                : "");
         fflush(stdout);
     }
     while (!stop_flag)

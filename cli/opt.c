@@ -147,6 +147,10 @@ cli_args_next(struct cli_args *a)
                 cli_err(a->c, "option '%s' needs a value", bad);
             else if (optopt != 0 && strncmp(bad, "--", 2) != 0)
                 cli_err(a->c, "unknown option '-%c'", optopt);
+            else if (strchr(bad, '=') != NULL && is_long_opt(a, bad))
+                cli_err(a->c, "option '%.*s' takes no value ('%s' given)",
+                        (int)(strchr(bad, '=') - bad), bad,
+                        strchr(bad, '=') + 1);
             else
                 cli_err(a->c, "%s option '%s'",
                         prefix_matches(a, bad) > 1 ? "ambiguous" : "unknown",

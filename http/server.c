@@ -768,7 +768,8 @@ listen_on(struct ldg_httpd *s, const char *addr, char *err, size_t errcap)
     return 0;
 bad:
     snprintf(err, errcap,
-             "'%s': want HOST:PORT (e.g. 127.0.0.1:8080 or [::1]:8080) "
+             "'%s': want IP:PORT, an IP address and not a host name "
+             "(e.g. 127.0.0.1:8080 or [::1]:8080) "
              "or unix:PATH",
              addr);
     return LDG_EBADINPUT;
