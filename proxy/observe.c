@@ -130,14 +130,14 @@ add_content(struct proxy_obs *o, json_t *s)
 static int64_t
 int_of(json_t *v, int *has)
 {
-    if (json_is_integer(v)) {
+    /* a count: a negative one is no count (not recorded) */
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
         *has = 1;
         return (int64_t)json_integer_value(v);
     }
     return 0;
 }
 
-/* One JSON object of a response (the whole body, or a stream's line). */
 /* v's text when it is an identifier (1..64 of [A-Za-z0-9_.-]), or NULL. */
 static const char *
 ident(const json_t *v)
@@ -154,6 +154,7 @@ ident(const json_t *v)
     return n > 0 ? s : NULL;
 }
 
+/* One JSON object of a response (the whole body, or a stream's line). */
 static void
 obs_object(struct proxy_obs *o, json_t *j)
 {

@@ -88,11 +88,42 @@ test_observe__whole_answers(void **state)
     proxy_obs_whole(&o, "{\"model\"", 8);
     assert_true(o.bad_json);
     proxy_obs_release(&o);
+    /* an error's message is content: kept only when content is wanted;
+     * else its code (or type) when that is a plain name */
     a = "{\"error\":{\"message\":\"model not found\"}}";
-    proxy_obs_init(&o, API_OPENAI_CHAT, 0);
+    proxy_obs_init(&o, API_OPENAI_CHAT, 1);
     proxy_obs_whole(&o, a, strlen(a));
     assert_true(o.error_seen);
     assert_string_equal(o.error, "model not found");
+    proxy_obs_release(&o);
+    proxy_obs_init(&o, API_OPENAI_CHAT, 0);
+    proxy_obs_whole(&o, a, strlen(a));
+    assert_true(o.error_seen);
+    assert_string_equal(o.error, "");
+    proxy_obs_release(&o);
+    a = "{\"error\":{\"message\":\"Incorrect API key provided: sk-x\","
+        "\"type\":\"invalid_request_error\",\"code\":\"invalid_api_key\"}}";
+    proxy_obs_init(&o, API_OPENAI_CHAT, 0);
+    proxy_obs_whole(&o, a, strlen(a));
+    assert_string_equal(o.error, "invalid_api_key");
+    proxy_obs_release(&o);
+    a = "{\"error\":{\"message\":\"m\",\"type\":\"t y\",\"code\":null}}";
+    proxy_obs_init(&o, API_OPENAI_CHAT, 0);
+    proxy_obs_whole(&o, a, strlen(a));
+    assert_string_equal(o.error, ""); /* "t y" is no name */
+    proxy_obs_release(&o);
+    a = "{\"error\":\"model 'x' not found\"}"; /* Ollama's: a message */
+    proxy_obs_init(&o, API_OLLAMA_CHAT, 0);
+    proxy_obs_whole(&o, a, strlen(a));
+    assert_true(o.error_seen);
+    assert_string_equal(o.error, "");
+    proxy_obs_release(&o);
+    /* a negative count is no count */
+    a = "{\"model\":\"m\",\"prompt_eval_count\":-5,\"eval_count\":2}";
+    proxy_obs_init(&o, API_OLLAMA_CHAT, 0);
+    proxy_obs_whole(&o, a, strlen(a));
+    assert_false(o.has_in);
+    assert_true(o.has_out);
     proxy_obs_release(&o);
 }
 
