@@ -996,6 +996,16 @@ put_val(struct ldg_buf *b, const char *label, const json_t *v)
         q_json_value(b, v, JSON_COMPACT | JSON_REAL_PRECISION(15));
 }
 
+/* "  12ms" (an integer), "  1.8ms" (a number with a fraction). */
+static void
+put_ms(struct ldg_buf *b, const json_t *v)
+{
+    if (json_is_integer(v))
+        ldg_buf_printf(b, "  %lldms", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        ldg_buf_printf(b, "  %.1fms", json_real_value(v));
+}
+
 /* Beside a claimed actor, the key that signed the event (its name, else
  * its id) and, when `ledger serve` recorded it, the process that submitted
  * it: "by=alice signer=ops source=uid 1000 pid 42 agent.service". */
@@ -1110,10 +1120,7 @@ event_line(struct ldg_buf *b, const json_t *e)
                        sget(body, "chosen_model"));
         if (json_is_true(json_object_get(body, "fallback")))
             ldg_buf_puts(b, "  FALLBACK");
-        if (json_is_integer(json_object_get(body, "latency_ms")))
-            ldg_buf_printf(b, "  %lldms",
-                           (long long)json_integer_value(
-                               json_object_get(body, "latency_ms")));
+        put_ms(b, json_object_get(body, "latency_ms"));
         put_val(b, NULL, json_object_get(body, "outcome"));
         put_val(b, "reason", json_object_get(body, "reason"));
     } else if (strcmp(kind, "policy") == 0) {
@@ -1140,6 +1147,14 @@ event_line(struct ldg_buf *b, const json_t *e)
                            (long long)json_integer_value(
                                json_object_get(body, "duration_ms")));
         put_val(b, "error", json_object_get(body, "error"));
+    } else if (strcmp(sget(e, "type"), LDG_EV_PROXY_REQUEST) == 0) {
+        /* a request ledger proxy passed on that is not a model call */
+        ldg_buf_printf(b, "  %s %s %s", sget(e, "type"), sget(body, "method"),
+                       sget(body, "path"));
+        put_val(b, "status", json_object_get(body, "status"));
+        put_ms(b, json_object_get(body, "latency_ms"));
+        put_val(b, NULL, json_object_get(body, "outcome"));
+        put_val(b, "reason", json_object_get(body, "reason"));
     } else {
         ldg_buf_printf(b, "  %s %s", sget(e, "type"), sget(e, "subject"));
     }

@@ -276,8 +276,11 @@ and [e["_id"] for e in es if e["path"] == "/echo"] == ["req-echo-1"]'
 L query -o json >"$T/all.json"
 grep -q 'secret' "$T/all.json" && fail "a secret is in the log"
 L timeline r1 >"$T/tl" 2>&1 || fail "timeline r1: $(cat "$T/tl")"
-[ "$(grep -c ' route  *llama3:8b -> llama3:8b  ok' "$T/tl")" = 9 ] ||
+[ "$(grep -c ' route  *llama3:8b -> llama3:8b  [0-9.]*ms  ok' "$T/tl")" = 9 ] ||
     fail "timeline r1: $(head -20 "$T/tl")"
+# a request that is not a model call: its method, path, status, outcome
+grep -q 'proxy.request GET /api/tags  status=200  [0-9.]*ms  ok' "$T/tl" ||
+    fail "timeline r1, a proxy.request: $(grep proxy.request "$T/tl")"
 
 # ----------------------------------------------------- misbehaviours --
 fails() { # PATH HOW: the stub misbehaves on PATH
