@@ -504,15 +504,32 @@ clause_remedy(struct clause *c, const char *remedy)
 /* The remedies for too little room: archive and prune what the policy
  * lets go, then move the archives off the box. */
 static void
-prune_remedies(struct clause *c, const struct ldg_retention_policy *p)
+prune_remedies(struct clause *c, const struct ldg_retention_policy *p,
+               struct ldg_ledger *l, uint64_t now_ns)
 {
+    struct ldg_stats st;
+    uint64_t keep_ns = (uint64_t)p->keep_days * NS_PER_DAY;
     char r[4400];
+
+    if (ldg_stats(l, &st) == 0 && (st.events == 0 || st.first_ts == 0 ||
+                                   st.first_ts + keep_ns > now_ns)) {
+        /* nothing the policy may prune yet: the command would do nothing */
+        snprintf(r, sizeof r,
+                 "no event is older than the retention policy's %u days, so "
+                 "a prune would remove nothing: free space on the file "
+                 "system of %s (or give it more), or lower keep_days in "
+                 "%s/%s if the law lets you keep less",
+                 p->keep_days, ldg_dir(l), ldg_dir(l), LDG_RETENTION_FILE);
+        clause_remedy(c, r);
+        return;
+    }
     snprintf(r, sizeof r,
              "archive the events older than the retention policy's %u days "
              "into %s and prune them from the ledger:",
              p->keep_days, p->archive_dir);
     clause_remedy(c, r);
-    clause_remedy(c, "ledger prune --policy");
+    snprintf(r, sizeof r, "ledger --dir %s prune --policy", ldg_dir(l));
+    clause_remedy(c, r);
     snprintf(r, sizeof r, "move the archives in %s off the box",
              p->archive_dir);
     clause_remedy(c, r);
@@ -672,7 +689,7 @@ disk_headroom(struct ldg_ledger *l, uint64_t now_ns, json_t *box)
                    "is not known: %s",
                    perr[0] ? perr : ldg_strerror(prc));
     } else if (c.status == ST_FAIL || c.status == ST_WARN) {
-        prune_remedies(&c, &pol);
+        prune_remedies(&c, &pol, l, now_ns);
     }
     (void)clause_emit_with(box, &c, m);
     return status_rank(c.status);
@@ -703,12 +720,14 @@ ldg_doctor_full_advice(const char *dir, char *buf, size_t cap)
                      fb, dir, perr);
     else
         n = snprintf(buf, cap,
-                     "%s free on the file system of %s; to make room: "
-                     "`ledger prune --policy` (archives the events older "
-                     "than the retention policy's %u days into %s and "
-                     "prunes them), then move the archives off the box; "
-                     "`ledger stats --databases` shows where the bytes go",
-                     fb, dir, pol.keep_days, pol.archive_dir);
+                     "%s free on the file system of %s; to make room: free "
+                     "some space on it first (a prune needs a few pages of "
+                     "its own to commit), then `ledger --dir %s prune "
+                     "--policy` (archives the events older than the "
+                     "retention policy's %u days into %s and prunes them) "
+                     "and move the archives off the box; `ledger stats "
+                     "--databases` shows where the bytes go",
+                     fb, dir, dir, pol.keep_days, pol.archive_dir);
     if (n < 0)
         n = 0;
     return (size_t)n < cap ? (size_t)n : cap - 1;

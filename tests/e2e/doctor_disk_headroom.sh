@@ -197,13 +197,16 @@ doc
 [ "$drc" = 0 ] || fail "warn: doctor exit $drc, want 0 (a warning changes no verdict)"
 line 2 | grep -q "days left at that rate, fewer than twice the retention minimum of $k days (keep_days in $D/retention.json)$" ||
     fail "warn: line 2: $(line 2)"
-[ "$(hr remedy)" = "[\"archive the events older than the retention policy's $k days into $D/archive and prune them from the ledger:\", \"ledger prune --policy\", \"move the archives in $D/archive off the box\"]" ] ||
+# every event is younger than keep_days: a prune would remove nothing,
+# and the remedy says so (it said `ledger prune --policy` until
+# 2026-11-26)
+[ "$(hr remedy)" = "[\"no event is older than the retention policy's $k days, so a prune would remove nothing: free space on the file system of $D (or give it more), or lower keep_days in $D/retention.json if the law lets you keep less\"]" ] ||
     fail "warn: remedy $(hr remedy)"
 L doctor >"$T/human" 2>&1
 grep -q "^  WARN    disk-headroom  *[0-9.]* [KMGTP]*i*B free" "$T/human" ||
     fail "warn: no WARN line: $(cat "$T/human")"
-grep -q "^ *-> ledger prune --policy$" "$T/human" ||
-    fail "warn: no '-> ledger prune --policy': $(cat "$T/human")"
+grep -q "^ *-> no event is older than the retention policy's $k days" "$T/human" ||
+    fail "warn: no remedy line: $(cat "$T/human")"
 grep -q "^verdict: healthy " "$T/human" || fail "warn: $(tail -n 1 "$T/human")"
 
 k=$((left * 3 / 2))
@@ -213,7 +216,7 @@ doc
 [ "$drc" = 1 ] || fail "fail: doctor exit $drc, want 1 (degraded)"
 line 2 | grep -q "days left at that rate, fewer than the retention minimum of $k days (keep_days in $D/retention.json)$" ||
     fail "fail: line 2: $(line 2)"
-[ "$(hr remedy)" = "[\"archive the events older than the retention policy's $k days into /srv/ledger-archive and prune them from the ledger:\", \"ledger prune --policy\", \"move the archives in /srv/ledger-archive off the box\"]" ] ||
+[ "$(hr remedy)" = "[\"no event is older than the retention policy's $k days, so a prune would remove nothing: free space on the file system of $D (or give it more), or lower keep_days in $D/retention.json if the law lets you keep less\"]" ] ||
     fail "fail: remedy $(hr remedy)"
 L doctor >"$T/human" 2>&1
 grep -q "^  FAIL    disk-headroom " "$T/human" || fail "fail: no FAIL line: $(cat "$T/human")"
@@ -353,8 +356,17 @@ if mount -t tmpfs -o size=64m tmpfs "$T/small" 2>/dev/null; then
     line 0 | grep -Eq "^[0-9.]+ MiB free \([0-9.]+%\) on the ledger's file system, under the floor of 1024 MiB and 5%$" ||
         fail "64 MiB tmpfs: line 0: $(line 0)"
     hr remedy | grep -qF "\"free space on the file system of $D (need at least 1024 MiB and 5%)\"" &&
-        hr remedy | grep -qF '"ledger prune --policy"' ||
+        hr remedy | grep -qF "no event is older than the retention policy's 180 days" ||
         fail "64 MiB tmpfs: remedy $(hr remedy)"
+    # events older than keep_days: the prune to run, with its --dir
+    D=$T/small/o
+    AGO 20 init >/dev/null 2>&1 || fail "init 20 days ago on the tmpfs"
+    events 10 | AGO 20 ingest - >/dev/null 2>&1 || fail "ingest 20 days ago"
+    L verify >/dev/null 2>&1
+    policy '{"keep_days": 5}'
+    doc
+    [ "$(hr remedy)" = "[\"free space on the file system of $D (need at least 1024 MiB and 5%)\", \"archive the events older than the retention policy's 5 days into $D/archive and prune them from the ledger:\", \"ledger --dir $D prune --policy\", \"move the archives in $D/archive off the box\"]" ] ||
+        fail "64 MiB tmpfs, old events: remedy $(hr remedy)"
 else
     echo "cannot mount a tmpfs here: the floor is not checked"
 fi

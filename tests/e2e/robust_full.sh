@@ -97,7 +97,7 @@ grep -Eq 'no space left on device \([0-9]+ MiB free on FS\)' "$T/err" ||
 # and what to do about it: the free space on the ledger's file system, and
 # what makes room (issue 32)
 check
-grep -Eq "^ledger ingest: [0-9.]+ (B|KiB|MiB|GiB|TiB|PiB) free on the file system of $D; to make room: \`ledger prune --policy\` \(archives the events older than the retention policy's 180 days into $D/archive and prunes them\), then move the archives off the box; \`ledger stats --databases\` shows where the bytes go$" "$T/err" ||
+grep -Eq "^ledger ingest: [0-9.]+ (B|KiB|MiB|GiB|TiB|PiB) free on the file system of $D; to make room: free some space on it first \(a prune needs a few pages of its own to commit\), then \`ledger --dir $D prune --policy\` \(archives the events older than the retention policy's 180 days into $D/archive and prunes them\) and move the archives off the box; \`ledger stats --databases\` shows where the bytes go$" "$T/err" ||
     bad "no free space and prune advice: $(head -c 600 "$T/err")"
 grep -Eq 'I/O error|projections: cannot' "$T/err" &&
     bad "full disk reported as something else: $(head -c 300 "$T/err")"
@@ -126,7 +126,7 @@ append_big() { # append_big [--direct]: exit in $rc, stderr in $T/aerr
 }
 append_big --direct
 [ "$rc" = 74 ] || bad "append onto a full disk: exit $rc, want 74 ($(head -c 300 "$T/aerr"))"
-grep -Eq "^ledger append: [0-9.]+ (B|KiB|MiB|GiB|TiB|PiB) free on the file system of $D; to make room: \`ledger prune --policy\` " "$T/aerr" ||
+grep -Eq "^ledger append: [0-9.]+ (B|KiB|MiB|GiB|TiB|PiB) free on the file system of $D; to make room: free some space on it first .* \`ledger --dir $D prune --policy\` " "$T/aerr" ||
     bad "append: no free space and prune advice: $(head -c 600 "$T/aerr")"
 # through `ledger serve` (on the small file system, where the disk stays
 # full): the server's answer carries the same advice, exit 74
@@ -146,7 +146,7 @@ if [ "$mounted" = 1 ]; then
     done
     append_big
     [ "$rc" = 74 ] || bad "served append onto a full disk: exit $rc, want 74 ($(head -c 300 "$T/aerr"))"
-    grep -Eq "^ledger append: not recorded: the ledger could not commit \(.*\); nothing of this request was written, send it again once there is room: [0-9.]+ (B|KiB|MiB) free on the file system of $D; to make room: \`ledger prune --policy\` .*\`ledger stats --databases\` shows where the bytes go$" "$T/aerr" ||
+    grep -Eq "^ledger append: not recorded: the ledger could not commit \(.*\); nothing of this request was written, send it again once there is room: [0-9.]+ (B|KiB|MiB) free on the file system of $D; to make room: free some space on it first .*\`ledger --dir $D prune --policy\` .*\`ledger stats --databases\` shows where the bytes go$" "$T/aerr" ||
         bad "served append: no free space and prune advice: $(head -c 900 "$T/aerr")"
     kill -TERM "$spid" && wait "$spid"
     spid=""
