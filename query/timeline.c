@@ -884,6 +884,59 @@ add_signers(struct ldg_txn *t, json_t *arr)
     return 0;
 }
 
+/* A run whose run.started a prune removed (its first kept event is at or
+ * after the horizon): *cut gets {"start": {"seq", "time", "pruned":
+ * true}, "horizon": {"seq", "archive_sha256"}, "at": horizon} from the
+ * runs projection, and tl->pack its pack; NULL when the run did not begin
+ * before the horizon. 0 or an ldg_error. */
+static int
+pruned_start(struct tl *tl, json_t **cut)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(tl->t);
+    struct ldg_horizon h;
+    struct ldg_view_opts vo;
+    json_t *rows = NULL, *row;
+    uint64_t hz, started;
+    char hex[65];
+    int rc;
+
+    *cut = NULL;
+    if (ldg_horizon_get(tl->t, &h) != 0)
+        return 0;
+    hz = h.seq;
+    ldg_hex(hex, h.archive, 32);
+    ldg_horizon_release(&h);
+    memset(&vo, 0, sizeof vo);
+    vo.filter = tl->run;
+    rc = ldg_projections_view(l, LDG_VIEW_RUNS, &vo, &rows);
+    if (rc == LDG_ENOTFOUND) {
+        ldg_set_errmsg(l, "%s", "");
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    row = json_array_get(rows, 0);
+    started =
+        json_is_string(json_object_get(row, "started_seq"))
+            ? strtoull(json_string_value(json_object_get(row, "started_seq")),
+                       NULL, 10)
+            : UINT64_MAX;
+    if (started < hz) {
+        if (tl->pack[0] == '\0' && json_is_string(json_object_get(row, "pack")))
+            snprintf(tl->pack, sizeof tl->pack, "%s",
+                     json_string_value(json_object_get(row, "pack")));
+        *cut = json_pack("{s:{s:O, s:O?, s:b}, s:{s:o, s:s}, s:I}", "start",
+                         "seq", json_object_get(row, "started_seq"), "time",
+                         json_object_get(row, "start"), "pruned", 1, "horizon",
+                         "seq", u64s(hz), "archive_sha256", hex, "at",
+                         (json_int_t)hz);
+        if (*cut == NULL)
+            rc = LDG_ENOMEM;
+    }
+    json_decref(rows);
+    return rc < 0 ? rc : 0;
+}
+
 int
 ldg_query_timeline(struct ldg_txn *t, const char *run, json_t **out)
 {
@@ -934,11 +987,25 @@ ldg_query_timeline(struct ldg_txn *t, const char *run, json_t **out)
         rc = LDG_ENOTFOUND;
         goto out;
     }
+    json_t *cut = NULL;
+    if (!tl.have_start && (rc = pruned_start(&tl, &cut)) < 0)
+        goto out;
     json_object_set_new(tl.root, "run", json_string(run));
     json_object_set_new(tl.root, "pack",
                         tl.pack[0] ? json_string(tl.pack) : json_null());
     finish(&tl);
-    rc = context_at_start(&tl, tl.have_start ? tl.start_seq : tl.first_seq);
+    if (cut != NULL) {
+        /* begun before the horizon: its start as the runs projection
+         * kept it; what was in force, at the horizon (the earliest state
+         * kept: docs/RETENTION.md) */
+        json_object_set(tl.root, "start", json_object_get(cut, "start"));
+        json_object_set(tl.root, "horizon", json_object_get(cut, "horizon"));
+        rc = context_at_start(
+            &tl, (uint64_t)json_integer_value(json_object_get(cut, "at")));
+        json_decref(cut);
+    } else {
+        rc = context_at_start(&tl, tl.have_start ? tl.start_seq : tl.first_seq);
+    }
     if (rc == 0)
         rc = context_events(&tl);
     if (rc == 0)
@@ -1182,7 +1249,11 @@ ldg_query_timeline_text(const json_t *tl, char **out)
         ldg_buf_printf(&b, " %s", json_string_value(v));
     v = json_object_get(tl, "start");
     char claimed[32] = "";
-    if (json_is_object(v)) {
+    const json_t *hzo = json_object_get(tl, "horizon");
+    if (json_is_true(json_object_get(v, "pruned"))) {
+        ldg_buf_printf(&b, "  started before the horizon (#%s, pruned)",
+                       sget(v, "seq"));
+    } else if (json_is_object(v)) {
         /* human text: the one time format of the CLI's human output,
          * local time (TZ; `--utc` sets UTC) to the second, as `ledger
          * query` and `ledger runs` show it: the ledger's clock (docs/
@@ -1208,10 +1279,19 @@ ldg_query_timeline_text(const json_t *tl, char **out)
     if (json_is_integer(v))
         ldg_buf_printf(&b, " in %.3fs", (double)json_integer_value(v) / 1000.0);
     ldg_buf_add(&b, "\n", 1);
+    if (json_is_object(hzo))
+        ldg_buf_printf(&b,
+                       "begun before the horizon: its events before #%s were "
+                       "pruned into the archive with SHA-256 %s (`ledger "
+                       "timeline %s --bundle FILE` reads them); what was in "
+                       "force is shown as at the horizon\n",
+                       sget(hzo, "seq"), sget(hzo, "archive_sha256"),
+                       sget(tl, "run"));
+    const char *at = json_is_object(hzo) ? "the horizon" : "the start";
 
     if (json_is_string(json_object_get(tl, "pack"))) {
         v = json_object_get(tl, "permissions");
-        ldg_buf_printf(&b, "\npermissions in force at the start (pack %s):\n",
+        ldg_buf_printf(&b, "\npermissions in force at %s (pack %s):\n", at,
                        sget(tl, "pack"));
         if (json_array_size(v) == 0)
             ldg_buf_puts(&b, "  (none recorded)\n");
@@ -1235,14 +1315,20 @@ ldg_query_timeline_text(const json_t *tl, char **out)
             ldg_buf_add(&b, "\n", 1);
         }
         v = json_object_get(tl, "evals");
-        ldg_buf_puts(&b, "\nevals in force at the start:\n");
+        ldg_buf_printf(&b, "\nevals in force at %s:\n", at);
         if (json_array_size(v) == 0)
-            ldg_buf_puts(&b, "  (none recorded)\n");
+            ldg_buf_puts(&b, json_is_object(hzo)
+                                 ? "  (none kept: the evals before the "
+                                   "horizon are in its archive)\n"
+                                 : "  (none recorded)\n");
         json_array_foreach(v, i, e)
         {
             if (json_is_true(json_object_get(e, "none"))) {
-                ldg_buf_printf(&b, "! %-32s no eval before the start\n",
-                               sget(e, "target"));
+                ldg_buf_printf(&b, "! %-32s %s\n", sget(e, "target"),
+                               json_is_object(hzo)
+                                   ? "no eval kept before the horizon (any "
+                                     "earlier one is in its archive)"
+                                   : "no eval before the start");
                 continue;
             }
             ldg_buf_printf(

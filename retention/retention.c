@@ -565,9 +565,9 @@ ldg_retention_prune(struct ldg_ledger *l, const struct ldg_prune_opts *o,
         ldg_time_rfc3339_sec(t1, sizeof t1, r->h.until_ns);
         ldg_set_errmsg(l,
                        "events %llu..%llu reach %s, younger than the "
-                       "retention minimum of %u days (retention.json "
-                       "keep_days): nothing pruned; --force prunes them "
-                       "anyway",
+                       "retention minimum of %u days (keep_days: "
+                       "DIR/retention.json, 180 when it has none): nothing "
+                       "pruned; --force prunes them anyway",
                        (unsigned long long)r->h.first,
                        (unsigned long long)(r->h.horizon - 1), t1,
                        o->keep_days);

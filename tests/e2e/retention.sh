@@ -378,6 +378,17 @@ snap=$(sed -n 's/^at its start   ledger doctor --at \([0-9]*\) .*/\1/p' "$T/out"
 "$L" --dir "$D" timeline R-span >"$T/out" 2>"$T/err"
 [ $? -eq 0 ] && grep -q 'began at event .* before the horizon' "$T/err" ||
     fail "timeline of a run across the horizon: $(cat "$T/err")"
+# ... its pack, start and horizon said, what was in force shown at the
+# horizon, not as nothing (until 2026-11-26 pack and start were null and
+# the permissions an empty list, unmarked)
+grep -q "^run R-span  pack .*started before the horizon (#$((H1 - 1)), pruned)" "$T/out" &&
+    grep -q "^begun before the horizon: its events before #$H1 were pruned" "$T/out" &&
+    grep -q "^permissions in force at the horizon (pack " "$T/out" ||
+    fail "timeline of a run across the horizon: $(head -5 "$T/out")"
+"$L" --dir "$D" timeline R-span -o json | jq -e ".pack != null and
+    .start.pruned and .start.seq == \"$((H1 - 1))\" and
+    .horizon.seq == \"$H1\" and (.horizon.archive_sha256 | length) == 64" \
+    >/dev/null || fail "timeline -o json of a run across the horizon: $("$L" --dir "$D" timeline R-span -o json | head -c 600)"
 # a run after the horizon under a permission granted before it: the
 # permission is in force, its signer is in the archive
 "$L" --dir "$D" timeline R-late >"$T/out" 2>"$T/err"
