@@ -571,7 +571,15 @@ growth_lines(struct clause *c, const struct growth *g, uint64_t freeb,
                        pol->keep_days, src);
         return;
     }
-    if (g->hz_ns != 0) {
+    if (g->hz_ns != 0 && g->window_ns == NS_PER_DAY) {
+        char when[64];
+        ldg_time_rfc3339_ns(when, sizeof when, g->hz_ns);
+        snprintf(win, sizeof win,
+                 "the horizon at %.19sZ is less than a day old: the events "
+                 "since counted as a day's; the events before it were "
+                 "pruned",
+                 when);
+    } else if (g->hz_ns != 0) {
         char when[64];
         ldg_time_rfc3339_ns(when, sizeof when, g->hz_ns);
         snprintf(win, sizeof win,

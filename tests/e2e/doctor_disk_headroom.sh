@@ -311,6 +311,19 @@ line 1 | grep -q "^growing 150\.5 events/day at .* (over the 2\.0 days since the
 awk -v a="$(hr bytes_per_event)" -v b="$bpe0" 'BEGIN { exit !(a < 2 * b) }' ||
     fail "pruned in the window: bytes_per_event $(hr bytes_per_event), was $bpe0"
 
+# --- pruned minutes after its events: a horizon younger than a day ----
+# said so, not "over the 1.0 days since the horizon" (until 2026-11-26)
+D=$T/fresh
+L init >/dev/null 2>&1 || fail "init fresh"
+events 20 | L ingest - >/dev/null 2>&1 || fail "ingest fresh"
+events 10 | L ingest - >/dev/null 2>&1 || fail "ingest fresh 2"
+L archive --before 21 --out "$T/fresh.bundle" >/dev/null 2>&1 &&
+    L prune --force --before 21 --archive "$T/fresh.bundle" >/dev/null 2>&1 ||
+    fail "prune fresh"
+doc
+line 1 | grep -q "(the horizon at .*Z is less than a day old: the events since counted as a day's; the events before it were pruned)$" ||
+    fail "pruned just now: line 1: $(line 1)"
+
 # --- a log younger than the window, older than a day: its whole span ---
 D=$T/days
 AGO 3 init >/dev/null 2>&1 || fail "init 3 days ago"
