@@ -142,6 +142,7 @@ for who in direct:$SP nginx:$NP proxy:$PS proxy-async:$PA; do
         esac
     fi
     eval "rps_$(echo $n | tr - _)=$(field "$r" rps)"
+    [ "$n" = proxy ] && rec_sync=$(field "$r" record_cpu_us_per_req)
     say "$NC clients  $n: $r"
     rec "c${NC}_${n}_rps" "$(field "$r" rps)"
     rec "c${NC}_${n}_p50_ms" "$(field "$r" p50_ms)"
@@ -155,6 +156,12 @@ done
 ratio=$(python3 -c "print('%.2f' % ($rps_proxy / $rps_nginx))")
 ratio_a=$(python3 -c "print('%.2f' % ($rps_proxy_async / $rps_nginx))")
 say "throughput vs nginx: sync ${ratio}x, async ${ratio_a}x (target >= 0.8x in the default mode)"
+# what 0.8x nginx leaves the proxy: the box's CPU a request at that rate,
+# less what the stub and the load generator take (the direct run keeps
+# every core busy with those two alone)
+set -- $(python3 -c "n = $(nproc); a = n * 1e6 / (0.8 * $rps_nginx); o = n * 1e6 / $rps_direct; print('%.0f %.0f %.0f' % (a, o, a - o))")
+say "budget at 0.8x nginx on $(nproc) cores: $1 us of CPU a request for the proxy, the stub and the load generator together; the stub and the load generator take $2 (the direct run), which leaves the proxy $3 us; recording the event alone took ${rec_sync:-?} us (sync)"
+rec "c${NC}_proxy_budget_us" "$3"
 rec "c${NC}_sync_vs_nginx" "$ratio"
 rec "c${NC}_async_vs_nginx" "$ratio_a"
 

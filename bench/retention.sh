@@ -9,6 +9,11 @@
 #             verify-bundle's checks, then prunes in one commit), and the
 #             commit alone (the prune's own seconds, from its -o json
 #             timing is not printed: the whole command is timed)
+#   floor     what a prune's check cannot go below with the bundle
+#             format and jansson: the CPU seconds jansson takes to parse
+#             the first part's manifest.json and events.jsonl alone
+#             (bench/json_floor), and to unpack the bundle, scaled to
+#             the events pruned
 #   pages     the store's bytes in use (every database but the free pages,
 #             as `ledger stats --databases` counts) after, against before
 #   queries   the same queries over the kept events, before and after:
@@ -115,6 +120,22 @@ while [ "$first" -lt "$HZ" ]; do
         >/dev/null 2>"$T/err" || { say "prune failed: $(tail -n 2 "$T/err")"; exit 1; }
     b=$(now)
     prune=$(echo "$prune $(secs "$a" "$b")" | awk '{ print $1 + $2 }')
+    if [ "$parts" = 0 ] && [ -x "$B/bench/json_floor" ]; then
+        # the floor, from the first part: what reading the archive's
+        # JSON with jansson costs alone (CPU seconds), and unpacking it
+        mkdir -p "$T/x"
+        zstd -dcq "$T/a0.bundle" | tar -xf - -C "$T/x" --wildcards \
+            '*/manifest.json' '*/events.jsonl' 2>/dev/null
+        "$B/bench/json_floor" "$(dirname "$(ls "$T"/x/*/manifest.json)")" \
+            >"$T/floor" 2>&1
+        fev=$((hz - first))
+        fm=$(awk '/manifest.json/ { print $8 }' "$T/floor")
+        fe=$(awk '/events.jsonl/ { print $8 }' "$T/floor")
+        fr=$( (/usr/bin/time -f '%U %S' sh -c \
+            "zstd -dcq '$T/a0.bundle' | tar -tf - >/dev/null") 2>&1 |
+            awk '{ print $1 + $2 }')
+        rm -rf "$T/x"
+    fi
     rm -f "$T/a$parts.bundle"
     first=$hz
     parts=$((parts + 1))
@@ -127,5 +148,9 @@ qb1=$(med3 q_body)
 
 say "archive $first events in $parts parts: $arch s, $(echo "$first $arch" | awk '{ printf "%d", $1 / $2 }') events/s, peak RSS $((rss / 1024)) MiB a part (target >= 100000 events/s)"
 say "prune $first events in $parts parts: $prune s (target <= 10 s for 1M)"
+if [ -n "${fm:-}" ] && [ -n "${fe:-}" ]; then
+    say "floor, from part 0 ($fev events): jansson parses its manifest.json (one document) in $fm s and its events.jsonl in $fe s of CPU; zstd -d | tar -t of the bundle takes $fr CPU-s"
+    say "floor for $first events: the manifests alone $(echo "$fm $first $fev" | awk '{ printf "%.1f", $1 * $2 / $3 }') s on one core; with events.jsonl and unpacking $(echo "$fm $fe $fr $first $fev" | awk '{ printf "%.1f", ($1 + $2 + $3) * $4 / $5 }') CPU-s, $(echo "$fm $fe $fr $first $fev" | awk '{ printf "%.1f", ($1 + $2 + $3) * $4 / $5 / 2 }') s on two cores at best, before any check (target <= 10 s)"
+fi
 say "pages in use after pruning $(echo "$first $SIZE" | awk '{ printf "%.1f", 100 * $1 / $2 }')%: $u0 -> $u1 bytes, $(echo "$u1 $u0" | awk '{ printf "%.1f", 100 * $1 / $2 }')% (target <= 15%)"
 say "query run=$RUN: $qr0 -> $qr1 s; window: $qw0 -> $qw1 s; body term: $qb0 -> $qb1 s (median of 3, before -> after)"
