@@ -21,7 +21,10 @@ bad() { printf 'FAIL %s\n' "$1"; fails=$((fails + 1)); }
 cd "$ROOT" || exit 1
 # the public headers, as the Makefile lists them (issue 30: ledger.h,
 # util/error.h and each other module's own header)
-HEADERS=$(make -s --no-print-directory print-headers)
+# (a make of its own: under `make -jN check` the MAKEFLAGS it inherits
+# made it say "Entering directory" around the list)
+HEADERS=$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+    make -s --no-print-directory print-headers)
 case " $HEADERS " in *" ledger/ledger.h "*) ;; *)
     bad "make print-headers does not list ledger/ledger.h: $HEADERS" ;; esac
 sh tools/api_symbols.sh "$CC" -I. $(pkg-config --cflags jansson) -- \
