@@ -220,6 +220,7 @@ yes_no() { python3 -c "print('yes' if $1 else '**no**')"; }
     echo "|---|---|---|---|---|---|"
     echo "| $NC clients, requests/s (direct: $(v c${NC}_direct_rps)) | $(v c${NC}_nginx_rps) | $(v c${NC}_proxy_rps) ($(v c${NC}_sync_vs_nginx)x) | $(v c${NC}_proxy-async_rps) ($(v c${NC}_async_vs_nginx)x) | sync >= 0.8x nginx | $(yes_no "$(v c${NC}_sync_vs_nginx) >= 0.8") |"
     echo "| $NC clients, server CPU a request, µs (proxy: its recorder thread; its two HTTP threads, libmicrohttpd's and curl's) | $(v c${NC}_nginx_cpu_us_per_req) | $(v c${NC}_proxy_cpu_us_per_req) ($(v c${NC}_proxy_record_cpu_us_per_req); $(v c${NC}_proxy_http_cpu_us_per_req)) | $(v c${NC}_proxy-async_cpu_us_per_req) ($(v c${NC}_proxy-async_record_cpu_us_per_req); $(v c${NC}_proxy-async_http_cpu_us_per_req)) | | |"
+    echo "| $NC clients, CPU 0.8x nginx's rate leaves the proxy a request, µs (the box's cores less the stub's and the load generator's) | | $(v c${NC}_proxy_budget_us) | | | |"
     echo "| 1 client, p50 added over direct, ms | $(v c1_added_nginx_ms) | $(v c1_added_sync_ms) | $(v c1_added_async_ms) | <= 1.5 sync, <= 0.3 async | $(yes_no "$(v c1_added_sync_ms) <= 1.5 and $(v c1_added_async_ms) <= 0.3") |"
     echo "| 1 stream, time to first byte added, ms | $(v s1_added_ttfb_nginx_ms) | $(v s1_added_ttfb_proxy_ms) | | <= 1 | $(yes_no "$(v s1_added_ttfb_proxy_ms) <= 1") |"
     echo "| $NC streaming clients, proxy peak RSS, MiB | | $(($(v s${NC}_proxy_peak_rss_kib) / 1024)) | | <= 64 | $(yes_no "$(v s${NC}_proxy_peak_rss_kib) <= 65536") |"
