@@ -275,43 +275,32 @@ rm -rf "$G" "$T/big3" "$T/big4"
 # --------------------------------------------- refused while serve holds --
 S=$T/s
 cp -r "$B" "$S"
-"$L" --dir "$S" serve >"$T/serve.out" 2>"$T/serve.err" &
-spid=$!
-i=0
-while ! grep -q '^listening on ' "$T/serve.out" 2>/dev/null; do
-    sleep 0.05
-    i=$((i + 1))
-    [ $i -gt 1200 ] && { fail "serve did not start: $(cat "$T/serve.err")"; break; }
+# on its socket in DIR, then on a socket of its own outside it (until
+# 2026-11-26 only DIR/ledger.sock was asked, and the second converted the
+# ledger)
+for sock in "" "$T/other.sock"; do
+    "$L" --dir "$S" serve ${sock:+--socket "$sock"} >"$T/serve.out" \
+        2>"$T/serve.err" &
+    spid=$!
+    i=0
+    while ! grep -q '^listening on ' "$T/serve.out" 2>/dev/null; do
+        sleep 0.05
+        i=$((i + 1))
+        [ $i -gt 1200 ] && { fail "serve did not start: $(cat "$T/serve.err")"; break; }
+    done
+    "$L" --dir "$S" migrate >"$T/out" 2>"$T/err"
+    rc=$?
+    [ $rc -eq 75 ] && grep -q 'ledger serve serves this ledger' "$T/err" &&
+        grep -q 'nothing was changed' "$T/err" ||
+        fail "under serve (socket ${sock:-in DIR}): exit $rc, $(cat "$T/err")"
+    [ -z "$sock" ] || grep -q '(it holds .*serve.lock' "$T/err" ||
+        fail "under serve on another socket: $(cat "$T/err")"
+    kill "$spid" 2>/dev/null
+    wait "$spid" 2>/dev/null
+    spid=""
+    "$L" --dir "$S" stats | grep -q '^layout  *1 ' ||
+        fail "under serve (socket ${sock:-in DIR}): converted"
 done
-"$L" --dir "$S" migrate >"$T/out" 2>"$T/err"
-rc=$?
-[ $rc -eq 75 ] && grep -q 'ledger serve serves this ledger' "$T/err" &&
-    grep -q 'nothing was changed' "$T/err" ||
-    fail "under serve: exit $rc, $(cat "$T/err")"
-kill "$spid" 2>/dev/null
-wait "$spid" 2>/dev/null
-spid=""
-"$L" --dir "$S" stats | grep -q '^layout  *1 ' || fail "under serve: converted"
-# ... on a socket of its own, outside the directory (until 2026-11-26 only
-# DIR/ledger.sock was asked, and this one converted the ledger)
-"$L" --dir "$S" serve --socket "$T/other.sock" >"$T/serve.out" \
-    2>"$T/serve.err" &
-spid=$!
-i=0
-while ! grep -q '^listening on ' "$T/serve.out" 2>/dev/null; do
-    sleep 0.05
-    i=$((i + 1))
-    [ $i -gt 1200 ] && { fail "serve did not start: $(cat "$T/serve.err")"; break; }
-done
-"$L" --dir "$S" migrate >"$T/out" 2>"$T/err"
-rc=$?
-[ $rc -eq 75 ] && grep -q 'ledger serve serves this ledger (it holds .*serve.lock' "$T/err" ||
-    fail "under serve on another socket: exit $rc, $(cat "$T/err")"
-kill "$spid" 2>/dev/null
-wait "$spid" 2>/dev/null
-spid=""
-"$L" --dir "$S" stats | grep -q '^layout  *1 ' ||
-    fail "under serve on another socket: converted"
 # stopped: the file stays, held by nobody
 "$L" --dir "$S" migrate >/dev/null 2>"$T/err" ||
     fail "after serve stopped: $(cat "$T/err")"
