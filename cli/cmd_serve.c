@@ -36,11 +36,23 @@ on_hup(int sig)
         ldg_serve_reload(s);
 }
 
+/* SIGTERM with a proxy child running: the child is stopped first (it
+ * drains its requests in flight, which commit through this server), and
+ * the server once it has exited (proxy_main) */
+static volatile sig_atomic_t stop_asked;
+static volatile pid_t proxy_pid;
+
 static void
 on_stop_signal(int sig)
 {
     struct ldg_server *s = serving;
+    pid_t p = proxy_pid;
     (void)sig;
+    if (p > 0) {
+        stop_asked = 1;
+        kill(p, SIGTERM);
+        return;
+    }
     if (s != NULL)
         ldg_serve_stop(s);
 }
@@ -118,11 +130,21 @@ proxy_main(void *arg)
         } else {
             int st = 0;
             px.pid = pid;
+            proxy_pid = pid;
             pthread_mutex_unlock(&px.mu);
             while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
                 ;
             pthread_mutex_lock(&px.mu);
             px.pid = 0;
+            proxy_pid = 0;
+            if (stop_asked) {
+                /* the stop the signal asked for: the proxy has drained,
+                 * now the server */
+                struct ldg_server *sv = serving;
+                if (sv != NULL)
+                    ldg_serve_stop(sv);
+                break;
+            }
             if (px.quit)
                 break;
             if (time(NULL) - t0 > 60)

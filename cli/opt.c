@@ -77,6 +77,31 @@ prefix_matches(const struct cli_args *a, const char *arg)
     return k;
 }
 
+/* The long option without a value that "--name=value" names, exactly or
+ * by its one unambiguous prefix (as getopt takes it), or NULL. */
+static const char *
+flag_of(const struct cli_args *a, const char *arg)
+{
+    size_t n = strcspn(arg + 2, "=");
+    const struct option *hit = NULL;
+    int k = 0;
+
+    if (strncmp(arg, "--", 2) != 0)
+        return NULL;
+    for (const struct option *o = a->lo; o->name; o++) {
+        if (strncmp(o->name, arg + 2, n) != 0)
+            continue;
+        if (strlen(o->name) == n) { /* exact: that one */
+            hit = o;
+            k = 1;
+            break;
+        }
+        hit = o;
+        k++;
+    }
+    return k == 1 && hit->has_arg == no_argument ? hit->name : NULL;
+}
+
 /* Whether arg ("--name" or "--name=value") names one of a's long options
  * exactly. */
 static int
@@ -147,10 +172,9 @@ cli_args_next(struct cli_args *a)
                 cli_err(a->c, "option '%s' needs a value", bad);
             else if (optopt != 0 && strncmp(bad, "--", 2) != 0)
                 cli_err(a->c, "unknown option '-%c'", optopt);
-            else if (strchr(bad, '=') != NULL && is_long_opt(a, bad))
-                cli_err(a->c, "option '%.*s' takes no value ('%s' given)",
-                        (int)(strchr(bad, '=') - bad), bad,
-                        strchr(bad, '=') + 1);
+            else if (strchr(bad, '=') != NULL && flag_of(a, bad) != NULL)
+                cli_err(a->c, "option '--%s' takes no value ('%s' given)",
+                        flag_of(a, bad), strchr(bad, '=') + 1);
             else
                 cli_err(a->c, "%s option '%s'",
                         prefix_matches(a, bad) > 1 ? "ambiguous" : "unknown",

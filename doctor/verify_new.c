@@ -74,8 +74,9 @@ check_checkpoints(struct ldg_ledger *l, struct ldg_txn *t, uint64_t from,
         rc = ldg_checkpoint_floor(t, s, &at);
         if (rc == LDG_ENOTFOUND || (rc == 0 && at < from))
             return 0;
-        if (rc == 0)
-            rc = ldg_checkpoint_get(t, at, &note);
+        if (rc < 0) /* (a key that does not decode: storage corrupt) */
+            return rc;
+        rc = ldg_checkpoint_get(t, at, &note);
         if (rc < 0 && rc != LDG_ECORRUPT)
             return rc;
         if (rc == 0)

@@ -150,8 +150,7 @@ scrub_urls(char *m)
 
     while ((p = strstr(p, "://")) != NULL) {
         char *auth = p + 3, *end = auth, *at = NULL;
-        while (*end && *end != '/' && *end != '?' && *end != '#' &&
-               *end != ' ') {
+        while (*end && !strchr("/?#\"'<>,; ", *end)) {
             if (*end == '@')
                 at = end;
             end++;
@@ -160,12 +159,13 @@ scrub_urls(char *m)
             memmove(auth, at + 1, strlen(at + 1) + 1);
             end -= at + 1 - auth;
         }
-        while (*end && *end != '?' && *end != '#' && *end != ' ' &&
+        while (*end && !strchr("?#\"'<>,; ", *end) &&
                !(end[0] == ':' && end[1] == ' '))
             end++;
         if (*end == '?' || *end == '#') {
             char *q = end;
-            while (*q && *q != ' ' && !(q[0] == ':' && q[1] == ' '))
+            while (*q && !strchr("\"'<>,; ", *q) &&
+                   !(q[0] == ':' && q[1] == ' '))
                 q++;
             memmove(end, q, strlen(q) + 1);
         }

@@ -382,9 +382,11 @@ check_state(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
     if (br->checkpoint_size == h->horizon && !has_state) {
         ldg_set_errmsg(l,
                        "archive %s carries no projected state (exported with "
-                       "--no-state): `doctor --bundle` could not read the "
-                       "state at the horizon from it; write it with ledger "
-                       "archive --before %llu",
+                       "--no-state, or its state could not be computed): "
+                       "`doctor --bundle` could not read the state at the "
+                       "horizon from it; write it with ledger archive "
+                       "--before %llu (after ledger rebuild, if the "
+                       "projections are damaged)",
                        path, (unsigned long long)h->horizon);
         return LDG_ETAMPER;
     }
@@ -861,17 +863,27 @@ ldg_retention_apply(struct ldg_ledger *l, const struct ldg_retention_policy *p,
         if (need > 0 && b.first + need > age.horizon) {
             /* to a commit's end: the last at or before the need, or when
              * that is none, the first after it (an excess smaller than a
-             * commit still prunes one) */
+             * commit still prunes one): the least target whose commit
+             * end is past the first event */
             uint64_t first = b.first, size = b.size, target = first + need;
-            for (;;) {
-                rc = resolve(l, "the disk budget", 0, target, &b);
+            rc = resolve(l, "the disk budget", 0, target, &b);
+            if (rc < 0 && rc != LDG_ENOTFOUND)
+                return rc;
+            if ((rc != 0 || b.horizon <= first) && target < size) {
+                uint64_t lo = target + 1, hi = size;
+                while (lo < hi) {
+                    uint64_t mid = lo + (hi - lo) / 2;
+                    rc = resolve(l, "the disk budget", 0, mid, &b);
+                    if (rc < 0 && rc != LDG_ENOTFOUND)
+                        return rc;
+                    if (rc == 0 && b.horizon > first)
+                        hi = mid;
+                    else
+                        lo = mid + 1;
+                }
+                rc = resolve(l, "the disk budget", 0, hi, &b);
                 if (rc < 0 && rc != LDG_ENOTFOUND)
                     return rc;
-                if ((rc == 0 && b.horizon > first) || target >= size)
-                    break;
-                target = first + 2 * (target - first);
-                if (target > size)
-                    target = size;
             }
             if (rc == 0 && b.horizon > age.horizon) {
                 if (!force) {

@@ -1741,7 +1741,8 @@ ldg_serve_stop(struct ldg_server *s)
 /* --------------------------------------------------------- set up/down -- */
 
 /* Binds path, replacing a stale socket file that nothing answers on. */
-/* Takes the shared hold on DIR/serve.lock for the server's life. */
+/* Takes the shared hold on DIR/serve.lock for the server's life (none
+ * when the file cannot be made or opened). */
 static int
 hold(struct ldg_server *s, const char *dir)
 {
@@ -1750,8 +1751,12 @@ hold(struct ldg_server *s, const char *dir)
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, LDG_SERVE_LOCK) >=
         sizeof path)
         return LDG_EINVAL;
-    s->hold_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
-    if (s->hold_fd < 0 || flock(s->hold_fd, LOCK_SH) < 0) {
+    /* read-only is enough for a flock; a directory this user cannot
+     * write (where no migrate can run either) has none: served without */
+    s->hold_fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (s->hold_fd < 0)
+        s->hold_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (s->hold_fd >= 0 && flock(s->hold_fd, LOCK_SH) < 0) {
         seterr(s, "%s: %s", path, strerror(errno));
         return LDG_EIO;
     }

@@ -72,6 +72,13 @@ while read -r c; do
     grep -q "^usage: ledger $c" "$T/e" || bad "$c --no-such-option: no usage line"
 done < "$T/cmds"
 
+# a value given to a flag names the flag, by its name or its prefix
+for f in --full=1 --ful=1; do
+    "$L" verify "$f" > "$T/o" 2> "$T/e"; rc=$?
+    [ $rc = 64 ] && grep -q "option '--full' takes no value ('1' given)" "$T/e" ||
+        bad "verify $f: exit $rc: $(cat "$T/e")"
+done
+
 # a missing value names the option
 "$L" query -n > "$T/o" 2> "$T/e"; rc=$?
 [ $rc = 64 ] && grep -q "option '-n' needs a value" "$T/e" ||

@@ -94,6 +94,20 @@ test_http__refused_is_enet_with_url(void **state)
     assert_non_null(strstr(err, url));
     assert_non_null(strstr(err, "connection refused"));
     ldg_http_response_release(&resp);
+    /* a message names no URL's user, password, query or fragment (keys
+     * travel there), and keeps what follows the URL */
+    snprintf(url, sizeof url, "http://u:PW@127.0.0.1:%d/x?k=KEY#F",
+             t_unused_port());
+    r.url = url;
+    assert_int_equal(ldg_http_request(NULL, &r, &resp, err, sizeof err),
+                     LDG_ENET);
+    assert_null(strstr(err, "PW"));
+    assert_null(strstr(err, "KEY"));
+    assert_null(strstr(err, "#F"));
+    assert_null(strstr(err, "u:"));
+    assert_non_null(strstr(err, "http://127.0.0.1:"));
+    assert_non_null(strstr(err, "/x: connection refused"));
+    ldg_http_response_release(&resp);
 }
 
 static void
