@@ -729,9 +729,13 @@ listen_on(struct ldg_httpd *s, const char *addr, char *err, size_t errcap)
          * live server answers on is its: in use */
         struct stat st;
         if (lstat(s->unix_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
-            int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            int live =
-                probe >= 0 && connect(probe, (struct sockaddr *)&ss, sl) == 0;
+            /* gone only when refused: a full backlog or a stopped server
+             * is live, and the connect never waits */
+            int probe =
+                socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+            int live = probe < 0 ||
+                       connect(probe, (struct sockaddr *)&ss, sl) == 0 ||
+                       (errno != ECONNREFUSED && errno != ENOENT);
             if (probe >= 0)
                 close(probe);
             if (live) {
