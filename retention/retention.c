@@ -759,7 +759,7 @@ apply_parts(struct ldg_ledger *l, const struct ldg_retention_policy *p,
     int rc;
 
     /* an archive at most p->archive_events events (its writer and its
-     * checks hold a few KiB an event), one prune each */
+     * checks hold 3 and 12 KiB an event: docs/RETENTION.md), one prune each */
     r->first = want->first;
     for (;;) {
         struct ldg_retention_horizon cur;
