@@ -56,29 +56,13 @@ const struct cli_command cli_cmd_checkpoint = {
     "ledger checkpoint --cosigned\n",
     0};
 
-/* 0 when note (a checkpoint of len bytes, cosigned or not) verifies with the
- * log key, else an ldg_error. */
-static int
-checkpoint_holds(struct ldg_ledger *l, const char *note, size_t len)
-{
-    char vkey[512], origin[LDG_ORIGIN_MAX + 1];
-    uint8_t root[32];
-    uint64_t size;
-    int rc = ldg_verifier_key(l, vkey, sizeof vkey);
-
-    if (rc == 0)
-        rc = ldg_checkpoint_open(vkey, note, len, origin, sizeof origin, &size,
-                                 root);
-    return rc;
-}
-
 int
 cmd_checkpoint(struct cli *c, int argc, char **argv)
 {
     struct cli_args a;
     struct ldg_ledger *l;
     struct ldg_txn *t;
-    uint64_t size = 0;
+    uint64_t size = 0, held;
     char *note;
     size_t note_len;
     int ch, rc, cosigned = 0;
@@ -122,15 +106,17 @@ cmd_checkpoint(struct cli *c, int argc, char **argv)
         else
             cli_err(c, "%s", ldg_strerror(rc));
         rc = cli_exit_code(rc);
-    } else if ((rc = checkpoint_holds(
-                    l, note, cosigned ? note_len : strlen(note))) < 0) {
+    } else if ((rc = ldg_checkpoint_check(
+                    t, note, cosigned ? note_len : strlen(note), &held)) < 0) {
         /* handed out as a trust anchor: never one the log key did not
          * sign */
         cli_err(c,
-                "storage corrupt: the stored checkpoint does not verify "
-                "with the log key (%s); nothing printed: ledger verify "
-                "--full names it",
-                ldg_strerror(rc));
+                "storage corrupt: the stored checkpoint %s; nothing printed: "
+                "ledger verify --full names it",
+                rc == LDG_ETAMPER ? "has another root than the stored tree"
+                : rc == LDG_EBADSIG
+                    ? "does not verify with the log key (bad signature)"
+                    : "does not verify with the log key");
         free(note);
         rc = EX_DATAERR;
     } else {

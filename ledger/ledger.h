@@ -786,6 +786,15 @@ int ldg_checkpoint_parse(const char *text, size_t len, char *origin,
 int ldg_checkpoint_open(const char *vkey, const char *note, size_t len,
                         char *origin, size_t origin_cap, uint64_t *size,
                         uint8_t root[32]);
+/* Checks a signed checkpoint note of this log against the stored tree:
+ * the log key's signature, this log's origin, and the stored tree's root
+ * at its size; *size gets that size. @return 0; LDG_EBADSIG (not the log
+ * key's signature), LDG_EBADINPUT (malformed, or another log's), LDG_ETAMPER
+ * (the stored tree has another root at that size: it is damaged), or the
+ * tree's error (LDG_ENOTFOUND: the log is shorter). Lifetime: nothing
+ * borrowed; t is only read. */
+int ldg_checkpoint_check(struct ldg_txn *t, const char *note, size_t len,
+                         uint64_t *size);
 /* Verifies that note carries a valid signature by the verifier key vkey
  * ("name+hexid+base64"); *text_len gets the signed text's length.
  * @return 0; LDG_EBADINPUT (malformed); LDG_EBADSIG.

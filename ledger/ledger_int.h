@@ -511,6 +511,11 @@ int ldg_tree_add_leaf(struct ldg_txn *t, uint64_t seq, const uint8_t leaf[32]);
  * is missing. */
 int ldg_tree_tile_get(struct ldg_txn *t, int tl, uint64_t n,
                       uint8_t out[LDG_TILE_BYTES]);
+/* The root of full tile n of tile level tl, computed from its 256 stored
+ * hashes (in layout 1 from the stored nodes of tree level 8·tl): what the
+ * stored hash (8·(tl+1), n) must be. LDG_ENOTFOUND when the tile is not
+ * full, LDG_ECORRUPT as ldg_tree_tile_get. */
+int ldg_tree_tile_root(struct ldg_txn *t, int tl, uint64_t n, uint8_t out[32]);
 /* The same, for verify: 0 with *count 256, or 255 when a split tile's
  * last hash is missing or malformed (out holds the first 255), so that
  * the damage is named at its own event. */

@@ -422,24 +422,21 @@ build_bundle(struct tiles *c, uint64_t n, unsigned w)
 static int
 check_tile(struct tiles *c, int level, uint64_t n, unsigned w)
 {
-    uint8_t h[LDG_TILE_WIDTH][LDG_HASH_LEN];
+    uint8_t root[LDG_HASH_LEN];
     int below = LDG_TILE_HEIGHT * (level - 1);
 
     for (unsigned j = 0; j < w; j++) {
         uint64_t idx = n * LDG_TILE_WIDTH + j;
-        for (unsigned i = 0; i < LDG_TILE_WIDTH; i++) {
-            uint64_t k = idx * LDG_TILE_WIDTH + i;
-            int rc = ldg_tree_stored_hash(c->t, below, k, h[i]);
-            if (rc < 0) {
-                ldg_seterr(c->l, "tiles: stored hash (%d, %llu): %s", below,
-                           (unsigned long long)k, ldg_strerror(rc));
-                return rc;
-            }
+        int rc = ldg_tree_tile_root(c->t, level - 1, idx, root);
+        if (rc < 0) {
+            ldg_seterr(
+                c->l, "tiles: stored hashes (%d, %llu..%llu): %s", below,
+                (unsigned long long)(idx * LDG_TILE_WIDTH),
+                (unsigned long long)(idx * LDG_TILE_WIDTH + LDG_TILE_WIDTH - 1),
+                ldg_strerror(rc));
+            return rc;
         }
-        for (unsigned m = LDG_TILE_WIDTH / 2; m >= 1; m /= 2)
-            for (unsigned i = 0; i < m; i++)
-                ldg_tlog_node_hash(h[i], h[2 * i], h[2 * i + 1]);
-        if (memcmp(h[0], c->buf.p + (size_t)j * LDG_HASH_LEN, LDG_HASH_LEN) !=
+        if (memcmp(root, c->buf.p + (size_t)j * LDG_HASH_LEN, LDG_HASH_LEN) !=
             0) {
             ldg_seterr(
                 c->l,
@@ -518,38 +515,12 @@ write_level(struct tiles *c, int level, uint64_t old, uint64_t size,
 
 /* ---------------------------------------------------------- checkpoint -- */
 
-/* Verifies a checkpoint note under the log key and parses it; also checks
- * it is for this log and that its root is our tree's. */
-static int
-open_checkpoint(struct tiles *c, const char *note, size_t len, uint64_t *size,
-                uint8_t root[32])
-{
-    char origin[LDG_ORIGIN_MAX + 1];
-    uint8_t ours[32];
-    size_t tlen;
-    int rc;
-
-    rc = ldg_log_verify_note(c->l, note, len, &tlen);
-    if (rc == 0)
-        rc =
-            ldg_checkpoint_parse(note, tlen, origin, sizeof origin, size, root);
-    if (rc < 0)
-        return rc;
-    if (strcmp(origin, ldg_origin(c->l)) != 0)
-        return LDG_EBADINPUT;
-    rc = ldg_tree_root(c->t, *size, ours);
-    if (rc < 0)
-        return rc;
-    return memcmp(ours, root, 32) == 0 ? 0 : LDG_ETAMPER;
-}
-
 /* The size of the tree already published in DIR, or 0 if there is none we
  * can trust (missing, unreadable, not ours, not matching the log). */
 static uint64_t
 published_size(struct tiles *c, uint64_t size)
 {
     char path[PATH_CAP], *note = NULL;
-    uint8_t root[32];
     uint64_t old = 0;
     ssize_t got;
     int fd;
@@ -565,7 +536,7 @@ published_size(struct tiles *c, uint64_t size)
     got = read(fd, note, CHECKPOINT_MAX + 1);
     if (got <= 0 || got > CHECKPOINT_MAX)
         goto out;
-    if (open_checkpoint(c, note, (size_t)got, &old, root) < 0 || old > size)
+    if (ldg_checkpoint_check(c->t, note, (size_t)got, &old) < 0 || old > size)
         old = 0;
 out:
     free(note);
@@ -580,7 +551,6 @@ ldg_tiles_write(struct ldg_ledger *l, const char *dir,
     struct tiles c = {0};
     struct ldg_tiles_report r = {0};
     char *note = NULL;
-    uint8_t root[32];
     uint64_t size, old;
     int rc;
 
@@ -601,7 +571,7 @@ ldg_tiles_write(struct ldg_ledger *l, const char *dir,
         goto out;
     }
     /* Publish exactly what the log signed, and only if it holds. */
-    rc = open_checkpoint(&c, note, strlen(note), &size, root);
+    rc = ldg_checkpoint_check(c.t, note, strlen(note), &size);
     if (rc == LDG_ETAMPER) {
         ldg_seterr(l,
                    "tiles: the stored Merkle tree's root at size %llu is "

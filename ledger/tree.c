@@ -127,6 +127,28 @@ ldg_tree_tile_read(struct ldg_txn *t, int tl, uint64_t n,
     return 0;
 }
 
+int
+ldg_tree_tile_root(struct ldg_txn *t, int tl, uint64_t n, uint8_t out[32])
+{
+    uint8_t h[LDG_TILE_BYTES];
+    int layout = ldg_txn_layout(t), rc;
+
+    if (layout < 0)
+        return layout;
+    if (layout >= LDG_LAYOUT_TILES) {
+        if ((rc = ldg_tree_tile_get(t, tl, n, h)) < 0)
+            return rc;
+    } else {
+        for (unsigned i = 0; i < LDG_TILE_WIDTH; i++)
+            if ((rc = ldg_tree_stored_hash(t, LDG_TILE_HEIGHT * tl,
+                                           n * LDG_TILE_WIDTH + i,
+                                           h + 32 * i)) < 0)
+                return rc;
+    }
+    subtree_hash(h, LDG_TILE_WIDTH, out);
+    return 0;
+}
+
 /* Layout 2: the count hashes of level 8·tl from index first on, from the
  * edge in db tree (one cursor walk); LDG_ENOTFOUND unless all are there. */
 static int
@@ -544,6 +566,29 @@ ldg_log_verify_note(struct ldg_ledger *l, const char *note, size_t len,
                     size_t *text_len)
 {
     return ldg_note_verify(note, len, l->origin, l->log_key->pub, text_len);
+}
+
+int
+ldg_checkpoint_check(struct ldg_txn *t, const char *note, size_t len,
+                     uint64_t *size)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    char origin[LDG_ORIGIN_MAX + 1];
+    uint8_t root[32], ours[32];
+    size_t tlen;
+    int rc;
+
+    rc = ldg_log_verify_note(l, note, len, &tlen);
+    if (rc == 0)
+        rc =
+            ldg_checkpoint_parse(note, tlen, origin, sizeof origin, size, root);
+    if (rc < 0)
+        return rc;
+    if (strcmp(origin, ldg_origin(l)) != 0)
+        return LDG_EBADINPUT;
+    if ((rc = ldg_tree_root(t, *size, ours)) < 0)
+        return rc;
+    return memcmp(ours, root, 32) == 0 ? 0 : LDG_ETAMPER;
 }
 
 int
