@@ -528,19 +528,8 @@ cmd_prune(struct cli *c, int argc, char **argv)
     rc = ldg_retention_prune(l, &o, &r);
     if (rc == LDG_ENOTFOUND && r.h.first > 0 && r.h.horizon <= r.h.first) {
         /* run again after it was done: everything before it is pruned
-         * already, which is what was asked; the archive named must still
-         * be there to say so */
-        struct stat sb;
-        errno = 0;
-        if (access(o.archive, R_OK) != 0 || stat(o.archive, &sb) != 0 ||
-            !S_ISREG(sb.st_mode)) {
-            int e = errno;
-            cli_err(c, "--archive %s: %s (%s)", o.archive,
-                    e == 0 ? "not a file (a bundle is one file)" : strerror(e),
-                    ldg_errmsg(l));
-            ldg_close(l);
-            return e == 0 ? EX_DATAERR : e == ENOENT ? EX_NOINPUT : EX_IOERR;
-        }
+         * already, which is what was asked (of an archive that is there:
+         * the library looked first) */
         if (c->out == OUT_HUMAN)
             printf("%s\n", ldg_errmsg(l));
         else

@@ -404,6 +404,25 @@ check_state(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
     return 0;
 }
 
+/* The archive is a file this process can read: LDG_ENOTFOUND, LDG_EIO
+ * or LDG_EBADINPUT (a directory, a device) named on l. */
+static int
+archive_readable(struct ldg_ledger *l, const char *path)
+{
+    struct stat sb;
+
+    if (access(path, R_OK) != 0 || stat(path, &sb) != 0) {
+        ldg_set_errmsg(l, "archive %s: %s", path, strerror(errno));
+        return errno == ENOENT ? LDG_ENOTFOUND : LDG_EIO;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        ldg_set_errmsg(l, "archive %s: not a file (a bundle is one file)",
+                       path);
+        return LDG_EBADINPUT;
+    }
+    return 0;
+}
+
 /* The archive must select exactly the events h.first..horizon-1, verify
  * with this log's key, with nothing withheld, against a checkpoint that is
  * this ledger's own of its size (at the horizon, or later when it carries
@@ -417,16 +436,6 @@ check_archive(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
     char vkey[512], *ck = NULL;
     int rc;
 
-    struct stat sb;
-    if (access(path, R_OK) != 0) {
-        ldg_set_errmsg(l, "archive %s: %s", path, strerror(errno));
-        return errno == ENOENT ? LDG_ENOTFOUND : LDG_EIO;
-    }
-    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-        ldg_set_errmsg(l, "archive %s: not a file (a bundle is one file)",
-                       path);
-        return LDG_EBADINPUT;
-    }
     if ((rc = ldg_verifier_key(l, vkey, sizeof vkey)) < 0)
         return rc;
     if ((br = calloc(1, sizeof *br)) == NULL)
@@ -559,6 +568,10 @@ ldg_retention_prune(struct ldg_ledger *l, const struct ldg_prune_opts *o,
         return LDG_EINVAL;
     memset(r, 0, sizeof *r);
     now = o->now_ns ? o->now_ns : wall_ns();
+    /* first: a run again after the prune answers "pruned already" only
+     * of an archive that is there */
+    if ((rc = archive_readable(l, o->archive)) < 0)
+        return rc;
     if ((rc = ldg_retention_resolve(l, o->before, now, &r->h)) < 0)
         return rc;
     if (o->keep_days > 0 && !o->force &&
