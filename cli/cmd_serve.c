@@ -40,13 +40,21 @@ on_hup(int sig)
  * drains its requests in flight, which commit through this server), and
  * the server once it has exited (proxy_main) */
 static volatile sig_atomic_t stop_asked;
-static volatile pid_t proxy_pid;
+static struct {
+    int on;
+    pthread_t thr;
+    int started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int quit;
+    volatile pid_t pid; /* (also read by on_stop_signal) */
+} px = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static void
 on_stop_signal(int sig)
 {
     struct ldg_server *s = serving;
-    pid_t p = proxy_pid;
+    pid_t p = px.pid;
     (void)sig;
     if (p > 0) {
         stop_asked = 1;
@@ -92,17 +100,8 @@ take_url(struct cli_args *a)
 /* --proxy: `ledger --dir DIR proxy` (DIR/proxy.json) as a child process
  * that writes through this server, started once the socket accepts and
  * started again (after 1 s, 2 s, 4 s, ... at most 30 s) when it exits; on
- * stopping it is sent SIGTERM, and the server commits what it sent. */
-static struct {
-    int on;
-    pthread_t thr;
-    int started;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int quit;
-    pid_t pid;
-} px = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
-
+ * stopping it is sent SIGTERM first, and the server stops once it has
+ * drained (px, on_stop_signal). */
 static void *
 proxy_main(void *arg)
 {
@@ -130,13 +129,11 @@ proxy_main(void *arg)
         } else {
             int st = 0;
             px.pid = pid;
-            proxy_pid = pid;
             pthread_mutex_unlock(&px.mu);
             while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
                 ;
             pthread_mutex_lock(&px.mu);
             px.pid = 0;
-            proxy_pid = 0;
             if (stop_asked) {
                 /* the stop the signal asked for: the proxy has drained,
                  * now the server */
