@@ -1674,13 +1674,14 @@ verify_run(struct cli *c, int argc, char **argv)
         else if (only_new)
             cli_printf_fit(
                 c, 4,
-                "%sok%s: checked %llu new events %llu..%llu (chain link, %s, "
+                "%sok%s: checked %llu new event%s %llu..%llu (chain link, %s, "
                 "bodies, tree consistency, checkpoints); their indexes%s are "
                 "left to "
                 "`ledger verify`\n",
                 OKP, OFFO, (unsigned long long)r.checked,
-                (unsigned long long)r.from, (unsigned long long)(r.to - 1),
-                sigs, r.from > 0 ? " and the events before them" : "");
+                r.checked == 1 ? "" : "s", (unsigned long long)r.from,
+                (unsigned long long)(r.to - 1), sigs,
+                r.from > 0 ? " and the events before them" : "");
         else if (r.full && r.horizon > 0)
             cli_printf_fit(c, 4,
                            "%sok%s: full verification of the %llu kept events "
@@ -1716,11 +1717,12 @@ verify_run(struct cli *c, int argc, char **argv)
         else
             cli_printf_fit(
                 c, 4,
-                "%sok%s: checked %llu new events %llu..%llu (%s, "
+                "%sok%s: checked %llu new event%s %llu..%llu (%s, "
                 "indexes); chain, tree, bodies%s and %llu checkpoint%s "
                 "re-checked from %llu; %llu erased bodies\n",
                 OKP, OFFO, (unsigned long long)r.checked,
-                (unsigned long long)r.from, (unsigned long long)(r.to - 1),
+                r.checked == 1 ? "" : "s", (unsigned long long)r.from,
+                (unsigned long long)(r.to - 1),
                 sealed ? "claims" : "signatures", sealed ? ", seals" : "",
                 (unsigned long long)r.checkpoints,
                 r.checkpoints == 1 ? "" : "s", (unsigned long long)r.horizon,

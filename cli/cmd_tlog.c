@@ -274,6 +274,9 @@ cmd_tiles(struct cli *c, int argc, char **argv)
         return a.exit;
     if (a.ind + 1 != argc)
         return cli_usage(c);
+    if (argv[a.ind][0] == '\0')
+        return cli_usage_err(c, "the directory to publish into is '' "
+                                "(give a path)");
     if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
         cli_dir_error(c);
         return EX_USAGE;

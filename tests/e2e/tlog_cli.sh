@@ -50,6 +50,10 @@ grep -q 'consistent with the trusted checkpoint of size 32' "$T/vt" || fail "tru
     [ -f "$T/tiles/tile/entries/000.p/34" ] || fail "tile layout: $(find "$T/tiles" -type f)"
 "$L" --dir "$D" append x.e2e.more --body '{"n":3}' >/dev/null || fail append
 "$L" --dir "$D" tiles "$T/tiles" 2>/dev/null || fail "tiles again"
+# an empty directory name: a usage error naming it (it was "invalid
+# argument")
+"$L" --dir "$D" tiles "" >/dev/null 2>"$T/err"
+[ $? -eq 64 ] && grep -q "is ''" "$T/err" || fail "tiles '': $(cat "$T/err")"
 # a directory whose parents are missing too is made whole (it was 74)
 "$L" --dir "$D" tiles "$T/nest/a/b" >/dev/null 2>"$T/err" &&
     cmp -s "$T/tiles/checkpoint" "$T/nest/a/b/checkpoint" &&
