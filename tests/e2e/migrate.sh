@@ -279,6 +279,9 @@ cp -r "$B" "$S"
 # 2026-11-26 only DIR/ledger.sock was asked, and the second converted the
 # ledger)
 for sock in "" "$T/other.sock"; do
+    # (the last round's "listening on" must not be read before this
+    # round's server truncates the file)
+    rm -f "$T/serve.out"
     "$L" --dir "$S" serve ${sock:+--socket "$sock"} >"$T/serve.out" \
         2>"$T/serve.err" &
     spid=$!

@@ -128,6 +128,11 @@ ex_stop() {
     ex_bg=""
 }
 
+# ex_port: a TCP port free on 127.0.0.1 now
+ex_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
 # ex_run CMD LINE: one example (continuations joined)
 ex_run() {
     c=$1
@@ -141,6 +146,13 @@ ex_run() {
         echo "SKIP: $c example is a client of the proxy example (proxy_cli.sh runs it): $line"
         return 0
         ;;
+    esac
+    # a port an example listens on is one free now: CI runs this test
+    # under `make asan` and in its chroot at the same time, on one network
+    line=$(printf '%s' "$line" | sed "s|127\.0\.0\.1:8380|127.0.0.1:$(ex_port)|g; s|127\.0\.0\.1:9464|127.0.0.1:$(ex_port)|g")
+    case $line in
+    'ledger proxy '*--listen*) ;;
+    'ledger proxy '*) line="$line --listen 127.0.0.1:$(ex_port)" ;;
     esac
     # the date an example names is the demo run's (the ledger's clock)
     line=$(printf '%s' "$line" | sed "s|2026-11-22 09:39|$ex_when|g")
@@ -231,7 +243,7 @@ else
     WVKEY=$W1
     ex_when=$("$L" show 22 -o json | sed 's/.*"recorded_time":"\([^"]*\)".*/\1/')
     # a checkpoint cosigned by w1, for `checkpoint --cosigned`
-    wport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    wport=$(ex_port)
     "$L" witness serve --listen "127.0.0.1:$wport" --dir "$X/w1" \
         --trust "$VKEY" > "$X/wlog" 2>&1 &
     wpid=$!
