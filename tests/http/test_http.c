@@ -334,13 +334,14 @@ test_http__stream_pieces_as_they_come(void **state)
     struct ldg_http_client *c;
     char err[LDG_HTTP_ERR_MAX], buf[64];
     int connected = 0, pieces = 0;
-    size_t total = 0;
+    size_t total = 0, first = 0;
     long n;
     assert_int_equal(ldg_http_client_new(&c), 0);
     /* twice through one client: the second reuses its connection */
     for (int round = 0; round < 2; round++) {
         assert_int_equal(
-            sopen("/drip?n=5&ms=30", c, 2000, 2000, &st, &connected, err), 0);
+            sopen("/drip?n=5&ms=150", c, 2000, 2000, &st, &connected, err),
+            0);
         assert_int_equal(connected, 1);
         assert_int_equal(ldg_http_stream_status(st), 200);
         assert_non_null(ldg_http_stream_header(st, 0));
@@ -348,12 +349,17 @@ test_http__stream_pieces_as_they_come(void **state)
         total = 0;
         while ((n = ldg_http_stream_read(st, buf, sizeof buf, err,
                                          sizeof err)) > 0) {
-            pieces++;
+            if (pieces++ == 0)
+                first = (size_t)n;
             total += (size_t)n;
         }
         assert_int_equal(n, 0);
         assert_int_equal(total, 5);
-        assert_true(pieces >= 3); /* not buffered whole */
+        /* not buffered whole: the first byte is read before the last is
+         * sent, 600 ms later (a count of pieces depended on the reader
+         * not being kept off a busy box's CPU for 60 ms) */
+        assert_true(first < 5);
+        assert_true(pieces >= 2);
         assert_int_equal(ldg_http_stream_read(st, buf, sizeof buf, err,
                                               sizeof err),
                          0);

@@ -518,18 +518,25 @@ stream_check(const struct stream *c)
 }
 
 /* Waits (30 s at most) until the server has held at least n bytes for
- * ms milliseconds on end. */
+ * ms milliseconds on end, by the clock (counting passes of a 1 ms sleep
+ * took seconds on a busy box, and the stall rule dropped the client
+ * meanwhile). */
 static void
 wait_held_for(struct ldg_server *s, uint64_t n, int ms)
 {
     struct ldg_serve_stats st;
-    int on_end = 0;
-    for (int i = 0; i < 30000 && on_end < ms; i++) {
+    uint64_t start = mono_ms(), since = 0;
+    int held_long = 0;
+    while (!held_long && mono_ms() - start < 30000) {
         ldg_serve_stats(s, &st);
-        on_end = st.held >= n ? on_end + 1 : 0;
+        if (st.held < n)
+            since = 0;
+        else if (since == 0)
+            since = mono_ms();
+        held_long = since != 0 && mono_ms() - since >= (uint64_t)ms;
         usleep(1000);
     }
-    if (on_end < ms)
+    if (!held_long)
         fail_msg("the server never held %llu bytes for %d ms",
                  (unsigned long long)n, ms);
 }
@@ -660,7 +667,7 @@ test_server__a_client_that_never_reads_does_not_hold_the_budget(void **state)
     memset(&r, 0, sizeof r);
     memset(&o, 0, sizeof o);
     o.budget_bytes = BUDGET_SMALL;
-    o.stall_ms = 500;
+    o.stall_ms = 1500; /* past the wait below and b's and c's start */
     assert_int_equal(ldg_serve_new(&r.s, l, &o, buf, sizeof buf), 0);
     run_start(&r);
     stream_start(&a, ldg_serve_path(r.s), "a", 100000, 1);
