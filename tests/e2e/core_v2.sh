@@ -69,12 +69,16 @@ grep -q '"clock":"source"' "$T/tlj" || fail "timeline -o json clock: $(cat "$T/t
 grep -q '"span_us":5000000' "$T/tlj" || fail "timeline span: $(cat "$T/tlj")"
 # time selections use the ledger's time, not the source's (2026-11-22)
 n=$(L query -o json -U 2026-11-23T00:00:00Z type=run.step 2>/dev/null | wc -l | tr -d ' ')
-now_day=$(date -u +%Y-%m-%d)
+# the day (UTC) the ledger recorded them, from the events themselves: a
+# bare date is local time, and `date` may have passed midnight since
+now_day=$(L query -o json type=run.step 2>/dev/null | head -n 1 |
+    sed -n 's/.*"recorded_time":"\([0-9-]*\)T.*/\1/p')
+[ -n "$now_day" ] || fail "no recorded_time on run.step"
 if [ "$now_day" != 2026-11-22 ]; then
     [ "$n" = 0 ] || fail "query -U selected by the source's time: $n events"
 fi
-n=$(L query -o json -S "$now_day" type=run.step 2>/dev/null | wc -l | tr -d ' ')
-[ "$n" = 2 ] || fail "query -S today: $n run.step events, want 2"
+n=$(L query -o json -S "${now_day}T00:00:00Z" type=run.step 2>/dev/null | wc -l | tr -d ' ')
+[ "$n" = 2 ] || fail "query -S the day recorded: $n run.step events, want 2"
 
 # --- v1 and v2 side by side verify
 L verify --full >"$T/v" 2>&1 || fail "verify --full: $(cat "$T/v")"
