@@ -234,7 +234,8 @@ for line in call("/api/generate", {"model": "llama3:8b",
 assert text == "because of Rayleigh scattering", text
 print("ok")
 P
-sleep 0.3
+until_true count_is route.decision 9
+until_true count_is proxy.request 5
 N=$(L query type=route.decision -o json | wc -l)
 [ "$N" = 9 ] || fail "route.decision events: $N, want 9"
 N=$(L query type=proxy.request -o json | wc -l)
@@ -296,14 +297,27 @@ json.dump(st, open(sys.argv[1], "w"))
 P
 }
 last() { events "$1" | tail -n 1 >"$T/last.json"; }
-lastis() { # WHAT TYPE EXPR over `e`, the last event of TYPE
-    last "$2"
+lastok() { # TYPE EXPR over `e`, the last event of TYPE: true or false
+    last "$1"
     python3 -c '
 import json, sys
 e = json.load(open(sys.argv[1]))
-sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' "$T/last.json" "$3" ||
-        fail "$1: $(cat "$T/last.json")"
+sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' "$T/last.json" "$2" 2>/dev/null
 }
+lastis() { # WHAT TYPE EXPR over `e`, the last event of TYPE
+    lastok "$2" "$3" || fail "$1: $(cat "$T/last.json")"
+}
+# until_true CMD...: CMD again every 0.1 s until it succeeds, 20 s at most
+# (an event recorded after the client's answer, or after it left, is
+# waited for, not slept for: a fixed sleep was short on a busy box)
+until_true() {
+    i=0
+    while ! "$@" && [ $i -lt 200 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+count_is() { [ "$(L query "type=$1" -o json | wc -l)" = "$2" ]; }
 stop_proxy $P1 p1
 E0=$(L query body.outcome=error -o json | wc -l)
 start_proxy p2 --upstream ollama=$U --idle-timeout 1000 --first-byte-timeout 1500
@@ -381,10 +395,11 @@ st["default_answer"] = "one two three four five six seven eight nine ten"
 json.dump(st, open(sys.argv[1], "w"))
 P
 post /api/generate '{"model":"llama3:8b","prompt":"x"}' --max-time 0.7
-sleep 1
+until_true lastok route.decision 'e["outcome"] == "client-gone" and e["api"] == "ollama.generate"'
 lastis "client gone" route.decision 'e["outcome"] == "client-gone" and e["api"] == "ollama.generate"'
 # a client gone before a whole (not streamed) answer: client-gone, in
 # sync mode and (below) async
+run_has() { [ "$(L query "run=$1" -o json | wc -l)" -ge "$2" ]; }
 gone_whole() { # RUN: two requests that leave before the answer
     python3 - "$T/state.json" 1500 <<'P'
 import json, sys
@@ -395,7 +410,7 @@ P
     post /api/generate '{"model":"llama3:8b","prompt":"x","stream":false}' \
         --max-time 0.3 -H "X-Ledger-Run: $1"
     curl -sS -o /dev/null --max-time 0.3 -H "X-Ledger-Run: $1" "$PP/api/tags" 2>/dev/null
-    sleep 2
+    until_true run_has "$1" 2
     python3 - "$T/state.json" <<'P'
 import json, sys
 st = json.load(open(sys.argv[1]))
@@ -527,10 +542,12 @@ rm -f "$T/proxy.json"
 start_proxy pd --upstream ollama=$U
 PD=$PPID_
 fails /api/pull drip
-curl -sS -o "$T/drip" -w '%{http_code}' "$PP/api/pull?n=20&ms=100" \
+rm -f "$T/drip"
+curl -sS -N -o "$T/drip" -w '%{http_code}' "$PP/api/pull?n=20&ms=100" \
     -H 'X-Request-Id: drained' >"$T/drip.st" 2>"$T/drip.err" &
 CP=$!
-sleep 0.5
+# in flight: its first piece is here
+until_true test -s "$T/drip"
 s0=$(date +%s)
 stop_proxy $PD pd
 wait $CP || fail "drain: the client's request failed: $(cat "$T/drip.err")"
@@ -601,7 +618,7 @@ gone_whole gone-async
 L append model.registered --body '{"model":"fresh:1","digest":"sha256:f1"}' >/dev/null
 sleep 1.2
 post /api/generate '{"model":"fresh:1","prompt":"x","stream":false}'
-sleep 0.5
+until_true lastok route.decision 'e["chosen_model"] == "fresh:1"'
 lastis "registry fresh" route.decision 'e["chosen_model"] == "fresh:1" and e.get("model_digest") == "sha256:f1" and e.get("model_verified") is False'
 stop_proxy $P4B p4b
 
@@ -672,10 +689,12 @@ grep -q 'the proxy exited (signal 9); starting it again' "$T/sp.err" || fail "se
 # event committed through the server, which stops after (until 2026-11-26
 # the server stopped at once and the drained request could not record)
 fails /api/pull drip
-curl -sS -o "$T/drip" -w '%{http_code}' "$PP/api/pull?n=20&ms=100" \
+rm -f "$T/drip"
+curl -sS -N -o "$T/drip" -w '%{http_code}' "$PP/api/pull?n=20&ms=100" \
     -H 'X-Request-Id: sp-drain' >"$T/drip.st" 2>"$T/drip.err" &
 CP=$!
-sleep 0.5
+# in flight: its first piece is here
+until_true test -s "$T/drip"
 kill -TERM $SV
 wait $SV 2>/dev/null
 rc=$?

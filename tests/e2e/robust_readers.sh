@@ -51,6 +51,29 @@ mkfifo "$T/go"
 } | "$LEDGER" --dir "$T/dead" ingest --batch "$BATCH" - >/dev/null 2>"$T/ingest.err" &
 ing=$!
 pids="$pids $ing"
+# pid_of FILE: the pid a reader wrote there, once it is written (up to
+# 30 s: a fixed 0.3 s was short on a busy box)
+pid_of() {
+    i=0
+    while [ ! -s "$1" ] && [ "$i" -lt 300 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    cat "$1"
+}
+
+# pipe_blocked PID: wait (10 s at most) until PID blocks writing to a
+# pipe (in any of its threads: -o json writes from one of its own)
+pipe_blocked() {
+    i=0
+    while [ "$i" -lt 100 ]; do
+        case $(cat "/proc/$1"/task/*/wchan 2>/dev/null) in *pipe*) return 0 ;; esac
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
 # Wait for the first part to be committed, then start a reader that
 # blocks on a pipe nobody reads, holding its read transaction.
 i=0
@@ -64,9 +87,9 @@ done
 sh -c 'echo $$ >"$1/qpid"; exec "$2" --dir "$1/dead" query -o json' sh "$T" "$LEDGER" |
     sleep 600 &
 pids="$pids $!"
-sleep 1
-qpid=$(cat "$T/qpid")
+qpid=$(pid_of "$T/qpid")
 pids="$pids $qpid"
+pipe_blocked "$qpid" || bad "query -o json did not block on its pipe"
 kill -9 "$qpid"
 sleep 0.5
 echo go >"$T/go"
@@ -134,9 +157,8 @@ pids="$pids $!"
 sh -c 'echo $$ >"$1/tpid"; exec "$2" --dir "$1/pipes" timeline r1 2>/dev/null' \
     sh "$T" "$LEDGER" | sleep 600 &
 pids="$pids $!"
-sleep 0.5
-epid=$(cat "$T/epid")
-tpid=$(cat "$T/tpid")
+epid=$(pid_of "$T/epid")
+tpid=$(pid_of "$T/tpid")
 pids="$pids $epid $tpid"
 # wait (at most 60 s) until both are blocked writing to their pipes
 i=0
@@ -184,17 +206,6 @@ with_reader() {
     echo go >"$T/$n.fifo"
     wait "$wi" || bad "ingest beside $n: $(head -c 300 "$T/$n.err")"
 }
-# wait (10 s at most) until pid $1 blocks writing to a pipe
-pipe_blocked() {
-    i=0
-    while [ "$i" -lt 100 ]; do
-        case $(cat "/proc/$1/wchan" 2>/dev/null) in *pipe*) return 0 ;; esac
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
-}
-
 # 4. `ledger query` (the table, the default) into a pipe nobody reads:
 # 10,000 events' table is under the 4 MiB after which the snapshot is let
 # go, so it was written whole with the snapshot held (863 MB in the
@@ -203,8 +214,7 @@ table_reader() {
     sh -c 'echo $$ >"$1/table.pid"; exec "$2" --dir "$1/table" query 2>/dev/null' \
         sh "$T" "$LEDGER" | sleep 600 &
     pids="$pids $!"
-    sleep 0.3
-    pids="$pids $(cat "$T/table.pid")"
+    pids="$pids $(pid_of "$T/table.pid")"
     pipe_blocked "$(cat "$T/table.pid")" || bad "query (table) did not block on its pipe"
 }
 with_reader table table_reader
@@ -219,8 +229,7 @@ stopped_reader() {
     sh -c 'echo $$ >"$1/stopped.pid"; exec "$2" --dir "$1/stopped" query 2>/dev/null' \
         sh "$T" "$LEDGER" | sleep 600 &
     pids="$pids $!"
-    sleep 0.3
-    sp=$(cat "$T/stopped.pid")
+    sp=$(pid_of "$T/stopped.pid")
     pids="$pids $sp"
     pipe_blocked "$sp" || bad "query did not block on its pipe"
     kill -STOP "$sp"
