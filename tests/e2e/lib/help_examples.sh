@@ -128,6 +128,12 @@ ex_stop() {
     ex_bg=""
 }
 
+# ex_alive PID: the process is there and not a zombie
+ex_alive() {
+    kill -0 "$1" 2>/dev/null &&
+        [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
 # ex_port: a TCP port free on 127.0.0.1 now
 ex_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -182,7 +188,7 @@ ex_run() {
         ) > "$X/out" 2>&1
         sleep 1
         ex_bg=$(cat "$X/bg" 2>/dev/null)
-        if [ -z "$ex_bg" ] || ! kill -0 "$ex_bg" 2>/dev/null; then
+        if [ -z "$ex_bg" ] || ! ex_alive "$ex_bg"; then
             [ $net = 1 ] && return 0
             bad "$c example stopped at once: $line: $(head -c 300 "$X/out")"
         fi
@@ -194,7 +200,17 @@ ex_run() {
     *'query -f'* | *'witness serve'* | 'ledger proxy '*) forever=1 ;;
     esac
     if [ $forever = 1 ]; then
-        (cd "$X/run" && PATH=$ex_path HOME=$X/home timeout 3 sh -c "$line") \
+        # the command itself in timeout's hands (dash would leave it
+        # running once sh -c ended), killed should it not end on SIGTERM;
+        # --foreground: no SIGCONT after the SIGTERM, which can cancel the
+        # SIGSTOP of LeakSanitizer's check at exit under `make asan` and
+        # leave it spinning for good (seen 2026-11-26)
+        fg=
+        case $line in
+        *'|'* | *';'* | *'&'*) ;;
+        *) line="exec $line" fg=--foreground ;;
+        esac
+        (cd "$X/run" && PATH=$ex_path HOME=$X/home timeout $fg -k 10 3 sh -c "$line") \
             > "$X/out" 2>&1
         rc=$?
         [ $rc = 124 ] ||
