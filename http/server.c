@@ -729,16 +729,7 @@ listen_on(struct ldg_httpd *s, const char *addr, char *err, size_t errcap)
          * live server answers on is its: in use */
         struct stat st;
         if (lstat(s->unix_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
-            /* gone only when refused: a full backlog or a stopped server
-             * is live, and the connect never waits */
-            int probe =
-                socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-            int live = probe < 0 ||
-                       connect(probe, (struct sockaddr *)&ss, sl) == 0 ||
-                       (errno != ECONNREFUSED && errno != ENOENT);
-            if (probe >= 0)
-                close(probe);
-            if (live) {
+            if (ldg_unix_socket_live(s->unix_path)) {
                 snprintf(err, errcap,
                          "cannot listen on %s: address in use (a server "
                          "answers on it)",

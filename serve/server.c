@@ -1740,7 +1740,6 @@ ldg_serve_stop(struct ldg_server *s)
 
 /* --------------------------------------------------------- set up/down -- */
 
-/* Binds path, replacing a stale socket file that nothing answers on. */
 /* Takes the shared hold on DIR/serve.lock for the server's life (none
  * when the file cannot be made or opened). */
 static int
@@ -1784,6 +1783,7 @@ ldg_serve_held(const char *dir)
     return held;
 }
 
+/* Binds path, replacing a stale socket file that nothing answers on. */
 static int
 bind_socket(struct ldg_server *s)
 {
@@ -1807,12 +1807,7 @@ bind_socket(struct ldg_server *s)
     old = umask(0117); /* srw-rw----: never world-writable */
     rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
     if (rc < 0 && errno == EADDRINUSE) {
-        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        int live = probe >= 0 &&
-                   connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0;
-        if (probe >= 0)
-            close(probe);
-        if (live) {
+        if (ldg_unix_socket_live(s->path)) {
             umask(old);
             close(fd);
             seterr(s, "%s: another server already answers there", s->path);

@@ -1,6 +1,7 @@
 /*
  * util.h — the plumbing every module shares, written once: a bounded
- * growable buffer, big-endian byte order, RFC 3339 time text and hex.
+ * growable buffer, big-endian byte order, RFC 3339 time text, hex, a
+ * child process's output and a Unix socket's liveness.
  *
  * util/ sits below ledger/: it uses only libc and the library's one
  * error enum (util/error.h), and includes no header from above it;
@@ -197,5 +198,14 @@ int ldg_unhex_prefix(uint8_t *out, size_t n, const char *hex);
  * waits for *pid. @return 0, or an errno value (pipe or posix_spawn's). */
 int ldg_spawn_piped(const char *exe, char *const argv[], int with_stderr,
                     pid_t *pid, int *fd);
+
+/* ------------------------------------------------------- unix sockets -- */
+
+/* Whether a server answers on the Unix socket file path: 0 only when a
+ * connect is refused (or nothing is there), so that a socket file left by
+ * a server that is gone may be replaced; a full backlog or a stopped
+ * server is live, and the connect never waits. 1 too when path is too
+ * long to connect to. */
+int ldg_unix_socket_live(const char *path);
 
 #endif
