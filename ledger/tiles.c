@@ -171,46 +171,18 @@ sync_all(struct tiles *c)
     return rc;
 }
 
-/* mkdir -p of the directory part of path (which lies under c->dir). */
+/* mkdir -p: each directory of path that ends at a '/' from byte from on,
+ * and path itself when whole. A new directory's name must reach the disk
+ * too: its parent is noted for sync_dirs. path is restored before return. */
 static int
-make_parents(struct tiles *c, char *path)
+make_dirs(struct tiles *c, char *path, size_t from, int whole)
 {
-    size_t base = strlen(c->dir);
-    int rc;
+    int rc = 0;
 
-    for (char *p = path + base + 1; (p = strchr(p, '/')) != NULL; p++) {
-        *p = '\0';
-        if (mkdir(path, 0755) == 0) {
-            char *slash = strrchr(path, '/');
-            rc = note_dir(c, path, (size_t)(slash - path));
-            if (rc < 0) {
-                *p = '/';
-                return rc;
-            }
-        } else if (errno != EEXIST) {
-            rc = io_error(c, "mkdir", path);
-            *p = '/';
-            return rc;
-        }
-        *p = '/';
-    }
-    return 0;
-}
-
-/* mkdir -p of DIR itself; each new directory's name must reach the
- * disk too (its parent is fsync'd with the others). */
-static int
-make_dir(struct tiles *c, const char *dir)
-{
-    char path[PATH_CAP];
-    size_t n = strlen(dir);
-    int rc;
-
-    if (n >= sizeof path)
-        return LDG_EINVAL;
-    memcpy(path, dir, n + 1);
-    for (char *p = path + 1;; p++) {
+    for (char *p = path + from; rc == 0; p++) {
         char keep = *p;
+        if (keep == '\0' && !whole)
+            break;
         if (keep != '/' && keep != '\0')
             continue;
         *p = '\0';
@@ -219,15 +191,14 @@ make_dir(struct tiles *c, const char *dir)
             rc = slash == NULL   ? note_dir(c, ".", 1)
                  : slash == path ? note_dir(c, "/", 1)
                                  : note_dir(c, path, (size_t)(slash - path));
-            if (rc < 0)
-                return rc;
         } else if (errno != EEXIST) {
-            return io_error(c, "mkdir", path);
+            rc = io_error(c, "mkdir", path);
         }
         *p = keep;
         if (keep == '\0')
-            return 0;
+            break;
     }
+    return rc;
 }
 
 /* 1 if path is a regular file holding exactly data[0:len]. */
@@ -290,7 +261,7 @@ put_file(struct tiles *c, const char *rel)
         return rc;
     if (file_matches(path, c->buf.p, c->buf.len))
         return 0;
-    rc = make_parents(c, path);
+    rc = make_dirs(c, path, strlen(c->dir) + 1, 0);
     if (rc < 0)
         return rc;
     slash = strrchr(path, '/');
@@ -550,15 +521,17 @@ ldg_tiles_write(struct ldg_ledger *l, const char *dir,
 {
     struct tiles c = {0};
     struct ldg_tiles_report r = {0};
-    char *note = NULL;
+    char *note = NULL, dpath[PATH_CAP];
     uint64_t size, old;
     int rc;
 
-    if (l == NULL || dir == NULL || dir[0] == '\0')
+    if (l == NULL || dir == NULL || dir[0] == '\0' ||
+        strlen(dir) >= sizeof dpath)
         return LDG_EINVAL;
     c.l = l;
     c.dir = dir;
-    if ((rc = make_dir(&c, dir)) < 0)
+    memcpy(dpath, dir, strlen(dir) + 1);
+    if ((rc = make_dirs(&c, dpath, 1, 1)) < 0)
         goto out;
     rc = ldg_txn_begin(l, LDG_TXN_READ, &c.t);
     if (rc < 0)
