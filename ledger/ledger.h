@@ -734,6 +734,10 @@ int ldg_checkpoint_get(struct ldg_txn *t, uint64_t size, char **out);
  * @return 0 with *size; LDG_ENOTFOUND when there is none; LDG_ECORRUPT.
  * Lifetime: nothing borrowed. */
 int ldg_checkpoint_floor(struct ldg_txn *t, uint64_t n, uint64_t *size);
+/* The smallest size at least n with a stored checkpoint (the end of the
+ * commit holding event n-1). @return 0 with *size; LDG_ENOTFOUND when
+ * there is none; LDG_ECORRUPT. Lifetime: nothing borrowed. */
+int ldg_checkpoint_ceil(struct ldg_txn *t, uint64_t n, uint64_t *size);
 /* C2SP tlog-proof@v1 text for entry index against the stored checkpoint
  * of size (0 = latest).
  * @return 0; LDG_ENOTFOUND (index >= size, or no checkpoint of size).

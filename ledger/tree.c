@@ -395,6 +395,29 @@ ldg_checkpoint_floor(struct ldg_txn *t, uint64_t n, uint64_t *size)
 }
 
 int
+ldg_checkpoint_ceil(struct ldg_txn *t, uint64_t n, uint64_t *size)
+{
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    uint8_t key[8];
+    int rc;
+
+    *size = 0;
+    rc =
+        ldg_cursor_open(t, ldg_core(ldg_txn_ledger(t), LDG_DB_CHECKPOINTS), &c);
+    if (rc < 0)
+        return rc;
+    ldg_be64(key, n);
+    rc = ldg_cursor_get(c, LDG_SET_RANGE, key, 8, &k, &v);
+    if (rc == 0 && k.len != 8)
+        rc = LDG_ECORRUPT;
+    if (rc == 0)
+        *size = ldg_rd_be64(k.data);
+    ldg_cursor_close(c);
+    return rc;
+}
+
+int
 ldg_verifier_key(struct ldg_ledger *l, char *buf, size_t cap)
 {
     int n = ldg_note_verifier(buf, cap, l->origin, l->log_key->pub);

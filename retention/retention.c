@@ -876,28 +876,20 @@ ldg_retention_apply(struct ldg_ledger *l, const struct ldg_retention_policy *p,
         if (need > 0 && b.first + need > age.horizon) {
             /* to a commit's end: the last at or before the need, or when
              * that is none, the first after it (an excess smaller than a
-             * commit still prunes one): the least target whose commit
-             * end is past the first event */
-            uint64_t first = b.first, size = b.size, target = first + need;
+             * commit still prunes one) */
+            uint64_t target = b.first + need, end;
             rc = resolve(l, "the disk budget", 0, target, &b);
+            if (rc == LDG_ENOTFOUND && target < b.size) {
+                struct ldg_txn *t;
+                if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+                    return rc;
+                rc = ldg_checkpoint_ceil(t, target + 1, &end);
+                ldg_txn_abort(t);
+                if (rc == 0)
+                    rc = resolve(l, "the disk budget", 0, end, &b);
+            }
             if (rc < 0 && rc != LDG_ENOTFOUND)
                 return rc;
-            if ((rc != 0 || b.horizon <= first) && target < size) {
-                uint64_t lo = target + 1, hi = size;
-                while (lo < hi) {
-                    uint64_t mid = lo + (hi - lo) / 2;
-                    rc = resolve(l, "the disk budget", 0, mid, &b);
-                    if (rc < 0 && rc != LDG_ENOTFOUND)
-                        return rc;
-                    if (rc == 0 && b.horizon > first)
-                        hi = mid;
-                    else
-                        lo = mid + 1;
-                }
-                rc = resolve(l, "the disk budget", 0, hi, &b);
-                if (rc < 0 && rc != LDG_ENOTFOUND)
-                    return rc;
-            }
             if (rc == 0 && b.horizon > age.horizon) {
                 if (!force) {
                     char t1[40];

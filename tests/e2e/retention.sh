@@ -558,12 +558,17 @@ ls "$P/old" | grep -q '^ledger-' || fail "archive_dir old: $(ls "$P")"
 # run again and again, still over it: each run says so and prunes the
 # next commit (until 2026-11-26 a run whose excess was smaller than a
 # commit pruned nothing and said only "nothing to prune")
+h0=$("$L" --dir "$P" stats -o json | jq -r '.first.seq')
 for i in 1 2 3; do
     "$L" --dir "$P" prune --policy --force -o json >"$T/out" 2>"$T/err" ||
         fail "prune --policy --force, run $i: $(cat "$T/err")"
     jq -e '(.over_budget_after // .policy.over_budget_after) > 0' "$T/out" \
         >/dev/null && grep -q 'over the disk budget of 1024' "$T/err" ||
         fail "prune --policy --force over budget, run $i: $(cat "$T/out" "$T/err")"
+    h=$("$L" --dir "$P" stats -o json | jq -r '.first.seq')
+    [ "$h" -gt "$h0" ] 2>/dev/null ||
+        fail "prune --policy --force over budget, run $i: the horizon stayed at $h0"
+    h0=$h
 done
 # archive_events: a long stretch archived and pruned in parts, never
 # splitting a commit (here: commits of 100 events)
