@@ -110,13 +110,16 @@ cmd_checkpoint(struct cli *c, int argc, char **argv)
                     t, note, cosigned ? note_len : strlen(note), &held)) < 0) {
         /* handed out as a trust anchor: never one the log key did not
          * sign */
+        char why[128];
+        snprintf(why, sizeof why, "is not the stored tree's (%s)",
+                 ldg_strerror(rc));
         cli_err(c,
                 "storage corrupt: the stored checkpoint %s; nothing printed: "
                 "ledger verify --full names it",
-                rc == LDG_ETAMPER ? "has another root than the stored tree"
-                : rc == LDG_EBADSIG
-                    ? "does not verify with the log key (bad signature)"
-                    : "does not verify with the log key");
+                rc == LDG_ETAMPER     ? "has another root than the stored tree"
+                : rc == LDG_EBADSIG   ? "does not verify with the log key"
+                : rc == LDG_EBADINPUT ? "does not decode (or names another log)"
+                                      : why);
         free(note);
         rc = EX_DATAERR;
     } else {
@@ -291,11 +294,13 @@ cmd_tiles(struct cli *c, int argc, char **argv)
     } else {
         if (c->out == OUT_HUMAN) {
             fprintf(stderr,
-                    "tiles: size %llu, %llu hash tiles and %llu entry "
-                    "bundles written\n",
+                    "tiles: size %llu, %llu hash tile%s and %llu entry "
+                    "bundle%s written\n",
                     (unsigned long long)r.size,
                     (unsigned long long)r.tiles_written,
-                    (unsigned long long)r.bundles_written);
+                    r.tiles_written == 1 ? "" : "s",
+                    (unsigned long long)r.bundles_written,
+                    r.bundles_written == 1 ? "" : "s");
             /* a pruned ledger: the bundles of pruned events are in no
              * ledger any more (a publication keeps its files); the one the
              * horizon falls in is written with the entries the prune kept */

@@ -41,9 +41,6 @@
  * used by the recorder thread alone while the proxy runs.
  */
 #ifndef LDG_PROXY_H
-/* On stop, how long the requests in flight get to end (new ones are
- * answered 503 meanwhile); what is left is cut, recorded as "error". */
-#define LDG_PROXY_DRAIN_MS 10000
 #define LDG_PROXY_H
 
 #include <stddef.h>
@@ -51,6 +48,10 @@
 
 #include "ledger/ledger.h"
 #include "serve/serve.h"
+
+/* On stop, how long the requests in flight get to end (new ones are
+ * answered 503 meanwhile); what is left is cut, recorded as "error". */
+#define LDG_PROXY_DRAIN_MS 10000
 
 #define LDG_PROXY_LISTEN_DEFAULT "127.0.0.1:11435"
 /* The proxy file in the ledger directory (docs/PROXY.md). */
