@@ -399,6 +399,16 @@ until_true lastok route.decision 'e["outcome"] == "client-gone" and e["api"] == 
 lastis "client gone" route.decision 'e["outcome"] == "client-gone" and e["api"] == "ollama.generate"'
 # a client gone before a whole (not streamed) answer: client-gone, in
 # sync mode and (below) async
+# drip_start ID: a slow answer (20 bytes, 100 ms apart) in flight, its
+# first piece here; the client's pid in CP, the answer in $T/drip
+drip_start() {
+    fails /api/pull drip
+    rm -f "$T/drip"
+    curl -sS -N -o "$T/drip" -w '%{http_code}' "$PP/api/pull?n=20&ms=100" \
+        -H "X-Request-Id: $1" >"$T/drip.st" 2>"$T/drip.err" &
+    CP=$!
+    until_true test -s "$T/drip"
+}
 run_has() { [ "$(L query "run=$1" -o json | wc -l)" -ge "$2" ]; }
 gone_whole() { # RUN: two requests that leave before the answer
     python3 - "$T/state.json" 1500 <<'P'
@@ -541,13 +551,7 @@ rm -f "$T/proxy.json"
 # proxy cut it at once and recorded it as the client's leaving)
 start_proxy pd --upstream ollama=$U
 PD=$PPID_
-fails /api/pull drip
-rm -f "$T/drip"
-curl -sS -N -o "$T/drip" -w '%{http_code}' "$PP/api/pull?n=20&ms=100" \
-    -H 'X-Request-Id: drained' >"$T/drip.st" 2>"$T/drip.err" &
-CP=$!
-# in flight: its first piece is here
-until_true test -s "$T/drip"
+drip_start drained
 s0=$(date +%s)
 stop_proxy $PD pd
 wait $CP || fail "drain: the client's request failed: $(cat "$T/drip.err")"
@@ -688,13 +692,7 @@ grep -q 'the proxy exited (signal 9); starting it again' "$T/sp.err" || fail "se
 # SIGTERM with a slow answer in flight: the proxy drains it first, its
 # event committed through the server, which stops after (until 2026-11-26
 # the server stopped at once and the drained request could not record)
-fails /api/pull drip
-rm -f "$T/drip"
-curl -sS -N -o "$T/drip" -w '%{http_code}' "$PP/api/pull?n=20&ms=100" \
-    -H 'X-Request-Id: sp-drain' >"$T/drip.st" 2>"$T/drip.err" &
-CP=$!
-# in flight: its first piece is here
-until_true test -s "$T/drip"
+drip_start sp-drain
 kill -TERM $SV
 wait $SV 2>/dev/null
 rc=$?
