@@ -365,8 +365,10 @@ ldg_checkpoint_get(struct ldg_txn *t, uint64_t size, char **out)
     return rc;
 }
 
-int
-ldg_checkpoint_floor(struct ldg_txn *t, uint64_t n, uint64_t *size)
+/* The stored checkpoint size nearest n: the largest at most n (floor),
+ * or the smallest at least n. */
+static int
+checkpoint_near(struct ldg_txn *t, uint64_t n, int floor, uint64_t *size)
 {
     struct ldg_cursor *c = NULL;
     struct ldg_val k, v;
@@ -374,17 +376,17 @@ ldg_checkpoint_floor(struct ldg_txn *t, uint64_t n, uint64_t *size)
     int rc;
 
     *size = 0;
-    if (n == UINT64_MAX)
+    if (floor && n == UINT64_MAX)
         n--;
     rc =
         ldg_cursor_open(t, ldg_core(ldg_txn_ledger(t), LDG_DB_CHECKPOINTS), &c);
     if (rc < 0)
         return rc;
-    ldg_be64(key, n + 1);
+    ldg_be64(key, floor ? n + 1 : n);
     rc = ldg_cursor_get(c, LDG_SET_RANGE, key, 8, &k, &v);
-    if (rc == 0)
+    if (floor && rc == 0)
         rc = ldg_cursor_get(c, LDG_PREV, NULL, 0, &k, &v);
-    else if (rc == LDG_ENOTFOUND)
+    else if (floor && rc == LDG_ENOTFOUND)
         rc = ldg_cursor_get(c, LDG_LAST, NULL, 0, &k, &v);
     if (rc == 0 && k.len != 8)
         rc = LDG_ECORRUPT;
@@ -395,26 +397,15 @@ ldg_checkpoint_floor(struct ldg_txn *t, uint64_t n, uint64_t *size)
 }
 
 int
+ldg_checkpoint_floor(struct ldg_txn *t, uint64_t n, uint64_t *size)
+{
+    return checkpoint_near(t, n, 1, size);
+}
+
+int
 ldg_checkpoint_ceil(struct ldg_txn *t, uint64_t n, uint64_t *size)
 {
-    struct ldg_cursor *c = NULL;
-    struct ldg_val k, v;
-    uint8_t key[8];
-    int rc;
-
-    *size = 0;
-    rc =
-        ldg_cursor_open(t, ldg_core(ldg_txn_ledger(t), LDG_DB_CHECKPOINTS), &c);
-    if (rc < 0)
-        return rc;
-    ldg_be64(key, n);
-    rc = ldg_cursor_get(c, LDG_SET_RANGE, key, 8, &k, &v);
-    if (rc == 0 && k.len != 8)
-        rc = LDG_ECORRUPT;
-    if (rc == 0)
-        *size = ldg_rd_be64(k.data);
-    ldg_cursor_close(c);
-    return rc;
+    return checkpoint_near(t, n, 0, size);
 }
 
 int
