@@ -280,11 +280,15 @@ tsan:
 boot-test: all
 	@sh tests/systemd/boot.sh $(B)
 
-# ledger/events.h, the names of the event types, from docs/VOCABULARY.md
-# (committed; tests/e2e/events_fresh.sh fails when it is stale).
+# ledger/events.h (the names of the event types) and ledger/vocab.def
+# (their field rules), from docs/VOCABULARY.md (committed;
+# tests/e2e/events_fresh.sh fails when one is stale).
 events:
 	$(call say,GEN,ledger/events.h)sh tools/gen_events.sh docs/VOCABULARY.md \
 	    > ledger/events.h.tmp && mv ledger/events.h.tmp ledger/events.h
+	$(call say,GEN,ledger/vocab.def)sh tools/gen_events.sh --rules \
+	    docs/VOCABULARY.md > ledger/vocab.def.tmp && \
+	    mv ledger/vocab.def.tmp ledger/vocab.def
 
 print-headers:
 	@echo $(HEADERS)

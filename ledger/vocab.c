@@ -1,7 +1,8 @@
 /*
  * vocab.c — the event vocabulary (v1): known types, their required and
  * optional body fields with JSON types, enumerated values, and subject
- * derivation. Mirrors VOCABULARY.md; docs/FORMAT.md lists it too.
+ * derivation. The rules are docs/VOCABULARY.md's "Field types" table, made
+ * into ledger/vocab.def by tools/gen_events.sh.
  *
  * A field spec is "name:T" with "*" after the name when required:
  *   s string   i integer   n number   b boolean   o object   a array
@@ -18,109 +19,19 @@ struct vtype {
     const char *fields; /* space-separated field specs */
 };
 
+/* The rules of each type, generated from docs/VOCABULARY.md's "Field
+ * types" table by tools/gen_events.sh (`make events`). */
 static const struct vtype vocab[] = {
-    {LDG_EV_LEDGER_GENESIS, "origin*:s log_key*:s"},
-    {LDG_EV_LEDGER_PRUNED, "horizon*:i first*:i events*:i archive_sha256*:s "
-                           "until*:s archive:s"},
-    {LDG_EV_KEY_ADDED,
-     "key_id*:s public_key*:s actor*:s roles:a held:s=writer"},
-    {LDG_EV_KEY_REVOKED, "key_id*:s reason*:s"},
-    {LDG_EV_BODY_ERASED, "target_seq*:i reason*:s"},
-    {LDG_EV_HOST_PROFILE,
-     "cpu*:s cores*:i ram_mb*:i gpus:a disk_free_mb:i tier:i"},
-    {LDG_EV_RUNTIME_REGISTERED, "runtime*:s endpoint*:s version:s"},
-    {LDG_EV_RUNTIME_HEALTH,
-     "runtime*:s status*:s=up|degraded|down latency_ms:n detail:s"},
-    {LDG_EV_CAPACITY_SNAPSHOT,
-     "ram_free_mb:i vram_free_mb:i disk_free_mb:i loaded_models:a"},
-    {LDG_EV_MODEL_REGISTERED,
-     "model*:s digest*:s size_bytes:i format:s quant:s runtime:s "
-     "capabilities:a source:o license:s"},
-    {LDG_EV_MODEL_VERIFIED, "model*:s digest*:s ok*:b"},
-    {LDG_EV_MODEL_STATE,
-     "model*:s state*:s=available|loaded|parked|offline|removed reason:s"},
-    {LDG_EV_PACK_INSTALLED,
-     "pack*:s version*:s manifest_digest*:s requires:o source:s"},
-    {LDG_EV_PACK_VALIDATED, "pack*:s ok*:b errors:a"},
-    {LDG_EV_PACK_CHECKED, "pack*:s ok*:b clauses:a"},
-    {LDG_EV_PACK_ENABLED, "pack*:s reason:s"},
-    {LDG_EV_PACK_DISABLED, "pack*:s reason:s"},
-    {LDG_EV_PACK_REMOVED, "pack*:s reason:s"},
-    {LDG_EV_PACK_UPGRADED,
-     "pack*:s from*:s to*:s manifest_digest*:s requires:o"},
-    {LDG_EV_PERMISSION_REQUESTED,
-     "pack*:s group*:s scope*:s tier*:s=T0|T1|T2|T3"},
-    {LDG_EV_PERMISSION_GRANTED, "pack*:s group*:s scope*:s by*:s expires:t"},
-    {LDG_EV_PERMISSION_DENIED, "pack*:s group*:s scope*:s by*:s reason:s"},
-    {LDG_EV_PERMISSION_REVOKED, "pack*:s group*:s scope*:s by*:s reason:s"},
-    {LDG_EV_ROUTE_DECLARED,
-     "route*:s model*:s pack:s fallbacks:a eval_suite:s threshold:o"},
-    {LDG_EV_ROUTE_DECISION,
-     "route*:s chosen_model*:s run:s request_id:s candidates:a reason:s "
-     "fallback:b latency_ms:n tokens_in:i tokens_out:i "
-     "outcome:s=ok|error|refused|client-gone "
-     /* written by `ledger proxy` (docs/PROXY.md) */
-     "model_requested:s upstream:s api:s path:s status:i ttft_ms:n stream:b "
-     "request_bytes:i response_bytes:i model_digest:s model_verified:b "
-     "client:o completion:s"},
-    {LDG_EV_PROXY_REQUEST,
-     "upstream*:s method*:s path*:s outcome*:s=ok|error|refused|client-gone "
-     "status:i latency_ms:n request_bytes:i response_bytes:i request_id:s "
-     "run:s reason:s client:o"},
-    {LDG_EV_EVAL_STARTED, "eval_id*:s suite*:s target*:s candidate*:s"},
-    {LDG_EV_EVAL_RESULT,
-     "eval_id*:s suite*:s target*:s candidate*:s passed*:b cases_total*:i "
-     "cases_passed*:i metrics:o threshold:o policy_violations:i"},
-    {LDG_EV_PROMOTION_REQUESTED, "target*:s candidate*:s eval_id*:s"},
-    {LDG_EV_PROMOTION_PROMOTED, "target*:s candidate*:s previous:s eval_id*:s"},
-    {LDG_EV_PROMOTION_REJECTED, "target*:s candidate*:s reason*:s"},
-    {LDG_EV_PROMOTION_ROLLED_BACK, "target*:s to*:s reason*:s"},
-    {LDG_EV_RUN_STARTED, "run*:s pack*:s intent:s requested_by:s plan_hash:s"},
-    {LDG_EV_RUN_STEP,
-     "run*:s step*:s tool*:s tier:s status*:s=ok|failed|skipped "
-     "duration_ms:n artifacts:a"},
-    {LDG_EV_RUN_POLICY, "run*:s decision*:s=allow|deny rule*:s tool:s tier:s"},
-    {LDG_EV_RUN_FINISHED,
-     "run*:s status*:s=ok|failed|aborted duration_ms:n error:s"},
-    /* The control pipeline (issue 34; VOCABULARY.md "Control pipeline"). */
-    {LDG_EV_PLAN_STATE,
-     "plan*:s state*:s=IDLE|PLAN|DEBATE_PLAN|SIMULATE|VERIFY|PROMOTE|ABORT "
-     "passed:b intent:s plan_hash:s reason:s"},
-    {LDG_EV_PLAN_STEP, "plan*:s step*:s tool*:s tier*:s=T0|T1|T2|T3 "
-                       "status*:s=ok|failed|skipped snapshot:s tripcode:s "
-                       "slot:s=blue|green duration_ms:n"},
-    {LDG_EV_DEBATE_VOTE, "debate*:s subject*:s round*:i model*:s "
-                         "decision*:s=ACCEPT|REJECT|ERROR scores:o"},
-    {LDG_EV_DEBATE_DECIDED,
-     "debate*:s subject*:s decision*:s=ACCEPT|REJECT|ERROR "
-     "rule:s=agreement|judge|fail-closed"},
-    {LDG_EV_SNAPSHOT_TAKEN, "snapshot*:s label:s reason:s plan:s"},
-    {LDG_EV_SNAPSHOT_RESTORED, "snapshot*:s label:s reason:s plan:s"},
-    {LDG_EV_TRIPCODE_USED, "code*:s plan:s reason:s ts:i key_id:s sig:s"},
-    {LDG_EV_TRIPCODE_REFUSED, "code*:s plan:s reason:s ts:i key_id:s sig:s"},
-    {LDG_EV_MEMORY_CANDIDATE, "item*:s hash*:s provenance*:o"},
-    {LDG_EV_MEMORY_GATE,
-     "item*:s gate*:s=sanitize|debate|validators|quarantine passed*:b "
-     "reason:s"},
-    {LDG_EV_MEMORY_ADMITTED, "item*:s reason:s"},
-    {LDG_EV_MEMORY_REVOKED, "item*:s reason:s"},
-    {LDG_EV_MEMORY_PURGED, "prefix*:s reason*:s items*:a erased:a"},
-    {LDG_EV_BUILD_BUILT, "artifact_digest*:s inputs_digest*:s sbom_digest:s "
-                         "plan:s slot:s=blue|green"},
-    {LDG_EV_BUILD_PROMOTED, "artifact_digest*:s sbom_digest:s plan:s "
-                            "slot:s=blue|green inputs_digest:s"},
-    {LDG_EV_BUILD_REVERTED, "artifact_digest*:s sbom_digest:s plan:s "
-                            "slot:s=blue|green reason:s"},
-    {LDG_EV_HEALTH_PROBE, "target*:s status*:s=green|red seconds:n"},
+#define X(id, fields) {LDG_EV_##id, fields},
+#include "ledger/vocab.def"
+#undef X
 };
 
-/* Every type of docs/VOCABULARY.md (ledger/events.h) has its rules here,
- * and no other: each entry is named by an LDG_EV_ constant (a type the
- * document does not have does not compile), the counts agree, and
- * test_vocab checks that no type is listed twice. */
+/* ledger/events.h and ledger/vocab.def come from the same table; a stale
+ * one (make events not run) does not compile. */
 _Static_assert(sizeof vocab / sizeof vocab[0] == LDG_EVENT_TYPE_COUNT,
-               "ledger/vocab.c and docs/VOCABULARY.md (ledger/events.h) "
-               "list different event types");
+               "ledger/vocab.def and ledger/events.h are out of step "
+               "(make events)");
 
 static const struct vtype *
 find_type(const char *type)

@@ -581,7 +581,7 @@ fold_perm(struct pstate *ps, const struct penv *e,
                               (rc = set_sv(&rec->group, group)) < 0 ||
                               (rc = set_sv(&rec->scope, scope)) < 0))
         return rc;
-    if (e->type == T_PERM_REQUESTED) {
+    if (e->type == T_PERMISSION_REQUESTED) {
         /* A request opens a pending decision; it does not undo one that
          * stands (a re-request is recorded by its seq only). */
         if (rec->state == PS_NONE)
@@ -590,14 +590,14 @@ fold_perm(struct pstate *ps, const struct penv *e,
         rec->requested_ts = e->ts;
         return set_field(&rec->tier, b, "tier");
     }
-    rec->state = e->type == T_PERM_GRANTED  ? PS_GRANTED
-                 : e->type == T_PERM_DENIED ? PS_DENIED
-                                            : PS_REVOKED;
+    rec->state = e->type == T_PERMISSION_GRANTED  ? PS_GRANTED
+                 : e->type == T_PERMISSION_DENIED ? PS_DENIED
+                                                  : PS_REVOKED;
     rec->decided_seq = e->seq;
     rec->decided_ts = e->ts;
     rec->expires_ns = 0;
     rec->bad_expires = 0;
-    if (e->type == T_PERM_GRANTED) {
+    if (e->type == T_PERMISSION_GRANTED) {
         struct ldg_slice s;
         int64_t i;
         if (ldg_body_view_str(b, "expires", &s) ||
@@ -985,7 +985,7 @@ fold_promotion(struct pstate *ps, const struct penv *e,
 
     if (!ldg_body_view_str(b, "target", &target))
         return 0;
-    if (e->type == T_PROMO_ROLLED_BACK) {
+    if (e->type == T_PROMOTION_ROLLED_BACK) {
         if (!ldg_body_view_str(b, "to", &cand))
             return 0;
     } else if (!ldg_body_view_str(b, "candidate", &cand)) {
@@ -994,10 +994,10 @@ fold_promotion(struct pstate *ps, const struct penv *e,
     ldg_body_view_str(b, "eval_id", &id);
     ldg_body_view_str(b, "reason", &reason);
     ldg_body_view_str(b, "previous", &prev);
-    if (e->type == T_PROMO_PROMOTED &&
+    if (e->type == T_PROMOTION_PROMOTED &&
         (rc = route_current(ps, e, target, cand, CS_PROMOTED)) < 0)
         return rc;
-    if (e->type == T_PROMO_ROLLED_BACK &&
+    if (e->type == T_PROMOTION_ROLLED_BACK &&
         (rc = route_current(ps, e, target, cand, CS_ROLLED_BACK)) < 0)
         return rc;
     if (!(ps->mask & (1u << P_PROMOTIONS)))
@@ -1015,7 +1015,7 @@ fold_promotion(struct pstate *ps, const struct penv *e,
         goto out;
     }
     switch (e->type) {
-    case T_PROMO_REQUESTED:
+    case T_PROMOTION_REQUESTED:
         rec->requested++;
         rec->pending_seq = e->seq;
         if ((rc = set_str(&rec->pending_candidate, c)) < 0 ||
@@ -1023,7 +1023,7 @@ fold_promotion(struct pstate *ps, const struct penv *e,
             goto out;
         rc = add_history(ps, e, target, HK_REQUESTED, c, i, NULL, NULL, 0);
         break;
-    case T_PROMO_PROMOTED:
+    case T_PROMOTION_PROMOTED:
         gated = i != NULL && gate(ps, rec, target, cand, id, why, sizeof why);
         if (i == NULL)
             snprintf(why, sizeof why, "no eval_id");
@@ -1054,7 +1054,7 @@ fold_promotion(struct pstate *ps, const struct penv *e,
         rc = add_history(ps, e, target, HK_PROMOTED, c, i, pv,
                          gated ? NULL : why, !gated);
         break;
-    case T_PROMO_REJECTED:
+    case T_PROMOTION_REJECTED:
         rec->rejected++;
         if (rec->pending_candidate && strcmp(rec->pending_candidate, c) == 0) {
             set_str(&rec->pending_candidate, NULL);
@@ -1063,7 +1063,7 @@ fold_promotion(struct pstate *ps, const struct penv *e,
         }
         rc = add_history(ps, e, target, HK_REJECTED, c, NULL, NULL, r, 0);
         break;
-    default: { /* T_PROMO_ROLLED_BACK */
+    default: { /* T_PROMOTION_ROLLED_BACK */
         char *oldc = rec->candidate, *olde = rec->eval_id;
         uint8_t oldu = rec->ungated;
         rec->rolled_back++;
@@ -1238,15 +1238,25 @@ fold_run_link(struct pstate *ps, const struct penv *e,
 
 /* ------------------------------------------------------------- entry -- */
 
+EV_SWITCH_CHECKED_BEGIN
 int
 fold_event(struct pstate *ps, const struct penv *e,
            const struct ldg_body_view *b)
 {
     unsigned m = ps->mask;
-    int rc = 0;
+    int rc = 0, run_event = 0;
 
     ps->err = 0;
     switch (e->type) {
+    case T_OTHER: /* x.* */
+    case T_LEDGER_GENESIS:
+    case T_LEDGER_PRUNED:
+    case T_KEY_ADDED:
+    case T_KEY_REVOKED:
+    case T_BODY_ERASED: /* the engine replays what an erasure changes */
+    case T_EVAL_STARTED:
+    case T_PROXY_REQUEST:
+        break; /* no projection of their own (a run link below) */
     case T_HOST_PROFILE:
     case T_CAPACITY_SNAPSHOT:
         if (m & (1u << P_MODELS))
@@ -1273,10 +1283,10 @@ fold_event(struct pstate *ps, const struct penv *e,
         if (m & (1u << P_PACKS))
             rc = fold_pack(ps, e, b);
         break;
-    case T_PERM_REQUESTED:
-    case T_PERM_GRANTED:
-    case T_PERM_DENIED:
-    case T_PERM_REVOKED:
+    case T_PERMISSION_REQUESTED:
+    case T_PERMISSION_GRANTED:
+    case T_PERMISSION_DENIED:
+    case T_PERMISSION_REVOKED:
         if (m & (1u << P_PERMISSIONS))
             rc = fold_perm(ps, e, b);
         break;
@@ -1292,28 +1302,43 @@ fold_event(struct pstate *ps, const struct penv *e,
     case T_EVAL_RESULT:
         rc = fold_eval_result(ps, e, b);
         break;
-    case T_PROMO_REQUESTED:
-    case T_PROMO_PROMOTED:
-    case T_PROMO_REJECTED:
-    case T_PROMO_ROLLED_BACK:
+    case T_PROMOTION_REQUESTED:
+    case T_PROMOTION_PROMOTED:
+    case T_PROMOTION_REJECTED:
+    case T_PROMOTION_ROLLED_BACK:
         rc = fold_promotion(ps, e, b);
         break;
     case T_RUN_STARTED:
     case T_RUN_STEP:
     case T_RUN_POLICY:
     case T_RUN_FINISHED:
+        run_event = 1;
         if (m & (1u << P_RUNS))
             rc = fold_run(ps, e, b);
         if (rc == 0 && e->type == T_RUN_FINISHED)
             rc = fold_build_errors(ps, e, b); /* errors after a promotion */
         break;
-    default:
-        if (e->type >= T_PLAN_STATE && e->type < T_COUNT)
-            rc = fold_pipeline(ps, e, b); /* fold_pipeline.c */
+    case T_PLAN_STATE:
+    case T_PLAN_STEP:
+    case T_DEBATE_VOTE:
+    case T_DEBATE_DECIDED:
+    case T_SNAPSHOT_TAKEN:
+    case T_SNAPSHOT_RESTORED:
+    case T_TRIPCODE_USED:
+    case T_TRIPCODE_REFUSED:
+    case T_MEMORY_CANDIDATE:
+    case T_MEMORY_GATE:
+    case T_MEMORY_ADMITTED:
+    case T_MEMORY_REVOKED:
+    case T_MEMORY_PURGED:
+    case T_BUILD_BUILT:
+    case T_BUILD_PROMOTED:
+    case T_BUILD_REVERTED:
+    case T_HEALTH_PROBE:
+        rc = fold_pipeline(ps, e, b); /* fold_pipeline.c */
         break;
     }
-    if (rc == 0 && (m & (1u << P_RUNS)) && e->run.n > 0 &&
-        !(e->type >= T_RUN_STARTED && e->type <= T_RUN_FINISHED))
+    if (rc == 0 && (m & (1u << P_RUNS)) && e->run.n > 0 && !run_event)
         rc = fold_run_link(ps, e, b);
     if (rc == 0 && ps->err) /* a record that could not be read */
         rc = ps->err;
@@ -1323,3 +1348,4 @@ fold_event(struct pstate *ps, const struct penv *e,
     }
     return rc;
 }
+EV_SWITCH_CHECKED_END

@@ -34,58 +34,14 @@ sv_prefix(struct ldg_slice a, const char *s)
 
 /* ------------------------------------------------------------- types -- */
 
+/* Each type's name and length, in enum order (from ledger/events.h). */
 static const struct {
     const char *name;
-    enum ev_type t;
+    size_t len;
 } type_names[] = {
-    {LDG_EV_HOST_PROFILE, T_HOST_PROFILE},
-    {LDG_EV_RUNTIME_REGISTERED, T_RUNTIME_REGISTERED},
-    {LDG_EV_RUNTIME_HEALTH, T_RUNTIME_HEALTH},
-    {LDG_EV_CAPACITY_SNAPSHOT, T_CAPACITY_SNAPSHOT},
-    {LDG_EV_MODEL_REGISTERED, T_MODEL_REGISTERED},
-    {LDG_EV_MODEL_VERIFIED, T_MODEL_VERIFIED},
-    {LDG_EV_MODEL_STATE, T_MODEL_STATE},
-    {LDG_EV_PACK_INSTALLED, T_PACK_INSTALLED},
-    {LDG_EV_PACK_VALIDATED, T_PACK_VALIDATED},
-    {LDG_EV_PACK_CHECKED, T_PACK_CHECKED},
-    {LDG_EV_PACK_ENABLED, T_PACK_ENABLED},
-    {LDG_EV_PACK_DISABLED, T_PACK_DISABLED},
-    {LDG_EV_PACK_REMOVED, T_PACK_REMOVED},
-    {LDG_EV_PACK_UPGRADED, T_PACK_UPGRADED},
-    {LDG_EV_PERMISSION_REQUESTED, T_PERM_REQUESTED},
-    {LDG_EV_PERMISSION_GRANTED, T_PERM_GRANTED},
-    {LDG_EV_PERMISSION_DENIED, T_PERM_DENIED},
-    {LDG_EV_PERMISSION_REVOKED, T_PERM_REVOKED},
-    {LDG_EV_ROUTE_DECLARED, T_ROUTE_DECLARED},
-    {LDG_EV_ROUTE_DECISION, T_ROUTE_DECISION},
-    {LDG_EV_EVAL_STARTED, T_EVAL_STARTED},
-    {LDG_EV_EVAL_RESULT, T_EVAL_RESULT},
-    {LDG_EV_PROMOTION_REQUESTED, T_PROMO_REQUESTED},
-    {LDG_EV_PROMOTION_PROMOTED, T_PROMO_PROMOTED},
-    {LDG_EV_PROMOTION_REJECTED, T_PROMO_REJECTED},
-    {LDG_EV_PROMOTION_ROLLED_BACK, T_PROMO_ROLLED_BACK},
-    {LDG_EV_RUN_STARTED, T_RUN_STARTED},
-    {LDG_EV_RUN_STEP, T_RUN_STEP},
-    {LDG_EV_RUN_POLICY, T_RUN_POLICY},
-    {LDG_EV_RUN_FINISHED, T_RUN_FINISHED},
-    {LDG_EV_BODY_ERASED, T_BODY_ERASED},
-    {LDG_EV_PLAN_STATE, T_PLAN_STATE},
-    {LDG_EV_PLAN_STEP, T_PLAN_STEP},
-    {LDG_EV_DEBATE_VOTE, T_DEBATE_VOTE},
-    {LDG_EV_DEBATE_DECIDED, T_DEBATE_DECIDED},
-    {LDG_EV_SNAPSHOT_TAKEN, T_SNAPSHOT_TAKEN},
-    {LDG_EV_SNAPSHOT_RESTORED, T_SNAPSHOT_RESTORED},
-    {LDG_EV_TRIPCODE_USED, T_TRIPCODE_USED},
-    {LDG_EV_TRIPCODE_REFUSED, T_TRIPCODE_REFUSED},
-    {LDG_EV_MEMORY_CANDIDATE, T_MEMORY_CANDIDATE},
-    {LDG_EV_MEMORY_GATE, T_MEMORY_GATE},
-    {LDG_EV_MEMORY_ADMITTED, T_MEMORY_ADMITTED},
-    {LDG_EV_MEMORY_REVOKED, T_MEMORY_REVOKED},
-    {LDG_EV_MEMORY_PURGED, T_MEMORY_PURGED},
-    {LDG_EV_BUILD_BUILT, T_BUILD_BUILT},
-    {LDG_EV_BUILD_PROMOTED, T_BUILD_PROMOTED},
-    {LDG_EV_BUILD_REVERTED, T_BUILD_REVERTED},
-    {LDG_EV_HEALTH_PROBE, T_HEALTH_PROBE},
+#define NAME(id, name) {name, sizeof name - 1},
+    LDG_EVENT_TYPES(NAME)
+#undef NAME
 };
 
 enum ev_type
@@ -96,17 +52,78 @@ ev_type_of(const char *type, size_t len)
         return T_ROUTE_DECISION;
     for (size_t i = 0; i < sizeof type_names / sizeof type_names[0]; i++) {
         const char *n = type_names[i].name;
-        if (n[0] == type[0] && strlen(n) == len && memcmp(n, type, len) == 0)
-            return type_names[i].t;
+        if (type_names[i].len == len && n[0] == type[0] &&
+            memcmp(n, type, len) == 0)
+            return (enum ev_type)(i + 1);
     }
     return T_OTHER;
 }
 
+EV_SWITCH_CHECKED_BEGIN
 int
 ev_type_feeds(enum ev_type t)
 {
-    return t != T_OTHER && t != T_EVAL_STARTED && t != T_BODY_ERASED;
+    switch (t) {
+    case T_OTHER:
+    case T_LEDGER_GENESIS:
+    case T_LEDGER_PRUNED:
+    case T_KEY_ADDED:
+    case T_KEY_REVOKED:
+    case T_BODY_ERASED:
+    case T_EVAL_STARTED:
+    case T_PROXY_REQUEST:
+        return 0;
+    case T_HOST_PROFILE:
+    case T_RUNTIME_REGISTERED:
+    case T_RUNTIME_HEALTH:
+    case T_CAPACITY_SNAPSHOT:
+    case T_MODEL_REGISTERED:
+    case T_MODEL_VERIFIED:
+    case T_MODEL_STATE:
+    case T_PACK_INSTALLED:
+    case T_PACK_VALIDATED:
+    case T_PACK_CHECKED:
+    case T_PACK_ENABLED:
+    case T_PACK_DISABLED:
+    case T_PACK_REMOVED:
+    case T_PACK_UPGRADED:
+    case T_PERMISSION_REQUESTED:
+    case T_PERMISSION_GRANTED:
+    case T_PERMISSION_DENIED:
+    case T_PERMISSION_REVOKED:
+    case T_ROUTE_DECLARED:
+    case T_ROUTE_DECISION:
+    case T_EVAL_RESULT:
+    case T_PROMOTION_REQUESTED:
+    case T_PROMOTION_PROMOTED:
+    case T_PROMOTION_REJECTED:
+    case T_PROMOTION_ROLLED_BACK:
+    case T_RUN_STARTED:
+    case T_RUN_STEP:
+    case T_RUN_POLICY:
+    case T_RUN_FINISHED:
+    case T_PLAN_STATE:
+    case T_PLAN_STEP:
+    case T_DEBATE_VOTE:
+    case T_DEBATE_DECIDED:
+    case T_SNAPSHOT_TAKEN:
+    case T_SNAPSHOT_RESTORED:
+    case T_TRIPCODE_USED:
+    case T_TRIPCODE_REFUSED:
+    case T_MEMORY_CANDIDATE:
+    case T_MEMORY_GATE:
+    case T_MEMORY_ADMITTED:
+    case T_MEMORY_REVOKED:
+    case T_MEMORY_PURGED:
+    case T_BUILD_BUILT:
+    case T_BUILD_PROMOTED:
+    case T_BUILD_REVERTED:
+    case T_HEALTH_PROBE:
+        return 1;
+    }
+    return 0;
 }
+EV_SWITCH_CHECKED_END
 
 /* ------------------------------------------------------------- scan -- */
 

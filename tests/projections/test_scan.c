@@ -122,7 +122,7 @@ test_scan__event_types_by_name(void **state)
     assert_int_equal(ev_type_of("route.decision", 14), T_ROUTE_DECISION);
     assert_int_equal(ev_type_of("pack.installed", 14), T_PACK_INSTALLED);
     assert_int_equal(ev_type_of("promotion.rolled_back", 21),
-                     T_PROMO_ROLLED_BACK);
+                     T_PROMOTION_ROLLED_BACK);
     assert_int_equal(ev_type_of("x.route.decision", 16), T_OTHER);
     assert_int_equal(ev_type_of("pack.installe", 13), T_OTHER);
     assert_false(ev_type_feeds(T_OTHER));
