@@ -214,8 +214,15 @@ void cli_pager_end(void);
 /* The escape sequence for what, or "" when on is 0. */
 const char *cli_paint(int on, enum cli_paint what);
 /* Checks every command's table (ids and names unique, no common option
- * redeclared); prints the problems, returns their number. */
+ * redeclared) and util.h's command lines (cli_check_cmdline); prints the
+ * problems, returns their number. */
 int cli_help_check(FILE *f);
+/* Checks one command line of util.h's table ("ledger verify --full")
+ * against the option tables: its command exists, so does each option it
+ * uses (a value after one that takes one is skipped), and its first
+ * positional is one its command takes (`keys list`). Prints each problem
+ * on f; returns their number. */
+int cli_check_cmdline(FILE *f, const char *line);
 /* All commands, NULL-terminated (cli/main.c). */
 extern const struct cli_command *const cli_commands[];
 

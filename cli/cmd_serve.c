@@ -106,7 +106,13 @@ static void *
 proxy_main(void *arg)
 {
     unsigned backoff = 1;
+    char text[LDG_CMD_TEXT_MAX], *av[LDG_CMD_ARGS_MAX];
     (void)arg;
+    if (ldg_cmd_argv(LDG_CMD_PROXY, jobs_dir, NULL, text, av) < 0) {
+        fprintf(stderr, "ledger serve: cannot run the proxy: its directory "
+                        "path is too long\n");
+        return NULL;
+    }
     pthread_mutex_lock(&px.mu);
     while (!px.quit) {
         time_t t0 = time(NULL);
@@ -117,8 +123,7 @@ proxy_main(void *arg)
              * signal comes when this thread ends: with the server) */
             if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
                 _exit(0);
-            execl("/proc/self/exe", "ledger", "--dir", jobs_dir, "proxy",
-                  (char *)NULL);
+            execv("/proc/self/exe", av);
             fprintf(stderr, "ledger serve: cannot run the proxy: %s\n",
                     strerror(errno));
             _exit(127);

@@ -299,6 +299,8 @@ find_command(const char *name)
  * ledger help [COMMAND]: the overview, or one command's help. For the
  * completions and tests: `help --commands` lists the command names, one a
  * line; `help --options COMMAND` every option spelling of COMMAND;
+ * `help --check` checks the option tables and util.h's command lines,
+ * `help --check-line LINE` one such line;
  * `help --man NAME` the scdoc source of man page NAME (the build's).
  */
 static int
@@ -322,6 +324,8 @@ help_main(int argc, char **argv)
     }
     if (strcmp(argv[1], "--check") == 0 && argc == 2)
         return cli_help_check(stderr) == 0 ? EX_OK : EX_SOFTWARE;
+    if (strcmp(argv[1], "--check-line") == 0 && argc == 3)
+        return cli_check_cmdline(stderr, argv[2]) == 0 ? EX_OK : EX_SOFTWARE;
     if (strcmp(argv[1], "--man") == 0 && argc == 3) {
         if (cli_help_man(stdout, argv[2]) == 0)
             return EX_OK;

@@ -761,11 +761,121 @@ cli_help_man(FILE *f, const char *name)
     return 0;
 }
 
+/* ------------------------------------- the library's command lines -- */
+
+/* The next word of a command line at *p: up to a space, or a '...'
+ * quoted run; its length in *n. NULL at the end. */
+static const char *
+next_word(const char **p, size_t *n)
+{
+    const char *s = *p, *q;
+    while (*s == ' ')
+        s++;
+    if (*s == '\0')
+        return NULL;
+    if (*s == '\'' && (q = strchr(s + 1, '\'')) != NULL)
+        *n = (size_t)(q - s) + 1;
+    else
+        *n = strcspn(s, " ");
+    *p = s + *n;
+    return s;
+}
+
+/* Whether the option w (n bytes: "--name", "--name=V" or "-x") is one of
+ * a's: 1 when it takes a value, 0 when not, -1 when there is none. */
+static int
+option_takes(const struct cli_args *a, const char *w, size_t n)
+{
+    if (n == 2 && w[1] != '-') {
+        const char *x = strchr(a->shortopts + 1, w[1]);
+        return x == NULL ? -1 : x[1] == ':';
+    }
+    n = strcspn(w + 2, "=") < n - 2 ? strcspn(w + 2, "=") : n - 2;
+    for (const struct option *o = a->lo; o->name; o++)
+        if (strlen(o->name) == n && strncmp(o->name, w + 2, n) == 0)
+            return o->has_arg == required_argument;
+    return -1;
+}
+
+/* Whether w (n bytes) may be cmd's first positional: one of the words its
+ * metavariable's alternatives begin with ("add NAME|list|..."), or
+ * anything when one of them is a placeholder (upper case) or it has none. */
+static int
+positional_ok(const struct cli_command *cmd, const char *w, size_t n)
+{
+    const struct cli_opt *o = cmd->opts;
+    while (o && !is_end(o) && !(o->flags & CLI_POS))
+        o++;
+    if (o == NULL || is_end(o) || strchr(o->value, '|') == NULL)
+        return 1;
+    for (const char *alt = o->value; *alt;) {
+        size_t al = strcspn(alt, " |");
+        if ((al == n && strncmp(alt, w, n) == 0) ||
+            isupper((unsigned char)alt[0]))
+            return 1;
+        alt += strcspn(alt, "|");
+        alt += *alt == '|';
+    }
+    return 0;
+}
+
+int
+cli_check_cmdline(FILE *f, const char *line)
+{
+    const struct cli_command *cmd = NULL;
+    struct cli c;
+    struct cli_args a;
+    const char *p = line, *w;
+    size_t n;
+    int bad = 0, first = 1;
+
+    w = next_word(&p, &n);
+    if (w == NULL || n != 6 || strncmp(w, "ledger", 6) != 0) {
+        fprintf(f, "'%s': does not begin with 'ledger'\n", line);
+        return 1;
+    }
+    if ((w = next_word(&p, &n)) != NULL && n == 5 && !strncmp(w, "--dir", 5)) {
+        next_word(&p, &n); /* its value */
+        w = next_word(&p, &n);
+    }
+    for (size_t k = 0; w && cli_commands[k] != NULL && cmd == NULL; k++)
+        if (strlen(cli_commands[k]->name) == n &&
+            strncmp(cli_commands[k]->name, w, n) == 0)
+            cmd = cli_commands[k];
+    if (cmd == NULL) {
+        fprintf(f, "'%s': no command '%.*s'\n", line, w ? (int)n : 0,
+                w ? w : "");
+        return 1;
+    }
+    memset(&c, 0, sizeof c);
+    c.command = cmd;
+    cli_args_init(&a, &c, 0, NULL);
+    while ((w = next_word(&p, &n)) != NULL) {
+        int takes = w[0] == '-' && n > 1 ? option_takes(&a, w, n) : -2;
+        if (takes == -1) {
+            fprintf(f, "'%s': ledger %s has no option %.*s\n", line, cmd->name,
+                    (int)n, w);
+            bad++;
+        } else if (takes == 1 && memchr(w, '=', n) == NULL) {
+            next_word(&p, &n); /* its value, if the line gives it */
+        } else if (takes == -2 && first) {
+            first = 0;
+            if (!positional_ok(cmd, w, n)) {
+                fprintf(f, "'%s': ledger %s takes no '%.*s'\n", line, cmd->name,
+                        (int)n, w);
+                bad++;
+            }
+        }
+    }
+    return bad;
+}
+
 /*
  * `ledger help --check`: every table is consistent — no two options of a
  * command share an id, a short or a long name, and none takes the common
- * ones (-o, -h, --dir, --output, --help, --no-pager, --color). Prints
- * each problem; returns how many there are.
+ * ones (-o, -h, --dir, --output, --help, --no-pager, --color); and every
+ * command line of util.h's table (LDG_CMDS) names a command and options
+ * the tables have. Prints each problem; returns how many there are.
  */
 int
 cli_help_check(FILE *f)
@@ -812,5 +922,9 @@ cli_help_check(FILE *f)
             }
         }
     }
+    /* the command lines library code runs and names (util.h) */
+#define CHECK_LINE(line) bad += cli_check_cmdline(f, line);
+    LDG_CMDS(CHECK_LINE)
+#undef CHECK_LINE
     return bad;
 }

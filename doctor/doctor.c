@@ -177,27 +177,27 @@ chain_verified(struct ldg_ledger *l, uint64_t size, int check_new, json_t *box)
     }
     ldg_time_rfc3339_sec(fwhen, sizeof fwhen, st.full_ts_ns);
     if (rc < 0) {
-        clause_add(&c, 1, "ledger verify --full",
+        clause_add(&c, 1, LDG_CMD_VERIFY_FULL,
                    "cannot read what verification found: %s", ldg_strerror(rc));
     } else if (st.finding) {
         ldg_time_rfc3339_sec(when, sizeof when, st.finding_ts_ns);
-        clause_add(&c, 2, "ledger verify --full",
+        clause_add(&c, 2, LDG_CMD_VERIFY_FULL,
                    "verification FAILED at event %llu (found %s): %s; this "
                    "stands until a full verification passes",
                    (unsigned long long)st.finding_seq, when, st.finding_what);
     } else if (st.verified_size == 0) {
-        clause_add(&c, 1, "ledger verify",
+        clause_add(&c, 1, LDG_CMD_VERIFY,
                    "the log was never verified on this box");
     } else if (st.verified_size < size) {
-        clause_add(&c, 1, "ledger verify",
-                   "verified through %llu of %llu events; the rest are not "
-                   "verified yet%s",
-                   (unsigned long long)st.verified_size,
-                   (unsigned long long)size,
-                   nrc == LDG_EFULL
-                       ? " (more new events than the doctor checks on demand: "
-                         "`ledger verify`, or `ledger serve --verify-every`)"
-                       : "");
+        clause_add(
+            &c, 1, LDG_CMD_VERIFY,
+            "verified through %llu of %llu events; the rest are not "
+            "verified yet%s",
+            (unsigned long long)st.verified_size, (unsigned long long)size,
+            nrc == LDG_EFULL
+                ? " (more new events than the doctor checks on demand: "
+                  "`" LDG_CMD_VERIFY "`, or `" LDG_CMD_SERVE_VERIFY_EVERY "`)"
+                : "");
         if (nrc < 0 && nrc != LDG_EFULL && nrc != LDG_ETAMPER)
             clause_add(&c, 1, NULL, "checking the new events failed: %s",
                        nerr[0] ? nerr : ldg_strerror(nrc));
@@ -283,7 +283,7 @@ keys_valid(struct ldg_ledger *l, json_t *box)
                        n);
         free(k);
     } else {
-        clause_add(&c, 1, "ledger keys list",
+        clause_add(&c, 1, LDG_CMD_KEYS_LIST,
                    "the key registry could not be read");
     }
     return clause_emit(box, &c);
@@ -312,7 +312,7 @@ projections_current(struct ldg_ledger *l, uint64_t at_size, json_t *box)
         return clause_emit(box, &c);
     }
     if (ldg_projections_list(l, 0, &list) < 0) {
-        clause_add(&c, 1, "ledger rebuild",
+        clause_add(&c, 1, LDG_CMD_REBUILD,
                    "the projection store could not be read");
         return clause_emit(box, &c);
     }
@@ -329,7 +329,7 @@ projections_current(struct ldg_ledger *l, uint64_t at_size, json_t *box)
             /* the doctor's inputs (last in the list) are stale when a
              * projection above is: that one was named already */
             if (!bad)
-                clause_add(&c, 2, "ledger rebuild",
+                clause_add(&c, 2, LDG_CMD_REBUILD,
                            "the doctor's inputs could not be taken from the "
                            "stored projections (this answer was computed "
                            "from the log)");
@@ -338,19 +338,19 @@ projections_current(struct ldg_ledger *l, uint64_t at_size, json_t *box)
         }
         bad = 1;
         if (!json_is_integer(ver))
-            clause_add(&c, 2, "ledger rebuild",
+            clause_add(&c, 2, LDG_CMD_REBUILD,
                        "projection %s was never built (this answer was "
                        "computed from the log)",
                        name);
         else if (json_integer_value(ver) != code)
-            clause_add(&c, 2, "ledger rebuild",
+            clause_add(&c, 2, LDG_CMD_REBUILD,
                        "projection %s is stored at version %lld, this code "
                        "is version %lld (this answer was computed from the "
                        "log)",
                        name, (long long)json_integer_value(ver),
                        (long long)code);
         else
-            clause_add(&c, 2, "ledger rebuild",
+            clause_add(&c, 2, LDG_CMD_REBUILD,
                        "projection %s is %lld events behind the log (they "
                        "were folded in memory for this answer); an "
                        "appender ran without projections",
@@ -528,7 +528,7 @@ prune_remedies(struct clause *c, const struct ldg_retention_policy *p,
              "into %s and prune them from the ledger:",
              p->keep_days, p->archive_dir);
     clause_remedy(c, r);
-    snprintf(r, sizeof r, "ledger --dir %s prune --policy", ldg_dir(l));
+    snprintf(r, sizeof r, LDG_CMD_PRUNE_POLICY_IN, ldg_dir(l));
     clause_remedy(c, r);
     snprintf(r, sizeof r, "move the archives in %s off the box",
              p->archive_dir);
@@ -677,7 +677,7 @@ disk_headroom(struct ldg_ledger *l, uint64_t now_ns, json_t *box)
     }
     prc = ldg_retention_policy_load(dir, &pol, perr, sizeof perr);
     if ((grc = growth_measure(l, now_ns, &g)) < 0) {
-        clause_add(&c, ST_UNKNOWN, "ledger verify",
+        clause_add(&c, ST_UNKNOWN, LDG_CMD_VERIFY,
                    "cannot measure the log's growth: %s",
                    ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(grc));
         json_object_set_new(m, "keep_days",
@@ -721,21 +721,23 @@ ldg_doctor_full_advice(const char *dir, char *buf, size_t cap)
     if (ldg_retention_policy_load(dir, &pol, perr, sizeof perr) < 0)
         n = snprintf(buf, cap,
                      "%s free on the file system of %s; the retention "
-                     "policy cannot be read (%s): correct it, then `ledger "
-                     "prune --policy` archives and prunes the events older "
-                     "than its keep_days; `ledger stats --databases` shows "
+                     "policy cannot be read (%s): correct it, then "
+                     "`" LDG_CMD_PRUNE_POLICY
+                     "` archives and prunes the events older "
+                     "than its keep_days; `" LDG_CMD_STATS_DATABASES "` shows "
                      "where the bytes go",
                      fb, dir, perr);
     else
-        n = snprintf(buf, cap,
-                     "%s free on the file system of %s; to make room: free "
-                     "some space on it first (a prune needs a few pages of "
-                     "its own to commit), then `ledger --dir %s prune "
-                     "--policy` (archives the events older than the "
-                     "retention policy's %u days into %s and prunes them) "
-                     "and move the archives off the box; `ledger stats "
-                     "--databases` shows where the bytes go",
-                     fb, dir, dir, pol.keep_days, pol.archive_dir);
+        n = snprintf(
+            buf, cap,
+            "%s free on the file system of %s; to make room: free "
+            "some space on it first (a prune needs a few pages of "
+            "its own to commit), then `" LDG_CMD_PRUNE_POLICY_IN
+            "` (archives the events older than the "
+            "retention policy's %u days into %s and prunes them) "
+            "and move the archives off the box; `" LDG_CMD_STATS_DATABASES
+            "` shows where the bytes go",
+            fb, dir, dir, pol.keep_days, pol.archive_dir);
     if (n < 0)
         n = 0;
     return (size_t)n < cap ? (size_t)n : cap - 1;
@@ -801,7 +803,7 @@ plans_conform(struct ldg_ledger *l, uint64_t at_size, json_t *box)
     json_array_foreach(rows, i, p)
     {
         const json_t *v0 = json_array_get(json_object_get(p, "violations"), 0);
-        snprintf(remedy, sizeof remedy, "ledger timeline %s", jstr(p, "plan"));
+        snprintf(remedy, sizeof remedy, LDG_CMD_TIMELINE, jstr(p, "plan"));
         clause_add(&c, 2, remedy,
                    "plan %s broke %lld rule(s) of the pipeline, first %s at "
                    "seq %s: %s",
@@ -841,8 +843,8 @@ memory_admission(struct ldg_ledger *l, uint64_t at_size, json_t *box)
         bad++;
         if (json_is_string(json_object_get(m, "hash")))
             snprintf(remedy, sizeof remedy,
-                     "ledger memory purge --prefix %.16s --reason 'admitted "
-                     "outside the pipeline'",
+                     LDG_CMD_MEMORY_PURGE "'admitted "
+                                          "outside the pipeline'",
                      jstr(m, "hash"));
         else
             snprintf(remedy, sizeof remedy,
@@ -895,7 +897,7 @@ success_gates(struct ldg_ledger *l, uint64_t at_size, json_t *box)
         else
             snprintf(val, sizeof val, "-");
         if (strcmp(st, "fail") == 0) {
-            clause_add(&c, 2, failed ? NULL : "ledger gates",
+            clause_add(&c, 2, failed ? NULL : LDG_CMD_GATES,
                        "gate %s fails: %s against %s", jstr(g, "gate"), val,
                        jstr(g, "threshold"));
             failed = 1;

@@ -377,7 +377,7 @@ ctx_init(struct vctx *v, const struct ldg_bundle_verify_opts *o,
         bv_check(
             r, "log-key", LDG_CHECK_FAIL,
             "no trust anchor: pass --trusted-key with the log's verifier "
-            "key (`ledger keys verifier` on the box that wrote it), or "
+            "key (`" LDG_CMD_KEYS_VERIFIER "` on the box that wrote it), or "
             "--trusted-checkpoint with a checkpoint of that log you trust, "
             "or --insecure-trust-bundle-key to check the bundle only "
             "against the key it carries");

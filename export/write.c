@@ -411,7 +411,7 @@ vouch_all(struct ex *x)
         rc = ldg_vouch_events(v, seqs, x->nev, x->o->threads, why, sizeof why);
     if (rc == LDG_ETAMPER)
         ldg_set_errmsg(x->l,
-                       "refusing to export: %s (ledger verify --full "
+                       "refusing to export: %s (" LDG_CMD_VERIFY_FULL " "
                        "shows the whole finding)",
                        why);
     else if (rc < 0)

@@ -80,10 +80,10 @@ ex_write_index(struct ex *x, uint64_t now_ns)
         return rc;
     snprintf(notice, sizeof notice,
              "This page is the exporter's view of bundle %s, drawn when it "
-             "was exported (%s). It proves nothing by itself: `ledger "
-             "verify-bundle --trusted-key KEY %s` is what proves the events, "
+             "was exported (%s). It proves nothing by itself: "
+             "`" LDG_CMD_VERIFY_BUNDLE_KEY "` is what proves the events, "
              "their signatures and the checkpoint (README.txt says how).",
-             x->top, when, x->file);
+             x->top, when, "KEY", x->file);
     json_object_set_new(m, "notice", json_string(notice));
     ev = json_pack("{s:s, s:[]}", "status", "warn", "lines");
     snprintf(line, sizeof line,
@@ -96,10 +96,11 @@ ex_write_index(struct ex *x, uint64_t now_ns)
     json_array_append_new(json_object_get(ev, "lines"), json_string(line));
     json_array_append_new(json_object_get(ev, "lines"),
                           json_string("Not yet verified on this side: run "
-                                      "`ledger verify-bundle` to check every "
+                                      "`" LDG_CMD_VERIFY_BUNDLE
+                                      "` to check every "
                                       "proof, signature and digest offline."));
     json_object_set_new(m, "evidence", ev);
-    snprintf(line, sizeof line, "Written by `ledger export` at %s.", when);
+    snprintf(line, sizeof line, "Written by `" LDG_CMD_EXPORT "` at %s.", when);
     json_object_set_new(m, "generator", json_string(line));
     rc = ldg_page_html(m, &html, &hlen);
     json_decref(m);

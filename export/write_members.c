@@ -242,11 +242,10 @@ seal_load(struct ex *x, uint64_t seq, uint64_t seal_seq, struct exseal *o)
 
     memset(o, 0, sizeof *o);
     if ((rc = ldg_seal_get(x->t, seal_seq, &o->seal)) < 0) {
-        ldg_set_errmsg(x->l,
-                       "event %llu: its seal at %llu: %s (run ledger "
-                       "verify)",
-                       (unsigned long long)seq, (unsigned long long)seal_seq,
-                       ldg_strerror(rc));
+        ldg_set_errmsg(
+            x->l, "event %llu: its seal at %llu: %s (run " LDG_CMD_VERIFY ")",
+            (unsigned long long)seq, (unsigned long long)seal_seq,
+            ldg_strerror(rc));
         return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
     }
     o->dig = malloc((size_t)o->seal.count * 32);
@@ -265,8 +264,8 @@ seal_load(struct ex *x, uint64_t seq, uint64_t seal_seq, struct exseal *o)
             ldg_set_errmsg(
                 x->l,
                 "event %llu is leaf %llu of seal %llu, which "
-                "expects leaf %llu (stored data is corrupt): run "
-                "ledger verify",
+                "expects leaf %llu (stored data is corrupt): "
+                "run " LDG_CMD_VERIFY,
                 (unsigned long long)at, (unsigned long long)se.seal_leaf,
                 (unsigned long long)seal_seq, (unsigned long long)got);
             return LDG_ECORRUPT;
@@ -278,7 +277,7 @@ seal_load(struct ex *x, uint64_t seq, uint64_t seal_seq, struct exseal *o)
         ldg_set_errmsg(x->l,
                        "seal %llu covers %llu events but only %llu are "
                        "before the checkpoint of size %llu (stored data is "
-                       "corrupt): run ledger verify",
+                       "corrupt): run " LDG_CMD_VERIFY,
                        (unsigned long long)seal_seq,
                        (unsigned long long)o->seal.count,
                        (unsigned long long)got, (unsigned long long)x->cksize);
@@ -356,7 +355,7 @@ write_seal(struct ex *x, const struct ldg_event *ev)
             x->l,
             "event %llu names leaf %llu of seal %llu, whose %llu "
             "events end at event %llu (stored data is corrupt): "
-            "run ledger verify",
+            "run " LDG_CMD_VERIFY,
             (unsigned long long)ev->seq, (unsigned long long)ev->seal_leaf,
             (unsigned long long)ev->seal_seq, (unsigned long long)o->seal.count,
             (unsigned long long)o->last_seq);
@@ -576,7 +575,7 @@ manifest_head_all(struct ex *x, uint64_t now_ns)
                      x->vkey, "created", "ts", json_u64(now_ns), "time", tbuf,
                      "by",
                      o->exported_by ? json_string(o->exported_by) : json_null(),
-                     "tool", "ledger export", "selection", "terms",
+                     "tool", LDG_CMD_EXPORT, "selection", "terms",
                      str_array(o->terms, (size_t)o->nterms), "since",
                      o->since ? json_string(o->since) : json_null(), "until",
                      o->until ? json_string(o->until) : json_null(),

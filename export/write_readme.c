@@ -54,7 +54,7 @@ ex_write_readme(struct ex *x, uint64_t now_ns)
     ldg_buf_printf(
         &b,
         "It holds %llu signed, hash-chained events from the ledger "
-        "of\n%s, exported with `ledger export` on\n%s. Each event "
+        "of\n%s, exported with `" LDG_CMD_EXPORT "` on\n%s. Each event "
         "comes with a Merkle inclusion proof against the\nlog's "
         "signed checkpoint of size %llu (the file `checkpoint`), "
         "and\nmanifest.json, which lists every file with its SHA-256, "
@@ -68,7 +68,7 @@ ex_write_readme(struct ex *x, uint64_t now_ns)
     ldg_buf_printf(
         &b,
         "1. Get the log's verifier key from the box's owner through a "
-        "channel you\n   trust (`ledger keys verifier` prints it on "
+        "channel you\n   trust (`" LDG_CMD_KEYS_VERIFIER "` prints it on "
         "the box). Not from this\n   bundle: its own copy, log.vkey, "
         "only shows the bundle agrees with itself.\n   The key this "
         "bundle was signed with is:\n\n     %s\n\n",
@@ -76,27 +76,25 @@ ex_write_readme(struct ex *x, uint64_t now_ns)
     ldg_buf_printf(&b,
                    "2. Check the bundle file (exit 0: verified; 1: a check "
                    "failed; 65: not a\n   readable bundle):\n\n"
-                   "     ledger verify-bundle --trusted-key '%s' %s\n\n",
+                   "     " LDG_CMD_VERIFY_BUNDLE_KEY "\n\n",
                    x->vkey, file);
-    ldg_buf_printf(
-        &b,
-        "3. If you unpacked it, pack the directory again and check "
-        "that (the order\n   of the files does not matter):\n\n"
-        "     tar --zstd -cf %s.tar.zst %s\n"
-        "     ledger verify-bundle --trusted-key '%s' %s.tar.zst\n\n",
-        x->top, x->top, x->vkey, x->top);
+    ldg_buf_printf(&b,
+                   "3. If you unpacked it, pack the directory again and check "
+                   "that (the order\n   of the files does not matter):\n\n"
+                   "     tar --zstd -cf %s.tar.zst %s\n"
+                   "     " LDG_CMD_VERIFY_BUNDLE_KEY ".tar.zst\n\n",
+                   x->top, x->top, x->vkey, x->top);
     ldg_buf_printf(&b,
                    "   To check and unpack in one go:\n\n"
-                   "     ledger verify-bundle --trusted-key '%s' %s --extract "
-                   "DIR\n\n",
+                   "     " LDG_CMD_VERIFY_BUNDLE_EXTRACT "\n\n",
                    x->vkey, file);
     ldg_buf_printf(&b,
-                   "With the key passed the same way, `ledger timeline RUN "
-                   "--bundle %s`,\n`ledger query --bundle %s` and `ledger "
-                   "doctor --bundle %s` read the\nbundle after verifying it. "
+                   "With the key passed the same way, `" LDG_CMD_TIMELINE_BUNDLE
+                   "`,\n`" LDG_CMD_QUERY_BUNDLE "` and `" LDG_CMD_DOCTOR_BUNDLE
+                   "` read the\nbundle after verifying it. "
                    "Every byte of the layout is described in\n"
                    "docs/format-bundle.md of the ledger's source.\n",
-                   file, file, file);
+                   "RUN", file, file, file);
     if (b.err) {
         free(b.p);
         return b.err;
@@ -342,7 +340,7 @@ summary_run(struct ex *x, struct ldg_buf *b)
         json_decref(tl);
         return;
     }
-    ldg_buf_printf(b, "\nRun %s, as `ledger timeline %s` shows it:\n\n", run,
+    ldg_buf_printf(b, "\nRun %s, as `" LDG_CMD_TIMELINE "` shows it:\n\n", run,
                    run);
     ldg_buf_puts(b, text);
     if (parse_dec(jget(json_object_get(tl, "start"), "seq"),
@@ -385,8 +383,8 @@ summary_plan(struct ex *x, struct ldg_buf *b)
                        plan);
         return;
     }
-    ldg_buf_printf(b, "\nPlan %s, as `ledger timeline %s` shows it:\n\n", plan,
-                   plan);
+    ldg_buf_printf(b, "\nPlan %s, as `" LDG_CMD_TIMELINE "` shows it:\n\n",
+                   plan, plan);
     ldg_buf_puts(b, x->o->plan_timeline_text);
     x->timeline =
         json_pack("{s:s, s:O}", "plan", plan, "timeline", x->o->plan_timeline);

@@ -423,7 +423,7 @@ remembered_key(const char *dir, const char *vkey, char *out, size_t cap,
         if (vkey == NULL) {
             snprintf(err, errcap,
                      "%s: no log key remembered: give --key VKEY (the line "
-                     "`ledger keys verifier` prints on the box) once",
+                     "`" LDG_CMD_KEYS_VERIFIER "` prints on the box) once",
                      dir);
             return LDG_EKEY;
         }
@@ -435,7 +435,7 @@ remembered_key(const char *dir, const char *vkey, char *out, size_t cap,
             if (ldg_note_parse_verifier(vkey, name, sizeof name, pub) < 0) {
                 snprintf(err, errcap,
                          "--key: '%.200s' is not a log verifier key "
-                         "(name+id+key, the line `ledger keys verifier` "
+                         "(name+id+key, the line `" LDG_CMD_KEYS_VERIFIER "` "
                          "prints on the box, or a file holding it)",
                          vkey);
                 return LDG_EINVAL; /* a usage error: nothing written */

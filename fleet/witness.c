@@ -136,8 +136,8 @@ load_key(struct ldg_witness *w, char *err, size_t errcap)
     snprintf(path, sizeof path, "%s/witness.key", w->dir);
     if (stat(path, &st) < 0) {
         seterr(err, errcap,
-               "%s: %s (create the witness with `ledger witness init`)", path,
-               strerror(errno));
+               "%s: %s (create the witness with `" LDG_CMD_WITNESS_INIT "`)",
+               path, strerror(errno));
         return LDG_ENOTFOUND;
     }
     if ((st.st_mode & 077) != 0) {
@@ -216,7 +216,7 @@ ldg_witness_open(struct ldg_witness **out, const char *dir,
                                     t->pub) < 0) {
             seterr(err, errcap,
                    "--trust '%s': not a log verifier key (the line "
-                   "`ledger keys verifier` prints: origin+id+key)",
+                   "`" LDG_CMD_KEYS_VERIFIER "` prints: origin+id+key)",
                    trust[i]);
             rc = LDG_EBADINPUT;
             goto fail;

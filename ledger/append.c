@@ -91,7 +91,8 @@ roles_refuse(struct ldg_ledger *l, const struct ldg_key_state *ks,
         return 0;
     ldg_seterr(l,
                "key '%s' (%s) may not sign %s: the roles it was added with "
-               "at event %llu do not allow it (ledger keys list shows them)",
+               "at event %llu do not allow it (" LDG_CMD_KEYS_LIST
+               " shows them)",
                ks->name, ks->key_id, type, (unsigned long long)ks->added_seq);
     return LDG_EKEY;
 }
@@ -260,7 +261,7 @@ prep_event(struct ldg_prep *p, const struct ldg_event_in *in, char *err,
                         "field 'body': must be an object");
     if (strcmp(in->type, LDG_EV_LEDGER_PRUNED) == 0 && !adding_pruned)
         return ldg_errf(err, errcap, LDG_EBADINPUT,
-                        "ledger.pruned is written by 'ledger prune' only");
+                        "ledger.pruned is written by '" LDG_CMD_PRUNE "' only");
     rc = ldg_vocab_check(in->type, in->body, err, errcap);
     if (rc == 0 && strcmp(in->type, LDG_EV_KEY_ADDED) == 0)
         rc = ldg_roles_check(json_object_get(in->body, "roles"), err, errcap);
@@ -268,7 +269,7 @@ prep_event(struct ldg_prep *p, const struct ldg_event_in *in, char *err,
         return rc;
     if (strcmp(in->type, LDG_EV_LEDGER_GENESIS) == 0)
         return ldg_errf(err, errcap, LDG_EBADINPUT,
-                        "ledger.genesis is written by 'ledger init' only");
+                        "ledger.genesis is written by '" LDG_CMD_INIT "' only");
     if ((rc = copy_field(err, errcap, p->type, sizeof p->type, in->type,
                          "type")) < 0)
         return rc;
@@ -1597,7 +1598,7 @@ ldg_batch_add_sealed(struct ldg_batch *b, const struct ldg_sealed_batch *sb,
     if (rc == LDG_ENOTFOUND)
         return sealed_refuse(l, LDG_EKEY,
                              "key %s is not enrolled in this "
-                             "ledger (ledger keys add)",
+                             "ledger (" LDG_CMD_KEYS_ADD ")",
                              sb->key_id);
     if (rc < 0)
         return rc;
@@ -1644,7 +1645,7 @@ ldg_batch_add_sealed(struct ldg_batch *b, const struct ldg_sealed_batch *sb,
                 l, LDG_EBADINPUT,
                 "sealed.first is %llu but key '%s' (%s) has %llu "
                 "events sealed: a stale or replayed batch "
-                "(ledger keys list -o json shows \"sealed\")",
+                "(" LDG_CMD_KEYS_LIST_JSON " shows \"sealed\")",
                 (unsigned long long)sb->first, ks.name, ks.key_id,
                 (unsigned long long)have);
     }

@@ -285,7 +285,7 @@ ldg_index_rebuild_progress(struct ldg_ledger *l,
         if (rc == 0 && ev.seq != expect)
             rc = LDG_ECORRUPT;
         if (rc < 0) {
-            ldg_seterr(l, "reindex: event %llu: %s (run ledger verify)",
+            ldg_seterr(l, "reindex: event %llu: %s (run " LDG_CMD_VERIFY ")",
                        (unsigned long long)expect, ldg_strerror(rc));
             goto out;
         }

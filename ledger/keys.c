@@ -597,7 +597,7 @@ ldg_keys_lookup(struct ldg_txn *t, const char *key_id, struct ldg_key_state *ks)
     if (rc == LDG_ETAMPER)
         ldg_seterr(ldg_txn_ledger(t),
                    "the key registry's record of key %s is not what the "
-                   "log's key events say (run ledger verify --full)",
+                   "log's key events say (run " LDG_CMD_VERIFY_FULL ")",
                    key_id);
     return rc;
 }

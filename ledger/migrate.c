@@ -239,10 +239,11 @@ ix_copy(struct ldg_txn *t, void *arg)
         size_t vl = k.len - 9;
         if (k.len < 10 || k.len > sizeof s->key || p[vl] != 0 ||
             memchr(p, 0, vl) != NULL) {
-            ldg_seterr(l,
-                       "%s: a malformed key, %zu bytes (run ledger verify "
-                       "--full); nothing was converted",
-                       ldg_core_db_names[ix_from[s->ix]], k.len);
+            ldg_seterr(
+                l,
+                "%s: a malformed key, %zu bytes (run " LDG_CMD_VERIFY_FULL
+                "); nothing was converted",
+                ldg_core_db_names[ix_from[s->ix]], k.len);
             rc = LDG_ECORRUPT;
             break;
         }
@@ -303,8 +304,9 @@ ix_finish(struct ldg_txn *t, void *arg)
         if (rc == 0)
             rc = ldg_index_put(t, &ev);
         if (rc < 0) {
-            ldg_seterr(l, "event %llu: cannot index it: %s (run ledger verify)",
-                       (unsigned long long)seq, ldg_strerror(rc));
+            ldg_seterr(
+                l, "event %llu: cannot index it: %s (run " LDG_CMD_VERIFY ")",
+                (unsigned long long)seq, ldg_strerror(rc));
             return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
         }
     }
@@ -316,8 +318,8 @@ ix_finish(struct ldg_txn *t, void *arg)
             return rc;
         if (a != b) {
             ldg_seterr(l,
-                       "%s holds %llu keys, but %llu seqs went into %s (run "
-                       "ledger verify --full); nothing was converted",
+                       "%s holds %llu keys, but %llu seqs went into %s "
+                       "(run " LDG_CMD_VERIFY_FULL "); nothing was converted",
                        ldg_core_db_names[ix_from[i]], (unsigned long long)a,
                        (unsigned long long)b, ldg_core_db_names[ix_to[i]]);
             return LDG_ECORRUPT;
@@ -512,13 +514,14 @@ ldg_migrate(struct ldg_ledger *l, int to,
         if ((rc = ldg_verify_state(l, &vst)) < 0)
             return rc;
         if (vst.finding) {
-            ldg_seterr(l,
-                       "the last verification failed (event %llu: %s) and "
-                       "stands until a full one passes: a migrate rebuilds "
-                       "the tree and the indexes from the entries and would "
-                       "hide what it found; nothing was changed (ledger "
-                       "verify --full says what holds now)",
-                       (unsigned long long)vst.finding_seq, vst.finding_what);
+            ldg_seterr(
+                l,
+                "the last verification failed (event %llu: %s) and "
+                "stands until a full one passes: a migrate rebuilds "
+                "the tree and the indexes from the entries and would "
+                "hide what it found; nothing was changed (" LDG_CMD_VERIFY_FULL
+                " says what holds now)",
+                (unsigned long long)vst.finding_seq, vst.finding_what);
             return LDG_ETAMPER;
         }
     }

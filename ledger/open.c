@@ -269,7 +269,7 @@ ldg_open(struct ldg_ledger **out, const char *dir,
             snprintf(err, errcap, "cannot open %s: %s", path, strerror(e));
             return LDG_EIO;
         }
-        snprintf(err, errcap, "no ledger in %s (run 'ledger init')", dir);
+        snprintf(err, errcap, "no ledger in %s (run '" LDG_CMD_INIT "')", dir);
         return LDG_ENOTFOUND;
     }
     rc = open_handle(&l, dir, opts, 0, err, errcap);
@@ -284,7 +284,7 @@ ldg_open(struct ldg_ledger **out, const char *dir,
         if (rc == 0 && size == 0) {
             ldg_seterr(l,
                        "%s holds an unfinished ledger (init did not "
-                       "complete); remove it and run 'ledger init' again",
+                       "complete); remove it and run '" LDG_CMD_INIT "' again",
                        dir);
             rc = LDG_ECORRUPT;
         }

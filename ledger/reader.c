@@ -296,7 +296,7 @@ ldg_index_values(struct ldg_txn *t, enum ldg_index which, const char *prefix,
             vl > LDG_SUBJECT_MAX) {
             rc = LDG_ECORRUPT;
             ldg_seterr(ldg_txn_ledger(t),
-                       "%s: malformed key (run ledger verify --full)",
+                       "%s: malformed key (run " LDG_CMD_VERIFY_FULL ")",
                        ldg_core_db_names[db]);
             break;
         }
@@ -342,7 +342,7 @@ first_at(struct ldg_txn *t, uint64_t size, uint64_t ts, uint64_t *at)
         if (rc < 0) {
             ldg_seterr(ldg_txn_ledger(t),
                        "event %llu: entry unreadable while finding a time "
-                       "(%s; run ledger verify)",
+                       "(%s; run " LDG_CMD_VERIFY ")",
                        (unsigned long long)mid, ldg_strerror(rc));
             return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
         }
@@ -448,7 +448,7 @@ ldg_time_window(struct ldg_txn *t, uint64_t since_ns, uint64_t until_ns,
 out:
     ldg_cursor_close(c);
     if (rc == LDG_ECORRUPT)
-        ldg_seterr(l, "idx.time: malformed key (run ledger verify)");
+        ldg_seterr(l, "idx.time: malformed key (run " LDG_CMD_VERIFY ")");
     return rc;
 }
 

@@ -79,7 +79,7 @@ ldg_log_scan(struct ldg_txn *t, uint64_t from, uint64_t to,
         if (rc == 0 && ev.seq != seq)
             rc = LDG_ECORRUPT;
         if (rc < 0) {
-            ldg_seterr(l, "event %llu: %s (run ledger verify)",
+            ldg_seterr(l, "event %llu: %s (run " LDG_CMD_VERIFY ")",
                        (unsigned long long)seq, ldg_strerror(rc));
             goto out;
         }
@@ -105,7 +105,7 @@ ldg_log_scan(struct ldg_txn *t, uint64_t from, uint64_t to,
             rc = ldg_body_decode_json(bv.data, bv.len, l->opts.body_max_bytes,
                                       &slow_body);
             if (rc < 0) {
-                ldg_seterr(l, "event %llu: body: %s (run ledger verify)",
+                ldg_seterr(l, "event %llu: body: %s (run " LDG_CMD_VERIFY ")",
                            (unsigned long long)seq, ldg_strerror(rc));
                 goto out;
             }

@@ -413,7 +413,7 @@ check_tile(struct tiles *c, int level, uint64_t n, unsigned w)
                 c->l,
                 "tiles: stored hash (%d, %llu) is not the hash of "
                 "the stored hashes (%d, %llu..%llu) under it: the "
-                "stored Merkle tree is damaged (ledger verify --full "
+                "stored Merkle tree is damaged (" LDG_CMD_VERIFY_FULL " "
                 "names the event); nothing of tile %d/%llu written",
                 LDG_TILE_HEIGHT * level, (unsigned long long)idx, below,
                 (unsigned long long)(idx * LDG_TILE_WIDTH),
@@ -549,7 +549,7 @@ ldg_tiles_write(struct ldg_ledger *l, const char *dir,
         ldg_seterr(l,
                    "tiles: the stored Merkle tree's root at size %llu is "
                    "not the signed checkpoint's: the stored tree is "
-                   "damaged (ledger verify --full names the event); "
+                   "damaged (" LDG_CMD_VERIFY_FULL " names the event); "
                    "nothing written",
                    (unsigned long long)size);
         rc = LDG_ECORRUPT;

@@ -439,8 +439,8 @@ proof_damaged(struct ldg_txn *t, int rc, const char *what, uint64_t a,
         return rc;
     ldg_seterr(ldg_txn_ledger(t),
                "storage corrupt: the stored Merkle tree gives no %s %llu "
-               "that holds against the signed checkpoint of size %llu (%s): "
-               "ledger verify --full names the damaged hash",
+               "that holds against the signed checkpoint of size %llu "
+               "(%s): " LDG_CMD_VERIFY_FULL " names the damaged hash",
                what, (unsigned long long)a, (unsigned long long)size,
                rc == LDG_ENOTFOUND ? "a stored hash is missing"
                                    : "a stored hash is wrong");
@@ -471,7 +471,7 @@ inclusion_holds(struct ldg_txn *t, uint64_t index, uint64_t size,
             ldg_seterr(ldg_txn_ledger(t),
                        "storage corrupt: the stored entry of event %llu does "
                        "not hash to its leaf in the stored tree (the entry "
-                       "or the tree was altered): ledger verify --full "
+                       "or the tree was altered): " LDG_CMD_VERIFY_FULL " "
                        "names it",
                        (unsigned long long)index);
             return LDG_ETAMPER;
@@ -668,8 +668,8 @@ ldg_tree_tiles_copy(struct ldg_txn *t, int tl, uint64_t from, uint64_t to)
         if (rc < 0) {
             ldg_seterr(
                 l,
-                "tree hashes of level %d, %llu..%llu: %s (ledger "
-                "verify names the event)",
+                "tree hashes of level %d, %llu..%llu: %s (" LDG_CMD_VERIFY
+                " names the event)",
                 LDG_TILE_HEIGHT * tl, (unsigned long long)(n * LDG_TILE_WIDTH),
                 (unsigned long long)(n * LDG_TILE_WIDTH + 255),
                 rc == LDG_ENOTFOUND ? "one is missing" : ldg_strerror(rc));
@@ -679,7 +679,7 @@ ldg_tree_tiles_copy(struct ldg_txn *t, int tl, uint64_t from, uint64_t to)
         if (memcmp(mth, up, 32) != 0) {
             ldg_seterr(l,
                        "tree hash (%d, %llu) is not the hash of the %d "
-                       "below it (ledger verify names the event)",
+                       "below it (" LDG_CMD_VERIFY " names the event)",
                        LDG_TILE_HEIGHT * (tl + 1), (unsigned long long)n,
                        LDG_TILE_WIDTH);
             return LDG_ECORRUPT;
@@ -794,10 +794,11 @@ ldg_tree_tiles_split(struct ldg_txn *t, const uint8_t from[LDG_TREE_KEY_LEN],
         const uint8_t *p = k.data;
         if (k.len != LDG_TREE_KEY_LEN || p[0] >= 8 ||
             ldg_rd_be64(p + 1) > UINT64_MAX / LDG_TILE_WIDTH - 1) {
-            ldg_seterr(l,
-                       "tiles: a malformed key, %zu bytes (run ledger verify "
-                       "--full); the tiles split before it stay split",
-                       k.len);
+            ldg_seterr(
+                l,
+                "tiles: a malformed key, %zu bytes (run " LDG_CMD_VERIFY_FULL
+                "); the tiles split before it stay split",
+                k.len);
             rc = LDG_ECORRUPT;
             break;
         }
@@ -806,7 +807,7 @@ ldg_tree_tiles_split(struct ldg_txn *t, const uint8_t from[LDG_TREE_KEY_LEN],
         else if (v.len != LDG_TILE_SPLIT_BYTES) {
             ldg_seterr(l,
                        "tiles: tile %d/%llu is %zu bytes, neither whole nor "
-                       "split (run ledger verify --full)",
+                       "split (run " LDG_CMD_VERIFY_FULL ")",
                        p[0], (unsigned long long)ldg_rd_be64(p + 1), v.len);
             rc = LDG_ECORRUPT;
             break;

@@ -80,62 +80,36 @@ normal_addr(const char *s, char *b, size_t cap)
         snprintf(b, cap, "%s", s);
 }
 
+static int
+scrape_output(void *ctx, const char *p, size_t n)
+{
+    struct ldg_buf *out = ctx;
+    ldg_buf_add(out, p, n);
+    return out->err != 0; /* more than CHILD_OUT_MAX: the child is killed */
+}
+
 /* Runs the child; its standard output into out. 0, or -1 with why. */
 static int
 run_child(struct ldg_metrics_endpoint *e, struct ldg_buf *out, char *why,
           size_t cap)
 {
-    int pfd[1], status = 0, rc, killed = 0;
-    pid_t pid;
-    char a_dir[] = "--dir", a_cmd[] = "metrics";
-    char *argv[] = {e->exe, a_dir, e->dir, a_cmd, NULL};
-    uint64_t deadline;
+    struct ldg_child c = {.exe = e->exe,
+                          .line = LDG_CMD_SCRAPE,
+                          .dir = e->dir,
+                          .limit_ms = e->timeout_ms,
+                          .out = scrape_output,
+                          .ctx = out};
+    char w[256];
+    int rc = ldg_child_run(&c, w, sizeof w);
 
-    if ((rc = ldg_spawn_piped(e->exe, argv, 0, &pid, &pfd[0])) != 0) {
-        snprintf(why, cap, "cannot start %.300s: %s", e->exe, strerror(rc));
-        return -1;
-    }
-    deadline = ldg_now_mono_ns() + (uint64_t)e->timeout_ms * 1000000u;
-    for (;;) {
-        struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-        uint8_t *room;
-        ssize_t r;
-        if (ldg_now_mono_ns() >= deadline && !killed) {
-            kill(pid, SIGKILL);
-            killed = 1;
-        }
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        if ((room = ldg_buf_room(out, 65536)) == NULL) {
-            kill(pid, SIGKILL);
-            killed = 2;
-            break;
-        }
-        r = read(pfd[0], room, 65536);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        out->len += (size_t)r;
-        out->p[out->len] = '\0';
-    }
-    close(pfd[0]);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (killed) {
-        snprintf(why, cap, "`ledger metrics` %s",
-                 killed == 2 ? "printed too much" : "ran out of time");
-        return -1;
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        snprintf(why, cap,
-                 "`ledger metrics` exited with %d (its stderr is "
-                 "this server's)",
-                 WIFEXITED(status) ? WEXITSTATUS(status)
-                                   : 128 + WTERMSIG(status));
-        return -1;
-    }
-    return 0;
+    if (rc == 0)
+        return 0;
+    if (rc == LDG_CHILD_NO_EXIT)
+        snprintf(why, cap, "`%s`: %s", LDG_CMD_SCRAPE, w);
+    else
+        snprintf(why, cap, "`%s` exited with %d (its stderr is this server's)",
+                 LDG_CMD_SCRAPE, rc);
+    return -1;
 }
 
 static int
@@ -205,7 +179,6 @@ ldg_metrics_endpoint_start(struct ldg_metrics_endpoint **out,
     struct ldg_metrics_endpoint *e;
     struct ldg_httpd_options ho;
     char addr[300];
-    ssize_t n;
     int lb, rc;
 
     if (out == NULL || o == NULL || o->listen == NULL || o->dir == NULL)
@@ -229,14 +202,12 @@ ldg_metrics_endpoint_start(struct ldg_metrics_endpoint **out,
     }
     if ((e = calloc(1, sizeof *e)) == NULL)
         return LDG_ENOMEM;
-    n = readlink("/proc/self/exe", e->exe, sizeof e->exe - 1);
-    if (n <= 0) {
+    if ((rc = ldg_child_exe(e->exe, sizeof e->exe)) != 0) {
         snprintf(err, errcap, "cannot find this program (/proc/self/exe): %s",
-                 strerror(errno));
+                 strerror(rc));
         free(e);
         return LDG_EIO;
     }
-    e->exe[n] = '\0';
     snprintf(e->dir, sizeof e->dir, "%s", o->dir);
     e->timeout_ms = o->timeout_ms ? o->timeout_ms : TIMEOUT_MS_DEFAULT;
     e->extra = o->extra;

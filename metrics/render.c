@@ -147,14 +147,14 @@ render_log(struct ldg_buf *o, struct ldg_ledger *l, struct ldg_txn *t)
     if ((rc = ldg_verify_state(l, &vs)) < 0)
         return rc;
     head(o, "ledger_verify_verified_events", "gauge",
-         "Events `ledger verify` has checked so far (any mode).");
+         "Events `" LDG_CMD_VERIFY "` has checked so far (any mode).");
     sample_u(o, "ledger_verify_verified_events", NULL, vs.verified_size);
     head(o, "ledger_verify_unverified_events", "gauge",
          "Events appended since the last verification.");
     sample_u(o, "ledger_verify_unverified_events", NULL,
              st.events > vs.verified_size ? st.events - vs.verified_size : 0);
     head(o, "ledger_verify_last_full_timestamp_seconds", "gauge",
-         "When the last full verification (ledger verify --full) passed "
+         "When the last full verification (" LDG_CMD_VERIFY_FULL ") passed "
          "(Unix time; absent: never).");
     if (vs.full_ts_ns)
         sample_ts(o, "ledger_verify_last_full_timestamp_seconds", NULL,
@@ -164,7 +164,7 @@ render_log(struct ldg_buf *o, struct ldg_ledger *l, struct ldg_txn *t)
     sample_u(o, "ledger_verify_last_full_size_events", NULL, vs.full_size);
     head(o, "ledger_verify_failed", "gauge",
          "1 when a failed verification stands (the log is tampered or "
-         "damaged: ledger verify names the event), else 0.");
+         "damaged: " LDG_CMD_VERIFY " names the event), else 0.");
     sample_u(o, "ledger_verify_failed", NULL, vs.finding ? 1 : 0);
     head(o, "ledger_verify_failed_timestamp_seconds", "gauge",
          "When the standing failed verification was found (Unix time).");

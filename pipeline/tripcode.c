@@ -369,14 +369,17 @@ ldg_pipeline_tripcode_verify(struct ldg_ledger *l, const char *text,
         return rc;
     if (nkeys == 0) {
         if (o.key != NULL)
-            ldg_set_errmsg(l,
-                           "no active controller key named %s (`ledger keys "
-                           "list` shows the keys and their roles)",
-                           o.key);
+            ldg_set_errmsg(
+                l,
+                "no active controller key named %s (`" LDG_CMD_KEYS_LIST
+                "` shows the keys and their roles)",
+                o.key);
         else
-            ldg_set_errmsg(l, "no controller key is enrolled: `ledger keys add "
-                              "NAME --public-key @FILE --roles controller` "
-                              "enrols the controller's public key");
+            ldg_set_errmsg(
+                l,
+                "no controller key is enrolled: `" LDG_CMD_KEYS_ADD_CONTROLLER
+                "` "
+                "enrols the controller's public key");
         return LDG_ENOTFOUND;
     }
     if (rc == 0) {

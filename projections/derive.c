@@ -716,9 +716,8 @@ clause_enabled(struct sink *arr, const struct rec_pack *p)
             (unsigned long long)p->lifecycle_seq,
             p->lifecycle_reason ? ": " : "",
             p->lifecycle_reason ? p->lifecycle_reason : "");
-        fmt(r, sizeof r,
-            "ledger append pack.enabled --actor KEY --body '{\"pack\":%s}'",
-            pk);
+        fmt(r, sizeof r, LDG_CMD_APPEND_BODY "'{\"pack\":%s}'",
+            LDG_EV_PACK_ENABLED, pk);
         clause_add(&c, 2, d, r);
     }
     return clause_emit(arr, &c, NULL);
@@ -801,9 +800,9 @@ clause_permissions(struct sink *arr, const struct rec_pack *p,
             strlen(d) + 40 < sizeof d)
             strcat(d, " (added by the upgrade)");
         fmt(r, sizeof r,
-            "ledger append permission.granted --actor KEY --body "
+            LDG_CMD_APPEND_BODY
             "'{\"pack\":%s,\"group\":%s,\"scope\":%s,\"by\":\"NAME\"}'",
-            pk, g, s);
+            LDG_EV_PERMISSION_GRANTED, pk, g, s);
         if (st == RQ_GRANTED_DEMO) {
             clause_add(&c, 2, d, r); /* demo-only: not blocking */
         } else {
@@ -864,9 +863,8 @@ clause_routes(struct sink *arr, const struct rec_pack *p,
                 rt->current_model);
             clause_add(&c, 2, d, r);
             fmt(r, sizeof r,
-                "ledger append model.state --actor KEY --body "
-                "'{\"model\":%s,\"state\":\"available\"}'",
-                jm);
+                LDG_CMD_APPEND_BODY "'{\"model\":%s,\"state\":\"available\"}'",
+                LDG_EV_MODEL_STATE, jm);
             clause_add(&c, 2, NULL, r);
             continue;
         }
@@ -901,9 +899,8 @@ clause_models(struct sink *arr, struct pstate *ps, const struct rec_pack *p)
                 "load %s in its runtime, then record that it is:", m);
             clause_add(&c, 2, d, r);
             fmt(r, sizeof r,
-                "ledger append model.state --actor KEY --body "
-                "'{\"model\":%s,\"state\":\"available\"}'",
-                jm);
+                LDG_CMD_APPEND_BODY "'{\"model\":%s,\"state\":\"available\"}'",
+                LDG_EV_MODEL_STATE, jm);
             clause_add(&c, 2, NULL, r);
             continue;
         }

@@ -1105,7 +1105,7 @@ ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
     if (ps->err != 0) {
         ldg_set_errmsg(l,
                        "projections: a stored record cannot be read "
-                       "(%s); `ledger rebuild` replaces it",
+                       "(%s); `" LDG_CMD_REBUILD "` replaces it",
                        ldg_strerror(ps->err));
         rc = ps->err;
         goto out;
@@ -1162,7 +1162,7 @@ ldg_projections_gate(struct ldg_ledger *l, const char *target,
     if (rc >= 0 && ps->err != 0) {
         ldg_set_errmsg(l,
                        "projections: a stored record cannot be read "
-                       "(%s); `ledger rebuild` replaces it",
+                       "(%s); `" LDG_CMD_REBUILD "` replaces it",
                        ldg_strerror(ps->err));
         rc = ps->err;
     }
@@ -1199,7 +1199,7 @@ ldg_projections_state_json(struct ldg_ledger *l, uint64_t at_size, json_t **out)
         if (ps->err)
             ldg_set_errmsg(l,
                            "projections: a stored record cannot be read "
-                           "(%s); `ledger rebuild` replaces it",
+                           "(%s); `" LDG_CMD_REBUILD "` replaces it",
                            ldg_strerror(ps->err));
         goto out;
     }

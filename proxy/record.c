@@ -609,7 +609,7 @@ actor_check(struct ldg_ledger *l, const char *actor, char *err, size_t errcap)
     if (i == n) {
         snprintf(err, errcap,
                  "key '%s' (%s) is not an active key of this ledger "
-                 "(revoked, or never added with `ledger keys add`)",
+                 "(revoked, or never added with `" LDG_CMD_KEYS_ADD "`)",
                  actor, path);
         rc = LDG_EKEY;
     }

@@ -728,7 +728,7 @@ resolve_actors(struct ldg_query_iter *it)
                 if (!found) {
                     ldg_set_errmsg(ldg_txn_ledger(it->t),
                                    "actor '%s': no key of that name or id "
-                                   "(see ledger keys list)",
+                                   "(see " LDG_CMD_KEYS_LIST ")",
                                    p->v[j].s);
                     rc = LDG_EBADINPUT;
                 }
@@ -993,13 +993,13 @@ ldg_query_iter_next(struct ldg_query_iter *it, struct ldg_event *ev)
          * they are checked); the reader's cursors follow the scan. */
         rc = ldg_reader_event(it->rd, seq, ev);
         if (rc < 0) {
-            ldg_set_errmsg(ldg_txn_ledger(it->t),
-                           "event %llu: %s (found through %s; run ledger "
-                           "verify)",
-                           (unsigned long long)seq, ldg_strerror(rc),
-                           s->kind == S_INDEX    ? "an index"
-                           : s->kind == S_BODIES ? "the bodies"
-                                                 : "the entries");
+            ldg_set_errmsg(
+                ldg_txn_ledger(it->t),
+                "event %llu: %s (found through %s; run " LDG_CMD_VERIFY ")",
+                (unsigned long long)seq, ldg_strerror(rc),
+                s->kind == S_INDEX    ? "an index"
+                : s->kind == S_BODIES ? "the bodies"
+                                      : "the entries");
             return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
         }
         /* every source positioned at seq moves on (duplicates) */

@@ -1216,7 +1216,7 @@ mark_finding(struct ldg_query_render *r)
         break;
     default:
         ldg_buf_printf(&r->out,
-                       "  !! verification %s (ledger verify; this event's "
+                       "  !! verification %s (" LDG_CMD_VERIFY "; this event's "
                        "data may be altered)\n",
                        r->bad_what);
         break;

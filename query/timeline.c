@@ -1280,13 +1280,14 @@ ldg_query_timeline_text(const json_t *tl, char **out)
         ldg_buf_printf(&b, " in %.3fs", (double)json_integer_value(v) / 1000.0);
     ldg_buf_add(&b, "\n", 1);
     if (json_is_object(hzo))
-        ldg_buf_printf(&b,
-                       "begun before the horizon: its events before #%s were "
-                       "pruned into the archive with SHA-256 %s (`ledger "
-                       "timeline %s --bundle FILE` reads them); what was in "
-                       "force is shown as at the horizon\n",
-                       sget(hzo, "seq"), sget(hzo, "archive_sha256"),
-                       sget(tl, "run"));
+        ldg_buf_printf(
+            &b,
+            "begun before the horizon: its events before #%s were "
+            "pruned into the archive with SHA-256 %s (`" LDG_CMD_TIMELINE_BUNDLE
+            "` reads them); what was in "
+            "force is shown as at the horizon\n",
+            sget(hzo, "seq"), sget(hzo, "archive_sha256"), sget(tl, "run"),
+            "FILE");
     const char *at = json_is_object(hzo) ? "the horizon" : "the start";
 
     if (json_is_string(json_object_get(tl, "pack"))) {
@@ -1362,7 +1363,7 @@ ldg_query_timeline_text(const json_t *tl, char **out)
     }
     if (json_is_true(json_object_get(tl, "truncated")))
         ldg_buf_printf(
-            &b, "  ... (%lld events in all; use ledger query run=%s)\n",
+            &b, "  ... (%lld events in all; use " LDG_CMD_QUERY_RUN ")\n",
             (long long)json_integer_value(json_object_get(c, "events")),
             sget(tl, "run"));
     ldg_buf_printf(

@@ -192,7 +192,7 @@ ldg_retention_archive(struct ldg_ledger *l, const struct ldg_archive_opts *o,
     eo.level = o->level;
     eo.progress = o->progress;
     eo.progress_ctx = o->progress_ctx;
-    eo.exported_by = "ledger archive";
+    eo.exported_by = LDG_CMD_ARCHIVE;
     rc = ldg_export_write(l, &eo, o->out, &er);
     r->erased_by = UINT64_MAX;
     if (rc == LDG_EERASED) {
@@ -290,8 +290,8 @@ wrong_span(struct ldg_ledger *l, const char *path,
         "selected, %llu fields and %llu bodies withheld) "
         "proven at size %llu; pruning before %llu needs "
         "exactly events %llu..%llu, whole, proven against this "
-        "ledger's checkpoint of size %llu or a later one (ledger archive "
-        "--before %llu)",
+        "ledger's checkpoint of size %llu or a later one "
+        "(" LDG_CMD_ARCHIVE_BEFORE ")",
         path, (unsigned long long)br->first_seq,
         (unsigned long long)br->last_seq, (unsigned long long)br->events,
         (unsigned long long)br->selected,
@@ -350,16 +350,16 @@ check_erasures(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
     if (rc < 0)
         return rc;
     if (x.n > archive_erased) {
-        ldg_set_errmsg(l,
-                       "archive %s holds bodies erased since it was written "
-                       "(%llu erased in the ledger, %llu in the archive; "
-                       "the first: event %llu, erased by event %llu): it "
-                       "would keep them; write the archive again (ledger "
-                       "archive --before %llu) and prune with that one",
-                       path, (unsigned long long)x.n,
-                       (unsigned long long)archive_erased,
-                       (unsigned long long)x.target, (unsigned long long)x.by,
-                       (unsigned long long)h->horizon);
+        ldg_set_errmsg(
+            l,
+            "archive %s holds bodies erased since it was written "
+            "(%llu erased in the ledger, %llu in the archive; "
+            "the first: event %llu, erased by event %llu): it "
+            "would keep them; write the archive again (" LDG_CMD_ARCHIVE_BEFORE
+            ") and prune with that one",
+            path, (unsigned long long)x.n, (unsigned long long)archive_erased,
+            (unsigned long long)x.target, (unsigned long long)x.by,
+            (unsigned long long)h->horizon);
         return LDG_ETAMPER;
     }
     return 0;
@@ -384,8 +384,8 @@ check_state(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
                        "archive %s carries no projected state (exported with "
                        "--no-state, or its state could not be computed): "
                        "`doctor --bundle` could not read the state at the "
-                       "horizon from it; write it with ledger archive "
-                       "--before %llu (after ledger rebuild, if the "
+                       "horizon from it; write it with " LDG_CMD_ARCHIVE_BEFORE
+                       " (after " LDG_CMD_REBUILD ", if the "
                        "projections are damaged)",
                        path, (unsigned long long)h->horizon);
         return LDG_ETAMPER;
@@ -395,7 +395,7 @@ check_state(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
                        "archive %s carries the projected state at size %llu, "
                        "after the horizon %llu: it folds events the archive "
                        "does not hold, and `doctor --bundle` would answer "
-                       "with it; write it with ledger archive --before %llu",
+                       "with it; write it with " LDG_CMD_ARCHIVE_BEFORE,
                        path, (unsigned long long)br->checkpoint_size,
                        (unsigned long long)h->horizon,
                        (unsigned long long)h->horizon);

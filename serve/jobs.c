@@ -51,7 +51,9 @@
  * child's lines say which event) until a full verification passes.
  */
 struct job {
-    const char *name; /* probe, publish, ship, verify */
+    const char *name; /* probe, publish, ship, verify, prune */
+    const char *line; /* its command line (util.h's table) */
+    int notes;        /* its other lines are notes (prune, -o json) */
     const char *url;
     uint64_t every_ms;
     uint64_t next_ns; /* monotonic */
@@ -270,122 +272,90 @@ jobs_notify(struct ldg_jobs *js)
     jobs_sd_notify(js, msg);
 }
 
+/* What a job's child printed so far: its last lines, for the message of a
+ * failed run, and a prune's notes. */
+struct job_out {
+    struct ldg_jobs *js;
+    struct job *j;
+    char line[1024], tail[4096];
+    size_t line_len, tail_len;
+};
+
+/* Each line the child wrote goes to the log, the tail and (prune's lines
+ * that are not its JSON answer) the job's note. */
+static int
+job_output(void *ctx, const char *p, size_t n)
+{
+    struct job_out *o = ctx;
+    struct job *j = o->j;
+    for (size_t k = 0; k < n; k++) {
+        if (p[k] != '\n' && o->line_len + 1 < sizeof o->line) {
+            o->line[o->line_len++] = p[k];
+            continue;
+        }
+        if (p[k] != '\n')
+            continue; /* an over-long line: cut */
+        o->line[o->line_len] = '\0';
+        jobs_log(o->js, "%s: %s", j->name, o->line);
+        if (j->notes && o->line[0] != '{') {
+            size_t nl = strlen(j->last_note);
+            snprintf(j->last_note + nl, sizeof j->last_note - nl, "%s%s",
+                     nl ? " | " : "", o->line);
+        }
+        if (o->line_len + 2 > sizeof o->tail - o->tail_len)
+            o->tail_len = 0;
+        o->tail_len += (size_t)snprintf(o->tail + o->tail_len,
+                                        sizeof o->tail - o->tail_len, "%s%s",
+                                        o->tail_len ? " | " : "", o->line);
+        o->line_len = 0;
+    }
+    return 0;
+}
+
+static void
+job_pid(void *ctx, pid_t pid)
+{
+    struct job_out *o = ctx;
+    pthread_mutex_lock(&o->js->mu);
+    o->js->child = pid;
+    pthread_mutex_unlock(&o->js->mu);
+}
+
 /* Runs one job to its end (or its time limit): the child's exit code, or
  * JOB_NO_EXIT when it could not be started or was killed; the last lines
  * it wrote (or why it did not exit) in err. */
 static int
 job_run(struct ldg_jobs *js, struct job *j, char *err, size_t cap)
 {
-    int pfd[1], status = 0, rc;
-    pid_t pid;
-    char *argv[10];
-    size_t an = 0, tail_len = 0;
-    char tail[4096], line[1024];
-    size_t line_len = 0;
-    uint64_t limit_ms = j->every_ms < 600000 ? j->every_ms : 600000;
-    uint64_t deadline;
-    int killed = 0;
+    struct job_out o = {.js = js, .j = j};
+    struct ldg_child c = {.exe = js->exe,
+                          .line = j->line,
+                          .dir = js->dir,
+                          .url = j->url,
+                          .with_stderr = 1,
+                          .out = job_output,
+                          .pid = job_pid,
+                          .ctx = &o};
+    char why[256];
+    int rc;
 
-    if (limit_ms < 30000)
-        limit_ms = 30000;
-    err[0] = '\0';
-    char a_dir[] = "--dir", a_path[4200], a_name[16], a_url[2048];
-    snprintf(a_path, sizeof a_path, "%s", js->dir);
-    snprintf(a_name, sizeof a_name, "%s", j->name);
-    argv[an++] = js->exe;
-    argv[an++] = a_dir;
-    argv[an++] = a_path;
-    argv[an++] = a_name;
-    if (j->url != NULL) {
-        snprintf(a_url, sizeof a_url, "%s", j->url);
-        argv[an++] = a_url;
-    }
-    char a_new[] = "--new", a_policy[] = "--policy", a_o[] = "-o",
-         a_json[] = "json";
-    int notes = strcmp(j->name, "prune") == 0;
-    if (strcmp(j->name, "verify") == 0)
-        argv[an++] = a_new;
-    if (notes) {
-        argv[an++] = a_policy;
-        argv[an++] = a_o;
-        argv[an++] = a_json;
-    }
-    j->last_note[0] = '\0';
-    argv[an] = NULL;
-    if ((rc = ldg_spawn_piped(js->exe, argv, 1, &pid, &pfd[0])) != 0) {
-        snprintf(err, cap, "cannot start %.200s: %s", js->exe, strerror(rc));
+    c.limit_ms = j->every_ms < 600000 ? j->every_ms : 600000;
+    if (c.limit_ms < 30000)
+        c.limit_ms = 30000;
+    err[0] = j->last_note[0] = '\0';
+    rc = ldg_child_run(&c, why, sizeof why);
+    if (rc == LDG_CHILD_NO_EXIT) {
+        /* a signal's message ends with the last lines, which say why */
+        if (strncmp(why, "killed by signal", 16) == 0 && o.tail_len)
+            snprintf(err, cap, "%.60s: %.400s", why, o.tail);
+        else
+            snprintf(err, cap, "%s", why);
         return JOB_NO_EXIT;
     }
-    pthread_mutex_lock(&js->mu);
-    js->child = pid;
-    pthread_mutex_unlock(&js->mu);
-    deadline = ldg_now_mono_ns() + limit_ms * 1000000u;
-    for (;;) {
-        struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-        uint64_t now = ldg_now_mono_ns();
-        int n;
-        char buf[2048];
-        ssize_t r;
-        if (now >= deadline && !killed) {
-            kill(pid, SIGKILL);
-            killed = 1;
-        }
-        n = poll(&p, 1, 200);
-        if (n <= 0)
-            continue;
-        r = read(pfd[0], buf, sizeof buf);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        for (ssize_t k = 0; k < r; k++) {
-            if (buf[k] != '\n' && line_len + 1 < sizeof line) {
-                line[line_len++] = buf[k];
-                continue;
-            }
-            if (buf[k] != '\n')
-                continue; /* an over-long line: cut */
-            line[line_len] = '\0';
-            jobs_log(js, "%s: %s", j->name, line);
-            if (notes && line[0] != '{') {
-                size_t nl = strlen(j->last_note);
-                snprintf(j->last_note + nl, sizeof j->last_note - nl, "%s%s",
-                         nl ? " | " : "", line);
-            }
-            if (line_len + 2 > sizeof tail - tail_len)
-                tail_len = 0;
-            tail_len +=
-                (size_t)snprintf(tail + tail_len, sizeof tail - tail_len,
-                                 "%s%s", tail_len ? " | " : "", line);
-            line_len = 0;
-        }
-    }
-    close(pfd[0]);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    pthread_mutex_lock(&js->mu);
-    js->child = 0;
-    pthread_mutex_unlock(&js->mu);
-    if (killed) {
-        snprintf(err, cap, "killed after %llu s (its time limit)",
-                 (unsigned long long)(limit_ms / 1000));
-        return JOB_NO_EXIT;
-    }
-    if (WIFSIGNALED(status)) {
-        snprintf(err, cap, "killed by signal %d%s%.400s", WTERMSIG(status),
-                 tail_len ? ": " : "", tail);
-        return JOB_NO_EXIT;
-    }
-    if (!WIFEXITED(status)) {
-        snprintf(err, cap, "ended without an exit status (wait status %d)",
-                 status);
-        return JOB_NO_EXIT;
-    }
-    rc = WEXITSTATUS(status);
     if (rc != 0) {
         /* the last lines, which say why */
-        const char *t = tail_len > 400 ? tail + tail_len - 400 : tail;
-        snprintf(err, cap, "%.400s", tail_len ? t : "(no message)");
+        const char *t = o.tail_len > 400 ? o.tail + o.tail_len - 400 : o.tail;
+        snprintf(err, cap, "%.400s", o.tail_len ? t : "(no message)");
     }
     return rc;
 }
@@ -489,20 +459,34 @@ ldg_jobs_new(struct ldg_jobs **out)
     return 0;
 }
 
+/* The interval jobs: each a command line of util.h's table (those that
+ * take a URL have the word URL in it). */
+static const struct {
+    const char *name, *line;
+    int notes;
+} job_kinds[] = {
+    {"probe", LDG_CMD_JOB_PROBE, 0}, {"publish", LDG_CMD_JOB_PUBLISH, 0},
+    {"ship", LDG_CMD_JOB_SHIP, 0},   {"verify", LDG_CMD_JOB_VERIFY, 0},
+    {"prune", LDG_CMD_JOB_PRUNE, 1},
+};
+
 int
 ldg_jobs_add(struct ldg_jobs *js, const char *name, const char *every,
              const char *url, char *err, size_t errcap)
 {
     struct job *j;
     uint64_t ms;
-    int no_url = strcmp(name, "probe") == 0 || strcmp(name, "verify") == 0 ||
-                 strcmp(name, "prune") == 0;
-    if (strcmp(name, "probe") != 0 && strcmp(name, "publish") != 0 &&
-        strcmp(name, "ship") != 0 && strcmp(name, "verify") != 0 &&
-        strcmp(name, "prune") != 0) {
+    size_t k = 0;
+    int takes_url;
+
+    while (k < sizeof job_kinds / sizeof job_kinds[0] &&
+           strcmp(job_kinds[k].name, name) != 0)
+        k++;
+    if (k == sizeof job_kinds / sizeof job_kinds[0]) {
         snprintf(err, errcap, "no interval job called '%s'", name);
         return LDG_EBADINPUT;
     }
+    takes_url = strstr(job_kinds[k].line, " URL") != NULL;
     for (size_t i = 0; i < js->n; i++)
         if (strcmp(js->j[i].name, name) == 0) {
             snprintf(err, errcap, "--%s-every given twice", name);
@@ -515,7 +499,7 @@ ldg_jobs_add(struct ldg_jobs *js, const char *name, const char *every,
                  name, every);
         return LDG_EBADINPUT;
     }
-    if (no_url != (url == NULL)) {
+    if (takes_url != (url != NULL)) {
         snprintf(err, errcap, "--%s-every: %s", name,
                  url == NULL ? "the URL is missing" : "takes no URL");
         return LDG_EBADINPUT;
@@ -532,11 +516,9 @@ ldg_jobs_add(struct ldg_jobs *js, const char *name, const char *every,
     }
     j = &js->j[js->n++];
     memset(j, 0, sizeof *j);
-    j->name = strcmp(name, "probe") == 0     ? "probe"
-              : strcmp(name, "publish") == 0 ? "publish"
-              : strcmp(name, "verify") == 0  ? "verify"
-              : strcmp(name, "prune") == 0   ? "prune"
-                                             : "ship";
+    j->name = job_kinds[k].name;
+    j->line = job_kinds[k].line;
+    j->notes = job_kinds[k].notes;
     j->url = url;
     j->every_ms = ms;
     j->last_exit = JOB_NOT_RUN;
@@ -553,7 +535,7 @@ int
 ldg_jobs_start(struct ldg_jobs *js, const char *dir, const char *sock,
                char *err, size_t errcap)
 {
-    ssize_t n;
+    int rc;
     if (strlen(dir) >= sizeof js->dir) {
         snprintf(err, errcap, "ledger directory path too long");
         return LDG_EBADINPUT;
@@ -564,13 +546,10 @@ ldg_jobs_start(struct ldg_jobs *js, const char *dir, const char *sock,
     jobs_write_status(js, 0);
     if (js->n == 0)
         return 0;
-    n = readlink("/proc/self/exe", js->exe, sizeof js->exe - 1);
-    if (n <= 0) {
-        snprintf(err, errcap, "cannot find its own program (%s)",
-                 strerror(errno));
+    if ((rc = ldg_child_exe(js->exe, sizeof js->exe)) != 0) {
+        snprintf(err, errcap, "cannot find its own program (%s)", strerror(rc));
         return LDG_EIO;
     }
-    js->exe[n] = '\0';
     for (size_t i = 0; i < js->n; i++)
         js->j[i].next_ns = ldg_now_mono_ns(); /* a first run at once */
     if (pthread_create(&js->thread, NULL, jobs_main, js) != 0) {

@@ -1,7 +1,8 @@
 /*
  * util.h — the plumbing every module shares, written once: a bounded
- * growable buffer, big-endian byte order, RFC 3339 time text, hex, a
- * child process's output and a Unix socket's liveness.
+ * growable buffer, big-endian byte order, RFC 3339 time text, hex, the
+ * ledger program's command lines and its runs as a child, and a Unix
+ * socket's liveness.
  *
  * util/ sits below ledger/: it uses only libc and the library's one
  * error enum (util/error.h), and includes no header from above it;
@@ -188,16 +189,146 @@ int ldg_unhex(uint8_t *out, size_t n, const char *hex);
  * at; a NUL among them is a bad digit): for hex inside a longer text. */
 int ldg_unhex_prefix(uint8_t *out, size_t n, const char *hex);
 
-/* -------------------------------------------------------------- spawn -- */
+/* ------------------------------------------ the program's command lines -- */
 
-/* Starts exe with argv (argv[0] first, NULL-terminated): standard input
- * from /dev/null, standard output (and standard error too when
- * with_stderr) into a pipe whose read end, close-on-exec, is *fd;
- * SIGPIPE, SIGTERM, SIGINT and SIGHUP at their defaults and no signal
- * blocked, whatever the caller's. The caller reads *fd, closes it and
- * waits for *pid. @return 0, or an errno value (pipe or posix_spawn's). */
-int ldg_spawn_piped(const char *exe, char *const argv[], int with_stderr,
-                    pid_t *pid, int *fd);
+/*
+ * The ledger program's command lines that library code runs or names, in
+ * one table: the children it starts (ldg_child_run: serve's interval jobs,
+ * the metrics endpoint's scrapes, serve's --proxy) and the remedies its
+ * messages print. Library code spells a command or an option of the
+ * program nowhere else. `ledger help --check` (cli/opt.c, run by
+ * tests/e2e/cli_help.sh) checks each entry of LDG_CMDS against the CLI's
+ * option tables: renaming or removing an option an entry uses fails the
+ * tests, as does an LDG_CMD_ left out of LDG_CMDS.
+ *
+ * Words: "ledger", perhaps "--dir DIR", the command (and the subcommand of
+ * keys, memory or witness), then its options, each followed by its value
+ * when it takes one. Upper-case words (DIR, URL, KEY, RUN), printf
+ * conversions and '...'-quoted words are placeholders: ldg_child_run fills
+ * in DIR and URL; an entry with a conversion is the start of a printf
+ * format, and its user passes the values.
+ */
+#define LDG_CMD_INIT "ledger init"
+#define LDG_CMD_APPEND_BODY "ledger append %s --actor KEY --body "
+#define LDG_CMD_VERIFY "ledger verify"
+#define LDG_CMD_VERIFY_FULL "ledger verify --full"
+#define LDG_CMD_REBUILD "ledger rebuild"
+#define LDG_CMD_KEYS_ADD "ledger keys add"
+#define LDG_CMD_KEYS_ADD_CONTROLLER                                            \
+    "ledger keys add NAME --public-key @FILE --roles controller"
+#define LDG_CMD_KEYS_LIST "ledger keys list"
+#define LDG_CMD_KEYS_LIST_JSON "ledger keys list -o json"
+#define LDG_CMD_KEYS_VERIFIER "ledger keys verifier"
+#define LDG_CMD_STATS_DATABASES "ledger stats --databases"
+#define LDG_CMD_ARCHIVE "ledger archive"
+#define LDG_CMD_ARCHIVE_BEFORE "ledger archive --before %llu"
+#define LDG_CMD_PRUNE "ledger prune"
+#define LDG_CMD_PRUNE_POLICY "ledger prune --policy"
+#define LDG_CMD_PRUNE_POLICY_IN "ledger --dir %s prune --policy"
+#define LDG_CMD_EXPORT "ledger export"
+#define LDG_CMD_VERIFY_BUNDLE "ledger verify-bundle"
+#define LDG_CMD_VERIFY_BUNDLE_KEY "ledger verify-bundle --trusted-key '%s' %s"
+#define LDG_CMD_VERIFY_BUNDLE_EXTRACT                                          \
+    "ledger verify-bundle --trusted-key '%s' %s --extract DIR"
+#define LDG_CMD_TIMELINE "ledger timeline %s"
+#define LDG_CMD_TIMELINE_BUNDLE "ledger timeline %s --bundle %s"
+#define LDG_CMD_QUERY_RUN "ledger query run=%s"
+#define LDG_CMD_QUERY_BUNDLE "ledger query --bundle %s"
+#define LDG_CMD_DOCTOR_BUNDLE "ledger doctor --bundle %s"
+#define LDG_CMD_GATES "ledger gates"
+#define LDG_CMD_MEMORY_PURGE "ledger memory purge --prefix %.16s --reason "
+#define LDG_CMD_WITNESS_INIT "ledger witness init"
+#define LDG_CMD_SERVE_VERIFY_EVERY "ledger serve --verify-every"
+/* the children */
+#define LDG_CMD_JOB_PROBE "ledger --dir DIR probe"
+#define LDG_CMD_JOB_PUBLISH "ledger --dir DIR publish URL"
+#define LDG_CMD_JOB_SHIP "ledger --dir DIR ship URL"
+#define LDG_CMD_JOB_VERIFY "ledger --dir DIR verify --new"
+#define LDG_CMD_JOB_PRUNE "ledger --dir DIR prune --policy -o json"
+#define LDG_CMD_SCRAPE "ledger --dir DIR metrics"
+#define LDG_CMD_PROXY "ledger --dir DIR proxy"
+
+/* Every entry, for the check: X(LDG_CMD_NAME) each. */
+#define LDG_CMDS(X)                                                            \
+    X(LDG_CMD_INIT)                                                            \
+    X(LDG_CMD_APPEND_BODY)                                                     \
+    X(LDG_CMD_VERIFY)                                                          \
+    X(LDG_CMD_VERIFY_FULL)                                                     \
+    X(LDG_CMD_REBUILD)                                                         \
+    X(LDG_CMD_KEYS_ADD)                                                        \
+    X(LDG_CMD_KEYS_ADD_CONTROLLER)                                             \
+    X(LDG_CMD_KEYS_LIST)                                                       \
+    X(LDG_CMD_KEYS_LIST_JSON)                                                  \
+    X(LDG_CMD_KEYS_VERIFIER)                                                   \
+    X(LDG_CMD_STATS_DATABASES)                                                 \
+    X(LDG_CMD_ARCHIVE)                                                         \
+    X(LDG_CMD_ARCHIVE_BEFORE)                                                  \
+    X(LDG_CMD_PRUNE)                                                           \
+    X(LDG_CMD_PRUNE_POLICY)                                                    \
+    X(LDG_CMD_PRUNE_POLICY_IN)                                                 \
+    X(LDG_CMD_EXPORT)                                                          \
+    X(LDG_CMD_VERIFY_BUNDLE)                                                   \
+    X(LDG_CMD_VERIFY_BUNDLE_KEY)                                               \
+    X(LDG_CMD_VERIFY_BUNDLE_EXTRACT)                                           \
+    X(LDG_CMD_TIMELINE)                                                        \
+    X(LDG_CMD_TIMELINE_BUNDLE)                                                 \
+    X(LDG_CMD_QUERY_RUN)                                                       \
+    X(LDG_CMD_QUERY_BUNDLE)                                                    \
+    X(LDG_CMD_DOCTOR_BUNDLE)                                                   \
+    X(LDG_CMD_GATES)                                                           \
+    X(LDG_CMD_MEMORY_PURGE)                                                    \
+    X(LDG_CMD_WITNESS_INIT)                                                    \
+    X(LDG_CMD_SERVE_VERIFY_EVERY)                                              \
+    X(LDG_CMD_JOB_PROBE)                                                       \
+    X(LDG_CMD_JOB_PUBLISH)                                                     \
+    X(LDG_CMD_JOB_SHIP)                                                        \
+    X(LDG_CMD_JOB_VERIFY)                                                      \
+    X(LDG_CMD_JOB_PRUNE)                                                       \
+    X(LDG_CMD_SCRAPE)                                                          \
+    X(LDG_CMD_PROXY)
+
+/* -------------------------------------------------------------- child -- */
+
+/* The most words, and bytes with their NULs, of a child's command line. */
+#define LDG_CMD_ARGS_MAX 16
+#define LDG_CMD_TEXT_MAX 8192
+
+/* Splits line (an LDG_CMD_ entry without conversions) into argv at
+ * spaces, DIR and URL replaced by dir and url (which may be NULL when line
+ * has no such word), the words kept in text: argv[0] is "ledger", and
+ * argv ends with a NULL. 0, or LDG_ETOOBIG / LDG_EINVAL (a word missing
+ * its value). */
+int ldg_cmd_argv(const char *line, const char *dir, const char *url,
+                 char text[LDG_CMD_TEXT_MAX], char *argv[LDG_CMD_ARGS_MAX]);
+
+/* The ledger program itself (/proc/self/exe, resolved) into buf. 0, or an
+ * errno value. */
+int ldg_child_exe(char *buf, size_t cap);
+
+/* A run of the ledger program as a child, for ldg_child_run. */
+struct ldg_child {
+    const char *exe;       /* the program (ldg_child_exe) */
+    const char *line;      /* an LDG_CMD_ entry: its command line */
+    const char *dir, *url; /* DIR and URL in line */
+    int with_stderr;       /* its stderr into the pipe too, not ours */
+    uint64_t limit_ms;     /* killed (SIGKILL) when it runs longer */
+    /* Each piece of output as read; a nonzero return kills the child
+     * (it printed more than the caller takes). */
+    int (*out)(void *ctx, const char *p, size_t n);
+    /* The child's pid once started, 0 once reaped: for a caller that
+     * may signal it from another thread. May be NULL. */
+    void (*pid)(void *ctx, pid_t pid);
+    void *ctx;
+};
+#define LDG_CHILD_NO_EXIT (-1)
+/* Runs c's command line with standard input from /dev/null, its output
+ * given to c->out as it comes, to its end or its time limit, and reaps
+ * it; SIGPIPE, SIGTERM, SIGINT and SIGHUP at their defaults and no signal
+ * blocked in it, whatever the caller's. Returns its exit code (0..255),
+ * or LDG_CHILD_NO_EXIT with why it has none in why (could not start,
+ * killed at its time limit or for its output, killed by a signal). Blocks
+ * the calling thread for the child's run. */
+int ldg_child_run(const struct ldg_child *c, char *why, size_t cap);
 
 /* ------------------------------------------------------- unix sockets -- */
 

@@ -21,8 +21,27 @@ bad() { echo "FAIL: $*"; nfail=$((nfail + 1)); }
 export LEDGER_DIR="$T/none"
 
 "$L" help --commands > "$T/cmds" || bad "help --commands exit $?"
-# every option table is consistent (unique ids and names)
+# every option table is consistent (unique ids and names), and so is
+# every command line library code runs or names (util/util.h's LDG_CMDS)
 "$L" help --check 2>"$T/e" || bad "option tables: $(cat "$T/e")"
+# ... which lists every LDG_CMD_ util.h defines
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+sed -n 's/^#define \(LDG_CMD_[A-Z_]*\) *\(\\\|"\).*/\1/p' "$ROOT/util/util.h" |
+    grep -v '^LDG_CMD_ARGS_MAX$\|^LDG_CMD_TEXT_MAX$' | sort > "$T/defined"
+sed -n 's/^ *X(\(LDG_CMD_[A-Z_]*\)) *\\\{0,1\}$/\1/p' "$ROOT/util/util.h" | sort > "$T/listed"
+[ -s "$T/defined" ] && cmp -s "$T/defined" "$T/listed" ||
+    bad "util.h: LDG_CMD_ entries not in LDG_CMDS: $(comm -23 "$T/defined" "$T/listed" | tr '\n' ' ')"
+# a renamed or removed option, command or subcommand is caught
+for line in 'ledger verify --ful' 'ledger --dir DIR frob' 'ledger keys lst' \
+    'ledger prune --policy -o json --archiv F'; do
+    if "$L" help --check-line "$line" 2> "$T/e"; then
+        bad "help --check-line passed '$line'"
+    elif ! grep -q "^'$line': " "$T/e"; then
+        bad "help --check-line '$line': $(cat "$T/e")"
+    fi
+done
+"$L" help --check-line 'ledger --dir DIR prune --policy -o json --archive F' ||
+    bad "help --check-line refused a good line"
 n=$(wc -l < "$T/cmds")
 [ "$n" -ge 24 ] || bad "help --commands lists $n commands"
 "$L" --help > "$T/overview" 2> "$T/err"; rc=$?
