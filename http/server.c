@@ -197,6 +197,66 @@ uri_log(void *cls, const char *uri, struct MHD_Connection *c)
     return r;
 }
 
+/* What the request's framing headers say (RFC 9112 section 6.3). */
+struct framing {
+    const char *cl; /* the first Content-Length */
+    int conflict;   /* another Content-Length with a different value */
+    int te;         /* a Transfer-Encoding */
+};
+
+static enum MHD_Result
+framing_one(void *cls, enum MHD_ValueKind kind, const char *k, const char *v)
+{
+    struct framing *f = cls;
+
+    (void)kind;
+    if (v == NULL)
+        v = "";
+    if (strcasecmp(k, "Content-Length") == 0) {
+        if (f->cl != NULL && strcmp(f->cl, v) != 0)
+            f->conflict = 1;
+        if (f->cl == NULL)
+            f->cl = v;
+    } else if (strcasecmp(k, "Transfer-Encoding") == 0) {
+        f->te = 1;
+    }
+    return MHD_YES;
+}
+
+/*
+ * A request whose length cannot be known for sure is refused before its
+ * body is read: two Content-Length headers that disagree (libmicrohttpd
+ * would take the first and read what follows as the next request), or a
+ * Content-Length beside a Transfer-Encoding (RFC 9112 section 6.3: "ought
+ * to be handled as an error"; the connection must close after the answer
+ * either way). 400, and the connection closes (an answer queued before the
+ * body is read makes libmicrohttpd close it; "Connection: close" says so).
+ * Returns 1 when it answered.
+ */
+static int
+refuse_framing(struct ldg_httpd_req *r, struct MHD_Connection *c)
+{
+    static char msg[] = "bad request: conflicting Content-Length "
+                        "headers, or Content-Length beside "
+                        "Transfer-Encoding (RFC 9112 section 6.3)\n";
+    struct framing f = {NULL, 0, 0};
+    struct MHD_Response *resp;
+
+    mhd.get_connection_values(c, MHD_HEADER_KIND, framing_one, &f);
+    if (!f.conflict && !(f.te && f.cl != NULL))
+        return 0;
+    r->answered = 1;
+    resp = mhd.create_response_from_buffer(sizeof msg - 1, msg,
+                                           MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL)
+        return 1; /* the connection closes without an answer */
+    mhd.add_response_header(resp, "Connection", "close");
+    mhd.add_response_header(resp, "Content-Type", "text/plain");
+    mhd.queue_response(c, 400, resp);
+    mhd.destroy_response(resp);
+    return 1;
+}
+
 static enum MHD_Result
 access_cb(void *cls, struct MHD_Connection *c, const char *url,
           const char *method, const char *version, const char *upload,
@@ -211,10 +271,11 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
         r->started = 1;
         r->method = method;
         r->path = url;
+        refuse_framing(r, c);
         return MHD_YES;
     }
     if (*upload_size > 0) {
-        if (!r->too_big) {
+        if (!r->too_big && !r->answered) {
             ldg_buf_add(&r->body, upload, *upload_size);
             if (r->body.err != 0) { /* over body_max (or no memory) */
                 r->too_big = 1;

@@ -51,8 +51,8 @@ struct drip;
 static int handler(void *ctx, struct ldg_httpd_req *r);
 static int fetch(struct srv *s, const char *method, const char *path,
                  const char *body, size_t len, struct ldg_http_response *resp);
-static void read_stream_whole(struct srv *s, const char *path,
-                              const char *want, const char *xtest);
+static void read_stream_whole(struct srv *s, const char *path, const char *want,
+                              const char *xtest);
 
 struct stream {
     struct srv *s;
@@ -611,6 +611,91 @@ test_server__misuse(void **state)
     ldg_httpd_stop(NULL);
 }
 
+/* Sends req on a new connection and reads until the server closes it. */
+static void
+raw_exchange(struct srv *s, const char *req, char *buf, size_t cap)
+{
+    int fd = raw_connect(s);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    read_all(fd, buf, cap);
+    close(fd);
+}
+
+static int
+count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* Two Content-Length headers that disagree, or one beside a
+ * Transfer-Encoding: 400 before the handler runs, the connection closed,
+ * and what followed the first length never read as a second request
+ * (it was, until 2026-11-26: libmicrohttpd took the first length). The
+ * same length twice is one length (RFC 9110 section 8.6). Both models. */
+static void
+framing_cases(struct srv *s)
+{
+    char buf[4096];
+    raw_exchange(s,
+                 "POST /buf HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                 "Content-Length: 40\r\n\r\nhelloGET /buf HTTP/1.1\r\n"
+                 "Host: x\r\n\r\n",
+                 buf, sizeof buf);
+    assert_int_equal(strncmp(buf, "HTTP/1.1 400 ", 13), 0);
+    assert_non_null(strstr(buf, "Connection: close"));
+    assert_non_null(strstr(buf, "conflicting Content-Length"));
+    assert_int_equal(count(buf, "HTTP/1.1 "), 1); /* no second answer */
+    assert_string_equal(s->target, "");           /* no handler */
+    raw_exchange(s,
+                 "POST /buf HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n"
+                 "Content-Length: 5\r\n\r\nhello",
+                 buf, sizeof buf);
+    assert_int_equal(strncmp(buf, "HTTP/1.1 400 ", 13), 0);
+    assert_string_equal(s->target, "");
+    raw_exchange(s,
+                 "POST /buf HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+                 buf, sizeof buf);
+    assert_int_equal(strncmp(buf, "HTTP/1.1 400 ", 13), 0);
+    assert_string_equal(s->target, "");
+    /* the same length twice, and chunked alone: served */
+    raw_exchange(s,
+                 "POST /buf HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                 "Content-Length: 5\r\nConnection: close\r\n\r\nhello",
+                 buf, sizeof buf);
+    assert_int_equal(strncmp(buf, "HTTP/1.1 200 ", 13), 0);
+    assert_non_null(strstr(buf, "got 5:hello"));
+    raw_exchange(s,
+                 "POST /buf HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+                 "chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+                 buf, sizeof buf);
+    assert_int_equal(strncmp(buf, "HTTP/1.1 200 ", 13), 0);
+    assert_non_null(strstr(buf, "got 5:hello"));
+}
+
+static void
+test_server__conflicting_content_length_is_400(void **state)
+{
+    struct srv s;
+    start(&s, "127.0.0.1:0", 0);
+    framing_cases(&s);
+    ldg_httpd_stop(s.h);
+}
+
+static void
+test_server__async_conflicting_content_length_is_400(void **state)
+{
+    struct srv s;
+    start_async(&s);
+    framing_cases(&s);
+    ldg_httpd_stop(s.h);
+}
+
 int
 main(void)
 {
@@ -627,6 +712,8 @@ main(void)
         cmocka_unit_test(test_server__async_stream_woken_by_a_producer),
         cmocka_unit_test(test_server__async_stop_with_a_deferred_request),
         cmocka_unit_test(test_server__async_connection_ids),
+        cmocka_unit_test(test_server__conflicting_content_length_is_400),
+        cmocka_unit_test(test_server__async_conflicting_content_length_is_400),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
