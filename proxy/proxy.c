@@ -764,7 +764,9 @@ judge(struct call *c, int rc, const char *err)
         else
             snprintf(c->reason, sizeof c->reason, "upstream %s: HTTP %ld",
                      c->upstream, c->status);
-    } else if (c->api != API_OTHER && c->obs.bad_json) {
+    } else if (c->api != API_OTHER &&
+               (c->obs.bad_json ||
+                (c->whole.len == 0 && c->status >= 200 && c->status < 300))) {
         c->outcome = "error";
         snprintf(c->reason, sizeof c->reason,
                  "upstream %s: the answer is not a JSON object (%zu bytes)",
@@ -834,7 +836,12 @@ up_end(void *cls, struct ldg_http_xfer *x, int rc, int connected,
             memcpy(c->reason, both, sizeof c->reason - 1);
             c->reason[sizeof c->reason - 1] = 0;
         }
-        if (!c->streamed && rc < 0)
+        /* a whole answer that failed (cut, over the limit, a model
+         * call's answer that is not JSON) is not passed on: the client
+         * gets 502, as the event says error (an upstream's own error
+         * status, >= 400, is passed on as it came) */
+        if (!c->streamed &&
+            (rc < 0 || (strcmp(c->outcome, "error") == 0 && c->status < 400)))
             answer_failure(c, 502, "error", c->reason);
         else {
             call_ref(c); /* the record's */

@@ -181,6 +181,17 @@ start_proxy p1 --upstream ollama=$U
 P1=$PPID_
 grep -q 'recording sync into .* (directly)' "$T/p1.out" || fail "p1 banner: $(cat "$T/p1.out")"
 Q='{"model":"llama3:8b","messages":[{"role":"user","content":"why is the sky blue"}]}'
+# until_true CMD...: CMD again every 0.1 s until it succeeds, 20 s at most
+# (an event recorded after the client's answer, or after it left, is
+# waited for, not slept for: a fixed sleep was short on a busy box)
+until_true() {
+    i=0
+    while ! "$@" && [ $i -lt 200 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+count_is() { [ "$(L query "type=$1" -o json | wc -l)" = "$2" ]; }
 post() { # PATH BODY [curl args]: the answer into $T/ans, status in $T/st
     p=$1
     b=$2
@@ -307,17 +318,6 @@ sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' "$T/last.json" "$2" 2>/dev/
 lastis() { # WHAT TYPE EXPR over `e`, the last event of TYPE
     lastok "$2" "$3" || fail "$1: $(cat "$T/last.json")"
 }
-# until_true CMD...: CMD again every 0.1 s until it succeeds, 20 s at most
-# (an event recorded after the client's answer, or after it left, is
-# waited for, not slept for: a fixed sleep was short on a busy box)
-until_true() {
-    i=0
-    while ! "$@" && [ $i -lt 200 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-}
-count_is() { [ "$(L query "type=$1" -o json | wc -l)" = "$2" ]; }
 stop_proxy $P1 p1
 E0=$(L query body.outcome=error -o json | wc -l)
 start_proxy p2 --upstream ollama=$U --idle-timeout 1000 --first-byte-timeout 1500
@@ -352,9 +352,33 @@ lastis "stream stops" route.decision 'e["outcome"] == "error" and "no data for 1
 fails /api/chat streamcut
 post /api/chat "$Q" --max-time 10
 lastis "stream cut" route.decision 'e["outcome"] == "error" and e["stream"] is True'
+# a model call's 200 whose body is not JSON, or is empty: the client gets
+# 502 and the reason, as the event says error (until 2026-11-26 it got
+# the upstream's 200 and the broken bytes); the event keeps the
+# upstream's status
 fails /api/chat badjson
 post /api/chat "$Q"
-lastis "truncated json" route.decision 'e["outcome"] == "error" and "not a JSON object" in e["reason"]'
+[ "$(cat "$T/st")" = 502 ] || fail "truncated json: status $(cat "$T/st")"
+grep -q 'not a JSON object' "$T/ans" || fail "truncated json: answer $(head -c 300 "$T/ans")"
+grep -q '"name":' "$T/ans" && fail "truncated json: the broken bytes passed on: $(head -c 300 "$T/ans")"
+lastis "truncated json" route.decision 'e["outcome"] == "error" and e["status"] == 200 and "not a JSON object" in e["reason"]'
+fails /v1/chat/completions empty
+post /v1/chat/completions '{"model":"llama3:8b","messages":[{"role":"user","content":"hi"}]}'
+[ "$(cat "$T/st")" = 502 ] || fail "empty answer: status $(cat "$T/st")"
+lastis "empty answer" route.decision 'e["outcome"] == "error" and e["status"] == 200 and "not a JSON object (0 bytes)" in e["reason"]'
+fails /v1/chat/completions -
+# a whole answer shorter than its Content-Length: 502, error
+curl -sS -o "$T/ans" -w '%{http_code}' "$PP/truncated" >"$T/st" 2>"$T/cerr"
+[ "$(cat "$T/st")" = 502 ] || fail "short answer: status $(cat "$T/st")"
+lastis "short answer" proxy.request 'e["outcome"] == "error" and e["status"] == 200 and "cut short" in e["reason"]'
+# a streamed answer shorter than its Content-Length: its head (200) went
+# out, then the connection closes without the final chunk: curl says the
+# answer is incomplete (18), the event says error
+fails /api/chat streamshort
+post /api/chat "$Q"
+[ "$(grep -c '"done":false' "$T/ans")" = 1 ] || fail "short stream: $(head -c 300 "$T/ans")"
+grep -q '(18)' "$T/cerr" || fail "short stream: the client was not told it is incomplete: $(cat "$T/cerr")"
+lastis "short stream" route.decision 'e["outcome"] == "error" and e["stream"] is True and e["status"] == 200'
 fails /api/chat close
 post /api/chat "$Q"
 [ "$(cat "$T/st")" = 502 ] || fail "closed: status $(cat "$T/st")"
@@ -463,6 +487,31 @@ assert "version" in json.load(r)
 for s in idle:
     s.close()
 P
+# two Content-Length headers that disagree: 400 and the connection
+# closed, before the proxy sees a request (RFC 9112 section 6.3); nothing
+# reaches the upstream and nothing is recorded. Until 2026-11-26 the
+# first length was used and the rest read as a second request.
+N0=$(L query -o json | wc -l)
+python3 - "$PP" >"$T/cl" <<'P' || fail "conflicting Content-Length: $(cat "$T/cl")"
+import socket, sys
+host, port = sys.argv[1][7:].split(":")
+s = socket.create_connection((host, int(port)), timeout=10)
+s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+          b"Content-Length: 45\r\n\r\nhelloGET /api/version HTTP/1.1\r\n"
+          b"Host: x\r\n\r\n")
+got = b""
+while True:
+    k = s.recv(65536)
+    if not k:
+        break
+    got += k
+print(got.decode("latin-1"))
+assert got.startswith(b"HTTP/1.1 400 "), got
+assert got.count(b"HTTP/1.1 ") == 1, got
+assert b"Content-Length" in got and b"version" not in got, got
+P
+sleep 0.3
+[ "$(L query -o json | wc -l)" = "$N0" ] || fail "conflicting Content-Length: recorded"
 RSS=$(awk '/VmRSS/ {print $2}' /proc/$P2/status)
 echo "proxy RSS with 1000 idle connections: $RSS kB"
 [ "$SAN" = 1 ] || [ "$RSS" -lt 204800 ] || fail "RSS after 1000 idle connections: $RSS kB"

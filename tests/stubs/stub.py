@@ -33,9 +33,11 @@ test can change a model between two probes:
    "delay_ms": 0, "strict_models": false (true: a model call naming a
    model not in "models" gets 404),
    "fail": {"/api/tags": "500"|"hang"|"truncated"|"big"|"drip"|"badjson"|
-            "streamhang"|"streamcut"|"close"}}
+            "empty"|"streamhang"|"streamcut"|"streamshort"|"close"}}
    ("streamhang": a stream's first chunk, then nothing; "streamcut": two
-   chunks, then the connection closes without the end; "close": the
+   chunks, then the connection closes without the end; "streamshort": an
+   NDJSON stream with a Content-Length of 500 and one 53-byte line, then
+   the connection closes; "empty": 200 with no body; "close": the
    connection closes before any answer), "chunk_ms": a pause between the
    chunks of a stream.
 A chat reply is answers[last user message] or default_answer. With
@@ -168,6 +170,16 @@ class Handler(BaseHTTPRequestHandler):
                 pass
         elif how == "badjson":
             self.send(200, '{"models": [ {"name": ')
+        elif how == "empty":
+            self.send(200, "")
+        elif how == "streamshort":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-ndjson")
+            self.send_header("Content-Length", "500")
+            self.end_headers()
+            self.wfile.write(b'{"model":"m","message":{"content":"a"},"done":false}\n')
+            self.wfile.flush()
+            self.close_connection = True
         elif how == "big":
             n = int(q.get("bytes", [str(100 * 1024 * 1024)])[0])
             self.send_response(200)
