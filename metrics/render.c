@@ -28,15 +28,23 @@ head(struct ldg_buf *o, const char *name, const char *type, const char *help)
     ldg_buf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* A label value, escaped as the format asks (backslash, quote, newline). */
+/* A label value, escaped as the format asks (backslash, quote, newline).
+ * The format has no escape for the other control characters (promtool
+ * refuses "\\r"), and a raw carriage return ends a line for many a
+ * reader of the text: each is written as U+FFFD, the
+ * replacement character, so a name holding one stays visible and distinct
+ * from the same name without it. */
 static void
 esc(struct ldg_buf *o, const char *s)
 {
     for (; *s; s++) {
-        if (*s == '\\' || *s == '"')
-            ldg_buf_printf(o, "\\%c", *s);
-        else if (*s == '\n')
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '\\' || ch == '"')
+            ldg_buf_printf(o, "\\%c", ch);
+        else if (ch == '\n')
             ldg_buf_puts(o, "\\n");
+        else if (ch < 0x20 || ch == 0x7f)
+            ldg_buf_puts(o, "\xef\xbf\xbd"); /* U+FFFD */
         else
             ldg_buf_add(o, s, 1);
     }

@@ -252,6 +252,36 @@ expect "$T/m5" 'ledger_serve_job_failures_total{job="probe"}' 2
 expect "$T/m5" 'ledger_serve_job_failing{job="probe"}' 1
 expect "$T/m5" 'ledger_serve_job_last_success_timestamp_seconds{job="probe"}' 1795514405.000
 
+# control characters in a pack's, route's or model's name (issue 46: a
+# carriage return was written raw into the label value): the format
+# escapes only backslash, quote and newline, so the others are written as
+# U+FFFD; promtool passes the output and no raw control byte is left
+D=$T/ctl
+L init >/dev/null || fail "init (ctl)"
+python3 >"$T/ctl.jsonl" <<'EOF'
+import json
+pack, route, model = "pdf\rops", "pdf\rops/ex\ttract", "qwen\x01\x7f@q4"
+for t, b in [("model.registered", {"model": model, "digest": "sha256:" + "a" * 64}),
+             ("pack.installed", {"pack": pack, "version": "1", "manifest_digest": "sha256:" + "b" * 64}),
+             ("pack.enabled", {"pack": pack}),
+             ("route.declared", {"route": route, "pack": pack, "model": model}),
+             ("route.decision", {"route": route, "chosen_model": model,
+                                 "upstream": "o\rx", "api": "ollama.chat",
+                                 "status": 200, "outcome": "ok", "latency_ms": 3,
+                                 "tokens_in": 1, "tokens_out": 1})]:
+    print(json.dumps({"type": t, "body": b}))
+EOF
+L ingest "$T/ctl.jsonl" >/dev/null 2>"$T/ctl.err" || fail "ingest (ctl): $(cat "$T/ctl.err")"
+L metrics >"$T/m6" || fail "metrics (ctl)"
+promtool check metrics <"$T/m6" >"$T/pc6" 2>&1 || fail "promtool (control characters): $(cat "$T/pc6")"
+CTL=$(printf '[\001-\011\013-\037\177]')
+LC_ALL=C grep -q "$CTL" "$T/m6" &&
+    fail "a raw control character in the metrics: $(LC_ALL=C grep "$CTL" "$T/m6" | od -c | head -5)"
+R=$(printf '\357\277\275')
+grep -q "pack=\"pdf${R}ops\"" "$T/m6" || fail "the pack's CR not shown as U+FFFD: $(grep pack= "$T/m6" | head -3)"
+grep -q "route=\"pdf${R}ops/ex${R}tract\"" "$T/m6" || fail "the route's CR and tab not shown as U+FFFD: $(grep route= "$T/m6" | head -3)"
+grep -q "model=\"qwen${R}${R}@q4\"" "$T/m6" || fail "the model's control bytes not shown as U+FFFD: $(grep model= "$T/m6" | head -3)"
+
 if [ $fails -eq 0 ]; then
     echo "metrics_prom: ok"
     exit 0
