@@ -12,7 +12,7 @@ LD      ?= ld
 OBJCOPY ?= objcopy
 
 DEPS      = lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive \
-            libmicrohttpd libsystemd
+            libmicrohttpd libsystemd libprotobuf-c zlib
 TEST_DEPS = cmocka
 
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
@@ -34,8 +34,10 @@ LDLIBS  = $(shell $(PKG_CONFIG) --libs $(LINK_DEPS)) -ldl -lpthread -lm
 # the -dev packages) is there: a process then skips ~0.5 ms of dynamic
 # symbol resolution, a tenth of an `append` or a `query run=R` (see
 # bench/RESULTS.md). STATIC_LIBS=0 links everything dynamically.
-STATIC_DEPS = lmdb msgpack libzstd libsodium nettle jansson libpcre2-8
-STATIC_ARCHIVES = lmdb msgpackc zstd sodium nettle jansson pcre2-8
+STATIC_DEPS = lmdb msgpack libzstd libsodium nettle jansson libpcre2-8 \
+              libprotobuf-c zlib
+STATIC_ARCHIVES = lmdb msgpackc zstd sodium nettle jansson pcre2-8 \
+                  protobuf-c z
 STATIC_LIBS ?= $(if $(strip $(foreach a,$(STATIC_ARCHIVES),$(if $(filter     /%,$(shell $(CC) -print-file-name=lib$(a).a)),,no))),0,1)
 ifeq ($(STATIC_LIBS),1)
 # (pkg-config with no package names complains on stderr: ask only when
@@ -52,7 +54,7 @@ TEST_LDLIBS = $(shell $(PKG_CONFIG) --libs $(TEST_DEPS) libarchive)
 B ?= build
 MODULES = util ledger http projections ingest query export doctor evals sensors fleet \
           pipeline \
-          serve proxy metrics page retention
+          serve proxy otlp metrics page retention
 LIB_SRC = $(sort $(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIB_OBJ = $(LIB_SRC:%.c=$(B)/obj/%.o)
 CLI_SRC = $(sort $(wildcard cli/*.c))
@@ -75,7 +77,7 @@ HEADERS = ledger/ledger.h ledger/events.h util/error.h \
 UTIL_OBJ = $(filter $(B)/obj/util/%,$(LIB_OBJ))
 
 .PHONY: all check asan tsan bench install uninstall demo clean headertest fmt \
-	fmt-check events \
+	fmt-check events proto \
 	print-headers \
 	boot-test \
 	unit fuzz shared man torture $(TORTURE_PARTS) FORCE
@@ -95,6 +97,9 @@ all: $(B)/ledger $(B)/libledger.a
 
 # `ledger --version` says the Makefile's VERSION.
 $(B)/obj/cli/main.o: ALL_CFLAGS += -DLEDGER_VERSION='"$(VERSION)"'
+# protoc-c's output casts away const in its initialisers
+$(B)/obj/otlp/otlp.pb-c.o $(B)/pic/otlp/otlp.pb-c.o: ALL_CFLAGS += \
+    -Wno-cast-qual
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -290,6 +295,12 @@ events:
 	    docs/VOCABULARY.md > ledger/vocab.def.tmp && \
 	    mv ledger/vocab.def.tmp ledger/vocab.def
 
+# otlp/otlp.pb-c.[ch], the OTLP messages' protobuf code, from
+# otlp/otlp.proto (committed; tests/e2e/otlp_proto_fresh.sh fails when
+# they are stale). Needs protoc-c (protobuf-c-compiler).
+proto:
+	$(call say,PROTOC,otlp/otlp.proto)cd otlp && protoc-c --c_out=. otlp.proto
+
 print-headers:
 	@echo $(HEADERS)
 
@@ -412,9 +423,11 @@ uninstall:
 	    $(D_SYSUSERS)/ledger.conf
 	$(Q)rm -rf $(D_INC) $(D_DOC)
 
-# (ledger/events.h is generated: `make events`)
-FMT_FILES = $(LIB_SRC) $(CLI_SRC) \
-            $(filter-out ledger/events.h,$(sort $(wildcard */*.h)))
+# (ledger/events.h is generated: `make events`; otlp/otlp.pb-c.[ch]:
+# `make proto`)
+PROTO_GEN = otlp/otlp.pb-c.c otlp/otlp.pb-c.h
+FMT_FILES = $(filter-out $(PROTO_GEN),$(LIB_SRC) $(CLI_SRC) \
+            $(filter-out ledger/events.h,$(sort $(wildcard */*.h))))
 fmt:
 	clang-format -i $(FMT_FILES)
 

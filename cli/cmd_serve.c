@@ -20,6 +20,7 @@
 #include "cli/commands.h"
 #include "proxy/proxy.h"
 #include "metrics/metrics.h"
+#include "otlp/otlp.h"
 #include "serve/serve.h"
 #include "util/util.h"
 
@@ -210,10 +211,28 @@ on_reload(void *ctx, int rc, const char *what)
                 what);
 }
 
+/* --otlp: the receiver, stopped (its requests in flight committed and
+ * answered) when the server begins to stop, while its writer runs. */
+static struct ldg_otlp *otlp;
+static struct ldg_otlp_stats otlp_final;
+static struct ldg_otlp *volatile metrics_otlp;
+
+static void
+otlp_quit(void)
+{
+    struct ldg_otlp *o = otlp;
+    if (o == NULL)
+        return;
+    metrics_otlp = NULL;
+    otlp = NULL;
+    ldg_otlp_stop(o, &otlp_final);
+}
+
 static void
 on_stopping(void *ctx)
 {
     (void)ctx;
+    otlp_quit();
     ldg_jobs_quit(jobs); /* no job starts any more; one in flight is cut */
     if (px.on)
         proxy_quit();
@@ -259,7 +278,13 @@ enum {
     OPT_METRICS,
     OPT_METRICS_REMOTE,
     OPT_VERIFY_EVERY,
-    OPT_PRUNE_EVERY
+    OPT_PRUNE_EVERY,
+    OPT_OTLP,
+    OPT_OTLP_REMOTE,
+    OPT_OTLP_RUN,
+    OPT_OTLP_SPANS,
+    OPT_OTLP_LOGS,
+    OPT_OTLP_CONTENT
 };
 
 static const struct cli_opt serve_opts[] = {
@@ -322,6 +347,30 @@ static const struct cli_opt serve_opts[] = {
     CLI_FLAG(OPT_METRICS_REMOTE, 0, "metrics-remote",
              "let --metrics listen on an address that is not loopback (the "
              "figures name packs, models and routes)"),
+    CLI_VALUE(OPT_OTLP, 0, "otlp", "ADDR",
+              "take OpenTelemetry spans and logs over OTLP/HTTP at ADDR "
+              "(POST /v1/traces, /v1/logs; protobuf or JSON, gzip or not): "
+              "127.0.0.1:4318, [::1]:PORT, localhost:PORT, PORT or "
+              "unix:PATH; each span becomes an event (docs/OTLP.md)"),
+    CLI_FLAG(OPT_OTLP_REMOTE, 0, "otlp-remote",
+             "let --otlp listen on an address that is not loopback (anyone "
+             "who reaches it can write events)"),
+    CLI_VALUE(OPT_OTLP_RUN, 0, "otlp-run", "ATTR",
+              "the run of a span or log record: this attribute's value (the "
+              "span's, else its resource's), e.g. gen_ai.conversation.id or "
+              "session.id (default: the trace id)"),
+    CLI_VALUE(OPT_OTLP_SPANS, 0, "otlp-spans", "WHICH",
+              "all (default): spans that are neither model calls nor tool "
+              "executions become otel.span events; genai: only spans with "
+              "gen_ai.operation.name are recorded, the rest dropped "
+              "(counted)"),
+    CLI_VALUE(OPT_OTLP_LOGS, 0, "otlp-logs", "WHAT",
+              "record (default): each log record becomes an otel.log event; "
+              "drop: none is (counted)"),
+    CLI_FLAG(OPT_OTLP_CONTENT, 0, "otlp-content",
+             "record content too: prompts, completions, tool arguments and "
+             "results, system instructions, GenAI log events' bodies (not "
+             "recorded by default)"),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_serve = {
@@ -364,7 +413,17 @@ const struct cli_command cli_cmd_serve = {
     "connections, requests, commits, duplicates and refusals "
     "(docs/METRICS.md). It listens on loopback only, unless "
     "--metrics-remote is given too, and prints \"metrics on "
-    "http://ADDR/metrics\" once it listens.",
+    "http://ADDR/metrics\" once it listens.\n\n"
+    "With --otlp ADDR it is an OpenTelemetry collector for the box's "
+    "instrumented applications (OTLP/HTTP, docs/OTLP.md): each span and "
+    "log record becomes an event, committed with the socket's events and "
+    "answered 200 only once durable; a model-call span (the GenAI semantic "
+    "conventions " LDG_OTLP_SEMCONV ") is a route.decision, a tool "
+    "execution a run.step, any other span an otel.span, a log record an "
+    "otel.log; the run is the trace id (--otlp-run: an attribute's value), "
+    "and the span id is the event's id, so a batch sent again records "
+    "nothing twice. It prints \"otlp on http://ADDR\" once it listens; "
+    "loopback only unless --otlp-remote.",
     serve_opts,
     NULL,
     "# serve the default ledger\n"
@@ -375,6 +434,9 @@ const struct cli_command cli_cmd_serve = {
     "ledger serve --status\n"
     "# Prometheus scrapes http://127.0.0.1:9464/metrics\n"
     "ledger serve --metrics 127.0.0.1:9464 &\n"
+    "# applications export their traces and logs to the ledger\n"
+    "ledger serve --otlp 127.0.0.1:4318 &\n"
+    "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 node app.js\n"
     "# send one event and read its answer\n"
     "echo '{\"type\":\"x.hello\",\"body\":{},\"id\":\"a1\"}' |\n"
     "  socat - UNIX-CONNECT:\"$LEDGER_DIR/ledger.sock\"\n",
@@ -485,12 +547,31 @@ static char *
 metrics_extra(void *ctx, size_t *len)
 {
     struct ldg_serve_stats st;
-    char *s = NULL;
+    struct ldg_otlp_stats ot;
+    struct ldg_otlp *o = metrics_otlp;
+    char *s = NULL, *t = NULL;
+    size_t tl = 0;
     (void)ctx;
     ldg_serve_stats(metrics_server, &st);
     if (ldg_metrics_render_serve(&st, &s, len) < 0)
         return NULL;
-    return s;
+    if (o == NULL)
+        return s;
+    ldg_otlp_stats(o, &ot);
+    if (ldg_metrics_render_otlp(&ot, &t, &tl) < 0) {
+        free(s);
+        return NULL;
+    }
+    char *both = realloc(s, *len + tl + 1);
+    if (both == NULL) {
+        free(s);
+        free(t);
+        return NULL;
+    }
+    memcpy(both + *len, t, tl + 1);
+    *len += tl;
+    free(t);
+    return both;
 }
 
 static int serve_main(struct cli *c, int argc, char **argv,
@@ -526,13 +607,60 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
     struct ldg_metrics_endpoint *mep = NULL;
     const char *metrics_addr = NULL;
     int metrics_remote = 0;
+    struct ldg_otlp_options oo;
+    const char *otlp_addr = NULL;
+    int otlp_remote = 0;
     char err[1024];
     uint64_t v;
     int ch, rc, status = 0;
 
+    memset(&oo, 0, sizeof oo);
     cli_args_init(&a, c, argc, argv);
     while ((ch = cli_args_next(&a)) > 0) {
         switch (ch) {
+        case OPT_OTLP:
+            if (strncmp(a.value, "unix:", 5) != 0 &&
+                ldg_metrics_addr_loopback(a.value) < 0)
+                return cli_usage_err(c,
+                                     "--otlp: '%s' is not an address "
+                                     "(127.0.0.1:PORT, [::1]:PORT, "
+                                     "localhost:PORT, PORT or unix:PATH)",
+                                     a.value);
+            otlp_addr = a.value;
+            break;
+        case OPT_OTLP_REMOTE:
+            otlp_remote = 1;
+            break;
+        case OPT_OTLP_RUN:
+            if (a.value[0] == '\0')
+                return cli_usage_err(c, "--otlp-run: an empty attribute name");
+            oo.map.run_attr = a.value;
+            break;
+        case OPT_OTLP_SPANS:
+            if (strcmp(a.value, "all") == 0)
+                oo.map.spans = LDG_OTLP_SPANS_ALL;
+            else if (strcmp(a.value, "genai") == 0)
+                oo.map.spans = LDG_OTLP_SPANS_GENAI;
+            else
+                return cli_usage_err(c,
+                                     "--otlp-spans: '%s' is not all or "
+                                     "genai",
+                                     a.value);
+            break;
+        case OPT_OTLP_LOGS:
+            if (strcmp(a.value, "record") == 0)
+                oo.map.drop_logs = 0;
+            else if (strcmp(a.value, "drop") == 0)
+                oo.map.drop_logs = 1;
+            else
+                return cli_usage_err(c,
+                                     "--otlp-logs: '%s' is not record or "
+                                     "drop",
+                                     a.value);
+            break;
+        case OPT_OTLP_CONTENT:
+            oo.map.record_content = 1;
+            break;
         case OPT_SOCKET:
             if (a.value[0] == '\0')
                 return cli_usage_err(c, "--socket: empty path");
@@ -642,6 +770,19 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
         return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
     if (metrics_remote && metrics_addr == NULL)
         return cli_usage_err(c, "--metrics-remote goes with --metrics ADDR");
+    if (otlp_addr == NULL && (otlp_remote || oo.map.run_attr || oo.map.spans ||
+                              oo.map.drop_logs || oo.map.record_content))
+        return cli_usage_err(c, "--otlp-remote, --otlp-run, --otlp-spans, "
+                                "--otlp-logs and --otlp-content go with "
+                                "--otlp ADDR");
+    if (otlp_addr != NULL && !otlp_remote &&
+        strncmp(otlp_addr, "unix:", 5) != 0 &&
+        ldg_metrics_addr_loopback(otlp_addr) == 0)
+        return cli_usage_err(c,
+                             "--otlp %s is not a loopback address: anyone who "
+                             "reaches it can write events; add --otlp-remote "
+                             "to take spans from off this box",
+                             otlp_addr);
     if (metrics_addr != NULL && !metrics_remote &&
         ldg_metrics_addr_loopback(metrics_addr) == 0)
         return cli_usage_err(c,
@@ -758,6 +899,34 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
         }
         fflush(stdout);
     }
+    if (otlp_addr != NULL) {
+        char listen[300];
+        /* a bare PORT, or localhost:PORT, is loopback IPv4 */
+        if (strspn(otlp_addr, "0123456789") == strlen(otlp_addr))
+            snprintf(listen, sizeof listen, "127.0.0.1:%s", otlp_addr);
+        else if (strncmp(otlp_addr, "localhost:", 10) == 0)
+            snprintf(listen, sizeof listen, "127.0.0.1:%s", otlp_addr + 10);
+        else
+            snprintf(listen, sizeof listen, "%s", otlp_addr);
+        oo.listen = listen;
+        oo.server = s;
+        err[0] = '\0';
+        rc = ldg_otlp_start(&otlp, &oo, err, sizeof err);
+        if (rc < 0) {
+            cli_err(c, "--otlp %s: %s", otlp_addr, err);
+            rc = rc == LDG_EBADINPUT ? EX_USAGE : 75;
+            goto out;
+        }
+        metrics_otlp = otlp;
+        if (strncmp(listen, "unix:", 5) == 0) {
+            printf("otlp on %s (POST /v1/traces, /v1/logs)\n", listen);
+        } else {
+            const char *colon = strrchr(listen, ':');
+            printf("otlp on http://%.*s:%u (POST /v1/traces, /v1/logs)\n",
+                   (int)(colon - listen), listen, ldg_otlp_port(otlp));
+        }
+        fflush(stdout);
+    }
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
@@ -771,6 +940,7 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
     serving = NULL;
     ldg_metrics_endpoint_stop(mep); /* before the server it reads */
     mep = NULL;
+    otlp_quit(); /* (stopped already, unless the loop failed) */
     ldg_jobs_quit(jobs);
     if (px.started) {
         proxy_quit();
@@ -796,6 +966,27 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
             (unsigned long long)st.idle_closed,
             (unsigned long long)st.slow_dropped,
             (unsigned long long)st.refused_share);
+    if (otlp_addr != NULL)
+        fprintf(stderr,
+                "ledger serve: otlp: %llu requests (%llu refused, %llu "
+                "throttled, %llu not committed); spans: %llu received, %llu "
+                "recorded, %llu duplicates, %llu rejected, %llu dropped; log "
+                "records: %llu received, %llu recorded, %llu duplicates, "
+                "%llu rejected, %llu dropped\n",
+                (unsigned long long)otlp_final.requests,
+                (unsigned long long)otlp_final.refused,
+                (unsigned long long)otlp_final.throttled,
+                (unsigned long long)otlp_final.failed,
+                (unsigned long long)otlp_final.spans_received,
+                (unsigned long long)otlp_final.spans_recorded,
+                (unsigned long long)otlp_final.spans_duplicate,
+                (unsigned long long)otlp_final.spans_rejected,
+                (unsigned long long)otlp_final.spans_dropped,
+                (unsigned long long)otlp_final.logs_received,
+                (unsigned long long)otlp_final.logs_recorded,
+                (unsigned long long)otlp_final.logs_duplicate,
+                (unsigned long long)otlp_final.logs_rejected,
+                (unsigned long long)otlp_final.logs_dropped);
     notify("STATUS=stopped: %llu events committed, %llu duplicates, %llu "
            "errors",
            (unsigned long long)st.acked, (unsigned long long)st.duplicates,
@@ -807,6 +998,7 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
         rc = EX_OK;
 out:
     ldg_metrics_endpoint_stop(mep);
+    otlp_quit();
     ldg_serve_free(s);
     ldg_close(l);
     return rc;

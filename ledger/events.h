@@ -45,6 +45,8 @@
 #define LDG_EV_RUN_STEP "run.step"
 #define LDG_EV_RUN_POLICY "run.policy"
 #define LDG_EV_RUN_FINISHED "run.finished"
+#define LDG_EV_OTEL_SPAN "otel.span"
+#define LDG_EV_OTEL_LOG "otel.log"
 #define LDG_EV_PLAN_STATE "plan.state"
 #define LDG_EV_PLAN_STEP "plan.step"
 #define LDG_EV_DEBATE_VOTE "debate.vote"
@@ -101,6 +103,8 @@
     X(RUN_STEP, LDG_EV_RUN_STEP) \
     X(RUN_POLICY, LDG_EV_RUN_POLICY) \
     X(RUN_FINISHED, LDG_EV_RUN_FINISHED) \
+    X(OTEL_SPAN, LDG_EV_OTEL_SPAN) \
+    X(OTEL_LOG, LDG_EV_OTEL_LOG) \
     X(PLAN_STATE, LDG_EV_PLAN_STATE) \
     X(PLAN_STEP, LDG_EV_PLAN_STEP) \
     X(DEBATE_VOTE, LDG_EV_DEBATE_VOTE) \
@@ -118,6 +122,6 @@
     X(BUILD_PROMOTED, LDG_EV_BUILD_PROMOTED) \
     X(BUILD_REVERTED, LDG_EV_BUILD_REVERTED) \
     X(HEALTH_PROBE, LDG_EV_HEALTH_PROBE)
-#define LDG_EVENT_TYPE_COUNT 53
+#define LDG_EVENT_TYPE_COUNT 55
 
 #endif

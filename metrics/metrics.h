@@ -34,6 +34,7 @@
 
 #include "ledger/ledger.h"
 
+#include "otlp/otlp.h"
 #include "serve/serve.h"
 
 #define LDG_METRICS_TYPES_MAX 256   /* distinct event types labelled */
@@ -92,6 +93,15 @@ int ldg_metrics_render(struct ldg_metrics *m, struct ldg_ledger *l, char **out,
  * Lifetime: *out is the caller's (free). */
 int ldg_metrics_render_serve(const struct ldg_serve_stats *st, char **out,
                              size_t *len);
+
+/* Renders an OTLP receiver's counters (ldg_otlp_stats: spans and log
+ * records received, recorded, duplicate, rejected, dropped; requests
+ * refused and throttled) as the ledger_otlp_* families, which `ledger
+ * serve --otlp ADDR --metrics ADDR` adds to its /metrics.
+ * @return 0 and *out (NUL-terminated, *len bytes); LDG_ENOMEM.
+ * Lifetime: *out is the caller's (free). */
+int ldg_metrics_render_otlp(const struct ldg_otlp_stats *st, char **out,
+                            size_t *len);
 
 /* ------------------------------------------------------------ endpoint -- */
 

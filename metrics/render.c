@@ -643,6 +643,80 @@ render_serve(const struct ldg_serve_stats *st, struct ldg_buf *o)
     }
 }
 
+static void
+render_otlp(const struct ldg_otlp_stats *st, struct ldg_buf *o)
+{
+    static const struct {
+        const char *name, *type, *help;
+        size_t off;
+    } f[] = {
+#define OTLP_FIELD(n, h, m)                                                    \
+    {"ledger_otlp_" n, "counter", h, offsetof(struct ldg_otlp_stats, m)}
+        OTLP_FIELD("requests_total", "OTLP export requests answered.",
+                   requests),
+        OTLP_FIELD("requests_refused_total",
+                   "OTLP requests refused (4xx but 429): bad data, limits, "
+                   "content types.",
+                   refused),
+        OTLP_FIELD("requests_throttled_total",
+                   "OTLP requests answered 429 or 503 with Retry-After (the "
+                   "writer behind, stopping).",
+                   throttled),
+        OTLP_FIELD("requests_failed_total",
+                   "OTLP requests answered 503 because their commit failed.",
+                   failed),
+        OTLP_FIELD("spans_received_total",
+                   "Spans in OTLP requests that decoded.", spans_received),
+        OTLP_FIELD("spans_recorded_total", "Spans committed as new events.",
+                   spans_recorded),
+        OTLP_FIELD("spans_duplicate_total",
+                   "Spans whose id was already in the log (sent again).",
+                   spans_duplicate),
+        OTLP_FIELD("spans_rejected_total",
+                   "Spans refused by the ledger (partial success) or not "
+                   "committed.",
+                   spans_rejected),
+        OTLP_FIELD("spans_dropped_total",
+                   "Spans not recorded by choice (--otlp-spans genai).",
+                   spans_dropped),
+        OTLP_FIELD("logs_received_total",
+                   "Log records in OTLP requests that decoded.", logs_received),
+        OTLP_FIELD("logs_recorded_total",
+                   "Log records committed as new events.", logs_recorded),
+        OTLP_FIELD("logs_duplicate_total",
+                   "Log records already in the log (sent again).",
+                   logs_duplicate),
+        OTLP_FIELD("logs_rejected_total",
+                   "Log records refused by the ledger or not committed.",
+                   logs_rejected),
+        OTLP_FIELD("logs_dropped_total",
+                   "Log records not recorded by choice (--otlp-logs drop).",
+                   logs_dropped),
+#undef OTLP_FIELD
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)st + f[i].off, sizeof v);
+        head(o, f[i].name, f[i].type, f[i].help);
+        sample_u(o, f[i].name, NULL, v);
+    }
+}
+
+int
+ldg_metrics_render_otlp(const struct ldg_otlp_stats *st, char **out,
+                        size_t *len)
+{
+    struct ldg_buf b;
+
+    if (st == NULL || out == NULL || len == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    *len = 0;
+    ldg_buf_init(&b, 0);
+    render_otlp(st, &b);
+    return detach(&b, 0, out, len);
+}
+
 int
 ldg_metrics_render_serve(const struct ldg_serve_stats *st, char **out,
                          size_t *len)

@@ -1256,6 +1256,8 @@ fold_event(struct pstate *ps, const struct penv *e,
     case T_BODY_ERASED: /* the engine replays what an erasure changes */
     case T_EVAL_STARTED:
     case T_PROXY_REQUEST:
+    case T_OTEL_SPAN:
+    case T_OTEL_LOG:
         break; /* no projection of their own (a run link below) */
     case T_HOST_PROFILE:
     case T_CAPACITY_SNAPSHOT:

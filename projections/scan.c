@@ -72,6 +72,8 @@ ev_type_feeds(enum ev_type t)
     case T_BODY_ERASED:
     case T_EVAL_STARTED:
     case T_PROXY_REQUEST:
+    case T_OTEL_SPAN:
+    case T_OTEL_LOG:
         return 0;
     case T_HOST_PROFILE:
     case T_RUNTIME_REGISTERED:

@@ -200,6 +200,45 @@ void ldg_serve_stats(const struct ldg_server *s, struct ldg_serve_stats *st);
 /* Closes the socket (removing the file it bound) and frees everything. */
 void ldg_serve_free(struct ldg_server *s);
 
+/* -------------------------------------------------- in-process writers -- */
+
+/*
+ * A writer in the server's own process (the OTLP receiver, otlp/otlp.h)
+ * hands its events to the server's writer thread directly: they are
+ * committed in the same groups as the clients' lines, with the same
+ * checks (ldg_batch_add_seq: the vocabulary, ids already in the log), and
+ * answered once durable. No access.json rule applies: the caller is the
+ * daemon itself.
+ */
+struct ldg_serve_done {
+    /* 0: the group was committed (each event's outcome below); < 0:
+     * nothing of the batch was written (the disk is full, an I/O error),
+     * why says so and that it may be sent again */
+    int rc;
+    const char *why; /* rc < 0, or the first refused event's reason, ""
+                        when none was refused */
+    size_t n;
+    size_t appended, duplicates, refused;
+    /* per event: 0 appended, 1 duplicate (its id was in the log: seqs[i]
+     * is that event's), < 0 the ldg_error it was refused with */
+    const int *outcome;
+    const uint64_t *seqs;
+};
+/* Called once per ldg_serve_submit, on the server's writer thread: keep
+ * it short (d and its arrays are valid only during the call). */
+typedef void (*ldg_serve_done_fn)(void *cls, const struct ldg_serve_done *d);
+/* Queues n events (borrowed: evs and everything they point to must stay
+ * valid until done is called) for the writer; they go into one commit,
+ * whole, with whatever else is queued. From any thread while
+ * ldg_serve_run runs. @return 0 (done will be called exactly once),
+ * LDG_EIO when the writer does not take events (not running yet, or
+ * stopping: done is never called), LDG_ENOMEM, LDG_EINVAL. */
+int ldg_serve_submit(struct ldg_server *s, const struct ldg_event_in *evs,
+                     size_t n, ldg_serve_done_fn done, void *cls);
+/* Events queued for the writer and not yet taken into a commit (clients'
+ * requests count one each): how far behind the writer is. Any thread. */
+uint64_t ldg_serve_backlog(const struct ldg_server *s);
+
 /* ------------------------------------------------------ interval jobs -- */
 
 /*

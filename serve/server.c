@@ -68,10 +68,25 @@
 
 struct conn;
 
+/* An in-process writer's events (ldg_serve_submit): no connection; its
+ * outcome goes to done, on the writer's thread, once the group is
+ * durable (or failed). */
+struct ext_batch {
+    const struct ldg_event_in *evs;
+    size_t n;
+    int *outcome;   /* per event: 0 appended, 1 duplicate, < 0 refused */
+    uint64_t *seqs; /* per event: where it went, or the event with its id */
+    char why[600];  /* the first refusal, or why nothing was written */
+    int rc;         /* < 0: nothing of the group was written */
+    ldg_serve_done_fn done;
+    void *cls;
+};
+
 struct req {
     struct req *next;  /* in the connection's FIFO */
     struct req *qnext; /* in the writer's queue or the completed list */
-    struct conn *c;
+    struct conn *c;    /* NULL for an in-process writer's (ext) */
+    struct ext_batch *ext;
     json_t *holder; /* owns ev's strings */
     struct ldg_event_in ev;
     struct ldg_sealed_batch *sb; /* a sealed batch instead of ev */
@@ -173,13 +188,19 @@ struct ldg_server {
     struct req *lq_head, *lq_tail; /* the loop's, for queue_flush */
     size_t lq_n;
     struct req *q_head, *q_tail; /* to the writer */
-    size_t q_n;                  /* requests in it */
+    size_t q_n;                  /* events in it (a request counts 1,
+                                    an ext batch its events) */
     struct req *done_head;       /* from the writer */
     struct req *spare;           /* the loop's freed requests, to reuse */
     size_t nspare;
     struct req *retired; /* answered and written out, freed by retire_flush */
     int writer_quit;
     int done_ready; /* atomic: the writer handed answers back */
+    /* the writer takes ext batches (ldg_serve_submit): from
+     * ldg_serve_new (they wait for ldg_serve_run's writer) until it has
+     * committed its last group (under mu) */
+    int accepting;
+    uint64_t backlog; /* q_n, readable without the lock (atomic) */
 };
 
 /* A counter of ldg_serve_stats, which any thread may read while the
@@ -244,6 +265,31 @@ refuses_event(int rc)
            rc == LDG_EEXIST;
 }
 
+/* Adds an ext batch's events to b, each event's outcome into the batch.
+ * 0, or the storage failure that ends the group's try. */
+static int
+ext_add(struct ldg_ledger *l, struct ldg_batch *b, struct ext_batch *x)
+{
+    x->why[0] = 0;
+    for (size_t i = 0; i < x->n; i++) {
+        unsigned differs = 0;
+        int rc = ldg_batch_add_seq(b, &x->evs[i], &x->seqs[i], &differs);
+        if (rc == 0 || rc == LDG_EDUPLICATE) {
+            /* a duplicate: its id is in the log (a batch sent again),
+             * or earlier in this group */
+            x->outcome[i] = rc == LDG_EDUPLICATE;
+            continue;
+        }
+        if (!refuses_event(rc))
+            return rc;
+        x->outcome[i] = rc;
+        if (x->why[0] == 0)
+            snprintf(x->why, sizeof x->why, "event %zu: %s", i,
+                     ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+    }
+    return 0;
+}
+
 /* Tries to commit the group once. 0: every request answered (ack or
  * refusal). Otherwise a storage failure; *full says it was LDG_EFULL. */
 static int
@@ -265,6 +311,11 @@ commit_once(struct ldg_server *s, struct req *group, int *full,
     for (r = group; r != NULL; r = r->qnext) {
         req_answer(r, NULL, 0); /* a retry's try starts afresh */
         r->dup = 0;
+        if (r->ext != NULL) {
+            if ((rc = ext_add(l, b, r->ext)) < 0)
+                goto fail;
+            continue;
+        }
         if (r->sb != NULL) {
             /* a client's sealed batch: whole, contiguous, or refused */
             rc = ldg_batch_add_sealed(b, r->sb, &r->seq);
@@ -324,8 +375,8 @@ commit_once(struct ldg_server *s, struct req *group, int *full,
     for (r = group; r != NULL; r = r->qnext) {
         size_t len;
         char *line;
-        if (r->resp != NULL)
-            continue; /* refused */
+        if (r->resp != NULL || r->ext != NULL)
+            continue; /* refused, or an ext batch (writer_main answers) */
         if (r->sb != NULL)
             line = serve_sealed_ack_line(r->seq, r->sb->n, r->dup,
                                          r->sb->first + r->sb->n, &len);
@@ -375,10 +426,24 @@ commit_group(struct ldg_server *s, struct req *group)
                  "this request was written, send it again%s%s",
                  ldg_errmsg(s->l)[0] ? ldg_errmsg(s->l) : ldg_strerror(rc),
                  advice[0] ? " once there is room: " : "", advice);
-        for (r = group; r != NULL; r = r->qnext)
-            req_error(r, msg, SERVE_CODE_IO);
+        for (r = group; r != NULL; r = r->qnext) {
+            if (r->ext != NULL) {
+                r->ext->rc = rc;
+                snprintf(r->ext->why, sizeof r->ext->why, "%.590s", msg);
+            } else {
+                req_error(r, msg, SERVE_CODE_IO);
+            }
+        }
     }
     for (r = group; r != NULL; r = r->qnext) {
+        if (r->ext != NULL) {
+            if (rc == 0) {
+                r->ext->rc = 0;
+                for (size_t i = 0; i < r->ext->n; i++)
+                    dups += r->ext->outcome[i] == 1;
+            }
+            continue;
+        }
         if (r->resp == NULL) {
             /* out of memory for the answer: a static one */
             static const char oom[] =
@@ -410,6 +475,58 @@ sweep_readers(struct ldg_server *s, uint64_t *next, struct timespec *wake)
         wake->tv_sec++;
         wake->tv_nsec -= 1000000000L;
     }
+}
+
+/* What a request weighs in the writer's queue: its events. */
+static size_t
+req_weight(const struct req *r)
+{
+    return r->ext != NULL ? r->ext->n : 1;
+}
+
+/* The ext batches of a committed group are answered here, on the
+ * writer's thread (their done callbacks), and taken out of it; the rest
+ * of the group, for the loop, is returned with *last its last. */
+static struct req *
+ext_finish(struct ldg_server *s, struct req *group, struct req **last)
+{
+    struct req *keep = NULL, **tail = &keep, *r, *nx;
+    *last = NULL;
+    for (r = group; r != NULL; r = nx) {
+        nx = r->qnext;
+        r->qnext = NULL;
+        if (r->ext == NULL) {
+            *tail = r;
+            tail = &r->qnext;
+            *last = r;
+            continue;
+        }
+        struct ext_batch *x = r->ext;
+        struct ldg_serve_done d;
+        memset(&d, 0, sizeof d);
+        d.rc = x->rc;
+        d.why = x->why;
+        d.n = x->n;
+        d.outcome = x->outcome;
+        d.seqs = x->seqs;
+        if (x->rc == 0) {
+            for (size_t i = 0; i < x->n; i++) {
+                if (x->outcome[i] == 0)
+                    d.appended++;
+                else if (x->outcome[i] == 1)
+                    d.duplicates++;
+                else
+                    d.refused++;
+            }
+            __atomic_add_fetch(&s->st.acked, (uint64_t)d.appended,
+                               __ATOMIC_RELAXED);
+            __atomic_add_fetch(&s->st.duplicates, (uint64_t)d.duplicates,
+                               __ATOMIC_RELAXED);
+        }
+        x->done(x->cls, &d);
+        free(r);
+    }
+    return keep;
 }
 
 static void *
@@ -450,6 +567,7 @@ writer_main(void *arg)
             continue;
         }
         if (s->q_head == NULL) {
+            s->accepting = 0; /* nothing is queued after this */
             pthread_mutex_unlock(&s->mu);
             break;
         }
@@ -460,28 +578,36 @@ writer_main(void *arg)
             last = s->q_tail;
         } else {
             last = group;
-            for (n = 1; n < s->o.group_max && last->qnext != NULL; n++)
+            n = req_weight(last);
+            while (n < s->o.group_max && last->qnext != NULL &&
+                   n + req_weight(last->qnext) <= s->o.group_max) {
                 last = last->qnext;
+                n += req_weight(last);
+            }
         }
         s->q_head = last->qnext;
         if (s->q_head == NULL)
             s->q_tail = NULL;
         s->q_n -= n;
+        __atomic_store_n(&s->backlog, (uint64_t)s->q_n, __ATOMIC_RELAXED);
         last->qnext = NULL;
         pthread_mutex_unlock(&s->mu);
 
         dups = commit_group(s, group);
+        group = ext_finish(s, group, &last);
 
         /* The answers go to the loop first; the trim (a madvise of an
          * eighth of the map, up to a millisecond) waits until they are
          * on their way, not the answers until it is done. */
-        pthread_mutex_lock(&s->mu);
-        last->qnext = s->done_head;
-        s->done_head = group;
-        pthread_mutex_unlock(&s->mu);
-        __atomic_store_n(&s->done_ready, 1, __ATOMIC_RELEASE);
-        if (write(s->done_fd, &one, sizeof one) < 0) {
-            /* the counter is full: the loop is already woken */
+        if (group != NULL) {
+            pthread_mutex_lock(&s->mu);
+            last->qnext = s->done_head;
+            s->done_head = group;
+            pthread_mutex_unlock(&s->mu);
+            __atomic_store_n(&s->done_ready, 1, __ATOMIC_RELEASE);
+            if (write(s->done_fd, &one, sizeof one) < 0) {
+                /* the counter is full: the loop is already woken */
+            }
         }
 
         /* A duplicate reads its first event and body to say what
@@ -975,6 +1101,7 @@ queue_flush(struct ldg_server *s)
         s->q_head = s->lq_head;
     s->q_tail = s->lq_tail;
     s->q_n += s->lq_n;
+    __atomic_store_n(&s->backlog, (uint64_t)s->q_n, __ATOMIC_RELAXED);
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
     s->lq_head = s->lq_tail = NULL;
@@ -1720,6 +1847,55 @@ ldg_serve_run(struct ldg_server *s)
     return rc;
 }
 
+int
+ldg_serve_submit(struct ldg_server *s, const struct ldg_event_in *evs, size_t n,
+                 ldg_serve_done_fn done, void *cls)
+{
+    struct req *r;
+    struct ext_batch *x;
+    size_t sz;
+
+    if (s == NULL || evs == NULL || n == 0 || done == NULL ||
+        n > (SIZE_MAX - sizeof *r - sizeof *x) /
+                (sizeof(int) + sizeof(uint64_t)))
+        return LDG_EINVAL;
+    /* one allocation: the request, its batch, the outcomes and seqs */
+    sz = sizeof *r + sizeof *x + n * (sizeof(uint64_t) + sizeof(int));
+    r = calloc(1, sz);
+    if (r == NULL)
+        return LDG_ENOMEM;
+    x = (struct ext_batch *)(r + 1);
+    x->seqs = (uint64_t *)(x + 1);
+    x->outcome = (int *)(x->seqs + n);
+    x->evs = evs;
+    x->n = n;
+    x->done = done;
+    x->cls = cls;
+    r->ext = x;
+    pthread_mutex_lock(&s->mu);
+    if (!s->accepting || s->writer_quit) {
+        pthread_mutex_unlock(&s->mu);
+        free(r);
+        return LDG_EIO; /* not started, or stopping */
+    }
+    if (s->q_tail)
+        s->q_tail->qnext = r;
+    else
+        s->q_head = r;
+    s->q_tail = r;
+    s->q_n += n;
+    __atomic_store_n(&s->backlog, (uint64_t)s->q_n, __ATOMIC_RELAXED);
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+uint64_t
+ldg_serve_backlog(const struct ldg_server *s)
+{
+    return s ? __atomic_load_n(&s->backlog, __ATOMIC_RELAXED) : 0;
+}
+
 void
 ldg_serve_reload(struct ldg_server *s)
 {
@@ -1889,6 +2065,7 @@ ldg_serve_new(struct ldg_server **out, struct ldg_ledger *l,
         s->o.budget_bytes = LDG_SERVE_BUDGET_DEFAULT;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    s->accepting = 1;
     if ((rc = hold(s, ldg_dir(l))) < 0) {
         if (s->o.has_listen_fd)
             s->lfd = s->o.listen_fd; /* closed with the server */
@@ -2013,6 +2190,26 @@ ldg_serve_free(struct ldg_server *s)
         pthread_cond_signal(&s->cv);
         pthread_mutex_unlock(&s->mu);
         pthread_join(s->writer, NULL);
+    }
+    /* ext batches the writer never took (it never ran): not written */
+    pthread_mutex_lock(&s->mu);
+    s->accepting = 0;
+    struct req *q = s->q_head;
+    s->q_head = s->q_tail = NULL;
+    pthread_mutex_unlock(&s->mu);
+    for (struct req *r = q, *nx; r != NULL; r = nx) {
+        nx = r->qnext;
+        if (r->ext != NULL) {
+            struct ldg_serve_done d;
+            memset(&d, 0, sizeof d);
+            d.rc = LDG_EIO;
+            d.why = "the server stopped before its writer ran";
+            d.n = r->ext->n;
+            d.outcome = r->ext->outcome;
+            d.seqs = r->ext->seqs;
+            r->ext->done(r->ext->cls, &d);
+            free(r);
+        }
     }
     while (s->conns != NULL)
         conn_close(s, s->conns);

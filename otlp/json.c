@@ -1,0 +1,618 @@
+/*
+ * json.c — OTLP/JSON (application/json), as the OTLP specification maps
+ * the protobuf messages to JSON: keys are the fields' lowerCamelCase
+ * names (the proto's own snake_case names are unknown keys, and unknown
+ * keys are ignored); trace and span ids are hex strings, not base64;
+ * enumerations are integers; 64-bit integers (times, intValue) are
+ * decimal strings or numbers; bytesValue is base64; a field may be
+ * absent or null for its default.
+ *
+ * jansson parses the body whole. Before it does, a scan of the text
+ * (only brackets, commas and string boundaries: no parse) bounds what it
+ * will allocate: nesting at most 16 + 4 depth_max, and at most as many
+ * values as the limits let a protobuf request hold messages.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "otlp/otlp_int.h"
+#include "util/util.h"
+
+static int jfail(struct otlp_mapper *m, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int
+jfail(struct otlp_mapper *m, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->err, m->errcap, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* The scan of the file's header comment. */
+static int
+prescan(struct otlp_mapper *m, const char *p, size_t len)
+{
+    const struct ldg_otlp_limits *lim = m->lim;
+    size_t depth = 0, values = 0, maxd = 16 + 4 * (size_t)lim->depth_max;
+    size_t maxv = 8 * lim->items_max + 8 * lim->attrs_max + 4096;
+    int in_str = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = p[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+            continue;
+        }
+        switch (c) {
+        case '"':
+            in_str = 1;
+            break;
+        case '{':
+        case '[':
+            if (++depth > maxd)
+                return jfail(m, LDG_EBADINPUT,
+                             "JSON nested more than %zu deep (at byte %zu)",
+                             maxd, i);
+            /* fall through */
+        case ',':
+            if (++values > maxv)
+                return jfail(m, LDG_ETOOBIG,
+                             "more than %zu JSON values in one request", maxv);
+            break;
+        case '}':
+        case ']':
+            if (depth > 0)
+                depth--;
+            break;
+        default:
+            break;
+        }
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------------- fields -- */
+
+/* obj[key] of the wanted kind, or NULL when absent or null; a present
+ * value of another kind is an error (*bad set). */
+static json_t *
+field(struct otlp_mapper *m, const char *where, json_t *obj, const char *key,
+      json_type want, int *bad)
+{
+    json_t *v = json_object_get(obj, key);
+    static const char *const names[] = {"an object",  "an array", "a string",
+                                        "an integer", "a number", "a boolean",
+                                        "a boolean",  "null"};
+    if (v == NULL || json_is_null(v))
+        return NULL;
+    if (json_typeof(v) == want ||
+        (want == JSON_TRUE && (json_is_true(v) || json_is_false(v))) ||
+        (want == JSON_REAL && json_is_number(v)))
+        return v;
+    jfail(m, LDG_EBADINPUT, "%s.%s: not %s", where, key, names[want]);
+    *bad = 1;
+    return NULL;
+}
+
+/* A uint64 field: a decimal string or a non-negative integer. */
+static int
+u64_field(struct otlp_mapper *m, const char *where, json_t *obj,
+          const char *key, uint64_t *out)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = 0;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *out = (uint64_t)json_integer_value(v);
+        return 0;
+    }
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        uint64_t x = 0;
+        if (n == 0 || n > 20)
+            goto bad;
+        for (size_t i = 0; i < n; i++) {
+            if (s[i] < '0' || s[i] > '9' ||
+                x > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+                goto bad;
+            x = x * 10 + (uint64_t)(s[i] - '0');
+        }
+        *out = x;
+        return 0;
+    }
+bad:
+    return jfail(m, LDG_EBADINPUT,
+                 "%s.%s: not a non-negative 64-bit integer (a decimal string "
+                 "or number)",
+                 where, key);
+}
+
+/* An enum field: an integer (the specification's JSON writes enums as
+ * their numbers). */
+static int
+enum_field(struct otlp_mapper *m, const char *where, json_t *obj,
+           const char *key, int lo, int hi, int *out)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = 0;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < lo ||
+        json_integer_value(v) > hi)
+        return jfail(m, LDG_EBADINPUT, "%s.%s: not an integer from %d to %d",
+                     where, key, lo, hi);
+    *out = (int)json_integer_value(v);
+    return 0;
+}
+
+/* A hex id (traceId, spanId, parentSpanId) into buf (at most 16 bytes);
+ * *n its bytes (0: absent or ""). */
+static int
+hex_field(struct otlp_mapper *m, const char *where, json_t *obj,
+          const char *key, uint8_t *buf, size_t *n)
+{
+    int bad = 0;
+    json_t *v = field(m, where, obj, key, JSON_STRING, &bad);
+    *n = 0;
+    if (bad)
+        return LDG_EBADINPUT;
+    if (v == NULL || json_string_length(v) == 0)
+        return 0;
+    size_t len = json_string_length(v);
+    if (len % 2 || len > 32)
+        return jfail(m, LDG_EBADINPUT,
+                     "%s.%s: %zu hex digits (an id is 16 or 8 bytes, in hex)",
+                     where, key, len);
+    if (ldg_unhex(buf, len / 2, json_string_value(v)) < 0)
+        return jfail(m, LDG_EBADINPUT, "%s.%s: not hex", where, key);
+    *n = len / 2;
+    return 0;
+}
+
+static const char *
+str_field(struct otlp_mapper *m, const char *where, json_t *obj,
+          const char *key, int *bad)
+{
+    json_t *v = field(m, where, obj, key, JSON_STRING, bad);
+    return v ? json_string_value(v) : NULL;
+}
+
+/* ------------------------------------------------------------ values -- */
+
+static json_t *any_json(struct otlp_mapper *m, const char *where,
+                        const char *key, json_t *v, unsigned depth);
+
+static int
+check_base64(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '=' ||
+              c == '-' || c == '_'))
+            return -1;
+    }
+    return 0;
+}
+
+/* A KeyValue list (values) into an object. */
+static json_t *
+kvs_json(struct otlp_mapper *m, const char *where, const char *key, json_t *arr,
+         unsigned depth, int attrs)
+{
+    json_t *o = json_object(), *kv;
+    size_t i;
+    if (o == NULL)
+        return NULL;
+    json_array_foreach(arr, i, kv)
+    {
+        int bad = 0;
+        if (otlp_attr_count(m, where) < 0)
+            goto bad;
+        if (!json_is_object(kv)) {
+            jfail(m, LDG_EBADINPUT, "%s.%s[%zu]: not a KeyValue object", where,
+                  key ? key : "attributes", i);
+            goto bad;
+        }
+        const char *k = str_field(m, where, kv, "key", &bad);
+        if (bad)
+            goto bad;
+        if (k == NULL)
+            k = "";
+        size_t kl = json_string_length(json_object_get(kv, "key"));
+        if (attrs && !m->m->record_content && otlp_content_key(k, kl))
+            continue;
+        json_t *v = any_json(m, where, attrs ? k : key,
+                             json_object_get(kv, "value"), depth);
+        if (v == NULL)
+            goto bad;
+        if (attrs) {
+            if (otlp_attr_put(m, o, where, k, kl, v) < 0)
+                goto bad;
+        } else if (kl == 0) {
+            json_decref(v);
+            jfail(m, LDG_EBADINPUT, "%s.attributes[\"%s\"]: an empty map key",
+                  where, key ? key : "");
+            goto bad;
+        } else if (json_object_setn_new(o, k, kl, v) < 0) {
+            goto bad;
+        }
+    }
+    return o;
+bad:
+    json_decref(o);
+    return NULL;
+}
+
+static json_t *
+any_json(struct otlp_mapper *m, const char *where, const char *key, json_t *v,
+         unsigned depth)
+{
+    json_t *x;
+    int bad = 0;
+    const char *k = key ? key : "";
+
+    if (v == NULL || json_is_null(v))
+        return json_null();
+    if (!json_is_object(v)) {
+        jfail(m, LDG_EBADINPUT, "%s.attributes[\"%s\"]: not an AnyValue object",
+              where, k);
+        return NULL;
+    }
+    if ((x = json_object_get(v, "stringValue")) != NULL && !json_is_null(x)) {
+        if (!json_is_string(x))
+            goto wrong;
+        return json_incref(x);
+    }
+    if ((x = json_object_get(v, "boolValue")) != NULL && !json_is_null(x)) {
+        if (!json_is_boolean(x))
+            goto wrong;
+        return json_incref(x);
+    }
+    if ((x = json_object_get(v, "intValue")) != NULL && !json_is_null(x)) {
+        if (json_is_integer(x))
+            return json_incref(x);
+        if (json_is_string(x)) {
+            const char *s = json_string_value(x);
+            char *end;
+            errno = 0;
+            long long ll = strtoll(s, &end, 10);
+            if (s[0] != 0 && *end == 0 && errno == 0 && s[0] != ' ' &&
+                s[0] != '+')
+                return json_integer((json_int_t)ll);
+        }
+        goto wrong;
+    }
+    if ((x = json_object_get(v, "doubleValue")) != NULL && !json_is_null(x)) {
+        if (json_is_number(x))
+            return json_real(json_number_value(x));
+        if (json_is_string(x) &&
+            (strcmp(json_string_value(x), "NaN") == 0 ||
+             strcmp(json_string_value(x), "Infinity") == 0 ||
+             strcmp(json_string_value(x), "-Infinity") == 0))
+            return json_incref(x);
+        goto wrong;
+    }
+    if ((x = json_object_get(v, "bytesValue")) != NULL && !json_is_null(x)) {
+        if (!json_is_string(x) ||
+            check_base64(json_string_value(x), json_string_length(x)) < 0)
+            goto wrong;
+        return json_incref(x);
+    }
+    json_t *av = field(m, where, v, "arrayValue", JSON_OBJECT, &bad);
+    json_t *kl =
+        bad ? NULL : field(m, where, v, "kvlistValue", JSON_OBJECT, &bad);
+    if (bad)
+        return NULL;
+    if (av == NULL && kl == NULL)
+        return json_null(); /* {}: an empty value */
+    if (depth + 1 > m->lim->depth_max) {
+        jfail(m, LDG_EBADINPUT,
+              "%s.attributes[\"%s\"]: nested more than %u deep", where, k,
+              m->lim->depth_max);
+        return NULL;
+    }
+    json_t *vals = field(m, where, av ? av : kl, "values", JSON_ARRAY, &bad);
+    if (bad)
+        return NULL;
+    if (kl != NULL)
+        return kvs_json(m, where, key, vals, depth + 1, 0);
+    json_t *a = json_array(), *e;
+    size_t i;
+    json_array_foreach(vals, i, e)
+    {
+        if (otlp_attr_count(m, where) < 0) {
+            json_decref(a);
+            return NULL;
+        }
+        json_t *y = any_json(m, where, key, e, depth + 1);
+        if (y == NULL || json_array_append_new(a, y) < 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+wrong:
+    jfail(m, LDG_EBADINPUT,
+          "%s.attributes[\"%s\"]: a value of the wrong JSON type for its field",
+          where, k);
+    return NULL;
+}
+
+static json_t *
+attrs_json(struct otlp_mapper *m, const char *where, json_t *obj)
+{
+    int bad = 0;
+    json_t *arr = field(m, where, obj, "attributes", JSON_ARRAY, &bad);
+    if (bad)
+        return NULL;
+    return kvs_json(m, where, NULL, arr, 0, 1);
+}
+
+static int
+scope_of(struct otlp_mapper *m, const char *where, json_t *rs, json_t *ss,
+         struct otlp_scope *sc)
+{
+    int bad = 0;
+    json_t *res = field(m, where, rs, "resource", JSON_OBJECT, &bad);
+    json_t *scope =
+        bad ? NULL : field(m, where, ss, "scope", JSON_OBJECT, &bad);
+    memset(sc, 0, sizeof *sc);
+    if (bad)
+        return LDG_EBADINPUT;
+    sc->resource = res ? attrs_json(m, where, res) : json_object();
+    if (sc->resource == NULL)
+        return m->err[0] ? LDG_EBADINPUT : LDG_ENOMEM;
+    sc->service =
+        json_string_value(json_object_get(sc->resource, "service.name"));
+    sc->scope = scope ? str_field(m, where, scope, "name", &bad) : NULL;
+    if (bad) {
+        json_decref(sc->resource);
+        sc->resource = NULL;
+        return LDG_EBADINPUT;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- spans -- */
+
+static int
+span_events(struct otlp_mapper *m, const char *where, json_t *s, json_t **out)
+{
+    char t[64];
+    int bad = 0;
+    json_t *arr = field(m, where, s, "events", JSON_ARRAY, &bad), *e;
+    size_t i;
+    *out = NULL;
+    if (bad)
+        return LDG_EBADINPUT;
+    if (json_array_size(arr) == 0)
+        return 0;
+    json_t *a = json_array();
+    json_array_foreach(arr, i, e)
+    {
+        uint64_t tm;
+        if (!json_is_object(e)) {
+            json_decref(a);
+            return jfail(m, LDG_EBADINPUT, "%s.events[%zu]: not an object",
+                         where, i);
+        }
+        const char *name = str_field(m, where, e, "name", &bad);
+        json_t *at = bad ? NULL : attrs_json(m, where, e);
+        if (bad || at == NULL ||
+            u64_field(m, where, e, "timeUnixNano", &tm) < 0) {
+            json_decref(at);
+            json_decref(a);
+            return LDG_EBADINPUT;
+        }
+        json_t *ev = json_object();
+        json_object_set_new(ev, "name", json_string(name ? name : ""));
+        if (tm > 0 && tm <= (uint64_t)INT64_MAX)
+            json_object_set_new(
+                ev, "time", json_string(ldg_time_rfc3339_ns(t, sizeof t, tm)));
+        if (json_object_size(at) > 0)
+            json_object_set_new(ev, "attributes", at);
+        else
+            json_decref(at);
+        json_array_append_new(a, ev);
+    }
+    *out = a;
+    return 0;
+}
+
+static int
+one_span(struct otlp_mapper *m, const char *where, const struct otlp_scope *sc,
+         json_t *s)
+{
+    struct otlp_span v;
+    uint8_t tid[16], sid[16], pid[16];
+    json_t *st;
+    int bad = 0, rc;
+
+    memset(&v, 0, sizeof v);
+    v.where = where;
+    if (!json_is_object(s))
+        return jfail(m, LDG_EBADINPUT, "%s: not a Span object", where);
+    if ((rc = hex_field(m, where, s, "traceId", tid, &v.trace_len)) < 0 ||
+        (rc = hex_field(m, where, s, "spanId", sid, &v.span_len)) < 0 ||
+        (rc = hex_field(m, where, s, "parentSpanId", pid, &v.parent_len)) < 0 ||
+        (rc = enum_field(m, where, s, "kind", 0, 5, &v.kind)) < 0 ||
+        (rc = u64_field(m, where, s, "startTimeUnixNano", &v.start_ns)) < 0 ||
+        (rc = u64_field(m, where, s, "endTimeUnixNano", &v.end_ns)) < 0)
+        return rc;
+    v.trace_id = tid;
+    v.span_id = sid;
+    v.parent_id = pid;
+    v.name = str_field(m, where, s, "name", &bad);
+    st = bad ? NULL : field(m, where, s, "status", JSON_OBJECT, &bad);
+    if (bad)
+        return LDG_EBADINPUT;
+    if (st != NULL) {
+        char w2[200];
+        snprintf(w2, sizeof w2, "%s.status", where);
+        if ((rc = enum_field(m, w2, st, "code", 0, 2, &v.status_code)) < 0)
+            return rc;
+        v.status_message = str_field(m, w2, st, "message", &bad);
+        if (bad)
+            return LDG_EBADINPUT;
+    }
+    v.attrs = attrs_json(m, where, s);
+    if (v.attrs == NULL)
+        return m->err[0] ? LDG_EBADINPUT : LDG_ENOMEM;
+    if ((rc = span_events(m, where, s, &v.events)) == 0)
+        rc = otlp_map_span(m, sc, &v);
+    json_decref(v.attrs);
+    json_decref(v.events);
+    return rc;
+}
+
+static int
+one_log(struct otlp_mapper *m, const char *where, const struct otlp_scope *sc,
+        json_t *r)
+{
+    struct otlp_log v;
+    uint8_t tid[16], sid[16];
+    int bad = 0, rc;
+
+    memset(&v, 0, sizeof v);
+    v.where = where;
+    if (!json_is_object(r))
+        return jfail(m, LDG_EBADINPUT, "%s: not a LogRecord object", where);
+    if ((rc = hex_field(m, where, r, "traceId", tid, &v.trace_len)) < 0 ||
+        (rc = hex_field(m, where, r, "spanId", sid, &v.span_len)) < 0 ||
+        (rc = enum_field(m, where, r, "severityNumber", 0, 24, &v.severity)) <
+            0 ||
+        (rc = u64_field(m, where, r, "timeUnixNano", &v.time_ns)) < 0 ||
+        (rc = u64_field(m, where, r, "observedTimeUnixNano", &v.observed_ns)) <
+            0)
+        return rc;
+    v.trace_id = tid;
+    v.span_id = sid;
+    v.severity_text = str_field(m, where, r, "severityText", &bad);
+    v.event_name = bad ? NULL : str_field(m, where, r, "eventName", &bad);
+    if (bad)
+        return LDG_EBADINPUT;
+    v.attrs = attrs_json(m, where, r);
+    if (v.attrs == NULL)
+        return m->err[0] ? LDG_EBADINPUT : LDG_ENOMEM;
+    json_t *b = json_object_get(r, "body");
+    int genai = v.event_name && strncmp(v.event_name, "gen_ai.", 7) == 0;
+    if (b != NULL && !json_is_null(b)) {
+        if (m->m->record_content || !genai)
+            v.body = any_json(m, where, "body", b, 0);
+        else
+            v.body = json_string("(withheld)");
+        if (v.body == NULL) {
+            json_decref(v.attrs);
+            return m->err[0] ? LDG_EBADINPUT : LDG_ENOMEM;
+        }
+    }
+    rc = otlp_map_log(m, sc, &v);
+    json_decref(v.attrs);
+    json_decref(v.body);
+    return rc;
+}
+
+/* ------------------------------------------------------------ decode -- */
+
+int
+otlp_json_decode(struct otlp_mapper *m, enum ldg_otlp_signal sig,
+                 const void *body, size_t len)
+{
+    const char *outer =
+        sig == LDG_OTLP_TRACES ? "resourceSpans" : "resourceLogs";
+    const char *inner = sig == LDG_OTLP_TRACES ? "scopeSpans" : "scopeLogs";
+    const char *items = sig == LDG_OTLP_TRACES ? "spans" : "logRecords";
+    json_error_t je;
+    json_t *root, *rl, *r, *sl, *s, *il, *it;
+    size_t i, j, k, n = 0;
+    char where[160];
+    int rc = 0, bad = 0;
+
+    if ((rc = prescan(m, body, len)) < 0)
+        return rc;
+    root = json_loadb(body, len, 0, &je);
+    if (root == NULL)
+        return jfail(m, LDG_EBADINPUT, "JSON: line %d, column %d: %s", je.line,
+                     je.column, je.text);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return jfail(
+            m, LDG_EBADINPUT,
+            "JSON: the body is not an object (an Export%sServiceRequest)",
+            sig == LDG_OTLP_TRACES ? "Trace" : "Logs");
+    }
+    rl = field(m, "request", root, outer, JSON_ARRAY, &bad);
+    /* the items, counted before anything is mapped (items_max) */
+    json_array_foreach(rl, i, r)
+    {
+        json_t *l = json_is_object(r) ? json_object_get(r, inner) : NULL;
+        json_array_foreach(l, j, s)
+        {
+            json_t *x = json_is_object(s) ? json_object_get(s, items) : NULL;
+            n += json_array_size(x);
+        }
+    }
+    if (n > m->lim->items_max) {
+        json_decref(root);
+        return jfail(m, LDG_ETOOBIG, "more than %zu %s in one request",
+                     m->lim->items_max,
+                     sig == LDG_OTLP_TRACES ? "spans" : "log records");
+    }
+    json_array_foreach(rl, i, r)
+    {
+        snprintf(where, sizeof where, "%s[%zu]", outer, i);
+        if (!json_is_object(r)) {
+            rc = jfail(m, LDG_EBADINPUT, "%s: not an object", where);
+            break;
+        }
+        sl = field(m, where, r, inner, JSON_ARRAY, &bad);
+        if (bad) {
+            rc = LDG_EBADINPUT;
+            break;
+        }
+        json_array_foreach(sl, j, s)
+        {
+            struct otlp_scope sc;
+            snprintf(where, sizeof where, "%s[%zu].%s[%zu]", outer, i, inner,
+                     j);
+            if (!json_is_object(s)) {
+                rc = jfail(m, LDG_EBADINPUT, "%s: not an object", where);
+                break;
+            }
+            if ((rc = scope_of(m, where, r, s, &sc)) < 0)
+                break;
+            il = field(m, where, s, items, JSON_ARRAY, &bad);
+            if (bad)
+                rc = LDG_EBADINPUT;
+            json_array_foreach(il, k, it)
+            {
+                if (rc < 0)
+                    break;
+                snprintf(where, sizeof where, "%s[%zu].%s[%zu].%s[%zu]", outer,
+                         i, inner, j, items, k);
+                rc = sig == LDG_OTLP_TRACES ? one_span(m, where, &sc, it)
+                                            : one_log(m, where, &sc, it);
+            }
+            json_decref(sc.resource);
+            if (rc < 0)
+                break;
+        }
+        if (rc < 0)
+            break;
+    }
+    if (bad && rc == 0)
+        rc = LDG_EBADINPUT;
+    json_decref(root);
+    return rc;
+}

@@ -1,0 +1,445 @@
+/*
+ * receiver.c — the OTLP/HTTP front (docs/OTLP.md, "Answers"): POST
+ * /v1/traces and /v1/logs over http/server.h's event-driven model.
+ *
+ *   HTTP thread                               serve's writer thread
+ *   path, method, size, type, encoding
+ *   the writer behind? 503 / 429
+ *   inflate, decode, map  ── ldg_serve_submit ──▶ one commit, with the
+ *   (the request waits, deferred: no thread      clients' lines (fsync)
+ *    is held)                ◀── done ──────── answer: 200 (partial
+ *                                               success), or 503
+ *
+ * Nothing is answered 200 before its events are durable, and a request
+ * that fails to decode writes nothing.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/server.h"
+#include "otlp/otlp_int.h"
+
+struct ldg_otlp {
+    struct ldg_httpd *h;
+    struct ldg_server *srv;
+    struct ldg_otlp_map map;
+    char *run_attr;
+    struct ldg_otlp_limits lim;
+    uint64_t behind_max;
+    struct ldg_otlp_stats st; /* added to atomically */
+    uint64_t inflight;        /* events submitted, not answered (atomic) */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned pending; /* requests waiting for the writer */
+    int stopping;
+};
+
+/* One request waiting for its commit. */
+struct pending {
+    struct ldg_otlp *r;
+    struct ldg_httpd_req *req;
+    struct ldg_otlp_batch *b;
+    enum ldg_otlp_signal sig;
+    int json;
+    size_t items, dropped, n;
+};
+
+/* gRPC status codes, for google.rpc.Status */
+#define RPC_INVALID_ARGUMENT 3
+#define RPC_NOT_FOUND 5
+#define RPC_RESOURCE_EXHAUSTED 8
+#define RPC_UNIMPLEMENTED 12
+#define RPC_INTERNAL 13
+#define RPC_UNAVAILABLE 14
+
+static void
+add(uint64_t *c, uint64_t n)
+{
+    __atomic_add_fetch(c, n, __ATOMIC_RELAXED);
+}
+
+/* ----------------------------------------------------------- answers -- */
+
+static int
+reply(struct ldg_httpd_req *req, unsigned status, int json, const void *body,
+      size_t len, const char *retry_after)
+{
+    char ra[64];
+    const char *hdrs[3] = {json ? "Content-Type: application/json"
+                                : "Content-Type: application/x-protobuf",
+                           NULL, NULL};
+    if (retry_after != NULL) {
+        snprintf(ra, sizeof ra, "Retry-After: %s", retry_after);
+        hdrs[1] = ra;
+    }
+    return ldg_httpd_reply(req, status, hdrs, body, len);
+}
+
+/* A refusal: google.rpc.Status in the request's encoding. */
+static int
+refuse(struct ldg_otlp *r, struct ldg_httpd_req *req, unsigned status, int json,
+       int code, const char *msg, const char *retry_after)
+{
+    void *body = NULL;
+    size_t len = 0;
+    int rc;
+
+    add(&r->st.requests, 1);
+    if (status == 429 ||
+        (status == 503 && retry_after != NULL && strcmp(retry_after, "1") == 0))
+        add(&r->st.throttled, 1);
+    else if (status >= 500)
+        add(&r->st.failed, 1);
+    else
+        add(&r->st.refused, 1);
+    if (json) {
+        json_t *o = json_pack("{s:i,s:s}", "code", code, "message", msg);
+        char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (s == NULL)
+            return reply(req, 500, 1, "{}", 2, NULL);
+        rc = reply(req, status, 1, s, strlen(s), retry_after);
+        free(s);
+        return rc;
+    }
+    if (otlp_pb_status(code, msg, &body, &len) < 0)
+        return reply(req, 500, 0, "", 0, NULL);
+    rc = reply(req, status, 0, body, len, retry_after);
+    free(body);
+    return rc;
+}
+
+/* 200: a full success, or a partial one naming what was refused. */
+static int
+succeed(struct ldg_httpd_req *req, enum ldg_otlp_signal sig, int json,
+        int64_t rejected, const char *msg)
+{
+    void *body = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (json) {
+        json_t *o = json_object();
+        if (rejected > 0 || (msg && msg[0])) {
+            char num[32];
+            snprintf(num, sizeof num, "%lld", (long long)rejected);
+            /* int64 as a decimal string: protobuf's JSON mapping */
+            json_object_set_new(o, "partialSuccess",
+                                json_pack("{s:s,s:s}",
+                                          sig == LDG_OTLP_TRACES
+                                              ? "rejectedSpans"
+                                              : "rejectedLogRecords",
+                                          num, "errorMessage", msg ? msg : ""));
+        }
+        char *s = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        if (s == NULL)
+            return reply(req, 500, 1, "{}", 2, NULL);
+        rc = reply(req, 200, 1, s, strlen(s), NULL);
+        free(s);
+        return rc;
+    }
+    if (otlp_pb_response(sig, rejected, msg, &body, &len) < 0)
+        return reply(req, 500, 0, "", 0, NULL);
+    rc = reply(req, 200, 0, body, len, NULL);
+    free(body);
+    return rc;
+}
+
+/* ------------------------------------------------------------ commit -- */
+
+static void
+count(struct ldg_otlp *r, enum ldg_otlp_signal sig, size_t recorded, size_t dup,
+      size_t rejected)
+{
+    int t = sig == LDG_OTLP_TRACES;
+    add(t ? &r->st.spans_recorded : &r->st.logs_recorded, recorded);
+    add(t ? &r->st.spans_duplicate : &r->st.logs_duplicate, dup);
+    add(t ? &r->st.spans_rejected : &r->st.logs_rejected, rejected);
+}
+
+static void
+finish(struct ldg_otlp *r)
+{
+    pthread_mutex_lock(&r->mu);
+    r->pending--;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* On the writer's thread: the batch is durable (or not). */
+static void
+committed(void *cls, const struct ldg_serve_done *d)
+{
+    struct pending *p = cls;
+    struct ldg_otlp *r = p->r;
+
+    __atomic_sub_fetch(&r->inflight, (uint64_t)p->n, __ATOMIC_RELAXED);
+    if (d->rc < 0) {
+        char msg[800];
+        snprintf(msg, sizeof msg,
+                 "not recorded: %s (nothing of this request was written; "
+                 "send it again)",
+                 d->why);
+        count(r, p->sig, 0, 0, p->items - p->dropped);
+        refuse(r, p->req, 503, p->json, RPC_UNAVAILABLE, msg, "5");
+    } else {
+        count(r, p->sig, d->appended, d->duplicates, d->refused);
+        add(&r->st.requests, 1);
+        succeed(p->req, p->sig, p->json, (int64_t)d->refused,
+                d->refused ? d->why : NULL);
+    }
+    ldg_httpd_release(p->req);
+    ldg_otlp_batch_free(p->b);
+    free(p);
+    finish(r);
+}
+
+/* ----------------------------------------------------------- handler -- */
+
+/* The media type of a Content-Type value, without parameters, compared
+ * case-insensitively. */
+static int
+media_is(const char *ct, const char *want)
+{
+    size_t n = strlen(want);
+    if (ct == NULL)
+        return 0;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    if (strncasecmp(ct, want, n) != 0)
+        return 0;
+    ct += n;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    return *ct == 0 || *ct == ';';
+}
+
+static int
+handle(void *ctx, struct ldg_httpd_req *req)
+{
+    struct ldg_otlp *r = ctx;
+    const char *path = ldg_httpd_path(req);
+    const char *ct = ldg_httpd_header(req, "Content-Type");
+    const char *ce = ldg_httpd_header(req, "Content-Encoding");
+    enum ldg_otlp_signal sig;
+    int json = media_is(ct, "application/json");
+    const void *body;
+    void *inflated = NULL;
+    size_t len, n;
+    char err[600], msg[700];
+    struct ldg_otlp_batch *b = NULL;
+    int rc;
+
+    if (strcmp(path, "/v1/traces") == 0)
+        sig = LDG_OTLP_TRACES;
+    else if (strcmp(path, "/v1/logs") == 0)
+        sig = LDG_OTLP_LOGS;
+    else {
+        snprintf(msg, sizeof msg,
+                 "%s: not an OTLP path here (POST /v1/traces or /v1/logs)",
+                 path);
+        return refuse(r, req, 404, json, RPC_NOT_FOUND, msg, NULL);
+    }
+    if (strcmp(ldg_httpd_method(req), "POST") != 0) {
+        snprintf(msg, sizeof msg, "%s %s: only POST", ldg_httpd_method(req),
+                 path);
+        return refuse(r, req, 405, json, RPC_UNIMPLEMENTED, msg, NULL);
+    }
+    if (ldg_httpd_body_too_big(req)) {
+        snprintf(msg, sizeof msg, "the body is over %zu bytes",
+                 r->lim.body_max);
+        return refuse(r, req, 413, json, RPC_RESOURCE_EXHAUSTED, msg, NULL);
+    }
+    if (!json && !media_is(ct, "application/x-protobuf")) {
+        snprintf(msg, sizeof msg,
+                 "Content-Type %s: not application/x-protobuf or "
+                 "application/json",
+                 ct ? ct : "(none)");
+        return refuse(r, req, 415, 1, RPC_INVALID_ARGUMENT, msg, NULL);
+    }
+    if (ce != NULL && strcasecmp(ce, "identity") != 0 &&
+        strcasecmp(ce, "gzip") != 0) {
+        snprintf(msg, sizeof msg,
+                 "Content-Encoding %s: only gzip (or none) is read", ce);
+        return refuse(r, req, 415, json, RPC_INVALID_ARGUMENT, msg, NULL);
+    }
+    /* the writer behind, or this receiver holding too much: try again
+     * later (Retry-After), before any work is done for the request */
+    if (__atomic_load_n(&r->stopping, __ATOMIC_RELAXED))
+        return refuse(r, req, 503, json, RPC_UNAVAILABLE,
+                      "the ledger server is stopping", "5");
+    if (ldg_serve_backlog(r->srv) >= r->behind_max) {
+        snprintf(msg, sizeof msg,
+                 "the ledger's writer is behind (%llu events wait for it)",
+                 (unsigned long long)ldg_serve_backlog(r->srv));
+        return refuse(r, req, 503, json, RPC_UNAVAILABLE, msg, "1");
+    }
+    if (__atomic_load_n(&r->inflight, __ATOMIC_RELAXED) >= r->behind_max) {
+        snprintf(msg, sizeof msg,
+                 "too many events in flight here (%llu not yet committed)",
+                 (unsigned long long)__atomic_load_n(&r->inflight,
+                                                     __ATOMIC_RELAXED));
+        return refuse(r, req, 429, json, RPC_RESOURCE_EXHAUSTED, msg, "1");
+    }
+    body = ldg_httpd_body(req, &len);
+    if (ce != NULL && strcasecmp(ce, "gzip") == 0) {
+        rc = ldg_otlp_inflate(body, len, r->lim.inflated_max, &inflated, &len,
+                              err, sizeof err);
+        if (rc < 0) {
+            snprintf(msg, sizeof msg, "Content-Encoding gzip: %s", err);
+            return rc == LDG_ETOOBIG ? refuse(r, req, 413, json,
+                                              RPC_RESOURCE_EXHAUSTED, msg, NULL)
+                   : rc == LDG_EBADINPUT
+                       ? refuse(r, req, 400, json, RPC_INVALID_ARGUMENT, msg,
+                                NULL)
+                       : refuse(r, req, 503, json, RPC_UNAVAILABLE, msg, "5");
+        }
+        body = inflated;
+    }
+    rc = ldg_otlp_decode(&b, sig, json, body, len, &r->map, &r->lim, err,
+                         sizeof err);
+    free(inflated);
+    if (rc < 0) {
+        return rc == LDG_ETOOBIG ? refuse(r, req, 413, json,
+                                          RPC_RESOURCE_EXHAUSTED, err, NULL)
+               : rc == LDG_EBADINPUT
+                   ? refuse(r, req, 400, json, RPC_INVALID_ARGUMENT, err, NULL)
+                   : refuse(r, req, 503, json, RPC_UNAVAILABLE, err, "5");
+    }
+    size_t items = ldg_otlp_batch_items(b), dropped = ldg_otlp_batch_dropped(b);
+    const struct ldg_event_in *evs = ldg_otlp_batch_events(b, &n);
+    add(sig == LDG_OTLP_TRACES ? &r->st.spans_received : &r->st.logs_received,
+        items);
+    add(sig == LDG_OTLP_TRACES ? &r->st.spans_dropped : &r->st.logs_dropped,
+        dropped);
+    if (n == 0) {
+        ldg_otlp_batch_free(b);
+        add(&r->st.requests, 1);
+        return succeed(req, sig, json, 0, NULL);
+    }
+    struct pending *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        ldg_otlp_batch_free(b);
+        return refuse(r, req, 503, json, RPC_UNAVAILABLE, "out of memory", "5");
+    }
+    p->r = r;
+    p->req = req;
+    p->b = b;
+    p->sig = sig;
+    p->json = json;
+    p->items = items;
+    p->dropped = dropped;
+    p->n = n;
+    ldg_httpd_defer(req);
+    pthread_mutex_lock(&r->mu);
+    r->pending++;
+    pthread_mutex_unlock(&r->mu);
+    __atomic_add_fetch(&r->inflight, (uint64_t)n, __ATOMIC_RELAXED);
+    rc = ldg_serve_submit(r->srv, evs, n, committed, p);
+    if (rc < 0) {
+        /* the writer takes nothing (stopping): nothing was written */
+        __atomic_sub_fetch(&r->inflight, (uint64_t)n, __ATOMIC_RELAXED);
+        count(r, sig, 0, 0, items - dropped);
+        refuse(r, req, 503, json, RPC_UNAVAILABLE,
+               "the ledger server is stopping: nothing was written", "5");
+        ldg_httpd_release(req);
+        ldg_otlp_batch_free(b);
+        free(p);
+        finish(r);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ set up -- */
+
+int
+ldg_otlp_start(struct ldg_otlp **out, const struct ldg_otlp_options *o,
+               char *err, size_t errcap)
+{
+    struct ldg_httpd_options ho;
+    struct ldg_otlp *r;
+    int rc;
+
+    if (out == NULL || o == NULL || o->server == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return LDG_ENOMEM;
+    r->srv = o->server;
+    r->map = o->map;
+    if (o->map.run_attr != NULL &&
+        (r->run_attr = strdup(o->map.run_attr)) == NULL) {
+        free(r);
+        return LDG_ENOMEM;
+    }
+    r->map.run_attr = r->run_attr;
+    otlp_limits_fill(&r->lim, &o->limits);
+    r->behind_max = o->behind_max ? o->behind_max : 65536;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    memset(&ho, 0, sizeof ho);
+    ho.listen = o->listen ? o->listen : LDG_OTLP_LISTEN_DEFAULT;
+    ho.handle = handle;
+    ho.ctx = r;
+    ho.max_conns = o->max_conns ? o->max_conns : 256;
+    ho.body_max = r->lim.body_max;
+    ho.async = 1;
+    ho.threads = 2;
+    rc = ldg_httpd_start(&r->h, &ho, err, errcap);
+    if (rc < 0) {
+        pthread_mutex_destroy(&r->mu);
+        pthread_cond_destroy(&r->cv);
+        free(r->run_attr);
+        free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+unsigned
+ldg_otlp_port(const struct ldg_otlp *r)
+{
+    return r ? ldg_httpd_port(r->h) : 0;
+}
+
+void
+ldg_otlp_stats(const struct ldg_otlp *r, struct ldg_otlp_stats *st)
+{
+    const uint64_t *src;
+    uint64_t *dst;
+    if (r == NULL || st == NULL)
+        return;
+    /* every field is a uint64_t counter */
+    src = (const uint64_t *)&r->st;
+    dst = (uint64_t *)st;
+    for (size_t i = 0; i < sizeof *st / sizeof(uint64_t); i++)
+        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+void
+ldg_otlp_stop(struct ldg_otlp *r, struct ldg_otlp_stats *final)
+{
+    if (r == NULL)
+        return;
+    /* new requests are answered 503; those waiting for their commit are
+     * answered once the writer has done it (it answers every batch it
+     * took, also while the server stops) */
+    pthread_mutex_lock(&r->mu);
+    __atomic_store_n(&r->stopping, 1, __ATOMIC_RELAXED);
+    while (r->pending > 0)
+        pthread_cond_wait(&r->cv, &r->mu);
+    pthread_mutex_unlock(&r->mu);
+    ldg_httpd_stop(r->h);
+    ldg_otlp_stats(r, final);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    free(r->run_attr);
+    free(r);
+}
