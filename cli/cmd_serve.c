@@ -284,7 +284,8 @@ enum {
     OPT_OTLP_RUN,
     OPT_OTLP_SPANS,
     OPT_OTLP_LOGS,
-    OPT_OTLP_CONTENT
+    OPT_OTLP_CONTENT,
+    OPT_OTLP_BACKLOG
 };
 
 static const struct cli_opt serve_opts[] = {
@@ -371,6 +372,10 @@ static const struct cli_opt serve_opts[] = {
              "record content too: prompts, completions, tool arguments and "
              "results, system instructions, GenAI log events' bodies (not "
              "recorded by default)"),
+    CLI_VALUE(OPT_OTLP_BACKLOG, 0, "otlp-backlog", "N",
+              "answer OTLP requests 503 (Retry-After: 1) while N events or "
+              "more wait for the writer, and 429 while the receiver holds N "
+              "not yet committed (default 65536)"),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_serve = {
@@ -661,6 +666,14 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
         case OPT_OTLP_CONTENT:
             oo.map.record_content = 1;
             break;
+        case OPT_OTLP_BACKLOG:
+            if (cli_parse_u64(a.value, &v) < 0 || v == 0 || v > 100000000)
+                return cli_usage_err(c,
+                                     "--otlp-backlog: '%s' is not a whole "
+                                     "number from 1 to 100000000",
+                                     a.value);
+            oo.behind_max = v;
+            break;
         case OPT_SOCKET:
             if (a.value[0] == '\0')
                 return cli_usage_err(c, "--socket: empty path");
@@ -770,11 +783,12 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
         return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
     if (metrics_remote && metrics_addr == NULL)
         return cli_usage_err(c, "--metrics-remote goes with --metrics ADDR");
-    if (otlp_addr == NULL && (otlp_remote || oo.map.run_attr || oo.map.spans ||
-                              oo.map.drop_logs || oo.map.record_content))
+    if (otlp_addr == NULL &&
+        (otlp_remote || oo.map.run_attr || oo.map.spans || oo.map.drop_logs ||
+         oo.map.record_content || oo.behind_max))
         return cli_usage_err(c, "--otlp-remote, --otlp-run, --otlp-spans, "
-                                "--otlp-logs and --otlp-content go with "
-                                "--otlp ADDR");
+                                "--otlp-logs, --otlp-content and "
+                                "--otlp-backlog go with --otlp ADDR");
     if (otlp_addr != NULL && !otlp_remote &&
         strncmp(otlp_addr, "unix:", 5) != 0 &&
         ldg_metrics_addr_loopback(otlp_addr) == 0)

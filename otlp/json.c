@@ -30,6 +30,7 @@ jfail(struct otlp_mapper *m, int rc, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(m->err, m->errcap, fmt, ap);
     va_end(ap);
+    m->rc = rc;
     return rc;
 }
 
@@ -372,7 +373,7 @@ scope_of(struct otlp_mapper *m, const char *where, json_t *rs, json_t *ss,
         return LDG_EBADINPUT;
     sc->resource = res ? attrs_json(m, where, res) : json_object();
     if (sc->resource == NULL)
-        return m->err[0] ? LDG_EBADINPUT : LDG_ENOMEM;
+        return m->rc ? m->rc : LDG_ENOMEM;
     sc->service =
         json_string_value(json_object_get(sc->resource, "service.name"));
     sc->scope = scope ? str_field(m, where, scope, "name", &bad) : NULL;
@@ -468,7 +469,7 @@ one_span(struct otlp_mapper *m, const char *where, const struct otlp_scope *sc,
     }
     v.attrs = attrs_json(m, where, s);
     if (v.attrs == NULL)
-        return m->err[0] ? LDG_EBADINPUT : LDG_ENOMEM;
+        return m->rc ? m->rc : LDG_ENOMEM;
     if ((rc = span_events(m, where, s, &v.events)) == 0)
         rc = otlp_map_span(m, sc, &v);
     json_decref(v.attrs);
@@ -504,17 +505,15 @@ one_log(struct otlp_mapper *m, const char *where, const struct otlp_scope *sc,
         return LDG_EBADINPUT;
     v.attrs = attrs_json(m, where, r);
     if (v.attrs == NULL)
-        return m->err[0] ? LDG_EBADINPUT : LDG_ENOMEM;
+        return m->rc ? m->rc : LDG_ENOMEM;
     json_t *b = json_object_get(r, "body");
-    int genai = v.event_name && strncmp(v.event_name, "gen_ai.", 7) == 0;
     if (b != NULL && !json_is_null(b)) {
-        if (m->m->record_content || !genai)
-            v.body = any_json(m, where, "body", b, 0);
-        else
-            v.body = json_string("(withheld)");
+        /* (a GenAI event's body is content: the mapper withholds it, but
+         * the record's id is made of it too) */
+        v.body = any_json(m, where, "body", b, 0);
         if (v.body == NULL) {
             json_decref(v.attrs);
-            return m->err[0] ? LDG_EBADINPUT : LDG_ENOMEM;
+            return m->rc ? m->rc : LDG_ENOMEM;
         }
     }
     rc = otlp_map_log(m, sc, &v);

@@ -188,6 +188,7 @@ fail(struct otlp_mapper *m, int rc, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(m->err, m->errcap, fmt, ap);
     va_end(ap);
+    m->rc = rc;
     return rc;
 }
 
@@ -264,7 +265,7 @@ otlp_attr_put(struct otlp_mapper *m, json_t *attrs, const char *where,
 {
     char name[256];
     if (v == NULL)
-        return LDG_EBADINPUT; /* the caller's conversion said why */
+        return m->rc ? m->rc : LDG_ENOMEM; /* the conversion said why */
     snprintf(name, sizeof name, "%.*s", (int)(keylen < 200 ? keylen : 200),
              key);
     if (otlp_content_key(key, keylen)) {
@@ -689,7 +690,7 @@ otlp_map_log(struct otlp_mapper *m, const struct otlp_scope *sc,
                           trace, span, lg->event_name ? lg->event_name : "");
         ldg_sha256_init(&c);
         ldg_sha256_update(&c, head, (size_t)hn);
-        if (lg->severity_text)
+        if (lg->severity_text && lg->severity_text[0]) /* "" is unset */
             ldg_sha256_update(&c, lg->severity_text,
                               strlen(lg->severity_text) + 1);
         if (a)

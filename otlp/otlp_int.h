@@ -74,6 +74,7 @@ struct otlp_mapper {
     size_t attrs;    /* attributes converted so far (lim->attrs_max) */
     char *err;
     size_t errcap;
+    int rc; /* the last refusal's code (with err), 0 none */
 };
 
 /* Limits with their defaults filled in. */

@@ -120,6 +120,7 @@ pfail(struct otlp_mapper *m, int rc, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(m->err, m->errcap, fmt, ap);
     va_end(ap);
+    m->rc = rc;
     return rc;
 }
 
@@ -356,7 +357,7 @@ scope_of(struct otlp_mapper *m, const char *where, const LdgOtlp__Resource *r,
     sc->resource =
         attrs_json(m, where, r ? r->attributes : NULL, r ? r->n_attributes : 0);
     if (sc->resource == NULL)
-        return LDG_EBADINPUT;
+        return m->rc ? m->rc : LDG_ENOMEM;
     sc->service =
         json_string_value(json_object_get(sc->resource, "service.name"));
     if (is != NULL && is->name != NULL && is->name[0]) {
@@ -394,7 +395,7 @@ span_events(struct otlp_mapper *m, const char *where, const LdgOtlp__Span *s,
             json_decref(at);
             json_decref(name);
             json_decref(a);
-            return LDG_EBADINPUT;
+            return m->rc ? m->rc : LDG_ENOMEM;
         }
         json_object_set_new(ev, "name", name);
         if (e->time_unix_nano > 0 && e->time_unix_nano <= (uint64_t)INT64_MAX)
@@ -457,7 +458,7 @@ map_spans(struct otlp_mapper *m, const LdgOtlp__ExportTraceServiceRequest *rq)
                      !otlp_str_ok(m, where, "status.message",
                                   v.status_message)) ||
                     span_events(m, where, s, &v.events) < 0) {
-                    rc = LDG_EBADINPUT;
+                    rc = m->rc ? m->rc : LDG_ENOMEM;
                 } else {
                     v.name = json_string_value(name);
                     rc = otlp_map_span(m, &sc, &v);
@@ -507,18 +508,14 @@ map_logs(struct otlp_mapper *m, const LdgOtlp__ExportLogsServiceRequest *rq)
                 v.span_id = r->span_id.data;
                 v.span_len = r->span_id.len;
                 v.attrs = attrs_json(m, where, r->attributes, r->n_attributes);
-                /* a GenAI event's body is content: not converted unless
-                 * it is recorded */
-                int genai =
-                    r->event_name && strncmp(r->event_name, "gen_ai.", 7) == 0;
-                if (r->body != NULL && (m->m->record_content || !genai))
+                /* (a GenAI event's body is content: the mapper withholds
+                 * it, but the record's id is made of it too) */
+                if (r->body != NULL)
                     v.body = any_json(m, where, "body", r->body, 0);
-                else if (r->body != NULL)
-                    v.body = json_string("(withheld)");
                 if (v.attrs == NULL || (r->body != NULL && v.body == NULL) ||
                     !otlp_str_ok(m, where, "severityText", r->severity_text) ||
                     !otlp_str_ok(m, where, "eventName", r->event_name))
-                    rc = m->err[0] ? LDG_EBADINPUT : LDG_ENOMEM;
+                    rc = m->rc ? m->rc : LDG_ENOMEM;
                 else
                     rc = otlp_map_log(m, &sc, &v);
                 json_decref(v.attrs);

@@ -1,11 +1,12 @@
 #!/bin/sh
 # run.sh [SECONDS] — builds the core's fuzz targets (fuzz_entry, fuzz_body,
-# fuzz_ingest, fuzz_lines, fuzz_suite, fuzz_serve, fuzz_horizon for a pruned
+# fuzz_ingest, fuzz_lines, fuzz_suite, fuzz_serve, fuzz_otlp_pb and
+# fuzz_otlp_json for the OTLP receiver's decoders, fuzz_horizon for a pruned
 # ledger's horizon record (a bundle's member "horizon"), and the fleet's
 # fuzz_mirror for the published checkpoint, entry bundles and tiles a mirror
 # reads, and fuzz_audit for the ClickHouse rows audit-central decodes) with clang's
 # libFuzzer, AddressSanitizer and UBSan against the sources of ledger/,
-# ingest/, http/, evals/, serve/ and fleet/, and runs each for SECONDS (default
+# ingest/, http/, evals/, serve/, otlp/ and fleet/, and runs each for SECONDS (default
 # 30) from its seed corpus tests/fuzz/corpus_<target>/. New inputs go to
 # build/fuzz/corpus_<target>/ (never into the repository). Exits non-zero
 # if a target crashes, leaks or trips a sanitizer; the reproducer is left
@@ -35,8 +36,8 @@ if [ "${FUZZ_TOLERATE_KNOWN:-0}" = 1 ]; then
     export ASAN_OPTIONS
     MALLOC_LIMIT="-malloc_limit_mb=1000000"
 fi
-TARGETS=${FUZZ_TARGETS:-"fuzz_entry fuzz_body fuzz_ingest fuzz_lines fuzz_suite fuzz_serve fuzz_mirror fuzz_audit fuzz_sealed fuzz_canon fuzz_horizon"}
-DEPS="lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive libmicrohttpd"
+TARGETS=${FUZZ_TARGETS:-"fuzz_entry fuzz_body fuzz_ingest fuzz_lines fuzz_suite fuzz_serve fuzz_mirror fuzz_audit fuzz_sealed fuzz_canon fuzz_horizon fuzz_otlp_pb fuzz_otlp_json"}
+DEPS="lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive libmicrohttpd libprotobuf-c zlib"
 FLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -I. \
     $(pkg-config --cflags $DEPS)"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all $TOLERATE"
@@ -57,10 +58,10 @@ mkdir -p "$B/obj" "$B/artifacts"
 objs=""
 for src in util/*.c ledger/*.c ingest/*.c http/*.c evals/*.c serve/*.c fleet/*.c \
     doctor/*.c projections/*.c retention/*.c query/*.c export/*.c page/*.c \
-    pipeline/*.c sensors/*.c; do
+    pipeline/*.c sensors/*.c otlp/*.c; do
     o="$B/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')"
     if [ ! -f "$o" ] || [ "$src" -nt "$o" ] ||
-        [ -n "$(find util ledger ingest http evals serve fleet doctor projections retention query export page pipeline sensors -name '*.h' -newer "$o" 2>/dev/null)" ]; then
+        [ -n "$(find util ledger ingest http evals serve fleet doctor projections retention query export page pipeline sensors otlp -name '*.h' -newer "$o" 2>/dev/null)" ]; then
         # shellcheck disable=SC2086
         $CC $FLAGS $SAN -fsanitize=fuzzer-no-link -c "$src" -o "$o"
     fi
@@ -86,6 +87,7 @@ fuzz_one() {
     fuzz_horizon) max=20000 ;;
     fuzz_ingest | fuzz_serve) max=200000 ;;
     fuzz_lines) max=4096 ;;
+    fuzz_otlp_pb | fuzz_otlp_json) max=65536 ;;
     fuzz_mirror) max=20000 ;;
     fuzz_audit) max=300000 ;;
     *) max=1100000 ;;

@@ -145,13 +145,13 @@ wait_stat(struct ldg_server *s, size_t at, const char *what, uint64_t n)
             return;
         usleep(1000);
     }
-    fail_msg("the server's %s is %llu, never %llu", what,
-             (unsigned long long)v, (unsigned long long)n);
+    fail_msg("the server's %s is %llu, never %llu", what, (unsigned long long)v,
+             (unsigned long long)n);
 }
 /* request lines read; bytes held */
-#define wait_requests(s, n)                                                 \
+#define wait_requests(s, n)                                                    \
     wait_stat((s), offsetof(struct ldg_serve_stats, requests), "requests", (n))
-#define wait_held(s, n)                                                     \
+#define wait_held(s, n)                                                        \
     wait_stat((s), offsetof(struct ldg_serve_stats, held), "held", (n))
 
 /* The seq of an ack line, or 0. */
@@ -824,7 +824,8 @@ test_server__idle_and_slow_connections_are_closed(void **state)
      * never idle 1.5 s, is still there */
     assert_true(closed_within(slow, 1000));
     assert_true(closed_within(idle, 1000));
-    assert_int_equal(write(ok, line, sizeof line - 1), (ssize_t)(sizeof line - 1));
+    assert_int_equal(write(ok, line, sizeof line - 1),
+                     (ssize_t)(sizeof line - 1));
     assert_int_equal(read_line_tm(ok, &rb, ans, sizeof ans, 5000), 0);
     assert_true(ack_seq(ans) >= 1);
     /* alone, it keeps its connection however long it idles ... */
@@ -850,6 +851,107 @@ test_server__idle_and_slow_connections_are_closed(void **state)
     t_rmrf(dir);
 }
 
+/* ldg_serve_submit: an in-process writer's events. */
+struct ext_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, rc;
+    size_t appended, duplicates, refused;
+    int outcome[4];
+    uint64_t seqs[4];
+    char why[700];
+};
+
+static void
+ext_done(void *cls, const struct ldg_serve_done *d)
+{
+    struct ext_wait *w = cls;
+    pthread_mutex_lock(&w->mu);
+    w->rc = d->rc;
+    w->appended = d->appended;
+    w->duplicates = d->duplicates;
+    w->refused = d->refused;
+    for (size_t i = 0; i < d->n && i < 4; i++) {
+        w->outcome[i] = d->outcome[i];
+        w->seqs[i] = d->seqs[i];
+    }
+    snprintf(w->why, sizeof w->why, "%s", d->why);
+    w->done = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void
+ext_wait_done(struct ext_wait *w)
+{
+    pthread_mutex_lock(&w->mu);
+    while (!w->done)
+        pthread_cond_wait(&w->cv, &w->mu);
+    w->done = 0;
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void
+test_server__submit_commits_in_process_events(void **state)
+{
+    char dir[256], buf[4096];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_serve_stats st;
+    struct ext_wait w;
+    struct ldg_event_in ev[3];
+    json_t *b0 = json_pack("{s:i}", "i", 1), *b1 = json_pack("{s:i}", "i", 2);
+    json_t *bad = json_pack("{s:i}", "route", 3); /* route must be a string */
+    struct run r;
+    uint64_t size = 0;
+    (void)state;
+
+    memset(&w, 0, sizeof w);
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    memset(ev, 0, sizeof ev);
+    ev[0].type = "x.a";
+    ev[0].body = b0;
+    ev[0].id = "ext-1";
+    ev[1].type = "route.decision";
+    ev[1].body = bad;
+    ev[2].type = "x.a";
+    ev[2].body = b1;
+    ev[2].id = "ext-2";
+    memset(&r, 0, sizeof r);
+    assert_int_equal(ldg_serve_new(&r.s, l, NULL, buf, sizeof buf), 0);
+    run_start(&r);
+    assert_int_equal(ldg_serve_submit(r.s, ev, 3, ext_done, &w), 0);
+    ext_wait_done(&w);
+    /* one refused (named), the others committed */
+    assert_int_equal(w.rc, 0);
+    assert_true(w.appended == 2 && w.refused == 1 && w.duplicates == 0);
+    assert_true(w.outcome[0] == 0 && w.outcome[1] < 0 && w.outcome[2] == 0);
+    assert_true(w.seqs[0] == 1 && w.seqs[2] == 2);
+    assert_non_null(strstr(w.why, "event 1: "));
+    assert_non_null(strstr(w.why, "route"));
+    /* the same ids again: duplicates, nothing appended */
+    assert_int_equal(ldg_serve_submit(r.s, ev, 3, ext_done, &w), 0);
+    ext_wait_done(&w);
+    assert_true(w.appended == 0 && w.duplicates == 2 && w.refused == 1);
+    assert_true(w.outcome[0] == 1 && w.seqs[0] == 1 && w.seqs[2] == 2);
+    run_stop(&r);
+    /* stopped: the writer takes nothing more */
+    assert_int_equal(ldg_serve_submit(r.s, ev, 1, ext_done, &w), LDG_EIO);
+    ldg_serve_stats(r.s, &st);
+    assert_true(st.acked == 2 && st.duplicates == 2);
+    assert_int_equal(ldg_serve_backlog(r.s), 0);
+    ldg_serve_free(r.s);
+    assert_int_equal(ldg_size(l, &size), 0);
+    assert_true(size == 3); /* genesis and the two */
+    json_decref(b0);
+    json_decref(b1);
+    json_decref(bad);
+    pthread_mutex_destroy(&w.mu);
+    pthread_cond_destroy(&w.cv);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -869,6 +971,7 @@ main(void)
         cmocka_unit_test(
             test_server__incomplete_lines_at_the_budget_still_complete),
         cmocka_unit_test(test_server__idle_and_slow_connections_are_closed),
+        cmocka_unit_test(test_server__submit_commits_in_process_events),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

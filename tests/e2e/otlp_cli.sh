@@ -1,0 +1,295 @@
+#!/bin/sh
+# otlp_cli.sh — `ledger serve --otlp` (issue 48, docs/OTLP.md) over real
+# HTTP with curl:
+#   - an agent's trace in OTLP/JSON: the chat span is a route.decision,
+#     the tool span a run.step (failed), the agent span an otel.span, all
+#     in the run of the trace id, with their ids and no content (the
+#     prompt, the tool's arguments, the error's text); sent again, nothing
+#     new (duplicates), answered 200;
+#   - the same kind of request as protobuf, gzip'd, answered in protobuf;
+#   - log records: otel.log, a GenAI event's body withheld;
+#   - a partial success: a span whose event is over the ledger's body
+#     limit is refused by name, the other one recorded;
+#   - every refusal (404, 405, 415 for type and encoding, 400 for bad JSON,
+#     protobuf, ids, 413 for the body and a gzip bomb) names its cause and
+#     writes nothing;
+#   - --otlp-backlog 1 under concurrent requests: 429/503 with
+#     Retry-After, and the spans of every request answered 200 are in the
+#     log while those of a refused one are not;
+#   - kill -9 right after a run of acknowledged requests: every acked span
+#     is there after it, and the ledger verifies;
+#   - the counters at serve --metrics; options refused without --otlp, a
+#     non-loopback address without --otlp-remote, a unix: socket served.
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+for t in curl python3 gzip; do
+    command -v $t >/dev/null 2>&1 || { echo "SKIP: needs $t"; exit 0; }
+done
+HERE=$(cd "$(dirname "$0")" && pwd)
+T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/otlp_cli.XXXXXX") || exit 1
+SP=""
+trap '[ -n "$SP" ] && kill -9 $SP 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
+export no_proxy=127.0.0.1 NO_PROXY=127.0.0.1
+case $LEDGER in /*) ;; *) LEDGER=$PWD/$LEDGER ;; esac
+D=$T/l
+fails=0
+fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
+ok() { printf 'ok - %s\n' "$*"; }
+L() { "$LEDGER" --dir "$D" "$@"; }
+GEN="python3 $HERE/lib/otlp_gen.py"
+PB="python3 $HERE/lib/otlp_pb.py"
+TR=5b8efff798038103d269b633813fc60c
+
+# start_serve ARGS...: serve with --otlp on a free port; sets SP and U
+start_serve() {
+    "$LEDGER" --dir "$D" serve --otlp 127.0.0.1:0 "$@" >"$T/s.out" 2>"$T/s.err" &
+    SP=$!
+    i=0
+    while ! grep -q '^listening on' "$T/s.out" 2>/dev/null && [ $i -lt 200 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    U=$(sed -n 's/^otlp on \(http:[^ ]*\).*/\1/p' "$T/s.out")
+    [ -n "$U" ] || { fail "serve did not start: $(cat "$T/s.err")"; exit 1; }
+}
+stop_serve() {
+    kill -TERM $SP
+    wait $SP 2>/dev/null
+    SP=""
+}
+# post PATH TYPE FILE [curl args]: the status into $T/code, body $T/resp,
+# headers $T/hdr
+post() {
+    p=$1 ty=$2 f=$3
+    shift 3
+    curl -s -o "$T/resp" -D "$T/hdr" -w '%{http_code}' -X POST \
+        -H "Content-Type: $ty" "$@" --data-binary "@$f" "$U$p" >"$T/code"
+}
+code() { cat "$T/code"; }
+count() { L query -o json 2>/dev/null | wc -l | tr -d ' '; }
+
+L init >/dev/null || { echo "FAIL: init"; exit 1; }
+
+# ------------------------------------------------------------ usage --
+for args in "--otlp-run x" "--otlp-content" "--otlp-spans genai" \
+    "--otlp-backlog 5" "--otlp 10.1.2.3:4318" "--otlp 127.0.0.1:1 --otlp-spans some" \
+    "--otlp nowhere"; do
+    # shellcheck disable=SC2086
+    L serve $args >"$T/u.out" 2>"$T/u.err"
+    [ $? = 64 ] && [ -s "$T/u.err" ] || fail "serve $args: not 64 ($(cat "$T/u.err"))"
+done
+grep -q 'not a loopback address' "$T/u.err" 2>/dev/null ||
+    L serve --otlp 10.1.2.3:4318 2>&1 | grep -q 'not a loopback address' ||
+    fail "--otlp 10.1.2.3 does not say it is not loopback"
+ok "options without --otlp, a bad value or a remote address: 64"
+
+start_serve --metrics 127.0.0.1:0
+MU=$(sed -n 's/^metrics on \(http:[^ ]*\)/\1/p' "$T/s.out")
+
+# ---------------------------------------------------- an agent's trace --
+$GEN agent $TR >"$T/agent.json"
+post /v1/traces application/json "$T/agent.json"
+[ "$(code)" = 200 ] && [ "$(cat "$T/resp")" = "{}" ] ||
+    fail "agent trace: $(code) $(cat "$T/resp")"
+grep -qi '^content-type: application/json' "$T/hdr" || fail "answer type: $(cat "$T/hdr")"
+L query run=$TR -o json >"$T/ev"
+python3 - "$T/ev" "$TR" <<'P' || fail "agent events: $(cat "$T/ev")"
+import json, sys
+es = [json.loads(l) for l in open(sys.argv[1])]
+tr = sys.argv[2]
+by = {e["id"]: e for e in es}
+assert len(es) == 3, len(es)
+a, c, t = (by["otlp:%s:%016x" % (tr, i)] for i in (1, 2, 3))
+assert a["type"] == "otel.span" and a["body"]["operation"] == "invoke_agent", a
+assert c["type"] == "route.decision", c
+b = c["body"]
+assert b["chosen_model"] == "llama3:8b" and b["provider"] == "ollama", b
+assert b["tokens_in"] == 11 and b["tokens_out"] == 7 and b["outcome"] == "ok", b
+assert b["parent_span_id"] == "%016x" % 1 and b["trace_id"] == tr, b
+assert abs(b["latency_ms"] - 250) < 0.01, b
+assert t["type"] == "run.step" and t["body"]["status"] == "failed", t
+assert t["body"]["tool"] == "get_weather" and t["body"]["reason"] == "timeout", t
+for e in es:
+    assert e["run"] == tr, e
+    assert "time" in e and e["clock"] == "source", e
+    assert e["body"]["service"] == "agent", e
+    s = json.dumps(e)
+    assert "SECRET" not in s, s
+P
+post /v1/traces application/json "$T/agent.json"
+[ "$(code)" = 200 ] || fail "the same trace again: $(code)"
+[ "$(count)" = 4 ] || fail "sent again: $(count) events, want 4 (genesis + 3)"
+ok "an agent's trace: route.decision, run.step, otel.span; sent again, nothing new"
+
+# ---------------------------------------------- protobuf, gzip'd --------
+TR2=0af7651916cd43dd8448eb211c80319c
+$GEN batch $TR2 5 100 | $PB traces >"$T/b.pb"
+gzip -c "$T/b.pb" >"$T/b.pb.gz"
+post /v1/traces application/x-protobuf "$T/b.pb.gz" -H 'Content-Encoding: gzip'
+[ "$(code)" = 200 ] || fail "protobuf gzip: $(code) $(cat "$T/resp")"
+grep -qi '^content-type: application/x-protobuf' "$T/hdr" || fail "pb answer type"
+[ ! -s "$T/resp" ] || fail "a full success in protobuf is an empty message: $(od -c "$T/resp")"
+[ "$(L query run=$TR2 type=route.decision -o json | wc -l)" = 5 ] ||
+    fail "protobuf: $(L query run=$TR2)"
+ok "protobuf, gzip'd: 5 spans, an empty ExportTraceServiceResponse"
+
+# ---------------------------------------------------------------- logs --
+$GEN logs $TR >"$T/logs.json"
+post /v1/logs application/json "$T/logs.json"
+[ "$(code)" = 200 ] || fail "logs: $(code) $(cat "$T/resp")"
+L query run=$TR type=otel.log -o json >"$T/logs.ev"
+python3 - "$T/logs.ev" <<'P' || fail "log events: $(cat "$T/logs.ev")"
+import json, sys
+es = [json.loads(l) for l in open(sys.argv[1])]
+assert len(es) == 2, es
+line = [e for e in es if "event_name" not in e["body"]][0]["body"]
+ev = [e for e in es if "event_name" in e["body"]][0]["body"]
+assert line["body"] == "tool ran" and line["severity"] == 9, line
+assert ev["body_withheld"] is True and "body" not in ev, ev
+assert "SECRET" not in json.dumps(es)
+P
+post /v1/logs application/json "$T/logs.json"
+[ "$(L query run=$TR type=otel.log -o json | wc -l)" = 2 ] || fail "logs sent again"
+ok "log records: otel.log, a GenAI event's body withheld; sent again, nothing new"
+
+# ------------------------------------------------------ partial success --
+TR3=11111111111111111111111111111111
+$GEN big $TR3 >"$T/big.json"
+post /v1/traces application/json "$T/big.json"
+python3 - "$T/resp" <<'P' || fail "partial success: $(code) $(head -c 600 "$T/resp")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+ps = r["partialSuccess"]
+assert ps["rejectedSpans"] == "1", ps
+assert "event 0" in ps["errorMessage"] and "body" in ps["errorMessage"], ps
+P
+[ "$(code)" = 200 ] || fail "partial success status $(code)"
+[ "$(L query run=$TR3 -o json | wc -l)" = 1 ] || fail "partial: $(L query run=$TR3)"
+ok "a span over the ledger's body limit: partial success naming it, the other recorded"
+
+# ------------------------------------------------------------ refusals --
+before=$(count)
+refused() { # refused WANT_CODE WANT_TEXT: the last answer
+    [ "$(code)" = "$1" ] || fail "$3: $(code), want $1: $(head -c 300 "$T/resp")"
+    grep -q "$2" "$T/resp" || fail "$3: answer does not say '$2': $(head -c 300 "$T/resp")"
+}
+printf 'x' >"$T/x"
+post /v1/metrics application/json "$T/agent.json"
+refused 404 'not an OTLP path' "/v1/metrics"
+curl -s -o "$T/resp" -w '%{http_code}' "$U/v1/traces" >"$T/code"
+refused 405 'only POST' "GET /v1/traces"
+post /v1/traces text/plain "$T/agent.json"
+refused 415 'Content-Type text/plain' "text/plain"
+post /v1/traces application/json "$T/agent.json" -H 'Content-Encoding: br'
+refused 415 'Content-Encoding br' "br"
+printf '{"resourceSpans":[' >"$T/bad.json"
+post /v1/traces application/json "$T/bad.json"
+refused 400 'JSON: line 1, column' "bad JSON"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); r["resourceSpans"][0]["scopeSpans"][0]["spans"][1]["traceId"]="abcd"; json.dump(r,open(sys.argv[2],"w"))' \
+    "$T/agent.json" "$T/badid.json"
+post /v1/traces application/json "$T/badid.json"
+refused 400 'spans\[1\].traceId: 2 bytes, not 16' "bad trace id"
+printf '\012\377\001' >"$T/bad.pb"
+post /v1/traces application/x-protobuf "$T/bad.pb"
+refused 400 'protobuf' "bad protobuf"
+grep -qi '^content-type: application/x-protobuf' "$T/hdr" || fail "a pb refusal is a pb Status"
+head -c 9437184 /dev/zero >"$T/huge"
+post /v1/traces application/json "$T/huge"
+refused 413 'over 8388608 bytes' "a 9 MiB body"
+head -c 67108864 /dev/zero | gzip -c >"$T/bomb.gz"
+post /v1/traces application/json "$T/bomb.gz" -H 'Content-Encoding: gzip'
+refused 413 'inflates to more than' "a gzip bomb"
+head -c 100 "$T/b.pb.gz" >"$T/cut.gz"
+post /v1/traces application/x-protobuf "$T/cut.gz" -H 'Content-Encoding: gzip'
+refused 400 'cut short' "gzip cut short"
+[ "$(count)" = "$before" ] || fail "refused requests wrote: $(count) events, was $before"
+ok "404, 405, 415 (type, encoding), 400 (JSON, ids, protobuf, gzip), 413 (body, bomb): nothing written"
+
+# ------------------------------------------------------------- metrics --
+curl -s "$MU" >"$T/m"
+for s in "ledger_otlp_spans_received_total 13" "ledger_otlp_spans_recorded_total 9" \
+    "ledger_otlp_spans_duplicate_total 3" "ledger_otlp_spans_rejected_total 1" \
+    "ledger_otlp_logs_recorded_total 2" "ledger_otlp_requests_refused_total 10"; do
+    grep -q "^$s\$" "$T/m" || fail "metrics: no '$s': $(grep '^ledger_otlp' "$T/m")"
+done
+ok "the receiver's counters at /metrics"
+stop_serve
+grep -q 'otlp: .* spans: 13 received, 9 recorded' "$T/s.err" ||
+    fail "the stop line: $(cat "$T/s.err")"
+
+# ------------------------------------------------- the writer behind --
+start_serve --otlp-backlog 1
+TR4=22222222222222222222222222222222
+for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+    $GEN batch $TR4 300 "$(printf '%x' $((i * 1000)))" >"$T/c$i.json"
+done
+for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+    curl -s -o "$T/c$i.resp" -D "$T/c$i.hdr" -w '%{http_code}' -X POST \
+        -H 'Content-Type: application/json' --data-binary "@$T/c$i.json" \
+        "$U/v1/traces" >"$T/c$i.code" &
+done
+wait_curls() { # every curl of this round, not the server
+    for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+        j=0
+        while [ ! -s "$T/c$i.code" ] && [ $j -lt 600 ]; do sleep 0.05; j=$((j + 1)); done
+    done
+}
+wait_curls
+L query run=$TR4 -o json --output-fields id >"$T/c.ids"
+python3 - "$T" "$TR4" <<'P' || fail "backlog: $(cat "$T"/c*.code)"
+import json, os, sys
+t, tr = sys.argv[1], sys.argv[2]
+have = {json.loads(l)["id"] for l in open(os.path.join(t, "c.ids"))}
+oks = thr = 0
+for i in range(1, 13):
+    code = open(os.path.join(t, "c%d.code" % i)).read()
+    hdr = open(os.path.join(t, "c%d.hdr" % i)).read().lower()
+    ids = {"otlp:%s:%016x" % (tr, i * 1000 + k) for k in range(300)}
+    if code == "200":
+        oks += 1
+        assert ids <= have, "request %d answered 200, spans missing" % i
+    else:
+        assert code in ("429", "503"), code
+        assert "retry-after: 1" in hdr, hdr
+        assert not (ids & have), "request %d refused, yet recorded" % i
+        thr += 1
+assert oks >= 1 and thr >= 1, (oks, thr)
+print("backlog: %d answered 200, %d throttled" % (oks, thr))
+P
+ok "--otlp-backlog 1: 429/503 with Retry-After, acked spans all there, refused none"
+
+# --------------------------------------------------- kill -9 after acks --
+TR5=33333333333333333333333333333333
+: >"$T/acked"
+for i in 1 2 3 4 5 6 7 8; do
+    $GEN batch $TR5 64 "$(printf '%x' $((i * 100)))" >"$T/k.json"
+    post /v1/traces application/json "$T/k.json"
+    [ "$(code)" = 200 ] && echo $i >>"$T/acked"
+done
+kill -9 $SP
+wait $SP 2>/dev/null
+SP=""
+L verify >"$T/v.out" 2>&1 || fail "verify after kill -9: $(cat "$T/v.out")"
+n=$(L query run=$TR5 -o json | wc -l)
+[ "$n" = $(($(wc -l <"$T/acked") * 64)) ] && [ "$n" -gt 0 ] ||
+    fail "after kill -9: $n spans, $(wc -l <"$T/acked") requests acked of 64"
+ok "kill -9 after acks: all $n acknowledged spans there, verify passes"
+
+# ---------------------------------------------------- a unix socket --
+"$LEDGER" --dir "$D" serve --otlp "unix:$T/otlp.sock" >"$T/s.out" 2>"$T/s.err" &
+SP=$!
+i=0
+while ! grep -q '^listening on' "$T/s.out" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+grep -q "^otlp on unix:$T/otlp.sock" "$T/s.out" || fail "unix: $(cat "$T/s.out" "$T/s.err")"
+TR6=44444444444444444444444444444444
+$GEN batch $TR6 2 1 >"$T/u.json"
+curl -s --unix-socket "$T/otlp.sock" -o "$T/resp" -w '%{http_code}' -X POST \
+    -H 'Content-Type: application/json' --data-binary "@$T/u.json" \
+    http://localhost/v1/traces >"$T/code"
+[ "$(code)" = 200 ] && [ "$(L query run=$TR6 -o json | wc -l)" = 2 ] ||
+    fail "over a unix socket: $(code) $(cat "$T/resp")"
+stop_serve
+ok "--otlp unix:PATH"
+
+[ $fails = 0 ] || { echo "otlp_cli: $fails failed"; exit 1; }
+echo "otlp_cli: all passed"
