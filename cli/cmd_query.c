@@ -1220,7 +1220,7 @@ out:
 }
 
 /* (a long option's id: above the common options' and CLI_OPT_BUNDLE's) */
-enum { OPT_TL_HTML = 0x4c48 };
+enum { OPT_TL_HTML = 0x4c48, OPT_TL_TRACE };
 static const struct cli_opt timeline_opts[] = {
     CLI_BUNDLE_OPTS,
     CLI_VALUE(OPT_TL_HTML, 0, "html", "FILE",
@@ -1228,6 +1228,11 @@ static const struct cli_opt timeline_opts[] = {
               "(- for "
               "standard output): a picture on a time axis, the doctor at its "
               "start, the evidence status, every event (docs/PAGE.md)"),
+    CLI_VALUE(OPT_TL_TRACE, 0, "trace", "ID",
+              "instead of a run: the events of this trace (32 hex digits: "
+              "the spans and logs `ledger serve --otlp` took, the proxy's "
+              "records of requests that carried its traceparent), whatever "
+              "their run; found by a scan of the log"),
     CLI_ARG("RUN",
             "the run's id (as in `ledger runs`), or a plan's (`ledger plans`)",
             0),
@@ -1260,7 +1265,15 @@ const struct cli_command cli_cmd_timeline = {
     "tooltip, failures and denials in red with a cross, route decisions "
     "with the model that answered and any fallback, the doctor's verdict "
     "for the run's pack at its start, and what the events are proven "
-    "against. Every evidence bundle carries such a page as index.html.",
+    "against. Every evidence bundle carries such a page as index.html.\n\n"
+    "Spans an application exported to `ledger serve --otlp` (docs/OTLP.md) "
+    "are shown as a tree (each indented under its parent), and a model "
+    "call the proxy recorded for a request that carried the span's trace "
+    "context (traceparent) is shown under the application's span: one "
+    "request, two witnesses, with what they disagree on (the model, the "
+    "tokens, the outcome) marked '!'. A trace is the run of its spans by "
+    "default, so `ledger timeline TRACEID` shows it; --trace ID selects "
+    "its events whatever their run.",
     timeline_opts,
     CLI_OUT_BASIC,
     "ledger timeline r1\n"
@@ -1268,7 +1281,9 @@ const struct cli_command cli_cmd_timeline = {
     "# on the receiving side: the run's story from the bundle alone\n"
     "ledger timeline r1 --bundle r1.bundle --trusted-key box.vkey\n"
     "# a page to attach to the ticket\n"
-    "ledger timeline r1 --html r1.html\n",
+    "ledger timeline r1 --html r1.html\n"
+    "# an application's trace (OpenTelemetry), with the proxy's records\n"
+    "ledger timeline --trace 5b8efff798038103d269b633813fc60c\n",
     CLI_CMD_PAGER};
 
 /* Writes text to file whole (a temporary file renamed over it), or to
@@ -1446,7 +1461,7 @@ cmd_timeline(struct cli *c, int argc, char **argv)
     char *text = NULL;
     struct cli_bundle_args ba;
     struct ldg_bundle_contents *bc = NULL;
-    const char *html = NULL;
+    const char *html = NULL, *trace = NULL, *run;
     json_t *doctor = NULL, *evidence = NULL;
     char dtitle[200] = "Doctor at the run's start";
     int ch, rc;
@@ -1460,6 +1475,10 @@ cmd_timeline(struct cli *c, int argc, char **argv)
             html = a.value;
             continue;
         }
+        if (ch == OPT_TL_TRACE) {
+            trace = a.value;
+            continue;
+        }
         rc = cli_bundle_opt(c, &ba, ch, a.value);
         if (rc < 0)
             return -rc;
@@ -1468,7 +1487,11 @@ cmd_timeline(struct cli *c, int argc, char **argv)
     }
     if (ch < 0)
         return a.exit;
-    if (a.ind + 1 != argc)
+    if (trace != NULL && a.ind != argc)
+        return cli_usage_err(c, "--trace ID or RUN, not both");
+    if (trace != NULL && ba.file != NULL)
+        return cli_usage_err(c, "--trace does not go with --bundle");
+    if (trace == NULL && a.ind + 1 != argc)
         return cli_usage(c);
     if (ba.file == NULL && (ba.have_key || ba.insecure))
         return cli_usage_err(c, "--trusted-key and "
@@ -1590,15 +1613,17 @@ cmd_timeline(struct cli *c, int argc, char **argv)
         rc = cli_exit_code(rc);
         goto out;
     }
-    rc = ldg_query_timeline(t, argv[a.ind], &tl);
-    if (rc == LDG_ENOTFOUND) {
+    run = trace != NULL ? trace : argv[a.ind];
+    rc = trace != NULL ? ldg_query_timeline_trace(t, trace, &tl)
+                       : ldg_query_timeline(t, run, &tl);
+    if (rc == LDG_ENOTFOUND && trace == NULL) {
         /* not a run: a plan of the control pipeline (cmd_pipeline.c)? */
         int prc;
         if (html != NULL) {
             json_t *ptl = NULL;
-            int r2 = ldg_pipeline_timeline(l, argv[a.ind], &ptl);
+            int r2 = ldg_pipeline_timeline(l, run, &ptl);
             if (r2 == 0) {
-                json_t *ev = ledger_evidence(l, t, "--plan", argv[a.ind]);
+                json_t *ev = ledger_evidence(l, t, "--plan", run);
                 ldg_txn_abort(t);
                 t = NULL;
                 rc = timeline_page(c, ptl, NULL, NULL, ev, NULL, html);
@@ -1611,7 +1636,7 @@ cmd_timeline(struct cli *c, int argc, char **argv)
                 goto out;
             }
         }
-        prc = cli_plan_timeline(c, l, argv[a.ind]);
+        prc = cli_plan_timeline(c, l, run);
         if (prc >= 0) {
             rc = prc;
             goto out;
@@ -1619,7 +1644,7 @@ cmd_timeline(struct cli *c, int argc, char **argv)
     }
     if (rc < 0) {
         /* a pruned ledger: the run may have lived before the horizon */
-        if (rc != LDG_ENOTFOUND || !cli_pruned_run(c, l, argv[a.ind], 1)) {
+        if (rc != LDG_ENOTFOUND || !cli_pruned_run(c, l, run, 1)) {
             cli_err(c, "%s", ldg_errmsg(l));
             if (rc == LDG_ENOTFOUND)
                 cli_pruned(c, l, "it may be in an archive");
@@ -1627,7 +1652,7 @@ cmd_timeline(struct cli *c, int argc, char **argv)
         rc = rc == LDG_EBADINPUT ? EX_USAGE : cli_exit_code(rc);
         goto out;
     }
-    cli_pruned_run(c, l, argv[a.ind], 0);
+    cli_pruned_run(c, l, run, 0);
     if (html != NULL) {
         /* the log-derived doctor after the events before the run's start
          * (export's SUMMARY.txt takes the same) */
@@ -1636,7 +1661,7 @@ cmd_timeline(struct cli *c, int argc, char **argv)
             json_object_get(json_object_get(tl, "start"), "seq"));
         memset(&vo, 0, sizeof vo);
         vo.at_size = ss ? strtoull(ss, NULL, 10) : 0;
-        evidence = ledger_evidence(l, t, "--run", argv[a.ind]);
+        evidence = ledger_evidence(l, t, "--run", run);
         ldg_txn_abort(t);
         t = NULL;
         if (vo.at_size > 0 &&

@@ -347,7 +347,7 @@ add_term(struct qgroup *g, const char *term, char *err, size_t errcap)
         snprintf(err, errcap,
                  "term '%s': expected FIELD=VALUE, FIELD!=VALUE or '+' "
                  "(fields: type, subject, run, actor, pack, model, route, "
-                 "seq, body.NAME)",
+                 "trace, seq, body.NAME)",
                  term);
         return LDG_EBADINPUT;
     }
@@ -373,6 +373,10 @@ add_term(struct qgroup *g, const char *term, char *err, size_t errcap)
     }
     if (flen > 5 && memcmp(term, "body.", 5) == 0) {
         body_name = term + 5;
+    } else if (flen == 5 && memcmp(term, "trace", 5) == 0) {
+        /* trace=ID: the OTLP receiver's and the proxy's body.trace_id
+         * (docs/QUERY.md) */
+        body_name = "trace_id";
     } else {
         size_t i;
         for (i = 0; i < sizeof field_names / sizeof field_names[0]; i++)
@@ -382,7 +386,7 @@ add_term(struct qgroup *g, const char *term, char *err, size_t errcap)
         if (i == sizeof field_names / sizeof field_names[0]) {
             snprintf(err, errcap,
                      "term '%s': unknown field '%.*s' (fields: type, "
-                     "subject, run, actor, pack, model, route, seq, "
+                     "subject, run, actor, pack, model, route, trace, seq, "
                      "body.NAME)",
                      term, (int)(flen > 64 ? 64 : flen), term);
             return LDG_EBADINPUT;
@@ -396,7 +400,9 @@ add_term(struct qgroup *g, const char *term, char *err, size_t errcap)
     }
     /* body names end at the '=' */
     if (body_name != NULL) {
-        char *bn = strndup(body_name, (size_t)(name_end - body_name));
+        char *bn = body_name >= term && body_name < name_end
+                       ? strndup(body_name, (size_t)(name_end - body_name))
+                       : strdup(body_name);
         if (bn == NULL)
             return LDG_ENOMEM;
         p = find_or_add_pred(g, f, bn, neg);

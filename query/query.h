@@ -345,6 +345,14 @@ int ldg_query_match_json(const struct ldg_query *q, const json_t *event);
  * (or the run's first event). *out is caller-owned (json_decref); see
  * docs/QUERY.md for its fields. LDG_ENOTFOUND if no event has that run. */
 int ldg_query_timeline(struct ldg_txn *t, const char *run, json_t **out);
+/* The timeline of one trace: the events whose body.trace_id is trace (32
+ * lowercase hex digits; the OTLP receiver's spans and logs, the proxy's
+ * records of requests that carried it), whatever their run, found by a
+ * scan of the log (a body field has no index). "run" is the trace id and
+ * "trace" says it. LDG_EBADINPUT for a malformed id, LDG_ENOTFOUND when
+ * no event has it; else as ldg_query_timeline. */
+int ldg_query_timeline_trace(struct ldg_txn *t, const char *trace,
+                             json_t **out);
 /* Renders a timeline from ldg_query_timeline as text lines. *out is
  * malloc'd (caller frees). */
 int ldg_query_timeline_text(const json_t *tl, char **out);

@@ -91,6 +91,7 @@ struct tl {
     char pack[Q_VALUE_MAX + 1];
     /* counts */
     uint64_t steps, steps_failed, routes, fallbacks, policies, denials;
+    uint64_t spans, joined, disagree; /* trace_tree */
     /* permissions / routes at start */
     json_t *routes_set;      /* object route -> true */
     json_t *version;         /* latest pack.installed/upgraded body */
@@ -143,6 +144,10 @@ kind_of(const char *type)
         return "route";
     if (strcmp(type, LDG_EV_RUN_POLICY) == 0)
         return "policy";
+    if (strcmp(type, LDG_EV_OTEL_SPAN) == 0)
+        return "span";
+    if (strcmp(type, LDG_EV_OTEL_LOG) == 0)
+        return "log";
     return "other";
 }
 
@@ -225,6 +230,8 @@ on_run_event(void *ctx, uint64_t seq)
     } else if (strcmp(kind, "policy") == 0) {
         tl->policies++;
         tl->denials += jstr_is(body, "decision", "deny");
+    } else if (strcmp(kind, "span") == 0) {
+        tl->spans++;
     }
     tl->nevents++;
     if (tl->nevents > TL_EVENTS_MAX) {
@@ -763,6 +770,132 @@ source_order(struct tl *tl, uint64_t base)
     json_object_set_new(tl->root, "clock", json_string("source"));
 }
 
+/* ------------------------------------------------------------ traces -- */
+
+/*
+ * Spans (docs/OTLP.md) and the proxy's records (docs/PROXY.md) carry
+ * trace_id, span_id and parent_span_id. Each span's entry gets "depth",
+ * its distance from the nearest ancestor not in the run (the timeline
+ * indents it so: the span tree). A proxy record names the span of its
+ * caller (the traceparent it was sent with): the model call it witnessed
+ * is that span or its nearest route.decision ancestor (an HTTP client's
+ * span sits between an instrumented `openai` call and the proxy). The
+ * two are one request seen twice: the proxy's entry gets "joined": {seq,
+ * agree, differs: [{field, app, proxy}]} comparing the model that
+ * answered, the tokens and the outcome, and the span's entry "witnesses":
+ * [seq].
+ */
+#define TRACE_DEPTH_MAX 64
+
+static json_t *
+span_parent(json_t *spans, const json_t *body)
+{
+    char key[64];
+    const char *tr = json_string_value(json_object_get(body, "trace_id"));
+    const char *p = json_string_value(json_object_get(body, "parent_span_id"));
+    if (tr == NULL || p == NULL)
+        return NULL;
+    snprintf(key, sizeof key, "%.32s:%.16s", tr, p);
+    return json_object_get(spans, key);
+}
+
+/* What of the app's span and the proxy's record of one call differ. */
+static json_t *
+join_differs(const json_t *app, const json_t *px)
+{
+    static const char *const fields[] = {"chosen_model", "tokens_in",
+                                         "tokens_out", "outcome"};
+    json_t *d = json_array();
+    for (size_t i = 0; d != NULL && i < sizeof fields / sizeof fields[0]; i++) {
+        json_t *a = json_object_get(app, fields[i]);
+        json_t *b = json_object_get(px, fields[i]);
+        if (a == NULL || b == NULL || json_equal(a, b))
+            continue;
+        json_array_append_new(d, json_pack("{s:s,s:O,s:O}", "field", fields[i],
+                                           "app", a, "proxy", b));
+    }
+    return d;
+}
+
+static void
+trace_tree(struct tl *tl)
+{
+    json_t *spans = json_object(), *e;
+    char key[64];
+    size_t i;
+
+    if (spans == NULL)
+        return;
+    /* the run's spans, by trace and span id */
+    json_array_foreach(tl->events, i, e)
+    {
+        json_t *b = json_object_get(e, "body");
+        const char *tr = json_string_value(json_object_get(b, "trace_id"));
+        const char *sp = json_string_value(json_object_get(b, "span_id"));
+        if (tr == NULL || sp == NULL || json_object_get(b, "upstream") != NULL)
+            continue;
+        snprintf(key, sizeof key, "%.32s:%.16s", tr, sp);
+        json_object_set(spans, key, e);
+    }
+    json_array_foreach(tl->events, i, e)
+    {
+        json_t *b = json_object_get(e, "body");
+        json_t *up;
+        json_int_t depth = 0;
+        if (!json_is_string(json_object_get(b, "trace_id")))
+            continue;
+        if (json_object_get(b, "upstream") == NULL) {
+            for (up = span_parent(spans, b);
+                 up != NULL && depth < TRACE_DEPTH_MAX;
+                 up = span_parent(spans, json_object_get(up, "body")))
+                depth++;
+            json_object_set_new(e, "depth", json_integer(depth));
+            continue;
+        }
+        /* a proxy record: the model call it witnessed */
+        int hops = 0;
+        for (up = span_parent(spans, b);
+             up != NULL && hops < TRACE_DEPTH_MAX &&
+             !jstr_is(up, "type", LDG_EV_ROUTE_DECISION);
+             up = span_parent(spans, json_object_get(up, "body")))
+            hops++;
+        if (up == NULL || !jstr_is(e, "type", LDG_EV_ROUTE_DECISION))
+            continue;
+        json_t *d = join_differs(json_object_get(up, "body"), b);
+        if (d == NULL)
+            continue;
+        json_object_set_new(e, "joined",
+                            json_pack("{s:O,s:b,s:o}", "seq",
+                                      json_object_get(up, "seq"), "agree",
+                                      json_array_size(d) == 0, "differs", d));
+        json_t *w = json_object_get(up, "witnesses");
+        if (w == NULL) {
+            w = json_array();
+            json_object_set_new(up, "witnesses", w);
+        }
+        json_array_append(w, json_object_get(e, "seq"));
+        tl->joined++;
+        tl->disagree += json_array_size(d) > 0;
+    }
+    json_decref(spans);
+    /* a proxy record sits under the span it joined */
+    json_array_foreach(tl->events, i, e)
+    {
+        const json_t *j = json_object_get(e, "joined");
+        if (j == NULL)
+            continue;
+        for (size_t k = 0; k < json_array_size(tl->events); k++) {
+            json_t *x = json_array_get(tl->events, k);
+            if (json_equal(json_object_get(x, "seq"),
+                           json_object_get(j, "seq")))
+                json_object_set_new(
+                    e, "depth",
+                    json_integer(
+                        json_integer_value(json_object_get(x, "depth")) + 1));
+        }
+    }
+}
+
 /* Adds rel_ms to each event and the end summary. */
 static void
 finish(struct tl *tl)
@@ -834,6 +967,12 @@ finish(struct tl *tl)
                                   "denials", (json_int_t)tl->denials));
     json_object_set_new(tl->root, "truncated",
                         json_boolean(tl->nevents > TL_EVENTS_MAX));
+    trace_tree(tl);
+    json_t *counts = json_object_get(tl->root, "counts");
+    json_object_set_new(counts, "spans", json_integer((json_int_t)tl->spans));
+    json_object_set_new(counts, "joined", json_integer((json_int_t)tl->joined));
+    json_object_set_new(counts, "joined_disagree",
+                        json_integer((json_int_t)tl->disagree));
 }
 
 /* "Who did it" from the log: each event and each permission in force gets
@@ -937,8 +1076,67 @@ pruned_start(struct tl *tl, json_t **cut)
     return rc < 0 ? rc : 0;
 }
 
+/* The events of one trace (body.trace_id, any run), for
+ * ldg_query_timeline_trace: each through on_run_event. */
+static int
+trace_walk(struct tl *tl, const char *trace)
+{
+    struct ldg_query *q = NULL;
+    struct ldg_query_iter *it = NULL;
+    struct ldg_event ev;
+    char term[80], err[256];
+    char *terms[1] = {term};
+    int rc;
+
+    snprintf(term, sizeof term, "trace=%s", trace);
+    if ((rc = ldg_query_compile(&q, 1, terms, NULL, NULL, err, sizeof err)) < 0)
+        return rc;
+    if ((rc = ldg_query_iter_new(&it, q, tl->t, 0)) == 0) {
+        while ((rc = ldg_query_iter_next(it, &ev)) == 0)
+            if (on_run_event(tl, ev.seq) != 0)
+                break;
+        if (rc == LDG_ENOTFOUND)
+            rc = 0;
+        if (rc == 0)
+            rc = tl->err;
+    }
+    ldg_query_iter_free(it);
+    ldg_query_free(q);
+    return rc;
+}
+
+static int timeline_of(struct ldg_txn *t, const char *run, const char *trace,
+                       json_t **out);
+
 int
 ldg_query_timeline(struct ldg_txn *t, const char *run, json_t **out)
+{
+    return timeline_of(t, run, NULL, out);
+}
+
+int
+ldg_query_timeline_trace(struct ldg_txn *t, const char *trace, json_t **out)
+{
+    size_t n = trace ? strlen(trace) : 0;
+    if (t == NULL || trace == NULL || out == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!((trace[i] >= '0' && trace[i] <= '9') ||
+              (trace[i] >= 'a' && trace[i] <= 'f')))
+            n = 0;
+    if (n != 32) {
+        ldg_set_errmsg(ldg_txn_ledger(t),
+                       "trace id '%.80s': not 32 lowercase hex digits", trace);
+        return LDG_EBADINPUT;
+    }
+    return timeline_of(t, trace, trace, out);
+}
+
+/* The timeline of run (trace NULL), or of the events of trace (run is the
+ * trace id then, as the receiver names runs by default). */
+static int
+timeline_of(struct ldg_txn *t, const char *run, const char *trace, json_t **out)
 {
     struct tl tl;
     uint64_t size;
@@ -976,14 +1174,21 @@ ldg_query_timeline(struct ldg_txn *t, const char *run, json_t **out)
     }
     if ((rc = ldg_txn_size(t, &size)) < 0)
         goto out;
-    rc = ldg_index_walk(t, LDG_INDEX_RUN, run, 0, UINT64_MAX, 0, on_run_event,
-                        &tl);
+    if (trace != NULL)
+        rc = trace_walk(&tl, trace);
+    else
+        rc = ldg_index_walk(t, LDG_INDEX_RUN, run, 0, UINT64_MAX, 0,
+                            on_run_event, &tl);
     if (rc == 0)
         rc = tl.err;
     if (rc < 0)
         goto out;
     if (!tl.have_first) {
-        ldg_set_errmsg(ldg_txn_ledger(t), "no event has run '%s'", run);
+        if (trace != NULL)
+            ldg_set_errmsg(ldg_txn_ledger(t), "no event has trace id %s",
+                           trace);
+        else
+            ldg_set_errmsg(ldg_txn_ledger(t), "no event has run '%s'", run);
         rc = LDG_ENOTFOUND;
         goto out;
     }
@@ -991,6 +1196,8 @@ ldg_query_timeline(struct ldg_txn *t, const char *run, json_t **out)
     if (!tl.have_start && (rc = pruned_start(&tl, &cut)) < 0)
         goto out;
     json_object_set_new(tl.root, "run", json_string(run));
+    if (trace != NULL)
+        json_object_set_new(tl.root, "trace", json_string(trace));
     json_object_set_new(tl.root, "pack",
                         tl.pack[0] ? json_string(tl.pack) : json_null());
     finish(&tl);
@@ -1123,6 +1330,33 @@ put_model_at(struct ldg_buf *b, const json_t *m)
         ldg_buf_puts(b, " never verified");
 }
 
+/* Under a proxy record joined to an application's span: one request,
+ * two witnesses, and whether they agree. */
+static void
+join_line(struct ldg_buf *b, const json_t *e)
+{
+    const json_t *j = json_object_get(e, "joined"), *d, *x;
+    size_t i;
+    if (j == NULL)
+        return;
+    d = json_object_get(j, "differs");
+    ldg_buf_printf(b,
+                   "%s %10s  #%-8s =        the proxy's record of #%s (one "
+                   "request, two witnesses): %s",
+                   json_array_size(d) ? "!" : " ", "", sget(e, "seq"),
+                   sget(j, "seq"),
+                   json_array_size(d) ? "they DISAGREE:" : "they agree");
+    json_array_foreach(d, i, x)
+    {
+        ldg_buf_printf(b, "%s %s ", i ? "," : "", sget(x, "field"));
+        q_json_value(b, json_object_get(x, "app"), JSON_COMPACT);
+        ldg_buf_puts(b, " (app) vs ");
+        q_json_value(b, json_object_get(x, "proxy"), JSON_COMPACT);
+        ldg_buf_puts(b, " (proxy)");
+    }
+    ldg_buf_add(b, "\n", 1);
+}
+
 static void
 event_line(struct ldg_buf *b, const json_t *e)
 {
@@ -1150,6 +1384,10 @@ event_line(struct ldg_buf *b, const json_t *e)
                    (double)json_integer_value(json_object_get(e, "rel_us")) /
                        1e6,
                    sget(e, "seq"), deny ? "DENY" : kind);
+    /* the span tree: two spaces a level */
+    for (json_int_t d = json_integer_value(json_object_get(e, "depth"));
+         d > 0 && d <= TRACE_DEPTH_MAX; d--)
+        ldg_buf_puts(b, "  ");
     if (body == NULL) {
         ldg_buf_printf(b, "  %s [body erased]\n", sget(e, "type"));
         return;
@@ -1166,10 +1404,7 @@ event_line(struct ldg_buf *b, const json_t *e)
         put_val(b, NULL, json_object_get(body, "step"));
         put_val(b, "tool", json_object_get(body, "tool"));
         put_val(b, NULL, json_object_get(body, "status"));
-        if (json_is_integer(json_object_get(body, "duration_ms")))
-            ldg_buf_printf(b, "  %lldms",
-                           (long long)json_integer_value(
-                               json_object_get(body, "duration_ms")));
+        put_ms(b, json_object_get(body, "duration_ms"));
         if (json_array_size(arts) > 0) {
             ldg_buf_puts(b, "  artifacts:");
             json_array_foreach(arts, i, a)
@@ -1189,6 +1424,17 @@ event_line(struct ldg_buf *b, const json_t *e)
             ldg_buf_puts(b, "  FALLBACK");
         put_ms(b, json_object_get(body, "latency_ms"));
         put_val(b, NULL, json_object_get(body, "outcome"));
+        if (json_is_integer(json_object_get(body, "tokens_in")) ||
+            json_is_integer(json_object_get(body, "tokens_out"))) {
+            ldg_buf_puts(b, "  tokens");
+            put_val(b, "in", json_object_get(body, "tokens_in"));
+            put_val(b, "out", json_object_get(body, "tokens_out"));
+        }
+        /* who saw it: the proxy (an upstream), an application's span */
+        if (json_is_string(json_object_get(body, "upstream")))
+            put_val(b, "via proxy", json_object_get(body, "upstream"));
+        else if (json_is_string(json_object_get(body, "span_id")))
+            put_val(b, "app span", json_object_get(body, "span_id"));
         put_val(b, "reason", json_object_get(body, "reason"));
     } else if (strcmp(kind, "policy") == 0) {
         if (!deny)
@@ -1222,11 +1468,25 @@ event_line(struct ldg_buf *b, const json_t *e)
         put_ms(b, json_object_get(body, "latency_ms"));
         put_val(b, NULL, json_object_get(body, "outcome"));
         put_val(b, "reason", json_object_get(body, "reason"));
+    } else if (strcmp(kind, "span") == 0) {
+        put_val(b, NULL, json_object_get(body, "name"));
+        put_val(b, NULL, json_object_get(body, "status"));
+        put_ms(b, json_object_get(body, "duration_ms"));
+        put_val(b, "operation", json_object_get(body, "operation"));
+        put_val(b, "error", json_object_get(body, "error_type"));
+    } else if (strcmp(kind, "log") == 0) {
+        const json_t *msg = json_object_get(body, "body");
+        put_val(b, NULL, json_object_get(body, "severity_text"));
+        put_val(b, NULL, json_object_get(body, "event_name"));
+        if (json_is_string(msg))
+            ldg_buf_printf(b, "  %.80s%s", json_string_value(msg),
+                           json_string_length(msg) > 80 ? "…" : "");
     } else {
         ldg_buf_printf(b, "  %s %s", sget(e, "type"), sget(e, "subject"));
     }
     put_model_at(b, json_object_get(e, "model_at"));
     ldg_buf_add(b, "\n", 1);
+    join_line(b, e);
 }
 
 int
@@ -1241,7 +1501,10 @@ ldg_query_timeline_text(const json_t *tl, char **out)
     *out = NULL;
     memset(&b, 0, sizeof b);
     c = json_object_get(tl, "counts");
-    ldg_buf_printf(&b, "run %s", sget(tl, "run"));
+    if (json_is_string(json_object_get(tl, "trace")))
+        ldg_buf_printf(&b, "trace %s", sget(tl, "trace"));
+    else
+        ldg_buf_printf(&b, "run %s", sget(tl, "run"));
     if (json_is_string(json_object_get(tl, "pack")))
         ldg_buf_printf(&b, "  pack %s", sget(tl, "pack"));
     v = json_object_get(json_object_get(tl, "pack_version"), "version");
@@ -1366,6 +1629,14 @@ ldg_query_timeline_text(const json_t *tl, char **out)
             &b, "  ... (%lld events in all; use " LDG_CMD_QUERY_RUN ")\n",
             (long long)json_integer_value(json_object_get(c, "events")),
             sget(tl, "run"));
+    if (json_integer_value(json_object_get(c, "joined")) > 0)
+        ldg_buf_printf(
+            &b,
+            "\n%lld model calls seen by both the application and the proxy: "
+            "%lld disagree\n",
+            (long long)json_integer_value(json_object_get(c, "joined")),
+            (long long)json_integer_value(
+                json_object_get(c, "joined_disagree")));
     ldg_buf_printf(
         &b,
         "\n%lld events: %lld steps (%lld failed), %lld route decisions (%lld "

@@ -492,12 +492,113 @@ test_timeline__context_on_the_source_clock(void **state)
     json_decref(tl);
 }
 
+/* A trace: an agent span, its chat span, the HTTP client span under
+ * that (not exported as a model call), and the proxy's record naming the
+ * HTTP span as its caller; a second call the proxy saw with other
+ * tokens. */
+#define TR "5b8efff798038103d269b633813fc60c"
+static void
+test_timeline__spans_as_a_tree_and_the_proxy_joined(void **state)
+{
+    struct fx *f = *state;
+    json_t *tl, *e, *by[16] = {0};
+    struct ldg_txn *t;
+    size_t i;
+    char *text = NULL;
+    q_append(f->l, "otel.span", NULL, TR, NULL,
+             "{\"name\":\"invoke_agent\",\"trace_id\":\"" TR "\","
+             "\"span_id\":\"0000000000000001\"}");
+    q_append(f->l, "route.decision", NULL, TR, NULL,
+             "{\"route\":\"m\",\"chosen_model\":\"m:1\",\"tokens_in\":5,"
+             "\"tokens_out\":7,\"outcome\":\"ok\",\"trace_id\":\"" TR "\","
+             "\"span_id\":\"0000000000000002\",\"parent_span_id\":"
+             "\"0000000000000001\"}");
+    q_append(f->l, "otel.span", NULL, TR, NULL,
+             "{\"name\":\"POST\",\"kind\":\"client\",\"trace_id\":\"" TR
+             "\",\"span_id\":\"0000000000000003\",\"parent_span_id\":"
+             "\"0000000000000002\"}");
+    /* the proxy: the same call, agreeing */
+    q_append(f->l, "route.decision", NULL, TR, NULL,
+             "{\"route\":\"m\",\"chosen_model\":\"m:1\",\"tokens_in\":5,"
+             "\"tokens_out\":7,\"outcome\":\"ok\",\"upstream\":\"ollama\","
+             "\"trace_id\":\"" TR "\",\"parent_span_id\":\"0000000000000003\"}");
+    /* a second chat, and the proxy disagreeing on its tokens */
+    q_append(f->l, "route.decision", NULL, TR, NULL,
+             "{\"route\":\"m\",\"chosen_model\":\"m:1\",\"tokens_out\":7,"
+             "\"outcome\":\"ok\",\"trace_id\":\"" TR "\",\"span_id\":"
+             "\"0000000000000004\",\"parent_span_id\":\"0000000000000001\"}");
+    q_append(f->l, "route.decision", NULL, TR, NULL,
+             "{\"route\":\"m\",\"chosen_model\":\"m:2\",\"tokens_out\":9,"
+             "\"outcome\":\"ok\",\"upstream\":\"ollama\",\"trace_id\":\"" TR
+             "\",\"parent_span_id\":\"0000000000000004\"}");
+    /* the proxy's record of another trace: joined to nothing */
+    q_append(f->l, "route.decision", NULL, TR, NULL,
+             "{\"route\":\"m\",\"chosen_model\":\"m:1\",\"upstream\":"
+             "\"ollama\",\"trace_id\":\"0af7651916cd43dd8448eb211c80319c\","
+             "\"parent_span_id\":\"0000000000000004\"}");
+    tl = timeline(f->l, TR, 0);
+    size_t k = 0;
+    json_array_foreach(json_object_get(tl, "events"), i, e)
+    {
+        if (strcmp(s(e, "kind"), "context") != 0 && k < 16)
+            by[k++] = e; /* (the runtime's health before it is context) */
+    }
+    assert_int_equal(k, 7);
+    assert_int_equal(json_integer_value(json_object_get(by[0], "depth")), 0);
+    assert_int_equal(json_integer_value(json_object_get(by[1], "depth")), 1);
+    assert_int_equal(json_integer_value(json_object_get(by[2], "depth")), 2);
+    assert_string_equal(s(by[0], "kind"), "span");
+    /* the proxy's record sits under the chat span it witnessed */
+    json_t *j = json_object_get(by[3], "joined");
+    assert_non_null(j);
+    assert_string_equal(s(j, "seq"), s(by[1], "seq"));
+    assert_true(json_is_true(json_object_get(j, "agree")));
+    assert_int_equal(json_integer_value(json_object_get(by[3], "depth")), 2);
+    assert_true(json_equal(json_array_get(json_object_get(by[1], "witnesses"),
+                                          0),
+                           json_object_get(by[3], "seq")));
+    j = json_object_get(by[5], "joined");
+    assert_non_null(j);
+    assert_false(json_is_true(json_object_get(j, "agree")));
+    char *d = json_dumps(json_object_get(j, "differs"), JSON_COMPACT);
+    assert_string_equal(d, "[{\"field\":\"chosen_model\",\"app\":\"m:1\","
+                           "\"proxy\":\"m:2\"},{\"field\":\"tokens_out\","
+                           "\"app\":7,\"proxy\":9}]");
+    free(d);
+    assert_null(json_object_get(by[6], "joined"));
+    assert_int_equal(count(tl, "joined"), 2);
+    assert_int_equal(count(tl, "joined_disagree"), 1);
+    assert_int_equal(count(tl, "spans"), 2);
+    assert_int_equal(ldg_query_timeline_text(tl, &text), 0);
+    assert_non_null(strstr(text, "they agree"));
+    assert_non_null(strstr(text, "they DISAGREE: chosen_model \"m:1\" (app) "
+                                 "vs \"m:2\" (proxy), tokens_out 7 (app) vs "
+                                 "9 (proxy)"));
+    assert_non_null(strstr(text, "2 model calls seen by both"));
+    free(text);
+    json_decref(tl);
+    /* by trace: the same events, and not those of another trace */
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_query_timeline_trace(t, TR, &tl), 0);
+    assert_int_equal(count(tl, "events"), 6); /* not the other trace's */
+    assert_string_equal(s(tl, "trace"), TR);
+    json_decref(tl);
+    assert_int_equal(ldg_query_timeline_trace(t, "5b8e", &tl), LDG_EBADINPUT);
+    assert_int_equal(
+        ldg_query_timeline_trace(t, "ffffffffffffffffffffffffffffffff", &tl),
+        LDG_ENOTFOUND);
+    ldg_txn_abort(t);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_timeline__run_events_in_order_with_kinds, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_timeline__spans_as_a_tree_and_the_proxy_joined, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(
             test_timeline__context_on_the_source_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(
