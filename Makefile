@@ -328,6 +328,7 @@ bench: all $(BENCH_BIN)
 	@sh bench/sensors.sh $(B) | tee $(BENCH_OUT)/sensors.txt
 	@BENCH_OUT=$(BENCH_OUT) sh bench/serve.sh $(B)
 	@BENCH_OUT=$(BENCH_OUT) sh bench/proxy.sh $(B)
+	@BENCH_OUT=$(BENCH_OUT) sh bench/otlp.sh $(B)
 	@BENCH_OUT=$(BENCH_OUT) sh bench/glance.sh $(B)
 	@printf 'load\t%s (at the end)\n' "$$(cut -d' ' -f1-3 /proc/loadavg)" >> $(BENCH_OUT)/meta
 	@sh bench/results.sh $(BENCH_OUT) > bench/RESULTS.md.tmp && \

@@ -36,8 +36,10 @@ if [ -n "$missing" ]; then
     apt-get install -y -qq $missing >/dev/null
 fi
 make -j"$(nproc)"
-# the npm clients of tests/e2e/proxy_npm.sh, under the build directory
+# the npm clients of tests/e2e/proxy_npm.sh and otlp_npm.sh (the OpenAI
+# and Ollama libraries, the OpenTelemetry Node SDK and its exporters),
+# under the build directory
 mkdir -p build/npm && cp tests/npm/package.json build/npm/ &&
     npm install --prefix build/npm --no-audit --no-fund >/dev/null ||
-    echo "setup: npm install into build/npm failed (proxy_npm.sh will try again)" >&2
+    echo "setup: npm install into build/npm failed (proxy_npm.sh and otlp_npm.sh will try again)" >&2
 make demo

@@ -15,6 +15,8 @@
 #   sensors.txt   bench/sensors.sh's output
 #   fleet.txt     bench/fleet.sh's lines
 #   glance.tsv    bench/glance.sh: scenario, unit, value, target, note
+#   otlp.tsv      bench/otlp.sh: scenario, unit, figure, target, verdict
+#                 (a header line) — the "OpenTelemetry in" section
 #   proxy.tsv     the proxy bench part (issue 33), when there is one:
 #                 scenario, unit, ledger, nginx, better (hi|lo), target
 #                 (min:X, max:X, ratio:X against nginx, or -), note —
@@ -29,7 +31,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 BOUNDS=${BENCH_BOUNDS:-$HERE/bounds.tsv}
 [ -d "$O" ] || { echo "bench/results.sh: no directory $O" >&2; exit 66; }
 any=0
-for f in results.tsv serve.tsv sensors.txt fleet.txt glance.tsv proxy.tsv proxy.md retention.txt; do
+for f in results.tsv serve.tsv sensors.txt fleet.txt glance.tsv proxy.tsv proxy.md retention.txt otlp.tsv; do
     [ -f "$O/$f" ] && any=1
 done
 [ $any = 1 ] || {
@@ -229,6 +231,21 @@ function isnum(x) { return x ~ /^[0-9.]+$/ }
 }' "$O/proxy.tsv" 2>>"$O/.missed"
 else
     echo 'No proxy bench part in this run (`bench/out/proxy.tsv` or `proxy.md`).'
+fi
+
+# bench/otlp.sh (issue 48): the OTLP receiver against the server's own
+# protocol, the same spans
+printf '\n## OpenTelemetry in: `ledger serve --otlp` (issue 48)\n\n'
+if [ -f "$O/otlp.tsv" ]; then
+    echo "| scenario | unit | figure | target | verdict |"
+    echo "|---|---|---|---|---|"
+    tail -n +2 "$O/otlp.tsv" | awk -F '\t' '{
+        if ($5 ~ /misses/) print $1 > "/dev/stderr"
+        printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }' 2>>"$O/.missed"
+    echo
+    echo "Batches of 512 chat spans, one batch in flight a connection, best of the rounds (\`bench/otlp.sh\`); the socket figure sends the events those spans map to as request lines, 512 at a time."
+else
+    echo 'No OTLP bench part in this run (`bench/out/otlp.tsv`).'
 fi
 
 # -------------------------------------------------- what bounds them --

@@ -440,8 +440,8 @@ const struct cli_command cli_cmd_serve = {
     "# Prometheus scrapes http://127.0.0.1:9464/metrics\n"
     "ledger serve --metrics 127.0.0.1:9464 &\n"
     "# applications export their traces and logs to the ledger\n"
+    "# (OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318)\n"
     "ledger serve --otlp 127.0.0.1:4318 &\n"
-    "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 node app.js\n"
     "# send one event and read its answer\n"
     "echo '{\"type\":\"x.hello\",\"body\":{},\"id\":\"a1\"}' |\n"
     "  socat - UNIX-CONNECT:\"$LEDGER_DIR/ledger.sock\"\n",

@@ -648,6 +648,7 @@ otlp_map_log(struct otlp_mapper *m, const struct otlp_scope *sc,
     uint8_t d[32];
     uint64_t t = lg->time_ns ? lg->time_ns : lg->observed_ns;
     json_t *body;
+    const char *ename = lg->event_name;
     int rc, genai;
 
     m->b->items++;
@@ -716,8 +717,17 @@ otlp_map_log(struct otlp_mapper *m, const struct otlp_scope *sc,
     }
     if (m->m->run_attr != NULL)
         json_object_del(lg->attrs, m->m->run_attr);
-    if (lg->event_name && lg->event_name[0])
-        json_object_set_new(body, "event_name", json_string(lg->event_name));
+    /* an event's name: the record's eventName, or (before that field, and
+     * what instrumentation-openai still sends) its event.name attribute */
+    if (ename == NULL || ename[0] == 0) {
+        ename = json_string_value(json_object_get(lg->attrs, "event.name"));
+        if (ename != NULL)
+            json_object_set_new(body, "event_name", json_string(ename));
+        json_object_del(lg->attrs, "event.name");
+        ename = json_string_value(json_object_get(body, "event_name"));
+    } else {
+        json_object_set_new(body, "event_name", json_string(ename));
+    }
     if (lg->severity > 0)
         json_object_set_new(body, "severity", json_integer(lg->severity));
     if (lg->severity_text && lg->severity_text[0])
@@ -729,7 +739,7 @@ otlp_map_log(struct otlp_mapper *m, const struct otlp_scope *sc,
         json_object_set_new(body, "span_id", json_string(span));
     /* A GenAI event's body is what was said (a message, a choice): kept
      * only with record_content; another record's body is its log line. */
-    genai = lg->event_name && strncmp(lg->event_name, "gen_ai.", 7) == 0;
+    genai = ename != NULL && strncmp(ename, "gen_ai.", 7) == 0;
     if (lg->body != NULL && !json_is_null(lg->body)) {
         if (m->m->record_content || !genai) {
             size_t sz = text_size(lg->body);

@@ -318,3 +318,54 @@ proxy_piece_ends(const char *p, size_t n)
     return has(p, n, "data: [DONE]") || has(p, n, "data:[DONE]") ||
            has(p, n, "\"done\":true") || has(p, n, "\"done\": true");
 }
+
+/* ------------------------------------------------------ trace context -- */
+
+static int
+lower_hex(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+static int
+zeros(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != '0')
+            return 0;
+    return 1;
+}
+
+int
+proxy_traceparent(const char *v, char trace[33], char parent[17])
+{
+    size_t n;
+
+    trace[0] = parent[0] = 0;
+    if (v == NULL)
+        return 0;
+    while (*v == ' ' || *v == '\t') /* optional white space around */
+        v++;
+    n = strlen(v);
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    /* version "-" trace-id "-" parent-id "-" trace-flags */
+    if (n < 55 || !lower_hex(v, 2) || v[2] != '-' || v[35] != '-' ||
+        v[52] != '-' || !lower_hex(v + 3, 32) || !lower_hex(v + 36, 16) ||
+        !lower_hex(v + 53, 2))
+        return 0;
+    if (v[0] == 'f' && v[1] == 'f')
+        return 0; /* version 255 is invalid */
+    if (v[0] == '0' && v[1] == '0' ? n != 55 : n > 55 && v[55] != '-')
+        return 0;
+    if (zeros(v + 3, 32) || zeros(v + 36, 16))
+        return 0;
+    memcpy(trace, v + 3, 32);
+    trace[32] = 0;
+    memcpy(parent, v + 36, 16);
+    parent[16] = 0;
+    return 1;
+}

@@ -108,6 +108,10 @@ struct call {
     char run[LDG_RUN_MAX + 1];
     char rid[LDG_ID_MAX + 1];
     int has_run, has_rid, rid_is_id;
+    /* W3C trace context (traceparent): the trace and the caller's span */
+    char trace_id[33], parent_id[17];
+    int has_trace;
+    uint64_t t0_wall_ns; /* when it arrived: the event's source time */
     struct proxy_peer peer;
     size_t request_bytes, response_bytes;
     const char *upstream; /* name of the one that answered (or last tried) */
@@ -267,6 +271,10 @@ event_body(struct call *c, const char **type)
         json_object_set_new(b, "reason", json_string(c->reason));
     if (c->has_rid)
         json_object_set_new(b, "request_id", json_string(c->rid));
+    if (c->has_trace) {
+        json_object_set_new(b, "trace_id", json_string(c->trace_id));
+        json_object_set_new(b, "parent_span_id", json_string(c->parent_id));
+    }
     json_object_set_new(b, "client", proxy_peer_json(&c->peer));
     return b;
 }
@@ -329,13 +337,14 @@ do_record(struct call *c)
     }
     if (p->async || c->client_gone) {
         rc = proxy_rec_submit(p->rec, type, b, c->has_run ? c->run : NULL,
-                              c->rid_is_id ? c->rid : NULL, 0, why, sizeof why);
+                              c->rid_is_id ? c->rid : NULL, c->t0_wall_ns, 0,
+                              why, sizeof why);
         recorded(c, c->client_gone ? rc : 0, why);
         return;
     }
     rc = proxy_rec_submit_cb(p->rec, type, b, c->has_run ? c->run : NULL,
-                             c->rid_is_id ? c->rid : NULL, recorded, c, why,
-                             sizeof why);
+                             c->rid_is_id ? c->rid : NULL, c->t0_wall_ns,
+                             recorded, c, why, sizeof why);
     if (rc < 0)
         recorded(c, rc, why);
 }
@@ -960,6 +969,12 @@ handle(void *ctx, struct ldg_httpd_req *req)
     pthread_mutex_init(&c->mu, NULL);
     ldg_buf_init(&c->whole, p->response_max + 1);
     c->t0_ns = now_ns();
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        c->t0_wall_ns =
+            (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    }
     snprintf(c->method, sizeof c->method, "%s", ldg_httpd_method(req));
     /* who asked: at once, or when the scan for the process is done */
     c->waits++;
@@ -1005,6 +1020,18 @@ handle(void *ctx, struct ldg_httpd_req *req)
                           "without control characters");
         snprintf(c->run, sizeof c->run, "%s", hv);
         c->has_run = 1;
+    }
+    /* W3C trace context: the trace and the caller's span are recorded
+     * (the header is passed on unchanged, as every header is); without
+     * X-Ledger-Run the event is in the run of its trace, as the OTLP
+     * receiver puts the application's spans (docs/PROXY.md) */
+    if (proxy_traceparent(ldg_httpd_header(req, "traceparent"), c->trace_id,
+                          c->parent_id)) {
+        c->has_trace = 1;
+        if (!c->has_run) {
+            snprintf(c->run, sizeof c->run, "%s", c->trace_id);
+            c->has_run = 1;
+        }
     }
     if (rid != NULL && rid[0]) {
         /* the event's id as sent, or a 400: never an id cut short (two

@@ -113,6 +113,14 @@ void proxy_obs_flush(struct proxy_obs *o);
  * "done":true (with or without a space). */
 int proxy_piece_ends(const char *p, size_t n);
 
+/* W3C Trace Context's traceparent header ("00-TRACEID-PARENTID-FLAGS"):
+ * 1 with trace (32 hex digits) and parent (16) when v is valid as the
+ * recommendation (level 1) reads it — version 00 exactly 55 characters,
+ * a later version at least 55 with '-' after them, version ff invalid;
+ * lowercase hex only; neither id all zeros — else 0 (the header is passed
+ * on unchanged either way; an invalid one is not recorded). */
+int proxy_traceparent(const char *v, char trace[33], char parent[17]);
+
 /* -------------------------------------------------------------- peer -- */
 
 struct proxy_peer {
@@ -167,14 +175,16 @@ struct proxy_rec_options {
 int proxy_rec_new(struct proxy_rec **out, const struct proxy_rec_options *o,
                   char *err, size_t errcap);
 /* Queues an event (type, body taken over, run and id copied, may be
- * NULL). A route.decision's model_digest and model_verified are added
+ * NULL; time_ns its source time, when the request arrived, ns since the
+ * epoch, 0 none). A route.decision's model_digest and model_verified are
+ * added
  * by the recorder, from the registry as it is when the event is taken
  * for its commit (read again when it is a second old). wait 1: returns once it
  * is committed (0) or not (< 0, message in why); wait 0: returns 0 at once (the
  * event is committed later; what happens is counted in the stats). */
 int proxy_rec_submit(struct proxy_rec *r, const char *type, json_t *body,
-                     const char *run, const char *id, int wait, char *why,
-                     size_t whycap);
+                     const char *run, const char *id, uint64_t time_ns,
+                     int wait, char *why, size_t whycap);
 /* The outcome of an event queued with proxy_rec_submit_cb: rc 0 (it is
  * committed) or < 0 with why. Called once, on the recorder's thread (or
  * the one that read the commit's answer), without its lock held. */
@@ -183,8 +193,8 @@ typedef void (*proxy_rec_cb)(void *cls, int rc, const char *why);
  * called once its outcome is known. @return 0 (cb will be called), or
  * < 0 with why when it could not be queued (cb is never called). */
 int proxy_rec_submit_cb(struct proxy_rec *r, const char *type, json_t *body,
-                        const char *run, const char *id, proxy_rec_cb cb,
-                        void *cls, char *why, size_t whycap);
+                        const char *run, const char *id, uint64_t time_ns,
+                        proxy_rec_cb cb, void *cls, char *why, size_t whycap);
 /* Commits what is queued, stops the threads, frees r (and the client it
  * was given, also when proxy_rec_new fails); the final counts into the
  * pointers that are not NULL. The error of the last failed commit, or

@@ -40,6 +40,7 @@ struct proxy_item {
     char type[32];
     json_t *body;
     char *run, *id;
+    uint64_t time_ns; /* when the request arrived (0: not said) */
     int wait;
     proxy_rec_cb cb; /* called once the outcome is known, or NULL */
     void *cls;
@@ -260,6 +261,8 @@ event_of(const struct proxy_rec *r, const struct proxy_item *it,
     ev->run = it->run;
     ev->id = it->id;
     ev->actor = r->actor;
+    ev->has_time = it->time_ns > 0;
+    ev->time_ns = it->time_ns;
 }
 
 /* Commits the items of list in one batch; their outcomes into rcs. */
@@ -491,7 +494,7 @@ run_served(struct proxy_rec *r, struct proxy_item *list)
         r->inflight++;
         struct ldg_client *c = r->client;
         pthread_mutex_unlock(&r->mu);
-        rc = ldg_client_append(c, &ev, it->id, 0, 0);
+        rc = ldg_client_append(c, &ev, it->id, ev.has_time, ev.time_ns);
         pthread_mutex_lock(&r->mu);
         if (rc < 0 && !r->broken) {
             /* not sent (a bad id is checked before) or the server went
@@ -664,8 +667,8 @@ nothread:
 
 static int
 submit(struct proxy_rec *r, const char *type, json_t *body, const char *run,
-       const char *id, int wait, proxy_rec_cb cb, void *cls, char *why,
-       size_t whycap)
+       const char *id, uint64_t time_ns, int wait, proxy_rec_cb cb, void *cls,
+       char *why, size_t whycap)
 {
     struct proxy_item *it = calloc(1, sizeof *it);
     int rc;
@@ -682,6 +685,7 @@ submit(struct proxy_rec *r, const char *type, json_t *body, const char *run,
     }
     snprintf(it->type, sizeof it->type, "%s", type);
     it->body = body;
+    it->time_ns = time_ns;
     it->wait = wait;
     it->cb = cb;
     it->cls = cls;
@@ -725,18 +729,19 @@ submit(struct proxy_rec *r, const char *type, json_t *body, const char *run,
 
 int
 proxy_rec_submit(struct proxy_rec *r, const char *type, json_t *body,
-                 const char *run, const char *id, int wait, char *why,
-                 size_t whycap)
+                 const char *run, const char *id, uint64_t time_ns, int wait,
+                 char *why, size_t whycap)
 {
-    return submit(r, type, body, run, id, wait, NULL, NULL, why, whycap);
+    return submit(r, type, body, run, id, time_ns, wait, NULL, NULL, why,
+                  whycap);
 }
 
 int
 proxy_rec_submit_cb(struct proxy_rec *r, const char *type, json_t *body,
-                    const char *run, const char *id, proxy_rec_cb cb, void *cls,
-                    char *why, size_t whycap)
+                    const char *run, const char *id, uint64_t time_ns,
+                    proxy_rec_cb cb, void *cls, char *why, size_t whycap)
 {
-    return submit(r, type, body, run, id, 0, cb, cls, why, whycap);
+    return submit(r, type, body, run, id, time_ns, 0, cb, cls, why, whycap);
 }
 
 int

@@ -200,6 +200,10 @@ on_run_event(void *ctx, uint64_t seq)
              (strcmp(kind, "start") == 0 && !tl->have_start)) {
         tl->have_src_base = 1;
         tl->src_base = ev.time_ns;
+    } else if (!tl->have_start && ev.time_ns < tl->src_base) {
+        /* no start yet: the earliest (a trace's spans arrive as they
+         * end, children before their parents) */
+        tl->src_base = ev.time_ns;
     }
     if (strcmp(kind, "start") == 0 && !tl->have_start) {
         tl->have_start = 1;
@@ -832,7 +836,10 @@ trace_tree(struct tl *tl)
         json_t *b = json_object_get(e, "body");
         const char *tr = json_string_value(json_object_get(b, "trace_id"));
         const char *sp = json_string_value(json_object_get(b, "span_id"));
-        if (tr == NULL || sp == NULL || json_object_get(b, "upstream") != NULL)
+        /* (a log record names the span it was emitted in: not a span) */
+        if (tr == NULL || sp == NULL ||
+            json_object_get(b, "upstream") != NULL ||
+            jstr_is(e, "type", LDG_EV_OTEL_LOG))
             continue;
         snprintf(key, sizeof key, "%.32s:%.16s", tr, sp);
         json_object_set(spans, key, e);
@@ -844,6 +851,19 @@ trace_tree(struct tl *tl)
         json_int_t depth = 0;
         if (!json_is_string(json_object_get(b, "trace_id")))
             continue;
+        if (jstr_is(e, "type", LDG_EV_OTEL_LOG)) {
+            /* a record under the span it was emitted in */
+            const char *sp = json_string_value(json_object_get(b, "span_id"));
+            snprintf(key, sizeof key, "%.32s:%.16s",
+                     json_string_value(json_object_get(b, "trace_id")),
+                     sp ? sp : "");
+            for (up = sp ? json_object_get(spans, key) : NULL;
+                 up != NULL && depth < TRACE_DEPTH_MAX;
+                 up = span_parent(spans, json_object_get(up, "body")))
+                depth++;
+            json_object_set_new(e, "depth", json_integer(depth));
+            continue;
+        }
         if (json_object_get(b, "upstream") == NULL) {
             for (up = span_parent(spans, b);
                  up != NULL && depth < TRACE_DEPTH_MAX;

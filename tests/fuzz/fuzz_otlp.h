@@ -15,7 +15,8 @@
  *     "otlp-log:" and 32, a run (when set) of 1..LDG_RUN_MAX bytes, and a
  *     body the vocabulary accepts (ldg_vocab_check): the ledger never
  *     refuses what the mapper made of valid input;
- *   - without content, no content attribute is in any body.
+ *   - without content, no content attribute is in any body, and no GenAI
+ *     log event (its eventName or event.name attribute) keeps its body.
  */
 #ifndef FUZZ_OTLP_H
 #define FUZZ_OTLP_H
@@ -143,8 +144,14 @@ fuzz_otlp_one(int json, const uint8_t *data, size_t size)
             fprintf(stderr, "vocabulary refuses %s: %s\n", t, verr);
             FUZZ_ASSERT(0);
         }
-        if (!m.record_content)
+        if (!m.record_content) {
+            const char *en = json_string_value(
+                json_object_get(ev[i].body, "event_name"));
             FUZZ_ASSERT(fuzz_no_content(ev[i].body));
+            /* a GenAI event's body is content */
+            FUZZ_ASSERT(en == NULL || strncmp(en, "gen_ai.", 7) != 0 ||
+                        json_object_get(ev[i].body, "body") == NULL);
+        }
     }
     ldg_otlp_batch_free(b);
     free(inflated);

@@ -402,25 +402,46 @@ test_map__a_log_record(void **state)
     struct ldg_otlp_map m = {0};
     size_t n;
     (void)state;
-    snprintf(text, sizeof text,
-             "{\"resourceLogs\":[{\"resource\":{\"attributes\":[" KV_S(
-                 "service.name",
-                 "agent") "]},\"scopeLogs\":[{\"logRecords\":[{"
-                          "\"timeUnixNano\":\"%llu\",\"severityNumber\":9,"
-                          "\"severityText\":\"INFO\",\"body\":{"
-                          "\"stringValue\":\"user logged in\"},"
-                          "\"traceId\":\"" TRACE "\",\"spanId\":"
-                          "\"0000000000000001\"},{\"observedTimeUnixNano\":"
-                          "%llu,\"eventName\":\"gen_ai.user.message\","
-                          "\"body\":{\"kvlistValue\":{\"values\":[" KV_S(
-                              "content", "the prompt") "]}}}]}]}]}",
-             t, t);
+    snprintf(
+        text, sizeof text,
+        "{\"resourceLogs\":[{\"resource\":{\"attributes\":[" KV_S(
+            "service.name",
+            "agent") "]},\"scopeLogs\":[{\"logRecords\":[{"
+                     "\"timeUnixNano\":\"%llu\",\"severityNumber\":9,"
+                     "\"severityText\":\"INFO\",\"body\":{"
+                     "\"stringValue\":\"user logged in\"},"
+                     "\"traceId\":\"" TRACE "\",\"spanId\":"
+                     "\"0000000000000001\"},{\"observedTimeUnixNano\":"
+                     "%llu,\"eventName\":\"gen_ai.user.message\","
+                     "\"body\":{\"kvlistValue\":{\"values\":[" KV_S(
+                         "content", "the prompt") "]}}},{"
+                                                  "\"timeUnixNano\":%"
+                                                  "llu,\"attributes\":"
+                                                  "[" KV_S("event.name",
+                                                           "gen_ai."
+                                                           "choice") "],"
+                                                                     "\"bo"
+                                                                     "dy\":"
+                                                                     "{\"st"
+                                                                     "ringV"
+                                                                     "alue"
+                                                                     "\":"
+                                                                     "\"the "
+                                                                     "answe"
+                                                                     "r\"}}"
+                                                                     "]}]}]"
+                                                                     "}",
+        t, t, t);
     assert_int_equal(ldg_otlp_decode(&b, LDG_OTLP_LOGS, 1, text, strlen(text),
                                      NULL, NULL, err, sizeof err),
                      0);
     const struct ldg_event_in *ev = ldg_otlp_batch_events(b, &n);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3);
     assert_string_equal(ev[0].type, "otel.log");
+    /* the event name as an attribute (instrumentation-openai's) */
+    assert_string_equal(s(ev[2].body, "event_name"), "gen_ai.choice");
+    assert_null(json_object_get(ev[2].body, "body"));
+    assert_null(json_object_get(ev[2].body, "attributes"));
     assert_string_equal(ev[0].run, TRACE);
     assert_string_equal(s(ev[0].body, "body"), "user logged in");
     assert_int_equal(
@@ -447,7 +468,7 @@ test_map__a_log_record(void **state)
                                      &m, NULL, err, sizeof err),
                      0);
     ldg_otlp_batch_events(b, &n);
-    assert_true(n == 0 && ldg_otlp_batch_dropped(b) == 2);
+    assert_true(n == 0 && ldg_otlp_batch_dropped(b) == 3);
     ldg_otlp_batch_free(b);
 }
 

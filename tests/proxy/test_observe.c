@@ -24,8 +24,7 @@ test_observe__api_of(void **state)
     assert_int_equal(proxy_api_of("GET", "/api/chat"), API_OTHER);
     assert_int_equal(proxy_api_of("POST", "/api/chat/"), API_OTHER);
     assert_int_equal(proxy_api_of("GET", "/v1/models"), API_OTHER);
-    assert_string_equal(proxy_api_name(API_OLLAMA_GENERATE),
-                        "ollama.generate");
+    assert_string_equal(proxy_api_name(API_OLLAMA_GENERATE), "ollama.generate");
     assert_null(proxy_api_name(API_OTHER));
     assert_true(proxy_api_ollama(API_OLLAMA_CHAT));
     assert_false(proxy_api_ollama(API_OPENAI_EMBEDDINGS));
@@ -206,6 +205,50 @@ test_observe__piece_ends(void **state)
     assert_false(proxy_piece_ends("data: {}", 8));
 }
 
+/* W3C traceparent: the recommendation's examples and its must-fail
+ * cases. */
+static void
+test_observe__traceparent(void **state)
+{
+    char tr[33], sp[17];
+    static const char *const bad[] = {
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0",    /* short */
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x", /* 00 +*/
+        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", /* case */
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+        "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "0g-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",
+        "",
+        NULL};
+    (void)state;
+    assert_int_equal(
+        proxy_traceparent(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", tr, sp),
+        1);
+    assert_string_equal(tr, "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_string_equal(sp, "00f067aa0ba902b7");
+    /* a later version may add fields after a '-' */
+    assert_int_equal(
+        proxy_traceparent(
+            "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-what", tr,
+            sp),
+        1);
+    assert_int_equal(
+        proxy_traceparent(
+            " 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\t", tr,
+            sp),
+        1);
+    for (int i = 0; bad[i] != NULL; i++) {
+        if (proxy_traceparent(bad[i], tr, sp) != 0)
+            fail_msg("'%s' accepted", bad[i]);
+        assert_string_equal(tr, "");
+    }
+    assert_int_equal(proxy_traceparent(NULL, tr, sp), 0);
+}
+
 int
 main(void)
 {
@@ -216,6 +259,7 @@ main(void)
         cmocka_unit_test(test_observe__streams_cut_anywhere),
         cmocka_unit_test(test_observe__long_line_skipped_bounded),
         cmocka_unit_test(test_observe__piece_ends),
+        cmocka_unit_test(test_observe__traceparent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -521,7 +521,8 @@ test_timeline__spans_as_a_tree_and_the_proxy_joined(void **state)
     q_append(f->l, "route.decision", NULL, TR, NULL,
              "{\"route\":\"m\",\"chosen_model\":\"m:1\",\"tokens_in\":5,"
              "\"tokens_out\":7,\"outcome\":\"ok\",\"upstream\":\"ollama\","
-             "\"trace_id\":\"" TR "\",\"parent_span_id\":\"0000000000000003\"}");
+             "\"trace_id\":\"" TR
+             "\",\"parent_span_id\":\"0000000000000003\"}");
     /* a second chat, and the proxy disagreeing on its tokens */
     q_append(f->l, "route.decision", NULL, TR, NULL,
              "{\"route\":\"m\",\"chosen_model\":\"m:1\",\"tokens_out\":7,"
@@ -554,9 +555,9 @@ test_timeline__spans_as_a_tree_and_the_proxy_joined(void **state)
     assert_string_equal(s(j, "seq"), s(by[1], "seq"));
     assert_true(json_is_true(json_object_get(j, "agree")));
     assert_int_equal(json_integer_value(json_object_get(by[3], "depth")), 2);
-    assert_true(json_equal(json_array_get(json_object_get(by[1], "witnesses"),
-                                          0),
-                           json_object_get(by[3], "seq")));
+    assert_true(
+        json_equal(json_array_get(json_object_get(by[1], "witnesses"), 0),
+                   json_object_get(by[3], "seq")));
     j = json_object_get(by[5], "joined");
     assert_non_null(j);
     assert_false(json_is_true(json_object_get(j, "agree")));

@@ -62,6 +62,8 @@ ex_setup() (
             echo '{"type":"eval.result","body":{"eval_id":"'$id'","suite":"qa","target":"route:qa","candidate":"'$m'","passed":true,"cases_total":10,"cases_passed":10,"metrics":{"pass_rate":1.0,"latency_p50_ms":100}}}'
         done
         echo '{"type":"promotion.promoted","body":{"target":"route:qa","candidate":"llama3:8b","eval_id":"E-0"}}'
+        # an application's span (ledger serve --otlp), for timeline --trace
+        echo '{"type":"otel.span","body":{"name":"invoke_agent","trace_id":"5b8efff798038103d269b633813fc60c","span_id":"00f067aa0ba902b7","run":"5b8efff798038103d269b633813fc60c"}}'
     } | ledger ingest - >/dev/null
     ticks $((40 - $(size)))
     ledger ingest "$ex_root/examples/pdf-ops.jsonl" >/dev/null

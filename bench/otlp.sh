@@ -1,0 +1,76 @@
+#!/bin/sh
+# bench/otlp.sh BUILD_DIR — `ledger serve --otlp` (issue 48) side by side
+# with `ledger serve`'s own protocol, in one run, the same spans in both:
+#   - OTLP_CONNS (4) connections, each sending OTLP_BATCHES (25) batches
+#     of 512 chat spans, one batch at a time (an SDK's batch processor
+#     waits for each answer): spans recorded/s over OTLP/HTTP protobuf,
+#     over OTLP/JSON, and the events those spans map to (the receiver's
+#     own mapping, ldg_otlp_decode) sent to the server's socket as request
+#     lines, 512 at a time, acked events/s (bench/otlp_load.c);
+#   - the ratios the issue sets targets for: protobuf >= 0.7x the socket,
+#     JSON >= 0.5x.
+# Each mode runs OTLP_ROUNDS (3) times, interleaved, on a fresh ledger per
+# mode; the best of the rounds counts (a shared box's noise only slows).
+# Prints one line per figure and writes bench/out/otlp.tsv.
+set -u
+B=${1:-build}
+cd "$(dirname "$0")/.." || exit 1
+OUT=${BENCH_OUT:-bench/out}
+mkdir -p "$OUT"
+NC=${OTLP_CONNS:-4}
+NB=${OTLP_BATCHES:-25}
+R=${OTLP_ROUNDS:-3}
+T=$(mktemp -d)
+pids=""
+trap 'for p in $pids; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$T"' EXIT
+field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+# run MODE: one round on a fresh ledger; prints otlp_load's line
+run() {
+    d=$T/$1.$2
+    "$B/ledger" --dir "$d" init >/dev/null || exit 1
+    "$B/ledger" --dir "$d" serve --otlp 127.0.0.1:0 >"$d.out" 2>"$d.err" &
+    sp=$!
+    pids="$pids $sp"
+    i=0
+    while ! grep -q '^listening on ' "$d.out" 2>/dev/null && [ $i -lt 600 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    u=$(sed -n 's/^otlp on \(http:[^ ]*\).*/\1/p' "$d.out")
+    if [ "$1" = serve ]; then w=$d/ledger.sock; else w=$u; fi
+    "$B/bench/otlp_load" "$1" "$w" "$NC" "$NB" || echo "otlp_load failed: $1"
+    kill -TERM $sp
+    wait $sp 2>/dev/null
+    rm -rf "$d"
+}
+best() { # best MODE: the most spans/s of its rounds
+    sort -t= -k2 -n "$T/$1.sps" | tail -1
+}
+r=1
+while [ $r -le "$R" ]; do
+    for m in serve pb json; do
+        line=$(run $m $r)
+        echo "$line"
+        case "$line" in
+        *" errors=0"*) field "$line" sps >>"$T/$m.sps" ;;
+        *) echo "otlp bench: $m round $r failed: $line"; exit 1 ;;
+        esac
+    done
+    r=$((r + 1))
+done
+s=$(sort -n "$T/serve.sps" | tail -1)
+p=$(sort -n "$T/pb.sps" | tail -1)
+j=$(sort -n "$T/json.sps" | tail -1)
+rp=$(awk -v a="$p" -v b="$s" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+rj=$(awk -v a="$j" -v b="$s" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+{
+    printf 'scenario\tunit\tfigure\ttarget\tverdict\n'
+    printf 'serve socket, the same events (%s conns x %s batches of 512)\tacked events/s\t%s\t-\t-\n' "$NC" "$NB" "$s"
+    printf 'OTLP/HTTP protobuf\tspans recorded/s\t%s\t-\t-\n' "$p"
+    printf 'OTLP/HTTP JSON\tspans recorded/s\t%s\t-\t-\n' "$j"
+    printf 'protobuf / socket\tratio\t%s\t>= 0.7\t%s\n' "$rp" \
+        "$(awk -v r="$rp" 'BEGIN { print (r >= 0.7 ? "meets" : "**misses**") }')"
+    printf 'JSON / socket\tratio\t%s\t>= 0.5\t%s\n' "$rj" \
+        "$(awk -v r="$rj" 'BEGIN { print (r >= 0.5 ? "meets" : "**misses**") }')"
+} | tee "$OUT/otlp.tsv"

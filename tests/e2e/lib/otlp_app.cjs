@@ -1,0 +1,99 @@
+// otlp_app.cjs — an application as the box would run one: the official
+// OpenTelemetry Node SDK (@opentelemetry/sdk-node) with the official
+// exporters to `ledger serve --otlp`, the `openai` client instrumented by
+// @opentelemetry/instrumentation-openai (and its HTTP requests by
+// @opentelemetry/instrumentation-http, which sends the W3C traceparent),
+// talking to a model runtime through `ledger proxy`.
+//
+//   node otlp_app.cjs NPM_DIR OTLP_URL PROXY_URL MODEL json|proto
+//
+// An agent span ("invoke_agent planner") holds a chat completion, an
+// embeddings call and a tool execution span of its own; a log record is
+// emitted in the trace. Prints the trace id, then "done" once the SDK has
+// flushed and shut down (its exporters sent everything, or it says why
+// not on stderr and exits 1).
+"use strict";
+const path = require("path");
+const { createRequire } = require("module");
+
+const [npmDir, otlpUrl, proxyUrl, model, encoding] = process.argv.slice(2);
+const need = createRequire(path.join(path.resolve(npmDir), "package.json"));
+
+const { NodeSDK } = need("@opentelemetry/sdk-node");
+const { resourceFromAttributes } = need("@opentelemetry/resources");
+const { BatchLogRecordProcessor } = need("@opentelemetry/sdk-logs");
+const { OpenAIInstrumentation } = need("@opentelemetry/instrumentation-openai");
+const { HttpInstrumentation } = need("@opentelemetry/instrumentation-http");
+const api = need("@opentelemetry/api");
+const logsApi = need("@opentelemetry/api-logs");
+
+const proto = encoding === "proto";
+const { OTLPTraceExporter } = need(
+  proto ? "@opentelemetry/exporter-trace-otlp-proto"
+        : "@opentelemetry/exporter-trace-otlp-http");
+const { OTLPLogExporter } = need(
+  proto ? "@opentelemetry/exporter-logs-otlp-proto"
+        : "@opentelemetry/exporter-logs-otlp-http");
+
+const failures = [];
+const sdk = new NodeSDK({
+  resource: resourceFromAttributes({ "service.name": "otlp-e2e-agent" }),
+  traceExporter: new OTLPTraceExporter({ url: otlpUrl + "/v1/traces" }),
+  logRecordProcessors: [
+    new BatchLogRecordProcessor({
+      exporter: new OTLPLogExporter({ url: otlpUrl + "/v1/logs" }),
+    }),
+  ],
+  instrumentations: [
+    new OpenAIInstrumentation({ captureMessageContent: true }),
+    // the exporters' own requests are not traced
+    new HttpInstrumentation({
+      ignoreOutgoingRequestHook: (req) =>
+        String(req.path || "").startsWith("/v1/traces") ||
+        String(req.path || "").startsWith("/v1/logs"),
+    }),
+  ],
+});
+api.diag.setLogger({
+  error: (m, ...a) => failures.push([m, ...a].join(" ")),
+  warn: (m, ...a) => failures.push([m, ...a].join(" ")),
+  info: () => {}, debug: () => {}, verbose: () => {},
+}, api.DiagLogLevel.WARN);
+sdk.start();
+
+// required after the SDK started: the instrumentation patches it
+const OpenAI = require(need.resolve("openai"));
+
+async function main() {
+  const client = new OpenAI({ baseURL: proxyUrl + "/v1", apiKey: "sk-otlp-e2e-SECRET" });
+  const tracer = api.trace.getTracer("otlp-e2e");
+  const logger = logsApi.logs.getLogger("otlp-e2e");
+  let traceId;
+  await tracer.startActiveSpan("invoke_agent planner", {
+    attributes: { "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner" },
+  }, async (agent) => {
+    traceId = agent.spanContext().traceId;
+    const r = await client.chat.completions.create({
+      model, messages: [{ role: "user", content: "why is the sky blue" }],
+    });
+    const e = await client.embeddings.create({ model, input: ["a", "b"] });
+    await tracer.startActiveSpan("execute_tool get_weather", {
+      attributes: { "gen_ai.operation.name": "execute_tool",
+                    "gen_ai.tool.name": "get_weather",
+                    "gen_ai.tool.call.arguments": "{\"city\":\"SECRET-CITY\"}" },
+    }, async (tool) => { tool.end(); });
+    logger.emit({ severityNumber: logsApi.SeverityNumber.INFO, severityText: "INFO",
+                  body: "planner answered: " + r.choices[0].message.content.length +
+                        " characters, " + e.data.length + " embeddings" });
+    agent.end();
+  });
+  console.log(traceId);
+  await sdk.shutdown();
+  if (failures.length) {
+    console.error("the SDK said: " + failures.join("; "));
+    process.exit(1);
+  }
+  console.log("done");
+}
+
+main().catch((e) => { console.error(e && e.stack || String(e)); process.exit(1); });
