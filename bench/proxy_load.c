@@ -5,6 +5,7 @@
  * tenth of that), reading each answer whole (Content-Length or chunked).
  *
  *   build/bench/proxy_load HOST:PORT CLIENTS SECONDS [stream]
+ *   PROXY_LOAD_HEADER="traceparent: 00-...-01" adds a header to each request
  *
  * Prints one line:
  *   reqs=N rps=R p50_ms=A p99_ms=B ttfb_p50_ms=C errors=E
@@ -111,11 +112,15 @@ run(void *arg)
                              "\"hi\"}]}"
                            : "{\"model\":\"m:1\",\"messages\":[{\"role\":"
                              "\"user\",\"content\":\"hi\"}]}";
+    /* PROXY_LOAD_HEADER="Name: value": one more request header (bench/
+     * otlp.sh sends a W3C traceparent with it) */
+    const char *extra = getenv("PROXY_LOAD_HEADER");
     int rl = snprintf(req, sizeof req,
                       "POST /v1/chat/completions HTTP/1.1\r\nHost: b\r\n"
-                      "Content-Type: application/json\r\nContent-Length: "
+                      "%s%sContent-Type: application/json\r\nContent-Length: "
                       "%zu\r\n\r\n%s",
-                      strlen(body), body);
+                      extra ? extra : "", extra ? "\r\n" : "", strlen(body),
+                      body);
     int fd = -1;
     while (!stop) {
         double lat, tt;

@@ -145,7 +145,8 @@ struct ldg_otlp_options {
      * answered: requests are then answered 503 (429 for the receiver's
      * own) with Retry-After. 0: 65536. */
     uint64_t behind_max;
-    unsigned max_conns; /* 0: 256 */
+    unsigned max_conns; /* connections at once; 0: 64 (each may hold a
+                           body of body_max while it is read) */
 };
 
 struct ldg_otlp;

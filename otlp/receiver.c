@@ -387,7 +387,7 @@ ldg_otlp_start(struct ldg_otlp **out, const struct ldg_otlp_options *o,
     ho.listen = o->listen ? o->listen : LDG_OTLP_LISTEN_DEFAULT;
     ho.handle = handle;
     ho.ctx = r;
-    ho.max_conns = o->max_conns ? o->max_conns : 256;
+    ho.max_conns = o->max_conns ? o->max_conns : 64;
     ho.body_max = r->lim.body_max;
     ho.async = 1;
     ho.threads = 2;
