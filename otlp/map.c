@@ -117,6 +117,13 @@ ldg_otlp_batch_events(const struct ldg_otlp_batch *b, size_t *n)
     return b ? b->ev : NULL;
 }
 
+void
+otlp_batch_source(struct ldg_otlp_batch *b, const struct ldg_source *src)
+{
+    for (size_t i = 0; b != NULL && i < b->n; i++)
+        b->ev[i].source = src;
+}
+
 size_t
 ldg_otlp_batch_items(const struct ldg_otlp_batch *b)
 {

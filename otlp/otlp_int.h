@@ -119,6 +119,9 @@ int otlp_pb_decode(struct otlp_mapper *m, enum ldg_otlp_signal sig,
 int otlp_json_decode(struct otlp_mapper *m, enum ldg_otlp_signal sig,
                      const void *body, size_t len);
 
+/* Sets every event's source (borrowed: must outlive the batch's use). */
+void otlp_batch_source(struct ldg_otlp_batch *b, const struct ldg_source *src);
+
 /* Answers (receiver.c, with pb.c's encoder): the body of a success
  * (partial: rejected > 0 with msg) or of a refusal (google.rpc.Status:
  * code, msg), in the request's encoding; malloc'd, the caller's. */

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "http/server.h"
 #include "otlp/otlp_int.h"
@@ -46,7 +48,34 @@ struct pending {
     enum ldg_otlp_signal sig;
     int json;
     size_t items, dropped, n;
+    struct ldg_source src; /* the peer, over a Unix socket */
+    char exe[1024];
 };
+
+/* Who sent it, when the kernel says: over a Unix socket its credentials
+ * (SO_PEERCRED) and executable, as `ledger serve` records its socket's
+ * writers; over TCP nothing (0). */
+static int
+peer_source(int fd, struct pending *p)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    struct ucred cr;
+    socklen_t cl = sizeof cr;
+    char link[64];
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+        ss.ss_family != AF_UNIX ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0)
+        return 0;
+    p->src.uid = cr.uid;
+    p->src.gid = cr.gid;
+    p->src.pid = (uint64_t)cr.pid;
+    snprintf(link, sizeof link, "/proc/%d/exe", (int)cr.pid);
+    ssize_t n = readlink(link, p->exe, sizeof p->exe - 1);
+    p->exe[n > 0 ? n : 0] = 0;
+    p->src.exe = p->exe[0] ? p->exe : NULL;
+    return 1;
+}
 
 /* gRPC status codes, for google.rpc.Status */
 #define RPC_INVALID_ARGUMENT 3
@@ -335,6 +364,8 @@ handle(void *ctx, struct ldg_httpd_req *req)
     p->items = items;
     p->dropped = dropped;
     p->n = n;
+    if (peer_source(ldg_httpd_fd(req), p))
+        otlp_batch_source(b, &p->src);
     ldg_httpd_defer(req);
     pthread_mutex_lock(&r->mu);
     r->pending++;

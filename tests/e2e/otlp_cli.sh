@@ -288,8 +288,18 @@ curl -s --unix-socket "$T/otlp.sock" -o "$T/resp" -w '%{http_code}' -X POST \
     http://localhost/v1/traces >"$T/code"
 [ "$(code)" = 200 ] && [ "$(L query run=$TR6 -o json | wc -l)" = 2 ] ||
     fail "over a unix socket: $(code) $(cat "$T/resp")"
+# the sender as the kernel names it (over TCP: none)
+L query run=$TR6 -o json >"$T/u.ev"
+python3 - "$T/u.ev" "$T/ev" <<'P' || fail "sources: $(head -c 600 "$T/u.ev")"
+import json, sys
+for l in open(sys.argv[1]):
+    s = json.loads(l)["source"]
+    assert s["exe"].endswith("curl") and s["pid"] > 0, s
+for l in open(sys.argv[2]):
+    assert "source" not in json.loads(l), l
+P
 stop_serve
-ok "--otlp unix:PATH"
+ok "--otlp unix:PATH: the sender's uid, pid and executable recorded"
 
 [ $fails = 0 ] || { echo "otlp_cli: $fails failed"; exit 1; }
 echo "otlp_cli: all passed"
