@@ -28,6 +28,7 @@ EOF
 printf 'scenario\tledger\tpeer\n64 clients acked events/s\t120000\t50000\n' >"$T/o/serve.tsv"
 printf 'page of 10,000 events: load and render in Chromium\tms\t2500\tmax:2000\tnote\n' >"$T/o/glance.tsv"
 printf 'proxy overhead p50\tms\t0.4\t0.3\tlo\tmax:1\tvs nginx\n' >"$T/o/proxy.tsv"
+printf 'scenario\tunit\tfigure\ttarget\tverdict\nprotobuf / socket\tratio\t1.20\t>= 0.7\tmeets\nJSON / socket\tratio\t0.40\t>= 0.5\t**misses**\n' >"$T/o/otlp.tsv"
 printf 'verify --full\tSHA-256, the test says\n' >"$T/bounds"
 
 BENCH_BOUNDS="$T/bounds" sh "$G" "$T/o" >"$T/r.md" 2>"$T/e" || fail "exit $?: $(cat "$T/e")"
@@ -43,6 +44,9 @@ has "| append, one process | ms p50 | 2.1 | 4.0 | 0.53 | <= 3 | meets |"
 has "| 64 clients acked events/s | 120000 | 50000 |"
 has "## Proxy (issue 33)"
 has "| proxy overhead p50 | ms | 0.4 | 0.3 | 1.33 | <= 1 | meets | vs nginx |"
+has "## OpenTelemetry in: \`ledger serve --otlp\` (issue 48)"
+has "| protobuf / socket | ratio | 1.20 | >= 0.7 | meets |"
+has "- **JSON / socket**: not explained yet"
 has "- **verify --full 1000000**: SHA-256, the test says"
 has "- **page of 10,000 events: load and render in Chromium**: not explained yet"
 has 'Missing: `bench/sensors.sh` left no `sensors.txt` in this run.'
