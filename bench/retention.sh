@@ -1,46 +1,67 @@
 #!/bin/sh
-# bench/retention.sh BUILD_DIR — issue 32's figures, on this machine: a
+# bench/retention.sh BUILD_DIR — issues 32 and 50, on this machine: a
 # BENCH_RETENTION_N-event ledger (default 1M, bench/gen_events), its
-# oldest 90% (up to the first commit's end at or after it) archived and
-# pruned in parts of 100,000 events (what `ledger prune --policy` does),
-# and
-#   archive   events/s over all the parts, and the peak RSS of one part
-#   prune     seconds over all the parts (each checks its archive with
-#             verify-bundle's checks, then prunes in one commit), and the
-#             commit alone (the prune's own seconds, from its -o json
-#             timing is not printed: the whole command is timed)
-#   floor     what a prune's check cannot go below with the bundle
-#             format and jansson: the CPU seconds jansson takes to parse
-#             the first part's manifest.json and events.jsonl alone
-#             (bench/json_floor), and to unpack the bundle, scaled to
-#             the events pruned
-#   pages     the store's bytes in use (every database but the free pages,
-#             as `ledger stats --databases` counts) after, against before
+# oldest 90% (up to the first commit's end at or after it) archived as
+# one segment and pruned with it, and
+#   store     the live store's bytes an event (pages in use, as `ledger
+#             stats --databases` counts them, over the events), store
+#             layout 4
+#   archive   the segment's bytes an event and the events/s and peak RSS
+#             of writing it (target: <= 0.4x the store's bytes an event,
+#             >= 200,000 events/s, <= 128 MiB)
+#   verify    verify-bundle of that segment: events/s and peak RSS
+#             (target >= 300,000 events/s on two cores, <= 128 MiB)
+#   prune     the prune with it, its check included: seconds and peak
+#             RSS (target <= 10 s for 1M, <= 128 MiB)
+#   peer      today's evidence-bundle archive of the same events in the
+#             same run (`archive --format bundle`, which bounds its memory
+#             by parts): the first BENCH_RETENTION_PEER events (default
+#             100,000) as a bundle and as a segment (`export --segment`
+#             of the same range): bytes an event, seconds, peak RSS, and
+#             verify-bundle of each
+#   pages     the store's bytes in use after, against before
 #   queries   the same queries over the kept events, before and after:
 #             a run's events, a time window, a body term in a seq range
 #             (median of 3 each; the ratio after/before)
-# Targets (issue 32): archive >= 100,000 events/s; prune of 1M <= 10 s;
-# pages after pruning 90% <= 15% of before; query ratios as before.
-# Prints "retention: NAME VALUE UNIT ..." lines; writes
-# $BENCH_OUT/retention.txt.
+# Prints "retention: ..." lines; writes $BENCH_OUT/retention.txt and
+# $BENCH_OUT/retention.tsv (scenario, unit, segment, bundle, target,
+# note) for bench/results.sh's table.
 set -u
 B=${1:-build}
 cd "$(dirname "$0")/.." || exit 1
 OUT=${BENCH_OUT:-bench/out}
 N=${BENCH_RETENTION_N:-1000000}
-PART=${BENCH_RETENTION_PART:-100000}
+PEER=${BENCH_RETENTION_PEER:-100000}
 L=$PWD/$B/ledger
+RSS=$PWD/$B/bench/rss
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 mkdir -p "$OUT"
 R="$OUT/retention.txt"
+TSV="$OUT/retention.tsv"
 : >"$R"
+: >"$TSV"
 now() { date +%s.%N; }
 say() { echo "retention: $*" | tee -a "$R"; }
+row() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$TSV"; }
 secs() { echo "$1 $2" | awk '{ printf "%.2f", $2 - $1 }'; }
+div() { echo "$1 $2" | awk '{ printf "%.1f", $1 / $2 }'; }
+rate() { echo "$1 $2" | awk '{ printf "%d", $1 / $2 }'; }
 used() { # bytes of pages in use
     "$L" --dir "$1" stats --databases -o json |
         jq '[.databases[] | select(.name != "(free)") | .bytes] | add'
+}
+# timed LABEL CMD...: runs it under bench/rss; sets $s (seconds) and $mb
+# (peak RSS, MiB); its exit status is returned
+timed() {
+    lab=$1
+    shift
+    "$RSS" -o "$T/rss.$lab" -l "$lab" -- "$@"
+    st=$?
+    s=$(sed -n 's/.*secs=\([0-9.]*\).*/\1/p' "$T/rss.$lab")
+    mb=$(sed -n 's/.*maxrss_kb=\([0-9]*\).*/\1/p' "$T/rss.$lab" |
+        awk '{ printf "%.1f", $1 / 1024 }')
+    return $st
 }
 med3() { # CMD...: median seconds of three runs
     for i in 1 2 3; do
@@ -55,16 +76,19 @@ med3() { # CMD...: median seconds of three runs
 for p in jq awk; do
     command -v $p >/dev/null || { say "skip: $p not installed"; exit 0; }
 done
-say "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024) " MiB"}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg); N=$N, parts of $PART"
+[ -x "$RSS" ] || { say "skip: $RSS not built (make $B/bench/rss)"; exit 0; }
+say "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024) " MiB"}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg); N=$N, peer part $PEER"
 "$B/bench/gen_events" "$N" >"$T/ev.jsonl" 2>/dev/null || exit 1
 D=$T/box
 "$L" --dir "$D" init --origin bench.example/box >/dev/null || exit 1
 "$L" --dir "$D" ingest "$T/ev.jsonl" >/dev/null 2>&1 || exit 1
-SIZE=$((N + 1))
-HZ=$((SIZE * 9 / 10))
+rm -f "$T/ev.jsonl"
+VK=$("$L" --dir "$D" keys verifier)
+SIZE=$(("$N" + 1))
 # A horizon is the end of a commit (a seal): the first one at or after
 # 90%, so that at least 90% is pruned (`show` names an event's seal by its
 # first seq; the next seal begins at the first seq whose seal differs)
+HZ=$((SIZE * 9 / 10))
 seal_of() { "$L" --dir "$D" show "$1" -o json | jq -r .seal; }
 s0=$(seal_of "$HZ")
 if [ "$s0" != "$HZ" ]; then
@@ -93,64 +117,61 @@ qr0=$(med3 q_run)
 qw0=$(med3 q_win)
 qb0=$(med3 q_body)
 u0=$(used "$D")
+store=$(div "$u0" "$SIZE")
+say "store: $u0 bytes in use for $SIZE events: $store B an event (layout 4)"
+row "store, bytes an event ($SIZE events, layout 4)" B "$store" - - "pages in use over events"
 
-# archive and prune, part by part
-first=0
-arch=0
-prune=0
-rss=0
-parts=0
-while [ "$first" -lt "$HZ" ]; do
-    to=$((first + PART))
-    [ "$to" -gt "$HZ" ] && to=$HZ
-    a=$(now)
-    /usr/bin/time -f '%M' -o "$T/rss" "$L" --dir "$D" archive --before "$to" \
-        --out "$T/a$parts.bundle" -o json >"$T/out" 2>"$T/err"
-    rc=$?
-    # (no commit ends in what is left before the 90%: done)
-    [ $rc -eq 66 ] && grep -q 'nothing before' "$T/err" && break
-    [ $rc -eq 0 ] || { say "archive failed: $(tail -n 2 "$T/err")"; exit 1; }
-    b=$(now)
-    arch=$(echo "$arch $(secs "$a" "$b")" | awk '{ print $1 + $2 }')
-    k=$(cat "$T/rss")
-    [ "$k" -gt "$rss" ] && rss=$k
-    hz=$(jq -r .horizon.horizon "$T/out")
-    a=$(now)
-    "$L" --dir "$D" prune --before "$hz" --archive "$T/a$parts.bundle" --force \
-        >/dev/null 2>"$T/err" || { say "prune failed: $(tail -n 2 "$T/err")"; exit 1; }
-    b=$(now)
-    prune=$(echo "$prune $(secs "$a" "$b")" | awk '{ print $1 + $2 }')
-    if [ "$parts" = 0 ] && [ -x "$B/bench/json_floor" ]; then
-        # the floor, from the first part: what reading the archive's
-        # JSON with jansson costs alone (CPU seconds), and unpacking it
-        mkdir -p "$T/x"
-        zstd -dcq "$T/a0.bundle" | tar -xf - -C "$T/x" --wildcards \
-            '*/manifest.json' '*/events.jsonl' 2>/dev/null
-        "$B/bench/json_floor" "$(dirname "$(ls "$T"/x/*/manifest.json)")" \
-            >"$T/floor" 2>&1
-        fev=$((hz - first))
-        fm=$(awk '/manifest.json/ { print $8 }' "$T/floor")
-        fe=$(awk '/events.jsonl/ { print $8 }' "$T/floor")
-        fr=$( (/usr/bin/time -f '%U %S' sh -c \
-            "zstd -dcq '$T/a0.bundle' | tar -tf - >/dev/null") 2>&1 |
-            awk '{ print $1 + $2 }')
-        rm -rf "$T/x"
-    fi
-    rm -f "$T/a$parts.bundle"
-    first=$hz
-    parts=$((parts + 1))
-done
+# ------------------------------------------- the peer: the first part --
+# the same events both ways: a bundle archive (--format bundle) and a
+# segment of the same range (export --segment), each verified
+# (the commit holding event PEER starts where its seal does: one key)
+PH=$(seal_of "$PEER")
+if [ -n "$PH" ] && [ "$PH" != null ] && [ "$PH" -gt 0 ]; then
+    timed peer_bundle "$L" --dir "$D" archive --before "$PH" --format bundle \
+        --out "$T/peer.bundle" >/dev/null 2>&1
+    pb_s=$s pb_mb=$mb
+    timed peer_segment "$L" --dir "$D" export --segment "seq=0..$((PH - 1))" \
+        --out "$T/peer.seg" >/dev/null 2>&1
+    ps_s=$s ps_mb=$mb
+    pb_b=$(stat -c %s "$T/peer.bundle")
+    ps_b=$(stat -c %s "$T/peer.seg")
+    # (an archive of this size unpacks past verify-bundle's default)
+    timed peer_vb "$L" verify-bundle "$T/peer.bundle" --trusted-key "$VK" \
+        --max-bytes 100000000000 >/dev/null 2>&1 || say "verify-bundle of the peer bundle FAILED"
+    pvb_s=$s pvb_mb=$mb
+    timed peer_vs "$L" verify-bundle "$T/peer.seg" --trusted-key "$VK" \
+        >/dev/null 2>&1 || say "verify-bundle of the peer segment FAILED"
+    pvs_s=$s pvs_mb=$mb
+    say "peer, events 0..$((PH - 1)) ($PH): bundle $(div "$pb_b" "$PH") B an event ($pb_b bytes) written in $pb_s s, $pb_mb MiB, verified in $pvb_s s, $pvb_mb MiB; segment $(div "$ps_b" "$PH") B an event ($ps_b bytes) written in $ps_s s, $ps_mb MiB, verified in $pvs_s s, $pvs_mb MiB"
+    row "archive bytes an event, events 0..$((PH - 1))" B "$(div "$ps_b" "$PH")" "$(div "$pb_b" "$PH")" "max:$(echo "$store" | awk '{ printf "%.1f", 0.4 * $1 }')" "0.4x the store's $store"
+    row "archive $PH events" "events/s" "$(rate "$PH" "$ps_s")" "$(rate "$PH" "$pb_s")" "min:200000" "peak RSS $ps_mb / $pb_mb MiB"
+    row "verify-bundle of it" "events/s" "$(rate "$PH" "$pvs_s")" "$(rate "$PH" "$pvb_s")" "min:300000" "peak RSS $pvs_mb / $pvb_mb MiB"
+    rm -f "$T/peer.bundle" "$T/peer.seg"
+fi
+
+# ------------------------------------------------ the segment of 90% --
+timed archive "$L" --dir "$D" archive --before "$HZ" --out "$T/a.seg" \
+    -o json >"$T/out" 2>"$T/err" || { say "archive failed: $(tail -n 2 "$T/err")"; exit 1; }
+a_s=$s a_mb=$mb
+bytes=$(jq -r .bytes "$T/out")
+say "archive $HZ events as one segment: $a_s s, $(rate "$HZ" "$a_s") events/s, peak RSS $a_mb MiB; $bytes bytes, $(div "$bytes" "$HZ") B an event against the store's $store ($(echo "$bytes $HZ $store" | awk '{ printf "%.2f", $1 / $2 / $3 }')x; target <= 0.4x, >= 200000 events/s, <= 128 MiB)"
+row "archive $HZ events (one segment)" "events/s" "$(rate "$HZ" "$a_s")" - "min:200000" "peak RSS $a_mb MiB (<= 128)"
+row "archive bytes an event, events 0..$((HZ - 1))" B "$(div "$bytes" "$HZ")" - "max:$(echo "$store" | awk '{ printf "%.1f", 0.4 * $1 }')" "$(echo "$bytes $HZ $store" | awk '{ printf "%.2f", $1 / $2 / $3 }')x the store's $store"
+timed verify "$L" verify-bundle "$T/a.seg" --trusted-key "$VK" >/dev/null 2>"$T/err" ||
+    say "verify-bundle of the segment FAILED: $(tail -n 2 "$T/err")"
+v_s=$s v_mb=$mb
+say "verify-bundle of it: $v_s s, $(rate "$HZ" "$v_s") events/s, peak RSS $v_mb MiB (target >= 300000 events/s, <= 128 MiB)"
+row "verify-bundle of the $HZ-event segment" "events/s" "$(rate "$HZ" "$v_s")" - "min:300000" "peak RSS $v_mb MiB (<= 128)"
+timed prune "$L" --dir "$D" prune --before "$HZ" --archive "$T/a.seg" --force \
+    >/dev/null 2>"$T/err" || { say "prune failed: $(tail -n 2 "$T/err")"; exit 1; }
+p_s=$s p_mb=$mb
+say "prune $HZ events with it, its check included: $p_s s, peak RSS $p_mb MiB (target <= 10 s for 1M, <= 128 MiB)"
+row "prune $HZ events, check included" s "$p_s" - "max:10" "peak RSS $p_mb MiB (<= 128)"
 u1=$(used "$D")
 qr1=$(med3 q_run)
 qw1=$(med3 q_win)
 qb1=$(med3 q_body)
-"$L" --dir "$D" verify >/dev/null 2>&1 || say "verify after the prunes FAILED"
-
-say "archive $first events in $parts parts: $arch s, $(echo "$first $arch" | awk '{ printf "%d", $1 / $2 }') events/s, peak RSS $((rss / 1024)) MiB a part (target >= 100000 events/s)"
-say "prune $first events in $parts parts: $prune s (target <= 10 s for 1M)"
-if [ -n "${fm:-}" ] && [ -n "${fe:-}" ]; then
-    say "floor, from part 0 ($fev events): jansson parses its manifest.json (one document) in $fm s and its events.jsonl in $fe s of CPU; zstd -d | tar -t of the bundle takes $fr CPU-s"
-    say "floor for $first events: the manifests alone $(echo "$fm $first $fev" | awk '{ printf "%.1f", $1 * $2 / $3 }') s on one core; with events.jsonl and unpacking $(echo "$fm $fe $fr $first $fev" | awk '{ printf "%.1f", ($1 + $2 + $3) * $4 / $5 }') CPU-s, $(echo "$fm $fe $fr $first $fev" | awk '{ printf "%.1f", ($1 + $2 + $3) * $4 / $5 / 2 }') s on two cores at best, before any check (target <= 10 s)"
-fi
-say "pages in use after pruning $(echo "$first $SIZE" | awk '{ printf "%.1f", 100 * $1 / $2 }')%: $u0 -> $u1 bytes, $(echo "$u1 $u0" | awk '{ printf "%.1f", 100 * $1 / $2 }')% (target <= 15%)"
+"$L" --dir "$D" verify >/dev/null 2>&1 || say "verify after the prune FAILED"
+say "pages in use after pruning $(echo "$HZ $SIZE" | awk '{ printf "%.1f", 100 * $1 / $2 }')%: $u0 -> $u1 bytes, $(echo "$u1 $u0" | awk '{ printf "%.1f", 100 * $1 / $2 }')% (target <= 15%)"
+row "pages in use after pruning $(echo "$HZ $SIZE" | awk '{ printf "%.1f", 100 * $1 / $2 }')%" "% of before" "$(echo "$u1 $u0" | awk '{ printf "%.1f", 100 * $1 / $2 }')" - "max:15" "$u0 -> $u1 bytes"
 say "query run=$RUN: $qr0 -> $qr1 s; window: $qw0 -> $qw1 s; body term: $qb0 -> $qb1 s (median of 3, before -> after)"

@@ -336,6 +336,13 @@ int cli_bundle_opt(struct cli *c, struct cli_bundle_args *b, int id,
  * every check that did not pass and why nothing is shown. */
 int cli_bundle_read(struct cli *c, const struct cli_bundle_args *b,
                     struct ldg_bundle_contents **out);
+/* The same for a reader that takes the events one at a time (a segment's
+ * are never held: ldg_export_each): fn gets each selected event once the
+ * whole file verified; *out its state and timeline (and a bundle's
+ * events). fn's non-zero return is returned as an exit code. */
+int cli_bundle_each(struct cli *c, const struct cli_bundle_args *b,
+                    int (*fn)(void *ctx, json_t *event), void *ctx,
+                    struct ldg_bundle_contents **out);
 /* A verifier-key option's value (opt names it in messages): the key
  * itself ("name+hexid+base64"), or a file holding it on its first line.
  * 0 with buf set, or EX_NOINPUT after printing why the file is unreadable. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -137,6 +138,12 @@ static const struct cli_opt export_opts[] = {
     CLI_FLAG(301, 0, "no-cosigned",
              "leave out the witnesses' cosigned checkpoint the box keeps "
              "(bundles carry it by default)"),
+    CLI_FLAG(304, 0, "segment",
+             "write a segment (docs/FORMAT.md section 11) of a contiguous "
+             "range, seq=A..B and/or -S/-U, taken out to whole commits: "
+             "the events with their leaves and the signed checkpoint, no "
+             "proof an event, nothing redacted (what `ledger archive` "
+             "writes; `verify-bundle` and the --bundle readers read it)"),
     CLI_FLAG('K', 0, "no-context",
              "with --run or --plan: only its own events, not the context "
              "`ledger timeline` shows with them"),
@@ -169,8 +176,98 @@ const struct cli_command cli_cmd_export = {
     "ledger export --run r1 --out r1.bundle\n"
     "# the last day's route decisions, prompts withheld\n"
     "ledger export type='route.*' -S -1d --redact prompt --out "
-    "routes.bundle\n",
+    "routes.bundle\n"
+    "# the last month's evidence for an auditor, as one segment\n"
+    "ledger export --segment -S '30 days ago' --out month.seg\n",
     0};
+
+/* export --segment: the range the terms and window select, out to whole
+ * commits, as one segment. */
+static int
+export_segment(struct cli *c, const struct ldg_export_opts *o, const char *out,
+               int nterms, char **terms, const char *run, const char *plan,
+               int context_flags)
+{
+    struct ldg_export_segment_opts so;
+    struct ldg_segment_range r;
+    struct ldg_segment_report info;
+    struct ldg_ledger *l = NULL;
+    struct timespec now;
+    char hex[65];
+    int rc;
+
+    if (run != NULL || plan != NULL || o->nredact_fields > 0 ||
+        o->nredact_types > 0 || o->name != NULL || context_flags ||
+        o->allow_empty || o->max_events > 0)
+        return cli_usage_err(c, "--segment writes a contiguous range, whole: "
+                                "seq=A..B, -S, -U, --level, --no-state and "
+                                "--creator go with it, not --run, --plan, "
+                                "--redact, --redact-body, --name or the "
+                                "others (a selection is a bundle)");
+    if (strcmp(out, "-") == 0)
+        return cli_usage_err(c, "--segment --out -: a segment is written to "
+                                "a file (beside its path, then linked in)");
+    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
+        cli_dir_error(c);
+        return EX_USAGE;
+    }
+    if ((rc = cli_open(c, 1, &l)) != 0)
+        return rc;
+    clock_gettime(CLOCK_REALTIME, &now);
+    rc = ldg_export_segment_range(
+        l, nterms, terms, o->since, o->until,
+        (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec, &r);
+    if (rc == 0) {
+        memset(&so, 0, sizeof so);
+        so.first = r.first;
+        so.end = r.end;
+        so.with_state = !o->no_state;
+        so.level = o->level;
+        if (c->progress) {
+            so.progress = export_progress;
+            so.progress_ctx = c;
+        }
+        rc = ldg_export_segment(l, &so, out, &info);
+        if (c->progress)
+            cli_progress_done(c);
+    }
+    if (rc < 0) {
+        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        ldg_close(l);
+        return cli_exit_code(rc);
+    }
+    ldg_close(l);
+    if (r.first != r.lo || r.end != r.hi + 1)
+        cli_err(c,
+                "events %llu..%llu were selected; taken out to %llu..%llu, "
+                "whole commits (a segment's seals are whole)",
+                (unsigned long long)r.lo, (unsigned long long)r.hi,
+                (unsigned long long)r.first, (unsigned long long)(r.end - 1));
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", info.sha256[i]);
+    fprintf(stderr,
+            "export: wrote %s: a segment of events %llu..%llu (%llu), "
+            "proven against the checkpoint of size %llu; %llu bodies "
+            "erased; %s; %llu bytes; SHA-256 %s\n",
+            out, (unsigned long long)info.first,
+            (unsigned long long)(info.end - 1), (unsigned long long)info.events,
+            (unsigned long long)info.checkpoint_size,
+            (unsigned long long)info.erased,
+            info.has_state ? "with the projected state at its end"
+                           : "no projected state (--no-state)",
+            (unsigned long long)info.bytes, hex);
+    if (c->out != OUT_HUMAN)
+        cli_print_json(
+            c,
+            json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:s}", "file",
+                      out, "format", "segment", "first",
+                      cli_json_u64(info.first), "end", cli_json_u64(info.end),
+                      "events", cli_json_u64(info.events), "checkpoint_size",
+                      cli_json_u64(info.checkpoint_size), "erased",
+                      cli_json_u64(info.erased), "bytes",
+                      (json_int_t)info.bytes, "sha256", hex));
+    return EX_OK;
+}
 
 int
 cmd_export(struct cli *c, int argc, char **argv)
@@ -189,7 +286,7 @@ cmd_export(struct cli *c, int argc, char **argv)
     json_t *plan_tl = NULL;
     char *plan_text = NULL;
     uint64_t v;
-    int ch, rc, nterms = 0;
+    int ch, rc, nterms = 0, segment = 0;
 
     memset(&o, 0, sizeof o);
     o.redact_fields = fields;
@@ -253,6 +350,9 @@ cmd_export(struct cli *c, int argc, char **argv)
         case 303:
             o.allow_envelope_disclosure = 1;
             break;
+        case 304:
+            segment = 1;
+            break;
         case 'M':
             if (cli_parse_u64(val, &v) < 0 || v == 0) {
                 cli_err(c, "--max-events: a positive number");
@@ -287,6 +387,9 @@ cmd_export(struct cli *c, int argc, char **argv)
         return EX_CANTCREAT;
     }
     nterms = argc - a.ind;
+    if (segment)
+        return export_segment(c, &o, out, argc - a.ind, argv + a.ind, run, plan,
+                              no_context || no_cosigned);
     if (plan != NULL && (run != NULL || nterms > 0))
         return cli_usage_err(c, "--plan selects by itself: no --run or "
                                 "MATCH terms with it");
@@ -584,6 +687,20 @@ report_json(const char *file, const struct ldg_bundle_report *r,
                             r->cosigned_size ? json_string(cs) : json_null());
         json_object_set_new(o, "witnesses_cosigned",
                             json_integer(r->witnesses_cosigned));
+        json_object_set_new(o, "format",
+                            json_string(r->segment ? "segment" : "bundle"));
+        if (r->segment) {
+            /* the range, and the SHA-256 of the bytes verified */
+            char hex[65], n[24];
+            for (int i = 0; i < 32; i++)
+                snprintf(hex + 2 * i, 3, "%02x", r->sha256[i]);
+            snprintf(n, sizeof n, "%llu", (unsigned long long)r->sel_first);
+            json_object_set_new(o, "first", json_string(n));
+            snprintf(n, sizeof n, "%llu",
+                     (unsigned long long)(r->sel_last + 1));
+            json_object_set_new(o, "end", json_string(n));
+            json_object_set_new(o, "sha256", json_string(hex));
+        }
     }
     return o;
 }
@@ -765,7 +882,19 @@ cmd_verify_bundle(struct cli *c, int argc, char **argv)
             r->checks[i].name, r->checks[i].detail);
         nfail += r->checks[i].status == LDG_CHECK_FAIL;
     }
-    if (rc == 0)
+    if (rc == 0 && r->segment)
+        snprintf(summary, sizeof summary,
+                 "segment OK: events %llu..%llu of %s, their leaves giving "
+                 "the root of its checkpoint of size %llu (and %llu proven "
+                 "events outside the range); log key %s",
+                 (unsigned long long)r->sel_first,
+                 (unsigned long long)r->sel_last, r->origin,
+                 (unsigned long long)r->checkpoint_size,
+                 (unsigned long long)(r->events - r->selected),
+                 r->key_trusted          ? "trusted"
+                 : r->checkpoint_trusted ? "held to the trusted checkpoint"
+                                         : "TAKEN ON TRUST from the segment");
+    else if (rc == 0)
         snprintf(summary, sizeof summary,
                  "bundle OK: %llu events (%llu selected) from %s, proven "
                  "against its checkpoint of size %llu; log key %s",
@@ -779,8 +908,8 @@ cmd_verify_bundle(struct cli *c, int argc, char **argv)
                  "%s: not verified: no trust anchor given", file);
     else if (rc == LDG_ETAMPER)
         snprintf(summary, sizeof summary,
-                 "bundle FAILED verification: %zu of %zu checks failed", nfail,
-                 r->nchecks);
+                 "%s FAILED verification: %zu of %zu checks failed",
+                 r->segment ? "segment" : "bundle", nfail, r->nchecks);
     else
         snprintf(summary, sizeof summary, "%s: not a readable bundle (%s)",
                  file, ldg_strerror(rc));
@@ -825,6 +954,14 @@ int
 cli_bundle_read(struct cli *c, const struct cli_bundle_args *b,
                 struct ldg_bundle_contents **out)
 {
+    return cli_bundle_each(c, b, NULL, NULL, out);
+}
+
+int
+cli_bundle_each(struct cli *c, const struct cli_bundle_args *b,
+                int (*fn)(void *ctx, json_t *event), void *ctx,
+                struct ldg_bundle_contents **out)
+{
     struct ldg_bundle_verify_opts o;
     struct ldg_bundle_report *r;
     int rc;
@@ -846,7 +983,11 @@ cli_bundle_read(struct cli *c, const struct cli_bundle_args *b,
     r = malloc(sizeof *r);
     if (r == NULL)
         return EX_OSERR;
-    rc = ldg_export_read(out, b->file, &o, r);
+    rc = ldg_export_each(b->file, &o, r, fn, ctx, out);
+    if (rc > 0) { /* fn's: an exit code, said */
+        free(r);
+        return rc;
+    }
     if (rc < 0) {
         size_t nfail = 0;
         for (size_t i = 0; i < r->nchecks; i++) {
@@ -875,13 +1016,24 @@ cli_bundle_read(struct cli *c, const struct cli_bundle_args *b,
                     cli_paint(c->color_err, CLI_PAINT_WARN),
                     cli_paint(c->color_err, CLI_PAINT_OFF), r->checks[i].name,
                     r->checks[i].detail);
-    fprintf(stderr,
-            "ledger %s: bundle %s verified: %llu events (%llu selected) from "
-            "%s, checkpoint of size %llu%s\n",
-            c->cmd, b->file, (unsigned long long)r->events,
-            (unsigned long long)r->selected, r->origin,
-            (unsigned long long)r->checkpoint_size,
-            r->key_trusted ? "" : "; log key TAKEN ON TRUST from the bundle");
+    if (r->segment)
+        fprintf(stderr,
+                "ledger %s: segment %s verified: events %llu..%llu of %s, "
+                "checkpoint of size %llu%s\n",
+                c->cmd, b->file, (unsigned long long)r->sel_first,
+                (unsigned long long)r->sel_last, r->origin,
+                (unsigned long long)r->checkpoint_size,
+                r->key_trusted ? ""
+                               : "; log key TAKEN ON TRUST from the segment");
+    else
+        fprintf(stderr,
+                "ledger %s: bundle %s verified: %llu events (%llu selected) "
+                "from %s, checkpoint of size %llu%s\n",
+                c->cmd, b->file, (unsigned long long)r->events,
+                (unsigned long long)r->selected, r->origin,
+                (unsigned long long)r->checkpoint_size,
+                r->key_trusted ? ""
+                               : "; log key TAKEN ON TRUST from the bundle");
     free(r);
     return 0;
 }

@@ -794,54 +794,63 @@ bundle_seq(const json_t *e, char buf[24])
     return "?";
 }
 
+/* The run's events among a bundle's, gathered as they come (timeline
+ * RUN --bundle of a bundle without timeline.json), with how many it holds
+ * and its first and last seq. */
+struct brun {
+    const char *run;
+    json_t *evs;
+    uint64_t events;
+    char first_seq[24], last_seq[24];
+};
+
+static int
+bundle_run_hit(void *ctx, json_t *e)
+{
+    struct brun *r = ctx;
+    const char *run = json_string_value(json_object_get(e, "run"));
+    char buf[24];
+    if (r->events++ == 0)
+        snprintf(r->first_seq, sizeof r->first_seq, "%s", bundle_seq(e, buf));
+    snprintf(r->last_seq, sizeof r->last_seq, "%s", bundle_seq(e, buf));
+    if (run != NULL && strcmp(run, r->run) == 0 &&
+        json_array_append(r->evs, e) < 0)
+        return EX_OSERR;
+    return 0;
+}
+
 /* timeline RUN --bundle FILE of a bundle with no timeline.json (an
  * archive, an export by selection): the run's events it holds, in seq
  * order, with their offsets from the first; -o json gives {"run",
  * "bundle", "from": "events", "events": [...]}. 66 when it holds none. */
 static int
 bundle_run_events(struct cli *c, const struct cli_bundle_args *ba,
-                  const struct ldg_bundle_contents *bc, const char *run)
+                  struct brun *br)
 {
-    json_t *evs = json_array(), *e;
+    json_t *evs = br->evs, *e;
     size_t i;
     uint64_t t0 = 0;
     char b0[24], b1[24];
 
-    if (evs == NULL)
-        return EX_OSERR;
-    if (run[0] == '\0' || strlen(run) > LDG_RUN_MAX) {
-        json_decref(evs);
-        return cli_usage_err(c, "run id must be 1..%d bytes", LDG_RUN_MAX);
-    }
-    json_array_foreach(bc->events, i, e)
-    {
-        const char *r = json_string_value(json_object_get(e, "run"));
-        if (r != NULL && strcmp(r, run) == 0)
-            json_array_append(evs, e);
-    }
     if (json_array_size(evs) == 0) {
         cli_err(c,
                 "bundle %s holds no timeline and no event of run %s (it "
-                "holds %zu events, seq %s..%s)",
-                ba->file, run, json_array_size(bc->events),
-                bundle_seq(json_array_get(bc->events, 0), b0),
-                bundle_seq(
-                    json_array_get(bc->events, json_array_size(bc->events) - 1),
-                    b1));
-        json_decref(evs);
+                "holds %llu events, seq %s..%s)",
+                ba->file, br->run, (unsigned long long)br->events,
+                br->first_seq, br->last_seq);
         return EX_NOINPUT;
     }
     cli_err(c,
             "bundle %s holds no timeline.json (`ledger export --run R` "
             "writes one): these are the events of run %s it holds",
-            ba->file, run);
+            ba->file, br->run);
     if (c->out != OUT_HUMAN) {
-        cli_print_json(c,
-                       json_pack("{s:s, s:s, s:s, s:o}", "run", run, "bundle",
-                                 ba->file, "from", "events", "events", evs));
+        cli_print_json(c, json_pack("{s:s, s:s, s:s, s:O}", "run", br->run,
+                                    "bundle", ba->file, "from", "events",
+                                    "events", evs));
         return EX_OK;
     }
-    printf("run %s  (%zu events in %s, seq %s..%s)\n\ntimeline:\n", run,
+    printf("run %s  (%zu events in %s, seq %s..%s)\n\ntimeline:\n", br->run,
            json_array_size(evs), ba->file,
            bundle_seq(json_array_get(evs, 0), b0),
            bundle_seq(json_array_get(evs, json_array_size(evs) - 1), b1));
@@ -860,18 +869,100 @@ bundle_run_events(struct cli *c, const struct cli_bundle_args *ba,
                sub ? " " : "", sub ? sub : "");
     }
     printf("\n%zu events\n", json_array_size(evs));
-    json_decref(evs);
     return EX_OK;
 }
 
-/* query --bundle: the matches among a verified bundle's selected events. */
+/* One match of query --bundle, as the ledger's query prints it. */
+static int
+bundle_print(const struct cli *c, json_t *e, enum ldg_query_format fmt,
+             uint32_t fields)
+{
+    if (fmt == LDG_QFMT_JSON || fmt == LDG_QFMT_JSON_PRETTY) {
+        char *j;
+        if (fields != LDG_QF_ALL)
+            ldg_query_fields_filter(e, fields); /* printed once */
+        j = json_dumps(e,
+                       (fmt == LDG_QFMT_JSON ? JSON_COMPACT : JSON_INDENT(2)) |
+                           JSON_PRESERVE_ORDER);
+        if (j == NULL)
+            return LDG_ENOMEM;
+        printf("%s\n", j);
+        free(j);
+    } else {
+        bundle_event_short(c, e, fmt);
+    }
+    return 0;
+}
+
+/* The matches of query --bundle, gathered as the events come: all of
+ * them, or with -n N only the last N (a ring), so that a segment's
+ * millions of events are never held. */
+struct bhits {
+    struct cli *c;
+    const struct ldg_query *q;
+    enum ldg_query_format fmt;
+    uint32_t fields;
+    int stream; /* no -n, no -r: each match printed as it comes */
+    uint64_t limit;
+    json_t **v; /* a ring of cap when limited */
+    size_t n, cap, start;
+    uint64_t events, matched;
+    char first_seq[24], last_seq[24];
+    int rc;
+};
+
+static int
+bundle_hit(void *ctx, json_t *e)
+{
+    struct bhits *h = ctx;
+    int m = ldg_query_match_json(h->q, e);
+    char buf[24];
+    if (h->events++ == 0)
+        snprintf(h->first_seq, sizeof h->first_seq, "%s", bundle_seq(e, buf));
+    snprintf(h->last_seq, sizeof h->last_seq, "%s", bundle_seq(e, buf));
+    if (m < 0) {
+        h->rc = m;
+        return EX_DATAERR;
+    }
+    if (m != 1)
+        return 0;
+    h->matched++;
+    if (h->stream) {
+        bundle_print(h->c, e, h->fmt, h->fields);
+        return ferror(stdout) ? EX_IOERR : 0;
+    }
+    if (h->limit > 0 && h->n == h->limit) {
+        /* full: the oldest goes */
+        json_decref(h->v[h->start]);
+        h->v[h->start] = json_incref(e);
+        h->start = (h->start + 1) % h->n;
+        return 0;
+    }
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? 2 * h->cap : 64;
+        json_t **v;
+        if (h->limit > 0 && cap > h->limit)
+            cap = (size_t)h->limit;
+        if ((v = realloc(h->v, cap * sizeof *v)) == NULL) {
+            h->rc = LDG_ENOMEM;
+            return EX_OSERR;
+        }
+        h->v = v;
+        h->cap = cap;
+    }
+    h->v[h->n++] = json_incref(e);
+    return 0;
+}
+
+/* query --bundle: the matches among a verified bundle's selected events
+ * (a segment's range). */
 static int
 query_bundle(struct cli *c, const struct cli_bundle_args *ba,
              const struct ldg_query *q, enum ldg_query_format fmt,
              uint32_t fields, uint64_t limit, int reverse)
 {
     struct ldg_bundle_contents *bc = NULL;
-    size_t n, first = 0, shown = 0, *hits = NULL, nhits = 0;
+    struct bhits h;
     int rc;
 
     if (fmt != LDG_QFMT_SHORT && fmt != LDG_QFMT_SHORT_UTC &&
@@ -879,71 +970,49 @@ query_bundle(struct cli *c, const struct cli_bundle_args *ba,
         fmt != LDG_QFMT_JSON_PRETTY)
         return cli_usage_err(c, "--bundle prints short, short-iso, "
                                 "short-utc, json or json-pretty");
-    if ((rc = cli_bundle_read(c, ba, &bc)) != 0)
-        return rc;
-    n = json_array_size(bc->events);
-    hits = malloc((n ? n : 1) * sizeof *hits);
-    if (hits == NULL) {
-        ldg_export_contents_free(bc);
-        return EX_OSERR;
+    memset(&h, 0, sizeof h);
+    h.c = c;
+    h.q = q;
+    h.fmt = fmt;
+    h.fields = fields;
+    h.stream = limit == 0 && !reverse;
+    signal(SIGPIPE, SIG_IGN);
+    /* -n N: the last N (with -r, the first N newest), as on a ledger;
+     * either way the last N matches */
+    h.limit = limit;
+    rc = cli_bundle_each(c, ba, bundle_hit, &h, &bc);
+    if (rc != 0) {
+        if (h.rc < 0)
+            cli_err(c, "bundle %s: event %llu: %s", ba->file,
+                    (unsigned long long)h.events, ldg_strerror(h.rc));
+        goto out;
     }
-    for (size_t i = 0; i < n; i++) {
-        int m = ldg_query_match_json(q, json_array_get(bc->events, i));
-        if (m < 0) {
-            cli_err(c, "bundle %s: event %zu: %s", ba->file, i,
-                    ldg_strerror(m));
-            rc = EX_DATAERR;
-            goto out;
-        }
-        if (m == 1)
-            hits[nhits++] = i;
-    }
-    if (nhits == 0) {
+    if (h.matched == 0) {
         /* a bundle holds a selection: say which, so that an empty answer
          * is not taken for the log's */
-        char b0[24], b1[24];
-        if (n == 0)
+        if (h.events == 0)
             cli_err(c, "bundle %s holds no events", ba->file);
         else
             cli_err(c,
-                    "no event of bundle %s matches: it holds %zu events of "
+                    "no event of bundle %s matches: it holds %llu events of "
                     "the log %s, seq %s..%s%s",
-                    ba->file, n, bc->origin,
-                    bundle_seq(json_array_get(bc->events, 0), b0),
-                    bundle_seq(json_array_get(bc->events, n - 1), b1),
-                    n == bc->checkpoint_size ? ""
-                                             : " (a selection; an archive "
-                                               "holds the events before its "
-                                               "horizon, earlier archives "
-                                               "the ones before those)");
+                    ba->file, (unsigned long long)h.events, bc->origin,
+                    h.first_seq, h.last_seq,
+                    h.events == bc->checkpoint_size
+                        ? ""
+                        : " (a selection; an archive holds the events before "
+                          "its horizon, earlier archives the ones before "
+                          "those)");
     }
-    /* -n N: the last N (with -r, the first N newest), as on a ledger */
-    if (limit > 0 && limit < nhits && !reverse)
-        first = nhits - (size_t)limit;
-    signal(SIGPIPE, SIG_IGN);
-    for (size_t k = 0; k < nhits - first; k++) {
-        size_t idx = reverse ? hits[nhits - 1 - k] : hits[first + k];
-        json_t *e = json_array_get(bc->events, idx);
-        if (reverse && limit > 0 && shown == limit)
-            break;
-        if (fmt == LDG_QFMT_JSON || fmt == LDG_QFMT_JSON_PRETTY) {
-            char *j;
-            if (fields != LDG_QF_ALL)
-                ldg_query_fields_filter(e, fields); /* printed once */
-            j = json_dumps(
-                e, (fmt == LDG_QFMT_JSON ? JSON_COMPACT : JSON_INDENT(2)) |
-                       JSON_PRESERVE_ORDER);
-            if (j == NULL) {
-                cli_err(c, "out of memory");
-                rc = EX_OSERR;
-                goto out;
-            }
-            printf("%s\n", j);
-            free(j);
-        } else {
-            bundle_event_short(c, e, fmt);
+    for (size_t k = 0; k < h.n; k++) {
+        /* the ring's oldest is at start */
+        size_t at =
+            reverse ? (h.start + h.n - 1 - k) % h.n : (h.start + k) % h.n;
+        if (bundle_print(c, h.v[at], fmt, fields) < 0) {
+            cli_err(c, "out of memory");
+            rc = EX_OSERR;
+            goto out;
         }
-        shown++;
         if (ferror(stdout))
             break;
     }
@@ -953,7 +1022,9 @@ query_bundle(struct cli *c, const struct cli_bundle_args *ba,
         rc = EX_IOERR;
     }
 out:
-    free(hits);
+    for (size_t k = 0; k < h.n; k++)
+        json_decref(h.v[k]);
+    free(h.v);
     ldg_export_contents_free(bc);
     return rc;
 }
@@ -1511,8 +1582,17 @@ cmd_timeline(struct cli *c, int argc, char **argv)
     }
     if (ba.file != NULL) {
         const json_t *bt;
-        if ((rc = cli_bundle_read(c, &ba, &bc)) != 0)
+        struct brun br;
+        if (argv[a.ind][0] == '\0' || strlen(argv[a.ind]) > LDG_RUN_MAX)
+            return cli_usage_err(c, "run id must be 1..%d bytes", LDG_RUN_MAX);
+        memset(&br, 0, sizeof br);
+        br.run = argv[a.ind];
+        if ((br.evs = json_array()) == NULL)
+            return EX_OSERR;
+        if ((rc = cli_bundle_each(c, &ba, bundle_run_hit, &br, &bc)) != 0) {
+            json_decref(br.evs);
             return rc;
+        }
         bt = bc->timeline;
         if (bt != NULL && json_is_string(json_object_get(bt, "plan")) &&
             strcmp(json_string_value(json_object_get(bt, "plan")),
@@ -1536,13 +1616,15 @@ cmd_timeline(struct cli *c, int argc, char **argv)
             } else {
                 rc = cli_plan_timeline_json(c, json_object_get(bt, "timeline"));
             }
+            json_decref(br.evs);
             ldg_export_contents_free(bc);
             return rc;
         }
         if (bt == NULL && html == NULL) {
             /* no timeline.json (an archive, an export by selection): the
              * run's events the bundle holds, as it gives them */
-            rc = bundle_run_events(c, &ba, bc, argv[a.ind]);
+            rc = bundle_run_events(c, &ba, &br);
+            json_decref(br.evs);
             ldg_export_contents_free(bc);
             return rc;
         }
@@ -1566,6 +1648,7 @@ cmd_timeline(struct cli *c, int argc, char **argv)
                         "run %s",
                         ba.file, json_string_value(json_object_get(bt, "run")),
                         argv[a.ind]);
+            json_decref(br.evs);
             ldg_export_contents_free(bc);
             return EX_NOINPUT;
         }
@@ -1596,6 +1679,7 @@ cmd_timeline(struct cli *c, int argc, char **argv)
                                    "--insecure-trust-bundle-key)"
                                  : "the trusted key given");
         }
+        json_decref(br.evs);
         ldg_export_contents_free(bc);
         if (!json_is_object(tl)) {
             json_decref(tl);

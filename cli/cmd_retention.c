@@ -17,7 +17,14 @@
 #include "retention/retention.h"
 #include "serve/serve.h"
 
-enum { OPT_BEFORE = 400, OPT_ARCHIVE, OPT_POLICY, OPT_FORCE, OPT_LEVEL };
+enum {
+    OPT_BEFORE = 400,
+    OPT_ARCHIVE,
+    OPT_POLICY,
+    OPT_FORCE,
+    OPT_LEVEL,
+    OPT_FORMAT
+};
 
 static int
 out_ok(struct cli *c)
@@ -238,26 +245,31 @@ static const struct cli_opt archive_opts[] = {
               "archive the events before this sequence number, or before "
               "this time (systemd.time or RFC 3339, as query -S takes it)"),
     CLI_VALUE(OPT_ARCHIVE, 0, "out", "FILE",
-              "the archive to write (an evidence bundle; refused if it "
-              "exists)"),
-    CLI_VALUE(OPT_LEVEL, 0, "level", "N", "zstd level 1..19 (default 1)"),
+              "the archive to write (a segment; refused if it exists)"),
+    CLI_VALUE(OPT_LEVEL, 0, "level", "N", "zstd level 1..19 (default 3)"),
+    CLI_VALUE(OPT_FORMAT, 0, "format", "segment|bundle",
+              "segment (the default), or an evidence bundle as archive "
+              "wrote before segments (a proof and a JSON line an event: "
+              "several times the bytes, and a prune's check of it is slow)"),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_archive = {
     "archive",
     CLI_GROUP_EVENTS,
     cmd_archive,
-    "write the events before a horizon into an evidence bundle",
+    "write the events before a horizon into a segment",
     "Writes every event from the ledger's first (0, or its horizon if it "
-    "was pruned before) up to a horizon into an evidence bundle, the format "
-    "`ledger export` writes, proven against the checkpoint at the horizon "
-    "and carrying the projected state there. The horizon is --before "
-    "rounded down to the end of a commit (said on stderr). The archive "
-    "verifies with `ledger verify-bundle` like any bundle; `query` and "
-    "`timeline` read its events with --bundle FILE, and `doctor --bundle "
-    "FILE` the state at its end (the only state it carries). `ledger "
-    "prune --archive FILE` then removes those events from the ledger "
-    "(docs/RETENTION.md).",
+    "was pruned before) up to a horizon into a segment: one zstd stream "
+    "of their entries and bodies as the ledger keeps them (less what a "
+    "reader derives), their seals, the hashes that stand for the events "
+    "before them and the signed checkpoint at the horizon, which their "
+    "leaves recompute, and the projected state there with its signed note "
+    "(docs/FORMAT.md section 11). The horizon is --before rounded down to "
+    "the end of a commit (said on stderr). `ledger verify-bundle` checks "
+    "it in one pass; `query` and `timeline` read its events with --bundle "
+    "FILE, and `doctor --bundle FILE` the state at its end (the only state "
+    "it carries). `ledger prune --archive FILE` then removes those events "
+    "from the ledger (docs/RETENTION.md).",
     archive_opts,
     CLI_OUT_BASIC,
     "# the events before event 100; then: ledger verify-bundle box-old.bundle\n"
@@ -338,7 +350,15 @@ cmd_archive(struct cli *c, int argc, char **argv)
             o.before = a.value;
         else if (ch == OPT_ARCHIVE)
             o.out = a.value;
-        else if (ch == OPT_LEVEL) {
+        else if (ch == OPT_FORMAT) {
+            if (strcmp(a.value, "bundle") == 0)
+                o.bundle = 1;
+            else if (strcmp(a.value, "segment") != 0)
+                return cli_usage_err(c,
+                                     "--format: '%s' is neither segment nor "
+                                     "bundle",
+                                     a.value);
+        } else if (ch == OPT_LEVEL) {
             uint64_t v;
             if (cli_parse_u64(a.value, &v) < 0 || v < 1 || v > 19)
                 return cli_usage_err(c, "--level: '%s' is not 1..19", a.value);
@@ -394,6 +414,12 @@ cmd_archive(struct cli *c, int argc, char **argv)
                    "of archived events were erased since, by event %llu "
                    "and any after it, which it carries)\n",
                    (unsigned long long)r.erased_by);
+        if (r.after > 0)
+            printf("(the log's latest checkpoint, not the horizon's: %llu "
+                   "bodies of archived events were erased since, and it "
+                   "carries the %llu events after the horizon that prove "
+                   "those erasures and their keys)\n",
+                   (unsigned long long)r.erased, (unsigned long long)r.after);
         if (r.max_bytes > 0)
             printf("it unpacks to more than verify-bundle reads by default: "
                    "read it with --max-bytes %llu\n",
@@ -407,9 +433,14 @@ cmd_archive(struct cli *c, int argc, char **argv)
         if (j != NULL && r.max_bytes > 0)
             json_object_set_new(j, "max_bytes",
                                 json_integer((json_int_t)r.max_bytes));
-        if (j != NULL)
+        if (j != NULL) {
             json_object_set_new(j, "checkpoint_size",
                                 cli_json_u64(r.checkpoint_size));
+            json_object_set_new(j, "format",
+                                json_string(o.bundle ? "bundle" : "segment"));
+            if (!o.bundle)
+                json_object_set_new(j, "after", cli_json_u64(r.after));
+        }
         cli_print_json(c, j);
     }
     return EX_OK;
@@ -439,11 +470,15 @@ const struct cli_command cli_cmd_prune = {
     cmd_prune,
     "remove archived events from the ledger, keeping every proof",
     "Removes the entries, bodies, seals and index keys of the events before "
-    "a horizon, only after checking that --archive FILE is a bundle of "
-    "exactly those events that verifies with this ledger's log key against "
-    "its own checkpoint at the horizon (a missing, partial, redacted or "
-    "foreign archive is refused, naming what is wrong, and nothing is "
-    "removed). Every tree hash, checkpoint and key stays, with a horizon "
+    "a horizon, only after checking that --archive FILE is exactly their "
+    "archive: a segment (what `ledger archive` writes) is checked in one "
+    "pass, each of its leaves against the tree hashes this ledger holds "
+    "and its checkpoint against this ledger's, with no proof an event; an "
+    "evidence bundle (an older archive, or --format bundle) is verified "
+    "with this ledger's log key against its own checkpoint (a missing, "
+    "partial, redacted, stale or foreign archive is refused, naming what "
+    "is wrong, and nothing is removed). Every tree hash, checkpoint and key "
+    "stays, with a horizon "
     "record signed by the log key (the horizon, the archive's SHA-256, the "
     "last pruned event's leaf hash and the projections' state digest "
     "there), so proofs, tiles, consistency proofs and verify go on "
@@ -456,14 +491,14 @@ const struct cli_command cli_cmd_prune = {
     "archives and prunes the events older than keep_days, and more of the "
     "oldest while the store is over its disk budget (never younger than "
     "keep_days without --force), in parts of at most archive_events "
-    "(100,000) events; `ledger serve --prune-every DUR` runs that. While "
+    "(1,000,000) events; `ledger serve --prune-every DUR` runs that. While "
     "`ledger "
     "serve` runs, its commits wait for the prune's. data.mdb does not "
     "shrink: LMDB reuses the freed pages (docs/RETENTION.md).",
     prune_opts,
     CLI_OUT_BASIC,
-    "# what ledger archive --before 100 --out old.bundle wrote, out of ./old\n"
-    "ledger --dir old prune --before 100 --archive old.bundle --force\n"
+    "# what ledger archive --before 100 --out old.seg wrote, out of ./old\n"
+    "ledger --dir old prune --before 100 --archive old.seg --force\n"
     "# as DIR/retention.json says (keep_days 180 without one)\n"
     "ledger prune --policy\n",
     0};

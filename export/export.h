@@ -245,6 +245,12 @@ struct ldg_bundle_report {
     uint64_t sel_first, sel_last; /* the selected entries' (0, 0: none) */
     uint8_t checkpoint_root[32];  /* the checkpoint's root, when it opened */
     uint64_t fields_withheld, bodies_withheld, bodies_erased;
+    /* 1 when the file is a segment (ledger/module.h, FORMAT.md 11), not a
+     * bundle: selected is then its range first..end-1 (sel_first,
+     * sel_last), events adds the proven events outside it, and sha256 is
+     * the SHA-256 of the file's bytes as the verifier read them */
+    int segment;
+    uint8_t sha256[32];
 };
 
 struct ldg_bundle_verify_opts {
@@ -298,6 +304,66 @@ struct ldg_bundle_verify_opts {
 int ldg_export_verify(const char *path, const struct ldg_bundle_verify_opts *o,
                       struct ldg_bundle_report *report);
 
+/* ------------------------------------------------------------ segments -- */
+
+/* What a segment written holds. */
+struct ldg_segment_report {
+    uint64_t first, end;      /* events first..end-1 */
+    uint64_t events;          /* end - first */
+    uint64_t checkpoint_size; /* the checkpoint it is proven against */
+    uint64_t erased;          /* bodies of the range erased */
+    uint64_t prior, after;    /* proven events before and after the range */
+    int has_state;            /* the projected state at end, with its note */
+    uint64_t bytes;           /* of the file */
+    uint64_t raw_bytes;       /* of the stream it decompresses to */
+    uint8_t sha256[32];       /* of the file */
+};
+
+/* A segment (ledger/module.h, "segments"; FORMAT.md section 11): the
+ * archive of the contiguous range of events first..end-1, what `ledger
+ * archive` writes and `export --segment` may. */
+struct ldg_export_segment_opts {
+    uint64_t first, end; /* events first..end-1: first at or after the
+                            ledger's horizon, end a stored checkpoint's
+                            size (a commit's end) */
+    /* Carry the projected state after the first `end` events as they fold
+     * now, with a projection note signed for exactly it (the note signed
+     * at end when an erasure since has not changed that state, else one
+     * signed now: ldg_projections_horizon_state). */
+    int with_state;
+    int level; /* zstd level 1..19; 0 = 3 */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
+};
+/* Writes the segment of o's range to path: into a temporary file beside
+ * it, synced, linked to path (never replacing a file: LDG_EEXIST), its
+ * directory synced. *r (may be NULL) gets what it holds, with the file's
+ * size and SHA-256. Needs the log key (LDG_EKEY): the
+ * segment's trailer is signed. @return 0; LDG_EEXIST; LDG_EINVAL (a range
+ * outside the log); LDG_ENOTFOUND (end is not where a commit ends);
+ * LDG_EKEY; LDG_EIO (naming the file); LDG_ECORRUPT (the store).
+ * Cost: one pass over the range, zstd; memory as the segment writer's. */
+int ldg_export_segment(struct ldg_ledger *l,
+                       const struct ldg_export_segment_opts *o,
+                       const char *path, struct ldg_segment_report *r);
+
+/* The range `export --segment` writes: the events the selection names
+ * (one seq=A..B term, and the time window since..until, as `ledger query`
+ * reads them against now_ns), lo..hi, taken out to where the commits that
+ * hold them begin and end, first..end-1 (a segment neither starts nor ends
+ * inside a commit: its seals are whole). */
+struct ldg_segment_range {
+    uint64_t lo, hi;     /* the events selected */
+    uint64_t first, end; /* the segment's range */
+};
+/* @return 0 with *r; LDG_EBADINPUT (another term, a malformed range or
+ * time; message on l); LDG_ENOTFOUND (no event in it); LDG_EPRUNED (it
+ * reaches before the horizon). */
+int ldg_export_segment_range(struct ldg_ledger *l, int nterms,
+                             char *const *terms, const char *since,
+                             const char *until, uint64_t now_ns,
+                             struct ldg_segment_range *r);
+
 /* The same over a bundle in memory (for fuzzing and tests). */
 int ldg_export_verify_mem(const void *buf, size_t len,
                           const struct ldg_bundle_verify_opts *o,
@@ -334,6 +400,22 @@ int ldg_export_read(struct ldg_bundle_contents **out, const char *path,
                     const struct ldg_bundle_verify_opts *o,
                     struct ldg_bundle_report *report);
 void ldg_export_contents_free(struct ldg_bundle_contents *c);
+
+/* ldg_export_read for readers that take the events one at a time, a
+ * segment's included: verified first, in full, then each selected event
+ * (as events.jsonl gives it; borrowed for the call) handed to fn in
+ * increasing seq (a non-zero return stops and is returned), and *out
+ * (may be NULL) gets the rest: the state, the timeline, the checkpoint's
+ * size (a segment's: the end of its range, where its state is), and a
+ * bundle's events (NULL for a segment's: they are never held). A bundle is read
+ * into memory as ldg_export_read reads it; a segment is never held: its bytes
+ * are copied aside as they are verified (an unlinked file in $TMPDIR) and its
+ * events read from the copy, so what is shown is what was verified.
+ * @return ldg_export_read's codes; fn's. */
+int ldg_export_each(const char *path, const struct ldg_bundle_verify_opts *o,
+                    struct ldg_bundle_report *report,
+                    int (*fn)(void *ctx, json_t *event), void *ctx,
+                    struct ldg_bundle_contents **out);
 
 /* Static name of a status: "PASS", "FAIL", "WARN", "SKIP". */
 const char *ldg_export_status_name(enum ldg_check_status s);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "export/export_int.h"
+#include "export/verify_int.h"
 #include "util/util.h"
 
 static json_t *
@@ -185,4 +186,40 @@ ldg_export_contents_free(struct ldg_bundle_contents *c)
     json_decref(c->state);
     json_decref(c->timeline);
     free(c);
+}
+
+int
+ldg_export_each(const char *path, const struct ldg_bundle_verify_opts *opts,
+                struct ldg_bundle_report *report,
+                int (*fn)(void *ctx, json_t *event), void *ctx,
+                struct ldg_bundle_contents **out)
+{
+    static const struct ldg_bundle_verify_opts none;
+    struct ldg_bundle_contents *c = NULL;
+    int fd, rc;
+
+    if (path == NULL || report == NULL)
+        return LDG_EINVAL;
+    if (out != NULL)
+        *out = NULL;
+    if (opts == NULL)
+        opts = &none;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 && ldg_segment_sniff(fd) == 1) {
+        rc = bv_segment_each(fd, opts, report, fn, ctx, out);
+        close(fd);
+        return rc;
+    }
+    if (fd >= 0)
+        close(fd);
+    if ((rc = ldg_export_read(&c, path, opts, report)) < 0)
+        return rc;
+    for (size_t i = 0; fn != NULL && i < json_array_size(c->events); i++)
+        if ((rc = fn(ctx, json_array_get(c->events, i))) != 0)
+            break;
+    if (rc == 0 && out != NULL)
+        *out = c;
+    else
+        ldg_export_contents_free(c);
+    return rc;
 }

@@ -423,6 +423,12 @@ ldg_export_verify(const char *path, const struct ldg_bundle_verify_opts *opts,
                  strerror(errno));
         return errno == ENOENT || errno == ENOTDIR ? LDG_ENOTFOUND : LDG_EIO;
     }
+    if (ldg_segment_sniff(fd) == 1) {
+        /* a segment, not a bundle: its own one-pass verification */
+        rc = bv_segment_verify(fd, v.o, report);
+        close(fd);
+        return rc;
+    }
     rc = bundle_read_fd(&v.b, fd, &v.o->limits, err, sizeof err);
     close(fd);
     return verify_common(&v, rc, err);

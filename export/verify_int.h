@@ -128,6 +128,16 @@ struct wctx {
     struct ldg_buf buf; /* reused for each expected events.jsonl line */
 };
 
+/* segment.c: verify-bundle of a segment (the file on fd), its checks
+ * into r. */
+int bv_segment_verify(int fd, const struct ldg_bundle_verify_opts *o,
+                      struct ldg_bundle_report *r);
+/* ldg_export_each of a segment (the file on fd). */
+int bv_segment_each(int fd, const struct ldg_bundle_verify_opts *o,
+                    struct ldg_bundle_report *r,
+                    int (*fn)(void *ctx, json_t *event), void *ctx,
+                    struct ldg_bundle_contents **out);
+
 /* verify.c: reports, small helpers, the worker pool, the flow */
 const char *bv_jstr(const json_t *o, const char *k);
 int bv_cmp_vkey(const void *a, const void *b);

@@ -665,11 +665,19 @@ keep_tile_entries(struct ldg_txn *t, uint64_t old_hz, uint64_t hz)
             e = v.data;
             n = v.len;
         }
-        if (rc == LDG_ENOTFOUND) { /* (a ledger pruned before these were
-                                      kept: that tile's bundle is not) */
+        if (rc == LDG_ENOTFOUND) {
+            /* a ledger pruned before these were kept (2026-11-25), in this
+             * same tile: the record cannot be made, and verify would find
+             * it missing (FORMAT.md 6.2) */
             free(buf);
-            rc = ldg_core_kv_del(t, meta, key, strlen(key), NULL, 0);
-            return rc == LDG_ENOTFOUND ? 0 : rc;
+            ldg_seterr(l,
+                       "the earlier prune (horizon %llu) kept no entries of "
+                       "its entry tile (meta horizon.entries), which a "
+                       "horizon at %llu in the same tile needs: prune "
+                       "before %llu or later (a tile's edge or past it)",
+                       (unsigned long long)old_hz, (unsigned long long)hz,
+                       (unsigned long long)(k0 + LDG_TILE_WIDTH));
+            return LDG_EINVAL;
         }
         if (rc < 0)
             break;

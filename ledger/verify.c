@@ -561,8 +561,18 @@ horizon_load(struct vstate *vs, struct ldg_txn *t, uint64_t size)
         size_t n;
         uint8_t leaf[32], stored[32];
         rc = ldg_horizon_entry(t, vs->start, s, &e, &n);
-        if (rc == LDG_ENOTFOUND)
-            break; /* (not kept: a prune before they were) */
+        if (rc == LDG_ENOTFOUND) {
+            /* FORMAT.md 6.2: unless the horizon is on a tile's edge, the
+             * record holds the tile's pruned entries (a prune made before
+             * they were kept, on 2026-11-25, left none: named too) */
+            vf_bad(vs, s,
+                   "the entries of the pruned events %llu..%llu of the "
+                   "horizon's entry tile are missing (meta horizon.entries, "
+                   "FORMAT.md 6.2): `ledger tiles` cannot write that tile's "
+                   "entry bundle",
+                   (unsigned long long)s, (unsigned long long)(vs->start - 1));
+            return 0;
+        }
         if (rc == 0)
             rc = ldg_tree_stored_hash(t, 0, s, stored);
         if (rc == 0)

@@ -144,14 +144,59 @@ log_time(struct ldg_txn *t, uint64_t size, uint64_t *ts)
     return 0;
 }
 
+/* 1 when note (a signed note) signs exactly text. */
+static int
+note_signs(const char *note, const char *text)
+{
+    size_t n = strlen(text);
+    return note != NULL && strncmp(note, text, n) == 0 && note[n] == '\n';
+}
+
+static int note_get(struct ldg_txn *t, uint64_t size, char **out);
 static int note_text_of(struct ldg_txn *t, uint64_t size,
                         const struct pdigest d[P_COUNT], uint64_t ts, char *buf,
                         size_t cap);
 
+/* 1 when a projection note signed by the log key signs text, the state
+ * at the horizon hz: the one the prune kept beside it (proj.horizon's
+ * PROJ_HORIZON_NOTE), or, for a ledger pruned before it kept one, the
+ * note signed at hz; 0 when neither does; < 0 on I/O. */
+static int
+horizon_note_ok(struct ldg_txn *t, uint64_t hz, const char *text)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    struct ldg_val v;
+    char *note = NULL;
+    size_t tl;
+    ldg_dbi dbi;
+    int rc = ldg_db_open(t, PROJ_HORIZON_DB, 0, &dbi);
+
+    if (rc == 0)
+        rc = ldg_kv_get(t, dbi, PROJ_HORIZON_NOTE, PROJ_HORIZON_NOTE_LEN, &v);
+    if (rc == 0) {
+        if ((note = malloc(v.len + 1)) == NULL)
+            return LDG_ENOMEM;
+        memcpy(note, v.data, v.len);
+        note[v.len] = '\0';
+    } else if (rc == LDG_ENOTFOUND) {
+        rc = note_get(t, hz, &note);
+    }
+    if (rc == LDG_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    rc = note_signs(note, text) &&
+         ldg_log_verify_note(l, note, strlen(note), &tl) == 0 &&
+         tl == strlen(text);
+    free(note);
+    return rc;
+}
+
 /* A pruned ledger: whether the state kept at the horizon (proj.horizon),
  * where every fold from the start begins, is the one the horizon record
  * (signed by the log key) names by its digest: 1 yes, 0 no (or no
- * proj.horizon), < 0 on I/O; LDG_ENOTFOUND when never pruned. */
+ * proj.horizon), 2 yes but no projection note signed by the log key signs
+ * it (FORMAT.md 6.2), < 0 on I/O; LDG_ENOTFOUND when never pruned. */
 static int
 horizon_state_ok(struct ldg_txn *t)
 {
@@ -176,6 +221,8 @@ horizon_state_ok(struct ldg_txn *t)
         } else if (rc == LDG_ECORRUPT) {
             rc = 0;
         }
+        if (rc == 1 && (rc = horizon_note_ok(t, h.seq, text)) == 0)
+            rc = 2; /* the state is right; no signed note is for it */
     }
     ps_free(ps);
     ldg_horizon_release(&h);
@@ -196,6 +243,16 @@ horizon_check(struct ldg_txn *t, json_t *diffs)
                       "key", "what",
                       "the state kept at the horizon (proj.horizon) is not "
                       "the one the horizon record names",
+                      "stored", "rebuilt"));
+    if (rc == 2)
+        json_array_append_new(
+            diffs,
+            json_pack("{s:s, s:n, s:s, s:n, s:n}", "projection", "horizon",
+                      "key", "what",
+                      "the state kept at the horizon is the one the horizon "
+                      "record names, but no projection note signed by the "
+                      "log key is for it (the one kept beside it in "
+                      "proj.horizon, or the one signed at the horizon)",
                       "stored", "rebuilt"));
     return rc < 0 ? rc : 0;
 }
@@ -1171,20 +1228,14 @@ ldg_projections_gate(struct ldg_ledger *l, const char *target,
     return rc;
 }
 
-int
-ldg_projections_state_json(struct ldg_ledger *l, uint64_t at_size, json_t **out)
+/* The views of ps as a bundle carries them (without "note"). */
+static int
+state_views(struct ldg_ledger *l, struct pstate *ps, json_t **out)
 {
-    struct ldg_txn *t = NULL;
-    struct pstate *ps = NULL;
-    json_t *o = NULL, *packs, *routes, *promos, *doc;
-    char *note = NULL;
+    json_t *o, *packs, *routes, *promos, *doc;
     int rc;
 
-    if (l == NULL || out == NULL)
-        return LDG_EINVAL;
     *out = NULL;
-    if ((rc = read_state(l, at_size, P_ALL, 0, NULL, NULL, &t, &ps)) < 0)
-        return rc;
     packs = view_packs(ps, NULL);
     routes = view_routes(ps);
     promos = view_promotions(ps);
@@ -1201,12 +1252,8 @@ ldg_projections_state_json(struct ldg_ledger *l, uint64_t at_size, json_t **out)
                            "projections: a stored record cannot be read "
                            "(%s); `" LDG_CMD_REBUILD "` replaces it",
                            ldg_strerror(ps->err));
-        goto out;
+        return rc;
     }
-    rc = note_get(t, ps->applied, &note);
-    if (rc < 0 && rc != LDG_ENOTFOUND)
-        goto out;
-    rc = 0;
     o = json_object();
     json_object_set_new(o, "size", u64_json(ps->applied));
     json_object_set_new(o, "packs", packs);
@@ -1222,10 +1269,81 @@ ldg_projections_state_json(struct ldg_ledger *l, uint64_t at_size, json_t **out)
         else
             json_decref(plans);
     }
+    *out = o;
+    return o != NULL ? 0 : LDG_ENOMEM;
+}
+
+int
+ldg_projections_state_json(struct ldg_ledger *l, uint64_t at_size, json_t **out)
+{
+    struct ldg_txn *t = NULL;
+    struct pstate *ps = NULL;
+    json_t *o = NULL;
+    char *note = NULL;
+    int rc;
+
+    if (l == NULL || out == NULL)
+        return LDG_EINVAL;
+    *out = NULL;
+    if ((rc = read_state(l, at_size, P_ALL, 0, NULL, NULL, &t, &ps)) < 0)
+        return rc;
+    if ((rc = state_views(l, ps, &o)) < 0)
+        goto out;
+    rc = note_get(t, ps->applied, &note);
+    if (rc < 0 && rc != LDG_ENOTFOUND)
+        goto out;
+    rc = 0;
     json_object_set_new(o, "note", note ? json_string(note) : json_null());
     *out = o;
+    o = NULL;
 out:
+    json_decref(o);
     free(note);
+    ps_free(ps);
+    ldg_txn_abort(t);
+    return rc;
+}
+
+int
+ldg_projections_horizon_state(struct ldg_ledger *l, uint64_t hz, json_t **state,
+                              char **note)
+{
+    struct ldg_txn *t = NULL;
+    struct pstate *ps = NULL;
+    struct pdigest d[P_COUNT];
+    char text[2048], *stored = NULL;
+    int rc;
+
+    if (l == NULL || state == NULL || note == NULL || hz == 0)
+        return LDG_EINVAL;
+    *state = NULL;
+    *note = NULL;
+    /* folded from the start (or the state kept at an earlier horizon):
+     * the events as the log holds them now, an erased body as erased */
+    if ((rc = read_state(l, hz, P_ALL, 1, NULL, NULL, &t, &ps)) < 0)
+        return rc;
+    if ((rc = ps_digest_all(ps, d)) < 0 ||
+        (rc = note_text_of(t, hz, d, ps->last_ts, text, sizeof text)) < 0 ||
+        (rc = state_views(l, ps, state)) < 0)
+        goto out;
+    rc = note_get(t, hz, &stored);
+    if (rc < 0 && rc != LDG_ENOTFOUND)
+        goto out;
+    if (note_signs(stored, text)) {
+        *note = stored;
+        stored = NULL;
+        rc = 0;
+    } else {
+        /* a body erased since hz changed the state of its first hz
+         * events: the note signed then is not this state's */
+        rc = ldg_log_sign_note(l, text, strlen(text), note);
+    }
+out:
+    if (rc < 0) {
+        json_decref(*state);
+        *state = NULL;
+    }
+    free(stored);
     ps_free(ps);
     ldg_txn_abort(t);
     return rc;
@@ -1902,25 +2020,59 @@ out:
 /* ------------------------------------------------------------ horizon -- */
 
 int
-ldg_projections_horizon(struct ldg_txn *t, uint64_t hz, uint8_t state[32])
+ldg_projections_horizon(struct ldg_txn *t, uint64_t hz, const char *note,
+                        uint8_t state[32])
 {
+    struct ldg_ledger *l;
     struct pstate *ps = NULL;
     struct pdigest d[P_COUNT];
-    char text[2048];
+    char text[2048], *mine = NULL;
     uint64_t ts;
+    ldg_dbi dbi;
     int rc;
 
     if (t == NULL || state == NULL || hz == 0)
         return LDG_EINVAL;
-    if ((rc = ps_new(&ps, ldg_txn_ledger(t), NULL, 0, P_ALL)) < 0)
+    l = ldg_txn_ledger(t);
+    if ((rc = ps_new(&ps, l, NULL, 0, P_ALL)) < 0)
         return rc;
-    if ((rc = fold_range(ps, t, 0, hz, NULL, NULL)) == 0 &&
-        (rc = ps_digest_all(ps, d)) == 0 && (rc = log_time(t, hz, &ts)) == 0 &&
-        (rc = note_text_of(t, hz, d, ts, text, sizeof text)) == 0 &&
-        (rc = ps_write_snapshot(ps, t)) == 0)
-        rc = verified_snapshot(t, hz);
-    if (rc == 0)
-        ldg_sha256(state, text, strlen(text));
+    if ((rc = fold_range(ps, t, 0, hz, NULL, NULL)) < 0 ||
+        (rc = ps_digest_all(ps, d)) < 0 || (rc = log_time(t, hz, &ts)) < 0 ||
+        (rc = note_text_of(t, hz, d, ts, text, sizeof text)) < 0)
+        goto out;
+    if (note == NULL) {
+        /* the note signed at hz, when it is this state's; else one signed
+         * now (a body erased since changed the state at hz) */
+        rc = note_get(t, hz, &mine);
+        if (rc < 0 && rc != LDG_ENOTFOUND)
+            goto out;
+        if (!note_signs(mine, text)) {
+            free(mine);
+            mine = NULL;
+            if ((rc = ldg_log_sign_note(l, text, strlen(text), &mine)) < 0)
+                goto out;
+        }
+        note = mine;
+    } else if (!note_signs(note, text)) {
+        ldg_set_errmsg(l,
+                       "the projection note given for the state at the "
+                       "horizon %llu is not the state its events fold to now "
+                       "(a body was erased since it was signed)",
+                       (unsigned long long)hz);
+        rc = LDG_ETAMPER;
+        goto out;
+    }
+    if ((rc = ps_write_snapshot(ps, t)) < 0 ||
+        (rc = verified_snapshot(t, hz)) < 0)
+        goto out;
+    /* the signed note for this state, beside it (FORMAT.md 6.2) */
+    if ((rc = ldg_db_open(t, PROJ_HORIZON_DB, LDG_DB_CREATE, &dbi)) < 0 ||
+        (rc = ldg_kv_put(t, dbi, PROJ_HORIZON_NOTE, PROJ_HORIZON_NOTE_LEN, note,
+                         strlen(note))) < 0)
+        goto out;
+    ldg_sha256(state, text, strlen(text));
+out:
+    free(mine);
     ps_free(ps);
     return rc;
 }

@@ -591,6 +591,11 @@ int ps_new(struct pstate **out, struct ldg_ledger *l, struct ldg_txn *t,
  * record key, value the record; keys whose first byte is
  * PROJ_HORIZON_VERIFIED are proj.verified's keys before the horizon. */
 #define PROJ_HORIZON_DB "proj.horizon"
+/* proj.horizon's key of the signed projection note for the state kept
+ * there (FORMAT.md 6.2: the one whose text the horizon record's state
+ * digests). 0xfd: no projection's index, nor the verified keys' 0xfe. */
+#define PROJ_HORIZON_NOTE "\xfdnote"
+#define PROJ_HORIZON_NOTE_LEN 5
 #define PROJ_HORIZON_VERIFIED 0xfe
 /* Loads the snapshot's records of the projections in ps->mask into a
  * memory-only ps (LDG_ECORRUPT when t has no snapshot). */

@@ -183,12 +183,29 @@ int ldg_projections_state_json(struct ldg_ledger *l, uint64_t at_size,
                                json_t **out);
 
 /* For a prune (retention/): in the write transaction t, before the events
- * are removed, keeps the projections' state after the first hz events
- * (records and proj.verified's keys) in proj.horizon, where every later
- * fold from the start begins (rebuild, --at, check), and gives the
- * SHA-256 of the projection note text for that state (the note the
- * applier signs at hz). */
-int ldg_projections_horizon(struct ldg_txn *t, uint64_t hz, uint8_t state[32]);
+ * are removed, keeps the projections' state after the first hz events as
+ * they fold now (records and proj.verified's keys) in proj.horizon, where
+ * every later fold from the start begins (rebuild, --at, check), with the
+ * signed projection note for exactly that state beside it, and gives the
+ * SHA-256 of that note's text (the horizon record's "state"). note is the
+ * note the archive carries (ldg_projections_horizon_state's), or NULL:
+ * the note signed at hz when it is this state's, else one signed now.
+ * @return 0; LDG_ETAMPER (note is not this state's: a body was erased
+ * since it was signed; message on the ledger); LDG_EKEY (signing). */
+int ldg_projections_horizon(struct ldg_txn *t, uint64_t hz, const char *note,
+                            uint8_t state[32]);
+
+/* The projected state after the first hz events as the log folds them
+ * now (a body erased since folded as erased: what a prune at hz keeps),
+ * as ldg_projections_state_json gives it but without "note", and the
+ * signed projection note for exactly that state: the one the applier
+ * signed at hz when its text is this state's, else one signed now with
+ * the log key (an erasure after hz changed what the first hz events fold
+ * to). *state and *note (malloc'd) are the caller's.
+ * @return 0; LDG_EKEY (a note to sign, and no log key file). Cost: a
+ * fold of the events before hz (from the state kept at the horizon). */
+int ldg_projections_horizon_state(struct ldg_ledger *l, uint64_t hz,
+                                  json_t **state, char **note);
 
 /* The signed projection note stored for log size (0 = the latest one).
  * *out malloc'd. LDG_ENOTFOUND if none was signed at that size. */

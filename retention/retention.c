@@ -164,9 +164,13 @@ file_sha256(const char *path, uint8_t out[32])
     return 0;
 }
 
-int
-ldg_retention_archive(struct ldg_ledger *l, const struct ldg_archive_opts *o,
-                      struct ldg_archive_report *r)
+/* The archive as an evidence bundle (export/export.h), as `ledger
+ * archive` wrote it before segments (--format bundle): proven against the
+ * checkpoint at the horizon, or, when a body of an archived event was
+ * erased after it, against the log's latest, with no state. */
+static int
+archive_bundle(struct ldg_ledger *l, const struct ldg_archive_opts *o,
+               struct ldg_archive_report *r)
 {
     struct ldg_export_opts eo;
     struct ldg_export_report er;
@@ -174,11 +178,6 @@ ldg_retention_archive(struct ldg_ledger *l, const struct ldg_archive_opts *o,
     char *terms[1];
     int rc;
 
-    if (l == NULL || o == NULL || r == NULL || o->out == NULL)
-        return LDG_EINVAL;
-    memset(r, 0, sizeof *r);
-    if ((rc = ldg_retention_resolve(l, o->before, wall_ns(), &r->h)) < 0)
-        return rc;
     snprintf(term, sizeof term, "seq=%llu..%llu",
              (unsigned long long)r->h.first,
              (unsigned long long)(r->h.horizon - 1));
@@ -234,6 +233,44 @@ ldg_retention_archive(struct ldg_ledger *l, const struct ldg_archive_opts *o,
         ldg_set_errmsg(l, "%s: cannot read it back: %s", o->out,
                        ldg_strerror(rc));
     return rc;
+}
+
+int
+ldg_retention_archive(struct ldg_ledger *l, const struct ldg_archive_opts *o,
+                      struct ldg_archive_report *r)
+{
+    struct ldg_export_segment_opts so;
+    struct ldg_segment_report info;
+    int rc;
+
+    if (l == NULL || o == NULL || r == NULL || o->out == NULL)
+        return LDG_EINVAL;
+    memset(r, 0, sizeof *r);
+    r->erased_by = UINT64_MAX;
+    if ((rc = ldg_retention_resolve(l, o->before, wall_ns(), &r->h)) < 0)
+        return rc;
+    if (o->bundle)
+        return archive_bundle(l, o, r);
+    /* a segment of the events first..horizon-1, proven by their leaves
+     * against the checkpoint at the horizon, with the state there and a
+     * note signed for it (docs/RETENTION.md) */
+    memset(&so, 0, sizeof so);
+    so.first = r->h.first;
+    so.end = r->h.horizon;
+    so.with_state = 1;
+    so.level = o->level;
+    so.progress = o->progress;
+    so.progress_ctx = o->progress_ctx;
+    ldg_set_errmsg(l, "%s", "");
+    if ((rc = ldg_export_segment(l, &so, o->out, &info)) < 0)
+        return rc;
+    r->checkpoint_size = info.checkpoint_size;
+    r->events = info.events;
+    r->bytes = info.bytes;
+    r->after = info.after;
+    r->erased = info.erased;
+    memcpy(r->sha256, info.sha256, 32);
+    return 0;
 }
 
 /* Bytes of the pages the ledger's databases use (the free ones aside). */
@@ -423,19 +460,121 @@ archive_readable(struct ldg_ledger *l, const char *path)
     return 0;
 }
 
+/* A segment (what `ledger archive` writes): it must be exactly this
+ * ledger's events h.first..horizon-1 — each leaf the ledger's tree holds,
+ * its bodies those the ledger still holds, its checkpoint the ledger's,
+ * the earlier horizon record the ledger's — with the state at the horizon
+ * and its signed note (*note gets it, malloc'd, for the prune to keep),
+ * verified with the log key in one pass; sha256 gets the SHA-256 of the
+ * bytes verified. No JSON, no proof an event. */
+static int
+check_segment(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
+              const char *path, int fd, char **note, uint8_t sha256[32])
+{
+    struct ldg_segment_verify_opts vo;
+    struct ldg_segment_result *sr;
+    struct ldg_txn *t = NULL;
+    int rc;
+
+    *note = NULL;
+    if ((sr = calloc(1, sizeof *sr)) == NULL)
+        return LDG_ENOMEM;
+    memset(&vo, 0, sizeof vo);
+    vo.keep_state = 1;
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) == 0) {
+        rc = ldg_segment_check(t, fd, &vo, sr);
+        ldg_txn_abort(t);
+    }
+    if (rc == LDG_EIO || rc == LDG_ENOMEM) {
+        ldg_set_errmsg(l, "archive %s: cannot be read (%s)", path,
+                       sr->what[0] ? sr->what : ldg_strerror(rc));
+        goto out;
+    }
+    if (sr->readable && (rc == 0 || sr->failed == LDG_SEGCHK_TREE) &&
+        (sr->info.first != h->first || sr->info.end != h->horizon)) {
+        /* this ledger's events (or a range whose leaves its tree holds up
+         * to where one differs), but not the range asked for */
+        ldg_set_errmsg(l,
+                       "archive %s holds events %llu..%llu; pruning before "
+                       "%llu needs exactly events %llu..%llu (ledger archive "
+                       "--before %llu)",
+                       path, (unsigned long long)sr->info.first,
+                       (unsigned long long)(sr->info.end - 1),
+                       (unsigned long long)h->horizon,
+                       (unsigned long long)h->first,
+                       (unsigned long long)(h->horizon - 1),
+                       (unsigned long long)h->horizon);
+        rc = LDG_ETAMPER;
+        goto out;
+    }
+    if (rc < 0 || !sr->ok) {
+        if (!sr->readable || sr->failed == LDG_SEGCHK_CONTAINER)
+            ldg_set_errmsg(l, "archive %s cannot be read as a segment: %s",
+                           path, sr->what);
+        else
+            ldg_set_errmsg(l,
+                           "archive %s does not hold what this ledger holds "
+                           "of events %llu..%llu: %s: %s",
+                           path, (unsigned long long)h->first,
+                           (unsigned long long)(h->horizon - 1),
+                           ldg_segment_check_name(sr->failed), sr->what);
+        rc = !sr->readable || sr->failed == LDG_SEGCHK_CONTAINER ||
+                     rc == LDG_EBADINPUT || rc == LDG_ETOOBIG ||
+                     rc == LDG_EVERSION
+                 ? LDG_EBADINPUT
+                 : LDG_ETAMPER;
+        goto out;
+    }
+    if (!sr->info.has_state || sr->info.state_note == NULL) {
+        ldg_set_errmsg(l,
+                       "archive %s carries no projected state: `doctor "
+                       "--bundle` could not read the state at the horizon "
+                       "from it; write it with ledger archive --before %llu",
+                       path, (unsigned long long)h->horizon);
+        rc = LDG_ETAMPER;
+        goto out;
+    }
+    *note = sr->info.state_note;
+    sr->info.state_note = NULL;
+    memcpy(sha256, sr->info.sha256, 32);
+    rc = 0;
+out:
+    ldg_segment_info_release(&sr->info);
+    free(sr);
+    return rc;
+}
+
 /* The archive must select exactly the events h.first..horizon-1, verify
  * with this log's key, with nothing withheld, against a checkpoint that is
  * this ledger's own of its size (at the horizon, or later when it carries
- * erasures made since). */
+ * erasures made since). A segment is checked as one (check_segment): then
+ * *note and sha256 are set; a bundle (what `ledger archive` wrote before
+ * segments) leaves *note NULL. */
 static int
 check_archive(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
-              const char *path)
+              const char *path, char **note, uint8_t sha256[32])
 {
     struct ldg_bundle_verify_opts vo;
     struct ldg_bundle_report *br;
     char vkey[512], *ck = NULL;
     int rc;
 
+    *note = NULL;
+    {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            ldg_set_errmsg(l, "archive %s: %s", path, strerror(errno));
+            return errno == ENOENT ? LDG_ENOTFOUND : LDG_EIO;
+        }
+        rc = ldg_segment_sniff(fd);
+        if (rc == 1)
+            rc = check_segment(l, h, path, fd, note, sha256);
+        else if (rc == 0)
+            rc = 1;
+        close(fd);
+        if (rc <= 0)
+            return rc;
+    }
     if ((rc = ldg_verifier_key(l, vkey, sizeof vkey)) < 0)
         return rc;
     if ((br = calloc(1, sizeof *br)) == NULL)
@@ -558,7 +697,7 @@ ldg_retention_prune(struct ldg_ledger *l, const struct ldg_prune_opts *o,
     struct ldg_prune_stats st;
     struct ldg_event_in in;
     uint8_t state[32];
-    char hex[65], until[40];
+    char hex[65], until[40], *note = NULL;
     uint64_t now, n;
     json_t *body = NULL;
     int rc;
@@ -588,9 +727,12 @@ ldg_retention_prune(struct ldg_ledger *l, const struct ldg_prune_opts *o,
                        o->keep_days);
         return LDG_EINVAL;
     }
-    if ((rc = check_archive(l, &r->h, o->archive)) < 0)
+    if ((rc = check_archive(l, &r->h, o->archive, &note, r->archive_sha256)) <
+        0)
         return rc;
-    if ((rc = file_sha256(o->archive, r->archive_sha256)) < 0)
+    /* a segment: the SHA-256 of the bytes its check read; a bundle's, of
+     * the file as it is now */
+    if (note == NULL && (rc = file_sha256(o->archive, r->archive_sha256)) < 0)
         return rc;
     r->used_before = used_bytes(l);
     if ((rc = ldg_batch_begin(&b, l)) < 0)
@@ -610,7 +752,7 @@ ldg_retention_prune(struct ldg_ledger *l, const struct ldg_prune_opts *o,
             goto out;
         }
     }
-    if ((rc = ldg_projections_horizon(t, r->h.horizon, state)) < 0) {
+    if ((rc = ldg_projections_horizon(t, r->h.horizon, note, state)) < 0) {
         if (ldg_errmsg(l)[0] == '\0')
             ldg_set_errmsg(l, "the projections' state at the horizon: %s",
                            ldg_strerror(rc));
@@ -643,6 +785,7 @@ ldg_retention_prune(struct ldg_ledger *l, const struct ldg_prune_opts *o,
     rc = ldg_batch_commit(b, NULL, &n);
 out:
     json_decref(body);
+    free(note);
     ldg_batch_free(b);
     if (rc == 0)
         r->used_after = used_bytes(l);
@@ -712,7 +855,8 @@ remove_partials(const char *dir)
         return;
     while ((e = readdir(d)) != NULL) {
         if (strncmp(e->d_name, "ledger-", 7) == 0 &&
-            strstr(e->d_name, ".bundle.tmp.") != NULL)
+            (strstr(e->d_name, ".bundle.tmp.") != NULL ||
+             strstr(e->d_name, ".segment.tmp.") != NULL))
             unlinkat(dirfd(d), e->d_name, 0);
     }
     closedir(d);
@@ -786,7 +930,7 @@ apply_parts(struct ldg_ledger *l, const struct ldg_retention_policy *p,
             r->first = cur.first; /* (a run before this one took some) */
         if ((rc = part_end(l, p, &cur, &hz)) < 0)
             return rc;
-        snprintf(r->archive, sizeof r->archive, "%s/ledger-%llu-%llu.bundle",
+        snprintf(r->archive, sizeof r->archive, "%s/ledger-%llu-%llu.segment",
                  p->archive_dir, (unsigned long long)cur.first,
                  (unsigned long long)(hz - 1));
         snprintf(spec, sizeof spec, "%llu", (unsigned long long)hz);

@@ -3,9 +3,10 @@
  * events into an evidence bundle, prune them from the ledger, and keep
  * proving everything (docs/RETENTION.md).
  *
- *   archive   every event before a horizon, written as an evidence bundle
- *             (export/export.h) proven against the checkpoint at the
- *             horizon, with the projected state there
+ *   archive   every event before a horizon, written as a segment
+ *             (ledger/module.h, FORMAT.md 11) proven by its leaves against
+ *             the checkpoint at the horizon, with the projected state
+ *             there (or, on request, as an evidence bundle)
  *   prune     removes the entries, bodies, seals and index keys of the
  *             events before the horizon, only after checking that a file
  *             is exactly their archive; keeps every tree hash, checkpoint
@@ -38,9 +39,10 @@
 #define LDG_RETENTION_KEEP_DAYS_MAX 36500
 #define LDG_RETENTION_ARCHIVE_DIR_DEFAULT "archive" /* under DIR */
 /* Events an archive of `prune --policy` holds at most (retention.json
- * "archive_events"): a longer stretch is archived and pruned in parts
- * (writing and checking an archive holds a few KiB of memory an event). */
-#define LDG_RETENTION_ARCHIVE_MAX 100000
+ * "archive_events"): a longer stretch is archived and pruned in parts.
+ * It sets the files' size, not memory: writing and checking a segment
+ * hold a record and a few hashes whatever its size. */
+#define LDG_RETENTION_ARCHIVE_MAX 1000000
 
 struct ldg_retention_policy {
     uint32_t keep_days;      /* keep at least this many days; older events
@@ -96,7 +98,12 @@ int ldg_retention_resolve(struct ldg_ledger *l, const char *before,
 struct ldg_archive_opts {
     const char *before; /* a seq or a time (ldg_retention_resolve) */
     const char *out;    /* the file to write (refused if it exists) */
-    int level;          /* zstd level; 0 = 1 */
+    int level;          /* zstd level; 0 = 3 (a bundle's: 1) */
+    /* Write an evidence bundle (export/export.h) as archive did before
+     * segments, not a segment: proven against the checkpoint at the
+     * horizon with the state there, or, when a body of an archived event
+     * was erased after it, against the log's latest with no state. */
+    int bundle;
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
 };
@@ -106,22 +113,26 @@ struct ldg_archive_report {
     uint64_t events; /* events archived: h.first .. h.horizon-1 */
     uint64_t bytes;
     uint8_t sha256[32]; /* of the file */
-    /* 0, or the --max-bytes its readers need: it unpacks to more than
-     * verify-bundle reads by default, or a member is larger */
+    /* 0 (a segment's readers need no --max-bytes: they stream it) */
     uint64_t max_bytes;
     /* the checkpoint it is proven against: h.horizon, or, when a body of
-     * an archived event was erased by a body.erased after the horizon
-     * (erased_by: the first export found; UINT64_MAX: none), the log's
-     * latest, with the erasures in it as support events */
+     * an archived event was erased by a body.erased after the horizon,
+     * the log's latest, which holds those erasures: the segment carries
+     * them (and its keys' events after the horizon) as `after` proven
+     * events, its events' root taken to that checkpoint by a consistency
+     * proof */
     uint64_t checkpoint_size;
-    uint64_t erased_by;
+    uint64_t erased_by; /* UINT64_MAX (kept for the report's shape) */
+    uint64_t after;     /* proven events after the horizon it carries */
+    uint64_t erased;    /* bodies of archived events erased */
 };
 
 /* Writes every event from the ledger's horizon to the horizon `before`
- * resolves to into an evidence bundle (export/export.h) proven against
- * the checkpoint at that horizon (or a later one: r->checkpoint_size),
- * with the projected state there; nothing redacted. The file is written
- * beside its path and renamed in place.
+ * resolves to into a segment (ledger/module.h, FORMAT.md 11): their
+ * entries and bodies, proven by their leaves against the checkpoint at
+ * that horizon, with the projected state there and a note signed for it;
+ * nothing redacted. The file is written beside its path, synced and
+ * linked in place (export.h's ldg_export_segment).
  * @return 0; the codes of ldg_retention_resolve and ldg_export_write. */
 int ldg_retention_archive(struct ldg_ledger *l,
                           const struct ldg_archive_opts *o,
@@ -188,7 +199,7 @@ struct ldg_policy_report {
 };
 
 /* `ledger prune --policy`: archives into p->archive_dir
- * (ledger-FIRST-LAST.bundle, at most LDG_RETENTION_ARCHIVE_MAX events
+ * (ledger-FIRST-LAST.segment, at most LDG_RETENTION_ARCHIVE_MAX events
  * each, one prune each) and prunes the events older than p->keep_days,
  * and, when the store's pages in use exceed p->disk_budget, as many more
  * of the oldest as hold the excess (at the average bytes an event takes),

@@ -146,12 +146,25 @@ HE_KEY=$(printf 'horizon.entries' | od -An -tx1 | tr -d ' \n')
 KE="the entry of pruned event 512 kept for the horizon's entry tile \(meta horizon.entries\)"
 tampered horizon-entries "event 512: $KE is not its leaf" "" flip meta "$HE_KEY" 20
 tampered horizon-entries "$KE" --full flip meta "$HE_KEY" 0
+# FORMAT.md 6.2: the record holds them (the horizon is not on a tile's
+# edge): deleted, verify says so (until 2026-11-27 it passed)
+HEM="event 512: the entries of the pruned events 512..$((H - 1)) of the horizon's entry tile are missing \(meta horizon.entries"
+tampered horizon-entries-gone "$HEM" --full del meta "$HE_KEY"
+tampered horizon-entries-gone "$HEM" "" del meta "$HE_KEY"
 
 # ------------------------------------------ the state kept at the horizon --
 PH="projection horizon: the state kept at the horizon \(proj.horizon\) is not the one the horizon record names"
 tampered proj-horizon "$PH" --full flip proj.horizon "$PACK"
 tampered proj-horizon "$PH" --full flip proj.horizon "$MODEL" 5
 tampered proj-horizon "$PH" --full del proj.horizon "$PACK"
+# the projection note kept beside that state (its text is what the record's
+# state digests): changed, or gone (then the note signed at the horizon
+# must be for that state, and here it is)
+PN=$(printf '\375note' | od -An -tx1 | tr -d ' \n')
+grep -q "^$PN" "$T/phkeys" ||
+    bad proj-horizon-note "the prune kept no projection note: $(cat "$T/phkeys")"
+tampered proj-horizon-note "no projection note signed by the log key is for it" \
+    --full flip proj.horizon "$PN" 40
 
 # --------------------------------------- the pruned events' kept hashes --
 MERKLE="stored Merkle hash at level 8 differs from the hashes of the pruned events below it"
@@ -226,12 +239,21 @@ for i in 1 2 3 4 5 6; do
 done
 "$L" --dir "$E" archive --before 4 --out "$T/e1.bundle" >/dev/null 2>&1 ||
     { echo "FAIL: archive of the erase ledger"; exit 1; }
+"$L" --dir "$E" archive --format bundle --before 4 --out "$T/e1.b.bundle" \
+    >/dev/null 2>&1 || { echo "FAIL: archive --format bundle"; exit 1; }
 "$L" --dir "$E" erase --reason test 2 >/dev/null || exit 1
+# (an evidence bundle archive written before the erase: the same refusal)
+nchecks=$((nchecks + 1))
+"$L" --dir "$E" prune --before 4 --archive "$T/e1.b.bundle" --force \
+    >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" = 1 ] && grep -q "holds bodies erased since it was written (1 erased in the ledger, 0 in the archive; the first: event 2, erased by event 7)" "$T/err" ||
+    bad prune-erased "a bundle archive written before an erase: exit $rc: $(cat "$T/err")"
 nchecks=$((nchecks + 1))
 "$L" --dir "$E" prune --before 4 --archive "$T/e1.bundle" --force \
     >"$T/out" 2>"$T/err"
 rc=$?
-[ "$rc" = 1 ] && grep -q "holds bodies erased since it was written (1 erased in the ledger, 0 in the archive; the first: event 2, erased by event 7)" "$T/err" ||
+[ "$rc" = 1 ] && grep -q "erasures: event 2: the segment holds its body, which the ledger erased since it was written" "$T/err" ||
     bad prune-erased "an archive written before an erase: exit $rc: $(cat "$T/err")"
 "$L" --dir "$E" show 0 >/dev/null 2>&1 ||
     bad prune-erased "the refused prune removed event 0"

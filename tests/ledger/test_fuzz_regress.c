@@ -13,6 +13,9 @@
  *   tests/fuzz/corpus_ingest/  one JSON Lines line     (fuzz_ingest.c)
  *   tests/fuzz/corpus_horizon/ a horizon record, a pruned ledger's bundle
  *                              member "horizon"        (fuzz_horizon.c)
+ *   tests/fuzz/corpus_segment/ a segment, as a file or as its stream
+ *                              (fuzz_segment.c; good-* verify with
+ *                              tests/vectors/segment's key)
  *   tests/vectors/bad/ (.jsonl) also through fuzz_ingest
  *
  * The targets' invariants (FUZZ_ASSERT) become cmocka failures naming the
@@ -61,6 +64,9 @@ static char current[2400]; /* the corpus file being run, for messages */
 #undef FUZZ_ENTRY
 #define FUZZ_ENTRY fuzz_horizon_one
 #include "tests/fuzz/fuzz_horizon.c"
+#undef FUZZ_ENTRY
+#define FUZZ_ENTRY fuzz_segment_one
+#include "tests/fuzz/fuzz_segment.c"
 #undef FUZZ_ENTRY
 
 #define FILE_MAX (16u << 20)
@@ -349,6 +355,36 @@ test_fuzz_regress__horizon_corpus_holds_invariants(void **state)
                 15);
 }
 
+/* ----------------------------------------------------------- segment -- */
+
+static void
+run_segment(const char *name, const uint8_t *data, size_t len)
+{
+    struct ldg_segment_verify_opts o;
+    struct ldg_segment_result r;
+    int rc = -1;
+    if (len > 1 && data[0] == 0) {
+        memset(&o, 0, sizeof o);
+        o.trusted_vkey = seg_vkey;
+        rc = ldg_segment_verify_mem(data + 1, len - 1, &o, &r);
+        ldg_segment_info_release(&r.info);
+        if (has_prefix(name, "good-") && rc != 0)
+            fail_msg("%s: a good segment does not verify: %s: %s", current,
+                     ldg_segment_check_name(r.failed), r.what);
+        if (has_prefix(name, "bad-") && rc == 0)
+            fail_msg("%s: a must-fail segment verifies", current);
+    }
+    fuzz_segment_one(data, len);
+}
+
+static void
+test_fuzz_regress__segment_corpus_holds_invariants(void **state)
+{
+    (void)state;
+    assert_true(each_file("tests/fuzz/corpus_segment", NULL, run_segment) >=
+                30);
+}
+
 /* ------------------------------------------------------------- ingest -- */
 
 static void
@@ -405,6 +441,7 @@ main(void)
         cmocka_unit_test(test_fuzz_regress__canon_corpus_holds_invariants),
         cmocka_unit_test(test_fuzz_regress__canon_depth_limit_is_shared),
         cmocka_unit_test(test_fuzz_regress__horizon_corpus_holds_invariants),
+        cmocka_unit_test(test_fuzz_regress__segment_corpus_holds_invariants),
         cmocka_unit_test(test_fuzz_regress__ingest_corpus_holds_invariants),
         cmocka_unit_test(
             test_fuzz_regress__bad_input_vectors_hold_ingest_invariants),

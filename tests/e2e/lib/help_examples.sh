@@ -89,7 +89,7 @@ ex_setup() (
         ticks 60
         ticks 60
     )
-    ledger --dir old archive --before 100 --out old.bundle >/dev/null 2>&1
+    ledger --dir old archive --before 100 --out old.seg >/dev/null 2>&1
     ledger publish "$X/run/pub" >/dev/null
     echo "$X/run/pub m/box2 box.vkey" > boxes.txt
     # the weights examples: a GGUF file and an Ollama store for qwen2.5:7b

@@ -1,0 +1,197 @@
+#!/bin/sh
+# retention_powerloss.sh — a power cut during `ledger prune` with a
+# segment, and a full disk or kill -9 at every I/O call of `ledger
+# archive` (issue 50).
+#
+#   * prune: the run is recorded by tests/faults/powerlog.c (every write
+#     to data.mdb, every sync) and tests/faults/powerloss.c replays it onto
+#     the data.mdb of before: every epoch before a chosen one whole, and
+#     of that one a prefix, a random subset, a random subset in random
+#     order, or one with a write torn at a sector. Each of STATES (default
+#     24) images is the ledger before the prune (no horizon, event 0
+#     there) or after it (the horizon, event 0 pruned), and `verify
+#     --full` passes; with the syncs ignored, some image is neither (the
+#     harness would notice).
+#   * archive: each I/O call in turn fails with ENOSPC, and the archive
+#     is killed (-9) inside each: the command fails (74) or succeeds;
+#     either way the archive's path holds nothing or a segment that
+#     verifies and prunes, a killed run leaves at most a `.tmp.` file, and
+#     the ledger verifies.
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/retention_powerloss.XXXXXX") ||
+    exit 1
+trap 'rm -rf "$T"' EXIT
+trap 'exit 130' INT TERM
+STATES=${STATES:-24}
+nfail=0
+bad() {
+    printf 'FAIL %s\n' "$*"
+    nfail=$((nfail + 1))
+}
+CC=${CC:-cc}
+env -u CFLAGS $CC -shared -fPIC -O1 -o "$T/powerlog.so" \
+    "$ROOT/tests/faults/powerlog.c" -ldl &&
+    env -u CFLAGS $CC -O1 -o "$T/powerloss" "$ROOT/tests/faults/powerloss.c" &&
+    env -u CFLAGS $CC -shared -fPIC -O1 -o "$T/fi.so" \
+        "$ROOT/tests/faults/faultinject.c" -ldl || exit 1
+san=$(ldd "$LEDGER" 2>/dev/null | awk '/libasan|libubsan|libtsan/ {print $3}' |
+    tr '\n' ' ')
+ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0:detect_leaks=0
+export ASAN_OPTIONS
+
+L=$T/l
+"$LEDGER" --dir "$L" init --origin powerloss.test/l >/dev/null || exit 1
+awk 'BEGIN { for (i = 0; i < 1200; i++)
+    printf "{\"type\":\"x.t\",\"body\":{\"n\":%d,\"s\":\"%s\"}}\n", i, (i % 7 ? "ok" : "failed") }' \
+    >"$T/in.jsonl"
+"$LEDGER" --dir "$L" ingest --batch 100 "$T/in.jsonl" >/dev/null 2>&1 || exit 1
+H=601
+"$LEDGER" --dir "$L" archive --before "$H" --out "$T/a.seg" >/dev/null 2>&1 ||
+    { echo "FAIL archive"; exit 1; }
+"$LEDGER" --dir "$L" verify >/dev/null 2>&1 || { echo "FAIL verify before"; exit 1; }
+cp -a "$L" "$T/base"
+
+# ------------------------------------------------ archive, every call --
+FAULT_COUNT_FILE=$T/count LD_PRELOAD="$san$T/fi.so" "$LEDGER" --dir "$T/base" \
+    archive --before "$H" --out "$T/count.seg" >/dev/null 2>&1 ||
+    bad "the counting archive failed"
+calls=$(cat "$T/count" 2>/dev/null || echo 0)
+[ "$calls" -gt 3 ] || bad "an archive made only '$calls' I/O calls"
+# archived WHAT FILE: FILE is absent, or a whole segment the ledger
+# prunes with; no other file but a .tmp. beside it
+archived() {
+    if [ -e "$2" ]; then
+        "$LEDGER" verify-bundle "$2" --trusted-key "$VK" >/dev/null 2>"$T/vb" ||
+            bad "$1: $2 is there but does not verify: $(grep FAIL "$T/vb" | head -n 2)"
+        rm -rf "$T/p"
+        cp -a "$T/base" "$T/p"
+        "$LEDGER" --dir "$T/p" prune --before "$H" --archive "$2" --force \
+            >/dev/null 2>"$T/perr" || bad "$1: its archive does not prune: $(cat "$T/perr")"
+    fi
+    for f in "$T"/arch/*; do
+        case $f in
+        "$2" | "$2".tmp.* | "$T/arch/*") ;;
+        *) bad "$1: left $f" ;;
+        esac
+    done
+    "$LEDGER" --dir "$T/base" verify >/dev/null 2>&1 || bad "$1: the ledger does not verify"
+}
+VK=$("$LEDGER" --dir "$T/base" keys verifier)
+step=${RETENTION_CALL_STEP:-1}
+n=1
+while [ "$n" -le "$calls" ]; do
+    rm -rf "$T/arch"
+    mkdir "$T/arch"
+    FAULT_AT=$n FAULT_ERRNO=ENOSPC LD_PRELOAD="$san$T/fi.so" "$LEDGER" \
+        --dir "$T/base" archive --before "$H" --out "$T/arch/a.seg" \
+        >/dev/null 2>"$T/err"
+    rc=$?
+    case $rc in
+    0) [ -e "$T/arch/a.seg" ] || bad "ENOSPC at call $n: exit 0, no archive" ;;
+    74) grep -q 'space\|I/O\|write\|sync' "$T/err" ||
+        bad "ENOSPC at call $n: exit 74 without the cause: $(cat "$T/err")" ;;
+    *) bad "ENOSPC at call $n: exit $rc: $(cat "$T/err")" ;;
+    esac
+    ls "$T/arch" | grep -q '\.tmp\.' && bad "ENOSPC at call $n: a .tmp. file left"
+    archived "ENOSPC at call $n" "$T/arch/a.seg"
+    rm -rf "$T/arch"
+    mkdir "$T/arch"
+    rm -f "$T/flog"
+    FAULT_AT=$n FAULT_MODE=hang FAULT_LOG=$T/flog LD_PRELOAD="$san$T/fi.so" \
+        "$LEDGER" --dir "$T/base" archive --before "$H" --out "$T/arch/a.seg" \
+        >/dev/null 2>&1 &
+    p=$!
+    i=0
+    while kill -0 "$p" 2>/dev/null && [ ! -s "$T/flog" ] && [ $i -lt 1200 ]; do
+        sleep 0.02
+        i=$((i + 1))
+    done
+    kill -9 "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+    archived "kill -9 at call $n" "$T/arch/a.seg"
+    n=$((n + step))
+done
+
+# --------------------------------------------------- prune, power cut --
+cp "$L/data.mdb" "$T/base.mdb"
+pre=$T/powerlog.so
+asan=$(ldd "$LEDGER" 2>/dev/null | sed -n 's/.*=> \(.*libasan[^ ]*\).*/\1/p')
+[ -n "$asan" ] && pre="$asan $pre"
+POWERLOG=$T/log POWERLOG_FILE=$L/data.mdb LD_PRELOAD=$pre \
+    "$LEDGER" --dir "$L" prune --before "$H" --archive "$T/a.seg" --force \
+    >"$T/out" 2>"$T/err" || { echo "FAIL prune under the shim: $(cat "$T/err")"; exit 1; }
+out=$("$T/powerloss" "$T/log" "$T/base.mdb" count) ||
+    { echo "FAIL powerloss count: exit $?"; exit 1; }
+set -- $out
+epochs=$2
+[ "$epochs" -ge 2 ] || bad "only $epochs epochs logged: no syncs seen?"
+
+# state DIR: before, after, or neither (and why in $why)
+state() {
+    why=""
+    h=$("$LEDGER" --dir "$1" stats -o json 2>/dev/null | jq -r '.horizon // "none"')
+    if [ "$h" = none ]; then
+        "$LEDGER" --dir "$1" show 0 >/dev/null 2>&1 || { why="no horizon, no event 0"; return 1; }
+        echo before
+    elif [ "$h" = "$H" ]; then
+        "$LEDGER" --dir "$1" show 0 >/dev/null 2>&1 && { why="the horizon, and event 0"; return 1; }
+        "$LEDGER" --dir "$1" show $((H + 10)) >/dev/null 2>&1 || { why="a kept event is gone"; return 1; }
+        echo after
+    else
+        why="horizon $h"
+        return 1
+    fi
+}
+image() { # NAME MODE EPOCH SEED [ignore]
+    rm -rf "$T/$1"
+    mkdir -m 700 "$T/$1" && cp -a "$L/keys" "$T/$1/" || exit 1
+    if [ "${5:-}" = ignore ]; then
+        POWERLOSS_IGNORE_SYNC=1 "$T/powerloss" "$T/log" "$T/base.mdb" \
+            "$T/$1/data.mdb" "$2" "$3" "$4" >/dev/null
+    else
+        "$T/powerloss" "$T/log" "$T/base.mdb" "$T/$1/data.mdb" "$2" "$3" "$4" \
+            >/dev/null
+    fi
+}
+nb=0
+na=0
+i=0
+while [ "$i" -lt "$STATES" ]; do
+    case $((i % 4)) in
+    0) mode=prefix ;;
+    1) mode=subset ;;
+    2) mode=reorder ;;
+    *) mode=torn ;;
+    esac
+    e=$(((i * 7919 + i / 4) % epochs))
+    image s "$mode" "$e" "$i" || { echo "FAIL powerloss image"; exit 1; }
+    "$LEDGER" --dir "$T/s" verify --full >"$T/v" 2>&1 ||
+        bad "state $i ($mode, epoch $e): verify --full: $(tail -n 2 "$T/v")"
+    if st=$(state "$T/s"); then
+        [ "$st" = before ] && nb=$((nb + 1))
+        [ "$st" = after ] && na=$((na + 1))
+    else
+        bad "state $i ($mode, epoch $e): neither before nor after the prune: $why"
+    fi
+    i=$((i + 1))
+done
+# the last epoch whole: after
+image s prefix "$epochs" 0
+st=$(state "$T/s") && [ "$st" = after ] || bad "every write replayed: not after the prune ($why)"
+# with the syncs ignored, some image is broken: the harness notices
+lost=0
+j=0
+while [ "$j" -lt 12 ]; do
+    image n subset 0 "$j" ignore
+    if ! "$LEDGER" --dir "$T/n" verify --full >/dev/null 2>&1 || ! state "$T/n" >/dev/null; then
+        lost=$((lost + 1))
+    fi
+    j=$((j + 1))
+done
+[ "$lost" -gt 0 ] ||
+    bad "with the syncs ignored every image was before or after: the harness would not notice"
+
+echo "retention_powerloss: archive: $calls I/O calls, each failed (ENOSPC) and killed; prune: $STATES power-loss states from $epochs epochs ($nb before, $na after), without syncs $lost of 12 broken; $nfail failed"
+[ "$nfail" = 0 ]

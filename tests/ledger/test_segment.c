@@ -1,0 +1,937 @@
+/*
+ * test_segment.c — segments (ledger/segment.c, FORMAT.md section 11):
+ *
+ *   - a segment of a ledger's first events round-trips: it verifies with
+ *     the log key, says its range, checkpoint, state and erasures, the
+ *     file's SHA-256 is the writer's, and reading it again gives every
+ *     event's exact entry and stored body; ldg_segment_check passes it
+ *     against the ledger, and a second segment from a horizon (with its
+ *     horizon record and left edge) too;
+ *   - what must fail, each refused naming the check (and the event, when
+ *     one is to blame): every truncation, a byte flipped in each record
+ *     kind, events reordered, records out of order, a segment of another
+ *     ledger (with that ledger's key: another key; against this ledger:
+ *     its tree), one re-signed with its last event removed (stated end
+ *     kept: it ends early; end made end-1: no consistency proof takes its
+ *     root to the checkpoint), an erasure's proof left out;
+ *   - the vectors in tests/vectors/segment/: good.seg verifies with
+ *     good.vkey; each bad-*.seg fails the check EXPECT names (written anew
+ *     with LDG_SEGMENT_WRITE_VECTORS=DIR).
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <zstd.h>
+
+#include "export/export.h"
+#include "ledger/ledger_int.h"
+#include "retention/retention.h"
+#include "tests/support/support.h"
+
+#define HZ 14 /* the first segment: events 0..13 */
+
+struct fx {
+    char dir[256];
+    struct ldg_ledger *l;
+    char vkey[512];
+    uint8_t *seg; /* the segment of events 0..HZ-1 */
+    size_t len;
+    struct ldg_segment_info info;
+};
+
+static uint8_t *
+slurp(const char *path, size_t *len)
+{
+    struct stat st;
+    uint8_t *b;
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(fstat(fd, &st), 0);
+    b = malloc((size_t)st.st_size + 1);
+    assert_non_null(b);
+    assert_int_equal(read(fd, b, (size_t)st.st_size), st.st_size);
+    close(fd);
+    *len = (size_t)st.st_size;
+    return b;
+}
+
+static void
+spit(const char *path, const void *p, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, p, n), (ssize_t)n);
+    close(fd);
+}
+
+/* The segment of events first..end-1 as `ledger archive` writes it. */
+static uint8_t *
+segment_of(struct fx *f, struct ldg_ledger *l, uint64_t first, uint64_t end,
+           size_t *len, struct ldg_segment_info *info)
+{
+    struct ldg_export_segment_opts o;
+    struct ldg_segment_report rep;
+    char path[400];
+    uint8_t *b;
+    int rc;
+
+    snprintf(path, sizeof path, "%s/s-%llu-%llu.seg", f->dir,
+             (unsigned long long)first, (unsigned long long)end);
+    unlink(path);
+    memset(&o, 0, sizeof o);
+    o.first = first;
+    o.end = end;
+    o.with_state = 1;
+    if ((rc = ldg_export_segment(l, &o, path, &rep)) != 0)
+        fail_msg("segment %llu..%llu: %s (%s)", (unsigned long long)first,
+                 (unsigned long long)end, ldg_strerror(rc), ldg_errmsg(l));
+    b = slurp(path, len);
+    unlink(path);
+    /* what it holds, as a reader finds it (and as the writer said) */
+    assert_int_equal(ldg_segment_read_mem(b, *len, NULL, info), 0);
+    assert_int_equal(info->first, rep.first);
+    assert_int_equal(info->end, rep.end);
+    assert_int_equal(info->checkpoint_size, rep.checkpoint_size);
+    assert_int_equal(info->erased, rep.erased);
+    assert_int_equal(info->after, rep.after);
+    assert_int_equal(info->file_bytes, rep.bytes);
+    assert_memory_equal(info->sha256, rep.sha256, 32);
+    return b;
+}
+
+/*
+ *   0        genesis
+ *   1, 2     key.added alice (run, x), bob
+ *   3        pack.installed
+ *   4        run.started by alice
+ *   5..12    x.test.n (one commit)
+ *   13       x.test.n by alice
+ *   --- HZ ---
+ *   14..19   x.test.n (one commit)
+ *   20       body.erased of event 6
+ *   21       key.revoked bob
+ *   22       x.test.n
+ */
+static int
+setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->l = t_ledger_new(f->dir, sizeof f->dir, 0);
+    assert_int_equal(ldg_keys_add(f->l, "alice", "run,x", NULL), 0);
+    assert_int_equal(ldg_keys_add(f->l, "bob", NULL, NULL), 0);
+    t_append(f->l, "pack.installed",
+             "{\"pack\":\"p1\",\"version\":\"1.0\","
+             "\"manifest_digest\":\"sha256:bb\"}",
+             NULL);
+    t_append(f->l, "run.started", "{\"run\":\"R-1\",\"pack\":\"p1\"}", "alice");
+    t_append_many(f->l, 8);
+    t_append(f->l, "x.test.a", "{\"a\":1}", "alice");
+    t_append_many(f->l, 6);
+    t_append(f->l, "body.erased", "{\"target_seq\":6,\"reason\":\"test\"}",
+             NULL);
+    assert_int_equal(ldg_keys_revoke(f->l, "bob", "test", NULL), 0);
+    t_append(f->l, "x.test.z", "{\"z\":1}", NULL);
+    assert_int_equal(ldg_verifier_key(f->l, f->vkey, sizeof f->vkey), 0);
+    f->seg = segment_of(f, f->l, 0, HZ, &f->len, &f->info);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *f = *state;
+    ldg_segment_info_release(&f->info);
+    free(f->seg);
+    ldg_close(f->l);
+    t_rmrf(f->dir);
+    free(f);
+    return 0;
+}
+
+static int
+verify(const void *p, size_t n, const char *vkey, struct ldg_segment_result *r)
+{
+    struct ldg_segment_verify_opts o;
+    int rc;
+    memset(&o, 0, sizeof o);
+    o.trusted_vkey = vkey;
+    rc = ldg_segment_verify_mem(p, n, &o, r);
+    ldg_segment_info_release(&r->info);
+    return rc;
+}
+
+/* ---------------------------------------------- the stream, taken apart -- */
+
+struct rec {
+    uint8_t kind;
+    size_t at, len; /* of the payload, in the stream */
+};
+
+struct stream {
+    uint8_t *p;
+    size_t n;
+    struct rec r[512];
+    size_t nr;
+};
+
+static void
+decompress(const uint8_t *seg, size_t len, struct stream *s)
+{
+    ZSTD_DCtx *z = ZSTD_createDCtx();
+    ZSTD_inBuffer in = {seg, len, 0};
+    size_t cap = 1 << 20;
+    s->p = malloc(cap);
+    s->n = 0;
+    while (in.pos < in.size) {
+        ZSTD_outBuffer o = {s->p + s->n, cap - s->n, 0};
+        size_t r = ZSTD_decompressStream(z, &o, &in);
+        assert_false(ZSTD_isError(r));
+        s->n += o.pos;
+        if (s->n == cap) {
+            cap *= 2;
+            s->p = realloc(s->p, cap);
+        }
+        if (r == 0)
+            break;
+    }
+    ZSTD_freeDCtx(z);
+    /* the records after the magic */
+    s->nr = 0;
+    for (size_t at = LDG_SEGMENT_MAGIC_LEN; at < s->n;) {
+        uint64_t len2 = 0;
+        int sh = 0;
+        struct rec *r = &s->r[s->nr++];
+        assert_true(s->nr < 512);
+        r->kind = s->p[at++];
+        while (s->p[at] & 0x80) {
+            len2 |= (uint64_t)(s->p[at++] & 0x7f) << sh;
+            sh += 7;
+        }
+        len2 |= (uint64_t)s->p[at++] << sh;
+        r->at = at;
+        r->len = (size_t)len2;
+        at += r->len;
+    }
+}
+
+/* The stream made of the magic and records picked (kinds and payloads
+ * as given), compressed as the writer does. */
+struct part {
+    uint8_t kind;
+    const uint8_t *p;
+    size_t n;
+};
+
+static uint8_t *
+compose(const struct part *parts, size_t np, size_t *len)
+{
+    size_t cap = LDG_SEGMENT_MAGIC_LEN, at;
+    uint8_t *raw, *out;
+    ZSTD_CCtx *z = ZSTD_createCCtx();
+    for (size_t i = 0; i < np; i++)
+        cap += 6 + parts[i].n;
+    raw = malloc(cap);
+    memcpy(raw, LDG_SEGMENT_MAGIC, LDG_SEGMENT_MAGIC_LEN);
+    at = LDG_SEGMENT_MAGIC_LEN;
+    for (size_t i = 0; i < np; i++) {
+        size_t v = parts[i].n;
+        raw[at++] = parts[i].kind;
+        while (v >= 0x80) {
+            raw[at++] = (uint8_t)(v | 0x80);
+            v >>= 7;
+        }
+        raw[at++] = (uint8_t)v;
+        memcpy(raw + at, parts[i].p, parts[i].n);
+        at += parts[i].n;
+    }
+    out = malloc(ZSTD_compressBound(at));
+    ZSTD_CCtx_setParameter(z, ZSTD_c_checksumFlag, 1);
+    *len = ZSTD_compress2(z, out, ZSTD_compressBound(at), raw, at);
+    assert_false(ZSTD_isError(*len));
+    ZSTD_freeCCtx(z);
+    free(raw);
+    return out;
+}
+
+static size_t
+parts_of(const struct stream *s, struct part *out)
+{
+    for (size_t i = 0; i < s->nr; i++) {
+        out[i].kind = s->r[i].kind;
+        out[i].p = s->p + s->r[i].at;
+        out[i].n = s->r[i].len;
+    }
+    return s->nr;
+}
+
+/* ------------------------------------------- must-fail segments, made -- */
+
+/* Events 6 and 7 (one seal's) swapped, entry and body. */
+static uint8_t *
+make_reordered(struct fx *f, size_t *len)
+{
+    struct stream st;
+    struct part parts[512], tmp;
+    size_t np, e1 = 0, e2;
+    uint8_t *bad;
+
+    decompress(f->seg, f->len, &st);
+    np = parts_of(&st, parts);
+    for (size_t i = 0, seen = 0; i < np; i++)
+        if (parts[i].kind == 0x08 && seen++ == 6)
+            e1 = i;
+    e2 = e1 + 2;
+    assert_int_equal(parts[e2].kind, 0x08);
+    tmp = parts[e1];
+    parts[e1] = parts[e2];
+    parts[e2] = tmp;
+    tmp = parts[e1 + 1];
+    parts[e1 + 1] = parts[e2 + 1];
+    parts[e2 + 1] = tmp;
+    bad = compose(parts, np, len);
+    free(st.p);
+    return bad;
+}
+
+/* The trailer's text, as the writer makes it. */
+static void
+trailer(char *buf, size_t cap, const char *origin, uint64_t first, uint64_t end,
+        uint64_t n, const uint8_t *state)
+{
+    char hex[65];
+    ldg_hex(hex, state, 32);
+    snprintf(buf, cap,
+             "ledger.segment/v1\norigin %s\nfirst %llu\nend %llu\n"
+             "checkpoint %llu\nstate %s\n",
+             origin, (unsigned long long)first, (unsigned long long)end,
+             (unsigned long long)n, hex);
+}
+
+/* Re-signed by the log key with its last event removed: without it, its
+ * header and trailer say end - 1 (keep_end 0) or still end (1). */
+static uint8_t *
+resigned(struct fx *f, int keep_end, size_t *len)
+{
+    struct stream st;
+    struct part parts[512], keep[512];
+    uint8_t *bad, hdr[600];
+    size_t np, nk = 0, last = 0;
+    char text[800], *sig = NULL;
+
+    decompress(f->seg, f->len, &st);
+    np = parts_of(&st, parts);
+    for (size_t i = 0; i < np; i++)
+        if (parts[i].kind == 0x08)
+            last = i;
+    /* (and the seal record before it, when it opens a seal) */
+    for (size_t i = 0; i < np; i++)
+        if (i != last && i != last + 1 &&
+            !(i == last - 1 && parts[i].kind == 0x07))
+            keep[nk++] = parts[i];
+    if (!keep_end) {
+        uint8_t *e;
+        assert_int_equal(keep[0].kind, 0x01);
+        memcpy(hdr, keep[0].p, keep[0].n);
+        e = memmem(hdr, keep[0].n,
+                   "\xa3"
+                   "end",
+                   4);
+        assert_non_null(e);
+        assert_int_equal(e[4], HZ);
+        e[4] = HZ - 1;
+        keep[0].p = hdr;
+        trailer(text, sizeof text, f->info.origin, 0, HZ - 1,
+                f->info.checkpoint_size, f->info.state_sha256);
+        assert_int_equal(ldg_log_sign_note(f->l, text, strlen(text), &sig), 0);
+        assert_int_equal(keep[nk - 1].kind, 0x0d);
+        keep[nk - 1].p = (const uint8_t *)sig;
+        keep[nk - 1].n = strlen(sig);
+    }
+    bad = compose(keep, nk, len);
+    free(sig);
+    free(st.p);
+    return bad;
+}
+
+static uint8_t *
+make_resigned(struct fx *f, size_t *len)
+{
+    return resigned(f, 0, len);
+}
+
+/* The proven events after its range (the erasure's) left out. */
+static uint8_t *
+make_unproven(struct fx *f, size_t *len)
+{
+    struct stream st;
+    struct part parts[512], keep[512];
+    size_t np, nk = 0;
+    uint8_t *bad;
+
+    decompress(f->seg, f->len, &st);
+    np = parts_of(&st, parts);
+    for (size_t i = 0; i < np; i++)
+        if (parts[i].kind != 0x06)
+            keep[nk++] = parts[i];
+    assert_true(nk < np);
+    bad = compose(keep, nk, len);
+    free(st.p);
+    return bad;
+}
+
+/* A segment of another ledger. */
+static uint8_t *
+make_foreign(struct fx *f, size_t *len)
+{
+    struct fx g;
+    struct ldg_segment_info info;
+    uint8_t *seg;
+    (void)f;
+    memset(&g, 0, sizeof g);
+    g.l = t_ledger_new(g.dir, sizeof g.dir, 0);
+    t_append_many(g.l, 20);
+    seg = segment_of(&g, g.l, 0, 21, len, &info);
+    ldg_segment_info_release(&info);
+    ldg_close(g.l);
+    t_rmrf(g.dir);
+    return seg;
+}
+
+/* Events HZ..22 and the prune's own, once events 0..HZ-1 are pruned
+ * (archived and pruned here): the segment carries the horizon record. */
+static uint8_t *
+second_segment(struct fx *f, size_t *len)
+{
+    struct ldg_archive_opts ao;
+    struct ldg_archive_report ar;
+    struct ldg_prune_opts po;
+    struct ldg_prune_report pr;
+    struct ldg_segment_info info;
+    char path[400];
+    uint8_t *seg;
+
+    snprintf(path, sizeof path, "%s/a1.seg", f->dir);
+    memset(&ao, 0, sizeof ao);
+    ao.before = "14";
+    ao.out = path;
+    assert_int_equal(ldg_retention_archive(f->l, &ao, &ar), 0);
+    memset(&po, 0, sizeof po);
+    po.before = "14";
+    po.archive = path;
+    if (ldg_retention_prune(f->l, &po, &pr) != 0)
+        fail_msg("prune: %s", ldg_errmsg(f->l));
+    assert_memory_equal(pr.archive_sha256, ar.sha256, 32);
+    seg = segment_of(f, f->l, HZ, 24, len, &info);
+    assert_int_equal(info.horizon_seq, HZ);
+    ldg_segment_info_release(&info);
+    return seg;
+}
+
+/* -------------------------------------------------------- round trip -- */
+
+struct seen {
+    struct ldg_ledger *l;
+    int range, prior, after, erased;
+    uint64_t next;
+};
+
+static int
+seen_event(void *ctx, const struct ldg_segment_event *e)
+{
+    struct seen *s = ctx;
+    struct ldg_txn *t;
+    struct ldg_event ev;
+    struct ldg_val v;
+    if (e->where == LDG_SEGMENT_PRIOR)
+        s->prior++;
+    if (e->where == LDG_SEGMENT_AFTER)
+        s->after++;
+    if (e->where != LDG_SEGMENT_RANGE)
+        return 0;
+    assert_int_equal(e->ev->seq, s->next++);
+    s->range++;
+    assert_int_equal(ldg_txn_begin(s->l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_event_get(t, e->ev->seq, &ev), 0);
+    /* the exact entry, rebuilt */
+    assert_int_equal(ev.entry_len, e->ev->entry_len);
+    assert_memory_equal(ev.entry, e->ev->entry, ev.entry_len);
+    if (e->body == NULL) {
+        s->erased++;
+        assert_int_equal(ldg_body_raw(t, e->ev->seq, &v), LDG_EERASED);
+    } else {
+        assert_int_equal(ldg_body_raw(t, e->ev->seq, &v), 0);
+        assert_int_equal(v.len, e->body_len);
+        assert_memory_equal(v.data, e->body, v.len);
+    }
+    ldg_txn_abort(t);
+    return 0;
+}
+
+static void
+test_segment__round_trips(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_segment_result r;
+    struct ldg_segment_verify_opts o;
+    struct seen s = {f->l, 0, 0, 0, 0, 0};
+    struct ldg_segment_info ri;
+    struct ldg_txn *t;
+    uint8_t sha[32];
+    char path[400];
+    int fd;
+
+    assert_int_equal(f->info.first, 0);
+    assert_int_equal(f->info.end, HZ);
+    /* erased after the horizon: proven against the latest checkpoint */
+    assert_int_equal(f->info.checkpoint_size, HZ + 9);
+    assert_int_equal(f->info.erased, 1);
+    assert_true(f->info.after >= 2); /* the body.erased, bob's revocation */
+    ldg_sha256(sha, f->seg, f->len);
+    assert_memory_equal(sha, f->info.sha256, 32);
+    assert_int_equal(f->info.file_bytes, f->len);
+
+    memset(&o, 0, sizeof o);
+    o.trusted_vkey = f->vkey;
+    o.keep_state = 1;
+    assert_int_equal(ldg_segment_verify_mem(f->seg, f->len, &o, &r), 0);
+    assert_true(r.ok);
+    assert_int_equal(r.info.first, 0);
+    assert_int_equal(r.info.end, HZ);
+    assert_int_equal(r.info.events, HZ);
+    assert_int_equal(r.info.erased, 1);
+    assert_int_equal(r.info.after, f->info.after);
+    assert_true(r.info.has_state);
+    assert_non_null(r.info.state);
+    assert_non_null(strstr(r.info.state_note, "ledger-projections/v1\n"));
+    assert_memory_equal(r.info.sha256, sha, 32);
+    assert_int_equal(r.info.format, 2);
+    /* a signature check a seal, and one for each proven event's */
+    assert_true(r.info.seals >= 5 && r.info.seal_checks > r.info.seals);
+    ldg_segment_info_release(&r.info);
+
+    /* read again: every event's exact bytes */
+    snprintf(path, sizeof path, "%s/rt.seg", f->dir);
+    spit(path, f->seg, f->len);
+    fd = open(path, O_RDONLY);
+    memset(&o, 0, sizeof o);
+    o.event = seen_event;
+    o.ctx = &s;
+    assert_int_equal(ldg_segment_read_fd(fd, &o, &ri), 0);
+    close(fd);
+    ldg_segment_info_release(&ri);
+    assert_int_equal(s.range, HZ);
+    assert_int_equal(s.erased, 1);
+    assert_int_equal(s.prior, 0);
+    assert_int_equal(s.after, (int)f->info.after);
+
+    /* the prune's check: leaf for leaf against this ledger */
+    fd = open(path, O_RDONLY);
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_segment_check(t, fd, NULL, &r), 0);
+    assert_true(r.ok);
+    ldg_segment_info_release(&r.info);
+    ldg_txn_abort(t);
+    close(fd);
+    assert_int_equal(ldg_segment_sniff(open(path, O_RDONLY)), 1);
+    unlink(path);
+}
+
+/* The second segment, from the horizon of a prune: the horizon record,
+ * the left edge, prev from the record. */
+static void
+test_segment__from_a_horizon(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_segment_result r;
+    struct stream st;
+    struct part parts[512];
+    uint8_t *seg, *bad;
+    size_t len, blen, np;
+    char path[400];
+    struct ldg_txn *t;
+    int fd;
+
+    seg = second_segment(f, &len);
+    assert_int_equal(verify(seg, len, f->vkey, &r), 0);
+    assert_true(r.ok);
+    snprintf(path, sizeof path, "%s/a2.seg", f->dir);
+    spit(path, seg, len);
+    fd = open(path, O_RDONLY);
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+    if (ldg_segment_check(t, fd, NULL, &r) != 0)
+        fail_msg("check: %s: %s", ldg_segment_check_name(r.failed), r.what);
+    ldg_segment_info_release(&r.info);
+    ldg_txn_abort(t);
+    close(fd);
+    /* its horizon record changed: refused as such */
+    decompress(seg, len, &st);
+    np = parts_of(&st, parts);
+    assert_int_equal(parts[1].kind, 0x02);
+    st.p[parts[1].p - st.p + 40] ^= 1;
+    bad = compose(parts, np, &blen);
+    assert_int_equal(verify(bad, blen, f->vkey, &r), LDG_ETAMPER);
+    assert_int_equal(r.failed, LDG_SEGCHK_HORIZON);
+    free(bad);
+    free(st.p);
+    free(seg);
+}
+
+/* ------------------------------------------------------ must fail -- */
+
+static void
+test_segment__every_truncation_is_refused(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_segment_result r;
+    size_t step = f->len > 4000 ? f->len / 1000 : 1;
+
+    for (size_t n = 0; n < f->len; n += (n < 600 ? 1 : step)) {
+        int rc = verify(f->seg, n, f->vkey, &r);
+        if (rc == 0 || r.ok)
+            fail_msg("the first %zu of %zu bytes verify", n, f->len);
+        assert_true(r.what[0] != '\0');
+    }
+}
+
+/* A byte flipped in each record kind, at its start, middle and end: every
+ * one refused, naming a check. */
+static void
+test_segment__a_flipped_byte_in_each_record_is_refused(void **state)
+{
+    struct fx *f = *state;
+    struct stream st;
+    struct part parts[512];
+    size_t np;
+    unsigned kinds = 0;
+
+    decompress(f->seg, f->len, &st);
+    np = parts_of(&st, parts);
+    for (size_t i = 0; i < np; i++) {
+        size_t at[3] = {0, parts[i].n / 2, parts[i].n - 1};
+        if (parts[i].n == 0)
+            continue; /* (an erased body's record) */
+        kinds |= 1u << parts[i].kind;
+        for (int k = 0; k < 3; k++) {
+            struct ldg_segment_result r;
+            uint8_t *bad;
+            size_t blen;
+            uint8_t *b = (uint8_t *)(uintptr_t)parts[i].p + at[k];
+            int rc;
+            *b ^= 0x01;
+            bad = compose(parts, np, &blen);
+            rc = verify(bad, blen, f->vkey, &r);
+            *b ^= 0x01;
+            free(bad);
+            if (rc == 0 || r.ok)
+                fail_msg("record %zu (kind %u) with byte %zu of %zu flipped "
+                         "verifies",
+                         i, parts[i].kind, at[k], parts[i].n);
+            assert_true(r.what[0] != '\0');
+        }
+    }
+    /* every kind this segment has: header, checkpoint, consistency,
+     * proven, seal, entry, body, state, note, trailer (its edge is empty:
+     * it starts at 0; test_segment__from_a_horizon has the others) */
+    assert_int_equal(kinds, 0x3bf2);
+    free(st.p);
+}
+
+static void
+test_segment__reordered_is_refused(void **state)
+{
+    struct fx *f = *state;
+    struct stream st;
+    struct part parts[512], tmp;
+    struct ldg_segment_result r;
+    size_t np, blen;
+    uint8_t *bad;
+
+    bad = make_reordered(f, &blen);
+    assert_int_equal(verify(bad, blen, f->vkey, &r), LDG_ETAMPER);
+    assert_int_equal(r.failed, LDG_SEGCHK_CHAIN);
+    assert_int_equal(r.bad_seq, 6);
+    assert_non_null(strstr(r.what, "where 6 belongs"));
+    free(bad);
+    /* the header and the edge swapped */
+    decompress(f->seg, f->len, &st);
+    np = parts_of(&st, parts);
+    tmp = parts[0];
+    parts[0] = parts[1];
+    parts[1] = tmp;
+    bad = compose(parts, np, &blen);
+    assert_true(verify(bad, blen, f->vkey, &r) < 0);
+    assert_int_equal(r.failed, LDG_SEGCHK_HEADER);
+    free(bad);
+    free(st.p);
+}
+
+static void
+test_segment__another_ledgers_is_refused(void **state)
+{
+    struct fx *f = *state;
+    struct fx g;
+    struct ldg_segment_result r;
+    struct ldg_segment_info info;
+    struct ldg_txn *t;
+    uint8_t *seg;
+    size_t len;
+    char path[400], gkey[512];
+    int fd;
+
+    memset(&g, 0, sizeof g);
+    g.l = t_ledger_new(g.dir, sizeof g.dir, 0);
+    t_append_many(g.l, 20);
+    assert_int_equal(ldg_verifier_key(g.l, gkey, sizeof gkey), 0);
+    seg = segment_of(&g, g.l, 0, 21, &len, &info);
+    assert_int_equal(verify(seg, len, gkey, &r), 0);
+    /* with this ledger's key: another ledger's */
+    assert_int_equal(verify(seg, len, f->vkey, &r), LDG_ETAMPER);
+    assert_int_equal(r.failed, LDG_SEGCHK_LOG_KEY);
+    assert_non_null(strstr(r.what, "another ledger's"));
+    /* checked against this ledger (its key aside): refused too */
+    snprintf(path, sizeof path, "%s/g.seg", f->dir);
+    spit(path, seg, len);
+    fd = open(path, O_RDONLY);
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_segment_check(t, fd, NULL, &r), LDG_ETAMPER);
+    ldg_segment_info_release(&r.info);
+    ldg_txn_abort(t);
+    close(fd);
+    free(seg);
+    ldg_segment_info_release(&info);
+    ldg_close(g.l);
+    t_rmrf(g.dir);
+}
+
+/* Re-signed by the log key with its last event removed: with the end
+ * it stated, it ends early; with end - 1 in its header and trailer, no
+ * consistency proof takes its root to the checkpoint. */
+static void
+test_segment__resigned_without_its_last_event_is_refused(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_segment_result r;
+    uint8_t *bad;
+    size_t blen;
+
+    bad = resigned(f, 1, &blen);
+    assert_true(verify(bad, blen, f->vkey, &r) < 0);
+    assert_false(r.ok);
+    assert_int_equal(r.failed, LDG_SEGCHK_CONTAINER);
+    free(bad);
+    bad = resigned(f, 0, &blen);
+    assert_int_equal(verify(bad, blen, f->vkey, &r), LDG_ETAMPER);
+    assert_int_equal(r.failed, LDG_SEGCHK_TREE);
+    assert_non_null(strstr(r.what, "events 0..12"));
+    free(bad);
+}
+
+/* The proof of an erasure after the horizon left out: the erased body is
+ * named by nothing the segment carries. */
+static void
+test_segment__an_unproven_erasure_is_refused(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_segment_result r;
+    size_t blen;
+    uint8_t *bad = make_unproven(f, &blen);
+
+    assert_int_equal(verify(bad, blen, f->vkey, &r), LDG_ETAMPER);
+    assert_int_equal(r.failed, LDG_SEGCHK_ERASURES);
+    assert_int_equal(r.bad_seq, 6);
+    free(bad);
+}
+
+/* ---------------------------------------------------------- vectors -- */
+
+static const char *const VECTORS = "tests/vectors/segment";
+
+/* With LDG_SEGMENT_WRITE_VECTORS=DIR: good.seg and its key, and a
+ * must-fail file for each case, with EXPECT (file, check). */
+static void
+write_vectors(struct fx *f, const char *dir)
+{
+    struct stream st;
+    struct part parts[512];
+    size_t np, blen;
+    uint8_t *bad;
+    char path[600];
+    FILE *ex;
+    struct ldg_segment_result r;
+
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/good.seg", dir);
+    spit(path, f->seg, f->len);
+    snprintf(path, sizeof path, "%s/good.vkey", dir);
+    spit(path, f->vkey, strlen(f->vkey));
+    snprintf(path, sizeof path, "%s/EXPECT", dir);
+    ex = fopen(path, "w");
+    assert_non_null(ex);
+    fprintf(ex, "# file check (what verify-bundle --trusted-key good.vkey "
+                "names as failing)\n");
+    decompress(f->seg, f->len, &st);
+    np = parts_of(&st, parts);
+    /* one byte flipped in the middle of each record kind's first */
+    for (unsigned k = 1; k <= 0x0d; k++) {
+        for (size_t i = 0; i < np; i++) {
+            uint8_t *b;
+            if (parts[i].kind != k || parts[i].n == 0)
+                continue;
+            b = (uint8_t *)(uintptr_t)parts[i].p + parts[i].n / 2;
+            *b ^= 0x01;
+            bad = compose(parts, np, &blen);
+            *b ^= 0x01;
+            verify(bad, blen, f->vkey, &r);
+            snprintf(path, sizeof path, "%s/bad-flip-kind-%02u.seg", dir, k);
+            spit(path, bad, blen);
+            fprintf(ex, "bad-flip-kind-%02u.seg %s\n", k,
+                    ldg_segment_check_name(r.failed));
+            free(bad);
+            break;
+        }
+    }
+    /* truncated: the first half */
+    verify(f->seg, f->len / 2, f->vkey, &r);
+    snprintf(path, sizeof path, "%s/bad-truncated.seg", dir);
+    spit(path, f->seg, f->len / 2);
+    fprintf(ex, "bad-truncated.seg %s\n", ldg_segment_check_name(r.failed));
+    /* the other cases of the tests above, as files */
+    {
+        struct {
+            const char *name;
+            uint8_t *(*make)(struct fx *, size_t *);
+        } cases[] = {{"bad-reordered.seg", make_reordered},
+                     {"bad-resigned-end.seg", make_resigned},
+                     {"bad-unproven-erasure.seg", make_unproven},
+                     {"bad-another-ledger.seg", make_foreign}};
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            bad = cases[i].make(f, &blen);
+            verify(bad, blen, f->vkey, &r);
+            snprintf(path, sizeof path, "%s/%s", dir, cases[i].name);
+            spit(path, bad, blen);
+            fprintf(ex, "%s %s\n", cases[i].name,
+                    ldg_segment_check_name(r.failed));
+            free(bad);
+        }
+    }
+    /* a segment from a horizon: its horizon record and left edge */
+    {
+        uint8_t *seg = second_segment(f, &blen);
+        struct stream s2;
+        struct part p2[512];
+        size_t n2;
+        snprintf(path, sizeof path, "%s/good-from-horizon.seg", dir);
+        spit(path, seg, blen);
+        decompress(seg, blen, &s2);
+        n2 = parts_of(&s2, p2);
+        for (unsigned k = 2; k <= 3; k++) {
+            uint8_t *b = (uint8_t *)(uintptr_t)p2[k - 1].p + p2[k - 1].n / 2;
+            size_t bl;
+            assert_int_equal(p2[k - 1].kind, k);
+            *b ^= 0x01;
+            bad = compose(p2, n2, &bl);
+            *b ^= 0x01;
+            verify(bad, bl, f->vkey, &r);
+            snprintf(path, sizeof path, "%s/bad-flip-kind-%02u.seg", dir, k);
+            spit(path, bad, bl);
+            fprintf(ex, "bad-flip-kind-%02u.seg %s\n", k,
+                    ldg_segment_check_name(r.failed));
+            free(bad);
+        }
+        free(s2.p);
+        free(seg);
+    }
+    fclose(ex);
+    free(st.p);
+}
+
+static void
+test_segment__vectors(void **state)
+{
+    struct fx *f = *state;
+    const char *w = getenv("LDG_SEGMENT_WRITE_VECTORS");
+    char path[600], line[300], vkey[600];
+    uint8_t *b;
+    size_t len, nbad = 0;
+    FILE *ex;
+    struct ldg_segment_result r;
+
+    if (w != NULL && *w != '\0')
+        write_vectors(f, w);
+    snprintf(path, sizeof path, "%s/good.vkey", VECTORS);
+    b = slurp(path, &len);
+    assert_true(len < sizeof vkey);
+    memcpy(vkey, b, len);
+    vkey[len] = '\0';
+    free(b);
+    snprintf(path, sizeof path, "%s/good.seg", VECTORS);
+    b = slurp(path, &len);
+    if (verify(b, len, vkey, &r) != 0)
+        fail_msg("good.seg: %s: %s", ldg_segment_check_name(r.failed), r.what);
+    free(b);
+    snprintf(path, sizeof path, "%s/EXPECT", VECTORS);
+    ex = fopen(path, "r");
+    assert_non_null(ex);
+    while (fgets(line, sizeof line, ex) != NULL) {
+        char file[200], check[50];
+        if (line[0] == '#' || sscanf(line, "%199s %49s", file, check) != 2)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", VECTORS, file);
+        b = slurp(path, &len);
+        if (verify(b, len, vkey, &r) == 0 || r.ok)
+            fail_msg("%s verifies", file);
+        if (strcmp(ldg_segment_check_name(r.failed), check) != 0)
+            fail_msg("%s fails %s (%s), not %s", file,
+                     ldg_segment_check_name(r.failed), r.what, check);
+        free(b);
+        nbad++;
+    }
+    fclose(ex);
+    assert_true(nbad >= 17);
+    /* the good one from a horizon */
+    snprintf(path, sizeof path, "%s/good-from-horizon.seg", VECTORS);
+    b = slurp(path, &len);
+    if (verify(b, len, vkey, &r) != 0)
+        fail_msg("good-from-horizon.seg: %s: %s",
+                 ldg_segment_check_name(r.failed), r.what);
+    free(b);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_segment__round_trips, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_segment__from_a_horizon, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_segment__every_truncation_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_segment__a_flipped_byte_in_each_record_is_refused, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(test_segment__reordered_is_refused,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_segment__another_ledgers_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_segment__resigned_without_its_last_event_is_refused, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_segment__an_unproven_erasure_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_segment__vectors, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
