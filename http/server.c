@@ -34,8 +34,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "http/http_int.h"
 #include "http/server.h"
 #include "util/error.h"
 #include "util/util.h"
@@ -123,6 +125,11 @@ ldg_httpd_lib_version(void)
     return v;
 }
 
+/* MHD's own limit is above max_conns by this much: connections being
+ * refused or closed (shut down, not yet closed by libmicrohttpd) still
+ * count there, and at its limit libmicrohttpd stops accepting. */
+#define MHD_SLACK(max) ((max) / 4 + 16)
+
 struct ldg_httpd {
     struct MHD_Daemon *d;
     int fd;
@@ -133,6 +140,10 @@ struct ldg_httpd {
     size_t body_max;
     void (*conn_closed)(void *ctx, uint64_t conn_id);
     uint64_t conns; /* __atomic: the last connection id given */
+    /* who holds the connections (http_int.h); under cmu, which is never
+     * held while libmicrohttpd is called */
+    pthread_mutex_t cmu;
+    struct httpd_table adm;
     /* event-driven servers (async): the state of their requests */
     int async;
     pthread_mutex_t mu;
@@ -152,7 +163,8 @@ struct stream {
 struct ldg_httpd_req {
     struct ldg_httpd *srv;
     struct MHD_Connection *c;
-    char *target; /* raw request target */
+    struct httpd_conn *hc; /* its connection's record, or NULL */
+    char *target;          /* raw request target */
     const char *method, *path;
     struct ldg_buf body;
     int too_big;
@@ -171,6 +183,31 @@ struct ldg_httpd_req {
     struct ldg_httpd_req *prev, *next; /* in srv->live */
 };
 
+static uint64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The record of c's connection (notify_conn made it), or NULL. */
+static struct httpd_conn *
+conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        mhd.get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* A sign of life from hc's client (a request began or a piece came). */
+static void
+conn_active(struct httpd_conn *hc)
+{
+    if (hc != NULL)
+        __atomic_store_n(&hc->active_ms, mono_ms(), __ATOMIC_RELEASE);
+}
+
 static void *
 uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 {
@@ -181,6 +218,8 @@ uri_log(void *cls, const char *uri, struct MHD_Connection *c)
         return NULL;
     r->srv = s;
     r->c = c;
+    r->hc = conn_of(c);
+    conn_active(r->hc);
     r->refs = 1;
     r->target = strdup(uri != NULL ? uri : "");
     if (s->async) {
@@ -274,6 +313,7 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
         refuse_framing(r, c);
         return MHD_YES;
     }
+    conn_active(r->hc);
     if (*upload_size > 0) {
         if (!r->too_big && !r->answered) {
             ldg_buf_add(&r->body, upload, *upload_size);
@@ -287,6 +327,10 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
     }
     if (r->answered)
         return MHD_YES;
+    /* from here until the request ends its connection is busy: never
+     * closed to make room for another */
+    if (r->hc != NULL)
+        __atomic_store_n(&r->hc->busy, 1, __ATOMIC_RELEASE);
     if (!s->async)
         return s->handle(s->ctx, r) < 0 || !r->answered ? MHD_NO : MHD_YES;
     /* event-driven: the handler runs once; its answer, given now or
@@ -321,6 +365,16 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
     return ok;
 }
 
+/* Frees s, stopped and with no request left. */
+static void
+srv_free(struct ldg_httpd *s)
+{
+    httpd_table_release(&s->adm);
+    pthread_mutex_destroy(&s->cmu);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
 /* Frees r (its last reference is gone). */
 static void
 req_free(struct ldg_httpd_req *r)
@@ -352,10 +406,8 @@ req_unref(struct ldg_httpd_req *r)
     pthread_mutex_unlock(&s->mu);
     if (last)
         req_free(r);
-    if (free_s) {
-        pthread_mutex_destroy(&s->mu);
-        free(s);
-    }
+    if (free_s)
+        srv_free(s);
 }
 
 static void
@@ -367,6 +419,10 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (r == NULL)
         return;
     *con_cls = NULL;
+    if (r->hc != NULL) { /* idle again, from now */
+        conn_active(r->hc);
+        __atomic_store_n(&r->hc->busy, 0, __ATOMIC_RELEASE);
+    }
     if (r->srv->async) {
         pthread_mutex_lock(&r->srv->mu);
         r->gone = 1;
@@ -385,19 +441,97 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
         req_free(r);
 }
 
+/* Who is at the other end of fd, as the kernel says (http_int.h). */
+static void
+peer_of(int fd, struct httpd_peer *p)
+{
+    struct sockaddr_storage peer, self;
+    socklen_t pl = sizeof peer, sl = sizeof self;
+    uint64_t uid, inode;
+
+    memset(p, 0, sizeof *p);
+    if (getsockname(fd, (struct sockaddr *)&self, &sl) < 0)
+        return;
+    if (self.ss_family == AF_UNIX) {
+        struct ucred uc;
+        socklen_t ul = sizeof uc;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0 &&
+            ul == sizeof uc) {
+            p->kind = HTTPD_PEER_UID;
+            p->uid = (uint32_t)uc.uid;
+        }
+        return;
+    }
+    if (getpeername(fd, (struct sockaddr *)&peer, &pl) < 0)
+        return;
+    if (ldg_tcp_peer_owner(&peer, &self, &uid, &inode) == 0) {
+        p->kind = HTTPD_PEER_UID;
+        p->uid = (uint32_t)uid;
+        return;
+    }
+    if (peer.ss_family == AF_INET) {
+        p->kind = HTTPD_PEER_ADDR;
+        memcpy(p->addr, &((struct sockaddr_in *)&peer)->sin_addr, 4);
+    } else if (peer.ss_family == AF_INET6) {
+        const unsigned char *a =
+            ((struct sockaddr_in6 *)&peer)->sin6_addr.s6_addr;
+        static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0,    0,
+                                                   0, 0, 0, 0, 0xff, 0xff};
+        p->kind = HTTPD_PEER_ADDR;
+        if (memcmp(a, v4mapped, 12) == 0)
+            memcpy(p->addr, a + 12, 4); /* one host, either way */
+        else
+            memcpy(p->addr + 4, a, 8); /* its /64 (after 4 zero bytes) */
+    }
+}
+
+/* The table closes victim to make room: its socket is shut down, and
+ * libmicrohttpd, finding it at its end, closes the connection. Called
+ * with cmu held, while victim is listed: its descriptor is still its
+ * own (libmicrohttpd closes it only after notify_conn's CLOSED, which
+ * takes cmu to unlist it). */
+static void
+shut(void *cls, struct httpd_conn *victim)
+{
+    (void)cls;
+    shutdown(victim->fd, SHUT_RDWR);
+}
+
 static void
 notify_conn(void *cls, struct MHD_Connection *c, void **socket_context,
             enum MHD_ConnectionNotificationCode toe)
 {
     struct ldg_httpd *s = cls;
+    struct httpd_conn *hc;
 
-    (void)c;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        uint64_t id = __atomic_add_fetch(&s->conns, 1, __ATOMIC_RELAXED);
-        *socket_context = (void *)(uintptr_t)id;
-    } else if (s->conn_closed != NULL) {
-        s->conn_closed(s->ctx, (uint64_t)(uintptr_t)*socket_context);
+        const union MHD_ConnectionInfo *ci =
+            mhd.get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        int rc = HTTPD_NOMEM;
+        hc = calloc(1, sizeof *hc);
+        *socket_context = hc;
+        if (hc != NULL) {
+            hc->id = __atomic_add_fetch(&s->conns, 1, __ATOMIC_RELAXED);
+            hc->fd = ci != NULL ? ci->connect_fd : -1;
+            hc->active_ms = mono_ms();
+            peer_of(hc->fd, &hc->peer);
+            pthread_mutex_lock(&s->cmu);
+            rc = httpd_admit(&s->adm, hc, hc->active_ms, shut, NULL);
+            pthread_mutex_unlock(&s->cmu);
+        }
+        if (rc < 0 && ci != NULL)
+            shutdown(ci->connect_fd, SHUT_RDWR); /* refused: closed now */
+        return;
     }
+    if ((hc = *socket_context) == NULL)
+        return;
+    *socket_context = NULL;
+    pthread_mutex_lock(&s->cmu);
+    httpd_leave(&s->adm, hc);
+    pthread_mutex_unlock(&s->cmu);
+    if (s->conn_closed != NULL)
+        s->conn_closed(s->ctx, hc->id);
+    free(hc);
 }
 
 /* "Name: value" headers onto a response, the hop-by-hop ones left out. */
@@ -642,10 +776,7 @@ ldg_httpd_client_gone(struct ldg_httpd_req *r)
 uint64_t
 ldg_httpd_conn_id(const struct ldg_httpd_req *r)
 {
-    const union MHD_ConnectionInfo *ci =
-        mhd.get_connection_info(r->c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-
-    return ci != NULL ? (uint64_t)(uintptr_t)ci->socket_context : 0;
+    return r->hc != NULL ? r->hc->id : 0;
 }
 
 const char *
@@ -855,6 +986,12 @@ ldg_httpd_start(struct ldg_httpd **out, const struct ldg_httpd_options *o,
     s->conn_closed = o->conn_closed;
     s->async = o->async;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->cmu, NULL);
+    s->adm.max = o->max_conns ? o->max_conns : LDG_HTTPD_MAX_CONNS_DEFAULT;
+    s->adm.pressure_ms = o->pressure_idle_ms
+                             ? o->pressure_idle_ms
+                             : LDG_HTTPD_PRESSURE_IDLE_MS_DEFAULT;
+    s->adm.self_uid = (uint32_t)geteuid();
     if ((rc = listen_on(s, o->listen, err, errcap)) < 0)
         goto fail;
     /* more than one thread: a pool (libmicrohttpd warns of a pool of 0
@@ -875,8 +1012,7 @@ ldg_httpd_start(struct ldg_httpd **out, const struct ldg_httpd_options *o,
         0, NULL, NULL, access_cb, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
         MHD_OPTION_URI_LOG_CALLBACK, uri_log, s, MHD_OPTION_NOTIFY_COMPLETED,
         completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, notify_conn, s,
-        MHD_OPTION_CONNECTION_LIMIT,
-        o->max_conns ? o->max_conns : LDG_HTTPD_MAX_CONNS_DEFAULT,
+        MHD_OPTION_CONNECTION_LIMIT, s->adm.max + MHD_SLACK(s->adm.max),
         MHD_OPTION_CONNECTION_TIMEOUT,
         o->timeout_s ? o->timeout_s : LDG_HTTPD_TIMEOUT_S_DEFAULT,
         MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
@@ -897,6 +1033,7 @@ fail:
         unlink(s->unix_path);
     free(s->unix_path);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->cmu);
     free(s);
     return rc;
 }
@@ -905,6 +1042,20 @@ unsigned
 ldg_httpd_port(const struct ldg_httpd *s)
 {
     return s != NULL ? s->port : 0;
+}
+
+void
+ldg_httpd_stats(struct ldg_httpd *s, struct ldg_httpd_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->cmu);
+    st->admitted = s->adm.admitted;
+    st->refused_share = s->adm.refused_share;
+    st->refused_full = s->adm.refused_full;
+    st->closed_idle = s->adm.closed_idle;
+    pthread_mutex_unlock(&s->cmu);
 }
 
 int
@@ -950,6 +1101,5 @@ ldg_httpd_stop(struct ldg_httpd *s)
     pthread_mutex_unlock(&s->mu);
     if (held)
         return;
-    pthread_mutex_destroy(&s->mu);
-    free(s);
+    srv_free(s);
 }

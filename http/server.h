@@ -27,6 +27,21 @@
  * with HTTP/1.1 the body goes out chunked, each piece as soon as the
  * reader returns it).
  *
+ * Connections: at most max_conns are held, shared between peers so that
+ * no one can take them all with idle sockets. A peer is a uid when the
+ * kernel names the other end's owner (a Unix socket's SO_PEERCRED; a TCP
+ * connection from this box, by the kernel's socket tables), else the
+ * client's IP address (an IPv6 address's /64). Each peer holds at most
+ * half of max_conns, but the server's own uid, which may hold them all.
+ * A connection is idle while no request of it is being handled; while
+ * half of max_conns or more are taken, a connection idle for
+ * pressure_idle_ms is closed as the next one arrives, and with every
+ * slot taken the newcomer takes the slot of an idle connection (of the
+ * peer holding the most, the one idle longest). A connection over its
+ * peer's share, or arriving when every slot is busy, is closed at once
+ * without an answer (there is no request yet to answer). Otherwise an
+ * idle connection is closed after timeout_s. ldg_httpd_stats counts it.
+ *
  * Listening addresses:
  *   "127.0.0.1:8080", "[::1]:8080" — TCP (port 0: any free port, see
  *   ldg_httpd_port); "unix:/path/to/sock" — a Unix socket, created with
@@ -44,6 +59,7 @@
 
 #define LDG_HTTPD_MAX_CONNS_DEFAULT 512u
 #define LDG_HTTPD_TIMEOUT_S_DEFAULT 30u           /* idle connection */
+#define LDG_HTTPD_PRESSURE_IDLE_MS_DEFAULT 5000u  /* idle, under pressure */
 #define LDG_HTTPD_BODY_MAX_DEFAULT (1024u * 1024) /* request body bytes */
 
 struct ldg_httpd;     /* a running server */
@@ -56,14 +72,15 @@ struct ldg_httpd_req; /* one request; see the lifetimes below */
 typedef int (*ldg_httpd_handler)(void *ctx, struct ldg_httpd_req *req);
 
 struct ldg_httpd_options {
-    const char *listen;       /* see above; required */
-    ldg_httpd_handler handle; /* required */
-    void *ctx;                /* given to handle */
-    unsigned max_conns;       /* 0 = LDG_HTTPD_MAX_CONNS_DEFAULT */
-    unsigned timeout_s;       /* idle timeout; 0 = _TIMEOUT_S_DEFAULT */
-    size_t body_max;          /* 0 = LDG_HTTPD_BODY_MAX_DEFAULT */
-    int async;                /* 1: event-driven (see above) */
-    unsigned threads;         /* async: threads serving; 0 = 1 */
+    const char *listen;        /* see above; required */
+    ldg_httpd_handler handle;  /* required */
+    void *ctx;                 /* given to handle */
+    unsigned max_conns;        /* 0 = LDG_HTTPD_MAX_CONNS_DEFAULT */
+    unsigned timeout_s;        /* idle timeout; 0 = _TIMEOUT_S_DEFAULT */
+    unsigned pressure_idle_ms; /* see "Connections"; 0 = ..._DEFAULT */
+    size_t body_max;           /* 0 = LDG_HTTPD_BODY_MAX_DEFAULT */
+    int async;                 /* 1: event-driven (see above) */
+    unsigned threads;          /* async: threads serving; 0 = 1 */
     /* Called when a connection closes, on a server thread, with the id
      * its requests had (ldg_httpd_conn_id); may be NULL. */
     void (*conn_closed)(void *ctx, uint64_t conn_id);
@@ -91,6 +108,16 @@ void ldg_httpd_stop(struct ldg_httpd *s);
  * yet freed, else 0: a server can wait for its requests before it
  * stops. Any thread. */
 int ldg_httpd_busy(struct ldg_httpd *s);
+
+/* What the connection shares (above) did since the server started. */
+struct ldg_httpd_stats {
+    uint64_t admitted;      /* connections taken */
+    uint64_t refused_share; /* closed at once: over their peer's share */
+    uint64_t refused_full;  /* closed at once: every slot busy */
+    uint64_t closed_idle;   /* idle ones closed to make room */
+};
+/* Any thread. */
+void ldg_httpd_stats(struct ldg_httpd *s, struct ldg_httpd_stats *st);
 
 /* "libmicrohttpd 0.9.75", or why it cannot be loaded. Static storage. */
 const char *ldg_httpd_lib_version(void);

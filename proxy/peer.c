@@ -34,9 +34,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include <linux/inet_diag.h>
-#include <linux/netlink.h>
-#include <linux/sock_diag.h>
 
 #include "proxy/proxy_int.h"
 
@@ -257,66 +254,6 @@ out:
     return found;
 }
 
-static int
-diag_lookup(const struct sockaddr_storage *peer,
-            const struct sockaddr_storage *self, uint64_t *uid, uint64_t *inode)
-{
-    struct {
-        struct nlmsghdr nlh;
-        struct inet_diag_req_v2 r;
-    } req;
-    union {
-        struct nlmsghdr h;
-        char b[8192];
-    } ans;
-    struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
-    int rc = -1;
-
-    memset(&req, 0, sizeof req);
-    req.nlh.nlmsg_len = sizeof req;
-    req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    req.nlh.nlmsg_flags = NLM_F_REQUEST;
-    req.nlh.nlmsg_seq = 1;
-    req.r.sdiag_family = (uint8_t)peer->ss_family;
-    req.r.sdiag_protocol = IPPROTO_TCP;
-    req.r.idiag_states = ~0u;
-    req.r.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
-    req.r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
-    if (peer->ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)peer;
-        const struct sockaddr_in *b = (const struct sockaddr_in *)self;
-        req.r.id.idiag_sport = a->sin_port;
-        req.r.id.idiag_dport = b->sin_port;
-        memcpy(req.r.id.idiag_src, &a->sin_addr, 4);
-        memcpy(req.r.id.idiag_dst, &b->sin_addr, 4);
-    } else if (peer->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)peer;
-        const struct sockaddr_in6 *b = (const struct sockaddr_in6 *)self;
-        req.r.id.idiag_sport = a->sin6_port;
-        req.r.id.idiag_dport = b->sin6_port;
-        memcpy(req.r.id.idiag_src, &a->sin6_addr, 16);
-        memcpy(req.r.id.idiag_dst, &b->sin6_addr, 16);
-    } else {
-        return -1;
-    }
-    int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-    if (fd < 0)
-        return -1;
-    if (sendto(fd, &req, sizeof req, 0, (struct sockaddr *)&sa, sizeof sa) ==
-        (ssize_t)sizeof req) {
-        ssize_t n = recv(fd, &ans, sizeof ans, 0);
-        if (n >= (ssize_t)NLMSG_LENGTH(sizeof(struct inet_diag_msg)) &&
-            ans.h.nlmsg_type == SOCK_DIAG_BY_FAMILY) {
-            const struct inet_diag_msg *m = NLMSG_DATA(&ans.h);
-            *uid = m->idiag_uid;
-            *inode = m->idiag_inode;
-            rc = *inode != 0 ? 0 : -1;
-        }
-    }
-    close(fd);
-    return rc;
-}
-
 static void
 tcp_peer(int fd, struct proxy_peer *p)
 {
@@ -346,7 +283,7 @@ tcp_peer(int fd, struct proxy_peer *p)
     size_t len = 0;
     char *text = NULL;
     uint64_t uid, inode;
-    if (diag_lookup(&peer, &self, &uid, &inode) == 0 ||
+    if (ldg_tcp_peer_owner(&peer, &self, &uid, &inode) == 0 ||
         ((text = slurp(v6 ? "/proc/net/tcp6" : "/proc/net/tcp", &len)) &&
          proxy_tcp_lookup(text, len, local, remote, &uid, &inode) == 0)) {
         p->has_ids = 1;

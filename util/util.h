@@ -339,4 +339,21 @@ int ldg_child_run(const struct ldg_child *c, char *why, size_t cap);
  * long to connect to. */
 int ldg_unix_socket_live(const char *path);
 
+/* -------------------------------------------------------- tcp sockets -- */
+
+/* Who holds the other end of a TCP connection made on this box: the
+ * kernel's socket tables (sock_diag netlink) are asked for the socket
+ * whose local address is peer and whose remote address is self (the
+ * connection's two ends as getpeername and getsockname give them), and
+ * name its owner's uid (the fsuid that created it, which its owner
+ * cannot change) and its inode. A peer on another machine, or in another
+ * network namespace, has no such socket here. One netlink round trip
+ * (tens of microseconds). @return 0 and *uid, *inode; -1 when no live
+ * socket of this box matches (a remote peer, a socket already closed,
+ * sock_diag unavailable). */
+struct sockaddr_storage;
+int ldg_tcp_peer_owner(const struct sockaddr_storage *peer,
+                       const struct sockaddr_storage *self, uint64_t *uid,
+                       uint64_t *inode);
+
 #endif
