@@ -60,7 +60,7 @@ const char *ldg_store_file_name(enum ldg_store_file f);
 /* Clears the reader slots of processes that died holding a read
  * transaction (mdb_reader_check): their slots pin old pages, so the file
  * grows, and fill the reader table. Writers do it as they begin a write,
- * at most once a second; a long-running writer that may sit idle (ledger
+ * at most every 100 ms; a long-running writer that may sit idle (ledger
  * serve) calls this now and then. Returns how many were cleared (>= 0). */
 int ldg_clear_dead_readers(struct ldg_ledger *l);
 /* The body size limit in force (bytes of encoded body). */
