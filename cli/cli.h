@@ -134,10 +134,11 @@ struct cli_command {
     const struct cli_opt *opts;
     const char *outputs;  /* what -o accepts, or NULL when -o is not used */
     const char *examples; /* "# comment\nledger ...\n" lines */
-    unsigned flags;       /* CLI_CMD_PAGER: long output, paged on a tty */
+    unsigned flags;       /* CLI_CMD_PAGER, CLI_CMD_GATHER */
 };
 
-#define CLI_CMD_PAGER 1u
+#define CLI_CMD_PAGER 1u  /* long output, paged on a tty */
+#define CLI_CMD_GATHER 2u /* reads: output kept until done (cli/gather.c) */
 
 struct cli {
     const char *dir_opt; /* --dir, or NULL */
@@ -195,6 +196,12 @@ int cli_help_man(FILE *f, const char *name);
 /* A group's short name ("state": man page ledger-state(1)) and title. */
 const char *cli_group_name(enum cli_group g);
 const char *cli_group_title(enum cli_group g);
+/* cli/gather.c: stdout goes to memory (or a temporary file) until
+ * cli_gather_end writes it to the real stdout; a no-op when gathering
+ * cannot start. @return of _end: 0, or the errno of a failure to keep the
+ * output (what was kept is written all the same). */
+void cli_gather_start(void);
+int cli_gather_end(void);
 /* cli/term.c: the pager and colour. */
 enum cli_paint {
     CLI_PAINT_OFF,

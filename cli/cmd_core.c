@@ -1017,7 +1017,7 @@ const struct cli_command cli_cmd_show = {
     CLI_OUT_BASIC,
     "ledger show 12\n"
     "ledger show 12 -o json-pretty\n",
-    CLI_CMD_PAGER};
+    CLI_CMD_PAGER | CLI_CMD_GATHER};
 
 int
 cmd_show(struct cli *c, int argc, char **argv)
@@ -1226,6 +1226,23 @@ verify_progress(void *ctx, uint64_t done, uint64_t total)
 
 static int verify_run(struct cli *c, int argc, char **argv);
 
+/* verify_run with its output kept until it is done (cli/gather.c): in the
+ * process that verifies, which is not the command's when it forks. */
+static int
+verify_gathered(struct cli *c, int argc, char **argv)
+{
+    int rc, err;
+    cli_gather_start();
+    rc = verify_run(c, argc, argv);
+    if ((err = cli_gather_end()) != 0) {
+        cli_err(c, "cannot keep the output until the command is done: %s",
+                strerror(err));
+        if (rc == EX_OK)
+            rc = EX_IOERR;
+    }
+    return rc;
+}
+
 /*
  * Verification is the one command that must survive any file. LMDB has no
  * page checksums and trusts its pages, so a corrupt data.mdb can make a
@@ -1246,18 +1263,18 @@ cmd_verify(struct cli *c, int argc, char **argv)
     if ((inproc != NULL && strcmp(inproc, "1") == 0) ||
         (argc > 1 &&
          (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)))
-        return verify_run(c, argc, argv);
+        return verify_gathered(c, argc, argv);
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE,
               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED)
-        return verify_run(c, argc, argv);
+        return verify_gathered(c, argc, argv);
     memset((void *)sh, 0, sizeof *sh);
     fflush(stdout);
     fflush(stderr);
     pid = fork();
     if (pid < 0) {
         munmap((void *)sh, sizeof *sh);
-        return verify_run(c, argc, argv);
+        return verify_gathered(c, argc, argv);
     }
     if (pid == 0) {
         int rc;
@@ -1271,7 +1288,7 @@ cmd_verify(struct cli *c, int argc, char **argv)
         signal(SIGFPE, SIG_DFL);
         signal(SIGILL, SIG_DFL);
         vshared = sh;
-        rc = verify_run(c, argc, argv);
+        rc = verify_gathered(c, argc, argv);
         fflush(stdout);
         fflush(stderr);
         _exit(rc);
@@ -1818,7 +1835,7 @@ const struct cli_command cli_cmd_stats = {
     "# where the bytes go, database by database\n"
     "ledger stats --databases\n"
     "ledger stats -o json\n",
-    0};
+    CLI_CMD_GATHER};
 
 /* The --databases rows as a table, or as a JSON array. */
 static void
@@ -2276,7 +2293,7 @@ const struct cli_command cli_cmd_keys = {
     "ledger keys generate --out cp.key > cp.pub\n"
     "# ... and enrol only its public key in the ledger\n"
     "ledger keys add control-plane --public-key @cp.pub --roles pack,run\n",
-    CLI_CMD_PAGER};
+    CLI_CMD_PAGER | CLI_CMD_GATHER};
 
 /* "key NAME (id KEYID) added" */
 static void

@@ -318,7 +318,7 @@ const struct cli_command cli_cmd_evals = {
     evals_opts,
     CLI_OUT_BASIC,
     "# the evals of one route\nledger evals --target route:qa\n",
-    0};
+    CLI_CMD_GATHER};
 
 int
 cmd_evals(struct cli *c, int argc, char **argv)

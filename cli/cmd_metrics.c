@@ -46,7 +46,7 @@ const struct cli_command cli_cmd_metrics = {
     "ledger metrics > /var/lib/node_exporter/ledger.prom.tmp &&\n"
     "  mv /var/lib/node_exporter/ledger.prom.tmp "
     "/var/lib/node_exporter/ledger.prom\n",
-    0};
+    CLI_CMD_GATHER};
 
 /* Brings m up to l's size: from DIR/metrics-cache.json when use_cache
  * (and saves it back when it moved and DIR is writable; a cache that

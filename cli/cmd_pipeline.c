@@ -79,7 +79,7 @@ const struct cli_command cli_cmd_tripcode = {
     "ledger tripcode sign --key ctl.key RECOVERY:LOCKDOWN > code.txt\n"
     "ledger tripcode verify --plan P-0917 @code.txt\n"
     "ledger tripcode list\n",
-    0};
+    CLI_CMD_GATHER};
 
 /* TRIPCODE as given: the text, @FILE, or - (stdin). */
 static int

@@ -349,7 +349,7 @@ const struct cli_command cli_cmd_packs = {
     "ledger packs\n"
     "# the state of pack summarize as of event 120\n"
     "ledger packs summarize --at 120\n",
-    CLI_CMD_PAGER};
+    CLI_CMD_PAGER | CLI_CMD_GATHER};
 
 int
 cmd_packs(struct cli *c, int argc, char **argv)
@@ -446,7 +446,7 @@ const struct cli_command cli_cmd_permissions = {
     "ledger permissions --pack summarize\n"
     "# what was in force when event 300 was written\n"
     "ledger permissions --at 300\n",
-    CLI_CMD_PAGER};
+    CLI_CMD_PAGER | CLI_CMD_GATHER};
 
 int
 cmd_permissions(struct cli *c, int argc, char **argv)
@@ -511,7 +511,7 @@ const struct cli_command cli_cmd_models = {
     CLI_OUT_BASIC,
     "ledger models\n"
     "ledger models -o json\n",
-    CLI_CMD_PAGER};
+    CLI_CMD_PAGER | CLI_CMD_GATHER};
 
 int
 cmd_models(struct cli *c, int argc, char **argv)
@@ -588,7 +588,7 @@ const struct cli_command cli_cmd_routes = {
     CLI_OUT_BASIC,
     "ledger routes\n"
     "ledger routes --at 250\n",
-    CLI_CMD_PAGER};
+    CLI_CMD_PAGER | CLI_CMD_GATHER};
 
 int
 cmd_routes(struct cli *c, int argc, char **argv)
@@ -643,7 +643,7 @@ const struct cli_command cli_cmd_promotions = {
     at_only_opts,
     CLI_OUT_BASIC,
     "ledger promotions\n",
-    CLI_CMD_PAGER};
+    CLI_CMD_PAGER | CLI_CMD_GATHER};
 
 int
 cmd_promotions(struct cli *c, int argc, char **argv)
@@ -773,7 +773,7 @@ const struct cli_command cli_cmd_runs = {
     CLI_OUT_BASIC,
     "ledger runs\n"
     "ledger runs r1\n",
-    CLI_CMD_PAGER};
+    CLI_CMD_PAGER | CLI_CMD_GATHER};
 
 int
 cmd_runs(struct cli *c, int argc, char **argv)
@@ -901,7 +901,7 @@ const struct cli_command cli_cmd_doctor = {
     "ledger doctor --bundle r1.bundle --trusted-key box.vkey --at 22\n"
     "ledger doctor --bundle r1.bundle --trusted-key box.vkey \\\n"
     "    --at '2026-11-22 09:39'\n",
-    CLI_CMD_PAGER};
+    CLI_CMD_PAGER | CLI_CMD_GATHER};
 
 static void
 human_doctor(struct cli *c, json_t *d, const char *pack)
@@ -1187,7 +1187,7 @@ const struct cli_command cli_cmd_projections = {
     CLI_OUT_BASIC,
     "ledger projections\n"
     "ledger projections --note\n",
-    CLI_CMD_PAGER};
+    CLI_CMD_PAGER | CLI_CMD_GATHER};
 
 int
 cmd_projections(struct cli *c, int argc, char **argv)
@@ -1562,7 +1562,7 @@ const struct cli_command cli_cmd_plans = {
     CLI_OUT_BASIC,
     "ledger plans\n"
     "ledger plans P-0917 -o json-pretty\n",
-    CLI_CMD_PAGER};
+    CLI_CMD_PAGER | CLI_CMD_GATHER};
 
 int
 cmd_plans(struct cli *c, int argc, char **argv)
@@ -1711,7 +1711,7 @@ const struct cli_command cli_cmd_memory = {
     "ledger memory --revoked\n"
     "ledger memory note-42 -o json-pretty\n"
     "ledger memory purge --prefix a9df53 --reason 'user asked, ticket 88'\n",
-    CLI_CMD_PAGER};
+    CLI_CMD_PAGER | CLI_CMD_GATHER};
 
 static int
 memory_purge(struct cli *c, const char *prefix, const char *reason, int all)
@@ -1958,7 +1958,7 @@ const struct cli_command cli_cmd_gates = {
     CLI_OUT_BASIC,
     "ledger gates\n"
     "ledger gates --since -7d --check\n",
-    0};
+    CLI_CMD_GATHER};
 
 int
 cmd_gates(struct cli *c, int argc, char **argv)

@@ -54,7 +54,7 @@ const struct cli_command cli_cmd_checkpoint = {
     "ledger checkpoint > trusted-checkpoint.txt\n"
     "ledger checkpoint --size 100\n"
     "ledger checkpoint --cosigned\n",
-    0};
+    CLI_CMD_GATHER};
 
 int
 cmd_checkpoint(struct cli *c, int argc, char **argv)
@@ -161,7 +161,7 @@ const struct cli_command cli_cmd_proof = {
     "ledger proof 5\n"
     "# prove the tree of size 40 extends the tree of size 10\n"
     "ledger proof --consistency 10 --size 40\n",
-    0};
+    CLI_CMD_GATHER};
 
 int
 cmd_proof(struct cli *c, int argc, char **argv)

@@ -371,7 +371,17 @@ run_command(struct cli *c, const struct cli_command *cmd, int argc, char **argv)
     cli_term_setup(c, argc, argv);
     if (cmd->flags & CLI_CMD_PAGER)
         cli_pager_start(c);
+    /* a reading command's output waits until its transactions ended, so
+     * that a reader of it that stops pins no snapshot (cli/gather.c) */
+    if (cmd->flags & CLI_CMD_GATHER)
+        cli_gather_start();
     rc = cmd->fn(c, argc, argv);
+    int gerr = cli_gather_end();
+    if (gerr != 0) {
+        cli_err(c, "cannot keep the output until the command is done: %s",
+                strerror(gerr));
+        return rc == EX_OK ? EX_IOERR : rc;
+    }
     /* Data that did not reach stdout is a failure: a sequence number lost
      * to a full disk must not look like success. */
     int ferr = fflush(stdout) != 0 ? errno : 0;

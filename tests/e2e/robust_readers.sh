@@ -2,7 +2,7 @@
 # robust_readers.sh — a dead reader no longer makes data.mdb grow for good
 # (issue 11). A `query` blocked on a full pipe holds a read transaction;
 # it is SIGKILLed while a long `ingest` is running, and 20,000 more events
-# follow. The writer sweeps dead readers' slots (at most once a second,
+# follow. The writer sweeps dead readers' slots (at most every 100 ms,
 # and before growing the map), so the file stays within 2x of the same
 # ingest with no reader at all. (It used to grow ~25x: 767 MB against 30.5
 # MB for 30,000 events.) Then the same with a live `query` that stops
@@ -10,7 +10,11 @@
 # --out -` and `timeline` blocked on pipes nobody reads. Then (issue 29)
 # the table output of `query` on an unread pipe, a query stopped with
 # SIGSTOP on its pipe, and a reader stopped inside its read transaction
-# (measured: LMDB cannot bound it; bounded once it is killed).
+# (measured: LMDB cannot bound it; bounded once it is killed). Then
+# (issue 46) every reading command, its output blocked on a full pipe,
+# holds no reader slot; and the issue's numbers: 30,000 events in
+# commits of 5 beside a `show` of a 300 KB event blocked on a pipe nobody
+# reads, and beside one SIGKILLed after 10,000 of them.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/robust_readers.XXXXXX") ||
@@ -60,6 +64,21 @@ pid_of() {
         i=$((i + 1))
     done
     cat "$1"
+}
+
+# tree_blocked PID: as pipe_blocked, for PID or one of its children; 1
+# at once when PID has ended
+tree_blocked() {
+    i=0
+    while [ "$i" -lt 100 ] && kill -0 "$1" 2>/dev/null &&
+        ! grep -q '^State:.*zombie' "/proc/$1/status" 2>/dev/null; do
+        for p in "$1" $(cat "/proc/$1/task/$1/children" 2>/dev/null); do
+            case $(cat "/proc/$p"/task/*/wchan 2>/dev/null) in *pipe*) return 0 ;; esac
+        done
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
 }
 
 # pipe_blocked PID: wait (10 s at most) until PID blocks writing to a
@@ -271,7 +290,7 @@ if command -v cc >/dev/null 2>&1 &&
     held=$(size_of "$T/held")
     echo "data.mdb after 30,000 events: $held bytes beside a reader stopped inside its read transaction (not bounded: LMDB)"
     kill -9 "$hp"
-    sleep 1.2 # the writer sweeps the reader table at most once a second
+    sleep 1.2 # (a new process's open sweeps the reader table too)
     "$LEDGER" --dir "$T/held" ingest --batch "$BATCH" "$T/b.jsonl" >/dev/null 2>"$T/held2.err" ||
         bad "ingest after the stopped reader was killed: $(head -c 300 "$T/held2.err")"
     after=$(size_of "$T/held")
@@ -282,5 +301,117 @@ else
     bad "cannot build the LMDB reader helper: $(cat "$T/cc.err")"
 fi
 
-echo "robust_readers: 6 checks, $nfail failed"
+# 7. (issue 46) Every command that reads lets its snapshot go before it
+# waits on its output. Each writes into a pipe already full (a reader
+# that never reads; the pipe grown to 1 MiB, as query grows its own, and
+# filled), unbuffered (stdbuf -o0: a line written while the snapshot is
+# held blocks there, as a long output would past stdio's buffer), so its
+# first write blocks; then the ledger's reader table must hold no slot
+# (a slot in a read transaction pins its snapshot for as long as the
+# command waits). Before the fix show (text, -o json, --raw), evals,
+# checkpoint and proof held theirs while they waited (a `show` of a
+# 300 KB event on an unread pipe made data.mdb 22x over 30,000 events:
+# case 8); now every reading command's output waits until it is done
+# (cli/gather.c), query and export having their own ways.
+"$LEDGER" --dir "$T/views" init >/dev/null 2>&1 || exit 1
+"$LEDGER" --dir "$T/views" ingest "$(dirname "$0")/../../examples/pdf-ops.jsonl" >/dev/null 2>&1 ||
+    bad "ingest pdf-ops"
+awk 'BEGIN { printf "{\"type\":\"x.big\",\"run\":\"r1\",\"body\":{\"pad\":\""
+    for (i = 0; i < 300000; i++) printf "y"
+    printf "\"}}\n" }' >"$T/big.jsonl"
+"$LEDGER" --dir "$T/views" ingest "$T/big.jsonl" >/dev/null 2>&1 || bad "ingest a 300 KB event"
+BIG=$("$LEDGER" --dir "$T/views" query type=x.big -o json | sed -n 's/^{"seq":"\([0-9]*\)".*/\1/p')
+if [ -x "$T/lr" ]; then
+    nviews=0
+    for cmd in "show $BIG" "show -o json $BIG" "show --raw $BIG" "stats" \
+        "stats --databases" "packs" "permissions" "models" "routes" \
+        "promotions" "runs" "doctor" "projections" "plans" "memory" "gates" \
+        "evals" "keys list" "checkpoint" "proof 1" "metrics" "verify" \
+        "tripcode list" "query" "query -o json" "timeline r1" "export --out -" \
+        "stats -o json" "packs -o json" "permissions -o json" "models -o json" \
+        "routes -o json" "promotions -o json" "runs -o json" "doctor -o json" \
+        "projections -o json" "plans -o json" "memory -o json" "gates -o json" \
+        "evals -o json" "keys list -o json" "checkpoint -o json" \
+        "proof -o json 1" "verify -o json" "timeline -o json r1"; do
+        f=$T/full.fifo
+        rm -f "$f"
+        mkfifo "$f"
+        sleep 600 <>"$f" & # holds the pipe open, never reads it
+        hold=$!
+        python3 -c '
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_NONBLOCK)
+fcntl.fcntl(fd, 1031, 1 << 20)  # F_SETPIPE_SZ
+try:
+    while True:
+        os.write(fd, b"\0" * 65536)
+except BlockingIOError:
+    pass  # full
+' "$f"
+        # shellcheck disable=SC2086
+        stdbuf -o0 "$LEDGER" --dir "$T/views" $cmd >"$f" 2>/dev/null &
+        cp=$!
+        pids="$pids $hold $cp"
+        # (one that prints nothing, -o json of an empty list, ends)
+        if tree_blocked "$cp"; then
+            n=$("$T/lr" count "$T/views")
+            [ "$n" = 0 ] || bad "ledger $cmd held $n reader slot(s) while it waited on its output"
+            nviews=$((nviews + 1))
+        fi
+        kill -9 "$cp" "$hold" 2>/dev/null
+        wait "$cp" "$hold" 2>/dev/null
+    done
+    echo "$nviews reading commands blocked on a full pipe, each checked for a held snapshot"
+    [ "$nviews" -ge 40 ] || bad "only $nviews of the reading commands blocked on their pipe"
+fi
+
+# 8. (issue 46's numbers) 30,000 events in commits of 5 beside a `show`
+# of a 300 KB event blocked on a pipe nobody reads (729 MB, 29x, in the
+# issue), and beside one killed with SIGKILL after 10,000 of them.
+gen5() { # DIR: a new ledger whose event 1 is the 300 KB one
+    "$LEDGER" --dir "$1" init >/dev/null 2>&1 &&
+        "$LEDGER" --dir "$1" ingest "$T/big.jsonl" >/dev/null 2>&1 ||
+        bad "a ledger with a 300 KB event in $1"
+}
+gen5 "$T/free5"
+{ cat "$T/a.jsonl"; sleep 1; cat "$T/b.jsonl"; } |
+    "$LEDGER" --dir "$T/free5" ingest --batch 5 - >/dev/null 2>&1 || bad "ingest (no reader, commits of 5)"
+free5=$(size_of "$T/free5")
+show_reader() { # DIR KILL_AFTER (0: never)
+    gen5 "$1"
+    mkfifo "$1.fifo"
+    {
+        cat "$T/a.jsonl"
+        cat "$1.fifo" >/dev/null
+        head -n 10000 "$T/b.jsonl"
+        [ "$2" = 0 ] || { echo kill >"$1.k"; sleep 1; }
+        tail -n +10001 "$T/b.jsonl"
+    } | "$LEDGER" --dir "$1" ingest --batch 5 - >/dev/null 2>"$1.err" &
+    wi=$!
+    pids="$pids $wi"
+    sh -c 'echo $$ >"$1.pid"; exec "$2" --dir "$1" show 1' sh "$1" "$LEDGER" | sleep 600 &
+    pids="$pids $!"
+    sp=$(pid_of "$1.pid")
+    pids="$pids $sp"
+    pipe_blocked "$sp" || bad "show did not block on its pipe"
+    echo go >"$1.fifo"
+    if [ "$2" != 0 ]; then
+        i=0
+        while [ ! -e "$1.k" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+        kill -9 "$sp"
+    fi
+    wait "$wi" || bad "ingest beside show: $(head -c 300 "$1.err")"
+    kill -9 "$sp" 2>/dev/null
+}
+show_reader "$T/showb" 0
+showb=$(size_of "$T/showb")
+show_reader "$T/showk" 1
+showk=$(size_of "$T/showk")
+echo "data.mdb after 30,000 events in commits of 5: $free5 bytes with no reader, $showb beside a show blocked on an unread pipe, $showk beside one killed after 10,000"
+[ "$showb" -le $((2 * free5)) ] ||
+    bad "a show blocked on its pipe made data.mdb $showb bytes, more than 2x $free5"
+[ "$showk" -le $((2 * free5)) ] ||
+    bad "a show killed after 10,000 events made data.mdb $showk bytes, more than 2x $free5"
+
+echo "robust_readers: 8 checks, $nfail failed"
 [ "$nfail" = 0 ]
