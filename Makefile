@@ -269,7 +269,7 @@ asan:
 # kill -9 rounds of core_crash.sh and serve_crash.sh are 4 and 3 (the
 # threads are the same in each round; make check runs 30 and 100).
 TSAN_TESTS ?= serve_* core_cli core_crash evals_cli fleet export_roundtrip \
-	verify_remember query_follow query_cli ingest_trickle proxy_* \
+	verify_remember query_follow query_cli ingest_trickle proxy_* otlp_* \
 	metrics_prom doctor_follows
 tsan:
 	TSAN_OPTIONS="halt_on_error=1 exitcode=86 $(TSAN_OPTIONS)" \
