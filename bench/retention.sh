@@ -58,9 +58,13 @@ timed() {
     shift
     "$RSS" -o "$T/rss.$lab" -l "$lab" -- "$@"
     st=$?
-    s=$(sed -n 's/.*secs=\([0-9.]*\).*/\1/p' "$T/rss.$lab")
+    s=$(sed -n 's/.*secs=\([0-9.]*\).*/\1/p' "$T/rss.$lab" |
+        awk '{ printf "%.2f", $1 }')
     mb=$(sed -n 's/.*maxrss_kb=\([0-9]*\).*/\1/p' "$T/rss.$lab" |
         awk '{ printf "%.1f", $1 / 1024 }')
+    # CPU seconds (user + sys): on a loaded box the figure that compares
+    cpu=$(sed -n 's/.*user=\([0-9.]*\) sys=\([0-9.]*\).*/\1 \2/p' "$T/rss.$lab" |
+        awk '{ printf "%.2f", $1 + $2 }')
     return $st
 }
 med3() { # CMD...: median seconds of three runs
@@ -84,7 +88,7 @@ D=$T/box
 "$L" --dir "$D" ingest "$T/ev.jsonl" >/dev/null 2>&1 || exit 1
 rm -f "$T/ev.jsonl"
 VK=$("$L" --dir "$D" keys verifier)
-SIZE=$(("$N" + 1))
+SIZE=$((N + 1))
 # A horizon is the end of a commit (a seal): the first one at or after
 # 90%, so that at least 90% is pruned (`show` names an event's seal by its
 # first seq; the next seal begins at the first seq whose seal differs)
@@ -129,44 +133,44 @@ PH=$(seal_of "$PEER")
 if [ -n "$PH" ] && [ "$PH" != null ] && [ "$PH" -gt 0 ]; then
     timed peer_bundle "$L" --dir "$D" archive --before "$PH" --format bundle \
         --out "$T/peer.bundle" >/dev/null 2>&1
-    pb_s=$s pb_mb=$mb
+    pb_s=$s pb_mb=$mb pb_c=$cpu
     timed peer_segment "$L" --dir "$D" export --segment "seq=0..$((PH - 1))" \
         --out "$T/peer.seg" >/dev/null 2>&1
-    ps_s=$s ps_mb=$mb
+    ps_s=$s ps_mb=$mb ps_c=$cpu
     pb_b=$(stat -c %s "$T/peer.bundle")
     ps_b=$(stat -c %s "$T/peer.seg")
     # (an archive of this size unpacks past verify-bundle's default)
     timed peer_vb "$L" verify-bundle "$T/peer.bundle" --trusted-key "$VK" \
         --max-bytes 100000000000 >/dev/null 2>&1 || say "verify-bundle of the peer bundle FAILED"
-    pvb_s=$s pvb_mb=$mb
+    pvb_s=$s pvb_mb=$mb pvb_c=$cpu
     timed peer_vs "$L" verify-bundle "$T/peer.seg" --trusted-key "$VK" \
         >/dev/null 2>&1 || say "verify-bundle of the peer segment FAILED"
-    pvs_s=$s pvs_mb=$mb
-    say "peer, events 0..$((PH - 1)) ($PH): bundle $(div "$pb_b" "$PH") B an event ($pb_b bytes) written in $pb_s s, $pb_mb MiB, verified in $pvb_s s, $pvb_mb MiB; segment $(div "$ps_b" "$PH") B an event ($ps_b bytes) written in $ps_s s, $ps_mb MiB, verified in $pvs_s s, $pvs_mb MiB"
+    pvs_s=$s pvs_mb=$mb pvs_c=$cpu
+    say "peer, events 0..$((PH - 1)) ($PH): bundle $(div "$pb_b" "$PH") B an event ($pb_b bytes) written in $pb_s s ($pb_c CPU-s), $pb_mb MiB, verified in $pvb_s s ($pvb_c CPU-s), $pvb_mb MiB; segment $(div "$ps_b" "$PH") B an event ($ps_b bytes) written in $ps_s s ($ps_c CPU-s), $ps_mb MiB, verified in $pvs_s s ($pvs_c CPU-s), $pvs_mb MiB"
     row "archive bytes an event, events 0..$((PH - 1))" B "$(div "$ps_b" "$PH")" "$(div "$pb_b" "$PH")" "max:$(echo "$store" | awk '{ printf "%.1f", 0.4 * $1 }')" "0.4x the store's $store"
-    row "archive $PH events" "events/s" "$(rate "$PH" "$ps_s")" "$(rate "$PH" "$pb_s")" "min:200000" "peak RSS $ps_mb / $pb_mb MiB"
-    row "verify-bundle of it" "events/s" "$(rate "$PH" "$pvs_s")" "$(rate "$PH" "$pvb_s")" "min:300000" "peak RSS $pvs_mb / $pvb_mb MiB"
+    row "archive $PH events" "events/s" "$(rate "$PH" "$ps_s")" "$(rate "$PH" "$pb_s")" "min:200000" "$ps_c / $pb_c CPU-s; peak RSS $ps_mb / $pb_mb MiB"
+    row "verify-bundle of it" "events/s" "$(rate "$PH" "$pvs_s")" "$(rate "$PH" "$pvb_s")" "min:300000" "$pvs_c / $pvb_c CPU-s; peak RSS $pvs_mb / $pvb_mb MiB"
     rm -f "$T/peer.bundle" "$T/peer.seg"
 fi
 
 # ------------------------------------------------ the segment of 90% --
 timed archive "$L" --dir "$D" archive --before "$HZ" --out "$T/a.seg" \
     -o json >"$T/out" 2>"$T/err" || { say "archive failed: $(tail -n 2 "$T/err")"; exit 1; }
-a_s=$s a_mb=$mb
+a_s=$s a_mb=$mb a_c=$cpu
 bytes=$(jq -r .bytes "$T/out")
-say "archive $HZ events as one segment: $a_s s, $(rate "$HZ" "$a_s") events/s, peak RSS $a_mb MiB; $bytes bytes, $(div "$bytes" "$HZ") B an event against the store's $store ($(echo "$bytes $HZ $store" | awk '{ printf "%.2f", $1 / $2 / $3 }')x; target <= 0.4x, >= 200000 events/s, <= 128 MiB)"
-row "archive $HZ events (one segment)" "events/s" "$(rate "$HZ" "$a_s")" - "min:200000" "peak RSS $a_mb MiB (<= 128)"
+say "archive $HZ events as one segment: $a_s s ($a_c CPU-s: $(rate "$HZ" "$a_c") events a CPU-second), $(rate "$HZ" "$a_s") events/s, peak RSS $a_mb MiB; $bytes bytes, $(div "$bytes" "$HZ") B an event against the store's $store ($(echo "$bytes $HZ $store" | awk '{ printf "%.2f", $1 / $2 / $3 }')x; target <= 0.4x, >= 200000 events/s, <= 128 MiB)"
+row "archive $HZ events (one segment)" "events/s" "$(rate "$HZ" "$a_s")" - "min:200000" "$a_c CPU-s ($(rate "$HZ" "$a_c") events a CPU-second); peak RSS $a_mb MiB (<= 128)"
 row "archive bytes an event, events 0..$((HZ - 1))" B "$(div "$bytes" "$HZ")" - "max:$(echo "$store" | awk '{ printf "%.1f", 0.4 * $1 }')" "$(echo "$bytes $HZ $store" | awk '{ printf "%.2f", $1 / $2 / $3 }')x the store's $store"
 timed verify "$L" verify-bundle "$T/a.seg" --trusted-key "$VK" >/dev/null 2>"$T/err" ||
     say "verify-bundle of the segment FAILED: $(tail -n 2 "$T/err")"
-v_s=$s v_mb=$mb
-say "verify-bundle of it: $v_s s, $(rate "$HZ" "$v_s") events/s, peak RSS $v_mb MiB (target >= 300000 events/s, <= 128 MiB)"
-row "verify-bundle of the $HZ-event segment" "events/s" "$(rate "$HZ" "$v_s")" - "min:300000" "peak RSS $v_mb MiB (<= 128)"
+v_s=$s v_mb=$mb v_c=$cpu
+say "verify-bundle of it: $v_s s ($v_c CPU-s over its two threads), $(rate "$HZ" "$v_s") events/s, peak RSS $v_mb MiB (target >= 300000 events/s, <= 128 MiB)"
+row "verify-bundle of the $HZ-event segment" "events/s" "$(rate "$HZ" "$v_s")" - "min:300000" "$v_c CPU-s on two threads; peak RSS $v_mb MiB (<= 128)"
 timed prune "$L" --dir "$D" prune --before "$HZ" --archive "$T/a.seg" --force \
     >/dev/null 2>"$T/err" || { say "prune failed: $(tail -n 2 "$T/err")"; exit 1; }
-p_s=$s p_mb=$mb
-say "prune $HZ events with it, its check included: $p_s s, peak RSS $p_mb MiB (target <= 10 s for 1M, <= 128 MiB)"
-row "prune $HZ events, check included" s "$p_s" - "max:10" "peak RSS $p_mb MiB (<= 128)"
+p_s=$s p_mb=$mb p_c=$cpu
+say "prune $HZ events with it, its check included: $p_s s ($p_c CPU-s), peak RSS $p_mb MiB (target <= 10 s for 1M, <= 128 MiB)"
+row "prune $HZ events, check included" s "$p_s" - "max:10" "$p_c CPU-s; peak RSS $p_mb MiB (<= 128)"
 u1=$(used "$D")
 qr1=$(med3 q_run)
 qw1=$(med3 q_win)

@@ -246,7 +246,7 @@ static const struct cli_opt archive_opts[] = {
               "this time (systemd.time or RFC 3339, as query -S takes it)"),
     CLI_VALUE(OPT_ARCHIVE, 0, "out", "FILE",
               "the archive to write (a segment; refused if it exists)"),
-    CLI_VALUE(OPT_LEVEL, 0, "level", "N", "zstd level 1..19 (default 3)"),
+    CLI_VALUE(OPT_LEVEL, 0, "level", "N", "zstd level 1..19 (default 1)"),
     CLI_VALUE(OPT_FORMAT, 0, "format", "segment|bundle",
               "segment (the default), or an evidence bundle as archive "
               "wrote before segments (a proof and a JSON line an event: "

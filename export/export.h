@@ -331,7 +331,7 @@ struct ldg_export_segment_opts {
      * at end when an erasure since has not changed that state, else one
      * signed now: ldg_projections_horizon_state). */
     int with_state;
-    int level; /* zstd level 1..19; 0 = 3 */
+    int level; /* zstd level 1..19; 0 = 1 */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
 };

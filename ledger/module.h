@@ -1023,7 +1023,7 @@ struct ldg_segment_write_opts {
     size_t state_len;
     const char *state_note;
     size_t state_note_len;
-    int level; /* zstd level 1..19; 0 = 3 */
+    int level; /* zstd level 1..19; 0 = 1 */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
 };

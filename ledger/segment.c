@@ -78,7 +78,7 @@ enum kind {
 #define CODEC_V1 1
 #define SEG_TRAILER_LINE "ledger.segment/v1"
 #define SEG_WINDOW_LOG_DEFAULT 24
-#define SEG_LEVEL_DEFAULT 3
+#define SEG_LEVEL_DEFAULT 1
 /* Records the framing bounds whatever the caller allows. */
 #define HEADER_MAX 1024
 #define NOTE_MAX 65536

@@ -98,7 +98,7 @@ int ldg_retention_resolve(struct ldg_ledger *l, const char *before,
 struct ldg_archive_opts {
     const char *before; /* a seq or a time (ldg_retention_resolve) */
     const char *out;    /* the file to write (refused if it exists) */
-    int level;          /* zstd level; 0 = 3 (a bundle's: 1) */
+    int level;          /* zstd level; 0 = 1 */
     /* Write an evidence bundle (export/export.h) as archive did before
      * segments, not a segment: proven against the checkpoint at the
      * horizon with the state there, or, when a body of an archived event
