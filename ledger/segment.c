@@ -1633,7 +1633,10 @@ apply_body(struct sv *s, const struct ldg_event *ev, const uint8_t *body,
         else {
             snprintf(k->name, sizeof k->name, "%s", nm ? nm : "");
             k->roles = ldg_roles_mask(json_object_get(j, "roles"));
-            k->sealed_known = 1;
+            /* its seals' running count starts here when every event
+             * after its key.added is the segment's (not for one proven
+             * before the range) */
+            k->sealed_known = ev->seq >= s->h.first;
         }
     } else if (strcmp(ev->type, LDG_EV_KEY_REVOKED) == 0) {
         const char *id = json_string_value(json_object_get(j, "key_id"));

@@ -588,6 +588,34 @@ test_segment__from_a_horizon(void **state)
     free(seg);
 }
 
+/* A range in the middle of an unpruned log (export --segment): the
+ * genesis and the key events before it come as proven events, and so
+ * does the erasure after it; alice's event in it is hers. */
+static void
+test_segment__a_middle_range(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_segment_result r;
+    struct ldg_segment_info info;
+    struct ldg_segment_verify_opts o;
+    uint8_t *seg;
+    size_t len;
+
+    seg = segment_of(f, f->l, 5, HZ, &len, &info);
+    assert_int_equal(info.prior, 3); /* the genesis, alice's, bob's */
+    assert_true(info.after >= 2);
+    memset(&o, 0, sizeof o);
+    o.trusted_vkey = f->vkey;
+    if (ldg_segment_verify_mem(seg, len, &o, &r) != 0)
+        fail_msg("%s: %s", ldg_segment_check_name(r.failed), r.what);
+    assert_int_equal(r.info.first, 5);
+    assert_int_equal(r.info.prior, 3);
+    assert_int_equal(r.info.erased, 1);
+    ldg_segment_info_release(&r.info);
+    ldg_segment_info_release(&info);
+    free(seg);
+}
+
 /* ------------------------------------------------------ must fail -- */
 
 static void
@@ -916,6 +944,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_segment__round_trips, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_segment__from_a_horizon, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_segment__a_middle_range, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_segment__every_truncation_is_refused, setup, teardown),
