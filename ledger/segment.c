@@ -532,6 +532,8 @@ static void
 seqs_sort(struct seqs *s)
 {
     size_t j = 0;
+    if (s->n == 0)
+        return; /* (v may be NULL) */
     qsort(s->v, s->n, sizeof *s->v, cmp_u64);
     for (size_t i = 0; i < s->n; i++)
         if (j == 0 || s->v[i] != s->v[j - 1])
