@@ -215,17 +215,28 @@ on_reload(void *ctx, int rc, const char *what)
  * answered) when the server begins to stop, while its writer runs. */
 static struct ldg_otlp *otlp;
 static struct ldg_otlp_stats otlp_final;
-static struct ldg_otlp *volatile metrics_otlp;
+/* What the metrics endpoint's threads read (metrics_extra), under
+ * otlp_mu: the running receiver, or once it stopped its last counts. */
+static pthread_mutex_t otlp_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct ldg_otlp *metrics_otlp;
+static int otlp_stopped;
 
 static void
 otlp_quit(void)
 {
     struct ldg_otlp *o = otlp;
+    struct ldg_otlp_stats fin;
     if (o == NULL)
         return;
-    metrics_otlp = NULL;
+    pthread_mutex_lock(&otlp_mu);
+    metrics_otlp = NULL; /* no scrape reads it from here on */
+    pthread_mutex_unlock(&otlp_mu);
     otlp = NULL;
-    ldg_otlp_stop(o, &otlp_final);
+    ldg_otlp_stop(o, &fin);
+    pthread_mutex_lock(&otlp_mu);
+    otlp_final = fin;
+    otlp_stopped = 1;
+    pthread_mutex_unlock(&otlp_mu);
 }
 
 static void
@@ -553,16 +564,23 @@ metrics_extra(void *ctx, size_t *len)
 {
     struct ldg_serve_stats st;
     struct ldg_otlp_stats ot;
-    struct ldg_otlp *o = metrics_otlp;
     char *s = NULL, *t = NULL;
     size_t tl = 0;
+    int have = 1;
     (void)ctx;
     ldg_serve_stats(metrics_server, &st);
     if (ldg_metrics_render_serve(&st, &s, len) < 0)
         return NULL;
-    if (o == NULL)
+    pthread_mutex_lock(&otlp_mu);
+    if (metrics_otlp != NULL)
+        ldg_otlp_stats(metrics_otlp, &ot);
+    else if (otlp_stopped)
+        ot = otlp_final;
+    else
+        have = 0;
+    pthread_mutex_unlock(&otlp_mu);
+    if (!have)
         return s;
-    ldg_otlp_stats(o, &ot);
     if (ldg_metrics_render_otlp(&ot, &t, &tl) < 0) {
         free(s);
         return NULL;
@@ -931,7 +949,9 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
             rc = rc == LDG_EBADINPUT ? EX_USAGE : 75;
             goto out;
         }
+        pthread_mutex_lock(&otlp_mu);
         metrics_otlp = otlp;
+        pthread_mutex_unlock(&otlp_mu);
         if (strncmp(listen, "unix:", 5) == 0) {
             printf("otlp on %s (POST /v1/traces, /v1/logs)\n", listen);
         } else {
