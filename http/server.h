@@ -19,6 +19,9 @@
  *     with nothing yet returns LDG_HTTPD_AGAIN and whoever produces the
  *     next piece calls ldg_httpd_wake. A suspended connection does not see
  *     its client go away until it is woken (libmicrohttpd's limit).
+ * A request whose length is ambiguous (two Content-Length headers that
+ * disagree, or one beside a Transfer-Encoding: RFC 9112 section 6.3) is
+ * answered 400 and its connection closed; the handler never sees it.
  * The request body is read whole, up to body_max bytes, before the
  * handler is called; a larger body is not kept (the handler sees
  * ldg_httpd_body_too_big() and answers, typically 413). The handler
