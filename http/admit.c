@@ -11,7 +11,8 @@
 
 struct httpd_peer_rec {
     struct httpd_peer id;
-    unsigned n; /* its connections listed and not closing */
+    unsigned n;    /* its connections listed and not closing: its share */
+    unsigned refs; /* its connections listed (closing ones too) */
     struct httpd_peer_rec *next;
 };
 
@@ -42,11 +43,12 @@ peer_rec(struct httpd_table *t, const struct httpd_peer *p)
     return r;
 }
 
+/* Frees r once no listed connection points to it. */
 static void
 peer_drop(struct httpd_table *t, struct httpd_peer_rec *r)
 {
     struct httpd_peer_rec **pp = &t->peers;
-    if (r->n > 0)
+    if (r->refs > 0)
         return;
     while (*pp != NULL && *pp != r)
         pp = &(*pp)->next;
@@ -143,6 +145,7 @@ httpd_admit(struct httpd_table *t, struct httpd_conn *c, uint64_t now_ms,
     }
     c->pr = r;
     r->n++;
+    r->refs++;
     t->n++;
     t->admitted++;
     c->listed = 1;
@@ -168,6 +171,7 @@ httpd_leave(struct httpd_table *t, struct httpd_conn *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     c->listed = 0;
+    c->pr->refs--;
     peer_drop(t, c->pr);
     c->pr = NULL;
 }

@@ -222,6 +222,32 @@ test_admit__a_server_of_one(void **state)
     httpd_table_release(&w.t);
 }
 
+/* A connection closed to make room stays listed (libmicrohttpd closes
+ * it later) while the last counted connection of its peer leaves first:
+ * the peer's record must outlive both (it was freed under the closing
+ * one: a use after free under ASan). */
+static void
+test_admit__a_closing_connection_keeps_its_peer(void **state)
+{
+    struct world w;
+    int rc;
+    world_init(&w, 4, 1000000);
+    int a = arrive_peer(&w, uid(7), 0, &rc);
+    int b = arrive_peer(&w, uid(7), 10, &rc);
+    arrive_peer(&w, uid(8), 20, &rc);
+    arrive_peer(&w, uid(8), 30, &rc);
+    arrive_peer(&w, uid(9), 40, &rc); /* full: uid 7's a closes */
+    assert_int_equal(rc, 0);
+    assert_int_equal(w.closed[a], 1);
+    assert_int_equal(w.closed[b], 0);
+    httpd_leave(&w.t, &w.c[b]); /* uid 7's count is 0, a still listed */
+    httpd_leave(&w.t, &w.c[a]);
+    for (int i = 0; i < w.n; i++)
+        httpd_leave(&w.t, &w.c[i]);
+    assert_null(w.t.peers);
+    httpd_table_release(&w.t);
+}
+
 int
 main(void)
 {
@@ -232,6 +258,7 @@ main(void)
         cmocka_unit_test(test_admit__under_pressure_idle_ones_go_sooner),
         cmocka_unit_test(test_admit__addresses_and_the_unknown_are_peers_too),
         cmocka_unit_test(test_admit__a_server_of_one),
+        cmocka_unit_test(test_admit__a_closing_connection_keeps_its_peer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
