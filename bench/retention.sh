@@ -171,6 +171,9 @@ timed prune "$L" --dir "$D" prune --before "$HZ" --archive "$T/a.seg" --force \
 p_s=$s p_mb=$mb p_c=$cpu
 say "prune $HZ events with it, its check included: $p_s s ($p_c CPU-s), peak RSS $p_mb MiB (target <= 10 s for 1M, <= 128 MiB)"
 row "prune $HZ events, check included" s "$p_s" - "max:10" "$p_c CPU-s; peak RSS $p_mb MiB (<= 128)"
+row "peak RSS of archive, $HZ events" MiB "$a_mb" - "max:128" ""
+row "peak RSS of verify-bundle, $HZ events" MiB "$v_mb" - "max:128" ""
+row "peak RSS of prune, $HZ events" MiB "$p_mb" - "max:128" ""
 u1=$(used "$D")
 qr1=$(med3 q_run)
 qw1=$(med3 q_win)
