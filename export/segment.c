@@ -622,6 +622,7 @@ bv_segment_each(int fd, const struct ldg_bundle_verify_opts *o,
         if (info.state != NULL &&
             (c->state = json_loadb(info.state, info.state_len, 0, NULL)) ==
                 NULL) {
+            /* (verified as a JSON object: only memory fails here) */
             rc = LDG_ENOMEM;
             goto out;
         }

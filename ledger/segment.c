@@ -2161,6 +2161,24 @@ take_checkpoint(struct sv *s, const uint8_t *p, size_t n)
     return 0;
 }
 
+/* The state: a JSON object whose "size" is end (a decimal string). */
+static int
+check_state_json(struct sv *s, const uint8_t *p, size_t n)
+{
+    json_t *j = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, NULL);
+    const char *size = json_string_value(json_object_get(j, "size"));
+    char want[24];
+    int ok;
+    snprintf(want, sizeof want, "%" PRIu64, s->h.end);
+    ok = json_is_object(j) && size != NULL && strcmp(size, want) == 0;
+    json_decref(j);
+    return ok ? 0
+              : vfail(s, LDG_SEGCHK_STATE, UINT64_MAX,
+                      "its state is not a JSON object of the state at size "
+                      "%" PRIu64,
+                      s->h.end);
+}
+
 /* The state's note: the log key's, for this origin and size end. */
 static int
 take_state_note(struct sv *s, const uint8_t *p, size_t n)
@@ -2455,6 +2473,8 @@ run(struct sv *s, struct segr *rd)
             if (kind == K_STATE) {
                 s->r->info.has_state = 1;
                 ldg_sha256(s->r->info.state_sha256, p, n);
+                if (s->check && (rc = check_state_json(s, p, n)) != 0)
+                    return rc;
                 if (s->o->keep_state) {
                     if ((s->r->info.state = malloc(n + 1)) == NULL)
                         return LDG_ENOMEM;
