@@ -911,8 +911,8 @@ cmd_verify_bundle(struct cli *c, int argc, char **argv)
                  "%s FAILED verification: %zu of %zu checks failed",
                  r->segment ? "segment" : "bundle", nfail, r->nchecks);
     else
-        snprintf(summary, sizeof summary, "%s: not a readable bundle (%s)",
-                 file, ldg_strerror(rc));
+        snprintf(summary, sizeof summary, "%s: not a readable %s (%s)", file,
+                 r->segment ? "segment" : "bundle", ldg_strerror(rc));
     fprintf(stderr, "%s\n", summary);
     if (c->out != OUT_HUMAN)
         cli_print_json(c, report_json(file, r, summary));
