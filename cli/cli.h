@@ -318,8 +318,9 @@ void cli_progress_done(const struct cli *c);
 #define CLI_OPT_BUNDLE_MAX 0x304
 #define CLI_BUNDLE_OPTS                                                        \
     CLI_VALUE(CLI_OPT_BUNDLE, 0, "bundle", "FILE",                             \
-              "read this evidence bundle instead of a ledger, after "          \
-              "verifying it as verify-bundle does (needs --trusted-key)"),     \
+              "read this evidence bundle (or segment) instead of a ledger, "   \
+              "after verifying it as verify-bundle does (needs "               \
+              "--trusted-key)"),                                               \
         CLI_VALUE(CLI_OPT_BUNDLE_KEY, 0, "trusted-key", "VKEY|FILE",           \
                   "with --bundle: the log's verifier key, as for "             \
                   "verify-bundle"),                                            \

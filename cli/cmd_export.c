@@ -744,11 +744,18 @@ const struct cli_command cli_cmd_verify_bundle = {
     "the inclusion proofs against the "
     "signed checkpoint, redactions against their hashes, and the projected "
     "state against the events. Each check is printed on standard error "
-    "(ok, FAIL, ...) with a one-line verdict. Exits 0 when the bundle "
-    "verifies, 1 when a check fails, 65 when it is not a readable bundle.",
+    "(ok, FAIL, ...) with a one-line verdict. A segment (what `ledger "
+    "archive` and `export --segment` write) is checked in one pass: its "
+    "events' seals, chain and bodies, and their leaves with the left edge "
+    "against its checkpoint's root, stopping at the first failure "
+    "(docs/FORMAT.md section 11). Exits 0 when the bundle verifies, 1 when "
+    "a check fails, 65 when it is not a readable bundle.",
     verify_bundle_opts,
     CLI_OUT_BASIC,
     "ledger verify-bundle r1.bundle --trusted-key box.vkey\n"
+    "# an archive (a segment) is checked the same way\n"
+    "ledger verify-bundle old.seg --trusted-key \"$(ledger --dir old keys "
+    "verifier)\"\n"
     "# anchored by a checkpoint you kept, and 2 of 3 witnesses' cosignatures\n"
     "ledger verify-bundle r1.bundle --trusted-checkpoint c.txt --quorum 2 \\\n"
     "    --witness-key \"$W1\" --witness-key \"$W2\" --witness-key \"$W3\"\n"
