@@ -461,15 +461,17 @@ wait "$hpid" 2>/dev/null
 # the prune's tiles published over the old ones (a publication keeps its
 # files): the mirror fetches only the new tiles
 cp -r "$T/tiles.after/." "$T/tiles.before/"
+# (a file of its own: the first server's "port N" in $T/hs was read before
+# the second one truncated it, and the mirror went to a port nobody served)
 python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$T/tiles.before" \
-    >"$T/hs" 2>&1 &
+    >"$T/hs2" 2>&1 &
 hpid=$!
 i=0
-while ! grep -q 'port [0-9]' "$T/hs" 2>/dev/null && [ $i -lt 100 ]; do
+while ! grep -q 'port [0-9]' "$T/hs2" 2>/dev/null && [ $i -lt 200 ]; do
     sleep 0.05
     i=$((i + 1))
 done
-HP=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$T/hs" | head -n 1)
+HP=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$T/hs2" | head -n 1)
 "$L" mirror "http://127.0.0.1:$HP" --state "$M" >"$T/m" 2>&1 ||
     fail "mirror after the prune: $(cat "$T/m")"
 grep -q "verified at size $((N + 1))" "$T/m" || fail "mirror: $(cat "$T/m")"
