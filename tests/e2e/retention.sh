@@ -449,7 +449,7 @@ python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$T/tiles.before" \
     >"$T/hs" 2>&1 &
 hpid=$!
 i=0
-while ! grep -q 'port [0-9]' "$T/hs" 2>/dev/null && [ $i -lt 100 ]; do
+while ! grep -q 'port [0-9]' "$T/hs" 2>/dev/null && [ $i -lt 200 ]; do
     sleep 0.05
     i=$((i + 1))
 done
