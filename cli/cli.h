@@ -252,8 +252,9 @@ void cli_full_advice(const struct cli *c);
  * naming the cause and --direct, and returns the exit code (74). */
 struct ldg_client;
 int cli_serve_connect(struct cli *c, struct ldg_client **out, int verbose);
-/* Says why the ledger directory could not be resolved (ldg_default_dir). */
-void cli_dir_error(struct cli *c);
+/* Resolves the ledger directory into c->dir (ldg_default_dir: --dir,
+ * $LEDGER_DIR, the XDG default): 0; or EX_USAGE after saying why not. */
+int cli_resolve_dir(struct cli *c);
 /* Opens the ledger (read-only when ro); on failure prints and returns an
  * exit code (> 0). */
 int cli_open(struct cli *c, int ro, struct ldg_ledger **out);
@@ -299,9 +300,6 @@ void cli_printf_fit(const struct cli *c, int hang, const char *fmt, ...)
 size_t cli_cols(const char *s, size_t n);
 /* --utc: every time from here on in UTC (TZ=UTC). */
 void cli_set_utc(void);
-/* A sequence number, log size or ns time as -o json gives it: a decimal
- * string (docs/OUTPUT.md: counts are numbers, 64-bit positions strings). */
-json_t *cli_json_u64(uint64_t v);
 /* Writes one JSON value as a line (compact) or pretty, then frees it. */
 void cli_print_json(const struct cli *c, json_t *v);
 /* Progress line on stderr when it is a terminal: done of total (0 when

@@ -24,16 +24,6 @@
 #include "serve/serve.h"
 
 static int
-resolve_dir(struct cli *c)
-{
-    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
-        cli_dir_error(c);
-        return EX_USAGE;
-    }
-    return 0;
-}
-
-static int
 check_output(struct cli *c, const char *const *human)
 {
     if (c->out_name == NULL || c->out != OUT_HUMAN)
@@ -155,7 +145,7 @@ cmd_init(struct cli *c, int argc, char **argv)
         }
         o.layout = (unsigned)(layout[0] - '0');
     }
-    if ((rc = resolve_dir(c)) != 0)
+    if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
     rc = ldg_init(c->dir, origin, &o, err, sizeof err);
     if (rc < 0) {
@@ -441,7 +431,7 @@ cmd_append(struct cli *c, int argc, char **argv)
     if (a.ind + 1 != argc || (body_text && body_file))
         return cli_usage(c);
     in.type = argv[a.ind];
-    if ((rc = resolve_dir(c)) != 0)
+    if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
     if (body_text != NULL) {
         body = parse_body(c, "--body", body_text, strlen(body_text));
@@ -852,7 +842,7 @@ ingest_served(struct cli *c, FILE *in, struct ingest_ctx *ic, int acks,
                                     (json_int_t)committed, "rejected",
                                     (json_int_t)rejected, "duplicates",
                                     (json_int_t)dups, "first_seq",
-                                    cli_json_u64(first)));
+                                    ldg_json_u64(first)));
     }
     ldg_client_close(cl);
     return rc;
@@ -923,7 +913,7 @@ cmd_ingest(struct cli *c, int argc, char **argv)
         ic.in = in;
         ic.t0_ns = now_ns();
     }
-    if ((rc = resolve_dir(c)) != 0)
+    if ((rc = cli_resolve_dir(c)) != 0)
         goto out;
     if (!direct && !o.strict) {
         rc = ingest_served(c, in, &ic, o.on_commit != NULL, verbose);
@@ -1047,7 +1037,7 @@ cmd_show(struct cli *c, int argc, char **argv)
                    "a terminal (redirect it to a file or a pipe)");
         return EX_USAGE;
     }
-    if ((rc = resolve_dir(c)) != 0)
+    if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
@@ -1460,7 +1450,7 @@ verify_run(struct cli *c, int argc, char **argv)
                              (unsigned long long)quorum, nw);
     if ((rc = check_output(c, NULL)) != 0)
         return rc;
-    if ((rc = resolve_dir(c)) != 0)
+    if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
     if (trusted != NULL) {
         rc = read_file(trusted, 1 << 16, &note, &note_len);
@@ -1897,7 +1887,7 @@ cmd_stats(struct cli *c, int argc, char **argv)
         return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
     if ((rc = check_output(c, NULL)) != 0)
         return rc;
-    if ((rc = resolve_dir(c)) != 0)
+    if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
@@ -1968,7 +1958,7 @@ cmd_stats(struct cli *c, int argc, char **argv)
         /* counts and byte sizes are numbers, the log size a string
          * (docs/OUTPUT.md) */
         o = json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}}",
-                      "origin", ldg_origin(l), "size", cli_json_u64(st.events),
+                      "origin", ldg_origin(l), "size", ldg_json_u64(st.events),
                       "events", (json_int_t)st.events, "bodies",
                       (json_int_t)st.bodies, "checkpoints",
                       (json_int_t)st.checkpoints, "keys", (json_int_t)st.keys,
@@ -1982,7 +1972,7 @@ cmd_stats(struct cli *c, int argc, char **argv)
                      (unsigned long long)(st.events - 1));
             json_object_set_new(o, "first",
                                 json_pack("{s:o, s:s, s:s, s:s}", "seq",
-                                          cli_json_u64(st.horizon), "ts", b[0],
+                                          ldg_json_u64(st.horizon), "ts", b[0],
                                           "time", t1, "type", st.first_type));
             json_object_set_new(o, "last",
                                 json_pack("{s:s, s:s, s:s, s:s}", "seq", last,
@@ -1994,7 +1984,7 @@ cmd_stats(struct cli *c, int argc, char **argv)
             json_object_set_new(o, "tiles_whole",
                                 json_integer((json_int_t)tiles_whole));
         if (st.horizon > 0)
-            json_object_set_new(o, "horizon", cli_json_u64(st.horizon));
+            json_object_set_new(o, "horizon", ldg_json_u64(st.horizon));
         if (databases)
             json_object_set_new(o, "databases", stats_dbs_json(dbs, ndbs));
         cli_print_json(c, o);
@@ -2072,7 +2062,7 @@ cmd_migrate(struct cli *c, int argc, char **argv)
         return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
     if ((rc = check_output(c, NULL)) != 0)
         return rc;
-    if ((rc = resolve_dir(c)) != 0)
+    if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
     rc = cli_serve_connect(c, &cl, 0);
     if (rc == 0) {
@@ -2519,7 +2509,7 @@ cmd_keys(struct cli *c, int argc, char **argv)
                                     "--roles to keys add");
         return keys_generate(c, kout, kname);
     }
-    if ((rc = resolve_dir(c)) != 0)
+    if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
     if (strcmp(sub, "list") == 0 && ind + 1 == argc) {
         if ((rc = cli_open(c, 1, &l)) != 0)
@@ -2629,7 +2619,7 @@ cmd_erase(struct cli *c, int argc, char **argv)
     if (reason == NULL || *reason == '\0')
         return cli_usage_err(c, "--reason TEXT is required (why the body "
                                 "is erased, kept in the log)");
-    if ((rc = resolve_dir(c)) != 0)
+    if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
     if ((rc = cli_open(c, 0, &l)) != 0)
         return rc;

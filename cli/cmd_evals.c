@@ -34,11 +34,8 @@ set_dir(struct cli *c)
                 c->out_name);
         return EX_USAGE;
     }
-    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
-        cli_err(c, "cannot tell where the ledger is: give --dir DIR or set "
-                   "LEDGER_DIR (HOME is not set)");
+    if (cli_resolve_dir(c) != 0)
         return EX_USAGE;
-    }
     return 0;
 }
 
@@ -273,7 +270,7 @@ cmd_eval(struct cli *c, int argc, char **argv)
         goto out;
     }
     if (c->out != OUT_HUMAN) {
-        json_object_set_new(result, "seq", cli_json_u64(seq));
+        json_object_set_new(result, "seq", ldg_json_u64(seq));
         cli_print_json(c, json_incref(result));
     } else {
         for (size_t i = 0; i < rep.total; i++)
@@ -386,7 +383,7 @@ cmd_evals(struct cli *c, int argc, char **argv)
         if (c->out != OUT_HUMAN) {
             json_t *row = json_pack(
                 "{s:o, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}",
-                "seq", cli_json_u64(ev.seq), "eval_id",
+                "seq", ldg_json_u64(ev.seq), "eval_id",
                 json_object_get(b, "eval_id"), "target",
                 json_object_get(b, "target"), "candidate",
                 json_object_get(b, "candidate"), "suite",
@@ -616,7 +613,7 @@ cmd_promote(struct cli *c, int argc, char **argv)
         ex = EX_VERIFY;
     }
     if (c->out != OUT_HUMAN) {
-        json_object_set_new(body, "seq", cli_json_u64(seq));
+        json_object_set_new(body, "seq", ldg_json_u64(seq));
         json_object_set_new(body, "type",
                             json_string(ex == EX_OK
                                             ? LDG_EV_PROMOTION_PROMOTED
@@ -724,7 +721,7 @@ cmd_rollback(struct cli *c, int argc, char **argv)
         goto out;
     }
     if (c->out != OUT_HUMAN) {
-        json_object_set_new(body, "seq", cli_json_u64(seq));
+        json_object_set_new(body, "seq", ldg_json_u64(seq));
         cli_print_json(c, json_incref(body));
     } else {
         printf("rolled back %s to %s, seq %llu\n", target, to,

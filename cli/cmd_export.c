@@ -261,10 +261,10 @@ export_segment(struct cli *c, const struct ldg_export_opts *o, const char *out,
             c,
             json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:s}", "file",
                       out, "format", "segment", "first",
-                      cli_json_u64(info.first), "end", cli_json_u64(info.end),
-                      "events", cli_json_u64(info.events), "checkpoint_size",
-                      cli_json_u64(info.checkpoint_size), "erased",
-                      cli_json_u64(info.erased), "bytes",
+                      ldg_json_u64(info.first), "end", ldg_json_u64(info.end),
+                      "events", ldg_json_u64(info.events), "checkpoint_size",
+                      ldg_json_u64(info.checkpoint_size), "erased",
+                      ldg_json_u64(info.erased), "bytes",
                       (json_int_t)info.bytes, "sha256", hex));
     return EX_OK;
 }
@@ -415,11 +415,8 @@ cmd_export(struct cli *c, int argc, char **argv)
         o.progress = export_progress;
         o.progress_ctx = c;
     }
-    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
-        cli_dir_error(c);
-        rc = EX_USAGE;
+    if ((rc = cli_resolve_dir(c)) != 0)
         goto out;
-    }
     if ((rc = cli_open(c, 1, &l)) != 0)
         goto out;
     if (plan != NULL) {

@@ -267,9 +267,9 @@ cmd_publish(struct cli *c, int argc, char **argv)
         free(wit);
         return cli_usage_err(c, "want one URL");
     }
-    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
+    if ((rc = cli_resolve_dir(c)) != 0) {
         free(wit);
-        return cli_usage_err(c, "cannot tell where the ledger is: --dir");
+        return rc;
     }
     if ((rc = cli_open(c, 1, &l)) != 0) {
         free(wit);
@@ -305,7 +305,7 @@ cmd_publish(struct cli *c, int argc, char **argv)
                           : sr.outcome == LDG_SUBMIT_UPTODATE ? "up-to-date"
                           : sr.outcome == LDG_SUBMIT_QUEUED   ? "queued"
                                                               : "refused",
-                          "cosigned_size", cli_json_u64(sr.cosigned), "what",
+                          "cosigned_size", ldg_json_u64(sr.cosigned), "what",
                           sr.what));
         if (rc < 0) {
             cli_err(c, "witness %s: %s", wurl, sr.what);
@@ -345,8 +345,8 @@ cmd_publish(struct cli *c, int argc, char **argv)
                    (unsigned long long)r.bytes_put);
     } else {
         cli_print_json(c, json_pack("{s:s,s:o,s:o,s:I,s:I,s:O}", "url",
-                                    argv[a.ind], "size", cli_json_u64(r.size),
-                                    "old_size", cli_json_u64(r.old_size),
+                                    argv[a.ind], "size", ldg_json_u64(r.size),
+                                    "old_size", ldg_json_u64(r.old_size),
                                     "files", (json_int_t)r.files_put, "bytes",
                                     (json_int_t)r.bytes_put, "witnesses", wj));
     }
@@ -419,8 +419,8 @@ mirror_one(struct cli *c, const char *url, const char *state, const char *key)
     if (c->out != OUT_HUMAN) {
         cli_print_json(c, json_pack("{s:s,s:s,s:s,s:o,s:o,s:I,s:I,s:s}", "url",
                                     url, "state", state, "origin", rep.origin,
-                                    "old_size", cli_json_u64(rep.old_size),
-                                    "size", cli_json_u64(rep.size), "tiles",
+                                    "old_size", ldg_json_u64(rep.old_size),
+                                    "size", ldg_json_u64(rep.size), "tiles",
                                     (json_int_t)rep.tiles_fetched, "bundles",
                                     (json_int_t)rep.bundles_fetched, "status",
                                     rc == 0 ? "ok" : err));
@@ -571,8 +571,8 @@ cmd_ship(struct cli *c, int argc, char **argv)
         return a.exit;
     if (a.ind + 1 != argc)
         return cli_usage_err(c, "want one URL");
-    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0)
-        return cli_usage_err(c, "cannot tell where the ledger is: --dir");
+    if ((rc = cli_resolve_dir(c)) != 0)
+        return rc;
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
     rc = ldg_ship(l, argv[a.ind], table, (size_t)batch, &r, err, sizeof err);
@@ -592,7 +592,7 @@ cmd_ship(struct cli *c, int argc, char **argv)
     else
         cli_print_json(
             c, json_pack("{s:I,s:o,s:o,s:I}", "shipped", (json_int_t)r.shipped,
-                         "from", cli_json_u64(r.from), "to", cli_json_u64(r.to),
+                         "from", ldg_json_u64(r.from), "to", ldg_json_u64(r.to),
                          "batches", (json_int_t)r.batches));
     return EX_OK;
 }

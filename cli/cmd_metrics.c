@@ -136,10 +136,8 @@ cmd_metrics(struct cli *c, int argc, char **argv)
                 c->out_name);
         return EX_USAGE;
     }
-    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
-        cli_dir_error(c);
+    if (cli_resolve_dir(c) != 0)
         return EX_USAGE;
-    }
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
     if (ldg_metrics_new(&m) < 0) {

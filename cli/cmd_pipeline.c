@@ -320,10 +320,8 @@ cmd_tripcode(struct cli *c, int argc, char **argv)
                                     "verify");
         return tripcode_sign(c, key, ts, argv[a.ind + 1]);
     }
-    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
-        cli_dir_error(c);
+    if (cli_resolve_dir(c) != 0)
         return EX_USAGE;
-    }
     if (strcmp(sub, "verify") == 0) {
         if (nargs != 2)
             return cli_usage_err(c, "verify takes one TRIPCODE (the text, "

@@ -45,10 +45,8 @@ prepare(struct cli *c)
                 c->out_name);
         return EX_USAGE;
     }
-    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
-        cli_dir_error(c);
+    if (cli_resolve_dir(c) != 0)
         return EX_USAGE;
-    }
     return 0;
 }
 
@@ -195,12 +193,8 @@ resolve_at(struct cli *c, struct ldg_ledger *l, struct vargs *va)
         uint64_t at_ns;
         ldg_query_iter_stats(it, &st);
         if (st.reached_pruned && ldg_horizon(l, &h) == 0) {
-            struct timespec now;
-            clock_gettime(CLOCK_REALTIME, &now);
-            if (ldg_query_parse_time(va->at_time,
-                                     (uint64_t)now.tv_sec * 1000000000u +
-                                         (uint64_t)now.tv_nsec,
-                                     &at_ns, err, sizeof err) == 0 &&
+            if (ldg_query_parse_time(va->at_time, ldg_now_wall_ns(), &at_ns,
+                                     err, sizeof err) == 0 &&
                 at_ns >= h.ts_ns)
                 va->at_size = h.seq, rc = 0;
             else
@@ -1002,7 +996,7 @@ bundle_point(const json_t *tl, uint64_t at_size, uint64_t at_ns, char *range,
         return NULL;
     {
         json_t *d = json_deep_copy(json_object_get(hit, "doctor"));
-        json_object_set_new(d, "size", cli_json_u64(at_size));
+        json_object_set_new(d, "size", ldg_json_u64(at_size));
         return d;
     }
 }
@@ -1026,12 +1020,8 @@ doctor_bundle(struct cli *c, struct vargs *va)
     int rc, have = 0;
 
     if (va->at_time != NULL) {
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        if (ldg_query_parse_time(va->at_time,
-                                 (uint64_t)now.tv_sec * 1000000000u +
-                                     (uint64_t)now.tv_nsec,
-                                 &at_ns, err, sizeof err) < 0)
+        if (ldg_query_parse_time(va->at_time, ldg_now_wall_ns(), &at_ns, err,
+                                 sizeof err) < 0)
             return cli_usage_err(c, "--at: %s", err);
     }
     if ((rc = cli_bundle_read(c, &va->ba, &bc)) != 0)
@@ -2004,12 +1994,8 @@ cmd_gates(struct cli *c, int argc, char **argv)
     if (a.ind < argc)
         return cli_usage(c);
     if (since != NULL) {
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        if (ldg_query_parse_time(since,
-                                 (uint64_t)now.tv_sec * 1000000000ull +
-                                     (uint64_t)now.tv_nsec,
-                                 &since_ns, err, sizeof err) < 0)
+        if (ldg_query_parse_time(since, ldg_now_wall_ns(), &since_ns, err,
+                                 sizeof err) < 0)
             return cli_usage_err(c, "--since: %s", err);
     }
     if ((rc = prepare(c)) != 0)

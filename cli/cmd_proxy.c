@@ -214,11 +214,8 @@ cmd_proxy(struct cli *c, int argc, char **argv)
         rc = cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
         goto out;
     }
-    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
-        cli_dir_error(c);
-        rc = EX_USAGE;
+    if ((rc = cli_resolve_dir(c)) != 0)
         goto out;
-    }
     /* the proxy file: named, or the ledger directory's when it is there */
     if (config == NULL) {
         snprintf(path, sizeof path, "%s/%s", c->dir, LDG_PROXY_FILE);

@@ -34,16 +34,6 @@ on_stop(int sig)
     stop_flag = 1;
 }
 
-static int
-resolve_dir(struct cli *c)
-{
-    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
-        cli_dir_error(c);
-        return EX_USAGE;
-    }
-    return 0;
-}
-
 /* Output state: stops quietly when the reader goes away (EPIPE). */
 struct out {
     struct cli *c;
@@ -1152,7 +1142,7 @@ cmd_query(struct cli *c, int argc, char **argv)
     if (limit_s == NULL && follow_mode)
         limit = 10;
     if (deps) {
-        if ((rc = resolve_dir(c)) != 0 ||
+        if ((rc = cli_resolve_dir(c)) != 0 ||
             (rc = deps_terms(c, argc - a.ind, argv + a.ind, &dterms, &ndterms,
                              &dstore)) != 0)
             goto out;
@@ -1174,7 +1164,7 @@ cmd_query(struct cli *c, int argc, char **argv)
         ldg_query_free(q);
         return rc;
     }
-    if ((rc = resolve_dir(c)) != 0)
+    if ((rc = cli_resolve_dir(c)) != 0)
         goto out;
     if ((rc = cli_open(c, 1, &l)) != 0)
         goto out;
@@ -1428,13 +1418,7 @@ timeline_page(struct cli *c, const json_t *tl, const json_t *doctor,
     json_object_set_new(m, "evidence", evidence);
     if (notice != NULL)
         json_object_set_new(m, "notice", json_string(notice));
-    {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ldg_time_rfc3339_sec(when, sizeof when,
-                             (uint64_t)ts.tv_sec * 1000000000u +
-                                 (uint64_t)ts.tv_nsec);
-    }
+    ldg_time_rfc3339_sec(when, sizeof when, ldg_now_wall_ns());
     snprintf(gen, sizeof gen, "Written by `ledger timeline --html` at %s.",
              when);
     json_object_set_new(m, "generator", json_string(gen));
@@ -1688,7 +1672,7 @@ cmd_timeline(struct cli *c, int argc, char **argv)
         }
         goto show;
     }
-    if ((rc = resolve_dir(c)) != 0)
+    if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;

@@ -37,16 +37,6 @@ out_ok(struct cli *c)
     return EX_USAGE;
 }
 
-static int
-dir_ok(struct cli *c)
-{
-    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
-        cli_dir_error(c);
-        return EX_USAGE;
-    }
-    return 0;
-}
-
 static void
 hex32(char out[65], const uint8_t h[32])
 {
@@ -64,9 +54,9 @@ horizon_json(const struct ldg_retention_horizon *h)
     char until[40];
     ldg_time_rfc3339_ns(until, sizeof until, h->until_ns);
     return json_pack("{s:o, s:o, s:o, s:o, s:s}", "first",
-                     cli_json_u64(h->first), "requested",
-                     cli_json_u64(h->requested), "horizon",
-                     cli_json_u64(h->horizon), "size", cli_json_u64(h->size),
+                     ldg_json_u64(h->first), "requested",
+                     ldg_json_u64(h->requested), "horizon",
+                     ldg_json_u64(h->horizon), "size", ldg_json_u64(h->size),
                      "until", until);
 }
 
@@ -76,7 +66,6 @@ before_ok(struct cli *c, const char *before)
 {
     char err[256];
     uint64_t ns;
-    struct timespec now;
     if (before[0] != '\0' && strspn(before, "0123456789") == strlen(before)) {
         errno = 0;
         (void)strtoull(before, NULL, 10);
@@ -96,10 +85,8 @@ before_ok(struct cli *c, const char *before)
                              "it needs a unit ('%ss', '%smin', '%sd', or "
                              "'N days ago')",
                              before, before, before, before);
-    clock_gettime(CLOCK_REALTIME, &now);
-    if (ldg_query_parse_time(
-            before, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec,
-            &ns, err, sizeof err) == 0)
+    if (ldg_query_parse_time(before, ldg_now_wall_ns(), &ns, err, sizeof err) ==
+        0)
         return 0;
     return cli_usage_err(c,
                          "--before %s: neither a sequence number nor a "
@@ -310,15 +297,13 @@ static void
 put_next(struct cli *c, const struct ldg_archive_report *r, const char *out)
 {
     struct ldg_retention_policy pol;
-    struct timespec now;
     char err[300];
     int force = 0;
 
-    clock_gettime(CLOCK_REALTIME, &now);
     if (ldg_retention_policy_load(c->dir, &pol, err, sizeof err) == 0 &&
         pol.keep_days > 0 &&
         r->h.until_ns + (uint64_t)pol.keep_days * 86400u * 1000000000u >
-            (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec)
+            ldg_now_wall_ns())
         force = 1;
     fputs("next: ledger ", stdout);
     if (c->dir_opt != NULL) {
@@ -381,7 +366,7 @@ cmd_archive(struct cli *c, int argc, char **argv)
                              "--out '%s': an archive is a file to keep and "
                              "to give prune (not standard output)",
                              o.out);
-    if ((rc = out_ok(c)) != 0 || (rc = dir_ok(c)) != 0)
+    if ((rc = out_ok(c)) != 0 || (rc = cli_resolve_dir(c)) != 0)
         return rc;
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
@@ -435,11 +420,11 @@ cmd_archive(struct cli *c, int argc, char **argv)
                                 json_integer((json_int_t)r.max_bytes));
         if (j != NULL) {
             json_object_set_new(j, "checkpoint_size",
-                                cli_json_u64(r.checkpoint_size));
+                                ldg_json_u64(r.checkpoint_size));
             json_object_set_new(j, "format",
                                 json_string(o.bundle ? "bundle" : "segment"));
             if (!o.bundle)
-                json_object_set_new(j, "after", cli_json_u64(r.after));
+                json_object_set_new(j, "after", ldg_json_u64(r.after));
         }
         cli_print_json(c, j);
     }
@@ -550,7 +535,7 @@ cmd_prune(struct cli *c, int argc, char **argv)
     if (o.archive == NULL || o.archive[0] == '\0')
         return cli_usage_err(c, "--archive FILE is required (write it with "
                                 "ledger archive)");
-    if ((rc = out_ok(c)) != 0 || (rc = dir_ok(c)) != 0)
+    if ((rc = out_ok(c)) != 0 || (rc = cli_resolve_dir(c)) != 0)
         return rc;
     if ((rc = ldg_retention_policy_load(c->dir, &pol, err, sizeof err)) < 0) {
         cli_err(c, "%s", err);
@@ -619,7 +604,7 @@ print_pruned(struct cli *c, const char *archive,
             "s:o, s:o, s:o}}",
             "pruned", 1, "horizon", horizon_json(&r.h), "events",
             json_integer((json_int_t)r.events), "archive", archive,
-            "archive_sha256", hex, "pruned_seq", cli_json_u64(r.pruned_seq),
+            "archive_sha256", hex, "pruned_seq", ldg_json_u64(r.pruned_seq),
             "used_bytes", "before", json_integer((json_int_t)r.used_before),
             "after", json_integer((json_int_t)r.used_after), "removed",
             "entries", json_integer((json_int_t)r.entries), "bodies",
@@ -632,7 +617,7 @@ print_pruned(struct cli *c, const char *archive,
                 o, "policy",
                 json_pack("{s:b, s:i, s:i, s:o, s:o, s:b, s:I}", "pruned", 1,
                           "parts", pol->pruned, "archives_written",
-                          pol->archived, "first", cli_json_u64(pol->first),
+                          pol->archived, "first", ldg_json_u64(pol->first),
                           "events", json_integer((json_int_t)pol->events),
                           "budget_refused", pol->budget_refused,
                           "over_budget_after",
@@ -654,7 +639,7 @@ prune_policy(struct cli *c, int force)
     char err[512];
     int rc;
 
-    if ((rc = out_ok(c)) != 0 || (rc = dir_ok(c)) != 0)
+    if ((rc = out_ok(c)) != 0 || (rc = cli_resolve_dir(c)) != 0)
         return rc;
     if ((rc = ldg_retention_policy_load(c->dir, &pol, err, sizeof err)) < 0) {
         cli_err(c, "%s", err);

@@ -117,10 +117,8 @@ from_ledger(struct cli *c, const struct ldg_key *key, char *origin, size_t ocap,
     struct ldg_keyinfo ki;
     int rc;
 
-    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
-        cli_dir_error(c);
+    if (cli_resolve_dir(c) != 0)
         return EX_USAGE;
-    }
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
     if (ldg_format(l) < 2) {

@@ -22,11 +22,8 @@ prepare_dir(struct cli *c)
                              "unknown output format '%s' (use human, json "
                              "or json-pretty)",
                              c->out_name);
-    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
-        cli_err(c, "cannot tell where the ledger is: give --dir DIR or set "
-                   "LEDGER_DIR (HOME is not set)");
+    if (cli_resolve_dir(c) != 0)
         return EX_USAGE;
-    }
     return 0;
 }
 
@@ -271,7 +268,7 @@ cmd_model(struct cli *c, int argc, char **argv)
         goto out;
     }
     if (c->out != OUT_HUMAN) {
-        json_object_set_new(body, "seq", cli_json_u64(seq));
+        json_object_set_new(body, "seq", ldg_json_u64(seq));
         cli_print_json(c, json_incref(body));
     } else {
         const char *det = json_string_value(json_object_get(body, "detail"));
@@ -634,7 +631,7 @@ cmd_probe(struct cli *c, int argc, char **argv)
         if (c->out != OUT_HUMAN) {
             json_t *row = json_pack("{s:s, s:O}", "type", type, "body", body);
             if (dry <= 0)
-                json_object_set_new(row, "seq", cli_json_u64(seq));
+                json_object_set_new(row, "seq", ldg_json_u64(seq));
             cli_print_json(c, row);
         } else {
             char *txt = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);

@@ -158,9 +158,7 @@ proxy_main(void *arg)
                     WIFSIGNALED(st) ? "signal" : "exit",
                     WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), backoff);
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += backoff;
+        struct timespec ts = ldg_wall_deadline(backoff * 1000000000ull);
         while (!px.quit &&
                pthread_cond_timedwait(&px.cv, &px.mu, &ts) != ETIMEDOUT)
             ;
@@ -822,10 +820,8 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
                              "metrics name packs, models and routes; add "
                              "--metrics-remote to serve them off this box",
                              metrics_addr);
-    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
-        cli_dir_error(c);
+    if (cli_resolve_dir(c) != 0)
         return EX_USAGE;
-    }
     if (status)
         return serve_status(c);
     jobs_dir = c->dir;

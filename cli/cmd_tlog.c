@@ -13,10 +13,8 @@ static int
 open_ro(struct cli *c, struct ldg_ledger **l, struct ldg_txn **t)
 {
     int rc;
-    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
-        cli_dir_error(c);
+    if (cli_resolve_dir(c) != 0)
         return EX_USAGE;
-    }
     if ((rc = cli_open(c, 1, l)) != 0)
         return rc;
     rc = ldg_txn_begin(*l, LDG_TXN_READ, t);
@@ -280,10 +278,8 @@ cmd_tiles(struct cli *c, int argc, char **argv)
     if (argv[a.ind][0] == '\0')
         return cli_usage_err(c, "the directory to publish into is '' "
                                 "(give a path)");
-    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
-        cli_dir_error(c);
+    if (cli_resolve_dir(c) != 0)
         return EX_USAGE;
-    }
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
     rc = ldg_tiles_write(l, argv[a.ind], &r);
@@ -319,7 +315,7 @@ cmd_tiles(struct cli *c, int argc, char **argv)
             }
         } else {
             cli_print_json(
-                c, json_pack("{s:o, s:I, s:I}", "size", cli_json_u64(r.size),
+                c, json_pack("{s:o, s:I, s:I}", "size", ldg_json_u64(r.size),
                              "tiles_written", (json_int_t)r.tiles_written,
                              "bundles_written", (json_int_t)r.bundles_written));
         }

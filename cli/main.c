@@ -35,11 +35,12 @@ cli_err(const struct cli *c, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-/* Why ldg_default_dir failed, said on stderr. */
-void
-cli_dir_error(struct cli *c)
+int
+cli_resolve_dir(struct cli *c)
 {
     const char *env = getenv("LEDGER_DIR");
+    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) == 0)
+        return 0;
     if (c->dir_opt != NULL && c->dir_opt[0] == '\0')
         cli_err(c, "--dir: empty directory name");
     else if (c->dir_opt == NULL && env != NULL && env[0] == '\0')
@@ -50,6 +51,7 @@ cli_dir_error(struct cli *c)
     else
         cli_err(c, "cannot tell where the ledger is: give --dir DIR or set "
                    "LEDGER_DIR (HOME is not set)");
+    return EX_USAGE;
 }
 
 int
@@ -174,14 +176,6 @@ cli_one_seq(struct cli *c, int argc, char **argv, int ind, const char *what,
     if (cli_parse_u64(argv[ind], seq) < 0)
         return cli_usage_err(c, "'%s' is not a sequence number", argv[ind]);
     return 0;
-}
-
-json_t *
-cli_json_u64(uint64_t v)
-{
-    char b[24];
-    snprintf(b, sizeof b, "%llu", (unsigned long long)v);
-    return json_string(b);
 }
 
 void

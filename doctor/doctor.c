@@ -986,11 +986,8 @@ ldg_doctor_run(struct ldg_ledger *l, const struct ldg_doctor_opts *opts,
     if (l == NULL || out == NULL || verdict == NULL || opts == NULL)
         return LDG_EINVAL;
     *out = NULL;
-    if (now_ns == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        now_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-    }
+    if (now_ns == 0)
+        now_ns = ldg_now_wall_ns();
     memset(&vo, 0, sizeof vo);
     vo.at_size = opts->at_size;
     vo.filter = opts->pack;

@@ -39,19 +39,11 @@
 #include "ledger/module.h"
 #include "util/util.h"
 
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int
 found(struct ldg_verify_report *r, uint64_t seq, const char *what)
 {
     r->bad_seq = seq;
-    r->found_ts_ns = now_ns();
+    r->found_ts_ns = ldg_now_wall_ns();
     snprintf(r->what, sizeof r->what, "%s", what);
     return LDG_ETAMPER;
 }

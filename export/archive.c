@@ -315,19 +315,6 @@ fail:
     return -1;
 }
 
-static int bfail(char *err, size_t errcap, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-bfail(char *err, size_t errcap, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errcap, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 static int
 cmp_member(const void *a, const void *b)
 {
@@ -402,8 +389,8 @@ member_rel(struct bundle *b, struct archive_entry *e, uint64_t count,
 
     *skip = 0;
     if (name == NULL || *name == '\0')
-        return bfail(err, errcap, LDG_EBADINPUT, "%s",
-                     "archive member without a name");
+        return ldg_errf(err, errcap, LDG_EBADINPUT, "%s",
+                        "archive member without a name");
     if (strncmp(name, "./", 2) == 0)
         name += 2;
     if (count == 0 && b->top == NULL && (slash = strchr(name, '/')) != NULL) {
@@ -412,17 +399,17 @@ member_rel(struct bundle *b, struct archive_entry *e, uint64_t count,
         if (b->top == NULL)
             return LDG_ENOMEM;
         if (!bundle_top_valid(b->top))
-            return bfail(err, errcap, LDG_EBADINPUT,
-                         "member %s: '%s' is not a bundle's top directory "
-                         "(letters, digits, '.', '_', '-'; at most %d)",
-                         archive_entry_pathname(e), b->top, B_TOP_MAX);
+            return ldg_errf(err, errcap, LDG_EBADINPUT,
+                            "member %s: '%s' is not a bundle's top directory "
+                            "(letters, digits, '.', '_', '-'; at most %d)",
+                            archive_entry_pathname(e), b->top, B_TOP_MAX);
     }
     if (b->top != NULL) {
         tl = strlen(b->top);
         if (strncmp(name, b->top, tl) != 0 || name[tl] != '/')
-            return bfail(err, errcap, LDG_EBADINPUT,
-                         "member %s: outside the bundle's directory %s/",
-                         archive_entry_pathname(e), b->top);
+            return ldg_errf(err, errcap, LDG_EBADINPUT,
+                            "member %s: outside the bundle's directory %s/",
+                            archive_entry_pathname(e), b->top);
         name += tl + 1;
     }
     *rel = name;
@@ -430,9 +417,9 @@ member_rel(struct bundle *b, struct archive_entry *e, uint64_t count,
         archive_entry_hardlink(e) == NULL && archive_entry_symlink(e) == NULL)
         *skip = 1;
     else if (*name == '\0' && archive_entry_filetype(e) != AE_IFDIR)
-        return bfail(err, errcap, LDG_EBADINPUT,
-                     "member %s: not a name of the bundle layout",
-                     archive_entry_pathname(e));
+        return ldg_errf(err, errcap, LDG_EBADINPUT,
+                        "member %s: not a name of the bundle layout",
+                        archive_entry_pathname(e));
     return 0;
 }
 
@@ -447,33 +434,34 @@ check_header(struct archive_entry *e, const char *name,
     la_int64_t size;
 
     if (archive_entry_hardlink(e) != NULL || archive_entry_symlink(e) != NULL)
-        return bfail(err, errcap, LDG_EBADINPUT, "member %s: links are refused",
-                     full);
+        return ldg_errf(err, errcap, LDG_EBADINPUT,
+                        "member %s: links are refused", full);
     if (archive_entry_filetype(e) != AE_IFREG)
-        return bfail(err, errcap, LDG_EBADINPUT,
-                     "member %s: not a regular file", full);
+        return ldg_errf(err, errcap, LDG_EBADINPUT,
+                        "member %s: not a regular file", full);
     if (archive_entry_sparse_count(e) > 0)
-        return bfail(err, errcap, LDG_EBADINPUT,
-                     "member %s: sparse files are refused", full);
+        return ldg_errf(err, errcap, LDG_EBADINPUT,
+                        "member %s: sparse files are refused", full);
     if (full[0] == '/' || strstr(full, "..") != NULL)
-        return bfail(err, errcap, LDG_EBADINPUT,
-                     "member %s: absolute or '..' path refused", full);
+        return ldg_errf(err, errcap, LDG_EBADINPUT,
+                        "member %s: absolute or '..' path refused", full);
     if (bundle_name_kind(name, NULL) == BN_BAD)
-        return bfail(err, errcap, LDG_EBADINPUT,
-                     "member %s: not a name of the bundle layout", full);
+        return ldg_errf(err, errcap, LDG_EBADINPUT,
+                        "member %s: not a name of the bundle layout", full);
     if (count >= lim->files)
-        return bfail(err, errcap, LDG_ETOOBIG,
-                     "member %s: more archive members than the limit of %llu",
-                     name, (unsigned long long)lim->files);
+        return ldg_errf(
+            err, errcap, LDG_ETOOBIG,
+            "member %s: more archive members than the limit of %llu", name,
+            (unsigned long long)lim->files);
     if (!archive_entry_size_is_set(e))
-        return bfail(err, errcap, LDG_EBADINPUT, "member %s: no size", full);
+        return ldg_errf(err, errcap, LDG_EBADINPUT, "member %s: no size", full);
     size = archive_entry_size(e);
     if (size < 0 || (uint64_t)size > lim->file_bytes)
-        return bfail(err, errcap, LDG_ETOOBIG,
-                     "member %s: %lld bytes, larger than the per-file limit "
-                     "of %llu (--max-bytes raises it)",
-                     full, (long long)size,
-                     (unsigned long long)lim->file_bytes);
+        return ldg_errf(err, errcap, LDG_ETOOBIG,
+                        "member %s: %lld bytes, larger than the per-file limit "
+                        "of %llu (--max-bytes raises it)",
+                        full, (long long)size,
+                        (unsigned long long)lim->file_bytes);
     return 0;
 }
 
@@ -617,8 +605,8 @@ run_pass(struct bundle *b, struct zsrc *z, const struct ldg_bundle_limits *lim,
             goto out;
         if (skip) { /* a directory entry of the layout */
             if (count >= lim->files) {
-                rc = bfail(err, errcap, LDG_ETOOBIG, "%s",
-                           "more archive members than the limit");
+                rc = ldg_errf(err, errcap, LDG_ETOOBIG, "%s",
+                              "more archive members than the limit");
                 goto out;
             }
             continue;
@@ -734,8 +722,8 @@ sort_held(struct bundle *b, char *err, size_t errcap)
     qsort(b->m, b->n, sizeof *b->m, cmp_member);
     for (size_t i = 1; i < b->n; i++)
         if (strcmp(b->m[i - 1].name, b->m[i].name) == 0)
-            return bfail(err, errcap, LDG_EBADINPUT, "duplicate member %s",
-                         b->m[i].name);
+            return ldg_errf(err, errcap, LDG_EBADINPUT, "duplicate member %s",
+                            b->m[i].name);
     return 0;
 }
 
@@ -757,7 +745,7 @@ manifest_size_ok(const struct bmember *m, uint64_t members, char *err,
     int in_str = 0, esc = 0;
 
     if (m->len > 65536 + MANIFEST_BYTES_PER_MEMBER * members)
-        return bfail(
+        return ldg_errf(
             err, errcap, LDG_ETOOBIG,
             "member manifest.json: %zu bytes for %llu members, more "
             "than a manifest needs (at most %llu): refused before "
@@ -780,12 +768,12 @@ manifest_size_ok(const struct bmember *m, uint64_t members, char *err,
         }
     }
     if (values > maxv)
-        return bfail(err, errcap, LDG_ETOOBIG,
-                     "member manifest.json: about %llu JSON values for %llu "
-                     "members, more than a manifest needs (at most %llu): "
-                     "refused before parsing",
-                     (unsigned long long)values, (unsigned long long)members,
-                     (unsigned long long)maxv);
+        return ldg_errf(err, errcap, LDG_ETOOBIG,
+                        "member manifest.json: about %llu JSON values for %llu "
+                        "members, more than a manifest needs (at most %llu): "
+                        "refused before parsing",
+                        (unsigned long long)values, (unsigned long long)members,
+                        (unsigned long long)maxv);
     return 0;
 }
 
@@ -811,8 +799,8 @@ read_passes(struct bundle *b, struct zsrc *z,
     if ((rc = sort_held(b, err, errcap)) < 0)
         return rc;
     if (bundle_get(b, B_MAGIC) == NULL)
-        return bfail(err, errcap, LDG_EBADINPUT,
-                     "not a ledger bundle: no %s member", B_MAGIC);
+        return ldg_errf(err, errcap, LDG_EBADINPUT,
+                        "not a ledger bundle: no %s member", B_MAGIC);
     mf = bundle_get(b, B_MANIFEST);
     if (mf != NULL && (rc = manifest_size_ok(mf, b->members, err, errcap)) < 0)
         return rc;
@@ -905,8 +893,9 @@ spool(int fd, uint64_t max, int *out, char *err, size_t errcap)
     t = mkstemp(path);
     if (t < 0) {
         free(buf);
-        return bfail(err, errcap, LDG_EIO, "cannot spool the bundle to %s: %s",
-                     dir, strerror(errno));
+        return ldg_errf(err, errcap, LDG_EIO,
+                        "cannot spool the bundle to %s: %s", dir,
+                        strerror(errno));
     }
     unlink(path);
     for (;;) {
@@ -917,8 +906,8 @@ spool(int fd, uint64_t max, int *out, char *err, size_t errcap)
             int e = errno;
             free(buf);
             close(t);
-            return bfail(err, errcap, LDG_EIO, "reading the bundle: %s",
-                         strerror(e));
+            return ldg_errf(err, errcap, LDG_EIO, "reading the bundle: %s",
+                            strerror(e));
         }
         if (got == 0)
             break;
@@ -926,17 +915,17 @@ spool(int fd, uint64_t max, int *out, char *err, size_t errcap)
         if (n > max) {
             free(buf);
             close(t);
-            return bfail(err, errcap, LDG_ETOOBIG,
-                         "the bundle is larger than the limit of %llu bytes",
-                         (unsigned long long)max);
+            return ldg_errf(err, errcap, LDG_ETOOBIG,
+                            "the bundle is larger than the limit of %llu bytes",
+                            (unsigned long long)max);
         }
     }
     free(buf);
     if (lseek(t, 0, SEEK_SET) != 0) {
         int e = errno;
         close(t);
-        return bfail(err, errcap, LDG_EIO, "reading the bundle: %s",
-                     strerror(e));
+        return ldg_errf(err, errcap, LDG_EIO, "reading the bundle: %s",
+                        strerror(e));
     }
     *out = t;
     return 0;

@@ -29,24 +29,6 @@ parse_dec(const char *s, size_t n, uint64_t *out)
     return 0;
 }
 
-json_t *
-json_u64(uint64_t v)
-{
-    char b[24];
-    snprintf(b, sizeof b, "%llu", (unsigned long long)v);
-    return json_string(b);
-}
-
-json_t *
-json_hex(const uint8_t *p, size_t n)
-{
-    char b[129];
-    if (n > 64)
-        return NULL;
-    ldg_hex(b, p, n);
-    return json_string(b);
-}
-
 const char *const envelope_keys[] = {
     "seq",       "ts",        "time",         "recorded_ts", "recorded_time",
     "clock",     "type",      "subject",      "run",         "parent",
@@ -68,46 +50,7 @@ is_v2(const struct ldg_event *ev)
 json_t *
 envelope_json(const struct ldg_event *ev)
 {
-    json_t *o = json_object();
-    char tbuf[64];
-
-    if (o == NULL)
-        return NULL;
-    ldg_time_rfc3339_ns(tbuf, sizeof tbuf, ldg_event_time(ev));
-    json_object_set_new(o, "seq", json_u64(ev->seq));
-    json_object_set_new(o, "ts", json_u64(ldg_event_time(ev)));
-    json_object_set_new(o, "time", json_string(tbuf));
-    if (is_v2(ev)) {
-        ldg_time_rfc3339_ns(tbuf, sizeof tbuf, ev->ts_ns);
-        json_object_set_new(o, "recorded_ts", json_u64(ev->ts_ns));
-        json_object_set_new(o, "recorded_time", json_string(tbuf));
-        json_object_set_new(o, "clock",
-                            json_string(ev->has_time ? "source" : "ledger"));
-    }
-    json_object_set_new(o, "type", json_string(ev->type));
-    json_object_set_new(o, "subject", json_string(ev->subject));
-    if (ev->run[0])
-        json_object_set_new(o, "run", json_string(ev->run));
-    if (ev->has_parent)
-        json_object_set_new(o, "parent", json_u64(ev->parent));
-    json_object_set_new(o, "actor", json_string(ev->actor));
-    if (ev->id_len > 0)
-        json_object_set_new(o, "id", json_stringn(ev->id, ev->id_len));
-    if (ev->has_source)
-        json_object_set_new(o, "source", ldg_event_source_json(ev));
-    json_object_set_new(o, "prev", json_hex(ev->prev, 32));
-    json_object_set_new(o, "body_commitment", json_hex(ev->body_root, 32));
-    json_object_set_new(o, "leaf_hash", json_hex(ev->leaf, 32));
-    if (ev->sealed) {
-        /* format 2: no signature of its own; its claim digest and the
-         * seal that covers it (seals/, sealproofs/) */
-        json_object_set_new(o, "claim_digest", json_hex(ev->digest, 32));
-        json_object_set_new(o, "seal", json_u64(ev->seal_seq));
-        json_object_set_new(o, "seal_leaf", json_u64(ev->seal_leaf));
-    } else {
-        json_object_set_new(o, "signature", json_hex(ev->sig, 64));
-    }
-    return o;
+    return ldg_event_json(ev, NULL, LDG_EVENT_JSON_RECORDED_V2);
 }
 
 /* ------------------------------------------------------- text JSON -- */

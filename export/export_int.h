@@ -194,11 +194,6 @@ const char *bwriter_errmsg(const struct bwriter *w);
 /* Parses canonical decimal (no sign, no leading zero unless "0", fits
  * uint64). 0 or -1. */
 int parse_dec(const char *s, size_t n, uint64_t *out);
-/* A 64-bit number as a JSON string. */
-json_t *json_u64(uint64_t v);
-/* Lowercase hex of n bytes as a JSON string. */
-json_t *json_hex(const uint8_t *p, size_t n);
-/* RFC 3339 UTC with nanoseconds into buf (>= 32 bytes). */
 /* The envelope of an event as events.jsonl shows it: seq, ts, time, type,
  * subject, run, parent, actor, prev, body_commitment, leaf_hash,
  * signature (64-bit numbers as strings).

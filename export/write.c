@@ -467,7 +467,6 @@ export_into(struct ldg_ledger *l, const struct ldg_export_opts *o, int fd,
 {
     struct ldg_query *q = NULL;
     struct ldg_key *logkey = NULL;
-    struct timespec now;
     struct ex x;
     char err[512];
     uint64_t now_ns;
@@ -518,12 +517,10 @@ export_into(struct ldg_ledger *l, const struct ldg_export_opts *o, int fd,
         goto out;
     }
     ex_load_state(&x);
-    clock_gettime(CLOCK_REALTIME, &now);
-    now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-    x.now_ns = now_ns;
+    x.now_ns = now_ns = ldg_now_wall_ns();
     rc = bwriter_new(&x.w, fd, o->level ? o->level : 1,
-                     o->threads ? o->threads : 2, (int64_t)now.tv_sec, x.top,
-                     err, sizeof err);
+                     o->threads ? o->threads : 2,
+                     (int64_t)(now_ns / 1000000000u), x.top, err, sizeof err);
     if (rc < 0) {
         ldg_set_errmsg(l, "%s", err);
         goto out;

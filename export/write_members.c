@@ -34,11 +34,12 @@ ex_write_keys(struct ex *x)
         if (o == NULL)
             return LDG_ENOMEM;
         json_object_set_new(o, "key_id", json_string(ki->key_id));
-        json_object_set_new(o, "public_key", json_hex(ki->pub, 32));
+        json_object_set_new(o, "public_key", ldg_json_hex(ki->pub, 32));
         json_object_set_new(o, "actor", json_string(ki->name));
-        json_object_set_new(o, "added_seq", json_u64(ki->added_seq));
+        json_object_set_new(o, "added_seq", ldg_json_u64(ki->added_seq));
         if (ki->revoked_seq < x->cksize)
-            json_object_set_new(o, "revoked_seq", json_u64(ki->revoked_seq));
+            json_object_set_new(o, "revoked_seq",
+                                ldg_json_u64(ki->revoked_seq));
         int rc = ex_member_json(x, name, o, JSON_INDENT(2));
         if (rc < 0)
             return rc;
@@ -535,7 +536,7 @@ state_json(struct ex *x)
         return json_pack("{s:b, s:s}", "included", 0, "reason",
                          x->rep.state_detail);
     return json_pack("{s:b, s:o, s:s, s:o}", "included", 1, "size",
-                     json_u64(x->cksize), "scope", "whole", "note",
+                     ldg_json_u64(x->cksize), "scope", "whole", "note",
                      x->state_note ? json_string(B_STATE_NOTE) : json_null());
 }
 
@@ -564,32 +565,32 @@ manifest_head_all(struct ex *x, uint64_t now_ns)
     ldg_base64(rootb64, x->root, 32);
     for (size_t i = 0; keys != NULL && i < x->nkeys; i++)
         json_array_append_new(keys, json_string(x->keys[i].id));
-    return json_pack("{s:s, s:s, s:s,"
-                     " s:{s:o, s:s, s:o, s:s},"
-                     " s:{s:o, s:o, s:o},"
-                     " s:{s:o, s:s},"
-                     " s:{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o},"
-                     " s:{s:o, s:o},"
-                     " s:o, s:o}",
-                     "format", LDG_BUNDLE_MAGIC, "origin", x->origin, "log_key",
-                     x->vkey, "created", "ts", json_u64(now_ns), "time", tbuf,
-                     "by",
-                     o->exported_by ? json_string(o->exported_by) : json_null(),
-                     "tool", LDG_CMD_EXPORT, "selection", "terms",
-                     str_array(o->terms, (size_t)o->nterms), "since",
-                     o->since ? json_string(o->since) : json_null(), "until",
-                     o->until ? json_string(o->until) : json_null(),
-                     "checkpoint", "size", json_u64(x->cksize), "root", rootb64,
-                     "counts", "selected", json_u64(x->rep.selected), "support",
-                     json_u64(x->rep.support), "entries", json_u64(x->nev),
-                     "bodies_full", json_u64(x->rep.bodies_full),
-                     "bodies_redacted", json_u64(x->rep.bodies_redacted),
-                     "bodies_withheld", json_u64(x->rep.bodies_withheld),
-                     "bodies_erased", json_u64(x->rep.bodies_erased),
-                     "fields_withheld", json_u64(x->rep.fields_withheld),
-                     "redaction", "fields", json_u64(o->nredact_fields),
-                     "body_types", str_array(o->redact_types, o->nredact_types),
-                     "keys", keys, "state", state_json(x));
+    return json_pack(
+        "{s:s, s:s, s:s,"
+        " s:{s:o, s:s, s:o, s:s},"
+        " s:{s:o, s:o, s:o},"
+        " s:{s:o, s:s},"
+        " s:{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o},"
+        " s:{s:o, s:o},"
+        " s:o, s:o}",
+        "format", LDG_BUNDLE_MAGIC, "origin", x->origin, "log_key", x->vkey,
+        "created", "ts", ldg_json_u64(now_ns), "time", tbuf, "by",
+        o->exported_by ? json_string(o->exported_by) : json_null(), "tool",
+        LDG_CMD_EXPORT, "selection", "terms",
+        str_array(o->terms, (size_t)o->nterms), "since",
+        o->since ? json_string(o->since) : json_null(), "until",
+        o->until ? json_string(o->until) : json_null(), "checkpoint", "size",
+        ldg_json_u64(x->cksize), "root", rootb64, "counts", "selected",
+        ldg_json_u64(x->rep.selected), "support", ldg_json_u64(x->rep.support),
+        "entries", ldg_json_u64(x->nev), "bodies_full",
+        ldg_json_u64(x->rep.bodies_full), "bodies_redacted",
+        ldg_json_u64(x->rep.bodies_redacted), "bodies_withheld",
+        ldg_json_u64(x->rep.bodies_withheld), "bodies_erased",
+        ldg_json_u64(x->rep.bodies_erased), "fields_withheld",
+        ldg_json_u64(x->rep.fields_withheld), "redaction", "fields",
+        ldg_json_u64(o->nredact_fields), "body_types",
+        str_array(o->redact_types, o->nredact_types), "keys", keys, "state",
+        state_json(x));
 }
 
 /*

@@ -242,14 +242,6 @@ summary_doctor(struct ex *x, struct ldg_buf *b, const char *title,
 /* Sizes of the longest run whose doctor is kept at every point. */
 #define DOCTOR_POINTS_MAX 512
 
-static json_t *
-dec_json(uint64_t v)
-{
-    char b[24];
-    snprintf(b, sizeof b, "%llu", (unsigned long long)v);
-    return json_string(b);
-}
-
 /*
  * timeline.json's "doctor_points": the doctor after every size from lo to
  * hi (the events before the run's start through its end), so that `ledger
@@ -287,7 +279,7 @@ doctor_points(struct ex *x, uint64_t lo, uint64_t hi)
             ldg_set_errmsg(x->l, "%s", msg);
             return; /* the start and end doctors remain */
         }
-        json_array_append_new(times, dec_json(ev.ts_ns));
+        json_array_append_new(times, ldg_json_u64(ev.ts_ns));
         cmp = json_deep_copy(d);
         json_object_del(cmp, "size");
         if (prev != NULL && json_equal(prev, cmp)) {
@@ -297,20 +289,20 @@ doctor_points(struct ex *x, uint64_t lo, uint64_t hi)
         }
         json_decref(prev);
         prev = cmp;
-        json_array_append_new(pts, json_pack("{s:o, s:o, s:o, s:o}", "size",
-                                             dec_json(size), "seq",
-                                             dec_json(size - 1), "ts",
-                                             dec_json(ev.ts_ns), "doctor", d));
+        json_array_append_new(
+            pts, json_pack("{s:o, s:o, s:o, s:o}", "size", ldg_json_u64(size),
+                           "seq", ldg_json_u64(size - 1), "ts",
+                           ldg_json_u64(ev.ts_ns), "doctor", d));
     }
     json_decref(prev);
-    o = json_pack("{s:o, s:o, s:o, s:o}", "first_size", dec_json(lo),
-                  "last_size", dec_json(hi), "points", pts, "ts", times);
+    o = json_pack("{s:o, s:o, s:o, s:o}", "first_size", ldg_json_u64(lo),
+                  "last_size", ldg_json_u64(hi), "points", pts, "ts", times);
     if (ldg_event_get(x->t, lo - 1, &ev) == 0)
-        json_object_set_new(o, "first_ts", dec_json(ev.ts_ns));
+        json_object_set_new(o, "first_ts", ldg_json_u64(ev.ts_ns));
     if (ldg_event_get(x->t, hi - 1, &ev) == 0)
-        json_object_set_new(o, "last_ts", dec_json(ev.ts_ns));
+        json_object_set_new(o, "last_ts", ldg_json_u64(ev.ts_ns));
     if (hi < x->cksize && ldg_event_get(x->t, hi, &ev) == 0)
-        json_object_set_new(o, "next_ts", dec_json(ev.ts_ns));
+        json_object_set_new(o, "next_ts", ldg_json_u64(ev.ts_ns));
     json_object_set_new(x->timeline, "doctor_points", o);
     ldg_set_errmsg(x->l, "%s", msg);
 }

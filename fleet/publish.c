@@ -28,18 +28,16 @@ ldg_fleet_state_dir(struct ldg_ledger *l, const char *what, const char *url,
                     char *out, size_t cap)
 {
     uint8_t h[32];
-    char hex[65], base[4200];
+    char hex[65];
 
     ldg_sha256(h, url, strlen(url));
     ldg_hex(hex, h, 32);
-    snprintf(base, sizeof base, "%s/fleet", ldg_dir(l));
-    if (mkdir(base, 0700) < 0 && errno != EEXIST)
-        return LDG_EIO;
-    if ((size_t)snprintf(out, cap, "%s/%s-%.16s", base, what, hex) >= cap)
+    if ((size_t)snprintf(out, cap, "%s/fleet/%s-%.16s", ldg_dir(l), what,
+                         hex) >= cap)
         return LDG_EINVAL;
-    if (mkdir(out, 0700) < 0 && errno != EEXIST)
-        return LDG_EIO;
-    return 0;
+    return ldg_mkdir_p(out, strlen(ldg_dir(l)) + 1, 1, 0700, NULL, NULL) < 0
+               ? LDG_EIO
+               : 0;
 }
 
 uint64_t

@@ -34,15 +34,11 @@
 static int
 cosigned_dir(struct ldg_ledger *l, char *out, size_t cap)
 {
-    char base[4200];
-
-    snprintf(base, sizeof base, "%s/fleet", ldg_dir(l));
-    if (mkdir(base, 0700) < 0 && errno != EEXIST)
-        return LDG_EIO;
-    snprintf(out, cap, "%s/cosigned", base);
-    if (mkdir(out, 0700) < 0 && errno != EEXIST)
-        return LDG_EIO;
-    return 0;
+    if ((size_t)snprintf(out, cap, "%s/fleet/cosigned", ldg_dir(l)) >= cap)
+        return LDG_EINVAL;
+    return ldg_mkdir_p(out, strlen(ldg_dir(l)) + 1, 1, 0700, NULL, NULL) < 0
+               ? LDG_EIO
+               : 0;
 }
 
 /* Adds a verified cosignature line to cosigned/<size> (creating it from

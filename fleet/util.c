@@ -27,18 +27,6 @@ ldg_fleet_name_ok(const char *name)
            ldg_cosig_verifier(buf, sizeof buf, name, zero) > 0;
 }
 
-static void
-ferr(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || cap == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
-
 int
 ldg_fleet_write_file(const char *dir, const char *rel, const void *data,
                      size_t len, unsigned mode, char *err, size_t errcap)
@@ -53,29 +41,27 @@ ldg_fleet_write_file(const char *dir, const char *rel, const void *data,
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(),
              atomic_fetch_add(&counter, 1));
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0) {
-        ferr(err, errcap, "%s: %s", tmp, strerror(errno));
-        return LDG_EIO;
-    }
+    if (fd < 0)
+        return ldg_errf(err, errcap, LDG_EIO, "%s: %s", tmp, strerror(errno));
     while (off < len) {
         ssize_t w = write(fd, p + off, len - off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            ferr(err, errcap, "%s: %s", tmp, strerror(errno));
+            ldg_errf(err, errcap, 0, "%s: %s", tmp, strerror(errno));
             rc = errno == ENOSPC ? LDG_EFULL : LDG_EIO;
             break;
         }
         off += (size_t)w;
     }
     if (rc == 0 && fdatasync(fd) < 0) {
-        ferr(err, errcap, "%s: fsync: %s", tmp, strerror(errno));
+        ldg_errf(err, errcap, 0, "%s: fsync: %s", tmp, strerror(errno));
         rc = LDG_EIO;
     }
     if (close(fd) < 0 && rc == 0)
         rc = LDG_EIO;
     if (rc == 0 && rename(tmp, path) < 0) {
-        ferr(err, errcap, "%s: %s", path, strerror(errno));
+        ldg_errf(err, errcap, 0, "%s: %s", path, strerror(errno));
         rc = LDG_EIO;
     }
     if (rc < 0) {
@@ -161,15 +147,7 @@ ldg_fleet_mkdirs_for(const char *path)
     if (n >= sizeof buf)
         return LDG_EINVAL;
     memcpy(buf, path, n + 1);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-            return LDG_EIO;
-        *p = '/';
-    }
-    return 0;
+    return ldg_mkdir_p(buf, 0, 0, 0755, NULL, NULL) < 0 ? LDG_EIO : 0;
 }
 
 int
@@ -183,24 +161,21 @@ ldg_fleet_put_file(const char *dir, const char *rel, const void *data,
     int fd;
 
     snprintf(path, sizeof path, "%s/%s", dir, rel);
-    if (ldg_fleet_mkdirs_for(path) < 0) {
-        ferr(err, errcap, "%s: cannot create its directory: %s", path,
-             strerror(errno));
-        return LDG_EIO;
-    }
+    if (ldg_fleet_mkdirs_for(path) < 0)
+        return ldg_errf(err, errcap, LDG_EIO,
+                        "%s: cannot create its directory: %s", path,
+                        strerror(errno));
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(),
              atomic_fetch_add(&counter, 1));
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        ferr(err, errcap, "%s: %s", tmp, strerror(errno));
-        return LDG_EIO;
-    }
+    if (fd < 0)
+        return ldg_errf(err, errcap, LDG_EIO, "%s: %s", tmp, strerror(errno));
     while (off < len) {
         ssize_t w = write(fd, p + off, len - off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            ferr(err, errcap, "%s: %s", tmp, strerror(errno));
+            ldg_errf(err, errcap, 0, "%s: %s", tmp, strerror(errno));
             close(fd);
             unlink(tmp);
             return errno == ENOSPC ? LDG_EFULL : LDG_EIO;
@@ -208,7 +183,7 @@ ldg_fleet_put_file(const char *dir, const char *rel, const void *data,
         off += (size_t)w;
     }
     if (close(fd) < 0 || rename(tmp, path) < 0) {
-        ferr(err, errcap, "%s: %s", path, strerror(errno));
+        ldg_errf(err, errcap, 0, "%s: %s", path, strerror(errno));
         unlink(tmp);
         return LDG_EIO;
     }

@@ -61,18 +61,6 @@ struct ldg_witness {
 
 static int journal_open(struct ldg_witness *w, char *err, size_t errcap);
 
-static void
-seterr(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || cap == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
-
 int
 ldg_witness_init(const char *dir, const char *name, char *vkey, size_t cap,
                  char *err, size_t errcap)
@@ -84,29 +72,22 @@ ldg_witness_init(const char *dir, const char *name, char *vkey, size_t cap,
 
     if (dir == NULL || name == NULL || vkey == NULL)
         return LDG_EINVAL;
-    if (!ldg_fleet_name_ok(name)) {
-        seterr(err, errcap,
-               "witness name '%s' is not a valid key name (no spaces, "
-               "no '+')",
-               name);
-        return LDG_EBADINPUT;
-    }
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        seterr(err, errcap, "%s: %s", dir, strerror(errno));
-        return LDG_EIO;
-    }
+    if (!ldg_fleet_name_ok(name))
+        return ldg_errf(err, errcap, LDG_EBADINPUT,
+                        "witness name '%s' is not a valid key name (no spaces, "
+                        "no '+')",
+                        name);
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return ldg_errf(err, errcap, LDG_EIO, "%s: %s", dir, strerror(errno));
     snprintf(path, sizeof path, "%s/witness.key", dir);
-    if (access(path, F_OK) == 0) {
-        seterr(err, errcap,
-               "%s already exists: this directory holds a "
-               "witness",
-               path);
-        return LDG_EEXIST;
-    }
-    if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed) {
-        seterr(err, errcap, "no randomness: %s", strerror(errno));
-        return LDG_EIO;
-    }
+    if (access(path, F_OK) == 0)
+        return ldg_errf(err, errcap, LDG_EEXIST,
+                        "%s already exists: this directory holds a "
+                        "witness",
+                        path);
+    if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed)
+        return ldg_errf(err, errcap, LDG_EIO, "no randomness: %s",
+                        strerror(errno));
     rc = ldg_key_from_seed(&k, "witness", seed);
     if (rc == 0)
         rc = ldg_fleet_write_file(dir, "witness.key", seed, sizeof seed, 0600,
@@ -134,22 +115,19 @@ load_key(struct ldg_witness *w, char *err, size_t errcap)
     int rc;
 
     snprintf(path, sizeof path, "%s/witness.key", w->dir);
-    if (stat(path, &st) < 0) {
-        seterr(err, errcap,
-               "%s: %s (create the witness with `" LDG_CMD_WITNESS_INIT "`)",
-               path, strerror(errno));
-        return LDG_ENOTFOUND;
-    }
-    if ((st.st_mode & 077) != 0) {
-        seterr(err, errcap,
-               "%s: mode %o lets others read the witness key; "
-               "chmod 600 it",
-               path, (unsigned)(st.st_mode & 0777));
-        return LDG_EKEY;
-    }
+    if (stat(path, &st) < 0)
+        return ldg_errf(err, errcap, LDG_ENOTFOUND,
+                        "%s: %s (create the witness with `" LDG_CMD_WITNESS_INIT
+                        "`)",
+                        path, strerror(errno));
+    if ((st.st_mode & 077) != 0)
+        return ldg_errf(err, errcap, LDG_EKEY,
+                        "%s: mode %o lets others read the witness key; "
+                        "chmod 600 it",
+                        path, (unsigned)(st.st_mode & 0777));
     rc = ldg_fleet_read_file(path, 33, (char **)&nm, &n);
     if (rc < 0 || n != 32) {
-        seterr(err, errcap, "%s: not a 32-byte witness key", path);
+        ldg_errf(err, errcap, 0, "%s: not a 32-byte witness key", path);
         free(nm);
         return rc < 0 ? rc : LDG_EKEY;
     }
@@ -162,14 +140,13 @@ load_key(struct ldg_witness *w, char *err, size_t errcap)
         return rc;
     snprintf(path, sizeof path, "%s/witness.name", w->dir);
     rc = ldg_fleet_read_file(path, LDG_ORIGIN_MAX + 2, &nm, &n);
-    if (rc < 0) {
-        seterr(err, errcap, "%s: cannot read the witness name", path);
-        return rc;
-    }
+    if (rc < 0)
+        return ldg_errf(err, errcap, rc, "%s: cannot read the witness name",
+                        path);
     while (n > 0 && nm[n - 1] == '\n')
         nm[--n] = '\0';
     if (n == 0 || n > LDG_ORIGIN_MAX || !ldg_fleet_name_ok(nm)) {
-        seterr(err, errcap, "%s: not a valid key name", path);
+        ldg_errf(err, errcap, 0, "%s: not a valid key name", path);
         free(nm);
         return LDG_ECORRUPT;
     }
@@ -191,10 +168,8 @@ ldg_witness_open(struct ldg_witness **out, const char *dir,
     if (out == NULL || dir == NULL || (ntrust > 0 && trust == NULL))
         return LDG_EINVAL;
     *out = NULL;
-    if (strlen(dir) >= sizeof w->dir - 64) {
-        seterr(err, errcap, "%s: path too long", dir);
-        return LDG_EINVAL;
-    }
+    if (strlen(dir) >= sizeof w->dir - 64)
+        return ldg_errf(err, errcap, LDG_EINVAL, "%s: path too long", dir);
     w = calloc(1, sizeof *w);
     if (w == NULL)
         return LDG_ENOMEM;
@@ -214,10 +189,10 @@ ldg_witness_open(struct ldg_witness **out, const char *dir,
         struct trusted *t = &w->trust[w->ntrust];
         if (ldg_note_parse_verifier(trust[i], t->origin, sizeof t->origin,
                                     t->pub) < 0) {
-            seterr(err, errcap,
-                   "--trust '%s': not a log verifier key (the line "
-                   "`" LDG_CMD_KEYS_VERIFIER "` prints: origin+id+key)",
-                   trust[i]);
+            ldg_errf(err, errcap, 0,
+                     "--trust '%s': not a log verifier key (the line "
+                     "`" LDG_CMD_KEYS_VERIFIER "` prints: origin+id+key)",
+                     trust[i]);
             rc = LDG_EBADINPUT;
             goto fail;
         }
@@ -227,7 +202,7 @@ ldg_witness_open(struct ldg_witness **out, const char *dir,
          s = strcmp(s, "state") ? NULL : "refused") {
         snprintf(sub, sizeof sub, "%s/%s", dir, s);
         if (mkdir(sub, 0700) < 0 && errno != EEXIST) {
-            seterr(err, errcap, "%s: %s", sub, strerror(errno));
+            ldg_errf(err, errcap, 0, "%s: %s", sub, strerror(errno));
             rc = LDG_EIO;
             goto fail;
         }

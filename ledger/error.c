@@ -53,15 +53,3 @@ ldg_set_errmsg(struct ldg_ledger *l, const char *fmt, ...)
     vsnprintf(ldg_errbuf(l), sizeof l->errmsg, fmt, ap);
     va_end(ap);
 }
-
-int
-ldg_errf(char *err, size_t cap, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    if (err != NULL && cap > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}

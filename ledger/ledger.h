@@ -709,6 +709,23 @@ uint64_t ldg_event_time(const struct ldg_event *ev);
  * @return a new object; NULL when the event carries none or on ENOMEM.
  * Lifetime: the caller's (json_decref). */
 json_t *ldg_event_source_json(const struct ldg_event *ev);
+/* ldg_event_json flags. */
+#define LDG_EVENT_JSON_BRIEF 1u /* no run, parent, actor, hashes, signature */
+#define LDG_EVENT_JSON_RECORDED_V2                                             \
+    2u /* recorded_ts, recorded_time, clock only for a format 2 entry */
+/* The event's envelope as JSON, the one builder of every view (show,
+ * query -o json-pretty, the timeline, the evidence bundle's events.jsonl),
+ * keys in this order: seq, ts, time (ldg_event_time), recorded_ts,
+ * recorded_time (the ledger's ts_ns), clock ("source" or "ledger"),
+ * type, subject, run, parent, actor, actor_name (when actor_name is not
+ * NULL or empty), id, source, prev, body_commitment, leaf_hash, then
+ * claim_digest, seal and seal_leaf (a sealed entry) or signature; 64-bit
+ * numbers as decimal strings, hashes as hex; absent run, parent, id and
+ * source left out. flags: LDG_EVENT_JSON_*.
+ * @return a new object; NULL on ENOMEM. Lifetime: the caller's
+ * (json_decref); nothing borrowed. */
+json_t *ldg_event_json(const struct ldg_event *ev, const char *actor_name,
+                       unsigned flags);
 
 /* Drops and rebuilds the secondary indexes from the log in one write
  * transaction: readers see the old indexes or the complete new ones (the

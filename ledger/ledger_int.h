@@ -425,10 +425,6 @@ char *ldg_errbuf(struct ldg_ledger *l);
 
 void ldg_seterr(struct ldg_ledger *l, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Writes the message into err (cap bytes; err may be NULL) and returns
- * rc: for the calls that report into a caller's buffer. */
-int ldg_errf(char *err, size_t cap, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 /* Nesting depth of a JSON value (body.c): a scalar is 0, a container
  * (even an empty one) one more than its deepest member; stops counting
  * past limit (the result is then limit + 1 or more). */

@@ -78,11 +78,7 @@ ldg_set_clock(struct ldg_ledger *l, const uint64_t *clock_ns)
 uint64_t
 ldg_clock_now(const struct ldg_ledger *l)
 {
-    struct timespec ts;
-    if (l->clock_ns != NULL)
-        return *l->clock_ns;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return l->clock_ns != NULL ? *l->clock_ns : ldg_now_wall_ns();
 }
 
 int
@@ -128,15 +124,8 @@ mkdir_p(const char *path, mode_t mode)
     if (n >= sizeof tmp)
         return -1;
     memcpy(tmp, path, n + 1);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    }
-    if (mkdir(tmp, mode) != 0 && errno != EEXIST)
+    if (ldg_mkdir_p(tmp, 0, 0, 0755, NULL, NULL) < 0 ||
+        (mkdir(tmp, mode) != 0 && errno != EEXIST))
         return -1;
     return 0;
 }

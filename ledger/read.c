@@ -106,6 +106,61 @@ ldg_event_source_json(const struct ldg_event *ev)
     return src;
 }
 
+json_t *
+ldg_event_json(const struct ldg_event *ev, const char *actor_name,
+               unsigned flags)
+{
+    json_t *o = json_object();
+    char tbuf[LDG_TIME_NS_LEN];
+    int brief = (flags & LDG_EVENT_JSON_BRIEF) != 0;
+    int v2 = ev->id_len > 0 || ev->has_time || ev->has_source;
+
+    if (o == NULL)
+        return NULL;
+    json_object_set_new(o, "seq", ldg_json_u64(ev->seq));
+    json_object_set_new(o, "ts", ldg_json_u64(ldg_event_time(ev)));
+    json_object_set_new(o, "time",
+                        json_string(ldg_time_rfc3339_ns(tbuf, sizeof tbuf,
+                                                        ldg_event_time(ev))));
+    if (v2 || !(flags & LDG_EVENT_JSON_RECORDED_V2)) {
+        json_object_set_new(o, "recorded_ts", ldg_json_u64(ev->ts_ns));
+        json_object_set_new(
+            o, "recorded_time",
+            json_string(ldg_time_rfc3339_ns(tbuf, sizeof tbuf, ev->ts_ns)));
+        json_object_set_new(o, "clock",
+                            json_string(ev->has_time ? "source" : "ledger"));
+    }
+    json_object_set_new(o, "type", json_string(ev->type));
+    json_object_set_new(o, "subject", json_string(ev->subject));
+    if (ev->run[0] && !brief)
+        json_object_set_new(o, "run", json_string(ev->run));
+    if (ev->has_parent && !brief)
+        json_object_set_new(o, "parent", ldg_json_u64(ev->parent));
+    if (!brief)
+        json_object_set_new(o, "actor", json_string(ev->actor));
+    if (actor_name != NULL && actor_name[0] && !brief)
+        json_object_set_new(o, "actor_name", json_string(actor_name));
+    if (ev->id_len > 0)
+        json_object_set_new(o, "id", json_stringn(ev->id, ev->id_len));
+    if (ev->has_source)
+        json_object_set_new(o, "source", ldg_event_source_json(ev));
+    if (brief)
+        return o;
+    json_object_set_new(o, "prev", ldg_json_hex(ev->prev, 32));
+    json_object_set_new(o, "body_commitment", ldg_json_hex(ev->body_root, 32));
+    json_object_set_new(o, "leaf_hash", ldg_json_hex(ev->leaf, 32));
+    if (ev->sealed) {
+        /* format 2: no signature of its own; its claim digest and the
+         * seal that covers it */
+        json_object_set_new(o, "claim_digest", ldg_json_hex(ev->digest, 32));
+        json_object_set_new(o, "seal", ldg_json_u64(ev->seal_seq));
+        json_object_set_new(o, "seal_leaf", ldg_json_u64(ev->seal_leaf));
+    } else {
+        json_object_set_new(o, "signature", ldg_json_hex(ev->sig, 64));
+    }
+    return o;
+}
+
 int
 ldg_event_get_ex(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev,
                  unsigned flags)

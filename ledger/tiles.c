@@ -171,34 +171,25 @@ sync_all(struct tiles *c)
     return rc;
 }
 
-/* mkdir -p: each directory of path that ends at a '/' from byte from on,
- * and path itself when whole. A new directory's name must reach the disk
- * too: its parent is noted for sync_dirs. path is restored before return. */
+/* A directory ldg_mkdir_p made: its name must reach the disk too, so its
+ * parent is noted for sync_dirs. */
+static int
+made_dir(void *ctx, const char *path)
+{
+    struct tiles *c = ctx;
+    const char *slash = strrchr(path, '/');
+    return slash == NULL   ? note_dir(c, ".", 1)
+           : slash == path ? note_dir(c, "/", 1)
+                           : note_dir(c, path, (size_t)(slash - path));
+}
+
+/* mkdir -p of path's directories from byte from on (and path when
+ * whole), each new one noted. */
 static int
 make_dirs(struct tiles *c, char *path, size_t from, int whole)
 {
-    int rc = 0;
-
-    for (char *p = path + from; rc == 0; p++) {
-        char keep = *p;
-        if (keep == '\0' && !whole)
-            break;
-        if (keep != '/' && keep != '\0')
-            continue;
-        *p = '\0';
-        if (mkdir(path, 0755) == 0) {
-            const char *slash = strrchr(path, '/');
-            rc = slash == NULL   ? note_dir(c, ".", 1)
-                 : slash == path ? note_dir(c, "/", 1)
-                                 : note_dir(c, path, (size_t)(slash - path));
-        } else if (errno != EEXIST) {
-            rc = io_error(c, "mkdir", path);
-        }
-        *p = keep;
-        if (keep == '\0')
-            break;
-    }
-    return rc;
+    int rc = ldg_mkdir_p(path, from, whole, 0755, made_dir, c);
+    return rc == -1 ? io_error(c, "mkdir", path) : rc;
 }
 
 /* 1 if path is a regular file holding exactly data[0:len]. */

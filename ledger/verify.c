@@ -357,16 +357,6 @@ static const char K_VERIFIED[] = LDG_META_VERIFIED,
                   K_FULL[] = LDG_META_VERIFY_FULL,
                   K_FINDING[] = LDG_META_VERIFY_FINDING;
 
-static uint64_t
-wall_ns(const struct ldg_ledger *l)
-{
-    struct timespec ts;
-    if (l->clock_ns != NULL)
-        return *l->clock_ns;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void
 state_read(struct ldg_txn *t, ldg_dbi meta, struct ldg_verify_state *st,
            uint8_t root[32])
@@ -726,7 +716,7 @@ report:
     t = NULL;
     if (vs.bad_seq != UINT64_MAX) {
         r->bad_seq = vs.bad_seq;
-        r->found_ts_ns = wall_ns(l);
+        r->found_ts_ns = ldg_clock_now(l);
         snprintf(r->what, sizeof r->what, "%s", vs.what);
     } else if (st.finding && !r->full) {
         /* What was found stays found until a full verification passes:
@@ -739,7 +729,7 @@ report:
         memcpy(r->root, root, 32);
         if (r->full) {
             r->full_size = size;
-            r->full_ts_ns = wall_ns(l);
+            r->full_ts_ns = ldg_clock_now(l);
         }
     }
     /* Checked first; recorded afterwards, where that is possible. */

@@ -321,14 +321,6 @@ fail:
 
 /* ------------------------------------------------------------- cache -- */
 
-static json_t *
-u64s(uint64_t v)
-{
-    char b[24];
-    snprintf(b, sizeof b, "%llu", (unsigned long long)v);
-    return json_string(b);
-}
-
 static int
 get_u64(const json_t *o, const char *k, uint64_t *v)
 {
@@ -346,9 +338,9 @@ hist_json(const struct m_hist *h)
 {
     json_t *b = json_array();
     for (size_t i = 0; i < M_NBUCKETS; i++)
-        json_array_append_new(b, u64s(h->b[i]));
-    return json_pack("{s:o, s:o, s:f}", "b", b, "count", u64s(h->count), "sum",
-                     h->sum);
+        json_array_append_new(b, ldg_json_u64(h->b[i]));
+    return json_pack("{s:o, s:o, s:f}", "b", b, "count", ldg_json_u64(h->count),
+                     "sum", h->sum);
 }
 
 static int
@@ -379,10 +371,11 @@ ldg_metrics_save(const struct ldg_metrics *m, const char *path, char *err,
     ldg_hex(hex, m->leaf, 32);
     types = json_object();
     for (size_t i = 0; i < m->ntypes; i++)
-        json_object_set_new(types, m->types[i].name, u64s(m->types[i].n));
+        json_object_set_new(types, m->types[i].name,
+                            ldg_json_u64(m->types[i].n));
     if (m->types && m->types[LDG_METRICS_TYPES_MAX].n)
         json_object_set_new(types, "other",
-                            u64s(m->types[LDG_METRICS_TYPES_MAX].n));
+                            ldg_json_u64(m->types[LDG_METRICS_TYPES_MAX].n));
     models = json_array();
     for (size_t i = 0; m->models && i <= LDG_METRICS_MODELS_MAX; i++) {
         const struct m_model *x = &m->models[i];
@@ -392,10 +385,11 @@ ldg_metrics_save(const struct ldg_metrics *m, const char *path, char *err,
             models,
             json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "name",
                       x->name, "lat", hist_json(&x->lat), "ttft",
-                      hist_json(&x->ttft), "tok_in", u64s(x->tok_in), "tok_out",
-                      u64s(x->tok_out), "req_bytes", u64s(x->req_bytes),
-                      "resp_bytes", u64s(x->resp_bytes), "fallbacks",
-                      u64s(x->fallbacks)));
+                      hist_json(&x->ttft), "tok_in", ldg_json_u64(x->tok_in),
+                      "tok_out", ldg_json_u64(x->tok_out), "req_bytes",
+                      ldg_json_u64(x->req_bytes), "resp_bytes",
+                      ldg_json_u64(x->resp_bytes), "fallbacks",
+                      ldg_json_u64(x->fallbacks)));
     }
     st = json_array();
     for (size_t i = 0; i < m->nstatuses; i++)
@@ -404,11 +398,11 @@ ldg_metrics_save(const struct ldg_metrics *m, const char *path, char *err,
     for (size_t i = 0; i < m->nreqs; i++)
         json_array_append_new(
             reqs, json_pack("[i, i, i, o]", m->reqs[i].model, m->reqs[i].status,
-                            m->reqs[i].outcome, u64s(m->reqs[i].n)));
+                            m->reqs[i].outcome, ldg_json_u64(m->reqs[i].n)));
     o = json_pack("{s:i, s:o, s:s, s:o, s:o, s:o, s:o, s:o}", "version",
-                  CACHE_VERSION, "size", u64s(m->size), "leaf", hex, "types",
-                  types, "models", models, "statuses", st, "requests", reqs,
-                  "proxy_events", u64s(m->proxy_events));
+                  CACHE_VERSION, "size", ldg_json_u64(m->size), "leaf", hex,
+                  "types", types, "models", models, "statuses", st, "requests",
+                  reqs, "proxy_events", ldg_json_u64(m->proxy_events));
     /* the text whole, then one write (jansson's dumpfd writes it a token
      * at a time) */
     text = o ? json_dumps(o, JSON_COMPACT) : NULL;

@@ -1,10 +1,8 @@
 /*
  * model.c — page models (page.h) from a run's timeline and a doctor.
  *
- * What counts as bad is what `ledger timeline` marks with '!' (query's
- * event_line): a denial, a failed or aborted step or run, an error, and
- * among the context events a permission withdrawn, a model gone, a
- * runtime down, a failed eval.
+ * An event reads as `ledger timeline` says it, bad where the timeline
+ * marks it with '!' (ldg_query_timeline_event_text).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +10,7 @@
 #include <string.h>
 
 #include "page/page.h"
+#include "query/query.h"
 #include "util/util.h"
 
 static const char *
@@ -52,24 +51,6 @@ put(struct ldg_buf *b, const char *key, const json_t *v)
     }
 }
 
-static int
-is_bad(const json_t *e, const json_t *body)
-{
-    const char *kind = sget(e, "kind"), *type = sget(e, "type");
-    return json_is_true(json_object_get(e, "denied")) ||
-           sis(body, "status", "failed") || sis(body, "status", "aborted") ||
-           sis(body, "outcome", "error") || sis(body, "outcome", "refused") ||
-           sis(body, "outcome", "client-gone") ||
-           (strcmp(kind, "context") == 0 &&
-            (strcmp(type, LDG_EV_PERMISSION_REVOKED) == 0 ||
-             strcmp(type, LDG_EV_PERMISSION_DENIED) == 0 ||
-             strcmp(type, LDG_EV_PROMOTION_ROLLED_BACK) == 0 ||
-             sis(body, "state", "offline") || sis(body, "state", "removed") ||
-             sis(body, "status", "down") || sis(body, "status", "degraded") ||
-             json_is_false(json_object_get(body, "passed")) ||
-             json_is_false(json_object_get(body, "ok"))));
-}
-
 static const char *
 lane_of(const char *kind)
 {
@@ -84,72 +65,6 @@ lane_of(const char *kind)
     if (strcmp(kind, "context") == 0)
         return "context";
     return kind[0] ? kind : "other";
-}
-
-/* The words of one event, as `ledger timeline` gives them. */
-static void
-label(struct ldg_buf *b, const json_t *e, const json_t *body)
-{
-    const char *kind = sget(e, "kind");
-    const json_t *ma = json_object_get(e, "model_at");
-
-    if (body == NULL) {
-        ldg_buf_printf(b, "%s %s [body erased]", sget(e, "type"),
-                       sget(e, "subject"));
-        return;
-    }
-    if (strcmp(kind, "start") == 0) {
-        put(b, "pack", json_object_get(body, "pack"));
-        put(b, "intent", json_object_get(body, "intent"));
-        put(b, "by", json_object_get(body, "requested_by"));
-        put(b, "plan", json_object_get(body, "plan_hash"));
-    } else if (strcmp(kind, "step") == 0) {
-        put(b, NULL, json_object_get(body, "step"));
-        put(b, "tool", json_object_get(body, "tool"));
-        put(b, NULL, json_object_get(body, "status"));
-        if (json_is_integer(json_object_get(body, "duration_ms")))
-            ldg_buf_printf(b, "  %lld ms",
-                           (long long)json_integer_value(
-                               json_object_get(body, "duration_ms")));
-    } else if (strcmp(kind, "route") == 0) {
-        ldg_buf_printf(b, "%s \xe2\x86\x92 %s", sget(body, "route"),
-                       sget(body, "chosen_model"));
-        if (json_is_true(json_object_get(body, "fallback")))
-            ldg_buf_puts(b, "  FALLBACK");
-        if (json_is_number(json_object_get(body, "latency_ms")))
-            ldg_buf_printf(
-                b, "  %g ms",
-                json_number_value(json_object_get(body, "latency_ms")));
-        put(b, NULL, json_object_get(body, "outcome"));
-        put(b, "reason", json_object_get(body, "reason"));
-    } else if (strcmp(kind, "policy") == 0) {
-        ldg_buf_puts(b, json_is_true(json_object_get(e, "denied"))
-                            ? "DENIED"
-                            : sget(body, "decision"));
-        put(b, NULL, json_object_get(body, "rule"));
-        put(b, "tool", json_object_get(body, "tool"));
-        put(b, NULL, json_object_get(body, "tier"));
-    } else if (strcmp(kind, "context") == 0) {
-        static const char *const show[] = {
-            "state",  "status",    "group", "scope", "decision", "eval_id",
-            "passed", "candidate", "to",    "by",    "reason"};
-        ldg_buf_printf(b, "%s %s", sget(e, "type"), sget(e, "subject"));
-        for (size_t i = 0; i < sizeof show / sizeof show[0]; i++)
-            put(b, show[i], json_object_get(body, show[i]));
-    } else if (strcmp(kind, "end") == 0) {
-        put(b, NULL, json_object_get(body, "status"));
-        if (json_is_integer(json_object_get(body, "duration_ms")))
-            ldg_buf_printf(b, "  %lld ms",
-                           (long long)json_integer_value(
-                               json_object_get(body, "duration_ms")));
-        put(b, "error", json_object_get(body, "error"));
-    } else
-        ldg_buf_printf(b, "%s %s", sget(e, "type"), sget(e, "subject"));
-    if (json_is_object(ma) && json_is_string(json_object_get(ma, "digest")))
-        ldg_buf_printf(b, "  weights %.19s\xe2\x80\xa6 %s", sget(ma, "digest"),
-                       json_is_true(json_object_get(ma, "verified"))
-                           ? "verified"
-                           : "never verified");
 }
 
 static json_t *text_line(int bad, const char *fmt, ...)
@@ -255,24 +170,25 @@ ldg_page_run(const json_t *tl, json_t **out)
     json_array_foreach(evs, i, e)
     {
         json_t *body = json_object_get(e, "body");
-        struct ldg_buf b;
+        char *label;
+        int bad = 0;
         json_t *o;
         if (i >= LDG_PAGE_EVENTS_MAX)
             break;
         if (!json_is_object(body))
             body = NULL;
-        ldg_buf_init(&b, 8192);
-        label(&b, e, body);
+        /* the words `ledger timeline` says of it */
+        label = ldg_query_timeline_event_text(e, &bad);
         o = json_pack(
             "{s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:O}", "seq",
             sget(e, "seq"), "rel_us",
             (json_int_t)json_integer_value(json_object_get(e, "rel_us")),
             "time", sget(e, "time"), "lane", lane_of(sget(e, "kind")), "type",
-            sget(e, "type"), "label", b.s ? b.s : "", "bad", is_bad(e, body),
+            sget(e, "type"), "label", label ? label : "", "bad", bad,
             "fallback",
             body != NULL && json_is_true(json_object_get(body, "fallback")),
             "body", body ? body : json_null());
-        ldg_buf_release(&b);
+        free(label);
         if (o == NULL) {
             json_decref(list);
             return LDG_ENOMEM;
@@ -372,8 +288,8 @@ ldg_page_events(const json_t *events, size_t total, const char *title,
         json_t *body = json_object_get(e, "body"), *o, *fake;
         const char *ts = sget(e, "ts"), *type = sget(e, "type");
         uint64_t t = strtoull(ts, NULL, 10);
-        char kind[64];
-        struct ldg_buf b;
+        char kind[64], *label;
+        int bad = 0;
         if (i >= LDG_PAGE_EVENTS_MAX)
             break;
         if (i == 0)
@@ -393,17 +309,18 @@ ldg_page_events(const json_t *events, size_t total, const char *title,
                       : strcmp(type, LDG_EV_RUN_FINISHED) == 0 ? "end"
                                                                : "context",
                       "denied", body != NULL && sis(body, "decision", "deny"));
-        ldg_buf_init(&b, 8192);
-        label(&b, fake, body);
+        if (fake != NULL && body != NULL)
+            json_object_set(fake, "body", body);
+        label = ldg_query_timeline_event_text(fake, &bad);
         o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:O}", "seq",
                       sget(e, "seq"), "rel_us",
                       (json_int_t)(t >= t0 ? (t - t0) / 1000 : 0), "time",
                       sget(e, "time"), "lane", kind, "type", type, "label",
-                      b.s ? b.s : "", "bad", is_bad(fake, body), "fallback",
+                      label ? label : "", "bad", bad, "fallback",
                       body != NULL &&
                           json_is_true(json_object_get(body, "fallback")),
                       "body", body ? body : json_null());
-        ldg_buf_release(&b);
+        free(label);
         json_decref(fake);
         if (o == NULL) {
             json_decref(list);

@@ -201,14 +201,6 @@ find_signer(struct ldg_ledger *l, const struct ldg_tripcode *t,
     return hit;
 }
 
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* The plans projection's record of code (NULL if never seen). */
 static int
 code_record(struct ldg_ledger *l, const char *code, json_t **out)
@@ -356,7 +348,7 @@ ldg_pipeline_tripcode_verify(struct ldg_ledger *l, const char *text,
         o.cooldown_s = DEF_COOLDOWN_S;
     if (o.skew_s <= 0)
         o.skew_s = DEF_SKEW_S;
-    now = o.now_ns ? o.now_ns : now_ns();
+    now = o.now_ns ? o.now_ns : ldg_now_wall_ns();
     if ((rc = ldg_pipeline_tripcode_parse(text, &t, err, sizeof err)) < 0) {
         ldg_set_errmsg(l, "%s", err);
         return rc;

@@ -970,14 +970,6 @@ ldg_projections_attach(struct ldg_ledger *l)
 
 /* -------------------------------------------------------------- views -- */
 
-static json_t *
-hex_json(const uint8_t *d)
-{
-    char hex[65];
-    ldg_hex(hex, d, 32);
-    return json_string(hex);
-}
-
 /*
  * A state to read: at_size 0 = the current log (stored records, with any
  * events the store lacks folded in memory; all of it from the log if the
@@ -1142,16 +1134,16 @@ ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
         v = doctor_state_json(ps, f);
         if (v != NULL) {
             uint8_t dd[32];
-            json_object_set_new(v, "size", u64_json(ps->applied));
+            json_object_set_new(v, "size", ldg_json_u64(ps->applied));
             /* The digest the projection note binds for this answer. */
             if (ps->t == NULL) {
                 struct pdigest d[P_COUNT];
                 if (ps_digest_all(ps, d) == 0) {
                     doctor_inputs(dd, ps->applied, ps->last_ts, d);
-                    json_object_set_new(v, "digest", hex_json(dd));
+                    json_object_set_new(v, "digest", ldg_json_hex(dd, 32));
                 }
             } else if (doctor_inputs_stored(t, ps->applied, dd) == 0) {
-                json_object_set_new(v, "digest", hex_json(dd));
+                json_object_set_new(v, "digest", ldg_json_hex(dd, 32));
             }
         }
         break;
@@ -1255,7 +1247,7 @@ state_views(struct ldg_ledger *l, struct pstate *ps, json_t **out)
         return rc;
     }
     o = json_object();
-    json_object_set_new(o, "size", u64_json(ps->applied));
+    json_object_set_new(o, "size", ldg_json_u64(ps->applied));
     json_object_set_new(o, "packs", packs);
     json_object_set_new(o, "routes", routes);
     json_object_set_new(o, "promotions", promos);
@@ -1376,19 +1368,19 @@ ldg_projections_list(struct ldg_ledger *l, uint64_t at_size, json_t **out)
             uint8_t dg[32];
             pdigest_final(dg, (enum proj_id)p, &d[p]);
             json_array_append_new(
-                a, json_pack("{s:s, s:i, s:i, s:o, s:o, s:o, s:I, s:b, s:I}",
-                             "name", proj_defs[p].name, "version",
-                             (int)proj_defs[p].version, "code_version",
-                             (int)proj_defs[p].version, "applied",
-                             u64_json(at_size), "last_seq",
-                             u64_json(at_size - 1), "digest", hex_json(dg),
-                             "records", (json_int_t)d[p].count, "current", 1,
-                             "behind", (json_int_t)0));
+                a, json_pack(
+                       "{s:s, s:i, s:i, s:o, s:o, s:o, s:I, s:b, s:I}", "name",
+                       proj_defs[p].name, "version", (int)proj_defs[p].version,
+                       "code_version", (int)proj_defs[p].version, "applied",
+                       ldg_json_u64(at_size), "last_seq",
+                       ldg_json_u64(at_size - 1), "digest",
+                       ldg_json_hex(dg, 32), "records", (json_int_t)d[p].count,
+                       "current", 1, "behind", (json_int_t)0));
         }
         json_array_append_new(a, json_pack("{s:s, s:i, s:i, s:o}", "name",
                                            "doctor", "version", V_DOCTOR,
                                            "code_version", V_DOCTOR, "digest",
-                                           hex_json(dd)));
+                                           ldg_json_hex(dd, 32)));
         *out = a;
         goto out;
     }
@@ -1411,12 +1403,13 @@ ldg_projections_list(struct ldg_ledger *l, uint64_t at_size, json_t **out)
                             m.present ? json_integer(m.version) : json_null());
         json_object_set_new(o, "code_version",
                             json_integer(proj_defs[p].version));
-        json_object_set_new(o, "applied", u64_json(m.applied));
+        json_object_set_new(o, "applied", ldg_json_u64(m.applied));
         json_object_set_new(o, "last_seq",
-                            m.applied ? u64_json(m.applied - 1) : json_null());
+                            m.applied ? ldg_json_u64(m.applied - 1)
+                                      : json_null());
         if (m.present) {
             pdigest_final(dg, (enum proj_id)p, &m.dig);
-            json_object_set_new(o, "digest", hex_json(dg));
+            json_object_set_new(o, "digest", ldg_json_hex(dg, 32));
         } else {
             json_object_set_new(o, "digest", json_null());
         }
@@ -1445,10 +1438,12 @@ ldg_projections_list(struct ldg_ledger *l, uint64_t at_size, json_t **out)
         json_object_set_new(o, "name", json_string("doctor"));
         json_object_set_new(o, "version", json_integer(V_DOCTOR));
         json_object_set_new(o, "code_version", json_integer(V_DOCTOR));
-        json_object_set_new(o, "applied", u64_json(drc == 0 ? size : 0));
-        json_object_set_new(
-            o, "last_seq", drc == 0 && size ? u64_json(size - 1) : json_null());
-        json_object_set_new(o, "digest", drc == 0 ? hex_json(dd) : json_null());
+        json_object_set_new(o, "applied", ldg_json_u64(drc == 0 ? size : 0));
+        json_object_set_new(o, "last_seq",
+                            drc == 0 && size ? ldg_json_u64(size - 1)
+                                             : json_null());
+        json_object_set_new(o, "digest",
+                            drc == 0 ? ldg_json_hex(dd, 32) : json_null());
         json_object_set_new(o, "current", json_boolean(drc == 0));
         json_array_append_new(a, o);
     }
@@ -1617,8 +1612,8 @@ ldg_projections_rebuild(struct ldg_ledger *l, unsigned mask,
             json_pack(
                 "{s:s, s:I, s:o, s:o, s:b, s:s}", "name", proj_defs[p].name,
                 "events", (json_int_t)size1, "before",
-                before[p].present ? hex_json(b) : json_null(), "after",
-                hex_json(a), "changed",
+                before[p].present ? ldg_json_hex(b, 32) : json_null(), "after",
+                ldg_json_hex(a, 32), "changed",
                 !before[p].present || before[p].version != after.version ||
                     memcmp(a, b, 32) != 0 || memcmp(a, m, 32) != 0 ||
                     before[p].applied != size1,
@@ -2001,7 +1996,7 @@ ldg_projections_check(struct ldg_ledger *l, unsigned mask,
         pdigest_final(b, (enum proj_id)p, &m[p].dig);
         if (memcmp(a, b, 32) != 0)
             add_diff(diffs, (enum proj_id)p, NULL, "digest differs",
-                     hex_json(b), hex_json(a));
+                     ldg_json_hex(b, 32), ldg_json_hex(a, 32));
     }
     if ((mask & (1u << P_MODELS)) && (rc = verified_check(t, diffs)) < 0)
         goto out;

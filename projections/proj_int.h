@@ -110,9 +110,9 @@ kind_name(struct ldg_slice s, const char *kind, struct ldg_slice *out)
 
 /* The event types as the folds see them: one per type of ledger/events.h
  * (generated from docs/VOCABULARY.md), T_OTHER for x.* types. The folds'
- * dispatch (fold_event) and ev_type_feeds name every one in a switch the
- * compiler checks (EV_SWITCH_CHECKED): a new type is a build error until
- * they say what it feeds. */
+ * dispatch (fold_event) names every one in a switch the compiler checks
+ * (EV_SWITCH_CHECKED): a new type is a build error until it says what the
+ * type feeds. */
 enum ev_type {
     T_OTHER = 0,
 #define T_ENUM(id, name) T_##id,
@@ -744,7 +744,6 @@ json_t *view_models(struct pstate *ps);
 json_t *view_routes(struct pstate *ps);
 json_t *view_promotions(struct pstate *ps);
 json_t *view_runs(struct pstate *ps, const char *only);
-json_t *u64_json(uint64_t v);
 json_t *sv_json(const char *s);
 /* Canonical bytes of a JSON value: compact, keys sorted. */
 char *canonical_json(const json_t *v);

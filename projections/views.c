@@ -11,14 +11,6 @@
 #include "projections/proj_int.h"
 
 json_t *
-u64_json(uint64_t v)
-{
-    char b[24];
-    snprintf(b, sizeof b, "%llu", (unsigned long long)v);
-    return json_string(b);
-}
-
-json_t *
 sv_json(const char *s)
 {
     return s ? json_string(s) : json_null();
@@ -80,7 +72,7 @@ pack_json(struct pstate *ps, const struct rec_pack *p)
                                           "group was denied or revoked"));
     json_object_set_new(o, "reasons", reasons);
     json_object_set_new(o, "enabled", json_boolean(p->enabled));
-    json_object_set_new(o, "installed_seq", u64_json(p->installed_seq));
+    json_object_set_new(o, "installed_seq", ldg_json_u64(p->installed_seq));
     json_object_set_new(o, "installed", time_json(p->installed_ts));
     json_object_set_new(o, "manifest_digest", sv_json(p->manifest_digest));
     json_object_set_new(o, "validated", json_string(tri_name(p->validated)));
@@ -88,7 +80,7 @@ pack_json(struct pstate *ps, const struct rec_pack *p)
     json_object_set_new(o, "upgrades", json_integer(p->upgrades));
     if (p->upgrades > 0) {
         json_object_set_new(o, "upgraded_from", sv_json(p->upgraded_from));
-        json_object_set_new(o, "upgraded_seq", u64_json(p->upgraded_seq));
+        json_object_set_new(o, "upgraded_seq", ldg_json_u64(p->upgraded_seq));
     }
     perms = json_array();
     for (uint32_t i = 0; i < p->nperms; i++) {
@@ -96,10 +88,11 @@ pack_json(struct pstate *ps, const struct rec_pack *p)
         const struct rec_perm *d;
         enum req_state s = req_effective(ps, p, r, ps->last_ts, &d);
         json_array_append_new(
-            perms, json_pack("{s:s, s:s, s:o, s:b, s:s, s:o}", "group",
-                             r->group, "scope", r->scope, "tier",
-                             sv_json(r->tier), "optional", r->optional, "state",
-                             req_name(s), "since_seq", u64_json(r->since_seq)));
+            perms,
+            json_pack("{s:s, s:s, s:o, s:b, s:s, s:o}", "group", r->group,
+                      "scope", r->scope, "tier", sv_json(r->tier), "optional",
+                      r->optional, "state", req_name(s), "since_seq",
+                      ldg_json_u64(r->since_seq)));
     }
     req = json_object();
     json_object_set_new(req, "permissions", perms);
@@ -107,7 +100,7 @@ pack_json(struct pstate *ps, const struct rec_pack *p)
     json_object_set_new(req, "models", strlist_json(&p->models));
     json_object_set_new(req, "evals", strlist_json(&p->evals));
     json_object_set_new(o, "requires", req);
-    json_object_set_new(o, "last_seq", u64_json(p->last_seq));
+    json_object_set_new(o, "last_seq", ldg_json_u64(p->last_seq));
     return o;
 }
 
@@ -180,13 +173,15 @@ view_permissions(struct pstate *ps, const char *only_pack)
         json_object_set_new(o, "required", json_string(required_as(ps, g)));
         json_object_set_new(o, "by", decided ? sv_json(g->by) : json_null());
         json_object_set_new(
-            o, "seq", u64_json(decided ? g->decided_seq : g->requested_seq));
+            o, "seq",
+            ldg_json_u64(decided ? g->decided_seq : g->requested_seq));
         json_object_set_new(
             o, "time", time_json(decided ? g->decided_ts : g->requested_ts));
         json_object_set_new(
-            o, "ts", u64_json(decided ? g->decided_ts : g->requested_ts));
+            o, "ts", ldg_json_u64(decided ? g->decided_ts : g->requested_ts));
         if (g->requested_seq)
-            json_object_set_new(o, "requested_seq", u64_json(g->requested_seq));
+            json_object_set_new(o, "requested_seq",
+                                ldg_json_u64(g->requested_seq));
         if (g->expires_ns != 0) {
             json_object_set_new(o, "expires",
                                 g->bad_expires ? json_string("unreadable")
@@ -272,12 +267,13 @@ view_models(struct pstate *ps)
             json_object_set_new(o, "state_reason",
                                 json_string(m->state_reason));
         if (m->state_seq)
-            json_object_set_new(o, "state_seq", u64_json(m->state_seq));
+            json_object_set_new(o, "state_seq", ldg_json_u64(m->state_seq));
         json_object_set_new(o, "usable",
                             json_boolean(model_usable(ps, m->name)));
         json_object_set_new(o, "verified", json_string(ver));
         if (m->verified)
-            json_object_set_new(o, "verified_seq", u64_json(m->verified_seq));
+            json_object_set_new(o, "verified_seq",
+                                ldg_json_u64(m->verified_seq));
         json_object_set_new(o, "format", sv_json(m->format));
         json_object_set_new(o, "quant", sv_json(m->quant));
         json_object_set_new(o, "size_bytes",
@@ -292,7 +288,7 @@ view_models(struct pstate *ps)
                                       sv_json(m->source_sha256)));
         if (m->registered)
             json_object_set_new(o, "registered_seq",
-                                u64_json(m->registered_seq));
+                                ldg_json_u64(m->registered_seq));
         json_object_set(o, "routes", rs ? rs : json_array());
         if (rs == NULL)
             json_decref(json_object_get(o, "routes"));
@@ -349,7 +345,7 @@ eval_json(const struct rec_reval *e)
     if (e->has_violations)
         json_object_set_new(o, "policy_violations",
                             json_integer(e->violations));
-    json_object_set_new(o, "seq", u64_json(e->seq));
+    json_object_set_new(o, "seq", ldg_json_u64(e->seq));
     return o;
 }
 
@@ -370,7 +366,7 @@ route_json(struct pstate *ps, const struct rec_route *r,
         json_object_set_new(
             o, "current_source",
             json_string(src[r->current_source < 3 ? r->current_source : 0]));
-        json_object_set_new(o, "current_seq", u64_json(r->current_seq));
+        json_object_set_new(o, "current_seq", ldg_json_u64(r->current_seq));
         json_object_set_new(o, "fallbacks", strlist_json(&r->fallbacks));
         json_object_set_new(o, "eval_suite", sv_json(r->eval_suite));
         json_object_set_new(o, "threshold",
@@ -386,7 +382,8 @@ route_json(struct pstate *ps, const struct rec_route *r,
         json_object_set_new(o, "eval",
                             info.eval ? eval_json(info.eval) : json_null());
         if (r->declared)
-            json_object_set_new(o, "declared_seq", u64_json(r->declared_seq));
+            json_object_set_new(o, "declared_seq",
+                                ldg_json_u64(r->declared_seq));
     } else {
         json_object_set_new(o, "pack", json_null());
         json_object_set_new(o, "model", json_null());
@@ -480,7 +477,7 @@ view_promotions(struct pstate *ps)
         json_object_set_new(o, "candidate", sv_json(x->candidate));
         json_object_set_new(o, "eval_id", sv_json(x->eval_id));
         if (x->candidate) {
-            json_object_set_new(o, "seq", u64_json(x->seq));
+            json_object_set_new(o, "seq", ldg_json_u64(x->seq));
             json_object_set_new(
                 o, "source", json_string(src[x->source < 3 ? x->source : 0]));
         }
@@ -499,7 +496,7 @@ view_promotions(struct pstate *ps)
                                 ? json_pack("{s:s, s:o, s:o}", "candidate",
                                             x->pending_candidate, "eval_id",
                                             sv_json(x->pending_eval_id), "seq",
-                                            u64_json(x->pending_seq))
+                                            ldg_json_u64(x->pending_seq))
                                 : json_null());
         json_object_set_new(o, "counts",
                             json_pack("{s:I, s:I, s:I, s:I, s:I}", "requested",
@@ -515,7 +512,7 @@ view_promotions(struct pstate *ps)
                                 x->target) == 0) {
             const struct rec_phist *e = h[j]->rec;
             json_t *he = json_object();
-            json_object_set_new(he, "seq", u64_json(e->seq));
+            json_object_set_new(he, "seq", ldg_json_u64(e->seq));
             json_object_set_new(he, "time", time_json(e->ts));
             json_object_set_new(he, "event",
                                 json_string(kind[e->kind < 5 ? e->kind : 0]));
@@ -554,13 +551,13 @@ run_json(const struct rec_run *r)
     json_object_set_new(o, "pack", sv_json(r->pack));
     json_object_set_new(o, "status", json_string(status));
     if (r->started) {
-        json_object_set_new(o, "started_seq", u64_json(r->started_seq));
+        json_object_set_new(o, "started_seq", ldg_json_u64(r->started_seq));
         json_object_set_new(o, "start", time_json(r->start_ts));
         /* "What held when it started": every view accepts --at this. */
-        json_object_set_new(o, "snapshot_seq", u64_json(r->started_seq));
+        json_object_set_new(o, "snapshot_seq", ldg_json_u64(r->started_seq));
     }
     if (r->finished_seq) {
-        json_object_set_new(o, "finished_seq", u64_json(r->finished_seq));
+        json_object_set_new(o, "finished_seq", ldg_json_u64(r->finished_seq));
         json_object_set_new(o, "end", time_json(r->end_ts));
     }
     json_object_set_new(o, "duration_ms",
@@ -571,8 +568,8 @@ run_json(const struct rec_run *r)
                             ? json_integer((json_int_t)r->duration_ms)
                             : json_real(r->duration_ms));
     json_object_set_new(o, "events", json_integer((json_int_t)r->events));
-    json_object_set_new(o, "first_seq", u64_json(r->first_seq));
-    json_object_set_new(o, "last_seq", u64_json(r->last_seq));
+    json_object_set_new(o, "first_seq", ldg_json_u64(r->first_seq));
+    json_object_set_new(o, "last_seq", ldg_json_u64(r->last_seq));
     json_object_set_new(o, "steps",
                         json_pack("{s:I, s:I, s:I, s:I}", "total",
                                   (json_int_t)r->steps, "ok",
@@ -599,11 +596,11 @@ run_json(const struct rec_run *r)
         json_object_set_new(o, "first_failed_step",
                             json_pack("{s:s, s:o}", "step",
                                       r->first_failed_step, "seq",
-                                      u64_json(r->first_failed_seq)));
+                                      ldg_json_u64(r->first_failed_seq)));
     if (r->first_deny_rule)
         json_object_set_new(o, "first_denial",
                             json_pack("{s:s, s:o}", "rule", r->first_deny_rule,
-                                      "seq", u64_json(r->first_deny_seq)));
+                                      "seq", ldg_json_u64(r->first_deny_seq)));
     if (r->error)
         json_object_set_new(o, "error", json_string(r->error));
     return o;

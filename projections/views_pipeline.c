@@ -18,7 +18,7 @@ tjson(uint64_t ts_ns)
 static json_t *
 seq_or_null(uint64_t seq)
 {
-    return seq ? u64_json(seq) : json_null();
+    return seq ? ldg_json_u64(seq) : json_null();
 }
 
 static json_t *
@@ -33,7 +33,7 @@ viols_json(const struct viols *v)
     json_t *a = json_array();
     for (uint32_t i = 0; i < v->n; i++)
         json_array_append_new(
-            a, json_pack("{s:o, s:s, s:s}", "seq", u64_json(v->v[i].seq),
+            a, json_pack("{s:o, s:s, s:s}", "seq", ldg_json_u64(v->v[i].seq),
                          "rule", v->v[i].rule ? v->v[i].rule : "?", "detail",
                          v->v[i].detail ? v->v[i].detail : ""));
     return a;
@@ -55,7 +55,7 @@ debate_json(const struct pdebate *d)
 {
     return debate_word(d->dec)
                ? json_pack("{s:s, s:s?, s:o}", "decision", debate_word(d->dec),
-                           "debate", d->id, "seq", u64_json(d->seq))
+                           "debate", d->id, "seq", ldg_json_u64(d->seq))
                : json_null();
 }
 
@@ -72,8 +72,8 @@ plan_json(const struct rec_plan *p)
     json_object_set_new(o, "intent", str_or_null(p->intent));
     json_object_set_new(o, "plan_hash", str_or_null(p->plan_hash));
     json_object_set_new(o, "reason", str_or_null(p->reason));
-    json_object_set_new(o, "first_seq", u64_json(p->first_seq));
-    json_object_set_new(o, "last_seq", u64_json(p->last_seq));
+    json_object_set_new(o, "first_seq", ldg_json_u64(p->first_seq));
+    json_object_set_new(o, "last_seq", ldg_json_u64(p->last_seq));
     json_object_set_new(o, "start", tjson(p->first_ts));
     json_object_set_new(o, "end", tjson(p->last_ts));
     json_object_set_new(o, "debate", debate_json(&p->debate));
@@ -179,7 +179,7 @@ trip_fn(const void *rec)
         "plan", str_or_null(r->plan), "sig", str_or_null(r->sig), "refused_seq",
         seq_or_null(r->refused_seq), "refused_reason",
         str_or_null(r->refused_reason), "used_ns",
-        r->used_seq ? u64_json(r->used_ts) : json_null(), "replays",
+        r->used_seq ? ldg_json_u64(r->used_ts) : json_null(), "replays",
         (json_int_t)r->replays, "replay_seq", seq_or_null(r->replay_seq));
 }
 
@@ -210,11 +210,12 @@ mitem_fn(const void *rec)
                                                   : NULL;
         if (g == MG_DEBATE && st == NULL && m->debate.dec == DD_ACCEPT)
             st = "passed"; /* by the debate's own decision */
-        json_object_set_new(gates, mgate_name(g),
-                            st ? json_pack("{s:s, s:o}", "status", st, "seq",
-                                           u64_json(m->gate[g] ? m->gate_seq[g]
-                                                               : m->debate.seq))
-                               : json_null());
+        json_object_set_new(
+            gates, mgate_name(g),
+            st ? json_pack(
+                     "{s:s, s:o}", "status", st, "seq",
+                     ldg_json_u64(m->gate[g] ? m->gate_seq[g] : m->debate.seq))
+               : json_null());
         if (st != NULL && strcmp(st, "passed") == 0)
             json_array_append_new(passed, json_string(mgate_name(g)));
     }
@@ -233,7 +234,7 @@ mitem_fn(const void *rec)
     json_object_set_new(o, "revoked_seq", seq_or_null(m->revoked_seq));
     json_object_set_new(o, "purged_seq", seq_or_null(m->purged_seq));
     json_object_set_new(o, "reason", str_or_null(m->reason));
-    json_object_set_new(o, "last_seq", u64_json(m->last_seq));
+    json_object_set_new(o, "last_seq", ldg_json_u64(m->last_seq));
     json_object_set_new(o, "violations", viols_json(&m->viols));
     json_object_set_new(o, "violations_total",
                         json_integer((json_int_t)m->viols.total));
@@ -285,17 +286,17 @@ view_gates(struct pstate *ps, uint64_t since_ns)
             reverted++;
             json_array_append_new(
                 ev_rev,
-                json_pack("{s:o, s:s, s:o}", "seq", u64_json(r->seq),
+                json_pack("{s:o, s:s, s:o}", "seq", ldg_json_u64(r->seq),
                           "artifact_digest", r->artifact ? r->artifact : "?",
-                          "reverted_seq", u64_json(r->reverted_seq)));
+                          "reverted_seq", ldg_json_u64(r->reverted_seq)));
         }
         if (r->errors) {
             errors += r->errors;
             json_array_append_new(
                 ev_err,
-                json_pack("{s:o, s:I, s:o}", "seq", u64_json(r->seq), "errors",
-                          (json_int_t)r->errors, "first_error_seq",
-                          u64_json(r->first_error_seq)));
+                json_pack("{s:o, s:I, s:o}", "seq", ldg_json_u64(r->seq),
+                          "errors", (json_int_t)r->errors, "first_error_seq",
+                          ldg_json_u64(r->first_error_seq)));
         }
     }
     free(v);
@@ -309,9 +310,9 @@ view_gates(struct pstate *ps, uint64_t since_ns)
         blue++;
         json_array_append_new(
             ev_blue,
-            json_pack("{s:o, s:s, s:s, s:o}", "seq", u64_json(r->seq), "type",
-                      r->type ? r->type : "?", "what", r->what ? r->what : "?",
-                      "plan", str_or_null(r->plan)));
+            json_pack("{s:o, s:s, s:s, s:o}", "seq", ldg_json_u64(r->seq),
+                      "type", r->type ? r->type : "?", "what",
+                      r->what ? r->what : "?", "plan", str_or_null(r->plan)));
     }
     free(v);
     v = NULL;
@@ -328,11 +329,12 @@ view_gates(struct pstate *ps, uint64_t since_ns)
         if (r->differ) {
             differ++;
             json_array_append_new(
-                ev_det, json_pack("{s:s, s:s, s:o, s:s, s:o}", "inputs_digest",
-                                  r->inputs, "first_digest", r->first_digest,
-                                  "first_seq", u64_json(r->first_seq), "digest",
-                                  r->differ_digest ? r->differ_digest : "?",
-                                  "seq", u64_json(r->differ_seq)));
+                ev_det,
+                json_pack("{s:s, s:s, s:o, s:s, s:o}", "inputs_digest",
+                          r->inputs, "first_digest", r->first_digest,
+                          "first_seq", ldg_json_u64(r->first_seq), "digest",
+                          r->differ_digest ? r->differ_digest : "?", "seq",
+                          ldg_json_u64(r->differ_seq)));
         }
     }
     free(v);

@@ -12,17 +12,6 @@
 
 #include "proxy/proxy_int.h"
 
-static void
-seterr(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    if (err == NULL || cap == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
-
 int
 ldg_proxy_config_new(struct ldg_proxy_config **out)
 {
@@ -134,45 +123,40 @@ static int
 add_upstream(struct ldg_proxy_config *c, const char *name, size_t n,
              const char *url, const char *where, char *err, size_t cap)
 {
-    if (!name_ok(name, n)) {
-        seterr(err, cap,
-               "%supstream name '%.*s': 1 to %d letters, digits, '.', '_' "
-               "or '-'",
-               where, (int)n, name, LDG_PROXY_NAME_MAX);
-        return LDG_EBADINPUT;
-    }
+    if (!name_ok(name, n))
+        return ldg_errf(
+            err, cap, LDG_EBADINPUT,
+            "%supstream name '%.*s': 1 to %d letters, digits, '.', '_' "
+            "or '-'",
+            where, (int)n, name, LDG_PROXY_NAME_MAX);
     if ((n == 3 && memcmp(name, "api", 3) == 0) ||
         (n == 2 && memcmp(name, "v1", 2) == 0)) {
         /* a first path segment names an upstream: these would take the
          * APIs' own paths (/api/chat, /v1/models) */
-        seterr(err, cap,
-               "%supstream name '%.*s': the first segment of the APIs' "
-               "paths (/api/..., /v1/...), which an upstream's name would "
-               "take over: choose another",
-               where, (int)n, name);
-        return LDG_EBADINPUT;
+        return ldg_errf(
+            err, cap, LDG_EBADINPUT,
+            "%supstream name '%.*s': the first segment of the APIs' "
+            "paths (/api/..., /v1/...), which an upstream's name would "
+            "take over: choose another",
+            where, (int)n, name);
     }
-    if (proxy_upstream_find(c, name, n) >= 0) {
-        seterr(err, cap, "%supstream '%.*s' is given twice", where, (int)n,
-               name);
-        return LDG_EBADINPUT;
-    }
-    if (c->nup >= LDG_PROXY_UPSTREAMS_MAX) {
-        seterr(err, cap, "%smore than %d upstreams", where,
-               LDG_PROXY_UPSTREAMS_MAX);
-        return LDG_EBADINPUT;
-    }
+    if (proxy_upstream_find(c, name, n) >= 0)
+        return ldg_errf(err, cap, LDG_EBADINPUT,
+                        "%supstream '%.*s' is given twice", where, (int)n,
+                        name);
+    if (c->nup >= LDG_PROXY_UPSTREAMS_MAX)
+        return ldg_errf(err, cap, LDG_EBADINPUT, "%smore than %d upstreams",
+                        where, LDG_PROXY_UPSTREAMS_MAX);
     size_t skip = strncasecmp(url, "http://", 7) == 0    ? 7
                   : strncasecmp(url, "https://", 8) == 0 ? 8
                                                          : 0;
     if (skip == 0 || url[skip] == 0 || url[skip] == '/' ||
-        strpbrk(url, "?# \t\r\n") != NULL) {
-        seterr(err, cap,
-               "%supstream '%.*s': '%s' is not an http:// or https:// URL "
-               "(a host, an optional port and path, no query)",
-               where, (int)n, name, url);
-        return LDG_EBADINPUT;
-    }
+        strpbrk(url, "?# \t\r\n") != NULL)
+        return ldg_errf(
+            err, cap, LDG_EBADINPUT,
+            "%supstream '%.*s': '%s' is not an http:// or https:// URL "
+            "(a host, an optional port and path, no query)",
+            where, (int)n, name, url);
     const char *what = authority_bad(url + skip);
     {
         /* the client's whole path is appended to the URL's */
@@ -192,11 +176,9 @@ add_upstream(struct ldg_proxy_config *c, const char *name, size_t n,
                    "client's whole path (/v1/chat/completions, /api/chat): "
                    "give the runtime's base URL, without it";
     }
-    if (what != NULL) {
-        seterr(err, cap, "%supstream '%.*s': '%s': %s", where, (int)n, name,
-               url, what);
-        return LDG_EBADINPUT;
-    }
+    if (what != NULL)
+        return ldg_errf(err, cap, LDG_EBADINPUT, "%supstream '%.*s': '%s': %s",
+                        where, (int)n, name, url, what);
     char *u = strdup(url);
     if (u == NULL)
         return LDG_ENOMEM;
@@ -217,13 +199,11 @@ ldg_proxy_config_add_upstream(struct ldg_proxy_config *c, const char *spec,
     if (c == NULL || spec == NULL)
         return LDG_EINVAL;
     const char *eq = strchr(spec, '=');
-    if (eq == NULL) {
-        seterr(err, errcap,
-               "--upstream '%s': expected NAME=URL, e.g. "
-               "ollama=http://127.0.0.1:11434",
-               spec);
-        return LDG_EBADINPUT;
-    }
+    if (eq == NULL)
+        return ldg_errf(err, errcap, LDG_EBADINPUT,
+                        "--upstream '%s': expected NAME=URL, e.g. "
+                        "ollama=http://127.0.0.1:11434",
+                        spec);
     return add_upstream(c, spec, (size_t)(eq - spec), eq + 1,
                         "--upstream: ", err, errcap);
 }
@@ -234,10 +214,9 @@ load_routes(struct ldg_proxy_config *c, json_t *routes, char *err, size_t cap)
     const char *model;
     json_t *list;
 
-    if (!json_is_object(routes)) {
-        seterr(err, cap, "\"routes\": must be an object of model names");
-        return LDG_EBADINPUT;
-    }
+    if (!json_is_object(routes))
+        return ldg_errf(err, cap, LDG_EBADINPUT,
+                        "\"routes\": must be an object of model names");
     c->routes = calloc(json_object_size(routes) + 1, sizeof *c->routes);
     if (c->routes == NULL)
         return LDG_ENOMEM;
@@ -246,13 +225,11 @@ load_routes(struct ldg_proxy_config *c, json_t *routes, char *err, size_t cap)
         struct proxy_route *r = &c->routes[c->nroutes];
         size_t i;
         json_t *e;
-        if (!json_is_array(list) || json_array_size(list) == 0) {
-            seterr(err, cap,
-                   "\"routes\".\"%s\": must be a list of candidates "
-                   "({\"upstream\": NAME, \"model\": MODEL})",
-                   model);
-            return LDG_EBADINPUT;
-        }
+        if (!json_is_array(list) || json_array_size(list) == 0)
+            return ldg_errf(err, cap, LDG_EBADINPUT,
+                            "\"routes\".\"%s\": must be a list of candidates "
+                            "({\"upstream\": NAME, \"model\": MODEL})",
+                            model);
         if ((r->model = strdup(model)) == NULL ||
             (r->cand = calloc(json_array_size(list), sizeof *r->cand)) == NULL)
             return LDG_ENOMEM;
@@ -262,37 +239,32 @@ load_routes(struct ldg_proxy_config *c, json_t *routes, char *err, size_t cap)
             const char *k;
             json_t *v, *up = json_object_get(e, "upstream"),
                        *m = json_object_get(e, "model");
-            if (!json_is_object(e) || !json_is_string(up)) {
-                seterr(err, cap,
-                       "\"routes\".\"%s\"[%zu]: needs \"upstream\", a name "
-                       "of \"upstreams\"",
-                       model, i);
-                return LDG_EBADINPUT;
-            }
+            if (!json_is_object(e) || !json_is_string(up))
+                return ldg_errf(
+                    err, cap, LDG_EBADINPUT,
+                    "\"routes\".\"%s\"[%zu]: needs \"upstream\", a name "
+                    "of \"upstreams\"",
+                    model, i);
             json_object_foreach(e, k, v)
             {
-                if (strcmp(k, "upstream") && strcmp(k, "model")) {
-                    seterr(err, cap,
-                           "\"routes\".\"%s\"[%zu]: unknown key \"%s\" "
-                           "(known: upstream, model)",
-                           model, i, k);
-                    return LDG_EBADINPUT;
-                }
+                if (strcmp(k, "upstream") && strcmp(k, "model"))
+                    return ldg_errf(
+                        err, cap, LDG_EBADINPUT,
+                        "\"routes\".\"%s\"[%zu]: unknown key \"%s\" "
+                        "(known: upstream, model)",
+                        model, i, k);
             }
             int ui = proxy_upstream_find(c, json_string_value(up),
                                          json_string_length(up));
-            if (ui < 0) {
-                seterr(err, cap,
-                       "\"routes\".\"%s\"[%zu]: no upstream named '%s'", model,
-                       i, json_string_value(up));
-                return LDG_EBADINPUT;
-            }
-            if (m != NULL && !json_is_string(m)) {
-                seterr(err, cap,
-                       "\"routes\".\"%s\"[%zu].model: must be a string", model,
-                       i);
-                return LDG_EBADINPUT;
-            }
+            if (ui < 0)
+                return ldg_errf(
+                    err, cap, LDG_EBADINPUT,
+                    "\"routes\".\"%s\"[%zu]: no upstream named '%s'", model, i,
+                    json_string_value(up));
+            if (m != NULL && !json_is_string(m))
+                return ldg_errf(
+                    err, cap, LDG_EBADINPUT,
+                    "\"routes\".\"%s\"[%zu].model: must be a string", model, i);
             r->cand[r->n].up = (size_t)ui;
             if (m &&
                 (r->cand[r->n].model = strdup(json_string_value(m))) == NULL)
@@ -316,24 +288,23 @@ ldg_proxy_config_load(struct ldg_proxy_config *c, const char *path, char *err,
         return LDG_EINVAL;
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
-        seterr(err, errcap, "%s: %s", path, strerror(errno));
+        ldg_errf(err, errcap, 0, "%s: %s", path, strerror(errno));
         return errno == ENOENT ? LDG_ENOTFOUND : LDG_EIO;
     }
     struct stat sb; /* a directory opens, then reads as an empty file */
     if (fstat(fileno(f), &sb) == 0 && !S_ISREG(sb.st_mode)) {
-        seterr(err, errcap, "%s: not a regular file (%s)", path,
-               S_ISDIR(sb.st_mode) ? "a directory" : "a special file");
+        ldg_errf(err, errcap, 0, "%s: not a regular file (%s)", path,
+                 S_ISDIR(sb.st_mode) ? "a directory" : "a special file");
         fclose(f);
         return LDG_EIO;
     }
     j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
     fclose(f);
-    if (j == NULL) {
-        seterr(err, errcap, "%s:%d:%d: %s", path, je.line, je.column, je.text);
-        return LDG_EBADINPUT;
-    }
+    if (j == NULL)
+        return ldg_errf(err, errcap, LDG_EBADINPUT, "%s:%d:%d: %s", path,
+                        je.line, je.column, je.text);
     if (!json_is_object(j)) {
-        seterr(err, errcap, "%s: must be a JSON object", path);
+        ldg_errf(err, errcap, 0, "%s: must be a JSON object", path);
         rc = LDG_EBADINPUT;
         goto out;
     }
@@ -342,17 +313,17 @@ ldg_proxy_config_load(struct ldg_proxy_config *c, const char *path, char *err,
         if (strcmp(k, "listen") && strcmp(k, "upstreams") &&
             strcmp(k, "routes") && strcmp(k, "record") &&
             strcmp(k, "record_content")) {
-            seterr(err, errcap,
-                   "%s: unknown key \"%s\" (known: listen, upstreams, "
-                   "routes, record, record_content)",
-                   path, k);
+            ldg_errf(err, errcap, 0,
+                     "%s: unknown key \"%s\" (known: listen, upstreams, "
+                     "routes, record, record_content)",
+                     path, k);
             rc = LDG_EBADINPUT;
             goto out;
         }
     }
     if ((v = json_object_get(j, "listen")) != NULL) {
         if (!json_is_string(v)) {
-            seterr(err, errcap, "%s: \"listen\": must be a string", path);
+            ldg_errf(err, errcap, 0, "%s: \"listen\": must be a string", path);
             rc = LDG_EBADINPUT;
             goto out;
         }
@@ -365,8 +336,8 @@ ldg_proxy_config_load(struct ldg_proxy_config *c, const char *path, char *err,
     if ((v = json_object_get(j, "record")) != NULL) {
         const char *s = json_string_value(v);
         if (s == NULL || (strcmp(s, "sync") && strcmp(s, "async"))) {
-            seterr(err, errcap, "%s: \"record\": must be \"sync\" or \"async\"",
-                   path);
+            ldg_errf(err, errcap, 0,
+                     "%s: \"record\": must be \"sync\" or \"async\"", path);
             rc = LDG_EBADINPUT;
             goto out;
         }
@@ -374,8 +345,8 @@ ldg_proxy_config_load(struct ldg_proxy_config *c, const char *path, char *err,
     }
     if ((v = json_object_get(j, "record_content")) != NULL) {
         if (!json_is_boolean(v)) {
-            seterr(err, errcap, "%s: \"record_content\": must be true or false",
-                   path);
+            ldg_errf(err, errcap, 0,
+                     "%s: \"record_content\": must be true or false", path);
             rc = LDG_EBADINPUT;
             goto out;
         }
@@ -386,8 +357,8 @@ ldg_proxy_config_load(struct ldg_proxy_config *c, const char *path, char *err,
         json_t *u;
         char where[300];
         if (!json_is_object(v)) {
-            seterr(err, errcap,
-                   "%s: \"upstreams\": must be an object {NAME: URL}", path);
+            ldg_errf(err, errcap, 0,
+                     "%s: \"upstreams\": must be an object {NAME: URL}", path);
             rc = LDG_EBADINPUT;
             goto out;
         }
@@ -395,8 +366,8 @@ ldg_proxy_config_load(struct ldg_proxy_config *c, const char *path, char *err,
         json_object_foreach(v, name, u)
         {
             if (!json_is_string(u)) {
-                seterr(err, errcap, "%s\"%s\": must be a URL string", where,
-                       name);
+                ldg_errf(err, errcap, 0, "%s\"%s\": must be a URL string",
+                         where, name);
                 rc = LDG_EBADINPUT;
                 goto out;
             }
@@ -410,7 +381,7 @@ ldg_proxy_config_load(struct ldg_proxy_config *c, const char *path, char *err,
         char e2[400] = "";
         rc = load_routes(c, v, e2, sizeof e2);
         if (rc < 0) {
-            seterr(err, errcap, "%s: %s", path, e2);
+            ldg_errf(err, errcap, 0, "%s: %s", path, e2);
             goto out;
         }
     }

@@ -153,14 +153,6 @@ struct call {
     int client_gone; /* the stream's client went before its end */
 };
 
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void hdrs_free(struct hdrs *h);
 
 static void
@@ -209,7 +201,8 @@ event_body(struct call *c, const char **type)
 {
     struct ldg_proxy *p = c->p;
     json_t *b = json_object();
-    double lat = ms_between(c->t0_ns, c->end_ns ? c->end_ns : now_ns());
+    double lat =
+        ms_between(c->t0_ns, c->end_ns ? c->end_ns : ldg_now_wall_ns());
 
     const char *chosen = c->obs.model[0]    ? c->obs.model
                          : c->model_sent[0] ? c->model_sent
@@ -310,7 +303,7 @@ do_record(struct call *c)
 
     c->recorded = 1;
     if (!c->end_ns)
-        c->end_ns = now_ns();
+        c->end_ns = ldg_now_wall_ns();
     if (!c->streamed && !c->client_gone && ldg_httpd_client_gone(c->req))
         client_left(c); /* the answer would go nowhere */
     if (c->outcome == NULL)
@@ -665,7 +658,7 @@ up_data(void *cls, struct ldg_http_xfer *x, const char *piece, size_t n)
     (void)x;
     if (!c->streamed) {
         if (!c->first_ns)
-            c->first_ns = now_ns();
+            c->first_ns = ldg_now_wall_ns();
         if (ldg_httpd_client_gone(c->req)) {
             pthread_mutex_lock(&c->mu);
             c->client_gone = 1;
@@ -690,7 +683,7 @@ up_data(void *cls, struct ldg_http_xfer *x, const char *piece, size_t n)
         return 1;
     }
     if (!c->first_ns)
-        c->first_ns = now_ns();
+        c->first_ns = ldg_now_wall_ns();
     c->response_bytes += n;
     proxy_obs_piece(&c->obs, piece, n);
     /* the end marker, in sync mode: held until the event is committed */
@@ -730,7 +723,7 @@ judge(struct call *c, int rc, const char *err)
 {
     struct ldg_proxy *p = c->p;
 
-    c->end_ns = now_ns();
+    c->end_ns = ldg_now_wall_ns();
     if (!c->streamed)
         c->response_bytes = c->whole.len;
     if (rc < 0) {
@@ -805,7 +798,7 @@ up_end(void *cls, struct ldg_http_xfer *x, int rc, int connected,
     c->up_rc = rc;
 
     if (gone) {
-        c->end_ns = now_ns();
+        c->end_ns = ldg_now_wall_ns();
         c->outcome = "client-gone";
         snprintf(c->reason, sizeof c->reason,
                  "the client closed the connection before %s",
@@ -968,13 +961,8 @@ handle(void *ctx, struct ldg_httpd_req *req)
     c->waits = 1;
     pthread_mutex_init(&c->mu, NULL);
     ldg_buf_init(&c->whole, p->response_max + 1);
-    c->t0_ns = now_ns();
-    {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        c->t0_wall_ns =
-            (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-    }
+    c->t0_ns = ldg_now_wall_ns();
+    c->t0_wall_ns = c->t0_ns; /* (now_ns was the wall clock too) */
     snprintf(c->method, sizeof c->method, "%s", ldg_httpd_method(req));
     /* who asked: at once, or when the scan for the process is done */
     c->waits++;
@@ -1205,9 +1193,9 @@ ldg_proxy_stop(struct ldg_proxy *p, struct ldg_proxy_stats *st)
      * one records then); the recorder commits what is queued and answers
      * the last calls */
     __atomic_store_n(&p->stopping, 1, __ATOMIC_RELEASE);
-    for (uint64_t t0 = now_ns();
+    for (uint64_t t0 = ldg_now_wall_ns();
          ldg_httpd_busy(p->httpd) &&
-         now_ns() - t0 < LDG_PROXY_DRAIN_MS * 1000000ull;)
+         ldg_now_wall_ns() - t0 < LDG_PROXY_DRAIN_MS * 1000000ull;)
         usleep(10000);
     __atomic_store_n(&p->cut, 1, __ATOMIC_RELEASE);
     ldg_httpd_stop(p->httpd);

@@ -533,9 +533,7 @@ rec_main(void *arg)
     pthread_mutex_lock(&r->mu);
     for (;;) {
         while (r->head == NULL && !r->stop) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += 1;
+            struct timespec ts = ldg_wall_deadline(1000000000u);
             pthread_cond_timedwait(&r->cv_work, &r->mu, &ts);
         }
         if (r->head == NULL && r->stop)
@@ -562,9 +560,7 @@ rec_main(void *arg)
     }
     if (!r->ledger) {
         /* every answer, then the end */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 10;
+        struct timespec ts = ldg_wall_deadline(10000000000u);
         while (r->inflight > 0 && r->has_rthr && !r->broken)
             if (pthread_cond_timedwait(&r->cv_done, &r->mu, &ts) == ETIMEDOUT)
                 break;

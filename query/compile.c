@@ -474,14 +474,6 @@ close_group(struct ldg_query *q, struct qgroup *cur, char *err, size_t errcap)
     return 0;
 }
 
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 int
 ldg_query_compile(struct ldg_query **out, int nterms, char *const *terms,
                   const char *since, const char *until, char *err,
@@ -489,7 +481,7 @@ ldg_query_compile(struct ldg_query **out, int nterms, char *const *terms,
 {
     struct ldg_query *q;
     struct qgroup cur;
-    uint64_t now = now_ns();
+    uint64_t now = ldg_now_wall_ns();
     int rc = 0;
 
     if (out == NULL || nterms < 0 || (nterms > 0 && terms == NULL))

@@ -356,6 +356,13 @@ int ldg_query_timeline_trace(struct ldg_txn *t, const char *trace,
 /* Renders a timeline from ldg_query_timeline as text lines. *out is
  * malloc'd (caller frees). */
 int ldg_query_timeline_text(const json_t *tl, char **out);
+/* One event of a timeline (an entry of its "events") in words, as `ledger
+ * timeline` and the run page (page/page.h) say it: "p/r -> small
+ * FALLBACK  12ms  ok"; *bad, when bad is not NULL, is 1 when the timeline
+ * marks it with '!' (a denial, a failure, an error, a permission
+ * withdrawn, ...). @return a malloc'd string (the caller frees it), NULL
+ * when out of memory or e is not an object. */
+char *ldg_query_timeline_event_text(const json_t *e, int *bad);
 
 /* --------------------------------------------------------------- follow -- */
 

@@ -880,22 +880,6 @@ render_json(struct ldg_query_render *r, struct ldg_txn *t,
     return 0;
 }
 
-static json_t *
-u64s(uint64_t v)
-{
-    char b[24];
-    snprintf(b, sizeof b, "%llu", (unsigned long long)v);
-    return json_string(b);
-}
-
-static json_t *
-hexs(const uint8_t *p, size_t n)
-{
-    char b[129];
-    ldg_hex(b, p, n);
-    return json_string(b);
-}
-
 /* The event as `ledger show -o json` and `query -o json-pretty` show it
  * (json_head and q_render_json_rec write the same keys as text). Not the
  * evidence bundle's events.jsonl envelope (export/common.c envelope_json)
@@ -908,47 +892,11 @@ static json_t *
 event_json(struct ldg_query_render *r, struct ldg_txn *t,
            const struct ldg_event *ev, const char *name, int *body_rc)
 {
-    json_t *o = json_object(), *body = NULL;
-    char tbuf[64];
+    json_t *o = ldg_event_json(ev, name, 0), *body = NULL;
     int rc;
 
     if (o == NULL)
         return NULL;
-    ldg_time_rfc3339_ns(tbuf, sizeof tbuf, ldg_event_time(ev));
-    json_object_set_new(o, "seq", u64s(ev->seq));
-    json_object_set_new(o, "ts", u64s(ldg_event_time(ev)));
-    json_object_set_new(o, "time", json_string(tbuf));
-    ldg_time_rfc3339_ns(tbuf, sizeof tbuf, ev->ts_ns);
-    json_object_set_new(o, "recorded_ts", u64s(ev->ts_ns));
-    json_object_set_new(o, "recorded_time", json_string(tbuf));
-    json_object_set_new(o, "clock",
-                        json_string(ev->has_time ? "source" : "ledger"));
-    json_object_set_new(o, "type", json_string(ev->type));
-    json_object_set_new(o, "subject", json_string(ev->subject));
-    if (ev->run[0])
-        json_object_set_new(o, "run", json_string(ev->run));
-    if (ev->has_parent)
-        json_object_set_new(o, "parent", u64s(ev->parent));
-    json_object_set_new(o, "actor", json_string(ev->actor));
-    if (name[0])
-        json_object_set_new(o, "actor_name", json_string(name));
-    if (ev->id_len > 0)
-        json_object_set_new(o, "id", json_stringn(ev->id, ev->id_len));
-    if (ev->has_source)
-        json_object_set_new(o, "source", ldg_event_source_json(ev));
-    json_object_set_new(o, "prev", hexs(ev->prev, 32));
-    json_object_set_new(o, "body_commitment", hexs(ev->body_root, 32));
-    json_object_set_new(o, "leaf_hash", hexs(ev->leaf, 32));
-    if (ev->sealed) {
-        char n[24];
-        json_object_set_new(o, "claim_digest", hexs(ev->digest, 32));
-        snprintf(n, sizeof n, "%llu", (unsigned long long)ev->seal_seq);
-        json_object_set_new(o, "seal", json_string(n));
-        snprintf(n, sizeof n, "%llu", (unsigned long long)ev->seal_leaf);
-        json_object_set_new(o, "seal_leaf", json_string(n));
-    } else {
-        json_object_set_new(o, "signature", hexs(ev->sig, 64));
-    }
     rc = get_body(r, t, ev->seq, &body);
     if (rc == 0)
         json_object_set_new(o, "body", body);

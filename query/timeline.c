@@ -46,14 +46,6 @@
 #define TL_CONTEXT_MAX 2000 /* context events listed */
 
 static json_t *
-u64s(uint64_t v)
-{
-    char b[24];
-    snprintf(b, sizeof b, "%llu", (unsigned long long)v);
-    return json_string(b);
-}
-
-static json_t *
 time_str(uint64_t ts_ns)
 {
     char b[LDG_TIME_NS_LEN];
@@ -65,21 +57,6 @@ time_str(uint64_t ts_ns)
  * "recorded_ts"/"recorded_time" the ledger's commit time (the order of the
  * log), "clock" which of the two "time" is; then its "id" and "source"
  * (format version 2) when it has them. */
-static void
-put_times(json_t *e, const struct ldg_event *ev)
-{
-    json_object_set_new(e, "ts", u64s(ldg_event_time(ev)));
-    json_object_set_new(e, "time", time_str(ldg_event_time(ev)));
-    json_object_set_new(e, "recorded_ts", u64s(ev->ts_ns));
-    json_object_set_new(e, "recorded_time", time_str(ev->ts_ns));
-    json_object_set_new(e, "clock",
-                        json_string(ev->has_time ? "source" : "ledger"));
-    if (ev->id_len > 0)
-        json_object_set_new(e, "id", json_stringn(ev->id, ev->id_len));
-    if (ev->has_source)
-        json_object_set_new(e, "source", ldg_event_source_json(ev));
-}
-
 struct tl {
     struct ldg_txn *t;
     const char *run;
@@ -242,17 +219,13 @@ on_run_event(void *ctx, uint64_t seq)
         json_decref(body);
         return 0;
     }
-    e = json_object();
+    e = ldg_event_json(&ev, NULL, LDG_EVENT_JSON_BRIEF);
     if (e == NULL) {
         json_decref(body);
         tl->err = LDG_ENOMEM;
         return 1;
     }
-    json_object_set_new(e, "seq", u64s(seq));
-    put_times(e, &ev);
     json_object_set_new(e, "kind", json_string(kind));
-    json_object_set_new(e, "type", json_string(ev.type));
-    json_object_set_new(e, "subject", json_string(ev.subject));
     if (strcmp(kind, "policy") == 0)
         json_object_set_new(e, "denied",
                             json_boolean(jstr_is(body, "decision", "deny")));
@@ -297,7 +270,7 @@ on_pack_event(void *ctx, uint64_t seq)
         tl->version = json_pack(
             "{s:s, s:O?, s:o}", "type", ev.type, "version",
             json_object_get(body, ev.type[5] == 'u' ? "to" : "version"), "seq",
-            u64s(seq));
+            ldg_json_u64(seq));
         json_array_foreach(routes, i, r)
         {
             if (json_is_string(r) &&
@@ -363,7 +336,7 @@ on_eval(void *ctx, uint64_t seq)
         return 1;
     }
     e = json_pack("{s:s, s:o, s:o, s:o}", "target", ev.subject, "seq",
-                  u64s(seq), "time", time_str(ldg_event_time(&ev)),
+                  ldg_json_u64(seq), "time", time_str(ldg_event_time(&ev)),
                   "recorded_time", time_str(ev.ts_ns));
     if (e != NULL && body != NULL) {
         static const char *const keep[] = {
@@ -500,12 +473,9 @@ on_context(void *ctx, uint64_t seq)
         tl->err = rc;
         return 1;
     }
-    e = json_pack("{s:o}", "seq", u64s(seq));
+    e = ldg_event_json(&ev, NULL, LDG_EVENT_JSON_BRIEF);
     if (e != NULL) {
-        put_times(e, &ev);
         json_object_set_new(e, "kind", json_string("context"));
-        json_object_set_new(e, "type", json_string(ev.type));
-        json_object_set_new(e, "subject", json_string(ev.subject));
         json_object_set_new(e, "before_start", json_boolean(tl->ctx_latest));
     }
     if (e == NULL) {
@@ -762,7 +732,7 @@ source_order(struct tl *tl, uint64_t base)
             uint64_t at = s >= tl->src_base         ? base + (s - tl->src_base)
                           : base > tl->src_base - s ? base - (tl->src_base - s)
                                                     : 0;
-            json_object_set_new(e, "_order", u64s(at));
+            json_object_set_new(e, "_order", ldg_json_u64(at));
         }
     }
     qsort(all, n, sizeof *all, order_cmp);
@@ -945,11 +915,11 @@ finish(struct tl *tl)
     json_object_set_new(tl->root, "start",
                         tl->have_start
                             ? json_pack("{s:o, s:o, s:o, s:o, s:o}", "seq",
-                                        u64s(tl->start_seq), "ts",
-                                        u64s(tl->start_time), "time",
+                                        ldg_json_u64(tl->start_seq), "ts",
+                                        ldg_json_u64(tl->start_time), "time",
                                         time_str(tl->start_time), "recorded_ts",
-                                        u64s(tl->start_ts), "recorded_time",
-                                        time_str(tl->start_ts))
+                                        ldg_json_u64(tl->start_ts),
+                                        "recorded_time", time_str(tl->start_ts))
                             : json_null());
     if (end != NULL) {
         json_t *body = json_object_get(end, "body");
@@ -1032,12 +1002,8 @@ add_signers(struct ldg_txn *t, json_t *arr)
             json_t *src;
             if (ldg_event_get(t, strtoull(s, NULL, 10), &ev) < 0)
                 return LDG_ECORRUPT;
-            if (ev.has_source) {
-                src = json_object();
-                put_times(src, &ev);
-                json_object_set(e, "source", json_object_get(src, "source"));
-                json_decref(src);
-            }
+            if ((src = ldg_event_source_json(&ev)) != NULL)
+                json_object_set_new(e, "source", src);
         }
     }
     return 0;
@@ -1087,7 +1053,7 @@ pruned_start(struct tl *tl, json_t **cut)
         *cut = json_pack("{s:{s:O, s:O?, s:b}, s:{s:o, s:s}, s:I}", "start",
                          "seq", json_object_get(row, "started_seq"), "time",
                          json_object_get(row, "start"), "pruned", 1, "horizon",
-                         "seq", u64s(hz), "archive_sha256", hex, "at",
+                         "seq", ldg_json_u64(hz), "archive_sha256", hex, "at",
                          (json_int_t)hz);
         if (*cut == NULL)
             rc = LDG_ENOMEM;
@@ -1377,39 +1343,44 @@ join_line(struct ldg_buf *b, const json_t *e)
     ldg_buf_add(b, "\n", 1);
 }
 
+/* Whether the timeline marks event e with '!': a denial, a failed or
+ * aborted step or run, an error, and among the context events a
+ * permission withdrawn, a model gone, a runtime down, a failed eval. */
+static int
+event_bad(const json_t *e)
+{
+    const char *kind = sget(e, "kind");
+    const json_t *body = json_object_get(e, "body");
+    const char *type = sget(e, "type");
+    return json_is_true(json_object_get(e, "denied")) ||
+           jstr_is(body, "status", "failed") ||
+           jstr_is(body, "status", "aborted") ||
+           jstr_is(body, "outcome", "error") ||
+           jstr_is(body, "outcome", "refused") ||
+           jstr_is(body, "outcome", "client-gone") ||
+           (strcmp(kind, "context") == 0 &&
+            (strcmp(type, LDG_EV_PERMISSION_REVOKED) == 0 ||
+             strcmp(type, LDG_EV_PERMISSION_DENIED) == 0 ||
+             strcmp(type, LDG_EV_PROMOTION_ROLLED_BACK) == 0 ||
+             jstr_is(body, "state", "offline") ||
+             jstr_is(body, "state", "removed") ||
+             jstr_is(body, "status", "down") ||
+             jstr_is(body, "status", "degraded") ||
+             json_is_false(json_object_get(body, "passed")) ||
+             json_is_false(json_object_get(body, "ok"))));
+}
+
+/* The words of event e after its kind, each after two spaces: what the
+ * timeline and the run page say of it. */
 static void
-event_line(struct ldg_buf *b, const json_t *e)
+event_words(struct ldg_buf *b, const json_t *e)
 {
     const char *kind = sget(e, "kind");
     const json_t *body = json_object_get(e, "body");
     int deny = json_is_true(json_object_get(e, "denied"));
-    const char *type = sget(e, "type");
-    int bad = deny || jstr_is(body, "status", "failed") ||
-              jstr_is(body, "status", "aborted") ||
-              jstr_is(body, "outcome", "error") ||
-              jstr_is(body, "outcome", "refused") ||
-              jstr_is(body, "outcome", "client-gone") ||
-              (strcmp(kind, "context") == 0 &&
-               (strcmp(type, LDG_EV_PERMISSION_REVOKED) == 0 ||
-                strcmp(type, LDG_EV_PERMISSION_DENIED) == 0 ||
-                strcmp(type, LDG_EV_PROMOTION_ROLLED_BACK) == 0 ||
-                jstr_is(body, "state", "offline") ||
-                jstr_is(body, "state", "removed") ||
-                jstr_is(body, "status", "down") ||
-                jstr_is(body, "status", "degraded") ||
-                json_is_false(json_object_get(body, "passed")) ||
-                json_is_false(json_object_get(body, "ok"))));
 
-    ldg_buf_printf(b, "%s %+10.3fs  #%-8s %-7s", bad ? "!" : " ",
-                   (double)json_integer_value(json_object_get(e, "rel_us")) /
-                       1e6,
-                   sget(e, "seq"), deny ? "DENY" : kind);
-    /* the span tree: two spaces a level */
-    for (json_int_t d = json_integer_value(json_object_get(e, "depth"));
-         d > 0 && d <= TRACE_DEPTH_MAX; d--)
-        ldg_buf_puts(b, "  ");
     if (body == NULL) {
-        ldg_buf_printf(b, "  %s [body erased]\n", sget(e, "type"));
+        ldg_buf_printf(b, "  %s [body erased]", sget(e, "type"));
         return;
     }
     if (strcmp(kind, "start") == 0) {
@@ -1505,8 +1476,42 @@ event_line(struct ldg_buf *b, const json_t *e)
         ldg_buf_printf(b, "  %s %s", sget(e, "type"), sget(e, "subject"));
     }
     put_model_at(b, json_object_get(e, "model_at"));
+}
+
+static void
+event_line(struct ldg_buf *b, const json_t *e)
+{
+    int deny = json_is_true(json_object_get(e, "denied"));
+    ldg_buf_printf(b, "%s %+10.3fs  #%-8s %-7s", event_bad(e) ? "!" : " ",
+                   (double)json_integer_value(json_object_get(e, "rel_us")) /
+                       1e6,
+                   sget(e, "seq"), deny ? "DENY" : sget(e, "kind"));
+    /* the span tree: two spaces a level */
+    for (json_int_t d = json_integer_value(json_object_get(e, "depth"));
+         d > 0 && d <= TRACE_DEPTH_MAX; d--)
+        ldg_buf_puts(b, "  ");
+    event_words(b, e);
     ldg_buf_add(b, "\n", 1);
     join_line(b, e);
+}
+
+char *
+ldg_query_timeline_event_text(const json_t *e, int *bad)
+{
+    struct ldg_buf b;
+    char *s;
+    if (!json_is_object(e))
+        return NULL;
+    ldg_buf_init(&b, 65536);
+    event_words(&b, e);
+    if (bad != NULL)
+        *bad = event_bad(e);
+    if (b.len == 0)
+        return strdup("");
+    s = ldg_buf_detach(&b, NULL);
+    if (s != NULL)
+        memmove(s, s + 2, strlen(s + 2) + 1); /* the first two spaces */
+    return s;
 }
 
 int

@@ -13,17 +13,6 @@
 #include "retention/retention.h"
 #include "util/util.h"
 
-static void
-seterr(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    if (err == NULL || cap == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
-
 int
 ldg_retention_parse_bytes(const char *s, uint64_t *out)
 {
@@ -77,23 +66,21 @@ load_object(const char *path, const char *dir, json_t *j,
     json_object_foreach(j, k, v)
     {
         if (strcmp(k, "keep_days") && strcmp(k, "disk_budget") &&
-            strcmp(k, "archive_dir") && strcmp(k, "archive_events")) {
-            seterr(err, errcap,
-                   "%s: unknown key \"%s\" (known: keep_days, disk_budget, "
-                   "archive_dir, archive_events)",
-                   path, k);
-            return LDG_EBADINPUT;
-        }
+            strcmp(k, "archive_dir") && strcmp(k, "archive_events"))
+            return ldg_errf(
+                err, errcap, LDG_EBADINPUT,
+                "%s: unknown key \"%s\" (known: keep_days, disk_budget, "
+                "archive_dir, archive_events)",
+                path, k);
     }
     if ((v = json_object_get(j, "keep_days")) != NULL) {
         if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-            json_integer_value(v) > LDG_RETENTION_KEEP_DAYS_MAX) {
-            seterr(err, errcap,
-                   "%s: \"keep_days\": must be a whole number of days, 1 to "
-                   "%d",
-                   path, LDG_RETENTION_KEEP_DAYS_MAX);
-            return LDG_EBADINPUT;
-        }
+            json_integer_value(v) > LDG_RETENTION_KEEP_DAYS_MAX)
+            return ldg_errf(
+                err, errcap, LDG_EBADINPUT,
+                "%s: \"keep_days\": must be a whole number of days, 1 to "
+                "%d",
+                path, LDG_RETENTION_KEEP_DAYS_MAX);
         p->keep_days = (uint32_t)json_integer_value(v);
     }
     if ((v = json_object_get(j, "disk_budget")) != NULL) {
@@ -106,41 +93,36 @@ load_object(const char *path, const char *dir, json_t *j,
                   p->disk_budget == 0;
         else
             bad = 1;
-        if (bad) {
-            seterr(err, errcap,
-                   "%s: \"disk_budget\": must be a positive number of bytes, "
-                   "or a string like \"20G\" (K, M, G, T: 1024-based)",
-                   path);
-            return LDG_EBADINPUT;
-        }
+        if (bad)
+            return ldg_errf(
+                err, errcap, LDG_EBADINPUT,
+                "%s: \"disk_budget\": must be a positive number of bytes, "
+                "or a string like \"20G\" (K, M, G, T: 1024-based)",
+                path);
     }
     if ((v = json_object_get(j, "archive_events")) != NULL) {
         if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-            json_integer_value(v) > 10000000) {
-            seterr(err, errcap,
-                   "%s: \"archive_events\": must be a whole number of "
-                   "events, 1 to 10000000",
-                   path);
-            return LDG_EBADINPUT;
-        }
+            json_integer_value(v) > 10000000)
+            return ldg_errf(err, errcap, LDG_EBADINPUT,
+                            "%s: \"archive_events\": must be a whole number of "
+                            "events, 1 to 10000000",
+                            path);
         p->archive_events = (uint64_t)json_integer_value(v);
     }
     if ((v = json_object_get(j, "archive_dir")) != NULL) {
         const char *s = json_string_value(v);
         int n;
-        if (s == NULL || s[0] == '\0') {
-            seterr(err, errcap, "%s: \"archive_dir\": must be a path", path);
-            return LDG_EBADINPUT;
-        }
+        if (s == NULL || s[0] == '\0')
+            return ldg_errf(err, errcap, LDG_EBADINPUT,
+                            "%s: \"archive_dir\": must be a path", path);
         if (s[0] == '/')
             n = snprintf(p->archive_dir, sizeof p->archive_dir, "%s", s);
         else
             n = snprintf(p->archive_dir, sizeof p->archive_dir, "%s/%s", dir,
                          s);
-        if (n < 0 || (size_t)n >= sizeof p->archive_dir) {
-            seterr(err, errcap, "%s: \"archive_dir\": too long", path);
-            return LDG_EBADINPUT;
-        }
+        if (n < 0 || (size_t)n >= sizeof p->archive_dir)
+            return ldg_errf(err, errcap, LDG_EBADINPUT,
+                            "%s: \"archive_dir\": too long", path);
     }
     return 0;
 }
@@ -166,26 +148,24 @@ ldg_retention_policy_load(const char *dir, struct ldg_retention_policy *p,
     if ((f = fopen(path, "rb")) == NULL) {
         if (errno == ENOENT)
             return 0;
-        seterr(err, errcap, "%s: %s", path, strerror(errno));
-        return LDG_EIO;
+        return ldg_errf(err, errcap, LDG_EIO, "%s: %s", path, strerror(errno));
     }
     {
         struct stat sb;
         if (fstat(fileno(f), &sb) == 0 && !S_ISREG(sb.st_mode)) {
-            seterr(err, errcap, "%s: not a regular file (%s)", path,
-                   S_ISDIR(sb.st_mode) ? "a directory" : "a special file");
+            ldg_errf(err, errcap, 0, "%s: not a regular file (%s)", path,
+                     S_ISDIR(sb.st_mode) ? "a directory" : "a special file");
             fclose(f);
             return LDG_EIO;
         }
     }
     j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
     fclose(f);
-    if (j == NULL) {
-        seterr(err, errcap, "%s:%d:%d: %s", path, je.line, je.column, je.text);
-        return LDG_EBADINPUT;
-    }
+    if (j == NULL)
+        return ldg_errf(err, errcap, LDG_EBADINPUT, "%s:%d:%d: %s", path,
+                        je.line, je.column, je.text);
     if (!json_is_object(j)) {
-        seterr(err, errcap, "%s: must be a JSON object", path);
+        ldg_errf(err, errcap, 0, "%s: must be a JSON object", path);
         json_decref(j);
         return LDG_EBADINPUT;
     }

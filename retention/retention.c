@@ -21,14 +21,6 @@
 #include "retention/retention.h"
 #include "util/util.h"
 
-static uint64_t
-wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int
 all_digits(const char *s)
 {
@@ -247,7 +239,8 @@ ldg_retention_archive(struct ldg_ledger *l, const struct ldg_archive_opts *o,
         return LDG_EINVAL;
     memset(r, 0, sizeof *r);
     r->erased_by = UINT64_MAX;
-    if ((rc = ldg_retention_resolve(l, o->before, wall_ns(), &r->h)) < 0)
+    if ((rc = ldg_retention_resolve(l, o->before, ldg_now_wall_ns(), &r->h)) <
+        0)
         return rc;
     if (o->bundle)
         return archive_bundle(l, o, r);
@@ -706,7 +699,7 @@ ldg_retention_prune(struct ldg_ledger *l, const struct ldg_prune_opts *o,
         o->before == NULL)
         return LDG_EINVAL;
     memset(r, 0, sizeof *r);
-    now = o->now_ns ? o->now_ns : wall_ns();
+    now = o->now_ns ? o->now_ns : ldg_now_wall_ns();
     /* first: a run again after the prune answers "pruned already" only
      * of an archive that is there */
     if ((rc = archive_readable(l, o->archive)) < 0)
@@ -805,17 +798,11 @@ mkdir_p(struct ldg_ledger *l, const char *dir)
         return LDG_EINVAL;
     }
     memcpy(buf, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0')
-            continue;
-        buf[i] = '\0';
-        if (mkdir(buf, 0750) < 0 && errno != EEXIST) {
-            int e = errno;
-            ldg_set_errmsg(l, "archive directory %s: cannot create %s: %s", dir,
-                           buf, strerror(e));
-            return e == ENOSPC || e == EIO ? LDG_EIO : LDG_EEXIST;
-        }
-        buf[i] = i == n ? '\0' : '/';
+    if (ldg_mkdir_p(buf, 0, 1, 0750, NULL, NULL) < 0) {
+        int e = errno;
+        ldg_set_errmsg(l, "archive directory %s: cannot create %s: %s", dir,
+                       buf, strerror(e));
+        return e == ENOSPC || e == EIO ? LDG_EIO : LDG_EEXIST;
     }
     return 0;
 }
@@ -993,7 +980,7 @@ ldg_retention_apply(struct ldg_ledger *l, const struct ldg_retention_policy *p,
         return LDG_EINVAL;
     memset(r, 0, sizeof *r);
     if (now_ns == 0)
-        now_ns = wall_ns();
+        now_ns = ldg_now_wall_ns();
     keep_ns = (uint64_t)p->keep_days * 86400u * 1000000000u;
     cutoff = now_ns > keep_ns ? now_ns - keep_ns : 0;
     r->used = used = used_bytes2(l, &removable);

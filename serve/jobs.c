@@ -101,14 +101,6 @@ jobs_log(const struct ldg_jobs *js, const char *fmt, ...)
     js->log(js->log_ctx, line);
 }
 
-static uint64_t
-wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* "30s", "5m", "1h", "2d", "500ms"; a bare number is seconds. 1 s to
  * 30 days. */
 int
@@ -167,7 +159,7 @@ jobs_write_status(struct ldg_jobs *js, int stopped)
     json_object_set_new(root, "socket", json_string(js->sock));
     fmt_wall(t, sizeof t, js->started);
     json_object_set_new(root, "started", json_string(t));
-    fmt_wall(t, sizeof t, wall_ns());
+    fmt_wall(t, sizeof t, ldg_now_wall_ns());
     json_object_set_new(root, "updated", json_string(t));
     json_object_set_new(root, "state",
                         json_string(stopped ? "stopped" : "serving"));
@@ -249,7 +241,7 @@ jobs_notify(struct ldg_jobs *js)
 {
     char msg[1024], w[32];
     size_t off = 0;
-    uint64_t now = wall_ns();
+    uint64_t now = ldg_now_wall_ns();
     off += (size_t)snprintf(msg, sizeof msg, "STATUS=serving on %s", js->sock);
     for (size_t i = 0; i < js->n && off < sizeof msg; i++) {
         struct job *j = &js->j[i];
@@ -387,13 +379,7 @@ jobs_main(void *arg)
             uint64_t wait_ns = soonest - now;
             if (wait_ns > 1000000000u)
                 wait_ns = 1000000000u;
-            clock_gettime(CLOCK_REALTIME, &w);
-            w.tv_sec += (time_t)(wait_ns / 1000000000u);
-            w.tv_nsec += (long)(wait_ns % 1000000000u);
-            if (w.tv_nsec >= 1000000000L) {
-                w.tv_sec++;
-                w.tv_nsec -= 1000000000L;
-            }
+            w = ldg_wall_deadline(wait_ns);
             pthread_cond_timedwait(&js->cv, &js->mu, &w);
             pthread_mutex_unlock(&js->mu);
             continue;
@@ -403,13 +389,13 @@ jobs_main(void *arg)
             char err[512];
             uint64_t delay_ms;
             int rc;
-            due->last_run = wall_ns();
+            due->last_run = ldg_now_wall_ns();
             rc = job_run(js, due, err, sizeof err);
             due->runs++;
             due->last_exit = rc;
             if (rc == 0) {
                 due->streak = 0;
-                due->last_ok = wall_ns();
+                due->last_ok = ldg_now_wall_ns();
                 due->last_error[0] = '\0';
                 delay_ms = due->every_ms;
             } else {
@@ -437,7 +423,7 @@ jobs_main(void *arg)
                              (unsigned long long)(delay_ms / 1000));
             }
             due->next_ns = ldg_now_mono_ns() + delay_ms * 1000000u;
-            due->next_wall = wall_ns() + delay_ms * 1000000u;
+            due->next_wall = ldg_now_wall_ns() + delay_ms * 1000000u;
             jobs_write_status(js, 0);
             jobs_notify(js);
         }
@@ -542,7 +528,7 @@ ldg_jobs_start(struct ldg_jobs *js, const char *dir, const char *sock,
     }
     snprintf(js->dir, sizeof js->dir, "%s", dir);
     snprintf(js->sock, sizeof js->sock, "%s", sock);
-    js->started = wall_ns();
+    js->started = ldg_now_wall_ns();
     jobs_write_status(js, 0);
     if (js->n == 0)
         return 0;

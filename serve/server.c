@@ -468,13 +468,7 @@ sweep_readers(struct ldg_server *s, uint64_t *next, struct timespec *wake)
     if (dead > 0)
         __atomic_add_fetch(&s->st.cleared, (uint64_t)dead, __ATOMIC_RELAXED);
     *next = ldg_now_mono_ns() + ms * 1000000u;
-    clock_gettime(CLOCK_REALTIME, wake);
-    wake->tv_sec += (time_t)(ms / 1000);
-    wake->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (wake->tv_nsec >= 1000000000L) {
-        wake->tv_sec++;
-        wake->tv_nsec -= 1000000000L;
-    }
+    *wake = ldg_wall_deadline(ms * 1000000u);
 }
 
 /* What a request weighs in the writer's queue: its events. */

@@ -1,7 +1,13 @@
 /*
- * error.c — the names of the error codes (util/error.h).
+ * error.c — the names of the error codes (util/error.h), what a program
+ * exits with for each, and the message of a call that reports into its
+ * caller's buffer.
  */
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "util/error.h"
+#include "util/util.h"
 
 const char *
 ldg_strerror(int code)
@@ -88,4 +94,16 @@ ldg_exit_code(int code)
     default:
         return 74;
     }
+}
+
+int
+ldg_errf(char *err, size_t cap, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    if (err != NULL && cap > 0) {
+        va_start(ap, fmt);
+        vsnprintf(err, cap, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
 }

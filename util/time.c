@@ -31,29 +31,32 @@ ldg_time_local(char *buf, size_t cap, uint64_t ts_ns)
     return buf;
 }
 
-char *
-ldg_time_rfc3339_ns(char *buf, size_t cap, uint64_t ts_ns)
+/* ts_ns as RFC 3339 UTC, with its nine fraction digits when frac. */
+static char *
+rfc3339(char *buf, size_t cap, uint64_t ts_ns, int frac)
 {
     char base[32];
     if (ldg_time_rfc3339_base(base, sizeof base,
                               (int64_t)(ts_ns / 1000000000u)) < 0)
         snprintf(buf, cap, "?");
-    else
+    else if (frac)
         snprintf(buf, cap, "%s.%09lluZ", base,
                  (unsigned long long)(ts_ns % 1000000000u));
+    else
+        snprintf(buf, cap, "%sZ", base);
     return buf;
+}
+
+char *
+ldg_time_rfc3339_ns(char *buf, size_t cap, uint64_t ts_ns)
+{
+    return rfc3339(buf, cap, ts_ns, 1);
 }
 
 char *
 ldg_time_rfc3339_sec(char *buf, size_t cap, uint64_t ts_ns)
 {
-    char base[32];
-    if (ldg_time_rfc3339_base(base, sizeof base,
-                              (int64_t)(ts_ns / 1000000000u)) < 0)
-        snprintf(buf, cap, "?");
-    else
-        snprintf(buf, cap, "%sZ", base);
-    return buf;
+    return rfc3339(buf, cap, ts_ns, 0);
 }
 
 /* ------------------------------------------------------ civil dates -- */
@@ -189,10 +192,30 @@ ldg_time_parse_rfc3339(const char *s, size_t n, unsigned flags, uint64_t *ns)
     return 0;
 }
 
+static uint64_t
+clock_ns(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
+ldg_now_wall_ns(void)
+{
+    return clock_ns(CLOCK_REALTIME);
+}
+
 uint64_t
 ldg_now_mono_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return clock_ns(CLOCK_MONOTONIC);
+}
+
+struct timespec
+ldg_wall_deadline(uint64_t in_ns)
+{
+    uint64_t t = ldg_now_wall_ns() + in_ns;
+    struct timespec ts = {(time_t)(t / 1000000000u), (long)(t % 1000000000u)};
+    return ts;
 }

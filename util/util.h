@@ -4,8 +4,9 @@
  * ledger program's command lines and its runs as a child, and a Unix
  * socket's liveness.
  *
- * util/ sits below ledger/: it uses only libc and the library's one
- * error enum (util/error.h), and includes no header from above it;
+ * util/ sits below ledger/: it uses only libc, jansson (the JSON values
+ * every view writes alike) and the library's one error enum
+ * (util/error.h), and includes no header from above it;
  * ledger/ and every module above it may use it. Like libgit2's src/util
  * or curl's curlx_. Not part of libledger's API: neither installed nor
  * exported (the CLI links its own copy, build/libledger-util.a).
@@ -17,8 +18,20 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
+
+#include <jansson.h>
 
 #include "util/error.h"
+
+/* ------------------------------------------------------------- errors -- */
+
+/* Writes the message (a printf format) into err, cap bytes (nothing when
+ * err is NULL or cap 0), and returns rc: for the calls that report into
+ * their caller's buffer, `return ldg_errf(err, cap, LDG_EIO, "%s: %s",
+ * path, strerror(errno));`. */
+int ldg_errf(char *err, size_t cap, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* ------------------------------------------------------------- buffer -- */
 
@@ -133,6 +146,11 @@ ldg_rd_be64(const uint8_t *p)
 
 /* Monotonic nanoseconds since boot (for timings). */
 uint64_t ldg_now_mono_ns(void);
+/* Nanoseconds since the Unix epoch, by the wall clock (CLOCK_REALTIME). */
+uint64_t ldg_now_wall_ns(void);
+/* The wall-clock time in_ns from now: the deadline pthread_cond_timedwait
+ * takes (its condition variables use CLOCK_REALTIME). */
+struct timespec ldg_wall_deadline(uint64_t in_ns);
 
 /* "2026-05-01T12:00:00.000000001Z": RFC 3339 UTC with nanoseconds, 30
  * characters; LDG_TIME_NS_LEN with the NUL. */
@@ -178,6 +196,27 @@ int ldg_days_in_month(int64_t y, int m);
  * or UINT64_MAX) for callers to whom "long ago"/"far ahead" is enough. */
 int ldg_time_parse_rfc3339(const char *s, size_t n, unsigned flags,
                            uint64_t *ns);
+
+/* ----------------------------------------------------------- mkdir -p -- */
+
+/* mkdir -p over the path in path: each directory of it that ends at a '/'
+ * from byte from on (a leading '/' is the root's), and path itself when
+ * whole, created with mode when missing. made (may be NULL) is told each
+ * directory created, path cut there, for a caller that syncs its parent;
+ * a nonzero return stops and is returned. 0; or -1 with errno from the
+ * mkdir that failed and path cut at that directory (it is as it was on
+ * every other return). */
+int ldg_mkdir_p(char *path, size_t from, int whole, unsigned mode,
+                int (*made)(void *ctx, const char *dir), void *ctx);
+
+/* --------------------------------------------------------------- JSON -- */
+
+/* A 64-bit number (a sequence number, a log size, a time in ns) as every
+ * view writes it: a decimal string (docs/OUTPUT.md). A new reference, NULL
+ * when out of memory. */
+json_t *ldg_json_u64(uint64_t v);
+/* n (at most 64) bytes as a lowercase hex string; a new reference. */
+json_t *ldg_json_hex(const uint8_t *p, size_t n);
 
 /* ---------------------------------------------------------------- hex -- */
 

@@ -73,7 +73,7 @@ query_seqs(struct ldg_ledger *l, int n, char *const *terms, const char *since,
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
     assert_int_equal(ldg_query_iter_new(&it, q, t, 0), 0);
     while (ldg_query_iter_next(it, &ev) == 0)
-        json_array_append_new(a, json_u64(ev.seq));
+        json_array_append_new(a, ldg_json_u64(ev.seq));
     ldg_query_iter_free(it);
     ldg_txn_abort(t);
     ldg_query_free(q);

@@ -1,6 +1,7 @@
 /*
  * test_html.c — the page (page/html.c, page/model.c): a run's timeline
- * becomes marks in lanes and lines with their bodies, bad events are
+ * becomes marks in lanes and lines with their bodies, each line the words
+ * `ledger timeline` says of the event, bad events are
  * marked, text from the log is escaped (a body cannot inject markup), the
  * page refers to nothing outside itself, the doctor's verdict is the
  * pack's, a list of events is drawn by kind, and a model that is not one
@@ -16,6 +17,7 @@
 #include <cmocka.h>
 
 #include "page/page.h"
+#include "query/query.h"
 
 static const char *tl_text =
     "{\"run\":\"R-1\",\"pack\":\"p\",\"status\":\"failed\","
@@ -56,6 +58,16 @@ test_html__run_page(void **state)
 
     assert_non_null(tl);
     assert_int_equal(ldg_page_run(tl, &m), 0);
+    /* each event's line is what `ledger timeline` says of it */
+    for (size_t i = 0; i < 4; i++) {
+        const json_t *e = json_array_get(json_object_get(tl, "events"), i);
+        const json_t *pe = json_array_get(json_object_get(m, "events"), i);
+        char *words = ldg_query_timeline_event_text(e, NULL);
+        assert_non_null(words);
+        assert_string_equal(json_string_value(json_object_get(pe, "label")),
+                            words);
+        free(words);
+    }
     doc = json_loads("{\"verdict\":\"blocked\",\"packs\":[{\"pack\":\"q\","
                      "\"verdict\":\"healthy\"},{\"pack\":\"p\",\"verdict\":"
                      "\"degraded\",\"ok\":[\"enabled\"],\"clauses\":[{"
@@ -78,7 +90,7 @@ test_html__run_page(void **state)
     assert_non_null(strstr(html, "id=\"e6\" class=\"bad\""));
     assert_non_null(strstr(html, "id=\"e4\" class=\"ok\""));
     /* the route decision names the model that answered and the fallback */
-    assert_non_null(strstr(html, "p/r \xe2\x86\x92 small  FALLBACK"));
+    assert_non_null(strstr(html, "p/r -&gt; small  FALLBACK  12ms  ok"));
     assert_non_null(strstr(html, " f\" style=\"left:"));
     /* the pack's verdict, not the box's or another pack's */
     assert_non_null(strstr(html, "Doctor at the start: <span class=\"vd\">"

@@ -29,14 +29,14 @@ test_error__exit_codes_are_the_policy(void **state)
     static const struct {
         int code, status;
     } want[] = {
-        {LDG_OK, 0},          {LDG_ETAMPER, 1},      {LDG_EBADSIG, 1},
-        {LDG_EBADPROOF, 1},   {LDG_EINVAL, 64},      {LDG_EBADINPUT, 65},
-        {LDG_ETOOBIG, 65},    {LDG_ECORRUPT, 65},    {LDG_EVERSION, 65},
-        {LDG_EERASED, 65},    {LDG_ENOTFOUND, 66},   {LDG_ENOMEM, 71},
-        {LDG_EEXIST, 73},     {LDG_EIO, 74},         {LDG_EFULL, 74},
-        {LDG_EBUSY, 74},      {LDG_ENET, 74},        {LDG_ETIMEOUT, 74},
-        {LDG_EHTTP, 74},      {LDG_ESTALE, 74},      {LDG_EDUPLICATE, 74},
-        {LDG_EKEY, 77},       {LDG_EPRUNED, 66},     {-1000, 74},
+        {LDG_OK, 0},        {LDG_ETAMPER, 1},    {LDG_EBADSIG, 1},
+        {LDG_EBADPROOF, 1}, {LDG_EINVAL, 64},    {LDG_EBADINPUT, 65},
+        {LDG_ETOOBIG, 65},  {LDG_ECORRUPT, 65},  {LDG_EVERSION, 65},
+        {LDG_EERASED, 65},  {LDG_ENOTFOUND, 66}, {LDG_ENOMEM, 71},
+        {LDG_EEXIST, 73},   {LDG_EIO, 74},       {LDG_EFULL, 74},
+        {LDG_EBUSY, 74},    {LDG_ENET, 74},      {LDG_ETIMEOUT, 74},
+        {LDG_EHTTP, 74},    {LDG_ESTALE, 74},    {LDG_EDUPLICATE, 74},
+        {LDG_EKEY, 77},     {LDG_EPRUNED, 66},   {-1000, 74},
     };
     (void)state;
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
