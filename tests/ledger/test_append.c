@@ -1,9 +1,11 @@
 /*
- * test_append.c — the append path's sealed batches (ldg_batch_add_sealed,
- * ldg_writer_add_sealed): a client's seal is checked whole (commitments
- * recomputed from body and salts, claims, root, signature, first, roles,
- * key) and its events go in contiguously, or nothing does; a source
- * set on them (ledger serve's) goes in their stamps, outside the seal.
+ * test_append.c — ledger/append.c: an event's subject and run derived,
+ * bad input changing nothing, timestamps that never go backwards, ids
+ * that make an append idempotent; and the append path's sealed batches
+ * (ldg_batch_add_sealed, ldg_writer_add_sealed): a client's seal is checked
+ * whole (commitments recomputed from body and salts, claims, root, signature,
+ * first, roles, key) and its events go in contiguously, or nothing does; a
+ * source set on them (ledger serve's) goes in their stamps, outside the seal.
  *
  * The sealed batches here are built by the test itself from the public
  * primitives (field digests, body root, claims, seal tree, seal map), so
@@ -142,8 +144,7 @@ sealed_count(struct fx *f, const struct ldg_key *k)
  * src (NULL: none, as parsed); returns the code, the batch committed only
  * on 0. */
 static int
-add_from(struct fx *f, json_t *j, const struct ldg_source *src,
-         uint64_t *first)
+add_from(struct fx *f, json_t *j, const struct ldg_source *src, uint64_t *first)
 {
     struct ldg_sealed_batch *sb = NULL;
     struct ldg_batch *b;
@@ -478,6 +479,239 @@ test_append__sealed_batch_records_its_source(void **state)
     verify_ok(f);
 }
 
+static void
+test_append__append_derives_subject_and_run(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_txn *t;
+    struct ldg_event ev;
+    json_t *b;
+    uint64_t s1, s2;
+    (void)state;
+
+    s1 = t_append(l, "route.decision",
+                  "{\"route\":\"pdf-ops/extract\",\"chosen_model\":\"m\","
+                  "\"run\":\"R-7\"}",
+                  NULL);
+    s2 = t_append(l, "host.profile",
+                  "{\"cpu\":\"x\",\"cores\":2,\"ram_mb\":1024}", NULL);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_event_get(t, s1, &ev), 0);
+    assert_string_equal(ev.subject, "route:pdf-ops/extract");
+    assert_string_equal(ev.run, "R-7");
+    assert_int_equal(ldg_body_get(t, s1, &b), 0);
+    assert_string_equal(json_string_value(json_object_get(b, "chosen_model")),
+                        "m");
+    json_decref(b);
+    assert_int_equal(ldg_event_get(t, s2, &ev), 0);
+    assert_string_equal(ev.subject, "host:local");
+    assert_string_equal(ev.run, "");
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_append__bad_input_changes_nothing(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_event_in in;
+    uint64_t before, after;
+    json_t *b;
+    (void)state;
+
+    assert_int_equal(ldg_size(l, &before), 0);
+    memset(&in, 0, sizeof in);
+    in.type = "route.decision";
+    b = json_pack("{s:s}", "route", "r");
+    in.body = b;
+    assert_int_equal(ldg_append(l, &in, NULL), LDG_EBADINPUT);
+    assert_non_null(strstr(ldg_errmsg(l), "chosen_model"));
+    json_decref(b);
+    in.type = "no.such";
+    b = json_object();
+    in.body = b;
+    assert_int_equal(ldg_append(l, &in, NULL), LDG_EBADINPUT);
+    assert_non_null(strstr(ldg_errmsg(l), "x."));
+    in.type = "ledger.genesis";
+    assert_int_equal(ldg_append(l, &in, NULL), LDG_EBADINPUT);
+    in.type = "x.ok";
+    in.subject = "nocolon";
+    assert_int_equal(ldg_append(l, &in, NULL), LDG_EBADINPUT);
+    in.subject = NULL;
+    in.has_parent = 1;
+    in.parent = 99;
+    assert_int_equal(ldg_append(l, &in, NULL), LDG_EBADINPUT);
+    in.has_parent = 0;
+    in.actor = "nobody";
+    assert_int_equal(ldg_append(l, &in, NULL), LDG_EKEY);
+    json_decref(b);
+    /* an oversized body is refused */
+    {
+        char *big = malloc(2 << 20);
+        memset(big, 'a', (2 << 20) - 1);
+        big[(2 << 20) - 1] = '\0';
+        b = json_pack("{s:s}", "blob", big);
+        free(big);
+        in.actor = NULL;
+        in.body = b;
+        assert_int_equal(ldg_append(l, &in, NULL), LDG_ETOOBIG);
+        json_decref(b);
+    }
+    assert_int_equal(ldg_size(l, &after), 0);
+    assert_int_equal(before, after);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_append__timestamps_never_go_backwards(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_txn *t;
+    struct ldg_event a, b;
+    uint64_t clock = 2000000000000000000ull, s1, s2;
+    (void)state;
+
+    ldg_set_clock(l, &clock);
+    s1 = t_append(l, "x.t", "{}", NULL);
+    clock -= 1000000000ull; /* the clock jumps back a second */
+    s2 = t_append(l, "x.t", "{}", NULL);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_event_get(t, s1, &a), 0);
+    assert_int_equal(ldg_event_get(t, s2, &b), 0);
+    assert_true(b.ts_ns > a.ts_ns);
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* An id is appended once: again (from this handle, after reopening, in a
+ * batch, through the writer) it gives the first event's seq and appends
+ * nothing; the ledger still verifies. */
+static void
+test_append__ids_are_idempotent(void **state)
+{
+    char dir[256], err[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_options o = {.flags = LDG_NOSYNC};
+    struct ldg_source src = {1000, 1000, 77, "/bin/x", NULL};
+    struct ldg_event_in in;
+    struct ldg_verify_report rep;
+    struct ldg_batch *b;
+    struct ldg_writer *w;
+    struct ldg_txn *t;
+    struct ldg_event ev;
+    uint64_t seq = 0, again = 0, size0, size1, s2 = 0;
+    (void)state;
+
+    memset(&in, 0, sizeof in);
+    in.type = "x.a";
+    in.body = json_pack("{s:i}", "i", 1);
+    in.id = "k-1";
+    in.has_time = 1;
+    in.time_ns = 12345;
+    in.source = &src;
+    assert_int_equal(ldg_append(l, &in, &seq), 0);
+    assert_int_equal(ldg_size(l, &size0), 0);
+    assert_int_equal(ldg_append(l, &in, &again), LDG_EDUPLICATE);
+    assert_true(again == seq);
+    assert_int_equal(ldg_size(l, &size1), 0);
+    assert_true(size1 == size0);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_event_get(t, seq, &ev), 0);
+    assert_true(ev.id_len == 3 && memcmp(ev.id, "k-1", 3) == 0);
+    assert_true(ev.has_time && ev.time_ns == 12345);
+    assert_true(ev.has_source && ev.src_pid == 77 && ev.src_unit_len == 0);
+    ldg_txn_abort(t);
+    ldg_close(l);
+
+    assert_int_equal(ldg_open(&l, dir, &o, err, sizeof err), 0);
+    assert_int_equal(ldg_append(l, &in, &again), LDG_EDUPLICATE);
+    assert_true(again == seq);
+    /* a batch: the old id, a new one twice */
+    assert_int_equal(ldg_batch_begin(&b, l), 0);
+    assert_int_equal(ldg_batch_add_seq(b, &in, &again, NULL), LDG_EDUPLICATE);
+    assert_true(again == seq);
+    in.id = "k-2";
+    assert_int_equal(ldg_batch_add_seq(b, &in, &s2, NULL), 0);
+    assert_int_equal(ldg_batch_add_seq(b, &in, &again, NULL), LDG_EDUPLICATE);
+    assert_true(again == s2);
+    assert_int_equal(ldg_batch_commit(b, NULL, NULL), 0);
+    ldg_batch_free(b);
+    /* the writer: k-2 again and k-3 twice: one event stored */
+    assert_int_equal(ldg_size(l, &size0), 0);
+    assert_int_equal(ldg_writer_new(&w, l, NULL), 0);
+    assert_int_equal(ldg_writer_add(w, &in), 0);
+    in.id = "k-3";
+    assert_int_equal(ldg_writer_add(w, &in), 0);
+    assert_int_equal(ldg_writer_add(w, &in), 0);
+    assert_int_equal(ldg_writer_flush(w), 0);
+    assert_true(ldg_writer_committed(w) == 1);
+    ldg_writer_free(w);
+    assert_int_equal(ldg_size(l, &size1), 0);
+    assert_true(size1 == size0 + 1);
+    /* the same id for another event: the first one's seq, nothing
+     * appended, and what differs is said */
+    {
+        unsigned differs = 99;
+        json_t *other = json_pack("{s:i}", "i", 2), *keep = in.body;
+        char names[96];
+        assert_int_equal(ldg_size(l, &size0), 0);
+        in.id = "k-1";
+        assert_int_equal(ldg_append_ex(l, &in, &again, &differs),
+                         LDG_EDUPLICATE);
+        assert_true(again == seq);
+        assert_int_equal(differs, 0); /* the very same event */
+        in.body = other;
+        assert_int_equal(ldg_append_ex(l, &in, &again, &differs),
+                         LDG_EDUPLICATE);
+        assert_true(again == seq);
+        assert_int_equal(differs, LDG_DIFF_BODY);
+        assert_non_null(
+            strstr(ldg_errmsg(l), "which differs from this one in body"));
+        in.type = "x.b";
+        in.has_time = 0;
+        assert_int_equal(ldg_append_ex(l, &in, &again, &differs),
+                         LDG_EDUPLICATE);
+        assert_int_equal(differs,
+                         LDG_DIFF_TYPE | LDG_DIFF_TIME | LDG_DIFF_BODY);
+        assert_string_equal(ldg_dup_diff_names(differs, names, sizeof names),
+                            "type, time, body");
+        /* in a batch too, also against an event earlier in the batch */
+        assert_int_equal(ldg_batch_begin(&b, l), 0);
+        assert_int_equal(ldg_batch_add_seq(b, &in, &again, &differs),
+                         LDG_EDUPLICATE);
+        assert_true(again == seq);
+        assert_int_equal(differs,
+                         LDG_DIFF_TYPE | LDG_DIFF_TIME | LDG_DIFF_BODY);
+        in.id = "k-4";
+        assert_int_equal(ldg_batch_add_seq(b, &in, &s2, &differs), 0);
+        in.body = keep;
+        assert_int_equal(ldg_batch_add_seq(b, &in, &again, &differs),
+                         LDG_EDUPLICATE);
+        assert_true(again == s2);
+        assert_int_equal(differs, LDG_DIFF_BODY);
+        assert_int_equal(ldg_batch_commit(b, NULL, NULL), 0);
+        ldg_batch_free(b);
+        assert_int_equal(ldg_size(l, &size1), 0);
+        assert_true(size1 == size0 + 1); /* k-4 only */
+        json_decref(other);
+        in.type = "x.a";
+    }
+    /* a bad id is refused */
+    in.id = "a\nb";
+    assert_int_equal(ldg_append(l, &in, NULL), LDG_EBADINPUT);
+    json_decref(in.body);
+    memset(&rep, 0, sizeof rep);
+    assert_int_equal(ldg_verify(l, LDG_VERIFY_FULL, 0, &rep, NULL, NULL), 0);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -489,6 +723,10 @@ main(void)
         T(test_append__sealed_batch_needs_format_2),
         T(test_append__sealed_batch_through_the_writer),
         T(test_append__sealed_batch_records_its_source),
+        cmocka_unit_test(test_append__append_derives_subject_and_run),
+        cmocka_unit_test(test_append__bad_input_changes_nothing),
+        cmocka_unit_test(test_append__timestamps_never_go_backwards),
+        cmocka_unit_test(test_append__ids_are_idempotent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,9 @@
  * test_keys.c — ledger/keys.c: key files are refused unless they are the
  * user's own, single-linked, in a real keys/ directory of a ledger
  * directory no one else may write; a process that loaded a secret writes
- * no core file and is not dumpable; a revoked key's secret is wiped.
+ * no core file and is not dumpable; a revoked key's secret is wiped; keys
+ * are added and revoked, a revoked or unknown key refused, and a key signs
+ * only what its roles allow.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -266,6 +268,150 @@ test_keys__keyfile_anywhere(void **state)
     t_rmrf(dir);
 }
 
+static void
+test_keys__keys_add_revoke_and_refuse(void **state)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_keyinfo *k;
+    struct ldg_event_in in;
+    json_t *b = json_object();
+    uint64_t seq;
+    size_t n;
+    (void)state;
+
+    assert_int_equal(ldg_keys_add(l, "alice", "x,run", &seq), 0);
+    assert_int_equal(seq, 1);
+    assert_int_equal(ldg_keys_add(l, "alice", NULL, NULL), LDG_EEXIST);
+    assert_int_equal(ldg_keys_add(l, "log", NULL, NULL), LDG_EEXIST);
+    assert_int_equal(ldg_keys_add(l, "bad name", NULL, NULL), LDG_EINVAL);
+    t_append(l, "x.t", "{}", "alice");
+    assert_int_equal(ldg_keys_list(l, &k, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(k[0].name, "log");
+    assert_string_equal(k[1].name, "alice");
+    assert_int_equal(k[1].revoked_seq, UINT64_MAX);
+    assert_true(k[1].has_secret);
+    free(k);
+    assert_int_equal(ldg_keys_revoke(l, "alice", "lost", &seq), 0);
+    assert_int_equal(ldg_keys_revoke(l, "alice", "again", NULL), LDG_EBADINPUT);
+    assert_int_equal(ldg_keys_revoke(l, "log", "no", NULL), LDG_EBADINPUT);
+    memset(&in, 0, sizeof in);
+    in.type = "x.t";
+    in.body = b;
+    in.actor = "alice";
+    assert_int_equal(ldg_append(l, &in, NULL), LDG_EKEY);
+    assert_non_null(strstr(ldg_errmsg(l), "revoked"));
+    /* a new key may take the name once the old one is revoked */
+    assert_int_equal(ldg_keys_add(l, "alice2", NULL, NULL), 0);
+    json_decref(b);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+/* Appends type with an empty body as actor; returns ldg_append's code. */
+static int
+append_as(struct ldg_ledger *l, const char *type, const char *body,
+          const char *actor)
+{
+    struct ldg_event_in in;
+    json_t *b = json_loads(body, 0, NULL);
+    int rc;
+    memset(&in, 0, sizeof in);
+    in.type = type;
+    in.body = b;
+    in.actor = actor;
+    rc = ldg_append(l, &in, NULL);
+    json_decref(b);
+    return rc;
+}
+
+/* Roles are enforced: a key signs only the types its roles allow; the log
+ * key and a key added without roles sign any type an actor key may. */
+static void
+test_keys__key_roles_are_enforced_at_append(void **state)
+{
+    char dir[256], path[300];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    const char *decision = "{\"route\":\"p/x\",\"chosen_model\":\"m\"}";
+    const char *step = "{\"run\":\"R-1\",\"step\":\"s\",\"tool\":\"t\","
+                       "\"status\":\"ok\"}";
+    uint64_t n0, n1;
+    (void)state;
+
+    assert_int_equal(ldg_keys_add(l, "runner", "run", NULL), 0);
+    assert_int_equal(ldg_keys_add(l, "cp", "control-plane,x", NULL), 0);
+    assert_int_equal(ldg_keys_add(l, "free", NULL, NULL), 0);
+    assert_int_equal(append_as(l, "run.step", step, "runner"), 0);
+    assert_int_equal(ldg_size(l, &n0), 0);
+    assert_int_equal(append_as(l, "route.decision", decision, "runner"),
+                     LDG_EKEY);
+    assert_non_null(strstr(ldg_errmsg(l), "may not sign route.decision"));
+    assert_non_null(strstr(ldg_errmsg(l), "'runner'"));
+    assert_int_equal(append_as(l, "x.t", "{}", "runner"), LDG_EKEY);
+    assert_int_equal(append_as(l, "body.erased",
+                               "{\"target_seq\":4,\"reason\":\"r\"}", "runner"),
+                     LDG_EKEY);
+    assert_int_equal(ldg_size(l, &n1), 0);
+    assert_int_equal(n0, n1); /* nothing written */
+    assert_int_equal(append_as(l, "route.decision", decision, "cp"), 0);
+    assert_int_equal(append_as(l, "x.t", "{}", "cp"), 0);
+    assert_int_equal(append_as(l, "run.step", step, "cp"), LDG_EKEY);
+    assert_int_equal(append_as(l, "run.step", step, "free"), 0);
+    assert_int_equal(append_as(l, "route.decision", decision, "free"), 0);
+    assert_int_equal(append_as(l, "route.decision", decision, NULL), 0);
+    /* after a reopen (no cached proof) the roles still hold */
+    ldg_close(l);
+    assert_int_equal(ldg_open(&l, dir, NULL, NULL, 0), 0);
+    assert_int_equal(append_as(l, "route.decision", decision, "runner"),
+                     LDG_EKEY);
+    assert_int_equal(append_as(l, "run.step", step, "runner"), 0);
+    /* an unknown role is refused before any key file is written */
+    assert_int_equal(ldg_keys_add(l, "typo", "rn", NULL), LDG_EINVAL);
+    assert_non_null(strstr(ldg_errmsg(l), "unknown role 'rn'"));
+    snprintf(path, sizeof path, "%s/keys/typo.key", dir);
+    assert_int_equal(access(path, F_OK), -1);
+    /* and so is a key.added carrying one, however it comes */
+    assert_int_equal(
+        append_as(l, "key.added",
+                  "{\"key_id\":\"0000000000000000\",\"public_key\":\"00\","
+                  "\"actor\":\"z\",\"roles\":[\"run\",7]}",
+                  NULL),
+        LDG_EBADINPUT);
+    assert_non_null(strstr(ldg_errmsg(l), "roles"));
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_keys__loose_key_file_permissions_are_refused(void **state)
+{
+    char dir[256], path[300];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_event_in in;
+    json_t *b = json_object();
+    (void)state;
+
+    assert_int_equal(ldg_keys_add(l, "bob", NULL, NULL), 0);
+    snprintf(path, sizeof path, "%s/keys/bob.key", dir);
+    assert_int_equal(chmod(path, 0644), 0);
+    memset(&in, 0, sizeof in);
+    in.type = "x.t";
+    in.body = b;
+    in.actor = "bob";
+    assert_int_equal(ldg_append(l, &in, NULL), LDG_EKEY);
+    assert_non_null(strstr(ldg_errmsg(l), "0644"));
+    assert_int_equal(chmod(path, 0600), 0);
+    snprintf(path, sizeof path, "%s/keys", dir);
+    assert_int_equal(chmod(path, 0755), 0);
+    assert_int_equal(ldg_append(l, &in, NULL), LDG_EKEY);
+    assert_non_null(strstr(ldg_errmsg(l), "0755"));
+    assert_int_equal(chmod(path, 0700), 0);
+    json_decref(b);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -276,6 +422,9 @@ main(void)
         cmocka_unit_test(test_keys__secret_holder_dumps_no_core),
         cmocka_unit_test(test_keys__revoked_secret_is_wiped),
         cmocka_unit_test(test_keys__keyfile_anywhere),
+        cmocka_unit_test(test_keys__keys_add_revoke_and_refuse),
+        cmocka_unit_test(test_keys__key_roles_are_enforced_at_append),
+        cmocka_unit_test(test_keys__loose_key_file_permissions_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
