@@ -192,7 +192,6 @@ export_segment(struct cli *c, const struct ldg_export_opts *o, const char *out,
     struct ldg_segment_range r;
     struct ldg_segment_report info;
     struct ldg_ledger *l = NULL;
-    struct timespec now;
     char hex[65];
     int rc;
 
@@ -207,16 +206,12 @@ export_segment(struct cli *c, const struct ldg_export_opts *o, const char *out,
     if (strcmp(out, "-") == 0)
         return cli_usage_err(c, "--segment --out -: a segment is written to "
                                 "a file (beside its path, then linked in)");
-    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) < 0) {
-        cli_dir_error(c);
-        return EX_USAGE;
-    }
+    if ((rc = cli_resolve_dir(c)) != 0)
+        return rc;
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
-    clock_gettime(CLOCK_REALTIME, &now);
-    rc = ldg_export_segment_range(
-        l, nterms, terms, o->since, o->until,
-        (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec, &r);
+    rc = ldg_export_segment_range(l, nterms, terms, o->since, o->until,
+                                  ldg_now_wall_ns(), &r);
     if (rc == 0) {
         memset(&so, 0, sizeof so);
         so.first = r.first;

@@ -344,7 +344,8 @@ bv_segment_verify(int fd, const struct ldg_bundle_verify_opts *o,
     if (o->trusted_vkey == NULL && !o->insecure_trust_bundle_key) {
         bv_check(r, "log-key", LDG_CHECK_FAIL,
                  "no trust anchor: a segment is verified with the log's "
-                 "verifier key (--trusted-key; `ledger keys verifier` on the "
+                 "verifier key (--trusted-key; `" LDG_CMD_KEYS_VERIFIER
+                 "` on the "
                  "box that wrote it), or with --insecure-trust-bundle-key "
                  "against the key it carries");
         return LDG_EKEY;
@@ -352,7 +353,8 @@ bv_segment_verify(int fd, const struct ldg_bundle_verify_opts *o,
     if (o->extract_dir != NULL) {
         bv_check(r, "archive", LDG_CHECK_FAIL,
                  "--extract: a segment is not a tar archive of members (its "
-                 "events are read with `ledger query --bundle FILE`)");
+                 "events are read with `" LDG_CMD_QUERY_BUNDLE "`)",
+                 "FILE");
         return LDG_EBADINPUT;
     }
     if ((s = calloc(1, sizeof *s)) == NULL)

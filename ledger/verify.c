@@ -558,7 +558,8 @@ horizon_load(struct vstate *vs, struct ldg_txn *t, uint64_t size)
             vf_bad(vs, s,
                    "the entries of the pruned events %llu..%llu of the "
                    "horizon's entry tile are missing (meta horizon.entries, "
-                   "FORMAT.md 6.2): `ledger tiles` cannot write that tile's "
+                   "FORMAT.md 6.2): `" LDG_CMD_TILES
+                   "` cannot write that tile's "
                    "entry bundle",
                    (unsigned long long)s, (unsigned long long)(vs->start - 1));
             return 0;

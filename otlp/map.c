@@ -782,7 +782,6 @@ ldg_otlp_decode(struct ldg_otlp_batch **out, enum ldg_otlp_signal sig, int json,
     static const struct ldg_otlp_map defaults;
     struct ldg_otlp_limits l;
     struct otlp_mapper m;
-    struct timespec ts;
     char scratch[2];
     int rc;
 
@@ -797,8 +796,7 @@ ldg_otlp_decode(struct ldg_otlp_batch **out, enum ldg_otlp_signal sig, int json,
         return LDG_ENOMEM;
     m.m = map ? map : &defaults;
     m.lim = &l;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    m.now_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    m.now_ns = ldg_now_wall_ns();
     m.err = err ? err : scratch;
     m.errcap = err ? errcap : sizeof scratch;
     m.err[0] = 0;

@@ -487,16 +487,15 @@ check_segment(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
         (sr->info.first != h->first || sr->info.end != h->horizon)) {
         /* this ledger's events (or a range whose leaves its tree holds up
          * to where one differs), but not the range asked for */
-        ldg_set_errmsg(l,
-                       "archive %s holds events %llu..%llu; pruning before "
-                       "%llu needs exactly events %llu..%llu (ledger archive "
-                       "--before %llu)",
-                       path, (unsigned long long)sr->info.first,
-                       (unsigned long long)(sr->info.end - 1),
-                       (unsigned long long)h->horizon,
-                       (unsigned long long)h->first,
-                       (unsigned long long)(h->horizon - 1),
-                       (unsigned long long)h->horizon);
+        ldg_set_errmsg(
+            l,
+            "archive %s holds events %llu..%llu; pruning before "
+            "%llu needs exactly events %llu..%llu (" LDG_CMD_ARCHIVE_BEFORE ")",
+            path, (unsigned long long)sr->info.first,
+            (unsigned long long)(sr->info.end - 1),
+            (unsigned long long)h->horizon, (unsigned long long)h->first,
+            (unsigned long long)(h->horizon - 1),
+            (unsigned long long)h->horizon);
         rc = LDG_ETAMPER;
         goto out;
     }
@@ -522,7 +521,7 @@ check_segment(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
         ldg_set_errmsg(l,
                        "archive %s carries no projected state: `doctor "
                        "--bundle` could not read the state at the horizon "
-                       "from it; write it with ledger archive --before %llu",
+                       "from it; write it with " LDG_CMD_ARCHIVE_BEFORE,
                        path, (unsigned long long)h->horizon);
         rc = LDG_ETAMPER;
         goto out;

@@ -275,6 +275,7 @@ int ldg_unhex_prefix(uint8_t *out, size_t n, const char *hex);
 #define LDG_CMD_QUERY_BUNDLE "ledger query --bundle %s"
 #define LDG_CMD_DOCTOR_BUNDLE "ledger doctor --bundle %s"
 #define LDG_CMD_GATES "ledger gates"
+#define LDG_CMD_TILES "ledger tiles"
 #define LDG_CMD_MEMORY_PURGE "ledger memory purge --prefix %.16s --reason "
 #define LDG_CMD_WITNESS_INIT "ledger witness init"
 #define LDG_CMD_SERVE_VERIFY_EVERY "ledger serve --verify-every"
@@ -315,6 +316,7 @@ int ldg_unhex_prefix(uint8_t *out, size_t n, const char *hex);
     X(LDG_CMD_QUERY_BUNDLE)                                                    \
     X(LDG_CMD_DOCTOR_BUNDLE)                                                   \
     X(LDG_CMD_GATES)                                                           \
+    X(LDG_CMD_TILES)                                                           \
     X(LDG_CMD_MEMORY_PURGE)                                                    \
     X(LDG_CMD_WITNESS_INIT)                                                    \
     X(LDG_CMD_SERVE_VERIFY_EVERY)                                              \
