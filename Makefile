@@ -54,7 +54,7 @@ TEST_LDLIBS = $(shell $(PKG_CONFIG) --libs $(TEST_DEPS) libarchive)
 B ?= build
 MODULES = util ledger http projections ingest query export doctor evals sensors fleet \
           pipeline \
-          serve proxy otlp metrics page retention
+          serve proxy otlp metrics page policy retention
 LIB_SRC = $(sort $(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIB_OBJ = $(LIB_SRC:%.c=$(B)/obj/%.o)
 CLI_SRC = $(sort $(wildcard cli/*.c))

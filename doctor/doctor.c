@@ -17,7 +17,7 @@
 
 #include "doctor/doctor.h"
 #include "ledger/module.h"
-#include "retention/retention.h"
+#include "policy/policy.h"
 #include "util/util.h"
 
 /* Ranks: healthy 0 < unknown 1 < degraded 2 < blocked 3. */

@@ -13,7 +13,10 @@
 #      modules) includes only public headers;
 #   5. util/ and http/ include nothing from above them (util/ only util/,
 #      http/ only util/ and http/);
-#   6. with LIB (an archive of the library's objects): no object of the
+#   6. doctor/ reads the ledger, the projections and the retention policy
+#      (policy/), nothing else: not the bundle writer (export/) nor what
+#      writes archives (retention/);
+#   7. with LIB (an archive of the library's objects): no object of the
 #      library refers to stdout, stderr, printf, puts, perror, exit,
 #      _exit, err or warn: the library reports, the program prints.
 #
@@ -67,6 +70,10 @@ while IFS=: read -r f line h; do
     http/*:'"'*)
         case $h in '"util/'* | '"http/'*) ;; *)
             say "$f:$line: http/ includes $h, from above it" ;; esac ;;
+    doctor/*:'"'*)
+        case $h in '"util/'* | '"ledger/'* | '"doctor/'* | '"policy/'* | \
+            '"projections/'*) ;; *)
+            say "$f:$line: the doctor includes $h: it reads the ledger, the projections and the policy" ;; esac ;;
     esac
     for p in $public; do
         [ "$f" = "$p" ] || continue

@@ -1,5 +1,5 @@
 /*
- * policy.c — DIR/retention.json (retention.h, docs/RETENTION.md).
+ * policy.c — DIR/retention.json (policy/policy.h, docs/RETENTION.md).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 
 #include <jansson.h>
 
-#include "retention/retention.h"
+#include "policy/policy.h"
 #include "util/util.h"
 
 int
