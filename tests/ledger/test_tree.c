@@ -1,0 +1,152 @@
+/*
+ * test_tree.c — ledger/tree.c, the stored Merkle tree and its checkpoints:
+ * the root at every size is RFC 6962's Merkle tree hash of the entries'
+ * leaf hashes, computed here from scratch (in every store layout, across
+ * tile boundaries); a checkpoint is kept at every commit's end and only
+ * there, and floor and ceil find the nearest ones; the signed checkpoint
+ * at a size names that size and root.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "ledger/module.h"
+#include "tests/support/support.h"
+
+#define N_EVENTS 600 /* past two tiles of 256 */
+
+/* RFC 6962 2.1: MTH of leaves[0..n), from the leaf hashes. */
+static void
+mth(const uint8_t (*leaves)[32], uint64_t n, uint8_t out[32])
+{
+    uint8_t buf[65], l[32], r[32];
+    uint64_t k = 1;
+    if (n == 1) {
+        memcpy(out, leaves[0], 32);
+        return;
+    }
+    while (k * 2 < n)
+        k *= 2; /* the largest power of two smaller than n */
+    mth(leaves, k, l);
+    mth(leaves + k, n - k, r);
+    buf[0] = 0x01;
+    memcpy(buf + 1, l, 32);
+    memcpy(buf + 33, r, 32);
+    ldg_sha256(out, buf, sizeof buf);
+}
+
+/* Appends N_EVENTS events in commits of 1 to 40, noting each commit's end
+ * in ends[] (ends[s] = 1: a commit ended at size s). */
+static void
+fill(struct ldg_ledger *l, uint8_t *ends, uint64_t seed)
+{
+    uint64_t added = 0;
+    ends[1] = 1; /* the genesis commit */
+    while (added < N_EVENTS) {
+        struct ldg_batch *b = NULL;
+        uint64_t k = 1 + seed % 40, first = 0, n = 0;
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        if (k > N_EVENTS - added)
+            k = N_EVENTS - added;
+        assert_int_equal(ldg_batch_begin(&b, l), 0);
+        for (uint64_t i = 0; i < k; i++) {
+            struct ldg_event_in in;
+            json_t *body = json_pack("{s:I}", "i", (json_int_t)(added + i));
+            memset(&in, 0, sizeof in);
+            in.type = "x.tree.t";
+            in.body = body;
+            assert_int_equal(ldg_batch_add(b, &in), 0);
+            json_decref(body);
+        }
+        assert_int_equal(ldg_batch_commit(b, &first, &n), 0);
+        ldg_batch_free(b);
+        added += k;
+        ends[first + n] = 1;
+    }
+}
+
+static void
+check_tree(unsigned layout)
+{
+    char dir[256];
+    struct ldg_ledger *l = t_ledger_new_layout(dir, sizeof dir, 0, 0, layout);
+    static uint8_t leaves[N_EVENTS + 1][32];
+    uint8_t ends[N_EVENTS + 2], got[32], want[32];
+    struct ldg_txn *t;
+    uint64_t size = 0;
+
+    memset(ends, 0, sizeof ends);
+    fill(l, ends, 7 + layout);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_txn_size(t, &size), 0);
+    assert_int_equal(size, N_EVENTS + 1);
+    /* the leaf hashes as the strict decoder computes them from the bytes */
+    for (uint64_t s = 0; s < size; s++) {
+        struct ldg_event ev;
+        assert_int_equal(ldg_event_get(t, s, &ev), 0);
+        memcpy(leaves[s], ev.leaf, 32);
+    }
+    for (uint64_t n = 1; n <= size; n++) {
+        uint64_t fl = 0, ce = 0, want_fl = n, want_ce = n;
+        char *note = NULL;
+        mth((const uint8_t(*)[32])leaves, n, want);
+        assert_int_equal(ldg_tree_root(t, n, got), 0);
+        if (memcmp(got, want, 32) != 0)
+            fail_msg("layout %u: the root at size %llu is not RFC 6962's",
+                     layout, (unsigned long long)n);
+        /* checkpoints: at commit ends and only there */
+        while (!ends[want_fl])
+            want_fl--;
+        while (want_ce <= size && !ends[want_ce])
+            want_ce++;
+        assert_int_equal(ldg_checkpoint_floor(t, n, &fl), 0);
+        assert_int_equal(fl, want_fl);
+        assert_int_equal(ldg_checkpoint_ceil(t, n, &ce), 0);
+        assert_int_equal(ce, want_ce);
+        if (ends[n]) {
+            char line[80], b64[64];
+            assert_int_equal(ldg_checkpoint_get(t, n, &note), 0);
+            snprintf(line, sizeof line, "\n%llu\n", (unsigned long long)n);
+            assert_non_null(strstr(note, line));
+            /* its root line: base64 of the root */
+            sodium_bin2base64(b64, sizeof b64, want, 32,
+                              sodium_base64_VARIANT_ORIGINAL);
+            assert_non_null(strstr(note, b64));
+            free(note);
+        } else {
+            assert_int_equal(ldg_checkpoint_get(t, n, &note), LDG_ENOTFOUND);
+        }
+    }
+    /* past the log: no root, no ceiling */
+    assert_int_not_equal(ldg_tree_root(t, size + 1, got), 0);
+    {
+        uint64_t ce = 0;
+        assert_int_equal(ldg_checkpoint_ceil(t, size + 1, &ce), LDG_ENOTFOUND);
+    }
+    ldg_txn_abort(t);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+static void
+test_tree__roots_and_checkpoints_in_every_layout(void **state)
+{
+    (void)state;
+    for (unsigned layout = 1; layout <= LDG_LAYOUT_NEWEST; layout++)
+        check_tree(layout);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tree__roots_and_checkpoints_in_every_layout),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,105 @@
+/*
+ * verify_fx.h — the fixture of the verify tests (test_verify*.c): a fresh
+ * ledger of 40 events (keys, a run, bodies) in a format and a store
+ * layout, and expect_bad, which checks the first bad seq a verification
+ * names and what it says.
+ */
+#ifndef LDG_TEST_VERIFY_FX_H
+#define LDG_TEST_VERIFY_FX_H
+
+#include <ctype.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ledger/ledger_int.h"
+#include "tests/support/support.h"
+
+struct fx {
+    char dir[256];
+    struct ldg_ledger *l;
+};
+
+static inline int
+setup_layout(void **state, unsigned format, unsigned layout)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    f->l = t_ledger_new_layout(f->dir, sizeof f->dir, 0, format, layout);
+    assert_int_equal(ldg_keys_add(f->l, "alice", "run", NULL), 0); /* 1 */
+    for (int i = 2; i < 40; i++) {
+        char body[128];
+        snprintf(body, sizeof body,
+                 "{\"run\":\"R-1\",\"step\":\"s%d\",\"tool\":\"t\","
+                 "\"status\":\"ok\",\"duration_ms\":%d}",
+                 i, i * 10);
+        t_append(f->l, "run.step", body, (i % 2) ? "alice" : NULL);
+    }
+    *state = f;
+    return 0;
+}
+
+/* A format 2 ledger (sealed entries). */
+static inline int
+setup(void **state)
+{
+    return setup_layout(state, 2, 0);
+}
+
+/* A format 1 ledger (per-event signatures), as written before. */
+static inline int
+setup_v1(void **state)
+{
+    return setup_layout(state, 1, 0);
+}
+
+/* A format 2 ledger in store layout 1 (a record per tree node). */
+static inline int
+setup_l1(void **state)
+{
+    return setup_layout(state, 2, 1);
+}
+
+/* And in layout 2 (a key per event in each index). */
+static inline int
+setup_l2(void **state)
+{
+    return setup_layout(state, 2, 2);
+}
+
+static inline int
+teardown(void **state)
+{
+    struct fx *f = *state;
+    ldg_close(f->l);
+    t_rmrf(f->dir);
+    free(f);
+    return 0;
+}
+
+static inline void
+expect_bad(struct fx *f, unsigned flags, uint64_t seq, const char *word)
+{
+    struct ldg_verify_report r;
+    int rc = ldg_verify(f->l, flags | LDG_VERIFY_NOSAVE, 0, &r, NULL, NULL);
+    if (rc != LDG_ETAMPER)
+        fail_msg("verify returned %d (%s), expected tampering at %llu", rc,
+                 ldg_strerror(rc), (unsigned long long)seq);
+    if (r.bad_seq != seq)
+        fail_msg("first bad event %llu, expected %llu: %s",
+                 (unsigned long long)r.bad_seq, (unsigned long long)seq,
+                 r.what);
+    if (strstr(r.what, word) == NULL)
+        fail_msg("message '%s' does not say '%s'", r.what, word);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T1(name) cmocka_unit_test_setup_teardown(name, setup_v1, teardown)
+#define TL1(name) cmocka_unit_test_setup_teardown(name, setup_l1, teardown)
+#define TL2(name) cmocka_unit_test_setup_teardown(name, setup_l2, teardown)
+
+#endif
