@@ -171,6 +171,12 @@ static int
 entry_pack(int format, const uint8_t *e, size_t n, uint8_t *out, size_t cap,
            size_t *olen)
 {
+    if (n >= 2 && e[0] == 0x92 && cap >= n) {
+        /* (a store that keeps entries cut: as it keeps it) */
+        memcpy(out, e, n);
+        *olen = n;
+        return 0;
+    }
     if (n < 2 || e[0] != 0x93 || cap < n)
         return LDG_ECORRUPT;
     if (format == 1) {
@@ -669,13 +675,13 @@ ldg_segment_write(struct ldg_txn *t, const struct ldg_segment_write_opts *o,
     struct segw w;
     struct seqs prior = {0}, after = {0};
     struct hdr h;
-    struct ldg_cursor *ce = NULL, *cb = NULL;
-    struct ldg_val k, v, bk, bv;
+    struct ldg_cursor *ce = NULL, *cb = NULL, *cs = NULL;
+    struct ldg_val k, v, bk, bv, sk, sv;
     uint8_t buf[LDG_ENTRY_MAX + 64], edge[EDGE_MAX], state_sha[32];
     char *ck = NULL, *sig = NULL, text[2 * LDG_ORIGIN_MAX + 200];
     uint64_t size, n, hzseq = 0, seq;
     size_t len, ne;
-    int rc, has_hz = 0, body_ok;
+    int rc, has_hz = 0, body_ok, seal_ok;
 
     if (out != NULL)
         memset(out, 0, sizeof *out);
@@ -775,15 +781,20 @@ ldg_segment_write(struct ldg_txn *t, const struct ldg_segment_write_opts *o,
     for (size_t i = 0; i < prior.n; i++)
         if ((rc = w_proven(&w, t, prior.v[i], n)) < 0)
             goto out;
-    /* the range: two cursors stepping side by side */
+    /* the range: cursors stepping side by side (entries, bodies, seals) */
     if ((rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_ENTRIES), &ce)) < 0 ||
         (rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_BODIES), &cb)) < 0)
+        goto out;
+    if (l->format >= 2 && ldg_store_has_core(l->store, LDG_DB_SEALS) &&
+        (rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_SEALS), &cs)) < 0)
         goto out;
     {
         uint8_t key[8];
         ldg_be64(key, o->first);
-        rc = ldg_cursor_get(ce, LDG_SET_RANGE, key, 8, &k, &v);
         body_ok = ldg_cursor_get(cb, LDG_SET_RANGE, key, 8, &bk, &bv) == 0;
+        seal_ok = cs != NULL &&
+                  ldg_cursor_get(cs, LDG_SET_RANGE, key, 8, &sk, &sv) == 0;
+        rc = ldg_cursor_get(ce, LDG_SET_RANGE, key, 8, &k, &v);
     }
     for (seq = o->first; seq < o->end; seq++) {
         if (rc < 0 || k.len != 8 || ldg_rd_be64(k.data) != seq) {
@@ -791,33 +802,13 @@ ldg_segment_write(struct ldg_txn *t, const struct ldg_segment_write_opts *o,
             rc = rc < 0 && rc != LDG_ENOTFOUND ? rc : LDG_ECORRUPT;
             goto out;
         }
-        if (l->format >= 2 && v.len > 1) {
-            /* a seal's first event: its record before the entry */
-            struct ldg_event ev;
-            if (ldg_event_decode_ex(v.data, v.len, &ev, LDG_DECODE_TRUSTED) <
-                    0 ||
-                !ev.sealed) {
-                ldg_seterr(l, "event %" PRIu64 ": its entry does not decode",
-                           seq);
-                rc = LDG_ECORRUPT;
-                goto out;
-            }
-            if (ev.seal_leaf == 0) {
-                struct ldg_val sv;
-                uint8_t sk[8];
-                ldg_be64(sk, seq);
-                rc = ldg_kv_get(t, ldg_core(l, LDG_DB_SEALS), sk, 8, &sv);
-                if (rc < 0) {
-                    ldg_seterr(
-                        l, "event %" PRIu64 ": its seal record is %s", seq,
-                        rc == LDG_ENOTFOUND ? "missing" : ldg_strerror(rc));
-                    rc = rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
-                    goto out;
-                }
-                if ((rc = w_rec(&w, K_SEAL, sv.data, sv.len)) < 0)
-                    goto out;
-            }
-        }
+        /* a seal's first event: its record before the entry (the seals
+         * are keyed by their first event: a cursor steps beside) */
+        while (seal_ok && sk.len == 8 && ldg_rd_be64(sk.data) < seq)
+            seal_ok = ldg_cursor_get(cs, LDG_NEXT, NULL, 0, &sk, &sv) == 0;
+        if (seal_ok && sk.len == 8 && ldg_rd_be64(sk.data) == seq &&
+            (rc = w_rec(&w, K_SEAL, sv.data, sv.len)) < 0)
+            goto out;
         if ((rc = entry_pack(l->format, v.data, v.len, buf, sizeof buf, &len)) <
             0) {
             ldg_seterr(l,
@@ -903,6 +894,7 @@ out:
         ldg_seterr(l, "writing the segment: %s", strerror(errno));
     ldg_cursor_close(ce);
     ldg_cursor_close(cb);
+    ldg_cursor_close(cs);
     ZSTD_freeCCtx(w.z);
     free(w.out);
     free(w.stage);
