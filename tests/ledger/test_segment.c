@@ -616,6 +616,52 @@ test_segment__a_middle_range(void **state)
     free(seg);
 }
 
+/* A format 1 ledger's segment: entries with their signatures (less
+ * prev), checked a signature an event; a byte of a signature flipped is
+ * refused at its event. */
+static void
+test_segment__format_1(void **state)
+{
+    struct fx g;
+    struct ldg_segment_result r;
+    struct ldg_segment_info info;
+    struct stream st;
+    struct part parts[512];
+    char vkey[512];
+    uint8_t *seg, *bad;
+    size_t len, blen, np, e3 = 0;
+    (void)state;
+
+    memset(&g, 0, sizeof g);
+    g.l = t_ledger_new_format(g.dir, sizeof g.dir, 0, 1);
+    assert_int_equal(ldg_keys_add(g.l, "alice", "x", NULL), 0);
+    t_append(g.l, "x.test.a", "{\"a\":1}", "alice");
+    t_append_many(g.l, 10);
+    assert_int_equal(ldg_verifier_key(g.l, vkey, sizeof vkey), 0);
+    seg = segment_of(&g, g.l, 0, 13, &len, &info);
+    assert_int_equal(info.format, 1);
+    assert_int_equal(verify(seg, len, vkey, &r), 0);
+    /* event 3's entry: its signature's last byte */
+    decompress(seg, len, &st);
+    np = parts_of(&st, parts);
+    for (size_t i = 0, n = 0; i < np; i++)
+        if (parts[i].kind == 0x08 && n++ == 3)
+            e3 = i;
+    assert_int_equal(parts[e3].p[0], 0x92);
+    ((uint8_t *)(uintptr_t)parts[e3].p)[parts[e3].n - 1] ^= 1;
+    bad = compose(parts, np, &blen);
+    assert_int_equal(verify(bad, blen, vkey, &r), LDG_ETAMPER);
+    assert_int_equal(r.failed, LDG_SEGCHK_SEALS);
+    assert_int_equal(r.bad_seq, 3);
+    assert_non_null(strstr(r.what, "signature does not verify"));
+    free(bad);
+    free(st.p);
+    free(seg);
+    ldg_segment_info_release(&info);
+    ldg_close(g.l);
+    t_rmrf(g.dir);
+}
+
 /* ------------------------------------------------------ must fail -- */
 
 static void
@@ -947,6 +993,7 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_segment__a_middle_range, setup,
                                         teardown),
+        cmocka_unit_test(test_segment__format_1),
         cmocka_unit_test_setup_teardown(
             test_segment__every_truncation_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(
