@@ -468,8 +468,12 @@ const struct cli_command cli_cmd_prune = {
     "last pruned event's leaf hash and the projections' state digest "
     "there), so proofs, tiles, consistency proofs and verify go on "
     "working; the projections' state at the horizon is kept for rebuild. "
-    "The prune is one commit, with a ledger.pruned event: a crash or a full "
-    "disk leaves the ledger before it or after it. Events younger than the "
+    "The prune is made in steps of a commit each, ending where commits of "
+    "the log end, the last with a ledger.pruned event: a crash or a full "
+    "disk leaves the ledger before it, after it, or pruned to a step's end, "
+    "each verifying, and the same prune run again goes on. Run again after "
+    "it was done, it prunes nothing and says so only when FILE is the "
+    "archive the ledger's records pin by its SHA-256. Events younger than the "
     "retention minimum (DIR/retention.json keep_days, default 180) are "
     "refused without --force. With --policy it obeys DIR/retention.json "
     "instead (keep_days, disk_budget, archive_dir, archive_events): it "
@@ -546,15 +550,16 @@ cmd_prune(struct cli *c, int argc, char **argv)
         return rc;
     cli_metrics_catch_up(c, l);
     rc = ldg_retention_prune(l, &o, &r);
-    if (rc == LDG_ENOTFOUND && r.h.first > 0 && r.h.horizon <= r.h.first) {
-        /* run again after it was done: everything before it is pruned
-         * already, which is what was asked (of an archive that is there:
-         * the library looked first) */
+    if (rc == 0 && r.already) {
+        /* run again after it was done, with the archive a record pins */
+        char hex[65];
+        hex32(hex, r.archive_sha256);
         if (c->out == OUT_HUMAN)
-            printf("%s\n", ldg_errmsg(l));
+            printf("%s\n", r.why);
         else
-            cli_print_json(
-                c, json_pack("{s:b, s:s}", "pruned", 0, "why", ldg_errmsg(l)));
+            cli_print_json(c, json_pack("{s:b, s:s, s:s, s:s}", "pruned", 0,
+                                        "why", r.why, "archive", o.archive,
+                                        "archive_sha256", hex));
         ldg_close(l);
         return EX_OK;
     }
@@ -594,6 +599,13 @@ print_pruned(struct cli *c, const char *archive,
         printf("archive  %s (SHA-256 %s)\n", archive, hex);
         printf("recorded as ledger.pruned, seq %llu\n",
                (unsigned long long)r.pruned_seq);
+        if (r.continued)
+            printf("went on with the prune into this archive that a crash "
+                   "stopped between two of its commits\n");
+        if (r.steps > 1)
+            printf("in %d commits (a step each, every one leaving a ledger "
+                   "that verifies)\n",
+                   r.steps);
         printf("in use   %llu -> %llu bytes (data.mdb does not shrink; "
                "LMDB reuses its free pages for later writes)\n",
                (unsigned long long)r.used_before,
@@ -611,6 +623,10 @@ print_pruned(struct cli *c, const char *archive,
             json_integer((json_int_t)r.bodies), "seals",
             json_integer((json_int_t)r.seals), "index_keys",
             json_integer((json_int_t)r.index_keys));
+        if (o != NULL) {
+            json_object_set_new(o, "commits", json_integer(r.steps));
+            json_object_set_new(o, "continued", json_boolean(r.continued));
+        }
         /* --policy: the parts it took (the object above is the last) */
         if (o != NULL && pol != NULL)
             json_object_set_new(

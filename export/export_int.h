@@ -191,6 +191,16 @@ const char *bwriter_errmsg(const struct bwriter *w);
 
 /* ----------------------------------------------------------- common -- */
 
+/* An unnamed file in path's directory (O_TMPFILE), open for writing: a
+ * process killed while it writes leaves nothing behind (a named
+ * NAME.tmp.XXXXXX would stay, as large as what was written). -1 with
+ * errno when the file system or the box cannot (no O_TMPFILE, no /proc):
+ * the caller then writes a named temporary file. */
+int export_open_unnamed(const char *path);
+/* Gives the unnamed file fd the name path, with linkat through
+ * /proc/self/fd (never replacing a file). 0 or -1 with errno. */
+int export_link_unnamed(int fd, const char *path);
+
 /* Parses canonical decimal (no sign, no leading zero unless "0", fits
  * uint64). 0 or -1. */
 int parse_dec(const char *s, size_t n, uint64_t *out);

@@ -1,7 +1,7 @@
 /*
  * segment.c — segments on the export side (export.h): writing one to a
- * file as an archive must be (beside its path, synced, linked into place,
- * the directory synced), verify-bundle's report of one, and the readers'
+ * file as an archive must be (unnamed beside its path, synced, linked into
+ * place, the directory synced), verify-bundle's report of one, and the readers'
  * pass over its events as events.jsonl would give them. The format is
  * ledger/'s (ledger/segment.c, docs/FORMAT.md section 11).
  */
@@ -89,7 +89,10 @@ write_segment(struct ldg_ledger *l, const struct ldg_export_segment_opts *o,
         goto out;
     }
     snprintf(tmp, n, "%s.tmp.XXXXXX", path);
-    if ((fd = mkstemp(tmp)) < 0) {
+    /* unnamed (a kill leaves nothing), else NAME.tmp.XXXXXX */
+    if ((fd = export_open_unnamed(path)) >= 0) {
+        tmp[0] = '\0';
+    } else if ((fd = mkstemp(tmp)) < 0) {
         int e = errno;
         ldg_set_errmsg(l, "cannot create %s: %s", tmp, strerror(e));
         free(tmp);
@@ -107,22 +110,29 @@ write_segment(struct ldg_ledger *l, const struct ldg_export_segment_opts *o,
     ldg_txn_abort(t);
     if (rc < 0) {
         if (ldg_errmsg(l)[0] == '\0')
-            ldg_set_errmsg(l, "writing %s: %s", tmp, ldg_strerror(rc));
+            ldg_set_errmsg(l, "writing %s: %s", tmp[0] ? tmp : path,
+                           ldg_strerror(rc));
         goto out;
     }
-    if (fsync(fd) < 0 || close(fd) < 0) {
-        fd = -1;
-        ldg_set_errmsg(l, "%s: %s", tmp, strerror(errno));
+    if (fsync(fd) < 0) {
+        ldg_set_errmsg(l, "%s: %s", tmp[0] ? tmp : path, strerror(errno));
         rc = LDG_EIO;
         goto out;
     }
-    fd = -1;
     /* link() never replaces: a file that appeared meanwhile is kept */
-    if (link(tmp, path) < 0) {
+    if ((tmp[0] ? link(tmp, path) : export_link_unnamed(fd, path)) < 0) {
         ldg_set_errmsg(l, "cannot create %s: %s", path, strerror(errno));
         rc = errno == EEXIST ? LDG_EEXIST : LDG_EIO;
         goto out;
     }
+    if (close(fd) < 0) {
+        fd = -1;
+        ldg_set_errmsg(l, "%s: %s", path, strerror(errno));
+        rc = LDG_EIO;
+        unlink(path);
+        goto out;
+    }
+    fd = -1;
     if (sync_dir_of(path) < 0) {
         ldg_set_errmsg(l, "%s: syncing its directory: %s", path,
                        strerror(errno));
@@ -132,7 +142,8 @@ out:
     if (fd >= 0)
         close(fd);
     if (tmp != NULL) {
-        unlink(tmp);
+        if (tmp[0])
+            unlink(tmp);
         free(tmp);
     }
     if (rc < 0 && info != NULL)

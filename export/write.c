@@ -693,13 +693,46 @@ ldg_export_write_fd(struct ldg_ledger *l, const struct ldg_export_opts *o,
 }
 
 int
+export_open_unnamed(const char *path)
+{
+    char dir[4200];
+    const char *slash = strrchr(path, '/');
+    size_t n;
+
+    if (access("/proc/self/fd", X_OK) != 0) {
+        errno = EOPNOTSUPP;
+        return -1;
+    }
+    if (slash == NULL) {
+        snprintf(dir, sizeof dir, ".");
+    } else {
+        n = slash == path ? 1 : (size_t)(slash - path);
+        if (n >= sizeof dir) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    return open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+}
+
+int
+export_link_unnamed(int fd, const char *path)
+{
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+}
+
+int
 ldg_export_write(struct ldg_ledger *l, const struct ldg_export_opts *o,
                  const char *path, struct ldg_export_report *report)
 {
     struct stat st;
     char *tmp = NULL;
     size_t n;
-    int fd = -1, rc;
+    int fd = -1, rc, e;
 
     if (l == NULL || o == NULL || path == NULL || *path == '\0')
         return LDG_EINVAL;
@@ -724,11 +757,22 @@ ldg_export_write(struct ldg_ledger *l, const struct ldg_export_opts *o,
     if (tmp == NULL)
         return LDG_ENOMEM;
     snprintf(tmp, n, "%s.tmp.XXXXXX", path);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
+    fd = export_open_unnamed(path);
+    e = errno;
+    if (fd < 0 && (e == ENOENT || e == ENOTDIR || e == EACCES || e == EROFS ||
+                   e == ENOSPC || e == EDQUOT)) {
+        /* (what a named file would meet too) */
+        ldg_set_errmsg(l, "cannot create a file in the directory of %s: %s",
+                       path, strerror(e));
+        free(tmp);
+        return e == ENOSPC || e == EDQUOT ? LDG_EIO : LDG_EEXIST;
+    }
+    if (fd >= 0) {
+        tmp[0] = '\0'; /* (unnamed) */
+    } else if ((fd = mkstemp(tmp)) < 0) {
         /* a path that cannot hold a file (no such directory, no write
          * permission): the caller's (73); the disk's failures are I/O */
-        int e = errno;
+        e = errno;
         ldg_set_errmsg(l, "cannot create %s: %s", tmp, strerror(e));
         free(tmp);
         return e == ENOSPC || e == EIO || e == EDQUOT || e == EMFILE ||
@@ -738,19 +782,22 @@ ldg_export_write(struct ldg_ledger *l, const struct ldg_export_opts *o,
     }
     rc = ldg_export_write_fd(l, o, fd, report);
     if (rc == 0 && fsync(fd) < 0) {
-        ldg_set_errmsg(l, "%s: %s", tmp, strerror(errno));
-        rc = LDG_EIO;
-    }
-    if (close(fd) < 0 && rc == 0) {
-        ldg_set_errmsg(l, "%s: %s", tmp, strerror(errno));
+        ldg_set_errmsg(l, "%s: %s", tmp[0] ? tmp : path, strerror(errno));
         rc = LDG_EIO;
     }
     /* link() never replaces: a file that appeared meanwhile is kept. */
-    if (rc == 0 && link(tmp, path) < 0) {
+    if (rc == 0 &&
+        (tmp[0] ? link(tmp, path) : export_link_unnamed(fd, path)) < 0) {
         ldg_set_errmsg(l, "cannot create %s: %s", path, strerror(errno));
         rc = errno == EEXIST ? LDG_EEXIST : LDG_EIO;
     }
-    unlink(tmp);
+    if (close(fd) < 0 && rc == 0) {
+        ldg_set_errmsg(l, "%s: %s", path, strerror(errno));
+        rc = LDG_EIO;
+        unlink(path);
+    }
+    if (tmp[0])
+        unlink(tmp);
     free(tmp);
     return rc;
 }

@@ -1326,6 +1326,37 @@ struct ldg_batch {
     struct seal_set ss; /* format 2: the ledger-held keys' open seals */
 };
 
+/* Says which storage limit a batch met (LDG_EFULL or LDG_ETXNFULL): the
+ * disk, the map (grown by ldg_batch_free for a retry, as far as the disk
+ * and map_max_bytes allow), or one transaction's limit of changes, which
+ * no disk space lifts. */
+static void
+batch_full_msg(struct ldg_ledger *l, int rc)
+{
+    uint64_t fs_free = 0;
+
+    ldg_store_fs_free(l->store, &fs_free, NULL);
+    if (rc == LDG_ETXNFULL)
+        ldg_seterr(l,
+                   "the batch is too large for one transaction (LMDB's "
+                   "limit of changed pages in a commit, MDB_TXN_FULL; "
+                   "%llu MiB free on the file system): nothing of the "
+                   "batch is written; commit it in smaller parts",
+                   (unsigned long long)(fs_free >> 20));
+    else if (ldg_store_disk_full(l->store))
+        ldg_seterr(l,
+                   "no space left on device (%llu MiB free on FS); "
+                   "nothing of the batch is written",
+                   (unsigned long long)(fs_free >> 20));
+    else
+        ldg_seterr(l,
+                   "storage full: the map of %llu MiB is full (%llu MiB "
+                   "free on the file system); nothing of the batch is "
+                   "written",
+                   (unsigned long long)(ldg_store_map_size(l->store) >> 20),
+                   (unsigned long long)(fs_free >> 20));
+}
+
 int
 ldg_batch_begin(struct ldg_batch **out, struct ldg_ledger *l)
 {
@@ -1450,9 +1481,8 @@ dead:
     ldg_prep_release(&p);
     b->dead = 1;
     b->full = rc == LDG_EFULL;
-    if (rc == LDG_EFULL)
-        ldg_seterr(l, "storage full (map or disk); nothing of the batch is "
-                      "written");
+    if (rc == LDG_EFULL || rc == LDG_ETXNFULL)
+        batch_full_msg(l, rc);
     else if (l->errmsg[0] == '\0')
         ldg_seterr(l, "append failed: %s", ldg_strerror(rc));
     /* A storage failure is never one of the codes that refuse one event
@@ -1493,16 +1523,8 @@ ldg_batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n)
     if (rc < 0) {
         b->dead = 1;
         b->full = rc == LDG_EFULL;
-        if (rc == LDG_EFULL && ldg_store_disk_full(l->store)) {
-            uint64_t fs_free = 0;
-            ldg_store_fs_free(l->store, &fs_free, NULL);
-            ldg_seterr(l,
-                       "no space left on device (%llu MiB free on FS); "
-                       "nothing of the batch is written",
-                       (unsigned long long)(fs_free >> 20));
-        } else if (rc == LDG_EFULL)
-            ldg_seterr(l, "storage full (map or disk); nothing of the batch "
-                          "is written");
+        if (rc == LDG_EFULL || rc == LDG_ETXNFULL)
+            batch_full_msg(l, rc);
         else if (l->errmsg[0] == '\0')
             ldg_seterr(l, "commit failed: %s", ldg_strerror(rc));
         return rc;
@@ -1512,6 +1534,43 @@ ldg_batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n)
     if (n != NULL)
         *n = b->n;
     return 0;
+}
+
+void
+ldg_batch_fail(struct ldg_batch *b, int rc)
+{
+    if (b == NULL || b->dead)
+        return;
+    b->dead = 1;
+    b->full = rc == LDG_EFULL;
+    if (rc == LDG_EFULL || rc == LDG_ETXNFULL)
+        batch_full_msg(b->l, rc);
+}
+
+int
+ldg_batch_commit_changes(struct ldg_batch *b)
+{
+    int rc;
+
+    if (b == NULL || b->t == NULL)
+        return LDG_EINVAL;
+    if (b->n > 0)
+        return ldg_batch_commit(b, NULL, NULL);
+    if (b->dead) {
+        ldg_seterr(b->l, "the batch failed earlier; nothing of it is written");
+        return LDG_EINVAL;
+    }
+    rc = ldg_txn_commit(b->t);
+    b->t = NULL;
+    if (rc < 0) {
+        b->dead = 1;
+        b->full = rc == LDG_EFULL;
+        if (rc == LDG_EFULL || rc == LDG_ETXNFULL)
+            batch_full_msg(b->l, rc);
+        else if (b->l->errmsg[0] == '\0')
+            ldg_seterr(b->l, "commit failed: %s", ldg_strerror(rc));
+    }
+    return rc;
 }
 
 void
@@ -1769,9 +1828,8 @@ ldg_batch_add_sealed(struct ldg_batch *b, const struct ldg_sealed_batch *sb,
 dead:
     b->dead = 1;
     b->full = rc == LDG_EFULL;
-    if (rc == LDG_EFULL)
-        ldg_seterr(l, "storage full (map or disk); nothing of the batch is "
-                      "written");
+    if (rc == LDG_EFULL || rc == LDG_ETXNFULL)
+        batch_full_msg(l, rc);
     else if (l->errmsg[0] == '\0')
         ldg_seterr(l, "append failed: %s", ldg_strerror(rc));
     if (rc == LDG_EBADINPUT || rc == LDG_ETOOBIG || rc == LDG_EKEY ||

@@ -761,7 +761,11 @@ ldg_prune_txn(struct ldg_txn *t, uint64_t hz, const uint8_t archive[32],
     if ((rc = ldg_event_get(t, hz - 1, &ev)) < 0)
         goto out;
     h.seq = hz;
-    h.first = st->from;
+    /* a prune split into steps (retention's, each a commit of its own)
+     * names one archive in each step's record: the events it holds start
+     * where the first step started */
+    h.first =
+        has_old && memcmp(old.archive, archive, 32) == 0 ? old.first : st->from;
     h.ts_ns = ev.ts_ns;
     h.pruned_ns = now_ns;
     memcpy(h.leaf, ev.leaf, 32);

@@ -909,7 +909,10 @@ int ldg_cursor_del(struct ldg_cursor *c);
  * otherwise) with the archive's SHA-256 and the projections' state digest
  * at hz, then removes the entries, bodies and seals of the events before
  * hz and their keys in every index. The tree, checkpoints and key
- * registry stay. Needs the log key's secret (LDG_EKEY). */
+ * registry stay. Needs the log key's secret (LDG_EKEY). When the earlier
+ * horizon record names the same archive (a prune made in steps, a commit
+ * each), the record's "first" is that record's: the archive's first
+ * event. */
 struct ldg_prune_stats {
     uint64_t from, to; /* events [from, to) removed */
     uint64_t entries, bodies, seals, index_keys;
@@ -923,6 +926,17 @@ struct ldg_txn *ldg_batch_txn(struct ldg_batch *b);
 /* Adds the prune's ledger.pruned event (refused on every other path). */
 int ldg_batch_add_pruned(struct ldg_batch *b, const struct ldg_event_in *ev,
                          uint64_t *seq);
+/* A module's own change in the batch's transaction failed with rc: the
+ * batch is dead (only ldg_batch_free is left), and after LDG_EFULL free
+ * grows the map for a retry, as after a failed ldg_batch_add. */
+void ldg_batch_fail(struct ldg_batch *b, int rc);
+/* Commits what a module changed in the batch's transaction although no
+ * event was added (a step of a prune that is not its last): no checkpoint
+ * is written, the log's size stays. With events added it is
+ * ldg_batch_commit. @return 0; the codes of ldg_batch_commit (LDG_EFULL:
+ * free grows the map; LDG_ETXNFULL: the change is too large for one
+ * transaction). */
+int ldg_batch_commit_changes(struct ldg_batch *b);
 
 /* Applier: a module's fold over new events, run inside the append's write
  * transaction, after the entry is stored, in sequence order. body is the

@@ -68,8 +68,11 @@ xlate(int rc)
         return LDG_ENOTFOUND;
     case MDB_KEYEXIST:
         return LDG_EEXIST;
-    case MDB_MAP_FULL:
     case MDB_TXN_FULL:
+        /* the transaction's dirty pages reached LMDB's limit: the disk and
+         * the map may have all the room; a smaller transaction fits */
+        return LDG_ETXNFULL;
+    case MDB_MAP_FULL:
     case MDB_CURSOR_FULL:
     case MDB_PAGE_FULL:
     case ENOSPC:

@@ -462,12 +462,14 @@ archive_readable(struct ldg_ledger *l, const char *path)
  * bytes verified. No JSON, no proof an event. */
 static int
 check_segment(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
-              const char *path, int fd, char **note, uint8_t sha256[32])
+              const char *path, int fd, char **note, uint8_t sha256[32],
+              uint64_t *arch_first)
 {
     struct ldg_segment_verify_opts vo;
     struct ldg_segment_result *sr;
     struct ldg_txn *t = NULL;
-    int rc;
+    struct ldg_horizon rec;
+    int rc, has_rec = 0;
 
     *note = NULL;
     if ((sr = calloc(1, sizeof *sr)) == NULL)
@@ -476,6 +478,7 @@ check_segment(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
     vo.keep_state = 1;
     if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) == 0) {
         rc = ldg_segment_check(t, fd, &vo, sr);
+        has_rec = h->first > 0 && ldg_horizon_get(t, &rec) == 0;
         ldg_txn_abort(t);
     }
     if (rc == LDG_EIO || rc == LDG_ENOMEM) {
@@ -483,8 +486,16 @@ check_segment(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
                        sr->what[0] ? sr->what : ldg_strerror(rc));
         goto out;
     }
+    /* the archive the horizon record pins, of a prune a crash stopped
+     * between two of its steps: it holds the events from that record's
+     * first (pruned already) to the horizon, and the prune goes on with
+     * it */
+    if (rc == 0 && sr->ok && has_rec && rec.first < h->first &&
+        sr->info.first == rec.first && sr->info.end == h->horizon &&
+        memcmp(sr->info.sha256, rec.archive, 32) == 0)
+        *arch_first = rec.first;
     if (sr->readable && (rc == 0 || sr->failed == LDG_SEGCHK_TREE) &&
-        (sr->info.first != h->first || sr->info.end != h->horizon)) {
+        (sr->info.first != *arch_first || sr->info.end != h->horizon)) {
         /* this ledger's events (or a range whose leaves its tree holds up
          * to where one differs), but not the range asked for */
         ldg_set_errmsg(
@@ -531,6 +542,8 @@ check_segment(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
     memcpy(sha256, sr->info.sha256, 32);
     rc = 0;
 out:
+    if (has_rec)
+        ldg_horizon_release(&rec);
     ldg_segment_info_release(&sr->info);
     free(sr);
     return rc;
@@ -543,15 +556,19 @@ out:
  * *note and sha256 are set; a bundle (what `ledger archive` wrote before
  * segments) leaves *note NULL. */
 static int
-check_archive(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
-              const char *path, char **note, uint8_t sha256[32])
+check_archive(struct ldg_ledger *l, const struct ldg_retention_horizon *hz,
+              const char *path, char **note, uint8_t sha256[32],
+              uint64_t *arch_first)
 {
     struct ldg_bundle_verify_opts vo;
     struct ldg_bundle_report *br;
+    struct ldg_retention_horizon span = *hz, *h = &span;
+    struct ldg_horizon rec;
     char vkey[512], *ck = NULL;
     int rc;
 
     *note = NULL;
+    *arch_first = hz->first;
     {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
@@ -560,13 +577,28 @@ check_archive(struct ldg_ledger *l, const struct ldg_retention_horizon *h,
         }
         rc = ldg_segment_sniff(fd);
         if (rc == 1)
-            rc = check_segment(l, h, path, fd, note, sha256);
+            rc = check_segment(l, hz, path, fd, note, sha256, arch_first);
         else if (rc == 0)
             rc = 1;
         close(fd);
         if (rc <= 0)
             return rc;
     }
+    /* a bundle: the SHA-256 of the file as it is now */
+    if ((rc = file_sha256(path, sha256)) < 0) {
+        ldg_set_errmsg(l, "archive %s: cannot be read (%s)", path,
+                       ldg_strerror(rc));
+        return rc;
+    }
+    /* the archive the horizon record names, of a prune a crash stopped
+     * between two of its steps: it holds the events from that record's
+     * first, and the prune goes on with it */
+    if (hz->first > 0 && ldg_horizon(l, &rec) == 0) {
+        if (memcmp(rec.archive, sha256, 32) == 0 && rec.first < hz->first)
+            span.first = rec.first;
+        ldg_horizon_release(&rec);
+    }
+    *arch_first = span.first;
     if ((rc = ldg_verifier_key(l, vkey, sizeof vkey)) < 0)
         return rc;
     if ((br = calloc(1, sizeof *br)) == NULL)
@@ -680,19 +712,244 @@ base_name(const char *p)
     return s ? s + 1 : p;
 }
 
-int
-ldg_retention_prune(struct ldg_ledger *l, const struct ldg_prune_opts *o,
-                    struct ldg_prune_report *r)
+/* The archive of a prune that was made already (the events asked for are
+ * all before the horizon): FILE must be the archive a kept record pins,
+ * by its SHA-256, for the last event asked for — the horizon record's
+ * (the latest prune), or a kept ledger.pruned event's (an earlier one).
+ * 0 with r->already and r->why; LDG_ETAMPER naming the archive that is,
+ * or saying that no record of it is kept. */
+struct pruned_find {
+    struct ldg_txn *t;
+    uint64_t last;   /* the last event asked for */
+    const char *hex; /* the file's SHA-256 */
+    uint64_t seq;    /* the ledger.pruned that covers last */
+    uint64_t first, horizon;
+    char name[256];
+    char pinned[65];
+    int found;
+};
+
+static int
+pruned_find_one(void *ctx, uint64_t seq)
+{
+    struct pruned_find *x = ctx;
+    json_t *b = NULL;
+    json_int_t f, h;
+    const char *sha, *name;
+
+    if (ldg_body_get(x->t, seq, &b) < 0)
+        return 0;
+    f = json_integer_value(json_object_get(b, "first"));
+    h = json_integer_value(json_object_get(b, "horizon"));
+    sha = json_string_value(json_object_get(b, "archive_sha256"));
+    name = json_string_value(json_object_get(b, "archive"));
+    /* the newest that covers the event (a prune stopped between its steps
+     * and made again is one archive) */
+    if (sha != NULL && strlen(sha) == 64 && f >= 0 && h > f &&
+        (uint64_t)f <= x->last && x->last < (uint64_t)h) {
+        x->seq = seq;
+        x->first = (uint64_t)f;
+        x->horizon = (uint64_t)h;
+        snprintf(x->name, sizeof x->name, "%s", name ? name : "?");
+        memcpy(x->pinned, sha, 65);
+        x->found = 1;
+    }
+    json_decref(b);
+    return 0;
+}
+
+static int
+run_again(struct ldg_ledger *l, const struct ldg_prune_opts *o,
+          struct ldg_prune_report *r)
+{
+    struct pruned_find x;
+    struct ldg_horizon hz;
+    char hex[65], pinned[65], by[300];
+    int rc;
+
+    memset(&x, 0, sizeof x);
+    if ((rc = file_sha256(o->archive, r->archive_sha256)) < 0) {
+        ldg_set_errmsg(l, "archive %s: cannot be read (%s)", o->archive,
+                       ldg_strerror(rc));
+        return rc;
+    }
+    ldg_hex(hex, r->archive_sha256, 32);
+    x.hex = hex;
+    x.last = r->h.horizon - 1;
+    if ((rc = ldg_horizon(l, &hz)) < 0)
+        return rc;
+    /* the ledger.pruned events kept name their archives (the latest
+     * prune's is always kept: it is after its horizon) */
+    rc = ldg_txn_begin(l, LDG_TXN_READ, &x.t);
+    if (rc == 0)
+        rc = ldg_index_walk(x.t, LDG_INDEX_TYPE, LDG_EV_LEDGER_PRUNED, 0,
+                            UINT64_MAX, 0, pruned_find_one, &x);
+    ldg_txn_abort(x.t);
+    if (rc < 0 && rc != LDG_ENOTFOUND) {
+        ldg_horizon_release(&hz);
+        return rc;
+    }
+    ldg_hex(pinned, hz.archive, 32);
+    if (hz.first <= x.last && x.last < hz.seq) {
+        /* the latest prune's: the horizon record pins its archive (and a
+         * ledger.pruned names it, unless a crash stopped that prune
+         * between its steps) */
+        snprintf(by, sizeof by, "as the horizon record pins it%s%s",
+                 x.found && strcmp(x.pinned, pinned) == 0 ? ", " : "",
+                 x.found && strcmp(x.pinned, pinned) == 0 ? x.name : "");
+        x.found = 1;
+        x.first = hz.first;
+        x.horizon = hz.seq;
+        memcpy(x.pinned, pinned, sizeof pinned);
+    } else {
+        snprintf(by, sizeof by, "as ledger.pruned seq %llu names it, %s",
+                 (unsigned long long)x.seq, x.name);
+    }
+    if (x.found && strcmp(x.pinned, hex) == 0) {
+        snprintf(r->why, sizeof r->why,
+                 "nothing to prune before %s: events %llu..%llu were pruned "
+                 "already, into this archive (%s, SHA-256 %s, %s)",
+                 o->before, (unsigned long long)x.first,
+                 (unsigned long long)(x.horizon - 1), o->archive, hex, by);
+        r->already = 1;
+        rc = 0;
+    } else if (x.found) {
+        ldg_set_errmsg(l,
+                       "archive %s (SHA-256 %s) is not the archive of the "
+                       "events before %s, which were pruned already: events "
+                       "%llu..%llu went into the archive with SHA-256 %s "
+                       "(%s); nothing pruned",
+                       o->archive, hex, o->before, (unsigned long long)x.first,
+                       (unsigned long long)(x.horizon - 1), x.pinned, by);
+        rc = LDG_ETAMPER;
+    } else {
+        ldg_set_errmsg(l,
+                       "archive %s (SHA-256 %s): the log keeps no record of "
+                       "the archive of event %llu (the ledger.pruned event "
+                       "that named it was pruned too; the last prune took "
+                       "events %llu..%llu into the archive with SHA-256 "
+                       "%s): check it with ledger verify-bundle %s "
+                       "--trusted-key \"$(ledger keys verifier)\"; nothing "
+                       "pruned",
+                       o->archive, hex, (unsigned long long)x.last,
+                       (unsigned long long)hz.first,
+                       (unsigned long long)(hz.seq - 1), pinned, o->archive);
+        rc = LDG_ETAMPER;
+    }
+    ldg_horizon_release(&hz);
+    return rc;
+}
+
+/* Events the first step of a prune removes at most: a prune is made in
+ * steps of a commit each, every one leaving a ledger pruned at a commit's
+ * end, so that no transaction grows past what LMDB holds (MDB_TXN_FULL);
+ * a step found too large is halved. */
+#define PRUNE_STEP_EVENTS 65536
+
+/* One step: prunes from the ledger's first event up to a commit's end at
+ * most span events on (or the next commit's end when none is), or to the
+ * horizon, with the ledger.pruned event when it reaches the horizon.
+ * *step gets the step's end; *single is 1 when that step is one commit. */
+static int
+prune_step(struct ldg_ledger *l, const struct ldg_prune_opts *o,
+           struct ldg_prune_report *r, uint64_t arch_first, const char *note,
+           uint64_t now, uint64_t span, uint64_t *step, int *single)
 {
     struct ldg_batch *b = NULL;
     struct ldg_txn *t;
     struct ldg_prune_stats st;
+    struct ldg_retention_horizon again;
     struct ldg_event_in in;
     uint8_t state[32];
-    char hex[65], until[40], *note = NULL;
-    uint64_t now, n;
+    char hex[65], until[40];
+    uint64_t n, hz = r->h.horizon;
     json_t *body = NULL;
     int rc;
+
+    *single = 0;
+    if ((rc = ldg_batch_begin(&b, l)) < 0)
+        return rc;
+    t = ldg_batch_txn(b);
+    /* the archive was checked against the log as it was then: a prune
+     * of another process since moves the first event */
+    if ((rc = ldg_retention_resolve(l, o->before, now, &again)) < 0 ||
+        again.first != r->h.first + r->events || again.horizon != hz) {
+        if (rc == 0) {
+            ldg_set_errmsg(l, "the ledger was pruned meanwhile: run "
+                              "again");
+            rc = LDG_EBUSY;
+        }
+        goto out;
+    }
+    *step = hz;
+    if (hz - again.first > span) {
+        rc = ldg_checkpoint_floor(t, again.first + span, step);
+        if (rc == LDG_ENOTFOUND || (rc == 0 && *step <= again.first)) {
+            /* one commit holds more than span events: that commit */
+            rc = ldg_checkpoint_ceil(t, again.first + 1, step);
+            *single = 1;
+        }
+        if (rc < 0)
+            goto out;
+        if (*step > hz)
+            *step = hz;
+    }
+    /* the archive's note is for the state at the horizon (a step short of
+     * it keeps the note signed at its end, or one signed now) */
+    if ((rc = ldg_projections_horizon(t, *step, *step == hz ? note : NULL,
+                                      state)) < 0) {
+        if (ldg_errmsg(l)[0] == '\0')
+            ldg_set_errmsg(l, "the projections' state at the horizon: %s",
+                           ldg_strerror(rc));
+        goto out;
+    }
+    if ((rc = ldg_prune_txn(t, *step, r->archive_sha256, state, now, &st)) < 0)
+        goto out;
+    if (*step < hz) {
+        rc = ldg_batch_commit_changes(b);
+    } else {
+        ldg_hex(hex, r->archive_sha256, 32);
+        ldg_time_rfc3339_ns(until, sizeof until, r->h.until_ns);
+        body =
+            json_pack("{s:I, s:I, s:I, s:s, s:s, s:s}", "horizon",
+                      (json_int_t)hz, "first", (json_int_t)arch_first, "events",
+                      (json_int_t)(hz - arch_first), "archive_sha256", hex,
+                      "until", until, "archive", base_name(o->archive));
+        if (body == NULL) {
+            rc = LDG_ENOMEM;
+            goto out;
+        }
+        memset(&in, 0, sizeof in);
+        in.type = LDG_EV_LEDGER_PRUNED;
+        in.subject = "ledger:retention";
+        in.body = body;
+        if ((rc = ldg_batch_add_pruned(b, &in, &r->pruned_seq)) < 0)
+            goto out;
+        rc = ldg_batch_commit(b, NULL, &n);
+    }
+    if (rc == 0) {
+        r->events += st.to - st.from;
+        r->entries += st.entries;
+        r->bodies += st.bodies;
+        r->seals += st.seals;
+        r->index_keys += st.index_keys;
+        r->steps++;
+    }
+out:
+    if (rc < 0)
+        ldg_batch_fail(b, rc);
+    json_decref(body);
+    ldg_batch_free(b); /* (after LDG_EFULL, grows the map) */
+    return rc;
+}
+
+int
+ldg_retention_prune(struct ldg_ledger *l, const struct ldg_prune_opts *o,
+                    struct ldg_prune_report *r)
+{
+    uint64_t now, arch_first, span = PRUNE_STEP_EVENTS, step = 0;
+    char *note = NULL;
+    int rc, single = 0, grown = 0;
 
     if (l == NULL || o == NULL || r == NULL || o->archive == NULL ||
         o->before == NULL)
@@ -703,7 +960,11 @@ ldg_retention_prune(struct ldg_ledger *l, const struct ldg_prune_opts *o,
      * of an archive that is there */
     if ((rc = archive_readable(l, o->archive)) < 0)
         return rc;
-    if ((rc = ldg_retention_resolve(l, o->before, now, &r->h)) < 0)
+    rc = ldg_retention_resolve(l, o->before, now, &r->h);
+    if (rc == LDG_ENOTFOUND && r->h.first > 0 && r->h.horizon > 0 &&
+        r->h.requested <= r->h.first)
+        return run_again(l, o, r);
+    if (rc < 0)
         return rc;
     if (o->keep_days > 0 && !o->force &&
         r->h.until_ns + (uint64_t)o->keep_days * 86400u * 1000000000u > now) {
@@ -719,66 +980,45 @@ ldg_retention_prune(struct ldg_ledger *l, const struct ldg_prune_opts *o,
                        o->keep_days);
         return LDG_EINVAL;
     }
-    if ((rc = check_archive(l, &r->h, o->archive, &note, r->archive_sha256)) <
-        0)
+    if ((rc = check_archive(l, &r->h, o->archive, &note, r->archive_sha256,
+                            &arch_first)) < 0)
         return rc;
-    /* a segment: the SHA-256 of the bytes its check read; a bundle's, of
-     * the file as it is now */
-    if (note == NULL && (rc = file_sha256(o->archive, r->archive_sha256)) < 0)
-        return rc;
+    r->continued = arch_first < r->h.first;
     r->used_before = used_bytes(l);
-    if ((rc = ldg_batch_begin(&b, l)) < 0)
-        return rc;
-    t = ldg_batch_txn(b);
-    /* the archive was checked against the log as it was then: a prune
-     * of another process since moves the first event */
-    {
-        struct ldg_retention_horizon again;
-        if ((rc = ldg_retention_resolve(l, o->before, now, &again)) < 0 ||
-            again.first != r->h.first || again.horizon != r->h.horizon) {
-            if (rc == 0) {
-                ldg_set_errmsg(l, "the ledger was pruned meanwhile: run "
-                                  "again");
-                rc = LDG_EBUSY;
-            }
-            goto out;
+    /* in steps of a commit each (a crash between two leaves a ledger
+     * pruned at the first one's end, which verifies, and this prune run
+     * again goes on from there with the same archive) */
+    while (step < r->h.horizon) {
+        rc = prune_step(l, o, r, arch_first, note, now, span, &step, &single);
+        if (rc == LDG_ETXNFULL && !single && span > 1) {
+            span /= 2; /* nothing of the step was written */
+            step = 0;
+            continue;
         }
+        if (rc == LDG_EFULL && grown++ < 3) {
+            step = 0; /* the map was grown: the same step again */
+            continue;
+        }
+        if (rc == LDG_ETXNFULL && r->events > 0)
+            ldg_set_errmsg(l,
+                           "the commit that ends at event %llu is too large "
+                           "to remove in one transaction (LMDB's limit of "
+                           "changed pages, MDB_TXN_FULL; not a full disk): "
+                           "events %llu..%llu are pruned, the rest is not",
+                           (unsigned long long)(step - 1),
+                           (unsigned long long)r->h.first,
+                           (unsigned long long)(r->h.first + r->events - 1));
+        else if (rc == LDG_ETXNFULL)
+            ldg_set_errmsg(l,
+                           "the commit that ends at event %llu is too large "
+                           "to remove in one transaction (LMDB's limit of "
+                           "changed pages, MDB_TXN_FULL; not a full disk): "
+                           "nothing pruned",
+                           (unsigned long long)(step - 1));
+        if (rc < 0)
+            break;
     }
-    if ((rc = ldg_projections_horizon(t, r->h.horizon, note, state)) < 0) {
-        if (ldg_errmsg(l)[0] == '\0')
-            ldg_set_errmsg(l, "the projections' state at the horizon: %s",
-                           ldg_strerror(rc));
-        goto out;
-    }
-    if ((rc = ldg_prune_txn(t, r->h.horizon, r->archive_sha256, state, now,
-                            &st)) < 0)
-        goto out;
-    r->events = st.to - st.from;
-    r->entries = st.entries;
-    r->bodies = st.bodies;
-    r->seals = st.seals;
-    r->index_keys = st.index_keys;
-    ldg_hex(hex, r->archive_sha256, 32);
-    ldg_time_rfc3339_ns(until, sizeof until, r->h.until_ns);
-    body = json_pack("{s:I, s:I, s:I, s:s, s:s, s:s}", "horizon",
-                     (json_int_t)r->h.horizon, "first", (json_int_t)r->h.first,
-                     "events", (json_int_t)r->events, "archive_sha256", hex,
-                     "until", until, "archive", base_name(o->archive));
-    if (body == NULL) {
-        rc = LDG_ENOMEM;
-        goto out;
-    }
-    memset(&in, 0, sizeof in);
-    in.type = LDG_EV_LEDGER_PRUNED;
-    in.subject = "ledger:retention";
-    in.body = body;
-    if ((rc = ldg_batch_add_pruned(b, &in, &r->pruned_seq)) < 0)
-        goto out;
-    rc = ldg_batch_commit(b, NULL, &n);
-out:
-    json_decref(body);
     free(note);
-    ldg_batch_free(b);
     if (rc == 0)
         r->used_after = used_bytes(l);
     return rc;
@@ -889,6 +1129,59 @@ part_end(struct ldg_ledger *l, const struct ldg_retention_policy *p,
     return 0;
 }
 
+/* The archive of a prune a crash stopped between two of its steps (the
+ * horizon record names an archive that holds events past the horizon):
+ * DIR/ledger-FIRST-LAST.segment (or .bundle, as written before segments)
+ * with FIRST the record's first, LAST at or
+ * past cur's first and before want, and the SHA-256 the record pins. 1
+ * with its path and its end in *hz; 0 when there is none. */
+static int
+interrupted_archive(struct ldg_ledger *l, const struct ldg_retention_policy *p,
+                    const struct ldg_retention_horizon *cur, uint64_t want,
+                    char *path, size_t cap, uint64_t *hz)
+{
+    struct ldg_horizon rec;
+    struct dirent *e;
+    char prefix[40], cand[4400];
+    uint8_t sha[32];
+    int found = 0, n;
+    DIR *d;
+
+    if (cur->first == 0 || ldg_horizon(l, &rec) < 0)
+        return 0;
+    if (rec.first >= cur->first || (d = opendir(p->archive_dir)) == NULL) {
+        ldg_horizon_release(&rec);
+        return 0;
+    }
+    snprintf(prefix, sizeof prefix, "ledger-%llu-",
+             (unsigned long long)rec.first);
+    while (!found && (e = readdir(d)) != NULL) {
+        const char *q = e->d_name + strlen(prefix);
+        char *end;
+        unsigned long long last;
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 || *q < '0' ||
+            *q > '9')
+            continue;
+        errno = 0;
+        last = strtoull(q, &end, 10);
+        if (errno != 0 ||
+            (strcmp(end, ".segment") != 0 && strcmp(end, ".bundle") != 0) ||
+            last < cur->first || last >= want)
+            continue;
+        n = snprintf(cand, sizeof cand, "%s/%s", p->archive_dir, e->d_name);
+        if (n < 0 || (size_t)n >= cap)
+            continue;
+        if (file_sha256(cand, sha) == 0 && memcmp(sha, rec.archive, 32) == 0) {
+            memcpy(path, cand, (size_t)n + 1);
+            *hz = last + 1;
+            found = 1;
+        }
+    }
+    closedir(d);
+    ldg_horizon_release(&rec);
+    return found;
+}
+
 /* Archives and prunes up to want->horizon in parts, under the lock. */
 static int
 apply_parts(struct ldg_ledger *l, const struct ldg_retention_policy *p,
@@ -919,6 +1212,10 @@ apply_parts(struct ldg_ledger *l, const struct ldg_retention_policy *p,
         snprintf(r->archive, sizeof r->archive, "%s/ledger-%llu-%llu.segment",
                  p->archive_dir, (unsigned long long)cur.first,
                  (unsigned long long)(hz - 1));
+        /* a prune of this policy that a crash stopped between two of its
+         * steps goes on with its archive */
+        interrupted_archive(l, p, &cur, want->horizon + 1, r->archive,
+                            sizeof r->archive, &hz);
         snprintf(spec, sizeof spec, "%llu", (unsigned long long)hz);
         memset(&po, 0, sizeof po);
         po.before = spec;
@@ -959,6 +1256,8 @@ apply_parts(struct ldg_ledger *l, const struct ldg_retention_policy *p,
     pruned:
         if (rc < 0)
             return rc;
+        if (r->pr.already)
+            break; /* (pruned meanwhile, with this archive) */
         r->pruned++;
         r->events += r->pr.events;
         if (hz >= want->horizon)

@@ -120,16 +120,36 @@ struct ldg_prune_report {
     uint8_t archive_sha256[32];
     uint64_t entries, bodies, seals, index_keys; /* records removed */
     uint64_t used_before, used_after;            /* bytes of pages in use */
+    int steps;     /* commits the prune took (one per step of at most 65,536
+                      events at first, fewer when LMDB found one too large) */
+    int continued; /* it went on with a prune a crash stopped between two
+                      steps: the archive holds events before h.first too */
+    /* run again after it was done: nothing pruned, the archive is the one
+     * a kept record pins (why says which record) */
+    int already;
+    char why[900];
 };
 
 /* Checks that o->archive is a bundle that verifies with this ledger's log
  * key, proven against its own checkpoint at the horizon, of exactly the
- * events h.first..horizon-1, nothing withheld; then in one commit keeps
- * the projections' state at the horizon, removes the events and appends
- * ledger.pruned. Nothing is removed when any check fails.
- * @return 0; LDG_ETAMPER (the archive is not that: message names what);
- * LDG_ENOTFOUND (no archive file, nothing to prune); LDG_EINVAL (the
- * retention minimum, without force); the codes of the write. */
+ * events h.first..horizon-1, nothing withheld; then keeps the projections'
+ * state at the horizon, removes the events and appends ledger.pruned.
+ * Nothing is removed when any check fails. The removal is made in steps,
+ * a commit each, that end where a commit of the log ends (at most 65,536
+ * events a step, halved when LMDB finds a step too large for one
+ * transaction, never less than one commit of the log): a crash between
+ * two leaves a ledger pruned at the first one's end, which verifies, and
+ * the same prune run again goes on with the same archive (its horizon
+ * record names it). ledger.pruned is appended by the last step.
+ * Run again after it was done (every event asked for is before the
+ * horizon), nothing is removed and r->already is set, when o->archive is
+ * the archive a kept record pins by its SHA-256 (the horizon record, or a
+ * kept ledger.pruned event); another file is refused.
+ * @return 0; LDG_ETAMPER (the archive is not that: message names what,
+ * and which archive is); LDG_ENOTFOUND (no archive file, nothing to
+ * prune); LDG_EINVAL (the retention minimum, without force); LDG_ETXNFULL
+ * (one commit of the log is too large to remove in one transaction: the
+ * steps before it are made); the codes of the write. */
 int ldg_retention_prune(struct ldg_ledger *l, const struct ldg_prune_opts *o,
                         struct ldg_prune_report *r);
 

@@ -59,6 +59,8 @@ ldg_strerror(int code)
         return "an event with this id is already in the log";
     case LDG_EPRUNED:
         return "pruned: the event is before the ledger's horizon";
+    case LDG_ETXNFULL:
+        return "transaction too large for one commit";
     default:
         return "unknown error";
     }

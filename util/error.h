@@ -34,7 +34,10 @@ enum ldg_error {
     LDG_ETIMEOUT = -19,   /* a network operation timed out */
     LDG_EHTTP = -20,      /* an HTTP server answered with status >= 400 */
     LDG_EDUPLICATE = -21, /* an event with this id is already in the log */
-    LDG_EPRUNED = -22     /* the event was pruned: before the horizon */
+    LDG_EPRUNED = -22,    /* the event was pruned: before the horizon */
+    LDG_ETXNFULL = -23    /* one transaction holds more changes than the
+                             store allows (LMDB's MDB_TXN_FULL): not a full
+                             disk or map; the work must be split */
 };
 
 /* The static name of code, e.g. "signature does not verify";
@@ -49,7 +52,8 @@ const char *ldg_strerror(int code);
  * 65 for bad data (LDG_EBADINPUT, LDG_ETOOBIG, LDG_ECORRUPT, LDG_EVERSION,
  * LDG_EERASED); 66 for what is not there (LDG_ENOTFOUND); 73 for
  * LDG_EEXIST; 77 for an unusable key (LDG_EKEY); 71 for LDG_ENOMEM; 74 for
- * the rest (I/O, a full disk, the network, a busy lock).
+ * the rest (I/O, a full disk, a transaction too large, the network, a
+ * busy lock).
  * @return the exit status, 0 to 77. */
 int ldg_exit_code(int code);
 

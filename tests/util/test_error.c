@@ -17,10 +17,10 @@ static void
 test_error__every_code_has_a_name(void **state)
 {
     (void)state;
-    for (int c = LDG_EPRUNED; c <= LDG_OK; c++)
+    for (int c = LDG_ETXNFULL; c <= LDG_OK; c++)
         assert_string_not_equal(ldg_strerror(c), "unknown error");
     assert_string_equal(ldg_strerror(1), "unknown error");
-    assert_string_equal(ldg_strerror(LDG_EPRUNED - 1), "unknown error");
+    assert_string_equal(ldg_strerror(LDG_ETXNFULL - 1), "unknown error");
 }
 
 static void
@@ -36,7 +36,8 @@ test_error__exit_codes_are_the_policy(void **state)
         {LDG_EEXIST, 73},   {LDG_EIO, 74},       {LDG_EFULL, 74},
         {LDG_EBUSY, 74},    {LDG_ENET, 74},      {LDG_ETIMEOUT, 74},
         {LDG_EHTTP, 74},    {LDG_ESTALE, 74},    {LDG_EDUPLICATE, 74},
-        {LDG_EKEY, 77},     {LDG_EPRUNED, 66},   {-1000, 74},
+        {LDG_EKEY, 77},     {LDG_EPRUNED, 66},   {LDG_ETXNFULL, 74},
+        {-1000, 74},
     };
     (void)state;
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {

@@ -1,0 +1,144 @@
+#!/bin/sh
+# retention_again.sh — what `ledger prune` and `ledger archive` leave and
+# accept after a run was done or killed (docs/RETENTION.md):
+#
+#   * a prune run again after it was done takes only the archive the
+#     ledger's records pin by its SHA-256: that one says "pruned already,
+#     into this archive" (exit 0, -o json {"pruned": false, ...}); any
+#     other file, a bundle of this ledger's or not, is refused (1), naming
+#     the SHA-256 pinned and the archive's name; after a second prune the
+#     first one's archive is still told from another by its kept
+#     ledger.pruned;
+#   * a `ledger archive` (and `ledger export --out`) killed while it
+#     writes leaves no file: no NAME, no NAME.tmp.XXXXXX (the file is
+#     written unnamed and linked to its name when whole); the next one
+#     writes it.
+#
+# (A prune too large for one LMDB transaction, made in steps, and a prune
+# stopped between two steps and run again: tests/retention/
+# test_retention.c, where LMDB's limit can be made small.)
+set -u
+: "${LEDGER:?set LEDGER to the ledger binary}"
+L=$LEDGER
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/retention_again.XXXXXX") ||
+    exit 1
+pid=""
+cleanup() {
+    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+nfail=0
+fail() {
+    echo "FAIL: $*"
+    nfail=$((nfail + 1))
+}
+CC=${CC:-cc}
+$CC -shared -fPIC -O1 -o "$T/cs.so" "$ROOT/tests/faults/clockshift.c" -ldl \
+    2>"$T/cc.err" || { echo "FAIL: clockshift: $(cat "$T/cc.err")"; exit 1; }
+$CC -shared -fPIC -O1 -o "$T/fi.so" "$ROOT/tests/faults/faultinject.c" -ldl \
+    2>"$T/cc.err" || { echo "FAIL: faultinject: $(cat "$T/cc.err")"; exit 1; }
+san=$(ldd "$L" 2>/dev/null | awk '/libasan|libubsan|libtsan/ {print $3}' |
+    tr '\n' ':')
+CS=$T/cs.so
+FI=$T/fi.so
+if [ -n "$san" ]; then
+    CS="$san$T/cs.so"
+    FI="$san$T/fi.so"
+    ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0:detect_leaks=0
+    export ASAN_OPTIONS
+fi
+ago() { # DAYS CMD...: the ledger with the wall clock DAYS days back
+    d=$1
+    shift
+    CLOCK_SHIFT_S=$((-d * 86400)) LD_PRELOAD=$CS "$L" "$@"
+}
+sha() { sha256sum "$1" | cut -c1-64; }
+
+# ------------------------------------------------------------ the ledger --
+D=$T/d
+ago 400 --dir "$D" init --origin again.test/log >/dev/null || exit 1
+for i in 1 2 3 4 5 6; do
+    awk -v i="$i" 'BEGIN { for (k = 0; k < 20; k++)
+        printf("{\"type\":\"x.again\",\"run\":\"r-%d\",\"body\":{\"n\":%d}}\n", i, k) }' |
+        ago 400 --dir "$D" ingest - >/dev/null 2>&1 || exit 1
+done
+"$L" --dir "$D" archive --before 41 --out "$T/a1.bundle" >/dev/null 2>&1 ||
+    fail "archive a1"
+"$L" --dir "$D" prune --before 41 --archive "$T/a1.bundle" >"$T/out" 2>&1 ||
+    fail "prune: $(cat "$T/out")"
+A1=$(sha "$T/a1.bundle")
+
+# ----------------------------------------------------------- run again --
+"$L" --dir "$D" prune --before 41 --archive "$T/a1.bundle" >"$T/out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && grep -q "events 0..40 were pruned already, into this archive" "$T/out" &&
+    grep -q "$A1" "$T/out" ||
+    fail "prune run again with its archive: exit $rc: $(cat "$T/out")"
+"$L" --dir "$D" prune --before 41 --archive "$T/a1.bundle" -o json >"$T/out" 2>&1 &&
+    jq -e ".pruned == false and .archive_sha256 == \"$A1\"" "$T/out" >/dev/null ||
+    fail "prune run again -o json: $(cat "$T/out")"
+# any other file: refused, naming the archive that is
+echo "not an archive" >"$T/other"
+cp -r "$D" "$T/d2"
+"$L" --dir "$T/d2" archive --before 81 --out "$T/later.bundle" >/dev/null 2>&1 ||
+    fail "archive of a copy"
+for f in "$T/other" "$T/later.bundle"; do
+    "$L" --dir "$D" prune --before 41 --archive "$f" >"$T/out" 2>"$T/err"
+    rc=$?
+    [ $rc -eq 1 ] && [ ! -s "$T/out" ] &&
+        grep -q "$(basename "$f") (SHA-256 $(sha "$f")) is not the archive of the events before 41" "$T/err" &&
+        grep -q "events 0..40 went into the archive with SHA-256 $A1" "$T/err" &&
+        grep -q "a1.bundle" "$T/err" ||
+        fail "prune run again with $(basename "$f"): exit $rc: $(cat "$T/out" "$T/err")"
+done
+# a second prune: the first one's archive is told by its ledger.pruned
+"$L" --dir "$D" archive --before 81 --out "$T/a2.bundle" >/dev/null 2>&1 ||
+    fail "archive a2"
+"$L" --dir "$D" prune --before 81 --archive "$T/a2.bundle" >/dev/null 2>&1 ||
+    fail "second prune"
+"$L" --dir "$D" prune --before 41 --archive "$T/a1.bundle" >"$T/out" 2>&1 &&
+    grep -q "pruned already, into this archive .*ledger.pruned seq" "$T/out" ||
+    fail "the first prune run again after a second: $(cat "$T/out")"
+"$L" --dir "$D" prune --before 41 --archive "$T/a2.bundle" >"$T/out" 2>&1
+[ $? -eq 1 ] && grep -q "with SHA-256 $A1 .*a1.bundle" "$T/out" ||
+    fail "the first prune run again with the second's archive: $(cat "$T/out")"
+"$L" --dir "$D" prune --before 81 --archive "$T/a1.bundle" >"$T/out" 2>&1
+[ $? -eq 1 ] && grep -q "$(sha "$T/a2.bundle")" "$T/out" ||
+    fail "the second prune run again with the first's archive: $(cat "$T/out")"
+"$L" --dir "$D" verify >"$T/out" 2>&1 || fail "verify: $(cat "$T/out")"
+
+# --------------------------------------------- an archive killed writing --
+# (the first write of the bundle blocks; the process is killed there)
+for cmd in archive export; do
+    rm -f "$T/hang.log"
+    if [ $cmd = archive ]; then
+        set -- archive --before 101 --out "$T/k.bundle"
+    else
+        set -- export --out "$T/k.bundle" seq=81..
+    fi
+    FAULT_CALLS=write FAULT_AT=1 FAULT_MODE=hang FAULT_LOG="$T/hang.log" \
+        LD_PRELOAD=$FI "$L" --dir "$D" "$@" >/dev/null 2>&1 &
+    pid=$!
+    i=0
+    while [ ! -s "$T/hang.log" ] && [ $i -lt 300 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    [ -s "$T/hang.log" ] || fail "$cmd: never reached its first write"
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    pid=""
+    left=$(ls "$T" | grep '^k\.bundle')
+    [ -z "$left" ] || fail "$cmd killed while writing left: $left"
+    "$L" --dir "$D" "$@" >/dev/null 2>"$T/err" ||
+        fail "$cmd after a killed one: $(cat "$T/err")"
+    [ -s "$T/k.bundle" ] && [ -z "$(ls "$T" | grep '^k\.bundle\.')" ] ||
+        fail "$cmd: $(ls "$T")"
+    rm -f "$T/k.bundle"
+done
+
+[ "$nfail" -eq 0 ] || exit 1
+echo "retention_again: ok"
