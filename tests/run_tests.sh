@@ -1,13 +1,29 @@
 #!/bin/sh
-# Runs every test program and prints one summary line "N passed, N failed".
+# Runs every test program and prints one summary line
+# "N passed, N failed, N skipped".
 #   tests/run_tests.sh BUILD_DIR [unit]
 # Unit tests: build/tests/<module>/test_* (cmocka).
 # End-to-end tests: tests/e2e/*.sh, each given the ledger binary in $LEDGER.
 # Each line says how many seconds the test took.
+#
+# What a test's exit means (docs/TESTING.md, "What a test's exit says"):
+#   0    passed;
+#   77   skipped whole: it could not run here (a tool missing, not root),
+#        and its last "SKIP: why" line says why (automake's convention);
+#   else failed.
+# A test that passed but left a part out says so on a line of its own that
+# begins "SKIP: " (cmocka's "[  SKIPPED ]" for a unit test's case): it is
+# counted as passed and listed under "parts skipped", never as a pass of
+# what it left out.
 #   LEDGER_TESTS="serve_* core_crash"  runs only the end-to-end tests whose
 #   names (without .sh) match one of these shell patterns (make tsan uses it).
 #   LEDGER_SKIP_TESTS="cli_install"  leaves out the end-to-end tests whose
 #   names match one of these patterns (make asan uses it).
+#   LEDGER_MUST_RUN="*"  the tests (unit or end-to-end, by name) that must
+#   run whole here: a skip, or a part skipped, of one of them is a failure
+#   (CI sets it: everything setup.sh installs is there).
+#   LEDGER_MAY_SKIP="core_faults"  those left out of LEDGER_MUST_RUN (a
+#   part that cannot run in this build, as allocation faults under ASan).
 #   LEDGER_TEST_JOBS=2  runs the end-to-end tests in that many lanes at
 #   once (make asan uses it: a sanitized test spends its time starting
 #   processes on one core), except those matching LEDGER_SERIAL_TESTS
@@ -28,39 +44,88 @@ picked() {
     done
     return 1
 }
-pass=0
-fail=0
-failed=""
+# must_run NAME: 0 when NAME must run whole (LEDGER_MUST_RUN, not
+# LEDGER_MAY_SKIP).
+must_run() {
+    r=1
+    set -f # (the patterns are the shell's, not file names)
+    for p in ${LEDGER_MUST_RUN:-}; do
+        # shellcheck disable=SC2254
+        case $1 in $p) r=0 ;; esac
+    done
+    for p in ${LEDGER_MAY_SKIP:-}; do
+        # shellcheck disable=SC2254
+        case $1 in $p) r=1 ;; esac
+    done
+    set +f
+    return $r
+}
+# skipped_parts LOG: the "SKIP: why" lines (and cmocka's skipped cases)
+# of a test that passed, one line.
+skipped_parts() {
+    sed -n 's/^SKIP: //p; s/^\[  SKIPPED \] \(test_.*\)/\1/p' "$1" |
+        awk '!seen[$0]++' | tr '\n' ';' | sed 's/;$//; s/;/; /g'
+}
+# verdict NAME RC LOG: the line of a test that ended with RC (its log in
+# LOG); prints it and adds "PASS|FAIL|SKIP|PART NAME..." to $status.
+verdict() {
+    name=$1 rc=$2 log=$3 secs=$4
+    short=$(basename "$name" .sh)
+    if [ "$rc" -eq 77 ] && ! grep -q '^SKIP: ' "$log"; then
+        # (77 without its "SKIP: why": a command's 77 passed on, a failure)
+        printf 'FAIL %s: exit 77 without a "SKIP: why" line\n' "$name"
+        tail -n 30 "$log"
+        echo "FAIL $name" >> "$status"
+    elif [ "$rc" -eq 77 ]; then
+        why=$(sed -n 's/^SKIP: //p' "$log" | tail -n 1)
+        if must_run "$short"; then
+            printf 'FAIL %s: skipped (%s), but LEDGER_MUST_RUN says it must run\n' "$name" "$why"
+            echo "FAIL $name" >> "$status"
+        else
+            printf 'SKIP %s (%s)\n' "$name" "$why"
+            echo "SKIP $name ($why)" >> "$status"
+        fi
+    elif [ "$rc" -eq 0 ]; then
+        parts=$(skipped_parts "$log")
+        if [ -n "$parts" ] && must_run "$short"; then
+            printf 'FAIL %s: left parts out (%s), but LEDGER_MUST_RUN says it must run whole\n' "$name" "$parts"
+            echo "FAIL $name" >> "$status"
+        elif [ -n "$parts" ]; then
+            printf 'PASS %s (%d s; parts skipped: %s)\n' "$name" "$secs" "$parts"
+            echo "PASS $name" >> "$status"
+            echo "PART $name ($parts)" >> "$status"
+        else
+            printf 'PASS %s (%d s)\n' "$name" "$secs"
+            echo "PASS $name" >> "$status"
+        fi
+    else
+        printf 'FAIL %s\n' "$name"
+        tail -n 30 "$log"
+        echo "FAIL $name" >> "$status"
+    fi
+}
 # Tests see the environment a fresh machine gives them: a Python that
 # buffers its output when it goes to a file, as Debian's does.
 unset PYTHONUNBUFFERED
 export LEDGER="$PWD/$B/ledger"
 export LEDGER_TEST_TMP="${TMPDIR:-/tmp}"
+mkdir -p "$B/tests"
+status="$B/tests/run.status"
+: > "$status"
 for t in $(find "$B/tests" -type f -name 'test_*' -perm -u+x | sort); do
     s0=$(date +%s)
-    if "$t" > "$t.log" 2>&1; then
-        pass=$((pass + 1))
-        printf 'PASS %s (%d s)\n' "$t" $(($(date +%s) - s0))
-    else
-        fail=$((fail + 1))
-        failed="$failed $t"
-        printf 'FAIL %s\n' "$t"
-        tail -n 30 "$t.log"
-    fi
+    rc=0
+    "$t" > "$t.log" 2>&1 || rc=$?
+    verdict "$t" "$rc" "$t.log" $(($(date +%s) - s0))
 done
 # run_one TEST: runs an end-to-end test, prints its line (and the end of
-# its log when it fails) and adds PASS or FAIL with its name to $status.
+# its log when it fails) and adds its verdict to $status.
 run_one() {
     log="$B/tests/$(basename "$1").log"
     s0=$(date +%s)
-    if sh "$1" > "$log" 2>&1; then
-        printf 'PASS %s (%d s)\n' "$1" $(($(date +%s) - s0))
-        echo "PASS $1" >> "$status"
-    else
-        printf 'FAIL %s\n' "$1"
-        tail -n 30 "$log"
-        echo "FAIL $1" >> "$status"
-    fi
+    rc=0
+    sh "$1" > "$log" 2>&1 || rc=$?
+    verdict "$1" "$rc" "$log" $(($(date +%s) - s0))
 }
 serial_test() {
     n=$(basename "$1" .sh)
@@ -72,9 +137,6 @@ serial_test() {
     return 1
 }
 if [ "$only" = all ]; then
-    mkdir -p "$B/tests"
-    status="$B/tests/e2e.status"
-    : > "$status"
     jobs=${LEDGER_TEST_JOBS:-1}
     lanes="" serial=""
     for t in $(ls tests/e2e/*.sh 2>/dev/null | sort); do
@@ -89,6 +151,8 @@ if [ "$only" = all ]; then
         i=0
         while [ "$i" -lt "$jobs" ]; do
             (
+                status="$B/tests/lane$i.status"
+                : > "$status"
                 k=0
                 for t in $lanes; do
                     [ $((k % jobs)) -eq "$i" ] && run_one "$t"
@@ -101,17 +165,22 @@ if [ "$only" = all ]; then
         i=0
         while [ "$i" -lt "$jobs" ]; do
             cat "$B/tests/lane$i.out"
+            cat "$B/tests/lane$i.status" >> "$status"
             i=$((i + 1))
         done
     fi
     for t in $serial; do
         run_one "$t"
     done
-    pass=$((pass + $(grep -c '^PASS ' "$status")))
-    fail=$((fail + $(grep -c '^FAIL ' "$status")))
-    failed="$failed $(sed -n 's/^FAIL //p' "$status" | tr '\n' ' ')"
 fi
+pass=$(grep -c '^PASS ' "$status")
+fail=$(grep -c '^FAIL ' "$status")
+skip=$(grep -c '^SKIP ' "$status")
+failed=$(sed -n 's/^FAIL //p' "$status" | tr '\n' ' ')
 failed=$(echo $failed)
-[ -n "$failed" ] && printf 'failed:%s\n' "$failed"
-printf '%d passed, %d failed\n' "$pass" "$fail"
+[ "$skip" -gt 0 ] && printf 'skipped: %s\n' "$(sed -n 's/^SKIP //p' "$status" | tr '\n' ' ')"
+grep -q '^PART ' "$status" &&
+    printf 'parts skipped: %s\n' "$(sed -n 's/^PART //p' "$status" | tr '\n' ' ')"
+[ -n "$failed" ] && printf 'failed: %s\n' "$failed"
+printf '%d passed, %d failed, %d skipped\n' "$pass" "$fail" "$skip"
 [ "$fail" -eq 0 ]

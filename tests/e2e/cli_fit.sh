@@ -20,8 +20,8 @@ L keys verifier >"$T/box.vkey" || exit 1
 L export --run R-0001 --out "$T/r1.bundle" >/dev/null 2>&1 || exit 1
 
 if ! script -qec true /dev/null </dev/null >/dev/null 2>&1; then
-    echo "cli_fit: SKIP (no script(1) to run a terminal)"
-    exit 0
+    echo "SKIP: no script(1) to run a terminal"
+    exit 77
 fi
 ontty() { TERM=xterm NO_COLOR= timeout 30 script -qec "$*" /dev/null </dev/null >"$T/tty" 2>&1; }
 # the lines as shown, colour escapes and carriage returns gone, … one column

@@ -385,7 +385,7 @@ if $CC -o "$T/lmdb_poke" "$ROOT/tests/faults/lmdb_poke.c" \
     run "$LEDGER" --dir "$T/v6" proof 4
     [ "$rc" = 0 ] || bad tamper "proof next to an altered entry: exit $rc ($(errtxt))"
 else
-    echo "skip: cannot build tests/faults/lmdb_poke.c: $(head -n 2 "$T/cc.err")"
+    echo "SKIP: cannot build tests/faults/lmdb_poke.c: $(head -n 2 "$T/cc.err")"
 fi
 
 # ------------------------------------------------------ output manners --

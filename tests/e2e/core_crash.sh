@@ -355,7 +355,7 @@ if $CC -shared -fPIC -O1 -o "$T/fi.so" "$ROOT/tests/faults/faultinject.c" \
     fi
     verify "$D" "after keys add died"
 else
-    echo "skip: cannot build the fault shim: $(head -n 3 "$T/cc.err")"
+    echo "SKIP: cannot build the fault shim: $(head -n 3 "$T/cc.err")"
 fi
 
 verify "$D" "the end" --full

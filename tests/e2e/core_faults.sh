@@ -445,7 +445,7 @@ if [ "$SAN" = 0 ]; then
         n=$(next_call "$n" "$k")
     done
 else
-    echo "skip: allocation faults under a sanitizer runtime"
+    echo "SKIP: allocation faults under a sanitizer runtime (its allocator cannot be wrapped)"
 fi
 
 # ------------------------------------------------------------ storage full --

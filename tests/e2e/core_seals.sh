@@ -98,7 +98,7 @@ if $CC -o "$T/lmdb_poke" "$ROOT/tests/faults/lmdb_poke.c" \
     [ "$rc" = 1 ] && grep -q "rolled back" "$T/out" ||
         fail "verify --trusted after a cut: exit $rc, $(cat "$T/out")"
 else
-    echo "skip: no C compiler for lmdb_poke: $(cat "$T/cc.err")"
+    echo "SKIP: no C compiler for lmdb_poke: $(cat "$T/cc.err")"
 fi
 
 # --- a format 1 ledger beside it: an event signed on its own

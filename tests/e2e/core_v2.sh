@@ -33,7 +33,7 @@ if $CC -o "$T/lmdb_poke" "$ROOT/tests/faults/lmdb_poke.c" \
     grep -q '"clock":"ledger"' "$T/q" || fail "v1 event: $(cat "$T/q")"
     L show "$v1" >/dev/null 2>"$T/e" || fail "show of an older ledger: $(cat "$T/e")"
 else
-    echo "skip: no C compiler for lmdb_poke: $(cat "$T/cc.err")"
+    echo "SKIP: no C compiler for lmdb_poke: $(cat "$T/cc.err")"
 fi
 
 # --- ids and times through append, on that ledger

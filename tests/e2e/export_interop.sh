@@ -3,7 +3,7 @@
 # its checkpoint with Go's golang.org/x/mod/sumdb/note, and every proof
 # against its entry with golang.org/x/mod/sumdb/tlog (tests/interop/tlogcheck).
 # The manifest signature is a signed note too: the same Go code opens it.
-# Skips without go, unless LEDGER_REQUIRE_GO=1.
+# Skips (77) without go, unless LEDGER_REQUIRE_GO=1.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -12,8 +12,8 @@ if ! command -v go >/dev/null 2>&1; then
         echo "FAIL: go is required (LEDGER_REQUIRE_GO=1) but missing"
         exit 1
     fi
-    echo "export_interop: SKIP (no go)"
-    exit 0
+    echo "SKIP: no go"
+    exit 77
 fi
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
@@ -29,8 +29,8 @@ L() { "$LEDGER" --dir "$D" "$@"; }
         echo "FAIL: cannot build tlogcheck: $(cat "$T/goerr")"
         exit 1
     fi
-    echo "export_interop: SKIP (tlogcheck does not build: $(head -n 1 "$T/goerr"))"
-    exit 0
+    echo "SKIP: tlogcheck does not build: $(head -n 1 "$T/goerr")"
+    exit 77
 }
 
 L init >/dev/null || exit 1

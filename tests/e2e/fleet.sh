@@ -25,7 +25,7 @@ trap 'stop_servers; netns_down; rm -rf "$T"' EXIT
 trap 'exit 130' INT TERM HUP
 fail() { echo "FAIL: $*"; exit 1; }
 for p in nginx curl python3 clickhouse-server; do
-    command -v $p >/dev/null || { echo "skip: $p not installed"; exit 0; }
+    command -v $p >/dev/null || { echo "SKIP: $p not installed"; exit 77; }
 done
 if netns_up 3; then
     echo "fleet: network: each box in its own network namespace, servers on $SERVE_ADDR (a bridge)"

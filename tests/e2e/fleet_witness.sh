@@ -12,7 +12,7 @@ WPID=
 cleanup() { [ -n "$WPID" ] && kill "$WPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; [ -f "$T/werr" ] && tail -5 "$T/werr"; exit 1; }
-command -v curl >/dev/null || { echo "skip: curl not installed"; exit 0; }
+command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
 
 B=$T/box
 "$L" --dir "$B" init --origin box1.example/log >/dev/null || fail init
@@ -113,6 +113,6 @@ if command -v go >/dev/null 2>&1; then
     cmp -s "$T/bad" "$T/cosigned1" && sed -i '$s/^\(— w.example\/w1 .\{40\}\)./\1B/' "$T/bad"
     "$T/tlogcheck" cosig "$VK" "$WV" "$T/bad" >/dev/null 2>&1 && fail "Go accepted a bad cosignature"
 else
-    echo "skip: Go cross-check (go not installed)"
+    echo "SKIP: the Go cross-check (go not installed)"
 fi
 echo "fleet_witness: ok (loopback 127.0.0.1:$PORT)"

@@ -21,7 +21,7 @@
 # never end.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
-command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 0; }
+command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 D=$T/l

@@ -20,7 +20,7 @@
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 for t in promtool prometheus curl python3; do
-    command -v $t >/dev/null 2>&1 || { echo "SKIP: needs $t"; exit 0; }
+    command -v $t >/dev/null 2>&1 || { echo "SKIP: needs $t"; exit 77; }
 done
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)

@@ -7,7 +7,7 @@
 # named (X-Ledger-Run), and the API key they sent is nowhere in it.
 # The libraries are installed by setup.sh into BUILD/npm (versions in
 # tests/npm/package.json); when they are not there this installs them,
-# and says SKIP only when npm's registry cannot be reached.
+# and skips (77) only when npm's registry cannot be reached.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -29,8 +29,8 @@ if [ ! -d "$NPM_DIR/node_modules/openai" ] || [ ! -d "$NPM_DIR/node_modules/olla
     if ! timeout 300 npm install --prefix "$NPM_DIR" --no-audit --no-fund \
         >"$T/npm.log" 2>&1; then
         if ! timeout 30 npm ping >/dev/null 2>&1; then
-            echo "SKIP: proxy_npm: npm's registry is unreachable; the openai and ollama libraries cannot be installed"
-            exit 0
+            echo "SKIP: npm's registry is unreachable; the openai and ollama libraries cannot be installed"
+            exit 77
         fi
         echo "FAIL: npm install: $(tail -5 "$T/npm.log")"
         exit 1

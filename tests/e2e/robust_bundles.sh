@@ -51,7 +51,7 @@ if [ "$rc" = 0 ]; then
     [ "$rc" = 73 ] && grep -q "not empty" "$T/err" ||
         bad "extract into a non-empty DIR: exit $rc ($(head -c 200 "$T/err"))"
 else
-    echo "note: the good bundle did not verify here (exit $rc: $(head -c 200 "$T/err")); skipping its extraction"
+    echo "SKIP: the good bundle's extraction (it did not verify here, exit $rc: $(head -c 200 "$T/err"))"
 fi
 rm -rf "$T/x"
 n=$((n + 1))

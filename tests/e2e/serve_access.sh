@@ -19,7 +19,7 @@ set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3)
-[ -n "$PY" ] || { echo "SKIP: needs python3"; exit 0; }
+[ -n "$PY" ] || { echo "SKIP: needs python3"; exit 77; }
 HERE=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d)
 pid=""

@@ -10,7 +10,7 @@
 # one is not; the socket is not world-writable.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
-command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 0; }
+command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 HERE=$(cd "$(dirname "$0")" && pwd)
 PROBE="python3 $HERE/lib/serve_probe.py"
 T=$(mktemp -d)

@@ -18,7 +18,7 @@
 # recorded twice) and as many new ones.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
-command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 0; }
+command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 HERE=$(cd "$(dirname "$0")" && pwd)
 PROBE="python3 $HERE/lib/serve_probe.py"
 ROUNDS=${SERVE_CRASH_ROUNDS:-6}

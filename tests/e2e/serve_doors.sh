@@ -8,7 +8,7 @@
 # while its input stays open (it used to wait for 1,000 lines or the end).
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
-command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 0; }
+command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 T=$(mktemp -d)
 pid=""
 trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"' EXIT

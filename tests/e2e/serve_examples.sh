@@ -36,7 +36,7 @@ if command -v python3 >/dev/null 2>&1; then
     n=$("$LEDGER" --dir "$D" query -o json type=x.example.python | grep -c '"lang":"python"')
     [ "$n" = 5 ] || fail "python events after a second run: $n"
 else
-    echo "skip: python3 not installed"
+    echo "SKIP: the python client (python3 not installed)"
 fi
 
 if command -v go >/dev/null 2>&1; then
@@ -54,7 +54,7 @@ if command -v go >/dev/null 2>&1; then
 elif [ "${LEDGER_REQUIRE_GO:-0}" = 1 ]; then
     fail "go not installed and LEDGER_REQUIRE_GO=1"
 else
-    echo "skip: go not installed"
+    echo "SKIP: the go client (go not installed)"
 fi
 
 kill -TERM "$pid"

@@ -20,7 +20,7 @@ set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3)
-[ -n "$PY" ] || { echo "SKIP: needs python3"; exit 0; }
+[ -n "$PY" ] || { echo "SKIP: needs python3"; exit 77; }
 T=$(mktemp -d)
 pid=""
 trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"' EXIT

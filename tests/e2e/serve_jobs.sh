@@ -19,7 +19,7 @@
 #   - bad durations, a missing or non-http URL, a job given twice: exit 64.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
-command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 0; }
+command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 . "$HERE/lib/servers.sh"

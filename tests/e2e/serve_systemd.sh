@@ -16,9 +16,9 @@
 #     at most 2.0 (hardened).
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
-command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 0; }
+command -v python3 >/dev/null 2>&1 || { echo "SKIP: needs python3"; exit 77; }
 command -v systemd-socket-activate >/dev/null 2>&1 ||
-    { echo "SKIP: needs systemd-socket-activate (systemd)"; exit 0; }
+    { echo "SKIP: needs systemd-socket-activate (systemd)"; exit 77; }
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
 PROBE="python3 $HERE/lib/serve_probe.py"

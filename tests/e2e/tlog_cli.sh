@@ -76,6 +76,6 @@ if command -v go >/dev/null 2>&1; then
 elif [ "${LEDGER_REQUIRE_GO:-0}" = 1 ]; then
     fail "go not installed and LEDGER_REQUIRE_GO=1"
 else
-    echo "skip: go not installed"
+    echo "SKIP: the Go cross-check (go not installed)"
 fi
 echo "tlog_cli: ok"

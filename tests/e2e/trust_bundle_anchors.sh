@@ -21,7 +21,7 @@ trap cleanup EXIT
 fails=0
 fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
 die() { echo "FAIL: $*"; exit 1; }
-command -v curl >/dev/null || { echo "skip: curl not installed"; exit 0; }
+command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
 B=$T/box
 X() { "$L" --dir "$B" "$@"; }
 VB() { "$L" verify-bundle "$@" >"$T/vout" 2>"$T/verr"; }

@@ -11,7 +11,7 @@
 # and nothing is written, even with a key file planted under its name.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
-command -v jq >/dev/null 2>&1 || { echo "SKIP: needs jq"; exit 0; }
+command -v jq >/dev/null 2>&1 || { echo "SKIP: needs jq"; exit 77; }
 T=$(mktemp -d)
 pid=""
 trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"' EXIT

@@ -16,7 +16,7 @@
 # code and a message naming the cause, and nothing is written.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
-command -v jq >/dev/null 2>&1 || { echo "SKIP: needs jq"; exit 0; }
+command -v jq >/dev/null 2>&1 || { echo "SKIP: needs jq"; exit 77; }
 T=$(mktemp -d)
 pid=""
 trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"' EXIT
