@@ -182,6 +182,14 @@ cli_args_next(struct cli_args *a)
             a->exit = cli_usage(a->c);
             return -1;
         default:
+            /* a short option is the option its table names (its id may
+             * be another value than its letter: -S is OPT_SINCE) */
+            for (const struct cli_opt *o = a->c->command ? a->c->command->opts
+                                                         : NULL;
+                 o && (o->name || o->value); o++)
+                if (!(o->flags & CLI_POS) && o->short_name != 0 &&
+                    o->short_name == ch)
+                    return o->id;
             return ch;
         }
     }

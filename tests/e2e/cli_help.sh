@@ -5,7 +5,8 @@
 #     stdout, nothing on stderr, exit 0, with a description, the options
 #     and an example of that command;
 #   - every option `help --options CMD` names is in the help, and every
-#     --option an example uses exists;
+#     --option an example uses exists; each short option (-S) exits as its
+#     long one (--since) does with the same value;
 #   - `ledger --help` and `ledger help` list every command;
 #   - an unknown option, a missing value, an unknown command or help topic
 #     exit 64 with a usage line on stderr and nothing on stdout;
@@ -89,6 +90,26 @@ while read -r c; do
     grep -q "unknown option '--no-such-option'" "$T/e" ||
         bad "$c --no-such-option: error does not name it: $(cat "$T/e")"
     grep -q "^usage: ledger $c" "$T/e" || bad "$c --no-such-option: no usage line"
+    # each short option is its long one (issue 46: `gates -S TIME` exited
+    # 64 with the usage line while `--since TIME` worked): the same exit
+    # with the same value, here without a ledger
+    grep -E '^  -[a-zA-Z], --[a-z]' "$T/h1" | grep -v '^  -[ho], ' |
+        sed 's/^  -\(.\), --\([a-z0-9-]*\)\( \([A-Z|]*\)\)\{0,1\}.*/\1 \2 \4/' |
+        while read -r s long meta; do
+            case $meta in
+            '') v="" ;;
+            *TIME*) v=yesterday ;;
+            N | *SEQ*) v=1 ;;
+            *) v=x ;;
+            esac
+            "$L" "$c" "-$s" ${v:+"$v"} </dev/null >/dev/null 2>"$T/es"
+            r1=$?
+            "$L" "$c" "--$long" ${v:+"$v"} </dev/null >/dev/null 2>"$T/el"
+            r2=$?
+            [ "$r1" = "$r2" ] ||
+                echo "FAIL: $c -$s $v: exit $r1, --$long $v: exit $r2 ($(head -c 200 "$T/es"))"
+        done >"$T/shortfail"
+    [ -s "$T/shortfail" ] && { cat "$T/shortfail"; nfail=$((nfail + 1)); }
 done < "$T/cmds"
 
 # a value given to a flag names the flag, by its name or its prefix

@@ -151,7 +151,7 @@ ex_run() {
     # tests/e2e/proxy_cli.sh sends that request to a running proxy
     case $line in
     curl*127.0.0.1:11435*)
-        echo "SKIP: $c example is a client of the proxy example (proxy_cli.sh runs it): $line"
+        echo "not run here: $c example is a client of the proxy example (proxy_cli.sh runs it): $line"
         return 0
         ;;
     esac
