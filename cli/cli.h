@@ -153,8 +153,10 @@ struct cli {
     int color, color_err; /* colour on stdout / stderr (cli/term.c) */
     int no_pager;         /* --no-pager */
     int tty_out;          /* stdout was a terminal (before any pager) */
-    int fit; /* human output fitted to 80 columns: stdout is a terminal
-                and --wide was not given (docs/OUTPUT.md) */
+    int fit;     /* human output fitted to the terminal: stdout is a terminal
+                    and --wide was not given (docs/OUTPUT.md) */
+    int columns; /* the width fit fits to: the terminal's, at least
+                    CLI_COLUMNS (cli_term_columns) */
 };
 
 /* The parser over a command's table (getopt_long underneath, so options
@@ -284,8 +286,36 @@ void cli_cell(const struct cli *c, const char *s, int width, int last);
 /* A line of prose after indent spaces: on a terminal (c->fit) wrapped at
  * word boundaries to 80 columns (never cut), else one whole line. */
 void cli_wrap(const struct cli *c, const char *s, int indent);
-/* Columns of human output on a terminal. */
+/* Columns of human output on a terminal that says no width, and the least
+ * a wider one gets (c->columns). */
 #define CLI_COLUMNS 80
+/* The width of the terminal fd is (TIOCGWINSZ, else $COLUMNS), at least
+ * CLI_COLUMNS; CLI_COLUMNS when it says none. */
+int cli_term_columns(int fd);
+/* The columns fitted output takes: c->columns, at least CLI_COLUMNS. */
+size_t cli_width(const struct cli *c);
+/* A human table whose columns take the widths their cells need: every
+ * cell whole when the table fits the terminal (c->columns) or stdout is
+ * not one (piped, --wide); otherwise the widest columns give way, down to
+ * their minimum, and a cell cut there ends with "…" (systemctl's rule).
+ * Build it row by row (a row is ncols cells), then print it. */
+struct cli_col {
+    const char *head; /* the column's title */
+    int min;          /* the narrowest it becomes on a narrow terminal */
+    int right;        /* aligned right (numbers) */
+};
+struct cli_table;
+/* A table of these columns (cols is borrowed until cli_table_print).
+ * NULL on ENOMEM. */
+struct cli_table *cli_table_new(const struct cli_col *cols, size_t ncols);
+/* The next cell (copied; NULL prints "-"), in colour what on a terminal
+ * with colour (CLI_PAINT_OFF: none). */
+void cli_table_add(struct cli_table *t, const char *s, enum cli_paint what);
+/* A line of prose under the row just ended, after indent spaces (wrapped
+ * as cli_wrap wraps). */
+void cli_table_note(struct cli_table *t, const char *s, int indent);
+/* Prints the table (head, then rows) and frees it. NULL is a no-op. */
+void cli_table_print(const struct cli *c, struct cli_table *t);
 /* One line of n bytes (no newline in it) and a newline. With c->fit and
  * wider than 80 columns: hang > 0 wraps it at spaces, two-space field
  * gaps first, continuation lines indented by hang; hang 0 cuts it to 80

@@ -2187,7 +2187,7 @@ keys_list(struct cli *c, struct ldg_ledger *l)
                      k[i].roles[0] == '*'    ? "* (log key: any type)"
                      : k[i].roles[0] == '\0' ? "(none: any actor type)"
                                              : k[i].roles,
-                     CLI_COLUMNS - 65, 1);
+                     (int)cli_width(c) - 65, 1);
         } else {
             json_t *o =
                 json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "name", k[i].name,

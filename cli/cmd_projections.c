@@ -457,16 +457,14 @@ cmd_permissions(struct cli *c, int argc, char **argv)
 static void
 human_models(struct cli *c, json_t *rows)
 {
+    /* on an 80-column terminal: 28 + 9 + 9 + 8 + 12 + 8 + 5 spaces, 79 */
+    static const struct cli_col cols[] = {{"MODEL", 28, 0},   {"STATE", 9, 0},
+                                          {"VERIFIED", 9, 0}, {"RUNTIME", 8, 0},
+                                          {"DIGEST", 12, 0},  {"ROUTES", 8, 0}};
+    struct cli_table *t = cli_table_new(cols, 6);
     size_t i, k;
     json_t *r, *x;
     char routes[1024];
-    /* 28 + 9 + 9 + 8 + 12 + 8 + 5 spaces: 79 columns on a terminal */
-    cli_cell(c, "MODEL", 28, 0);
-    cli_cell(c, "STATE", 9, 0);
-    cli_cell(c, "VERIFIED", 9, 0);
-    cli_cell(c, "RUNTIME", 8, 0);
-    cli_cell(c, "DIGEST", 12, 0);
-    cli_cell(c, "ROUTES", 8, 1);
     json_array_foreach(rows, i, r)
     {
         size_t n = 0;
@@ -481,13 +479,14 @@ human_models(struct cli *c, json_t *rows)
                 break;
             n += (size_t)w;
         }
-        cli_cell(c, js(r, "model"), 28, 0);
-        cli_cell(c, js(r, "state"), 9, 0);
-        cli_cell(c, js(r, "verified"), 9, 0);
-        cli_cell(c, js(r, "runtime"), 8, 0);
-        cli_cell(c, js(r, "digest"), 12, 0);
-        cli_cell(c, routes, 8, 1);
+        cli_table_add(t, js(r, "model"), CLI_PAINT_OFF);
+        cli_table_add(t, js(r, "state"), CLI_PAINT_OFF);
+        cli_table_add(t, js(r, "verified"), CLI_PAINT_OFF);
+        cli_table_add(t, js(r, "runtime"), CLI_PAINT_OFF);
+        cli_table_add(t, js(r, "digest"), CLI_PAINT_OFF);
+        cli_table_add(t, routes, CLI_PAINT_OFF);
     }
+    cli_table_print(c, t);
 }
 
 static const struct cli_opt at_only_opts[] = {AT_OPT, CLI_OPT_END};
@@ -531,20 +530,20 @@ num(char *buf, size_t cap, const json_t *v, double scale, const char *unit)
 static void
 human_routes(struct cli *c, json_t *rows)
 {
+    /* on an 80-column terminal: 18 + 10 + 15 + 5 + 5 + 5 + 7 + 7 + 8
+     * spaces, 80 (the model cut first, then the route) */
+    static const struct cli_col cols[] = {
+        {"ROUTE", 18, 0}, {"MODEL", 10, 0}, {"READINESS", 15, 0},
+        {"COUNT", 5, 1},  {"FALLB", 5, 1},  {"ERR", 5, 1},
+        {"P50", 7, 1},    {"P95", 7, 1}};
+    struct cli_table *t = cli_table_new(cols, 8);
     size_t i;
     json_t *r;
-    /* 18 + 20 + 15 + 5 + 5 + 5 + 7 + 7 + 7 spaces: 89 piped; on a
-     * terminal the model is cut so the line is 79 */
-    int mw = c->fit ? 10 : 20;
-    cli_cell(c, "ROUTE", 18, 0);
-    cli_cell(c, "MODEL", mw, 0);
-    cli_cell(c, "READINESS", 15, 0);
-    printf("%5s %5s %5s %7s %7s\n", "COUNT", "FALLB", "ERR", "P50", "P95");
     json_array_foreach(rows, i, r)
     {
         json_t *d = json_object_get(r, "decisions");
         const char *rd = js(r, "readiness");
-        char fb[16], er[16], p50[24], p95[24];
+        char fb[16], er[16], p50[24], p95[24], n[24];
         enum cli_paint pt =
             strcmp(rd, "proven") == 0 ? CLI_PAINT_OK
             : strcmp(rd, "failing") == 0 || strcmp(rd, "offline") == 0
@@ -554,18 +553,21 @@ human_routes(struct cli *c, json_t *rows)
         num(er, sizeof er, json_object_get(d, "error_rate"), 100, "%");
         num(p50, sizeof p50, json_object_get(d, "latency_p50_ms"), 1, "ms");
         num(p95, sizeof p95, json_object_get(d, "latency_p95_ms"), 1, "ms");
-        cli_cell(c, js(r, "route"), 18, 0);
-        cli_cell(c, js(r, "model"), mw, 0);
+        snprintf(n, sizeof n, "%lld",
+                 (long long)json_integer_value(json_object_get(d, "count")));
+        cli_table_add(t, js(r, "route"), CLI_PAINT_OFF);
+        cli_table_add(t, js(r, "model"), CLI_PAINT_OFF);
         /* readiness in colour on a terminal (green proven, red failing or
          * offline, yellow the states between) */
-        fputs(cli_paint(c->color, pt), stdout);
-        cli_cell(c, rd, 15, 0);
-        fputs(cli_paint(c->color, CLI_PAINT_OFF), stdout);
-        printf("%5lld %5s %5s %7s %7s\n",
-               (long long)json_integer_value(json_object_get(d, "count")), fb,
-               er, p50, p95);
-        cli_wrap(c, js(r, "detail"), 4);
+        cli_table_add(t, rd, pt);
+        cli_table_add(t, n, CLI_PAINT_OFF);
+        cli_table_add(t, fb, CLI_PAINT_OFF);
+        cli_table_add(t, er, CLI_PAINT_OFF);
+        cli_table_add(t, p50, CLI_PAINT_OFF);
+        cli_table_add(t, p95, CLI_PAINT_OFF);
+        cli_table_note(t, js(r, "detail"), 4);
     }
+    cli_table_print(c, t);
 }
 
 const struct cli_command cli_cmd_routes = {
@@ -846,7 +848,7 @@ human_clauses(const struct cli *c, json_t *cl, const char *indent, int all)
             int at = hang;
             r = r ? r : "";
             if (c->fit && is_command(r) &&
-                (size_t)hang + 3 + cli_cols(r, strlen(r)) > CLI_COLUMNS)
+                (size_t)hang + 3 + cli_cols(r, strlen(r)) > cli_width(c))
                 at = (int)in + 2; /* its own line, whole */
             if ((m = open_memstream(&line, &cap)) == NULL)
                 return;
@@ -1243,8 +1245,8 @@ cmd_projections(struct cli *c, int argc, char **argv)
                    json_is_true(cur) ? "yes"
                    : cur             ? "NO"
                                      : "-");
-            /* the digest takes the rest of 80 columns on a terminal */
-            cli_cell(c, js(o, "digest"), CLI_COLUMNS - 50, 1);
+            /* the digest takes the rest of the terminal's columns */
+            cli_cell(c, js(o, "digest"), (int)cli_width(c) - 50, 1);
         }
     }
     json_decref(list);

@@ -511,6 +511,7 @@ main(int argc, char **argv)
     c.progress = isatty(2);
     c.tty_out = isatty(1);
     c.fit = c.tty_out;
+    c.columns = c.tty_out ? cli_term_columns(1) : CLI_COLUMNS;
     c.out = OUT_HUMAN;
     cli_color_parse(&c, "auto");
     /* Global options before the command. Commands accept -o and --dir too

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -209,10 +210,30 @@ cli_cell(const struct cli *c, const char *s, int width, int last)
     putchar(' ');
 }
 
+int
+cli_term_columns(int fd)
+{
+    struct winsize ws;
+    const char *e = getenv("COLUMNS");
+    long n = 0;
+
+    if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        n = ws.ws_col;
+    else if (e != NULL && *e != '\0')
+        n = strtol(e, NULL, 10);
+    return n > CLI_COLUMNS && n < 100000 ? (int)n : CLI_COLUMNS;
+}
+
+size_t
+cli_width(const struct cli *c)
+{
+    return c->columns > CLI_COLUMNS ? (size_t)c->columns : CLI_COLUMNS;
+}
+
 void
 cli_wrap(const struct cli *c, const char *s, int indent)
 {
-    size_t width = CLI_COLUMNS - (size_t)indent, col = 0;
+    size_t width = cli_width(c) - (size_t)indent, col = 0;
     const char *p = s != NULL ? s : "";
 
     printf("%*s", indent, "");
@@ -288,12 +309,12 @@ void
 cli_line(const struct cli *c, const char *s, size_t n, int hang,
          const char *pre, const char *post)
 {
-    size_t w = CLI_COLUMNS, skip;
+    size_t w = cli_width(c), skip;
     int first = 1;
 
     pre = pre != NULL ? pre : "";
     post = post != NULL ? post : "";
-    if (!c->fit || cols(s, n) <= CLI_COLUMNS) {
+    if (!c->fit || cols(s, n) <= cli_width(c)) {
         fputs(pre, stdout);
         fwrite(s, 1, n, stdout);
         fputs(post, stdout);
@@ -302,14 +323,14 @@ cli_line(const struct cli *c, const char *s, size_t n, int hang,
     }
     if (hang <= 0) { /* cut, and say so */
         fputs(pre, stdout);
-        fwrite(s, 1, fit_bytes(s, CLI_COLUMNS - 1), stdout);
+        fwrite(s, 1, fit_bytes(s, cli_width(c) - 1), stdout);
         fputs("\xe2\x80\xa6", stdout);
         fputs(post, stdout);
         putchar('\n');
         return;
     }
-    if (hang > CLI_COLUMNS / 2)
-        hang = CLI_COLUMNS / 2;
+    if ((size_t)hang > cli_width(c) / 2)
+        hang = (int)(cli_width(c) / 2);
     while (n > 0) {
         size_t k =
             break_at(s, n, w, first ? fit_bytes(s, (size_t)hang) : 0, &skip);
@@ -322,7 +343,7 @@ cli_line(const struct cli *c, const char *s, size_t n, int hang,
         s += k + skip;
         n -= k + skip;
         first = 0;
-        w = CLI_COLUMNS - (size_t)hang;
+        w = cli_width(c) - (size_t)hang;
     }
 }
 
@@ -343,4 +364,157 @@ cli_printf_fit(const struct cli *c, int hang, const char *fmt, ...)
         p += k + (p[k] == '\n');
     }
     free(text);
+}
+
+/* ------------------------------------------------------------- tables -- */
+
+struct cli_table {
+    const struct cli_col *cols;
+    size_t ncols;
+    size_t n, cap; /* cells */
+    struct tcell {
+        char *s; /* NULL: a note line (indent in paint) */
+        int paint;
+        size_t row; /* the row it is in (a note: the row above) */
+    } * cells;
+    size_t rows; /* rows begun */
+};
+
+struct cli_table *
+cli_table_new(const struct cli_col *cols, size_t ncols)
+{
+    struct cli_table *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    t->cols = cols;
+    t->ncols = ncols;
+    return t;
+}
+
+static void
+table_push(struct cli_table *t, char *s, int paint, int note)
+{
+    if (s == NULL)
+        return;
+    if (t->n == t->cap) {
+        size_t nc = t->cap ? 2 * t->cap : 64;
+        struct tcell *p = realloc(t->cells, nc * sizeof *p);
+        if (p == NULL) {
+            free(s);
+            return;
+        }
+        t->cells = p;
+        t->cap = nc;
+    }
+    t->cells[t->n].s = s;
+    t->cells[t->n].paint = note ? -1 - paint : paint;
+    t->n++;
+}
+
+void
+cli_table_add(struct cli_table *t, const char *s, enum cli_paint what)
+{
+    if (t != NULL)
+        table_push(t, strdup(s != NULL ? s : "-"), (int)what, 0);
+}
+
+void
+cli_table_note(struct cli_table *t, const char *s, int indent)
+{
+    if (t != NULL)
+        table_push(t, strdup(s != NULL ? s : ""), indent, 1);
+}
+
+/* Each column's width: what its cells need, or, when the line would be
+ * wider than the terminal, less for the widest columns (never below
+ * their minimum): one column at a time, the widest first, so a long
+ * model name gives way before a short state. */
+static void
+table_widths(const struct cli *c, const struct cli_table *t, size_t *w)
+{
+    size_t total, k = 0;
+
+    for (size_t j = 0; j < t->ncols; j++)
+        w[j] = cols(t->cols[j].head, strlen(t->cols[j].head));
+    for (size_t i = 0; i < t->n; i++) {
+        size_t n;
+        if (t->cells[i].paint < 0)
+            continue;
+        n = cols(t->cells[i].s, strlen(t->cells[i].s));
+        if (n > w[k])
+            w[k] = n;
+        k = (k + 1) % t->ncols;
+    }
+    if (!c->fit)
+        return;
+    for (;;) {
+        size_t wide = t->ncols;
+        total = t->ncols - 1;
+        for (size_t j = 0; j < t->ncols; j++) {
+            total += w[j];
+            if (w[j] > (size_t)t->cols[j].min &&
+                (wide == t->ncols || w[j] > w[wide]))
+                wide = j;
+        }
+        if (total <= cli_width(c) || wide == t->ncols)
+            return;
+        w[wide]--;
+    }
+}
+
+static void
+table_cell(const struct cli *c, const char *s, size_t w, int right, int paint,
+           int last)
+{
+    size_t n = strlen(s), k = cols(s, n);
+    if (right && k < w)
+        printf("%*s", (int)(w - k), "");
+    if (paint > 0)
+        fputs(cli_paint(c->color, (enum cli_paint)paint), stdout);
+    if (c->fit && k > w && w > 0) {
+        fwrite(s, 1, fit_bytes(s, w - 1), stdout);
+        fputs("\xe2\x80\xa6", stdout);
+        k = w;
+    } else {
+        fwrite(s, 1, n, stdout);
+    }
+    if (paint > 0)
+        fputs(cli_paint(c->color, CLI_PAINT_OFF), stdout);
+    if (last) {
+        putchar('\n');
+        return;
+    }
+    for (; !right && k < w; k++)
+        putchar(' ');
+    putchar(' ');
+}
+
+void
+cli_table_print(const struct cli *c, struct cli_table *t)
+{
+    size_t *w, k = 0;
+
+    if (t == NULL)
+        return;
+    w = calloc(t->ncols ? t->ncols : 1, sizeof *w);
+    if (w != NULL && t->ncols > 0) {
+        table_widths(c, t, w);
+        for (size_t j = 0; j < t->ncols; j++)
+            table_cell(c, t->cols[j].head, w[j], t->cols[j].right, 0,
+                       j + 1 == t->ncols);
+        for (size_t i = 0; i < t->n; i++) {
+            if (t->cells[i].paint < 0) {
+                cli_wrap(c, t->cells[i].s, -1 - t->cells[i].paint);
+                continue;
+            }
+            table_cell(c, t->cells[i].s, w[k], t->cols[k].right,
+                       t->cells[i].paint, k + 1 == t->ncols);
+            k = (k + 1) % t->ncols;
+        }
+    }
+    for (size_t i = 0; i < t->n; i++)
+        free(t->cells[i].s);
+    free(t->cells);
+    free(w);
+    free(t);
 }

@@ -57,6 +57,27 @@ for v in "keys list" projections evals verify "runs R-0001" stats; do
     grep -q . "$T/lines" || bad "$v: no output on a terminal"
     wide >"$T/w" && bad "$v is wider than 80 columns on a terminal: $(head -3 "$T/w")"
 done
+# a wider terminal gets its width (issue 46: at 200 columns routes and
+# models still cut "qwen2.5-7…", "declared-not-p…"): nothing cut there,
+# and at 80 they fit
+for v in routes models; do
+    ontty "stty cols 200; '$LEDGER' --dir '$D' --no-pager $v 2>/dev/null"
+    shown
+    grep -q . "$T/lines" || bad "$v: no output on a 200-column terminal"
+    grep -q '\.\( \|$\)' "$T/lines" && grep -q '…' "$T/tty" &&
+        bad "$v cuts a value on a 200-column terminal: $(grep '…' "$T/tty" | head -2)"
+    ontty "'$LEDGER' --dir '$D' --no-pager $v 2>/dev/null"
+    shown
+    wide >"$T/w" && bad "$v is wider than 80 columns on a terminal: $(head -3 "$T/w")"
+done
+ontty "stty cols 200; '$LEDGER' --dir '$D' --no-pager routes 2>/dev/null"
+shown
+grep -q 'qwen2.5-7b-instruct@q4_k_m declared-not-proven ' "$T/lines" ||
+    bad "routes at 200 columns: $(cat "$T/lines")"
+ontty "stty cols 200; '$LEDGER' --dir '$D' --no-pager models 2>/dev/null"
+shown
+grep -q 'pdf-ops/extract, pdf-ops/summarize$' "$T/lines" ||
+    bad "models at 200 columns: $(cat "$T/lines")"
 # promotions' history (a scenario with long gating reasons)
 P=$T/p
 "$LEDGER" --dir "$P" init >/dev/null && "$LEDGER" --dir "$P" ingest "$(dirname "$0")/../../examples/scenarios/promotions.jsonl" 2>/dev/null ||
