@@ -409,73 +409,93 @@ sync_release(struct sync *s)
     free(s->staged);
 }
 
+/* The log key to check the checkpoint with: the one the state remembers,
+ * or --key. A key is remembered (remember_key) only once a checkpoint
+ * verified with it, so a wrong --key is never kept. A state that
+ * remembers a key but holds no checkpoint (one an older version wrote
+ * before its checkpoint failed) has verified nothing with it: --key then
+ * replaces it, again only once it verifies one. *fresh is 1 when the key
+ * is to be remembered after that. */
 static int
 remembered_key(const char *dir, const char *vkey, char *out, size_t cap,
-               char *err, size_t errcap)
+               int *fresh, char *err, size_t errcap)
 {
     char path[4400], *k = NULL;
+    struct stat st;
     size_t n = 0;
     int rc;
 
+    *fresh = 0;
     snprintf(path, sizeof path, "%s/vkey", dir);
     rc = ldg_fleet_read_file(path, 4096, &k, &n);
-    if (rc == LDG_ENOTFOUND) {
-        if (vkey == NULL) {
-            snprintf(err, errcap,
-                     "%s: no log key remembered: give --key VKEY (the line "
-                     "`" LDG_CMD_KEYS_VERIFIER "` prints on the box) once",
-                     dir);
-            return LDG_EKEY;
-        }
-        {
-            char name[LDG_ORIGIN_MAX + 1];
-            uint8_t pub[32];
-            /* checked before it is remembered: a remembered key is never
-             * replaced, so a wrong one would stay */
-            if (ldg_note_parse_verifier(vkey, name, sizeof name, pub) < 0) {
-                snprintf(err, errcap,
-                         "--key: '%.200s' is not a log verifier key "
-                         "(name+id+key, the line `" LDG_CMD_KEYS_VERIFIER "` "
-                         "prints on the box, or a file holding it)",
-                         vkey);
-                return LDG_EINVAL; /* a usage error: nothing written */
-            }
-        }
-        if (ldg_fleet_mkdirs_for(path) < 0) {
-            snprintf(err, errcap, "%s: cannot create: %s", dir,
-                     strerror(errno));
-            return LDG_EIO;
-        }
-        n = strlen(vkey);
-        k = malloc(n + 2);
-        if (k == NULL)
-            return LDG_ENOMEM;
-        memcpy(k, vkey, n);
-        k[n] = '\n';
-        rc = ldg_fleet_write_file(dir, "vkey", k, n + 1, 0644, err, errcap);
-        free(k);
-        if (rc < 0)
-            return rc;
-        snprintf(out, cap, "%s", vkey);
-        return 0;
-    }
-    if (rc < 0) {
+    if (rc < 0 && rc != LDG_ENOTFOUND) {
         snprintf(err, errcap, "%s: cannot read", path);
         return rc;
     }
-    while (n > 0 && (k[n - 1] == '\n' || k[n - 1] == '\r'))
-        k[--n] = '\0';
-    if (vkey != NULL && strcmp(vkey, k) != 0) {
-        snprintf(err, errcap,
-                 "--key differs from the key %s remembers (%s): a log's key "
-                 "does not change; use another --state for another log",
-                 dir, k);
+    if (rc == 0) {
+        while (n > 0 && (k[n - 1] == '\n' || k[n - 1] == '\r'))
+            k[--n] = '\0';
+        snprintf(path, sizeof path, "%s/checkpoint", dir);
+        if (vkey == NULL || strcmp(vkey, k) == 0) {
+            snprintf(out, cap, "%s", k);
+            free(k);
+            return 0;
+        }
+        if (stat(path, &st) == 0) {
+            snprintf(err, errcap,
+                     "--key differs from the key %s remembers (%s), which "
+                     "verified its checkpoint: a log's key does not change; "
+                     "use another --state for another log",
+                     dir, k);
+            free(k);
+            return LDG_EKEY;
+        }
+        /* (remembered, but nothing verified with it: --key is tried) */
         free(k);
+    } else if (vkey == NULL) {
+        snprintf(err, errcap,
+                 "%s: no log key remembered: give --key VKEY (the line "
+                 "`" LDG_CMD_KEYS_VERIFIER "` prints on the box) once",
+                 dir);
         return LDG_EKEY;
     }
-    snprintf(out, cap, "%s", k);
-    free(k);
+    {
+        char name[LDG_ORIGIN_MAX + 1];
+        uint8_t pub[32];
+        if (ldg_note_parse_verifier(vkey, name, sizeof name, pub) < 0) {
+            snprintf(err, errcap,
+                     "--key: '%.200s' is not a log verifier key "
+                     "(name+id+key, the line `" LDG_CMD_KEYS_VERIFIER "` "
+                     "prints on the box, or a file holding it)",
+                     vkey);
+            return LDG_EINVAL; /* a usage error: nothing written */
+        }
+    }
+    snprintf(out, cap, "%s", vkey);
+    *fresh = 1;
     return 0;
+}
+
+/* Remembers vkey in DIR/vkey: once it verified a checkpoint. */
+static int
+remember_key(const char *dir, const char *vkey, char *err, size_t errcap)
+{
+    char path[4400], *k;
+    size_t n = strlen(vkey);
+    int rc;
+
+    snprintf(path, sizeof path, "%s/vkey", dir);
+    if (ldg_fleet_mkdirs_for(path) < 0) {
+        snprintf(err, errcap, "%s: cannot create: %s", dir, strerror(errno));
+        return LDG_EIO;
+    }
+    if ((k = malloc(n + 2)) == NULL)
+        return LDG_ENOMEM;
+    memcpy(k, vkey, n);
+    k[n] = '\n';
+    rc = ldg_fleet_write_file(dir, "vkey", k, n + 1, 0644, err, errcap);
+    free(k);
+    return rc;
 }
 
 int
@@ -488,7 +508,7 @@ ldg_mirror_sync(const char *dir, const char *vkey_opt,
     char *note = NULL, *mine = NULL, b1[45], b2[45];
     size_t len = 0, mlen = 0;
     uint8_t root[32], oldroot[32], got[32];
-    int rc;
+    int rc, fresh = 0;
 
     if (dir == NULL || f == NULL || f->get == NULL || rep == NULL)
         return LDG_EINVAL;
@@ -499,7 +519,7 @@ ldg_mirror_sync(const char *dir, const char *vkey_opt,
     s.rep = rep;
     s.err = err;
     s.errcap = errcap;
-    rc = remembered_key(dir, vkey_opt, vkey, sizeof vkey, err, errcap);
+    rc = remembered_key(dir, vkey_opt, vkey, sizeof vkey, &fresh, err, errcap);
     if (rc < 0)
         return rc;
     rc = fetch(&s, "checkpoint", &note, &len);
@@ -520,6 +540,9 @@ ldg_mirror_sync(const char *dir, const char *vkey_opt,
                   vkey);
         goto out;
     }
+    /* the key verified the log's checkpoint: from now on it is the log's */
+    if (fresh && (rc = remember_key(dir, vkey, err, errcap)) < 0)
+        goto out;
     snprintf(rep->origin, sizeof rep->origin, "%s", origin);
     rep->size = s.size;
     rc = read_local(&s, "checkpoint", &mine, &mlen);

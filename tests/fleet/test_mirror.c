@@ -290,6 +290,57 @@ test_mirror__key_remembered_and_checked(void **state)
     }
 }
 
+/* A --key that does not verify the checkpoint is not remembered: the
+ * right one is then taken (issue 46: the wrong one stayed, the right one
+ * was refused with 77 and only deleting the state helped). A state that
+ * remembers a key but verified nothing with it (what that left) takes the
+ * right --key, and remembers it once it verified the checkpoint. */
+static void
+test_mirror__wrong_key_not_remembered(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_mirror_report r;
+    char err[1024] = "", dir2[4096], vk2[600], path[4400];
+    struct ldg_ledger *l2 = t_ledger_new(dir2, sizeof dir2, 0);
+    FILE *fp;
+    char line[700];
+
+    t_append_many(f->l, 3);
+    publish(f);
+    ldg_verifier_key(l2, vk2, sizeof vk2);
+    ldg_close(l2);
+    t_rmrf(dir2);
+    assert_int_not_equal(sync_(f, vk2, &r, err, sizeof err), 0);
+    snprintf(path, sizeof path, "%s/vkey", f->mir);
+    assert_null(fopen(path, "r")); /* not remembered */
+    assert_int_equal(sync_(f, NULL, &r, err, sizeof err), LDG_EKEY);
+    assert_non_null(strstr(err, "no log key remembered"));
+    if (sync_(f, f->vkey, &r, err, sizeof err) != 0)
+        fail_msg("the right key after a wrong one: %s", err);
+    assert_non_null(fp = fopen(path, "r"));
+    assert_non_null(fgets(line, sizeof line, fp));
+    fclose(fp);
+    line[strcspn(line, "\n")] = '\0';
+    assert_string_equal(line, f->vkey);
+    /* now it is the log's: another --key is refused */
+    assert_int_equal(sync_(f, vk2, &r, err, sizeof err), LDG_EKEY);
+    assert_non_null(strstr(err, "differs"));
+
+    /* the stuck state an older version left: a wrong key, no checkpoint */
+    t_rmrf(f->mir);
+    assert_int_equal(mkdir(f->mir, 0755), 0);
+    assert_non_null(fp = fopen(path, "w"));
+    fprintf(fp, "%s\n", vk2);
+    fclose(fp);
+    if (sync_(f, f->vkey, &r, err, sizeof err) != 0)
+        fail_msg("the right key over a wrong one never verified: %s", err);
+    assert_non_null(fp = fopen(path, "r"));
+    assert_non_null(fgets(line, sizeof line, fp));
+    fclose(fp);
+    line[strcspn(line, "\n")] = '\0';
+    assert_string_equal(line, f->vkey);
+}
+
 /* A checkpoint the log key really signed, claiming a size the published
  * entries do not reach (2^60: its hashes would take 2^65 bytes, which
  * wrapped to a 32-byte allocation that the first full bundle overran):
@@ -332,6 +383,8 @@ main(void)
             test_mirror__fork_with_same_keys_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_mirror__changed_tile_and_bad_signature, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mirror__wrong_key_not_remembered,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_mirror__key_remembered_and_checked,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_mirror__absurd_signed_size, setup,
