@@ -255,8 +255,12 @@ void cli_full_advice(const struct cli *c);
 struct ldg_client;
 int cli_serve_connect(struct cli *c, struct ldg_client **out, int verbose);
 /* Resolves the ledger directory into c->dir (ldg_default_dir: --dir,
- * $LEDGER_DIR, the XDG default): 0; or EX_USAGE after saying why not. */
+ * $LEDGER_DIR, the XDG default, else the system ledger when there is
+ * one): 0; or EX_USAGE after saying why not. */
 int cli_resolve_dir(struct cli *c);
+/* The same, never the system ledger (ldg_default_dir_own): where init
+ * makes a new one. */
+int cli_resolve_dir_own(struct cli *c);
 /* Opens the ledger (read-only when ro); on failure prints and returns an
  * exit code (> 0). */
 int cli_open(struct cli *c, int ro, struct ldg_ledger **out);

@@ -145,7 +145,9 @@ cmd_init(struct cli *c, int argc, char **argv)
         }
         o.layout = (unsigned)(layout[0] - '0');
     }
-    if ((rc = cli_resolve_dir(c)) != 0)
+    /* the user's own default, never the system ledger: init makes a new
+     * ledger where it was asked to */
+    if ((rc = cli_resolve_dir_own(c)) != 0)
         return rc;
     rc = ldg_init(c->dir, origin, &o, err, sizeof err);
     if (rc < 0) {

@@ -35,11 +35,14 @@ cli_err(const struct cli *c, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-int
-cli_resolve_dir(struct cli *c)
+/* c->dir from --dir, LEDGER_DIR or the default (own: the user's own,
+ * never the system ledger); 64, said, when none can be told. */
+static int
+resolve_dir(struct cli *c, int own)
 {
     const char *env = getenv("LEDGER_DIR");
-    if (ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt) == 0)
+    if ((own ? ldg_default_dir_own(c->dir, sizeof c->dir, c->dir_opt)
+             : ldg_default_dir(c->dir, sizeof c->dir, c->dir_opt)) == 0)
         return 0;
     if (c->dir_opt != NULL && c->dir_opt[0] == '\0')
         cli_err(c, "--dir: empty directory name");
@@ -52,6 +55,18 @@ cli_resolve_dir(struct cli *c)
         cli_err(c, "cannot tell where the ledger is: give --dir DIR or set "
                    "LEDGER_DIR (HOME is not set)");
     return EX_USAGE;
+}
+
+int
+cli_resolve_dir(struct cli *c)
+{
+    return resolve_dir(c, 0);
+}
+
+int
+cli_resolve_dir_own(struct cli *c)
+{
+    return resolve_dir(c, 1);
 }
 
 int

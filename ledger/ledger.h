@@ -146,12 +146,31 @@ struct ldg_options {
  * reads every one from 1. */
 #define LDG_LAYOUT_NEWEST 4
 
+/* Where the system ledger is (docs/SYSTEMD.md: the one ledger.service
+ * serves), unless $LEDGER_SYSTEM_DIR names another: a command that names
+ * no ledger uses it when the user's own default holds none. */
+#define LDG_SYSTEM_DIR "/var/lib/ledger"
+
 /* Resolves the ledger directory: dir if non-NULL, else $LEDGER_DIR if set,
- * else ${XDG_STATE_HOME:-$HOME/.local/state}/ledger, into buf.
+ * else the user's own ${XDG_STATE_HOME:-$HOME/.local/state}/ledger when it
+ * holds a ledger (or when no system ledger is there), else the system
+ * ledger ($LEDGER_SYSTEM_DIR, default LDG_SYSTEM_DIR) when one is there
+ * (its data.mdb exists, readable or not): root on a box set up as
+ * docs/SYSTEMD.md says finds /var/lib/ledger, never an empty place to
+ * `init` a second ledger in. Into buf.
  * @return 0; LDG_EINVAL if dir or a set $LEDGER_DIR is empty, if neither
- * is given and HOME is not set, or if the name does not fit in buf.
+ * is given and HOME is not set and no system ledger is there, or if the
+ * name does not fit in buf.
  * Lifetime: nothing is kept; buf is the caller's. */
 int ldg_default_dir(char *buf, size_t cap, const char *dir);
+/* The same, but never the system ledger: the user's own default, where
+ * `ledger init` makes a new ledger. */
+int ldg_default_dir_own(char *buf, size_t cap, const char *dir);
+/* The system ledger's directory ($LEDGER_SYSTEM_DIR, else LDG_SYSTEM_DIR)
+ * when a ledger is there (its data.mdb exists, readable by this user or
+ * not), else NULL. *readable says whether this user may read it.
+ * Lifetime: a static string or the environment's. */
+const char *ldg_system_dir(int *readable);
 
 /* Creates a new ledger in dir (created 0700 if missing; must not already
  * hold one), its log key (named "log", file keys/log.key) and the genesis

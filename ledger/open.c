@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -81,8 +82,85 @@ ldg_clock_now(const struct ldg_ledger *l)
     return l->clock_ns != NULL ? *l->clock_ns : ldg_now_wall_ns();
 }
 
+const char *
+ldg_system_dir(int *readable)
+{
+    const char *sys = getenv("LEDGER_SYSTEM_DIR");
+    char path[4200];
+    struct stat st;
+
+    if (readable != NULL)
+        *readable = 0;
+    if (sys == NULL || *sys == '\0')
+        sys = LDG_SYSTEM_DIR;
+    snprintf(path, sizeof path, "%s/%s", sys,
+             ldg_store_file_name(LDG_FILE_DATA));
+    if (stat(path, &st) == 0) {
+        if (readable != NULL)
+            *readable = access(path, R_OK) == 0;
+        return sys;
+    }
+    if (errno == EACCES) /* (there or not: the directory is closed) */
+        return sys;
+    return NULL;
+}
+
+/* "no ledger in DIR", and where one is: the system ledger when there is
+ * one (never `init`, which would make a second, empty ledger), else how
+ * to make one or name another. */
+static void
+no_ledger(const char *dir, char *err, size_t errcap)
+{
+    int readable = 0;
+    const char *sys = ldg_system_dir(&readable);
+    char real1[PATH_MAX], real2[PATH_MAX];
+
+    if (err == NULL || errcap == 0)
+        return;
+    if (sys != NULL &&
+        (realpath(dir, real1) == NULL || realpath(sys, real2) == NULL ||
+         strcmp(real1, real2) != 0))
+        snprintf(err, errcap,
+                 "no ledger in %s; the system ledger is in %s%s: give --dir "
+                 "%s (or set LEDGER_DIR=%s)",
+                 dir, sys,
+                 readable ? ""
+                          : " (this user may not read it: run as a member of "
+                            "its group, or as its owner)",
+                 sys, sys);
+    else
+        snprintf(err, errcap,
+                 "no ledger in %s: `" LDG_CMD_INIT "` makes one there, or "
+                 "give --dir DIR (or set LEDGER_DIR) for one that is "
+                 "elsewhere",
+                 dir);
+}
+
 int
 ldg_default_dir(char *buf, size_t cap, const char *dir)
+{
+    char path[4200];
+    struct stat st;
+    const char *sys;
+    int rc, n;
+
+    if (dir != NULL || getenv("LEDGER_DIR") != NULL)
+        return ldg_default_dir_own(buf, cap, dir);
+    rc = ldg_default_dir_own(buf, cap, NULL);
+    if (rc == 0) {
+        snprintf(path, sizeof path, "%s/%s", buf,
+                 ldg_store_file_name(LDG_FILE_DATA));
+        if (stat(path, &st) == 0 || errno != ENOENT)
+            return 0; /* the user's own ledger (or one it may not reach) */
+    }
+    if ((sys = ldg_system_dir(NULL)) == NULL)
+        return rc;
+    n = snprintf(buf, cap, "%s", sys);
+    return n > 0 && (size_t)n < cap ? 0 : LDG_EINVAL;
+}
+
+int
+ldg_default_dir_own(char *buf, size_t cap, const char *dir)
 {
     const char *env = getenv("LEDGER_DIR"), *xdg = getenv("XDG_STATE_HOME");
     const char *home = getenv("HOME");
@@ -258,7 +336,7 @@ ldg_open(struct ldg_ledger **out, const char *dir,
             snprintf(err, errcap, "cannot open %s: %s", path, strerror(e));
             return LDG_EIO;
         }
-        snprintf(err, errcap, "no ledger in %s (run '" LDG_CMD_INIT "')", dir);
+        no_ledger(dir, err, errcap);
         return LDG_ENOTFOUND;
     }
     rc = open_handle(&l, dir, opts, 0, err, errcap);

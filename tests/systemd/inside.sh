@@ -114,6 +114,17 @@ rc=$?
     ok "a reader cannot write directly (exit 74, permission denied)" ||
     fail "a reader writing directly: exit $rc: $(cat "$O/as.err")"
 
+# --- root, with no ledger of its own and no --dir, finds the system ledger
+# (issue 46: the doctor looked in ~/.local/state/ledger and said `ledger
+# init`, which would have made a second, empty ledger)
+rm -rf /root/.local/state/ledger
+(cd / && env -u LEDGER_DIR HOME=/root ledger doctor -o json) >"$O/doc.json" 2>"$O/doc.err"
+rc=$?
+[ $rc -le 3 ] && grep -q '"verdict"' "$O/doc.json" && ! grep -q 'ledger init' "$O/doc.err" &&
+    ok "root's ledger doctor finds /var/lib/ledger" ||
+    fail "root's ledger doctor without --dir: exit $rc: $(cat "$O/doc.err")"
+[ ! -e /root/.local/state/ledger ] || fail "the doctor made /root/.local/state/ledger"
+
 # --- SYSTEMD.md's drop-in for executables: CAP_SYS_PTRACE, and exe is there
 mkdir -p /etc/systemd/system/ledger.service.d
 printf '[Service]\nAmbientCapabilities=CAP_SYS_PTRACE\nCapabilityBoundingSet=CAP_SYS_PTRACE\n' \
