@@ -63,6 +63,7 @@ struct tl {
     json_t *root, *events;
     uint64_t start_seq, start_ts, start_time; /* start_time: ldg_event_time */
     int have_start, have_first;
+    int started_pruned; /* its run.started is before the horizon */
     uint64_t first_seq, first_ts, last_ts;
     uint64_t nevents;
     char pack[Q_VALUE_MAX + 1];
@@ -891,7 +892,10 @@ static void
 finish(struct tl *tl)
 {
     uint64_t base = tl->have_start ? tl->start_ts : tl->first_ts;
-    const char *status = "running";
+    /* as the runs projection says it: a run known only from the events
+     * linked to it (model calls through the proxy, say) never started */
+    const char *status =
+        tl->have_start || tl->started_pruned ? "running" : "not-started";
     size_t i;
     json_t *e, *end = NULL;
     uint64_t last = tl->last_ts;
@@ -1186,6 +1190,7 @@ timeline_of(struct ldg_txn *t, const char *run, const char *trace, json_t **out)
         json_object_set_new(tl.root, "trace", json_string(trace));
     json_object_set_new(tl.root, "pack",
                         tl.pack[0] ? json_string(tl.pack) : json_null());
+    tl.started_pruned = cut != NULL;
     finish(&tl);
     if (cut != NULL) {
         /* begun before the horizon: its start as the runs projection

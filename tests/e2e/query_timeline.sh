@@ -43,5 +43,20 @@ grep -q "R-nope" "$T/err" || fail "unknown run message: $(cat "$T/err")"
 "$LEDGER" --dir "$D" timeline R-0001 -o verbose >/dev/null 2>&1
 [ $? = 64 ] || fail "bad -o is not a usage error"
 
+# a run made only of model calls (what the proxy records with X-Ledger-Run):
+# the timeline says what `ledger runs` says, not-started (issue 46: the
+# timeline said running)
+for i in 1 2; do
+    "$LEDGER" --dir "$D" append route.decision --run R-proxy \
+        --body '{"route":"ollama/llama3","chosen_model":"llama3","outcome":"ok"}' \
+        >/dev/null || fail "append a model call"
+done
+rs=$("$LEDGER" --dir "$D" runs -o json | jq -r 'select(.run == "R-proxy") | .status')
+ts=$("$LEDGER" --dir "$D" timeline R-proxy -o json | jq -r .status)
+[ "$rs" = not-started ] && [ "$ts" = "$rs" ] ||
+    fail "a run of model calls only: runs says '$rs', timeline '$ts'"
+"$LEDGER" --dir "$D" timeline R-proxy | head -n 1 | grep -q 'status not-started' ||
+    fail "timeline's text: $("$LEDGER" --dir "$D" timeline R-proxy | head -n 1)"
+
 [ "$fails" = 0 ] || { echo "$fails failures"; exit 1; }
 echo "query_timeline: ok"
