@@ -339,7 +339,9 @@ summary_field(struct ldg_buf *b, const char *name, const json_t *v)
     } else {
         size_t at = b->len;
         q_json_value(b, v, HUMAN_JSON);
-        if (!b->err && b->len - at > 64) { /* long nested value */
+        /* a long nested value; a string is shown quoted, whole (the
+         * summary is cut at its end: a reason is never "[...]") */
+        if (!b->err && !json_is_string(v) && b->len - at > 64) {
             b->len = at;
             ldg_buf_puts(b, json_is_object(v) ? "{...}" : "[...]");
         }

@@ -357,6 +357,35 @@ test_render__short_has_time_seq_type_subject_actor_summary(void **state)
     free(s);
 }
 
+/* A long string is shown, quoted (issue 46: a reason over 64 bytes was
+ * "reason=[...]"); a long nested value is still "{...}"/"[...]", and the
+ * summary is cut at its end. */
+static void
+test_render__long_string_is_shown_not_elided(void **state)
+{
+    struct fx *f = *state;
+    static const char reason[] =
+        "runtime evicted model under VRAM pressure because another model "
+        "with a large context was loaded";
+    char body[400], *s;
+    uint64_t seq;
+
+    ldg_txn_abort(f->t);
+    snprintf(body, sizeof body,
+             "{\"model\":\"m1\",\"state\":\"offline\",\"reason\":\"%s\","
+             "\"o\":{\"a\":\"0123456789012345678901234567890123456789\","
+             "\"b\":\"0123456789012345678901234567890123456789\"}}",
+             reason);
+    seq = q_append(f->l, "model.state", NULL, NULL, NULL, body);
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &f->t), 0);
+    s = render(f, LDG_QFMT_SHORT, 0, seq);
+    assert_non_null(strstr(s, "reason=\"runtime evicted model under VRAM"));
+    assert_non_null(strstr(s, "with a large context was loaded\""));
+    assert_null(strstr(s, "reason=[...]"));
+    assert_non_null(strstr(s, "o={...}"));
+    free(s);
+}
+
 static void
 test_render__verbose_has_every_field_hash_and_key(void **state)
 {
@@ -678,6 +707,8 @@ main(void)
         cmocka_unit_test(test_render__format_names),
         cmocka_unit_test(
             test_render__iter_path_is_byte_identical_to_the_generic_one),
+        /* (last: it appends an event to the group's ledger) */
+        cmocka_unit_test(test_render__long_string_is_shown_not_elided),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
