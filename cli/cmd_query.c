@@ -708,68 +708,6 @@ deps_terms(struct cli *c, int nterms, char **terms, char ***out, int *nout,
     return 0;
 }
 
-/* One bundle event as the short format shows a stored one: time (local
- * unless --utc), seq, type, subject, signer, then the disclosed fields. */
-static void
-bundle_event_text(FILE *f, const json_t *e, enum ldg_query_format fmt)
-{
-    json_t *body = json_object_get(e, "body"), *v;
-    const char *ts = json_string_value(json_object_get(e, "ts")), *k, *name;
-    uint64_t ns = 0;
-    char when[64] = "?";
-
-    if (ts != NULL && cli_parse_u64(ts, &ns) == 0) {
-        if (fmt == LDG_QFMT_SHORT_UTC || fmt == LDG_QFMT_SHORT_ISO)
-            ldg_time_rfc3339_ns(when, sizeof when, ns);
-        else /* the ledger's own lines' form (query/render.c) */
-            ldg_time_local(when, sizeof when, ns);
-    }
-    name = json_string_value(json_object_get(e, "actor_name"));
-    fprintf(f, "%s %s %s %s %s:", when,
-            json_string_value(json_object_get(e, "seq")),
-            json_string_value(json_object_get(e, "type")),
-            json_string_value(json_object_get(e, "subject")),
-            name != NULL ? name
-                         : json_string_value(json_object_get(e, "actor")));
-    /* (as the ledger's short lines give it, before the body) */
-    if (json_is_string(json_object_get(e, "run")))
-        fprintf(f, " run=%s", json_string_value(json_object_get(e, "run")));
-    if (json_is_object(body)) {
-        json_object_foreach(body, k, v)
-        {
-            if (json_is_string(v)) {
-                fprintf(f, " %s=%s", k, json_string_value(v));
-            } else {
-                char *j = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-                fprintf(f, " %s=%s", k, j ? j : "?");
-                free(j);
-            }
-        }
-    }
-    if (json_is_true(json_object_get(e, "erased")))
-        fputs(" [body erased]", f);
-    else if (json_is_true(json_object_get(e, "body_withheld")))
-        fputs(" [body withheld]", f);
-    else if ((v = json_object_get(e, "withheld")) != NULL)
-        fprintf(f, " [%s fields withheld]",
-                json_is_string(v) ? json_string_value(v) : "some");
-}
-
-static void
-bundle_event_short(const struct cli *c, const json_t *e,
-                   enum ldg_query_format fmt)
-{
-    char *line = NULL;
-    size_t cap = 0;
-    FILE *f = open_memstream(&line, &cap);
-    if (f == NULL)
-        return;
-    bundle_event_text(f, e, fmt);
-    fclose(f);
-    cli_line(c, line, strlen(line), 0, NULL, NULL); /* as a ledger's */
-    free(line);
-}
-
 /* An event's seq as a bundle's events.jsonl has it ("?" if it has none). */
 static const char *
 bundle_seq(const json_t *e, char buf[24])
@@ -862,25 +800,22 @@ bundle_run_events(struct cli *c, const struct cli_bundle_args *ba,
     return EX_OK;
 }
 
-/* One match of query --bundle, as the ledger's query prints it. */
+/* One match of query --bundle, as the ledger's query prints it: through
+ * the ledger's own renderer, the lines and keys `query` gives. */
 static int
-bundle_print(const struct cli *c, json_t *e, enum ldg_query_format fmt,
-             uint32_t fields)
+bundle_print(const struct cli *c, struct ldg_query_render *r, json_t *e,
+             enum ldg_query_format fmt)
 {
-    if (fmt == LDG_QFMT_JSON || fmt == LDG_QFMT_JSON_PRETTY) {
-        char *j;
-        if (fields != LDG_QF_ALL)
-            ldg_query_fields_filter(e, fields); /* printed once */
-        j = json_dumps(e,
-                       (fmt == LDG_QFMT_JSON ? JSON_COMPACT : JSON_INDENT(2)) |
-                           JSON_PRESERVE_ORDER);
-        if (j == NULL)
-            return LDG_ENOMEM;
-        printf("%s\n", j);
-        free(j);
-    } else {
-        bundle_event_short(c, e, fmt);
-    }
+    const char *text;
+    size_t len;
+    int rc;
+
+    if ((rc = ldg_query_render_bundle_event(r, e, &text, &len)) < 0)
+        return rc;
+    if (fmt == LDG_QFMT_JSON || fmt == LDG_QFMT_JSON_PRETTY)
+        fwrite(text, 1, len, stdout);
+    else /* fitted to the terminal, as a ledger's lines are */
+        cli_line(c, text, len - 1, 0, NULL, NULL);
     return 0;
 }
 
@@ -890,8 +825,8 @@ bundle_print(const struct cli *c, json_t *e, enum ldg_query_format fmt,
 struct bhits {
     struct cli *c;
     const struct ldg_query *q;
+    struct ldg_query_render *r;
     enum ldg_query_format fmt;
-    uint32_t fields;
     int stream; /* no -n, no -r: each match printed as it comes */
     uint64_t limit;
     json_t **v; /* a ring of cap when limited */
@@ -918,7 +853,8 @@ bundle_hit(void *ctx, json_t *e)
         return 0;
     h->matched++;
     if (h->stream) {
-        bundle_print(h->c, e, h->fmt, h->fields);
+        if ((h->rc = bundle_print(h->c, h->r, e, h->fmt)) < 0)
+            return h->rc == LDG_ENOMEM ? EX_OSERR : EX_DATAERR;
         return ferror(stdout) ? EX_IOERR : 0;
     }
     if (h->limit > 0 && h->n == h->limit) {
@@ -964,12 +900,18 @@ query_bundle(struct cli *c, const struct cli_bundle_args *ba,
     h.c = c;
     h.q = q;
     h.fmt = fmt;
-    h.fields = fields;
     h.stream = limit == 0 && !reverse;
     signal(SIGPIPE, SIG_IGN);
     /* -n N: the last N (with -r, the first N newest), as on a ledger;
      * either way the last N matches */
     h.limit = limit;
+    /* the ledger's own renderer: the lines `query` prints */
+    if (ldg_query_render_new(&h.r, fmt, 0) < 0 ||
+        (fields != LDG_QF_ALL &&
+         ldg_query_render_set_fields(h.r, fields) < 0)) {
+        ldg_query_render_free(h.r);
+        return EX_OSERR;
+    }
     rc = cli_bundle_each(c, ba, bundle_hit, &h, &bc);
     if (rc != 0) {
         if (h.rc < 0)
@@ -998,9 +940,9 @@ query_bundle(struct cli *c, const struct cli_bundle_args *ba,
         /* the ring's oldest is at start */
         size_t at =
             reverse ? (h.start + h.n - 1 - k) % h.n : (h.start + k) % h.n;
-        if (bundle_print(c, h.v[at], fmt, fields) < 0) {
-            cli_err(c, "out of memory");
-            rc = EX_OSERR;
+        if ((rc = bundle_print(c, h.r, h.v[at], fmt)) < 0) {
+            cli_err(c, "bundle %s: %s", ba->file, ldg_strerror(rc));
+            rc = rc == LDG_ENOMEM ? EX_OSERR : EX_DATAERR;
             goto out;
         }
         if (ferror(stdout))
@@ -1015,6 +957,7 @@ out:
     for (size_t k = 0; k < h.n; k++)
         json_decref(h.v[k]);
     free(h.v);
+    ldg_query_render_free(h.r);
     ldg_export_contents_free(bc);
     return rc;
 }

@@ -239,6 +239,22 @@ int ldg_query_render_iter(struct ldg_query_render *r, struct ldg_query_iter *it,
  * seq UINT64_MAX clears it. what is copied. 0, LDG_EINVAL, LDG_ENOMEM. */
 int ldg_query_render_set_finding(struct ldg_query_render *r, uint64_t seq,
                                  const char *what);
+/* Renders an event of an evidence bundle (an events.jsonl object: the
+ * shape of `ledger show -o json`, less what the bundle leaves out) as
+ * ldg_query_render_event renders the stored event, so that `query
+ * --bundle` prints what `query` prints: in the short formats the same
+ * line (the ledger's recorded time, the signer's name, the submitting
+ * process, the same summary; "[body erased]", "[body withheld]" or "[N
+ * fields withheld]" after it); in json and json-pretty the same keys in
+ * the same order ("recorded_ts", "recorded_time" and "clock" "ledger"
+ * when the bundle gives only "ts", for an event with no source time),
+ * the bundle's own keys ("withheld", "body_withheld") after them, and
+ * r's fields (ldg_query_render_set_fields). Verbose and cat are
+ * LDG_EINVAL (a bundle holds no entry bytes to show). *text is borrowed
+ * until the next call on r. LDG_EBADINPUT for an object without seq,
+ * type or ts. */
+int ldg_query_render_bundle_event(struct ldg_query_render *r, const json_t *e,
+                                  const char **text, size_t *len);
 void ldg_query_render_free(struct ldg_query_render *r);
 
 /* ---------------------------------------------------------- streaming -- */

@@ -9,6 +9,7 @@
  * `ledger show -o json` (cli_event_json). json-pretty goes through
  * ldg_query_event_json and jansson's indenting encoder.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1238,6 +1239,181 @@ ldg_query_render_event(struct ldg_query_render *r, struct ldg_txn *t,
                        (unsigned long long)ev->seq, ldg_strerror(rc));
         return rc;
     }
+    *text = r->out.s;
+    *len = r->out.len;
+    return 0;
+}
+
+/* ------------------------------------------------- a bundle's events -- */
+
+static int
+json_u64(const json_t *v, uint64_t *out)
+{
+    const char *s = json_string_value(v);
+    char *end;
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *out = (uint64_t)json_integer_value(v);
+        return 0;
+    }
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    *out = strtoull(s, &end, 10);
+    return errno != 0 || *end != '\0' ? -1 : 0;
+}
+
+/* The short line of a bundle's event e, as render_short gives a stored
+ * one. */
+static int
+bundle_short(struct ldg_query_render *r, const json_t *e)
+{
+    struct ldg_buf *b = &r->out;
+    struct ldg_event ev;
+    const json_t *body = json_object_get(e, "body"), *src, *v;
+    const char *name = json_string_value(json_object_get(e, "actor_name"));
+    uint64_t ts;
+
+    memset(&ev, 0, sizeof ev);
+    if (json_u64(json_object_get(e, "seq"), &ev.seq) < 0 ||
+        !json_is_string(json_object_get(e, "type")) ||
+        (json_u64(json_object_get(e, "recorded_ts"), &ts) < 0 &&
+         json_u64(json_object_get(e, "ts"), &ts) < 0))
+        return LDG_EBADINPUT;
+    ev.ts_ns = ts; /* the ledger's time, as a view prints it */
+    snprintf(ev.type, sizeof ev.type, "%s",
+             json_string_value(json_object_get(e, "type")));
+    if ((v = json_object_get(e, "subject")) != NULL && json_is_string(v))
+        snprintf(ev.subject, sizeof ev.subject, "%s", json_string_value(v));
+    if ((v = json_object_get(e, "run")) != NULL && json_is_string(v))
+        snprintf(ev.run, sizeof ev.run, "%s", json_string_value(v));
+    if ((v = json_object_get(e, "actor")) != NULL && json_is_string(v))
+        snprintf(ev.actor, sizeof ev.actor, "%s", json_string_value(v));
+    if (json_is_object(src = json_object_get(e, "source"))) {
+        const char *x = json_string_value(json_object_get(src, "exe"));
+        const char *u = json_string_value(json_object_get(src, "unit"));
+        ev.has_source = 1;
+        json_u64(json_object_get(src, "uid"), &ev.src_uid);
+        json_u64(json_object_get(src, "pid"), &ev.src_pid);
+        ev.src_exe = x;
+        ev.src_exe_len = x ? strlen(x) : 0;
+        ev.src_unit = u;
+        ev.src_unit_len = u ? strlen(u) : 0;
+    }
+    short_time(r, ev.ts_ns, b);
+    ldg_buf_add(b, " ", 1);
+    q_buf_u64(b, ev.seq);
+    ldg_buf_add(b, " ", 1);
+    ldg_buf_puts(b, ev.type);
+    ldg_buf_add(b, " ", 1);
+    ldg_buf_puts(b, ev.subject);
+    ldg_buf_add(b, " ", 1);
+    ldg_buf_puts(b, name != NULL && name[0] ? name : ev.actor);
+    if (ev.has_source) {
+        ldg_buf_add(b, " (", 2);
+        source_label(b, &ev);
+        ldg_buf_add(b, ")", 1);
+    }
+    ldg_buf_add(b, ":", 1);
+    if (json_is_true(json_object_get(e, "erased"))) {
+        ldg_buf_puts(b, " [body erased]");
+    } else if (json_is_true(json_object_get(e, "body_withheld"))) {
+        ldg_buf_puts(b, " [body withheld]");
+    } else {
+        size_t at = b->len;
+        ldg_buf_add(b, " ", 1);
+        if (json_is_object(body))
+            summary(b, &ev, body);
+        if (b->len == at + 1)
+            b->len = at;
+        if ((v = json_object_get(e, "withheld")) != NULL) {
+            uint64_t k;
+            /* (a bundle says how many: "withheld": "N") */
+            if (json_u64(v, &k) == 0)
+                ldg_buf_printf(b, " [%llu fields withheld]",
+                               (unsigned long long)k);
+            else
+                ldg_buf_puts(b, " [fields withheld]");
+        }
+    }
+    ldg_buf_add(b, "\n", 1);
+    return 0;
+}
+
+/* The bundle's event e with the keys of a stored event's JSON in their
+ * order, the two clocks made whole, then the bundle's own keys. */
+static json_t *
+bundle_json(const struct ldg_query_render *r, const json_t *e)
+{
+    json_t *o = json_object(), *v;
+    const char *k;
+
+    if (o == NULL)
+        return NULL;
+    for (int f = 0; f < LDG_QF_COUNT; f++) {
+        k = field_names[f];
+        v = json_object_get(e, k);
+        if (v == NULL && f == LDG_QF_RECORDED_TS)
+            v = json_object_get(e, "ts");
+        else if (v == NULL && f == LDG_QF_RECORDED_TIME)
+            v = json_object_get(e, "time");
+        if (v == NULL && f == LDG_QF_CLOCK && json_object_get(e, "ts"))
+            /* (a bundle gives the two clocks only for an event with a
+             * source time: the others are on the ledger's) */
+            json_object_set_new(o, k, json_string("ledger"));
+        else if (f == LDG_QF_BODY && json_object_get(e, "erased") != NULL)
+            json_object_set(o, "erased", json_object_get(e, "erased"));
+        else if (v != NULL)
+            json_object_set(o, k, v);
+    }
+    json_object_foreach((json_t *)(uintptr_t)e, k, v)
+    {
+        if (json_object_get(o, k) == NULL)
+            json_object_set(o, k, v);
+    }
+    if (r->fields != LDG_QF_ALL)
+        ldg_query_fields_filter(o, r->fields);
+    return o;
+}
+
+int
+ldg_query_render_bundle_event(struct ldg_query_render *r, const json_t *e,
+                              const char **text, size_t *len)
+{
+    int rc = 0;
+
+    if (r == NULL || !json_is_object(e) || text == NULL || len == NULL)
+        return LDG_EINVAL;
+    r->out.len = 0;
+    r->out.err = 0;
+    switch (r->fmt) {
+    case LDG_QFMT_VERBOSE:
+    case LDG_QFMT_CAT:
+        return LDG_EINVAL;
+    case LDG_QFMT_JSON:
+    case LDG_QFMT_JSON_PRETTY: {
+        json_t *o = bundle_json(r, e);
+        char *j;
+        if (o == NULL)
+            return LDG_ENOMEM;
+        j = json_dumps(
+            o, (r->fmt == LDG_QFMT_JSON ? JSON_COMPACT : JSON_INDENT(2)) |
+                   JSON_PRESERVE_ORDER);
+        json_decref(o);
+        if (j == NULL)
+            return LDG_ENOMEM;
+        ldg_buf_puts(&r->out, j);
+        ldg_buf_add(&r->out, "\n", 1);
+        free(j);
+        break;
+    }
+    default:
+        rc = bundle_short(r, e);
+        break;
+    }
+    if (rc == 0 && r->out.err)
+        rc = r->out.err;
+    if (rc < 0)
+        return rc;
     *text = r->out.s;
     *len = r->out.len;
     return 0;

@@ -54,6 +54,21 @@ for terms in "type=route.decision" "actor=log type=run.*" "body.outcome=ok" \
     cmp -s "$T/got" "$T/want" ||
         fail "query --bundle $terms: $(tr '\n' ' ' <"$T/got") want $(tr '\n' ' ' <"$T/want")"
 done
+# each event as `query` prints it, in every format --bundle takes (issue
+# 46: the short lines were the bundle's own, unquoted, on the source's
+# clock, with the subject's field; the JSON lacked the two clocks)
+tar --zstd -xOf "$B" r1/events.jsonl | sed 's/^{"seq":"\([0-9]*\)".*/\1/' >"$T/sel"
+L append x.bundle.v2 --id i-1 --time 2026-01-01T00:00:00Z --run R-0001 \
+    --body '{"note":"with spaces","n":1}' >/dev/null
+L export --run R-0001 --out "$T/r1b.bundle" 2>/dev/null || fail "export again"
+for f in short short-iso short-utc json json-pretty; do
+    # shellcheck disable=SC2086
+    R query --bundle "$T/r1b.bundle" $K run=R-0001 -n all -o $f
+    [ "$rc" = 0 ] || fail "query --bundle -o $f: exit $rc $(cat "$T/err")"
+    L query run=R-0001 -n all -o $f >"$T/want"
+    cmp -s "$T/out" "$T/want" ||
+        fail "query --bundle -o $f differs from query: $(diff "$T/out" "$T/want" | head -n 4)"
+done
 # --output-fields selects the bundle's keys as a ledger's
 # shellcheck disable=SC2086
 R query --bundle "$B" $K type=route.decision -o json --output-fields seq,type
