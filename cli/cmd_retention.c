@@ -208,6 +208,9 @@ cli_pruned_run(struct cli *c, struct ldg_ledger *l, const char *run,
         strtoull(f, NULL, 10) < h.seq) {
         const char *last = json_string_value(
             json_object_get(json_array_get(rows, 0), "last_seq"));
+        struct ldg_txn *t = NULL;
+        json_t *arch = NULL;
+        int whole = 0;
         if (none_kept && last != NULL)
             snprintf(what, sizeof what,
                      "run %s: its events (%s..%s) are all before the "
@@ -218,7 +221,25 @@ cli_pruned_run(struct cli *c, struct ldg_ledger *l, const char *run,
                      "note: run %s began at event %s, before the horizon: "
                      "this shows its kept events",
                      run, f);
-        said = cli_pruned(c, l, what);
+        /* every archive its events went into (a run can span several) */
+        if (ldg_txn_begin(l, LDG_TXN_READ, &t) == 0 &&
+            ldg_query_pruned_archives(t, strtoull(f, NULL, 10), h.seq, &arch,
+                                      &whole) == 0 &&
+            json_array_size(arch) > 0) {
+            char names[2048];
+            ldg_query_pruned_archives_text(arch, whole, names, sizeof names);
+            cli_err(c,
+                    "%s: its events before %llu were pruned into %s; the "
+                    "ledger keeps events from %llu on (`ledger timeline %s "
+                    "--bundle FILE` reads each)",
+                    what, (unsigned long long)h.seq, names,
+                    (unsigned long long)h.seq, run);
+            said = 1;
+        } else {
+            said = cli_pruned(c, l, what);
+        }
+        json_decref(arch);
+        ldg_txn_abort(t);
     }
     json_decref(rows);
     ldg_horizon_release(&h);

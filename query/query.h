@@ -369,6 +369,23 @@ int ldg_query_timeline(struct ldg_txn *t, const char *run, json_t **out);
  * no event has it; else as ldg_query_timeline. */
 int ldg_query_timeline_trace(struct ldg_txn *t, const char *trace,
                              json_t **out);
+/* The archives events from..to-1 were pruned into, as the ledger.pruned
+ * events the log keeps name them (the horizon record names only the last
+ * prune's): *out a JSON array, oldest first, of {"first", "horizon",
+ * "archive_sha256", "archive" (its file name, or null), "seq" (the
+ * ledger.pruned's)} for every prune whose events meet from..to-1; *whole
+ * is 1 when they cover it from `from` on with no gap (0: an earlier
+ * prune's ledger.pruned was pruned itself, by a later one). Costs one
+ * index walk of ledger.pruned and a body read each.
+ * @return 0; LDG_ENOMEM. Lifetime: *out is the caller's (json_decref). */
+int ldg_query_pruned_archives(struct ldg_txn *t, uint64_t from, uint64_t to,
+                              json_t **out, int *whole);
+/* One line naming them, into buf: "the archive a1.bundle (events 0..99,
+ * SHA-256 HEX)", "the archives a1.bundle (events 0..99, SHA-256 HEX) and
+ * a2.bundle (events 100..199, ...)", with "and earlier ones" when not
+ * whole. Lifetime: nothing borrowed. */
+void ldg_query_pruned_archives_text(const json_t *archives, int whole,
+                                    char *buf, size_t cap);
 /* Renders a timeline from ldg_query_timeline as text lines. *out is
  * malloc'd (caller frees). */
 int ldg_query_timeline_text(const json_t *tl, char **out);

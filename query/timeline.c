@@ -891,7 +891,11 @@ trace_tree(struct tl *tl)
 static void
 finish(struct tl *tl)
 {
-    uint64_t base = tl->have_start ? tl->start_ts : tl->first_ts;
+    /* from the start; a start before the horizon counts too (its time is
+     * the runs projection's, pruned_start) */
+    uint64_t base = tl->have_start || (tl->started_pruned && tl->start_ts)
+                        ? tl->start_ts
+                        : tl->first_ts;
     /* as the runs projection says it: a run known only from the events
      * linked to it (model calls through the proxy, say) never started */
     const char *status =
@@ -1013,6 +1017,118 @@ add_signers(struct ldg_txn *t, json_t *arr)
     return 0;
 }
 
+struct pa {
+    struct ldg_txn *t;
+    uint64_t from, to;
+    json_t *a;
+};
+
+static int
+pa_one(void *ctx, uint64_t seq)
+{
+    struct pa *x = ctx;
+    json_t *b = NULL;
+    json_int_t f, h;
+    const char *sha;
+
+    if (ldg_body_get(x->t, seq, &b) < 0)
+        return 0;
+    f = json_integer_value(json_object_get(b, "first"));
+    h = json_integer_value(json_object_get(b, "horizon"));
+    sha = json_string_value(json_object_get(b, "archive_sha256"));
+    if (sha != NULL && f >= 0 && h > f && (uint64_t)h > x->from &&
+        (uint64_t)f < x->to &&
+        json_array_append_new(
+            x->a, json_pack("{s:o, s:o, s:s, s:O?, s:o}", "first",
+                            u64s((uint64_t)f), "horizon", u64s((uint64_t)h),
+                            "archive_sha256", sha, "archive",
+                            json_object_get(b, "archive"), "seq", u64s(seq))) <
+            0) {
+        json_decref(b);
+        return LDG_ENOMEM;
+    }
+    json_decref(b);
+    return 0;
+}
+
+static uint64_t
+a_u64(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s != NULL ? strtoull(s, NULL, 10) : 0;
+}
+
+int
+ldg_query_pruned_archives(struct ldg_txn *t, uint64_t from, uint64_t to,
+                          json_t **out, int *whole)
+{
+    struct pa x = {t, from, to, json_array()};
+    uint64_t at = from;
+    size_t i;
+    json_t *e;
+    int rc;
+
+    *out = NULL;
+    *whole = 0;
+    if (x.a == NULL)
+        return LDG_ENOMEM;
+    /* (oldest first: seq order; a prune continued after a crash names
+     * the same archive twice, the later covering more: the later stays) */
+    rc = ldg_index_walk(t, LDG_INDEX_TYPE, LDG_EV_LEDGER_PRUNED, 0, UINT64_MAX,
+                        0, pa_one, &x);
+    if (rc < 0 && rc != LDG_ENOTFOUND) {
+        json_decref(x.a);
+        return rc;
+    }
+    for (i = 0; i + 1 < json_array_size(x.a);) {
+        json_t *p = json_array_get(x.a, i), *n = json_array_get(x.a, i + 1);
+        if (json_equal(json_object_get(p, "archive_sha256"),
+                       json_object_get(n, "archive_sha256")))
+            json_array_remove(x.a, i);
+        else
+            i++;
+    }
+    *whole = 1;
+    json_array_foreach(x.a, i, e)
+    {
+        if (a_u64(e, "first") > at)
+            *whole = 0;
+        if (a_u64(e, "horizon") > at)
+            at = a_u64(e, "horizon");
+    }
+    if (at < to)
+        *whole = 0;
+    *out = x.a;
+    return 0;
+}
+
+void
+ldg_query_pruned_archives_text(const json_t *archives, int whole, char *buf,
+                               size_t cap)
+{
+    struct ldg_buf b;
+    size_t i, n = json_array_size(archives);
+    json_t *e;
+
+    memset(&b, 0, sizeof b);
+    ldg_buf_puts(&b, n > 1 ? "the archives " : "the archive ");
+    json_array_foreach(archives, i, e)
+    {
+        const char *name = json_string_value(json_object_get(e, "archive"));
+        if (i > 0)
+            ldg_buf_puts(&b, i + 1 == n && whole ? " and " : ", ");
+        ldg_buf_printf(&b, "%s (events %llu..%llu, SHA-256 %s)",
+                       name != NULL ? name : "with no name recorded",
+                       (unsigned long long)a_u64(e, "first"),
+                       (unsigned long long)(a_u64(e, "horizon") - 1),
+                       json_string_value(json_object_get(e, "archive_sha256")));
+    }
+    if (!whole)
+        ldg_buf_puts(&b, n > 0 ? " and earlier ones" : "earlier archives");
+    snprintf(buf, cap, "%s", b.err || b.s == NULL ? "" : b.s);
+    ldg_buf_release(&b);
+}
+
 /* A run whose run.started a prune removed (its first kept event is at or
  * after the horizon): *cut gets {"start": {"seq", "time", "pruned":
  * true}, "horizon": {"seq", "archive_sha256"}, "at": horizon} from the
@@ -1051,6 +1167,8 @@ pruned_start(struct tl *tl, json_t **cut)
                        NULL, 10)
             : UINT64_MAX;
     if (started < hz) {
+        const char *when = json_string_value(json_object_get(row, "start"));
+        uint64_t ns = 0;
         if (tl->pack[0] == '\0' && json_is_string(json_object_get(row, "pack")))
             snprintf(tl->pack, sizeof tl->pack, "%s",
                      json_string_value(json_object_get(row, "pack")));
@@ -1059,6 +1177,27 @@ pruned_start(struct tl *tl, json_t **cut)
                          json_object_get(row, "start"), "pruned", 1, "horizon",
                          "seq", ldg_json_u64(hz), "archive_sha256", hex, "at",
                          (json_int_t)hz);
+        /* its time, on the ledger's clock as the runs projection kept it:
+         * the offsets count from it, as for a start that is kept */
+        if (*cut != NULL && when != NULL &&
+            ldg_time_parse_rfc3339(when, strlen(when), 0, &ns) == 0) {
+            json_t *st = json_object_get(*cut, "start");
+            json_object_set_new(st, "recorded_ts", u64s(ns));
+            json_object_set_new(st, "recorded_time", json_string(when));
+            tl->start_ts = ns;
+        }
+        /* every archive its pruned events went into, not only the last
+         * prune's (a run can span several) */
+        if (*cut != NULL) {
+            json_t *arch = NULL;
+            int whole = 0;
+            if ((rc = ldg_query_pruned_archives(tl->t, started, hz, &arch,
+                                                &whole)) == 0) {
+                json_object_set_new(*cut, "archives", arch);
+                json_object_set_new(*cut, "archives_whole",
+                                    json_boolean(whole));
+            }
+        }
         if (*cut == NULL)
             rc = LDG_ENOMEM;
     }
@@ -1198,6 +1337,10 @@ timeline_of(struct ldg_txn *t, const char *run, const char *trace, json_t **out)
          * kept: docs/RETENTION.md) */
         json_object_set(tl.root, "start", json_object_get(cut, "start"));
         json_object_set(tl.root, "horizon", json_object_get(cut, "horizon"));
+        json_object_set(json_object_get(tl.root, "horizon"), "archives",
+                        json_object_get(cut, "archives"));
+        json_object_set(json_object_get(tl.root, "horizon"), "archives_whole",
+                        json_object_get(cut, "archives_whole"));
         rc = context_at_start(
             &tl, (uint64_t)json_integer_value(json_object_get(cut, "at")));
         json_decref(cut);
@@ -1544,8 +1687,19 @@ ldg_query_timeline_text(const json_t *tl, char **out)
     char claimed[32] = "";
     const json_t *hzo = json_object_get(tl, "horizon");
     if (json_is_true(json_object_get(v, "pruned"))) {
-        ldg_buf_printf(&b, "  started before the horizon (#%s, pruned)",
-                       sget(v, "seq"));
+        const char *ts = sget(v, "recorded_ts");
+        uint64_t ns = 0;
+        char when[32];
+        for (; *ts >= '0' && *ts <= '9'; ts++)
+            ns = ns * 10 + (uint64_t)(*ts - '0');
+        if (ns > 0) {
+            ldg_time_local(when, sizeof when, ns);
+            ldg_buf_printf(&b, "  started %s (#%s, before the horizon: pruned)",
+                           when, sget(v, "seq"));
+        } else {
+            ldg_buf_printf(&b, "  started before the horizon (#%s, pruned)",
+                           sget(v, "seq"));
+        }
     } else if (json_is_object(v)) {
         /* human text: the one time format of the CLI's human output,
          * local time (TZ; `--utc` sets UTC) to the second, as `ledger
@@ -1572,7 +1726,20 @@ ldg_query_timeline_text(const json_t *tl, char **out)
     if (json_is_integer(v))
         ldg_buf_printf(&b, " in %.3fs", (double)json_integer_value(v) / 1000.0);
     ldg_buf_add(&b, "\n", 1);
-    if (json_is_object(hzo))
+    if (json_is_object(hzo) &&
+        json_array_size(json_object_get(hzo, "archives")) > 0) {
+        char names[2048];
+        ldg_query_pruned_archives_text(
+            json_object_get(hzo, "archives"),
+            json_is_true(json_object_get(hzo, "archives_whole")), names,
+            sizeof names);
+        ldg_buf_printf(&b,
+                       "begun before the horizon: its events before #%s were "
+                       "pruned into %s (`" LDG_CMD_TIMELINE_BUNDLE
+                       "` reads each); what was in force is shown as at the "
+                       "horizon\n",
+                       sget(hzo, "seq"), names, sget(tl, "run"), "FILE");
+    } else if (json_is_object(hzo)) {
         ldg_buf_printf(
             &b,
             "begun before the horizon: its events before #%s were "
@@ -1581,6 +1748,7 @@ ldg_query_timeline_text(const json_t *tl, char **out)
             "force is shown as at the horizon\n",
             sget(hzo, "seq"), sget(hzo, "archive_sha256"), sget(tl, "run"),
             "FILE");
+    }
     const char *at = json_is_object(hzo) ? "the horizon" : "the start";
 
     if (json_is_string(json_object_get(tl, "pack"))) {

@@ -381,12 +381,16 @@ snap=$(sed -n 's/^at its start   ledger doctor --at \([0-9]*\) .*/\1/p' "$T/out"
 # ... its pack, start and horizon said, what was in force shown at the
 # horizon, not as nothing (until 2026-11-26 pack and start were null and
 # the permissions an empty list, unmarked)
-grep -q "^run R-span  pack .*started before the horizon (#$((H1 - 1)), pruned)" "$T/out" &&
+grep -q "^run R-span  pack .*started [A-Z][a-z][a-z] .* (#$((H1 - 1)), before the horizon: pruned)" "$T/out" &&
     grep -q "^begun before the horizon: its events before #$H1 were pruned" "$T/out" &&
     grep -q "^permissions in force at the horizon (pack " "$T/out" ||
     fail "timeline of a run across the horizon: $(head -5 "$T/out")"
+# (its offsets count from its start, 400 days ago, not from its first kept
+# event, 200 days ago: issue 46)
 "$L" --dir "$D" timeline R-span -o json | jq -e ".pack != null and
     .start.pruned and .start.seq == \"$((H1 - 1))\" and
+    (.start.recorded_ts | length) > 0 and
+    .events[0].rel_us > 150 * $DAY / 1000 and
     .horizon.seq == \"$H1\" and (.horizon.archive_sha256 | length) == 64" \
     >/dev/null || fail "timeline -o json of a run across the horizon: $("$L" --dir "$D" timeline R-span -o json | head -c 600)"
 # a run after the horizon under a permission granted before it: the
@@ -517,6 +521,11 @@ grep -q "^ok: full verification of the [0-9]* kept events ($H2\.\." "$T/v" &&
     fail "verify's words after the second prune: $(cat "$T/v")"
 "$L" --dir "$D" show 800 2>&1 | grep -q "events $H1..$((H2 - 1)) were pruned into the archive a2.bundle with SHA-256 $(sha256sum "$T/a2.bundle" | cut -c1-64) (ledger.pruned, seq " ||
     fail "show after two prunes: $("$L" --dir "$D" show 800 2>&1)"
+# a run spread over both archives names both (issue 46: only the latest)
+"$L" --dir "$D" timeline R-span >"$T/out" 2>"$T/err"
+grep -q "pruned into the archives a1.bundle (events 0..$((H1 - 1)), SHA-256 $(sha256sum "$T/a1.bundle" | cut -c1-64)) and a2.bundle (events $H1..$((H2 - 1)), SHA-256 $(sha256sum "$T/a2.bundle" | cut -c1-64))" "$T/out" &&
+    grep -q "a1.bundle .* and a2.bundle" "$T/err" ||
+    fail "timeline of a run over two archives: $(head -n 3 "$T/out") $(cat "$T/err")"
 # an event of the first prune: its own archive, from its ledger.pruned
 "$L" --dir "$D" show 5 2>&1 | grep -q "events 0..$((H1 - 1)) were pruned into the archive a1.bundle with SHA-256 $(sha256sum "$T/a1.bundle" | cut -c1-64)" ||
     fail "show of the first prune's event after two: $("$L" --dir "$D" show 5 2>&1)"
