@@ -747,6 +747,21 @@ bundle_run_hit(void *ctx, json_t *e)
     return 0;
 }
 
+/* 1 (said) when the bundle holds no event of the run. */
+static int
+bundle_run_none(struct cli *c, const struct cli_bundle_args *ba,
+                const struct brun *br)
+{
+    if (json_array_size(br->evs) > 0)
+        return 0;
+    cli_err(c,
+            "bundle %s holds no timeline and no event of run %s (it "
+            "holds %llu events, seq %s..%s)",
+            ba->file, br->run, (unsigned long long)br->events, br->first_seq,
+            br->last_seq);
+    return 1;
+}
+
 /* timeline RUN --bundle FILE of a bundle with no timeline.json (an
  * archive, an export by selection): the run's events it holds, in seq
  * order, with their offsets from the first; -o json gives {"run",
@@ -760,14 +775,8 @@ bundle_run_events(struct cli *c, const struct cli_bundle_args *ba,
     uint64_t t0 = 0;
     char b0[24], b1[24];
 
-    if (json_array_size(evs) == 0) {
-        cli_err(c,
-                "bundle %s holds no timeline and no event of run %s (it "
-                "holds %llu events, seq %s..%s)",
-                ba->file, br->run, (unsigned long long)br->events,
-                br->first_seq, br->last_seq);
+    if (bundle_run_none(c, ba, br))
         return EX_NOINPUT;
-    }
     cli_err(c,
             "bundle %s holds no timeline.json (`ledger export --run R` "
             "writes one): these are the events of run %s it holds",
@@ -1335,16 +1344,15 @@ write_whole(struct cli *c, const char *file, const char *text, size_t len)
 /* The page of a run (page/page.h): tl, the doctor at its start (may be
  * NULL), what the events are proven against (evidence, taken), and a
  * notice (may be NULL). */
+static int page_write(struct cli *c, json_t *m, json_t *evidence,
+                      const char *notice, const char *file);
+
 static int
 timeline_page(struct cli *c, const json_t *tl, const json_t *doctor,
               const char *doctor_title, json_t *evidence, const char *notice,
               const char *file)
 {
     json_t *m = NULL;
-    char *html = NULL;
-    size_t hlen = 0;
-    char gen[128], when[64];
-    int rc;
     /* a plan's story (ldg_pipeline_timeline's) or a run's timeline */
     int is_plan = json_is_string(json_object_get(tl, "plan")) &&
                   json_is_array(json_object_get(tl, "path"));
@@ -1358,6 +1366,20 @@ timeline_page(struct cli *c, const json_t *tl, const json_t *doctor,
         ldg_page_set_doctor(m, doctor,
                             json_string_value(json_object_get(tl, "pack")),
                             doctor_title);
+    return page_write(c, m, evidence, notice, file);
+}
+
+/* Writes the page of model m (taken), with what its events are proven
+ * against (evidence, taken) and a notice (may be NULL), into file. */
+static int
+page_write(struct cli *c, json_t *m, json_t *evidence, const char *notice,
+           const char *file)
+{
+    char *html = NULL;
+    size_t hlen = 0;
+    char gen[128], when[64];
+    int rc;
+
     json_object_set_new(m, "evidence", evidence);
     if (notice != NULL)
         json_object_set_new(m, "notice", json_string(notice));
@@ -1393,6 +1415,49 @@ add_line(json_t *ev, const char *fmt, ...)
     vsnprintf(s, sizeof s, fmt, ap);
     va_end(ap);
     json_array_append_new(json_object_get(ev, "lines"), json_string(s));
+}
+
+/* timeline RUN --bundle FILE --html of a bundle with no timeline.json (an
+ * archive): the page of the run's events it holds, as the text form lists
+ * them (page/page.h, ldg_page_events). */
+static int
+bundle_run_page(struct cli *c, const struct cli_bundle_args *ba,
+                const struct ldg_bundle_contents *bc, const struct brun *br,
+                const char *file)
+{
+    json_t *evs = br->evs, *m = NULL, *ev;
+    char title[400], sub[600], b0[24], b1[24];
+    int rc;
+
+    if (bundle_run_none(c, ba, br))
+        return EX_NOINPUT;
+    cli_err(c,
+            "bundle %s holds no timeline.json (`ledger export --run R` "
+            "writes one): the page shows the events of run %s it holds",
+            ba->file, br->run);
+    snprintf(title, sizeof title, "Run %s", br->run);
+    snprintf(sub, sizeof sub, "%zu events in %s, seq %s..%s",
+             json_array_size(evs), ba->file,
+             bundle_seq(json_array_get(evs, 0), b0),
+             bundle_seq(json_array_get(evs, json_array_size(evs) - 1), b1));
+    rc = ldg_page_events(evs, json_array_size(evs), title, sub, &m);
+    if (rc < 0) {
+        cli_err(c, "drawing the page: %s", ldg_strerror(rc));
+        return cli_exit_code(rc);
+    }
+    ev = evidence_lines(ba->insecure ? "warn" : "ok");
+    add_line(ev,
+             "Verified just now by this program, as `ledger verify-bundle %s` "
+             "does: the bundle's %llu events are proven against its "
+             "checkpoint of size %llu of the log %s.",
+             ba->file, (unsigned long long)br->events,
+             (unsigned long long)bc->checkpoint_size, bc->origin);
+    return page_write(c, m, ev,
+                      "This page is drawn from an evidence bundle by its "
+                      "receiver, after verifying it. The bundle holds no "
+                      "timeline of the run (an archive, or an export by "
+                      "selection): these are the run's events it holds.",
+                      file);
 }
 
 /* What the run's events in the ledger rest on: the newest checkpoint, the
@@ -1547,10 +1612,12 @@ cmd_timeline(struct cli *c, int argc, char **argv)
             ldg_export_contents_free(bc);
             return rc;
         }
-        if (bt == NULL && html == NULL) {
+        if (bt == NULL) {
             /* no timeline.json (an archive, an export by selection): the
-             * run's events the bundle holds, as it gives them */
-            rc = bundle_run_events(c, &ba, &br);
+             * run's events the bundle holds, as it gives them, or their
+             * page */
+            rc = html != NULL ? bundle_run_page(c, &ba, bc, &br, html)
+                              : bundle_run_events(c, &ba, &br);
             json_decref(br.evs);
             ldg_export_contents_free(bc);
             return rc;

@@ -183,6 +183,13 @@ grep -q "root of its checkpoint of size $H1" "$T/vb" ||
 "$L" timeline R-old --bundle "$T/a1.bundle" --trusted-key "$VK" >"$T/out" 2>"$T/err" &&
     grep -q '^run R-old  (1 events' "$T/out" && grep -q 'model.verified' "$T/out" ||
     fail "timeline --bundle of the archive: $(cat "$T/out" "$T/err")"
+# ... and its page, as for any bundle (issue 46: --html refused it)
+"$L" timeline R-old --bundle "$T/a1.bundle" --trusted-key "$VK" \
+    --html "$T/old.html" >"$T/out" 2>"$T/err" &&
+    grep -q 'model.verified' "$T/old.html" && grep -q 'Run R-old' "$T/old.html" &&
+    grep -q 'the page shows the events of run R-old it holds' "$T/err" ||
+    fail "timeline --bundle --html of the archive: $(cat "$T/out" "$T/err")"
+rm -f "$T/old.html"
 "$L" query --bundle "$T/a1.bundle" --trusted-key "$VK" --max-bytes 0 \
     2>/dev/null
 [ $? -eq 64 ] || fail "query --bundle --max-bytes 0: not 64"
