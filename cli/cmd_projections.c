@@ -1524,9 +1524,13 @@ human_plan_one(struct cli *c, json_t *rows)
     printf("steps          %lld (ok %lld, failed %lld, skipped %lld)\n",
            ji(r, "steps", "total"), ji(r, "steps", "ok"),
            ji(r, "steps", "failed"), ji(r, "steps", "skipped"));
-    printf("snapshots      %lld, tripcodes %lld\n",
-           (long long)json_integer_value(json_object_get(r, "snapshots")),
-           (long long)json_integer_value(json_object_get(r, "tripcodes")));
+    printf(
+        "snapshots      %lld (%lld restored), tripcodes %lld (%lld "
+        "refused)\n",
+        (long long)json_integer_value(json_object_get(r, "snapshots")),
+        (long long)json_integer_value(json_object_get(r, "snapshots_restored")),
+        (long long)json_integer_value(json_object_get(r, "tripcodes")),
+        (long long)json_integer_value(json_object_get(r, "tripcodes_refused")));
     human_violations(c, r);
     printf("timeline       ledger timeline %s\n", js(r, "plan"));
 }

@@ -428,12 +428,15 @@ fold_snapshot(struct pstate *ps, const struct penv *e,
         (rc = keep_field(&r->plan, b, "plan")) < 0 ||
         (rc = keep_field(&r->reason, b, "reason")) < 0)
         return rc;
-    if (e->type == T_SNAPSHOT_TAKEN && ldg_body_view_str(b, "plan", &plan) &&
-        plan_get(ps, plan) != NULL) {
+    /* a plan counts the snapshot events that name it, taken or
+     * restored, as its timeline shows them */
+    if (ldg_body_view_str(b, "plan", &plan) && plan_get(ps, plan) != NULL) {
         struct rec_plan *p = plan_upd(ps, e, plan);
         if (p == NULL)
             return ps->err ? ps->err : LDG_ENOMEM;
         p->snapshots++;
+        if (e->type != T_SNAPSHOT_TAKEN)
+            p->snaps_restored++;
     }
     return ps->err;
 }
@@ -485,6 +488,14 @@ fold_tripcode(struct pstate *ps, const struct penv *e,
         if (ldg_body_view_str(b, "reason", &why) &&
             (rc = put_sv(&r->refused_reason, why)) < 0)
             return rc;
+        /* a refusal for the plan is one of its tripcode events too */
+        if (ldg_body_view_str(b, "plan", &plan) && plan_get(ps, plan)) {
+            struct rec_plan *p = plan_upd(ps, e, plan);
+            if (p == NULL)
+                return ps->err ? ps->err : LDG_ENOMEM;
+            p->tripcodes++;
+            p->trips_refused++;
+        }
     }
     return ps->err;
 }

@@ -47,8 +47,12 @@
 #define V_PROMOTIONS 1
 #define V_RUNS 1
 #define V_DOCTOR 1
-#define V_PLANS 1  /* the control pipeline (issue 34): plans, snapshots, */
-#define V_MEMORY 1 /* tripcodes; memory items; builds and success gates */
+/* the control pipeline (issue 34): plans, snapshots, tripcodes; memory
+ * items; builds and success gates. Plans 2: a plan counts every snapshot
+ * and tripcode event that names it (restored and refused too), and they
+ * end its span of events, as its timeline shows them */
+#define V_PLANS 2
+#define V_MEMORY 1
 #define V_BUILDS 1
 
 enum proj_id {
@@ -469,7 +473,9 @@ struct rec_plan {
     uint64_t failed_seq;   /* failed VERIFY/SIMULATE awaiting ABORT, or 0 */
     struct pdebate debate;
     uint64_t steps, steps_ok, steps_failed, steps_skipped;
-    uint64_t snapshots, tripcodes;
+    uint64_t snapshots, tripcodes; /* events of each kind naming the plan */
+    uint64_t snaps_restored, trips_refused; /* of those, restores and
+                                               refusals */
     uint64_t promoted_seq, aborted_seq;
     struct viols viols;
 };

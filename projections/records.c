@@ -632,6 +632,8 @@ io_plan(struct io *io, void *r)
     io_u64(io, &x->steps_skipped);
     io_u64(io, &x->snapshots);
     io_u64(io, &x->tripcodes);
+    io_u64(io, &x->snaps_restored);
+    io_u64(io, &x->trips_refused);
     io_u64(io, &x->promoted_seq);
     io_u64(io, &x->aborted_seq);
     io_viols(io, &x->viols);

@@ -87,7 +87,11 @@ plan_json(const struct rec_plan *p)
                                   (json_int_t)p->steps_failed, "skipped",
                                   (json_int_t)p->steps_skipped));
     json_object_set_new(o, "snapshots", json_integer((json_int_t)p->snapshots));
+    json_object_set_new(o, "snapshots_restored",
+                        json_integer((json_int_t)p->snaps_restored));
     json_object_set_new(o, "tripcodes", json_integer((json_int_t)p->tripcodes));
+    json_object_set_new(o, "tripcodes_refused",
+                        json_integer((json_int_t)p->trips_refused));
     json_object_set_new(o, "violations", viols_json(&p->viols));
     json_object_set_new(o, "violations_total",
                         json_integer((json_int_t)p->viols.total));

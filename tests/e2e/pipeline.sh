@@ -411,9 +411,27 @@ expect_jqs "projections" "$T/proj.json" \
     '[.[] | select(.name=="plans" or .name=="memory" or .name=="builds") | .current] | all' \
     true
 L projections --note >"$T/note"
-for name in plans memory builds; do
-    grep -q "^$name 1 " "$T/note" || fail "the signed note does not bind $name"
+for nv in "plans 2" "memory 1" "builds 1"; do
+    grep -q "^$nv " "$T/note" || fail "the signed note does not bind ${nv% *} (version ${nv#* })"
 done
+# a plan counts the snapshot and tripcode events its timeline shows as its
+# own (issue 46: plans P counted 0 of them)
+for p in P-0917 P-0919 P-0920; do
+    L timeline "$p" -o json >"$T/tl.json" 2>/dev/null
+    L plans "$p" -o json >"$T/pl.json" 2>/dev/null
+    ws=$(jq '[.events[] | select(.kind == "plan" and (.type | startswith("snapshot.")))] | length' "$T/tl.json")
+    wt=$(jq '[.events[] | select(.kind == "plan" and (.type | startswith("tripcode.")))] | length' "$T/tl.json")
+    gs=$(jq '.snapshots' "$T/pl.json")
+    gt=$(jq '.tripcodes' "$T/pl.json")
+    [ "$ws/$wt" = "$gs/$gt" ] ||
+        fail "plans $p counts $gs snapshots, $gt tripcodes; its timeline shows $ws, $wt"
+    # (its span of events reaches its last snapshot or tripcode event)
+    l=$(jq -r '[.events[] | select(.kind == "plan" and (.type | test("^(snapshot|tripcode)\\.")))] | last | .seq // "0"' "$T/tl.json")
+    [ "$(jq -r '.last_seq' "$T/pl.json")" -ge "$l" ] ||
+        fail "plans $p ends at $(jq -r .last_seq "$T/pl.json"), before its event $l"
+done
+[ "$(jq .snapshots_restored "$T/pl.json")/$(jq .tripcodes_refused "$T/pl.json")" = 1/1 ] ||
+    fail "plans P-0920: restored and refused: $(cat "$T/pl.json")"
 
 if [ "$nfail" -ne 0 ]; then
     echo "pipeline: $nfail failure(s)"

@@ -450,11 +450,47 @@ test_fold_pipeline__violations_are_bounded(void **st)
     ps_free(ps);
 }
 
+/* A plan counts every snapshot and tripcode event that names it, taken
+ * or restored, used or refused, and they end its span (issue 46: `ledger
+ * plans P` counted 0 of what its timeline shows). */
+static void
+test_fold_pipeline__a_plan_counts_its_snapshot_and_tripcode_events(
+    void **state_)
+{
+    struct pstate *ps = fresh();
+    struct rec_plan *p;
+    uint64_t last;
+    (void)state_;
+    state(ps, "P", "IDLE", NULL);
+    fold(ps, "snapshot.taken", NULL,
+         "{\"snapshot\":\"S\",\"label\":\"l\",\"plan\":\"P\"}");
+    fold(ps, "tripcode.used", NULL,
+         "{\"code\":\"RECOVERY:REVERT_SNAPSHOT::S\",\"ts\":100,"
+         "\"sig\":\"aa\",\"plan\":\"P\"}");
+    fold(ps, "tripcode.refused", NULL,
+         "{\"code\":\"RECOVERY:REVERT_SNAPSHOT::S\",\"reason\":\"cooldown\","
+         "\"plan\":\"P\"}");
+    last = fold(ps, "snapshot.restored", NULL,
+                "{\"snapshot\":\"S\",\"plan\":\"P\"}");
+    /* another plan's, or none's: not P's */
+    fold(ps, "snapshot.restored", NULL, "{\"snapshot\":\"S\"}");
+    p = get(ps, P_PLANS, TAG_PLAN, "P");
+    assert_non_null(p);
+    assert_int_equal(p->snapshots, 2);
+    assert_int_equal(p->snaps_restored, 1);
+    assert_int_equal(p->tripcodes, 2);
+    assert_int_equal(p->trips_refused, 1);
+    assert_int_equal(p->last_seq, last);
+    ps_free(ps);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fold_pipeline__a_plan_by_the_book_breaks_nothing),
+        cmocka_unit_test(
+            test_fold_pipeline__a_plan_counts_its_snapshot_and_tripcode_events),
         cmocka_unit_test(
             test_fold_pipeline__each_rule_names_the_seq_that_broke_it),
         cmocka_unit_test(
