@@ -1611,9 +1611,11 @@ human_memory(struct cli *c, json_t *rows)
         long long v = (long long)json_integer_value(
             json_object_get(r, "violations_total"));
         gates_text(r, gates, sizeof gates);
+        /* no hash: erased, or never given (no memory.candidate) */
         snprintf(hash, sizeof hash, "%.12s",
-                 json_is_string(json_object_get(r, "hash")) ? js(r, "hash")
-                                                            : "(erased)");
+                 json_is_string(json_object_get(r, "hash"))   ? js(r, "hash")
+                 : json_is_true(json_object_get(r, "erased")) ? "(erased)"
+                                                              : "-");
         snprintf(nv, sizeof nv, "%lld", v);
         cli_cell(c, js(r, "item"), 16, 0);
         cli_cell(c, js(r, "status"), 10, 0);
@@ -1634,7 +1636,9 @@ human_memory_one(struct cli *c, json_t *rows)
     printf("status         %s\n", js(r, "status"));
     printf("hash           %s\n", json_is_string(json_object_get(r, "hash"))
                                       ? js(r, "hash")
-                                      : "(erased)");
+                                  : json_is_true(json_object_get(r, "erased"))
+                                      ? "(erased)"
+                                      : "none: no memory.candidate gave one");
     p = json_object_get(r, "provenance");
     if (json_is_object(p)) {
         char *t = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);

@@ -432,6 +432,16 @@ for p in P-0917 P-0919 P-0920; do
 done
 [ "$(jq .snapshots_restored "$T/pl.json")/$(jq .tripcodes_refused "$T/pl.json")" = 1/1 ] ||
     fail "plans P-0920: restored and refused: $(cat "$T/pl.json")"
+# an item admitted with no candidate has no hash: not "(erased)", which
+# is a purged item's (issue 46)
+L append memory.admitted --body '{"item":"note-99"}' >/dev/null || fail "admit note-99"
+L memory >"$T/out"
+grep -q '^note-99 .* - ' "$T/out" && ! grep -q '^note-99 .*(erased)' "$T/out" ||
+    fail "memory: an item with no candidate: $(grep note-99 "$T/out")"
+L memory note-99 | grep -q '^hash  *none: no memory.candidate gave one$' ||
+    fail "memory note-99: $(L memory note-99 | grep hash)"
+L memory --revoked | grep -q '^note-42 .*(erased)' ||
+    fail "memory --revoked: the purged item's hash: $(L memory --revoked)"
 
 if [ "$nfail" -ne 0 ]; then
     echo "pipeline: $nfail failure(s)"
