@@ -1583,6 +1583,9 @@ verify_run(struct cli *c, int argc, char **argv)
                       "from", n0, "to", b, "checkpoints",
                       (json_int_t)r.checkpoints, "erased", (json_int_t)r.erased,
                       "recorded", nowrite[0] == '\0');
+        if (o != NULL && r.horizon > 0)
+            json_object_set_new(o, "erased_pruned",
+                                json_integer((json_int_t)r.erased_pruned));
         {
             /* a pruned ledger (whatever the mode checked) */
             struct ldg_horizon h;
@@ -1736,6 +1739,13 @@ verify_run(struct cli *c, int argc, char **argv)
                 (unsigned long long)r.checkpoints,
                 r.checkpoints == 1 ? "" : "s", (unsigned long long)r.horizon,
                 (unsigned long long)r.erased);
+        /* (the erased bodies counted are the kept events', as stats counts
+         * them; a body.erased kept for a pruned event is said apart) */
+        if (r.erased_pruned > 0)
+            cli_printf_fit(c, 4,
+                           "    and %llu body.erased kept for pruned events "
+                           "(their bodies left with them, into the archive)\n",
+                           (unsigned long long)r.erased_pruned);
         if (!only_new && !r.full && r.from > 0) {
             char last[128];
             if (r.full_ts_ns != 0) {
@@ -1968,6 +1978,11 @@ cmd_stats(struct cli *c, int argc, char **argv)
                       "body_bytes", (json_int_t)st.body_bytes, "file_bytes",
                       (json_int_t)st.file_bytes, "map_bytes",
                       (json_int_t)st.map_bytes);
+        /* the kept events' erased bodies, as verify counts them */
+        if (o != NULL)
+            json_object_set_new(
+                o, "erased",
+                json_integer((json_int_t)(st.events - st.horizon - st.bodies)));
         if (st.events) {
             char last[24];
             snprintf(last, sizeof last, "%llu",

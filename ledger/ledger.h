@@ -932,6 +932,10 @@ struct ldg_verify_report {
     uint64_t found_ts_ns; /* when bad_seq was found */
     int recorded;         /* the result was saved in the ledger */
     uint8_t root[32];     /* tree root at `to`, when it passed */
+    /* body.erased events kept that name a pruned event (its body went
+     * into the archive): not among `erased`, which counts the kept events'
+     * erased bodies as `ledger stats` does */
+    uint64_t erased_pruned;
 };
 /* Verifies the log: each entry decodes canonically, seq and prev chain,
  * timestamps never decrease, each signature or seal with a key valid at

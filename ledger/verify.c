@@ -712,7 +712,16 @@ report:
     r->from = vs.from;
     r->to = size;
     r->checked = size - vs.from;
-    r->erased = vs.nerased;
+    /* the kept events' erased bodies, as stats counts them; a body.erased
+     * of a pruned event apart */
+    r->erased = 0;
+    r->erased_pruned = 0;
+    for (size_t i = 0; i < vs.nerased; i++) {
+        if (vs.erased[i] < vs.start)
+            r->erased_pruned++;
+        else
+            r->erased++;
+    }
     ldg_txn_abort(t);
     t = NULL;
     if (vs.bad_seq != UINT64_MAX) {

@@ -65,11 +65,26 @@ for i in 1 2 3 4 5 6; do
         printf("{\"type\":\"x.again\",\"run\":\"r-%d\",\"body\":{\"n\":%d}}\n", i, k) }' |
         ago 400 --dir "$D" ingest - >/dev/null 2>&1 || exit 1
 done
+# two erased bodies: one the first prune takes, one it keeps
+ago 400 --dir "$D" erase --reason test 10 >/dev/null || exit 1
+ago 400 --dir "$D" erase --reason test 50 >/dev/null || exit 1
 "$L" --dir "$D" archive --before 41 --out "$T/a1.bundle" >/dev/null 2>&1 ||
     fail "archive a1"
 "$L" --dir "$D" prune --before 41 --archive "$T/a1.bundle" >"$T/out" 2>&1 ||
     fail "prune: $(cat "$T/out")"
 A1=$(sha "$T/a1.bundle")
+# verify and stats count the same erased bodies: the kept events' (issue
+# 46: verify counted the pruned one too); verify names that one apart
+v=$("$L" --dir "$D" verify --full -o json | jq -c '[.erased, .erased_pruned]')
+s=$("$L" --dir "$D" stats -o json | jq -c '.erased')
+[ "$v" = "[1,1]" ] && [ "$s" = 1 ] ||
+    fail "erased bodies after a prune: verify $v, stats $s"
+"$L" --dir "$D" verify --full >"$T/out" 2>&1
+grep -q '; 1 erased bodies' "$T/out" &&
+    grep -q 'and 1 body.erased kept for pruned events' "$T/out" ||
+    fail "verify's words on erased bodies: $(cat "$T/out")"
+"$L" --dir "$D" stats | grep -q '^bodies .*(1 erased)' ||
+    fail "stats: $("$L" --dir "$D" stats | grep bodies)"
 
 # ----------------------------------------------------------- run again --
 "$L" --dir "$D" prune --before 41 --archive "$T/a1.bundle" >"$T/out" 2>&1
