@@ -389,8 +389,10 @@ int cli_bundle_each(struct cli *c, const struct cli_bundle_args *b,
 int cli_vkey_arg(struct cli *c, const char *opt, const char *arg, char *buf,
                  size_t cap);
 /* A standing verification finding: warned about once on stderr; 1 with
- * *seq (the event it names) and what set, 0 if none (cmd_query.c). */
+ * *seq (the event it names) and what set, 0 if none (cmd_query.c).
+ * unmarked: NULL when the output marks that event, else why it cannot
+ * (said instead of "it is marked where it is shown"). */
 struct ldg_ledger;
 int cli_finding(struct cli *c, struct ldg_ledger *l, uint64_t *seq, char *what,
-                size_t cap);
+                size_t cap, const char *unmarked);
 #endif

@@ -1064,13 +1064,23 @@ cmd_show(struct cli *c, int argc, char **argv)
         goto out;
     }
     if (raw) {
+        uint64_t bad;
+        char what[512];
+        /* raw bytes carry no mark: say so, when they are this event's */
+        if (cli_finding(c, l, &bad, what, sizeof what,
+                        "--raw prints the entry's bytes alone") &&
+            bad == seq)
+            cli_err(c,
+                    "the bytes below are event %llu's, which ledger "
+                    "verify found altered or not verifiable",
+                    (unsigned long long)seq);
         fwrite(ev.entry, 1, ev.entry_len, stdout);
     } else {
         json_t *o = event_json(t, &ev), *v;
         uint64_t bad;
         char what[512];
         /* what `ledger verify` found, beside the data it found altered */
-        if (cli_finding(c, l, &bad, what, sizeof what) && bad == seq)
+        if (cli_finding(c, l, &bad, what, sizeof what, NULL) && bad == seq)
             json_object_set_new(o, "verify", json_sprintf("failed: %s", what));
         if (c->out != OUT_HUMAN) {
             cli_print_json(c, o);

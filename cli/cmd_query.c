@@ -574,10 +574,12 @@ const struct cli_command cli_cmd_query = {
  * altered, and no full verification has passed since): said once on
  * stderr, since what follows may show the altered data, and 1 returned
  * with *seq and what ("event N: ...") set; 0 when there is none (or it
- * cannot be read: the command shows what it can). */
+ * cannot be read: the command shows what it can). unmarked: NULL when the
+ * output marks the event, else why it cannot ("-o cat prints bodies
+ * alone"), which is said instead. */
 int
 cli_finding(struct cli *c, struct ldg_ledger *l, uint64_t *seq, char *what,
-            size_t cap)
+            size_t cap, const char *unmarked)
 {
     struct ldg_verify_state st;
     char when[32];
@@ -585,12 +587,21 @@ cli_finding(struct cli *c, struct ldg_ledger *l, uint64_t *seq, char *what,
     if (ldg_verify_state(l, &st) < 0 || !st.finding)
         return 0;
     ldg_time_rfc3339_sec(when, sizeof when, st.finding_ts_ns);
-    cli_err(c,
-            "WARNING: ledger verify found event %llu altered or not "
-            "verifiable (%s): %s; it is marked where it is shown, and what "
-            "is shown may be altered data until a full verification "
-            "passes (ledger verify --full)",
-            (unsigned long long)st.finding_seq, when, st.finding_what);
+    if (unmarked != NULL)
+        cli_err(c,
+                "WARNING: ledger verify found event %llu altered or not "
+                "verifiable (%s): %s; it is NOT marked in this output (%s), "
+                "and what is shown may be altered data until a full "
+                "verification passes (ledger verify --full)",
+                (unsigned long long)st.finding_seq, when, st.finding_what,
+                unmarked);
+    else
+        cli_err(c,
+                "WARNING: ledger verify found event %llu altered or not "
+                "verifiable (%s): %s; it is marked where it is shown, and "
+                "what is shown may be altered data until a full verification "
+                "passes (ledger verify --full)",
+                (unsigned long long)st.finding_seq, when, st.finding_what);
     *seq = st.finding_seq;
     snprintf(what, cap, "%s", st.finding_what);
     return 1;
@@ -1136,7 +1147,10 @@ cmd_query(struct cli *c, int argc, char **argv)
     {
         uint64_t bad;
         char what[512];
-        if (cli_finding(c, l, &bad, what, sizeof what) &&
+        if (cli_finding(c, l, &bad, what, sizeof what,
+                        ldg_query_render_marks(o.r)
+                            ? NULL
+                            : "-o cat prints the bodies alone") &&
             (rc = ldg_query_render_set_finding(o.r, bad, what)) < 0) {
             cli_err(c, "%s", ldg_strerror(rc));
             rc = cli_exit_code(rc);
@@ -1755,7 +1769,7 @@ cmd_timeline(struct cli *c, int argc, char **argv)
         char what[512], sq[24];
         size_t i;
         json_t *e;
-        if (cli_finding(c, l, &bad, what, sizeof what)) {
+        if (cli_finding(c, l, &bad, what, sizeof what, NULL)) {
             snprintf(sq, sizeof sq, "%llu", (unsigned long long)bad);
             json_array_foreach(json_object_get(tl, "events"), i, e)
             {

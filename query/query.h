@@ -255,6 +255,10 @@ int ldg_query_render_set_finding(struct ldg_query_render *r, uint64_t seq,
  * type or ts. */
 int ldg_query_render_bundle_event(struct ldg_query_render *r, const json_t *e,
                                   const char **text, size_t *len);
+/* 1 when r's format marks the event of a finding
+ * (ldg_query_render_set_finding), 0 when it cannot: cat prints the bodies
+ * alone. */
+int ldg_query_render_marks(const struct ldg_query_render *r);
 void ldg_query_render_free(struct ldg_query_render *r);
 
 /* ---------------------------------------------------------- streaming -- */

@@ -1418,3 +1418,9 @@ ldg_query_render_bundle_event(struct ldg_query_render *r, const json_t *e,
     *len = r->out.len;
     return 0;
 }
+
+int
+ldg_query_render_marks(const struct ldg_query_render *r)
+{
+    return r != NULL && r->fmt != LDG_QFMT_CAT;
+}

@@ -10,7 +10,9 @@
 #     with --output-fields and through the threaded json path;
 #   - timeline: a "!! verification failed" line under the event; -o json
 #     has the key on that event;
-#   - every one of them warns on stderr, once; other events are not marked.
+#   - every one of them warns on stderr, once; other events are not marked;
+#   - query -o cat and show --raw, which print the data alone, say on
+#     stderr that it is not marked there (never that it is).
 # A full verification that passes after the byte is put back clears it all.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
@@ -82,6 +84,16 @@ L query -o json 2>/dev/null > "$T/all"
 grep '"seq":"2"' "$T/all" | grep -q '"verify"' || fail "query json (threaded): wrong event marked"
 L query run=r1 -o json-pretty 2>/dev/null | grep -q '"verify": "failed: event 2' ||
     fail "query json-pretty: no mark"
+# what cannot carry a mark says so, never "it is marked where it is
+# shown" (issue 46: -o cat printed the altered body unmarked under that)
+L query run=r1 -o cat >"$T/o" 2>"$T/e"
+grep -q 'it is NOT marked in this output (-o cat prints the bodies alone)' "$T/e" &&
+    ! grep -q 'it is marked where it is shown' "$T/e" ||
+    fail "query -o cat: $(cat "$T/e")"
+L show $N --raw >"$T/o" 2>"$T/e"
+grep -q 'it is NOT marked in this output (--raw' "$T/e" &&
+    grep -q "the bytes below are event $N's" "$T/e" ||
+    fail "show --raw: $(cat "$T/e")"
 
 L timeline r1 >"$T/o" 2>"$T/e" || fail "timeline: exit $?"
 grep -q '#2 .*!! verification failed: event 2' "$T/o" || fail "timeline: no mark: $(cat "$T/o")"
