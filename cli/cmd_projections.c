@@ -1723,6 +1723,11 @@ memory_purge(struct cli *c, const char *prefix, const char *reason, int all)
     if ((rc = cli_open(c, 0, &l)) != 0)
         return rc;
     rc = ldg_pipeline_purge(l, prefix, reason, all, &rep);
+    if (rc == LDG_EINVAL) { /* misuse: with the usage line, as others */
+        rc = cli_usage_err(c, "%s", ldg_errmsg(l));
+        ldg_close(l);
+        return rc;
+    }
     if (rc < 0) {
         rc = fail(c, l, rc);
         ldg_close(l);

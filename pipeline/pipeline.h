@@ -113,9 +113,10 @@ int ldg_pipeline_tripcode_verify(struct ldg_ledger *l, const char *text,
  * all is set. Items whose candidate body is already erased have no hash
  * and never match.
  *
- * LDG_EBADINPUT: empty or non-hex prefix, empty reason, or an ambiguous
- * prefix (several hashes match and all is 0; the message lists them);
- * LDG_ENOTFOUND: no item matches. *report (may be NULL) gets
+ * LDG_EINVAL: empty or non-hex prefix (or longer than 64), empty reason
+ * (misuse: exit 64); LDG_EBADINPUT: an ambiguous prefix (several hashes
+ * match and all is 0; the message lists them); LDG_ENOTFOUND: no item
+ * matches. *report (may be NULL) gets
  * {"seq" (of memory.purged), "prefix", "items": [...], "hashes": [...],
  * "erased": [seq, ...]}.
  */

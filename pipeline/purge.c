@@ -178,13 +178,15 @@ ldg_pipeline_purge(struct ldg_ledger *l, const char *prefix_in,
     if (l == NULL || prefix_in == NULL || reason == NULL)
         return LDG_EINVAL;
     if (prefix_norm(prefix_in, prefix, sizeof prefix) < 0) {
+        /* a malformed argument: misuse (64), as docs/PROJECTIONS.md says;
+         * what the ledger holds (no match, ambiguity) is another thing */
         ldg_set_errmsg(l, "--prefix '%.80s': a hash prefix is 1..64 hex digits",
                        prefix_in);
-        return LDG_EBADINPUT;
+        return LDG_EINVAL;
     }
     if (*reason == '\0') {
         ldg_set_errmsg(l, "a purge needs a reason");
-        return LDG_EBADINPUT;
+        return LDG_EINVAL;
     }
     items = json_array();
     hashes = json_array();

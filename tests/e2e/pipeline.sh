@@ -188,7 +188,8 @@ size0=$(L stats -o json | jq -r '.events')
 expect_exit 64 "purge: empty prefix" L memory purge --prefix "" --reason r
 expect_exit 64 "purge: no prefix" L memory purge --reason r
 expect_exit 64 "purge: no reason" L memory purge --prefix 93
-expect_exit 65 "purge: not hex" L memory purge --prefix 93zz --reason r
+expect_exit 64 "purge: not hex" L memory purge --prefix 93zz --reason r
+expect_exit 64 "purge: not hex at all" L memory purge --prefix zz --reason r
 expect_err "not hex" "1..64 hex digits"
 expect_exit 66 "purge: no match" L memory purge --prefix ffff --reason r
 expect_exit 66 "purge: already purged" L memory purge --prefix a9df53 --reason r

@@ -82,16 +82,17 @@ test_purge__refusals_write_nothing(void **state)
     uint64_t n0 = size_of(l);
     json_t *rep = NULL;
     (void)state;
-    assert_int_equal(ldg_pipeline_purge(l, "", "r", 0, &rep), LDG_EBADINPUT);
-    assert_int_equal(ldg_pipeline_purge(l, "aa1g", "r", 0, &rep),
-                     LDG_EBADINPUT);
-    assert_int_equal(ldg_pipeline_purge(l, "aa", "", 0, &rep), LDG_EBADINPUT);
+    /* a malformed argument is misuse (64: docs/PROJECTIONS.md) */
+    assert_int_equal(ldg_pipeline_purge(l, "", "r", 0, &rep), LDG_EINVAL);
+    assert_int_equal(ldg_pipeline_purge(l, "aa1g", "r", 0, &rep), LDG_EINVAL);
+    assert_int_equal(ldg_pipeline_purge(l, "zz", "r", 0, &rep), LDG_EINVAL);
+    assert_int_equal(ldg_pipeline_purge(l, "aa", "", 0, &rep), LDG_EINVAL);
     assert_int_equal(
         ldg_pipeline_purge(
             l,
             "aa110000000000000000000000000000000000000000000000000000000000010",
             "r", 0, &rep),
-        LDG_EBADINPUT); /* 65 digits */
+        LDG_EINVAL); /* 65 digits */
     assert_int_equal(ldg_pipeline_purge(l, "cc", "r", 0, &rep), LDG_ENOTFOUND);
     /* two different hashes start with "aa": ambiguous, and says which */
     assert_int_equal(ldg_pipeline_purge(l, "aa", "r", 0, &rep), LDG_EBADINPUT);
