@@ -1929,10 +1929,14 @@ human_gates(struct cli *c, json_t *o)
                        js(e, "type"), js(e, "what"));
         }
     }
-    printf("overall: %s (%lld promotions%s%s)\n", js(o, "status"),
-           (long long)json_integer_value(json_object_get(o, "promotions")),
-           json_is_string(json_object_get(o, "since")) ? " since " : "",
-           json_is_string(json_object_get(o, "since")) ? js(o, "since") : "");
+    {
+        char since[48] = "";
+        if (json_is_string(json_object_get(o, "since")))
+            cli_when_rfc3339(since, sizeof since, js(o, "since"));
+        printf("overall: %s (%lld promotions%s%s)\n", js(o, "status"),
+               (long long)json_integer_value(json_object_get(o, "promotions")),
+               since[0] ? " since " : "", since);
+    }
 }
 
 #define OPT_SINCE 0x405

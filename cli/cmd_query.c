@@ -586,7 +586,7 @@ cli_finding(struct cli *c, struct ldg_ledger *l, uint64_t *seq, char *what,
 
     if (ldg_verify_state(l, &st) < 0 || !st.finding)
         return 0;
-    ldg_time_rfc3339_sec(when, sizeof when, st.finding_ts_ns);
+    cli_when(when, sizeof when, st.finding_ts_ns);
     if (unmarked != NULL)
         cli_err(c,
                 "WARNING: ledger verify found event %llu altered or not "

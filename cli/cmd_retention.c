@@ -101,7 +101,7 @@ say_rounding(struct cli *c, const char *before,
 {
     if (h->before_ns != 0) {
         char t[48];
-        ldg_time_rfc3339_ns(t, sizeof t, h->before_ns);
+        cli_when(t, sizeof t, h->before_ns);
         cli_err(c, "--before %s read as the time %s%s", before, t,
                 h->past_end ? ", after the log's last event: all of it" : "");
     } else if (h->past_end) {

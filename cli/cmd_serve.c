@@ -483,16 +483,20 @@ serve_status(struct cli *c)
         cli_print_json(c, json_incref(st)); /* it takes a reference */
     } else {
         const char *sock = json_string_value(json_object_get(st, "socket"));
-        const char *upd = json_string_value(json_object_get(st, "updated"));
+        char upd[48], since[48];
+        /* human output's one time format (the file keeps RFC 3339) */
+        cli_when_rfc3339(upd, sizeof upd,
+                         json_string_value(json_object_get(st, "updated")));
+        cli_when_rfc3339(since, sizeof since,
+                         json_string_value(json_object_get(st, "started")));
         if (alive)
             printf("serving on %s (pid %lld, since %s)\n", sock ? sock : "?",
-                   (long long)pid,
-                   json_string_value(json_object_get(st, "started")));
+                   (long long)pid, since);
         else
             printf(
                 "not running (pid %lld %s; last status %s)\n", (long long)pid,
                 state && strcmp(state, "stopped") == 0 ? "stopped" : "is gone",
-                upd ? upd : "?");
+                upd);
         if (json_array_size(jl) > 0)
             printf("%-8s %-9s %5s %6s  %-20s  %s\n", "JOB", "EVERY", "RUNS",
                    "FAILED", "LAST OK", "STATE");
@@ -502,8 +506,18 @@ serve_status(struct cli *c)
             json_int_t ms = json_integer_value(json_object_get(j, "every_ms"));
             json_int_t streak =
                 json_integer_value(json_object_get(j, "failing_in_a_row"));
-            const char *ok = json_string_value(json_object_get(j, "last_ok"));
-            const char *nx = json_string_value(json_object_get(j, "next_run"));
+            const char *ok0 = json_string_value(json_object_get(j, "last_ok"));
+            const char *nx0 = json_string_value(json_object_get(j, "next_run"));
+            char okb[48], nxb[48];
+            const char *ok = NULL, *nx = NULL;
+            if (ok0 != NULL && strcmp(ok0, "-") != 0) {
+                cli_when_rfc3339(okb, sizeof okb, ok0);
+                ok = okb;
+            }
+            if (nx0 != NULL && strcmp(nx0, "-") != 0) {
+                cli_when_rfc3339(nxb, sizeof nxb, nx0);
+                nx = nxb;
+            }
             json_t *ex = json_object_get(j, "last_exit");
             if (ms % 3600000 == 0)
                 snprintf(every, sizeof every, "%lldh",

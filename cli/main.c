@@ -261,16 +261,8 @@ cli_set_utc(void)
 void
 cli_when(char *buf, size_t cap, uint64_t ts_ns)
 {
-    time_t secs = (time_t)(ts_ns / 1000000000u), now = time(NULL);
-    struct tm tm, tn;
-
-    /* "Oct 22 16:06:57" this year; "Oct 22 2025 16:06:57" another: a
-     * retention horizon or an old verification is months back */
-    if (localtime_r(&secs, &tm) != NULL && localtime_r(&now, &tn) != NULL &&
-        tm.tm_year != tn.tm_year &&
-        strftime(buf, cap, "%b %d %Y %H:%M:%S", &tm) != 0)
-        return;
-    ldg_time_local(buf, cap, ts_ns);
+    /* "Oct 22 16:06:57" this year; "Oct 22 2025 16:06:57" another */
+    ldg_time_when(buf, cap, ts_ns);
 }
 
 void

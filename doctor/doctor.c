@@ -175,12 +175,12 @@ chain_verified(struct ldg_ledger *l, uint64_t size, int check_new, json_t *box)
             st.verified_size = rep.to;
         }
     }
-    ldg_time_rfc3339_sec(fwhen, sizeof fwhen, st.full_ts_ns);
+    ldg_time_when(fwhen, sizeof fwhen, st.full_ts_ns);
     if (rc < 0) {
         clause_add(&c, 1, LDG_CMD_VERIFY_FULL,
                    "cannot read what verification found: %s", ldg_strerror(rc));
     } else if (st.finding) {
-        ldg_time_rfc3339_sec(when, sizeof when, st.finding_ts_ns);
+        ldg_time_when(when, sizeof when, st.finding_ts_ns);
         clause_add(&c, 2, LDG_CMD_VERIFY_FULL,
                    "verification FAILED at event %llu (found %s): %s; this "
                    "stands until a full verification passes",
@@ -550,7 +550,7 @@ growth_lines(struct clause *c, const struct growth *g, uint64_t freeb,
                                     : (double)g->used_bytes / (double)g->size;
     double bpd = epd * bpe, left;
     unsigned long long days;
-    char win[160], src[4400], eb[32], db[32];
+    char win[256], src[4400], eb[32], db[32];
     int st = ST_OK;
 
     if (pol != NULL)
@@ -573,17 +573,17 @@ growth_lines(struct clause *c, const struct growth *g, uint64_t freeb,
     }
     if (g->hz_ns != 0 && g->window_ns == NS_PER_DAY) {
         char when[64];
-        ldg_time_rfc3339_ns(when, sizeof when, g->hz_ns);
+        ldg_time_when(when, sizeof when, g->hz_ns);
         snprintf(win, sizeof win,
-                 "the horizon at %.19sZ is less than a day old: the events "
+                 "the horizon at %s is less than a day old: the events "
                  "since counted as a day's; the events before it were "
                  "pruned",
                  when);
     } else if (g->hz_ns != 0) {
         char when[64];
-        ldg_time_rfc3339_ns(when, sizeof when, g->hz_ns);
+        ldg_time_when(when, sizeof when, g->hz_ns);
         snprintf(win, sizeof win,
-                 "over the %.1f days since the horizon at %.19sZ: the "
+                 "over the %.1f days since the horizon at %s: the "
                  "events before it were pruned",
                  wdays, when);
     } else if (!g->young)

@@ -403,8 +403,8 @@ ldg_horizon_describe(const struct ldg_horizon *h, char *buf, size_t cap)
 {
     char ts[40], hex[65];
     ldg_hex(hex, h->archive, 32);
-    ldg_time_rfc3339_ns(ts, sizeof ts,
-                        h->ts_ns); /* exact: --at it is the horizon */
+    /* (human output's one format; the seqs say where exactly) */
+    ldg_time_when(ts, sizeof ts, h->ts_ns);
     if (h->first == 0)
         snprintf(buf, cap,
                  "events 0..%llu (up to %s) were pruned into the archive with "

@@ -388,8 +388,16 @@ ldg_pipeline_timeline_text(const json_t *tl, char **out)
     json_array_foreach(json_object_get(tl, "events"), i, e)
     {
         const json_t *vs = json_object_get(e, "violations");
-        ADD("%s %.19s %6s %-16s %s%s\n", json_array_size(vs) ? "!" : " ",
-            bs(e, "time"), bs(e, "seq"), bs(e, "type"),
+        const char *t = bs(e, "time");
+        char when[LDG_TIME_WHEN_LEN];
+        uint64_t ns = 0;
+        /* human output's one time format (the JSON keeps RFC 3339) */
+        if (ldg_time_parse_rfc3339(t, strlen(t), LDG_TIME_LONGFRAC, &ns) == 0)
+            ldg_time_when(when, sizeof when, ns);
+        else
+            snprintf(when, sizeof when, "%.19s", t);
+        ADD("%s %-15s %6s %-16s %s%s\n", json_array_size(vs) ? "!" : " ", when,
+            bs(e, "seq"), bs(e, "type"),
             strcmp(bs(e, "kind"), "context") == 0 ? "(context) " : "",
             bs(e, "summary"));
         json_array_foreach(vs, k, v)

@@ -1040,10 +1040,10 @@ pa_one(void *ctx, uint64_t seq)
         (uint64_t)f < x->to &&
         json_array_append_new(
             x->a, json_pack("{s:o, s:o, s:s, s:O?, s:o}", "first",
-                            u64s((uint64_t)f), "horizon", u64s((uint64_t)h),
-                            "archive_sha256", sha, "archive",
-                            json_object_get(b, "archive"), "seq", u64s(seq))) <
-            0) {
+                            ldg_json_u64((uint64_t)f), "horizon",
+                            ldg_json_u64((uint64_t)h), "archive_sha256", sha,
+                            "archive", json_object_get(b, "archive"), "seq",
+                            ldg_json_u64(seq))) < 0) {
         json_decref(b);
         return LDG_ENOMEM;
     }
@@ -1182,7 +1182,7 @@ pruned_start(struct tl *tl, json_t **cut)
         if (*cut != NULL && when != NULL &&
             ldg_time_parse_rfc3339(when, strlen(when), 0, &ns) == 0) {
             json_t *st = json_object_get(*cut, "start");
-            json_object_set_new(st, "recorded_ts", u64s(ns));
+            json_object_set_new(st, "recorded_ts", ldg_json_u64(ns));
             json_object_set_new(st, "recorded_time", json_string(when));
             tl->start_ts = ns;
         }

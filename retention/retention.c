@@ -969,7 +969,7 @@ ldg_retention_prune(struct ldg_ledger *l, const struct ldg_prune_opts *o,
     if (o->keep_days > 0 && !o->force &&
         r->h.until_ns + (uint64_t)o->keep_days * 86400u * 1000000000u > now) {
         char t1[40];
-        ldg_time_rfc3339_sec(t1, sizeof t1, r->h.until_ns);
+        ldg_time_when(t1, sizeof t1, r->h.until_ns);
         ldg_set_errmsg(l,
                        "events %llu..%llu reach %s, younger than the "
                        "retention minimum of %u days (keep_days: "
@@ -1322,7 +1322,7 @@ ldg_retention_apply(struct ldg_ledger *l, const struct ldg_retention_policy *p,
             if (rc == 0 && b.horizon > age.horizon) {
                 if (!force) {
                     char t1[40];
-                    ldg_time_rfc3339_sec(t1, sizeof t1, b.until_ns);
+                    ldg_time_when(t1, sizeof t1, b.until_ns);
                     snprintf(
                         r->budget_why, sizeof r->budget_why,
                         "the disk budget (%llu bytes; %llu in use) needs "

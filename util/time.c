@@ -31,6 +31,19 @@ ldg_time_local(char *buf, size_t cap, uint64_t ts_ns)
     return buf;
 }
 
+char *
+ldg_time_when(char *buf, size_t cap, uint64_t ts_ns)
+{
+    time_t secs = (time_t)(ts_ns / 1000000000u), now = time(NULL);
+    struct tm tm, tn;
+
+    if (localtime_r(&secs, &tm) != NULL && localtime_r(&now, &tn) != NULL &&
+        tm.tm_year != tn.tm_year &&
+        strftime(buf, cap, "%b %d %Y %H:%M:%S", &tm) != 0)
+        return buf;
+    return ldg_time_local(buf, cap, ts_ns);
+}
+
 /* ts_ns as RFC 3339 UTC, with its nine fraction digits when frac. */
 static char *
 rfc3339(char *buf, size_t cap, uint64_t ts_ns, int frac)

@@ -172,6 +172,13 @@ char *ldg_time_rfc3339_sec(char *buf, size_t cap, uint64_t ts_ns);
  * per process, as tzset reads it). */
 #define LDG_TIME_LOCAL_LEN 16
 char *ldg_time_local(char *buf, size_t cap, uint64_t ts_ns);
+/* The one time format of human output (docs/OUTPUT.md): ldg_time_local
+ * this year, with the year when it is another ("Oct 22 2025 16:06:57": a
+ * retention horizon or an old verification is months back). Every human
+ * text the library writes (messages, the doctor's details, a plan's
+ * timeline) uses it; JSON keeps RFC 3339. cap: 24 or more. Returns buf. */
+#define LDG_TIME_WHEN_LEN 24
+char *ldg_time_when(char *buf, size_t cap, uint64_t ts_ns);
 /* The date and clock part "2026-05-01T12:00:00" (19 characters) of the
  * second secs, for writers that add the fraction themselves. 0 or -1. */
 int ldg_time_rfc3339_base(char *buf, size_t cap, int64_t secs);
