@@ -514,6 +514,17 @@ ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
     t = NULL;
     if (rc == 0)
         rc = write_genesis(l);
+    if (rc == 0) {
+        /* A new ledger is a verified one: its genesis is checked in full
+         * and the verification recorded, so the doctor's chain-verified
+         * clause is ok from the start rather than unknown until a first
+         * `ledger verify` (issue 46); later events are verified as they
+         * come, by verify or the doctor's check of the new ones. */
+        struct ldg_verify_report vr;
+        rc = ldg_verify(l, LDG_VERIFY_FULL, 0, &vr, NULL, NULL);
+        if (rc == 0 && !vr.recorded)
+            rc = LDG_EIO; /* (said on the handle) */
+    }
     if (rc < 0)
         snprintf(err, errcap, "cannot initialise %s: %s", dir,
                  l->errmsg[0] ? l->errmsg : ldg_strerror(rc));

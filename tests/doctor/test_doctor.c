@@ -94,7 +94,13 @@ test_doctor__pdf_ops_is_degraded(void **state)
     }
     assert_int_equal(routes, 1);
     assert_int_equal(models, 1);
-    /* never verified: unknown, with the command that fixes it */
+    /* init verified the genesis: the doctor checked the rest just now */
+    assert_string_equal(status(box(d, "chain-verified")), "ok");
+    json_decref(d);
+    /* a ledger never verified (made before init verified its genesis):
+     * unknown, with the command that fixes it */
+    t_forget_verified(l);
+    d = run(l, "pdf-ops", 0, &verdict);
     assert_string_equal(status(box(d, "chain-verified")), "unknown");
     assert_string_equal(
         json_string_value(json_array_get(
@@ -116,8 +122,15 @@ test_doctor__verify_makes_the_chain_clause_hold(void **state)
     (void)state;
     assert_int_equal(ldg_projections_attach(l), 0);
     ingest(l, "examples/scenarios/ready.jsonl");
+    /* a fresh ledger is verified (init checked its genesis, the doctor
+     * the events since): healthy, not unknown (issue 46: 3 until the
+     * first `ledger verify`) */
     d = run(l, NULL, 0, &verdict);
+    assert_int_equal(verdict, LDG_DOCTOR_HEALTHY);
+    json_decref(d);
     /* everything holds but the chain was never verified: unknown (3) */
+    t_forget_verified(l);
+    d = run(l, NULL, 0, &verdict);
     assert_int_equal(verdict, LDG_DOCTOR_UNKNOWN);
     json_decref(d);
     assert_int_equal(ldg_verify(l, 0, 0, &vr, NULL, NULL), 0);

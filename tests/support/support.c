@@ -153,3 +153,19 @@ t_raw_del(struct ldg_ledger *l, const char *db, uint64_t seq)
     assert_int_equal(ldg_core_kv_del(t, dbi, k, 8, NULL, 0), 0);
     assert_int_equal(ldg_txn_commit(t), 0);
 }
+
+void
+t_forget_verified(struct ldg_ledger *l)
+{
+    static const char *const keys[] = {"verified", "verify.full",
+                                       "verify.finding"};
+    struct ldg_txn *t;
+    ldg_dbi dbi;
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_db_open(t, "meta", 0, &dbi), 0);
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        int rc = ldg_core_kv_del(t, dbi, keys[i], strlen(keys[i]), NULL, 0);
+        assert_true(rc == 0 || rc == LDG_ENOTFOUND);
+    }
+    assert_int_equal(ldg_txn_commit(t), 0);
+}

@@ -33,4 +33,8 @@ size_t t_raw_get(struct ldg_ledger *l, const char *db, uint64_t seq,
 void t_raw_put(struct ldg_ledger *l, const char *db, uint64_t seq,
                const uint8_t *buf, size_t n);
 void t_raw_del(struct ldg_ledger *l, const char *db, uint64_t seq);
+/* Forgets every verification the ledger recorded (meta "verified",
+ * "verify.full", "verify.finding"): a ledger made before init verified
+ * its genesis, never verified since. */
+void t_forget_verified(struct ldg_ledger *l);
 #endif
