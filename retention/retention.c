@@ -823,17 +823,20 @@ run_again(struct ldg_ledger *l, const struct ldg_prune_opts *o,
                        (unsigned long long)(x.horizon - 1), x.pinned, by);
         rc = LDG_ETAMPER;
     } else {
+        char vkey[512];
+        if (ldg_verifier_key(l, vkey, sizeof vkey) < 0)
+            snprintf(vkey, sizeof vkey, "VKEY");
         ldg_set_errmsg(l,
                        "archive %s (SHA-256 %s): the log keeps no record of "
                        "the archive of event %llu (the ledger.pruned event "
                        "that named it was pruned too; the last prune took "
                        "events %llu..%llu into the archive with SHA-256 "
-                       "%s): check it with ledger verify-bundle %s "
-                       "--trusted-key \"$(ledger keys verifier)\"; nothing "
-                       "pruned",
+                       "%s): check it with `" LDG_CMD_VERIFY_BUNDLE_KEY
+                       "`; nothing pruned",
                        o->archive, hex, (unsigned long long)x.last,
                        (unsigned long long)hz.first,
-                       (unsigned long long)(hz.seq - 1), pinned, o->archive);
+                       (unsigned long long)(hz.seq - 1), pinned, vkey,
+                       o->archive);
         rc = LDG_ETAMPER;
     }
     ldg_horizon_release(&hz);
