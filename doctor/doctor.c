@@ -818,6 +818,36 @@ plans_conform(struct ldg_ledger *l, uint64_t at_size, json_t *box)
     json_decref(rows);
 }
 
+/* The command that revokes memory item `item`: a `ledger append` of
+ * memory.revoked with its body in shell single quotes (a quote in the
+ * item's name written as '\''). */
+static void
+revoke_cmd(char *buf, size_t cap, const char *item)
+{
+    json_t *b = json_pack("{s:s, s:s}", "item", item, "reason",
+                          "admitted outside the pipeline");
+    char *j =
+        b != NULL ? json_dumps(b, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    size_t n;
+
+    json_decref(b);
+    n = (size_t)snprintf(buf, cap, LDG_CMD_APPEND_BODY "'",
+                         LDG_EV_MEMORY_REVOKED);
+    for (const char *p = j != NULL ? j : "{}"; *p && n + 6 < cap; p++) {
+        if (*p == '\'') {
+            memcpy(buf + n, "'\\''", 4);
+            n += 4;
+        } else {
+            buf[n++] = *p;
+        }
+    }
+    if (n + 2 <= cap) {
+        buf[n++] = '\'';
+        buf[n] = '\0';
+    }
+    free(j);
+}
+
 /* memory-admission: every item in memory (admitted, not revoked or
  * purged) came through every gate with provenance. Only when the log has
  * memory items. Reads only the items with violations. */
@@ -847,9 +877,8 @@ memory_admission(struct ldg_ledger *l, uint64_t at_size, json_t *box)
                                           "outside the pipeline'",
                      jstr(m, "hash"));
         else
-            snprintf(remedy, sizeof remedy,
-                     "revoke it: record memory.revoked for item %s",
-                     jstr(m, "item"));
+            /* no hash to purge by: revoke it, as a command to paste */
+            revoke_cmd(remedy, sizeof remedy, jstr(m, "item"));
         clause_add(&c, 2, remedy,
                    "memory item %s is admitted but broke %lld rule(s), first "
                    "%s at seq %s: %s",

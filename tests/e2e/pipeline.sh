@@ -443,6 +443,18 @@ L memory note-99 | grep -q '^hash  *none: no memory.candidate gave one$' ||
     fail "memory note-99: $(L memory note-99 | grep hash)"
 L memory --revoked | grep -q '^note-42 .*(erased)' ||
     fail "memory --revoked: the purged item's hash: $(L memory --revoked)"
+# the doctor's remedy for it is a command that works as pasted (issue 46:
+# it was prose, "revoke it: record memory.revoked for item ...")
+cmd=$(L doctor 2>/dev/null | grep -A1 'memory-admission .*note-99' | sed -n 's/^ *-> //p')
+case $cmd in
+"ledger append memory.revoked --actor KEY --body '"*) ;;
+*) fail "doctor's memory-admission remedy is not a command: '$cmd'" ;;
+esac
+L keys add mem --roles memory >/dev/null || fail "keys add mem"
+eval "$(printf '%s' "$cmd" | sed "s|^ledger |L |; s|--actor KEY|--actor mem|")" >/dev/null ||
+    fail "the remedy as pasted: $cmd"
+L doctor -o json 2>/dev/null | jq -e '.box[] | select(.name == "memory-admission") | .status == "ok"' >/dev/null ||
+    fail "memory-admission after the remedy: $(L doctor 2>/dev/null | grep -A1 memory-admission)"
 
 if [ "$nfail" -ne 0 ]; then
     echo "pipeline: $nfail failure(s)"
