@@ -265,6 +265,55 @@ fold_runtime(struct pstate *ps, const struct penv *e,
     return 0;
 }
 
+/* What the proxy saw of a runtime: a call to the upstream of the same
+ * name (docs/PROXY.md) that could not connect to it ("unreachable") is
+ * the runtime down, one it answered (a status) after that is it up again.
+ * Only a runtime the log knows, and only a change of its state is kept
+ * (each call would otherwise rewrite the record). */
+static int
+fold_runtime_seen(struct pstate *ps, const struct penv *e,
+                  const struct ldg_body_view *b)
+{
+    uint8_t key[PROJ_KEY_MAX + 1];
+    const struct rec_runtime *cur;
+    struct rec_runtime *rec;
+    struct ldg_slice up, why;
+    int64_t status = 0;
+    int unreach = 0, rc;
+    size_t kl;
+
+    if (!ldg_body_view_str(b, "upstream", &up))
+        return 0;
+    kl = KEY1(key, TAG_RUNTIME, up);
+    if ((cur = ps_get(ps, P_MODELS, key, kl)) == NULL)
+        return ps->err;
+    (void)ldg_body_view_bool(b, "unreachable", &unreach);
+    (void)ldg_body_view_int(b, "status", &status);
+    if (unreach && cur->status != RT_DOWN) {
+        UPD(ps, P_MODELS, key, kl);
+        rec->status = RT_DOWN;
+        rec->has_latency = 0;
+        rec->latency_ms = 0;
+        rec->health_seq = e->seq;
+        rec->health_ts = e->ts;
+        free(rec->detail);
+        rec->detail = NULL;
+        if (ldg_body_view_str(b, "reason", &why) &&
+            (rc = set_sv(&rec->detail, why)) < 0)
+            return rc;
+    } else if (!unreach && status > 0 && cur->status == RT_DOWN) {
+        UPD(ps, P_MODELS, key, kl);
+        rec->status = RT_UP;
+        rec->has_latency = 0;
+        rec->latency_ms = 0;
+        rec->health_seq = e->seq;
+        rec->health_ts = e->ts;
+        free(rec->detail);
+        rec->detail = NULL;
+    }
+    return 0;
+}
+
 static int
 fold_model(struct pstate *ps, const struct penv *e,
            const struct ldg_body_view *b)
@@ -1255,10 +1304,14 @@ fold_event(struct pstate *ps, const struct penv *e,
     case T_KEY_REVOKED:
     case T_BODY_ERASED: /* the engine replays what an erasure changes */
     case T_EVAL_STARTED:
-    case T_PROXY_REQUEST:
     case T_OTEL_SPAN:
     case T_OTEL_LOG:
         break; /* no projection of their own (a run link below) */
+    case T_PROXY_REQUEST:
+        /* (a run link below too) */
+        if (m & (1u << P_MODELS))
+            rc = fold_runtime_seen(ps, e, b);
+        break;
     case T_HOST_PROFILE:
     case T_CAPACITY_SNAPSHOT:
         if (m & (1u << P_MODELS))
@@ -1300,6 +1353,8 @@ fold_event(struct pstate *ps, const struct penv *e,
         rc = fold_decision(ps, e, b);
         if (rc == 0)
             rc = fold_build_errors(ps, e, b); /* errors after a promotion */
+        if (rc == 0 && (m & (1u << P_MODELS)))
+            rc = fold_runtime_seen(ps, e, b);
         break;
     case T_EVAL_RESULT:
         rc = fold_eval_result(ps, e, b);

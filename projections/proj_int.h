@@ -42,7 +42,9 @@
 #define V_PERMISSIONS                                                          \
     2 /* 2: one RFC 3339 parser (a day the month lacks is                      \
        * malformed, :60 is the last ns, no wrap past 2554) */
-#define V_MODELS 1
+#define V_MODELS                                                               \
+    2 /* 2: a proxy call to the runtime's upstream that could not connect      \
+       * is the runtime down, an answer after it is it up */
 #define V_ROUTES 2
 #define V_PROMOTIONS 1
 #define V_RUNS 1

@@ -118,6 +118,7 @@ struct call {
     char model_sent[256];
     char route[256];
     int fallback;
+    int unreachable; /* no upstream tried accepted the connection */
     char reason[512];
     json_t *tried; /* candidates tried, with route file: ["up/model", ...] */
     long status;
@@ -257,6 +258,8 @@ event_body(struct call *c, const char **type)
         json_object_set_new(b, "run", json_string(c->run));
     set_int(b, "status", c->status);
     json_object_set_new(b, "outcome", json_string(c->outcome));
+    if (c->unreachable)
+        json_object_set_new(b, "unreachable", json_true());
     json_object_set_new(b, "latency_ms", json_real(lat));
     set_int(b, "request_bytes", (int64_t)c->request_bytes);
     set_int(b, "response_bytes", (int64_t)c->response_bytes);
@@ -824,6 +827,8 @@ up_end(void *cls, struct ldg_http_xfer *x, int rc, int connected,
             start_candidate(c);
         } else {
             snprintf(c->reason, sizeof c->reason, "%s", c->failures);
+            /* the evidence the doctor takes that the runtime is down */
+            c->unreachable = refused;
             answer_failure(c, rc == LDG_ETIMEOUT ? 504 : 502,
                            refused ? "refused" : "error", c->reason);
         }
