@@ -164,12 +164,17 @@ struct ldg_options {
  * Lifetime: nothing is kept; buf is the caller's. */
 int ldg_default_dir(char *buf, size_t cap, const char *dir);
 /* The same, but never the system ledger: the user's own default, where
- * `ledger init` makes a new ledger. */
+ * `ledger init` makes a new ledger.
+ * @return 0; LDG_EINVAL as ldg_default_dir (empty dir or $LEDGER_DIR, no
+ * HOME, a name that does not fit).
+ * Lifetime: nothing is kept; buf is the caller's. */
 int ldg_default_dir_own(char *buf, size_t cap, const char *dir);
 /* The system ledger's directory ($LEDGER_SYSTEM_DIR, else LDG_SYSTEM_DIR)
  * when a ledger is there (its data.mdb exists, readable by this user or
- * not), else NULL. *readable says whether this user may read it.
- * Lifetime: a static string or the environment's. */
+ * not). *readable (may be NULL) says whether this user may read it.
+ * @return the directory, or NULL when no ledger is there.
+ * Lifetime: a static string or the environment's: valid until the
+ * environment changes. */
 const char *ldg_system_dir(int *readable);
 
 /* Creates a new ledger in dir (created 0700 if missing; must not already
