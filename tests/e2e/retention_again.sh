@@ -155,5 +155,21 @@ for cmd in archive export; do
     rm -f "$T/k.bundle"
 done
 
+# --before TIME ages events by their recorded time, not a time their
+# source claimed (docs/RETENTION.md, "Which time"): events back-filled now
+# with times a year old are not before '30 days ago'
+B=$T/backfill
+"$L" --dir "$B" init >/dev/null || exit 1
+for i in 1 2 3; do
+    "$L" --dir "$B" append x.old --time '2025-01-0'$i'T00:00:00Z' \
+        --body "{\"i\":$i}" >/dev/null || fail "append --time"
+done
+"$L" --dir "$B" archive --before '30 days ago' --out "$T/bf.bundle" >"$T/out" 2>&1
+rc=$?
+[ $rc = 66 ] && grep -q "nothing before 30 days ago" "$T/out" ||
+    fail "archive --before a time of back-filled events: exit $rc: $(cat "$T/out")"
+"$L" --dir "$B" archive --before 4 --out "$T/bf.bundle" >/dev/null 2>&1 ||
+    fail "archive --before SEQ of back-filled events"
+
 [ "$nfail" -eq 0 ] || exit 1
 echo "retention_again: ok"
