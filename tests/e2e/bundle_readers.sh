@@ -124,8 +124,9 @@ for s in $(seq "$at" "$end"); do
         fail "doctor --bundle --at $s differs from the ledger's (exit $rc): $(cat "$T/err")"
 done
 # a time inside the run: the log as of the last event at or before it
-ts28=$(L show 28 -o json | sed -n 's/.*"ts":"\([0-9]*\)".*/\1/p')
-ts27=$(L show 27 -o json | sed -n 's/.*"ts":"\([0-9]*\)".*/\1/p')
+# (the ledger's recorded time, which --at selects by; "ts" is the source's)
+ts28=$(L show 28 -o json | sed -n 's/.*"recorded_ts":"\([0-9]*\)".*/\1/p')
+ts27=$(L show 27 -o json | sed -n 's/.*"recorded_ts":"\([0-9]*\)".*/\1/p')
 secs() { echo "@$(($1 / 1000000000)).$(printf '%09d' $(($1 % 1000000000)))"; }
 for pair in "$ts28:28" "$ts27:27"; do
     # shellcheck disable=SC2086

@@ -29,7 +29,7 @@ for v in runs permissions "runs R-0001" "timeline R-0001" stats; do
     TZ=UTC L $v >"$T/out" 2>&1 || bad "$v: exit $?"
     grep -q "$nsre" "$T/out" && bad "$v shows a nanosecond time: $(grep "$nsre" "$T/out" | head -1)"
 done
-start_ns=$(L query run=R-0001 type=run.started -o json | sed -n 's/.*"ts":"\([0-9]*\)".*/\1/p')
+start_ns=$(L query run=R-0001 type=run.started -o json | sed -n 's/.*"recorded_ts":"\([0-9]*\)".*/\1/p')
 secs=$((start_ns / 1000000000))
 want_utc=$(TZ=UTC date -d "@$secs" '+%b %d %H:%M:%S')
 want_ny=$(TZ=America/New_York date -d "@$secs" '+%b %d %H:%M:%S')

@@ -48,8 +48,9 @@ for sel in "--run R-0001 --no-context" "type=route.*" "actor=alice" "pack=pdf-op
         fail "no trust warning without --trusted-key"
 done
 # a time window: the second half of the log, by the time of its first event
+# (the recorded time, which -S and -U select by; "time" is the source's)
 mid=$(L query -o json | sed -n '20p' |
-    sed 's/.*"time":"\([^"]*\)".*/\1/')
+    sed 's/.*"recorded_time":"\([^"]*\)".*/\1/')
 L export -S "$mid" --out "$T/since.tar.zst" -o json >"$T/ej" 2>/dev/null ||
     fail "export -S: exit $?"
 want=$(L query -S "$mid" -o json | wc -l | tr -d ' ')

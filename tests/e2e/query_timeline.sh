@@ -15,7 +15,7 @@ fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
     2>/dev/null || exit 1
 
 "$LEDGER" --dir "$D" timeline R-0001 >"$T/out" 2>"$T/err" || fail "timeline exit $?"
-for want in "run R-0001  pack pdf-ops 0.3.1" "status ok in 2.310s" \
+for want in "run R-0001  pack pdf-ops 0.3.1" "status ok" "in 2.310s" \
     "permissions in force at the start" "! DENIED     net.egress" \
     "evals in force at the start" "route:pdf-ops/extract" "E-1" \
     "no eval before the start" "DENY" "FALLBACK" "read-pdfs" "412ms" \
@@ -30,6 +30,13 @@ for want in '"run":"R-0001"' '"status":"ok"' '"kind":"start"' '"kind":"end"' \
     '"denied":true' '"state":"denied"' '"eval_id":"E-1"' '"rel_us":'; do
     grep -qF -- "$want" "$T/json" || fail "json lacks $want"
 done
+# the example's events carry their source's times (issue 46: they had
+# none, and the page of the README's demo had no time axis): the run
+# spans 2.31 s on the source's clock
+"$LEDGER" --dir "$D" timeline R-0001 -o json | jq -e '.clock == "source" and
+    .span_us == 2310000 and ([.events[] | select(.kind != "context") | .rel_us] |
+    (first == 0 and last == 2310000))' >/dev/null ||
+    fail "the example's times: $("$LEDGER" --dir "$D" timeline R-0001 -o json | jq -c '{clock, span_us}')"
 "$LEDGER" --dir "$D" timeline R-0001 -o json-pretty >"$T/pretty" || fail "pretty"
 [ "$(wc -l <"$T/pretty" | tr -d ' ')" -gt 20 ] || fail "json-pretty not indented"
 
