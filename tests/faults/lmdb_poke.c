@@ -35,6 +35,13 @@
  *       Prints each key of DB as hex digits and its value's size, one a
  *       line (a DUPSORT database's key once for each of its values); changes
  *       nothing.
+ *   lmdb_poke DIR join-tile LEVEL N [keep|flip]
+ *       Layout 4: makes split tile N of tile level LEVEL whole again (its
+ *       8160 bytes and the last hash from db tree, 8192 bytes in db
+ *       tiles), as layout 3 wrote it; keep leaves the tree record of its
+ *       last hash there too, flip leaves it with one bit flipped, and by
+ *       default it is deleted (what migrate never leaves: a whole tile
+ *       and a tree record at its last index).
  *
  * Key layouts (docs/FORMAT.md): entries, bodies and checkpoints are keyed
  * by a big-endian u64; tree by level byte ‖ be64 index (in layout 2 the
@@ -68,8 +75,8 @@ die(const char *what, int rc)
 /* Deletes every record of db for which drop(key) says so. */
 static int
 sweep(MDB_txn *txn, const char *name,
-      int (*drop)(const MDB_val *, const MDB_val *, uint64_t),
-      uint64_t size, unsigned long *n)
+      int (*drop)(const MDB_val *, const MDB_val *, uint64_t), uint64_t size,
+      unsigned long *n)
 {
     MDB_dbi dbi;
     MDB_cursor *c;
@@ -405,6 +412,55 @@ poke_key(MDB_txn *txn, const char *db, const char *hex, const char *offset,
     return rc ? die(db, rc) : 0;
 }
 
+/* join-tile LEVEL N [keep|flip] */
+static int
+join_tile(MDB_txn *txn, unsigned level, uint64_t n, const char *how)
+{
+    MDB_dbi tiles, tree;
+    MDB_val k, v, tk, tv, nv;
+    unsigned char key[9], tkey[9], whole[8192], last[32];
+    uint64_t idx = n * 256 + 255;
+    int rc;
+
+    key[0] = (unsigned char)level;
+    tkey[0] = (unsigned char)(8 * level);
+    for (int i = 0; i < 8; i++) {
+        key[1 + i] = (unsigned char)(n >> (56 - 8 * i));
+        tkey[1 + i] = (unsigned char)(idx >> (56 - 8 * i));
+    }
+    k.mv_size = tk.mv_size = 9;
+    k.mv_data = key;
+    tk.mv_data = tkey;
+    if ((rc = mdb_dbi_open(txn, "tiles", 0, &tiles)) != 0 ||
+        (rc = mdb_dbi_open(txn, "tree", 0, &tree)) != 0)
+        return die("tiles/tree", rc);
+    if ((rc = mdb_get(txn, tiles, &k, &v)) != 0)
+        return die("tile", rc);
+    if (v.mv_size != 8160) {
+        fprintf(stderr, "lmdb_poke: the tile has %zu bytes, not 8160\n",
+                v.mv_size);
+        return 1;
+    }
+    if ((rc = mdb_get(txn, tree, &tk, &tv)) != 0 || tv.mv_size != 32)
+        return die("its last hash", rc ? rc : MDB_CORRUPTED);
+    memcpy(whole, v.mv_data, 8160);
+    memcpy(whole + 8160, tv.mv_data, 32);
+    memcpy(last, tv.mv_data, 32);
+    nv.mv_size = sizeof whole;
+    nv.mv_data = whole;
+    if ((rc = mdb_put(txn, tiles, &k, &nv, 0)) != 0)
+        return die("tile: put", rc);
+    if (how != NULL && strcmp(how, "keep") == 0)
+        return 0;
+    if (how != NULL && strcmp(how, "flip") == 0) {
+        last[31] ^= 1;
+        nv.mv_size = 32;
+        nv.mv_data = last;
+        return (rc = mdb_put(txn, tree, &tk, &nv, 0)) ? die("tree", rc) : 0;
+    }
+    return (rc = mdb_del(txn, tree, &tk, NULL)) ? die("tree: del", rc) : 0;
+}
+
 static int
 list_keys(MDB_txn *txn, const char *db)
 {
@@ -452,12 +508,14 @@ main(int argc, char **argv)
          strcmp(argv[2], "flip-seal") != 0 &&
          strcmp(argv[2], "drop-seal") != 0 && strcmp(argv[2], "drop-db") != 0 &&
          strcmp(argv[2], "keys") != 0 &&
-         ((strcmp(argv[2], "flip") != 0 && strcmp(argv[2], "del") != 0) ||
+         ((strcmp(argv[2], "flip") != 0 && strcmp(argv[2], "del") != 0 &&
+           strcmp(argv[2], "join-tile") != 0) ||
           argc < 5))) {
         fprintf(stderr, "usage: lmdb_poke DIR truncate N [keep-checkpoints]"
                         " | DIR flip-body|flip-seal|drop-seal SEQ"
                         " | DIR drop-db NAME | DIR flip DB HEXKEY [OFFSET]"
-                        " | DIR del DB HEXKEY | DIR keys DB\n");
+                        " | DIR del DB HEXKEY | DIR keys DB"
+                        " | DIR join-tile LEVEL N [keep|flip]\n");
         return 64;
     }
     if ((rc = mdb_env_create(&env)) != 0 ||
@@ -478,6 +536,9 @@ main(int argc, char **argv)
         bad = poke_key(txn, argv[3], argv[4], NULL, 1);
     else if (strcmp(argv[2], "keys") == 0)
         bad = list_keys(txn, argv[3]);
+    else if (strcmp(argv[2], "join-tile") == 0)
+        bad = join_tile(txn, (unsigned)strtoul(argv[3], NULL, 10),
+                        strtoull(argv[4], NULL, 10), argc > 5 ? argv[5] : NULL);
     else if (strcmp(argv[2], "flip-seal") == 0)
         bad = flip_rec(txn, "seals", strtoull(argv[3], NULL, 10), 0);
     else if (strcmp(argv[2], "drop-seal") == 0)
