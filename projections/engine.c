@@ -1796,6 +1796,80 @@ compare_one(struct ldg_txn *t, struct pstate *ps, enum proj_id p, json_t *diffs)
  * stored state's size (at, when every projection is stored there) says
  * what the stored state is (which the caller compared with the log).
  * Differences go to diffs as {"projection": "notes", "key": size, ...}. */
+/* Whether the stored note's text (n bytes at s, its lines up to the
+ * blank one) names the state want names. Its header, origin and size
+ * lines are want's. A projection's line "NAME VERSION DIGEST" at want's
+ * version must be want's line; one at another version (or a projection
+ * the note or want lacks) is a true statement of another code's fold,
+ * which this code folds anew (the projection's version changed): it is
+ * not compared, and then nor is the doctor's line, whose digest folds
+ * every projection's. */
+#define NOTE_LINES 32
+static int
+note_lines(const char *s, size_t n, const char **l, size_t *len)
+{
+    size_t k = 0;
+    const char *p = s, *end = s + n;
+    while (p < end && k < NOTE_LINES) {
+        const char *e = memchr(p, '\n', (size_t)(end - p));
+        size_t m = e != NULL ? (size_t)(e - p) : (size_t)(end - p);
+        if (m == 0)
+            break; /* the blank line before the signatures */
+        l[k] = p;
+        len[k++] = m;
+        p += m + (e != NULL);
+    }
+    return (int)k;
+}
+
+static int
+note_agrees(const char *s, size_t n, const char *want)
+{
+    const char *a[NOTE_LINES], *b[NOTE_LINES];
+    size_t al[NOTE_LINES], bl[NOTE_LINES];
+    int na = note_lines(s, n, a, al),
+        nb = note_lines(want, strlen(want), b, bl);
+    int same = na == nb, doctor_a = -1, doctor_b = -1;
+
+    if (na < 3 || nb < 3)
+        return 0;
+    for (int i = 0; i < 3; i++) /* header, origin, size */
+        if (al[i] != bl[i] || memcmp(a[i], b[i], al[i]) != 0)
+            return 0;
+    for (int i = 3; i < na; i++) {
+        size_t an = strcspn(a[i], " "), av;
+        int j;
+        if (an >= al[i])
+            return 0;
+        if (an == 6 && memcmp(a[i], "doctor", 6) == 0) {
+            doctor_a = i;
+            continue;
+        }
+        for (j = 3; j < nb; j++)
+            if (strcspn(b[j], " ") == an && memcmp(a[i], b[j], an) == 0)
+                break;
+        if (j == nb) { /* a projection this code has not */
+            same = 0;
+            continue;
+        }
+        av = strcspn(a[i] + an + 1, " ");
+        if (av != strcspn(b[j] + an + 1, " ") ||
+            memcmp(a[i] + an + 1, b[j] + an + 1, av) != 0) {
+            same = 0; /* another version: not compared */
+            continue;
+        }
+        if (al[i] != bl[j] || memcmp(a[i], b[j], al[i]) != 0)
+            return 0; /* the same version, another digest */
+    }
+    for (int j = 3; j < nb; j++)
+        if (strcspn(b[j], " ") == 6 && memcmp(b[j], "doctor", 6) == 0)
+            doctor_b = j;
+    if (!same)
+        return 1;
+    return doctor_a >= 0 && doctor_b >= 0 && al[doctor_a] == bl[doctor_b] &&
+           memcmp(a[doctor_a], b[doctor_b], al[doctor_a]) == 0;
+}
+
 static int
 notes_check(struct ldg_txn *t, uint64_t size, uint64_t at, json_t *diffs)
 {
@@ -1833,7 +1907,7 @@ notes_check(struct ldg_txn *t, uint64_t size, uint64_t at, json_t *diffs)
             what = "its text does not name this log's origin and the size "
                    "it is stored under";
         else if (ks == at && have_want &&
-                 (tlen != strlen(want) || memcmp(v.data, want, tlen) != 0))
+                 !note_agrees((const char *)v.data, tlen, want))
             what = "its digests are not those of the stored state";
         if (what != NULL)
             json_array_append_new(diffs,

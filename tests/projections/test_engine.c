@@ -735,6 +735,106 @@ test_engine__every_commit_signs_a_note_of_the_digests(void **state)
     t_rmrf(dir);
 }
 
+/* Stores text, signed by the log key, as the projection note of size. */
+static void
+put_note(struct ldg_ledger *l, uint64_t size, const char *text)
+{
+    struct ldg_txn *t;
+    ldg_dbi dbi;
+    char *note = NULL;
+    uint8_t k[8];
+    assert_int_equal(ldg_log_sign_note(l, text, strlen(text), &note), 0);
+    for (int i = 0; i < 8; i++)
+        k[i] = (uint8_t)(size >> (56 - 8 * i));
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_db_open(t, "proj.notes", 0, &dbi), 0);
+    assert_int_equal(ldg_kv_put(t, dbi, k, 8, note, strlen(note)), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    free(note);
+}
+
+/* The differences check_stored names of the note at the state's size. */
+static int
+note_findings(struct ldg_ledger *l)
+{
+    json_t *d = NULL, *x;
+    uint64_t n = 0;
+    unsigned checked = 0;
+    size_t i;
+    int k = 0;
+    assert_int_equal(
+        ldg_projections_check_stored(l, NULL, NULL, &d, &n, &checked), 0);
+    json_array_foreach(d, i, x) k +=
+        strcmp(json_string_value(json_object_get(x, "projection")), "notes") ==
+        0;
+    json_decref(d);
+    return k;
+}
+
+/* A note signed when a projection's code was at another version states
+ * that version's fold: it is not a difference once the projection is at
+ * a new version and folded anew (issue 46: bumping a version made every
+ * ledger's verify --full fail on its last note); the same version with
+ * another digest is one, and so is the doctor's line when the versions
+ * are the same. */
+static void
+test_engine__a_note_of_another_version_is_not_a_difference(void **state)
+{
+    char dir[256], path[1024], *note = NULL, *text, *m, *e;
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    size_t tlen;
+    uint64_t size;
+    (void)state;
+
+    snprintf(path, sizeof path, "%s/examples/pdf-ops.jsonl", src_dir());
+    assert_int_equal(ldg_projections_attach(l), 0);
+    append_lines(l, path, 1000);
+    assert_int_equal(ldg_size(l, &size), 0);
+    assert_int_equal(ldg_projections_note(l, size, &note), 0);
+    assert_int_equal(ldg_log_verify_note(l, note, strlen(note), &tlen), 0);
+    text = strndup(note, tlen);
+    free(note);
+    assert_non_null(text);
+    assert_int_equal(note_findings(l), 0);
+    m = strstr(text, "\nmodels ");
+    assert_non_null(m);
+    m += strlen("\nmodels ");
+    e = strchr(m, ' ');
+    assert_non_null(e);
+    /* another version of models, another digest: not a difference */
+    {
+        char *t2 = strdup(text);
+        t2[m - text] = t2[m - text] == '9' ? '8' : '9';
+        t2[(e - text) + 1] = t2[(e - text) + 1] == 'a' ? 'b' : 'a';
+        put_note(l, size, t2);
+        assert_int_equal(note_findings(l), 0);
+        free(t2);
+    }
+    /* the same version, another digest: a difference */
+    {
+        char *t2 = strdup(text);
+        t2[(e - text) + 1] = t2[(e - text) + 1] == 'a' ? 'b' : 'a';
+        put_note(l, size, t2);
+        assert_int_equal(note_findings(l), 1);
+        free(t2);
+    }
+    /* every version the same, the doctor's digest another: a difference */
+    {
+        char *t2 = strdup(text), *d = strstr(t2, "\ndoctor ");
+        assert_non_null(d);
+        d = strchr(d + 8, ' ') + 1;
+        *d = *d == 'a' ? 'b' : 'a';
+        put_note(l, size, t2);
+        assert_int_equal(note_findings(l), 1);
+        free(t2);
+    }
+    put_note(l, size, text);
+    assert_int_equal(note_findings(l), 0);
+    free(text);
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
 /* Writes a bogus record straight into proj.packs (behind the applier's
  * back): the stored state then differs from what the log gives. */
 static void
@@ -906,6 +1006,8 @@ main(void)
             test_engine__appender_without_projections_is_caught_up),
         cmocka_unit_test(test_engine__erasing_a_grant_replays_without_it),
         cmocka_unit_test(test_engine__every_commit_signs_a_note_of_the_digests),
+        cmocka_unit_test(
+            test_engine__a_note_of_another_version_is_not_a_difference),
         cmocka_unit_test(
             test_engine__check_names_a_forged_record_and_rebuild_drops_it),
         cmocka_unit_test(
