@@ -13,6 +13,14 @@
 #include "serve/serve.h"
 #include "sensors/sensors.h"
 
+/* The string field k of o, or "?" (never a NULL printed as "(null)"). */
+static const char *
+sv(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s != NULL ? s : "?";
+}
+
 static int
 prepare_dir(struct cli *c)
 {
@@ -426,10 +434,8 @@ say_warnings(struct cli *c, json_t **news)
         cli_err(c,
                 "runtime %s: model %s: field '%s' is %s, not a byte count: "
                 "%s left out of model.registered",
-                json_string_value(json_object_get(b, "runtime")),
-                json_string_value(json_object_get(b, "model")),
-                json_string_value(json_object_get(b, "field")), v ? v : "?",
-                json_string_value(json_object_get(b, "left_out")));
+                sv(b, "runtime"), sv(b, "model"), sv(b, "field"), v ? v : "?",
+                sv(b, "left_out"));
         free(v);
     }
     json_decref(*news);

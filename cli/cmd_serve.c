@@ -519,6 +519,9 @@ serve_status(struct cli *c)
                 nx = nxb;
             }
             json_t *ex = json_object_get(j, "last_exit");
+            /* (never printed as "(null)": a job that said nothing) */
+            const char *le =
+                json_string_value(json_object_get(j, "last_error"));
             if (ms % 3600000 == 0)
                 snprintf(every, sizeof every, "%lldh",
                          (long long)(ms / 3600000));
@@ -537,8 +540,7 @@ serve_status(struct cli *c)
                 printf("not run yet\n");
             else if (json_is_null(ex) && streak > 0)
                 printf("FAILING: %lld in a row: %s; next try %s\n",
-                       (long long)streak,
-                       json_string_value(json_object_get(j, "last_error")),
+                       (long long)streak, le ? le : "(no message)",
                        nx ? nx : "-");
             else if (streak == 0 &&
                      json_is_string(json_object_get(j, "last_note")))
@@ -549,8 +551,7 @@ serve_status(struct cli *c)
             else
                 printf("FAILING: %lld in a row, exit %lld: %s; next try %s\n",
                        (long long)streak, (long long)json_integer_value(ex),
-                       json_string_value(json_object_get(j, "last_error")),
-                       nx ? nx : "-");
+                       le ? le : "(no message)", nx ? nx : "-");
         }
     }
     json_decref(st);
