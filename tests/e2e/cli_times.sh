@@ -136,6 +136,14 @@ spid=""
 one "$S" serve --status
 "$L" --dir "$S" serve --status -o json | grep -q "$RFC" ||
     fail "serve --status -o json lost its RFC 3339 times"
+# a failing job that said nothing: never "(null)" (issue 46)
+jq '.jobs[0].runs = 2 | .jobs[0].failures = 2 | .jobs[0].failing_in_a_row = 2 |
+    .jobs[0].last_exit = 74 | .jobs[0].last_error = null' \
+    "$S/serve-status.json" >"$T/st.json" && mv "$T/st.json" "$S/serve-status.json"
+"$L" --dir "$S" serve --status >"$T/out" 2>&1
+grep -q 'FAILING: 2 in a row, exit 74: (no message)' "$T/out" &&
+    ! grep -q '(null)' "$T/out" ||
+    fail "serve --status of a job that said nothing: $(cat "$T/out")"
 
 [ "$nfail" -eq 0 ] || exit 1
 echo "cli_times: human output prints one time format"
