@@ -23,7 +23,7 @@
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 for t in curl python3 gzip; do
-    command -v $t >/dev/null 2>&1 || { echo "SKIP: needs $t"; exit 0; }
+    command -v $t >/dev/null 2>&1 || { echo "SKIP: needs $t"; exit 77; }
 done
 HERE=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/otlp_cli.XXXXXX") || exit 1

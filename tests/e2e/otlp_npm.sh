@@ -45,7 +45,7 @@ if [ ! -d "$NPM_DIR/node_modules/@opentelemetry/instrumentation-openai" ] ||
         >"$T/npm.log" 2>&1; then
         if ! timeout 30 npm ping >/dev/null 2>&1; then
             echo "SKIP: otlp_npm: npm's registry is unreachable; the OpenTelemetry libraries cannot be installed"
-            exit 0
+            exit 77
         fi
         echo "FAIL: npm install: $(tail -5 "$T/npm.log")"
         exit 1

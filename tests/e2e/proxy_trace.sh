@@ -10,7 +10,7 @@
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 for t in curl python3; do
-    command -v $t >/dev/null 2>&1 || { echo "SKIP: needs $t"; exit 0; }
+    command -v $t >/dev/null 2>&1 || { echo "SKIP: needs $t"; exit 77; }
 done
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d "${LEDGER_TEST_TMP:-${TMPDIR:-/tmp}}/proxy_trace.XXXXXX") || exit 1
