@@ -45,7 +45,10 @@ touch "$T/a_pass" "$T/zz"
 run() { # OUT ENV...: runs the harness in the tree
     out=$1
     shift
-    (cd "$T" && env "$@" sh tests/run_tests.sh b) >"$T/$out" 2>&1
+    # (the harness that runs this test sets these for its own run)
+    (cd "$T" && env -u LEDGER_TESTS -u LEDGER_SKIP_TESTS -u LEDGER_MUST_RUN \
+        -u LEDGER_MAY_SKIP -u LEDGER_TEST_JOBS -u LEDGER_SERIAL_TESTS "$@" \
+        sh tests/run_tests.sh b) >"$T/$out" 2>&1
     echo $?
 }
 
