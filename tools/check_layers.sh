@@ -5,7 +5,7 @@
 #   1. ledger/format.h and the core's private headers (ledger/*_int.h) are
 #      included only by ledger/ and the tests;
 #   2. <lmdb.h> and <msgpack.h> only by ledger/ (and the tests' own LMDB
-#      tools, test_retention.c's LMDB with a small limit of changes a
+#      tools, test_prune_steps.c's LMDB with a small limit of changes a
 #      transaction holds, and fuzz_horizon's check of canonical form
 #      against msgpack-c): no other module knows how the bytes are kept;
 #   3. ledger/module.h (the modules' interface) by no public header and
@@ -58,7 +58,7 @@ while IFS=: read -r f line h; do
             say "$f:$line: includes $h, private to ledger/" ;; esac ;;
     '<lmdb.h>' | '<msgpack.h>')
         case $f in tests/faults/* | tests/e2e/lib/* | bench/append_floor.c | \
-            tests/fuzz/fuzz_horizon.c | tests/retention/test_retention.c) ;;
+            tests/fuzz/fuzz_horizon.c | tests/retention/test_prune_steps.c) ;;
         *) say "$f:$line: includes $h: only ledger/ keeps the bytes" ;;
         esac ;;
     esac

@@ -16,7 +16,7 @@
 #
 # (A prune too large for one LMDB transaction, made in steps, and a prune
 # stopped between two steps and run again: tests/retention/
-# test_retention.c, where LMDB's limit can be made small.)
+# test_prune_steps.c, where LMDB's limit can be made small.)
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 L=$LEDGER
