@@ -349,7 +349,10 @@ except BlockingIOError:
     pass  # full
 ' "$f"
         # shellcheck disable=SC2086
-        stdbuf -o0 "$LEDGER" --dir "$T/views" $cmd >"$f" 2>/dev/null &
+        # (stdbuf preloads its library: an ASan build, whose runtime must
+        # come first, is told not to mind)
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+            stdbuf -o0 "$LEDGER" --dir "$T/views" $cmd >"$f" 2>/dev/null &
         cp=$!
         pids="$pids $hold $cp"
         # (one that prints nothing, -o json of an empty list, ends)
