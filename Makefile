@@ -76,7 +76,7 @@ HEADERS = ledger/ledger.h ledger/events.h util/error.h \
 # copies cannot disagree).
 UTIL_OBJ = $(filter $(B)/obj/util/%,$(LIB_OBJ))
 
-.PHONY: all check asan tsan bench install uninstall demo clean headertest fmt \
+.PHONY: all print-modules check asan tsan bench install uninstall demo clean headertest fmt \
 	fmt-check events proto \
 	print-headers \
 	boot-test \
@@ -345,9 +345,12 @@ demo: all
 
 # Fuzz every decoder of outside input for FUZZ_SECONDS each (needs clang).
 FUZZ_SECONDS ?= 60
+print-modules:
+	@echo $(MODULES)
+
 fuzz:
-	sh tests/fuzz/run.sh $(FUZZ_SECONDS)
-	sh tests/fuzz/run_bundle.sh $(FUZZ_SECONDS)
+	LEDGER_MODULES="$(MODULES)" sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+	LEDGER_MODULES="$(MODULES)" sh tests/fuzz/run_bundle.sh $(FUZZ_SECONDS)
 
 # The long robustness runs (issue 11), figures in docs/TESTING.md: kill -9
 # rounds of concurrent ingest, power-loss states replayed from a
