@@ -366,7 +366,8 @@ static const struct cli_opt mirror_opts[] = {
               "mirror remembers"),
     CLI_VALUE(OPT_KEY, 0, "key", "VKEY|FILE",
               "the log's verifier key (`ledger keys verifier` on the box), "
-              "or a file holding it; needed once, then remembered in DIR"),
+              "or a file holding it; needed until a checkpoint verifies with "
+              "it, then remembered in DIR"),
     CLI_VALUE(OPT_LIST, 0, "list", "FILE",
               "mirror many logs: one \"URL DIR [VKEY]\" a line (# comments)"),
     CLI_OPT_END};

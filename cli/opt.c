@@ -411,7 +411,9 @@ cli_help_command(FILE *f, const struct cli_command *cmd)
     fputs("\nCommon options:\n", f);
     opt_line(f, "    --dir DIR",
              "the ledger directory (default $LEDGER_DIR, else "
-             "${XDG_STATE_HOME:-~/.local/state}/ledger)");
+             "${XDG_STATE_HOME:-~/.local/state}/ledger, or the system "
+             "ledger ($LEDGER_SYSTEM_DIR, default /var/lib/ledger) when "
+             "that holds none)");
     if (cmd->outputs != NULL) {
         char h[300];
         snprintf(h, sizeof h, "output format: %s", cmd->outputs);
@@ -429,8 +431,8 @@ cli_help_command(FILE *f, const struct cli_command *cmd)
         opt_line(
             f, "    --wide",
             "human output at full width: on a terminal it is fitted "
-            "to 80 columns (values cut with \xe2\x80\xa6, long lines wrapped); "
-            "piped it always is whole");
+            "to the terminal's width, at least 80 columns (values cut with "
+            "\xe2\x80\xa6, long lines wrapped); piped it always is whole");
     opt_line(f, "-h, --help", "show this help and exit");
     fputs("\nExamples:\n", f);
     for (p = cmd->examples; p && *p;) {
@@ -525,7 +527,9 @@ cli_help_overview(FILE *f)
           f);
     opt_line(f, "    --dir DIR",
              "the ledger directory (default $LEDGER_DIR, else "
-             "${XDG_STATE_HOME:-~/.local/state}/ledger)");
+             "${XDG_STATE_HOME:-~/.local/state}/ledger, or the system "
+             "ledger ($LEDGER_SYSTEM_DIR, default /var/lib/ledger) when "
+             "that holds none)");
     opt_line(f, "-o, --output FORMAT", "human (default), json or json-pretty");
     opt_line(f, "-h, --help", "this help; `ledger help COMMAND` for one");
     opt_line(f, "    --no-pager",
@@ -636,7 +640,10 @@ sc_common(FILE *f)
           "Every command takes these, before or after its name.\n\n"
           "*--dir* _DIR_\n"
           "\tThe ledger directory. Default: *$LEDGER\\_DIR*, else "
-          "*${XDG\\_STATE\\_HOME:-~/.local/state}/ledger*.\n\n"
+          "*${XDG\\_STATE\\_HOME:-~/.local/state}/ledger*, or, when that "
+          "holds no ledger, the system ledger (*$LEDGER\\_SYSTEM\\_DIR*, "
+          "default */var/lib/ledger*) when there is one; *ledger init* "
+          "always makes the user's own.\n\n"
           "*-o, --output* _FORMAT_\n"
           "\t*human* (the default), *json* (one JSON object a line) or "
           "*json-pretty*; some commands take more (see each).\n\n"
@@ -656,7 +663,8 @@ sc_common(FILE *f)
           "json* keeps RFC 3339 UTC with nanoseconds.\n\n"
           "*--wide*\n"
           "\tHuman output at full width. On a terminal, tables, the doctor, "
-          "the timeline and *query*'s lines are fitted to 80 columns: "
+          "the timeline and *query*'s lines are fitted to the "
+          "terminal's width (at least 80 columns): "
           "table cells and *query* lines are cut with an ellipsis, prose "
           "and timeline lines are wrapped, and a remedy's command is "
           "printed whole on its own line, never wrapped. Piped or "
