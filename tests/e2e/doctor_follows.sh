@@ -50,7 +50,8 @@ L init >/dev/null || exit 1
 # said unknown, 3, until the first verify)
 [ "$(chain)" = ok ] || fail "a fresh ledger: chain-verified $(chain), want ok"
 L doctor >/dev/null 2>&1
-[ $? = 0 ] || fail "a fresh ledger's doctor: exit $?, want 0"
+rc=$?
+[ $rc = 0 ] || fail "a fresh ledger's doctor: exit $rc, want 0"
 L append x.test.a --body '{}' >/dev/null
 L verify --new --full >/dev/null 2>&1
 [ $? = 64 ] || fail "verify --new --full: want 64"
