@@ -6,8 +6,13 @@
 #   - PROXY_CLIENTS (64) clients, non-streaming, PROXY_SECONDS (5) s each:
 #     requests/s and p50/p99 through the upstream directly, nginx, the
 #     proxy (sync, the default) and the proxy with --record async;
-#   - one client: p50 latency of each, and what each proxy adds to a
-#     direct call;
+#   - one client: p50 and p99 latency of each, and what each proxy adds
+#     to a direct call at p50 and at p99 (targets, issue 46: p99 added
+#     <= 1.5 ms sync, <= 0.3 ms async);
+#   - the requests/s each sustains at p99 <= 5 ms: 1, 2, 4, ... 64 clients
+#     (closed loop, PROXY_SECONDS each), the most requests/s of a count
+#     whose p99 is within 5 ms (target, issue 46: the sync proxy records
+#     >= 5,000/s so);
 #   - one streaming client: time to first byte, added;
 #   - PROXY_CLIENTS streaming clients through the proxy: its peak RSS.
 # The ledger is on the same disk as the build (every event of the sync
@@ -155,7 +160,7 @@ for who in direct:$SP nginx:$NP proxy:$PS proxy-async:$PA; do
 done
 ratio=$(python3 -c "print('%.2f' % ($rps_proxy / $rps_nginx))")
 ratio_a=$(python3 -c "print('%.2f' % ($rps_proxy_async / $rps_nginx))")
-say "throughput vs nginx: sync ${ratio}x, async ${ratio_a}x (target >= 0.8x in the default mode)"
+say "throughput vs nginx: sync ${ratio}x, async ${ratio_a}x (no target since issue 46: the requests/s at p99 <= 5 ms below)"
 # what 0.8x nginx leaves the proxy: the box's CPU a request at that rate,
 # less what the stub and the load generator take (the direct run keeps
 # every core busy with those two alone)
@@ -171,14 +176,45 @@ for who in direct:$SP nginx:$NP proxy:$PS proxy-async:$PA; do
     p=${who#*:}
     r=$("$B/bench/proxy_load" "127.0.0.1:$p" 1 "$SEC")
     eval "p50_$(echo $n | tr - _)=$(field "$r" p50_ms)"
+    eval "p99_$(echo $n | tr - _)=$(field "$r" p99_ms)"
     say "1 client  $n: $r"
     rec "c1_${n}_p50_ms" "$(field "$r" p50_ms)"
+    rec "c1_${n}_p99_ms" "$(field "$r" p99_ms)"
 done
 add() { python3 -c "print('%.3f' % ($1 - $2))"; }
-say "added p50 latency: nginx $(add $p50_nginx $p50_direct) ms, proxy sync $(add $p50_proxy $p50_direct) ms (target <= 1.5), async $(add $p50_proxy_async $p50_direct) ms (target <= 0.3)"
+say "added p50 latency: nginx $(add $p50_nginx $p50_direct) ms, proxy sync $(add $p50_proxy $p50_direct) ms, async $(add $p50_proxy_async $p50_direct) ms"
+say "added p99 latency: nginx $(add $p99_nginx $p99_direct) ms, proxy sync $(add $p99_proxy $p99_direct) ms (target <= 1.5), async $(add $p99_proxy_async $p99_direct) ms (target <= 0.3)"
 rec c1_added_nginx_ms "$(add $p50_nginx $p50_direct)"
 rec c1_added_sync_ms "$(add $p50_proxy $p50_direct)"
 rec c1_added_async_ms "$(add $p50_proxy_async $p50_direct)"
+rec c1_added_p99_nginx_ms "$(add $p99_nginx $p99_direct)"
+rec c1_added_p99_sync_ms "$(add $p99_proxy $p99_direct)"
+rec c1_added_p99_async_ms "$(add $p99_proxy_async $p99_direct)"
+
+# requests/s at p99 <= 5 ms, as gateways publish it: closed-loop clients
+# doubled from 1 to $NC; the most requests/s of a count whose p99 is within
+# 5 ms (every count is run: on a shared box one noisy count over 5 ms
+# does not hide the next)
+for who in nginx:$NP proxy:$PS proxy-async:$PA; do
+    n=${who%%:*}
+    p=${who#*:}
+    best=0
+    bestc=0
+    k=1
+    while [ "$k" -le "$NC" ]; do
+        r=$("$B/bench/proxy_load" "127.0.0.1:$p" "$k" "$SEC")
+        say "$k clients  $n: $r"
+        rps=$(field "$r" rps)
+        if python3 -c "import sys; sys.exit(0 if $(field "$r" p99_ms) <= 5 and $(field "$r" errors) == 0 and $rps > $best else 1)"; then
+            best=$rps
+            bestc=$k
+        fi
+        k=$((k * 2))
+    done
+    say "$n at p99 <= 5 ms: $best requests/s ($bestc clients)"
+    rec "p99le5_${n}_rps" "$best"
+    rec "p99le5_${n}_clients" "$bestc"
+done
 
 # one streaming client: time to first byte
 for who in direct:$SP nginx:$NP proxy:$PS; do
@@ -218,10 +254,12 @@ yes_no() { python3 -c "print('yes' if $1 else '**no**')"; }
 {
     echo "| figure | nginx | proxy sync (default) | proxy async | target | met |"
     echo "|---|---|---|---|---|---|"
-    echo "| $NC clients, requests/s (direct: $(v c${NC}_direct_rps)) | $(v c${NC}_nginx_rps) | $(v c${NC}_proxy_rps) ($(v c${NC}_sync_vs_nginx)x) | $(v c${NC}_proxy-async_rps) ($(v c${NC}_async_vs_nginx)x) | sync >= 0.8x nginx | $(yes_no "$(v c${NC}_sync_vs_nginx) >= 0.8") |"
+    echo "| requests/s at p99 <= 5 ms (clients) | $(v p99le5_nginx_rps) ($(v p99le5_nginx_clients)) | $(v p99le5_proxy_rps) ($(v p99le5_proxy_clients)) | $(v p99le5_proxy-async_rps) ($(v p99le5_proxy-async_clients)) | sync >= 5,000 | $(yes_no "$(v p99le5_proxy_rps) >= 5000") |"
+    echo "| 1 client, p99 added over direct, ms | $(v c1_added_p99_nginx_ms) | $(v c1_added_p99_sync_ms) | $(v c1_added_p99_async_ms) | <= 1.5 sync, <= 0.3 async | $(yes_no "$(v c1_added_p99_sync_ms) <= 1.5 and $(v c1_added_p99_async_ms) <= 0.3") |"
+    echo "| 1 client, p50 added over direct, ms | $(v c1_added_nginx_ms) | $(v c1_added_sync_ms) | $(v c1_added_async_ms) | | |"
+    echo "| $NC clients, requests/s (direct: $(v c${NC}_direct_rps)) | $(v c${NC}_nginx_rps) | $(v c${NC}_proxy_rps) ($(v c${NC}_sync_vs_nginx)x) | $(v c${NC}_proxy-async_rps) ($(v c${NC}_async_vs_nginx)x) | | |"
     echo "| $NC clients, server CPU a request, µs (proxy: its recorder thread; its two HTTP threads, libmicrohttpd's and curl's) | $(v c${NC}_nginx_cpu_us_per_req) | $(v c${NC}_proxy_cpu_us_per_req) ($(v c${NC}_proxy_record_cpu_us_per_req); $(v c${NC}_proxy_http_cpu_us_per_req)) | $(v c${NC}_proxy-async_cpu_us_per_req) ($(v c${NC}_proxy-async_record_cpu_us_per_req); $(v c${NC}_proxy-async_http_cpu_us_per_req)) | | |"
     echo "| $NC clients, CPU 0.8x nginx's rate leaves the proxy a request, µs (the box's cores less the stub's and the load generator's) | | $(v c${NC}_proxy_budget_us) | | | |"
-    echo "| 1 client, p50 added over direct, ms | $(v c1_added_nginx_ms) | $(v c1_added_sync_ms) | $(v c1_added_async_ms) | <= 1.5 sync, <= 0.3 async | $(yes_no "$(v c1_added_sync_ms) <= 1.5 and $(v c1_added_async_ms) <= 0.3") |"
     echo "| 1 stream, time to first byte added, ms | $(v s1_added_ttfb_nginx_ms) | $(v s1_added_ttfb_proxy_ms) | | <= 1 | $(yes_no "$(v s1_added_ttfb_proxy_ms) <= 1") |"
     echo "| $NC streaming clients, proxy peak RSS, MiB | | $(($(v s${NC}_proxy_peak_rss_kib) / 1024)) | | <= 64 | $(yes_no "$(v s${NC}_proxy_peak_rss_kib) <= 65536") |"
 } >"$OUT/proxy.md"
