@@ -525,6 +525,17 @@ answered_within_1s() { # WHAT: daemon asks /api/version, in time
     echo "$1: a client of uid daemon answered $(cat "$T/st") in $ms ms"
     [ "$(cat "$T/st")" = 200 ] || fail "$1: status $(cat "$T/st") $(cat "$T/cerr")"
     [ "$ms" -lt 1000 ] || fail "$1: answered in $ms ms"
+    # and the issue's own probe: a model call of the proxy's uid (root)
+    # through to the upstream, answered and recorded
+    t0=$(date +%s%N)
+    curl -sS -o "$T/ans" -w '%{http_code}' --max-time 10 -H 'Content-Type: application/json' \
+        -d '{"model":"llama3:8b","messages":[{"role":"user","content":"held"}]}' \
+        "$PP/v1/chat/completions" >"$T/st" 2>"$T/cerr"
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    echo "$1: POST /v1/chat/completions of uid root answered $(cat "$T/st") in $ms ms"
+    [ "$(cat "$T/st")" = 200 ] || fail "$1: model call status $(cat "$T/st") $(cat "$T/cerr")"
+    [ "$ms" -lt 1000 ] || fail "$1: model call answered in $ms ms"
+    lastis "$1: the model call" route.decision 'e["outcome"] == "ok" and e["api"] == "openai.chat" and e["client"]["uid"] == 0'
 }
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 && id daemon >/dev/null 2>&1 &&
     [ -x /usr/bin/python3 ]; then
