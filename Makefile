@@ -245,6 +245,8 @@ ASAN_SKIP_TESTS ?= cli_install page_chromium
 # skip here: core_faults.sh's allocation faults (ASan's allocator cannot be
 # wrapped by the fault shim; make check runs them).
 ASAN_MAY_SKIP ?= core_faults
+# It also checks the library's assertions (-DLDG_DEBUG: LDG_ASSERT in
+# util/util.h), as make tsan and the fuzz targets do; make leaves them out.
 # Its programs link without PIE and with UBSan's runtime built in
 # (-no-pie -static-libubsan): the checks are the same, and each of the
 # some thousands of processes the tests start costs 45 ms of CPU to start
@@ -260,7 +262,7 @@ asan:
 	LEDGER_SKIP_TESTS="$(ASAN_SKIP_TESTS)" LEDGER_TEST_JOBS=$(ASAN_TEST_JOBS) \
 	LEDGER_MAY_SKIP="$(ASAN_MAY_SKIP)" \
 	VERIFY_FLIPS=2 MIGRATE_CALL_STEP=5 RETENTION_CALL_STEP=6 \
-	FAULTS_CALL_STEP=4 FLIPS=6 CRASH_ROUNDS=6 $(MAKE) B=build/asan OPT="-O1 -g -fsanitize=address,undefined \
+	FAULTS_CALL_STEP=4 FLIPS=6 CRASH_ROUNDS=6 $(MAKE) B=build/asan OPT="-O1 -g -DLDG_DEBUG -fsanitize=address,undefined \
 	    -fno-sanitize-recover=all -fno-omit-frame-pointer -no-pie \
 	    -static-libubsan" CHECK_SERVE_CRASH_ROUNDS=3 check
 
@@ -279,7 +281,7 @@ TSAN_TESTS ?= serve_* core_cli core_crash evals_cli fleet export_roundtrip \
 tsan:
 	TSAN_OPTIONS="halt_on_error=1 exitcode=86 $(TSAN_OPTIONS)" \
 	LEDGER_TESTS="$(TSAN_TESTS)" CRASH_ROUNDS=4 \
-	$(MAKE) B=build/tsan OPT="-O1 -g -fsanitize=thread \
+	$(MAKE) B=build/tsan OPT="-O1 -g -DLDG_DEBUG -fsanitize=thread \
 	    -fno-omit-frame-pointer" CHECK_SERVE_CRASH_ROUNDS=3 check
 
 # The shipped units under a real systemd: tests/systemd/boot.sh boots a

@@ -1032,6 +1032,7 @@ seal_close_one(struct ldg_txn *t, struct open_seal *o)
     int rc;
 
     memset(&s, 0, sizeof s);
+    LDG_ASSERT(o->acc.count >= 1); /* a seal is opened by its first event */
     s.count = o->acc.count;
     s.first = o->first;
     memcpy(s.key_id, o->key->key_id, sizeof s.key_id);
@@ -1762,6 +1763,7 @@ ldg_batch_add_sealed(struct ldg_batch *b, const struct ldg_sealed_batch *sb,
             goto out;
         }
     memset(&seal, 0, sizeof seal);
+    LDG_ASSERT(acc.count == n); /* the client's seal spans its batch */
     seal.count = n;
     seal.first = sb->first;
     memcpy(seal.key_id, ks.key_id, sizeof seal.key_id);

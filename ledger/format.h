@@ -253,6 +253,7 @@ extern const char *const ldg_core_db_names[LDG_CORE_DBS];
 static inline void
 ldg_tree_key(uint8_t k[LDG_TREE_KEY_LEN], int level, uint64_t index)
 {
+    LDG_ASSERT(level >= 0 && level <= 63); /* a tree of at most 2^63 */
     k[0] = (uint8_t)level;
     ldg_be64(k + 1, index);
 }

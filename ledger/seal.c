@@ -532,9 +532,27 @@ ldg_seal_acc_init(struct ldg_seal_acc *a)
     a->n = 0;
 }
 
+#ifdef LDG_DEBUG
+/* The leaves the accumulator's subtrees cover: complete subtrees of
+ * 2^level leaves, levels falling left to right (a seal's span in binary);
+ * UINT64_MAX when they do not fall. */
+static uint64_t
+acc_span(const struct ldg_seal_acc *a)
+{
+    uint64_t s = 0;
+    for (int i = 0; i < a->n; i++) {
+        if (i > 0 && a->level[i] >= a->level[i - 1])
+            return UINT64_MAX;
+        s += (uint64_t)1 << a->level[i];
+    }
+    return s;
+}
+#endif
+
 void
 ldg_seal_acc_add(struct ldg_seal_acc *a, const uint8_t digest[32])
 {
+    LDG_ASSERT(a->n < 64);
     ldg_tlog_leaf_hash(a->h[a->n], digest, 32);
     a->level[a->n] = 0;
     a->n++;
@@ -544,6 +562,7 @@ ldg_seal_acc_add(struct ldg_seal_acc *a, const uint8_t digest[32])
         a->level[a->n - 2]++;
         a->n--;
     }
+    LDG_ASSERT(acc_span(a) == a->count); /* the seal spans what was added */
 }
 
 void

@@ -69,21 +69,23 @@ ldg_tlog_node_hash(uint8_t out[32], const uint8_t left[32],
     ldg_sha256(out, buf, sizeof buf);
 }
 
+static int
+is_pow2(uint64_t n)
+{
+    return n != 0 && (n & (n - 1)) == 0;
+}
+
 /* The largest power of two strictly below n (n >= 2). */
 static uint64_t
 split_point(uint64_t n)
 {
     uint64_t k = 1;
 
+    LDG_ASSERT(n >= 2);
     while (k < n - k)
         k <<= 1;
+    LDG_ASSERT(k < n && n <= 2 * k && is_pow2(k)); /* the split of RFC 6962 */
     return k;
-}
-
-static int
-is_pow2(uint64_t n)
-{
-    return n != 0 && (n & (n - 1)) == 0;
 }
 
 int
@@ -106,8 +108,11 @@ ldg_tlog_range_hash(ldg_hash_reader rd, void *ctx, uint64_t lo, uint64_t hi,
                 break;
             level++;
         }
-        if (n == RANGE_PIECES_MAX)
+        if (LDG_NEVER(n == RANGE_PIECES_MAX))
             return LDG_EINVAL; /* cannot happen for hi <= 2^63 */
+        /* a complete subtree, aligned: 2^level leaves from lo */
+        LDG_ASSERT((lo & (((uint64_t)1 << level) - 1)) == 0 &&
+                   hi - lo >= (uint64_t)1 << level);
         rc = rd(ctx, level, lo >> level, piece[n]);
         if (rc < 0)
             return rc;
@@ -151,6 +156,7 @@ ldg_tlog_inclusion_proof(ldg_hash_reader rd, void *ctx, uint64_t index,
         return LDG_EINVAL;
     while (hi - lo > 1) {
         uint64_t k = split_point(hi - lo);
+        LDG_ASSERT(lo <= index && index < hi && cnt < LDG_PROOF_MAX);
         if (index < lo + k) {
             rc = ldg_tlog_range_hash(rd, ctx, lo + k, hi, path[cnt]);
             hi = lo + k;
@@ -162,6 +168,7 @@ ldg_tlog_inclusion_proof(ldg_hash_reader rd, void *ctx, uint64_t index,
             return rc;
         cnt++;
     }
+    LDG_ASSERT(lo == index && hi == index + 1); /* down to the leaf */
     for (size_t i = 0; i < cnt; i++)
         memcpy(proof[i], path[cnt - 1 - i], LDG_HASH_LEN);
     *n = cnt;
@@ -195,6 +202,7 @@ ldg_tlog_consistency_proof(ldg_hash_reader rd, void *ctx, uint64_t old,
         return LDG_EINVAL;
     while (old < hi) {
         uint64_t k = split_point(hi - lo);
+        LDG_ASSERT(lo <= old && cnt < LDG_PROOF_MAX);
         if (old - lo <= k) {
             rc = ldg_tlog_range_hash(rd, ctx, lo + k, hi, path[cnt]);
             hi = lo + k;
@@ -213,7 +221,7 @@ ldg_tlog_consistency_proof(ldg_hash_reader rd, void *ctx, uint64_t old,
             return rc;
         out++;
     }
-    if (out + cnt > LDG_PROOF_MAX)
+    if (LDG_NEVER(out + cnt > LDG_PROOF_MAX))
         return LDG_EINVAL; /* cannot happen for size <= 2^63 */
     for (size_t i = 0; i < cnt; i++)
         memcpy(proof[out + i], path[cnt - 1 - i], LDG_HASH_LEN);

@@ -52,6 +52,7 @@ static void
 subtree_hash(const uint8_t *h, size_t n, uint8_t out[32])
 {
     uint8_t l[32], r[32];
+    LDG_ASSERT(n >= 1 && n <= LDG_TILE_WIDTH && (n & (n - 1)) == 0);
     if (n == 1) {
         memcpy(out, h, 32);
         return;
@@ -93,6 +94,8 @@ tile_ref(struct ldg_txn *t, int tl, uint64_t n, const uint8_t **h,
         return LDG_ECORRUPT;
     *h = v.data;
     *count = v.len / 32;
+    /* a tile is 256 hashes, or 255 when split (layout 4) */
+    LDG_ASSERT(*count == LDG_TILE_WIDTH || *count == LDG_TILE_WIDTH - 1);
     return 0;
 }
 
@@ -291,6 +294,7 @@ ldg_tree_add_leaf(struct ldg_txn *t, uint64_t seq, const uint8_t leaf[32])
     if ((rc = ldg_core_kv_put(t, db, k, LDG_TREE_KEY_LEN, h, 32)) < 0)
         return rc;
     while (i & 1) {
+        LDG_ASSERT(level < 63); /* a right child has a parent */
         if ((rc = node_get(t, level, i - 1, left)) < 0)
             return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
         ldg_tlog_node_hash(h, left, h);
@@ -353,13 +357,8 @@ ldg_checkpoint_get(struct ldg_txn *t, uint64_t size, char **out)
                         LDG_SEQ_KEY_LEN, &v);
     }
     if (rc == 0) {
-        *out = malloc(v.len + 1);
-        if (*out == NULL) {
-            rc = LDG_ENOMEM;
-        } else {
-            memcpy(*out, v.data, v.len);
-            (*out)[v.len] = '\0';
-        }
+        *out = strndup((const char *)v.data, v.len); /* (a note: no NUL) */
+        rc = *out != NULL ? 0 : LDG_ENOMEM;
     }
     ldg_cursor_close(c);
     return rc;
@@ -627,6 +626,7 @@ ldg_checkpoint_put(struct ldg_txn *t, uint64_t size)
     char *note = NULL;
     int rc, n;
 
+    LDG_ASSERT(size >= 1); /* a commit holds one event at least */
     if ((rc = ldg_tree_root(t, size, root)) < 0)
         return rc;
     n = ldg_checkpoint_text(text, sizeof text, l->origin, size, root);

@@ -245,6 +245,7 @@ void
 vf_p1_publish(struct vstate *vs, uint64_t done, int finished)
 {
     pthread_mutex_lock(&vs->mu);
+    LDG_ASSERT(done >= vs->p1_done); /* pass 1 only moves on */
     vs->p1_done = done;
     vs->p1_finished = finished;
     pthread_cond_broadcast(&vs->p1_cv);

@@ -1295,6 +1295,9 @@ fold_event(struct pstate *ps, const struct penv *e,
     unsigned m = ps->mask;
     int rc = 0, run_event = 0;
 
+    /* events are folded in the log's order, none twice */
+    LDG_ASSERT(e->seq >= ps->applied && e->type >= T_OTHER &&
+               e->type < T_COUNT);
     ps->err = 0;
     switch (e->type) {
     case T_OTHER: /* x.* */

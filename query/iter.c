@@ -212,6 +212,7 @@ src_step(struct src *s, int reverse, int first)
             seq = reverse ? s->cur - 1 : s->cur + 1;
         s->cur = seq;
         s->live = 1;
+        LDG_ASSERT(s->cur >= s->lo && s->cur <= s->hi); /* within its range */
         return 1;
     }
     for (;;) {

@@ -57,6 +57,8 @@ ldg_buf_grow(struct ldg_buf *b, size_t n)
         b->p = np;
         b->cap = cap;
     }
+    /* room for the n bytes and the NUL, within the ceiling */
+    LDG_ASSERT(b->len + n < b->cap && b->cap <= max + 1);
     return b->p + b->len;
 }
 

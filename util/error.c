@@ -1,13 +1,8 @@
 /*
- * error.c — the names of the error codes (util/error.h), what a program
- * exits with for each, and the message of a call that reports into its
- * caller's buffer.
+ * error.c — the names of the error codes (util/error.h) and what a
+ * program exits with for each: part of the library's API.
  */
-#include <stdarg.h>
-#include <stdio.h>
-
 #include "util/error.h"
-#include "util/util.h"
 
 const char *
 ldg_strerror(int code)
@@ -96,16 +91,4 @@ ldg_exit_code(int code)
     default:
         return 74;
     }
-}
-
-int
-ldg_errf(char *err, size_t cap, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    if (err != NULL && cap > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
 }

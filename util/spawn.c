@@ -45,6 +45,7 @@ ldg_cmd_argv(const char *line, const char *dir, const char *url,
         p += strcspn(p, " ");
         p += *p == ' ';
     }
+    LDG_ASSERT(n < LDG_CMD_ARGS_MAX && off <= LDG_CMD_TEXT_MAX);
     argv[n] = NULL;
     return n > 0 ? 0 : LDG_EINVAL;
 }

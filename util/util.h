@@ -24,6 +24,35 @@
 
 #include "util/error.h"
 
+/* ----------------------------------------------------------- asserts -- */
+
+/*
+ * What the code relies on, stated where it relies on it (SQLite's assert,
+ * ALWAYS and NEVER; LMDB's mdb_cassert). Checked when built with
+ * -DLDG_DEBUG (make asan and make tsan build so, and the fuzz targets): a
+ * broken one aborts, naming its condition, file and line. Compiled out of
+ * the release build (plain make), where the condition is not evaluated.
+ *
+ *   LDG_ASSERT(c)  c holds here.
+ *   LDG_ALWAYS(c)  c holds, but the code handles it not holding: the
+ *                  value of c (in a release build, just c).
+ *   LDG_NEVER(c)   c never holds, handled if it does: the value of c.
+ *
+ * Assert what the code itself makes true, never what stored or outside
+ * bytes say: those are checked and refused (LDG_ECORRUPT, LDG_EBADINPUT),
+ * and the bit-flip, fuzz and crash tests make them false on purpose.
+ */
+#ifdef LDG_DEBUG
+_Noreturn void ldg_assert_fail(const char *cond, const char *file, int line);
+#define LDG_ASSERT(c) ((c) ? (void)0 : ldg_assert_fail(#c, __FILE__, __LINE__))
+#define LDG_ALWAYS(c) ((c) ? 1 : (ldg_assert_fail(#c, __FILE__, __LINE__), 0))
+#define LDG_NEVER(c) ((c) ? (ldg_assert_fail(#c, __FILE__, __LINE__), 1) : 0)
+#else
+#define LDG_ASSERT(c) ((void)0)
+#define LDG_ALWAYS(c) ((c) != 0)
+#define LDG_NEVER(c) ((c) != 0)
+#endif
+
 /* ------------------------------------------------------------- errors -- */
 
 /* Writes the message (a printf format) into err, cap bytes (nothing when
@@ -224,6 +253,13 @@ int ldg_mkdir_p(char *path, size_t from, int whole, unsigned mode,
 json_t *ldg_json_u64(uint64_t v);
 /* n (at most 64) bytes as a lowercase hex string; a new reference. */
 json_t *ldg_json_hex(const uint8_t *p, size_t n);
+/* Reads the file path, which must be one JSON object (no key twice).
+ * @return 0 with *out (a new reference); LDG_ENOTFOUND (no such file) or
+ * LDG_EIO (unreadable, or not a regular file) with err "PATH: why";
+ * LDG_EBADINPUT with err "PATH:LINE:COLUMN: what" or "PATH: must be a
+ * JSON object". */
+int ldg_json_load_object(const char *path, json_t **out, char *err,
+                         size_t errcap);
 
 /* ---------------------------------------------------------------- hex -- */
 

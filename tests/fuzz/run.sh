@@ -41,7 +41,7 @@ TARGETS=${FUZZ_TARGETS:-"fuzz_entry fuzz_body fuzz_ingest fuzz_lines fuzz_suite 
 DEPS="lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive libmicrohttpd libprotobuf-c zlib"
 FLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -I. \
     $(pkg-config --cflags $DEPS)"
-SAN="-fsanitize=address,undefined -fno-sanitize-recover=all $TOLERATE"
+SAN="-DLDG_DEBUG -fsanitize=address,undefined -fno-sanitize-recover=all $TOLERATE"
 
 case $DUR in
 '' | *[!0-9]*)

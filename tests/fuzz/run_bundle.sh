@@ -12,7 +12,7 @@ B=build/fuzz-bundle
 DEPS="lmdb msgpack libzstd libsodium nettle libcurl jansson libpcre2-8 libarchive libmicrohttpd libprotobuf-c zlib"
 FLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -I. \
     $(pkg-config --cflags $DEPS)"
-SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
+SAN="-DLDG_DEBUG -fsanitize=address,undefined -fno-sanitize-recover=all"
 mkdir -p "$B/obj" "$B/corpus" "$B/seeds" "$B/artifacts"
 
 # the library (the Makefile's MODULES, as in run.sh: export's reading side
