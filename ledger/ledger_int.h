@@ -479,9 +479,6 @@ void ldg_index_keys(const struct ldg_event *ev, int layout,
 
 /* horizon.c */
 int ldg_horizon_decode(const uint8_t *p, size_t len, struct ldg_horizon *h);
-/* The horizon's seq as t sees it, 0 when never pruned (or unreadable:
- * verify names that). */
-uint64_t ldg_txn_horizon(struct ldg_txn *t);
 /* The entry of pruned event seq kept for the horizon's entry tile (meta
  * "horizon.entries"; hz: the horizon), borrowed from t: 0 with *entry and
  * *len; LDG_ENOTFOUND when it is not kept; LDG_ECORRUPT (the record does

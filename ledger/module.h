@@ -903,6 +903,11 @@ void ldg_cursor_close(struct ldg_cursor *c);
  * LDG_NEXT gives the one after it. */
 int ldg_cursor_del(struct ldg_cursor *c);
 
+/* The horizon's seq as t sees it (the first event kept), 0 when never
+ * pruned (or unreadable: verify names that). Cost: a read of the horizon
+ * record. */
+uint64_t ldg_txn_horizon(struct ldg_txn *t);
+
 /* Prune (horizon.c; retention/ calls it): in the write transaction t,
  * signs and stores the horizon record for hz (a stored checkpoint's size,
  * after any earlier horizon, within the log; LDG_EINVAL naming why

@@ -132,9 +132,7 @@ ldg_retention_policy_load(const char *dir, struct ldg_retention_policy *p,
                           char *err, size_t errcap)
 {
     char path[4200];
-    json_error_t je;
     json_t *j;
-    FILE *f;
     int rc;
 
     if (dir == NULL || p == NULL)
@@ -145,30 +143,11 @@ ldg_retention_policy_load(const char *dir, struct ldg_retention_policy *p,
     snprintf(p->archive_dir, sizeof p->archive_dir, "%s/%s", dir,
              LDG_RETENTION_ARCHIVE_DIR_DEFAULT);
     snprintf(path, sizeof path, "%s/%s", dir, LDG_RETENTION_FILE);
-    if ((f = fopen(path, "rb")) == NULL) {
-        if (errno == ENOENT)
-            return 0;
-        return ldg_errf(err, errcap, LDG_EIO, "%s: %s", path, strerror(errno));
-    }
-    {
-        struct stat sb;
-        if (fstat(fileno(f), &sb) == 0 && !S_ISREG(sb.st_mode)) {
-            ldg_errf(err, errcap, 0, "%s: not a regular file (%s)", path,
-                     S_ISDIR(sb.st_mode) ? "a directory" : "a special file");
-            fclose(f);
-            return LDG_EIO;
-        }
-    }
-    j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
-    fclose(f);
-    if (j == NULL)
-        return ldg_errf(err, errcap, LDG_EBADINPUT, "%s:%d:%d: %s", path,
-                        je.line, je.column, je.text);
-    if (!json_is_object(j)) {
-        ldg_errf(err, errcap, 0, "%s: must be a JSON object", path);
-        json_decref(j);
-        return LDG_EBADINPUT;
-    }
+    rc = ldg_json_load_object(path, &j, err, errcap);
+    if (rc == LDG_ENOTFOUND)
+        return 0; /* no file: the defaults */
+    if (rc < 0)
+        return rc;
     rc = load_object(path, dir, j, p, err, errcap);
     json_decref(j);
     if (rc == 0)

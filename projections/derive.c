@@ -814,6 +814,18 @@ clause_permissions(struct sink *arr, const struct rec_pack *p,
     return clause_emit(arr, &c, NULL);
 }
 
+/* Adds the failing item d with the remedy r (what to do first) and the
+ * command that records model jm (a JSON string) available again. */
+static void
+available_remedy(struct clause *c, const char *d, char *r, size_t cap,
+                 const char *jm)
+{
+    clause_add(c, 2, d, r);
+    fmt(r, cap, LDG_CMD_APPEND_BODY "'{\"model\":%s,\"state\":\"available\"}'",
+        LDG_EV_MODEL_STATE, jm);
+    clause_add(c, 2, NULL, r);
+}
+
 static int
 clause_routes(struct sink *arr, const struct rec_pack *p,
               const struct pack_eval *pe)
@@ -861,11 +873,7 @@ clause_routes(struct sink *arr, const struct rec_pack *p,
                 "bring %s back (load it in its runtime), then record "
                 "that it is:",
                 rt->current_model);
-            clause_add(&c, 2, d, r);
-            fmt(r, sizeof r,
-                LDG_CMD_APPEND_BODY "'{\"model\":%s,\"state\":\"available\"}'",
-                LDG_EV_MODEL_STATE, jm);
-            clause_add(&c, 2, NULL, r);
+            available_remedy(&c, d, r, sizeof r, jm);
             continue;
         }
         }
@@ -897,11 +905,7 @@ clause_models(struct sink *arr, struct pstate *ps, const struct rec_pack *p)
             jstr(jm, sizeof jm, m);
             fmt(r, sizeof r,
                 "load %s in its runtime, then record that it is:", m);
-            clause_add(&c, 2, d, r);
-            fmt(r, sizeof r,
-                LDG_CMD_APPEND_BODY "'{\"model\":%s,\"state\":\"available\"}'",
-                LDG_EV_MODEL_STATE, jm);
-            clause_add(&c, 2, NULL, r);
+            available_remedy(&c, d, r, sizeof r, jm);
             continue;
         }
         clause_add(&c, 2, d, r);

@@ -257,19 +257,6 @@ horizon_check(struct ldg_txn *t, json_t *diffs)
     return rc < 0 ? rc : 0;
 }
 
-/* The horizon of t's ledger: 0 when never pruned. */
-static uint64_t
-horizon_of(struct ldg_txn *t)
-{
-    struct ldg_horizon h;
-    uint64_t seq;
-    if (ldg_horizon_get(t, &h) < 0)
-        return 0;
-    seq = h.seq;
-    ldg_horizon_release(&h);
-    return seq;
-}
-
 /* ------------------------------------------------------------ folding -- */
 
 static int
@@ -290,7 +277,7 @@ fold_range(struct pstate *ps, struct ldg_txn *t, uint64_t from, uint64_t to,
         return 0;
     /* A pruned ledger: a fold from the start starts from the state kept
      * at the horizon */
-    if (from < (hz = horizon_of(t))) {
+    if (from < (hz = ldg_txn_horizon(t))) {
         if (from != 0 || to < hz || ps->t != NULL) {
             ldg_set_errmsg(ldg_txn_ledger(t),
                            "the state after %llu events is before the "
@@ -331,18 +318,6 @@ fold_range(struct pstate *ps, struct ldg_txn *t, uint64_t from, uint64_t to,
     return rc;
 }
 
-static int
-cmp_key(const void *a, const void *b)
-{
-    const struct pentry *x = *(struct pentry *const *)a;
-    const struct pentry *y = *(struct pentry *const *)b;
-    size_t n = x->klen < y->klen ? x->klen : y->klen;
-    int c = memcmp(x->key, y->key, n);
-    if (c != 0)
-        return c;
-    return x->klen < y->klen ? -1 : x->klen > y->klen;
-}
-
 /* Writes the records of projection p from a memory-only ps into t,
  * replacing everything the projection had, and its meta. */
 static int
@@ -367,7 +342,7 @@ write_out(struct pstate *ps, struct ldg_txn *t, enum proj_id p,
     for (size_t i = 0; i < ps->cap; i++)
         if (ps->slots[i] != NULL && ps->slots[i]->rt->proj == p)
             v[n++] = ps->slots[i];
-    qsort(v, n, sizeof *v, cmp_key);
+    qsort(v, n, sizeof *v, proj_cmp_entry);
     for (size_t i = 0; i < n && rc == 0; i++) {
         uint8_t *val, h[32];
         size_t vlen;
@@ -537,13 +512,8 @@ note_get(struct ldg_txn *t, uint64_t size, char **out)
         rc = ldg_kv_get(t, dbi, k, 8, &v);
     }
     if (rc == 0) {
-        *out = malloc(v.len + 1);
-        if (*out == NULL) {
-            rc = LDG_ENOMEM;
-        } else {
-            memcpy(*out, v.data, v.len);
-            (*out)[v.len] = '\0';
-        }
+        *out = strndup((const char *)v.data, v.len); /* (a note: no NUL) */
+        rc = *out != NULL ? 0 : LDG_ENOMEM;
     }
     ldg_cursor_close(c);
     return rc;
@@ -1041,7 +1011,7 @@ fail:
 static int
 add_signers(struct ldg_txn *t, json_t *rows, const char *seq_field)
 {
-    uint64_t hz = horizon_of(t);
+    uint64_t hz = ldg_txn_horizon(t);
     size_t i;
     json_t *r;
 
@@ -1071,6 +1041,19 @@ add_signers(struct ldg_txn *t, json_t *rows, const char *seq_field)
         }
     }
     return 0;
+}
+
+/* A stored record of the projections could not be read: says so, with the
+ * remedy, and returns err. */
+static int
+unreadable(struct ldg_ledger *l, int err)
+{
+    ldg_set_errmsg(
+        l,
+        "projections: a stored record cannot be read (%s); `" LDG_CMD_REBUILD
+        "` replaces it",
+        ldg_strerror(err));
+    return err;
 }
 
 int
@@ -1152,11 +1135,7 @@ ldg_projections_view(struct ldg_ledger *l, enum ldg_proj_view view,
         goto out;
     }
     if (ps->err != 0) {
-        ldg_set_errmsg(l,
-                       "projections: a stored record cannot be read "
-                       "(%s); `" LDG_CMD_REBUILD "` replaces it",
-                       ldg_strerror(ps->err));
-        rc = ps->err;
+        rc = unreadable(l, ps->err);
         goto out;
     }
     if (v == NULL) {
@@ -1208,13 +1187,8 @@ ldg_projections_gate(struct ldg_ledger *l, const char *target,
     if ((rc = read_state(l, 0, P_ALL, 0, NULL, NULL, &t, &ps)) < 0)
         return rc;
     rc = promotion_gate(ps, target, candidate, eval_id, why, whycap);
-    if (rc >= 0 && ps->err != 0) {
-        ldg_set_errmsg(l,
-                       "projections: a stored record cannot be read "
-                       "(%s); `" LDG_CMD_REBUILD "` replaces it",
-                       ldg_strerror(ps->err));
-        rc = ps->err;
-    }
+    if (rc >= 0 && ps->err != 0)
+        rc = unreadable(l, ps->err);
     ps_free(ps);
     ldg_txn_abort(t);
     return rc;
@@ -1225,7 +1199,6 @@ static int
 state_views(struct ldg_ledger *l, struct pstate *ps, json_t **out)
 {
     json_t *o, *packs, *routes, *promos, *doc;
-    int rc;
 
     *out = NULL;
     packs = view_packs(ps, NULL);
@@ -1238,13 +1211,7 @@ state_views(struct ldg_ledger *l, struct pstate *ps, json_t **out)
         json_decref(routes);
         json_decref(promos);
         json_decref(doc);
-        rc = ps->err ? ps->err : LDG_ENOMEM;
-        if (ps->err)
-            ldg_set_errmsg(l,
-                           "projections: a stored record cannot be read "
-                           "(%s); `" LDG_CMD_REBUILD "` replaces it",
-                           ldg_strerror(ps->err));
-        return rc;
+        return ps->err ? unreadable(l, ps->err) : LDG_ENOMEM;
     }
     o = json_object();
     json_object_set_new(o, "size", ldg_json_u64(ps->applied));
@@ -1724,7 +1691,7 @@ compare_one(struct ldg_txn *t, struct pstate *ps, enum proj_id p, json_t *diffs)
     for (size_t s = 0; s < ps->cap; s++)
         if (ps->slots[s] != NULL && ps->slots[s]->rt->proj == p)
             v[n++] = ps->slots[s];
-    qsort(v, n, sizeof *v, cmp_key);
+    qsort(v, n, sizeof *v, proj_cmp_entry);
     rc = ldg_db_open(t, proj_defs[p].db, 0, &dbi);
     if (rc == LDG_ENOTFOUND) {
         /* no database: no records (each one rebuilt is missing) */

@@ -556,6 +556,9 @@ struct pentry {
     uint8_t rec_arena; /* rec lives in the arena (read-only until copied) */
     uint8_t old_hash[32];
 };
+/* qsort's order of struct pentry pointers: by key bytes, a prefix
+ * first (the db's order). */
+int proj_cmp_entry(const void *a, const void *b);
 
 /* Multiset digest of a projection: the sum mod 2^256 of
  * SHA-256(u32be(klen) ‖ key ‖ value) over its records, and their count. */

@@ -504,8 +504,8 @@ ps_load_tag(struct pstate *ps, enum proj_id p, uint8_t tag)
     return rc;
 }
 
-static int
-cmp_entry(const void *a, const void *b)
+int
+proj_cmp_entry(const void *a, const void *b)
 {
     const struct pentry *x = *(struct pentry *const *)a;
     const struct pentry *y = *(struct pentry *const *)b;
@@ -547,7 +547,7 @@ ps_list(struct pstate *ps, enum proj_id p, uint8_t tag, struct pentry ***out,
         if (e != NULL && e->rt->proj == p && e->key[0] == tag)
             v[k++] = e;
     }
-    qsort(v, k, sizeof *v, cmp_entry);
+    qsort(v, k, sizeof *v, proj_cmp_entry);
     *out = v;
     *n = k;
     return 0;

@@ -279,35 +279,14 @@ int
 ldg_proxy_config_load(struct ldg_proxy_config *c, const char *path, char *err,
                       size_t errcap)
 {
-    json_error_t je;
     json_t *j, *v;
     const char *k;
     int rc = 0;
 
     if (c == NULL || path == NULL)
         return LDG_EINVAL;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        ldg_errf(err, errcap, 0, "%s: %s", path, strerror(errno));
-        return errno == ENOENT ? LDG_ENOTFOUND : LDG_EIO;
-    }
-    struct stat sb; /* a directory opens, then reads as an empty file */
-    if (fstat(fileno(f), &sb) == 0 && !S_ISREG(sb.st_mode)) {
-        ldg_errf(err, errcap, 0, "%s: not a regular file (%s)", path,
-                 S_ISDIR(sb.st_mode) ? "a directory" : "a special file");
-        fclose(f);
-        return LDG_EIO;
-    }
-    j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
-    fclose(f);
-    if (j == NULL)
-        return ldg_errf(err, errcap, LDG_EBADINPUT, "%s:%d:%d: %s", path,
-                        je.line, je.column, je.text);
-    if (!json_is_object(j)) {
-        ldg_errf(err, errcap, 0, "%s: must be a JSON object", path);
-        rc = LDG_EBADINPUT;
-        goto out;
-    }
+    if ((rc = ldg_json_load_object(path, &j, err, errcap)) < 0)
+        return rc;
     json_object_foreach(j, k, v)
     {
         if (strcmp(k, "listen") && strcmp(k, "upstreams") &&

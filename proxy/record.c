@@ -106,6 +106,19 @@ item_free(struct proxy_item *it)
     free(it);
 }
 
+/* With mu held: it goes at the end of the queue, for the recorder. */
+static void
+enqueue(struct proxy_rec *r, struct proxy_item *it)
+{
+    if (r->tail)
+        r->tail->next = it;
+    else
+        r->head = it;
+    r->tail = it;
+    r->queued++;
+    pthread_cond_broadcast(&r->cv_work);
+}
+
 /* With mu held: the item's outcome is known. */
 static void
 finish(struct proxy_rec *r, struct proxy_item *it, int rc, const char *why)
@@ -406,13 +419,7 @@ reader_main(void *arg)
             /* a reused id: send it again without */
             free(it->id);
             it->id = NULL;
-            if (r->tail)
-                r->tail->next = it;
-            else
-                r->head = it;
-            r->tail = it;
-            r->queued++;
-            pthread_cond_broadcast(&r->cv_work);
+            enqueue(r, it);
         } else if (a.ok) {
             finish(r, it, 0, NULL);
         } else {
@@ -702,13 +709,7 @@ submit(struct proxy_rec *r, const char *type, json_t *body, const char *run,
         pthread_mutex_unlock(&r->mu);
         return LDG_EIO;
     }
-    if (r->tail)
-        r->tail->next = it;
-    else
-        r->head = it;
-    r->tail = it;
-    r->queued++;
-    pthread_cond_signal(&r->cv_work);
+    enqueue(r, it);
     if (!wait) {
         pthread_mutex_unlock(&r->mu);
         return 0;

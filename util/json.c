@@ -2,9 +2,13 @@
  * json.c — the JSON values every view writes the same way: a 64-bit
  * number (a sequence number, a log size, a time in ns) as a decimal
  * string, so that no reader's 53-bit doubles lose it (docs/OUTPUT.md), and
- * bytes as lowercase hex.
+ * bytes as lowercase hex; and a configuration file that is one JSON
+ * object (retention.json, proxy.json).
  */
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "util/util.h"
 
@@ -24,4 +28,39 @@ ldg_json_hex(const uint8_t *p, size_t n)
         return NULL;
     ldg_hex(b, p, n);
     return json_string(b);
+}
+
+int
+ldg_json_load_object(const char *path, json_t **out, char *err, size_t errcap)
+{
+    json_error_t je;
+    struct stat sb;
+    FILE *f = fopen(path, "rb");
+    int e;
+
+    *out = NULL;
+    if (f == NULL) {
+        e = errno;
+        return ldg_errf(err, errcap, e == ENOENT ? LDG_ENOTFOUND : LDG_EIO,
+                        "%s: %s", path, strerror(e));
+    }
+    /* a directory opens, then reads as an empty file */
+    if (fstat(fileno(f), &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return ldg_errf(err, errcap, LDG_EIO, "%s: not a regular file (%s)",
+                        path,
+                        S_ISDIR(sb.st_mode) ? "a directory" : "a special file");
+    }
+    *out = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+    fclose(f);
+    if (*out == NULL)
+        return ldg_errf(err, errcap, LDG_EBADINPUT, "%s:%d:%d: %s", path,
+                        je.line, je.column, je.text);
+    if (!json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        return ldg_errf(err, errcap, LDG_EBADINPUT, "%s: must be a JSON object",
+                        path);
+    }
+    return 0;
 }
