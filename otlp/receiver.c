@@ -200,6 +200,48 @@ finish(struct ldg_otlp *r)
     pthread_mutex_unlock(&r->mu);
 }
 
+/* The partial success's message: the first event the ledger refused,
+ * and (a warning: nothing more is rejected) the first one whose id was
+ * already in the log with another content, which is therefore not
+ * recorded: a span id sent again for another span. "" when neither. */
+static void
+differs_warning(const struct pending *p, const struct ldg_serve_done *d,
+                char *msg, size_t cap)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } what[] = {{LDG_DIFF_TYPE, "type"},   {LDG_DIFF_SUBJECT, "subject"},
+                {LDG_DIFF_RUN, "run"},     {LDG_DIFF_PARENT, "parent"},
+                {LDG_DIFF_ACTOR, "actor"}, {LDG_DIFF_TIME, "time"},
+                {LDG_DIFF_BODY, "body"}};
+    size_t n, k = 0;
+    const struct ldg_event_in *ev = ldg_otlp_batch_events(p->b, &n);
+
+    msg[0] = 0;
+    if (d->refused > 0)
+        k = (size_t)snprintf(msg, cap, "%s", d->why);
+    for (size_t i = 0; i < d->n && i < n && k < cap; i++) {
+        if (d->outcome[i] != 1 || d->differs == NULL || d->differs[i] == 0)
+            continue;
+        k += (size_t)snprintf(msg + k, cap - k,
+                              "%sevent %zu: id %s is already in the log (seq "
+                              "%llu) with another",
+                              k ? "; " : "", i, ev[i].id,
+                              (unsigned long long)d->seqs[i]);
+        for (size_t w = 0, first = 1; w < sizeof what / sizeof what[0]; w++)
+            if ((d->differs[i] & what[w].bit) && k < cap) {
+                k += (size_t)snprintf(msg + k, cap - k, "%s %s",
+                                      first ? "" : ",", what[w].name);
+                first = 0;
+            }
+        if (k < cap)
+            snprintf(msg + k, cap - k,
+                     ": this one is not recorded (a span id used again?)");
+        break;
+    }
+}
+
 /* On the writer's thread: the batch is durable (or not). */
 static void
 committed(void *cls, const struct ldg_serve_done *d)
@@ -217,10 +259,11 @@ committed(void *cls, const struct ldg_serve_done *d)
         count(r, p->sig, 0, 0, p->items - p->dropped);
         refuse(r, p->req, 503, p->json, RPC_UNAVAILABLE, msg, "5");
     } else {
+        char msg[800];
         count(r, p->sig, d->appended, d->duplicates, d->refused);
         add(&r->st.requests, 1);
-        succeed(p->req, p->sig, p->json, (int64_t)d->refused,
-                d->refused ? d->why : NULL);
+        differs_warning(p, d, msg, sizeof msg);
+        succeed(p->req, p->sig, p->json, (int64_t)d->refused, msg);
     }
     ldg_httpd_release(p->req);
     ldg_otlp_batch_free(p->b);

@@ -223,6 +223,9 @@ struct ldg_serve_done {
      * is that event's), < 0 the ldg_error it was refused with */
     const int *outcome;
     const uint64_t *seqs;
+    /* per event with outcome 1: what of it differs from the event in the
+     * log (LDG_DIFF_* bits, ledger/ledger.h; 0 the same event) */
+    const unsigned *differs;
 };
 /* Called once per ldg_serve_submit, on the server's writer thread: keep
  * it short (d and its arrays are valid only during the call). */

@@ -74,10 +74,11 @@ struct conn;
 struct ext_batch {
     const struct ldg_event_in *evs;
     size_t n;
-    int *outcome;   /* per event: 0 appended, 1 duplicate, < 0 refused */
-    uint64_t *seqs; /* per event: where it went, or the event with its id */
-    char why[600];  /* the first refusal, or why nothing was written */
-    int rc;         /* < 0: nothing of the group was written */
+    int *outcome;      /* per event: 0 appended, 1 duplicate, < 0 refused */
+    uint64_t *seqs;    /* per event: where it went, or the event with its id */
+    unsigned *differs; /* per duplicate: what differs (LDG_DIFF_*) */
+    char why[600];     /* the first refusal, or why nothing was written */
+    int rc;            /* < 0: nothing of the group was written */
     ldg_serve_done_fn done;
     void *cls;
 };
@@ -272,8 +273,9 @@ ext_add(struct ldg_ledger *l, struct ldg_batch *b, struct ext_batch *x)
 {
     x->why[0] = 0;
     for (size_t i = 0; i < x->n; i++) {
-        unsigned differs = 0;
-        int rc = ldg_batch_add_seq(b, &x->evs[i], &x->seqs[i], &differs);
+        int rc;
+        x->differs[i] = 0;
+        rc = ldg_batch_add_seq(b, &x->evs[i], &x->seqs[i], &x->differs[i]);
         if (rc == 0 || rc == LDG_EDUPLICATE) {
             /* a duplicate: its id is in the log (a batch sent again),
              * or earlier in this group */
@@ -503,6 +505,7 @@ ext_finish(struct ldg_server *s, struct req *group, struct req **last)
         d.n = x->n;
         d.outcome = x->outcome;
         d.seqs = x->seqs;
+        d.differs = x->differs;
         if (x->rc == 0) {
             for (size_t i = 0; i < x->n; i++) {
                 if (x->outcome[i] == 0)
@@ -1851,16 +1854,19 @@ ldg_serve_submit(struct ldg_server *s, const struct ldg_event_in *evs, size_t n,
 
     if (s == NULL || evs == NULL || n == 0 || done == NULL ||
         n > (SIZE_MAX - sizeof *r - sizeof *x) /
-                (sizeof(int) + sizeof(uint64_t)))
+                (sizeof(int) + sizeof(uint64_t) + sizeof(unsigned)))
         return LDG_EINVAL;
-    /* one allocation: the request, its batch, the outcomes and seqs */
-    sz = sizeof *r + sizeof *x + n * (sizeof(uint64_t) + sizeof(int));
+    /* one allocation: the request, its batch, the seqs, outcomes and
+     * differences */
+    sz = sizeof *r + sizeof *x +
+         n * (sizeof(uint64_t) + sizeof(int) + sizeof(unsigned));
     r = calloc(1, sz);
     if (r == NULL)
         return LDG_ENOMEM;
     x = (struct ext_batch *)(r + 1);
     x->seqs = (uint64_t *)(x + 1);
     x->outcome = (int *)(x->seqs + n);
+    x->differs = (unsigned *)(x->outcome + n);
     x->evs = evs;
     x->n = n;
     x->done = done;
@@ -2201,6 +2207,7 @@ ldg_serve_free(struct ldg_server *s)
             d.n = r->ext->n;
             d.outcome = r->ext->outcome;
             d.seqs = r->ext->seqs;
+            d.differs = r->ext->differs;
             r->ext->done(r->ext->cls, &d);
             free(r);
         }

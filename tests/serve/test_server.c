@@ -859,6 +859,7 @@ struct ext_wait {
     size_t appended, duplicates, refused;
     int outcome[4];
     uint64_t seqs[4];
+    unsigned differs[4];
     char why[700];
 };
 
@@ -874,6 +875,7 @@ ext_done(void *cls, const struct ldg_serve_done *d)
     for (size_t i = 0; i < d->n && i < 4; i++) {
         w->outcome[i] = d->outcome[i];
         w->seqs[i] = d->seqs[i];
+        w->differs[i] = d->differs[i];
     }
     snprintf(w->why, sizeof w->why, "%s", d->why);
     w->done = 1;
@@ -934,11 +936,18 @@ test_server__submit_commits_in_process_events(void **state)
     ext_wait_done(&w);
     assert_true(w.appended == 0 && w.duplicates == 2 && w.refused == 1);
     assert_true(w.outcome[0] == 1 && w.seqs[0] == 1 && w.seqs[2] == 2);
+    assert_true(w.differs[0] == 0 && w.differs[2] == 0);
+    /* an id sent again with another body: a duplicate that says so */
+    json_object_set_new(b1, "i", json_integer(3));
+    assert_int_equal(ldg_serve_submit(r.s, ev + 2, 1, ext_done, &w), 0);
+    ext_wait_done(&w);
+    assert_true(w.duplicates == 1 && w.outcome[0] == 1 && w.seqs[0] == 2);
+    assert_int_equal(w.differs[0], LDG_DIFF_BODY);
     run_stop(&r);
     /* stopped: the writer takes nothing more */
     assert_int_equal(ldg_serve_submit(r.s, ev, 1, ext_done, &w), LDG_EIO);
     ldg_serve_stats(r.s, &st);
-    assert_true(st.acked == 2 && st.duplicates == 2);
+    assert_true(st.acked == 2 && st.duplicates == 3);
     assert_int_equal(ldg_serve_backlog(r.s), 0);
     ldg_serve_free(r.s);
     assert_int_equal(ldg_size(l, &size), 0);
