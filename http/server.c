@@ -875,7 +875,7 @@ listen_on(struct ldg_httpd *s, const char *addr, char *err, size_t errcap)
         if ((s->unix_path = strdup(p)) == NULL)
             return LDG_ENOMEM;
     } else {
-        const char *colon = strrchr(addr, ':');
+        const char *colon = strrchr(addr, ':'), *h = addr;
         char host[64], *end;
         unsigned long port;
         size_t hl;
@@ -884,16 +884,21 @@ listen_on(struct ldg_httpd *s, const char *addr, char *err, size_t errcap)
             goto bad;
         hl = (size_t)(colon - addr);
         if (hl >= 2 && addr[0] == '[' && addr[hl - 1] == ']') {
-            addr++;
+            h++; /* [::1]:PORT */
             hl -= 2;
         }
         if (hl == 0 || hl >= sizeof host)
             goto bad;
-        memcpy(host, addr, hl);
+        memcpy(host, h, hl);
         host[hl] = '\0';
         errno = 0;
         port = strtoul(colon + 1, &end, 10);
-        if (*end != '\0' || port > 65535 || errno != 0)
+        if (*end == '\0' && errno == 0 && port > 65535) {
+            snprintf(err, errcap, "'%s': port %s is not 0 to 65535", addr,
+                     colon + 1);
+            return LDG_EBADINPUT;
+        }
+        if (*end != '\0' || errno != 0)
             goto bad;
         if (strchr(host, ':') != NULL) {
             struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
