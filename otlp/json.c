@@ -410,15 +410,17 @@ span_events(struct otlp_mapper *m, const char *where, json_t *s, json_t **out)
         }
         const char *name = str_field(m, where, e, "name", &bad);
         json_t *at = bad ? NULL : attrs_json(m, where, e);
-        if (bad || at == NULL ||
-            u64_field(m, where, e, "timeUnixNano", &tm) < 0) {
+        char w2[200];
+        snprintf(w2, sizeof w2, "%s.events[%zu]", where, i);
+        if (bad || at == NULL || u64_field(m, w2, e, "timeUnixNano", &tm) < 0 ||
+            otlp_time_check(m, w2, "timeUnixNano", tm) < 0) {
             json_decref(at);
             json_decref(a);
             return LDG_EBADINPUT;
         }
         json_t *ev = json_object();
         json_object_set_new(ev, "name", json_string(name ? name : ""));
-        if (tm > 0 && tm <= (uint64_t)INT64_MAX)
+        if (tm > 0)
             json_object_set_new(
                 ev, "time", json_string(ldg_time_rfc3339_ns(t, sizeof t, tm)));
         if (json_object_size(at) > 0)
@@ -538,9 +540,16 @@ otlp_json_decode(struct otlp_mapper *m, enum ldg_otlp_signal sig,
     char where[160];
     int rc = 0, bad = 0;
 
+    if (len == 0)
+        return 0; /* no telemetry: the specification's empty request */
     if ((rc = prescan(m, body, len)) < 0)
         return rc;
     root = json_loadb(body, len, 0, &je);
+    if (root == NULL && strstr(je.text, "JSON_ALLOW_NUL") != NULL)
+        return jfail(m, LDG_EBADINPUT,
+                     "JSON: line %d, column %d: a NUL (\\u0000) in a string "
+                     "(text may not hold one)",
+                     je.line, je.column);
     if (root == NULL)
         return jfail(m, LDG_EBADINPUT, "JSON: line %d, column %d: %s", je.line,
                      je.column, je.text);
@@ -550,6 +559,23 @@ otlp_json_decode(struct otlp_mapper *m, enum ldg_otlp_signal sig,
             m, LDG_EBADINPUT,
             "JSON: the body is not an object (an Export%sServiceRequest)",
             sig == LDG_OTLP_TRACES ? "Trace" : "Logs");
+    }
+    if (json_object_get(root, outer) == NULL) {
+        /* the key of another signal: sent to the wrong path, not a request
+         * without telemetry */
+        const char *other =
+            sig == LDG_OTLP_TRACES ? "resourceLogs" : "resourceSpans";
+        const char *why = sig == LDG_OTLP_TRACES ? "log records go to /v1/logs"
+                                                 : "spans go to /v1/traces";
+        if (json_object_get(root, other) == NULL) {
+            other = "resourceMetrics";
+            why = "metrics are not taken here (only traces and logs)";
+        }
+        if (json_object_get(root, other) != NULL) {
+            json_decref(root);
+            return jfail(m, LDG_EBADINPUT, "request: %s, not %s: %s", other,
+                         outer, why);
+        }
     }
     rl = field(m, "request", root, outer, JSON_ARRAY, &bad);
     /* the items, counted before anything is mapped (items_max) */

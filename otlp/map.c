@@ -378,6 +378,13 @@ check_time(struct otlp_mapper *m, const char *where, const char *what,
     return 0;
 }
 
+int
+otlp_time_check(struct otlp_mapper *m, const char *where, const char *what,
+                uint64_t t)
+{
+    return check_time(m, where, what, t);
+}
+
 /* The run of an item: run_attr's value (the item's attributes, then its
  * resource's), else the trace id hex (NULL for a log without one). Set
  * into body as "run". */

@@ -113,6 +113,12 @@ json_t *otlp_str(struct otlp_mapper *m, const char *where, const char *key,
 int otlp_str_ok(struct otlp_mapper *m, const char *where, const char *what,
                 const char *s);
 
+/* 0 when t (ns since the epoch) is a time the ledger takes: before 2262
+ * and at most a day in the future; else LDG_EBADINPUT with m->err naming
+ * where and what. */
+int otlp_time_check(struct otlp_mapper *m, const char *where, const char *what,
+                    uint64_t t);
+
 /* Decoders: fill the views and call the mapper. */
 int otlp_pb_decode(struct otlp_mapper *m, enum ldg_otlp_signal sig,
                    const void *body, size_t len);

@@ -9,7 +9,10 @@
  * checks what it will meet: every length inside its parent, messages
  * nested at most 8 + 3 depth_max deep (the request's own levels, then
  * values in arrays and maps), at most items_max spans or log records and
- * attrs_max attributes and array values. The unpack then allocates from
+ * attrs_max attributes and array values, and no string field holding a
+ * NUL (protobuf-c hands strings out NUL-terminated: the text after it
+ * would be lost without a word; the refusal names the field by its
+ * OTLP/JSON path). The unpack then allocates from
  * an arena whose budget follows from those counts (the body's bytes plus
  * a bounded size per message): past it protobuf-c is told no memory, and
  * the request is refused. One free drops it all.
@@ -91,7 +94,10 @@ arena_release(struct arena *a)
 
 struct frame {
     const ProtobufCMessageDescriptor *d;
-    size_t end;
+    size_t start, end; /* the message's bytes */
+    /* how its parent holds it: the field, and where its tag is */
+    const ProtobufCFieldDescriptor *f;
+    size_t tag_at;
 };
 
 static int
@@ -124,6 +130,79 @@ pfail(struct otlp_mapper *m, int rc, const char *fmt, ...)
     return rc;
 }
 
+/* Skips the field whose tag is at *pos (bytes the prescan has checked). */
+static int
+skip_field(const uint8_t *p, size_t end, size_t *pos, uint32_t *fn)
+{
+    uint64_t tag, n;
+    if (varint(p, end, pos, &tag) < 0)
+        return -1;
+    *fn = (uint32_t)(tag >> 3);
+    switch (tag & 7) {
+    case 0:
+        return varint(p, end, pos, &n);
+    case 1:
+        *pos += 8;
+        return *pos <= end ? 0 : -1;
+    case 5:
+        *pos += 4;
+        return *pos <= end ? 0 : -1;
+    case 2:
+        if (varint(p, end, pos, &n) < 0 || n > end - *pos)
+            return -1;
+        *pos += (size_t)n;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/* Appends a field's name as OTLP/JSON writes it (lowerCamelCase) and,
+ * for a repeated field, its index. */
+static void
+path_add(char *b, size_t cap, const ProtobufCFieldDescriptor *f, long idx)
+{
+    size_t k = strlen(b);
+    if (k > 0 && k + 1 < cap)
+        b[k++] = '.';
+    for (const char *c = f->name; *c && k + 1 < cap; c++) {
+        if (*c == '_' && c[1] >= 'a' && c[1] <= 'z') {
+            b[k++] = (char)(c[1] - 'a' + 'A');
+            c++;
+        } else {
+            b[k++] = *c;
+        }
+    }
+    b[k] = 0;
+    if (idx >= 0)
+        snprintf(b + k, cap - k, "[%ld]", idx);
+}
+
+/* The path of field f whose tag is at tag_at in the message st[top]
+ * ("resourceSpans[0].scopeSpans[1].spans[3].name"), in OTLP/JSON's names:
+ * the index of each repeated one counted again from its parent's start
+ * (this runs only for a refusal). */
+static void
+path_of(const uint8_t *p, const struct frame *st, int top,
+        const ProtobufCFieldDescriptor *f, size_t tag_at, char *b, size_t cap)
+{
+    b[0] = 0;
+    for (int i = 1; i <= top + 1; i++) {
+        const ProtobufCFieldDescriptor *fi = i <= top ? st[i].f : f;
+        size_t at = i <= top ? st[i].tag_at : tag_at;
+        long idx = -1;
+        if (fi->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t pos = st[i - 1].start;
+            uint32_t fn;
+            idx = 0;
+            while (pos < at && skip_field(p, st[i - 1].end, &pos, &fn) == 0)
+                if (fn == fi->id)
+                    idx++;
+        }
+        path_add(b, cap, fi, idx);
+    }
+}
+
 /* Walks the wire format of a root message; *msgs the submessages it
  * holds. The checks of the file's header comment. */
 static int
@@ -139,6 +218,7 @@ prescan(struct otlp_mapper *m, const ProtobufCMessageDescriptor *root,
     if (maxd > sizeof st / sizeof st[0] - 1)
         maxd = sizeof st / sizeof st[0] - 1;
     *msgs = 0;
+    memset(&st[0], 0, sizeof st[0]);
     st[0].d = root;
     st[0].end = len;
     for (;;) {
@@ -183,6 +263,20 @@ prescan(struct otlp_mapper *m, const ProtobufCMessageDescriptor *root,
                              top ? "its message" : "the body");
             const ProtobufCFieldDescriptor *f =
                 protobuf_c_message_descriptor_get_field(d, fn);
+            if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING &&
+                memchr(p + pos, 0, (size_t)n) != NULL) {
+                /* protobuf-c hands strings out NUL-terminated: the text
+                 * after a NUL would be lost without a word */
+                char path[256];
+                path_of(p, st, top, f, at, path, sizeof path);
+                return pfail(
+                    m, LDG_EBADINPUT,
+                    "%s: a NUL byte at byte %zu of the string (text "
+                    "may not hold one)",
+                    path,
+                    (size_t)((const uint8_t *)memchr(p + pos, 0, (size_t)n) -
+                             (p + pos)));
+            }
             if (f == NULL || f->type != PROTOBUF_C_TYPE_MESSAGE) {
                 pos += n; /* a string, bytes, packed or unknown field */
                 break;
@@ -211,7 +305,10 @@ prescan(struct otlp_mapper *m, const ProtobufCMessageDescriptor *root,
             }
             top++;
             st[top].d = sub;
+            st[top].start = pos;
             st[top].end = pos + (size_t)n;
+            st[top].f = f;
+            st[top].tag_at = at;
             break;
         }
         default:
@@ -389,8 +486,11 @@ span_events(struct otlp_mapper *m, const char *where, const LdgOtlp__Span *s,
         const LdgOtlp__Span__Event *e = s->events[i];
         json_t *ev = json_object(), *name;
         json_t *at = attrs_json(m, where, e->attributes, e->n_attributes);
-        name = otlp_str(m, where, "events.name", e->name, strlen(e->name));
-        if (ev == NULL || at == NULL || name == NULL) {
+        char w2[200];
+        snprintf(w2, sizeof w2, "%s.events[%zu]", where, i);
+        name = otlp_str(m, w2, "name", e->name, strlen(e->name));
+        if (ev == NULL || at == NULL || name == NULL ||
+            otlp_time_check(m, w2, "timeUnixNano", e->time_unix_nano) < 0) {
             json_decref(ev);
             json_decref(at);
             json_decref(name);
@@ -398,7 +498,7 @@ span_events(struct otlp_mapper *m, const char *where, const LdgOtlp__Span *s,
             return m->rc ? m->rc : LDG_ENOMEM;
         }
         json_object_set_new(ev, "name", name);
-        if (e->time_unix_nano > 0 && e->time_unix_nano <= (uint64_t)INT64_MAX)
+        if (e->time_unix_nano > 0)
             json_object_set_new(ev, "time",
                                 json_string(ldg_time_rfc3339_ns(
                                     t, sizeof t, e->time_unix_nano)));

@@ -16,6 +16,11 @@
 #   - --otlp-backlog 1 under concurrent requests: 429/503 with
 #     Retry-After, and the spans of every request answered 200 are in the
 #     log while those of a refused one are not;
+#   - an empty body or request (no spans): 200, nothing written; a traces
+#     request at /v1/logs and a NUL in a string (protobuf, JSON): 400 by
+#     name; span ids sent again with another content: 200 with a warning
+#     naming the id, nothing recorded; a batch sent again after a restart:
+#     recorded once; a port out of range: 64;
 #   - kill -9 right after a run of acknowledged requests: every acked span
 #     is there after it, and the ledger verifies;
 #   - the counters at serve --metrics; options refused without --otlp, a
@@ -45,7 +50,7 @@ start_serve() {
     "$LEDGER" --dir "$D" serve --otlp 127.0.0.1:0 "$@" >"$T/s.out" 2>"$T/s.err" &
     SP=$!
     i=0
-    while ! grep -q '^listening on' "$T/s.out" 2>/dev/null && [ $i -lt 200 ]; do
+    while ! grep -q '^listening on' "$T/s.out" 2>/dev/null && [ $i -lt 600 ]; do
         sleep 0.05
         i=$((i + 1))
     done
@@ -216,6 +221,69 @@ ok "the receiver's counters at /metrics"
 stop_serve
 grep -q 'otlp: .* spans: 13 received, 9 recorded' "$T/s.err" ||
     fail "the stop line: $(cat "$T/s.err")"
+
+# ------------------------------------ empty, misdirected, NUL, again --
+start_serve
+before=$(count)
+: >"$T/empty"
+post /v1/traces application/json "$T/empty"
+[ "$(code)" = 200 ] && [ "$(cat "$T/resp")" = "{}" ] ||
+    fail "an empty JSON body: $(code) $(cat "$T/resp")"
+post /v1/logs application/x-protobuf "$T/empty"
+[ "$(code)" = 200 ] && [ ! -s "$T/resp" ] || fail "an empty protobuf body: $(code)"
+printf '{"resourceSpans":[]}' >"$T/nospans.json"
+post /v1/traces application/json "$T/nospans.json"
+[ "$(code)" = 200 ] || fail "a request without spans: $(code) $(cat "$T/resp")"
+# a traces request at /v1/logs is not "no log records"
+post /v1/logs application/json "$T/agent.json"
+refused 400 'resourceSpans, not resourceLogs: spans go to /v1/traces' "spans at /v1/logs"
+# a NUL inside a protobuf string: refused by name, not cut short
+TR7=55555555555555555555555555555555
+$GEN agent $TR7 | $PB traces >"$T/nul.pb"
+python3 - "$T/nul.pb" <<'P'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+i = b.find(b"invoke_agent planner")
+b[i + 12] = 0
+open(sys.argv[1], "wb").write(bytes(b))
+P
+post /v1/traces application/x-protobuf "$T/nul.pb"
+refused 400 'spans\[0\].name: a NUL byte at byte 12' "a NUL in a protobuf string"
+python3 -c 'import sys; s=open(sys.argv[1]).read().replace("planner","plan\\u0000ner",1); open(sys.argv[2],"w").write(s)' \
+    "$T/agent.json" "$T/nul.json"
+post /v1/traces application/json "$T/nul.json"
+refused 400 'column [0-9]*: a NUL (.*) in a string' "a NUL in a JSON string"
+[ "$(count)" = "$before" ] || fail "empty and refused requests wrote: $(count), was $before"
+ok "an empty body or request: 200, nothing written; spans at /v1/logs, a NUL in a string: 400"
+# the same span ids with other content: not recorded, and the answer says so
+sed 's/"agent"/"agent-2"/' "$T/agent.json" >"$T/agent2.json"
+post /v1/traces application/json "$T/agent2.json"
+python3 - "$T/resp" "$TR" <<'P' || fail "span ids used again: $(code) $(cat "$T/resp")"
+import json, sys
+ps = json.load(open(sys.argv[1]))["partialSuccess"]
+assert ps["rejectedSpans"] == "0", ps
+m = ps["errorMessage"]
+assert "id otlp:%s:0000000000000001 is already in the log" % sys.argv[2] in m, m
+assert "another body" in m and "not recorded" in m, m
+P
+[ "$(code)" = 200 ] && [ "$(count)" = "$before" ] || fail "span ids again: $(code), $(count) events"
+ok "span ids sent again with another content: 200 with a warning naming the id, nothing recorded"
+# a batch sent again after a restart of the server: nothing twice
+$GEN agent $TR7 >"$T/a7.json"
+post /v1/traces application/json "$T/a7.json"
+[ "$(code)" = 200 ] || fail "a7: $(code)"
+stop_serve
+start_serve
+post /v1/traces application/json "$T/a7.json"
+[ "$(code)" = 200 ] && [ "$(cat "$T/resp")" = "{}" ] || fail "a7 again: $(code) $(cat "$T/resp")"
+[ "$(L query run=$TR7 -o json | wc -l)" = 3 ] || fail "after a restart: $(L query run=$TR7)"
+stop_serve
+grep -q 'spans: 3 received, 0 recorded, 3 duplicates' "$T/s.err" ||
+    fail "the stop line after a retry: $(tail -1 "$T/s.err")"
+ok "a batch sent again after a restart: answered 200, recorded once"
+L serve --otlp 127.0.0.1:99999 >/dev/null 2>"$T/u.err"
+[ $? = 64 ] && grep -q 'port 99999 is not 0 to 65535' "$T/u.err" ||
+    fail "--otlp 127.0.0.1:99999: $(cat "$T/u.err")"
 
 # ------------------------------------------------- the writer behind --
 start_serve --otlp-backlog 1

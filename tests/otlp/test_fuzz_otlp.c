@@ -2,7 +2,8 @@
  * test_fuzz_otlp.c — the OTLP fuzz targets' corpora
  * (tests/fuzz/corpus_otlp_pb/, corpus_otlp_json/) through the targets'
  * own checks (tests/fuzz/fuzz_otlp.h) under make check; and each seed
- * that is in both encodings (the same name) maps to the same events.
+ * that is in both encodings (the same name) maps to the same events;
+ * the must-fail seeds nul_* (a NUL inside a string) are refused.
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -127,12 +128,43 @@ test_fuzz_otlp__both_encodings_map_alike(void **state)
     assert_true(compared >= 4);
 }
 
+/* The must-fail seeds nul_*: a NUL in a string (protobuf-c and C
+ * strings would cut the text there) is refused, naming it. */
+static void
+test_fuzz_otlp__nul_seeds_are_refused(void **state)
+{
+    static const char *const dirs[2] = {"tests/fuzz/corpus_otlp_pb",
+                                        "tests/fuzz/corpus_otlp_json"};
+    int seen = 0;
+    (void)state;
+    for (int json = 0; json < 2; json++) {
+        struct dirent **names;
+        int n = scandir(dirs[json], &names, NULL, by_name);
+        assert_true(n > 0);
+        for (int i = 0; i < n; i++) {
+            if (strncmp(names[i]->d_name, "nul_", 4) == 0) {
+                char *s = events_text(json, names[i]->d_name);
+                assert_non_null(s);
+                if (strstr(s, "NUL") == NULL)
+                    fail_msg("%s/%s: not refused for its NUL: %s", dirs[json],
+                             names[i]->d_name, s);
+                free(s);
+                seen++;
+            }
+            free(names[i]);
+        }
+        free(names);
+    }
+    assert_true(seen >= 7);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fuzz_otlp__corpora_hold_invariants),
         cmocka_unit_test(test_fuzz_otlp__both_encodings_map_alike),
+        cmocka_unit_test(test_fuzz_otlp__nul_seeds_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -140,6 +140,21 @@ test_json__refusals_name_the_field(void **state)
          "\"startTimeUnixNano\":\"99999999999999999999\"}]}]}]}",
          "startTimeUnixNano: not a non-negative 64-bit integer"},
         {SPAN_HEAD ",\"name\":\"\"" SPAN_TAIL, "name: empty"},
+        /* jansson refuses a NUL; said plainly, where */
+        {SPAN_HEAD ",\"name\":\"a\\u0000b\"" SPAN_TAIL,
+         "JSON: line 1, column 225: a NUL (\\u0000) in a string"},
+        {SPAN_HEAD
+         ",\"attributes\":[{\"key\":\"k\\u0000\",\"value\":{}}]" SPAN_TAIL,
+         "a NUL (\\u0000) in a string"},
+        {" ", "JSON: line 1, column 1"},
+        {"{\"resourceLogs\":[]}",
+         "request: resourceLogs, not resourceSpans: log records go to "
+         "/v1/logs"},
+        {"{\"resourceMetrics\":[]}", "metrics are not taken here"},
+        {SPAN_HEAD ",\"events\":[{\"name\":\"e\",\"timeUnixNano\":"
+                   "\"9999999999999999999\"}]" SPAN_TAIL,
+         "spans[0].events[0].timeUnixNano: 9999999999999999999 is past the "
+         "year 2262"},
     };
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -164,6 +179,25 @@ nested(int n)
         p += sprintf(p, "]}}");
     sprintf(p, "}]" SPAN_TAIL);
     return t;
+}
+
+/* An empty body carries no telemetry: the specification's empty request,
+ * answered as a success (nothing to record). */
+static void
+test_json__an_empty_body_is_an_empty_request(void **state)
+{
+    struct ldg_otlp_batch *b = NULL;
+    size_t n;
+    (void)state;
+    assert_int_equal(ldg_otlp_decode(&b, LDG_OTLP_TRACES, 1, "", 0, NULL, NULL,
+                                     err, sizeof err),
+                     0);
+    ldg_otlp_batch_events(b, &n);
+    assert_int_equal(n, 0);
+    assert_int_equal(ldg_otlp_batch_items(b), 0);
+    ldg_otlp_batch_free(b);
+    assert_int_equal(decode_lim("{\"resourceSpans\":[]}", NULL, &b), 0);
+    ldg_otlp_batch_free(b);
 }
 
 static void
@@ -243,6 +277,7 @@ main(void)
         cmocka_unit_test(test_json__every_value_kind),
         cmocka_unit_test(test_json__unknown_and_snake_case_keys_are_ignored),
         cmocka_unit_test(test_json__refusals_name_the_field),
+        cmocka_unit_test(test_json__an_empty_body_is_an_empty_request),
         cmocka_unit_test(test_json__limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -155,6 +155,71 @@ test_pb__the_same_events_as_json(void **state)
     free(b);
 }
 
+/* Puts a NUL at byte at of the first occurrence of text in b. */
+static void
+nul_in(uint8_t *b, size_t len, const char *text, size_t at)
+{
+    size_t n = strlen(text);
+    for (size_t i = 0; i + n <= len; i++)
+        if (memcmp(b + i, text, n) == 0) {
+            b[i + at] = 0;
+            return;
+        }
+    fail_msg("%s not in the request", text);
+}
+
+static void
+test_pb__a_nul_in_a_string_is_refused_by_name(void **state)
+{
+    static const struct {
+        const char *text;
+        size_t at;
+        const char *want;
+    } cases[] = {
+        {"chat llama3", 4,
+         "resourceSpans[0].scopeSpans[0].spans[0].name: a NUL byte at byte 4"},
+        {"gen_ai.system", 6,
+         "resourceSpans[0].scopeSpans[0].spans[0].attributes[2].key: a NUL "
+         "byte at byte 6"},
+        {"ollama", 0,
+         "resourceSpans[0].scopeSpans[0].spans[0].attributes[2].value."
+         "stringValue: a NUL byte at byte 0"},
+        {"agent", 4,
+         "resourceSpans[0].resource.attributes[0].value.stringValue: a NUL "
+         "byte at byte 4"},
+        {"scope-x", 5, "resourceSpans[0].scopeSpans[0].scope.name: a NUL"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct ldg_otlp_batch *b = NULL;
+        size_t len;
+        uint8_t *req = chat_request(&len);
+        nul_in(req, len, cases[i].text, cases[i].at);
+        /* protobuf-c would have cut the string there, silently */
+        assert_int_equal(ldg_otlp_decode(&b, LDG_OTLP_TRACES, 0, req, len, NULL,
+                                         NULL, err, sizeof err),
+                         LDG_EBADINPUT);
+        assert_null(b);
+        if (strstr(err, cases[i].want) == NULL)
+            fail_msg("%s: '%s', want '%s'", cases[i].text, err, cases[i].want);
+        free(req);
+    }
+    /* a NUL in bytes (an id) is no text: taken */
+    {
+        struct ldg_otlp_batch *b = NULL;
+        size_t len;
+        uint8_t save = trace_id[3];
+        trace_id[3] = 0;
+        uint8_t *req = chat_request(&len);
+        trace_id[3] = save;
+        assert_int_equal(ldg_otlp_decode(&b, LDG_OTLP_TRACES, 0, req, len, NULL,
+                                         NULL, err, sizeof err),
+                         0);
+        ldg_otlp_batch_free(b);
+        free(req);
+    }
+}
+
 static void
 test_pb__wire_bytes_that_are_not_a_request(void **state)
 {
@@ -304,6 +369,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pb__the_same_events_as_json),
+        cmocka_unit_test(test_pb__a_nul_in_a_string_is_refused_by_name),
         cmocka_unit_test(test_pb__wire_bytes_that_are_not_a_request),
         cmocka_unit_test(test_pb__nesting_and_counts_refused_before_unpack),
         cmocka_unit_test(test_pb__answers_encode),
