@@ -231,7 +231,7 @@ kvs_json(struct otlp_mapper *m, const char *where, const char *key, json_t *arr,
         if (k == NULL)
             k = "";
         size_t kl = json_string_length(json_object_get(kv, "key"));
-        if (attrs && !m->m->record_content && otlp_content_key(k, kl))
+        if (attrs && !m->m->record_content && otlp_content_attr(m, k, kl))
             continue;
         json_t *v = any_json(m, where, attrs ? k : key,
                              json_object_get(kv, "value"), depth);
@@ -409,7 +409,9 @@ span_events(struct otlp_mapper *m, const char *where, json_t *s, json_t **out)
                          where, i);
         }
         const char *name = str_field(m, where, e, "name", &bad);
+        m->event = name;
         json_t *at = bad ? NULL : attrs_json(m, where, e);
+        m->event = NULL;
         char w2[200];
         snprintf(w2, sizeof w2, "%s.events[%zu]", where, i);
         if (bad || at == NULL || u64_field(m, w2, e, "timeUnixNano", &tm) < 0 ||

@@ -154,6 +154,7 @@ ldg_otlp_batch_free(struct ldg_otlp_batch *b)
  * GenAI conventions' opt-in content, the names they replaced, and
  * OpenInference's and OpenLLMetry's. Exact names, then prefixes. */
 static const char *const content_exact[] = {"gen_ai.input.messages",
+                                            "gen_ai.event.content",
                                             "gen_ai.output.messages",
                                             "gen_ai.system_instructions",
                                             "gen_ai.tool.definitions",
@@ -181,6 +182,23 @@ otlp_content_key(const char *key, size_t n)
         if (n > pl && memcmp(content_prefix[i], key, pl) == 0)
             return 1;
     }
+    return 0;
+}
+
+int
+otlp_content_attr(const struct otlp_mapper *m, const char *key, size_t n)
+{
+    /* the body of a GenAI event (gen_ai.user.message, gen_ai.choice...)
+     * spread over a span event's attributes */
+    static const char *const body[] = {"content", "message", "tool_calls",
+                                       NULL};
+    if (otlp_content_key(key, n))
+        return 1;
+    if (m->event == NULL || strncmp(m->event, "gen_ai.", 7) != 0)
+        return 0;
+    for (int i = 0; body[i] != NULL; i++)
+        if (strlen(body[i]) == n && memcmp(body[i], key, n) == 0)
+            return 1;
     return 0;
 }
 
@@ -275,7 +293,7 @@ otlp_attr_put(struct otlp_mapper *m, json_t *attrs, const char *where,
         return m->rc ? m->rc : LDG_ENOMEM; /* the conversion said why */
     snprintf(name, sizeof name, "%.*s", (int)(keylen < 200 ? keylen : 200),
              key);
-    if (otlp_content_key(key, keylen)) {
+    if (otlp_content_attr(m, key, keylen)) {
         size_t sz = text_size(v);
         if (sz > LDG_OTLP_CONTENT_MAX) {
             char note[160];

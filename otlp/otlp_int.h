@@ -70,8 +70,10 @@ struct otlp_mapper {
     struct ldg_otlp_batch *b;
     const struct ldg_otlp_map *m;
     const struct ldg_otlp_limits *lim;
-    uint64_t now_ns; /* for "in the future" */
-    size_t attrs;    /* attributes converted so far (lim->attrs_max) */
+    uint64_t now_ns;   /* for "in the future" */
+    size_t attrs;      /* attributes converted so far (lim->attrs_max) */
+    const char *event; /* the span event whose attributes are being read
+                          (its name), else NULL: otlp_content_attr */
     char *err;
     size_t errcap;
     int rc; /* the last refusal's code (with err), 0 none */
@@ -95,6 +97,11 @@ struct ldg_otlp_batch *otlp_batch_new(enum ldg_otlp_signal sig, size_t n);
 /* 1 if an attribute named key (n bytes) is content (docs/OTLP.md,
  * "Content"): recorded only with record_content. */
 int otlp_content_key(const char *key, size_t n);
+/* 1 if the attribute key (n bytes) being read is content: a content key,
+ * or in a GenAI span event (m->event starting "gen_ai.", the older event
+ * forms some SDKs put on spans) one of the event body's own fields that
+ * carry text: content, message, tool_calls. */
+int otlp_content_attr(const struct otlp_mapper *m, const char *key, size_t n);
 
 /* Adds key = v (taken over) to the attributes object attrs, counting it
  * against the limits; a value over value_max that is not content is

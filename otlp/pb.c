@@ -428,7 +428,7 @@ attrs_json(struct otlp_mapper *m, const char *where,
         if (otlp_attr_count(m, where) < 0)
             goto bad;
         /* content is not even converted unless it is recorded */
-        if (!m->m->record_content && otlp_content_key(k, kl))
+        if (!m->m->record_content && otlp_content_attr(m, k, kl))
             continue;
         json_t *v = any_json(m, where, k, kvs[i]->value, 0);
         if (v == NULL) {
@@ -485,7 +485,9 @@ span_events(struct otlp_mapper *m, const char *where, const LdgOtlp__Span *s,
     for (size_t i = 0; a && i < s->n_events; i++) {
         const LdgOtlp__Span__Event *e = s->events[i];
         json_t *ev = json_object(), *name;
+        m->event = e->name;
         json_t *at = attrs_json(m, where, e->attributes, e->n_attributes);
+        m->event = NULL;
         char w2[200];
         snprintf(w2, sizeof w2, "%s.events[%zu]", where, i);
         name = otlp_str(m, w2, "name", e->name, strlen(e->name));

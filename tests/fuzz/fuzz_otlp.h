@@ -15,8 +15,9 @@
  *     "otlp-log:" and 32, a run (when set) of 1..LDG_RUN_MAX bytes, and a
  *     body the vocabulary accepts (ldg_vocab_check): the ledger never
  *     refuses what the mapper made of valid input;
- *   - without content, no content attribute is in any body, and no GenAI
- *     log event (its eventName or event.name attribute) keeps its body.
+ *   - without content, no content attribute is in any body (nor a GenAI
+ *     span event's content, message or tool_calls), and no GenAI log
+ *     event (its eventName or event.name attribute) keeps its body.
  */
 #ifndef FUZZ_OTLP_H
 #define FUZZ_OTLP_H
@@ -61,9 +62,12 @@ fuzz_no_content(json_t *body)
     }
     json_array_foreach(json_object_get(body, "events"), i, e)
     {
+        struct otlp_mapper m;
+        memset(&m, 0, sizeof m);
+        m.event = json_string_value(json_object_get(e, "name"));
         json_object_foreach(json_object_get(e, "attributes"), k, v)
         {
-            if (otlp_content_key(k, strlen(k)))
+            if (otlp_content_attr(&m, k, strlen(k)))
                 return 0;
         }
     }
@@ -145,8 +149,8 @@ fuzz_otlp_one(int json, const uint8_t *data, size_t size)
             FUZZ_ASSERT(0);
         }
         if (!m.record_content) {
-            const char *en = json_string_value(
-                json_object_get(ev[i].body, "event_name"));
+            const char *en =
+                json_string_value(json_object_get(ev[i].body, "event_name"));
             FUZZ_ASSERT(fuzz_no_content(ev[i].body));
             /* a GenAI event's body is content */
             FUZZ_ASSERT(en == NULL || strncmp(en, "gen_ai.", 7) != 0 ||

@@ -293,6 +293,77 @@ test_map__content_only_when_asked(void **state)
     assert_false(otlp_content_key("gen_ai.request.model", 20));
 }
 
+/* The older GenAI event forms some SDKs put on spans (Azure's, Semantic
+ * Kernel: gen_ai.user.message, gen_ai.choice with gen_ai.event.content, or
+ * the body's fields as attributes) are content too; another event's
+ * "message" (an exception's) is not. */
+static void
+test_map__genai_span_events_keep_no_content(void **state)
+{
+    static const char events[] =
+        ",\"events\":[{\"name\":\"gen_ai.user.message\",\"attributes\":[" KV_S("gen_ai.system", "az.ai.inference") "," KV_S("gen_ai.event.content", "{\\\"content\\\":\\\"SECRET-1\\\"}") "]},{\"name\":\"gen_ai.choice\",\"attributes\":[" KV_S(
+            "finish_reason",
+            "stop") "," KV_S("content",
+                             "SECRET-2") "," KV_S("tool_calls",
+                                                  "SECRET-3") "," KV_S("messag"
+                                                                       "e",
+                                                                       "SECRET-"
+                                                                       "4") "]}"
+                                                                            ",{"
+                                                                            "\""
+                                                                            "na"
+                                                                            "me"
+                                                                            "\""
+                                                                            ":"
+                                                                            "\""
+                                                                            "ex"
+                                                                            "ce"
+                                                                            "pt"
+                                                                            "io"
+                                                                            "n"
+                                                                            "\""
+                                                                            ","
+                                                                            "\""
+                                                                            "at"
+                                                                            "tr"
+                                                                            "ib"
+                                                                            "ut"
+                                                                            "es"
+                                                                            "\""
+                                                                            ":"
+                                                                            "[" KV_S("message",
+                                                                                     "connection reset") "]}]";
+    struct ldg_otlp_map m = {0};
+    (void)state;
+    for (int content = 0; content < 2; content++) {
+        m.record_content = content;
+        struct ldg_otlp_batch *b =
+            decode(span_req("0000000000000009",
+                            KV_S("gen_ai.operation.name",
+                                 "chat") "," KV_S("gen_ai.request.model", "m"),
+                            events),
+                   &m, 0);
+        const struct ldg_event_in *ev = only_event(b);
+        json_t *evs = json_object_get(ev->body, "events");
+        json_t *a0 = json_object_get(json_array_get(evs, 0), "attributes");
+        json_t *a1 = json_object_get(json_array_get(evs, 1), "attributes");
+        json_t *a2 = json_object_get(json_array_get(evs, 2), "attributes");
+        char *all = json_dumps(ev->body, JSON_COMPACT);
+        assert_string_equal(s(a0, "gen_ai.system"), "az.ai.inference");
+        assert_string_equal(s(a1, "finish_reason"), "stop");
+        assert_string_equal(s(a2, "message"), "connection reset");
+        if (content) {
+            assert_non_null(strstr(all, "SECRET-1"));
+            assert_string_equal(s(a1, "content"), "SECRET-2");
+            assert_string_equal(s(a1, "message"), "SECRET-4");
+        } else if (strstr(all, "SECRET") != NULL) {
+            fail_msg("content recorded: %s", all);
+        }
+        free(all);
+        ldg_otlp_batch_free(b);
+    }
+}
+
 static void
 test_map__the_run_from_an_attribute(void **state)
 {
@@ -481,6 +552,7 @@ main(void)
         cmocka_unit_test(test_map__a_tool_span_is_a_run_step),
         cmocka_unit_test(test_map__other_spans_are_otel_spans_or_dropped),
         cmocka_unit_test(test_map__content_only_when_asked),
+        cmocka_unit_test(test_map__genai_span_events_keep_no_content),
         cmocka_unit_test(test_map__the_run_from_an_attribute),
         cmocka_unit_test(test_map__bad_ids_and_times_are_refused),
         cmocka_unit_test(test_map__a_log_record),
