@@ -381,10 +381,11 @@ static const struct cli_opt serve_opts[] = {
              "record content too: prompts, completions, tool arguments and "
              "results, system instructions, GenAI log events' bodies (not "
              "recorded by default)"),
-    CLI_VALUE(OPT_OTLP_BACKLOG, 0, "otlp-backlog", "N",
-              "answer OTLP requests 503 (Retry-After: 1) while N events or "
-              "more wait for the writer, and 429 while the receiver holds N "
-              "not yet committed (default 65536)"),
+    CLI_VALUE(
+        OPT_OTLP_BACKLOG, 0, "otlp-backlog", "N",
+        "answer OTLP requests 503 (Retry-After: 1 to 3) while N events or "
+        "more wait for the writer, and 429 while the receiver holds N "
+        "not yet committed (default 65536)"),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_serve = {

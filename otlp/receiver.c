@@ -108,7 +108,8 @@ reply(struct ldg_httpd_req *req, unsigned status, int json, const void *body,
     return ldg_httpd_reply(req, status, hdrs, body, len);
 }
 
-/* A refusal: google.rpc.Status in the request's encoding. */
+/* A refusal: google.rpc.Status in the request's encoding. A 429 or 503
+ * without retry_after is "behind": its Retry-After is chosen here. */
 static int
 refuse(struct ldg_otlp *r, struct ldg_httpd_req *req, unsigned status, int json,
        int code, const char *msg, const char *retry_after)
@@ -118,10 +119,14 @@ refuse(struct ldg_otlp *r, struct ldg_httpd_req *req, unsigned status, int json,
     int rc;
 
     add(&r->st.requests, 1);
-    if (status == 429 ||
-        (status == 503 && retry_after != NULL && strcmp(retry_after, "1") == 0))
-        add(&r->st.throttled, 1);
-    else if (status >= 500)
+    if (retry_after == NULL && (status == 429 || status == 503)) {
+        /* behind: the clients refused together must not come back
+         * together (an SDK waits exactly Retry-After, without its own
+         * jitter), so the answers spread them over 1 to 3 seconds */
+        static const char *const spread[] = {"1", "2", "3"};
+        uint64_t k = __atomic_fetch_add(&r->st.throttled, 1, __ATOMIC_RELAXED);
+        retry_after = spread[k % 3];
+    } else if (status >= 500)
         add(&r->st.failed, 1);
     else
         add(&r->st.refused, 1);
@@ -349,14 +354,14 @@ handle(void *ctx, struct ldg_httpd_req *req)
         snprintf(msg, sizeof msg,
                  "the ledger's writer is behind (%llu events wait for it)",
                  (unsigned long long)ldg_serve_backlog(r->srv));
-        return refuse(r, req, 503, json, RPC_UNAVAILABLE, msg, "1");
+        return refuse(r, req, 503, json, RPC_UNAVAILABLE, msg, NULL);
     }
     if (__atomic_load_n(&r->inflight, __ATOMIC_RELAXED) >= r->behind_max) {
         snprintf(msg, sizeof msg,
                  "too many events in flight here (%llu not yet committed)",
                  (unsigned long long)__atomic_load_n(&r->inflight,
                                                      __ATOMIC_RELAXED));
-        return refuse(r, req, 429, json, RPC_RESOURCE_EXHAUSTED, msg, "1");
+        return refuse(r, req, 429, json, RPC_RESOURCE_EXHAUSTED, msg, NULL);
     }
     body = ldg_httpd_body(req, &len);
     if (ce != NULL && strcasecmp(ce, "gzip") == 0) {
