@@ -15,7 +15,13 @@
 #     call joined to the application's span, agreeing (one request, two
 #     witnesses);
 #   - no content is recorded (the app asks its instrumentation to capture
-#     prompts: the receiver drops them), nor the API key.
+#     prompts: the receiver drops them), nor the API key;
+#   - a real disagreement: the app gives up on a slow answer (its chat
+#     span an error), the proxy sees it leave (client-gone): the timeline
+#     joins them and says they disagree on the outcome;
+#   - the writer behind: 8 of the SDK's exporters flush at once against
+#     --otlp-backlog 1 (tests/e2e/lib/otlp_retry.cjs): answered 429/503
+#     with Retry-After, they retry until every span is in.
 # The libraries are installed by setup.sh into BUILD/npm (versions in
 # tests/npm/package.json); when they are not there this installs them, and
 # says SKIP only when npm's registry cannot be reached.
@@ -128,6 +134,46 @@ P
     grep -q 'the proxy.s record of #.*they agree' "$T/tl.$enc.txt" ||
         fail "$enc: the text does not join them: $(cat "$T/tl.$enc.txt")"
 done
+# a real disagreement: the app gives up on a slow answer (its span: an
+# error), the proxy sees the client leave (client-gone); both witnessed
+# the same call, and the timeline says they disagree on the outcome
+python3 - "$T/state.json" <<'P'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["delay_ms"] = 2000
+json.dump(s, open(sys.argv[1], "w"))
+P
+if timeout 120 node "$ROOT/tests/e2e/lib/otlp_app.cjs" "$NPM_DIR" "$U" "$P" \
+    llama3:8b json timeout >"$T/app.to" 2>"$T/app.to.err"; then
+    TR=$(head -1 "$T/app.to")
+    # the proxy records the call once the runtime answers (2 s)
+    i=0
+    while [ "$(L query trace="$TR" type=route.decision -o json 2>/dev/null | wc -l)" -lt 2 ] &&
+        [ $i -lt 200 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    L timeline --trace "$TR" -o json >"$T/tl.to"
+    L timeline --trace "$TR" >"$T/tl.to.txt"
+    python3 - "$T/tl.to" <<'P' || fail "timeout: $(cat "$T/tl.to.txt")"
+import json, sys
+tl = json.load(open(sys.argv[1]))
+evs = [e for e in tl["events"] if e["type"] == "route.decision"]
+app = [e for e in evs if "span_id" in e["body"]]
+px = [e for e in evs if "upstream" in e["body"]]
+assert len(app) == 1 and len(px) == 1, evs
+assert app[0]["body"]["outcome"] == "error", app
+assert px[0]["body"]["outcome"] == "client-gone", px
+j = px[0]["joined"]
+assert j["seq"] == app[0]["seq"] and j["agree"] is False, j
+assert j["differs"] == [{"field": "outcome", "app": "error", "proxy": "client-gone"}], j
+assert tl["counts"]["joined_disagree"] == 1, tl["counts"]
+P
+    grep -q 'they DISAGREE: outcome "error" (app) vs "client-gone" (proxy)' "$T/tl.to.txt" ||
+        fail "timeout: the text does not say they disagree: $(cat "$T/tl.to.txt")"
+else
+    fail "timeout: the app failed: $(tail -20 "$T/app.to.err")"
+fi
 L query -o json >"$T/all"
 for secret in 'why is the sky blue' 'Rayleigh' 'SECRET-CITY' 'sk-otlp-e2e-SECRET'; do
     grep -q "$secret" "$T/all" && fail "'$secret' is in the log"
@@ -138,6 +184,32 @@ kill -TERM $SP
 wait $SP 2>/dev/null
 grep -q 'spans: 1[0-9] received, 1[0-9] recorded' "$T/s.err" ||
     fail "the server's counts: $(tail -2 "$T/s.err")"
+# the writer behind: 8 exporters flush at once against --otlp-backlog 1,
+# the receiver takes one request at a time and answers the others 429 or
+# 503 with Retry-After; the SDK's retries must bring every span in
+"$LEDGER" --dir "$D" serve --otlp 127.0.0.1:0 --otlp-backlog 1 >"$T/s2.out" 2>"$T/s2.err" &
+SP=$!
+PIDS="$PIDS $SP"
+i=0
+while ! grep -q '^listening on' "$T/s2.out" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+U=$(sed -n 's/^otlp on \(http:[^ ]*\).*/\1/p' "$T/s2.out")
+for enc in json proto; do
+    if ! timeout 120 node "$ROOT/tests/e2e/lib/otlp_retry.cjs" "$NPM_DIR" "$U" $enc 8 200 \
+        >"$T/retry.$enc" 2>"$T/retry.$enc.err"; then
+        fail "retry $enc: $(tail -5 "$T/retry.$enc.err")"
+        continue
+    fi
+    grep -q '^retries [1-9]' "$T/retry.$enc" ||
+        fail "retry $enc: the SDK was never asked to retry: $(cat "$T/retry.$enc")"
+    for tr in $(grep -E '^[0-9a-f]{32}$' "$T/retry.$enc"); do
+        n=$(L query trace="$tr" -o json | wc -l)
+        [ "$n" = 200 ] || fail "retry $enc: trace $tr has $n spans of 200"
+    done
+done
+kill -TERM $SP
+wait $SP 2>/dev/null
+grep -q 'otlp: .* throttled' "$T/s2.err" && ! grep -q '(0 refused, 0 throttled' "$T/s2.err" ||
+    fail "retry: the receiver throttled nothing: $(tail -1 "$T/s2.err")"
 L verify >"$T/v" 2>&1 || fail "verify: $(cat "$T/v")"
 [ $nfail = 0 ] || { echo "otlp_npm: $nfail failed"; exit 1; }
 echo "otlp_npm: the OpenTelemetry SDK's JSON and protobuf exports, joined to the proxy's records: all passed"

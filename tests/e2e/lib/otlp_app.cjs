@@ -5,18 +5,20 @@
 // @opentelemetry/instrumentation-http, which sends the W3C traceparent),
 // talking to a model runtime through `ledger proxy`.
 //
-//   node otlp_app.cjs NPM_DIR OTLP_URL PROXY_URL MODEL json|proto
+//   node otlp_app.cjs NPM_DIR OTLP_URL PROXY_URL MODEL json|proto [timeout]
 //
 // An agent span ("invoke_agent planner") holds a chat completion, an
 // embeddings call and a tool execution span of its own; a log record is
 // emitted in the trace. Prints the trace id, then "done" once the SDK has
 // flushed and shut down (its exporters sent everything, or it says why
-// not on stderr and exits 1).
+// not on stderr and exits 1). With "timeout": only one chat completion,
+// which the app gives up on after 400 ms (no retry), so that its span
+// says error while the proxy sees the client leave.
 "use strict";
 const path = require("path");
 const { createRequire } = require("module");
 
-const [npmDir, otlpUrl, proxyUrl, model, encoding] = process.argv.slice(2);
+const [npmDir, otlpUrl, proxyUrl, model, encoding, mode] = process.argv.slice(2);
 const need = createRequire(path.join(path.resolve(npmDir), "package.json"));
 
 const { NodeSDK } = need("@opentelemetry/sdk-node");
@@ -69,6 +71,34 @@ async function main() {
   const tracer = api.trace.getTracer("otlp-e2e");
   const logger = logsApi.logs.getLogger("otlp-e2e");
   let traceId;
+  if (mode === "timeout") {
+    await tracer.startActiveSpan("invoke_agent impatient", {
+      attributes: { "gen_ai.operation.name": "invoke_agent" },
+    }, async (agent) => {
+      traceId = agent.spanContext().traceId;
+      let failed = false;
+      try {
+        await client.chat.completions.create({
+          model, messages: [{ role: "user", content: "why is the sky blue" }],
+        }, { timeout: 400, maxRetries: 0 });
+      } catch (e) {
+        failed = true;
+      }
+      if (!failed)
+        failures.push("the chat did not time out");
+      // the aborted request's HTTP span ends once its socket closes
+      await new Promise((r) => setTimeout(r, 300));
+      agent.end();
+    });
+    console.log(traceId);
+    await sdk.shutdown();
+    if (failures.length) {
+      console.error("the SDK said: " + failures.join("; "));
+      process.exit(1);
+    }
+    console.log("done");
+    return;
+  }
   await tracer.startActiveSpan("invoke_agent planner", {
     attributes: { "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner" },
   }, async (agent) => {
