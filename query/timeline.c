@@ -1662,6 +1662,24 @@ ldg_query_timeline_event_text(const json_t *e, int *bad)
     return s;
 }
 
+/* The earliest source time of the timeline's events (the base of a run
+ * without a start on the source's clock), UINT64_MAX when none. */
+static uint64_t
+first_source_ts(const json_t *tl)
+{
+    uint64_t first = UINT64_MAX;
+    size_t i;
+    const json_t *e;
+    json_array_foreach(json_object_get(tl, "events"), i, e)
+    {
+        const char *st = sget(e, "ts");
+        if (jstr_is(e, "clock", "source") && st[0] >= '0' && st[0] <= '9' &&
+            strtoull(st, NULL, 10) < first)
+            first = strtoull(st, NULL, 10);
+    }
+    return first;
+}
+
 int
 ldg_query_timeline_text(const json_t *tl, char **out)
 {
@@ -1717,11 +1735,21 @@ ldg_query_timeline_text(const json_t *tl, char **out)
         ldg_buf_printf(&b, "  started %s (#%s)", when, sget(v, "seq"));
     }
     ldg_buf_printf(&b, "  status %s", sget(tl, "status"));
-    if (jstr_is(tl, "clock", "source"))
+    if (jstr_is(tl, "clock", "source") && claimed[0]) {
         ldg_buf_printf(&b,
                        "  (times from the start: the source's clock, "
                        "which puts the start at %s)",
+                       claimed);
+    } else if (jstr_is(tl, "clock", "source")) {
+        /* no start (a trace): times from its first event */
+        uint64_t first = first_source_ts(tl);
+        if (first != UINT64_MAX)
+            ldg_time_local(claimed, sizeof claimed, first);
+        ldg_buf_printf(&b,
+                       "  (times from its first event: the source's clock, "
+                       "which puts it at %s)",
                        claimed[0] ? claimed : "?");
+    }
     v = json_object_get(json_object_get(tl, "end"), "duration_ms");
     if (json_is_integer(v))
         ldg_buf_printf(&b, " in %.3fs", (double)json_integer_value(v) / 1000.0);

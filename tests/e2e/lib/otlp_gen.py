@@ -9,6 +9,9 @@
                                      ledger's body limit, one that is not
     otlp_gen.py logs TRACE           two log records: a log line and a GenAI
                                      event whose body is content
+    otlp_gen.py tree TRACE           an agent's turn, sent out of order:
+                                     invoke_agent > chat, execute_tool (> an
+                                     HTTP client span), chat
 
 Times are now; ids are the given trace and span ids counted from 1.
 """
@@ -84,6 +87,22 @@ def main():
                  status={"code": 2, "message": "SECRET-ERROR-TEXT"}),
         ]
         out = request(spans)
+    elif what == "tree":
+        ms = 1_000_000
+        spans = [
+            span(trace, 1, "invoke_agent planner",
+                 [kv("gen_ai.operation.name", "invoke_agent"),
+                  kv("gen_ai.agent.name", "planner")], dur=3000 * ms),
+            chat(trace, 2, parent=1, start=100 * ms),
+            span(trace, 3, "execute_tool get_weather",
+                 [kv("gen_ai.operation.name", "execute_tool"),
+                  kv("gen_ai.tool.name", "get_weather")],
+                 parent=1, start=400 * ms, dur=300 * ms),
+            span(trace, 5, "GET", [kv("http.request.method", "GET")],
+                 parent=3, start=450 * ms, dur=200 * ms, kind=3),
+            chat(trace, 4, parent=1, start=800 * ms),
+        ]
+        out = request([spans[4], spans[2], spans[0], spans[3], spans[1]])
     elif what == "batch":
         n, first = int(sys.argv[3]), int(sys.argv[4], 16)
         out = request([chat(trace, first + i, start=i * 1000) for i in range(n)])
