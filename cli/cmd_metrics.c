@@ -32,12 +32,15 @@ const struct cli_command cli_cmd_metrics = {
     "free, the interval jobs of `ledger serve` when one has run here, and "
     "the proxy's requests by model, status and outcome with latency and "
     "time-to-first-token histograms and token counters, counted from its "
-    "events in the log. docs/METRICS.md lists every series.\n\n"
+    "events in the log, and the events made from OpenTelemetry spans and "
+    "log records (`ledger serve --otlp`). docs/METRICS.md lists every "
+    "series.\n\n"
     "Counting the events costs one step per event; the counts are kept in "
     "DIR/metrics-cache.json (when the directory is writable), so the next "
     "run counts only the events appended since. `ledger serve --metrics "
     "ADDR` serves the same at http://ADDR/metrics, with the server's own "
-    "counters. Exit 0, or 66 when there is no ledger, 74 on a read error.",
+    "counters (and, with --otlp, its receiver's: spans received, rejected "
+    "and recorded since it started). Exit 0, or 66 when there is no ledger, 74 on a read error.",
     metrics_opts,
     NULL,
     "ledger metrics\n"

@@ -29,7 +29,11 @@ const double metrics_bounds[M_NBUCKETS] = {
 const char *const metrics_outcomes[M_NOUTCOMES] = {"ok", "error", "refused",
                                                    "client-gone", "other"};
 
-#define CACHE_VERSION 1
+const char *const metrics_otlp_types[M_NOTLP] = {
+    LDG_EV_ROUTE_DECISION, LDG_EV_RUN_STEP, LDG_EV_OTEL_SPAN, LDG_EV_OTEL_LOG};
+
+/* 2: the OTLP receiver's events (otlp) */
+#define CACHE_VERSION 2
 
 int
 ldg_metrics_new(struct ldg_metrics **out)
@@ -241,6 +245,23 @@ struct scan {
     uint64_t n;
 };
 
+/* An event the OTLP receiver made: its id says so (docs/OTLP.md, "The
+ * id"), and its type which of metrics_otlp_types it is. */
+static void
+count_otlp(struct ldg_metrics *m, const struct ldg_event *ev)
+{
+    int span = ev->id_len > 5 && memcmp(ev->id, "otlp:", 5) == 0;
+    int log = ev->id_len > 9 && memcmp(ev->id, "otlp-log:", 9) == 0;
+    if (!span && !log)
+        return;
+    for (size_t i = 0; i < M_NOTLP; i++)
+        if (strcmp(ev->type, metrics_otlp_types[i]) == 0 &&
+            (i == M_NOTLP - 1) == log) {
+            m->otlp[i]++;
+            return;
+        }
+}
+
 static int
 want_body(void *ctx, const struct ldg_event *ev)
 {
@@ -258,6 +279,7 @@ on_event(void *ctx, const struct ldg_event *ev, const struct ldg_body_view *b)
 
     t->n++;
     s->n++;
+    count_otlp(s->m, ev);
     if (strcmp(ev->type, PROXY_TYPE) == 0)
         return count_proxy(s->m, b, 0);
     if (strcmp(ev->type, ROUTE_TYPE) == 0 &&
@@ -399,10 +421,14 @@ ldg_metrics_save(const struct ldg_metrics *m, const char *path, char *err,
         json_array_append_new(
             reqs, json_pack("[i, i, i, o]", m->reqs[i].model, m->reqs[i].status,
                             m->reqs[i].outcome, ldg_json_u64(m->reqs[i].n)));
-    o = json_pack("{s:i, s:o, s:s, s:o, s:o, s:o, s:o, s:o}", "version",
+    json_t *otlp = json_array();
+    for (size_t i = 0; i < M_NOTLP; i++)
+        json_array_append_new(otlp, ldg_json_u64(m->otlp[i]));
+    o = json_pack("{s:i, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "version",
                   CACHE_VERSION, "size", ldg_json_u64(m->size), "leaf", hex,
                   "types", types, "models", models, "statuses", st, "requests",
-                  reqs, "proxy_events", ldg_json_u64(m->proxy_events));
+                  reqs, "proxy_events", ldg_json_u64(m->proxy_events), "otlp",
+                  otlp);
     /* the text whole, then one write (jansson's dumpfd writes it a token
      * at a time) */
     text = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -453,8 +479,16 @@ load_into(struct ldg_metrics *m, const json_t *o)
         get_u64(o, "size", &m->size) ||
         (hex = json_string_value(json_object_get(o, "leaf"))) == NULL ||
         ldg_unhex(m->leaf, 32, hex) < 0 ||
-        get_u64(o, "proxy_events", &m->proxy_events) || tables(m) < 0)
+        get_u64(o, "proxy_events", &m->proxy_events) || tables(m) < 0 ||
+        json_array_size(json_object_get(o, "otlp")) != M_NOTLP)
         return -1;
+    for (i = 0; i < M_NOTLP; i++) {
+        const char *s =
+            json_string_value(json_array_get(json_object_get(o, "otlp"), i));
+        if (s == NULL || *s < '0' || *s > '9')
+            return -1;
+        m->otlp[i] = strtoull(s, NULL, 10);
+    }
     json_object_foreach(json_object_get(o, "types"), k, v)
     {
         size_t hint = 0;

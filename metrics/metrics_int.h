@@ -46,6 +46,11 @@ struct m_req {
 extern const char *const metrics_outcomes[M_NOUTCOMES]; /* ... "other" */
 #define M_OTHER_STATUS 0xffffu
 
+/* The events a span becomes (route.decision, run.step, otel.span), then
+ * a log record's (otel.log), as ledger_otlp_events_total labels them. */
+#define M_NOTLP 4
+extern const char *const metrics_otlp_types[M_NOTLP];
+
 struct ldg_metrics {
     uint64_t size;    /* events counted: [0, size) */
     uint8_t leaf[32]; /* leaf hash of event size-1 (size > 0) */
@@ -58,6 +63,9 @@ struct ldg_metrics {
     struct m_req *reqs;
     size_t nreqs, capreqs;
     uint64_t proxy_events;
+    /* events the OTLP receiver made (ids "otlp:" for a span, "otlp-log:"
+     * for a log record), by metrics_otlp_types */
+    uint64_t otlp[M_NOTLP];
 };
 
 #endif

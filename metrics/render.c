@@ -555,6 +555,15 @@ render_all(struct ldg_metrics *m, struct ldg_ledger *l, struct ldg_buf *out)
     render_disk(out, l);
     render_jobs(out, l);
     render_proxy(out, m);
+    head(out, "ledger_otlp_events_total", "counter",
+         "Events in the log made from OpenTelemetry spans and log records "
+         "(ledger serve --otlp), by signal and event type.");
+    for (size_t i = 0; i < M_NOTLP; i++)
+        sample_u(out, "ledger_otlp_events_total",
+                 (const char *const[]){"signal",
+                                       i == M_NOTLP - 1 ? "log" : "span",
+                                       "type", metrics_otlp_types[i], NULL},
+                 m->otlp[i]);
     head(out, "ledger_metrics_counted_events", "gauge",
          "Events the event counts (events by type, proxy) are up to.");
     sample_u(out, "ledger_metrics_counted_events", NULL, m->size);
@@ -659,11 +668,12 @@ render_otlp(const struct ldg_otlp_stats *st, struct ldg_buf *o)
                    "content types.",
                    refused),
         OTLP_FIELD("requests_throttled_total",
-                   "OTLP requests answered 429 or 503 with Retry-After (the "
-                   "writer behind, stopping).",
+                   "OTLP requests answered 429 or 503 because the writer is "
+                   "behind (Retry-After 1 to 3).",
                    throttled),
         OTLP_FIELD("requests_failed_total",
-                   "OTLP requests answered 503 because their commit failed.",
+                   "OTLP requests answered 503 because their commit failed or "
+                   "the server is stopping.",
                    failed),
         OTLP_FIELD("spans_received_total",
                    "Spans in OTLP requests that decoded.", spans_received),

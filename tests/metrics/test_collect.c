@@ -2,7 +2,8 @@
  * test_collect.c — the counts over the log (metrics/collect.c): proxy
  * events counted by model, status and outcome with their histograms and
  * tokens, route decisions without "upstream" left out, incremental
- * updates equal to a count from scratch, bounded labels, the cache file
+ * updates equal to a count from scratch, the events the OTLP receiver
+ * made (by their ids), bounded labels, the cache file
  * (round trip, damaged, another log's), and the text rendered from them.
  */
 #include <setjmp.h>
@@ -128,8 +129,8 @@ static char *
 stable(char *text)
 {
     static const char *const volatile_[] = {
-        "_timestamp_seconds", "avail_bytes", "headroom_bytes", "used_bytes",
-        "file_bytes", "stored_bytes"};
+        "_timestamp_seconds", "avail_bytes", "headroom_bytes",
+        "used_bytes",         "file_bytes",  "stored_bytes"};
     char *w = text, *r = text;
 
     while (*r) {
@@ -147,6 +148,78 @@ stable(char *text)
     }
     *w = '\0';
     return text;
+}
+
+/* An event with an id, as the OTLP receiver appends them. */
+static void
+with_id(struct ldg_ledger *l, const char *type, const char *id,
+        const char *body)
+{
+    struct ldg_event_in ev;
+    json_t *b = json_loads(body, 0, NULL);
+    assert_non_null(b);
+    memset(&ev, 0, sizeof ev);
+    ev.type = type;
+    ev.body = b;
+    ev.id = id;
+    if (ldg_append(l, &ev, NULL) != 0)
+        fail_msg("%s %s: %s", type, id, ldg_errmsg(l));
+    json_decref(b);
+}
+
+#define OTLP_TR "otlp:5b8efff798038103d269b633813fc60c:"
+
+/* The events the OTLP receiver made, counted from their ids (a route
+ * decision or span of another origin is not one), saved and loaded. */
+static void
+test_collect__counts_what_the_otlp_receiver_recorded(void **state)
+{
+    char dir[512], path[600], err[512];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_metrics *m, *c;
+    char *text;
+    (void)state;
+    with_id(l, "route.decision", OTLP_TR "0000000000000001",
+            "{\"route\":\"m\",\"chosen_model\":\"m\"}");
+    with_id(l, "route.decision", OTLP_TR "0000000000000002",
+            "{\"route\":\"m\",\"chosen_model\":\"m\"}");
+    with_id(l, "run.step", OTLP_TR "0000000000000003",
+            "{\"run\":\"r\",\"step\":\"s\",\"tool\":\"t\",\"status\":\"ok\"}");
+    with_id(l, "otel.span", OTLP_TR "0000000000000004",
+            "{\"name\":\"n\",\"trace_id\":\"5b8efff798038103d269b633813fc60c\","
+            "\"span_id\":\"0000000000000004\"}");
+    with_id(l, "otel.log", "otlp-log:0123456789abcdef0123456789abcdef",
+            "{\"severity\":9}");
+    /* not the receiver's: a proxy request, an ingested span, no id */
+    proxy_req(l, "m", 200, "ok", 1, 1, 1, 1);
+    with_id(l, "otel.span", "mine-1",
+            "{\"name\":\"n\",\"trace_id\":\"5b8efff798038103d269b633813fc60c\","
+            "\"span_id\":\"0000000000000004\"}");
+    t_append(l, "run.step",
+             "{\"run\":\"r\",\"step\":\"s\",\"tool\":\"t\",\"status\":\"ok\"}",
+             NULL);
+    assert_int_equal(ldg_metrics_new(&m), 0);
+    update(m, l, 9);
+    snprintf(path, sizeof path, "%s/%s", dir, LDG_METRICS_CACHE_FILE);
+    assert_int_equal(ldg_metrics_save(m, path, err, sizeof err), 0);
+    assert_int_equal(ldg_metrics_new(&c), 0);
+    assert_int_equal(ldg_metrics_load(c, path), 0);
+    for (int k = 0; k < 2; k++) {
+        text = render(k ? c : m, l);
+        assert_true(has_line(text, "ledger_otlp_events_total{signal=\"span\","
+                                   "type=\"route.decision\"} 2"));
+        assert_true(has_line(text, "ledger_otlp_events_total{signal=\"span\","
+                                   "type=\"run.step\"} 1"));
+        assert_true(has_line(text, "ledger_otlp_events_total{signal=\"span\","
+                                   "type=\"otel.span\"} 1"));
+        assert_true(has_line(text, "ledger_otlp_events_total{signal=\"log\","
+                                   "type=\"otel.log\"} 1"));
+        free(text);
+    }
+    ldg_metrics_free(m);
+    ldg_metrics_free(c);
+    ldg_close(l);
+    t_rmrf(dir);
 }
 
 static void
@@ -321,6 +394,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_collect__counts_proxy_requests),
+        cmocka_unit_test(test_collect__counts_what_the_otlp_receiver_recorded),
         cmocka_unit_test(test_collect__incremental_equals_scratch),
         cmocka_unit_test(test_collect__another_log_starts_again),
         cmocka_unit_test(test_collect__damaged_cache_is_refused),
