@@ -162,14 +162,15 @@ unsigned ldg_otlp_port(const struct ldg_otlp *r);
 /* Counters, each read whole (not together one snapshot). "received":
  * in requests that decoded; "recorded": committed as new events;
  * "duplicate": their id was already in the log (a batch sent again);
- * "rejected": refused (in a request answered 4xx, or one by one by the
- * ledger: a partial success), or not committed (5xx); "dropped": not
- * recorded by the mapping's choice. */
+ * "rejected": refused one by one by the ledger (a partial success), or
+ * not committed (5xx); "dropped": not recorded by the mapping's choice. A
+ * request refused whole (4xx) did not decode: its spans are not counted,
+ * only the request (refused). */
 struct ldg_otlp_stats {
     uint64_t requests;  /* POSTs answered */
     uint64_t refused;   /* answered 4xx but 429 */
-    uint64_t throttled; /* answered 429 or 503 (writer behind, stopping) */
-    uint64_t failed;    /* answered 503 for a commit that failed */
+    uint64_t throttled; /* answered 429 or 503: the writer behind */
+    uint64_t failed;    /* answered 503: a commit that failed, stopping */
     uint64_t spans_received, spans_recorded, spans_duplicate, spans_rejected,
         spans_dropped;
     uint64_t logs_received, logs_recorded, logs_duplicate, logs_rejected,

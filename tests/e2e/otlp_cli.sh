@@ -23,7 +23,8 @@
 #     recorded once; a port out of range: 64;
 #   - kill -9 right after a run of acknowledged requests: every acked span
 #     is there after it, and the ledger verifies;
-#   - the counters at serve --metrics; options refused without --otlp, a
+#   - the counters at serve --metrics, and the events the receiver made in
+#     ledger metrics (ledger_otlp_events_total); options refused without --otlp, a
 #     non-loopback address without --otlp-remote, a unix: socket served.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
@@ -220,7 +221,15 @@ for s in "ledger_otlp_spans_received_total 13" "ledger_otlp_spans_recorded_total
     "ledger_otlp_logs_recorded_total 2" "ledger_otlp_requests_refused_total 10"; do
     grep -q "^$s\$" "$T/m" || fail "metrics: no '$s': $(grep '^ledger_otlp' "$T/m")"
 done
-ok "the receiver's counters at /metrics"
+# what the log holds, from ledger metrics (in the scrape, and offline)
+for s in 'signal="span",type="route.decision"} 6' 'signal="span",type="run.step"} 1' \
+    'signal="span",type="otel.span"} 2' 'signal="log",type="otel.log"} 2'; do
+    grep -qF "ledger_otlp_events_total{$s" "$T/m" ||
+        fail "scrape: no 'ledger_otlp_events_total{$s': $(grep otlp_events "$T/m")"
+    L metrics | grep -qF "ledger_otlp_events_total{$s" ||
+        fail "ledger metrics: no 'ledger_otlp_events_total{$s'"
+done
+ok "the receiver's counters at /metrics; what the log holds in ledger metrics"
 stop_serve
 grep -q 'otlp: .* spans: 13 received, 9 recorded' "$T/s.err" ||
     fail "the stop line: $(cat "$T/s.err")"
