@@ -40,7 +40,8 @@ const struct cli_command cli_cmd_metrics = {
     "run counts only the events appended since. `ledger serve --metrics "
     "ADDR` serves the same at http://ADDR/metrics, with the server's own "
     "counters (and, with --otlp, its receiver's: spans received, rejected "
-    "and recorded since it started). Exit 0, or 66 when there is no ledger, 74 on a read error.",
+    "and recorded since it started). Exit 0, or 66 when there is no ledger, 74 "
+    "on a read error.",
     metrics_opts,
     NULL,
     "ledger metrics\n"
