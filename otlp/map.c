@@ -565,6 +565,11 @@ otlp_map_span(struct otlp_mapper *m, const struct otlp_scope *sc,
     if (sp->start_ns == 0)
         return fail(m, LDG_EBADINPUT, "%s.startTimeUnixNano: 0 (not set)",
                     sp->where);
+    if (sp->end_ns == 0)
+        return fail(m, LDG_EBADINPUT,
+                    "%s.endTimeUnixNano: 0 (not set: a span is exported once "
+                    "it has ended)",
+                    sp->where);
     if (sp->end_ns < sp->start_ns)
         return fail(m, LDG_EBADINPUT,
                     "%s.endTimeUnixNano: %llu is before startTimeUnixNano "

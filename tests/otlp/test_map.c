@@ -439,6 +439,7 @@ test_map__bad_ids_and_times_are_refused(void **state)
     } times[] = {
         {0, 5, "startTimeUnixNano: 0"},
         {10, 5, "before startTimeUnixNano"},
+        {10, 0, "endTimeUnixNano: 0 (not set"},
         {5, 9300000000000000000ull, "past the year 2262"},
     };
     for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
