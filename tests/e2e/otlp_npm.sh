@@ -19,9 +19,9 @@
 #   - a real disagreement: the app gives up on a slow answer (its chat
 #     span an error), the proxy sees it leave (client-gone): the timeline
 #     joins them and says they disagree on the outcome;
-#   - the writer behind: 8 of the SDK's exporters flush at once against
-#     --otlp-backlog 1 (tests/e2e/lib/otlp_retry.cjs): answered 429/503
-#     with Retry-After, they retry until every span is in.
+#   - the writer behind: 16 of the SDK's exporters flush at once against
+#     --otlp-backlog 400, two batches at a time (tests/e2e/lib/otlp_retry.cjs):
+#     answered 429/503 with Retry-After, they retry until every span is in.
 # The libraries are installed by setup.sh into BUILD/npm (versions in
 # tests/npm/package.json); when they are not there this installs them, and
 # says SKIP only when npm's registry cannot be reached.
@@ -184,17 +184,18 @@ kill -TERM $SP
 wait $SP 2>/dev/null
 grep -q 'spans: 1[0-9] received, 1[0-9] recorded' "$T/s.err" ||
     fail "the server's counts: $(tail -2 "$T/s.err")"
-# the writer behind: 8 exporters flush at once against --otlp-backlog 1,
-# the receiver takes one request at a time and answers the others 429 or
-# 503 with Retry-After; the SDK's retries must bring every span in
-"$LEDGER" --dir "$D" serve --otlp 127.0.0.1:0 --otlp-backlog 1 >"$T/s2.out" 2>"$T/s2.err" &
+# the writer behind: 16 exporters flush a batch of 200 spans each at once
+# against --otlp-backlog 400, the receiver takes two at a time and answers
+# the others 429 or 503 with Retry-After; the SDK's retries must bring
+# every span in (with Retry-After: 1 on every answer, batches were lost)
+"$LEDGER" --dir "$D" serve --otlp 127.0.0.1:0 --otlp-backlog 400 >"$T/s2.out" 2>"$T/s2.err" &
 SP=$!
 PIDS="$PIDS $SP"
 i=0
 while ! grep -q '^listening on' "$T/s2.out" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 U=$(sed -n 's/^otlp on \(http:[^ ]*\).*/\1/p' "$T/s2.out")
 for enc in json proto; do
-    if ! timeout 120 node "$ROOT/tests/e2e/lib/otlp_retry.cjs" "$NPM_DIR" "$U" $enc 8 200 \
+    if ! timeout 120 node "$ROOT/tests/e2e/lib/otlp_retry.cjs" "$NPM_DIR" "$U" $enc 16 200 \
         >"$T/retry.$enc" 2>"$T/retry.$enc.err"; then
         fail "retry $enc: $(tail -5 "$T/retry.$enc.err")"
         continue
