@@ -270,6 +270,24 @@ any_json(struct otlp_mapper *m, const char *where, const char *key, json_t *v,
               where, k);
         return NULL;
     }
+    /* AnyValue's value is a oneof: the protobuf JSON mapping refuses two
+     * of its fields set (taking one would drop the other unsaid) */
+    static const char *const kinds[] = {
+        "stringValue", "boolValue",  "intValue",   "doubleValue",
+        "bytesValue",  "arrayValue", "kvlistValue"};
+    const char *first = NULL;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        if ((x = json_object_get(v, kinds[i])) == NULL || json_is_null(x))
+            continue;
+        if (first != NULL) {
+            jfail(m, LDG_EBADINPUT,
+                  "%s.attributes[\"%s\"]: both %s and %s (an AnyValue holds "
+                  "one value)",
+                  where, k, first, kinds[i]);
+            return NULL;
+        }
+        first = kinds[i];
+    }
     if ((x = json_object_get(v, "stringValue")) != NULL && !json_is_null(x)) {
         if (!json_is_string(x))
             goto wrong;

@@ -129,6 +129,14 @@ test_json__refusals_name_the_field(void **state)
         {SPAN_HEAD ",\"attributes\":[{\"key\":\"x\",\"value\":{"
                    "\"stringValue\":3}}]" SPAN_TAIL,
          "attributes[\"x\"]: a value of the wrong JSON type"},
+        {SPAN_HEAD ",\"attributes\":[{\"key\":\"x\",\"value\":{"
+                   "\"intValue\":\"3\",\"stringValue\":\"x\"}}]" SPAN_TAIL,
+         "attributes[\"x\"]: both stringValue and intValue (an AnyValue "
+         "holds one value)"},
+        {SPAN_HEAD
+         ",\"attributes\":[{\"key\":\"x\",\"value\":{"
+         "\"boolValue\":true,\"kvlistValue\":{\"values\":[]}}}]" SPAN_TAIL,
+         "both boolValue and kvlistValue"},
         {SPAN_HEAD ",\"attributes\":[{\"key\":\"\",\"value\":{}}]" SPAN_TAIL,
          "an empty key"},
         {"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":"
