@@ -1234,6 +1234,123 @@ trace_walk(struct tl *tl, const char *trace)
     return rc;
 }
 
+/*
+ * The proxy's records of the run's model calls when they are in another
+ * run: with `serve --otlp-run ATTR` the application's spans are in the
+ * attribute's run while the proxy puts its record in the trace's
+ * (docs/OTLP.md). For each trace of the run's spans (at most
+ * TL_TRACES_MAX), the proxy's route.decisions of another run whose caller
+ * (parent_span_id) is one of the run's spans are added, so that
+ * trace_tree joins them as it joins those of the run.
+ */
+#define TL_TRACES_MAX 64
+
+static int
+witness_walk(struct tl *tl)
+{
+    json_t *traces = json_object(), *spans = json_object(), *e, *v;
+    const char *tr;
+    char key[64];
+    size_t i;
+    int rc = 0, added = 0;
+
+    if (traces == NULL || spans == NULL) {
+        json_decref(traces);
+        json_decref(spans);
+        return LDG_ENOMEM;
+    }
+    json_array_foreach(tl->events, i, e)
+    {
+        json_t *b = json_object_get(e, "body");
+        const char *sp = json_string_value(json_object_get(b, "span_id"));
+        tr = json_string_value(json_object_get(b, "trace_id"));
+        if (tr == NULL || sp == NULL ||
+            json_object_get(b, "upstream") != NULL ||
+            jstr_is(e, "type", LDG_EV_OTEL_LOG))
+            continue;
+        snprintf(key, sizeof key, "%.32s:%.16s", tr, sp);
+        json_object_set_new(spans, key, json_true());
+        if (strcmp(tr, tl->run) != 0 &&
+            json_object_size(traces) < TL_TRACES_MAX)
+            json_object_set_new(traces, tr, json_true());
+    }
+    json_object_foreach(traces, tr, v)
+    {
+        struct ldg_query *q = NULL;
+        struct ldg_query_iter *it = NULL;
+        struct ldg_event ev;
+        char term[80], err[256];
+        char *terms[1] = {term};
+
+        snprintf(term, sizeof term, "trace=%s", tr);
+        if ((rc = ldg_query_compile(&q, 1, terms, NULL, NULL, err,
+                                    sizeof err)) < 0)
+            break;
+        if ((rc = ldg_query_iter_new(&it, q, tl->t, 0)) == 0) {
+            while ((rc = ldg_query_iter_next(it, &ev)) == 0) {
+                json_t *b = NULL;
+                const char *p;
+                if (strcmp(ev.type, LDG_EV_ROUTE_DECISION) != 0 ||
+                    strcmp(ev.run, tl->run) == 0)
+                    continue;
+                if (ldg_body_get(tl->t, ev.seq, &b) < 0)
+                    continue;
+                p = json_string_value(json_object_get(b, "parent_span_id"));
+                if (p != NULL && json_object_get(b, "upstream") != NULL) {
+                    snprintf(key, sizeof key, "%.32s:%.16s", tr, p);
+                    p = json_object_get(spans, key) != NULL ? p : NULL;
+                } else {
+                    p = NULL;
+                }
+                json_decref(b);
+                if (p == NULL)
+                    continue;
+                uint64_t first_ts = tl->first_ts, first_seq = tl->first_seq;
+                uint64_t last_ts = tl->last_ts, last_seq = tl->last_seq;
+                if (on_run_event(tl, ev.seq) != 0)
+                    break;
+                added = 1;
+                if (first_ts < ev.ts_ns) {
+                    tl->first_ts = first_ts;
+                    tl->first_seq = first_seq;
+                }
+                if (last_seq > ev.seq) {
+                    tl->last_ts = last_ts;
+                    tl->last_seq = last_seq;
+                }
+            }
+            if (rc == LDG_ENOTFOUND)
+                rc = 0;
+            if (rc == 0)
+                rc = tl->err;
+        }
+        ldg_query_iter_free(it);
+        ldg_query_free(q);
+        if (rc < 0)
+            break;
+    }
+    json_decref(traces);
+    json_decref(spans);
+    if (rc == 0 && added) {
+        /* in the order of the log, as the run's own */
+        size_t n = json_array_size(tl->events);
+        json_t **all = malloc(n * sizeof *all), *sorted = json_array();
+        if (all == NULL || sorted == NULL) {
+            free(all);
+            json_decref(sorted);
+            return LDG_ENOMEM;
+        }
+        json_array_foreach(tl->events, i, e) all[i] = e;
+        qsort(all, n, sizeof *all, seq_cmp);
+        for (i = 0; i < n; i++)
+            json_array_append(sorted, all[i]);
+        free(all);
+        json_decref(tl->events);
+        tl->events = sorted;
+    }
+    return rc;
+}
+
 static int timeline_of(struct ldg_txn *t, const char *run, const char *trace,
                        json_t **out);
 
@@ -1310,6 +1427,8 @@ timeline_of(struct ldg_txn *t, const char *run, const char *trace, json_t **out)
                             on_run_event, &tl);
     if (rc == 0)
         rc = tl.err;
+    if (rc == 0 && trace == NULL && tl.have_first)
+        rc = witness_walk(&tl);
     if (rc < 0)
         goto out;
     if (!tl.have_first) {

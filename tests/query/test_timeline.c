@@ -592,6 +592,61 @@ test_timeline__spans_as_a_tree_and_the_proxy_joined(void **state)
     ldg_txn_abort(t);
 }
 
+/* serve --otlp-run session.id: the application's spans are in the
+ * session's run, the proxy's records of its calls in the trace's; the
+ * session's timeline brings in the record whose caller is one of its
+ * spans (joined), not the trace's others. */
+static void
+test_timeline__the_proxy_joined_from_the_trace_s_run(void **state)
+{
+    struct fx *f = *state;
+    json_t *tl, *e;
+    size_t i, k = 0, joined = 0;
+    char *text = NULL;
+    q_append(f->l, "otel.span", NULL, "sess-1", NULL,
+             "{\"name\":\"invoke_agent\",\"trace_id\":\"" TR "\","
+             "\"span_id\":\"0000000000000001\"}");
+    /* the proxy records before the application exports its spans */
+    uint64_t px =
+        q_append(f->l, "route.decision", NULL, TR, NULL,
+                 "{\"route\":\"m\",\"chosen_model\":\"m:1\",\"tokens_in\":5,"
+                 "\"outcome\":\"ok\",\"upstream\":\"ollama\",\"trace_id\":\"" TR
+                 "\",\"parent_span_id\":\"0000000000000002\"}");
+    q_append(f->l, "route.decision", NULL, "sess-1", NULL,
+             "{\"route\":\"m\",\"chosen_model\":\"m:1\",\"tokens_in\":5,"
+             "\"outcome\":\"ok\",\"trace_id\":\"" TR "\",\"span_id\":"
+             "\"0000000000000002\",\"parent_span_id\":\"0000000000000001\"}");
+    /* the trace's other calls: another session's span, its proxy record */
+    q_append(f->l, "route.decision", NULL, "sess-2", NULL,
+             "{\"route\":\"m\",\"chosen_model\":\"m:1\",\"trace_id\":\"" TR
+             "\",\"span_id\":\"0000000000000009\"}");
+    q_append(f->l, "route.decision", NULL, TR, NULL,
+             "{\"route\":\"m\",\"chosen_model\":\"m:1\",\"upstream\":"
+             "\"ollama\",\"trace_id\":\"" TR "\",\"parent_span_id\":"
+             "\"0000000000000009\"}");
+    tl = timeline(f->l, "sess-1", 0);
+    json_array_foreach(json_object_get(tl, "events"), i, e)
+    {
+        if (strcmp(s(e, "kind"), "context") == 0)
+            continue;
+        k++;
+        if (json_object_get(e, "joined") != NULL) {
+            joined++;
+            assert_int_equal(strtoull(s(e, "seq"), NULL, 10), px);
+            assert_int_equal(json_integer_value(json_object_get(e, "depth")),
+                             2);
+        }
+    }
+    assert_int_equal(k, 3); /* the two spans and the one witness */
+    assert_int_equal(joined, 1);
+    assert_int_equal(count(tl, "joined"), 1);
+    assert_int_equal(count(tl, "joined_disagree"), 0);
+    assert_int_equal(ldg_query_timeline_text(tl, &text), 0);
+    assert_non_null(strstr(text, "they agree"));
+    free(text);
+    json_decref(tl);
+}
+
 int
 main(void)
 {
@@ -600,6 +655,9 @@ main(void)
             test_timeline__run_events_in_order_with_kinds, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_timeline__spans_as_a_tree_and_the_proxy_joined, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_timeline__the_proxy_joined_from_the_trace_s_run, setup,
             teardown),
         cmocka_unit_test_setup_teardown(
             test_timeline__context_on_the_source_clock, setup, teardown),
