@@ -1307,9 +1307,13 @@ witness_walk(struct tl *tl)
                     continue;
                 uint64_t first_ts = tl->first_ts, first_seq = tl->first_seq;
                 uint64_t last_ts = tl->last_ts, last_seq = tl->last_seq;
+                size_t had = json_array_size(tl->events);
                 if (on_run_event(tl, ev.seq) != 0)
                     break;
                 added = 1;
+                if (json_array_size(tl->events) > had)
+                    json_object_set_new(json_array_get(tl->events, had), "run",
+                                        json_string(ev.run));
                 if (first_ts < ev.ts_ns) {
                     tl->first_ts = first_ts;
                     tl->first_seq = first_seq;

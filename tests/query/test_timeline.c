@@ -633,6 +633,7 @@ test_timeline__the_proxy_joined_from_the_trace_s_run(void **state)
         if (json_object_get(e, "joined") != NULL) {
             joined++;
             assert_int_equal(strtoull(s(e, "seq"), NULL, 10), px);
+            assert_string_equal(s(e, "run"), TR); /* where it is */
             assert_int_equal(json_integer_value(json_object_get(e, "depth")),
                              2);
         }
