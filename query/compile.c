@@ -12,6 +12,7 @@
  * may take. The core makes them (ldg_body_needle_name/_value), so the
  * prefilter is a byte search and this module never sees the encoding.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -341,7 +342,7 @@ add_term(struct qgroup *g, const char *term, char *err, size_t errcap)
     struct qpred *p;
     struct qvalue *nv, *v;
     size_t flen;
-    int rc, fresh, neg = 0;
+    int rc, fresh, neg = 0, is_trace = 0;
 
     if (eq == NULL || eq == term) {
         snprintf(err, errcap,
@@ -377,6 +378,7 @@ add_term(struct qgroup *g, const char *term, char *err, size_t errcap)
         /* trace=ID: the OTLP receiver's and the proxy's body.trace_id
          * (docs/QUERY.md) */
         body_name = "trace_id";
+        is_trace = 1;
     } else {
         size_t i;
         for (i = 0; i < sizeof field_names / sizeof field_names[0]; i++)
@@ -430,6 +432,19 @@ add_term(struct qgroup *g, const char *term, char *err, size_t errcap)
     if (v->s == NULL)
         return LDG_ENOMEM;
     p->nv++;
+    if (is_trace) {
+        /* a trace id is recorded as 32 lowercase hex digits: another
+         * value could never match, and upper case is the same id */
+        size_t n = strlen(v->s), i;
+        for (i = 0; i < n && isxdigit((unsigned char)v->s[i]); i++)
+            v->s[i] = (char)tolower((unsigned char)v->s[i]);
+        if (n != 32 || i != n) {
+            snprintf(err, errcap,
+                     "term '%.80s': a trace id is 32 hex digits (16 bytes)",
+                     term);
+            return LDG_EBADINPUT;
+        }
+    }
     if (f == QF_TYPE || f == QF_SUBJECT || f == QF_PACK || f == QF_MODEL ||
         f == QF_ROUTE) {
         v->prefix = strcspn(v->s, "*?[\\");

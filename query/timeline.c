@@ -1368,19 +1368,27 @@ int
 ldg_query_timeline_trace(struct ldg_txn *t, const char *trace, json_t **out)
 {
     size_t n = trace ? strlen(trace) : 0;
+    char low[33];
     if (t == NULL || trace == NULL || out == NULL)
         return LDG_EINVAL;
     *out = NULL;
-    for (size_t i = 0; i < n; i++)
-        if (!((trace[i] >= '0' && trace[i] <= '9') ||
-              (trace[i] >= 'a' && trace[i] <= 'f')))
+    /* recorded in lower case; upper case is the same id */
+    for (size_t i = 0; i < n && n == 32; i++) {
+        char c = trace[i];
+        if (c >= 'A' && c <= 'F')
+            c = (char)(c - 'A' + 'a');
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
             n = 0;
+        else
+            low[i] = c;
+    }
     if (n != 32) {
         ldg_set_errmsg(ldg_txn_ledger(t),
-                       "trace id '%.80s': not 32 lowercase hex digits", trace);
+                       "trace id '%.80s': not 32 hex digits (16 bytes)", trace);
         return LDG_EBADINPUT;
     }
-    return timeline_of(t, trace, trace, out);
+    low[32] = '\0';
+    return timeline_of(t, low, low, out);
 }
 
 /* The timeline of run (trace NULL), or of the events of trace (run is the

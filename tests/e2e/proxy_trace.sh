@@ -83,5 +83,14 @@ assert "trace_id" not in es["none"][0]["body"]
 P
 L query trace=4bf92f3577b34da6a3ce929d0e0e4736 -o json >"$T/q"
 [ "$(wc -l <"$T/q")" = 2 ] || fail "query trace=: $(cat "$T/q")"
+# upper case is the same id; a value no trace id can be is refused (64)
+L query trace=4BF92F3577B34DA6A3CE929D0E0E4736 -o json >"$T/q"
+[ "$(wc -l <"$T/q")" = 2 ] || fail "query trace=UPPER: $(cat "$T/q")"
+L timeline --trace 4BF92F3577B34DA6A3CE929D0E0E4736 >"$T/q" ||
+    fail "timeline --trace UPPER: $(cat "$T/q")"
+L query trace=4bf92f3577b34da6a3ce929d0e0e473 >"$T/q" 2>"$T/qe"
+rc=$?
+[ $rc = 64 ] && grep -q 'a trace id is 32 hex digits' "$T/qe" ||
+    fail "query trace= of 31 digits: exit $rc, $(cat "$T/qe")"
 [ $fails = 0 ] || { echo "proxy_trace: $fails failed"; exit 1; }
 echo "proxy_trace: traceparent passed on unchanged, recorded when valid: all passed"

@@ -160,6 +160,12 @@ test_compile__malformed_terms_say_what_is_wrong(void **state)
     BAD("only FIELD=VALUE and FIELD!=VALUE", "body.tags[0]=x");
     BAD("unknown field 'status'", "status!=ok");
     BAD("no field name before '!='", "!=x");
+    /* a trace id that could never match is refused, not an empty answer */
+    BAD("a trace id is 32 hex digits", "trace=");
+    BAD("a trace id is 32 hex digits", "trace=xyz");
+    BAD("a trace id is 32 hex digits", "trace=4bf92f3577b34da6a3ce929d0e0e473");
+    BAD("a trace id is 32 hex digits",
+        "trace!=4bf92f3577b34da6a3ce929d0e0e4736g");
     memset(big, 'v', sizeof big - 1);
     memcpy(big, "run=", 4);
     BAD("longer than", big);
