@@ -64,6 +64,7 @@ test_json__every_value_kind(void **state)
         "{\"key\":\"m\",\"value\":{\"kvlistValue\":{\"values\":[{"
         "\"key\":\"k\",\"value\":{\"boolValue\":false}}]}}},"
         "{\"key\":\"e\",\"value\":{}},"
+        "{\"key\":\"u\",\"value\":{\"futureValue\":{\"x\":1}}},"
         "{\"key\":\"nv\"}"
         "]" SPAN_TAIL;
     assert_int_equal(decode_lim(t, NULL, &b), 0);
@@ -72,7 +73,7 @@ test_json__every_value_kind(void **state)
     assert_string_equal(s, "{\"a\":[1,\"two\"],\"b\":true,\"by\":\"AAEC\","
                            "\"d\":0.5,\"e\":null,\"i1\":-9007199254740993,"
                            "\"i2\":7,\"m\":{\"k\":false},\"nan\":\"NaN\","
-                           "\"nv\":null,\"s\":\"x\"}");
+                           "\"nv\":null,\"s\":\"x\",\"u\":null}");
     free(s);
     ldg_otlp_batch_free(b);
 }
