@@ -21,7 +21,9 @@
 #     joins them and says they disagree on the outcome;
 #   - the writer behind: 16 of the SDK's exporters flush at once against
 #     --otlp-backlog 400, two batches at a time (tests/e2e/lib/otlp_retry.cjs):
-#     answered 429/503 with Retry-After, they retry until every span is in.
+#     answered 429/503 with Retry-After, they retry until every span is in;
+#   - --otlp-run service.name: the app's spans in the service's run, the
+#     proxy's records in the trace's, joined in the service's timeline.
 # The libraries are installed by setup.sh into BUILD/npm (versions in
 # tests/npm/package.json); when they are not there this installs them, and
 # says SKIP only when npm's registry cannot be reached.
@@ -211,6 +213,58 @@ kill -TERM $SP
 wait $SP 2>/dev/null
 grep -q 'otlp: .* throttled' "$T/s2.err" && ! grep -q '(0 refused, 0 throttled' "$T/s2.err" ||
     fail "retry: the receiver throttled nothing: $(tail -1 "$T/s2.err")"
+# the run an attribute's (--otlp-run service.name, a resource attribute):
+# the app's spans are in the service's run, the proxy (which knows only
+# the traceparent) records in the trace's; `ledger timeline SERVICE` still
+# joins the proxy's records to the app's spans
+python3 - "$T/state.json" <<'P'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s.pop("delay_ms", None)
+json.dump(s, open(sys.argv[1], "w"))
+P
+"$LEDGER" --dir "$D" serve --otlp 127.0.0.1:0 --otlp-run service.name \
+    >"$T/s3.out" 2>"$T/s3.err" &
+SP=$!
+PIDS="$PIDS $SP"
+i=0
+while ! grep -q '^listening on' "$T/s3.out" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+U=$(sed -n 's/^otlp on \(http:[^ ]*\).*/\1/p' "$T/s3.out")
+"$LEDGER" --dir "$D" proxy --listen 127.0.0.1:0 \
+    --upstream "ollama=http://127.0.0.1:$(cat "$T/sport")" >"$T/p3.out" 2>"$T/p3.err" &
+PP=$!
+PIDS="$PIDS $PP"
+i=0
+while ! grep -q '^listening on' "$T/p3.out" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+P="http://$(sed -n 's/^listening on //p' "$T/p3.out")"
+if timeout 120 node "$ROOT/tests/e2e/lib/otlp_app.cjs" "$NPM_DIR" "$U" "$P" \
+    llama3:8b proto >"$T/app.run" 2>"$T/app.run.err"; then
+    TR=$(head -1 "$T/app.run")
+    L timeline otlp-e2e-agent -o json >"$T/tl.run" 2>"$T/tl.run.err" ||
+        fail "--otlp-run: timeline otlp-e2e-agent: $(cat "$T/tl.run.err")"
+    L timeline otlp-e2e-agent >"$T/tl.run.txt" 2>&1
+    python3 - "$T/tl.run" "$TR" <<'P' || fail "--otlp-run: $(cat "$T/tl.run.txt")"
+import json, sys
+tl = json.load(open(sys.argv[1]))
+tr = sys.argv[2]
+evs = [e for e in tl["events"] if e["kind"] != "context"]
+app = [e for e in evs if e["type"] == "route.decision" and "span_id" in e["body"]
+       and e["body"]["trace_id"] == tr]
+px = [e for e in evs if e["type"] == "route.decision" and "upstream" in e["body"]]
+assert len(app) == 2 and all(e["body"]["run"] == "otlp-e2e-agent" for e in app), app
+assert len(px) == 2, ("the proxy's records, from the trace's run", px)
+for e in px:
+    assert e["run"] == tr and e["body"]["trace_id"] == tr, e
+    assert e["joined"]["agree"] is True, e
+assert tl["counts"]["joined"] == 2, tl["counts"]
+P
+else
+    fail "--otlp-run: the app failed: $(tail -20 "$T/app.run.err")"
+fi
+kill -TERM $PP
+wait $PP 2>/dev/null
+kill -TERM $SP
+wait $SP 2>/dev/null
 L verify >"$T/v" 2>&1 || fail "verify: $(cat "$T/v")"
 [ $nfail = 0 ] || { echo "otlp_npm: $nfail failed"; exit 1; }
 echo "otlp_npm: the OpenTelemetry SDK's JSON and protobuf exports, joined to the proxy's records: all passed"
