@@ -1239,9 +1239,10 @@ trace_walk(struct tl *tl, const char *trace)
  * run: with `serve --otlp-run ATTR` the application's spans are in the
  * attribute's run while the proxy puts its record in the trace's
  * (docs/OTLP.md). For each trace of the run's spans (at most
- * TL_TRACES_MAX), the proxy's route.decisions of another run whose caller
- * (parent_span_id) is one of the run's spans are added, so that
- * trace_tree joins them as it joins those of the run.
+ * TL_TRACES_MAX; one scan of the log for all), the proxy's
+ * route.decisions of another run whose caller (parent_span_id) is one of
+ * the run's spans are added, so that trace_tree joins them as it joins
+ * those of the run.
  */
 #define TL_TRACES_MAX 64
 
@@ -1270,34 +1271,50 @@ witness_walk(struct tl *tl)
             continue;
         snprintf(key, sizeof key, "%.32s:%.16s", tr, sp);
         json_object_set_new(spans, key, json_true());
-        if (strcmp(tr, tl->run) != 0 &&
+        /* (a trace id as the receiver and the proxy write it: another
+         * value, appended by hand, is no trace= term) */
+        if (strcmp(tr, tl->run) != 0 && strlen(tr) == 32 &&
+            strspn(tr, "0123456789abcdef") == 32 &&
             json_object_size(traces) < TL_TRACES_MAX)
             json_object_set_new(traces, tr, json_true());
     }
+    /* one scan of the log for all of them: trace=A trace=B ... (the
+     * same field's terms are alternatives) */
+    size_t nt = json_object_size(traces), k = 0;
+    char(*tv)[48] = nt ? calloc(nt, sizeof *tv) : NULL;
+    char **terms = nt ? calloc(nt, sizeof *terms) : NULL;
+    if (nt > 0 && (tv == NULL || terms == NULL))
+        rc = LDG_ENOMEM;
     json_object_foreach(traces, tr, v)
     {
+        if (rc < 0)
+            break;
+        snprintf(tv[k], sizeof tv[k], "trace=%s", tr);
+        terms[k] = tv[k];
+        k++;
+    }
+    if (rc == 0 && nt > 0) {
         struct ldg_query *q = NULL;
         struct ldg_query_iter *it = NULL;
         struct ldg_event ev;
-        char term[80], err[256];
-        char *terms[1] = {term};
+        char err[256];
 
-        snprintf(term, sizeof term, "trace=%s", tr);
-        if ((rc = ldg_query_compile(&q, 1, terms, NULL, NULL, err,
-                                    sizeof err)) < 0)
-            break;
-        if ((rc = ldg_query_iter_new(&it, q, tl->t, 0)) == 0) {
+        if ((rc = ldg_query_compile(&q, (int)nt, terms, NULL, NULL, err,
+                                    sizeof err)) == 0 &&
+            (rc = ldg_query_iter_new(&it, q, tl->t, 0)) == 0) {
             while ((rc = ldg_query_iter_next(it, &ev)) == 0) {
                 json_t *b = NULL;
-                const char *p;
+                const char *p, *btr;
                 if (strcmp(ev.type, LDG_EV_ROUTE_DECISION) != 0 ||
                     strcmp(ev.run, tl->run) == 0)
                     continue;
                 if (ldg_body_get(tl->t, ev.seq, &b) < 0)
                     continue;
                 p = json_string_value(json_object_get(b, "parent_span_id"));
-                if (p != NULL && json_object_get(b, "upstream") != NULL) {
-                    snprintf(key, sizeof key, "%.32s:%.16s", tr, p);
+                btr = json_string_value(json_object_get(b, "trace_id"));
+                if (p != NULL && btr != NULL &&
+                    json_object_get(b, "upstream") != NULL) {
+                    snprintf(key, sizeof key, "%.32s:%.16s", btr, p);
                     p = json_object_get(spans, key) != NULL ? p : NULL;
                 } else {
                     p = NULL;
@@ -1330,9 +1347,9 @@ witness_walk(struct tl *tl)
         }
         ldg_query_iter_free(it);
         ldg_query_free(q);
-        if (rc < 0)
-            break;
     }
+    free(terms);
+    free(tv);
     json_decref(traces);
     json_decref(spans);
     if (rc == 0 && added) {

@@ -624,6 +624,9 @@ test_timeline__the_proxy_joined_from_the_trace_s_run(void **state)
              "{\"route\":\"m\",\"chosen_model\":\"m:1\",\"upstream\":"
              "\"ollama\",\"trace_id\":\"" TR "\",\"parent_span_id\":"
              "\"0000000000000009\"}");
+    /* a span appended by hand with a trace id no trace= term takes */
+    q_append(f->l, "otel.span", NULL, "sess-1", NULL,
+             "{\"name\":\"by hand\",\"trace_id\":\"XYZ\",\"span_id\":\"1\"}");
     tl = timeline(f->l, "sess-1", 0);
     json_array_foreach(json_object_get(tl, "events"), i, e)
     {
@@ -638,7 +641,7 @@ test_timeline__the_proxy_joined_from_the_trace_s_run(void **state)
                              2);
         }
     }
-    assert_int_equal(k, 3); /* the two spans and the one witness */
+    assert_int_equal(k, 4); /* the three spans and the one witness */
     assert_int_equal(joined, 1);
     assert_int_equal(count(tl, "joined"), 1);
     assert_int_equal(count(tl, "joined_disagree"), 0);
