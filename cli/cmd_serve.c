@@ -957,7 +957,7 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
         err[0] = '\0';
         rc = ldg_otlp_start(&otlp, &oo, err, sizeof err);
         if (rc < 0) {
-            cli_err(c, "--otlp %s: %s", otlp_addr, err);
+            cli_err(c, "--otlp: %s", err);
             rc = rc == LDG_EBADINPUT ? EX_USAGE : 75;
             goto out;
         }
