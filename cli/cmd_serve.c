@@ -371,7 +371,8 @@ static const struct cli_opt serve_opts[] = {
               "session.id (default: the trace id)"),
     CLI_VALUE(OPT_OTLP_SPANS, 0, "otlp-spans", "WHICH",
               "all (default): spans that are neither model calls nor tool "
-              "executions become otel.span events; genai: only spans with "
+              "executions become otel.span events; genai: only model calls "
+              "(a gen_ai.request.model is enough) and spans with "
               "gen_ai.operation.name are recorded, the rest dropped "
               "(counted)"),
     CLI_VALUE(OPT_OTLP_LOGS, 0, "otlp-logs", "WHAT",

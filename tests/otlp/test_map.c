@@ -246,6 +246,13 @@ test_map__other_spans_are_otel_spans_or_dropped(void **state)
     assert_string_equal(ev->type, "otel.span");
     assert_string_equal(s(ev->body, "operation"), "invoke_agent");
     ldg_otlp_batch_free(b);
+    /* a model call without an operation (it names a model) is GenAI too */
+    b = decode(
+        span_req("0000000000000003", KV_S("gen_ai.request.model", "m"), NULL),
+        &m, 0);
+    ev = only_event(b);
+    assert_string_equal(ev->type, "route.decision");
+    ldg_otlp_batch_free(b);
     /* a chat span that names no model cannot be a route.decision */
     b = decode(span_req("0000000000000003",
                         KV_S("gen_ai.operation.name", "chat"), NULL),
@@ -300,39 +307,42 @@ test_map__content_only_when_asked(void **state)
 static void
 test_map__genai_span_events_keep_no_content(void **state)
 {
-    static const char events[] =
-        ",\"events\":[{\"name\":\"gen_ai.user.message\",\"attributes\":[" KV_S("gen_ai.system", "az.ai.inference") "," KV_S("gen_ai.event.content", "{\\\"content\\\":\\\"SECRET-1\\\"}") "]},{\"name\":\"gen_ai.choice\",\"attributes\":[" KV_S(
-            "finish_reason",
-            "stop") "," KV_S("content",
-                             "SECRET-2") "," KV_S("tool_calls",
-                                                  "SECRET-3") "," KV_S("messag"
-                                                                       "e",
-                                                                       "SECRET-"
-                                                                       "4") "]}"
-                                                                            ",{"
-                                                                            "\""
-                                                                            "na"
-                                                                            "me"
-                                                                            "\""
-                                                                            ":"
-                                                                            "\""
-                                                                            "ex"
-                                                                            "ce"
-                                                                            "pt"
-                                                                            "io"
-                                                                            "n"
-                                                                            "\""
-                                                                            ","
-                                                                            "\""
-                                                                            "at"
-                                                                            "tr"
-                                                                            "ib"
-                                                                            "ut"
-                                                                            "es"
-                                                                            "\""
-                                                                            ":"
-                                                                            "[" KV_S("message",
-                                                                                     "connection reset") "]}]";
+    static const char
+        events
+            [] = ",\"events\":[{\"name\":\"gen_ai.user.message\","
+                 "\"attributes\":[" KV_S("gen_ai.system", "az.ai.inference") "," KV_S("gen_ai.event.content", "{\\\"content\\\":\\\"SECRET-1\\\"}") "]},{\"name\":\"gen_ai.choice\",\"attributes\":[" KV_S(
+                     "finish_reason",
+                     "stop") "," KV_S("content",
+                                      "SECRET-2") "," KV_S("tool_calls",
+                                                           "SECRET-3") "," KV_S("messag"
+                                                                                "e",
+                                                                                "SECRET-"
+                                                                                "4") "]}"
+                                                                                     ",{"
+                                                                                     "\""
+                                                                                     "na"
+                                                                                     "me"
+                                                                                     "\""
+                                                                                     ":"
+                                                                                     "\""
+                                                                                     "ex"
+                                                                                     "ce"
+                                                                                     "pt"
+                                                                                     "io"
+                                                                                     "n"
+                                                                                     "\""
+                                                                                     ","
+                                                                                     "\""
+                                                                                     "at"
+                                                                                     "tr"
+                                                                                     "ib"
+                                                                                     "ut"
+                                                                                     "es"
+                                                                                     "\""
+                                                                                     ":"
+                                                                                     "[" KV_S(
+                                                                                         "message",
+                                                                                         "connection reset") "]}]";
     struct ldg_otlp_map m = {0};
     (void)state;
     for (int content = 0; content < 2; content++) {
