@@ -521,6 +521,15 @@ keys_at(struct ldg_txn *t, const struct ldg_horizon *old, uint64_t hz,
     return rc;
 }
 
+/* A prune reads every page of the records it deletes and of the indexes
+ * it walks, and an index's deletions are scattered (a page each, read and
+ * copied): the pages it is done with leave the process every
+ * PRUNE_RELEASE records (the map is read-only; a page touched again is
+ * read again from the page cache), so that its resident size is a step's
+ * changes, not the ledger's (16,384 let a 1M-event prune peak at 173 MiB,
+ * 2,048 at 91 MiB, in the same time). */
+#define PRUNE_RELEASE 2048
+
 /* Deletes the keys of db from the first up to (not including) the u64be
  * key hz. */
 static int
@@ -546,7 +555,8 @@ del_seq_range(struct ldg_txn *t, enum ldg_core_db db, uint64_t hz, uint64_t *n)
                 break;
             if ((rc = ldg_cursor_del(c)) < 0)
                 break;
-            (*n)++;
+            if (++*n % PRUNE_RELEASE == 0)
+                ldg_store_trim(l->store);
         }
         if (rc < 0 || *n == before)
             break;
@@ -563,6 +573,7 @@ del_index(struct ldg_txn *t, enum ldg_core_db db, uint64_t hz, uint64_t *n)
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
     int dups = ldg_index_dups(db);
+    uint64_t seen = 0;
     struct ldg_cursor *c;
     struct ldg_val k, v;
     int rc;
@@ -574,6 +585,8 @@ del_index(struct ldg_txn *t, enum ldg_core_db db, uint64_t hz, uint64_t *n)
     rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v);
     while (rc == 0) {
         const uint8_t *s = dups ? v.data : (const uint8_t *)k.data + k.len - 8;
+        if (++seen % PRUNE_RELEASE == 0)
+            ldg_store_trim(l->store);
         if ((dups ? v.len : k.len) < 8) {
             rc = LDG_ECORRUPT;
             break;

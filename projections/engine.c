@@ -2093,7 +2093,9 @@ ldg_projections_horizon(struct ldg_txn *t, uint64_t hz, const char *note,
         ldg_set_errmsg(l,
                        "the projection note given for the state at the "
                        "horizon %llu is not the state its events fold to now "
-                       "(a body was erased since it was signed)",
+                       "(a body was erased since it was signed, or it was "
+                       "written by a build whose projections differ: write "
+                       "the archive again)",
                        (unsigned long long)hz);
         rc = LDG_ETAMPER;
         goto out;

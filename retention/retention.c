@@ -993,6 +993,9 @@ ldg_retention_prune(struct ldg_ledger *l, const struct ldg_prune_opts *o,
      * again goes on from there with the same archive) */
     while (step < r->h.horizon) {
         rc = prune_step(l, o, r, arch_first, note, now, span, &step, &single);
+        /* the pages a step read (every entry, body and index page of its
+         * events) leave this process: its resident size stays a step's */
+        ldg_access_hint(l, LDG_ACCESS_RELEASE);
         if (rc == LDG_ETXNFULL && !single && span > 1) {
             span /= 2; /* nothing of the step was written */
             step = 0;
