@@ -4,10 +4,12 @@
 # oldest 90% (up to the first commit's end at or after it) archived as
 # one segment and pruned with it, and
 #   store     the live store's bytes an event (pages in use, as `ledger
-#             stats --databases` counts them, over the events), store
-#             layout 4
+#             stats --databases` counts them, over the events), and the
+#             store layout the ledger has (`ledger stats`)
 #   archive   the segment's bytes an event and the events/s and peak RSS
-#             of writing it (target: <= 0.4x the store's bytes an event,
+#             of writing it (target: <= 0.4x the store's bytes an event
+#             at layout 4 and before, whose events carry a stored salt a
+#             field; <= 0.6x at layout 5, whose events carry a seed,
 #             >= 200,000 events/s, <= 128 MiB)
 #   verify    verify-bundle of that segment: events/s and peak RSS
 #             (target >= 300,000 events/s on two cores, <= 128 MiB)
@@ -19,6 +21,9 @@
 #             100,000) as a bundle and as a segment (`export --segment`
 #             of the same range): bytes an event, seconds, peak RSS, and
 #             verify-bundle of each
+#   big       peak RSS (and time) of archive, verify-bundle and prune of
+#             90% of a BENCH_RETENTION_BIG-event ledger (default 5M; 0:
+#             not run): the 128 MiB holds at any size
 #   pages     the store's bytes in use after, against before
 #   queries   the same queries over the kept events, before and after:
 #             a run's events, a time window, a body term in a seq range
@@ -122,8 +127,12 @@ qw0=$(med3 q_win)
 qb0=$(med3 q_body)
 u0=$(used "$D")
 store=$(div "$u0" "$SIZE")
-say "store: $u0 bytes in use for $SIZE events: $store B an event (layout 4)"
-row "store, bytes an event ($SIZE events, layout 4)" B "$store" - - "pages in use over events"
+LAYOUT=$("$L" --dir "$D" stats -o json | jq -r .layout)
+# the byte target: 0.4x a store of stored salts (layout 4 and before),
+# 0.6x a store of seeded salts (layout 5 on)
+if [ "$LAYOUT" -ge 5 ] 2>/dev/null; then F=0.6; SALTS="seeded salts"; else F=0.4; SALTS="a stored salt a field"; fi
+say "store: $u0 bytes in use for $SIZE events: $store B an event (layout $LAYOUT, $SALTS)"
+row "store, bytes an event ($SIZE events, layout $LAYOUT)" B "$store" - - "pages in use over events; $SALTS"
 
 # ------------------------------------------- the peer: the first part --
 # the same events both ways: a bundle archive (--format bundle) and a
@@ -147,7 +156,7 @@ if [ -n "$PH" ] && [ "$PH" != null ] && [ "$PH" -gt 0 ]; then
         >/dev/null 2>&1 || say "verify-bundle of the peer segment FAILED"
     pvs_s=$s pvs_mb=$mb pvs_c=$cpu
     say "peer, events 0..$((PH - 1)) ($PH): bundle $(div "$pb_b" "$PH") B an event ($pb_b bytes) written in $pb_s s ($pb_c CPU-s), $pb_mb MiB, verified in $pvb_s s ($pvb_c CPU-s), $pvb_mb MiB; segment $(div "$ps_b" "$PH") B an event ($ps_b bytes) written in $ps_s s ($ps_c CPU-s), $ps_mb MiB, verified in $pvs_s s ($pvs_c CPU-s), $pvs_mb MiB"
-    row "archive bytes an event, events 0..$((PH - 1))" B "$(div "$ps_b" "$PH")" "$(div "$pb_b" "$PH")" "max:$(echo "$store" | awk '{ printf "%.1f", 0.4 * $1 }')" "0.4x the store's $store"
+    row "archive bytes an event, events 0..$((PH - 1))" B "$(div "$ps_b" "$PH")" "$(div "$pb_b" "$PH")" "max:$(echo "$store $F" | awk '{ printf "%.1f", $2 * $1 }')" "${F}x the layout $LAYOUT store's $store"
     row "archive $PH events" "events/s" "$(rate "$PH" "$ps_s")" "$(rate "$PH" "$pb_s")" "min:200000" "$ps_c / $pb_c CPU-s; peak RSS $ps_mb / $pb_mb MiB"
     row "verify-bundle of it" "events/s" "$(rate "$PH" "$pvs_s")" "$(rate "$PH" "$pvb_s")" "min:300000" "$pvs_c / $pvb_c CPU-s; peak RSS $pvs_mb / $pvb_mb MiB"
     rm -f "$T/peer.bundle" "$T/peer.seg"
@@ -158,9 +167,9 @@ timed archive "$L" --dir "$D" archive --before "$HZ" --out "$T/a.seg" \
     -o json >"$T/out" 2>"$T/err" || { say "archive failed: $(tail -n 2 "$T/err")"; exit 1; }
 a_s=$s a_mb=$mb a_c=$cpu
 bytes=$(jq -r .bytes "$T/out")
-say "archive $HZ events as one segment: $a_s s ($a_c CPU-s: $(rate "$HZ" "$a_c") events a CPU-second), $(rate "$HZ" "$a_s") events/s, peak RSS $a_mb MiB; $bytes bytes, $(div "$bytes" "$HZ") B an event against the store's $store ($(echo "$bytes $HZ $store" | awk '{ printf "%.2f", $1 / $2 / $3 }')x; target <= 0.4x, >= 200000 events/s, <= 128 MiB)"
+say "archive $HZ events as one segment: $a_s s ($a_c CPU-s: $(rate "$HZ" "$a_c") events a CPU-second), $(rate "$HZ" "$a_s") events/s, peak RSS $a_mb MiB; $bytes bytes, $(div "$bytes" "$HZ") B an event against the layout $LAYOUT store's $store ($(echo "$bytes $HZ $store" | awk '{ printf "%.2f", $1 / $2 / $3 }')x; $SALTS; target <= ${F}x, >= 200000 events/s, <= 128 MiB)"
 row "archive $HZ events (one segment)" "events/s" "$(rate "$HZ" "$a_s")" - "min:200000" "$a_c CPU-s ($(rate "$HZ" "$a_c") events a CPU-second); peak RSS $a_mb MiB (<= 128)"
-row "archive bytes an event, events 0..$((HZ - 1))" B "$(div "$bytes" "$HZ")" - "max:$(echo "$store" | awk '{ printf "%.1f", 0.4 * $1 }')" "$(echo "$bytes $HZ $store" | awk '{ printf "%.2f", $1 / $2 / $3 }')x the store's $store"
+row "archive bytes an event, events 0..$((HZ - 1))" B "$(div "$bytes" "$HZ")" - "max:$(echo "$store $F" | awk '{ printf "%.1f", $2 * $1 }')" "$(echo "$bytes $HZ $store" | awk '{ printf "%.2f", $1 / $2 / $3 }')x the layout $LAYOUT store's $store ($SALTS)"
 timed verify "$L" verify-bundle "$T/a.seg" --trusted-key "$VK" >/dev/null 2>"$T/err" ||
     say "verify-bundle of the segment FAILED: $(tail -n 2 "$T/err")"
 v_s=$s v_mb=$mb v_c=$cpu
@@ -182,3 +191,31 @@ qb1=$(med3 q_body)
 say "pages in use after pruning $(echo "$HZ $SIZE" | awk '{ printf "%.1f", 100 * $1 / $2 }')%: $u0 -> $u1 bytes, $(echo "$u1 $u0" | awk '{ printf "%.1f", 100 * $1 / $2 }')% (target <= 15%)"
 row "pages in use after pruning $(echo "$HZ $SIZE" | awk '{ printf "%.1f", 100 * $1 / $2 }')%" "% of before" "$(echo "$u1 $u0" | awk '{ printf "%.1f", 100 * $1 / $2 }')" - "max:15" "$u0 -> $u1 bytes"
 say "query run=$RUN: $qr0 -> $qr1 s; window: $qw0 -> $qw1 s; body term: $qb0 -> $qb1 s (median of 3, before -> after)"
+
+# ------------------------------------------ peak RSS at a larger size --
+# (the 128 MiB holds at any size: archive, verify-bundle and prune of the
+# oldest 90% of a BENCH_RETENTION_BIG-event ledger, default 5M; 0: not run)
+BIG=${BENCH_RETENTION_BIG:-5000000}
+[ "$BIG" -gt 0 ] 2>/dev/null || exit 0
+rm -rf "$D"
+"$B/bench/gen_events" "$BIG" >"$T/ev.jsonl" 2>/dev/null || exit 1
+D=$T/big
+"$L" --dir "$D" init --origin bench.example/big >/dev/null || exit 1
+"$L" --dir "$D" ingest "$T/ev.jsonl" >/dev/null 2>&1 || exit 1
+rm -f "$T/ev.jsonl"
+VK=$("$L" --dir "$D" keys verifier)
+BH=$(((BIG + 1) * 9 / 10))
+timed big_archive "$L" --dir "$D" archive --before "$BH" --out "$T/b.seg" \
+    -o json >"$T/out" 2>"$T/err" || { say "archive of $BIG failed: $(tail -n 2 "$T/err")"; exit 1; }
+BH=$(jq -r .horizon.horizon "$T/out")
+ba_s=$s ba_mb=$mb ba_c=$cpu
+timed big_verify "$L" verify-bundle "$T/b.seg" --trusted-key "$VK" >/dev/null 2>"$T/err" ||
+    say "verify-bundle of the $BH-event segment FAILED: $(tail -n 2 "$T/err")"
+bv_s=$s bv_mb=$mb bv_c=$cpu
+timed big_prune "$L" --dir "$D" prune --before "$BH" --archive "$T/b.seg" --force \
+    >/dev/null 2>"$T/err" || { say "prune of $BH failed: $(tail -n 2 "$T/err")"; exit 1; }
+bp_s=$s bp_mb=$mb bp_c=$cpu
+say "at $BIG events, the oldest $BH: archive $ba_s s ($ba_c CPU-s), peak RSS $ba_mb MiB; verify-bundle $bv_s s ($bv_c CPU-s, $(rate "$BH" "$bv_s") events/s), $bv_mb MiB; prune $bp_s s ($bp_c CPU-s), $bp_mb MiB (target <= 128 MiB each); load $(cut -d' ' -f1-3 /proc/loadavg)"
+row "peak RSS of archive, $BH events" MiB "$ba_mb" - "max:128" "$ba_s s, $ba_c CPU-s"
+row "peak RSS of verify-bundle, $BH events" MiB "$bv_mb" - "max:128" "$bv_s s, $bv_c CPU-s ($(rate "$BH" "$bv_s") events/s)"
+row "peak RSS of prune, $BH events" MiB "$bp_mb" - "max:128" "$bp_s s, $bp_c CPU-s"

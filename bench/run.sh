@@ -25,7 +25,8 @@
 #                    `ledger migrate`: issue 31)
 #                    (default: all; fleet is bench/fleet.sh, BENCH_FLEET_N
 #                    events, default 1,000,000; retention is
-#                    bench/retention.sh, BENCH_RETENTION_N, the same)
+#                    bench/retention.sh, BENCH_RETENTION_N, the same, and
+#                    BENCH_RETENTION_BIG, default 5,000,000, for peak RSS)
 #   BENCH_FRESH=1    rebuild the query stores even if a matching set from
 #                    an earlier run is in bench/out/
 #   BENCH_OUT        output directory (default bench/out)
