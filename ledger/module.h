@@ -728,7 +728,7 @@ json_t *ldg_body_view_json(const struct ldg_body_view *b, const char *name);
  * end. LDG_ECORRUPT, with the event in the message, if an event is
  * missing or does not decode. Cost: two cursors stepping side by side, a
  * body split in place only when wanted; resident pages are dropped every
- * 65,536 events (LDG_ACCESS_RELEASE). */
+ * 16,384 events (LDG_ACCESS_RELEASE). */
 struct ldg_scan_fns {
     int (*want_body)(void *ctx, const struct ldg_event *ev);
     int (*event)(void *ctx, const struct ldg_event *ev,

@@ -15,7 +15,10 @@
 #include "ledger/ledger_int.h"
 #include "util/util.h"
 
-#define SCAN_RELEASE_EVERY 65536 /* events between dropped mappings */
+/* events between dropped mappings: an archive's fold of the state at
+ * its horizon peaked at 89 MiB a million events every 65,536, 51 MiB
+ * every 16,384 (the pages of 16,384 events are about 13 MB) */
+#define SCAN_RELEASE_EVERY 16384
 
 int
 ldg_log_scan(struct ldg_txn *t, uint64_t from, uint64_t to,
