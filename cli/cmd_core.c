@@ -3,15 +3,11 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1208,36 +1204,38 @@ record_result(struct cli *c, const struct ldg_verify_report *r, char *why,
     return rc;
 }
 
-/* What the verifying child has done, in memory shared with its parent:
- * if a corrupt page kills the child, the parent says how far it got. */
-struct verify_shared {
-    volatile uint64_t start, done, total;
-    volatile int started;
-};
-static struct verify_shared *vshared;
+/* What the verifying child has done, in memory shared with its parent
+ * (ldg_run_isolated): if a corrupt page kills the child, the parent says
+ * how far it got. NULL when verifying in this process. */
+static struct ldg_isolation *vshared;
 
 static void
 verify_progress(void *ctx, uint64_t done, uint64_t total)
 {
-    if (vshared != NULL) {
-        vshared->done = done;
-        vshared->total = total;
-    }
+    ldg_isolation_progress(vshared, done, total);
     cli_progress(ctx, done, total);
 }
 
 static int verify_run(struct cli *c, int argc, char **argv);
 
+struct verify_call {
+    struct cli *c;
+    int argc;
+    char **argv;
+};
+
 /* verify_run with its output kept until it is done (cli/gather.c): in the
  * process that verifies, which is not the command's when it forks. */
 static int
-verify_gathered(struct cli *c, int argc, char **argv)
+verify_gathered(void *ctx, struct ldg_isolation *iso)
 {
+    struct verify_call *v = ctx;
     int rc, err;
+    vshared = iso;
     cli_gather_start();
-    rc = verify_run(c, argc, argv);
+    rc = verify_run(v->c, v->argc, v->argv);
     if ((err = cli_gather_end()) != 0) {
-        cli_err(c, "cannot keep the output until the command is done: %s",
+        cli_err(v->c, "cannot keep the output until the command is done: %s",
                 strerror(err));
         if (rc == EX_OK)
             rc = EX_IOERR;
@@ -1246,95 +1244,33 @@ verify_gathered(struct cli *c, int argc, char **argv)
 }
 
 /*
- * Verification is the one command that must survive any file. LMDB has no
- * page checksums and trusts its pages, so a corrupt data.mdb can make a
- * read fault (SIGSEGV, SIGBUS) or trip an LMDB assertion (SIGABRT). The
- * checks run in a child process; a child killed by a signal is a finding:
- * the storage is corrupt at or after the event it started from, exit 1.
- * LEDGER_VERIFY_INPROCESS=1 runs it in this process (for debuggers).
+ * Verification is the one command that must survive any file: the checks
+ * run in a child process (ldg_run_isolated), and a child killed by what it
+ * read is a finding, exit 1. LEDGER_VERIFY_INPROCESS=1 runs it in this
+ * process (for debuggers).
  */
 int
 cmd_verify(struct cli *c, int argc, char **argv)
 {
     const char *inproc = getenv("LEDGER_VERIFY_INPROCESS");
-    struct verify_shared *sh;
-    pid_t pid;
-    int st, sig;
+    struct verify_call v = {c, argc, argv};
     char what[512];
+    int st = 0, rc;
 
     if ((inproc != NULL && strcmp(inproc, "1") == 0) ||
         (argc > 1 &&
          (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)))
-        return verify_gathered(c, argc, argv);
-    sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE,
-              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (sh == MAP_FAILED)
-        return verify_gathered(c, argc, argv);
-    memset((void *)sh, 0, sizeof *sh);
-    fflush(stdout);
-    fflush(stderr);
-    pid = fork();
-    if (pid < 0) {
-        munmap((void *)sh, sizeof *sh);
-        return verify_gathered(c, argc, argv);
+        return verify_gathered(&v, NULL);
+    rc = ldg_run_isolated(verify_gathered, &v, &st, what, sizeof what);
+    if (rc == LDG_EIO) {
+        cli_err(c, "%s", what);
+        return EX_OSERR;
     }
-    if (pid == 0) {
-        int rc;
-        struct rlimit rl = {0, 0};
-        setrlimit(RLIMIT_CORE, &rl); /* the parent reports it instead */
-        /* die of the signal, so the parent sees it (main's handler would
-         * turn it into an exit) */
-        signal(SIGSEGV, SIG_DFL);
-        signal(SIGBUS, SIG_DFL);
-        signal(SIGABRT, SIG_DFL);
-        signal(SIGFPE, SIG_DFL);
-        signal(SIGILL, SIG_DFL);
-        vshared = sh;
-        rc = verify_gathered(c, argc, argv);
-        fflush(stdout);
-        fflush(stderr);
-        _exit(rc);
+    if (rc == 0) {
+        if (what[0] != '\0') /* stopped from outside */
+            cli_err(c, "%s", what);
+        return st;
     }
-    while (waitpid(pid, &st, 0) < 0) {
-        if (errno != EINTR) {
-            cli_err(c, "waiting for the verifier: %s", strerror(errno));
-            munmap((void *)sh, sizeof *sh);
-            return EX_OSERR;
-        }
-    }
-    if (WIFEXITED(st)) {
-        munmap((void *)sh, sizeof *sh);
-        return WEXITSTATUS(st);
-    }
-    sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
-    if (sig == SIGKILL || sig == SIGINT || sig == SIGTERM || sig == SIGPIPE ||
-        sig == SIGHUP) {
-        /* killed from outside, not by what it read */
-        munmap((void *)sh, sizeof *sh);
-        cli_err(c, "the verifier was stopped by signal %d (%s)", sig,
-                strsignal(sig));
-        return 128 + sig;
-    }
-    if (sh->started && sh->total > 0)
-        snprintf(what, sizeof what,
-                 "storage corrupt at or after seq %llu: reading it killed the "
-                 "verifier (%s) after %llu of the events up to %llu were "
-                 "checked; data.mdb cannot be trusted from there on",
-                 (unsigned long long)sh->start, strsignal(sig),
-                 (unsigned long long)(sh->done > sh->start
-                                          ? sh->done - sh->start
-                                          : 0),
-                 (unsigned long long)sh->total);
-    else if (sh->started)
-        snprintf(what, sizeof what,
-                 "storage corrupt at or after seq %llu: reading it killed the "
-                 "verifier (%s) before any event was checked",
-                 (unsigned long long)sh->start, strsignal(sig));
-    else
-        snprintf(what, sizeof what,
-                 "storage corrupt: opening data.mdb killed the verifier (%s)",
-                 strsignal(sig));
-    munmap((void *)sh, sizeof *sh);
     /* the child parsed the options; -o json is looked for again here */
     for (int i = 1; i < argc; i++)
         if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) &&

@@ -976,6 +976,47 @@ int ldg_verify_record_dir(const char *dir, const struct ldg_options *opts,
                           const struct ldg_verify_report *report, char *err,
                           size_t errcap);
 
+/* Verification with crash isolation (ledger/isolate.c). LMDB trusts its
+ * pages, so a corrupt data.mdb can make a read fault or trip an LMDB
+ * assertion: what reads it runs in a child process, and a child killed by
+ * a signal (SIGSEGV, SIGBUS, SIGABRT, ...) is a finding, the storage
+ * corrupt at or after where it was. The child's progress, in memory
+ * shared with the parent, says where: */
+struct ldg_isolation {
+    volatile uint64_t start;       /* the first event it checks (a bound) */
+    volatile uint64_t done, total; /* its progress (ldg_isolation_progress) */
+    volatile int started;          /* 1 once the ledger is open */
+};
+/* Runs fn(ctx, iso) in a child process (or, when no child can be made,
+ * in this one with iso NULL) and waits for it. fn's return (0..255) is the
+ * child's exit status; fn may print (stdio is flushed before the fork and
+ * when fn returns) and must not return into the caller's code otherwise.
+ * @return 0 with *status fn's return, or 128+N when a signal N from
+ * outside (SIGKILL, SIGTERM, SIGINT, SIGPIPE, ...) stopped it, what saying
+ * so; LDG_ETAMPER when it died of what it read, what saying where (*status
+ * 128+N); LDG_EIO when it cannot be waited for (what says why).
+ * Lifetime: nothing kept; what is the caller's. */
+int ldg_run_isolated(int (*fn)(void *ctx, struct ldg_isolation *iso), void *ctx,
+                     int *status, char *what, size_t cap);
+/* fn's progress, for its parent to report (iso may be NULL).
+ * Lifetime: nothing kept. */
+void ldg_isolation_progress(struct ldg_isolation *iso, uint64_t done,
+                            uint64_t total);
+/* ldg_verify of the ledger in dir, opened with opts (NULL: read-write, so
+ * the result is recorded), in a child process: a corrupt store cannot
+ * take the caller down. progress runs in the child.
+ * @return as ldg_verify, report filled; LDG_ETAMPER with report->what
+ * "storage corrupt at or after seq N: reading it killed the verifier"
+ * when the child died of what it read; another code with err (if
+ * non-NULL) saying why it could not verify (the ledger did not open).
+ * Lifetime: nothing kept. */
+int ldg_verify_isolated(const char *dir, const struct ldg_options *opts,
+                        unsigned flags, uint64_t from,
+                        struct ldg_verify_report *report,
+                        void (*progress)(void *ctx, uint64_t done,
+                                         uint64_t total),
+                        void *progress_ctx, char *err, size_t errcap);
+
 /* What the ledger remembers of its verifications (meta records, FORMAT.md
  * section 6). *_ts_ns are wall-clock ns; 0 means never. */
 struct ldg_verify_state {
