@@ -343,29 +343,6 @@ cmd_tripcode(struct cli *c, int argc, char **argv)
 /* ------------------------------------------------------------ timeline -- */
 
 int
-cli_plan_timeline(struct cli *c, struct ldg_ledger *l, const char *plan)
-{
-    json_t *tl = NULL;
-    int rc = ldg_pipeline_timeline(l, plan, &tl);
-
-    if (rc == LDG_ENOTFOUND) {
-        ldg_set_errmsg(l,
-                       "%s: no run or plan of that name (`ledger runs`, "
-                       "`ledger plans`)",
-                       plan);
-        return -1;
-    }
-    if (rc < 0) {
-        const char *m = ldg_errmsg(l);
-        cli_err(c, "%s", m && m[0] ? m : ldg_strerror(rc));
-        return cli_exit_code(rc);
-    }
-    rc = cli_plan_timeline_json(c, tl);
-    json_decref(tl);
-    return rc;
-}
-
-int
 cli_plan_timeline_json(struct cli *c, json_t *tl)
 {
     char *text = NULL;

@@ -1540,8 +1540,8 @@ cmd_timeline(struct cli *c, int argc, char **argv)
     struct ldg_bundle_contents *bc = NULL;
     const char *html = NULL, *trace = NULL, *run;
     json_t *doctor = NULL, *evidence = NULL;
-    char dtitle[200] = "Doctor at the run's start";
-    int ch, rc;
+    char dtitle[200] = "Doctor at the run's start", note[3000];
+    int ch, rc, kind = 0;
 
     memset(&ba, 0, sizeof ba);
     cli_args_init(&a, c, argc, argv);
@@ -1706,45 +1706,32 @@ cmd_timeline(struct cli *c, int argc, char **argv)
         goto out;
     }
     run = trace != NULL ? trace : argv[a.ind];
+    /* a run, else a plan (ldg_pipeline_timeline_find), or why neither */
     rc = trace != NULL ? ldg_query_timeline_trace(t, trace, &tl)
-                       : ldg_query_timeline(t, run, &tl);
-    if (rc == LDG_ENOTFOUND && trace == NULL) {
-        /* not a run: a plan of the control pipeline (cmd_pipeline.c)? */
-        int prc;
-        if (html != NULL) {
-            json_t *ptl = NULL;
-            int r2 = ldg_pipeline_timeline(l, run, &ptl);
-            if (r2 == 0) {
-                json_t *ev = ledger_evidence(l, t, "--plan", run);
-                ldg_txn_abort(t);
-                t = NULL;
-                rc = timeline_page(c, ptl, NULL, NULL, ev, NULL, html);
-                json_decref(ptl);
-                goto out;
-            }
-            if (r2 != LDG_ENOTFOUND) {
-                cli_err(c, "%s", ldg_errmsg(l));
-                rc = cli_exit_code(r2);
-                goto out;
-            }
-        }
-        prc = cli_plan_timeline(c, l, run);
-        if (prc >= 0) {
-            rc = prc;
-            goto out;
-        }
-    }
+                       : ldg_pipeline_timeline_find(l, t, run, &tl, &kind, note,
+                                                    sizeof note);
     if (rc < 0) {
-        /* a pruned ledger: the run may have lived before the horizon */
-        if (rc != LDG_ENOTFOUND || !cli_pruned_run(c, l, run, 1)) {
-            cli_err(c, "%s", ldg_errmsg(l));
-            if (rc == LDG_ENOTFOUND)
-                cli_pruned(c, l, "it may be in an archive");
-        }
+        cli_err(c, "%s", ldg_errmsg(l));
+        if (rc == LDG_ENOTFOUND && trace != NULL)
+            cli_pruned(c, l, "it may be in an archive");
         rc = rc == LDG_EBADINPUT ? EX_USAGE : cli_exit_code(rc);
         goto out;
     }
-    cli_pruned_run(c, l, run, 0);
+    if (note[0] != '\0')
+        cli_err(c, "%s", note);
+    if (kind == LDG_TIMELINE_PLAN) {
+        /* the plan's story (cmd_pipeline.c) */
+        if (html != NULL) {
+            evidence = ledger_evidence(l, t, "--plan", run);
+            ldg_txn_abort(t);
+            t = NULL;
+            rc = timeline_page(c, tl, NULL, NULL, evidence, NULL, html);
+            evidence = NULL;
+        } else {
+            rc = cli_plan_timeline_json(c, tl);
+        }
+        goto out;
+    }
     if (html != NULL) {
         /* the log-derived doctor after the events before the run's start
          * (export's SUMMARY.txt takes the same) */

@@ -187,65 +187,6 @@ cli_pruned_seq(struct cli *c, struct ldg_ledger *l, uint64_t seq,
     return said ? 1 : cli_pruned(c, l, what);
 }
 
-int
-cli_pruned_run(struct cli *c, struct ldg_ledger *l, const char *run,
-               int none_kept)
-{
-    struct ldg_horizon h;
-    struct ldg_view_opts vo;
-    json_t *rows = NULL;
-    const char *f;
-    char what[300];
-    int said = 0;
-
-    if (ldg_horizon(l, &h) < 0)
-        return 0;
-    memset(&vo, 0, sizeof vo);
-    vo.filter = run;
-    if (ldg_projections_view(l, LDG_VIEW_RUNS, &vo, &rows) == 0 &&
-        (f = json_string_value(
-             json_object_get(json_array_get(rows, 0), "first_seq"))) != NULL &&
-        strtoull(f, NULL, 10) < h.seq) {
-        const char *last = json_string_value(
-            json_object_get(json_array_get(rows, 0), "last_seq"));
-        struct ldg_txn *t = NULL;
-        json_t *arch = NULL;
-        int whole = 0;
-        if (none_kept && last != NULL)
-            snprintf(what, sizeof what,
-                     "run %s: its events (%s..%s) are all before the "
-                     "horizon",
-                     run, f, last);
-        else
-            snprintf(what, sizeof what,
-                     "note: run %s began at event %s, before the horizon: "
-                     "this shows its kept events",
-                     run, f);
-        /* every archive its events went into (a run can span several) */
-        if (ldg_txn_begin(l, LDG_TXN_READ, &t) == 0 &&
-            ldg_query_pruned_archives(t, strtoull(f, NULL, 10), h.seq, &arch,
-                                      &whole) == 0 &&
-            json_array_size(arch) > 0) {
-            char names[2048];
-            ldg_query_pruned_archives_text(arch, whole, names, sizeof names);
-            cli_err(c,
-                    "%s: its events before %llu were pruned into %s; the "
-                    "ledger keeps events from %llu on (`ledger timeline %s "
-                    "--bundle FILE` reads each)",
-                    what, (unsigned long long)h.seq, names,
-                    (unsigned long long)h.seq, run);
-            said = 1;
-        } else {
-            said = cli_pruned(c, l, what);
-        }
-        json_decref(arch);
-        ldg_txn_abort(t);
-    }
-    json_decref(rows);
-    ldg_horizon_release(&h);
-    return said;
-}
-
 /* ------------------------------------------------------------ archive -- */
 
 static const struct cli_opt archive_opts[] = {

@@ -36,11 +36,6 @@ int cli_pruned(struct cli *c, struct ldg_ledger *l, const char *what);
  * the horizon record names only the latest archive). */
 int cli_pruned_seq(struct cli *c, struct ldg_ledger *l, uint64_t seq,
                    const char *what);
-/* The same, when run's first event (as the runs projection has it) is
- * before the horizon: a timeline that shows only its kept events, or, with
- * none_kept, a run whose events were all pruned. */
-int cli_pruned_run(struct cli *c, struct ldg_ledger *l, const char *run,
-                   int none_kept);
 
 /* cli/cmd_seal.c — sealing with a key the writer holds */
 int cmd_seal(struct cli *c, int argc, char **argv);
@@ -93,10 +88,8 @@ extern const struct cli_command cli_cmd_plans, cli_cmd_memory, cli_cmd_gates;
 
 /* cli/cmd_pipeline.c — tripcodes (issue 34) */
 int cmd_tripcode(struct cli *c, int argc, char **argv);
-/* `ledger timeline PLAN` for a plan (no run of that name): the exit code,
- * or -1 if the log knows no such plan either. */
-int cli_plan_timeline(struct cli *c, struct ldg_ledger *l, const char *plan);
-/* Prints a plan's timeline given as JSON (from a bundle): the exit code. */
+/* Prints a plan's timeline (ldg_pipeline_timeline's, or a bundle's
+ * timeline.json): the exit code. */
 int cli_plan_timeline_json(struct cli *c, json_t *tl);
 /* `export --plan PLAN`: "seq=N" terms (each in a termsz-byte slot of the
  * malloc'd *out) for the events of the plan's timeline (only its own with

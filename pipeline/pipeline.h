@@ -143,4 +143,18 @@ int ldg_pipeline_timeline(struct ldg_ledger *l, const char *plan, json_t **out);
  * event that broke a rule. *out malloc'd. */
 int ldg_pipeline_timeline_text(const json_t *tl, char **out);
 
+/* What `ledger timeline NAME` shows: the timeline of the run NAME
+ * (ldg_query_timeline over t), *kind LDG_TIMELINE_RUN, else that of the
+ * plan NAME (ldg_pipeline_timeline), *kind LDG_TIMELINE_PLAN. On a pruned
+ * ledger, a run that began before the horizon is found with note (cut to
+ * cap; "" otherwise) saying which archives its pruned events went into.
+ * LDG_ENOTFOUND with ldg_errmsg(l) saying why: the run's events were all
+ * pruned (and into which archives), or no run or plan has that name (and,
+ * on a pruned ledger, the archive it may be in); LDG_EBADINPUT (a name
+ * too long), another code as those two give. *out is the caller's. */
+enum { LDG_TIMELINE_RUN = 1, LDG_TIMELINE_PLAN = 2 };
+int ldg_pipeline_timeline_find(struct ldg_ledger *l, struct ldg_txn *t,
+                               const char *name, json_t **out, int *kind,
+                               char *note, size_t cap);
+
 #endif

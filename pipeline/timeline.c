@@ -425,3 +425,126 @@ ldg_pipeline_timeline_text(const json_t *tl, char **out)
     *out = (char *)b.p;
     return 0;
 }
+
+/* ------------------------------------------- a name the log may not know -- */
+
+/* "WHAT: events 0..N-1 were pruned into ...; the ledger keeps events from
+ * N on (...)" into buf; 0 when the ledger was never pruned. */
+static int
+say_pruned(struct ldg_ledger *l, const char *what, char *buf, size_t cap)
+{
+    struct ldg_horizon h;
+    char d[400];
+    if (ldg_horizon(l, &h) < 0)
+        return 0;
+    ldg_horizon_describe(&h, d, sizeof d);
+    snprintf(
+        buf, cap,
+        "%s: %s; the ledger keeps events from %llu on (`" LDG_CMD_QUERY_BUNDLE
+        "` reads the archive)",
+        what, d, (unsigned long long)h.seq, "FILE");
+    ldg_horizon_release(&h);
+    return 1;
+}
+
+/* A run that began before the horizon: into buf, where its pruned events
+ * went (none_kept: none of its events is kept). 0: not such a run. */
+static int
+pruned_run(struct ldg_ledger *l, struct ldg_txn *t, const char *run,
+           int none_kept, char *buf, size_t cap)
+{
+    struct ldg_horizon h;
+    struct ldg_view_opts vo;
+    json_t *rows = NULL, *arch = NULL;
+    const char *f, *last;
+    char what[300], names[2048];
+    int said = 0, whole = 0;
+
+    if (ldg_horizon(l, &h) < 0)
+        return 0;
+    memset(&vo, 0, sizeof vo);
+    vo.filter = run;
+    if (ldg_projections_view(l, LDG_VIEW_RUNS, &vo, &rows) < 0 ||
+        (f = json_string_value(
+             json_object_get(json_array_get(rows, 0), "first_seq"))) == NULL ||
+        strtoull(f, NULL, 10) >= h.seq)
+        goto out;
+    last =
+        json_string_value(json_object_get(json_array_get(rows, 0), "last_seq"));
+    if (none_kept && last != NULL)
+        snprintf(what, sizeof what,
+                 "run %s: its events (%s..%s) are all before the horizon", run,
+                 f, last);
+    else
+        snprintf(what, sizeof what,
+                 "note: run %s began at event %s, before the horizon: this "
+                 "shows its kept events",
+                 run, f);
+    /* every archive its events went into (a run can span several) */
+    if (ldg_query_pruned_archives(t, strtoull(f, NULL, 10), h.seq, &arch,
+                                  &whole) == 0 &&
+        json_array_size(arch) > 0) {
+        ldg_query_pruned_archives_text(arch, whole, names, sizeof names);
+        snprintf(buf, cap,
+                 "%s: its events before %llu were pruned into %s; the ledger "
+                 "keeps events from %llu on (`" LDG_CMD_TIMELINE_BUNDLE
+                 "` reads each)",
+                 what, (unsigned long long)h.seq, names,
+                 (unsigned long long)h.seq, run, "FILE");
+        said = 1;
+    } else {
+        said = say_pruned(l, what, buf, cap);
+    }
+out:
+    json_decref(arch);
+    json_decref(rows);
+    ldg_horizon_release(&h);
+    return said;
+}
+
+int
+ldg_pipeline_timeline_find(struct ldg_ledger *l, struct ldg_txn *t,
+                           const char *name, json_t **out, int *kind,
+                           char *note, size_t cap)
+{
+    char msg[3000];
+    int rc;
+
+    if (l == NULL || t == NULL || name == NULL || out == NULL || kind == NULL ||
+        note == NULL || cap == 0)
+        return LDG_EINVAL;
+    *out = NULL;
+    *kind = 0;
+    note[0] = '\0';
+    rc = ldg_query_timeline(t, name, out);
+    if (rc == 0) {
+        *kind = LDG_TIMELINE_RUN;
+        pruned_run(l, t, name, 0, note, cap);
+        return 0;
+    }
+    if (rc != LDG_ENOTFOUND)
+        return rc;
+    /* not a run: a plan of the control pipeline? */
+    rc = ldg_pipeline_timeline(l, name, out);
+    if (rc == 0) {
+        *kind = LDG_TIMELINE_PLAN;
+        return 0;
+    }
+    if (rc != LDG_ENOTFOUND)
+        return rc;
+    /* a pruned ledger: the run may have lived before the horizon */
+    if (pruned_run(l, t, name, 1, msg, sizeof msg)) {
+        ldg_set_errmsg(l, "%s", msg);
+    } else if (say_pruned(l, "it may be in an archive", msg, sizeof msg)) {
+        ldg_set_errmsg(l,
+                       "%s: no run or plan of that name (`" LDG_CMD_RUNS
+                       "`, `" LDG_CMD_PLANS "`); %s",
+                       name, msg);
+    } else {
+        ldg_set_errmsg(l,
+                       "%s: no run or plan of that name (`" LDG_CMD_RUNS
+                       "`, `" LDG_CMD_PLANS "`)",
+                       name);
+    }
+    return LDG_ENOTFOUND;
+}

@@ -316,6 +316,8 @@ int ldg_unhex_prefix(uint8_t *out, size_t n, const char *hex);
 #define LDG_CMD_TIMELINE_BUNDLE "ledger timeline %s --bundle %s"
 #define LDG_CMD_QUERY_RUN "ledger query run=%s"
 #define LDG_CMD_QUERY_BUNDLE "ledger query --bundle %s"
+#define LDG_CMD_RUNS "ledger runs"
+#define LDG_CMD_PLANS "ledger plans"
 #define LDG_CMD_DOCTOR_BUNDLE "ledger doctor --bundle %s"
 #define LDG_CMD_GATES "ledger gates"
 #define LDG_CMD_TILES "ledger tiles"
@@ -357,6 +359,8 @@ int ldg_unhex_prefix(uint8_t *out, size_t n, const char *hex);
     X(LDG_CMD_TIMELINE_BUNDLE)                                                 \
     X(LDG_CMD_QUERY_RUN)                                                       \
     X(LDG_CMD_QUERY_BUNDLE)                                                    \
+    X(LDG_CMD_RUNS)                                                            \
+    X(LDG_CMD_PLANS)                                                           \
     X(LDG_CMD_DOCTOR_BUNDLE)                                                   \
     X(LDG_CMD_GATES)                                                           \
     X(LDG_CMD_TILES)                                                           \
