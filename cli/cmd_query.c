@@ -1528,6 +1528,184 @@ ledger_evidence(struct ldg_ledger *l, struct ldg_txn *t, const char *flag,
     return ev;
 }
 
+/* Shows a timeline: its page (--html FILE), -o json, or its lines; takes
+ * tl and evidence. */
+static int
+timeline_show(struct cli *c, json_t *tl, const json_t *doctor,
+              const char *dtitle, json_t *evidence, const char *notice,
+              const char *html)
+{
+    char *text = NULL;
+    int rc, events = 0;
+
+    if (html != NULL) {
+        rc = timeline_page(c, tl, doctor, dtitle, evidence, notice, html);
+        json_decref(tl);
+        return rc;
+    }
+    json_decref(evidence);
+    if (c->out != OUT_HUMAN) {
+        cli_print_json(c, tl);
+        goto flush;
+    }
+    rc = ldg_query_timeline_text(tl, &text);
+    json_decref(tl);
+    if (rc < 0) {
+        cli_err(c, "%s", ldg_strerror(rc));
+        return cli_exit_code(rc);
+    }
+    /* on a colour terminal the lines marked '!' (a failure, a denial, a
+     * model down, a grant withdrawn) are red; on a terminal a line wider
+     * than 80 columns is wrapped at its field gaps, an event's under its
+     * detail column (after the time, seq and kind: 34 columns), the others
+     * indented by 4 */
+    for (const char *p = text; *p;) {
+        size_t n = strcspn(p, "\n");
+        int bad = c->color && p[0] == '!';
+        cli_line(c, p, n, events ? 34 : 4,
+                 bad ? cli_paint(c->color, CLI_PAINT_FAIL) : NULL,
+                 bad ? cli_paint(c->color, CLI_PAINT_OFF) : NULL);
+        if (n == 9 && strncmp(p, "timeline:", 9) == 0)
+            events = 1;
+        else if (n == 0)
+            events = 0;
+        p += n;
+        if (*p == '\n')
+            p++;
+    }
+    free(text);
+flush:
+    if (fflush(stdout) != 0 && errno != EPIPE) {
+        cli_err(c, "writing the output: %s", strerror(errno));
+        return EX_IOERR;
+    }
+    return EX_OK;
+}
+
+/* ledger timeline RUN --bundle FILE: the run's (or plan's) timeline the
+ * bundle holds, verified first. */
+static int
+timeline_bundle(struct cli *c, struct cli_bundle_args *ba, const char *run,
+                const char *html)
+{
+    struct ldg_bundle_contents *bc = NULL;
+    json_t *tl = NULL, *doctor = NULL, *evidence = NULL;
+    char dtitle[200] = "Doctor at the run's start";
+    int rc;
+
+    const json_t *bt;
+    struct brun br;
+    if (run[0] == '\0' || strlen(run) > LDG_RUN_MAX)
+        return cli_usage_err(c, "run id must be 1..%d bytes", LDG_RUN_MAX);
+    memset(&br, 0, sizeof br);
+    br.run = run;
+    if ((br.evs = json_array()) == NULL)
+        return EX_OSERR;
+    if ((rc = cli_bundle_each(c, ba, bundle_run_hit, &br, &bc)) != 0) {
+        json_decref(br.evs);
+        return rc;
+    }
+    bt = bc->timeline;
+    if (bt != NULL && json_is_string(json_object_get(bt, "plan")) &&
+        strcmp(json_string_value(json_object_get(bt, "plan")), run) == 0) {
+        /* export --plan's: the plan's story (cmd_pipeline.c) */
+        if (html != NULL) {
+            json_t *ev = evidence_lines(ba->insecure ? "warn" : "ok");
+            add_line(ev,
+                     "Verified just now by this program, as `ledger "
+                     "verify-bundle %s` does: the bundle's %zu events are "
+                     "proven against its checkpoint of size %llu of the "
+                     "log %s.",
+                     ba->file, json_array_size(bc->events),
+                     (unsigned long long)bc->checkpoint_size, bc->origin);
+            rc = timeline_page(c, json_object_get(bt, "timeline"), NULL, NULL,
+                               ev,
+                               "This page is drawn from an evidence "
+                               "bundle by its receiver, after verifying "
+                               "it.",
+                               html);
+        } else {
+            rc = cli_plan_timeline_json(c, json_object_get(bt, "timeline"));
+        }
+        json_decref(br.evs);
+        ldg_export_contents_free(bc);
+        return rc;
+    }
+    if (bt == NULL) {
+        /* no timeline.json (an archive, an export by selection): the
+         * run's events the bundle holds, as it gives them, or their
+         * page */
+        rc = html != NULL ? bundle_run_page(c, ba, bc, &br, html)
+                          : bundle_run_events(c, ba, &br);
+        json_decref(br.evs);
+        ldg_export_contents_free(bc);
+        return rc;
+    }
+    if (bt == NULL || strcmp(json_string_value(json_object_get(bt, "run"))
+                                 ? json_string_value(json_object_get(bt, "run"))
+                                 : "",
+                             run) != 0) {
+        if (bt == NULL)
+            cli_err(c,
+                    "bundle %s holds no timeline (`ledger export --run "
+                    "R` writes one, unless something is redacted)",
+                    ba->file);
+        else if (json_is_string(json_object_get(bt, "plan")))
+            cli_err(c, "bundle %s holds the timeline of plan %s, not of %s",
+                    ba->file, json_string_value(json_object_get(bt, "plan")),
+                    run);
+        else
+            cli_err(c,
+                    "bundle %s holds the timeline of run %s, not of "
+                    "run %s",
+                    ba->file, json_string_value(json_object_get(bt, "run")),
+                    run);
+        json_decref(br.evs);
+        ldg_export_contents_free(bc);
+        return EX_NOINPUT;
+    }
+    tl = json_incref(json_object_get(bt, "timeline"));
+    if (html != NULL) {
+        /* the exporter's doctor at the run's start, and what
+         * verify-bundle has just proven */
+        doctor = json_incref(json_array_get(json_object_get(bt, "doctor"), 0));
+        if (doctor != NULL)
+            snprintf(dtitle, sizeof dtitle,
+                     "Doctor at the run's start (the exporter's view, log "
+                     "size %s)",
+                     json_string_value(json_object_get(doctor, "size"))
+                         ? json_string_value(json_object_get(doctor, "size"))
+                         : "?");
+        evidence = evidence_lines(ba->insecure ? "warn" : "ok");
+        add_line(evidence,
+                 "Verified just now by this program, as `ledger "
+                 "verify-bundle %s` does: the bundle's %zu events are "
+                 "proven against its checkpoint of size %llu of the log "
+                 "%s, signed by %s.",
+                 ba->file, json_array_size(bc->events),
+                 (unsigned long long)bc->checkpoint_size, bc->origin,
+                 ba->insecure ? "the key the bundle carries (not checked "
+                                "against a trusted key: "
+                                "--insecure-trust-bundle-key)"
+                              : "the trusted key given");
+    }
+    json_decref(br.evs);
+    ldg_export_contents_free(bc);
+    if (!json_is_object(tl)) {
+        json_decref(tl);
+        json_decref(doctor);
+        json_decref(evidence);
+        cli_err(c, "bundle %s: its timeline.json has no timeline", ba->file);
+        return EX_DATAERR;
+    }
+    rc = timeline_show(c, tl, doctor, dtitle, evidence,
+                       "This page is drawn from an evidence bundle by its "
+                       "receiver, after verifying it.",
+                       html);
+    json_decref(doctor);
+    return rc;
+}
+
 int
 cmd_timeline(struct cli *c, int argc, char **argv)
 {
@@ -1535,9 +1713,7 @@ cmd_timeline(struct cli *c, int argc, char **argv)
     struct ldg_ledger *l = NULL;
     struct ldg_txn *t = NULL;
     json_t *tl = NULL;
-    char *text = NULL;
     struct cli_bundle_args ba;
-    struct ldg_bundle_contents *bc = NULL;
     const char *html = NULL, *trace = NULL, *run;
     json_t *doctor = NULL, *evidence = NULL;
     char dtitle[200] = "Doctor at the run's start", note[3000];
@@ -1586,116 +1762,8 @@ cmd_timeline(struct cli *c, int argc, char **argv)
                 c->out_name);
         return EX_USAGE;
     }
-    if (ba.file != NULL) {
-        const json_t *bt;
-        struct brun br;
-        if (argv[a.ind][0] == '\0' || strlen(argv[a.ind]) > LDG_RUN_MAX)
-            return cli_usage_err(c, "run id must be 1..%d bytes", LDG_RUN_MAX);
-        memset(&br, 0, sizeof br);
-        br.run = argv[a.ind];
-        if ((br.evs = json_array()) == NULL)
-            return EX_OSERR;
-        if ((rc = cli_bundle_each(c, &ba, bundle_run_hit, &br, &bc)) != 0) {
-            json_decref(br.evs);
-            return rc;
-        }
-        bt = bc->timeline;
-        if (bt != NULL && json_is_string(json_object_get(bt, "plan")) &&
-            strcmp(json_string_value(json_object_get(bt, "plan")),
-                   argv[a.ind]) == 0) {
-            /* export --plan's: the plan's story (cmd_pipeline.c) */
-            if (html != NULL) {
-                json_t *ev = evidence_lines(ba.insecure ? "warn" : "ok");
-                add_line(ev,
-                         "Verified just now by this program, as `ledger "
-                         "verify-bundle %s` does: the bundle's %zu events are "
-                         "proven against its checkpoint of size %llu of the "
-                         "log %s.",
-                         ba.file, json_array_size(bc->events),
-                         (unsigned long long)bc->checkpoint_size, bc->origin);
-                rc = timeline_page(c, json_object_get(bt, "timeline"), NULL,
-                                   NULL, ev,
-                                   "This page is drawn from an evidence "
-                                   "bundle by its receiver, after verifying "
-                                   "it.",
-                                   html);
-            } else {
-                rc = cli_plan_timeline_json(c, json_object_get(bt, "timeline"));
-            }
-            json_decref(br.evs);
-            ldg_export_contents_free(bc);
-            return rc;
-        }
-        if (bt == NULL) {
-            /* no timeline.json (an archive, an export by selection): the
-             * run's events the bundle holds, as it gives them, or their
-             * page */
-            rc = html != NULL ? bundle_run_page(c, &ba, bc, &br, html)
-                              : bundle_run_events(c, &ba, &br);
-            json_decref(br.evs);
-            ldg_export_contents_free(bc);
-            return rc;
-        }
-        if (bt == NULL ||
-            strcmp(json_string_value(json_object_get(bt, "run"))
-                       ? json_string_value(json_object_get(bt, "run"))
-                       : "",
-                   argv[a.ind]) != 0) {
-            if (bt == NULL)
-                cli_err(c,
-                        "bundle %s holds no timeline (`ledger export --run "
-                        "R` writes one, unless something is redacted)",
-                        ba.file);
-            else if (json_is_string(json_object_get(bt, "plan")))
-                cli_err(c, "bundle %s holds the timeline of plan %s, not of %s",
-                        ba.file, json_string_value(json_object_get(bt, "plan")),
-                        argv[a.ind]);
-            else
-                cli_err(c,
-                        "bundle %s holds the timeline of run %s, not of "
-                        "run %s",
-                        ba.file, json_string_value(json_object_get(bt, "run")),
-                        argv[a.ind]);
-            json_decref(br.evs);
-            ldg_export_contents_free(bc);
-            return EX_NOINPUT;
-        }
-        tl = json_incref(json_object_get(bt, "timeline"));
-        if (html != NULL) {
-            /* the exporter's doctor at the run's start, and what
-             * verify-bundle has just proven */
-            doctor =
-                json_incref(json_array_get(json_object_get(bt, "doctor"), 0));
-            if (doctor != NULL)
-                snprintf(
-                    dtitle, sizeof dtitle,
-                    "Doctor at the run's start (the exporter's view, log "
-                    "size %s)",
-                    json_string_value(json_object_get(doctor, "size"))
-                        ? json_string_value(json_object_get(doctor, "size"))
-                        : "?");
-            evidence = evidence_lines(ba.insecure ? "warn" : "ok");
-            add_line(evidence,
-                     "Verified just now by this program, as `ledger "
-                     "verify-bundle %s` does: the bundle's %zu events are "
-                     "proven against its checkpoint of size %llu of the log "
-                     "%s, signed by %s.",
-                     ba.file, json_array_size(bc->events),
-                     (unsigned long long)bc->checkpoint_size, bc->origin,
-                     ba.insecure ? "the key the bundle carries (not checked "
-                                   "against a trusted key: "
-                                   "--insecure-trust-bundle-key)"
-                                 : "the trusted key given");
-        }
-        json_decref(br.evs);
-        ldg_export_contents_free(bc);
-        if (!json_is_object(tl)) {
-            json_decref(tl);
-            cli_err(c, "bundle %s: its timeline.json has no timeline", ba.file);
-            return EX_DATAERR;
-        }
-        goto show;
-    }
+    if (ba.file != NULL)
+        return timeline_bundle(c, &ba, argv[a.ind], html);
     if ((rc = cli_resolve_dir(c)) != 0)
         return rc;
     if ((rc = cli_open(c, 1, &l)) != 0)
@@ -1767,55 +1835,10 @@ cmd_timeline(struct cli *c, int argc, char **argv)
             }
         }
     }
-show:
-    if (html != NULL) {
-        rc = timeline_page(c, tl, doctor, dtitle, evidence,
-                           ba.file != NULL
-                               ? "This page is drawn from an evidence bundle "
-                                 "by its receiver, after verifying it."
-                               : NULL,
-                           html);
-        evidence = NULL;
-        goto out;
-    }
-    if (c->out != OUT_HUMAN) {
-        cli_print_json(c, tl);
-        tl = NULL;
-    } else {
-        rc = ldg_query_timeline_text(tl, &text);
-        if (rc < 0) {
-            cli_err(c, "%s", ldg_strerror(rc));
-            rc = cli_exit_code(rc);
-            goto out;
-        }
-        /* on a colour terminal the lines marked '!' (a failure, a
-         * denial, a model down, a grant withdrawn) are red; on a
-         * terminal a line wider than 80 columns is wrapped at its field
-         * gaps, an event's under its detail column (after the time, seq
-         * and kind: 34 columns), the others indented by 4 */
-        int events = 0;
-        for (const char *p = text; *p;) {
-            size_t n = strcspn(p, "\n");
-            int bad = c->color && p[0] == '!';
-            cli_line(c, p, n, events ? 34 : 4,
-                     bad ? cli_paint(c->color, CLI_PAINT_FAIL) : NULL,
-                     bad ? cli_paint(c->color, CLI_PAINT_OFF) : NULL);
-            if (n == 9 && strncmp(p, "timeline:", 9) == 0)
-                events = 1;
-            else if (n == 0)
-                events = 0;
-            p += n;
-            if (*p == '\n')
-                p++;
-        }
-    }
-    rc = EX_OK;
-    if (fflush(stdout) != 0 && errno != EPIPE) {
-        cli_err(c, "writing the output: %s", strerror(errno));
-        rc = EX_IOERR;
-    }
+    rc = timeline_show(c, tl, doctor, dtitle, evidence, NULL, html);
+    tl = NULL;
+    evidence = NULL;
 out:
-    free(text);
     json_decref(tl);
     json_decref(doctor);
     json_decref(evidence);
