@@ -633,215 +633,241 @@ cmd_serve(struct cli *c, int argc, char **argv)
     return rc;
 }
 
-static int
-serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
-{
-    struct ldg_serve_options o = *op;
-    struct cli_args a;
-    struct ldg_serve_stats st;
-    struct ldg_ledger *l = NULL;
-    struct ldg_server *s = NULL;
-    struct sigaction sa;
-    struct ldg_metrics_endpoint *mep = NULL;
-    const char *metrics_addr = NULL;
-    int metrics_remote = 0;
+/* What `ledger serve` was asked. */
+struct serve_args {
+    struct ldg_serve_options o;
     struct ldg_otlp_options oo;
-    const char *otlp_addr = NULL;
-    int otlp_remote = 0;
-    char err[1024];
-    uint64_t v;
-    int ch, rc, status = 0;
+    const char *metrics_addr, *otlp_addr;
+    int metrics_remote, otlp_remote, status;
+    char otlp_listen[300]; /* oo.listen */
+};
 
-    memset(&oo, 0, sizeof oo);
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        switch (ch) {
-        case OPT_OTLP:
-            if (strncmp(a.value, "unix:", 5) != 0 &&
-                ldg_metrics_addr_loopback(a.value) < 0)
-                return cli_usage_err(c,
-                                     "--otlp: '%s' is not an address "
-                                     "(127.0.0.1:PORT, [::1]:PORT, "
-                                     "localhost:PORT, PORT or unix:PATH)",
-                                     a.value);
-            otlp_addr = a.value;
-            break;
-        case OPT_OTLP_REMOTE:
-            otlp_remote = 1;
-            break;
-        case OPT_OTLP_RUN:
-            if (a.value[0] == '\0')
-                return cli_usage_err(c, "--otlp-run: an empty attribute name");
-            oo.map.run_attr = a.value;
-            break;
-        case OPT_OTLP_SPANS:
-            if (strcmp(a.value, "all") == 0)
-                oo.map.spans = LDG_OTLP_SPANS_ALL;
-            else if (strcmp(a.value, "genai") == 0)
-                oo.map.spans = LDG_OTLP_SPANS_GENAI;
-            else
-                return cli_usage_err(c,
-                                     "--otlp-spans: '%s' is not all or "
-                                     "genai",
-                                     a.value);
-            break;
-        case OPT_OTLP_LOGS:
-            if (strcmp(a.value, "record") == 0)
-                oo.map.drop_logs = 0;
-            else if (strcmp(a.value, "drop") == 0)
-                oo.map.drop_logs = 1;
-            else
-                return cli_usage_err(c,
-                                     "--otlp-logs: '%s' is not record or "
-                                     "drop",
-                                     a.value);
-            break;
-        case OPT_OTLP_CONTENT:
-            oo.map.record_content = 1;
-            break;
-        case OPT_OTLP_BACKLOG:
-            if (cli_parse_u64(a.value, &v) < 0 || v == 0 || v > 100000000)
-                return cli_usage_err(c,
-                                     "--otlp-backlog: '%s' is not a whole "
-                                     "number from 1 to 100000000",
-                                     a.value);
-            oo.behind_max = v;
-            break;
-        case OPT_SOCKET:
-            if (a.value[0] == '\0')
-                return cli_usage_err(c, "--socket: empty path");
-            o.socket_path = a.value;
-            break;
-        case OPT_MAX_CONNS:
-            if (cli_parse_u64(a.value, &v) < 0 || v == 0 || v > 1000000)
-                return cli_usage_err(c,
-                                     "--max-conns: '%s' is not a whole number "
-                                     "from 1 to 1000000",
-                                     a.value);
-            o.max_conns = (unsigned)v;
-            break;
-        case OPT_MAX_LINE:
-            if (cli_parse_u64(a.value, &v) < 0 || v < 64 ||
-                v > ((uint64_t)256 << 20))
-                return cli_usage_err(c,
-                                     "--max-line: '%s' is not a whole number "
-                                     "from 64 to 268435456",
-                                     a.value);
-            o.max_line = (size_t)v;
-            break;
-        case OPT_PROBE_EVERY:
-            if (ldg_jobs_add(jobs, "probe", a.value, NULL, err, sizeof err) < 0)
-                return cli_usage_err(c, "%s", err);
-            break;
-        case OPT_VERIFY_EVERY:
-            if (ldg_jobs_add(jobs, "verify", a.value, NULL, err, sizeof err) <
-                0)
-                return cli_usage_err(c, "%s", err);
-            break;
-        case OPT_PRUNE_EVERY:
-            if (ldg_jobs_add(jobs, "prune", a.value, NULL, err, sizeof err) < 0)
-                return cli_usage_err(c, "%s", err);
-            break;
-        case OPT_PUBLISH_EVERY:
-        case OPT_SHIP_EVERY: {
-            const char *what = ch == OPT_SHIP_EVERY ? "ship" : "publish";
-            const char *dur = a.value, *url = take_url(&a);
-            if (url == NULL)
-                return cli_usage_err(
-                    c, "--%s-every DUR URL: the URL is missing", what);
-            if (ldg_jobs_add(jobs, what, dur, url, err, sizeof err) < 0)
-                return cli_usage_err(c, "%s", err);
-            break;
-        }
-        case OPT_SWEEP_EVERY:
-            if (ldg_jobs_parse_every(a.value, &v) < 0)
-                return cli_usage_err(c,
-                                     "--sweep-every: '%s' is not a duration "
-                                     "of 1s to 30d",
-                                     a.value);
-            o.sweep_ms = v > 86400000 ? 86400000 : (unsigned)v;
-            break;
-        case OPT_STATUS:
-            status = 1;
-            break;
-        case OPT_PROXY:
-            px.on = 1;
-            break;
-        case OPT_METRICS:
-            if (ldg_metrics_addr_loopback(a.value) < 0)
-                return cli_usage_err(c,
-                                     "--metrics: '%s' is not an address "
-                                     "(127.0.0.1:PORT, [::1]:PORT, "
-                                     "localhost:PORT or PORT)",
-                                     a.value);
-            metrics_addr = a.value;
-            break;
-        case OPT_METRICS_REMOTE:
-            metrics_remote = 1;
-            break;
-        case OPT_STALL:
-            if (cli_parse_u64(a.value, &v) < 0 || v == 0 || v > 86400000)
-                return cli_usage_err(c, "--stall-timeout: 1 to 86400000");
-            o.stall_ms = (unsigned)v;
-            break;
-        case OPT_BUDGET:
-            if (cli_parse_u64(a.value, &v) < 0 || v < 65536 ||
-                v > ((uint64_t)64 << 30) || v > SIZE_MAX)
-                return cli_usage_err(c,
-                                     "--budget: '%s' is not a whole number "
-                                     "from 65536 to 68719476736",
-                                     a.value);
-            o.budget_bytes = (size_t)v;
-            break;
-        case OPT_IDLE:
-        case OPT_LINE_TIMEOUT:
-            if (cli_parse_u64(a.value, &v) < 0 || v == 0 || v > 86400000)
-                return cli_usage_err(
-                    c,
-                    "--%s: '%s' is not a whole number of "
-                    "milliseconds from 1 to 86400000",
-                    ch == OPT_IDLE ? "idle-timeout" : "line-timeout", a.value);
-            if (ch == OPT_IDLE)
-                o.idle_ms = (unsigned)v;
-            else
-                o.line_ms = (unsigned)v;
-            break;
-        default:
-            return cli_usage(c);
-        }
+/* One --otlp option: 0, the exit code of a usage error, or -1 when ch is
+ * not one. */
+static int
+serve_opt_otlp(struct cli *c, int ch, struct cli_args *a, struct serve_args *g)
+{
+    uint64_t v;
+    switch (ch) {
+    case OPT_OTLP:
+        if (strncmp(a->value, "unix:", 5) != 0 &&
+            ldg_metrics_addr_loopback(a->value) < 0)
+            return cli_usage_err(c,
+                                 "--otlp: '%s' is not an address "
+                                 "(127.0.0.1:PORT, [::1]:PORT, "
+                                 "localhost:PORT, PORT or unix:PATH)",
+                                 a->value);
+        g->otlp_addr = a->value;
+        return 0;
+    case OPT_OTLP_REMOTE:
+        g->otlp_remote = 1;
+        return 0;
+    case OPT_OTLP_RUN:
+        if (a->value[0] == '\0')
+            return cli_usage_err(c, "--otlp-run: an empty attribute name");
+        g->oo.map.run_attr = a->value;
+        return 0;
+    case OPT_OTLP_SPANS:
+        if (strcmp(a->value, "all") == 0)
+            g->oo.map.spans = LDG_OTLP_SPANS_ALL;
+        else if (strcmp(a->value, "genai") == 0)
+            g->oo.map.spans = LDG_OTLP_SPANS_GENAI;
+        else
+            return cli_usage_err(c,
+                                 "--otlp-spans: '%s' is not all or "
+                                 "genai",
+                                 a->value);
+        return 0;
+    case OPT_OTLP_LOGS:
+        if (strcmp(a->value, "record") == 0)
+            g->oo.map.drop_logs = 0;
+        else if (strcmp(a->value, "drop") == 0)
+            g->oo.map.drop_logs = 1;
+        else
+            return cli_usage_err(c,
+                                 "--otlp-logs: '%s' is not record or "
+                                 "drop",
+                                 a->value);
+        return 0;
+    case OPT_OTLP_CONTENT:
+        g->oo.map.record_content = 1;
+        return 0;
+    case OPT_OTLP_BACKLOG:
+        if (cli_parse_u64(a->value, &v) < 0 || v == 0 || v > 100000000)
+            return cli_usage_err(c,
+                                 "--otlp-backlog: '%s' is not a whole "
+                                 "number from 1 to 100000000",
+                                 a->value);
+        g->oo.behind_max = v;
+        return 0;
+    default:
+        return -1;
     }
+}
+
+/* One option: 0, or the exit code of a usage error. */
+static int
+serve_opt(struct cli *c, int ch, struct cli_args *a, struct serve_args *g)
+{
+    uint64_t v;
+    char err[1024];
+    int rc = serve_opt_otlp(c, ch, a, g);
+    if (rc >= 0)
+        return rc;
+    switch (ch) {
+    case OPT_SOCKET:
+        if (a->value[0] == '\0')
+            return cli_usage_err(c, "--socket: empty path");
+        g->o.socket_path = a->value;
+        return 0;
+    case OPT_MAX_CONNS:
+        if (cli_parse_u64(a->value, &v) < 0 || v == 0 || v > 1000000)
+            return cli_usage_err(c,
+                                 "--max-conns: '%s' is not a whole number "
+                                 "from 1 to 1000000",
+                                 a->value);
+        g->o.max_conns = (unsigned)v;
+        return 0;
+    case OPT_MAX_LINE:
+        if (cli_parse_u64(a->value, &v) < 0 || v < 64 ||
+            v > ((uint64_t)256 << 20))
+            return cli_usage_err(c,
+                                 "--max-line: '%s' is not a whole number "
+                                 "from 64 to 268435456",
+                                 a->value);
+        g->o.max_line = (size_t)v;
+        return 0;
+    case OPT_PROBE_EVERY:
+        if (ldg_jobs_add(jobs, "probe", a->value, NULL, err, sizeof err) < 0)
+            return cli_usage_err(c, "%s", err);
+        return 0;
+    case OPT_VERIFY_EVERY:
+        if (ldg_jobs_add(jobs, "verify", a->value, NULL, err, sizeof err) < 0)
+            return cli_usage_err(c, "%s", err);
+        return 0;
+    case OPT_PRUNE_EVERY:
+        if (ldg_jobs_add(jobs, "prune", a->value, NULL, err, sizeof err) < 0)
+            return cli_usage_err(c, "%s", err);
+        return 0;
+    case OPT_PUBLISH_EVERY:
+    case OPT_SHIP_EVERY: {
+        const char *what = ch == OPT_SHIP_EVERY ? "ship" : "publish";
+        const char *dur = a->value, *url = take_url(a);
+        if (url == NULL)
+            return cli_usage_err(c, "--%s-every DUR URL: the URL is missing",
+                                 what);
+        if (ldg_jobs_add(jobs, what, dur, url, err, sizeof err) < 0)
+            return cli_usage_err(c, "%s", err);
+        return 0;
+    }
+    case OPT_SWEEP_EVERY:
+        if (ldg_jobs_parse_every(a->value, &v) < 0)
+            return cli_usage_err(c,
+                                 "--sweep-every: '%s' is not a duration "
+                                 "of 1s to 30d",
+                                 a->value);
+        g->o.sweep_ms = v > 86400000 ? 86400000 : (unsigned)v;
+        return 0;
+    case OPT_STATUS:
+        g->status = 1;
+        return 0;
+    case OPT_PROXY:
+        px.on = 1;
+        return 0;
+    case OPT_METRICS:
+        if (ldg_metrics_addr_loopback(a->value) < 0)
+            return cli_usage_err(c,
+                                 "--metrics: '%s' is not an address "
+                                 "(127.0.0.1:PORT, [::1]:PORT, "
+                                 "localhost:PORT or PORT)",
+                                 a->value);
+        g->metrics_addr = a->value;
+        return 0;
+    case OPT_METRICS_REMOTE:
+        g->metrics_remote = 1;
+        return 0;
+    case OPT_STALL:
+        if (cli_parse_u64(a->value, &v) < 0 || v == 0 || v > 86400000)
+            return cli_usage_err(c, "--stall-timeout: 1 to 86400000");
+        g->o.stall_ms = (unsigned)v;
+        return 0;
+    case OPT_BUDGET:
+        if (cli_parse_u64(a->value, &v) < 0 || v < 65536 ||
+            v > ((uint64_t)64 << 30) || v > SIZE_MAX)
+            return cli_usage_err(c,
+                                 "--budget: '%s' is not a whole number "
+                                 "from 65536 to 68719476736",
+                                 a->value);
+        g->o.budget_bytes = (size_t)v;
+        return 0;
+    case OPT_IDLE:
+    case OPT_LINE_TIMEOUT:
+        if (cli_parse_u64(a->value, &v) < 0 || v == 0 || v > 86400000)
+            return cli_usage_err(
+                c,
+                "--%s: '%s' is not a whole number of "
+                "milliseconds from 1 to 86400000",
+                ch == OPT_IDLE ? "idle-timeout" : "line-timeout", a->value);
+        if (ch == OPT_IDLE)
+            g->o.idle_ms = (unsigned)v;
+        else
+            g->o.line_ms = (unsigned)v;
+        return 0;
+    default:
+        return cli_usage(c);
+    }
+}
+
+/* The options and how they go together: 0, or the exit code. */
+static int
+serve_parse(struct cli *c, int argc, char **argv, struct serve_args *g)
+{
+    struct cli_args a;
+    int ch, rc;
+
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0)
+        if ((rc = serve_opt(c, ch, &a, g)) != 0)
+            return rc;
     if (ch < 0)
         return a.exit;
     if (a.ind != argc)
         return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
-    if (metrics_remote && metrics_addr == NULL)
+    if (g->metrics_remote && g->metrics_addr == NULL)
         return cli_usage_err(c, "--metrics-remote goes with --metrics ADDR");
-    if (otlp_addr == NULL &&
-        (otlp_remote || oo.map.run_attr || oo.map.spans || oo.map.drop_logs ||
-         oo.map.record_content || oo.behind_max))
+    if (g->otlp_addr == NULL &&
+        (g->otlp_remote || g->oo.map.run_attr || g->oo.map.spans ||
+         g->oo.map.drop_logs || g->oo.map.record_content || g->oo.behind_max))
         return cli_usage_err(c, "--otlp-remote, --otlp-run, --otlp-spans, "
                                 "--otlp-logs, --otlp-content and "
                                 "--otlp-backlog go with --otlp ADDR");
-    if (otlp_addr != NULL && !otlp_remote &&
-        strncmp(otlp_addr, "unix:", 5) != 0 &&
-        ldg_metrics_addr_loopback(otlp_addr) == 0)
+    if (g->otlp_addr != NULL && !g->otlp_remote &&
+        strncmp(g->otlp_addr, "unix:", 5) != 0 &&
+        ldg_metrics_addr_loopback(g->otlp_addr) == 0)
         return cli_usage_err(c,
                              "--otlp %s is not a loopback address: anyone who "
                              "reaches it can write events; add --otlp-remote "
                              "to take spans from off this box",
-                             otlp_addr);
-    if (metrics_addr != NULL && !metrics_remote &&
-        ldg_metrics_addr_loopback(metrics_addr) == 0)
+                             g->otlp_addr);
+    if (g->metrics_addr != NULL && !g->metrics_remote &&
+        ldg_metrics_addr_loopback(g->metrics_addr) == 0)
         return cli_usage_err(c,
                              "--metrics %s is not a loopback address: the "
                              "metrics name packs, models and routes; add "
                              "--metrics-remote to serve them off this box",
-                             metrics_addr);
-    if (cli_resolve_dir(c) != 0)
-        return EX_USAGE;
-    if (status)
-        return serve_status(c);
-    jobs_dir = c->dir;
+                             g->metrics_addr);
+    return 0;
+}
+
+/* Before the ledger is opened: a proxy file that will not do is said now,
+ * not later; the file descriptors --max-conns needs; a socket systemd
+ * passed. 0, or the exit code. */
+static int
+serve_prepare(struct cli *c, struct serve_args *g)
+{
+    char err[1024];
+    int rc;
+
     if (px.on) { /* a proxy file that will not do: said now, not later */
         struct ldg_proxy_config *pc = NULL;
         char path[4200];
@@ -864,15 +890,15 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
             return cli_usage_err(c, "--proxy: %s", err);
     }
     {
-        unsigned want = o.max_conns ? o.max_conns : 4096;
+        unsigned want = g->o.max_conns ? g->o.max_conns : 4096;
         unsigned got = raise_nofile(want);
         if (got < want) {
-            if (o.max_conns != 0)
+            if (g->o.max_conns != 0)
                 fprintf(stderr,
                         "ledger serve: --max-conns %u: only %u file "
                         "descriptors allowed; serving at most %u\n",
                         want, got + 64, got);
-            o.max_conns = got;
+            g->o.max_conns = got;
         }
     }
     {
@@ -885,26 +911,179 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
             return EX_CONFIG;
         }
         if (rc == 1) {
-            if (o.socket_path != NULL) {
+            if (g->o.socket_path != NULL) {
                 close(lfd);
                 return cli_usage_err(c,
                                      "--socket %s, but systemd passed a "
                                      "socket (socket activation): give one",
-                                     o.socket_path);
+                                     g->o.socket_path);
             }
-            o.has_listen_fd = 1;
-            o.listen_fd = lfd;
+            g->o.has_listen_fd = 1;
+            g->o.listen_fd = lfd;
         }
     }
+    return 0;
+}
+
+/* --metrics ADDR: the endpoint, and where it listens said. 0, or the
+ * exit code. */
+static int
+serve_metrics(struct cli *c, struct ldg_server *s, struct serve_args *g,
+              struct ldg_metrics_endpoint **mep)
+{
+    struct ldg_metrics_endpoint_opts mo;
+    char err[1024];
+    int rc;
+
+    memset(&mo, 0, sizeof mo);
+    mo.listen = g->metrics_addr;
+    mo.dir = c->dir;
+    mo.allow_remote = g->metrics_remote;
+    mo.extra = metrics_extra;
+    mo.log = serve_log;
+    metrics_server = s;
+    err[0] = '\0';
+    rc = ldg_metrics_endpoint_start(mep, &mo, err, sizeof err);
+    if (rc < 0) {
+        cli_err(c, "--metrics %s: %s", g->metrics_addr, err);
+        rc = rc == LDG_EBADINPUT ? EX_USAGE : 75;
+        return rc;
+    }
+    if (strncmp(g->metrics_addr, "unix:", 5) == 0)
+        printf("metrics on %s (GET /metrics)\n", g->metrics_addr);
+    else {
+        char host[300];
+        const char *colon = strrchr(g->metrics_addr, ':');
+        if (colon == NULL || strncmp(g->metrics_addr, "localhost:", 10) == 0)
+            snprintf(host, sizeof host, "127.0.0.1");
+        else
+            snprintf(host, sizeof host, "%.*s", (int)(colon - g->metrics_addr),
+                     g->metrics_addr);
+        printf("metrics on http://%s:%u/metrics\n", host,
+               ldg_metrics_endpoint_port(*mep));
+    }
+    fflush(stdout);
+    return 0;
+}
+
+/* --otlp ADDR: the receiver, and where it listens said. 0, or the exit
+ * code. */
+static int
+serve_otlp(struct cli *c, struct ldg_server *s, struct serve_args *g)
+{
+    char err[1024], *listen = g->otlp_listen;
+    size_t cap = sizeof g->otlp_listen;
+    int rc;
+
+    /* a bare PORT, or localhost:PORT, is loopback IPv4 */
+    if (strspn(g->otlp_addr, "0123456789") == strlen(g->otlp_addr))
+        snprintf(listen, cap, "127.0.0.1:%s", g->otlp_addr);
+    else if (strncmp(g->otlp_addr, "localhost:", 10) == 0)
+        snprintf(listen, cap, "127.0.0.1:%s", g->otlp_addr + 10);
+    else
+        snprintf(listen, cap, "%s", g->otlp_addr);
+    g->oo.listen = listen;
+    g->oo.server = s;
+    err[0] = '\0';
+    rc = ldg_otlp_start(&otlp, &g->oo, err, sizeof err);
+    if (rc < 0) {
+        cli_err(c, "--otlp: %s", err);
+        rc = rc == LDG_EBADINPUT ? EX_USAGE : 75;
+        return rc;
+    }
+    pthread_mutex_lock(&otlp_mu);
+    metrics_otlp = otlp;
+    pthread_mutex_unlock(&otlp_mu);
+    if (strncmp(listen, "unix:", 5) == 0) {
+        printf("otlp on %s (POST /v1/traces, /v1/logs)\n", listen);
+    } else {
+        const char *colon = strrchr(listen, ':');
+        printf("otlp on http://%.*s:%u (POST /v1/traces, /v1/logs)\n",
+               (int)(colon - listen), listen, ldg_otlp_port(otlp));
+    }
+    fflush(stdout);
+    return 0;
+}
+
+/* What the server did, said when it stops. */
+static void
+say_stopped(const struct ldg_serve_stats *sp, int otlp_on)
+{
+    const struct ldg_serve_stats st = *sp;
+
+    fprintf(stderr,
+            "ledger serve: stopped: %llu connections (%llu refused, %llu "
+            "dropped), %llu requests, %llu events committed in %llu "
+            "commits, %llu duplicates answered (not appended again), %llu "
+            "errors (%llu not authorised); at most %llu KiB held at once "
+            "(reading stopped at the budget %llu times); %llu dead readers "
+            "cleared; %llu idle connections closed, %llu slow lines dropped, "
+            "%llu connections refused over a share\n",
+            (unsigned long long)st.conns, (unsigned long long)st.refused,
+            (unsigned long long)st.dropped, (unsigned long long)st.requests,
+            (unsigned long long)st.acked, (unsigned long long)st.commits,
+            (unsigned long long)st.duplicates, (unsigned long long)st.errors,
+            (unsigned long long)st.denied,
+            (unsigned long long)(st.held_peak + 1023) / 1024,
+            (unsigned long long)st.budget_stops, (unsigned long long)st.cleared,
+            (unsigned long long)st.idle_closed,
+            (unsigned long long)st.slow_dropped,
+            (unsigned long long)st.refused_share);
+    if (otlp_on)
+        fprintf(stderr,
+                "ledger serve: otlp: %llu requests (%llu refused, %llu "
+                "throttled, %llu not committed); spans: %llu received, %llu "
+                "recorded, %llu duplicates, %llu rejected, %llu dropped; log "
+                "records: %llu received, %llu recorded, %llu duplicates, "
+                "%llu rejected, %llu dropped\n",
+                (unsigned long long)otlp_final.requests,
+                (unsigned long long)otlp_final.refused,
+                (unsigned long long)otlp_final.throttled,
+                (unsigned long long)otlp_final.failed,
+                (unsigned long long)otlp_final.spans_received,
+                (unsigned long long)otlp_final.spans_recorded,
+                (unsigned long long)otlp_final.spans_duplicate,
+                (unsigned long long)otlp_final.spans_rejected,
+                (unsigned long long)otlp_final.spans_dropped,
+                (unsigned long long)otlp_final.logs_received,
+                (unsigned long long)otlp_final.logs_recorded,
+                (unsigned long long)otlp_final.logs_duplicate,
+                (unsigned long long)otlp_final.logs_rejected,
+                (unsigned long long)otlp_final.logs_dropped);
+}
+
+static int
+serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
+{
+    struct serve_args g;
+    struct ldg_serve_stats st;
+    struct ldg_ledger *l = NULL;
+    struct ldg_server *s = NULL;
+    struct sigaction sa;
+    struct ldg_metrics_endpoint *mep = NULL;
+    char err[1024];
+    int rc;
+
+    memset(&g, 0, sizeof g);
+    g.o = *op;
+    if ((rc = serve_parse(c, argc, argv, &g)) != 0)
+        return rc;
+    if (cli_resolve_dir(c) != 0)
+        return EX_USAGE;
+    if (g.status)
+        return serve_status(c);
+    jobs_dir = c->dir;
+    if ((rc = serve_prepare(c, &g)) != 0)
+        return rc;
     if ((rc = cli_open(c, 0, &l)) != 0) {
         notify("STATUS=cannot open the ledger in %s (exit %d)", c->dir, rc);
         return rc;
     }
-    o.on_ready = on_ready;
-    o.on_stopping = on_stopping;
-    o.on_reload = on_reload;
+    g.o.on_ready = on_ready;
+    g.o.on_stopping = on_stopping;
+    g.o.on_reload = on_reload;
     err[0] = '\0';
-    rc = ldg_serve_new(&s, l, &o, err, sizeof err);
+    rc = ldg_serve_new(&s, l, &g.o, err, sizeof err);
     if (rc < 0) {
         cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
         notify("STATUS=cannot start: %s", err[0] ? err : ldg_strerror(rc));
@@ -913,67 +1092,10 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
                                    : cli_exit_code(rc);
         goto out;
     }
-    if (metrics_addr != NULL) {
-        struct ldg_metrics_endpoint_opts mo;
-        memset(&mo, 0, sizeof mo);
-        mo.listen = metrics_addr;
-        mo.dir = c->dir;
-        mo.allow_remote = metrics_remote;
-        mo.extra = metrics_extra;
-        mo.log = serve_log;
-        metrics_server = s;
-        err[0] = '\0';
-        rc = ldg_metrics_endpoint_start(&mep, &mo, err, sizeof err);
-        if (rc < 0) {
-            cli_err(c, "--metrics %s: %s", metrics_addr, err);
-            rc = rc == LDG_EBADINPUT ? EX_USAGE : 75;
-            goto out;
-        }
-        if (strncmp(metrics_addr, "unix:", 5) == 0)
-            printf("metrics on %s (GET /metrics)\n", metrics_addr);
-        else {
-            char host[300];
-            const char *colon = strrchr(metrics_addr, ':');
-            if (colon == NULL || strncmp(metrics_addr, "localhost:", 10) == 0)
-                snprintf(host, sizeof host, "127.0.0.1");
-            else
-                snprintf(host, sizeof host, "%.*s", (int)(colon - metrics_addr),
-                         metrics_addr);
-            printf("metrics on http://%s:%u/metrics\n", host,
-                   ldg_metrics_endpoint_port(mep));
-        }
-        fflush(stdout);
-    }
-    if (otlp_addr != NULL) {
-        char listen[300];
-        /* a bare PORT, or localhost:PORT, is loopback IPv4 */
-        if (strspn(otlp_addr, "0123456789") == strlen(otlp_addr))
-            snprintf(listen, sizeof listen, "127.0.0.1:%s", otlp_addr);
-        else if (strncmp(otlp_addr, "localhost:", 10) == 0)
-            snprintf(listen, sizeof listen, "127.0.0.1:%s", otlp_addr + 10);
-        else
-            snprintf(listen, sizeof listen, "%s", otlp_addr);
-        oo.listen = listen;
-        oo.server = s;
-        err[0] = '\0';
-        rc = ldg_otlp_start(&otlp, &oo, err, sizeof err);
-        if (rc < 0) {
-            cli_err(c, "--otlp: %s", err);
-            rc = rc == LDG_EBADINPUT ? EX_USAGE : 75;
-            goto out;
-        }
-        pthread_mutex_lock(&otlp_mu);
-        metrics_otlp = otlp;
-        pthread_mutex_unlock(&otlp_mu);
-        if (strncmp(listen, "unix:", 5) == 0) {
-            printf("otlp on %s (POST /v1/traces, /v1/logs)\n", listen);
-        } else {
-            const char *colon = strrchr(listen, ':');
-            printf("otlp on http://%.*s:%u (POST /v1/traces, /v1/logs)\n",
-                   (int)(colon - listen), listen, ldg_otlp_port(otlp));
-        }
-        fflush(stdout);
-    }
+    if (g.metrics_addr != NULL && (rc = serve_metrics(c, s, &g, &mep)) != 0)
+        goto out;
+    if (g.otlp_addr != NULL && (rc = serve_otlp(c, s, &g)) != 0)
+        goto out;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
@@ -995,45 +1117,7 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
         px.started = 0;
     }
     ldg_serve_stats(s, &st);
-    fprintf(stderr,
-            "ledger serve: stopped: %llu connections (%llu refused, %llu "
-            "dropped), %llu requests, %llu events committed in %llu "
-            "commits, %llu duplicates answered (not appended again), %llu "
-            "errors (%llu not authorised); at most %llu KiB held at once "
-            "(reading stopped at the budget %llu times); %llu dead readers "
-            "cleared; %llu idle connections closed, %llu slow lines dropped, "
-            "%llu connections refused over a share\n",
-            (unsigned long long)st.conns, (unsigned long long)st.refused,
-            (unsigned long long)st.dropped, (unsigned long long)st.requests,
-            (unsigned long long)st.acked, (unsigned long long)st.commits,
-            (unsigned long long)st.duplicates, (unsigned long long)st.errors,
-            (unsigned long long)st.denied,
-            (unsigned long long)(st.held_peak + 1023) / 1024,
-            (unsigned long long)st.budget_stops, (unsigned long long)st.cleared,
-            (unsigned long long)st.idle_closed,
-            (unsigned long long)st.slow_dropped,
-            (unsigned long long)st.refused_share);
-    if (otlp_addr != NULL)
-        fprintf(stderr,
-                "ledger serve: otlp: %llu requests (%llu refused, %llu "
-                "throttled, %llu not committed); spans: %llu received, %llu "
-                "recorded, %llu duplicates, %llu rejected, %llu dropped; log "
-                "records: %llu received, %llu recorded, %llu duplicates, "
-                "%llu rejected, %llu dropped\n",
-                (unsigned long long)otlp_final.requests,
-                (unsigned long long)otlp_final.refused,
-                (unsigned long long)otlp_final.throttled,
-                (unsigned long long)otlp_final.failed,
-                (unsigned long long)otlp_final.spans_received,
-                (unsigned long long)otlp_final.spans_recorded,
-                (unsigned long long)otlp_final.spans_duplicate,
-                (unsigned long long)otlp_final.spans_rejected,
-                (unsigned long long)otlp_final.spans_dropped,
-                (unsigned long long)otlp_final.logs_received,
-                (unsigned long long)otlp_final.logs_recorded,
-                (unsigned long long)otlp_final.logs_duplicate,
-                (unsigned long long)otlp_final.logs_rejected,
-                (unsigned long long)otlp_final.logs_dropped);
+    say_stopped(&st, g.otlp_addr != NULL);
     notify("STATUS=stopped: %llu events committed, %llu duplicates, %llu "
            "errors",
            (unsigned long long)st.acked, (unsigned long long)st.duplicates,
