@@ -264,106 +264,162 @@ export_segment(struct cli *c, const struct ldg_export_opts *o, const char *out,
     return EX_OK;
 }
 
-int
-cmd_export(struct cli *c, int argc, char **argv)
-{
-    struct cli_args a;
+/* What `ledger export` was asked. */
+struct export_args {
     struct ldg_export_opts o;
-    struct ldg_export_report rep = {0};
-    struct stat ost;
-    struct ldg_ledger *l = NULL;
-    char *fields[LIST_MAX], *types[LIST_MAX], **terms = NULL;
-    char *runterm = NULL, *ctxterms = NULL, *cosigned = NULL;
-    char **all = NULL;
-    int no_context = 0, no_cosigned = 0;
-    size_t ncontext = 0;
-    const char *out = NULL, *run = NULL, *plan = NULL;
-    json_t *plan_tl = NULL;
-    char *plan_text = NULL;
-    uint64_t v;
-    int ch, rc, nterms = 0, segment = 0;
+    char *fields[LIST_MAX], *types[LIST_MAX];
+    const char *out, *run, *plan;
+    int no_context, no_cosigned, segment;
+};
 
-    memset(&o, 0, sizeof o);
-    o.redact_fields = fields;
-    o.redact_types = types;
-    cli_args_init(&a, c, argc, argv);
-    while ((ch = cli_args_next(&a)) > 0) {
-        char *val = a.value; /* split_list cuts it up */
-        switch (ch) {
-        case 'S':
-            o.since = val;
-            break;
-        case 'U':
-            o.until = val;
-            break;
-        case 'r':
-            run = val;
-            break;
-        case 302:
-            plan = val;
-            break;
-        case 'K':
-            no_context = 1;
-            break;
-        case 'O':
-            out = val;
-            break;
-        case 'R':
-            if (split_list(c, "--redact", val, fields, &o.nredact_fields) < 0)
-                return EX_USAGE;
-            break;
-        case 'B':
-            if (split_list(c, "--redact-body", val, types, &o.nredact_types) <
-                0)
-                return EX_USAGE;
-            break;
-        case 'A':
-            o.redact_allow_missing = 1;
-            break;
-        case 'E':
-            o.allow_empty = 1;
-            break;
-        case 'C':
-            o.exported_by = val;
-            break;
-        case 'n':
-            o.name = val;
-            break;
-        case 'L':
-            if (cli_parse_u64(val, &v) < 0 || v < 1 || v > 19) {
-                cli_err(c, "--level: 1 to 19");
-                return EX_USAGE;
-            }
-            o.level = (int)v;
-            break;
-        case 'N':
-            o.no_state = 1;
-            break;
-        case 301:
-            no_cosigned = 1;
-            break;
-        case 303:
-            o.allow_envelope_disclosure = 1;
-            break;
-        case 304:
-            segment = 1;
-            break;
-        case 'M':
-            if (cli_parse_u64(val, &v) < 0 || v == 0) {
-                cli_err(c, "--max-events: a positive number");
-                return EX_USAGE;
-            }
-            o.max_events = v;
-            break;
-        default:
-            return cli_usage(c);
+/* One option (val is cut up by split_list): 0, or the exit code. */
+static int
+export_opt(struct cli *c, int ch, char *val, struct export_args *x)
+{
+    uint64_t v;
+    switch (ch) {
+    case 'S':
+        x->o.since = val;
+        return 0;
+    case 'U':
+        x->o.until = val;
+        return 0;
+    case 'r':
+        x->run = val;
+        return 0;
+    case 302:
+        x->plan = val;
+        return 0;
+    case 'K':
+        x->no_context = 1;
+        return 0;
+    case 'O':
+        x->out = val;
+        return 0;
+    case 'R':
+        if (split_list(c, "--redact", val, x->fields, &x->o.nredact_fields) < 0)
+            return EX_USAGE;
+        return 0;
+    case 'B':
+        if (split_list(c, "--redact-body", val, x->types, &x->o.nredact_types) <
+            0)
+            return EX_USAGE;
+        return 0;
+    case 'A':
+        x->o.redact_allow_missing = 1;
+        return 0;
+    case 'E':
+        x->o.allow_empty = 1;
+        return 0;
+    case 'C':
+        x->o.exported_by = val;
+        return 0;
+    case 'n':
+        x->o.name = val;
+        return 0;
+    case 'L':
+        if (cli_parse_u64(val, &v) < 0 || v < 1 || v > 19) {
+            cli_err(c, "--level: 1 to 19");
+            return EX_USAGE;
         }
+        x->o.level = (int)v;
+        return 0;
+    case 'N':
+        x->o.no_state = 1;
+        return 0;
+    case 301:
+        x->no_cosigned = 1;
+        return 0;
+    case 303:
+        x->o.allow_envelope_disclosure = 1;
+        return 0;
+    case 304:
+        x->segment = 1;
+        return 0;
+    case 'M':
+        if (cli_parse_u64(val, &v) < 0 || v == 0) {
+            cli_err(c, "--max-events: a positive number");
+            return EX_USAGE;
+        }
+        x->o.max_events = v;
+        return 0;
+    default:
+        return cli_usage(c);
     }
-    if (ch < 0)
-        return a.exit;
-    if (out == NULL)
-        return cli_usage_err(c, "--out FILE is required (- for standard "
-                                "output)");
+}
+
+/* What the export wrote, on stderr, and with -o json on stdout. */
+static void
+export_say(struct cli *c, const struct export_args *x,
+           struct ldg_export_report *rep, size_t ncontext)
+{
+    const char *out = x->out, *run = x->run, *plan = x->plan;
+    int no_context = x->no_context, no_cosigned = x->no_cosigned;
+
+    if (no_cosigned)
+        snprintf(rep->cosigned_detail, sizeof rep->cosigned_detail,
+                 "cosigned checkpoint left out (--no-cosigned)");
+    fprintf(stderr,
+            "export: wrote %s: %llu events selected, %llu added to "
+            "establish keys or erasures, proven against the checkpoint of "
+            "size %llu; %llu fields and %llu whole bodies withheld, %llu "
+            "bodies erased; %llu bytes\n",
+            strcmp(out, "-") == 0 ? "<stdout>" : out,
+            (unsigned long long)rep->selected, (unsigned long long)rep->support,
+            (unsigned long long)rep->checkpoint_size,
+            (unsigned long long)rep->fields_withheld,
+            (unsigned long long)rep->bodies_withheld,
+            (unsigned long long)rep->bodies_erased,
+            (unsigned long long)rep->bytes);
+    fprintf(stderr, "export: projected state %s\n", rep->state_detail);
+    fprintf(stderr, "export: %s\n", rep->cosigned_detail);
+    if (run != NULL && no_context)
+        fprintf(stderr, "export: context of run %s left out (--no-context)\n",
+                run);
+    else if (plan != NULL)
+        fprintf(stderr,
+                "export: plan %s, %zu events%s (`ledger timeline %s`)\n", plan,
+                ncontext, no_context ? " (--no-context)" : "", plan);
+    else if (run != NULL)
+        fprintf(stderr,
+                "export: with the %zu context events of run %s (`ledger "
+                "timeline %s`)\n",
+                ncontext, run, run);
+    if (c->out != OUT_HUMAN) {
+        /* counts are numbers; the checkpoint's size is a 64-bit log
+         * position, a string (README, "Output") */
+        json_t *jo;
+        char ck[24], cs[24];
+        snprintf(ck, sizeof ck, "%llu",
+                 (unsigned long long)rep->checkpoint_size);
+        snprintf(cs, sizeof cs, "%llu", (unsigned long long)rep->cosigned_size);
+        jo = json_pack("{s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:b, "
+                       "s:s}",
+                       "file", out, "selected", (json_int_t)rep->selected,
+                       "support", (json_int_t)rep->support, "checkpoint_size",
+                       ck, "fields_withheld", (json_int_t)rep->fields_withheld,
+                       "bodies_withheld", (json_int_t)rep->bodies_withheld,
+                       "bodies_erased", (json_int_t)rep->bodies_erased, "files",
+                       (json_int_t)rep->files, "bytes", (json_int_t)rep->bytes,
+                       "state", rep->has_state, "state_detail",
+                       rep->state_detail);
+        json_object_set_new(jo, "cosigned",
+                            rep->cosigned_size
+                                ? json_pack("{s:s, s:I}", "size", cs,
+                                            "cosignatures",
+                                            (json_int_t)rep->cosignatures)
+                                : json_null());
+        cli_print_json(c, jo);
+    }
+}
+
+/* Where --out FILE goes: 0, or the exit code. */
+static int
+export_check_out(struct cli *c, const char *out)
+{
+    struct stat ost;
+    int rc;
+
     if ((rc = check_output(c)) != 0)
         return rc;
     if (strcmp(out, "-") == 0 && c->out != OUT_HUMAN) {
@@ -381,9 +437,47 @@ cmd_export(struct cli *c, int argc, char **argv)
         cli_err(c, "%s already exists; not overwriting it", out);
         return EX_CANTCREAT;
     }
+    return 0;
+}
+
+int
+cmd_export(struct cli *c, int argc, char **argv)
+{
+    struct cli_args a;
+    struct export_args x;
+    struct ldg_export_opts *o = &x.o;
+    struct ldg_export_report rep = {0};
+    struct ldg_ledger *l = NULL;
+    char **terms = NULL, *runterm = NULL, *ctxterms = NULL, *cosigned = NULL;
+    char **all = NULL;
+    size_t ncontext = 0;
+    const char *out, *run, *plan;
+    json_t *plan_tl = NULL;
+    char *plan_text = NULL;
+    int no_context, no_cosigned, ch, rc, nterms = 0;
+
+    memset(&x, 0, sizeof x);
+    o->redact_fields = x.fields;
+    o->redact_types = x.types;
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0)
+        if ((rc = export_opt(c, ch, a.value, &x)) != 0)
+            return rc;
+    if (ch < 0)
+        return a.exit;
+    out = x.out;
+    run = x.run;
+    plan = x.plan;
+    no_context = x.no_context;
+    no_cosigned = x.no_cosigned;
+    if (out == NULL)
+        return cli_usage_err(c, "--out FILE is required (- for standard "
+                                "output)");
+    if ((rc = export_check_out(c, out)) != 0)
+        return rc;
     nterms = argc - a.ind;
-    if (segment)
-        return export_segment(c, &o, out, argc - a.ind, argv + a.ind, run, plan,
+    if (x.segment)
+        return export_segment(c, o, out, argc - a.ind, argv + a.ind, run, plan,
                               no_context || no_cosigned);
     if (plan != NULL && (run != NULL || nterms > 0))
         return cli_usage_err(c, "--plan selects by itself: no --run or "
@@ -403,12 +497,12 @@ cmd_export(struct cli *c, int argc, char **argv)
         snprintf(runterm, n, "run=%s", run);
         terms[nterms++] = runterm;
     }
-    o.nterms = nterms;
-    o.terms = terms;
-    o.run = run;
+    o->nterms = nterms;
+    o->terms = terms;
+    o->run = run;
     if (c->progress) {
-        o.progress = export_progress;
-        o.progress_ctx = c;
+        o->progress = export_progress;
+        o->progress_ctx = c;
     }
     if ((rc = cli_resolve_dir(c)) != 0)
         goto out;
@@ -419,9 +513,9 @@ cmd_export(struct cli *c, int argc, char **argv)
         if ((rc = cli_plan_terms(c, l, plan, no_context, CTX_TERM, &ctxterms,
                                  &ncontext, &plan_tl, &plan_text)) != 0)
             goto out;
-        o.plan = plan;
-        o.plan_timeline = plan_tl;
-        o.plan_timeline_text = plan_text;
+        o->plan = plan;
+        o->plan_timeline = plan_tl;
+        o->plan_timeline_text = plan_text;
         all = calloc(ncontext + 1, sizeof *all);
         if (all == NULL) {
             rc = EX_OSERR;
@@ -429,8 +523,8 @@ cmd_export(struct cli *c, int argc, char **argv)
         }
         for (size_t i = 0; i < ncontext; i++)
             all[i] = ctxterms + i * CTX_TERM;
-        o.terms = all;
-        o.nterms = (int)ncontext;
+        o->terms = all;
+        o->nterms = (int)ncontext;
     }
     if (run != NULL && !no_context) {
         /* the run's context as its own OR group: + seq=A seq=B ... */
@@ -446,13 +540,13 @@ cmd_export(struct cli *c, int argc, char **argv)
             all[nterms] = plus;
             for (size_t i = 0; i < ncontext; i++)
                 all[nterms + 1 + i] = ctxterms + i * CTX_TERM;
-            o.terms = all;
-            o.nterms = nterms + 1 + (int)ncontext;
+            o->terms = all;
+            o->nterms = nterms + 1 + (int)ncontext;
         }
     }
     /* the cosignatures the box holds go with the bundle */
     rc = no_cosigned ? LDG_ENOTFOUND
-                     : ldg_cosigned_get(l, 0, &cosigned, &o.cosigned_len);
+                     : ldg_cosigned_get(l, 0, &cosigned, &o->cosigned_len);
     if (rc < 0 && rc != LDG_ENOTFOUND) {
         cli_err(c,
                 "cannot read the cosigned checkpoint kept (ledger checkpoint "
@@ -461,11 +555,11 @@ cmd_export(struct cli *c, int argc, char **argv)
         rc = cli_exit_code(rc);
         goto out;
     }
-    o.cosigned_note = cosigned;
+    o->cosigned_note = cosigned;
     if (strcmp(out, "-") == 0)
-        rc = ldg_export_write_fd(l, &o, 1, &rep);
+        rc = ldg_export_write_fd(l, o, 1, &rep);
     else
-        rc = ldg_export_write(l, &o, out, &rep);
+        rc = ldg_export_write(l, o, out, &rep);
     if (c->progress)
         cli_progress_done(c);
     if (rc < 0) {
@@ -474,61 +568,7 @@ cmd_export(struct cli *c, int argc, char **argv)
         rc = cli_exit_code(rc);
         goto out;
     }
-    if (no_cosigned)
-        snprintf(rep.cosigned_detail, sizeof rep.cosigned_detail,
-                 "cosigned checkpoint left out (--no-cosigned)");
-    fprintf(stderr,
-            "export: wrote %s: %llu events selected, %llu added to "
-            "establish keys or erasures, proven against the checkpoint of "
-            "size %llu; %llu fields and %llu whole bodies withheld, %llu "
-            "bodies erased; %llu bytes\n",
-            strcmp(out, "-") == 0 ? "<stdout>" : out,
-            (unsigned long long)rep.selected, (unsigned long long)rep.support,
-            (unsigned long long)rep.checkpoint_size,
-            (unsigned long long)rep.fields_withheld,
-            (unsigned long long)rep.bodies_withheld,
-            (unsigned long long)rep.bodies_erased,
-            (unsigned long long)rep.bytes);
-    fprintf(stderr, "export: projected state %s\n", rep.state_detail);
-    fprintf(stderr, "export: %s\n", rep.cosigned_detail);
-    if (run != NULL && no_context)
-        fprintf(stderr, "export: context of run %s left out (--no-context)\n",
-                run);
-    else if (plan != NULL)
-        fprintf(stderr,
-                "export: plan %s, %zu events%s (`ledger timeline %s`)\n", plan,
-                ncontext, no_context ? " (--no-context)" : "", plan);
-    else if (run != NULL)
-        fprintf(stderr,
-                "export: with the %zu context events of run %s (`ledger "
-                "timeline %s`)\n",
-                ncontext, run, run);
-    if (c->out != OUT_HUMAN) {
-        /* counts are numbers; the checkpoint's size is a 64-bit log
-         * position, a string (README, "Output") */
-        json_t *jo;
-        char ck[24], cs[24];
-        snprintf(ck, sizeof ck, "%llu",
-                 (unsigned long long)rep.checkpoint_size);
-        snprintf(cs, sizeof cs, "%llu", (unsigned long long)rep.cosigned_size);
-        jo =
-            json_pack("{s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:b, "
-                      "s:s}",
-                      "file", out, "selected", (json_int_t)rep.selected,
-                      "support", (json_int_t)rep.support, "checkpoint_size", ck,
-                      "fields_withheld", (json_int_t)rep.fields_withheld,
-                      "bodies_withheld", (json_int_t)rep.bodies_withheld,
-                      "bodies_erased", (json_int_t)rep.bodies_erased, "files",
-                      (json_int_t)rep.files, "bytes", (json_int_t)rep.bytes,
-                      "state", rep.has_state, "state_detail", rep.state_detail);
-        json_object_set_new(jo, "cosigned",
-                            rep.cosigned_size
-                                ? json_pack("{s:s, s:I}", "size", cs,
-                                            "cosignatures",
-                                            (json_int_t)rep.cosignatures)
-                                : json_null());
-        cli_print_json(c, jo);
-    }
+    export_say(c, &x, &rep, ncontext);
     rc = EX_OK;
 out:
     free(cosigned);
