@@ -982,74 +982,71 @@ out:
     return rc;
 }
 
-int
-cmd_query(struct cli *c, int argc, char **argv)
+/* What `ledger query` was asked. */
+struct qargs {
+    const char *since, *until, *after, *limit_s, *fields_s;
+    const char *patterns[64];
+    int npatterns, reverse, follow_mode, show_cursor, explain, deps, ind;
+    uint32_t fields;
+    enum ldg_query_format fmt;
+    uint64_t limit;
+    struct cli_bundle_args ba;
+};
+
+/* The options and how they go together: 0, or the exit code; g->ind the
+ * first MATCH term. */
+static int
+query_parse(struct cli *c, int argc, char **argv, struct qargs *g)
 {
     struct cli_args a;
-    char **dterms = NULL;
-    int ndterms = 0, deps = 0;
-    const char *fields_s = NULL;
-    uint32_t fields = LDG_QF_ALL;
-    json_t *dstore = NULL;
-    const char *since = NULL, *until = NULL, *after = NULL;
-    const char *patterns[64];
-    int npatterns = 0;
-    const char *limit_s = NULL;
-    int reverse = 0, follow_mode = 0, show_cursor = 0, explain = 0, ch, rc;
-    enum ldg_query_format fmt = LDG_QFMT_SHORT;
-    struct ldg_query *q = NULL;
-    struct ldg_ledger *l = NULL;
-    struct ldg_txn *t = NULL;
-    struct out o;
-    uint64_t limit = 0, size = 0, cursor_lo = 0;
     char err[1024];
-    struct cli_bundle_args ba;
+    int ch, rc;
 
-    memset(&ba, 0, sizeof ba);
     cli_args_init(&a, c, argc, argv);
     while ((ch = cli_args_next(&a)) > 0) {
         switch (ch) {
         case 'S':
-            since = a.value;
+            g->since = a.value;
             break;
         case 'U':
-            until = a.value;
+            g->until = a.value;
             break;
         case 'g':
             /* repeated -g OR, as git log --grep */
-            if (npatterns == (int)(sizeof patterns / sizeof *patterns)) {
+            if (g->npatterns ==
+                (int)(sizeof g->patterns / sizeof *g->patterns)) {
                 cli_err(c, "more than %d -g patterns",
-                        (int)(sizeof patterns / sizeof *patterns));
+                        (int)(sizeof g->patterns / sizeof *g->patterns));
                 return EX_USAGE;
             }
-            patterns[npatterns++] = a.value;
+            g->patterns[g->npatterns++] = a.value;
             break;
         case 'n':
-            limit_s = a.value;
+            g->limit_s = a.value;
             break;
         case 'r':
-            reverse = 1;
+            g->reverse = 1;
             break;
         case 'f':
-            follow_mode = 1;
+            g->follow_mode = 1;
             break;
         case OPT_AFTER:
-            after = a.value;
+            g->after = a.value;
             break;
         case OPT_SHOWCUR:
-            show_cursor = 1;
+            g->show_cursor = 1;
             break;
         case OPT_EXPLAIN:
-            explain = 1;
+            g->explain = 1;
             break;
         case OPT_DEPS:
-            deps = 1;
+            g->deps = 1;
             break;
         case OPT_FIELDS:
-            fields_s = a.value;
+            g->fields_s = a.value;
             break;
         default:
-            rc = cli_bundle_opt(c, &ba, ch, a.value);
+            rc = cli_bundle_opt(c, &g->ba, ch, a.value);
             if (rc < 0)
                 return -rc;
             if (rc == 0)
@@ -1058,16 +1055,17 @@ cmd_query(struct cli *c, int argc, char **argv)
     }
     if (ch < 0)
         return a.exit;
-    if (ba.file == NULL && (ba.have_key || ba.insecure))
+    if (g->ba.file == NULL && (g->ba.have_key || g->ba.insecure))
         return cli_usage_err(c, "--trusted-key and "
                                 "--insecure-trust-bundle-key go with "
                                 "--bundle FILE");
-    if (ba.file != NULL &&
-        (follow_mode || after != NULL || show_cursor || explain || deps))
+    if (g->ba.file != NULL && (g->follow_mode || g->after != NULL ||
+                               g->show_cursor || g->explain || g->deps))
         return cli_usage_err(c, "--bundle reads a bundle's events: -f, "
                                 "--after-cursor, --show-cursor, --explain "
                                 "and --deps need a ledger");
-    if (c->out_name != NULL && ldg_query_format_parse(c->out_name, &fmt) < 0) {
+    if (c->out_name != NULL &&
+        ldg_query_format_parse(c->out_name, &g->fmt) < 0) {
         cli_err(c,
                 "unknown output format '%s' (use short, short-iso, "
                 "short-precise, short-utc, verbose, json, json-pretty or "
@@ -1075,55 +1073,120 @@ cmd_query(struct cli *c, int argc, char **argv)
                 c->out_name);
         return EX_USAGE;
     }
-    if (fields_s != NULL) {
-        if (fmt != LDG_QFMT_JSON && fmt != LDG_QFMT_JSON_PRETTY)
+    if (g->fields_s != NULL) {
+        if (g->fmt != LDG_QFMT_JSON && g->fmt != LDG_QFMT_JSON_PRETTY)
             return cli_usage_err(c, "--output-fields goes with -o json or "
                                     "-o json-pretty");
-        if (ldg_query_fields_parse(fields_s, &fields, err, sizeof err) < 0)
+        if (ldg_query_fields_parse(g->fields_s, &g->fields, err, sizeof err) <
+            0)
             return cli_usage_err(c, "--output-fields: %s", err);
     }
-    if (follow_mode && reverse) {
+    if (g->follow_mode && g->reverse) {
         cli_err(c, "-f/--follow and -r/--reverse conflict: follow prints new "
                    "events in order as they come");
         return EX_USAGE;
     }
-    if (follow_mode && until != NULL) {
+    if (g->follow_mode && g->until != NULL) {
         cli_err(c, "-f/--follow and -U/--until conflict: a followed query "
                    "has no end");
         return EX_USAGE;
     }
-    if (after != NULL && reverse) {
+    if (g->after != NULL && g->reverse) {
         cli_err(c, "--after-cursor and -r/--reverse conflict: use -U or "
                    "seq=..N to look backwards from a point");
         return EX_USAGE;
     }
-    if (limit_s != NULL && parse_limit(limit_s, &limit) < 0) {
+    if (g->limit_s != NULL && parse_limit(g->limit_s, &g->limit) < 0) {
         cli_err(c, "-n: '%s' is not a positive number of events or 'all'",
-                limit_s);
+                g->limit_s);
         return EX_USAGE;
     }
-    if (limit_s == NULL && follow_mode)
-        limit = 10;
-    if (deps) {
+    if (g->limit_s == NULL && g->follow_mode)
+        g->limit = 10;
+    g->ind = a.ind;
+    return 0;
+}
+
+/* After the answer: on a pruned ledger, where the rest went (EX_NOINPUT
+ * when nothing kept matches); with --explain, the plan. Returns rc or
+ * EX_NOINPUT. */
+static int
+query_said(struct cli *c, struct ldg_ledger *l, struct ldg_query *q,
+           struct ldg_txn *t, const struct qargs *g, uint64_t printed, int rc)
+{
+    /* A pruned ledger: an answer that reaches before the horizon says
+     * where the rest went; one that lies wholly before it is an error. */
+    if (rc == 0 && t != NULL) {
+        struct ldg_query_iter *it = NULL;
+        struct ldg_query_stats st;
+        if (ldg_query_iter_new(&it, q, t, 0) == 0) {
+            ldg_query_iter_stats(it, &st);
+            if (st.all_pruned || (st.reached_pruned && printed == 0)) {
+                cli_pruned(c, l,
+                           st.all_pruned
+                               ? "the selection lies before the horizon"
+                               : "no kept event matches, and the selection "
+                                 "reaches before the horizon");
+                rc = EX_NOINPUT;
+            } else if (st.reached_pruned) {
+                cli_pruned(c, l, "note: this answer covers the kept events");
+            }
+        }
+        ldg_query_iter_free(it);
+    }
+    if (g->explain && t != NULL) {
+        struct ldg_query_iter *it = NULL;
+        struct ldg_query_stats st;
+        if (ldg_query_iter_new(&it, q, t, 0) == 0) {
+            ldg_query_iter_stats(it, &st);
+            fprintf(stderr, "plan: %s; seq window %llu..%llu\n", st.plan,
+                    (unsigned long long)st.seq_lo,
+                    (unsigned long long)st.seq_hi);
+        }
+        ldg_query_iter_free(it);
+    }
+    return rc;
+}
+
+int
+cmd_query(struct cli *c, int argc, char **argv)
+{
+    struct qargs g;
+    char **dterms = NULL;
+    int ndterms = 0, rc;
+    json_t *dstore = NULL;
+    struct ldg_query *q = NULL;
+    struct ldg_ledger *l = NULL;
+    struct ldg_txn *t = NULL;
+    struct out o;
+    uint64_t size = 0, cursor_lo = 0;
+    char err[1024];
+
+    memset(&g, 0, sizeof g);
+    g.fields = LDG_QF_ALL;
+    g.fmt = LDG_QFMT_SHORT;
+    if ((rc = query_parse(c, argc, argv, &g)) != 0)
+        return rc;
+    if (g.deps) {
         if ((rc = cli_resolve_dir(c)) != 0 ||
-            (rc = deps_terms(c, argc - a.ind, argv + a.ind, &dterms, &ndterms,
+            (rc = deps_terms(c, argc - g.ind, argv + g.ind, &dterms, &ndterms,
                              &dstore)) != 0)
             goto out;
-        rc = ldg_query_compile(&q, ndterms, dterms, since, until, err,
+        rc = ldg_query_compile(&q, ndterms, dterms, g.since, g.until, err,
                                sizeof err);
     } else {
-        rc = ldg_query_compile(&q, argc - a.ind, argv + a.ind, since, until,
+        rc = ldg_query_compile(&q, argc - g.ind, argv + g.ind, g.since, g.until,
                                err, sizeof err);
     }
-    for (int i = 0; rc == 0 && i < npatterns; i++)
-        rc = ldg_query_set_grep(q, patterns[i], err, sizeof err);
+    for (int i = 0; rc == 0 && i < g.npatterns; i++)
+        rc = ldg_query_set_grep(q, g.patterns[i], err, sizeof err);
     if (rc < 0) {
         cli_err(c, "%s", err);
         ldg_query_free(q);
         return rc == LDG_EBADINPUT ? EX_USAGE : cli_exit_code(rc);
     }
-    if (ba.file != NULL) {
-        rc = query_bundle(c, &ba, q, fmt, fields, limit, reverse);
+    if (g.ba.file != NULL) {
+        rc = query_bundle(c, &g.ba, q, g.fmt, g.fields, g.limit, g.reverse);
         ldg_query_free(q);
         return rc;
     }
@@ -1133,13 +1196,13 @@ cmd_query(struct cli *c, int argc, char **argv)
         goto out;
     memset(&o, 0, sizeof o);
     o.c = c;
-    o.show_cursor = show_cursor;
-    o.json = fmt == LDG_QFMT_JSON || fmt == LDG_QFMT_JSON_PRETTY;
-    o.cut = c->fit && !o.json && fmt != LDG_QFMT_CAT;
-    if ((rc = ldg_query_render_new(&o.r, fmt,
-                                   show_cursor ? LDG_RENDER_CURSOR : 0)) < 0 ||
-        (fields != LDG_QF_ALL &&
-         (rc = ldg_query_render_set_fields(o.r, fields)) < 0)) {
+    o.show_cursor = g.show_cursor;
+    o.json = g.fmt == LDG_QFMT_JSON || g.fmt == LDG_QFMT_JSON_PRETTY;
+    o.cut = c->fit && !o.json && g.fmt != LDG_QFMT_CAT;
+    if ((rc = ldg_query_render_new(
+             &o.r, g.fmt, g.show_cursor ? LDG_RENDER_CURSOR : 0)) < 0 ||
+        (g.fields != LDG_QF_ALL &&
+         (rc = ldg_query_render_set_fields(o.r, g.fields)) < 0)) {
         cli_err(c, "%s", ldg_strerror(rc));
         rc = cli_exit_code(rc);
         goto out;
@@ -1158,7 +1221,7 @@ cmd_query(struct cli *c, int argc, char **argv)
         }
     }
     signal(SIGPIPE, SIG_IGN);
-    if (follow_mode) {
+    if (g.follow_mode) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_stop; /* no SA_RESTART: poll() returns EINTR */
@@ -1179,9 +1242,9 @@ cmd_query(struct cli *c, int argc, char **argv)
         rc = cli_exit_code(rc);
         goto out_r;
     }
-    if (after != NULL) {
+    if (g.after != NULL) {
         uint64_t cseq;
-        rc = ldg_query_cursor_check(t, after, &cseq, err, sizeof err);
+        rc = ldg_query_cursor_check(t, g.after, &cseq, err, sizeof err);
         if (rc < 0) {
             cli_err(c, "%s", err);
             rc = cli_exit_code(rc);
@@ -1189,39 +1252,9 @@ cmd_query(struct cli *c, int argc, char **argv)
         }
         cursor_lo = cseq + 1;
     }
-    rc = run_once(&o, l, q, &t, cursor_lo, limit, reverse, NULL);
+    rc = run_once(&o, l, q, &t, cursor_lo, g.limit, g.reverse, NULL);
     ldg_query_restrict(q, cursor_lo, UINT64_MAX);
-    /* A pruned ledger: an answer that reaches before the horizon says
-     * where the rest went; one that lies wholly before it is an error. */
-    if (rc == 0 && t != NULL) {
-        struct ldg_query_iter *it = NULL;
-        struct ldg_query_stats st;
-        if (ldg_query_iter_new(&it, q, t, 0) == 0) {
-            ldg_query_iter_stats(it, &st);
-            if (st.all_pruned || (st.reached_pruned && o.printed == 0)) {
-                cli_pruned(c, l,
-                           st.all_pruned
-                               ? "the selection lies before the horizon"
-                               : "no kept event matches, and the selection "
-                                 "reaches before the horizon");
-                rc = EX_NOINPUT;
-            } else if (st.reached_pruned) {
-                cli_pruned(c, l, "note: this answer covers the kept events");
-            }
-        }
-        ldg_query_iter_free(it);
-    }
-    if (explain && t != NULL) {
-        struct ldg_query_iter *it = NULL;
-        struct ldg_query_stats st;
-        if (ldg_query_iter_new(&it, q, t, 0) == 0) {
-            ldg_query_iter_stats(it, &st);
-            fprintf(stderr, "plan: %s; seq window %llu..%llu\n", st.plan,
-                    (unsigned long long)st.seq_lo,
-                    (unsigned long long)st.seq_hi);
-        }
-        ldg_query_iter_free(it);
-    }
+    rc = query_said(c, l, q, t, &g, o.printed, rc);
     ldg_txn_abort(t);
     t = NULL;
     if (rc != 0)
@@ -1229,7 +1262,7 @@ cmd_query(struct cli *c, int argc, char **argv)
     print_cursor(&o);
     if ((rc = flush_out(&o)) == 1)
         rc = 0;
-    if (rc == 0 && follow_mode && !o.closed) {
+    if (rc == 0 && g.follow_mode && !o.closed) {
         rc = follow(&o, l, q, size, cursor_lo);
         print_cursor(&o);
         if (flush_out(&o) == EX_IOERR && rc == 0)
