@@ -137,6 +137,99 @@ raise_nofile(rlim_t want)
     setrlimit(RLIMIT_NOFILE, &rl);
 }
 
+/* The proxy file (config, or the ledger directory's when it is there)
+ * and the options it and the command line give: 0, or the exit code. */
+static int
+proxy_configure(struct cli *c, struct ldg_proxy_config *cfg, const char *config,
+                const char *record, int content, struct ldg_proxy_options *o)
+{
+    char err[1024] = "", path[4200];
+    int rc;
+
+    /* the proxy file: named, or the ledger directory's when it is there */
+    if (config == NULL) {
+        snprintf(path, sizeof path, "%s/%s", c->dir, LDG_PROXY_FILE);
+        struct stat st;
+        if (stat(path, &st) == 0)
+            config = path;
+    }
+    if (config != NULL) {
+        rc = ldg_proxy_config_load(cfg, config, err, sizeof err);
+        if (rc == LDG_ENOTFOUND || rc == LDG_EIO) {
+            cli_err(c, "%s", err);
+            rc = rc == LDG_EIO ? EX_IOERR : EX_NOINPUT;
+            return rc;
+        }
+        if (rc < 0) {
+            /* the file is wrong, not the command line: no usage block */
+            cli_err(c, "%s", err);
+            rc = EX_USAGE;
+            return rc;
+        }
+    }
+    if (ldg_proxy_config_upstreams(cfg) == 0) {
+        rc = cli_usage_err(c, "no upstream: give --upstream NAME=URL (e.g. "
+                              "ollama=http://127.0.0.1:11434) or a proxy "
+                              "file");
+        return rc;
+    }
+    if (o->listen == NULL)
+        o->listen = ldg_proxy_config_listen(cfg);
+    o->record =
+        record ? (strcmp(record, "async") == 0 ? LDG_PROXY_RECORD_ASYNC
+                                               : LDG_PROXY_RECORD_SYNC)
+               : (ldg_proxy_config_async(cfg) == 1 ? LDG_PROXY_RECORD_ASYNC
+                                                   : LDG_PROXY_RECORD_SYNC);
+    o->record_content = content || ldg_proxy_config_content(cfg) == 1;
+    o->config = cfg;
+    return 0;
+}
+
+/* Where the proxy listens and how it records, on stdout. */
+static void
+say_listening(struct cli *c, struct ldg_proxy *p,
+              const struct ldg_proxy_options *o)
+{
+    const char *lis = o->listen ? o->listen : LDG_PROXY_LISTEN_DEFAULT;
+    unsigned port = ldg_proxy_port(p);
+    if (strncmp(lis, "unix:", 5) == 0 || port == 0) {
+        printf("listening on %s\n", lis);
+    } else {
+        const char *colon = strrchr(lis, ':');
+        printf("listening on %.*s:%u\n",
+               colon ? (int)(colon - lis) : (int)strlen(lis), lis, port);
+    }
+    printf("recording %s into %s (%s)%s\n",
+           o->record == LDG_PROXY_RECORD_ASYNC ? "async" : "sync", c->dir,
+           o->client ? "through ledger serve" : "directly",
+           o->record_content ? ", with prompts and completions "
+                               "(--record-content)"
+                             : "");
+    fflush(stdout);
+}
+
+/* Stops the proxy and says what it did: the exit code. */
+static int
+proxy_stop_say(struct ldg_proxy *p)
+{
+    int rc;
+    struct ldg_proxy_stats st;
+    char last[256];
+    ldg_proxy_last_error(p, last, sizeof last);
+    rc = ldg_proxy_stop(p, &st);
+    fprintf(stderr,
+            "ledger proxy: stopped: %llu requests, %llu events recorded "
+            "(%llu commits), %llu not recorded; outcomes: %llu error, "
+            "%llu refused, %llu client-gone\n",
+            (unsigned long long)st.requests, (unsigned long long)st.recorded,
+            (unsigned long long)st.commits,
+            (unsigned long long)st.record_failed, (unsigned long long)st.errors,
+            (unsigned long long)st.refused, (unsigned long long)st.client_gone);
+    if (last[0])
+        fprintf(stderr, "ledger proxy: last recording error: %s\n", last);
+    return rc < 0 ? EX_IOERR : EX_OK;
+}
+
 int
 cmd_proxy(struct cli *c, int argc, char **argv)
 {
@@ -147,7 +240,7 @@ cmd_proxy(struct cli *c, int argc, char **argv)
     struct ldg_ledger *l = NULL, *reg = NULL;
     struct ldg_client *cl = NULL;
     const char *config = NULL, *record = NULL;
-    char err[1024] = "", path[4200];
+    char err[1024] = "";
     int ch, rc, direct = 0, content = 0;
     uint64_t n;
 
@@ -216,42 +309,8 @@ cmd_proxy(struct cli *c, int argc, char **argv)
     }
     if ((rc = cli_resolve_dir(c)) != 0)
         goto out;
-    /* the proxy file: named, or the ledger directory's when it is there */
-    if (config == NULL) {
-        snprintf(path, sizeof path, "%s/%s", c->dir, LDG_PROXY_FILE);
-        struct stat st;
-        if (stat(path, &st) == 0)
-            config = path;
-    }
-    if (config != NULL) {
-        rc = ldg_proxy_config_load(cfg, config, err, sizeof err);
-        if (rc == LDG_ENOTFOUND || rc == LDG_EIO) {
-            cli_err(c, "%s", err);
-            rc = rc == LDG_EIO ? EX_IOERR : EX_NOINPUT;
-            goto out;
-        }
-        if (rc < 0) {
-            /* the file is wrong, not the command line: no usage block */
-            cli_err(c, "%s", err);
-            rc = EX_USAGE;
-            goto out;
-        }
-    }
-    if (ldg_proxy_config_upstreams(cfg) == 0) {
-        rc = cli_usage_err(c, "no upstream: give --upstream NAME=URL (e.g. "
-                              "ollama=http://127.0.0.1:11434) or a proxy "
-                              "file");
+    if ((rc = proxy_configure(c, cfg, config, record, content, &o)) != 0)
         goto out;
-    }
-    if (o.listen == NULL)
-        o.listen = ldg_proxy_config_listen(cfg);
-    o.record = record
-                   ? (strcmp(record, "async") == 0 ? LDG_PROXY_RECORD_ASYNC
-                                                   : LDG_PROXY_RECORD_SYNC)
-                   : (ldg_proxy_config_async(cfg) == 1 ? LDG_PROXY_RECORD_ASYNC
-                                                       : LDG_PROXY_RECORD_SYNC);
-    o.record_content = content || ldg_proxy_config_content(cfg) == 1;
-    o.config = cfg;
 
     /* where the events go: through ledger serve when it serves the
      * ledger, else directly */
@@ -303,45 +362,11 @@ cmd_proxy(struct cli *c, int argc, char **argv)
                                  : EX_IOERR;
         goto out;
     }
-    {
-        const char *lis = o.listen ? o.listen : LDG_PROXY_LISTEN_DEFAULT;
-        unsigned port = ldg_proxy_port(p);
-        if (strncmp(lis, "unix:", 5) == 0 || port == 0) {
-            printf("listening on %s\n", lis);
-        } else {
-            const char *colon = strrchr(lis, ':');
-            printf("listening on %.*s:%u\n",
-                   colon ? (int)(colon - lis) : (int)strlen(lis), lis, port);
-        }
-        printf("recording %s into %s (%s)%s\n",
-               o.record == LDG_PROXY_RECORD_ASYNC ? "async" : "sync", c->dir,
-               o.client ? "through ledger serve" : "directly",
-               o.record_content ? ", with prompts and completions "
-                                  "(--record-content)"
-                                : "");
-        fflush(stdout);
-    }
+    say_listening(c, p, &o);
     while (!stop_flag)
         pause();
-    {
-        struct ldg_proxy_stats st;
-        char last[256];
-        ldg_proxy_last_error(p, last, sizeof last);
-        rc = ldg_proxy_stop(p, &st);
-        p = NULL;
-        fprintf(stderr,
-                "ledger proxy: stopped: %llu requests, %llu events recorded "
-                "(%llu commits), %llu not recorded; outcomes: %llu error, "
-                "%llu refused, %llu client-gone\n",
-                (unsigned long long)st.requests,
-                (unsigned long long)st.recorded, (unsigned long long)st.commits,
-                (unsigned long long)st.record_failed,
-                (unsigned long long)st.errors, (unsigned long long)st.refused,
-                (unsigned long long)st.client_gone);
-        if (last[0])
-            fprintf(stderr, "ledger proxy: last recording error: %s\n", last);
-        rc = rc < 0 ? EX_IOERR : EX_OK;
-    }
+    rc = proxy_stop_say(p);
+    p = NULL;
 out:
     ldg_proxy_stop(p, NULL);
     ldg_client_close(cl);
