@@ -97,6 +97,68 @@ const struct cli_command cli_cmd_model = {
     "ledger model verify m.gguf --model m --expect \"$DIGEST\"\n",
     0};
 
+/* model verify NAME of an Ollama model: its manifest and weights blob
+ * (in odir, else Ollama's own directory) against each other and against
+ * the registered digest (or expect), into body. 0, or the exit code. */
+static int
+model_ollama(struct cli *c, const json_t *reg, const char *arg,
+             const char *expect, const char *odir, json_t *body,
+             char digest[72], uint64_t *bytes, int *ok)
+{
+    struct ldg_ollama_model om;
+    char err[1024], dirbuf[4096];
+    int rc;
+
+    if (!odir) {
+        if (ldg_ollama_models_dir(dirbuf, sizeof dirbuf) < 0) {
+            cli_err(c, "cannot tell where Ollama's models are: give "
+                       "--ollama-dir or set OLLAMA_MODELS");
+            return EX_USAGE;
+        }
+        odir = dirbuf;
+    }
+    rc = ldg_ollama_resolve(odir, arg, &om, err, sizeof err);
+    if (rc < 0) {
+        cli_err(c, "%s", err);
+        return rc == LDG_ENOTFOUND ? EX_NOINPUT : cli_exit_code(rc);
+    }
+    rc = ldg_file_sha256(om.blob_path, digest, bytes, cli_progress, c, err,
+                         sizeof err);
+    cli_progress_done(c);
+    if (rc < 0) {
+        cli_err(c, "%s", err);
+        return rc == LDG_ENOTFOUND ? EX_NOINPUT : cli_exit_code(rc);
+    }
+    const char *want =
+        expect ? expect : json_string_value(json_object_get(reg, "digest"));
+    int blob_ok = ldg_digest_same(digest, om.layer_digest);
+    int man_ok = want ? ldg_digest_same(want, om.manifest_digest)
+                      : 1; /* nothing registered: the blob alone */
+    *ok = blob_ok && man_ok;
+    json_object_set_new(body, "path", json_string(om.blob_path));
+    json_object_set_new(body, "manifest", json_string(om.manifest_path));
+    json_object_set_new(body, "manifest_digest",
+                        json_string(om.manifest_digest));
+    json_object_set_new(body, "layer_digest", json_string(om.layer_digest));
+    json_object_set_new(body, "weights_digest", json_string(digest));
+    json_object_set_new(body, "expected",
+                        want ? json_string(want) : json_null());
+    /* The identity the runtime reports is the manifest's digest:
+     * record it (as registered) when the chain holds. */
+    json_object_set_new(body, "digest",
+                        json_string(*ok && want ? want : om.manifest_digest));
+    if (!blob_ok)
+        json_object_set_new(body, "detail",
+                            json_string("the weights blob does not hash to the "
+                                        "digest its manifest names"));
+    else if (!man_ok)
+        json_object_set_new(body, "detail",
+                            json_string("the manifest does not hash to the "
+                                        "registered digest (re-pointed or "
+                                        "re-pulled since it was registered)"));
+    return 0;
+}
+
 int
 cmd_model(struct cli *c, int argc, char **argv)
 {
@@ -105,7 +167,7 @@ cmd_model(struct cli *c, int argc, char **argv)
     struct ldg_ledger *l = NULL;
     struct stat st;
     json_t *reg = NULL, *body = NULL;
-    char err[1024], digest[72], dirbuf[4096];
+    char err[1024], digest[72];
     uint64_t bytes = 0, seq = 0;
     int ch, rc, ex = EX_OK, ok = 0;
 
@@ -183,7 +245,6 @@ cmd_model(struct cli *c, int argc, char **argv)
         json_object_set_new(body, "digest", json_string(ok ? want : digest));
         json_object_set_new(body, "weights_digest", json_string(digest));
     } else {
-        struct ldg_ollama_model om;
         name = name ? name : arg;
         reg = registered(l, name);
         const char *path = json_string_value(json_object_get(reg, "path"));
@@ -206,63 +267,9 @@ cmd_model(struct cli *c, int argc, char **argv)
             json_object_set_new(body, "digest",
                                 json_string(ok ? want : digest));
             json_object_set_new(body, "weights_digest", json_string(digest));
-        } else {
-            if (!odir) {
-                if (ldg_ollama_models_dir(dirbuf, sizeof dirbuf) < 0) {
-                    cli_err(c, "cannot tell where Ollama's models are: give "
-                               "--ollama-dir or set OLLAMA_MODELS");
-                    ex = EX_USAGE;
-                    goto out;
-                }
-                odir = dirbuf;
-            }
-            rc = ldg_ollama_resolve(odir, arg, &om, err, sizeof err);
-            if (rc < 0) {
-                cli_err(c, "%s", err);
-                ex = rc == LDG_ENOTFOUND ? EX_NOINPUT : cli_exit_code(rc);
-                goto out;
-            }
-            rc = ldg_file_sha256(om.blob_path, digest, &bytes, cli_progress, c,
-                                 err, sizeof err);
-            cli_progress_done(c);
-            if (rc < 0) {
-                cli_err(c, "%s", err);
-                ex = rc == LDG_ENOTFOUND ? EX_NOINPUT : cli_exit_code(rc);
-                goto out;
-            }
-            const char *want =
-                expect ? expect
-                       : json_string_value(json_object_get(reg, "digest"));
-            int blob_ok = ldg_digest_same(digest, om.layer_digest);
-            int man_ok = want ? ldg_digest_same(want, om.manifest_digest)
-                              : 1; /* nothing registered: the blob alone */
-            ok = blob_ok && man_ok;
-            json_object_set_new(body, "path", json_string(om.blob_path));
-            json_object_set_new(body, "manifest",
-                                json_string(om.manifest_path));
-            json_object_set_new(body, "manifest_digest",
-                                json_string(om.manifest_digest));
-            json_object_set_new(body, "layer_digest",
-                                json_string(om.layer_digest));
-            json_object_set_new(body, "weights_digest", json_string(digest));
-            json_object_set_new(body, "expected",
-                                want ? json_string(want) : json_null());
-            /* The identity the runtime reports is the manifest's digest:
-             * record it (as registered) when the chain holds. */
-            json_object_set_new(
-                body, "digest",
-                json_string(ok && want ? want : om.manifest_digest));
-            if (!blob_ok)
-                json_object_set_new(
-                    body, "detail",
-                    json_string("the weights blob does not hash to the "
-                                "digest its manifest names"));
-            else if (!man_ok)
-                json_object_set_new(
-                    body, "detail",
-                    json_string("the manifest does not hash to the "
-                                "registered digest (re-pointed or "
-                                "re-pulled since it was registered)"));
+        } else if ((ex = model_ollama(c, reg, arg, expect, odir, body, digest,
+                                      &bytes, &ok)) != 0) {
+            goto out;
         }
     }
     json_object_set_new(body, "model", json_string(name));
@@ -488,6 +495,72 @@ fail:
     return cli_exit_code(rc);
 }
 
+/* The runtimes file in the ledger directory, one NAME=URL a line: into
+ * rts (own the lines' copies). 0, or the exit code. */
+static int
+read_runtimes(struct cli *c, struct ldg_probe_runtime *rts, char **own,
+              size_t *n)
+{
+    int rc = 0;
+    char path[4200], line[1024];
+    snprintf(path, sizeof path, "%s/runtimes", c->dir);
+    FILE *f = fopen(path, "r");
+    unsigned ln = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        ln++;
+        line[strcspn(line, "\r\n")] = 0;
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p || *p == '#')
+            continue;
+        if (*n == PROBE_MAX) {
+            cli_err(c, "%s:%u: more than %d runtimes", path, ln, PROBE_MAX);
+            rc = EX_DATAERR;
+            break;
+        }
+        own[*n] = strdup(p);
+        if (!own[*n] || parse_runtime(own[*n], &rts[*n]) < 0) {
+            cli_err(c, "%s:%u: '%s' is not NAME=URL", path, ln, p);
+            rc = EX_DATAERR;
+            break;
+        }
+        (*n)++;
+    }
+    if (f)
+        fclose(f);
+    return rc;
+}
+
+/* What probe appended (or, dry > 0, would append), one line or object
+ * each. */
+static void
+probe_print(struct cli *c, const json_t *news, const uint64_t *seqs, int dry)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(news, i, e)
+    {
+        const char *type = json_string_value(json_object_get(e, "type"));
+        json_t *body = json_object_get(e, "body");
+        uint64_t seq = seqs[i];
+        if (c->out != OUT_HUMAN) {
+            json_t *row = json_pack("{s:s, s:O}", "type", type, "body", body);
+            if (dry <= 0)
+                json_object_set_new(row, "seq", ldg_json_u64(seq));
+            cli_print_json(c, row);
+        } else {
+            char *txt = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+            if (dry > 0)
+                printf("would append %-20s %s\n", type, txt ? txt : "");
+            else
+                printf("%-8llu %-20s %s\n", (unsigned long long)seq, type,
+                       txt ? txt : "");
+            free(txt);
+        }
+    }
+}
+
 int
 cmd_probe(struct cli *c, int argc, char **argv)
 {
@@ -548,38 +621,8 @@ cmd_probe(struct cli *c, int argc, char **argv)
     }
     if ((rc = prepare_dir(c)) != 0)
         goto out_rc;
-    if (n == 0) {
-        /* The runtimes file in the ledger directory. */
-        char path[4200], line[1024];
-        snprintf(path, sizeof path, "%s/runtimes", c->dir);
-        FILE *f = fopen(path, "r");
-        unsigned ln = 0;
-        while (f && fgets(line, sizeof line, f)) {
-            ln++;
-            line[strcspn(line, "\r\n")] = 0;
-            char *p = line;
-            while (*p == ' ' || *p == '\t')
-                p++;
-            if (!*p || *p == '#')
-                continue;
-            if (n == PROBE_MAX) {
-                cli_err(c, "%s:%u: more than %d runtimes", path, ln, PROBE_MAX);
-                rc = EX_DATAERR;
-                break;
-            }
-            own[n] = strdup(p);
-            if (!own[n] || parse_runtime(own[n], &rts[n]) < 0) {
-                cli_err(c, "%s:%u: '%s' is not NAME=URL", path, ln, p);
-                rc = EX_DATAERR;
-                break;
-            }
-            n++;
-        }
-        if (f)
-            fclose(f);
-        if (rc)
-            goto out_rc;
-    }
+    if (n == 0 && (rc = read_runtimes(c, rts, own, &n)) != 0)
+        goto out_rc;
     if (n == 0 && !host) {
         cli_err(c,
                 "nothing to probe: give --runtime NAME=URL (or list "
@@ -603,8 +646,6 @@ cmd_probe(struct cli *c, int argc, char **argv)
         ex = cli_exit_code(rc);
         goto out;
     }
-    size_t i;
-    json_t *e;
     if ((rc = say_warnings(c, &news)) != 0) {
         ex = rc;
         goto out;
@@ -629,26 +670,7 @@ cmd_probe(struct cli *c, int argc, char **argv)
     if (dry == 0 && json_array_size(news) > 0 &&
         (ex = probe_commit(c, l, news, seqs)) != EX_OK)
         goto out;
-    json_array_foreach(news, i, e)
-    {
-        const char *type = json_string_value(json_object_get(e, "type"));
-        json_t *body = json_object_get(e, "body");
-        uint64_t seq = seqs[i];
-        if (c->out != OUT_HUMAN) {
-            json_t *row = json_pack("{s:s, s:O}", "type", type, "body", body);
-            if (dry <= 0)
-                json_object_set_new(row, "seq", ldg_json_u64(seq));
-            cli_print_json(c, row);
-        } else {
-            char *txt = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
-            if (dry > 0)
-                printf("would append %-20s %s\n", type, txt ? txt : "");
-            else
-                printf("%-8llu %-20s %s\n", (unsigned long long)seq, type,
-                       txt ? txt : "");
-            free(txt);
-        }
-    }
+    probe_print(c, news, seqs, dry);
     if (json_array_size(news) == 0)
         fprintf(stderr,
                 "ledger probe: no change since the last probe "
