@@ -140,6 +140,28 @@ const struct cli_command cli_cmd_eval = {
     "--endpoint \"$URL\"\n",
     0};
 
+/* --target, --candidate and --endpoint, given and well formed: 0, or
+ * EX_USAGE. */
+static int
+eval_check(struct cli *c, const char *target, const char *cand, const char *ep)
+{
+    if (!target || !cand || !ep)
+        return cli_usage_err(c, "--target, --candidate and --endpoint are "
+                                "required");
+    if (!valid_target(target)) {
+        cli_err(c,
+                "--target: '%s' is not route:NAME, pack:NAME or "
+                "model:NAME",
+                target);
+        return EX_USAGE;
+    }
+    if (strncmp(ep, "http://", 7) != 0 && strncmp(ep, "https://", 8) != 0) {
+        cli_err(c, "--endpoint: '%s' is not an http:// or https:// URL", ep);
+        return EX_USAGE;
+    }
+    return 0;
+}
+
 int
 cmd_eval(struct cli *c, int argc, char **argv)
 {
@@ -199,21 +221,9 @@ cmd_eval(struct cli *c, int argc, char **argv)
                                           : "missing subcommand (run)");
     if (a.ind + 2 != argc)
         return cli_usage_err(c, "give exactly one SUITE file");
-    if (!target || !cand || !ep)
-        return cli_usage_err(c, "--target, --candidate and --endpoint are "
-                                "required");
     const char *suite_path = argv[a.ind + 1];
-    if (!valid_target(target)) {
-        cli_err(c,
-                "--target: '%s' is not route:NAME, pack:NAME or "
-                "model:NAME",
-                target);
-        return EX_USAGE;
-    }
-    if (strncmp(ep, "http://", 7) != 0 && strncmp(ep, "https://", 8) != 0) {
-        cli_err(c, "--endpoint: '%s' is not an http:// or https:// URL", ep);
-        return EX_USAGE;
-    }
+    if ((rc = eval_check(c, target, cand, ep)) != 0)
+        return rc;
     if ((rc = set_dir(c)) != 0)
         return rc;
     rc = ldg_eval_suite_load(&s, suite_path, err, sizeof err);

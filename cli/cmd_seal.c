@@ -159,6 +159,27 @@ from_ledger(struct cli *c, const struct ldg_key *key, char *origin, size_t ocap,
     return rc;
 }
 
+/* --origin and --first (together, or the ledger in --dir says both): 0,
+ * or the exit code of a usage error. */
+static int
+seal_check_opts(struct cli *c, const char *origin_opt, const char *first_opt,
+                uint64_t *first)
+{
+    if ((origin_opt == NULL) != (first_opt == NULL))
+        return cli_usage_err(c, "--origin and --first go together (without "
+                                "them the ledger in --dir says both)");
+    if (first_opt != NULL && cli_parse_u64(first_opt, first) < 0)
+        return cli_usage_err(c, "--first: '%s' is not a count", first_opt);
+    if (origin_opt != NULL &&
+        (strlen(origin_opt) == 0 || strlen(origin_opt) > LDG_ORIGIN_MAX ||
+         strpbrk(origin_opt, "\n\r\t") != NULL))
+        return cli_usage_err(c, "--origin: 1 to %d bytes on one line",
+                             LDG_ORIGIN_MAX);
+    if (origin_opt != NULL && c->dir_opt != NULL)
+        return cli_usage_err(c, "--dir or --origin and --first, not both");
+    return 0;
+}
+
 int
 cmd_seal(struct cli *c, int argc, char **argv)
 {
@@ -189,18 +210,8 @@ cmd_seal(struct cli *c, int argc, char **argv)
         return a.exit;
     if (a.ind + 1 < argc || keyfile == NULL)
         return cli_usage(c);
-    if ((origin_opt == NULL) != (first_opt == NULL))
-        return cli_usage_err(c, "--origin and --first go together (without "
-                                "them the ledger in --dir says both)");
-    if (first_opt != NULL && cli_parse_u64(first_opt, &first) < 0)
-        return cli_usage_err(c, "--first: '%s' is not a count", first_opt);
-    if (origin_opt != NULL &&
-        (strlen(origin_opt) == 0 || strlen(origin_opt) > LDG_ORIGIN_MAX ||
-         strpbrk(origin_opt, "\n\r\t") != NULL))
-        return cli_usage_err(c, "--origin: 1 to %d bytes on one line",
-                             LDG_ORIGIN_MAX);
-    if (origin_opt != NULL && c->dir_opt != NULL)
-        return cli_usage_err(c, "--dir or --origin and --first, not both");
+    if ((rc = seal_check_opts(c, origin_opt, first_opt, &first)) != 0)
+        return rc;
     err[0] = '\0';
     rc = ldg_keyfile_load(keyfile, &key, err, sizeof err);
     if (rc < 0) {
