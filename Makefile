@@ -320,6 +320,7 @@ headertest:
 	        -fsyntax-only $(B)/headertest/t.c || exit 1; \
 	done; echo "headertest: $(words $(HEADERS)) headers compile alone"
 	@python3 tools/check_api_docs.py ledger/ledger.h 100
+	@sh tools/check_cli_size.sh cli && echo "cli/: no file over 1000 lines, no function over 150"
 
 # Each part leaves its figures in $(BENCH_OUT); bench/results.sh then
 # rewrites bench/RESULTS.md from them (machine, date, commit, one table a

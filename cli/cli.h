@@ -20,6 +20,7 @@
 #define EX_USAGE 64
 #define EX_DATAERR 65
 #define EX_NOINPUT 66
+#define EX_UNAVAILABLE 69
 #define EX_SOFTWARE 70
 #define EX_OSERR 71
 #define EX_CANTCREAT 73

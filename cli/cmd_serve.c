@@ -24,8 +24,6 @@
 #include "serve/serve.h"
 #include "util/util.h"
 
-#define EX_UNAVAILABLE 69
-
 static struct ldg_server *volatile serving;
 
 static void
@@ -457,110 +455,6 @@ const struct cli_command cli_cmd_serve = {
     "echo '{\"type\":\"x.hello\",\"body\":{},\"id\":\"a1\"}' |\n"
     "  socat - UNIX-CONNECT:\"$LEDGER_DIR/ledger.sock\"\n",
     0};
-
-/* `ledger serve --status`: DIR/serve-status.json, and whether its
- * writer is still alive. */
-static int
-serve_status(struct cli *c)
-{
-    char err[4400];
-    json_t *st, *jl, *j;
-    json_int_t pid;
-    const char *state;
-    int alive, failing, rc;
-    size_t i;
-
-    rc = ldg_jobs_status(c->dir, &st, &alive, &failing, err, sizeof err);
-    if (rc < 0) {
-        cli_err(c, "%s", err);
-        return rc == LDG_ENOTFOUND ? EX_NOINPUT : EX_DATAERR;
-    }
-    pid = json_integer_value(json_object_get(st, "pid"));
-    state = json_string_value(json_object_get(st, "state"));
-    jl = json_object_get(st, "jobs");
-    if (c->out != OUT_HUMAN) {
-        json_object_set_new(st, "running", json_boolean(alive));
-        if (!alive)
-            json_object_set_new(st, "state", json_string("not running"));
-        cli_print_json(c, json_incref(st)); /* it takes a reference */
-    } else {
-        const char *sock = json_string_value(json_object_get(st, "socket"));
-        char upd[48], since[48];
-        /* human output's one time format (the file keeps RFC 3339) */
-        cli_when_rfc3339(upd, sizeof upd,
-                         json_string_value(json_object_get(st, "updated")));
-        cli_when_rfc3339(since, sizeof since,
-                         json_string_value(json_object_get(st, "started")));
-        if (alive)
-            printf("serving on %s (pid %lld, since %s)\n", sock ? sock : "?",
-                   (long long)pid, since);
-        else
-            printf(
-                "not running (pid %lld %s; last status %s)\n", (long long)pid,
-                state && strcmp(state, "stopped") == 0 ? "stopped" : "is gone",
-                upd);
-        if (json_array_size(jl) > 0)
-            printf("%-8s %-9s %5s %6s  %-20s  %s\n", "JOB", "EVERY", "RUNS",
-                   "FAILED", "LAST OK", "STATE");
-        json_array_foreach(jl, i, j)
-        {
-            char every[32];
-            json_int_t ms = json_integer_value(json_object_get(j, "every_ms"));
-            json_int_t streak =
-                json_integer_value(json_object_get(j, "failing_in_a_row"));
-            const char *ok0 = json_string_value(json_object_get(j, "last_ok"));
-            const char *nx0 = json_string_value(json_object_get(j, "next_run"));
-            char okb[48], nxb[48];
-            const char *ok = NULL, *nx = NULL;
-            if (ok0 != NULL && strcmp(ok0, "-") != 0) {
-                cli_when_rfc3339(okb, sizeof okb, ok0);
-                ok = okb;
-            }
-            if (nx0 != NULL && strcmp(nx0, "-") != 0) {
-                cli_when_rfc3339(nxb, sizeof nxb, nx0);
-                nx = nxb;
-            }
-            json_t *ex = json_object_get(j, "last_exit");
-            /* (never printed as "(null)": a job that said nothing) */
-            const char *le =
-                json_string_value(json_object_get(j, "last_error"));
-            if (ms % 3600000 == 0)
-                snprintf(every, sizeof every, "%lldh",
-                         (long long)(ms / 3600000));
-            else if (ms % 60000 == 0)
-                snprintf(every, sizeof every, "%lldm", (long long)(ms / 60000));
-            else
-                snprintf(every, sizeof every, "%llds", (long long)(ms / 1000));
-            printf(
-                "%-8s %-9s %5lld %6lld  %-20s  ",
-                json_string_value(json_object_get(j, "name")), every,
-                (long long)json_integer_value(json_object_get(j, "runs")),
-                (long long)json_integer_value(json_object_get(j, "failures")),
-                ok ? ok : "never");
-            if (json_is_null(ex) &&
-                json_integer_value(json_object_get(j, "runs")) == 0)
-                printf("not run yet\n");
-            else if (json_is_null(ex) && streak > 0)
-                printf("FAILING: %lld in a row: %s; next try %s\n",
-                       (long long)streak, le ? le : "(no message)",
-                       nx ? nx : "-");
-            else if (streak == 0 &&
-                     json_is_string(json_object_get(j, "last_note")))
-                printf("ok, but: %s\n",
-                       json_string_value(json_object_get(j, "last_note")));
-            else if (streak == 0)
-                printf("ok\n");
-            else
-                printf("FAILING: %lld in a row, exit %lld: %s; next try %s\n",
-                       (long long)streak, (long long)json_integer_value(ex),
-                       le ? le : "(no message)", nx ? nx : "-");
-        }
-    }
-    json_decref(st);
-    if (!alive)
-        return EX_UNAVAILABLE;
-    return failing ? EX_VERIFY : EX_OK;
-}
 
 /* The interval jobs' and the metrics endpoint's reports: stderr, which
  * is the journal under systemd. */
@@ -1005,53 +899,6 @@ serve_otlp(struct cli *c, struct ldg_server *s, struct serve_args *g)
     return 0;
 }
 
-/* What the server did, said when it stops. */
-static void
-say_stopped(const struct ldg_serve_stats *sp, int otlp_on)
-{
-    const struct ldg_serve_stats st = *sp;
-
-    fprintf(stderr,
-            "ledger serve: stopped: %llu connections (%llu refused, %llu "
-            "dropped), %llu requests, %llu events committed in %llu "
-            "commits, %llu duplicates answered (not appended again), %llu "
-            "errors (%llu not authorised); at most %llu KiB held at once "
-            "(reading stopped at the budget %llu times); %llu dead readers "
-            "cleared; %llu idle connections closed, %llu slow lines dropped, "
-            "%llu connections refused over a share\n",
-            (unsigned long long)st.conns, (unsigned long long)st.refused,
-            (unsigned long long)st.dropped, (unsigned long long)st.requests,
-            (unsigned long long)st.acked, (unsigned long long)st.commits,
-            (unsigned long long)st.duplicates, (unsigned long long)st.errors,
-            (unsigned long long)st.denied,
-            (unsigned long long)(st.held_peak + 1023) / 1024,
-            (unsigned long long)st.budget_stops, (unsigned long long)st.cleared,
-            (unsigned long long)st.idle_closed,
-            (unsigned long long)st.slow_dropped,
-            (unsigned long long)st.refused_share);
-    if (otlp_on)
-        fprintf(stderr,
-                "ledger serve: otlp: %llu requests (%llu refused, %llu "
-                "throttled, %llu not committed); spans: %llu received, %llu "
-                "recorded, %llu duplicates, %llu rejected, %llu dropped; log "
-                "records: %llu received, %llu recorded, %llu duplicates, "
-                "%llu rejected, %llu dropped\n",
-                (unsigned long long)otlp_final.requests,
-                (unsigned long long)otlp_final.refused,
-                (unsigned long long)otlp_final.throttled,
-                (unsigned long long)otlp_final.failed,
-                (unsigned long long)otlp_final.spans_received,
-                (unsigned long long)otlp_final.spans_recorded,
-                (unsigned long long)otlp_final.spans_duplicate,
-                (unsigned long long)otlp_final.spans_rejected,
-                (unsigned long long)otlp_final.spans_dropped,
-                (unsigned long long)otlp_final.logs_received,
-                (unsigned long long)otlp_final.logs_recorded,
-                (unsigned long long)otlp_final.logs_duplicate,
-                (unsigned long long)otlp_final.logs_rejected,
-                (unsigned long long)otlp_final.logs_dropped);
-}
-
 static int
 serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
 {
@@ -1071,7 +918,7 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
     if (cli_resolve_dir(c) != 0)
         return EX_USAGE;
     if (g.status)
-        return serve_status(c);
+        return cli_serve_status(c);
     jobs_dir = c->dir;
     if ((rc = serve_prepare(c, &g)) != 0)
         return rc;
@@ -1117,7 +964,7 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
         px.started = 0;
     }
     ldg_serve_stats(s, &st);
-    say_stopped(&st, g.otlp_addr != NULL);
+    cli_serve_stopped(&st, g.otlp_addr != NULL ? &otlp_final : NULL);
     notify("STATUS=stopped: %llu events committed, %llu duplicates, %llu "
            "errors",
            (unsigned long long)st.acked, (unsigned long long)st.duplicates,

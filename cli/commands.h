@@ -9,7 +9,8 @@
 
 #include "cli/cli.h"
 
-/* cli/cmd_core.c — recording events, keys */
+/* cli/cmd_core.c, cmd_ingest.c, cmd_verify.c, cmd_stats.c, cmd_keys.c —
+ * events, keys */
 int cmd_init(struct cli *c, int argc, char **argv);
 int cmd_append(struct cli *c, int argc, char **argv);
 int cmd_ingest(struct cli *c, int argc, char **argv);
@@ -56,17 +57,17 @@ int cmd_tiles(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_checkpoint, cli_cmd_proof,
     cli_cmd_tiles;
 
-/* cli/cmd_query.c — query (journalctl-style), timeline */
+/* cli/cmd_query.c, cmd_timeline.c — query (journalctl-style), timeline */
 int cmd_query(struct cli *c, int argc, char **argv);
 int cmd_timeline(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_query, cli_cmd_timeline;
 
-/* cli/cmd_export.c — signed evidence bundles */
+/* cli/cmd_export.c, cmd_verify_bundle.c — signed evidence bundles */
 int cmd_export(struct cli *c, int argc, char **argv);
 int cmd_verify_bundle(struct cli *c, int argc, char **argv);
 extern const struct cli_command cli_cmd_export, cli_cmd_verify_bundle;
 
-/* cli/cmd_projections.c — projections and the doctor */
+/* cli/cmd_projections.c, cmd_doctor.c — projections and the doctor */
 int cmd_packs(struct cli *c, int argc, char **argv);
 int cmd_permissions(struct cli *c, int argc, char **argv);
 int cmd_models(struct cli *c, int argc, char **argv);
@@ -80,7 +81,7 @@ extern const struct cli_command cli_cmd_packs, cli_cmd_permissions,
     cli_cmd_models, cli_cmd_routes, cli_cmd_promotions, cli_cmd_runs,
     cli_cmd_doctor, cli_cmd_projections, cli_cmd_rebuild;
 
-/* cli/cmd_projections.c — the control pipeline (issue 34) */
+/* cli/cmd_memory.c — the control pipeline (issue 34) */
 int cmd_plans(struct cli *c, int argc, char **argv);
 int cmd_memory(struct cli *c, int argc, char **argv);
 int cmd_gates(struct cli *c, int argc, char **argv);
@@ -180,5 +181,75 @@ extern const struct cli_command cli_cmd_metrics;
     &cli_cmd_ship, \
     &cli_cmd_audit_central
 /* clang-format on */
+
+/* cli/cmd_projections.c — the views' shared parts (cmd_doctor.c and
+ * cmd_memory.c are views too) */
+struct vargs {
+    uint64_t at_size;    /* 0 = now */
+    const char *at_time; /* --at TIME, resolved once the ledger is open */
+    const char *pack;
+    int check;
+    struct cli_bundle_args ba; /* doctor --bundle */
+};
+
+#define AT_OPT                                                                 \
+    CLI_VALUE('A', 0, "at", "SEQ|TIME",                                        \
+              "the state as of event SEQ, or as of TIME (the last event "      \
+              "at or before it; TIME as `ledger query -S` takes it: "          \
+              "'2026-11-22 09:39', '-1h', 'yesterday', RFC 3339); "            \
+              "default: now")
+
+#define PARSED(rc) ((rc) < 0 ? EX_OK : (rc))
+int cli_view_prepare(struct cli *c);
+/* Parses argv against c->command's table: options, then at most max_pos
+ * positionals into pos. 0; -1 after --help (the caller returns 0); or the
+ * exit code of a usage error. */
+int cli_view_parse(struct cli *c, int argc, char **argv, struct vargs *va,
+                   const char **pos, int max_pos);
+const char *cli_view_js(const json_t *o, const char *k);
+long long cli_view_ji(const json_t *o, const char *a, const char *b);
+void cli_view_rows(struct cli *c, json_t *rows);
+int cli_view_fail(struct cli *c, struct ldg_ledger *l, int rc);
+void cli_view_warn_stale(struct cli *c, struct ldg_ledger *l,
+                         const struct vargs *va);
+int cli_view_at(struct cli *c, struct ldg_ledger *l, struct vargs *va);
+int cli_view_run(struct cli *c, int view, struct vargs *va, const char *filter,
+                 void (*human)(struct cli *c, json_t *rows));
+
+/* cli/cmd_core.c — what the event commands share (cmd_ingest.c,
+ * cmd_verify.c, cmd_stats.c, cmd_keys.c) */
+#define CLI_QUIET_OPT                                                          \
+    CLI_FLAG('q', 'q', "quiet", "print only the sequence number (for scripts)")
+/* -o: 0 when human (or one of human's other names), json or
+ * json-pretty; else EX_USAGE, said. */
+int cli_check_output(struct cli *c, const char *const *human);
+/* The sequence number of a new event, labelled: "seq 33" or "seq 33:
+ * what"; the bare number with -q; {"seq":"33"} with -o json. */
+void cli_print_seq(struct cli *c, uint64_t seq, const char *what);
+/* All of f, at most max bytes, into *out (malloc'd, NUL-terminated):
+ * 0, LDG_ENOMEM, LDG_ETOOBIG, LDG_EIO. */
+int cli_read_all(FILE *f, size_t max, char **out, size_t *len);
+
+/* cli/cmd_query.c: an event's seq as a bundle's events.jsonl has it
+ * ("?" if it has none; buf holds it when it is a number). */
+const char *cli_bundle_seq(const json_t *e, char buf[24]);
+
+/* cli/cmd_query_from.c: query --deps's terms for TERMS (*out, *nout;
+ * *store owns the new strings), and query --bundle's matches (fmt an
+ * enum ldg_query_format). Each 0 or an exit code (said). */
+struct ldg_query;
+int cli_query_deps(struct cli *c, int nterms, char **terms, char ***out,
+                   int *nout, json_t **store);
+int cli_query_bundle(struct cli *c, const struct cli_bundle_args *ba,
+                     const struct ldg_query *q, int fmt, uint32_t fields,
+                     uint64_t limit, int reverse);
+
+/* cli/cmd_serve_said.c: `ledger serve --status` (the exit code), and the
+ * server's last words on stderr (and the OTLP receiver's, otlp not NULL). */
+struct ldg_serve_stats;
+struct ldg_otlp_stats;
+int cli_serve_status(struct cli *c);
+void cli_serve_stopped(const struct ldg_serve_stats *st,
+                       const struct ldg_otlp_stats *otlp);
 
 #endif

@@ -1,0 +1,546 @@
+/*
+ * cmd_keys.c — keys, erase.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "doctor/doctor.h"
+#include "ingest/ingest.h"
+#include "projections/projections.h"
+#include "query/query.h"
+#include "serve/serve.h"
+
+/* ---------------------------------------------------------------- keys -- */
+
+static int
+keys_list(struct cli *c, struct ldg_ledger *l)
+{
+    struct ldg_keyinfo *k;
+    size_t n;
+    int rc = ldg_keys_list(l, &k, &n);
+    if (rc < 0) {
+        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        return cli_exit_code(rc);
+    }
+    if (c->out == OUT_HUMAN)
+        printf("%-16s %-16s %-7s %-7s %-6s %-7s %s\n", "NAME", "KEY ID",
+               "ADDED", "REVOKED", "HELD", "SEALED", "ROLES");
+    for (size_t i = 0; i < n; i++) {
+        char added[24], rev[24], pub[65];
+        /* who holds the secret: the ledger (keys/NAME.key on this box),
+         * the writer (enrolled with --public-key: its events arrive
+         * sealed), or nobody here (a ledger-held key whose file is gone) */
+        const char *held = k[i].writer_held  ? "writer"
+                           : k[i].has_secret ? "ledger"
+                                             : "none";
+        snprintf(added, sizeof added, "%llu",
+                 (unsigned long long)k[i].added_seq);
+        if (k[i].revoked_seq == UINT64_MAX)
+            snprintf(rev, sizeof rev, "-");
+        else
+            snprintf(rev, sizeof rev, "%llu",
+                     (unsigned long long)k[i].revoked_seq);
+        ldg_hex(pub, k[i].pub, 32);
+        if (c->out == OUT_HUMAN) {
+            /* 80 columns on a terminal: a long name or role list is cut
+             * with "…" (whole when piped) */
+            cli_cell(c, k[i].name, 16, 0);
+            printf("%-16s %-7s %-7s %-6s %-7llu ", k[i].key_id, added, rev,
+                   held, (unsigned long long)k[i].sealed);
+            cli_cell(c,
+                     k[i].roles[0] == '*'    ? "* (log key: any type)"
+                     : k[i].roles[0] == '\0' ? "(none: any actor type)"
+                                             : k[i].roles,
+                     (int)cli_width(c) - 65, 1);
+        } else {
+            json_t *o =
+                json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "name", k[i].name,
+                          "key_id", k[i].key_id, "public_key", pub, "added_seq",
+                          added, "has_secret", k[i].has_secret, "held",
+                          k[i].writer_held ? "writer" : "ledger");
+            /* the `first` this key's next seal must carry (a count) */
+            json_object_set_new(o, "sealed",
+                                json_integer((json_int_t)k[i].sealed));
+            json_t *rl = json_array();
+            char *dup = strdup(k[i].roles), *save = NULL;
+            /* the log key: ["*"]; none: [] (any actor type) */
+            for (char *r = dup ? strtok_r(dup, ",", &save) : NULL; r;
+                 r = strtok_r(NULL, ",", &save))
+                json_array_append_new(rl, json_string(r));
+            free(dup);
+            json_object_set_new(o, "roles", rl);
+            if (k[i].revoked_seq != UINT64_MAX)
+                json_object_set_new(o, "revoked_seq", json_string(rev));
+            cli_print_json(c, o);
+        }
+    }
+    free(k);
+    return EX_OK;
+}
+
+enum { OPT_PUBKEY = 400, OPT_KEYOUT, OPT_KEYNAME };
+
+static const struct cli_opt keys_opts[] = {
+    CLI_VALUE('r', 0, "roles", "R,...",
+              "with add: the event types the key may sign, as roles: host, "
+              "runtime, capacity, model, pack, permission, route, eval, "
+              "promotion, run, x, erase, sensor, control-plane, plan, "
+              "debate, snapshot, tripcode, memory, build, health, "
+              "controller, any "
+              "(docs/FORMAT.md, Key roles; none: any actor type)"),
+    CLI_VALUE('R', 0, "reason", "TEXT", "with revoke (required): why"),
+    CLI_VALUE(OPT_PUBKEY, 0, "public-key", "KEY",
+              "with add: enrol a key held by its writer: its public key as "
+              "64 hex digits, or @FILE holding what `ledger keys generate` "
+              "printed; no secret key file is written, and the key's events "
+              "must arrive sealed (`ledger seal`). Format version 2 ledgers "
+              "only"),
+    CLI_VALUE(OPT_KEYOUT, 0, "out", "FILE",
+              "with generate (required): the secret key file to create, "
+              "mode 0600; an existing file is never overwritten"),
+    CLI_VALUE(OPT_KEYNAME, 0, "name", "NAME",
+              "with generate: the name written in the key file (default: "
+              "FILE's base name without .key)"),
+    CLI_QUIET_OPT,
+    CLI_ARG("add NAME|list|revoke NAME|verifier|generate",
+            "add: create actor NAME's key and record it (with --public-key: "
+            "record a key its writer holds); list: every key; revoke: record "
+            "that NAME's key is no longer trusted; verifier: the log's "
+            "verifier key, for a third party; generate: make a secret key "
+            "file outside any ledger (--out) and print its public key",
+            0),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_keys = {
+    "keys",
+    CLI_GROUP_EVENTS,
+    cmd_keys,
+    "actor keys and the log key",
+    "Manages the keys that vouch for events. Every actor (a runtime, an "
+    "evaluator, an operator) has its own Ed25519 key, which seals its "
+    "events (format 2: one signature per commit or batch covers them) or "
+    "signs each one (format 1); "
+    "adding and revoking a key are themselves events in the log, so a "
+    "verifier knows which key was valid when. The secret keys stay in the "
+    "ledger directory's keys/ (0600); only public keys enter the log."
+    "\n\n"
+    "A writer may hold its own key instead: `ledger keys generate --out "
+    "FILE > FILE.pub` makes a secret key file anywhere (no ledger needed) "
+    "and prints its public key, kept in FILE.pub; `ledger keys add NAME "
+    "--public-key @FILE.pub` records "
+    "it with \"held\": \"writer\" in its key.added and writes no secret. "
+    "The ledger then never signs as that key: appending or ingesting as it "
+    "without a seal is refused (exit 77); its events must arrive sealed by "
+    "their writer. Enrolling one needs a format version 2 ledger. `keys "
+    "list` shows who holds each key (HELD: ledger, writer, or none when a "
+    "ledger-held key's file is gone) and how many events its seals cover "
+    "(SEALED; in a format 2 ledger, the \"first\" its next seal carries: "
+    "-o json \"sealed\").",
+    keys_opts,
+    CLI_OUT_BASIC,
+    "# prints \"seq 5: key runtime (id 3f9a1c2e5b7d0a41) added\"\n"
+    "ledger keys add runtime --roles run,route\n"
+    "ledger keys list\n"
+    "ledger keys revoke runtime --reason 'host reinstalled'\n"
+    "# give this to whoever verifies your bundles\n"
+    "ledger keys verifier > box.vkey\n"
+    "# a key the control plane holds itself: make it on its own box ...\n"
+    "ledger keys generate --out cp.key > cp.pub\n"
+    "# ... and enrol only its public key in the ledger\n"
+    "ledger keys add control-plane --public-key @cp.pub --roles pack,run\n",
+    CLI_CMD_PAGER | CLI_CMD_GATHER};
+
+/* "key NAME (id KEYID) added" */
+static void
+key_added(struct ldg_ledger *l, const char *name, char *what, size_t cap)
+{
+    struct ldg_keyinfo *k;
+    size_t n;
+    snprintf(what, cap, "key %s added", name);
+    if (ldg_keys_list(l, &k, &n) < 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(k[i].name, name) == 0 && k[i].revoked_seq == UINT64_MAX)
+            snprintf(what, cap, "key %s (id %s) added%s", name, k[i].key_id,
+                     k[i].writer_held ? ", held by its writer" : "");
+    free(k);
+}
+
+/* 1 if s is exactly 64 hex digits. */
+static int
+is_hex64(const char *s, size_t n)
+{
+    if (n != 64)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (strchr("0123456789abcdefABCDEF", s[i]) == NULL || s[i] == '\0')
+            return 0;
+    return 1;
+}
+
+/* --public-key KEY: 64 hex digits, or @FILE holding what `keys generate`
+ * prints (its "public_key HEX" line, its -o json object, or the bare hex).
+ * 0, or an exit code after saying why. */
+static int
+parse_public_key(struct cli *c, const char *arg, uint8_t pub[32])
+{
+    char text[4096], hex[65];
+    const char *what = arg;
+    size_t n;
+
+    if (arg[0] != '@') {
+        if (!is_hex64(arg, strlen(arg)) || ldg_unhex(pub, 32, arg) < 0) {
+            cli_err(c,
+                    "--public-key: '%.80s' is not a public key (64 hex "
+                    "digits, or @FILE as `ledger keys generate` prints it)",
+                    arg);
+            return EX_USAGE;
+        }
+        return 0;
+    }
+    what = arg + 1;
+    {
+        FILE *f = fopen(what, "r");
+        if (f == NULL) {
+            cli_err(c, "--public-key: cannot open %s: %s", what,
+                    strerror(errno));
+            return errno == ENOENT ? EX_NOINPUT : EX_IOERR;
+        }
+        n = fread(text, 1, sizeof text - 1, f);
+        if (ferror(f)) {
+            cli_err(c, "--public-key: cannot read %s: %s", what,
+                    strerror(errno));
+            fclose(f);
+            return EX_IOERR;
+        }
+        if (n == sizeof text - 1 && fgetc(f) != EOF) {
+            fclose(f);
+            cli_err(c, "--public-key: %s is larger than a public key file",
+                    what);
+            return EX_DATAERR;
+        }
+        fclose(f);
+        text[n] = '\0';
+    }
+    hex[0] = '\0';
+    {
+        /* the bare hex, with or without a newline */
+        size_t m = strcspn(text, " \t\r\n");
+        if (is_hex64(text, m) && text[m + strspn(text + m, " \t\r\n")] == '\0')
+            snprintf(hex, sizeof hex, "%.64s", text);
+    }
+    if (hex[0] == '\0' && text[0] == '{') {
+        json_error_t je;
+        json_t *o = json_loads(text, 0, &je);
+        const char *v = json_string_value(json_object_get(o, "public_key"));
+        if (v != NULL && is_hex64(v, strlen(v)))
+            snprintf(hex, sizeof hex, "%s", v);
+        json_decref(o);
+    }
+    if (hex[0] == '\0') {
+        /* "public_key HEX" on a line of its own */
+        for (char *line = text; line && *line;) {
+            char *nl = strchr(line, '\n');
+            if (nl)
+                *nl = '\0';
+            if (strncmp(line, "public_key ", 11) == 0 &&
+                is_hex64(line + 11, strcspn(line + 11, " \t\r")) &&
+                line[11 + 64 + strspn(line + 75, " \t\r")] == '\0') {
+                snprintf(hex, sizeof hex, "%.64s", line + 11);
+                break;
+            }
+            line = nl ? nl + 1 : NULL;
+        }
+    }
+    if (hex[0] == '\0' || ldg_unhex(pub, 32, hex) < 0) {
+        cli_err(c,
+                "--public-key: %s holds no public key (a line 'public_key "
+                "<64 hex digits>' as `ledger keys generate` prints it, its "
+                "-o json object, or the 64 hex digits alone)",
+                what);
+        return EX_DATAERR;
+    }
+    return 0;
+}
+
+/* `keys generate --out FILE [--name NAME]`: no ledger involved. */
+static int
+keys_generate(struct cli *c, const char *out, const char *name)
+{
+    char nbuf[LDG_NAME_MAX + 1], err[1024], pub[65];
+    struct ldg_key *k = NULL;
+    int rc;
+
+    if (out == NULL || *out == '\0') {
+        cli_err(c, "generate needs --out FILE (the secret key file to "
+                   "create)");
+        return EX_USAGE;
+    }
+    if (name == NULL) {
+        const char *base = strrchr(out, '/');
+        size_t len;
+        base = base ? base + 1 : out;
+        len = strlen(base);
+        if (len > 4 && strcmp(base + len - 4, ".key") == 0)
+            len -= 4;
+        if (len == 0 || len > LDG_NAME_MAX) {
+            cli_err(c,
+                    "--out %s: no key name in the file name; give --name "
+                    "NAME",
+                    out);
+            return EX_USAGE;
+        }
+        snprintf(nbuf, sizeof nbuf, "%.*s", (int)len, base);
+        name = nbuf;
+        if (!ldg_key_name_valid(name)) {
+            cli_err(c,
+                    "--out %s: '%s' is not a valid key name (1-%d of A-Z "
+                    "a-z 0-9 . _ -); give --name NAME",
+                    out, name, LDG_NAME_MAX);
+            return EX_USAGE;
+        }
+    } else if (!ldg_key_name_valid(name)) {
+        cli_err(c,
+                "--name: '%s' is not a valid key name (1-%d of A-Z a-z 0-9 "
+                ". _ -)",
+                name, LDG_NAME_MAX);
+        return EX_USAGE;
+    }
+    if ((rc = ldg_key_generate(&k, name)) < 0) {
+        cli_err(c, "cannot generate a key: %s", ldg_strerror(rc));
+        return cli_exit_code(rc);
+    }
+    rc = ldg_keyfile_save(out, k, err, sizeof err);
+    if (rc < 0) {
+        cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
+        ldg_key_free(k);
+        return rc == LDG_EEXIST ? EX_CANTCREAT : cli_exit_code(rc);
+    }
+    ldg_hex(pub, k->pub, 32);
+    if (c->out != OUT_HUMAN)
+        cli_print_json(c, json_pack("{s:s, s:s, s:s, s:s}", "name", k->name,
+                                    "key_id", k->key_id, "public_key", pub,
+                                    "file", out));
+    else if (c->quiet)
+        printf("%s\n", pub);
+    else
+        printf("public_key %s\nkey_id %s\nname %s\n", pub, k->key_id, k->name);
+    ldg_key_free(k);
+    return EX_OK;
+}
+
+int
+cmd_keys(struct cli *c, int argc, char **argv)
+{
+    struct cli_args a;
+    const char *roles = NULL, *reason = NULL, *sub, *pubkey = NULL;
+    const char *kout = NULL, *kname = NULL;
+    struct ldg_ledger *l = NULL;
+    uint64_t seq;
+    int ch, rc;
+
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        if (ch == 'r')
+            roles = a.value;
+        else if (ch == 'R')
+            reason = a.value;
+        else if (ch == 'q')
+            c->quiet = 1;
+        else if (ch == OPT_PUBKEY)
+            pubkey = a.value;
+        else if (ch == OPT_KEYOUT)
+            kout = a.value;
+        else if (ch == OPT_KEYNAME)
+            kname = a.value;
+        else
+            return cli_usage(c);
+    }
+    if (ch < 0)
+        return a.exit;
+    int ind = a.ind;
+    if (ind >= argc)
+        return cli_usage(c);
+    sub = argv[ind];
+    if (pubkey != NULL && strcmp(sub, "add") != 0)
+        return cli_usage_err(c, "--public-key goes with add");
+    if ((kout != NULL || kname != NULL) && strcmp(sub, "generate") != 0)
+        return cli_usage_err(c, "--out and --name go with generate");
+    if (strcmp(sub, "generate") == 0) {
+        if (ind + 1 != argc)
+            return cli_usage(c);
+        if (roles != NULL || reason != NULL)
+            return cli_usage_err(c, "generate makes a key file only; give "
+                                    "--roles to keys add");
+        return keys_generate(c, kout, kname);
+    }
+    if ((rc = cli_resolve_dir(c)) != 0)
+        return rc;
+    if (strcmp(sub, "list") == 0 && ind + 1 == argc) {
+        if ((rc = cli_open(c, 1, &l)) != 0)
+            return rc;
+        rc = keys_list(c, l);
+    } else if (strcmp(sub, "verifier") == 0 && ind + 1 == argc) {
+        char vkey[512];
+        if ((rc = cli_open(c, 1, &l)) != 0)
+            return rc;
+        ldg_verifier_key(l, vkey, sizeof vkey);
+        if (c->out == OUT_HUMAN)
+            printf("%s\n", vkey);
+        else
+            cli_print_json(c, json_pack("{s:s}", "verifier", vkey));
+        rc = EX_OK;
+    } else if (strcmp(sub, "add") == 0 && ind + 2 == argc) {
+        uint8_t pub[32];
+        if (pubkey != NULL && (rc = parse_public_key(c, pubkey, pub)) != 0)
+            return rc;
+        if ((rc = cli_open(c, 0, &l)) != 0)
+            return rc;
+        rc = pubkey != NULL ? ldg_keys_enrol(l, argv[ind + 1], roles, pub, &seq)
+                            : ldg_keys_add(l, argv[ind + 1], roles, &seq);
+        if (rc < 0) {
+            cli_err(c, "%s",
+                    ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+            rc = cli_exit_code(rc);
+        } else {
+            char what[200];
+            key_added(l, argv[ind + 1], what, sizeof what);
+            cli_print_seq(c, seq, what);
+            rc = EX_OK;
+        }
+    } else if (strcmp(sub, "revoke") == 0 && ind + 2 == argc) {
+        if (reason == NULL || *reason == '\0') {
+            cli_err(c, "revoke needs --reason TEXT");
+            return EX_USAGE;
+        }
+        if ((rc = cli_open(c, 0, &l)) != 0)
+            return rc;
+        rc = ldg_keys_revoke(l, argv[ind + 1], reason, &seq);
+        if (rc < 0) {
+            cli_err(c, "%s",
+                    ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+            rc = cli_exit_code(rc);
+        } else {
+            char what[200];
+            snprintf(what, sizeof what, "key %s revoked", argv[ind + 1]);
+            cli_print_seq(c, seq, what);
+            rc = EX_OK;
+        }
+    } else {
+        return cli_usage(c);
+    }
+    ldg_close(l);
+    return rc;
+}
+
+/* --------------------------------------------------------------- erase -- */
+
+static const struct cli_opt erase_opts[] = {
+    {'R', 0, "reason", "TEXT", "why the body is erased (required)",
+     CLI_REQUIRED},
+    CLI_QUIET_OPT,
+    CLI_ARG("SEQ", "the event whose body is erased", 0),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_erase = {
+    "erase",
+    CLI_GROUP_EVENTS,
+    cmd_erase,
+    "erase the body of an event",
+    "Erases the body of event SEQ (personal data, a leaked secret) by "
+    "appending a body.erased event that names it and says why. The event "
+    "itself, its body hash and its place in the chain and the tree stay, "
+    "so the log still verifies; the body is gone from the store and from "
+    "every later export. Prints the sequence number of the erasure.",
+    erase_opts,
+    CLI_OUT_BASIC,
+    "ledger erase 17 --reason 'customer data, ticket 4411'\n",
+    0};
+
+int
+cmd_erase(struct cli *c, int argc, char **argv)
+{
+    struct cli_args a;
+    struct ldg_event_in in;
+    struct ldg_ledger *l = NULL;
+    const char *reason = NULL;
+    uint64_t target, seq;
+    json_t *body;
+    int ch, rc;
+
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        if (ch == 'R')
+            reason = a.value;
+        else if (ch == 'q')
+            c->quiet = 1;
+        else
+            return cli_usage(c);
+    }
+    if (ch < 0)
+        return a.exit;
+    if ((rc = cli_one_seq(c, argc, argv, a.ind, "the event to erase", &target)))
+        return rc;
+    if (reason == NULL || *reason == '\0')
+        return cli_usage_err(c, "--reason TEXT is required (why the body "
+                                "is erased, kept in the log)");
+    if ((rc = cli_resolve_dir(c)) != 0)
+        return rc;
+    if ((rc = cli_open(c, 0, &l)) != 0)
+        return rc;
+    {
+        /* An event that is not in the log is missing input (66), not bad
+         * data: say so before asking the library to refuse it. */
+        uint64_t size = 0;
+        if ((rc = ldg_size(l, &size)) < 0) {
+            cli_err(c, "%s",
+                    ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+            ldg_close(l);
+            return cli_exit_code(rc);
+        }
+        if (target >= size) {
+            cli_err(c, "no event %llu: the log has events 0..%llu",
+                    (unsigned long long)target,
+                    (unsigned long long)(size ? size - 1 : 0));
+            ldg_close(l);
+            return EX_NOINPUT;
+        }
+    }
+    body = json_pack("{s:I, s:s}", "target_seq", (json_int_t)target, "reason",
+                     reason);
+    memset(&in, 0, sizeof in);
+    in.type = LDG_EV_BODY_ERASED;
+    in.body = body;
+    rc = ldg_append(l, &in, &seq);
+    json_decref(body);
+    if (rc == LDG_EPRUNED) {
+        /* its body is in an archive, which cannot be changed: nothing to
+         * erase here (docs/RETENTION.md) */
+        char what[160];
+        snprintf(what, sizeof what,
+                 "event %llu was pruned, its body with it (an archive "
+                 "holds it and cannot be changed); nothing erased",
+                 (unsigned long long)target);
+        cli_pruned(c, l, what);
+        rc = EX_NOINPUT;
+    } else if (rc < 0) {
+        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        rc = cli_exit_code(rc);
+    } else {
+        char what[80];
+        snprintf(what, sizeof what, "body of event %llu erased",
+                 (unsigned long long)target);
+        cli_print_seq(c, seq, what);
+        rc = EX_OK;
+    }
+    ldg_close(l);
+    return rc;
+}

@@ -1,0 +1,313 @@
+/*
+ * cmd_query_from.c — query's selections from elsewhere: --deps (what a
+ * run's model and pack rest on) and --bundle (a verified bundle's events).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "export/export.h"
+#include "page/page.h"
+#include "pipeline/pipeline.h"
+#include "projections/projections.h"
+#include "query/query.h"
+#include "util/util.h"
+
+/*
+ * --deps: the terms, then for each pack=P among them an OR group for each
+ * of its routes (route=R) and each model they use (model=M: the current
+ * and declared model and the fallbacks), from the routes view. Each such
+ * group carries the other terms of the group its pack=P is in (type=,
+ * run=, body.X=, ...: `pack=P type=route.decision --deps` keeps only the
+ * route decisions of P and of what it depends on). P may be a glob, as
+ * pack= takes. *out points into the terms and into *store (a JSON array
+ * that owns the new strings). 0 or an exit code (printed).
+ */
+int
+cli_query_deps(struct cli *c, int nterms, char **terms, char ***out, int *nout,
+               json_t **store)
+{
+    static char plus[] = "+";
+    struct ldg_view_opts vo;
+    struct ldg_ledger *l = NULL;
+    json_t *rows = NULL, *r, *names = json_array(), *m;
+    size_t i, k, cap;
+    int rc, npacks = 0, g0, g1, t;
+
+    for (t = 0; t < nterms; t++)
+        npacks += strncmp(terms[t], "pack=", 5) == 0;
+    if (npacks == 0) {
+        json_decref(names);
+        cli_err(c, "--deps needs a pack=P term");
+        return EX_USAGE;
+    }
+    if ((rc = cli_open(c, 1, &l)) != 0) {
+        json_decref(names);
+        return rc;
+    }
+    memset(&vo, 0, sizeof vo);
+    rc = ldg_projections_view(l, LDG_VIEW_ROUTES, &vo, &rows);
+    if (rc < 0) {
+        cli_err(c, "--deps: %s",
+                ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        ldg_close(l);
+        json_decref(names);
+        return cli_exit_code(rc);
+    }
+    ldg_close(l);
+    /* names: for each group of the terms (split at "+") that has pack=
+     * terms, [group start, group end, "route=R", "model=M", ...] */
+    cap = (size_t)nterms;
+    for (g0 = 0; g0 < nterms; g0 = g1 + 1) {
+        json_t *deps = json_array();
+        for (g1 = g0; g1 < nterms && strcmp(terms[g1], "+") != 0; g1++)
+            ;
+        json_array_foreach(rows, i, r)
+        {
+            const char *pk = json_string_value(json_object_get(r, "pack"));
+            int mine = 0;
+            char buf[600];
+            for (t = g0; pk && t < g1; t++)
+                mine |= strncmp(terms[t], "pack=", 5) == 0 &&
+                        fnmatch(terms[t] + 5, pk, 0) == 0;
+            if (!mine)
+                continue;
+            snprintf(buf, sizeof buf, "route=%s",
+                     json_string_value(json_object_get(r, "route")));
+            json_array_append_new(deps, json_string(buf));
+            static const char *const mk[] = {"model", "declared_model"};
+            for (k = 0; k < 2; k++)
+                if (json_is_string(json_object_get(r, mk[k]))) {
+                    snprintf(buf, sizeof buf, "model=%s",
+                             json_string_value(json_object_get(r, mk[k])));
+                    json_array_append_new(deps, json_string(buf));
+                }
+            json_array_foreach(json_object_get(r, "fallbacks"), k, m)
+            {
+                if (!json_is_string(m))
+                    continue;
+                snprintf(buf, sizeof buf, "model=%s", json_string_value(m));
+                json_array_append_new(deps, json_string(buf));
+            }
+        }
+        if (json_array_size(deps) > 0) {
+            json_array_append_new(names, json_pack("{s:i, s:i, s:o}", "from",
+                                                   g0, "to", g1, "deps", deps));
+            cap += json_array_size(deps) * (size_t)(g1 - g0 + 2);
+        } else {
+            json_decref(deps);
+        }
+    }
+    json_decref(rows);
+    *out = calloc(cap + 1, sizeof **out);
+    if (*out == NULL) {
+        json_decref(names);
+        return EX_OSERR;
+    }
+    memcpy(*out, terms, (size_t)nterms * sizeof **out);
+    *nout = nterms;
+    /* each dependency its own group: + OTHER-TERMS route=R + OTHER-TERMS
+     * model=M ... (a duplicate group is harmless) */
+    json_array_foreach(names, i, r)
+    {
+        g0 = (int)json_integer_value(json_object_get(r, "from"));
+        g1 = (int)json_integer_value(json_object_get(r, "to"));
+        json_array_foreach(json_object_get(r, "deps"), k, m)
+        {
+            (*out)[(*nout)++] = plus;
+            for (t = g0; t < g1; t++)
+                if (strncmp(terms[t], "pack=", 5) != 0)
+                    (*out)[(*nout)++] = terms[t];
+            (*out)[(*nout)++] = (char *)(uintptr_t)json_string_value(m);
+        }
+    }
+    *store = names;
+    return 0;
+}
+
+/* An event's seq as a bundle's events.jsonl has it ("?" if it has none). */
+const char *
+cli_bundle_seq(const json_t *e, char buf[24])
+{
+    const json_t *v = json_object_get(e, "seq");
+    if (json_is_string(v))
+        return json_string_value(v);
+    if (json_is_integer(v)) {
+        snprintf(buf, 24, "%lld", (long long)json_integer_value(v));
+        return buf;
+    }
+    return "?";
+}
+
+/* One match of query --bundle, as the ledger's query prints it: through
+ * the ledger's own renderer, the lines and keys `query` gives. */
+static int
+bundle_print(const struct cli *c, struct ldg_query_render *r, json_t *e,
+             enum ldg_query_format fmt)
+{
+    const char *text;
+    size_t len;
+    int rc;
+
+    if ((rc = ldg_query_render_bundle_event(r, e, &text, &len)) < 0)
+        return rc;
+    if (fmt == LDG_QFMT_JSON || fmt == LDG_QFMT_JSON_PRETTY)
+        fwrite(text, 1, len, stdout);
+    else /* fitted to the terminal, as a ledger's lines are */
+        cli_line(c, text, len - 1, 0, NULL, NULL);
+    return 0;
+}
+
+/* The matches of query --bundle, gathered as the events come: all of
+ * them, or with -n N only the last N (a ring), so that a segment's
+ * millions of events are never held. */
+struct bhits {
+    struct cli *c;
+    const struct ldg_query *q;
+    struct ldg_query_render *r;
+    enum ldg_query_format fmt;
+    int stream; /* no -n, no -r: each match printed as it comes */
+    uint64_t limit;
+    json_t **v; /* a ring of cap when limited */
+    size_t n, cap, start;
+    uint64_t events, matched;
+    char first_seq[24], last_seq[24];
+    int rc;
+};
+
+static int
+bundle_hit(void *ctx, json_t *e)
+{
+    struct bhits *h = ctx;
+    int m = ldg_query_match_json(h->q, e);
+    char buf[24];
+    if (h->events++ == 0)
+        snprintf(h->first_seq, sizeof h->first_seq, "%s",
+                 cli_bundle_seq(e, buf));
+    snprintf(h->last_seq, sizeof h->last_seq, "%s", cli_bundle_seq(e, buf));
+    if (m < 0) {
+        h->rc = m;
+        return EX_DATAERR;
+    }
+    if (m != 1)
+        return 0;
+    h->matched++;
+    if (h->stream) {
+        if ((h->rc = bundle_print(h->c, h->r, e, h->fmt)) < 0)
+            return h->rc == LDG_ENOMEM ? EX_OSERR : EX_DATAERR;
+        return ferror(stdout) ? EX_IOERR : 0;
+    }
+    if (h->limit > 0 && h->n == h->limit) {
+        /* full: the oldest goes */
+        json_decref(h->v[h->start]);
+        h->v[h->start] = json_incref(e);
+        h->start = (h->start + 1) % h->n;
+        return 0;
+    }
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? 2 * h->cap : 64;
+        json_t **v;
+        if (h->limit > 0 && cap > h->limit)
+            cap = (size_t)h->limit;
+        if ((v = realloc(h->v, cap * sizeof *v)) == NULL) {
+            h->rc = LDG_ENOMEM;
+            return EX_OSERR;
+        }
+        h->v = v;
+        h->cap = cap;
+    }
+    h->v[h->n++] = json_incref(e);
+    return 0;
+}
+
+/* query --bundle: the matches among a verified bundle's selected events
+ * (a segment's range). */
+int
+cli_query_bundle(struct cli *c, const struct cli_bundle_args *ba,
+                 const struct ldg_query *q, int fmt, uint32_t fields,
+                 uint64_t limit, int reverse)
+{
+    struct ldg_bundle_contents *bc = NULL;
+    struct bhits h;
+    int rc;
+
+    if (fmt != LDG_QFMT_SHORT && fmt != LDG_QFMT_SHORT_UTC &&
+        fmt != LDG_QFMT_SHORT_ISO && fmt != LDG_QFMT_JSON &&
+        fmt != LDG_QFMT_JSON_PRETTY)
+        return cli_usage_err(c, "--bundle prints short, short-iso, "
+                                "short-utc, json or json-pretty");
+    memset(&h, 0, sizeof h);
+    h.c = c;
+    h.q = q;
+    h.fmt = fmt;
+    h.stream = limit == 0 && !reverse;
+    signal(SIGPIPE, SIG_IGN);
+    /* -n N: the last N (with -r, the first N newest), as on a ledger;
+     * either way the last N matches */
+    h.limit = limit;
+    /* the ledger's own renderer: the lines `query` prints */
+    if (ldg_query_render_new(&h.r, fmt, 0) < 0 ||
+        (fields != LDG_QF_ALL &&
+         ldg_query_render_set_fields(h.r, fields) < 0)) {
+        ldg_query_render_free(h.r);
+        return EX_OSERR;
+    }
+    rc = cli_bundle_each(c, ba, bundle_hit, &h, &bc);
+    if (rc != 0) {
+        if (h.rc < 0)
+            cli_err(c, "bundle %s: event %llu: %s", ba->file,
+                    (unsigned long long)h.events, ldg_strerror(h.rc));
+        goto out;
+    }
+    if (h.matched == 0) {
+        /* a bundle holds a selection: say which, so that an empty answer
+         * is not taken for the log's */
+        if (h.events == 0)
+            cli_err(c, "bundle %s holds no events", ba->file);
+        else
+            cli_err(c,
+                    "no event of bundle %s matches: it holds %llu events of "
+                    "the log %s, seq %s..%s%s",
+                    ba->file, (unsigned long long)h.events, bc->origin,
+                    h.first_seq, h.last_seq,
+                    h.events == bc->checkpoint_size
+                        ? ""
+                        : " (a selection; an archive holds the events before "
+                          "its horizon, earlier archives the ones before "
+                          "those)");
+    }
+    for (size_t k = 0; k < h.n; k++) {
+        /* the ring's oldest is at start */
+        size_t at =
+            reverse ? (h.start + h.n - 1 - k) % h.n : (h.start + k) % h.n;
+        if ((rc = bundle_print(c, h.r, h.v[at], fmt)) < 0) {
+            cli_err(c, "bundle %s: %s", ba->file, ldg_strerror(rc));
+            rc = rc == LDG_ENOMEM ? EX_OSERR : EX_DATAERR;
+            goto out;
+        }
+        if (ferror(stdout))
+            break;
+    }
+    rc = EX_OK;
+    if (fflush(stdout) != 0 && errno != EPIPE) {
+        cli_err(c, "writing the output: %s", strerror(errno));
+        rc = EX_IOERR;
+    }
+out:
+    for (size_t k = 0; k < h.n; k++)
+        json_decref(h.v[k]);
+    free(h.v);
+    ldg_query_render_free(h.r);
+    ldg_export_contents_free(bc);
+    return rc;
+}

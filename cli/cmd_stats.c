@@ -1,0 +1,372 @@
+/*
+ * cmd_stats.c — stats, migrate.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "doctor/doctor.h"
+#include "ingest/ingest.h"
+#include "projections/projections.h"
+#include "query/query.h"
+#include "serve/serve.h"
+
+/* --------------------------------------------------------------- stats -- */
+
+static const struct cli_opt stats_opts[] = {
+    CLI_FLAG('d', 0, "databases",
+             "also each database's records, pages and bytes (and bytes an "
+             "event), LMDB's own pages included: together data.mdb's size"),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_stats = {
+    "stats",
+    CLI_GROUP_EVENTS,
+    cmd_stats,
+    "counts and sizes",
+    "Prints the ledger's origin, how many events, bodies (and erased "
+    "bodies), checkpoints and keys it holds, the bytes they take, and the "
+    "first and last event. With --databases, a table of where data.mdb's "
+    "bytes are: every database the ledger keeps (the log's, the indexes, "
+    "the projections) with its records, pages, bytes and bytes an event, "
+    "then LMDB's catalogue, free and meta pages. The layout line names the "
+    "store layout (how the records are kept in LMDB, docs/FORMAT.md 6.1) "
+    "and says when `ledger migrate` has work to do.",
+    stats_opts,
+    CLI_OUT_BASIC,
+    "ledger stats\n"
+    "# where the bytes go, database by database\n"
+    "ledger stats --databases\n"
+    "ledger stats -o json\n",
+    CLI_CMD_GATHER};
+
+/* The --databases rows as a table, or as a JSON array. */
+static void
+stats_dbs_print(const struct ldg_db_size *d, size_t n, uint64_t events)
+{
+    uint64_t total = 0;
+    printf("\n%-24s %12s %10s %14s %12s\n", "database", "records", "pages",
+           "bytes", "bytes/event");
+    for (size_t i = 0; i < n; i++) {
+        total += d[i].bytes;
+        printf("%-24s %12llu %10llu %14llu %12.1f\n", d[i].name,
+               (unsigned long long)d[i].entries, (unsigned long long)d[i].pages,
+               (unsigned long long)d[i].bytes,
+               events ? (double)d[i].bytes / (double)events : 0.0);
+    }
+    printf("%-24s %12s %10s %14llu %12.1f\n", "total", "", "",
+           (unsigned long long)total,
+           events ? (double)total / (double)events : 0.0);
+}
+
+static json_t *
+stats_dbs_json(const struct ldg_db_size *d, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_pack("{s:s, s:I, s:I, s:I}", "name",
+                                           d[i].name, "records",
+                                           (json_int_t)d[i].entries, "pages",
+                                           (json_int_t)d[i].pages, "bytes",
+                                           (json_int_t)d[i].bytes));
+    return a;
+}
+
+int
+cmd_stats(struct cli *c, int argc, char **argv)
+{
+    struct cli_args a;
+    struct ldg_ledger *l = NULL;
+    struct ldg_stats st;
+    uint64_t tiles_whole = 0;
+    struct ldg_db_size *dbs = NULL;
+    size_t ndbs = 0;
+    char t1[64] = "", t2[64] = "";
+    int ch, rc, databases = 0;
+
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        switch (ch) {
+        case 'd':
+            databases = 1;
+            break;
+        default:
+            return cli_usage(c);
+        }
+    }
+    if (ch < 0)
+        return a.exit;
+    if (a.ind != argc)
+        return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
+    if ((rc = cli_check_output(c, NULL)) != 0)
+        return rc;
+    if ((rc = cli_resolve_dir(c)) != 0)
+        return rc;
+    if ((rc = cli_open(c, 1, &l)) != 0)
+        return rc;
+    rc = ldg_stats(l, &st);
+    if (rc == 0)
+        rc = ldg_stats_tiles_whole(l, &tiles_whole);
+    if (rc == 0 && databases)
+        rc = ldg_stats_databases(l, &dbs, &ndbs);
+    if (rc < 0) {
+        cli_err(c, "%s%s", databases ? "the databases' sizes: " : "",
+                ldg_strerror(rc));
+        ldg_close(l);
+        return cli_exit_code(rc);
+    }
+    if (st.events) {
+        ldg_time_rfc3339_ns(t1, sizeof t1, st.first_ts);
+        ldg_time_rfc3339_ns(t2, sizeof t2, st.last_ts);
+    }
+    if (c->out == OUT_HUMAN) {
+        printf("origin       %s\n", ldg_origin(l));
+        printf("layout       %d (%s", st.layout,
+               st.layout >= 4 ? "Merkle tree as tiles of two pages, an index "
+                                "key per value"
+               : st.layout == 3
+                   ? "Merkle tree as tiles, an index key per value; ledger "
+                     "migrate converts it"
+               : st.layout == 2 ? "Merkle tree as tiles, an index key per "
+                                  "event; ledger migrate converts it"
+                                : "a record per tree node; ledger migrate "
+                                  "converts it");
+        if (tiles_whole > 0)
+            printf("; %llu tile%s not yet split: ledger migrate splits %s",
+                   (unsigned long long)tiles_whole, tiles_whole == 1 ? "" : "s",
+                   tiles_whole == 1 ? "it" : "them");
+        printf(")\n");
+        if (st.horizon > 0)
+            printf("events       %llu (0..%llu pruned: %llu kept)\n",
+                   (unsigned long long)st.events,
+                   (unsigned long long)(st.horizon - 1),
+                   (unsigned long long)(st.events - st.horizon));
+        else
+            printf("events       %llu\n", (unsigned long long)st.events);
+        printf("bodies       %llu (%llu erased)\n",
+               (unsigned long long)st.bodies,
+               (unsigned long long)(st.events - st.horizon - st.bodies));
+        printf("checkpoints  %llu\n", (unsigned long long)st.checkpoints);
+        printf("keys         %llu\n", (unsigned long long)st.keys);
+        printf("entry bytes  %llu\n", (unsigned long long)st.entry_bytes);
+        printf("body bytes   %llu\n", (unsigned long long)st.body_bytes);
+        printf("file bytes   %llu\n", (unsigned long long)st.file_bytes);
+        printf("map bytes    %llu\n", (unsigned long long)st.map_bytes);
+        if (st.events) {
+            char h1[32], h2[32];
+            cli_when(h1, sizeof h1, st.first_ts);
+            cli_when(h2, sizeof h2, st.last_ts);
+            printf("first        %llu %s %s\n", (unsigned long long)st.horizon,
+                   h1, st.first_type);
+            printf("last         %llu %s %s\n",
+                   (unsigned long long)(st.events - 1), h2, st.last_type);
+        }
+        if (databases)
+            stats_dbs_print(dbs, ndbs, st.events);
+    } else {
+        char b[2][24];
+        json_t *o;
+        snprintf(b[0], sizeof b[0], "%llu", (unsigned long long)st.first_ts);
+        snprintf(b[1], sizeof b[1], "%llu", (unsigned long long)st.last_ts);
+        /* counts and byte sizes are numbers, the log size a string
+         * (docs/OUTPUT.md) */
+        o = json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}}",
+                      "origin", ldg_origin(l), "size", ldg_json_u64(st.events),
+                      "events", (json_int_t)st.events, "bodies",
+                      (json_int_t)st.bodies, "checkpoints",
+                      (json_int_t)st.checkpoints, "keys", (json_int_t)st.keys,
+                      "sizes", "entry_bytes", (json_int_t)st.entry_bytes,
+                      "body_bytes", (json_int_t)st.body_bytes, "file_bytes",
+                      (json_int_t)st.file_bytes, "map_bytes",
+                      (json_int_t)st.map_bytes);
+        /* the kept events' erased bodies, as verify counts them */
+        if (o != NULL)
+            json_object_set_new(
+                o, "erased",
+                json_integer((json_int_t)(st.events - st.horizon - st.bodies)));
+        if (st.events) {
+            char last[24];
+            snprintf(last, sizeof last, "%llu",
+                     (unsigned long long)(st.events - 1));
+            json_object_set_new(o, "first",
+                                json_pack("{s:o, s:s, s:s, s:s}", "seq",
+                                          ldg_json_u64(st.horizon), "ts", b[0],
+                                          "time", t1, "type", st.first_type));
+            json_object_set_new(o, "last",
+                                json_pack("{s:s, s:s, s:s, s:s}", "seq", last,
+                                          "ts", b[1], "time", t2, "type",
+                                          st.last_type));
+        }
+        json_object_set_new(o, "layout", json_integer(st.layout));
+        if (st.layout >= 4)
+            json_object_set_new(o, "tiles_whole",
+                                json_integer((json_int_t)tiles_whole));
+        if (st.horizon > 0)
+            json_object_set_new(o, "horizon", ldg_json_u64(st.horizon));
+        if (databases)
+            json_object_set_new(o, "databases", stats_dbs_json(dbs, ndbs));
+        cli_print_json(c, o);
+    }
+    free(dbs);
+    ldg_close(l);
+    return EX_OK;
+}
+
+/* ------------------------------------------------------------- migrate -- */
+
+static const struct cli_opt migrate_opts[] = {
+    CLI_VALUE('L', 0, "layout", "N",
+              "the layout to convert to (default: the newest, 4)"),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_migrate = {
+    "migrate",
+    CLI_GROUP_EVENTS,
+    cmd_migrate,
+    "convert the store to the newest layout",
+    "Converts the ledger's store, in place, to a newer layout (how the "
+    "ledger keeps its records in LMDB; docs/FORMAT.md section 6): no "
+    "signed or hashed byte changes, and every checkpoint, proof, tile and "
+    "bundle stays as it was. Layout 2 keeps the Merkle tree as tiles of 256 "
+    "hashes instead of a record per node; layout 3 also keeps each index "
+    "as one key per value (a type, a subject, a run, an actor) with its "
+    "events' seqs packed under it, instead of a key per event, and no time "
+    "index (times are found in the log itself); layout 4 also keeps a full "
+    "tile's last hash apart, so that the tile takes two pages of the file "
+    "instead of three. A crash or a full disk at any moment leaves the "
+    "ledger in a layout it had or the one it goes to (layout 4 perhaps with "
+    "some tiles not yet split, which `ledger stats` says), each verifying "
+    "with every checkpoint, and migrate can simply be run again. "
+    "Refuses (exit 75) while `ledger serve` serves "
+    "the ledger, on any socket (stop it first); other writers may go on. "
+    "Refuses (exit 1) while a failed verification stands: converting "
+    "rebuilds the stored tree and indexes, which would hide what it found. "
+    "Shows "
+    "progress on "
+    "a terminal and prints the bytes in use before and after (data.mdb "
+    "itself does not shrink: LMDB reuses the freed pages for later "
+    "writes). `ledger stats` says which layout a ledger has.",
+    migrate_opts,
+    CLI_OUT_BASIC,
+    "ledger migrate --dir ./box\n"
+    "ledger stats --dir ./box | grep layout\n",
+    0};
+
+int
+cmd_migrate(struct cli *c, int argc, char **argv)
+{
+    struct cli_args a;
+    struct ldg_ledger *l = NULL;
+    struct ldg_client *cl = NULL;
+    struct ldg_migrate_result r;
+    int ch, rc, to = 0;
+
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        if (ch == 'L') {
+            if (strlen(a.value) != 1 || a.value[0] < '1' ||
+                a.value[0] > '0' + LDG_LAYOUT_NEWEST) {
+                cli_err(c, "--layout: '%s' is not a store layout (1 to %d)",
+                        a.value, LDG_LAYOUT_NEWEST);
+                return EX_USAGE;
+            }
+            to = a.value[0] - '0';
+        } else
+            return cli_usage(c);
+    }
+    if (ch < 0)
+        return a.exit;
+    if (a.ind != argc)
+        return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
+    if ((rc = cli_check_output(c, NULL)) != 0)
+        return rc;
+    if ((rc = cli_resolve_dir(c)) != 0)
+        return rc;
+    rc = cli_serve_connect(c, &cl, 0);
+    if (rc == 0) {
+        ldg_client_close(cl);
+        cli_err(c,
+                "ledger serve serves this ledger (%s/%s): stop it, migrate, "
+                "then start it again; nothing was changed",
+                c->dir, LDG_SERVE_SOCKET);
+        return EX_TEMPFAIL;
+    }
+    if (rc > 0)
+        return rc;
+    /* served on another socket: the server's hold on DIR/serve.lock */
+    rc = ldg_serve_held(c->dir);
+    if (rc != 0) {
+        if (rc > 0)
+            cli_err(c,
+                    "ledger serve serves this ledger (it holds %s/%s; its "
+                    "socket is elsewhere): stop it, migrate, then start it "
+                    "again; nothing was changed",
+                    c->dir, LDG_SERVE_LOCK);
+        else
+            cli_err(c, "%s/%s: %s", c->dir, LDG_SERVE_LOCK, ldg_strerror(rc));
+        return rc > 0 ? EX_TEMPFAIL : cli_exit_code(rc);
+    }
+    if ((rc = cli_open(c, 0, &l)) != 0)
+        return rc;
+    rc = ldg_migrate(l, to, cli_progress, c, &r);
+    cli_progress_done(c);
+    if (rc < 0) {
+        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        ldg_close(l);
+        return cli_exit_code(rc);
+    }
+    ldg_close(l);
+    if (c->out == OUT_HUMAN) {
+        if (r.from == r.to && r.tiles_split > 0) {
+            printf("layout %d already: split the %llu tile%s an earlier "
+                   "migrate left whole (%llu event%s)\n",
+                   r.to, (unsigned long long)r.tiles_split,
+                   r.tiles_split == 1 ? "" : "s", (unsigned long long)r.events,
+                   r.events == 1 ? "" : "s");
+            printf("tree     %llu -> %llu bytes\n",
+                   (unsigned long long)r.tree_before,
+                   (unsigned long long)r.tree_after);
+        } else if (r.from == r.to) {
+            printf("layout %d already: nothing to convert (%llu event%s)\n",
+                   r.to, (unsigned long long)r.events,
+                   r.events == 1 ? "" : "s");
+        } else {
+            printf("layout %d -> %d (%llu event%s)\n", r.from, r.to,
+                   (unsigned long long)r.events, r.events == 1 ? "" : "s");
+            printf("tree     %llu -> %llu bytes\n",
+                   (unsigned long long)r.tree_before,
+                   (unsigned long long)r.tree_after);
+            printf("indexes  %llu -> %llu bytes\n",
+                   (unsigned long long)r.index_before,
+                   (unsigned long long)r.index_after);
+        }
+        printf("in use   %llu -> %llu bytes (data.mdb %llu bytes; LMDB "
+               "reuses its free pages for later writes)\n",
+               (unsigned long long)r.used_before,
+               (unsigned long long)r.used_after,
+               (unsigned long long)r.file_after);
+    } else {
+        cli_print_json(
+            c, json_pack(
+                   "{s:i, s:i, s:b, s:I, s:I, s:{s:I, s:I}, s:{s:I, s:I}, "
+                   "s:{s:I, s:I}, s:{s:I, s:I}}",
+                   "from", r.from, "to", r.to, "converted",
+                   r.from != r.to || r.tiles_split > 0, "events",
+                   (json_int_t)r.events, "tiles_split",
+                   (json_int_t)r.tiles_split, "used_bytes", "before",
+                   (json_int_t)r.used_before, "after", (json_int_t)r.used_after,
+                   "file_bytes", "before", (json_int_t)r.file_before, "after",
+                   (json_int_t)r.file_after, "tree_bytes", "before",
+                   (json_int_t)r.tree_before, "after", (json_int_t)r.tree_after,
+                   "index_bytes", "before", (json_int_t)r.index_before, "after",
+                   (json_int_t)r.index_after));
+    }
+    return EX_OK;
+}

@@ -1,0 +1,713 @@
+/*
+ * cmd_timeline.c — timeline: a run's (or a plan's) story, in words, JSON or a
+ * page.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "export/export.h"
+#include "page/page.h"
+#include "pipeline/pipeline.h"
+#include "projections/projections.h"
+#include "query/query.h"
+#include "util/util.h"
+
+/* The run's events among a bundle's, gathered as they come (timeline
+ * RUN --bundle of a bundle without timeline.json), with how many it holds
+ * and its first and last seq. */
+struct brun {
+    const char *run;
+    json_t *evs;
+    uint64_t events;
+    char first_seq[24], last_seq[24];
+};
+
+static int
+bundle_run_hit(void *ctx, json_t *e)
+{
+    struct brun *r = ctx;
+    const char *run = json_string_value(json_object_get(e, "run"));
+    char buf[24];
+    if (r->events++ == 0)
+        snprintf(r->first_seq, sizeof r->first_seq, "%s",
+                 cli_bundle_seq(e, buf));
+    snprintf(r->last_seq, sizeof r->last_seq, "%s", cli_bundle_seq(e, buf));
+    if (run != NULL && strcmp(run, r->run) == 0 &&
+        json_array_append(r->evs, e) < 0)
+        return EX_OSERR;
+    return 0;
+}
+
+/* 1 (said) when the bundle holds no event of the run. */
+static int
+bundle_run_none(struct cli *c, const struct cli_bundle_args *ba,
+                const struct brun *br)
+{
+    if (json_array_size(br->evs) > 0)
+        return 0;
+    cli_err(c,
+            "bundle %s holds no timeline and no event of run %s (it "
+            "holds %llu events, seq %s..%s)",
+            ba->file, br->run, (unsigned long long)br->events, br->first_seq,
+            br->last_seq);
+    return 1;
+}
+
+/* timeline RUN --bundle FILE of a bundle with no timeline.json (an
+ * archive, an export by selection): the run's events it holds, in seq
+ * order, with their offsets from the first; -o json gives {"run",
+ * "bundle", "from": "events", "events": [...]}. 66 when it holds none. */
+static int
+bundle_run_events(struct cli *c, const struct cli_bundle_args *ba,
+                  struct brun *br)
+{
+    json_t *evs = br->evs, *e;
+    size_t i;
+    uint64_t t0 = 0;
+    char b0[24], b1[24];
+
+    if (bundle_run_none(c, ba, br))
+        return EX_NOINPUT;
+    cli_err(c,
+            "bundle %s holds no timeline.json (`ledger export --run R` "
+            "writes one): these are the events of run %s it holds",
+            ba->file, br->run);
+    if (c->out != OUT_HUMAN) {
+        cli_print_json(c, json_pack("{s:s, s:s, s:s, s:O}", "run", br->run,
+                                    "bundle", ba->file, "from", "events",
+                                    "events", evs));
+        return EX_OK;
+    }
+    printf("run %s  (%zu events in %s, seq %s..%s)\n\ntimeline:\n", br->run,
+           json_array_size(evs), ba->file,
+           cli_bundle_seq(json_array_get(evs, 0), b0),
+           cli_bundle_seq(json_array_get(evs, json_array_size(evs) - 1), b1));
+    json_array_foreach(evs, i, e)
+    {
+        const char *ts = json_string_value(json_object_get(e, "ts"));
+        const char *sub = json_string_value(json_object_get(e, "subject"));
+        uint64_t t = ts ? strtoull(ts, NULL, 10) : 0;
+        if (i == 0)
+            t0 = t;
+        printf("  %+10.3fs  #%-8s %s%s%s\n", (double)(t - t0) / 1e9,
+               cli_bundle_seq(e, b0),
+               json_string_value(json_object_get(e, "type"))
+                   ? json_string_value(json_object_get(e, "type"))
+                   : "?",
+               sub ? " " : "", sub ? sub : "");
+    }
+    printf("\n%zu events\n", json_array_size(evs));
+    return EX_OK;
+}
+
+/* (a long option's id: above the common options' and CLI_OPT_BUNDLE's) */
+enum { OPT_TL_HTML = 0x4c48, OPT_TL_TRACE };
+static const struct cli_opt timeline_opts[] = {
+    CLI_BUNDLE_OPTS,
+    CLI_VALUE(OPT_TL_HTML, 0, "html", "FILE",
+              "write the run (or plan) as one self-contained HTML page to FILE "
+              "(- for "
+              "standard output): a picture on a time axis, the doctor at its "
+              "start, the evidence status, every event (docs/PAGE.md)"),
+    CLI_VALUE(OPT_TL_TRACE, 0, "trace", "ID",
+              "instead of a run: the events of this trace (32 hex digits: "
+              "the spans and logs `ledger serve --otlp` took, the proxy's "
+              "records of requests that carried its traceparent), whatever "
+              "their run; found by a scan of the log"),
+    CLI_ARG("RUN",
+            "the run's id (as in `ledger runs`), or a plan's (`ledger plans`)",
+            0),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_timeline = {
+    "timeline",
+    CLI_GROUP_QUERY,
+    cmd_timeline,
+    "the flight-recorder view of a run",
+    "Prints the story of one run: when it started and with which pack, "
+    "each step, route decision (which model served it, and why), policy "
+    "decision and failure in order, how it ended, and a summary. Each "
+    "route decision, eval and promotion also shows the weights its model "
+    "had then: the digest the runtime last reported before it and whether "
+    "`ledger model verify` had hashed them (model_at in -o json). This is "
+    "the view to start from when someone asks what happened to their "
+    "request. With --bundle FILE it reads the timeline an `export --run` "
+    "put in an evidence bundle, after verifying the bundle, with no ledger "
+    "at hand; a bundle without one (an archive of `ledger archive`) gives "
+    "the run's events it holds. When no run has that id but a plan of the "
+    "box's control "
+    "pipeline does (`ledger plans`), it prints the plan's story: its "
+    "states, steps, debates, snapshots, tripcodes and builds, with each "
+    "broken rule marked '!' under the event that broke it.\n\n"
+    "With --html FILE it writes the same run as one HTML page that needs "
+    "nothing "
+    "else (no script, font or image from anywhere): a time axis with one "
+    "lane per kind of event, each event a mark with its type and body as a "
+    "tooltip, failures and denials in red with a cross, route decisions "
+    "with the model that answered and any fallback, the doctor's verdict "
+    "for the run's pack at its start, and what the events are proven "
+    "against. Every evidence bundle carries such a page as index.html.\n\n"
+    "Spans an application exported to `ledger serve --otlp` (docs/OTLP.md) "
+    "are shown as a tree (each indented under its parent), and a model "
+    "call the proxy recorded for a request that carried the span's trace "
+    "context (traceparent) is shown under the application's span: one "
+    "request, two witnesses, with what they disagree on (the model, the "
+    "tokens, the outcome) marked '!'. A trace is the run of its spans by "
+    "default, so `ledger timeline TRACEID` shows it; --trace ID selects "
+    "its events whatever their run.",
+    timeline_opts,
+    CLI_OUT_BASIC,
+    "ledger timeline r1\n"
+    "ledger timeline r1 -o json-pretty\n"
+    "# on the receiving side: the run's story from the bundle alone\n"
+    "ledger timeline r1 --bundle r1.bundle --trusted-key box.vkey\n"
+    "# a page to attach to the ticket\n"
+    "ledger timeline r1 --html r1.html\n"
+    "# an application's trace (OpenTelemetry), with the proxy's records\n"
+    "ledger timeline --trace 5b8efff798038103d269b633813fc60c\n",
+    CLI_CMD_PAGER};
+
+/* Writes text to file whole (a temporary file renamed over it), or to
+ * standard output for "-". */
+static int
+write_whole(struct cli *c, const char *file, const char *text, size_t len)
+{
+    char tmp[4200];
+    int fd;
+    if (strcmp(file, "-") == 0) {
+        if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
+            if (errno == EPIPE)
+                return EX_OK;
+            cli_err(c, "writing the page: %s", strerror(errno));
+            return EX_IOERR;
+        }
+        return EX_OK;
+    }
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", file, (long)getpid());
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        cli_err(c, "cannot create %s: %s", file, strerror(errno));
+        return EX_CANTCREAT;
+    }
+    for (size_t off = 0; off < len;) {
+        ssize_t n = write(fd, text + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            cli_err(c, "writing %s: %s", file, strerror(errno));
+            close(fd);
+            unlink(tmp);
+            return EX_IOERR;
+        }
+        off += (size_t)n;
+    }
+    if (close(fd) != 0 || rename(tmp, file) != 0) {
+        cli_err(c, "writing %s: %s", file, strerror(errno));
+        unlink(tmp);
+        return EX_IOERR;
+    }
+    return EX_OK;
+}
+
+/* The page of a run (page/page.h): tl, the doctor at its start (may be
+ * NULL), what the events are proven against (evidence, taken), and a
+ * notice (may be NULL). */
+static int page_write(struct cli *c, json_t *m, json_t *evidence,
+                      const char *notice, const char *file);
+
+static int
+timeline_page(struct cli *c, const json_t *tl, const json_t *doctor,
+              const char *doctor_title, json_t *evidence, const char *notice,
+              const char *file)
+{
+    json_t *m = NULL;
+    /* a plan's story (ldg_pipeline_timeline's) or a run's timeline */
+    int is_plan = json_is_string(json_object_get(tl, "plan")) &&
+                  json_is_array(json_object_get(tl, "path"));
+
+    if ((is_plan ? ldg_page_plan(tl, &m) : ldg_page_run(tl, &m)) < 0) {
+        json_decref(evidence);
+        cli_err(c, "the timeline cannot be drawn (not a timeline)");
+        return EX_DATAERR;
+    }
+    if (doctor != NULL)
+        ldg_page_set_doctor(m, doctor,
+                            json_string_value(json_object_get(tl, "pack")),
+                            doctor_title);
+    return page_write(c, m, evidence, notice, file);
+}
+
+/* Writes the page of model m (taken), with what its events are proven
+ * against (evidence, taken) and a notice (may be NULL), into file. */
+static int
+page_write(struct cli *c, json_t *m, json_t *evidence, const char *notice,
+           const char *file)
+{
+    char *html = NULL;
+    size_t hlen = 0;
+    char gen[128], when[64];
+    int rc;
+
+    json_object_set_new(m, "evidence", evidence);
+    if (notice != NULL)
+        json_object_set_new(m, "notice", json_string(notice));
+    ldg_time_rfc3339_sec(when, sizeof when, ldg_now_wall_ns());
+    snprintf(gen, sizeof gen, "Written by `ledger timeline --html` at %s.",
+             when);
+    json_object_set_new(m, "generator", json_string(gen));
+    rc = ldg_page_html(m, &html, &hlen);
+    json_decref(m);
+    if (rc < 0) {
+        cli_err(c, "drawing the page: %s", ldg_strerror(rc));
+        return cli_exit_code(rc);
+    }
+    rc = write_whole(c, file, html, hlen);
+    free(html);
+    return rc;
+}
+
+static json_t *
+evidence_lines(const char *status)
+{
+    return json_pack("{s:s, s:[]}", "status", status, "lines");
+}
+
+static void add_line(json_t *ev, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void
+add_line(json_t *ev, const char *fmt, ...)
+{
+    char s[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s, sizeof s, fmt, ap);
+    va_end(ap);
+    json_array_append_new(json_object_get(ev, "lines"), json_string(s));
+}
+
+/* timeline RUN --bundle FILE --html of a bundle with no timeline.json (an
+ * archive): the page of the run's events it holds, as the text form lists
+ * them (page/page.h, ldg_page_events). */
+static int
+bundle_run_page(struct cli *c, const struct cli_bundle_args *ba,
+                const struct ldg_bundle_contents *bc, const struct brun *br,
+                const char *file)
+{
+    json_t *evs = br->evs, *m = NULL, *ev;
+    char title[400], sub[600], b0[24], b1[24];
+    int rc;
+
+    if (bundle_run_none(c, ba, br))
+        return EX_NOINPUT;
+    cli_err(c,
+            "bundle %s holds no timeline.json (`ledger export --run R` "
+            "writes one): the page shows the events of run %s it holds",
+            ba->file, br->run);
+    snprintf(title, sizeof title, "Run %s", br->run);
+    snprintf(sub, sizeof sub, "%zu events in %s, seq %s..%s",
+             json_array_size(evs), ba->file,
+             cli_bundle_seq(json_array_get(evs, 0), b0),
+             cli_bundle_seq(json_array_get(evs, json_array_size(evs) - 1), b1));
+    rc = ldg_page_events(evs, json_array_size(evs), title, sub, &m);
+    if (rc < 0) {
+        cli_err(c, "drawing the page: %s", ldg_strerror(rc));
+        return cli_exit_code(rc);
+    }
+    ev = evidence_lines(ba->insecure ? "warn" : "ok");
+    add_line(ev,
+             "Verified just now by this program, as `ledger verify-bundle %s` "
+             "does: the bundle's %llu events are proven against its "
+             "checkpoint of size %llu of the log %s.",
+             ba->file, (unsigned long long)br->events,
+             (unsigned long long)bc->checkpoint_size, bc->origin);
+    return page_write(c, m, ev,
+                      "This page is drawn from an evidence bundle by its "
+                      "receiver, after verifying it. The bundle holds no "
+                      "timeline of the run (an archive, or an export by "
+                      "selection): these are the run's events it holds.",
+                      file);
+}
+
+/* What the run's events in the ledger rest on: the newest checkpoint, the
+ * log key and what `ledger verify` last found. */
+static json_t *
+ledger_evidence(struct ldg_ledger *l, struct ldg_txn *t, const char *flag,
+                const char *run)
+{
+    struct ldg_verify_state vs;
+    uint64_t size = 0;
+    char vkey[512] = "?", when[64];
+    json_t *ev;
+    int have_vs = ldg_verify_state(l, &vs) == 0;
+
+    ldg_txn_size(t, &size);
+    ldg_verifier_key(l, vkey, sizeof vkey);
+    ev = evidence_lines(!have_vs || vs.finding     ? "fail"
+                        : vs.verified_size >= size ? "ok"
+                                                   : "warn");
+    add_line(ev,
+             "From the ledger %s (origin %s), the box's own log: its newest "
+             "checkpoint covers events 0 to %llu and is signed by the log "
+             "key %s.",
+             ldg_dir(l), ldg_origin(l),
+             (unsigned long long)(size ? size - 1 : 0), vkey);
+    if (!have_vs)
+        add_line(ev, "What `ledger verify` last found cannot be read.");
+    else if (vs.finding)
+        add_line(ev,
+                 "A verification FAILED and that finding stands: event %llu: "
+                 "%s. Do not trust this page until `ledger verify` passes.",
+                 (unsigned long long)vs.finding_seq, vs.finding_what);
+    else if (vs.verified_size == 0)
+        add_line(ev, "`ledger verify` has not checked this log yet: run it "
+                     "to re-check every signature, the chain and the tree.");
+    else {
+        if (vs.full_ts_ns)
+            ldg_time_rfc3339_sec(when, sizeof when, vs.full_ts_ns);
+        add_line(
+            ev,
+            "`ledger verify` has checked events 0 to %llu%s%s%s; %llu "
+            "appended since are not yet verified.",
+            (unsigned long long)(vs.verified_size ? vs.verified_size - 1 : 0),
+            vs.full_ts_ns ? " (last full verification " : "",
+            vs.full_ts_ns ? when : "", vs.full_ts_ns ? ")" : "",
+            (unsigned long long)(size > vs.verified_size
+                                     ? size - vs.verified_size
+                                     : 0));
+    }
+    add_line(ev,
+             "To prove the events to someone else: `ledger export %s %s` "
+             "writes a bundle that `ledger verify-bundle` checks offline.",
+             flag, run);
+    return ev;
+}
+
+/* Shows a timeline: its page (--html FILE), -o json, or its lines; takes
+ * tl and evidence. */
+static int
+timeline_show(struct cli *c, json_t *tl, const json_t *doctor,
+              const char *dtitle, json_t *evidence, const char *notice,
+              const char *html)
+{
+    char *text = NULL;
+    int rc, events = 0;
+
+    if (html != NULL) {
+        rc = timeline_page(c, tl, doctor, dtitle, evidence, notice, html);
+        json_decref(tl);
+        return rc;
+    }
+    json_decref(evidence);
+    if (c->out != OUT_HUMAN) {
+        cli_print_json(c, tl);
+        goto flush;
+    }
+    rc = ldg_query_timeline_text(tl, &text);
+    json_decref(tl);
+    if (rc < 0) {
+        cli_err(c, "%s", ldg_strerror(rc));
+        return cli_exit_code(rc);
+    }
+    /* on a colour terminal the lines marked '!' (a failure, a denial, a
+     * model down, a grant withdrawn) are red; on a terminal a line wider
+     * than 80 columns is wrapped at its field gaps, an event's under its
+     * detail column (after the time, seq and kind: 34 columns), the others
+     * indented by 4 */
+    for (const char *p = text; *p;) {
+        size_t n = strcspn(p, "\n");
+        int bad = c->color && p[0] == '!';
+        cli_line(c, p, n, events ? 34 : 4,
+                 bad ? cli_paint(c->color, CLI_PAINT_FAIL) : NULL,
+                 bad ? cli_paint(c->color, CLI_PAINT_OFF) : NULL);
+        if (n == 9 && strncmp(p, "timeline:", 9) == 0)
+            events = 1;
+        else if (n == 0)
+            events = 0;
+        p += n;
+        if (*p == '\n')
+            p++;
+    }
+    free(text);
+flush:
+    if (fflush(stdout) != 0 && errno != EPIPE) {
+        cli_err(c, "writing the output: %s", strerror(errno));
+        return EX_IOERR;
+    }
+    return EX_OK;
+}
+
+/* ledger timeline RUN --bundle FILE: the run's (or plan's) timeline the
+ * bundle holds, verified first. */
+static int
+timeline_bundle(struct cli *c, struct cli_bundle_args *ba, const char *run,
+                const char *html)
+{
+    struct ldg_bundle_contents *bc = NULL;
+    json_t *tl = NULL, *doctor = NULL, *evidence = NULL;
+    char dtitle[200] = "Doctor at the run's start";
+    int rc;
+
+    const json_t *bt;
+    struct brun br;
+    if (run[0] == '\0' || strlen(run) > LDG_RUN_MAX)
+        return cli_usage_err(c, "run id must be 1..%d bytes", LDG_RUN_MAX);
+    memset(&br, 0, sizeof br);
+    br.run = run;
+    if ((br.evs = json_array()) == NULL)
+        return EX_OSERR;
+    if ((rc = cli_bundle_each(c, ba, bundle_run_hit, &br, &bc)) != 0) {
+        json_decref(br.evs);
+        return rc;
+    }
+    bt = bc->timeline;
+    if (bt != NULL && json_is_string(json_object_get(bt, "plan")) &&
+        strcmp(json_string_value(json_object_get(bt, "plan")), run) == 0) {
+        /* export --plan's: the plan's story (cmd_pipeline.c) */
+        if (html != NULL) {
+            json_t *ev = evidence_lines(ba->insecure ? "warn" : "ok");
+            add_line(ev,
+                     "Verified just now by this program, as `ledger "
+                     "verify-bundle %s` does: the bundle's %zu events are "
+                     "proven against its checkpoint of size %llu of the "
+                     "log %s.",
+                     ba->file, json_array_size(bc->events),
+                     (unsigned long long)bc->checkpoint_size, bc->origin);
+            rc = timeline_page(c, json_object_get(bt, "timeline"), NULL, NULL,
+                               ev,
+                               "This page is drawn from an evidence "
+                               "bundle by its receiver, after verifying "
+                               "it.",
+                               html);
+        } else {
+            rc = cli_plan_timeline_json(c, json_object_get(bt, "timeline"));
+        }
+        json_decref(br.evs);
+        ldg_export_contents_free(bc);
+        return rc;
+    }
+    if (bt == NULL) {
+        /* no timeline.json (an archive, an export by selection): the
+         * run's events the bundle holds, as it gives them, or their
+         * page */
+        rc = html != NULL ? bundle_run_page(c, ba, bc, &br, html)
+                          : bundle_run_events(c, ba, &br);
+        json_decref(br.evs);
+        ldg_export_contents_free(bc);
+        return rc;
+    }
+    if (bt == NULL || strcmp(json_string_value(json_object_get(bt, "run"))
+                                 ? json_string_value(json_object_get(bt, "run"))
+                                 : "",
+                             run) != 0) {
+        if (bt == NULL)
+            cli_err(c,
+                    "bundle %s holds no timeline (`ledger export --run "
+                    "R` writes one, unless something is redacted)",
+                    ba->file);
+        else if (json_is_string(json_object_get(bt, "plan")))
+            cli_err(c, "bundle %s holds the timeline of plan %s, not of %s",
+                    ba->file, json_string_value(json_object_get(bt, "plan")),
+                    run);
+        else
+            cli_err(c,
+                    "bundle %s holds the timeline of run %s, not of "
+                    "run %s",
+                    ba->file, json_string_value(json_object_get(bt, "run")),
+                    run);
+        json_decref(br.evs);
+        ldg_export_contents_free(bc);
+        return EX_NOINPUT;
+    }
+    tl = json_incref(json_object_get(bt, "timeline"));
+    if (html != NULL) {
+        /* the exporter's doctor at the run's start, and what
+         * verify-bundle has just proven */
+        doctor = json_incref(json_array_get(json_object_get(bt, "doctor"), 0));
+        if (doctor != NULL)
+            snprintf(dtitle, sizeof dtitle,
+                     "Doctor at the run's start (the exporter's view, log "
+                     "size %s)",
+                     json_string_value(json_object_get(doctor, "size"))
+                         ? json_string_value(json_object_get(doctor, "size"))
+                         : "?");
+        evidence = evidence_lines(ba->insecure ? "warn" : "ok");
+        add_line(evidence,
+                 "Verified just now by this program, as `ledger "
+                 "verify-bundle %s` does: the bundle's %zu events are "
+                 "proven against its checkpoint of size %llu of the log "
+                 "%s, signed by %s.",
+                 ba->file, json_array_size(bc->events),
+                 (unsigned long long)bc->checkpoint_size, bc->origin,
+                 ba->insecure ? "the key the bundle carries (not checked "
+                                "against a trusted key: "
+                                "--insecure-trust-bundle-key)"
+                              : "the trusted key given");
+    }
+    json_decref(br.evs);
+    ldg_export_contents_free(bc);
+    if (!json_is_object(tl)) {
+        json_decref(tl);
+        json_decref(doctor);
+        json_decref(evidence);
+        cli_err(c, "bundle %s: its timeline.json has no timeline", ba->file);
+        return EX_DATAERR;
+    }
+    rc = timeline_show(c, tl, doctor, dtitle, evidence,
+                       "This page is drawn from an evidence bundle by its "
+                       "receiver, after verifying it.",
+                       html);
+    json_decref(doctor);
+    return rc;
+}
+
+int
+cmd_timeline(struct cli *c, int argc, char **argv)
+{
+    struct cli_args a;
+    struct ldg_ledger *l = NULL;
+    struct ldg_txn *t = NULL;
+    json_t *tl = NULL;
+    struct cli_bundle_args ba;
+    const char *html = NULL, *trace = NULL, *run;
+    json_t *doctor = NULL, *evidence = NULL;
+    char dtitle[200] = "Doctor at the run's start", note[3000];
+    int ch, rc, kind = 0;
+
+    memset(&ba, 0, sizeof ba);
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        if (ch == OPT_TL_HTML) {
+            if (a.value[0] == '\0')
+                return cli_usage_err(c, "--html: empty file name");
+            html = a.value;
+            continue;
+        }
+        if (ch == OPT_TL_TRACE) {
+            trace = a.value;
+            continue;
+        }
+        rc = cli_bundle_opt(c, &ba, ch, a.value);
+        if (rc < 0)
+            return -rc;
+        if (rc == 0)
+            return cli_usage(c);
+    }
+    if (ch < 0)
+        return a.exit;
+    if (trace != NULL && a.ind != argc)
+        return cli_usage_err(c, "--trace ID or RUN, not both");
+    if (trace != NULL && ba.file != NULL)
+        return cli_usage_err(c, "--trace does not go with --bundle");
+    if (trace == NULL && a.ind + 1 != argc)
+        return cli_usage(c);
+    if (ba.file == NULL && (ba.have_key || ba.insecure))
+        return cli_usage_err(c, "--trusted-key and "
+                                "--insecure-trust-bundle-key go with "
+                                "--bundle FILE");
+    if (html != NULL && c->out_name != NULL)
+        return cli_usage_err(c, "--html writes a page: -o does not go with "
+                                "it");
+    if (c->out == OUT_HUMAN && c->out_name != NULL &&
+        strcmp(c->out_name, "human") != 0 &&
+        strcmp(c->out_name, "short") != 0) {
+        cli_err(c,
+                "unknown output format '%s' (use human, json or "
+                "json-pretty)",
+                c->out_name);
+        return EX_USAGE;
+    }
+    if (ba.file != NULL)
+        return timeline_bundle(c, &ba, argv[a.ind], html);
+    if ((rc = cli_resolve_dir(c)) != 0)
+        return rc;
+    if ((rc = cli_open(c, 1, &l)) != 0)
+        return rc;
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0) {
+        cli_err(c, "reading the ledger: %s", ldg_strerror(rc));
+        rc = cli_exit_code(rc);
+        goto out;
+    }
+    run = trace != NULL ? trace : argv[a.ind];
+    /* a run, else a plan (ldg_pipeline_timeline_find), or why neither */
+    rc = trace != NULL ? ldg_query_timeline_trace(t, trace, &tl)
+                       : ldg_pipeline_timeline_find(l, t, run, &tl, &kind, note,
+                                                    sizeof note);
+    if (rc < 0) {
+        cli_err(c, "%s", ldg_errmsg(l));
+        if (rc == LDG_ENOTFOUND && trace != NULL)
+            cli_pruned(c, l, "it may be in an archive");
+        rc = rc == LDG_EBADINPUT ? EX_USAGE : cli_exit_code(rc);
+        goto out;
+    }
+    if (note[0] != '\0')
+        cli_err(c, "%s", note);
+    if (kind == LDG_TIMELINE_PLAN) {
+        /* the plan's story (cmd_pipeline.c) */
+        if (html != NULL) {
+            evidence = ledger_evidence(l, t, "--plan", run);
+            ldg_txn_abort(t);
+            t = NULL;
+            rc = timeline_page(c, tl, NULL, NULL, evidence, NULL, html);
+            evidence = NULL;
+        } else {
+            rc = cli_plan_timeline_json(c, tl);
+        }
+        goto out;
+    }
+    if (html != NULL) {
+        /* the log-derived doctor after the events before the run's start
+         * (export's SUMMARY.txt takes the same) */
+        struct ldg_view_opts vo;
+        const char *ss = json_string_value(
+            json_object_get(json_object_get(tl, "start"), "seq"));
+        memset(&vo, 0, sizeof vo);
+        vo.at_size = ss ? strtoull(ss, NULL, 10) : 0;
+        evidence = ledger_evidence(l, t, "--run", run);
+        ldg_txn_abort(t);
+        t = NULL;
+        if (vo.at_size > 0 &&
+            ldg_projections_view(l, LDG_VIEW_DOCTOR, &vo, &doctor) == 0)
+            snprintf(dtitle, sizeof dtitle,
+                     "Doctor at the run's start (log size %llu)",
+                     (unsigned long long)vo.at_size);
+    }
+    ldg_txn_abort(t);
+    t = NULL;
+    {
+        uint64_t bad;
+        char what[512], sq[24];
+        size_t i;
+        json_t *e;
+        if (cli_finding(c, l, &bad, what, sizeof what, NULL)) {
+            snprintf(sq, sizeof sq, "%llu", (unsigned long long)bad);
+            json_array_foreach(json_object_get(tl, "events"), i, e)
+            {
+                const char *es = json_string_value(json_object_get(e, "seq"));
+                if (es != NULL && strcmp(es, sq) == 0)
+                    json_object_set_new(e, "verify",
+                                        json_sprintf("failed: %s", what));
+            }
+        }
+    }
+    rc = timeline_show(c, tl, doctor, dtitle, evidence, NULL, html);
+    tl = NULL;
+    evidence = NULL;
+out:
+    json_decref(tl);
+    json_decref(doctor);
+    json_decref(evidence);
+    ldg_txn_abort(t);
+    ldg_close(l);
+    return rc;
+}

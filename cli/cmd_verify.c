@@ -1,0 +1,718 @@
+/*
+ * cmd_verify.c — verify, with crash isolation (ldg_run_isolated).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "doctor/doctor.h"
+#include "ingest/ingest.h"
+#include "projections/projections.h"
+#include "query/query.h"
+#include "serve/serve.h"
+
+/* -------------------------------------------------------------- verify -- */
+
+static int
+read_file(const char *path, size_t max, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    int rc;
+    if (f == NULL)
+        return LDG_ENOTFOUND;
+    rc = cli_read_all(f, max, out, len);
+    fclose(f);
+    return rc;
+}
+
+static const struct cli_opt verify_opts[] = {
+    CLI_VALUE('f', 0, "from", "SEQ",
+              "start at event SEQ (implies a full check from there)"),
+    CLI_FLAG('F', 0, "full",
+             "check everything from event 0, not only what was appended "
+             "since the last verify: also every page of data.mdb as "
+             "stored, every index key by key, and the projections' stored "
+             "state and signed notes against the log"),
+    CLI_FLAG('N', 0, "new",
+             "check only the events appended since the last recorded "
+             "verification, at what they cost (what `ledger doctor` does "
+             "on demand and `serve --verify-every` on an interval): chain "
+             "link, signatures or seals, bodies, tree consistency, the "
+             "checkpoints they brought"),
+    CLI_VALUE('t', 0, "trusted", "FILE",
+              "also check that this log extends FILE, a checkpoint saved "
+              "earlier (`ledger checkpoint > FILE`)"),
+    CLI_VALUE('W', 0, "witness-key", "VKEY",
+              "with --trusted: a witness's cosigner key whose cosignature "
+              "on FILE counts toward --quorum (repeatable; FILE from "
+              "`ledger checkpoint --cosigned`)"),
+    CLI_VALUE('Q', 0, "quorum", "K",
+              "with --witness-key: at least K of those witnesses must have "
+              "cosigned FILE (default 1)"),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_verify = {
+    "verify",
+    CLI_GROUP_EVENTS,
+    cmd_verify,
+    "re-check signatures, chain and tree",
+    "Re-checks the ledger: that each event's actor key vouched for it (in "
+    "a format 2 ledger its seal: the claim's digest in the seal's root, "
+    "one signature per seal; in format 1 the event's own signature), the "
+    "hash chain, the bodies against their hashes, the Merkle tree "
+    "against the signed checkpoints, the key registry and the indexes. "
+    "Without --full, signatures and indexes are checked only for events "
+    "appended since the last verify (the rest from event 0), and it says "
+    "so. It reads only (a write-protected copy works) and records its "
+    "result afterwards where it can; a failure is remembered and fails "
+    "every later verify until a --full one passes. A projection state "
+    "that differs from the log's fails --full too (`ledger rebuild` "
+    "makes it again). Exits 0 when "
+    "everything holds and 1 with the first failure named when something "
+    "does not.",
+    verify_opts,
+    CLI_OUT_BASIC,
+    "ledger verify\n"
+    "# only what was appended since the last verification (cheap)\n"
+    "ledger verify --new\n"
+    "# everything, and that the log still extends a checkpoint kept "
+    "elsewhere\n"
+    "ledger verify --full --trusted saved-checkpoint.txt\n"
+    "# and that 2 of these 3 witnesses cosigned it\n"
+    "ledger verify --trusted c.txt --quorum 2 --witness-key \"$W1\" \\\n"
+    "    --witness-key \"$W2\" --witness-key \"$W3\"\n",
+    0};
+
+/* Verification reads only: the ledger is opened read-only (it may be an
+ * auditor's write-protected copy) and the result recorded afterwards,
+ * where the files allow it (ldg_verify_record_dir). Returns 0 or, with
+ * why filled, the reason it could not. */
+static int
+record_result(struct cli *c, const struct ldg_verify_report *r, char *why,
+              size_t cap)
+{
+    int rc = ldg_verify_record_dir(c->dir, NULL, r, why, cap);
+    if (rc < 0 && why[0] == '\0')
+        snprintf(why, cap, "%s", ldg_strerror(rc));
+    return rc;
+}
+
+/* What the verifying child has done, in memory shared with its parent
+ * (ldg_run_isolated): if a corrupt page kills the child, the parent says
+ * how far it got. NULL when verifying in this process. */
+static struct ldg_isolation *vshared;
+
+static void
+verify_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    ldg_isolation_progress(vshared, done, total);
+    cli_progress(ctx, done, total);
+}
+
+static int verify_run(struct cli *c, int argc, char **argv);
+
+struct verify_call {
+    struct cli *c;
+    int argc;
+    char **argv;
+};
+
+/* verify_run with its output kept until it is done (cli/gather.c): in the
+ * process that verifies, which is not the command's when it forks. */
+static int
+verify_gathered(void *ctx, struct ldg_isolation *iso)
+{
+    struct verify_call *v = ctx;
+    int rc, err;
+    vshared = iso;
+    cli_gather_start();
+    rc = verify_run(v->c, v->argc, v->argv);
+    if ((err = cli_gather_end()) != 0) {
+        cli_err(v->c, "cannot keep the output until the command is done: %s",
+                strerror(err));
+        if (rc == EX_OK)
+            rc = EX_IOERR;
+    }
+    return rc;
+}
+
+/*
+ * Verification is the one command that must survive any file: the checks
+ * run in a child process (ldg_run_isolated), and a child killed by what it
+ * read is a finding, exit 1. LEDGER_VERIFY_INPROCESS=1 runs it in this
+ * process (for debuggers).
+ */
+int
+cmd_verify(struct cli *c, int argc, char **argv)
+{
+    const char *inproc = getenv("LEDGER_VERIFY_INPROCESS");
+    struct verify_call v = {c, argc, argv};
+    char what[512];
+    int st = 0, rc;
+
+    if ((inproc != NULL && strcmp(inproc, "1") == 0) ||
+        (argc > 1 &&
+         (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)))
+        return verify_gathered(&v, NULL);
+    rc = ldg_run_isolated(verify_gathered, &v, &st, what, sizeof what);
+    if (rc == LDG_EIO) {
+        cli_err(c, "%s", what);
+        return EX_OSERR;
+    }
+    if (rc == 0) {
+        if (what[0] != '\0') /* stopped from outside */
+            cli_err(c, "%s", what);
+        return st;
+    }
+    /* the child parsed the options; -o json is looked for again here */
+    for (int i = 1; i < argc; i++)
+        if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) &&
+            i + 1 < argc)
+            cli_set_output(c, argv[i + 1]);
+        else if (strncmp(argv[i], "--output=", 9) == 0)
+            cli_set_output(c, argv[i] + 9);
+    if (c->out != OUT_HUMAN)
+        cli_print_json(c, json_pack("{s:b, s:s}", "ok", 0, "error", what));
+    cli_err(c, "FAILED: %s", what);
+    return EX_VERIFY;
+}
+
+/* verify --full's check of the projections' stored records
+ * (ldg_projections_check_stored). Returns 0 when they are what the log
+ * gives, 1 with r->what naming the first difference (or a projection page
+ * that cannot be read), < 0 on another error. *diffs (the caller's) gets
+ * the differences, *checked the projections checked. */
+static int
+check_projections(struct cli *c, struct ldg_ledger *l,
+                  struct ldg_verify_report *r, json_t **diffs,
+                  unsigned *checked)
+{
+    uint64_t n = 0;
+    json_t *d;
+    char *key = NULL;
+    int rc =
+        ldg_projections_check_stored(l, cli_progress, c, diffs, &n, checked);
+    if (c->progress)
+        cli_progress_done(c);
+    if (rc == LDG_ECORRUPT || rc == LDG_EBADINPUT) {
+        snprintf(r->what, sizeof r->what,
+                 "storage corrupt: the projections' records cannot be read "
+                 "(%s); `ledger rebuild` makes them again from the log",
+                 ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        return 1;
+    }
+    if (rc < 0)
+        return rc;
+    if (n == 0)
+        return 0;
+    d = json_array_get(*diffs, 0);
+    if (json_is_string(json_object_get(d, "key")))
+        key = json_dumps(json_object_get(d, "key"), JSON_ENCODE_ANY);
+    snprintf(r->what, sizeof r->what,
+             "projection %s%s%s: %s (%llu difference%s between the stored "
+             "state and the one the log gives; the log itself verified; "
+             "`ledger rebuild` makes the state again from the log)",
+             json_string_value(json_object_get(d, "projection")),
+             key ? ", record " : "", key ? key : "",
+             json_string_value(json_object_get(d, "what")),
+             (unsigned long long)n, n == 1 ? "" : "s");
+    free(key);
+    return 1;
+}
+
+/* What `ledger verify` was asked (verify_parse) and what it found. */
+struct vrun {
+    const char *trusted;
+    uint64_t from, quorum;
+    unsigned flags;
+    int only_new;
+    const char *wkeys[32];
+    int wok[32];
+    size_t nw;
+    char *note; /* the trusted checkpoint's text */
+    size_t note_len;
+    struct ldg_verify_report r;
+    struct ldg_trusted_report tr;
+    int trc, prc;
+    json_t *pdiffs;
+    unsigned pchecked;
+    char nowrite[600];
+};
+
+/* The options: 0, or the exit code of a usage error. */
+static int
+verify_parse(struct cli *c, int argc, char **argv, struct vrun *v)
+{
+    struct cli_args a;
+    int ch;
+
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        switch (ch) {
+        case 'W':
+            if (v->nw == 32)
+                return cli_usage_err(c, "--witness-key: at most 32");
+            v->wkeys[v->nw++] = a.value;
+            break;
+        case 'Q':
+            if (cli_parse_u64(a.value, &v->quorum) < 0 || v->quorum == 0)
+                return cli_usage_err(c, "--quorum: '%s' is not a count > 0",
+                                     a.value);
+            break;
+        case 'f':
+            if (cli_parse_u64(a.value, &v->from) < 0)
+                return cli_usage_err(c,
+                                     "--from: '%s' is not a sequence "
+                                     "number",
+                                     a.value);
+            break;
+        case 'F':
+            v->flags |= LDG_VERIFY_FULL;
+            break;
+        case 'N':
+            v->only_new = 1;
+            break;
+        case 't':
+            v->trusted = a.value;
+            break;
+        default:
+            return cli_usage(c);
+        }
+    }
+    if (ch < 0)
+        return a.exit;
+    if (a.ind != argc)
+        return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
+    if (v->only_new && (v->flags != 0 || v->from != 0 || v->trusted != NULL))
+        return cli_usage_err(c, "--new checks only new events: it takes no "
+                                "--full, --from or --trusted");
+    if ((v->nw > 0 || v->quorum > 0) && v->trusted == NULL)
+        return cli_usage_err(c, "--witness-key and --quorum need --trusted");
+    if (v->quorum > 0 && v->nw == 0)
+        return cli_usage_err(c, "--quorum needs --witness-key");
+    if (v->nw > 0 && v->quorum == 0)
+        v->quorum = 1;
+    if (v->quorum > v->nw)
+        return cli_usage_err(c, "--quorum %llu: only %zu witness keys given",
+                             (unsigned long long)v->quorum, v->nw);
+    return 0;
+}
+
+/* --from SEQ must name an event: 0, or the exit code. */
+static int
+verify_check_from(struct cli *c, struct ldg_ledger *l, struct vrun *v)
+{
+    uint64_t size = 0;
+    int rc;
+    if (v->from == 0)
+        return 0;
+    if ((rc = ldg_size(l, &size)) < 0) {
+        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        return cli_exit_code(rc);
+    }
+    if (v->from >= size) {
+        /* Not "0 events verified": nothing there was checked. */
+        cli_err(c,
+                "--from %llu: no such event (the log has events "
+                "0..%llu)",
+                (unsigned long long)v->from,
+                (unsigned long long)(size ? size - 1 : 0));
+        return EX_NOINPUT;
+    }
+    v->flags |= LDG_VERIFY_FULL; /* an explicit start overrides the saved */
+    return 0;
+}
+
+/* The checks themselves: ldg_verify's code (LDG_ETAMPER also when the
+ * projections' records differ), v->nowrite "" when the result is
+ * recorded or need not be. */
+static int
+verify_checks(struct cli *c, struct ldg_ledger *l, struct vrun *v)
+{
+    int rc;
+    if (v->only_new) {
+        /* records itself, where the files allow it */
+        rc = ldg_doctor_verify_new(l, UINT64_MAX, &v->r, v->nowrite,
+                                   sizeof v->nowrite);
+        if (v->r.recorded || v->r.finding_stands ||
+            (rc == 0 && v->r.checked == 0))
+            v->nowrite[0] = '\0';
+        else if (v->nowrite[0] == '\0')
+            snprintf(v->nowrite, sizeof v->nowrite, "not recorded");
+        return rc;
+    }
+    rc = ldg_verify(l, v->flags, v->from, &v->r, verify_progress, c);
+    /* --full: the projections' records the views answer from, too */
+    if (rc == 0 && v->r.full)
+        v->prc = check_projections(c, l, &v->r, &v->pdiffs, &v->pchecked);
+    if (v->prc < 0) {
+        rc = v->prc;
+    } else if (v->prc > 0) {
+        /* the log held; what failed is stored state the log makes again
+         * (`ledger rebuild`): not recorded as a passing full verification */
+        rc = LDG_ETAMPER;
+        v->nowrite[0] = '\0';
+    } else if ((rc == 0 || rc == LDG_ETAMPER) && !v->r.finding_stands &&
+               record_result(c, &v->r, v->nowrite, sizeof v->nowrite) == 0)
+        v->nowrite[0] = '\0';
+    else if (v->r.finding_stands)
+        v->nowrite[0] = '\0';
+    return rc;
+}
+
+/* The k-of-n witness policy over the trusted file's cosignatures, into
+ * v->trc and v->tr.what: 0, or the exit code of malformed keys. */
+static int
+verify_quorum(struct cli *c, struct vrun *v)
+{
+    int got = ldg_cosig_count(v->note, v->note_len, v->wkeys, v->nw, v->wok);
+    size_t o = 0;
+    char who[1024] = "";
+    if (got == LDG_EBADINPUT) {
+        cli_err(c,
+                "--witness-key or %s: malformed (a witness key is "
+                "what `ledger witness key` prints)",
+                v->trusted);
+        return EX_DATAERR;
+    }
+    for (size_t i = 0; i < v->nw && got >= 0; i++)
+        o += (size_t)snprintf(who + o, o < sizeof who ? sizeof who - o : 0,
+                              "%s%.*s %s", i ? ", " : "",
+                              (int)strcspn(v->wkeys[i], "+"), v->wkeys[i],
+                              v->wok[i] ? "cosigned" : "did not cosign");
+    if (got < 0) {
+        v->trc = LDG_ETAMPER;
+        snprintf(v->tr.what, sizeof v->tr.what,
+                 "a cosignature on %s by one of the witness keys does "
+                 "not verify (forged)",
+                 v->trusted);
+    } else if ((uint64_t)got < v->quorum) {
+        v->trc = LDG_ETAMPER;
+        snprintf(v->tr.what, sizeof v->tr.what,
+                 "witness quorum not met: %d of %zu cosigned, %llu "
+                 "needed (%s)",
+                 got, v->nw, (unsigned long long)v->quorum, who);
+    } else {
+        size_t tl = strlen(v->tr.what);
+        snprintf(v->tr.what + tl, sizeof v->tr.what - tl,
+                 "; witness quorum met: %d of %zu cosigned, %llu needed "
+                 "(%s)",
+                 got, v->nw, (unsigned long long)v->quorum, who);
+    }
+    return 0;
+}
+
+/* -o json: the result as one object. */
+static void
+verify_json(struct cli *c, struct ldg_ledger *l, const struct vrun *v, int rc)
+{
+    const struct ldg_verify_report *r = &v->r;
+    char n0[24], b[24], t1[32];
+    struct ldg_horizon h;
+    json_t *o;
+
+    snprintf(n0, sizeof n0, "%llu", (unsigned long long)r->from);
+    snprintf(b, sizeof b, "%llu", (unsigned long long)r->to);
+    o = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:b}", "ok",
+                  rc == 0 && v->trc == 0, "mode",
+                  v->only_new ? "new-only"
+                  : r->full   ? "full"
+                              : "new",
+                  "from", n0, "to", b, "checkpoints",
+                  (json_int_t)r->checkpoints, "erased", (json_int_t)r->erased,
+                  "recorded", v->nowrite[0] == '\0');
+    if (o != NULL && r->horizon > 0)
+        json_object_set_new(o, "erased_pruned",
+                            json_integer((json_int_t)r->erased_pruned));
+    /* a pruned ledger (whatever the mode checked) */
+    if (ldg_horizon(l, &h) == 0) {
+        char hs[24], hx[65];
+        snprintf(hs, sizeof hs, "%llu", (unsigned long long)h.seq);
+        ldg_hex(hx, h.archive, 32);
+        ldg_time_rfc3339_ns(t1, sizeof t1, h.pruned_ns);
+        json_object_set_new(o, "pruned",
+                            json_pack("{s:s, s:s, s:s}", "horizon", hs, "at",
+                                      t1, "archive_sha256", hx));
+        ldg_horizon_release(&h);
+    }
+    if (r->full_ts_ns != 0) {
+        char fs[24];
+        snprintf(fs, sizeof fs, "%llu", (unsigned long long)r->full_size);
+        ldg_time_rfc3339_ns(t1, sizeof t1, r->full_ts_ns);
+        json_object_set_new(o, "last_full",
+                            json_pack("{s:s, s:s}", "size", fs, "time", t1));
+    }
+    if (rc == LDG_ETAMPER && v->prc > 0) {
+        json_object_set_new(o, "error", json_string(r->what));
+    } else if (rc == LDG_ETAMPER) {
+        char bs[24];
+        snprintf(bs, sizeof bs, "%llu", (unsigned long long)r->bad_seq);
+        ldg_time_rfc3339_ns(t1, sizeof t1, r->found_ts_ns);
+        json_object_set_new(o, "bad_seq", json_string(bs));
+        json_object_set_new(o, "error", json_string(r->what));
+        json_object_set_new(o, "found", json_string(t1));
+        json_object_set_new(o, "standing", json_boolean(r->finding_stands));
+    }
+    if (r->full && (rc == 0 || v->prc > 0)) {
+        json_t *names = json_array();
+        for (unsigned bit = 1; bit <= LDG_PROJECTIONS_ALL; bit <<= 1)
+            if (v->pchecked & bit)
+                json_array_append_new(names,
+                                      json_string(ldg_projections_name(bit)));
+        json_object_set_new(o, "projections",
+                            json_pack("{s:o, s:O}", "checked", names,
+                                      "differences",
+                                      v->pdiffs ? v->pdiffs : json_null()));
+    }
+    if (v->note != NULL && rc == 0)
+        json_object_set_new(
+            o, "trusted",
+            json_pack("{s:b, s:s}", "ok", v->trc == 0, "detail", v->tr.what));
+    cli_print_json(c, o);
+}
+
+/* ok / FAILED in colour on a colour terminal */
+#define OKP cli_paint(c->color, CLI_PAINT_OK)
+#define OFFO cli_paint(c->color, CLI_PAINT_OFF)
+
+/* The human "ok" line of a verification that passed. */
+static void
+verify_ok_line(struct cli *c, struct ldg_ledger *l, const struct vrun *v)
+{
+    const struct ldg_verify_report *r = &v->r;
+    /* format 2: one signature per seal, every seal checked from 0 */
+    int sealed = ldg_format(l) >= 2;
+    const char *sigs = sealed ? "seals" : "signatures";
+    char pnote[96] = "";
+    if (v->pchecked)
+        snprintf(pnote, sizeof pnote, "%d stored projections match the log",
+                 __builtin_popcount(v->pchecked));
+    else
+        snprintf(pnote, sizeof pnote,
+                 "no projection state is stored as current (views "
+                 "compute it from the log)");
+    if (v->only_new && r->checked == 0)
+        cli_printf_fit(c, 4,
+                       "%sok%s: nothing new since seq %llu (the last "
+                       "recorded verification)\n",
+                       OKP, OFFO, (unsigned long long)(r->to ? r->to - 1 : 0));
+    else if (v->only_new)
+        cli_printf_fit(
+            c, 4,
+            "%sok%s: checked %llu new event%s %llu..%llu (chain link, %s, "
+            "bodies, tree consistency, checkpoints); their indexes%s are "
+            "left to "
+            "`ledger verify`\n",
+            OKP, OFFO, (unsigned long long)r->checked,
+            r->checked == 1 ? "" : "s", (unsigned long long)r->from,
+            (unsigned long long)(r->to - 1), sigs,
+            r->from > 0 ? " and the events before them" : "");
+    else if (r->full && r->horizon > 0)
+        cli_printf_fit(c, 4,
+                       "%sok%s: full verification of the %llu kept events "
+                       "(%llu..%llu) and the tree over all %llu: "
+                       "%s, bodies, chain, tree, %llu checkpoint%s; "
+                       "%llu erased bodies; %s\n",
+                       OKP, OFFO, (unsigned long long)(r->to - r->horizon),
+                       (unsigned long long)r->horizon,
+                       (unsigned long long)(r->to ? r->to - 1 : 0),
+                       (unsigned long long)r->to, sigs,
+                       (unsigned long long)r->checkpoints,
+                       r->checkpoints == 1 ? "" : "s",
+                       (unsigned long long)r->erased, pnote);
+    else if (r->full)
+        cli_printf_fit(
+            c, 4,
+            "%sok%s: full verification of %llu event%s (0..%llu): "
+            "%s, bodies, chain, tree, %llu checkpoint%s; "
+            "%llu erased bodies; %s\n",
+            OKP, OFFO, (unsigned long long)r->to, r->to == 1 ? "" : "s",
+            (unsigned long long)(r->to ? r->to - 1 : 0), sigs,
+            (unsigned long long)r->checkpoints, r->checkpoints == 1 ? "" : "s",
+            (unsigned long long)r->erased, pnote);
+    else if (r->checked == 0)
+        cli_printf_fit(
+            c, 4,
+            "%sok%s: nothing new since seq %llu (chain, tree, bodies and "
+            "%llu checkpoint%s re-checked from %llu)\n",
+            OKP, OFFO, (unsigned long long)(r->to ? r->to - 1 : 0),
+            (unsigned long long)r->checkpoints, r->checkpoints == 1 ? "" : "s",
+            (unsigned long long)r->horizon);
+    else
+        cli_printf_fit(
+            c, 4,
+            "%sok%s: checked %llu new event%s %llu..%llu (%s, "
+            "indexes); chain, tree, bodies%s and %llu checkpoint%s "
+            "re-checked from %llu; %llu erased bodies\n",
+            OKP, OFFO, (unsigned long long)r->checked,
+            r->checked == 1 ? "" : "s", (unsigned long long)r->from,
+            (unsigned long long)(r->to - 1), sealed ? "claims" : "signatures",
+            sealed ? ", seals" : "", (unsigned long long)r->checkpoints,
+            r->checkpoints == 1 ? "" : "s", (unsigned long long)r->horizon,
+            (unsigned long long)r->erased);
+}
+
+/* The human report of a verification that passed: the ok line, what it
+ * did not re-check, the trusted checkpoint, the pruned past. */
+static void
+verify_human(struct cli *c, struct ldg_ledger *l, const struct vrun *v)
+{
+    const struct ldg_verify_report *r = &v->r;
+    int sealed = ldg_format(l) >= 2;
+    char t1[32];
+    struct ldg_horizon h;
+
+    verify_ok_line(c, l, v);
+    /* (the erased bodies counted are the kept events', as stats counts
+     * them; a body.erased kept for a pruned event is said apart) */
+    if (r->erased_pruned > 0)
+        cli_printf_fit(c, 4,
+                       "    and %llu body.erased kept for pruned events "
+                       "(their bodies left with them, into the archive)\n",
+                       (unsigned long long)r->erased_pruned);
+    if (!v->only_new && !r->full && r->from > 0 &&
+        (r->horizon == 0 || r->from > r->horizon)) {
+        char last[128], range[64];
+        if (r->full_ts_ns != 0) {
+            cli_when(t1, sizeof t1, r->full_ts_ns);
+            snprintf(
+                last, sizeof last, "last full verification at seq %llu, %s",
+                (unsigned long long)(r->full_size ? r->full_size - 1 : 0), t1);
+        } else {
+            snprintf(last, sizeof last, "never fully verified");
+        }
+        if (r->horizon > 0)
+            snprintf(range, sizeof range, "the kept events %llu..%llu",
+                     (unsigned long long)r->horizon,
+                     (unsigned long long)(r->from - 1));
+        else
+            snprintf(range, sizeof range, "events before %llu",
+                     (unsigned long long)r->from);
+        cli_printf_fit(c, 4,
+                       "%s; %s of %s were not re-checked (`ledger "
+                       "verify --full` does)\n",
+                       last, sealed ? "claims, keys and indexes" : "signatures",
+                       range);
+    }
+    if (v->note != NULL)
+        cli_printf_fit(c, 4, "%sok%s: %s\n", OKP, OFFO, v->tr.what);
+    if (r->horizon > 0 && ldg_horizon(l, &h) == 0) {
+        char hx[65], earlier[80] = "";
+        ldg_hex(hx, h.archive, 32);
+        cli_when(t1, sizeof t1, h.pruned_ns);
+        if (h.first > 0)
+            snprintf(earlier, sizeof earlier,
+                     " (0..%llu into earlier archives)",
+                     (unsigned long long)(h.first - 1));
+        cli_printf_fit(c, 4,
+                       "events %llu..%llu pruned at %s into archive "
+                       "%s%s; verified from %llu (and the tree over "
+                       "the pruned events' kept hashes, with their "
+                       "checkpoints)\n",
+                       (unsigned long long)h.first,
+                       (unsigned long long)(h.seq - 1), t1, hx, earlier,
+                       (unsigned long long)h.seq);
+        ldg_horizon_release(&h);
+    }
+}
+#undef OKP
+#undef OFFO
+
+/* The verdict: EX_OK, or EX_VERIFY with the failure said. */
+static int
+verify_report(struct cli *c, struct ldg_ledger *l, const struct vrun *v, int rc)
+{
+    const char *failp = cli_paint(c->color_err, CLI_PAINT_FAIL);
+    const char *offe = cli_paint(c->color_err, CLI_PAINT_OFF);
+    char t1[32];
+
+    if (c->out != OUT_HUMAN)
+        verify_json(c, l, v, rc);
+    if (v->nowrite[0] != '\0')
+        cli_err(c,
+                "note: could not record this result in the ledger (%s); "
+                "it is read-only here",
+                v->nowrite);
+    if (rc == LDG_ETAMPER && v->r.finding_stands) {
+        cli_when(t1, sizeof t1, v->r.found_ts_ns);
+        cli_err(c,
+                "%sFAILED%s: a verification at %s found: %s; this stands "
+                "until `ledger verify --full` passes",
+                failp, offe, t1, v->r.what);
+        return EX_VERIFY;
+    }
+    if (rc == LDG_ETAMPER || v->trc == LDG_ETAMPER) {
+        cli_err(c, "%sFAILED%s: %s", failp, offe,
+                rc == LDG_ETAMPER ? v->r.what : v->tr.what);
+        return EX_VERIFY;
+    }
+    if (c->out == OUT_HUMAN)
+        verify_human(c, l, v);
+    return EX_OK;
+}
+
+static int
+verify_run(struct cli *c, int argc, char **argv)
+{
+    struct vrun v;
+    struct ldg_ledger *l = NULL;
+    int rc;
+
+    memset(&v, 0, sizeof v);
+    if ((rc = verify_parse(c, argc, argv, &v)) != 0)
+        return rc;
+    if ((rc = cli_check_output(c, NULL)) != 0)
+        return rc;
+    if ((rc = cli_resolve_dir(c)) != 0)
+        return rc;
+    if (v.trusted != NULL) {
+        rc = read_file(v.trusted, 1 << 16, &v.note, &v.note_len);
+        if (rc < 0) {
+            cli_err(c, "cannot read trusted checkpoint %s: %s", v.trusted,
+                    rc == LDG_ENOTFOUND ? strerror(errno) : ldg_strerror(rc));
+            return cli_exit_code(rc);
+        }
+    }
+    if ((rc = cli_open(c, 1, &l)) != 0) {
+        if (rc == EX_DATAERR)
+            rc = EX_VERIFY; /* storage that cannot be opened fails */
+        goto out;
+    }
+    if ((rc = verify_check_from(c, l, &v)) != 0)
+        goto out;
+    if (vshared != NULL) {
+        vshared->start = v.from; /* 0 unless --from: a lower bound */
+        vshared->started = 1;
+    }
+    rc = verify_checks(c, l, &v);
+    if (c->progress)
+        cli_progress_done(c);
+    if (rc < 0 && rc != LDG_ETAMPER) {
+        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+        rc = cli_exit_code(rc);
+        goto out;
+    }
+    if (rc == 0 && v.note != NULL) {
+        v.trc = ldg_verify_trusted(l, v.note, v.note_len, &v.tr);
+        if (v.trc < 0 && v.trc != LDG_ETAMPER) {
+            cli_err(c, "%s: %s", v.trusted, ldg_errmsg(l));
+            rc = cli_exit_code(v.trc);
+            goto out;
+        }
+    }
+    if (rc == 0 && v.trc == 0 && v.nw > 0 && (rc = verify_quorum(c, &v)) != 0)
+        goto out;
+    rc = verify_report(c, l, &v, rc);
+out:
+    free(v.note);
+    json_decref(v.pdiffs);
+    ldg_close(l);
+    return rc;
+}

@@ -1,0 +1,511 @@
+/*
+ * cmd_verify_bundle.c — verify-bundle, and the --bundle readers' verified
+ * reading.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "export/export.h"
+#include "fleet/fleet.h"
+#include "query/query.h"
+
+/* ------------------------------------------------------- verify-bundle -- */
+
+/* --trusted-key (and mirror's --key): a verifier key ("name+hexid+base64";
+ * names never hold '+'), or a file holding one on its first line. Anything
+ * else is a file name, and one that cannot be read is EX_NOINPUT before
+ * any check. */
+int
+cli_vkey_arg(struct cli *c, const char *opt, const char *arg, char *buf,
+             size_t cap)
+{
+    struct stat st;
+    FILE *f;
+    int looks_vkey = strchr(arg, '+') != NULL;
+
+    if (stat(arg, &st) != 0 && looks_vkey) {
+        snprintf(buf, cap, "%s", arg);
+        return 0;
+    }
+    f = fopen(arg, "r");
+    if (f == NULL || fgets(buf, (int)cap, f) == NULL) {
+        cli_err(c, "%s: cannot read %s: %s", opt, arg,
+                f ? (ferror(f) ? strerror(errno) : "empty") : strerror(errno));
+        if (f)
+            fclose(f);
+        return EX_NOINPUT;
+    }
+    fclose(f);
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return 0;
+}
+
+static int
+trusted_key(struct cli *c, const char *arg, char *buf, size_t cap)
+{
+    return cli_vkey_arg(c, "--trusted-key", arg, buf, cap);
+}
+
+/* --trusted-checkpoint FILE: read whole (a checkpoint note is small);
+ * a file that cannot be read is exit 66 before any bundle check. */
+static int
+read_checkpoint(struct cli *c, const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    size_t cap = 1 << 16, n;
+    char *buf;
+
+    if (f == NULL) {
+        cli_err(c, "--trusted-checkpoint: cannot read %s: %s", path,
+                strerror(errno));
+        return EX_NOINPUT;
+    }
+    buf = malloc(cap + 1);
+    n = buf ? fread(buf, 1, cap + 1, f) : 0;
+    if (buf == NULL || ferror(f) || n == 0 || n > cap) {
+        cli_err(c, "--trusted-checkpoint: cannot read %s: %s", path,
+                buf == NULL ? "out of memory"
+                : ferror(f) ? strerror(errno)
+                : n == 0    ? "empty"
+                            : "larger than 64 KiB: not a checkpoint");
+        free(buf);
+        fclose(f);
+        return n > cap ? EX_DATAERR : EX_NOINPUT;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    {
+        /* a signed note: the checkpoint text, a blank line, signatures */
+        const char *sep = strstr(buf, "\n\n");
+        char origin[LDG_ORIGIN_MAX + 1];
+        uint64_t size;
+        uint8_t root[32];
+        if (sep == NULL ||
+            ldg_checkpoint_parse(buf, (size_t)(sep - buf) + 1, origin,
+                                 sizeof origin, &size, root) < 0) {
+            cli_err(c,
+                    "--trusted-checkpoint: %s is not a signed checkpoint "
+                    "(what `ledger checkpoint` prints)",
+                    path);
+            free(buf);
+            return EX_DATAERR;
+        }
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+static int
+verify_exit(int rc)
+{
+    switch (rc) {
+    case 0:
+        return EX_OK;
+    case LDG_ETAMPER:
+        return EX_VERIFY;
+    case LDG_ENOTFOUND:
+        return EX_NOINPUT;
+    case LDG_EKEY: /* no trust anchor given */
+        return EX_USAGE;
+    case LDG_EBADINPUT:
+    case LDG_ETOOBIG:
+    case LDG_EVERSION:
+        return EX_DATAERR;
+    default:
+        return cli_exit_code(rc);
+    }
+}
+
+static json_t *
+report_json(const char *file, const struct ldg_bundle_report *r,
+            const char *summary)
+{
+    json_t *checks = json_array(), *o;
+    char a[24];
+
+    for (size_t i = 0; checks && i < r->nchecks; i++)
+        json_array_append_new(
+            checks,
+            json_pack("{s:s, s:s, s:s}", "name", r->checks[i].name, "status",
+                      ldg_export_status_name(r->checks[i].status), "detail",
+                      r->checks[i].detail));
+    snprintf(a, sizeof a, "%llu", (unsigned long long)r->checkpoint_size);
+    o = json_pack("{s:s, s:b, s:b, s:s, s:s, s:s, s:I, s:I, s:o, s:s}", "file",
+                  file, "ok", r->ok && r->readable, "key_trusted",
+                  r->key_trusted, "origin", r->origin, "log_key", r->log_vkey,
+                  "checkpoint_size", a, "events", (json_int_t)r->events,
+                  "selected", (json_int_t)r->selected, "checks", checks,
+                  "summary", summary);
+    if (o != NULL) {
+        char cs[24];
+        snprintf(cs, sizeof cs, "%llu", (unsigned long long)r->cosigned_size);
+        json_object_set_new(o, "checkpoint_trusted",
+                            json_boolean(r->checkpoint_trusted));
+        json_object_set_new(o, "cosigned_size",
+                            r->cosigned_size ? json_string(cs) : json_null());
+        json_object_set_new(o, "witnesses_cosigned",
+                            json_integer(r->witnesses_cosigned));
+        json_object_set_new(o, "format",
+                            json_string(r->segment ? "segment" : "bundle"));
+        if (r->segment) {
+            /* the range, and the SHA-256 of the bytes verified */
+            char hex[65], n[24];
+            for (int i = 0; i < 32; i++)
+                snprintf(hex + 2 * i, 3, "%02x", r->sha256[i]);
+            snprintf(n, sizeof n, "%llu", (unsigned long long)r->sel_first);
+            json_object_set_new(o, "first", json_string(n));
+            snprintf(n, sizeof n, "%llu",
+                     (unsigned long long)(r->sel_last + 1));
+            json_object_set_new(o, "end", json_string(n));
+            json_object_set_new(o, "sha256", json_string(hex));
+        }
+    }
+    return o;
+}
+
+static const struct cli_opt verify_bundle_opts[] = {
+    CLI_VALUE('k', 0, "trusted-key", "VKEY|FILE",
+              "the log's verifier key as you received it from the box's "
+              "owner (`ledger keys verifier`), or a file holding it (an "
+              "argument without '+' is a file); required unless "
+              "--insecure-trust-bundle-key"),
+    CLI_VALUE('c', 0, "trusted-checkpoint", "FILE",
+              "a checkpoint of the log you trust (`ledger checkpoint` or "
+              "`ledger checkpoint --cosigned` on the box, or a witness's): "
+              "a trust anchor of its own; the bundle's checkpoint, or the "
+              "cosigned one it carries, must be this one"),
+    CLI_VALUE('W', 0, "witness-key", "VKEY",
+              "a witness's cosigner key whose cosignature on the bundle's "
+              "cosigned checkpoint counts toward --quorum (repeatable)"),
+    CLI_VALUE('Q', 0, "quorum", "K",
+              "with --witness-key: at least K of those witnesses must have "
+              "cosigned (default 1)"),
+    CLI_FLAG('I', 0, "insecure-trust-bundle-key",
+             "check the bundle only against the key it carries (it then "
+             "proves nothing about where it comes from)"),
+    CLI_VALUE('x', 0, "extract", "OUTDIR",
+              "after verifying, write the bundle's files under OUTDIR"),
+    CLI_VALUE('t', 0, "threads", "N", "verify on N threads (1 to 16)"),
+    CLI_VALUE('m', 0, "max-bytes", "N",
+              "refuse a bundle that unpacks to more than N bytes"),
+    CLI_ARG("FILE", "the bundle", 0),
+    CLI_OPT_END};
+
+const struct cli_command cli_cmd_verify_bundle = {
+    "verify-bundle",
+    CLI_GROUP_EXPORT,
+    cmd_verify_bundle,
+    "check a bundle offline",
+    "Checks an evidence bundle without the ledger it came from: every "
+    "event's seal (format 2: its claim's path to the seal's root, each "
+    "seal's signature once) or signature (format 1) and its chain link, "
+    "the inclusion proofs against the "
+    "signed checkpoint, redactions against their hashes, and the projected "
+    "state against the events. Each check is printed on standard error "
+    "(ok, FAIL, ...) with a one-line verdict. A segment (what `ledger "
+    "archive` and `export --segment` write) is checked in one pass: its "
+    "events' seals, chain and bodies, and their leaves with the left edge "
+    "against its checkpoint's root, stopping at the first failure "
+    "(docs/FORMAT.md section 11). Exits 0 when the bundle verifies, 1 when "
+    "a check fails, 65 when it is not a readable bundle.",
+    verify_bundle_opts,
+    CLI_OUT_BASIC,
+    "ledger verify-bundle r1.bundle --trusted-key box.vkey\n"
+    "# an archive (a segment) is checked the same way\n"
+    "ledger verify-bundle old.seg --trusted-key \"$(ledger --dir old keys "
+    "verifier)\"\n"
+    "# anchored by a checkpoint you kept, and 2 of 3 witnesses' cosignatures\n"
+    "ledger verify-bundle r1.bundle --trusted-checkpoint c.txt --quorum 2 \\\n"
+    "    --witness-key \"$W1\" --witness-key \"$W2\" --witness-key \"$W3\"\n"
+    "# verify, then look inside\n"
+    "ledger verify-bundle r1.bundle --trusted-key box.vkey --extract r1/\n",
+    0};
+
+/* --max-bytes N: a bundle of at most N bytes unpacked, and a member of it
+ * up to N (an archive's events.jsonl is as long as its events). */
+static void
+bundle_limits(struct ldg_bundle_limits *lim, uint64_t n)
+{
+    if (n == 0)
+        return;
+    lim->total_bytes = n;
+    if (n > LDG_BUNDLE_FILE_DEFAULT)
+        lim->file_bytes = n;
+    if (n > LDG_BUNDLE_TOTAL_DEFAULT)
+        lim->files = (uint64_t)1 << 32;
+}
+
+int
+cmd_verify_bundle(struct cli *c, int argc, char **argv)
+{
+    struct cli_args a;
+    struct ldg_bundle_verify_opts o;
+    struct ldg_bundle_report *r;
+    char key[1024], summary[600], *ckpt = NULL, wname[LDG_ORIGIN_MAX + 1];
+    uint8_t wpub[32];
+    const char *file, *wkeys[32];
+    size_t nfail = 0, nw = 0;
+    uint64_t v, quorum = 0;
+    int ch, rc;
+
+    memset(&o, 0, sizeof o);
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        const char *val = a.value;
+        switch (ch) {
+        case 'k':
+            if ((rc = trusted_key(c, val, key, sizeof key)) != 0)
+                return rc;
+            o.trusted_vkey = key;
+            break;
+        case 'I':
+            o.insecure_trust_bundle_key = 1;
+            break;
+        case 'c':
+            if (ckpt != NULL) {
+                free(ckpt);
+                return cli_usage_err(c, "--trusted-checkpoint: give one");
+            }
+            if ((rc = read_checkpoint(c, val, &ckpt,
+                                      &o.trusted_checkpoint_len)) != 0)
+                return rc;
+            o.trusted_checkpoint = ckpt;
+            break;
+        case 'W':
+            if (nw == 32) {
+                free(ckpt);
+                return cli_usage_err(c, "--witness-key: at most 32");
+            }
+            if (ldg_cosig_parse_verifier(val, wname, sizeof wname, wpub) < 0) {
+                free(ckpt);
+                cli_err(c,
+                        "--witness-key: malformed: '%s' (a witness key is "
+                        "what `ledger witness key` prints)",
+                        val);
+                return EX_DATAERR;
+            }
+            wkeys[nw++] = val;
+            break;
+        case 'Q':
+            if (cli_parse_u64(val, &quorum) < 0 || quorum == 0 || quorum > 32) {
+                free(ckpt);
+                return cli_usage_err(c, "--quorum: '%s' is not a count > 0",
+                                     val);
+            }
+            break;
+        case 'x':
+            o.extract_dir = val;
+            break;
+        case 't':
+            if (cli_parse_u64(val, &v) < 0 || v == 0 || v > 16)
+                return cli_usage_err(c, "--threads: 1 to 16");
+            o.threads = (unsigned)v;
+            break;
+        case 'm':
+            if (cli_parse_u64(val, &v) < 0 || v == 0)
+                return cli_usage_err(c, "--max-bytes: a positive number");
+            bundle_limits(&o.limits, v);
+            break;
+        default:
+            return cli_usage(c);
+        }
+    }
+    if (ch < 0 || a.ind + 1 != argc || (rc = cli_check_output(c, NULL)) != 0 ||
+        (quorum > 0 && nw == 0) || quorum > nw) {
+        free(ckpt);
+        if (ch < 0)
+            return a.exit;
+        if (a.ind + 1 != argc)
+            return cli_usage(c);
+        if (quorum > 0 && nw == 0)
+            return cli_usage_err(c, "--quorum needs --witness-key");
+        if (quorum > nw)
+            return cli_usage_err(c,
+                                 "--quorum %llu: only %zu witness keys given",
+                                 (unsigned long long)quorum, nw);
+        return rc;
+    }
+    o.witness_keys = wkeys;
+    o.nwitness_keys = nw;
+    o.quorum = (unsigned)quorum;
+    file = argv[a.ind];
+    r = malloc(sizeof *r);
+    if (r == NULL) {
+        free(ckpt);
+        return EX_OSERR;
+    }
+    rc = ldg_export_verify(file, &o, r);
+    free(ckpt);
+    for (size_t i = 0; i < r->nchecks; i++) {
+        enum ldg_check_status st = r->checks[i].status;
+        fprintf(
+            stderr, "%s%s%s %s: %s\n",
+            cli_paint(c->color_err, st == LDG_CHECK_FAIL   ? CLI_PAINT_FAIL
+                                    : st == LDG_CHECK_PASS ? CLI_PAINT_OK
+                                                           : CLI_PAINT_WARN),
+            ldg_export_status_name(st), cli_paint(c->color_err, CLI_PAINT_OFF),
+            r->checks[i].name, r->checks[i].detail);
+        nfail += r->checks[i].status == LDG_CHECK_FAIL;
+    }
+    if (rc == 0 && r->segment)
+        snprintf(summary, sizeof summary,
+                 "segment OK: events %llu..%llu of %s, their leaves giving "
+                 "the root of its checkpoint of size %llu (and %llu proven "
+                 "events outside the range); log key %s",
+                 (unsigned long long)r->sel_first,
+                 (unsigned long long)r->sel_last, r->origin,
+                 (unsigned long long)r->checkpoint_size,
+                 (unsigned long long)(r->events - r->selected),
+                 r->key_trusted          ? "trusted"
+                 : r->checkpoint_trusted ? "held to the trusted checkpoint"
+                                         : "TAKEN ON TRUST from the segment");
+    else if (rc == 0)
+        snprintf(summary, sizeof summary,
+                 "bundle OK: %llu events (%llu selected) from %s, proven "
+                 "against its checkpoint of size %llu; log key %s",
+                 (unsigned long long)r->events, (unsigned long long)r->selected,
+                 r->origin, (unsigned long long)r->checkpoint_size,
+                 r->key_trusted          ? "trusted"
+                 : r->checkpoint_trusted ? "held to the trusted checkpoint"
+                                         : "TAKEN ON TRUST from the bundle");
+    else if (rc == LDG_EKEY)
+        snprintf(summary, sizeof summary,
+                 "%s: not verified: no trust anchor given", file);
+    else if (rc == LDG_ETAMPER)
+        snprintf(summary, sizeof summary,
+                 "%s FAILED verification: %zu of %zu checks failed",
+                 r->segment ? "segment" : "bundle", nfail, r->nchecks);
+    else
+        snprintf(summary, sizeof summary, "%s: not a readable %s (%s)", file,
+                 r->segment ? "segment" : "bundle", ldg_strerror(rc));
+    fprintf(stderr, "%s\n", summary);
+    if (c->out != OUT_HUMAN)
+        cli_print_json(c, report_json(file, r, summary));
+    free(r);
+    return verify_exit(rc);
+}
+
+/* ---------------------------------------------------- --bundle readers -- */
+
+int
+cli_bundle_opt(struct cli *c, struct cli_bundle_args *b, int id,
+               const char *value)
+{
+    int rc;
+    switch (id) {
+    case CLI_OPT_BUNDLE:
+        b->file = value;
+        return 1;
+    case CLI_OPT_BUNDLE_KEY:
+        if ((rc = trusted_key(c, value, b->key, sizeof b->key)) != 0)
+            return -rc;
+        b->have_key = 1;
+        return 1;
+    case CLI_OPT_BUNDLE_INSECURE:
+        b->insecure = 1;
+        return 1;
+    case CLI_OPT_BUNDLE_MAX:
+        if (cli_parse_u64(value, &b->max_bytes) < 0 || b->max_bytes == 0) {
+            cli_usage_err(c, "--max-bytes: a positive number");
+            return -EX_USAGE;
+        }
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int
+cli_bundle_read(struct cli *c, const struct cli_bundle_args *b,
+                struct ldg_bundle_contents **out)
+{
+    return cli_bundle_each(c, b, NULL, NULL, out);
+}
+
+int
+cli_bundle_each(struct cli *c, const struct cli_bundle_args *b,
+                int (*fn)(void *ctx, json_t *event), void *ctx,
+                struct ldg_bundle_contents **out)
+{
+    struct ldg_bundle_verify_opts o;
+    struct ldg_bundle_report *r;
+    int rc;
+
+    *out = NULL;
+    if (!b->have_key && !b->insecure) {
+        cli_err(c,
+                "--bundle %s: pass --trusted-key with the log's verifier "
+                "key (`ledger keys verifier` on the box that wrote it), "
+                "or --insecure-trust-bundle-key: a bundle is outside "
+                "input and is verified before anything is shown",
+                b->file);
+        return EX_USAGE;
+    }
+    memset(&o, 0, sizeof o);
+    o.trusted_vkey = b->have_key ? b->key : NULL;
+    o.insecure_trust_bundle_key = b->insecure;
+    bundle_limits(&o.limits, b->max_bytes);
+    r = malloc(sizeof *r);
+    if (r == NULL)
+        return EX_OSERR;
+    rc = ldg_export_each(b->file, &o, r, fn, ctx, out);
+    if (rc > 0) { /* fn's: an exit code, said */
+        free(r);
+        return rc;
+    }
+    if (rc < 0) {
+        size_t nfail = 0;
+        for (size_t i = 0; i < r->nchecks; i++) {
+            if (r->checks[i].status != LDG_CHECK_FAIL)
+                continue;
+            fprintf(stderr, "%sFAIL%s %s: %s\n",
+                    cli_paint(c->color_err, CLI_PAINT_FAIL),
+                    cli_paint(c->color_err, CLI_PAINT_OFF), r->checks[i].name,
+                    r->checks[i].detail);
+            nfail++;
+        }
+        cli_err(c,
+                "--bundle %s: %s; nothing of it is shown "
+                "(`ledger verify-bundle` says more)",
+                b->file,
+                rc == LDG_ETAMPER     ? "the bundle does not verify"
+                : rc == LDG_ENOTFOUND ? "cannot open it"
+                : rc == LDG_EKEY      ? "no trust anchor"
+                                      : "not a readable bundle");
+        free(r);
+        return verify_exit(rc);
+    }
+    for (size_t i = 0; i < r->nchecks; i++)
+        if (r->checks[i].status == LDG_CHECK_WARN)
+            fprintf(stderr, "%sWARN%s %s: %s\n",
+                    cli_paint(c->color_err, CLI_PAINT_WARN),
+                    cli_paint(c->color_err, CLI_PAINT_OFF), r->checks[i].name,
+                    r->checks[i].detail);
+    if (r->segment)
+        fprintf(stderr,
+                "ledger %s: segment %s verified: events %llu..%llu of %s, "
+                "checkpoint of size %llu%s\n",
+                c->cmd, b->file, (unsigned long long)r->sel_first,
+                (unsigned long long)r->sel_last, r->origin,
+                (unsigned long long)r->checkpoint_size,
+                r->key_trusted ? ""
+                               : "; log key TAKEN ON TRUST from the segment");
+    else
+        fprintf(stderr,
+                "ledger %s: bundle %s verified: %llu events (%llu selected) "
+                "from %s, checkpoint of size %llu%s\n",
+                c->cmd, b->file, (unsigned long long)r->events,
+                (unsigned long long)r->selected, r->origin,
+                (unsigned long long)r->checkpoint_size,
+                r->key_trusted ? ""
+                               : "; log key TAKEN ON TRUST from the bundle");
+    free(r);
+    return 0;
+}
