@@ -2,23 +2,15 @@
  * cmd_core.c — init, append, show (ingest, verify, stats, keys, erase:
  * cmd_*.c).
  */
-#include <errno.h>
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
+#include <errno.h>
+#include <string.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
-#include "doctor/doctor.h"
-#include "ingest/ingest.h"
-#include "projections/projections.h"
 #include "query/query.h"
 #include "serve/serve.h"
+#include "ingest/ingest.h"
 
 int
 cli_check_output(struct cli *c, const char *const *human)

@@ -1,17 +1,13 @@
 /*
  * cmd_doctor.c — doctor, projections, rebuild.
  */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "export/export.h"
 #include "doctor/doctor.h"
-#include "pipeline/pipeline.h"
-#include "projections/projections.h"
 #include "query/query.h"
+#include "projections/projections.h"
 
 /* -------------------------------------------------------------- doctor -- */
 

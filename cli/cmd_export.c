@@ -2,13 +2,9 @@
  * cmd_export.c — export (signed evidence bundles); cmd_verify_bundle.c checks
  * them.
  */
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"

@@ -2,14 +2,9 @@
  * cmd_memory.c — the control pipeline's views (plans, debates), memory,
  * gates.
  */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "cli/cli.h"
 #include "cli/commands.h"
-#include "export/export.h"
-#include "doctor/doctor.h"
 #include "pipeline/pipeline.h"
 #include "projections/projections.h"
 #include "query/query.h"

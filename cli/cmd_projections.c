@@ -6,16 +6,10 @@
  * Lines with -o json (one row a line), or a human table. Every view takes
  * --at SEQ: the state as of event SEQ.
  */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
-#include "export/export.h"
-#include "doctor/doctor.h"
-#include "pipeline/pipeline.h"
 #include "projections/projections.h"
 #include "query/query.h"
 

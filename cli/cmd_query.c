@@ -1,27 +1,17 @@
 /*
  * cmd_query.c — ledger query (journalctl-style); timeline: cmd_timeline.c.
  */
+#include <signal.h>
+#include <unistd.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
-#include "export/export.h"
-#include "page/page.h"
-#include "pipeline/pipeline.h"
-#include "projections/projections.h"
 #include "query/query.h"
-#include "util/util.h"
 
 #define FOLLOW_POLL_MS 100 /* safety net under inotify */
 

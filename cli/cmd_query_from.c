@@ -2,26 +2,15 @@
  * cmd_query_from.c — query's selections from elsewhere: --deps (what a
  * run's model and pack rest on) and --bundle (a verified bundle's events).
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <fnmatch.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include <errno.h>
+#include <fnmatch.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "export/export.h"
-#include "page/page.h"
-#include "pipeline/pipeline.h"
 #include "projections/projections.h"
 #include "query/query.h"
-#include "util/util.h"
 
 /*
  * --deps: the terms, then for each pack=P among them an OR group for each

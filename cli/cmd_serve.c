@@ -2,19 +2,14 @@
  * cmd_serve.c — `ledger serve`: the daemon a box's control plane streams
  * events into (serve/serve.h, docs/PROTOCOL.md).
  */
+#include <signal.h>
+#include <unistd.h>
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
@@ -22,7 +17,6 @@
 #include "metrics/metrics.h"
 #include "otlp/otlp.h"
 #include "serve/serve.h"
-#include "util/util.h"
 
 static struct ldg_server *volatile serving;
 

@@ -2,26 +2,11 @@
  * cmd_serve_said.c — what `ledger serve` says of itself: --status (from
  * its status file) and, when it stops, what it did.
  */
-#include <errno.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 #include "cli/cli.h"
 #include "cli/commands.h"
-#include "proxy/proxy.h"
-#include "metrics/metrics.h"
 #include "otlp/otlp.h"
 #include "serve/serve.h"
-#include "util/util.h"
 
 /* `ledger serve --status`: DIR/serve-status.json, and whether its
  * writer is still alive. */

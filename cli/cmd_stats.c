@@ -1,21 +1,9 @@
 /*
  * cmd_stats.c — stats, migrate.
  */
-#include <errno.h>
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 #include "cli/cli.h"
 #include "cli/commands.h"
-#include "doctor/doctor.h"
-#include "ingest/ingest.h"
-#include "projections/projections.h"
-#include "query/query.h"
 #include "serve/serve.h"
 
 /* --------------------------------------------------------------- stats -- */

@@ -2,18 +2,10 @@
  * cmd_timeline.c — timeline: a run's (or a plan's) story, in words, JSON or a
  * page.
  */
+#include <unistd.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "export/export.h"
@@ -21,7 +13,6 @@
 #include "pipeline/pipeline.h"
 #include "projections/projections.h"
 #include "query/query.h"
-#include "util/util.h"
 
 /* The run's events among a bundle's, gathered as they come (timeline
  * RUN --bundle of a bundle without timeline.json), with how many it holds

@@ -3,17 +3,11 @@
  * reading.
  */
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "export/export.h"
-#include "fleet/fleet.h"
-#include "query/query.h"
 
 /* ------------------------------------------------------- verify-bundle -- */
 
