@@ -28,6 +28,24 @@
 set -u
 O=${1:?usage: bench/results.sh OUT_DIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
+# Prose lines (not table rows, headings or code) are wrapped to fit a
+# screen: this script runs itself and wraps what it wrote.
+if [ -z "${RESULTS_UNWRAPPED:-}" ]; then
+    out=$(RESULTS_UNWRAPPED=1 sh "$0" "$@") || exit $?
+    printf '%s\n' "$out" | awk -v W=78 '
+    /^```/ { code = !code }
+    code || length($0) <= W || /^[|#]/ || /^    / { print; next }
+    {
+        ind = ""; if (match($0, /^(- |[0-9]+\. |  +)/)) ind = sprintf("%*s", RLENGTH, "")
+        n = split($0, w, " "); line = ""
+        for (i = 1; i <= n; i++) {
+            if (line != "" && length(line) + 1 + length(w[i]) > W) { print line; line = ind w[i] }
+            else line = line == "" ? w[i] : line " " w[i]
+        }
+        print line
+    }'
+    exit 0
+fi
 BOUNDS=${BENCH_BOUNDS:-$HERE/bounds.tsv}
 [ -d "$O" ] || { echo "bench/results.sh: no directory $O" >&2; exit 66; }
 any=0

@@ -97,6 +97,8 @@ ldg_log_scan(struct ldg_txn *t, uint64_t from, uint64_t to,
                 body_seq = bk.len == 8 ? ldg_rd_be64(bk.data) : UINT64_MAX;
             }
         }
+        /* the bodies' cursor never lags the entries' */
+        LDG_ASSERT(!bodies_left || body_seq >= seq);
         if (!bodies_left || body_seq != seq) {
             ldg_body_view_set_json(b, NULL);
             st->erased++;
