@@ -196,9 +196,6 @@ void cli_help_options(FILE *f, const struct cli_command *cmd);
 /* The scdoc source of man page NAME ("ledger" or "ledger-GROUP");
  * 0, or -1 when there is no such page. */
 int cli_help_man(FILE *f, const char *name);
-/* A group's short name ("state": man page ledger-state(1)) and title. */
-const char *cli_group_name(enum cli_group g);
-const char *cli_group_title(enum cli_group g);
 /* cli/gather.c: stdout goes to memory (or a temporary file) until
  * cli_gather_end writes it to the real stdout; a no-op when gathering
  * cannot start. @return of _end: 0, or the errno of a failure to keep the

@@ -157,13 +157,8 @@ const struct cli_command cli_cmd_plans = {
 int
 cmd_plans(struct cli *c, int argc, char **argv)
 {
-    struct vargs va = {0};
-    const char *pos[1] = {NULL};
-    int rc = cli_view_parse(c, argc, argv, &va, pos, 1);
-    if (rc != 0)
-        return PARSED(rc);
-    return cli_view_run(c, LDG_VIEW_PLANS, &va, pos[0],
-                        pos[0] ? human_plan_one : human_plans);
+    return cli_view_cmd(c, argc, argv, LDG_VIEW_PLANS, 1, human_plans,
+                        human_plan_one);
 }
 
 /* -------------------------------------------------------------- memory -- */

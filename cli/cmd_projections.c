@@ -267,6 +267,20 @@ cli_view_run(struct cli *c, int view, struct vargs *va, const char *filter,
     return EX_OK;
 }
 
+int
+cli_view_cmd(struct cli *c, int argc, char **argv, int view, int npos,
+             void (*human)(struct cli *c, json_t *rows),
+             void (*human_one)(struct cli *c, json_t *rows))
+{
+    struct vargs va = {0};
+    const char *pos[1] = {NULL};
+    int rc = cli_view_parse(c, argc, argv, &va, npos ? pos : NULL, npos);
+    if (rc != 0)
+        return PARSED(rc);
+    return cli_view_run(c, view, &va, npos ? pos[0] : va.pack,
+                        pos[0] && human_one ? human_one : human);
+}
+
 /* --------------------------------------------------------------- packs -- */
 
 static void
@@ -326,12 +340,7 @@ const struct cli_command cli_cmd_packs = {
 int
 cmd_packs(struct cli *c, int argc, char **argv)
 {
-    struct vargs va = {0};
-    const char *pos[1] = {NULL};
-    int rc = cli_view_parse(c, argc, argv, &va, pos, 1);
-    if (rc != 0)
-        return PARSED(rc);
-    return cli_view_run(c, LDG_VIEW_PACKS, &va, pos[0], human_packs);
+    return cli_view_cmd(c, argc, argv, LDG_VIEW_PACKS, 1, human_packs, NULL);
 }
 
 /* --------------------------------------------------------- permissions -- */
@@ -424,12 +433,8 @@ const struct cli_command cli_cmd_permissions = {
 int
 cmd_permissions(struct cli *c, int argc, char **argv)
 {
-    struct vargs va = {0};
-    int rc = cli_view_parse(c, argc, argv, &va, NULL, 0);
-    if (rc != 0)
-        return PARSED(rc);
-    return cli_view_run(c, LDG_VIEW_PERMISSIONS, &va, va.pack,
-                        human_permissions);
+    return cli_view_cmd(c, argc, argv, LDG_VIEW_PERMISSIONS, 0,
+                        human_permissions, NULL);
 }
 
 /* -------------------------------------------------------------- models -- */
@@ -490,11 +495,7 @@ const struct cli_command cli_cmd_models = {
 int
 cmd_models(struct cli *c, int argc, char **argv)
 {
-    struct vargs va = {0};
-    int rc = cli_view_parse(c, argc, argv, &va, NULL, 0);
-    if (rc != 0)
-        return PARSED(rc);
-    return cli_view_run(c, LDG_VIEW_MODELS, &va, NULL, human_models);
+    return cli_view_cmd(c, argc, argv, LDG_VIEW_MODELS, 0, human_models, NULL);
 }
 
 /* -------------------------------------------------------------- routes -- */
@@ -570,11 +571,7 @@ const struct cli_command cli_cmd_routes = {
 int
 cmd_routes(struct cli *c, int argc, char **argv)
 {
-    struct vargs va = {0};
-    int rc = cli_view_parse(c, argc, argv, &va, NULL, 0);
-    if (rc != 0)
-        return PARSED(rc);
-    return cli_view_run(c, LDG_VIEW_ROUTES, &va, NULL, human_routes);
+    return cli_view_cmd(c, argc, argv, LDG_VIEW_ROUTES, 0, human_routes, NULL);
 }
 
 /* ---------------------------------------------------------- promotions -- */
@@ -625,11 +622,8 @@ const struct cli_command cli_cmd_promotions = {
 int
 cmd_promotions(struct cli *c, int argc, char **argv)
 {
-    struct vargs va = {0};
-    int rc = cli_view_parse(c, argc, argv, &va, NULL, 0);
-    if (rc != 0)
-        return PARSED(rc);
-    return cli_view_run(c, LDG_VIEW_PROMOTIONS, &va, NULL, human_promotions);
+    return cli_view_cmd(c, argc, argv, LDG_VIEW_PROMOTIONS, 0, human_promotions,
+                        NULL);
 }
 
 /* ---------------------------------------------------------------- runs -- */
@@ -761,11 +755,6 @@ const struct cli_command cli_cmd_runs = {
 int
 cmd_runs(struct cli *c, int argc, char **argv)
 {
-    struct vargs va = {0};
-    const char *pos[1] = {NULL};
-    int rc = cli_view_parse(c, argc, argv, &va, pos, 1);
-    if (rc != 0)
-        return PARSED(rc);
-    return cli_view_run(c, LDG_VIEW_RUNS, &va, pos[0],
-                        pos[0] ? human_run_one : human_runs);
+    return cli_view_cmd(c, argc, argv, LDG_VIEW_RUNS, 1, human_runs,
+                        human_run_one);
 }

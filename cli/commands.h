@@ -213,6 +213,12 @@ int cli_view_fail(struct cli *c, struct ldg_ledger *l, int rc);
 void cli_view_warn_stale(struct cli *c, struct ldg_ledger *l,
                          const struct vargs *va);
 int cli_view_at(struct cli *c, struct ldg_ledger *l, struct vargs *va);
+/* A view command: its options, then npos (0 or 1) positional, the rows
+ * of view for it (or --pack's) printed by human (human_one when a
+ * positional names one row and it is not NULL). The exit code. */
+int cli_view_cmd(struct cli *c, int argc, char **argv, int view, int npos,
+                 void (*human)(struct cli *c, json_t *rows),
+                 void (*human_one)(struct cli *c, json_t *rows));
 int cli_view_run(struct cli *c, int view, struct vargs *va, const char *filter,
                  void (*human)(struct cli *c, json_t *rows));
 

@@ -481,18 +481,6 @@ static const char *const group_names[CLI_GROUP_COUNT] = {
     [CLI_GROUP_STATE] = "state",
 };
 
-const char *
-cli_group_name(enum cli_group g)
-{
-    return (unsigned)g < CLI_GROUP_COUNT ? group_names[g] : "?";
-}
-
-const char *
-cli_group_title(enum cli_group g)
-{
-    return (unsigned)g < CLI_GROUP_COUNT ? group_titles[g] : "?";
-}
-
 /* `ledger --help` and `ledger help`: every command with its synopsis. */
 void
 cli_help_overview(FILE *f)

@@ -97,8 +97,6 @@ struct ldg_remote;
 int ldg_remote_open(struct ldg_remote **out, const char *url, char *err,
                     size_t errcap);
 void ldg_remote_free(struct ldg_remote *r);
-/* The base URL requests go to (borrowed). */
-const char *ldg_remote_base(const struct ldg_remote *r);
 /* GET base/rel into *out (malloc'd); LDG_ENOTFOUND on 404. Idempotent
  * requests are retried with backoff by http/. */
 int ldg_remote_get(struct ldg_remote *r, const char *rel, uint8_t **out,

@@ -132,12 +132,6 @@ ldg_remote_free(struct ldg_remote *r)
     free(r);
 }
 
-const char *
-ldg_remote_base(const struct ldg_remote *r)
-{
-    return r->base;
-}
-
 static void
 prepare(const struct ldg_remote *r, struct ldg_http_request *q,
         const char *method, const char *url)

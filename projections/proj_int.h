@@ -90,7 +90,6 @@ int proj_find(const char *name);
 
 /* Strings of a stored event or body are the core's slices (ledger/module.h). */
 int sv_eq(struct ldg_slice a, const char *s);
-int sv_prefix(struct ldg_slice a, const char *s);
 
 /* A C string as a slice (NULL: the empty slice). */
 static inline struct ldg_slice

@@ -25,13 +25,6 @@ sv_eq(struct ldg_slice a, const char *s)
     return a.n == n && memcmp(a.p, s, n) == 0;
 }
 
-int
-sv_prefix(struct ldg_slice a, const char *s)
-{
-    size_t n = strlen(s);
-    return a.n >= n && memcmp(a.p, s, n) == 0;
-}
-
 /* ------------------------------------------------------------- types -- */
 
 /* Each type's name and length, in enum order (from ledger/events.h). */
