@@ -24,22 +24,6 @@
 #include "query/query.h"
 
 static int
-set_dir(struct cli *c)
-{
-    if (c->out == OUT_HUMAN && c->out_name != NULL &&
-        strcmp(c->out_name, "human") != 0) {
-        cli_err(c,
-                "unknown output format '%s' (use human, json or "
-                "json-pretty)",
-                c->out_name);
-        return EX_USAGE;
-    }
-    if (cli_resolve_dir(c) != 0)
-        return EX_USAGE;
-    return 0;
-}
-
-static int
 valid_target(const char *t)
 {
     const char *colon = strchr(t, ':');
@@ -224,7 +208,7 @@ cmd_eval(struct cli *c, int argc, char **argv)
     const char *suite_path = argv[a.ind + 1];
     if ((rc = eval_check(c, target, cand, ep)) != 0)
         return rc;
-    if ((rc = set_dir(c)) != 0)
+    if ((rc = cli_view_prepare(c)) != 0)
         return rc;
     rc = ldg_eval_suite_load(&s, suite_path, err, sizeof err);
     if (rc < 0) {
@@ -358,7 +342,7 @@ cmd_evals(struct cli *c, int argc, char **argv)
                 target);
         return EX_USAGE;
     }
-    if ((rc = set_dir(c)) != 0 || (rc = cli_open(c, 1, &l)) != 0)
+    if ((rc = cli_view_prepare(c)) != 0 || (rc = cli_open(c, 1, &l)) != 0)
         return rc;
     char ty[] = "type=eval.result";
     char *terms[2] = {ty, NULL};
@@ -568,7 +552,7 @@ cmd_promote(struct cli *c, int argc, char **argv)
                 target);
         return EX_USAGE;
     }
-    if ((rc = set_dir(c)) != 0 || (rc = cli_open(c, 0, &l)) != 0)
+    if ((rc = cli_view_prepare(c)) != 0 || (rc = cli_open(c, 0, &l)) != 0)
         return rc;
     /* An eval id that names no result (a typo, an eval still running)
      * decides nothing: refused, nothing written, --force or not. */
@@ -697,7 +681,7 @@ cmd_rollback(struct cli *c, int argc, char **argv)
                 target);
         return EX_USAGE;
     }
-    if ((rc = set_dir(c)) != 0 || (rc = cli_open(c, 0, &l)) != 0)
+    if ((rc = cli_view_prepare(c)) != 0 || (rc = cli_open(c, 0, &l)) != 0)
         return rc;
     if (!to) {
         size_t i;

@@ -16,17 +16,8 @@
 int
 cli_view_prepare(struct cli *c)
 {
-    if (c->out == OUT_HUMAN && c->out_name != NULL &&
-        strcmp(c->out_name, "human") != 0) {
-        cli_err(c,
-                "unknown output format '%s' (use human, json or "
-                "json-pretty)",
-                c->out_name);
-        return EX_USAGE;
-    }
-    if (cli_resolve_dir(c) != 0)
-        return EX_USAGE;
-    return 0;
+    int rc = cli_check_output(c, NULL);
+    return rc != 0 ? rc : cli_resolve_dir(c) != 0 ? EX_USAGE : 0;
 }
 
 /* Parses argv against c->command's table: options, then at most max_pos

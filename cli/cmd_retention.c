@@ -26,17 +26,6 @@ enum {
     OPT_FORMAT
 };
 
-static int
-out_ok(struct cli *c)
-{
-    if (c->out_name == NULL || c->out != OUT_HUMAN ||
-        strcmp(c->out_name, "human") == 0)
-        return 0;
-    cli_err(c, "unknown output format '%s' (use human, json or json-pretty)",
-            c->out_name);
-    return EX_USAGE;
-}
-
 static void
 hex32(char out[65], const uint8_t h[32])
 {
@@ -328,7 +317,7 @@ cmd_archive(struct cli *c, int argc, char **argv)
                              "--out '%s': an archive is a file to keep and "
                              "to give prune (not standard output)",
                              o.out);
-    if ((rc = out_ok(c)) != 0 || (rc = cli_resolve_dir(c)) != 0)
+    if ((rc = cli_check_output(c, NULL)) != 0 || (rc = cli_resolve_dir(c)) != 0)
         return rc;
     if ((rc = cli_open(c, 1, &l)) != 0)
         return rc;
@@ -501,7 +490,7 @@ cmd_prune(struct cli *c, int argc, char **argv)
     if (o.archive == NULL || o.archive[0] == '\0')
         return cli_usage_err(c, "--archive FILE is required (write it with "
                                 "ledger archive)");
-    if ((rc = out_ok(c)) != 0 || (rc = cli_resolve_dir(c)) != 0)
+    if ((rc = cli_check_output(c, NULL)) != 0 || (rc = cli_resolve_dir(c)) != 0)
         return rc;
     if ((rc = ldg_retention_policy_load(c->dir, &pol, err, sizeof err)) < 0) {
         cli_err(c, "%s", err);
@@ -617,7 +606,7 @@ prune_policy(struct cli *c, int force)
     char err[512];
     int rc;
 
-    if ((rc = out_ok(c)) != 0 || (rc = cli_resolve_dir(c)) != 0)
+    if ((rc = cli_check_output(c, NULL)) != 0 || (rc = cli_resolve_dir(c)) != 0)
         return rc;
     if ((rc = ldg_retention_policy_load(c->dir, &pol, err, sizeof err)) < 0) {
         cli_err(c, "%s", err);

@@ -21,20 +21,6 @@ sv(const json_t *o, const char *k)
     return s != NULL ? s : "?";
 }
 
-static int
-prepare_dir(struct cli *c)
-{
-    if (c->out == OUT_HUMAN && c->out_name != NULL &&
-        strcmp(c->out_name, "human") != 0)
-        return cli_usage_err(c,
-                             "unknown output format '%s' (use human, json "
-                             "or json-pretty)",
-                             c->out_name);
-    if (cli_resolve_dir(c) != 0)
-        return EX_USAGE;
-    return 0;
-}
-
 /* The body of the latest model.registered for model (new ref) or NULL. */
 static json_t *
 registered(struct ldg_ledger *l, const char *model)
@@ -202,7 +188,7 @@ cmd_model(struct cli *c, int argc, char **argv)
                              "--expect: '%s' is not a sha256 digest "
                              "(64 hex digits, optionally sha256:)",
                              expect);
-    if ((rc = prepare_dir(c)) != 0 || (rc = cli_open(c, 0, &l)) != 0)
+    if ((rc = cli_view_prepare(c)) != 0 || (rc = cli_open(c, 0, &l)) != 0)
         return rc;
 
     int is_file = stat(arg, &st) == 0 && S_ISREG(st.st_mode);
@@ -619,7 +605,7 @@ cmd_probe(struct cli *c, int argc, char **argv)
             free(own[i]);
         return ch < 0 ? a.exit : cli_usage(c);
     }
-    if ((rc = prepare_dir(c)) != 0)
+    if ((rc = cli_view_prepare(c)) != 0)
         goto out_rc;
     if (n == 0 && (rc = read_runtimes(c, rts, own, &n)) != 0)
         goto out_rc;

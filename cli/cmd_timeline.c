@@ -609,15 +609,8 @@ cmd_timeline(struct cli *c, int argc, char **argv)
     if (html != NULL && c->out_name != NULL)
         return cli_usage_err(c, "--html writes a page: -o does not go with "
                                 "it");
-    if (c->out == OUT_HUMAN && c->out_name != NULL &&
-        strcmp(c->out_name, "human") != 0 &&
-        strcmp(c->out_name, "short") != 0) {
-        cli_err(c,
-                "unknown output format '%s' (use human, json or "
-                "json-pretty)",
-                c->out_name);
-        return EX_USAGE;
-    }
+    if ((rc = cli_check_output(c, (const char *const[]){"short", NULL})) != 0)
+        return rc;
     if (ba.file != NULL)
         return timeline_bundle(c, &ba, argv[a.ind], html);
     if ((rc = cli_resolve_dir(c)) != 0)
