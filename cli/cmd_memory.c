@@ -414,23 +414,13 @@ cmd_memory(struct cli *c, int argc, char **argv)
     struct cli_args a;
     const char *prefix = NULL, *reason = NULL, *item = NULL;
     int ch, revoked = 0, all = 0, rc;
-    uint64_t seq;
 
     cli_args_init(&a, c, argc, argv);
     while ((ch = cli_args_next(&a)) > 0) {
         switch (ch) {
         case 'A':
-            if (cli_parse_u64(a.value, &seq) == 0 && seq != UINT64_MAX) {
-                va.at_size = seq + 1;
-                break;
-            }
-            if (ldg_query_parse_time(a.value, UINT64_C(1) << 62, &seq, NULL,
-                                     0) < 0)
-                return cli_usage_err(c,
-                                     "--at: '%s' is neither a sequence number "
-                                     "nor a time",
-                                     a.value);
-            va.at_time = a.value;
+            if ((rc = cli_view_at_opt(c, a.value, &va)) != 0)
+                return rc;
             break;
         case OPT_REVOKED:
             revoked = 1;
@@ -572,7 +562,7 @@ cmd_gates(struct cli *c, int argc, char **argv)
     struct ldg_ledger *l = NULL;
     const char *since = NULL;
     json_t *o = NULL;
-    uint64_t seq, since_ns = 0;
+    uint64_t since_ns = 0;
     char err[512];
     int ch, check = 0, rc;
 
@@ -580,17 +570,8 @@ cmd_gates(struct cli *c, int argc, char **argv)
     while ((ch = cli_args_next(&a)) > 0) {
         switch (ch) {
         case 'A':
-            if (cli_parse_u64(a.value, &seq) == 0 && seq != UINT64_MAX) {
-                va.at_size = seq + 1;
-                break;
-            }
-            if (ldg_query_parse_time(a.value, UINT64_C(1) << 62, &seq, NULL,
-                                     0) < 0)
-                return cli_usage_err(c,
-                                     "--at: '%s' is neither a sequence number "
-                                     "nor a time",
-                                     a.value);
-            va.at_time = a.value;
+            if ((rc = cli_view_at_opt(c, a.value, &va)) != 0)
+                return rc;
             break;
         case OPT_SINCE:
             since = a.value;

@@ -20,6 +20,26 @@ cli_view_prepare(struct cli *c)
     return rc != 0 ? rc : cli_resolve_dir(c) != 0 ? EX_USAGE : 0;
 }
 
+int
+cli_view_at_opt(struct cli *c, const char *value, struct vargs *va)
+{
+    uint64_t seq;
+    if (cli_parse_u64(value, &seq) == 0 && seq != UINT64_MAX) {
+        va->at_size = seq + 1;
+        va->at_time = NULL;
+        return 0;
+    }
+    /* a time, in query's grammar: checked now, resolved later */
+    if (ldg_query_parse_time(value, UINT64_C(1) << 62, &seq, NULL, 0) < 0)
+        return cli_usage_err(c,
+                             "--at: '%s' is neither a sequence number "
+                             "nor a time ('2026-11-22 09:39', '-1h', "
+                             "'yesterday', RFC 3339)",
+                             value);
+    va->at_time = value;
+    return 0;
+}
+
 /* Parses argv against c->command's table: options, then at most max_pos
  * positionals into pos. 0; -1 after --help (the caller returns 0); or the
  * exit code of a usage error. */
@@ -28,27 +48,14 @@ cli_view_parse(struct cli *c, int argc, char **argv, struct vargs *va,
                const char **pos, int max_pos)
 {
     struct cli_args a;
-    uint64_t seq;
     int ch, n = 0, i;
 
     cli_args_init(&a, c, argc, argv);
     while ((ch = cli_args_next(&a)) > 0) {
         switch (ch) {
         case 'A':
-            if (cli_parse_u64(a.value, &seq) == 0 && seq != UINT64_MAX) {
-                va->at_size = seq + 1;
-                va->at_time = NULL;
-                break;
-            }
-            /* a time, in query's grammar: checked now, resolved later */
-            if (ldg_query_parse_time(a.value, UINT64_C(1) << 62, &seq, NULL,
-                                     0) < 0)
-                return cli_usage_err(c,
-                                     "--at: '%s' is neither a sequence number "
-                                     "nor a time ('2026-11-22 09:39', '-1h', "
-                                     "'yesterday', RFC 3339)",
-                                     a.value);
-            va->at_time = a.value;
+            if ((i = cli_view_at_opt(c, a.value, va)) != 0)
+                return i;
             break;
         case 'p':
             va->pack = a.value;

@@ -608,8 +608,8 @@ struct qargs {
     struct cli_bundle_args ba;
 };
 
-/* The options and how they go together: 0, or the exit code; g->ind the
- * first MATCH term. */
+/* The options and how they go together: 0, -1 after --help, or the exit
+ * code; g->ind the first MATCH term. */
 static int
 query_parse(struct cli *c, int argc, char **argv, struct qargs *g)
 {
@@ -669,7 +669,7 @@ query_parse(struct cli *c, int argc, char **argv, struct qargs *g)
         }
     }
     if (ch < 0)
-        return a.exit;
+        return a.exit == EX_OK ? -1 : a.exit; /* -1: --help */
     if (g->ba.file == NULL && (g->ba.have_key || g->ba.insecure))
         return cli_usage_err(c, "--trusted-key and "
                                 "--insecure-trust-bundle-key go with "
@@ -781,7 +781,7 @@ cmd_query(struct cli *c, int argc, char **argv)
     g.fields = LDG_QF_ALL;
     g.fmt = LDG_QFMT_SHORT;
     if ((rc = query_parse(c, argc, argv, &g)) != 0)
-        return rc;
+        return rc < 0 ? EX_OK : rc;
     if (g.deps) {
         if ((rc = cli_resolve_dir(c)) != 0 ||
             (rc = cli_query_deps(c, argc - g.ind, argv + g.ind, &dterms,

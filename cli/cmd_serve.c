@@ -706,7 +706,8 @@ serve_opt(struct cli *c, int ch, struct cli_args *a, struct serve_args *g)
     }
 }
 
-/* The options and how they go together: 0, or the exit code. */
+/* The options and how they go together: 0, -1 after --help, or the exit
+ * code. */
 static int
 serve_parse(struct cli *c, int argc, char **argv, struct serve_args *g)
 {
@@ -718,7 +719,7 @@ serve_parse(struct cli *c, int argc, char **argv, struct serve_args *g)
         if ((rc = serve_opt(c, ch, &a, g)) != 0)
             return rc;
     if (ch < 0)
-        return a.exit;
+        return a.exit == EX_OK ? -1 : a.exit; /* -1: --help */
     if (a.ind != argc)
         return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
     if (g->metrics_remote && g->metrics_addr == NULL)
@@ -908,7 +909,7 @@ serve_main(struct cli *c, int argc, char **argv, struct ldg_serve_options *op)
     memset(&g, 0, sizeof g);
     g.o = *op;
     if ((rc = serve_parse(c, argc, argv, &g)) != 0)
-        return rc;
+        return rc < 0 ? EX_OK : rc;
     if (cli_resolve_dir(c) != 0)
         return EX_USAGE;
     if (g.status)

@@ -236,7 +236,7 @@ struct vrun {
     char nowrite[600];
 };
 
-/* The options: 0, or the exit code of a usage error. */
+/* The options: 0, -1 after --help, or the exit code of a usage error. */
 static int
 verify_parse(struct cli *c, int argc, char **argv, struct vrun *v)
 {
@@ -277,7 +277,7 @@ verify_parse(struct cli *c, int argc, char **argv, struct vrun *v)
         }
     }
     if (ch < 0)
-        return a.exit;
+        return a.exit == EX_OK ? -1 : a.exit; /* -1: --help */
     if (a.ind != argc)
         return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
     if (v->only_new && (v->flags != 0 || v->from != 0 || v->trusted != NULL))
@@ -657,7 +657,7 @@ verify_run(struct cli *c, int argc, char **argv)
 
     memset(&v, 0, sizeof v);
     if ((rc = verify_parse(c, argc, argv, &v)) != 0)
-        return rc;
+        return rc < 0 ? EX_OK : rc;
     if ((rc = cli_check_output(c, NULL)) != 0)
         return rc;
     if ((rc = cli_resolve_dir(c)) != 0)

@@ -201,6 +201,8 @@ struct vargs {
 
 #define PARSED(rc) ((rc) < 0 ? EX_OK : (rc))
 int cli_view_prepare(struct cli *c);
+/* --at SEQ|TIME into va: 0, or the exit code of a usage error. */
+int cli_view_at_opt(struct cli *c, const char *value, struct vargs *va);
 /* Parses argv against c->command's table: options, then at most max_pos
  * positionals into pos. 0; -1 after --help (the caller returns 0); or the
  * exit code of a usage error. */
