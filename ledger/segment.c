@@ -41,6 +41,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1222,10 +1223,186 @@ struct sopen {
     int key;
 };
 
+/*
+ * The body commitments, on a second core. Half of a verification's work is
+ * hashing the bodies' fields (a digest a field, their root): independent
+ * of everything else an event's checks need, so the reading thread hands
+ * each body record with the commitment its entry names to a worker, in
+ * batches, and goes on; the worker recomputes and compares, in seq order,
+ * keeping the first that differs. Bodies the reading thread needs at once
+ * (the genesis's, key events', erasures') it checks itself. A failure is
+ * reported at the end, the first in seq order among the reader's and the
+ * worker's (verify_common). One worker: the reading thread is the other
+ * half of the work.
+ */
+#define BATCH_EVENTS 1024
+#define BATCH_BYTES ((size_t)1 << 20)
+#define NBATCH 4
+
+struct bjob {
+    uint64_t seq;
+    size_t off, len;
+    uint8_t root[32];
+};
+
+struct bbatch {
+    struct bjob jobs[BATCH_EVENTS];
+    size_t n;
+    uint8_t *data;
+    size_t len, cap;
+    int full; /* handed to the worker, not yet checked */
+};
+
+struct bworker {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct bbatch b[NBATCH];
+    int fill, next; /* the batch being filled; the next to check */
+    int stop, running;
+    size_t body_max;
+    uint64_t bad_seq; /* the first body that failed, UINT64_MAX: none */
+    char what[200];
+};
+
+static void *
+bworker_main(void *arg)
+{
+    struct bworker *w = arg;
+    for (;;) {
+        struct bbatch *b;
+        pthread_mutex_lock(&w->mu);
+        while (!w->b[w->next].full && !w->stop)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->b[w->next].full && w->stop) {
+            pthread_mutex_unlock(&w->mu);
+            return NULL;
+        }
+        b = &w->b[w->next];
+        pthread_mutex_unlock(&w->mu);
+        for (size_t i = 0; i < b->n && w->bad_seq == UINT64_MAX; i++) {
+            uint8_t root[32];
+            const struct bjob *j = &b->jobs[i];
+            if (ldg_body_rec_root(b->data + j->off, j->len, w->body_max, root) <
+                0) {
+                snprintf(w->what, sizeof w->what,
+                         "its body record does not decode");
+                w->bad_seq = j->seq;
+            } else if (memcmp(root, j->root, 32) != 0) {
+                snprintf(w->what, sizeof w->what,
+                         "body does not match its commitment in the entry");
+                w->bad_seq = j->seq;
+            }
+        }
+        pthread_mutex_lock(&w->mu);
+        b->n = 0;
+        b->len = 0;
+        b->full = 0;
+        w->next = (w->next + 1) % NBATCH;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+    }
+}
+
+static int
+bworker_start(struct bworker *w, size_t body_max)
+{
+    memset(w->b, 0, sizeof w->b);
+    w->fill = w->next = 0;
+    w->stop = 0;
+    w->body_max = body_max;
+    w->bad_seq = UINT64_MAX;
+    w->what[0] = '\0';
+    for (int i = 0; i < NBATCH; i++) {
+        w->b[i].cap = BATCH_BYTES;
+        if ((w->b[i].data = malloc(BATCH_BYTES)) == NULL)
+            return LDG_ENOMEM;
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    if (pthread_create(&w->th, NULL, bworker_main, w) != 0) {
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+        return LDG_ENOMEM;
+    }
+    w->running = 1;
+    return 0;
+}
+
+/* Hands the batch being filled to the worker and takes the next free. */
+static void
+bworker_submit(struct bworker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    if (w->b[w->fill].n > 0) {
+        w->b[w->fill].full = 1;
+        w->fill = (w->fill + 1) % NBATCH;
+        pthread_cond_broadcast(&w->cv);
+        while (w->b[w->fill].full)
+            pthread_cond_wait(&w->cv, &w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+static int
+bworker_add(struct bworker *w, uint64_t seq, const uint8_t *rec, size_t len,
+            const uint8_t root[32])
+{
+    struct bbatch *b = &w->b[w->fill];
+    struct bjob *j;
+    if (b->n == BATCH_EVENTS || b->len + len > b->cap) {
+        bworker_submit(w);
+        b = &w->b[w->fill];
+    }
+    if (len > b->cap) {
+        uint8_t *d = realloc(b->data, len);
+        if (d == NULL)
+            return LDG_ENOMEM;
+        b->data = d;
+        b->cap = len;
+    }
+    j = &b->jobs[b->n++];
+    j->seq = seq;
+    j->off = b->len;
+    j->len = len;
+    memcpy(j->root, root, 32);
+    memcpy(b->data + b->len, rec, len);
+    b->len += len;
+    return 0;
+}
+
+/* Checks what is left and stops the worker. */
+static void
+bworker_finish(struct bworker *w)
+{
+    if (!w->running)
+        return;
+    bworker_submit(w);
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->th, NULL);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    w->running = 0;
+}
+
+static void
+bworker_free(struct bworker *w)
+{
+    bworker_finish(w);
+    for (int i = 0; i < NBATCH; i++) {
+        free(w->b[i].data);
+        w->b[i].data = NULL;
+    }
+}
+
 struct sv {
     const struct ldg_segment_verify_opts *o;
     struct ldg_segment_result *r;
-    int check; /* 0: ldg_segment_read (framing and decoding only) */
+    int check;          /* 0: ldg_segment_read (framing and decoding only) */
+    struct bworker *bw; /* the body commitments' worker, or NULL */
     struct hdr h;
     uint8_t pub[32];
     char log_id[LDG_KEYID_LEN + 1];
@@ -1651,6 +1828,10 @@ range_event(struct sv *s, const struct ldg_event *ev, const uint8_t *body,
         if ((rc = erased_add(s, ev->seq)) < 0)
             return rc;
         s->r->info.erased++;
+    } else if (s->check && s->bw != NULL && !needs_body(ev->type)) {
+        /* (checked on the worker, reported at the end) */
+        if ((rc = bworker_add(s->bw, ev->seq, body, blen, ev->body_root)) < 0)
+            return rc;
     } else if (s->check) {
         uint8_t root[32];
         if (ldg_body_rec_root(body, blen, s->body_max, root) < 0)
@@ -2394,10 +2575,36 @@ verify_common(int fd, const void *mem, size_t len,
     s->r = r;
     s->check = check;
     s->body_max = o->record_max ? o->record_max : LDG_SEGMENT_RECORD_MAX;
+    /* a second core for the bodies (verifying, with one to spare) */
+    if (check && sysconf(_SC_NPROCESSORS_ONLN) > 1 &&
+        (s->bw = calloc(1, sizeof *s->bw)) != NULL &&
+        bworker_start(s->bw, s->body_max) < 0) {
+        bworker_free(s->bw);
+        free(s->bw);
+        s->bw = NULL;
+    }
     if ((rc = sr_open(&rd, fd, mem, len, o)) == 0)
         rc = run(s, &rd);
     else
         vfail(s, LDG_SEGCHK_CONTAINER, UINT64_MAX, "%s", ldg_strerror(rc));
+    if (s->bw != NULL) {
+        /* the worker's finding, when it is the first in seq order */
+        bworker_finish(s->bw);
+        if (s->bw->bad_seq != UINT64_MAX &&
+            (rc == 0 || r->bad_seq == UINT64_MAX ||
+             s->bw->bad_seq < r->bad_seq) &&
+            rc != LDG_ENOMEM && rc != LDG_EIO) {
+            int k = snprintf(r->what, sizeof r->what, "event %" PRIu64 ": %s",
+                             s->bw->bad_seq, s->bw->what);
+            (void)k;
+            r->ok = 0;
+            r->failed = LDG_SEGCHK_BODIES;
+            r->bad_seq = s->bw->bad_seq;
+            rc = LDG_ETAMPER;
+        }
+        bworker_free(s->bw);
+        free(s->bw);
+    }
     if (rc == 0 && check && !r->ok)
         rc = LDG_ETAMPER;
     sr_close(&rd);
