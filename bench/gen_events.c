@@ -46,6 +46,14 @@
  *   sample_run=ID sample_run_events=E
  * The sample run (index R/2) is the one bench/run.sh queries by run id.
  *
+ * --mix box: a box whose model calls go through `ledger proxy`: the run
+ * events' route.decision is the one the proxy records (docs/PROXY.md's
+ * fields: api, chosen_model, client, fallback, latency_ms,
+ * model_requested, outcome, path, request_bytes, response_bytes, route,
+ * run, status, stream, tokens_in, tokens_out, ttft_ms for a stream,
+ * upstream, reason when not ok), and runs are 90% of such calls, 7%
+ * run.step and 3% run.policy. Everything else is as above.
+ *
  * Speed: formats with snprintf into a 1 MiB buffer and writes it in blocks;
  * well over 1M lines/s on one core.
  */
@@ -130,6 +138,7 @@ struct gen {
     size_t out_len;
     uint64_t written;
     uint64_t limit; /* lines to write in all; emit drops the rest */
+    int box;        /* --mix box */
 };
 
 static uint64_t
@@ -433,6 +442,53 @@ emit_run_policy(struct gen *g, const char *run, unsigned p)
          tools[t], deny ? 3u : 1u);
 }
 
+/* A model call as `ledger proxy` records it (docs/PROXY.md). */
+static void
+emit_proxy_call(struct gen *g, const char *run, unsigned p)
+{
+    static const char *const apis[][2] = {
+        {"openai.chat", "/v1/chat/completions"},
+        {"ollama.chat", "/api/chat"},
+        {"openai.embeddings", "/v1/embeddings"}};
+    static const char *const exes[] = {"/usr/bin/python3.11",
+                                       "/usr/local/bin/agent",
+                                       "/opt/packs/bin/pack-runner"};
+    char route[96], ttft[32] = "", reason[128] = "";
+    unsigned r = (unsigned)below(g, 2), a = (unsigned)below(g, 10);
+    int fallback = below(g, 100) < 5, stream, err = below(g, 100) < 2;
+    const char *model = fallback ? route_fallback(p, r) : route_primary(p, r);
+    unsigned lat = (unsigned)between(g, 40, 4000);
+    a = a < 7 ? 0 : a < 9 ? 1 : 2;
+    stream = a != 2 && below(g, 2);
+    route_name(route, sizeof route, p, r);
+    if (stream)
+        snprintf(ttft, sizeof ttft, ",\"ttft_ms\":%u",
+                 (unsigned)between(g, 20, lat));
+    if (err)
+        snprintf(reason, sizeof reason, ",\"reason\":\"upstream answered %u\"",
+                 500u);
+    else if (fallback)
+        snprintf(reason, sizeof reason,
+                 ",\"reason\":\"%s: connection refused\"",
+                 route_primary(p, r));
+    emit(g,
+         "{\"type\":\"route.decision\",\"body\":{\"api\":\"%s\","
+         "\"chosen_model\":\"%s\",\"client\":{\"exe\":\"%s\","
+         "\"gid\":1000,\"pid\":%u,\"transport\":\"unix\",\"uid\":1000},"
+         "\"fallback\":%s,\"latency_ms\":%u.%03u,\"model_requested\":"
+         "\"%s\",\"outcome\":\"%s\",\"path\":\"%s\",\"request_bytes\":%u,"
+         "\"response_bytes\":%u,\"route\":\"%s\",\"run\":\"%s\","
+         "\"status\":%u,\"stream\":%s%s,\"tokens_in\":%u,"
+         "\"tokens_out\":%u,\"upstream\":\"%s\"%s}}\n",
+         apis[a][0], model, exes[p % 3], 2000u + p * 7, fallback ? "true" : "false",
+         lat, (unsigned)below(g, 1000), route_primary(p, r),
+         err ? "error" : "ok", apis[a][1], (unsigned)between(g, 200, 24000),
+         (unsigned)between(g, 150, 9000), route, run, err ? 500u : 200u,
+         stream ? "true" : "false", ttft, (unsigned)between(g, 20, 6000),
+         (unsigned)between(g, 1, 1200), a == 1 ? "ollama" : "llamacpp",
+         reason);
+}
+
 /* Writes the next event of the run in slot s. Returns 1 when the run is
  * complete. */
 static int
@@ -467,7 +523,13 @@ run_next(struct gen *g, struct run_slot *s)
                  run, (unsigned)between(g, 100, 600000));
     } else {
         uint64_t u = below(g, 100);
-        if (u < 80)
+        if (g->box && u < 90)
+            emit_proxy_call(g, run, p);
+        else if (g->box && u < 97)
+            emit_run_step(g, run, s->pos);
+        else if (g->box)
+            emit_run_policy(g, run, p);
+        else if (u < 80)
             emit_route_decision(g, run, p);
         else if (u < 93)
             emit_run_step(g, run, s->pos);
@@ -675,7 +737,8 @@ parse_u64(const char *s, uint64_t *out)
 static void
 usage(void)
 {
-    fprintf(stderr, "usage: gen_events N [--seed S] [--runs R] [--packs P]\n");
+    fprintf(stderr, "usage: gen_events N [--seed S] [--runs R] [--packs P] "
+                    "[--mix bench|box]\n");
     exit(2);
 }
 
@@ -683,9 +746,16 @@ int
 main(int argc, char **argv)
 {
     uint64_t n = 0, seed = 1, runs = 0, packs = 20;
-    int have_n = 0;
+    int have_n = 0, box = 0;
     for (int i = 1; i < argc; i++) {
         uint64_t *dst = NULL;
+        if (!strcmp(argv[i], "--mix")) {
+            if (i + 1 >= argc || (strcmp(argv[i + 1], "box") &&
+                                  strcmp(argv[i + 1], "bench")))
+                usage();
+            box = !strcmp(argv[++i], "box");
+            continue;
+        }
         if (!strcmp(argv[i], "--seed"))
             dst = &seed;
         else if (!strcmp(argv[i], "--runs"))
@@ -716,6 +786,7 @@ main(int argc, char **argv)
     g.rng = seed;
     g.limit = n;
     g.npacks = (unsigned)packs;
+    g.box = box;
     g.out = malloc(OUT_CAP);
     if (!g.out) {
         fprintf(stderr, "gen_events: out of memory\n");

@@ -584,7 +584,21 @@ cmd_show(struct cli *c, int argc, char **argv)
                     "the bytes below are event %llu's, which ledger "
                     "verify found altered or not verifiable",
                     (unsigned long long)seq);
-        fwrite(ev.entry, 1, ev.entry_len, stdout);
+        uint8_t *whole = malloc(LDG_ENTRY_MAX);
+        const uint8_t *e;
+        size_t el;
+        rc = whole == NULL ? LDG_ENOMEM
+                           : ldg_event_entry(t, seq, whole, LDG_ENTRY_MAX, &e,
+                                             &el);
+        if (rc == 0)
+            fwrite(e, 1, el, stdout);
+        free(whole);
+        if (rc < 0) {
+            cli_err(c, "event %llu: %s", (unsigned long long)seq,
+                    ldg_strerror(rc));
+            rc = cli_exit_code(rc);
+            goto out;
+        }
     } else {
         json_t *o = event_json(t, &ev), *v;
         uint64_t bad;

@@ -405,8 +405,21 @@ ex_write_event(struct ex *x, const struct sel *s)
     }
     snprintf(name, sizeof name, "entries/%llu.entry",
              (unsigned long long)s->seq);
-    if ((rc = ex_member(x, name, ev.entry, ev.entry_len)) < 0)
-        return rc;
+    {
+        /* the whole entry (a store keeps some without what a reader
+         * derives: FORMAT.md 6.1) */
+        uint8_t *whole = malloc(LDG_ENTRY_MAX);
+        const uint8_t *e;
+        size_t el;
+        if (whole == NULL)
+            return LDG_ENOMEM;
+        rc = ldg_event_entry(x->t, s->seq, whole, LDG_ENTRY_MAX, &e, &el);
+        if (rc == 0)
+            rc = ex_member(x, name, e, el);
+        free(whole);
+        if (rc < 0)
+            return rc;
+    }
     if ((rc = ldg_proof_batch_text(x->proofs, s->seq, &proof, NULL)) < 0) {
         ldg_set_errmsg(x->l, "event %llu: inclusion proof: %s",
                        (unsigned long long)s->seq, ldg_strerror(rc));

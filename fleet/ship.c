@@ -121,7 +121,22 @@ ship_row(struct ldg_buf *b, struct ldg_buf *tmp, struct ldg_txn *t,
     buf_json(b, tmp->s, tmp->len);
     snprintf(num, sizeof num, ",\"body_erased\":%d,\"entry\":\"", erased);
     ldg_buf_puts(b, num);
-    buf_hex(b, ev.entry, ev.entry_len);
+    {
+        uint8_t *whole = malloc(LDG_ENTRY_MAX);
+        const uint8_t *e;
+        size_t el;
+        if (whole == NULL)
+            return LDG_ENOMEM;
+        rc = ldg_event_entry(t, seq, whole, LDG_ENTRY_MAX, &e, &el);
+        if (rc == 0)
+            buf_hex(b, e, el);
+        free(whole);
+        if (rc < 0) {
+            snprintf(err, errcap, "event %llu: entry: %s",
+                     (unsigned long long)seq, ldg_strerror(rc));
+            return rc;
+        }
+    }
     ldg_buf_puts(b, "\",\"leaf_hash\":\"");
     buf_hex(b, ev.leaf, 32);
     ldg_buf_puts(b, "\",\"body_root\":\"");

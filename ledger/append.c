@@ -135,20 +135,38 @@ actor_active(struct ldg_ledger *l, const struct ldg_key *k, const char *type)
 }
 
 /* p's body record: with the client's salts (a sealed batch), else fresh
- * ones (seeded by seq in test mode); p->body_seq says for which seq. */
+ * ones (a seed of its own in layout 5; random salts before; seeded by seq
+ * in test mode); p->body_seq says for which seq. Layout 5's records are
+ * compressed with the ledger's newest dictionary. */
 static int
 prep_body(const struct ldg_ledger *l, struct ldg_prep *p, uint64_t seq,
           char *err, size_t errcap)
 {
-    int rc =
-        p->salts != NULL
-            ? ldg_body_prepare_salts(p->body, p->salts, l->opts.body_max_bytes,
-                                     &p->body_rec, err, errcap)
-            : ldg_body_prepare(
-                  p->body, seq, l->has_salt_seed ? l->salt_seed : NULL,
-                  l->opts.body_max_bytes, &p->body_rec, err, errcap);
-    if (rc == 0)
+    int legacy =
+        __atomic_load_n(&l->layout_seen, __ATOMIC_RELAXED) < LDG_LAYOUT_STORED;
+    const struct ldg_cdict *cd =
+        legacy ? NULL : ldg_ledger_cdict((struct ldg_ledger *)(uintptr_t)l);
+    const uint8_t *test = l->has_salt_seed ? l->salt_seed : NULL;
+    int rc;
+
+    if (p->salts != NULL) {
+        rc = ldg_body_prepare_salts(p->body, p->salts, cd, legacy,
+                                    l->opts.body_max_bytes, &p->body_rec, err,
+                                    errcap);
+    } else if (legacy) {
+        rc = ldg_body_prepare(p->body, seq, test, l->opts.body_max_bytes,
+                              &p->body_rec, err, errcap);
+    } else {
+        uint8_t seed[LDG_SEED_LEN];
+        ldg_body_seed_for(seed, test, seq);
+        rc = ldg_body_prepare_seeded(p->body, seed, cd, l->opts.body_max_bytes,
+                                     &p->body_rec, err, errcap);
+        ldg_wipe(seed, sizeof seed);
+    }
+    if (rc == 0) {
         p->body_seq = seq;
+        p->body_legacy = legacy;
+    }
     return rc;
 }
 
@@ -630,9 +648,9 @@ dup_differs(struct ldg_txn *t, const struct ldg_prep *p, uint64_t seq,
         /* the writer kept only the record (ldg_prep_compact): compare it
          * decoded, as the stored one is */
         json_t *mine = NULL;
-        rc =
-            ldg_body_decode_json(p->body_rec.rec, p->body_rec.rec_len,
-                                 ldg_txn_ledger(t)->opts.body_max_bytes, &mine);
+        rc = ldg_body_decode_json(
+            ldg_txn_dicts(t), p->body_rec.rec, p->body_rec.rec_len,
+            ldg_txn_ledger(t)->opts.body_max_bytes, &mine);
         if (rc < 0) {
             json_decref(body);
             return rc;
@@ -801,7 +819,7 @@ check_in_txn(struct ldg_txn *t, struct ldg_prep *p, uint64_t seq, int *erase,
             return LDG_EBADINPUT;
         }
         ldg_be64(k, (uint64_t)tgt);
-        if (ldg_kv_get(t, ldg_core(l, LDG_DB_BODIES), k, 8, &v) != 0) {
+        if (ldg_kv_get(t, ldg_core(l, ldg_db_bodies(t)), k, 8, &v) != 0) {
             ldg_seterr(l, "body.erased: event %lld is already erased",
                        (long long)tgt);
             return LDG_EBADINPUT;
@@ -845,9 +863,10 @@ apply_all(struct ldg_txn *t, const struct ldg_prep *p,
         }
         if (!done) {
             rc = 0;
-            if (json == NULL && (rc = ldg_body_decode_json(
-                                     p->body_rec.rec, p->body_rec.rec_len,
-                                     l->opts.body_max_bytes, &decoded)) == 0)
+            if (json == NULL &&
+                (rc = ldg_body_decode_json(
+                     ldg_txn_dicts(t), p->body_rec.rec, p->body_rec.rec_len,
+                     l->opts.body_max_bytes, &decoded)) == 0)
                 json = decoded;
             if (rc == 0)
                 rc = a->apply(a->ctx, t, ev, json);
@@ -940,16 +959,40 @@ store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
     }
     ldg_tlog_leaf_hash(ev.leaf, ev.entry, ev.entry_len);
 
-    ldg_be64(k, p->seq);
-    rc = ldg_kv_put_new(t, ldg_core(l, LDG_DB_ENTRIES), k, 8, ev.entry,
-                        ev.entry_len);
+    /* layout 5 keeps the entry without what a reader derives (prev; a
+     * sealed one's claim digest): FORMAT.md 6.1 */
+    {
+        int layout = ldg_txn_layout(t);
+        const uint8_t *rec = ev.entry;
+        size_t rec_len = ev.entry_len;
+        uint8_t cut[LDG_ENTRY_MAX];
+        if (layout < 0)
+            return layout;
+        if (layout >= LDG_LAYOUT_STORED) {
+            if ((rc = ldg_entry_stored(ev.entry, ev.entry_len, cut, sizeof cut,
+                                       &rec_len)) < 0)
+                return rc;
+            rec = cut;
+        } else if (!p->body_legacy) {
+            /* a layout 5 record for a store that is not (it cannot go
+             * back: the handle was made for another one) */
+            ldg_seterr(l,
+                       "%s: store layout %d, but this handle last read "
+                       "layout 5 or newer; open it again",
+                       l->dir, layout);
+            return LDG_ECORRUPT;
+        }
+        ldg_be64(k, p->seq);
+        rc = ldg_kv_put_new(t, ldg_core(l, ldg_db_entries(t)), k, 8, rec,
+                            rec_len);
+    }
     if (rc == 0) {
         /* The body's key is the entry's: past every other (LMDB's append,
          * no search from the root). */
-        rc = ldg_kv_put_new(t, ldg_core(l, LDG_DB_BODIES), k, 8,
+        rc = ldg_kv_put_new(t, ldg_core(l, ldg_db_bodies(t)), k, 8,
                             p->body_rec.rec, p->body_rec.rec_len);
         if (rc == LDG_EEXIST) /* not last after all: as before */
-            rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_BODIES), k, 8,
+            rc = ldg_core_kv_put(t, ldg_core(l, ldg_db_bodies(t)), k, 8,
                                  p->body_rec.rec, p->body_rec.rec_len);
     }
     if (rc == 0 && !(l->opts.flags & LDG_BENCH_NOTREE))
@@ -960,7 +1003,7 @@ store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
         rc = ldg_keys_apply(t, &ev, p->body);
     if (rc == 0 && erase) {
         ldg_be64(k, target);
-        rc = ldg_core_kv_del(t, ldg_core(l, LDG_DB_BODIES), k, 8, NULL, 0);
+        rc = ldg_core_kv_del(t, ldg_core(l, ldg_db_bodies(t)), k, 8, NULL, 0);
     }
     if (rc == 0 && l->nappliers > 0)
         rc = apply_all(t, p, &ev);
@@ -1235,6 +1278,7 @@ again:
     if (rc < 0)
         goto fail;
     seal_set_release(&ss);
+    ldg_dict_after_commit(l, tl.size + k);
     if (first_seq != NULL)
         *first_seq = tl.size;
     if (stored != NULL)
@@ -1530,6 +1574,8 @@ ldg_batch_commit(struct ldg_batch *b, uint64_t *first_seq, uint64_t *n)
             ldg_seterr(l, "commit failed: %s", ldg_strerror(rc));
         return rc;
     }
+    if (b->n > 0)
+        ldg_dict_after_commit(l, size);
     if (first_seq != NULL)
         *first_seq = b->tl.size;
     if (n != NULL)

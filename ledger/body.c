@@ -7,8 +7,8 @@
  * export while everything else still verifies. The commitment works like
  * SD-JWT's disclosures:
  *
- *   salt_i   = 16 random bytes per field (keeps low-entropy values such as
- *              "ok" or a user name from being guessed from the digest)
+ *   salt_i   = 16 bytes per field (keeps low-entropy values such as "ok"
+ *              or a user name from being guessed from the digest)
  *   digest_i = SHA-256("ledger/field/v1" 0x00 ‖ salt_i ‖ mp(name_i) ‖
  *                      mp(value_i))
  *   root     = SHA-256("ledger/body/v1" 0x00 ‖ u32be(n) ‖ sort(digest_i))
@@ -16,20 +16,40 @@
  * mp() is canonical msgpack. Sorting the digests (not the names) means a
  * withheld field reveals neither its name nor its value.
  *
- * Stored record:
+ * A salt is unpredictable to anyone without the body: either random and
+ * stored beside its value (a salted record, every layout), or derived
+ * from a random seed the record holds (a seeded record, store layout 5):
  *
- *   +------+-----------------------------------------------+
- *   | flag | payload: map { name: [bin8(16) salt, value] }    |
- *   +------+-----------------------------------------------+
- *   flag 0x00: payload as is; 0x01: payload is one zstd frame (with its
- *   content size), used when the payload exceeds 512 bytes and shrinks.
+ *   salt_i = BLAKE2b(key = seed[16], outlen 16, "ledger/salt/v1" 0x00 ‖
+ *                    name_i)                                  (crypto.c)
+ *
+ * Erasing the record erases the seed with it; disclosing one field's salt
+ * (an export's redaction) says nothing of the others'.
+ *
+ * Stored record (FORMAT.md 4):
+ *
+ *   0x00 | map { name: [bin8(16) salt, value] }           salted
+ *   0x01 | zstd frame (magic, content size) of that map    salted (read)
+ *   0x02 | seed[16] | map { name: value }                  seeded
+ *   0x03 | seed[16] | dict | frame of the seeded map       seeded, zstd
+ *   0x04 | dict | frame of the salted map                  salted, zstd
+ *
+ * A frame of 0x03 and 0x04 is zstd's without its magic number, with the
+ * content size, no checksum and no dictionary id; dict names the zstd
+ * dictionary it was made with (db dicts, 1..255), 0 none. Dictionaries
+ * are trained on the ledger's own bodies with every value that an erase
+ * could remove left out (ldg_dict_train, below).
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define ZSTD_STATIC_LINKING_ONLY  /* the magicless format, frame headers */
+#define ZDICT_STATIC_LINKING_ONLY /* fastCover training */
+#include <zdict.h>
 #include <zstd.h>
 
+#include "ledger/codec_int.h"
 #include "ledger/ledger_int.h"
 
 #define COMPRESS_MIN 512
@@ -211,64 +231,102 @@ sort_names(const char **names, size_t n)
     }
 }
 
+/* Where a body's salts come from. */
+struct salt_src {
+    const uint8_t *seed;      /* seeded record: derived from this seed */
+    const uint8_t *test_seed; /* salted, test mode: BLAKE2b(seed, seq ‖ name) */
+    uint64_t seq;
+    const json_t *given; /* salted, a sealed batch's */
+};
+
 static void
-make_salt(uint8_t salt[LDG_SALT_LEN], const uint8_t *seed, uint64_t seq,
-          const char *name, const json_t *given)
+make_salt(uint8_t salt[LDG_SALT_LEN], const struct salt_src *src,
+          const struct ldg_seed_ctx *sc, const char *name)
 {
-    if (given != NULL) {
+    if (src->seed != NULL) {
+        ldg_seed_salt(sc, name, strlen(name), salt);
+    } else if (src->given != NULL) {
         /* a sealed batch's salts: checked by ldg_sealed_batch_parse */
         if (ldg_unhex(salt, LDG_SALT_LEN,
-                      json_string_value(json_object_get(given, name))) < 0)
+                      json_string_value(json_object_get(src->given, name))) < 0)
             memset(salt, 0, LDG_SALT_LEN);
-    } else if (seed == NULL) {
+    } else if (src->test_seed == NULL) {
         ldg_random(salt, LDG_SALT_LEN);
     } else {
         uint8_t msg[8 + 256];
         size_t n = strlen(name);
         if (n > 256)
             n = 256;
-        ldg_be64(msg, seq);
+        ldg_be64(msg, src->seq);
         memcpy(msg + 8, name, n);
-        ldg_keyed_hash16(salt, seed, msg, 8 + n);
+        ldg_keyed_hash16(salt, src->test_seed, msg, 8 + n);
     }
 }
 
 /*
- * Builds the payload directly (map header, then per field: name, array
- * header, salt, value) so each name and value is encoded once, and hashes
- * the very slices it wrote.
+ * Builds the payload directly (map header, then per field: name, [salt,]
+ * value) so each name and value is encoded once, and hashes the very
+ * slices it wrote.
  */
 static ZSTD_CCtx *thread_cctx(void);
-static int prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
-                   const json_t *salts, size_t max, struct ldg_body_rec *out,
-                   char *err, size_t errcap);
+static int compress_rec(struct ldg_buf *b, const struct ldg_cdict *cd,
+                        int legacy, size_t head);
+static int prepare(const json_t *body, const struct salt_src *src,
+                   const struct ldg_cdict *cd, int legacy, size_t max,
+                   struct ldg_body_rec *out, char *err, size_t errcap);
 
 int
 ldg_body_prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
                  size_t max, struct ldg_body_rec *out, char *err, size_t errcap)
 {
-    return prepare(body, seq, salt_seed, NULL, max, out, err, errcap);
+    struct salt_src src = {NULL, salt_seed, seq, NULL};
+    return prepare(body, &src, NULL, 1, max, out, err, errcap);
 }
 
 int
-ldg_body_prepare_salts(const json_t *body, const json_t *salts, size_t max,
+ldg_body_prepare_salts(const json_t *body, const json_t *salts,
+                       const struct ldg_cdict *cd, int legacy, size_t max,
                        struct ldg_body_rec *out, char *err, size_t errcap)
 {
-    return prepare(body, 0, NULL, salts, max, out, err, errcap);
+    struct salt_src src = {NULL, NULL, 0, salts};
+    return prepare(body, &src, cd, legacy, max, out, err, errcap);
+}
+
+int
+ldg_body_prepare_seeded(const json_t *body, const uint8_t seed[LDG_SEED_LEN],
+                        const struct ldg_cdict *cd, size_t max,
+                        struct ldg_body_rec *out, char *err, size_t errcap)
+{
+    struct salt_src src = {seed, NULL, 0, NULL};
+    return prepare(body, &src, cd, 0, max, out, err, errcap);
+}
+
+void
+ldg_body_seed_for(uint8_t seed[LDG_SEED_LEN], const uint8_t *test_seed,
+                  uint64_t seq)
+{
+    uint8_t msg[8];
+    if (test_seed == NULL) {
+        ldg_random(seed, LDG_SEED_LEN);
+        return;
+    }
+    ldg_be64(msg, seq);
+    ldg_keyed_hash16(seed, test_seed, msg, sizeof msg);
 }
 
 static int
-prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
-        const json_t *salts, size_t max, struct ldg_body_rec *out, char *err,
-        size_t errcap)
+prepare(const json_t *body, const struct salt_src *src,
+        const struct ldg_cdict *cd, int legacy, size_t max,
+        struct ldg_body_rec *out, char *err, size_t errcap)
 {
     const char *names_stack[32], **names = names_stack;
     uint8_t digests_stack[32][32], (*digests)[32] = digests_stack;
+    struct ldg_seed_ctx sc;
     struct ldg_buf b;
-    size_t n, i = 0;
+    size_t n, i = 0, head;
     const char *key;
     json_t *val;
-    int rc = 0;
+    int rc = 0, seeded = src->seed != NULL;
 
     memset(out, 0, sizeof *out);
     if (body != NULL && !json_is_object(body)) {
@@ -305,24 +363,35 @@ prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
         json_object_foreach((json_t *)(uintptr_t)body, key, val) names[i++] =
             key;
     sort_names(names, n);
+    if (seeded)
+        ldg_seed_init(&sc, src->seed);
 
-    ldg_buf_init(&b, max + 1);
+    ldg_buf_init(&b, max + 1 + LDG_SEED_LEN);
     /* Most records are a few hundred bytes: one allocation, not three
      * doublings from 256. RECORD_ROOM stays below glibc's large-bin size
      * (1,024 bytes with the chunk header): a large request first merges
      * every free small chunk (malloc_consolidate), which with the freed
      * JSON trees of a committed batch around was 5% of ingest. */
     (void)ldg_buf_room(&b, max + 1 < RECORD_ROOM ? max + 1 : RECORD_ROOM);
-    ldg_buf_add(&b, "\0", 1); /* flag, fixed up below */
+    if (seeded) {
+        uint8_t flag = LDG_BODY_SEEDED;
+        ldg_buf_add(&b, &flag, 1);
+        ldg_buf_add(&b, src->seed, LDG_SEED_LEN);
+    } else {
+        ldg_buf_add(&b, "\0", 1); /* LDG_BODY_RAW, maybe changed below */
+    }
+    head = b.len;
     ldg_mp_map(&b, (uint32_t)n);
     for (i = 0; i < n && !b.err; i++) {
         uint8_t salt[LDG_SALT_LEN];
         size_t name_at, val_at;
-        make_salt(salt, salt_seed, seq, names[i], salts);
+        make_salt(salt, src, &sc, names[i]);
         name_at = b.len;
         ldg_mp_str(&b, names[i], strlen(names[i]));
-        ldg_mp_array(&b, 2);
-        ldg_mp_bin(&b, salt, LDG_SALT_LEN);
+        if (!seeded) {
+            ldg_mp_array(&b, 2);
+            ldg_mp_bin(&b, salt, LDG_SALT_LEN);
+        }
         val_at = b.len;
         /* names[i] is the object's own key: its value without a hash
          * lookup */
@@ -330,9 +399,14 @@ prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
                     json_object_iter_value(json_object_key_to_iter(names[i])));
         if (b.err)
             break;
-        digest_slices(digests[i], salt, b.p + name_at, val_at - 19 - name_at,
-                      b.p + val_at, b.len - val_at);
+        digest_slices(digests[i], salt, b.p + name_at,
+                      val_at - (seeded ? 0 : 19) - name_at, b.p + val_at,
+                      b.len - val_at);
     }
+    if (seeded)
+        ldg_seed_wipe(&sc);
+    if (!b.err && b.len - head > max)
+        b.err = LDG_ETOOBIG;
     if (b.err) {
         rc = b.err;
         if (rc == LDG_ETOOBIG)
@@ -343,25 +417,7 @@ prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
         goto out;
     }
     ldg_body_root(out->root, (const uint8_t(*)[32])digests, n);
-
-    if (b.len - 1 > COMPRESS_MIN) {
-        size_t bound = ZSTD_compressBound(b.len - 1);
-        uint8_t *z = malloc(1 + bound);
-        if (z != NULL) {
-            ZSTD_CCtx *cx = thread_cctx();
-            size_t zn =
-                cx ? ZSTD_compressCCtx(cx, z + 1, bound, b.p + 1, b.len - 1, 1)
-                   : ZSTD_compress(z + 1, bound, b.p + 1, b.len - 1, 1);
-            if (!ZSTD_isError(zn) && zn + 1 < b.len) {
-                z[0] = LDG_BODY_ZSTD;
-                ldg_buf_release(&b);
-                b.p = z;
-                b.len = zn + 1;
-                z = NULL;
-            }
-            free(z);
-        }
-    }
+    (void)compress_rec(&b, cd, legacy, head);
     out->rec = b.p;
     out->rec_len = b.len;
 out:
@@ -370,6 +426,125 @@ out:
     if (digests != digests_stack)
         free(digests);
     return rc;
+}
+
+/* One zstd compression context per thread for the frames of records 0x03
+ * and 0x04 (no magic, no checksum, no dictionary id), beside thread_cctx's
+ * for the legacy 0x01. */
+static pthread_key_t cctx5_key;
+static pthread_once_t cctx5_once = PTHREAD_ONCE_INIT;
+static int cctx5_key_ok;
+
+static void cctx_free(void *p);
+
+static void
+cctx5_key_make(void)
+{
+    cctx5_key_ok = pthread_key_create(&cctx5_key, cctx_free) == 0;
+}
+
+static ZSTD_CCtx *
+thread_cctx5(void)
+{
+    ZSTD_CCtx *c;
+    pthread_once(&cctx5_once, cctx5_key_make);
+    if (!cctx5_key_ok)
+        return NULL;
+    c = pthread_getspecific(cctx5_key);
+    if (c != NULL)
+        return c;
+    if ((c = ZSTD_createCCtx()) == NULL)
+        return NULL;
+    if (ZSTD_isError(
+            ZSTD_CCtx_setParameter(c, ZSTD_c_format, ZSTD_f_zstd1_magicless)) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 0)) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_dictIDFlag, 0)) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 1)) ||
+        pthread_setspecific(cctx5_key, c) != 0) {
+        ZSTD_freeCCtx(c);
+        return NULL;
+    }
+    return c;
+}
+
+struct ldg_cdict {
+    unsigned id;
+    ZSTD_CDict *cd;
+};
+
+int
+ldg_body_pack_salted(const uint8_t *p, size_t n, const struct ldg_cdict *cd,
+                     size_t have, uint8_t **out, size_t *out_len)
+{
+    struct ldg_buf b;
+    int rc;
+    *out = NULL;
+    *out_len = 0;
+    ldg_buf_init(&b, n + 1);
+    ldg_buf_add(&b, "\0", 1);
+    ldg_buf_add(&b, p, n);
+    if (b.err) {
+        rc = b.err;
+        ldg_buf_release(&b);
+        return rc;
+    }
+    if ((rc = compress_rec(&b, cd, 0, 1)) < 0 || b.p[0] != LDG_BODY_SALTED_Z ||
+        b.len >= have) {
+        ldg_buf_release(&b);
+        return rc < 0 ? rc : 0;
+    }
+    *out = b.p;
+    *out_len = b.len;
+    return 1;
+}
+
+/*
+ * The record in b (flag at b->p[0], the map from head on) compressed
+ * when that makes it smaller: legacy (layouts 1 to 4) as 0x01 when the
+ * map exceeds COMPRESS_MIN; else (layout 5) with cd's dictionary, or
+ * without one past COMPRESS_MIN, as 0x03 (seeded) or 0x04 (salted). A
+ * record that does not shrink, or that zstd cannot make, stays as it is.
+ */
+static int
+compress_rec(struct ldg_buf *b, const struct ldg_cdict *cd, int legacy,
+             size_t head)
+{
+    size_t n = b->len - head, bound, zn, zhead;
+    int seeded = b->p[0] == LDG_BODY_SEEDED;
+    uint8_t *z;
+
+    if ((legacy || cd == NULL) && n <= COMPRESS_MIN)
+        return 0;
+    bound = ZSTD_compressBound(n);
+    zhead = legacy ? 1 : head + 1; /* flag [seed] dict */
+    if ((z = malloc(zhead + bound)) == NULL)
+        return LDG_ENOMEM;
+    if (legacy) {
+        ZSTD_CCtx *cx = thread_cctx();
+        zn = cx ? ZSTD_compressCCtx(cx, z + 1, bound, b->p + head, n, 1)
+                : ZSTD_compress(z + 1, bound, b->p + head, n, 1);
+        z[0] = LDG_BODY_ZSTD;
+    } else {
+        ZSTD_CCtx *cx = thread_cctx5();
+        zn = (size_t)-1;
+        if (cx != NULL &&
+            !ZSTD_isError(ZSTD_CCtx_refCDict(cx, cd ? cd->cd : NULL)) &&
+            (cd != NULL || !ZSTD_isError(ZSTD_CCtx_setParameter(
+                               cx, ZSTD_c_compressionLevel, 1))))
+            zn = ZSTD_compress2(cx, z + zhead, bound, b->p + head, n);
+        memcpy(z, b->p, head); /* flag and seed */
+        z[0] = seeded ? LDG_BODY_SEEDED_Z : LDG_BODY_SALTED_Z;
+        z[head] = (uint8_t)(cd ? cd->id : 0);
+    }
+    if (ZSTD_isError(zn) || zhead + zn >= b->len) {
+        free(z);
+        return 0;
+    }
+    ldg_buf_release(b);
+    b->p = z;
+    b->len = zhead + zn;
+    b->cap = zhead + bound;
+    return 0;
 }
 
 void
@@ -453,95 +628,448 @@ thread_dctx(void)
     return d;
 }
 
-/* Returns the payload of a record, decompressing into *owned if needed.
- * Decompression is bounded by max: the frame must state its content size
- * and it must not exceed max. */
-static int
-payload(const uint8_t *rec, size_t len, size_t max, const uint8_t **p,
-        size_t *n, uint8_t **owned)
+/* A thread's decompression context for the magicless frames of records
+ * 0x03 and 0x04, beside thread_dctx's (which reads 0x01's, with magic). */
+static pthread_key_t dctx5_key;
+static pthread_once_t dctx5_once = PTHREAD_ONCE_INIT;
+static int dctx5_key_ok;
+
+static void
+dctx5_key_make(void)
 {
-    *owned = NULL;
-    if (len < 1)
-        return LDG_ECORRUPT;
-    if (rec[0] == LDG_BODY_RAW) {
-        *p = rec + 1;
-        *n = len - 1;
-        return 0;
+    dctx5_key_ok = pthread_key_create(&dctx5_key, dctx_free) == 0;
+}
+
+static ZSTD_DCtx *
+thread_dctx5(void)
+{
+    ZSTD_DCtx *d;
+    pthread_once(&dctx5_once, dctx5_key_make);
+    if (!dctx5_key_ok)
+        return NULL;
+    d = pthread_getspecific(dctx5_key);
+    if (d != NULL)
+        return d;
+    if ((d = ZSTD_createDCtx()) == NULL)
+        return NULL;
+    if (ZSTD_isError(
+            ZSTD_DCtx_setParameter(d, ZSTD_d_format, ZSTD_f_zstd1_magicless)) ||
+        pthread_setspecific(dctx5_key, d) != 0) {
+        ZSTD_freeDCtx(d);
+        return NULL;
     }
-    if (rec[0] != LDG_BODY_ZSTD)
-        return LDG_ECORRUPT;
-    {
-        unsigned long long sz = ZSTD_getFrameContentSize(rec + 1, len - 1);
-        size_t got;
-        if (sz == ZSTD_CONTENTSIZE_ERROR || sz == ZSTD_CONTENTSIZE_UNKNOWN ||
-            sz > max + 16)
-            return LDG_ECORRUPT;
-        *owned = malloc(sz ? sz : 1);
-        if (*owned == NULL)
-            return LDG_ENOMEM;
-        ZSTD_DCtx *d = thread_dctx();
-        got = d ? ZSTD_decompressDCtx(d, *owned, sz, rec + 1, len - 1)
-                : ZSTD_decompress(*owned, sz, rec + 1, len - 1);
-        if (ZSTD_isError(got) || got != sz) {
-            free(*owned);
-            *owned = NULL;
-            return LDG_ECORRUPT;
-        }
-        *p = *owned;
-        *n = got;
+    return d;
+}
+
+/* A thread's scratch for the inflating readers that copy out at once
+ * (ldg_body_rec_json_text with no scratch of the caller's). */
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static int scratch_key_ok;
+
+static void
+scratch_free(void *p)
+{
+    ldg_inflate_release(p);
+    free(p);
+}
+
+static void
+scratch_key_make(void)
+{
+    scratch_key_ok = pthread_key_create(&scratch_key, scratch_free) == 0;
+}
+
+static struct ldg_inflate *
+thread_scratch(void)
+{
+    struct ldg_inflate *s;
+    pthread_once(&scratch_once, scratch_key_make);
+    if (!scratch_key_ok)
+        return NULL;
+    s = pthread_getspecific(scratch_key);
+    if (s == NULL && (s = calloc(1, sizeof *s)) != NULL &&
+        pthread_setspecific(scratch_key, s) != 0) {
+        free(s);
+        s = NULL;
     }
+    return s;
+}
+
+/* ------------------------------------------------------ dictionaries -- */
+
+/*
+ * The dictionaries a store's records name, by id (1..255). A set only
+ * grows: ldg_dicts_add puts an id once (under the mutex) and readers look
+ * ids up without it (the pointer is published with a release store).
+ */
+struct ldg_dicts {
+    pthread_mutex_t mu;
+    ZSTD_DDict *dd[LDG_DICT_IDS];
+    uint8_t *bytes[LDG_DICT_IDS]; /* the dictionary as stored */
+    size_t len[LDG_DICT_IDS];
+    unsigned top; /* the highest id held, 0 for none */
+};
+
+int
+ldg_dicts_new(struct ldg_dicts **out)
+{
+    struct ldg_dicts *d;
+    if (out == NULL)
+        return LDG_EINVAL;
+    if ((d = calloc(1, sizeof *d)) == NULL)
+        return LDG_ENOMEM;
+    pthread_mutex_init(&d->mu, NULL);
+    *out = d;
     return 0;
 }
 
-/* The fields of a record, with their digests when digests is set (a
- * JSON body needs none: computing them was most of ldg_body_get). */
-static int
-decode_fields(const uint8_t *rec, size_t len, size_t max,
-              struct ldg_field **out, size_t *n, int digests)
+void
+ldg_dicts_free(struct ldg_dicts *d)
 {
-    const uint8_t *p;
-    size_t pn, ns = 0;
-    uint8_t *owned;
-    struct ldg_field_slice *sl = NULL;
-    int rc = payload(rec, len, max, &p, &pn, &owned);
-    if (rc < 0)
-        return rc;
-    rc = ldg_codec_fields_decode(p, pn, out, n);
-    if (rc == 0 && !digests) {
-        free(owned);
-        return 0;
+    if (d == NULL)
+        return;
+    for (unsigned i = 0; i < LDG_DICT_IDS; i++) {
+        ZSTD_freeDDict(d->dd[i]);
+        free(d->bytes[i]);
     }
-    if (rc == 0)
-        rc = ldg_codec_fields_slices(p, pn, &sl, &ns);
-    if (rc == 0) {
-        for (size_t i = 0; i < ns && i < *n; i++)
-            digest_slices((*out)[i].digest, sl[i].salt, sl[i].name_enc,
-                          sl[i].name_enc_len, sl[i].value_enc,
-                          sl[i].value_enc_len);
-    } else if (*out != NULL) {
+    pthread_mutex_destroy(&d->mu);
+    free(d);
+}
+
+/* The id a zstd dictionary's header says it has (RFC 8878 5: the magic
+ * 0xEC30A437, then Dictionary_ID, both little-endian), or 0. */
+static unsigned
+dict_header_id(const uint8_t *p, size_t len)
+{
+    if (len < 8 || p[0] != 0x37 || p[1] != 0xa4 || p[2] != 0x30 || p[3] != 0xec)
+        return 0;
+    return (unsigned)p[4] | (unsigned)p[5] << 8 | (unsigned)p[6] << 16 |
+           (unsigned)p[7] << 24;
+}
+
+int
+ldg_dict_check(unsigned id, const uint8_t *p, size_t len)
+{
+    ZSTD_DDict *dd;
+    if (id < 1 || id >= LDG_DICT_IDS || len > LDG_DICT_MAX ||
+        dict_header_id(p, len) != id)
+        return LDG_ECORRUPT;
+    if ((dd = ZSTD_createDDict(p, len)) == NULL)
+        return LDG_ECORRUPT;
+    ZSTD_freeDDict(dd);
+    return 0;
+}
+
+int
+ldg_dicts_add(struct ldg_dicts *d, unsigned id, const uint8_t *p, size_t len)
+{
+    ZSTD_DDict *dd;
+    uint8_t *copy;
+    int rc = 0;
+
+    if (d == NULL || p == NULL)
+        return LDG_EINVAL;
+    if (id < 1 || id >= LDG_DICT_IDS || len > LDG_DICT_MAX ||
+        dict_header_id(p, len) != id)
+        return LDG_ECORRUPT;
+    pthread_mutex_lock(&d->mu);
+    if (__atomic_load_n(&d->dd[id], __ATOMIC_ACQUIRE) != NULL) {
+        /* held already: the same bytes, or the store is not what it was */
+        rc = d->len[id] == len && memcmp(d->bytes[id], p, len) == 0
+                 ? 0
+                 : LDG_ECORRUPT;
+        goto out;
+    }
+    if ((copy = malloc(len)) == NULL) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
+    memcpy(copy, p, len);
+    if ((dd = ZSTD_createDDict(copy, len)) == NULL) {
+        free(copy);
+        rc = LDG_ECORRUPT;
+        goto out;
+    }
+    d->bytes[id] = copy;
+    d->len[id] = len;
+    if (id > d->top)
+        d->top = id;
+    __atomic_store_n(&d->dd[id], dd, __ATOMIC_RELEASE);
+out:
+    pthread_mutex_unlock(&d->mu);
+    return rc;
+}
+
+unsigned
+ldg_dicts_top(struct ldg_dicts *d)
+{
+    unsigned top;
+    pthread_mutex_lock(&d->mu);
+    top = d->top;
+    pthread_mutex_unlock(&d->mu);
+    return top;
+}
+
+int
+ldg_dicts_get(const struct ldg_dicts *d, unsigned id, const uint8_t **p,
+              size_t *len)
+{
+    if (d == NULL || id < 1 || id >= LDG_DICT_IDS ||
+        __atomic_load_n(&d->dd[id], __ATOMIC_ACQUIRE) == NULL)
+        return LDG_ENOTFOUND;
+    *p = d->bytes[id];
+    *len = d->len[id];
+    return 0;
+}
+
+int
+ldg_cdict_new(struct ldg_cdict **out, unsigned id, const uint8_t *p, size_t len)
+{
+    struct ldg_cdict *c;
+    if (id < 1 || id >= LDG_DICT_IDS || dict_header_id(p, len) != id)
+        return LDG_ECORRUPT;
+    if ((c = calloc(1, sizeof *c)) == NULL)
+        return LDG_ENOMEM;
+    c->id = id;
+    if ((c->cd = ZSTD_createCDict(p, len, LDG_DICT_LEVEL)) == NULL) {
+        free(c);
+        return LDG_ENOMEM;
+    }
+    *out = c;
+    return 0;
+}
+
+unsigned
+ldg_cdict_id(const struct ldg_cdict *c)
+{
+    return c->id;
+}
+
+void
+ldg_cdict_free(struct ldg_cdict *c)
+{
+    if (c == NULL)
+        return;
+    ZSTD_freeCDict(c->cd);
+    free(c);
+}
+
+/* --------------------------------------------------- reading records -- */
+
+void
+ldg_inflate_release(struct ldg_inflate *s)
+{
+    free(s->p);
+    s->p = NULL;
+    s->cap = 0;
+}
+
+/* One frame at z (zn bytes) into s: legacy 0x01's (with magic) when dict
+ * is -1, else a magicless one with dictionary dict (0 none). Bounded by
+ * max: the frame must state its content size, at most max. */
+static int
+inflate(const struct ldg_dicts *d, int dict, const uint8_t *z, size_t zn,
+        size_t max, struct ldg_inflate *s, size_t *n)
+{
+    ZSTD_frameHeader h;
+    ZSTD_DCtx *dx;
+    size_t got;
+
+    if (ZSTD_getFrameHeader_advanced(
+            &h, z, zn, dict < 0 ? ZSTD_f_zstd1 : ZSTD_f_zstd1_magicless) != 0 ||
+        h.frameType != ZSTD_frame ||
+        h.frameContentSize == ZSTD_CONTENTSIZE_UNKNOWN ||
+        h.frameContentSize > max + 16)
+        return LDG_ECORRUPT;
+    if (s->cap < h.frameContentSize + 1) {
+        size_t cap = (size_t)h.frameContentSize + 1;
+        uint8_t *np;
+        if (cap < 4096)
+            cap = 4096;
+        if ((np = realloc(s->p, cap)) == NULL)
+            return LDG_ENOMEM;
+        s->p = np;
+        s->cap = cap;
+    }
+    if (dict < 0) {
+        dx = thread_dctx();
+        got = dx ? ZSTD_decompressDCtx(dx, s->p, h.frameContentSize, z, zn)
+                 : ZSTD_decompress(s->p, h.frameContentSize, z, zn);
+    } else {
+        const ZSTD_DDict *dd = NULL;
+        if (dict > 0 &&
+            (d == NULL ||
+             (dd = __atomic_load_n(&d->dd[dict], __ATOMIC_ACQUIRE)) == NULL))
+            return LDG_ECORRUPT; /* a dictionary the store lacks */
+        if ((dx = thread_dctx5()) == NULL)
+            return LDG_ENOMEM;
+        got =
+            ZSTD_decompress_usingDDict(dx, s->p, h.frameContentSize, z, zn, dd);
+    }
+    if (ZSTD_isError(got) || got != h.frameContentSize)
+        return LDG_ECORRUPT;
+    *n = got;
+    return 0;
+}
+
+int
+ldg_body_payload(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
+                 size_t max, struct ldg_inflate *s, struct ldg_payload *pl)
+{
+    int rc;
+    memset(pl, 0, sizeof *pl);
+    if (rec == NULL || len < 1)
+        return LDG_ECORRUPT;
+    switch (rec[0]) {
+    case LDG_BODY_RAW:
+        pl->map = rec + 1;
+        pl->len = len - 1;
+        return 0;
+    case LDG_BODY_ZSTD:
+        if ((rc = inflate(d, -1, rec + 1, len - 1, max, s, &pl->len)) < 0)
+            return rc;
+        pl->map = s->p;
+        return 0;
+    case LDG_BODY_SEEDED:
+        if (len < 1 + LDG_SEED_LEN + 1)
+            return LDG_ECORRUPT;
+        pl->seed = rec + 1;
+        pl->map = rec + 1 + LDG_SEED_LEN;
+        pl->len = len - 1 - LDG_SEED_LEN;
+        return 0;
+    case LDG_BODY_SEEDED_Z:
+        if (len < 1 + LDG_SEED_LEN + 2)
+            return LDG_ECORRUPT;
+        if ((rc = inflate(d, rec[1 + LDG_SEED_LEN], rec + 2 + LDG_SEED_LEN,
+                          len - 2 - LDG_SEED_LEN, max, s, &pl->len)) < 0)
+            return rc;
+        pl->seed = rec + 1;
+        pl->map = s->p;
+        pl->dict = rec[1 + LDG_SEED_LEN];
+        return 0;
+    case LDG_BODY_SALTED_Z:
+        if (len < 3)
+            return LDG_ECORRUPT;
+        if ((rc = inflate(d, rec[1], rec + 2, len - 2, max, s, &pl->len)) < 0)
+            return rc;
+        pl->map = s->p;
+        pl->dict = rec[1];
+        return 0;
+    default:
+        return LDG_ECORRUPT;
+    }
+}
+
+int
+ldg_body_record_open(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
+                     size_t max, struct ldg_inflate *s, const uint8_t **map,
+                     size_t *n, int *seeded)
+{
+    struct ldg_payload pl;
+    int rc;
+    if (s == NULL || map == NULL || n == NULL)
+        return LDG_EINVAL;
+    if ((rc = ldg_body_payload(d, rec, len, max, s, &pl)) < 0)
+        return rc;
+    *map = pl.map;
+    *n = pl.len;
+    if (seeded != NULL)
+        *seeded = pl.seed != NULL;
+    return 0;
+}
+
+/* The field name (its bytes, without the str header) of a slice. */
+static void
+slice_name(const struct ldg_field_slice *sl, const char **name, size_t *n)
+{
+    const uint8_t *p = sl->name_enc;
+    size_t h = (p[0] & 0xe0) == 0xa0 ? 1
+               : p[0] == 0xd9        ? 2
+               : p[0] == 0xda        ? 3
+                                     : 5;
+    *name = (const char *)p + h;
+    *n = sl->name_enc_len - h;
+}
+
+/* The digests of n sliced fields of a payload (a seeded one's salts
+ * derived from its seed). */
+static void
+slice_digests(const struct ldg_payload *pl, const struct ldg_field_slice *sl,
+              size_t n, uint8_t (*d)[32], struct ldg_field *f)
+{
+    struct ldg_seed_ctx sc;
+    if (pl->seed != NULL)
+        ldg_seed_init(&sc, pl->seed);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t salt[LDG_SALT_LEN];
+        const uint8_t *sp = sl[i].salt;
+        if (pl->seed != NULL) {
+            const char *name;
+            size_t nn;
+            slice_name(&sl[i], &name, &nn);
+            ldg_seed_salt(&sc, name, nn, salt);
+            sp = salt;
+        }
+        if (f != NULL)
+            memcpy(f[i].salt, sp, LDG_SALT_LEN);
+        digest_slices(f != NULL ? f[i].digest : d[i], sp, sl[i].name_enc,
+                      sl[i].name_enc_len, sl[i].value_enc, sl[i].value_enc_len);
+    }
+    if (pl->seed != NULL)
+        ldg_seed_wipe(&sc);
+}
+
+/* The fields of a record, with their salts and digests when digests is
+ * set (a JSON body needs none: computing them was most of ldg_body_get). */
+static int
+decode_fields(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
+              size_t max, struct ldg_field **out, size_t *n, int digests)
+{
+    struct ldg_inflate s = {NULL, 0};
+    struct ldg_payload pl;
+    size_t ns = 0;
+    struct ldg_field_slice *sl = NULL;
+    int rc = ldg_body_payload(d, rec, len, max, &s, &pl);
+    *out = NULL;
+    *n = 0;
+    if (rc < 0)
+        goto out;
+    rc = ldg_codec_fields_decode_shape(pl.map, pl.len, pl.seed != NULL, out, n);
+    if (rc < 0 || !digests)
+        goto out;
+    rc = ldg_codec_fields_slices_shape(pl.map, pl.len, pl.seed != NULL, &sl,
+                                       &ns);
+    if (rc == 0 && ns == *n)
+        slice_digests(&pl, sl, ns, NULL, *out);
+    else if (rc == 0)
+        rc = LDG_ECORRUPT;
+    if (rc < 0) {
         ldg_fields_free(*out, *n);
         *out = NULL;
         *n = 0;
     }
+out:
     free(sl);
-    free(owned);
+    ldg_inflate_release(&s);
     return rc;
 }
 
 int
-ldg_body_decode(const uint8_t *rec, size_t len, size_t max,
-                struct ldg_field **out, size_t *n)
+ldg_body_decode(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
+                size_t max, struct ldg_field **out, size_t *n)
 {
-    return decode_fields(rec, len, max, out, n, 1);
+    return decode_fields(d, rec, len, max, out, n, 1);
 }
 
 int
-ldg_body_decode_json(const uint8_t *rec, size_t len, size_t max, json_t **out)
+ldg_body_decode_json(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
+                     size_t max, json_t **out)
 {
     struct ldg_field *f;
     size_t n;
     json_t *o;
-    int rc = decode_fields(rec, len, max, &f, &n, 0);
+    int rc = decode_fields(d, rec, len, max, &f, &n, 0);
     if (rc < 0)
         return rc;
     o = json_object();
@@ -559,41 +1087,49 @@ ldg_body_decode_json(const uint8_t *rec, size_t len, size_t max, json_t **out)
 }
 
 int
-ldg_body_rec_root(const uint8_t *rec, size_t len, size_t max, uint8_t root[32])
+ldg_body_rec_root_s(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
+                    size_t max, struct ldg_inflate *s, uint8_t root[32])
 {
-    const uint8_t *p;
-    size_t pn, n = 0;
-    uint8_t *owned, d_stack[32][32], (*d)[32] = NULL;
+    struct ldg_payload pl;
+    size_t n = 0;
+    uint8_t d_stack[32][32], (*dg)[32] = NULL;
     struct ldg_field_slice sl_stack[32], *sl = sl_stack;
-    int rc = payload(rec, len, max, &p, &pn, &owned);
+    int rc = ldg_body_payload(d, rec, len, max, s, &pl);
     if (rc < 0)
         return rc;
     /* verify --full calls this for every event: one walk over the bytes
      * and no allocation for up to 32 fields */
-    rc = ldg_codec_fields_walk(p, pn, sl_stack, 32, &n);
+    rc = ldg_codec_fields_walk_shape(pl.map, pl.len, pl.seed != NULL, sl_stack,
+                                     32, &n);
     if (rc == 0 && n > 32) {
         sl = NULL;
-        rc = ldg_codec_fields_slices(p, pn, &sl, &n);
+        rc = ldg_codec_fields_slices_shape(pl.map, pl.len, pl.seed != NULL, &sl,
+                                           &n);
     }
     if (rc == 0) {
-        /* verify --full calls this for every event: no allocation for
-         * the usual dozen fields */
-        d = n <= 32 ? d_stack : malloc(n * 32);
-        if (d == NULL)
+        dg = n <= 32 ? d_stack : malloc(n * 32);
+        if (dg == NULL)
             rc = LDG_ENOMEM;
     }
     if (rc == 0) {
-        for (size_t i = 0; i < n; i++)
-            digest_slices(d[i], sl[i].salt, sl[i].name_enc, sl[i].name_enc_len,
-                          sl[i].value_enc, sl[i].value_enc_len);
-        ldg_body_root(root, (const uint8_t(*)[32])d, n);
+        slice_digests(&pl, sl, n, dg, NULL);
+        ldg_body_root(root, (const uint8_t(*)[32])dg, n);
     }
-    if (d != d_stack)
-        free(d);
+    if (dg != d_stack)
+        free(dg);
     if (sl != sl_stack)
         free(sl);
-    free(owned);
     return rc;
+}
+
+int
+ldg_body_rec_root(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
+                  size_t max, uint8_t root[32])
+{
+    struct ldg_inflate *s = thread_scratch();
+    if (s == NULL)
+        return LDG_ENOMEM;
+    return ldg_body_rec_root_s(d, rec, len, max, s, root);
 }
 
 void
@@ -609,17 +1145,18 @@ ldg_fields_free(struct ldg_field *f, size_t n)
 }
 
 int
-ldg_body_rec_json_text(const uint8_t *rec, size_t len, size_t max,
+ldg_body_rec_json_text(const struct ldg_dicts *d, const uint8_t *rec,
+                       size_t len, size_t max, struct ldg_inflate *s,
                        struct ldg_buf *b)
 {
-    const uint8_t *p;
-    size_t pn;
-    uint8_t *owned;
-    int rc = payload(rec, len, max, &p, &pn, &owned);
-    if (rc < 0)
-        return rc;
-    rc = ldg_codec_fields_json_text(p, pn, b);
-    free(owned);
+    struct ldg_payload pl;
+    int rc;
+    if (s == NULL && (s = thread_scratch()) == NULL)
+        return LDG_ENOMEM;
+    rc = ldg_body_payload(d, rec, len, max, s, &pl);
+    if (rc == 0)
+        rc = ldg_codec_fields_json_text_shape(pl.map, pl.len, pl.seed != NULL,
+                                              b);
     return rc;
 }
 
@@ -635,9 +1172,287 @@ int
 ldg_body_record_plain(const uint8_t *rec, size_t len, const uint8_t **p,
                       size_t *n)
 {
-    if (rec == NULL || len < 1 || rec[0] != LDG_BODY_RAW)
+    if (rec == NULL || len < 1)
         return 0;
-    *p = rec + 1;
-    *n = len - 1;
-    return 1;
+    if (rec[0] == LDG_BODY_RAW) {
+        *p = rec + 1;
+        *n = len - 1;
+        return 1;
+    }
+    if (rec[0] == LDG_BODY_SEEDED && len > 1 + LDG_SEED_LEN) {
+        *p = rec + 1 + LDG_SEED_LEN;
+        *n = len - 1 - LDG_SEED_LEN;
+        return 1;
+    }
+    return 0;
+}
+
+int
+ldg_body_record_seeded(const uint8_t *rec, size_t len)
+{
+    return rec != NULL && len > 0 &&
+           (rec[0] == LDG_BODY_SEEDED || rec[0] == LDG_BODY_SEEDED_Z);
+}
+
+/* ---------------------------------------------------------- training -- */
+
+/*
+ * A dictionary is trained on the maps of recent bodies (seeded shape: name
+ * then value), in which every value is replaced by nil except those that
+ * erasing a body cannot remove from the store:
+ *
+ *   - nil, true and false;
+ *   - a string the vocabulary enumerates ("ok", "failed", "deny", ...;
+ *     ledger/vocab.c);
+ *   - a string an entry of the window shows: its type, subject, the
+ *     subject's name (after its first ':'), run, actor key id, id, source
+ *     exe and unit. Entries are never erased (only pruned into archives).
+ *
+ * Numbers, other strings, arrays and maps go. zstd's trainer (fastCover)
+ * builds the dictionary's content from segments of these samples only, so
+ * a dictionary holds field names, the structure of the maps and those
+ * values: nothing of an erased body is left in it. Its tables only count
+ * symbols. Training the same samples gives the same bytes.
+ */
+struct env_str {
+    char *p;
+    size_t n;
+};
+struct ldg_train {
+    /* envelope strings, sorted when the dictionary is made */
+    struct env_str *env;
+    size_t nenv, capenv;
+    /* the bodies' sanitized maps, back to back */
+    struct ldg_buf samples;
+    size_t *sizes;
+    size_t nsamples, capsamples;
+};
+
+int
+ldg_train_new(struct ldg_train **out)
+{
+    struct ldg_train *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return LDG_ENOMEM;
+    ldg_buf_init(&t->samples, (size_t)1 << 30);
+    *out = t;
+    return 0;
+}
+
+void
+ldg_train_free(struct ldg_train *t)
+{
+    if (t == NULL)
+        return;
+    for (size_t i = 0; i < t->nenv; i++)
+        free(t->env[i].p);
+    free(t->env);
+    ldg_buf_release(&t->samples);
+    free(t->sizes);
+    free(t);
+}
+
+static int
+env_add(struct ldg_train *t, const char *s, size_t n)
+{
+    char *c;
+    if (n == 0)
+        return 0;
+    if (t->nenv == t->capenv) {
+        size_t cap = t->capenv ? 2 * t->capenv : 1024;
+        struct env_str *e = realloc(t->env, cap * sizeof *e);
+        if (e == NULL)
+            return LDG_ENOMEM;
+        t->env = e;
+        t->capenv = cap;
+    }
+    if ((c = malloc(n)) == NULL)
+        return LDG_ENOMEM;
+    memcpy(c, s, n);
+    t->env[t->nenv].p = c;
+    t->env[t->nenv++].n = n;
+    return 0;
+}
+
+int
+ldg_train_envelope(struct ldg_train *t, const struct ldg_event *ev)
+{
+    const char *colon = strchr(ev->subject, ':');
+    int rc = 0;
+    if (rc == 0)
+        rc = env_add(t, ev->type, strlen(ev->type));
+    if (rc == 0)
+        rc = env_add(t, ev->subject, strlen(ev->subject));
+    if (rc == 0 && colon != NULL)
+        rc = env_add(t, colon + 1, strlen(colon + 1));
+    if (rc == 0)
+        rc = env_add(t, ev->run, strlen(ev->run));
+    if (rc == 0)
+        rc = env_add(t, ev->actor, strlen(ev->actor));
+    if (rc == 0 && ev->id_len > 0)
+        rc = env_add(t, ev->id, ev->id_len);
+    if (rc == 0 && ev->src_exe_len > 0)
+        rc = env_add(t, ev->src_exe, ev->src_exe_len);
+    if (rc == 0 && ev->src_unit_len > 0)
+        rc = env_add(t, ev->src_unit, ev->src_unit_len);
+    return rc;
+}
+
+/* Adds a body record's map (either shape) as it is; sanitized when the
+ * dictionary is made (the envelopes must all be in by then). */
+int
+ldg_train_body(struct ldg_train *t, const struct ldg_dicts *d,
+               const uint8_t *rec, size_t len, size_t max)
+{
+    struct ldg_inflate s = {NULL, 0};
+    struct ldg_payload pl;
+    uint8_t shape;
+    int rc = ldg_body_payload(d, rec, len, max, &s, &pl);
+    if (rc < 0) {
+        ldg_inflate_release(&s);
+        return rc;
+    }
+    if (t->nsamples == t->capsamples) {
+        size_t cap = t->capsamples ? 2 * t->capsamples : 1024;
+        size_t *ns = realloc(t->sizes, cap * sizeof *ns);
+        if (ns == NULL) {
+            ldg_inflate_release(&s);
+            return LDG_ENOMEM;
+        }
+        t->sizes = ns;
+        t->capsamples = cap;
+    }
+    shape = pl.seed != NULL;
+    ldg_buf_add(&t->samples, &shape, 1);
+    ldg_buf_add(&t->samples, pl.map, pl.len);
+    t->sizes[t->nsamples++] = 1 + pl.len;
+    ldg_inflate_release(&s);
+    return t->samples.err;
+}
+
+size_t
+ldg_train_count(const struct ldg_train *t)
+{
+    return t->nsamples;
+}
+
+static int
+strcmp_n(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c ? c : (an > bn) - (an < bn);
+}
+
+static int
+env_sort_cmp(const void *a, const void *b)
+{
+    const struct env_str *x = a, *y = b;
+    return strcmp_n((const uint8_t *)x->p, x->n, (const uint8_t *)y->p, y->n);
+}
+
+/* Is the string s (n bytes) one that may be in a dictionary? (t->env
+ * sorted) */
+static int
+kept_string(const struct ldg_train *t, const uint8_t *s, size_t n)
+{
+    size_t lo = 0, hi = t->nenv;
+    if (ldg_vocab_enum_value((const char *)s, n))
+        return 1;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp_n((const uint8_t *)t->env[mid].p, t->env[mid].n, s, n);
+        if (c == 0)
+            return 1;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+static int
+kept_value(const struct ldg_train *t, const uint8_t *v, size_t n)
+{
+    size_t h;
+    if (n == 1 && (v[0] == 0xc0 || v[0] == 0xc2 || v[0] == 0xc3))
+        return 1;
+    if ((v[0] & 0xe0) == 0xa0)
+        h = 1;
+    else if (v[0] == 0xd9)
+        h = 2;
+    else if (v[0] == 0xda)
+        h = 3;
+    else if (v[0] == 0xdb)
+        h = 5;
+    else
+        return 0;
+    return n >= h && kept_string(t, v + h, n - h);
+}
+
+int
+ldg_dict_train(struct ldg_train *t, unsigned id, uint8_t **out, size_t *len)
+{
+    struct ldg_buf san;
+    size_t *sizes = NULL, at = 0, ds, k = 0;
+    uint8_t *dict = NULL;
+    int rc = 0;
+    ZDICT_fastCover_params_t fc;
+
+    *out = NULL;
+    *len = 0;
+    if (id < 1 || id >= LDG_DICT_IDS)
+        return LDG_EINVAL;
+    if (t->nsamples < LDG_DICT_TRAIN_MIN)
+        return LDG_ENOTFOUND;
+    sizes = malloc(t->nsamples * sizeof *sizes);
+    dict = malloc(LDG_DICT_SIZE);
+    ldg_buf_init(&san, (size_t)1 << 30);
+    if (sizes == NULL || dict == NULL) {
+        rc = LDG_ENOMEM;
+        goto out;
+    }
+    qsort(t->env, t->nenv, sizeof *t->env, env_sort_cmp);
+    for (size_t i = 0; i < t->nsamples; i++) {
+        const uint8_t *p = t->samples.p + at + 1;
+        size_t n = t->sizes[i] - 1, nf = 0, before = san.len;
+        struct ldg_field_slice *sl = NULL;
+        int seeded = t->samples.p[at];
+        at += t->sizes[i];
+        if (ldg_codec_fields_slices_shape(p, n, seeded, &sl, &nf) < 0)
+            continue; /* not canonical: left out */
+        ldg_mp_map(&san, (uint32_t)nf);
+        for (size_t f = 0; f < nf; f++) {
+            ldg_buf_add(&san, sl[f].name_enc, sl[f].name_enc_len);
+            if (kept_value(t, sl[f].value_enc, sl[f].value_enc_len))
+                ldg_buf_add(&san, sl[f].value_enc, sl[f].value_enc_len);
+            else
+                ldg_buf_add(&san, "\xc0", 1);
+        }
+        free(sl);
+        sizes[k++] = san.len - before;
+    }
+    if (san.err) {
+        rc = san.err;
+        goto out;
+    }
+    memset(&fc, 0, sizeof fc);
+    fc.d = 8;     /* k is searched over a few values (steps) */
+    fc.steps = 4; /* single-threaded: deterministic */
+    fc.zParams.compressionLevel = LDG_DICT_LEVEL;
+    fc.zParams.dictID = id;
+    ds = ZDICT_optimizeTrainFromBuffer_fastCover(dict, LDG_DICT_SIZE, san.p,
+                                                 sizes, (unsigned)k, &fc);
+    if (ZDICT_isError(ds) || dict_header_id(dict, ds) != id) {
+        rc = LDG_ENOTFOUND; /* too little to learn from */
+        goto out;
+    }
+    *out = dict;
+    *len = ds;
+    dict = NULL;
+out:
+    free(dict);
+    free(sizes);
+    ldg_buf_release(&san);
+    return rc;
 }

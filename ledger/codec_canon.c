@@ -207,6 +207,13 @@ int
 ldg_codec_fields_walk(const uint8_t *p, size_t len, struct ldg_field_slice *out,
                       size_t cap, size_t *n)
 {
+    return ldg_codec_fields_walk_shape(p, len, 0, out, cap, n);
+}
+
+int
+ldg_codec_fields_walk_shape(const uint8_t *p, size_t len, int seeded,
+                            struct ldg_field_slice *out, size_t cap, size_t *n)
+{
     struct cw w = {p, p + len};
     const uint8_t *prev = NULL;
     size_t prevn = 0;
@@ -231,20 +238,25 @@ ldg_codec_fields_walk(const uint8_t *p, size_t len, struct ldg_field_slice *out,
     if (cnt > LDG_FIELDS_MAX)
         return LDG_ECORRUPT;
     for (uint64_t i = 0; i < cnt; i++) {
-        const uint8_t *name = w.p, *salt, *val;
+        const uint8_t *name = w.p, *salt = NULL, *val;
+        size_t name_len;
         if (canon_key(&w, &prev, &prevn, i == 0) < 0)
             return LDG_ECORRUPT;
-        /* [bin8(16) salt, value] */
-        if (!ldg_field_pair_at(w.p, w.end))
-            return LDG_ECORRUPT;
-        salt = w.p + LDG_FIELD_PAIR_SALT;
-        w.p += LDG_FIELD_PAIR_VALUE;
+        name_len = (size_t)(w.p - name);
+        if (!seeded) {
+            /* [bin8(16) salt, value] */
+            if (!ldg_field_pair_at(w.p, w.end))
+                return LDG_ECORRUPT;
+            salt = w.p + LDG_FIELD_PAIR_SALT;
+            w.p += LDG_FIELD_PAIR_VALUE;
+        }
+        /* a seeded map holds the value itself: its salt is derived */
         val = w.p;
         if (canon_value(&w, 1) < 0)
             return LDG_ECORRUPT;
         if (out != NULL && i < cap) {
             out[i].name_enc = name;
-            out[i].name_enc_len = (size_t)(salt - 3 - name);
+            out[i].name_enc_len = name_len;
             out[i].salt = salt;
             out[i].value_enc = val;
             out[i].value_enc_len = (size_t)(w.p - val);

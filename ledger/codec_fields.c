@@ -37,6 +37,15 @@ int
 ldg_codec_fields_decode(const uint8_t *p, size_t len, struct ldg_field **out,
                         size_t *n)
 {
+    return ldg_codec_fields_decode_shape(p, len, 0, out, n);
+}
+
+/* seeded: the map holds each value itself (a seeded record's, FORMAT.md
+ * 4): the salts are left zero for the caller to derive. */
+int
+ldg_codec_fields_decode_shape(const uint8_t *p, size_t len, int seeded,
+                              struct ldg_field **out, size_t *n)
+{
     msgpack_unpacked u;
     const msgpack_object *m;
     struct ldg_field *f = NULL;
@@ -63,10 +72,12 @@ ldg_codec_fields_decode(const uint8_t *p, size_t len, struct ldg_field **out,
         if (kv->key.type != MSGPACK_OBJECT_STR ||
             memchr(ldg_mp_sptr(&kv->key.via.str), 0, kv->key.via.str.size) ||
             (cnt > 0 && ldg_mp_key_cmp(&m->via.map.ptr[cnt - 1].key.via.str,
-                                       &kv->key.via.str) >= 0) ||
-            arr->type != MSGPACK_OBJECT_ARRAY || arr->via.array.size != 2 ||
-            arr->via.array.ptr[0].type != MSGPACK_OBJECT_BIN ||
-            arr->via.array.ptr[0].via.bin.size != LDG_SALT_LEN)
+                                       &kv->key.via.str) >= 0))
+            goto out;
+        if (!seeded &&
+            (arr->type != MSGPACK_OBJECT_ARRAY || arr->via.array.size != 2 ||
+             arr->via.array.ptr[0].type != MSGPACK_OBJECT_BIN ||
+             arr->via.array.ptr[0].via.bin.size != LDG_SALT_LEN))
             goto out;
         f[cnt].name =
             strndup(ldg_mp_sptr(&kv->key.via.str), kv->key.via.str.size);
@@ -74,8 +85,13 @@ ldg_codec_fields_decode(const uint8_t *p, size_t len, struct ldg_field **out,
             rc = LDG_ENOMEM;
             goto out;
         }
-        memcpy(f[cnt].salt, arr->via.array.ptr[0].via.bin.ptr, LDG_SALT_LEN);
-        rc = ldg_mp_obj_to_json(&arr->via.array.ptr[1], &f[cnt].value, 1);
+        if (seeded) {
+            rc = ldg_mp_obj_to_json(arr, &f[cnt].value, 1);
+        } else {
+            memcpy(f[cnt].salt, arr->via.array.ptr[0].via.bin.ptr,
+                   LDG_SALT_LEN);
+            rc = ldg_mp_obj_to_json(&arr->via.array.ptr[1], &f[cnt].value, 1);
+        }
         if (rc < 0) {
             cnt++;
             goto out;
@@ -171,11 +187,18 @@ int
 ldg_codec_fields_slices(const uint8_t *p, size_t len,
                         struct ldg_field_slice **out, size_t *n)
 {
+    return ldg_codec_fields_slices_shape(p, len, 0, out, n);
+}
+
+int
+ldg_codec_fields_slices_shape(const uint8_t *p, size_t len, int seeded,
+                              struct ldg_field_slice **out, size_t *n)
+{
     struct ldg_field_slice *s;
     size_t cnt = 0;
     /* canonical form, key order, [salt, value] shape, checked on the
      * bytes (codec_canon.c): this is on verify's hot path */
-    int rc = ldg_codec_fields_walk(p, len, NULL, 0, &cnt);
+    int rc = ldg_codec_fields_walk_shape(p, len, seeded, NULL, 0, &cnt);
 
     *out = NULL;
     *n = 0;
@@ -184,7 +207,7 @@ ldg_codec_fields_slices(const uint8_t *p, size_t len,
     s = calloc(cnt ? cnt : 1, sizeof *s);
     if (s == NULL)
         return LDG_ENOMEM;
-    if ((rc = ldg_codec_fields_walk(p, len, s, cnt, &cnt)) < 0) {
+    if ((rc = ldg_codec_fields_walk_shape(p, len, seeded, s, cnt, &cnt)) < 0) {
         free(s);
         return rc;
     }
@@ -194,12 +217,12 @@ ldg_codec_fields_slices(const uint8_t *p, size_t len,
 }
 
 /*
- * Needles for a byte prefilter over stored body records (query's body.X=
- * terms): a record whose payload is stored uncompressed holds, for a field
- * `name`, the bytes  str(name) 0x92 0xc4 0x10  (the name, then the header
- * of its [bin8(16) salt, value] pair), and its value as canonical msgpack.
- * A record without them cannot have the field or the value; one with them
- * still has to be decoded to be sure.
+ * Needles for a byte prefilter over body payloads (query's body.X= terms):
+ * a payload (ldg_body_record_open's) holds, for a field `name`, the bytes
+ * str(name) (followed by its [salt, value] pair in a salted map, by the
+ * value in a seeded one), and its value as canonical msgpack. A payload
+ * without them cannot have the field or the value; one with them still
+ * has to be decoded to be sure.
  */
 int
 ldg_body_needle_name(const char *name, uint8_t **out, size_t *len)
@@ -212,7 +235,6 @@ ldg_body_needle_name(const char *name, uint8_t **out, size_t *len)
     n = strlen(name);
     ldg_buf_init(&b, n + 16);
     ldg_mp_str(&b, name, n);
-    ldg_buf_add(&b, ldg_field_pair_head, sizeof ldg_field_pair_head);
     if (b.err) {
         int rc = b.err;
         ldg_buf_release(&b);

@@ -435,6 +435,13 @@ jt_value(uint8_t **op, const uint8_t **pp, const uint8_t *end, int depth)
 int
 ldg_codec_fields_json_text(const uint8_t *p, size_t len, struct ldg_buf *b)
 {
+    return ldg_codec_fields_json_text_shape(p, len, 0, b);
+}
+
+int
+ldg_codec_fields_json_text_shape(const uint8_t *p, size_t len, int seeded,
+                                 struct ldg_buf *b)
+{
     const uint8_t *q = p, *end = p + len;
     uint8_t *o0, *o;
     uint32_t n;
@@ -461,27 +468,33 @@ ldg_codec_fields_json_text(const uint8_t *p, size_t len, struct ldg_buf *b)
             rc = LDG_ECORRUPT;
             break;
         }
-        if (q < end && *q == 0x92) {
-            q++;
-        } else if (q >= end || jt_container(&q, end, &two) != 1 || two != 2) {
+        if (!seeded) {
+            if (q < end && *q == 0x92) {
+                q++;
+            } else if (q >= end || jt_container(&q, end, &two) != 1 ||
+                       two != 2) {
+                rc = LDG_ECORRUPT;
+                break;
+            }
+            if (q >= end) {
+                rc = LDG_ECORRUPT;
+                break;
+            }
+            /* [salt, value]: the salt is skipped whatever it is (a bin8
+             * of 16 bytes as written) */
+            if (end - q > 18 && q[0] == 0xc4 && q[1] == 16)
+                salt = 18;
+            else
+                salt = ldg_mp_bounded_len(q, (size_t)(end - q));
+            if (salt == 0) {
+                rc = LDG_ECORRUPT;
+                break;
+            }
+            q += salt;
+        } else if (q >= end) {
             rc = LDG_ECORRUPT;
             break;
         }
-        if (q >= end) {
-            rc = LDG_ECORRUPT;
-            break;
-        }
-        /* [salt, value]: the salt is skipped whatever it is (a bin8 of
-         * 16 bytes as written) */
-        if (end - q > 18 && q[0] == 0xc4 && q[1] == 16)
-            salt = 18;
-        else
-            salt = ldg_mp_bounded_len(q, (size_t)(end - q));
-        if (salt == 0) {
-            rc = LDG_ECORRUPT;
-            break;
-        }
-        q += salt;
         if (i)
             *o++ = ',';
         o = jt_str(o, s, sn);
@@ -496,8 +509,9 @@ ldg_codec_fields_json_text(const uint8_t *p, size_t len, struct ldg_buf *b)
 }
 
 int
-ldg_body_record_json_append(const uint8_t *rec, size_t rec_len, size_t body_max,
-                            char **buf, size_t *len, size_t *cap)
+ldg_body_record_json_append(const struct ldg_dicts *d, const uint8_t *rec,
+                            size_t rec_len, size_t body_max, char **buf,
+                            size_t *len, size_t *cap)
 {
     struct ldg_buf b;
     int rc;
@@ -510,7 +524,7 @@ ldg_body_record_json_append(const uint8_t *rec, size_t rec_len, size_t body_max,
     b.cap = *cap;
     b.max = (size_t)1 << 30;
     b.err = 0;
-    rc = ldg_body_rec_json_text(rec, rec_len, body_max, &b);
+    rc = ldg_body_rec_json_text(d, rec, rec_len, body_max, NULL, &b);
     if (rc == 0)
         ldg_buf_add(&b, "", 1); /* NUL, not counted */
     if (rc == 0 && b.err)

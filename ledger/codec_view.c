@@ -35,6 +35,10 @@ struct ldg_body_view {
     int erased;
     size_t n;
     struct vfield f[LDG_FIELDS_MAX]; /* msgpack mode */
+    /* a compressed record is inflated here, with these dictionaries */
+    const struct ldg_dicts *dicts;
+    size_t max;
+    struct ldg_inflate scratch;
 };
 
 int
@@ -49,7 +53,18 @@ ldg_body_view_new(struct ldg_body_view **out)
 void
 ldg_body_view_free(struct ldg_body_view *b)
 {
+    if (b == NULL)
+        return;
+    ldg_inflate_release(&b->scratch);
     free(b);
+}
+
+void
+ldg_body_view_set_dicts(struct ldg_body_view *b, const struct ldg_dicts *d,
+                        size_t body_max)
+{
+    b->dicts = d;
+    b->max = body_max;
 }
 
 void
@@ -281,19 +296,15 @@ ldg_body_view_json(const struct ldg_body_view *b, const char *name)
 
 /* ------------------------------------------------------------ records -- */
 
-/* The field map of a plain (uncompressed) body record: *p at its first
+/* The field map of a body record's payload p (n bytes): *p at its first
  * key, *end past its last byte, *n its number of fields (at most
- * LDG_FIELDS_MAX). -1 for a compressed record, an unknown flag, or bytes
- * that do not begin a map. */
+ * LDG_FIELDS_MAX). -1 for bytes that do not begin a map. */
 static int
-record_map(const uint8_t *rec, size_t len, const uint8_t **p,
-           const uint8_t **end, uint64_t *n)
+map_head(const uint8_t *q, size_t plen, const uint8_t **p, const uint8_t **end,
+         uint64_t *n)
 {
-    const uint8_t *q;
-    size_t plen;
     uint8_t c;
-
-    if (ldg_body_record_plain(rec, len, &q, &plen) != 1 || plen < 1)
+    if (plen < 1)
         return -1;
     *end = q + plen;
     c = *q++;
@@ -312,29 +323,57 @@ record_map(const uint8_t *rec, size_t len, const uint8_t **p,
     return *n > LDG_FIELDS_MAX ? -1 : 0;
 }
 
+/* The field map of a plain (uncompressed) body record: as map_head, and
+ * *seeded for a seeded record's map (name to value, no [salt, value]
+ * pair). -1 for a compressed record, an unknown flag, or bytes that do
+ * not begin a map. */
+static int
+record_map(const uint8_t *rec, size_t len, const uint8_t **p,
+           const uint8_t **end, uint64_t *n, int *seeded)
+{
+    const uint8_t *q;
+    size_t plen;
+
+    if (ldg_body_record_plain(rec, len, &q, &plen) != 1)
+        return -1;
+    *seeded = ldg_body_record_seeded(rec, len);
+    return map_head(q, plen, p, end, n);
+}
+
 int
 ldg_body_view_from_record(struct ldg_body_view *b, const uint8_t *rec,
                           size_t len)
 {
     const uint8_t *p, *end;
     uint64_t n;
+    int seeded;
 
     b->json = NULL;
     b->erased = 0;
     b->n = 0;
-    /* compressed, unknown flag or not a map: the strict decoder */
-    if (record_map(rec, len, &p, &end, &n) < 0)
-        return 1;
+    if (record_map(rec, len, &p, &end, &n, &seeded) < 0) {
+        /* compressed: inflated with the view's dictionaries; an unknown
+         * flag or not a map: the strict decoder */
+        struct ldg_payload pl;
+        if (b->max == 0 ||
+            ldg_body_payload(b->dicts, rec, len, b->max, &b->scratch, &pl) <
+                0 ||
+            map_head(pl.map, pl.len, &p, &end, &n) < 0)
+            return 1;
+        seeded = pl.seed != NULL;
+    }
     for (uint64_t i = 0; i < n; i++) {
         struct ldg_slice name;
         size_t l = ldg_mp_bounded_len(p, (size_t)(end - p));
         if (l == 0 || mp_str(p, l, &name) < 0)
             return 1;
         p += l;
-        /* [bin8(16) salt, value] */
-        if (!ldg_field_pair_at(p, end))
-            return 1;
-        p += LDG_FIELD_PAIR_VALUE;
+        /* [bin8(16) salt, value], or the value alone (seeded) */
+        if (!seeded) {
+            if (!ldg_field_pair_at(p, end))
+                return 1;
+            p += LDG_FIELD_PAIR_VALUE;
+        }
         if ((l = ldg_mp_bounded_len(p, (size_t)(end - p))) == 0)
             return 1;
         b->f[i].name = name.p;
@@ -372,10 +411,11 @@ ldg_body_record_str(const uint8_t *rec, size_t len, const char *name,
     const uint8_t *p, *end;
     size_t want;
     uint64_t n;
+    int seeded;
 
     if (rec == NULL || name == NULL || out == NULL)
         return LDG_EINVAL;
-    if (record_map(rec, len, &p, &end, &n) < 0)
+    if (record_map(rec, len, &p, &end, &n, &seeded) < 0)
         return 2; /* compressed, unknown flag or not a map */
     want = strlen(name);
     /* as ldg_body_view_from_record splits them, up to the first field
@@ -394,9 +434,11 @@ ldg_body_record_str(const uint8_t *rec, size_t len, const char *name,
             return 2;
         }
         p += l;
-        if (!ldg_field_pair_at(p, end))
-            return 2;
-        p += LDG_FIELD_PAIR_VALUE;
+        if (!seeded) {
+            if (!ldg_field_pair_at(p, end))
+                return 2;
+            p += LDG_FIELD_PAIR_VALUE;
+        }
         if (p >= end || (l = value_len(p, (size_t)(end - p))) == 0)
             return 2;
         if (nm.n == want && memcmp(nm.p, name, want) == 0)

@@ -222,6 +222,36 @@ ldg_keyed_hash16(uint8_t out[16], const uint8_t key[32], const void *msg,
     crypto_generichash(out, 16, msg, n, key, 32);
 }
 
+_Static_assert(sizeof(crypto_generichash_state) <=
+                   sizeof(((struct ldg_seed_ctx *)0)->state),
+               "ldg_seed_ctx holds a BLAKE2b state");
+
+void
+ldg_seed_init(struct ldg_seed_ctx *c, const uint8_t seed[LDG_SEED_LEN])
+{
+    crypto_generichash_state *st = (crypto_generichash_state *)c->state;
+    crypto_generichash_init(st, seed, LDG_SEED_LEN, LDG_SALT_LEN);
+    crypto_generichash_update(st, (const unsigned char *)LDG_CTX_SALT,
+                              sizeof LDG_CTX_SALT);
+}
+
+void
+ldg_seed_salt(const struct ldg_seed_ctx *c, const char *name, size_t n,
+              uint8_t salt[LDG_SALT_LEN])
+{
+    crypto_generichash_state st;
+    memcpy(&st, c->state, sizeof st);
+    crypto_generichash_update(&st, (const unsigned char *)name, n);
+    crypto_generichash_final(&st, salt, LDG_SALT_LEN);
+    sodium_memzero(&st, sizeof st);
+}
+
+void
+ldg_seed_wipe(struct ldg_seed_ctx *c)
+{
+    sodium_memzero(c, sizeof *c);
+}
+
 void
 ldg_shorthash128(uint8_t out[16], const uint8_t key[16], const void *msg,
                  size_t n)

@@ -14,6 +14,8 @@
 #include "ledger/module.h"
 #include "util/util.h"
 
+#include "ledger/format.h" /* after module.h: LDG_SALT_LEN */
+
 /* Incremental SHA-256 (ldg_sha256_ctx): declared in ledger/module.h. */
 
 /* Ed25519 over a message given as a prefix (domain context) and the bytes.
@@ -34,6 +36,21 @@ int ldg_ed25519_verify_raw(const uint8_t sig[64], const void *msg, size_t n,
 void ldg_keyed_hash16(uint8_t out[16], const uint8_t key[32], const void *msg,
                       size_t n);
 void ldg_random(void *buf, size_t n);
+
+/* Field salts from a body's seed (FORMAT.md 4, a seeded body record):
+ *   salt = BLAKE2b(key = seed[16], outlen = 16,
+ *                  msg = "ledger/salt/v1" 0x00 ‖ name)
+ * with name the field name's bytes. ldg_seed_init keys the hash once for a
+ * body; ldg_seed_salt derives one field's salt from it (one BLAKE2b block
+ * for names up to 113 bytes). The context holds the seed's state: wipe it
+ * with ldg_seed_wipe once the body is done. */
+struct ldg_seed_ctx {
+    _Alignas(64) unsigned char state[384]; /* crypto_generichash_state */
+};
+void ldg_seed_init(struct ldg_seed_ctx *c, const uint8_t seed[LDG_SEED_LEN]);
+void ldg_seed_salt(const struct ldg_seed_ctx *c, const char *name, size_t n,
+                   uint8_t salt[LDG_SALT_LEN]);
+void ldg_seed_wipe(struct ldg_seed_ctx *c);
 /* SipHash-2-4 with a 128-bit output under a 16-byte key (libsodium's
  * crypto_shorthash_siphashx24): a keyed PRF over short inputs, for the
  * multiset hashes verify compares (the key is random per run). */

@@ -27,11 +27,16 @@
 #define LDG_CTX_FIELD "ledger/field/v1"
 #define LDG_CTX_BODY "ledger/body/v1"
 #define LDG_CTX_HORIZON "ledger/horizon/v1"
+/* A seeded body's field salts (FORMAT.md 4): BLAKE2b keyed with the body's
+ * seed over this context (with its NUL) and the field's name. */
+#define LDG_CTX_SALT "ledger/salt/v1"
 
 /* A body field's salt (FORMAT.md 4.2): LDG_SALT_LEN (module.h: the
  * modules see salts in ldg_field) random bytes per field, stored as bin8
  * (0xc4 0x10 ‖ salt) and written in hex where JSON carries it. */
 #define LDG_SALT_HEX_LEN (2 * LDG_SALT_LEN)
+/* A seeded body record's seed (FORMAT.md 4): random, one per event. */
+#define LDG_SEED_LEN 16
 
 /* A body record's field value (FORMAT.md 4.1): under its name, the pair
  * array(2) [bin8(16) salt, value], which begins with these three bytes
@@ -166,6 +171,13 @@ enum ldg_core_db {
     LDG_DB_IX_SUBJECT,
     LDG_DB_IX_RUN,
     LDG_DB_IX_ACTOR,
+    /* store layout 5: the zstd dictionaries of body records (FORMAT.md
+     * 4), and the entries and bodies as layout 5 keeps them (in place of
+     * entries and bodies, which it keeps empty); absent in older
+     * read-only ledgers */
+    LDG_DB_DICTS,
+    LDG_DB_ENTRIES5,
+    LDG_DB_BODIES5,
     LDG_CORE_DBS
 };
 extern const char *const ldg_core_db_names[LDG_CORE_DBS];
@@ -178,6 +190,28 @@ extern const char *const ldg_core_db_names[LDG_CORE_DBS];
  * payload as is or one zstd frame of it. */
 #define LDG_BODY_RAW 0x00
 #define LDG_BODY_ZSTD 0x01
+/* Store layout 5 (FORMAT.md 4): a seeded record, seed[16] ‖ map { name :
+ * value }; the same with the map as a magicless zstd frame after a
+ * dictionary byte; a salted map as such a frame after a dictionary byte. */
+#define LDG_BODY_SEEDED 0x02
+#define LDG_BODY_SEEDED_Z 0x03
+#define LDG_BODY_SALTED_Z 0x04
+
+/* db dicts (store layout 5): key u8 id (1..255), value a zstd dictionary
+ * (RFC 8878 section 5) whose Dictionary_ID is that id. */
+#define LDG_DICT_IDS 256
+#define LDG_DICT_KEY_LEN 1
+#define LDG_DICT_MAX ((size_t)1 << 20) /* a reader refuses a bigger one */
+/* What this build trains: a 16 KiB dictionary, frames at zstd level 1,
+ * from the bodies of the last LDG_DICT_TRAIN_EVENTS events when the log
+ * reaches LDG_DICT_FIRST events, and again each time it has grown
+ * LDG_DICT_GROWTH-fold since (ldg_dict_due, writer.c). */
+#define LDG_DICT_SIZE ((size_t)16 << 10)
+#define LDG_DICT_LEVEL 1
+#define LDG_DICT_TRAIN_EVENTS 16384
+#define LDG_DICT_TRAIN_MIN 1024
+#define LDG_DICT_FIRST 4096
+#define LDG_DICT_GROWTH 16
 
 /* ------------------------------------------------------------ meta -- */
 
@@ -215,7 +249,7 @@ extern const char *const ldg_core_db_names[LDG_CORE_DBS];
 #define LDG_META_LAYOUT "layout"
 #define LDG_META_LAYOUT_LEN 4
 #define LDG_LAYOUT_MIN 1
-#define LDG_LAYOUT_MAX 4 /* ledger.h's LDG_LAYOUT_NEWEST (store.c checks) */
+#define LDG_LAYOUT_MAX 5 /* ledger.h's LDG_LAYOUT_NEWEST (store.c checks) */
 /* Layout 1: db tree holds every node of the Merkle tree. Layout 2: db
  * tiles holds full tiles, db tree only the hashes of the tiles not yet
  * full (the right edge). Layout 3: layout 2, and the type, subject, run
@@ -228,7 +262,12 @@ extern const char *const ldg_core_db_names[LDG_CORE_DBS];
 #define LDG_LAYOUT_TILES 2
 #define LDG_LAYOUT_DUPS 3
 #define LDG_LAYOUT_SPLIT 4
-#define LDG_LAYOUT_DEFAULT 4
+/* Layout 5: layout 4, and entries stored without the bytes a reader
+ * derives (prev; a sealed entry's claim digest: codec_stored.c), new
+ * bodies seeded (one random seed a record, the field salts derived from
+ * it) and compressed with zstd dictionaries of db dicts (body.c). */
+#define LDG_LAYOUT_STORED 5
+#define LDG_LAYOUT_DEFAULT 5
 
 /* ----------------------------------------------------------- keys -- */
 

@@ -657,7 +657,7 @@ keep_tile_entries(struct ldg_txn *t, uint64_t old_hz, uint64_t hz)
     ldg_dbi meta = ldg_core(l, LDG_DB_META);
     const char *key = LDG_META_HORIZON_ENTRIES;
     uint64_t k0 = hz / LDG_TILE_WIDTH * LDG_TILE_WIDTH;
-    uint8_t *buf = NULL, kb[8];
+    uint8_t *buf = NULL, *whole;
     size_t len = 0, cap = 0;
     int rc = 0;
 
@@ -665,24 +665,24 @@ keep_tile_entries(struct ldg_txn *t, uint64_t old_hz, uint64_t hz)
         rc = ldg_core_kv_del(t, meta, key, strlen(key), NULL, 0);
         return rc == LDG_ENOTFOUND ? 0 : rc;
     }
+    if ((whole = malloc(LDG_ENTRY_MAX)) == NULL)
+        return LDG_ENOMEM;
     for (uint64_t seq = k0; seq < hz && rc == 0; seq++) {
         const uint8_t *e;
         size_t n;
-        struct ldg_val v;
         if (seq < old_hz) {
             /* pruned before: kept by that prune, if it kept them */
             rc = ldg_horizon_entry(t, old_hz, seq, &e, &n);
         } else {
-            ldg_be64(kb, seq);
-            rc = ldg_kv_get(t, ldg_core(l, LDG_DB_ENTRIES), kb, 8, &v);
-            e = v.data;
-            n = v.len;
+            /* the whole entry, as a tile's bundle publishes it */
+            rc = ldg_event_entry(t, seq, whole, LDG_ENTRY_MAX, &e, &n);
         }
         if (rc == LDG_ENOTFOUND) {
             /* a ledger pruned before these were kept (2026-11-25), in this
              * same tile: the record cannot be made, and verify would find
              * it missing (FORMAT.md 6.2) */
             free(buf);
+            free(whole);
             ldg_seterr(l,
                        "the earlier prune (horizon %llu) kept no entries of "
                        "its entry tile (meta horizon.entries), which a "
@@ -718,6 +718,7 @@ keep_tile_entries(struct ldg_txn *t, uint64_t old_hz, uint64_t hz)
     if (rc == 0)
         rc = ldg_core_kv_put(t, meta, key, strlen(key), buf, len);
     free(buf);
+    free(whole);
     return rc;
 }
 
@@ -808,8 +809,8 @@ ldg_prune_txn(struct ldg_txn *t, uint64_t hz, const uint8_t archive[32],
         goto out;
     if ((rc = keep_tile_entries(t, st->from, hz)) < 0)
         goto out;
-    if ((rc = del_seq_range(t, LDG_DB_ENTRIES, hz, &st->entries)) < 0 ||
-        (rc = del_seq_range(t, LDG_DB_BODIES, hz, &st->bodies)) < 0 ||
+    if ((rc = del_seq_range(t, ldg_db_entries(t), hz, &st->entries)) < 0 ||
+        (rc = del_seq_range(t, ldg_db_bodies(t), hz, &st->bodies)) < 0 ||
         (rc = del_seq_range(t, LDG_DB_SEALS, hz, &st->seals)) < 0)
         goto out;
     for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++)

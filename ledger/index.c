@@ -274,14 +274,15 @@ ldg_index_rebuild_progress(struct ldg_ledger *l,
             goto out;
         }
     }
-    if ((rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_ENTRIES), &c)) < 0) {
+    if ((rc = ldg_cursor_open(t, ldg_core(l, ldg_db_entries(t)), &c)) < 0) {
         ldg_seterr(l, "reindex: entries: %s", ldg_strerror(rc));
         goto out;
     }
     for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v); rc == 0;
          rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
         struct ldg_event ev;
-        rc = ldg_event_decode(v.data, v.len, &ev);
+        rc = ldg_entry_decode_rec(v.data, v.len, NULL, &ev,
+                                  LDG_DECODE_NO_DIGEST);
         if (rc == 0 && ev.seq != expect)
             rc = LDG_ECORRUPT;
         if (rc < 0) {

@@ -144,7 +144,7 @@ struct ldg_options {
 };
 /* The newest store layout this build writes (docs/FORMAT.md 6.1); it
  * reads every one from 1. */
-#define LDG_LAYOUT_NEWEST 4
+#define LDG_LAYOUT_NEWEST 5
 
 /* Where the system ledger is (docs/SYSTEMD.md: the one ledger.service
  * serves), unless $LEDGER_SYSTEM_DIR names another: a command that names
@@ -292,6 +292,9 @@ struct ldg_migrate_result {
     uint64_t index_before; /* bytes of the index databases before */
     uint64_t index_after;  /* and after */
     uint64_t tiles_split;  /* layout 4: whole tiles of 256 hashes split */
+    /* layout 5: entries stored without their derivable bytes, and salted
+     * bodies compressed with the store's dictionary */
+    uint64_t entries_stored, bodies_packed;
 };
 /* Converts the ledger's store to layout `to` (0: the newest), in place:
  * no signed or hashed byte changes. Crash-safe: the ledger is in the old
@@ -511,6 +514,10 @@ struct ldg_event {
     int sealed;
     uint64_t seal_seq, seal_leaf;
     uint8_t digest[32];
+    /* Store layout 5 (docs/FORMAT.md 6.1): 1 when the stored record left
+     * out prev and the claim digest, which the reader derived (prev from
+     * the tree or the entry before, digest from the claim). */
+    int derived;
 };
 
 /* What of an event sent again with an id differs from the event already
@@ -716,8 +723,19 @@ int ldg_txn_size(struct ldg_txn *t, uint64_t *size);
  * the signature is not checked: ldg_verify does that).
  * @return 0; LDG_ENOTFOUND (no such seq); LDG_ECORRUPT.
  * Lifetime: ev is the caller's; ev->entry and the pointers into it are
- * valid until t ends. */
+ * valid until t ends. ev->entry is NULL when the store keeps the entry
+ * without the bytes a reader derives (store layout 5, docs/FORMAT.md
+ * 6.1): ldg_event_entry gives its bytes. */
 int ldg_event_get(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev);
+/* The whole entry of event seq (docs/FORMAT.md 3: the bytes hashed into
+ * the tree, as tiles and bundles publish them): *entry is the stored
+ * record when it is whole (valid until t ends), else made in buf (cap
+ * LDG_ENTRY_MAX is always enough) from store layout 5's stored form, with
+ * prev the stored tree's leaf hash of seq-1.
+ * @return 0; LDG_ENOTFOUND; LDG_EPRUNED; LDG_ECORRUPT; LDG_ETOOBIG (cap
+ * too small). */
+int ldg_event_entry(struct ldg_txn *t, uint64_t seq, uint8_t *buf, size_t cap,
+                    const uint8_t **entry, size_t *len);
 /* The body of event seq as JSON.
  * @return 0; LDG_EERASED (erased by body.erased); LDG_ENOTFOUND;
  * LDG_ECORRUPT. Lifetime: *out is the caller's (json_decref). */

@@ -125,14 +125,36 @@ int ldg_codec_fields_encode(struct ldg_buf *b, const struct ldg_field *f,
                             size_t n);
 int ldg_codec_fields_decode(const uint8_t *p, size_t len,
                             struct ldg_field **out, size_t *n);
+/* The same over either payload shape (seeded 1: a seeded record's map of
+ * name to value, FORMAT.md 4; the salts are then left zero). */
+int ldg_codec_fields_decode_shape(const uint8_t *p, size_t len, int seeded,
+                                  struct ldg_field **out, size_t *n);
 /* Decodes an entry; flags as ldg_event_get_ex (TRUSTED leaves ev->leaf
  * zeroed for the caller to fill). */
+/* codec_stored.c: decodes a record of db entries, a whole entry or store
+ * layout 5's stored form (FORMAT.md 6.1), as ldg_event_decode_flags does a
+ * whole one. A stored form is made whole with prev (the leaf hash of
+ * seq-1), in a buffer of the calling thread: ev->entry is then NULL (the
+ * strings and ev->signed_part point into rec), ev->digest the claim's, and
+ * with prev NULL ev->prev and ev->leaf are left zero. */
+int ldg_entry_decode_rec(const uint8_t *rec, size_t len, const uint8_t *prev,
+                         struct ldg_event *ev, unsigned flags);
+/* ldg_entry_decode_rec's flag beside LDG_DECODE_TRUSTED: a stored form's
+ * claim digest is not computed (ev->digest zero), for the readers that
+ * never look at it. */
+#define LDG_DECODE_NO_DIGEST (1u << 8)
+/* read.c: prev of event seq (the stored tree's leaf hash of seq-1; zeros
+ * for seq 0). */
+int ldg_entry_prev(struct ldg_txn *t, uint64_t seq, uint8_t prev[32]);
 int ldg_event_decode_flags(const uint8_t *buf, size_t len, struct ldg_event *ev,
                            unsigned flags);
 /* Appends a body payload (the map of [salt, value]) as compact JSON text. */
 int ldg_codec_fields_json_text(const uint8_t *p, size_t len, struct ldg_buf *b);
-/* Body record (flag byte + payload) as JSON text. */
-int ldg_body_rec_json_text(const uint8_t *rec, size_t len, size_t max,
+int ldg_codec_fields_json_text_shape(const uint8_t *p, size_t len, int seeded,
+                                     struct ldg_buf *b);
+/* Body record as JSON text (s: scratch to inflate into, NULL: its own). */
+int ldg_body_rec_json_text(const struct ldg_dicts *d, const uint8_t *rec,
+                           size_t len, size_t max, struct ldg_inflate *s,
                            struct ldg_buf *b);
 /* Byte slices of one field inside a canonical payload: the encoded name
  * (with its str header), the salt, and the encoded value. */
@@ -146,11 +168,17 @@ struct ldg_field_slice {
 /* Checks the payload is canonical and slices it. *out malloc'd. */
 int ldg_codec_fields_slices(const uint8_t *p, size_t len,
                             struct ldg_field_slice **out, size_t *n);
+/* Either shape; a seeded map's slices have salt NULL (derived). */
+int ldg_codec_fields_slices_shape(const uint8_t *p, size_t len, int seeded,
+                                  struct ldg_field_slice **out, size_t *n);
 /* codec_canon.c: the same check on the bytes, in one pass, without
  * allocating: 0 and *n fields (the first cap of them sliced into out, if
  * out is not NULL), or LDG_ECORRUPT. */
 int ldg_codec_fields_walk(const uint8_t *p, size_t len,
                           struct ldg_field_slice *out, size_t cap, size_t *n);
+int ldg_codec_fields_walk_shape(const uint8_t *p, size_t len, int seeded,
+                                struct ldg_field_slice *out, size_t cap,
+                                size_t *n);
 /* codec_fields.c: the same check made by msgpack-c (unpack, pack again,
  * compare): the reference the differential fuzz target compares with. */
 int ldg_codec_fields_check_repack(const uint8_t *p, size_t len);
@@ -163,25 +191,90 @@ struct ldg_body_rec {
     size_t rec_len;
     uint8_t root[32];
 };
-/* Builds the field records with salts for event seq. salt_seed NULL =
- * random salts. */
+/* Builds the salted record (legacy: the record of layouts 1 to 4, 0x00 or
+ * 0x01) of a body for event seq. salt_seed NULL = random salts, else test
+ * mode's (FORMAT.md 4). */
 int ldg_body_prepare(const json_t *body, uint64_t seq, const uint8_t *salt_seed,
                      size_t max, struct ldg_body_rec *out, char *err,
                      size_t errcap);
-/* The same with the salts given: salts maps each field name to 32 hex
- * digits (a sealed batch's, checked by ldg_sealed_batch_parse). */
-int ldg_body_prepare_salts(const json_t *body, const json_t *salts, size_t max,
+/* A compression dictionary for writers (body.c): made from a dictionary's
+ * bytes as stored, with its id. */
+struct ldg_cdict;
+int ldg_cdict_new(struct ldg_cdict **out, unsigned id, const uint8_t *p,
+                  size_t len);
+unsigned ldg_cdict_id(const struct ldg_cdict *c);
+void ldg_cdict_free(struct ldg_cdict *c);
+/* The salted record with the salts given: salts maps each field name to 32
+ * hex digits (a sealed batch's, checked by ldg_sealed_batch_parse).
+ * legacy: layout 1 to 4's record; else layout 5's (0x00, or 0x04 with cd's
+ * dictionary, or none, when that is smaller). */
+int ldg_body_prepare_salts(const json_t *body, const json_t *salts,
+                           const struct ldg_cdict *cd, int legacy, size_t max,
                            struct ldg_body_rec *out, char *err, size_t errcap);
+/* A salted map (p, n bytes) as record 0x04 compressed with cd (malloc'd
+ * into *out): 1, or 0 when that would not be smaller than have bytes (the
+ * record it would replace), or LDG_ENOMEM. */
+int ldg_body_pack_salted(const uint8_t *p, size_t n, const struct ldg_cdict *cd,
+                         size_t have, uint8_t **out, size_t *out_len);
+/* A seeded record (layout 5): 0x02, or 0x03 compressed with cd's
+ * dictionary (or none, past 512 bytes) when that is smaller. */
+int ldg_body_prepare_seeded(const json_t *body,
+                            const uint8_t seed[LDG_SEED_LEN],
+                            const struct ldg_cdict *cd, size_t max,
+                            struct ldg_body_rec *out, char *err, size_t errcap);
+/* The seed of event seq's body: random, or in test mode (test_seed set)
+ * BLAKE2b-128(key = test_seed[32], msg = u64be(seq)). */
+void ldg_body_seed_for(uint8_t seed[LDG_SEED_LEN], const uint8_t *test_seed,
+                       uint64_t seq);
 void ldg_body_rec_release(struct ldg_body_rec *b);
-/* Decodes a stored body record into fields (sorted by name). */
-int ldg_body_decode(const uint8_t *rec, size_t len, size_t max,
-                    struct ldg_field **out, size_t *n);
+
+/* A record's map, opened (inflated into the caller's scratch when
+ * compressed): map/len the canonical map, seed the record's seed (a
+ * seeded map: name to value) or NULL (a salted map: name to [salt,
+ * value]), dict the dictionary its frame names (0: none). */
+struct ldg_payload {
+    const uint8_t *map;
+    size_t len;
+    const uint8_t *seed;
+    unsigned dict;
+};
+int ldg_body_payload(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
+                     size_t max, struct ldg_inflate *s, struct ldg_payload *pl);
+/* Decodes a stored body record into fields (sorted by name), with their
+ * salts and digests. */
+int ldg_body_decode(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
+                    size_t max, struct ldg_field **out, size_t *n);
 /* Decodes a stored body record into a JSON object. */
-int ldg_body_decode_json(const uint8_t *rec, size_t len, size_t max,
-                         json_t **out);
-/* Recomputes the commitment of a stored body record. */
-int ldg_body_rec_root(const uint8_t *rec, size_t len, size_t max,
-                      uint8_t root[32]);
+int ldg_body_decode_json(const struct ldg_dicts *d, const uint8_t *rec,
+                         size_t len, size_t max, json_t **out);
+/* Recomputes the commitment of a stored body record (_s: inflating into
+ * the caller's scratch, for a scan). */
+int ldg_body_rec_root(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
+                      size_t max, uint8_t root[32]);
+int ldg_body_rec_root_s(const struct ldg_dicts *d, const uint8_t *rec,
+                        size_t len, size_t max, struct ldg_inflate *s,
+                        uint8_t root[32]);
+/* Checks the bytes of dictionary id as stored: its header names that id
+ * and zstd takes it. 0 or LDG_ECORRUPT. */
+int ldg_dict_check(unsigned id, const uint8_t *p, size_t len);
+/* The highest id d holds (0: none). */
+unsigned ldg_dicts_top(struct ldg_dicts *d);
+
+/* Training a dictionary (body.c, FORMAT.md 4): the envelopes and bodies of
+ * the window, then ldg_dict_train: *out (malloc'd) the dictionary with
+ * that id, or LDG_ENOTFOUND when there is too little to learn from. */
+struct ldg_train;
+int ldg_train_new(struct ldg_train **out);
+int ldg_train_envelope(struct ldg_train *t, const struct ldg_event *ev);
+int ldg_train_body(struct ldg_train *t, const struct ldg_dicts *d,
+                   const uint8_t *rec, size_t len, size_t max);
+size_t ldg_train_count(const struct ldg_train *t);
+int ldg_dict_train(struct ldg_train *t, unsigned id, uint8_t **out,
+                   size_t *len);
+void ldg_train_free(struct ldg_train *t);
+/* vocab.c: is s (n bytes) a word some enumeration of the vocabulary
+ * lists? */
+int ldg_vocab_enum_value(const char *s, size_t n);
 
 /* ------------------------------------------------------------ store.c -- */
 
@@ -240,11 +333,19 @@ int ldg_core_kv_put_dups(struct ldg_txn *t, ldg_dbi dbi, const void *key,
  * else LDG_ENOTFOUND or an error. */
 int ldg_core_kv_get_both(struct ldg_txn *t, ldg_dbi dbi, const void *key,
                          size_t klen, const void *val, size_t vlen);
+/* Replaces the value of the record under the cursor (a write
+ * transaction's; not a database of sorted duplicates): ledger migrate's
+ * conversion of records in place. */
+int ldg_cursor_put_current(struct ldg_cursor *c, const void *val, size_t vlen);
 /* Put that never overwrites and requires the key to sort last (entries). */
 int ldg_kv_put_new(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
                    const void *val, size_t vlen);
 int ldg_store_txn_begin(struct ldg_store *s, struct ldg_ledger *l, int write,
                         struct ldg_txn **out);
+/* The databases that hold the entries and the bodies in t's store layout:
+ * entries and bodies before layout 5, entries5 and bodies5 from it. */
+enum ldg_core_db ldg_db_entries(struct ldg_txn *t);
+enum ldg_core_db ldg_db_bodies(struct ldg_txn *t);
 /* The core databases: enum ldg_core_db (format.h). */
 ldg_dbi ldg_store_core_dbi(struct ldg_store *s, enum ldg_core_db which);
 /* The core database behind a public index in a store layout (index.c):
@@ -310,7 +411,34 @@ struct ldg_ledger {
     pthread_mutex_t keys_mu;
     struct ldg_key_state kproven[LDG_MAX_KEYS_CACHED];
     size_t nkproven;
+    /* Store layout 5's compression dictionaries (body.c, FORMAT.md 4):
+     * every one read so far (ldg_txn_dicts), and the one new records are
+     * made with, which the writer replaces when it trains or finds a
+     * newer (writer.c, ldg_dict_due). The ones replaced are kept until
+     * the handle closes (a prep thread may still hold one). Guarded by
+     * dict_mu; cdict is read with an acquire load. */
+    struct ldg_dicts *dicts;
+    pthread_mutex_t dict_mu;
+    struct ldg_cdict *cdict;
+    struct ldg_cdict *cdict_old[LDG_DICT_IDS];
+    size_t ncdict_old;
+    uint64_t dict_tried; /* log size at the last training that failed */
+    /* The store layout the last transaction read (ldg_txn_layout): the
+     * prep threads make layout 5's records when it is 5 or more. */
+    int layout_seen;
 };
+
+/* dicts.c: the dictionary new records of l are compressed with (NULL:
+ * none yet); the newest of t's snapshot made that one (after an open);
+ * after a commit that brought the log to size events, a dictionary trained
+ * and stored when one is due (never fails: what was committed stays). */
+const struct ldg_cdict *ldg_ledger_cdict(struct ldg_ledger *l);
+int ldg_dict_refresh(struct ldg_ledger *l, struct ldg_txn *t);
+void ldg_dict_after_commit(struct ldg_ledger *l, uint64_t size);
+/* Trains dictionary id on the last events of a log of size events, stores
+ * it and makes new records use it (or the one another writer stored
+ * first): 0, LDG_ENOTFOUND (too little to learn from), or an error. */
+int ldg_dict_make(struct ldg_ledger *l, unsigned id, uint64_t size);
 
 /* error.c: from now on this thread writes the handle's second message
  * buffer (a bulk writer's commit thread, for its whole life). */
@@ -350,6 +478,7 @@ struct ldg_prep {
     json_t *body;           /* owned reference */
     uint64_t seq, ts;       /* stamp the signature was made for */
     uint64_t body_seq;      /* seq the body record was prepared for */
+    int body_legacy;        /* the record is layouts 1 to 4's (salted) */
     int signed_ok;          /* stamp, body and signature are done */
     int rc;                 /* error from signing, if any */
     struct ldg_body_rec body_rec;

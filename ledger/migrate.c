@@ -426,6 +426,385 @@ to_split(struct ldg_ledger *l,
     return 0;
 }
 
+/* ------------------------------------------------ layout 4 to layout 5 -- */
+
+/*
+ * Layout 5 keeps its entries and bodies in databases of their own
+ * (entries5, bodies5), which layout 4 never reads. The steps copy the
+ * events the log held when migrate began, a chunk a transaction, in seq
+ * order, appending to them (full pages, as an append makes): each entry
+ * in its stored form, once its prev is found to be the stored leaf of the
+ * event before (what a reader of the stored form takes); each body as it
+ * is, or, when the log is long enough to have a dictionary, a salted one
+ * compressed with it where that is smaller (its salts stay: its
+ * commitment binds them; no body is made seeded). The last transaction
+ * copies the events appended meanwhile, removes the copies of bodies they
+ * erased, checks that the copies hold as many records as the originals,
+ * empties entries and bodies and writes meta "layout" 5. A crash before
+ * it leaves layout 4 with some records in entries5 and bodies5, which the
+ * next run empties first.
+ */
+#define EV_CHUNK 16384
+
+struct pack {
+    uint64_t size0, hz0; /* the log's size and horizon when migrate began */
+    uint64_t next;       /* the next event to copy */
+    uint64_t entries, bodies;
+    uint8_t prev[32]; /* the stored leaf of event next-1 */
+    /* what a step's transaction leaves, taken once it commits */
+    uint64_t next_step, entries_step, bodies_step;
+    uint8_t prev_step[32];
+    int moved;    /* the ledger is at layout 5 already (another migrate) */
+    uint8_t *buf; /* a record's room */
+    size_t cap;
+};
+
+static int
+pack_clear(struct ldg_txn *t, void *arg)
+{
+    struct pack *p = arg;
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    int layout = ldg_txn_layout(t), rc;
+    if (layout < 0)
+        return layout;
+    if (layout >= LDG_LAYOUT_STORED) {
+        p->moved = 1;
+        return 0;
+    }
+    if ((rc = ldg_core_db_drop(t, ldg_core(l, LDG_DB_ENTRIES5), 0)) < 0 ||
+        (rc = ldg_core_db_drop(t, ldg_core(l, LDG_DB_BODIES5), 0)) < 0)
+        return rc;
+    return 0;
+}
+
+/* The salted record rec, compressed with cd into p->buf when that is
+ * smaller and gives back the very map: 1 with *out, 0 to copy rec as it
+ * is. */
+static int
+pack_body(struct ldg_txn *t, struct pack *p, const struct ldg_cdict *cd,
+          const uint8_t *rec, size_t len, const uint8_t **out, size_t *n)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    const struct ldg_dicts *d = ldg_txn_dicts(t);
+    struct ldg_inflate s = {NULL, 0}, s2 = {NULL, 0};
+    struct ldg_payload pl, back;
+    uint8_t *z = NULL;
+    size_t zn = 0;
+    int rc;
+
+    if (cd == NULL || len < 1 ||
+        (rec[0] != LDG_BODY_RAW && rec[0] != LDG_BODY_ZSTD))
+        return 0;
+    rc = ldg_body_payload(d, rec, len, l->opts.body_max_bytes, &s, &pl);
+    if (rc == 0)
+        rc = ldg_body_pack_salted(pl.map, pl.len, cd, len, &z, &zn);
+    if (rc == 1 &&
+        (ldg_body_payload(d, z, zn, l->opts.body_max_bytes, &s2, &back) < 0 ||
+         back.len != pl.len || memcmp(back.map, pl.map, pl.len) != 0))
+        rc = LDG_ECORRUPT;
+    ldg_inflate_release(&s);
+    ldg_inflate_release(&s2);
+    if (rc == 1) {
+        if (zn > p->cap) {
+            free(z);
+            return LDG_ECORRUPT;
+        }
+        memcpy(p->buf, z, zn);
+        *out = p->buf;
+        *n = zn;
+    }
+    free(z);
+    return rc;
+}
+
+/* Copies events [from, to) into entries5 and bodies5 (in t, a write
+ * transaction still at layout 4); prev: the stored leaf of event from-1,
+ * updated. */
+static int
+pack_range(struct ldg_txn *t, struct pack *p, uint64_t from, uint64_t to,
+           uint8_t prev[32], uint64_t *ne, uint64_t *nb)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    const struct ldg_cdict *cd = ldg_ledger_cdict(l);
+    ldg_dbi e5 = ldg_core(l, LDG_DB_ENTRIES5), b5 = ldg_core(l, LDG_DB_BODIES5);
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    uint8_t key[8];
+    uint64_t seq = from;
+    int rc;
+
+    *ne = *nb = 0;
+    if (from >= to)
+        return 0;
+    if ((rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_ENTRIES), &c)) < 0)
+        return rc;
+    ldg_be64(key, seq);
+    rc = ldg_cursor_get(c, LDG_SET_RANGE, key, 8, &k, &v);
+    while (rc == 0) {
+        const uint8_t *e = v.data, *rec = e;
+        size_t n = v.len;
+        struct ldg_event ev;
+        uint8_t leaf[32];
+        if (k.len != 8 || ldg_rd_be64(k.data) != seq) {
+            rc = LDG_ENOTFOUND;
+            break;
+        }
+        if ((rc = ldg_tree_stored_hash(t, 0, seq, leaf)) < 0)
+            break;
+        if (n > 0 && e[0] == 0x93) {
+            if (ldg_event_decode_flags(e, n, &ev, LDG_DECODE_TRUSTED) < 0 ||
+                memcmp(ev.prev, prev, 32) != 0) {
+                ldg_seterr(l,
+                           "migrate: event %llu: its entry does not decode "
+                           "or its prev is not the stored leaf of the event "
+                           "before; run ledger verify (nothing was changed)",
+                           (unsigned long long)seq);
+                rc = LDG_ECORRUPT;
+                break;
+            }
+            if ((rc = ldg_entry_stored(e, n, p->buf, LDG_ENTRY_MAX, &n)) < 0)
+                break;
+            rec = p->buf;
+        }
+        ldg_be64(key, seq);
+        if ((rc = ldg_kv_put_new(t, e5, key, 8, rec, n)) < 0)
+            break;
+        (*ne)++;
+        memcpy(prev, leaf, 32);
+        if (++seq >= to)
+            break;
+        rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v);
+    }
+    ldg_cursor_close(c);
+    if (rc == LDG_ENOTFOUND || (rc == 0 && seq < to)) {
+        ldg_seterr(l,
+                   "migrate: event %llu is missing from the log; run "
+                   "ledger verify (nothing was changed)",
+                   (unsigned long long)seq);
+        return LDG_ECORRUPT;
+    }
+    if (rc < 0)
+        return rc;
+    if ((rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_BODIES), &c)) < 0)
+        return rc;
+    ldg_be64(key, from);
+    for (rc = ldg_cursor_get(c, LDG_SET_RANGE, key, 8, &k, &v);
+         rc == 0 && k.len == 8 && ldg_rd_be64(k.data) < to;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        const uint8_t *out = v.data;
+        size_t n = v.len;
+        int prc = pack_body(t, p, cd, v.data, v.len, &out, &n);
+        if (prc < 0) {
+            ldg_seterr(l,
+                       "migrate: event %llu: its body does not decode (%s); "
+                       "run ledger verify (nothing was changed)",
+                       (unsigned long long)ldg_rd_be64(k.data),
+                       ldg_strerror(prc));
+            rc = prc;
+            break;
+        }
+        memcpy(key, k.data, 8);
+        if ((rc = ldg_kv_put_new(t, b5, key, 8, out, n)) < 0)
+            break;
+        (*nb) += prc == 1;
+    }
+    ldg_cursor_close(c);
+    return rc == LDG_ENOTFOUND ? 0 : rc;
+}
+
+/* 0 while t is still at layout 4 with the horizon migrate began with. */
+static int
+pack_same(struct ldg_txn *t, struct pack *p)
+{
+    int layout = ldg_txn_layout(t);
+    if (layout < 0)
+        return layout;
+    if (layout >= LDG_LAYOUT_STORED) {
+        p->moved = 1;
+        return 1;
+    }
+    if (ldg_txn_horizon(t) != p->hz0) {
+        ldg_seterr(ldg_txn_ledger(t),
+                   "migrate: the ledger was pruned meanwhile; run ledger "
+                   "migrate again (nothing was changed)");
+        return LDG_EBUSY;
+    }
+    return 0;
+}
+
+static int
+pack_step(struct ldg_txn *t, void *arg)
+{
+    struct pack *p = arg;
+    uint64_t end =
+        p->size0 - p->next > EV_CHUNK ? p->next + EV_CHUNK : p->size0;
+    int rc = pack_same(t, p);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    memcpy(p->prev_step, p->prev, 32);
+    rc = pack_range(t, p, p->next, end, p->prev_step, &p->entries_step,
+                    &p->bodies_step);
+    p->next_step = end;
+    return rc;
+}
+
+/* The erasures among events [from, size) of t: their targets' copies in
+ * bodies5 go. */
+static int
+pack_erasures(struct ldg_txn *t, uint64_t from, uint64_t size)
+{
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    for (uint64_t seq = from; seq < size; seq++) {
+        struct ldg_event ev;
+        json_t *body = NULL, *tg;
+        uint8_t key[8];
+        int rc = ldg_event_get_ex(t, seq, &ev, LDG_DECODE_TRUSTED);
+        if (rc < 0)
+            return rc;
+        if (strcmp(ev.type, LDG_EV_BODY_ERASED) != 0)
+            continue;
+        if ((rc = ldg_body_get(t, seq, &body)) < 0)
+            return rc;
+        tg = json_object_get(body, "target_seq");
+        if (json_is_integer(tg) && json_integer_value(tg) >= 0) {
+            ldg_be64(key, (uint64_t)json_integer_value(tg));
+            rc = ldg_core_kv_del(t, ldg_core(l, LDG_DB_BODIES5), key, 8, NULL,
+                                 0);
+        }
+        json_decref(body);
+        if (rc < 0 && rc != LDG_ENOTFOUND)
+            return rc;
+    }
+    return 0;
+}
+
+static int
+pack_finish(struct ldg_txn *t, void *arg)
+{
+    struct pack *p = arg;
+    struct ldg_ledger *l = ldg_txn_ledger(t);
+    uint8_t lay[LDG_META_LAYOUT_LEN], prev[32];
+    uint64_t size, ne, nb, n0, n5;
+    int rc = pack_same(t, p);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    if ((rc = ldg_txn_size(t, &size)) < 0)
+        return rc;
+    memcpy(prev, p->prev, 32);
+    /* the events appended since migrate began, and the bodies they
+     * erased (whose copies may have been made before) */
+    if ((rc = pack_range(t, p, p->size0, size, prev, &ne, &nb)) < 0 ||
+        (rc = pack_erasures(t, p->size0, size)) < 0)
+        return rc;
+    p->entries_step = ne;
+    p->bodies_step = nb;
+    for (int i = 0; i < 2; i++) {
+        enum ldg_core_db from = i ? LDG_DB_BODIES : LDG_DB_ENTRIES;
+        enum ldg_core_db to = i ? LDG_DB_BODIES5 : LDG_DB_ENTRIES5;
+        if ((rc = ldg_db_count(t, ldg_core(l, from), &n0)) < 0 ||
+            (rc = ldg_db_count(t, ldg_core(l, to), &n5)) < 0)
+            return rc;
+        if (n0 != n5) {
+            ldg_seterr(l,
+                       "migrate: the copy of %s holds %llu records, the "
+                       "original %llu; nothing was changed",
+                       i ? "bodies" : "entries", (unsigned long long)n5,
+                       (unsigned long long)n0);
+            return LDG_ECORRUPT;
+        }
+    }
+    if ((rc = ldg_core_db_drop(t, ldg_core(l, LDG_DB_ENTRIES), 0)) < 0 ||
+        (rc = ldg_core_db_drop(t, ldg_core(l, LDG_DB_BODIES), 0)) < 0)
+        return rc;
+    ldg_be32(lay, LDG_LAYOUT_STORED);
+    if ((rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_META), LDG_META_LAYOUT,
+                              sizeof LDG_META_LAYOUT - 1, lay, sizeof lay)) < 0)
+        return rc;
+    ldg_txn_set_layout(t, LDG_LAYOUT_STORED);
+    return 0;
+}
+
+/* The newest dictionary id due at a log of size events (0: none yet). */
+static unsigned
+dict_due_id(uint64_t size)
+{
+    unsigned id = 0;
+    uint64_t n = LDG_DICT_FIRST;
+    while (size >= n && id + 1 < LDG_DICT_IDS) {
+        id++;
+        if (n > UINT64_MAX / LDG_DICT_GROWTH)
+            break;
+        n *= LDG_DICT_GROWTH;
+    }
+    return id;
+}
+
+/* Layout 4 to 5: 0, or -err with the ledger left at layout 4. progress
+ * counts events, on from done0. */
+static int
+to_stored(struct ldg_ledger *l,
+          void (*progress)(void *ctx, uint64_t done, uint64_t total),
+          void *progress_ctx, uint64_t done0, uint64_t total,
+          struct ldg_migrate_result *res)
+{
+    struct pack p;
+    struct ldg_txn *t;
+    int rc;
+
+    memset(&p, 0, sizeof p);
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    rc = ldg_txn_size(t, &p.size0);
+    if (rc == 0)
+        rc = ldg_dict_refresh(l, t);
+    p.hz0 = ldg_txn_horizon(t);
+    if (rc == 0 && p.hz0 > 0)
+        rc = ldg_entry_prev(t, p.hz0, p.prev);
+    ldg_txn_abort(t);
+    if (rc < 0)
+        return rc;
+    /* a dictionary for the bodies, when the log is long enough to have
+     * one due (trained on its last bodies, stored before any is made
+     * with it) */
+    if (ldg_ledger_cdict(l) == NULL && dict_due_id(p.size0) > 0 &&
+        (rc = ldg_dict_make(l, dict_due_id(p.size0), p.size0)) < 0 &&
+        rc != LDG_ENOTFOUND)
+        return rc;
+    p.cap = LDG_ENTRY_MAX > l->opts.body_max_bytes + 64
+                ? LDG_ENTRY_MAX
+                : l->opts.body_max_bytes + 64;
+    if ((p.buf = malloc(p.cap)) == NULL)
+        return LDG_ENOMEM;
+    rc = in_txn(l, pack_clear, &p);
+    p.next = p.hz0;
+    while (rc == 0 && !p.moved && p.next < p.size0) {
+        if ((rc = in_txn(l, pack_step, &p)) < 0)
+            break;
+        if (p.moved)
+            break;
+        p.entries += p.entries_step;
+        p.bodies += p.bodies_step;
+        memcpy(p.prev, p.prev_step, 32);
+        p.next = p.next_step;
+        if (progress != NULL)
+            progress(progress_ctx,
+                     done0 + p.next - p.hz0 < total ? done0 + p.next - p.hz0
+                                                    : total,
+                     total);
+        /* the pages read and written leave this process's memory */
+        ldg_store_trim(l->store);
+    }
+    if (rc == 0 && !p.moved && (rc = in_txn(l, pack_finish, &p)) == 0 &&
+        !p.moved) {
+        p.entries += p.entries_step;
+        p.bodies += p.bodies_step;
+    }
+    free(p.buf);
+    res->entries_stored = p.entries;
+    res->bodies_packed = p.bodies;
+    return rc;
+}
+
 /* What the steps ahead convert, for progress's total: *keys, the keys of
  * the four indexes layout 3 moves; *whole, the whole tiles (of 256
  * hashes) layout 4 splits (every tile in layouts 2 and 3). */
@@ -507,6 +886,8 @@ ldg_migrate(struct ldg_ledger *l, int to,
     else if (res->from < LDG_LAYOUT_TILES)
         whole = tiles; /* the tiles layout 2 is about to make */
     total = tiles + keys + whole;
+    if (to >= LDG_LAYOUT_STORED)
+        total += size; /* the events layout 5 converts */
     /* A standing verify failure: the conversion rewrites the tree and the
      * indexes from the entries, which would hide what was found. */
     if (res->from < to || whole > 0) {
@@ -565,7 +946,15 @@ ldg_migrate(struct ldg_ledger *l, int to,
                       &res->tiles_split);
         if (rc < 0)
             return rc;
-        res->to = LDG_LAYOUT_SPLIT;
+        if (res->to < LDG_LAYOUT_SPLIT)
+            res->to = LDG_LAYOUT_SPLIT;
+    }
+    if (res->to == LDG_LAYOUT_SPLIT && to >= LDG_LAYOUT_STORED) {
+        rc = to_stored(l, progress, progress_ctx, tiles + keys + whole, total,
+                       res);
+        if (rc < 0)
+            return rc;
+        res->to = LDG_LAYOUT_STORED;
     }
     return usage(l, &res->used_after, &res->file_after, &res->tree_after,
                  &res->index_after);

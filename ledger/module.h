@@ -258,6 +258,25 @@ int ldg_claim_decode(const uint8_t *p, size_t len, struct ldg_claim *out);
 /* d = SHA-256("ledger/claim/v1" ‖ 0x00 ‖ claim), over the exact bytes. */
 void ldg_claim_digest(uint8_t out[32], const uint8_t *claim, size_t len);
 
+/* Entries as store layout 5 keeps them (FORMAT.md 6.1, "Stored entries"):
+ * without prev and, sealed, without the stamp's claim digest, which a
+ * reader derives. ldg_entry_stored makes the stored record of a whole
+ * entry (0x93 ...) into out (at most len bytes; cap LDG_ENTRY_MAX is
+ * always enough); ldg_entry_whole makes the whole entry back from a
+ * stored record (0x92 ..., or a whole entry, copied as it is) and prev,
+ * the leaf hash of entry seq-1 (32 zero bytes at seq 0), computing the
+ * claim digest of a sealed one. Both check only the framing (the maps
+ * are the strict decoder's to check): LDG_ECORRUPT when the bytes are not
+ * such a record, LDG_ETOOBIG when cap is short. ldg_entry_stored_parts
+ * tells a stored record's first map's length (claim or event map, at rec
+ * + 1) and whether it is sealed. */
+int ldg_entry_stored(const uint8_t *entry, size_t len, uint8_t *out, size_t cap,
+                     size_t *out_len);
+int ldg_entry_whole(const uint8_t *rec, size_t len, const uint8_t prev[32],
+                    uint8_t *out, size_t cap, size_t *out_len);
+int ldg_entry_stored_parts(const uint8_t *rec, size_t len, size_t *first_len,
+                           int *sealed);
+
 /* A seal's tree: the RFC 6962 Merkle tree whose leaves are the claim
  * digests d_0..d_{n-1} in seq order (leaf hash SHA-256(0x00 ‖ d_i), node
  * SHA-256(0x01 ‖ l ‖ r): the log's tree math, ledger/tlog.c). n >= 1.
@@ -445,6 +464,10 @@ enum ldg_decode_flags {
 };
 int ldg_event_get_ex(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev,
                      unsigned flags);
+/* The record of event seq as db entries keeps it (a whole entry, or store
+ * layout 5's stored form: ldg_entry_whole), valid until t ends. */
+int ldg_entry_record(struct ldg_txn *t, uint64_t seq, const uint8_t **rec,
+                     size_t *len);
 /* ldg_event_decode with flags; with LDG_DECODE_TRUSTED ev->leaf is left
  * zeroed (take it from ldg_tree_stored_hash(t, 0, seq) if needed). */
 int ldg_event_decode_ex(const uint8_t *buf, size_t len, struct ldg_event *ev,
@@ -458,14 +481,17 @@ int ldg_body_json_append(struct ldg_txn *t, uint64_t seq, char **buf,
                          size_t *len, size_t *cap);
 /* The same from a stored body record at hand (the value of the event's key
  * in the "bodies" database, as a cursor over it returns it; FORMAT.md
- * section 4), so a scan needs no second lookup. body_max is the ledger's
- * body limit (ldg_body_max), which bounds a compressed record's size. No
- * checks against the commitment: a display path. A pure function of its
- * arguments: threads may call it at once on records of one transaction.
- * LDG_ECORRUPT if the record is malformed. */
-int ldg_body_record_json_append(const uint8_t *rec, size_t rec_len,
-                                size_t body_max, char **buf, size_t *len,
-                                size_t *cap);
+ * section 4), so a scan needs no second lookup; d the dictionaries its
+ * store holds (ldg_txn_dicts). body_max is the ledger's body limit
+ * (ldg_body_max), which bounds a compressed record's size. No checks
+ * against the commitment: a display path. Touches nothing but its
+ * arguments (and a scratch buffer of the calling thread): threads may
+ * call it at once on records of one transaction. LDG_ECORRUPT if the
+ * record is malformed. */
+struct ldg_dicts;
+int ldg_body_record_json_append(const struct ldg_dicts *d, const uint8_t *rec,
+                                size_t rec_len, size_t body_max, char **buf,
+                                size_t *len, size_t *cap);
 /* Writes the n bytes at s as a JSON string literal at o, escaped as
  * jansson does by default (\uXXXX for other control characters, '/' and
  * non-ASCII as they are); o has room for 6n + 2 bytes. Returns the end.
@@ -685,15 +711,24 @@ struct ldg_slice {
 struct ldg_body_view;
 int ldg_body_view_new(struct ldg_body_view **out);
 void ldg_body_view_free(struct ldg_body_view *b);
+/* The dictionaries (ldg_txn_dicts: borrowed, valid while b is used) and
+ * body limit with which b reads compressed records in place (inflated
+ * into memory b owns): without them ldg_body_view_set_record answers 1
+ * for a compressed record. */
+struct ldg_dicts;
+void ldg_body_view_set_dicts(struct ldg_body_view *b, const struct ldg_dicts *d,
+                             size_t body_max);
 /* Makes b a view of a JSON object (borrowed), or of an erased body when
  * body is NULL. */
 void ldg_body_view_set_json(struct ldg_body_view *b, const json_t *body);
 /* Makes b a view with no fields that is not erased (a body not read). */
 void ldg_body_view_set_none(struct ldg_body_view *b);
-/* Makes b a view of a stored body record (ldg_reader_body's, borrowed):
- * 0, or 1 when the record cannot be read in place (compressed, or
- * anything unexpected): then b is a view with no fields and the caller
- * decodes the body (ldg_body_get) instead; the answers never differ. */
+/* Makes b a view of a stored body record (ldg_reader_body's, borrowed;
+ * a compressed one inflated into b with ldg_body_view_set_dicts's
+ * dictionaries): 0, or 1 when the record cannot be read in place (a
+ * compressed one without dictionaries, or anything unexpected): then b is
+ * a view with no fields and the caller decodes the body (ldg_body_get)
+ * instead; the answers never differ. */
 int ldg_body_view_set_record(struct ldg_body_view *b, const uint8_t *rec,
                              size_t len);
 /* One top-level string field of a stored body record, read in place
@@ -819,6 +854,45 @@ void ldg_reader_free(struct ldg_reader *r);
  * record is compressed (nothing can be told without decoding it). */
 int ldg_body_record_plain(const uint8_t *rec, size_t len, const uint8_t **p,
                           size_t *n);
+
+/* The zstd dictionaries a store's body records name (FORMAT.md 4, db
+ * dicts), by id 1..255. A set only grows; looking ids up is safe from any
+ * thread. ldg_txn_dicts is the ledger's own, holding every dictionary of
+ * t's snapshot (read once per ledger handle; valid for the handle's life,
+ * also after t ends); NULL only on an I/O error or a damaged dictionary
+ * (the ledger's message says which). A reader of records kept elsewhere
+ * (an archive) makes a set of its own: ldg_dicts_add takes a dictionary's
+ * bytes and id (LDG_ECORRUPT if its header names another id or zstd does
+ * not take it; adding an id again with the same bytes is a no-op). */
+struct ldg_dicts;
+const struct ldg_dicts *ldg_txn_dicts(struct ldg_txn *t);
+int ldg_dicts_new(struct ldg_dicts **out);
+int ldg_dicts_add(struct ldg_dicts *d, unsigned id, const uint8_t *p,
+                  size_t len);
+/* Dictionary id's bytes (borrowed, valid while d is): 0 or LDG_ENOTFOUND. */
+int ldg_dicts_get(const struct ldg_dicts *d, unsigned id, const uint8_t **p,
+                  size_t *len);
+void ldg_dicts_free(struct ldg_dicts *d);
+
+/* Scratch memory a reader of compressed records inflates into: zero it
+ * before first use, release it when done; what it holds is valid until
+ * the next call that uses it. One per thread. */
+struct ldg_inflate {
+    uint8_t *p;
+    size_t cap;
+};
+void ldg_inflate_release(struct ldg_inflate *s);
+/* A body record's payload, its canonical map, inflated into s when
+ * compressed: the field map (salted: name to [salt, value]; seeded:
+ * name to value, *seeded 1), in which ldg_body_needle_* may be searched.
+ * 0, or LDG_ECORRUPT (a record that does not open, or names a dictionary
+ * d lacks), LDG_ENOMEM. max: the ledger's body limit (a frame stating a
+ * larger size is refused before anything is allocated). */
+int ldg_body_record_open(const struct ldg_dicts *d, const uint8_t *rec,
+                         size_t len, size_t max, struct ldg_inflate *s,
+                         const uint8_t **map, size_t *n, int *seeded);
+/* 1 if the record is seeded (its salts derive from a seed it holds). */
+int ldg_body_record_seeded(const uint8_t *rec, size_t len);
 
 /* ------------------------------------------------- module storage (KV) -- */
 

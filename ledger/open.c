@@ -255,6 +255,11 @@ load_meta(struct ldg_ledger *l)
      * before anything reads by it */
     if ((rc = ldg_txn_layout(t)) < 0)
         goto out;
+    /* layout 5: new records are made with the newest dictionary (one that
+     * does not load is left to verify to name) */
+    if (rc >= LDG_LAYOUT_STORED)
+        (void)ldg_dict_refresh(l, t);
+    l->errmsg[0] = '\0';
     rc = meta_get(t, LDG_META_ORIGIN, &v);
     if (rc < 0 || v.len == 0 || v.len > LDG_ORIGIN_MAX) {
         ldg_seterr(l, "%s: meta record has no origin", l->dir);
@@ -290,11 +295,17 @@ open_handle(struct ldg_ledger **out, const char *dir,
     if (l == NULL)
         return LDG_ENOMEM;
     pthread_mutex_init(&l->keys_mu, NULL);
+    pthread_mutex_init(&l->dict_mu, NULL);
+    if (ldg_dicts_new(&l->dicts) < 0) {
+        free(l);
+        return LDG_ENOMEM;
+    }
     if (opts != NULL)
         l->opts = *opts;
     if (l->opts.body_max_bytes == 0)
         l->opts.body_max_bytes = LDG_BODY_MAX_DEFAULT;
     if (strlen(dir) >= sizeof l->dir) {
+        ldg_dicts_free(l->dicts);
         free(l);
         return LDG_EINVAL;
     }
@@ -307,6 +318,7 @@ open_handle(struct ldg_ledger **out, const char *dir,
     so.room_to_rewrite = (l->opts.flags & LDG_ROOM_TO_REWRITE) != 0;
     rc = ldg_store_open(&l->store, dir, &so, err, errcap);
     if (rc < 0) {
+        ldg_dicts_free(l->dicts);
         free(l);
         return rc;
     }
@@ -377,6 +389,11 @@ ldg_close(struct ldg_ledger *l)
     ldg_store_close(l->store);
     ldg_wipe(l->salt_seed, sizeof l->salt_seed);
     pthread_mutex_destroy(&l->keys_mu);
+    ldg_cdict_free(l->cdict);
+    for (size_t i = 0; i < l->ncdict_old; i++)
+        ldg_cdict_free(l->cdict_old[i]);
+    ldg_dicts_free(l->dicts);
+    pthread_mutex_destroy(&l->dict_mu);
     free(l);
 }
 

@@ -29,7 +29,7 @@ ldg_txn_size(struct ldg_txn *t, uint64_t *size)
     struct ldg_ledger *l = ldg_txn_ledger(t);
     struct ldg_cursor *c;
     struct ldg_val k;
-    int rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_ENTRIES), &c);
+    int rc = ldg_cursor_open(t, ldg_core(l, ldg_db_entries(t)), &c);
     if (rc < 0)
         return rc;
     rc = ldg_cursor_get(c, LDG_LAST, NULL, 0, &k, NULL);
@@ -68,7 +68,21 @@ pruned_or(struct ldg_txn *t, uint64_t seq, int rc)
 }
 
 int
-ldg_event_get(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev)
+ldg_entry_prev(struct ldg_txn *t, uint64_t seq, uint8_t prev[32])
+{
+    int rc;
+    if (seq == 0) {
+        memset(prev, 0, 32);
+        return 0;
+    }
+    rc = ldg_tree_stored_hash(t, 0, seq - 1, prev);
+    /* a tree without the leaf the record needs: damage (verify names it) */
+    return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
+}
+
+int
+ldg_entry_record(struct ldg_txn *t, uint64_t seq, const uint8_t **rec,
+                 size_t *len)
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
     uint8_t k[8];
@@ -76,10 +90,67 @@ ldg_event_get(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev)
     int rc;
 
     seq_key(k, seq);
-    rc = ldg_kv_get(t, ldg_core(l, LDG_DB_ENTRIES), k, 8, &v);
+    rc = ldg_kv_get(t, ldg_core(l, ldg_db_entries(t)), k, 8, &v);
     if (rc < 0)
         return pruned_or(t, seq, rc);
-    return ldg_event_decode(v.data, v.len, ev);
+    *rec = v.data;
+    *len = v.len;
+    return 0;
+}
+
+int
+ldg_event_entry(struct ldg_txn *t, uint64_t seq, uint8_t *buf, size_t cap,
+                const uint8_t **entry, size_t *len)
+{
+    const uint8_t *rec;
+    size_t rl;
+    uint8_t prev[32];
+    int rc;
+
+    if (t == NULL || entry == NULL || len == NULL)
+        return LDG_EINVAL;
+    if ((rc = ldg_entry_record(t, seq, &rec, &rl)) < 0)
+        return rc;
+    if (rl > 0 && rec[0] == 0x93) {
+        *entry = rec;
+        *len = rl;
+        return 0;
+    }
+    if (buf == NULL)
+        return LDG_EINVAL;
+    if ((rc = ldg_entry_prev(t, seq, prev)) < 0 ||
+        (rc = ldg_entry_whole(rec, rl, prev, buf, cap, len)) < 0)
+        return rc;
+    *entry = buf;
+    return 0;
+}
+
+/* Decodes record rec of event seq, with prev from the stored tree when the
+ * record needs one (layout 5's stored form) and want_prev says so. */
+static int
+decode_at(struct ldg_txn *t, uint64_t seq, const uint8_t *rec, size_t len,
+          struct ldg_event *ev, unsigned flags, int want_prev)
+{
+    uint8_t prev[32];
+    int rc;
+    if (len > 0 && rec[0] == 0x93)
+        return ldg_event_decode_flags(rec, len, ev, flags);
+    if (!want_prev)
+        return ldg_entry_decode_rec(rec, len, NULL, ev, flags);
+    if ((rc = ldg_entry_prev(t, seq, prev)) < 0)
+        return rc;
+    return ldg_entry_decode_rec(rec, len, prev, ev, flags);
+}
+
+int
+ldg_event_get(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev)
+{
+    const uint8_t *rec;
+    size_t len;
+    int rc = ldg_entry_record(t, seq, &rec, &len);
+    if (rc < 0)
+        return rc;
+    return decode_at(t, seq, rec, len, ev, 0, 1);
 }
 
 uint64_t
@@ -171,13 +242,16 @@ ldg_event_get_ex(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev,
     int rc;
 
     seq_key(k, seq);
-    rc = ldg_kv_get(t, ldg_core(l, LDG_DB_ENTRIES), k, 8, &v);
+    rc = ldg_kv_get(t, ldg_core(l, ldg_db_entries(t)), k, 8, &v);
     if (rc < 0)
         return pruned_or(t, seq, rc);
-    rc = ldg_event_decode_flags(v.data, v.len, ev, flags);
+    rc = decode_at(t, seq, v.data, v.len, ev, flags,
+                   !(flags & LDG_DECODE_TRUSTED));
     if (rc == 0 && (flags & LDG_DECODE_TRUSTED) &&
-        ldg_tree_stored_hash(t, 0, seq, ev->leaf) != 0)
+        ldg_tree_stored_hash(t, 0, seq, ev->leaf) != 0 && ev->entry != NULL)
         ldg_tlog_leaf_hash(ev->leaf, v.data, v.len);
+    if (rc == 0 && (flags & LDG_DECODE_TRUSTED) && ev->entry == NULL)
+        (void)ldg_entry_prev(t, seq, ev->prev);
     return rc;
 }
 
@@ -188,10 +262,10 @@ ldg_body_raw(struct ldg_txn *t, uint64_t seq, struct ldg_val *v)
     uint8_t k[8];
     int rc;
     seq_key(k, seq);
-    rc = ldg_kv_get(t, ldg_core(l, LDG_DB_BODIES), k, 8, v);
+    rc = ldg_kv_get(t, ldg_core(l, ldg_db_bodies(t)), k, 8, v);
     if (rc == LDG_ENOTFOUND) {
         struct ldg_val e;
-        if (ldg_kv_get(t, ldg_core(l, LDG_DB_ENTRIES), k, 8, &e) == 0)
+        if (ldg_kv_get(t, ldg_core(l, ldg_db_entries(t)), k, 8, &e) == 0)
             return LDG_EERASED;
         return pruned_or(t, seq, rc);
     }
@@ -202,10 +276,13 @@ int
 ldg_body_get(struct ldg_txn *t, uint64_t seq, json_t **out)
 {
     struct ldg_val v;
+    const struct ldg_dicts *d;
     int rc = ldg_body_raw(t, seq, &v);
     if (rc < 0)
         return rc;
-    return ldg_body_decode_json(v.data, v.len,
+    if ((d = ldg_txn_dicts(t)) == NULL)
+        return LDG_ECORRUPT;
+    return ldg_body_decode_json(d, v.data, v.len,
                                 ldg_txn_ledger(t)->opts.body_max_bytes, out);
 }
 
@@ -214,11 +291,15 @@ ldg_body_json_append(struct ldg_txn *t, uint64_t seq, char **buf, size_t *len,
                      size_t *cap)
 {
     struct ldg_val v;
+    const struct ldg_dicts *d;
     int rc = ldg_body_raw(t, seq, &v);
     if (rc < 0)
         return rc;
-    return ldg_body_record_json_append(
-        v.data, v.len, ldg_txn_ledger(t)->opts.body_max_bytes, buf, len, cap);
+    if ((d = ldg_txn_dicts(t)) == NULL)
+        return LDG_ECORRUPT;
+    return ldg_body_record_json_append(d, v.data, v.len,
+                                       ldg_txn_ledger(t)->opts.body_max_bytes,
+                                       buf, len, cap);
 }
 
 int
@@ -226,10 +307,13 @@ ldg_body_fields(struct ldg_txn *t, uint64_t seq, struct ldg_field **out,
                 size_t *n)
 {
     struct ldg_val v;
+    const struct ldg_dicts *d;
     int rc = ldg_body_raw(t, seq, &v);
     if (rc < 0)
         return rc;
-    return ldg_body_decode(v.data, v.len,
+    if ((d = ldg_txn_dicts(t)) == NULL)
+        return LDG_ECORRUPT;
+    return ldg_body_decode(d, v.data, v.len,
                            ldg_txn_ledger(t)->opts.body_max_bytes, out, n);
 }
 

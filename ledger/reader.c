@@ -113,7 +113,7 @@ ldg_seqscan_bodies(struct ldg_seqscan **out, struct ldg_txn *t, uint64_t lo,
     if (out == NULL || t == NULL)
         return LDG_EINVAL;
     *out = NULL;
-    return scan_open(out, t, LDG_DB_BODIES, lo, hi, reverse);
+    return scan_open(out, t, ldg_db_bodies(t), lo, hi, reverse);
 }
 
 /* The seq of key k if it belongs to s, else -1. */
@@ -325,7 +325,7 @@ ldg_index_values(struct ldg_txn *t, enum ldg_index which, const char *prefix,
 static int
 first_at(struct ldg_txn *t, uint64_t size, uint64_t ts, uint64_t *at)
 {
-    ldg_dbi entries = ldg_core(ldg_txn_ledger(t), LDG_DB_ENTRIES);
+    ldg_dbi entries = ldg_core(ldg_txn_ledger(t), ldg_db_entries(t));
     /* the answer is in [a, b]; nothing before a pruned ledger's horizon */
     uint64_t a = ldg_txn_horizon(t), b = size;
 
@@ -338,7 +338,9 @@ first_at(struct ldg_txn *t, uint64_t size, uint64_t ts, uint64_t *at)
         ldg_be64(key, mid);
         rc = ldg_kv_get(t, entries, key, sizeof key, &v);
         if (rc == 0)
-            rc = ldg_event_decode_flags(v.data, v.len, &ev, LDG_DECODE_TRUSTED);
+            rc =
+                ldg_entry_decode_rec(v.data, v.len, NULL, &ev,
+                                     LDG_DECODE_TRUSTED | LDG_DECODE_NO_DIGEST);
         if (rc < 0) {
             ldg_seterr(ldg_txn_ledger(t),
                        "event %llu: entry unreadable while finding a time "
@@ -481,6 +483,10 @@ struct ldg_reader {
     uint8_t leaf[32];
     int asked; /* last_asked: the seq reader_leaf was asked for last */
     uint64_t last_asked;
+    /* the leaf of the last event read (a forward scan's next prev) */
+    int got;
+    uint64_t got_seq;
+    uint8_t got_leaf[32];
     /* ldg_reader_readahead: [ra_next, ra_end) of the map is still to be
      * asked of the kernel, RA_STEP at a time ahead of the entries read */
     int ra_on;
@@ -568,8 +574,8 @@ ldg_reader_new(struct ldg_reader **out, struct ldg_txn *t)
     if ((r = calloc(1, sizeof *r)) == NULL)
         return LDG_ENOMEM;
     r->t = t;
-    if ((rc = seekc_open(t, &r->ec, LDG_DB_ENTRIES, 0, 0)) < 0 ||
-        (rc = seekc_open(t, &r->bc, LDG_DB_BODIES, 0, 0)) < 0) {
+    if ((rc = seekc_open(t, &r->ec, ldg_db_entries(t), 0, 0)) < 0 ||
+        (rc = seekc_open(t, &r->bc, ldg_db_bodies(t), 0, 0)) < 0) {
         ldg_reader_free(r);
         return rc;
     }
@@ -611,6 +617,8 @@ entry_prev(const uint8_t *e, size_t len, uint8_t prev[32])
     return 0;
 }
 
+static int reader_leaf_of(struct ldg_reader *r, uint64_t seq, uint8_t out[32]);
+
 /* Is seq next to the last event whose leaf was asked for (a scan)? */
 static int
 reader_scanning(const struct ldg_reader *r, uint64_t seq)
@@ -638,6 +646,7 @@ reader_leaf(struct ldg_reader *r, struct ldg_event *ev)
         return 0;
     }
     if (!ev->sealed && seekc_get(&r->ec, ev->seq + 1, &next) == 0 &&
+        next.len > 0 && ((const uint8_t *)next.data)[0] == 0x93 &&
         entry_prev(next.data, next.len, ev->leaf) == 0)
         return 0;
     if (scanning && r->tiles) {
@@ -657,9 +666,32 @@ reader_leaf(struct ldg_reader *r, struct ldg_event *ev)
         return 0;
     }
     if (ev->entry == NULL || ev->entry_len == 0)
-        return LDG_ECORRUPT;
+        return ldg_tree_stored_hash(r->t, 0, ev->seq, ev->leaf) == 0
+                   ? 0
+                   : LDG_ECORRUPT;
     ldg_tlog_leaf_hash(ev->leaf, ev->entry, ev->entry_len);
     return 0;
+}
+
+/* The stored leaf hash of event seq: from the tile at hand, else the
+ * tree. */
+static int
+reader_leaf_of(struct ldg_reader *r, uint64_t seq, uint8_t out[32])
+{
+    int rc;
+    if (r->tiles) {
+        uint64_t n = seq / LDG_TILE_WIDTH;
+        if (!r->have_tile || r->tile_n != n) {
+            r->tile_n = n;
+            r->have_tile = ldg_tree_tile_get(r->t, 0, n, r->tile) == 0;
+        }
+        if (r->have_tile) {
+            memcpy(out, r->tile + 32 * (seq % LDG_TILE_WIDTH), 32);
+            return 0;
+        }
+    }
+    rc = ldg_tree_stored_hash(r->t, 0, seq, out);
+    return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
 }
 
 /* Keeps the kernel reading RA_STEP ahead of the scan, which is at `at`. */
@@ -693,11 +725,13 @@ reader_ra(struct ldg_reader *r, uintptr_t at)
 void
 ldg_reader_readahead(struct ldg_reader *r, uint64_t lo, uint64_t hi)
 {
-    static const enum ldg_core_db dbs[] = {LDG_DB_ENTRIES, LDG_DB_BODIES};
+    enum ldg_core_db dbs[2];
     uintptr_t a = UINTPTR_MAX, b = 0;
 
     if (r == NULL || lo > hi)
         return;
+    dbs[0] = ldg_db_entries(r->t);
+    dbs[1] = ldg_db_bodies(r->t);
     r->ra_on = 0;
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         struct ldg_cursor *c = NULL;
@@ -743,15 +777,31 @@ ldg_reader_event(struct ldg_reader *r, uint64_t seq, struct ldg_event *ev)
                                                                   : rc;
     if (r->ra_on)
         reader_ra(r, (uintptr_t)ent.data);
-    rc = ldg_event_decode_ex(ent.data, ent.len, ev, LDG_DECODE_TRUSTED);
+    rc = ldg_entry_decode_rec(ent.data, ent.len, NULL, ev, LDG_DECODE_TRUSTED);
     if (rc == 0 && ev->seq != seq)
         rc = LDG_ECORRUPT;
     if (rc < 0)
         return rc;
-    if (r->no_leaf)
+    if (r->no_leaf) {
         memset(ev->leaf, 0, sizeof ev->leaf);
-    else if ((rc = reader_leaf(r, ev)) < 0)
+        return 0;
+    }
+    if (ev->entry == NULL) {
+        /* layout 5's stored form: prev is the leaf of the event before,
+         * from the scan (the last leaf read) or the tree */
+        if (seq == 0) {
+            memset(ev->prev, 0, 32);
+        } else if (r->got && r->got_seq == seq - 1) {
+            memcpy(ev->prev, r->got_leaf, 32);
+        } else if ((rc = reader_leaf_of(r, seq - 1, ev->prev)) < 0) {
+            return rc;
+        }
+    }
+    if ((rc = reader_leaf(r, ev)) < 0)
         return rc;
+    r->got = 1;
+    r->got_seq = seq;
+    memcpy(r->got_leaf, ev->leaf, 32);
     /* this entry's prev is the leaf of the event before it: a reverse
      * scan asks for that one next */
     if (seq > 0) {

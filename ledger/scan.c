@@ -28,6 +28,7 @@ ldg_log_scan(struct ldg_txn *t, uint64_t from, uint64_t to,
     struct ldg_cursor *ce = NULL, *cb = NULL;
     struct ldg_val k, v, bk, bv;
     struct ldg_body_view *b = NULL;
+    const struct ldg_dicts *d;
     struct ldg_event ev;
     struct ldg_scan_stats dummy;
     uint8_t key[8];
@@ -45,10 +46,13 @@ ldg_log_scan(struct ldg_txn *t, uint64_t from, uint64_t to,
     if (from >= to)
         return 0;
     l = ldg_txn_ledger(t);
+    if ((d = ldg_txn_dicts(t)) == NULL)
+        return LDG_ECORRUPT;
     if ((rc = ldg_body_view_new(&b)) < 0)
         return rc;
-    if ((rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_ENTRIES), &ce)) < 0 ||
-        (rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_BODIES), &cb)) < 0)
+    ldg_body_view_set_dicts(b, d, l->opts.body_max_bytes);
+    if ((rc = ldg_cursor_open(t, ldg_core(l, ldg_db_entries(t)), &ce)) < 0 ||
+        (rc = ldg_cursor_open(t, ldg_core(l, ldg_db_bodies(t)), &cb)) < 0)
         goto out;
     ldg_be64(key, from);
     rc = ldg_cursor_get(ce, LDG_SET_RANGE, key, 8, &k, &v);
@@ -78,7 +82,8 @@ ldg_log_scan(struct ldg_txn *t, uint64_t from, uint64_t to,
         }
         if (rc < 0)
             goto out;
-        rc = ldg_event_decode_ex(v.data, v.len, &ev, LDG_DECODE_TRUSTED);
+        rc = ldg_entry_decode_rec(v.data, v.len, NULL, &ev,
+                                  LDG_DECODE_TRUSTED | LDG_DECODE_NO_DIGEST);
         if (rc == 0 && ev.seq != seq)
             rc = LDG_ECORRUPT;
         if (rc < 0) {
@@ -107,8 +112,8 @@ ldg_log_scan(struct ldg_txn *t, uint64_t from, uint64_t to,
         } else if (ldg_body_view_from_record(b, bv.data, bv.len) == 0) {
             st->fast_bodies++;
         } else {
-            rc = ldg_body_decode_json(bv.data, bv.len, l->opts.body_max_bytes,
-                                      &slow_body);
+            rc = ldg_body_decode_json(d, bv.data, bv.len,
+                                      l->opts.body_max_bytes, &slow_body);
             if (rc < 0) {
                 ldg_seterr(l, "event %llu: body: %s (run " LDG_CMD_VERIFY ")",
                            (unsigned long long)seq, ldg_strerror(rc));

@@ -34,13 +34,13 @@ ldg_stats(struct ldg_ledger *l, struct ldg_stats *st)
     if (rc == 0 && (st->layout = ldg_txn_layout(t)) < 0)
         rc = st->layout;
     if (rc == 0)
-        rc = ldg_db_count(t, ldg_core(l, LDG_DB_BODIES), &st->bodies);
+        rc = ldg_db_count(t, ldg_core(l, ldg_db_bodies(t)), &st->bodies);
     if (rc == 0)
         rc = ldg_db_count(t, ldg_core(l, LDG_DB_CHECKPOINTS), &st->checkpoints);
     if (rc == 0)
-        rc = ldg_db_bytes(t, ldg_core(l, LDG_DB_ENTRIES), &st->entry_bytes);
+        rc = ldg_db_bytes(t, ldg_core(l, ldg_db_entries(t)), &st->entry_bytes);
     if (rc == 0)
-        rc = ldg_db_bytes(t, ldg_core(l, LDG_DB_BODIES), &st->body_bytes);
+        rc = ldg_db_bytes(t, ldg_core(l, ldg_db_bodies(t)), &st->body_bytes);
     if (rc == 0) {
         uint64_t n = 0;
         rc = ldg_db_count(t, ldg_core(l, LDG_DB_KEYS), &n);

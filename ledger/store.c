@@ -33,7 +33,8 @@ const char *const ldg_core_db_names[LDG_CORE_DBS] = {
     "meta",       "entries",  "bodies",      "tree",    "checkpoints",
     "keys",       "idx.type", "idx.subject", "idx.run", "idx.actor",
     "idx.time",   "idx.id",   "seals",       "tiles",   "ix.type",
-    "ix.subject", "ix.run",   "ix.actor"};
+    "ix.subject", "ix.run",   "ix.actor",    "dicts",   "entries5",
+    "bodies5"};
 
 struct ldg_store {
     MDB_env *env;
@@ -51,7 +52,8 @@ struct ldg_txn {
     struct ldg_store *s;
     struct ldg_ledger *l;
     int write;
-    int layout; /* ldg_txn_layout's answer, once asked; 0 before */
+    int layout;   /* ldg_txn_layout's answer, once asked; 0 before */
+    int dicts_ok; /* ldg_txn_dicts has read the snapshot's dictionaries */
 };
 
 struct ldg_cursor {
@@ -724,6 +726,69 @@ ldg_txn_ledger(struct ldg_txn *t)
  * none. Read once a transaction: ledger migrate changes it under handles
  * other processes keep open. The one check of the record: a newer layout
  * or a damaged record is said on the ledger's error message. */
+enum ldg_core_db
+ldg_db_entries(struct ldg_txn *t)
+{
+    return ldg_txn_layout(t) >= LDG_LAYOUT_STORED ? LDG_DB_ENTRIES5
+                                                  : LDG_DB_ENTRIES;
+}
+
+enum ldg_core_db
+ldg_db_bodies(struct ldg_txn *t)
+{
+    return ldg_txn_layout(t) >= LDG_LAYOUT_STORED ? LDG_DB_BODIES5
+                                                  : LDG_DB_BODIES;
+}
+
+/* Reads the dictionaries of t's snapshot that l's set does not hold yet
+ * (ids are written in increasing order and never change: one cursor step
+ * tells whether any is new). */
+const struct ldg_dicts *
+ldg_txn_dicts(struct ldg_txn *t)
+{
+    struct ldg_ledger *l;
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    int rc;
+
+    if (t == NULL)
+        return NULL;
+    l = t->l;
+    if (t->dicts_ok || t->s->missing[LDG_DB_DICTS])
+        return l->dicts;
+    if ((rc = ldg_cursor_open(t, t->s->core[LDG_DB_DICTS], &c)) < 0)
+        goto fail;
+    rc = ldg_cursor_get(c, LDG_LAST, NULL, 0, &k, NULL);
+    if (rc == 0 && k.len == LDG_DICT_KEY_LEN &&
+        ((const uint8_t *)k.data)[0] <= ldg_dicts_top(l->dicts)) {
+        ldg_cursor_close(c);
+        t->dicts_ok = 1;
+        return l->dicts;
+    }
+    for (rc = rc == 0 ? ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v) : rc;
+         rc == 0; rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        unsigned id =
+            k.len == LDG_DICT_KEY_LEN ? ((const uint8_t *)k.data)[0] : 0;
+        if ((rc = ldg_dicts_add(l->dicts, id, v.data, v.len)) < 0) {
+            ldg_seterr(l,
+                       "storage corrupt: the store's compression dictionary "
+                       "%u does not load (damaged)",
+                       id);
+            break;
+        }
+    }
+    ldg_cursor_close(c);
+    if (rc == LDG_ENOTFOUND) {
+        t->dicts_ok = 1;
+        return l->dicts;
+    }
+fail:
+    if (ldg_errbuf(l)[0] == '\0')
+        ldg_seterr(l, "cannot read the store's dictionaries: %s",
+                   ldg_strerror(rc));
+    return NULL;
+}
+
 int
 ldg_txn_layout(struct ldg_txn *t)
 {
@@ -738,6 +803,8 @@ ldg_txn_layout(struct ldg_txn *t)
     rc = mdb_get(t->txn, t->s->core[LDG_DB_META], &k, &v);
     if (rc == MDB_NOTFOUND) {
         t->layout = 1;
+        if (t->l != NULL)
+            __atomic_store_n(&t->l->layout_seen, 1, __ATOMIC_RELAXED);
         return 1;
     }
     if (rc != 0)
@@ -752,7 +819,8 @@ ldg_txn_layout(struct ldg_txn *t)
     }
     if (n < LDG_LAYOUT_MIN ||
         (n >= LDG_LAYOUT_TILES && t->s->missing[LDG_DB_TILES]) ||
-        (n >= LDG_LAYOUT_DUPS && t->s->missing[LDG_DB_IX_TYPE])) {
+        (n >= LDG_LAYOUT_DUPS && t->s->missing[LDG_DB_IX_TYPE]) ||
+        (n >= LDG_LAYOUT_STORED && t->s->missing[LDG_DB_ENTRIES5])) {
         if (t->l != NULL)
             ldg_seterr(t->l,
                        "storage corrupt: %s: the store layout record is "
@@ -761,10 +829,14 @@ ldg_txn_layout(struct ldg_txn *t)
                        n < LDG_LAYOUT_TILES ? ""
                        : t->s->missing[LDG_DB_TILES]
                            ? ", and no 'tiles' database"
-                           : ", and no 'ix.type' database");
+                       : t->s->missing[LDG_DB_IX_TYPE]
+                           ? ", and no 'ix.type' database"
+                           : ", and no 'entries5' database");
         return LDG_ECORRUPT;
     }
     t->layout = (int)n;
+    if (t->l != NULL)
+        __atomic_store_n(&t->l->layout_seen, t->layout, __ATOMIC_RELAXED);
     return t->layout;
 }
 
@@ -1025,6 +1097,22 @@ int
 ldg_cursor_del(struct ldg_cursor *c)
 {
     return xlate(mdb_cursor_del(c->c, 0));
+}
+
+int
+ldg_cursor_put_current(struct ldg_cursor *c, const void *val, size_t vlen)
+{
+    MDB_val k, v = {vlen, (void *)(uintptr_t)val};
+    uint8_t key[512]; /* the key lies in the page the put rewrites */
+    int rc = mdb_cursor_get(c->c, &k, NULL, MDB_GET_CURRENT);
+    if (rc == 0 && k.mv_size > sizeof key)
+        return LDG_EINVAL;
+    if (rc == 0) {
+        memcpy(key, k.mv_data, k.mv_size);
+        k.mv_data = key;
+        rc = mdb_cursor_put(c->c, &k, &v, MDB_CURRENT);
+    }
+    return xlate(rc);
 }
 
 int

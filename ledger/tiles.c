@@ -70,6 +70,7 @@ struct tiles {
     char **dirs;        /* directories whose entries changed, to fsync */
     size_t ndirs;
     int dirs_overflow;
+    uint8_t *whole; /* LDG_ENTRY_MAX: a layout 5 record made whole */
 };
 
 /* ----------------------------------------------------------- file work -- */
@@ -329,10 +330,11 @@ build_bundle(struct tiles *c, uint64_t n, unsigned w)
         const uint8_t *entry;
         size_t entry_len;
     } ev;
-    ldg_dbi entries = ldg_store_core_dbi(ldg_txn_store(c->t), LDG_DB_ENTRIES);
-    uint8_t leaf[32], stored[32], key[8];
+    ldg_dbi entries =
+        ldg_store_core_dbi(ldg_txn_store(c->t), ldg_db_entries(c->t));
+    uint8_t leaf[32], stored[32], prev[32], key[8];
     struct ldg_val v;
-    int rc;
+    int rc, have_prev = 0;
 
     c->buf.len = 0;
     for (unsigned i = 0; i < w; i++) {
@@ -347,6 +349,17 @@ build_bundle(struct tiles *c, uint64_t n, unsigned w)
             rc = ldg_kv_get(c->t, entries, key, 8, &v);
             ev.entry = v.data;
             ev.entry_len = v.len;
+            /* layout 5's stored form: made whole with prev, the stored
+             * leaf of the event before (checked against the tree as the
+             * entry before was) */
+            if (rc == 0 && v.len > 0 && ((const uint8_t *)v.data)[0] != 0x93) {
+                if (!have_prev)
+                    rc = ldg_entry_prev(c->t, seq, prev);
+                if (rc == 0)
+                    rc = ldg_entry_whole(v.data, v.len, prev, c->whole,
+                                         LDG_ENTRY_MAX, &ev.entry_len);
+                ev.entry = c->whole;
+            }
         }
         if (rc == 0)
             rc = ldg_tree_stored_hash(c->t, 0, seq, stored);
@@ -363,6 +376,8 @@ build_bundle(struct tiles *c, uint64_t n, unsigned w)
                        (unsigned long long)seq);
             return LDG_ECORRUPT;
         }
+        memcpy(prev, stored, 32);
+        have_prev = 1;
         rc = buf_reserve(c, 2 + ev.entry_len);
         if (rc < 0)
             return rc;
@@ -521,6 +536,8 @@ ldg_tiles_write(struct ldg_ledger *l, const char *dir,
         return LDG_EINVAL;
     c.l = l;
     c.dir = dir;
+    if ((c.whole = malloc(LDG_ENTRY_MAX)) == NULL)
+        return LDG_ENOMEM;
     memcpy(dpath, dir, strlen(dir) + 1);
     if ((rc = make_dirs(&c, dpath, 1, 1)) < 0)
         goto out;
@@ -598,6 +615,7 @@ out:
         free(c.dirs[i]);
     free(c.dirs);
     ldg_buf_release(&c.buf);
+    free(c.whole);
     free(note);
     return rc < 0 ? rc : 0;
 }

@@ -458,11 +458,27 @@ inclusion_holds(struct ldg_txn *t, uint64_t index, uint64_t size,
         return LDG_ECORRUPT;
     /* the leaf from its entry; a pruned one's from the stored tree */
     ldg_be64(k, index);
-    rc = ldg_kv_get(t, ldg_core(ldg_txn_ledger(t), LDG_DB_ENTRIES), k, sizeof k,
-                    &v);
+    rc = ldg_kv_get(t, ldg_core(ldg_txn_ledger(t), ldg_db_entries(t)), k,
+                    sizeof k, &v);
+    if (rc == 0 && v.len > 0 && ((const uint8_t *)v.data)[0] != 0x93) {
+        /* layout 5's stored form: the whole entry's hash */
+        uint8_t prev[32], *w = malloc(LDG_ENTRY_MAX);
+        size_t wl = 0;
+        if (w == NULL)
+            return LDG_ENOMEM;
+        if ((rc = ldg_entry_prev(t, index, prev)) == 0 &&
+            (rc = ldg_entry_whole(v.data, v.len, prev, w, LDG_ENTRY_MAX,
+                                  &wl)) == 0)
+            ldg_tlog_leaf_hash(leaf, w, wl);
+        free(w);
+        if (rc < 0)
+            return rc;
+        v.data = NULL; /* hashed */
+    }
     if (rc == 0) {
         uint8_t stored[32];
-        ldg_tlog_leaf_hash(leaf, v.data, v.len);
+        if (v.data != NULL)
+            ldg_tlog_leaf_hash(leaf, v.data, v.len);
         /* an entry altered under a sound tree: said as such, not as a
          * damaged hash (LDG_ETAMPER: ldg_proof_text keeps this message) */
         if (ldg_tree_stored_hash(t, 0, index, stored) == 0 &&

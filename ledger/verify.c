@@ -267,8 +267,8 @@ pass2_worker(void *arg)
         pthread_mutex_unlock(&vs->mu);
         return NULL;
     }
-    vf_seqrd_open(&ent, t, ldg_store_core_dbi(vs->l->store, LDG_DB_ENTRIES));
-    vf_seqrd_open(&body, t, ldg_store_core_dbi(vs->l->store, LDG_DB_BODIES));
+    vf_seqrd_open(&ent, t, ldg_store_core_dbi(vs->l->store, ldg_db_entries(t)));
+    vf_seqrd_open(&body, t, ldg_store_core_dbi(vs->l->store, ldg_db_bodies(t)));
     acc.vs = vs;
     for (;;) {
         uint64_t lo, hi, limit;
@@ -302,8 +302,9 @@ pass2_worker(void *arg)
              * pass 2 needs no leaf hash). */
             rc = vf_seqrd_seq(&ent, seq, &v);
             if (rc == 0)
-                rc = ldg_event_decode_flags(v.data, v.len, &ev,
-                                            LDG_DECODE_TRUSTED);
+                rc = ldg_entry_decode_rec(v.data, v.len, NULL, &ev,
+                                          LDG_DECODE_TRUSTED |
+                                              LDG_DECODE_NO_DIGEST);
             if (rc < 0) {
                 vf_bad(vs, seq, "entry unreadable (%s)", ldg_strerror(rc));
                 break;
@@ -620,6 +621,10 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
         rc = vs.layout;
         goto out;
     }
+    /* the dictionaries that load (a damaged one is named below, or at the
+     * first body that needs it) */
+    (void)ldg_txn_dicts(t);
+    vs.dicts = l->dicts;
     state_read(t, ldg_store_core_dbi(l->store, LDG_DB_META), &st, saved_root);
     saved_size = st.verified_size;
     if ((rc = horizon_load(&vs, t, size)) < 0)
@@ -707,6 +712,20 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
     /* Counts name no event of their own: only when nothing else did. */
     if (vs.bad_seq == UINT64_MAX)
         vf_check_index_counts(&vs, t, size, with_run);
+    /* layout 5 keeps the log in entries5 and bodies5: the databases of
+     * layouts before hold nothing (a record there is read by no one) */
+    for (int i = 0; i < 2 && vs.bad_seq == UINT64_MAX &&
+                    vs.layout >= LDG_LAYOUT_STORED;
+         i++) {
+        enum ldg_core_db db = i ? LDG_DB_BODIES : LDG_DB_ENTRIES;
+        uint64_t n = 0;
+        if (ldg_db_count(t, ldg_core(l, db), &n) == 0 && n > 0)
+            vf_bad(&vs, size ? size - 1 : 0,
+                   "database %s holds %llu records, but store layout %d "
+                   "keeps the log in %s",
+                   ldg_core_db_names[db], (unsigned long long)n, vs.layout,
+                   i ? "bodies5" : "entries5");
+    }
     if (vs.bad_seq == UINT64_MAX && (flags & LDG_VERIFY_FULL) && !walked)
         vf_walk_indexes(&vs, t, size, with_run);
 report:

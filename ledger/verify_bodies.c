@@ -58,7 +58,8 @@ vf_check_body_val(struct vstate *vs, const struct ldg_event *ev, int defer,
         vf_bad(vs, ev->seq, vf_msg_still);
         return 1;
     }
-    rc = ldg_body_rec_root(v.data, v.len, vs->l->opts.body_max_bytes, root);
+    rc = ldg_body_rec_root(vs->dicts, v.data, v.len, vs->l->opts.body_max_bytes,
+                           root);
     if (rc < 0) {
         vf_bad(vs, ev->seq, "stored body does not decode (%s)",
                ldg_strerror(rc));
@@ -82,8 +83,8 @@ vf_check_body(struct vstate *vs, struct ldg_txn *t, const struct ldg_event *ev,
     int rc;
 
     ldg_be64(k, ev->seq);
-    rc = ldg_kv_get(t, ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_BODIES), k,
-                    8, &v);
+    rc = ldg_kv_get(t, ldg_store_core_dbi(ldg_txn_store(t), ldg_db_bodies(t)),
+                    k, 8, &v);
     return vf_check_body_val(vs, ev, defer, rc, v);
 }
 
@@ -145,7 +146,8 @@ vf_deferred_body_checks(struct vstate *vs, struct ldg_txn *t)
         if (seq >= end || seq >= vs->bad_seq)
             continue;
         ldg_be64(k, seq);
-        if (ldg_kv_get(t, ldg_store_core_dbi(ldg_txn_store(t), LDG_DB_BODIES),
+        if (ldg_kv_get(t,
+                       ldg_store_core_dbi(ldg_txn_store(t), ldg_db_bodies(t)),
                        k, 8, &v) == 0) {
             vf_bad(vs, seq, vf_msg_still);
             break;

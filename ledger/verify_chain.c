@@ -270,7 +270,7 @@ vf_pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
         vf_p1_publish(vs, 0, 1);
         return rc;
     }
-    vf_seqrd_open(&ent, t, ldg_store_core_dbi(l->store, LDG_DB_ENTRIES));
+    vf_seqrd_open(&ent, t, ldg_store_core_dbi(l->store, ldg_db_entries(t)));
     rc = ldg_cursor_open(t, ldg_store_core_dbi(l->store, LDG_DB_CHECKPOINTS),
                          &cc);
     if (rc < 0)
@@ -300,8 +300,10 @@ vf_pass1(struct vstate *vs, struct ldg_txn *t, uint64_t size,
         int tr;
 
         rc = vf_seqrd_seq(&ent, seq, &ev_v);
+        /* a layout 5 record without prev is made whole with the leaf
+         * hash just computed from the entry before it */
         if (rc == 0)
-            rc = ldg_event_decode(ev_v.data, ev_v.len, &ev);
+            rc = ldg_entry_decode_rec(ev_v.data, ev_v.len, prev, &ev, 0);
         if (rc == LDG_ENOTFOUND) {
             vf_bad(vs, seq,
                    "missing: the log skips from %llu to a later "

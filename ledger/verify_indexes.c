@@ -344,12 +344,13 @@ vf_check_indexes_slow(struct vstate *vs, struct ldg_txn *t)
     uint64_t end = vs->next < vs->to ? vs->next : vs->to;
     int rc = 0;
 
-    vf_seqrd_open(&ent, t, ldg_store_core_dbi(vs->l->store, LDG_DB_ENTRIES));
+    vf_seqrd_open(&ent, t, ldg_store_core_dbi(vs->l->store, ldg_db_entries(t)));
     for (uint64_t seq = vs->from; seq < end && seq < vs->bad_seq; seq++) {
         struct ldg_event ev;
         struct ldg_val v;
         if (vf_seqrd_seq(&ent, seq, &v) < 0 ||
-            ldg_event_decode_flags(v.data, v.len, &ev, LDG_DECODE_TRUSTED) < 0)
+            ldg_entry_decode_rec(v.data, v.len, NULL, &ev,
+                                 LDG_DECODE_TRUSTED | LDG_DECODE_NO_DIGEST) < 0)
             break; /* pass 2 said so */
         if (ldg_index_check(t, &ev) != 0) {
             vf_bad(vs, seq, "an index entry for this event is missing");

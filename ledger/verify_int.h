@@ -52,6 +52,9 @@ struct vstate {
     uint64_t start;
     struct ldg_horizon hz;
     struct ldg_ledger *l;
+    /* the store's dictionaries (body records of layout 5), as many as
+     * load: a body naming one that does not is a finding at its event */
+    const struct ldg_dicts *dicts;
     struct vkey *keys;
     size_t nkeys, capkeys;
     uint64_t *erased; /* sorted targets of body.erased */

@@ -9,6 +9,7 @@
  *   t time (string or integer)
  * An enumeration follows as "=a|b|c".
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -101,6 +102,71 @@ enum_ok(const char *e, size_t elen, const json_t *v)
         if (wl == n && memcmp(p, s, n) == 0)
             return 1;
         p += wl + 1;
+    }
+    return 0;
+}
+
+/* Every word an enumeration of the vocabulary lists ("=a|b|c"), sorted
+ * and deduplicated once: ldg_vocab_enum_value's table. */
+#define ENUM_WORDS_MAX 128
+static struct {
+    const char *p;
+    size_t n;
+} enum_words[ENUM_WORDS_MAX];
+static size_t n_enum_words;
+static pthread_once_t enum_once = PTHREAD_ONCE_INIT;
+
+static int
+word_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c ? c : (an > bn) - (an < bn);
+}
+
+static void
+enum_words_make(void)
+{
+    for (size_t i = 0; i < sizeof vocab / sizeof vocab[0]; i++) {
+        const char *f = vocab[i].fields;
+        while ((f = strchr(f, '=')) != NULL) {
+            const char *p = ++f, *end = p + strcspn(p, " ");
+            while (p < end) {
+                const char *bar = memchr(p, '|', (size_t)(end - p));
+                size_t wl = (size_t)((bar ? bar : end) - p), j;
+                for (j = 0; j < n_enum_words; j++)
+                    if (word_cmp(enum_words[j].p, enum_words[j].n, p, wl) >= 0)
+                        break;
+                if ((j == n_enum_words ||
+                     word_cmp(enum_words[j].p, enum_words[j].n, p, wl) != 0) &&
+                    n_enum_words < ENUM_WORDS_MAX) {
+                    memmove(&enum_words[j + 1], &enum_words[j],
+                            (n_enum_words - j) * sizeof enum_words[0]);
+                    enum_words[j].p = p;
+                    enum_words[j].n = wl;
+                    n_enum_words++;
+                }
+                p += wl + 1;
+            }
+            f = end;
+        }
+    }
+}
+
+int
+ldg_vocab_enum_value(const char *s, size_t n)
+{
+    size_t lo = 0, hi;
+    pthread_once(&enum_once, enum_words_make);
+    hi = n_enum_words;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = word_cmp(enum_words[mid].p, enum_words[mid].n, s, n);
+        if (c == 0)
+            return 1;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return 0;
 }

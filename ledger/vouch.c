@@ -172,11 +172,11 @@ vouch_key_event(struct ldg_vouch *v, uint64_t seq, struct ldg_event *ev,
         rc = LDG_EBADSIG;
     ldg_be64(k, seq);
     if (rc == 0 &&
-        (ldg_kv_get(v->t,
-                    ldg_store_core_dbi(ldg_txn_store(v->t), LDG_DB_BODIES), k,
-                    8, &bv) < 0 ||
-         ldg_body_rec_root(bv.data, bv.len, v->l->opts.body_max_bytes, root) <
-             0 ||
+        (ldg_kv_get(
+             v->t, ldg_store_core_dbi(ldg_txn_store(v->t), ldg_db_bodies(v->t)),
+             k, 8, &bv) < 0 ||
+         ldg_body_rec_root(ldg_txn_dicts(v->t), bv.data, bv.len,
+                           v->l->opts.body_max_bytes, root) < 0 ||
          memcmp(root, ev->body_root, 32) != 0))
         rc = LDG_ECORRUPT;
     if (rc == 0)
@@ -389,9 +389,9 @@ vouch_struct(struct ldg_vouch *v, uint64_t seq, struct ldg_event *evp,
     *evp = ev;
     *pub = k->pub;
     ldg_be64(kb, seq);
-    rc =
-        ldg_kv_get(v->t, ldg_store_core_dbi(ldg_txn_store(v->t), LDG_DB_BODIES),
-                   kb, 8, &bv);
+    rc = ldg_kv_get(
+        v->t, ldg_store_core_dbi(ldg_txn_store(v->t), ldg_db_bodies(v->t)), kb,
+        8, &bv);
     if (rc == LDG_ENOTFOUND) {
         size_t lo = 0, hi = v->nerased;
         while (lo < hi) {
@@ -408,8 +408,8 @@ vouch_struct(struct ldg_vouch *v, uint64_t seq, struct ldg_event *evp,
     }
     if (rc < 0)
         return rc;
-    if (ldg_body_rec_root(bv.data, bv.len, v->l->opts.body_max_bytes, root) <
-            0 ||
+    if (ldg_body_rec_root(ldg_txn_dicts(v->t), bv.data, bv.len,
+                          v->l->opts.body_max_bytes, root) < 0 ||
         memcmp(root, ev.body_root, 32) != 0) {
         snprintf(why, cap,
                  "event %llu: body does not match its commitment "

@@ -72,6 +72,7 @@ struct prescan {
     struct ldg_txn *t; /* its own, begun and ended by the caller's thread */
     struct ldg_seqscan *sc;
     const struct qpred *bp;
+    struct q_pre x; /* this thread's */
     uint64_t from, to;
     uint64_t *seqs; /* candidates, ascending */
     size_t n, cap;
@@ -95,6 +96,7 @@ struct src {
     struct ldg_seqscan *sc2;
     int pre_state;
     size_t pre_i;
+    struct q_pre *x; /* the iterator's */
 };
 
 static void *
@@ -117,7 +119,7 @@ prescan_run(void *arg)
         if (rc <= 0)
             break;
         ldg_seqscan_record(p->sc, &rec, &len);
-        if (q_prefilter(p->bp, rec, len)) {
+        if (q_prefilter(p->bp, &p->x, rec, len)) {
             if (p->n == p->cap) {
                 size_t nc = p->cap ? p->cap * 2 : 4096;
                 uint64_t *ns;
@@ -152,6 +154,7 @@ prescan_free(struct prescan *p)
     prescan_join(p);
     ldg_seqscan_free(p->sc);
     ldg_txn_abort(p->t);
+    q_pre_release(&p->x);
     free(p->seqs);
     free(p);
 }
@@ -188,6 +191,7 @@ struct ldg_query_iter {
     uint64_t size;     /* of the log in t */
     json_t *last_body; /* decoded while matching the last event returned */
     int last_state;    /* 1 decoded, -1 erased, 0 not looked at */
+    struct q_pre x;    /* the prefilter's, on the iterator's thread */
 };
 
 /* ------------------------------------------------------------- sources -- */
@@ -239,7 +243,7 @@ src_step(struct src *s, int reverse, int first)
             return rc;
         if (s->kind == S_BODIES) {
             ldg_seqscan_record(sc, &s->rec, &s->rlen);
-            if (!q_prefilter(s->bp, s->rec, s->rlen))
+            if (!q_prefilter(s->bp, s->x, s->rec, s->rlen))
                 continue;
         }
         s->cur = seq;
@@ -516,6 +520,7 @@ add_scan(struct ldg_query_iter *it, enum src_kind kind, const struct qpred *bp,
     if (s == NULL)
         return LDG_ENOMEM;
     s->bp = bp;
+    s->x = &it->x;
     if (kind == S_ENTRIES)
         return 0;
     prescan_start(it, s);
@@ -536,6 +541,8 @@ prescan_start(struct ldg_query_iter *it, struct src *s)
         cpus < 2 || (p = calloc(1, sizeof *p)) == NULL)
         return;
     p->bp = s->bp;
+    p->x = it->x;
+    memset(&p->x.s, 0, sizeof p->x.s); /* its own scratch */
     p->from = s->lo + (s->hi - s->lo) / 2 + 1;
     p->to = s->hi;
     atomic_init(&p->stop, 0);
@@ -786,6 +793,7 @@ ldg_query_iter_free(struct ldg_query_iter *it)
     free_actors(it);
     free(it->names);
     json_decref(it->last_body);
+    q_pre_release(&it->x);
     free(it);
 }
 
@@ -805,6 +813,7 @@ ldg_query_iter_new(struct ldg_query_iter **out, const struct ldg_query *q,
         return LDG_ENOMEM;
     it->q = q;
     it->t = t;
+    q_pre_init(&it->x, t);
     it->reverse = (flags & LDG_QUERY_REVERSE) != 0;
     if ((rc = ldg_txn_size(t, &size)) < 0 || (rc = resolve_actors(it)) < 0 ||
         (rc = ldg_reader_new(&it->rd, t)) < 0)
@@ -944,6 +953,7 @@ event_matches(struct ldg_query_iter *it, const struct ldg_event *ev)
         ev->seq < q->seq_lo || ev->seq > q->seq_hi)
         return 0;
     qbody_init(&b, it->t, it->rd, ev->seq);
+    b.pre = &it->x;
     if (it->rec_state != 0) { /* the bodies scan read it already */
         b.have_raw = it->rec_state;
         b.raw = it->rec;

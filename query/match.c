@@ -87,12 +87,29 @@ has(const uint8_t *rec, size_t len, const struct needle *n)
     return memmem(rec, len, n->p, n->n) != NULL;
 }
 
+void
+q_pre_init(struct q_pre *x, struct ldg_txn *t)
+{
+    memset(x, 0, sizeof *x);
+    x->d = ldg_txn_dicts(t);
+    x->max = ldg_body_max(ldg_txn_ledger(t));
+}
+
+void
+q_pre_release(struct q_pre *x)
+{
+    ldg_inflate_release(&x->s);
+}
+
 int
-q_prefilter(const struct qpred *p, const uint8_t *rec, size_t len)
+q_prefilter(const struct qpred *p, struct q_pre *x, const uint8_t *rec,
+            size_t len)
 {
     int name = 0;
-    if (!ldg_body_record_plain(rec, len, &rec, &len))
-        return 1; /* compressed: cannot tell */
+    if (!ldg_body_record_plain(rec, len, &rec, &len) &&
+        (x == NULL || ldg_body_record_open(x->d, rec, len, x->max, &x->s, &rec,
+                                           &len, NULL) < 0))
+        return 1; /* cannot tell: the decoder will say */
     for (size_t i = 0; i < p->nnneedles && !name; i++)
         name = has(rec, len, &p->nneedles[i]);
     if (!name)
@@ -176,7 +193,7 @@ body_pred(const struct qpred *p, struct qbody *b)
         return rc;
     if (b->have_raw < 0)
         return 0; /* erased: no fields */
-    if (b->t != NULL && !q_prefilter(p, b->raw, b->raw_len))
+    if (b->t != NULL && !q_prefilter(p, b->pre, b->raw, b->raw_len))
         return 0;
     if ((rc = load_json(b)) < 0)
         return rc;
@@ -226,8 +243,11 @@ body_pred_neg(const struct qpred *p, struct qbody *b)
     if (b->have_raw < 0)
         return 0; /* erased: no fields */
     if (b->t != NULL &&
-        ldg_body_record_plain(b->raw, b->raw_len, &plain, &plain_len)) {
-        /* uncompressed: without the name's bytes the field is absent */
+        (ldg_body_record_plain(b->raw, b->raw_len, &plain, &plain_len) ||
+         (b->pre != NULL &&
+          ldg_body_record_open(b->pre->d, b->raw, b->raw_len, b->pre->max,
+                               &b->pre->s, &plain, &plain_len, NULL) == 0))) {
+        /* without the name's bytes the field is absent */
         for (size_t i = 0; i < p->nnneedles && !name; i++)
             name = has(plain, plain_len, &p->nneedles[i]);
         if (!name)

@@ -85,10 +85,22 @@ struct ldg_query {
 
 /* match.c */
 /* The body context of one event, loaded lazily. */
+/* What the byte prefilter needs to look into a compressed record: the
+ * store's dictionaries, its body limit, and scratch to inflate into (one
+ * per thread that prefilters). */
+struct q_pre {
+    const struct ldg_dicts *d;
+    size_t max;
+    struct ldg_inflate s;
+};
+void q_pre_init(struct q_pre *x, struct ldg_txn *t);
+void q_pre_release(struct q_pre *x);
+
 struct qbody {
     struct ldg_txn *t;
     uint64_t seq;
     struct ldg_reader *rd;
+    struct q_pre *pre; /* the iterator's (NULL: none, no prefilter) */
     int have_raw; /* 1 loaded, -1 absent (erased) */
     const uint8_t *raw;
     size_t raw_len;
@@ -103,8 +115,10 @@ void qbody_release(struct qbody *b);
  * order (NULL-terminated lists). */
 int q_group_match(const struct qgroup *g, const struct ldg_event *ev,
                   struct qbody *b, char *const *const *actor_ids);
-/* Does the raw record of pred p possibly hold? (byte prefilter) */
-int q_prefilter(const struct qpred *p, const uint8_t *rec, size_t len);
+/* Does the raw record of pred p possibly hold? (byte prefilter; a
+ * compressed record is inflated into x's scratch first) */
+int q_prefilter(const struct qpred *p, struct q_pre *x, const uint8_t *rec,
+                size_t len);
 int q_value_match(const json_t *v, const struct qvalue *qv);
 int q_str_match(const struct qvalue *qv, const char *s);
 int q_grep_compile(struct ldg_query *q, const char *pattern, char *err,
@@ -140,7 +154,8 @@ struct q_jsonstate {
 int q_render_json_rec(struct ldg_buf *b, struct q_jsonstate *js, unsigned flags,
                       uint32_t fields, const struct ldg_event *ev,
                       const char *name, const uint8_t *rec, size_t rec_len,
-                      size_t body_max, const char *extra);
+                      size_t body_max, const struct ldg_dicts *d,
+                      const char *extra);
 /* The fields that need the body record at hand: the body, and model_at
  * (whose model is named in the body). */
 #define Q_FIELDS_REC                                                           \

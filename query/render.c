@@ -780,7 +780,7 @@ json_tail(struct ldg_buf *b, size_t start, unsigned flags, uint32_t fields,
  * body is among fields. */
 static int
 json_body_rec(struct ldg_buf *b, uint32_t fields, const uint8_t *rec,
-              size_t rec_len, size_t body_max)
+              size_t rec_len, size_t body_max, const struct ldg_dicts *d)
 {
     if (!(fields & (UINT32_C(1) << LDG_QF_BODY)))
         return 0;
@@ -793,21 +793,21 @@ json_body_rec(struct ldg_buf *b, uint32_t fields, const uint8_t *rec,
         return b->err;
     /* the stored record straight to text: the same bytes as json_dumps
      * of the decoded body */
-    return ldg_body_record_json_append(rec, rec_len, body_max, &b->s, &b->len,
-                                       &b->cap);
+    return ldg_body_record_json_append(d, rec, rec_len, body_max, &b->s,
+                                       &b->len, &b->cap);
 }
 
 int
 q_render_json_rec(struct ldg_buf *b, struct q_jsonstate *js, unsigned flags,
                   uint32_t fields, const struct ldg_event *ev, const char *name,
                   const uint8_t *rec, size_t rec_len, size_t body_max,
-                  const char *extra)
+                  const struct ldg_dicts *d, const char *extra)
 {
     size_t start = b->len;
     int rc = json_head(b, js, fields, ev, name);
     if (rc < 0)
         return rc;
-    if ((rc = json_body_rec(b, fields, rec, rec_len, body_max)) < 0)
+    if ((rc = json_body_rec(b, fields, rec, rec_len, body_max, d)) < 0)
         return rc;
     json_tail(b, start, flags, fields, ev, extra);
     return b->err;
@@ -845,7 +845,8 @@ render_json(struct ldg_query_render *r, struct ldg_txn *t,
         return rc;
     if (r->it != NULL) {
         rc = q_render_json_rec(b, &r->js, r->flags, r->fields, ev, name, rec, n,
-                               ldg_body_max(ldg_txn_ledger(t)), extra);
+                               ldg_body_max(ldg_txn_ledger(t)),
+                               ldg_txn_dicts(t), extra);
         free(extra);
         return rc;
     }

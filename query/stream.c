@@ -87,6 +87,7 @@ struct q_stream {
     unsigned flags;
     uint32_t fields; /* the renderer's: what the items need */
     size_t body_max;
+    const struct ldg_dicts *dicts;
     uint64_t bad_seq; /* the renderer's finding (UINT64_MAX: none) */
     const char *bad_what;
     uint64_t limit;        /* events at most (0 = all), after the plain start */
@@ -107,6 +108,7 @@ render_batch(struct q_stream *s, struct batch *b, struct q_jsonstate *js)
         size_t start = b->out.len;
         int rc = q_render_json_rec(&b->out, js, s->flags, s->fields, &it->ev,
                                    it->name, it->rec, it->rec_len, s->body_max,
+                                   s->dicts,
                                    it->extra != NULL ? it->extra->s : NULL);
         if (rc == 0 && it->ev.seq == s->bad_seq) {
             q_json_mark_finding(&b->out, start, s->bad_what);
@@ -461,6 +463,7 @@ ldg_query_stream(struct ldg_query_iter *it, struct ldg_query_render *r,
     s->fields = q_render_fields(r);
     s->bad_seq = q_render_finding(r, &s->bad_what);
     s->body_max = ldg_body_max(ldg_txn_ledger(q_iter_txn(it)));
+    s->dicts = ldg_txn_dicts(q_iter_txn(it));
     rc = run_threaded(s, it, r, o, count, last);
     stop_workers(s);
     pthread_cond_destroy(&s->done);

@@ -64,9 +64,9 @@ body_check_record(const uint8_t *data, size_t size)
     size_t n = 0;
     int rc, rc_json, rc_root;
 
-    rc = ldg_body_decode(data, size, BODY_MAX, &f, &n);
-    rc_json = ldg_body_decode_json(data, size, BODY_MAX, &obj);
-    rc_root = ldg_body_rec_root(data, size, BODY_MAX, root);
+    rc = ldg_body_decode(NULL, data, size, BODY_MAX, &f, &n);
+    rc_json = ldg_body_decode_json(NULL, data, size, BODY_MAX, &obj);
+    rc_root = ldg_body_rec_root(NULL, data, size, BODY_MAX, root);
     /* The readers agree on what is a valid record. */
     FUZZ_ASSERT((rc == 0) == (rc_json == 0));
     FUZZ_ASSERT((rc == 0) == (rc_root == 0));

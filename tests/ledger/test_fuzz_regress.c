@@ -261,7 +261,7 @@ run_body(const char *name, const uint8_t *data, size_t len)
 {
     struct ldg_field *f = NULL;
     size_t n = 0;
-    int rc = ldg_body_decode(data, len, BODY_MAX, &f, &n);
+    int rc = ldg_body_decode(NULL, data, len, BODY_MAX, &f, &n);
     if (has_prefix(name, "good-") && rc != 0)
         fail_msg("%s: a real body record does not decode (%s)", current,
                  ldg_strerror(rc));

@@ -67,13 +67,15 @@ static size_t
 entry(struct ldg_ledger *l, uint64_t seq, uint8_t *buf, size_t cap)
 {
     struct ldg_txn *t;
-    struct ldg_event ev;
+    static uint8_t whole[LDG_ENTRY_MAX];
+    const uint8_t *e;
+    size_t n;
     assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
-    assert_int_equal(ldg_event_get(t, seq, &ev), 0);
-    assert_true(ev.entry_len <= cap);
-    memcpy(buf, ev.entry, ev.entry_len);
+    assert_int_equal(ldg_event_entry(t, seq, whole, sizeof whole, &e, &n), 0);
+    assert_true(n <= cap);
+    memcpy(buf, e, n);
     ldg_txn_abort(t);
-    return ev.entry_len;
+    return n;
 }
 
 static int

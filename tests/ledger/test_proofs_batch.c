@@ -27,7 +27,7 @@ setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
     f->l = t_ledger_new(f->dir, sizeof f->dir, 0);
-    t_append_many(f->l, 300); /* one commit: checkpoint of size 301 */
+    t_append_many(f->l, 300);   /* one commit: checkpoint of size 301 */
     for (int i = 0; i < 3; i++) /* checkpoints of sizes 302..304 */
         t_append(f->l, "x.test.one", "{}", NULL);
     *state = f;

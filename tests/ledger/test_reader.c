@@ -160,14 +160,16 @@ test_reader__bodies_scan_skips_erased_and_hands_out_records(void **state)
         assert_int_equal(ldg_reader_body(r, seq, &b, &bn), 0);
         assert_int_equal(an, bn);
         assert_memory_equal(a, b, an);
-        assert_int_equal(
-            ldg_body_record_json_append(a, an, ldg_body_max(l), &txt, &tl, &tc),
-            0);
+        assert_int_equal(ldg_body_record_json_append(ldg_txn_dicts(t), a, an,
+                                                     ldg_body_max(l), &txt, &tl,
+                                                     &tc),
+                         0);
         assert_int_equal(ldg_body_json_append(t, seq, &want, &wl, &wc), 0);
         assert_string_equal(txt, want);
-        /* small bodies are stored plain; the payload is the record's tail */
+        /* small bodies are stored plain; the payload is the record's tail
+         * (after the flag, and a seeded record's seed) */
         assert_int_equal(ldg_body_record_plain(a, an, &p, &pn), 1);
-        assert_int_equal(pn, an - 1);
+        assert_int_equal(pn, an - 1 - (ldg_body_record_seeded(a, an) ? 16 : 0));
         free(txt);
         free(want);
     }
@@ -468,19 +470,23 @@ fnv(const uint8_t *p, size_t n, uint64_t h)
 /* A checksum of event seq's entry and body record as r reads them; *e
  * and *b get where they lie. */
 static uint64_t
-event_sum(struct ldg_reader *r, uint64_t seq, struct ldg_val *e,
-          struct ldg_val *b)
+event_sum(struct ldg_reader *r, struct ldg_txn *t, uint64_t seq,
+          struct ldg_val *e, struct ldg_val *b)
 {
     struct ldg_event ev;
     const uint8_t *rec;
     size_t len;
+    const uint8_t *er;
+    size_t el;
     assert_int_equal(ldg_reader_event(r, seq, &ev), 0);
     assert_int_equal(ldg_reader_body(r, seq, &rec, &len), 0);
-    e->data = ev.entry;
-    e->len = ev.entry_len;
+    /* the entry's record as stored (layout 5's without prev) */
+    assert_int_equal(ldg_entry_record(t, seq, &er, &el), 0);
+    e->data = er;
+    e->len = el;
     b->data = rec;
     b->len = len;
-    return fnv(rec, len, fnv(ev.entry, ev.entry_len, 14695981039346656037u));
+    return fnv(rec, len, fnv(er, el, 14695981039346656037u));
 }
 
 /* ldg_reader_readahead: a window whose pages were dropped from the page
@@ -510,7 +516,7 @@ test_reader__readahead_of_a_cold_window(void **state)
     assert_int_equal(ldg_reader_new(&r, t), 0);
     for (uint64_t seq = 1; seq <= RA_N; seq++) {
         struct ldg_val e, b;
-        warm[seq] = event_sum(r, seq, &e, &b);
+        warm[seq] = event_sum(r, t, seq, &e, &b);
         /* the stretch: from the first to the last event's records */
         if (seq == 1 || seq == RA_N) {
             const struct ldg_val *v[2] = {&e, &b};
@@ -557,7 +563,7 @@ test_reader__readahead_of_a_cold_window(void **state)
     assert_true(ldg_map_missing((const void *)lo, hi - lo, 64) < missing);
     for (uint64_t seq = 1; seq <= RA_N; seq++) {
         struct ldg_val e, b;
-        assert_true(event_sum(r, seq, &e, &b) == warm[seq]);
+        assert_true(event_sum(r, t, seq, &e, &b) == warm[seq]);
     }
     /* a window in the page cache asks for nothing; nonsense is harmless */
     ldg_reader_readahead(r, 1, RA_N);

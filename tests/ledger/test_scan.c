@@ -47,7 +47,9 @@ check_cb(void *ctx, const struct ldg_event *ev, const struct ldg_body_view *b)
     assert_string_equal(ev->subject, want_ev.subject);
     assert_string_equal(ev->run, want_ev.run);
     assert_string_equal(ev->actor, want_ev.actor);
-    assert_memory_equal(ev->prev, want_ev.prev, 32);
+    /* a layout 5 record leaves prev to be derived: a scan does not */
+    if (!want_ev.derived)
+        assert_memory_equal(ev->prev, want_ev.prev, 32);
     rc = ldg_body_get(s->t, ev->seq, &body);
     if (rc == LDG_EERASED) {
         assert_true(ldg_body_view_erased(b));
@@ -124,8 +126,9 @@ test_scan__reads_what_the_strict_accessors_read(void **state)
     assert_int_equal(st.events, size);
     assert_int_equal(s.erased, 1);
     assert_int_equal(st.erased, 1);
-    assert_int_equal(st.slow_bodies, 1); /* the compressed one */
-    assert_int_equal(st.fast_bodies, size - 2);
+    /* the compressed one too: inflated, then read in place */
+    assert_int_equal(st.slow_bodies, 0);
+    assert_int_equal(st.fast_bodies, size - 1);
 
     /* from the middle, bodies of one type not wanted */
     memset(&s.next, 0, sizeof s - sizeof s.t);

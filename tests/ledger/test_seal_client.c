@@ -24,8 +24,7 @@ static const char *const lines[] = {
     "{\"run\":\"R-1\",\"step\":\"s1\",\"tool\":\"ocr\",\"status\":\"ok\"}",
     "{\"run\":\"R-1\",\"status\":\"ok\"}",
 };
-static const char *const types[] = {"run.started", "run.step",
-                                    "run.finished"};
+static const char *const types[] = {"run.started", "run.step", "run.finished"};
 
 static struct ldg_key *
 key_from(const char *name, uint8_t b)
@@ -85,8 +84,8 @@ check_batch(const json_t *batch, const uint8_t pub[32], const char *origin,
     assert_non_null(d);
     for (size_t i = 0; i < b->n && rc == 0; i++) {
         struct ldg_claim c;
-        rc = ldg_sealed_claim(&b->ev[i].in, b->ev[i].salts, b->key_id, 0,
-                              claim, sizeof claim, &len, d[i], err, cap);
+        rc = ldg_sealed_claim(&b->ev[i].in, b->ev[i].salts, b->key_id, 0, claim,
+                              sizeof claim, &len, d[i], err, cap);
         if (rc == 0) {
             assert_int_equal(ldg_claim_decode(claim, len, &c), 0);
             assert_string_equal(c.actor, b->key_id);
@@ -126,19 +125,17 @@ test_seal_client__batch_verifies_as_the_ledger_checks_it(void **state)
     assert_string_equal(json_string_value(json_object_get(ev, "subject")),
                         "run:R-1");
     assert_string_equal(json_string_value(json_object_get(ev, "run")), "R-1");
-    assert_string_equal(json_string_value(json_object_get(ev, "id")),
-                        "step-1");
+    assert_string_equal(json_string_value(json_object_get(ev, "id")), "step-1");
     assert_int_equal(json_object_size(json_object_get(ev, "salts")), 4);
-    assert_int_equal(check_batch(batch, k->pub, "example.org/box1", err,
-                                 sizeof err),
-                     0);
+    assert_int_equal(
+        check_batch(batch, k->pub, "example.org/box1", err, sizeof err), 0);
     /* another key, another origin: the seal does not hold */
-    assert_int_equal(check_batch(batch, other->pub, "example.org/box1", err,
-                                 sizeof err),
-                     LDG_EBADSIG);
-    assert_int_equal(check_batch(batch, k->pub, "example.org/box2", err,
-                                 sizeof err),
-                     LDG_EBADSIG);
+    assert_int_equal(
+        check_batch(batch, other->pub, "example.org/box1", err, sizeof err),
+        LDG_EBADSIG);
+    assert_int_equal(
+        check_batch(batch, k->pub, "example.org/box2", err, sizeof err),
+        LDG_EBADSIG);
     json_decref(batch);
     ldg_key_free(k);
     ldg_key_free(other);
@@ -265,7 +262,8 @@ test_seal_client__deterministic_with_seed_random_without(void **state)
 {
     struct ldg_key *k = key_from("cp", 1);
     json_t *a = make_batch(k, "o", 5), *b = make_batch(k, "o", 5);
-    char *ta = json_dumps(a, JSON_SORT_KEYS), *tb = json_dumps(b, JSON_SORT_KEYS);
+    char *ta = json_dumps(a, JSON_SORT_KEYS),
+         *tb = json_dumps(b, JSON_SORT_KEYS);
     struct ldg_sealer *s1 = NULL, *s2 = NULL;
     json_t *r1 = NULL, *r2 = NULL, *body = json_pack("{s:s}", "note", "hi");
     struct ldg_event_in in;

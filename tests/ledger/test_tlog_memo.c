@@ -140,6 +140,9 @@ test_tlog_memo__core_proofs_parse_and_verify(void **state)
                      0);
     assert_int_equal(cksize, size);
     for (uint64_t i = 0; i < size; i++) {
+        static uint8_t whole[LDG_ENTRY_MAX];
+        const uint8_t *e;
+        size_t en;
         struct ldg_event ev;
         struct bproof p;
         char *text;
@@ -154,9 +157,10 @@ test_tlog_memo__core_proofs_parse_and_verify(void **state)
                              (const uint8_t(*)[32])p.hashes, p.n, root),
                          0);
         /* the core agrees */
-        assert_int_equal(ldg_proof_check(vkey, text, strlen(text), ev.entry,
-                                         ev.entry_len, NULL, NULL, NULL, err,
-                                         sizeof err),
+        assert_int_equal(ldg_event_entry(t, i, whole, sizeof whole, &e, &en),
+                         0);
+        assert_int_equal(ldg_proof_check(vkey, text, strlen(text), e, en, NULL,
+                                         NULL, NULL, err, sizeof err),
                          0);
         free(text);
     }

@@ -82,7 +82,8 @@ build(const struct ldg_key *k, uint64_t seq, uint64_t ts, const char *type,
     put_hex(key, br.rec, br.rec_len);
     snprintf(key, sizeof key, "%s.body_commitment", tag);
     put_hex(key, br.root, 32);
-    assert_int_equal(ldg_body_decode(br.rec, br.rec_len, 1 << 20, &f, &nf), 0);
+    assert_int_equal(
+        ldg_body_decode(NULL, br.rec, br.rec_len, 1 << 20, &f, &nf), 0);
     for (size_t i = 0; i < nf; i++) {
         snprintf(key, sizeof key, "%s.field.%s.salt", tag, f[i].name);
         put_hex(key, f[i].salt, 16);

@@ -219,7 +219,8 @@ test_vocab__every_generated_type_is_known_once(void **state)
             if (strcmp(names[k], names[i]) == 0)
                 fail_msg("%s listed twice", names[i]);
     }
-    assert_int_not_equal(ldg_vocab_check("widget.spun", empty, err, sizeof err), 0);
+    assert_int_not_equal(ldg_vocab_check("widget.spun", empty, err, sizeof err),
+                         0);
     assert_non_null(strstr(err, "unknown event type"));
     json_decref(empty);
 }

@@ -117,7 +117,7 @@ static int
 pf(const char *term, const uint8_t *rec, size_t len)
 {
     struct ldg_query *q = compile1(term);
-    int r = q_prefilter(&q->g[0].p[0], rec, len);
+    int r = q_prefilter(&q->g[0].p[0], NULL, rec, len);
     ldg_query_free(q);
     return r;
 }

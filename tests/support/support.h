@@ -27,9 +27,15 @@ uint64_t t_append(struct ldg_ledger *l, const char *type, const char *body,
 /* Appends n simple x.test events with bodies {"i": k}. */
 void t_append_many(struct ldg_ledger *l, int n);
 /* Raw access to a stored record: get a copy of (db, seq key) into buf,
- * put it back. For tampering in tests. */
+ * put it back. For tampering in tests. An entry comes whole (store
+ * layout 5 keeps it without prev and digest: made whole first; written
+ * back whole, a layout 5 store reads it as such); t_raw_stored_get gives
+ * the record as stored. "entries" and "bodies" name the databases the
+ * ledger's layout keeps them in (entries5, bodies5 from layout 5). */
 size_t t_raw_get(struct ldg_ledger *l, const char *db, uint64_t seq,
                  uint8_t *buf, size_t cap);
+size_t t_raw_stored_get(struct ldg_ledger *l, const char *db, uint64_t seq,
+                        uint8_t *buf, size_t cap);
 void t_raw_put(struct ldg_ledger *l, const char *db, uint64_t seq,
                const uint8_t *buf, size_t n);
 void t_raw_del(struct ldg_ledger *l, const char *db, uint64_t seq);

@@ -1,0 +1,268 @@
+/*
+ * codec_stored.c — an entry as store layout 5 keeps it: without the bytes
+ * a reader derives (FORMAT.md 6.1). The whole entry is what is hashed,
+ * signed, proven and published; the stored record leaves out prev (the
+ * leaf hash of the entry before, which the tree holds) and, in a sealed
+ * entry, the stamp's claim digest (a hash of the claim beside it):
+ *
+ *   whole, sealed:   0x93 | claim | stamp             | c4 20 prev[32]
+ *                                   { digest, leaf, seal, seq, [source], ts }
+ *   stored, sealed:  0x92 | claim | stamp without digest
+ *                                   { leaf, seal, seq, [source], ts }
+ *
+ *   whole, format 1: 0x93 | event map | c4 20 prev[32] | c4 40 sig[64]
+ *   stored:          0x92 | event map                  | c4 40 sig[64]
+ *
+ * "digest" is the first key of a stamp (keys sort bytewise), so the
+ * stored stamp is the whole one with its first pair cut and its map
+ * header one smaller; a stamp has at most six keys (a fixmap). A reader
+ * tells the two forms apart by the first byte.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ledger/codec_int.h"
+#include "ledger/ledger_int.h"
+
+#define PREV_TAIL 34                 /* c4 20 prev[32] */
+#define SIG_TAIL 66                  /* c4 40 sig[64] */
+#define DIGEST_PAIR (1 + 6 + 2 + 32) /* a6 "digest" c4 20 d[32] */
+static const uint8_t digest_key[9] = {0xa6, 'd', 'i',  'g', 'e',
+                                      's',  't', 0xc4, 0x20};
+
+/* The parts of a whole entry: its first map (claim or event map) at
+ * e + 1 of m bytes; for a sealed one the stamp after it, of s bytes. */
+struct parts {
+    size_t m, s;
+    int sealed;
+};
+
+static int
+split_whole(const uint8_t *e, size_t len, struct parts *pt)
+{
+    if (len < 2 + PREV_TAIL || len > LDG_ENTRY_MAX || e[0] != 0x93)
+        return LDG_ECORRUPT;
+    pt->m = ldg_mp_bounded_len(e + 1, len - 1);
+    if (pt->m == 0 || (e[1] & 0xf0) != 0x80 || 1 + pt->m >= len)
+        return LDG_ECORRUPT;
+    if ((e[1 + pt->m] & 0xf0) == 0x80) {
+        const uint8_t *st = e + 1 + pt->m;
+        pt->sealed = 1;
+        pt->s = ldg_mp_bounded_len(st, len - 1 - pt->m);
+        if (pt->s < 1 + DIGEST_PAIR || 1 + pt->m + pt->s + PREV_TAIL != len ||
+            (st[0] & 0x0f) < 2 || memcmp(st + 1, digest_key, 9) != 0)
+            return LDG_ECORRUPT;
+    } else {
+        pt->sealed = 0;
+        pt->s = 0;
+        if (1 + pt->m + PREV_TAIL + SIG_TAIL != len)
+            return LDG_ECORRUPT;
+    }
+    if (e[len - PREV_TAIL - (pt->sealed ? 0 : SIG_TAIL)] != 0xc4 ||
+        e[len - PREV_TAIL - (pt->sealed ? 0 : SIG_TAIL) + 1] != 0x20 ||
+        (!pt->sealed &&
+         (e[len - SIG_TAIL] != 0xc4 || e[len - SIG_TAIL + 1] != 0x40)))
+        return LDG_ECORRUPT;
+    return 0;
+}
+
+/* Appends n bytes to out[*at..cap) (the callers size out first). */
+static void
+put(uint8_t *out, size_t *at, const void *p, size_t n)
+{
+    memcpy(out + *at, p, n);
+    *at += n;
+}
+
+int
+ldg_entry_stored(const uint8_t *e, size_t len, uint8_t *out, size_t cap,
+                 size_t *out_len)
+{
+    struct parts pt;
+    size_t at = 0, n;
+    int rc = split_whole(e, len, &pt);
+    if (rc < 0)
+        return rc;
+    n = pt.sealed ? len - PREV_TAIL - DIGEST_PAIR : len - PREV_TAIL;
+    if (n > cap)
+        return LDG_ETOOBIG;
+    put(out, &at, "\x92", 1);
+    put(out, &at, e + 1, pt.m);
+    if (pt.sealed) {
+        const uint8_t *st = e + 1 + pt.m;
+        uint8_t head = (uint8_t)(st[0] - 1);
+        put(out, &at, &head, 1);
+        put(out, &at, st + 1 + DIGEST_PAIR, pt.s - 1 - DIGEST_PAIR);
+    } else {
+        put(out, &at, e + len - SIG_TAIL, SIG_TAIL);
+    }
+    *out_len = at;
+    return 0;
+}
+
+int
+ldg_entry_stored_parts(const uint8_t *rec, size_t len, size_t *first_len,
+                       int *sealed)
+{
+    size_t m, s;
+    if (len < 2 || len > LDG_ENTRY_MAX || rec[0] != 0x92 ||
+        (rec[1] & 0xf0) != 0x80)
+        return LDG_ECORRUPT;
+    m = ldg_mp_bounded_len(rec + 1, len - 1);
+    if (m == 0 || 1 + m >= len)
+        return LDG_ECORRUPT;
+    if ((rec[1 + m] & 0xf0) == 0x80) {
+        /* a stamp without its digest: at least leaf, seal, seq, ts */
+        s = ldg_mp_bounded_len(rec + 1 + m, len - 1 - m);
+        if (s == 0 || 1 + m + s != len || (rec[1 + m] & 0x0f) < 1 ||
+            (rec[1 + m] & 0x0f) > 14)
+            return LDG_ECORRUPT;
+        *sealed = 1;
+    } else {
+        if (1 + m + SIG_TAIL != len || rec[1 + m] != 0xc4 || rec[2 + m] != 0x40)
+            return LDG_ECORRUPT;
+        *sealed = 0;
+    }
+    *first_len = m;
+    return 0;
+}
+
+static int whole(const uint8_t *rec, size_t len, const uint8_t prev[32],
+                 int digest, uint8_t *out, size_t cap, size_t *out_len);
+
+int
+ldg_entry_whole(const uint8_t *rec, size_t len, const uint8_t prev[32],
+                uint8_t *out, size_t cap, size_t *out_len)
+{
+    return whole(rec, len, prev, 1, out, cap, out_len);
+}
+
+static int
+whole(const uint8_t *rec, size_t len, const uint8_t prev[32], int digest,
+      uint8_t *out, size_t cap, size_t *out_len)
+{
+    size_t m, at = 0, n;
+    int sealed, rc;
+
+    if (len > 0 && rec[0] == 0x93) { /* whole already */
+        if (len > cap)
+            return LDG_ETOOBIG;
+        memcpy(out, rec, len);
+        *out_len = len;
+        return 0;
+    }
+    if ((rc = ldg_entry_stored_parts(rec, len, &m, &sealed)) < 0)
+        return rc;
+    n = len + PREV_TAIL + (sealed ? DIGEST_PAIR : 0);
+    if (n > LDG_ENTRY_MAX)
+        return LDG_ECORRUPT;
+    if (n > cap)
+        return LDG_ETOOBIG;
+    put(out, &at, "\x93", 1);
+    put(out, &at, rec + 1, m);
+    if (sealed) {
+        const uint8_t *st = rec + 1 + m;
+        uint8_t head = (uint8_t)(st[0] + 1), d[32] = {0};
+        if (digest)
+            ldg_claim_digest(d, rec + 1, m);
+        put(out, &at, &head, 1);
+        put(out, &at, digest_key, sizeof digest_key);
+        put(out, &at, d, 32);
+        put(out, &at, st + 1, len - 1 - m - 1);
+        put(out, &at, "\xc4\x20", 2);
+        put(out, &at, prev, 32);
+    } else {
+        put(out, &at, "\xc4\x20", 2);
+        put(out, &at, prev, 32);
+        put(out, &at, rec + 1 + m, SIG_TAIL);
+    }
+    *out_len = at;
+    return 0;
+}
+
+/* --------------------------------------------------------- decoding -- */
+
+/* A thread's buffer for the whole entry a stored record makes. */
+static pthread_key_t whole_key;
+static pthread_once_t whole_once = PTHREAD_ONCE_INIT;
+static int whole_key_ok;
+
+static void
+whole_key_make(void)
+{
+    whole_key_ok = pthread_key_create(&whole_key, free) == 0;
+}
+
+static uint8_t *
+thread_whole(void)
+{
+    uint8_t *b;
+    pthread_once(&whole_once, whole_key_make);
+    if (!whole_key_ok)
+        return NULL;
+    b = pthread_getspecific(whole_key);
+    if (b == NULL && (b = malloc(LDG_ENTRY_MAX)) != NULL &&
+        pthread_setspecific(whole_key, b) != 0) {
+        free(b);
+        b = NULL;
+    }
+    return b;
+}
+
+/* p, a pointer into the whole entry w made from rec, as the same byte of
+ * rec: the first map is at the same offset in both; a sealed stamp's
+ * bytes after its digest are DIGEST_PAIR further in w. */
+static const void *
+remap(const void *p, const uint8_t *w, const uint8_t *rec, size_t m, int sealed)
+{
+    size_t off;
+    if (p == NULL)
+        return NULL;
+    off = (size_t)((const uint8_t *)p - w);
+    if (sealed && off > 1 + m)
+        off -= DIGEST_PAIR;
+    return rec + off;
+}
+
+int
+ldg_entry_decode_rec(const uint8_t *rec, size_t len, const uint8_t *prev,
+                     struct ldg_event *ev, unsigned flags)
+{
+    static const uint8_t zero[32];
+    uint8_t *w;
+    size_t wl, m;
+    int sealed, rc;
+
+    if (rec == NULL || ev == NULL)
+        return LDG_EINVAL;
+    if (len > 0 && rec[0] == 0x93)
+        return ldg_event_decode_flags(rec, len, ev,
+                                      flags & ~LDG_DECODE_NO_DIGEST);
+    memset(ev, 0, sizeof *ev);
+    if ((rc = ldg_entry_stored_parts(rec, len, &m, &sealed)) < 0)
+        return rc;
+    if ((w = thread_whole()) == NULL)
+        return LDG_ENOMEM;
+    if ((rc = whole(rec, len, prev ? prev : zero,
+                    !(flags & LDG_DECODE_NO_DIGEST), w, LDG_ENTRY_MAX, &wl)) <
+        0)
+        return rc;
+    if ((rc = ldg_event_decode_flags(w, wl, ev,
+                                     flags & ~LDG_DECODE_NO_DIGEST)) < 0)
+        return rc;
+    /* the strings and the signed bytes point into rec, which outlives
+     * this thread's buffer; the whole entry is ldg_event_entry's to make */
+    ev->signed_part = remap(ev->signed_part, w, rec, m, sealed);
+    ev->id = remap(ev->id, w, rec, m, sealed);
+    ev->src_exe = remap(ev->src_exe, w, rec, m, sealed);
+    ev->src_unit = remap(ev->src_unit, w, rec, m, sealed);
+    ev->entry = NULL;
+    ev->entry_len = 0;
+    ev->derived = 1;
+    if (prev == NULL) {
+        memset(ev->prev, 0, 32);
+        memset(ev->leaf, 0, 32);
+    }
+    return 0;
+}
