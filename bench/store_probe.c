@@ -309,10 +309,19 @@ train(struct dict *d, struct blob *s, size_t n, size_t skip, size_t cap,
     ZDICT_fastCover_params_t fc;
     memset(&fc, 0, sizeof fc);
     fc.d = 8;
+    fc.f = getenv("FC_F") ? atoi(getenv("FC_F")) : 0;
     fc.steps = 4;
     fc.zParams.compressionLevel = level;
-    size_t ds = ZDICT_optimizeTrainFromBuffer_fastCover(dict, cap, buf, sl,
-                                                        (unsigned)k, &fc);
+    size_t ds;
+    if (getenv("FC_K")) {
+        fc.k = (unsigned)atoi(getenv("FC_K"));
+        fc.steps = 0;
+        ds = ZDICT_trainFromBuffer_fastCover(dict, cap, buf, sl, (unsigned)k, fc);
+    } else {
+        ds = ZDICT_optimizeTrainFromBuffer_fastCover(dict, cap, buf, sl,
+                                                     (unsigned)k, &fc);
+        fprintf(stderr, "optimized k=%u d=%u\n", fc.k, fc.d);
+    }
     *secs = now() - t0;
     if (ZDICT_isError(ds)) {
         fprintf(stderr, "train: %s\n", ZDICT_getErrorName(ds));

@@ -587,9 +587,9 @@ cmd_show(struct cli *c, int argc, char **argv)
         uint8_t *whole = malloc(LDG_ENTRY_MAX);
         const uint8_t *e;
         size_t el;
-        rc = whole == NULL ? LDG_ENOMEM
-                           : ldg_event_entry(t, seq, whole, LDG_ENTRY_MAX, &e,
-                                             &el);
+        rc = whole == NULL
+                 ? LDG_ENOMEM
+                 : ldg_event_entry(t, seq, whole, LDG_ENTRY_MAX, &e, &el);
         if (rc == 0)
             fwrite(e, 1, el, stdout);
         free(whole);

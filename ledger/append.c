@@ -420,6 +420,9 @@ ldg_prep_compact(const struct ldg_ledger *l, struct ldg_prep *p)
     rec = realloc(p->body_rec.rec, p->body_rec.rec_len);
     if (rec != NULL)
         p->body_rec.rec = rec;
+    if (p->body_rec.raw != NULL &&
+        (rec = realloc(p->body_rec.raw, p->body_rec.raw_len)) != NULL)
+        p->body_rec.raw = rec;
 }
 
 int
@@ -857,8 +860,12 @@ apply_all(struct ldg_txn *t, const struct ldg_prep *p,
         const struct ldg_applier *a = &l->appliers[i];
         int done = 0;
         if (json == NULL && a->apply_record != NULL) {
-            rc = a->apply_record(a->ctx, t, ev, p->body_rec.rec,
-                                 p->body_rec.rec_len);
+            /* the record uncompressed when the writer kept it so */
+            rc = p->body_rec.raw != NULL
+                     ? a->apply_record(a->ctx, t, ev, p->body_rec.raw,
+                                       p->body_rec.raw_len)
+                     : a->apply_record(a->ctx, t, ev, p->body_rec.rec,
+                                       p->body_rec.rec_len);
             done = rc != 1;
         }
         if (!done) {

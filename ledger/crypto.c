@@ -222,34 +222,30 @@ ldg_keyed_hash16(uint8_t out[16], const uint8_t key[32], const void *msg,
     crypto_generichash(out, 16, msg, n, key, 32);
 }
 
-_Static_assert(sizeof(crypto_generichash_state) <=
-                   sizeof(((struct ldg_seed_ctx *)0)->state),
-               "ldg_seed_ctx holds a BLAKE2b state");
-
 void
-ldg_seed_init(struct ldg_seed_ctx *c, const uint8_t seed[LDG_SEED_LEN])
+ldg_seed_salts(const uint8_t seed[LDG_SEED_LEN], size_t n,
+               uint8_t (*out)[LDG_SALT_LEN])
 {
-    crypto_generichash_state *st = (crypto_generichash_state *)c->state;
-    crypto_generichash_init(st, seed, LDG_SEED_LEN, LDG_SALT_LEN);
-    crypto_generichash_update(st, (const unsigned char *)LDG_CTX_SALT,
+    crypto_generichash_state keyed, st;
+    uint8_t block[64], jb[4];
+
+    crypto_generichash_init(&keyed, seed, LDG_SEED_LEN, sizeof block);
+    crypto_generichash_update(&keyed, (const unsigned char *)LDG_CTX_SALT,
                               sizeof LDG_CTX_SALT);
-}
-
-void
-ldg_seed_salt(const struct ldg_seed_ctx *c, const char *name, size_t n,
-              uint8_t salt[LDG_SALT_LEN])
-{
-    crypto_generichash_state st;
-    memcpy(&st, c->state, sizeof st);
-    crypto_generichash_update(&st, (const unsigned char *)name, n);
-    crypto_generichash_final(&st, salt, LDG_SALT_LEN);
+    for (size_t j = 0; 4 * j < n; j++) {
+        memcpy(&st, &keyed, sizeof st);
+        jb[0] = (uint8_t)(j >> 24);
+        jb[1] = (uint8_t)(j >> 16);
+        jb[2] = (uint8_t)(j >> 8);
+        jb[3] = (uint8_t)j;
+        crypto_generichash_update(&st, jb, sizeof jb);
+        crypto_generichash_final(&st, block, sizeof block);
+        for (size_t i = 4 * j; i < n && i < 4 * j + 4; i++)
+            memcpy(out[i], block + LDG_SALT_LEN * (i - 4 * j), LDG_SALT_LEN);
+    }
+    sodium_memzero(&keyed, sizeof keyed);
     sodium_memzero(&st, sizeof st);
-}
-
-void
-ldg_seed_wipe(struct ldg_seed_ctx *c)
-{
-    sodium_memzero(c, sizeof *c);
+    sodium_memzero(block, sizeof block);
 }
 
 void

@@ -37,20 +37,15 @@ void ldg_keyed_hash16(uint8_t out[16], const uint8_t key[32], const void *msg,
                       size_t n);
 void ldg_random(void *buf, size_t n);
 
-/* Field salts from a body's seed (FORMAT.md 4, a seeded body record):
- *   salt = BLAKE2b(key = seed[16], outlen = 16,
- *                  msg = "ledger/salt/v1" 0x00 ‖ name)
- * with name the field name's bytes. ldg_seed_init keys the hash once for a
- * body; ldg_seed_salt derives one field's salt from it (one BLAKE2b block
- * for names up to 113 bytes). The context holds the seed's state: wipe it
- * with ldg_seed_wipe once the body is done. */
-struct ldg_seed_ctx {
-    _Alignas(64) unsigned char state[384]; /* crypto_generichash_state */
-};
-void ldg_seed_init(struct ldg_seed_ctx *c, const uint8_t seed[LDG_SEED_LEN]);
-void ldg_seed_salt(const struct ldg_seed_ctx *c, const char *name, size_t n,
-                   uint8_t salt[LDG_SALT_LEN]);
-void ldg_seed_wipe(struct ldg_seed_ctx *c);
+/* The field salts of a seeded body (FORMAT.md 4): the salt of the field
+ * at index i of the body's map (fields in bytewise order of their names,
+ * from 0) is bytes 16·(i mod 4) .. 16·(i mod 4) + 15 of
+ *   BLAKE2b(key = seed[16], outlen = 64,
+ *           msg = "ledger/salt/v1" 0x00 ‖ u32be(i div 4))
+ * Writes the salts of fields 0..n-1 (n <= LDG_FIELDS_MAX) into out: one
+ * BLAKE2b block for the key, then one for every four fields. */
+void ldg_seed_salts(const uint8_t seed[LDG_SEED_LEN], size_t n,
+                    uint8_t (*out)[LDG_SALT_LEN]);
 /* SipHash-2-4 with a 128-bit output under a 16-byte key (libsodium's
  * crypto_shorthash_siphashx24): a keyed PRF over short inputs, for the
  * multiset hashes verify compares (the key is random per run). */

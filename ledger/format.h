@@ -208,7 +208,7 @@ extern const char *const ldg_core_db_names[LDG_CORE_DBS];
  * LDG_DICT_GROWTH-fold since (ldg_dict_due, writer.c). */
 #define LDG_DICT_SIZE ((size_t)16 << 10)
 #define LDG_DICT_LEVEL 1
-#define LDG_DICT_TRAIN_EVENTS 16384
+#define LDG_DICT_TRAIN_EVENTS 8192
 #define LDG_DICT_TRAIN_MIN 1024
 #define LDG_DICT_FIRST 4096
 #define LDG_DICT_GROWTH 16

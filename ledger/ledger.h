@@ -295,6 +295,8 @@ struct ldg_migrate_result {
     /* layout 5: entries stored without their derivable bytes, and salted
      * bodies compressed with the store's dictionary */
     uint64_t entries_stored, bodies_packed;
+    uint64_t events_before; /* bytes of the events' own databases before */
+    uint64_t events_after;  /* and after (entries, bodies, seals, dicts) */
 };
 /* Converts the ledger's store to layout `to` (0: the newest), in place:
  * no signed or hashed byte changes. Crash-safe: the ledger is in the old

@@ -190,6 +190,11 @@ struct ldg_body_rec {
     uint8_t *rec; /* flag byte ‖ payload (possibly zstd) */
     size_t rec_len;
     uint8_t root[32];
+    /* a compressed record's uncompressed form (0x00 or 0x02), kept for the
+     * commit's readers (projections) so they need not inflate it; NULL
+     * when rec is not compressed */
+    uint8_t *raw;
+    size_t raw_len;
 };
 /* Builds the salted record (legacy: the record of layouts 1 to 4, 0x00 or
  * 0x01) of a body for event seq. salt_seed NULL = random salts, else test

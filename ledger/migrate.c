@@ -76,7 +76,7 @@ in_txn(struct ldg_ledger *l, int (*fn)(struct ldg_txn *t, void *arg), void *arg)
 /* data.mdb's size, its bytes in use, the tree's and the indexes'. */
 static int
 usage(struct ldg_ledger *l, uint64_t *used, uint64_t *file, uint64_t *tree,
-      uint64_t *index)
+      uint64_t *index, uint64_t *events)
 {
     struct ldg_db_size *d = NULL;
     size_t n = 0;
@@ -84,8 +84,10 @@ usage(struct ldg_ledger *l, uint64_t *used, uint64_t *file, uint64_t *tree,
     int rc = ldg_stats_databases(l, &d, &n);
     if (rc < 0)
         return rc;
-    *tree = *index = 0;
+    *tree = *index = *events = 0;
     for (size_t i = 0; i < n; i++) {
+        if (d[i].cls == LDG_DBC_EVENT)
+            *events += d[i].bytes;
         all += d[i].bytes;
         if (d[i].cls == LDG_DBC_FREE)
             free_b = d[i].bytes;
@@ -870,7 +872,7 @@ ldg_migrate(struct ldg_ledger *l, int to,
         return LDG_EINVAL;
     }
     if ((rc = usage(l, &res->used_before, &res->file_before, &res->tree_before,
-                    &res->index_before)) < 0)
+                    &res->index_before, &res->events_before)) < 0)
         return rc;
     res->to = res->from;
     /* progress counts tiles made (layout 1 to 2), index keys copied (2 to
@@ -957,5 +959,5 @@ ldg_migrate(struct ldg_ledger *l, int to,
         res->to = LDG_LAYOUT_STORED;
     }
     return usage(l, &res->used_after, &res->file_after, &res->tree_after,
-                 &res->index_after);
+                 &res->index_after, &res->events_after);
 }

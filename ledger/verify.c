@@ -714,8 +714,8 @@ ldg_verify(struct ldg_ledger *l, unsigned flags, uint64_t from,
         vf_check_index_counts(&vs, t, size, with_run);
     /* layout 5 keeps the log in entries5 and bodies5: the databases of
      * layouts before hold nothing (a record there is read by no one) */
-    for (int i = 0; i < 2 && vs.bad_seq == UINT64_MAX &&
-                    vs.layout >= LDG_LAYOUT_STORED;
+    for (int i = 0;
+         i < 2 && vs.bad_seq == UINT64_MAX && vs.layout >= LDG_LAYOUT_STORED;
          i++) {
         enum ldg_core_db db = i ? LDG_DB_BODIES : LDG_DB_ENTRIES;
         uint64_t n = 0;

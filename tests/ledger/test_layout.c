@@ -371,7 +371,8 @@ test_layout__every_database_has_its_class(void **state)
         {"tiles", LDG_DBC_TREE},     {"checkpoints", LDG_DBC_CHECKPOINT},
         {"meta", LDG_DBC_STATE},     {"keys", LDG_DBC_STATE},
         {"(free)", LDG_DBC_FREE},    {"(catalogue)", LDG_DBC_LMDB},
-        {"(meta)", LDG_DBC_LMDB},
+        {"(meta)", LDG_DBC_LMDB},    {"entries5", LDG_DBC_EVENT},
+        {"bodies5", LDG_DBC_EVENT},  {"dicts", LDG_DBC_EVENT},
     };
     struct fx *f = fx_new(4, 300);
     struct ldg_db_size *d = NULL;

@@ -1,0 +1,334 @@
+/*
+ * test_stored.c — store layout 5's records against tests/vectors/store-v5.txt
+ * (computed independently of the C code: docs/FORMAT.md 4 and 6.1): seeded
+ * salts, body records of every kind, stored entries and their derived bytes,
+ * a dictionary; single-bit changes of stored entries; the erase guarantee
+ * (nothing of an erased body is left in the store's dictionaries).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ledger/ledger_int.h"
+#include "tests/support/support.h"
+
+#define VECTORS "tests/vectors/store-v5.txt"
+static char vkeys[64][40], *vvals[64];
+static size_t nv;
+
+static const char *
+vec(const char *key)
+{
+    for (size_t i = 0; i < nv; i++)
+        if (strcmp(vkeys[i], key) == 0)
+            return vvals[i];
+    fail_msg("%s: no '%s'", VECTORS, key);
+    return NULL;
+}
+
+static int
+load_vectors(void **state)
+{
+    FILE *f = fopen(VECTORS, "r");
+    char line[16384];
+    (void)state;
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL && nv < 64) {
+        char *c = strstr(line, ": ");
+        if (line[0] == '#' || c == NULL)
+            continue;
+        *c = '\0';
+        c[2 + strcspn(c + 2, "\n")] = '\0';
+        snprintf(vkeys[nv], sizeof vkeys[nv], "%.39s", line);
+        vvals[nv++] = strdup(c + 2);
+    }
+    fclose(f);
+    return nv > 0 ? 0 : -1;
+}
+
+static int
+free_vectors(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < nv; i++)
+        free(vvals[i]);
+    return 0;
+}
+
+/* The bytes of vector key (malloc'd). */
+static size_t
+bytes(const char *key, uint8_t **out)
+{
+    const char *hex = vec(key);
+    size_t n = strlen(hex) / 2;
+    *out = malloc(n ? n : 1);
+    assert_non_null(*out);
+    assert_int_equal(ldg_unhex(*out, n, hex), 0);
+    return n;
+}
+
+static void
+assert_hex(const uint8_t *p, size_t n, const char *key)
+{
+    char *h = malloc(2 * n + 1);
+    ldg_hex(h, p, n);
+    assert_string_equal(h, vec(key));
+    free(h);
+}
+
+static const char *const names[] = {"a", "b", "c", "d", "e", "route"};
+#define NF (sizeof names / sizeof names[0])
+
+static void
+test_stored__seed_salts_are_the_vectors(void **state)
+{
+    uint8_t *seed, salts[NF][LDG_SALT_LEN];
+    (void)state;
+    assert_int_equal(bytes("seed", &seed), LDG_SEED_LEN);
+    ldg_seed_salts(seed, NF, salts);
+    for (size_t i = 0; i < NF; i++) {
+        char k[40];
+        snprintf(k, sizeof k, "body.field.%s.salt", names[i]);
+        assert_hex(salts[i], LDG_SALT_LEN, k);
+    }
+    free(seed);
+}
+
+static void
+test_stored__a_seeded_record_is_the_vector(void **state)
+{
+    uint8_t *seed;
+    struct ldg_body_rec br;
+    struct ldg_field *f;
+    size_t n;
+    char err[128];
+    json_t *body = json_loads(vec("body.json"), 0, NULL);
+    (void)state;
+    assert_non_null(body);
+    bytes("seed", &seed);
+    assert_int_equal(ldg_body_prepare_seeded(body, seed, NULL, 1 << 20, &br,
+                                             err, sizeof err),
+                     0);
+    assert_hex(br.rec, br.rec_len, "body.record.seeded");
+    assert_hex(br.root, 32, "body.commitment");
+    /* the fields read back with their derived salts and digests */
+    assert_int_equal(ldg_body_decode(NULL, br.rec, br.rec_len, 1 << 20, &f, &n),
+                     0);
+    assert_int_equal(n, NF);
+    for (size_t i = 0; i < n; i++) {
+        char k[40];
+        assert_string_equal(f[i].name, names[i]);
+        snprintf(k, sizeof k, "body.field.%s.salt", names[i]);
+        assert_hex(f[i].salt, LDG_SALT_LEN, k);
+        snprintf(k, sizeof k, "body.field.%s.digest", names[i]);
+        assert_hex(f[i].digest, 32, k);
+    }
+    ldg_fields_free(f, n);
+    ldg_body_rec_release(&br);
+    json_decref(body);
+    free(seed);
+}
+
+static struct ldg_dicts *
+vector_dicts(void)
+{
+    struct ldg_dicts *d;
+    uint8_t *dict;
+    size_t n = bytes("dict", &dict);
+    assert_int_equal(ldg_dicts_new(&d), 0);
+    assert_int_equal(ldg_dicts_add(d, 7, dict, n), 0);
+    /* again, the same bytes: a no-op; another id or other bytes: refused */
+    assert_int_equal(ldg_dicts_add(d, 7, dict, n), 0);
+    assert_int_equal(ldg_dicts_add(d, 8, dict, n), LDG_ECORRUPT);
+    dict[n - 1] ^= 1;
+    assert_int_equal(ldg_dicts_add(d, 7, dict, n), LDG_ECORRUPT);
+    free(dict);
+    return d;
+}
+
+static void
+test_stored__every_record_kind_gives_its_commitment(void **state)
+{
+    static const struct {
+        const char *rec, *root;
+        int needs_dict;
+    } cases[] = {
+        {"body.record.seeded", "body.commitment", 0},
+        {"body.record.seeded_zstd", "body.commitment", 0},
+        {"body.record.seeded_dict", "body.commitment", 1},
+        {"salted.record", "salted.commitment", 0},
+        {"salted.record.dict", "salted.commitment", 1},
+    };
+    struct ldg_dicts *d = vector_dicts();
+    json_t *want = json_loads(vec("body.json"), 0, NULL);
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t *rec, root[32];
+        size_t n = bytes(cases[i].rec, &rec);
+        json_t *got = NULL;
+        assert_int_equal(ldg_body_rec_root(d, rec, n, 1 << 20, root), 0);
+        assert_hex(root, 32, cases[i].root);
+        assert_int_equal(ldg_body_decode_json(d, rec, n, 1 << 20, &got), 0);
+        assert_true(json_equal(got, want));
+        json_decref(got);
+        /* without the dictionary it names: refused, never wrong */
+        assert_int_equal(ldg_body_rec_root(NULL, rec, n, 1 << 20, root),
+                         cases[i].needs_dict ? LDG_ECORRUPT : 0);
+        /* a frame stating more than the body limit: refused first */
+        if (rec[0] != 0 && rec[0] != 2)
+            assert_int_equal(ldg_body_rec_root(d, rec, n, 16, root),
+                             LDG_ECORRUPT);
+        /* cut short anywhere: refused */
+        for (size_t k = 0; k < n; k++)
+            assert_int_not_equal(ldg_body_rec_root(d, rec, k, 1 << 20, root),
+                                 0);
+        free(rec);
+    }
+    json_decref(want);
+    ldg_dicts_free(d);
+}
+
+static void
+check_entry(const char *whole_key, const char *prev_key, const char *stored_key,
+            const char *leaf_key, int sealed)
+{
+    uint8_t *e, *prev, *st, out[LDG_ENTRY_MAX];
+    size_t en = bytes(whole_key, &e), sn = bytes(stored_key, &st), n;
+    struct ldg_event ev;
+    char hex[65];
+
+    assert_int_equal(bytes(prev_key, &prev), 32);
+    /* whole -> stored -> whole */
+    assert_int_equal(ldg_entry_stored(e, en, out, sizeof out, &n), 0);
+    assert_hex(out, n, stored_key);
+    assert_int_equal(ldg_entry_whole(st, sn, prev, out, sizeof out, &n), 0);
+    assert_int_equal(n, en);
+    assert_memory_equal(out, e, en);
+    /* decoded from the stored form with prev: the whole entry's leaf */
+    assert_int_equal(ldg_entry_decode_rec(st, sn, prev, &ev, 0), 0);
+    assert_true(ev.derived);
+    assert_int_equal(ev.sealed, sealed);
+    assert_hex(ev.leaf, 32, leaf_key);
+    assert_memory_equal(ev.prev, prev, 32);
+    if (sealed) {
+        uint8_t d[32];
+        ldg_claim_digest(d, ev.signed_part, ev.signed_len);
+        assert_memory_equal(d, ev.digest, 32);
+    }
+    /* too little room: said so */
+    assert_int_equal(ldg_entry_whole(st, sn, prev, out, en - 1, &n),
+                     LDG_ETOOBIG);
+    /* every single-bit change of the stored form is refused, or makes
+     * another entry (another leaf): nothing else is derived from it */
+    for (size_t i = 0; i < sn * 8; i++) {
+        struct ldg_event x;
+        st[i / 8] ^= (uint8_t)(1u << (i % 8));
+        if (ldg_entry_decode_rec(st, sn, prev, &x, 0) == 0) {
+            ldg_hex(hex, x.leaf, 32);
+            assert_string_not_equal(hex, vec(leaf_key));
+        }
+        st[i / 8] ^= (uint8_t)(1u << (i % 8));
+    }
+    /* cut short, or one byte more: refused */
+    for (size_t k = 0; k < sn; k++)
+        assert_int_not_equal(ldg_entry_decode_rec(st, k, prev, &ev, 0), 0);
+    free(e);
+    free(prev);
+    free(st);
+}
+
+static void
+test_stored__entries_lose_and_regain_their_derived_bytes(void **state)
+{
+    (void)state;
+    check_entry("sealed.entry", "sealed.prev", "sealed.stored",
+                "sealed.leaf_hash", 1);
+    check_entry("format1.entry", "format1.prev", "format1.stored",
+                "format1.leaf_hash", 0);
+}
+
+/* A ledger whose bodies repeat a secret far more often than a dictionary
+ * needs to learn a value: the dictionary holds none of it, and once
+ * erased, the body's record (its seed with it) is gone. */
+static void
+test_stored__a_dictionary_holds_nothing_an_erase_removes(void **state)
+{
+    char dir[512], body[256];
+    struct ldg_ledger *l = t_ledger_new(dir, sizeof dir, 0);
+    struct ldg_txn *t;
+    const struct ldg_dicts *d;
+    const uint8_t *p;
+    size_t n;
+    uint64_t target = 0;
+    static const char secret[] = "alice.secret@example.org";
+    (void)state;
+    for (int i = 0; i < LDG_DICT_FIRST + 300; i++) {
+        snprintf(body, sizeof body,
+                 "{\"run\":\"R-%d\",\"step\":\"s\",\"tool\":\"t\","
+                 "\"status\":\"ok\",\"email\":\"%s\",\"n\":%d}",
+                 i % 7, secret, i);
+        uint64_t s = t_append(l, "run.step", body, NULL);
+        if (i == LDG_DICT_FIRST + 200)
+            target = s;
+    }
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    d = ldg_txn_dicts(t);
+    assert_non_null(d);
+    assert_int_equal(ldg_dicts_get(d, 1, &p, &n), 0);
+    /* names and the vocabulary's words are in it; the secret never */
+    assert_non_null(memmem(p, n, "status", 6));
+    assert_null(memmem(p, n, secret, strlen(secret)));
+    assert_null(memmem(p, n, "alice", 5));
+    ldg_txn_abort(t);
+    /* the record of a body after the dictionary: seeded (compressed with
+     * it when that is smaller) */
+    {
+        uint8_t rec[4096];
+        size_t rn = t_raw_stored_get(l, "bodies", target, rec, sizeof rec);
+        assert_true(rn > 1 + LDG_SEED_LEN);
+        assert_true(rec[0] == 0x02 || (rec[0] == 0x03 && rec[17] == 1));
+    }
+    snprintf(body, sizeof body, "{\"target_seq\":%llu,\"reason\":\"gdpr\"}",
+             (unsigned long long)target);
+    t_append(l, "body.erased", body, NULL);
+    assert_int_equal(ldg_txn_begin(l, LDG_TXN_READ, &t), 0);
+    {
+        json_t *b = NULL;
+        struct ldg_val v;
+        ldg_dbi bodies;
+        uint8_t k[8];
+        assert_int_equal(ldg_body_get(t, target, &b), LDG_EERASED);
+        ldg_be64(k, target);
+        assert_int_equal(ldg_db_open(t, "bodies5", 0, &bodies), 0);
+        assert_int_equal(ldg_kv_get(t, bodies, k, 8, &v), LDG_ENOTFOUND);
+    }
+    ldg_txn_abort(t);
+    {
+        struct ldg_verify_report r;
+        assert_int_equal(ldg_verify(l, LDG_VERIFY_FULL, 0, &r, NULL, NULL), 0);
+    }
+    ldg_close(l);
+    t_rmrf(dir);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stored__seed_salts_are_the_vectors),
+        cmocka_unit_test(test_stored__a_seeded_record_is_the_vector),
+        cmocka_unit_test(test_stored__every_record_kind_gives_its_commitment),
+        cmocka_unit_test(
+            test_stored__entries_lose_and_regain_their_derived_bytes),
+        cmocka_unit_test(
+            test_stored__a_dictionary_holds_nothing_an_erase_removes),
+    };
+    return cmocka_run_group_tests(tests, load_vectors, free_vectors);
+}
