@@ -51,17 +51,6 @@ static const struct cli_opt init_opts[] = {
               "the log's name in every checkpoint: printable ASCII without "
               "spaces or '+' (default: ledger.local/ and 12 random hex "
               "digits)"),
-    CLI_VALUE('F', 0, "format", "1|2",
-              "the ledger format: 2, sealed entries (one signature per key "
-              "per commit); 1, a signature per event, as ledgers before "
-              "format 2 (default: 2, or $LEDGER_FORMAT)"),
-    CLI_VALUE('L', 0, "layout", "1|2|3|4",
-              "the store layout: 4, the tree as tiles of two pages and the "
-              "indexes as a key per value; 3, tiles of three pages; 2, the "
-              "tree as tiles and a key per event in each index; 1, a record "
-              "per tree node too, as ledgers before layout 2 (default: 4, "
-              "or $LEDGER_LAYOUT; `ledger migrate` converts older layouts "
-              "to newer ones)"),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_init = {
@@ -73,23 +62,22 @@ const struct cli_command cli_cmd_init = {
     "log's signing key (kept 0600 in a 0700 directory) and the origin that "
     "names this log in its checkpoints. Prints the directory, the origin and "
     "the verifier key a third party needs to check checkpoints and bundles "
-    "from this ledger. Refuses (exit 73) when a ledger already exists there.",
+    "from this ledger. Refuses (exit 73) when a ledger already exists there. "
+    "The ledger is of format 2 (sealed entries) and the newest store layout, "
+    "the one this build appends to; ledgers made before (format 1, older "
+    "layouts) are read as they are, and `ledger migrate` brings an older "
+    "layout to the newest.",
     init_opts,
     CLI_OUT_BASIC,
     "# a ledger in ./box, named for its checkpoints\n"
-    "ledger init --origin box.example/ledger --dir ./box\n"
-    "# a format 2 ledger (sealed entries)\n"
-    "ledger init --format 2 --dir ./box2\n",
+    "ledger init --origin box.example/ledger --dir ./box\n",
     0};
 
 int
 cmd_init(struct cli *c, int argc, char **argv)
 {
     struct cli_args a;
-    const char *origin = NULL, *format = getenv("LEDGER_FORMAT");
-    const char *format_from = "$LEDGER_FORMAT";
-    const char *layout = getenv("LEDGER_LAYOUT"),
-               *layout_from = "$LEDGER_LAYOUT";
+    const char *origin = NULL;
     char err[1024], vkey[512];
     struct ldg_ledger *l;
     struct ldg_options o;
@@ -99,38 +87,32 @@ cmd_init(struct cli *c, int argc, char **argv)
     while ((ch = cli_args_next(&a)) > 0) {
         if (ch == 'g')
             origin = a.value;
-        else if (ch == 'F') {
-            format = a.value;
-            format_from = "--format";
-        } else if (ch == 'L') {
-            layout = a.value;
-            layout_from = "--layout";
-        } else
+        else
             return cli_usage(c);
     }
     if (ch < 0)
         return a.exit;
     if (a.ind != argc)
         return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
+    /* what chose an older format or layout before is refused, not ignored:
+     * a ledger other than the one asked for is not made */
+    {
+        static const char *const vars[][2] = {{"LEDGER_FORMAT", "2"},
+                                              {"LEDGER_LAYOUT", "5"}};
+        _Static_assert(LDG_LAYOUT_NEWEST == 5, "LEDGER_LAYOUT's value");
+        for (size_t i = 0; i < 2; i++) {
+            const char *v = getenv(vars[i][0]);
+            if (v != NULL && v[0] != '\0' && strcmp(v, vars[i][1]) != 0) {
+                cli_err(c,
+                        "$%s is '%s': this build makes %s %s ledgers only "
+                        "(it reads and %s the older ones); unset it",
+                        vars[i][0], v, i ? "store layout" : "format",
+                        vars[i][1], i ? "migrates" : "appends to");
+                return EX_USAGE;
+            }
+        }
+    }
     memset(&o, 0, sizeof o);
-    if (format != NULL && (format[0] != '\0' || format_from[0] == '-')) {
-        if (strcmp(format, "1") != 0 && strcmp(format, "2") != 0) {
-            cli_err(c, "%s: '%s' is not a ledger format (1 or 2)", format_from,
-                    format);
-            return EX_USAGE;
-        }
-        o.format = (unsigned)(format[0] - '0');
-    }
-    /* an empty $LEDGER_LAYOUT is unset; an empty --layout a mistake */
-    if (layout != NULL && (layout[0] != '\0' || layout_from[0] == '-')) {
-        if (strlen(layout) != 1 || layout[0] < '1' ||
-            layout[0] > '0' + LDG_LAYOUT_NEWEST) {
-            cli_err(c, "%s: '%s' is not a store layout (1 to %d)", layout_from,
-                    layout, LDG_LAYOUT_NEWEST);
-            return EX_USAGE;
-        }
-        o.layout = (unsigned)(layout[0] - '0');
-    }
     /* the user's own default, never the system ledger: init makes a new
      * ledger where it was asked to */
     if ((rc = cli_resolve_dir_own(c)) != 0)

@@ -134,28 +134,22 @@ actor_active(struct ldg_ledger *l, const struct ldg_key *k, const char *type)
     return roles_refuse(l, &ks, type);
 }
 
-/* p's body record: with the client's salts (a sealed batch), else fresh
- * ones (a seed of its own in layout 5; random salts before; seeded by seq
- * in test mode); p->body_seq says for which seq. Layout 5's records are
- * compressed with the ledger's newest dictionary. */
+/* p's body record: with the client's salts (a sealed batch), else a seed
+ * of its own (seeded by seq in test mode); p->body_seq says for which seq.
+ * Compressed with the ledger's newest dictionary. */
 static int
 prep_body(const struct ldg_ledger *l, struct ldg_prep *p, uint64_t seq,
           char *err, size_t errcap)
 {
-    int legacy =
-        __atomic_load_n(&l->layout_seen, __ATOMIC_RELAXED) < LDG_LAYOUT_STORED;
     const struct ldg_cdict *cd =
-        legacy ? NULL : ldg_ledger_cdict((struct ldg_ledger *)(uintptr_t)l);
+        ldg_ledger_cdict((struct ldg_ledger *)(uintptr_t)l);
     const uint8_t *test = l->has_salt_seed ? l->salt_seed : NULL;
     int rc;
 
     if (p->salts != NULL) {
-        rc = ldg_body_prepare_salts(p->body, p->salts, cd, legacy,
+        rc = ldg_body_prepare_salts(p->body, p->salts, cd, 0,
                                     l->opts.body_max_bytes, &p->body_rec, err,
                                     errcap);
-    } else if (legacy) {
-        rc = ldg_body_prepare(p->body, seq, test, l->opts.body_max_bytes,
-                              &p->body_rec, err, errcap);
     } else {
         uint8_t seed[LDG_SEED_LEN];
         ldg_body_seed_for(seed, test, seq);
@@ -163,10 +157,8 @@ prep_body(const struct ldg_ledger *l, struct ldg_prep *p, uint64_t seq,
                                      &p->body_rec, err, errcap);
         ldg_wipe(seed, sizeof seed);
     }
-    if (rc == 0) {
+    if (rc == 0)
         p->body_seq = seq;
-        p->body_legacy = legacy;
-    }
     return rc;
 }
 
@@ -586,6 +578,10 @@ read_tail(struct ldg_txn *t, struct tail *tl)
     int rc;
 
     memset(tl, 0, sizeof *tl);
+    /* one layout to append to: the newest (an older one is read, and
+     * converted by ledger migrate) */
+    if ((rc = ldg_txn_writable(t)) < 0)
+        return rc;
     rc = ldg_txn_size(t, &tl->size);
     if (rc < 0 || tl->size == 0)
         return rc;
@@ -966,40 +962,25 @@ store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
     }
     ldg_tlog_leaf_hash(ev.leaf, ev.entry, ev.entry_len);
 
-    /* layout 5 keeps the entry without what a reader derives (prev; a
-     * sealed one's claim digest): FORMAT.md 6.1 */
+    /* stored without what a reader derives (prev; a sealed one's claim
+     * digest): FORMAT.md 6.1 */
     {
-        int layout = ldg_txn_layout(t);
-        const uint8_t *rec = ev.entry;
-        size_t rec_len = ev.entry_len;
         uint8_t cut[LDG_ENTRY_MAX];
-        if (layout < 0)
-            return layout;
-        if (layout >= LDG_LAYOUT_STORED) {
-            if ((rc = ldg_entry_stored(ev.entry, ev.entry_len, cut, sizeof cut,
-                                       &rec_len)) < 0)
-                return rc;
-            rec = cut;
-        } else if (!p->body_legacy) {
-            /* a layout 5 record for a store that is not (it cannot go
-             * back: the handle was made for another one) */
-            ldg_seterr(l,
-                       "%s: store layout %d, but this handle last read "
-                       "layout 5 or newer; open it again",
-                       l->dir, layout);
-            return LDG_ECORRUPT;
-        }
+        size_t cut_len;
+        if ((rc = ldg_entry_stored(ev.entry, ev.entry_len, cut, sizeof cut,
+                                   &cut_len)) < 0)
+            return rc;
         ldg_be64(k, p->seq);
-        rc = ldg_kv_put_new(t, ldg_core(l, ldg_db_entries(t)), k, 8, rec,
-                            rec_len);
+        rc =
+            ldg_kv_put_new(t, ldg_core(l, LDG_DB_ENTRIES5), k, 8, cut, cut_len);
     }
     if (rc == 0) {
         /* The body's key is the entry's: past every other (LMDB's append,
          * no search from the root). */
-        rc = ldg_kv_put_new(t, ldg_core(l, ldg_db_bodies(t)), k, 8,
+        rc = ldg_kv_put_new(t, ldg_core(l, LDG_DB_BODIES5), k, 8,
                             p->body_rec.rec, p->body_rec.rec_len);
         if (rc == LDG_EEXIST) /* not last after all: as before */
-            rc = ldg_core_kv_put(t, ldg_core(l, ldg_db_bodies(t)), k, 8,
+            rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_BODIES5), k, 8,
                                  p->body_rec.rec, p->body_rec.rec_len);
     }
     if (rc == 0 && !(l->opts.flags & LDG_BENCH_NOTREE))
@@ -1010,7 +991,7 @@ store_checked(struct ldg_txn *t, struct ldg_prep *p, const uint8_t prev[32],
         rc = ldg_keys_apply(t, &ev, p->body);
     if (rc == 0 && erase) {
         ldg_be64(k, target);
-        rc = ldg_core_kv_del(t, ldg_core(l, ldg_db_bodies(t)), k, 8, NULL, 0);
+        rc = ldg_core_kv_del(t, ldg_core(l, LDG_DB_BODIES5), k, 8, NULL, 0);
     }
     if (rc == 0 && l->nappliers > 0)
         rc = apply_all(t, p, &ev);

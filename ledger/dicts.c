@@ -185,9 +185,7 @@ ldg_dict_after_commit(struct ldg_ledger *l, uint64_t size)
     uint64_t due;
     int rc;
 
-    if (__atomic_load_n(&l->layout_seen, __ATOMIC_RELAXED) <
-            LDG_LAYOUT_STORED ||
-        (l->opts.flags & LDG_RDONLY))
+    if (l->opts.flags & LDG_RDONLY)
         return;
     cur = ldg_ledger_cdict(l);
     next = cur != NULL ? ldg_cdict_id(cur) + 1 : 1;

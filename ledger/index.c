@@ -263,6 +263,9 @@ ldg_index_rebuild_progress(struct ldg_ledger *l,
                    ldg_strerror(rc));
         return rc;
     }
+    /* the indexes of the newest layout only (an older one is migrated) */
+    if ((rc = ldg_txn_writable(t)) < 0)
+        goto out;
     if (progress != NULL && ldg_txn_size(t, &size) == 0)
         progress(progress_ctx, 0, size);
     expect = ldg_txn_horizon(t); /* a pruned ledger's first event */

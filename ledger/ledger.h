@@ -135,15 +135,18 @@ struct ldg_options {
     size_t body_max_bytes; /* 0 = LDG_BODY_MAX_DEFAULT */
     size_t map_max_bytes;  /* growth ceiling; 0 = unlimited */
     /* ldg_init only: the ledger format to create, 1 or 2; 0 =
-     * LDG_FORMAT_DEFAULT. Opens read the format from the ledger. */
+     * LDG_FORMAT_DEFAULT (2). Format 1 (a signature per event) is made
+     * for the tests of the paths that ledgers of format 1, made before
+     * format 2, still take: the command line makes format 2 only. Opens
+     * read the format from the ledger. */
     unsigned format;
-    /* ldg_init only: the store layout to create (docs/FORMAT.md 6), 1 to
-     * LDG_LAYOUT_NEWEST; 0 = the newest. Opens read the layout from the
-     * ledger. */
+    /* ldg_init only: the store layout to create (docs/FORMAT.md 6.1): 0 or
+     * LDG_LAYOUT_NEWEST, the only one this build appends to (it reads the
+     * older ones and ldg_migrate converts them); another is refused. */
     unsigned layout;
 };
-/* The newest store layout this build writes (docs/FORMAT.md 6.1); it
- * reads every one from 1. */
+/* The store layout this build writes, the newest (docs/FORMAT.md 6.1): it
+ * reads every one from 1, and appends to this one only. */
 #define LDG_LAYOUT_NEWEST 5
 
 /* Where the system ledger is (docs/SYSTEMD.md: the one ledger.service
@@ -313,6 +316,12 @@ struct ldg_migrate_result {
  * hash the new layout needs is missing or malformed, or an index key
  * (ledger verify names the event). Lifetime: nothing kept; res is the caller's.
  */
+/* Whether l's store can be appended to: 0 when it is at the newest
+ * layout, the only one this build writes; LDG_EVERSION when it is older
+ * (the message says to run ldg_migrate), or an I/O error. Appends refuse
+ * an older layout the same way; a program that will append (a server)
+ * asks first, to refuse at its start. Lifetime: nothing kept. */
+int ldg_check_writable(struct ldg_ledger *l);
 int ldg_migrate(struct ldg_ledger *l, int to,
                 void (*progress)(void *ctx, uint64_t done, uint64_t total),
                 void *progress_ctx, struct ldg_migrate_result *res);

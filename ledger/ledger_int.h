@@ -347,6 +347,9 @@ int ldg_kv_put_new(struct ldg_txn *t, ldg_dbi dbi, const void *key, size_t klen,
                    const void *val, size_t vlen);
 int ldg_store_txn_begin(struct ldg_store *s, struct ldg_ledger *l, int write,
                         struct ldg_txn **out);
+/* 0 when t's store layout is the one this build appends to (the newest),
+ * else LDG_EVERSION with the remedy (ledger migrate) in the message. */
+int ldg_txn_writable(struct ldg_txn *t);
 /* The databases that hold the entries and the bodies in t's store layout:
  * entries and bodies before layout 5, entries5 and bodies5 from it. */
 enum ldg_core_db ldg_db_entries(struct ldg_txn *t);
@@ -428,9 +431,6 @@ struct ldg_ledger {
     struct ldg_cdict *cdict_old[LDG_DICT_IDS];
     size_t ncdict_old;
     uint64_t dict_tried; /* log size at the last training that failed */
-    /* The store layout the last transaction read (ldg_txn_layout): the
-     * prep threads make layout 5's records when it is 5 or more. */
-    int layout_seen;
 };
 
 /* dicts.c: the dictionary new records of l are compressed with (NULL:
@@ -483,7 +483,6 @@ struct ldg_prep {
     json_t *body;           /* owned reference */
     uint64_t seq, ts;       /* stamp the signature was made for */
     uint64_t body_seq;      /* seq the body record was prepared for */
-    int body_legacy;        /* the record is layouts 1 to 4's (salted) */
     int signed_ok;          /* stamp, body and signature are done */
     int rc;                 /* error from signing, if any */
     struct ldg_body_rec body_rec;

@@ -460,9 +460,11 @@ ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
         return LDG_EINVAL;
     }
     if (opts != NULL && opts->layout != 0 &&
-        (opts->layout < LDG_LAYOUT_MIN || opts->layout > LDG_LAYOUT_MAX)) {
-        snprintf(err, errcap, "layout %u: this build writes layout %d or %d",
-                 opts->layout, LDG_LAYOUT_MIN, LDG_LAYOUT_MAX);
+        opts->layout != LDG_LAYOUT_NEWEST) {
+        snprintf(err, errcap,
+                 "layout %u: this build makes and appends to layout %d "
+                 "ledgers only (it reads and migrates the older ones)",
+                 opts->layout, LDG_LAYOUT_NEWEST);
         return LDG_EINVAL;
     }
     if (origin == NULL) {
@@ -515,14 +517,9 @@ ldg_init(const char *dir, const char *origin, const struct ldg_options *opts,
     if (rc == 0)
         rc = meta_put(t, LDG_META_LOG_KEY, l->log_key->pub, 32);
     if (rc == 0) {
-        /* layout 1 is the absence of the record, as ledgers before it */
-        unsigned layout = opts != NULL && opts->layout != 0
-                              ? opts->layout
-                              : LDG_LAYOUT_DEFAULT;
         uint8_t lay[LDG_META_LAYOUT_LEN];
-        ldg_be32(lay, layout);
-        if (layout > 1)
-            rc = meta_put(t, LDG_META_LAYOUT, lay, sizeof lay);
+        ldg_be32(lay, LDG_LAYOUT_NEWEST);
+        rc = meta_put(t, LDG_META_LAYOUT, lay, sizeof lay);
     }
     if (rc == 0)
         rc = ldg_txn_commit(t);

@@ -803,8 +803,6 @@ ldg_txn_layout(struct ldg_txn *t)
     rc = mdb_get(t->txn, t->s->core[LDG_DB_META], &k, &v);
     if (rc == MDB_NOTFOUND) {
         t->layout = 1;
-        if (t->l != NULL)
-            __atomic_store_n(&t->l->layout_seen, 1, __ATOMIC_RELAXED);
         return 1;
     }
     if (rc != 0)
@@ -835,9 +833,39 @@ ldg_txn_layout(struct ldg_txn *t)
         return LDG_ECORRUPT;
     }
     t->layout = (int)n;
-    if (t->l != NULL)
-        __atomic_store_n(&t->l->layout_seen, t->layout, __ATOMIC_RELAXED);
     return t->layout;
+}
+
+int
+ldg_txn_writable(struct ldg_txn *t)
+{
+    int layout = ldg_txn_layout(t);
+    if (layout < 0)
+        return layout;
+    if (layout >= LDG_LAYOUT_NEWEST)
+        return 0;
+    if (t->l != NULL)
+        ldg_seterr(t->l,
+                   "%s is at store layout %d, and this build appends to "
+                   "layout %d only: run `ledger migrate` (it converts the "
+                   "ledger in place and may be stopped at any point), then "
+                   "append",
+                   t->l->dir, layout, LDG_LAYOUT_NEWEST);
+    return LDG_EVERSION;
+}
+
+int
+ldg_check_writable(struct ldg_ledger *l)
+{
+    struct ldg_txn *t;
+    int rc;
+    if (l == NULL)
+        return LDG_EINVAL;
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) < 0)
+        return rc;
+    rc = ldg_txn_writable(t);
+    ldg_txn_abort(t);
+    return rc;
 }
 
 _Static_assert(LDG_LAYOUT_MAX == LDG_LAYOUT_NEWEST,

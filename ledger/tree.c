@@ -235,10 +235,10 @@ tree_reader(void *ctx, int level, uint64_t index, uint8_t out[32])
     return node_get(t, level, index, out);
 }
 
-/* Layout 2: hash h of level 8·tl, index i joins the edge; a tile it
- * completes moves from the edge to db tiles (layout 4: but for its last
- * hash, which stays in db tree), and its MTH joins the level above, and
- * so on. */
+/* Hash h of level 8·tl, index i joins the edge; a tile it completes moves
+ * from the edge to db tiles but for its last hash, which stays in db tree
+ * (layout 4 and after: the only ones appended to), and its MTH joins the
+ * level above, and so on. */
 static int
 edge_add(struct ldg_txn *t, int tl, uint64_t i, uint8_t h[32])
 {
@@ -246,8 +246,7 @@ edge_add(struct ldg_txn *t, int tl, uint64_t i, uint8_t h[32])
     ldg_dbi tree = ldg_core(l, LDG_DB_TREE);
     uint8_t k[LDG_TREE_KEY_LEN], tile[LDG_TILE_WIDTH][32];
     uint64_t first;
-    int rc, split = ldg_txn_layout(t) >= LDG_LAYOUT_SPLIT;
-    size_t keep = split ? LDG_TILE_SPLIT_BYTES : LDG_TILE_BYTES;
+    int rc;
 
     for (;; tl++, i /= LDG_TILE_WIDTH) {
         if (tl >= 8)
@@ -263,9 +262,9 @@ edge_add(struct ldg_txn *t, int tl, uint64_t i, uint8_t h[32])
             return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
         ldg_tree_key(k, tl, i / LDG_TILE_WIDTH);
         if ((rc = ldg_core_kv_put(t, ldg_core(l, LDG_DB_TILES), k, sizeof k,
-                                  tile, keep)) < 0)
+                                  tile, LDG_TILE_SPLIT_BYTES)) < 0)
             return rc;
-        for (uint64_t j = first; j < i + !split; j++) {
+        for (uint64_t j = first; j < i; j++) {
             ldg_tree_key(k, LDG_TILE_HEIGHT * tl, j);
             if ((rc = ldg_core_kv_del(t, tree, k, sizeof k, NULL, 0)) < 0)
                 return rc;
@@ -274,37 +273,15 @@ edge_add(struct ldg_txn *t, int tl, uint64_t i, uint8_t h[32])
     }
 }
 
-/* Stores leaf hash (0, seq) and every complete subtree it completes:
- * while the node is a right child, hash it with its left sibling. */
+/* Stores leaf hash (0, seq): it joins the edge of level 0, and every
+ * tile it completes goes up (edge_add). The tree of the layout appended
+ * to (the newest); older ones are read, never written. */
 int
 ldg_tree_add_leaf(struct ldg_txn *t, uint64_t seq, const uint8_t leaf[32])
 {
-    struct ldg_ledger *l = ldg_txn_ledger(t);
-    ldg_dbi db = ldg_core(l, LDG_DB_TREE);
-    uint8_t k[LDG_TREE_KEY_LEN], h[32], left[32];
-    uint64_t i = seq;
-    int level = 0, rc, layout = ldg_txn_layout(t);
-
-    if (layout < 0)
-        return layout;
+    uint8_t h[32];
     memcpy(h, leaf, 32);
-    if (layout >= LDG_LAYOUT_TILES)
-        return edge_add(t, 0, seq, h);
-    ldg_tree_key(k, 0, seq);
-    if ((rc = ldg_core_kv_put(t, db, k, LDG_TREE_KEY_LEN, h, 32)) < 0)
-        return rc;
-    while (i & 1) {
-        LDG_ASSERT(level < 63); /* a right child has a parent */
-        if ((rc = node_get(t, level, i - 1, left)) < 0)
-            return rc == LDG_ENOTFOUND ? LDG_ECORRUPT : rc;
-        ldg_tlog_node_hash(h, left, h);
-        level++;
-        i >>= 1;
-        ldg_tree_key(k, level, i);
-        if ((rc = ldg_core_kv_put(t, db, k, LDG_TREE_KEY_LEN, h, 32)) < 0)
-            return rc;
-    }
-    return 0;
+    return edge_add(t, 0, seq, h);
 }
 
 int

@@ -101,7 +101,7 @@ struct qbody {
     uint64_t seq;
     struct ldg_reader *rd;
     struct q_pre *pre; /* the iterator's (NULL: none, no prefilter) */
-    int have_raw; /* 1 loaded, -1 absent (erased) */
+    int have_raw;      /* 1 loaded, -1 absent (erased) */
     const uint8_t *raw;
     size_t raw_len;
     int have_json; /* 1 loaded, -1 erased */

@@ -64,6 +64,31 @@ t_ledger_new_layout(char *dir, size_t cap, int durable, unsigned format,
     return l;
 }
 
+struct ldg_ledger *
+t_ledger_image(char *dir, size_t cap, unsigned layout)
+{
+    struct ldg_options o;
+    struct ldg_ledger *l = NULL;
+    char err[512], cmd[2048];
+    const char *tmp = getenv("TMPDIR");
+
+    snprintf(dir, cap, "%s/ldgimage.XXXXXX", tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd,
+             "mkdir -m 700 '%s/keys' && cp tests/vectors/layout/keys/log.key "
+             "'%s/keys/' && chmod 600 '%s/keys/log.key' && "
+             "zstd -q -d -c tests/vectors/layout/layout%u.mdb.zst "
+             ">'%s/data.mdb' && chmod 600 '%s/data.mdb'",
+             dir, dir, dir, layout, dir, dir);
+    if (system(cmd) != 0)
+        fail_msg("cannot unpack the layout %u image (needs zstd)", layout);
+    memset(&o, 0, sizeof o);
+    o.flags = LDG_NOSYNC;
+    if (ldg_open(&l, dir, &o, err, sizeof err) != 0)
+        fail_msg("open: %s", err);
+    return l;
+}
+
 void
 t_rmrf(const char *dir)
 {

@@ -26,6 +26,11 @@ uint64_t t_append(struct ldg_ledger *l, const char *type, const char *body,
                   const char *actor);
 /* Appends n simple x.test events with bodies {"i": k}. */
 void t_append_many(struct ldg_ledger *l, int n);
+/* The golden image of store layout 1 to 4 (tests/vectors/layout/: one
+ * 600-event ledger, its README says what it holds) unpacked into a fresh
+ * directory and opened: a ledger of an older layout, which this build
+ * reads and migrates but appends nothing to. Needs the zstd program. */
+struct ldg_ledger *t_ledger_image(char *dir, size_t cap, unsigned layout);
 /* Raw access to a stored record: get a copy of (db, seq key) into buf,
  * put it back. For tampering in tests. An entry comes whole (store
  * layout 5 keeps it without prev and digest: made whole first; written
