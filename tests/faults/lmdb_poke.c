@@ -43,6 +43,9 @@
  *       default it is deleted (what migrate never leaves: a whole tile
  *       and a tree record at its last index).
  *
+ * "entries" and "bodies" name the databases the ledger's store layout keeps
+ * them in (entries5 and bodies5 from layout 5).
+ *
  * Key layouts (docs/FORMAT.md): entries, bodies and checkpoints are keyed
  * by a big-endian u64; tree by level byte ‖ be64 index (in layout 2 the
  * hashes no full tile holds, and in layout 4 each full tile's last; tiles
@@ -65,6 +68,25 @@ rd_be64(const unsigned char *p)
     return v;
 }
 
+/* Store layout 5 keeps the log in entries5 and bodies5 (docs/FORMAT.md
+ * 6.1): "entries" and "bodies" name the databases the ledger's layout
+ * keeps them in, as the ledger's own readers pick them. */
+static int
+dbi_open(MDB_txn *txn, const char *name, MDB_dbi *dbi)
+{
+    MDB_dbi meta;
+    MDB_val k = {6, (void *)"layout"}, v;
+    int layout = 1;
+    if (mdb_dbi_open(txn, "meta", 0, &meta) == 0 &&
+        mdb_get(txn, meta, &k, &v) == 0 && v.mv_size == 4)
+        layout = ((const unsigned char *)v.mv_data)[3];
+    if (layout >= 5 && strcmp(name, "entries") == 0)
+        name = "entries5";
+    else if (layout >= 5 && strcmp(name, "bodies") == 0)
+        name = "bodies5";
+    return mdb_dbi_open(txn, name, 0, dbi);
+}
+
 static int
 die(const char *what, int rc)
 {
@@ -81,7 +103,7 @@ sweep(MDB_txn *txn, const char *name,
     MDB_dbi dbi;
     MDB_cursor *c;
     MDB_val k, v;
-    int rc = mdb_dbi_open(txn, name, 0, &dbi);
+    int rc = dbi_open(txn, name, &dbi);
     if (rc == MDB_NOTFOUND)
         return 0;
     if (rc != 0)
@@ -148,7 +170,7 @@ last_seq(MDB_txn *txn, uint64_t *size)
     MDB_dbi dbi;
     MDB_cursor *c;
     MDB_val k, v;
-    int rc = mdb_dbi_open(txn, "entries", 0, &dbi);
+    int rc = dbi_open(txn, "entries", &dbi);
     if (rc != 0)
         return die("entries", rc);
     if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
@@ -175,12 +197,11 @@ uncount_sealed(MDB_txn *txn, uint64_t size)
 
     k.mv_size = 6;
     k.mv_data = "format";
-    if (mdb_dbi_open(txn, "meta", 0, &meta) != 0 ||
-        mdb_get(txn, meta, &k, &v) != 0 || v.mv_size != 8 ||
-        ((const unsigned char *)v.mv_data)[7] != 2)
+    if (dbi_open(txn, "meta", &meta) != 0 || mdb_get(txn, meta, &k, &v) != 0 ||
+        v.mv_size != 8 || ((const unsigned char *)v.mv_data)[7] != 2)
         return 0;
-    if ((rc = mdb_dbi_open(txn, "entries", 0, &ent)) != 0 ||
-        (rc = mdb_dbi_open(txn, "keys", 0, &keys)) != 0 ||
+    if ((rc = dbi_open(txn, "entries", &ent)) != 0 ||
+        (rc = dbi_open(txn, "keys", &keys)) != 0 ||
         (rc = mdb_cursor_open(txn, ent, &c)) != 0)
         return die("entries", rc);
     for (int i = 7; i >= 0; i--)
@@ -223,10 +244,10 @@ cut_tiles(MDB_txn *txn, uint64_t size, unsigned long *n)
     MDB_dbi tiles, tree;
     MDB_cursor *c;
     MDB_val k, v;
-    int rc = mdb_dbi_open(txn, "tiles", 0, &tiles);
+    int rc = dbi_open(txn, "tiles", &tiles);
     if (rc == MDB_NOTFOUND)
         return 0;
-    if (rc != 0 || (rc = mdb_dbi_open(txn, "tree", 0, &tree)) != 0)
+    if (rc != 0 || (rc = dbi_open(txn, "tree", &tree)) != 0)
         return die("tiles", rc);
     if ((rc = mdb_cursor_open(txn, tiles, &c)) != 0)
         return die("tiles", rc);
@@ -285,7 +306,7 @@ truncate_log(MDB_txn *txn, uint64_t cut, int keep_checkpoints)
         return 1;
     {
         MDB_dbi sdbi;
-        if (mdb_dbi_open(txn, "seals", 0, &sdbi) == 0 &&
+        if (dbi_open(txn, "seals", &sdbi) == 0 &&
             sweep(txn, "seals", drop_seq_key, size, &n))
             return 1;
     }
@@ -306,8 +327,7 @@ truncate_log(MDB_txn *txn, uint64_t cut, int keep_checkpoints)
      * checkpoints; verify --full names one past the log) */
     {
         MDB_dbi ndbi;
-        if (!keep_checkpoints &&
-            mdb_dbi_open(txn, "proj.notes", 0, &ndbi) == 0 &&
+        if (!keep_checkpoints && dbi_open(txn, "proj.notes", &ndbi) == 0 &&
             sweep(txn, "proj.notes", drop_checkpoint, size, &n))
             return 1;
     }
@@ -337,7 +357,7 @@ flip_rec(MDB_txn *txn, const char *db, uint64_t seq, int del)
     }
     k.mv_size = 8;
     k.mv_data = key;
-    if ((rc = mdb_dbi_open(txn, db, 0, &dbi)) != 0)
+    if ((rc = dbi_open(txn, db, &dbi)) != 0)
         return die(db, rc);
     if ((rc = mdb_get(txn, dbi, &k, &v)) != 0)
         return die(db, rc);
@@ -389,7 +409,7 @@ poke_key(MDB_txn *txn, const char *db, const char *hex, const char *offset,
     }
     k.mv_size = klen;
     k.mv_data = key;
-    if ((rc = mdb_dbi_open(txn, db, 0, &dbi)) != 0)
+    if ((rc = dbi_open(txn, db, &dbi)) != 0)
         return die(db, rc);
     if ((rc = mdb_get(txn, dbi, &k, &v)) != 0)
         return die(hex, rc);
@@ -469,7 +489,7 @@ list_keys(MDB_txn *txn, const char *db)
     MDB_val k, v;
     int rc;
 
-    if ((rc = mdb_dbi_open(txn, db, 0, &dbi)) != 0)
+    if ((rc = dbi_open(txn, db, &dbi)) != 0)
         return die(db, rc);
     if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
         return die(db, rc);
@@ -488,7 +508,7 @@ drop_db(MDB_txn *txn, const char *name)
 {
     MDB_dbi dbi;
     int rc;
-    if ((rc = mdb_dbi_open(txn, name, 0, &dbi)) != 0)
+    if ((rc = dbi_open(txn, name, &dbi)) != 0)
         return die(name, rc);
     if ((rc = mdb_drop(txn, dbi, 1)) != 0)
         return die(name, rc);
