@@ -511,7 +511,7 @@ each_event(void *ctx, const struct ldg_segment_event *se)
                              strcmp(ev->type, LDG_EV_LEDGER_GENESIS) == 0)) {
         json_t *body = NULL;
         x->body_len = 0;
-        if (ldg_body_record_json_append(se->body, se->body_len,
+        if (ldg_body_record_json_append(NULL, se->body, se->body_len,
                                         LDG_SEGMENT_RECORD_MAX, &x->body,
                                         &x->body_len, &x->body_cap) == 0 &&
             (body = json_loadb(x->body, x->body_len, 0, NULL)) != NULL) {
@@ -536,7 +536,7 @@ each_event(void *ctx, const struct ldg_segment_event *se)
         ldg_buf_puts(&x->b, ",\"erased\":true}");
     } else {
         x->body_len = 0;
-        if ((rc = ldg_body_record_json_append(se->body, se->body_len,
+        if ((rc = ldg_body_record_json_append(NULL, se->body, se->body_len,
                                               LDG_SEGMENT_RECORD_MAX, &x->body,
                                               &x->body_len, &x->body_cap)) < 0)
             return x->rc = rc;

@@ -974,6 +974,41 @@ ldg_body_payload(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
 }
 
 int
+ldg_body_rec_raw(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
+                 size_t max, struct ldg_inflate *s, struct ldg_inflate *o,
+                 const uint8_t **out, size_t *olen)
+{
+    struct ldg_payload pl;
+    size_t head;
+    int rc;
+    if (len > 0 && (rec[0] == LDG_BODY_RAW || rec[0] == LDG_BODY_SEEDED)) {
+        if ((rc = ldg_body_payload(d, rec, len, max, s, &pl)) < 0)
+            return rc;
+        *out = rec;
+        *olen = len;
+        return 0;
+    }
+    if ((rc = ldg_body_payload(d, rec, len, max, s, &pl)) < 0)
+        return rc;
+    head = pl.seed != NULL ? 1 + LDG_SEED_LEN : 1;
+    if (o->cap < head + pl.len) {
+        size_t nc = head + pl.len + 4096;
+        uint8_t *np = realloc(o->p, nc);
+        if (np == NULL)
+            return LDG_ENOMEM;
+        o->p = np;
+        o->cap = nc;
+    }
+    o->p[0] = pl.seed != NULL ? LDG_BODY_SEEDED : LDG_BODY_RAW;
+    if (pl.seed != NULL)
+        memcpy(o->p + 1, pl.seed, LDG_SEED_LEN);
+    memcpy(o->p + head, pl.map, pl.len);
+    *out = o->p;
+    *olen = head + pl.len;
+    return 0;
+}
+
+int
 ldg_body_record_open(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
                      size_t max, struct ldg_inflate *s, const uint8_t **map,
                      size_t *n, int *seeded)

@@ -245,6 +245,14 @@ struct ldg_payload {
 };
 int ldg_body_payload(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
                      size_t max, struct ldg_inflate *s, struct ldg_payload *pl);
+/* A body record in its uncompressed kind (0x00 salted map, 0x02 seed ‖
+ * seeded map): *out is rec itself when it is one, else the record
+ * inflated (through scratch s) and rebuilt in o, valid until o's next
+ * use; it commits to the same fields as rec. What a segment carries (its
+ * stream compresses it; its reader needs no dictionaries). */
+int ldg_body_rec_raw(const struct ldg_dicts *d, const uint8_t *rec, size_t len,
+                     size_t max, struct ldg_inflate *s, struct ldg_inflate *o,
+                     const uint8_t **out, size_t *olen);
 /* Decodes a stored body record into fields (sorted by name), with their
  * salts and digests. */
 int ldg_body_decode(const struct ldg_dicts *d, const uint8_t *rec, size_t len,

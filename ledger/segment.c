@@ -163,47 +163,28 @@ uv_get(const uint8_t *p, size_t avail, uint64_t *v, size_t *used)
     return -1;
 }
 
-/* a6 "digest" c4 20: the stamp's first key and its value's header */
-static const uint8_t stamp_digest_key[9] = {0xa6, 'd', 'i',  'g', 'e',
-                                            's',  't', 0xc4, 0x20};
-
+/* An ENTRY record is the entry as store layout 5 keeps it (FORMAT.md
+ * 6.1, ledger/codec_stored.c): a stored record (0x92) as it is, a whole
+ * entry (an older layout's) cut to that form. The record's kind must be
+ * the ledger's format's. */
 static int
 entry_pack(int format, const uint8_t *e, size_t n, uint8_t *out, size_t cap,
            size_t *olen)
 {
-    if (n >= 2 && e[0] == 0x92 && cap >= n) {
-        /* (a store that keeps entries cut: as it keeps it) */
+    size_t m;
+    int sealed, rc;
+    if (n > 0 && e[0] == 0x92) {
+        if ((rc = ldg_entry_stored_parts(e, n, &m, &sealed)) < 0)
+            return rc;
+        if (n > cap)
+            return LDG_ETOOBIG;
         memcpy(out, e, n);
         *olen = n;
-        return 0;
+    } else if ((rc = ldg_entry_stored(e, n, out, cap, olen)) < 0 ||
+               (rc = ldg_entry_stored_parts(out, *olen, &m, &sealed)) < 0) {
+        return rc;
     }
-    if (n < 2 || e[0] != 0x93 || cap < n)
-        return LDG_ECORRUPT;
-    if (format == 1) {
-        const uint8_t *prev;
-        if (!ldg_entry1_prev(e, n, &prev))
-            return LDG_ECORRUPT;
-        out[0] = 0x92;
-        memcpy(out + 1, e + 1, n - LDG_ENTRY1_TAIL_LEN - 1);
-        memcpy(out + n - LDG_ENTRY1_TAIL_LEN, e + n - 66, 66);
-        *olen = n - 34;
-        return 0;
-    } else {
-        size_t cl = ldg_mp_bounded_len(e + 1, n - 1), s = 1 + cl, rest;
-        /* 0x93 ‖ claim ‖ stamp (fixmap, digest first) ‖ c4 20 prev */
-        if (cl == 0 || n < s + 1 + 9 + 32 + 34 || (e[s] & 0xf0) != 0x80 ||
-            (e[s] & 0x0f) < 2 ||
-            memcmp(e + s + 1, stamp_digest_key, sizeof stamp_digest_key) != 0 ||
-            e[n - 34] != 0xc4 || e[n - 33] != 32)
-            return LDG_ECORRUPT;
-        rest = n - 34 - (s + 1 + 9 + 32); /* the stamp's other keys */
-        out[0] = 0x92;
-        memcpy(out + 1, e + 1, cl);
-        out[s] = (uint8_t)(e[s] - 1);
-        memcpy(out + s + 1, e + s + 1 + 9 + 32, rest);
-        *olen = s + 1 + rest;
-        return 0;
-    }
+    return sealed == (format >= 2) ? 0 : LDG_ECORRUPT;
 }
 
 /* out needs LDG_ENTRY_MAX + 1 bytes. */
@@ -211,42 +192,14 @@ static int
 entry_unpack(int format, const uint8_t *p, size_t n, const uint8_t prev[32],
              uint8_t *out, size_t *olen)
 {
-    if (n < 2 || p[0] != 0x92)
+    size_t m;
+    int sealed;
+    if (ldg_entry_stored_parts(p, n, &m, &sealed) < 0 ||
+        sealed != (format >= 2))
         return LDG_ECORRUPT;
-    if (format == 1) {
-        if (n < 1 + 1 + 66 || n + 34 > LDG_ENTRY_MAX)
-            return LDG_ECORRUPT;
-        out[0] = 0x93;
-        memcpy(out + 1, p + 1, n - 67);
-        out[n - 66] = 0xc4;
-        out[n - 65] = 32;
-        memcpy(out + n - 64, prev, 32);
-        memcpy(out + n - 32, p + n - 66, 66);
-        *olen = n + 34;
-        return 0;
-    } else {
-        size_t cl = ldg_mp_bounded_len(p + 1, n - 1), s = 1 + cl, at;
-        uint8_t d[32];
-        if (cl == 0 || s >= n || (p[s] & 0xf0) != 0x80 ||
-            (p[s] & 0x0f) == 0x0f || n + 9 + 32 + 34 > LDG_ENTRY_MAX)
-            return LDG_ECORRUPT;
-        ldg_claim_digest(d, p + 1, cl);
-        out[0] = 0x93;
-        memcpy(out + 1, p + 1, cl);
-        out[s] = (uint8_t)(p[s] + 1);
-        at = s + 1;
-        memcpy(out + at, stamp_digest_key, sizeof stamp_digest_key);
-        at += sizeof stamp_digest_key;
-        memcpy(out + at, d, 32);
-        at += 32;
-        memcpy(out + at, p + s + 1, n - s - 1);
-        at += n - s - 1;
-        out[at++] = 0xc4;
-        out[at++] = 32;
-        memcpy(out + at, prev, 32);
-        *olen = at + 32;
-        return 0;
-    }
+    return ldg_entry_whole(p, n, prev, out, LDG_ENTRY_MAX + 1, olen) < 0
+               ? LDG_ECORRUPT
+               : 0;
 }
 
 /* ------------------------------------------------------------ header -- */
@@ -346,6 +299,12 @@ struct segw {
     struct ldg_sha256_ctx sha;
     uint64_t file_bytes, raw_bytes;
     int err;
+    /* bodies are written uncompressed (ldg_body_rec_raw): the dictionaries
+     * of the store, the body limit, and two scratch buffers */
+    const struct ldg_dicts *dicts;
+    size_t body_max;
+    struct ldg_inflate zs, raw;
+    uint8_t *ebuf; /* LDG_ENTRY_MAX: a proven event's whole entry */
 };
 
 static int
@@ -429,22 +388,21 @@ mp_binx(struct ldg_buf *b, const void *p, size_t n)
     ldg_mp_bin(b, p, n);
 }
 
-/* The stored entry and body of seq (borrowed from t); *body NULL when
- * erased. */
+/* The whole entry of seq (into ebuf, LDG_ENTRY_MAX bytes) and its body
+ * record uncompressed (borrowed from t or w, until w's next body); *body
+ * NULL when erased. */
 static int
-read_event(struct ldg_txn *t, uint64_t seq, const uint8_t **e, size_t *elen,
-           const uint8_t **body, size_t *blen)
+read_event(struct segw *w, struct ldg_txn *t, uint64_t seq, uint8_t *ebuf,
+           const uint8_t **e, size_t *elen, const uint8_t **body, size_t *blen)
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
     struct ldg_val v;
     uint8_t k[8];
     int rc;
     ldg_be64(k, seq);
-    if ((rc = ldg_kv_get(t, ldg_core(l, LDG_DB_ENTRIES), k, 8, &v)) < 0)
+    if ((rc = ldg_event_entry(t, seq, ebuf, LDG_ENTRY_MAX, e, elen)) < 0)
         return rc;
-    *e = v.data;
-    *elen = v.len;
-    rc = ldg_kv_get(t, ldg_core(l, LDG_DB_BODIES), k, 8, &v);
+    rc = ldg_kv_get(t, ldg_core(l, ldg_db_bodies(t)), k, 8, &v);
     if (rc == LDG_ENOTFOUND) {
         *body = NULL;
         *blen = 0;
@@ -452,9 +410,8 @@ read_event(struct ldg_txn *t, uint64_t seq, const uint8_t **e, size_t *elen,
     }
     if (rc < 0)
         return rc;
-    *body = v.data;
-    *blen = v.len;
-    return 0;
+    return ldg_body_rec_raw(w->dicts, v.data, v.len, w->body_max, &w->zs,
+                            &w->raw, body, blen);
 }
 
 /* A PROVEN record: {"body", "entry", "path"[, "seal", "sealpath"]}. */
@@ -468,7 +425,7 @@ w_proven(struct segw *w, struct ldg_txn *t, uint64_t seq, uint64_t n)
     struct ldg_buf b;
     int rc;
 
-    if ((rc = read_event(t, seq, &e, &elen, &body, &blen)) < 0)
+    if ((rc = read_event(w, t, seq, w->ebuf, &e, &elen, &body, &blen)) < 0)
         return rc;
     if (body == NULL) {
         ldg_seterr(l,
@@ -731,8 +688,14 @@ ldg_segment_write(struct ldg_txn *t, const struct ldg_segment_write_opts *o,
     w.out_cap = ZSTD_CStreamOutSize();
     w.out = malloc(w.out_cap);
     w.stage = malloc(STAGE_CAP);
-    if (w.z == NULL || w.out == NULL || w.stage == NULL) {
+    w.ebuf = malloc(LDG_ENTRY_MAX);
+    w.body_max = ldg_body_max(l);
+    if (w.z == NULL || w.out == NULL || w.stage == NULL || w.ebuf == NULL) {
         rc = LDG_ENOMEM;
+        goto out;
+    }
+    if ((w.dicts = ldg_txn_dicts(t)) == NULL) {
+        rc = LDG_ECORRUPT;
         goto out;
     }
     if (ZSTD_isError(ZSTD_CCtx_setParameter(
@@ -782,8 +745,8 @@ ldg_segment_write(struct ldg_txn *t, const struct ldg_segment_write_opts *o,
         if ((rc = w_proven(&w, t, prior.v[i], n)) < 0)
             goto out;
     /* the range: cursors stepping side by side (entries, bodies, seals) */
-    if ((rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_ENTRIES), &ce)) < 0 ||
-        (rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_BODIES), &cb)) < 0)
+    if ((rc = ldg_cursor_open(t, ldg_core(l, ldg_db_entries(t)), &ce)) < 0 ||
+        (rc = ldg_cursor_open(t, ldg_core(l, ldg_db_bodies(t)), &cb)) < 0)
         goto out;
     if (l->format >= 2 && ldg_store_has_core(l->store, LDG_DB_SEALS) &&
         (rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_SEALS), &cs)) < 0)
@@ -821,9 +784,19 @@ ldg_segment_write(struct ldg_txn *t, const struct ldg_segment_write_opts *o,
             goto out;
         while (body_ok && ldg_rd_be64(bk.data) < seq)
             body_ok = ldg_cursor_get(cb, LDG_NEXT, NULL, 0, &bk, &bv) == 0;
-        if (body_ok && bk.len == 8 && ldg_rd_be64(bk.data) == seq)
-            rc = w_rec(&w, K_BODY, bv.data, bv.len);
-        else
+        if (body_ok && bk.len == 8 && ldg_rd_be64(bk.data) == seq) {
+            const uint8_t *raw;
+            size_t rl;
+            if ((rc = ldg_body_rec_raw(w.dicts, bv.data, bv.len, w.body_max,
+                                       &w.zs, &w.raw, &raw, &rl)) < 0) {
+                ldg_seterr(l,
+                           "event %" PRIu64 ": its body record does not "
+                           "open",
+                           seq);
+                goto out;
+            }
+            rc = w_rec(&w, K_BODY, raw, rl);
+        } else
             rc = w_rec(&w, K_ERASED, NULL, 0);
         if (rc < 0)
             goto out;
@@ -898,6 +871,9 @@ out:
     ZSTD_freeCCtx(w.z);
     free(w.out);
     free(w.stage);
+    free(w.ebuf);
+    ldg_inflate_release(&w.zs);
+    ldg_inflate_release(&w.raw);
     free(ck);
     free(sig);
     free(prior.v);
@@ -1590,7 +1566,7 @@ apply_body(struct sv *s, const struct ldg_event *ev, const uint8_t *body,
     json_t *j = NULL;
     int rc = 0;
 
-    if (ldg_body_decode_json(body, blen, s->body_max, &j) < 0)
+    if (ldg_body_decode_json(NULL, body, blen, s->body_max, &j) < 0)
         return vfail(s, LDG_SEGCHK_BODIES, ev->seq, "its body does not decode");
     if (strcmp(ev->type, LDG_EV_LEDGER_GENESIS) == 0) {
         const char *hex = json_string_value(json_object_get(j, "log_key"));
@@ -1834,7 +1810,7 @@ range_event(struct sv *s, const struct ldg_event *ev, const uint8_t *body,
             return rc;
     } else if (s->check) {
         uint8_t root[32];
-        if (ldg_body_rec_root(body, blen, s->body_max, root) < 0)
+        if (ldg_body_rec_root(NULL, body, blen, s->body_max, root) < 0)
             return vfail(s, LDG_SEGCHK_BODIES, ev->seq,
                          "its body record does not decode");
         if (memcmp(root, ev->body_root, 32) != 0)
@@ -1999,7 +1975,7 @@ proven_event(struct sv *s, const uint8_t *p, size_t n, int after,
     }
     {
         uint8_t root[32];
-        if (ldg_body_rec_root(f[0], fl[0], s->body_max, root) < 0 ||
+        if (ldg_body_rec_root(NULL, f[0], fl[0], s->body_max, root) < 0 ||
             memcmp(root, ev->body_root, 32) != 0)
             return vfail(s, LDG_SEGCHK_BODIES, ev->seq,
                          "body does not match its commitment in the entry");
@@ -2746,7 +2722,7 @@ ldg_segment_check(struct ldg_txn *t, int fd,
         return rc;
     has_hz = rc == 0;
     a.kept = has_hz ? hz.seq : 0;
-    if ((rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_BODIES), &a.bodies)) < 0)
+    if ((rc = ldg_cursor_open(t, ldg_core(l, ldg_db_bodies(t)), &a.bodies)) < 0)
         goto out;
     ldg_be64(k, a.kept);
     a.bodies_ok =

@@ -722,10 +722,7 @@ ldg_txn_ledger(struct ldg_txn *t)
     return t->l;
 }
 
-/* The store layout of this snapshot: meta "layout" (be32), 1 when there is
- * none. Read once a transaction: ledger migrate changes it under handles
- * other processes keep open. The one check of the record: a newer layout
- * or a damaged record is said on the ledger's error message. */
+/* The databases the log's entries and bodies are in at t's layout. */
 enum ldg_core_db
 ldg_db_entries(struct ldg_txn *t)
 {
@@ -789,6 +786,10 @@ fail:
     return NULL;
 }
 
+/* The store layout of this snapshot: meta "layout" (be32), 1 when there is
+ * none. Read once a transaction: ledger migrate changes it under handles
+ * other processes keep open. The one check of the record: a newer layout
+ * or a damaged record is said on the ledger's error message. */
 int
 ldg_txn_layout(struct ldg_txn *t)
 {
@@ -849,7 +850,7 @@ ldg_txn_writable(struct ldg_txn *t)
                    "%s is at store layout %d, and this build appends to "
                    "layout %d only: run `ledger migrate` (it converts the "
                    "ledger in place and may be stopped at any point), then "
-                   "append",
+                   "try again",
                    t->l->dir, layout, LDG_LAYOUT_NEWEST);
     return LDG_EVERSION;
 }

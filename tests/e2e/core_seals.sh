@@ -1,12 +1,13 @@
 #!/bin/sh
 # core_seals.sh — ledger format 2 (sealed entries, docs/FORMAT.md 3.2-3.5)
-# end to end through the CLI: `init --format 2` makes one (and a bad
-# --format is a usage error), events of three keys ingested in batch
-# commits are sealed one seal per key per commit, `show` says where each
-# sits in its seal, `verify` passes and says it checked seals; a seal
-# record's signature flipped, a seal record deleted and a body flipped on
-# disk are each caught by verify (exit 1) naming the first bad event; a
-# format 1 ledger made beside it still signs each event.
+# end to end through the CLI: `init` makes one (`--format` is gone, and
+# $LEDGER_FORMAT naming another format is refused), events of three keys
+# ingested in batch commits are sealed one seal per key per commit, `show`
+# says where each sits in its seal, `verify` passes and says it checked
+# seals; a seal record's signature flipped, a seal record deleted and a
+# body flipped on disk are each caught by verify (exit 1) naming the first
+# bad event; a format 1 ledger (tests/vectors/layout/format1.mdb.zst,
+# migrated) still signs each event it takes.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -18,19 +19,24 @@ fails=0
 fail() { printf 'FAIL: %s\n' "$*"; fails=$((fails + 1)); }
 L() { "$LEDGER" --dir "$D" "$@"; }
 
-# --- the format is chosen at init
-"$LEDGER" --dir "$T/bad" init --format 3 >/dev/null 2>"$T/e"
+# --- init makes format 2: another format is asked for no more
+"$LEDGER" --dir "$T/bad" init --format 1 >/dev/null 2>"$T/e"
 rc=$?
-[ "$rc" = 64 ] || fail "init --format 3: exit $rc, want 64"
-grep -q "not a ledger format" "$T/e" || fail "init --format 3: $(cat "$T/e")"
-[ ! -e "$T/bad/data.mdb" ] || fail "init --format 3 made a ledger"
-LEDGER_FORMAT=two "$LEDGER" --dir "$T/bad" init >/dev/null 2>"$T/e"
-rc=$?
-[ "$rc" = 64 ] || fail "LEDGER_FORMAT=two init: exit $rc, want 64"
-grep -q "^ledger init: \$LEDGER_FORMAT: 'two' is not a ledger format" "$T/e" || fail "LEDGER_FORMAT=two names the variable: $(cat "$T/e")"
-[ ! -e "$T/bad/data.mdb" ] || fail "LEDGER_FORMAT=two made a ledger"
+[ "$rc" = 64 ] || fail "init --format 1: exit $rc, want 64"
+grep -q "format" "$T/e" || fail "init --format 1: $(cat "$T/e")"
+[ ! -e "$T/bad/data.mdb" ] || fail "init --format 1 made a ledger"
+for v in 1 two; do
+    LEDGER_FORMAT=$v "$LEDGER" --dir "$T/bad" init >/dev/null 2>"$T/e"
+    rc=$?
+    [ "$rc" = 64 ] || fail "LEDGER_FORMAT=$v init: exit $rc, want 64"
+    grep -q "^ledger init: \$LEDGER_FORMAT is '$v': this build makes format 2 ledgers only" "$T/e" ||
+        fail "LEDGER_FORMAT=$v names the variable: $(cat "$T/e")"
+    [ ! -e "$T/bad/data.mdb" ] || fail "LEDGER_FORMAT=$v made a ledger"
+done
+LEDGER_FORMAT=2 "$LEDGER" --dir "$T/two" init >/dev/null 2>"$T/e" ||
+    fail "LEDGER_FORMAT=2 init: $(cat "$T/e")"
 
-L init --format 2 >/dev/null || exit 1
+L init >/dev/null || exit 1
 L keys add alice >/dev/null || fail "keys add alice"
 L keys add bob >/dev/null || fail "keys add bob"
 i=0
@@ -101,11 +107,18 @@ else
     echo "SKIP: no C compiler for lmdb_poke: $(cat "$T/cc.err")"
 fi
 
-# --- a format 1 ledger beside it: an event signed on its own
+# --- a format 1 ledger beside it (made by an older build: the golden
+# image), migrated: an event it takes is signed on its own
 D1=$T/one
-"$LEDGER" --dir "$D1" init --format 1 >/dev/null || fail "init --format 1"
+V=$ROOT/tests/vectors/layout
+mkdir -m 700 "$D1" "$D1/keys" &&
+    zstd -q -d -c "$V/format1.mdb.zst" >"$D1/data.mdb" &&
+    cp "$V/keys/format1.key" "$D1/keys/log.key" &&
+    chmod 600 "$D1/keys/log.key" "$D1/data.mdb" ||
+    fail "unpack the format 1 image"
+"$LEDGER" --dir "$D1" migrate >/dev/null 2>&1 || fail "migrate (format 1)"
 "$LEDGER" --dir "$D1" append -q x.step --body '{"i":1}' >/dev/null || fail "append (format 1)"
-"$LEDGER" --dir "$D1" show -o json 1 >"$T/f1" || fail "show (format 1)"
+"$LEDGER" --dir "$D1" show -o json 33 >"$T/f1" || fail "show (format 1)"
 grep -q '"signature":"[0-9a-f]\{128\}"' "$T/f1" || fail "format 1 show: $(cat "$T/f1")"
 grep -q '"seal"' "$T/f1" && fail "a format 1 event shows a seal"
 "$LEDGER" --dir "$D1" verify --full >"$T/out" 2>&1 || fail "format 1 verify"

@@ -1,12 +1,16 @@
 #!/bin/sh
 # layout_images.sh — the golden store images of tests/vectors/layout/, one
 # per store layout, of the same 600-event ledger (its README says how they
-# were made): this build reads each, says its layout, verifies it in full,
-# and gives the recorded checkpoint, C2SP tiles and query answers (by type,
-# subject, run, actor and time), byte for byte, and the same proofs from
-# all; each takes appends; the layout 1, 2 and 3 images migrated give the
-# layout 4 image's answers, and the layout 1 image migrated to 2 and to 3
-# those of the layout 2 and 3 images.
+# were made), and fresh5, a ledger this layout 5 build made itself (4,201
+# events: seeded bodies, 87 of them compressed with the dictionary its
+# 4,096th event brought, an erased body): this build reads each, says its
+# layout, verifies it in full, and gives the recorded checkpoint, C2SP
+# tiles and entry bundles and query answers (by type, subject, run, actor,
+# body and time), byte for byte, and the same proofs from all; only the
+# layout 5 ones take appends (the older are refused naming `ledger
+# migrate`); the layout 1 to 4 images migrated give the layout 5 image's
+# answers, and the layout 1 image migrated to 2, 3 and 4 those of the
+# layout 2, 3 and 4 images.
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -25,10 +29,11 @@ command -v zstd >/dev/null 2>&1 || {
     exit 1
 }
 
-unpack() { # unpack N DIR
+unpack() { # unpack N DIR [KEY]
     mkdir -m 700 "$2" "$2/keys" || exit 1
     zstd -q -d -c "$V/layout$1.mdb.zst" >"$2/data.mdb" || exit 1
-    cp "$V/keys/log.key" "$2/keys/" && chmod 600 "$2/keys/log.key" "$2/data.mdb"
+    cp "$V/keys/${3:-log}.key" "$2/keys/log.key" &&
+        chmod 600 "$2/keys/log.key" "$2/data.mdb"
 }
 
 # answers N DIR: what the image must answer
@@ -66,41 +71,86 @@ queries() {
     "$LEDGER" --dir "$1" query -o json -n all 'subject=pack:*'
 }
 
-unpack 1 "$T/l1"
-unpack 2 "$T/l2"
-unpack 3 "$T/l3"
-unpack 4 "$T/l4"
-answers 1 "$T/l1"
-answers 2 "$T/l2"
-answers 3 "$T/l3"
-answers 4 "$T/l4"
-cmp -s "$T/proofs.1" "$T/proofs.2" && cmp -s "$T/proofs.1" "$T/proofs.3" &&
-    cmp -s "$T/proofs.1" "$T/proofs.4" ||
-    fail "the proofs differ between layouts"
+for n in 1 2 3 4 5; do
+    unpack $n "$T/l$n"
+    answers $n "$T/l$n"
+done
+for n in 2 3 4 5; do
+    cmp -s "$T/proofs.1" "$T/proofs.$n" ||
+        fail "the proofs of layout $n differ from layout 1's"
+done
 grep -c '^c2sp.org/tlog-proof@v1$' "$T/proofs.1" | grep -qx 7 ||
     fail "proofs: $(head -c 300 "$T/proofs.1")"
 
+# only the newest layout is appended to
 for n in 1 2 3 4; do
     "$LEDGER" --dir "$T/l$n" append x.layout.more --body '{"n":1}' \
-        >/dev/null 2>&1 || fail "layout $n: append"
-    "$LEDGER" --dir "$T/l$n" verify >"$T/v" 2>&1 ||
-        fail "layout $n: verify after append: $(cat "$T/v")"
+        >/dev/null 2>"$T/e"
+    rc=$?
+    [ $rc = 65 ] && grep -q "is at store layout $n, and this build appends to layout 5 only: run \`ledger migrate\`" "$T/e" ||
+        fail "layout $n: append: exit $rc, $(cat "$T/e")"
+    "$LEDGER" --dir "$T/l$n" checkpoint | cmp -s - "$V/checkpoint" ||
+        fail "layout $n: a refused append changed the checkpoint"
 done
+"$LEDGER" --dir "$T/l5" append x.layout.more --body '{"n":1}' >/dev/null 2>&1 ||
+    fail "layout 5: append"
+"$LEDGER" --dir "$T/l5" verify >"$T/v" 2>&1 ||
+    fail "layout 5: verify after append: $(cat "$T/v")"
 
-for n in 1 2 3; do
+for n in 1 2 3 4; do
     rm -rf "$T/m"
     unpack $n "$T/m"
     "$LEDGER" --dir "$T/m" migrate >/dev/null 2>&1 ||
         fail "migrate the layout $n image"
-    answers 4 "$T/m"
+    answers 5 "$T/m"
 done
-for n in 2 3; do
+for n in 2 3 4; do
     rm -rf "$T/m$n"
     unpack 1 "$T/m$n"
     "$LEDGER" --dir "$T/m$n" migrate --layout $n >/dev/null 2>&1 ||
         fail "migrate the layout 1 image to $n"
     answers $n "$T/m$n"
 done
+
+# fresh5: made by a layout 5 build, with seeded bodies and a dictionary
+queries5() {
+    t1=$("$LEDGER" --dir "$1" show 100 -o json | jq -r .time)
+    t2=$("$LEDGER" --dir "$1" show 130 -o json | jq -r .time)
+    "$LEDGER" --dir "$1" query -o json -n all run=R-0001
+    "$LEDGER" --dir "$1" query -o json -n 25 -r subject=s:3
+    "$LEDGER" --dir "$1" query -o json -n 20 body.status=failed
+    "$LEDGER" --dir "$1" query -o json -n 10 -g timeout
+    "$LEDGER" --dir "$1" query -o json -n all body.n=4100
+    "$LEDGER" --dir "$1" query -o json -n all -S "$t1" -U "$t2"
+    "$LEDGER" --dir "$1" show -o json 4150
+    "$LEDGER" --dir "$1" show -o json 4199
+}
+F=$T/fresh5
+mkdir -m 700 "$F" "$F/keys" &&
+    zstd -q -d -c "$V/fresh5.mdb.zst" >"$F/data.mdb" &&
+    cp "$V/keys/fresh5.key" "$F/keys/log.key" &&
+    chmod 600 "$F/keys/log.key" "$F/data.mdb" || exit 1
+"$LEDGER" --dir "$F" stats | grep -q "^layout  *5 " ||
+    fail "fresh5: stats says $("$LEDGER" --dir "$F" stats 2>&1 | grep layout)"
+"$LEDGER" --dir "$F" stats --databases -o json |
+    jq -e '[.databases[] | select(.name == "dicts")][0].records == 1' \
+        >/dev/null || fail "fresh5: not one dictionary"
+"$LEDGER" --dir "$F" verify --full >"$T/v" 2>&1 ||
+    fail "fresh5: verify --full: $(cat "$T/v")"
+"$LEDGER" --dir "$F" checkpoint | cmp -s - "$V/fresh5.checkpoint" ||
+    fail "fresh5: another checkpoint"
+"$LEDGER" --dir "$F" keys verifier | cmp -s - "$V/fresh5.vkey" ||
+    fail "fresh5: another verifier key"
+rm -rf "$T/tiles"
+"$LEDGER" --dir "$F" tiles "$T/tiles" >/dev/null 2>&1 || fail "fresh5: tiles"
+(cd "$T/tiles" && find . -type f | sort | xargs sha256sum) |
+    cmp -s - "$V/fresh5.tiles.sha256" || fail "fresh5: other tiles"
+queries5 "$F" | cmp -s - "$V/fresh5.queries.json" ||
+    fail "fresh5: other query answers: $(queries5 "$F" | diff - "$V/fresh5.queries.json" | head -5)"
+"$LEDGER" --dir "$F" append x.layout.more --body '{"n":1,"status":"ok"}' \
+    >/dev/null 2>&1 || fail "fresh5: append"
+"$LEDGER" --dir "$F" verify --full >"$T/v" 2>&1 ||
+    fail "fresh5: verify after append: $(cat "$T/v")"
 
 if [ "$nfail" -gt 0 ]; then
     echo "layout_images: $nfail failure(s)"

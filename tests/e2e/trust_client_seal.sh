@@ -27,7 +27,7 @@ L() { "$LEDGER" --dir "$D" "$@"; }
 events() { L stats -o json | jq -r .events; }
 sealed_of() { L keys list -o json | jq -r --arg n "$1" 'select(.name==$n) | .sealed'; }
 
-L init --format 2 >/dev/null || exit 1
+L init >/dev/null || exit 1
 ORIGIN=$(L checkpoint | head -n 1)
 mkdir "$T/writer"
 # --- keys made outside the ledger, enrolled by public key ----------------

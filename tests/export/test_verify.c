@@ -18,6 +18,8 @@
 #include <zstd.h>
 
 #include "export/verify_int.h"
+#include "ledger/crypto_int.h"
+#include "ledger/ledger_int.h"
 #include "tests/export/helpers.h"
 
 struct fx {
@@ -885,6 +887,88 @@ test_verify__withheld_field_filled_in_wrongly_fails(void **state)
     save_vector("tamper-withheld-field-filled", out, olen);
     expect_fail(out, olen, NULL, "bodies", "commitment");
     free(out);
+    bundle_release(&b);
+    free(buf);
+}
+
+/* Nothing of the n bytes at needle, raw, base64 or hex, in any member of
+ * b. */
+static void
+assert_nowhere(struct bundle *b, const uint8_t *needle, size_t n,
+               const char *what)
+{
+    char b64[64], hex[2 * 32 + 1];
+    ldg_base64(b64, needle, n);
+    ldg_hex(hex, needle, n);
+    b64[20] = '\0'; /* the first 15 bytes' characters, past any padding */
+    for (size_t i = 0; i < b->n; i++) {
+        const struct bmember *m = &b->m[i];
+        if (memmem(m->data, m->len, needle, n) != NULL ||
+            memmem(m->data, m->len, b64, strlen(b64)) != NULL ||
+            memmem(m->data, m->len, hex, strlen(hex)) != NULL)
+            fail_msg("%s is in member %s", what, m->name);
+    }
+}
+
+/* Issue 49: a body of store layout 5 keeps one seed, its salts derived
+ * (FORMAT.md 4). A redacted export discloses the derived salts of the
+ * fields it discloses, and neither the seed nor the withheld field's salt
+ * (nor its value) is anywhere in the bundle. */
+static void
+test_verify__a_seeded_body_discloses_derived_salts_only(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_export_opts o;
+    static char t0[] = "type=x.test.seeded", f0[] = "beta";
+    char *terms[] = {t0}, *fields[] = {f0};
+    struct bundle b;
+    struct ldg_txn *t;
+    struct ldg_val v;
+    uint8_t seed[LDG_SEED_LEN], salts[3][LDG_SALT_LEN];
+    uint8_t *buf;
+    size_t len;
+    uint64_t seq;
+    char e[48], p[48], bd[48], want[64];
+    json_t *body, *fl;
+
+    seq = add(f->l, "x.test.seeded", NULL,
+              "{\"alpha\":\"A1\",\"beta\":\"B2-withheld-value\","
+              "\"gamma\":\"C3\"}");
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_READ, &t), 0);
+    assert_int_equal(ldg_body_raw(t, seq, &v), 0);
+    assert_true(v.len > 1 + LDG_SEED_LEN);
+    assert_int_equal(((const uint8_t *)v.data)[0], LDG_BODY_SEEDED);
+    memcpy(seed, (const uint8_t *)v.data + 1, LDG_SEED_LEN);
+    ldg_txn_abort(t);
+    ldg_seed_salts(seed, 3, salts); /* alpha, beta, gamma: sorted */
+
+    memset(&o, 0, sizeof o);
+    o.nterms = 1;
+    o.terms = terms;
+    o.nredact_fields = 1;
+    o.redact_fields = fields;
+    assert_int_equal(export_mem(f->l, &o, &buf, &len, NULL), 0);
+    expect_pass(buf, len, NULL);
+    read_bundle(&b, buf, len);
+    event_names(seq, e, p, bd);
+    body = member_json_get(&b, bd);
+    fl = json_object_get(body, "fields");
+    assert_int_equal(json_object_size(fl), 2);
+    assert_null(json_object_get(fl, "beta"));
+    assert_int_equal(json_array_size(json_object_get(body, "withheld")), 1);
+    ldg_base64(want, salts[0], LDG_SALT_LEN);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(fl, "alpha"), "salt")),
+                        want);
+    ldg_base64(want, salts[2], LDG_SALT_LEN);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(fl, "gamma"), "salt")),
+                        want);
+    json_decref(body);
+    assert_nowhere(&b, seed, LDG_SEED_LEN, "the seed");
+    assert_nowhere(&b, salts[1], LDG_SALT_LEN, "the withheld field's salt");
+    assert_nowhere(&b, (const uint8_t *)"B2-withheld-value", 17,
+                   "the withheld value");
     bundle_release(&b);
     free(buf);
 }
@@ -2071,6 +2155,7 @@ main(void)
         T(test_verify__fake_erasure_marker_fails),
         T(test_verify__erased_body_verifies_with_its_erasure_event),
         T(test_verify__withheld_field_filled_in_wrongly_fails),
+        T(test_verify__a_seeded_body_discloses_derived_salts_only),
         T(test_verify__state_altered_fails),
         T(test_verify__state_note_of_another_size_fails),
         T(test_verify__large_bundle_is_checked_on_threads),

@@ -67,7 +67,7 @@ if [ -x "$LEDGER" ]; then
     rm -rf "$T"
     # and one of a format 2 log: seals/ and sealproofs/ members
     T=$(mktemp -d)
-    if "$LEDGER" --dir "$T/l" init --format 2 >/dev/null 2>&1 &&
+    if "$LEDGER" --dir "$T/l" init >/dev/null 2>&1 &&
         "$LEDGER" --dir "$T/l" ingest examples/pdf-ops.jsonl 2>/dev/null &&
         "$LEDGER" --dir "$T/l" export --run R-0001 \
             --out "$T/b.tar.zst" 2>/dev/null; then
