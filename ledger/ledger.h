@@ -309,22 +309,22 @@ struct ldg_migrate_result {
  * then splits the tiles a step at a time; a ledger at layout 4 with
  * whole tiles left (a migrate that stopped) has them split. Appends by
  * other handles may go on meanwhile. progress, if set, is called now and
- * then with tiles and index keys converted of those to convert.
+ * then with tiles, index keys and events converted of those to convert.
  * @return 0 with *res (also when the ledger already has that layout:
  * from == to); LDG_EINVAL (to is older than the ledger's layout, or not
  * one this build writes); LDG_EFULL, LDG_EIO; LDG_ECORRUPT when a tree
  * hash the new layout needs is missing or malformed, or an index key
  * (ledger verify names the event). Lifetime: nothing kept; res is the caller's.
  */
-/* Whether l's store can be appended to: 0 when it is at the newest
- * layout, the only one this build writes; LDG_EVERSION when it is older
- * (the message says to run ldg_migrate), or an I/O error. Appends refuse
- * an older layout the same way; a program that will append (a server)
- * asks first, to refuse at its start. Lifetime: nothing kept. */
-int ldg_check_writable(struct ldg_ledger *l);
 int ldg_migrate(struct ldg_ledger *l, int to,
                 void (*progress)(void *ctx, uint64_t done, uint64_t total),
                 void *progress_ctx, struct ldg_migrate_result *res);
+/* Whether l's store can be appended to: it is at the newest layout, the
+ * only one this build writes. Appends refuse an older layout the same
+ * way; a program that will append (a server) asks first, to refuse at
+ * its start. @return 0; LDG_EVERSION when it is older (the message says
+ * to run ldg_migrate); LDG_EIO. Lifetime: nothing kept. */
+int ldg_check_writable(struct ldg_ledger *l);
 
 /* The versions of the libraries the core is built with, as
  * "lmdb 0.9.31, libsodium 1.0.18, ..." into buf (truncated to cap).
@@ -744,7 +744,7 @@ int ldg_event_get(struct ldg_txn *t, uint64_t seq, struct ldg_event *ev);
  * LDG_ENTRY_MAX is always enough) from store layout 5's stored form, with
  * prev the stored tree's leaf hash of seq-1.
  * @return 0; LDG_ENOTFOUND; LDG_EPRUNED; LDG_ECORRUPT; LDG_ETOOBIG (cap
- * too small). */
+ * too small). Lifetime: *entry is valid until t ends or buf is reused. */
 int ldg_event_entry(struct ldg_txn *t, uint64_t seq, uint8_t *buf, size_t cap,
                     const uint8_t **entry, size_t *len);
 /* The body of event seq as JSON.

@@ -99,6 +99,7 @@ void
 q_pre_release(struct q_pre *x)
 {
     ldg_inflate_release(&x->s);
+    ldg_buf_release(&x->grep);
 }
 
 int
@@ -419,50 +420,82 @@ q_grep_free(struct ldg_query *q)
     q->nre = 0;
 }
 
+/* The body's compact JSON after t: from its stored record when no
+ * predicate decoded it yet (the same bytes json_dumps gives of
+ * ldg_body_get's object, without building it), else from that object. */
+static int
+grep_body(struct ldg_buf *t, struct qbody *b)
+{
+    int rc;
+    if (b->have_json == 0 && b->t != NULL && b->pre != NULL) {
+        char *s;
+        size_t len, cap;
+        if ((rc = load_raw(b)) < 0)
+            return rc;
+        if (b->have_raw < 0) {
+            ldg_buf_puts(t, "[erased]");
+            return 0;
+        }
+        s = t->s;
+        len = t->len;
+        cap = t->cap;
+        rc = ldg_body_record_json_append(b->pre->d, b->raw, b->raw_len,
+                                         b->pre->max, &s, &len, &cap);
+        t->s = s;
+        t->len = len;
+        t->cap = cap;
+        return rc < 0 ? rc : 0;
+    }
+    if ((rc = load_json(b)) < 0)
+        return rc;
+    if (b->have_json > 0)
+        q_json_value(t, b->json, JSON_COMPACT);
+    else
+        ldg_buf_puts(t, "[erased]");
+    return 0;
+}
+
 /* Several patterns OR, as git log --grep does. */
 int
 q_grep(const struct ldg_query *q, const struct ldg_event *ev, struct qbody *b,
        const char *actor_name)
 {
-    struct ldg_buf t;
+    struct ldg_buf own, *t = &own;
     int rc;
 
     if (q->nre == 0)
         return 1;
-    memset(&t, 0, sizeof t);
-    ldg_buf_puts(&t, ev->type);
-    ldg_buf_add(&t, " ", 1);
-    ldg_buf_puts(&t, ev->subject);
+    if (b->pre != NULL) { /* the iterator's buffer, kept between events */
+        t = &b->pre->grep;
+        t->len = 0;
+        t->err = 0;
+    } else {
+        memset(&own, 0, sizeof own);
+    }
+    ldg_buf_puts(t, ev->type);
+    ldg_buf_add(t, " ", 1);
+    ldg_buf_puts(t, ev->subject);
     if (ev->run[0]) {
-        ldg_buf_add(&t, " run=", 5);
-        ldg_buf_puts(&t, ev->run);
+        ldg_buf_add(t, " run=", 5);
+        ldg_buf_puts(t, ev->run);
     }
-    ldg_buf_add(&t, " actor=", 7);
-    ldg_buf_puts(&t, actor_name[0] ? actor_name : ev->actor);
-    ldg_buf_add(&t, " ", 1);
-    if ((rc = load_json(b)) < 0) {
-        ldg_buf_release(&t);
-        return rc;
+    ldg_buf_add(t, " actor=", 7);
+    ldg_buf_puts(t, actor_name[0] ? actor_name : ev->actor);
+    ldg_buf_add(t, " ", 1);
+    rc = grep_body(t, b);
+    if (rc == 0 && t->err)
+        rc = t->err;
+    for (size_t i = 0; rc == 0 && i < q->nre; i++) {
+        int m = pcre2_match((const pcre2_code *)q->re[i], (PCRE2_SPTR)t->s,
+                            t->len, 0, 0, (pcre2_match_data *)q->md[i], NULL);
+        if (m >= 0)
+            rc = 1;
+        else if (m != PCRE2_ERROR_NOMATCH)
+            rc = LDG_EINVAL; /* match limit etc. */
     }
-    if (b->have_json > 0)
-        q_json_value(&t, b->json, JSON_COMPACT);
-    else
-        ldg_buf_puts(&t, "[erased]");
-    if (t.err) {
-        rc = t.err;
-        ldg_buf_release(&t);
-        return rc;
-    }
-    for (size_t i = 0; i < q->nre; i++) {
-        rc = pcre2_match((const pcre2_code *)q->re[i], (PCRE2_SPTR)t.s, t.len,
-                         0, 0, (pcre2_match_data *)q->md[i], NULL);
-        if (rc >= 0 || rc != PCRE2_ERROR_NOMATCH) {
-            ldg_buf_release(&t);
-            return rc >= 0 ? 1 : LDG_EINVAL; /* match limit etc. */
-        }
-    }
-    ldg_buf_release(&t);
-    return 0;
+    if (t == &own)
+        ldg_buf_release(&own);
+    return rc;
 }
 
 /* Canonical decimal (as the JSON forms write 64-bit numbers). */

@@ -92,6 +92,7 @@ struct q_pre {
     const struct ldg_dicts *d;
     size_t max;
     struct ldg_inflate s;
+    struct ldg_buf grep; /* the text -g patterns are matched against */
 };
 void q_pre_init(struct q_pre *x, struct ldg_txn *t);
 void q_pre_release(struct q_pre *x);
