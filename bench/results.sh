@@ -17,6 +17,9 @@
 #   glance.tsv    bench/glance.sh: scenario, unit, value, target, note
 #   otlp.tsv      bench/otlp.sh: scenario, unit, figure, target, verdict
 #                 (a header line) — the "OpenTelemetry in" section
+#   journal.tsv   bench/journal.sh: scenario, unit, ledger, journalctl,
+#                 better, target (ratio:X against journalctl, or -), note
+#                 (a header line) — the "Against the journal" section
 #   proxy.tsv     the proxy bench part (issue 33), when there is one:
 #                 scenario, unit, ledger, nginx, better (hi|lo), target
 #                 (min:X, max:X, ratio:X against nginx, or -), note —
@@ -49,7 +52,7 @@ fi
 BOUNDS=${BENCH_BOUNDS:-$HERE/bounds.tsv}
 [ -d "$O" ] || { echo "bench/results.sh: no directory $O" >&2; exit 66; }
 any=0
-for f in results.tsv serve.tsv sensors.txt fleet.txt glance.tsv proxy.tsv proxy.md retention.txt retention.tsv otlp.tsv; do
+for f in results.tsv serve.tsv sensors.txt fleet.txt glance.tsv proxy.tsv proxy.md retention.txt retention.tsv otlp.tsv journal.tsv; do
     [ -f "$O/$f" ] && any=1
 done
 [ $any = 1 ] || {
@@ -137,7 +140,7 @@ BEGIN {
     T[1] = "Ingest, verify, append (issues 2, 12)"; T[2] = "Proofs and tiles (issue 3)"
     T[3] = "Query (issues 5, 17)"; T[4] = "Projections and the doctor (issue 4)"
     T[5] = "Export and verify-bundle (issue 6)"; T[6] = "Other"
-    T[7] = "Store size and migrate (issue 31)"
+    T[7] = "Store size and migrate (issues 31, 49)"
 }
 {
     r = ""
@@ -161,6 +164,26 @@ END {
 else
     printf '\n## Ingest, verify, append, proofs, tiles, query, projections, export\n\nMissing: `bench/run.sh` left no `results.tsv` in this run.\n'
     : >"$O/.missed"
+fi
+
+# ----------------------------------------------------------- journal --
+printf '\n## Against the journal: the same events in systemd-journal (issue 49)\n\n'
+if [ -f "$O/journal.tsv" ]; then
+    echo "| scenario | unit | ledger | journalctl | ledger/journalctl | target | verdict | note |"
+    echo "|---|---|---|---|---|---|---|---|"
+    tail -n +2 "$O/journal.tsv" | awk -F '\t' '
+function isnum(x) { return x ~ /^[0-9.]+$/ }
+{
+    r = ""; v = "-"
+    if (isnum($3) && isnum($4) && $4 + 0 > 0) r = sprintf("%.2f", $3 / $4)
+    k = $6; sub(/:.*/, "", k); x = $6; sub(/^[^:]*:/, "", x)
+    if (k == "ratio") v = (r == "") ? "?" : ($5 == "hi" ? (r + 0 >= x + 0) : (r + 0 <= x + 0)) ? "meets" : "**misses**"
+    if (v ~ /misses/) print $1 > "/dev/stderr"
+    printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4,
+        (r == "" ? "-" : r), (k == "ratio" ? ($5 == "hi" ? ">= " : "<= ") x "x journalctl" : "-"), v, $7
+}' 2>>"$O/.missed"
+else
+    echo 'Missing: `bench/journal.sh` left no `journal.tsv` in this run.'
 fi
 
 # ------------------------------------------------------------- serve --

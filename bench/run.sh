@@ -20,9 +20,11 @@
 #   BENCH_ONLY       space-separated scenarios to run, from: ingest store
 #                    verify append proof tiles query rebuild doctor export
 #                    fleet retention (store: data.mdb's bytes an event after ingest,
-#                    database by database, against the batch peer's file;
-#                    then a layout 1 ledger of the same events and its
-#                    `ledger migrate`: issue 31)
+#                    database by database, against the batch peer's file,
+#                    on the bench's events and on a box's traffic mix
+#                    (gen_events --mix box); then a ledger of the same
+#                    events made by the build before store layout 5 and
+#                    its `ledger migrate`: issues 31, 49)
 #                    (default: all; fleet is bench/fleet.sh, BENCH_FLEET_N
 #                    events, default 1,000,000; retention is
 #                    bench/retention.sh, BENCH_RETENTION_N, the same, and
@@ -33,6 +35,11 @@
 #   BENCH_FORMAT     ledger format the stores are created in (default 2:
 #                    sealed entries, issue 12; passed to `ledger init` as
 #                    $LEDGER_FORMAT, so a ledger without format 2 ignores it)
+#   BENCH_OLD_LEDGER a `ledger` of a build before store layout 5 (the
+#                    migrate row's store is made with it); by default the
+#                    commit before layout 5 (the parent of the commit that
+#                    added ledger/codec_stored.c) is built under
+#                    bench/out/old-COMMIT/ once and kept
 #   TARGET_*         override a target (see "Targets" below)
 #
 # Everything is written under bench/out/ (gitignored): data, stores, logs,
@@ -97,6 +104,7 @@ T_QTIME_WHOLE=${TARGET_QUERY_TIME_WHOLE:--}
 T_QBODY=${TARGET_QUERY_BODY:-ratio:1.5}     # issue 5: >= 500k/s and >= 1.5x peer
 T_BYTES=${TARGET_BYTES:-max:300}           # issue 31: data.mdb <= 300 bytes an event
 T_BYTES_R=${TARGET_BYTES_RATIO:-ratio:0.5}  # issue 31: <= 0.5x the batch peer's file
+T_BYTES_R49=${TARGET_BYTES_RATIO49:-ratio:0.8} # issue 49: <= 0.8x, bench and box mix
 T_MIGRATE=${TARGET_MIGRATE:-min:200000}     # issue 31: migrate >= 200,000 events/s
 T_MIGRATE_RSS=${TARGET_MIGRATE_RSS:-max:128} # issue 31: migrate peak RSS <= 128 MiB
 T_REBUILD=${TARGET_REBUILD:-min:300000}     # issue 4: rebuild >= 300,000/s
@@ -358,29 +366,99 @@ if want ingest || want store || want verify || want append || want proof || want
 fi
 
 # -------------------------------------------------------------- store --
-# Bytes on disk an event (issue 31): data.mdb after the ingest above,
-# against the batch peer's SQLite file of the same events; the breakdown
-# database by database goes to $OUT/store-databases.txt. Then the same
-# events into a ledger of store layout 1 (as ledgers before layout 2 were)
-# and `ledger migrate` of it, timed with its peak RSS.
+# Bytes on disk an event (issues 31, 49): data.mdb after the ingest above,
+# against the batch peer's SQLite file of the same events, and database by
+# database ($OUT/store-databases.txt, and rows a component each); then the
+# same on a box's traffic mix (gen_events --mix box: route.decision as
+# `ledger proxy` records it), both sides fresh. Then the same events into
+# a ledger made by the build before store layout 5 (layout 4) and `ledger
+# migrate` of it to layout 5, timed with its peak RSS.
+
+# The `ledger` of the build before store layout 5: $BENCH_OLD_LEDGER, or
+# that commit built under $OUT/old-COMMIT once.
+old_ledger() {
+    if [ -n "${BENCH_OLD_LEDGER:-}" ]; then
+        echo "$BENCH_OLD_LEDGER"
+        return 0
+    fi
+    local c d
+    c=$(git log --format=%H --diff-filter=A -- ledger/codec_stored.c 2>/dev/null |
+        tail -n 1)
+    [ -n "$c" ] && c=$(git rev-parse --short "$c^" 2>/dev/null) || return 1
+    d=$OUT/old-$c
+    if [ ! -x "$d/build/ledger" ]; then
+        rm -rf "$d" && mkdir -p "$d" &&
+            git archive "$c" | tar -x -C "$d" &&
+            make -C "$d" -j"$NPROC" build/ledger >"$OUT/logs/old-build.log" 2>&1 ||
+            return 1
+    fi
+    echo "$d/build/ledger"
+}
+
+# store_rows DIR N LABEL: a row for each part of DIR's data.mdb, in bytes
+# an event (stats --databases)
+store_rows() {
+    "$LEDGER" --dir "$1" stats --databases -o json >"$OUT/logs/store-$3.json" 2>/dev/null ||
+        return 0
+    local part
+    for part in "entries:^entries5?$" "bodies:^bodies5?$" "dictionaries:^dicts$" \
+        "tree:^(tiles|tree)$" "indexes:^(ix[.]|idx[.])|^[(]ix duplicates[)]$" \
+        "seals, checkpoints, keys, meta:^(seals|checkpoints|keys|meta)$" \
+        "projections:^proj[.]" "free pages:^[(]free[)]$" \
+        "LMDB catalogue and meta:^[(](catalogue|meta)[)]$"; do
+        row "store $3: ${part%%:*} ($2)" "B/event" \
+            "$(jq -r --arg re "${part#*:}" --argjson n "$2" \
+                '[.databases[] | select(.name | test($re)) | .bytes] | add // 0 | . / $n | . * 10 | round / 10' \
+                "$OUT/logs/store-$3.json")" "-" lo "-" ""
+    done
+}
 
 if want store; then
-    log "store: bytes an event, and migrate of $N events"
+    log "store: bytes an event (bench and box mix), and migrate of $N events"
     l_b=$(na "${ledger_why:-ingest failed}") p_b=$(na "batch peer's file missing")
     if [ "$l_ing_ok" = 1 ] &&
         "$LEDGER" --dir "$ING_DIR" stats --databases >"$OUT/store-databases.txt" 2>&1; then
         l_b=$(calc '%.1f' "$(stat -c %s "$ING_DIR/data.mdb") / $N")
     fi
     [ -f "$PEERB_DB" ] && p_b=$(calc '%.1f' "$(stat -c %s "$PEERB_DB") / $N")
-    row "store bytes an event ($N)" "B" "$l_b" "$p_b" lo "$T_BYTES_R" \
-        "data.mdb after ingest; peer: the batch peer's file (breakdown: store-databases.txt)"
-    row "store bytes an event ($N)" "B" "$l_b" "-" lo "$T_BYTES" "absolute target"
+    row "store bytes an event ($N)" "B" "$l_b" "$p_b" lo "$T_BYTES_R49" \
+        "issue 49; data.mdb after ingest; peer: the batch peer's file (breakdown: store-databases.txt)"
+    row "store bytes an event ($N)" "B" "$l_b" "$p_b" lo "$T_BYTES_R" "issue 31"
+    row "store bytes an event ($N)" "B" "$l_b" "-" lo "$T_BYTES" "issue 31, absolute target"
+    [ "$l_ing_ok" = 1 ] && store_rows "$ING_DIR" "$N" bench
+
+    # a box's traffic mix: both sides fresh, the same events
+    BOX=$OUT/events-box-$N-s$SEED.jsonl BOX_DIR=$OUT/ledger-box BOX_DB=$OUT/peer-box.db
+    [ -s "$BOX" ] || "$GEN" "$N" --seed "$SEED" --packs "$PACKS" --mix box \
+        >"$BOX" 2>"$BOX.meta" || rm -f "$BOX"
+    l_x=$(na "${ledger_why:-no box events}") p_x=$(na "peer ingest failed")
+    if [ -s "$BOX" ] && [ "$ledger_ok" = 1 ] && ledger_fresh "$BOX_DIR" ledger-box &&
+        timed ledger-box-ingest "$LEDGER" --dir "$BOX_DIR" ingest "$BOX"; then
+        l_x=$(calc '%.1f' "$(stat -c %s "$BOX_DIR/data.mdb") / $N")
+        "$LEDGER" --dir "$BOX_DIR" stats --databases >"$OUT/store-databases-box.txt" 2>&1
+        store_rows "$BOX_DIR" "$N" "box mix"
+    elif [ -s "$BOX" ]; then
+        l_x=$(na "$(reason ledger-box-ingest)")
+    fi
+    rm -f "$BOX_DB"*
+    [ -s "$BOX" ] && timed peer-box-ingest "$PEER" ingest "$BOX_DB" "$BOX" \
+        --batch "$BATCH" --threads "$THREADS" --sign batch &&
+        p_x=$(calc '%.1f' "$(stat -c %s "$BOX_DB") / $N")
+    row "store bytes an event, box mix ($N)" "B" "$l_x" "$p_x" lo "$T_BYTES_R49" \
+        "issue 49; gen_events --mix box (breakdown: store-databases-box.txt)"
+    rm -rf "$BOX_DIR" "$BOX_DB"*
+
+    # migrate: a ledger of the layout before, made by the build before
     MIG_DIR=$OUT/ledger-migrate
     l_m=$(na "$ledger_why") l_mr=$l_m
     rm -rf "$MIG_DIR"
-    if [ "$ledger_ok" = 1 ] &&
-        LEDGER_FORMAT=$FMT LEDGER_LAYOUT=1 timed migrate-init "$LEDGER" --dir "$MIG_DIR" init &&
-        timed migrate-ingest "$LEDGER" --dir "$MIG_DIR" ingest "$DATA"; then
+    if [ "$ledger_ok" != 1 ]; then
+        :
+    elif ! OLD=$(old_ledger); then
+        l_m=$(na "no build before layout 5 (BENCH_OLD_LEDGER; $OUT/logs/old-build.log)") l_mr=$l_m
+    elif LEDGER_FORMAT=$FMT timed migrate-init "$OLD" --dir "$MIG_DIR" init &&
+        timed migrate-ingest "$OLD" --dir "$MIG_DIR" ingest "$DATA"; then
+        mig_from=$("$LEDGER" --dir "$MIG_DIR" stats -o json 2>/dev/null | jq -r .layout)
         if timed ledger-migrate "$LEDGER" --dir "$MIG_DIR" migrate; then
             l_m=$(calc '%.0f' "$N / $SECS")
             l_mr=$(calc '%.1f' "$RSSKB / 1024")
@@ -388,10 +466,10 @@ if want store; then
             l_m=$(na "$(reason ledger-migrate)") l_mr=$l_m
         fi
     else
-        l_m=$(na "a layout 1 ledger: $(reason migrate-ingest)") l_mr=$l_m
+        l_m=$(na "the older build's ledger: $(reason migrate-ingest)") l_mr=$l_m
     fi
-    row "store migrate layout 1 to 4 ($N)" "events/s" "$l_m" "-" hi "$T_MIGRATE" \
-        "in place; tree $(sed -n 's/^tree *//p' "$OUT/logs/ledger-migrate.out" 2>/dev/null), indexes $(sed -n 's/^indexes *//p' "$OUT/logs/ledger-migrate.out" 2>/dev/null)"
+    row "store migrate layout ${mig_from:-4} to 5 ($N)" "events/s" "$l_m" "-" hi "$T_MIGRATE" \
+        "in place; events $(sed -n 's/^events *//p' "$OUT/logs/ledger-migrate.out" 2>/dev/null | sed 's/ (.*//')"
     row "store migrate peak RSS" "MiB" "$l_mr" "-" lo "$T_MIGRATE_RSS" ""
     rm -rf "$MIG_DIR"
 fi

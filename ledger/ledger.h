@@ -260,7 +260,7 @@ enum ldg_db_class {
     LDG_DBC_INDEX,      /* a record or seq an event in an index */
     LDG_DBC_TREE,       /* the Merkle tree's hashes (kept by a prune) */
     LDG_DBC_CHECKPOINT, /* signed checkpoints (kept by a prune) */
-    LDG_DBC_STATE,      /* the projections, meta, the key registry */
+    LDG_DBC_STATE,      /* projections, meta, keys, dictionaries */
     LDG_DBC_FREE,       /* LMDB's pages free for reuse */
     LDG_DBC_LMDB        /* LMDB's catalogue and meta pages */
 };

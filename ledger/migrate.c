@@ -86,7 +86,8 @@ usage(struct ldg_ledger *l, uint64_t *used, uint64_t *file, uint64_t *tree,
         return rc;
     *tree = *index = *events = 0;
     for (size_t i = 0; i < n; i++) {
-        if (d[i].cls == LDG_DBC_EVENT)
+        /* (the dictionaries with the events they compress) */
+        if (d[i].cls == LDG_DBC_EVENT || strcmp(d[i].name, "dicts") == 0)
             *events += d[i].bytes;
         all += d[i].bytes;
         if (d[i].cls == LDG_DBC_FREE)

@@ -1807,8 +1807,8 @@ ldg_store_check_pages(struct ldg_txn *t, char *what, size_t cap)
 static enum ldg_db_class
 db_class(const char *name)
 {
-    static const char *const event[] = {"entries",  "bodies",  "seals",
-                                        "entries5", "bodies5", "dicts"};
+    static const char *const event[] = {"entries", "bodies", "seals",
+                                        "entries5", "bodies5"};
     if (strcmp(name, "(free)") == 0)
         return LDG_DBC_FREE;
     if (strcmp(name, "(ix duplicates)") == 0)

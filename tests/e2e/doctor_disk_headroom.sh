@@ -284,7 +284,8 @@ want=$(L stats --databases -o json | python3 -c '
 import json, sys
 s = json.load(sys.stdin)
 db = {d["name"]: d["bytes"] for d in s["databases"]}
-kept = sum(b for n, b in db.items() if n in ("entries", "bodies", "seals")
+kept = sum(b for n, b in db.items() if n in ("entries", "bodies", "seals",
+                                            "entries5", "bodies5")
            or n.startswith("ix.") or n.startswith("idx."))
 every = sum(db.get(n, 0) for n in ("tree", "tiles", "checkpoints"))
 print(kept / 71 + every / int(s["size"]))')

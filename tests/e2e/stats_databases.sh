@@ -38,18 +38,20 @@ if names[-3:] != ["(catalogue)", "(free)", "(meta)"]:
     bad.append("LMDB's own rows: %r" % names[-3:])
 for core in ["meta", "entries", "bodies", "tree", "checkpoints", "keys", "seals",
              "idx.type", "idx.subject", "idx.run", "idx.actor", "idx.time", "idx.id",
-             "tiles", "ix.type", "ix.subject", "ix.run", "ix.actor"]:
+             "tiles", "ix.type", "ix.subject", "ix.run", "ix.actor",
+             "entries5", "bodies5", "dicts"]:
     if core not in names:
         bad.append("no %s" % core)
 by = {d["name"]: d for d in dbs}
-# layout 4 (the default): the type index holds a seq per event in ix.type,
-# and the layout 2 databases stay empty
-if by["entries"]["records"] != s["events"] or by["ix.type"]["records"] != s["events"]:
-    bad.append("entries %d, ix.type %d, events %d" % (by["entries"]["records"], by["ix.type"]["records"], s["events"]))
-if s["layout"] != 4 or any(by[n]["records"] for n in ["idx.type", "idx.subject", "idx.run", "idx.actor", "idx.time"]):
-    bad.append("layout %r, the layout 2 indexes hold records" % s["layout"])
-if by["bodies"]["records"] != s["bodies"]:
-    bad.append("bodies %d, stats says %d" % (by["bodies"]["records"], s["bodies"]))
+# layout 5 (what init makes): the entries and bodies in entries5 and
+# bodies5, the type index a seq per event in ix.type, and the layout 2
+# databases and layout 4's entries and bodies empty
+if by["entries5"]["records"] != s["events"] or by["ix.type"]["records"] != s["events"]:
+    bad.append("entries5 %d, ix.type %d, events %d" % (by["entries5"]["records"], by["ix.type"]["records"], s["events"]))
+if s["layout"] != 5 or any(by[n]["records"] for n in ["idx.type", "idx.subject", "idx.run", "idx.actor", "idx.time", "entries", "bodies"]):
+    bad.append("layout %r, the layout 2 indexes or entries, bodies hold records" % s["layout"])
+if by["bodies5"]["records"] != s["bodies"]:
+    bad.append("bodies5 %d, stats says %d" % (by["bodies5"]["records"], s["bodies"]))
 if not any(n.startswith("proj.") for n in names):
     bad.append("no projection database")
 if bad:
@@ -86,7 +88,7 @@ grep -q '^database  *records  *pages  *bytes  *bytes/event$' "$T/h" || fail "hum
 size=$(stat -c %s "$LEDGER_DIR/data.mdb")
 awk -v s="$size" '$1 == "total" { t = $2 } END { exit t == s ? 0 : 1 }' "$T/h" ||
     fail "human: the total is not $size: $(grep '^total' "$T/h")"
-grep -q '^entries ' "$T/h" || fail "human: no entries row"
+grep -q '^entries5 ' "$T/h" || fail "human: no entries5 row"
 # without the flag: no table, and no databases in JSON
 "$L" stats >"$T/h2" && ! grep -q '^database ' "$T/h2" || fail "plain stats shows the table"
 "$L" stats -o json | python3 -c 'import json,sys; sys.exit("databases" in json.load(sys.stdin))' ||

@@ -410,7 +410,7 @@ test_layout__every_database_has_its_class(void **state)
         {"meta", LDG_DBC_STATE},     {"keys", LDG_DBC_STATE},
         {"(free)", LDG_DBC_FREE},    {"(catalogue)", LDG_DBC_LMDB},
         {"(meta)", LDG_DBC_LMDB},    {"entries5", LDG_DBC_EVENT},
-        {"bodies5", LDG_DBC_EVENT},  {"dicts", LDG_DBC_EVENT},
+        {"bodies5", LDG_DBC_EVENT},  {"dicts", LDG_DBC_STATE},
     };
     struct fx *f = fx_new(LDG_LAYOUT_NEWEST, 300);
     struct ldg_db_size *d = NULL;
