@@ -34,7 +34,9 @@
 #   BENCH_OUT        output directory (default bench/out)
 #   BENCH_FORMAT     ledger format the stores are created in (default 2:
 #                    sealed entries, issue 12; passed to `ledger init` as
-#                    $LEDGER_FORMAT, so a ledger without format 2 ignores it)
+#                    $LEDGER_FORMAT; since store layout 5 a build makes
+#                    format 2 only and refuses another, but the older
+#                    build of the migrate row still takes 1)
 #   BENCH_OLD_LEDGER a `ledger` of a build before store layout 5 (the
 #                    migrate row's store is made with it); by default the
 #                    commit before layout 5 (the parent of the commit that

@@ -1,6 +1,7 @@
 /*
- * test_migrate.c — ledger/migrate.c: from every older layout to the newest,
- * in one step and a step at a time, no signed or hashed byte changes (the
+ * test_migrate.c — ledger/migrate.c: from every older layout (the golden
+ * images of tests/vectors/layout/, 600 events: a build makes layout 5
+ * only) to the newest, in one step and a step at a time, no signed or hashed byte changes (the
  * entries, every root, the verification), the indexes answer the same and
  * appends go on; asking for the layout the ledger has is a no-op, an older
  * or unknown one is refused; and a standing verification finding stops a
@@ -19,7 +20,7 @@
 #include "ledger/ledger_int.h"
 #include "tests/support/support.h"
 
-#define N 300
+#define N 600 /* the images' events */
 
 struct snap {
     uint8_t leaf[N + 8][32], root[N + 8][32];
@@ -57,7 +58,7 @@ take(struct ldg_ledger *l, struct snap *s)
         memcpy(s->leaf[i], ev.leaf, 32);
         assert_int_equal(ldg_tree_root(t, i + 1, s->root[i]), 0);
     }
-    s->by_type = count_type(t, "x.mig.b");
+    s->by_type = count_type(t, "x.layout.test");
     ldg_txn_abort(t);
 }
 
@@ -73,13 +74,7 @@ same(const struct snap *a, const struct snap *b)
 static struct ldg_ledger *
 ledger_at(char *dir, size_t cap, unsigned layout)
 {
-    struct ldg_ledger *l = t_ledger_new_layout(dir, cap, 0, 0, layout);
-    for (int i = 0; i < N / 3; i++) {
-        t_append(l, "x.mig.a", "{\"i\":1}", NULL);
-        t_append(l, "x.mig.b", "{\"i\":2}", NULL);
-    }
-    t_append_many(l, N / 3);
-    return l;
+    return t_ledger_image(dir, cap, layout);
 }
 
 static void
@@ -123,7 +118,7 @@ test_migrate__every_older_layout_keeps_every_byte(void **state)
             verifies(l);
             /* appends go on, in the new layout, and a reopened handle
              * reads it */
-            t_append(l, "x.mig.b", "{\"i\":3}", NULL);
+            t_append(l, "x.layout.test", "{\"n\":600}", NULL);
             ldg_close(l);
             {
                 struct ldg_options o;

@@ -7,8 +7,8 @@
  * The operations: single appends and batches (some with ids), the same id
  * again (with the same and with another body: nothing appended), a body
  * erased, a prune (archive, then prune before a random seq: the horizon
- * must be the last commit's end at or before it), a migrate to a newer
- * store layout, the handle closed and opened again, and a crash: a child
+ * must be the last commit's end at or before it), the handle closed and
+ * opened again, and a crash: a child
  * process appends one event a commit and says each seq once the commit
  * returned, and is killed with SIGKILL at a random moment; every event it
  * acknowledged must be there, and what is there past them must be the
@@ -18,7 +18,10 @@
  * erasure), every pruned one answering LDG_EPRUNED; every few steps and
  * at the end, a full verification. A failure prints the seed and the
  * steps so far. LEDGER_MODEL_SEEDS ("1 2 3") and LEDGER_MODEL_STEPS set
- * how much is run (make torture may run more).
+ * how much is run (make torture may run more). The ledger is of the
+ * newest store layout, the only one a build appends to (a migrate from
+ * the older ones: test_migrate.c and tests/e2e/migrate.sh, on their
+ * golden images).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -357,23 +360,6 @@ op_prune(struct run *r)
 }
 
 static void
-op_migrate(struct run *r)
-{
-    struct ldg_migrate_result res;
-    int to;
-    if (r->m.layout >= LDG_LAYOUT_NEWEST)
-        return op_batch(r);
-    to = r->m.layout + 1 +
-         (int)(rnd(r) % (uint64_t)(LDG_LAYOUT_NEWEST - r->m.layout));
-    say(r, "migrate %d -> %d\n", r->m.layout, to);
-    CHECK(r, ldg_migrate(r->l, to, NULL, NULL, &res) == 0, "migrate: %s\n",
-          ldg_errmsg(r->l));
-    CHECK(r, res.from == r->m.layout && res.to == to, "migrate said %d -> %d\n",
-          res.from, res.to);
-    r->m.layout = to;
-}
-
-static void
 op_reopen(struct run *r)
 {
     say(r, "reopen\n");
@@ -469,7 +455,7 @@ run_seed(uint64_t seed, int steps, int format)
     r.seed = seed;
     r.rng = seed * 2654435761u + 1;
     r.format = format;
-    r.m.layout = 1 + (int)(rnd(&r) % LDG_LAYOUT_NEWEST);
+    r.m.layout = LDG_LAYOUT_NEWEST;
     l0 = t_ledger_new_layout(r.dir, sizeof r.dir, 0, (unsigned)format,
                              (unsigned)r.m.layout);
     r.l = l0;
@@ -491,7 +477,7 @@ run_seed(uint64_t seed, int steps, int format)
         else if (op < 74)
             op_prune(&r);
         else if (op < 79)
-            op_migrate(&r);
+            op_batch(&r);
         else if (op < 92)
             op_crash(&r);
         else

@@ -214,6 +214,26 @@ test_verify__read_only_verify_records_nothing_until_asked(void **state)
     assert_int_equal(st.finding_seq, 8);
 }
 
+/* An image of an older layout verifies in full, and takes no append: the
+ * remedy is named. */
+static void
+test_verify__an_image_passes_and_takes_no_append(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_verify_report r;
+    uint64_t seq = 0;
+    struct ldg_event_in in;
+    assert_int_equal(ldg_verify(f->l, LDG_VERIFY_FULL, 0, &r, NULL, NULL), 0);
+    assert_int_equal(r.to, 600);
+    assert_int_equal(ldg_verify(f->l, 0, 0, &r, NULL, NULL), 0);
+    assert_int_equal(r.from, 600);
+    memset(&in, 0, sizeof in);
+    in.type = "x.test.more";
+    assert_int_equal(ldg_append(f->l, &in, &seq), LDG_EVERSION);
+    assert_non_null(strstr(ldg_errmsg(f->l), "ledger migrate"));
+    assert_int_equal(ldg_check_writable(f->l), LDG_EVERSION);
+}
+
 int
 main(void)
 {
@@ -223,8 +243,9 @@ main(void)
         T(test_verify__a_finding_stands_until_a_full_verification_passes),
         T(test_verify__read_only_verify_records_nothing_until_asked),
         T1(test_verify__clean_log_passes_and_saves_position),
-        TL1(test_verify__clean_log_passes_and_saves_position),
-        TL2(test_verify__clean_log_passes_and_saves_position),
+        /* store layouts 1 and 2: the golden images */
+        TL1(test_verify__an_image_passes_and_takes_no_append),
+        TL2(test_verify__an_image_passes_and_takes_no_append),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

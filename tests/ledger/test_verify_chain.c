@@ -134,6 +134,42 @@ test_verify__detects_deleted_latest_checkpoint(void **state)
     expect_bad(f, LDG_VERIFY_FULL, 39, "stored is for 0");
 }
 
+/* Layout 1 stores node (1, 4), over leaves 8 and 9; layout 2 keeps the
+ * leaves past its two full tiles in the edge: leaf 520 made stale. */
+static void
+test_verify__an_image_names_a_stale_tree_hash(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_stats st;
+    struct ldg_txn *t;
+    ldg_dbi dbi;
+    uint8_t k[9] = {1, 0, 0, 0, 0, 0, 0, 0, 4}; /* level 1, index 4 */
+    uint8_t h[32] = {0};
+    uint64_t bad = 9;
+    assert_int_equal(ldg_stats(f->l, &st), 0);
+    if (st.layout >= 2) {
+        k[0] = 0;
+        ldg_be64(k + 1, 520);
+        bad = 520;
+    }
+    assert_int_equal(ldg_txn_begin(f->l, LDG_TXN_WRITE, &t), 0);
+    assert_int_equal(ldg_db_open(t, "tree", 0, &dbi), 0);
+    assert_int_equal(ldg_core_kv_put(t, dbi, k, 9, h, 32), 0);
+    assert_int_equal(ldg_txn_commit(t), 0);
+    expect_bad(f, LDG_VERIFY_FULL, bad, "Merkle");
+}
+
+static void
+test_verify__an_image_names_its_truncated_tail(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_verify_report r;
+    assert_int_equal(ldg_verify(f->l, 0, 0, &r, NULL, NULL), 0);
+    t_raw_del(f->l, "entries", 599);
+    t_raw_del(f->l, "entries", 598);
+    expect_bad(f, 0, 598, "truncated");
+}
+
 int
 main(void)
 {
@@ -152,8 +188,11 @@ main(void)
         T1(test_verify__detects_duplicated_event),
         T1(test_verify__detects_truncated_tail_after_verified_run),
         T1(test_verify__detects_stale_stored_tree_hash),
-        TL1(test_verify__detects_stale_stored_tree_hash),
-        TL1(test_verify__detects_truncated_tail_after_verified_run),
+        /* store layouts 1 and 2: the golden images */
+        TL1(test_verify__an_image_names_a_stale_tree_hash),
+        TL1(test_verify__an_image_names_its_truncated_tail),
+        TL2(test_verify__an_image_names_a_stale_tree_hash),
+        TL2(test_verify__an_image_names_its_truncated_tail),
         T1(test_verify__detects_deleted_latest_checkpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
