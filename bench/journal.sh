@@ -39,7 +39,7 @@ if [ -z "$JR" ] || ! command -v journalctl >/dev/null 2>&1 ||
     printf 'journal\t-\tn/a (systemd-journal-remote missing)\t-\t-\t-\t\n' >>"$TSV"
     exit 0
 fi
-field() { sed -n "s/^$1[= ]//p" | head -n 1; }
+field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" | tail -n 1; }
 calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
 log() { echo "== journal: $*"; }
@@ -84,51 +84,52 @@ j1=$(date -d "$t1" '+%Y-%m-%d %H:%M:%S.%N' | cut -c1-26)
 time_one() {
     label=$1
     shift
+    rm -f "$OUT/logs/$label.rss"
     rows=$("$RSS" -o "$OUT/logs/$label.rss" -l "$label" -- "$@" \
         2>"$OUT/logs/$label.err" | wc -l)
     echo "$rows" >"$OUT/logs/$label.rows"
     field secs <"$OUT/logs/$label.rss"
 }
-# pair NAME TARGET NOTE -- LEDGER-QUERY-ARGS -- JOURNALCTL-ARGS
+# pair TAG NAME TARGET NOTE -- LEDGER-QUERY-ARGS -- JOURNALCTL-ARGS
 pair() {
-    name=$1 target=$2 note=$3
-    shift 4
+    tag=$1 name=$2 target=$3 note=$4
+    shift 5
     la="" ja=""
     while [ "$1" != "--" ]; do la="$la$(printf '%s\037' "$1")"; shift; done
     shift
     for a in "$@"; do ja="$ja$(printf '%s\037' "$a")"; done
-    : >"$OUT/logs/j-$name-l.secs"
-    : >"$OUT/logs/j-$name-j.secs"
+    : >"$OUT/logs/j-$tag-l.secs"
+    : >"$OUT/logs/j-$tag-j.secs"
     i=0
     while [ $i -lt "$REPS" ]; do
         # shellcheck disable=SC2086
-        (IFS=$(printf '\037') && time_one "j-$name-l" "$L" --dir "$D" query $la) \
-            >>"$OUT/logs/j-$name-l.secs"
+        (IFS=$(printf '\037') && time_one "j-$tag-l" "$L" --dir "$D" query $la) \
+            >>"$OUT/logs/j-$tag-l.secs"
         # shellcheck disable=SC2086
-        (IFS=$(printf '\037') && time_one "j-$name-j" journalctl -D "$J" --no-pager $ja) \
-            >>"$OUT/logs/j-$name-j.secs"
+        (IFS=$(printf '\037') && time_one "j-$tag-j" journalctl -D "$J" --no-pager $ja) \
+            >>"$OUT/logs/j-$tag-j.secs"
         i=$((i + 1))
     done
-    ls=$(median <"$OUT/logs/j-$name-l.secs")
-    js=$(median <"$OUT/logs/j-$name-j.secs")
-    lr=$(cat "$OUT/logs/j-$name-l.rows")
-    jr=$(cat "$OUT/logs/j-$name-j.rows")
+    ls=$(median <"$OUT/logs/j-$tag-l.secs")
+    js=$(median <"$OUT/logs/j-$tag-j.secs")
+    lr=$(cat "$OUT/logs/j-$tag-l.rows")
+    jr=$(cat "$OUT/logs/j-$tag-j.rows")
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" s "$ls" "$js" lo "$target" \
         "lines: ledger $lr, journalctl $jr${note:+; $note}" >>"$TSV"
     echo "journal: $name: ledger ${ls}s ($lr lines), journalctl ${js}s ($jr lines)"
 }
 
 log "queries over $N events (median of $REPS)"
-pair "query -g REGEX ($N)" ratio:1 "-g '$GREP'" -- -n all -o short -g "$GREP" -- -g "$GREP"
-pair "query body.status=failed -o short ($N)" ratio:1 "journalctl STATUS=failed" -- \
+pair grep "query -g REGEX ($N)" ratio:1 "-g '$GREP'" -- -n all -o short -g "$GREP" -- -g "$GREP"
+pair body "query body.status=failed -o short ($N)" ratio:1 "journalctl STATUS=failed" -- \
     -n all -o short body.status=failed -- STATUS=failed -o short
-pair "query run=R ($N)" ratio:1 "journalctl LEDGER_RUN=R" -- -n all -o short "run=$run" -- \
+pair run "query run=R ($N)" ratio:1 "journalctl LEDGER_RUN=R" -- -n all -o short "run=$run" -- \
     "LEDGER_RUN=$run" -o short
-pair "query type=run.finished ($N)" ratio:1 "journalctl LEDGER_TYPE=" -- \
+pair type "query type=run.finished ($N)" ratio:1 "journalctl LEDGER_TYPE=" -- \
     -n all -o short type=run.finished -- LEDGER_TYPE=run.finished -o short
-pair "query time window ($N)" ratio:1 "a tenth of the log; journalctl --since/--until" -- \
+pair window "query time window ($N)" ratio:1 "a tenth of the log; journalctl --since/--until" -- \
     -n all -o short -S "$t0" -U "$t1" -- --since "$j0" --until "$j1" -o short
-pair "query -n 100 ($N)" ratio:1 "the last 100" -- -n 100 -o short -- -n 100 -o short
+pair last "query -n 100 ($N)" ratio:1 "the last 100" -- -n 100 -o short -- -n 100 -o short
 printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "store bytes an event ($N)" B \
     "$(calc '%.1f' "$lbytes / $N")" "$(calc '%.1f' "$jbytes / $N")" lo - \
     "data.mdb against the journal directory (the journal keeps no proofs)" >>"$TSV"
