@@ -117,8 +117,11 @@ cmd_stats(struct cli *c, int argc, char **argv)
     if (c->out == OUT_HUMAN) {
         printf("origin       %s\n", ldg_origin(l));
         printf("layout       %d (%s", st.layout,
-               st.layout >= 4 ? "Merkle tree as tiles of two pages, an index "
-                                "key per value"
+               st.layout >= 5   ? "entries without derived bytes, seeded "
+                                  "bodies, dictionaries"
+               : st.layout == 4 ? "Merkle tree as tiles of two pages, an "
+                                  "index key per value; ledger migrate "
+                                  "converts it"
                : st.layout == 3
                    ? "Merkle tree as tiles, an index key per value; ledger "
                      "migrate converts it"
@@ -211,7 +214,8 @@ cmd_stats(struct cli *c, int argc, char **argv)
 
 static const struct cli_opt migrate_opts[] = {
     CLI_VALUE('L', 0, "layout", "N",
-              "the layout to convert to (default: the newest, 4)"),
+              "the layout to convert to (default: the newest, 5, the only "
+              "one this build appends to)"),
     CLI_OPT_END};
 
 const struct cli_command cli_cmd_migrate = {
@@ -228,10 +232,18 @@ const struct cli_command cli_cmd_migrate = {
     "events' seqs packed under it, instead of a key per event, and no time "
     "index (times are found in the log itself); layout 4 also keeps a full "
     "tile's last hash apart, so that the tile takes two pages of the file "
-    "instead of three. A crash or a full disk at any moment leaves the "
+    "instead of three; layout 5 keeps the entries without the bytes a "
+    "reader derives (prev, a sealed entry's claim digest) and the bodies "
+    "compressed with dictionaries trained on the ledger's own bodies, and "
+    "gives new bodies one seed each instead of a salt per field (the bodies "
+    "already there keep their salts). This build appends to layout 5 only: "
+    "an older ledger is read as it is and must be migrated before anything "
+    "is appended to it. A crash or a full disk at any moment leaves the "
     "ledger in a layout it had or the one it goes to (layout 4 perhaps with "
     "some tiles not yet split, which `ledger stats` says), each verifying "
-    "with every checkpoint, and migrate can simply be run again. "
+    "with every checkpoint, and migrate can simply be run again; the move "
+    "to layout 5 copies the entries and bodies first, so it needs free "
+    "space on the disk about their size. "
     "Refuses (exit 75) while `ledger serve` serves "
     "the ledger, on any socket (stop it first); other writers may go on. "
     "Refuses (exit 1) while a failed verification stands: converting "
@@ -334,6 +346,9 @@ cmd_migrate(struct cli *c, int argc, char **argv)
             printf("indexes  %llu -> %llu bytes\n",
                    (unsigned long long)r.index_before,
                    (unsigned long long)r.index_after);
+            printf("events   %llu -> %llu bytes (entries and bodies)\n",
+                   (unsigned long long)r.events_before,
+                   (unsigned long long)r.events_after);
         }
         printf("in use   %llu -> %llu bytes (data.mdb %llu bytes; LMDB "
                "reuses its free pages for later writes)\n",
@@ -342,19 +357,21 @@ cmd_migrate(struct cli *c, int argc, char **argv)
                (unsigned long long)r.file_after);
     } else {
         cli_print_json(
-            c, json_pack(
-                   "{s:i, s:i, s:b, s:I, s:I, s:{s:I, s:I}, s:{s:I, s:I}, "
-                   "s:{s:I, s:I}, s:{s:I, s:I}}",
-                   "from", r.from, "to", r.to, "converted",
-                   r.from != r.to || r.tiles_split > 0, "events",
-                   (json_int_t)r.events, "tiles_split",
-                   (json_int_t)r.tiles_split, "used_bytes", "before",
-                   (json_int_t)r.used_before, "after", (json_int_t)r.used_after,
-                   "file_bytes", "before", (json_int_t)r.file_before, "after",
-                   (json_int_t)r.file_after, "tree_bytes", "before",
-                   (json_int_t)r.tree_before, "after", (json_int_t)r.tree_after,
-                   "index_bytes", "before", (json_int_t)r.index_before, "after",
-                   (json_int_t)r.index_after));
+            c,
+            json_pack(
+                "{s:i, s:i, s:b, s:I, s:I, s:{s:I, s:I}, s:{s:I, s:I}, "
+                "s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}}",
+                "from", r.from, "to", r.to, "converted",
+                r.from != r.to || r.tiles_split > 0, "events",
+                (json_int_t)r.events, "tiles_split", (json_int_t)r.tiles_split,
+                "used_bytes", "before", (json_int_t)r.used_before, "after",
+                (json_int_t)r.used_after, "file_bytes", "before",
+                (json_int_t)r.file_before, "after", (json_int_t)r.file_after,
+                "tree_bytes", "before", (json_int_t)r.tree_before, "after",
+                (json_int_t)r.tree_after, "index_bytes", "before",
+                (json_int_t)r.index_before, "after", (json_int_t)r.index_after,
+                "event_bytes", "before", (json_int_t)r.events_before, "after",
+                (json_int_t)r.events_after));
     }
     return EX_OK;
 }
