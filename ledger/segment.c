@@ -1259,8 +1259,8 @@ bworker_main(void *arg)
         for (size_t i = 0; i < b->n && w->bad_seq == UINT64_MAX; i++) {
             uint8_t root[32];
             const struct bjob *j = &b->jobs[i];
-            if (ldg_body_rec_root(b->data + j->off, j->len, w->body_max, root) <
-                0) {
+            if (ldg_body_rec_root(NULL, b->data + j->off, j->len, w->body_max,
+                                  root) < 0) {
                 snprintf(w->what, sizeof w->what,
                          "its body record does not decode");
                 w->bad_seq = j->seq;
