@@ -200,6 +200,14 @@ int export_open_unnamed(const char *path);
 /* Gives the unnamed file fd the name path, with linkat through
  * /proc/self/fd (never replacing a file). 0 or -1 with errno. */
 int export_link_unnamed(int fd, const char *path);
+/* Where export_open_unnamed cannot: creates tmp (path's name followed by
+ * ".tmp.XXXXXX", tmp's last six X replaced) open for writing and holds an
+ * exclusive flock on it until the fd is closed, so that a writer killed
+ * while it writes leaves a file no live writer holds. First it removes
+ * such leftovers of path (PATH.tmp. and six characters, regular files no
+ * process holds locked: a killed writer's); a live writer's file is
+ * locked and kept. The fd, or -1 with errno. */
+int export_open_named_tmp(const char *path, char *tmp);
 
 /* Parses canonical decimal (no sign, no leading zero unless "0", fits
  * uint64). 0 or -1. */

@@ -89,10 +89,11 @@ write_segment(struct ldg_ledger *l, const struct ldg_export_segment_opts *o,
         goto out;
     }
     snprintf(tmp, n, "%s.tmp.XXXXXX", path);
-    /* unnamed (a kill leaves nothing), else NAME.tmp.XXXXXX */
+    /* unnamed (a kill leaves nothing), else NAME.tmp.XXXXXX, locked while
+     * it is written (a killed writer's is removed by the next) */
     if ((fd = export_open_unnamed(path)) >= 0) {
         tmp[0] = '\0';
-    } else if ((fd = mkstemp(tmp)) < 0) {
+    } else if ((fd = export_open_named_tmp(path, tmp)) < 0) {
         int e = errno;
         ldg_set_errmsg(l, "cannot create %s: %s", tmp, strerror(e));
         free(tmp);

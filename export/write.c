@@ -28,12 +28,14 @@
  * write_readme.c; the shared context is in write_int.h.
  */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -717,6 +719,76 @@ export_open_unnamed(const char *path)
     return open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
 }
 
+/* Removes path's leftover NAME.tmp.XXXXXX files that no process holds
+ * locked (export_open_named_tmp's writers hold theirs). */
+static void
+sweep_named_tmp(const char *path)
+{
+    char dir[4200], full[8400];
+    const char *slash = strrchr(path, '/'), *base;
+    size_t nb;
+    DIR *d;
+    struct dirent *de;
+
+    if (slash == NULL) {
+        snprintf(dir, sizeof dir, ".");
+        base = path;
+    } else {
+        size_t n = slash == path ? 1 : (size_t)(slash - path);
+        if (n >= sizeof dir)
+            return;
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+        base = slash + 1;
+    }
+    nb = strlen(base);
+    if ((d = opendir(dir)) == NULL)
+        return;
+    while ((de = readdir(d)) != NULL) {
+        struct stat a, b;
+        int fd;
+        if (strlen(de->d_name) != nb + 11 ||
+            memcmp(de->d_name, base, nb) != 0 ||
+            memcmp(de->d_name + nb, ".tmp.", 5) != 0)
+            continue;
+        snprintf(full, sizeof full, "%s/%s", dir, de->d_name);
+        fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0)
+            continue;
+        /* unlocked: its writer is gone; still the file of that name */
+        if (fstat(fd, &a) == 0 && S_ISREG(a.st_mode) &&
+            flock(fd, LOCK_EX | LOCK_NB) == 0 && lstat(full, &b) == 0 &&
+            a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+            unlink(full);
+        close(fd);
+    }
+    closedir(d);
+}
+
+int
+export_open_named_tmp(const char *path, char *tmp)
+{
+    size_t n = strlen(tmp);
+
+    sweep_named_tmp(path);
+    for (int tries = 0; tries < 16; tries++) {
+        struct stat a, b;
+        int fd;
+        memcpy(tmp + n - 6, "XXXXXX", 6);
+        if ((fd = mkstemp(tmp)) < 0)
+            return -1;
+        /* another writer's sweep may have taken it between mkstemp and
+         * the lock: then it is no longer this name's, and a new one is
+         * made */
+        if (flock(fd, LOCK_EX) == 0 && fstat(fd, &a) == 0 &&
+            lstat(tmp, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+            return fd;
+        close(fd);
+    }
+    errno = EAGAIN;
+    return -1;
+}
+
 int
 export_link_unnamed(int fd, const char *path)
 {
@@ -769,7 +841,7 @@ ldg_export_write(struct ldg_ledger *l, const struct ldg_export_opts *o,
     }
     if (fd >= 0) {
         tmp[0] = '\0'; /* (unnamed) */
-    } else if ((fd = mkstemp(tmp)) < 0) {
+    } else if ((fd = export_open_named_tmp(path, tmp)) < 0) {
         /* a path that cannot hold a file (no such directory, no write
          * permission): the caller's (73); the disk's failures are I/O */
         e = errno;

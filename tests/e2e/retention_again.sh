@@ -12,7 +12,9 @@
 #   * a `ledger archive` (and `ledger export --out`) killed while it
 #     writes leaves no file: no NAME, no NAME.tmp.XXXXXX (the file is
 #     written unnamed and linked to its name when whole); the next one
-#     writes it.
+#     writes it. Without O_TMPFILE it writes a NAME.tmp.XXXXXX it holds
+#     locked: another writer keeps a live one's, the next removes a
+#     killed one's.
 #
 # (A prune too large for one LMDB transaction, made in steps, and a prune
 # stopped between two steps and run again: tests/retention/
@@ -42,11 +44,15 @@ $CC -shared -fPIC -O1 -o "$T/fi.so" "$ROOT/tests/faults/faultinject.c" -ldl \
     2>"$T/cc.err" || { echo "FAIL: faultinject: $(cat "$T/cc.err")"; exit 1; }
 san=$(ldd "$L" 2>/dev/null | awk '/libasan|libubsan|libtsan/ {print $3}' |
     tr '\n' ':')
+$CC -shared -fPIC -O1 -o "$T/nt.so" "$ROOT/tests/faults/notmpfile.c" -ldl \
+    2>"$T/cc.err" || { echo "FAIL: notmpfile: $(cat "$T/cc.err")"; exit 1; }
 CS=$T/cs.so
 FI=$T/fi.so
+NT=$T/nt.so
 if [ -n "$san" ]; then
     CS="$san$T/cs.so"
     FI="$san$T/fi.so"
+    NT="$san$T/nt.so"
     ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0:detect_leaks=0
     export ASAN_OPTIONS
 fi
@@ -152,6 +158,47 @@ for cmd in archive export; do
         fail "$cmd after a killed one: $(cat "$T/err")"
     [ -s "$T/k.bundle" ] && [ -z "$(ls "$T" | grep '^k\.bundle\.')" ] ||
         fail "$cmd: $(ls "$T")"
+    rm -f "$T/k.bundle"
+done
+
+# ... and where the file system has no O_TMPFILE (notmpfile.so: NFS, an
+# overlayfs before Linux 6.6), the file is NAME.tmp.XXXXXX, locked while
+# it is written: a live writer's is kept by another writer of the name, a
+# killed one's is removed by the next (until 2026-11-27 it stayed: issue
+# 46's 1.2 GB NAME.tmp.XXXXXX)
+for cmd in archive export; do
+    rm -f "$T/hang.log"
+    if [ $cmd = archive ]; then
+        set -- archive --before 101 --out "$T/k.bundle"
+    else
+        set -- export --out "$T/k.bundle" seq=81..
+    fi
+    FAULT_CALLS=write FAULT_AT=1 FAULT_MODE=hang FAULT_LOG="$T/hang.log" \
+        LD_PRELOAD="$NT:$T/fi.so" "$L" --dir "$D" "$@" >/dev/null 2>&1 &
+    pid=$!
+    i=0
+    while [ ! -s "$T/hang.log" ] && [ $i -lt 300 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    [ -s "$T/hang.log" ] || fail "$cmd without O_TMPFILE: never reached its first write"
+    live=$(ls "$T" | grep '^k\.bundle\.tmp\.')
+    [ -n "$live" ] || fail "$cmd without O_TMPFILE: no NAME.tmp.XXXXXX: $(ls "$T")"
+    # another writer of the name beside the live one: its file is kept
+    LD_PRELOAD=$NT "$L" --dir "$D" "$@" >/dev/null 2>"$T/err" ||
+        fail "$cmd beside a live writer: $(cat "$T/err")"
+    [ -s "$T/k.bundle" ] && [ -f "$T/$live" ] ||
+        fail "$cmd beside a live writer: its file $live taken: $(ls "$T")"
+    rm -f "$T/k.bundle"
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    pid=""
+    [ -f "$T/$live" ] || fail "$cmd without O_TMPFILE killed: nothing left to remove"
+    LD_PRELOAD=$NT "$L" --dir "$D" "$@" >/dev/null 2>"$T/err" ||
+        fail "$cmd after a killed one without O_TMPFILE: $(cat "$T/err")"
+    left=$(ls "$T" | grep '^k\.bundle\.')
+    [ -s "$T/k.bundle" ] && [ -z "$left" ] ||
+        fail "$cmd after a killed one without O_TMPFILE left: $left"
     rm -f "$T/k.bundle"
 done
 
