@@ -174,13 +174,27 @@ rel_unit(char *b, size_t cap, json_int_t us, json_int_t span)
         snprintf(b, cap, "%+.3f s", (double)us / 1e6);
 }
 
+/* The share of the picture's width the context from before a run's own
+ * events takes, in per cent (picture). */
+#define BEFORE_PCT 10
+
+/* 1 when e is context from before the run's own first event, at
+ * run_lo (picture). */
+static int
+before_run(const json_t *e, json_int_t run_lo)
+{
+    return strcmp(sget(e, "lane"), "context") == 0 &&
+           json_integer_value(json_object_get(e, "rel_us")) < run_lo;
+}
+
 static void
 picture(struct ldg_buf *b, const json_t *evs)
 {
     const char *lanes[64];
     size_t nl = lanes_of(evs, lanes, 64), ne = json_array_size(evs), i;
-    json_int_t lo = 0, hi = 0;
-    int by_time;
+    size_t nbefore = 0;
+    json_int_t lo = 0, hi = 0, run_lo = 0;
+    int by_time, have_run = 0, gutter = 0;
     json_t *e;
 
     json_array_foreach(evs, i, e)
@@ -190,16 +204,38 @@ picture(struct ldg_buf *b, const json_t *evs)
             lo = r;
         if (i == 0 || r > hi)
             hi = r;
+        if (strcmp(sget(e, "lane"), "context") != 0 &&
+            (!have_run++ || r < run_lo))
+            run_lo = r;
+    }
+    /* context from long before the run (a model's state, the runtime's
+     * health hours earlier) would squeeze the run's own span into a sliver
+     * at the right: it is drawn in a band of its own at the left, in its
+     * order, and the axis spans the run's events */
+    if (have_run && run_lo > lo && hi > run_lo) {
+        gutter = BEFORE_PCT;
+        lo = run_lo;
+        json_array_foreach(evs, i, e) nbefore += before_run(e, run_lo);
     }
     by_time = hi > lo;
     ldg_buf_puts(b, "<section id=\"picture\"><h2>Picture</h2>\n");
     if (!by_time && ne > 1)
         ldg_buf_puts(b, "<p class=\"legend\">The events carry one and the "
                         "same time: they are spaced in their order.</p>\n");
+    if (gutter)
+        ldg_buf_printf(b,
+                       "<p class=\"legend\">The %zu context event%s from "
+                       "before the run's first event %s drawn in their order "
+                       "in the band marked <i>before</i>; the axis spans the "
+                       "run's own events (each line below has its time).</p>\n",
+                       nbefore, nbefore == 1 ? "" : "s",
+                       nbefore == 1 ? "is" : "are");
     ldg_buf_puts(b, "<div class=\"chart\"><div class=\"plot\" role=\"img\" "
                     "aria-label=\"the events on a time axis, one lane per "
                     "kind; the list below says the same in words\">\n"
                     "<div class=\"axis\">");
+    if (gutter)
+        ldg_buf_puts(b, "<span style=\"left:0%;transform:none\">before</span>");
     for (int k = 0; k <= 4; k++) {
         char t[40];
         if (by_time)
@@ -209,10 +245,11 @@ picture(struct ldg_buf *b, const json_t *evs)
                      k == 0   ? "first"
                      : k == 4 ? "last"
                               : "");
-        ldg_buf_printf(b, "<span style=\"left:%d%%%s\">%s</span>", k * 25,
-                       k == 0   ? ";transform:none"
-                       : k == 4 ? ";transform:translateX(-100%)"
-                                : "",
+        ldg_buf_printf(b, "<span style=\"left:%d%%%s\">%s</span>",
+                       gutter + (100 - gutter) * k / 4,
+                       k == 0 && !gutter ? ";transform:none"
+                       : k == 4          ? ";transform:translateX(-100%)"
+                                         : "",
                        t);
     }
     ldg_buf_puts(b, "</div>\n");
@@ -226,11 +263,23 @@ picture(struct ldg_buf *b, const json_t *evs)
             char *body;
             if (strcmp(sget(e, "lane"), lanes[l]) != 0)
                 continue;
-            if (by_time)
-                x = 100.0 *
-                    (double)(json_integer_value(json_object_get(e, "rel_us")) -
-                             lo) /
-                    (double)(hi - lo);
+            if (gutter && before_run(e, run_lo)) {
+                /* the k-th of the context before the run, in order */
+                size_t k = 0, j;
+                json_t *o;
+                json_array_foreach(evs, j, o)
+                {
+                    if (j == i)
+                        break;
+                    k += before_run(o, run_lo);
+                }
+                x = (double)gutter * (double)(k + 1) / (double)(nbefore + 1);
+            } else if (by_time)
+                x = gutter + (100.0 - gutter) *
+                                 (double)(json_integer_value(
+                                              json_object_get(e, "rel_us")) -
+                                          lo) /
+                                 (double)(hi - lo);
             else
                 x = ne > 1 ? 100.0 * (double)i / (double)(ne - 1) : 50.0;
             ldg_buf_printf(

@@ -49,6 +49,20 @@ page_of(json_t *model)
     return html;
 }
 
+/* The page of the timeline text tl. */
+static char *
+page_of_text(const char *text)
+{
+    json_t *tl = json_loads(text, 0, NULL), *m = NULL;
+    char *html;
+    assert_non_null(tl);
+    assert_int_equal(ldg_page_run(tl, &m), 0);
+    html = page_of(m);
+    json_decref(m);
+    json_decref(tl);
+    return html;
+}
+
 static void
 test_html__run_page(void **state)
 {
@@ -115,6 +129,59 @@ test_html__run_page(void **state)
     json_decref(tl);
 }
 
+/* Context from long before the run (a runtime's health 100 minutes
+ * earlier) is drawn in a band of its own at the left, and the axis spans
+ * the run's own events (issue 46: the README demo's run sat in the last
+ * 0.04 % of an axis that began with the morning's context). */
+static void
+test_html__context_long_before_the_run_has_its_band(void **state)
+{
+    json_t *tl = json_loads(
+               "{\"run\":\"R-1\",\"pack\":\"p\",\"status\":\"ok\","
+               "\"start\":{\"seq\":\"3\",\"time\":\"2026-11-24T10:00:00Z\"},"
+               "\"counts\":{\"events\":3},\"permissions\":[],\"evals\":[],"
+               "\"events\":["
+               "{\"seq\":\"2\",\"kind\":\"context\",\"type\":"
+               "\"runtime.health\",\"rel_us\":-6000000000,\"body\":{"
+               "\"runtime\":\"ollama\",\"status\":\"up\"}},"
+               "{\"seq\":\"3\",\"kind\":\"start\",\"type\":\"run.started\","
+               "\"rel_us\":0,\"body\":{\"run\":\"R-1\",\"pack\":\"p\"}},"
+               "{\"seq\":\"4\",\"kind\":\"step\",\"type\":\"run.step\","
+               "\"rel_us\":1000000,\"body\":{\"step\":\"s\",\"status\":"
+               "\"ok\"}},"
+               "{\"seq\":\"5\",\"kind\":\"end\",\"type\":\"run.finished\","
+               "\"rel_us\":2000000,\"body\":{\"run\":\"R-1\",\"status\":"
+               "\"ok\"}}]}",
+               0, NULL),
+           *m = NULL;
+    char *html;
+    (void)state;
+
+    assert_non_null(tl);
+    assert_int_equal(ldg_page_run(tl, &m), 0);
+    html = page_of(m);
+    /* the band, and the context event in it */
+    assert_non_null(strstr(html, "<span style=\"left:0%;transform:none\">"
+                                 "before</span>"));
+    assert_non_null(strstr(html, "style=\"left:5.00%\" href=\"#e2\""));
+    assert_non_null(strstr(html, "The 1 context event from before the "
+                                 "run's first event is drawn"));
+    /* the run over the rest: its start at the band's edge, its step in
+     * the middle, its end at the right */
+    assert_non_null(strstr(html, "style=\"left:10.00%\" href=\"#e3\""));
+    assert_non_null(strstr(html, "style=\"left:55.00%\" href=\"#e4\""));
+    assert_non_null(strstr(html, "style=\"left:100.00%\" href=\"#e5\""));
+    assert_non_null(strstr(html, "<span style=\"left:10%\">+0.0 ms</span>"));
+    free(html);
+    json_decref(m);
+    json_decref(tl);
+    /* a run with no context before it: no band, the axis from its start */
+    html = page_of_text(tl_text);
+    assert_null(strstr(html, ">before</span>"));
+    assert_non_null(strstr(html, "<span style=\"left:0%;transform:none\">"));
+    free(html);
+}
+
 static void
 test_html__events_page(void **state)
 {
@@ -170,6 +237,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_html__run_page),
+        cmocka_unit_test(test_html__context_long_before_the_run_has_its_band),
         cmocka_unit_test(test_html__events_page),
         cmocka_unit_test(test_html__refuses_what_is_not_a_model),
     };
