@@ -535,6 +535,20 @@ const struct cli_command cli_cmd_rebuild = {
     "ledger rebuild routes models\n",
     0};
 
+/* After a step that showed progress: its line ended; on a failure, said,
+ * the ledger closed, 1 returned and *rc the exit code. */
+static int
+step_failed(struct cli *c, struct ldg_ledger *l, int *rc)
+{
+    if (c->progress)
+        cli_progress_done(c);
+    if (*rc >= 0)
+        return 0;
+    *rc = cli_view_fail(c, l, *rc);
+    ldg_close(l);
+    return 1;
+}
+
 int
 cmd_rebuild(struct cli *c, int argc, char **argv)
 {
@@ -574,13 +588,8 @@ cmd_rebuild(struct cli *c, int argc, char **argv)
         return rc;
     if (va.check) {
         rc = ldg_projections_check(l, mask, cli_progress, c, &rep, &ndiff);
-        if (c->progress)
-            cli_progress_done(c);
-        if (rc < 0) {
-            rc = cli_view_fail(c, l, rc);
-            ldg_close(l);
+        if (step_failed(c, l, &rc))
             return rc;
-        }
         if (c->out != OUT_HUMAN) {
             cli_view_rows(c, rep);
         } else {
@@ -607,13 +616,8 @@ cmd_rebuild(struct cli *c, int argc, char **argv)
         /* The secondary indexes (type, subject, run, actor, time), in one
          * write transaction; ledger verify checks them. */
         rc = ldg_index_rebuild_progress(l, cli_progress, c);
-        if (c->progress)
-            cli_progress_done(c);
-        if (rc < 0) {
-            rc = cli_view_fail(c, l, rc);
-            ldg_close(l);
+        if (step_failed(c, l, &rc))
             return rc;
-        }
         fprintf(stderr, "rebuild: indexes rebuilt from the log\n");
         if (n > 0 && mask == 0) {
             ldg_close(l);
@@ -621,13 +625,8 @@ cmd_rebuild(struct cli *c, int argc, char **argv)
         }
     }
     rc = ldg_projections_rebuild(l, mask, cli_progress, c, &rep);
-    if (c->progress)
-        cli_progress_done(c);
-    if (rc < 0) {
-        rc = cli_view_fail(c, l, rc);
-        ldg_close(l);
+    if (step_failed(c, l, &rc))
         return rc;
-    }
     if (c->out != OUT_HUMAN) {
         cli_view_rows(c, rep);
     } else {

@@ -37,20 +37,28 @@ human_violations(struct cli *c, const json_t *r)
                total - (long long)json_array_size(vs));
 }
 
+/* The strings of r's array K joined by SEP into buf (cut at cap). */
 static void
-path_text(const json_t *r, char *buf, size_t cap)
+join_text(const json_t *r, const char *k, const char *sep, char *buf,
+          size_t cap)
 {
     size_t i, n = 0;
     json_t *x;
     buf[0] = '\0';
-    json_array_foreach(json_object_get(r, "path"), i, x)
+    json_array_foreach(json_object_get(r, k), i, x)
     {
-        int w = snprintf(buf + n, cap - n, "%s%s", i ? ">" : "",
+        int w = snprintf(buf + n, cap - n, "%s%s", i ? sep : "",
                          json_string_value(x));
         if (w < 0 || (size_t)w >= cap - n)
             break;
         n += (size_t)w;
     }
+}
+
+static void
+path_text(const json_t *r, char *buf, size_t cap)
+{
+    join_text(r, "path", ">", buf, cap);
 }
 
 static void
@@ -166,21 +174,12 @@ cmd_plans(struct cli *c, int argc, char **argv)
 static void
 gates_text(const json_t *r, char *buf, size_t cap)
 {
-    size_t i, n = 0;
-    json_t *x;
-    snprintf(buf, cap, "-");
-    if (json_array_size(json_object_get(r, "passed")) == 4) {
+    if (json_array_size(json_object_get(r, "passed")) == 4)
         snprintf(buf, cap, "all four");
-        return;
-    }
-    json_array_foreach(json_object_get(r, "passed"), i, x)
-    {
-        int w = snprintf(buf + n, cap - n, "%s%s", i ? "," : "",
-                         json_string_value(x));
-        if (w < 0 || (size_t)w >= cap - n)
-            break;
-        n += (size_t)w;
-    }
+    else
+        join_text(r, "passed", ",", buf, cap);
+    if (buf[0] == '\0')
+        snprintf(buf, cap, "-");
 }
 
 static void
