@@ -80,6 +80,14 @@ int ldg_entry2_decode(const uint8_t *buf, size_t len, struct ldg_event *ev);
  * anything else (a source, another order): then ldg_entry2_decode. */
 int ldg_entry2_decode_trusted(const uint8_t *buf, size_t len,
                               struct ldg_event *ev);
+/* The same two readers of store layout 5's stored form of a sealed entry
+ * (0x92 ‖ claim ‖ stamp without its digest, no prev: FORMAT.md 6.1), in
+ * place: ev->digest and ev->prev are left zero and ev->entry NULL; the
+ * trusted one zeroes nothing (ev must be zeroed) and says -1 as above. */
+int ldg_entry2_decode_stored(const uint8_t *buf, size_t len,
+                             struct ldg_event *ev);
+int ldg_entry2_decode_stored_trusted(const uint8_t *buf, size_t len,
+                                     struct ldg_event *ev);
 /* Appends stamp and prev to b (which holds 0x93 ‖ claim). */
 int ldg_entry2_finish(struct ldg_buf *b, const struct ldg_stamp *st,
                       const uint8_t prev[32]);

@@ -297,16 +297,18 @@ copy_to(char *dst, const char *s, size_t n)
     dst[n] = '\0';
 }
 
-int
-ldg_entry2_decode(const uint8_t *buf, size_t len, struct ldg_event *ev)
+/* ldg_entry2_decode of a whole entry (stored 0), or of store layout 5's
+ * stored form (stored 1: 0x92, a stamp without digest, no prev). */
+static int
+decode2(const uint8_t *buf, size_t len, struct ldg_event *ev, int stored)
 {
     struct ldg_claim c;
     struct rd r;
-    unsigned n, seen = 0;
+    unsigned n, seen = 0, need;
     int next = 0, rc;
 
     memset(ev, 0, sizeof *ev);
-    if (len < 1 || len > LDG_ENTRY_MAX || buf[0] != 0x93)
+    if (len < 1 || len > LDG_ENTRY_MAX || buf[0] != (stored ? 0x92 : 0x93))
         return LDG_ECORRUPT;
     r.p = buf + 1;
     r.end = buf + len;
@@ -330,7 +332,7 @@ ldg_entry2_decode(const uint8_t *buf, size_t len, struct ldg_event *ev)
         return LDG_ECORRUPT;
     for (unsigned i = 0; i < n; i++) {
         int k = r_key(&r, ldg_stamp_keys, LDG_TK_COUNT, next);
-        if (k < 0)
+        if (k < 0 || (stored && k == LDG_TK_DIGEST))
             return LDG_ECORRUPT;
         next = k + 1;
         seen |= 1u << k;
@@ -357,19 +359,35 @@ ldg_entry2_decode(const uint8_t *buf, size_t len, struct ldg_event *ev)
         if (rc < 0)
             return LDG_ECORRUPT;
     }
-    if ((seen & ~(1u << LDG_TK_SOURCE)) !=
-        ((1u << LDG_TK_COUNT) - 1 - (1u << LDG_TK_SOURCE)))
+    need = (1u << LDG_TK_COUNT) - 1 - (1u << LDG_TK_SOURCE);
+    if (stored)
+        need &= ~(1u << LDG_TK_DIGEST);
+    if ((seen & ~(1u << LDG_TK_SOURCE)) != need)
         return LDG_ECORRUPT;
-    if (r_bin(&r, ev->prev, 32) < 0 || r.p != r.end)
+    if ((!stored && r_bin(&r, ev->prev, 32) < 0) || r.p != r.end)
         return LDG_ECORRUPT;
     /* the stamp's own consistency: leaf 0 opens the seal at its seq */
     if (ev->seal_seq > ev->seq ||
         (ev->seal_leaf == 0) != (ev->seal_seq == ev->seq) ||
         ev->seal_leaf > ev->seq - ev->seal_seq)
         return LDG_ECORRUPT;
-    ev->entry = buf;
-    ev->entry_len = len;
+    if (!stored) {
+        ev->entry = buf;
+        ev->entry_len = len;
+    }
     return 0;
+}
+
+int
+ldg_entry2_decode(const uint8_t *buf, size_t len, struct ldg_event *ev)
+{
+    return decode2(buf, len, ev, 0);
+}
+
+int
+ldg_entry2_decode_stored(const uint8_t *buf, size_t len, struct ldg_event *ev)
+{
+    return decode2(buf, len, ev, 1);
 }
 
 /* ---------------------------------------- the display path's reader -- */
@@ -404,8 +422,11 @@ t_uint(struct rd *r, uint64_t *v)
     return r_uint_form(r, v, 0);
 }
 
-int
-ldg_entry2_decode_trusted(const uint8_t *buf, size_t len, struct ldg_event *ev)
+/* ldg_entry2_decode_trusted of a whole entry (stored 0) or of the stored
+ * form (stored 1). */
+static int
+decode2_trusted(const uint8_t *buf, size_t len, struct ldg_event *ev,
+                int stored)
 {
     struct rd r;
     const char *s;
@@ -413,8 +434,8 @@ ldg_entry2_decode_trusted(const uint8_t *buf, size_t len, struct ldg_event *ev)
     uint64_t v;
     unsigned keys, got = 0;
 
-    /* ev is zeroed by the caller (ldg_event_decode_flags) */
-    if (len < 2 || len > LDG_ENTRY_MAX || buf[0] != 0x93 ||
+    /* ev is zeroed by the caller */
+    if (len < 2 || len > LDG_ENTRY_MAX || buf[0] != (stored ? 0x92 : 0x93) ||
         (buf[1] & 0xf0) != 0x80)
         return -1;
     keys = buf[1] & 0x0f;
@@ -470,11 +491,11 @@ ldg_entry2_decode_trusted(const uint8_t *buf, size_t len, struct ldg_event *ev)
     ev->signed_len = (size_t)(r.p - (buf + 1));
     /* the stamp, in the order ldg_entry2_encode writes it; a source (an
      * event submitted through serve) goes to the strict reader */
-    if (r.p >= r.end || *r.p != 0x85)
+    if (r.p >= r.end || *r.p != (stored ? 0x84 : 0x85))
         return -1;
     r.p++;
-    if (!T_KEY(&r.p, r.end, ldg_stamp_keys[LDG_TK_DIGEST]) ||
-        r_bin(&r, ev->digest, 32) < 0 ||
+    if ((!stored && (!T_KEY(&r.p, r.end, ldg_stamp_keys[LDG_TK_DIGEST]) ||
+                     r_bin(&r, ev->digest, 32) < 0)) ||
         !T_KEY(&r.p, r.end, ldg_stamp_keys[LDG_TK_LEAF]) ||
         t_uint(&r, &ev->seal_leaf) < 0 ||
         !T_KEY(&r.p, r.end, ldg_stamp_keys[LDG_TK_SEAL]) ||
@@ -482,16 +503,31 @@ ldg_entry2_decode_trusted(const uint8_t *buf, size_t len, struct ldg_event *ev)
         !T_KEY(&r.p, r.end, ldg_stamp_keys[LDG_TK_SEQ]) ||
         t_uint(&r, &ev->seq) < 0 ||
         !T_KEY(&r.p, r.end, ldg_stamp_keys[LDG_TK_TS]) ||
-        t_uint(&r, &ev->ts_ns) < 0 || r_bin(&r, ev->prev, 32) < 0 ||
-        r.p != r.end)
+        t_uint(&r, &ev->ts_ns) < 0 ||
+        (!stored && r_bin(&r, ev->prev, 32) < 0) || r.p != r.end)
         return -1;
     if (ev->seal_seq > ev->seq ||
         (ev->seal_leaf == 0) != (ev->seal_seq == ev->seq) ||
         ev->seal_leaf > ev->seq - ev->seal_seq)
         return -1;
-    ev->entry = buf;
-    ev->entry_len = len;
+    if (!stored) {
+        ev->entry = buf;
+        ev->entry_len = len;
+    }
     return 0;
+}
+
+int
+ldg_entry2_decode_trusted(const uint8_t *buf, size_t len, struct ldg_event *ev)
+{
+    return decode2_trusted(buf, len, ev, 0);
+}
+
+int
+ldg_entry2_decode_stored_trusted(const uint8_t *buf, size_t len,
+                                 struct ldg_event *ev)
+{
+    return decode2_trusted(buf, len, ev, 1);
 }
 
 int

@@ -254,6 +254,136 @@ test_stored__entries_lose_and_regain_their_derived_bytes(void **state)
                 "format1.leaf_hash", 0);
 }
 
+/* ev as the whole entry's reader left it, but for what the stored form
+ * derives or leaves (prev, leaf, entry, the digest without NO_DIGEST). */
+static void
+same_event(const struct ldg_event *w, const struct ldg_event *p, unsigned flags)
+{
+    static const uint8_t zero[32];
+    assert_int_equal(p->seq, w->seq);
+    assert_int_equal(p->ts_ns, w->ts_ns);
+    assert_string_equal(p->type, w->type);
+    assert_string_equal(p->subject, w->subject);
+    assert_string_equal(p->run, w->run);
+    assert_string_equal(p->actor, w->actor);
+    assert_int_equal(p->has_parent, w->has_parent);
+    assert_int_equal(p->parent, w->parent);
+    assert_memory_equal(p->body_root, w->body_root, 32);
+    assert_int_equal(p->signed_len, w->signed_len);
+    assert_memory_equal(p->signed_part, w->signed_part, w->signed_len);
+    assert_int_equal(p->id_len, w->id_len);
+    if (w->id_len > 0)
+        assert_memory_equal(p->id, w->id, w->id_len);
+    assert_int_equal(p->has_time, w->has_time);
+    assert_int_equal(p->time_ns, w->time_ns);
+    assert_int_equal(p->has_source, w->has_source);
+    assert_int_equal(p->src_uid, w->src_uid);
+    assert_int_equal(p->src_gid, w->src_gid);
+    assert_int_equal(p->src_pid, w->src_pid);
+    assert_int_equal(p->src_exe_len, w->src_exe_len);
+    assert_int_equal(p->src_unit_len, w->src_unit_len);
+    if (w->src_exe_len > 0)
+        assert_memory_equal(p->src_exe, w->src_exe, w->src_exe_len);
+    if (w->src_unit_len > 0)
+        assert_memory_equal(p->src_unit, w->src_unit, w->src_unit_len);
+    assert_int_equal(p->sealed, w->sealed);
+    assert_int_equal(p->seal_seq, w->seal_seq);
+    assert_int_equal(p->seal_leaf, w->seal_leaf);
+    assert_memory_equal(p->digest,
+                        (flags & LDG_DECODE_NO_DIGEST) ? zero : w->digest, 32);
+    assert_memory_equal(p->leaf, zero, 32);
+    assert_null(p->entry);
+    assert_true(p->derived);
+}
+
+/* A stored sealed entry read in place (no leaf asked for) as its whole
+ * entry is read: the same fields, and, under every single-bit change,
+ * the same records refused. */
+static void
+check_in_place(const uint8_t *st, size_t sn, const uint8_t prev[32])
+{
+    static const unsigned fl[] = {0, LDG_DECODE_NO_DIGEST, LDG_DECODE_TRUSTED,
+                                  LDG_DECODE_TRUSTED | LDG_DECODE_NO_DIGEST};
+    static const uint8_t zero[32];
+    uint8_t *m = malloc(sn), w[LDG_ENTRY_MAX];
+    assert_non_null(m);
+    memcpy(m, st, sn);
+    for (size_t f = 0; f < sizeof fl / sizeof fl[0]; f++) {
+        for (size_t i = 0; i <= sn * 8; i++) {
+            struct ldg_event we, pe;
+            size_t wn;
+            int wrc, prc;
+            if (i < sn * 8)
+                m[i / 8] ^= (uint8_t)(1u << (i % 8));
+            wrc = ldg_entry_whole(m, sn, prev, w, sizeof w, &wn);
+            if (wrc == 0)
+                wrc = ldg_event_decode_flags(w, wn, &we,
+                                             fl[f] & LDG_DECODE_TRUSTED);
+            prc = ldg_entry_decode_rec(
+                m, sn, (fl[f] & LDG_DECODE_TRUSTED) ? prev : NULL, &pe, fl[f]);
+            assert_int_equal(prc == 0, wrc == 0);
+            if (prc == 0) {
+                same_event(&we, &pe, fl[f]);
+                assert_memory_equal(
+                    pe.prev, (fl[f] & LDG_DECODE_TRUSTED) ? prev : zero, 32);
+            }
+            if (i < sn * 8)
+                m[i / 8] ^= (uint8_t)(1u << (i % 8));
+        }
+    }
+    free(m);
+}
+
+static void
+test_stored__sealed_entries_are_read_in_place_as_whole(void **state)
+{
+    static const struct ldg_source src = {1000, 1000, 4242, "/usr/bin/x",
+                                          "x.service"};
+    uint8_t *prev, claim[1024], e[LDG_ENTRY_MAX], st[LDG_ENTRY_MAX];
+    size_t cn, en, sn;
+    struct ldg_claim c;
+    struct ldg_stamp s;
+    uint8_t *v;
+    size_t vn;
+    (void)state;
+    assert_int_equal(bytes("sealed.prev", &prev), 32);
+    /* the vector's entry, then claims with every optional key and a
+     * stamp with a source (the trusted reader's way out) */
+    vn = bytes("sealed.stored", &v);
+    check_in_place(v, vn, prev);
+    free(v);
+    for (int k = 0; k < 2; k++) {
+        memset(&c, 0, sizeof c);
+        memcpy(c.actor, "0123456789abcdef", 17);
+        memset(c.body, 0x5a, 32);
+        c.id = "req-1";
+        c.id_len = k ? 5 : 0;
+        c.has_parent = k;
+        c.parent = 7;
+        c.run = "r-42";
+        c.run_len = 4;
+        c.subject = "model/x";
+        c.subject_len = 7;
+        c.has_time = k;
+        c.time_ns = 1700000000000000000ull;
+        c.type = "run.step";
+        c.type_len = 8;
+        assert_int_equal(ldg_claim_encode(&c, claim, sizeof claim, &cn), 0);
+        memset(&s, 0, sizeof s);
+        ldg_claim_digest(s.digest, claim, cn);
+        s.leaf = 2;
+        s.seal = 40;
+        s.seq = 42;
+        s.ts = 1700000000123456789ull;
+        s.source = k ? &src : NULL;
+        assert_int_equal(
+            ldg_entry2_encode(e, sizeof e, &en, claim, cn, &s, prev), 0);
+        assert_int_equal(ldg_entry_stored(e, en, st, sizeof st, &sn), 0);
+        check_in_place(st, sn, prev);
+    }
+    free(prev);
+}
+
 /* A ledger whose bodies repeat a secret far more often than a dictionary
  * needs to learn a value: the dictionary holds none of it, and once
  * erased, the body's record (its seed with it) is gone. */
@@ -325,6 +455,8 @@ main(void)
         cmocka_unit_test(test_stored__seed_salts_are_the_vectors),
         cmocka_unit_test(test_stored__a_seeded_record_is_the_vector),
         cmocka_unit_test(test_stored__every_record_kind_gives_its_commitment),
+        cmocka_unit_test(
+            test_stored__sealed_entries_are_read_in_place_as_whole),
         cmocka_unit_test(
             test_stored__entries_lose_and_regain_their_derived_bytes),
         cmocka_unit_test(
