@@ -147,6 +147,18 @@ test_match__prefilter_never_rejects_a_match(void **state)
      * name "ok"): passes, and decoding decides */
     assert_true(pf("body.ok=failed", rec, len));
     assert_true(pf("body.status=ok", rec, len));
+    /* a near miss before the bytes (the same first byte, then another):
+     * found past it; at the record's very end: found; one byte short of
+     * the end: not */
+    {
+        static const char *const n2[] = {"a", "b"};
+        static const char *const v2[] = {"\"failes\"", "\"failed\""};
+        uint8_t r2[256];
+        size_t l2 = record(r2, n2, v2, 2, 0);
+        assert_true(pf("body.b=failed", r2, l2));
+        assert_false(pf("body.b=failed", r2, l2 - 1));
+        assert_false(pf("body.b=faile", r2, 1));
+    }
     /* compressed or unknown records cannot be judged by bytes */
     rec[0] = 1;
     assert_true(pf("body.status=ok", rec, len));
