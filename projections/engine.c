@@ -192,41 +192,89 @@ horizon_note_ok(struct ldg_txn *t, uint64_t hz, const char *text)
     return rc;
 }
 
+/* Records horizon_digests reads between two releases of the pages it
+ * read (a prune's step runs it over the whole state: at 4.5M events
+ * pruned, some 80 MB of pages would stay mapped in the process). */
+#define HORIZON_RELEASE 4096
+
+/* The digests of the projections' records kept at the horizon
+ * (proj.horizon), from their stored bytes: a scan that holds none of
+ * them. LDG_ECORRUPT for a record of no known record type, and when
+ * there is no proj.horizon. */
+static int
+horizon_digests(struct ldg_txn *t, struct pdigest d[P_COUNT])
+{
+    struct ldg_cursor *c = NULL;
+    struct ldg_val k, v;
+    uint64_t n = 0;
+    ldg_dbi dbi;
+    int rc = ldg_db_open(t, PROJ_HORIZON_DB, 0, &dbi);
+
+    memset(d, 0, sizeof(struct pdigest) * P_COUNT);
+    if (rc == LDG_ENOTFOUND)
+        return LDG_ECORRUPT;
+    if (rc < 0 || (rc = ldg_cursor_open(t, dbi, &c)) < 0)
+        return rc;
+    for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v); rc == 0;
+         rc = ldg_cursor_get(c, LDG_NEXT, NULL, 0, &k, &v)) {
+        const uint8_t *key = k.data;
+        uint8_t h[32];
+        /* (as ps_load_snapshot reads them: the verified index's keys and
+         * the note are no projection's) */
+        if (k.len < 2 || key[0] >= P_COUNT)
+            continue;
+        if (rtype_of((enum proj_id)key[0], key[1]) == NULL) {
+            rc = LDG_ECORRUPT;
+            break;
+        }
+        record_hash(h, key + 1, k.len - 1, v.data, v.len);
+        pdigest_add(&d[key[0]], h);
+        if (++n % HORIZON_RELEASE == 0)
+            ldg_access_hint(ldg_txn_ledger(t), LDG_ACCESS_RELEASE);
+    }
+    ldg_cursor_close(c);
+    ldg_access_hint(ldg_txn_ledger(t), LDG_ACCESS_RELEASE);
+    return rc == LDG_ENOTFOUND ? 0 : rc;
+}
+
 /* A pruned ledger: whether the state kept at the horizon (proj.horizon),
  * where every fold from the start begins, is the one the horizon record
  * (signed by the log key) names by its digest: 1 yes, 0 no (or no
  * proj.horizon), 2 yes but no projection note signed by the log key signs
- * it (FORMAT.md 6.2), < 0 on I/O; LDG_ENOTFOUND when never pruned. */
+ * it (FORMAT.md 6.2), < 0 on I/O; LDG_ENOTFOUND when never pruned. d
+ * gets the state's digests (when not NULL). */
 static int
-horizon_state_ok(struct ldg_txn *t)
+horizon_state_digests(struct ldg_txn *t, struct pdigest d[P_COUNT])
 {
     struct ldg_horizon h;
-    struct pstate *ps = NULL;
-    struct pdigest d[P_COUNT];
+    struct pdigest mine[P_COUNT];
     uint8_t got[32];
     char text[2048];
     int rc = ldg_horizon_get(t, &h);
 
     if (rc < 0)
         return rc;
-    if ((rc = ps_new(&ps, ldg_txn_ledger(t), NULL, 0, P_ALL)) == 0) {
-        rc = ps_load_snapshot(ps, t);
-        if (rc == 0)
-            rc = ps_digest_all(ps, d);
-        if (rc == 0)
-            rc = note_text_of(t, h.seq, d, h.ts_ns, text, sizeof text);
-        if (rc == 0) {
-            ldg_sha256(got, text, strlen(text));
-            rc = memcmp(got, h.state, 32) == 0;
-        } else if (rc == LDG_ECORRUPT) {
-            rc = 0;
-        }
-        if (rc == 1 && (rc = horizon_note_ok(t, h.seq, text)) == 0)
-            rc = 2; /* the state is right; no signed note is for it */
+    if (d == NULL)
+        d = mine;
+    rc = horizon_digests(t, d);
+    if (rc == 0)
+        rc = note_text_of(t, h.seq, d, h.ts_ns, text, sizeof text);
+    if (rc == 0) {
+        ldg_sha256(got, text, strlen(text));
+        rc = memcmp(got, h.state, 32) == 0;
+    } else if (rc == LDG_ECORRUPT) {
+        rc = 0;
     }
-    ps_free(ps);
+    if (rc == 1 && (rc = horizon_note_ok(t, h.seq, text)) == 0)
+        rc = 2; /* the state is right; no signed note is for it */
     ldg_horizon_release(&h);
     return rc;
+}
+
+static int
+horizon_state_ok(struct ldg_txn *t)
+{
+    return horizon_state_digests(t, NULL);
 }
 
 static int
@@ -2063,18 +2111,49 @@ ldg_projections_horizon(struct ldg_txn *t, uint64_t hz, const char *note,
     struct pstate *ps = NULL;
     struct pdigest d[P_COUNT];
     char text[2048], *mine = NULL;
-    uint64_t ts;
+    uint64_t ts, old;
     ldg_dbi dbi;
     int rc;
 
     if (t == NULL || state == NULL || hz == 0)
         return LDG_EINVAL;
     l = ldg_txn_ledger(t);
-    if ((rc = ps_new(&ps, l, NULL, 0, P_ALL)) < 0)
+    /* The state kept at the last horizon, folded on to hz in place: the
+     * records the events since touch are read, changed and written back
+     * (its digests kept as they change), the rest stay as stored. */
+    if ((old = ldg_txn_horizon(t)) > hz) {
+        ldg_set_errmsg(l,
+                       "the state after %llu events is before the ledger's "
+                       "horizon (events 0..%llu were pruned)",
+                       (unsigned long long)hz, (unsigned long long)(old - 1));
+        return LDG_EPRUNED;
+    }
+    if (old > 0) {
+        rc = horizon_state_digests(t, d);
+        if (rc == 0)
+            ldg_set_errmsg(l,
+                           "the projections' state kept at the horizon "
+                           "(proj.horizon) is not the one the horizon record "
+                           "names: it cannot be folded from (the events before "
+                           "event %llu were pruned; restore the ledger from a "
+                           "copy)",
+                           (unsigned long long)old);
+        if (rc <= 0)
+            return rc == 0 ? LDG_ECORRUPT : rc;
+    } else {
+        /* never pruned: the fold starts from no records */
+        memset(d, 0, sizeof d);
+        if ((rc = ldg_db_open(t, PROJ_HORIZON_DB, LDG_DB_CREATE, &dbi)) < 0 ||
+            (rc = ldg_db_drop(t, dbi, 0)) < 0)
+            return rc;
+    }
+    if ((rc = ps_new_horizon(&ps, l, t)) < 0)
         return rc;
-    if ((rc = fold_range(ps, t, 0, hz, NULL, NULL)) < 0 ||
-        (rc = ps_digest_all(ps, d)) < 0 || (rc = log_time(t, hz, &ts)) < 0 ||
-        (rc = note_text_of(t, hz, d, ts, text, sizeof text)) < 0)
+    memcpy(ps->dig, d, sizeof d);
+    ps->applied = old;
+    if ((rc = fold_range(ps, t, old, hz, NULL, NULL)) < 0 ||
+        (rc = ps_flush(ps)) < 0 || (rc = log_time(t, hz, &ts)) < 0 ||
+        (rc = note_text_of(t, hz, ps->dig, ts, text, sizeof text)) < 0)
         goto out;
     if (note == NULL) {
         /* the note signed at hz, when it is this state's; else one signed
@@ -2100,8 +2179,7 @@ ldg_projections_horizon(struct ldg_txn *t, uint64_t hz, const char *note,
         rc = LDG_ETAMPER;
         goto out;
     }
-    if ((rc = ps_write_snapshot(ps, t)) < 0 ||
-        (rc = verified_snapshot(t, hz)) < 0)
+    if ((rc = verified_snapshot(t, hz)) < 0)
         goto out;
     /* the signed note for this state, beside it (FORMAT.md 6.2) */
     if ((rc = ldg_db_open(t, PROJ_HORIZON_DB, LDG_DB_CREATE, &dbi)) < 0 ||

@@ -570,6 +570,8 @@ struct pstate {
     struct ldg_txn *t;    /* backing store, or NULL (memory only) */
     int writable;         /* t is a write txn and we may flush */
     int have_db[P_COUNT]; /* the proj.<name> db exists */
+    int horizon;          /* t's records are proj.horizon's (ps_new_horizon):
+                           * one db, each key after its projection's index */
     ldg_dbi dbi[P_COUNT];
     unsigned mask; /* projections folded */
     struct pentry **slots;
@@ -610,11 +612,15 @@ int ps_new(struct pstate **out, struct ldg_ledger *l, struct ldg_txn *t,
 /* Loads the snapshot's records of the projections in ps->mask into a
  * memory-only ps (LDG_ECORRUPT when t has no snapshot). */
 int ps_load_snapshot(struct pstate *ps, struct ldg_txn *t);
-/* Replaces the snapshot in the write transaction t with every record of
- * ps. */
-int ps_write_snapshot(struct pstate *ps, struct ldg_txn *t);
-/* verified.c: adds proj.verified's keys of the events before hz to the
- * snapshot (after ps_write_snapshot, which empties it). */
+/* A writable state of every projection backed by the snapshot in the
+ * write transaction t (proj.horizon, created if missing): a miss reads
+ * the record kept there, ps_flush writes the changed ones back and keeps
+ * ps->dig, which the caller sets to the snapshot's digests first. A fold
+ * of a prune's events into it holds only the records they touch. */
+int ps_new_horizon(struct pstate **out, struct ldg_ledger *l,
+                   struct ldg_txn *t);
+/* verified.c: replaces the snapshot's proj.verified keys with those of
+ * the events before hz. */
 int verified_snapshot(struct ldg_txn *t, uint64_t hz);
 void ps_free(struct pstate *ps);
 /* Key building: tag ‖ parts joined with 0x00; long keys are shortened to

@@ -190,8 +190,13 @@ int ldg_projections_state_json(struct ldg_ledger *l, uint64_t at_size,
  * SHA-256 of that note's text (the horizon record's "state"). note is the
  * note the archive carries (ldg_projections_horizon_state's), or NULL:
  * the note signed at hz when it is this state's, else one signed now.
+ * The state kept at the ledger's horizon is folded on in place: memory
+ * holds the records the events since it touch, not the state (a scan of
+ * its stored records gives its digests).
  * @return 0; LDG_ETAMPER (note is not this state's: a body was erased
- * since it was signed; message on the ledger); LDG_EKEY (signing). */
+ * since it was signed; message on the ledger); LDG_ECORRUPT (the state
+ * kept at the horizon is not the one the horizon record names); LDG_EKEY
+ * (signing). */
 int ldg_projections_horizon(struct ldg_txn *t, uint64_t hz, const char *note,
                             uint8_t state[32]);
 

@@ -107,6 +107,40 @@ ps_new(struct pstate **out, struct ldg_ledger *l, struct ldg_txn *t,
     return 0;
 }
 
+int
+ps_new_horizon(struct pstate **out, struct ldg_ledger *l, struct ldg_txn *t)
+{
+    ldg_dbi dbi;
+    int rc = ldg_db_open(t, PROJ_HORIZON_DB, LDG_DB_CREATE, &dbi);
+    if (rc < 0 || (rc = ps_new(out, l, NULL, 0, P_ALL)) < 0)
+        return rc;
+    (*out)->t = t;
+    (*out)->writable = 1;
+    (*out)->horizon = 1;
+    for (int i = 0; i < P_COUNT; i++) {
+        (*out)->dbi[i] = dbi;
+        (*out)->have_db[i] = 1;
+    }
+    return 0;
+}
+
+/* The db key of record key of projection p: the key itself in
+ * proj.<name>, after p's index in proj.horizon (buf: PROJ_KEY_MAX + 2). */
+static const uint8_t *
+db_key(const struct pstate *ps, enum proj_id p, const uint8_t *key, size_t klen,
+       uint8_t *buf, size_t *n)
+{
+    *n = klen;
+    if (!ps->horizon)
+        return key;
+    if (klen > PROJ_KEY_MAX + 1)
+        return NULL;
+    buf[0] = (uint8_t)p;
+    memcpy(buf + 1, key, klen);
+    *n = klen + 1;
+    return buf;
+}
+
 static void
 entry_free(struct pentry *e)
 {
@@ -325,6 +359,9 @@ lookup(struct pstate *ps, enum proj_id p, const uint8_t *key, size_t klen,
     struct pentry *s = ps->slots[slot_of(ps, p, key, klen, h)];
     struct ldg_val v;
     const struct rtype *rt;
+    const uint8_t *dk;
+    uint8_t buf[PROJ_KEY_MAX + 2];
+    size_t dn;
     void *rec;
     int rc;
 
@@ -332,7 +369,9 @@ lookup(struct pstate *ps, enum proj_id p, const uint8_t *key, size_t klen,
     if (s != NULL || ps->t == NULL || !ps->have_db[p] ||
         ps->loaded[key[0]] & (1 << p))
         return 0;
-    rc = ldg_kv_get(ps->t, ps->dbi[p], key, klen, &v);
+    if ((dk = db_key(ps, p, key, klen, buf, &dn)) == NULL)
+        return LDG_EINVAL;
+    rc = ldg_kv_get(ps->t, ps->dbi[p], dk, dn, &v);
     if (rc == LDG_ENOTFOUND)
         return 0;
     if (rc < 0)
@@ -438,7 +477,8 @@ ps_load_tag(struct pstate *ps, enum proj_id p, uint8_t tag)
     struct ldg_val k, v;
     const struct rtype *trt = rtype_of(p, tag);
     struct pentry **ord = NULL;
-    size_t nord = 0, cord = 0;
+    size_t nord = 0, cord = 0, off = ps->horizon ? 1 : 0;
+    uint8_t from[2] = {(uint8_t)p, tag};
     int rc;
 
     if (ps->t == NULL || !ps->have_db[p] || (ps->loaded[tag] & (1 << p)))
@@ -447,10 +487,14 @@ ps_load_tag(struct pstate *ps, enum proj_id p, uint8_t tag)
         return LDG_EINVAL;
     if ((rc = ldg_cursor_open(ps->t, ps->dbi[p], &c)) < 0)
         return rc;
-    rc = ldg_cursor_get(c, LDG_SET_RANGE, &tag, 1, &k, &v);
-    while (rc == 0 && k.len >= 1 && ((const uint8_t *)k.data)[0] == tag) {
-        uint32_t h = khash(p, k.data, k.len);
-        struct pentry *have = ps->slots[slot_of(ps, p, k.data, k.len, h)];
+    rc = ldg_cursor_get(c, LDG_SET_RANGE, from + 1 - off, 1 + off, &k, &v);
+    /* (in proj.horizon, the records of p follow p's index) */
+    while (rc == 0 && k.len >= 1 + off &&
+           memcmp(k.data, from + 1 - off, 1 + off) == 0) {
+        const uint8_t *kd = (const uint8_t *)k.data + off;
+        size_t kl = k.len - off;
+        uint32_t h = khash(p, kd, kl);
+        struct pentry *have = ps->slots[slot_of(ps, p, kd, kl, h)];
         if (!ps->writable && nord == cord) {
             /* keep the cursor's (key) order for ps_list */
             size_t nc = cord ? cord * 2 : 256;
@@ -470,7 +514,7 @@ ps_load_tag(struct pstate *ps, enum proj_id p, uint8_t tag)
                                     ps->writable ? NULL : &ps->arena, &rec)) <
                 0)
                 break;
-            e = insert(ps, p, tag, k.data, k.len, h, rec, !ps->writable);
+            e = insert(ps, p, tag, kd, kl, h, rec, !ps->writable);
             if (e == NULL) {
                 if (ps->writable)
                     rec_free(rt, rec);
@@ -478,7 +522,7 @@ ps_load_tag(struct pstate *ps, enum proj_id p, uint8_t tag)
                 break;
             }
             if (ps->writable) {
-                record_hash(e->old_hash, k.data, k.len, v.data, v.len);
+                record_hash(e->old_hash, kd, kl, v.data, v.len);
                 e->has_old = 1;
             }
             have = e;
@@ -609,8 +653,9 @@ ps_flush(struct pstate *ps)
     for (i = 0; i < ps->ndirty; i++) {
         struct pentry *e = ps->dirty[i];
         enum proj_id p = e->rt->proj;
-        uint8_t *val = NULL, h[32];
-        size_t vlen;
+        uint8_t *val = NULL, h[32], buf[PROJ_KEY_MAX + 2];
+        const uint8_t *dk;
+        size_t vlen, dn;
         e->queued = 0;
         if (!e->dirty)
             continue;
@@ -622,7 +667,10 @@ ps_flush(struct pstate *ps)
             e->dirty = 0;
             continue;
         }
-        rc = ldg_kv_put(ps->t, ps->dbi[p], e->key, e->klen, val, vlen);
+        if ((dk = db_key(ps, p, e->key, e->klen, buf, &dn)) == NULL)
+            rc = LDG_EINVAL;
+        else
+            rc = ldg_kv_put(ps->t, ps->dbi[p], dk, dn, val, vlen);
         free(val);
         if (rc < 0)
             break;
@@ -705,31 +753,4 @@ ps_load_snapshot(struct pstate *ps, struct ldg_txn *t)
     }
     ldg_cursor_close(c);
     return rc == LDG_ENOTFOUND ? 0 : rc;
-}
-
-int
-ps_write_snapshot(struct pstate *ps, struct ldg_txn *t)
-{
-    ldg_dbi dbi;
-    int rc = ldg_db_open(t, PROJ_HORIZON_DB, LDG_DB_CREATE, &dbi);
-
-    if (rc < 0 || (rc = ldg_db_drop(t, dbi, 0)) < 0)
-        return rc;
-    for (size_t i = 0; i < ps->cap && rc == 0; i++) {
-        struct pentry *e = ps->slots[i];
-        uint8_t *val, *key;
-        size_t vlen;
-        if (e == NULL)
-            continue;
-        if ((key = malloc(e->klen + 1)) == NULL)
-            return LDG_ENOMEM;
-        key[0] = (uint8_t)e->rt->proj;
-        memcpy(key + 1, e->key, e->klen);
-        if ((rc = rec_encode(e->rt, e->rec, &val, &vlen)) == 0) {
-            rc = ldg_kv_put(t, dbi, key, e->klen + 1, val, vlen);
-            free(val);
-        }
-        free(key);
-    }
-    return rc;
 }

@@ -155,7 +155,19 @@ verified_snapshot(struct ldg_txn *t, uint64_t hz)
 
     if ((rc = ldg_txn_size(t, &size)) < 0 || (rc = catch_up(t, size)) < 0 ||
         (rc = ldg_db_open(t, VERIFIED_DB, 0, &dbi)) < 0 ||
-        (rc = ldg_db_open(t, PROJ_HORIZON_DB, LDG_DB_CREATE, &out)) < 0 ||
+        (rc = ldg_db_open(t, PROJ_HORIZON_DB, LDG_DB_CREATE, &out)) < 0)
+        return rc;
+    /* the keys kept at the last horizon go: those before hz come back */
+    if ((rc = ldg_cursor_open(t, out, &c)) < 0)
+        return rc;
+    key[0] = PROJ_HORIZON_VERIFIED;
+    while ((rc = ldg_cursor_get(c, LDG_SET_RANGE, key, 1, &k, &v)) == 0 &&
+           k.len >= 1 && ((const uint8_t *)k.data)[0] == key[0])
+        if ((rc = ldg_cursor_del(c)) < 0)
+            break;
+    ldg_cursor_close(c);
+    c = NULL;
+    if ((rc != 0 && rc != LDG_ENOTFOUND) ||
         (rc = ldg_cursor_open(t, dbi, &c)) < 0)
         return rc;
     for (rc = ldg_cursor_get(c, LDG_FIRST, NULL, 0, &k, &v); rc == 0;

@@ -15,6 +15,12 @@
  *     record naming the archive from event 0; the prune run again goes on
  *     with the same archive to the horizon (continued); so does the next
  *     `prune --policy` after one stopped so, with the archive it wrote;
+ *   - runs that start in one commit and end two commits on: a prune in
+ *     steps folds each step's events into the state kept at the last
+ *     step's end, and keeps at the horizon the state one fold of the
+ *     whole range gives (the horizon record's state is the archive's
+ *     note's, signed before the prune); the projections then fold from
+ *     it to what the store holds;
  *   - run again after it was done, the archive the horizon record pins is
  *     "pruned already" (0, already), another file is refused (LDG_ETAMPER,
  *     naming the pinned SHA-256); after a second prune, the first one's
@@ -39,6 +45,7 @@
 #include <lmdb.h>
 
 #include "ledger/ledger_int.h"
+#include "projections/projections.h"
 #include "retention/retention.h"
 #include "tests/support/support.h"
 
@@ -433,6 +440,104 @@ test_retention__run_again_takes_only_the_pinned_archive(void **state)
     verifies(f);
 }
 
+/* ------------------------------------------------- state across steps -- */
+
+/* Each commit starts run r<i>, adds a step to r<i-1> and finishes r<i-2>
+ * (a run's records change in three commits), among x.test events. */
+static int
+setup_runs(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    struct ldg_archive_opts ao;
+    struct ldg_archive_report ar;
+    int rc;
+
+    assert_non_null(f);
+    unlimited();
+    f->l = t_ledger_new(f->dir, sizeof f->dir, 0);
+    assert_int_equal(ldg_projections_attach(f->l), 0);
+    for (int i = 0; i < COMMITS; i++) {
+        struct ldg_writer *w;
+        char run[3][16];
+        assert_int_equal(ldg_writer_new(&w, f->l, NULL), 0);
+        for (int j = 0; j < 3; j++)
+            snprintf(run[j], sizeof run[j], "r%d", i - j);
+        for (int j = 0; j < EACH; j++) {
+            struct ldg_event_in in;
+            memset(&in, 0, sizeof in);
+            if (j == 0) {
+                in.type = "run.started";
+                in.body = json_pack("{s:s, s:s}", "run", run[0], "pack", "p");
+            } else if (j == 1 && i >= 1) {
+                in.type = "run.step";
+                in.body = json_pack("{s:s, s:s, s:s, s:s}", "run", run[1],
+                                    "step", "s", "tool", "t", "status",
+                                    i % 3 ? "ok" : "failed");
+            } else if (j == 2 && i >= 2) {
+                in.type = "run.finished";
+                in.body = json_pack("{s:s, s:s, s:i}", "run", run[2], "status",
+                                    "ok", "duration_ms", i);
+            } else {
+                in.type = "x.test.n";
+                in.body = json_pack("{s:i}", "i", j);
+            }
+            if ((rc = ldg_writer_add(w, &in)) != 0)
+                fail_msg("%s: %s (%s)", in.type, ldg_strerror(rc),
+                         ldg_errmsg(f->l));
+            json_decref(in.body);
+        }
+        assert_int_equal(ldg_writer_flush(w), 0);
+        ldg_writer_free(w);
+    }
+    f->size = 1 + COMMITS * EACH;
+    snprintf(f->archive, sizeof f->archive, "%s/a1.segment", f->dir);
+    memset(&ao, 0, sizeof ao);
+    ao.before = "401";
+    ao.out = f->archive;
+    if ((rc = ldg_retention_archive(f->l, &ao, &ar)) != 0)
+        fail_msg("archive: %s (%s)", ldg_strerror(rc), ldg_errmsg(f->l));
+    assert_int_equal(ar.h.horizon, HZ);
+    *state = f;
+    return 0;
+}
+
+static void
+test_retention__steps_keep_the_state_one_fold_gives(void **state)
+{
+    struct fx *f = *state;
+    struct ldg_prune_report r;
+    struct ldg_horizon h;
+    json_t *whole = NULL, *diffs = NULL;
+    char *note = NULL;
+    const char *end;
+    uint8_t want[32];
+    uint64_t nd = 0;
+
+    /* the state the first HZ events fold to, and its signed note */
+    assert_int_equal(ldg_projections_horizon_state(f->l, HZ, &whole, &note), 0);
+    assert_non_null(end = strstr(note, "\n\n"));
+    ldg_sha256(want, note, (size_t)(end - note) + 1);
+    changes_max = 400; /* a few commits a step */
+    if (prune(f, "401", f->archive, &r) != 0)
+        fail_msg("prune: %s", ldg_errmsg(f->l));
+    unlimited();
+    assert_true(r.steps > 3);
+    assert_int_equal(r.events, HZ);
+    assert_int_equal(ldg_horizon(f->l, &h), 0);
+    assert_memory_equal(h.state, want, 32);
+    ldg_horizon_release(&h);
+    assert_int_equal(ldg_projections_check(f->l, 0, NULL, NULL, &diffs, &nd),
+                     0);
+    if (nd != 0) {
+        char *s = json_dumps(diffs, 0);
+        fail_msg("projections differ: %s", s);
+    }
+    json_decref(diffs);
+    json_decref(whole);
+    free(note);
+    verifies(f);
+}
+
 int
 main(void)
 {
@@ -451,6 +556,9 @@ main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             test_retention__run_again_takes_only_the_pinned_archive, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_retention__steps_keep_the_state_one_fold_gives, setup_runs,
             teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
