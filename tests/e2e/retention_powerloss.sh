@@ -17,6 +17,16 @@
 #     either way the archive's path holds nothing or a segment that
 #     verifies and prunes, a killed run leaves at most a `.tmp.` file, and
 #     the ledger verifies.
+#   * archive, power cut: tests/faults/dircut.c cuts the power at each
+#     sync point of the archive (each fsync of its file or directory, each
+#     link, rename and unlink there, its exit), with its file written
+#     unnamed (O_TMPFILE) and as a named `.tmp.` file, four images a
+#     point (none, a subset, a torn subset, all of the writes since the
+#     file's last fsync): the directory holds no segment under the final
+#     name or a whole one that verify-bundle accepts and the ledger prunes
+#     with, nothing else but a `.tmp.` file, and the ledger verifies; with
+#     the fsyncs ignored, some image names a segment that does not verify
+#     (the harness would notice).
 set -u
 : "${LEDGER:?set LEDGER to the ledger binary}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -33,6 +43,10 @@ bad() {
 CC=${CC:-cc}
 env -u CFLAGS $CC -shared -fPIC -O1 -o "$T/powerlog.so" \
     "$ROOT/tests/faults/powerlog.c" -ldl &&
+    env -u CFLAGS $CC -shared -fPIC -O1 -o "$T/dircut.so" \
+        "$ROOT/tests/faults/dircut.c" -ldl &&
+    env -u CFLAGS $CC -shared -fPIC -O1 -o "$T/nt.so" \
+        "$ROOT/tests/faults/notmpfile.c" -ldl &&
     env -u CFLAGS $CC -O1 -o "$T/powerloss" "$ROOT/tests/faults/powerloss.c" &&
     env -u CFLAGS $CC -shared -fPIC -O1 -o "$T/fi.so" \
         "$ROOT/tests/faults/faultinject.c" -ldl || exit 1
@@ -70,9 +84,9 @@ archived() {
         "$LEDGER" --dir "$T/p" prune --before "$H" --archive "$2" --force \
             >/dev/null 2>"$T/perr" || bad "$1: its archive does not prune: $(cat "$T/perr")"
     fi
-    for f in "$T"/arch/*; do
+    for f in "$(dirname "$2")"/*; do
         case $f in
-        "$2" | "$2".tmp.* | "$T/arch/*") ;;
+        "$2" | "$2".tmp.* | "$(dirname "$2")/*") ;;
         *) bad "$1: left $f" ;;
         esac
     done
@@ -113,6 +127,61 @@ while [ "$n" -le "$calls" ]; do
     archived "kill -9 at call $n" "$T/arch/a.seg"
     n=$((n + step))
 done
+
+# ------------------------------------------------- archive, power cut --
+# cut ARCH IMAGE [VAR=VALUE...]: an archive into ARCH/a.seg with dircut
+# (and notmpfile.so when $nt is set: a named .tmp. file)
+cut() {
+    rm -rf "$1" "$2"
+    mkdir "$1" "$2"
+    a=$1
+    shift 2
+    env DIRCUT_DIR="$a" "$@" LD_PRELOAD="$san$T/dircut.so${nt:+ $T/nt.so}" "$LEDGER" \
+        --dir "$T/base" archive --before "$H" --out "$a/a.seg" >/dev/null 2>&1
+}
+points=""
+images=0
+named=0
+for how in tmpfile named; do
+    nt=""
+    [ $how = named ] && nt=1
+    cut "$T/arch" "$T/img" DIRCUT_COUNT_FILE="$T/dc" ||
+        bad "archive under dircut ($how) failed"
+    np=$(cat "$T/dc" 2>/dev/null || echo 0)
+    [ "$np" -ge 3 ] || bad "$how: an archive with only '$np' sync points"
+    points="${points:+$points, }$how $np"
+    [ $how = tmpfile ] && np1=$np
+    n=1
+    while [ "$n" -le "$np" ]; do
+        for seed in 0 1 2 3; do
+            cut "$T/arch" "$T/img" DIRCUT_AT=$n DIRCUT_SEED=$seed \
+                DIRCUT_IMAGE="$T/img"
+            archived "power cut at point $n of $np ($how, seed $seed)" "$T/img/a.seg"
+            images=$((images + 1))
+            [ -e "$T/img/a.seg" ] && named=$((named + 1))
+        done
+        n=$((n + 1))
+    done
+done
+[ "$named" -gt 0 ] && [ "$named" -lt "$images" ] ||
+    bad "power cuts in archive: $named of $images images name the segment (some should, some not)"
+# with the fsyncs ignored, a cut after the link names a file whose writes
+# may not be there: the harness notices
+lost=0
+n=1
+while [ "$n" -le "${np1:-0}" ]; do
+    cut "$T/arch" "$T/img" DIRCUT_IGNORE_SYNC=1 DIRCUT_AT=$n DIRCUT_SEED=0 \
+        DIRCUT_IMAGE="$T/img"
+    if [ -e "$T/img/a.seg" ] && ! "$LEDGER" verify-bundle "$T/img/a.seg" \
+        --trusted-key "$VK" >/dev/null 2>&1; then
+        lost=$((lost + 1))
+    fi
+    n=$((n + 1))
+done
+[ "$lost" -gt 0 ] ||
+    bad "archive with the fsyncs ignored: every image was whole or unnamed: the harness would not notice"
+alost=$lost
+nt=""
 
 # --------------------------------------------------- prune, power cut --
 cp "$L/data.mdb" "$T/base.mdb"
@@ -193,5 +262,5 @@ done
 [ "$lost" -gt 0 ] ||
     bad "with the syncs ignored every image was before or after: the harness would not notice"
 
-echo "retention_powerloss: archive: $calls I/O calls, each failed (ENOSPC) and killed; prune: $STATES power-loss states from $epochs epochs ($nb before, $na after), without syncs $lost of 12 broken; $nfail failed"
+echo "retention_powerloss: archive: $calls I/O calls, each failed (ENOSPC) and killed; power cuts at each sync point ($points) in $images images, $named naming a whole segment, without fsyncs $alost broken; prune: $STATES power-loss states from $epochs epochs ($nb before, $na after), without syncs $lost of 12 broken; $nfail failed"
 [ "$nfail" = 0 ]
