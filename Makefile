@@ -311,7 +311,7 @@ proto:
 print-headers:
 	@echo $(HEADERS)
 
-headertest:
+headertest: $(CLI_OBJ)
 	@mkdir -p $(B)/headertest
 	@for h in $(HEADERS); do \
 	    printf '#include "%s"\ntypedef int headertest_t;\n' $$h > $(B)/headertest/t.c; \
@@ -321,6 +321,7 @@ headertest:
 	done; echo "headertest: $(words $(HEADERS)) headers compile alone"
 	@python3 tools/check_api_docs.py ledger/ledger.h 100
 	@sh tools/check_cli_size.sh cli && echo "cli/: no file over 1000 lines, no function over 150"
+	@sh tools/check_cli_calls.sh $(CLI_OBJ) && echo "cli/: calls go one way (main, commands, helpers)"
 
 # Each part leaves its figures in $(BENCH_OUT); bench/results.sh then
 # rewrites bench/RESULTS.md from them (machine, date, commit, one table a

@@ -4,6 +4,13 @@
  * The CLI parses arguments, calls the library, prints and exits. stdout
  * carries data only; errors go to stderr and name the cause. Exit codes:
  * 0 ok, 1 verification failed, sysexits otherwise.
+ *
+ * Calls go one way (tools/check_cli_calls.sh, in make headertest): main.c
+ * (dispatch, help) on top; the command files cmd_*.c under it, none
+ * calling another's functions; the helpers every command may use at the
+ * bottom (cli.c, opt.c, term.c, gather.c, view.c, bundle.c, ...), which
+ * call no command file. What two commands share goes down into a helper
+ * or into the library.
  */
 #ifndef LDG_CLI_H
 #define LDG_CLI_H
@@ -230,8 +237,9 @@ int cli_help_check(FILE *f);
  * positional is one its command takes (`keys list`). Prints each problem
  * on f; returns their number. */
 int cli_check_cmdline(FILE *f, const char *line);
-/* All commands, NULL-terminated (cli/main.c). */
-extern const struct cli_command *const cli_commands[];
+/* All commands, NULL-terminated: main.c's table, handed down (cli/opt.c;
+ * a helper never names a command file's symbols). */
+extern const struct cli_command *const *cli_commands;
 
 /* Prints "ledger CMD: message" to stderr. */
 void cli_err(const struct cli *c, const char *fmt, ...)
@@ -386,10 +394,15 @@ int cli_bundle_each(struct cli *c, const struct cli_bundle_args *b,
  * 0 with buf set, or EX_NOINPUT after printing why the file is unreadable. */
 int cli_vkey_arg(struct cli *c, const char *opt, const char *arg, char *buf,
                  size_t cap);
+/* verify-bundle's exit code for a bundle reader's code (a missing trust
+ * anchor is a usage error), and --max-bytes N as the reader's limits. */
+int cli_bundle_exit(int rc);
+struct ldg_bundle_limits;
+void cli_bundle_limits(struct ldg_bundle_limits *lim, uint64_t n);
 /* A standing verification finding: warned about once on stderr; 1 with
- * *seq (the event it names) and what set, 0 if none (cmd_query.c).
+ * *seq (the event it names) and what set, 0 if none.
  * unmarked: NULL when the output marks that event, else why it cannot
- * (said instead of "it is marked where it is shown"). */
+ * (said instead of "it is marked where it is shown"). cli/cli.c */
 struct ldg_ledger;
 int cli_finding(struct cli *c, struct ldg_ledger *l, uint64_t *seq, char *what,
                 size_t cap, const char *unmarked);

@@ -12,37 +12,7 @@
 #include "serve/serve.h"
 #include "ingest/ingest.h"
 
-int
-cli_check_output(struct cli *c, const char *const *human)
-{
-    if (c->out_name == NULL || c->out != OUT_HUMAN)
-        return 0;
-    for (size_t i = 0; human && human[i]; i++)
-        if (strcmp(c->out_name, human[i]) == 0)
-            return 0;
-    if (strcmp(c->out_name, "human") == 0)
-        return 0;
-    cli_err(c, "unknown output format '%s' (use human, json or json-pretty)",
-            c->out_name);
-    return EX_USAGE;
-}
-
 enum { OPT_DIRECT = 300, OPT_ID, OPT_TIME };
-
-/* The sequence number of a new event, labelled: "seq 33" or "seq 33:
- * what"; the bare number with -q; {"seq":"33"} with -o json. */
-void
-cli_print_seq(struct cli *c, uint64_t seq, const char *what)
-{
-    char b[24];
-    snprintf(b, sizeof b, "%llu", (unsigned long long)seq);
-    if (c->out != OUT_HUMAN)
-        cli_print_json(c, json_pack("{s:s}", "seq", b));
-    else if (c->quiet)
-        printf("%s\n", b);
-    else
-        printf("seq %s%s%s\n", b, what ? ": " : "", what ? what : "");
-}
 
 /* ---------------------------------------------------------------- init -- */
 
@@ -147,49 +117,6 @@ cmd_init(struct cli *c, int argc, char **argv)
     }
     ldg_close(l);
     return EX_OK;
-}
-
-/* -------------------------------------------------------------- append -- */
-
-int
-cli_read_all(FILE *f, size_t max, char **out, size_t *len)
-{
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    if (buf == NULL)
-        return LDG_ENOMEM;
-    for (;;) {
-        size_t got;
-        if (n == cap) {
-            char *nb;
-            if (cap > max) {
-                free(buf);
-                return LDG_ETOOBIG;
-            }
-            cap *= 2;
-            nb = realloc(buf, cap);
-            if (nb == NULL) {
-                free(buf);
-                return LDG_ENOMEM;
-            }
-            buf = nb;
-        }
-        got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f)) {
-        free(buf);
-        return LDG_EIO;
-    }
-    if (n > max) {
-        free(buf);
-        return LDG_ETOOBIG;
-    }
-    *out = buf;
-    *len = n;
-    return 0;
 }
 
 static json_t *

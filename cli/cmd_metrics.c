@@ -54,62 +54,6 @@ const struct cli_command cli_cmd_metrics = {
     "/var/lib/node_exporter/ledger.prom\n",
     CLI_CMD_GATHER};
 
-/* Brings m up to l's size: from DIR/metrics-cache.json when use_cache
- * (and saves it back when it moved and DIR is writable; a cache that
- * cannot be written only costs the next run a full count). 0, or the
- * code of the count with err saying why. */
-static int
-count_cached(struct cli *c, struct ldg_ledger *l, struct ldg_metrics *m,
-             int use_cache, char *err, size_t errcap)
-{
-    struct ldg_txn *t = NULL;
-    char cache[4200], serr[1024];
-    uint64_t before;
-    int rc;
-
-    snprintf(cache, sizeof cache, "%s/%s", c->dir, LDG_METRICS_CACHE_FILE);
-    if (use_cache && ldg_metrics_load(m, cache) == LDG_ECORRUPT)
-        fprintf(stderr,
-                "ledger %s: %s is not a cache this version wrote: counting "
-                "every event again\n",
-                c->cmd, cache);
-    before = ldg_metrics_size(m);
-    err[0] = '\0';
-    rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
-    if (rc == 0)
-        rc = ldg_metrics_update(m, t, NULL, err, errcap);
-    ldg_txn_abort(t);
-    if (rc < 0)
-        return rc;
-    if (use_cache && ldg_metrics_size(m) != before &&
-        access(c->dir, W_OK) == 0 &&
-        ldg_metrics_save(m, cache, serr, sizeof serr) < 0)
-        fprintf(stderr, "ledger %s: %s (the next run counts again)\n", c->cmd,
-                serr);
-    return 0;
-}
-
-int
-cli_metrics_catch_up(struct cli *c, struct ldg_ledger *l)
-{
-    struct ldg_metrics *m = NULL;
-    char cache[4200], err[1024];
-    int rc;
-
-    /* (no cache: `ledger metrics` was never run here, and its first run
-     * after the prune starts its counters where the log is kept) */
-    snprintf(cache, sizeof cache, "%s/%s", c->dir, LDG_METRICS_CACHE_FILE);
-    if (access(cache, F_OK) != 0 || ldg_metrics_new(&m) < 0)
-        return 0;
-    if ((rc = count_cached(c, l, m, 1, err, sizeof err)) < 0)
-        fprintf(stderr,
-                "ledger %s: the metrics' counts before the prune were not "
-                "brought up (%s): after it, a count starts at the horizon\n",
-                c->cmd, err[0] ? err : ldg_strerror(rc));
-    ldg_metrics_free(m);
-    return 0;
-}
-
 int
 cmd_metrics(struct cli *c, int argc, char **argv)
 {
@@ -151,7 +95,7 @@ cmd_metrics(struct cli *c, int argc, char **argv)
         cli_err(c, "%s", ldg_strerror(LDG_ENOMEM));
         goto out;
     }
-    if ((rc = count_cached(c, l, m, use_cache, err, sizeof err)) < 0) {
+    if ((rc = cli_metrics_count(c, l, m, use_cache, err, sizeof err)) < 0) {
         cli_err(c, "%s", rc == LDG_ECORRUPT || err[0] ? err : ldg_strerror(rc));
         rc = cli_exit_code(rc);
         goto out;

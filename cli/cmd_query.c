@@ -560,43 +560,6 @@ const struct cli_command cli_cmd_query = {
     "ledger query -f\n",
     CLI_CMD_PAGER};
 
-/* A standing verification finding (ledger verify found event *seq
- * altered, and no full verification has passed since): said once on
- * stderr, since what follows may show the altered data, and 1 returned
- * with *seq and what ("event N: ...") set; 0 when there is none (or it
- * cannot be read: the command shows what it can). unmarked: NULL when the
- * output marks the event, else why it cannot ("-o cat prints bodies
- * alone"), which is said instead. */
-int
-cli_finding(struct cli *c, struct ldg_ledger *l, uint64_t *seq, char *what,
-            size_t cap, const char *unmarked)
-{
-    struct ldg_verify_state st;
-    char when[32];
-
-    if (ldg_verify_state(l, &st) < 0 || !st.finding)
-        return 0;
-    cli_when(when, sizeof when, st.finding_ts_ns);
-    if (unmarked != NULL)
-        cli_err(c,
-                "WARNING: ledger verify found event %llu altered or not "
-                "verifiable (%s): %s; it is NOT marked in this output (%s), "
-                "and what is shown may be altered data until a full "
-                "verification passes (ledger verify --full)",
-                (unsigned long long)st.finding_seq, when, st.finding_what,
-                unmarked);
-    else
-        cli_err(c,
-                "WARNING: ledger verify found event %llu altered or not "
-                "verifiable (%s): %s; it is marked where it is shown, and "
-                "what is shown may be altered data until a full verification "
-                "passes (ledger verify --full)",
-                (unsigned long long)st.finding_seq, when, st.finding_what);
-    *seq = st.finding_seq;
-    snprintf(what, cap, "%s", st.finding_what);
-    return 1;
-}
-
 /* What `ledger query` was asked. */
 struct qargs {
     const char *since, *until, *after, *limit_s, *fields_s;

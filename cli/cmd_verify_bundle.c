@@ -1,6 +1,6 @@
 /*
- * cmd_verify_bundle.c — verify-bundle, and the --bundle readers' verified
- * reading.
+ * cmd_verify_bundle.c — verify-bundle (the --bundle readers' verified
+ * reading: bundle.c).
  */
 #include <errno.h>
 #include <string.h>
@@ -8,43 +8,6 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "export/export.h"
-
-/* ------------------------------------------------------- verify-bundle -- */
-
-/* --trusted-key (and mirror's --key): a verifier key ("name+hexid+base64";
- * names never hold '+'), or a file holding one on its first line. Anything
- * else is a file name, and one that cannot be read is EX_NOINPUT before
- * any check. */
-int
-cli_vkey_arg(struct cli *c, const char *opt, const char *arg, char *buf,
-             size_t cap)
-{
-    struct stat st;
-    FILE *f;
-    int looks_vkey = strchr(arg, '+') != NULL;
-
-    if (stat(arg, &st) != 0 && looks_vkey) {
-        snprintf(buf, cap, "%s", arg);
-        return 0;
-    }
-    f = fopen(arg, "r");
-    if (f == NULL || fgets(buf, (int)cap, f) == NULL) {
-        cli_err(c, "%s: cannot read %s: %s", opt, arg,
-                f ? (ferror(f) ? strerror(errno) : "empty") : strerror(errno));
-        if (f)
-            fclose(f);
-        return EX_NOINPUT;
-    }
-    fclose(f);
-    buf[strcspn(buf, "\r\n")] = '\0';
-    return 0;
-}
-
-static int
-trusted_key(struct cli *c, const char *arg, char *buf, size_t cap)
-{
-    return cli_vkey_arg(c, "--trusted-key", arg, buf, cap);
-}
 
 /* --trusted-checkpoint FILE: read whole (a checkpoint note is small);
  * a file that cannot be read is exit 66 before any bundle check. */
@@ -94,27 +57,6 @@ read_checkpoint(struct cli *c, const char *path, char **out, size_t *len)
     *out = buf;
     *len = n;
     return 0;
-}
-
-static int
-verify_exit(int rc)
-{
-    switch (rc) {
-    case 0:
-        return EX_OK;
-    case LDG_ETAMPER:
-        return EX_VERIFY;
-    case LDG_ENOTFOUND:
-        return EX_NOINPUT;
-    case LDG_EKEY: /* no trust anchor given */
-        return EX_USAGE;
-    case LDG_EBADINPUT:
-    case LDG_ETOOBIG:
-    case LDG_EVERSION:
-        return EX_DATAERR;
-    default:
-        return cli_exit_code(rc);
-    }
 }
 
 static json_t *
@@ -222,20 +164,6 @@ const struct cli_command cli_cmd_verify_bundle = {
     "ledger verify-bundle r1.bundle --trusted-key box.vkey --extract r1/\n",
     0};
 
-/* --max-bytes N: a bundle of at most N bytes unpacked, and a member of it
- * up to N (an archive's events.jsonl is as long as its events). */
-static void
-bundle_limits(struct ldg_bundle_limits *lim, uint64_t n)
-{
-    if (n == 0)
-        return;
-    lim->total_bytes = n;
-    if (n > LDG_BUNDLE_FILE_DEFAULT)
-        lim->file_bytes = n;
-    if (n > LDG_BUNDLE_TOTAL_DEFAULT)
-        lim->files = (uint64_t)1 << 32;
-}
-
 int
 cmd_verify_bundle(struct cli *c, int argc, char **argv)
 {
@@ -255,7 +183,8 @@ cmd_verify_bundle(struct cli *c, int argc, char **argv)
         const char *val = a.value;
         switch (ch) {
         case 'k':
-            if ((rc = trusted_key(c, val, key, sizeof key)) != 0)
+            if ((rc = cli_vkey_arg(c, "--trusted-key", val, key, sizeof key)) !=
+                0)
                 return rc;
             o.trusted_vkey = key;
             break;
@@ -305,7 +234,7 @@ cmd_verify_bundle(struct cli *c, int argc, char **argv)
         case 'm':
             if (cli_parse_u64(val, &v) < 0 || v == 0)
                 return cli_usage_err(c, "--max-bytes: a positive number");
-            bundle_limits(&o.limits, v);
+            cli_bundle_limits(&o.limits, v);
             break;
         default:
             return cli_usage(c);
@@ -383,123 +312,5 @@ cmd_verify_bundle(struct cli *c, int argc, char **argv)
     if (c->out != OUT_HUMAN)
         cli_print_json(c, report_json(file, r, summary));
     free(r);
-    return verify_exit(rc);
-}
-
-/* ---------------------------------------------------- --bundle readers -- */
-
-int
-cli_bundle_opt(struct cli *c, struct cli_bundle_args *b, int id,
-               const char *value)
-{
-    int rc;
-    switch (id) {
-    case CLI_OPT_BUNDLE:
-        b->file = value;
-        return 1;
-    case CLI_OPT_BUNDLE_KEY:
-        if ((rc = trusted_key(c, value, b->key, sizeof b->key)) != 0)
-            return -rc;
-        b->have_key = 1;
-        return 1;
-    case CLI_OPT_BUNDLE_INSECURE:
-        b->insecure = 1;
-        return 1;
-    case CLI_OPT_BUNDLE_MAX:
-        if (cli_parse_u64(value, &b->max_bytes) < 0 || b->max_bytes == 0) {
-            cli_usage_err(c, "--max-bytes: a positive number");
-            return -EX_USAGE;
-        }
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-int
-cli_bundle_read(struct cli *c, const struct cli_bundle_args *b,
-                struct ldg_bundle_contents **out)
-{
-    return cli_bundle_each(c, b, NULL, NULL, out);
-}
-
-int
-cli_bundle_each(struct cli *c, const struct cli_bundle_args *b,
-                int (*fn)(void *ctx, json_t *event), void *ctx,
-                struct ldg_bundle_contents **out)
-{
-    struct ldg_bundle_verify_opts o;
-    struct ldg_bundle_report *r;
-    int rc;
-
-    *out = NULL;
-    if (!b->have_key && !b->insecure) {
-        cli_err(c,
-                "--bundle %s: pass --trusted-key with the log's verifier "
-                "key (`ledger keys verifier` on the box that wrote it), "
-                "or --insecure-trust-bundle-key: a bundle is outside "
-                "input and is verified before anything is shown",
-                b->file);
-        return EX_USAGE;
-    }
-    memset(&o, 0, sizeof o);
-    o.trusted_vkey = b->have_key ? b->key : NULL;
-    o.insecure_trust_bundle_key = b->insecure;
-    bundle_limits(&o.limits, b->max_bytes);
-    r = malloc(sizeof *r);
-    if (r == NULL)
-        return EX_OSERR;
-    rc = ldg_export_each(b->file, &o, r, fn, ctx, out);
-    if (rc > 0) { /* fn's: an exit code, said */
-        free(r);
-        return rc;
-    }
-    if (rc < 0) {
-        size_t nfail = 0;
-        for (size_t i = 0; i < r->nchecks; i++) {
-            if (r->checks[i].status != LDG_CHECK_FAIL)
-                continue;
-            fprintf(stderr, "%sFAIL%s %s: %s\n",
-                    cli_paint(c->color_err, CLI_PAINT_FAIL),
-                    cli_paint(c->color_err, CLI_PAINT_OFF), r->checks[i].name,
-                    r->checks[i].detail);
-            nfail++;
-        }
-        cli_err(c,
-                "--bundle %s: %s; nothing of it is shown "
-                "(`ledger verify-bundle` says more)",
-                b->file,
-                rc == LDG_ETAMPER     ? "the bundle does not verify"
-                : rc == LDG_ENOTFOUND ? "cannot open it"
-                : rc == LDG_EKEY      ? "no trust anchor"
-                                      : "not a readable bundle");
-        free(r);
-        return verify_exit(rc);
-    }
-    for (size_t i = 0; i < r->nchecks; i++)
-        if (r->checks[i].status == LDG_CHECK_WARN)
-            fprintf(stderr, "%sWARN%s %s: %s\n",
-                    cli_paint(c->color_err, CLI_PAINT_WARN),
-                    cli_paint(c->color_err, CLI_PAINT_OFF), r->checks[i].name,
-                    r->checks[i].detail);
-    if (r->segment)
-        fprintf(stderr,
-                "ledger %s: segment %s verified: events %llu..%llu of %s, "
-                "checkpoint of size %llu%s\n",
-                c->cmd, b->file, (unsigned long long)r->sel_first,
-                (unsigned long long)r->sel_last, r->origin,
-                (unsigned long long)r->checkpoint_size,
-                r->key_trusted ? ""
-                               : "; log key TAKEN ON TRUST from the segment");
-    else
-        fprintf(stderr,
-                "ledger %s: bundle %s verified: %llu events (%llu selected) "
-                "from %s, checkpoint of size %llu%s\n",
-                c->cmd, b->file, (unsigned long long)r->events,
-                (unsigned long long)r->selected, r->origin,
-                (unsigned long long)r->checkpoint_size,
-                r->key_trusted ? ""
-                               : "; log key TAKEN ON TRUST from the bundle");
-    free(r);
-    return 0;
+    return cli_bundle_exit(rc);
 }

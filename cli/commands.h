@@ -89,7 +89,8 @@ extern const struct cli_command cli_cmd_plans, cli_cmd_memory, cli_cmd_gates;
 
 /* cli/cmd_pipeline.c — tripcodes (issue 34) */
 int cmd_tripcode(struct cli *c, int argc, char **argv);
-/* Prints a plan's timeline (ldg_pipeline_timeline's, or a bundle's
+extern const struct cli_command cli_cmd_tripcode;
+/* cli/view.c: prints a plan's timeline (ldg_pipeline_timeline's, or a bundle's
  * timeline.json): the exit code. */
 int cli_plan_timeline_json(struct cli *c, json_t *tl);
 /* `export --plan PLAN`: "seq=N" terms (each in a termsz-byte slot of the
@@ -100,7 +101,6 @@ int cli_plan_timeline_json(struct cli *c, json_t *tl);
 int cli_plan_terms(struct cli *c, struct ldg_ledger *l, const char *plan,
                    int no_context, size_t termsz, char **out, size_t *n,
                    json_t **tl, char **text);
-extern const struct cli_command cli_cmd_tripcode;
 
 /* cli/cmd_evals.c — eval run, evals, promote, rollback */
 int cmd_eval(struct cli *c, int argc, char **argv);
@@ -126,11 +126,17 @@ extern const struct cli_command cli_cmd_witness, cli_cmd_publish,
 
 /* cli/cmd_metrics.c — the ledger's state for Prometheus */
 int cmd_metrics(struct cli *c, int argc, char **argv);
-/* Brings DIR/metrics-cache.json, when there is one, up to l's size, so
- * that the counters go on over the events a prune is about to remove;
- * a failure is said on stderr and changes nothing else. Returns 0. */
-int cli_metrics_catch_up(struct cli *c, struct ldg_ledger *l);
 extern const struct cli_command cli_cmd_metrics;
+/* cli/cli.c: brings DIR/metrics-cache.json, when there is one, up to l's size,
+ * so that the counters go on over the events a prune is about to remove; a
+ * failure is said on stderr and changes nothing else. Returns 0. */
+int cli_metrics_catch_up(struct cli *c, struct ldg_ledger *l);
+/* Brings m up to l's size, from and back to DIR/metrics-cache.json when
+ * use_cache: 0, or the count's code with err saying why. */
+struct ldg_metrics;
+int cli_metrics_count(struct cli *c, struct ldg_ledger *l,
+                      struct ldg_metrics *m, int use_cache, char *err,
+                      size_t errcap);
 
 /* clang-format off */
 #define CLI_COMMANDS \
@@ -182,8 +188,8 @@ extern const struct cli_command cli_cmd_metrics;
     &cli_cmd_audit_central
 /* clang-format on */
 
-/* cli/cmd_projections.c — the views' shared parts (cmd_doctor.c and
- * cmd_memory.c are views too) */
+/* cli/view.c — the views' shared parts (cmd_projections.c, cmd_doctor.c,
+ * cmd_memory.c) */
 struct vargs {
     uint64_t at_size;    /* 0 = now */
     const char *at_time; /* --at TIME, resolved once the ledger is open */
@@ -223,6 +229,8 @@ int cli_view_cmd(struct cli *c, int argc, char **argv, int view, int npos,
                  void (*human_one)(struct cli *c, json_t *rows));
 int cli_view_run(struct cli *c, int view, struct vargs *va, const char *filter,
                  void (*human)(struct cli *c, json_t *rows));
+/* The horizon of the ledger cli_view_run last read (0: nothing pruned). */
+extern uint64_t cli_view_horizon;
 
 /* cli/cmd_core.c — what the event commands share (cmd_ingest.c,
  * cmd_verify.c, cmd_stats.c, cmd_keys.c) */
@@ -238,11 +246,11 @@ void cli_print_seq(struct cli *c, uint64_t seq, const char *what);
  * 0, LDG_ENOMEM, LDG_ETOOBIG, LDG_EIO. */
 int cli_read_all(FILE *f, size_t max, char **out, size_t *len);
 
-/* cli/cmd_query.c: an event's seq as a bundle's events.jsonl has it
+/* cli/bundle.c: an event's seq as a bundle's events.jsonl has it
  * ("?" if it has none; buf holds it when it is a number). */
 const char *cli_bundle_seq(const json_t *e, char buf[24]);
 
-/* cli/cmd_query_from.c: query --deps's terms for TERMS (*out, *nout;
+/* cli/bundle.c: query --deps's terms for TERMS (*out, *nout;
  * *store owns the new strings), and query --bundle's matches (fmt an
  * enum ldg_query_format). Each 0 or an exit code (said). */
 struct ldg_query;
@@ -252,7 +260,7 @@ int cli_query_bundle(struct cli *c, const struct cli_bundle_args *ba,
                      const struct ldg_query *q, int fmt, uint32_t fields,
                      uint64_t limit, int reverse);
 
-/* cli/cmd_serve_said.c: `ledger serve --status` (the exit code), and the
+/* cli/serve_said.c: `ledger serve --status` (the exit code), and the
  * server's last words on stderr (and the OTLP receiver's, otlp not NULL). */
 struct ldg_serve_stats;
 struct ldg_otlp_stats;

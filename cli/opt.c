@@ -15,6 +15,8 @@
 
 #include "cli/cli.h"
 
+const struct cli_command *const *cli_commands;
+
 #define ID_DIR 0x10001 /* --dir: handled here, never returned */
 #define ID_NOPAGER 0x10002
 #define ID_COLOR 0x10003
@@ -316,6 +318,20 @@ synopsis(FILE *f, const struct cli_command *cmd, int col, int indent)
         }
     }
     fputc('\n', f);
+}
+
+int
+cli_one_seq(struct cli *c, int argc, char **argv, int ind, const char *what,
+            uint64_t *seq)
+{
+    if (ind >= argc)
+        return cli_usage_err(c, "SEQ is required: %s", what);
+    if (ind + 1 != argc)
+        return cli_usage_err(c, "one SEQ at a time ('%s' after '%s')",
+                             argv[ind + 1], argv[ind]);
+    if (cli_parse_u64(argv[ind], seq) < 0)
+        return cli_usage_err(c, "'%s' is not a sequence number", argv[ind]);
+    return 0;
 }
 
 int

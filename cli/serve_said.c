@@ -1,5 +1,5 @@
 /*
- * cmd_serve_said.c — what `ledger serve` says of itself: --status (from
+ * serve_said.c — what `ledger serve` says of itself: --status (from
  * its status file) and, when it stops, what it did.
  */
 #include <string.h>

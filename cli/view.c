@@ -1,0 +1,359 @@
+/*
+ * view.c — what the views share (cmd_projections.c, cmd_doctor.c,
+ * cmd_memory.c): --at, the options, the rows printed, a plan's timeline.
+ */
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "pipeline/pipeline.h"
+#include "projections/projections.h"
+#include "query/query.h"
+
+int
+cli_view_prepare(struct cli *c)
+{
+    int rc = cli_check_output(c, NULL);
+    return rc != 0 ? rc : cli_resolve_dir(c) != 0 ? EX_USAGE : 0;
+}
+
+int
+cli_view_at_opt(struct cli *c, const char *value, struct vargs *va)
+{
+    uint64_t seq;
+    if (cli_parse_u64(value, &seq) == 0 && seq != UINT64_MAX) {
+        va->at_size = seq + 1;
+        va->at_time = NULL;
+        return 0;
+    }
+    /* a time, in query's grammar: checked now, resolved later */
+    if (ldg_query_parse_time(value, UINT64_C(1) << 62, &seq, NULL, 0) < 0)
+        return cli_usage_err(c,
+                             "--at: '%s' is neither a sequence number "
+                             "nor a time ('2026-11-22 09:39', '-1h', "
+                             "'yesterday', RFC 3339)",
+                             value);
+    va->at_time = value;
+    return 0;
+}
+
+/* Parses argv against c->command's table: options, then at most max_pos
+ * positionals into pos. 0; -1 after --help (the caller returns 0); or the
+ * exit code of a usage error. */
+int
+cli_view_parse(struct cli *c, int argc, char **argv, struct vargs *va,
+               const char **pos, int max_pos)
+{
+    struct cli_args a;
+    int ch, n = 0, i;
+
+    cli_args_init(&a, c, argc, argv);
+    while ((ch = cli_args_next(&a)) > 0) {
+        switch (ch) {
+        case 'A':
+            if ((i = cli_view_at_opt(c, a.value, va)) != 0)
+                return i;
+            break;
+        case 'p':
+            va->pack = a.value;
+            break;
+        case 'c':
+            va->check = 1;
+            break;
+        default:
+            i = cli_bundle_opt(c, &va->ba, ch, a.value);
+            if (i < 0)
+                return -i;
+            if (i == 0)
+                return cli_usage(c);
+        }
+    }
+    if (ch < 0)
+        return a.exit == EX_OK ? -1 : a.exit;
+    if (va->ba.file == NULL && (va->ba.have_key || va->ba.insecure))
+        return cli_usage_err(c, "--trusted-key and "
+                                "--insecure-trust-bundle-key go with "
+                                "--bundle FILE");
+    for (i = a.ind; i < argc; i++) {
+        if (n >= max_pos)
+            return cli_usage(c);
+        pos[n++] = argv[i];
+    }
+    return cli_view_prepare(c);
+}
+
+/* cli_view_parse()'s answer as the command's exit code. */
+
+const char *
+cli_view_js(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "-";
+}
+
+void
+cli_view_rows(struct cli *c, json_t *rows)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r) cli_print_json(c, json_incref(r));
+}
+
+int
+cli_view_fail(struct cli *c, struct ldg_ledger *l, int rc)
+{
+    const char *m = ldg_errmsg(l);
+    cli_err(c, "%s", m && m[0] ? m : ldg_strerror(rc));
+    return cli_exit_code(rc);
+}
+
+/* Warns on stderr when the answer had to be computed from the log
+ * because the store is not this code's version or is behind. */
+void
+cli_view_warn_stale(struct cli *c, struct ldg_ledger *l, const struct vargs *va)
+{
+    json_t *list = NULL, *o;
+    size_t i;
+    if (va->at_size != 0 || ldg_projections_list(l, 0, &list) < 0)
+        return;
+    json_array_foreach(list, i, o)
+    {
+        if (json_is_true(json_object_get(o, "current")))
+            continue;
+        fprintf(stderr,
+                "ledger %s: note: projection %s is not current in "
+                "the store (computed from the log for this answer; "
+                "`ledger rebuild` fixes the store)\n",
+                c->cmd, cli_view_js(o, "name"));
+        break;
+    }
+    json_decref(list);
+}
+
+/*
+ * --at TIME: the state as of the last event at or before TIME, found with
+ * the time index (a reverse query bounded by TIME). 0 or an exit code.
+ */
+int
+cli_view_at(struct cli *c, struct ldg_ledger *l, struct vargs *va)
+{
+    struct ldg_query *q = NULL;
+    struct ldg_query_iter *it = NULL;
+    struct ldg_txn *t = NULL;
+    struct ldg_event ev;
+    char err[512];
+    int rc;
+
+    if (va->at_time == NULL)
+        return 0;
+    rc = ldg_query_compile(&q, 0, NULL, NULL, va->at_time, err, sizeof err);
+    if (rc < 0) {
+        cli_err(c, "--at: %s", err);
+        return EX_USAGE;
+    }
+    if ((rc = ldg_txn_begin(l, LDG_TXN_READ, &t)) == 0 &&
+        (rc = ldg_query_iter_new(&it, q, t, LDG_QUERY_REVERSE)) == 0)
+        rc = ldg_query_iter_next(it, &ev);
+    if (rc == 0)
+        va->at_size = ev.seq + 1;
+    if (rc == LDG_ENOTFOUND && it != NULL) {
+        /* a pruned ledger: the last event at or before TIME may be
+         * pruned. At or after the last pruned event's time, that is the
+         * horizon's state, which the ledger keeps; before it, it is in an
+         * archive. */
+        struct ldg_query_stats st;
+        struct ldg_horizon h;
+        uint64_t at_ns;
+        ldg_query_iter_stats(it, &st);
+        if (st.reached_pruned && ldg_horizon(l, &h) == 0) {
+            if (ldg_query_parse_time(va->at_time, ldg_now_wall_ns(), &at_ns,
+                                     err, sizeof err) == 0 &&
+                at_ns >= h.ts_ns)
+                va->at_size = h.seq, rc = 0;
+            else
+                rc = LDG_EPRUNED;
+            ldg_horizon_release(&h);
+        }
+    }
+    ldg_query_iter_free(it);
+    ldg_txn_abort(t);
+    ldg_query_free(q);
+    if (rc == LDG_EPRUNED) {
+        char what[300];
+        snprintf(what, sizeof what,
+                 "--at %s: the state at that time is before the horizon, "
+                 "and no state before it is kept (the events are in the "
+                 "archive, which carries the state at its end; the "
+                 "earliest state here is the one at the horizon: --at the "
+                 "last pruned event's seq)",
+                 va->at_time);
+        if (!cli_pruned(c, l, what))
+            cli_err(c, "%s", what);
+        return EX_NOINPUT;
+    }
+    if (rc == LDG_ENOTFOUND) {
+        cli_err(c, "--at %s: the log has no event at or before that time",
+                va->at_time);
+        return EX_NOINPUT;
+    }
+    if (rc < 0)
+        return cli_view_fail(c, l, rc);
+    return 0;
+}
+
+uint64_t cli_view_horizon;
+
+int
+cli_view_run(struct cli *c, int view, struct vargs *va, const char *filter,
+             void (*human)(struct cli *c, json_t *rows))
+{
+    struct ldg_view_opts vo;
+    struct ldg_ledger *l = NULL;
+    json_t *rows = NULL;
+    int rc;
+
+    if ((rc = cli_open(c, 1, &l)) != 0)
+        return rc;
+    if ((rc = cli_view_at(c, l, va)) != 0) {
+        ldg_close(l);
+        return rc;
+    }
+    memset(&vo, 0, sizeof vo);
+    vo.at_size = va->at_size;
+    vo.filter = filter;
+    vo.progress = cli_progress;
+    vo.progress_ctx = c;
+    rc = ldg_projections_view(l, view, &vo, &rows);
+    if (c->progress && va->at_size)
+        cli_progress_done(c);
+    if (rc < 0) {
+        rc = cli_view_fail(c, l, rc);
+        ldg_close(l);
+        return rc;
+    }
+    cli_view_warn_stale(c, l, va);
+    {
+        /* a pruned ledger: the human views point into the archive for
+         * states before the horizon */
+        struct ldg_horizon h;
+        cli_view_horizon = 0;
+        if (ldg_horizon(l, &h) == 0) {
+            cli_view_horizon = h.seq;
+            ldg_horizon_release(&h);
+        }
+    }
+    if (c->out == OUT_HUMAN)
+        human(c, rows);
+    else
+        cli_view_rows(c, rows);
+    /* On a terminal an empty table says so under its header, as
+     * systemctl's legend does ("0 loaded units listed"); piped, the
+     * header alone is the answer. */
+    if (c->out == OUT_HUMAN && c->tty_out && json_array_size(rows) == 0) {
+        if (va->at_size != 0)
+            printf("(none as of event %llu)\n",
+                   (unsigned long long)(va->at_size - 1));
+        else
+            printf("(none recorded in the ledger yet)\n");
+    }
+    json_decref(rows);
+    ldg_close(l);
+    return EX_OK;
+}
+
+int
+cli_view_cmd(struct cli *c, int argc, char **argv, int view, int npos,
+             void (*human)(struct cli *c, json_t *rows),
+             void (*human_one)(struct cli *c, json_t *rows))
+{
+    struct vargs va = {0};
+    const char *pos[1] = {NULL};
+    int rc = cli_view_parse(c, argc, argv, &va, npos ? pos : NULL, npos);
+    if (rc != 0)
+        return PARSED(rc);
+    return cli_view_run(c, view, &va, npos ? pos[0] : va.pack,
+                        pos[0] && human_one ? human_one : human);
+}
+
+long long
+cli_view_ji(const json_t *o, const char *a, const char *b)
+{
+    return (long long)json_integer_value(
+        json_object_get(json_object_get(o, a), b));
+}
+
+/* ---------------------------------------------------- a plan's timeline -- */
+
+int
+cli_plan_timeline_json(struct cli *c, json_t *tl)
+{
+    char *text = NULL;
+    int rc;
+
+    if (!json_is_object(tl)) {
+        cli_err(c, "the bundle's timeline.json has no plan timeline");
+        return EX_DATAERR;
+    }
+    if (c->out != OUT_HUMAN) {
+        cli_print_json(c, json_incref(tl));
+        return EX_OK;
+    }
+    rc = ldg_pipeline_timeline_text(tl, &text);
+    if (rc < 0) {
+        cli_err(c, "%s", ldg_strerror(rc));
+        return cli_exit_code(rc);
+    }
+    for (const char *p = text; *p;) {
+        size_t n = strcspn(p, "\n");
+        int bad = c->color && p[0] == '!';
+        cli_line(c, p, n, 4, bad ? cli_paint(c->color, CLI_PAINT_FAIL) : NULL,
+                 bad ? cli_paint(c->color, CLI_PAINT_OFF) : NULL);
+        p += n;
+        if (*p == '\n')
+            p++;
+    }
+    free(text);
+    return EX_OK;
+}
+
+int
+cli_plan_terms(struct cli *c, struct ldg_ledger *l, const char *plan,
+               int no_context, size_t termsz, char **out, size_t *n,
+               json_t **tlout, char **text)
+{
+    json_t *tl = NULL, *e;
+    size_t i;
+    int rc = ldg_pipeline_timeline(l, plan, &tl);
+
+    *out = NULL;
+    *n = 0;
+    *tlout = NULL;
+    *text = NULL;
+    if (rc == 0 && (rc = ldg_pipeline_timeline_text(tl, text)) < 0)
+        ldg_set_errmsg(l, "plan %s: %s", plan, ldg_strerror(rc));
+    if (rc < 0) {
+        const char *m = ldg_errmsg(l);
+        cli_err(c, "%s", m && m[0] ? m : ldg_strerror(rc));
+        json_decref(tl);
+        return cli_exit_code(rc);
+    }
+    *out =
+        malloc((json_array_size(json_object_get(tl, "events")) + 1) * termsz);
+    if (*out == NULL) {
+        json_decref(tl);
+        free(*text);
+        *text = NULL;
+        return EX_OSERR;
+    }
+    json_array_foreach(json_object_get(tl, "events"), i, e)
+    {
+        const char *kind = json_string_value(json_object_get(e, "kind"));
+        if (no_context && kind != NULL && strcmp(kind, "context") == 0)
+            continue;
+        snprintf(*out + *n * termsz, termsz, "seq=%s",
+                 json_string_value(json_object_get(e, "seq")));
+        (*n)++;
+    }
+    *tlout = tl;
+    return 0;
+}
