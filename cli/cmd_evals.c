@@ -14,75 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "evals/evals.h"
-#include "projections/projections.h"
 #include "query/query.h"
-
-static int
-valid_target(const char *t)
-{
-    const char *colon = strchr(t, ':');
-    return colon && colon[1] &&
-           (strncmp(t, "route:", 6) == 0 || strncmp(t, "pack:", 5) == 0 ||
-            strncmp(t, "model:", 6) == 0);
-}
-
-/* The digest the runtime last reported for model (model.registered), and
- * whether those weights were ever hashed by `ledger model verify` and
- * matched: a new object {digest, verified} (digest may be null). The
- * library's model_at as of now (query/model_at.c). */
-static json_t *
-model_digest(struct ldg_ledger *l, const char *model)
-{
-    struct ldg_txn *t = NULL;
-    struct ldg_model_at m;
-
-    memset(&m, 0, sizeof m);
-    if (ldg_txn_begin(l, LDG_TXN_READ, &t) == 0 &&
-        ldg_query_model_at(t, model, UINT64_MAX, &m) < 0)
-        memset(&m, 0, sizeof m);
-    ldg_txn_abort(t);
-    return json_pack("{s:o, s:b}", "digest",
-                     m.known ? json_string(m.digest) : json_null(), "verified",
-                     m.verified);
-}
-
-static void
-new_eval_id(char *buf, size_t cap)
-{
-    uint8_t r[3] = {0};
-    char hx[7];
-    time_t now = time(NULL);
-    struct tm tm;
-    char ts[32];
-    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
-        uint64_t x = ldg_now_mono_ns();
-        memcpy(r, &x, sizeof r);
-    }
-    ldg_hex(hx, r, sizeof r);
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
-    snprintf(buf, cap, "E-%s-%s", ts, hx);
-}
-
-static int
-append(struct cli *c, struct ldg_ledger *l, const char *type, json_t *body,
-       uint64_t *seq)
-{
-    struct ldg_event_in in = {.type = type, .body = body};
-    int rc = ldg_append(l, &in, seq);
-    if (rc < 0) {
-        const char *m = ldg_errmsg(l);
-        cli_err(c, "cannot append %s: %s", type,
-                m && m[0] ? m : ldg_strerror(rc));
-    }
-    return rc;
-}
 
 /* ------------------------------------------------------------ eval run -- */
 
@@ -132,7 +68,7 @@ eval_check(struct cli *c, const char *target, const char *cand, const char *ep)
     if (!target || !cand || !ep)
         return cli_usage_err(c, "--target, --candidate and --endpoint are "
                                 "required");
-    if (!valid_target(target)) {
+    if (!ldg_eval_target_valid(target)) {
         cli_err(c,
                 "--target: '%s' is not route:NAME, pack:NAME or "
                 "model:NAME",
@@ -155,8 +91,8 @@ cmd_eval(struct cli *c, int argc, char **argv)
     struct ldg_eval_suite *s = NULL;
     struct ldg_ledger *l = NULL;
     struct ldg_eval_report rep = {0};
-    char err[1024], eval_id[64];
-    json_t *md = NULL, *started = NULL, *result = NULL;
+    char err[1024];
+    json_t *result = NULL;
     struct cli_args a;
 
     cli_args_init(&a, c, argc, argv);
@@ -215,26 +151,6 @@ cmd_eval(struct cli *c, int argc, char **argv)
         cli_err(c, "%s", err);
         return cli_exit_code(rc);
     }
-    if ((rc = cli_open(c, 0, &l)) != 0) {
-        ldg_eval_suite_free(s);
-        return rc;
-    }
-    md = model_digest(l, cand);
-    const char *cdig = json_string_value(json_object_get(md, "digest"));
-    new_eval_id(eval_id, sizeof eval_id);
-    started = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:o, s:O, s:s, s:s, s:I, s:I}", "eval_id",
-        eval_id, "suite", ldg_eval_suite_name(s), "target", target, "candidate",
-        cand, "suite_digest", ldg_eval_suite_digest(s), "suite_version",
-        ldg_eval_suite_version(s) ? json_string(ldg_eval_suite_version(s))
-                                  : json_null(),
-        "candidate_digest", json_object_get(md, "digest"), "endpoint", ep,
-        "harness", LDG_EVAL_HARNESS, "cases_total",
-        (json_int_t)ldg_eval_suite_cases(s), "concurrency", (json_int_t)conc);
-    if (!started || append(c, l, LDG_EV_EVAL_STARTED, started, NULL) < 0) {
-        ex = EX_IOERR;
-        goto out;
-    }
     struct ldg_eval_run_opts o = {
         .endpoint = ep,
         .model = cand,
@@ -245,24 +161,23 @@ cmd_eval(struct cli *c, int argc, char **argv)
     };
     if (keyenv && !o.api_key) {
         cli_err(c, "--api-key-env: %s is not set", keyenv);
-        ex = EX_USAGE;
-        goto out;
+        ldg_eval_suite_free(s);
+        return EX_USAGE;
     }
-    rc = ldg_eval_run(s, &o, &rep, err, sizeof err);
+    if ((rc = cli_open(c, 0, &l)) != 0) {
+        ldg_eval_suite_free(s);
+        return rc;
+    }
+    uint64_t seq = 0;
+    rc = ldg_eval_record(l, s, &o, target, &rep, &result, &seq);
     if (rc < 0) {
-        cli_err(c, "%s", err);
+        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
         ex = cli_exit_code(rc);
         goto out;
     }
-    result = ldg_eval_result_body(s, &o, &rep, eval_id, target, cand, cdig);
-    if (result)
-        json_object_set(result, "candidate_verified",
-                        json_object_get(md, "verified"));
-    uint64_t seq = 0;
-    if (!result || append(c, l, LDG_EV_EVAL_RESULT, result, &seq) < 0) {
-        ex = EX_IOERR;
-        goto out;
-    }
+    const char *eval_id = json_string_value(json_object_get(result, "eval_id"));
+    const char *cdig =
+        json_string_value(json_object_get(result, "candidate_digest"));
     if (c->out != OUT_HUMAN) {
         json_object_set_new(result, "seq", ldg_json_u64(seq));
         cli_print_json(c, json_incref(result));
@@ -283,8 +198,6 @@ cmd_eval(struct cli *c, int argc, char **argv)
     }
     ex = rep.threshold_passed ? EX_OK : EX_VERIFY;
 out:
-    json_decref(md);
-    json_decref(started);
     json_decref(result);
     ldg_eval_report_release(&rep);
     ldg_eval_suite_free(s);
@@ -335,7 +248,7 @@ cmd_evals(struct cli *c, int argc, char **argv)
         return a.exit;
     if (a.ind != argc)
         return cli_usage_err(c, "unexpected argument '%s'", argv[a.ind]);
-    if (target && !valid_target(target)) {
+    if (target && !ldg_eval_target_valid(target)) {
         cli_err(c,
                 "--target: '%s' is not route:NAME, pack:NAME or "
                 "model:NAME",
@@ -473,54 +386,13 @@ const struct cli_command cli_cmd_promote = {
     "ledger promote route:qa qwen2.5:7b --eval E-20261122T101500Z-3fa9c1\n",
     0};
 
-/* Does the log hold an eval.result of eval_id? 1 yes; 0 no, with why
- * saying whether the eval is unknown or has not finished; < 0 an error. */
-static int
-eval_has_result(struct ldg_ledger *l, const char *eval_id, char *why,
-                size_t cap)
-{
-    char t1[] = "type=eval.result", t2[] = "type=eval.started", id[600];
-    char *terms[] = {t1, t2, id}, err[256];
-    struct ldg_query *q = NULL;
-    struct ldg_query_iter *it = NULL;
-    struct ldg_txn *t = NULL;
-    struct ldg_event ev;
-    int rc, started = 0, result = 0;
-
-    snprintf(id, sizeof id, "body.eval_id=%s", eval_id);
-    rc = ldg_query_compile(&q, 3, terms, NULL, NULL, err, sizeof err);
-    if (rc == 0)
-        rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
-    if (rc == 0)
-        rc = ldg_query_iter_new(&it, q, t, 0);
-    while (rc == 0 && !result && (rc = ldg_query_iter_next(it, &ev)) == 0) {
-        result |= strcmp(ev.type, LDG_EV_EVAL_RESULT) == 0;
-        started |= strcmp(ev.type, LDG_EV_EVAL_STARTED) == 0;
-    }
-    if (rc == LDG_ENOTFOUND || result)
-        rc = 0;
-    ldg_query_iter_free(it);
-    ldg_txn_abort(t);
-    ldg_query_free(q);
-    if (rc < 0)
-        return rc;
-    if (!result)
-        snprintf(why, cap,
-                 started ? "eval %s has started but has no result yet"
-                         : "no eval %s in the log (`ledger evals` lists "
-                           "them)",
-                 eval_id);
-    return result;
-}
-
 int
 cmd_promote(struct cli *c, int argc, char **argv)
 {
     const char *eval_id = NULL, *reason = NULL;
     int force = 0, ch, rc, ex;
     struct ldg_ledger *l = NULL;
-    char why[512];
-    json_t *body = NULL, *md = NULL;
+    json_t *body = NULL;
     uint64_t seq = 0;
     struct cli_args a;
 
@@ -546,80 +418,41 @@ cmd_promote(struct cli *c, int argc, char **argv)
         return cli_usage_err(c, "--eval ID is required");
     if (a.ind + 2 != argc)
         return cli_usage_err(c, "give TARGET and CANDIDATE");
-    const char *target = argv[a.ind], *cand = argv[a.ind + 1];
-    if (!valid_target(target)) {
+    struct ldg_promotion p = {argv[a.ind], argv[a.ind + 1], eval_id, reason,
+                              force};
+    if (!ldg_eval_target_valid(p.target)) {
         cli_err(c, "TARGET '%s' is not route:NAME, pack:NAME or model:NAME",
-                target);
+                p.target);
         return EX_USAGE;
     }
     if ((rc = cli_view_prepare(c)) != 0 || (rc = cli_open(c, 0, &l)) != 0)
         return rc;
-    /* An eval id that names no result (a typo, an eval still running)
-     * decides nothing: refused, nothing written, --force or not. */
-    rc = eval_has_result(l, eval_id, why, sizeof why);
-    if (rc <= 0) {
-        if (rc < 0)
-            cli_err(c, "cannot look up eval %s: %s", eval_id, ldg_strerror(rc));
-        else
-            cli_err(c, "--eval: %s; nothing was written", why);
-        ldg_close(l);
-        return rc < 0 ? cli_exit_code(rc) : EX_NOINPUT;
-    }
-    rc = ldg_projections_gate(l, target, cand, eval_id, why, sizeof why);
-    if (rc < 0) {
-        const char *m = ldg_errmsg(l);
-        cli_err(c, "cannot apply the gate: %s",
-                m && m[0] ? m : ldg_strerror(rc));
-        ldg_close(l);
-        return cli_exit_code(rc);
-    }
-    md = model_digest(l, cand);
-    if (rc == 1 || force) {
-        body = json_pack("{s:s, s:s, s:s, s:O, s:O}", "target", target,
-                         "candidate", cand, "eval_id", eval_id,
-                         "candidate_digest", json_object_get(md, "digest"),
-                         "candidate_verified", json_object_get(md, "verified"));
-        if (body && rc == 0) {
-            json_object_set_new(body, "forced", json_true());
-            json_object_set_new(body, "gate_failed", json_string(why));
-        }
-        if (body && reason)
-            json_object_set_new(body, "reason", json_string(reason));
-        if (!body || append(c, l, LDG_EV_PROMOTION_PROMOTED, body, &seq) < 0) {
-            ex = EX_IOERR;
-            goto out;
-        }
-        if (rc == 0)
-            fprintf(stderr,
-                    "ledger promote: gate does not hold (%s); promoted "
-                    "anyway (--force), recorded as ungated\n",
-                    why);
-        ex = EX_OK;
-    } else {
-        body = json_pack("{s:s, s:s, s:s, s:s}", "target", target, "candidate",
-                         cand, "reason", why, "eval_id", eval_id);
-        if (!body || append(c, l, LDG_EV_PROMOTION_REJECTED, body, &seq) < 0) {
-            ex = EX_IOERR;
-            goto out;
-        }
-        cli_err(c, "rejected: %s (promotion.rejected at seq %llu)", why,
+    rc = ldg_eval_promote(l, &p, &body, &seq);
+    if (rc == LDG_ENOTFOUND)
+        cli_err(c, "--eval: %s; nothing was written", ldg_errmsg(l));
+    else if (rc < 0)
+        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+    else if (rc == 1)
+        cli_err(c, "rejected: %s (promotion.rejected at seq %llu)",
+                json_string_value(json_object_get(body, "reason")),
                 (unsigned long long)seq);
-        ex = EX_VERIFY;
-    }
-    if (c->out != OUT_HUMAN) {
+    else if (json_is_true(json_object_get(body, "forced")))
+        fprintf(stderr,
+                "ledger promote: gate does not hold (%s); promoted "
+                "anyway (--force), recorded as ungated\n",
+                json_string_value(json_object_get(body, "gate_failed")));
+    ex = rc < 0 ? cli_exit_code(rc) : rc == 1 ? EX_VERIFY : EX_OK;
+    if (rc >= 0 && c->out != OUT_HUMAN) {
         json_object_set_new(body, "seq", ldg_json_u64(seq));
         json_object_set_new(body, "type",
-                            json_string(ex == EX_OK
-                                            ? LDG_EV_PROMOTION_PROMOTED
-                                            : LDG_EV_PROMOTION_REJECTED));
+                            json_string(rc == 0 ? LDG_EV_PROMOTION_PROMOTED
+                                                : LDG_EV_PROMOTION_REJECTED));
         cli_print_json(c, json_incref(body));
-    } else if (ex == EX_OK) {
-        printf("promoted %s on %s (eval %s), seq %llu\n", cand, target, eval_id,
-               (unsigned long long)seq);
+    } else if (rc == 0) {
+        printf("promoted %s on %s (eval %s), seq %llu\n", p.candidate, p.target,
+               eval_id, (unsigned long long)seq);
     }
-out:
     json_decref(body);
-    json_decref(md);
     ldg_close(l);
     return ex;
 }
@@ -652,7 +485,7 @@ cmd_rollback(struct cli *c, int argc, char **argv)
     const char *to = NULL, *reason = NULL;
     int ch, rc, ex = EX_OK;
     struct ldg_ledger *l = NULL;
-    json_t *rows = NULL, *body = NULL;
+    json_t *body = NULL;
     uint64_t seq = 0;
     struct cli_args a;
 
@@ -676,54 +509,27 @@ cmd_rollback(struct cli *c, int argc, char **argv)
     if (a.ind + 1 != argc)
         return cli_usage_err(c, "give one TARGET");
     const char *target = argv[a.ind];
-    if (!valid_target(target)) {
+    if (!ldg_eval_target_valid(target)) {
         cli_err(c, "TARGET '%s' is not route:NAME, pack:NAME or model:NAME",
                 target);
         return EX_USAGE;
     }
     if ((rc = cli_view_prepare(c)) != 0 || (rc = cli_open(c, 0, &l)) != 0)
         return rc;
-    if (!to) {
-        size_t i;
-        json_t *r;
-        rc = ldg_projections_view(l, LDG_VIEW_PROMOTIONS, NULL, &rows);
-        if (rc < 0) {
-            cli_err(c, "%s", ldg_strerror(rc));
-            ex = cli_exit_code(rc);
-            goto out;
-        }
-        json_array_foreach(rows, i, r)
-        {
-            if (strcmp(json_string_value(json_object_get(r, "target")),
-                       target) == 0)
-                to = json_string_value(json_object_get(
-                    json_object_get(r, "previous"), "candidate"));
-        }
-        if (!to) {
-            cli_err(c,
-                    "%s has no earlier promoted candidate to roll back "
-                    "to; give --to MODEL",
-                    target);
-            ex = EX_NOINPUT;
-            goto out;
-        }
-    }
-    body = json_pack("{s:s, s:s, s:s}", "target", target, "to", to, "reason",
-                     reason);
-    if (!body || append(c, l, LDG_EV_PROMOTION_ROLLED_BACK, body, &seq) < 0) {
-        ex = EX_IOERR;
-        goto out;
-    }
-    if (c->out != OUT_HUMAN) {
+    rc = ldg_eval_rollback(l, target, to, reason, &body, &seq);
+    if (rc < 0) {
+        cli_err(c, "%s%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc),
+                rc == LDG_ENOTFOUND ? "; give --to MODEL" : "");
+        ex = cli_exit_code(rc);
+    } else if (c->out != OUT_HUMAN) {
         json_object_set_new(body, "seq", ldg_json_u64(seq));
         cli_print_json(c, json_incref(body));
     } else {
-        printf("rolled back %s to %s, seq %llu\n", target, to,
+        printf("rolled back %s to %s, seq %llu\n", target,
+               json_string_value(json_object_get(body, "to")),
                (unsigned long long)seq);
     }
-out:
     json_decref(body);
-    json_decref(rows);
     ldg_close(l);
     return ex;
 }

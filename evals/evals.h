@@ -18,8 +18,13 @@
  * fields, wrong types, a duplicate id, a bad regex — is an error naming
  * FILE:LINE:COLUMN and the field.
  *
+ * And an eval recorded in a ledger, with what it decides (evals/record.c):
+ * eval.started and eval.result around a run, the promotion of a candidate
+ * on a target through the promotion gate, and a rollback.
+ *
  * Dependencies: ledger/ (codes, SHA-256), http/ (the requests), PCRE2
- * (in evals/assert.c only).
+ * (in evals/assert.c only); record.c reads query/ (evals and models by
+ * index) and projections/ (the gate, the promotions view).
  */
 #ifndef LDG_EVALS_H
 #define LDG_EVALS_H
@@ -134,5 +139,82 @@ json_t *ldg_eval_result_body(const struct ldg_eval_suite *s,
                              const char *eval_id, const char *target,
                              const char *candidate,
                              const char *candidate_digest);
+
+/* ----------------------------------------------------------- promotion -- */
+
+struct ldg_ledger;
+
+/* 1 if target is one an eval, a promotion or a rollback can be for:
+ * "route:NAME", "pack:NAME" or "model:NAME" (NAME not empty); else 0
+ * (also for NULL). */
+int ldg_eval_target_valid(const char *target);
+
+/* The candidate's weights as the log knows them now, as eval.result and
+ * promotion.promoted record them: a new object {"digest": the digest of
+ * the latest model.registered for model, or null; "verified": whether a
+ * model.verified hashed those weights and they matched}. NULL on
+ * ENOMEM. Reads through its own read transaction. */
+json_t *ldg_eval_candidate(struct ldg_ledger *l, const char *model);
+
+/*
+ * Runs suite s as ldg_eval_run does and records it: eval.started (a new
+ * eval id "E-<UTC time>-<6 hex>", the suite's name, version and digest,
+ * target, candidate o->model and its digest as registered, endpoint,
+ * harness, cases_total, concurrency) before the first request, then
+ * eval.result (ldg_eval_result_body, with candidate_verified). 0 with
+ * *rep filled (ldg_eval_report_release it; rep->threshold_passed says
+ * whether the suite passed), *result the eval.result body (new reference)
+ * and *seq its sequence number. LDG_EINVAL for a NULL argument or a target
+ * ldg_eval_target_valid refuses (nothing written); other negative codes
+ * when an append or the run fails (eval.started may then stand alone, as
+ * for an eval still running); ldg_errmsg(l) says why.
+ */
+int ldg_eval_record(struct ldg_ledger *l, const struct ldg_eval_suite *s,
+                    const struct ldg_eval_run_opts *o, const char *target,
+                    struct ldg_eval_report *rep, json_t **result,
+                    uint64_t *seq);
+
+/* A promotion asked for (strings borrowed for the call). */
+struct ldg_promotion {
+    const char *target;    /* route:NAME, pack:NAME or model:NAME */
+    const char *candidate; /* the model promoted */
+    const char *eval_id;   /* the eval that justifies it */
+    const char *reason;    /* recorded when not NULL */
+    int force; /* promote even when the gate fails: recorded ungated */
+};
+
+/*
+ * Decides a promotion and records the decision. The gate
+ * (ldg_projections_gate: the eval passed, is for this target and
+ * candidate, and is no worse than the current promoted candidate's in
+ * pass rate, p50 latency and policy violations) decides:
+ *   0  promotion.promoted appended: the gate held, or it failed and
+ *      p->force is set (then the body has "forced": true and
+ *      "gate_failed": why, and the promotions view marks it ungated);
+ *      the body carries candidate_digest and candidate_verified
+ *      (ldg_eval_candidate);
+ *   1  the gate failed: promotion.rejected appended, its "reason" why.
+ * *body gets the appended body (new reference: json_decref it) and *seq
+ * its sequence number. Refused with nothing written, forced or not:
+ * LDG_EINVAL for a NULL argument or a target ldg_eval_target_valid
+ * refuses; LDG_ENOTFOUND when p->eval_id names no eval.result in the log
+ * (an unknown eval, or one started and not finished). Other negative
+ * codes for a failed read or append. On every failure ldg_errmsg(l) says
+ * why ("no eval E-1 in the log (`ledger evals` lists them)").
+ */
+int ldg_eval_promote(struct ldg_ledger *l, const struct ldg_promotion *p,
+                     json_t **body, uint64_t *seq);
+
+/*
+ * Rolls target back: appends promotion.rolled_back {target, to, reason},
+ * to being the given model, or when NULL the candidate promoted before the
+ * current one (the promotions view's "previous"). 0 with *body (new
+ * reference) and *seq. Nothing written on failure: LDG_EINVAL for a bad
+ * target, an empty or NULL reason or a NULL out pointer; LDG_ENOTFOUND
+ * when to is NULL and target has no earlier promoted candidate; other
+ * negative codes for a failed read or append; ldg_errmsg(l) says why.
+ */
+int ldg_eval_rollback(struct ldg_ledger *l, const char *target, const char *to,
+                      const char *reason, json_t **body, uint64_t *seq);
 
 #endif

@@ -320,6 +320,7 @@ int ldg_unhex_prefix(uint8_t *out, size_t n, const char *hex);
 #define LDG_CMD_PLANS "ledger plans"
 #define LDG_CMD_DOCTOR_BUNDLE "ledger doctor --bundle %s"
 #define LDG_CMD_GATES "ledger gates"
+#define LDG_CMD_EVALS "ledger evals"
 #define LDG_CMD_TILES "ledger tiles"
 #define LDG_CMD_MEMORY_PURGE "ledger memory purge --prefix %.16s --reason "
 #define LDG_CMD_WITNESS_INIT "ledger witness init"
@@ -363,6 +364,7 @@ int ldg_unhex_prefix(uint8_t *out, size_t n, const char *hex);
     X(LDG_CMD_PLANS)                                                           \
     X(LDG_CMD_DOCTOR_BUNDLE)                                                   \
     X(LDG_CMD_GATES)                                                           \
+    X(LDG_CMD_EVALS)                                                           \
     X(LDG_CMD_TILES)                                                           \
     X(LDG_CMD_MEMORY_PURGE)                                                    \
     X(LDG_CMD_WITNESS_INIT)                                                    \
