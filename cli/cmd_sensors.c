@@ -21,30 +21,6 @@ sv(const json_t *o, const char *k)
     return s != NULL ? s : "?";
 }
 
-/* The body of the latest model.registered for model (new ref) or NULL. */
-static json_t *
-registered(struct ldg_ledger *l, const char *model)
-{
-    struct ldg_query *q = NULL;
-    struct ldg_query_iter *it = NULL;
-    struct ldg_txn *t = NULL;
-    struct ldg_event ev;
-    json_t *body = NULL;
-    char err[256], ty[] = "type=model.registered", subj[LDG_SUBJECT_MAX + 16];
-    char *terms[] = {ty, subj};
-    snprintf(subj, sizeof subj, "subject=model:%s", model);
-    if (ldg_query_compile(&q, 2, terms, NULL, NULL, err, sizeof err) < 0)
-        return NULL;
-    if (ldg_txn_begin(l, LDG_TXN_READ, &t) == 0 &&
-        ldg_query_iter_new(&it, q, t, LDG_QUERY_REVERSE) == 0 &&
-        ldg_query_iter_next(it, &ev) == 0)
-        ldg_body_get(t, ev.seq, &body);
-    ldg_query_iter_free(it);
-    ldg_txn_abort(t);
-    ldg_query_free(q);
-    return body;
-}
-
 /* -------------------------------------------------------- model verify -- */
 
 enum { OPT_MODEL = 256, OPT_EXPECT, OPT_OLLAMA };
@@ -83,91 +59,28 @@ const struct cli_command cli_cmd_model = {
     "ledger model verify m.gguf --model m --expect \"$DIGEST\"\n",
     0};
 
-/* model verify NAME of an Ollama model: its manifest and weights blob
- * (in odir, else Ollama's own directory) against each other and against
- * the registered digest (or expect), into body. 0, or the exit code. */
-static int
-model_ollama(struct cli *c, const json_t *reg, const char *arg,
-             const char *expect, const char *odir, json_t *body,
-             char digest[72], uint64_t *bytes, int *ok)
-{
-    struct ldg_ollama_model om;
-    char err[1024], dirbuf[4096];
-    int rc;
-
-    if (!odir) {
-        if (ldg_ollama_models_dir(dirbuf, sizeof dirbuf) < 0) {
-            cli_err(c, "cannot tell where Ollama's models are: give "
-                       "--ollama-dir or set OLLAMA_MODELS");
-            return EX_USAGE;
-        }
-        odir = dirbuf;
-    }
-    rc = ldg_ollama_resolve(odir, arg, &om, err, sizeof err);
-    if (rc < 0) {
-        cli_err(c, "%s", err);
-        return rc == LDG_ENOTFOUND ? EX_NOINPUT : cli_exit_code(rc);
-    }
-    rc = ldg_file_sha256(om.blob_path, digest, bytes, cli_progress, c, err,
-                         sizeof err);
-    cli_progress_done(c);
-    if (rc < 0) {
-        cli_err(c, "%s", err);
-        return rc == LDG_ENOTFOUND ? EX_NOINPUT : cli_exit_code(rc);
-    }
-    const char *want =
-        expect ? expect : json_string_value(json_object_get(reg, "digest"));
-    int blob_ok = ldg_digest_same(digest, om.layer_digest);
-    int man_ok = want ? ldg_digest_same(want, om.manifest_digest)
-                      : 1; /* nothing registered: the blob alone */
-    *ok = blob_ok && man_ok;
-    json_object_set_new(body, "path", json_string(om.blob_path));
-    json_object_set_new(body, "manifest", json_string(om.manifest_path));
-    json_object_set_new(body, "manifest_digest",
-                        json_string(om.manifest_digest));
-    json_object_set_new(body, "layer_digest", json_string(om.layer_digest));
-    json_object_set_new(body, "weights_digest", json_string(digest));
-    json_object_set_new(body, "expected",
-                        want ? json_string(want) : json_null());
-    /* The identity the runtime reports is the manifest's digest:
-     * record it (as registered) when the chain holds. */
-    json_object_set_new(body, "digest",
-                        json_string(*ok && want ? want : om.manifest_digest));
-    if (!blob_ok)
-        json_object_set_new(body, "detail",
-                            json_string("the weights blob does not hash to the "
-                                        "digest its manifest names"));
-    else if (!man_ok)
-        json_object_set_new(body, "detail",
-                            json_string("the manifest does not hash to the "
-                                        "registered digest (re-pointed or "
-                                        "re-pulled since it was registered)"));
-    return 0;
-}
-
 int
 cmd_model(struct cli *c, int argc, char **argv)
 {
-    const char *name = NULL, *expect = NULL, *odir = NULL;
+    struct ldg_model_verify_opts o = {.progress = cli_progress,
+                                      .progress_ctx = c};
     struct cli_args a;
     struct ldg_ledger *l = NULL;
-    struct stat st;
-    json_t *reg = NULL, *body = NULL;
-    char err[1024], digest[72];
-    uint64_t bytes = 0, seq = 0;
-    int ch, rc, ex = EX_OK, ok = 0;
+    json_t *body = NULL;
+    uint64_t seq = 0;
+    int ch, rc;
 
     cli_args_init(&a, c, argc, argv);
     while ((ch = cli_args_next(&a)) > 0) {
         switch (ch) {
         case OPT_MODEL:
-            name = a.value;
+            o.name = a.value;
             break;
         case OPT_EXPECT:
-            expect = a.value;
+            o.expect = a.value;
             break;
         case OPT_OLLAMA:
-            odir = a.value;
+            o.ollama_dir = a.value;
             break;
         default:
             return cli_usage(c);
@@ -182,107 +95,33 @@ cmd_model(struct cli *c, int argc, char **argv)
                                           : "missing subcommand (verify)");
     if (a.ind + 2 != argc)
         return cli_usage_err(c, "give one MODEL or FILE");
-    const char *arg = argv[a.ind + 1];
-    if (expect && !ldg_digest_same(expect, expect))
+    o.arg = argv[a.ind + 1];
+    if (o.expect && !ldg_digest_same(o.expect, o.expect))
         return cli_usage_err(c,
                              "--expect: '%s' is not a sha256 digest "
                              "(64 hex digits, optionally sha256:)",
-                             expect);
+                             o.expect);
     if ((rc = cli_view_prepare(c)) != 0 || (rc = cli_open(c, 0, &l)) != 0)
         return rc;
-
-    int is_file = stat(arg, &st) == 0 && S_ISREG(st.st_mode);
-    if (!is_file && strchr(arg, '/') && arg[0] == '/') {
-        cli_err(c, "%s: no such file", arg);
-        ex = EX_NOINPUT;
-        goto out;
-    }
-    body = json_object();
-    if (is_file) {
-        if (!name) {
-            const char *b = strrchr(arg, '/');
-            name = b ? b + 1 : arg;
-        }
-        reg = registered(l, name);
-        const char *want =
-            expect ? expect : json_string_value(json_object_get(reg, "digest"));
-        if (want == NULL) {
-            /* a model.verified with nothing compared would put a model
-             * into the registry that was never registered, for good */
-            cli_err(c,
-                    "%s: nothing to compare with: model '%s' is not "
-                    "registered; give --expect DIGEST, or --model NAME of a "
-                    "registered model (nothing was written)",
-                    arg, name);
-            ex = EX_USAGE;
-            goto out;
-        }
-        rc = ldg_file_sha256(arg, digest, &bytes, cli_progress, c, err,
-                             sizeof err);
-        cli_progress_done(c);
-        if (rc < 0) {
-            cli_err(c, "%s", err);
-            ex = cli_exit_code(rc);
-            goto out;
-        }
-        ok = ldg_digest_same(want, digest);
-        json_object_set_new(body, "path", json_string(arg));
-        json_object_set_new(body, "expected", json_string(want));
-        json_object_set_new(body, "digest", json_string(ok ? want : digest));
-        json_object_set_new(body, "weights_digest", json_string(digest));
-    } else {
-        name = name ? name : arg;
-        reg = registered(l, name);
-        const char *path = json_string_value(json_object_get(reg, "path"));
-        if (path && !expect) {
-            /* llama.cpp: the file the server said it loaded. */
-            const char *want =
-                json_string_value(json_object_get(reg, "digest"));
-            rc = ldg_file_sha256(path, digest, &bytes, cli_progress, c, err,
-                                 sizeof err);
-            cli_progress_done(c);
-            if (rc < 0) {
-                cli_err(c, "%s", err);
-                ex = cli_exit_code(rc);
-                goto out;
-            }
-            ok = want && ldg_digest_same(want, digest);
-            json_object_set_new(body, "path", json_string(path));
-            json_object_set_new(body, "expected",
-                                want ? json_string(want) : json_null());
-            json_object_set_new(body, "digest",
-                                json_string(ok ? want : digest));
-            json_object_set_new(body, "weights_digest", json_string(digest));
-        } else if ((ex = model_ollama(c, reg, arg, expect, odir, body, digest,
-                                      &bytes, &ok)) != 0) {
-            goto out;
-        }
-    }
-    json_object_set_new(body, "model", json_string(name));
-    json_object_set_new(body, "ok", json_boolean(ok));
-    json_object_set_new(body, "bytes", json_integer((json_int_t)bytes));
-    struct ldg_event_in in = {.type = LDG_EV_MODEL_VERIFIED, .body = body};
-    if ((rc = ldg_append(l, &in, &seq)) < 0) {
-        cli_err(c, "cannot append model.verified: %s",
-                ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
-        ex = cli_exit_code(rc);
-        goto out;
-    }
-    if (c->out != OUT_HUMAN) {
+    rc = ldg_model_verify(l, &o, &body, &seq);
+    cli_progress_done(c);
+    if (rc < 0) {
+        cli_err(c, "%s", ldg_errmsg(l)[0] ? ldg_errmsg(l) : ldg_strerror(rc));
+    } else if (c->out != OUT_HUMAN) {
         json_object_set_new(body, "seq", ldg_json_u64(seq));
         cli_print_json(c, json_incref(body));
     } else {
         const char *det = json_string_value(json_object_get(body, "detail"));
-        printf("%s: %s %s (%llu bytes)%s%s; seq %llu\n", name,
-               ok ? "OK" : "MISMATCH", digest, (unsigned long long)bytes,
+        printf("%s: %s %s (%lld bytes)%s%s; seq %llu\n",
+               json_string_value(json_object_get(body, "model")),
+               rc == 0 ? "OK" : "MISMATCH",
+               json_string_value(json_object_get(body, "weights_digest")),
+               (long long)json_integer_value(json_object_get(body, "bytes")),
                det ? ": " : "", det ? det : "", (unsigned long long)seq);
     }
-    ex = ok ? EX_OK : EX_VERIFY;
-out:
-    json_decref(reg);
     json_decref(body);
     ldg_close(l);
-    return ex;
+    return rc < 0 ? cli_exit_code(rc) : rc == 1 ? EX_VERIFY : EX_OK;
 }
 
 /* --------------------------------------------------------------- probe -- */

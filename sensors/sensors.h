@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 /* -------------------------------------------------------- Ollama store -- */
 
 /* Ollama's models directory: $OLLAMA_MODELS, else $HOME/.ollama/models.
@@ -45,11 +47,46 @@ int ldg_file_sha256(const char *path, char out[72], uint64_t *bytes,
  * "sha256:" from either and ignoring hex case; else 0. */
 int ldg_digest_same(const char *a, const char *b);
 
-/* --------------------------------------------------------------- probe -- */
-
-#include <jansson.h>
+/* ------------------------------------------------------- model verify -- */
 
 struct ldg_ledger;
+
+/* What `ledger model verify` is asked (strings borrowed for the call). */
+struct ldg_model_verify_opts {
+    const char *arg;        /* a regular file (weights, e.g. a GGUF), or a model
+                               name (an absolute path that is no file: not found) */
+    const char *name;       /* the model: a file's default is its base name, a
+                               name's is arg */
+    const char *expect;     /* the digest to compare with instead of the
+                               registered one, or NULL */
+    const char *ollama_dir; /* NULL: ldg_ollama_models_dir */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total); /* or NULL */
+    void *progress_ctx;
+};
+
+/*
+ * Hashes a model's weights, compares them and appends model.verified
+ * {model, ok, bytes, path, expected, digest, weights_digest, and for an
+ * Ollama model manifest, manifest_digest, layer_digest, detail}:
+ *   a file     is compared with expect, else the digest registered for
+ *              name; neither: refused (LDG_EINVAL, nothing written: a
+ *              model.verified of nothing would register the model);
+ *   a name     registered with a path (llama.cpp's /props) hashes that
+ *              file against the registered digest (unless expect);
+ *              otherwise Ollama's store: the manifest must hash to expect
+ *              or the registered digest, and its weights blob to the
+ *              digest the manifest names ("detail" says which failed).
+ * 0 when they match, 1 when not (both appended; *out the body, a new
+ * reference, *seq its sequence number). LDG_EINVAL for a bad expect or
+ * argument or no Ollama directory, LDG_ENOTFOUND when the weights are not
+ * found, LDG_EIO and the append's codes; nothing written then, and
+ * ldg_errmsg(l) says why. Reads the whole file: seconds per GB.
+ */
+int ldg_model_verify(struct ldg_ledger *l,
+                     const struct ldg_model_verify_opts *o, json_t **out,
+                     uint64_t *seq);
+
+/* --------------------------------------------------------------- probe -- */
 
 enum ldg_runtime_kind {
     LDG_RT_AUTO,     /* find out: /api/version, then /props, then /models */
