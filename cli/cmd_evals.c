@@ -288,26 +288,17 @@ cmd_evals(struct cli *c, int argc, char **argv)
             continue; /* erased */
         n++;
         if (c->out != OUT_HUMAN) {
-            json_t *row = json_pack(
-                "{s:o, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}",
-                "seq", ldg_json_u64(ev.seq), "eval_id",
-                json_object_get(b, "eval_id"), "target",
-                json_object_get(b, "target"), "candidate",
-                json_object_get(b, "candidate"), "suite",
-                json_object_get(b, "suite"), "passed",
-                json_object_get(b, "passed"), "cases_total",
-                json_object_get(b, "cases_total"), "cases_passed",
-                json_object_get(b, "cases_passed"), "metrics",
-                json_object_get(b, "metrics") ? json_object_get(b, "metrics")
-                                              : json_null(),
-                "policy_violations",
-                json_object_get(b, "policy_violations")
-                    ? json_object_get(b, "policy_violations")
-                    : json_null(),
-                "candidate_digest",
-                json_object_get(b, "candidate_digest")
-                    ? json_object_get(b, "candidate_digest")
-                    : json_null());
+            /* the body's summary; a field it lacks is null */
+            static const char *const keys[] = {
+                "eval_id",         "target",  "candidate",
+                "suite",           "passed",  "cases_total",
+                "cases_passed",    "metrics", "policy_violations",
+                "candidate_digest"};
+            json_t *row = json_pack("{s:o}", "seq", ldg_json_u64(ev.seq));
+            for (size_t k = 0; row && k < sizeof keys / sizeof *keys; k++) {
+                json_t *v = json_object_get(b, keys[k]);
+                json_object_set(row, keys[k], v ? v : json_null());
+            }
             if (row)
                 cli_print_json(c, row);
         } else {
