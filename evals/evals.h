@@ -210,9 +210,10 @@ int ldg_eval_promote(struct ldg_ledger *l, const struct ldg_promotion *p,
  * to being the given model, or when NULL the candidate promoted before the
  * current one (the promotions view's "previous"). 0 with *body (new
  * reference) and *seq. Nothing written on failure: LDG_EINVAL for a bad
- * target, an empty or NULL reason or a NULL out pointer; LDG_ENOTFOUND
- * when to is NULL and target has no earlier promoted candidate; other
- * negative codes for a failed read or append; ldg_errmsg(l) says why.
+ * target, an empty or NULL reason, an empty to or a NULL out pointer;
+ * LDG_ENOTFOUND when to is NULL and target has no earlier promoted
+ * candidate; other negative codes for a failed read or append;
+ * ldg_errmsg(l) says why.
  */
 int ldg_eval_rollback(struct ldg_ledger *l, const char *target, const char *to,
                       const char *reason, json_t **body, uint64_t *seq);

@@ -75,7 +75,13 @@ eval_has_result(struct ldg_ledger *l, const char *eval_id)
     struct ldg_event ev;
     int rc, started = 0, result = 0;
 
-    snprintf(id, sizeof id, "body.eval_id=%s", eval_id);
+    /* (an id cut short could name another eval) */
+    if ((size_t)snprintf(id, sizeof id, "body.eval_id=%s", eval_id) >=
+        sizeof id) {
+        ldg_set_errmsg(l, "an eval id of %zu bytes: no eval has one",
+                       strlen(eval_id));
+        return 0;
+    }
     rc = ldg_query_compile(&q, 3, terms, NULL, NULL, err, sizeof err);
     if (rc == 0)
         rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
@@ -243,8 +249,8 @@ previous_candidate(struct ldg_ledger *l, const char *target, char **to)
         return rc;
     json_array_foreach(rows, i, r)
     {
-        if (strcmp(json_string_value(json_object_get(r, "target")), target) ==
-            0)
+        const char *t = json_string_value(json_object_get(r, "target"));
+        if (t != NULL && strcmp(t, target) == 0)
             prev = json_string_value(
                 json_object_get(json_object_get(r, "previous"), "candidate"));
     }
@@ -274,8 +280,11 @@ ldg_eval_rollback(struct ldg_ledger *l, const char *target, const char *to,
                        target ? target : "");
         return LDG_EINVAL;
     }
-    if (reason == NULL || reason[0] == '\0') {
-        ldg_set_errmsg(l, "a rollback needs a reason");
+    if (reason == NULL || reason[0] == '\0' || (to != NULL && to[0] == '\0')) {
+        ldg_set_errmsg(l, "%s",
+                       to != NULL && to[0] == '\0'
+                           ? "an empty name of the model to roll back to"
+                           : "a rollback needs a reason");
         return LDG_EINVAL;
     }
     if (to == NULL && (rc = previous_candidate(l, target, &prev)) < 0)

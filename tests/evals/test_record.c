@@ -179,6 +179,14 @@ test_record__promote_refusals_write_nothing(void **state)
     p.eval_id = "E-9";
     assert_int_equal(ldg_eval_promote(l, &p, &b, &seq), LDG_ENOTFOUND);
     assert_non_null(strstr(ldg_errmsg(l), "has started but has no result"));
+    /* an id too long to look up is none */
+    {
+        char longid[1024];
+        memset(longid, 'E', sizeof longid - 1);
+        longid[sizeof longid - 1] = '\0';
+        p.eval_id = longid;
+        assert_int_equal(ldg_eval_promote(l, &p, &b, &seq), LDG_ENOTFOUND);
+    }
     /* a bad target, a missing argument */
     p = (struct ldg_promotion){"qa", "m1", "E-1", NULL, 0};
     assert_int_equal(ldg_eval_promote(l, &p, &b, &seq), LDG_EINVAL);
@@ -221,6 +229,8 @@ test_record__rollback(void **state)
     assert_int_equal(ldg_eval_rollback(l, "route:qa", NULL, NULL, &b, &seq),
                      LDG_EINVAL);
     assert_int_equal(ldg_eval_rollback(l, "qa", "m1", "why", &b, &seq),
+                     LDG_EINVAL);
+    assert_int_equal(ldg_eval_rollback(l, "route:qa", "", "why", &b, &seq),
                      LDG_EINVAL);
     assert_null(b);
     assert_int_equal(size(l), n);
