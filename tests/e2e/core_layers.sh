@@ -11,7 +11,11 @@
 #      doctor including retention/ or export/ (it reads the policy alone);
 #   3. an object that prints to stderr, archived with the library's, fails
 #      naming the object;
-#   4. the same words in a comment are not a breach.
+#   4. the same words in a comment are not a breach;
+#   5. the program's calls go one way (tools/check_cli_calls.sh): its
+#      objects as built pass; a command file using another's function, a
+#      helper using a command file's, and two helpers using each other
+#      fail, naming them.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 : "${LEDGER:?set LEDGER to the ledger binary}"
@@ -107,6 +111,61 @@ else
     cat "$T/out"
     bad "a comment was taken for a breach"
 fi
+
+# 5. cli/'s calls: main on top, commands, helpers at the bottom
+CALLS="sh $ROOT/tools/check_cli_calls.sh"
+objs=$(for o in "$B"/obj/cli/*.o; do # (not a removed file's)
+    [ -f "$ROOT/cli/$(basename "$o" .o).c" ] && echo "$o"; done)
+# shellcheck disable=SC2086
+if [ -n "$objs" ] && $CALLS $objs > "$T/out" 2>&1; then
+    ok "the program's files call one way"
+else
+    cat "$T/out"
+    bad "the program's files do not call one way (or no $B/obj/cli)"
+fi
+mkdir -p "$T/cli"
+# one object: FILE FUNCTION-IT-DEFINES [FUNCTION-IT-CALLS]
+obj() {
+    {
+        printf 'int %s(void);\nint %s(void) { return 0; }\n' "$2" "$2"
+        if [ -n "${3:-}" ]; then
+            printf 'int %s(void);\nint u_%s(void) { return %s(); }\n' \
+                "$3" "$2" "$3"
+        fi
+    } > "$T/cli/$1.c" && $CC -c -o "$T/cli/$1.o" "$T/cli/$1.c"
+}
+# name | objects (FILE:DEFINES[:CALLS] ...) | what the finding names
+while IFS='|' read -r name objs want; do
+    rm -f "$T"/cli/*.o
+    for o in $objs; do
+        IFS=: read -r f d u <<EOF2
+$o
+EOF2
+        obj "$f" "$d" "$u" || bad "could not build $f"
+    done
+    if $CALLS "$T"/cli/*.o > "$T/out" 2>&1; then
+        bad "$name not caught"
+    elif grep -q "$want" "$T/out"; then
+        ok "$name caught: $(head -n 1 "$T/out")"
+    else
+        cat "$T/out"
+        bad "$name failed without naming it ($want)"
+    fi
+done <<'CASES'
+a command using another's|main:m:cmd_a cmd_a:cmd_a:b_fn cmd_b:b_fn|cli/cmd_a.c: uses b_fn of cli/cmd_b.c
+a helper using a command's|main:m:cmd_a cmd_a:cmd_a:h_fn help:h_fn:cmd_a|cli/help.c: uses cmd_a of cli/cmd_a.c
+a helper using main's|main:m help:h_fn:m|cli/help.c: uses m of cli/main.c
+two helpers in a loop|h1:f1:f2 h2:f2:f1|helpers call in a loop
+CASES
+# and the same shape going down passes
+rm -f "$T"/cli/*.o
+obj main m cmd_a && obj cmd_a cmd_a h_fn && obj h1 h_fn f2 && obj h2 f2 &&
+    if $CALLS "$T"/cli/*.o > "$T/out" 2>&1; then
+        ok "calls going down pass"
+    else
+        cat "$T/out"
+        bad "calls going down were taken for a breach"
+    fi
 
 [ "$fails" -eq 0 ] || { echo "core_layers: $fails failed"; exit 1; }
 echo "core_layers: all passed"
