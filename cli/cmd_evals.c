@@ -269,19 +269,13 @@ cmd_evals(struct cli *c, int argc, char **argv)
         rc = ldg_txn_begin(l, LDG_TXN_READ, &t);
     if (rc == 0)
         rc = ldg_query_iter_new(&it, q, t, 0);
-    /* columns: whole values piped; on a terminal (c->fit) narrower, long
-     * values cut with "…", so a row fits 80 columns */
-    static const int wide_w[7] = {28, 22, 22, 7, 9, 9, 20};
-    static const int fit_w[7] = {12, 17, 16, 7, 6, 8, 8};
-    const int *w = c->fit ? fit_w : wide_w;
-    if (rc == 0 && c->out == OUT_HUMAN) {
-        cli_cell(c, "EVAL", w[0], 0);
-        cli_cell(c, "TARGET", w[1], 0);
-        cli_cell(c, "CANDIDATE", w[2], 0);
-        cli_cell(c, "VERDICT", w[3], 0);
-        printf("%*s %*s ", w[4], "PASSED", w[5], "P50");
-        cli_cell(c, "DIGEST", w[6], 1);
-    }
+    /* on a terminal: 12 + 17 + 16 + 7 + 6 + 8 + 8 + 6 spaces, 80 columns */
+    static const struct cli_col cols[] = {
+        {"EVAL", 12, 0},   {"TARGET", 17, 0}, {"CANDIDATE", 16, 0},
+        {"VERDICT", 7, 0}, {"PASSED", 6, 1},  {"P50", 8, 1},
+        {"DIGEST", 8, 0}};
+    struct cli_table *tb =
+        rc == 0 && c->out == OUT_HUMAN ? cli_table_new(cols, 7) : NULL;
     while (rc == 0 && (rc = ldg_query_iter_next(it, &ev)) == 0) {
         json_t *b = NULL;
         if (ldg_body_get(t, ev.seq, &b) < 0)
@@ -317,24 +311,24 @@ cmd_evals(struct cli *c, int argc, char **argv)
             else
                 snprintf(p50, sizeof p50, "-");
             char dg[24];
+            static const char *const k[] = {"eval_id", "target", "candidate"};
             snprintf(dg, sizeof dg, "%.20s", d ? d : "-");
-            cli_cell(c, json_string_value(json_object_get(b, "eval_id")), w[0],
-                     0);
-            cli_cell(c, json_string_value(json_object_get(b, "target")), w[1],
-                     0);
-            cli_cell(c, json_string_value(json_object_get(b, "candidate")),
-                     w[2], 0);
-            cli_cell(c,
-                     json_is_true(json_object_get(b, "passed")) ? "passed"
-                                                                : "failed",
-                     w[3], 0);
-            printf("%*s %*s ", w[4], pass, w[5], p50);
-            cli_cell(c, dg, w[6], 1);
+            for (size_t x = 0; x < 3; x++)
+                cli_table_add(tb, json_string_value(json_object_get(b, k[x])),
+                              CLI_PAINT_OFF);
+            cli_table_add(tb,
+                          json_is_true(json_object_get(b, "passed")) ? "passed"
+                                                                     : "failed",
+                          CLI_PAINT_OFF);
+            cli_table_add(tb, pass, CLI_PAINT_OFF);
+            cli_table_add(tb, p50, CLI_PAINT_OFF);
+            cli_table_add(tb, dg, CLI_PAINT_OFF);
         }
         json_decref(b);
     }
     if (rc == LDG_ENOTFOUND)
         rc = 0;
+    cli_table_print(c, tb);
     if (rc < 0)
         cli_err(c, "%s", err[0] ? err : ldg_strerror(rc));
     else if (n == 0)
