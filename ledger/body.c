@@ -478,29 +478,38 @@ struct ldg_cdict {
     ZSTD_CDict *cd;
 };
 
+/* n bytes at src as a layout 5 frame (magicless, content size, no
+ * checksum, no dictionary id) with cd's dictionary, or none at level 1,
+ * into dst (cap >= ZSTD_compressBound(n)): its length, or a zstd error. A
+ * call that failed leaves its frame begun: the next one starts anew. */
+static size_t
+compress5(const struct ldg_cdict *cd, void *dst, size_t cap, const void *src,
+          size_t n)
+{
+    ZSTD_CCtx *cx = thread_cctx5();
+    if (cx == NULL ||
+        ZSTD_isError(ZSTD_CCtx_reset(cx, ZSTD_reset_session_only)) ||
+        ZSTD_isError(ZSTD_CCtx_refCDict(cx, cd ? cd->cd : NULL)) ||
+        (cd == NULL &&
+         ZSTD_isError(ZSTD_CCtx_setParameter(cx, ZSTD_c_compressionLevel, 1))))
+        return (size_t)-1;
+    return ZSTD_compress2(cx, dst, cap, src, n);
+}
+
 int
 ldg_body_pack_salted(const uint8_t *p, size_t n, const struct ldg_cdict *cd,
-                     size_t have, uint8_t **out, size_t *out_len)
+                     size_t have, uint8_t *out, size_t cap, size_t *out_len)
 {
-    struct ldg_buf b;
-    int rc;
-    *out = NULL;
+    size_t zn;
     *out_len = 0;
-    ldg_buf_init(&b, n + 1);
-    ldg_buf_add(&b, "\0", 1);
-    ldg_buf_add(&b, p, n);
-    if (b.err) {
-        rc = b.err;
-        ldg_buf_release(&b);
-        return rc;
-    }
-    if ((rc = compress_rec(&b, cd, 0, 1, NULL, NULL)) < 0 ||
-        b.p[0] != LDG_BODY_SALTED_Z || b.len >= have) {
-        ldg_buf_release(&b);
-        return rc < 0 ? rc : 0;
-    }
-    *out = b.p;
-    *out_len = b.len;
+    if ((cd == NULL && n <= COMPRESS_MIN) || cap < 2 + ZSTD_compressBound(n))
+        return 0;
+    zn = compress5(cd, out + 2, cap - 2, p, n);
+    if (ZSTD_isError(zn) || 2 + zn >= have)
+        return 0;
+    out[0] = LDG_BODY_SALTED_Z;
+    out[1] = (uint8_t)(cd ? cd->id : 0);
+    *out_len = 2 + zn;
     return 1;
 }
 
@@ -531,13 +540,7 @@ compress_rec(struct ldg_buf *b, const struct ldg_cdict *cd, int legacy,
                 : ZSTD_compress(z + 1, bound, b->p + head, n, 1);
         z[0] = LDG_BODY_ZSTD;
     } else {
-        ZSTD_CCtx *cx = thread_cctx5();
-        zn = (size_t)-1;
-        if (cx != NULL &&
-            !ZSTD_isError(ZSTD_CCtx_refCDict(cx, cd ? cd->cd : NULL)) &&
-            (cd != NULL || !ZSTD_isError(ZSTD_CCtx_setParameter(
-                               cx, ZSTD_c_compressionLevel, 1))))
-            zn = ZSTD_compress2(cx, z + zhead, bound, b->p + head, n);
+        zn = compress5(cd, z + zhead, bound, b->p + head, n);
         memcpy(z, b->p, head); /* flag and seed */
         z[0] = seeded ? LDG_BODY_SEEDED_Z : LDG_BODY_SALTED_Z;
         z[head] = (uint8_t)(cd ? cd->id : 0);

@@ -224,11 +224,12 @@ void ldg_cdict_free(struct ldg_cdict *c);
 int ldg_body_prepare_salts(const json_t *body, const json_t *salts,
                            const struct ldg_cdict *cd, int legacy, size_t max,
                            struct ldg_body_rec *out, char *err, size_t errcap);
-/* A salted map (p, n bytes) as record 0x04 compressed with cd (malloc'd
- * into *out): 1, or 0 when that would not be smaller than have bytes (the
- * record it would replace), or LDG_ENOMEM. */
+/* A salted map (p, n bytes) as record 0x04 compressed with cd, into out
+ * (cap bytes): 1 with *out_len, or 0 when that would not be smaller than
+ * have bytes (the record it would replace) or not fit in cap. */
 int ldg_body_pack_salted(const uint8_t *p, size_t n, const struct ldg_cdict *cd,
-                         size_t have, uint8_t **out, size_t *out_len);
+                         size_t have, uint8_t *out, size_t cap,
+                         size_t *out_len);
 /* A seeded record (layout 5): 0x02, or 0x03 compressed with cd's
  * dictionary (or none, past 512 bytes) when that is smaller. */
 int ldg_body_prepare_seeded(const json_t *body,

@@ -460,7 +460,35 @@ struct pack {
     int moved;    /* the ledger is at layout 5 already (another migrate) */
     uint8_t *buf; /* a record's room */
     size_t cap;
+    struct ldg_inflate s, back; /* a body inflated, and its copy's */
+    /* the full tile of leaf hashes last read (tile number tile_n), so
+     * that the leaves are not sought one by one */
+    uint8_t tile[LDG_TILE_BYTES];
+    uint64_t tile_n;
+    int tile_ok;
 };
+
+/* The stored leaf hash of event seq, from p's full tile when it holds it
+ * (read once for its 256 events), else from the tree. */
+static int
+pack_leaf(struct ldg_txn *t, struct pack *p, uint64_t seq, uint8_t leaf[32])
+{
+    uint64_t n = seq / LDG_TILE_WIDTH;
+    size_t count;
+    int rc;
+    if (!p->tile_ok || p->tile_n != n) {
+        p->tile_ok = 0;
+        rc = ldg_tree_tile_read(t, 0, n, p->tile, &count);
+        if (rc < 0 && rc != LDG_ENOTFOUND)
+            return rc;
+        p->tile_n = n;
+        p->tile_ok = rc == 0 && count == LDG_TILE_WIDTH;
+    }
+    if (!p->tile_ok)
+        return ldg_tree_stored_hash(t, 0, seq, leaf);
+    memcpy(leaf, p->tile + 32 * (seq % LDG_TILE_WIDTH), 32);
+    return 0;
+}
 
 static int
 pack_clear(struct ldg_txn *t, void *arg)
@@ -489,34 +517,25 @@ pack_body(struct ldg_txn *t, struct pack *p, const struct ldg_cdict *cd,
 {
     struct ldg_ledger *l = ldg_txn_ledger(t);
     const struct ldg_dicts *d = ldg_txn_dicts(t);
-    struct ldg_inflate s = {NULL, 0}, s2 = {NULL, 0};
     struct ldg_payload pl, back;
-    uint8_t *z = NULL;
     size_t zn = 0;
     int rc;
 
     if (cd == NULL || len < 1 ||
         (rec[0] != LDG_BODY_RAW && rec[0] != LDG_BODY_ZSTD))
         return 0;
-    rc = ldg_body_payload(d, rec, len, l->opts.body_max_bytes, &s, &pl);
+    rc = ldg_body_payload(d, rec, len, l->opts.body_max_bytes, &p->s, &pl);
     if (rc == 0)
-        rc = ldg_body_pack_salted(pl.map, pl.len, cd, len, &z, &zn);
+        rc = ldg_body_pack_salted(pl.map, pl.len, cd, len, p->buf, p->cap, &zn);
     if (rc == 1 &&
-        (ldg_body_payload(d, z, zn, l->opts.body_max_bytes, &s2, &back) < 0 ||
+        (ldg_body_payload(d, p->buf, zn, l->opts.body_max_bytes, &p->back,
+                          &back) < 0 ||
          back.len != pl.len || memcmp(back.map, pl.map, pl.len) != 0))
         rc = LDG_ECORRUPT;
-    ldg_inflate_release(&s);
-    ldg_inflate_release(&s2);
     if (rc == 1) {
-        if (zn > p->cap) {
-            free(z);
-            return LDG_ECORRUPT;
-        }
-        memcpy(p->buf, z, zn);
         *out = p->buf;
         *n = zn;
     }
-    free(z);
     return rc;
 }
 
@@ -537,6 +556,7 @@ pack_range(struct ldg_txn *t, struct pack *p, uint64_t from, uint64_t to,
     int rc;
 
     *ne = *nb = 0;
+    p->tile_ok = 0; /* read anew in each transaction */
     if (from >= to)
         return 0;
     if ((rc = ldg_cursor_open(t, ldg_core(l, LDG_DB_ENTRIES), &c)) < 0)
@@ -552,7 +572,7 @@ pack_range(struct ldg_txn *t, struct pack *p, uint64_t from, uint64_t to,
             rc = LDG_ENOTFOUND;
             break;
         }
-        if ((rc = ldg_tree_stored_hash(t, 0, seq, leaf)) < 0)
+        if ((rc = pack_leaf(t, p, seq, leaf)) < 0)
             break;
         if (n > 0 && e[0] == 0x93) {
             if (ldg_event_decode_flags(e, n, &ev, LDG_DECODE_TRUSTED) < 0 ||
@@ -803,6 +823,8 @@ to_stored(struct ldg_ledger *l,
         p.bodies += p.bodies_step;
     }
     free(p.buf);
+    ldg_inflate_release(&p.s);
+    ldg_inflate_release(&p.back);
     res->entries_stored = p.entries;
     res->bodies_packed = p.bodies;
     return rc;
